@@ -1,0 +1,108 @@
+# popvault — one binary, build/popvault. See README.md and ../shared/DESIGN.md.
+#   make            release build (hardened)
+#   make asan       ASan+UBSan build of the binary and the unit tests
+#   make test       every suite under prove, one summary line
+#   make demo       local upstream, harvest, archive
+#   make bench      benchmarks (figures and ratios against peers)
+#   make fuzz       libFuzzer targets (clang)
+
+VERSION := 0.1.0
+CC ?= cc
+PKGS := openssl sqlite3 libsodium libarchive libzstd jansson inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -I. $(WARN) $(PKG_CFLAGS) \
+	-DPV_VERSION='"$(VERSION)"' -MMD -MP
+REL_CFLAGS := $(BASE_CFLAGS) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+REL_LDFLAGS := -pie -Wl,-z,relro,-z,now
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer $(SAN) -fPIE
+ASAN_LDFLAGS := $(SAN) -pie
+LIBS := $(PKG_LIBS) -lm -lpthread
+
+# Every .c of the appliance, policy and audit is in the library, except main.
+# BUILD, SRC_DIRS and UNIT let one part be built and tested alone, e.g.
+#   make BUILD=build/h-audit SRC_DIRS="archiver/lib audit" UNIT='tlog*' unit
+BUILD ?= build
+SRC_DIRS ?= archiver policy audit
+UNIT ?= *
+LIB_SRC := $(filter-out archiver/cli/main.c, \
+	$(shell find $(SRC_DIRS) -name '*.c' | sort))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_$(UNIT).c))
+UNIT_HELPERS := $(filter-out $(UNIT_SRC), $(wildcard tests/unit/*.c))
+
+REL_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+ASAN_OBJ := $(LIB_SRC:%.c=$(BUILD)/asan/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
+UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/asan/obj/%.o)
+
+.SECONDARY:
+.PHONY: all asan test unit e2e web demo bench fuzz clean deps check-deps
+all: check-deps $(BUILD)/popvault
+
+check-deps:
+	@pkg-config --exists $(PKGS) && command -v dovecot >/dev/null || \
+		packaging/deps.sh
+
+deps:
+	packaging/deps.sh
+
+$(BUILD)/popvault: $(BUILD)/obj/archiver/cli/main.o $(BUILD)/libpopvault.a
+	$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/libpopvault.a: $(REL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c -o $@ $<
+
+asan: check-deps $(BUILD)/asan/popvault $(UNIT_BIN)
+
+$(BUILD)/asan/popvault: $(BUILD)/asan/obj/archiver/cli/main.o $(BUILD)/asan/libpopvault.a
+	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/asan/libpopvault.a: $(ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+
+$(BUILD)/asan/tests/%: $(BUILD)/asan/obj/tests/unit/%.o $(UNIT_HELPER_OBJ) $(BUILD)/asan/libpopvault.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+# The unit suite runs on the ASan+UBSan build; e2e and web suites on the
+# release binary (the one users run). All under prove: one summary line.
+TEST_ENV := CMOCKA_MESSAGE_OUTPUT=tap POPVAULT_SRC=$(CURDIR) \
+	POPVAULT_BIN=$(CURDIR)/$(BUILD)/popvault \
+	POPVAULT_VECTORS=$(abspath $(or $(POPVAULT_VECTORS),../shared/vectors)) \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
+
+test: all asan
+	$(TEST_ENV) prove --exec '' $(UNIT_BIN) $(E2E_TESTS)
+
+unit: check-deps $(UNIT_BIN)
+	$(TEST_ENV) prove --exec '' $(UNIT_BIN)
+
+e2e: all
+	$(TEST_ENV) prove --exec '' $(E2E_TESTS)
+
+demo: all
+	tests/e2e/demo.sh
+
+bench: all
+	tests/bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(BUILD)/obj/archiver/cli/main.d \
+	$(BUILD)/asan/obj/archiver/cli/main.d $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/obj/tests/unit/%.d)

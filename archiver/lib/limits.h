@@ -1,0 +1,56 @@
+#ifndef PV_LIMITS_H
+#define PV_LIMITS_H
+
+/* Every limit popvault imposes on outside input, each with its reason
+ * (STYLE.md habit 5). Buffers are created with their maximum from here. */
+
+/* RFC 2449 §4: the first line of a response is at most 512 octets. */
+#define PV_POP3_STATUS_LINE_MAX 512
+/* RFC 2449 §4: commands are at most 255 octets, keyword and CRLF included. */
+#define PV_POP3_COMMAND_MAX 255
+/* Multi-line reply lines other than message bodies (CAPA, LIST, UIDL). */
+#define PV_POP3_LIST_LINE_MAX 1024
+/* RFC 1939 §7: a UIDL is 1..70 octets in 0x21..0x7E. */
+#define PV_POP3_UIDL_MAX 70
+/* SASL continuation lines: SCRAM/OAUTH challenges are small; 16 KiB is
+ * generous and still bounded. */
+#define PV_POP3_SASL_LINE_MAX 16384
+/* Default message-size cap; configurable per installation. Larger messages
+ * are reported and left upstream. */
+#define PV_MESSAGE_SIZE_DEFAULT_MAX (256ull * 1024 * 1024)
+/* Messages below this stay in memory while received; bigger ones spill to a
+ * temporary file so memory does not grow with message size. */
+#define PV_MESSAGE_SPILL_THRESHOLD (1024 * 1024)
+/* At most this many messages listed in one mailbox session. */
+#define PV_POP3_MAILBOX_MAX_MESSAGES 10000000
+/* Group commit: messages per batch and milliseconds per batch. */
+#define PV_HARVEST_BATCH_MAX 256
+#define PV_HARVEST_BATCH_MS 1000
+
+/* Signed notes: C2SP signed-note limits a note to a few KiB in practice;
+ * we cap parsing at 1 MiB. */
+#define PV_NOTE_MAX (1024 * 1024)
+/* Signature lines per note accepted by the verifier (C2SP suggests <=100). */
+#define PV_NOTE_SIGNATURES_MAX 100
+/* Key names: C2SP signed-note names are non-empty, no spaces or '+'. */
+#define PV_KEY_NAME_MAX 256
+/* Merkle proofs: 63 hashes cover 2^63 leaves. */
+#define PV_PROOF_HASHES_MAX 64
+
+/* MIME (DESIGN.md §7): nesting depth and part count caps. */
+#define PV_MIME_DEPTH_MAX 100
+#define PV_MIME_PARTS_MAX 10000
+#define PV_MIME_HEADER_MAX (1024 * 1024)
+
+/* Search queries and HTTP requests. */
+#define PV_QUERY_MAX 4096
+#define PV_HTTP_BODY_MAX (1024 * 1024)
+
+/* Policies: a policy file is human-written; 256 KiB is far above any real one. */
+#define PV_POLICY_FILE_MAX (256 * 1024)
+
+/* Config and secret files read from disk. */
+#define PV_CONFIG_FILE_MAX (64 * 1024)
+#define PV_SECRET_FILE_MAX 8192
+
+#endif

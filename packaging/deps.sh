@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs every Debian package popvault's build, tests, benchmarks and demo
+# need (DESIGN.md §9). Idempotent: does nothing when all are present.
+set -eu
+
+PKGS="build-essential pkg-config
+libssl-dev openssl ca-certificates
+libsqlite3-dev sqlite3
+libsodium-dev libarchive-dev libzstd-dev
+libgmime-3.0-dev libmicrohttpd-dev libjansson-dev libinih-dev
+libcmocka-dev clang libclang-rt-14-dev valgrind
+dovecot-core dovecot-pop3d mailutils-pop3d
+python3 faketime poppler-utils util-linux procps
+mpop fetchmail getmail6 time"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	echo "deps: installing:$missing"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	# Debian's postinst would start dovecot as a system service; tests run
+	# their own private instances, so keep the packaged one from starting.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+		$SUDO chmod 755 /usr/sbin/policy-rc.d
+		trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $missing
+fi

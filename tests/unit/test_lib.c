@@ -1,0 +1,87 @@
+/* Unit tests for archiver/lib: errors, bounded buffers, clock parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "archiver/lib/buf.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/error.h"
+#include "archiver/lib/random.h"
+
+static void test_fail_fills_error_and_returns_code(void **state)
+{
+	(void)state;
+	struct pv_error err;
+	assert_int_equal(pv_fail(&err, PV_EINTEGRITY, "leaf %d", 7), PV_EINTEGRITY);
+	assert_string_equal(err.msg, "leaf 7");
+	pv_error_prefix(&err, "verify");
+	assert_string_equal(err.msg, "verify: leaf 7");
+	assert_int_equal(pv_fail(NULL, PV_ERR, "dropped"), PV_ERR);
+	assert_int_equal(pv_exit_code(PV_EINTEGRITY), 3);
+	assert_int_equal(pv_exit_code(PV_EUSAGE), 2);
+	assert_int_equal(pv_exit_code(PV_ETEMP), 1);
+	assert_int_equal(pv_exit_code(PV_OK), 0);
+}
+
+static void test_buf_refuses_to_grow_past_max(void **state)
+{
+	(void)state;
+	struct pv_buf b;
+	struct pv_error err;
+	pv_buf_init(&b, 10);
+	assert_int_equal(pv_buf_append_str(&b, "0123456789", &err), PV_OK);
+	assert_int_equal(pv_buf_append(&b, "x", 1, &err), PV_ELIMIT);
+	assert_int_equal(b.len, 10);
+	assert_string_equal(pv_buf_str(&b), "0123456789");
+	pv_buf_reset(&b);
+	assert_int_equal(pv_buf_printf(&b, &err, "%d-%s", 42, "ab"), PV_OK);
+	assert_string_equal(pv_buf_str(&b), "42-ab");
+	assert_int_equal(pv_buf_printf(&b, &err, "%s", "too long now"), PV_ELIMIT);
+	pv_buf_free(&b);
+	assert_null(b.data);
+}
+
+static void test_rfc3339_round_trip_and_rejects(void **state)
+{
+	(void)state;
+	int64_t t;
+	char out[PV_RFC3339_LEN];
+	assert_int_equal(pv_clock_parse_rfc3339("2026-11-22T10:00:05Z", &t), 0);
+	pv_clock_format_rfc3339(t, out);
+	assert_string_equal(out, "2026-11-22T10:00:05Z");
+	assert_int_equal(pv_clock_parse_rfc3339("2024-02-29", &t), 0);
+	assert_int_equal(pv_clock_parse_rfc3339("2023-02-29", &t), -1);
+	assert_int_equal(pv_clock_parse_rfc3339("2026-13-01", &t), -1);
+	assert_int_equal(pv_clock_parse_rfc3339("2026-1-01", &t), -1);
+	assert_int_equal(pv_clock_parse_rfc3339("", &t), -1);
+	assert_int_equal(pv_clock_parse_rfc3339("2026-11-22T10:00:05+01:00", &t), -1);
+}
+
+static void test_seeded_random_is_reproducible(void **state)
+{
+	(void)state;
+	unsigned char seed[32] = {1}, a[16], b[16], c[16];
+	pv_random_seed_for_tests(seed);
+	pv_random_bytes(a, sizeof(a));
+	pv_random_bytes(c, sizeof(c));
+	pv_random_seed_for_tests(seed);
+	pv_random_bytes(b, sizeof(b));
+	pv_random_seed_for_tests(NULL);
+	assert_memory_equal(a, b, sizeof(a));
+	assert_memory_not_equal(a, c, sizeof(a));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fail_fills_error_and_returns_code),
+		cmocka_unit_test(test_buf_refuses_to_grow_past_max),
+		cmocka_unit_test(test_rfc3339_round_trip_and_rejects),
+		cmocka_unit_test(test_seeded_random_is_reproducible),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
