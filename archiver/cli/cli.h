@@ -1,0 +1,60 @@
+#ifndef PV_CLI_H
+#define PV_CLI_H
+
+/* The command line (DESIGN.md §10): main() finds the subcommand in the
+ * table in commands.c; each subcommand lives in its own file and returns a
+ * pv_status that main() turns into the exit code (0, 1, 2, 3). */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "archiver/lib/error.h"
+
+struct cli_ctx {
+	const char *data_dir; /* --data, else $POPVAULT_DATA, else /var/lib/popvault */
+	bool json;            /* --json */
+	char actor[128];      /* "cli:<os user>" for the audit log */
+};
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	const char *usage; /* full usage text, printed by COMMAND --help */
+	int (*run)(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+};
+
+const struct cli_command *cli_find_command(const char *name);
+/* Prints the list of commands (for popvault --help). */
+void cli_print_commands(FILE *out);
+
+/* Common option parsing for subcommands. Options that every command accepts
+ * (--data DIR, --json, --help) are handled here; the rest are described by
+ * `spec`: a NULL-terminated array. argv[0] is the command name. Positional
+ * arguments are returned in order. --help prints the usage and returns 1
+ * with *help_r set. Errors return PV_EUSAGE with err filled. */
+enum cli_opt_kind { CLI_FLAG, CLI_VALUE };
+struct cli_opt {
+	const char *name; /* long name without dashes */
+	enum cli_opt_kind kind;
+	const char *value; /* out: "1" for a given flag, the value, or NULL */
+};
+#define CLI_POSITIONAL_MAX 8
+struct cli_args {
+	struct cli_opt *opts;
+	int n_opts;
+	const char *pos[CLI_POSITIONAL_MAX];
+	int n_pos;
+	bool help;
+};
+int cli_parse(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char **argv,
+	      struct cli_args *args, struct pv_error *err);
+/* The value of option `name` (NULL if absent). */
+const char *cli_opt(const struct cli_args *args, const char *name);
+/* Parses a decimal integer option in [min, max]; PV_EUSAGE when not. */
+int cli_opt_int(const struct cli_args *args, const char *name, long long def, long long min,
+		long long max, long long *out_r, struct pv_error *err);
+
+/* Subcommands (one file each under archiver/cli/). */
+int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+
+#endif

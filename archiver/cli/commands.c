@@ -1,0 +1,80 @@
+/* The table of subcommands and their usage texts (DESIGN.md §10). */
+#include <string.h>
+
+#include "archiver/cli/cli.h"
+
+static int not_built(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+
+static const struct cli_command commands[] = {
+	{"init", "create the data directory: keys, database, default policy",
+	 "popvault init [--data DIR] [--origin NAME]\n", cli_init},
+	{"account", "add, list or remove upstream POP3 accounts",
+	 "popvault account add NAME --host H [--port P] [--tls implicit|starttls|none]\n"
+	 "         --user U --password-file F [--auth auto|user|apop|plain|login|\n"
+	 "         cram-md5|scram-sha-256|xoauth2|oauthbearer] [--ca-file F]\n"
+	 "         [--insecure-skip-verify] [--keep-upstream]\n"
+	 "       popvault account list|remove NAME\n",
+	 not_built},
+	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
+	 "popvault harvest [--account NAME] [--once] [--json]\n", not_built},
+	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", not_built},
+	{"search", "search the archive",
+	 "popvault search QUERY [--limit N] [--offset N] [--json]\n", not_built},
+	{"show", "show an archived message", "popvault show ID [--raw]\n", not_built},
+	{"export", "export an eDiscovery bundle",
+	 "popvault export QUERY --out FILE [--matter NAME]\n", not_built},
+	{"verify", "verify the archive and audit logs, blobs and catalog",
+	 "popvault verify [--full]\n", not_built},
+	{"verify-bundle", "verify an exported bundle offline",
+	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]\n",
+	 not_built},
+	{"checkpoint", "print the latest signed checkpoint or the verifier key",
+	 "popvault checkpoint [--log archive|audit] [--vkey]\n", not_built},
+	{"audit", "list or export the audit log",
+	 "popvault audit list [--since T] [--until T] [--json]\n"
+	 "       popvault audit export --out FILE [--since T] [--until T]\n",
+	 not_built},
+	{"policy", "show, check, set or dry-run the retention policy",
+	 "popvault policy show|check FILE|set FILE|dry-run\n", not_built},
+	{"hold", "place, list or release legal holds",
+	 "popvault hold add NAME --query Q [--note TEXT] | hold list | hold release NAME\n",
+	 not_built},
+	{"dispose", "dispose of expired messages by policy", "popvault dispose [--dry-run]\n",
+	 not_built},
+	{"user", "add, list or remove web users",
+	 "popvault user add NAME --role admin|legal|compliance --password-file F\n"
+	 "       popvault user list|remove NAME\n",
+	 not_built},
+	{"serve", "run the web UI and JSON API",
+	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F]\n", not_built},
+};
+
+static int not_built(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"_", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 0, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command(argv[0]);
+	int r = cli_parse(ctx, cmd, argc, argv, &args, err);
+
+	(void)r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	return pv_fail(err, PV_ERR, "'%s' is not implemented yet in this version", argv[0]);
+}
+
+const struct cli_command *cli_find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void cli_print_commands(FILE *out)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-14s %s%s\n", commands[i].name, commands[i].summary,
+			commands[i].run == not_built ? " (not yet)" : "");
+}

@@ -1,0 +1,80 @@
+/* popvault init: the data directory, its config, catalog and keys. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/lib/config.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/store/catalog.h"
+
+static int dir_is_empty_or_missing(const char *dir, struct pv_error *err)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? 1 : pv_fail(err, PV_ERR, "%s: %s", dir, strerror(errno));
+	char probe[4096];
+	snprintf(probe, sizeof(probe), "%s/popvault.conf", dir);
+	if (access(probe, F_OK) == 0)
+		return 0;
+	snprintf(probe, sizeof(probe), "%s/catalog.db", dir);
+	return access(probe, F_OK) != 0;
+}
+
+int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"origin", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 1, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("init");
+	struct pv_config cfg;
+	struct catalog *cat = NULL;
+	char path[4096];
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	if (args.n_pos != 0)
+		return pv_fail(err, PV_EUSAGE, "init takes no arguments");
+	pv_config_defaults(&cfg);
+	if (cli_opt(&args, "origin") != NULL) {
+		const char *o = cli_opt(&args, "origin");
+		if (o[0] == '\0' || strlen(o) >= sizeof(cfg.origin) || strpbrk(o, " +\t\n") != NULL)
+			return pv_fail(err, PV_EUSAGE, "--origin must be a non-empty name without spaces or '+'");
+		snprintf(cfg.origin, sizeof(cfg.origin), "%s", o);
+	} else {
+		char host[200];
+		if (gethostname(host, sizeof(host)) == 0 && host[0] != '\0')
+			snprintf(cfg.origin, sizeof(cfg.origin), "%.200s/popvault", host);
+	}
+
+	r = dir_is_empty_or_missing(ctx->data_dir, err);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return pv_fail(err, PV_ERR, "%s already holds an archive; refusing to overwrite it",
+			       ctx->data_dir);
+	if ((r = pv_mkdir(ctx->data_dir, 0700, 1, err)) < 0)
+		return r;
+	chmod(ctx->data_dir, 0700);
+	static const char *const subdirs[] = {"blobs", "keys", "tmp"};
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", ctx->data_dir, subdirs[i]);
+		if ((r = pv_mkdir(path, 0700, 0, err)) < 0)
+			return r;
+	}
+	if ((r = pv_config_write(ctx->data_dir, &cfg, err)) < 0 ||
+	    (r = catalog_open(ctx->data_dir, 1, &cat, err)) < 0)
+		return r;
+	catalog_close(&cat);
+	if ((r = pv_fsync_dir(ctx->data_dir, err)) < 0)
+		return r;
+	printf("initialised %s (origin %s, schema %d)\n", ctx->data_dir, cfg.origin,
+	       catalog_schema_version());
+	return PV_OK;
+}

@@ -1,0 +1,138 @@
+#include "archiver/lib/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/lib/fsutil.h"
+#include "archiver/lib/limits.h"
+
+void pv_config_defaults(struct pv_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->origin, sizeof(cfg->origin), "localhost/popvault");
+	cfg->message_max = PV_MESSAGE_SIZE_DEFAULT_MAX;
+	cfg->batch_max = PV_HARVEST_BATCH_MAX;
+	cfg->batch_ms = PV_HARVEST_BATCH_MS;
+	cfg->parallel = 4;
+	snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8443");
+}
+
+struct load_state {
+	struct pv_config *cfg;
+	struct pv_error *err;
+	int failed;
+};
+
+static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno || end == v || v[0] == '-')
+		return -1;
+	/* Sizes may carry a K, M or G suffix. */
+	if (*end == 'K' || *end == 'M' || *end == 'G') {
+		unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
+		if (n > (UINT64_MAX >> shift))
+			return -1;
+		n <<= shift;
+		end++;
+	}
+	if (*end != '\0' || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_state *st = user;
+	struct pv_config *cfg = st->cfg;
+	uint64_t n;
+
+#define IS(s, k) (strcmp(section, s) == 0 && strcmp(name, k) == 0)
+	if (IS("archive", "origin")) {
+		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->origin) ||
+		    strpbrk(value, " +\t") != NULL)
+			goto bad;
+		snprintf(cfg->origin, sizeof(cfg->origin), "%s", value);
+	} else if (IS("harvest", "message_max")) {
+		if (parse_u64(value, 1024, 1ull << 40, &n) < 0)
+			goto bad;
+		cfg->message_max = n;
+	} else if (IS("harvest", "batch_max")) {
+		if (parse_u64(value, 1, 65536, &n) < 0)
+			goto bad;
+		cfg->batch_max = (uint32_t)n;
+	} else if (IS("harvest", "batch_ms")) {
+		if (parse_u64(value, 1, 600000, &n) < 0)
+			goto bad;
+		cfg->batch_ms = (uint32_t)n;
+	} else if (IS("harvest", "parallel")) {
+		if (parse_u64(value, 1, 64, &n) < 0)
+			goto bad;
+		cfg->parallel = (uint32_t)n;
+	} else if (IS("serve", "listen")) {
+		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->listen))
+			goto bad;
+		snprintf(cfg->listen, sizeof(cfg->listen), "%s", value);
+	} else {
+		pv_fail(st->err, PV_ERR, "popvault.conf: unknown setting '%s' in [%s]", name, section);
+		st->failed = 1;
+		return 0;
+	}
+	return 1;
+#undef IS
+bad:
+	pv_fail(st->err, PV_ERR, "popvault.conf: bad value for %s in [%s]: '%s'", name, section,
+		value);
+	st->failed = 1;
+	return 0;
+}
+
+int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error *err)
+{
+	char path[4096];
+	unsigned char *text;
+	size_t len;
+	struct load_state st = {cfg, err, 0};
+
+	pv_config_defaults(cfg);
+	snprintf(path, sizeof(path), "%s/popvault.conf", data_dir);
+	int r = pv_read_file(path, PV_CONFIG_FILE_MAX, &text, &len, err);
+	if (r < 0)
+		return r;
+	int rc = ini_parse_string((const char *)text, on_entry, &st);
+	free(text);
+	if (st.failed)
+		return PV_ERR;
+	if (rc != 0)
+		return pv_fail(err, PV_ERR, "popvault.conf line %d: syntax error", rc);
+	return PV_OK;
+}
+
+int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv_error *err)
+{
+	char path[4096], text[2048];
+	snprintf(path, sizeof(path), "%s/popvault.conf", data_dir);
+	int n = snprintf(text, sizeof(text),
+			 "# popvault bootstrap configuration. Accounts, users and policies\n"
+			 "# live in the database, versioned and audited; see `popvault --help`.\n"
+			 "[archive]\n"
+			 "# Names the logs: checkpoints are signed as ORIGIN/archive and ORIGIN/audit.\n"
+			 "origin = %s\n\n"
+			 "[harvest]\n"
+			 "# Messages larger than this stay upstream and are reported.\n"
+			 "message_max = %llu\n"
+			 "batch_max = %u\n"
+			 "batch_ms = %u\n"
+			 "parallel = %u\n\n"
+			 "[serve]\n"
+			 "listen = %s\n",
+			 cfg->origin, (unsigned long long)cfg->message_max, cfg->batch_max,
+			 cfg->batch_ms, cfg->parallel, cfg->listen);
+	return pv_write_file(path, text, (size_t)n, 0600, 1, err);
+}

@@ -1,0 +1,160 @@
+#include "archiver/lib/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archiver/lib/limits.h"
+
+int pv_fsync_dir(const char *dir, struct pv_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return pv_fail(err, PV_ERR, "open %s: %s", dir, strerror(errno));
+	if (fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		return pv_fail(err, PV_ERR, "fsync %s: %s", dir, strerror(e));
+	}
+	close(fd);
+	return PV_OK;
+}
+
+int pv_mkdir(const char *dir, mode_t mode, int exist_ok, struct pv_error *err)
+{
+	if (mkdir(dir, mode) == 0)
+		return PV_OK;
+	if (errno == EEXIST && exist_ok)
+		return PV_OK;
+	return pv_fail(err, PV_ERR, "mkdir %s: %s", dir, strerror(errno));
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int pv_write_file(const char *path, const void *data, size_t len, mode_t mode, int excl,
+		  struct pv_error *err)
+{
+	char tmp[4096], dir[4096];
+	struct stat st;
+
+	if (excl && stat(path, &st) == 0)
+		return pv_fail(err, PV_ERR, "%s already exists", path);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+		return pv_fail(err, PV_ERR, "path too long: %s", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return pv_fail(err, PV_ERR, "create %s: %s", tmp, strerror(errno));
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return pv_fail(err, PV_ERR, "write %s: %s", tmp, strerror(e));
+	}
+	close(fd);
+	int rc = excl ? link(tmp, path) : rename(tmp, path);
+	int e = errno;
+	if (excl)
+		unlink(tmp);
+	if (rc < 0) {
+		unlink(tmp);
+		return pv_fail(err, PV_ERR, "install %s: %s", path, strerror(e));
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return pv_fsync_dir(dir, err);
+}
+
+int pv_read_file(const char *path, size_t max, unsigned char **data_r, size_t *len_r,
+		 struct pv_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return pv_fail(err, PV_ERR, "open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return pv_fail(err, PV_ERR, "%s: not a regular file", path);
+	}
+	if ((unsigned long long)st.st_size > max) {
+		close(fd);
+		return pv_fail(err, PV_ELIMIT, "%s: larger than %zu bytes", path, max);
+	}
+	size_t cap = (size_t)st.st_size, len = 0;
+	unsigned char *buf = malloc(cap + 1);
+	if (buf == NULL) {
+		close(fd);
+		return pv_fail(err, PV_ERR, "out of memory");
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			return pv_fail(err, PV_ERR, "read %s: %s", path, strerror(e));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap)
+			break;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*data_r = buf;
+	*len_r = len;
+	return PV_OK;
+}
+
+int pv_read_secret_file(const char *path, char **secret_r, struct pv_error *err)
+{
+	unsigned char *data;
+	size_t len;
+	int r = pv_read_file(path, PV_SECRET_FILE_MAX, &data, &len, err);
+	if (r < 0)
+		return r;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	if (len == 0 || memchr(data, '\0', len) != NULL) {
+		sodium_memzero(data, len);
+		free(data);
+		return pv_fail(err, PV_ERR, "%s: empty or not text", path);
+	}
+	*secret_r = (char *)data;
+	return PV_OK;
+}
+
+void pv_secret_free(char **secret)
+{
+	if (*secret != NULL) {
+		sodium_memzero(*secret, strlen(*secret));
+		free(*secret);
+		*secret = NULL;
+	}
+}

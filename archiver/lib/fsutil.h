@@ -1,0 +1,30 @@
+#ifndef PV_FSUTIL_H
+#define PV_FSUTIL_H
+
+/* Durable file-system operations. "Durable" means the data and the directory
+ * entry are fsynced: fetchmail and mpop skip the directory fsync before
+ * DELE, and a crash can then lose a message they already deleted upstream. */
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "archiver/lib/error.h"
+
+/* fsync the directory containing path (or path itself when it is a dir). */
+int pv_fsync_dir(const char *dir, struct pv_error *err);
+/* Creates dir with mode; PV_ERR if it exists unless exist_ok. */
+int pv_mkdir(const char *dir, mode_t mode, int exist_ok, struct pv_error *err);
+/* Writes data to path atomically (tmp file, fsync, rename, fsync dir).
+ * excl: fail if path already exists. */
+int pv_write_file(const char *path, const void *data, size_t len, mode_t mode, int excl,
+		  struct pv_error *err);
+/* Reads a whole file of at most max bytes into a malloc'ed, NUL-terminated
+ * buffer. Over max is PV_ELIMIT. */
+int pv_read_file(const char *path, size_t max, unsigned char **data_r, size_t *len_r,
+		 struct pv_error *err);
+/* Reads a secret (password, token) file: at most PV_SECRET_FILE_MAX bytes,
+ * trailing CR/LF stripped. Caller wipes and frees with pv_secret_free. */
+int pv_read_secret_file(const char *path, char **secret_r, struct pv_error *err);
+void pv_secret_free(char **secret);
+
+#endif

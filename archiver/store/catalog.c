@@ -1,0 +1,183 @@
+#include "archiver/store/catalog.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "archiver/store/migrations.h"
+
+int catalog_schema_version(void)
+{
+	return catalog_migrations_count;
+}
+
+int catalog_exec(sqlite3 *db, const char *sql, struct pv_error *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = pv_fail(err, PV_ERR, "database: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return r;
+	}
+	return PV_OK;
+}
+
+int catalog_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt_r, struct pv_error *err)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, stmt_r, NULL) != SQLITE_OK)
+		return pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+	return PV_OK;
+}
+
+int catalog_query_int(sqlite3 *db, const char *sql, int64_t *value_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, sql, &st, err);
+	if (r < 0)
+		return r;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*value_r = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		r = pv_fail(err, PV_ENOTFOUND, "no row");
+	else
+		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+int catalog_migrate(sqlite3 *db, int target, struct pv_error *err)
+{
+	int64_t version;
+	int r = catalog_query_int(db, "PRAGMA user_version", &version, err);
+	if (r < 0)
+		return r;
+	if (version > catalog_migrations_count)
+		return pv_fail(err, PV_ERR,
+			       "database schema version %lld is newer than this popvault (%d)",
+			       (long long)version, catalog_migrations_count);
+	for (int v = (int)version; v < target && v < catalog_migrations_count; v++) {
+		char pragma[64];
+		if ((r = catalog_exec(db, "BEGIN IMMEDIATE", err)) < 0)
+			return r;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if ((r = catalog_exec(db, catalog_migrations[v], err)) < 0 ||
+		    (r = catalog_exec(db, pragma, err)) < 0 ||
+		    (r = catalog_exec(db, "COMMIT", err)) < 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return pv_error_prefix(err, "migration %d", v + 1);
+		}
+	}
+	return PV_OK;
+}
+
+int catalog_open(const char *data_dir, int create, struct catalog **cat_r, struct pv_error *err)
+{
+	struct catalog *cat = calloc(1, sizeof(*cat));
+	struct stat st;
+	int r;
+
+	if (cat == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if (asprintf(&cat->path, "%s/catalog.db", data_dir) < 0) {
+		free(cat);
+		return pv_fail(err, PV_ERR, "out of memory");
+	}
+	if (create && stat(cat->path, &st) == 0) {
+		r = pv_fail(err, PV_ERR, "%s already exists", cat->path);
+		goto fail;
+	}
+	if (!create && stat(cat->path, &st) != 0) {
+		r = pv_fail(err, PV_ERR, "no archive at %s (run 'popvault init' first): %s", data_dir,
+			    strerror(errno));
+		goto fail;
+	}
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(cat->path, &cat->db, flags, NULL) != SQLITE_OK) {
+		r = pv_fail(err, PV_ERR, "cannot open %s: %s", cat->path,
+			    cat->db ? sqlite3_errmsg(cat->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(cat->db, 10000);
+	sqlite3_extended_result_codes(cat->db, 1);
+	/* FULL: a commit that precedes an upstream DELE must survive power loss. */
+	if ((r = catalog_exec(cat->db,
+			      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			      "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
+			      err)) < 0 ||
+	    (r = catalog_migrate(cat->db, catalog_migrations_count, err)) < 0)
+		goto fail;
+	*cat_r = cat;
+	return PV_OK;
+fail:
+	catalog_close(&cat);
+	return r;
+}
+
+void catalog_close(struct catalog **catp)
+{
+	struct catalog *cat = *catp;
+	if (cat == NULL)
+		return;
+	sqlite3_close(cat->db);
+	free(cat->path);
+	free(cat);
+	*catp = NULL;
+}
+
+int catalog_begin(struct catalog *cat, struct pv_error *err)
+{
+	return catalog_exec(cat->db, "BEGIN IMMEDIATE", err);
+}
+
+int catalog_commit(struct catalog *cat, struct pv_error *err)
+{
+	int r = catalog_exec(cat->db, "COMMIT", err);
+	if (r < 0)
+		catalog_rollback(cat);
+	return r;
+}
+
+void catalog_rollback(struct catalog *cat)
+{
+	if (!sqlite3_get_autocommit(cat->db))
+		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int catalog_meta_get(sqlite3 *db, const char *key, char **value_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT value FROM meta WHERE key = ?", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*value_r = strdup((const char *)sqlite3_column_text(st, 0));
+		r = *value_r ? PV_OK : pv_fail(err, PV_ERR, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		r = pv_fail(err, PV_ENOTFOUND, "no setting '%s'", key);
+	} else {
+		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int catalog_meta_set(sqlite3 *db, const char *key, const char *value, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "INSERT INTO meta (key, value) VALUES (?, ?) "
+				    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}

@@ -1,0 +1,47 @@
+#ifndef PV_CATALOG_H
+#define PV_CATALOG_H
+
+/* The SQLite catalog: one database file per data directory (DESIGN.md §4).
+ * WAL, synchronous=FULL (commits that precede a DELE must be durable),
+ * foreign keys on. The schema evolves by numbered migrations recorded in
+ * PRAGMA user_version; each is applied in its own transaction. */
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "archiver/lib/error.h"
+
+struct catalog {
+	sqlite3 *db;
+	char *path;
+};
+
+/* Number of the newest migration this binary knows. */
+int catalog_schema_version(void);
+
+/* Opens DIR/catalog.db. create: make it (refuse if it exists) and migrate;
+ * otherwise it must exist, and pending migrations are applied. A database
+ * newer than this binary is refused. Caller frees with catalog_close. */
+int catalog_open(const char *data_dir, int create, struct catalog **cat_r, struct pv_error *err);
+void catalog_close(struct catalog **cat);
+
+/* Applies migrations up to `target` (tests use this to check each step). */
+int catalog_migrate(sqlite3 *db, int target, struct pv_error *err);
+
+/* Transactions: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int catalog_begin(struct catalog *cat, struct pv_error *err);
+int catalog_commit(struct catalog *cat, struct pv_error *err);
+void catalog_rollback(struct catalog *cat);
+
+/* Runs one statement without results. */
+int catalog_exec(sqlite3 *db, const char *sql, struct pv_error *err);
+/* Prepares a statement; PV_ERR with the SQLite message on failure. */
+int catalog_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt_r, struct pv_error *err);
+/* One-row, one-integer query (e.g. SELECT count(*)); PV_ENOTFOUND if no row. */
+int catalog_query_int(sqlite3 *db, const char *sql, int64_t *value_r, struct pv_error *err);
+
+/* Key/value settings kept in the meta table. value_r is malloc'ed. */
+int catalog_meta_get(sqlite3 *db, const char *key, char **value_r, struct pv_error *err);
+int catalog_meta_set(sqlite3 *db, const char *key, const char *value, struct pv_error *err);
+
+#endif
