@@ -48,6 +48,24 @@
 
 /* Policies: a policy file is human-written; 256 KiB is far above any real one. */
 #define PV_POLICY_FILE_MAX (256 * 1024)
+/* Rules per policy: every rule is reviewed by a person; more is a generated
+ * file nobody reads, and each rule costs evaluation time per message. */
+#define PV_POLICY_RULES_MAX 1000
+/* Comparisons in a whole policy: bounds evaluation work per message. */
+#define PV_POLICY_TERMS_MAX 10000
+/* Nesting of parentheses and 'not': bounds parser and evaluator recursion. */
+#define PV_POLICY_DEPTH_MAX 32
+/* Rule names are retention classes shown in tables and stored per message. */
+#define PV_POLICY_NAME_MAX 64
+/* Quoted values and patterns: an address or subject pattern, not a document. */
+#define PV_POLICY_STRING_MAX 1024
+/* Longest retention: 1000 years (366000 days, 12000 months) keeps every
+ * expiry inside int64 seconds and inside four-or-five-digit years. */
+#define PV_POLICY_YEARS_MAX 1000
+/* Size literals above 1 TiB match nothing real (messages cap far lower). */
+#define PV_POLICY_SIZE_LITERAL_MAX (1024ull * 1024 * 1024 * 1024)
+/* Diagnostics collected by one `policy check` before giving up. */
+#define PV_POLICY_ERRORS_MAX 20
 
 /* Config and secret files read from disk. */
 #define PV_CONFIG_FILE_MAX (64 * 1024)
