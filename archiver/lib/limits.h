@@ -15,6 +15,25 @@
 /* SASL continuation lines: SCRAM/OAUTH challenges are small; 16 KiB is
  * generous and still bounded. */
 #define PV_POP3_SASL_LINE_MAX 16384
+/* POP3 reads go through one fixed buffer of this size, so memory does not
+ * grow with message size (body lines have no length limit). */
+#define PV_POP3_READ_BUF 16384
+/* After a message passes its size cap the rest is read and discarded so the
+ * session can go on; past this many discarded bytes the connection is
+ * dropped instead (a broken or hostile server could stream forever). */
+#define PV_POP3_RETR_DRAIN_MAX (1024ull * 1024 * 1024)
+/* Pipelined commands in flight: small enough that unread commands always
+ * fit in socket buffers, so client and server cannot both block on write. */
+#define PV_POP3_PIPELINE_WINDOW 32
+/* SCRAM iteration count from the server: RFC 7677 asks for >= 4096; the
+ * upper bound stops a server from making us burn CPU for minutes. */
+#define PV_POP3_SCRAM_ITER_MIN 4096
+#define PV_POP3_SCRAM_ITER_MAX 1000000
+/* SASL round trips per AUTH (SCRAM needs 3; anything longer is a loop). */
+#define PV_POP3_SASL_ROUNDS_MAX 8
+/* Default timeouts: connect, and each read/write making no progress. */
+#define PV_POP3_CONNECT_TIMEOUT_MS 30000
+#define PV_POP3_IO_TIMEOUT_MS 120000
 /* Default message-size cap; configurable per installation. Larger messages
  * are reported and left upstream. */
 #define PV_MESSAGE_SIZE_DEFAULT_MAX (256ull * 1024 * 1024)
