@@ -31,7 +31,7 @@ UNIT ?= *
 LIB_SRC := $(filter-out archiver/cli/main.c, \
 	$(shell find $(SRC_DIRS) -name '*.c' | sort))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_$(UNIT).c))
-UNIT_HELPERS := $(filter-out $(UNIT_SRC), $(wildcard tests/unit/*.c))
+UNIT_HELPERS := $(filter-out tests/unit/test_%.c, $(wildcard tests/unit/*.c))
 
 REL_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ := $(LIB_SRC:%.c=$(BUILD)/asan/obj/%.o)

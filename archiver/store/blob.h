@@ -1,0 +1,74 @@
+#ifndef PV_BLOB_H
+#define PV_BLOB_H
+
+/* The blob store (DESIGN.md §4): each message is compressed (zstd) and
+ * encrypted under its own random key (libsodium secretstream,
+ * XChaCha20-Poly1305, 64 KiB chunks), and stored under the SHA-256 of the
+ * ciphertext: DIR/blobs/<2 hex>/<64 hex>.
+ *
+ * Writing streams: plaintext goes in piece by piece (as RETR delivers it),
+ * so memory does not grow with message size; the plaintext hash and the
+ * salted commitment are computed on the way. Files are written without
+ * fsync; blob_sync() makes every blob written so far durable in one call
+ * (syncfs), once per group commit, before the catalog transaction commits.
+ *
+ * File format: "PVB1" | secretstream header (24 B) | chunks, each a 4-byte
+ * big-endian ciphertext length and the ciphertext; the last chunk carries
+ * the FINAL tag, so truncation is detected. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/lib/error.h"
+
+#define BLOB_KEY_BYTES 32
+#define BLOB_SALT_BYTES 32
+#define BLOB_HASH_BYTES 32
+#define BLOB_ID_LEN 64 /* hex */
+
+struct blob_info {
+	char id[BLOB_ID_LEN + 1];                 /* hex SHA-256 of the ciphertext file */
+	unsigned char sha256[BLOB_HASH_BYTES];    /* of the plaintext */
+	unsigned char commit[BLOB_HASH_BYTES];    /* BLAKE2b-256 keyed by salt, of the plaintext */
+	unsigned char key[BLOB_KEY_BYTES];        /* secret: wipe after wrapping */
+	unsigned char salt[BLOB_SALT_BYTES];      /* secret: wipe after wrapping */
+	uint64_t size;                            /* plaintext bytes */
+	uint64_t stored_size;                     /* ciphertext file bytes */
+};
+
+struct blob_writer;
+
+/* Starts a blob in DIR/tmp with a fresh random key and salt. */
+int blob_writer_new(const char *data_dir, struct blob_writer **w_r, struct pv_error *err);
+/* Appends plaintext. */
+int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struct pv_error *err);
+/* Ends the stream and moves the file to its place under DIR/blobs (not yet
+ * durable: see blob_sync). Fills info. The writer is freed either way. */
+int blob_writer_finish(struct blob_writer **w, struct blob_info *info_r, struct pv_error *err);
+/* Discards an unfinished blob (temp file removed, secrets wiped). */
+void blob_writer_abort(struct blob_writer **w);
+
+/* Makes every blob written so far durable (file data and directory entries). */
+int blob_sync(const char *data_dir, struct pv_error *err);
+
+/* Reads a blob back: checks the ciphertext hash against its id, every
+ * chunk's authentication tag and the FINAL tag, and streams the plaintext to
+ * sink. If expect_sha256 is not NULL, the plaintext hash must match too.
+ * PV_EINTEGRITY on any mismatch, PV_ENOTFOUND when the file is missing. */
+typedef int (*blob_sink_fn)(void *ctx, const unsigned char *data, size_t len,
+			    struct pv_error *err);
+int blob_read(const char *data_dir, const char *id, const unsigned char key[BLOB_KEY_BYTES],
+	      const unsigned char *expect_sha256, blob_sink_fn sink, void *ctx,
+	      struct pv_error *err) PV_WARN_UNUSED;
+
+/* Computes the salted commitment of a plaintext (for verifying exports). */
+void blob_commitment(const unsigned char salt[BLOB_SALT_BYTES], const unsigned char *data,
+		     size_t len, unsigned char out[BLOB_HASH_BYTES]);
+
+/* Path of a blob file. */
+void blob_path(const char *data_dir, const char *id, char *out, size_t out_len);
+/* Removes a blob file (disposal); not an error if it is already gone. */
+int blob_remove(const char *data_dir, const char *id, struct pv_error *err);
+
+
+#endif
