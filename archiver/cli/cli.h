@@ -55,6 +55,7 @@ int cli_opt_int(const struct cli_args *args, const char *name, long long def, lo
 		long long max, long long *out_r, struct pv_error *err);
 
 /* Subcommands (one file each under archiver/cli/). */
+int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 
 #endif

@@ -13,8 +13,9 @@ static const struct cli_command commands[] = {
 	 "         --user U --password-file F [--auth auto|user|apop|plain|login|\n"
 	 "         cram-md5|scram-sha-256|xoauth2|oauthbearer] [--ca-file F]\n"
 	 "         [--insecure-skip-verify] [--keep-upstream]\n"
+	 "         [--token-command CMD]\n"
 	 "       popvault account list|remove NAME\n",
-	 not_built},
+	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
 	 "popvault harvest [--account NAME] [--once] [--json]\n", not_built},
 	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", not_built},

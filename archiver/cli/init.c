@@ -9,6 +9,7 @@
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/keyring.h"
 
 static int dir_is_empty_or_missing(const char *dir, struct pv_error *err)
 {
@@ -69,6 +70,7 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 			return r;
 	}
 	if ((r = pv_config_write(ctx->data_dir, &cfg, err)) < 0 ||
+	    (r = keyring_create(ctx->data_dir, err)) < 0 ||
 	    (r = catalog_open(ctx->data_dir, 1, &cat, err)) < 0)
 		return r;
 	catalog_close(&cat);

@@ -1,0 +1,160 @@
+/* popvault account add|list|remove */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/store/accounts.h"
+#include "archiver/store/archive.h"
+
+static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
+		       struct pv_error *err)
+{
+	struct account a = {0};
+	long long port;
+	char *secret = NULL;
+	int r;
+
+	if (args->n_pos != 2)
+		return pv_fail(err, PV_EUSAGE, "account add needs exactly one NAME");
+	const char *tls = cli_opt(args, "tls") ? cli_opt(args, "tls") : "implicit";
+	snprintf(a.name, sizeof(a.name), "%s", args->pos[1]);
+	snprintf(a.host, sizeof(a.host), "%s", cli_opt(args, "host") ? cli_opt(args, "host") : "");
+	snprintf(a.tls, sizeof(a.tls), "%s", tls);
+	snprintf(a.user, sizeof(a.user), "%s", cli_opt(args, "user") ? cli_opt(args, "user") : "");
+	snprintf(a.auth, sizeof(a.auth), "%s", cli_opt(args, "auth") ? cli_opt(args, "auth") : "auto");
+	if (cli_opt(args, "ca-file"))
+		snprintf(a.ca_file, sizeof(a.ca_file), "%s", cli_opt(args, "ca-file"));
+	if (cli_opt(args, "token-command"))
+		snprintf(a.token_command, sizeof(a.token_command), "%s", cli_opt(args, "token-command"));
+	a.insecure = cli_opt(args, "insecure-skip-verify") != NULL;
+	a.keep_upstream = cli_opt(args, "keep-upstream") != NULL;
+	if ((r = cli_opt_int(args, "port", strcmp(tls, "implicit") == 0 ? 995 : 110, 1, 65535,
+			     &port, err)) < 0)
+		return r;
+	a.port = (int)port;
+	if ((r = account_validate(&a, err)) < 0)
+		return r;
+	if (strcmp(a.tls, "none") == 0 && a.insecure)
+		return pv_fail(err, PV_EUSAGE, "--insecure-skip-verify makes no sense with --tls none");
+	if (a.ca_file[0] && strlen(a.ca_file) >= sizeof(a.ca_file) - 1)
+		return pv_fail(err, PV_EUSAGE, "--ca-file path too long");
+	const char *pwfile = cli_opt(args, "password-file");
+	if (pwfile == NULL && a.token_command[0] == '\0')
+		return pv_fail(err, PV_EUSAGE, "account add needs --password-file F (or --token-command for OAuth)");
+	if (pwfile != NULL && (r = pv_read_secret_file(pwfile, &secret, err)) < 0)
+		return r;
+	r = keyring_seal_secret(ar->kr, secret ? secret : "", &a.secret, &a.secret_len, err);
+	pv_secret_free(&secret);
+	if (r < 0)
+		return r;
+	a.created_at = pv_clock_now();
+	r = account_insert(ar->cat->db, &a, err);
+	account_clear(&a);
+	if (r < 0)
+		return r;
+	if (!ctx->json)
+		printf("account %s added (%s:%d, tls %s, auth %s%s%s)\n", a.name, a.host, a.port, a.tls,
+		       a.auth, a.insecure ? ", CERTIFICATE NOT VERIFIED" : "",
+		       a.keep_upstream ? ", keeps mail upstream" : "");
+	else
+		printf("{\"added\": \"%s\", \"id\": %lld}\n", a.name, (long long)a.id);
+	return PV_OK;
+}
+
+struct list_state {
+	bool json;
+	int n;
+};
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static int print_account(void *ctx, const struct account *a)
+{
+	struct list_state *st = ctx;
+	if (st->json) {
+		printf("%s{\"name\": ", st->n ? ", " : "");
+		json_str(a->name);
+		printf(", \"host\": ");
+		json_str(a->host);
+		printf(", \"port\": %d, \"tls\": \"%s\", \"user\": ", a->port, a->tls);
+		json_str(a->user);
+		printf(", \"auth\": \"%s\", \"verify_certificate\": %s, \"keep_upstream\": %s}",
+		       a->auth, a->insecure ? "false" : "true", a->keep_upstream ? "true" : "false");
+	} else {
+		if (st->n == 0)
+			printf("%-20s %-32s %-9s %-20s %-14s %s\n", "NAME", "SERVER", "TLS", "USER",
+			       "AUTH", "FLAGS");
+		char server[300];
+		snprintf(server, sizeof(server), "%s:%d", a->host, a->port);
+		printf("%-20s %-32s %-9s %-20s %-14s %s%s\n", a->name, server, a->tls, a->user, a->auth,
+		       a->insecure ? "no-cert-check " : "", a->keep_upstream ? "keep-upstream" : "");
+	}
+	st->n++;
+	return PV_OK;
+}
+
+int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {
+		{"host", CLI_VALUE, NULL},          {"port", CLI_VALUE, NULL},
+		{"tls", CLI_VALUE, NULL},           {"user", CLI_VALUE, NULL},
+		{"password-file", CLI_VALUE, NULL}, {"auth", CLI_VALUE, NULL},
+		{"ca-file", CLI_VALUE, NULL},       {"token-command", CLI_VALUE, NULL},
+		{"insecure-skip-verify", CLI_FLAG, NULL},
+		{"keep-upstream", CLI_FLAG, NULL},
+	};
+	struct cli_args args = {opts, sizeof(opts) / sizeof(opts[0]), {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("account");
+	struct archive *ar = NULL;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	if (args.n_pos < 1)
+		return pv_fail(err, PV_EUSAGE, "account needs add, list or remove");
+	const char *sub = args.pos[0];
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0)
+		return pv_fail(err, PV_EUSAGE, "unknown account command '%s'", sub);
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+		return r;
+	if (strcmp(sub, "add") == 0) {
+		r = account_add(ctx, ar, &args, err);
+	} else if (strcmp(sub, "list") == 0) {
+		struct list_state st = {ctx->json, 0};
+		if (ctx->json)
+			putchar('[');
+		r = account_each(ar->cat->db, print_account, &st, err);
+		if (ctx->json)
+			puts("]");
+		else if (st.n == 0)
+			puts("no accounts (add one with 'popvault account add')");
+	} else if (args.n_pos != 2) {
+		r = pv_fail(err, PV_EUSAGE, "account remove needs exactly one NAME");
+	} else {
+		r = account_retire(ar->cat->db, args.pos[1], pv_clock_now(), err);
+		if (r == PV_OK)
+			printf("account %s removed; its archived mail stays\n", args.pos[1]);
+	}
+	archive_close(&ar);
+	return r;
+}

@@ -1,0 +1,165 @@
+#include "archiver/store/accounts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const tls_modes[] = {"implicit", "starttls", "none", NULL};
+static const char *const auth_modes[] = {"auto", "user", "apop", "plain", "login", "cram-md5",
+					 "scram-sha-256", "xoauth2", "oauthbearer", NULL};
+
+static bool one_of(const char *v, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(v, *list) == 0)
+			return true;
+	return false;
+}
+
+int account_validate(const struct account *a, struct pv_error *err)
+{
+	size_t n = strlen(a->name);
+	if (n == 0 || n > ACCOUNT_NAME_MAX || strspn(a->name, "abcdefghijklmnopqrstuvwxyz"
+						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+		return pv_fail(err, PV_EUSAGE,
+			       "account name must be 1-%d letters, digits, '.', '_' or '-'",
+			       ACCOUNT_NAME_MAX);
+	if (a->host[0] == '\0' || strpbrk(a->host, " /\t\r\n") != NULL)
+		return pv_fail(err, PV_EUSAGE, "--host must be a host name or address");
+	if (a->port < 1 || a->port > 65535)
+		return pv_fail(err, PV_EUSAGE, "--port must be from 1 to 65535");
+	if (!one_of(a->tls, tls_modes))
+		return pv_fail(err, PV_EUSAGE, "--tls must be implicit, starttls or none");
+	if (!one_of(a->auth, auth_modes))
+		return pv_fail(err, PV_EUSAGE, "--auth '%s' is not a known mechanism", a->auth);
+	if (a->user[0] == '\0' || strpbrk(a->user, "\r\n") != NULL)
+		return pv_fail(err, PV_EUSAGE, "--user must be given, on one line");
+	return PV_OK;
+}
+
+int account_insert(sqlite3 *db, struct account *a, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db,
+				"INSERT INTO accounts (name, host, port, tls, username, auth, ca_file,"
+				" token_command, insecure, keep_upstream, secret, created_at)"
+				" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, a->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, a->port);
+	sqlite3_bind_text(st, 4, a->tls, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, a->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, a->auth, -1, SQLITE_STATIC);
+	if (a->ca_file[0])
+		sqlite3_bind_text(st, 7, a->ca_file, -1, SQLITE_STATIC);
+	if (a->token_command[0])
+		sqlite3_bind_text(st, 8, a->token_command, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 9, a->insecure);
+	sqlite3_bind_int(st, 10, a->keep_upstream);
+	sqlite3_bind_blob(st, 11, a->secret, (int)a->secret_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 12, a->created_at);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		r = pv_fail(err, PV_ERR, "an account named '%s' exists", a->name);
+	else if (rc != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+	else
+		a->id = sqlite3_last_insert_rowid(db);
+	sqlite3_finalize(st);
+	return r;
+}
+
+#define ACCOUNT_COLUMNS                                                                     \
+	"id, name, host, port, tls, username, auth, ca_file, token_command, insecure,"     \
+	" keep_upstream, secret, created_at"
+
+static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static int row_to_account(sqlite3_stmt *st, struct account *a, struct pv_error *err)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(st, 0);
+	copy_text(a->name, sizeof(a->name), st, 1);
+	copy_text(a->host, sizeof(a->host), st, 2);
+	a->port = sqlite3_column_int(st, 3);
+	copy_text(a->tls, sizeof(a->tls), st, 4);
+	copy_text(a->user, sizeof(a->user), st, 5);
+	copy_text(a->auth, sizeof(a->auth), st, 6);
+	copy_text(a->ca_file, sizeof(a->ca_file), st, 7);
+	copy_text(a->token_command, sizeof(a->token_command), st, 8);
+	a->insecure = sqlite3_column_int(st, 9) != 0;
+	a->keep_upstream = sqlite3_column_int(st, 10) != 0;
+	a->secret_len = (size_t)sqlite3_column_bytes(st, 11);
+	a->secret = malloc(a->secret_len ? a->secret_len : 1);
+	if (a->secret == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if (a->secret_len)
+		memcpy(a->secret, sqlite3_column_blob(st, 11), a->secret_len);
+	a->created_at = sqlite3_column_int64(st, 12);
+	return PV_OK;
+}
+
+int account_load(sqlite3 *db, const char *name, struct account *a_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT " ACCOUNT_COLUMNS " FROM accounts"
+				    " WHERE name = ? AND removed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		r = row_to_account(st, a_r, err);
+	else
+		r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", name);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int account_each(sqlite3 *db, int (*fn)(void *ctx, const struct account *a), void *ctx,
+		 struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	struct account a;
+	int r = catalog_prepare(db, "SELECT " ACCOUNT_COLUMNS " FROM accounts"
+				    " WHERE removed_at IS NULL ORDER BY name", &st, err);
+	if (r < 0)
+		return r;
+	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+		if ((r = row_to_account(st, &a, err)) == PV_OK)
+			r = fn(ctx, &a);
+		account_clear(&a);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int account_retire(sqlite3 *db, const char *name, int64_t now, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "UPDATE accounts SET removed_at = ?"
+				    " WHERE name = ? AND removed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+	else if (sqlite3_changes(db) == 0)
+		r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", name);
+	sqlite3_finalize(st);
+	return r;
+}
+
+void account_clear(struct account *a)
+{
+	free(a->secret);
+	a->secret = NULL;
+	a->secret_len = 0;
+}

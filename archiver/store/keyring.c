@@ -1,0 +1,258 @@
+#include "archiver/store/keyring.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/lib/fsutil.h"
+#include "archiver/lib/random.h"
+#include "archiver/store/catalog.h"
+
+struct keyring {
+	sqlite3 *db;
+	unsigned char secrets_key[crypto_secretbox_KEYBYTES];
+};
+
+static int open_db(const char *data_dir, int create, sqlite3 **db_r, struct pv_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/keys/keyring.db", data_dir);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, db_r, flags, NULL) != SQLITE_OK) {
+		int r = pv_fail(err, PV_ERR, "cannot open %s: %s", path,
+				*db_r ? sqlite3_errmsg(*db_r) : "out of memory");
+		sqlite3_close(*db_r);
+		*db_r = NULL;
+		return r;
+	}
+	sqlite3_busy_timeout(*db_r, 10000);
+	/* Rollback journal, not WAL: a destroyed key must not survive in a WAL
+	 * file; secure_delete overwrites the freed pages. */
+	return catalog_exec(*db_r,
+			    "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"
+			    "PRAGMA secure_delete=ON;"
+			    "CREATE TABLE IF NOT EXISTS bucket_keys ("
+			    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			    " class TEXT NOT NULL, expiry_month TEXT NOT NULL,"
+			    " key BLOB, destroyed_at INTEGER,"
+			    " UNIQUE (class, expiry_month));",
+			    err);
+}
+
+int keyring_create(const char *data_dir, struct pv_error *err)
+{
+	unsigned char key[crypto_secretbox_KEYBYTES];
+	char path[4096];
+	sqlite3 *db = NULL;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/keys/secrets.key", data_dir);
+	pv_random_bytes(key, sizeof(key));
+	r = pv_write_file(path, key, sizeof(key), 0600, 1, err);
+	sodium_memzero(key, sizeof(key));
+	if (r < 0)
+		return r;
+	r = open_db(data_dir, 1, &db, err);
+	sqlite3_close(db);
+	return r;
+}
+
+int keyring_open(const char *data_dir, struct keyring **kr_r, struct pv_error *err)
+{
+	struct keyring *kr = sodium_malloc(sizeof(*kr));
+	char path[4096];
+	unsigned char *key;
+	size_t len;
+	int r;
+
+	if (kr == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	kr->db = NULL;
+	snprintf(path, sizeof(path), "%s/keys/secrets.key", data_dir);
+	if ((r = pv_read_file(path, 64, &key, &len, err)) < 0) {
+		sodium_free(kr);
+		return r;
+	}
+	if (len != sizeof(kr->secrets_key)) {
+		sodium_memzero(key, len);
+		free(key);
+		sodium_free(kr);
+		return pv_fail(err, PV_EINTEGRITY, "%s: wrong size", path);
+	}
+	memcpy(kr->secrets_key, key, len);
+	sodium_memzero(key, len);
+	free(key);
+	if ((r = open_db(data_dir, 0, &kr->db, err)) < 0) {
+		keyring_free(&kr);
+		return r;
+	}
+	*kr_r = kr;
+	return PV_OK;
+}
+
+void keyring_free(struct keyring **krp)
+{
+	if (*krp == NULL)
+		return;
+	sqlite3_close((*krp)->db);
+	sodium_free(*krp); /* wipes */
+	*krp = NULL;
+}
+
+int keyring_bucket(struct keyring *kr, const char *class_name, const char *expiry_month,
+		   int64_t *bucket_id_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	unsigned char key[KEYRING_KEY_BYTES];
+	int r;
+
+	if ((r = catalog_prepare(kr->db,
+				 "SELECT id FROM bucket_keys WHERE class = ? AND expiry_month = ?",
+				 &st, err)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, class_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, expiry_month, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*bucket_id_r = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		return PV_OK;
+	}
+	sqlite3_finalize(st);
+	if ((r = catalog_prepare(kr->db,
+				 "INSERT INTO bucket_keys (class, expiry_month, key) VALUES (?, ?, ?)",
+				 &st, err)) < 0)
+		return r;
+	pv_random_bytes(key, sizeof(key));
+	sqlite3_bind_text(st, 1, class_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, expiry_month, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, key, sizeof(key), SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "keyring: %s", sqlite3_errmsg(kr->db));
+	else
+		*bucket_id_r = sqlite3_last_insert_rowid(kr->db);
+	sqlite3_finalize(st);
+	sodium_memzero(key, sizeof(key));
+	return r;
+}
+
+/* Loads a bucket key; PV_ENOTFOUND when destroyed or unknown. */
+static int load_bucket_key(struct keyring *kr, int64_t bucket_id, unsigned char key[KEYRING_KEY_BYTES],
+			   struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(kr->db, "SELECT key FROM bucket_keys WHERE id = ?", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, bucket_id);
+	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL)
+		r = pv_fail(err, PV_ENOTFOUND, "bucket %lld has no key (destroyed or missing)",
+			    (long long)bucket_id);
+	else if (sqlite3_column_bytes(st, 0) != KEYRING_KEY_BYTES)
+		r = pv_fail(err, PV_EINTEGRITY, "bucket %lld: key has the wrong size", (long long)bucket_id);
+	else
+		memcpy(key, sqlite3_column_blob(st, 0), KEYRING_KEY_BYTES);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int keyring_wrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
+		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char salt[BLOB_SALT_BYTES],
+		 unsigned char out[KEYRING_WRAPPED_BYTES], struct pv_error *err)
+{
+	unsigned char kek[KEYRING_KEY_BYTES], plain[BLOB_KEY_BYTES + BLOB_SALT_BYTES];
+	int r = load_bucket_key(kr, bucket_id, kek, err);
+	if (r < 0)
+		return r;
+	memcpy(plain, key, BLOB_KEY_BYTES);
+	memcpy(plain + BLOB_KEY_BYTES, salt, BLOB_SALT_BYTES);
+	pv_random_bytes(out, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, plain, sizeof(plain),
+						   (const unsigned char *)blob_id, strlen(blob_id),
+						   NULL, out, kek);
+	sodium_memzero(plain, sizeof(plain));
+	sodium_memzero(kek, sizeof(kek));
+	return PV_OK;
+}
+
+int keyring_unwrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
+		   const unsigned char *wrapped, size_t wrapped_len,
+		   unsigned char key_r[BLOB_KEY_BYTES], unsigned char salt_r[BLOB_SALT_BYTES],
+		   struct pv_error *err)
+{
+	unsigned char kek[KEYRING_KEY_BYTES], plain[BLOB_KEY_BYTES + BLOB_SALT_BYTES];
+	if (wrapped_len != KEYRING_WRAPPED_BYTES)
+		return pv_fail(err, PV_EINTEGRITY, "wrapped key for blob %s has the wrong size", blob_id);
+	int r = load_bucket_key(kr, bucket_id, kek, err);
+	if (r < 0)
+		return r;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, wrapped + 24,
+						       wrapped_len - 24,
+						       (const unsigned char *)blob_id,
+						       strlen(blob_id), wrapped, kek) != 0)
+		r = pv_fail(err, PV_EINTEGRITY, "wrapped key for blob %s does not authenticate", blob_id);
+	else {
+		memcpy(key_r, plain, BLOB_KEY_BYTES);
+		memcpy(salt_r, plain + BLOB_KEY_BYTES, BLOB_SALT_BYTES);
+	}
+	sodium_memzero(plain, sizeof(plain));
+	sodium_memzero(kek, sizeof(kek));
+	return r;
+}
+
+int keyring_destroy_bucket(struct keyring *kr, int64_t bucket_id, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(kr->db,
+				"UPDATE bucket_keys SET key = NULL, destroyed_at = strftime('%s','now')"
+				" WHERE id = ?",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, bucket_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "keyring: %s", sqlite3_errmsg(kr->db));
+	sqlite3_finalize(st);
+	if (r == PV_OK)
+		r = catalog_exec(kr->db, "VACUUM", err); /* no free page keeps the old key */
+	return r;
+}
+
+int keyring_seal_secret(struct keyring *kr, const char *secret, unsigned char **sealed_r,
+			size_t *sealed_len_r, struct pv_error *err)
+{
+	size_t len = strlen(secret);
+	size_t total = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
+	unsigned char *out = malloc(total);
+	if (out == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	pv_random_bytes(out, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, (const unsigned char *)secret, len,
+			      out, kr->secrets_key);
+	*sealed_r = out;
+	*sealed_len_r = total;
+	return PV_OK;
+}
+
+int keyring_open_secret(struct keyring *kr, const unsigned char *sealed, size_t sealed_len,
+			char **secret_r, struct pv_error *err)
+{
+	size_t overhead = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+	if (sealed_len < overhead)
+		return pv_fail(err, PV_EINTEGRITY, "sealed secret too short");
+	size_t len = sealed_len - overhead;
+	char *out = malloc(len + 1);
+	if (out == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if (crypto_secretbox_open_easy((unsigned char *)out, sealed + crypto_secretbox_NONCEBYTES,
+				       sealed_len - crypto_secretbox_NONCEBYTES, sealed,
+				       kr->secrets_key) != 0) {
+		free(out);
+		return pv_fail(err, PV_EINTEGRITY, "sealed secret does not authenticate");
+	}
+	out[len] = '\0';
+	*secret_r = out;
+	return PV_OK;
+}

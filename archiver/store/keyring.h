@@ -1,0 +1,58 @@
+#ifndef PV_KEYRING_H
+#define PV_KEYRING_H
+
+/* Keys that protect archived content, kept apart from the catalog in
+ * DIR/keys/ so that backups of the data need not carry them (DESIGN.md §4):
+ *
+ * - bucket keys, one per (retention class, expiry month), in
+ *   DIR/keys/keyring.db. Each message's own key and salt are wrapped under
+ *   its bucket key (XChaCha20-Poly1305, the blob id as associated data).
+ *   Destroying a bucket key disposes of the whole bucket, copies of the
+ *   wrapped keys in old backups included (crypto-shredding).
+ * - the secrets key, DIR/keys/secrets.key, sealing upstream passwords and
+ *   tokens at rest in the catalog. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/lib/error.h"
+#include "archiver/store/blob.h"
+
+#define KEYRING_KEY_BYTES 32
+/* nonce ‖ ciphertext(key ‖ salt) ‖ tag */
+#define KEYRING_WRAPPED_BYTES (24 + BLOB_KEY_BYTES + BLOB_SALT_BYTES + 16)
+
+struct keyring;
+
+/* Creates DIR/keys/keyring.db and DIR/keys/secrets.key (init only). */
+int keyring_create(const char *data_dir, struct pv_error *err);
+int keyring_open(const char *data_dir, struct keyring **kr_r, struct pv_error *err);
+void keyring_free(struct keyring **kr);
+
+/* The bucket for (class, expiry_month) — "YYYY-MM" or "never" — created
+ * durably on first use. Returns its id. */
+int keyring_bucket(struct keyring *kr, const char *class_name, const char *expiry_month,
+		   int64_t *bucket_id_r, struct pv_error *err);
+
+/* Wraps a message key and salt under the bucket's key. */
+int keyring_wrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
+		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char salt[BLOB_SALT_BYTES],
+		 unsigned char out[KEYRING_WRAPPED_BYTES], struct pv_error *err);
+/* Unwraps; PV_ENOTFOUND if the bucket key was destroyed, PV_EINTEGRITY if
+ * the wrapped key does not authenticate. */
+int keyring_unwrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
+		   const unsigned char *wrapped, size_t wrapped_len,
+		   unsigned char key_r[BLOB_KEY_BYTES], unsigned char salt_r[BLOB_SALT_BYTES],
+		   struct pv_error *err) PV_WARN_UNUSED;
+/* Destroys a bucket key for good (secure_delete, WAL checkpointed away). */
+int keyring_destroy_bucket(struct keyring *kr, int64_t bucket_id, struct pv_error *err);
+
+/* Seals and opens short secrets (upstream passwords) under the secrets key.
+ * sealed_r is malloc'ed (nonce ‖ ciphertext ‖ tag); secret_r is malloc'ed,
+ * NUL-terminated; wipe it with pv_secret_free. */
+int keyring_seal_secret(struct keyring *kr, const char *secret, unsigned char **sealed_r,
+			size_t *sealed_len_r, struct pv_error *err);
+int keyring_open_secret(struct keyring *kr, const unsigned char *sealed, size_t sealed_len,
+			char **secret_r, struct pv_error *err) PV_WARN_UNUSED;
+
+#endif
