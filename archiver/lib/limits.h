@@ -60,9 +60,32 @@
 #define PV_MIME_DEPTH_MAX 100
 #define PV_MIME_PARTS_MAX 10000
 #define PV_MIME_HEADER_MAX (1024 * 1024)
+/* One header field kept for decoding: a To: with thousands of recipients
+ * fits; GMime's structures cost ~7-45x the bytes handed to them. */
+#define PV_MIME_FIELD_MAX (256 * 1024)
+/* A boundary is at most 70 characters (RFC 2046 5.1.1); tolerate broken
+ * mailers up to a line's worth (RFC 5322 2.1.1: 998). */
+#define PV_MIME_BOUNDARY_MAX 998
+/* Text extracted from one message for the index (bodies, HTML as text,
+ * attachment text); the rest is not indexed and the document is marked. */
+#define PV_INDEX_TEXT_MAX (4 * 1024 * 1024)
+/* Wall-clock budget for extracting one message; the walk is linear, this
+ * is the backstop. */
+#define PV_MIME_TIME_MAX_MS 10000
+/* pdftotext runs in a child with these caps (seconds of CPU, address space). */
+#define PV_PDF_TIME_MAX_S 10
+#define PV_PDF_MEMORY_MAX (512L * 1024 * 1024)
+/* A PDF bigger than this is listed by name only. */
+#define PV_PDF_INPUT_MAX (64 * 1024 * 1024)
 
 /* Search queries and HTTP requests. */
 #define PV_QUERY_MAX 4096
+/* Terms and nesting (parentheses, NOT) in one query: bounds the parser's
+ * recursion and the SQL it generates. */
+#define PV_QUERY_TERMS_MAX 256
+#define PV_QUERY_DEPTH_MAX 32
+/* Results per search page; a bigger --limit is an error, never a silent cap. */
+#define PV_SEARCH_LIMIT_MAX 10000
 #define PV_HTTP_BODY_MAX (1024 * 1024)
 
 /* Policies: a policy file is human-written; 256 KiB is far above any real one. */
