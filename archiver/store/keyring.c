@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "archiver/lib/fsutil.h"
+#include "archiver/lib/hex.h"
 #include "archiver/lib/random.h"
 #include "archiver/store/catalog.h"
 
@@ -255,4 +256,14 @@ int keyring_open_secret(struct keyring *kr, const unsigned char *sealed, size_t 
 	out[len] = '\0';
 	*secret_r = out;
 	return PV_OK;
+}
+
+void keyring_mailbox_id(struct keyring *kr, const char *account_name, char out[33])
+{
+	unsigned char sub[crypto_generichash_KEYBYTES], id[16];
+	crypto_kdf_derive_from_key(sub, sizeof(sub), 1, "mailbxid", kr->secrets_key);
+	crypto_generichash(id, sizeof(id), (const unsigned char *)account_name, strlen(account_name),
+			   sub, sizeof(sub));
+	sodium_memzero(sub, sizeof(sub));
+	pv_hex(id, sizeof(id), out);
 }

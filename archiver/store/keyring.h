@@ -55,4 +55,9 @@ int keyring_seal_secret(struct keyring *kr, const char *secret, unsigned char **
 int keyring_open_secret(struct keyring *kr, const unsigned char *sealed, size_t sealed_len,
 			char **secret_r, struct pv_error *err) PV_WARN_UNUSED;
 
+/* The keyed mailbox id written in archive leaves: hex BLAKE2b-128 of the
+ * account name under a key derived from the secrets key, so leaves can be
+ * shared without naming mailboxes. */
+void keyring_mailbox_id(struct keyring *kr, const char *account_name, char out[33]);
+
 #endif

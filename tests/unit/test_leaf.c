@@ -1,0 +1,90 @@
+/* Archive-log leaves: canonical text round trip; anything else rejected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "archiver/store/leaf.h"
+
+static const char message_leaf[] =
+	"popvault/archive/v1 message\nseq 17\ntime 2026-11-22T10:00:00Z\n"
+	"mailbox 0123456789abcdef0123456789abcdef\nclass sec-7y\n"
+	"ct 1111111111111111111111111111111111111111111111111111111111111111\n"
+	"commit 2222222222222222222222222222222222222222222222222222222222222222\n";
+
+static void test_message_leaf_round_trip(void **state)
+{
+	(void)state;
+	struct archive_leaf l;
+	struct pv_error err;
+	struct pv_buf b;
+	assert_int_equal(archive_leaf_parse(message_leaf, strlen(message_leaf), &l, &err), PV_OK);
+	assert_int_equal(l.kind, LEAF_MESSAGE);
+	assert_int_equal(l.seq, 17);
+	assert_string_equal(l.class_name, "sec-7y");
+	pv_buf_init(&b, LEAF_MAX);
+	assert_int_equal(archive_leaf_format(&l, &b, &err), PV_OK);
+	assert_string_equal(pv_buf_str(&b), message_leaf);
+	pv_buf_free(&b);
+}
+
+static void test_tombstone_round_trip(void **state)
+{
+	(void)state;
+	struct archive_leaf l = {.kind = LEAF_TOMBSTONE, .seq = 4, .time = 1900000000, .policy = 3};
+	struct archive_leaf back;
+	struct pv_error err;
+	struct pv_buf b;
+	strcpy(l.reason, "expired under rule default");
+	pv_buf_init(&b, LEAF_MAX);
+	assert_int_equal(archive_leaf_format(&l, &b, &err), PV_OK);
+	assert_int_equal(archive_leaf_parse((const char *)b.data, b.len, &back, &err), PV_OK);
+	assert_int_equal(back.kind, LEAF_TOMBSTONE);
+	assert_int_equal(back.policy, 3);
+	assert_string_equal(back.reason, l.reason);
+	pv_buf_free(&b);
+}
+
+static void test_non_canonical_leaves_rejected(void **state)
+{
+	(void)state;
+	struct archive_leaf l;
+	struct pv_error err;
+	char buf[1024];
+	static const struct {
+		const char *from, *to;
+	} edits[] = {
+		{"seq 17", "seq 017"},          /* leading zero */
+		{"seq 17", "seq -17"},          /* sign */
+		{"\nclass", "\r\nclass"},       /* CR */
+		{"message\n", "message \n"},    /* trailing space */
+		{"ct 1111", "ct 111"},          /* short hash */
+		{"v1 message", "v2 message"},   /* unknown version */
+		{"10:00:00Z", "10:00:00+00:00"},/* other time form */
+	};
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		const char *at = strstr(message_leaf, edits[i].from);
+		assert_non_null(at);
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - message_leaf), message_leaf,
+			 edits[i].to, at + strlen(edits[i].from));
+		assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_EINTEGRITY);
+	}
+	/* Trailing bytes and truncation. */
+	snprintf(buf, sizeof(buf), "%sx\n", message_leaf);
+	assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_EINTEGRITY);
+	assert_int_equal(archive_leaf_parse(message_leaf, strlen(message_leaf) - 1, &l, &err), PV_EINTEGRITY);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_message_leaf_round_trip),
+		cmocka_unit_test(test_tombstone_round_trip),
+		cmocka_unit_test(test_non_canonical_leaves_rejected),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
