@@ -1,0 +1,162 @@
+# popvault e2e harness for bash TAP scripts.  Source it:
+#     . "$(dirname "$0")/lib/harness.sh"
+#     h_init                      # run dir + cleanup trap (call once)
+#     h_plan 3
+#     h_dovecot_start --seed alice=/path/to/emls
+#     h_is "$(maildir_count alice)" 12 "seeded"
+#     ...
+# The work is done by pvharness.py (python tests import it directly);
+# each start prints NAME_* assignments that are exported here.
+# Servers are stopped by PID at exit, also when the test dies; the run
+# dir is removed unless H_KEEP=1.  See tests/e2e/lib/README.md.
+
+H_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+H_PY=${PYTHON:-python3}
+H_SRC=${POPVAULT_SRC:-$(cd "$H_LIB/../../.." && pwd)}
+H_TESTS=0
+H_FAILS=0
+H_PLANNED=
+
+h__py() { "$H_PY" "$H_LIB/pvharness.py" --run "$H_RUN" "$@"; }
+
+# Run pvharness and export what it prints (VAR='value' lines).
+h__export() {
+	local out
+	out=$(h__py "$@") || { h_diag "pvharness $1 failed"; return 1; }
+	eval "$(printf '%s\n' "$out" | sed -e '/^$/d' -e 's/^/export /')"
+}
+
+# h_init: make the run dir ($H_RUN), install the EXIT trap.
+h_init() {
+	local out
+	out=$("$H_PY" "$H_LIB/pvharness.py" init) || {
+		echo "Bail out! cannot make run dir"; exit 1; }
+	eval "export ${out}"
+	trap h__exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# Extra cleanup commands, run before the servers are stopped.
+H_AT_EXIT=()
+h_at_exit() { H_AT_EXIT+=("$*"); }
+
+h__exit() {
+	local rc=$?
+	local c
+	for c in "${H_AT_EXIT[@]}"; do eval "$c" || true; done
+	h_cleanup
+	if [ "$H_FAILS" -gt 0 ] && [ "$rc" -eq 0 ]; then rc=1; fi
+	if [ -n "$H_PLANNED" ] && [ "$H_TESTS" -ne "$H_PLANNED" ] &&
+		[ "$rc" -eq 0 ]; then
+		echo "# planned $H_PLANNED tests, ran $H_TESTS"
+		rc=1
+	fi
+	exit "$rc"
+}
+
+h_cleanup() {
+	[ -n "${H_RUN:-}" ] && [ -d "$H_RUN" ] && h__py cleanup
+	return 0
+}
+
+# h_ca: per-run CA.  Sets H_CA (CA cert for clients), H_CERT, H_KEY
+# (localhost + 127.0.0.1), H_WRONGHOST_CERT/KEY, H_EXPIRED_CERT/KEY,
+# H_SELFSIGNED_CERT/KEY, H_OTHER_CA.  Servers call it themselves.
+h_ca() { h__export ca; }
+
+# h_dovecot_start [--name N] [--user NAME:PASS[:EXTRA]]... [--seed USER=PATH]...
+#                 [--rawlog] [--oauth2] [--conf TEXT] [--cert F --key F]
+# Default users alice:alicepw and bob:bobpw.  Sets (prefix = upper(N),
+# default DOVECOT_): PORT (plain, STLS offered), TLS_PORT (implicit),
+# HOST, CA, PID, DIR, CONF, USERS, LOG, USER_NAMES; RAWLOG with --rawlog;
+# OAUTH_TOKEN OAUTH_USER OAUTH_PORT OAUTH_TOKENS OAUTH_LOG with --oauth2.
+h_dovecot_start() { h__export dovecot "$@"; }
+
+# h_mailutils_start [--name N] [--user ...] [--seed USER=PATH]...
+#                   [--expire0] [--login-delay SECS] [--conf TEXT]
+# GNU pop3d.  Logins are USER@example.org.  Sets MAILUTILS_PORT (STLS),
+# MAILUTILS_TLS_PORT (implicit), HOST, CA, PID, DIR, CONF, LOG (with the
+# session transcript), DOMAIN, USER_NAMES.
+h_mailutils_start() { h__export mailutils "$@"; }
+
+# h_fake_start --script FILE-or-TEXT [--name N] [--tls] [--mailbox DIR]
+#              [--cert F --key F]
+# Sets FAKE_PORT, HOST, CA, PID, DIR, TRANSCRIPT, LOG, TLS.
+h_fake_start() { h__export fake "$@"; }
+
+# Stop by the PIDs recorded at start (also when a test fails: h_init's
+# trap stops everything).
+h_stop() { h__py stop "$1"; }
+h_dovecot_stop() { h_stop "${1:-dovecot}"; }
+h_mailutils_stop() { h_stop "${1:-mailutils}"; }
+h_fake_stop() { h_stop "${1:-fake}"; }
+
+# h_seed SERVER USER SRC... [--as FILENAME]: deliver more messages (files
+# or dirs of files, sorted) via tmp/ -> new/; prints the new file names.
+h_seed() { h__py seed "$@"; }
+
+# maildir_count USER [SERVER]: messages still upstream (new/ + cur/).
+maildir_count() { h__py count "${2:-dovecot}" "$1"; }
+
+# h_maildir SERVER USER: the maildir path (Dovecot: HOME/Maildir,
+# pop3d: HOME/INBOX).  Writing there by hand as root: chown to the
+# server's user (stat -c %u "$DOVECOT_DIR").
+h_maildir() { h__py maildir "$1" "$2"; }
+
+# h_doveadm ARGS...: doveadm against the instance (DOVECOT_CONF, or
+# H_DOVEADM_CONF for a named instance), e.g. `h_doveadm kick alice`.
+h_doveadm() { doveadm -c "${H_DOVEADM_CONF:-$DOVECOT_CONF}" "$@"; }
+
+# h_port: a free loopback port (nothing listens there: "connection refused").
+h_port() { "$H_PY" "$H_LIB/pvharness.py" port; }
+
+# h_wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds.
+h_wait_for() {
+	local n=$(( $1 * 10 ))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# h_pid_alive PID: true while PID runs (zombies count as gone).
+h_pid_alive() {
+	local st
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$st" != Z ] && [ "$st" != X ]
+}
+
+# ---- TAP ------------------------------------------------------------
+h_plan() { H_PLANNED=$1; echo "1..$1"; }
+h_diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+h_pass() { H_TESTS=$((H_TESTS + 1)); echo "ok $H_TESTS - $1"; }
+h_fail() {
+	H_TESTS=$((H_TESTS + 1)); H_FAILS=$((H_FAILS + 1))
+	echo "not ok $H_TESTS - $1"
+	shift
+	[ $# -gt 0 ] && h_diag "$@"
+	return 0
+}
+# h_check NAME CMD...: ok when CMD exits 0.
+h_check() {
+	local name=$1
+	shift
+	if "$@"; then h_pass "$name"; else h_fail "$name" "failed: $*"; fi
+}
+# h_is GOT WANT NAME
+h_is() {
+	if [ "$1" = "$2" ]; then h_pass "$3"
+	else h_fail "$3" "got:  '$1'" "want: '$2'"; fi
+}
+# h_like GOT ERE NAME
+h_like() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then h_pass "$3"
+	else h_fail "$3" "got:  '$1'" "want match: $2"; fi
+}
+# h_skip_all REASON: skip the whole script (TAP "1..0 # SKIP").
+h_skip_all() { echo "1..0 # SKIP $*"; H_PLANNED=; exit 0; }
