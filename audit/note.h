@@ -1,0 +1,85 @@
+#ifndef PV_NOTE_H
+#define PV_NOTE_H
+
+/* C2SP signed-note (c2sp.org/signed-note) with Ed25519 keys.
+ *
+ *   note      = text (ends in "\n") "\n" 1*("— " name " " base64(keyid || sig) "\n")
+ *   key ID    = SHA-256(name || "\n" || 0x01 || pk)[:4], big-endian
+ *   vkey      = name "+" hex8(key ID) "+" base64(0x01 || pk)
+ *   skey      = "PRIVATE+KEY+" name "+" hex8(key ID) "+" base64(0x01 || seed)
+ *               (the form Go's sumdb/note uses; it is a secret)
+ *
+ * Opening a note is strict: valid UTF-8, no control characters but "\n"
+ * (so no CR), a final newline, well-formed signature lines, no two lines
+ * for the same (name, key ID), at most PV_NOTE_SIGNATURES_MAX lines and
+ * PV_NOTE_MAX bytes. Lines from unknown keys are ignored; a bad signature
+ * from a known key rejects the note; so does having no known signature. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/lib/buf.h"
+#include "archiver/lib/error.h"
+#include "archiver/lib/limits.h"
+
+#define NOTE_SIG_ED25519 0x01
+/* Bytes of a vkey string, NUL excluded, for the longest allowed name. */
+#define NOTE_VKEY_MAX (PV_KEY_NAME_MAX + 1 + 8 + 1 + 44)
+
+struct note_verifier {
+	char name[PV_KEY_NAME_MAX + 1];
+	uint32_t id;
+	uint8_t pk[32];
+};
+
+/* Holds a secret key: keep it in locked memory (keys.h hands them out from
+ * sodium_malloc) and wipe it with note_signer_wipe. */
+struct note_signer {
+	char name[PV_KEY_NAME_MAX + 1];
+	uint32_t id;
+	uint8_t pk[32];
+	uint8_t sk[64]; /* libsodium form: seed || pk */
+};
+
+/* A key name: non-empty, at most PV_KEY_NAME_MAX bytes, UTF-8, no Unicode
+ * space, no '+', no control character. */
+bool note_name_valid(const char *name, size_t len);
+uint32_t note_key_id(const char *name, const uint8_t pk[32]);
+
+int note_verifier_parse(const char *vkey, size_t len, struct note_verifier *v_r,
+			struct pv_error *err) PV_WARN_UNUSED;
+/* Appends the vkey string to out. */
+int note_verifier_format(const struct note_verifier *v, struct pv_buf *out, struct pv_error *err);
+
+int note_signer_from_seed(const char *name, const uint8_t seed[32], struct note_signer *s_r,
+			  struct pv_error *err);
+int note_signer_parse(const char *skey, size_t len, struct note_signer *s_r,
+		      struct pv_error *err) PV_WARN_UNUSED;
+/* Appends the skey string to out: a secret, free out with pv_buf_free_secret. */
+int note_signer_format(const struct note_signer *s, struct pv_buf *out, struct pv_error *err);
+void note_signer_verifier(const struct note_signer *s, struct note_verifier *v_r);
+void note_signer_wipe(struct note_signer *s);
+
+/* Checks that text can be signed: valid UTF-8, non-empty, ends in "\n", no
+ * control characters but "\n". */
+int note_text_check(const char *text, size_t len, struct pv_error *err) PV_WARN_UNUSED;
+
+/* Appends text, the blank line and one signature line by s to out. */
+int note_sign(const char *text, size_t len, const struct note_signer *s, struct pv_buf *out,
+	      struct pv_error *err);
+
+/* Opens a signed note against the trusted verifiers vs[0..nv). On success
+ * the text is note[0 .. *text_len_r) and, when verified_r is not NULL,
+ * verified_r[i] tells whether vs[i] signed it. Failures: PV_EINTEGRITY
+ * (malformed, bad or no known signature), PV_ELIMIT (too big). */
+int note_open(const char *note, size_t len, const struct note_verifier *vs, size_t nv,
+	      size_t *text_len_r, bool *verified_r, struct pv_error *err) PV_WARN_UNUSED;
+
+/* The same checks as note_open without verifying any signature: splits the
+ * note and reports the text length and signature-line count. For tools
+ * that inspect notes; never trust the text it returns. */
+int note_split(const char *note, size_t len, size_t *text_len_r, size_t *nsigs_r,
+	       struct pv_error *err) PV_WARN_UNUSED;
+
+#endif
