@@ -55,6 +55,24 @@
 #define PV_KEY_NAME_MAX 256
 /* Merkle proofs: 63 hashes cover 2^63 leaves. */
 #define PV_PROOF_HASHES_MAX 64
+/* Transparency logs (audit/). C2SP tlog-tiles entry bundles store each
+ * entry with a uint16 length, so an entry is at most 65,535 bytes. */
+#define PV_TLOG_ENTRY_MAX 65535
+/* Entries per append call: bounds one transaction (a harvest batch is
+ * PV_HARVEST_BATCH_MAX; imports may batch more). */
+#define PV_TLOG_APPEND_MAX 65536
+/* Log names ("archive", "audit"): short identifiers, also used in key file
+ * names, so [a-z0-9_-] only. */
+#define PV_TLOG_NAME_MAX 32
+/* Checkpoint extension lines (C2SP tlog-checkpoint: opaque, NOT
+ * RECOMMENDED); we write at most one (time) and accept a few. */
+#define PV_CHECKPOINT_EXT_LINES_MAX 16
+/* tlog-proof extra data (leaf fields and salt for an exported message). */
+#define PV_TLOG_PROOF_EXTRA_MAX 65536
+/* A whole tlog-proof file: extra data in base64, the hashes, the note. */
+#define PV_TLOG_PROOF_MAX (PV_NOTE_MAX + 2 * PV_TLOG_PROOF_EXTRA_MAX + 8192)
+/* A signing-key file holds one "PRIVATE+KEY+name+id+key" line. */
+#define PV_KEY_FILE_MAX (PV_KEY_NAME_MAX + 128)
 
 /* MIME (DESIGN.md §7): nesting depth and part count caps. */
 #define PV_MIME_DEPTH_MAX 100
