@@ -1,0 +1,81 @@
+#include "archiver/store/message.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "archiver/lib/clock.h"
+
+int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db,
+				"SELECT m.id, m.account_id, a.name, m.uidl, m.sha256, m.size,"
+				" m.received_at, m.blob, m.bucket_id, m.wrapped_key, m.leaf_index,"
+				" m.retention_class, m.expires_at, m.policy_version, m.disposed_at"
+				" FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?",
+				&st, err);
+	if (r < 0)
+		return r;
+	memset(m, 0, sizeof(*m));
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return pv_fail(err, PV_ENOTFOUND, "no message %lld", (long long)id);
+	}
+	m->id = sqlite3_column_int64(st, 0);
+	m->account_id = sqlite3_column_int64(st, 1);
+	snprintf(m->account, sizeof(m->account), "%s", (const char *)sqlite3_column_text(st, 2));
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+		snprintf(m->uidl, sizeof(m->uidl), "%s", (const char *)sqlite3_column_text(st, 3));
+	if (sqlite3_column_bytes(st, 4) == 32)
+		memcpy(m->sha256, sqlite3_column_blob(st, 4), 32);
+	else
+		r = pv_fail(err, PV_EINTEGRITY, "message %lld: malformed hash in the catalog", (long long)id);
+	m->size = (uint64_t)sqlite3_column_int64(st, 5);
+	m->received_at = sqlite3_column_int64(st, 6);
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+		snprintf(m->blob, sizeof(m->blob), "%s", (const char *)sqlite3_column_text(st, 7));
+	m->bucket_id = sqlite3_column_int64(st, 8);
+	int wl = sqlite3_column_bytes(st, 9);
+	if (wl > 0 && (size_t)wl <= sizeof(m->wrapped)) {
+		memcpy(m->wrapped, sqlite3_column_blob(st, 9), (size_t)wl);
+		m->wrapped_len = (size_t)wl;
+	}
+	m->leaf_index = sqlite3_column_int64(st, 10);
+	snprintf(m->class_name, sizeof(m->class_name), "%s", (const char *)sqlite3_column_text(st, 11));
+	m->expires_at = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12);
+	m->policy_version = sqlite3_column_int64(st, 13);
+	m->disposed_at = sqlite3_column_type(st, 14) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
+		 struct pv_error *err)
+{
+	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+	if (m->disposed_at != 0) {
+		char t[PV_RFC3339_LEN];
+		pv_clock_format_rfc3339(m->disposed_at, t);
+		return pv_fail(err, PV_ENOTFOUND,
+			       "message %lld was disposed of on %s under policy version %lld",
+			       (long long)m->id, t, (long long)m->policy_version);
+	}
+	if (m->blob[0] == '\0' || m->wrapped_len == 0)
+		return pv_fail(err, PV_EINTEGRITY,
+			       "message %lld: content missing without a disposal record", (long long)m->id);
+	int r = keyring_unwrap(ar->kr, m->bucket_id, m->blob, m->wrapped, m->wrapped_len, key, salt, err);
+	if (r == PV_ENOTFOUND)
+		r = pv_fail(err, PV_EINTEGRITY,
+			    "message %lld: its key is gone without a disposal record", (long long)m->id);
+	if (r == PV_OK)
+		r = blob_read(ar->dir, m->blob, key, m->sha256, sink, ctx, err);
+	if (r == PV_ENOTFOUND)
+		r = pv_fail(err, PV_EINTEGRITY,
+			    "message %lld: blob %s is missing without a disposal record",
+			    (long long)m->id, m->blob);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(salt, sizeof(salt));
+	return r;
+}

@@ -1,0 +1,43 @@
+#ifndef PV_MESSAGE_H
+#define PV_MESSAGE_H
+
+/* Archived messages: the catalog row, and reading the exact bytes back
+ * (key unwrapped from its bucket, blob authenticated, plaintext hash checked
+ * against the catalog before a byte is used — DESIGN.md §1.2). */
+
+#include <stdint.h>
+
+#include "archiver/lib/error.h"
+#include "archiver/store/archive.h"
+#include "archiver/store/blob.h"
+#include "archiver/store/keyring.h"
+
+struct stored_message {
+	int64_t id;
+	int64_t account_id;
+	char account[65];
+	char uidl[81];
+	unsigned char sha256[32];
+	uint64_t size;
+	int64_t received_at;
+	char blob[BLOB_ID_LEN + 1]; /* "" once disposed */
+	int64_t bucket_id;
+	unsigned char wrapped[KEYRING_WRAPPED_BYTES];
+	size_t wrapped_len;         /* 0 once disposed */
+	int64_t leaf_index;
+	char class_name[128];
+	int64_t expires_at;         /* -1: retained forever */
+	int64_t policy_version;
+	int64_t disposed_at;        /* 0: not disposed */
+};
+
+/* PV_ENOTFOUND when there is no message with this id. */
+int message_load(sqlite3 *db, int64_t id, struct stored_message *m_r, struct pv_error *err);
+
+/* Streams the exact stored bytes to sink. PV_ENOTFOUND (with the disposal
+ * date in the message) for disposed mail; PV_EINTEGRITY when anything fails
+ * to verify. */
+int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
+		 struct pv_error *err) PV_WARN_UNUSED;
+
+#endif
