@@ -1,0 +1,42 @@
+#ifndef PV_POP3_DOT_H
+#define PV_POP3_DOT_H
+
+/* Dot-unstuffing of a POP3 multi-line body as a stream layer (RFC 1939 §3,
+ * the idea of Dovecot's istream-dot). Bytes go in as they arrive, in chunks
+ * of any size; unstuffed bytes come out through a callback, in runs, with
+ * line ends exactly as the server sent them (CRLF, or a bare LF, which is
+ * tolerated and passed on as received). The terminating ".CRLF" (or ".LF")
+ * at the start of a line is recognised and not passed on; bytes after it
+ * are left unconsumed, for the next reply. Constant memory. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "archiver/lib/error.h"
+
+struct pop3_dot {
+	int state; /* private */
+};
+
+/* Receives unstuffed bytes; returns 0, or a negative pv_status to stop. */
+typedef int pop3_dot_emit_fn(void *ctx, const unsigned char *data, size_t len);
+
+/* Starts a body: the first byte is at the start of a line. */
+void pop3_dot_init(struct pop3_dot *d);
+
+/* Feeds in[0..n). *used_r is how many input bytes were consumed: all of
+ * them, unless the terminator ended inside this chunk (then the rest
+ * belongs to the next reply). Returns 0, or emit's negative status (then
+ * *used_r is how far it got). Feeding after the terminator consumes
+ * nothing. */
+int pop3_dot_feed(struct pop3_dot *d, const unsigned char *in, size_t n,
+		  pop3_dot_emit_fn *emit, void *ctx, size_t *used_r);
+
+/* True once the terminator line has been consumed. */
+bool pop3_dot_done(const struct pop3_dot *d);
+
+/* True when the bytes emitted so far end exactly at a line end (or nothing
+ * was emitted), i.e. a cut here did not happen mid-line. */
+bool pop3_dot_at_line_start(const struct pop3_dot *d);
+
+#endif
