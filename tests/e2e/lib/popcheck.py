@@ -20,7 +20,6 @@ connection error.
 import argparse
 import base64
 import poplib
-import socket
 import ssl
 import sys
 

@@ -18,7 +18,6 @@ server that still fails to bind is restarted on new ports (RETRIES times).
 """
 import argparse
 import grp
-import hashlib
 import json
 import os
 import pwd
@@ -396,7 +395,8 @@ authorityKeyIdentifier = keyid
 def _make_certs(d):
     os.makedirs(os.path.join(d, "newcerts"), exist_ok=True)
     _write(os.path.join(d, "index.txt"), "")
-    _write(os.path.join(d, "serial"), "%032x\n" % random.SystemRandom().getrandbits(120))
+    _write(os.path.join(d, "serial"),
+           "%032x\n" % random.SystemRandom().getrandbits(120))
     cnf = os.path.join(d, "ca.cnf")
     _write(cnf, _CA_CNF % {"dir": d})
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
@@ -912,6 +912,48 @@ class Fake(Server):
 
     def client_lines(self):
         return [ln[3:] for ln in self.transcript_lines() if ln.startswith("C: ")]
+
+
+# ---------------------------------------------------------------- TAP
+
+class Tap:
+    """Minimal TAP producer for python .t scripts:
+        t = Tap(5); t.ok(cond, "name"); t.is_(got, want, "name"); t.done()
+    done() returns the exit status (1 if any test failed or the count is
+    off); use sys.exit(t.done())."""
+
+    def __init__(self, plan=None):
+        self.n = 0
+        self.fails = 0
+        self.plan = plan
+        if plan is not None:
+            print("1..%d" % plan, flush=True)
+
+    def diag(self, *lines):
+        for ln in "\n".join(str(x) for x in lines).splitlines():
+            print("# " + ln, flush=True)
+
+    def ok(self, cond, name, *diag):
+        self.n += 1
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, name),
+              flush=True)
+        if not cond:
+            self.fails += 1
+            if diag:
+                self.diag(*diag)
+        return bool(cond)
+
+    def is_(self, got, want, name):
+        return self.ok(got == want, name, "got:  %r" % (got,),
+                       "want: %r" % (want,))
+
+    def done(self):
+        if self.plan is None:
+            print("1..%d" % self.n, flush=True)
+        elif self.n != self.plan:
+            self.diag("planned %d tests, ran %d" % (self.plan, self.n))
+            return 1
+        return 1 if self.fails else 0
 
 
 # ---------------------------------------------------------------- CLI
