@@ -1,0 +1,87 @@
+#ifndef PV_CHECKPOINT_H
+#define PV_CHECKPOINT_H
+
+/* C2SP tlog-checkpoint (c2sp.org/tlog-checkpoint) bodies in signed notes.
+ *
+ *   <origin>\n<decimal size>\n<base64 root>\n[<extension line>\n]*
+ *
+ * The one extension we write is "time <unix seconds>", on heartbeats (and
+ * whenever CHECKPOINT_TIME is asked for): Ed25519 is deterministic, so
+ * without it an idle log's heartbeat would repeat the previous note byte
+ * for byte and prove nothing about when the log was alive. Other
+ * extension lines are accepted as opaque (at most
+ * PV_CHECKPOINT_EXT_LINES_MAX). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/lib/buf.h"
+#include "archiver/lib/error.h"
+#include "archiver/lib/limits.h"
+#include "audit/merkle.h"
+#include "audit/note.h"
+#include "audit/tlog.h"
+
+struct checkpoint {
+	char origin[PV_KEY_NAME_MAX + 1];
+	uint64_t size;
+	merkle_hash root;
+	int64_t time;  /* "time" extension line, or -1 when absent */
+	size_t n_ext;  /* extension lines, time included */
+};
+
+#define CHECKPOINT_TIME 1u
+
+/* C2SP decimal: ASCII digits, no sign, no leading zeros (except "0"),
+ * no overflow. Returns 0 or -1. Shared by the audit/ text parsers. */
+int checkpoint_parse_u64(const char *s, size_t len, uint64_t *v_r) PV_WARN_UNUSED;
+
+/* Body text for (origin, size, root), plus "time <time_s>" when time_s >= 0. */
+int checkpoint_format(const char *origin, uint64_t size, const merkle_hash root, int64_t time_s,
+		      struct pv_buf *out, struct pv_error *err);
+/* Parses a body (the note text, not the whole note). Strict: decimal
+ * without leading zeros, 32-byte canonical base64 root, non-empty lines. */
+int checkpoint_parse(const char *text, size_t len, struct checkpoint *cp_r,
+		     struct pv_error *err) PV_WARN_UNUSED;
+/* Opens a signed checkpoint note against trusted keys and parses it. The
+ * origin must equal the name of a key that signed it (the log's own key;
+ * witness cosignatures alone do not make a checkpoint). */
+int checkpoint_open(const char *note, size_t len, const struct note_verifier *vs, size_t nv,
+		    struct checkpoint *cp_r, struct pv_error *err) PV_WARN_UNUSED;
+
+/* Signs a checkpoint of the log's current size and root with s, stores it
+ * (tlog_checkpoint) and, when note_r is not NULL, appends the note to it.
+ * s must be the log's current-epoch key and its name the log's origin.
+ * Refuses (PV_EINTEGRITY) when the log no longer matches the latest
+ * checkpoint it signed (shrunk or rewritten): a log must never sign two
+ * inconsistent checkpoints. Works inside the caller's transaction.
+ * flags: CHECKPOINT_TIME adds the time line. */
+int checkpoint_sign(struct tlog *t, const struct note_signer *s, unsigned flags,
+		    struct pv_buf *note_r, uint64_t *seq_r, struct pv_error *err);
+/* The idle heartbeat: a fresh checkpoint with the time line, signed even
+ * when the log did not grow. */
+int checkpoint_heartbeat(struct tlog *t, const struct note_signer *s, struct pv_buf *note_r,
+			 struct pv_error *err);
+
+/* The latest stored checkpoint note (appended to note_r) and its parsed
+ * body (cp_r may be NULL). PV_ENOTFOUND when the log has none. Does not
+ * verify the signature: use checkpoint_open or tlog_verify for that. */
+int checkpoint_latest(struct tlog *t, struct pv_buf *note_r, struct checkpoint *cp_r,
+		      struct pv_error *err);
+
+/* Is `next` an acceptable successor of the already-trusted `known`? Same
+ * origin, size not smaller, and the consistency proof (known.size ->
+ * next.size) holds; a known empty tree must have the empty root. */
+int checkpoint_check_successor(const struct checkpoint *known, const struct checkpoint *next,
+			       const merkle_hash *proof, size_t proof_len,
+			       struct pv_error *err) PV_WARN_UNUSED;
+/* Opens both notes with vs, fetches the consistency proof from t and
+ * applies checkpoint_check_successor; *next_r (may be NULL) gets the new
+ * checkpoint. For checking the log's latest against one saved earlier
+ * (by an officer, an email, a witness). */
+int checkpoint_accept(struct tlog *t, const char *known_note, size_t known_len,
+		      const char *next_note, size_t next_len, const struct note_verifier *vs,
+		      size_t nv, struct checkpoint *next_r, struct pv_error *err) PV_WARN_UNUSED;
+
+#endif

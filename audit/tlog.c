@@ -1,0 +1,783 @@
+#include "audit/tlog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/lib/limits.h"
+#include "audit/note.h"
+
+#define TILE_H 8                 /* tlog-tiles: a tile spans 8 tree levels */
+#define TILE_W (1u << TILE_H)    /* and holds up to 256 hashes */
+#define TILE_LEVELS 8            /* tile levels 0..7 cover tree levels 0..63 */
+#define CACHE_SLOTS 4
+
+struct tile {
+	unsigned level;
+	uint64_t index;
+	size_t width; /* hashes held */
+	int valid;
+	merkle_hash h[TILE_W];
+};
+
+struct tlog {
+	sqlite3 *db;
+	int64_t id;
+	char name[PV_TLOG_NAME_MAX + 1];
+	char origin[PV_KEY_NAME_MAX + 1];
+	sqlite3_stmt *tile_get, *tile_put, *leaf_put, *leaf_get, *size_get, *size_put;
+	struct tile cache[CACHE_SLOTS]; /* valid within one call only */
+	struct tile edge[TILE_LEVELS];  /* rightmost tiles while appending */
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS tlog_log ("
+	" id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, origin TEXT NOT NULL,"
+	" size INTEGER NOT NULL DEFAULT 0 CHECK (size >= 0));"
+	"CREATE TABLE IF NOT EXISTS tlog_leaf ("
+	" log_id INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,"
+	" PRIMARY KEY (log_id, idx)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS tlog_tile ("
+	" log_id INTEGER NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+	" hashes BLOB NOT NULL, PRIMARY KEY (log_id, level, idx));"
+	"CREATE TABLE IF NOT EXISTS tlog_checkpoint ("
+	" log_id INTEGER NOT NULL, seq INTEGER NOT NULL, size INTEGER NOT NULL,"
+	" root BLOB NOT NULL, epoch INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+	" note TEXT NOT NULL, PRIMARY KEY (log_id, seq));"
+	"CREATE TABLE IF NOT EXISTS tlog_epoch ("
+	" log_id INTEGER NOT NULL, epoch INTEGER NOT NULL, vkey TEXT NOT NULL,"
+	" first_seq INTEGER NOT NULL, note TEXT, record_log TEXT, record_idx INTEGER,"
+	" PRIMARY KEY (log_id, epoch));";
+
+static int db_fail(struct tlog *t, sqlite3 *db, struct pv_error *err, const char *what)
+{
+	return pv_fail(err, PV_ERR, "tlog %s: %s: %s", t != NULL ? t->name : "", what,
+		       sqlite3_errmsg(db));
+}
+
+static int exec(sqlite3 *db, const char *sql, struct pv_error *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = pv_fail(err, PV_ERR, "sqlite: %s: %s", sql, msg != NULL ? msg : "?");
+		sqlite3_free(msg);
+		return r;
+	}
+	return 0;
+}
+
+int tlog_tx_begin(sqlite3 *db, struct tlog_tx *tx, struct pv_error *err)
+{
+	tx->db = db;
+	tx->own = sqlite3_get_autocommit(db);
+	/* Inside the caller's transaction we must not BEGIN or COMMIT: a
+	 * savepoint still makes our part all-or-nothing. */
+	return exec(db, tx->own ? "BEGIN IMMEDIATE" : "SAVEPOINT tlog_tx", err);
+}
+
+int tlog_tx_end(struct tlog_tx *tx, int r, struct pv_error *err)
+{
+	if (r >= 0) {
+		r = exec(tx->db, tx->own ? "COMMIT" : "RELEASE tlog_tx", err);
+		if (r >= 0)
+			return r;
+	}
+	if (tx->own)
+		sqlite3_exec(tx->db, "ROLLBACK", NULL, NULL, NULL);
+	else
+		sqlite3_exec(tx->db, "ROLLBACK TO tlog_tx; RELEASE tlog_tx", NULL, NULL, NULL);
+	return r;
+}
+
+int tlog_ensure_schema(sqlite3 *db, struct pv_error *err)
+{
+	return exec(db, schema_sql, err);
+}
+
+static int name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > PV_TLOG_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int tlog_create(sqlite3 *db, const char *name, const char *origin, struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (!name_valid(name))
+		return pv_fail(err, PV_ERR, "invalid log name '%s'", name);
+	if (!note_name_valid(origin, strlen(origin)))
+		return pv_fail(err, PV_ERR, "invalid log origin '%s'", origin);
+	if (sqlite3_prepare_v2(db, "INSERT INTO tlog_log (name, origin) VALUES (?1, ?2)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_fail(NULL, db, err, "create");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return pv_fail(err, PV_ERR, "log '%s' already exists", name);
+	if (rc != SQLITE_DONE)
+		return db_fail(NULL, db, err, "create");
+	return 0;
+}
+
+int tlog_open(sqlite3 *db, const char *name, struct tlog **t_r, struct pv_error *err)
+{
+	static const struct {
+		size_t off;
+		const char *sql;
+	} stmts[] = {
+		{offsetof(struct tlog, tile_get),
+		 "SELECT hashes FROM tlog_tile WHERE log_id = ?1 AND level = ?2 AND idx = ?3"},
+		{offsetof(struct tlog, tile_put),
+		 "INSERT OR REPLACE INTO tlog_tile (log_id, level, idx, hashes) VALUES (?1, ?2, ?3, ?4)"},
+		{offsetof(struct tlog, leaf_put),
+		 "INSERT INTO tlog_leaf (log_id, idx, data) VALUES (?1, ?2, ?3)"},
+		{offsetof(struct tlog, leaf_get),
+		 "SELECT data FROM tlog_leaf WHERE log_id = ?1 AND idx = ?2"},
+		{offsetof(struct tlog, size_get), "SELECT size FROM tlog_log WHERE id = ?1"},
+		{offsetof(struct tlog, size_put), "UPDATE tlog_log SET size = ?2 WHERE id = ?1"},
+	};
+	sqlite3_stmt *st = NULL;
+	struct tlog *t;
+	int rc;
+
+	*t_r = NULL;
+	if (!name_valid(name))
+		return pv_fail(err, PV_ERR, "invalid log name '%s'", name);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	t->db = db;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	if (sqlite3_prepare_v2(db, "SELECT id, origin FROM tlog_log WHERE name = ?1", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = db_fail(t, db, err, "open");
+		goto fail;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "no log named '%s'", name)
+				       : db_fail(t, db, err, "open");
+		goto fail;
+	}
+	t->id = sqlite3_column_int64(st, 0);
+	const unsigned char *origin = sqlite3_column_text(st, 1);
+	if (origin == NULL || strlen((const char *)origin) > PV_KEY_NAME_MAX) {
+		rc = pv_fail(err, PV_EINTEGRITY, "log '%s' has an invalid origin", name);
+		goto fail;
+	}
+	snprintf(t->origin, sizeof(t->origin), "%s", (const char *)origin);
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+		if (sqlite3_prepare_v3(db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+				       (sqlite3_stmt **)((char *)t + stmts[i].off), NULL) != SQLITE_OK) {
+			rc = db_fail(t, db, err, "prepare");
+			goto fail;
+		}
+	*t_r = t;
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	tlog_free(&t);
+	return rc;
+}
+
+void tlog_free(struct tlog **tp)
+{
+	struct tlog *t = *tp;
+	if (t == NULL)
+		return;
+	sqlite3_finalize(t->tile_get);
+	sqlite3_finalize(t->tile_put);
+	sqlite3_finalize(t->leaf_put);
+	sqlite3_finalize(t->leaf_get);
+	sqlite3_finalize(t->size_get);
+	sqlite3_finalize(t->size_put);
+	free(t);
+	*tp = NULL;
+}
+
+const char *tlog_name(const struct tlog *t)
+{
+	return t->name;
+}
+
+const char *tlog_origin(const struct tlog *t)
+{
+	return t->origin;
+}
+
+sqlite3 *tlog_db(const struct tlog *t)
+{
+	return t->db;
+}
+
+int tlog_size(struct tlog *t, uint64_t *size_r, struct pv_error *err)
+{
+	sqlite3_stmt *st = t->size_get;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, t->id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? pv_fail(err, PV_EINTEGRITY, "log '%s' vanished", t->name)
+					 : db_fail(t, t->db, err, "size");
+	}
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (v < 0)
+		return pv_fail(err, PV_EINTEGRITY, "log '%s' has a negative size", t->name);
+	*size_r = (uint64_t)v;
+	return 0;
+}
+
+/* --- tiles ------------------------------------------------------------------ */
+
+/* Reads tile (level, index) into *tile; PV_ENOTFOUND when absent. */
+static int tile_read(struct tlog *t, unsigned level, uint64_t index, struct tile *tile,
+		     struct pv_error *err)
+{
+	sqlite3_stmt *st = t->tile_get;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int(st, 2, (int)level);
+	sqlite3_bind_int64(st, 3, (int64_t)index);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE
+			       ? pv_fail(err, PV_ENOTFOUND, "tlog %s: tile %u/%llu missing", t->name,
+					 level, (unsigned long long)index)
+			       : db_fail(t, t->db, err, "read tile");
+	}
+	size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	const void *p = sqlite3_column_blob(st, 0);
+	if (n == 0 || n % MERKLE_HASH_LEN != 0 || n > sizeof(tile->h) || p == NULL) {
+		sqlite3_reset(st);
+		return pv_fail(err, PV_EINTEGRITY, "tlog %s: tile %u/%llu has %zu bytes", t->name,
+			       level, (unsigned long long)index, n);
+	}
+	memcpy(tile->h, p, n);
+	sqlite3_reset(st);
+	tile->level = level;
+	tile->index = index;
+	tile->width = n / MERKLE_HASH_LEN;
+	tile->valid = 1;
+	return 0;
+}
+
+static int tile_write(struct tlog *t, const struct tile *tile, struct pv_error *err)
+{
+	sqlite3_stmt *st = t->tile_put;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int(st, 2, (int)tile->level);
+	sqlite3_bind_int64(st, 3, (int64_t)tile->index);
+	sqlite3_bind_blob(st, 4, tile->h, (int)(tile->width * MERKLE_HASH_LEN), SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(t, t->db, err, "write tile");
+}
+
+static void cache_clear(struct tlog *t)
+{
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		t->cache[i].valid = 0;
+}
+
+/* merkle_get_fn over the stored tiles: a subtree of height h lives in tile
+ * level h/8 as 2^(h%8) consecutive hashes, hashed up on the fly. */
+static int tile_subtree(void *ctx, unsigned level, uint64_t index, merkle_hash out,
+			struct pv_error *err)
+{
+	struct tlog *t = ctx;
+	unsigned tl = level / TILE_H, j = level % TILE_H;
+	uint64_t first = index << j;
+	uint64_t ti = first / TILE_W;
+	size_t off = first % TILE_W, cnt = (size_t)1 << j;
+	struct tile *c = &t->cache[tl % CACHE_SLOTS];
+	int r;
+
+	if (tl >= TILE_LEVELS)
+		return pv_fail(err, PV_ERR, "tlog: subtree level %u out of range", level);
+	if (!c->valid || c->level != tl || c->index != ti) {
+		if ((r = tile_read(t, tl, ti, c, err)) < 0) {
+			c->valid = 0;
+			return r == PV_ENOTFOUND ? PV_EINTEGRITY : r;
+		}
+	}
+	if (c->width < off + cnt)
+		return pv_fail(err, PV_EINTEGRITY, "tlog %s: tile %u/%llu holds %zu hashes, need %zu",
+			       t->name, tl, (unsigned long long)ti, c->width, off + cnt);
+	if (cnt == 1)
+		memcpy(out, c->h[off], MERKLE_HASH_LEN);
+	else
+		merkle_root(c->h + off, cnt, out);
+	return 0;
+}
+
+/* --- append ------------------------------------------------------------------ */
+
+static int edge_push(struct tlog *t, const merkle_hash leaf, struct pv_error *err)
+{
+	merkle_hash h;
+	int r;
+	memcpy(h, leaf, MERKLE_HASH_LEN);
+	for (unsigned level = 0; level < TILE_LEVELS; level++) {
+		struct tile *e = &t->edge[level];
+		memcpy(e->h[e->width++], h, MERKLE_HASH_LEN);
+		e->valid = 1; /* dirty: written at the end of the append */
+		if (e->width < TILE_W)
+			return 0;
+		/* A full tile is final: write it now; its root is the next
+		 * hash of the tile level above. */
+		if ((r = tile_write(t, e, err)) < 0)
+			return r;
+		merkle_root(e->h, TILE_W, h);
+		e->index++;
+		e->width = 0;
+		e->valid = 0;
+	}
+	return pv_fail(err, PV_ELIMIT, "tlog: tree too large");
+}
+
+/* Loads the rightmost (partial) tile of each level for a tree of `size`. */
+static int edge_load(struct tlog *t, uint64_t size, struct pv_error *err)
+{
+	int r;
+	for (unsigned level = 0; level < TILE_LEVELS; level++) {
+		struct tile *e = &t->edge[level];
+		uint64_t count = size >> (TILE_H * level); /* hashes at this tile level */
+		e->level = level;
+		e->index = count / TILE_W;
+		e->width = 0;
+		e->valid = 0;
+		size_t want = count % TILE_W;
+		if (want == 0)
+			continue;
+		if ((r = tile_read(t, level, e->index, e, err)) < 0)
+			return r == PV_ENOTFOUND ? PV_EINTEGRITY : r;
+		if (e->width != want)
+			return pv_fail(err, PV_EINTEGRITY,
+				       "tlog %s: tile %u/%llu holds %zu hashes, size %llu needs %zu",
+				       t->name, level, (unsigned long long)e->index, e->width,
+				       (unsigned long long)size, want);
+		e->valid = 0; /* loaded, not yet dirty */
+	}
+	return 0;
+}
+
+static int append_locked(struct tlog *t, const struct tlog_entry *entries, size_t n,
+			 uint64_t *first_r, struct pv_error *err)
+{
+	uint64_t size;
+	int r;
+
+	if ((r = tlog_size(t, &size, err)) < 0 || (r = edge_load(t, size, err)) < 0)
+		return r;
+	if (size > (uint64_t)INT64_MAX - n)
+		return pv_fail(err, PV_ELIMIT, "tlog %s: full", t->name);
+	for (size_t i = 0; i < n; i++) {
+		merkle_hash h;
+		sqlite3_stmt *st = t->leaf_put;
+		merkle_leaf_hash(entries[i].data, entries[i].len, h);
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, t->id);
+		sqlite3_bind_int64(st, 2, (int64_t)(size + i));
+		if (entries[i].len == 0)
+			sqlite3_bind_zeroblob(st, 3, 0);
+		else
+			sqlite3_bind_blob(st, 3, entries[i].data, (int)entries[i].len, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(t, t->db, err, "insert leaf");
+		if ((r = edge_push(t, h, err)) < 0)
+			return r;
+	}
+	for (unsigned level = 0; level < TILE_LEVELS; level++)
+		if (t->edge[level].valid && (r = tile_write(t, &t->edge[level], err)) < 0)
+			return r;
+	sqlite3_stmt *st = t->size_put;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int64(st, 2, (int64_t)(size + n));
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(t, t->db, err, "update size");
+	if (first_r != NULL)
+		*first_r = size;
+	return 0;
+}
+
+int tlog_append(struct tlog *t, const struct tlog_entry *entries, size_t n, uint64_t *first_r,
+		struct pv_error *err)
+{
+	struct tlog_tx tx;
+	int r;
+
+	if (n > PV_TLOG_APPEND_MAX)
+		return pv_fail(err, PV_ELIMIT, "tlog: %zu entries in one append (max %d)", n,
+			       PV_TLOG_APPEND_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (entries[i].len > PV_TLOG_ENTRY_MAX || (entries[i].len > 0 && entries[i].data == NULL))
+			return pv_fail(err, PV_ELIMIT, "tlog: entry %zu has %zu bytes (max %d)", i,
+				       entries[i].len, PV_TLOG_ENTRY_MAX);
+	if ((r = tlog_tx_begin(t->db, &tx, err)) < 0)
+		return r;
+	r = append_locked(t, entries, n, first_r, err);
+	return tlog_tx_end(&tx, r, err);
+}
+
+/* --- reads and proofs ----------------------------------------------------------- */
+
+static int check_size(struct tlog *t, uint64_t size, struct pv_error *err)
+{
+	uint64_t have;
+	int r = tlog_size(t, &have, err);
+	if (r < 0)
+		return r;
+	if (size > have)
+		return pv_fail(err, PV_ENOTFOUND, "tlog %s: size %llu beyond the log's %llu", t->name,
+			       (unsigned long long)size, (unsigned long long)have);
+	return 0;
+}
+
+int tlog_root(struct tlog *t, uint64_t size, merkle_hash root_r, struct pv_error *err)
+{
+	int r;
+	if ((r = check_size(t, size, err)) < 0)
+		return r;
+	if (size == 0) {
+		merkle_empty_root(root_r);
+		return 0;
+	}
+	cache_clear(t);
+	return merkle_range_hash(tile_subtree, t, 0, size, root_r, err);
+}
+
+int tlog_leaf_hash(struct tlog *t, uint64_t index, merkle_hash hash_r, struct pv_error *err)
+{
+	int r;
+	if (index == UINT64_MAX || (r = check_size(t, index + 1, err)) < 0)
+		return index == UINT64_MAX ? pv_fail(err, PV_ENOTFOUND, "no such leaf") : r;
+	cache_clear(t);
+	return tile_subtree(t, 0, index, hash_r, err);
+}
+
+int tlog_leaf(struct tlog *t, uint64_t index, struct pv_buf *out, struct pv_error *err)
+{
+	sqlite3_stmt *st = t->leaf_get;
+	if (index > (uint64_t)INT64_MAX)
+		return pv_fail(err, PV_ENOTFOUND, "no such leaf");
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int64(st, 2, (int64_t)index);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no leaf %llu",
+						   t->name, (unsigned long long)index)
+					 : db_fail(t, t->db, err, "read leaf");
+	}
+	size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	const void *p = sqlite3_column_blob(st, 0);
+	int r = n == 0 ? 0 : pv_buf_append(out, p, n, err);
+	sqlite3_reset(st);
+	return r;
+}
+
+int tlog_inclusion_proof(struct tlog *t, uint64_t index, uint64_t size, merkle_hash *proof_r,
+			 size_t *len_r, struct pv_error *err)
+{
+	int r;
+	*len_r = 0;
+	if ((r = check_size(t, size, err)) < 0)
+		return r;
+	cache_clear(t);
+	return merkle_inclusion_proof(tile_subtree, t, index, size, proof_r, len_r, err);
+}
+
+int tlog_consistency_proof(struct tlog *t, uint64_t size1, uint64_t size2, merkle_hash *proof_r,
+			   size_t *len_r, struct pv_error *err)
+{
+	int r;
+	*len_r = 0;
+	if ((r = check_size(t, size2, err)) < 0)
+		return r;
+	cache_clear(t);
+	return merkle_consistency_proof(tile_subtree, t, size1, size2, proof_r, len_r, err);
+}
+
+/* --- raw access for verification and export ---------------------------------------- */
+
+int tlog_tile_get(struct tlog *t, unsigned level, uint64_t index, struct pv_buf *out,
+		  struct pv_error *err)
+{
+	struct tile *c = &t->cache[0];
+	int r;
+	if (level >= TILE_LEVELS || index > (uint64_t)INT64_MAX)
+		return pv_fail(err, PV_ENOTFOUND, "no such tile");
+	c->valid = 0;
+	if ((r = tile_read(t, level, index, c, err)) < 0)
+		return r;
+	r = pv_buf_append(out, c->h, c->width * MERKLE_HASH_LEN, err);
+	c->valid = 0;
+	return r;
+}
+
+static int query_u64(struct tlog *t, const char *sql, int64_t arg, uint64_t *v_r,
+		     struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(t, t->db, err, "query");
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int64(st, 2, arg);
+	int rc = sqlite3_step(st);
+	int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(t, t->db, err, "query");
+	*v_r = v < 0 ? 0 : (uint64_t)v;
+	return 0;
+}
+
+int tlog_tile_count(struct tlog *t, unsigned level, uint64_t *count_r, struct pv_error *err)
+{
+	return query_u64(t, "SELECT count(*) FROM tlog_tile WHERE log_id = ?1 AND level = ?2",
+			 (int64_t)level, count_r, err);
+}
+
+int tlog_leaf_count(struct tlog *t, uint64_t *count_r, struct pv_error *err)
+{
+	return query_u64(t, "SELECT count(*) + 0 * ?2 FROM tlog_leaf WHERE log_id = ?1", 0, count_r,
+			 err);
+}
+
+int tlog_leaf_scan(struct tlog *t, uint64_t from, tlog_leaf_fn fn, void *ctx,
+		   struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r = 0;
+	if (sqlite3_prepare_v2(t->db,
+			       "SELECT idx, data FROM tlog_leaf WHERE log_id = ?1 AND idx >= ?2"
+			       " ORDER BY idx",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(t, t->db, err, "scan");
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int64(st, 2, from > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t idx = sqlite3_column_int64(st, 0);
+		const void *p = sqlite3_column_blob(st, 1);
+		size_t n = (size_t)sqlite3_column_bytes(st, 1);
+		if (idx < 0) {
+			r = pv_fail(err, PV_EINTEGRITY, "tlog %s: negative leaf index", t->name);
+			break;
+		}
+		if ((r = fn(ctx, (uint64_t)idx, n ? p : "", n)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = db_fail(t, t->db, err, "scan");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* --- checkpoints and key epochs ---------------------------------------------------------- */
+
+void tlog_checkpoint_row_init(struct tlog_checkpoint_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	pv_buf_init(&row->note, PV_NOTE_MAX);
+}
+
+void tlog_checkpoint_row_free(struct tlog_checkpoint_row *row)
+{
+	pv_buf_free(&row->note);
+}
+
+int tlog_checkpoint_count(struct tlog *t, uint64_t *count_r, uint64_t *next_seq_r,
+			  struct pv_error *err)
+{
+	int r = query_u64(t, "SELECT count(*) + 0 * ?2 FROM tlog_checkpoint WHERE log_id = ?1", 0,
+			  count_r, err);
+	if (r == 0 && next_seq_r != NULL)
+		r = query_u64(t,
+			      "SELECT coalesce(max(seq) + 1, 0) + 0 * ?2 FROM tlog_checkpoint"
+			      " WHERE log_id = ?1",
+			      0, next_seq_r, err);
+	return r;
+}
+
+int tlog_checkpoint_insert(struct tlog *t, uint64_t size, const merkle_hash root, uint32_t epoch,
+			   int64_t created_ms, const char *note, size_t len, uint64_t *seq_r,
+			   struct pv_error *err)
+{
+	uint64_t count, seq;
+	sqlite3_stmt *st = NULL;
+	int r;
+	if (len > PV_NOTE_MAX || size > (uint64_t)INT64_MAX)
+		return pv_fail(err, PV_ELIMIT, "checkpoint too large");
+	if ((r = tlog_checkpoint_count(t, &count, &seq, err)) < 0)
+		return r;
+	if (sqlite3_prepare_v2(t->db,
+			       "INSERT INTO tlog_checkpoint (log_id, seq, size, root, epoch,"
+			       " created_ms, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(t, t->db, err, "insert checkpoint");
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int64(st, 2, (int64_t)seq);
+	sqlite3_bind_int64(st, 3, (int64_t)size);
+	sqlite3_bind_blob(st, 4, root, MERKLE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, epoch);
+	sqlite3_bind_int64(st, 6, created_ms);
+	sqlite3_bind_text(st, 7, note, (int)len, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(t, t->db, err, "insert checkpoint");
+	if (seq_r != NULL)
+		*seq_r = seq;
+	return 0;
+}
+
+int tlog_checkpoint_get(struct tlog *t, uint64_t seq, struct tlog_checkpoint_row *row,
+			struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *sql = seq == UINT64_MAX
+				  ? "SELECT seq, size, root, epoch, created_ms, note FROM tlog_checkpoint"
+				    " WHERE log_id = ?1 ORDER BY seq DESC LIMIT 1"
+				  : "SELECT seq, size, root, epoch, created_ms, note FROM tlog_checkpoint"
+				    " WHERE log_id = ?1 AND seq = ?2";
+	int r = 0;
+	if (seq != UINT64_MAX && seq > (uint64_t)INT64_MAX)
+		return pv_fail(err, PV_ENOTFOUND, "no such checkpoint");
+	if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(t, t->db, err, "read checkpoint");
+	sqlite3_bind_int64(st, 1, t->id);
+	if (seq != UINT64_MAX)
+		sqlite3_bind_int64(st, 2, (int64_t)seq);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no checkpoint", t->name)
+				      : db_fail(t, t->db, err, "read checkpoint");
+		goto out;
+	}
+	int64_t s = sqlite3_column_int64(st, 0), size = sqlite3_column_int64(st, 1),
+		epoch = sqlite3_column_int64(st, 3);
+	const void *root = sqlite3_column_blob(st, 2);
+	if (s < 0 || size < 0 || epoch < 0 || epoch > (int64_t)UINT32_MAX - 1 || root == NULL ||
+	    sqlite3_column_bytes(st, 2) != MERKLE_HASH_LEN) {
+		r = pv_fail(err, PV_EINTEGRITY, "tlog %s: checkpoint row %lld is malformed", t->name,
+			    (long long)s);
+		goto out;
+	}
+	row->seq = (uint64_t)s;
+	row->size = (uint64_t)size;
+	memcpy(row->root, root, MERKLE_HASH_LEN);
+	row->epoch = (uint32_t)epoch;
+	row->created_ms = sqlite3_column_int64(st, 4);
+	pv_buf_reset(&row->note);
+	const void *note = sqlite3_column_text(st, 5);
+	r = note == NULL ? 0
+			 : pv_buf_append(&row->note, note, (size_t)sqlite3_column_bytes(st, 5), err);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void tlog_epoch_row_init(struct tlog_epoch_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	pv_buf_init(&row->note, PV_NOTE_MAX);
+}
+
+void tlog_epoch_row_free(struct tlog_epoch_row *row)
+{
+	pv_buf_free(&row->note);
+}
+
+int tlog_epoch_insert(struct tlog *t, const struct tlog_epoch_row *row, struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (row->first_seq > (uint64_t)INT64_MAX || row->record_index > (uint64_t)INT64_MAX)
+		return pv_fail(err, PV_ELIMIT, "epoch row out of range");
+	if (sqlite3_prepare_v2(t->db,
+			       "INSERT INTO tlog_epoch (log_id, epoch, vkey, first_seq, note,"
+			       " record_log, record_idx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(t, t->db, err, "insert epoch");
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int64(st, 2, row->epoch);
+	sqlite3_bind_text(st, 3, row->vkey, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)row->first_seq);
+	if (row->note.len > 0) {
+		sqlite3_bind_text(st, 5, (const char *)row->note.data, (int)row->note.len,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, row->record_log, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, (int64_t)row->record_index);
+	}
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return pv_fail(err, PV_ERR, "tlog %s: epoch %u already exists", t->name, row->epoch);
+	return rc == SQLITE_DONE ? 0 : db_fail(t, t->db, err, "insert epoch");
+}
+
+int tlog_epoch_get(struct tlog *t, uint32_t epoch, struct tlog_epoch_row *row,
+		   struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *sql =
+		epoch == UINT32_MAX
+			? "SELECT epoch, vkey, first_seq, note, record_log, record_idx FROM tlog_epoch"
+			  " WHERE log_id = ?1 ORDER BY epoch DESC LIMIT 1"
+			: "SELECT epoch, vkey, first_seq, note, record_log, record_idx FROM tlog_epoch"
+			  " WHERE log_id = ?1 AND epoch = ?2";
+	int r = 0;
+	if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(t, t->db, err, "read epoch");
+	sqlite3_bind_int64(st, 1, t->id);
+	if (epoch != UINT32_MAX)
+		sqlite3_bind_int64(st, 2, epoch);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no key epoch %s", t->name,
+						epoch == UINT32_MAX ? "at all" : "by that number")
+				      : db_fail(t, t->db, err, "read epoch");
+		goto out;
+	}
+	int64_t e = sqlite3_column_int64(st, 0), first = sqlite3_column_int64(st, 2),
+		ridx = sqlite3_column_int64(st, 5);
+	const char *vkey = (const char *)sqlite3_column_text(st, 1);
+	const char *rlog = (const char *)sqlite3_column_text(st, 4);
+	if (e < 0 || e >= (int64_t)UINT32_MAX || first < 0 || ridx < 0 || vkey == NULL ||
+	    strlen(vkey) >= sizeof(row->vkey) || (rlog != NULL && strlen(rlog) > PV_TLOG_NAME_MAX)) {
+		r = pv_fail(err, PV_EINTEGRITY, "tlog %s: key epoch row is malformed", t->name);
+		goto out;
+	}
+	row->epoch = (uint32_t)e;
+	snprintf(row->vkey, sizeof(row->vkey), "%s", vkey);
+	row->first_seq = (uint64_t)first;
+	snprintf(row->record_log, sizeof(row->record_log), "%s", rlog != NULL ? rlog : "");
+	row->record_index = (uint64_t)ridx;
+	pv_buf_reset(&row->note);
+	const void *note = sqlite3_column_text(st, 3);
+	if (note != NULL)
+		r = pv_buf_append(&row->note, note, (size_t)sqlite3_column_bytes(st, 3), err);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
