@@ -1,0 +1,802 @@
+#include "archiver/index/mime.h"
+
+#include <gmime/gmime.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "archiver/index/html.h"
+#include "archiver/index/pdf.h"
+#include "archiver/index/text.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
+
+static const char *pdftotext_path;
+
+void index_mime_set_pdftotext(const char *path)
+{
+	pdftotext_path = path;
+}
+
+/* The raw header fields one entity needs; values unfolded (RFC 5322
+ * §2.2.3: folding CRLFs removed), bytes as they came. */
+enum field {
+	F_CTYPE, F_CDISP, F_CTE, F_FROM, F_TO, F_CC, F_BCC, F_SUBJECT,
+	F_DATE, F_MSGID, F_COUNT
+};
+
+static const char *const field_names[F_COUNT] = {
+	"content-type", "content-disposition", "content-transfer-encoding", "from",
+	"to", "cc", "bcc", "subject", "date", "message-id",
+};
+
+struct hdr {
+	struct pv_buf v[F_COUNT];
+	struct pv_buf subject_more; /* repeated Subject fields, '\n' between */
+	unsigned seen;              /* bit per field */
+};
+
+struct walk {
+	const unsigned char *s;
+	size_t len, pos;
+	struct index_doc *doc;
+	struct {
+		const char *b;
+		size_t n;
+	} stack[PV_MIME_DEPTH_MAX + 1];
+	int nb;
+	int64_t deadline;
+	unsigned lines;
+	bool stop;
+	int fatal; /* PV_ERR once out of memory */
+	struct pv_error *err;
+};
+
+/* What an entity contributed, for choosing among alternatives. */
+enum rank { R_NONE, R_TEXT, R_PLAIN };
+
+static void hdr_init(struct hdr *h)
+{
+	for (int i = 0; i < F_COUNT; i++)
+		pv_buf_init(&h->v[i], PV_MIME_FIELD_MAX);
+	pv_buf_init(&h->subject_more, PV_MIME_FIELD_MAX);
+	h->seen = 0;
+}
+
+static void hdr_free(struct hdr *h)
+{
+	for (int i = 0; i < F_COUNT; i++)
+		pv_buf_free(&h->v[i]);
+	pv_buf_free(&h->subject_more);
+}
+
+static void oom(struct walk *w)
+{
+	if (w->fatal == PV_OK)
+		w->fatal = pv_fail(w->err, PV_ERR, "out of memory indexing a message");
+	w->stop = true;
+}
+
+/* Appends what fits of p[0..n); a cut marks the doc. */
+static void raw_append(struct walk *w, struct pv_buf *b, const void *p, size_t n)
+{
+	size_t room = b->max - b->len;
+	if (n > room) {
+		w->doc->truncated |= INDEX_TRUNC_HEADER;
+		n = room;
+	}
+	if (n > 0 && pv_buf_append(b, p, n, NULL) < 0)
+		oom(w);
+}
+
+/* Clean text into a doc field; a cut marks the doc, OOM stops the walk. */
+static void put_text(struct walk *w, struct pv_buf *b, const char *p, size_t n,
+	bool lines, unsigned trunc)
+{
+	struct pv_error e;
+	if (w->fatal != PV_OK)
+		return;
+	int r = index_text_clean(p, n, lines, b, &e);
+	if (r == PV_ELIMIT)
+		w->doc->truncated |= trunc;
+	else if (r < 0)
+		oom(w);
+}
+
+static size_t line_end(const struct walk *w, size_t at)
+{
+	const unsigned char *nl = memchr(w->s + at, '\n', w->len - at);
+	return nl ? (size_t)(nl - w->s) + 1 : w->len;
+}
+
+static bool out_of_time(struct walk *w)
+{
+	if ((++w->lines & 1023) == 0 && pv_clock_monotonic_ms() > w->deadline) {
+		w->doc->truncated |= INDEX_TRUNC_TIME;
+		w->stop = true;
+	}
+	return w->stop;
+}
+
+/* RFC 2046 §5.1.1: "--" boundary ["--"] *LWSP CRLF. Checks the line
+ * [at, end) against every open boundary, innermost first; returns the
+ * stack index or -1. */
+static int boundary_at(const struct walk *w, size_t at, size_t end, bool *final_r)
+{
+	const unsigned char *s = w->s;
+	if (end - at < 3 || s[at] != '-' || s[at + 1] != '-')
+		return -1;
+	for (int k = w->nb - 1; k >= 0; k--) {
+		size_t n = w->stack[k].n, p = at + 2 + n;
+		if (end - at < 2 + n || memcmp(s + at + 2, w->stack[k].b, n) != 0)
+			continue;
+		bool fin = end - p >= 2 && s[p] == '-' && s[p + 1] == '-';
+		if (fin)
+			p += 2;
+		while (p < end && (s[p] == ' ' || s[p] == '\t' || s[p] == '\r' || s[p] == '\n'))
+			p++;
+		if (p == end) {
+			*final_r = fin;
+			return k;
+		}
+	}
+	return -1;
+}
+
+/* Moves from `at` to the start of the next line that is an open boundary
+ * (or the end). */
+static size_t scan_to_boundary(struct walk *w, size_t at, int *k_r, bool *final_r)
+{
+	*k_r = -1;
+	*final_r = false;
+	if (w->nb == 0 || w->stop)
+		return w->len;
+	while (at < w->len) {
+		size_t end = line_end(w, at);
+		if (w->s[at] == '-') {
+			int k = boundary_at(w, at, end, final_r);
+			if (k >= 0) {
+				*k_r = k;
+				return at;
+			}
+		}
+		at = end;
+		if (out_of_time(w))
+			return w->len;
+	}
+	return w->len;
+}
+
+static int field_of(const unsigned char *name, size_t n)
+{
+	for (int i = 0; i < F_COUNT; i++)
+		if (strlen(field_names[i]) == n && strncasecmp((const char *)name, field_names[i], n) == 0)
+			return i;
+	return -1;
+}
+
+/* Reads one header block from w->pos. Stops after the empty line, or
+ * before a boundary line, or before a line that is not a header field
+ * (broken mail without the empty line: that line starts the body). */
+static void read_headers(struct walk *w, struct hdr *h, bool top)
+{
+	const unsigned char *s = w->s;
+	struct pv_buf *cur = NULL;
+	size_t total = 0;
+	bool first = true;
+	while (w->pos < w->len && !w->stop) {
+		size_t at = w->pos, end = line_end(w, at), n = end - at;
+		const unsigned char *l = s + at;
+		if (n == 1 || (n == 2 && l[0] == '\r')) {
+			w->pos = end;
+			return;
+		}
+		bool fin;
+		if (l[0] == '-' && boundary_at(w, at, end, &fin) >= 0)
+			return;
+		if (out_of_time(w))
+			return;
+		/* a field that starts within the cap is kept (up to FIELD_MAX) */
+		bool over = total >= PV_MIME_HEADER_MAX;
+		total += n;
+		if (over) {
+			w->doc->truncated |= INDEX_TRUNC_HEADER;
+			cur = NULL;
+		}
+		/* the value without its line end */
+		size_t vn = n;
+		while (vn > 0 && (l[vn - 1] == '\n' || l[vn - 1] == '\r'))
+			vn--;
+		if (l[0] == ' ' || l[0] == '\t') {
+			if (cur != NULL)
+				raw_append(w, cur, l, vn);
+			w->pos = end;
+			first = false;
+			continue;
+		}
+		size_t c = 0; /* field name: printable ASCII up to ':' (RFC 5322 §3.6.8) */
+		while (c < vn && l[c] > 32 && l[c] < 127 && l[c] != ':')
+			c++;
+		size_t name_n = c;
+		while (c < vn && (l[c] == ' ' || l[c] == '\t')) /* obsolete "Name :" */
+			c++;
+		if (name_n == 0 || c >= vn || l[c] != ':') {
+			if (top && first && n >= 5 && memcmp(l, "From ", 5) == 0) {
+				w->pos = end; /* an mbox separator line, not a header */
+				first = false;
+				continue;
+			}
+			return; /* not a header field: the body starts here */
+		}
+		first = false;
+		w->pos = end;
+		cur = NULL;
+		if (over)
+			continue;
+		int f = field_of(l, name_n);
+		if (f < 0)
+			continue;
+		c++;
+		while (c < vn && (l[c] == ' ' || l[c] == '\t'))
+			c++;
+		bool list = f == F_FROM || f == F_TO || f == F_CC || f == F_BCC;
+		if (h->seen & (1u << f)) {
+			/* repeated: addresses and subjects all count, the rest is first-wins */
+			if (list)
+				raw_append(w, &h->v[f], ", ", 2);
+			else if (f == F_SUBJECT && h->subject_more.len < h->subject_more.max) {
+				if (h->subject_more.len > 0)
+					raw_append(w, &h->subject_more, "\n", 1);
+				cur = &h->subject_more;
+			} else {
+				continue;
+			}
+		}
+		h->seen |= 1u << f;
+		if (cur == NULL)
+			cur = &h->v[f];
+		raw_append(w, cur, l + c, vn - c);
+	}
+}
+
+/* "Name <addr>" for each mailbox, groups flattened (RFC 5322 §3.4). */
+static void format_addresses(struct walk *w, InternetAddressList *list, struct pv_buf *out,
+	int level)
+{
+	int n = internet_address_list_length(list);
+	for (int i = 0; i < n && w->fatal == PV_OK; i++) {
+		InternetAddress *a = internet_address_list_get_address(list, i);
+		const char *name = internet_address_get_name(a);
+		if (INTERNET_ADDRESS_IS_GROUP(a)) {
+			if (name && *name) {
+				if (out->len > 0)
+					put_text(w, out, ", ", 2, false, INDEX_TRUNC_HEADER);
+				put_text(w, out, name, strlen(name), false, INDEX_TRUNC_HEADER);
+				put_text(w, out, ":", 1, false, INDEX_TRUNC_HEADER);
+			}
+			InternetAddressList *m = internet_address_group_get_members(
+				INTERNET_ADDRESS_GROUP(a));
+			if (m != NULL && level == 0)
+				format_addresses(w, m, out, 1);
+			continue;
+		}
+		const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+		if (out->len > 0)
+			put_text(w, out, ", ", 2, false, INDEX_TRUNC_HEADER);
+		if (name && *name) {
+			put_text(w, out, name, strlen(name), false, INDEX_TRUNC_HEADER);
+			put_text(w, out, " <", 2, false, INDEX_TRUNC_HEADER);
+		}
+		if (addr)
+			put_text(w, out, addr, strlen(addr), false, INDEX_TRUNC_HEADER);
+		if (name && *name)
+			put_text(w, out, ">", 1, false, INDEX_TRUNC_HEADER);
+	}
+}
+
+static void decode_text(struct walk *w, const struct pv_buf *raw, struct pv_buf *out)
+{
+	char *t = g_mime_utils_header_decode_text(NULL, pv_buf_str(raw));
+	if (t == NULL)
+		return;
+	put_text(w, out, t, strlen(t), false, INDEX_TRUNC_HEADER);
+	g_free(t);
+}
+
+static void decode_addresses(struct walk *w, const struct pv_buf *raw, struct pv_buf *out)
+{
+	if (raw->len == 0)
+		return;
+	InternetAddressList *l = internet_address_list_parse(NULL, pv_buf_str(raw));
+	size_t before = out->len;
+	if (l != NULL) {
+		format_addresses(w, l, out, 0);
+		g_object_unref(l);
+	}
+	if (out->len == before) /* unparseable: keep it searchable as text */
+		decode_text(w, raw, out);
+}
+
+/* The message fields of the top-level message go to the doc; those of an
+ * attached message become body text, so its sender and subject are found
+ * by plain words but not by from:/subject:. */
+static void message_fields(struct walk *w, struct hdr *h, bool top)
+{
+	struct index_doc *d = w->doc;
+	if (top) {
+		decode_addresses(w, &h->v[F_FROM], &d->from);
+		decode_addresses(w, &h->v[F_TO], &d->to);
+		decode_addresses(w, &h->v[F_CC], &d->cc);
+		decode_addresses(w, &h->v[F_BCC], &d->bcc);
+		decode_text(w, &h->v[F_SUBJECT], &d->subject);
+		if (h->subject_more.len > 0) {
+			const char *p = pv_buf_str(&h->subject_more), *e;
+			while (p != NULL && *p) {
+				e = strchr(p, '\n');
+				struct pv_buf one;
+				pv_buf_init(&one, PV_MIME_FIELD_MAX);
+				raw_append(w, &one, p, e ? (size_t)(e - p) : strlen(p));
+				if (d->subject_more.len > 0)
+					put_text(w, &d->subject_more, "\n", 1, true, INDEX_TRUNC_HEADER);
+				decode_text(w, &one, &d->subject_more);
+				pv_buf_free(&one);
+				p = e ? e + 1 : NULL;
+			}
+		}
+		if (h->v[F_DATE].len > 0) {
+			GDateTime *dt = g_mime_utils_header_decode_date(pv_buf_str(&h->v[F_DATE]));
+			if (dt != NULL) {
+				d->date = g_date_time_to_unix(dt);
+				d->date_known = true;
+				g_date_time_unref(dt);
+			}
+		}
+		if (h->v[F_MSGID].len > 0) {
+			char *id = g_mime_utils_decode_message_id(pv_buf_str(&h->v[F_MSGID]));
+			if (id != NULL) {
+				put_text(w, &d->message_id, id, strlen(id), false, INDEX_TRUNC_HEADER);
+				g_free(id);
+			}
+		}
+		return;
+	}
+	static const struct {
+		enum field f;
+		const char *label;
+	} shown[] = {
+		{F_FROM, "From: "}, {F_TO, "To: "}, {F_CC, "Cc: "},
+		{F_DATE, "Date: "}, {F_SUBJECT, "Subject: "},
+	};
+	struct pv_buf v;
+	pv_buf_init(&v, PV_MIME_FIELD_MAX);
+	if (d->body.len > 0)
+		put_text(w, &d->body, "\n", 1, true, INDEX_TRUNC_TEXT);
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+		if (h->v[shown[i].f].len == 0)
+			continue;
+		pv_buf_reset(&v);
+		if (shown[i].f == F_SUBJECT || shown[i].f == F_DATE)
+			decode_text(w, &h->v[shown[i].f], &v);
+		else
+			decode_addresses(w, &h->v[shown[i].f], &v);
+		put_text(w, &d->body, shown[i].label, strlen(shown[i].label), true, INDEX_TRUNC_TEXT);
+		put_text(w, &d->body, (const char *)v.data, v.len, true, INDEX_TRUNC_TEXT);
+		put_text(w, &d->body, "\n", 1, true, INDEX_TRUNC_TEXT);
+	}
+	pv_buf_free(&v);
+}
+
+static void hide(struct walk *w, size_t start, size_t end)
+{
+	struct index_doc *d = w->doc;
+	if (end <= start)
+		return;
+	if (d->nhidden == d->hidden_cap) {
+		size_t cap = d->hidden_cap ? d->hidden_cap * 2 : 8;
+		struct index_range *p = realloc(d->hidden, cap * sizeof(*p));
+		if (p == NULL) {
+			oom(w);
+			return;
+		}
+		d->hidden = p;
+		d->hidden_cap = cap;
+	}
+	d->hidden[d->nhidden++] = (struct index_range){start, end};
+}
+
+/* Undoes Content-Transfer-Encoding into dec, at most dec->max bytes
+ * (what does not fit is not needed: the text budget is smaller). */
+static void decode_body(struct walk *w, GMimeContentEncoding enc, const unsigned char *p,
+	size_t n, struct pv_buf *dec)
+{
+	GMimeEncoding st;
+	char out[8192 + 64]; /* decoding never grows: out <= in + a saved quantum */
+	g_mime_encoding_init_decode(&st, enc);
+	while (n > 0 && dec->len < dec->max) {
+		size_t chunk = n < 8192 ? n : 8192;
+		size_t o = g_mime_encoding_step(&st, (const char *)p, chunk, out);
+		size_t room = dec->max - dec->len;
+		if (pv_buf_append(dec, out, o < room ? o : room, NULL) < 0) {
+			oom(w);
+			return;
+		}
+		p += chunk;
+		n -= chunk;
+	}
+	if (dec->len < dec->max) {
+		size_t o = g_mime_encoding_flush(&st, "", 0, out);
+		size_t room = dec->max - dec->len;
+		if (pv_buf_append(dec, out, o < room ? o : room, NULL) < 0)
+			oom(w);
+	}
+}
+
+/* The part's text into the doc body. Returns false when nothing could be
+ * added (budget spent). */
+static bool add_text(struct walk *w, GMimeContentType *ct, const char *cte,
+	const unsigned char *p, size_t n, bool html)
+{
+	struct index_doc *d = w->doc;
+	struct pv_error e;
+	if (d->body.len >= d->body.max) {
+		d->truncated |= INDEX_TRUNC_TEXT;
+		return false;
+	}
+	/* bytes needed to fill the rest of the budget, with room for markup */
+	size_t want = 2 * (d->body.max - d->body.len) + 4096;
+	if (want > PV_INDEX_TEXT_MAX)
+		want = PV_INDEX_TEXT_MAX;
+	GMimeContentEncoding enc = g_mime_content_encoding_from_string(cte);
+	struct pv_buf dec, conv;
+	pv_buf_init(&dec, want);
+	const char *src = (const char *)p;
+	size_t srcn = n < want ? n : want;
+	if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+		decode_body(w, enc, p, n, &dec);
+		src = (const char *)dec.data;
+		srcn = dec.len;
+	}
+	if (d->body.len > 0)
+		put_text(w, &d->body, "\n", 1, true, INDEX_TRUNC_TEXT);
+	const char *charset = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
+	int r = PV_OK;
+	if (w->fatal == PV_OK && srcn > 0) {
+		if (!html) {
+			r = index_text_to_utf8(charset, src, srcn, &d->body, &e);
+		} else {
+			pv_buf_init(&conv, 3 * srcn + 16);
+			r = index_text_to_utf8(charset, src, srcn, &conv, &e);
+			if (r == PV_OK)
+				r = index_html_to_text((const char *)conv.data, conv.len, &d->body, &e);
+			pv_buf_free(&conv);
+		}
+	}
+	bool cut = src == (const char *)p ? srcn < n : dec.len == dec.max;
+	if (r == PV_ELIMIT || cut)
+		d->truncated |= INDEX_TRUNC_TEXT;
+	else if (r < 0)
+		oom(w);
+	pv_buf_free(&dec);
+	return true;
+}
+
+static void add_pdf(struct walk *w, const char *cte, const unsigned char *p, size_t n)
+{
+	struct index_doc *d = w->doc;
+	struct pv_error e;
+	if (d->body.len >= d->body.max || n > PV_PDF_INPUT_MAX * 2) {
+		d->truncated |= INDEX_TRUNC_TEXT;
+		return;
+	}
+	struct pv_buf dec;
+	pv_buf_init(&dec, PV_PDF_INPUT_MAX);
+	GMimeContentEncoding enc = g_mime_content_encoding_from_string(cte);
+	const unsigned char *src = p;
+	size_t srcn = n;
+	if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+		decode_body(w, enc, p, n, &dec);
+		src = dec.data;
+		srcn = dec.len;
+	}
+	if (w->fatal == PV_OK && srcn > 0) {
+		size_t start = d->body.len;
+		if (start > 0)
+			put_text(w, &d->body, "\n", 1, true, INDEX_TRUNC_TEXT);
+		if (index_pdf_to_text(pdftotext_path, src, srcn, &d->body, &e) == PV_ELIMIT)
+			d->truncated |= INDEX_TRUNC_TEXT;
+		hide(w, start, d->body.len);
+	}
+	pv_buf_free(&dec);
+}
+
+static bool ascii_eq(const char *a, const char *b)
+{
+	return a != NULL && strcasecmp(a, b) == 0;
+}
+
+static void add_attachment(struct walk *w, const char *name, const char *type)
+{
+	struct index_doc *d = w->doc;
+	/* aligned lists: line i of filenames goes with line i of types */
+	if (d->has_attachment) {
+		put_text(w, &d->filenames, "\n", 1, true, INDEX_TRUNC_HEADER);
+		put_text(w, &d->types, "\n", 1, true, INDEX_TRUNC_HEADER);
+	}
+	d->has_attachment = true;
+	if (name)
+		put_text(w, &d->filenames, name, strlen(name), false, INDEX_TRUNC_HEADER);
+	put_text(w, &d->types, type, strlen(type), false, INDEX_TRUNC_HEADER);
+}
+
+static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_child);
+
+/* A multipart body from w->pos: preamble, parts, epilogue (RFC 2046 §5.1.1). */
+static enum rank multipart(struct walk *w, int depth, const char *boundary, bool alternative,
+	bool digest)
+{
+	int k, my = w->nb;
+	bool fin;
+	w->stack[w->nb].b = boundary;
+	w->stack[w->nb].n = strlen(boundary);
+	w->nb++;
+	size_t at = scan_to_boundary(w, w->pos, &k, &fin);
+	enum rank best = R_NONE;
+	size_t best_start = 0, best_end = 0;
+	while (!w->stop && k == my && !fin) {
+		w->pos = line_end(w, at);
+		size_t start = w->doc->body.len;
+		enum rank r = entity(w, depth + 1, false, digest);
+		size_t end = w->doc->body.len;
+		if (alternative) {
+			/* keep the best alternative for show, hide the others */
+			if (r > best) {
+				if (best != R_NONE)
+					hide(w, best_start, best_end);
+				best = r;
+				best_start = start;
+				best_end = end;
+			} else {
+				hide(w, start, end);
+			}
+		} else if (r > best) {
+			best = r;
+		}
+		at = scan_to_boundary(w, w->pos, &k, &fin);
+	}
+	w->pos = at;
+	w->nb--;
+	if (k == my && fin) { /* skip the epilogue, up to an outer boundary */
+		w->pos = scan_to_boundary(w, line_end(w, at), &k, &fin);
+	}
+	return best;
+}
+
+static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_child)
+{
+	struct index_doc *d = w->doc;
+	if (w->stop)
+		return R_NONE;
+	if (++d->parts > PV_MIME_PARTS_MAX) {
+		d->parts = PV_MIME_PARTS_MAX;
+		d->truncated |= INDEX_TRUNC_PARTS;
+		w->stop = true;
+		return R_NONE;
+	}
+	struct hdr h;
+	hdr_init(&h);
+	read_headers(w, &h, depth == 0);
+	if (is_message)
+		message_fields(w, &h, depth == 0);
+	/* RFC 2045 §5.2: no (or a broken) Content-Type is text/plain; in a
+	 * digest, message/rfc822 (RFC 2046 §5.1.5). */
+	GMimeContentType *ct = NULL;
+	if ((h.seen & (1u << F_CTYPE)) && strchr(pv_buf_str(&h.v[F_CTYPE]), '/'))
+		ct = g_mime_content_type_parse(NULL, pv_buf_str(&h.v[F_CTYPE]));
+	const char *type = ct ? g_mime_content_type_get_media_type(ct) : NULL;
+	const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+	if (type == NULL || sub == NULL) {
+		type = digest_child ? "message" : "text";
+		sub = digest_child ? "rfc822" : "plain";
+	}
+	GMimeContentDisposition *cd = NULL;
+	if (h.v[F_CDISP].len > 0)
+		cd = g_mime_content_disposition_parse(NULL, pv_buf_str(&h.v[F_CDISP]));
+	const char *name = cd ? g_mime_content_disposition_get_parameter(cd, "filename") : NULL;
+	if (name == NULL && ct)
+		name = g_mime_content_type_get_parameter(ct, "name");
+	bool attachment = name != NULL ||
+		(cd && ascii_eq(g_mime_content_disposition_get_disposition(cd), "attachment"));
+	const char *cte = pv_buf_str(&h.v[F_CTE]);
+	const char *boundary = ct ? g_mime_content_type_get_parameter(ct, "boundary") : NULL;
+	enum rank rank = R_NONE;
+	bool container = ascii_eq(type, "multipart") ||
+		(ascii_eq(type, "message") && (ascii_eq(sub, "rfc822") || ascii_eq(sub, "global")));
+	if (container && depth >= PV_MIME_DEPTH_MAX) {
+		d->truncated |= INDEX_TRUNC_DEPTH;
+		container = false;
+		type = "application", sub = "octet-stream"; /* skipped like a binary part */
+	}
+	if (attachment && !ascii_eq(type, "multipart")) {
+		char mt[256];
+		snprintf(mt, sizeof(mt), "%s/%s", type, sub);
+		add_attachment(w, name, mt);
+	}
+	if (container && ascii_eq(type, "multipart") && boundary != NULL && *boundary &&
+	    strlen(boundary) <= PV_MIME_BOUNDARY_MAX) {
+		rank = multipart(w, depth, boundary, ascii_eq(sub, "alternative"),
+			ascii_eq(sub, "digest"));
+	} else if (container && ascii_eq(type, "message") && (*cte == '\0' ||
+	    g_mime_content_encoding_from_string(cte) <= GMIME_CONTENT_ENCODING_BINARY)) {
+		size_t start = d->body.len;
+		rank = entity(w, depth + 1, true, false);
+		if (attachment)
+			hide(w, start, d->body.len);
+	} else {
+		/* a leaf: its body runs to the next open boundary; the CRLF before
+		 * a boundary belongs to the boundary (RFC 2046 §5.1.1) */
+		int k;
+		bool fin;
+		size_t start = w->pos, end = scan_to_boundary(w, start, &k, &fin);
+		w->pos = end;
+		if (k >= 0 && end > start && w->s[end - 1] == '\n')
+			end--;
+		if (k >= 0 && end > start && w->s[end - 1] == '\r')
+			end--;
+		bool multi_broken = ascii_eq(type, "multipart"); /* no usable boundary */
+		bool html = ascii_eq(type, "text") && ascii_eq(sub, "html");
+		size_t tstart = d->body.len;
+		if ((ascii_eq(type, "text") || multi_broken) && !w->stop) {
+			if (add_text(w, multi_broken ? NULL : ct, cte, w->s + start, end - start, html))
+				rank = html || !ascii_eq(type, "text") ||
+					!ascii_eq(sub, "plain") ? R_TEXT : R_PLAIN;
+		} else if (pdftotext_path != NULL && ascii_eq(type, "application") &&
+		    ascii_eq(sub, "pdf") && !w->stop) {
+			add_pdf(w, cte, w->s + start, end - start);
+		}
+		if (attachment)
+			hide(w, tstart, d->body.len);
+	}
+	if (cd)
+		g_object_unref(cd);
+	if (ct)
+		g_object_unref(ct);
+	hdr_free(&h);
+	return attachment ? R_NONE : rank;
+}
+
+static void doc_init(struct index_doc *d)
+{
+	memset(d, 0, sizeof(*d));
+	pv_buf_init(&d->from, PV_MIME_FIELD_MAX);
+	pv_buf_init(&d->to, PV_MIME_FIELD_MAX);
+	pv_buf_init(&d->cc, PV_MIME_FIELD_MAX);
+	pv_buf_init(&d->bcc, PV_MIME_FIELD_MAX);
+	pv_buf_init(&d->subject, PV_MIME_FIELD_MAX);
+	pv_buf_init(&d->subject_more, PV_MIME_FIELD_MAX);
+	pv_buf_init(&d->message_id, PV_MIME_FIELD_MAX);
+	pv_buf_init(&d->body, PV_INDEX_TEXT_MAX);
+	pv_buf_init(&d->filenames, PV_MIME_HEADER_MAX);
+	pv_buf_init(&d->types, PV_MIME_HEADER_MAX);
+}
+
+void index_doc_free(struct index_doc *d)
+{
+	if (d == NULL)
+		return;
+	pv_buf_free(&d->from);
+	pv_buf_free(&d->to);
+	pv_buf_free(&d->cc);
+	pv_buf_free(&d->bcc);
+	pv_buf_free(&d->subject);
+	pv_buf_free(&d->subject_more);
+	pv_buf_free(&d->message_id);
+	pv_buf_free(&d->body);
+	pv_buf_free(&d->filenames);
+	pv_buf_free(&d->types);
+	free(d->hidden);
+	d->hidden = NULL;
+	d->nhidden = d->hidden_cap = 0;
+}
+
+int index_mime_extract(const unsigned char *raw, size_t len, struct index_doc *doc_r,
+	struct pv_error *err)
+{
+	index_gmime_init();
+	doc_init(doc_r);
+	struct walk w = {
+		.s = raw, .len = len, .doc = doc_r, .err = err,
+		.deadline = pv_clock_monotonic_ms() + PV_MIME_TIME_MAX_MS,
+	};
+	entity(&w, 0, true, false);
+	return w.fatal;
+}
+
+static int show_line(struct pv_buf *out, const char *label, const struct pv_buf *v,
+	struct pv_error *err)
+{
+	if (v->len == 0)
+		return PV_OK;
+	if (pv_buf_append_str(out, label, err) < 0 ||
+	    pv_buf_append(out, v->data, v->len, err) < 0 ||
+	    pv_buf_append(out, "\n", 1, err) < 0)
+		return PV_ERR;
+	return PV_OK;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct index_range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+int index_doc_show(const struct index_doc *d, struct pv_buf *out, struct pv_error *err)
+{
+	char date[PV_RFC3339_LEN];
+	if (d->date_known && d->date >= -62135596800LL && d->date <= 253402300799LL)
+		pv_clock_format_rfc3339(d->date, date);
+	else
+		snprintf(date, sizeof(date), "unknown");
+	if (show_line(out, "From: ", &d->from, err) < 0 ||
+	    show_line(out, "To: ", &d->to, err) < 0 ||
+	    show_line(out, "Cc: ", &d->cc, err) < 0 ||
+	    show_line(out, "Bcc: ", &d->bcc, err) < 0 ||
+	    pv_buf_printf(out, err, "Date: %s\n", date) < 0 ||
+	    show_line(out, "Subject: ", &d->subject, err) < 0)
+		return PV_ERR;
+	if (d->message_id.len > 0 &&
+	    pv_buf_printf(out, err, "Message-ID: <%s>\n", pv_buf_str(&d->message_id)) < 0)
+		return PV_ERR;
+	if (d->has_attachment) {
+		const char *n = pv_buf_str(&d->filenames), *t = pv_buf_str(&d->types);
+		if (pv_buf_append_str(out, "Attachments:", err) < 0)
+			return PV_ERR;
+		for (bool more = true; more;) {
+			size_t nl = strcspn(n, "\n"), tl = strcspn(t, "\n");
+			if (pv_buf_printf(out, err, " %.*s%s(%.*s)%s", (int)nl, n, nl ? " " : "",
+				    (int)tl, t, n[nl] == '\n' ? "," : "") < 0)
+				return PV_ERR;
+			more = n[nl] == '\n' && t[tl] == '\n';
+			n += nl + (n[nl] == '\n');
+			t += tl + (t[tl] == '\n');
+		}
+		if (pv_buf_append(out, "\n", 1, err) < 0)
+			return PV_ERR;
+	}
+	if (pv_buf_append(out, "\n", 1, err) < 0)
+		return PV_ERR;
+	/* the body without hidden ranges (they may nest: sort, skip covered) */
+	struct index_range *hr = NULL;
+	if (d->nhidden > 0) {
+		hr = malloc(d->nhidden * sizeof(*hr));
+		if (hr == NULL)
+			return pv_fail(err, PV_ERR, "out of memory");
+		memcpy(hr, d->hidden, d->nhidden * sizeof(*hr));
+		qsort(hr, d->nhidden, sizeof(*hr), cmp_range);
+	}
+	size_t pos = 0;
+	int r = PV_OK;
+	for (size_t i = 0; i <= d->nhidden && r == PV_OK; i++) {
+		size_t stop = i < d->nhidden ? hr[i].start : d->body.len;
+		if (stop > pos)
+			r = pv_buf_append(out, d->body.data + pos, stop - pos, err);
+		if (i < d->nhidden && hr[i].end > pos)
+			pos = hr[i].end;
+	}
+	free(hr);
+	if (r == PV_OK && (out->len == 0 || out->data[out->len - 1] != '\n'))
+		r = pv_buf_append(out, "\n", 1, err);
+	return r;
+}
+
+int index_mime_show(const unsigned char *raw, size_t len, struct pv_buf *out,
+	struct pv_error *err)
+{
+	struct index_doc d;
+	int r = index_mime_extract(raw, len, &d, err);
+	if (r == PV_OK)
+		r = index_doc_show(&d, out, err);
+	index_doc_free(&d);
+	return r;
+}

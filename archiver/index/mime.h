@@ -1,0 +1,84 @@
+#ifndef PV_INDEX_MIME_H
+#define PV_INDEX_MIME_H
+
+/* What the index knows of one message, extracted from its exact bytes.
+ *
+ * The MIME structure (boundaries, nesting) is walked here, in one linear
+ * pass over the bytes with hard caps from limits.h; GMime 3 decodes the
+ * pieces: RFC 2047 words, addresses, dates, Message-IDs, RFC 2231
+ * parameters, base64/quoted-printable/uuencode, charsets. GMime's own
+ * parser is not used for the structure because it keeps every header and
+ * part as an object: measured with GMime 3.2.13, 10 MB of small header
+ * fields cost it ~500 MB and 100,000 parts ~200 MB before a single cap
+ * could apply (its depth cap of 1024 alone does not bound memory).
+ *
+ * Hostile or broken mail never fails extraction: whatever headers and text
+ * can be recovered are returned, and `truncated` says which cap cut what.
+ * Only running out of memory is an error. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/lib/buf.h"
+#include "archiver/lib/error.h"
+
+/* Bits of index_doc.truncated: which cap was reached. */
+#define INDEX_TRUNC_DEPTH 0x01  /* parts nested deeper than PV_MIME_DEPTH_MAX skipped */
+#define INDEX_TRUNC_PARTS 0x02  /* parts after PV_MIME_PARTS_MAX skipped */
+#define INDEX_TRUNC_HEADER 0x04 /* header fields past PV_MIME_HEADER_MAX/FIELD_MAX cut */
+#define INDEX_TRUNC_TEXT 0x08   /* text past PV_INDEX_TEXT_MAX not indexed */
+#define INDEX_TRUNC_TIME 0x10   /* PV_MIME_TIME_MAX_MS ran out */
+
+struct index_range {
+	size_t start, end;
+};
+
+/* Every string is clean UTF-8 (archiver/index/text.h), NUL-terminated,
+ * "" when absent; header-derived ones are single lines. */
+struct index_doc {
+	struct pv_buf from, to, cc, bcc; /* "Name <addr>, addr, ..."; repeated
+	                                    fields are all kept */
+	struct pv_buf subject;           /* the first Subject field */
+	struct pv_buf subject_more;      /* further Subject fields, one a line */
+	struct pv_buf message_id;        /* first Message-ID, without <> */
+	int64_t date;                    /* unix seconds, when date_known */
+	bool date_known;                 /* false: no Date field or unparseable */
+	struct pv_buf body;              /* text parts, HTML as text, attachment
+	                                    text, headers of attached messages */
+	struct pv_buf filenames;         /* one line per attachment (may be empty) */
+	struct pv_buf types;             /* its content type, same line order */
+	bool has_attachment;
+	unsigned parts;                  /* MIME entities walked */
+	unsigned truncated;              /* INDEX_TRUNC_* bits */
+	/* Ranges of body that `show` leaves out (attachment text, the
+	 * alternatives not chosen); private to mime.c. */
+	struct index_range *hidden;
+	size_t nhidden, hidden_cap;
+};
+
+/* Extracts raw[0..len) into *doc_r (initialised here; free it with
+ * index_doc_free, also after an error). Returns 0, or PV_ERR when out of
+ * memory. */
+int index_mime_extract(const unsigned char *raw, size_t len, struct index_doc *doc_r,
+	struct pv_error *err);
+
+void index_doc_free(struct index_doc *doc);
+
+/* Appends a readable rendering for `popvault show`: From, To, Cc, Bcc,
+ * Date (RFC 3339 UTC, or "unknown"), Subject, Message-ID, Attachments, a
+ * blank line, then the text body (the plain alternative when there is
+ * one, HTML reduced to text otherwise; no attachment text). Clean UTF-8,
+ * safe to print on a terminal. */
+int index_mime_show(const unsigned char *raw, size_t len, struct pv_buf *out,
+	struct pv_error *err);
+
+/* The same rendering from an extracted doc. */
+int index_doc_show(const struct index_doc *doc, struct pv_buf *out, struct pv_error *err);
+
+/* PDF attachments: when path names pdftotext(1), their text is extracted
+ * in a child process (archiver/index/pdf.h) and indexed; NULL (the
+ * default) turns this off. Set once at start-up, before any thread. */
+void index_mime_set_pdftotext(const char *path);
+
+#endif

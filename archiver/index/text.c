@@ -1,0 +1,250 @@
+#include "archiver/index/text.h"
+
+#include <errno.h>
+#include <gmime/gmime.h>
+#include <iconv.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+
+static void gmime_init_once(void)
+{
+	g_mime_init();
+}
+
+void index_gmime_init(void)
+{
+	pthread_once(&gmime_once, gmime_init_once);
+}
+
+size_t index_text_utf8_prefix(const char *s, size_t len, size_t n)
+{
+	if (n >= len)
+		return len;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+int index_text_append(struct pv_buf *out, const char *p, size_t n, struct pv_error *err)
+{
+	size_t room = out->max - out->len;
+	if (n <= room)
+		return pv_buf_append(out, p, n, err);
+	size_t cut = index_text_utf8_prefix(p, n, room);
+	int r = pv_buf_append(out, p, cut, err);
+	if (r < 0)
+		return r;
+	return pv_fail(err, PV_ELIMIT, "text cut at %zu bytes", out->max);
+}
+
+int index_text_append_cp(struct pv_buf *out, unsigned long cp, struct pv_error *err)
+{
+	char b[4];
+	size_t n;
+	if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+		cp = 0xFFFD;
+	if (cp < 0x80) {
+		b[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		b[0] = (char)(0xC0 | (cp >> 6));
+		b[1] = (char)(0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (char)(0xE0 | (cp >> 12));
+		b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		b[2] = (char)(0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		b[0] = (char)(0xF0 | (cp >> 18));
+		b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		b[3] = (char)(0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	return index_text_append(out, b, n, err);
+}
+
+/* Decodes one UTF-8 sequence at s[0..n): its length, or 0 when invalid
+ * (overlong forms, surrogates and values past U+10FFFF are invalid,
+ * RFC 3629 §3). */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp_r)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned long cp, min;
+	if (c < 0x80) {
+		*cp_r = c;
+		return 1;
+	} else if (c >= 0xC2 && c <= 0xDF) {
+		len = 2, cp = c & 0x1F, min = 0x80;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3, cp = c & 0x0F, min = 0x800;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	*cp_r = cp;
+	return len;
+}
+
+int index_text_clean(const char *in, size_t len, bool keep_lines,
+	struct pv_buf *out, struct pv_error *err)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t run = 0, i = 0;
+	int r = PV_OK;
+	while (i < len && r == PV_OK) {
+		unsigned long cp;
+		size_t n = utf8_seq(s + i, len - i, &cp);
+		const char *rep = NULL;
+		if (n == 0) {
+			rep = "\xEF\xBF\xBD";
+			n = 1;
+		} else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+			if (keep_lines && (cp == '\n' || cp == '\t'))
+				rep = NULL;
+			else if (keep_lines && cp == '\r')
+				rep = "";
+			else
+				rep = " ";
+		}
+		if (rep == NULL) {
+			i += n;
+			continue;
+		}
+		r = index_text_append(out, in + run, i - run, err);
+		if (r == PV_OK)
+			r = index_text_append(out, rep, strlen(rep), err);
+		i += n;
+		run = i;
+	}
+	if (r == PV_OK)
+		r = index_text_append(out, in + run, i - run, err);
+	return r;
+}
+
+static bool is_utf8(const char *in, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned long cp;
+	for (size_t i = 0, n; i < len; i += n) {
+		if (s[i] < 0x80) {
+			n = 1;
+			continue;
+		}
+		if ((n = utf8_seq(s + i, len - i, &cp)) == 0)
+			return false;
+	}
+	return true;
+}
+
+/* Charset names go to iconv_open: only plain names, never "//" options. */
+static bool charset_name_ok(const char *cs)
+{
+	size_t n = strlen(cs);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = cs[i];
+		if (!g_ascii_isalnum(c) && c != '-' && c != '_' && c != '.' && c != ':' && c != '+')
+			return false;
+	}
+	return true;
+}
+
+static bool charset_is(const char *cs, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		if (strcasecmp(cs, *names) == 0)
+			return true;
+	return false;
+}
+
+/* GMime's guess returns a C string: a NUL inside would end the text, so
+ * NULs become spaces first (they would anyway, as controls). */
+static int guess_8bit(const char *in, size_t len, struct pv_buf *out, struct pv_error *err)
+{
+	char *copy = NULL;
+	if (memchr(in, '\0', len) != NULL) {
+		copy = g_malloc(len);
+		for (size_t i = 0; i < len; i++)
+			copy[i] = in[i] ? in[i] : ' ';
+		in = copy;
+	}
+	char *s = g_mime_utils_decode_8bit(NULL, in, len);
+	g_free(copy);
+	if (s == NULL)
+		return pv_fail(err, PV_ERR, "cannot decode 8-bit text");
+	int r = index_text_clean(s, strlen(s), true, out, err);
+	g_free(s);
+	return r;
+}
+
+static int iconv_to_utf8(iconv_t cd, const char *in, size_t len, struct pv_buf *out,
+	struct pv_error *err)
+{
+	char tmp[4096];
+	char *ip = (char *)in;
+	size_t il = len;
+	int r = PV_OK;
+	while (il > 0 && r == PV_OK) {
+		char *op = tmp;
+		size_t ol = sizeof(tmp);
+		size_t n = iconv(cd, &ip, &il, &op, &ol);
+		int e = errno;
+		/* iconv writes whole characters only, so each chunk cleans alone */
+		r = index_text_clean(tmp, (size_t)(op - tmp), true, out, err);
+		if (r < 0 || n != (size_t)-1)
+			break;
+		if (e == EILSEQ || e == EINVAL) {
+			/* skip one byte and resynchronise */
+			r = index_text_append(out, "\xEF\xBF\xBD", 3, err);
+			ip++;
+			il--;
+			iconv(cd, NULL, NULL, NULL, NULL);
+		} else if (e != E2BIG) {
+			break;
+		}
+	}
+	return r;
+}
+
+int index_text_to_utf8(const char *charset, const char *in, size_t len,
+	struct pv_buf *out, struct pv_error *err)
+{
+	static const char *const utf8_names[] = {
+		"utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", NULL,
+	};
+	static const char *const latin1_names[] = {
+		"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "l1", NULL,
+	};
+	index_gmime_init();
+	if (charset == NULL || *charset == '\0' || charset_is(charset, utf8_names) ||
+	    !charset_name_ok(charset)) {
+		if (is_utf8(in, len))
+			return index_text_clean(in, len, true, out, err);
+		return guess_8bit(in, len, out, err);
+	}
+	if (charset_is(charset, latin1_names))
+		charset = "windows-1252";
+	iconv_t cd = g_mime_iconv_open("UTF-8", charset);
+	if (cd == (iconv_t)-1)
+		return guess_8bit(in, len, out, err);
+	int r = iconv_to_utf8(cd, in, len, out, err);
+	g_mime_iconv_close(cd);
+	return r;
+}

@@ -1,0 +1,50 @@
+#ifndef PV_INDEX_TEXT_H
+#define PV_INDEX_TEXT_H
+
+/* Text normalisation for the index: everything stored or shown is valid
+ * UTF-8 without control characters (a subject carrying ESC sequences must
+ * not repaint the operator's terminal).
+ *
+ * All functions append to a bounded pv_buf. When the buffer's maximum is
+ * reached they keep what fits, cut on a character boundary, and return
+ * PV_ELIMIT: the caller decides whether truncation matters. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "archiver/lib/buf.h"
+#include "archiver/lib/error.h"
+
+/* Converts len bytes in charset to clean UTF-8 (as index_text_clean with
+ * keep_lines). charset NULL or "" means unknown:
+ * valid UTF-8 is taken as is, anything else is guessed by GMime's 8-bit
+ * heuristics. Unknown charset names are guessed the same way. Invalid
+ * sequences become U+FFFD. ISO-8859-1 is read as windows-1252, its
+ * superset (WHATWG Encoding §4.2 does the same). */
+int index_text_to_utf8(const char *charset, const char *in, size_t len,
+	struct pv_buf *out, struct pv_error *err);
+
+/* Appends in[0..len) cleaned: invalid UTF-8 bytes become U+FFFD; C0 and
+ * C1 controls and DEL become a space, except '\n' and '\t' when keep_lines
+ * ('\r' is dropped then). */
+int index_text_clean(const char *in, size_t len, bool keep_lines,
+	struct pv_buf *out, struct pv_error *err);
+
+/* Appends at most n bytes of UTF-8 text, cut back to a character boundary
+ * when it does not all fit (then PV_ELIMIT). */
+int index_text_append(struct pv_buf *out, const char *p, size_t n,
+	struct pv_error *err);
+
+/* Appends the UTF-8 encoding of code point cp (U+FFFD when cp is not a
+ * Unicode scalar value). */
+int index_text_append_cp(struct pv_buf *out, unsigned long cp, struct pv_error *err);
+
+/* The longest prefix of valid UTF-8 s[0..len), at most n bytes, that ends
+ * on a character boundary. */
+size_t index_text_utf8_prefix(const char *s, size_t len, size_t n);
+
+/* GMime is initialised once per process (g_mime_init is not thread-safe);
+ * every index function that uses GMime calls this first. */
+void index_gmime_init(void);
+
+#endif
