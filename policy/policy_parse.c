@@ -547,6 +547,7 @@ static bool parse_rule(struct pparser *ps)
 {
 	struct prule r = {.line = ps->tok.line};
 	const struct ptoken *t = &ps->tok;
+	size_t idx = SIZE_MAX;
 
 	check_not_after_default(ps, "a rule");
 	next(ps);
@@ -554,9 +555,14 @@ static bool parse_rule(struct pparser *ps)
 		perr_expected(ps, "a rule name in double quotes");
 		return false;
 	}
-	/* A bad name is reported, and parsing goes on to find more errors. */
-	if (check_name(ps, t->str, t->str_len))
-		r.name = pstrdup(ps, t->str, t->str_len);
+	/* The rule is added now, so later duplicates are found even when this
+	 * one has errors (a policy with errors is thrown away anyway). A bad
+	 * name is reported, and parsing goes on to find more errors. */
+	if (check_name(ps, t->str, t->str_len)) {
+		if ((r.name = pstrdup(ps, t->str, t->str_len)) == NULL || !add_rule(ps, &r))
+			return false;
+		idx = ps->pol->n_rules - 1;
+	}
 	next(ps);
 	if (t->kind != PT_COLON) {
 		perr_expected(ps, "':' after the rule name");
@@ -572,8 +578,8 @@ static bool parse_rule(struct pparser *ps)
 	next(ps);
 	if ((r.cond = parse_or(ps, 0)) == NULL)
 		return false;
-	if (r.name != NULL && ps->status == PV_OK)
-		return add_rule(ps, &r);
+	if (idx != SIZE_MAX)
+		ps->pol->rules[idx] = r;
 	return true;
 }
 
@@ -599,9 +605,7 @@ static bool parse_default(struct pparser *ps)
 			"no rule above matched");
 		return false;
 	}
-	if (ps->status == PV_OK)
-		return add_rule(ps, &r);
-	return true;
+	return add_rule(ps, &r);
 }
 
 static void parse_policy(struct pparser *ps)
