@@ -36,9 +36,9 @@ static void child(const char *prog, int in, int out)
 /* Feeds the PDF and collects the text at once, so neither side blocks on
  * a full pipe. Returns 0, PV_ELIMIT (text cut) or PV_ERR (timeout, I/O). */
 static int exchange(int in, int out, const unsigned char *pdf, size_t len,
-	struct pv_buf *text, struct pv_error *err)
+	struct pv_buf *text, int64_t timeout_ms, struct pv_error *err)
 {
-	int64_t deadline = pv_clock_monotonic_ms() + 2000LL * PV_PDF_TIME_MAX_S;
+	int64_t deadline = pv_clock_monotonic_ms() + timeout_ms;
 	size_t sent = 0;
 	char buf[16384];
 	struct pv_buf raw;
@@ -93,6 +93,12 @@ static int exchange(int in, int out, const unsigned char *pdf, size_t len,
 int index_pdf_to_text(const char *pdftotext, const unsigned char *pdf, size_t len,
 	struct pv_buf *out, struct pv_error *err)
 {
+	return index_pdf_run(pdftotext, pdf, len, out, 2000LL * PV_PDF_TIME_MAX_S, err);
+}
+
+int index_pdf_run(const char *pdftotext, const unsigned char *pdf, size_t len,
+	struct pv_buf *out, int64_t timeout_ms, struct pv_error *err)
+{
 	if (len > PV_PDF_INPUT_MAX)
 		return pv_fail(err, PV_ELIMIT, "PDF of %zu bytes not read", len);
 	int sv[2], po[2];
@@ -113,7 +119,7 @@ int index_pdf_to_text(const char *pdftotext, const unsigned char *pdf, size_t le
 		close(po[0]);
 		return pv_fail(err, PV_ERR, "fork: %s", strerror(errno));
 	}
-	int r = exchange(sv[0], po[0], pdf, len, out, err);
+	int r = exchange(sv[0], po[0], pdf, len, out, timeout_ms, err);
 	close(sv[0]);
 	close(po[0]);
 	/* Closing stdout comes just before exit; give it a moment, then kill. */

@@ -9,6 +9,7 @@
  * PDF is fed on stdin, the text read from stdout; nothing touches disk. */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
@@ -19,5 +20,9 @@
  * (out may then hold part of the text). */
 int index_pdf_to_text(const char *pdftotext, const unsigned char *pdf, size_t len,
 	struct pv_buf *out, struct pv_error *err);
+
+/* The same with an explicit wall-clock limit (tests use a short one). */
+int index_pdf_run(const char *pdftotext, const unsigned char *pdf, size_t len,
+	struct pv_buf *out, int64_t timeout_ms, struct pv_error *err);
 
 #endif
