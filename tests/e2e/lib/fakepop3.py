@@ -291,8 +291,8 @@ class Session:
                 return
             step = max(1, self.rate // 10)
             for i in range(0, len(data), step):
-                self.sock.sendall(data[i:i + step])
                 time.sleep(len(data[i:i + step]) / self.rate)
+                self.sock.sendall(data[i:i + step])
         except (OSError, ssl.SSLError) as e:
             raise Closed("send failed: %s" % e)
 

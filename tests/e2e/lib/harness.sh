@@ -66,7 +66,7 @@ h_cleanup() {
 h_ca() { h__export ca; }
 
 # h_dovecot_start [--name N] [--user NAME:PASS[:EXTRA]]... [--seed USER=PATH]...
-#                 [--rawlog] [--oauth2] [--conf TEXT] [--cert F --key F]
+#                 [--rawlog] [--oauth2] [--penalty] [--conf TEXT] [--cert F --key F]
 # Default users alice:alicepw and bob:bobpw.  Sets (prefix = upper(N),
 # default DOVECOT_): PORT (plain, STLS offered), TLS_PORT (implicit),
 # HOST, CA, PID, DIR, CONF, USERS, LOG, USER_NAMES; RAWLOG with --rawlog;

@@ -528,10 +528,12 @@ class Dovecot(Server):
     alice:alicepw, bob:bobpw); seed: {user: [files or dirs]}; rawlog: write
     session transcripts; oauth2: passdb oauth2 + the token stub; conf:
     text appended to dovecot.conf; cert/key: other cert (default the run's
-    localhost cert)."""
+    localhost cert); penalty: keep anvil's growing per-IP delay after
+    failed logins (off by default)."""
 
     def __init__(self, run, name="dovecot", users=None, seed=None,
-                 rawlog=False, oauth2=False, conf="", cert=None, key=None):
+                 rawlog=False, oauth2=False, conf="", cert=None, key=None,
+                 penalty=False):
         super().__init__(run, name)
         uid, gid, user, group = service_ids()
         ca = run.ca()
@@ -572,7 +574,8 @@ class Dovecot(Server):
                 rawlog=("  rawlog_dir = %s\n" % self.rawlog_dir)
                 if self.rawlog_dir else "",
                 oauth=oauth_conf, extra=conf,
-                mechs=" xoauth2 oauthbearer" if oauth2 else ""))
+                mechs=" xoauth2 oauthbearer" if oauth2 else "",
+                penalty="" if penalty else _NO_PENALTY))
             _chown_tree(self.conf)
             pid = _spawn(_privdrop() + ["dovecot", "-F", "-c", self.conf],
                          os.path.join(d, "log", "master.out"))
@@ -667,6 +670,14 @@ class Dovecot(Server):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+# Anvil's per-IP auth penalty (2, 4, 8.. 15 s after failed logins from
+# 127.0.0.1) would make every later test in the run slow and timing
+# dependent; off unless penalty=True.  auth_failure_delay (2 s) stays.
+_NO_PENALTY = """  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+"""
+
 _DOVECOT_CONF = """# popvault e2e: private rootless Dovecot (see shared/reference/pop3.md)
 instance_name = pvtest-%(port)d
 base_dir = %(d)s/run
@@ -697,7 +708,7 @@ userdb {
 }
 service anvil {
   chroot =
-}
+%(penalty)s}
 service pop3-login {
   chroot =
   inet_listener pop3 {
@@ -1005,6 +1016,7 @@ def main(argv=None):
     a.add_argument("--seed", action="append", metavar="USER=PATH")
     a.add_argument("--rawlog", action="store_true")
     a.add_argument("--oauth2", action="store_true")
+    a.add_argument("--penalty", action="store_true")
     a.add_argument("--conf", default="")
     a.add_argument("--cert")
     a.add_argument("--key")
@@ -1056,7 +1068,8 @@ def main(argv=None):
             s = run.dovecot(args.name, users=args.user,
                             seed=_seed_arg(args.seed), rawlog=args.rawlog,
                             oauth2=args.oauth2, conf=args.conf,
-                            cert=args.cert, key=args.key)
+                            cert=args.cert, key=args.key,
+                            penalty=args.penalty)
             _emit(s.env())
         elif args.cmd == "mailutils":
             s = run.mailutils(args.name, users=args.user,
