@@ -35,6 +35,7 @@
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
 #include "audit/merkle.h"
+#include "audit/note.h"
 
 struct tlog;
 
@@ -124,7 +125,7 @@ int tlog_checkpoint_count(struct tlog *t, uint64_t *count_r, uint64_t *next_seq_
 
 struct tlog_epoch_row {
 	uint32_t epoch;
-	char vkey[PV_KEY_NAME_MAX + 64];
+	char vkey[NOTE_VKEY_MAX + 1];
 	uint64_t first_seq;  /* first checkpoint signed with this key */
 	struct pv_buf note;  /* rotation note signed by the previous key; empty for epoch 0 */
 	char record_log[PV_TLOG_NAME_MAX + 1]; /* log holding the note as a leaf */

@@ -1,0 +1,68 @@
+#ifndef PV_KEYS_H
+#define PV_KEYS_H
+
+/* Log signing keys: one Ed25519 key per log, named after the log's origin
+ * (e.g. "mx1.example/popvault/audit"), in <dir>/<log>.key (mode 0600, one
+ * line "PRIVATE+KEY+<origin>+<id>+<base64>"). The database records each
+ * key epoch's verifier key (tlog_epoch); a key file that does not match
+ * the current epoch is refused.
+ *
+ * Rotation (integrity.md §3, forward security): the OLD key signs a
+ * rotation note naming the new vkey and the tree at that moment; the note
+ * becomes a leaf of a log (normally "audit"), the old key signs a closing
+ * checkpoint and the new key the opening one, all in one transaction;
+ * after the commit the old seed file is overwritten, fsynced and unlinked,
+ * and the in-memory key wiped. tlog_verify checks every checkpoint against
+ * the key of its own epoch and each rotation note against the previous key.
+ *
+ * Signers returned here live in sodium_malloc'ed (guarded, locked) memory:
+ * release them with keys_free, which wipes them. */
+
+#include <sqlite3.h>
+
+#include "archiver/lib/buf.h"
+#include "archiver/lib/error.h"
+#include "audit/merkle.h"
+#include "audit/note.h"
+#include "audit/tlog.h"
+
+/* Creates a fresh key named `name` in <dir>/<log>.key (O_EXCL: never
+ * overwrites; file and directory fsynced). */
+int keys_create(const char *dir, const char *log, const char *name, struct note_signer **s_r,
+		struct pv_error *err);
+/* Loads the key of log t from dir and checks it is the log's current key.
+ * Finishes (or discards) a rotation that was interrupted by a crash. */
+int keys_load(const char *dir, struct tlog *t, struct note_signer **s_r, struct pv_error *err);
+void keys_free(struct note_signer **s);
+
+/* Genesis of one log, for `popvault init`: creates the tlog_ tables if
+ * needed, the log, its key file, epoch 0 and the signed checkpoint of the
+ * empty tree, in one transaction (the key file is removed if that fails).
+ * Appends the verifier key (to pin out of band) to vkey_r. */
+int keys_init_log(sqlite3 *db, const char *dir, const char *log, const char *origin,
+		  struct pv_buf *vkey_r, struct pv_error *err);
+
+/* Rotates log t's key. *s_io is the current signer; on success it is
+ * wiped, freed and replaced by the new one. The rotation note is appended
+ * as a leaf to `record` (t itself or another log, e.g. audit) and to
+ * note_r (may be NULL). Needs the connection in autocommit mode: it
+ * commits before destroying the old key. */
+int keys_rotate(struct tlog *t, struct tlog *record, const char *dir, struct note_signer **s_io,
+		struct pv_buf *note_r, struct pv_error *err);
+
+/* The rotation note body:
+ *   popvault/key-rotation/v1\norigin O\nsize N\nroot B64\nold VKEY\nnew VKEY\n */
+struct keys_rotation {
+	char origin[PV_KEY_NAME_MAX + 1];
+	uint64_t size;
+	merkle_hash root;
+	char old_vkey[NOTE_VKEY_MAX + 1];
+	char new_vkey[NOTE_VKEY_MAX + 1];
+};
+
+int keys_rotation_format(const struct keys_rotation *rot, struct pv_buf *out,
+			 struct pv_error *err);
+int keys_rotation_parse(const char *text, size_t len, struct keys_rotation *rot_r,
+			struct pv_error *err) PV_WARN_UNUSED;
+
+#endif
