@@ -171,7 +171,8 @@ class Script:
                 self.users[n] = p
             elif w == "mailbox":
                 d = os.path.join(base, arg.decode())
-                self.files += [os.path.join(d, n) for n in sorted(os.listdir(d))
+                self.files += [os.path.join(d, n)
+                               for n in sorted(os.listdir(d))
                                if os.path.isfile(os.path.join(d, n))
                                and not n.startswith(".")]
             elif w == "message":

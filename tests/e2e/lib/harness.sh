@@ -17,6 +17,7 @@ H_TESTS=0
 H_FAILS=0
 H_PLANNED=
 
+h__sbin() { PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$1"; }
 h__py() { "$H_PY" "$H_LIB/pvharness.py" --run "$H_RUN" "$@"; }
 
 # Run pvharness and export what it prints (VAR='value' lines).
@@ -24,6 +25,15 @@ h__export() {
 	local out
 	out=$(h__py "$@") || { h_diag "pvharness $1 failed"; return 1; }
 	eval "$(printf '%s\n' "$out" | sed -e '/^$/d' -e 's/^/export /')"
+}
+
+# A server that does not start ends the test ("Bail out!"): every later
+# check would fail for the same reason.  H_NO_BAIL=1 returns 1 instead.
+h__start() {
+	h__export "$@" && return 0
+	[ -n "${H_NO_BAIL:-}" ] && return 1
+	echo "Bail out! $1 server did not start (see the messages above)"
+	exit 1
 }
 
 # h_init: make the run dir ($H_RUN), install the EXIT trap.
@@ -71,19 +81,19 @@ h_ca() { h__export ca; }
 # default DOVECOT_): PORT (plain, STLS offered), TLS_PORT (implicit),
 # HOST, CA, PID, DIR, CONF, USERS, LOG, USER_NAMES; RAWLOG with --rawlog;
 # OAUTH_TOKEN OAUTH_USER OAUTH_PORT OAUTH_TOKENS OAUTH_LOG with --oauth2.
-h_dovecot_start() { h__export dovecot "$@"; }
+h_dovecot_start() { h__start dovecot "$@"; }
 
 # h_mailutils_start [--name N] [--user ...] [--seed USER=PATH]...
 #                   [--expire0] [--login-delay SECS] [--conf TEXT]
 # GNU pop3d.  Logins are USER@example.org.  Sets MAILUTILS_PORT (STLS),
 # MAILUTILS_TLS_PORT (implicit), HOST, CA, PID, DIR, CONF, LOG (with the
 # session transcript), DOMAIN, USER_NAMES.
-h_mailutils_start() { h__export mailutils "$@"; }
+h_mailutils_start() { h__start mailutils "$@"; }
 
 # h_fake_start --script FILE-or-TEXT [--name N] [--tls] [--mailbox DIR]
 #              [--cert F --key F]
 # Sets FAKE_PORT, HOST, CA, PID, DIR, TRANSCRIPT, LOG, TLS.
-h_fake_start() { h__export fake "$@"; }
+h_fake_start() { h__start fake "$@"; }
 
 # Stop by the PIDs recorded at start (also when a test fails: h_init's
 # trap stops everything).
@@ -106,7 +116,7 @@ h_maildir() { h__py maildir "$1" "$2"; }
 
 # h_doveadm ARGS...: doveadm against the instance (DOVECOT_CONF, or
 # H_DOVEADM_CONF for a named instance), e.g. `h_doveadm kick alice`.
-h_doveadm() { doveadm -c "${H_DOVEADM_CONF:-$DOVECOT_CONF}" "$@"; }
+h_doveadm() { "$(h__sbin doveadm)" -c "${H_DOVEADM_CONF:-$DOVECOT_CONF}" "$@"; }
 
 # h_port: a free loopback port (nothing listens there: "connection refused").
 h_port() { "$H_PY" "$H_LIB/pvharness.py" port; }

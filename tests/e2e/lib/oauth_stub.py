@@ -31,7 +31,8 @@ def main():
     class Handler(http.server.BaseHTTPRequestHandler):
         def _answer(self):
             auth = self.headers.get("Authorization", "")
-            token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+            token = auth[7:].strip() \
+                if auth.lower().startswith("bearer ") else ""
             try:
                 with open(args.tokens, encoding="utf-8") as f:
                     tokens = json.load(f)

@@ -83,6 +83,19 @@ def _chown_tree(path):
             os.lchown(os.path.join(root, n), uid, gid)
 
 
+def _world_traversable(path):
+    p = os.path.abspath(path)
+    while True:
+        try:
+            if not os.stat(p).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+        if p == "/":
+            return True
+        p = os.path.dirname(p)
+
+
 def _write(path, data, mode=0o644):
     if isinstance(data, str):
         data = data.encode()
@@ -101,7 +114,7 @@ def _ephemeral_range():
 
 
 def free_port(avoid=()):
-    """A loopback TCP port nobody listens on now, outside the ephemeral range."""
+    """A loopback TCP port free now, outside the ephemeral port range."""
     lo, hi = _ephemeral_range()
     if 65535 - hi >= 500:
         pool = (hi + 1, 65535)
@@ -204,6 +217,15 @@ def wait_greeting(port, timeout, pid=None, tls=False):
     raise HarnessError("no greeting on port %d: %r" % (port, last))
 
 
+def sbin(name):
+    """Path of a server binary: normal users' PATH often lacks /usr/sbin."""
+    path = os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"
+    found = shutil.which(name, path=path)
+    if not found:
+        raise HarnessError("%s not installed (packaging/deps.sh)" % name)
+    return found
+
+
 def _spawn(argv, log, cwd=None, env=None):
     """Start a detached server: own session, stdio to files so a caller
     reading our stdout (bash $(...)) never waits on it."""
@@ -233,7 +255,8 @@ def parse_user(spec):
         raise HarnessError("bad user spec %r (want NAME:PASS[:EXTRA])" % spec)
     for c in "\n\r\t ":
         if c in parts[0] or c in parts[1]:
-            raise HarnessError("whitespace in user name or password: %r" % spec)
+            raise HarnessError("whitespace in user name or password: %r"
+                               % spec)
     return parts[0], parts[1], parts[2] if len(parts) == 3 else ""
 
 
@@ -246,13 +269,16 @@ class Run:
     def __init__(self, path=None, keep=None):
         if path is None:
             base = os.environ.get("TMPDIR") or "/tmp"
+            if _is_root() and not _world_traversable(base):
+                base = "/tmp"   # nobody must reach the run dir
             path = tempfile.mkdtemp(prefix="pv-e2e-", dir=base)
             os.chmod(path, 0o755)
             _chown_tree(path)
         self.dir = os.path.abspath(path)
         if not os.path.isdir(self.dir):
             raise HarnessError("no run dir %s" % self.dir)
-        self.keep = keep if keep is not None else bool(os.environ.get("H_KEEP"))
+        self.keep = keep if keep is not None else \
+            bool(os.environ.get("H_KEEP"))
         self._servers = {}
 
     # -- pid registry (a file: bash calls are separate processes)
@@ -301,7 +327,8 @@ class Run:
         """A fresh sub dir for one server."""
         d = os.path.join(self.dir, name)
         if os.path.exists(d):
-            raise HarnessError("server name %r already used in this run" % name)
+            raise HarnessError("server name %r already used in this run"
+                               % name)
         os.makedirs(d)
         return d
 
@@ -310,7 +337,8 @@ class Run:
         """Per-run CA and leaf certs (EC P-256, valid 2000..2099 so faketime
         tests still verify).  Returns dict of paths:
           ca       CA certificate (clients: --ca-file)
-          cert,key server cert (cert.pem, server.key) for DNS:localhost, IP:127.0.0.1, signed by ca
+          cert,key server cert (cert.pem, server.key) for DNS:localhost,
+                   IP:127.0.0.1, signed by ca
           wronghost_cert/key   signed by ca, for DNS:wrong.invalid only
           expired_cert/key     signed by ca, for localhost, expired 2001
           selfsigned_cert/key  localhost, self-signed (not under ca)
@@ -399,7 +427,8 @@ def _make_certs(d):
            "%032x\n" % random.SystemRandom().getrandbits(120))
     cnf = os.path.join(d, "ca.cnf")
     _write(cnf, _CA_CNF % {"dir": d})
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes"]
 
     def sign(csr, out, ext, start, end, selfsign=False, cakey="ca.key",
              cacert="ca.pem"):
@@ -577,7 +606,8 @@ class Dovecot(Server):
                 mechs=" xoauth2 oauthbearer" if oauth2 else "",
                 penalty="" if penalty else _NO_PENALTY))
             _chown_tree(self.conf)
-            pid = _spawn(_privdrop() + ["dovecot", "-F", "-c", self.conf],
+            pid = _spawn(_privdrop() +
+                         [sbin("dovecot"), "-F", "-c", self.conf],
                          os.path.join(d, "log", "master.out"))
             try:
                 wait_greeting(port, START_TIMEOUT, pid)
@@ -656,7 +686,9 @@ class Dovecot(Server):
         if not os.path.isdir(md):
             raise HarnessError("no user %s in %s" % (user, self.name))
         names = []
-        for f in seed_files(sources if isinstance(sources, list) else [sources]):
+        if not isinstance(sources, list):
+            sources = [sources]
+        for f in seed_files(sources):
             with open(f, "rb") as fh:
                 names.append(maildir_deliver(md, fh.read(), name=name))
         _chown_tree(md)
@@ -666,7 +698,7 @@ class Dovecot(Server):
         return maildir_count(self.maildir(user))
 
     def doveadm(self, *args):
-        return subprocess.run(["doveadm", "-c", self.conf] + list(args),
+        return subprocess.run([sbin("doveadm"), "-c", self.conf] + list(args),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -678,7 +710,7 @@ _NO_PENALTY = """  unix_listener anvil-auth-penalty {
   }
 """
 
-_DOVECOT_CONF = """# popvault e2e: private rootless Dovecot (see shared/reference/pop3.md)
+_DOVECOT_CONF = """# popvault e2e: private rootless Dovecot (reference/pop3.md)
 instance_name = pvtest-%(port)d
 base_dir = %(d)s/run
 state_dir = %(d)s/state
@@ -780,12 +812,14 @@ class Mailutils(Server):
             if expire0:
                 opts += "expire 0;\ndelete-expired yes;\n"
             if login_delay:
-                opts += "login-delay %d;\nstat-file %s;\n" % (login_delay, stat)
+                opts += "login-delay %d;\nstat-file %s;\n" % (login_delay,
+                                                               stat)
             _write(self.conf, _MAILUTILS_CONF % dict(
                 d=d, port=port, tport=tport, pwdir=pwdir, opts=opts,
                 extra=conf))
             _chown_tree(self.conf)
-            pid = _spawn(prefix + ["pop3d", "--config-file=" + self.conf],
+            pid = _spawn(prefix +
+                         [sbin("pop3d"), "--config-file=" + self.conf],
                          self.log, env=env)
             try:
                 wait_greeting(port, START_TIMEOUT, pid)
@@ -836,7 +870,9 @@ class Mailutils(Server):
         if not os.path.isdir(md):
             raise HarnessError("no user %s in %s" % (user, self.name))
         names = []
-        for f in seed_files(sources if isinstance(sources, list) else [sources]):
+        if not isinstance(sources, list):
+            sources = [sources]
+        for f in seed_files(sources):
             with open(f, "rb") as fh:
                 names.append(maildir_deliver(md, fh.read(), name=name,
                                              lf_only=True, size_tag=False))
@@ -922,7 +958,8 @@ class Fake(Server):
             return []
 
     def client_lines(self):
-        return [ln[3:] for ln in self.transcript_lines() if ln.startswith("C: ")]
+        return [ln[3:] for ln in self.transcript_lines()
+                if ln.startswith("C: ")]
 
 
 # ---------------------------------------------------------------- TAP
@@ -1097,7 +1134,7 @@ def main(argv=None):
                 raise HarnessError("no server named %r" % args.name)
         elif args.cmd == "cleanup":
             run.cleanup()
-    except HarnessError as e:
+    except (HarnessError, OSError, subprocess.SubprocessError) as e:
         sys.stderr.write("pvharness: %s\n" % e)
         return 1
     return 0
