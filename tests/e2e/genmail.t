@@ -16,6 +16,7 @@ import tempfile
 import time
 
 LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, LIB)
 from pvharness import Tap  # noqa: E402
 

@@ -156,6 +156,15 @@ def pid_alive(pid):
         return False
 
 
+def _start_time(pid):
+    """Field 22 of /proc/PID/stat (start time in clock ticks), or "-"."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "-"
+
+
 def stop_pid(pid, timeout=STOP_TIMEOUT):
     """SIGTERM pid, wait, then SIGKILL it and its process group (we start
     every server in its own session, so the group is ours alone)."""
@@ -286,25 +295,33 @@ class Run:
         return os.path.join(self.dir, ".pids")
 
     def register(self, name, pid):
+        """Record a server's pid with its start time, so a pid the kernel
+        has since given to another process is never signalled."""
         with open(self._pids_path(), "a") as f:
-            f.write("%s %d\n" % (name, pid))
+            f.write("%s %d %s\n" % (name, pid, _start_time(pid)))
 
     def pids(self):
+        """[(name, pid)] of registered processes that are still ours."""
         try:
             with open(self._pids_path()) as f:
                 rows = [ln.split() for ln in f if ln.strip()]
         except FileNotFoundError:
             return []
-        return [(r[0], int(r[1])) for r in rows if len(r) == 2]
+        return [(r[0], int(r[1])) for r in rows
+                if len(r) == 3 and _start_time(int(r[1])) == r[2]]
 
     def stop(self, name):
-        """Stop every process registered under name (and name-* helpers)."""
-        found = False
+        """Stop the process registered as name and its helpers (name/*).
+        False if no such name was ever registered in this run."""
+        ours = lambda n: n == name or n.startswith(name + "/")
         for n, pid in reversed(self.pids()):
-            if n == name or n.startswith(name + "-"):
+            if ours(n):
                 stop_pid(pid)
-                found = True
-        return found
+        try:
+            with open(self._pids_path()) as f:
+                return any(ours(ln.split()[0]) for ln in f if ln.strip())
+        except FileNotFoundError:
+            return False
 
     def stop_all(self):
         for _, pid in reversed(self.pids()):
@@ -643,7 +660,7 @@ class Dovecot(Server):
         pid = _spawn([PYTHON, os.path.join(LIB, "oauth_stub.py"),
                       "--tokens", tfile, "--log", log, "--port-file", pfile],
                      os.path.join(od, "stub.out"))
-        self.run.register(self.name + "-oauth", pid)
+        self.run.register(self.name + "/oauth", pid)
         deadline = time.monotonic() + START_TIMEOUT
         while not os.path.exists(pfile):
             if not pid_alive(pid) or time.monotonic() > deadline:
