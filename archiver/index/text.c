@@ -152,6 +152,59 @@ static bool is_utf8(const char *in, size_t len)
 	return true;
 }
 
+static bool is_cjk(unsigned long cp)
+{
+	return (cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0x31F0 && cp <= 0x31FF) ||
+		(cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF) ||
+		(cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF66 && cp <= 0xFF9F) ||
+		(cp >= 0x20000 && cp <= 0x3134F);
+}
+
+bool index_text_has_cjk(const char *in, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned long cp;
+	for (size_t i = 0, n; i < len; i += n) {
+		if (s[i] < 0xE3) { /* every splittable character starts at 0xE3 or later */
+			n = 1;
+			continue;
+		}
+		n = utf8_seq(s + i, len - i, &cp);
+		if (n == 0)
+			n = 1;
+		else if (is_cjk(cp))
+			return true;
+	}
+	return false;
+}
+
+int index_text_cjk_split(const char *in, size_t len, struct pv_buf *out,
+	struct pv_error *err)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t run = 0, i = 0, n;
+	int r = PV_OK;
+	unsigned long cp;
+	while (i < len && r == PV_OK) {
+		if (s[i] < 0xE3 || (n = utf8_seq(s + i, len - i, &cp)) == 0 || !is_cjk(cp)) {
+			i++;
+			continue;
+		}
+		r = index_text_append(out, in + run, i - run, err);
+		if (r == PV_OK)
+			r = index_text_append(out, " ", 1, err);
+		if (r == PV_OK)
+			r = index_text_append(out, in + i, n, err);
+		if (r == PV_OK)
+			r = index_text_append(out, " ", 1, err);
+		i += n;
+		run = i;
+	}
+	if (r == PV_OK)
+		r = index_text_append(out, in + run, len - run, err);
+	return r;
+}
+
 /* Charset names go to iconv_open: only plain names, never "//" options. */
 static bool charset_name_ok(const char *cs)
 {

@@ -43,6 +43,17 @@ int index_text_append_cp(struct pv_buf *out, unsigned long cp, struct pv_error *
  * on a character boundary. */
 size_t index_text_utf8_prefix(const char *s, size_t len, size_t n);
 
+/* Puts a space on each side of every CJK ideograph and kana. The FTS5
+ * unicode61 tokenizer takes a run of them as one word (Chinese and
+ * Japanese have no spaces), so "会議の議事録" could only be found whole;
+ * split, each character is a token, and a query term split the same way is
+ * a phrase of adjacent characters: 会議 finds it. Appends to out. */
+int index_text_cjk_split(const char *in, size_t len, struct pv_buf *out,
+	struct pv_error *err);
+
+/* Whether in[0..len) (UTF-8) holds a character index_text_cjk_split splits. */
+bool index_text_has_cjk(const char *in, size_t len);
+
 /* GMime is initialised once per process (g_mime_init is not thread-safe);
  * every index function that uses GMime calls this first. */
 void index_gmime_init(void);
