@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "archiver/cli/cli.h"
+#include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/accounts.h"
@@ -69,31 +70,16 @@ struct list_state {
 	int n;
 };
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static int print_account(void *ctx, const struct account *a)
 {
 	struct list_state *st = ctx;
 	if (st->json) {
 		printf("%s{\"name\": ", st->n ? ", " : "");
-		json_str(a->name);
+		json_print_str(stdout, a->name);
 		printf(", \"host\": ");
-		json_str(a->host);
+		json_print_str(stdout, a->host);
 		printf(", \"port\": %d, \"tls\": \"%s\", \"user\": ", a->port, a->tls);
-		json_str(a->user);
+		json_print_str(stdout, a->user);
 		printf(", \"auth\": \"%s\", \"verify_certificate\": %s, \"keep_upstream\": %s}",
 		       a->auth, a->insecure ? "false" : "true", a->keep_upstream ? "true" : "false");
 	} else {

@@ -6,6 +6,7 @@
  * pv_status that main() turns into the exit code (0, 1, 2, 3). */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "archiver/lib/error.h"
@@ -54,8 +55,15 @@ const char *cli_opt(const struct cli_args *args, const char *name);
 int cli_opt_int(const struct cli_args *args, const char *name, long long def, long long min,
 		long long max, long long *out_r, struct pv_error *err);
 
+/* A message ID argument: a positive integer. */
+int cli_parse_message_id(const char *s, int64_t *id_r, struct pv_error *err);
+
 /* Subcommands (one file each under archiver/cli/). */
 int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_show(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 
 #endif

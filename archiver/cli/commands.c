@@ -17,11 +17,13 @@ static const struct cli_command commands[] = {
 	 "       popvault account list|remove NAME\n",
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
-	 "popvault harvest [--account NAME] [--once] [--json]\n", not_built},
-	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", not_built},
+	 "popvault harvest [--account NAME] [--once] [--json]\n"
+	 "  Without --once, harvests every 5 minutes until stopped.\n", cli_harvest},
+	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", cli_stats},
 	{"search", "search the archive",
 	 "popvault search QUERY [--limit N] [--offset N] [--json]\n", not_built},
-	{"show", "show an archived message", "popvault show ID [--raw]\n", not_built},
+	{"show", "show an archived message",
+	 "popvault show ID [--raw]\n  --raw: exactly the bytes the server sent, nothing else\n", cli_show},
 	{"export", "export an eDiscovery bundle",
 	 "popvault export QUERY --out FILE [--matter NAME]\n", not_built},
 	{"verify", "verify the archive and audit logs, blobs and catalog",
@@ -30,7 +32,11 @@ static const struct cli_command commands[] = {
 	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]\n",
 	 not_built},
 	{"checkpoint", "print the latest signed checkpoint or the verifier key",
-	 "popvault checkpoint [--log archive|audit] [--vkey]\n", not_built},
+	 "popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat]\n"
+	 "  Prints the latest signed checkpoint (C2SP signed note) of the log;\n"
+	 "  --vkey: its verifier key instead; --heartbeat: sign a fresh one first\n"
+	 "  (run every 15 minutes by the daemon, or from cron).\n",
+	 cli_checkpoint},
 	{"audit", "list or export the audit log",
 	 "popvault audit list [--since T] [--until T] [--json]\n"
 	 "       popvault audit export --out FILE [--since T] [--until T]\n",

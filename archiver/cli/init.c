@@ -8,7 +8,9 @@
 #include "archiver/cli/cli.h"
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
+#include "archiver/store/archive.h"
 #include "archiver/store/catalog.h"
+#include "audit/checkpoint.h"
 #include "archiver/store/keyring.h"
 
 static int dir_is_empty_or_missing(const char *dir, struct pv_error *err)
@@ -22,6 +24,28 @@ static int dir_is_empty_or_missing(const char *dir, struct pv_error *err)
 		return 0;
 	snprintf(probe, sizeof(probe), "%s/catalog.db", dir);
 	return access(probe, F_OK) != 0;
+}
+
+/* The signed genesis checkpoints, so an officer can pin both logs at size 0. */
+static void print_genesis(const char *data_dir)
+{
+	struct archive *ar = NULL;
+	struct pv_error err;
+	struct pv_buf note;
+	if (archive_open(data_dir, &ar, &err) < 0) {
+		fprintf(stderr, "popvault: warning: %s\n", err.msg);
+		return;
+	}
+	pv_buf_init(&note, PV_NOTE_MAX);
+	struct tlog *logs[] = {ar->archive_log, ar->audit_log};
+	for (size_t i = 0; i < 2; i++) {
+		pv_buf_reset(&note);
+		if (checkpoint_latest(logs[i], &note, NULL, &err) == PV_OK)
+			printf("\nGenesis checkpoint of the %s log:\n%s", tlog_name(logs[i]),
+			       pv_buf_str(&note));
+	}
+	pv_buf_free(&note);
+	archive_close(&ar);
 }
 
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
@@ -73,10 +97,21 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	    (r = keyring_create(ctx->data_dir, err)) < 0 ||
 	    (r = catalog_open(ctx->data_dir, 1, &cat, err)) < 0)
 		return r;
+	struct pv_buf vkeys;
+	pv_buf_init(&vkeys, 4096);
+	r = archive_create_logs(cat->db, ctx->data_dir, cfg.origin, &vkeys, err);
 	catalog_close(&cat);
+	if (r < 0) {
+		pv_buf_free(&vkeys);
+		return r;
+	}
 	if ((r = pv_fsync_dir(ctx->data_dir, err)) < 0)
 		return r;
-	printf("initialised %s (origin %s, schema %d)\n", ctx->data_dir, cfg.origin,
-	       catalog_schema_version());
+	printf("initialised %s (origin %s, schema %d)\n\n"
+	       "Verifier keys — keep a copy off this machine (print it, mail it to your\n"
+	       "compliance officer): with them anyone can check the logs offline.\n\n%s",
+	       ctx->data_dir, cfg.origin, catalog_schema_version(), pv_buf_str(&vkeys));
+	pv_buf_free(&vkeys);
+	print_genesis(ctx->data_dir);
 	return PV_OK;
 }

@@ -4,6 +4,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/checkpoint.h"
+#include "audit/keys.h"
+
+static void keys_dir(const char *data_dir, char *out, size_t n)
+{
+	snprintf(out, n, "%s/keys", data_dir);
+}
+
+int archive_create_logs(sqlite3 *db, const char *data_dir, const char *origin,
+			struct pv_buf *vkeys_r, struct pv_error *err)
+{
+	static const char *const logs[] = {ARCHIVE_LOG, AUDIT_LOG};
+	char dir[4096], log_origin[PV_KEY_NAME_MAX + 1];
+	int r;
+
+	keys_dir(data_dir, dir, sizeof(dir));
+	if ((r = tlog_ensure_schema(db, err)) < 0)
+		return r;
+	for (size_t i = 0; i < 2; i++) {
+		if ((size_t)snprintf(log_origin, sizeof(log_origin), "%s/%s", origin, logs[i]) >=
+		    sizeof(log_origin))
+			return pv_fail(err, PV_ERR, "origin too long");
+		if ((r = keys_init_log(db, dir, logs[i], log_origin, vkeys_r, err)) < 0 ||
+		    (r = pv_buf_append_str(vkeys_r, "\n", err)) < 0)
+			return r;
+	}
+	return PV_OK;
+}
+
+static int open_log(struct archive *ar, const char *name, struct tlog **t_r,
+		    struct note_signer **s_r, struct pv_error *err)
+{
+	char dir[4096];
+	int r;
+	keys_dir(ar->dir, dir, sizeof(dir));
+	if ((r = tlog_open(ar->cat->db, name, t_r, err)) < 0 ||
+	    (r = keys_load(dir, *t_r, s_r, err)) < 0)
+		return pv_error_prefix(err, "%s log", name);
+	return PV_OK;
+}
+
+int archive_sign_checkpoint(struct archive *ar, struct tlog *t, struct pv_error *err)
+{
+	return checkpoint_sign(t, archive_signer(ar, t), 0, NULL, NULL, err);
+}
+
+const struct note_signer *archive_signer(const struct archive *ar, const struct tlog *t)
+{
+	return t == ar->archive_log ? ar->archive_key : ar->audit_key;
+}
+
 int archive_open(const char *data_dir, struct archive **ar_r, struct pv_error *err)
 {
 	struct archive *ar = calloc(1, sizeof(*ar));
@@ -18,7 +69,9 @@ int archive_open(const char *data_dir, struct archive **ar_r, struct pv_error *e
 	snprintf(ar->dir, sizeof(ar->dir), "%s", data_dir);
 	if ((r = catalog_open(data_dir, 0, &ar->cat, err)) < 0 ||
 	    (r = pv_config_load(data_dir, &ar->cfg, err)) < 0 ||
-	    (r = keyring_open(data_dir, &ar->kr, err)) < 0) {
+	    (r = keyring_open(data_dir, &ar->kr, err)) < 0 ||
+	    (r = open_log(ar, ARCHIVE_LOG, &ar->archive_log, &ar->archive_key, err)) < 0 ||
+	    (r = open_log(ar, AUDIT_LOG, &ar->audit_log, &ar->audit_key, err)) < 0) {
 		archive_close(&ar);
 		return r;
 	}
@@ -31,6 +84,10 @@ void archive_close(struct archive **arp)
 	struct archive *ar = *arp;
 	if (ar == NULL)
 		return;
+	keys_free(&ar->archive_key);
+	keys_free(&ar->audit_key);
+	tlog_free(&ar->archive_log);
+	tlog_free(&ar->audit_log);
 	keyring_free(&ar->kr);
 	catalog_close(&ar->cat);
 	free(ar);

@@ -1,0 +1,50 @@
+/* popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] */
+#include <stdio.h>
+#include <string.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/lib/limits.h"
+#include "archiver/store/archive.h"
+#include "audit/checkpoint.h"
+
+int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"log", CLI_VALUE, NULL}, {"vkey", CLI_FLAG, NULL},
+				 {"heartbeat", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 3, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("checkpoint");
+	struct archive *ar = NULL;
+	struct pv_buf note;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	const char *log = cli_opt(&args, "log") ? cli_opt(&args, "log") : ARCHIVE_LOG;
+	if (args.n_pos != 0)
+		return pv_fail(err, PV_EUSAGE, "checkpoint takes no arguments");
+	if (strcmp(log, ARCHIVE_LOG) != 0 && strcmp(log, AUDIT_LOG) != 0)
+		return pv_fail(err, PV_EUSAGE, "--log must be archive or audit");
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+		return r;
+	struct tlog *t = strcmp(log, ARCHIVE_LOG) == 0 ? ar->archive_log : ar->audit_log;
+	pv_buf_init(&note, PV_NOTE_MAX);
+	if (cli_opt(&args, "vkey") != NULL) {
+		struct tlog_epoch_row ep;
+		tlog_epoch_row_init(&ep);
+		if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) == PV_OK)
+			printf("%s\n", ep.vkey);
+		tlog_epoch_row_free(&ep);
+	} else {
+		if (cli_opt(&args, "heartbeat") != NULL)
+			r = checkpoint_heartbeat(t, archive_signer(ar, t), NULL, err);
+		if (r == PV_OK && (r = checkpoint_latest(t, &note, NULL, err)) == PV_OK)
+			fputs(pv_buf_str(&note), stdout);
+	}
+	pv_buf_free(&note);
+	archive_close(&ar);
+	return r;
+}
