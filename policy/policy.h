@@ -22,8 +22,10 @@ struct policy;
 /* ---- parsing ---------------------------------------------------------- */
 
 /* One diagnostic: 1-based line and column (columns count characters,
- * a tab is one). msg is "expected ..., found ..." or similar, without the
- * position; err->msg carries the first one as "line L, column C: msg". */
+ * a tab is one; line 0 when the whole file is refused, e.g. over the size
+ * cap). msg is "expected ..., found ..." or similar, without the position;
+ * err->msg carries the first one as "line L, column C: msg" and, when
+ * there are more, " (and N more errors)". */
 #define POLICY_DIAG_MSG_MAX 240
 struct policy_diag {
 	uint32_t line;
