@@ -1,0 +1,454 @@
+#include "archiver/index/index.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/index/mime.h"
+#include "archiver/index/query.h"
+#include "archiver/index/text.h"
+#include "archiver/lib/buf.h"
+#include "archiver/lib/limits.h"
+
+#define INDEX_SCHEMA_VERSION 1
+#define DISPLAY_FROM_MAX 256
+#define DISPLAY_SUBJECT_MAX 512
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS idx_meta ("
+	" key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE IF NOT EXISTS idx_doc ("
+	" id INTEGER PRIMARY KEY,"
+	" account TEXT NOT NULL,"
+	" date INTEGER NOT NULL,"          /* Date field, else received_at */
+	" date_known INTEGER NOT NULL,"
+	" received_at INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" has_attachment INTEGER NOT NULL,"
+	" message_id TEXT NOT NULL,"
+	" from_disp TEXT NOT NULL,"
+	" subject_disp TEXT NOT NULL,"
+	" truncated INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX IF NOT EXISTS idx_doc_date ON idx_doc(date, id);"
+	"CREATE INDEX IF NOT EXISTS idx_doc_msgid ON idx_doc(message_id);"
+	"CREATE INDEX IF NOT EXISTS idx_doc_account ON idx_doc(account, date);"
+	"CREATE INDEX IF NOT EXISTS idx_doc_size ON idx_doc(size);"
+	"CREATE VIRTUAL TABLE IF NOT EXISTS idx_fts USING fts5("
+	" hfrom, hto, hcc, hbcc, subject, body, filename, ctype,"
+	" tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);";
+
+static int db_fail(sqlite3 *db, struct pv_error *err, const char *what)
+{
+	return pv_fail(err, PV_ERR, "index: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int exec(sqlite3 *db, const char *sql, struct pv_error *err)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, err, sql);
+	return PV_OK;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct pv_error *err)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "prepare");
+	return PV_OK;
+}
+
+/* Runs body inside a savepoint: released on success, rolled back on error. */
+static int savepoint_end(sqlite3 *db, int r)
+{
+	if (r != PV_OK)
+		sqlite3_exec(db, "ROLLBACK TO idx_sp", NULL, NULL, NULL);
+	sqlite3_exec(db, "RELEASE idx_sp", NULL, NULL, NULL);
+	return r;
+}
+
+static int drop_all(sqlite3 *db, struct pv_error *err)
+{
+	return exec(db, "DROP TABLE IF EXISTS idx_fts; DROP TABLE IF EXISTS idx_doc;"
+		"DROP TABLE IF EXISTS idx_meta;", err);
+}
+
+int index_ensure_schema(sqlite3 *db, struct pv_error *err)
+{
+	int r = exec(db, "SAVEPOINT idx_sp", err);
+	if (r < 0)
+		return r;
+	sqlite3_stmt *st = NULL;
+	int64_t version = -1;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM idx_meta WHERE key = 'schema'", -1, &st,
+		    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (version != -1 && version != INDEX_SCHEMA_VERSION)
+		r = drop_all(db, err);
+	if (r == PV_OK)
+		r = exec(db, schema_sql, err);
+	if (r == PV_OK) {
+		char sql[96];
+		snprintf(sql, sizeof(sql),
+			"INSERT OR IGNORE INTO idx_meta VALUES ('schema', %d)", INDEX_SCHEMA_VERSION);
+		r = exec(db, sql, err);
+	}
+	return savepoint_end(db, r);
+}
+
+int index_clear(sqlite3 *db, struct pv_error *err)
+{
+	int r = exec(db, "SAVEPOINT idx_sp", err);
+	if (r < 0)
+		return r;
+	r = drop_all(db, err);
+	r = savepoint_end(db, r);
+	return r == PV_OK ? index_ensure_schema(db, err) : r;
+}
+
+int index_count(sqlite3 *db, int64_t *n_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = prepare(db, "SELECT count(*) FROM idx_doc", &st, err);
+	if (r < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n_r = sqlite3_column_int64(st, 0);
+	else
+		r = db_fail(db, err, "count");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* A display copy: at most max bytes, cut on a character boundary. */
+static void bind_display(sqlite3_stmt *st, int i, const struct pv_buf *b, size_t max)
+{
+	size_t n = index_text_utf8_prefix((const char *)b->data, b->len, max);
+	sqlite3_bind_text(st, i, b->len ? (const char *)b->data : "", (int)n, SQLITE_TRANSIENT);
+}
+
+static void bind_buf(sqlite3_stmt *st, int i, const struct pv_buf *b)
+{
+	sqlite3_bind_text(st, i, b->len ? (const char *)b->data : "", (int)b->len, SQLITE_STATIC);
+}
+
+static int write_doc(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
+	size_t len, const struct index_doc *d, struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = prepare(db, "DELETE FROM idx_fts WHERE rowid = ?", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(db, err, "delete old entry");
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+
+	r = prepare(db, "INSERT OR REPLACE INTO idx_doc (id, account, date, date_known,"
+		" received_at, size, has_attachment, message_id, from_disp, subject_disp,"
+		" truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, d->date_known ? d->date : received_at);
+	sqlite3_bind_int(st, 4, d->date_known);
+	sqlite3_bind_int64(st, 5, received_at);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)len);
+	sqlite3_bind_int(st, 7, d->has_attachment);
+	bind_buf(st, 8, &d->message_id);
+	bind_display(st, 9, &d->from, DISPLAY_FROM_MAX);
+	bind_display(st, 10, &d->subject, DISPLAY_SUBJECT_MAX);
+	sqlite3_bind_int(st, 11, (int)d->truncated);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(db, err, "insert document");
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+
+	/* every Subject field is searchable, the first one is displayed */
+	struct pv_buf subj;
+	pv_buf_init(&subj, d->subject.len + d->subject_more.len + 2);
+	if (pv_buf_append(&subj, d->subject.data ? d->subject.data : (void *)"", d->subject.len, err) < 0 ||
+	    (d->subject_more.len > 0 &&
+	     (pv_buf_append(&subj, "\n", 1, err) < 0 ||
+	      pv_buf_append(&subj, d->subject_more.data, d->subject_more.len, err) < 0))) {
+		pv_buf_free(&subj);
+		return PV_ERR;
+	}
+	const struct pv_buf *cols[8] = {
+		&d->from, &d->to, &d->cc, &d->bcc, &subj, &d->body, &d->filenames, &d->types,
+	};
+	struct pv_buf split[8];
+	r = prepare(db, "INSERT INTO idx_fts (rowid, hfrom, hto, hcc, hbcc, subject, body,"
+		" filename, ctype) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err);
+	for (int i = 0; i < 8; i++)
+		pv_buf_init(&split[i], 2 * cols[i]->len + 16);
+	if (r == PV_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		for (int i = 0; i < 8 && r == PV_OK; i++) {
+			const struct pv_buf *c = cols[i];
+			if (index_text_has_cjk((const char *)c->data, c->len)) {
+				r = index_text_cjk_split((const char *)c->data, c->len, &split[i], err);
+				c = &split[i];
+			}
+			bind_buf(st, i + 2, c);
+		}
+		if (r == PV_OK && sqlite3_step(st) != SQLITE_DONE)
+			r = db_fail(db, err, "insert text");
+		sqlite3_finalize(st);
+	}
+	for (int i = 0; i < 8; i++)
+		pv_buf_free(&split[i]);
+	pv_buf_free(&subj);
+	return r;
+}
+
+int index_add(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
+	const unsigned char *raw, size_t len, struct pv_error *err)
+{
+	if (id <= 0 || account == NULL)
+		return pv_fail(err, PV_EUSAGE, "index: bad message id %lld", (long long)id);
+	struct index_doc d;
+	int r = index_mime_extract(raw, len, &d, err);
+	if (r == PV_OK && (r = exec(db, "SAVEPOINT idx_sp", err)) == PV_OK) {
+		r = write_doc(db, id, account, received_at, len, &d, err);
+		r = savepoint_end(db, r);
+	}
+	index_doc_free(&d);
+	if (r < 0)
+		pv_error_prefix(err, "index message %lld", (long long)id);
+	return r;
+}
+
+int index_remove(sqlite3 *db, int64_t id, struct pv_error *err)
+{
+	int r = exec(db, "SAVEPOINT idx_sp", err);
+	if (r < 0)
+		return r;
+	static const char *const sql[] = {
+		"DELETE FROM idx_fts WHERE rowid = ?", "DELETE FROM idx_doc WHERE id = ?",
+	};
+	for (size_t i = 0; i < 2 && r == PV_OK; i++) {
+		sqlite3_stmt *st;
+		r = prepare(db, sql[i], &st, err);
+		if (r < 0)
+			break;
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = db_fail(db, err, "remove");
+		sqlite3_finalize(st);
+	}
+	return savepoint_end(db, r);
+}
+
+int index_purge(sqlite3 *db, struct pv_error *err)
+{
+	return exec(db, "INSERT INTO idx_fts(idx_fts) VALUES ('optimize')", err);
+}
+
+void index_hits_free(struct index_hits *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->v[i].account);
+		free(h->v[i].from);
+		free(h->v[i].subject);
+	}
+	free(h->v);
+	h->v = NULL;
+	h->n = 0;
+}
+
+/* "FROM ... WHERE ..." for a compiled query; binds start at 1. */
+static int query_from(const struct index_query_sql *q, struct pv_buf *sql, struct pv_error *err)
+{
+	if (q->match)
+		return pv_buf_printf(sql, err, " FROM idx_fts JOIN idx_doc d ON d.id = idx_fts.rowid"
+			" WHERE idx_fts MATCH ? AND (%s)", pv_buf_str(&q->where));
+	return pv_buf_printf(sql, err, " FROM idx_doc d WHERE %s", pv_buf_str(&q->where));
+}
+
+static int bind_query(sqlite3_stmt *st, const struct index_query_sql *q)
+{
+	int i = 1;
+	if (q->match)
+		sqlite3_bind_text(st, i++, q->match, -1, SQLITE_STATIC);
+	for (size_t k = 0; k < q->nparams; k++, i++) {
+		if (q->params[k].is_text)
+			sqlite3_bind_text(st, i, q->params[k].text, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(st, i, q->params[k].num);
+	}
+	return i;
+}
+
+static int compile(const char *query, struct index_query_sql *q, struct pv_error *err)
+{
+	struct index_query *parsed;
+	int r = index_query_parse(query, &parsed, err);
+	if (r < 0) {
+		memset(q, 0, sizeof(*q));
+		return r;
+	}
+	r = index_query_compile(parsed, q, err);
+	index_query_free(&parsed);
+	return r;
+}
+
+static char *column_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	return strdup(s ? (const char *)s : "");
+}
+
+static int run_search(sqlite3 *db, const struct index_query_sql *q, int64_t limit,
+	int64_t offset, struct index_hits *hits, int64_t *total_r, struct pv_error *err)
+{
+	struct pv_buf sql;
+	sqlite3_stmt *st = NULL;
+	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
+	int r = pv_buf_append_str(&sql, "SELECT count(*)", err);
+	if (r == PV_OK)
+		r = query_from(q, &sql, err);
+	if (r == PV_OK)
+		r = prepare(db, pv_buf_str(&sql), &st, err);
+	if (r == PV_OK) {
+		bind_query(st, q);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			*total_r = sqlite3_column_int64(st, 0);
+		else
+			r = db_fail(db, err, "count");
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (r < 0 || limit == 0 || offset >= *total_r)
+		goto out;
+	pv_buf_reset(&sql);
+	r = pv_buf_append_str(&sql, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
+		" d.from_disp, d.subject_disp", err);
+	if (r == PV_OK)
+		r = query_from(q, &sql, err);
+	if (r == PV_OK)
+		r = pv_buf_append_str(&sql, " ORDER BY d.date DESC, d.id DESC LIMIT ? OFFSET ?", err);
+	if (r == PV_OK)
+		r = prepare(db, pv_buf_str(&sql), &st, err);
+	if (r < 0)
+		goto out;
+	int i = bind_query(st, q);
+	sqlite3_bind_int64(st, i, limit);
+	sqlite3_bind_int64(st, i + 1, offset);
+	size_t cap = (size_t)(limit < *total_r - offset ? limit : *total_r - offset);
+	hits->v = calloc(cap ? cap : 1, sizeof(*hits->v));
+	if (hits->v == NULL) {
+		r = pv_fail(err, PV_ERR, "out of memory");
+		goto out;
+	}
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && hits->n < cap) {
+		struct index_hit *h = &hits->v[hits->n++];
+		h->id = sqlite3_column_int64(st, 0);
+		h->date = sqlite3_column_int64(st, 1);
+		h->date_known = sqlite3_column_int(st, 2) != 0;
+		h->size = sqlite3_column_int64(st, 3);
+		h->account = column_dup(st, 4);
+		h->from = column_dup(st, 5);
+		h->subject = column_dup(st, 6);
+		if (!h->account || !h->from || !h->subject) {
+			r = pv_fail(err, PV_ERR, "out of memory");
+			break;
+		}
+	}
+	if (r == PV_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = db_fail(db, err, "search");
+out:
+	sqlite3_finalize(st);
+	pv_buf_free(&sql);
+	return r;
+}
+
+/* Count and page in one read transaction, unless the caller has one. */
+static int read_begin(sqlite3 *db, bool *own_r, struct pv_error *err)
+{
+	*own_r = sqlite3_get_autocommit(db) != 0;
+	return *own_r ? exec(db, "BEGIN", err) : PV_OK;
+}
+
+static void read_end(sqlite3 *db, bool own)
+{
+	if (own)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+}
+
+int index_search(sqlite3 *db, const char *query, int64_t limit, int64_t offset,
+	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err)
+{
+	hits_r->v = NULL;
+	hits_r->n = 0;
+	*total_r = 0;
+	if (limit < 0 || limit > PV_SEARCH_LIMIT_MAX)
+		return pv_fail(err, PV_EUSAGE, "limit must be 0..%d", PV_SEARCH_LIMIT_MAX);
+	if (offset < 0)
+		return pv_fail(err, PV_EUSAGE, "offset must not be negative");
+	struct index_query_sql q;
+	int r = compile(query, &q, err);
+	bool own = false;
+	if (r == PV_OK)
+		r = read_begin(db, &own, err);
+	if (r == PV_OK) {
+		r = run_search(db, &q, limit, offset, hits_r, total_r, err);
+		read_end(db, own);
+	}
+	index_query_sql_free(&q);
+	if (r < 0)
+		index_hits_free(hits_r);
+	return r;
+}
+
+int index_match_ids(sqlite3 *db, const char *query, int64_t **ids_r, size_t *n_r,
+	struct pv_error *err)
+{
+	*ids_r = NULL;
+	*n_r = 0;
+	struct index_query_sql q;
+	struct pv_buf sql;
+	sqlite3_stmt *st = NULL;
+	int r = compile(query, &q, err);
+	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
+	if (r == PV_OK)
+		r = pv_buf_append_str(&sql, "SELECT d.id", err);
+	if (r == PV_OK)
+		r = query_from(&q, &sql, err);
+	if (r == PV_OK)
+		r = pv_buf_append_str(&sql, " ORDER BY d.id", err);
+	if (r == PV_OK)
+		r = prepare(db, pv_buf_str(&sql), &st, err);
+	if (r == PV_OK) {
+		bind_query(st, &q);
+		size_t cap = 0;
+		int rc;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (*n_r == cap) {
+				cap = cap ? cap * 2 : 256;
+				int64_t *v = realloc(*ids_r, cap * sizeof(*v));
+				if (v == NULL) {
+					r = pv_fail(err, PV_ERR, "out of memory");
+					break;
+				}
+				*ids_r = v;
+			}
+			(*ids_r)[(*n_r)++] = sqlite3_column_int64(st, 0);
+		}
+		if (r == PV_OK && rc != SQLITE_DONE)
+			r = db_fail(db, err, "match");
+	}
+	sqlite3_finalize(st);
+	pv_buf_free(&sql);
+	index_query_sql_free(&q);
+	if (r < 0) {
+		free(*ids_r);
+		*ids_r = NULL;
+		*n_r = 0;
+	}
+	return r;
+}

@@ -1,0 +1,89 @@
+#ifndef PV_INDEX_INDEX_H
+#define PV_INDEX_INDEX_H
+
+/* The full-text index: derived data in the one popvault SQLite database,
+ * in tables of its own (idx_doc, idx_fts, idx_meta) that refer to nothing
+ * else. It can be dropped and rebuilt from the archive at any time
+ * (`popvault reindex`: index_clear, then index_add for every message), and
+ * `verify` never trusts it.
+ *
+ * idx_fts is an FTS5 table (unicode61 tokenizer, diacritics removed) with
+ * the columns hfrom hto hcc hbcc subject body filename ctype; its rowid is
+ * the message id. idx_doc holds per-message fields for predicates, sorting
+ * and result lists.
+ *
+ * Privacy: the index holds message text in clear, like any full-text
+ * index. After disposal (index_remove), run index_purge and keep
+ * PRAGMA secure_delete on, so the removed text is overwritten rather than
+ * left in free pages or old FTS5 segments.
+ *
+ * None of these functions begins or commits a transaction of its own
+ * except where said: writers use a SAVEPOINT, so they work both inside the
+ * caller's transaction (the harvest's group commit) and outside one. */
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/lib/error.h"
+
+/* Creates the tables when missing. When they exist with another schema
+ * version they are dropped and recreated empty: the caller then sees
+ * index_count() == 0 and should reindex. */
+int index_ensure_schema(sqlite3 *db, struct pv_error *err);
+
+/* Indexes message `id` (> 0) from its exact bytes. Idempotent: indexing an
+ * id again replaces its entry. received_at (unix seconds) stands in for
+ * the date when the message has no usable Date field. Hostile MIME never
+ * fails this (see mime.h); errors are database errors or out of memory. */
+int index_add(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
+	const unsigned char *raw, size_t len, struct pv_error *err);
+
+/* Removes message `id` from the index (disposal). Removing an id that is
+ * not indexed is not an error. */
+int index_remove(sqlite3 *db, int64_t id, struct pv_error *err);
+
+/* Rewrites the FTS5 segments so removed entries are gone from the file's
+ * live pages too (FTS5 'optimize'; costs time proportional to the index). */
+int index_purge(sqlite3 *db, struct pv_error *err);
+
+/* Drops and recreates every index table (for reindex). */
+int index_clear(sqlite3 *db, struct pv_error *err);
+
+/* Number of indexed messages. */
+int index_count(sqlite3 *db, int64_t *n_r, struct pv_error *err);
+
+struct index_hit {
+	int64_t id;
+	int64_t date;     /* unix seconds: Date field, else receipt time */
+	bool date_known;  /* false: date is the receipt time */
+	int64_t size;     /* bytes of the stored message */
+	char *account;
+	char *from;       /* display form, clean UTF-8, at most ~256 bytes */
+	char *subject;    /* display form, clean UTF-8, at most ~512 bytes */
+};
+
+struct index_hits {
+	struct index_hit *v;
+	size_t n;
+};
+
+void index_hits_free(struct index_hits *hits);
+
+/* Runs a query (query.h) and returns one page of results, newest first:
+ * ORDER BY date DESC, id DESC, a total order, so pages never overlap or
+ * skip. limit 0..PV_SEARCH_LIMIT_MAX (0: only the total), offset >= 0;
+ * anything else is PV_EUSAGE, never a silent cap. *total_r is the number of
+ * matches, counted in the same read transaction as the page. A bad query
+ * is PV_EUSAGE (or PV_ELIMIT) with the position in err. *hits_r is owned
+ * by the caller (index_hits_free), also after an error. */
+int index_search(sqlite3 *db, const char *query, int64_t limit, int64_t offset,
+	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err);
+
+/* Every id matching query, ascending, for export and holds (unpaged: as
+ * many as there are matches). *ids_r is malloc'd, owned by the caller. */
+int index_match_ids(sqlite3 *db, const char *query, int64_t **ids_r, size_t *n_r,
+	struct pv_error *err);
+
+#endif

@@ -1,0 +1,440 @@
+/* Unit tests for archiver/index/index: the corpus in tests/data/mime/ is
+ * indexed as messages 1..17 (in file-name order; odd ids in account
+ * "sales", even ones in "legal"; received at 1700000000 + id), then every
+ * operator and a set of combinations is checked against known answers,
+ * listed newest first as search returns them. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "archiver/index/index.h"
+#include "archiver/lib/buf.h"
+#include "archiver/lib/limits.h"
+
+#define RECEIVED0 1700000000
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void add_file(sqlite3 *db, int64_t id, const char *name)
+{
+	const char *src = getenv("POPVAULT_SRC");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/data/mime/%s", src ? src : ".", name);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	static unsigned char raw[1 << 20];
+	size_t n = fread(raw, 1, sizeof(raw), f);
+	fclose(f);
+	struct pv_error err;
+	int r = index_add(db, id, id % 2 ? "sales" : "legal", RECEIVED0 + id, raw, n, &err);
+	if (r != PV_OK)
+		fail_msg("%s: %s", name, err.msg);
+}
+
+static int setup(void **state)
+{
+	sqlite3 *db;
+	struct pv_error err;
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+		return -1;
+	if (index_ensure_schema(db, &err) != PV_OK)
+		return -1;
+	const char *src = getenv("POPVAULT_SRC");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/data/mime", src ? src : ".");
+	DIR *dir = opendir(path);
+	if (dir == NULL)
+		return -1;
+	char *names[64];
+	size_t n = 0;
+	for (struct dirent *e; (e = readdir(dir)) != NULL && n < 64;)
+		if (strstr(e->d_name, ".eml"))
+			names[n++] = strdup(e->d_name);
+	closedir(dir);
+	qsort(names, n, sizeof(names[0]), cmp_names);
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL); /* one group commit, as harvest does */
+	for (size_t i = 0; i < n; i++) {
+		add_file(db, (int64_t)i + 1, names[i]);
+		free(names[i]);
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	*state = db;
+	return n == 17 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	sqlite3_close(*state);
+	return 0;
+}
+
+/* Runs query and compares the ids (newest first) and the total. */
+static void expect(sqlite3 *db, const char *query, const char *want)
+{
+	struct index_hits hits;
+	struct pv_error err;
+	int64_t total;
+	int r = index_search(db, query, PV_SEARCH_LIMIT_MAX, 0, &hits, &total, &err);
+	if (r != PV_OK)
+		fail_msg("%s: %s", query, err.msg);
+	char got[1024] = "";
+	size_t o = 0;
+	for (size_t i = 0; i < hits.n; i++)
+		o += (size_t)snprintf(got + o, sizeof(got) - o, "%s%lld", i ? " " : "", (long long)hits.v[i].id);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: got [%s], want [%s]", query, got, want);
+	assert_int_equal(total, (int64_t)hits.n);
+	index_hits_free(&hits);
+}
+
+static void test_each_text_operator(void **state)
+{
+	sqlite3 *db = *state;
+	expect(db, "quarterly", "13 1");
+	expect(db, "from:alice", "9 1");
+	expect(db, "to:alice", "13 7 2");
+	expect(db, "cc:erin", "7");
+	expect(db, "bcc:boss", "9");
+	expect(db, "participant:alice", "13 9 7 2 1");
+	expect(db, "participant:bob", "17 16 14 13 9 8 6 4 3 1 10");
+	expect(db, "subject:cafe", "2");
+	expect(db, "subject:Café", "2");
+	expect(db, "body:cafe", "8 2 10");
+	expect(db, "body:zeppelin", "7"); /* a text attachment */
+	expect(db, "filename:pdf", "7");
+	expect(db, "filename:resume", "7");        /* RFC 2231, accents folded */
+	expect(db, "filename:\"notizen fur\"", "7"); /* RFC 2047 in name= */
+	expect(db, "filename:excel", "7");         /* attachment types too */
+	expect(db, "from:example.fr", "2");
+	expect(db, "from:renee@example.fr", "2");
+}
+
+static void test_each_other_operator(void **state)
+{
+	sqlite3 *db = *state;
+	expect(db, "has:attachment", "7");
+	expect(db, "before:2024-03-05", "1 15 10"); /* no Date: receipt time */
+	expect(db, "after:2024-03-18", "17 16");
+	expect(db, "on:2024-03-06", "4 3");
+	expect(db, "larger:1K", "7");
+	expect(db, "smaller:200", "11 15");
+	expect(db, "account:sales", "17 13 11 9 7 5 3 1 15");
+	expect(db, "account:Sales", ""); /* exact */
+	expect(db, "message-id:<plain-1@example.com>", "1");
+	expect(db, "message-id:latin1-2@example.fr", "2");
+	expect(db, "message-id:dup-12b@example.com", ""); /* the first Message-ID counts */
+}
+
+static void test_phrases_charsets_and_bare_words(void **state)
+{
+	sqlite3 *db = *state;
+	expect(db, "\"lunch at noon\"", "9");
+	expect(db, "\"noon lunch\"", "");
+	expect(db, "Привет", "3");
+	expect(db, "квартал", "3");
+	expect(db, "会議", "4");        /* inside a sentence without spaces */
+	expect(db, "\"十時\"", "4");
+	expect(db, "中文", "6");
+	expect(db, "预算", "6");
+	expect(db, "koln", "5");
+	expect(db, "grüße", "5");
+	expect(db, "naive", "5");
+	expect(db, "“said hello”", "14"); /* windows-1252 quotes around hello */
+	expect(db, "zed", "13");        /* an attached message's From */
+	expect(db, "xylophone", "13");
+	expect(db, "walrus", "16");     /* digest part */
+	expect(db, "hiddenword", "8");
+	expect(db, "scriptsecret", ""); /* script content is not text */
+	expect(db, "commentsecret", "");
+	expect(db, "résumé", "7");      /* bare words search file names */
+	expect(db, "innerpart", "10");  /* malformed MIME still indexed */
+}
+
+static void test_combinations(void **state)
+{
+	sqlite3 *db = *state;
+	expect(db, "from:alice -lunch", "1");
+	expect(db, "from:alice NOT subject:lunch", "1");
+	expect(db, "(from:alice OR from:carol) has:attachment", "7");
+	expect(db, "participant:bob before:2024-03-07", "4 3 1 10");
+	expect(db, "cafe OR zeppelin", "8 7 2 10");
+	expect(db, "-participant:example", "15");
+	expect(db, "account:legal larger:400", "16 8 10");
+	expect(db, "alice OR larger:1K", "13 9 7 2 1");
+	expect(db, "(quarterly OR lunch) after:2024-03-10", "13 9");
+	expect(db, "NOT has:attachment smaller:250", "17 14 11 15");
+	expect(db, "from:(alice OR carol OR zed)", "9 7 1");
+	expect(db, "subject:(report -fwd)", "1");
+	expect(db, "-(a OR b OR c) -participant:bob -account:sales", "12 2");
+	expect(db, "", "17 16 14 13 12 11 9 8 7 6 5 4 3 2 1 15 10");
+}
+
+static void test_injection_attempts_are_harmless(void **state)
+{
+	sqlite3 *db = *state;
+	static const char *const queries[] = {
+		"\"", "*", "NEAR(", "NEAR(alice bob)", "\"NEAR(alice bob)\"",
+		"'); DROP TABLE idx_doc; --", "account:\"'); DROP TABLE idx_doc; --\"",
+		"{hfrom}:alice", "hfrom:alice", "\"alice\" + \"bob\"",
+		"\"a\\\" OR \\\"b\"", "subject:\"x\\\" OR body:\\\"y\"", "alice\"", "-", "a:b:c",
+		"message-id:\"' OR 1=1 --\"", "\\", "\\\"", "idx_fts", "rank:1",
+	};
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		struct index_hits hits;
+		struct pv_error err;
+		int64_t total = -1;
+		int r = index_search(db, queries[i], 10, 0, &hits, &total, &err);
+		if (r != PV_OK && r != PV_EUSAGE)
+			fail_msg("%s: %d %s", queries[i], r, err.msg);
+		if (r == PV_OK && total != 0)
+			fail_msg("%s: %lld results", queries[i], (long long)total);
+		index_hits_free(&hits);
+	}
+	/* FTS5 operators inside a term are inert: a prefix star or an
+	 * initial-token caret change nothing */
+	expect(db, "alice*", "13 9 7 2 1");
+	expect(db, "^alice", "13 9 7 2 1");
+	expect(db, "from:alice^", "9 1");
+	int64_t n;
+	assert_int_equal(index_count(db, &n, NULL), PV_OK);
+	assert_int_equal(n, 17);
+}
+
+/* Random queries from an alphabet of FTS5 and SQL syntax: the parser may
+ * reject them, but whatever it accepts SQLite must run. A PV_ERR would
+ * mean generated SQL or FTS5 syntax failed: user text got out. */
+static void test_random_queries_never_break_the_generated_sql(void **state)
+{
+	sqlite3 *db = *state;
+	static const char *const parts[] = {
+		"alice", "\"", "(", ")", "-", "*", ":", "^", "{", "}", "+", "NEAR", "OR", "AND",
+		"NOT", "from:", "subject:", "has:attachment", "before:2024-03-05", "larger:1K",
+		"account:sales", "'", ";", "\\", " ", " ", " ", "é", "会議", "hcc", "col",
+	};
+	uint64_t x = 88172645463325252ull;
+	int ok = 0;
+	for (int i = 0; i < 2000; i++) {
+		char q[256] = "";
+		size_t o = 0;
+		int n = 1 + i % 12;
+		for (int k = 0; k < n; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			o += (size_t)snprintf(q + o, sizeof(q) - o, "%s",
+				parts[x % (sizeof(parts) / sizeof(parts[0]))]);
+		}
+		struct index_hits hits;
+		struct pv_error err;
+		int64_t total;
+		int r = index_search(db, q, 5, 0, &hits, &total, &err);
+		if (r != PV_OK && r != PV_EUSAGE && r != PV_ELIMIT)
+			fail_msg("[%s]: %d %s", q, r, err.msg);
+		ok += r == PV_OK;
+		index_hits_free(&hits);
+	}
+	assert_true(ok > 200); /* the generator does reach SQLite */
+}
+
+static void test_paging_is_stable_and_never_capped(void **state)
+{
+	sqlite3 *db = *state;
+	struct pv_error err;
+	struct index_hits all, page;
+	int64_t total, t;
+	assert_int_equal(index_search(db, "participant:bob", 100, 0, &all, &total, &err), PV_OK);
+	assert_int_equal(total, 11);
+	for (int64_t off = 0; off < 12; off += 4) {
+		assert_int_equal(index_search(db, "participant:bob", 4, off, &page, &t, &err), PV_OK);
+		assert_int_equal(t, 11);
+		assert_int_equal(page.n, off + 4 <= 11 ? 4 : 11 - off);
+		for (size_t i = 0; i < page.n; i++)
+			assert_int_equal(page.v[i].id, all.v[off + (int64_t)i].id);
+		index_hits_free(&page);
+	}
+	assert_int_equal(index_search(db, "participant:bob", 5, 11, &page, &t, &err), PV_OK);
+	assert_int_equal(page.n, 0);
+	assert_int_equal(t, 11); /* past the end: the total still says how many */
+	index_hits_free(&page);
+	assert_int_equal(index_search(db, "participant:bob", 0, 0, &page, &t, &err), PV_OK);
+	assert_int_equal(page.n, 0);
+	assert_int_equal(t, 11);
+	index_hits_free(&page);
+	index_hits_free(&all);
+
+	assert_int_equal(index_search(db, "x", PV_SEARCH_LIMIT_MAX + 1, 0, &page, &t, &err), PV_EUSAGE);
+	assert_int_equal(index_search(db, "x", -1, 0, &page, &t, &err), PV_EUSAGE);
+	assert_int_equal(index_search(db, "x", 10, -1, &page, &t, &err), PV_EUSAGE);
+}
+
+static void test_hits_carry_display_fields(void **state)
+{
+	sqlite3 *db = *state;
+	struct pv_error err;
+	struct index_hits h;
+	int64_t t;
+	assert_int_equal(index_search(db, "message-id:latin1-2@example.fr", 10, 0, &h, &t, &err), PV_OK);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.v[0].from, "Renée Dupré <renee@example.fr>");
+	assert_string_equal(h.v[0].subject, "Café crème");
+	assert_string_equal(h.v[0].account, "legal");
+	assert_int_equal(h.v[0].date, 1709627400);
+	assert_true(h.v[0].date_known);
+	assert_int_equal(h.v[0].size, 342);
+	index_hits_free(&h);
+	assert_int_equal(index_search(db, "innerpart", 10, 0, &h, &t, &err), PV_OK);
+	assert_false(h.v[0].date_known);
+	assert_int_equal(h.v[0].date, RECEIVED0 + 10);
+	index_hits_free(&h);
+}
+
+static void test_syntax_error_reaches_the_caller_with_its_column(void **state)
+{
+	sqlite3 *db = *state;
+	struct pv_error err;
+	struct index_hits h;
+	int64_t t;
+	assert_int_equal(index_search(db, "from:alice AND (bob", 10, 0, &h, &t, &err), PV_EUSAGE);
+	assert_string_equal(err.msg, "column 20: expected ')' to close '(' at column 16");
+	assert_int_equal(h.n, 0);
+}
+
+static void test_match_ids_ascending_and_unpaged(void **state)
+{
+	sqlite3 *db = *state;
+	struct pv_error err;
+	int64_t *ids;
+	size_t n;
+	assert_int_equal(index_match_ids(db, "participant:alice", &ids, &n, &err), PV_OK);
+	assert_int_equal(n, 5);
+	int64_t want[] = {1, 2, 7, 9, 13};
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ids[i], want[i]);
+	free(ids);
+	assert_int_equal(index_match_ids(db, "(", &ids, &n, &err), PV_EUSAGE);
+	assert_null(ids);
+}
+
+static sqlite3 *fresh(void)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	assert_int_equal(index_ensure_schema(db, NULL), PV_OK);
+	return db;
+}
+
+static void add_text(sqlite3 *db, int64_t id, const char *msg)
+{
+	struct pv_error err;
+	assert_int_equal(index_add(db, id, "a", 1, (const unsigned char *)msg, strlen(msg), &err), PV_OK);
+}
+
+static void test_equal_dates_order_by_id(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	const char *m = "Date: Mon, 04 Mar 2024 10:00:00 +0000\r\nSubject: same\r\n\r\nx\r\n";
+	add_text(db, 5, m);
+	add_text(db, 3, m);
+	add_text(db, 9, m);
+	expect(db, "same", "9 5 3");
+	sqlite3_close(db);
+}
+
+static void test_add_is_idempotent_and_replaces(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	add_text(db, 1, "Subject: first version\r\n\r\nalpha\r\n");
+	add_text(db, 1, "Subject: first version\r\n\r\nalpha\r\n");
+	int64_t n;
+	assert_int_equal(index_count(db, &n, NULL), PV_OK);
+	assert_int_equal(n, 1);
+	expect(db, "alpha", "1");
+	add_text(db, 1, "Subject: second version\r\n\r\nbeta\r\n");
+	expect(db, "alpha", "");
+	expect(db, "beta", "1");
+	assert_int_equal(index_add(db, 0, "a", 1, (const unsigned char *)"x", 1, NULL), PV_EUSAGE);
+	sqlite3_close(db);
+}
+
+static void test_add_joins_the_callers_transaction(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	add_text(db, 1, "Subject: rolled back\r\n\r\ngamma\r\n");
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	expect(db, "gamma", "");
+	int64_t n;
+	assert_int_equal(index_count(db, &n, NULL), PV_OK);
+	assert_int_equal(n, 0);
+	sqlite3_close(db);
+}
+
+static void test_remove_purge_clear(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	add_text(db, 1, "Subject: one\r\n\r\ndelta\r\n");
+	add_text(db, 2, "Subject: two\r\n\r\ndelta\r\n");
+	assert_int_equal(index_remove(db, 1, NULL), PV_OK);
+	assert_int_equal(index_remove(db, 1, NULL), PV_OK); /* already gone: fine */
+	assert_int_equal(index_purge(db, NULL), PV_OK);
+	expect(db, "delta", "2");
+	expect(db, "one", "");
+	assert_int_equal(index_clear(db, NULL), PV_OK);
+	int64_t n;
+	assert_int_equal(index_count(db, &n, NULL), PV_OK);
+	assert_int_equal(n, 0);
+	expect(db, "", "");
+	add_text(db, 3, "Subject: after clear\r\n\r\nepsilon\r\n");
+	expect(db, "epsilon", "3");
+	sqlite3_close(db);
+}
+
+static void test_other_schema_version_is_rebuilt_empty(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	add_text(db, 1, "Subject: old\r\n\r\nzeta\r\n");
+	assert_int_equal(sqlite3_exec(db, "UPDATE idx_meta SET value = 999", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(index_ensure_schema(db, NULL), PV_OK);
+	int64_t n;
+	assert_int_equal(index_count(db, &n, NULL), PV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(index_ensure_schema(db, NULL), PV_OK); /* and stays */
+	add_text(db, 1, "Subject: new\r\n\r\neta\r\n");
+	expect(db, "eta", "1");
+	sqlite3_close(db);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_each_text_operator),
+		cmocka_unit_test(test_each_other_operator),
+		cmocka_unit_test(test_phrases_charsets_and_bare_words),
+		cmocka_unit_test(test_combinations),
+		cmocka_unit_test(test_injection_attempts_are_harmless),
+		cmocka_unit_test(test_random_queries_never_break_the_generated_sql),
+		cmocka_unit_test(test_paging_is_stable_and_never_capped),
+		cmocka_unit_test(test_hits_carry_display_fields),
+		cmocka_unit_test(test_syntax_error_reaches_the_caller_with_its_column),
+		cmocka_unit_test(test_match_ids_ascending_and_unpaged),
+		cmocka_unit_test(test_equal_dates_order_by_id),
+		cmocka_unit_test(test_add_is_idempotent_and_replaces),
+		cmocka_unit_test(test_add_joins_the_callers_transaction),
+		cmocka_unit_test(test_remove_purge_clear),
+		cmocka_unit_test(test_other_schema_version_is_rebuilt_empty),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
