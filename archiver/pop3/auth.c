@@ -24,24 +24,29 @@ static bool non_ascii(const char *s)
 	return false;
 }
 
-static enum pop3_auth_mode pick(const struct pop3_client *c)
+/* AUTO's candidates, strongest first. Mechanisms that reveal the password
+ * go only over TLS, and then one of them is enough (if the server refuses
+ * the password itself, another way of sending it changes nothing). USER
+ * over clear text must be asked for by name. */
+static size_t candidates(const struct pop3_client *c, enum pop3_auth_mode out[4])
 {
 	unsigned s = c->caps.sasl;
-	/* Mechanisms that reveal the password go only over TLS; USER over
-	 * clear text must be asked for by name. */
+	size_t n = 0;
 	if (s & POP3_SASL_SCRAM_SHA_256)
-		return POP3_AUTH_SCRAM_SHA_256;
+		out[n++] = POP3_AUTH_SCRAM_SHA_256;
 	if (s & POP3_SASL_CRAM_MD5)
-		return POP3_AUTH_CRAM_MD5;
+		out[n++] = POP3_AUTH_CRAM_MD5;
 	if (c->tls.active && (s & POP3_SASL_PLAIN))
-		return POP3_AUTH_PLAIN;
-	if (c->tls.active && (s & POP3_SASL_LOGIN))
-		return POP3_AUTH_LOGIN;
-	if (c->has_apop_ts)
-		return POP3_AUTH_APOP;
-	if (c->tls.active && (c->caps.user || !c->caps.capa_ok))
-		return POP3_AUTH_USER;
-	return POP3_AUTH_AUTO; /* nothing usable */
+		out[n++] = POP3_AUTH_PLAIN;
+	else if (c->tls.active && (s & POP3_SASL_LOGIN))
+		out[n++] = POP3_AUTH_LOGIN;
+	else if (c->tls.active && (c->caps.user || !c->caps.capa_ok))
+		out[n++] = POP3_AUTH_USER;
+	else if (c->has_apop_ts)
+		/* Last: servers (GNU pop3d) send a timestamp yet refuse APOP
+		 * to users without an APOP secret. */
+		out[n++] = POP3_AUTH_APOP;
+	return n;
 }
 
 static int login_user(struct pop3_client *c, const struct pop3_auth *a,
@@ -92,6 +97,7 @@ struct sasl {
 	int round;
 	bool verified;    /* SCRAM: the server proved it knows the password */
 	bool oauth_error; /* an OAuth error challenge arrived */
+	bool untrusted;   /* SCRAM: the server's signature was wrong */
 	char oauth_msg[160];
 };
 
@@ -126,6 +132,7 @@ static int sasl_step(struct sasl *s, const unsigned char *ch, size_t ch_len,
 			/* RFC 5034 §4: server-final arrives as a challenge;
 			 * the client answers it with an empty response. */
 			if (pop3_scram_verify_server(&s->scram, (const char *)ch, ch_len, err) < 0) {
+				s->untrusted = true;
 				*cancel_r = true;
 				return PV_OK;
 			}
@@ -312,6 +319,8 @@ static int login_sasl(struct pop3_client *c, const struct pop3_auth *a,
 	pop3_scram_init(&s.scram);
 	int r = sasl_run(c, &s, err);
 	pop3_scram_clear(&s.scram);
+	if (s.untrusted || (mode == POP3_AUTH_SCRAM_SHA_256 && r < 0 && c->dead))
+		c->auth_no_fallback = true;
 	return r;
 }
 
@@ -326,8 +335,9 @@ int pop3_login(struct pop3_client *c, const struct pop3_auth *a,
 	if (has_ctl(a->user) || has_ctl(a->secret) ||
 	    (a->authzid != NULL && has_ctl(a->authzid)))
 		return pv_fail(err, PV_EUSAGE, "POP3 login: CR or LF in the credentials");
-	enum pop3_auth_mode mode = a->mode == POP3_AUTH_AUTO ? pick(c) : a->mode;
-	if (mode == POP3_AUTH_AUTO)
+	enum pop3_auth_mode modes[4] = {a->mode};
+	size_t n_modes = a->mode == POP3_AUTH_AUTO ? candidates(c, modes) : 1;
+	if (n_modes == 0)
 		return pv_fail(err, PV_ERR, "no safe authentication method offered "
 			       "(a password in clear needs --auth user or TLS)");
 	/* RFC 6856 §3: UTF-8 credentials after the UTF8 command. */
@@ -341,16 +351,27 @@ int pop3_login(struct pop3_client *c, const struct pop3_auth *a,
 			return PV_EPROTO;
 		}
 	}
-	switch (mode) {
-	case POP3_AUTH_USER:
-		r = login_user(c, a, err);
-		break;
-	case POP3_AUTH_APOP:
-		r = login_apop(c, a, err);
-		break;
-	default:
-		r = login_sasl(c, a, mode, err);
-		break;
+	enum pop3_auth_mode mode = POP3_AUTH_AUTO;
+	c->auth_no_fallback = false;
+	for (size_t i = 0; i < n_modes; i++) {
+		mode = modes[i];
+		if (i > 0) {
+			char note[96];
+			int k = snprintf(note, sizeof(note), "auto: trying %s", pop3_auth_mode_name(mode));
+			pop3_note(c, POP3_TRANSCRIPT_NOTE, note, k < 0 ? 0 : strnlen(note, sizeof(note)));
+		}
+		if (mode == POP3_AUTH_USER)
+			r = login_user(c, a, err);
+		else if (mode == POP3_AUTH_APOP)
+			r = login_apop(c, a, err);
+		else
+			r = login_sasl(c, a, mode, err);
+		/* Only a refusal of this mechanism is worth another one: not a
+		 * busy or locked mailbox, a lost connection, or a server that
+		 * failed to prove itself. */
+		if (r == 0 || c->dead || c->auth_no_fallback || r == PV_ETEMP || r == PV_EPERM ||
+		    r == PV_EUSAGE || r == PV_ELIMIT)
+			break;
 	}
 	if (r < 0)
 		return r;

@@ -17,6 +17,9 @@ struct pop3_client {
 	bool dead;      /* closed or out of step: nothing more may be sent */
 	bool authed;
 	enum pop3_auth_mode auth_used;
+	/* The server failed to prove it knows the password (SCRAM v=): no
+	 * other mechanism may be tried on it. */
+	bool auth_no_fallback;
 	bool has_apop_ts;
 	char apop_ts[PV_POP3_STATUS_LINE_MAX];
 	pop3_transcript_fn *transcript;

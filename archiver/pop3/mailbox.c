@@ -70,7 +70,7 @@ int pop3_list_all(struct pop3_client *c, struct pop3_mailbox **mb_r,
 				*err = bad_err;
 		}
 	}
-	if (r == 0 && bad == 0) {
+	if (r == 0 && bad == 0 && mb->count > 1) {
 		qsort(mb->msgs, mb->count, sizeof(*mb->msgs), by_num);
 		for (size_t i = 1; i < mb->count; i++)
 			if (mb->msgs[i].num == mb->msgs[i - 1].num) {
@@ -106,7 +106,8 @@ static int mark_dups(struct pop3_mailbox *mb, struct pv_error *err)
 	for (size_t i = 0; i < mb->count; i++)
 		if (mb->msgs[i].has_uidl)
 			v[n++] = &mb->msgs[i];
-	qsort(v, n, sizeof(*v), by_uidl);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_uidl);
 	mb->uidl_dups = 0;
 	for (size_t i = 1; i < n; i++)
 		if (strcmp(v[i]->uidl, v[i - 1]->uidl) == 0) {
@@ -143,7 +144,8 @@ int pop3_uidl_all(struct pop3_client *c, struct pop3_mailbox *mb,
 			char shown[96];
 			pop3_sanitize(l, len, shown, sizeof(shown));
 			bad = pv_fail(err, PV_EPROTO, "UIDL: malformed line \"%s\"", shown);
-		} else if ((m = bsearch(&key, mb->msgs, mb->count, sizeof(*m), by_num)) == NULL) {
+		} else if (mb->count == 0 ||
+			   (m = bsearch(&key, mb->msgs, mb->count, sizeof(*m), by_num)) == NULL) {
 			bad = pv_fail(err, PV_EPROTO, "UIDL: message %u not in LIST",
 				      (unsigned)key.num);
 		} else if (m->has_uidl) {

@@ -43,8 +43,16 @@ enum pop3_tls_mode {
 };
 
 enum pop3_auth_mode {
-	POP3_AUTH_AUTO, /* strongest offered: SCRAM-SHA-256 > CRAM-MD5 >
-			   PLAIN > LOGIN (those two only over TLS) > APOP > USER */
+	/* AUTO tries, strongest first, each offered one of: SCRAM-SHA-256,
+	 * CRAM-MD5, then over TLS the first of PLAIN, LOGIN, USER, and only
+	 * failing those (or in clear) APOP. It moves on after a refusal
+	 * (-ERR: e.g. CRAM offered but the user's password is stored
+	 * hashed), never after [IN-USE], [LOGIN-DELAY], [SYS/TEMP], [SYS/PERM], a lost
+	 * connection, or a SCRAM server signature that did not verify (a
+	 * server that does not know the password gets no other chance).
+	 * Never sends a password in clear: USER or PLAIN without TLS must
+	 * be asked for by name. */
+	POP3_AUTH_AUTO,
 	POP3_AUTH_USER,
 	POP3_AUTH_APOP,
 	POP3_AUTH_PLAIN,

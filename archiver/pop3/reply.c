@@ -220,11 +220,16 @@ void pop3_caps_parse_line(struct pop3_caps *caps, const char *line, size_t len)
 			caps->expire_per_user = per_user;
 		}
 	} else if (kl > 6 && has_prefix(kw, kl, "EXPIRE")) {
-		/* GNU pop3d has been seen sending "EXPIRE0". Err on the side of
+		/* GNU pop3d sends "EXPIRE0" and "EXPIRENEVER". Err on the side of
 		 * expiry: a server that may delete retrieved mail at QUIT
 		 * must be treated as one that does. */
 		uint64_t v;
-		if (pop3_parse_u64(kw + 6, kl - 6, UINT32_MAX, &v) == 0) {
+		if (word_eq(kw + 6, kl - 6, "NEVER")) {
+			caps->expire = true;
+			caps->expire_never = true;
+			caps->expire_days = 0;
+			caps->expire_malformed = true;
+		} else if (pop3_parse_u64(kw + 6, kl - 6, UINT32_MAX, &v) == 0) {
 			caps->expire = true;
 			caps->expire_never = false;
 			caps->expire_days = (uint32_t)v;
@@ -237,9 +242,20 @@ void pop3_caps_parse_line(struct pop3_caps *caps, const char *line, size_t len)
 			caps->login_delay = true;
 			caps->login_delay_s = v;
 			caps->login_delay_per_user = per_user;
+			caps->login_delay_malformed = false;
+		}
+	} else {
+		/* GNU pop3d 3.15 prints "LOGIN-DELAY n" as a bare "n". Only a
+		 * scheduling hint, so taking it costs nothing if wrong. */
+		uint64_t v;
+		if (!caps->login_delay && pos == len &&
+		    pop3_parse_u64(kw, kl, UINT32_MAX, &v) == 0) {
+			caps->login_delay = true;
+			caps->login_delay_s = (uint32_t)v;
+			caps->login_delay_malformed = true;
 		}
 	}
-	/* Anything else (including a bare number) is ignored. */
+	/* Anything else is ignored. */
 }
 
 int pop3_parse_scan(const char *s, size_t len, bool allow_zero,

@@ -63,11 +63,12 @@ struct pop3_caps {
 	bool expire;           /* an EXPIRE line was seen */
 	bool expire_never;
 	bool expire_per_user;  /* "USER" suffix: the value may change after login */
-	bool expire_malformed; /* e.g. GNU pop3d's "EXPIRE0": value taken anyway */
+	bool expire_malformed; /* GNU pop3d's "EXPIRE0"/"EXPIRENEVER": taken anyway */
 	uint32_t expire_days;
 	/* LOGIN-DELAY (RFC 2449 §6.8): minimum seconds between logins. */
 	bool login_delay;
 	bool login_delay_per_user;
+	bool login_delay_malformed; /* GNU pop3d's bare "n" line */
 	uint32_t login_delay_s;
 	char implementation[64]; /* printable ASCII only, "" when not sent */
 };

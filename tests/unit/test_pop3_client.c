@@ -1168,6 +1168,73 @@ static void test_scram_ok_without_signature_rejected(void **state)
 	peer_ok(f);
 }
 
+static void test_auto_falls_back_after_mechanism_refused(void **state)
+{
+	struct fixture *f = *state;
+	/* CRAM-MD5 offered, but this user's password is stored hashed: the
+	 * refusal moves auto on to the next method. */
+	const struct sp_step script[] = {
+		SP_SEND("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"),
+		SP_EXPECT("CAPA\r\n"), SP_SEND("+OK\r\nSASL CRAM-MD5\r\n.\r\n"),
+		SP_EXPECT("AUTH CRAM-MD5\r\n"), SP_SEND("+ PDEyMzRAeD4=\r\n"),
+		SP_EXPECT("bXJvc2UgZWRiMzQ0MmY1ZjFkOTI2YzNiZDk1NzA0MjFhNjk0YjQ=\r\n"),
+		SP_SEND("-ERR [AUTH] Authentication failed.\r\n"),
+		SP_EXPECT("APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n"), SP_SEND("+OK\r\n"),
+		SP_EXPECT("CAPA\r\n"), SP_SEND("+OK\r\n.\r\n"), SP_END};
+	struct pop3_auth a = {POP3_AUTH_AUTO, "mrose", "tanstaaf", NULL};
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	if (pop3_login(f->c, &a, &f->err) != 0)
+		fail_msg("login: %s", f->err.msg);
+	assert_int_equal(pop3_auth_used(f->c), POP3_AUTH_APOP);
+	peer_ok(f);
+}
+
+static void test_auto_stops_on_in_use(void **state)
+{
+	struct fixture *f = *state;
+	const struct sp_step script[] = {
+		SP_SEND("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"),
+		SP_EXPECT("CAPA\r\n"), SP_SEND("+OK\r\nSASL CRAM-MD5\r\n.\r\n"),
+		SP_EXPECT("AUTH CRAM-MD5\r\n"), SP_SEND("+ PDEyMzRAeD4=\r\n"),
+		SP_EXPECT("bXJvc2UgZWRiMzQ0MmY1ZjFkOTI2YzNiZDk1NzA0MjFhNjk0YjQ=\r\n"),
+		SP_SEND("-ERR [IN-USE] locked\r\n"), SP_EXPECT_EOF, SP_END};
+	struct pop3_auth a = {POP3_AUTH_AUTO, "mrose", "tanstaaf", NULL};
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(pop3_login(f->c, &a, &f->err), PV_ETEMP);
+	peer_ok(f);
+}
+
+static void test_auto_never_falls_back_after_bad_scram_signature(void **state)
+{
+	struct fixture *f = *state;
+	/* The server could not prove it knows the password: it must not get
+	 * a CRAM-MD5 response or an APOP digest to attack either. */
+	struct scram_srv s = {"pencil", SCRAM_BAD_SIGNATURE};
+	const struct sp_step script[] = {
+		SP_SEND("+OK ready <1@x>\r\n"), SP_EXPECT("CAPA\r\n"),
+		SP_SEND("+OK\r\nSASL SCRAM-SHA-256 CRAM-MD5\r\n.\r\n"),
+		SP_CALL(scram_server, &s), SP_EXPECT_EOF, SP_END};
+	struct pop3_auth a = {POP3_AUTH_AUTO, "alice", "pencil", NULL};
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(pop3_login(f->c, &a, &f->err), PV_EAUTH);
+	peer_ok(f);
+}
+
+static void test_empty_mailbox_scan(void **state)
+{
+	struct fixture *f = *state;
+	const struct sp_step script[] = {LOGIN_PIPE, SP_EXPECT("LIST\r\n"), SP_SEND("+OK 0 messages\r\n.\r\n"),
+					 SP_EXPECT("UIDL\r\n"), SP_SEND("+OK\r\n.\r\n"), SP_END};
+	struct pop3_mailbox *mb = NULL;
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_int_equal(pop3_scan(f->c, &mb, &f->err), 0);
+	assert_int_equal(mb->count, 0);
+	assert_true(mb->uidl_ok);
+	pop3_mailbox_free(&mb);
+	peer_ok(f);
+}
+
 static void test_sasl_garbage_challenge_cancels(void **state)
 {
 	struct fixture *f = *state;
@@ -1233,6 +1300,10 @@ int main(void)
 		T(test_scram_bad_server_signature_cancels),
 		T(test_scram_ok_without_signature_rejected),
 		T(test_sasl_garbage_challenge_cancels),
+		T(test_auto_falls_back_after_mechanism_refused),
+		T(test_auto_stops_on_in_use),
+		T(test_auto_never_falls_back_after_bad_scram_signature),
+		T(test_empty_mailbox_scan),
 #undef T
 	};
 	return cmocka_run_group_tests_name("pop3_client", tests, NULL, NULL);

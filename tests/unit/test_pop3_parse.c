@@ -97,8 +97,9 @@ static void test_capa_garbage_tolerated(void **state)
 {
 	(void)state;
 	struct pop3_caps c;
-	/* GNU pop3d 3.15 sends "EXPIRE0" and a bare "5"; neither may break the
-	 * session, and "EXPIRE0" must still count as expiry at QUIT. */
+	/* GNU pop3d 3.15 sends "EXPIRE0" and a bare "5" (LOGIN-DELAY 5);
+	 * neither may break the session, and "EXPIRE0" must still count as
+	 * expiry at QUIT. */
 	const char *gnu[] = {"TOP", "USER", "UIDL", "RESP-CODES", "PIPELINING", "EXPIRE0", "5",
 			     "", "   ", "\x01\xff garbage", "LOGIN-DELAY", "LOGIN-DELAY x",
 			     "IMPLEMENTATION GNU Mailutils\x07 3.15"};
@@ -108,7 +109,9 @@ static void test_capa_garbage_tolerated(void **state)
 	assert_true(c.expire_malformed);
 	assert_int_equal(c.expire_days, 0);
 	assert_false(c.expire_never);
-	assert_false(c.login_delay);
+	/* The bare "5" is GNU's LOGIN-DELAY 5 (a hint for the scheduler). */
+	assert_true(c.login_delay && c.login_delay_malformed);
+	assert_int_equal(c.login_delay_s, 5);
 	assert_false(c.stls);
 	assert_string_equal(c.implementation, "GNU Mailutils? 3.15");
 }
@@ -130,7 +133,10 @@ static void test_capa_expire_login_delay_sasl(void **state)
 	assert_true(c.stls && c.auth_resp_code && c.utf8);
 	const char *never[] = {"EXPIRE NEVER"};
 	caps_from(&c, never, 1);
-	assert_true(c.expire && c.expire_never);
+	assert_true(c.expire && c.expire_never && !c.expire_malformed);
+	const char *gnu_never[] = {"EXPIRENEVER"};
+	caps_from(&c, gnu_never, 1);
+	assert_true(c.expire && c.expire_never && c.expire_malformed);
 	const char *huge[] = {"EXPIRE 99999999999999999999999", "LOGIN-DELAY -5"};
 	caps_from(&c, huge, 2);
 	assert_false(c.expire);
