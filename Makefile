@@ -39,7 +39,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/asan/obj/%.o)
 
 .SECONDARY:
-.PHONY: all asan test unit e2e web demo bench fuzz clean deps check-deps
+.PHONY: all asan test unit e2e web demo bench fuzz fuzz-smoke clean deps check-deps
 all: check-deps $(BUILD)/popvault
 
 check-deps:
@@ -101,8 +101,51 @@ demo: all
 bench: all
 	tests/bench/run.sh
 
+# Benchmark programs: tests/bench/bench_X.c -> $(BUILD)/bench/bench_X,
+# release flags, linked with the release library.
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libpopvault.a
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# libFuzzer: every tests/fuzz/fuzz_X.c becomes $(BUILD)/fuzz/fuzz_X, linked
+# with the library sources compiled by clang (coverage + ASan + UBSan).
+# Seeds: tests/fuzz/corpus/fuzz_X/ when present. FUZZ_TIME: seconds each;
+# FUZZ: a glob like UNIT (make FUZZ=note fuzz-smoke).
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 5
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ ?= *
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_$(FUZZ).c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+
+fuzz: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+
+$(BUILD)/fuzz/libpopvault.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libpopvault.a
+	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+fuzz-smoke: fuzz
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+		mkdir -p $(BUILD)/fuzz/corpus/$$n; \
+		seeds=; [ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
+		if ! $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/$$n- \
+			$(BUILD)/fuzz/corpus/$$n $$seeds >$(BUILD)/fuzz/$$n.log 2>&1; then \
+			tail -n 40 $(BUILD)/fuzz/$$n.log; echo "fuzz-smoke: $$n FAILED"; exit 1; fi; \
+		echo "fuzz-smoke: $$n ok, $$(grep -o 'number_of_executed_units: *[0-9]*' \
+			$(BUILD)/fuzz/$$n.log | grep -o '[0-9]*$$') runs in $(FUZZ_TIME)s"; done
+
 clean:
 	rm -rf build
 
 -include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(BUILD)/obj/archiver/cli/main.d \
-	$(BUILD)/asan/obj/archiver/cli/main.d $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/obj/tests/unit/%.d)
+	$(BUILD)/asan/obj/archiver/cli/main.d $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/obj/tests/unit/%.d) \
+	$(FUZZ_OBJ:.o=.d)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "archiver/lib/clock.h"
+#include "audit/b64.h"
 
 int checkpoint_parse_u64(const char *s, size_t len, uint64_t *v_r)
 {
@@ -69,8 +70,7 @@ int checkpoint_parse(const char *text, size_t len, struct checkpoint *cp_r, stru
 				return pv_fail(err, PV_EINTEGRITY, "checkpoint: bad tree size");
 			break;
 		case 2:
-			if (sodium_base642bin(cp_r->root, MERKLE_HASH_LEN, p, ll, NULL, &root_len, NULL,
-					      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+			if (b64_decode(p, ll, cp_r->root, MERKLE_HASH_LEN, &root_len) != 0 ||
 			    root_len != MERKLE_HASH_LEN)
 				return pv_fail(err, PV_EINTEGRITY, "checkpoint: bad root hash");
 			break;

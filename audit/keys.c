@@ -11,6 +11,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/random.h"
+#include "audit/b64.h"
 #include "audit/checkpoint.h"
 
 #define ROTATION_MAGIC "popvault/key-rotation/v1"
@@ -352,8 +353,7 @@ int keys_rotation_parse(const char *text, size_t len, struct keys_rotation *rot_
 	if (take_line(&p, end, "size", &v, &vl) != 0 || checkpoint_parse_u64(v, vl, &rot_r->size) != 0)
 		return pv_fail(err, PV_EINTEGRITY, "key rotation: bad size line");
 	if (take_line(&p, end, "root", &v, &vl) != 0 ||
-	    sodium_base642bin(rot_r->root, MERKLE_HASH_LEN, v, vl, NULL, &rl, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    b64_decode(v, vl, rot_r->root, MERKLE_HASH_LEN, &rl) != 0 ||
 	    rl != MERKLE_HASH_LEN)
 		return pv_fail(err, PV_EINTEGRITY, "key rotation: bad root line");
 	if (take_line(&p, end, "old", &v, &vl) != 0 || note_verifier_parse(v, vl, &tmp, err) != 0)

@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "audit/b64.h"
 #include "audit/merkle.h"
 
 #define EM_DASH_SP "\xe2\x80\x94 " /* U+2014 then a space */
@@ -119,11 +120,11 @@ static int parse_hex8(const char *s, size_t len, uint32_t *v)
 
 /* Strict standard base64 (RFC 4648 §4, padded, canonical) of exactly
  * `want` bytes, or of 1..max bytes when want is 0. */
-static int b64_decode(const char *s, size_t len, uint8_t *out, size_t max, size_t want,
-		      size_t *len_r)
+static int b64_field(const char *s, size_t len, uint8_t *out, size_t max, size_t want,
+		     size_t *len_r)
 {
 	size_t n = 0;
-	if (sodium_base642bin(out, max, s, len, NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+	if (b64_decode(s, len, out, max, &n) != 0)
 		return -1;
 	if ((want != 0 && n != want) || n == 0)
 		return -1;
@@ -164,7 +165,7 @@ int note_verifier_parse(const char *vkey, size_t len, struct note_verifier *v_r,
 		return pv_fail(err, PV_EINTEGRITY, "verifier key has an invalid name");
 	if (parse_hex8(hex, 8, &id) != 0)
 		return pv_fail(err, PV_EINTEGRITY, "verifier key id is not 8 hex digits");
-	if (b64_decode(b64, b64_len, key, sizeof(key), sizeof(key), NULL) != 0 ||
+	if (b64_field(b64, b64_len, key, sizeof(key), sizeof(key), NULL) != 0 ||
 	    key[0] != NOTE_SIG_ED25519)
 		return pv_fail(err, PV_EINTEGRITY, "verifier key is not an Ed25519 key");
 	memcpy(v_r->name, vkey, name_len);
@@ -218,7 +219,7 @@ int note_signer_parse(const char *skey, size_t len, struct note_signer *s_r,
 	    split_key(skey + plen, len - plen, &name_len, &hex, &b64, &b64_len) != 0 ||
 	    !note_name_valid(skey + plen, name_len) || parse_hex8(hex, 8, &id) != 0)
 		return pv_fail(err, PV_ERR, "signing key is not PRIVATE+KEY+name+id+key");
-	if (b64_decode(b64, b64_len, key, sizeof(key), sizeof(key), NULL) != 0 ||
+	if (b64_field(b64, b64_len, key, sizeof(key), sizeof(key), NULL) != 0 ||
 	    key[0] != NOTE_SIG_ED25519) {
 		sodium_memzero(key, sizeof(key));
 		return pv_fail(err, PV_ERR, "signing key is not an Ed25519 seed");
@@ -346,7 +347,7 @@ static int note_parse(const char *note, size_t len, size_t *text_len, struct sig
 		size_t raw_len;
 		/* Other algorithms' signatures can be longer; they belong to keys
 		 * we do not know, but stay bounded. */
-		if (b64_decode(sp + 1, (size_t)(eol - sp - 1), raw, sizeof(raw), 0, &raw_len) != 0 ||
+		if (b64_field(sp + 1, (size_t)(eol - sp - 1), raw, sizeof(raw), 0, &raw_len) != 0 ||
 		    raw_len < 5)
 			return pv_fail(err, PV_EINTEGRITY, "note: signature line %zu is not base64",
 				       *n + 1);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/b64.h"
+
 #define PROOF_MAGIC "c2sp.org/tlog-proof@v1"
 
 static int b64_line(struct pv_buf *out, const char *prefix, const void *bin, size_t n,
@@ -101,8 +103,7 @@ int tlog_proof_parse(const char *text, size_t len, struct tlog_proof *p_r, struc
 				r = pv_fail(err, PV_ERR, "out of memory");
 				goto fail;
 			}
-			if (sodium_base642bin(p_r->extra, cap, p + 6, ll - 6, NULL, &n, NULL,
-					      sodium_base64_VARIANT_ORIGINAL) != 0) {
+			if (b64_decode(p + 6, ll - 6, p_r->extra, cap, &n) != 0) {
 				r = pv_fail(err, PV_EINTEGRITY, "tlog-proof: extra is not base64");
 				goto fail;
 			}
@@ -128,8 +129,7 @@ int tlog_proof_parse(const char *text, size_t len, struct tlog_proof *p_r, struc
 				    PV_PROOF_HASHES_MAX);
 			goto fail;
 		}
-		if (sodium_base642bin(p_r->hashes[p_r->n_hashes], MERKLE_HASH_LEN, p, ll, NULL, &n,
-				      NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		if (b64_decode(p, ll, p_r->hashes[p_r->n_hashes], MERKLE_HASH_LEN, &n) != 0 ||
 		    n != MERKLE_HASH_LEN) {
 			r = pv_fail(err, PV_EINTEGRITY, "tlog-proof: hash line %zu is not a hash",
 				    p_r->n_hashes + 1);

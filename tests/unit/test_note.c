@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "audit/checkpoint.h"
 #include "audit/note.h"
 
 /* The example of c2sp.org/signed-note ("Verifier keys" example). */
@@ -337,6 +338,31 @@ static void test_sign_refuses_text_that_would_not_open(void **state)
 	pv_buf_free(&b);
 }
 
+static void test_base64_high_bytes_are_not_digits(void **state)
+{
+	(void)state;
+	/* libsodium 1.0.18 decodes bytes >= 0x80 as base64 digits (found by
+	 * fuzz_note): a key, root or signature then has many spellings. */
+	struct note_verifier v;
+	struct checkpoint cp;
+	struct pv_error err;
+	char key[sizeof(spec_vkey)], body[128];
+	const char *b = "o\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+	for (int c = 0x80; c <= 0xff; c++) {
+		memcpy(key, spec_vkey, sizeof(key));
+		key[sizeof(key) - 3] = (char)c;
+		assert_int_not_equal(note_verifier_parse(key, strlen(key), &v, &err), 0);
+		snprintf(body, sizeof(body), "%s", b);
+		body[8] = (char)c;
+		assert_int_not_equal(checkpoint_parse(body, strlen(body), &cp, &err), 0);
+		char note[sizeof(spec_note)];
+		memcpy(note, spec_note, sizeof(note));
+		note[sizeof(note) - 4] = (char)c;
+		size_t tl;
+		assert_int_not_equal(note_split(note, strlen(note), &tl, &tl, &err), 0);
+	}
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -354,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_vkey_parse_rejects_bad_keys),
 		cmocka_unit_test(test_signer_rejects_a_key_whose_id_does_not_match),
 		cmocka_unit_test(test_sign_refuses_text_that_would_not_open),
+		cmocka_unit_test(test_base64_high_bytes_are_not_digits),
 	};
 	return cmocka_run_group_tests_name("note", tests, NULL, NULL);
 }
