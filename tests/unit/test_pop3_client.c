@@ -1235,6 +1235,42 @@ static void test_empty_mailbox_scan(void **state)
 	peer_ok(f);
 }
 
+static void test_utf8_enabled_for_non_ascii_credentials(void **state)
+{
+	struct fixture *f = *state;
+	/* RFC 6856 §3: UTF-8 user names only after UTF8 was accepted. */
+	const struct sp_step script[] = {
+		GREET, SP_SEND("+OK\r\nUSER\r\nUTF8\r\n.\r\n"), SP_EXPECT("UTF8\r\n"),
+		SP_SEND("+OK\r\n"), SP_EXPECT("USER j\xc3\xbcrgen\r\n"), SP_SEND("+OK\r\n"),
+		SP_EXPECT("PASS secret\r\n"), SP_SEND("+OK\r\n"), SP_EXPECT("CAPA\r\n"),
+		SP_SEND("+OK\r\n.\r\n"), SP_END};
+	struct pop3_auth a = {POP3_AUTH_USER, "j\xc3\xbcrgen", "secret", NULL};
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(pop3_login(f->c, &a, &f->err), 0);
+	peer_ok(f);
+}
+
+static int wait_for_eof(struct sp_peer *p, void *arg)
+{
+	char c;
+	(void)arg;
+	/* Silent until the client gives up and closes. */
+	return recv(sp_fd(p), &c, 1, 0) == 0 ? 0 : sp_fail(p, "client sent data or never closed");
+}
+
+static void test_silent_server_times_out(void **state)
+{
+	struct fixture *f = *state;
+	const struct sp_step script[] = {SP_CALL(wait_for_eof, NULL), SP_END};
+	int fd;
+	struct pop3_config cfg = {.host = "pop.test", .tls = POP3_TLS_NONE, .io_timeout_ms = 200};
+	f->peer = sp_start(script, &fd);
+	assert_non_null(f->peer);
+	assert_int_equal(pop3_connect_fd(fd, &cfg, &f->c, &f->err), PV_ETEMP);
+	assert_non_null(strstr(f->err.msg, "timeout"));
+	peer_ok(f);
+}
+
 static void test_sasl_garbage_challenge_cancels(void **state)
 {
 	struct fixture *f = *state;
@@ -1304,6 +1340,8 @@ int main(void)
 		T(test_auto_stops_on_in_use),
 		T(test_auto_never_falls_back_after_bad_scram_signature),
 		T(test_empty_mailbox_scan),
+		T(test_utf8_enabled_for_non_ascii_credentials),
+		T(test_silent_server_times_out),
 #undef T
 	};
 	return cmocka_run_group_tests_name("pop3_client", tests, NULL, NULL);
