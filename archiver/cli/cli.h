@@ -64,6 +64,7 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 int cli_show(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 
 #endif

@@ -27,7 +27,12 @@ static const struct cli_command commands[] = {
 	{"export", "export an eDiscovery bundle",
 	 "popvault export QUERY --out FILE [--matter NAME]\n", not_built},
 	{"verify", "verify the archive and audit logs, blobs and catalog",
-	 "popvault verify [--full]\n", not_built},
+	 "popvault verify [--full] [--checkpoint FILE] [--json]\n"
+	 "  Recomputes both logs, checks every signature, catalog row and blob hash;\n"
+	 "  --full also decrypts every message and checks it against its commitment;\n"
+	 "  --checkpoint: a checkpoint saved earlier (off this machine) that the logs\n"
+	 "  must still be consistent with. Exit 3 when anything fails.\n",
+	 cli_verify},
 	{"verify-bundle", "verify an exported bundle offline",
 	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]\n",
 	 not_built},

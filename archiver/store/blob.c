@@ -236,6 +236,40 @@ int blob_sync(const char *data_dir, struct pv_error *err)
 	return PV_OK;
 }
 
+/* Hashes the whole file through buf (BLOB_CHUNK bytes) and compares with id. */
+static int hash_matches_id(FILE *f, const char *id, unsigned char *buf, struct pv_error *err)
+{
+	crypto_hash_sha256_state st;
+	unsigned char digest[BLOB_HASH_BYTES];
+	char hex[BLOB_ID_LEN + 1];
+	size_t n;
+	crypto_hash_sha256_init(&st);
+	while ((n = fread(buf, 1, BLOB_CHUNK, f)) > 0)
+		crypto_hash_sha256_update(&st, buf, n);
+	if (ferror(f))
+		return pv_fail(err, PV_ERR, "blob %s: read error", id);
+	crypto_hash_sha256_final(&st, digest);
+	pv_hex(digest, sizeof(digest), hex);
+	if (strcmp(hex, id) != 0)
+		return pv_fail(err, PV_EINTEGRITY, "blob %s: content does not match its hash", id);
+	return PV_OK;
+}
+
+int blob_check_hash(const char *data_dir, const char *id, struct pv_error *err)
+{
+	char path[4096];
+	blob_path(data_dir, id, path, sizeof(path));
+	FILE *f = fopen(path, "rbe");
+	if (f == NULL)
+		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : PV_ERR, "blob %s: %s", id,
+			       strerror(errno));
+	unsigned char *buf = malloc(BLOB_CHUNK);
+	int r = buf ? hash_matches_id(f, id, buf, err) : pv_fail(err, PV_ERR, "out of memory");
+	free(buf);
+	fclose(f);
+	return r;
+}
+
 static int read_exact(FILE *f, unsigned char *p, size_t n)
 {
 	return fread(p, 1, n, f) == n ? 0 : -1;
@@ -248,7 +282,7 @@ int blob_read(const char *data_dir, const char *id, const unsigned char key[BLOB
 	char path[4096];
 	unsigned char header[crypto_secretstream_xchacha20poly1305_HEADERBYTES], magic[4];
 	crypto_secretstream_xchacha20poly1305_state ss;
-	crypto_hash_sha256_state cipher_hash, plain_hash;
+	crypto_hash_sha256_state plain_hash;
 	unsigned char digest[BLOB_HASH_BYTES];
 	unsigned char *cbuf = NULL, *pbuf = NULL, *zout = NULL;
 	ZSTD_DStream *zd = NULL;
@@ -260,8 +294,6 @@ int blob_read(const char *data_dir, const char *id, const unsigned char key[BLOB
 	if (f == NULL)
 		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : PV_ERR, "blob %s: %s", id,
 			       strerror(errno));
-	/* First pass: the file must hash to its name before we trust a byte. */
-	crypto_hash_sha256_init(&cipher_hash);
 	cbuf = malloc(4 + BLOB_CHUNK + SS_ABYTES);
 	pbuf = malloc(BLOB_CHUNK);
 	zout = malloc(ZSTD_DStreamOutSize());
@@ -270,16 +302,9 @@ int blob_read(const char *data_dir, const char *id, const unsigned char key[BLOB
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
 	}
-	size_t n;
-	while ((n = fread(cbuf, 1, BLOB_CHUNK, f)) > 0)
-		crypto_hash_sha256_update(&cipher_hash, cbuf, n);
-	crypto_hash_sha256_final(&cipher_hash, digest);
-	char hex[BLOB_ID_LEN + 1];
-	pv_hex(digest, sizeof(digest), hex);
-	if (strcmp(hex, id) != 0) {
-		r = pv_fail(err, PV_EINTEGRITY, "blob %s: content does not match its hash", id);
+	/* First pass: the file must hash to its name before we trust a byte. */
+	if ((r = hash_matches_id(f, id, cbuf, err)) < 0)
 		goto out;
-	}
 	rewind(f);
 	if (read_exact(f, magic, 4) < 0 || memcmp(magic, BLOB_MAGIC, 4) != 0 ||
 	    read_exact(f, header, sizeof(header)) < 0 ||

@@ -61,6 +61,10 @@ int blob_read(const char *data_dir, const char *id, const unsigned char key[BLOB
 	      const unsigned char *expect_sha256, blob_sink_fn sink, void *ctx,
 	      struct pv_error *err) PV_WARN_UNUSED;
 
+/* Checks only that a blob file exists and hashes to its id (no key needed).
+ * PV_ENOTFOUND when missing, PV_EINTEGRITY when altered. */
+int blob_check_hash(const char *data_dir, const char *id, struct pv_error *err) PV_WARN_UNUSED;
+
 /* Computes the salted commitment of a plaintext (for verifying exports). */
 void blob_commitment(const unsigned char salt[BLOB_SALT_BYTES], const unsigned char *data,
 		     size_t len, unsigned char out[BLOB_HASH_BYTES]);

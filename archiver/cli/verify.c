@@ -1,0 +1,81 @@
+/* popvault verify [--full] [--checkpoint FILE] [--json] */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/lib/limits.h"
+#include "archiver/store/verify.h"
+
+/* A heartbeat checkpoint is due every 15 minutes (DESIGN.md §4); allow
+ * twice that before calling it a gap. */
+#define VERIFY_HEARTBEAT_GAP_S (30 * 60)
+
+int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"full", CLI_FLAG, NULL}, {"checkpoint", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 2, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("verify");
+	struct archive *ar = NULL;
+	struct verify_report rep;
+	unsigned char *known = NULL;
+	size_t known_len = 0;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	if (args.n_pos != 0)
+		return pv_fail(err, PV_EUSAGE, "verify takes no arguments");
+	const char *cp_file = cli_opt(&args, "checkpoint");
+	if (cp_file != NULL && (r = pv_read_file(cp_file, PV_NOTE_MAX, &known, &known_len, err)) < 0)
+		return r;
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0) {
+		free(known);
+		return r;
+	}
+	const char *notes[1] = {(const char *)known};
+	size_t lens[1] = {known_len};
+	r = verify_archive(ar, cli_opt(&args, "full") != NULL, notes, lens, known ? 1 : 0,
+			   ctx->json ? stderr : stdout, &rep, err);
+	free(known);
+	archive_close(&ar);
+	if (r < 0 && r != PV_EINTEGRITY)
+		return r;
+	bool gap = rep.latest_checkpoint_age_s > VERIFY_HEARTBEAT_GAP_S;
+	if (ctx->json) {
+		printf("{\"ok\": %s, \"problems\": %lld, \"messages\": %lld, \"disposed\": %lld, "
+		       "\"blobs_checked\": %lld, \"blobs_decrypted\": %lld, \"orphan_blobs\": %lld, "
+		       "\"archive_log_size\": %llu, \"audit_log_size\": %llu, "
+		       "\"archive_checkpoints\": %llu, \"audit_checkpoints\": %llu, "
+		       "\"heartbeat_age_s\": %lld, \"heartbeat_gap\": %s}\n",
+		       r == PV_OK ? "true" : "false", (long long)rep.problems, (long long)rep.messages,
+		       (long long)rep.disposed, (long long)rep.blobs_checked,
+		       (long long)rep.blobs_decrypted, (long long)rep.orphan_blobs,
+		       (unsigned long long)rep.archive_leaves, (unsigned long long)rep.audit_leaves,
+		       (unsigned long long)rep.archive_checkpoints,
+		       (unsigned long long)rep.audit_checkpoints, (long long)rep.latest_checkpoint_age_s,
+		       gap ? "true" : "false");
+	} else {
+		printf("archive log: %llu entries, %llu signed checkpoints\n"
+		       "audit log:   %llu entries, %llu signed checkpoints\n"
+		       "messages:    %lld in the catalog (%lld disposed by policy), %lld blobs %s\n",
+		       (unsigned long long)rep.archive_leaves, (unsigned long long)rep.archive_checkpoints,
+		       (unsigned long long)rep.audit_leaves, (unsigned long long)rep.audit_checkpoints,
+		       (long long)rep.messages, (long long)rep.disposed, (long long)rep.blobs_checked,
+		       rep.blobs_decrypted ? "decrypted and checked against their commitments"
+					   : "checked against their hashes");
+		if (rep.orphan_blobs)
+			printf("note: %lld unreferenced blob files (left by interrupted harvests; harmless)\n",
+			       (long long)rep.orphan_blobs);
+		if (gap)
+			printf("warning: the newest audit checkpoint is %lld minutes old; heartbeats are "
+			       "due every 15 minutes (is the daemon running?)\n",
+			       (long long)rep.latest_checkpoint_age_s / 60);
+		puts(r == PV_OK ? "verify: OK" : "verify: FAILED");
+	}
+	return r;
+}
