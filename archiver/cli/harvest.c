@@ -12,6 +12,7 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/harvest/harvest.h"
+#include "archiver/harvest/indexer.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/log.h"
 #include "archiver/store/accounts.h"
@@ -211,6 +212,10 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		pv_buf_init(&t.errors, 1024 * 1024);
 		struct pass p = {ctx, ar, only, &t, 0};
 		r = account_each(ar->cat->db, harvest_one, &p, err);
+		/* Newly archived mail becomes searchable now (the index is derived). */
+		struct pv_error ierr;
+		if (indexer_catch_up(ar, NULL, NULL, &ierr) < 0)
+			pv_log(PV_LOG_WARN, "index", "indexing after harvest failed: %s", ierr.msg);
 		if (r == PV_OK && only != NULL && p.found == 0)
 			r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", only);
 		if (r == PV_OK)
