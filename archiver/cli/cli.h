@@ -65,6 +65,8 @@ int cli_show(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_reindex(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 
 #endif

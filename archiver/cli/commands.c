@@ -21,7 +21,13 @@ static const struct cli_command commands[] = {
 	 "  Without --once, harvests every 5 minutes until stopped.\n", cli_harvest},
 	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", cli_stats},
 	{"search", "search the archive",
-	 "popvault search QUERY [--limit N] [--offset N] [--json]\n", not_built},
+	 "popvault search QUERY [--limit N] [--offset N] [--json]\n"
+	 "  QUERY: words, \"phrases\", from: to: cc: bcc: participant: subject: body:\n"
+	 "  has:attachment filename: before: after: on: (YYYY-MM-DD) larger: smaller:\n"
+	 "  account: message-id:, AND OR NOT - and parentheses. Newest first;\n"
+	 "  --limit (default 50, at most 10000) and --offset page through all matches.\n",
+	 cli_search},
+	{"reindex", "rebuild the search index from the archive", "popvault reindex\n", cli_reindex},
 	{"show", "show an archived message",
 	 "popvault show ID [--raw]\n  --raw: exactly the bytes the server sent, nothing else\n", cli_show},
 	{"export", "export an eDiscovery bundle",

@@ -7,7 +7,9 @@
 #include "archiver/cli/cli.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/clock.h"
+#include "archiver/index/mime.h"
 #include "archiver/lib/hex.h"
+#include "archiver/lib/limits.h"
 #include "archiver/store/message.h"
 
 static int write_out(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
@@ -16,6 +18,13 @@ static int write_out(void *ctx, const unsigned char *data, size_t len, struct pv
 	if (fwrite(data, 1, len, stdout) != len)
 		return pv_fail(err, PV_ERR, "write: %s", strerror(errno));
 	return PV_OK;
+}
+
+static int collect(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
+{
+	struct pv_buf *b = ctx;
+	size_t room = b->max - b->len;
+	return pv_buf_append(b, data, len < room ? len : room, err);
 }
 
 int cli_parse_message_id(const char *s, int64_t *id_r, struct pv_error *err)
@@ -71,8 +80,18 @@ int cli_show(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		printf(" forever");
 	}
 	printf(" (policy version %lld)\n\n", (long long)m.policy_version);
-	fflush(stdout);
-	r = message_read(ar, &m, write_out, NULL, err);
+	struct pv_buf raw, text;
+	pv_buf_init(&raw, PV_INDEX_RAW_MAX);
+	pv_buf_init(&text, 4 * PV_INDEX_RAW_MAX);
+	if ((r = message_read(ar, &m, collect, &raw, err)) == PV_OK &&
+	    (r = index_mime_show(raw.data ? raw.data : (const unsigned char *)"", raw.len, &text, err)) == PV_OK) {
+		fwrite(text.data ? text.data : (const unsigned char *)"", 1, text.len, stdout);
+		if (raw.len == raw.max)
+			printf("\n[only the first %d MB are shown; 'show %lld --raw' prints everything]\n",
+			       PV_INDEX_RAW_MAX >> 20, (long long)m.id);
+	}
+	pv_buf_free(&raw);
+	pv_buf_free(&text);
 out:
 	archive_close(&ar);
 	return r;

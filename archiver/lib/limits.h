@@ -86,6 +86,10 @@
 #define PV_MIME_BOUNDARY_MAX 998
 /* Text extracted from one message for the index (bodies, HTML as text,
  * attachment text); the rest is not indexed and the document is marked. */
+/* At most this much of one message is parsed for the index: a huge
+ * message's headers and first parts are still found, and indexing memory
+ * stays bounded whatever the message size. */
+#define PV_INDEX_RAW_MAX (32 * 1024 * 1024)
 #define PV_INDEX_TEXT_MAX (4 * 1024 * 1024)
 /* Wall-clock budget for extracting one message; the walk is linear, this
  * is the backstop. */

@@ -1,0 +1,119 @@
+/* popvault search QUERY [--limit N] [--offset N] [--json], popvault reindex */
+#include <stdio.h>
+#include <string.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/cli/json.h"
+#include "archiver/harvest/indexer.h"
+#include "archiver/index/index.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
+#include "archiver/store/archive.h"
+
+#define SEARCH_LIMIT_DEFAULT 50
+
+static void print_hits(const struct cli_ctx *ctx, const struct index_hits *hits, int64_t total,
+		       int64_t limit, int64_t offset)
+{
+	char t[PV_RFC3339_LEN];
+	if (ctx->json) {
+		printf("{\"total\": %lld, \"limit\": %lld, \"offset\": %lld, \"results\": [",
+		       (long long)total, (long long)limit, (long long)offset);
+		for (size_t i = 0; i < hits->n; i++) {
+			const struct index_hit *h = &hits->v[i];
+			pv_clock_format_rfc3339(h->date, t);
+			printf("%s{\"id\": %lld, \"date\": \"%s\", \"date_known\": %s, \"size\": %lld, "
+			       "\"account\": ", i ? ", " : "", (long long)h->id, t,
+			       h->date_known ? "true" : "false", (long long)h->size);
+			json_print_str(stdout, h->account ? h->account : "");
+			printf(", \"from\": ");
+			json_print_str(stdout, h->from ? h->from : "");
+			printf(", \"subject\": ");
+			json_print_str(stdout, h->subject ? h->subject : "");
+			putchar('}');
+		}
+		puts("]}");
+		return;
+	}
+	if (total == 0) {
+		puts("no messages match");
+		return;
+	}
+	for (size_t i = 0; i < hits->n; i++) {
+		const struct index_hit *h = &hits->v[i];
+		pv_clock_format_rfc3339(h->date, t);
+		printf("%8lld  %.10s  %-28.28s  %s\n", (long long)h->id, t, h->from ? h->from : "",
+		       h->subject ? h->subject : "");
+	}
+	int64_t shown_to = offset + (int64_t)hits->n;
+	if (hits->n == 0)
+		printf("%lld messages match; none past offset %lld\n", (long long)total, (long long)offset);
+	else if (shown_to < total || offset > 0)
+		printf("%lld–%lld of %lld messages (--offset %lld for the next page)\n",
+		       (long long)offset + 1, (long long)shown_to, (long long)total, (long long)shown_to);
+	else
+		printf("%lld message%s\n", (long long)total, total == 1 ? "" : "s");
+}
+
+int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"limit", CLI_VALUE, NULL}, {"offset", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 2, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("search");
+	struct archive *ar = NULL;
+	struct index_hits hits = {0};
+	long long limit, offset;
+	int64_t total = 0;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	if (args.n_pos != 1)
+		return pv_fail(err, PV_EUSAGE, "search needs one QUERY (quote it)");
+	if ((r = cli_opt_int(&args, "limit", SEARCH_LIMIT_DEFAULT, 0, PV_SEARCH_LIMIT_MAX, &limit, err)) < 0 ||
+	    (r = cli_opt_int(&args, "offset", 0, 0, INT64_MAX / 2, &offset, err)) < 0)
+		return r;
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+		return r;
+	/* The index is derived: bring it up to date before answering. */
+	if ((r = indexer_catch_up(ar, NULL, NULL, err)) == PV_OK)
+		r = index_search(ar->cat->db, args.pos[0], limit, offset, &hits, &total, err);
+	if (r == PV_OK)
+		print_hits(ctx, &hits, total, limit, offset);
+	index_hits_free(&hits);
+	archive_close(&ar);
+	return r;
+}
+
+int cli_reindex(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_args args = {NULL, 0, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("reindex");
+	struct archive *ar = NULL;
+	int64_t indexed = 0, failed = 0;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	if (args.n_pos != 0)
+		return pv_fail(err, PV_EUSAGE, "reindex takes no arguments");
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+		return r;
+	r = indexer_rebuild(ar, &indexed, &failed, err);
+	archive_close(&ar);
+	if (r < 0)
+		return r;
+	printf("reindexed %lld messages%s\n", (long long)indexed,
+	       failed ? " (some could not be read: run 'popvault verify')" : "");
+	if (failed)
+		return pv_fail(err, PV_EINTEGRITY, "%lld messages could not be read back", (long long)failed);
+	return PV_OK;
+}
