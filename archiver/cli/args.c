@@ -35,8 +35,14 @@ int cli_parse(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char
 			args->help = true;
 			continue;
 		}
-		if (a[1] != '-')
-			return pv_fail(err, PV_EUSAGE, "%s: unknown option '%s'", cmd->name, a);
+		if (a[1] != '-') {
+			/* Only long options exist (and -h): "-word" is an argument, so
+			 * `search -has:attachment` means what it says. */
+			if (args->n_pos == CLI_POSITIONAL_MAX)
+				return pv_fail(err, PV_EUSAGE, "%s: too many arguments", cmd->name);
+			args->pos[args->n_pos++] = a;
+			continue;
+		}
 		const char *name = a + 2;
 		const char *eq = strchr(name, '=');
 		size_t len = eq ? (size_t)(eq - name) : strlen(name);
