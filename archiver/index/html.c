@@ -230,6 +230,8 @@ int index_html_to_text(const char *html, size_t len, struct pv_buf *out,
 {
 	struct html h = {.s = html, .len = len, .out = out, .err = err};
 	size_t run = 0;
+	if (len == 0)
+		return PV_OK;
 	while (h.i < len && h.r == PV_OK) {
 		char c = html[h.i];
 		if (c != '<' && c != '&' && c != ' ' && c != '\t' && c != '\n' &&

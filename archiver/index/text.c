@@ -31,6 +31,8 @@ size_t index_text_utf8_prefix(const char *s, size_t len, size_t n)
 int index_text_append(struct pv_buf *out, const char *p, size_t n, struct pv_error *err)
 {
 	size_t room = out->max - out->len;
+	if (n == 0)
+		return PV_OK;
 	if (n <= room)
 		return pv_buf_append(out, p, n, err);
 	size_t cut = index_text_utf8_prefix(p, n, room);
@@ -107,6 +109,8 @@ int index_text_clean(const char *in, size_t len, bool keep_lines,
 	const unsigned char *s = (const unsigned char *)in;
 	size_t run = 0, i = 0;
 	int r = PV_OK;
+	if (len == 0) /* in may be NULL then (an empty pv_buf) */
+		return PV_OK;
 	while (i < len && r == PV_OK) {
 		unsigned long cp;
 		size_t n = utf8_seq(s + i, len - i, &cp);
@@ -185,6 +189,8 @@ int index_text_cjk_split(const char *in, size_t len, struct pv_buf *out,
 	size_t run = 0, i = 0, n;
 	int r = PV_OK;
 	unsigned long cp;
+	if (len == 0)
+		return PV_OK;
 	while (i < len && r == PV_OK) {
 		if (s[i] < 0xE3 || (n = utf8_seq(s + i, len - i, &cp)) == 0 || !is_cjk(cp)) {
 			i++;

@@ -419,6 +419,27 @@ static void test_html_unterminated_constructs_end_cleanly(void **state)
 	}
 }
 
+/* Found by fuzz_mime: an empty pv_buf has data == NULL, and NULL + 0 is
+ * undefined behaviour (clang's UBSan reports it; gcc's does not). */
+static void test_empty_input_with_null_data(void **state)
+{
+	(void)state;
+	struct pv_buf b;
+	struct index_doc d;
+	struct pv_error err;
+	pv_buf_init(&b, 16);
+	assert_int_equal(index_text_clean(NULL, 0, true, &b, &err), PV_OK);
+	assert_int_equal(index_text_cjk_split(NULL, 0, &b, &err), PV_OK);
+	assert_int_equal(index_html_to_text(NULL, 0, &b, &err), PV_OK);
+	assert_int_equal(index_text_append(&b, NULL, 0, &err), PV_OK);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(index_mime_extract(NULL, 0, &d, &err), PV_OK);
+	assert_int_equal(index_doc_show(&d, &b, &err), PV_OK);
+	assert_string_equal(pv_buf_str(&b), "Date: unknown\n\n");
+	index_doc_free(&d);
+	pv_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_text_clean_rejects_invalid_utf8),
 		cmocka_unit_test(test_text_cut_lands_on_character_boundary),
 		cmocka_unit_test(test_html_unterminated_constructs_end_cleanly),
+		cmocka_unit_test(test_empty_input_with_null_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
