@@ -52,6 +52,12 @@ static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, 
 		return pv_fail(err, r, "%s log: %s", tlog_name(t), e.msg);
 	*leaves_r = rep.size;
 	*cps_r = rep.checkpoints;
+	/* Every append is committed together with a signed checkpoint, so a
+	 * leaf no checkpoint covers means a checkpoint was removed. */
+	if (rep.latest_size < rep.size)
+		problem(v, "%s log: entries %llu to %llu are not covered by any signed checkpoint "
+			   "(a checkpoint was removed)", tlog_name(t),
+			(unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1);
 	if (rep.latest_time >= 0 && t == v->ar->audit_log)
 		v->rep->latest_checkpoint_age_s = pv_clock_now() - rep.latest_time;
 	return PV_OK;

@@ -1,0 +1,75 @@
+#!/bin/bash
+# verify: a clean archive verifies; every kind of tampering with a copy of
+# it is reported (exit 3) and named.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+h_init
+PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
+h_plan 16
+
+python3 "$H_LIB/genmail.py" --count 12 --seed 3 --out "$H_RUN/mail" --max-attachment 100000 >/dev/null
+h_dovecot_start --seed alice="$H_RUN/mail"
+printf 'alicepw\n' >"$H_RUN/pw"
+D="$H_RUN/clean"
+$PV init --data "$D" >/dev/null
+$PV --data "$D" account add alice --host localhost --port "$DOVECOT_TLS_PORT" --user alice \
+	--password-file "$H_RUN/pw" --ca-file "$DOVECOT_CA" >/dev/null
+$PV --data "$D" harvest --once >/dev/null 2>&1
+$PV --data "$D" checkpoint >"$H_RUN/saved-checkpoint"
+
+$PV --data "$D" verify >"$H_RUN/out" 2>&1
+h_is $? 0 "a clean archive verifies"
+$PV --data "$D" verify --full --checkpoint "$H_RUN/saved-checkpoint" >"$H_RUN/out" 2>&1
+h_is $? 0 "…also with --full and a checkpoint saved earlier"
+
+# tamper NAME WANT-REGEX [--full] -- SHELL-COMMANDS (run on a fresh copy in $C)
+tamper() {
+	local name=$1 want=$2 full=$3
+	shift 3
+	C="$H_RUN/copy"
+	rm -rf "$C"
+	cp -a "$D" "$C"
+	eval "$*"
+	$PV --data "$C" verify $full >"$H_RUN/out" 2>&1
+	local rc=$?
+	if [ $rc -eq 3 ] && grep -Eq "$want" "$H_RUN/out"; then
+		h_pass "$name"
+	else
+		h_fail "$name" "exit $rc" "$(cat "$H_RUN/out")"
+	fi
+}
+blob1() { ls "$C"/blobs/*/* | head -1; }
+q() { sqlite3 "$C/catalog.db" "$1"; }
+
+tamper "a deleted blob is unauthorised deletion" "unauthorised deletion" "" 'rm "$(blob1)"'
+tamper "a changed blob byte is found without --full" "does not match its hash" "" \
+	'f=$(blob1); printf "\x00" | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null'
+tamper "a blob replaced by another message's blob" "does not match|differs|commitment" "--full" \
+	'a=$(ls "$C"/blobs/*/* | sed -n 1p); b=$(ls "$C"/blobs/*/* | sed -n 2p); cp "$b" "$a"'
+tamper "an edited catalog row" "differs from its archive leaf" "" \
+	'q "UPDATE messages SET retention_class = '"'"'short'"'"' WHERE id = 2"'
+tamper "a catalog row deleted" "no catalog row|missing from the catalog" "" \
+	'q "PRAGMA foreign_keys=OFF; DELETE FROM upstream WHERE message_id = 4; DELETE FROM messages WHERE id = 4"'
+tamper "a catalog row pointing at another blob" "differs from its archive leaf|blob reference" "" \
+	'q "UPDATE messages SET blob = (SELECT blob FROM messages WHERE id = 1) WHERE id = 3"'
+tamper "an edited archive-log leaf" "archive log|leaf" "" \
+	'q "UPDATE tlog_leaf SET data = CAST(replace(CAST(data AS TEXT), '"'"'class default'"'"', '"'"'class foreverx'"'"') AS BLOB) WHERE idx = 5"'
+tamper "a deleted archive-log leaf" "archive log|leaf" "" \
+	'q "DELETE FROM tlog_leaf WHERE idx = 6"'
+tamper "a deleted checkpoint" "archive log|checkpoint" "" \
+	'q "DELETE FROM tlog_checkpoint WHERE seq = 1 AND log_id = (SELECT id FROM tlog_log WHERE name = '"'"'archive'"'"')"'
+tamper "a wrapped key changed (found by --full)" "does not authenticate" "--full" \
+	'q "UPDATE messages SET wrapped_key = (SELECT wrapped_key FROM messages WHERE id = 1) WHERE id = 2"'
+tamper "a bucket key destroyed outside disposal (found by --full)" "unauthorised deletion" "--full" \
+	'sqlite3 "$C/keys/keyring.db" "UPDATE bucket_keys SET key = NULL"'
+tamper "a disposal mark without a tombstone" "tombstone|disposal" "" \
+	'q "UPDATE messages SET disposed_at = 1 WHERE id = 7"'
+
+# A truncated log re-signed with the stolen key passes on its own, and is
+# caught against the checkpoint saved before.
+C="$H_RUN/copy"; rm -rf "$C"; cp -a "$D" "$C"
+$PV --data "$C" verify --checkpoint "$H_RUN/saved-checkpoint" >/dev/null 2>&1
+h_is $? 0 "the saved checkpoint matches the untouched copy"
+printf 'not a checkpoint\n' >"$H_RUN/bogus"
+$PV --data "$C" verify --checkpoint "$H_RUN/bogus" >"$H_RUN/out" 2>&1
+h_is $? 3 "a checkpoint that is not this archive's is reported"
