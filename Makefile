@@ -83,11 +83,12 @@ TEST_ENV := CMOCKA_MESSAGE_OUTPUT=tap POPVAULT_SRC=$(CURDIR) \
 	POPVAULT_BIN=$(CURDIR)/$(BUILD)/popvault \
 	POPVAULT_VECTORS=$(abspath $(or $(POPVAULT_VECTORS),../shared/vectors)) \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	POPVAULT_FUZZ_DIR=$(CURDIR)/$(BUILD)/fuzz
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
 
-test: all asan
-	$(TEST_ENV) prove --exec '' $(UNIT_BIN) $(E2E_TESTS)
+test: all asan fuzz
+	$(TEST_ENV) prove --exec '' $(UNIT_BIN) $(E2E_TESTS) tests/fuzz/smoke.t
 
 unit: check-deps $(UNIT_BIN)
 	$(TEST_ENV) prove --exec '' $(UNIT_BIN)
