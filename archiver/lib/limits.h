@@ -135,4 +135,24 @@
 #define PV_CONFIG_FILE_MAX (64 * 1024)
 #define PV_SECRET_FILE_MAX 8192
 
+/* Audit log (audit/auditlog.h): personal data kept beside one entry (a
+ * query is at most PV_QUERY_MAX; a message's addresses fit easily). */
+#define PV_AUDIT_PERSONAL_MAX (64 * 1024)
+/* Bundles read by verify-bundle (audit/bundle.h), all from outside:
+ * files in one bundle (an eDiscovery export has two per message); */
+#define PV_BUNDLE_FILES_MAX 1000000
+/* a member path (we write short ASCII names, see bundle.h); */
+#define PV_BUNDLE_PATH_MAX 255
+/* members up to this size are kept in memory while reading (notes,
+ * proofs, checkpoints); bigger ones are only streamed; */
+#define PV_BUNDLE_SMALL_MAX (1024 * 1024)
+/* and all kept members together; */
+#define PV_BUNDLE_KEPT_MAX (64 * 1024 * 1024)
+/* decompressed bytes of the whole bundle: a decompression bomb is cut off
+ * after this instead of hashing for days; */
+#define PV_BUNDLE_BYTES_MAX (1024ull * 1024 * 1024 * 1024)
+/* one line of a manifest, JSON Lines or CSV member (an audit entry with
+ * its personal data, JSON-escaped, fits). */
+#define PV_BUNDLE_LINE_MAX (1024 * 1024)
+
 #endif
