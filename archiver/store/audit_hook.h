@@ -1,0 +1,36 @@
+#ifndef PV_AUDIT_HOOK_H
+#define PV_AUDIT_HOOK_H
+
+/* The one call commands make to record an action (DESIGN.md §1 invariant
+ * 4): BEFORE the action's effect or result, fail closed.
+ *
+ *   if ((r = archive_audit(ar, ctx->actor, AUDIT_VIEW, "message=42", "ok",
+ *                          NULL, err)) < 0)
+ *           return r;          // the action must not happen
+ *
+ * actor: "cli:<os user>" (struct cli_ctx.actor), "web:<user>" or "system".
+ * type: one of the AUDIT_* names in audit/auditlog.h.
+ * object: the ids acted on, "key=value ..." ("-" when none).
+ * outcome: "ok", "denied: why", "failed: why".
+ * personal: NULL, or data that must not be in the shareable log itself
+ * (search query text, e-mail addresses): stored in a side table, the leaf
+ * holds a salted commitment to it.
+ *
+ * Appends the leaf and signs an audit checkpoint, inside the caller's
+ * transaction when one is open on ar->cat->db (so the entry commits or
+ * rolls back with the action's own rows), else in its own transaction.
+ * Returns 0, or a negative pv_status with err starting "audit log: ". */
+
+#include "archiver/lib/error.h"
+#include "archiver/store/archive.h"
+#include "audit/auditlog.h"
+
+int archive_audit(struct archive *ar, const char *actor, const char *type, const char *object,
+		  const char *outcome, const char *personal, struct pv_error *err);
+
+/* The same with a printf-style object. */
+int archive_auditf(struct archive *ar, const char *actor, const char *type, const char *outcome,
+		   const char *personal, struct pv_error *err, const char *object_fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+#endif

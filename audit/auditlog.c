@@ -1,0 +1,653 @@
+#include "audit/auditlog.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/lib/clock.h"
+#include "archiver/lib/hex.h"
+#include "archiver/lib/limits.h"
+#include "archiver/lib/random.h"
+#include "audit/checkpoint.h"
+#include "audit/keys.h"
+
+#define LEAF_MAGIC "popvault/audit/v1"
+#define ROTATION_MAGIC "popvault/key-rotation/v1\n"
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS audit_personal ("
+	" seq INTEGER PRIMARY KEY, salt BLOB NOT NULL, data BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS audit_event ("
+	" seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, type TEXT NOT NULL,"
+	" actor TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS audit_event_time ON audit_event (time);";
+
+int auditlog_ensure_schema(sqlite3 *db, struct pv_error *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = pv_fail(err, PV_ERR, "audit tables: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return r;
+	}
+	return 0;
+}
+
+/* --- field checks and escaping ---------------------------------------------- */
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, <= U+10FFFF. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t k;
+		uint32_t cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			k = 2, cp = c & 0x1F, min = 0x80;
+		} else if ((c & 0xF0) == 0xE0) {
+			k = 3, cp = c & 0x0F, min = 0x800;
+		} else if ((c & 0xF8) == 0xF0) {
+			k = 4, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (n - i < k)
+			return false;
+		for (size_t j = 1; j < k; j++) {
+			if ((s[i + j] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + j] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+static bool must_escape(unsigned char c)
+{
+	return c < 0x20 || c == 0x7F || c == '%';
+}
+
+static int check_value(const char *what, const char *v, size_t max, struct pv_error *err)
+{
+	if (v == NULL || v[0] == '\0')
+		return pv_fail(err, PV_ERR, "event %s is empty", what);
+	size_t n = strlen(v);
+	if (n > max)
+		return pv_fail(err, PV_ELIMIT, "event %s is %zu bytes (max %zu)", what, n, max);
+	if (!utf8_valid((const unsigned char *)v, n))
+		return pv_fail(err, PV_ERR, "event %s is not UTF-8", what);
+	return 0;
+}
+
+static bool type_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > AUDIT_TYPE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+static int put_field(struct pv_buf *out, const char *key, const char *v, struct pv_error *err)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	int r = pv_buf_printf(out, err, "%s ", key);
+	for (const unsigned char *p = (const unsigned char *)v; r == 0 && *p; p++) {
+		if (must_escape(*p)) {
+			char e[3] = {'%', hexd[*p >> 4], hexd[*p & 15]};
+			r = pv_buf_append(out, e, 3, err);
+		} else {
+			r = pv_buf_append(out, p, 1, err);
+		}
+	}
+	return r < 0 ? r : pv_buf_append(out, "\n", 1, err);
+}
+
+/* Undoes put_field's escaping into out (room for max bytes + NUL); only
+ * the canonical spelling is accepted. */
+static int unescape(const char *s, size_t n, char *out, size_t max)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (must_escape(c) && c != '%')
+			return -1;
+		if (c == '%') {
+			int v = 0;
+			if (n - i < 3)
+				return -1;
+			for (int j = 1; j <= 2; j++) {
+				char h = s[i + j];
+				if (h >= '0' && h <= '9')
+					v = v * 16 + (h - '0');
+				else if (h >= 'A' && h <= 'F')
+					v = v * 16 + (h - 'A' + 10);
+				else
+					return -1;
+			}
+			if (!must_escape((unsigned char)v))
+				return -1;
+			c = (unsigned char)v;
+			i += 2;
+		}
+		if (o >= max)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	if (o == 0 || memchr(out, '\0', o) != NULL ||
+	    !utf8_valid((const unsigned char *)out, o))
+		return -1;
+	return 0;
+}
+
+/* --- leaves ----------------------------------------------------------------- */
+
+void auditlog_commitment(const uint8_t salt[AUDIT_SALT_LEN], const void *data, size_t len,
+			 uint8_t out[AUDIT_COMMIT_LEN])
+{
+	crypto_generichash(out, AUDIT_COMMIT_LEN, data, len, salt, AUDIT_SALT_LEN);
+}
+
+static int check_event(const struct audit_event *ev, struct pv_error *err)
+{
+	int r;
+	if ((r = check_value("actor", ev->actor, AUDIT_ACTOR_MAX, err)) < 0 ||
+	    (r = check_value("object", ev->object, AUDIT_OBJECT_MAX, err)) < 0 ||
+	    (r = check_value("outcome", ev->outcome, AUDIT_OUTCOME_MAX, err)) < 0)
+		return r;
+	if (ev->type == NULL || !type_valid(ev->type, strlen(ev->type)))
+		return pv_fail(err, PV_ERR, "event type '%s' is not [a-z0-9-]{1,%d}",
+			       ev->type ? ev->type : "", AUDIT_TYPE_MAX);
+	if (ev->personal != NULL) {
+		size_t n = strlen(ev->personal);
+		if (n > PV_AUDIT_PERSONAL_MAX)
+			return pv_fail(err, PV_ELIMIT, "event personal data is %zu bytes (max %d)", n,
+				       PV_AUDIT_PERSONAL_MAX);
+		if (!utf8_valid((const unsigned char *)ev->personal, n))
+			return pv_fail(err, PV_ERR, "event personal data is not UTF-8");
+	}
+	return 0;
+}
+
+int auditlog_leaf_format(const struct audit_event *ev, uint64_t seq, int64_t time_s,
+			 const uint8_t *commit, struct pv_buf *out, struct pv_error *err)
+{
+	char t[PV_RFC3339_LEN], hex[2 * AUDIT_COMMIT_LEN + 1];
+	int r;
+	if ((r = check_event(ev, err)) < 0)
+		return r;
+	if (time_s < 0)
+		return pv_fail(err, PV_ERR, "event time before 1970");
+	pv_clock_format_rfc3339(time_s, t);
+	if (commit != NULL)
+		pv_hex(commit, AUDIT_COMMIT_LEN, hex);
+	else
+		snprintf(hex, sizeof(hex), "-");
+	if ((r = pv_buf_printf(out, err, LEAF_MAGIC "\nseq %llu\ntime %s\n", (unsigned long long)seq,
+			       t)) < 0 ||
+	    (r = put_field(out, "actor", ev->actor, err)) < 0 ||
+	    (r = put_field(out, "type", ev->type, err)) < 0 ||
+	    (r = put_field(out, "object", ev->object, err)) < 0 ||
+	    (r = put_field(out, "outcome", ev->outcome, err)) < 0 ||
+	    (r = pv_buf_printf(out, err, "commit %s\n", hex)) < 0)
+		return r;
+	if (out->len > PV_TLOG_ENTRY_MAX)
+		return pv_fail(err, PV_ELIMIT, "audit leaf too long");
+	return 0;
+}
+
+/* Takes the line "key value\n" at *p; *v, *vl get the value. */
+static int take(const char **p, const char *end, const char *key, const char **v, size_t *vl)
+{
+	size_t kl = strlen(key);
+	const char *eol = memchr(*p, '\n', (size_t)(end - *p));
+	if (eol == NULL || (size_t)(eol - *p) < kl + 2 || memcmp(*p, key, kl) != 0 ||
+	    (*p)[kl] != ' ')
+		return -1;
+	*v = *p + kl + 1;
+	*vl = (size_t)(eol - *v);
+	*p = eol + 1;
+	return 0;
+}
+
+static int parse_rotation(const char *data, size_t len, uint64_t index, struct audit_entry *e,
+			  struct pv_error *err)
+{
+	struct keys_rotation rot;
+	size_t text_len, nsigs;
+	int r;
+	if ((r = note_split(data, len, &text_len, &nsigs, err)) < 0 ||
+	    (r = keys_rotation_parse(data, text_len, &rot, err)) < 0)
+		return pv_fail(err, PV_EINTEGRITY, "leaf %llu: bad key-rotation note: %s",
+			       (unsigned long long)index, err ? err->msg : "");
+	e->kind = AUDIT_ENTRY_ROTATION;
+	e->seq = index;
+	e->time = -1;
+	snprintf(e->actor, sizeof(e->actor), "system");
+	snprintf(e->type, sizeof(e->type), "key-rotation-note");
+	snprintf(e->object, sizeof(e->object), "origin=%s new=%s", rot.origin, rot.new_vkey);
+	snprintf(e->outcome, sizeof(e->outcome), "ok");
+	return 0;
+}
+
+int auditlog_leaf_parse(const void *data, size_t len, uint64_t index, struct audit_entry *e,
+			struct pv_error *err)
+{
+	const char *p = data, *end = p + len, *v;
+	char tbuf[PV_RFC3339_LEN], again[PV_RFC3339_LEN];
+	size_t vl;
+
+	memset(e, 0, sizeof(*e));
+	if (len > PV_TLOG_ENTRY_MAX)
+		return pv_fail(err, PV_EINTEGRITY, "leaf %llu: too long", (unsigned long long)index);
+	if (len >= sizeof(ROTATION_MAGIC) - 1 &&
+	    memcmp(p, ROTATION_MAGIC, sizeof(ROTATION_MAGIC) - 1) == 0)
+		return parse_rotation(p, len, index, e, err);
+#define BAD(what)                                                                          \
+	pv_fail(err, PV_EINTEGRITY, "leaf %llu: %s", (unsigned long long)index, what)
+	if (len < sizeof(LEAF_MAGIC) || memcmp(p, LEAF_MAGIC "\n", sizeof(LEAF_MAGIC)) != 0)
+		return BAD("not an audit entry");
+	p += sizeof(LEAF_MAGIC);
+	if (take(&p, end, "seq", &v, &vl) != 0 || checkpoint_parse_u64(v, vl, &e->seq) != 0)
+		return BAD("bad seq line");
+	if (e->seq != index)
+		return pv_fail(err, PV_EINTEGRITY,
+			       "leaf %llu: says seq %llu (entries dropped, added or reordered)",
+			       (unsigned long long)index, (unsigned long long)e->seq);
+	if (take(&p, end, "time", &v, &vl) != 0 || vl != PV_RFC3339_LEN - 1)
+		return BAD("bad time line");
+	memcpy(tbuf, v, vl);
+	tbuf[vl] = '\0';
+	if (pv_clock_parse_rfc3339(tbuf, &e->time) != 0)
+		return BAD("bad time line");
+	pv_clock_format_rfc3339(e->time, again);
+	if (strcmp(again, tbuf) != 0)
+		return BAD("time is not canonical RFC 3339");
+	if (take(&p, end, "actor", &v, &vl) != 0 || unescape(v, vl, e->actor, AUDIT_ACTOR_MAX) != 0)
+		return BAD("bad actor line");
+	if (take(&p, end, "type", &v, &vl) != 0 || !type_valid(v, vl))
+		return BAD("bad type line");
+	memcpy(e->type, v, vl);
+	if (take(&p, end, "object", &v, &vl) != 0 ||
+	    unescape(v, vl, e->object, AUDIT_OBJECT_MAX) != 0)
+		return BAD("bad object line");
+	if (take(&p, end, "outcome", &v, &vl) != 0 ||
+	    unescape(v, vl, e->outcome, AUDIT_OUTCOME_MAX) != 0)
+		return BAD("bad outcome line");
+	if (take(&p, end, "commit", &v, &vl) != 0)
+		return BAD("bad commit line");
+	if (vl == 1 && v[0] == '-') {
+		e->has_commit = false;
+	} else {
+		if (vl != 2 * AUDIT_COMMIT_LEN)
+			return BAD("bad commit line");
+		for (size_t i = 0; i < vl; i++)
+			if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
+				return BAD("bad commit line");
+		if (pv_unhex(v, e->commit, AUDIT_COMMIT_LEN) != 0)
+			return BAD("bad commit line");
+		e->has_commit = true;
+	}
+	if (p != end)
+		return BAD("trailing bytes");
+#undef BAD
+	e->kind = AUDIT_ENTRY_EVENT;
+	return 0;
+}
+
+/* --- JSON Lines and CSV ------------------------------------------------------ */
+
+static int json_str(struct pv_buf *out, const char *s, size_t n, struct pv_error *err)
+{
+	int r = pv_buf_append(out, "\"", 1, err);
+	size_t run = 0;
+	for (size_t i = 0; r == 0 && i <= n; i++) {
+		unsigned char c = i < n ? (unsigned char)s[i] : 0;
+		if (i < n && c >= 0x20 && c != '"' && c != '\\' && c != 0x7F)
+			continue;
+		if ((r = pv_buf_append(out, s + run, i - run, err)) < 0 || i == n)
+			break;
+		if (c == '"' || c == '\\')
+			r = pv_buf_printf(out, err, "\\%c", c);
+		else
+			r = pv_buf_printf(out, err, "\\u%04x", c);
+		run = i + 1;
+	}
+	return r < 0 ? r : pv_buf_append(out, "\"", 1, err);
+}
+
+int auditlog_entry_json(const struct audit_entry *e, const char *personal, size_t plen,
+			struct pv_buf *out, struct pv_error *err)
+{
+	char t[PV_RFC3339_LEN], hex[2 * AUDIT_COMMIT_LEN + 1];
+	int r;
+	if ((r = pv_buf_printf(out, err, "{\"seq\":%llu,\"time\":", (unsigned long long)e->seq)) < 0)
+		return r;
+	if (e->time >= 0) {
+		pv_clock_format_rfc3339(e->time, t);
+		r = json_str(out, t, strlen(t), err);
+	} else {
+		r = pv_buf_append_str(out, "null", err);
+	}
+	if (r < 0 || (r = pv_buf_append_str(out, ",\"actor\":", err)) < 0 ||
+	    (r = json_str(out, e->actor, strlen(e->actor), err)) < 0 ||
+	    (r = pv_buf_append_str(out, ",\"type\":", err)) < 0 ||
+	    (r = json_str(out, e->type, strlen(e->type), err)) < 0 ||
+	    (r = pv_buf_append_str(out, ",\"object\":", err)) < 0 ||
+	    (r = json_str(out, e->object, strlen(e->object), err)) < 0 ||
+	    (r = pv_buf_append_str(out, ",\"outcome\":", err)) < 0 ||
+	    (r = json_str(out, e->outcome, strlen(e->outcome), err)) < 0 ||
+	    (r = pv_buf_append_str(out, ",\"commit\":", err)) < 0)
+		return r;
+	if (e->has_commit) {
+		pv_hex(e->commit, AUDIT_COMMIT_LEN, hex);
+		r = json_str(out, hex, strlen(hex), err);
+	} else {
+		r = pv_buf_append_str(out, "null", err);
+	}
+	if (r < 0 || (r = pv_buf_append_str(out, ",\"personal\":", err)) < 0)
+		return r;
+	r = personal != NULL ? json_str(out, personal, plen, err) : pv_buf_append_str(out, "null", err);
+	return r < 0 ? r : pv_buf_append_str(out, "}\n", err);
+}
+
+/* RFC 4180 field, always quoted; a leading formula character is defused. */
+static int csv_str(struct pv_buf *out, const char *s, size_t n, bool last, struct pv_error *err)
+{
+	int r = pv_buf_append(out, "\"", 1, err);
+	if (r == 0 && n > 0 && strchr("=+-@\t\r", s[0]) != NULL)
+		r = pv_buf_append(out, "'", 1, err);
+	size_t run = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (s[i] != '"')
+			continue;
+		if ((r = pv_buf_append(out, s + run, i + 1 - run, err)) == 0)
+			r = pv_buf_append(out, "\"", 1, err);
+		run = i + 1;
+	}
+	if (r == 0)
+		r = pv_buf_append(out, s + run, n - run, err);
+	return r < 0 ? r : pv_buf_append_str(out, last ? "\"\r\n" : "\",", err);
+}
+
+int auditlog_entry_csv(const struct audit_entry *e, const char *personal, size_t plen,
+		       struct pv_buf *out, struct pv_error *err)
+{
+	char t[PV_RFC3339_LEN] = "", hex[2 * AUDIT_COMMIT_LEN + 1] = "";
+	int r;
+	if (e->time >= 0)
+		pv_clock_format_rfc3339(e->time, t);
+	if (e->has_commit)
+		pv_hex(e->commit, AUDIT_COMMIT_LEN, hex);
+	if ((r = pv_buf_printf(out, err, "%llu,", (unsigned long long)e->seq)) < 0 ||
+	    (r = csv_str(out, t, strlen(t), false, err)) < 0 ||
+	    (r = csv_str(out, e->actor, strlen(e->actor), false, err)) < 0 ||
+	    (r = csv_str(out, e->type, strlen(e->type), false, err)) < 0 ||
+	    (r = csv_str(out, e->object, strlen(e->object), false, err)) < 0 ||
+	    (r = csv_str(out, e->outcome, strlen(e->outcome), false, err)) < 0 ||
+	    (r = csv_str(out, hex, strlen(hex), false, err)) < 0)
+		return r;
+	return csv_str(out, personal ? personal : "", personal ? plen : 0, true, err);
+}
+
+/* --- append ------------------------------------------------------------------ */
+
+static int exec_bind(sqlite3 *db, const char *sql, uint64_t seq, const void *a, size_t al,
+		     const void *b, size_t bl, const char *c, const char *d, int64_t time_s,
+		     struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return pv_fail(err, PV_ERR, "%s", sqlite3_errmsg(db));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	if (a != NULL) {
+		sqlite3_bind_blob(st, 2, a, (int)al, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, bl ? b : "", (int)bl, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(st, 2, time_s);
+		sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, d, -1, SQLITE_STATIC);
+	}
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : pv_fail(err, PV_ERR, "%s", sqlite3_errmsg(db));
+}
+
+static int append_locked(struct tlog *t, const struct note_signer *key,
+			 const struct audit_event *ev, uint64_t *seq_r, struct pv_error *err)
+{
+	sqlite3 *db = tlog_db(t);
+	uint8_t salt[AUDIT_SALT_LEN], commit[AUDIT_COMMIT_LEN];
+	struct pv_buf leaf;
+	uint64_t seq, first;
+	int64_t now = pv_clock_now();
+	int r;
+
+	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
+	if (ev->personal != NULL) {
+		pv_random_bytes(salt, sizeof(salt));
+		auditlog_commitment(salt, ev->personal, strlen(ev->personal), commit);
+	}
+	if ((r = auditlog_ensure_schema(db, err)) < 0 || (r = tlog_size(t, &seq, err)) < 0 ||
+	    (r = auditlog_leaf_format(ev, seq, now, ev->personal ? commit : NULL, &leaf, err)) < 0)
+		goto out;
+	struct tlog_entry e = {leaf.data, leaf.len};
+	if ((r = tlog_append(t, &e, 1, &first, err)) < 0)
+		goto out;
+	if (first != seq) {
+		r = pv_fail(err, PV_EINTEGRITY, "log moved under us");
+		goto out;
+	}
+	if ((r = exec_bind(db, "INSERT INTO audit_event (seq, time, type, actor) VALUES (?,?,?,?)",
+			   seq, NULL, 0, NULL, 0, ev->type, ev->actor, now, err)) < 0 ||
+	    (ev->personal != NULL &&
+	     (r = exec_bind(db, "INSERT INTO audit_personal (seq, salt, data) VALUES (?,?,?)", seq,
+			    salt, sizeof(salt), ev->personal, strlen(ev->personal), NULL, NULL, 0,
+			    err)) < 0))
+		goto out;
+	/* The time line makes every audit checkpoint a heartbeat too. */
+	if ((r = checkpoint_sign(t, key, CHECKPOINT_TIME, NULL, NULL, err)) < 0)
+		goto out;
+	if (seq_r != NULL)
+		*seq_r = seq;
+out:
+	sodium_memzero(salt, sizeof(salt));
+	pv_buf_free(&leaf);
+	return r;
+}
+
+int auditlog_append(struct tlog *t, const struct note_signer *key, const struct audit_event *ev,
+		    uint64_t *seq_r, struct pv_error *err)
+{
+	struct tlog_tx tx;
+	int r;
+	if ((r = check_event(ev, err)) < 0)
+		return r;
+	if ((r = tlog_tx_begin(tlog_db(t), &tx, err)) < 0)
+		return r;
+	r = append_locked(t, key, ev, seq_r, err);
+	return tlog_tx_end(&tx, r, err);
+}
+
+/* --- reading ------------------------------------------------------------------ */
+
+static int query_u64(sqlite3 *db, const char *sql, int64_t arg, bool *null_r, uint64_t *v_r,
+		     struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
+	sqlite3_bind_int64(st, 1, arg);
+	int rc = sqlite3_step(st);
+	int r = 0;
+	if (rc == SQLITE_ROW) {
+		*null_r = sqlite3_column_type(st, 0) == SQLITE_NULL;
+		int64_t v = sqlite3_column_int64(st, 0);
+		*v_r = v < 0 ? 0 : (uint64_t)v;
+	} else {
+		r = pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static bool has_tables(sqlite3 *db)
+{
+	return sqlite3_table_column_metadata(db, NULL, "audit_event", "seq", NULL, NULL, NULL, NULL,
+					     NULL) == SQLITE_OK;
+}
+
+int auditlog_range(struct tlog *t, int64_t since, int64_t until, uint64_t *lo_r, uint64_t *hi_r,
+		   struct pv_error *err)
+{
+	sqlite3 *db = tlog_db(t);
+	uint64_t size, v;
+	bool null;
+	int r;
+	if ((r = tlog_size(t, &size, err)) < 0)
+		return r;
+	*lo_r = 0;
+	*hi_r = size;
+	if (since == INT64_MIN && until == INT64_MAX)
+		return 0;
+	if (!has_tables(db)) {
+		*hi_r = 0;
+		return 0;
+	}
+	if (since != INT64_MIN) {
+		if ((r = query_u64(db, "SELECT min(seq) FROM audit_event WHERE time >= ?", since, &null,
+				   &v, err)) < 0)
+			return r;
+		*lo_r = null ? size : v;
+	}
+	if (until != INT64_MAX) {
+		if ((r = query_u64(db, "SELECT max(seq) FROM audit_event WHERE time <= ?", until, &null,
+				   &v, err)) < 0)
+			return r;
+		*hi_r = null ? 0 : v + 1;
+	}
+	if (*hi_r > size)
+		*hi_r = size;
+	if (*hi_r < *lo_r)
+		*hi_r = *lo_r;
+	return 0;
+}
+
+int auditlog_personal(struct tlog *t, uint64_t seq, uint8_t salt_r[AUDIT_SALT_LEN],
+		      struct pv_buf *data_r, struct pv_error *err)
+{
+	sqlite3 *db = tlog_db(t);
+	sqlite3_stmt *st = NULL;
+	int r;
+	if (!has_tables(db))
+		return pv_fail(err, PV_ENOTFOUND, "no personal data for entry %llu",
+			       (unsigned long long)seq);
+	if (sqlite3_prepare_v2(db, "SELECT salt, data FROM audit_personal WHERE seq = ?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return pv_fail(err, PV_ERR, "audit side table: %s", sqlite3_errmsg(db));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *s = sqlite3_column_blob(st, 0);
+		if (sqlite3_column_bytes(st, 0) != AUDIT_SALT_LEN || s == NULL) {
+			r = pv_fail(err, PV_EINTEGRITY, "entry %llu: personal data has a bad salt",
+				    (unsigned long long)seq);
+		} else {
+			memcpy(salt_r, s, AUDIT_SALT_LEN);
+			r = pv_buf_append(data_r, sqlite3_column_blob(st, 1),
+					  (size_t)sqlite3_column_bytes(st, 1), err);
+		}
+	} else if (rc == SQLITE_DONE) {
+		r = pv_fail(err, PV_ENOTFOUND, "no personal data for entry %llu",
+			    (unsigned long long)seq);
+	} else {
+		r = pv_fail(err, PV_ERR, "audit side table: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+struct list_ctx {
+	struct tlog *t;
+	const struct auditlog_filter *f;
+	uint64_t next, hi;
+	auditlog_entry_fn fn;
+	void *ctx;
+	struct pv_buf personal;
+	struct pv_error *err;
+	int r;
+};
+
+#define LIST_STOP 1
+
+static int list_one(void *vctx, uint64_t index, const void *data, size_t len)
+{
+	struct list_ctx *c = vctx;
+	struct audit_entry e;
+	uint8_t salt[AUDIT_SALT_LEN], commit[AUDIT_COMMIT_LEN];
+	const char *personal = NULL;
+	int r;
+
+	if (index >= c->hi)
+		return LIST_STOP;
+	if (index != c->next)
+		return c->r = pv_fail(c->err, PV_EINTEGRITY, "audit log: leaf %llu is missing",
+				      (unsigned long long)c->next);
+	c->next++;
+	if ((r = auditlog_leaf_parse(data, len, index, &e, c->err)) < 0)
+		return c->r = r;
+	if (e.time >= 0 && (e.time < c->f->since || e.time > c->f->until))
+		return 0;
+	if ((c->f->actor != NULL && strcmp(c->f->actor, e.actor) != 0) ||
+	    (c->f->type != NULL && strcmp(c->f->type, e.type) != 0))
+		return 0;
+	pv_buf_reset(&c->personal);
+	if (e.has_commit) {
+		r = auditlog_personal(c->t, index, salt, &c->personal, c->err);
+		if (r == 0) {
+			auditlog_commitment(salt, c->personal.data, c->personal.len, commit);
+			if (sodium_memcmp(commit, e.commit, sizeof(commit)) != 0)
+				return c->r = pv_fail(c->err, PV_EINTEGRITY,
+						      "entry %llu: personal data does not match "
+						      "its commitment",
+						      (unsigned long long)index);
+			personal = (const char *)c->personal.data;
+		} else if (r != PV_ENOTFOUND) {
+			return c->r = r;
+		}
+	}
+	if ((r = c->fn(c->ctx, &e, personal, personal ? c->personal.len : 0)) != 0)
+		return c->r = r;
+	return 0;
+}
+
+int auditlog_list(struct tlog *t, const struct auditlog_filter *f, auditlog_entry_fn fn, void *ctx,
+		  struct pv_error *err)
+{
+	struct list_ctx c = {t, f, 0, 0, fn, ctx, {0}, err, 0};
+	uint64_t lo;
+	int r;
+	if ((r = auditlog_range(t, f->since, f->until, &lo, &c.hi, err)) < 0)
+		return r;
+	if (lo >= c.hi)
+		return 0;
+	c.next = lo;
+	pv_buf_init(&c.personal, PV_AUDIT_PERSONAL_MAX + 1);
+	r = tlog_leaf_scan(t, lo, list_one, &c, err);
+	pv_buf_free(&c.personal);
+	if (c.r != 0)
+		return c.r;
+	if (r == 0 && c.next < c.hi)
+		return pv_fail(err, PV_EINTEGRITY, "audit log: leaf %llu is missing",
+			       (unsigned long long)c.next);
+	return r == LIST_STOP ? 0 : r;
+}

@@ -1,0 +1,187 @@
+#ifndef PV_AUDITLOG_H
+#define PV_AUDITLOG_H
+
+/* The audit log (DESIGN.md §5, integrity.md §3b): one leaf of the "audit"
+ * tlog per action, appended BEFORE the action takes effect, with a signed
+ * checkpoint over it in the same transaction (DESIGN.md §1 invariant 4:
+ * audit first, fail closed).
+ *
+ * For commands, the one call to make is the wrapper in
+ * archiver/store/audit_hook.h:
+ *
+ *   int archive_audit(struct archive *ar, const char *actor, const char *type,
+ *                     const char *object, const char *outcome,
+ *                     const char *personal, struct pv_error *err);
+ *
+ *   e.g. archive_audit(ar, ctx->actor, AUDIT_HOLD_PLACE, "hold=matter-7",
+ *                      "ok", query_text, err)
+ *
+ * It returns 0 once the entry and its checkpoint are appended (committed,
+ * or part of the caller's open transaction). Any other return: the action
+ * MUST NOT happen; report err (it starts with "audit log:").
+ *
+ * A leaf is canonical text (one spelling per entry, parsed strictly):
+ *
+ *   popvault/audit/v1
+ *   seq <leaf index, decimal>
+ *   time <RFC 3339 UTC, seconds: 2026-11-22T10:00:00Z>
+ *   actor <cli:USER | web:USER | system>
+ *   type <event type, [a-z0-9-]{1,32}>
+ *   object <the ids acted on, by convention "key=value key=value">
+ *   outcome <ok | denied: why | failed: why | ...>
+ *   commit <hex BLAKE2b-256 keyed by a random 32-byte salt over the
+ *           personal data> | -
+ *
+ * Values are UTF-8; the bytes 0x00-0x1F, 0x7F and '%' are written %XX
+ * (uppercase hex) and only those. Personal data (search query text,
+ * addresses) never enters the leaf: it is kept with its salt in the side
+ * table audit_personal(seq, salt, data), so the log can be shared without
+ * it, and a bundle that carries the side data lets anyone check it
+ * against the commitment.
+ *
+ * Key-rotation notes (audit/keys.h) are also leaves of this log; the
+ * parser recognises them (AUDIT_ENTRY_ROTATION).
+ *
+ * Tables made here, idempotently (audit/ knows nothing of the catalog):
+ *   audit_personal(seq, salt, data)   the side table
+ *   audit_event(seq, time, type, actor) an index for --since/--until; never
+ *                                     trusted: listings re-read the leaves. */
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/lib/buf.h"
+#include "archiver/lib/error.h"
+#include "audit/note.h"
+#include "audit/tlog.h"
+
+/* Event types (the `type` field). Keep in step with DESIGN.md §5. */
+#define AUDIT_INIT "init"
+#define AUDIT_HARVEST_BATCH "harvest-batch"           /* account, message ids, archive size */
+#define AUDIT_UPSTREAM_DELETE "upstream-delete"       /* cites an archive checkpoint size */
+#define AUDIT_UPSTREAM_DELETE_CONFIRMED "upstream-delete-confirmed" /* QUIT +OK, proven gone */
+#define AUDIT_UPSTREAM_RESIDUE "upstream-residue"     /* deleted, still upstream */
+#define AUDIT_ACCOUNT_ADD "account-add"
+#define AUDIT_ACCOUNT_CHANGE "account-change"
+#define AUDIT_ACCOUNT_REMOVE "account-remove"
+#define AUDIT_USER_ADD "user-add"
+#define AUDIT_USER_CHANGE "user-change"
+#define AUDIT_USER_REMOVE "user-remove"
+#define AUDIT_LOGIN "login"
+#define AUDIT_LOGIN_FAILED "login-failed"
+#define AUDIT_SEARCH "search"     /* object: results=N ids-sha256=HEX; personal: the query */
+#define AUDIT_VIEW "view"         /* object: message=ID */
+#define AUDIT_EXPORT "export"     /* eDiscovery export; personal: query, matter */
+#define AUDIT_AUDIT_EXPORT "audit-export" /* this log's own export */
+#define AUDIT_POLICY_SET "policy-set"     /* object: version=N sha256=HEX */
+#define AUDIT_HOLD_PLACE "hold-place"
+#define AUDIT_HOLD_RELEASE "hold-release"
+#define AUDIT_DISPOSE_INTENT "dispose-intent"
+#define AUDIT_DISPOSE_DONE "dispose-done"
+#define AUDIT_KEY_ROTATION "key-rotation"
+#define AUDIT_VERIFY "verify"     /* after the run; outcome ok / failed: N problems */
+#define AUDIT_HEARTBEAT "heartbeat"
+
+/* Field limits (bytes, before %XX escaping). */
+#define AUDIT_ACTOR_MAX 256
+#define AUDIT_TYPE_MAX 32
+#define AUDIT_OBJECT_MAX 4096
+#define AUDIT_OUTCOME_MAX 1024
+#define AUDIT_SALT_LEN 32
+#define AUDIT_COMMIT_LEN 32
+
+struct audit_event {
+	const char *actor;    /* required */
+	const char *type;     /* required, [a-z0-9-]{1,32} */
+	const char *object;   /* required; "-" when there is none */
+	const char *outcome;  /* required */
+	const char *personal; /* may be NULL: UTF-8, at most PV_AUDIT_PERSONAL_MAX bytes */
+};
+
+enum audit_entry_kind {
+	AUDIT_ENTRY_EVENT,    /* a popvault/audit/v1 leaf */
+	AUDIT_ENTRY_ROTATION, /* a signed key-rotation note (audit/keys.h) */
+};
+
+/* A parsed leaf. For a rotation, seq is the leaf index given to the
+ * parser, time is -1, actor "system", type "key-rotation-note", object
+ * "origin=O new=VKEY", outcome "ok" and no commitment. */
+struct audit_entry {
+	enum audit_entry_kind kind;
+	uint64_t seq;
+	int64_t time;
+	char actor[AUDIT_ACTOR_MAX + 1];
+	char type[AUDIT_TYPE_MAX + 1];
+	char object[AUDIT_OBJECT_MAX + 1];
+	char outcome[AUDIT_OUTCOME_MAX + 1];
+	bool has_commit;
+	uint8_t commit[AUDIT_COMMIT_LEN];
+};
+
+/* Creates audit_personal and audit_event if missing. */
+int auditlog_ensure_schema(sqlite3 *db, struct pv_error *err);
+
+/* Appends ev as the next leaf of `audit` (whose database holds the side
+ * tables) and signs a checkpoint (with a time line) with `key`, inside
+ * the caller's transaction when one is open, else in its own. *seq_r
+ * (may be NULL) gets the leaf index. Fails (and changes nothing) on a bad
+ * field, a full disk, a locked or read-only database, a key that is not
+ * the log's current key: the caller must then not perform the action. */
+int auditlog_append(struct tlog *audit, const struct note_signer *key,
+		    const struct audit_event *ev, uint64_t *seq_r, struct pv_error *err);
+
+/* --- leaves ------------------------------------------------------------- */
+
+/* BLAKE2b-256 keyed by salt over the personal bytes. */
+void auditlog_commitment(const uint8_t salt[AUDIT_SALT_LEN], const void *data, size_t len,
+			 uint8_t out[AUDIT_COMMIT_LEN]);
+/* The canonical leaf text for ev at (seq, time); commit NULL for none. */
+int auditlog_leaf_format(const struct audit_event *ev, uint64_t seq, int64_t time_s,
+			 const uint8_t *commit, struct pv_buf *out, struct pv_error *err);
+/* Parses leaf `index` (an event leaf must say seq == index). Strict: the
+ * exact canonical form or PV_EINTEGRITY. */
+int auditlog_leaf_parse(const void *data, size_t len, uint64_t index, struct audit_entry *e_r,
+			struct pv_error *err) PV_WARN_UNUSED;
+
+/* One entry as a JSON Lines object ("\n" terminated) / an RFC 4180 CSV row
+ * ("\r\n" terminated), appended to out. personal (NULL when absent or
+ * withheld) is shown in its own field. Deterministic: verifiers regenerate
+ * these bytes from the leaves and compare. Keys: seq, time, actor, type,
+ * object, outcome, commit, personal. CSV cells that a spreadsheet would
+ * run as a formula (starting with = + - @ TAB CR) get a leading "'". */
+int auditlog_entry_json(const struct audit_entry *e, const char *personal, size_t plen,
+			struct pv_buf *out, struct pv_error *err);
+int auditlog_entry_csv(const struct audit_entry *e, const char *personal, size_t plen,
+		       struct pv_buf *out, struct pv_error *err);
+#define AUDITLOG_CSV_HEADER "seq,time,actor,type,object,outcome,commit,personal\r\n"
+
+/* --- reading ------------------------------------------------------------ */
+
+struct auditlog_filter {
+	int64_t since, until; /* unix seconds, inclusive; INT64_MIN / INT64_MAX for open */
+	const char *actor;    /* exact match, or NULL */
+	const char *type;     /* exact match, or NULL */
+};
+
+/* Leaf index range [*lo_r, *hi_r) holding the entries from `since` to
+ * `until` (by the audit_event index: the first entry at or after since,
+ * up to the last at or before until; a contiguous range of the log). */
+int auditlog_range(struct tlog *audit, int64_t since, int64_t until, uint64_t *lo_r,
+		   uint64_t *hi_r, struct pv_error *err);
+
+/* Calls fn for every entry of the range that passes the filter, in log
+ * order, after parsing its leaf (a leaf that does not parse is an
+ * integrity failure). personal is the side data (NULL when none). */
+typedef int (*auditlog_entry_fn)(void *ctx, const struct audit_entry *e, const char *personal,
+				 size_t plen);
+int auditlog_list(struct tlog *audit, const struct auditlog_filter *f, auditlog_entry_fn fn,
+		  void *ctx, struct pv_error *err);
+
+/* The side data of leaf seq: salt and data (appended to data_r).
+ * PV_ENOTFOUND when the entry has none. */
+int auditlog_personal(struct tlog *audit, uint64_t seq, uint8_t salt_r[AUDIT_SALT_LEN],
+		      struct pv_buf *data_r, struct pv_error *err);
+
+#endif
