@@ -19,9 +19,25 @@
 #include "archiver/store/ingest.h"
 
 /* A chunk of the mailbox is retrieved, committed and deleted before the
- * next one starts; its size is bounded in messages (config batch_max) and
- * in announced bytes, so a failure loses at most one chunk of work. */
+ * next one starts; its size is bounded in messages (config batch_max), in
+ * announced bytes and in time (batch_ms, checked between pipelined
+ * slices), so a failure loses at most one chunk of work. */
 #define CHUNK_BYTES_MAX (64ull * 1024 * 1024)
+
+/* Sessions one harvest may open in all, after a message ended one
+ * (connection lost in its RETR, or retrieved but not archivable on an
+ * EXPIRE 0 server). Each leaves one more message upstream, so a single
+ * broken message never holds the rest of the mailbox hostage. */
+#define HARVEST_SESSIONS_MAX 3
+
+/* A message left alone by the later sessions of one harvest: by UIDL when
+ * it has its own, else by number (numbers do not move: the session it
+ * broke ended without QUIT, so nothing was deleted). */
+struct skip {
+	uint32_t num;
+	bool by_uidl;
+	char uidl[PV_POP3_UIDL_MAX + 1];
+};
 
 struct session {
 	struct archive *ar;
@@ -38,6 +54,13 @@ struct session {
 	char (*dele_uidl)[LEDGER_UIDL_MAX + 1];
 	size_t n_dele;
 	int64_t done_msgs, todo_msgs;
+	bool expire0;            /* EXPIRE 0: QUIT expires every retrieved message */
+	bool has_local;          /* a local failure (disk, database) ended the session */
+	struct pv_error local;
+	struct skip skips[HARVEST_SESSIONS_MAX];
+	size_t n_skips;
+	bool broke;              /* skips[n_skips] is the message that ended this session */
+	char broke_why[PV_ERROR_MSG_MAX];
 };
 
 void harvest_summary_init(struct harvest_summary *s)
@@ -65,6 +88,17 @@ static void note(struct session *ss, const char *fmt, ...)
 	pv_buf_printf(&ss->s->errors, NULL, "%s: %s\n", ss->a->name, line);
 }
 
+/* The first local failure is what the session reports: "RETR batch
+ * aborted by the caller" would hide that the disk is full. */
+static void local_failure(struct session *ss, const struct pv_error *err)
+{
+	if (!ss->has_local) {
+		ss->local = *err;
+		ss->has_local = true;
+	}
+	note(ss, "local failure: %s", err->msg);
+}
+
 static const struct pop3_msg *find_msg(const struct pop3_mailbox *mb, uint32_t num)
 {
 	size_t lo = 0, hi = mb->count;
@@ -80,11 +114,44 @@ static const struct pop3_msg *find_msg(const struct pop3_mailbox *mb, uint32_t n
 	return NULL;
 }
 
+static const char *msg_uidl(const struct pop3_msg *m)
+{
+	return m != NULL && m->has_uidl ? m->uidl : "no UIDL";
+}
+
 static void progress(struct session *ss)
 {
 	if (ss->o->progress && isatty(STDERR_FILENO))
 		fprintf(stderr, "\rharvest %s: %lld/%lld messages", ss->a->name,
 			(long long)ss->done_msgs, (long long)ss->todo_msgs);
+}
+
+/* Records the message that ended this session, for the next one to skip. */
+static void mark_broken(struct session *ss, uint32_t num, const struct pop3_msg *m, const char *why)
+{
+	struct skip *k;
+	if (ss->broke || ss->n_skips >= HARVEST_SESSIONS_MAX)
+		return;
+	k = &ss->skips[ss->n_skips];
+	memset(k, 0, sizeof(*k));
+	k->num = num;
+	/* A shared UIDL does not name one message (pop3.h: uidl_dup). */
+	if (m != NULL && m->has_uidl && !m->uidl_dup) {
+		k->by_uidl = true;
+		snprintf(k->uidl, sizeof(k->uidl), "%s", m->uidl);
+	}
+	snprintf(ss->broke_why, sizeof(ss->broke_why), "%s", why);
+	ss->broke = true;
+}
+
+static bool skipped_here(const struct session *ss, const struct pop3_msg *m)
+{
+	for (size_t i = 0; i < ss->n_skips; i++) {
+		const struct skip *k = &ss->skips[i];
+		if (k->by_uidl ? m->has_uidl && strcmp(k->uidl, m->uidl) == 0 : k->num == m->num)
+			return true;
+	}
+	return false;
 }
 
 /* ---- RETR callbacks: bytes go straight into an encrypted blob ---- */
@@ -96,7 +163,7 @@ static int on_begin(void *ctx, uint32_t msgnum, const struct pop3_retr_result *r
 	(void)msgnum;
 	(void)res;
 	if (blob_writer_new(ss->ar->dir, &ss->w, &err) < 0) {
-		note(ss, "local failure: %s", err.msg);
+		local_failure(ss, &err);
 		return PV_ERR;
 	}
 	return PV_OK;
@@ -108,7 +175,7 @@ static int on_data(void *ctx, uint32_t msgnum, const unsigned char *d, size_t le
 	struct pv_error err;
 	(void)msgnum;
 	if (blob_writer_write(ss->w, d, len, &err) < 0) {
-		note(ss, "local failure: %s", err.msg);
+		local_failure(ss, &err);
 		return PV_ERR;
 	}
 	return PV_OK;
@@ -144,19 +211,36 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 	ss->done_msgs++;
 	progress(ss);
 	if (!res->complete || res->status != 0) {
+		const char *why = perr ? perr->msg : "incomplete";
 		blob_writer_abort(&ss->w);
 		if (res->status == PV_ELIMIT)
 			ss->s->skipped++;
 		else
 			ss->s->failed++;
-		note(ss, "message %u (%s) left upstream: %s", res->msgnum,
-		     m && m->has_uidl ? m->uidl : "no UIDL", perr ? perr->msg : "incomplete");
+		note(ss, "message %u (%s) left upstream: %s", res->msgnum, msg_uidl(m), why);
+		if (!pop3_alive(ss->c)) {
+			/* The connection died in this message's reply. */
+			mark_broken(ss, res->msgnum, m, why);
+			return PV_OK;
+		}
+		if (ss->expire0 && res->status == PV_ELIMIT) {
+			/* The server sent it all (the rest was drained): it counts
+			 * as retrieved, and QUIT on an EXPIRE 0 server would
+			 * delete it unarchived (RFC 2449 §6.7). This session must
+			 * end without QUIT; the next one leaves it alone. */
+			char msg[1024];
+			snprintf(msg, sizeof(msg), "message %u (%s) was retrieved but not archived "
+				 "(%s) and the server expires retrieved mail at QUIT (EXPIRE 0): "
+				 "session dropped without QUIT", res->msgnum, msg_uidl(m), why);
+			mark_broken(ss, res->msgnum, m, msg);
+			return PV_ELIMIT;
+		}
 		return PV_OK;
 	}
 	it = &ss->items[ss->n_items];
 	memset(it, 0, sizeof(*it));
 	if (blob_writer_finish(&ss->w, &it->blob, &err) < 0) {
-		note(ss, "local failure: %s", err.msg);
+		local_failure(ss, &err);
 		return PV_ERR;
 	}
 	it->msgnum = res->msgnum;
@@ -186,7 +270,7 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 		return PV_OK;
 	}
 	if (r != PV_ENOTFOUND) {
-		note(ss, "local failure: %s", err.msg);
+		local_failure(ss, &err);
 		blob_remove(ss->ar->dir, it->blob.id, NULL);
 		sodium_memzero(it, sizeof(*it));
 		return PV_ERR;
@@ -200,8 +284,10 @@ static void discard_items(struct session *ss)
 {
 	for (size_t i = 0; i < ss->n_items; i++)
 		blob_remove(ss->ar->dir, ss->items[i].blob.id, NULL);
-	sodium_memzero(ss->items, ss->n_items * sizeof(*ss->items));
+	if (ss->items != NULL)
+		sodium_memzero(ss->items, ss->n_items * sizeof(*ss->items));
 	ss->n_items = 0;
+	ss->n_dele = 0;
 }
 
 /* Commits the received chunk, then DELEs it (and the reconciled ones). */
@@ -212,6 +298,7 @@ static int commit_and_delete(struct session *ss, struct pv_error *err)
 
 	if (ss->n_items > 0) {
 		if ((r = ingest_commit(ss->ar, ss->a, ss->items, ss->n_items, err)) < 0) {
+			local_failure(ss, err);
 			discard_items(ss);
 			return r;
 		}
@@ -231,6 +318,7 @@ static int commit_and_delete(struct session *ss, struct pv_error *err)
 	if (status == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	struct pv_error derr;
+	pv_error_clear(&derr);
 	r = pop3_dele_many(ss->c, ss->dele, ss->n_dele, status, &derr);
 	if (!pop3_alive(ss->c)) {
 		/* Replies were lost: rely on none of them. Dropping without QUIT
@@ -254,80 +342,121 @@ static int commit_and_delete(struct session *ss, struct pv_error *err)
 		r = catalog_commit(ss->ar->cat, err);
 	else
 		catalog_rollback(ss->ar->cat);
+	if (r < 0)
+		local_failure(ss, err);
 	free(status);
 	ss->n_dele = 0;
 	return r;
 }
 
-/* Marks ledger entries whose UIDL no longer appears upstream as gone, and
- * (after a QUIT) those still there as residue. */
-struct settle_ctx {
-	struct session *ss;
-	const char *from;
-	char **uidls; /* sorted */
-	size_t n;
-	int64_t now;
-	int64_t gone, residue;
-	bool mark_residue;
+/* ---- settling the ledger against a listing ---- */
+
+struct settle_row {
+	char uidl[LEDGER_UIDL_MAX + 1];
+	unsigned char sha256[32];
+	char state[16];
+};
+
+struct settle_rows {
+	struct settle_row *v;
+	size_t n, cap;
+	const char *state;
 	struct pv_error *err;
 };
 
-static int cmp_str(const void *a, const void *b)
+static int collect_row(void *ctx, const char *uidl, const unsigned char sha256[32], int64_t message_id)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int settle_one(void *ctx, const char *uidl, const unsigned char sha256[32], int64_t message_id)
-{
-	struct settle_ctx *sc = ctx;
+	struct settle_rows *rows = ctx;
 	(void)message_id;
 	if (strncmp(uidl, "sha256:", 7) == 0)
 		return PV_OK; /* no UIDL: cannot tell without fetching; the next run will */
-	bool listed = bsearch(&uidl, sc->uidls, sc->n, sizeof(char *), cmp_str) != NULL;
-	if (!listed) {
-		sc->gone++;
-		return ledger_set_state(sc->ss->ar->cat->db, sc->ss->a->id, uidl, sha256, "gone",
-					sc->now, sc->err);
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 64;
+		struct settle_row *v = realloc(rows->v, cap * sizeof(*v));
+		if (v == NULL)
+			return pv_fail(rows->err, PV_ERR, "out of memory");
+		rows->v = v;
+		rows->cap = cap;
 	}
-	if (sc->mark_residue) {
-		sc->residue++;
-		note(sc->ss, "message %s was deleted (QUIT answered +OK) but is still upstream", uidl);
-		return ledger_set_state(sc->ss->ar->cat->db, sc->ss->a->id, uidl, sha256, "residue",
-					sc->now, sc->err);
-	}
+	struct settle_row *row = &rows->v[rows->n++];
+	snprintf(row->uidl, sizeof(row->uidl), "%s", uidl);
+	memcpy(row->sha256, sha256, 32);
+	snprintf(row->state, sizeof(row->state), "%s", rows->state);
 	return PV_OK;
 }
 
-static int settle(struct session *ss, const struct pop3_mailbox *mb, bool after_quit,
-		  int64_t *gone_r, int64_t *residue_r, struct pv_error *err)
+struct listed {
+	const char *uidl;
+	bool dup;
+};
+
+static int cmp_listed(const void *a, const void *b)
+{
+	return strcmp(((const struct listed *)a)->uidl, ((const struct listed *)b)->uidl);
+}
+
+/* Moves ledger entries whose UIDL is no longer listed to "gone", and those
+ * a QUIT answered +OK for (in this or an earlier session) that are still
+ * listed to "residue". A UIDL that several listed messages share tells
+ * nothing about which one is left: such entries wait for the next fetch,
+ * which hashes the content. Rows are read first and updated afterwards:
+ * SQLite does not promise a stable scan over rows being updated. */
+static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *gone_r,
+		  int64_t *residue_r, struct pv_error *err)
 {
 	static const char *const states[] = {"committed", "dele-sent", "quit-ok", "residue"};
-	struct settle_ctx sc = {ss, NULL, NULL, 0, pv_clock_now(), 0, 0, false, err};
-	int r;
+	struct settle_rows rows = {.err = err};
+	struct listed *listed = NULL;
+	size_t n_listed = 0;
+	int64_t now = pv_clock_now(), gone = 0, residue = 0;
+	int r = PV_OK;
 
 	if (!mb->uidl_ok)
-		return PV_OK;
-	sc.uidls = malloc((mb->count + 1) * sizeof(char *));
-	if (sc.uidls == NULL)
-		return pv_fail(err, PV_ERR, "out of memory");
+		goto out;
+	listed = malloc((mb->count + 1) * sizeof(*listed));
+	if (listed == NULL) {
+		r = pv_fail(err, PV_ERR, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < mb->count; i++)
 		if (mb->msgs[i].has_uidl)
-			sc.uidls[sc.n++] = mb->msgs[i].uidl;
-	qsort(sc.uidls, sc.n, sizeof(char *), cmp_str);
-	r = catalog_begin(ss->ar->cat, err);
+			listed[n_listed++] = (struct listed){mb->msgs[i].uidl, mb->msgs[i].uidl_dup};
+	qsort(listed, n_listed, sizeof(*listed), cmp_listed);
 	for (size_t i = 0; r == PV_OK && i < sizeof(states) / sizeof(states[0]); i++) {
-		sc.mark_residue = after_quit && strcmp(states[i], "quit-ok") == 0;
-		r = ledger_each(ss->ar->cat->db, ss->a->id, states[i], settle_one, &sc, err);
+		rows.state = states[i];
+		r = ledger_each(ss->ar->cat->db, ss->a->id, states[i], collect_row, &rows, err);
+	}
+	if (r < 0 || rows.n == 0)
+		goto out;
+	if ((r = catalog_begin(ss->ar->cat, err)) < 0)
+		goto out;
+	for (size_t i = 0; r == PV_OK && i < rows.n; i++) {
+		struct settle_row *row = &rows.v[i];
+		struct listed key = {row->uidl, false};
+		const struct listed *l = bsearch(&key, listed, n_listed, sizeof(*listed), cmp_listed);
+		if (l == NULL) {
+			gone++;
+			r = ledger_set_state(ss->ar->cat->db, ss->a->id, row->uidl, row->sha256, "gone",
+					     now, err);
+		} else if (strcmp(row->state, "quit-ok") == 0 && !l->dup) {
+			residue++;
+			note(ss, "message %s was deleted (QUIT answered +OK) but is still upstream; "
+			     "it will be deleted again", row->uidl);
+			r = ledger_set_state(ss->ar->cat->db, ss->a->id, row->uidl, row->sha256,
+					     "residue", now, err);
+		}
 	}
 	if (r == PV_OK)
 		r = catalog_commit(ss->ar->cat, err);
 	else
 		catalog_rollback(ss->ar->cat);
-	free(sc.uidls);
+out:
+	free(rows.v);
+	free(listed);
 	if (gone_r)
-		*gone_r = sc.gone;
+		*gone_r += gone;
 	if (residue_r)
-		*residue_r = sc.residue;
+		*residue_r += residue;
 	return r;
 }
 
@@ -376,11 +505,17 @@ static int open_session(struct session *ss, struct pop3_client **c_r, struct pv_
 	auth.secret = secret;
 	r = pop3_open(&cfg, &auth, c_r, err);
 	pv_secret_free(&secret);
+	if (r == PV_OK) {
+		const struct pop3_caps *caps = pop3_caps(*c_r);
+		if (caps->login_delay && caps->login_delay_s > ss->s->login_delay_s)
+			ss->s->login_delay_s = caps->login_delay_s;
+	}
 	return r;
 }
 
-/* The fetch list: every listed message but those over the size cap and,
- * for accounts that keep mail upstream, those already archived. */
+/* The fetch list: every listed message but those over the size cap, those
+ * an earlier session of this harvest could not get and, for accounts that
+ * keep mail upstream, those already archived. */
 static int plan_fetch(struct session *ss, uint32_t **nums_r, uint64_t **sizes_r, size_t *n_r,
 		      struct pv_error *err)
 {
@@ -394,10 +529,12 @@ static int plan_fetch(struct session *ss, uint32_t **nums_r, uint64_t **sizes_r,
 	}
 	for (size_t i = 0; i < ss->mb->count; i++) {
 		const struct pop3_msg *m = &ss->mb->msgs[i];
+		if (skipped_here(ss, m))
+			continue; /* counted and reported when it broke a session */
 		if (m->size > ss->ar->cfg.message_max) {
 			ss->s->skipped++;
 			note(ss, "message %u (%s) is %llu bytes, over the %llu-byte cap; left upstream",
-			     m->num, m->has_uidl ? m->uidl : "no UIDL", (unsigned long long)m->size,
+			     m->num, msg_uidl(m), (unsigned long long)m->size,
 			     (unsigned long long)ss->ar->cfg.message_max);
 			continue;
 		}
@@ -421,16 +558,110 @@ static int plan_fetch(struct session *ss, uint32_t **nums_r, uint64_t **sizes_r,
 	return PV_OK;
 }
 
+/* Retrieves nums[0..n) chunk by chunk: each chunk is committed and then
+ * deleted before the next is asked for. */
+static int fetch_all(struct session *ss, const uint32_t *nums, const uint64_t *sizes, size_t n,
+		     struct pv_error *err)
+{
+	struct pop3_retr_handler h = {on_begin, on_data, on_done, ss};
+	size_t batch_max = ss->ar->cfg.batch_max;
+	int r;
+
+	for (size_t start = 0; start < n;) {
+		int64_t t0 = pv_clock_monotonic_ms();
+		uint64_t bytes = 0;
+		size_t end = start;
+		/* Pipelined slices of one window each, until the chunk is full
+		 * in messages, bytes or time. */
+		while (end < n && end - start < batch_max) {
+			size_t slice = start + batch_max - end;
+			if (slice > PV_POP3_PIPELINE_WINDOW)
+				slice = PV_POP3_PIPELINE_WINDOW;
+			size_t k = 0;
+			while (k < slice && end + k < n &&
+			       (end + k == start || bytes + sizes[end + k] <= CHUNK_BYTES_MAX))
+				bytes += sizes[end + k++];
+			if (k == 0)
+				break;
+			r = pop3_retr_many(ss->c, nums + end, k, ss->ar->cfg.message_max, &h, err);
+			blob_writer_abort(&ss->w);
+			if (r < 0) {
+				discard_items(ss);
+				return r;
+			}
+			end += k;
+			if (pv_clock_monotonic_ms() - t0 >= (int64_t)ss->ar->cfg.batch_ms)
+				break;
+		}
+		if ((r = commit_and_delete(ss, err)) < 0)
+			return r;
+		start = end;
+	}
+	return PV_OK;
+}
+
+/* After QUIT: a fresh session's UIDL list must not show what was deleted
+ * (+OK to DELE and QUIT is no proof, DESIGN.md §3.6). Not being able to
+ * look now is no failure of the harvest: the next one settles it. */
+static void check_gone(struct session *ss, int64_t moved)
+{
+	const struct pop3_caps *caps = pop3_caps(ss->c);
+	uint32_t login_delay = caps->login_delay ? caps->login_delay_s : 0;
+	struct pv_error err;
+	int64_t gone = 0, listed = ss->s->listed;
+	bool uidl_ok = ss->mb->uidl_ok;
+	int r;
+
+	/* Unchecked, the best guess: what the server acknowledged. */
+	ss->s->deleted = moved;
+	ss->s->remaining = listed - moved;
+	pop3_client_free(&ss->c);
+	if (moved == 0)
+		return; /* nothing was deleted: nothing to prove */
+	if (!uidl_ok) {
+		pv_log(PV_LOG_INFO, "harvest.check", "%s: the server has no UIDL: deletions cannot "
+		       "be checked by name", ss->a->name);
+		return;
+	}
+	/* LOGIN-DELAY (RFC 2449 §6.8): a second login now would be refused,
+	 * and may restart the server's clock. */
+	if (login_delay > 0) {
+		pv_log(PV_LOG_INFO, "harvest.check", "%s: LOGIN-DELAY %u: deletions are checked "
+		       "at the next harvest", ss->a->name, login_delay);
+		return;
+	}
+	pop3_mailbox_free(&ss->mb);
+	pv_error_clear(&err);
+	if ((r = open_session(ss, &ss->c, &err)) < 0 || (r = pop3_scan(ss->c, &ss->mb, &err)) < 0) {
+		note(ss, "could not check that deleted mail is gone (%s); the next harvest will",
+		     err.msg);
+		return;
+	}
+	ss->s->remaining = (int64_t)ss->mb->count;
+	if ((r = settle(ss, ss->mb, &gone, &ss->s->residue, &err)) < 0) {
+		local_failure(ss, &err);
+		return;
+	}
+	ss->s->deleted = gone;
+	ss->s->verified_gone = ss->mb->uidl_ok;
+	/* Nothing was retrieved or marked in this session: its QUIT changes nothing. */
+	if (pop3_quit(ss->c, NULL) != 0)
+		pv_log(PV_LOG_INFO, "harvest.quit", "%s: the checking session ended without +OK",
+		       ss->a->name);
+}
+
 static int run(struct session *ss, struct pv_error *err)
 {
 	uint32_t *nums = NULL;
 	uint64_t *sizes = NULL;
 	size_t n = 0;
-	int64_t gone;
 	int r;
 
 	if ((r = open_session(ss, &ss->c, err)) < 0)
 		return r;
+	const struct pop3_caps *caps = pop3_caps(ss->c);
+	/* RFC 2449 §6.7: EXPIRE 0 deletes every retrieved message at QUIT. */
+	ss->expire0 = caps->expire && !caps->expire_never && caps->expire_days == 0;
 	if ((r = pop3_scan(ss->c, &ss->mb, err)) < 0)
 		return r;
 	ss->s->listed = (int64_t)ss->mb->count;
@@ -438,43 +669,35 @@ static int run(struct session *ss, struct pv_error *err)
 		pv_log(PV_LOG_INFO, "harvest.uidl", "%s: %zu messages share a UIDL; each is fetched "
 		       "and told apart by its content", ss->a->name, ss->mb->uidl_dups);
 	/* Whatever an earlier session deleted and is no longer listed is gone. */
-	if ((r = settle(ss, ss->mb, false, NULL, NULL, err)) < 0)
+	if ((r = settle(ss, ss->mb, NULL, &ss->s->residue, err)) < 0) {
+		local_failure(ss, err);
 		return r;
+	}
 	if ((r = plan_fetch(ss, &nums, &sizes, &n, err)) < 0)
-		return r;
+		goto out;
 	ss->todo_msgs = (int64_t)n;
+	ss->done_msgs = 0;
 	size_t batch_max = ss->ar->cfg.batch_max;
-	ss->items = calloc(batch_max, sizeof(*ss->items));
-	ss->dele = calloc(batch_max, sizeof(*ss->dele));
-	ss->dele_sha = calloc(batch_max, sizeof(*ss->dele_sha));
-	ss->dele_uidl = calloc(batch_max, sizeof(*ss->dele_uidl));
+	if (ss->items == NULL) {
+		ss->items = calloc(batch_max, sizeof(*ss->items));
+		ss->dele = calloc(batch_max, sizeof(*ss->dele));
+		ss->dele_sha = calloc(batch_max, sizeof(*ss->dele_sha));
+		ss->dele_uidl = calloc(batch_max, sizeof(*ss->dele_uidl));
+	}
 	if (!ss->items || !ss->dele || !ss->dele_sha || !ss->dele_uidl) {
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
 	}
-	struct pop3_retr_handler h = {on_begin, on_data, on_done, ss};
-	for (size_t start = 0; start < n;) {
-		size_t end = start;
-		uint64_t bytes = 0;
-		while (end < n && end - start < batch_max && (end == start || bytes + sizes[end] <= CHUNK_BYTES_MAX))
-			bytes += sizes[end++];
-		r = pop3_retr_many(ss->c, nums + start, end - start, ss->ar->cfg.message_max, &h, err);
-		blob_writer_abort(&ss->w);
-		if (r < 0) {
-			discard_items(ss);
-			goto out;
-		}
-		if ((r = commit_and_delete(ss, err)) < 0)
-			goto out;
-		start = end;
-	}
+	r = fetch_all(ss, nums, sizes, n, err);
 	if (ss->o->progress && isatty(STDERR_FILENO) && n > 0)
 		fputc('\n', stderr);
+	if (r < 0)
+		goto out;
 
-	const struct pop3_caps *caps = pop3_caps(ss->c);
 	if (ss->a->keep_upstream) {
-		/* EXPIRE 0 (RFC 2449 §6.7) expires every retrieved message at QUIT. */
-		if (caps->expire && !caps->expire_never && caps->expire_days == 0)
+		/* Any finite EXPIRE starts counting for what a QUIT marks
+		 * retrieved (RFC 2449 §6.7); without QUIT nothing is. */
+		if (caps->expire && !caps->expire_never)
 			pop3_drop(ss->c);
 		else if (pop3_quit(ss->c, NULL) != 0)
 			pv_log(PV_LOG_INFO, "harvest.quit", "%s: QUIT not acknowledged; nothing was "
@@ -483,6 +706,7 @@ static int run(struct session *ss, struct pv_error *err)
 		goto out;
 	}
 	struct pv_error qerr;
+	pv_error_clear(&qerr);
 	if (pop3_quit(ss->c, &qerr) != 0) {
 		r = pv_fail(err, PV_ETEMP, "QUIT was not acknowledged (%s): deletions are not "
 			    "confirmed and will be checked next time", qerr.msg);
@@ -490,42 +714,57 @@ static int run(struct session *ss, struct pv_error *err)
 	}
 	int64_t moved = 0;
 	if ((r = ledger_move_all(ss->ar->cat->db, ss->a->id, "dele-sent", "quit-ok", pv_clock_now(),
-				 &moved, err)) < 0)
-		goto out;
-	pop3_client_free(&ss->c);
-	pop3_mailbox_free(&ss->mb);
-
-	/* Prove it is gone: +OK to DELE and QUIT is no proof (DESIGN.md §3.6). */
-	if ((r = open_session(ss, &ss->c, err)) < 0 || (r = pop3_scan(ss->c, &ss->mb, err)) < 0) {
-		pv_error_prefix(err, "checking that deleted mail is gone");
+				 &moved, err)) < 0) {
+		local_failure(ss, err);
 		goto out;
 	}
-	ss->s->remaining = (int64_t)ss->mb->count;
-	if ((r = settle(ss, ss->mb, true, &gone, &ss->s->residue, err)) < 0)
-		goto out;
-	ss->s->deleted = gone;
-	ss->s->verified_gone = ss->mb->uidl_ok;
-	/* Nothing was retrieved or marked in this session: its QUIT changes nothing. */
-	if (pop3_quit(ss->c, NULL) != 0)
-		pv_log(PV_LOG_INFO, "harvest.quit", "%s: the checking session ended without +OK",
-		       ss->a->name);
+	check_gone(ss, moved);
+	if (ss->has_local)
+		r = pv_fail(err, ss->local.code, "%s", ss->local.msg);
 out:
 	free(nums);
 	free(sizes);
 	return r;
 }
 
+/* Ends a session's connection (no QUIT: see harvest.h) and its state. */
+static void end_session(struct session *ss)
+{
+	blob_writer_abort(&ss->w);
+	discard_items(ss);
+	pop3_client_free(&ss->c);
+	pop3_mailbox_free(&ss->mb);
+}
+
 int harvest_account(struct archive *ar, const struct account *a, const struct harvest_opts *o,
 		    struct harvest_summary *s, struct pv_error *err)
 {
 	struct session ss = {.ar = ar, .a = a, .o = o, .s = s};
+	int r;
+
 	signal(SIGPIPE, SIG_IGN);
-	int r = run(&ss, err);
-	/* Any failure: no QUIT (pop3_client_free drops the connection). */
-	blob_writer_abort(&ss.w);
-	discard_items(&ss);
-	pop3_client_free(&ss.c);
-	pop3_mailbox_free(&ss.mb);
+	for (;;) {
+		ss.broke = false;
+		ss.has_local = false;
+		r = run(&ss, err);
+		/* Any failure: no QUIT (pop3_client_free drops the connection). */
+		end_session(&ss);
+		if (r == PV_OK || !ss.broke)
+			break;
+		/* One message ended the session (and with it every DELE of it):
+		 * go on without that message in a fresh session, unless a local
+		 * failure also happened (it would again) or retries are used up. */
+		if (ss.has_local || ss.n_skips + 1 >= HARVEST_SESSIONS_MAX) {
+			pv_fail(err, r, "%s", ss.broke_why);
+			break;
+		}
+		pv_log(PV_LOG_WARN, "harvest.retry", "%s: %s; starting a fresh session without "
+		       "that message", a->name, ss.broke_why);
+		ss.n_skips++;
+	}
+	if (r < 0 && ss.has_local)
+		pv_fail(err, ss.local.code, "%s; nothing of the failed batch was deleted upstream",
+			ss.local.msg);
 	free(ss.items);
 	free(ss.dele);
 	free(ss.dele_sha);

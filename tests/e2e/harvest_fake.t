@@ -1,0 +1,233 @@
+#!/bin/bash
+# Harvest against the scripted fake POP3 server: the faults no real server
+# produces. Each guards one way of losing or corrupting mail:
+#   bare LF            stored exactly as received, not "repaired"
+#   missing terminator / reply cut mid-line
+#                      never archived half, never deleted; the rest of the
+#                      mailbox is not held hostage by one broken message,
+#                      and the next run completes
+#   drop before +OK to QUIT
+#                      nothing counted as deleted; the next run settles it
+#   garbage CAPA, size lie, duplicate UIDLs, [IN-USE], [SYS/TEMP]
+#   a message over the size cap on an EXPIRE 0 server
+#                      RETR of it marks it retrieved; QUIT would expire it
+#                      unarchived, so that session must end without QUIT
+#   a second harvest while one runs: refused
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+h_init
+PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
+h_plan 48
+
+BASIC=$H_SRC/tests/data/mail/basic
+FAKE=$H_SRC/tests/data/fake
+printf 'pw\n' >"$H_RUN/pw"
+
+pv() { "$PV" --data "$D" "$@"; }
+# setup NAME SCRIPT [account add options]: a fake server, a fresh archive
+# and an account on it (STLS; implicit TLS with TLSMODE=implicit). Sets D,
+# TR (the server's transcript).
+setup() {
+	local name=$1 script=$2 p tls=starttls
+	shift 2
+	if [ "${TLSMODE:-}" = implicit ]; then
+		h_fake_start --name "$name" --script "$script" --tls
+		tls=implicit
+	else
+		h_fake_start --name "$name" --script "$script"
+	fi
+	p=$(printf '%s' "$name" | tr 'a-z-' 'A-Z_')
+	eval "PORT=\$${p}_PORT TR=\$${p}_TRANSCRIPT CA=\$${p}_CA"
+	D=$H_RUN/data-$name
+	"$PV" init --data "$D" >/dev/null
+	pv account add acct --host localhost --port "$PORT" --tls "$tls" --auth user \
+		--user alice --password-file "$H_RUN/pw" --ca-file "$CA" "$@" >/dev/null
+}
+# harvest: one --once run; its exit status in RC, JSON in OUT, stderr in ERR.
+harvest() {
+	pv --json harvest --once >"$H_RUN/out.json" 2>"$H_RUN/out.err"
+	RC=$?
+	OUT=$(cat "$H_RUN/out.json")
+	ERR=$(cat "$H_RUN/out.err")
+}
+j() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(" ".join(str(d[k]) for k in sys.argv[2:]))' "$OUT" "$@"; }
+count() { pv --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])'; }
+# The sorted sha256 of every archived message, read back with show --raw.
+archived() {
+	local n i
+	n=$(count)
+	for ((i = 1; i <= n; i++)); do pv show "$i" --raw | sha256sum | cut -d' ' -f1; done | sort
+}
+hashes() { for f in "$@"; do sha256sum <"$f" | cut -d' ' -f1; done | sort; }
+# Per connection: "N: client lines joined by |" from the transcript.
+sessions() {
+	python3 - "$TR" <<'EOF'
+import sys
+cur, out = None, {}
+for l in open(sys.argv[1], errors="replace"):
+    l = l.rstrip("\n")
+    if l.startswith("# session ") and l.split()[3] == "connect":
+        cur = int(l.split()[2]); out[cur] = []
+    elif l.startswith("C: ") and cur is not None:
+        out[cur].append(l[3:].split(" ")[0] + ("" if not l[3:].startswith(("RETR", "DELE")) else " " + l[3:].split(" ")[1]))
+for k in sorted(out):
+    print("%d: %s" % (k, "|".join(out[k])))
+EOF
+}
+# Messages committed as deleted by the server (from "# commit" lines).
+committed() { grep '^# commit' "$TR" | sed 's/.*deleted: \([0-9 ]*\) (.*/\1/' | tr ' ' '\n' | grep -c . ; }
+
+# ---- bare LF: stored exactly as received ----
+setup barelf "$FAKE/bare_lf.pop"
+harvest
+h_is "$RC $(j fetched)" "0 5" "bare LF: the harvest archives all 5 messages"
+python3 -c 'import sys; sys.stdout.buffer.write(open(sys.argv[1],"rb").read().replace(b"\r\n", b"\n"))' \
+	"$BASIC/01-plain.eml" >"$H_RUN/01-lf.eml"
+h_is "$(pv show 1 --raw | sha256sum | cut -d' ' -f1)" "$(hashes "$H_RUN/01-lf.eml")" \
+	"bare LF: message 1 is stored with the bare LFs the server sent"
+h_is "$(committed)" 5 "bare LF: all 5 deleted upstream after the commit"
+
+# ---- missing terminator (first session only) ----
+setup noterm "mailbox $BASIC
+session
+on RETR 1
+  send +OK
+  message 1 noterm
+  close
+"
+harvest
+h_like "$ERR$OUT" 'INCOMPLETE|terminator|closed' "no terminator: reported"
+h_check "no terminator: message 1 not archived, nothing half-stored" \
+	eval '! archived | grep -qx "$(hashes "$BASIC/01-plain.eml")" && [ -z "$(ls "$D/tmp")" ]'
+h_like "$(sessions | head -1)" '^1: ' "no terminator: the broken session is the first"
+h_check "no terminator: the broken session sent no QUIT" eval '! sessions | head -1 | grep -q QUIT'
+h_check "no terminator: message 1 never deleted" eval '! grep "^# commit" "$TR" | grep -q "fake-01-plain"'
+h_is "$(archived | comm -23 - <(hashes "$BASIC"/*) | wc -l)" 0 \
+	"no terminator: everything archived is a complete message"
+h_is "$(count)" 4 "no terminator: the other 4 messages are not held hostage (archived in a fresh session)"
+harvest
+h_is "$(archived)" "$(hashes "$BASIC"/*)" "no terminator: the next run completes, each message archived once"
+h_is "$(committed)" 5 "no terminator: after the next run all 5 are deleted upstream"
+
+# ---- reply cut mid-line (first session only) ----
+setup cut "mailbox $BASIC
+session
+on RETR 2
+  send +OK 221 octets
+  message 2 cut=100
+  close
+"
+harvest
+h_check "cut mid-line: nothing of message 2 archived" \
+	eval '! archived | grep -qx "$(hashes "$BASIC/02-dots.eml")"'
+h_is "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from messages where size=100").fetchone()[0])' "$D/catalog.db")" 0 \
+	"cut mid-line: no 100-byte fragment in the catalog"
+h_check "cut mid-line: message 2 never deleted" eval '! grep "^# commit" "$TR" | grep -q "fake-02-dots"'
+harvest
+h_is "$(archived)" "$(hashes "$BASIC"/*)" "cut mid-line: the next run completes, each message archived once"
+
+# ---- the connection drops after QUIT, before +OK (first session only) ----
+setup dropquit "mailbox $BASIC
+session
+on QUIT
+  close
+"
+harvest
+h_is "$RC" 1 "drop before QUIT +OK: the run fails"
+h_is "$(j deleted)" 0 "drop before QUIT +OK: nothing counted as deleted"
+h_is "$(count)" 5 "drop before QUIT +OK: the 5 messages are archived"
+h_is "$(grep -c '^# commit' "$TR")" 0 "drop before QUIT +OK: the server committed nothing"
+harvest
+h_is "$RC $(j fetched reconciled deleted)" "0 0 5 5" \
+	"drop before QUIT +OK: the next run deletes them without archiving them again"
+h_is "$(archived)" "$(hashes "$BASIC"/*)" "drop before QUIT +OK: each archived exactly once"
+
+# ---- garbage CAPA (no STLS in it: implicit TLS) ----
+TLSMODE=implicit setup garbage "$FAKE/garbage_capa.pop"
+harvest
+h_is "$RC $(j fetched deleted)" "0 5 5" "garbage CAPA: the harvest still works"
+h_is "$(archived)" "$(hashes "$BASIC"/*)" "garbage CAPA: exact bytes"
+
+# ---- LIST size lie ----
+setup sizelie "$FAKE/size_lie.pop"
+harvest
+h_is "$RC $(j fetched)" "0 5" "size lie: harvested"
+h_is "$(archived)" "$(hashes "$BASIC"/*)" "size lie: the bytes received are archived, not the LIST size"
+
+# ---- duplicate UIDLs, different content ----
+setup dupuidl "$FAKE/dup_uidl.pop"
+harvest
+h_is "$RC $(j fetched deleted)" "0 5 5" "duplicate UIDLs: every message fetched and deleted"
+h_is "$(archived)" "$(hashes "$BASIC"/*)" "duplicate UIDLs: both messages sharing a UIDL are archived"
+harvest
+h_is "$(j fetched reconciled residue)" "0 0 0" "duplicate UIDLs: nothing twice, no false residue"
+
+# ---- [IN-USE] on the first login, then fine ----
+setup inuse "$FAKE/in_use.pop"
+harvest
+h_is "$RC" 1 "[IN-USE]: the run fails"
+h_like "$ERR$OUT" 'IN-USE' "[IN-USE]: the reason is shown"
+h_is "$(count)" 0 "[IN-USE]: nothing archived"
+harvest
+h_is "$RC $(j fetched deleted)" "0 5 5" "[IN-USE]: the next run harvests"
+
+# ---- [SYS/TEMP] ----
+setup systemp "$FAKE/sys_temp.pop"
+harvest
+h_like "$RC $ERR$OUT" '^1 .*SYS/TEMP' "[SYS/TEMP]: a failed run naming the temporary error"
+h_check "[SYS/TEMP]: nothing retrieved or deleted" eval '! grep -Eq "^C: (RETR|DELE)" "$TR"'
+
+# ---- over the size cap, with a LIST that lies small, on an EXPIRE 0 server ----
+# Message 3 (3772 bytes) is announced as 100 bytes; the cap is 2048. Its
+# RETR hits the cap after the server sent it all: it counts as retrieved,
+# and on EXPIRE 0 a QUIT in that session would delete it unarchived.
+setup expire0cap "mailbox $BASIC
+capa UIDL
+capa USER
+capa RESP-CODES
+capa PIPELINING
+capa STLS
+capa EXPIRE 0
+size 3 100
+"
+printf '[harvest]\nmessage_max = 2048\n' >>"$D/popvault.conf"
+harvest
+h_like "$ERR$OUT" 'larger than|cap' "EXPIRE 0 + over the cap: reported"
+h_check "EXPIRE 0 + over the cap: message 3 not archived" \
+	eval '! archived | grep -qx "$(hashes "$BASIC/03-longline.eml")"'
+h_check "EXPIRE 0 + over the cap: no QUIT in a session that retrieved message 3" \
+	eval '! sessions | grep "RETR 3" | grep -q QUIT'
+h_check "EXPIRE 0 + over the cap: message 3 never deleted" \
+	eval '! grep "^# commit" "$TR" | grep -q "fake-03-longline"'
+h_is "$(count)" 4 "EXPIRE 0 + over the cap: the other 4 archived"
+h_is "$(committed)" 4 "EXPIRE 0 + over the cap: ... and deleted"
+harvest
+h_is "$(count) $(j fetched)" "4 0" "EXPIRE 0 + over the cap: the next run archives nothing twice"
+
+# ---- keep-upstream on an EXPIRE 0 server: never QUIT ----
+setup keep0 "mailbox $BASIC
+capa UIDL
+capa USER
+capa STLS
+capa EXPIRE 0
+" --keep-upstream
+harvest
+h_is "$RC $(j fetched deleted)" "0 5 0" "keep-upstream on EXPIRE 0: archived, nothing deleted"
+h_check "keep-upstream on EXPIRE 0: no QUIT, no DELE sent" eval '! grep -Eq "^C: (QUIT|DELE)" "$TR"'
+harvest
+h_is "$(count) $(j fetched)" "5 0" "keep-upstream on EXPIRE 0: nothing archived twice"
+
+# ---- a second harvest while one runs ----
+setup lock "mailbox $BASIC
+on UIDL
+  sleep 3
+  builtin
+"
+pv harvest --once >"$H_RUN/first.out" 2>&1 &
+first=$!
+h_wait_for 10 grep -q '^C: UIDL' "$TR"
+pv harvest --once >"$H_RUN/second.out" 2>&1
+h_is "$?" 1 "lock: a second harvest on the same archive is refused"
+h_like "$(cat "$H_RUN/second.out")" 'another harvest' "lock: ... saying another harvest runs"
+wait "$first"
+h_is "$?" 0 "lock: the first harvest completes"
