@@ -53,12 +53,31 @@ static const struct cli_command commands[] = {
 	 "       popvault audit export --out FILE [--since T] [--until T]\n",
 	 not_built},
 	{"policy", "show, check, set or dry-run the retention policy",
-	 "popvault policy show|check FILE|set FILE|dry-run\n", not_built},
+	 "popvault policy show [--version N] [--json]\n"
+	 "       popvault policy check FILE\n"
+	 "       popvault policy set FILE\n"
+	 "       popvault policy list [--json]\n"
+	 "       popvault policy dry-run [--json]\n"
+	 "  check: errors with line and column; set: stores FILE as a new version\n"
+	 "  (old versions are never edited), re-evaluates every message and prints\n"
+	 "  the impact per rule; show: the exact text of a version (default: the one\n"
+	 "  in force); dry-run: what dispose would do now, and why.\n"
+	 "  The language: policy/README.md.\n",
+	 cli_policy},
 	{"hold", "place, list or release legal holds",
-	 "popvault hold add NAME --query Q [--note TEXT] | hold list | hold release NAME\n",
-	 not_built},
-	{"dispose", "dispose of expired messages by policy", "popvault dispose [--dry-run]\n",
-	 not_built},
+	 "popvault hold add NAME --query Q [--note TEXT]\n"
+	 "       popvault hold list [--all] [--json]\n"
+	 "       popvault hold release NAME\n"
+	 "  A hold covers every message matching the search query Q now and every\n"
+	 "  later one that matches; a held message is never disposed of.\n",
+	 cli_hold},
+	{"dispose", "dispose of expired messages by policy",
+	 "popvault dispose [--dry-run] [--json]\n"
+	 "  Destroys the keys and blobs of messages whose retention has expired under\n"
+	 "  the policy, unless a hold covers them or their rule says 'then review';\n"
+	 "  each leaves a tombstone in the archive log. --dry-run lists what would be\n"
+	 "  disposed of and why, and changes nothing.\n",
+	 cli_dispose},
 	{"user", "add, list or remove web users",
 	 "popvault user add NAME --role admin|legal|compliance --password-file F\n"
 	 "       popvault user list|remove NAME\n",

@@ -11,7 +11,10 @@
 #include "archiver/store/archive.h"
 #include "archiver/store/catalog.h"
 #include "audit/checkpoint.h"
+#include "archiver/store/audit_hook.h"
 #include "archiver/store/keyring.h"
+#include "archiver/store/policy_store.h"
+#include "archiver/lib/clock.h"
 
 static int dir_is_empty_or_missing(const char *dir, struct pv_error *err)
 {
@@ -46,6 +49,34 @@ static void print_genesis(const char *data_dir)
 	}
 	pv_buf_free(&note);
 	archive_close(&ar);
+}
+
+/* Policy version 1: what popvault does without a policy (keep six years,
+ * then dispose), stored and audited like any later version. */
+static int store_initial_policy(struct cli_ctx *ctx, struct pv_error *err)
+{
+	struct archive *ar = NULL;
+	struct policy *p = NULL;
+	char hex[POLICY_HASH_HEX_LEN];
+	int64_t version;
+	int r;
+	if ((r = policy_parse(policy_store_initial_text, strlen(policy_store_initial_text), &p, NULL,
+			      err)) < 0 ||
+	    (r = archive_open(ctx->data_dir, &ar, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
+		goto out;
+	policy_hash_hex(p, hex);
+	if ((r = archive_auditf(ar, ctx->actor, AUDIT_POLICY_SET, "ok", NULL, err,
+				"version=1 sha256=%s previous=0", hex)) < 0 ||
+	    (r = policy_store_add(ar->cat->db, p, ctx->actor, pv_clock_now(), &version, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
+	else
+		printf("\nRetention policy version 1: mail is kept 6 years, then disposed of\n"
+		       "('popvault policy show' prints it, 'popvault policy set FILE' changes it).\n");
+out:
+	archive_close(&ar);
+	policy_free(&p);
+	return r;
 }
 
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
@@ -113,5 +144,5 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	       ctx->data_dir, cfg.origin, catalog_schema_version(), pv_buf_str(&vkeys));
 	pv_buf_free(&vkeys);
 	print_genesis(ctx->data_dir);
-	return PV_OK;
+	return store_initial_policy(ctx, err);
 }

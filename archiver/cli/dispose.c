@@ -1,0 +1,116 @@
+/* popvault dispose [--dry-run]   (and popvault policy dry-run) */
+#include <stdio.h>
+#include <string.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/cli/json.h"
+#include "archiver/lib/clock.h"
+#include "archiver/store/archive.h"
+#include "archiver/store/dispose.h"
+#include "archiver/store/holds.h"
+
+static void print_plan(const struct cli_ctx *ctx, const struct dispose_plan *plan, bool dry_run)
+{
+	char now[PV_RFC3339_LEN], t[PV_RFC3339_LEN];
+	pv_clock_format_rfc3339(plan->now, now);
+	if (ctx->json) {
+		printf("{\"dry_run\": %s, \"now\": \"%s\", \"policy_version\": %lld, \"dispose\": %zu,"
+		       " \"held\": %zu, \"review\": %zu, \"blocked\": %zu, \"missing\": %zu,"
+		       " \"holds_digest\": \"%s\", \"items\": [",
+		       dry_run ? "true" : "false", now, (long long)plan->policy_version, plan->due,
+		       plan->held, plan->review, plan->blocked, plan->missing, plan->holds_digest);
+		for (size_t i = 0; i < plan->n; i++) {
+			const struct dispose_item *it = &plan->v[i];
+			pv_clock_format_rfc3339(it->expires_at, t);
+			printf("%s{\"id\": %lld, \"action\": \"%s\", \"rule\": ", i ? ", " : "",
+			       (long long)it->id, dispose_state_name(it->state));
+			json_print_str(stdout, it->rule);
+			printf(", \"policy_version\": %lld, \"expires_at\": \"%s\", \"reason\": ",
+			       (long long)it->policy_version, t);
+			json_print_str(stdout, it->why);
+			putchar('}');
+		}
+		printf("]");
+		return;
+	}
+	printf("%s at %s under policy version %lld:\n", dry_run ? "Disposal plan (dry run)" : "Disposal",
+	       now, (long long)plan->policy_version);
+	if (plan->n > 0)
+		printf("  %-8s %-8s %-20s %-7s %-20s %s\n", "ID", "ACTION", "RULE", "POLICY", "EXPIRED",
+		       "WHY");
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct dispose_item *it = &plan->v[i];
+		pv_clock_format_rfc3339(it->expires_at, t);
+		printf("  %-8lld %-8s %-20s v%-6lld %-20s %s\n", (long long)it->id,
+		       dispose_state_name(it->state), it->rule, (long long)it->policy_version, t,
+		       it->why);
+	}
+	printf("%zu to dispose, %zu held, %zu review required, %zu blocked\n", plan->due, plan->held,
+	       plan->review, plan->blocked);
+}
+
+int cli_dispose_report(struct cli_ctx *ctx, bool dry_run, struct pv_error *err)
+{
+	struct archive *ar = NULL;
+	struct dispose_plan plan;
+	struct dispose_result res = {0};
+	int64_t resumed = 0, now;
+	int r;
+
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+		return r;
+	/* A run cut short after its intent is finished before anything else. */
+	if (!dry_run && (r = dispose_resume(ar, pv_clock_now(), ctx->actor, &resumed, err)) < 0)
+		goto out;
+	if ((r = holds_index_catchup(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
+		goto out;
+	now = pv_clock_now();
+	if ((r = dispose_plan(ar, now, &plan, err)) < 0) {
+		catalog_rollback(ar->cat);
+		goto out;
+	}
+	if (dry_run)
+		catalog_rollback(ar->cat); /* changes nothing */
+	else
+		r = dispose_execute(ar, &plan, ctx->actor, &res, err);
+	if (r == PV_OK) {
+		print_plan(ctx, &plan, dry_run);
+		if (ctx->json)
+			printf(", \"disposed\": %lld, \"buckets_destroyed\": %lld, \"resumed\": %lld}\n",
+			       (long long)res.disposed, (long long)res.buckets_destroyed,
+			       (long long)resumed);
+		else if (!dry_run)
+			printf("disposed of %lld message%s (disposal %lld; %lld bucket key%s destroyed)%s\n",
+			       (long long)res.disposed, res.disposed == 1 ? "" : "s",
+			       (long long)res.disposal_id, (long long)res.buckets_destroyed,
+			       res.buckets_destroyed == 1 ? "" : "s",
+			       resumed ? "; an interrupted disposal was finished first" : "");
+		if (plan.missing > 0)
+			r = pv_fail(err, PV_EINTEGRITY,
+				    "%zu expired message%s lost content without a disposal record "
+				    "(unauthorised deletion?): not disposed; run popvault verify",
+				    plan.missing, plan.missing == 1 ? " has" : "s have");
+	}
+	dispose_plan_free(&plan);
+out:
+	archive_close(&ar);
+	return r;
+}
+
+int cli_dispose(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"dry-run", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 1, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("dispose");
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	if (args.n_pos != 0)
+		return pv_fail(err, PV_EUSAGE, "dispose takes no arguments");
+	return cli_dispose_report(ctx, cli_opt(&args, "dry-run") != NULL, err);
+}

@@ -1,0 +1,267 @@
+/* popvault policy check FILE | set FILE | show [--version N] | list | dry-run */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/cli/json.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/store/archive.h"
+#include "archiver/store/audit_hook.h"
+#include "archiver/store/policy_store.h"
+#include "archiver/store/retention.h"
+#include "policy/policy.h"
+
+/* Reads and parses FILE; every error goes to stderr as "FILE: line L,
+ * column C: ...", and err says how many there were. */
+static int load_file(const char *path, struct policy **p_r, struct pv_error *err)
+{
+	unsigned char *text;
+	size_t len;
+	struct policy_diags *diags;
+	int r = pv_read_file(path, PV_POLICY_FILE_MAX, &text, &len, err);
+	if (r == PV_ELIMIT)
+		return pv_fail(err, PV_ERR, "%s: a policy file is at most %d bytes (256 KiB); nothing "
+					    "was changed", path, PV_POLICY_FILE_MAX);
+	if (r < 0)
+		return r;
+	if ((diags = calloc(1, sizeof(*diags))) == NULL) {
+		free(text);
+		return pv_fail(err, PV_ERR, "out of memory");
+	}
+	r = policy_parse(text, len, p_r, diags, err);
+	free(text);
+	if (r < 0) {
+		for (size_t i = 0; i < diags->count; i++) {
+			if (diags->item[i].line == 0)
+				fprintf(stderr, "%s: %s\n", path, diags->item[i].msg);
+			else
+				fprintf(stderr, "%s: line %u, column %u: %s\n", path, diags->item[i].line,
+					diags->item[i].column, diags->item[i].msg);
+		}
+		if (diags->truncated)
+			fprintf(stderr, "%s: (more errors not shown)\n", path);
+		r = pv_fail(err, r, "%s: %zu error%s%s; nothing was changed", path, diags->count,
+			    diags->count == 1 ? "" : "s", diags->truncated ? " or more" : "");
+	}
+	free(diags);
+	return r;
+}
+
+static int policy_check(struct cli_ctx *ctx, const char *path, struct pv_error *err)
+{
+	struct policy *p = NULL;
+	char hex[POLICY_HASH_HEX_LEN];
+	int r = load_file(path, &p, err);
+	if (r < 0)
+		return r;
+	policy_hash_hex(p, hex);
+	if (ctx->json)
+		printf("{\"ok\": true, \"rules\": %zu, \"sha256\": \"%s\"}\n", policy_rule_count(p), hex);
+	else
+		printf("%s: ok, %zu rule%s (default included), sha256 %s\n", path, policy_rule_count(p),
+		       policy_rule_count(p) == 1 ? "" : "s", hex);
+	policy_free(&p);
+	return PV_OK;
+}
+
+static int policy_set(struct cli_ctx *ctx, struct archive *ar, const char *path,
+		      struct pv_error *err)
+{
+	struct policy *p = NULL;
+	struct policy_impact *imp = NULL;
+	struct policy_version_info cur;
+	struct retention_reapply_stats rs;
+	char hex[POLICY_HASH_HEX_LEN];
+	int64_t version = 0, now = pv_clock_now();
+	int r;
+
+	if ((r = load_file(path, &p, err)) < 0)
+		return r;
+	policy_hash_hex(p, hex);
+	r = policy_store_current(ar->cat->db, &cur, err);
+	if (r == PV_OK && strcmp(cur.sha256, hex) == 0) {
+		printf("policy unchanged: %s is identical to version %lld\n", path, (long long)cur.version);
+		policy_free(&p);
+		return PV_OK;
+	}
+	if (r < 0 && r != PV_ENOTFOUND)
+		goto out;
+	if ((r = policy_impact_new(p, now, &imp, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
+		goto out;
+	/* Audited first, in the same transaction: the version exists only if
+	 * the entry does. The hash is of the exact file. */
+	int64_t previous = 0;
+	if (policy_store_current(ar->cat->db, &cur, NULL) == PV_OK)
+		previous = cur.version;
+	if ((r = archive_auditf(ar, ctx->actor, AUDIT_POLICY_SET, "ok", NULL, err,
+				"version=%lld sha256=%s previous=%lld", (long long)previous + 1, hex,
+				(long long)previous)) < 0 ||
+	    (r = policy_store_add(ar->cat->db, p, ctx->actor, now, &version, err)) < 0 ||
+	    (r = retention_reapply(ar, p, version, false, imp, &rs, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0) {
+		catalog_rollback(ar->cat);
+		goto out;
+	}
+	struct policy_impact_row total;
+	policy_impact_total(imp, &total);
+	if (ctx->json) {
+		printf("{\"version\": %lld, \"sha256\": \"%s\", \"evaluated\": %llu, \"changed\": %llu,"
+		       " \"rewrapped\": %llu, \"unreadable\": %llu, \"impact\": [",
+		       (long long)version, hex, (unsigned long long)rs.evaluated,
+		       (unsigned long long)rs.changed, (unsigned long long)rs.rewrapped,
+		       (unsigned long long)rs.unreadable);
+		for (size_t i = 0; i < policy_impact_rows(imp); i++) {
+			const struct policy_impact_row *row = policy_impact_row(imp, i);
+			printf("%s{\"rule\": ", i ? ", " : "");
+			json_print_str(stdout, row->rule);
+			printf(", \"messages\": %llu, \"shorter\": %llu, \"longer\": %llu, \"unchanged\": %llu,"
+			       " \"reclassified\": %llu, \"newly_due\": %llu}",
+			       (unsigned long long)row->messages, (unsigned long long)row->shorter,
+			       (unsigned long long)row->longer, (unsigned long long)row->unchanged,
+			       (unsigned long long)row->reclassified, (unsigned long long)row->newly_due);
+		}
+		printf("]}\n");
+	} else {
+		struct pv_buf out;
+		pv_buf_init(&out, 1 << 20);
+		printf("policy version %lld set (sha256 %s)\n", (long long)version, hex);
+		printf("%llu message%s re-evaluated: %llu changed, %llu moved to another key bucket\n\n",
+		       (unsigned long long)rs.evaluated, rs.evaluated == 1 ? "" : "s",
+		       (unsigned long long)rs.changed, (unsigned long long)rs.rewrapped);
+		if ((r = policy_impact_format(imp, &out, err)) == PV_OK)
+			fputs(pv_buf_str(&out), stdout);
+		pv_buf_free(&out);
+		if (total.newly_due > 0)
+			printf("\n%llu message%s expired under this version: `popvault dispose --dry-run`"
+			       " lists them\n", (unsigned long long)total.newly_due,
+			       total.newly_due == 1 ? " is" : "s are");
+	}
+	if (rs.unreadable > 0) {
+		fprintf(stderr, "popvault: warning: %llu message%s could not be read and keep%s old "
+				"retention (content missing or damaged; run popvault verify):",
+			(unsigned long long)rs.unreadable, rs.unreadable == 1 ? "" : "s",
+			rs.unreadable == 1 ? "s its" : " their");
+		for (uint64_t i = 0; i < rs.unreadable && i < RETENTION_UNREADABLE_LIST; i++)
+			fprintf(stderr, " %lld", (long long)rs.unreadable_ids[i]);
+		fprintf(stderr, "%s\n", rs.unreadable > RETENTION_UNREADABLE_LIST ? " ..." : "");
+	}
+out:
+	policy_impact_free(&imp);
+	policy_free(&p);
+	return r;
+}
+
+static int policy_show(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
+		       struct pv_error *err)
+{
+	struct policy_version_info info;
+	unsigned char *text;
+	size_t len;
+	long long v;
+	int r;
+
+	if ((r = cli_opt_int(args, "version", 0, 1, INT64_MAX, &v, err)) < 0)
+		return r;
+	if (v == 0) {
+		if ((r = policy_store_current(ar->cat->db, &info, err)) < 0)
+			return r;
+		v = info.version;
+	}
+	if ((r = policy_store_get(ar->cat->db, v, &text, &len, &info, err)) < 0)
+		return r;
+	if (ctx->json) {
+		char t[PV_RFC3339_LEN];
+		pv_clock_format_rfc3339(info.created_at, t);
+		printf("{\"version\": %lld, \"sha256\": \"%s\", \"created_at\": \"%s\", \"actor\": ",
+		       (long long)info.version, info.sha256, t);
+		json_print_str(stdout, info.actor);
+		printf(", \"text\": ");
+		json_print_strn(stdout, (const char *)text, len);
+		printf("}\n");
+	} else {
+		fwrite(text, 1, len, stdout); /* exactly the stored file */
+	}
+	free(text);
+	return PV_OK;
+}
+
+struct list_state {
+	bool json;
+	int n;
+	int64_t current;
+};
+
+static int print_version(void *ctx, const struct policy_version_info *v)
+{
+	struct list_state *st = ctx;
+	char t[PV_RFC3339_LEN];
+	pv_clock_format_rfc3339(v->created_at, t);
+	if (st->json) {
+		printf("%s{\"version\": %lld, \"sha256\": \"%s\", \"created_at\": \"%s\", \"actor\": ",
+		       st->n ? ", " : "", (long long)v->version, v->sha256, t);
+		json_print_str(stdout, v->actor);
+		putchar('}');
+	} else {
+		if (st->n == 0)
+			printf("%-8s %-20s %-16s %s\n", "VERSION", "SET", "BY", "SHA-256");
+		printf("%-8lld %-20s %-16s %s%s\n", (long long)v->version, t, v->actor, v->sha256,
+		       v->version == st->current ? "  (in force)" : "");
+	}
+	st->n++;
+	return PV_OK;
+}
+
+int cli_policy(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"version", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 1, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("policy");
+	struct archive *ar = NULL;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	if (args.n_pos < 1)
+		return pv_fail(err, PV_EUSAGE, "policy needs check, set, show, list or dry-run");
+	const char *sub = args.pos[0];
+	bool with_file = strcmp(sub, "check") == 0 || strcmp(sub, "set") == 0;
+	if (!with_file && strcmp(sub, "show") != 0 && strcmp(sub, "list") != 0 &&
+	    strcmp(sub, "dry-run") != 0)
+		return pv_fail(err, PV_EUSAGE, "unknown policy command '%s'", sub);
+	if (args.n_pos != (with_file ? 2 : 1))
+		return pv_fail(err, PV_EUSAGE, with_file ? "policy %s needs exactly one FILE"
+							 : "policy %s takes no arguments", sub);
+	if (cli_opt(&args, "version") != NULL && strcmp(sub, "show") != 0)
+		return pv_fail(err, PV_EUSAGE, "--version goes with policy show");
+	if (strcmp(sub, "check") == 0) /* needs no archive */
+		return policy_check(ctx, args.pos[1], err);
+	if (strcmp(sub, "dry-run") == 0)
+		return cli_dispose_report(ctx, true, err);
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+		return r;
+	if (strcmp(sub, "set") == 0) {
+		r = policy_set(ctx, ar, args.pos[1], err);
+	} else if (strcmp(sub, "show") == 0) {
+		r = policy_show(ctx, ar, &args, err);
+	} else {
+		struct policy_version_info cur = {0};
+		struct list_state st = {ctx->json, 0, 0};
+		if (policy_store_current(ar->cat->db, &cur, NULL) == PV_OK)
+			st.current = cur.version;
+		if (ctx->json)
+			putchar('[');
+		r = policy_store_each(ar->cat->db, print_version, &st, err);
+		if (ctx->json)
+			puts("]");
+		else if (st.n == 0)
+			puts("no policy set: mail is kept 6 years (set one with 'popvault policy set FILE')");
+	}
+	archive_close(&ar);
+	return r;
+}

@@ -1,0 +1,103 @@
+#ifndef PV_DISPOSE_H
+#define PV_DISPOSE_H
+
+/* Disposal by policy (DESIGN.md §1.5, §6; reference/integrity.md §3(d)).
+ *
+ * A message is disposed of only when the expiry stored for it (set by the
+ * policy version recorded with it) has passed, its rule says "then
+ * dispose", no active hold covers it (holds re-resolved now: recorded
+ * members plus what each query matches now), the search index holds it
+ * (else a hold query could miss it), and its content is present (content
+ * missing without a disposal record is unauthorised loss: reported, never
+ * covered up by a disposal).
+ *
+ * The run: intent (disposals + disposal_items rows, in the same
+ * transaction as the plan, so no hold can slip in between) -> signed
+ * archive checkpoint -> destroy -> done + one tombstone leaf per message
+ * and a signed checkpoint -> index entries removed -> FTS purge and WAL
+ * truncated, so no copy of a key or of indexed text stays in a file.
+ *
+ * Destroying: a bucket key (class, expiry month) is destroyed when no
+ * message in the bucket remains undisposed after this run and the month
+ * is over (so new mail can never need it again); that also defeats copies
+ * of its wrapped keys in old catalog backups. Otherwise each message's
+ * wrapped key is erased from the catalog (secure_delete) and its blob
+ * file removed; the bucket key goes when its last message does. Held and
+ * review messages keep their bucket alive.
+ *
+ * Audit entries (DESIGN.md §5): dispose-intent in the intent's
+ * transaction, before anything is destroyed ("disposal=ID policy=V
+ * messages=N first= last= ids-sha256= holds-sha256="); dispose-done in the
+ * done transaction ("disposal=ID messages=N tombstones=A-B
+ * buckets-destroyed=K"). A failed append stops the run at that point.
+ *
+ * A run interrupted after its intent is finished by the next run
+ * (dispose_resume) before anything else: every step is idempotent. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "archiver/lib/error.h"
+#include "archiver/store/archive.h"
+#include "archiver/store/blob.h"
+#include "policy/policy.h"
+
+enum dispose_state {
+	DISPOSE_DUE,     /* will be (was) disposed */
+	DISPOSE_HELD,    /* a legal hold covers it */
+	DISPOSE_REVIEW,  /* expired, its rule says "then review" */
+	DISPOSE_BLOCKED, /* cannot be decided safely: see why */
+};
+
+struct dispose_item {
+	int64_t id;
+	char rule[128];          /* retention class */
+	int64_t policy_version;  /* the version that set the expiry */
+	int64_t expires_at;
+	enum dispose_state state;
+	bool missing;            /* BLOCKED because content is gone (unauthorised loss) */
+	char why[320];           /* "expired T", "held by matter X", ... */
+};
+
+struct dispose_plan {
+	int64_t now;
+	int64_t policy_version;  /* in force (0: none stored) */
+	char holds_digest[65];
+	struct dispose_item *v;  /* every expired message not yet disposed, by id */
+	size_t n;
+	size_t due, held, review, blocked, missing;
+	uint64_t reevaluated;    /* messages first re-evaluated under the version in force */
+};
+
+/* Builds the plan for `now` (the system clock: pv_clock_now()). Must run
+ * inside the caller's open transaction (catalog_begin): it records new
+ * hold matches and re-evaluates messages decided under an older policy
+ * version. A dry run then rolls back; a real run passes the plan to
+ * dispose_execute, which commits. Call holds_index_catchup() before the
+ * transaction so the index holds every message. */
+int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan_r,
+		 struct pv_error *err) PV_WARN_UNUSED;
+void dispose_plan_free(struct dispose_plan *plan);
+
+struct dispose_result {
+	int64_t disposal_id;      /* 0 when nothing was due */
+	int64_t disposed;
+	int64_t buckets_destroyed;
+	int64_t resumed;          /* interrupted disposals finished first */
+};
+
+/* Carries out plan (from dispose_plan, its transaction still open):
+ * writes the intent and commits it with a signed checkpoint, then
+ * destroys, then records done with tombstones. On error before the intent
+ * commits, the transaction is rolled back and nothing happened. */
+int dispose_execute(struct archive *ar, const struct dispose_plan *plan, const char *actor,
+		    struct dispose_result *res_r, struct pv_error *err);
+
+/* Finishes disposals whose intent committed but which did not finish
+ * (crash). Outside any transaction. */
+int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *resumed_r,
+		   struct pv_error *err);
+
+const char *dispose_state_name(enum dispose_state s); /* dispose held review blocked */
+
+#endif

@@ -1,0 +1,422 @@
+#include "archiver/store/holds.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/index/index.h"
+#include "archiver/lib/hex.h"
+#include "archiver/store/audit_hook.h"
+#include "archiver/store/message.h"
+#include "archiver/store/retention.h"
+
+/* UTF-8 without control characters (C0, DEL, C1): names and notes are
+ * printed in lists and terminals. */
+static bool clean_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		unsigned c = *p;
+		size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+			 : (c & 0xF8) == 0xF0 ? 4 : 0;
+		if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7F)))
+			return false;
+		unsigned long cp = n == 1 ? c : c & (0x3F >> (n - 1));
+		for (size_t i = 1; i < n; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i] & 0x3F);
+		}
+		static const unsigned long min[] = {0, 0, 0x80, 0x800, 0x10000};
+		if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+		    (cp >= 0x80 && cp < 0xA0))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+int hold_validate(const char *name, const char *query, const char *note, struct pv_error *err)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > PV_HOLD_NAME_MAX || !clean_text(name) || name[0] == ' ' ||
+	    name[n - 1] == ' ')
+		return pv_fail(err, PV_EUSAGE,
+			       "a hold name is 1-%d bytes of text without control characters or"
+			       " surrounding spaces", PV_HOLD_NAME_MAX);
+	if (query == NULL || query[strspn(query, " \t")] == '\0')
+		return pv_fail(err, PV_EUSAGE, "a hold needs a search query (--query Q)");
+	if (strlen(query) > PV_QUERY_MAX)
+		return pv_fail(err, PV_ELIMIT, "the query is longer than %d bytes", PV_QUERY_MAX);
+	if (note != NULL && (strlen(note) > PV_HOLD_NOTE_MAX || !clean_text(note)))
+		return pv_fail(err, PV_EUSAGE,
+			       "a note is at most %d bytes of one-line text", PV_HOLD_NOTE_MAX);
+	return PV_OK;
+}
+
+void holds_ids_digest(const int64_t *ids, size_t n, char out[65])
+{
+	crypto_hash_sha256_state hs;
+	unsigned char d[32];
+	char line[24];
+	crypto_hash_sha256_init(&hs);
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(line, sizeof(line), "%lld\n", (long long)ids[i]);
+		crypto_hash_sha256_update(&hs, (const unsigned char *)line, (size_t)k);
+	}
+	crypto_hash_sha256_final(&hs, d);
+	pv_hex(d, sizeof(d), out);
+}
+
+/* Records ids as members of hold_id (ids no longer in the catalog skipped). */
+static int add_members(sqlite3 *db, int64_t hold_id, const int64_t *ids, size_t n, int64_t now,
+		       struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "INSERT OR IGNORE INTO hold_members (hold_id, message_id, added_at)"
+				    " SELECT ?, id, ? FROM messages WHERE id = ?", &st, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, hold_id);
+		sqlite3_bind_int64(st, 2, now);
+		sqlite3_bind_int64(st, 3, ids[i]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int holds_index_catchup(struct archive *ar, int64_t *indexed_r, int64_t *unreadable_r,
+			struct pv_error *err)
+{
+	sqlite3 *db = ar->cat->db;
+	sqlite3_stmt *st;
+	int64_t *ids = NULL, indexed = 0, unreadable = 0;
+	size_t n = 0, cap = 0;
+	int r;
+
+	if ((r = index_ensure_schema(db, err)) < 0)
+		return r;
+	if ((r = catalog_prepare(db, "SELECT m.id FROM messages m WHERE m.disposed_at IS NULL AND"
+				     " NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
+				     " ORDER BY m.id", &st, err)) < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			int64_t *v = realloc(ids, cap * sizeof(*v));
+			if (v == NULL)
+				break;
+			ids = v;
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE) {
+		free(ids);
+		return pv_fail(err, PV_ERR, r == SQLITE_ROW ? "out of memory" : "catalog: %s",
+			       sqlite3_errmsg(db));
+	}
+	r = PV_OK;
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		struct stored_message m;
+		struct pv_buf raw;
+		struct pv_error e;
+		if ((r = message_load(db, ids[i], &m, err)) < 0)
+			break;
+		pv_buf_init(&raw, (size_t)m.size);
+		if (retention_read_message(ar, &m, &raw, &e) < 0)
+			unreadable++;
+		else if ((r = index_add(db, m.id, m.account, m.received_at, raw.data, raw.len, err)) == PV_OK)
+			indexed++;
+		pv_buf_free_secret(&raw);
+		sodium_memzero(&m, sizeof(m));
+	}
+	free(ids);
+	if (indexed_r)
+		*indexed_r = indexed;
+	if (unreadable_r)
+		*unreadable_r = unreadable;
+	return r;
+}
+
+int hold_add(struct archive *ar, const char *name, const char *query, const char *note,
+	     const char *actor, int64_t now, int64_t *members_r, struct pv_error *err)
+{
+	sqlite3 *db = ar->cat->db;
+	sqlite3_stmt *st;
+	int64_t *ids = NULL, hold_id = 0;
+	size_t n = 0;
+	int r;
+
+	if ((r = hold_validate(name, query, note, err)) < 0 ||
+	    (r = holds_index_catchup(ar, NULL, NULL, err)) < 0 ||
+	    (r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = catalog_prepare(db, "INSERT INTO holds (name, query, note, created_at, actor)"
+				     " VALUES (?, ?, ?, ?, ?)", &st, err)) < 0)
+		goto fail;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, query, -1, SQLITE_STATIC);
+	if (note != NULL)
+		sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		r = pv_fail(err, PV_ERR, "a hold named '%s' is already active", name);
+	else if (rc != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	else
+		hold_id = sqlite3_last_insert_rowid(db);
+	sqlite3_finalize(st);
+	if (r < 0)
+		goto fail;
+	if ((r = index_match_ids(db, query, &ids, &n, err)) < 0) {
+		pv_error_prefix(err, "hold query");
+		goto fail;
+	}
+	/* Audited before the hold takes effect, in its transaction: the
+	 * matter, query and note are personal data (side table). */
+	char digest[65], *personal = NULL;
+	holds_ids_digest(ids, n, digest);
+	if (asprintf(&personal, "name: %s\nquery: %s\nnote: %s", name, query, note ? note : "") < 0) {
+		r = pv_fail(err, PV_ERR, "out of memory");
+		goto fail;
+	}
+	r = archive_auditf(ar, actor, AUDIT_HOLD_PLACE, "ok", personal, err,
+			   "hold=%lld messages=%zu ids-sha256=%s", (long long)hold_id, n, digest);
+	free(personal);
+	if (r < 0 || (r = add_members(db, hold_id, ids, n, now, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		goto fail;
+	free(ids);
+	if (members_r)
+		*members_r = (int64_t)n;
+	return PV_OK;
+fail:
+	catalog_rollback(ar->cat);
+	free(ids);
+	return r;
+}
+
+int hold_release(struct archive *ar, const char *name, const char *actor, int64_t now,
+		 struct pv_error *err)
+{
+	sqlite3 *db = ar->cat->db;
+	sqlite3_stmt *st;
+	int64_t id = 0, members = 0;
+	int r;
+
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = catalog_prepare(db, "SELECT h.id, (SELECT count(*) FROM hold_members m"
+				     " WHERE m.hold_id = h.id) FROM holds h"
+				     " WHERE h.name = ? AND h.released_at IS NULL", &st, err)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		members = sqlite3_column_int64(st, 1);
+	} else {
+		r = pv_fail(err, PV_ENOTFOUND, "no active hold named '%s'", name);
+	}
+	sqlite3_finalize(st);
+	if (r < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_HOLD_RELEASE, "ok", name, err,
+				"hold=%lld messages=%lld", (long long)id, (long long)members)) < 0 ||
+	    (r = catalog_prepare(db, "UPDATE holds SET released_at = ?, released_by = ? WHERE id = ?",
+				 &st, err)) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	if (r == PV_OK)
+		return catalog_commit(ar->cat, err);
+out:
+	catalog_rollback(ar->cat);
+	return r;
+}
+
+static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+int hold_each(sqlite3 *db, bool include_released, int (*fn)(void *ctx, const struct hold *h),
+	      void *ctx, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	struct hold *h = malloc(sizeof(*h));
+	if (h == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	int r = catalog_prepare(db, "SELECT h.id, h.name, h.query, h.note, h.created_at, h.actor,"
+				    " h.released_at, h.released_by,"
+				    " (SELECT count(*) FROM hold_members m WHERE m.hold_id = h.id)"
+				    " FROM holds h WHERE ? OR h.released_at IS NULL ORDER BY h.id",
+				&st, err);
+	if (r < 0) {
+		free(h);
+		return r;
+	}
+	sqlite3_bind_int(st, 1, include_released);
+	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+		memset(h, 0, sizeof(*h));
+		h->id = sqlite3_column_int64(st, 0);
+		copy_col(h->name, sizeof(h->name), st, 1);
+		copy_col(h->query, sizeof(h->query), st, 2);
+		copy_col(h->note, sizeof(h->note), st, 3);
+		h->created_at = sqlite3_column_int64(st, 4);
+		copy_col(h->actor, sizeof(h->actor), st, 5);
+		h->released_at = sqlite3_column_int64(st, 6);
+		copy_col(h->released_by, sizeof(h->released_by), st, 7);
+		h->members = sqlite3_column_int64(st, 8);
+		r = fn(ctx, h);
+	}
+	sqlite3_finalize(st);
+	free(h);
+	return r;
+}
+
+void hold_set_free(struct hold_set *s)
+{
+	for (size_t i = 0; i < s->n_holds; i++)
+		free(s->names[i]);
+	free(s->names);
+	free(s->hold_ids);
+	free(s->pairs);
+	memset(s, 0, sizeof(*s));
+}
+
+static int load_active(sqlite3 *db, struct hold_set *s, char ***queries_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int r = catalog_prepare(db, "SELECT id, name, query FROM holds WHERE released_at IS NULL"
+				    " ORDER BY id", &st, err);
+	if (r < 0)
+		return r;
+	*queries_r = NULL;
+	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+		if (s->n_holds == cap) {
+			cap = cap ? 2 * cap : 8;
+			int64_t *ids = realloc(s->hold_ids, cap * sizeof(*ids));
+			if (ids)
+				s->hold_ids = ids;
+			char **names = realloc(s->names, cap * sizeof(*names));
+			if (names)
+				s->names = names;
+			char **q = realloc(*queries_r, cap * sizeof(*q));
+			if (q)
+				*queries_r = q;
+			if (!ids || !names || !q) {
+				r = pv_fail(err, PV_ERR, "out of memory");
+				break;
+			}
+		}
+		size_t i = s->n_holds;
+		s->hold_ids[i] = sqlite3_column_int64(st, 0);
+		s->names[i] = strdup((const char *)sqlite3_column_text(st, 1));
+		(*queries_r)[i] = strdup((const char *)sqlite3_column_text(st, 2));
+		s->n_holds++;
+		if (s->names[i] == NULL || (*queries_r)[i] == NULL)
+			r = pv_fail(err, PV_ERR, "out of memory");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv_error *err)
+{
+	sqlite3 *db = ar->cat->db;
+	sqlite3_stmt *st;
+	char **queries = NULL;
+	size_t cap = 0;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if ((r = load_active(db, s, &queries, err)) < 0)
+		goto out;
+	/* Mail that matches a hold's query now is held now, and stays recorded. */
+	for (size_t i = 0; i < s->n_holds && r == PV_OK; i++) {
+		int64_t *ids = NULL;
+		size_t n = 0;
+		if ((r = index_match_ids(db, queries[i], &ids, &n, err)) < 0)
+			pv_error_prefix(err, "hold '%s'", s->names[i]);
+		else
+			r = add_members(db, s->hold_ids[i], ids, n, now, err);
+		free(ids);
+	}
+	if (r < 0)
+		goto out;
+	if ((r = catalog_prepare(db, "SELECT m.message_id, m.hold_id FROM hold_members m"
+				     " JOIN holds h ON h.id = m.hold_id WHERE h.released_at IS NULL"
+				     " ORDER BY m.message_id, m.hold_id", &st, err)) < 0)
+		goto out;
+	crypto_hash_sha256_state hs;
+	char line[320];
+	crypto_hash_sha256_init(&hs);
+	crypto_hash_sha256_update(&hs, (const unsigned char *)"popvault/holds/v1\n", 18);
+	for (size_t i = 0; i < s->n_holds; i++) {
+		int k = snprintf(line, sizeof(line), "hold %lld %s\n", (long long)s->hold_ids[i],
+				 s->names[i]);
+		crypto_hash_sha256_update(&hs, (const unsigned char *)line, (size_t)k);
+	}
+	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+		if (s->n_pairs == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct hold_pair *p = realloc(s->pairs, cap * sizeof(*p));
+			if (p == NULL) {
+				r = pv_fail(err, PV_ERR, "out of memory");
+				break;
+			}
+			s->pairs = p;
+		}
+		int64_t mid = sqlite3_column_int64(st, 0), hid = sqlite3_column_int64(st, 1);
+		size_t h = 0;
+		while (h < s->n_holds && s->hold_ids[h] != hid)
+			h++;
+		if (h == s->n_holds) {
+			r = pv_fail(err, PV_ERR, "hold %lld changed while resolving", (long long)hid);
+			break;
+		}
+		s->pairs[s->n_pairs++] = (struct hold_pair){mid, h};
+		int k = snprintf(line, sizeof(line), "%lld %lld\n", (long long)hid, (long long)mid);
+		crypto_hash_sha256_update(&hs, (const unsigned char *)line, (size_t)k);
+	}
+	sqlite3_finalize(st);
+	unsigned char d[32];
+	crypto_hash_sha256_final(&hs, d);
+	pv_hex(d, sizeof(d), s->digest);
+out:
+	for (size_t i = 0; queries != NULL && i < s->n_holds; i++)
+		free(queries[i]);
+	free(queries);
+	if (r < 0)
+		hold_set_free(s);
+	return r;
+}
+
+size_t hold_set_lookup(const struct hold_set *s, int64_t id, const char **names, size_t max)
+{
+	size_t lo = 0, hi = s->n_pairs, count = 0;
+	while (lo < hi) { /* first pair with message_id >= id */
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->pairs[mid].message_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < s->n_pairs && s->pairs[lo].message_id == id; lo++, count++)
+		if (count < max)
+			names[count] = s->names[s->pairs[lo].hold];
+	return count;
+}
