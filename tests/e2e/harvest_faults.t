@@ -1,0 +1,196 @@
+#!/bin/bash
+# Harvest faults against a real Dovecot, each guarding the no-loss rule:
+#   [IN-USE] (pop3_lock_session, a second session holds the mailbox)
+#   the connection killed mid-RETR of a big message (doveadm kick)
+#   LIST sizes that lie (maildir W=) both ways around the size cap
+#   messages over the size cap ([harvest] message_max)
+#   duplicate UIDLs (pop3_reuse_xuidl) with different content
+#   --keep-upstream: nothing deleted, nothing archived twice
+# Dovecot answers [IN-USE] only after a 10 s lock wait, so that case runs
+# in the background while the others run.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+h_init
+PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
+h_plan 28
+
+M=$H_RUN/mail
+python3 "$H_LIB/genmail.py" --count 12 --seed 21 --out "$M" --max-attachment 3000 >/dev/null
+h_dovecot_start --user alice:alicepw --user bob:bobpw \
+	--user 'carol:carolpw:userdb_pop3_reuse_xuidl=yes' --user dave:davepw \
+	--user 'erin:erinpw:userdb_pop3_lock_session=yes' \
+	--conf 'auth_failure_delay = 0'
+for u in alice bob carol dave erin; do printf '%spw\n' "$u" >"$H_RUN/$u.pw"; done
+
+pv() { "$PV" --data "$D" "$@"; }
+# newdata NAME USER [account add options]: a fresh archive with one account.
+newdata() {
+	local name=$1 user=$2
+	shift 2
+	D=$H_RUN/data-$name
+	"$PV" init --data "$D" >/dev/null
+	pv account add "$user" --host localhost --port "$DOVECOT_TLS_PORT" --user "$user" \
+		--password-file "$H_RUN/$user.pw" --ca-file "$DOVECOT_CA" "$@" >/dev/null
+}
+harvest() {
+	pv --json harvest --once >"$H_RUN/out.json" 2>"$H_RUN/out.err"
+	RC=$?
+	OUT=$(cat "$H_RUN/out.json")
+	ERR=$(cat "$H_RUN/out.err")
+}
+j() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(" ".join(str(d[k]) for k in sys.argv[2:]))' "$OUT" "$@"; }
+count() { pv --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])'; }
+archived() {
+	local n i
+	n=$(count)
+	for ((i = 1; i <= n; i++)); do pv show "$i" --raw | sha256sum | cut -d' ' -f1; done | sort
+}
+hashes() { for f in "$@"; do sha256sum <"$f" | cut -d' ' -f1; done | sort; }
+blobs() { find "$D/blobs" -type f | wc -l; }
+
+# ---- [IN-USE]: a second session holds erin's mailbox (background) ----
+h_seed dovecot erin "$M/00001.eml" "$M/00002.eml" >/dev/null
+# The holder keeps its session until told (the file "release") or 40 s.
+python3 - "$DOVECOT_PORT" "$H_RUN/release" >"$H_RUN/holder.out" 2>&1 <<'EOF' &
+import os, poplib, sys, time
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=60)
+p.user("erin"); p.pass_("erinpw")
+print("holding", flush=True)
+t = time.time() + 40
+while not os.path.exists(sys.argv[2]) and time.time() < t:
+    time.sleep(0.05)
+p.quit()
+EOF
+holder=$!
+h_wait_for 10 grep -q holding "$H_RUN/holder.out"
+newdata inuse erin
+DIN=$D
+pv --json harvest --once >"$H_RUN/inuse.json" 2>"$H_RUN/inuse.err" &
+inuse=$!
+
+# ---- the connection killed in the middle of a big message's RETR ----
+# Five small messages, a 40 MB one, five more. When the big one's blob is
+# being written, the harvester is stopped, Dovecot kicks the session, and
+# it continues: the message arrives cut short.
+python3 - "$H_RUN/big.eml" <<'EOF'
+import base64, os, sys
+body = base64.encodebytes(os.urandom(30 * 1024 * 1024)).replace(b"\n", b"\r\n")
+open(sys.argv[1], "wb").write(b"From: big@example.org\r\nTo: alice@example.org\r\n"
+    b"Subject: big\r\nMessage-ID: <big@example.org>\r\n\r\n" + body)
+EOF
+h_seed dovecot alice "$M/00001.eml" "$M/00002.eml" "$M/00003.eml" "$M/00004.eml" "$M/00005.eml" >/dev/null
+h_seed dovecot alice "$H_RUN/big.eml" >/dev/null
+h_seed dovecot alice "$M/00006.eml" "$M/00007.eml" "$M/00008.eml" "$M/00009.eml" "$M/00010.eml" >/dev/null
+newdata kick alice
+python3 - "$D" "$PV" "$(h__sbin doveadm)" "$DOVECOT_CONF" >"$H_RUN/kick.out" 2>&1 <<'EOF'
+import os, signal, subprocess, sys, time
+d, pv, doveadm, conf = sys.argv[1:5]
+h = subprocess.Popen([pv, "--data", d, "--json", "harvest", "--once"],
+                     stdout=open(d + "/../kick.json", "w"), stderr=subprocess.STDOUT,
+                     start_new_session=True)
+stopped = False
+deadline = time.time() + 30
+while h.poll() is None and time.time() < deadline and not stopped:
+    try:
+        for e in os.scandir(d + "/tmp"):
+            if e.name.startswith("blob-") and e.stat().st_size > 2000000:
+                os.killpg(h.pid, signal.SIGSTOP)
+                stopped = True
+                break
+    except FileNotFoundError:
+        pass
+    time.sleep(0.001)
+if stopped:
+    subprocess.run([doveadm, "-c", conf, "kick", "alice"], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    os.killpg(h.pid, signal.SIGCONT)
+print("stopped-and-kicked" if stopped else "never-caught", "exit", h.wait())
+EOF
+h_like "$(cat "$H_RUN/kick.out")" '^stopped-and-kicked' "kick: the session was kicked while the big message was arriving"
+OUT=$(cat "$H_RUN/data-kick/../kick.json")
+h_like "$OUT" 'INCOMPLETE|closed' "kick: the cut message is reported"
+h_is "$(maildir_count alice)" 1 "kick: the cut message is still upstream, the 10 others harvested in a fresh session"
+h_is "$(count)" 10 "kick: 10 archived, nothing of the cut message"
+h_is "$(ls "$D/tmp" | wc -l) $(blobs)" "0 10" "kick: nothing half-stored (no temp file, one blob per archived message)"
+harvest
+h_is "$RC $(j fetched)" "0 1" "kick: the next run completes"
+h_is "$(archived)" "$(hashes "$M"/0000[1-9].eml "$M/00010.eml" "$H_RUN/big.eml")" \
+	"kick: every message archived exactly once, byte for byte"
+h_is "$(maildir_count alice)" 0 "kick: the mailbox is empty"
+
+# ---- LIST sizes that lie, and the size cap ----
+# Cap 64 KiB. lie-big: 300 bytes announced as 5 MB (left upstream unread).
+# lie-small: 200 KB announced as 100 bytes (read, found over the cap, left).
+# over: 100 KB, announced truly (left unread). lie-500: real size, W=500.
+python3 - "$H_RUN" <<'EOF'
+import sys
+d = sys.argv[1]
+def msg(name, n):
+    body = b"".join(b"line %06d of %s\r\n" % (i, name.encode()) for i in range(n))
+    open("%s/%s.eml" % (d, name), "wb").write(
+        b"From: x@example.org\r\nSubject: " + name.encode() + b"\r\n\r\n" + body)
+msg("lie500", 3); msg("liebig", 10); msg("liesmall", 8000); msg("over", 4000)
+EOF
+vsize() { python3 -c 'import sys; print(len(open(sys.argv[1],"rb").read()))' "$1"; }
+h_seed dovecot bob "$H_RUN/lie500.eml" --as "1500000001.M1P1.lie500,S=$(vsize "$H_RUN/lie500.eml"),W=500" >/dev/null
+h_seed dovecot bob "$H_RUN/liebig.eml" --as "1500000002.M1P1.liebig,S=$(vsize "$H_RUN/liebig.eml"),W=5000000" >/dev/null
+h_seed dovecot bob "$H_RUN/liesmall.eml" --as "1500000003.M1P1.liesmall,S=$(vsize "$H_RUN/liesmall.eml"),W=100" >/dev/null
+h_seed dovecot bob "$H_RUN/over.eml" >/dev/null
+h_seed dovecot bob "$M/00011.eml" >/dev/null
+h_is "$("$H_PY" "$H_LIB/popcheck.py" --port "$DOVECOT_PORT" --user bob --pass bobpw list | cut -d' ' -f2 | grep -Ex '500|5000000|100' | sort -n | tr '\n' ' ')" \
+	"100 500 5000000 " "size lie: Dovecot announces the W= sizes"
+newdata lie bob
+printf '[harvest]\nmessage_max = 64K\n' >>"$D/popvault.conf"
+harvest
+h_is "$RC $(j fetched skipped)" "0 2 3" "size lie: 2 archived, 3 over the cap left upstream"
+h_is "$(archived)" "$(hashes "$H_RUN/lie500.eml" "$M/00011.eml")" \
+	"size lie: the bytes the server sent are archived, whatever LIST said"
+h_is "$(maildir_count bob)" 3 "size lie: the 3 over the cap are still upstream"
+h_like "$OUT" 'over the 65536-byte cap' "over the cap by LIST: reported"
+h_like "$OUT" 'larger than 65536' "over the cap despite a small LIST size: reported"
+harvest
+h_is "$RC $(j fetched skipped) $(count) $(maildir_count bob)" "0 0 3 2 3" \
+	"size lie: the next run archives nothing twice, the 3 stay upstream, reported again"
+
+# ---- duplicate UIDLs (X-UIDL reused) with different content ----
+for n in 1 2 3; do
+	printf 'X-UIDL: shared-uidl\r\nFrom: dup@example.org\r\nSubject: dup %s\r\n\r\nbody %s\r\n' "$n" "$n" >"$H_RUN/dup$n.eml"
+done
+h_seed dovecot carol "$H_RUN/dup1.eml" "$H_RUN/dup2.eml" "$M/00012.eml" >/dev/null
+h_is "$("$H_PY" "$H_LIB/popcheck.py" --port "$DOVECOT_PORT" --user carol --pass carolpw uidl | cut -d' ' -f2 | head -2 | uniq | wc -l)" 1 \
+	"duplicate UIDLs: Dovecot lists the shared UIDL twice"
+newdata dup carol
+harvest
+h_is "$RC $(j fetched deleted)" "0 3 3" "duplicate UIDLs: all 3 fetched and deleted"
+h_is "$(archived)" "$(hashes "$H_RUN/dup1.eml" "$H_RUN/dup2.eml" "$M/00012.eml")" \
+	"duplicate UIDLs: both messages sharing the UIDL are archived"
+h_is "$(maildir_count carol)" 0 "duplicate UIDLs: the mailbox is empty"
+# Later: new content under the old UIDL is a new message; the same bytes
+# under the same UIDL are the message already archived.
+h_seed dovecot carol "$H_RUN/dup3.eml" "$H_RUN/dup1.eml" >/dev/null
+harvest
+h_is "$(j fetched reconciled residue) $(count) $(maildir_count carol)" "1 1 0 4 0" \
+	"duplicate UIDLs: new content under an old UIDL archived, an old copy not twice, no false residue"
+
+# ---- --keep-upstream ----
+h_seed dovecot dave "$M/00001.eml" "$M/00002.eml" "$M/00003.eml" >/dev/null
+newdata keep dave --keep-upstream
+harvest
+h_is "$RC $(j fetched deleted) $(maildir_count dave)" "0 3 0 3" "keep-upstream: archived, nothing deleted"
+harvest
+h_is "$RC $(j fetched deleted) $(count) $(maildir_count dave)" "0 0 0 3 3" "keep-upstream: a second run archives nothing twice"
+h_seed dovecot dave "$M/00004.eml" >/dev/null
+harvest
+h_is "$(j fetched) $(count) $(maildir_count dave)" "1 4 4" "keep-upstream: new mail is archived, still nothing deleted"
+
+# ---- [IN-USE] results ----
+wait "$inuse"
+h_is "$?" 1 "[IN-USE]: the harvest fails while another session holds the mailbox"
+h_like "$(cat "$H_RUN/inuse.json" "$H_RUN/inuse.err")" 'IN-USE' "[IN-USE]: ... saying so"
+D=$DIN
+h_is "$(count) $(maildir_count erin)" "0 2" "[IN-USE]: nothing archived or deleted"
+touch "$H_RUN/release"
+wait "$holder"
+harvest
+h_is "$RC $(j fetched) $(maildir_count erin)" "0 2 0" "[IN-USE]: once the other session ends, the next run harvests"
+h_is "$(archived)" "$(hashes "$M/00001.eml" "$M/00002.eml")" "[IN-USE]: exact bytes"
