@@ -1,0 +1,169 @@
+/* A real data directory for the retention and disposal tests: config,
+ * keyring, catalog with both logs, one account, and messages archived
+ * through ingest_commit (blob written, retention decided under the policy
+ * in force, leaf and checkpoint). Included by test_retention.c and
+ * test_dispose.c (cmocka must be included first). */
+#ifndef PV_TEST_DISPOSE_FIXTURE_H
+#define PV_TEST_DISPOSE_FIXTURE_H
+
+#include <ftw.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archiver/lib/buf.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/config.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/store/accounts.h"
+#include "archiver/store/archive.h"
+#include "archiver/store/blob.h"
+#include "archiver/store/catalog.h"
+#include "archiver/store/ingest.h"
+#include "archiver/store/keyring.h"
+#include "archiver/store/message.h"
+#include "archiver/store/policy_store.h"
+#include "policy/policy.h"
+
+struct fx {
+	char dir[64];
+	struct archive *ar;
+	struct account acct;
+	int next_uidl;
+};
+
+static void fx_must(int r, const struct pv_error *err, const char *what)
+{
+	if (r != 0)
+		fail_msg("%s: %d %s", what, r, err->msg);
+}
+
+static int fx_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void fx_init(struct fx *f)
+{
+	struct pv_error err;
+	struct pv_config cfg;
+	struct catalog *cat = NULL;
+	struct pv_buf vkeys;
+	char path[256];
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pv-dispose-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	static const char *const subdirs[] = {"blobs", "keys", "tmp"};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, subdirs[i]);
+		fx_must(pv_mkdir(path, 0700, 0, &err), &err, "mkdir");
+	}
+	pv_config_defaults(&cfg);
+	snprintf(cfg.origin, sizeof(cfg.origin), "test.example/popvault");
+	fx_must(pv_config_write(f->dir, &cfg, &err), &err, "config");
+	fx_must(keyring_create(f->dir, &err), &err, "keyring");
+	fx_must(catalog_open(f->dir, 1, &cat, &err), &err, "catalog");
+	pv_buf_init(&vkeys, 4096);
+	fx_must(archive_create_logs(cat->db, f->dir, cfg.origin, &vkeys, &err), &err, "logs");
+	pv_buf_free(&vkeys);
+	catalog_close(&cat);
+	fx_must(archive_open(f->dir, &f->ar, &err), &err, "archive_open");
+	snprintf(f->acct.name, sizeof(f->acct.name), "sales");
+	snprintf(f->acct.host, sizeof(f->acct.host), "pop.example");
+	f->acct.port = 995;
+	snprintf(f->acct.tls, sizeof(f->acct.tls), "implicit");
+	snprintf(f->acct.user, sizeof(f->acct.user), "u");
+	snprintf(f->acct.auth, sizeof(f->acct.auth), "auto");
+	fx_must(keyring_seal_secret(f->ar->kr, "pw", &f->acct.secret, &f->acct.secret_len, &err), &err,
+		"seal");
+	fx_must(account_insert(f->ar->cat->db, &f->acct, &err), &err, "account");
+}
+
+static void fx_free(struct fx *f)
+{
+	archive_close(&f->ar);
+	account_clear(&f->acct);
+	nftw(f->dir, fx_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Archives raw (NUL-terminated text) as received at `received`; returns its id. */
+static int64_t fx_archive(struct fx *f, const char *raw, int64_t received)
+{
+	struct pv_error err;
+	struct blob_writer *w;
+	struct ingest_item it;
+	memset(&it, 0, sizeof(it));
+	fx_must(blob_writer_new(f->dir, &w, &err), &err, "blob_writer_new");
+	fx_must(blob_writer_write(w, raw, strlen(raw), &err), &err, "blob write");
+	fx_must(blob_writer_finish(&w, &it.blob, &err), &err, "blob finish");
+	snprintf(it.uidl, sizeof(it.uidl), "uidl-%d", ++f->next_uidl);
+	it.msgnum = 1;
+	it.received_at = received;
+	fx_must(ingest_commit(f->ar, &f->acct, &it, 1, &err), &err, "ingest_commit");
+	return it.message_id;
+}
+
+/* Stores text as the next policy version (no re-evaluation); returns it. */
+static int64_t fx_policy_store(struct fx *f, const char *text)
+{
+	struct pv_error err;
+	struct policy *p = NULL;
+	int64_t v = 0;
+	fx_must(policy_parse(text, strlen(text), &p, NULL, &err), &err, "policy_parse");
+	fx_must(policy_store_add(f->ar->cat->db, p, "cli:test", 1700000000, &v, &err), &err,
+		"policy_store_add");
+	policy_free(&p);
+	return v;
+}
+
+static struct stored_message fx_load(struct fx *f, int64_t id)
+{
+	struct stored_message m;
+	struct pv_error err;
+	fx_must(message_load(f->ar->cat->db, id, &m, &err), &err, "message_load");
+	return m;
+}
+
+static int64_t fx_int(struct fx *f, const char *sql)
+{
+	struct pv_error err;
+	int64_t v = -1;
+	fx_must(catalog_query_int(f->ar->cat->db, sql, &v, &err), &err, sql);
+	return v;
+}
+
+static int fx_sink_buf(void *ctx, const unsigned char *d, size_t n, struct pv_error *err)
+{
+	return pv_buf_append(ctx, d, n, err);
+}
+
+/* 0 when message id reads back as expected, else the message_read status. */
+static int fx_read(struct fx *f, int64_t id, const char *expect)
+{
+	struct stored_message m = fx_load(f, id);
+	struct pv_error err;
+	struct pv_buf b;
+	pv_buf_init(&b, 1 << 20);
+	int r = message_read(f->ar, &m, fx_sink_buf, &b, &err);
+	if (r == PV_OK && expect != NULL)
+		assert_string_equal(pv_buf_str(&b), expect);
+	pv_buf_free(&b);
+	return r;
+}
+
+/* Unix seconds of a UTC date "YYYY-MM-DD" or RFC 3339 time. */
+static int64_t fx_t(const char *s)
+{
+	int64_t t;
+	assert_int_equal(pv_clock_parse_rfc3339(s, &t), 0);
+	return t;
+}
+
+#endif
