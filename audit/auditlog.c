@@ -360,6 +360,19 @@ int auditlog_entry_json(const struct audit_entry *e, const char *personal, size_
 	return r < 0 ? r : pv_buf_append_str(out, "}\n", err);
 }
 
+int auditlog_personal_json(uint64_t seq, const uint8_t salt[AUDIT_SALT_LEN], const char *data,
+			   size_t len, struct pv_buf *out, struct pv_error *err)
+{
+	char hex[2 * AUDIT_SALT_LEN + 1];
+	int r;
+	pv_hex(salt, AUDIT_SALT_LEN, hex);
+	if ((r = pv_buf_printf(out, err, "{\"seq\":%llu,\"salt\":\"%s\",\"data\":",
+			       (unsigned long long)seq, hex)) < 0 ||
+	    (r = json_str(out, data, len, err)) < 0)
+		return r;
+	return pv_buf_append_str(out, "}\n", err);
+}
+
 /* RFC 4180 field, always quoted; a leading formula character is defused. */
 static int csv_str(struct pv_buf *out, const char *s, size_t n, bool last, struct pv_error *err)
 {

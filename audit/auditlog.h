@@ -155,6 +155,10 @@ int auditlog_entry_json(const struct audit_entry *e, const char *personal, size_
 			struct pv_buf *out, struct pv_error *err);
 int auditlog_entry_csv(const struct audit_entry *e, const char *personal, size_t plen,
 		       struct pv_buf *out, struct pv_error *err);
+/* A personal-data record for bundles, one JSON Lines object:
+ * {"seq":N,"salt":"<hex>","data":"<text>"}\n */
+int auditlog_personal_json(uint64_t seq, const uint8_t salt[AUDIT_SALT_LEN], const char *data,
+			   size_t len, struct pv_buf *out, struct pv_error *err);
 #define AUDITLOG_CSV_HEADER "seq,time,actor,type,object,outcome,commit,personal\r\n"
 
 /* --- reading ------------------------------------------------------------ */

@@ -127,6 +127,37 @@ void merkle_acc_root(const struct merkle_acc *a, merkle_hash out)
 		merkle_node_hash(a->stack[i], out, out);
 }
 
+int merkle_acc_push_subtree(struct merkle_acc *a, unsigned level, const merkle_hash hash)
+{
+	merkle_hash h;
+	if (level > 62 || (a->size & ((1ull << level) - 1)) != 0 ||
+	    a->size > UINT64_MAX - (1ull << level))
+		return -1;
+	uint64_t add = 1ull << level;
+	unsigned depth = (unsigned)__builtin_popcountll(a->size);
+	memcpy(h, hash, MERKLE_HASH_LEN);
+	/* As in merkle_acc_push, starting at the subtree's own height. */
+	while ((a->size >> level) & 1) {
+		merkle_node_hash(a->stack[--depth], h, h);
+		level++;
+	}
+	memcpy(a->stack[depth], h, MERKLE_HASH_LEN);
+	a->size += add;
+	return 0;
+}
+
+int merkle_acc_from_range(struct merkle_acc *a, uint64_t size, const merkle_hash *hashes,
+			  size_t n)
+{
+	if (n != (size_t)__builtin_popcountll(size))
+		return -1;
+	merkle_acc_init(a);
+	for (size_t i = 0; i < n; i++)
+		memcpy(a->stack[i], hashes[i], MERKLE_HASH_LEN);
+	a->size = size;
+	return 0;
+}
+
 void merkle_root(const merkle_hash *leaves, uint64_t n, merkle_hash out)
 {
 	struct merkle_acc a;

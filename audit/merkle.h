@@ -72,6 +72,14 @@ typedef int (*merkle_subtree_cb)(void *ctx, unsigned level, uint64_t index,
 int merkle_acc_push(struct merkle_acc *a, const merkle_hash leaf, merkle_subtree_cb on_subtree,
 		    void *ctx);
 void merkle_acc_root(const struct merkle_acc *a, merkle_hash out);
+/* Appends a whole complete subtree of 2^level leaves given by its hash
+ * (from a compact-range proof). The accumulated size must be a multiple
+ * of 2^level; returns -1 (and changes nothing) otherwise. */
+int merkle_acc_push_subtree(struct merkle_acc *a, unsigned level, const merkle_hash hash);
+/* Starts an accumulator at `size` from its compact range: the hashes of
+ * the complete subtrees of [0, size), largest first (one per set bit). */
+int merkle_acc_from_range(struct merkle_acc *a, uint64_t size, const merkle_hash *hashes,
+			  size_t n);
 
 /* Proof construction over a store of complete-subtree hashes. get() must
  * fill `out` with the hash of the complete subtree at (level, index), i.e.

@@ -466,6 +466,25 @@ int tlog_root(struct tlog *t, uint64_t size, merkle_hash root_r, struct pv_error
 	return merkle_range_hash(tile_subtree, t, 0, size, root_r, err);
 }
 
+int tlog_range_hash(struct tlog *t, uint64_t lo, uint64_t hi, merkle_hash out,
+		    struct pv_error *err)
+{
+	int r;
+	if (lo >= hi)
+		return pv_fail(err, PV_ERR, "tlog: empty range %llu..%llu", (unsigned long long)lo,
+			       (unsigned long long)hi);
+	if ((r = check_size(t, hi, err)) < 0)
+		return r;
+	uint64_t k = 1;
+	while (k <= (hi - lo) / 2)
+		k <<= 1;
+	if (lo % k != 0)
+		return pv_fail(err, PV_ERR, "tlog: range %llu..%llu is not aligned",
+			       (unsigned long long)lo, (unsigned long long)hi);
+	cache_clear(t);
+	return merkle_range_hash(tile_subtree, t, lo, hi, out, err);
+}
+
 int tlog_leaf_hash(struct tlog *t, uint64_t index, merkle_hash hash_r, struct pv_error *err)
 {
 	int r;
@@ -652,23 +671,17 @@ int tlog_checkpoint_insert(struct tlog *t, uint64_t size, const merkle_hash root
 	return 0;
 }
 
-int tlog_checkpoint_get(struct tlog *t, uint64_t seq, struct tlog_checkpoint_row *row,
-			struct pv_error *err)
+/* One checkpoint row by sql, whose ?2 (when arg2 >= 0) is arg2. */
+static int checkpoint_query(struct tlog *t, const char *sql, int64_t arg2,
+			    struct tlog_checkpoint_row *row, struct pv_error *err)
 {
 	sqlite3_stmt *st = NULL;
-	const char *sql = seq == UINT64_MAX
-				  ? "SELECT seq, size, root, epoch, created_ms, note FROM tlog_checkpoint"
-				    " WHERE log_id = ?1 ORDER BY seq DESC LIMIT 1"
-				  : "SELECT seq, size, root, epoch, created_ms, note FROM tlog_checkpoint"
-				    " WHERE log_id = ?1 AND seq = ?2";
 	int r = 0;
-	if (seq != UINT64_MAX && seq > (uint64_t)INT64_MAX)
-		return pv_fail(err, PV_ENOTFOUND, "no such checkpoint");
 	if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_fail(t, t->db, err, "read checkpoint");
 	sqlite3_bind_int64(st, 1, t->id);
-	if (seq != UINT64_MAX)
-		sqlite3_bind_int64(st, 2, (int64_t)seq);
+	if (arg2 >= 0)
+		sqlite3_bind_int64(st, 2, arg2);
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		r = rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no checkpoint", t->name)
@@ -696,6 +709,33 @@ int tlog_checkpoint_get(struct tlog *t, uint64_t seq, struct tlog_checkpoint_row
 out:
 	sqlite3_finalize(st);
 	return r;
+}
+
+int tlog_checkpoint_get(struct tlog *t, uint64_t seq, struct tlog_checkpoint_row *row,
+			struct pv_error *err)
+{
+	if (seq != UINT64_MAX && seq > (uint64_t)INT64_MAX)
+		return pv_fail(err, PV_ENOTFOUND, "no such checkpoint");
+	if (seq == UINT64_MAX)
+		return checkpoint_query(t,
+					"SELECT seq, size, root, epoch, created_ms, note FROM tlog_checkpoint"
+					" WHERE log_id = ?1 ORDER BY seq DESC LIMIT 1",
+					-1, row, err);
+	return checkpoint_query(t,
+				"SELECT seq, size, root, epoch, created_ms, note FROM tlog_checkpoint"
+				" WHERE log_id = ?1 AND seq = ?2",
+				(int64_t)seq, row, err);
+}
+
+int tlog_checkpoint_at_most(struct tlog *t, uint64_t size, struct tlog_checkpoint_row *row,
+			    struct pv_error *err)
+{
+	if (size > (uint64_t)INT64_MAX)
+		size = (uint64_t)INT64_MAX;
+	return checkpoint_query(t,
+				"SELECT seq, size, root, epoch, created_ms, note FROM tlog_checkpoint"
+				" WHERE log_id = ?1 AND size <= ?2 ORDER BY size DESC, seq DESC LIMIT 1",
+				(int64_t)size, row, err);
 }
 
 void tlog_epoch_row_init(struct tlog_epoch_row *row)

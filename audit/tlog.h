@@ -70,6 +70,11 @@ int tlog_append(struct tlog *t, const struct tlog_entry *entries, size_t n, uint
 
 /* Root of the tree of the first `size` leaves (size <= tlog_size). */
 int tlog_root(struct tlog *t, uint64_t size, merkle_hash root_r, struct pv_error *err);
+/* MTH(D[lo:hi]) from the stored hashes (hi <= size; lo a multiple of the
+ * largest power of two not above hi - lo: a complete subtree, or a range
+ * the RFC 9162 recursion visits). For compact-range proofs in exports. */
+int tlog_range_hash(struct tlog *t, uint64_t lo, uint64_t hi, merkle_hash out,
+		    struct pv_error *err);
 /* Stored leaf hash, and entry bytes (appended to out; out's max should be
  * at least PV_TLOG_ENTRY_MAX). PV_ENOTFOUND past the end. */
 int tlog_leaf_hash(struct tlog *t, uint64_t index, merkle_hash hash_r, struct pv_error *err);
@@ -118,6 +123,10 @@ int tlog_checkpoint_insert(struct tlog *t, uint64_t size, const merkle_hash root
  * if none. */
 int tlog_checkpoint_get(struct tlog *t, uint64_t seq, struct tlog_checkpoint_row *row,
 			struct pv_error *err);
+/* The latest checkpoint of the largest size not above `size`;
+ * PV_ENOTFOUND if none. */
+int tlog_checkpoint_at_most(struct tlog *t, uint64_t size, struct tlog_checkpoint_row *row,
+			    struct pv_error *err);
 /* Number of checkpoint rows and the highest seq + 1 (equal unless rows
  * were deleted). */
 int tlog_checkpoint_count(struct tlog *t, uint64_t *count_r, uint64_t *next_seq_r,

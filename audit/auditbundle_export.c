@@ -1,0 +1,567 @@
+/* Writing audit bundles (layout in auditbundle.h). */
+#include "audit/auditbundle.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
+#include "audit/auditlog.h"
+#include "audit/checkpoint.h"
+
+/* Earlier exports whose final checkpoints get a consistency proof. */
+#define ANCHORS_MAX 1000
+#define ANCHORS_MAX_S "1000"
+
+/* VERIFY.md: the checks verify-bundle makes, spelled out for a person with
+ * a shell, OpenSSL and Python 3 (tests/e2e/audit_bundle.t runs these very
+ * commands, so they stay true). */
+#define VERIFY_MD_FMT \
+	"# Audit log bundle\n" \
+	"\n" \
+	"This bundle is an export of the audit log `%s` of a popvault archive:\n" \
+	"%llu entries (leaves %llu to %llu, from %s to %s), followed by leaf %llu,\n" \
+	"the record of this export itself. The log had %llu leaves when it was made.\n" \
+	"\n" \
+	"To check it automatically, on any machine, with no data directory:\n" \
+	"\n" \
+	"    popvault verify-bundle THIS-FILE --vkey 'VKEY' [--last-checkpoint FILE]\n" \
+	"\n" \
+	"where VKEY is the audit log's verifier key that you received out of band\n" \
+	"(printed by `popvault init`; `trust/vkeys` inside this bundle is only a\n" \
+	"reminder: a forger would put his own key there), and FILE is the\n" \
+	"`audit/checkpoint` of the previous bundle you accepted. Exit code 0 means\n" \
+	"every check below passed; 3 means one failed, and the report says which.\n" \
+	"\n" \
+	"## What the files are\n" \
+	"\n" \
+	"- `MANIFEST.sha256`: the SHA-256 of every other file (`sha256sum` format).\n" \
+	"- `MANIFEST.note`: a signed note (c2sp.org/signed-note, Ed25519) whose\n" \
+	"  text names the bundle kind and the SHA-256 of `MANIFEST.sha256`.\n" \
+	"- `audit/checkpoint`: the log's signed checkpoint (c2sp.org/tlog-checkpoint):\n" \
+	"  origin, tree size N, base64 Merkle root (RFC 9162 §2.1), time.\n" \
+	"- `audit/leaves`: the log entries, each as a 2-byte big-endian length and\n" \
+	"  the entry's bytes. An entry is text: `popvault/audit/v1`, then `seq`,\n" \
+	"  `time`, `actor`, `type`, `object`, `outcome` and `commit` lines; seq is\n" \
+	"  the entry's position in the log. Key-rotation notes may also appear.\n" \
+	"- `audit/tree-proof`: the hashes of the parts of the tree that are not in\n" \
+	"  this bundle (entries before leaf %llu, and between leaf %llu and the\n" \
+	"  final leaf), so the root can be recomputed from the included entries.\n" \
+	"- `audit/checkpoints/A` and `audit/consistency/A-N`: earlier checkpoints\n" \
+	"  (the one where this range starts, and the last one of each earlier audit\n" \
+	"  export) with RFC 9162 §2.1.4 proofs that the final tree extends them.\n" \
+	"- `audit/entries.jsonl`, `audit/entries.csv`: the same entries, readable;\n" \
+	"  a CSV cell that a spreadsheet would run as a formula starts with `'`.\n" \
+	"- `audit/personal.jsonl` (when present): personal data kept out of the log\n" \
+	"  (search queries, file names), each with the salt of its `commit` line:\n" \
+	"  commit = BLAKE2b-256(key = salt, data).\n" \
+	"\n" \
+	"## Checking by hand\n" \
+	"\n" \
+	"Extract the bundle into an empty directory (`tar xzf` or `unzip`) and work\n" \
+	"there.\n" \
+	"\n" \
+	"1. Every file is listed, unchanged, and nothing else is there:\n" \
+	"\n" \
+	"       sha256sum -c MANIFEST.sha256\n" \
+	"       find . -type f ! -name 'MANIFEST.*' | sed 's|^\\./||' | sort |\n" \
+	"           diff - <(awk '{print $2}' MANIFEST.sha256 | sort)     # bash\n" \
+	"\n" \
+	"2. The manifest is the one the archive signed. Its note must name the\n" \
+	"   manifest's hash, and carry a valid signature by the audit key:\n" \
+	"\n" \
+	"       sha256sum MANIFEST.sha256; cat MANIFEST.note\n" \
+	"       vkey='NAME+KEYID+BASE64'            # the audit vkey you trust\n" \
+	"       echo \"${vkey##*+}\" | base64 -d | tail -c 32 > pk.raw\n" \
+	"       { printf '\\060\\052\\060\\005\\006\\003\\053\\145\\160\\003\\041\\000'; cat pk.raw; } > pk.der\n" \
+	"       check() {  # a signed note: text up to the blank line, then signatures\n" \
+	"           sed '/^$/,$d' \"$1\" > note.txt\n" \
+	"           grep \"^— ${vkey%%%%+*} \" \"$1\" | cut -d' ' -f3 | base64 -d | tail -c 64 > note.sig\n" \
+	"           openssl pkeyutl -verify -pubin -keyform DER -inkey pk.der -rawin \\\n" \
+	"               -in note.txt -sigfile note.sig\n" \
+	"       }\n" \
+	"       check MANIFEST.note\n" \
+	"       check audit/checkpoint\n" \
+	"\n" \
+	"   (The 12 bytes before the key are the fixed DER header of an Ed25519\n" \
+	"   public key, RFC 8410.) Check every file in `audit/checkpoints/` the\n" \
+	"   same way.\n" \
+	"\n" \
+	"3. The entries are exactly the log the checkpoint signed: this rebuilds\n" \
+	"   the Merkle root (RFC 9162 §2.1.1) from `audit/leaves` and\n" \
+	"   `audit/tree-proof`, checks each entry's seq, and checks the personal\n" \
+	"   data against its commitments:\n" \
+	"\n" \
+	"```python\n" \
+	"import base64, hashlib, json, os\n" \
+	"H = lambda b: hashlib.sha256(b).digest()\n" \
+	"tp = open('audit/tree-proof').read().splitlines()\n" \
+	"assert tp[0] == 'popvault/tree-proof/v1'\n" \
+	"size = int(tp[1].split()[1])\n" \
+	"lo, hi = (int(x) for x in tp[2].split()[1:])\n" \
+	"stack = []  # complete subtrees (height, hash), largest first\n" \
+	"def push(height, h):\n" \
+	"    while stack and stack[-1][0] == height:\n" \
+	"        h = H(b'\\x01' + stack.pop()[1] + h)\n" \
+	"        height += 1\n" \
+	"    stack.append((height, h))\n" \
+	"for line in tp[3:]:\n" \
+	"    if line.startswith('left '):\n" \
+	"        stack.append((int(line.split()[1]), base64.b64decode(line.split()[2])))\n" \
+	"data, i, leaves = open('audit/leaves', 'rb').read(), 0, []\n" \
+	"while i < len(data):\n" \
+	"    n = int.from_bytes(data[i:i + 2], 'big')\n" \
+	"    leaves.append(data[i + 2:i + 2 + n])\n" \
+	"    i += 2 + n\n" \
+	"assert len(leaves) == hi - lo + 1, 'wrong number of entries'\n" \
+	"seqs = list(range(lo, hi)) + [size - 1]\n" \
+	"for k, leaf in enumerate(leaves):\n" \
+	"    if leaf.startswith(b'popvault/audit/v1\\n'):\n" \
+	"        assert leaf.split(b'\\n')[1] == b'seq %%d' %% seqs[k], 'entry out of place'\n" \
+	"    if k == hi - lo:\n" \
+	"        for line in tp[3:]:\n" \
+	"            if line.startswith('right '):\n" \
+	"                push(int(line.split()[1]), base64.b64decode(line.split()[2]))\n" \
+	"    push(0, H(b'\\x00' + leaf))\n" \
+	"root = stack[-1][1]\n" \
+	"for height, h in reversed(stack[:-1]):\n" \
+	"    root = H(b'\\x01' + h + root)\n" \
+	"cp = open('audit/checkpoint').read().splitlines()\n" \
+	"assert int(cp[1]) == size and base64.b64decode(cp[2]) == root, 'root differs'\n" \
+	"commits = {}\n" \
+	"for leaf in leaves:\n" \
+	"    f = dict(l.split(' ', 1) for l in leaf.decode().splitlines()[1:] if ' ' in l)\n" \
+	"    if f.get('commit', '-') != '-':\n" \
+	"        commits[int(f['seq'])] = f['commit']\n" \
+	"if os.path.exists('audit/personal.jsonl'):\n" \
+	"    for line in open('audit/personal.jsonl', encoding='utf-8'):\n" \
+	"        p = json.loads(line)\n" \
+	"        d = hashlib.blake2b(p['data'].encode(), key=bytes.fromhex(p['salt']),\n" \
+	"                            digest_size=32).hexdigest()\n" \
+	"        assert commits[p['seq']] == d, 'personal data of %%d differs' %% p['seq']\n" \
+	"print('root OK:', len(leaves), 'entries, tree size', size)\n" \
+	"```\n" \
+	"\n" \
+	"4. The last entry (seq N-1) is this export: type `audit-export`, object\n" \
+	"   `leaves=LO-HI ...` naming the range above. A bundle that does not end\n" \
+	"   with its own export event was cut or assembled from another one.\n" \
+	"\n" \
+	"5. Continuity with what you held before: if you kept the `audit/checkpoint`\n" \
+	"   of an earlier bundle (size A), this bundle must carry\n" \
+	"   `audit/checkpoints/A` with the same root and `audit/consistency/A-N`, a\n" \
+	"   proof that the log only grew since (RFC 9162 §2.1.4.2; `verify-bundle\n" \
+	"   --last-checkpoint` checks it). A smaller N than yours means a rolled-back\n" \
+	"   or replayed log. A checkpoint inside the range is checked directly\n" \
+	"   against the recomputed tree.\n" \
+	"\n" \
+	"6. Gaps: entries are written at least every 15 minutes (heartbeats); a\n" \
+	"   longer silence between consecutive entries means the archive was not\n" \
+	"   running, or entries are missing. verify-bundle lists such gaps.\n" \
+	"\n" \
+	"Trust nothing in this bundle that you cannot tie to the verifier key you\n" \
+	"hold: the keys and notes inside are there to be checked, not believed.\n"
+
+
+static int put_note_file(struct bundle_writer *w, const char *name, const struct pv_buf *note,
+			 struct pv_error *err)
+{
+	return bundle_add(w, name, note->data, note->len, err);
+}
+
+static int consistency_file(struct tlog *t, struct bundle_writer *w, uint64_t a, uint64_t n,
+			    struct pv_error *err)
+{
+	merkle_hash proof[PV_PROOF_HASHES_MAX];
+	char name[96], b64[sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
+	struct pv_buf text;
+	size_t len;
+	int r;
+	if ((r = tlog_consistency_proof(t, a, n, proof, &len, err)) < 0)
+		return r;
+	pv_buf_init(&text, PV_PROOF_HASHES_MAX * sizeof(b64));
+	for (size_t i = 0; i < len && r == 0; i++) {
+		sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH_LEN,
+				  sodium_base64_VARIANT_ORIGINAL);
+		r = pv_buf_printf(&text, err, "%s\n", b64);
+	}
+	snprintf(name, sizeof(name), "audit/consistency/%llu-%llu", (unsigned long long)a,
+		 (unsigned long long)n);
+	if (r == 0)
+		r = bundle_add(w, name, text.data ? text.data : (const uint8_t *)"", text.len, err);
+	pv_buf_free(&text);
+	return r;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* Checkpoints to anchor: the start of the range, earlier exports' finals. */
+static int anchors(struct tlog *t, uint64_t lo, uint64_t export_seq, uint64_t *out, size_t *n_r,
+		   struct pv_error *err)
+{
+	struct tlog_checkpoint_row row;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	int r;
+	tlog_checkpoint_row_init(&row);
+	if ((r = tlog_checkpoint_at_most(t, lo, &row, err)) < 0)
+		goto out;
+	out[n++] = row.size;
+	if (sqlite3_prepare_v2(tlog_db(t),
+			       "SELECT seq FROM audit_event WHERE type = '" AUDIT_AUDIT_EXPORT
+			       "' AND seq < ? ORDER BY seq DESC LIMIT " ANCHORS_MAX_S,
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(tlog_db(t)));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)export_seq);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t s = sqlite3_column_int64(st, 0);
+		if (s >= 0)
+			out[n++] = (uint64_t)s + 1;
+	}
+	qsort(out, n, sizeof(*out), cmp_u64);
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++)
+		if (u == 0 || out[u - 1] != out[i])
+			out[u++] = out[i];
+	*n_r = u;
+out:
+	sqlite3_finalize(st);
+	tlog_checkpoint_row_free(&row);
+	return r;
+}
+
+static int tree_proof(struct tlog *t, uint64_t lo, uint64_t hi, uint64_t n, struct pv_buf *out,
+		      struct pv_error *err)
+{
+	char b64[sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
+	merkle_hash h;
+	uint64_t p = 0;
+	int r = pv_buf_printf(out, err, "popvault/tree-proof/v1\nsize %llu\nleaves %llu %llu\n",
+			      (unsigned long long)n, (unsigned long long)lo, (unsigned long long)hi);
+	for (int j = 63; j >= 0 && r == 0; j--) {
+		if (!((lo >> j) & 1))
+			continue;
+		if ((r = tlog_range_hash(t, p, p + (1ull << j), h, err)) < 0)
+			break;
+		sodium_bin2base64(b64, sizeof(b64), h, MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
+		r = pv_buf_printf(out, err, "left %d %s\n", j, b64);
+		p += 1ull << j;
+	}
+	for (p = hi; p < n - 1 && r == 0;) {
+		unsigned j = 0;
+		while (j < 63 && (p & ((2ull << j) - 1)) == 0 && p + (2ull << j) <= n - 1)
+			j++;
+		if ((r = tlog_range_hash(t, p, p + (1ull << j), h, err)) < 0)
+			break;
+		sodium_bin2base64(b64, sizeof(b64), h, MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
+		r = pv_buf_printf(out, err, "right %u %s\n", j, b64);
+		p += 1ull << j;
+	}
+	return r;
+}
+
+/* The four streamed members, fed one leaf at a time. */
+struct feed {
+	struct tlog *t;
+	struct bundle_writer *w;
+	struct bundle_member *leaves, *jsonl, *csv, *personal;
+	sqlite3_stmt *pers; /* audit_personal rows from lo, in seq order */
+	bool pers_row;      /* pers is on a row */
+	uint64_t next, hi;
+	uint64_t n_personal;
+	struct pv_buf line, pdata;
+	struct pv_error *err;
+	int r;
+};
+
+static int pers_step(struct feed *f)
+{
+	int rc = sqlite3_step(f->pers);
+	f->pers_row = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return pv_fail(f->err, PV_ERR, "audit side table: %s", sqlite3_errmsg(tlog_db(f->t)));
+	return 0;
+}
+
+/* The side data of seq from the ordered cursor (NULL when none). */
+static int pers_for(struct feed *f, uint64_t seq, const struct audit_entry *e, const char **p_r,
+		    size_t *len_r, uint8_t salt[AUDIT_SALT_LEN])
+{
+	int r;
+	*p_r = NULL;
+	while (f->pers != NULL && f->pers_row &&
+	       (uint64_t)sqlite3_column_int64(f->pers, 0) < seq)
+		if ((r = pers_step(f)) < 0)
+			return r;
+	if (f->pers == NULL || !f->pers_row || (uint64_t)sqlite3_column_int64(f->pers, 0) != seq)
+		return 0;
+	uint8_t commit[AUDIT_COMMIT_LEN];
+	const void *s = sqlite3_column_blob(f->pers, 1);
+	const void *d = sqlite3_column_blob(f->pers, 2);
+	size_t n = (size_t)sqlite3_column_bytes(f->pers, 2);
+	if (s == NULL || sqlite3_column_bytes(f->pers, 1) != AUDIT_SALT_LEN || !e->has_commit)
+		return pv_fail(f->err, PV_EINTEGRITY, "entry %llu: malformed personal data row",
+			       (unsigned long long)seq);
+	memcpy(salt, s, AUDIT_SALT_LEN);
+	auditlog_commitment(salt, d ? d : "", n, commit);
+	if (sodium_memcmp(commit, e->commit, sizeof(commit)) != 0)
+		return pv_fail(f->err, PV_EINTEGRITY,
+			       "entry %llu: personal data does not match its commitment "
+			       "(run popvault verify)", (unsigned long long)seq);
+	pv_buf_reset(&f->pdata);
+	if ((r = pv_buf_append(&f->pdata, d ? d : "", n, f->err)) < 0)
+		return r;
+	*p_r = (const char *)f->pdata.data;
+	*len_r = n;
+	return 0;
+}
+
+static int feed_leaf(struct feed *f, uint64_t index, const void *data, size_t len)
+{
+	struct audit_entry e;
+	uint8_t salt[AUDIT_SALT_LEN], lenb[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+	const char *p = NULL;
+	size_t plen = 0;
+	int r;
+	if ((r = auditlog_leaf_parse(data, len, index, &e, f->err)) < 0) {
+		pv_error_prefix(f->err, "the audit log is damaged (run popvault verify)");
+		return r;
+	}
+	if ((r = pers_for(f, index, &e, &p, &plen, salt)) < 0)
+		return r;
+	if ((r = bundle_member_write(f->leaves, lenb, 2, f->err)) < 0 ||
+	    (r = bundle_member_write(f->leaves, data, len, f->err)) < 0)
+		return r;
+	pv_buf_reset(&f->line);
+	if ((r = auditlog_entry_json(&e, p, plen, &f->line, f->err)) < 0 ||
+	    (r = bundle_member_write(f->jsonl, f->line.data, f->line.len, f->err)) < 0)
+		return r;
+	pv_buf_reset(&f->line);
+	if ((r = auditlog_entry_csv(&e, p, plen, &f->line, f->err)) < 0 ||
+	    (r = bundle_member_write(f->csv, f->line.data, f->line.len, f->err)) < 0)
+		return r;
+	if (p != NULL) {
+		pv_buf_reset(&f->line);
+		if ((r = auditlog_personal_json(index, salt, p, plen, &f->line, f->err)) < 0 ||
+		    (r = bundle_member_write(f->personal, f->line.data, f->line.len, f->err)) < 0)
+			return r;
+		f->n_personal++;
+	}
+	sodium_memzero(salt, sizeof(salt));
+	return 0;
+}
+
+#define FEED_STOP 1
+
+static int feed_cb(void *ctx, uint64_t index, const void *data, size_t len)
+{
+	struct feed *f = ctx;
+	if (index >= f->hi)
+		return FEED_STOP;
+	if (index != f->next)
+		return f->r = pv_fail(f->err, PV_EINTEGRITY, "audit log: leaf %llu is missing",
+				      (unsigned long long)f->next);
+	f->next++;
+	int r = feed_leaf(f, index, data, len);
+	return r < 0 ? (f->r = r) : 0;
+}
+
+static int write_entries(struct tlog *t, struct bundle_writer *w, const struct auditbundle_opts *o,
+			 uint64_t lo, uint64_t hi, uint64_t n, struct auditbundle_summary *sum,
+			 struct pv_error *err)
+{
+	struct feed f = {.t = t, .w = w, .next = lo, .hi = hi, .err = err};
+	struct pv_buf leaf;
+	int r;
+
+	pv_buf_init(&f.line, 8 * (PV_TLOG_ENTRY_MAX + PV_AUDIT_PERSONAL_MAX));
+	pv_buf_init(&f.pdata, PV_AUDIT_PERSONAL_MAX + 1);
+	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
+	if ((r = bundle_member_begin(w, "audit/leaves", &f.leaves, err)) < 0 ||
+	    (r = bundle_member_begin(w, "audit/entries.jsonl", &f.jsonl, err)) < 0 ||
+	    (r = bundle_member_begin(w, "audit/entries.csv", &f.csv, err)) < 0 ||
+	    (o->personal && (r = bundle_member_begin(w, "audit/personal.jsonl", &f.personal, err)) < 0) ||
+	    (r = bundle_member_write(f.csv, AUDITLOG_CSV_HEADER, strlen(AUDITLOG_CSV_HEADER), err)) < 0)
+		goto out;
+	if (o->personal) {
+		if (sqlite3_prepare_v2(tlog_db(t),
+				       "SELECT seq, salt, data FROM audit_personal WHERE seq >= ?"
+				       " ORDER BY seq",
+				       -1, &f.pers, NULL) != SQLITE_OK) {
+			r = pv_fail(err, PV_ERR, "audit side table: %s", sqlite3_errmsg(tlog_db(t)));
+			goto out;
+		}
+		sqlite3_bind_int64(f.pers, 1, (sqlite3_int64)lo);
+		if ((r = pers_step(&f)) < 0)
+			goto out;
+	}
+	if (lo < hi) {
+		r = tlog_leaf_scan(t, lo, feed_cb, &f, err);
+		if (f.r != 0) {
+			r = f.r;
+			goto out;
+		}
+		if (r == FEED_STOP)
+			r = 0;
+		if (r == 0 && f.next != hi)
+			r = pv_fail(err, PV_EINTEGRITY, "audit log: leaf %llu is missing",
+				    (unsigned long long)f.next);
+		if (r < 0)
+			goto out;
+	}
+	if ((r = tlog_leaf(t, n - 1, &leaf, err)) < 0 ||
+	    (r = feed_leaf(&f, n - 1, leaf.data ? leaf.data : (const uint8_t *)"", leaf.len)) < 0)
+		goto out;
+	if ((r = bundle_member_end(w, &f.leaves, err)) < 0 ||
+	    (r = bundle_member_end(w, &f.jsonl, err)) < 0 ||
+	    (r = bundle_member_end(w, &f.csv, err)) < 0 ||
+	    (f.personal != NULL && (r = bundle_member_end(w, &f.personal, err)) < 0))
+		goto out;
+	sum->personal = f.n_personal;
+out:
+	bundle_member_abort(&f.leaves);
+	bundle_member_abort(&f.jsonl);
+	bundle_member_abort(&f.csv);
+	bundle_member_abort(&f.personal);
+	sqlite3_finalize(f.pers);
+	pv_buf_free(&f.line);
+	pv_buf_free_secret(&f.pdata);
+	pv_buf_free(&leaf);
+	return r;
+}
+
+static int write_bundle(struct tlog *t, struct bundle_writer *w, const struct auditbundle_opts *o,
+			uint64_t lo, uint64_t hi, uint64_t n, struct auditbundle_summary *sum,
+			struct pv_error *err)
+{
+	struct tlog_checkpoint_row fin, row;
+	struct tlog_epoch_row ep;
+	struct pv_buf text;
+	uint64_t *anch = calloc(ANCHORS_MAX + 1, sizeof(*anch));
+	size_t n_anch = 0;
+	char from[PV_RFC3339_LEN] = "the start", to[PV_RFC3339_LEN] = "now", name[64];
+	int r;
+
+	tlog_checkpoint_row_init(&fin);
+	tlog_checkpoint_row_init(&row);
+	tlog_epoch_row_init(&ep);
+	pv_buf_init(&text, 64 * 1024);
+	if (anch == NULL) {
+		r = pv_fail(err, PV_ERR, "out of memory");
+		goto out;
+	}
+	if ((r = tlog_checkpoint_at_most(t, n, &fin, err)) < 0)
+		goto out;
+	if (fin.size != n) {
+		r = pv_fail(err, PV_EINTEGRITY, "no checkpoint covers the export event");
+		goto out;
+	}
+	if (o->since != INT64_MIN)
+		pv_clock_format_rfc3339(o->since, from);
+	if (o->until != INT64_MAX)
+		pv_clock_format_rfc3339(o->until, to);
+	if ((r = pv_buf_printf(&text, err, VERIFY_MD_FMT, tlog_origin(t),
+			       (unsigned long long)(hi - lo), (unsigned long long)lo,
+			       (unsigned long long)(hi > lo ? hi - 1 : lo), from, to,
+			       (unsigned long long)(n - 1), (unsigned long long)n,
+			       (unsigned long long)lo, (unsigned long long)(hi > lo ? hi - 1 : lo))) < 0 ||
+	    (r = bundle_add(w, "VERIFY.md", text.data, text.len, err)) < 0)
+		goto out;
+	/* Every epoch's key, for reference only. */
+	pv_buf_reset(&text);
+	if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) < 0)
+		goto out;
+	uint32_t last = ep.epoch;
+	for (uint32_t e = 0; e <= last && r == 0; e++)
+		if ((r = tlog_epoch_get(t, e, &ep, err)) == 0)
+			r = pv_buf_printf(&text, err, "%s\n", ep.vkey);
+	if (r < 0 || (r = bundle_add(w, "trust/vkeys", text.data, text.len, err)) < 0 ||
+	    (r = put_note_file(w, "audit/checkpoint", &fin.note, err)) < 0)
+		goto out;
+	if ((r = anchors(t, lo, n - 1, anch, &n_anch, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < n_anch; i++) {
+		if (anch[i] >= n)
+			continue;
+		if ((r = tlog_checkpoint_at_most(t, anch[i], &row, err)) < 0)
+			goto out;
+		if (row.size != anch[i])
+			continue; /* an export whose checkpoint was never signed */
+		snprintf(name, sizeof(name), "audit/checkpoints/%llu", (unsigned long long)anch[i]);
+		if ((r = put_note_file(w, name, &row.note, err)) < 0 ||
+		    (anch[i] > 0 && (r = consistency_file(t, w, anch[i], n, err)) < 0))
+			goto out;
+	}
+	pv_buf_reset(&text);
+	if ((r = tree_proof(t, lo, hi, n, &text, err)) < 0 ||
+	    (r = bundle_add(w, "audit/tree-proof", text.data, text.len, err)) < 0)
+		goto out;
+	r = write_entries(t, w, o, lo, hi, n, sum, err);
+out:
+	free(anch);
+	tlog_checkpoint_row_free(&fin);
+	tlog_checkpoint_row_free(&row);
+	tlog_epoch_row_free(&ep);
+	pv_buf_free(&text);
+	return r;
+}
+
+int auditbundle_export(struct tlog *t, const struct note_signer *key,
+		       const struct auditbundle_opts *o, struct auditbundle_summary *sum,
+		       struct pv_error *err)
+{
+	struct bundle_writer *w = NULL;
+	struct tlog_tx tx;
+	char object[256], since[PV_RFC3339_LEN] = "-", until[PV_RFC3339_LEN] = "-";
+	uint64_t lo, hi, seq;
+	int r;
+
+	memset(sum, 0, sizeof(*sum));
+	if ((r = bundle_writer_open(o->out, AUDITBUNDLE_KIND, &w, err)) < 0)
+		return r;
+	if (o->since != INT64_MIN)
+		pv_clock_format_rfc3339(o->since, since);
+	if (o->until != INT64_MAX)
+		pv_clock_format_rfc3339(o->until, until);
+	/* The range and the export event in one transaction: nothing lands
+	 * between them. Recorded first: no record, no bundle. */
+	if ((r = auditlog_ensure_schema(tlog_db(t), err)) < 0 ||
+	    (r = tlog_tx_begin(tlog_db(t), &tx, err)) < 0)
+		goto fail;
+	if ((r = auditlog_range(t, o->since, o->until, &lo, &hi, err)) == 0) {
+		snprintf(object, sizeof(object), "leaves=%llu-%llu since=%s until=%s personal=%s",
+			 (unsigned long long)lo, (unsigned long long)hi, since, until,
+			 o->personal ? "yes" : "no");
+		struct audit_event ev = {o->actor, AUDIT_AUDIT_EXPORT, object, "ok", o->out};
+		r = auditlog_append(t, key, &ev, &seq, err);
+	}
+	if ((r = tlog_tx_end(&tx, r, err)) < 0) {
+		pv_error_prefix(err, "audit log");
+		goto fail;
+	}
+	sum->lo = lo;
+	sum->hi = hi;
+	sum->size = seq + 1;
+	sum->entries = hi - lo + 1;
+	if ((r = write_bundle(t, w, o, lo, hi, seq + 1, sum, err)) < 0 ||
+	    (r = bundle_writer_finish(&w, key, err)) < 0) {
+		char outcome[AUDIT_OUTCOME_MAX + 1];
+		struct pv_error ignore;
+		snprintf(outcome, sizeof(outcome), "failed: %s", err ? err->msg : "?");
+		snprintf(object, sizeof(object), "export=%llu", (unsigned long long)seq);
+		struct audit_event ev = {o->actor, AUDIT_AUDIT_EXPORT, object, outcome, NULL};
+		(void)auditlog_append(t, key, &ev, NULL, &ignore);
+		goto fail;
+	}
+	return 0;
+fail:
+	bundle_writer_abort(&w);
+	return r;
+}
