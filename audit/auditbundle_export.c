@@ -74,7 +74,7 @@
 	"\n" \
 	"       sha256sum MANIFEST.sha256; cat MANIFEST.note\n" \
 	"       vkey='NAME+KEYID+BASE64'            # the audit vkey you trust\n" \
-	"       echo \"${vkey##*+}\" | base64 -d | tail -c 32 > pk.raw\n" \
+	"       echo \"$vkey\" | cut -d+ -f3- | base64 -d | tail -c 32 > pk.raw\n" \
 	"       { printf '\\060\\052\\060\\005\\006\\003\\053\\145\\160\\003\\041\\000'; cat pk.raw; } > pk.der\n" \
 	"       check() {  # a signed note: text up to the blank line, then signatures\n" \
 	"           sed '/^$/,$d' \"$1\" > note.txt\n" \

@@ -9,6 +9,7 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/random.h"
+#include "audit/b64.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 
@@ -288,12 +289,7 @@ int auditlog_leaf_parse(const void *data, size_t len, uint64_t index, struct aud
 	if (vl == 1 && v[0] == '-') {
 		e->has_commit = false;
 	} else {
-		if (vl != 2 * AUDIT_COMMIT_LEN)
-			return BAD("bad commit line");
-		for (size_t i = 0; i < vl; i++)
-			if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
-				return BAD("bad commit line");
-		if (pv_unhex(v, e->commit, AUDIT_COMMIT_LEN) != 0)
+		if (hex_decode_lower(v, vl, e->commit, AUDIT_COMMIT_LEN) != 0)
 			return BAD("bad commit line");
 		e->has_commit = true;
 	}

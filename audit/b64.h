@@ -13,4 +13,8 @@
  * decoded length, or -1 for anything but canonical base64. */
 int b64_decode(const char *s, size_t len, uint8_t *out, size_t max, size_t *len_r);
 
+/* Strict lower-case hex: exactly 2*n digits [0-9a-f] at s (not
+ * NUL-terminated) into out[0..n). Returns 0 or -1. */
+int hex_decode_lower(const char *s, size_t len, uint8_t *out, size_t n);
+
 #endif

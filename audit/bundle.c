@@ -15,6 +15,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
+#include "audit/b64.h"
 
 #define IO_CHUNK 65536
 #define MANIFEST "MANIFEST.sha256"
@@ -609,12 +610,11 @@ static int man_line(struct bundle *b, const char *l, size_t n, uint64_t lineno,
 		man_error(b, MANIFEST " line %llu is malformed", (unsigned long long)lineno);
 		return 0;
 	}
-	for (size_t i = 0; i < 64; i++)
-		if (!((l[i] >= '0' && l[i] <= '9') || (l[i] >= 'a' && l[i] <= 'f'))) {
-			man_error(b, MANIFEST " line %llu: bad hash", (unsigned long long)lineno);
-			return 0;
-		}
-	if (pv_unhex(l, sha, 32) != 0 || !bundle_name_valid(l + 66, n - 67)) {
+	if (hex_decode_lower(l, 64, sha, 32) != 0) {
+		man_error(b, MANIFEST " line %llu: bad hash", (unsigned long long)lineno);
+		return 0;
+	}
+	if (!bundle_name_valid(l + 66, n - 67)) {
 		man_error(b, MANIFEST " line %llu: bad name", (unsigned long long)lineno);
 		return 0;
 	}
@@ -734,7 +734,7 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 	if ((r = reader_open(b, &a, &s, err)) < 0)
 		goto out;
 	while ((r = next_member(a, &e, err)) == 1) {
-		struct bundle_file *f;
+		struct bundle_file *f = NULL;
 		crypto_hash_sha256_state st;
 		bool is_man = strcmp(archive_entry_pathname(e), MANIFEST) == 0;
 		size_t cap = 0;

@@ -40,8 +40,12 @@ static const struct cli_command commands[] = {
 	 "  must still be consistent with. Exit 3 when anything fails.\n",
 	 cli_verify},
 	{"verify-bundle", "verify an exported bundle offline",
-	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]\n",
-	 not_built},
+	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F] [--json]\n"
+	 "  Needs no data directory. Trusts only the --vkey keys (a key, or a file of\n"
+	 "  keys one per line), never keys inside the bundle; --last-checkpoint: the\n"
+	 "  audit/checkpoint of the last bundle you accepted, which this one must\n"
+	 "  extend. Names every problem found; exit 3 when there is any.\n",
+	 cli_verify_bundle},
 	{"checkpoint", "print the latest signed checkpoint or the verifier key",
 	 "popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat]\n"
 	 "  Prints the latest signed checkpoint (C2SP signed note) of the log;\n"
@@ -49,9 +53,14 @@ static const struct cli_command commands[] = {
 	 "  (run every 15 minutes by the daemon, or from cron).\n",
 	 cli_checkpoint},
 	{"audit", "list or export the audit log",
-	 "popvault audit list [--since T] [--until T] [--json]\n"
-	 "       popvault audit export --out FILE [--since T] [--until T]\n",
-	 not_built},
+	 "popvault audit list [--since T] [--until T] [--actor A] [--type TYPE] [--json]\n"
+	 "       popvault audit export --out FILE [--since T] [--until T] [--no-personal]\n"
+	 "  T: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC). export writes a signed bundle\n"
+	 "  (.tar.gz or .zip) that popvault verify-bundle checks offline; the export\n"
+	 "  is itself an audit entry, covered by the bundle's final checkpoint.\n"
+	 "  --no-personal leaves out the personal data (queries, file names); the\n"
+	 "  entries keep their commitments to it.\n",
+	 cli_audit},
 	{"policy", "show, check, set or dry-run the retention policy",
 	 "popvault policy show [--version N] [--json]\n"
 	 "       popvault policy check FILE\n"

@@ -1,0 +1,185 @@
+/* popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]
+ *
+ * Offline: no data directory, no configuration. Trusts only the keys given
+ * on the command line (never keys inside the bundle). The bundle's BUNDLE
+ * member names its kind; each kind has its verifier in the table below
+ * (add a row for a new kind). Exit 3 when anything fails. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/cli/json.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/lib/limits.h"
+#include "audit/auditbundle.h"
+#include "audit/bundle.h"
+
+typedef int (*bundle_verify_fn)(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
+				const char *last_cp, size_t last_len, struct bundle_report *rep,
+				struct pv_error *err);
+
+static const struct {
+	const char *kind;
+	bundle_verify_fn verify;
+} verifiers[] = {
+	{AUDITBUNDLE_KIND, auditbundle_verify},
+};
+
+#define VKEYS_MAX 64
+#define LINES_PRINTED_MAX 500
+
+struct out {
+	bool json;
+	uint64_t printed;
+	struct pv_buf problems; /* JSON array items, for --json */
+};
+
+static void line_cb(void *ctx, bool problem, const char *msg)
+{
+	struct out *o = ctx;
+	struct pv_error err;
+	if (o->printed++ >= LINES_PRINTED_MAX)
+		return;
+	if (!o->json) {
+		printf("%s%s\n", problem ? "FAIL: " : "", msg);
+		return;
+	}
+	if (!problem)
+		return;
+	if (o->problems.len > 0)
+		(void)pv_buf_append_str(&o->problems, ", ", &err);
+	/* A JSON string by hand: the messages are ASCII we wrote. */
+	(void)pv_buf_append_str(&o->problems, "\"", &err);
+	for (const char *p = msg; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			(void)pv_buf_printf(&o->problems, &err, "\\%c", *p);
+		else if ((unsigned char)*p < 0x20)
+			(void)pv_buf_printf(&o->problems, &err, "\\u%04x", *p);
+		else
+			(void)pv_buf_append(&o->problems, p, 1, &err);
+	}
+	(void)pv_buf_append_str(&o->problems, "\"", &err);
+}
+
+/* A --vkey value: a verifier key, or a file of them (one per line). */
+static int add_vkeys(const char *v, struct note_verifier *keys, size_t *n, struct pv_error *err)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	int r;
+	struct pv_error perr;
+	if (*n >= VKEYS_MAX)
+		return pv_fail(err, PV_EUSAGE, "more than %d verifier keys", VKEYS_MAX);
+	if (note_verifier_parse(v, strlen(v), &keys[*n], &perr) == 0) {
+		(*n)++;
+		return 0;
+	}
+	if ((r = pv_read_file(v, 64 * 1024, &data, &len, err)) < 0)
+		return pv_fail(err, PV_EUSAGE, "--vkey %s: not a verifier key (%s), nor a readable "
+					       "file of them", v, perr.msg);
+	const char *p = (const char *)data, *end = p + len;
+	while (p < end && r == 0) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t l = eol ? (size_t)(eol - p) : (size_t)(end - p);
+		if (l > 0) {
+			if (*n >= VKEYS_MAX)
+				r = pv_fail(err, PV_EUSAGE, "more than %d verifier keys", VKEYS_MAX);
+			else if (note_verifier_parse(p, l, &keys[*n], err) != 0)
+				r = pv_fail(err, PV_EUSAGE, "%s: '%.*s' is not a verifier key", v,
+					    (int)(l > 80 ? 80 : l), p);
+			else
+				(*n)++;
+		}
+		p += l + 1;
+	}
+	free(data);
+	return r;
+}
+
+int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"vkey", CLI_VALUE, NULL}, {"last-checkpoint", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 2, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("verify-bundle");
+	struct note_verifier keys[VKEYS_MAX];
+	struct bundle *b = NULL;
+	struct out o = {ctx->json, 0, {0}};
+	struct bundle_report rep = {line_cb, &o, 0, 0};
+	unsigned char *last = NULL;
+	size_t nkeys = 0, last_len = 0;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	if (args.n_pos != 1)
+		return pv_fail(err, PV_EUSAGE, "verify-bundle needs one bundle FILE");
+	/* --vkey may repeat; the common parser keeps only the last. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		const char *v = NULL;
+		if (strcmp(argv[i], "--vkey") == 0 && i + 1 < argc)
+			v = argv[++i];
+		else if (strncmp(argv[i], "--vkey=", 7) == 0)
+			v = argv[i] + 7;
+		if (v != NULL && (r = add_vkeys(v, keys, &nkeys, err)) < 0)
+			return r;
+	}
+	if (nkeys == 0)
+		return pv_fail(err, PV_EUSAGE,
+			       "verify-bundle needs --vkey VKEY: the verifier key you hold (printed "
+			       "by popvault init); keys inside the bundle are never trusted");
+	const char *lf = cli_opt(&args, "last-checkpoint");
+	if (lf != NULL && (r = pv_read_file(lf, PV_NOTE_MAX, &last, &last_len, err)) < 0)
+		return r;
+	pv_buf_init(&o.problems, 1024 * 1024);
+	r = bundle_open_file(args.pos[0], &b, err);
+	if (r == PV_EINTEGRITY || r == PV_ELIMIT) {
+		bundle_problem(&rep, "%s", err->msg);
+	} else if (r < 0) {
+		goto out;
+	} else {
+		const char *kind = bundle_kind(b);
+		bundle_verify_fn fn = NULL;
+		for (size_t i = 0; kind && i < sizeof(verifiers) / sizeof(*verifiers); i++)
+			if (strcmp(kind, verifiers[i].kind) == 0)
+				fn = verifiers[i].verify;
+		if (fn == NULL) {
+			bundle_problem(&rep, "%s: %s", args.pos[0],
+				       kind ? "a bundle of a kind this popvault does not know"
+					    : "not a popvault bundle (no valid BUNDLE member)");
+			if (kind == NULL && bundle_check_manifest(b, keys, nkeys, NULL, &rep) != 0) {
+				/* the manifest problems are reported too */
+			}
+		} else {
+			bundle_info(&rep, "%s: a popvault %s bundle", args.pos[0], kind);
+			r = fn(b, keys, nkeys, (const char *)last, last_len, &rep, err);
+			if (r < 0 && r != PV_EINTEGRITY)
+				goto out;
+		}
+	}
+	if (o.printed > LINES_PRINTED_MAX && !ctx->json)
+		printf("(%llu more lines not shown)\n",
+		       (unsigned long long)(o.printed - LINES_PRINTED_MAX));
+	if (ctx->json)
+		printf("{\"ok\": %s, \"kind\": %s%s%s, \"problems\": %llu, \"warnings\": %llu, "
+		       "\"failures\": [%s]}\n",
+		       rep.problems ? "false" : "true", b && bundle_kind(b) ? "\"" : "",
+		       b && bundle_kind(b) ? bundle_kind(b) : "null", b && bundle_kind(b) ? "\"" : "",
+		       (unsigned long long)rep.problems, (unsigned long long)rep.warnings,
+		       pv_buf_str(&o.problems));
+	else
+		printf("verify-bundle: %s\n", rep.problems ? "FAILED" : "OK");
+	r = rep.problems ? pv_fail(err, PV_EINTEGRITY, "%s does not verify: %llu problem%s",
+				   args.pos[0], (unsigned long long)rep.problems,
+				   rep.problems == 1 ? "" : "s")
+			 : 0;
+out:
+	bundle_free(&b);
+	free(last);
+	pv_buf_free(&o.problems);
+	return r;
+}
