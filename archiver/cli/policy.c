@@ -15,15 +15,16 @@
 
 /* Reads and parses FILE; every error goes to stderr as "FILE: line L,
  * column C: ...", and err says how many there were. */
-static int load_file(const char *path, struct policy **p_r, struct pv_error *err)
+static int load_file(const char *path, bool setting, struct policy **p_r, struct pv_error *err)
 {
+	const char *after = setting ? "; nothing was changed" : "";
 	unsigned char *text;
 	size_t len;
 	struct policy_diags *diags;
 	int r = pv_read_file(path, PV_POLICY_FILE_MAX, &text, &len, err);
 	if (r == PV_ELIMIT)
-		return pv_fail(err, PV_ERR, "%s: a policy file is at most %d bytes (256 KiB); nothing "
-					    "was changed", path, PV_POLICY_FILE_MAX);
+		return pv_fail(err, PV_ERR, "%s: a policy file is at most %d bytes (256 KiB)%s", path,
+			       PV_POLICY_FILE_MAX, after);
 	if (r < 0)
 		return r;
 	if ((diags = calloc(1, sizeof(*diags))) == NULL) {
@@ -42,8 +43,8 @@ static int load_file(const char *path, struct policy **p_r, struct pv_error *err
 		}
 		if (diags->truncated)
 			fprintf(stderr, "%s: (more errors not shown)\n", path);
-		r = pv_fail(err, r, "%s: %zu error%s%s; nothing was changed", path, diags->count,
-			    diags->count == 1 ? "" : "s", diags->truncated ? " or more" : "");
+		r = pv_fail(err, r, "%s: %zu error%s%s%s", path, diags->count,
+			    diags->count == 1 ? "" : "s", diags->truncated ? " or more" : "", after);
 	}
 	free(diags);
 	return r;
@@ -53,7 +54,7 @@ static int policy_check(struct cli_ctx *ctx, const char *path, struct pv_error *
 {
 	struct policy *p = NULL;
 	char hex[POLICY_HASH_HEX_LEN];
-	int r = load_file(path, &p, err);
+	int r = load_file(path, false, &p, err);
 	if (r < 0)
 		return r;
 	policy_hash_hex(p, hex);
@@ -77,7 +78,7 @@ static int policy_set(struct cli_ctx *ctx, struct archive *ar, const char *path,
 	int64_t version = 0, now = pv_clock_now();
 	int r;
 
-	if ((r = load_file(path, &p, err)) < 0)
+	if ((r = load_file(path, true, &p, err)) < 0)
 		return r;
 	policy_hash_hex(p, hex);
 	r = policy_store_current(ar->cat->db, &cur, err);
