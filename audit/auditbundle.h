@@ -43,9 +43,6 @@
 #include "audit/tlog.h"
 
 #define AUDITBUNDLE_KIND "audit"
-/* A gap longer than this between consecutive entries means heartbeats
- * (every 15 minutes, DESIGN.md §4) were not running. */
-#define AUDITLOG_HEARTBEAT_GAP_S (30 * 60)
 
 struct auditbundle_opts {
 	const char *out;      /* ends in .tar.gz, .tgz or .zip; must not exist */

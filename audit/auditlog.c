@@ -1,6 +1,7 @@
 #include "audit/auditlog.h"
 
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -659,4 +660,135 @@ int auditlog_list(struct tlog *t, const struct auditlog_filter *f, auditlog_entr
 		return pv_fail(err, PV_EINTEGRITY, "audit log: leaf %llu is missing",
 			       (unsigned long long)c.next);
 	return r == LIST_STOP ? 0 : r;
+}
+
+/* --- checking ------------------------------------------------------------------ */
+
+struct check_ctx {
+	struct tlog *t;
+	sqlite3_stmt *pers; /* audit_personal in seq order, or NULL */
+	bool row;
+	void (*problem)(void *ctx, const char *msg);
+	void *ctx;
+	struct auditlog_check_report *rep;
+	uint64_t next;
+	int64_t prev_time;
+	uint64_t prev_seq;
+	struct pv_error *err;
+};
+
+static void check_problem(struct check_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void check_problem(struct check_ctx *c, const char *fmt, ...)
+{
+	char msg[PV_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->problem(c->ctx, msg);
+}
+
+static int check_step(struct check_ctx *c)
+{
+	int rc = sqlite3_step(c->pers);
+	c->row = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		       ? 0
+		       : pv_fail(c->err, PV_ERR, "audit side table: %s", sqlite3_errmsg(tlog_db(c->t)));
+}
+
+/* Side rows below `upto` that no entry claimed are orphans. */
+static int check_orphans(struct check_ctx *c, uint64_t upto)
+{
+	int r;
+	while (c->pers != NULL && c->row && (uint64_t)sqlite3_column_int64(c->pers, 0) < upto) {
+		check_problem(c, "personal data row %lld belongs to no entry with a commitment",
+			      (long long)sqlite3_column_int64(c->pers, 0));
+		if ((r = check_step(c)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int check_one(void *vctx, uint64_t index, const void *data, size_t len)
+{
+	struct check_ctx *c = vctx;
+	struct audit_entry e;
+	struct pv_error pe;
+	int r;
+	if (index != c->next)
+		check_problem(c, "leaves %llu to %llu are missing", (unsigned long long)c->next,
+			      (unsigned long long)index - 1);
+	c->next = index + 1;
+	if ((r = check_orphans(c, index)) < 0)
+		return r;
+	if (auditlog_leaf_parse(data, len, index, &e, &pe) != 0) {
+		check_problem(c, "%s", pe.msg);
+		return 0;
+	}
+	if (e.kind == AUDIT_ENTRY_ROTATION) {
+		c->rep->rotations++;
+		return 0;
+	}
+	c->rep->entries++;
+	bool row = c->pers != NULL && c->row && (uint64_t)sqlite3_column_int64(c->pers, 0) == index;
+	if (e.has_commit && !row) {
+		check_problem(c, "entry %llu: its personal data is missing from the side table",
+			      (unsigned long long)index);
+	} else if (row && !e.has_commit) {
+		check_problem(c, "personal data row %llu belongs to no entry with a commitment",
+			      (unsigned long long)index);
+	} else if (row) {
+		uint8_t commit[AUDIT_COMMIT_LEN];
+		const void *salt = sqlite3_column_blob(c->pers, 1), *d = sqlite3_column_blob(c->pers, 2);
+		size_t n = (size_t)sqlite3_column_bytes(c->pers, 2);
+		if (salt == NULL || sqlite3_column_bytes(c->pers, 1) != AUDIT_SALT_LEN) {
+			check_problem(c, "entry %llu: its personal data has a bad salt",
+				      (unsigned long long)index);
+		} else {
+			auditlog_commitment(salt, d ? d : "", n, commit);
+			if (sodium_memcmp(commit, e.commit, sizeof(commit)) != 0)
+				check_problem(c, "entry %llu: its personal data does not match its "
+						 "commitment (changed)",
+					      (unsigned long long)index);
+			else
+				c->rep->personal++;
+		}
+	}
+	if (row && (r = check_step(c)) < 0)
+		return r;
+	if (c->prev_time >= 0 && e.time - c->prev_time > AUDITLOG_HEARTBEAT_GAP_S) {
+		if (c->rep->gaps < AUDITLOG_GAPS_KEPT)
+			c->rep->gap[c->rep->gaps] = (struct auditlog_gap){c->prev_seq, index, c->prev_time,
+									   e.time};
+		c->rep->gaps++;
+	}
+	c->prev_time = e.time;
+	c->prev_seq = index;
+	c->rep->last_time = e.time;
+	return 0;
+}
+
+int auditlog_check(struct tlog *t, void (*problem)(void *ctx, const char *msg), void *ctx,
+		   struct auditlog_check_report *rep, struct pv_error *err)
+{
+	struct check_ctx c = {t, NULL, false, problem, ctx, rep, 0, -1, 0, err};
+	int r;
+	memset(rep, 0, sizeof(*rep));
+	rep->last_time = -1;
+	if (has_tables(tlog_db(t))) {
+		if (sqlite3_prepare_v2(tlog_db(t),
+				       "SELECT seq, salt, data FROM audit_personal ORDER BY seq", -1,
+				       &c.pers, NULL) != SQLITE_OK)
+			return pv_fail(err, PV_ERR, "audit side table: %s", sqlite3_errmsg(tlog_db(t)));
+		if ((r = check_step(&c)) < 0)
+			goto out;
+	}
+	if ((r = tlog_leaf_scan(t, 0, check_one, &c, err)) < 0)
+		goto out;
+	r = check_orphans(&c, UINT64_MAX);
+out:
+	sqlite3_finalize(c.pers);
+	return r;
 }

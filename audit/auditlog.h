@@ -188,4 +188,31 @@ int auditlog_list(struct tlog *audit, const struct auditlog_filter *f, auditlog_
 int auditlog_personal(struct tlog *audit, uint64_t seq, uint8_t salt_r[AUDIT_SALT_LEN],
 		      struct pv_buf *data_r, struct pv_error *err);
 
+/* --- checking the whole log (for `popvault verify`) ------------------------ */
+
+/* A gap longer than this between consecutive entries means heartbeats
+ * (every 15 minutes, DESIGN.md §4) were not running. */
+#define AUDITLOG_HEARTBEAT_GAP_S (30 * 60)
+#define AUDITLOG_GAPS_KEPT 10
+
+struct auditlog_gap {
+	uint64_t from_seq, to_seq;
+	int64_t from, to; /* unix seconds */
+};
+
+struct auditlog_check_report {
+	uint64_t entries, rotations, personal;
+	uint64_t gaps; /* all of them; the first AUDITLOG_GAPS_KEPT are listed */
+	struct auditlog_gap gap[AUDITLOG_GAPS_KEPT];
+	int64_t last_time; /* of the newest entry, -1 when none */
+};
+
+/* Reads every leaf (the Merkle checks are tlog_verify's): each must parse
+ * strictly (an event's seq equal to its index, or a key-rotation note);
+ * every side-table row must belong to an entry with a commitment and
+ * match it; every commitment must have its row. problem() gets each
+ * problem found. Heartbeat gaps are reported in rep, not as problems. */
+int auditlog_check(struct tlog *audit, void (*problem)(void *ctx, const char *msg), void *ctx,
+		   struct auditlog_check_report *rep, struct pv_error *err);
+
 #endif

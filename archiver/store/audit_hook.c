@@ -1,7 +1,11 @@
 #include "archiver/store/audit_hook.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
+
+#include "archiver/lib/hex.h"
+#include "audit/keys.h"
 
 int archive_audit(struct archive *ar, const char *actor, const char *type, const char *object,
 		  const char *outcome, const char *personal, struct pv_error *err)
@@ -24,4 +28,46 @@ int archive_auditf(struct archive *ar, const char *actor, const char *type, cons
 	if (n < 0 || (size_t)n >= sizeof(object))
 		return pv_fail(err, PV_ELIMIT, "audit log: object of %s event too long", type);
 	return archive_audit(ar, actor, type, object, outcome, personal, err);
+}
+
+int archive_audit_search(struct archive *ar, const char *actor, const char *query,
+			 uint64_t total, const int64_t *ids, size_t n_ids, struct pv_error *err)
+{
+	crypto_hash_sha256_state st;
+	unsigned char h[32];
+	char hex[65], num[32];
+	crypto_hash_sha256_init(&st);
+	for (size_t i = 0; i < n_ids; i++) {
+		int n = snprintf(num, sizeof(num), "%lld\n", (long long)ids[i]);
+		crypto_hash_sha256_update(&st, (const unsigned char *)num, (size_t)n);
+	}
+	crypto_hash_sha256_final(&st, h);
+	pv_hex(h, sizeof(h), hex);
+	return archive_auditf(ar, actor, AUDIT_SEARCH, "ok", query, err,
+			      "results=%llu shown=%zu ids-sha256=%s", (unsigned long long)total,
+			      n_ids, hex);
+}
+
+int archive_rotate_key(struct archive *ar, struct tlog *t, const char *actor,
+		       struct pv_buf *vkey_r, struct pv_error *err)
+{
+	struct note_signer **s = t == ar->archive_log ? &ar->archive_key : &ar->audit_key;
+	struct tlog_epoch_row ep;
+	char dir[sizeof(ar->dir) + 8];
+	int r;
+	tlog_epoch_row_init(&ep);
+	snprintf(dir, sizeof(dir), "%s/keys", ar->dir);
+	if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_KEY_ROTATION, "ok", NULL, err,
+				"log=%s epoch=%u old=%s", tlog_name(t), ep.epoch + 1, ep.vkey)) < 0)
+		goto out;
+	if ((r = keys_rotate(t, ar->audit_log, dir, s, NULL, err)) < 0) {
+		pv_error_prefix(err, "key rotation");
+		goto out;
+	}
+	if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) == 0)
+		r = pv_buf_append_str(vkey_r, ep.vkey, err);
+out:
+	tlog_epoch_row_free(&ep);
+	return r;
 }

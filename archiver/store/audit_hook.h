@@ -33,4 +33,19 @@ int archive_auditf(struct archive *ar, const char *actor, const char *type, cons
 		   const char *personal, struct pv_error *err, const char *object_fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 
+/* A search, audited before its results are shown (DESIGN.md §5): object
+ * "results=TOTAL shown=N ids-sha256=HEX" where HEX is the SHA-256 of the
+ * shown ids, each in decimal followed by "\n", in result order; the query
+ * text is personal data. */
+int archive_audit_search(struct archive *ar, const char *actor, const char *query,
+			 uint64_t total, const int64_t *ids, size_t n_ids, struct pv_error *err);
+
+/* Rotates the signing key of log t (ar->archive_log or ar->audit_log):
+ * a "key-rotation" event first, then audit/keys.h's rotation (the old key
+ * signs a note naming the new one, recorded as a leaf of the audit log;
+ * the old seed is destroyed). The new verifier key is appended to
+ * vkey_r. Needs no open transaction. */
+int archive_rotate_key(struct archive *ar, struct tlog *t, const char *actor,
+		       struct pv_buf *vkey_r, struct pv_error *err);
+
 #endif
