@@ -9,6 +9,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/archive.h"
+#include "archiver/store/audit_hook.h"
 
 static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
 		       struct pv_error *err)
@@ -52,7 +53,18 @@ static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli
 	if (r < 0)
 		return r;
 	a.created_at = pv_clock_now();
-	r = account_insert(ar->cat->db, &a, err);
+	/* Audited in the same transaction: the entry and the account land
+	 * together or not at all. The upstream user name is personal data. */
+	if ((r = catalog_begin(ar->cat, err)) == 0) {
+		if ((r = archive_auditf(ar, ctx->actor, AUDIT_ACCOUNT_ADD, "ok", a.user, err,
+					"account=%s server=%s:%d tls=%s auth=%s verify-cert=%s "
+					"keep-upstream=%s",
+					a.name, a.host, a.port, a.tls, a.auth, a.insecure ? "no" : "yes",
+					a.keep_upstream ? "yes" : "no")) < 0 ||
+		    (r = account_insert(ar->cat->db, &a, err)) < 0 ||
+		    (r = catalog_commit(ar->cat, err)) < 0)
+			catalog_rollback(ar->cat);
+	}
 	account_clear(&a);
 	if (r < 0)
 		return r;
@@ -137,7 +149,13 @@ int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	} else if (args.n_pos != 2) {
 		r = pv_fail(err, PV_EUSAGE, "account remove needs exactly one NAME");
 	} else {
-		r = account_retire(ar->cat->db, args.pos[1], pv_clock_now(), err);
+		if ((r = catalog_begin(ar->cat, err)) == 0) {
+			if ((r = archive_auditf(ar, ctx->actor, AUDIT_ACCOUNT_REMOVE, "ok", NULL, err,
+						"account=%s", args.pos[1])) < 0 ||
+			    (r = account_retire(ar->cat->db, args.pos[1], pv_clock_now(), err)) < 0 ||
+			    (r = catalog_commit(ar->cat, err)) < 0)
+				catalog_rollback(ar->cat);
+		}
 		if (r == PV_OK)
 			printf("account %s removed; its archived mail stays\n", args.pos[1]);
 	}

@@ -1,17 +1,37 @@
-/* popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] */
+/* popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key] */
 #include <stdio.h>
 #include <string.h>
 
 #include "archiver/cli/cli.h"
 #include "archiver/lib/limits.h"
 #include "archiver/store/archive.h"
+#include "archiver/store/audit_hook.h"
 #include "audit/checkpoint.h"
+
+/* A heartbeat is an audit entry (whose checkpoint carries the time) and,
+ * for the archive log, a fresh time-stamped checkpoint of that log too,
+ * committed together. */
+static int heartbeat(struct cli_ctx *ctx, struct archive *ar, struct tlog *t,
+		     struct pv_error *err)
+{
+	uint64_t size = 0;
+	int r;
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = tlog_size(t, &size, err)) < 0 ||
+	    (r = archive_auditf(ar, ctx->actor, AUDIT_HEARTBEAT, "ok", NULL, err, "log=%s size=%llu",
+				tlog_name(t), (unsigned long long)size)) < 0 ||
+	    (t == ar->archive_log && (r = checkpoint_heartbeat(t, archive_signer(ar, t), NULL, err)) < 0) ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
+	return r;
+}
 
 int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"log", CLI_VALUE, NULL}, {"vkey", CLI_FLAG, NULL},
-				 {"heartbeat", CLI_FLAG, NULL}};
-	struct cli_args args = {opts, 3, {0}, 0, false};
+				 {"heartbeat", CLI_FLAG, NULL}, {"rotate-key", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 4, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("checkpoint");
 	struct archive *ar = NULL;
 	struct pv_buf note;
@@ -32,7 +52,13 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 		return r;
 	struct tlog *t = strcmp(log, ARCHIVE_LOG) == 0 ? ar->archive_log : ar->audit_log;
 	pv_buf_init(&note, PV_NOTE_MAX);
-	if (cli_opt(&args, "vkey") != NULL) {
+	if (cli_opt(&args, "rotate-key") != NULL) {
+		if ((r = archive_rotate_key(ar, t, ctx->actor, &note, err)) == PV_OK)
+			printf("%s log: new key %s\n(the old key signed the rotation, which is "
+			       "logged; its seed is destroyed.\nKeep the new verifier key with the "
+			       "old one, off this machine.)\n",
+			       tlog_name(t), pv_buf_str(&note));
+	} else if (cli_opt(&args, "vkey") != NULL) {
 		struct tlog_epoch_row ep;
 		tlog_epoch_row_init(&ep);
 		if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) == PV_OK)
@@ -40,7 +66,7 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 		tlog_epoch_row_free(&ep);
 	} else {
 		if (cli_opt(&args, "heartbeat") != NULL)
-			r = checkpoint_heartbeat(t, archive_signer(ar, t), NULL, err);
+			r = heartbeat(ctx, ar, t, err);
 		if (r == PV_OK && (r = checkpoint_latest(t, &note, NULL, err)) == PV_OK)
 			fputs(pv_buf_str(&note), stdout);
 	}

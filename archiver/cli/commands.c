@@ -47,10 +47,12 @@ static const struct cli_command commands[] = {
 	 "  extend. Names every problem found; exit 3 when there is any.\n",
 	 cli_verify_bundle},
 	{"checkpoint", "print the latest signed checkpoint or the verifier key",
-	 "popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat]\n"
+	 "popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key]\n"
 	 "  Prints the latest signed checkpoint (C2SP signed note) of the log;\n"
 	 "  --vkey: its verifier key instead; --heartbeat: sign a fresh one first\n"
-	 "  (run every 15 minutes by the daemon, or from cron).\n",
+	 "  (run every 15 minutes by the daemon, or from cron; it is also an audit\n"
+	 "  entry); --rotate-key: a new signing key for the log, announced by a note\n"
+	 "  the old key signs (logged), after which the old key is destroyed.\n",
 	 cli_checkpoint},
 	{"audit", "list or export the audit log",
 	 "popvault audit list [--since T] [--until T] [--actor A] [--type TYPE] [--json]\n"

@@ -65,7 +65,10 @@ static int store_initial_policy(struct cli_ctx *ctx, struct pv_error *err)
 	    (r = archive_open(ctx->data_dir, &ar, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		goto out;
 	policy_hash_hex(p, hex);
-	if ((r = archive_auditf(ar, ctx->actor, AUDIT_POLICY_SET, "ok", NULL, err,
+	/* The audit log's first entry: who created this archive, and how. */
+	if ((r = archive_auditf(ar, ctx->actor, AUDIT_INIT, "ok", NULL, err, "origin=%s schema=%d",
+				ar->cfg.origin, catalog_schema_version())) < 0 ||
+	    (r = archive_auditf(ar, ctx->actor, AUDIT_POLICY_SET, "ok", NULL, err,
 				"version=1 sha256=%s previous=0", hex)) < 0 ||
 	    (r = policy_store_add(ar->cat->db, p, ctx->actor, pv_clock_now(), &version, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)

@@ -10,6 +10,7 @@
 #include "archiver/index/mime.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
+#include "archiver/store/audit_hook.h"
 #include "archiver/store/message.h"
 
 static int write_out(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
@@ -61,6 +62,10 @@ int cli_show(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
 	if ((r = message_load(ar->cat->db, id, &m, err)) < 0)
+		goto out;
+	/* Audit first (DESIGN.md §1.4): no entry, no content. */
+	if ((r = archive_auditf(ar, ctx->actor, AUDIT_VIEW, "ok", NULL, err, "message=%lld%s",
+				(long long)id, cli_opt(&args, "raw") ? " raw=yes" : "")) < 0)
 		goto out;
 	if (cli_opt(&args, "raw") != NULL) {
 		r = message_read(ar, &m, write_out, NULL, err);

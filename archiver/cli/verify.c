@@ -5,6 +5,8 @@
 #include "archiver/cli/cli.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/clock.h"
+#include "archiver/store/audit_hook.h"
 #include "archiver/store/verify.h"
 
 /* A heartbeat checkpoint is due every 15 minutes (DESIGN.md §4); allow
@@ -42,23 +44,35 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	r = verify_archive(ar, cli_opt(&args, "full") != NULL, notes, lens, known ? 1 : 0,
 			   ctx->json ? stderr : stdout, &rep, err);
 	free(known);
-	archive_close(&ar);
-	if (r < 0 && r != PV_EINTEGRITY)
+	if (r < 0 && r != PV_EINTEGRITY) {
+		archive_close(&ar);
 		return r;
+	}
+	/* The run and its outcome are audited (DESIGN.md §5). */
+	struct pv_error aerr;
+	int ar_r = archive_auditf(ar, ctx->actor, AUDIT_VERIFY,
+				  r == PV_OK ? "ok" : "failed: integrity problems found", NULL, &aerr,
+				  "full=%s problems=%lld archive-size=%llu audit-size=%llu",
+				  cli_opt(&args, "full") ? "yes" : "no", (long long)rep.problems,
+				  (unsigned long long)rep.archive_leaves,
+				  (unsigned long long)rep.audit_leaves);
+	archive_close(&ar);
 	bool gap = rep.latest_checkpoint_age_s > VERIFY_HEARTBEAT_GAP_S;
 	if (ctx->json) {
 		printf("{\"ok\": %s, \"problems\": %lld, \"messages\": %lld, \"disposed\": %lld, "
 		       "\"blobs_checked\": %lld, \"blobs_decrypted\": %lld, \"orphan_blobs\": %lld, "
 		       "\"archive_log_size\": %llu, \"audit_log_size\": %llu, "
 		       "\"archive_checkpoints\": %llu, \"audit_checkpoints\": %llu, "
-		       "\"heartbeat_age_s\": %lld, \"heartbeat_gap\": %s}\n",
+		       "\"heartbeat_age_s\": %lld, \"heartbeat_gap\": %s, \"heartbeat_gaps\": %llu, "
+		       "\"audit_entries\": %llu}\n",
 		       r == PV_OK ? "true" : "false", (long long)rep.problems, (long long)rep.messages,
 		       (long long)rep.disposed, (long long)rep.blobs_checked,
 		       (long long)rep.blobs_decrypted, (long long)rep.orphan_blobs,
 		       (unsigned long long)rep.archive_leaves, (unsigned long long)rep.audit_leaves,
 		       (unsigned long long)rep.archive_checkpoints,
 		       (unsigned long long)rep.audit_checkpoints, (long long)rep.latest_checkpoint_age_s,
-		       gap ? "true" : "false");
+		       gap ? "true" : "false", (unsigned long long)rep.audit.gaps,
+		       (unsigned long long)rep.audit.entries);
 	} else {
 		printf("archive log: %llu entries, %llu signed checkpoints\n"
 		       "audit log:   %llu entries, %llu signed checkpoints\n"
@@ -75,7 +89,24 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 			printf("warning: the newest audit checkpoint is %lld minutes old; heartbeats are "
 			       "due every 15 minutes (is the daemon running?)\n",
 			       (long long)rep.latest_checkpoint_age_s / 60);
+		for (uint64_t i = 0; i < rep.audit.gaps && i < AUDITLOG_GAPS_KEPT; i++) {
+			char t1[PV_RFC3339_LEN], t2[PV_RFC3339_LEN];
+			pv_clock_format_rfc3339(rep.audit.gap[i].from, t1);
+			pv_clock_format_rfc3339(rep.audit.gap[i].to, t2);
+			printf("warning: heartbeat gap: no audit entry for %lld minutes, from %s (seq %llu) "
+			       "to %s (seq %llu)\n",
+			       (long long)(rep.audit.gap[i].to - rep.audit.gap[i].from) / 60, t1,
+			       (unsigned long long)rep.audit.gap[i].from_seq, t2,
+			       (unsigned long long)rep.audit.gap[i].to_seq);
+		}
+		if (rep.audit.gaps > AUDITLOG_GAPS_KEPT)
+			printf("warning: %llu heartbeat gaps in all\n", (unsigned long long)rep.audit.gaps);
 		puts(r == PV_OK ? "verify: OK" : "verify: FAILED");
+	}
+	if (ar_r < 0) {
+		fprintf(stderr, "popvault: this verify run could not be recorded: %s\n", aerr.msg);
+		if (r == PV_OK)
+			return pv_fail(err, ar_r, "%s", aerr.msg);
 	}
 	return r;
 }

@@ -37,6 +37,11 @@ static void problem(struct vctx *v, const char *fmt, ...)
 	}
 }
 
+static void audit_problem(void *ctx, const char *msg)
+{
+	problem(ctx, "audit log: %s", msg);
+}
+
 static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, const size_t *lens,
 		      size_t n_known, uint64_t *leaves_r, uint64_t *cps_r, struct pv_error *err)
 {
@@ -258,6 +263,9 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 		free(kn[j]);
 		free(kl[j]);
 	}
+	/* Audit entries, their personal data, heartbeat gaps (audit/auditlog.h). */
+	if (r == PV_OK)
+		r = auditlog_check(ar->audit_log, audit_problem, &v, &rep->audit, err);
 	if (r < 0)
 		return r;
 

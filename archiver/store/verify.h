@@ -16,6 +16,7 @@
 
 #include "archiver/lib/error.h"
 #include "archiver/store/archive.h"
+#include "audit/auditlog.h"
 
 struct verify_report {
 	uint64_t archive_leaves, audit_leaves;
@@ -23,6 +24,7 @@ struct verify_report {
 	int64_t messages, disposed, blobs_checked, blobs_decrypted, orphan_blobs;
 	int64_t problems;
 	int64_t latest_checkpoint_age_s; /* -1 when unknown */
+	struct auditlog_check_report audit; /* entries, personal data, heartbeat gaps */
 };
 
 /* known_notes: checkpoint notes kept off the box (--checkpoint FILE): the
