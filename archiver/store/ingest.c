@@ -8,6 +8,7 @@
 
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
+#include "archiver/store/audit_hook.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/retention.h"
 #include "audit/tlog.h"
@@ -131,6 +132,12 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 		goto rollback;
 	}
 	if ((r = archive_sign_checkpoint(ar, ar->archive_log, err)) < 0)
+		goto rollback;
+	/* The harvest entry commits with the batch (DESIGN.md §3 step 3). */
+	if (n > 0 && (r = archive_auditf(ar, "system", AUDIT_HARVEST_BATCH, "ok", NULL, err,
+				"account=%s messages=%lld-%lld count=%zu archive-size=%llu", a->name,
+				(long long)items[0].message_id, (long long)items[n - 1].message_id, n,
+				(unsigned long long)(size + n))) < 0)
 		goto rollback;
 	r = catalog_commit(ar->cat, err);
 	goto out;
