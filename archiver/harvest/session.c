@@ -16,7 +16,9 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 #include "archiver/pop3/pop3.h"
+#include "archiver/store/audit_hook.h"
 #include "archiver/store/ingest.h"
+#include "audit/checkpoint.h"
 
 /* A chunk of the mailbox is retrieved, committed and deleted before the
  * next one starts; its size is bounded in messages (config batch_max), in
@@ -290,6 +292,32 @@ static void discard_items(struct session *ss)
 	ss->n_dele = 0;
 }
 
+static int audit_dele(struct session *ss, struct pv_error *err)
+{
+	struct checkpoint cp;
+	struct pv_buf note;
+	crypto_hash_sha256_state st;
+	unsigned char h[32];
+	char hex[65];
+	int r;
+	pv_buf_init(&note, PV_NOTE_MAX);
+	r = checkpoint_latest(ss->ar->archive_log, &note, &cp, err);
+	pv_buf_free(&note);
+	if (r < 0)
+		return r;
+	crypto_hash_sha256_init(&st);
+	for (size_t i = 0; i < ss->n_dele; i++) {
+		crypto_hash_sha256_update(&st, (const unsigned char *)ss->dele_uidl[i],
+					  strlen(ss->dele_uidl[i]));
+		crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
+	}
+	crypto_hash_sha256_final(&st, h);
+	pv_hex(h, sizeof(h), hex);
+	return archive_auditf(ss->ar, "system", AUDIT_UPSTREAM_DELETE, "ok", NULL, err,
+			      "account=%s count=%zu archive-checkpoint=%llu uidls-sha256=%s",
+			      ss->a->name, ss->n_dele, (unsigned long long)cp.size, hex);
+}
+
 /* Commits the received chunk, then DELEs it (and the reconciled ones). */
 static int commit_and_delete(struct session *ss, struct pv_error *err)
 {
@@ -313,6 +341,13 @@ static int commit_and_delete(struct session *ss, struct pv_error *err)
 	}
 	if (ss->n_dele == 0)
 		return PV_OK;
+	/* Audited before any DELE, citing the archive checkpoint that covers
+	 * these messages; no entry, no DELE (and no QUIT). */
+	if ((r = audit_dele(ss, err)) < 0) {
+		local_failure(ss, err);
+		ss->n_dele = 0;
+		return r;
+	}
 
 	int *status = calloc(ss->n_dele, sizeof(*status));
 	if (status == NULL)
@@ -446,6 +481,14 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 					     "residue", now, err);
 		}
 	}
+	/* Proven gone, or still there after a QUIT +OK: audited with the ledger. */
+	if (r == PV_OK && gone > 0)
+		r = archive_auditf(ss->ar, "system", AUDIT_UPSTREAM_DELETE_CONFIRMED, "ok", NULL, err,
+				   "account=%s gone=%lld", ss->a->name, (long long)gone);
+	if (r == PV_OK && residue > 0)
+		r = archive_auditf(ss->ar, "system", AUDIT_UPSTREAM_RESIDUE,
+				   "failed: still upstream after QUIT +OK; deleted again next time",
+				   NULL, err, "account=%s count=%lld", ss->a->name, (long long)residue);
 	if (r == PV_OK)
 		r = catalog_commit(ss->ar->cat, err);
 	else
