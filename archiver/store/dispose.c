@@ -679,3 +679,21 @@ fail:
 	catalog_rollback(ar->cat);
 	return r;
 }
+
+int dispose_pending(sqlite3 *db, int64_t id, bool *pending_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT 1 FROM disposal_items i JOIN disposals d ON"
+				    " d.id = i.disposal_id WHERE i.message_id = ? AND d.state = 'intent'",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		*pending_r = rc == SQLITE_ROW;
+	else
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}

@@ -410,6 +410,9 @@ static void test_interrupted_disposal_is_finished(void **state)
 			     &err),
 		&err, "intent");
 	fx_must(catalog_commit(f.ar->cat, &err), &err, "commit");
+	bool pending = false;
+	fx_must(dispose_pending(f.ar->cat->db, a, &pending, &err), &err, "pending");
+	assert_true(pending);
 	fx_must(tlog_size(f.ar->archive_log, &s0, &err), &err, "size");
 	fx_must(dispose_resume(f.ar, fx_t("2020-03-02"), "cli:test", &resumed, &err), &err, "resume");
 	assert_int_equal(resumed, 1);
@@ -417,6 +420,8 @@ static void test_interrupted_disposal_is_finished(void **state)
 	assert_int_equal(s1, s0 + 1);
 	assert_int_equal(fx_read(&f, a, NULL), PV_ENOTFOUND);
 	assert_int_equal(fx_int(&f, "SELECT count(*) FROM disposals WHERE state = 'done'"), 1);
+	fx_must(dispose_pending(f.ar->cat->db, a, &pending, &err), &err, "pending");
+	assert_false(pending);
 	/* nothing left to resume; finishing twice is harmless */
 	fx_must(dispose_resume(f.ar, fx_t("2020-03-03"), "cli:test", &resumed, &err), &err, "resume");
 	assert_int_equal(resumed, 0);
