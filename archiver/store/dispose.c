@@ -349,14 +349,17 @@ static int destroy_buckets(struct archive *ar, int64_t disposal_id, int64_t now,
 	sqlite3_stmt *st;
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
-	int r = catalog_prepare(db,
+	/* Under the catalog's write lock: a policy set re-wrapping a key into
+	 * one of these buckets waits, then sees it destroyed and takes a
+	 * successor (retention_bucket). */
+	int r = catalog_begin(ar->cat, err);
+	if (r < 0 || (r = catalog_prepare(db,
 				"SELECT b.id, b.expiry_month FROM buckets b WHERE b.destroyed_at IS NULL"
 				" AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.bucket_id = b.id"
 				"  AND m.disposed_at IS NULL AND m.id NOT IN"
 				"  (SELECT message_id FROM disposal_items WHERE disposal_id = ?))",
-				&st, err);
-	if (r < 0)
-		return r;
+				&st, err)) < 0)
+		goto out;
 	sqlite3_bind_int64(st, 1, disposal_id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		if (!month_over((const char *)sqlite3_column_text(st, 1), now))
@@ -373,20 +376,22 @@ static int destroy_buckets(struct archive *ar, int64_t disposal_id, int64_t now,
 		ids[n++] = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_finalize(st);
+	/* A crash after a key is destroyed but before the commit leaves the
+	 * bucket unmarked: the resumed run destroys it again (idempotent). */
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		if ((r = keyring_destroy_bucket(ar->kr, ids[i], err)) < 0 ||
-		    (r = catalog_begin(ar->cat, err)) < 0)
+		    (r = exec_id(db, "UPDATE buckets SET destroyed_at = ? WHERE id = ?", now, ids[i],
+				 err)) < 0)
 			break;
-		if ((r = exec_id(db, "UPDATE buckets SET destroyed_at = ? WHERE id = ?", now, ids[i],
-				 err)) < 0 ||
-		    (r = exec_id(db, "UPDATE disposal_items SET bucket_destroyed = 1 WHERE disposal_id = ?"
-				     " AND message_id IN (SELECT id FROM messages WHERE bucket_id = ?)",
-				 disposal_id, ids[i], err)) < 0 ||
-		    (r = catalog_commit(ar->cat, err)) < 0) {
-			catalog_rollback(ar->cat);
-			break;
-		}
+		r = exec_id(db, "UPDATE disposal_items SET bucket_destroyed = 1 WHERE disposal_id = ?"
+				" AND message_id IN (SELECT id FROM messages WHERE bucket_id = ?)",
+			    disposal_id, ids[i], err);
 	}
+	if (r == PV_OK)
+		r = catalog_commit(ar->cat, err);
+out:
+	if (r < 0)
+		catalog_rollback(ar->cat);
 	free(ids);
 	*destroyed_r = (int64_t)n;
 	return r;
