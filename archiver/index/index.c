@@ -308,8 +308,12 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, int64_t limi
 	struct pv_buf sql;
 	sqlite3_stmt *st = NULL;
 	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
-	int r = pv_buf_append_str(&sql, "SELECT count(*)", err);
-	if (r == PV_OK)
+	int r;
+	/* a pure text query counts on the FTS index alone: every idx_fts row
+	 * has its idx_doc row (both are written in one savepoint) */
+	if (q->match && strcmp(pv_buf_str(&q->where), "1") == 0)
+		r = pv_buf_append_str(&sql, "SELECT count(*) FROM idx_fts WHERE idx_fts MATCH ?", err);
+	else if ((r = pv_buf_append_str(&sql, "SELECT count(*)", err)) == PV_OK)
 		r = query_from(q, &sql, err);
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
