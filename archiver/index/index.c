@@ -205,6 +205,21 @@ static int write_doc(sqlite3 *db, int64_t id, const char *account, int64_t recei
 	return r;
 }
 
+int index_add_doc(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
+	size_t len, const struct index_doc *doc, struct pv_error *err)
+{
+	if (id <= 0 || account == NULL)
+		return pv_fail(err, PV_EUSAGE, "index: bad message id %lld", (long long)id);
+	int r = exec(db, "SAVEPOINT idx_sp", err);
+	if (r == PV_OK) {
+		r = write_doc(db, id, account, received_at, len, doc, err);
+		r = savepoint_end(db, r);
+	}
+	if (r < 0)
+		pv_error_prefix(err, "index message %lld", (long long)id);
+	return r;
+}
+
 int index_add(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
 	const unsigned char *raw, size_t len, struct pv_error *err)
 {
@@ -212,13 +227,9 @@ int index_add(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
 		return pv_fail(err, PV_EUSAGE, "index: bad message id %lld", (long long)id);
 	struct index_doc d;
 	int r = index_mime_extract(raw, len, &d, err);
-	if (r == PV_OK && (r = exec(db, "SAVEPOINT idx_sp", err)) == PV_OK) {
-		r = write_doc(db, id, account, received_at, len, &d, err);
-		r = savepoint_end(db, r);
-	}
+	if (r == PV_OK)
+		r = index_add_doc(db, id, account, received_at, len, &d, err);
 	index_doc_free(&d);
-	if (r < 0)
-		pv_error_prefix(err, "index message %lld", (long long)id);
 	return r;
 }
 

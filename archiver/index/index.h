@@ -19,7 +19,10 @@
  *
  * None of these functions begins or commits a transaction of its own
  * except where said: writers use a SAVEPOINT, so they work both inside the
- * caller's transaction (the harvest's group commit) and outside one. */
+ * caller's transaction (the harvest's group commit) and outside one. A
+ * writer that fails rolls back its savepoint only: the caller's
+ * transaction is intact and may still commit (the index is derived; a
+ * reindex repairs a message that failed to index). */
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -27,6 +30,8 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
+
+struct index_doc;
 
 /* Creates the tables when missing. When they exist with another schema
  * version they are dropped and recreated empty: the caller then sees
@@ -39,6 +44,13 @@ int index_ensure_schema(sqlite3 *db, struct pv_error *err);
  * fails this (see mime.h); errors are database errors or out of memory. */
 int index_add(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
 	const unsigned char *raw, size_t len, struct pv_error *err);
+
+/* The same in two steps, so the parsing (and pdftotext, when enabled) can
+ * run before the caller takes the database's write lock:
+ * index_mime_extract (mime.h) outside the transaction, then this inside
+ * it. len is the size of the stored message in bytes. */
+int index_add_doc(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
+	size_t len, const struct index_doc *doc, struct pv_error *err);
 
 /* Removes message `id` from the index (disposal). Removing an id that is
  * not indexed is not an error. */

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "archiver/index/index.h"
+#include "archiver/index/mime.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/limits.h"
 
@@ -380,6 +381,44 @@ static void test_add_joins_the_callers_transaction(void **state)
 	sqlite3_close(db);
 }
 
+static void test_two_step_add_extracts_outside_the_transaction(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	static const char msg[] = "Subject: two steps\r\n\r\ntheta\r\n";
+	struct index_doc d;
+	struct pv_error err;
+	assert_int_equal(index_mime_extract((const unsigned char *)msg, sizeof(msg) - 1, &d, &err), PV_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(index_add_doc(db, 4, "a", 1, sizeof(msg) - 1, &d, &err), PV_OK);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	index_doc_free(&d);
+	expect(db, "theta", "4");
+	expect(db, "smaller:29", "");
+	expect(db, "smaller:30", "4"); /* the size given is the stored size */
+	sqlite3_close(db);
+}
+
+static void test_failed_add_leaves_the_callers_transaction_usable(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x); BEGIN; INSERT INTO t VALUES (1);"
+		" DROP TABLE idx_fts;", NULL, NULL, NULL), SQLITE_OK);
+	struct pv_error err;
+	static const char msg[] = "Subject: x\r\n\r\ny";
+	assert_int_equal(index_add(db, 1, "a", 1, (const unsigned char *)msg, sizeof(msg) - 1, &err),
+		PV_ERR);
+	assert_int_equal(sqlite3_get_autocommit(db), 0); /* still inside the caller's BEGIN */
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM t", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 static void test_remove_purge_clear(void **state)
 {
 	(void)state;
@@ -433,6 +472,8 @@ int main(void)
 		cmocka_unit_test(test_equal_dates_order_by_id),
 		cmocka_unit_test(test_add_is_idempotent_and_replaces),
 		cmocka_unit_test(test_add_joins_the_callers_transaction),
+		cmocka_unit_test(test_two_step_add_extracts_outside_the_transaction),
+		cmocka_unit_test(test_failed_add_leaves_the_callers_transaction_usable),
 		cmocka_unit_test(test_remove_purge_clear),
 		cmocka_unit_test(test_other_schema_version_is_rebuilt_empty),
 	};
