@@ -12,7 +12,8 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 	int r = catalog_prepare(db,
 				"SELECT m.id, m.account_id, a.name, m.uidl, m.sha256, m.size,"
 				" m.received_at, m.blob, m.bucket_id, m.wrapped_key, m.leaf_index,"
-				" m.retention_class, m.expires_at, m.policy_version, m.disposed_at"
+				" m.retention_class, m.expires_at, m.policy_version, m.disposed_at,"
+				" coalesce(m.archived_class, m.retention_class)"
 				" FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?",
 				&st, err);
 	if (r < 0)
@@ -47,6 +48,8 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 	m->expires_at = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12);
 	m->policy_version = sqlite3_column_int64(st, 13);
 	m->disposed_at = sqlite3_column_type(st, 14) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14);
+	snprintf(m->archived_class, sizeof(m->archived_class), "%s",
+		 (const char *)sqlite3_column_text(st, 15));
 	sqlite3_finalize(st);
 	return r;
 }

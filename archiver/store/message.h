@@ -25,7 +25,8 @@ struct stored_message {
 	unsigned char wrapped[KEYRING_WRAPPED_BYTES];
 	size_t wrapped_len;         /* 0 once disposed */
 	int64_t leaf_index;
-	char class_name[128];
+	char class_name[128];       /* retention class now (a new policy may change it) */
+	char archived_class[128];   /* the class written in its archive leaf */
 	int64_t expires_at;         /* -1: retained forever */
 	int64_t policy_version;
 	int64_t disposed_at;        /* 0: not disposed */

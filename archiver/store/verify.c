@@ -9,6 +9,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/blob.h"
+#include "archiver/store/dispose.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
 #include "audit/checkpoint.h"
@@ -96,12 +97,20 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 		goto out;
 	}
 	keyring_mailbox_id(v->ar->kr, m->account, mailbox);
-	if (strcmp(leaf.mailbox, mailbox) != 0 || strcmp(leaf.class_name, m->class_name) != 0 ||
+	if (strcmp(leaf.mailbox, mailbox) != 0 || strcmp(leaf.class_name, m->archived_class) != 0 ||
 	    leaf.time != m->received_at)
 		problem(v, "message %lld: catalog row differs from its archive leaf (account, class "
 			   "or time)", (long long)m->id);
 	if (m->disposed_at != 0)
 		goto out; /* tombstones are checked by the caller */
+	bool pending = false;
+	if (dispose_pending(v->ar->cat->db, m->id, &pending, &e) == PV_OK && pending) {
+		/* A disposal whose intent is recorded was interrupted: its key or
+		 * blob may be gone already; `popvault dispose` finishes it. */
+		fprintf(v->out, "note: message %lld is being disposed of (interrupted run; "
+				"'popvault dispose' finishes it)\n", (long long)m->id);
+		goto out;
+	}
 	if (m->blob[0] == '\0' || strcmp(leaf.ct, m->blob) != 0) {
 		problem(v, "message %lld: blob reference differs from its archive leaf", (long long)m->id);
 		goto out;
