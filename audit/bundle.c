@@ -25,6 +25,8 @@
 /* --- reports ------------------------------------------------------------------ */
 
 static void report(struct bundle_report *rep, bool problem, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void report(struct bundle_report *rep, bool problem, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
