@@ -135,6 +135,31 @@ const char *const catalog_migrations[] = {
 	"-- The class written in the message's archive leaf, kept when a policy\n"
 	"-- version re-evaluates it (NULL before: retention_class is that class).\n"
 	"ALTER TABLE messages ADD COLUMN archived_class TEXT;\n",
+	/* 3: eDiscovery exports: stable Bates numbers per matter. */
+	"-- A matter's Bates numbering is fixed by its first export.\n"
+	"CREATE TABLE export_matters (\n"
+	"  name TEXT PRIMARY KEY,           -- the matter ('' for exports without one)\n"
+	"  bates_prefix TEXT NOT NULL,\n"
+	"  bates_start INTEGER NOT NULL CHECK (bates_start >= 0),\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  actor TEXT NOT NULL\n"
+	");\n"
+	"-- The number each exported message got in a matter, reused by every later\n"
+	"-- export of that matter (a message keeps its number for good).\n"
+	"CREATE TABLE export_bates (\n"
+	"  matter TEXT NOT NULL REFERENCES export_matters(name),\n"
+	"  message_id INTEGER NOT NULL REFERENCES messages(id),\n"
+	"  number INTEGER NOT NULL CHECK (number >= 0),\n"
+	"  assigned_at INTEGER NOT NULL,\n"
+	"  PRIMARY KEY (matter, message_id),\n"
+	"  UNIQUE (matter, number)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TRIGGER export_matters_never_edited BEFORE UPDATE ON export_matters\n"
+	"BEGIN SELECT RAISE(ABORT, 'a matter keeps its Bates numbering'); END;\n"
+	"CREATE TRIGGER export_bates_never_edited BEFORE UPDATE ON export_bates\n"
+	"BEGIN SELECT RAISE(ABORT, 'Bates numbers are never changed'); END;\n"
+	"CREATE TRIGGER export_bates_never_deleted BEFORE DELETE ON export_bates\n"
+	"BEGIN SELECT RAISE(ABORT, 'Bates numbers are never deleted'); END;\n",
 };
 
 const int catalog_migrations_count =
