@@ -162,5 +162,19 @@
 /* one line of a manifest, JSON Lines or CSV member (an audit entry with
  * its personal data, JSON-escaped, fits). */
 #define PV_BUNDLE_LINE_MAX (1024 * 1024)
+/* eDiscovery exports (archiver/export): a matter name is shown in lists
+ * and audit entries; a Bates prefix is part of every file name in the
+ * bundle, so it is short; numbers stay below 10^15 (8 digits at least). */
+#define PV_EXPORT_MATTER_MAX 128
+#define PV_EXPORT_BATES_PREFIX_MAX 32
+#define PV_EXPORT_BATES_NUMBER_MAX 999999999999999LL
+/* What verify-bundle reads from an eDiscovery bundle: its request (query
+ * and matter, each far below this); an mbox From_ line (we write ~80
+ * bytes); and, when the mbox cannot vouch for a message too big to be
+ * kept in memory, at most this many members read again one by one (each
+ * re-read decompresses the bundle up to that member). */
+#define PV_EXPORT_REQUEST_MAX (64 * 1024)
+#define PV_EXPORT_FROM_LINE_MAX 1024
+#define PV_EXPORT_REREADS_MAX 64
 
 #endif
