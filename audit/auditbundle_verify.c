@@ -98,8 +98,10 @@ static const char *const required_members[] = {
 /* "audit/consistency/A-B" -> (A, B). */
 static bool consistency_name(const char *name, uint64_t *a, uint64_t *b)
 {
-	const char *p = name + strlen("audit/consistency/"), *dash = strchr(p, '-');
-	return strncmp(name, "audit/consistency/", 18) == 0 && dash != NULL &&
+	if (strncmp(name, "audit/consistency/", 18) != 0)
+		return false;
+	const char *p = name + 18, *dash = strchr(p, '-');
+	return dash != NULL &&
 	       parse_dec(p, (size_t)(dash - p), a) == 0 &&
 	       parse_dec(dash + 1, strlen(dash + 1), b) == 0;
 }
