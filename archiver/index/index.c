@@ -13,6 +13,7 @@
 #define INDEX_SCHEMA_VERSION 1
 #define DISPLAY_FROM_MAX 256
 #define DISPLAY_SUBJECT_MAX 512
+#define INDEX_DATE_SKEW_MAX 86400
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS idx_meta ("
@@ -152,8 +153,12 @@ static int write_doc(sqlite3 *db, int64_t id, const char *account, int64_t recei
 		return r;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, d->date_known ? d->date : received_at);
-	sqlite3_bind_int(st, 4, d->date_known);
+	/* A Date after receipt is a sender's clock or a lie; a day of skew is
+	 * allowed, beyond it the receipt time orders and filters the message
+	 * so a Date in 2099 cannot pin it to the top of every listing. */
+	bool trusted = d->date_known && d->date <= received_at + INDEX_DATE_SKEW_MAX;
+	sqlite3_bind_int64(st, 3, trusted ? d->date : received_at);
+	sqlite3_bind_int(st, 4, trusted);
 	sqlite3_bind_int64(st, 5, received_at);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)len);
 	sqlite3_bind_int(st, 7, d->has_attachment);

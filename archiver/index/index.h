@@ -40,7 +40,8 @@ int index_ensure_schema(sqlite3 *db, struct pv_error *err);
 
 /* Indexes message `id` (> 0) from its exact bytes. Idempotent: indexing an
  * id again replaces its entry. received_at (unix seconds) stands in for
- * the date when the message has no usable Date field. Hostile MIME never
+ * the date when the message has no usable Date field, or one more than a
+ * day after received_at (a future Date would sort first for ever). Hostile MIME never
  * fails this (see mime.h); errors are database errors or out of memory. */
 int index_add(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
 	const unsigned char *raw, size_t len, struct pv_error *err);
@@ -69,7 +70,7 @@ int index_count(sqlite3 *db, int64_t *n_r, struct pv_error *err);
 struct index_hit {
 	int64_t id;
 	int64_t date;     /* unix seconds: Date field, else receipt time */
-	bool date_known;  /* false: date is the receipt time */
+	bool date_known;  /* false: date is the receipt time (no usable Date) */
 	int64_t size;     /* bytes of the stored message */
 	char *account;
 	char *from;       /* display form, clean UTF-8, at most ~256 bytes */

@@ -19,7 +19,8 @@
  *
  * Other fields: has:attachment; before:D (earlier than day D), after:D (on
  * day D or later), on:D (during day D), D = YYYY-MM-DD in UTC, compared
- * with the message's Date (its receipt time when it has none);
+ * with the message's Date (its receipt time when it has none, or one more
+ * than a day after receipt);
  * larger:N, smaller:N, bytes of the stored message, N with an optional
  * K, M or G (powers of 1024); account:NAME and message-id:ID match exactly
  * (ID with or without <>).

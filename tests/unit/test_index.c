@@ -1,6 +1,7 @@
 /* Unit tests for archiver/index/index: the corpus in tests/data/mime/ is
  * indexed as messages 1..17 (in file-name order; odd ids in account
- * "sales", even ones in "legal"; received at 1700000000 + id), then every
+ * "sales", even ones in "legal"; received at 1750000000 + id, in 2025),
+ * then every
  * operator and a set of combinations is checked against known answers,
  * listed newest first as search returns them. */
 #include <dirent.h>
@@ -19,7 +20,7 @@
 #include "archiver/lib/buf.h"
 #include "archiver/lib/limits.h"
 
-#define RECEIVED0 1700000000
+#define RECEIVED0 1750000000
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -107,10 +108,10 @@ static void test_each_text_operator(void **state)
 	expect(db, "cc:erin", "7");
 	expect(db, "bcc:boss", "9");
 	expect(db, "participant:alice", "13 9 7 2 1");
-	expect(db, "participant:bob", "17 16 14 13 9 8 6 4 3 1 10");
+	expect(db, "participant:bob", "10 17 16 14 13 9 8 6 4 3 1");
 	expect(db, "subject:cafe", "2");
 	expect(db, "subject:Café", "2");
-	expect(db, "body:cafe", "8 2 10");
+	expect(db, "body:cafe", "10 8 2");
 	expect(db, "body:zeppelin", "7"); /* a text attachment */
 	expect(db, "filename:pdf", "7");
 	expect(db, "filename:resume", "7");        /* RFC 2231, accents folded */
@@ -124,12 +125,14 @@ static void test_each_other_operator(void **state)
 {
 	sqlite3 *db = *state;
 	expect(db, "has:attachment", "7");
-	expect(db, "before:2024-03-05", "1 15 10"); /* no Date: receipt time */
-	expect(db, "after:2024-03-18", "17 16");
+	expect(db, "before:2024-03-05", "1");
+	expect(db, "after:2025-01-01", "15 10"); /* no Date: receipt time */
+	expect(db, "after:2024-03-18", "15 10 17 16");
+	expect(db, "after:2024-03-18 before:2025-01-01", "17 16");
 	expect(db, "on:2024-03-06", "4 3");
 	expect(db, "larger:1K", "7");
-	expect(db, "smaller:200", "11 15");
-	expect(db, "account:sales", "17 13 11 9 7 5 3 1 15");
+	expect(db, "smaller:200", "15 11");
+	expect(db, "account:sales", "15 17 13 11 9 7 5 3 1");
 	expect(db, "account:Sales", ""); /* exact */
 	expect(db, "message-id:<plain-1@example.com>", "1");
 	expect(db, "message-id:latin1-2@example.fr", "2");
@@ -167,17 +170,17 @@ static void test_combinations(void **state)
 	expect(db, "from:alice -lunch", "1");
 	expect(db, "from:alice NOT subject:lunch", "1");
 	expect(db, "(from:alice OR from:carol) has:attachment", "7");
-	expect(db, "participant:bob before:2024-03-07", "4 3 1 10");
-	expect(db, "cafe OR zeppelin", "8 7 2 10");
+	expect(db, "participant:bob before:2024-03-07", "4 3 1");
+	expect(db, "cafe OR zeppelin", "10 8 7 2");
 	expect(db, "-participant:example", "15");
-	expect(db, "account:legal larger:400", "16 8 10");
+	expect(db, "account:legal larger:400", "10 16 8");
 	expect(db, "alice OR larger:1K", "13 9 7 2 1");
 	expect(db, "(quarterly OR lunch) after:2024-03-10", "13 9");
-	expect(db, "NOT has:attachment smaller:250", "17 14 11 15");
+	expect(db, "NOT has:attachment smaller:250", "15 17 14 11");
 	expect(db, "from:(alice OR carol OR zed)", "9 7 1");
 	expect(db, "subject:(report -fwd)", "1");
 	expect(db, "-(a OR b OR c) -participant:bob -account:sales", "12 2");
-	expect(db, "", "17 16 14 13 12 11 9 8 7 6 5 4 3 2 1 15 10");
+	expect(db, "", "15 10 17 16 14 13 12 11 9 8 7 6 5 4 3 2 1");
 }
 
 static void test_injection_attempts_are_harmless(void **state)
@@ -350,6 +353,33 @@ static void test_equal_dates_order_by_id(void **state)
 	sqlite3_close(db);
 }
 
+static void test_date_after_receipt_is_not_trusted(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	static const char future[] = "Date: Fri, 31 Dec 2099 10:00:00 +0000\r\nSubject: spam\r\n\r\nx\r\n";
+	static const char skewed[] = "Date: Tue, 02 Jan 2024 10:00:00 +0000\r\nSubject: skew\r\n\r\nx\r\n";
+	struct pv_error err;
+	/* received 2024-01-02 00:00Z: the first is 76 years early, the second 10 h */
+	assert_int_equal(index_add(db, 1, "a", 1704153600, (const unsigned char *)future,
+		sizeof(future) - 1, &err), PV_OK);
+	assert_int_equal(index_add(db, 2, "a", 1704153600, (const unsigned char *)skewed,
+		sizeof(skewed) - 1, &err), PV_OK);
+	struct index_hits h;
+	int64_t t;
+	assert_int_equal(index_search(db, "", 10, 0, &h, &t, &err), PV_OK);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.v[0].id, 2); /* 10:00 beats the receipt time of the spam */
+	assert_int_equal(h.v[0].date, 1704189600);
+	assert_true(h.v[0].date_known);
+	assert_int_equal(h.v[1].id, 1);
+	assert_int_equal(h.v[1].date, 1704153600);
+	assert_false(h.v[1].date_known);
+	index_hits_free(&h);
+	expect(db, "after:2099-01-01", "");
+	sqlite3_close(db);
+}
+
 static void test_add_is_idempotent_and_replaces(void **state)
 {
 	(void)state;
@@ -470,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_error_reaches_the_caller_with_its_column),
 		cmocka_unit_test(test_match_ids_ascending_and_unpaged),
 		cmocka_unit_test(test_equal_dates_order_by_id),
+		cmocka_unit_test(test_date_after_receipt_is_not_trusted),
 		cmocka_unit_test(test_add_is_idempotent_and_replaces),
 		cmocka_unit_test(test_add_joins_the_callers_transaction),
 		cmocka_unit_test(test_two_step_add_extracts_outside_the_transaction),
