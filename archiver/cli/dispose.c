@@ -8,6 +8,7 @@
 #include "archiver/store/archive.h"
 #include "archiver/store/dispose.h"
 #include "archiver/store/holds.h"
+#include "archiver/store/indexer.h"
 
 static void print_plan(const struct cli_ctx *ctx, const struct dispose_plan *plan, bool dry_run)
 {
@@ -62,7 +63,7 @@ int cli_dispose_report(struct cli_ctx *ctx, bool dry_run, struct pv_error *err)
 	/* A run cut short after its intent is finished before anything else. */
 	if (!dry_run && (r = dispose_resume(ar, pv_clock_now(), ctx->actor, &resumed, err)) < 0)
 		goto out;
-	if ((r = holds_index_catchup(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
+	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		goto out;
 	now = pv_clock_now();
 	if ((r = dispose_plan(ar, now, &plan, err)) < 0) {

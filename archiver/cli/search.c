@@ -1,10 +1,12 @@
 /* popvault search QUERY [--limit N] [--offset N] [--json], popvault reindex */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "archiver/store/audit_hook.h"
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
-#include "archiver/harvest/indexer.h"
+#include "archiver/store/indexer.h"
 #include "archiver/index/index.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
@@ -82,6 +84,16 @@ int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	/* The index is derived: bring it up to date before answering. */
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) == PV_OK)
 		r = index_search(ar->cat->db, args.pos[0], limit, offset, &hits, &total, err);
+	/* Audited before any result is shown (DESIGN.md §1.4): the query is
+	 * personal data, kept beside the log; the ids shown are hashed. */
+	int64_t *ids = r == PV_OK ? calloc(hits.n + 1, sizeof(*ids)) : NULL;
+	if (r == PV_OK && ids == NULL)
+		r = pv_fail(err, PV_ERR, "out of memory");
+	for (size_t i = 0; r == PV_OK && i < hits.n; i++)
+		ids[i] = hits.v[i].id;
+	if (r == PV_OK)
+		r = archive_audit_search(ar, ctx->actor, args.pos[0], (uint64_t)total, ids, hits.n, err);
+	free(ids);
 	if (r == PV_OK)
 		print_hits(ctx, &hits, total, limit, offset);
 	index_hits_free(&hits);

@@ -146,6 +146,33 @@ void catalog_rollback(struct catalog *cat)
 		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int catalog_collect_ids(sqlite3 *db, sqlite3_stmt *st, int64_t **ids_r, size_t *n_r,
+			struct pv_error *err)
+{
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			int64_t *v = realloc(ids, cap * sizeof(*v));
+			if (v == NULL)
+				break;
+			ids = v;
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(ids);
+		return pv_fail(err, PV_ERR, rc == SQLITE_ROW ? "out of memory" : "catalog: %s",
+			       sqlite3_errmsg(db));
+	}
+	*ids_r = ids;
+	*n_r = n;
+	return PV_OK;
+}
+
 int catalog_meta_get(sqlite3 *db, const char *key, char **value_r, struct pv_error *err)
 {
 	sqlite3_stmt *st;

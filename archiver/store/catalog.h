@@ -40,6 +40,12 @@ int catalog_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt_r, struct 
 /* One-row, one-integer query (e.g. SELECT count(*)); PV_ENOTFOUND if no row. */
 int catalog_query_int(sqlite3 *db, const char *sql, int64_t *value_r, struct pv_error *err);
 
+/* Steps a prepared statement whose first column is an id, collecting every
+ * row's id into a malloc'ed array (*ids_r, owned by the caller; NULL when
+ * there is none). Finalizes st in every case. */
+int catalog_collect_ids(sqlite3 *db, sqlite3_stmt *st, int64_t **ids_r, size_t *n_r,
+			struct pv_error *err);
+
 /* Key/value settings kept in the meta table. value_r is malloc'ed. */
 int catalog_meta_get(sqlite3 *db, const char *key, char **value_r, struct pv_error *err);
 int catalog_meta_set(sqlite3 *db, const char *key, const char *value, struct pv_error *err);

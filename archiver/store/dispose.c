@@ -34,33 +34,6 @@ const char *dispose_state_name(enum dispose_state s)
 	return "blocked";
 }
 
-static int collect_ids(sqlite3 *db, sqlite3_stmt *st, int64_t **ids_r, size_t *n_r,
-		       struct pv_error *err)
-{
-	int64_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 256;
-			int64_t *v = realloc(ids, cap * sizeof(*v));
-			if (v == NULL)
-				break;
-			ids = v;
-		}
-		ids[n++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		free(ids);
-		return pv_fail(err, PV_ERR, rc == SQLITE_ROW ? "out of memory" : "catalog: %s",
-			       sqlite3_errmsg(db));
-	}
-	*ids_r = ids;
-	*n_r = n;
-	return PV_OK;
-}
-
 /* ---- the plan --------------------------------------------------------- */
 
 /* Parsed policy versions, for the action of the rule each message is under. */
@@ -264,7 +237,7 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 				 &st, err)) < 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, now);
-	if ((r = collect_ids(db, st, &ids, &n, err)) < 0 ||
+	if ((r = catalog_collect_ids(db, st, &ids, &n, err)) < 0 ||
 	    (r = catalog_prepare(db, "SELECT 1 FROM idx_doc WHERE id = ?", &indexed, err)) < 0)
 		goto out;
 	if (n > 0 && (plan->v = calloc(n, sizeof(*plan->v))) == NULL) {
@@ -598,7 +571,7 @@ int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *
 	size_t n = 0;
 	int r = catalog_prepare(ar->cat->db, "SELECT id FROM disposals WHERE state = 'intent'"
 					     " ORDER BY id", &st, err);
-	if (r < 0 || (r = collect_ids(ar->cat->db, st, &ids, &n, err)) < 0)
+	if (r < 0 || (r = catalog_collect_ids(ar->cat->db, st, &ids, &n, err)) < 0)
 		return r;
 	for (size_t i = 0; i < n && r == PV_OK; i++)
 		r = finish(ar, ids[i], now, actor, &d, &b, err);

@@ -73,7 +73,7 @@ struct dispose_plan {
  * inside the caller's open transaction (catalog_begin): it records new
  * hold matches and re-evaluates messages decided under an older policy
  * version. A dry run then rolls back; a real run passes the plan to
- * dispose_execute, which commits. Call holds_index_catchup() before the
+ * dispose_execute, which commits. Call indexer_catch_up() before the
  * transaction so the index holds every message. */
 int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan_r,
 		 struct pv_error *err) PV_WARN_UNUSED;

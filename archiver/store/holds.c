@@ -8,6 +8,7 @@
 #include "archiver/index/index.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/audit_hook.h"
+#include "archiver/store/indexer.h"
 #include "archiver/store/message.h"
 #include "archiver/store/retention.h"
 
@@ -90,60 +91,6 @@ static int add_members(sqlite3 *db, int64_t hold_id, const int64_t *ids, size_t 
 	return r;
 }
 
-int holds_index_catchup(struct archive *ar, int64_t *indexed_r, int64_t *unreadable_r,
-			struct pv_error *err)
-{
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
-	int64_t *ids = NULL, indexed = 0, unreadable = 0;
-	size_t n = 0, cap = 0;
-	int r;
-
-	if ((r = index_ensure_schema(db, err)) < 0)
-		return r;
-	if ((r = catalog_prepare(db, "SELECT m.id FROM messages m WHERE m.disposed_at IS NULL AND"
-				     " NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
-				     " ORDER BY m.id", &st, err)) < 0)
-		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			int64_t *v = realloc(ids, cap * sizeof(*v));
-			if (v == NULL)
-				break;
-			ids = v;
-		}
-		ids[n++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE) {
-		free(ids);
-		return pv_fail(err, PV_ERR, r == SQLITE_ROW ? "out of memory" : "catalog: %s",
-			       sqlite3_errmsg(db));
-	}
-	r = PV_OK;
-	for (size_t i = 0; i < n && r == PV_OK; i++) {
-		struct stored_message m;
-		struct pv_buf raw;
-		struct pv_error e;
-		if ((r = message_load(db, ids[i], &m, err)) < 0)
-			break;
-		pv_buf_init(&raw, (size_t)m.size);
-		if (retention_read_message(ar, &m, &raw, &e) < 0)
-			unreadable++;
-		else if ((r = index_add(db, m.id, m.account, m.received_at, raw.data, raw.len, err)) == PV_OK)
-			indexed++;
-		pv_buf_free_secret(&raw);
-		sodium_memzero(&m, sizeof(m));
-	}
-	free(ids);
-	if (indexed_r)
-		*indexed_r = indexed;
-	if (unreadable_r)
-		*unreadable_r = unreadable;
-	return r;
-}
-
 int hold_add(struct archive *ar, const char *name, const char *query, const char *note,
 	     const char *actor, int64_t now, int64_t *members_r, struct pv_error *err)
 {
@@ -154,7 +101,7 @@ int hold_add(struct archive *ar, const char *name, const char *query, const char
 	int r;
 
 	if ((r = hold_validate(name, query, note, err)) < 0 ||
-	    (r = holds_index_catchup(ar, NULL, NULL, err)) < 0 ||
+	    (r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
 	    (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = catalog_prepare(db, "INSERT INTO holds (name, query, note, created_at, actor)"

@@ -8,7 +8,7 @@
  * held message is never disposed. Holds are released, never deleted.
  *
  * Holds see mail through the search index. A message missing from the
- * index would escape a hold's query, so holds_index_catchup() indexes
+ * index would escape a hold's query, so indexer_catch_up() (archiver/store/indexer.h) indexes
  * every message not yet disposed that the index lacks, and disposal
  * refuses to dispose a message the index does not hold (fail closed). */
 
@@ -58,11 +58,6 @@ int hold_release(struct archive *ar, const char *name, const char *actor, int64_
 int hold_each(sqlite3 *db, bool include_released, int (*fn)(void *ctx, const struct hold *h),
 	      void *ctx, struct pv_error *err);
 
-/* Indexes every message not yet disposed that the search index lacks.
- * Messages whose content cannot be read are skipped and counted in
- * *unreadable_r (they cannot be disposed either: disposal checks). */
-int holds_index_catchup(struct archive *ar, int64_t *indexed_r, int64_t *unreadable_r,
-			struct pv_error *err);
 
 /* Hex SHA-256 of ids (ascending) written as decimal lines "ID\n": the
  * ids-sha256 of audit entries. */

@@ -502,7 +502,7 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 	sqlite3 *db = ar->cat->db;
 	sqlite3_stmt *st;
 	int64_t *ids = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 	int r;
 
 	memset(stats, 0, sizeof(*stats));
@@ -511,22 +511,8 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 		return r;
 	sqlite3_bind_int(st, 1, only_stale);
 	sqlite3_bind_int64(st, 2, version);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 256;
-			int64_t *v = realloc(ids, cap * sizeof(*v));
-			if (v == NULL)
-				break;
-			ids = v;
-		}
-		ids[n++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (r != SQLITE_DONE) {
-		free(ids);
-		return pv_fail(err, PV_ERR, r == SQLITE_ROW ? "out of memory" : "catalog: %s",
-			       sqlite3_errmsg(db));
-	}
+	if ((r = catalog_collect_ids(db, st, &ids, &n, err)) < 0)
+		return r;
 	struct pv_buf raw;
 	pv_buf_init(&raw, 0);
 	r = PV_OK;

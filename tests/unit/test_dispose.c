@@ -15,6 +15,7 @@
 #include "archiver/index/index.h"
 #include "archiver/store/dispose.h"
 #include "archiver/store/holds.h"
+#include "archiver/store/indexer.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/retention.h"
 #include "test_dispose_fixture.h"
@@ -36,7 +37,7 @@ static int64_t run(struct fx *f, int64_t now, struct dispose_plan *plan_r)
 	struct pv_error err;
 	struct dispose_plan plan;
 	struct dispose_result res;
-	fx_must(holds_index_catchup(f->ar, NULL, NULL, &err), &err, "catchup");
+	fx_must(indexer_catch_up(f->ar, NULL, NULL, &err), &err, "catchup");
 	plan_in_tx(f, now, &plan);
 	fx_must(dispose_execute(f->ar, &plan, "cli:test", &res, &err), &err, "dispose_execute");
 	if (plan_r != NULL)
@@ -106,7 +107,7 @@ static void test_expired_mail_is_shredded_by_bucket(void **state)
 	uint64_t leaves0;
 	fx_must(tlog_size(f.ar->archive_log, &leaves0, &err), &err, "size");
 	/* the checks below can fail: before, the secrets are in the files */
-	fx_must(holds_index_catchup(f.ar, NULL, NULL, &err), &err, "catchup");
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
 	snprintf(path, sizeof(path), "%s/keys/keyring.db", f.dir);
 	assert_true(file_contains(path, key, sizeof(key)));
 	char db[256], wal[256];
@@ -277,7 +278,7 @@ static void test_blob_deleted_by_hand_is_not_covered_up(void **state)
 	int64_t a = fx_archive(&f, MSG("a@o.example", "gone"), fx_t("2020-01-10"));
 	int64_t b = fx_archive(&f, MSG("b@o.example", "fine"), fx_t("2020-01-10"));
 	struct pv_error err;
-	fx_must(holds_index_catchup(f.ar, NULL, NULL, &err), &err, "catchup");
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
 	blob_path(f.dir, fx_load(&f, a).blob, path, sizeof(path));
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(run(&f, fx_t("2020-03-01"), &plan), 1);
@@ -333,7 +334,7 @@ static void test_unindexed_mail_is_not_disposed(void **state)
 	assert_false(item(&plan, a)->missing);
 	dispose_plan_free(&plan);
 	int64_t indexed = 0;
-	fx_must(holds_index_catchup(f.ar, &indexed, NULL, &err), &err, "catchup");
+	fx_must(indexer_catch_up(f.ar, &indexed, NULL, &err), &err, "catchup");
 	assert_int_equal(indexed, 1);
 	assert_int_equal(run(&f, fx_t("2020-03-01"), NULL), 1);
 	fx_free(&f);
@@ -351,7 +352,7 @@ static void test_dry_run_changes_nothing(void **state)
 	fx_must(hold_add(f.ar, "m", "subject:held", NULL, "cli:legal", 1, NULL, &err), &err, "hold");
 	fx_archive(&f, MSG("a@o.example", "held"), fx_t("2020-01-10"));
 	fx_archive(&f, MSG("a@o.example", "due"), fx_t("2020-01-10"));
-	fx_must(holds_index_catchup(f.ar, NULL, NULL, &err), &err, "catchup");
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
 	fx_must(tlog_size(f.ar->archive_log, &s0, &err), &err, "size");
 	plan_in_tx(&f, fx_t("2020-03-01"), &plan);
 	catalog_rollback(f.ar->cat);
@@ -397,7 +398,7 @@ static void test_interrupted_disposal_is_finished(void **state)
 	fx_init(&f);
 	fx_policy_store(&f, "default: retain 30d\n");
 	int64_t a = fx_archive(&f, MSG("a@o.example", "a"), fx_t("2020-01-10"));
-	fx_must(holds_index_catchup(f.ar, NULL, NULL, &err), &err, "catchup");
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
 	/* the intent committed, then the process died before destroying */
 	plan_in_tx(&f, fx_t("2020-03-01"), &plan);
 	assert_int_equal(plan.due, 1);

@@ -1,4 +1,4 @@
-#include "archiver/harvest/indexer.h"
+#include "archiver/store/indexer.h"
 
 #include <stdlib.h>
 
