@@ -99,8 +99,11 @@ e2e: all
 demo: all
 	tests/e2e/demo.sh
 
-bench: all
-	tests/bench/run.sh
+# Every tests/bench/*.c program (bench_tlog, bench_index, popnull, ...) is
+# built first; run.sh runs them and the harvest comparison.
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+bench: all $(BENCH_BIN)
+	BUILD=$(BUILD) tests/bench/run.sh
 
 # Benchmark programs: tests/bench/bench_X.c -> $(BUILD)/bench/bench_X,
 # release flags, linked with the release library.

@@ -1,0 +1,748 @@
+#!/usr/bin/env python3
+"""Harvest benchmark: popvault against the POP3 clients people use today.
+
+    harvest.py --popvault BIN --null BIN [--count N] [--runs R]
+               [--tools popvault,mpop,fetchmail,getmail,null]
+               [--modes plain,tls] [--big-mb MB] [--json FILE]
+               [--profile auto|always|never]
+
+One private Dovecot on loopback (tests/e2e/lib/pvharness.py), one mailbox
+of N generated messages (genmail.py's size mix).  Each tool harvests the
+whole mailbox and deletes it upstream, over plain POP3 (no TLS) and over
+implicit TLS (port 995 style, certificate checked); before every run the
+mailbox is restored from a template by hard links and Dovecot's index files
+are removed, so every run starts from the same server state.  Reseeding and
+every tool's setup (popvault init, config files, empty maildirs) are outside
+the measurement.  Rounds are interleaved (round 1: every mode and tool,
+then round 2 ...) so drift hits all tools alike; the figures are medians.
+
+  popvault   harvest --once: fetch, seal (encrypt, hash), group-commit
+             with a signed checkpoint, fsync, then DELE; indexes after
+  mpop       native maildir delivery, pipelined
+  fetchmail  hands each message to procmail (its usual MDA) for a maildir
+  getmail    getmail6's Maildir destination
+  null       tests/bench/popnull.c: pipelined RETR+DELE, stores nothing
+
+Measured: wall clock around the client (rates), /usr/bin/time for the
+client's CPU (user+sys, children included: procmail counts for fetchmail)
+and peak RSS (the largest process), and Dovecot's CPU for the session (its
+master's reaped-children time).  Every run is checked: the mailbox is
+empty afterwards and the tool stored N messages (null: retrieved N).
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e", "lib"))
+import pvharness  # noqa: E402
+
+USER, PASSWORD = "alice", "alicepw"
+ALL_TOOLS = ["popvault", "mpop", "fetchmail", "getmail", "null"]
+TARGET = {"plain": 2.0, "tls": 1.5}   # popvault / mpop, messages/s (issue 4)
+RSS_LIMIT_MB = 32.0
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+class BenchError(Exception):
+    pass
+
+
+# ------------------------------------------------------------ the mailbox
+
+def virtual_size(data):
+    """Dovecot's W= (size with CRLF line ends)."""
+    return len(data) + data.count(b"\n") - data.count(b"\r\n")
+
+
+def make_template(src_files, template, uid, gid):
+    """A maildir 'new/' of Dovecot-delivery-style names (S= and W= so that
+    LIST needs no read of the file, as with mail Dovecot delivered)."""
+    os.makedirs(template)
+    total = 0
+    for i, f in enumerate(src_files):
+        with open(f, "rb") as fh:
+            data = fh.read()
+        name = "%d.M%dP1.bench,S=%d,W=%d" % (1500000000 + i, i, len(data),
+                                             virtual_size(data))
+        dst = os.path.join(template, name)
+        with open(dst, "wb") as fh:
+            fh.write(data)
+        os.chown(dst, uid, gid)
+        total += len(data)
+    return total
+
+
+def reseed(maildir, template, uid, gid):
+    """Empty the mailbox and Dovecot's indexes, link the template in."""
+    for sub in ("new", "cur", "tmp"):
+        shutil.rmtree(os.path.join(maildir, sub), ignore_errors=True)
+    for n in os.listdir(maildir):
+        if n.startswith("dovecot"):
+            p = os.path.join(maildir, n)
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            else:
+                os.unlink(p)
+    for sub in ("new", "cur", "tmp"):
+        p = os.path.join(maildir, sub)
+        os.mkdir(p)
+        os.chown(p, uid, gid)
+    new = os.path.join(maildir, "new")
+    for n in os.listdir(template):
+        os.link(os.path.join(template, n), os.path.join(new, n))
+
+
+def count_files(d):
+    try:
+        return sum(1 for n in os.listdir(d) if not n.startswith("."))
+    except FileNotFoundError:
+        return 0
+
+
+def maildir_messages(d):
+    return count_files(os.path.join(d, "new")) + count_files(os.path.join(d, "cur"))
+
+
+def empty_maildir(d):
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(d, sub))
+
+
+def big_message(path, size):
+    """One message of about `size` bytes: a short text part and a base64
+    attachment (76-char lines, CRLF)."""
+    head = (b"From: Bench <bench@example.org>\r\nTo: alice@example.org\r\n"
+            b"Subject: one big message\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n"
+            b"Message-ID: <big.1@bench.example>\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n"
+            b"Content-Type: text/plain\r\n\r\nSee the attachment.\r\n--b1\r\n"
+            b"Content-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: base64\r\n"
+            b"Content-Disposition: attachment; filename=big.bin\r\n\r\n")
+    tail = b"--b1--\r\n"
+    line = (b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2"
+            b"d3h5ejAxMjM0\r\n")
+    n = max(1, (size - len(head) - len(tail)) // len(line))
+    with open(path, "wb") as f:
+        f.write(head)
+        chunk = line * 1000
+        for _ in range(n // 1000):
+            f.write(chunk)
+        f.write(line * (n % 1000))
+        f.write(tail)
+    return os.path.getsize(path)
+
+
+# ------------------------------------------------------------ the tools
+
+class Tool:
+    """prepare() writes config into a fresh work dir and returns argv;
+    stored() counts what the tool kept."""
+    name = ""
+
+    def __init__(self, bench):
+        self.b = bench
+
+    def prepare(self, work, mode):
+        raise NotImplementedError
+
+    def stored(self, work, out):
+        return maildir_messages(os.path.join(work, "Maildir"))
+
+    def port(self, mode):
+        return self.b.dovecot.tls_port if mode == "tls" else self.b.dovecot.port
+
+
+class Popvault(Tool):
+    name = "popvault"
+
+    def prepare(self, work, mode):
+        pv, data = self.b.args.popvault, os.path.join(work, "data")
+        run([pv, "init", "--data", data], preexec_fn=self.b.as_user)
+        argv = [pv, "--data", data, "account", "add", "bench", "--host",
+                "localhost", "--port", str(self.port(mode)), "--user", USER,
+                "--password-file", self.b.pwfile]
+        if mode == "tls":
+            argv += ["--tls", "implicit", "--ca-file", self.b.dovecot.ca_file]
+        else:
+            argv += ["--tls", "none"]
+        run(argv, preexec_fn=self.b.as_user)
+        return [pv, "--data", data, "harvest", "--once", "--json"]
+
+    def stored(self, work, out):
+        try:
+            j = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise BenchError("popvault printed no JSON summary: %r" % out[-300:])
+        if j.get("errors"):
+            raise BenchError("popvault reported errors: %s" % j["errors"][:3])
+        return j.get("fetched", 0)
+
+
+class Mpop(Tool):
+    name = "mpop"
+
+    def prepare(self, work, mode):
+        md = os.path.join(work, "Maildir")
+        empty_maildir(md)
+        tls = ("tls on\ntls_starttls off\ntls_trust_file %s\n"
+               % self.b.dovecot.ca_file) if mode == "tls" else "tls off\n"
+        rc = os.path.join(work, "mpoprc")
+        write(rc, "account bench\nhost localhost\nport %d\n%s"
+              "auth user\nuser %s\npasswordeval cat %s\n"
+              "delivery maildir %s\nkeep off\nonly_new off\n"
+              "uidls_file %s/uidls\n"
+              % (self.port(mode), tls, USER, self.b.pwfile, md, work), 0o600)
+        return ["mpop", "--half-quiet", "-C", rc, "bench"]
+
+
+class Fetchmail(Tool):
+    name = "fetchmail"
+
+    def prepare(self, work, mode):
+        md = os.path.join(work, "Maildir")
+        empty_maildir(md)
+        prc = os.path.join(work, "procmailrc")
+        write(prc, "DEFAULT=%s/\nLOGFILE=/dev/null\n" % md, 0o600)
+        if mode == "tls":
+            tls = "ssl sslcertck sslcertfile %s" % self.b.dovecot.ca_file
+        else:
+            tls = "sslproto ''"   # no opportunistic STLS: plain POP3
+        rc = os.path.join(work, "fetchmailrc")
+        write(rc, "set no syslog\n"
+              "poll localhost service %d protocol pop3 auth password\n"
+              "  user %s password %s is root here\n"
+              "  %s\n  nokeep fetchall\n"
+              "  mda \"/usr/bin/procmail -m %s\"\n"
+              % (self.port(mode), USER, PASSWORD, tls, prc), 0o600)
+        self.env = {"FETCHMAILHOME": work}
+        return ["fetchmail", "-f", rc, "-i", os.path.join(work, "fetchids"),
+                "--pidfile", os.path.join(work, "pid"), "-N", "-s"]
+
+
+class Getmail(Tool):
+    name = "getmail"
+
+    def prepare(self, work, mode):
+        md = os.path.join(work, "Maildir")
+        empty_maildir(md)
+        if mode == "tls":
+            ret = ("type = SimplePOP3SSLRetriever\nca_certs = %s\n"
+                   % self.b.dovecot.ca_file)
+        else:
+            ret = "type = SimplePOP3Retriever\n"
+        rc = os.path.join(work, "getmailrc")
+        write(rc, "[retriever]\n%sserver = localhost\nport = %d\n"
+              "username = %s\npassword = %s\n\n"
+              "[destination]\ntype = Maildir\npath = %s/\n\n"
+              "[options]\ndelete = true\nread_all = true\nverbose = 0\n"
+              % (ret, self.port(mode), USER, PASSWORD, md), 0o600)
+        return ["getmail", "--getmaildir", work, "--rcfile", rc]
+
+
+class Null(Tool):
+    name = "null"
+
+    def prepare(self, work, mode):
+        argv = [self.b.args.null, "localhost", str(self.port(mode)), USER,
+                self.b.pwfile]
+        if mode == "tls":
+            argv += ["--tls", self.b.dovecot.ca_file]
+        return argv
+
+    def stored(self, work, out):
+        for ln in out.splitlines():
+            p = ln.split()
+            if len(p) == 4 and p[0] == "messages":
+                return int(p[1])
+        raise BenchError("popnull printed no count: %r" % out[-300:])
+
+
+TOOLS = {c.name: c for c in (Popvault, Mpop, Fetchmail, Getmail, Null)}
+
+
+# ------------------------------------------------------------ running
+
+def write(path, text, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def run(argv, **kw):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, **kw)
+    if p.returncode != 0:
+        raise BenchError("%s failed (%d): %s" % (" ".join(argv[:4]),
+                                                 p.returncode, p.stderr[-500:]))
+    return p.stdout
+
+
+def server_cpu(pid):
+    """Dovecot master's reaped-children CPU seconds (pop3, login procs)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / CLK   # cutime, cstime
+
+
+def machine_busy():
+    """CPU seconds all processes have used so far (every core)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal: busy = all but idle, iowait
+    return (sum(v[:8]) - v[3] - v[4]) / CLK
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+class Bench:
+    def __init__(self, args, run_):
+        self.args = args
+        self.run = run_
+        self.results = []   # dicts: tool mode round msgs bytes wall cpu rss srv
+        self.failures = []
+
+    def setup(self):
+        a = self.args
+        uid, gid, _, _ = pvharness.service_ids()
+        self.uid, self.gid = uid, gid
+        mail = os.path.join(self.run.dir, "genmail")
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, os.path.join(HERE, "..", "e2e", "lib",
+                                                     "genmail.py"),
+                        "--count", str(a.count), "--seed", "2026", "--out",
+                        mail], check=True, stdout=subprocess.DEVNULL)
+        files = pvharness.seed_files([mail])
+        self.template = os.path.join(self.run.dir, "template")
+        self.bytes = make_template(files, self.template, uid, gid)
+        shutil.rmtree(mail)
+        log("generated %d messages, %.1f MB, in %.1f s"
+            % (len(files), self.bytes / 1e6, time.monotonic() - t0))
+        self.dovecot = self.run.dovecot(users=["%s:%s" % (USER, PASSWORD)])
+        self.dovecot.ca_file = self.run.ca()["ca"]
+        self.maildir = self.dovecot.maildir(USER)
+        self.pwfile = os.path.join(self.run.dir, "password")
+        write(self.pwfile, PASSWORD + "\n", 0o600)
+        os.chown(self.pwfile, self.uid, self.gid)
+
+    def as_user(self):
+        """Clients run unprivileged, as people run them (getmail refuses
+        to deliver as root; fetchmail warns)."""
+        if os.geteuid() == 0:
+            os.setgroups([])
+            os.setgid(self.gid)
+            os.setuid(self.uid)
+
+    def measure(self, tool, mode, template, expect, rnd, keep_work=False):
+        work = os.path.join(self.run.dir, "work-%s-%s-%d" % (tool.name, mode, rnd))
+        os.makedirs(work)
+        os.chown(work, self.uid, self.gid)
+        reseed(self.maildir, template, self.uid, self.gid)
+        tool.env = None
+        argv = tool.prepare(work, mode)
+        pvharness._chown_tree(work)
+        env = dict(os.environ, HOME=work, **(tool.env or {}))
+        tfile = os.path.join(work, "time.out")
+        subprocess.run(["sync"])     # no writeback of earlier runs in this one
+        srv0 = server_cpu(self.dovecot.pid)
+        busy0 = machine_busy()
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tfile]
+                           + argv, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env,
+                           cwd=work, preexec_fn=self.as_user)
+        wall = time.perf_counter() - t0
+        busy = machine_busy() - busy0
+        time.sleep(0.3)    # let Dovecot's master reap the session's processes
+        srv = server_cpu(self.dovecot.pid) - srv0
+        if p.returncode != 0:
+            raise BenchError("%s %s exited %d: %s %s" % (
+                tool.name, mode, p.returncode, p.stdout[-400:], p.stderr[-800:]))
+        with open(tfile) as f:
+            u, s, m = f.read().split()[-3:]
+        stored = tool.stored(work, p.stdout)
+        left = pvharness.maildir_count(self.maildir)
+        if stored != expect or left != 0:
+            raise BenchError("%s %s: stored %d of %d, %d left upstream\n%s\n%s"
+                             % (tool.name, mode, stored, expect, left,
+                                p.stdout[-400:], p.stderr[-800:]))
+        cpu = float(u) + float(s)
+        r = dict(tool=tool.name, mode=mode, round=rnd, msgs=expect,
+                 wall=wall, cpu=cpu, rss_mb=int(m) / 1024.0,
+                 server_cpu=srv, work=work,
+                 # other processes on the machine during the run, in cores
+                 others=max(0.0, busy - cpu - srv) / wall)
+        if not keep_work:
+            shutil.rmtree(work)
+        return r
+
+    def main_runs(self):
+        a = self.args
+        names = a.tools
+        for rnd in range(1, a.runs + 1):
+            order = names[rnd - 1:] + names[:rnd - 1]   # rotate the order
+            for mode in a.modes:
+                for name in order:
+                    if rnd > a.tool_runs.get(name, a.runs):
+                        continue
+                    keep = (name == "popvault" and mode == "plain"
+                            and not hasattr(self, "archive"))
+                    try:
+                        r = self.measure(TOOLS[name](self), mode, self.template,
+                                         a.count, rnd, keep_work=keep)
+                    except BenchError as e:
+                        log("round %d %-5s %-9s FAILED: %s" % (rnd, mode, name, e))
+                        self.failures.append(dict(tool=name, mode=mode, round=rnd,
+                                                  error=str(e)[:300]))
+                        continue
+                    r["bytes"] = self.bytes
+                    self.results.append(r)
+                    log("%s round %d %-5s %-9s %6.2f s  %6.0f msg/s  cpu %5.2f s"
+                        "  rss %5.1f MB  dovecot cpu %5.2f s  others %.2f cores"
+                        % (time.strftime("%H:%M:%S"), rnd, mode, name, r["wall"],
+                           a.count / r["wall"], r["cpu"], r["rss_mb"],
+                           r["server_cpu"], r["others"]))
+                    if keep:
+                        self.archive = r["work"]
+
+    def big(self):
+        a = self.args
+        d = os.path.join(self.run.dir, "big")
+        tmpl = os.path.join(d, "template")
+        os.makedirs(tmpl)
+        tmp = os.path.join(d, "msg")
+        size = big_message(tmp, a.big_mb * 1024 * 1024)
+        with open(tmp, "rb") as f:
+            w = virtual_size(f.read())
+        dst = os.path.join(tmpl, "1600000000.M1P1.big,S=%d,W=%d" % (size, w))
+        os.rename(tmp, dst)
+        os.chown(dst, self.uid, self.gid)
+        self.big_size = size
+        out = []
+        for name in a.tools:
+            for mode in a.modes:
+                try:
+                    r = self.measure(TOOLS[name](self), mode, tmpl, 1, 0)
+                except BenchError as e:
+                    log("big %-5s %-9s FAILED: %s" % (mode, name, e))
+                    self.failures.append(dict(tool=name, mode=mode, round="big",
+                                              error=str(e)[:300]))
+                    continue
+                r["bytes"] = size
+                out.append(r)
+                log("big %-5s %-9s %6.2f s  cpu %5.2f s  rss %6.1f MB"
+                    % (mode, name, r["wall"], r["cpu"], r["rss_mb"]))
+        self.big_results = out
+
+    def verify(self):
+        """popvault verify --full on the last plain archive."""
+        pv, data = self.args.popvault, os.path.join(self.archive, "data")
+        tfile = os.path.join(self.archive, "verify.time")
+        subprocess.run(["sync"])
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tfile,
+                            pv, "--data", data, "verify", "--full"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, preexec_fn=self.as_user)
+        wall = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise BenchError("verify --full failed: %s %s"
+                             % (p.stdout[-500:], p.stderr[-500:]))
+        with open(tfile) as f:
+            u, s, m = f.read().split()[-3:]
+        self.verify_result = dict(wall=wall, cpu=float(u) + float(s),
+                                  rss_mb=int(m) / 1024.0, bytes=self.bytes,
+                                  msgs=self.args.count)
+
+
+# ------------------------------------------------------------ report
+
+def median_of(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
+def summarize(results, tools, modes):
+    """{(tool, mode): medians over the runs (RSS: the largest)}"""
+    out = {}
+    for t in tools:
+        for m in modes:
+            rows = [r for r in results if r["tool"] == t and r["mode"] == m]
+            if not rows:
+                continue
+            out[(t, m)] = dict(
+                n=len(rows), wall=median_of(rows, "wall"),
+                msgs_s=statistics.median(r["msgs"] / r["wall"] for r in rows),
+                mb_s=statistics.median(r["bytes"] / 1e6 / r["wall"] for r in rows),
+                cpu=median_of(rows, "cpu"), rss_mb=max(r["rss_mb"] for r in rows),
+                server_cpu=median_of(rows, "server_cpu"),
+                others=median_of(rows, "others"),
+                walls=[r["wall"] for r in rows])
+    return out
+
+
+def table(b, s):
+    a = b.args
+    lines = []
+    lines.append("Harvest: %d messages, %.1f MB (genmail.py size mix), one local "
+                 "Dovecot 2.3 (mail_fsync=always), medians" % (a.count, b.bytes / 1e6))
+    lines.append("ratio = popvault msgs/s / tool msgs/s; every run checked: "
+                 "all %d stored (null: retrieved), mailbox empty after" % a.count)
+    hdr = "%-10s %-5s %8s %7s %7s %7s %8s %5s %7s %6s  %s" % (
+        "tool", "mode", "msgs/s", "MB/s", "CPU s", "RSS MB", "ratio", "runs",
+        "srv CPU", "others", "wall s of each run")
+    lines.append(hdr)
+    lines.append("-" * len(hdr))
+    for m in a.modes:
+        pv = s.get(("popvault", m))
+        for t in a.tools:
+            x = s.get((t, m))
+            fails = [f for f in b.failures if f["tool"] == t and f["mode"] == m
+                     and f["round"] != "big"]
+            if x is None:
+                lines.append("%-10s %-5s   FAILED: %s" % (
+                    t, "TLS" if m == "tls" else m,
+                    fails[0]["error"][:100] if fails else "not run"))
+                continue
+            if t == "popvault":
+                ratio = "-"
+            elif pv:
+                ratio = "%.2fx" % (pv["msgs_s"] / x["msgs_s"])
+            else:
+                ratio = "n/a"
+            lines.append("%-10s %-5s %8.0f %7.1f %7.2f %7.1f %8s %5s %7.2f %6.2f  %s%s" % (
+                t, "TLS" if m == "tls" else m, x["msgs_s"], x["mb_s"], x["cpu"],
+                x["rss_mb"], ratio, x["n"], x["server_cpu"], x["others"],
+                " ".join("%.2f" % w for w in x["walls"]),
+                "  (+%d failed)" % len(fails) if fails else ""))
+        lines.append("")
+    lines.append("CPU s: the client's user+sys, children included (procmail for "
+                 "fetchmail, getmail's delivery forks); RSS: peak of its largest")
+    lines.append("process in any run; srv CPU: Dovecot's CPU s in the session; "
+                 "others: cores busy with other processes on the machine")
+    lines.append("during the run (0 = quiet machine; high values depress every "
+                 "figure of that run).")
+    for f in b.failures:
+        lines.append("failed: %s %s round %s: %s" % (f["tool"], f["mode"], f["round"],
+                                                    f["error"][:240].replace("\n", " ")))
+    return lines
+
+
+def targets(b, s):
+    """The issue's targets, checked against this run's figures."""
+    a = b.args
+    out, short = [], []
+    for m in a.modes:
+        pv, mp = s.get(("popvault", m)), s.get(("mpop", m))
+        if pv and mp:
+            ratio = pv["msgs_s"] / mp["msgs_s"]
+            ok = ratio >= TARGET[m]
+            out.append("target %-5s popvault/mpop >= %.1fx: %.2fx  %s" % (
+                m, TARGET[m], ratio, "MET" if ok else "SHORT"))
+            if not ok:
+                short.append(m)
+    rss = [r["rss_mb"] for r in b.results if r["tool"] == "popvault"]
+    rss += [r["rss_mb"] for r in getattr(b, "big_results", [])
+            if r["tool"] == "popvault"]
+    if rss:
+        ok = max(rss) < RSS_LIMIT_MB
+        out.append("target popvault peak RSS < %.0f MB (incl. the %d MB message): "
+                   "%.1f MB  %s" % (RSS_LIMIT_MB, a.big_mb, max(rss),
+                                   "MET" if ok else "SHORT"))
+        if not ok:
+            short.append("rss")
+    return out, short
+
+
+def bounds(b, s, mode):
+    """What bounds popvault in this mode, from the measured figures."""
+    n = b.args.count
+    pv, nl, mp = (s.get((t, mode)) for t in ("popvault", "null", "mpop"))
+    lines = []
+    if pv is None:
+        return lines
+    lines.append("%s: what bounds popvault (medians of this run):" % mode)
+    lines.append("  popvault: %.2f CPU s in %.2f s wall = %.2f ms CPU per message, "
+                 "busy %.0f%% of one core; Dovecot %.2f CPU s; others %.2f cores"
+                 % (pv["cpu"], pv["wall"], 1000 * pv["cpu"] / n,
+                    100 * pv["cpu"] / pv["wall"], pv["server_cpu"], pv["others"]))
+    lines.append("  popvault's CPU alone allows at most %.0f msgs/s on one core; "
+                 "the other %.2f s of wall are waits (group-commit syncfs and "
+                 "SQLite fsyncs, the server, the run queue)"
+                 % (n / pv["cpu"], max(0.0, pv["wall"] - pv["cpu"])))
+    if mp:
+        goal = TARGET[mode] * mp["msgs_s"]
+        lines.append("  the target (%.1fx mpop = %.0f msgs/s) leaves %.2f ms per "
+                     "message, CPU and waits together; mpop spends %.2f ms CPU "
+                     "per message" % (TARGET[mode], goal, 1000 / goal,
+                                      1000 * mp["cpu"] / n))
+    if nl:
+        lines.append("  the client that stores nothing reaches %.0f msgs/s (popvault "
+                     "at %.0f%% of that ceiling)%s" % (
+                         nl["msgs_s"], 100 * pv["msgs_s"] / nl["msgs_s"],
+                         ": the server and the link are not the bound"
+                         if nl["msgs_s"] > 1.5 * pv["msgs_s"] else
+                         ": the server or the link is close to the bound"))
+    return lines
+
+
+def perf_report(pdata, *args):
+    return subprocess.run(["perf", "report", "-i", pdata, "--stdio", "-g", "none"]
+                          + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True).stdout
+
+
+def perf_rows(text):
+    return [ln.rstrip() for ln in text.splitlines()
+            if ln.strip() and not ln.startswith("#")]
+
+
+def profile(b, mode):
+    """perf record one popvault harvest (DWARF call graphs: the libraries
+    have no frame pointers); print self time per library and the inclusive
+    time of popvault's own functions and the library calls they make."""
+    if not shutil.which("perf"):
+        return ["%s: (perf not installed: no profile)" % mode]
+    tool = Popvault(b)
+    work = os.path.join(b.run.dir, "profile-%s" % mode)
+    os.makedirs(work)
+    os.chown(work, b.uid, b.gid)
+    reseed(b.maildir, b.template, b.uid, b.gid)
+    argv = tool.prepare(work, mode)
+    if os.geteuid() == 0:
+        argv = ["setpriv", "--reuid=%d" % b.uid, "--regid=%d" % b.gid,
+                "--clear-groups"] + argv
+    pdata = os.path.join(work, "perf.data")
+    subprocess.run(["sync"])
+    p = subprocess.run(["perf", "record", "-q", "-F", "199", "--call-graph",
+                        "dwarf,16384", "-o", pdata, "--"] + argv,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        return ["%s: (perf record failed: %s)" % (mode, p.stderr[-200:])]
+    out = ["%s: perf profile of one popvault harvest (perf record -F 199 "
+           "--call-graph dwarf)" % mode,
+           "  self time by library:"]
+    out += ["    " + r.strip() for r in
+            perf_rows(perf_report(pdata, "--no-children", "--sort", "dso",
+                                  "--percent-limit", "1"))[:10]]
+    out.append("  inclusive time (children) of popvault functions and the "
+               "library calls under them, >= 4%:")
+    rows = perf_rows(perf_report(pdata, "--children", "--sort", "dso,sym",
+                                 "--percent-limit", "4"))
+    keep = [r for r in rows if " popvault " in r or "crypto_" in r
+            or "ZSTD_" in r or "sqlite3_step" in r]
+    drop = ("main", "_start", "__libc_start", "cli_harvest", "account_each",
+            "harvest_one", "run (inlined)")
+    keep = [r for r in keep if not any(r.split("[.]")[-1].strip().startswith(d)
+                                       for d in drop)]
+    out += ["    " + " ".join(r.split()) for r in keep[:28]]
+    if b.args.perf_dir:
+        os.makedirs(b.args.perf_dir, exist_ok=True)
+        shutil.copy(pdata, os.path.join(b.args.perf_dir, "perf-%s.data" % mode))
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--popvault", required=True)
+    ap.add_argument("--null", required=True)
+    ap.add_argument("--count", type=int, default=10000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tool-runs", default="",
+                    help="fewer runs for slow tools, e.g. getmail=1")
+    ap.add_argument("--tools", default=",".join(ALL_TOOLS))
+    ap.add_argument("--modes", default="plain,tls")
+    ap.add_argument("--big-mb", type=int, default=50)
+    ap.add_argument("--json")
+    ap.add_argument("--perf-dir", help="keep perf.data files here")
+    ap.add_argument("--profile", default="auto",
+                    choices=("auto", "always", "never"))
+    a = ap.parse_args()
+    a.tools = [t for t in a.tools.split(",") if t]
+    a.modes = [m for m in a.modes.split(",") if m]
+    spec, a.tool_runs = a.tool_runs, {}
+    for kv in spec.split(","):
+        if kv:
+            k, _, v = kv.partition("=")
+            a.tool_runs[k] = int(v)
+    for t in a.tools:
+        if t not in TOOLS:
+            ap.error("unknown tool %s" % t)
+    for t in ("mpop", "fetchmail", "getmail", "procmail"):
+        if (t in a.tools or (t == "procmail" and "fetchmail" in a.tools)) \
+                and not shutil.which(t):
+            ap.error("%s is not installed (packaging/deps.sh)" % t)
+    a.popvault = os.path.abspath(a.popvault)
+    a.null = os.path.abspath(a.null)
+
+    with pvharness.Run() as r:
+        b = Bench(a, r)
+        b.setup()
+        b.main_runs()
+        if a.big_mb > 0:
+            b.big()
+        if hasattr(b, "archive"):
+            b.verify()
+        s = summarize(b.results, a.tools, a.modes)
+        lines = table(b, s)
+        if getattr(b, "big_results", None):
+            lines.append("")
+            lines.append("One message of %.1f MB (one run each):" % (b.big_size / 1e6))
+            for x in b.big_results:
+                lines.append("  %-10s %-5s %6.2f s  %6.1f MB/s  CPU %5.2f s  "
+                             "peak RSS %6.1f MB" % (
+                                 x["tool"], x["mode"], x["wall"],
+                                 x["bytes"] / 1e6 / x["wall"], x["cpu"], x["rss_mb"]))
+        if hasattr(b, "verify_result"):
+            v = b.verify_result
+            lines.append("")
+            lines.append("popvault verify --full on the harvested archive (%d messages, "
+                         "%.1f MB): %.2f s, %.1f MB/s, %.0f msgs/s, CPU %.2f s, "
+                         "peak RSS %.1f MB" % (v["msgs"], v["bytes"] / 1e6, v["wall"],
+                                               v["bytes"] / 1e6 / v["wall"],
+                                               v["msgs"] / v["wall"], v["cpu"],
+                                               v["rss_mb"]))
+        tl, short = targets(b, s)
+        lines.append("")
+        lines += tl
+        for m in a.modes:
+            if m in short or a.profile == "always":
+                lines.append("")
+                lines += bounds(b, s, m)
+                if a.profile != "never":
+                    lines += profile(b, m)
+        print("\n".join(lines))
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(dict(count=a.count, bytes=b.bytes, runs=a.runs,
+                               results=[{k: v for k, v in x.items() if k != "work"}
+                                        for x in b.results],
+                               big=[{k: v for k, v in x.items() if k != "work"}
+                                    for x in getattr(b, "big_results", [])],
+                               verify=getattr(b, "verify_result", None),
+                               summary={"%s/%s" % k: v for k, v in s.items()},
+                               targets=tl), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        log("FAILED: %s" % e)
+        sys.exit(1)

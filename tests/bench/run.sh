@@ -1,0 +1,65 @@
+#!/bin/bash
+# make bench: every benchmark figure in one run, measured now, on this machine.
+#   1. harvest: popvault against mpop, fetchmail, getmail6 and a client that
+#      stores nothing, same Dovecot, same generated mailbox, plain and TLS
+#      (tests/bench/harvest.py); one 50 MB message for peak RSS; verify --full
+#   2. tlog: appends in batches of 256 with a signed checkpoint, proofs at
+#      1,000,000 leaves (bench_tlog)
+#   3. index: messages/s indexed, query p50/p95 (bench_index)
+#   4. audit: bench_audit, when it exists
+# Knobs: BENCH_N (messages, default 10000; BENCH_N=2000 for a quick run),
+# BENCH_RUNS (default 3), BENCH_TOOL_RUNS (fewer runs for slow peers,
+# default getmail=1), BENCH_PROFILE (auto: perf profile when popvault
+# misses a target | always | never), BENCH_ONLY (harvest,tlog,index,audit).
+# The report is printed and kept in $BUILD/bench/report.txt (JSON figures
+# of the harvest in harvest.json).
+set -eu -o pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+OUT=$BUILD/bench
+N=${BENCH_N:-10000}
+RUNS=${BENCH_RUNS:-3}
+TOOL_RUNS=${BENCH_TOOL_RUNS-getmail=1}
+PROFILE=${BENCH_PROFILE:-auto}
+ONLY=${BENCH_ONLY:-harvest,tlog,index,audit}
+REPORT=$OUT/report.txt
+mkdir -p "$OUT"
+: >"$REPORT"
+
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
+section() { printf '\n== %s\n' "$*" | tee -a "$REPORT"; }
+start=$(date +%s)
+rc=0
+
+section "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)," \
+	"$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- archiver audit policy 2>/dev/null || echo '+changes')"
+
+if want harvest; then
+	section "harvest: $N messages, $RUNS runs (tests/bench/harvest.py)"
+	python3 tests/bench/harvest.py --popvault "$BUILD/popvault" --null "$OUT/popnull" \
+		--count "$N" --runs "$RUNS" --tool-runs "$TOOL_RUNS" --profile "$PROFILE" \
+		--json "$OUT/harvest.json" | tee -a "$REPORT" || rc=1
+fi
+
+if want tlog; then
+	leaves=1000000
+	[ "$N" -lt 10000 ] && leaves=$((N * 100))
+	section "tlog: $leaves leaves (bench_tlog)"
+	"$OUT/bench_tlog" "$leaves" | tee -a "$REPORT" || rc=1
+fi
+
+if want index && [ -x "$OUT/bench_index" ]; then
+	msgs=$((N * 10))
+	section "index: $msgs messages (bench_index)"
+	"$OUT/bench_index" "$msgs" | tee -a "$REPORT" || rc=1
+fi
+
+if want audit && [ -x "$OUT/bench_audit" ]; then
+	section "audit (bench_audit)"
+	"$OUT/bench_audit" | tee -a "$REPORT" || rc=1
+fi
+
+section "done in $(($(date +%s) - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg); report in $REPORT"
+[ "$rc" -eq 0 ] || echo "bench: a benchmark FAILED (see above)"
+exit "$rc"
