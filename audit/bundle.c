@@ -552,7 +552,8 @@ static int reader_open(const struct bundle *b, struct archive **a_r, struct src 
 	archive_read_set_skip_callback(a, src_skip);
 	archive_read_set_callback_data(a, s);
 	if (archive_read_open1(a) != ARCHIVE_OK) {
-		int r = pv_fail(err, PV_EINTEGRITY, "not a .tar.gz or .zip bundle: %s",
+		int r = pv_fail(err, PV_EINTEGRITY,
+				"bundle is damaged or truncated, or not a .tar.gz or .zip: %s",
 				archive_error_string(a) ? archive_error_string(a) : "unreadable");
 		archive_read_free(a);
 		free(s);
