@@ -1,0 +1,125 @@
+#!/bin/bash
+# Audit first, fail closed (DESIGN.md §1 invariant 4, issue 5): when the
+# audit store cannot be written, an action that would be audited does not
+# happen and says why. The store is made unwritable for real: an immutable
+# catalog (chattr +i; chmod does not stop root), a read-only remount of the
+# file system holding it, and chmod for an unprivileged user.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+h_init
+PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
+h_plan 23
+
+python3 "$H_LIB/genmail.py" --count 4 --seed 9 --out "$H_RUN/mail" --max-attachment 10000 >/dev/null
+h_dovecot_start --seed alice="$H_RUN/mail"
+printf 'alicepw\n' >"$H_RUN/alice.pw"
+D="$H_RUN/data"
+pv() { "$PV" --data "$D" "$@"; }
+$PV init --data "$D" >/dev/null
+pv account add alice --host localhost --port "$DOVECOT_TLS_PORT" --user alice \
+	--password-file "$H_RUN/alice.pw" --ca-file "$DOVECOT_CA" >/dev/null
+pv harvest --once >/dev/null 2>&1
+h_is "$(pv --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')" 4 \
+	"setup: 4 messages archived"
+n_before=$(pv --json audit list | wc -l)
+skip() { H_TESTS=$((H_TESTS + 1)); echo "ok $H_TESTS # SKIP $1"; }
+
+# attempt NAME EXPECT-STDERR-REGEX CMD...: the action fails (exit 1), prints
+# nothing on stdout, and stderr says why.
+attempt() {
+	local name=$1 want=$2
+	shift 2
+	"$@" >"$H_RUN/a.out" 2>"$H_RUN/a.err"
+	local rc=$?
+	if [ $rc -eq 1 ] && [ ! -s "$H_RUN/a.out" ] && grep -Eq -- "$want" "$H_RUN/a.err"; then
+		h_pass "$name"
+	else
+		h_fail "$name" "exit $rc" "stdout: $(head -c 300 "$H_RUN/a.out")" "stderr: $(cat "$H_RUN/a.err")"
+	fi
+}
+RO='audit log: .*(readonly|read-only)'
+
+if [ "$(id -u)" -eq 0 ]; then
+	# chmod does not stop root: the audit append succeeds.
+	chmod a-w "$D/catalog.db"
+	pv show 1 >/dev/null 2>&1
+	h_is $? 0 "as root, chmod a-w does not make the store unwritable (so it is no test)"
+	chmod u+w "$D/catalog.db"
+	n_before=$(pv --json audit list | wc -l)
+
+	if chattr +i "$D/catalog.db" 2>/dev/null; then
+		h_seed dovecot alice "$(ls "$H_RUN"/mail/*.eml | head -1)" >/dev/null
+		attempt "immutable catalog: show prints nothing, names the audit failure" "$RO" pv show 1
+		attempt "…show --raw too" "$RO" pv show 2 --raw
+		attempt "…search shows no result" "(readonly|read-only)" pv search 'from:example'
+		attempt "…audit export writes no bundle" "audit log: .*(readonly|read-only)" \
+			pv audit export --out "$H_RUN/x.tar.gz"
+		h_is "$(ls "$H_RUN" | grep -c 'x.tar.gz')" 0 "…not even a temporary file"
+		pv account add bob --host localhost --user bob --password-file "$H_RUN/alice.pw" >/dev/null 2>"$H_RUN/a.err"
+		h_is $? 1 "…account add fails"
+		pv harvest --once >/dev/null 2>&1
+		h_is $? 1 "…harvest fails"
+		h_is "$(maildir_count alice)" 1 "…and deletes nothing upstream"
+		attempt "…heartbeat fails" "$RO" pv checkpoint --heartbeat
+		chattr -i "$D/catalog.db"
+		h_is "$(pv --json audit list | wc -l)" "$n_before" "nothing was recorded meanwhile"
+		h_is "$(pv account list | grep -c '^bob ')" 0 "…and no account was added"
+		pv show 1 >/dev/null
+		h_is $? 0 "writable again: show works"
+		h_is "$(pv --json audit list | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["type"])')" view \
+			"…and is audited"
+	else
+		for i in $(seq 1 13); do skip "chattr +i is not supported here"; done
+	fi
+
+	# A read-only file system under the data directory.
+	MNT="$H_RUN/mnt"
+	mkdir -p "$MNT"
+	if mount -t tmpfs -o size=64m tmpfs "$MNT" 2>/dev/null; then
+		h_at_exit umount -l "$MNT"
+		cp -a "$D" "$MNT/data"
+		mount -o remount,ro "$MNT"
+		# SQLite cannot even open a WAL database there: the action fails
+		# before its audit entry could, which is just as closed.
+		attempt "read-only file system: show prints nothing" "database" "$PV" --data "$MNT/data" show 1
+		attempt "…audit export writes nothing" "database" "$PV" --data "$MNT/data" audit export \
+			--out "$H_RUN/y.tar.gz"
+		mount -o remount,rw "$MNT"
+		h_is "$("$PV" --data "$MNT/data" --json audit list | wc -l)" "$(pv --json audit list | wc -l)" \
+			"…and nothing was recorded"
+	else
+		for i in 1 2 3; do skip "cannot mount a tmpfs here"; done
+	fi
+else
+	for i in $(seq 1 17); do skip "needs root (chattr +i, mount)"; done
+fi
+
+# An unprivileged owner: chmod is enough. As root, run it as nobody.
+U="$H_RUN/user"
+run_as() { "$@"; }
+if [ "$(id -u)" -eq 0 ]; then
+	if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+		run_as() { setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups "$@"; }
+	else
+		run_as() { return 77; }
+	fi
+fi
+mkdir -p "$U"
+cp -a "$D" "$U/data"
+[ "$(id -u)" -eq 0 ] && chown -R nobody "$U"
+if run_as "$PV" --data "$U/data" audit list >/dev/null 2>&1; then
+	chmod a-w "$U/data/catalog.db"
+	attempt "unwritable for its owner: show prints nothing" "$RO" run_as "$PV" --data "$U/data" show 1
+	attempt "…search shows nothing" "(readonly|read-only)" run_as "$PV" --data "$U/data" search 'from:example'
+	run_as "$PV" --data "$U/data" verify >"$H_RUN/a.out" 2>"$H_RUN/a.err"
+	h_is "$? $(grep -c 'this verify run could not be recorded' "$H_RUN/a.err")" "1 1" \
+		"…verify checks, but fails because its run cannot be recorded"
+	# SQLite gave the -wal and -shm files the catalog's mode: restore all.
+	chmod u+w "$U/data"/catalog.db*
+	run_as "$PV" --data "$U/data" show 1 >/dev/null
+	h_is $? 0 "…writable again: show works"
+	h_is "$(run_as "$PV" --data "$U/data" --json audit list | wc -l)" $(($(pv --json audit list | wc -l) + 1)) \
+		"…and only that last show was recorded"
+else
+	for i in 1 2 3 4 5; do skip "cannot run as an unprivileged user here"; done
+fi
