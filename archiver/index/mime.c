@@ -1,6 +1,7 @@
 #include "archiver/index/mime.h"
 
 #include <gmime/gmime.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -404,11 +405,79 @@ static void hide(struct walk *w, size_t start, size_t end)
 	d->hidden[d->nhidden++] = (struct index_range){start, end};
 }
 
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Base64 (RFC 2045 §6.8), leniently: characters outside the alphabet are
+ * ignored as §6.8 says, and '=' ends the current quantum but not the data.
+ * GMime's decoder stops at the first padding, so a mailer that pads every
+ * line, or a sender who puts a stray "==" first, would keep the rest of
+ * the text out of the index. A line holding junk drops its unfinished
+ * quantum at its end, so one corrupt line does not shift every later one. */
+static void decode_base64(struct walk *w, const unsigned char *p, size_t n, struct pv_buf *dec)
+{
+	unsigned char out[3 * 1024];
+	size_t o = 0;
+	uint32_t acc = 0;
+	int q = 0;
+	bool junk = false, drop = false;
+	for (size_t i = 0; i <= n && dec->len + o < dec->max; i++) {
+		int v = i < n ? b64_value(p[i]) : -2;
+		if (v == -1 && p[i] == '\n') {
+			drop = junk && q != 0; /* when more data follows */
+			junk = false;
+		} else if (v == -1 && p[i] != '=' && p[i] != '\r' && p[i] != ' ' && p[i] != '\t') {
+			junk = true;
+		}
+		if (v >= 0 && drop)
+			q = 0, acc = 0;
+		if (v >= 0 || (v == -1 && p[i] == '='))
+			drop = false;
+		if (v >= 0) {
+			acc = acc << 6 | (uint32_t)v;
+			if (++q == 4) {
+				out[o++] = (unsigned char)(acc >> 16);
+				out[o++] = (unsigned char)(acc >> 8);
+				out[o++] = (unsigned char)acc;
+				q = 0;
+				acc = 0;
+			}
+		} else if (v == -2 || p[i] == '=') { /* the end, or padding: flush */
+			if (q >= 2)
+				out[o++] = (unsigned char)(acc >> (q == 2 ? 4 : 10));
+			if (q == 3)
+				out[o++] = (unsigned char)(acc >> 2);
+			q = 0;
+			acc = 0;
+		}
+		if (o > sizeof(out) - 3 || i == n) {
+			size_t room = dec->max - dec->len;
+			if (pv_buf_append(dec, out, o < room ? o : room, NULL) < 0) {
+				oom(w);
+				return;
+			}
+			o = 0;
+		}
+	}
+}
+
 /* Undoes Content-Transfer-Encoding into dec, at most dec->max bytes
  * (what does not fit is not needed: the text budget is smaller). */
 static void decode_body(struct walk *w, GMimeContentEncoding enc, const unsigned char *p,
 	size_t n, struct pv_buf *dec)
 {
+	if (enc == GMIME_CONTENT_ENCODING_BASE64) {
+		decode_base64(w, p, n, dec);
+		return;
+	}
 	GMimeEncoding st;
 	char out[8192 + 64]; /* decoding never grows: out <= in + a saved quantum */
 	g_mime_encoding_init_decode(&st, enc);
@@ -624,7 +693,7 @@ static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_
 		add_attachment(w, name, mt);
 	}
 	if (container && ascii_eq(type, "multipart") && boundary != NULL && *boundary &&
-	    strlen(boundary) <= PV_MIME_BOUNDARY_MAX) {
+	    strlen(boundary) <= PV_MIME_BOUNDARY_MAX && w->nb < PV_MIME_DEPTH_MAX) {
 		rank = multipart(w, depth, boundary, ascii_eq(sub, "alternative"),
 			ascii_eq(sub, "digest"));
 	} else if (container && ascii_eq(type, "message") && (*cte == '\0' ||

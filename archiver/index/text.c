@@ -7,6 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
+/* Invalid sequences tolerated in a declared charset before the rest of
+ * the text is read as index_text_to_utf8 reads undeclared text. */
+#define ICONV_RESYNC_MAX 256
+
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
 
 static void gmime_init_once(void)
@@ -103,7 +107,18 @@ static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp_r)
 	return len;
 }
 
-int index_text_clean(const char *in, size_t len, bool keep_lines,
+/* windows-1252 0x80..0x9F (WHATWG Encoding, index-windows-1252); 0 where
+ * undefined. 0xA0..0xFF are the same code points as the bytes. */
+static const unsigned short cp1252_c1[32] = {
+	0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017D, 0,
+	0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+};
+
+/* index_text_clean; with cp1252, a byte that is not part of valid UTF-8 is
+ * read as windows-1252 instead of becoming U+FFFD. */
+static int clean(const char *in, size_t len, bool keep_lines, bool cp1252,
 	struct pv_buf *out, struct pv_error *err)
 {
 	const unsigned char *s = (const unsigned char *)in;
@@ -115,9 +130,18 @@ int index_text_clean(const char *in, size_t len, bool keep_lines,
 		unsigned long cp;
 		size_t n = utf8_seq(s + i, len - i, &cp);
 		const char *rep = NULL;
+		char enc[4];
 		if (n == 0) {
-			rep = "\xEF\xBF\xBD";
 			n = 1;
+			rep = "\xEF\xBF\xBD";
+			unsigned long c = cp1252 ? (s[i] < 0xA0 ? cp1252_c1[s[i] - 0x80] : s[i]) : 0;
+			if (c != 0) { /* at most U+20AC: two or three bytes */
+				enc[0] = (char)(c < 0x800 ? 0xC0 | (c >> 6) : 0xE0 | (c >> 12));
+				enc[1] = (char)(c < 0x800 ? 0x80 | (c & 0x3F) : 0x80 | ((c >> 6) & 0x3F));
+				enc[2] = (char)(c < 0x800 ? 0 : 0x80 | (c & 0x3F));
+				enc[3] = 0;
+				rep = enc;
+			}
 		} else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
 			if (keep_lines && (cp == '\n' || cp == '\t'))
 				rep = NULL;
@@ -141,19 +165,10 @@ int index_text_clean(const char *in, size_t len, bool keep_lines,
 	return r;
 }
 
-static bool is_utf8(const char *in, size_t len)
+int index_text_clean(const char *in, size_t len, bool keep_lines,
+	struct pv_buf *out, struct pv_error *err)
 {
-	const unsigned char *s = (const unsigned char *)in;
-	unsigned long cp;
-	for (size_t i = 0, n; i < len; i += n) {
-		if (s[i] < 0x80) {
-			n = 1;
-			continue;
-		}
-		if ((n = utf8_seq(s + i, len - i, &cp)) == 0)
-			return false;
-	}
-	return true;
+	return clean(in, len, keep_lines, false, out, err);
 }
 
 static bool is_cjk(unsigned long cp)
@@ -233,24 +248,13 @@ static bool charset_is(const char *cs, const char *const *names)
 	return false;
 }
 
-/* GMime's guess returns a C string: a NUL inside would end the text, so
- * NULs become spaces first (they would anyway, as controls). */
-static int guess_8bit(const char *in, size_t len, struct pv_buf *out, struct pv_error *err)
+/* Text in no (or an unusable) charset: UTF-8 where it is valid UTF-8,
+ * windows-1252 byte by byte where it is not. Linear, and right for the two
+ * cases seen in practice: undeclared UTF-8 and undeclared Latin-1 (even
+ * mixed in one text). */
+static int fallback_8bit(const char *in, size_t len, struct pv_buf *out, struct pv_error *err)
 {
-	char *copy = NULL;
-	if (memchr(in, '\0', len) != NULL) {
-		copy = g_malloc(len);
-		for (size_t i = 0; i < len; i++)
-			copy[i] = in[i] ? in[i] : ' ';
-		in = copy;
-	}
-	char *s = g_mime_utils_decode_8bit(NULL, in, len);
-	g_free(copy);
-	if (s == NULL)
-		return pv_fail(err, PV_ERR, "cannot decode 8-bit text");
-	int r = index_text_clean(s, strlen(s), true, out, err);
-	g_free(s);
-	return r;
+	return clean(in, len, true, true, out, err);
 }
 
 static int iconv_to_utf8(iconv_t cd, const char *in, size_t len, struct pv_buf *out,
@@ -258,7 +262,7 @@ static int iconv_to_utf8(iconv_t cd, const char *in, size_t len, struct pv_buf *
 {
 	char tmp[4096];
 	char *ip = (char *)in;
-	size_t il = len;
+	size_t il = len, bad = 0;
 	int r = PV_OK;
 	while (il > 0 && r == PV_OK) {
 		char *op = tmp;
@@ -269,7 +273,11 @@ static int iconv_to_utf8(iconv_t cd, const char *in, size_t len, struct pv_buf *
 		r = index_text_clean(tmp, (size_t)(op - tmp), true, out, err);
 		if (r < 0 || n != (size_t)-1)
 			break;
-		if (e == EILSEQ || e == EINVAL) {
+		if ((e == EILSEQ || e == EINVAL) && ++bad > ICONV_RESYNC_MAX) {
+			/* not this charset after all: one iconv call per bad byte
+			 * would make garbage cost a call per byte */
+			return fallback_8bit(ip, il, out, err);
+		} else if (e == EILSEQ || e == EINVAL) {
 			/* skip one byte and resynchronise */
 			r = index_text_append(out, "\xEF\xBF\xBD", 3, err);
 			ip++;
@@ -294,15 +302,13 @@ int index_text_to_utf8(const char *charset, const char *in, size_t len,
 	index_gmime_init();
 	if (charset == NULL || *charset == '\0' || charset_is(charset, utf8_names) ||
 	    !charset_name_ok(charset)) {
-		if (is_utf8(in, len))
-			return index_text_clean(in, len, true, out, err);
-		return guess_8bit(in, len, out, err);
+		return fallback_8bit(in, len, out, err);
 	}
 	if (charset_is(charset, latin1_names))
 		charset = "windows-1252";
 	iconv_t cd = g_mime_iconv_open("UTF-8", charset);
 	if (cd == (iconv_t)-1)
-		return guess_8bit(in, len, out, err);
+		return fallback_8bit(in, len, out, err);
 	int r = iconv_to_utf8(cd, in, len, out, err);
 	g_mime_iconv_close(cd);
 	return r;

@@ -16,11 +16,13 @@
 #include "archiver/lib/error.h"
 
 /* Converts len bytes in charset to clean UTF-8 (as index_text_clean with
- * keep_lines). charset NULL or "" means unknown:
- * valid UTF-8 is taken as is, anything else is guessed by GMime's 8-bit
- * heuristics. Unknown charset names are guessed the same way. Invalid
- * sequences become U+FFFD. ISO-8859-1 is read as windows-1252, its
- * superset (WHATWG Encoding §4.2 does the same). */
+ * keep_lines). charset NULL or "" means unknown: valid UTF-8 sequences are
+ * taken as they are and every other byte as windows-1252 (undeclared
+ * UTF-8 and undeclared Latin-1 are what mail has). Unknown charset names,
+ * and text mislabelled utf-8 or us-ascii, are read the same way. In a known
+ * charset an invalid sequence becomes U+FFFD; past 256 of them the rest is
+ * read as unknown. ISO-8859-1 is read as windows-1252, its superset
+ * (WHATWG Encoding §4.2 does the same). */
 int index_text_to_utf8(const char *charset, const char *in, size_t len,
 	struct pv_buf *out, struct pv_error *err);
 

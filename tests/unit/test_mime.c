@@ -419,6 +419,28 @@ static void test_html_unterminated_constructs_end_cleanly(void **state)
 	}
 }
 
+static void test_base64_padding_mid_stream_does_not_hide_text(void **state)
+{
+	(void)state;
+	/* "Hello" "World" padded per line; then "==" before the text */
+	static const char *const msgs[] = {
+		"Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8=\r\nV29ybGQ=\r\n",
+		"Content-Transfer-Encoding: base64\r\n\r\n==\r\nSGVsbG8gV29ybGQ=\r\n",
+		"Content-Transfer-Encoding: BASE64\r\n\r\nSGVs bG8g\r\n  V29y\x01" "bGQ\r\n", /* junk, no padding */
+		/* a corrupt line's two stray characters must not misalign the next */
+		"Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8g\r\n!x@y!\r\nV29ybGQ=\r\n",
+	};
+	static const char *const want[] = {"HelloWorld", "Hello World", "Hello World", "Hello World"};
+	for (size_t i = 0; i < 4; i++) {
+		struct index_doc d;
+		struct pv_error err;
+		assert_int_equal(index_mime_extract((const unsigned char *)msgs[i], strlen(msgs[i]), &d,
+			&err), PV_OK);
+		assert_string_equal(pv_buf_str(&d.body), want[i]);
+		index_doc_free(&d);
+	}
+}
+
 /* Found by fuzz_mime: an empty pv_buf has data == NULL, and NULL + 0 is
  * undefined behaviour (clang's UBSan reports it; gcc's does not). */
 static void test_empty_input_with_null_data(void **state)
@@ -465,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_text_clean_rejects_invalid_utf8),
 		cmocka_unit_test(test_text_cut_lands_on_character_boundary),
 		cmocka_unit_test(test_html_unterminated_constructs_end_cleanly),
+		cmocka_unit_test(test_base64_padding_mid_stream_does_not_hide_text),
 		cmocka_unit_test(test_empty_input_with_null_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
