@@ -1,0 +1,973 @@
+/* Writing eDiscovery bundles (export.h; layout in ediscovery.h). */
+#include "archiver/export/export.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archiver/export/ediscovery.h"
+#include "archiver/export/loadfile.h"
+#include "archiver/export/mbox.h"
+#include "archiver/harvest/indexer.h"
+#include "archiver/index/index.h"
+#include "archiver/index/mime.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/hex.h"
+#include "archiver/lib/limits.h"
+#include "archiver/store/leaf.h"
+#include "archiver/store/audit_hook.h"
+#include "archiver/store/message.h"
+#include "audit/auditlog.h"
+#include "audit/checkpoint.h"
+#include "audit/tlog_proof.h"
+
+/* Earlier exports whose checkpoints get a consistency proof. */
+#define ANCHORS_MAX 1000
+#define ANCHORS_MAX_S "1000"
+/* Messages up to this size are gathered in memory and added at once;
+ * bigger ones are staged in a temporary file (bundle_member_*). */
+#define EML_MEMORY_MAX (1024 * 1024)
+
+struct item {
+	int64_t id;
+	int64_t number; /* Bates number; -1 when disposed */
+	int64_t leaf_index;
+	uint64_t size;
+	int64_t received_at;
+	int64_t disposed_at;
+	int64_t policy_version;
+	uint8_t sha256[32];
+	uint8_t commit[32]; /* from the leaf, filled with the proofs */
+};
+
+struct xp {
+	struct archive *ar;
+	const struct export_opts *o;
+	struct export_summary *sum;
+	struct pv_error *err;
+	struct item *items; /* by id */
+	size_t n;
+	size_t *order; /* the exported items, in Bates order */
+	size_t n_exported;
+	struct bates_matter matter;
+	struct pv_buf acp_note;
+	struct checkpoint acp;
+	struct pv_buf personal; /* {"matter":..,"query":..} */
+	uint8_t set_sha[32];
+	uint64_t seq;    /* the export event */
+	int64_t time;    /* its time */
+	struct bundle_writer *w;
+};
+
+/* The streamed members of pass 1 and its scratch buffers. */
+struct rows {
+	struct bundle_member *mbox, *dat, *csv;
+	struct pv_buf line, leaf, extra, proof;
+};
+
+static const char *matter_of(const struct export_opts *o)
+{
+	return o->matter ? o->matter : "";
+}
+
+static void bates_of(const struct xp *x, const struct item *it, char out[BATES_LEN_MAX + 1])
+{
+	bates_format(x->matter.prefix, it->number, out);
+}
+
+/* --- step 2: the set, Bates numbers, the audit event ------------------------------ */
+
+static int set_line(const struct xp *x, const struct item *it, struct pv_buf *out,
+		    struct pv_error *err)
+{
+	char hex[65], bates[BATES_LEN_MAX + 1], t[PV_RFC3339_LEN];
+	if (it->number < 0) {
+		pv_clock_format_rfc3339(it->disposed_at, t);
+		return pv_buf_printf(out, err, "disposed %lld %s %lld\n", (long long)it->id, t,
+				     (long long)it->policy_version);
+	}
+	pv_hex(it->sha256, 32, hex);
+	bates_of(x, it, bates);
+	return pv_buf_printf(out, err, "message %lld %s %lld %llu %s\n", (long long)it->id, bates,
+			     (long long)it->leaf_index, (unsigned long long)it->size, hex);
+}
+
+/* Hashes (out == NULL) or writes the message set. */
+static int write_set(struct xp *x, struct bundle_member *out, crypto_hash_sha256_state *st)
+{
+	struct pv_buf line;
+	int r;
+	pv_buf_init(&line, 1024);
+	r = pv_buf_printf(&line, x->err, EDISCOVERY_SET_MAGIC "\n");
+	for (size_t i = 0; i <= x->n && r == 0; i++) {
+		if (i > 0) {
+			pv_buf_reset(&line);
+			r = set_line(x, &x->items[i - 1], &line, x->err);
+		}
+		if (r == 0 && st != NULL)
+			crypto_hash_sha256_update(st, line.data, line.len);
+		if (r == 0 && out != NULL)
+			r = bundle_member_write(out, line.data, line.len, x->err);
+	}
+	pv_buf_free(&line);
+	return r;
+}
+
+static int load_items(struct xp *x, const int64_t *ids, size_t n)
+{
+	struct stored_message m;
+	int r;
+	if ((x->items = calloc(n ? n : 1, sizeof(*x->items))) == NULL ||
+	    (x->order = calloc(n ? n : 1, sizeof(*x->order))) == NULL)
+		return pv_fail(x->err, PV_ERR, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct item *it = &x->items[i];
+		if ((r = message_load(x->ar->cat->db, ids[i], &m, x->err)) < 0)
+			return r;
+		it->id = m.id;
+		it->leaf_index = m.leaf_index;
+		it->size = m.size;
+		it->received_at = m.received_at;
+		it->disposed_at = m.disposed_at;
+		it->policy_version = m.policy_version;
+		it->number = -1;
+		memcpy(it->sha256, m.sha256, 32);
+		if (m.disposed_at == 0)
+			x->order[x->n_exported++] = i;
+		else
+			x->sum->disposed++;
+	}
+	x->n = n;
+	return 0;
+}
+
+static int assign_bates(struct xp *x, int64_t now)
+{
+	int64_t *ids = calloc(x->n_exported ? x->n_exported : 1, sizeof(*ids));
+	int64_t *nums = calloc(x->n_exported ? x->n_exported : 1, sizeof(*nums));
+	size_t fresh = 0;
+	int r;
+	if (ids == NULL || nums == NULL) {
+		r = pv_fail(x->err, PV_ERR, "out of memory");
+		goto out;
+	}
+	if ((r = bates_matter_open(x->ar->cat->db, matter_of(x->o), x->o->bates_prefix,
+				   x->o->bates_start, x->o->actor, now, &x->matter, x->err)) < 0)
+		goto out;
+	for (size_t k = 0; k < x->n_exported; k++)
+		ids[k] = x->items[x->order[k]].id;
+	if ((r = bates_assign(x->ar->cat->db, &x->matter, ids, x->n_exported, now, nums, &fresh,
+			      x->err)) < 0)
+		goto out;
+	for (size_t k = 0; k < x->n_exported; k++)
+		x->items[x->order[k]].number = nums[k];
+	x->sum->new_numbers = fresh;
+out:
+	free(ids);
+	free(nums);
+	return r;
+}
+
+static int cmp_bates(const void *a, const void *b, void *ctx)
+{
+	const struct item *items = ctx;
+	int64_t x = items[*(const size_t *)a].number, y = items[*(const size_t *)b].number;
+	return x < y ? -1 : x > y;
+}
+
+/* The latest archive checkpoint, signed anew if it does not cover every
+ * exported leaf (it always does after a harvest; a belt and braces). */
+static int archive_checkpoint(struct xp *x)
+{
+	int64_t max_leaf = -1;
+	int r;
+	for (size_t k = 0; k < x->n_exported; k++)
+		if (x->items[x->order[k]].leaf_index > max_leaf)
+			max_leaf = x->items[x->order[k]].leaf_index;
+	pv_buf_reset(&x->acp_note);
+	if ((r = checkpoint_latest(x->ar->archive_log, &x->acp_note, &x->acp, x->err)) < 0 &&
+	    r != PV_ENOTFOUND)
+		return r;
+	if (r == 0 && (int64_t)x->acp.size > max_leaf)
+		return 0;
+	if ((r = archive_sign_checkpoint(x->ar, x->ar->archive_log, x->err)) < 0)
+		return r;
+	pv_buf_reset(&x->acp_note);
+	if ((r = checkpoint_latest(x->ar->archive_log, &x->acp_note, &x->acp, x->err)) < 0)
+		return r;
+	if ((int64_t)x->acp.size <= max_leaf)
+		return pv_fail(x->err, PV_EINTEGRITY, "the archive log does not hold leaf %lld",
+			       (long long)max_leaf);
+	return 0;
+}
+
+static int personal_json(struct xp *x)
+{
+	json_t *j = json_object();
+	char *s = NULL;
+	int r = 0;
+	if (j == NULL ||
+	    json_object_set_new(j, "matter", json_string(matter_of(x->o))) != 0 ||
+	    json_object_set_new(j, "query", json_string(x->o->query)) != 0 ||
+	    (s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		r = pv_fail(x->err, PV_EUSAGE, "the query and matter must be UTF-8 text");
+	else
+		r = pv_buf_append_str(&x->personal, s, x->err);
+	free(s);
+	json_decref(j);
+	return r;
+}
+
+static int record_export(struct xp *x, const int64_t *ids, size_t n)
+{
+	crypto_hash_sha256_state st;
+	char object[AUDIT_OBJECT_MAX + 1], hex[65];
+	struct pv_buf leaf;
+	struct audit_entry e;
+	int64_t now = pv_clock_now();
+	int r;
+
+	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
+	if ((r = personal_json(x)) < 0 || (r = catalog_begin(x->ar->cat, x->err)) < 0)
+		goto out;
+	if ((r = load_items(x, ids, n)) < 0 || (r = assign_bates(x, now)) < 0 ||
+	    (r = archive_checkpoint(x)) < 0)
+		goto rollback;
+	crypto_hash_sha256_init(&st);
+	if ((r = write_set(x, NULL, &st)) < 0)
+		goto rollback;
+	crypto_hash_sha256_final(&st, x->set_sha);
+	pv_hex(x->set_sha, 32, hex);
+	snprintf(object, sizeof(object), "messages=%zu disposed=%llu set-sha256=%s archive-size=%llu",
+		 x->n_exported, (unsigned long long)x->sum->disposed, hex,
+		 (unsigned long long)x->acp.size);
+	struct audit_event ev = {x->o->actor, AUDIT_EXPORT, object, "ok", (const char *)x->personal.data};
+	if ((r = auditlog_append(x->ar->audit_log, x->ar->audit_key, &ev, &x->seq, x->err)) < 0) {
+		pv_error_prefix(x->err, "audit log");
+		goto rollback;
+	}
+	if ((r = catalog_commit(x->ar->cat, x->err)) < 0)
+		goto out;
+	if ((r = tlog_leaf(x->ar->audit_log, x->seq, &leaf, x->err)) < 0 ||
+	    (r = auditlog_leaf_parse(leaf.data, leaf.len, x->seq, &e, x->err)) < 0)
+		goto out;
+	x->time = e.time;
+	goto out;
+rollback:
+	catalog_rollback(x->ar->cat);
+out:
+	pv_buf_free(&leaf);
+	return r;
+}
+
+/* --- step 3: the bundle ---------------------------------------------------------------- */
+
+static int add_buf(struct xp *x, const char *name, const struct pv_buf *b)
+{
+	return bundle_add(x->w, name, b->data ? (const void *)b->data : "", b->len, x->err);
+}
+
+static int write_request(struct xp *x)
+{
+	char t[PV_RFC3339_LEN], first[BATES_LEN_MAX + 1] = "", last[BATES_LEN_MAX + 1] = "";
+	json_t *j = json_object(), *arc = json_object(), *aud = json_object();
+	char *s = NULL;
+	int r = 0;
+	pv_clock_format_rfc3339(x->time, t);
+	if (x->n_exported > 0) {
+		bates_of(x, &x->items[x->order[0]], first);
+		bates_of(x, &x->items[x->order[x->n_exported - 1]], last);
+	}
+	snprintf(x->sum->first_bates, sizeof(x->sum->first_bates), "%s", first);
+	snprintf(x->sum->last_bates, sizeof(x->sum->last_bates), "%s", last);
+	if (j == NULL || arc == NULL || aud == NULL ||
+	    json_object_set_new(j, "format", json_string(EDISCOVERY_REQUEST_FORMAT)) ||
+	    json_object_set_new(j, "query", json_string(x->o->query)) ||
+	    json_object_set_new(j, "matter", json_string(matter_of(x->o))) ||
+	    json_object_set_new(j, "actor", json_string(x->o->actor)) ||
+	    json_object_set_new(j, "time", json_string(t)) ||
+	    json_object_set_new(j, "bates_prefix", json_string(x->matter.prefix)) ||
+	    json_object_set_new(j, "bates_first", json_string(first)) ||
+	    json_object_set_new(j, "bates_last", json_string(last)) ||
+	    json_object_set_new(j, "messages", json_integer((json_int_t)x->n_exported)) ||
+	    json_object_set_new(j, "disposed", json_integer((json_int_t)x->sum->disposed)) ||
+	    json_object_set_new(arc, "origin", json_string(tlog_origin(x->ar->archive_log))) ||
+	    json_object_set_new(arc, "size", json_integer((json_int_t)x->acp.size)) ||
+	    json_object_set_new(aud, "origin", json_string(tlog_origin(x->ar->audit_log))) ||
+	    json_object_set_new(aud, "size", json_integer((json_int_t)(x->seq + 1))) ||
+	    json_object_set_new(aud, "export_event", json_integer((json_int_t)x->seq)) ||
+	    json_object_set(j, "archive", arc) || json_object_set(j, "audit", aud) ||
+	    (s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL)
+		r = pv_fail(x->err, PV_ERR, "export/request.json: out of memory");
+	else {
+		struct pv_buf b;
+		pv_buf_init(&b, PV_EXPORT_REQUEST_MAX);
+		if ((r = pv_buf_printf(&b, x->err, "%s\n", s)) < 0 ||
+		    (r = add_buf(x, "export/request.json", &b)) < 0)
+			pv_error_prefix(x->err, "export/request.json");
+		pv_buf_free(&b);
+	}
+	free(s);
+	json_decref(arc);
+	json_decref(aud);
+	json_decref(j);
+	return r;
+}
+
+static int consistency_member(struct xp *x, struct tlog *t, const char *dir, uint64_t a,
+			      uint64_t n)
+{
+	merkle_hash proof[PV_PROOF_HASHES_MAX];
+	char name[96], b64[sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
+	struct pv_buf text;
+	size_t len;
+	int r;
+	if ((r = tlog_consistency_proof(t, a, n, proof, &len, x->err)) < 0)
+		return r;
+	pv_buf_init(&text, PV_PROOF_HASHES_MAX * sizeof(b64));
+	for (size_t i = 0; i < len && r == 0; i++) {
+		sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH_LEN,
+				  sodium_base64_VARIANT_ORIGINAL);
+		r = pv_buf_printf(&text, x->err, "%s\n", b64);
+	}
+	snprintf(name, sizeof(name), "%s/consistency/%llu-%llu", dir, (unsigned long long)a,
+		 (unsigned long long)n);
+	if (r == 0)
+		r = add_buf(x, name, &text);
+	pv_buf_free(&text);
+	return r;
+}
+
+/* An earlier export's checkpoint of log t (size a) and the proof that the
+ * bundle's (size n) extends it. Sizes with no stored checkpoint are skipped. */
+static int anchor(struct xp *x, struct tlog *t, const char *dir, uint64_t a, uint64_t n)
+{
+	struct tlog_checkpoint_row row;
+	char name[96];
+	int r;
+	if (a == 0 || a > n)
+		return 0;
+	tlog_checkpoint_row_init(&row);
+	if ((r = tlog_checkpoint_at_most(t, a, &row, x->err)) == 0 && row.size == a) {
+		snprintf(name, sizeof(name), "%s/checkpoints/%llu", dir, (unsigned long long)a);
+		if ((r = add_buf(x, name, &row.note)) == 0 && a < n)
+			r = consistency_member(x, t, dir, a, n);
+	}
+	if (r == PV_ENOTFOUND)
+		r = 0;
+	tlog_checkpoint_row_free(&row);
+	return r;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static size_t uniq(uint64_t *v, size_t n)
+{
+	size_t u = 0;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	for (size_t i = 0; i < n; i++)
+		if (u == 0 || v[u - 1] != v[i])
+			v[u++] = v[i];
+	return u;
+}
+
+/* The checkpoints earlier exports carried: audit size seq+1, and the
+ * archive size their event names. A recipient keeps one of them. */
+static int write_anchors(struct xp *x)
+{
+	struct tlog *au = x->ar->audit_log;
+	uint64_t *aud = calloc(ANCHORS_MAX, sizeof(*aud)), *arc = calloc(ANCHORS_MAX, sizeof(*arc));
+	size_t na = 0, nr = 0;
+	sqlite3_stmt *st = NULL;
+	struct pv_buf leaf;
+	struct audit_entry e;
+	int r = 0;
+
+	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
+	if (aud == NULL || arc == NULL) {
+		r = pv_fail(x->err, PV_ERR, "out of memory");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(tlog_db(au),
+			       "SELECT seq FROM audit_event WHERE type = '" AUDIT_EXPORT "'"
+			       " AND seq < ? ORDER BY seq DESC LIMIT " ANCHORS_MAX_S,
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = pv_fail(x->err, PV_ERR, "audit index: %s", sqlite3_errmsg(tlog_db(au)));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)x->seq);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t s = (uint64_t)sqlite3_column_int64(st, 0), size;
+		aud[na++] = s + 1;
+		pv_buf_reset(&leaf);
+		if ((r = tlog_leaf(au, s, &leaf, x->err)) < 0 ||
+		    (r = auditlog_leaf_parse(leaf.data, leaf.len, s, &e, x->err)) < 0)
+			goto out;
+		const char *p = strstr(e.object, "archive-size=");
+		if (p != NULL && (p == e.object || p[-1] == ' ')) {
+			p += strlen("archive-size=");
+			size_t l = strcspn(p, " ");
+			if (checkpoint_parse_u64(p, l, &size) == 0)
+				arc[nr++] = size;
+		}
+	}
+	na = uniq(aud, na);
+	nr = uniq(arc, nr);
+	for (size_t i = 0; i < na && r == 0; i++)
+		r = anchor(x, au, "audit", aud[i], x->seq + 1);
+	for (size_t i = 0; i < nr && r == 0; i++)
+		r = anchor(x, x->ar->archive_log, "archive", arc[i], x->acp.size);
+out:
+	sqlite3_finalize(st);
+	pv_buf_free(&leaf);
+	free(aud);
+	free(arc);
+	return r;
+}
+
+static int write_vkeys(struct xp *x)
+{
+	struct tlog *logs[2] = {x->ar->archive_log, x->ar->audit_log};
+	struct tlog_epoch_row ep;
+	struct pv_buf text;
+	int r = 0;
+	tlog_epoch_row_init(&ep);
+	pv_buf_init(&text, 64 * 1024);
+	for (size_t i = 0; i < 2 && r == 0; i++) {
+		if ((r = tlog_epoch_get(logs[i], UINT32_MAX, &ep, x->err)) < 0)
+			break;
+		uint32_t last = ep.epoch;
+		for (uint32_t k = 0; k <= last && r == 0; k++)
+			if ((r = tlog_epoch_get(logs[i], k, &ep, x->err)) == 0)
+				r = pv_buf_printf(&text, x->err, "%s\n", ep.vkey);
+	}
+	if (r == 0)
+		r = add_buf(x, "trust/vkeys", &text);
+	tlog_epoch_row_free(&ep);
+	pv_buf_free(&text);
+	return r;
+}
+
+/* audit/checkpoint, the event's proof and its personal data. */
+static int write_audit(struct xp *x)
+{
+	struct tlog *au = x->ar->audit_log;
+	struct tlog_checkpoint_row row;
+	struct pv_buf leaf, proof, pdata, pjson;
+	uint8_t salt[AUDIT_SALT_LEN];
+	int r;
+
+	tlog_checkpoint_row_init(&row);
+	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
+	pv_buf_init(&proof, PV_TLOG_PROOF_MAX);
+	pv_buf_init(&pdata, PV_AUDIT_PERSONAL_MAX + 1);
+	pv_buf_init(&pjson, 8 * PV_AUDIT_PERSONAL_MAX);
+	if ((r = tlog_checkpoint_at_most(au, x->seq + 1, &row, x->err)) < 0)
+		goto out;
+	if (row.size != x->seq + 1) {
+		r = pv_fail(x->err, PV_EINTEGRITY, "no audit checkpoint covers the export event");
+		goto out;
+	}
+	if ((r = add_buf(x, "audit/checkpoint", &row.note)) < 0 ||
+	    (r = tlog_leaf(au, x->seq, &leaf, x->err)) < 0 ||
+	    (r = tlog_proof_create(au, x->seq, (const char *)row.note.data, row.note.len, leaf.data,
+				   leaf.len, &proof, x->err)) < 0 ||
+	    (r = add_buf(x, "audit/export-event.tlog-proof", &proof)) < 0 ||
+	    (r = auditlog_personal(au, x->seq, salt, &pdata, x->err)) < 0 ||
+	    (r = auditlog_personal_json(x->seq, salt, (const char *)pdata.data, pdata.len, &pjson,
+					x->err)) < 0 ||
+	    (r = add_buf(x, "audit/export-event.personal.json", &pjson)) < 0)
+		goto out;
+out:
+	sodium_memzero(salt, sizeof(salt));
+	tlog_checkpoint_row_free(&row);
+	pv_buf_free(&leaf);
+	pv_buf_free(&proof);
+	pv_buf_free_secret(&pdata);
+	pv_buf_free(&pjson);
+	return r;
+}
+
+/* The message's key and salt; the key is wiped at once. */
+static int message_salt(struct xp *x, const struct stored_message *m, uint8_t salt[BLOB_SALT_BYTES])
+{
+	uint8_t key[BLOB_KEY_BYTES];
+	if (m->disposed_at != 0)
+		return pv_fail(x->err, PV_ERR, "message %lld was disposed of during the export; "
+					       "run it again", (long long)m->id);
+	if (m->blob[0] == '\0' || m->wrapped_len == 0)
+		return pv_fail(x->err, PV_EINTEGRITY, "message %lld: content missing without a "
+						      "disposal record (run popvault verify)",
+			       (long long)m->id);
+	int r = keyring_unwrap(x->ar->kr, m->bucket_id, m->blob, m->wrapped, m->wrapped_len, key,
+			       salt, x->err);
+	sodium_memzero(key, sizeof(key));
+	if (r == PV_ENOTFOUND)
+		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld: its key is gone without a disposal "
+						   "record (run popvault verify)", (long long)m->id);
+	return r;
+}
+
+/* messages/<BATES>.tlog-proof: extra = "salt <hex>\n" and the leaf. */
+static int write_proof(struct xp *x, struct rows *rw, struct item *it,
+		       const uint8_t salt[BLOB_SALT_BYTES])
+{
+	struct archive_leaf l;
+	char name[BATES_LEN_MAX + 32], bates[BATES_LEN_MAX + 1], hex[2 * BLOB_SALT_BYTES + 1];
+	int r;
+
+	pv_buf_reset(&rw->leaf);
+	pv_buf_reset(&rw->extra);
+	pv_buf_reset(&rw->proof);
+	if ((r = tlog_leaf(x->ar->archive_log, (uint64_t)it->leaf_index, &rw->leaf, x->err)) < 0)
+		return r;
+	if (archive_leaf_parse((const char *)rw->leaf.data, rw->leaf.len, &l, x->err) != 0 ||
+	    l.kind != LEAF_MESSAGE || l.seq != it->id || pv_unhex(l.commit, it->commit, 32) != 0)
+		return pv_fail(x->err, PV_EINTEGRITY, "message %lld: archive leaf %lld is not its "
+						      "leaf (run popvault verify)",
+			       (long long)it->id, (long long)it->leaf_index);
+	pv_hex(salt, BLOB_SALT_BYTES, hex);
+	bates_of(x, it, bates);
+	snprintf(name, sizeof(name), "messages/%s.tlog-proof", bates);
+	if ((r = pv_buf_printf(&rw->extra, x->err, "salt %s\n", hex)) == 0 &&
+	    (r = pv_buf_append(&rw->extra, rw->leaf.data, rw->leaf.len, x->err)) == 0 &&
+	    (r = tlog_proof_create(x->ar->archive_log, (uint64_t)it->leaf_index,
+				   (const char *)x->acp_note.data, x->acp_note.len, rw->extra.data,
+				   rw->extra.len, &rw->proof, x->err)) == 0)
+		r = add_buf(x, name, &rw->proof);
+	sodium_memzero(hex, sizeof(hex));
+	return r;
+}
+
+/* --- the messages ---------------------------------------------------------------- */
+
+struct msink {
+	struct xp *x;
+	const char *name;
+	struct pv_buf eml;              /* the message while it is small */
+	struct bundle_member *staged;   /* once it is not */
+	struct bundle_member *mbox;
+	struct mbox_quote q;
+	EVP_MD_CTX *md5;
+	crypto_generichash_state commit;
+	struct pv_buf head;             /* the header section, for the load files */
+	bool head_done;
+	uint64_t bytes;
+};
+
+static int mbox_out(void *ctx, const void *p, size_t n, struct pv_error *err)
+{
+	return bundle_member_write(ctx, p, n, err);
+}
+
+/* Keeps the header section (up to the first empty line) for the DAT. */
+static void head_collect(struct msink *s, const unsigned char *p, size_t n)
+{
+	size_t from = s->head.len > 3 ? s->head.len - 3 : 0;
+	size_t room = s->head.max - s->head.len;
+	if (s->head_done)
+		return;
+	if (n > room)
+		n = room;
+	if (n == 0 || pv_buf_append(&s->head, p, n, NULL) < 0) {
+		s->head_done = true;
+		return;
+	}
+	for (size_t i = from; i + 1 < s->head.len; i++) {
+		if (s->head.data[i] != '\n')
+			continue;
+		size_t j = i + 1;
+		if (s->head.data[j] == '\r' && j + 1 < s->head.len)
+			j++;
+		if (s->head.data[j] == '\n') {
+			s->head.len = j + 1;
+			s->head.data[s->head.len] = '\0';
+			s->head_done = true;
+			return;
+		}
+	}
+}
+
+static int msink_pass1(void *ctx, const unsigned char *p, size_t n, struct pv_error *err)
+{
+	struct msink *s = ctx;
+	int r;
+	if ((r = mbox_quote_feed(&s->q, p, n, err)) < 0)
+		return r;
+	if (EVP_DigestUpdate(s->md5, p, n) != 1)
+		return pv_fail(err, PV_ERR, "MD5 failed");
+	crypto_generichash_update(&s->commit, p, n);
+	head_collect(s, p, n);
+	s->bytes += n;
+	return 0;
+}
+
+static int msink_pass2(void *ctx, const unsigned char *p, size_t n, struct pv_error *err)
+{
+	struct msink *s = ctx;
+	int r;
+	if (s->staged == NULL && s->eml.len + n > EML_MEMORY_MAX) {
+		if ((r = bundle_member_begin(s->x->w, s->name, &s->staged, err)) < 0 ||
+		    (r = bundle_member_write(s->staged, s->eml.data, s->eml.len, err)) < 0)
+			return r;
+		pv_buf_reset(&s->eml);
+	}
+	s->bytes += n;
+	return s->staged ? bundle_member_write(s->staged, p, n, err) : pv_buf_append(&s->eml, p, n, err);
+}
+
+/* MM/DD/YYYY and HH:MM:SS in UTC (the DAT convention; VERIFY.md says UTC). */
+static void dat_date(int64_t t, char date[16], char tod[16])
+{
+	char r[PV_RFC3339_LEN];
+	pv_clock_format_rfc3339(t, r);
+	snprintf(date, 16, "%.2s/%.2s/%.4s", r + 5, r + 8, r);
+	snprintf(tod, 16, "%.8s", r + 11);
+}
+
+static int write_rows(struct xp *x, struct rows *rw, const struct item *it,
+		      const struct stored_message *m, struct msink *s, const char *bates,
+		      const uint8_t md5[16])
+{
+	struct index_doc doc;
+	char sha[65], md5h[33], idb[24], size[24], arch[PV_RFC3339_LEN], date[16] = "", tod[16] = "";
+	char rfc[PV_RFC3339_LEN] = "", file[BATES_LEN_MAX + 8], path[BATES_LEN_MAX + 20], mid[1100];
+	int r;
+
+	if ((r = index_mime_extract(s->head.data ? s->head.data : (const unsigned char *)"",
+				    s->head.len, &doc, x->err)) < 0) {
+		index_doc_free(&doc);
+		return r;
+	}
+	pv_hex(it->sha256, 32, sha);
+	pv_hex(md5, 16, md5h);
+	snprintf(idb, sizeof(idb), "%lld", (long long)it->id);
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)it->size);
+	pv_clock_format_rfc3339(it->received_at, arch);
+	if (doc.date_known) {
+		dat_date(doc.date, date, tod);
+		pv_clock_format_rfc3339(doc.date, rfc);
+	}
+	snprintf(file, sizeof(file), "%s.eml", bates);
+	snprintf(path, sizeof(path), "messages/%s.eml", bates);
+	snprintf(mid, sizeof(mid), doc.message_id.len ? "<%.1024s>" : "%s", pv_buf_str(&doc.message_id));
+	const char *from = pv_buf_str(&doc.from), *to = pv_buf_str(&doc.to), *cc = pv_buf_str(&doc.cc),
+		   *bcc = pv_buf_str(&doc.bcc), *subj = pv_buf_str(&doc.subject);
+	const char *dat[EDISCOVERY_DAT_NFIELDS] = {bates, bates, from, to,   cc,   bcc, subj,
+						    date,  tod,   mid,  m->account, arch, idb, size,
+						    file,  path,  sha,  md5h};
+	const char *csv[EDISCOVERY_CSV_NFIELDS] = {bates, idb, m->account, arch, rfc, from, to, cc,
+						    bcc, subj, mid, size, sha, md5h, path};
+	pv_buf_reset(&rw->line);
+	if ((r = loadfile_row(LOADFILE_DAT, dat, EDISCOVERY_DAT_NFIELDS, &rw->line, x->err)) == 0 &&
+	    (r = bundle_member_write(rw->dat, rw->line.data, rw->line.len, x->err)) == 0) {
+		pv_buf_reset(&rw->line);
+		if ((r = loadfile_row(LOADFILE_CSV, csv, EDISCOVERY_CSV_NFIELDS, &rw->line, x->err)) == 0)
+			r = bundle_member_write(rw->csv, rw->line.data, rw->line.len, x->err);
+	}
+	index_doc_free(&doc);
+	return r;
+}
+
+/* Pass 1 for one message: its proof, then its content into the mbox and the
+ * load files, checked against the leaf commitment on the way. */
+static int message_pass1(struct xp *x, struct rows *rw, struct item *it)
+{
+	struct stored_message m;
+	struct msink s;
+	uint8_t salt[BLOB_SALT_BYTES], commit[32], md5[16];
+	char bates[BATES_LEN_MAX + 1], from[PV_EXPORT_FROM_LINE_MAX + 1];
+	char sender[BATES_LEN_MAX + 16];
+	unsigned md5_len = 0;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	s.x = x;
+	s.mbox = rw->mbox;
+	pv_buf_init(&s.head, PV_MIME_HEADER_MAX);
+	bates_of(x, it, bates);
+	snprintf(sender, sizeof(sender), "%s@" EDISCOVERY_MBOX_DOMAIN, bates);
+	if ((s.md5 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(s.md5, EVP_md5(), NULL) != 1) {
+		r = pv_fail(x->err, PV_ERR, "MD5 is not available");
+		goto out;
+	}
+	if ((r = message_load(x->ar->cat->db, it->id, &m, x->err)) < 0 ||
+	    (r = message_salt(x, &m, salt)) < 0 || (r = write_proof(x, rw, it, salt)) < 0)
+		goto out;
+	crypto_generichash_init(&s.commit, salt, sizeof(salt), sizeof(commit));
+	if ((r = mbox_from_line(sender, it->received_at, from, sizeof(from), x->err)) < 0 ||
+	    (r = mbox_quote_begin(&s.q, from, mbox_out, rw->mbox, x->err)) < 0)
+		goto out;
+	if ((r = message_read(x->ar, &m, msink_pass1, &s, x->err)) < 0)
+		goto out;
+	crypto_generichash_final(&s.commit, commit, sizeof(commit));
+	if (s.bytes != it->size || sodium_memcmp(commit, it->commit, sizeof(commit)) != 0) {
+		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld does not match its archive leaf "
+						   "commitment (run popvault verify)", (long long)it->id);
+		goto out;
+	}
+	if (EVP_DigestFinal_ex(s.md5, md5, &md5_len) != 1 || md5_len != 16) {
+		r = pv_fail(x->err, PV_ERR, "MD5 failed");
+		goto out;
+	}
+	if ((r = mbox_quote_end(&s.q, x->err)) < 0 ||
+	    (r = write_rows(x, rw, it, &m, &s, bates, md5)) < 0)
+		goto out;
+	x->sum->bytes += s.bytes;
+out:
+	sodium_memzero(salt, sizeof(salt));
+	EVP_MD_CTX_free(s.md5);
+	pv_buf_free(&s.head);
+	return r;
+}
+
+/* Pass 2 for one message: messages/<BATES>.eml. */
+static int message_pass2(struct xp *x, const struct item *it)
+{
+	struct stored_message m;
+	struct msink s;
+	char bates[BATES_LEN_MAX + 1], name[BATES_LEN_MAX + 16];
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	s.x = x;
+	s.name = name;
+	pv_buf_init(&s.eml, EML_MEMORY_MAX);
+	bates_of(x, it, bates);
+	snprintf(name, sizeof(name), "messages/%s.eml", bates);
+	if ((r = message_load(x->ar->cat->db, it->id, &m, x->err)) < 0)
+		goto out;
+	if (m.disposed_at != 0) {
+		r = pv_fail(x->err, PV_ERR, "message %lld was disposed of during the export; run it "
+					    "again", (long long)it->id);
+		goto out;
+	}
+	if ((r = message_read(x->ar, &m, msink_pass2, &s, x->err)) < 0)
+		goto out;
+	if (s.bytes != it->size) {
+		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld changed size between two reads",
+			    (long long)it->id);
+		goto out;
+	}
+	r = s.staged ? bundle_member_end(x->w, &s.staged, x->err) : add_buf(x, name, &s.eml);
+out:
+	bundle_member_abort(&s.staged);
+	pv_buf_free(&s.eml);
+	return r;
+}
+
+static int write_disposed(struct xp *x)
+{
+	static const char *const head[] = {"id", "disposed", "policy_version"};
+	struct bundle_member *mb = NULL;
+	struct pv_buf line;
+	int r;
+	pv_buf_init(&line, 4096);
+	if ((r = bundle_member_begin(x->w, "disposed.csv", &mb, x->err)) < 0 ||
+	    (r = loadfile_row(LOADFILE_CSV, head, 3, &line, x->err)) < 0)
+		goto out;
+	for (size_t i = 0; i <= x->n && r == 0; i++) {
+		char id[24], t[PV_RFC3339_LEN], pol[24];
+		if (i > 0) {
+			const struct item *it = &x->items[i - 1];
+			if (it->number >= 0)
+				continue;
+			snprintf(id, sizeof(id), "%lld", (long long)it->id);
+			pv_clock_format_rfc3339(it->disposed_at, t);
+			snprintf(pol, sizeof(pol), "%lld", (long long)it->policy_version);
+			const char *row[] = {id, t, pol};
+			if ((r = loadfile_row(LOADFILE_CSV, row, 3, &line, x->err)) < 0)
+				break;
+		}
+		r = bundle_member_write(mb, line.data, line.len, x->err);
+		pv_buf_reset(&line);
+	}
+	if (r == 0)
+		r = bundle_member_end(x->w, &mb, x->err);
+out:
+	bundle_member_abort(&mb);
+	pv_buf_free(&line);
+	return r;
+}
+
+static int write_bundle(struct xp *x)
+{
+	static const char *const dat_head[] = {EDISCOVERY_DAT_FIELDS};
+	static const char *const csv_head[] = {EDISCOVERY_CSV_FIELDS};
+	struct rows rw = {0};
+	struct bundle_member *set = NULL;
+	struct pv_buf text;
+	uint64_t total = 2 * (uint64_t)x->n_exported;
+	int r;
+
+	pv_buf_init(&text, 256 * 1024);
+	pv_buf_init(&rw.line, 16 * PV_MIME_FIELD_MAX);
+	pv_buf_init(&rw.leaf, PV_TLOG_ENTRY_MAX);
+	pv_buf_init(&rw.extra, PV_TLOG_PROOF_EXTRA_MAX);
+	pv_buf_init(&rw.proof, PV_TLOG_PROOF_MAX);
+	if ((r = export_verify_md(tlog_origin(x->ar->archive_log), tlog_origin(x->ar->audit_log),
+				  x->n_exported, x->sum->disposed, &text, x->err)) < 0 ||
+	    (r = add_buf(x, "VERIFY.md", &text)) < 0 || (r = write_request(x)) < 0 ||
+	    (r = bundle_member_begin(x->w, "export/message-set", &set, x->err)) < 0 ||
+	    (r = write_set(x, set, NULL)) < 0 || (r = bundle_member_end(x->w, &set, x->err)) < 0 ||
+	    (r = add_buf(x, "archive/checkpoint", &x->acp_note)) < 0 || (r = write_audit(x)) < 0 ||
+	    (r = write_anchors(x)) < 0 || (r = write_vkeys(x)) < 0)
+		goto out;
+	if ((r = bundle_member_begin(x->w, "messages.mbox", &rw.mbox, x->err)) < 0 ||
+	    (r = bundle_member_begin(x->w, "loadfile.dat", &rw.dat, x->err)) < 0 ||
+	    (r = bundle_member_begin(x->w, "index.csv", &rw.csv, x->err)) < 0 ||
+	    (r = bundle_member_write(rw.dat, LOADFILE_BOM, strlen(LOADFILE_BOM), x->err)) < 0)
+		goto out;
+	pv_buf_reset(&rw.line);
+	if ((r = loadfile_row(LOADFILE_DAT, dat_head, EDISCOVERY_DAT_NFIELDS, &rw.line, x->err)) < 0 ||
+	    (r = bundle_member_write(rw.dat, rw.line.data, rw.line.len, x->err)) < 0)
+		goto out;
+	pv_buf_reset(&rw.line);
+	if ((r = loadfile_row(LOADFILE_CSV, csv_head, EDISCOVERY_CSV_NFIELDS, &rw.line, x->err)) < 0 ||
+	    (r = bundle_member_write(rw.csv, rw.line.data, rw.line.len, x->err)) < 0)
+		goto out;
+	/* Pass 1: proofs land in the archive as they are made, the mbox and
+	 * load files after them; pass 2: the .eml files. So a reader keeping
+	 * small members in memory keeps every proof first (ediscovery.h). */
+	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
+		r = message_pass1(x, &rw, &x->items[x->order[k]]);
+		if (r == 0 && x->o->progress != NULL)
+			x->o->progress(x->o->progress_ctx, k + 1, total);
+	}
+	if (r < 0 || (r = bundle_member_end(x->w, &rw.mbox, x->err)) < 0 ||
+	    (r = bundle_member_end(x->w, &rw.dat, x->err)) < 0 ||
+	    (r = bundle_member_end(x->w, &rw.csv, x->err)) < 0)
+		goto out;
+	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
+		r = message_pass2(x, &x->items[x->order[k]]);
+		if (r == 0 && x->o->progress != NULL)
+			x->o->progress(x->o->progress_ctx, x->n_exported + k + 1, total);
+	}
+	if (r == 0)
+		r = write_disposed(x);
+out:
+	bundle_member_abort(&set);
+	bundle_member_abort(&rw.mbox);
+	bundle_member_abort(&rw.dat);
+	bundle_member_abort(&rw.csv);
+	pv_buf_free(&rw.line);
+	pv_buf_free(&rw.leaf);
+	pv_buf_free_secret(&rw.extra);
+	pv_buf_free(&rw.proof);
+	pv_buf_free(&text);
+	return r;
+}
+
+/* --- step 4 and the whole ---------------------------------------------------------- */
+
+static int file_hash(const char *path, struct export_summary *sum, struct pv_error *err)
+{
+	crypto_hash_sha256_state st;
+	unsigned char buf[65536], h[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pv_fail(err, PV_ERR, "%s: %s", path, strerror(errno));
+	crypto_hash_sha256_init(&st);
+	sum->file_size = 0;
+	for (;;) {
+		ssize_t k = read(fd, buf, sizeof(buf));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			int e = errno;
+			close(fd);
+			return pv_fail(err, PV_ERR, "%s: %s", path, strerror(e));
+		}
+		if (k == 0)
+			break;
+		crypto_hash_sha256_update(&st, buf, (size_t)k);
+		sum->file_size += (uint64_t)k;
+	}
+	close(fd);
+	crypto_hash_sha256_final(&st, h);
+	pv_hex(h, 32, sum->file_sha256);
+	return 0;
+}
+
+static int check_opts(const struct export_opts *o, struct pv_error *err)
+{
+	if (o->query == NULL || o->out == NULL || o->actor == NULL)
+		return pv_fail(err, PV_EUSAGE, "export needs a query, --out and an actor");
+	if (strlen(o->query) > PV_QUERY_MAX)
+		return pv_fail(err, PV_EUSAGE, "the query is over %d bytes", PV_QUERY_MAX);
+	if (!bates_matter_valid(matter_of(o)))
+		return pv_fail(err, PV_EUSAGE, "a matter name is at most %d bytes of UTF-8 text "
+					       "without control characters", PV_EXPORT_MATTER_MAX);
+	if (o->bates_prefix != NULL && !bates_prefix_valid(o->bates_prefix))
+		return pv_fail(err, PV_EUSAGE,
+			       "Bates prefix '%s': 1 to %d letters, digits, '.', '_' or '-', "
+			       "starting with a letter or digit", o->bates_prefix,
+			       PV_EXPORT_BATES_PREFIX_MAX);
+	return 0;
+}
+
+int export_run(struct archive *ar, const struct export_opts *o, struct export_summary *sum,
+	       struct pv_error *err)
+{
+	struct xp x = {.ar = ar, .o = o, .sum = sum, .err = err};
+	int64_t *ids = NULL;
+	size_t n = 0;
+	bool recorded = false;
+	int r;
+
+	memset(sum, 0, sizeof(*sum));
+	pv_buf_init(&x.acp_note, PV_NOTE_MAX);
+	pv_buf_init(&x.personal, PV_AUDIT_PERSONAL_MAX);
+	if ((r = check_opts(o, err)) < 0)
+		goto out;
+	/* The output first: a bad name fails before anything is recorded. */
+	if ((r = bundle_writer_open(o->out, EDISCOVERY_KIND, &x.w, err)) < 0)
+		goto out;
+	/* The index is derived: bring it up to date before resolving the query. */
+	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
+	    (r = index_match_ids(ar->cat->db, o->query, &ids, &n, err)) < 0 ||
+	    (r = record_export(&x, ids, n)) < 0)
+		goto out;
+	recorded = true;
+	sum->messages = x.n_exported;
+	sum->audit_seq = x.seq;
+	sum->archive_size = x.acp.size;
+	qsort_r(x.order, x.n_exported, sizeof(*x.order), cmp_bates, x.items);
+	if ((r = write_bundle(&x)) < 0 || (r = bundle_writer_finish(&x.w, ar->archive_key, err)) < 0)
+		goto out;
+	if ((r = file_hash(o->out, sum, err)) < 0)
+		goto out;
+	r = archive_auditf(ar, o->actor, EXPORT_AUDIT_DONE, "ok", NULL, err,
+			   "export=%llu bundle-sha256=%s bytes=%llu", (unsigned long long)x.seq,
+			   sum->file_sha256, (unsigned long long)sum->file_size);
+	if (r < 0)
+		pv_error_prefix(err, "%s was written, but recording it failed", o->out);
+	recorded = false; /* the file is there: no failure entry */
+out:
+	bundle_writer_abort(&x.w);
+	if (r < 0) {
+		if (recorded) {
+			struct pv_error ignore;
+			char outcome[AUDIT_OUTCOME_MAX + 1];
+			snprintf(outcome, sizeof(outcome), "failed: %s", err ? err->msg : "?");
+			(void)archive_auditf(ar, o->actor, AUDIT_EXPORT, outcome, NULL, &ignore,
+					     "export=%llu", (unsigned long long)x.seq);
+		}
+	}
+	free(ids);
+	free(x.items);
+	free(x.order);
+	pv_buf_free(&x.acp_note);
+	pv_buf_free_secret(&x.personal);
+	return r;
+}

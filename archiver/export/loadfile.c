@@ -1,0 +1,126 @@
+#include "archiver/export/loadfile.h"
+
+#include <string.h>
+
+struct dialect {
+	const char *quote, *sep, *newline;
+	size_t qlen;
+};
+
+static const struct dialect dialects[] = {
+	[LOADFILE_DAT] = {LOADFILE_DAT_QUOTE, LOADFILE_DAT_SEP, LOADFILE_DAT_NEWLINE, 2},
+	[LOADFILE_CSV] = {"\"", ",", " ", 1},
+};
+
+static int field(const struct dialect *d, bool csv, const char *s, struct pv_buf *out,
+		 struct pv_error *err)
+{
+	size_t n = s ? strlen(s) : 0, run = 0;
+	int r = pv_buf_append(out, d->quote, d->qlen, err);
+	if (r == 0 && csv && n > 0 && strchr("=+-@\t\r", s[0]) != NULL)
+		r = pv_buf_append(out, "'", 1, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *rep = NULL;
+		size_t rl = 0, skip = 1;
+		if (n - i >= d->qlen && memcmp(s + i, d->quote, d->qlen) == 0) {
+			/* A quote inside the value: doubled. */
+			if ((r = pv_buf_append(out, s + run, i + d->qlen - run, err)) == 0)
+				r = pv_buf_append(out, d->quote, d->qlen, err);
+			i += d->qlen - 1;
+			run = i + 1;
+			continue;
+		}
+		if (c == '\r' && i + 1 < n && s[i + 1] == '\n') {
+			rep = d->newline;
+			skip = 2;
+		} else if (c == '\r' || c == '\n') {
+			rep = d->newline;
+		} else if (c < 0x20 || c == 0x7f) {
+			rep = " ";
+		} else {
+			continue;
+		}
+		rl = strlen(rep);
+		if ((r = pv_buf_append(out, s + run, i - run, err)) == 0)
+			r = pv_buf_append(out, rep, rl, err);
+		i += skip - 1;
+		run = i + 1;
+	}
+	if (r == 0)
+		r = pv_buf_append(out, s + run, n - run, err);
+	if (r == 0)
+		r = pv_buf_append(out, d->quote, d->qlen, err);
+	return r;
+}
+
+int loadfile_row(enum loadfile_kind kind, const char *const *fields, size_t n,
+		 struct pv_buf *out, struct pv_error *err)
+{
+	const struct dialect *d = &dialects[kind];
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (i > 0)
+			r = pv_buf_append_str(out, d->sep, err);
+		if (r == 0)
+			r = field(d, kind == LOADFILE_CSV, fields[i], out, err);
+	}
+	return r < 0 ? r : pv_buf_append(out, "\r\n", 2, err);
+}
+
+void loadfile_fields_init(struct loadfile_fields *f, size_t max_line)
+{
+	memset(f, 0, sizeof(*f));
+	pv_buf_init(&f->buf, max_line + LOADFILE_FIELDS_MAX);
+}
+
+void loadfile_fields_free(struct loadfile_fields *f)
+{
+	pv_buf_free(&f->buf);
+	f->n = 0;
+}
+
+int loadfile_parse(enum loadfile_kind kind, const char *line, size_t len,
+		   struct loadfile_fields *f, struct pv_error *err)
+{
+	const struct dialect *d = &dialects[kind];
+	const char *p = line, *end = line + len;
+	int r;
+	pv_buf_reset(&f->buf);
+	f->n = 0;
+	for (;;) {
+		if (f->n == LOADFILE_FIELDS_MAX)
+			return pv_fail(err, PV_EINTEGRITY, "more than %d fields", LOADFILE_FIELDS_MAX);
+		if ((size_t)(end - p) < d->qlen || memcmp(p, d->quote, d->qlen) != 0)
+			return pv_fail(err, PV_EINTEGRITY, "field %zu is not quoted", f->n + 1);
+		p += d->qlen;
+		f->off[f->n] = f->buf.len;
+		for (;;) {
+			const char *q = p;
+			while (q < end && ((size_t)(end - q) < d->qlen || memcmp(q, d->quote, d->qlen) != 0))
+				q++;
+			if (q == end)
+				return pv_fail(err, PV_EINTEGRITY, "field %zu is not closed", f->n + 1);
+			if ((r = pv_buf_append(&f->buf, p, (size_t)(q - p), err)) < 0)
+				return r;
+			p = q + d->qlen;
+			if ((size_t)(end - p) >= d->qlen && memcmp(p, d->quote, d->qlen) == 0) {
+				if ((r = pv_buf_append(&f->buf, d->quote, d->qlen, err)) < 0)
+					return r;
+				p += d->qlen;
+				continue;
+			}
+			break;
+		}
+		f->len[f->n] = f->buf.len - f->off[f->n];
+		if ((r = pv_buf_append(&f->buf, "", 1, err)) < 0)
+			return r;
+		f->n++;
+		if (p == end)
+			return 0;
+		size_t sl = strlen(d->sep);
+		if ((size_t)(end - p) < sl || memcmp(p, d->sep, sl) != 0)
+			return pv_fail(err, PV_EINTEGRITY, "text after field %zu", f->n);
+		p += sl;
+	}
+}
