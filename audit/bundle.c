@@ -797,7 +797,8 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 	}
 	if (r < 0)
 		goto out;
-	qsort(b->files, b->n_files, sizeof(*b->files), cmp_file);
+	if (b->n_files > 1)
+		qsort(b->files, b->n_files, sizeof(*b->files), cmp_file);
 	for (size_t i = 1; i < b->n_files; i++)
 		if (strcmp(b->files[i - 1].name, b->files[i].name) == 0) {
 			r = pv_fail(err, PV_EINTEGRITY, "bundle member %s appears twice",
@@ -964,7 +965,8 @@ int bundle_check_manifest(struct bundle *b, const struct note_verifier *vs, size
 	if (b->man_error[0] != '\0')
 		bundle_problem(rep, "%s", b->man_error);
 	(void)check_manifest_note(b, vs, nv, signer_name, rep);
-	qsort(b->man, b->n_man, sizeof(*b->man), cmp_man);
+	if (b->n_man > 1)
+		qsort(b->man, b->n_man, sizeof(*b->man), cmp_man);
 	for (size_t k = 1; k < b->n_man; k++)
 		if (strcmp(b->man[k - 1].name, b->man[k].name) == 0)
 			bundle_problem(rep, MANIFEST " lists %s twice", b->man[k].name);

@@ -432,7 +432,8 @@ int tlog_verify(struct tlog *t, const char *pinned_vkey, const char *const *know
 	    (r = load_known(v, known_notes, known_lens, n_known, err)) < 0)
 		goto out;
 
-	qsort(v->claims, v->n_claims, sizeof(*v->claims), cmp_claim);
+	if (v->n_claims > 1) /* qsort must not see the NULL of an empty list */
+		qsort(v->claims, v->n_claims, sizeof(*v->claims), cmp_claim);
 	for (size_t i = 0; i < v->n_claims; i++)
 		if (v->claims[i].size > v->size) {
 			r = pv_fail(err, PV_EINTEGRITY,
