@@ -1,0 +1,105 @@
+/* popvault export QUERY --out FILE [--matter NAME] [--bates-prefix P]
+ *                 [--bates-start N] [--json] */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/cli/json.h"
+#include "archiver/export/export.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
+#include "archiver/store/archive.h"
+
+struct progress {
+	int64_t last_ms;
+	bool shown;
+};
+
+/* On a terminal only, at most ten times a second. */
+static void show_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct progress *p = ctx;
+	int64_t now = pv_clock_monotonic_ms();
+	if (done != total && now - p->last_ms < 100)
+		return;
+	p->last_ms = now;
+	p->shown = true;
+	fprintf(stderr, "\rexport: %s %llu of %llu messages", done * 2 <= total ? "reading" : "writing",
+		(unsigned long long)(done * 2 <= total ? done : done - total / 2),
+		(unsigned long long)(total / 2));
+	fflush(stderr);
+}
+
+int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"out", CLI_VALUE, NULL},
+				 {"matter", CLI_VALUE, NULL},
+				 {"bates-prefix", CLI_VALUE, NULL},
+				 {"bates-start", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 4, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("export");
+	struct archive *ar = NULL;
+	struct export_summary sum;
+	struct progress prog = {0, false};
+	long long start;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	if (args.n_pos != 1)
+		return pv_fail(err, PV_EUSAGE, "export needs one QUERY (quote it)");
+	if (cli_opt(&args, "out") == NULL)
+		return pv_fail(err, PV_EUSAGE, "export needs --out FILE (.zip or .tar.gz)");
+	if ((r = cli_opt_int(&args, "bates-start", -1, 0, PV_EXPORT_BATES_NUMBER_MAX, &start, err)) < 0)
+		return r;
+	struct export_opts o = {
+		.query = args.pos[0],
+		.out = cli_opt(&args, "out"),
+		.matter = cli_opt(&args, "matter"),
+		.bates_prefix = cli_opt(&args, "bates-prefix"),
+		.bates_start = start,
+		.actor = ctx->actor,
+		.progress = !ctx->json && isatty(STDERR_FILENO) ? show_progress : NULL,
+		.progress_ctx = &prog,
+	};
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+		return r;
+	r = export_run(ar, &o, &sum, err);
+	archive_close(&ar);
+	if (prog.shown)
+		fputc('\n', stderr);
+	if (r < 0)
+		return r;
+	if (ctx->json) {
+		printf("{\"out\": ");
+		json_print_str(stdout, o.out);
+		printf(", \"messages\": %llu, \"disposed\": %llu, \"new_bates\": %llu, "
+		       "\"bates_first\": ", (unsigned long long)sum.messages,
+		       (unsigned long long)sum.disposed, (unsigned long long)sum.new_numbers);
+		json_print_str(stdout, sum.first_bates);
+		printf(", \"bates_last\": ");
+		json_print_str(stdout, sum.last_bates);
+		printf(", \"bytes\": %llu, \"audit_seq\": %llu, \"archive_size\": %llu, "
+		       "\"file_size\": %llu, \"sha256\": \"%s\"}\n", (unsigned long long)sum.bytes,
+		       (unsigned long long)sum.audit_seq, (unsigned long long)sum.archive_size,
+		       (unsigned long long)sum.file_size, sum.file_sha256);
+		return 0;
+	}
+	printf("exported %llu message%s to %s", (unsigned long long)sum.messages,
+	       sum.messages == 1 ? "" : "s", o.out);
+	if (sum.messages > 0)
+		printf(" (Bates %s to %s, %llu newly numbered)", sum.first_bates, sum.last_bates,
+		       (unsigned long long)sum.new_numbers);
+	printf("\n");
+	if (sum.disposed > 0)
+		printf("%llu matching message%s disposed of by policy: listed in disposed.csv\n",
+		       (unsigned long long)sum.disposed, sum.disposed == 1 ? " was" : "s were");
+	printf("sha256 %s  %llu bytes; audit entry %llu\n", sum.file_sha256,
+	       (unsigned long long)sum.file_size, (unsigned long long)sum.audit_seq);
+	printf("check it with: popvault verify-bundle %s --vkey ARCHIVE-VKEY --vkey AUDIT-VKEY\n", o.out);
+	return 0;
+}
