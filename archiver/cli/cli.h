@@ -73,6 +73,7 @@ int cli_hold(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_dispose(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_audit(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 /* dispose and policy dry-run: plan (and unless dry_run, carry out) disposal. */
 int cli_dispose_report(struct cli_ctx *ctx, bool dry_run, struct pv_error *err);
 

@@ -31,7 +31,16 @@ static const struct cli_command commands[] = {
 	{"show", "show an archived message",
 	 "popvault show ID [--raw]\n  --raw: exactly the bytes the server sent, nothing else\n", cli_show},
 	{"export", "export an eDiscovery bundle",
-	 "popvault export QUERY --out FILE [--matter NAME]\n", not_built},
+	 "popvault export QUERY --out FILE [--matter NAME] [--bates-prefix P]\n"
+	 "         [--bates-start N] [--json]\n"
+	 "  Writes every message matching QUERY (see search) to FILE (.zip, .tar.gz\n"
+	 "  or .tgz), signed: the .eml files named by Bates number, one mbox, a\n"
+	 "  Concordance DAT and a CSV load file, per message a proof against the\n"
+	 "  archive log, and the audit record of this export. A matter keeps its\n"
+	 "  Bates prefix (default PV) and numbers across exports; --bates-start\n"
+	 "  (default 1) applies to a matter's first export. Check the bundle with\n"
+	 "  popvault verify-bundle FILE --vkey ARCHIVE-VKEY --vkey AUDIT-VKEY.\n",
+	 cli_export},
 	{"verify", "verify the archive and audit logs, blobs and catalog",
 	 "popvault verify [--full] [--checkpoint FILE] [--json]\n"
 	 "  Recomputes both logs, checks every signature, catalog row and blob hash;\n"

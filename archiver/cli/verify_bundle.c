@@ -10,6 +10,7 @@
 
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
+#include "archiver/export/ediscovery.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
 #include "audit/auditbundle.h"
@@ -24,6 +25,7 @@ static const struct {
 	bundle_verify_fn verify;
 } verifiers[] = {
 	{AUDITBUNDLE_KIND, auditbundle_verify},
+	{EDISCOVERY_KIND, ediscovery_verify},
 };
 
 #define VKEYS_MAX 64
