@@ -626,9 +626,22 @@ static int fetch_all(struct session *ss, const uint32_t *nums, const uint64_t *s
 				bytes += sizes[end + k++];
 			if (k == 0)
 				break;
+			int64_t before = ss->done_msgs;
 			r = pop3_retr_many(ss->c, nums + end, k, ss->ar->cfg.message_max, &h, err);
 			blob_writer_abort(&ss->w);
 			if (r < 0) {
+				/* The connection died between replies (e.g. sending the
+				 * next pipelined RETR hit a reset): the message whose
+				 * reply was awaited is the one to skip next time. */
+				size_t at = end + (size_t)(ss->done_msgs - before);
+				if (!ss->broke && !ss->has_local && !pop3_alive(ss->c) && at < end + k) {
+					const struct pop3_msg *m = find_msg(ss->mb, nums[at]);
+					ss->s->failed++;
+					note(ss, "message %u (%s) left upstream: the connection was lost "
+					     "while its reply was awaited (%s)", nums[at], msg_uidl(m),
+					     err->msg);
+					mark_broken(ss, nums[at], m, err->msg);
+				}
 				discard_items(ss);
 				return r;
 			}

@@ -74,6 +74,15 @@ for k in sorted(out):
     print("%d: %s" % (k, "|".join(out[k])))
 EOF
 }
+# Every message the server committed as deleted was archived in full
+# before (UIDLs are "fake-<file name>").
+deleted_were_archived() {
+	local u a
+	a=$(archived)
+	for u in $(grep '^# commit' "$TR" | sed 's/.*(uidls: \(.*\))/\1/'); do
+		printf '%s\n' "$a" | grep -qx "$(hashes "$BASIC/${u#fake-}")" || return 1
+	done
+}
 # Messages committed as deleted by the server (from "# commit" lines).
 committed() { grep '^# commit' "$TR" | sed 's/.*deleted: \([0-9 ]*\) (.*/\1/' | tr ' ' '\n' | grep -c . ; }
 
@@ -96,12 +105,12 @@ on RETR 1
   close
 "
 harvest
-h_like "$ERR$OUT" 'INCOMPLETE|terminator|closed' "no terminator: reported"
+h_like "$ERR$OUT" 'message 1 .*left upstream.*(INCOMPLETE|closed|lost)' "no terminator: reported"
 h_check "no terminator: message 1 not archived, nothing half-stored" \
 	eval '! archived | grep -qx "$(hashes "$BASIC/01-plain.eml")" && [ -z "$(ls "$D/tmp")" ]'
 h_like "$(sessions | head -1)" '^1: ' "no terminator: the broken session is the first"
 h_check "no terminator: the broken session sent no QUIT" eval '! sessions | head -1 | grep -q QUIT'
-h_check "no terminator: message 1 never deleted" eval '! grep "^# commit" "$TR" | grep -q "fake-01-plain"'
+h_check "no terminator: every message deleted upstream was archived in full first" deleted_were_archived
 h_is "$(archived | comm -23 - <(hashes "$BASIC"/*) | wc -l)" 0 \
 	"no terminator: everything archived is a complete message"
 h_is "$(count)" 4 "no terminator: the other 4 messages are not held hostage (archived in a fresh session)"
@@ -118,11 +127,14 @@ on RETR 2
   close
 "
 harvest
-h_check "cut mid-line: nothing of message 2 archived" \
-	eval '! archived | grep -qx "$(hashes "$BASIC/02-dots.eml")"'
+# (The reset that follows the cut may also lose replies read before it:
+# which message the fresh session skips then varies; what may not vary is
+# that nothing partial is archived and nothing unarchived deleted.)
+h_is "$(archived | comm -23 - <(hashes "$BASIC"/*) | wc -l)" 0 \
+	"cut mid-line: everything archived is a complete message"
 h_is "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from messages where size=100").fetchone()[0])' "$D/catalog.db")" 0 \
 	"cut mid-line: no 100-byte fragment in the catalog"
-h_check "cut mid-line: message 2 never deleted" eval '! grep "^# commit" "$TR" | grep -q "fake-02-dots"'
+h_check "cut mid-line: every message deleted upstream was archived in full first" deleted_were_archived
 harvest
 h_is "$(archived)" "$(hashes "$BASIC"/*)" "cut mid-line: the next run completes, each message archived once"
 
@@ -219,8 +231,9 @@ h_is "$(count) $(j fetched)" "5 0" "keep-upstream on EXPIRE 0: nothing archived 
 
 # ---- a second harvest while one runs ----
 setup lock "mailbox $BASIC
+session
 on UIDL
-  sleep 3
+  sleep 2
   builtin
 "
 pv harvest --once >"$H_RUN/first.out" 2>&1 &

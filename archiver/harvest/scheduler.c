@@ -1,0 +1,520 @@
+/* The harvest scheduler: see scheduler.h. */
+#include "archiver/harvest/scheduler.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "archiver/harvest/indexer.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/log.h"
+#include "archiver/store/archive.h"
+
+#define BACKOFF_BASE_S 60
+#define BACKOFF_MAX_S 3600
+/* The daemon re-reads the account list this often (accounts come and go). */
+#define RELOAD_MS 30000
+/* A harvest process reports at most this much (summary + its error list). */
+#define RESULT_MAX (sizeof(struct wire) + 64 * 1024)
+
+/* What a harvest process sends back through its pipe, followed by
+ * errors_len bytes of its error list. Same binary on both ends. */
+struct wire {
+	int32_t status;
+	struct pv_error err;
+	int64_t listed, fetched, reconciled, deleted, residue, skipped, failed, remaining, bytes;
+	uint32_t login_delay_s;
+	uint8_t verified_gone;
+	uint32_t errors_len;
+};
+
+struct job {
+	struct account a;
+	char key[600];     /* the mailbox: host:port:user */
+	int failures;      /* consecutive failed harvests */
+	int64_t next_due;  /* monotonic ms */
+	bool ran;          /* --once: started already */
+	bool present;      /* in the latest account list */
+	pid_t pid;         /* the running harvest, 0 if none */
+	int fd;
+	struct pv_buf in;
+	int64_t started;
+};
+
+struct sched {
+	const struct harvest_sched_opts *o;
+	struct job *jobs;
+	size_t n, cap;
+	unsigned parallel, running;
+	bool index_needed, dirty_tmp;
+	int64_t loaded_at;
+	size_t found;
+};
+
+int64_t harvest_backoff_s(int failures, int64_t interval_s, uint32_t login_delay_s)
+{
+	int64_t d = interval_s;
+	if (failures > 0) {
+		int64_t cap = interval_s > BACKOFF_MAX_S ? interval_s : BACKOFF_MAX_S;
+		d = interval_s < BACKOFF_BASE_S ? interval_s : BACKOFF_BASE_S;
+		for (int i = 1; i < failures && d < cap; i++)
+			d *= 2;
+		if (d > cap)
+			d = cap;
+	}
+	if (d < (int64_t)login_delay_s)
+		d = login_delay_s;
+	return d < 1 ? 1 : d;
+}
+
+/* ---- the data directory: lock, leftovers, index, run records ---- */
+
+static int take_lock(const char *dir, int *fd_r, struct pv_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/harvest.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return pv_fail(err, PV_ERR, "open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return pv_fail(err, PV_ETEMP, "another harvest is running on %s", dir);
+	}
+	*fd_r = fd;
+	return PV_OK;
+}
+
+/* Temp blobs of a harvest that was killed: never committed, so garbage.
+ * Only while no harvest runs (theirs would be in use). */
+static void clean_tmp(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "blob-", 5) == 0 && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			pv_log(PV_LOG_DEBUG, "harvest.cleanup", "removed %s", e->d_name);
+	closedir(d);
+}
+
+/* For 'stats': when each account last ran and how it went. */
+static void record_run(struct archive *ar, const struct account *a, int64_t started,
+		       const struct harvest_summary *s, const char *outcome)
+{
+	sqlite3_stmt *st;
+	if (catalog_prepare(ar->cat->db,
+			    "INSERT INTO harvest_runs (account_id, started_at, finished_at, fetched,"
+			    " deleted, residue, outcome) VALUES (?,?,?,?,?,?,?)",
+			    &st, NULL) < 0)
+		return;
+	sqlite3_bind_int64(st, 1, a->id);
+	sqlite3_bind_int64(st, 2, started);
+	sqlite3_bind_int64(st, 3, pv_clock_now());
+	sqlite3_bind_int64(st, 4, s->fetched);
+	sqlite3_bind_int64(st, 5, s->deleted);
+	sqlite3_bind_int64(st, 6, s->residue);
+	sqlite3_bind_text(st, 7, outcome, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		pv_log(PV_LOG_WARN, "harvest.run", "cannot record the run: %s",
+		       sqlite3_errmsg(ar->cat->db));
+	sqlite3_finalize(st);
+}
+
+static void run_index(struct sched *sc)
+{
+	struct archive *ar = NULL;
+	struct pv_error err;
+	sc->index_needed = false;
+	/* Newly archived mail becomes searchable now (the index is derived). */
+	if (archive_open(sc->o->data_dir, &ar, &err) < 0 ||
+	    indexer_catch_up(ar, NULL, NULL, &err) < 0)
+		pv_log(PV_LOG_WARN, "index", "indexing after harvest failed: %s", err.msg);
+	archive_close(&ar);
+}
+
+/* ---- the account list ---- */
+
+static void job_free(struct job *j)
+{
+	account_clear(&j->a);
+	pv_buf_free(&j->in);
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
+}
+
+static int copy_account(struct account *dst, const struct account *src, struct pv_error *err)
+{
+	*dst = *src;
+	dst->secret = malloc(src->secret_len ? src->secret_len : 1);
+	if (dst->secret == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	memcpy(dst->secret, src->secret, src->secret_len);
+	return PV_OK;
+}
+
+static int add_account(void *ctx, const struct account *a)
+{
+	struct sched *sc = ctx;
+	struct pv_error err;
+	struct job *j = NULL;
+
+	if (sc->o->only != NULL && strcmp(sc->o->only, a->name) != 0)
+		return PV_OK;
+	sc->found++;
+	for (size_t i = 0; i < sc->n && j == NULL; i++)
+		if (sc->jobs[i].a.id == a->id)
+			j = &sc->jobs[i];
+	if (j != NULL) {
+		j->present = true;
+		if (j->pid != 0)
+			return PV_OK; /* running: its copy stays until it ends */
+		account_clear(&j->a);
+		return copy_account(&j->a, a, &err);
+	}
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 16;
+		struct job *v = realloc(sc->jobs, cap * sizeof(*v));
+		if (v == NULL)
+			return PV_ERR;
+		sc->jobs = v;
+		sc->cap = cap;
+	}
+	j = &sc->jobs[sc->n];
+	memset(j, 0, sizeof(*j));
+	j->fd = -1;
+	j->present = true;
+	j->next_due = pv_clock_monotonic_ms();
+	if (copy_account(&j->a, a, &err) < 0)
+		return PV_ERR;
+	/* The mailbox, for "never two sessions on one mailbox at once". */
+	int k = snprintf(j->key, sizeof(j->key), "%s:%d:%s", a->host, a->port, a->user);
+	for (int i = 0; i < k && j->key[i] != ':'; i++)
+		j->key[i] = (char)tolower((unsigned char)j->key[i]);
+	sc->n++;
+	return PV_OK;
+}
+
+static int load_jobs(struct sched *sc, struct pv_error *err)
+{
+	struct archive *ar = NULL;
+	int r;
+
+	if ((r = archive_open(sc->o->data_dir, &ar, err)) < 0)
+		return r;
+	if (sc->parallel == 0)
+		sc->parallel = sc->o->parallel ? sc->o->parallel : ar->cfg.parallel;
+	if (sc->parallel == 0)
+		sc->parallel = 1;
+	for (size_t i = 0; i < sc->n; i++)
+		sc->jobs[i].present = false;
+	sc->found = 0;
+	pv_error_clear(err);
+	r = account_each(ar->cat->db, add_account, sc, err);
+	if (r == PV_ERR && err->msg[0] == '\0')
+		pv_fail(err, PV_ERR, "out of memory");
+	archive_close(&ar);
+	if (r < 0)
+		return r;
+	/* Accounts removed meanwhile: forget them once they are not running. */
+	for (size_t i = 0; i < sc->n;) {
+		if (!sc->jobs[i].present && sc->jobs[i].pid == 0) {
+			job_free(&sc->jobs[i]);
+			sc->jobs[i] = sc->jobs[--sc->n];
+		} else {
+			i++;
+		}
+	}
+	sc->loaded_at = pv_clock_monotonic_ms();
+	return PV_OK;
+}
+
+/* ---- one harvest process ---- */
+
+static void write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	while (n > 0) {
+		ssize_t k = write(fd, b, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return;
+		b += k;
+		n -= (size_t)k;
+	}
+}
+
+/* The child: its own archive handle, one harvest, the result down the pipe. */
+static void child_main(const struct sched *sc, const struct job *j, int fd)
+{
+	const struct harvest_sched_opts *o = sc->o;
+	struct harvest_opts ho = {.progress = o->progress && (sc->parallel == 1 || sc->n == 1),
+				  .actor = o->actor};
+	struct harvest_summary s;
+	struct archive *ar = NULL;
+	struct wire w;
+	int64_t started = pv_clock_now();
+
+	/* A signal ends a harvest like a crash: safe by its invariants. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	memset(&w, 0, sizeof(w));
+	harvest_summary_init(&s);
+	pv_error_clear(&w.err);
+	w.status = archive_open(o->data_dir, &ar, &w.err);
+	if (w.status == PV_OK) {
+		w.status = harvest_account(ar, &j->a, &ho, &s, &w.err);
+		record_run(ar, &j->a, started, &s, w.status < 0 ? w.err.msg : "ok");
+		archive_close(&ar);
+	}
+	w.listed = s.listed;
+	w.fetched = s.fetched;
+	w.reconciled = s.reconciled;
+	w.deleted = s.deleted;
+	w.residue = s.residue;
+	w.skipped = s.skipped;
+	w.failed = s.failed;
+	w.remaining = s.remaining;
+	w.bytes = s.bytes;
+	w.login_delay_s = s.login_delay_s;
+	w.verified_gone = s.verified_gone;
+	w.errors_len = (uint32_t)s.errors.len;
+	write_all(fd, &w, sizeof(w));
+	write_all(fd, s.errors.data, s.errors.len);
+	close(fd);
+	harvest_summary_free(&s);
+	_exit(0);
+}
+
+static int start_job(struct sched *sc, struct job *j, struct pv_error *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return pv_fail(err, PV_ERR, "pipe: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return pv_fail(err, PV_ERR, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child_main(sc, j, p[1]);
+	}
+	close(p[1]);
+	j->pid = pid;
+	j->fd = p[0];
+	j->ran = true;
+	j->started = pv_clock_now();
+	pv_buf_init(&j->in, RESULT_MAX);
+	sc->running++;
+	return PV_OK;
+}
+
+/* The child closed its pipe: reap it, decode its report, schedule again. */
+static void finish_job(struct sched *sc, struct job *j)
+{
+	struct harvest_result res;
+	struct wire w;
+	int status = 0;
+	bool died;
+
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(j->fd);
+	j->fd = -1;
+	j->pid = 0;
+	sc->running--;
+	memset(&res, 0, sizeof(res));
+	res.a = &j->a;
+	harvest_summary_init(&res.s);
+	died = !WIFEXITED(status) || WEXITSTATUS(status) != 0 || j->in.len < sizeof(w);
+	if (!died) {
+		memcpy(&w, j->in.data, sizeof(w));
+		died = j->in.len != sizeof(w) + w.errors_len;
+	}
+	if (died) {
+		res.status = PV_ERR;
+		if (WIFSIGNALED(status))
+			pv_fail(&res.err, PV_ERR, "the harvest process died (signal %d); nothing "
+				"unsafe happened, the next harvest goes on from what was committed",
+				WTERMSIG(status));
+		else
+			pv_fail(&res.err, PV_ERR, "the harvest process ended without a report "
+				"(status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		sc->dirty_tmp = true;
+		struct archive *ar = NULL;
+		struct pv_error e;
+		if (archive_open(sc->o->data_dir, &ar, &e) == PV_OK)
+			record_run(ar, &j->a, j->started, &res.s, res.err.msg);
+		archive_close(&ar);
+	} else {
+		res.status = w.status;
+		res.err = w.err;
+		res.s.listed = w.listed;
+		res.s.fetched = w.fetched;
+		res.s.reconciled = w.reconciled;
+		res.s.deleted = w.deleted;
+		res.s.residue = w.residue;
+		res.s.skipped = w.skipped;
+		res.s.failed = w.failed;
+		res.s.remaining = w.remaining;
+		res.s.bytes = w.bytes;
+		res.s.login_delay_s = w.login_delay_s;
+		res.s.verified_gone = w.verified_gone != 0;
+		pv_buf_append(&res.s.errors, j->in.data + sizeof(w), w.errors_len, NULL);
+	}
+	pv_buf_free(&j->in);
+	if (res.s.fetched > 0)
+		sc->index_needed = true;
+	j->failures = res.status == PV_OK ? 0 : j->failures + 1;
+	res.next_in_s = harvest_backoff_s(j->failures, sc->o->interval_s, res.s.login_delay_s);
+	j->next_due = pv_clock_monotonic_ms() + res.next_in_s * 1000;
+	if (res.status < 0 && !sc->o->once)
+		pv_log(PV_LOG_INFO, "harvest.next", "%s: next harvest in %lld s (%d failed in a row)",
+		       j->a.name, (long long)res.next_in_s, j->failures);
+	if (sc->o->on_result != NULL)
+		sc->o->on_result(sc->o->ctx, &res);
+	harvest_summary_free(&res.s);
+}
+
+static bool mailbox_busy(const struct sched *sc, const struct job *j)
+{
+	for (size_t i = 0; i < sc->n; i++)
+		if (sc->jobs[i].pid != 0 && strcmp(sc->jobs[i].key, j->key) == 0)
+			return true;
+	return false;
+}
+
+static bool stopping(const struct sched *sc)
+{
+	return sc->o->stop != NULL && *sc->o->stop;
+}
+
+/* Starts what is due, as far as the limits allow. */
+static int start_due(struct sched *sc, int64_t now, struct pv_error *err)
+{
+	for (size_t i = 0; i < sc->n && sc->running < sc->parallel && !stopping(sc); i++) {
+		struct job *j = &sc->jobs[i];
+		bool due = sc->o->once ? !j->ran : j->next_due <= now;
+		if (j->pid != 0 || !j->present || !due || mailbox_busy(sc, j))
+			continue;
+		int r = start_job(sc, j, err);
+		if (r < 0)
+			return r;
+	}
+	return PV_OK;
+}
+
+static int poll_timeout(const struct sched *sc, int64_t now)
+{
+	int64_t t = 1000; /* also how often a stop request is noticed */
+	if (!sc->o->once)
+		for (size_t i = 0; i < sc->n; i++)
+			if (sc->jobs[i].pid == 0 && sc->jobs[i].next_due - now < t)
+				t = sc->jobs[i].next_due - now;
+	return t < 0 ? 0 : (int)t;
+}
+
+/* Waits for output from the running harvests; finishes those that ended. */
+static void wait_some(struct sched *sc, int timeout_ms)
+{
+	struct pollfd *pf = calloc(sc->n + 1, sizeof(*pf));
+	size_t *which = calloc(sc->n + 1, sizeof(*which));
+	size_t np = 0;
+	if (pf == NULL || which == NULL) {
+		free(pf);
+		free(which);
+		usleep(100000);
+		return;
+	}
+	for (size_t i = 0; i < sc->n; i++)
+		if (sc->jobs[i].pid != 0) {
+			pf[np].fd = sc->jobs[i].fd;
+			pf[np].events = POLLIN;
+			which[np++] = i;
+		}
+	int k = poll(pf, np, timeout_ms);
+	for (size_t p = 0; k > 0 && p < np; p++) {
+		struct job *j = &sc->jobs[which[p]];
+		unsigned char buf[16384];
+		if (pf[p].revents == 0)
+			continue;
+		ssize_t got = read(j->fd, buf, sizeof(buf));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got > 0) {
+			/* Past the cap the report is cut: decoding then fails and
+			 * the harvest counts as one that ended without a report. */
+			pv_buf_append(&j->in, buf, (size_t)got, NULL);
+			continue;
+		}
+		finish_job(sc, j);
+	}
+	free(pf);
+	free(which);
+}
+
+int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
+{
+	struct sched sc = {.o = o};
+	int lock_fd = -1, r;
+
+	if ((r = take_lock(o->data_dir, &lock_fd, err)) < 0)
+		return r;
+	clean_tmp(o->data_dir);
+	if ((r = load_jobs(&sc, err)) < 0)
+		goto out;
+	if (o->only != NULL && sc.found == 0) {
+		r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", o->only);
+		goto out;
+	}
+	for (;;) {
+		int64_t now = pv_clock_monotonic_ms();
+		if ((r = start_due(&sc, now, err)) < 0)
+			break;
+		if (sc.running == 0) {
+			if (sc.dirty_tmp) {
+				clean_tmp(o->data_dir);
+				sc.dirty_tmp = false;
+			}
+			if (sc.index_needed)
+				run_index(&sc);
+			bool all_ran = true;
+			for (size_t i = 0; i < sc.n; i++)
+				all_ran = all_ran && sc.jobs[i].ran;
+			if ((o->once && all_ran) || stopping(&sc))
+				break;
+			/* The daemon picks up accounts added or removed meanwhile. */
+			if (!o->once && now - sc.loaded_at >= RELOAD_MS &&
+			    (r = load_jobs(&sc, err)) < 0)
+				pv_log(PV_LOG_WARN, "harvest.accounts", "cannot re-read the accounts: %s",
+				       err->msg);
+			r = PV_OK;
+		}
+		wait_some(&sc, poll_timeout(&sc, pv_clock_monotonic_ms()));
+	}
+	/* A failure to start a harvest: let the running ones finish. */
+	while (sc.running > 0)
+		wait_some(&sc, 1000);
+out:
+	for (size_t i = 0; i < sc.n; i++)
+		job_free(&sc.jobs[i]);
+	free(sc.jobs);
+	close(lock_fd);
+	return r;
+}

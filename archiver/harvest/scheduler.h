@@ -1,0 +1,61 @@
+#ifndef PV_SCHEDULER_H
+#define PV_SCHEDULER_H
+
+/* The harvest scheduler (DESIGN.md §3, last paragraph): polls every account
+ * of a data directory, up to `parallel` at once, each harvest in its own
+ * process with its own archive handle (SQLite BEGIN IMMEDIATE and the busy
+ * timeout serialise their commits); never two sessions on one mailbox
+ * (same host, port and user) at once; after a failed harvest the account
+ * waits longer each time (harvest_backoff_s), and never less than the
+ * server's LOGIN-DELAY. One scheduler per data directory: it holds
+ * DIR/harvest.lock (flock) for its whole run, children included.
+ *
+ * A harvest process that dies (a signal, a crash) is reported as a failed
+ * harvest; what it left behind is safe by the harvest's own invariants
+ * (harvest.h), and its temporary blob files are removed once no harvest
+ * runs. Newly archived mail is indexed (indexer.h) when no harvest runs. */
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "archiver/harvest/harvest.h"
+#include "archiver/lib/error.h"
+#include "archiver/store/accounts.h"
+
+/* One finished harvest of one account, as reported to on_result. */
+struct harvest_result {
+	const struct account *a;
+	int status;              /* harvest_account's return; PV_ERR if its process died */
+	struct pv_error err;     /* when status < 0 */
+	struct harvest_summary s;
+	int64_t next_in_s;       /* daemon: seconds until this account's next harvest */
+};
+
+struct harvest_sched_opts {
+	const char *data_dir;
+	const char *only;        /* one account by name; NULL: all */
+	bool once;               /* each account once, then return; else until *stop */
+	unsigned parallel;       /* harvests at once; 0: [harvest] parallel from popvault.conf */
+	int64_t interval_s;      /* daemon: between harvests of an account (>= 1) */
+	bool progress;           /* per-message progress on a terminal (one harvest at a time) */
+	const char *actor;       /* for the audit log; NULL: "system" */
+	volatile sig_atomic_t *stop; /* may be NULL; when set: start nothing new, return
+				      * once what runs has finished */
+	void (*on_result)(void *ctx, const struct harvest_result *r);
+	void *ctx;
+};
+
+/* Runs the scheduler. Returns 0 when it ran (individual harvests report
+ * through on_result), PV_ENOTFOUND when `only` names no account, PV_ETEMP
+ * when another harvest holds the data directory, or another negative
+ * status when it could not run at all. */
+int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err);
+
+/* Seconds to wait before the next harvest of an account after `failures`
+ * consecutive failed harvests (0: it succeeded): the interval after a
+ * success; after failures min(interval, 60) s doubling up to
+ * max(interval, 1 h); never less than login_delay_s. */
+int64_t harvest_backoff_s(int failures, int64_t interval_s, uint32_t login_delay_s);
+
+#endif
