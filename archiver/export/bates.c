@@ -187,3 +187,41 @@ out:
 	sqlite3_finalize(put);
 	return r;
 }
+
+int bates_lookup(sqlite3 *db, const struct bates_matter *m, int64_t id, int64_t *number_r,
+		 struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT number FROM export_bates WHERE matter = ?"
+				    " AND message_id = ?", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, m->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	int rc = sqlite3_step(st);
+	*number_r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+int bates_disposed(sqlite3 *db, const struct bates_matter *m, bates_disposed_fn fn, void *ctx,
+		   struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT b.message_id, b.number FROM export_bates b"
+				    " JOIN messages m ON m.id = b.message_id"
+				    " WHERE b.matter = ? AND m.disposed_at IS NOT NULL"
+				    " ORDER BY b.message_id", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, m->name, -1, SQLITE_STATIC);
+	int rc;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		r = fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+	if (r == 0 && rc != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}

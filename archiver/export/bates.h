@@ -55,6 +55,18 @@ int bates_matter_open(sqlite3 *db, const char *matter, const char *prefix, int64
 int bates_assign(sqlite3 *db, const struct bates_matter *m, const int64_t *ids, size_t n,
 		 int64_t now, int64_t *numbers_r, size_t *new_r, struct pv_error *err);
 
+/* The number the matter gave message id in an earlier export, or -1
+ * (*number_r). Does not assign. */
+int bates_lookup(sqlite3 *db, const struct bates_matter *m, int64_t id, int64_t *number_r,
+		 struct pv_error *err);
+
+/* Calls fn for every message the matter numbered that has been disposed
+ * of since (in id order): a gap in the matter's numbering is explained in
+ * every later export. A non-zero return from fn stops and is returned. */
+typedef int (*bates_disposed_fn)(void *ctx, int64_t id, int64_t number);
+int bates_disposed(sqlite3 *db, const struct bates_matter *m, bates_disposed_fn fn, void *ctx,
+		   struct pv_error *err);
+
 /* "<prefix><number, BATES_DIGITS digits at least>" into out. */
 void bates_format(const char *prefix, int64_t number, char out[BATES_LEN_MAX + 1]);
 

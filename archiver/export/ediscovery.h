@@ -37,8 +37,10 @@
  *                                 From_ lines "From <BATES>@popvault <date>"
  *   loadfile.dat                  Concordance DAT (loadfile.h), Bates order
  *   index.csv                     the same as CSV
- *   disposed.csv                  matching messages disposed of by policy:
- *                                 id, disposed (RFC 3339), policy_version
+ *   disposed.csv                  messages disposed of by policy that match
+ *                                 or that this matter numbered before: id,
+ *                                 bates (or empty), disposed (RFC 3339),
+ *                                 policy_version
  *   MANIFEST.sha256, MANIFEST.note   (audit/bundle.h; signed by the archive key)
  *
  * The per-message proofs are written before the .eml files so that a
@@ -48,7 +50,12 @@
  *
  *   popvault/ediscovery-set/v1
  *   message <id> <BATES> <leaf index> <size> <sha256 hex>
- *   disposed <id> <RFC 3339 disposal time> <policy version>
+ *   disposed <id> <RFC 3339 disposal time> <policy version> <BATES or ->
+ *
+ * Disposed messages are listed, not exported: those the search index still
+ * matched (it forgets disposed mail, so normally none), and those the
+ * matter gave a Bates number in an earlier export, so that every gap in a
+ * matter's numbering is explained.
  *
  * The message's salted commitment (archive leaf `commit` line) is
  * BLAKE2b-256 keyed by its salt over the exact bytes: the salt is per

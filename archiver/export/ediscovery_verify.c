@@ -54,6 +54,7 @@ struct vdisp {
 	int64_t id;
 	char time[PV_RFC3339_LEN];
 	int64_t policy;
+	char bates[BATES_LEN_MAX + 1]; /* "" when none */
 	bool in_csv;
 };
 
@@ -283,9 +284,9 @@ static int set_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t
 		c->last_id = (int64_t)id;
 		return 0;
 	}
-	if (k == 4 && wl[0] == 8 && memcmp(w[0], "disposed", 8) == 0 && dec(w[1], wl[1], &id) &&
+	if (k == 5 && wl[0] == 8 && memcmp(w[0], "disposed", 8) == 0 && dec(w[1], wl[1], &id) &&
 	    id > 0 && id <= INT64_MAX && wl[2] == PV_RFC3339_LEN - 1 && dec(w[3], wl[3], &pol) &&
-	    pol <= INT64_MAX) {
+	    pol <= INT64_MAX && ((wl[4] == 1 && w[4][0] == '-') || bates_valid(w[4], wl[4]))) {
 		if ((int64_t)id <= c->last_id)
 			goto order;
 		if (v->nd == c->cap_d) {
@@ -304,6 +305,10 @@ static int set_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t
 		d->id = (int64_t)id;
 		memcpy(d->time, w[2], wl[2]);
 		d->policy = (int64_t)pol;
+		if (w[4][0] != '-') {
+			memcpy(d->bates, w[4], wl[4]);
+			d->bates[wl[4]] = '\0';
+		}
 		c->last_id = (int64_t)id;
 		return 0;
 	}
@@ -1064,21 +1069,31 @@ static int disp_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_
 	struct pv_error e;
 	uint64_t id;
 	char pol[24];
-	if (loadfile_parse(LOADFILE_CSV, l, n, &c->f, &e) != 0 || c->f.n != 3) {
+	if (loadfile_parse(LOADFILE_CSV, l, n, &c->f, &e) != 0 || c->f.n != 4) {
 		bundle_problem(v->rep, "disposed.csv line %llu is malformed", (unsigned long long)no);
 		c->bad = true;
 		return 1;
 	}
-	if (no == 1)
+	if (no == 1) {
+		if (strcmp(loadfile_field(&c->f, 0), "id") != 0 ||
+		    strcmp(loadfile_field(&c->f, 1), "bates") != 0 ||
+		    strcmp(loadfile_field(&c->f, 2), "disposed") != 0 ||
+		    strcmp(loadfile_field(&c->f, 3), "policy_version") != 0) {
+			bundle_problem(v->rep, "disposed.csv: the header row is not the one this format has");
+			c->bad = true;
+			return 1;
+		}
 		return 0;
+	}
 	struct vdisp *d = NULL;
 	if (dec(loadfile_field(&c->f, 0), c->f.len[0], &id) && id <= INT64_MAX &&
 	    (d = find_disposed(v, (int64_t)id)) != NULL && d->in_csv)
 		d = NULL;
 	if (d != NULL)
 		snprintf(pol, sizeof(pol), "%lld", (long long)d->policy);
-	if (d == NULL || strcmp(loadfile_field(&c->f, 1), d->time) != 0 ||
-	    strcmp(loadfile_field(&c->f, 2), pol) != 0) {
+	if (d == NULL || strcmp(loadfile_field(&c->f, 1), d->bates) != 0 ||
+	    strcmp(loadfile_field(&c->f, 2), d->time) != 0 ||
+	    strcmp(loadfile_field(&c->f, 3), pol) != 0) {
 		bundle_problem(v->rep, "disposed.csv line %llu is not in export/message-set",
 			       (unsigned long long)no);
 		c->bad = true;

@@ -86,14 +86,15 @@ static void bates_of(const struct xp *x, const struct item *it, char out[BATES_L
 static int set_line(const struct xp *x, const struct item *it, struct pv_buf *out,
 		    struct pv_error *err)
 {
-	char hex[65], bates[BATES_LEN_MAX + 1], t[PV_RFC3339_LEN];
-	if (it->number < 0) {
+	char hex[65], bates[BATES_LEN_MAX + 1] = "-", t[PV_RFC3339_LEN];
+	if (it->number >= 0)
+		bates_of(x, it, bates);
+	if (it->disposed_at != 0) {
 		pv_clock_format_rfc3339(it->disposed_at, t);
-		return pv_buf_printf(out, err, "disposed %lld %s %lld\n", (long long)it->id, t,
-				     (long long)it->policy_version);
+		return pv_buf_printf(out, err, "disposed %lld %s %lld %s\n", (long long)it->id, t,
+				     (long long)it->policy_version, bates);
 	}
 	pv_hex(it->sha256, 32, hex);
-	bates_of(x, it, bates);
 	return pv_buf_printf(out, err, "message %lld %s %lld %llu %s\n", (long long)it->id, bates,
 			     (long long)it->leaf_index, (unsigned long long)it->size, hex);
 }
@@ -119,57 +120,111 @@ static int write_set(struct xp *x, struct bundle_member *out, crypto_hash_sha256
 	return r;
 }
 
-static int load_items(struct xp *x, const int64_t *ids, size_t n)
+static int add_item(struct xp *x, int64_t id, size_t *cap)
 {
 	struct stored_message m;
 	int r;
-	if ((x->items = calloc(n ? n : 1, sizeof(*x->items))) == NULL ||
-	    (x->order = calloc(n ? n : 1, sizeof(*x->order))) == NULL)
-		return pv_fail(x->err, PV_ERR, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		struct item *it = &x->items[i];
-		if ((r = message_load(x->ar->cat->db, ids[i], &m, x->err)) < 0)
-			return r;
-		it->id = m.id;
-		it->leaf_index = m.leaf_index;
-		it->size = m.size;
-		it->received_at = m.received_at;
-		it->disposed_at = m.disposed_at;
-		it->policy_version = m.policy_version;
-		it->number = -1;
-		memcpy(it->sha256, m.sha256, 32);
-		if (m.disposed_at == 0)
+	if (x->n == *cap) {
+		size_t nc = *cap ? 2 * *cap : 64;
+		struct item *p = realloc(x->items, nc * sizeof(*p));
+		if (p == NULL)
+			return pv_fail(x->err, PV_ERR, "out of memory");
+		x->items = p;
+		*cap = nc;
+	}
+	if ((r = message_load(x->ar->cat->db, id, &m, x->err)) < 0)
+		return r;
+	struct item *it = &x->items[x->n++];
+	memset(it, 0, sizeof(*it));
+	it->id = m.id;
+	it->leaf_index = m.leaf_index;
+	it->size = m.size;
+	it->received_at = m.received_at;
+	it->disposed_at = m.disposed_at;
+	it->policy_version = m.policy_version;
+	it->number = -1;
+	memcpy(it->sha256, m.sha256, 32);
+	return 0;
+}
+
+static int cmp_item_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct item *)a)->id, y = ((const struct item *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static struct item *item_by_id(struct xp *x, int64_t id)
+{
+	struct item key = {.id = id};
+	return bsearch(&key, x->items, x->n, sizeof(*x->items), cmp_item_id);
+}
+
+/* An earlier-numbered message of the matter, disposed of since. */
+struct gone_ctx {
+	struct xp *x;
+	size_t n_matched, *cap;
+};
+
+static int add_gone(void *ctx, int64_t id, int64_t number)
+{
+	struct gone_ctx *g = ctx;
+	struct item key = {.id = id};
+	if (bsearch(&key, g->x->items, g->n_matched, sizeof(key), cmp_item_id) != NULL)
+		return 0;
+	int r = add_item(g->x, id, g->cap);
+	if (r == 0)
+		g->x->items[g->x->n - 1].number = number;
+	return r;
+}
+
+/* The matching messages (ascending ids), their Bates numbers, and the
+ * disposed ones: matching ones, and those this matter numbered before. */
+static int load_items(struct xp *x, const int64_t *ids, size_t n, int64_t now)
+{
+	size_t cap = 0, k = 0, fresh = 0;
+	int64_t *exp_ids = NULL, *nums = NULL;
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = add_item(x, ids[i], &cap);
+	if (r < 0)
+		return r;
+	if ((r = bates_matter_open(x->ar->cat->db, matter_of(x->o), x->o->bates_prefix,
+				   x->o->bates_start, x->o->actor, now, &x->matter, x->err)) < 0)
+		return r;
+	if ((exp_ids = calloc(x->n ? x->n : 1, sizeof(*exp_ids))) == NULL ||
+	    (nums = calloc(x->n ? x->n : 1, sizeof(*nums))) == NULL) {
+		r = pv_fail(x->err, PV_ERR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < x->n && r == 0; i++) {
+		if (x->items[i].disposed_at == 0)
+			exp_ids[k++] = x->items[i].id;
+		else
+			r = bates_lookup(x->ar->cat->db, &x->matter, x->items[i].id, &x->items[i].number,
+					 x->err);
+	}
+	if (r < 0 || (r = bates_assign(x->ar->cat->db, &x->matter, exp_ids, k, now, nums, &fresh,
+				       x->err)) < 0)
+		goto out;
+	for (size_t i = 0; i < k; i++)
+		item_by_id(x, exp_ids[i])->number = nums[i];
+	x->sum->new_numbers = fresh;
+	struct gone_ctx g = {x, x->n, &cap};
+	if ((r = bates_disposed(x->ar->cat->db, &x->matter, add_gone, &g, x->err)) < 0)
+		goto out;
+	qsort(x->items, x->n, sizeof(*x->items), cmp_item_id);
+	if ((x->order = calloc(x->n ? x->n : 1, sizeof(*x->order))) == NULL) {
+		r = pv_fail(x->err, PV_ERR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < x->n; i++) {
+		if (x->items[i].disposed_at == 0)
 			x->order[x->n_exported++] = i;
 		else
 			x->sum->disposed++;
 	}
-	x->n = n;
-	return 0;
-}
-
-static int assign_bates(struct xp *x, int64_t now)
-{
-	int64_t *ids = calloc(x->n_exported ? x->n_exported : 1, sizeof(*ids));
-	int64_t *nums = calloc(x->n_exported ? x->n_exported : 1, sizeof(*nums));
-	size_t fresh = 0;
-	int r;
-	if (ids == NULL || nums == NULL) {
-		r = pv_fail(x->err, PV_ERR, "out of memory");
-		goto out;
-	}
-	if ((r = bates_matter_open(x->ar->cat->db, matter_of(x->o), x->o->bates_prefix,
-				   x->o->bates_start, x->o->actor, now, &x->matter, x->err)) < 0)
-		goto out;
-	for (size_t k = 0; k < x->n_exported; k++)
-		ids[k] = x->items[x->order[k]].id;
-	if ((r = bates_assign(x->ar->cat->db, &x->matter, ids, x->n_exported, now, nums, &fresh,
-			      x->err)) < 0)
-		goto out;
-	for (size_t k = 0; k < x->n_exported; k++)
-		x->items[x->order[k]].number = nums[k];
-	x->sum->new_numbers = fresh;
 out:
-	free(ids);
+	free(exp_ids);
 	free(nums);
 	return r;
 }
@@ -236,8 +291,7 @@ static int record_export(struct xp *x, const int64_t *ids, size_t n)
 	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
 	if ((r = personal_json(x)) < 0 || (r = catalog_begin(x->ar->cat, x->err)) < 0)
 		goto out;
-	if ((r = load_items(x, ids, n)) < 0 || (r = assign_bates(x, now)) < 0 ||
-	    (r = archive_checkpoint(x)) < 0)
+	if ((r = load_items(x, ids, n, now)) < 0 || (r = archive_checkpoint(x)) < 0)
 		goto rollback;
 	crypto_hash_sha256_init(&st);
 	if ((r = write_set(x, NULL, &st)) < 0)
@@ -768,25 +822,27 @@ out:
 
 static int write_disposed(struct xp *x)
 {
-	static const char *const head[] = {"id", "disposed", "policy_version"};
+	static const char *const head[] = {"id", "bates", "disposed", "policy_version"};
 	struct bundle_member *mb = NULL;
 	struct pv_buf line;
 	int r;
 	pv_buf_init(&line, 4096);
 	if ((r = bundle_member_begin(x->w, "disposed.csv", &mb, x->err)) < 0 ||
-	    (r = loadfile_row(LOADFILE_CSV, head, 3, &line, x->err)) < 0)
+	    (r = loadfile_row(LOADFILE_CSV, head, 4, &line, x->err)) < 0)
 		goto out;
 	for (size_t i = 0; i <= x->n && r == 0; i++) {
-		char id[24], t[PV_RFC3339_LEN], pol[24];
+		char id[24], t[PV_RFC3339_LEN], pol[24], bates[BATES_LEN_MAX + 1] = "";
 		if (i > 0) {
 			const struct item *it = &x->items[i - 1];
-			if (it->number >= 0)
+			if (it->disposed_at == 0)
 				continue;
 			snprintf(id, sizeof(id), "%lld", (long long)it->id);
 			pv_clock_format_rfc3339(it->disposed_at, t);
 			snprintf(pol, sizeof(pol), "%lld", (long long)it->policy_version);
-			const char *row[] = {id, t, pol};
-			if ((r = loadfile_row(LOADFILE_CSV, row, 3, &line, x->err)) < 0)
+			if (it->number >= 0)
+				bates_of(x, it, bates);
+			const char *row[] = {id, bates, t, pol};
+			if ((r = loadfile_row(LOADFILE_CSV, row, 4, &line, x->err)) < 0)
 				break;
 		}
 		r = bundle_member_write(mb, line.data, line.len, x->err);

@@ -8,8 +8,8 @@
 	"\n" \
 	"This bundle holds %llu messages exported from the popvault archive whose\n" \
 	"logs are `%s` (the archive: one leaf per message) and `%s`\n" \
-	"(the audit log: one leaf per action), and lists %llu matching messages\n" \
-	"that had been disposed of under the retention policy.\n" \
+	"(the audit log: one leaf per action), and lists %llu messages that had\n" \
+	"been disposed of under the retention policy.\n" \
 	"`export/request.json` says who asked for it, when, with which search\n" \
 	"query and for which matter.\n"
 
@@ -47,8 +47,10 @@ static const char BODY[] =
 	"  tree size, base64 Merkle root.\n"
 	"- `export/message-set`: the exported set, one line per message sorted by\n"
 	"  id: `message <id> <BATES> <leaf index> <size> <sha256>`, and\n"
-	"  `disposed <id> <time> <policy version>` for matching messages that were\n"
-	"  disposed of (also in `disposed.csv`).\n"
+	"  `disposed <id> <time> <policy version> <BATES or ->` for messages disposed\n"
+	"  of under the retention policy (also in `disposed.csv`): matching ones,\n"
+	"  and those this matter numbered in an earlier export, so that a gap in\n"
+	"  the matter's Bates numbers is explained. Their content is gone.\n"
 	"- `audit/checkpoint`, `audit/export-event.tlog-proof`: the audit log's\n"
 	"  signed checkpoint, whose last leaf is the record of this export (type\n"
 	"  `export`, with `set-sha256` = the SHA-256 of `export/message-set`, the\n"
