@@ -1,0 +1,144 @@
+#!/bin/bash
+# The harvest scheduler: accounts harvested in parallel up to [harvest]
+# parallel, each in its own process, all committing into one archive; never
+# two sessions on one mailbox at once; in the daemon loop, a failing
+# account backs off (1, 2, 4... times the base) while the others keep their
+# interval, and no account logs in again before the server's LOGIN-DELAY;
+# a harvest process that dies is reported and its account harvested
+# later; SIGTERM stops the daemon.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+h_init
+PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
+h_plan 19
+
+BASIC=$H_SRC/tests/data/mail/basic
+printf 'pw\n' >"$H_RUN/pw"
+pv() { "$PV" --data "$D" "$@"; }
+count() { pv --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])'; }
+hashes() { for f in "$@"; do sha256sum <"$f" | cut -d' ' -f1; done | sort; }
+archived() {
+	local n i
+	n=$(count)
+	for ((i = 1; i <= n; i++)); do pv show "$i" --raw | sha256sum | cut -d' ' -f1; done | sort
+}
+# fake NAME SCRIPT: a fake server; sets PORT, TR, CA for it.
+fake() {
+	local p
+	h_fake_start --name "$1" --script "$2"
+	p=$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')
+	eval "PORT=\$${p}_PORT TR=\$${p}_TRANSCRIPT CA=\$${p}_CA"
+}
+addacct() { # NAME PORT CA [options]
+	local name=$1 port=$2 ca=$3
+	shift 3
+	pv account add "$name" --host localhost --port "$port" --tls starttls --auth user \
+		--user alice --password-file "$H_RUN/pw" --ca-file "$ca" "$@" >/dev/null
+}
+# The first session of each server lingers 1.5 s in UIDL.
+SLOW="mailbox $BASIC
+session
+on UIDL
+  sleep 1.5
+  builtin
+"
+
+# ---- four accounts at once, one archive ----
+D=$H_RUN/data-par
+"$PV" init --data "$D" >/dev/null
+printf '[harvest]\nparallel = 4\nbatch_max = 2\n' >>"$D/popvault.conf"
+for n in p1 p2 p3 p4; do fake "$n" "$SLOW"; addacct "$n" "$PORT" "$CA"; done
+t0=$(date +%s%N)
+pv --json harvest --once >"$H_RUN/par.json" 2>"$H_RUN/par.err"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+h_is "$rc" 0 "parallel: four accounts harvested"
+h_like "$ms" '^([0-9]{1,3}|[1-4][0-9]{3})$' "parallel: the four 1.5 s sessions overlapped (${ms} ms, sequential is over 6 s)"
+h_is "$(count)" 20 "parallel: 20 messages in one archive"
+h_is "$(archived)" "$(for n in 1 2 3 4; do hashes "$BASIC"/*; done | sort)" "parallel: each message archived once, byte for byte"
+h_is "$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*), min(id), max(id), count(distinct leaf_index), min(leaf_index), max(leaf_index) from messages").fetchone())' "$D/catalog.db")" \
+	"(20, 1, 20, 20, 0, 19)" "parallel: ids 1..20 and leaves 0..19, no gap, no collision"
+h_is "$(pv checkpoint | sed -n 2p)" 20 "parallel: the archive checkpoint covers the 20 leaves"
+h_check "parallel: verify passes" eval "pv verify >/dev/null 2>&1"
+
+# ---- the same mailbox under two accounts: never at once ----
+D=$H_RUN/data-same
+"$PV" init --data "$D" >/dev/null
+printf '[harvest]\nparallel = 4\n' >>"$D/popvault.conf"
+fake same "mailbox $BASIC
+on UIDL
+  sleep 1
+  builtin
+"
+addacct same1 "$PORT" "$CA"
+addacct same2 "$PORT" "$CA" --keep-upstream
+pv --json harvest --once >/dev/null 2>&1
+h_is "$?" 0 "same mailbox: both accounts harvested"
+h_check "same mailbox: no session started before the previous one ended" python3 - "$TR" <<'EOF'
+import sys
+open_ = 0
+for l in open(sys.argv[1]):
+    p = l.split()
+    if l.startswith("# session ") and p[3] == "connect":
+        open_ += 1
+        if open_ > 1:
+            sys.exit(1)
+    elif l.startswith("# session ") and p[3] == "end:":
+        open_ -= 1
+EOF
+
+# ---- a harvest process killed mid-session ----
+D=$H_RUN/data-kill
+"$PV" init --data "$D" >/dev/null
+fake kill "mailbox $BASIC
+session
+on UIDL
+  sleep 5
+  builtin
+"
+addacct k "$PORT" "$CA"
+"$PV" --data "$D" harvest --once >"$H_RUN/kill.out" 2>&1 &
+parent=$!
+h_wait_for 10 grep -q '^C: UIDL' "$TR"
+child=$(pgrep -P "$parent" | head -1)
+[ -n "$child" ] && kill -9 "$child"
+wait "$parent"
+h_is "$?" 1 "killed harvest: the run fails"
+h_like "$(cat "$H_RUN/kill.out")" 'died \(signal 9\)' "killed harvest: reported as a harvest process that died"
+pv --json harvest --once >"$H_RUN/kill.json" 2>/dev/null
+h_is "$? $(count)" "0 5" "killed harvest: the next run archives everything"
+
+# ---- the daemon: backoff for a failing account, LOGIN-DELAY respected ----
+D=$H_RUN/data-daemon
+"$PV" init --data "$D" >/dev/null
+fake good "mailbox $BASIC
+"
+addacct good "$PORT" "$CA"
+fake bad "mailbox $BASIC
+on PASS .*
+  send -ERR [SYS/TEMP] try later
+"
+addacct bad "$PORT" "$CA"
+TRBAD=$TR
+h_mailutils_start --login-delay 3 --user carol:carolpw --seed "carol=$BASIC"
+printf 'carolpw\n' >"$H_RUN/carol.pw"
+pv account add delay --host localhost --port "$MAILUTILS_PORT" --tls starttls \
+	--user carol@example.org --password-file "$H_RUN/carol.pw" --ca-file "$MAILUTILS_CA" >/dev/null
+"$PV" --data "$D" --json harvest --interval 1 >"$H_RUN/daemon.json" 2>"$H_RUN/daemon.err" &
+daemon=$!
+h_at_exit "kill -TERM $daemon 2>/dev/null"
+sleep 8
+kill -TERM "$daemon"
+t0=$(date +%s)
+wait "$daemon"
+rc=$?
+unset 'H_AT_EXIT[-1]' # it is gone: its pid must not be signalled at exit
+h_is "$rc" 0 "daemon: SIGTERM stops it cleanly"
+h_like "$(($(date +%s) - t0))" '^[0-3]$' "daemon: ... within seconds"
+nexts() { python3 -c 'import json,sys
+print(" ".join(str(d["next_in_s"]) for d in map(json.loads, open(sys.argv[1])) if d["account"] == sys.argv[2]))' "$H_RUN/daemon.json" "$1"; }
+h_like "$(nexts bad)" '^1 2 4( 8)?$' "daemon: the failing account backs off 1, 2, 4 s"
+h_is "$(grep -c '^# session .* connect' "$TRBAD")" "$(nexts bad | wc -w)" "daemon: ... and logs in only that often"
+h_like "$(nexts good)" '^1 1 1 1 1( 1)*$' "daemon: the healthy account keeps its 1 s interval"
+h_like "$(nexts delay)" '^3 3( 3)*$' "daemon: an account with LOGIN-DELAY 3 waits 3 s, never less"
+h_check "daemon: ... and never meets [LOGIN-DELAY]" eval '! grep -q "LOGIN-DELAY\]" "$H_RUN/daemon.json"'
