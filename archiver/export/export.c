@@ -169,7 +169,8 @@ static int add_gone(void *ctx, int64_t id, int64_t number)
 {
 	struct gone_ctx *g = ctx;
 	struct item key = {.id = id};
-	if (bsearch(&key, g->x->items, g->n_matched, sizeof(key), cmp_item_id) != NULL)
+	if (g->n_matched > 0 &&
+	    bsearch(&key, g->x->items, g->n_matched, sizeof(key), cmp_item_id) != NULL)
 		return 0;
 	int r = add_item(g->x, id, g->cap);
 	if (r == 0)
@@ -212,7 +213,8 @@ static int load_items(struct xp *x, const int64_t *ids, size_t n, int64_t now)
 	struct gone_ctx g = {x, x->n, &cap};
 	if ((r = bates_disposed(x->ar->cat->db, &x->matter, add_gone, &g, x->err)) < 0)
 		goto out;
-	qsort(x->items, x->n, sizeof(*x->items), cmp_item_id);
+	if (x->n > 1)
+		qsort(x->items, x->n, sizeof(*x->items), cmp_item_id);
 	if ((x->order = calloc(x->n ? x->n : 1, sizeof(*x->order))) == NULL) {
 		r = pv_fail(x->err, PV_ERR, "out of memory");
 		goto out;
