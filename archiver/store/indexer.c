@@ -1,8 +1,11 @@
 #include "archiver/store/indexer.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "archiver/index/index.h"
+#include "archiver/index/mime.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
@@ -40,9 +43,20 @@ static int index_one(struct archive *ar, int64_t id, struct pv_buf *raw, bool *o
 			 raw->len, err);
 }
 
+/* PDF attachment text comes from poppler's pdftotext (packaging/deps.sh
+ * installs it), run confined in a child process; without it PDFs are
+ * found by name only. */
+#define INDEXER_PDFTOTEXT "/usr/bin/pdftotext"
+
 int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		     struct pv_error *err)
 {
+	static bool pdf_checked;
+	if (!pdf_checked) {
+		pdf_checked = true;
+		if (access(INDEXER_PDFTOTEXT, X_OK) == 0)
+			index_mime_set_pdftotext(INDEXER_PDFTOTEXT);
+	}
 	sqlite3_stmt *st;
 	struct pv_buf raw;
 	int64_t indexed = 0, failed = 0, last = 0;
