@@ -7,14 +7,14 @@
 static const char FROM_[] = "From ";
 #define FROM_LEN 5
 
-static const char GTS[64] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
+static const char GTS[] = ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
 
 /* n '>' without holding them: a hostile line of a million '>' costs nothing. */
 static int put_gts(mbox_out_fn out, void *ctx, uint64_t n, struct pv_error *err)
 {
 	int r;
 	while (n > 0) {
-		size_t k = n > sizeof(GTS) ? sizeof(GTS) : (size_t)n;
+		size_t k = n > sizeof(GTS) - 1 ? sizeof(GTS) - 1 : (size_t)n;
 		if ((r = out(ctx, GTS, k, err)) != 0)
 			return r;
 		n -= k;
