@@ -499,6 +499,32 @@ static int write_bundle(struct tlog *t, struct bundle_writer *w, const struct au
 		    (anch[i] > 0 && (r = consistency_file(t, w, anch[i], n, err)) < 0))
 			goto out;
 	}
+	/* Every rotation of this log's key recorded in it, with its place in
+	 * the final tree: the verifier follows the chain from the key it holds. */
+	for (uint32_t e = 1; e <= last; e++) {
+		merkle_hash proof[PV_PROOF_HASHES_MAX];
+		char b64[sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
+		size_t len;
+		if ((r = tlog_epoch_get(t, e, &ep, err)) < 0)
+			goto out;
+		if (strcmp(ep.record_log, tlog_name(t)) != 0 || ep.record_index >= n)
+			continue;
+		snprintf(name, sizeof(name), "audit/rotations/%llu", (unsigned long long)ep.record_index);
+		if ((r = bundle_add(w, name, ep.note.data, ep.note.len, err)) < 0 ||
+		    (r = tlog_inclusion_proof(t, ep.record_index, n, proof, &len, err)) < 0)
+			goto out;
+		pv_buf_reset(&text);
+		for (size_t i = 0; i < len && r == 0; i++) {
+			sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH_LEN,
+					  sodium_base64_VARIANT_ORIGINAL);
+			r = pv_buf_printf(&text, err, "%s\n", b64);
+		}
+		snprintf(name, sizeof(name), "audit/rotations/%llu.proof",
+			 (unsigned long long)ep.record_index);
+		if (r < 0 || (r = bundle_add(w, name, text.data ? text.data : (const uint8_t *)"",
+					     text.len, err)) < 0)
+			goto out;
+	}
 	pv_buf_reset(&text);
 	if ((r = tree_proof(t, lo, hi, n, &text, err)) < 0 ||
 	    (r = bundle_add(w, "audit/tree-proof", text.data, text.len, err)) < 0)

@@ -14,6 +14,7 @@
 #include "audit/auditlog.h"
 #include "audit/b64.h"
 #include "audit/checkpoint.h"
+#include "audit/keys.h"
 #include "audit/merkle.h"
 
 /* Mismatching lines listed per member before only counting them. */
@@ -28,10 +29,28 @@ struct direct {
 	char what[160];
 };
 
+/* A key the verifier trusts, for checkpoints of sizes [from, to]: the
+ * --vkey keys for every size until a logged rotation retires them, keys
+ * introduced by a rotation note (signed by a trusted key) from then on. */
+#define TRUST_MAX PV_NOTE_SIGNATURES_MAX
+struct trusted {
+	struct note_verifier v;
+	uint64_t from, to;
+};
+
+struct rotation {
+	uint64_t idx;
+	merkle_hash leaf;
+};
+
 struct vstate {
 	struct bundle *b;
-	const struct note_verifier *keys;
+	struct trusted trust[TRUST_MAX];
+	size_t n_trust;
+	struct note_verifier keys[TRUST_MAX]; /* scratch: the keys valid at one size */
 	size_t nkeys;
+	struct rotation *rot;
+	size_t n_rot;
 	struct bundle_report *rep;
 	struct pv_error *err;
 	struct checkpoint fin;
@@ -57,17 +76,34 @@ static int parse_dec(const char *s, size_t n, uint64_t *v)
  * why and still parses the body unverified (so the structural checks can
  * go on). Returns 1 when verified, 0 when parsed unverified, -1 when not
  * even parseable. */
+/* Fills v->keys with the keys trusted for a tree of `size`. */
+static void keys_at(struct vstate *v, uint64_t size)
+{
+	v->nkeys = 0;
+	for (size_t i = 0; i < v->n_trust; i++)
+		if (size >= v->trust[i].from && size <= v->trust[i].to)
+			v->keys[v->nkeys++] = v->trust[i].v;
+}
+
 static int open_cp(struct vstate *v, const char *what, const uint8_t *note, size_t len,
 		   struct checkpoint *cp)
 {
 	struct pv_error e;
 	size_t text_len, nsigs;
-	if (checkpoint_open((const char *)note, len, v->keys, v->nkeys, cp, &e) == 0)
-		return 1;
-	bundle_problem(v->rep, "%s is not a checkpoint signed by a trusted key (%s)", what, e.msg);
+	/* The size first (unverified), to pick the keys of its epoch. */
 	if (note_split((const char *)note, len, &text_len, &nsigs, &e) != 0 ||
-	    checkpoint_parse((const char *)note, text_len, cp, &e) != 0)
+	    checkpoint_parse((const char *)note, text_len, cp, &e) != 0) {
+		bundle_problem(v->rep, "%s is not a checkpoint (%s)", what, e.msg);
 		return -1;
+	}
+	keys_at(v, cp->size);
+	struct checkpoint ok;
+	if (checkpoint_open((const char *)note, len, v->keys, v->nkeys, &ok, &e) == 0) {
+		*cp = ok;
+		return 1;
+	}
+	bundle_problem(v->rep, "%s is not a checkpoint signed by a key trusted at size %llu (%s)",
+		       what, (unsigned long long)cp->size, e.msg);
 	return 0;
 }
 
@@ -106,6 +142,19 @@ static bool consistency_name(const char *name, uint64_t *a, uint64_t *b)
 	       parse_dec(dash + 1, strlen(dash + 1), b) == 0;
 }
 
+/* "audit/rotations/IDX" (the note) or "audit/rotations/IDX.proof". */
+static bool rotation_name(const char *name, uint64_t *idx, bool *proof_r)
+{
+	if (strncmp(name, "audit/rotations/", 16) != 0)
+		return false;
+	const char *p = name + 16;
+	size_t n = strlen(p);
+	bool proof = n > 6 && strcmp(p + n - 6, ".proof") == 0;
+	if (proof_r != NULL)
+		*proof_r = proof;
+	return parse_dec(p, proof ? n - 6 : n, idx) == 0;
+}
+
 static bool anchor_name(const char *name, uint64_t *a)
 {
 	return strncmp(name, "audit/checkpoints/", 18) == 0 &&
@@ -123,7 +172,7 @@ static void check_inventory(struct vstate *v)
 		bool known = false;
 		for (size_t k = 0; k < sizeof(known_members) / sizeof(*known_members); k++)
 			known |= strcmp(name, known_members[k]) == 0;
-		if (known || anchor_name(name, &a))
+		if (known || anchor_name(name, &a) || rotation_name(name, &a, NULL))
 			continue;
 		if (consistency_name(name, &a, &b)) {
 			char an[64];
@@ -244,6 +293,127 @@ static void check_tree_proof(struct vstate *v)
 	v->tree_ok = true;
 }
 
+/* --- key rotations ------------------------------------------------------------------ */
+
+static int cmp_rot(const void *x, const void *y)
+{
+	uint64_t a = ((const struct rotation *)x)->idx, b = ((const struct rotation *)y)->idx;
+	return a < b ? -1 : a > b;
+}
+
+static bool same_key(const struct note_verifier *a, const struct note_verifier *b)
+{
+	return a->id == b->id && strcmp(a->name, b->name) == 0 &&
+	       sodium_memcmp(a->pk, b->pk, sizeof(a->pk)) == 0;
+}
+
+/* Each logged rotation of the audit key (integrity.md §3: the old key
+ * signs a note naming the new one) extends trust to the new key from the
+ * rotation on, and retires the old one after its closing checkpoint. Only
+ * rotations signed by an already trusted key count. */
+static void load_rotations(struct vstate *v)
+{
+	for (size_t i = 0; i < bundle_count(v->b); i++) {
+		const struct bundle_file *f = bundle_file_at(v->b, i);
+		uint64_t idx;
+		bool proof;
+		struct rotation *r;
+		if (!rotation_name(f->name, &idx, &proof) || proof || f->data == NULL)
+			continue;
+		if ((r = realloc(v->rot, (v->n_rot + 1) * sizeof(*r))) == NULL)
+			return;
+		v->rot = r;
+		v->rot[v->n_rot].idx = idx;
+		merkle_leaf_hash(f->data, f->size, v->rot[v->n_rot].leaf);
+		v->n_rot++;
+	}
+	if (v->n_rot > 1)
+		qsort(v->rot, v->n_rot, sizeof(*v->rot), cmp_rot);
+	for (size_t i = 0; i < v->n_rot; i++) {
+		char name[64];
+		struct keys_rotation rot;
+		struct note_verifier oldk, newk;
+		struct pv_error e;
+		size_t text_len, nsigs;
+		snprintf(name, sizeof(name), "audit/rotations/%llu", (unsigned long long)v->rot[i].idx);
+		const struct bundle_file *f = bundle_find(v->b, name);
+		if (note_split((const char *)f->data, f->size, &text_len, &nsigs, &e) != 0 ||
+		    keys_rotation_parse((const char *)f->data, text_len, &rot, &e) != 0 ||
+		    note_verifier_parse(rot.old_vkey, strlen(rot.old_vkey), &oldk, &e) != 0 ||
+		    note_verifier_parse(rot.new_vkey, strlen(rot.new_vkey), &newk, &e) != 0) {
+			bundle_problem(v->rep, "%s is not a key-rotation note (%s)", name, e.msg);
+			continue;
+		}
+		if (rot.size != v->rot[i].idx) {
+			bundle_problem(v->rep, "%s: the note is for tree size %llu, not its place", name,
+				       (unsigned long long)rot.size);
+			continue;
+		}
+		struct trusted *old = NULL;
+		for (size_t k = 0; k < v->n_trust; k++)
+			if (same_key(&v->trust[k].v, &oldk) && rot.size >= v->trust[k].from &&
+			    rot.size <= v->trust[k].to)
+				old = &v->trust[k];
+		bool new_given = false;
+		for (size_t k = 0; k < v->n_trust; k++)
+			new_given |= same_key(&v->trust[k].v, &newk);
+		if (old == NULL && new_given) {
+			/* The key it introduces was given: nothing to learn from it. */
+			bundle_info(v->rep, "%s: the audit key was rotated at size %llu to a key you "
+					    "gave; the previous key was not given, so its signature "
+					    "is not checked", name, (unsigned long long)rot.size);
+			continue;
+		}
+		if (old == NULL || note_open((const char *)f->data, f->size, &oldk, 1, &text_len,
+					     NULL, &e) != 0) {
+			bundle_problem(v->rep, "%s: not signed by a key trusted at size %llu; the key "
+					       "it names is not trusted",
+				       name, (unsigned long long)rot.size);
+			continue;
+		}
+		/* The old key signs the closing checkpoint (one leaf later). */
+		if (old->to > rot.size + 1)
+			old->to = rot.size + 1;
+		if (v->n_trust < TRUST_MAX) {
+			v->trust[v->n_trust++] = (struct trusted){newk, rot.size + 1, UINT64_MAX};
+			bundle_info(v->rep, "ok: %s: the audit key was rotated at size %llu, signed by "
+					    "the previous key", name, (unsigned long long)rot.size);
+		}
+	}
+}
+
+/* Each rotation note is a leaf of the final tree. */
+static void check_rotations_logged(struct vstate *v)
+{
+	for (size_t i = 0; v->have_fin && i < v->n_rot; i++) {
+		char name[80];
+		merkle_hash proof[PV_PROOF_HASHES_MAX];
+		struct pv_error e;
+		size_t len = 0;
+		snprintf(name, sizeof(name), "audit/rotations/%llu.proof",
+			 (unsigned long long)v->rot[i].idx);
+		const struct bundle_file *f = bundle_find(v->b, name);
+		const char *p = f && f->data ? (const char *)f->data : "", *end = p + (f ? f->size : 0);
+		bool bad = f == NULL || f->data == NULL;
+		while (!bad && p < end) {
+			const char *eol = memchr(p, '\n', (size_t)(end - p));
+			size_t hl;
+			bad = eol == NULL || len >= PV_PROOF_HASHES_MAX ||
+			      b64_decode(p, (size_t)(eol - p), proof[len], MERKLE_HASH_LEN, &hl) != 0 ||
+			      hl != MERKLE_HASH_LEN;
+			len++;
+			p = eol ? eol + 1 : end;
+		}
+		if (bad)
+			bundle_problem(v->rep, "%s is missing or malformed", name);
+		else if (merkle_verify_inclusion(v->rot[i].idx, v->fin.size, v->rot[i].leaf, proof, len,
+						 v->fin.root, &e) != 0)
+			bundle_problem(v->rep, "audit/rotations/%llu is not the log's leaf %llu (%s)",
+				       (unsigned long long)v->rot[i].idx,
+				       (unsigned long long)v->rot[i].idx, e.msg);
+	}
+}
+
 /* --- earlier checkpoints ----------------------------------------------------------- */
 
 static int read_consistency(struct vstate *v, uint64_t a, uint64_t n, merkle_hash *proof,
@@ -354,6 +524,13 @@ static void check_last(struct vstate *v, const char *last, size_t len)
 {
 	struct checkpoint cp;
 	struct pv_error e;
+	size_t text_len, nsigs;
+	if (note_split(last, len, &text_len, &nsigs, &e) != 0 ||
+	    checkpoint_parse(last, text_len, &cp, &e) != 0) {
+		bundle_problem(v->rep, "--last-checkpoint: %s", e.msg);
+		return;
+	}
+	keys_at(v, cp.size);
 	if (checkpoint_open(last, len, v->keys, v->nkeys, &cp, &e) != 0) {
 		bundle_problem(v->rep, "--last-checkpoint: %s", e.msg);
 		return;
@@ -590,6 +767,11 @@ static void stream_entries(struct vstate *v)
 				(void)merkle_acc_push_subtree(&acc, v->right_lvl[k], v->right[k]);
 		merkle_leaf_hash(s.leaf, n, h);
 		(void)merkle_acc_push(&acc, h, NULL, NULL);
+		for (size_t k = 0; k < v->n_rot; k++)
+			if (v->rot[k].idx == idx &&
+			    sodium_memcmp(v->rot[k].leaf, h, MERKLE_HASH_LEN) != 0)
+				bundle_problem(v->rep, "audit/rotations/%llu differs from leaf %llu",
+					       (unsigned long long)idx, (unsigned long long)idx);
 		check_direct(v, &acc);
 		const char *p = NULL;
 		size_t plen = 0;
@@ -686,10 +868,11 @@ int auditbundle_verify(struct bundle *b, const struct note_verifier *keys, size_
 
 	memset(&v, 0, sizeof(v));
 	v.b = b;
-	v.keys = keys;
-	v.nkeys = nkeys;
 	v.rep = rep;
 	v.err = err;
+	for (size_t i = 0; i < nkeys && v.n_trust < TRUST_MAX; i++)
+		v.trust[v.n_trust++] = (struct trusted){keys[i], 0, UINT64_MAX};
+	load_rotations(&v);
 	const struct bundle_file *f = bundle_find(b, "audit/checkpoint");
 	if (f != NULL && f->data != NULL) {
 		int r = open_cp(&v, "audit/checkpoint", f->data, f->size, &v.fin);
@@ -697,18 +880,21 @@ int auditbundle_verify(struct bundle *b, const struct note_verifier *keys, size_
 		if (r == 1)
 			bundle_info(rep, "ok: audit/checkpoint: log %s, %llu leaves, signed by a "
 					 "trusted key", v.fin.origin, (unsigned long long)v.fin.size);
-		else if (r < 0)
-			bundle_problem(rep, "audit/checkpoint is not a checkpoint");
 	}
-	if (bundle_check_manifest(b, keys, nkeys, v.have_fin ? v.fin.origin : NULL, rep) != 0) {
+	/* The manifest is signed when the bundle is made: by the key of the
+	 * final checkpoint's epoch. */
+	keys_at(&v, v.have_fin ? v.fin.size : UINT64_MAX);
+	if (bundle_check_manifest(b, v.keys, v.nkeys, v.have_fin ? v.fin.origin : NULL, rep) != 0) {
 		/* each problem is in rep; the checks below go on */
 	}
 	check_inventory(&v);
+	check_rotations_logged(&v);
 	check_tree_proof(&v);
 	check_anchors(&v);
 	if (last_cp != NULL)
 		check_last(&v, last_cp, last_len);
 	stream_entries(&v);
 	free(v.direct);
+	free(v.rot);
 	return rep->problems == before ? 0 : PV_EINTEGRITY;
 }

@@ -612,6 +612,35 @@ static void test_hostile_archives_are_refused_by_the_reader(void **state)
 	fx_done(&f);
 }
 
+/* A rotated key: the genesis key alone verifies, by following the rotation
+ * note the old key signed; without the note nothing ties the new key. */
+static void test_a_rotated_key_is_followed_from_the_key_held(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct members ms;
+	struct pv_error err;
+	char p[256], q[256];
+	fx_init(&f);
+	fill(&f, 5);
+	must(keys_rotate(f.t, f.t, f.keydir, &f.s, NULL, &err), &err, "rotate");
+	fill(&f, 5);
+	export_to(&f, "a.tar.gz", INT64_MIN, INT64_MAX, p, sizeof(p));
+	expect_ok(&f, p, NULL);
+	snprintf(q, sizeof(q), "%s/t.tar.gz", f.dir);
+	read_members(p, &ms, false);
+	struct members keep = {.n = 0};
+	for (int i = 0; i < ms.n; i++)
+		if (strncmp(ms.m[i].name, "audit/rotations/", 16) != 0)
+			keep.m[keep.n++] = ms.m[i];
+		else
+			free(ms.m[i].data);
+	write_signed(q, &keep, f.s);
+	expect_problem(&f, q, NULL, "audit/checkpoint is not a checkpoint signed by a key trusted");
+	free_members(&keep);
+	fx_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -622,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_other_key_older_checkpoint_and_missing_export_event),
 		cmocka_unit_test(test_last_checkpoint_rollback_and_continuity),
 		cmocka_unit_test(test_hostile_archives_are_refused_by_the_reader),
+		cmocka_unit_test(test_a_rotated_key_is_followed_from_the_key_held),
 	};
 	if (sodium_init() < 0)
 		return 1;
