@@ -13,6 +13,10 @@
  *                               audit export (a recipient's "last checkpoint")
  *   audit/consistency/<a>-<N>   RFC 9162 consistency proof from each of those
  *                               to the final one, one base64 hash per line
+ *   audit/rotations/<i>         each logged rotation of the audit key: the note
+ *                               the old key signed (leaf i of the log), and
+ *   audit/rotations/<i>.proof   its RFC 9162 inclusion proof in the final tree;
+ *                               the verifier follows them from the key it holds
  *   audit/tree-proof            how the included leaves rebuild the final root:
  *                                 popvault/tree-proof/v1
  *                                 size N

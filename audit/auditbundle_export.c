@@ -52,6 +52,10 @@
 	"- `audit/checkpoints/A` and `audit/consistency/A-N`: earlier checkpoints\n" \
 	"  (the one where this range starts, and the last one of each earlier audit\n" \
 	"  export) with RFC 9162 §2.1.4 proofs that the final tree extends them.\n" \
+	"- `audit/rotations/I` and `I.proof` (after a key rotation): the note in\n" \
+	"  which the old audit key names its successor (leaf I of the log), and its\n" \
+	"  RFC 9162 inclusion proof. Check it with the old key as in step 2; from\n" \
+	"  leaf I+1 on, checkpoints are signed by the new key.\n" \
 	"- `audit/entries.jsonl`, `audit/entries.csv`: the same entries, readable;\n" \
 	"  a CSV cell that a spreadsheet would run as a formula starts with `'`.\n" \
 	"- `audit/personal.jsonl` (when present): personal data kept out of the log\n" \
