@@ -96,8 +96,13 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 		if ((r = retention_decide(ar, a, &items[i], &p[i].ret, err)) < 0)
 			break;
 		retention_bucket_month(&p[i].ret, month);
-		if ((r = keyring_bucket(ar->kr, p[i].ret.class_name, month, &p[i].bucket_id, err)) < 0 ||
-		    (r = keyring_wrap(ar->kr, p[i].bucket_id, items[i].blob.id, items[i].blob.key,
+		/* Harvests of other accounts run in parallel processes: one may
+		 * create the same bucket between keyring_bucket's lookup and its
+		 * insert (UNIQUE). The second lookup then finds theirs. */
+		if (keyring_bucket(ar->kr, p[i].ret.class_name, month, &p[i].bucket_id, err) < 0 &&
+		    (r = keyring_bucket(ar->kr, p[i].ret.class_name, month, &p[i].bucket_id, err)) < 0)
+			break;
+		if ((r = keyring_wrap(ar->kr, p[i].bucket_id, items[i].blob.id, items[i].blob.key,
 				      items[i].blob.salt, p[i].wrapped, err)) < 0)
 			break;
 	}

@@ -10,7 +10,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 19
+h_plan 20
 
 BASIC=$H_SRC/tests/data/mail/basic
 printf 'pw\n' >"$H_RUN/pw"
@@ -60,6 +60,23 @@ h_is "$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.
 	"(20, 1, 20, 20, 0, 19)" "parallel: ids 1..20 and leaves 0..19, no gap, no collision"
 h_is "$(pv checkpoint | sed -n 2p)" 20 "parallel: the archive checkpoint covers the 20 leaves"
 h_check "parallel: verify passes" eval "pv verify >/dev/null 2>&1"
+
+# ---- first commits of six harvests into a fresh archive, again and again:
+# each creates the retention bucket's key unless another did just before
+# (a UNIQUE race in the keyring that failed a harvest 1 time in 15) ----
+for n in r1 r2 r3 r4 r5 r6; do fake "$n" "mailbox $BASIC
+"; eval "RPORT_$n=$PORT RCA_$n=$CA"; done
+bad=0
+for i in 1 2 3 4 5 6 7 8; do
+	D=$H_RUN/data-race$i
+	"$PV" init --data "$D" >/dev/null
+	printf '[harvest]\nparallel = 6\n' >>"$D/popvault.conf"
+	for n in r1 r2 r3 r4 r5 r6; do
+		eval "addacct $n \$RPORT_$n \$RCA_$n --keep-upstream"
+	done
+	pv harvest --once >"$H_RUN/race$i.out" 2>&1 && [ "$(count)" = 30 ] || bad=$((bad + 1))
+done
+h_is "$bad" 0 "parallel: 8 fresh archives, 6 first commits at once each, no harvest fails"
 
 # ---- the same mailbox under two accounts: never at once ----
 D=$H_RUN/data-same
