@@ -168,7 +168,6 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		.once = p.once,
 		.interval_s = interval,
 		.progress = !ctx->json,
-		.actor = ctx->actor,
 		.stop = &stop_requested,
 		.on_result = on_result,
 		.ctx = &p,

@@ -44,8 +44,7 @@ void harvest_summary_init(struct harvest_summary *s);
 void harvest_summary_free(struct harvest_summary *s);
 
 struct harvest_opts {
-	bool progress;     /* print progress on a terminal */
-	const char *actor; /* who runs it, for the audit log: "cli:USER"; NULL: "system" */
+	bool progress; /* print progress on a terminal */
 };
 
 /* Returns 0 when the harvest completed (per-message problems are counted

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "archiver/harvest/indexer.h"
+#include "archiver/store/indexer.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/log.h"
 #include "archiver/store/archive.h"
@@ -260,8 +260,7 @@ static void write_all(int fd, const void *p, size_t n)
 static void child_main(const struct sched *sc, const struct job *j, int fd)
 {
 	const struct harvest_sched_opts *o = sc->o;
-	struct harvest_opts ho = {.progress = o->progress && (sc->parallel == 1 || sc->n == 1),
-				  .actor = o->actor};
+	struct harvest_opts ho = {.progress = o->progress && (sc->parallel == 1 || sc->n == 1)};
 	struct harvest_summary s;
 	struct archive *ar = NULL;
 	struct wire w;

@@ -39,7 +39,6 @@ struct harvest_sched_opts {
 	unsigned parallel;       /* harvests at once; 0: [harvest] parallel from popvault.conf */
 	int64_t interval_s;      /* daemon: between harvests of an account (>= 1) */
 	bool progress;           /* per-message progress on a terminal (one harvest at a time) */
-	const char *actor;       /* for the audit log; NULL: "system" */
 	volatile sig_atomic_t *stop; /* may be NULL; when set: start nothing new, return
 				      * once what runs has finished */
 	void (*on_result)(void *ctx, const struct harvest_result *r);
