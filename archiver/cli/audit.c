@@ -118,7 +118,8 @@ static int audit_export(struct cli_ctx *ctx, struct archive *ar, const struct cl
 		       (unsigned long long)(s.size - 1), (unsigned long long)s.size,
 		       (unsigned long long)s.entries, (unsigned long long)s.personal);
 	} else {
-		printf("wrote %s: %llu audit entries", o.out, (unsigned long long)(s.hi - s.lo));
+		printf("wrote %s: %llu audit entr%s", o.out, (unsigned long long)(s.hi - s.lo),
+		       s.hi - s.lo == 1 ? "y" : "ies");
 		if (s.hi > s.lo)
 			printf(" (seq %llu to %llu)", (unsigned long long)s.lo,
 			       (unsigned long long)(s.hi - 1));

@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 37
+h_plan 38
 
 python3 "$H_LIB/genmail.py" --count 8 --seed 5 --out "$H_RUN/mail" --max-attachment 20000 >/dev/null
 h_dovecot_start --seed alice="$H_RUN/mail"
@@ -154,3 +154,5 @@ h_like "$(pv audit list | head -3)" "^SEQ +TIME +ACTOR +TYPE" "audit list prints
 
 pvat 66 verify >"$H_RUN/verify.out" 2>&1
 h_is $? 0 "the archive and the audit log verify after all of it"
+h_like "$(cat "$H_RUN/verify.out")" "warning: heartbeat gap: no audit entry for 9[0-9]{4} minutes, from .* \(seq [0-9]+\) to .* \(seq $(first 0 dispose-intent)\)" \
+	"verify reports the gap in the heartbeat before the disposal, 65 days later"
