@@ -840,13 +840,17 @@ static void stream_entries(struct vstate *v)
 		if (acc.size != v->fin.size || sodium_memcmp(root, v->fin.root, MERKLE_HASH_LEN) != 0)
 			bundle_problem(v->rep, "the entries do not rebuild the root of audit/checkpoint "
 					       "(an entry was changed, dropped, added or reordered)");
-		else
+		else if (v->hi > v->lo)
 			bundle_info(v->rep, "ok: %llu entries (leaves %llu..%llu and %llu) rebuild the "
 					    "signed root of a %llu-leaf log; %llu with personal data",
 				    (unsigned long long)count, (unsigned long long)v->lo,
-				    (unsigned long long)(v->hi ? v->hi - 1 : 0),
-				    (unsigned long long)(v->fin.size - 1),
+				    (unsigned long long)(v->hi - 1), (unsigned long long)(v->fin.size - 1),
 				    (unsigned long long)v->fin.size, (unsigned long long)n_pers);
+		else
+			bundle_info(v->rep, "ok: no entry in the range; the export event (leaf %llu) "
+					    "rebuilds the signed root of a %llu-leaf log",
+				    (unsigned long long)(v->fin.size - 1),
+				    (unsigned long long)v->fin.size);
 	}
 out:
 	bundle_stream_close(&s.leaves);
