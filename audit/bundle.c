@@ -1013,6 +1013,7 @@ int bundle_check_manifest(struct bundle *b, const struct note_verifier *vs, size
 struct bundle_stream {
 	struct archive *a;
 	struct src *s;
+	bool borrowed; /* a and s belong to bundle_each */
 	const struct bundle_file *f;
 	crypto_hash_sha256_state st;
 	uint64_t size;
@@ -1141,9 +1142,51 @@ void bundle_stream_close(struct bundle_stream **sp)
 	struct bundle_stream *s = *sp;
 	if (s == NULL)
 		return;
-	if (s->a != NULL)
-		archive_read_free(s->a);
-	free(s->s);
+	if (!s->borrowed) {
+		if (s->a != NULL)
+			archive_read_free(s->a);
+		free(s->s);
+	}
 	free(s);
 	*sp = NULL;
+}
+
+int bundle_each(struct bundle *b, bundle_each_fn fn, void *ctx, struct pv_error *err)
+{
+	struct archive *a = NULL;
+	struct src *src = NULL;
+	struct archive_entry *e;
+	struct bundle_stream *s = NULL;
+	int r;
+	if ((r = reader_open(b, &a, &src, err)) < 0)
+		return r;
+	while ((r = next_member(a, &e, err)) == 1) {
+		const struct bundle_file *f = bundle_find(b, archive_entry_pathname(e));
+		if (f == NULL) {
+			r = pv_fail(err, PV_EINTEGRITY, "bundle member %s appeared on a second read",
+				    archive_entry_pathname(e));
+			break;
+		}
+		if ((s = calloc(1, sizeof(*s))) == NULL) {
+			r = pv_fail(err, PV_ERR, "out of memory");
+			break;
+		}
+		s->a = a;
+		s->s = src;
+		s->borrowed = true;
+		s->f = f;
+		crypto_hash_sha256_init(&s->st);
+		if ((r = fn(ctx, f, s)) != 0)
+			break;
+		/* Drain what fn left: the hash covers the whole member. */
+		while ((r = stream_fill(s, err)) == 1)
+			s->pos = s->len;
+		if (r < 0)
+			break;
+		bundle_stream_close(&s);
+	}
+	bundle_stream_close(&s);
+	archive_read_free(a);
+	free(src);
+	return r;
 }

@@ -146,4 +146,13 @@ int bundle_stream_exact(struct bundle_stream *s, void *buf, size_t n, struct pv_
 int bundle_stream_line(struct bundle_stream *s, struct pv_buf *line, struct pv_error *err);
 void bundle_stream_close(struct bundle_stream **s);
 
+/* One more pass over the whole archive, in archive order: fn gets each
+ * member and a stream on its content (valid during the call; reading it
+ * is optional). What fn leaves unread is read after it returns, and every
+ * member must hash as in the first pass (PV_EINTEGRITY if not). A non-zero
+ * return from fn stops the pass and is returned. For bundles with many
+ * big members (one open per member would reread the archive each time). */
+typedef int (*bundle_each_fn)(void *ctx, const struct bundle_file *f, struct bundle_stream *s);
+int bundle_each(struct bundle *b, bundle_each_fn fn, void *ctx, struct pv_error *err);
+
 #endif

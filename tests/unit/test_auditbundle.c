@@ -641,6 +641,51 @@ static void test_a_rotated_key_is_followed_from_the_key_held(void **state)
 	fx_done(&f);
 }
 
+struct each_ctx {
+	size_t n;
+	uint64_t bytes, want; /* read fully, and their first-pass sizes */
+};
+
+static int each_cb(void *ctx, const struct bundle_file *f, struct bundle_stream *s)
+{
+	struct each_ctx *c = ctx;
+	uint8_t buf[7];
+	size_t got;
+	struct pv_error err;
+	c->n++;
+	/* Read a little of some members, all of others, none of the rest. */
+	if (c->n % 3 == 1) {
+		must(bundle_stream_read(s, buf, sizeof(buf), &got, &err), &err, "read");
+	} else if (c->n % 3 == 2) {
+		c->want += f->size;
+		do {
+			must(bundle_stream_read(s, buf, sizeof(buf), &got, &err), &err, "read");
+			c->bytes += got;
+		} while (got > 0);
+	}
+	return 0;
+}
+
+static void test_one_pass_over_every_member(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct bundle *b;
+	struct pv_error err;
+	struct each_ctx c = {0, 0, 0};
+	char p[256];
+	fx_init(&f);
+	fill(&f, 30);
+	export_to(&f, "a.zip", INT64_MIN, INT64_MAX, p, sizeof(p));
+	must(bundle_open_file(p, &b, &err), &err, "open");
+	must(bundle_each(b, each_cb, &c, &err), &err, "each");
+	assert_int_equal(c.n, bundle_count(b));
+	assert_true(c.want > 0);
+	assert_int_equal(c.bytes, c.want);
+	bundle_free(&b);
+	fx_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_last_checkpoint_rollback_and_continuity),
 		cmocka_unit_test(test_hostile_archives_are_refused_by_the_reader),
 		cmocka_unit_test(test_a_rotated_key_is_followed_from_the_key_held),
+		cmocka_unit_test(test_one_pass_over_every_member),
 	};
 	if (sodium_init() < 0)
 		return 1;
