@@ -48,6 +48,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	n_before=$(pv --json audit list | wc -l)
 
 	if chattr +i "$D/catalog.db" 2>/dev/null; then
+		h_at_exit chattr -i "$D/catalog.db"  # or the run directory could not be removed
 		h_seed dovecot alice "$(ls "$H_RUN"/mail/*.eml | head -1)" >/dev/null
 		attempt "immutable catalog: show prints nothing, names the audit failure" "$RO" pv show 1
 		attempt "…show --raw too" "$RO" pv show 2 --raw
