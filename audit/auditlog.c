@@ -411,25 +411,38 @@ int auditlog_entry_csv(const struct audit_entry *e, const char *personal, size_t
 
 /* --- append ------------------------------------------------------------------ */
 
-static int exec_bind(sqlite3 *db, const char *sql, uint64_t seq, const void *a, size_t al,
-		     const void *b, size_t bl, const char *c, const char *d, int64_t time_s,
-		     struct pv_error *err)
+static int step_done(sqlite3 *db, sqlite3_stmt *st, struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return pv_fail(err, PV_ERR, "%s", sqlite3_errmsg(db));
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-	if (a != NULL) {
-		sqlite3_bind_blob(st, 2, a, (int)al, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 3, bl ? b : "", (int)bl, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_int64(st, 2, time_s);
-		sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, d, -1, SQLITE_STATIC);
-	}
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : pv_fail(err, PV_ERR, "%s", sqlite3_errmsg(db));
+}
+
+static int index_event(sqlite3 *db, uint64_t seq, int64_t time_s, const struct audit_event *ev,
+		       struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO audit_event (seq, time, type, actor) VALUES (?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return pv_fail(err, PV_ERR, "%s", sqlite3_errmsg(db));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st, 2, time_s);
+	sqlite3_bind_text(st, 3, ev->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, ev->actor, -1, SQLITE_STATIC);
+	return step_done(db, st, err);
+}
+
+static int store_personal(sqlite3 *db, uint64_t seq, const uint8_t salt[AUDIT_SALT_LEN],
+			  const char *data, struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO audit_personal (seq, salt, data) VALUES (?,?,?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return pv_fail(err, PV_ERR, "%s", sqlite3_errmsg(db));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	sqlite3_bind_blob(st, 2, salt, AUDIT_SALT_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, data, (int)strlen(data), SQLITE_STATIC);
+	return step_done(db, st, err);
 }
 
 static int append_locked(struct tlog *t, const struct note_signer *key,
@@ -457,12 +470,8 @@ static int append_locked(struct tlog *t, const struct note_signer *key,
 		r = pv_fail(err, PV_EINTEGRITY, "log moved under us");
 		goto out;
 	}
-	if ((r = exec_bind(db, "INSERT INTO audit_event (seq, time, type, actor) VALUES (?,?,?,?)",
-			   seq, NULL, 0, NULL, 0, ev->type, ev->actor, now, err)) < 0 ||
-	    (ev->personal != NULL &&
-	     (r = exec_bind(db, "INSERT INTO audit_personal (seq, salt, data) VALUES (?,?,?)", seq,
-			    salt, sizeof(salt), ev->personal, strlen(ev->personal), NULL, NULL, 0,
-			    err)) < 0))
+	if ((r = index_event(db, seq, now, ev, err)) < 0 ||
+	    (ev->personal != NULL && (r = store_personal(db, seq, salt, ev->personal, err)) < 0))
 		goto out;
 	/* The time line makes every audit checkpoint a heartbeat too. */
 	if ((r = checkpoint_sign(t, key, CHECKPOINT_TIME, NULL, NULL, err)) < 0)
