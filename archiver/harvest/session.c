@@ -31,6 +31,9 @@
  * EXPIRE 0 server). Each leaves one more message upstream, so a single
  * broken message never holds the rest of the mailbox hostage. */
 #define HARVEST_SESSIONS_MAX 3
+/* Under LOGIN-DELAY (RFC 2449 §6.8) that fresh session must wait; for
+ * longer delays than this it is left to the next harvest. */
+#define HARVEST_RETRY_WAIT_MAX_S 120
 
 /* A message left alone by the later sessions of one harvest: by UIDL when
  * it has its own, else by number (numbers do not move: the session it
@@ -810,12 +813,16 @@ int harvest_account(struct archive *ar, const struct account *a, const struct ha
 		/* One message ended the session (and with it every DELE of it):
 		 * go on without that message in a fresh session, unless a local
 		 * failure also happened (it would again) or retries are used up. */
-		if (ss.has_local || ss.n_skips + 1 >= HARVEST_SESSIONS_MAX) {
+		if (ss.has_local || ss.n_skips + 1 >= HARVEST_SESSIONS_MAX ||
+		    s->login_delay_s > HARVEST_RETRY_WAIT_MAX_S) {
 			pv_fail(err, r, "%s", ss.broke_why);
 			break;
 		}
 		pv_log(PV_LOG_WARN, "harvest.retry", "%s: %s; starting a fresh session without "
-		       "that message", a->name, ss.broke_why);
+		       "that message%s", a->name, ss.broke_why,
+		       s->login_delay_s ? " after the server's LOGIN-DELAY" : "");
+		for (unsigned t = s->login_delay_s; t > 0;)
+			t = sleep(t);
 		ss.n_skips++;
 	}
 	if (r < 0 && ss.has_local)

@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 48
+h_plan 51
 
 BASIC=$H_SRC/tests/data/mail/basic
 FAKE=$H_SRC/tests/data/fake
@@ -117,6 +117,27 @@ h_is "$(count)" 4 "no terminator: the other 4 messages are not held hostage (arc
 harvest
 h_is "$(archived)" "$(hashes "$BASIC"/*)" "no terminator: the next run completes, each message archived once"
 h_is "$(committed)" 5 "no terminator: after the next run all 5 are deleted upstream"
+
+# ---- the same under LOGIN-DELAY 2: the fresh session waits for it ----
+setup notermdelay "mailbox $BASIC
+capa UIDL
+capa USER
+capa RESP-CODES
+capa PIPELINING
+capa STLS
+capa LOGIN-DELAY 2
+session
+on RETR 1
+  send +OK
+  message 1 noterm
+  close
+"
+t0=$(date +%s%N)
+harvest
+ms=$((($(date +%s%N) - t0) / 1000000))
+h_is "$RC $(count)" "0 4" "no terminator, LOGIN-DELAY 2: the other 4 archived in a fresh session"
+h_like "$ms" '^[2-9][0-9]{3}$' "no terminator, LOGIN-DELAY 2: the fresh session waited for the delay (${ms} ms)"
+h_is "$(grep -c '^# session .* connect' "$TR")" 2 "no terminator, LOGIN-DELAY 2: no third login to check the deletions"
 
 # ---- reply cut mid-line (first session only) ----
 setup cut "mailbox $BASIC
