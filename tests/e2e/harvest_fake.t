@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 51
+h_plan 56
 
 BASIC=$H_SRC/tests/data/mail/basic
 FAKE=$H_SRC/tests/data/fake
@@ -174,6 +174,28 @@ harvest
 h_is "$RC $(j fetched reconciled deleted)" "0 0 5 5" \
 	"drop before QUIT +OK: the next run deletes them without archiving them again"
 h_is "$(archived)" "$(hashes "$BASIC"/*)" "drop before QUIT +OK: each archived exactly once"
+
+# ---- a server without UIDL: messages known by their content ----
+NOUIDL="mailbox $BASIC
+capa USER
+capa STLS
+on UIDL.*
+  send -ERR unknown command
+"
+setup nouidl "$NOUIDL"
+harvest
+h_is "$RC $(j fetched deleted) $(committed)" "0 5 5 5" "no UIDL: harvested and deleted"
+h_is "$(archived)" "$(hashes "$BASIC"/*)" "no UIDL: exact bytes"
+setup nouidldrop "$NOUIDL
+session
+on QUIT
+  close
+"
+harvest
+h_is "$RC $(count) $(grep -c '^# commit' "$TR")" "1 5 0" "no UIDL, drop before QUIT +OK: archived, nothing deleted"
+harvest
+h_is "$RC $(j fetched reconciled deleted)" "0 0 5 5" "no UIDL: the next run recognises them by content and deletes them"
+h_is "$(archived)" "$(hashes "$BASIC"/*)" "no UIDL: each archived exactly once"
 
 # ---- garbage CAPA (no STLS in it: implicit TLS) ----
 TLSMODE=implicit setup garbage "$FAKE/garbage_capa.pop"
