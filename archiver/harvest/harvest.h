@@ -47,6 +47,12 @@ struct harvest_opts {
 	bool progress; /* print progress on a terminal */
 };
 
+/* Async-signal-safe: every harvest of this process finishes the chunk in
+ * hand (committed, then DELEd), sends QUIT so those deletions take effect,
+ * and returns PV_ETEMP ("stopped on request") without fetching the rest.
+ * For SIGTERM/SIGINT handlers; there is no way back. */
+void harvest_request_stop(void);
+
 /* Returns 0 when the harvest completed (per-message problems are counted
  * and listed in s->errors); negative when it could not run or was aborted
  * (nothing unsafe happened: see the invariants). PV_ETEMP means "try again

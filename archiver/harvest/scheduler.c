@@ -58,7 +58,7 @@ struct sched {
 	struct job *jobs;
 	size_t n, cap;
 	unsigned parallel, running;
-	bool index_needed, dirty_tmp;
+	bool index_needed, dirty_tmp, forwarded;
 	int64_t loaded_at;
 	size_t found;
 };
@@ -260,6 +260,12 @@ static void write_all(int fd, const void *p, size_t n)
 	}
 }
 
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	harvest_request_stop();
+}
+
 /* The child: its own archive handle, one harvest, the result down the pipe. */
 static void child_main(const struct sched *sc, const struct job *j, int fd)
 {
@@ -270,9 +276,15 @@ static void child_main(const struct sched *sc, const struct job *j, int fd)
 	struct wire w;
 	int64_t started = pv_clock_now();
 
-	/* A signal ends a harvest like a crash: safe by its invariants. */
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
+	/* SIGTERM/SIGINT: the harvest ends at its next chunk boundary with a
+	 * QUIT, so what it committed is also deleted (harvest.h). Before the
+	 * handler is in place a signal ends it like a crash: also safe. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	memset(&w, 0, sizeof(w));
 	harvest_summary_init(&s);
 	pv_error_clear(&w.err);
@@ -491,6 +503,13 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 	}
 	for (;;) {
 		int64_t now = pv_clock_monotonic_ms();
+		if (stopping(&sc) && !sc.forwarded) {
+			/* Running harvests stop at their next chunk boundary. */
+			for (size_t i = 0; i < sc.n; i++)
+				if (sc.jobs[i].pid != 0)
+					kill(sc.jobs[i].pid, SIGTERM);
+			sc.forwarded = true;
+		}
 		if ((r = start_due(&sc, now, err)) < 0)
 			break;
 		if (sc.running == 0) {

@@ -44,6 +44,14 @@ struct skip {
 	char uidl[PV_POP3_UIDL_MAX + 1];
 };
 
+/* Set from a signal handler: finish the chunk in hand, QUIT, stop. */
+static volatile sig_atomic_t stop_requested;
+
+void harvest_request_stop(void)
+{
+	stop_requested = 1;
+}
+
 struct session {
 	struct archive *ar;
 	const struct account *a;
@@ -65,6 +73,7 @@ struct session {
 	struct skip skips[HARVEST_SESSIONS_MAX];
 	size_t n_skips;
 	bool broke;              /* skips[n_skips] is the message that ended this session */
+	bool stopped;            /* stopped on request before the end of the list */
 	char broke_why[PV_ERROR_MSG_MAX];
 };
 
@@ -649,12 +658,20 @@ static int fetch_all(struct session *ss, const uint32_t *nums, const uint64_t *s
 				return r;
 			}
 			end += k;
-			if (pv_clock_monotonic_ms() - t0 >= (int64_t)ss->ar->cfg.batch_ms)
+			if (stop_requested ||
+			    pv_clock_monotonic_ms() - t0 >= (int64_t)ss->ar->cfg.batch_ms)
 				break;
 		}
 		if ((r = commit_and_delete(ss, err)) < 0)
 			return r;
 		start = end;
+		if (stop_requested && start < n) {
+			/* What is committed and DELEd so far gets its QUIT. */
+			ss->stopped = true;
+			note(ss, "stopped on request: %zu of %zu messages left for the next harvest",
+			     n - start, n);
+			break;
+		}
 	}
 	return PV_OK;
 }
@@ -780,6 +797,9 @@ static int run(struct session *ss, struct pv_error *err)
 	check_gone(ss, moved);
 	if (ss->has_local)
 		r = pv_fail(err, ss->local.code, "%s", ss->local.msg);
+	else if (ss->stopped)
+		r = pv_fail(err, PV_ETEMP, "stopped on request; what was archived before is "
+			    "deleted upstream, the rest stays there for the next harvest");
 out:
 	free(nums);
 	free(sizes);
@@ -814,14 +834,14 @@ int harvest_account(struct archive *ar, const struct account *a, const struct ha
 		 * go on without that message in a fresh session, unless a local
 		 * failure also happened (it would again) or retries are used up. */
 		if (ss.has_local || ss.n_skips + 1 >= HARVEST_SESSIONS_MAX ||
-		    s->login_delay_s > HARVEST_RETRY_WAIT_MAX_S) {
+		    s->login_delay_s > HARVEST_RETRY_WAIT_MAX_S || stop_requested) {
 			pv_fail(err, r, "%s", ss.broke_why);
 			break;
 		}
 		pv_log(PV_LOG_WARN, "harvest.retry", "%s: %s; starting a fresh session without "
 		       "that message%s", a->name, ss.broke_why,
 		       s->login_delay_s ? " after the server's LOGIN-DELAY" : "");
-		for (unsigned t = s->login_delay_s; t > 0;)
+		for (unsigned t = s->login_delay_s; t > 0 && !stop_requested;)
 			t = sleep(t);
 		ss.n_skips++;
 	}

@@ -10,7 +10,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 20
+h_plan 24
 
 BASIC=$H_SRC/tests/data/mail/basic
 printf 'pw\n' >"$H_RUN/pw"
@@ -124,6 +124,32 @@ h_is "$?" 1 "killed harvest: the run fails"
 h_like "$(cat "$H_RUN/kill.out")" 'died \(signal 9\)' "killed harvest: reported as a harvest process that died"
 pv --json harvest --once >"$H_RUN/kill.json" 2>/dev/null
 h_is "$? $(count)" "0 5" "killed harvest: the next run archives everything"
+
+# ---- SIGTERM in the middle of a harvest: the chunk in hand is committed
+# and deleted with a QUIT, the rest stays upstream for the next run ----
+python3 "$H_LIB/genmail.py" --count 40 --seed 51 --out "$H_RUN/term" --max-attachment 3000 >/dev/null
+rm "$H_RUN/term/index.json"
+D=$H_RUN/data-term
+"$PV" init --data "$D" >/dev/null
+printf '[harvest]\nbatch_max = 4\n' >>"$D/popvault.conf"
+fake sigterm "mailbox $H_RUN/term
+on! RETR .*
+  rate 100000
+  builtin
+"
+addacct t "$PORT" "$CA"
+"$PV" --data "$D" harvest --once >"$H_RUN/term.out" 2>&1 &
+parent=$!
+h_wait_for 20 eval '[ "$(grep -c "^C: RETR" "$TR")" -ge 8 ]'
+kill -TERM "$parent"
+wait "$parent"
+h_is "$?" 1 "SIGTERM: the run ends early, as a failure"
+h_like "$(cat "$H_RUN/term.out")" 'stopped on request' "SIGTERM: ... saying it was stopped"
+deleted=$(grep '^# commit' "$TR" | sed 's/.*deleted: \([0-9 ]*\) (.*/\1/' | wc -w)
+h_like "$(count) $deleted" '^([4-9]|[1-3][0-9]) \1$' \
+	"SIGTERM: the chunks in hand were archived and their deletion committed by QUIT"
+pv harvest --once >/dev/null 2>&1
+h_is "$? $(archived)" "0 $(hashes "$H_RUN"/term/*.eml)" "SIGTERM: the next run archives the rest, each once"
 
 # ---- the daemon: backoff for a failing account, LOGIN-DELAY respected ----
 D=$H_RUN/data-daemon
