@@ -401,6 +401,7 @@ static int commit_and_delete(struct session *ss, struct pv_error *err)
 struct settle_row {
 	char uidl[LEDGER_UIDL_MAX + 1];
 	unsigned char sha256[32];
+	int64_t message_id;
 	char state[16];
 };
 
@@ -414,7 +415,6 @@ struct settle_rows {
 static int collect_row(void *ctx, const char *uidl, const unsigned char sha256[32], int64_t message_id)
 {
 	struct settle_rows *rows = ctx;
-	(void)message_id;
 	if (strncmp(uidl, "sha256:", 7) == 0)
 		return PV_OK; /* no UIDL: cannot tell without fetching; the next run will */
 	if (rows->n == rows->cap) {
@@ -428,6 +428,7 @@ static int collect_row(void *ctx, const char *uidl, const unsigned char sha256[3
 	struct settle_row *row = &rows->v[rows->n++];
 	snprintf(row->uidl, sizeof(row->uidl), "%s", uidl);
 	memcpy(row->sha256, sha256, 32);
+	row->message_id = message_id;
 	snprintf(row->state, sizeof(row->state), "%s", rows->state);
 	return PV_OK;
 }
@@ -435,6 +436,7 @@ static int collect_row(void *ctx, const char *uidl, const unsigned char sha256[3
 struct listed {
 	const char *uidl;
 	bool dup;
+	uint64_t size;
 };
 
 static int cmp_listed(const void *a, const void *b)
@@ -442,11 +444,28 @@ static int cmp_listed(const void *a, const void *b)
 	return strcmp(((const struct listed *)a)->uidl, ((const struct listed *)b)->uidl);
 }
 
+/* True when the archived message has that size. A listed UIDL whose size
+ * differs may be another message under the same UIDL (the other half of a
+ * duplicate, the rest of it over the cap): no proof of residue. When it is
+ * one, the next fetch hashes it and deletes it again anyway. */
+static bool same_size(struct session *ss, int64_t message_id, uint64_t size)
+{
+	sqlite3_stmt *st;
+	bool same = false;
+	if (catalog_prepare(ss->ar->cat->db, "SELECT size FROM messages WHERE id = ?", &st, NULL) < 0)
+		return false;
+	sqlite3_bind_int64(st, 1, message_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		same = (uint64_t)sqlite3_column_int64(st, 0) == size;
+	sqlite3_finalize(st);
+	return same;
+}
+
 /* Moves ledger entries whose UIDL is no longer listed to "gone", and those
  * a QUIT answered +OK for (in this or an earlier session) that are still
- * listed to "residue". A UIDL that several listed messages share tells
- * nothing about which one is left: such entries wait for the next fetch,
- * which hashes the content. Rows are read first and updated afterwards:
+ * listed with the archived size to "residue". A UIDL that several listed
+ * messages share tells nothing about which one is left: such entries wait
+ * for the next fetch, which hashes the content. Rows are read first and updated afterwards:
  * SQLite does not promise a stable scan over rows being updated. */
 static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *gone_r,
 		  int64_t *residue_r, struct pv_error *err)
@@ -467,7 +486,8 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 	}
 	for (size_t i = 0; i < mb->count; i++)
 		if (mb->msgs[i].has_uidl)
-			listed[n_listed++] = (struct listed){mb->msgs[i].uidl, mb->msgs[i].uidl_dup};
+			listed[n_listed++] = (struct listed){mb->msgs[i].uidl, mb->msgs[i].uidl_dup,
+							     mb->msgs[i].size};
 	qsort(listed, n_listed, sizeof(*listed), cmp_listed);
 	for (size_t i = 0; r == PV_OK && i < sizeof(states) / sizeof(states[0]); i++) {
 		rows.state = states[i];
@@ -479,13 +499,14 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 		goto out;
 	for (size_t i = 0; r == PV_OK && i < rows.n; i++) {
 		struct settle_row *row = &rows.v[i];
-		struct listed key = {row->uidl, false};
+		struct listed key = {.uidl = row->uidl};
 		const struct listed *l = bsearch(&key, listed, n_listed, sizeof(*listed), cmp_listed);
 		if (l == NULL) {
 			gone++;
 			r = ledger_set_state(ss->ar->cat->db, ss->a->id, row->uidl, row->sha256, "gone",
 					     now, err);
-		} else if (strcmp(row->state, "quit-ok") == 0 && !l->dup) {
+		} else if (strcmp(row->state, "quit-ok") == 0 && !l->dup &&
+			   same_size(ss, row->message_id, l->size)) {
 			residue++;
 			note(ss, "message %s was deleted (QUIT answered +OK) but is still upstream; "
 			     "it will be deleted again", row->uidl);

@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 56
+h_plan 58
 
 BASIC=$H_SRC/tests/data/mail/basic
 FAKE=$H_SRC/tests/data/fake
@@ -216,6 +216,18 @@ h_is "$RC $(j fetched deleted)" "0 5 5" "duplicate UIDLs: every message fetched 
 h_is "$(archived)" "$(hashes "$BASIC"/*)" "duplicate UIDLs: both messages sharing a UIDL are archived"
 harvest
 h_is "$(j fetched reconciled residue)" "0 0 0" "duplicate UIDLs: nothing twice, no false residue"
+
+# ---- duplicate UIDLs, one of the two over the size cap: the one deleted
+# is not "still upstream" because the other keeps the UIDL listed ----
+setup dupcap "mailbox $BASIC
+uidl 2 same-uidl
+uidl 3 same-uidl
+"
+printf '[harvest]\nmessage_max = 2048\n' >>"$D/popvault.conf"
+harvest
+h_is "$RC $(j fetched skipped residue)" "0 4 1 0" "duplicate UIDL, one over the cap: no false residue"
+harvest
+h_is "$RC $(j fetched residue) $(count)" "0 0 0 4" "duplicate UIDL, one over the cap: nothing twice on the next run"
 
 # ---- [IN-USE] on the first login, then fine ----
 setup inuse "$FAKE/in_use.pop"
