@@ -182,6 +182,6 @@ nexts() { python3 -c 'import json,sys
 print(" ".join(str(d["next_in_s"]) for d in map(json.loads, open(sys.argv[1])) if d["account"] == sys.argv[2]))' "$H_RUN/daemon.json" "$1"; }
 h_like "$(nexts bad)" '^1 2 4( 8)?$' "daemon: the failing account backs off 1, 2, 4 s"
 h_is "$(grep -c '^# session .* connect' "$TRBAD")" "$(nexts bad | wc -w)" "daemon: ... and logs in only that often"
-h_like "$(nexts good)" '^1 1 1 1 1( 1)*$' "daemon: the healthy account keeps its 1 s interval"
+h_like "$(nexts good)" '^1 1 1 1( 1)*$' "daemon: the healthy account keeps its 1 s interval"
 h_like "$(nexts delay)" '^3 3( 3)*$' "daemon: an account with LOGIN-DELAY 3 waits 3 s, never less"
 h_check "daemon: ... and never meets [LOGIN-DELAY]" eval '! grep -q "LOGIN-DELAY\]" "$H_RUN/daemon.json"'
