@@ -24,9 +24,10 @@ static void show_progress(void *ctx, uint64_t done, uint64_t total)
 		return;
 	p->last_ms = now;
 	p->shown = true;
-	fprintf(stderr, "\rexport: %s %llu of %llu messages", done * 2 <= total ? "reading" : "writing",
-		(unsigned long long)(done * 2 <= total ? done : done - total / 2),
-		(unsigned long long)(total / 2));
+	/* Two passes (export.h): proofs, mbox and load files, then the .eml files. */
+	bool first = done * 2 <= total;
+	fprintf(stderr, "\rexport: %s %llu of %llu", first ? "proofs, mbox, load files:" : ".eml files:",
+		(unsigned long long)(first ? done : done - total / 2), (unsigned long long)(total / 2));
 	fflush(stderr);
 }
 

@@ -6,11 +6,12 @@
  * (and through it the export event, and through that the message set and
  * the request), the manifest (and through it the rest).
  *
- * Reading costs: the first pass (bundle.h) hashes every member and keeps
- * the small ones, proofs first; messages too big to be kept are checked
- * through their identical mbox record (same SHA-256), so the mbox and the
- * load files are each streamed once, and only a message the mbox cannot
- * vouch for is read again on its own (at most PV_EXPORT_REREADS_MAX). */
+ * Reading costs: the first pass (bundle_open_*) hashes every member and
+ * keeps the small ones; the message set is read again (it is near the
+ * start); then one more pass (bundle_each) over everything, in archive
+ * order: the proofs (written first) give each message's leaf and salt,
+ * then the load files, the mbox and each .eml are checked as they stream
+ * by. Memory does not grow with message size. */
 #include "archiver/export/ediscovery.h"
 
 #include <jansson.h>
@@ -48,6 +49,8 @@ struct vmsg {
 	bool have_md5;
 	uint8_t md5[16];
 	bool in_mbox, in_dat, in_csv;
+	uint8_t dat_md5[16], csv_md5[16]; /* what the load files claim */
+	uint64_t dat_line, csv_line;
 };
 
 struct vdisp {
@@ -74,7 +77,9 @@ struct vst {
 	size_t nd;
 	bool set_read;    /* the set was read (possibly with problems) */
 	json_t *req;
-	size_t rereads;
+	uint8_t *note;    /* MANIFEST.note when the first pass did not keep it */
+	size_t note_len;
+	uint64_t lf_bad[2]; /* load-file problems (DAT, CSV), reported up to 20 */
 };
 
 /* --- small helpers ----------------------------------------------------------- */
@@ -156,18 +161,14 @@ static struct vdisp *find_disposed(struct vst *v, int64_t id)
  * "\n" (and without a "\r" before it when crlf); non-zero stops. */
 typedef int (*line_fn)(struct vst *v, void *ctx, uint64_t lineno, const char *l, size_t n);
 
-static int each_line(struct vst *v, const char *name, bool crlf, line_fn fn, void *ctx)
+static int lines_of(struct vst *v, const char *name, struct bundle_stream *s, bool crlf,
+		    line_fn fn, void *ctx)
 {
-	struct bundle_stream *s = NULL;
 	struct pv_buf line;
 	struct pv_error e;
 	uint64_t no = 0;
 	int r;
 	pv_buf_init(&line, PV_BUNDLE_LINE_MAX);
-	if ((r = bundle_stream_open(v->b, name, &s, &e)) < 0) {
-		bundle_problem(v->rep, "%s could not be read (%s)", name, e.msg);
-		goto out;
-	}
 	while ((r = bundle_stream_line(s, &line, &e)) == 1) {
 		size_t n = line.len;
 		no++;
@@ -193,10 +194,50 @@ static int each_line(struct vst *v, const char *name, bool crlf, line_fn fn, voi
 	}
 	if (r < 0 && r != PV_EINTEGRITY)
 		bundle_problem(v->rep, "%s could not be read (%s)", name, e.msg);
-out:
-	bundle_stream_close(&s);
 	pv_buf_free(&line);
 	return r < 0 ? r : 0;
+}
+
+static int each_line(struct vst *v, const char *name, bool crlf, line_fn fn, void *ctx)
+{
+	struct bundle_stream *s = NULL;
+	struct pv_error e;
+	int r;
+	if ((r = bundle_stream_open(v->b, name, &s, &e)) < 0) {
+		bundle_problem(v->rep, "%s could not be read (%s)", name, e.msg);
+		return r;
+	}
+	r = lines_of(v, name, s, crlf, fn, ctx);
+	bundle_stream_close(&s);
+	return r;
+}
+
+/* A small member's bytes: kept by the first pass, else read from s (or
+ * opened by name when s is NULL) into *buf_r, which the caller frees.
+ * NULL after reporting a member over max. */
+static const uint8_t *small_member(struct vst *v, const struct bundle_file *f,
+				   struct bundle_stream *s, size_t max, uint8_t **buf_r)
+{
+	struct bundle_stream *own = NULL;
+	struct pv_error e;
+	size_t got;
+	*buf_r = NULL;
+	if (f->data != NULL)
+		return f->size <= max ? f->data : NULL;
+	if (f->size > max)
+		return NULL;
+	if ((*buf_r = malloc(f->size + 1)) == NULL)
+		return NULL;
+	if ((s == NULL && bundle_stream_open(v->b, f->name, &own, &e) != 0) ||
+	    bundle_stream_read(s ? s : own, *buf_r, f->size, &got, &e) != 0 || got != f->size) {
+		bundle_problem(v->rep, "%s could not be read again", f->name);
+		free(*buf_r);
+		*buf_r = NULL;
+	} else {
+		(*buf_r)[f->size] = '\0';
+	}
+	bundle_stream_close(&own);
+	return *buf_r;
 }
 
 /* --- the message set ------------------------------------------------------------- */
@@ -458,20 +499,18 @@ static void read_request(struct vst *v)
  * (same bytes) whose parsed body is cp; the entry is the extra data, after
  * a "salt <hex>" line when salted. Returns 1 when the inclusion holds
  * (p_r filled, free it), 0 after reporting a problem. */
-static int check_proof(struct vst *v, const char *name, const struct bundle_file *f,
+static int check_proof(struct vst *v, const char *name, const uint8_t *data, size_t size,
 		       const struct bundle_file *cpf, const struct checkpoint *cp, const char *cpname,
 		       bool salted, struct tlog_proof *p_r, const uint8_t **entry_r,
 		       size_t *entry_len_r)
 {
 	struct pv_error e;
 	merkle_hash leaf;
-	if (f == NULL)
-		return 0;
-	if (f->data == NULL) {
+	if (data == NULL) {
 		bundle_problem(v->rep, "%s is too big to be a proof", name);
 		return 0;
 	}
-	if (tlog_proof_parse((const char *)f->data, f->size, p_r, &e) != 0) {
+	if (tlog_proof_parse((const char *)data, size, p_r, &e) != 0) {
 		bundle_problem(v->rep, "%s is not a tlog-proof (%s)", name, e.msg);
 		return 0;
 	}
@@ -576,6 +615,7 @@ static void check_event(struct vst *v)
 {
 	const struct bundle_file *f = bundle_find(v->b, "audit/export-event.tlog-proof");
 	const struct bundle_file *sf = bundle_find(v->b, "export/message-set");
+	uint8_t *buf = NULL;
 	struct tlog_proof p;
 	struct audit_entry e;
 	struct pv_error pe;
@@ -587,9 +627,13 @@ static void check_event(struct vst *v)
 	if (f == NULL || v->aucp_state < 0)
 		return;
 	memset(&p, 0, sizeof(p));
-	if (!check_proof(v, "audit/export-event.tlog-proof", f, v->aucp_file, &v->aucp,
-			 "audit/checkpoint", false, &p, &leaf, &len))
+	const uint8_t *data = small_member(v, f, NULL, PV_TLOG_PROOF_MAX, &buf);
+	int ok = check_proof(v, "audit/export-event.tlog-proof", data, f->size, v->aucp_file,
+			     &v->aucp, "audit/checkpoint", false, &p, &leaf, &len);
+	if (!ok) {
+		free(buf);
 		return;
+	}
 	if (auditlog_leaf_parse(leaf, len, p.index, &e, &pe) != 0 || e.kind != AUDIT_ENTRY_EVENT) {
 		bundle_problem(v->rep, "audit/export-event.tlog-proof: its entry is not an audit event "
 				       "(%s)", pe.msg);
@@ -630,11 +674,12 @@ static void check_event(struct vst *v)
 	check_personal(v, &e);
 out:
 	tlog_proof_free(&p);
+	free(buf);
 }
 
 /* --- messages: proofs and content --------------------------------------------------- */
 
-static void check_message_proof(struct vst *v, struct vmsg *m)
+static void check_message_proof(struct vst *v, struct vmsg *m, const uint8_t *data, size_t size)
 {
 	struct tlog_proof p;
 	struct archive_leaf l;
@@ -642,11 +687,11 @@ static void check_message_proof(struct vst *v, struct vmsg *m)
 	const uint8_t *leaf;
 	size_t len;
 	char name[BATES_LEN_MAX + 32];
-	if (m->proof == NULL || v->acp_state < 0)
+	if (v->acp_state < 0)
 		return;
 	snprintf(name, sizeof(name), "messages/%s.tlog-proof", m->bates);
 	memset(&p, 0, sizeof(p));
-	if (!check_proof(v, name, m->proof, v->acp_file, &v->acp, "archive/checkpoint", true, &p,
+	if (!check_proof(v, name, data, size, v->acp_file, &v->acp, "archive/checkpoint", true, &p,
 			 &leaf, &len))
 		return;
 	if (archive_leaf_parse((const char *)leaf, len, &l, &e) != 0 || l.kind != LEAF_MESSAGE) {
@@ -737,19 +782,32 @@ static void content_verdict(struct vst *v, struct vmsg *m, bool commit_ok, const
 	}
 }
 
-static void check_kept_eml(struct vst *v, struct vmsg *m)
+/* An .eml against its leaf: from memory when kept, else from s. */
+static void check_eml(struct vst *v, struct vmsg *m, struct bundle_stream *s)
 {
 	struct digest d;
-	uint8_t sha[32], md5[16];
+	struct pv_error e;
+	uint8_t sha[32], md5[16], *buf = NULL;
+	size_t got;
 	bool ok;
-	if (!m->leaf_ok || m->eml == NULL || m->eml->data == NULL)
+	int r = 0;
+	if (!m->leaf_ok || m->eml == NULL || (m->eml->data == NULL && s == NULL))
 		return;
-	if (digest_init(&d, m) < 0) {
-		bundle_problem(v->rep, "MD5 is not available");
+	if (digest_init(&d, m) < 0 || (m->eml->data == NULL && (buf = malloc(STREAM_CHUNK)) == NULL)) {
+		bundle_problem(v->rep, "out of memory (or no MD5)");
 		return;
 	}
-	digest_update(&d, m->eml->data, m->eml->size);
+	if (m->eml->data != NULL)
+		digest_update(&d, m->eml->data, m->eml->size);
+	else
+		while ((r = bundle_stream_read(s, buf, STREAM_CHUNK, &got, &e)) == 0 && got > 0)
+			digest_update(&d, buf, got);
 	digest_final(&d, m, &ok, sha, md5);
+	free(buf);
+	if (r != 0) {
+		bundle_problem(v->rep, "messages/%s.eml could not be read again (%s)", m->bates, e.msg);
+		return;
+	}
 	content_verdict(v, m, ok, md5);
 }
 
@@ -834,14 +892,6 @@ static int mb_end(void *ctx, struct pv_error *err)
 					  "(message %lld)", m->bates, (long long)m->id);
 		return 0;
 	}
-	/* The record is the archived message. If the .eml has its SHA-256, the
-	 * .eml is too; if not, the .eml differs (unless checked already). */
-	if (m->eml != NULL && sodium_memcmp(m->eml->sha256, sha, 32) == 0 && m->eml->size == m->size) {
-		if (!m->content_ok && !m->content_bad)
-			content_verdict(c->v, m, true, md5);
-	} else if (m->eml != NULL && m->eml->data == NULL && !m->content_bad) {
-		content_verdict(c->v, m, false, md5);
-	}
 	if (!m->have_md5) {
 		memcpy(m->md5, md5, 16);
 		m->have_md5 = true;
@@ -849,30 +899,27 @@ static int mb_end(void *ctx, struct pv_error *err)
 	return 0;
 }
 
-static void check_mbox(struct vst *v)
+static void check_mbox(struct vst *v, struct bundle_stream *s)
 {
 	struct mboxctx c;
 	struct mbox_reader r;
-	struct bundle_stream *s = NULL;
 	struct pv_error e;
 	uint8_t *buf = malloc(STREAM_CHUNK);
 	size_t got;
 	int rc;
-	if (bundle_find(v->b, "messages.mbox") == NULL || buf == NULL) {
-		free(buf);
+	if (buf == NULL) {
+		bundle_problem(v->rep, "out of memory");
 		return;
 	}
 	memset(&c, 0, sizeof(c));
 	c.v = v;
 	struct mbox_reader_cb cb = {mb_begin, mb_data, mb_end, &c};
 	mbox_reader_init(&r, &cb);
-	if ((rc = bundle_stream_open(v->b, "messages.mbox", &s, &e)) == 0) {
-		while ((rc = bundle_stream_read(s, buf, STREAM_CHUNK, &got, &e)) == 0 && got > 0)
-			if ((rc = mbox_reader_feed(&r, buf, got, &e)) != 0)
-				break;
-		if (rc == 0)
-			rc = mbox_reader_finish(&r, &e);
-	}
+	while ((rc = bundle_stream_read(s, buf, STREAM_CHUNK, &got, &e)) == 0 && got > 0)
+		if ((rc = mbox_reader_feed(&r, buf, got, &e)) != 0)
+			break;
+	if (rc == 0)
+		rc = mbox_reader_finish(&r, &e);
 	if (rc != 0)
 		bundle_problem(v->rep, "messages.mbox could not be read to the end (%s)", e.msg);
 	if (c.digesting)
@@ -885,41 +932,6 @@ static void check_mbox(struct vst *v)
 		bundle_problem(v->rep, "messages.mbox: %zu more messages missing", missing - 20);
 	if (rc == 0 && missing == 0 && c.bad_records == 0 && c.record == v->n)
 		bundle_info(v->rep, "ok: messages.mbox holds every message, byte for byte");
-	bundle_stream_close(&s);
-	free(buf);
-}
-
-/* A message the mbox could not vouch for, read again on its own. */
-static void reread_eml(struct vst *v, struct vmsg *m)
-{
-	struct bundle_stream *s = NULL;
-	struct digest d;
-	struct pv_error e;
-	uint8_t *buf, sha[32], md5[16];
-	size_t got;
-	bool ok;
-	char name[BATES_LEN_MAX + 32];
-	if (v->rereads++ >= PV_EXPORT_REREADS_MAX) {
-		bundle_problem(v->rep, "messages/%s.eml was not checked against its leaf (the mbox "
-				       "does not hold it, and more than %d messages are in that case)",
-			       m->bates, PV_EXPORT_REREADS_MAX);
-		return;
-	}
-	if ((buf = malloc(STREAM_CHUNK)) == NULL || digest_init(&d, m) < 0) {
-		free(buf);
-		bundle_problem(v->rep, "out of memory");
-		return;
-	}
-	snprintf(name, sizeof(name), "messages/%s.eml", m->bates);
-	int rc = bundle_stream_open(v->b, name, &s, &e);
-	while (rc == 0 && (rc = bundle_stream_read(s, buf, STREAM_CHUNK, &got, &e)) == 0 && got > 0)
-		digest_update(&d, buf, got);
-	digest_final(&d, m, &ok, sha, md5);
-	if (rc != 0)
-		bundle_problem(v->rep, "%s could not be read again (%s)", name, e.msg);
-	else
-		content_verdict(v, m, ok, md5);
-	bundle_stream_close(&s);
 	free(buf);
 }
 
@@ -998,14 +1010,22 @@ static int lf_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t 
 		return 0;
 	}
 	*seen = true;
-	char sha[65], md5[33], id[24], size[24], file[BATES_LEN_MAX + 8], path[BATES_LEN_MAX + 20];
+	char sha[65], id[24], size[24], file[BATES_LEN_MAX + 8], path[BATES_LEN_MAX + 20];
 	pv_hex(m->sha256, 32, sha);
 	snprintf(id, sizeof(id), "%lld", (long long)m->id);
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)m->size);
 	snprintf(file, sizeof(file), "%s.eml", m->bates);
 	snprintf(path, sizeof(path), "messages/%s.eml", m->bates);
-	if (m->have_md5)
-		pv_hex(m->md5, 16, md5);
+	/* MD5 is compared once the content has streamed by (later). */
+	size_t mcol = c->kind == LOADFILE_DAT ? 17 : 13;
+	uint8_t *claim = c->kind == LOADFILE_DAT ? m->dat_md5 : m->csv_md5;
+	if (c->f.len[mcol] != 32 || hex_decode_lower(loadfile_field(&c->f, mcol), 32, claim, 16) != 0) {
+		if (c->bad++ < 20)
+			bundle_problem(v->rep, "%s line %llu: %s of %s is not an MD5", c->name,
+				       (unsigned long long)no, c->head[mcol], m->bates);
+		memset(claim, 0, 16);
+	}
+	*(c->kind == LOADFILE_DAT ? &m->dat_line : &m->csv_line) = no;
 	if (c->kind == LOADFILE_DAT) {
 		/* BEGBATES ENDBATES ... ArchiveID(12) FileSize(13) FileName NativePath SHA256 MD5 */
 		lf_eq(v, c, no, m, 1, m->bates);
@@ -1014,21 +1034,17 @@ static int lf_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t 
 		lf_eq(v, c, no, m, 14, file);
 		lf_eq(v, c, no, m, 15, path);
 		lf_eq(v, c, no, m, 16, sha);
-		if (m->have_md5)
-			lf_eq(v, c, no, m, 17, md5);
 	} else {
 		/* bates id ... size(11) sha256 md5 file */
 		lf_eq(v, c, no, m, 1, id);
 		lf_eq(v, c, no, m, 11, size);
 		lf_eq(v, c, no, m, 12, sha);
-		if (m->have_md5)
-			lf_eq(v, c, no, m, 13, md5);
 		lf_eq(v, c, no, m, 14, path);
 	}
 	return 0;
 }
 
-static void check_loadfile(struct vst *v, enum loadfile_kind kind)
+static void check_loadfile(struct vst *v, enum loadfile_kind kind, struct bundle_stream *s)
 {
 	static const char *const dat[] = {EDISCOVERY_DAT_FIELDS};
 	static const char *const csv[] = {EDISCOVERY_CSV_FIELDS};
@@ -1038,24 +1054,38 @@ static void check_loadfile(struct vst *v, enum loadfile_kind kind)
 	c.name = kind == LOADFILE_DAT ? "loadfile.dat" : "index.csv";
 	c.head = kind == LOADFILE_DAT ? dat : csv;
 	c.nhead = kind == LOADFILE_DAT ? EDISCOVERY_DAT_NFIELDS : EDISCOVERY_CSV_NFIELDS;
-	if (bundle_find(v->b, c.name) == NULL)
-		return;
 	loadfile_fields_init(&c.f, PV_BUNDLE_LINE_MAX);
-	(void)each_line(v, c.name, true, lf_line, &c);
+	(void)lines_of(v, c.name, s, true, lf_line, &c);
 	loadfile_fields_free(&c.f);
-	if (!c.header_ok)
-		return;
+	v->lf_bad[kind == LOADFILE_CSV] = c.header_ok ? c.bad : UINT64_MAX;
+}
+
+/* After the pass: every message listed, with the MD5 of its content. */
+static void loadfile_verdict(struct vst *v, enum loadfile_kind kind)
+{
+	const char *name = kind == LOADFILE_DAT ? "loadfile.dat" : "index.csv";
+	uint64_t bad = v->lf_bad[kind == LOADFILE_CSV];
 	size_t missing = 0;
+	if (bad == UINT64_MAX || bundle_find(v->b, name) == NULL)
+		return; /* not there, or a wrong header: reported */
 	for (size_t i = 0; i < v->n; i++) {
 		const struct vmsg *m = &v->m[v->by_bates[i]];
-		if (!(kind == LOADFILE_DAT ? m->in_dat : m->in_csv) && missing++ < 20)
-			bundle_problem(v->rep, "%s does not list %s", c.name, m->bates);
+		bool seen = kind == LOADFILE_DAT ? m->in_dat : m->in_csv;
+		const uint8_t *claim = kind == LOADFILE_DAT ? m->dat_md5 : m->csv_md5;
+		if (!seen) {
+			if (missing++ < 20)
+				bundle_problem(v->rep, "%s does not list %s", name, m->bates);
+		} else if (m->have_md5 && sodium_memcmp(claim, m->md5, 16) != 0 && bad++ < 20) {
+			bundle_problem(v->rep, "%s line %llu: the MD5 of %s is not that of its content",
+				       name, (unsigned long long)(kind == LOADFILE_DAT ? m->dat_line
+											: m->csv_line),
+				       m->bates);
+		}
 	}
-	if (c.bad > 20)
-		bundle_problem(v->rep, "%s: %llu more problems", c.name,
-			       (unsigned long long)(c.bad - 20));
-	if (missing == 0 && c.bad == 0 && c.rows == v->n)
-		bundle_info(v->rep, "ok: %s lists every message with its hashes", c.name);
+	if (bad > 20)
+		bundle_problem(v->rep, "%s: %llu more problems", name, (unsigned long long)(bad - 20));
+	if (missing == 0 && bad == 0)
+		bundle_info(v->rep, "ok: %s lists every message with its hashes", name);
 }
 
 struct dispctx {
@@ -1103,14 +1133,12 @@ static int disp_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_
 	return 0;
 }
 
-static void check_disposed(struct vst *v)
+static void check_disposed(struct vst *v, struct bundle_stream *s)
 {
 	struct dispctx c;
 	memset(&c, 0, sizeof(c));
-	if (bundle_find(v->b, "disposed.csv") == NULL)
-		return;
 	loadfile_fields_init(&c.f, PV_BUNDLE_LINE_MAX);
-	(void)each_line(v, "disposed.csv", true, disp_line, &c);
+	(void)lines_of(v, "disposed.csv", s, true, disp_line, &c);
 	loadfile_fields_free(&c.f);
 	for (size_t i = 0; i < v->nd; i++)
 		if (!v->d[i].in_csv)
@@ -1230,6 +1258,107 @@ static void check_last(struct vst *v, const char *last, size_t len)
 	}
 }
 
+/* --- the pass over every member ------------------------------------------------------- */
+
+/* "messages/<BATES><suffix>" -> its message, or NULL. */
+static struct vmsg *message_member(struct vst *v, const char *name, const char *suffix)
+{
+	size_t n = strlen(name), sl = strlen(suffix);
+	if (strncmp(name, "messages/", 9) != 0 || n <= 9 + sl || strcmp(name + n - sl, suffix) != 0)
+		return NULL;
+	return find_bates(v, name + 9, n - 9 - sl);
+}
+
+static int each_member(void *ctx, const struct bundle_file *f, struct bundle_stream *s)
+{
+	struct vst *v = ctx;
+	struct vmsg *m;
+	uint8_t *buf = NULL;
+	if (strcmp(f->name, "MANIFEST.note") == 0 && f->data == NULL && f->size <= PV_NOTE_MAX) {
+		v->note = (uint8_t *)small_member(v, f, s, PV_NOTE_MAX, &buf);
+		v->note_len = f->size;
+		return 0;
+	}
+	if (!v->set_read)
+		return 0;
+	if ((m = message_member(v, f->name, ".tlog-proof")) != NULL && m->proof == f) {
+		const uint8_t *data = small_member(v, f, s, PV_TLOG_PROOF_MAX, &buf);
+		check_message_proof(v, m, data, f->size);
+		free(buf);
+	} else if ((m = message_member(v, f->name, ".eml")) != NULL && m->eml == f) {
+		check_eml(v, m, s);
+	} else if (strcmp(f->name, "messages.mbox") == 0) {
+		check_mbox(v, s);
+	} else if (strcmp(f->name, "loadfile.dat") == 0) {
+		check_loadfile(v, LOADFILE_DAT, s);
+	} else if (strcmp(f->name, "index.csv") == 0) {
+		check_loadfile(v, LOADFILE_CSV, s);
+	} else if (strcmp(f->name, "disposed.csv") == 0) {
+		check_disposed(v, s);
+	}
+	return 0;
+}
+
+/* bundle.c keeps small members in memory up to a total
+ * (PV_BUNDLE_KEPT_MAX); a bundle of many messages uses it up before
+ * MANIFEST.note, its last member, which bundle_check_manifest then calls
+ * missing. Until bundle.c always keeps that note, it is checked here from
+ * the copy the pass read, as bundle_check_manifest would. */
+struct note_filter {
+	struct bundle_report *rep;
+	bool drop_missing;
+	uint64_t forwarded; /* problems passed on */
+};
+
+static void filter_line(void *ctx, bool problem, const char *msg)
+{
+	struct note_filter *nf = ctx;
+	if (problem && nf->drop_missing && strcmp(msg, "MANIFEST.note is missing") == 0)
+		return;
+	if (problem) {
+		nf->forwarded++;
+		bundle_problem(nf->rep, "%s", msg);
+	} else
+		bundle_info(nf->rep, "%s", msg);
+}
+
+static void check_manifest(struct vst *v)
+{
+	const struct bundle_file *nf = bundle_find(v->b, "MANIFEST.note");
+	const struct bundle_file *mf = bundle_find(v->b, "MANIFEST.sha256");
+	const char *signer = v->acp_state >= 0 ? v->acp.origin : NULL;
+	struct note_filter filt = {v->rep, nf != NULL && nf->data == NULL && v->note != NULL, 0};
+	struct bundle_report rep = {filter_line, &filt, 0, 0};
+	if (bundle_check_manifest(v->b, v->keys, v->nkeys, signer, &rep) != 0) {
+		/* each problem went to v->rep */
+	}
+	if (!filt.drop_missing)
+		return;
+	if (filt.forwarded == 0)
+		bundle_info(v->rep, "ok: MANIFEST.sha256 matches all other members");
+	struct note_verifier *ok = calloc(v->nkeys ? v->nkeys : 1, sizeof(*ok));
+	struct pv_error e;
+	size_t n_ok = 0, text_len;
+	char want[256], hex[65] = "";
+	for (size_t i = 0; ok != NULL && i < v->nkeys; i++)
+		if (signer == NULL || strcmp(v->keys[i].name, signer) == 0)
+			ok[n_ok++] = v->keys[i];
+	if (mf != NULL)
+		pv_hex(mf->sha256, 32, hex);
+	snprintf(want, sizeof(want), BUNDLE_MANIFEST_MAGIC "\nkind %s\nsha256 %s\n",
+		 bundle_kind(v->b) ? bundle_kind(v->b) : "?", hex);
+	if (ok == NULL ||
+	    note_open((const char *)v->note, v->note_len, ok, n_ok, &text_len, NULL, &e) != 0)
+		bundle_problem(v->rep, "MANIFEST.note is not signed by a trusted key%s%s (%s)",
+			       signer ? " of " : "", signer ? signer : "", ok ? e.msg : "out of memory");
+	else if (mf == NULL || text_len != strlen(want) || memcmp(v->note, want, text_len) != 0)
+		bundle_problem(v->rep, "MANIFEST.note does not match MANIFEST.sha256 (its SHA-256 "
+				       "differs: the manifest was changed)");
+	else
+		bundle_info(v->rep, "ok: MANIFEST.note signed by %s", ok[0].name);
+	free(ok);
+}
+
 /* --- the whole ------------------------------------------------------------------------- */
 
 int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
@@ -1237,6 +1366,7 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 		      struct pv_error *err)
 {
 	struct vst v;
+	struct pv_error e;
 	uint64_t before = rep->problems;
 
 	memset(&v, 0, sizeof(v));
@@ -1252,30 +1382,27 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	if (v.acp_state >= 0 && v.aucp_state >= 0 && strcmp(v.acp.origin, v.aucp.origin) == 0)
 		bundle_problem(rep, "audit/checkpoint and archive/checkpoint are of the same log %s",
 			       v.acp.origin);
-	if (bundle_check_manifest(b, keys, nkeys, v.acp_state >= 0 ? v.acp.origin : NULL, rep) != 0) {
-		/* each problem is in rep; the checks below go on */
-	}
 	read_set(&v);
 	check_inventory(&v);
 	read_request(&v);
 	check_event(&v);
-	for (size_t i = 0; i < v.n; i++) {
-		check_message_proof(&v, &v.m[v.by_bates[i]]);
-		check_kept_eml(&v, &v.m[v.by_bates[i]]);
-	}
-	if (v.set_read)
-		check_mbox(&v);
+	if (bundle_each(b, each_member, &v, &e) != 0)
+		bundle_problem(rep, "the bundle could not be read a second time (%s)", e.msg);
+	check_manifest(&v);
 	size_t checked = 0;
 	for (size_t i = 0; i < v.n; i++) {
 		struct vmsg *m = &v.m[v.by_bates[i]];
-		if (m->leaf_ok && m->eml != NULL && !m->content_ok && !m->content_bad)
-			reread_eml(&v, m);
+		if (m->leaf_ok && m->eml != NULL && !m->content_ok && !m->content_bad) {
+			check_eml(&v, m, NULL); /* an .eml kept, before its proof */
+			if (!m->content_ok && !m->content_bad)
+				bundle_problem(rep, "messages/%s.eml was not checked: it comes before its "
+						    "proof in the bundle", m->bates);
+		}
 		checked += m->content_ok;
 	}
 	if (v.set_read) {
-		check_loadfile(&v, LOADFILE_DAT);
-		check_loadfile(&v, LOADFILE_CSV);
-		check_disposed(&v);
+		loadfile_verdict(&v, LOADFILE_DAT);
+		loadfile_verdict(&v, LOADFILE_CSV);
 	}
 	check_anchors(&v, "archive", &v.acp, v.acp_state);
 	check_anchors(&v, "audit", &v.aucp, v.aucp_state);
@@ -1288,5 +1415,6 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	free(v.m);
 	free(v.by_bates);
 	free(v.d);
+	free(v.note);
 	return rep->problems == before ? 0 : PV_EINTEGRITY;
 }

@@ -902,9 +902,11 @@ static int write_bundle(struct xp *x)
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, k + 1, total);
 	}
-	if (r < 0 || (r = bundle_member_end(x->w, &rw.mbox, x->err)) < 0 ||
-	    (r = bundle_member_end(x->w, &rw.dat, x->err)) < 0 ||
-	    (r = bundle_member_end(x->w, &rw.csv, x->err)) < 0)
+	/* The load files before the mbox: a reader streaming them again then
+	 * decompresses only the proofs before them, not the whole mbox. */
+	if (r < 0 || (r = bundle_member_end(x->w, &rw.dat, x->err)) < 0 ||
+	    (r = bundle_member_end(x->w, &rw.csv, x->err)) < 0 ||
+	    (r = bundle_member_end(x->w, &rw.mbox, x->err)) < 0)
 		goto out;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
 		r = message_pass2(x, &x->items[x->order[k]]);

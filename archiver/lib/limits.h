@@ -169,12 +169,9 @@
 #define PV_EXPORT_BATES_PREFIX_MAX 32
 #define PV_EXPORT_BATES_NUMBER_MAX 999999999999999LL
 /* What verify-bundle reads from an eDiscovery bundle: its request (query
- * and matter, each far below this); an mbox From_ line (we write ~80
- * bytes); and, when the mbox cannot vouch for a message too big to be
- * kept in memory, at most this many members read again one by one (each
- * re-read decompresses the bundle up to that member). */
+ * and matter, each far below this) and an mbox From_ line (we write ~80
+ * bytes). */
 #define PV_EXPORT_REQUEST_MAX (64 * 1024)
 #define PV_EXPORT_FROM_LINE_MAX 1024
-#define PV_EXPORT_REREADS_MAX 64
 
 #endif

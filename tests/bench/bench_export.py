@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""eDiscovery export benchmark: export and verify BENCH_N messages.
+
+    tests/bench/bench_export.py [--popvault build/popvault] [--count N]
+                                [--formats tar.gz,zip] [--json FILE]
+
+A generated mailbox (tests/e2e/lib/genmail.py, seed 2026) is harvested from
+a private Dovecot into a fresh data directory; then every message is
+exported in one bundle (`popvault export 'after:1980-01-01'`) and the bundle
+is checked with `popvault verify-bundle` and the two verifier keys. Wall
+time and peak resident memory of each command come from /usr/bin/time (the
+process's own maximum RSS), so the figures say whether memory grows with the
+number or size of the messages. Prints measured figures only.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(SRC, "tests", "e2e", "lib"))
+import pvharness  # noqa: E402
+
+
+def timed(cmd, env=None):
+    """Runs cmd under /usr/bin/time: (wall seconds, max RSS MiB, stdout)."""
+    p = subprocess.run(["/usr/bin/time", "-f", "PVTIME %e %M"] + cmd, capture_output=True,
+                       env=env)
+    line = [l for l in p.stderr.decode().splitlines() if l.startswith("PVTIME ")]
+    if p.returncode != 0 or not line:
+        raise SystemExit("%s failed (%d): %s" % (cmd[:3], p.returncode, p.stderr.decode()[-800:]))
+    _, wall, rss = line[-1].split()
+    return float(wall), int(rss) / 1024.0, p.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--popvault", default=os.path.join(SRC, "build", "popvault"))
+    ap.add_argument("--count", type=int, default=int(os.environ.get("BENCH_N", "10000")))
+    ap.add_argument("--formats", default="tar.gz,zip")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    pv_bin = os.path.abspath(a.popvault)
+    res = {"messages": a.count, "runs": []}
+    with pvharness.Run() as run:
+        mail = os.path.join(run.dir, "mail")
+        subprocess.run([sys.executable, os.path.join(SRC, "tests", "e2e", "lib", "genmail.py"),
+                        "--count", str(a.count), "--seed", "2026", "--out", mail],
+                       check=True, stdout=subprocess.DEVNULL)
+        os.unlink(os.path.join(mail, "index.json"))
+        mail_bytes = sum(os.path.getsize(os.path.join(mail, f)) for f in os.listdir(mail))
+        d = run.dovecot(seed={"alice": [mail]})
+        data = os.path.join(run.dir, "data")
+        pw = os.path.join(run.dir, "pw")
+        open(pw, "w").write("alicepw\n")
+
+        def pv(*args):
+            p = subprocess.run([pv_bin, "--data", data] + list(args), capture_output=True)
+            if p.returncode != 0:
+                raise SystemExit("popvault %s: %s" % (args[:2], p.stderr.decode()))
+            return p.stdout.decode()
+
+        pv("init")
+        pv("account", "add", "alice", "--host", "127.0.0.1", "--port", str(d.vars["PORT"]),
+           "--tls", "none", "--user", "alice", "--password-file", pw)
+        t0 = time.monotonic()
+        pv("harvest", "--once")
+        harvest_s = time.monotonic() - t0
+        keys = ["--vkey", pv("checkpoint", "--log", "archive", "--vkey").strip(),
+                "--vkey", pv("checkpoint", "--log", "audit", "--vkey").strip()]
+        print("corpus: %d messages, %.0f MB (harvested in %.1f s, not part of the figures)"
+              % (a.count, mail_bytes / 1e6, harvest_s))
+        print("%-7s %10s %9s %9s %9s %10s | %9s %9s %10s"
+              % ("format", "bundle MB", "export s", "msg/s", "MB/s", "peak MiB",
+                 "verify s", "MB/s", "peak MiB"))
+        for fmt in a.formats.split(","):
+            out = os.path.join(run.dir, "bench." + fmt)
+            ew, erss, eout = timed([pv_bin, "--data", data, "--json", "export", "after:1980-01-01",
+                                    "--out", out, "--matter", "bench-" + fmt])
+            got = json.loads(eout)["messages"]
+            if got != a.count:
+                raise SystemExit("exported %d of %d messages" % (got, a.count))
+            vw, vrss, vout = timed([pv_bin, "verify-bundle", out] + keys)
+            if not vout.decode().rstrip().endswith("verify-bundle: OK"):
+                raise SystemExit("verify-bundle did not pass")
+            size = os.path.getsize(out)
+            print("%-7s %10.0f %9.1f %9.0f %9.1f %10.1f | %9.1f %9.1f %10.1f"
+                  % (fmt, size / 1e6, ew, a.count / ew, mail_bytes / 1e6 / ew, erss,
+                     vw, mail_bytes / 1e6 / vw, vrss))
+            res["runs"].append({"format": fmt, "bundle_bytes": size, "export_s": ew,
+                                "export_rss_mib": erss, "verify_s": vw, "verify_rss_mib": vrss,
+                                "mail_bytes": mail_bytes})
+            os.unlink(out)
+    print("(MB/s: message bytes per second; each bundle holds them twice, as .eml files "
+          "and in the mbox)")
+    if a.json:
+        json.dump(res, open(a.json, "w"), indent=2)
+
+
+if __name__ == "__main__":
+    main()
