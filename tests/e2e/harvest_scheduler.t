@@ -133,8 +133,8 @@ D=$H_RUN/data-term
 "$PV" init --data "$D" >/dev/null
 printf '[harvest]\nbatch_max = 4\n' >>"$D/popvault.conf"
 fake sigterm "mailbox $H_RUN/term
-on! RETR .*
-  rate 100000
+on RETR .*
+  rate 50000
   builtin
 "
 addacct t "$PORT" "$CA"
