@@ -17,8 +17,11 @@ static const struct cli_command commands[] = {
 	 "       popvault account list|remove NAME\n",
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
-	 "popvault harvest [--account NAME] [--once] [--json]\n"
-	 "  Without --once, harvests every 5 minutes until stopped.\n", cli_harvest},
+	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--json]\n"
+	 "  Without --once, harvests every --interval seconds (default 300) until\n"
+	 "  SIGTERM, backing off an account after temporary failures; up to\n"
+	 "  [harvest] parallel accounts at once, never two sessions on one mailbox.\n",
+	 cli_harvest},
 	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", cli_stats},
 	{"search", "search the archive",
 	 "popvault search QUERY [--limit N] [--offset N] [--json]\n"
