@@ -10,7 +10,9 @@
 # Knobs: BENCH_N (messages, default 10000; BENCH_N=2000 for a quick run),
 # BENCH_RUNS (default 3), BENCH_TOOL_RUNS (fewer runs for slow peers,
 # default getmail=1), BENCH_PROFILE (auto: perf profile when popvault
-# misses a target | always | never), BENCH_ONLY (harvest,tlog,index,audit).
+# misses a target | always | never), BENCH_ONLY (harvest,tlog,index,audit),
+# BENCH_REV (what to call the measured source in the report; default: the
+# work tree's commit).
 # The report is printed and kept in $BUILD/bench/report.txt (JSON figures
 # of the harvest in harvest.json).
 set -eu -o pipefail
@@ -33,7 +35,7 @@ rc=0
 
 section "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)," \
-	"$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- archiver audit policy 2>/dev/null || echo '+changes')"
+	"source ${BENCH_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- archiver audit policy 2>/dev/null || echo ' with uncommitted changes')}"
 
 if want harvest; then
 	section "harvest: $N messages, $RUNS runs (tests/bench/harvest.py)"
