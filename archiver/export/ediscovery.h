@@ -29,6 +29,11 @@
  *                                 verify-bundle --last-checkpoint
  *   trust/vkeys                   both logs' verifier keys (a reminder only:
  *                                 never trusted by the verifier)
+ *   rotations/<archive|audit>/<E> the key-rotation note of epoch E (audit/
+ *                                 keys.h), signed by the key it retires: the
+ *                                 verifier trusts the new key when it trusts
+ *                                 the old one, so the keys pinned at init
+ *                                 keep working after rotations
  *   messages/<BATES>.tlog-proof   C2SP tlog-proof of the message's archive
  *                                 leaf against archive/checkpoint; extra =
  *                                 "salt <64 hex>\n" followed by the leaf bytes
@@ -43,8 +48,10 @@
  *                                 policy_version
  *   MANIFEST.sha256, MANIFEST.note   (audit/bundle.h; signed by the archive key)
  *
- * The per-message proofs are written before the .eml files so that a
- * reader keeping small members in memory (bundle.h) has them all.
+ * Archive order: the small members above, the proofs, loadfile.dat,
+ * index.csv, messages.mbox, then the .eml files, so that a verifier
+ * streaming the bundle once (bundle_each) knows each message's leaf and
+ * salt before its content goes by.
  *
  * export/message-set, sorted by id, one line per matching message:
  *

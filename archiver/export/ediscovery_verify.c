@@ -31,6 +31,7 @@
 #include "audit/auditlog.h"
 #include "audit/b64.h"
 #include "audit/checkpoint.h"
+#include "audit/keys.h"
 #include "audit/merkle.h"
 #include "audit/tlog_proof.h"
 
@@ -425,6 +426,14 @@ static bool consistency_name(const char *name, const char *dir, uint64_t *a, uin
 	return dash != NULL && dec(p, (size_t)(dash - p), a) && dec(dash + 1, strlen(dash + 1), n);
 }
 
+/* "rotations/<dir>/E" -> E (> 0). */
+static bool rotation_name(const char *name, const char *dir, uint64_t *e)
+{
+	size_t dl = strlen(dir);
+	return strncmp(name, "rotations/", 10) == 0 && strncmp(name + 10, dir, dl) == 0 &&
+	       name[10 + dl] == '/' && dec(name + 11 + dl, strlen(name + 11 + dl), e) && *e > 0;
+}
+
 static void check_inventory(struct vst *v)
 {
 	for (size_t i = 0; i < sizeof(required_members) / sizeof(*required_members); i++)
@@ -437,6 +446,7 @@ static void check_inventory(struct vst *v)
 		for (size_t k = 0; !known && k < sizeof(required_members) / sizeof(*required_members); k++)
 			known = strcmp(name, required_members[k]) == 0;
 		if (known || anchor_name(name, "archive", &a) || anchor_name(name, "audit", &a) ||
+		    rotation_name(name, "archive", &a) || rotation_name(name, "audit", &a) ||
 		    consistency_name(name, "archive", &a, &n) || consistency_name(name, "audit", &a, &n))
 			continue;
 		if (strncmp(name, "messages/", 9) == 0 && v->set_read) {
@@ -1359,6 +1369,61 @@ static void check_manifest(struct vst *v)
 	free(ok);
 }
 
+/* --- key rotations ------------------------------------------------------------------- */
+
+/* Extends the trusted keys along the rotation notes of log dir: a note
+ * signed by a trusted key of the log, naming that key as the old one,
+ * makes the new one trusted (integrity.md §3: the old key signs its
+ * successor). keys has room for cap entries. */
+static void follow_rotations(struct vst *v, const char *dir, struct note_verifier *keys,
+			     size_t *n, size_t cap)
+{
+	bool *verified = calloc(cap ? cap : 1, sizeof(*verified));
+	for (uint64_t e = 1; verified != NULL && e <= UINT32_MAX; e++) {
+		char name[64], vk[NOTE_VKEY_MAX + 1];
+		struct pv_error err;
+		struct keys_rotation rot;
+		struct note_verifier nv;
+		struct pv_buf sv;
+		size_t text_len, signer = SIZE_MAX;
+		snprintf(name, sizeof(name), "rotations/%s/%llu", dir, (unsigned long long)e);
+		const struct bundle_file *f = bundle_find(v->b, name);
+		if (f == NULL)
+			break;
+		if (f->data == NULL ||
+		    note_open((const char *)f->data, f->size, keys, *n, &text_len, verified, &err) != 0) {
+			bundle_warn(v->rep, "%s is not signed by a key you gave: the key it introduces "
+					    "is not trusted from it", name);
+			continue;
+		}
+		for (size_t i = 0; i < *n && signer == SIZE_MAX; i++)
+			if (verified[i])
+				signer = i;
+		pv_buf_init(&sv, NOTE_VKEY_MAX + 1);
+		int bad = keys_rotation_parse((const char *)f->data, text_len, &rot, &err) != 0 ||
+			  note_verifier_format(&keys[signer], &sv, &err) != 0 ||
+			  strcmp(pv_buf_str(&sv), rot.old_vkey) != 0 ||
+			  strcmp(rot.origin, keys[signer].name) != 0 ||
+			  note_verifier_parse(rot.new_vkey, strlen(rot.new_vkey), &nv, &err) != 0 ||
+			  strcmp(nv.name, rot.origin) != 0;
+		pv_buf_free(&sv);
+		if (bad) {
+			bundle_problem(v->rep, "%s is not a rotation from the key that signed it", name);
+			continue;
+		}
+		bool have = false;
+		for (size_t i = 0; i < *n; i++)
+			have |= keys[i].id == nv.id && strcmp(keys[i].name, nv.name) == 0 &&
+				memcmp(keys[i].pk, nv.pk, 32) == 0;
+		if (!have && *n < cap)
+			keys[(*n)++] = nv;
+		snprintf(vk, sizeof(vk), "%s", rot.new_vkey);
+		bundle_info(v->rep, "ok: %s: %s is the next key of %s, signed by the one before", name,
+			    vk, rot.origin);
+	}
+	free(verified);
+}
+
 /* --- the whole ------------------------------------------------------------------------- */
 
 int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
@@ -1371,10 +1436,18 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 
 	memset(&v, 0, sizeof(v));
 	v.b = b;
-	v.keys = keys;
-	v.nkeys = nkeys;
 	v.rep = rep;
 	v.err = err;
+	/* The given keys, and those their rotation notes introduce. */
+	size_t cap = nkeys + 2 * 64;
+	struct note_verifier *trusted = calloc(cap, sizeof(*trusted));
+	if (trusted == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	memcpy(trusted, keys, nkeys * sizeof(*keys));
+	v.nkeys = nkeys;
+	follow_rotations(&v, "archive", trusted, &v.nkeys, cap);
+	follow_rotations(&v, "audit", trusted, &v.nkeys, cap);
+	v.keys = trusted;
 	v.acp_file = bundle_find(b, "archive/checkpoint");
 	v.aucp_file = bundle_find(b, "audit/checkpoint");
 	v.acp_state = open_cp(&v, "archive/checkpoint", v.acp_file, &v.acp);
@@ -1416,5 +1489,6 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	free(v.by_bates);
 	free(v.d);
 	free(v.note);
+	free(trusted);
 	return rep->problems == before ? 0 : PV_EINTEGRITY;
 }

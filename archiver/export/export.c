@@ -491,11 +491,16 @@ out:
 	return r;
 }
 
+/* trust/vkeys (every epoch's key, a reminder) and the rotation notes,
+ * each signed by the key it retires, that let a verifier holding the
+ * first keys follow the logs to their current ones. */
 static int write_vkeys(struct xp *x)
 {
 	struct tlog *logs[2] = {x->ar->archive_log, x->ar->audit_log};
+	static const char *const dirs[2] = {"archive", "audit"};
 	struct tlog_epoch_row ep;
 	struct pv_buf text;
+	char name[64];
 	int r = 0;
 	tlog_epoch_row_init(&ep);
 	pv_buf_init(&text, 64 * 1024);
@@ -503,9 +508,15 @@ static int write_vkeys(struct xp *x)
 		if ((r = tlog_epoch_get(logs[i], UINT32_MAX, &ep, x->err)) < 0)
 			break;
 		uint32_t last = ep.epoch;
-		for (uint32_t k = 0; k <= last && r == 0; k++)
-			if ((r = tlog_epoch_get(logs[i], k, &ep, x->err)) == 0)
-				r = pv_buf_printf(&text, x->err, "%s\n", ep.vkey);
+		for (uint32_t k = 0; k <= last && r == 0; k++) {
+			if ((r = tlog_epoch_get(logs[i], k, &ep, x->err)) < 0 ||
+			    (r = pv_buf_printf(&text, x->err, "%s\n", ep.vkey)) < 0)
+				break;
+			if (k > 0) {
+				snprintf(name, sizeof(name), "rotations/%s/%u", dirs[i], k);
+				r = add_buf(x, name, &ep.note);
+			}
+		}
 	}
 	if (r == 0)
 		r = add_buf(x, "trust/vkeys", &text);

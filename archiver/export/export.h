@@ -13,10 +13,11 @@
  *     SHA-256 of export/message-set, not of the bundle file: a file cannot
  *     contain its own hash, and the set (ids, Bates numbers, leaf indexes,
  *     sizes, SHA-256 of each message) is what the bundle delivers;
- *  3. streams the bundle: proofs, then each message read back verified
+ *  3. streams the bundle in two passes over the messages, in Bates order:
+ *     first each one's proof, then its content read back verified
  *     (message_read: blob tag and hash) and checked against its leaf
- *     commitment before it is written, to its .eml, the mbox, the load
- *     files; signs the manifest with the archive key;
+ *     commitment into the mbox and the load files; then the .eml files,
+ *     read again. Signs the manifest with the archive key;
  *  4. appends an "export-done" event naming the final file's SHA-256 and
  *     size (so the audit log also binds the exact file delivered), or on
  *     failure an "export" event with outcome "failed: ..." (best effort)

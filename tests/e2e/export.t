@@ -294,6 +294,21 @@ with pvharness.Run() as run:
     t.ok(rc == 3 and any("rolled back" in f for f in fails),
          "an older bundle than the checkpoint one holds is refused (rolled back or replayed)", fails)
 
+    # --- key rotation: the first keys still verify, through the rotation notes -------------
+    pv("checkpoint", "--log", "archive", "--rotate-key")
+    pv("checkpoint", "--log", "audit", "--rotate-key")
+    rot = os.path.join(work, "rotated.tar.gz")
+    pv("export", "has:attachment", "--out", rot, "--matter", "Smith v. Jones")
+    rc, out, fails = verify(rot)
+    t.ok(rc == 0 and "ok: rotations/archive/1:" in out and "ok: rotations/audit/1:" in out,
+         "after both keys were rotated, the keys pinned at init verify a new bundle", fails[:5])
+    cut = repack(rot, os.path.join(work, "rot-cut.tar.gz"),
+                 lambda ms: [(n, b) for n, b in ms if n != "rotations/archive/1"])
+    rc, out, fails = verify(cut)
+    t.ok(rc == 3 and any(f.startswith("archive/checkpoint is not a checkpoint signed by a trusted")
+                         for f in fails),
+         "without its rotation note, the new archive key is not trusted", fails[:5])
+
     # --- bad requests ---------------------------------------------------------------------------
     n_events = len(pv("audit", "list", "--json").stdout.splitlines())
     p = pv("export", "from:(", "--out", os.path.join(work, "bad.tar.gz"), check=False)
