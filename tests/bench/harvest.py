@@ -67,16 +67,19 @@ def virtual_size(data):
     return len(data) + data.count(b"\n") - data.count(b"\r\n")
 
 
-def make_template(src_files, template, uid, gid):
-    """A maildir 'new/' of Dovecot-delivery-style names (S= and W= so that
-    LIST needs no read of the file, as with mail Dovecot delivered)."""
+def make_template(src_files, template, uid, gid, names="dovecot"):
+    """A maildir 'new/'.  names=dovecot: Dovecot-delivery-style names with
+    S= and W= (LIST needs no read of the file, as with mail Dovecot
+    delivered); bare: no sizes in the name (mail another MDA delivered):
+    Dovecot reads every file once to answer LIST."""
     os.makedirs(template)
     total = 0
     for i, f in enumerate(src_files):
         with open(f, "rb") as fh:
             data = fh.read()
-        name = "%d.M%dP1.bench,S=%d,W=%d" % (1500000000 + i, i, len(data),
-                                             virtual_size(data))
+        name = "%d.M%dP1.bench" % (1500000000 + i, i)
+        if names == "dovecot":
+            name += ",S=%d,W=%d" % (len(data), virtual_size(data))
         dst = os.path.join(template, name)
         with open(dst, "wb") as fh:
             fh.write(data)
@@ -333,7 +336,7 @@ class Bench:
                         mail], check=True, stdout=subprocess.DEVNULL)
         files = pvharness.seed_files([mail])
         self.template = os.path.join(self.run.dir, "template")
-        self.bytes = make_template(files, self.template, uid, gid)
+        self.bytes = make_template(files, self.template, uid, gid, a.names)
         shutil.rmtree(mail)
         log("generated %d messages, %.1f MB, in %.1f s"
             % (len(files), self.bytes / 1e6, time.monotonic() - t0))
@@ -506,7 +509,9 @@ def table(b, s):
     a = b.args
     lines = []
     lines.append("Harvest: %d messages, %.1f MB (genmail.py size mix), one local "
-                 "Dovecot 2.3 (mail_fsync=always), medians" % (a.count, b.bytes / 1e6))
+                 "Dovecot 2.3 (mail_fsync=always, maildir names %s), medians"
+                 % (a.count, b.bytes / 1e6,
+                    "with S=,W= sizes" if a.names == "dovecot" else "without sizes"))
     lines.append("ratio = popvault msgs/s / tool msgs/s; every run checked: "
                  "all %d stored (null: retrieved), mailbox empty after" % a.count)
     hdr = "%-10s %-5s %8s %7s %7s %7s %8s %5s %7s %6s  %s" % (
@@ -677,6 +682,8 @@ def main():
     ap.add_argument("--null", required=True)
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--names", default="dovecot", choices=("dovecot", "bare"),
+                    help="maildir file names: with S=/W= sizes or without")
     ap.add_argument("--tool-runs", default="",
                     help="fewer runs for slow tools, e.g. getmail=1")
     ap.add_argument("--tools", default=",".join(ALL_TOOLS))
