@@ -577,6 +577,12 @@ def targets(b, s):
                                    "MET" if ok else "SHORT"))
         if not ok:
             short.append("rss")
+    busy = [r["others"] for r in b.results]
+    if busy and statistics.median(busy) > 0.25:
+        out.append("WARNING: other processes kept a median %.2f of the 2 cores busy "
+                   "during the runs (max %.2f): every figure above is depressed and "
+                   "noisy; rerun on a quiet machine" % (statistics.median(busy),
+                                                        max(busy)))
     return out, short
 
 
