@@ -370,8 +370,10 @@ static void read_set(struct vst *v)
 	struct setctx c = {0, 0, 0, false};
 	if (bundle_find(v->b, "export/message-set") == NULL)
 		return; /* reported by the inventory */
-	if (each_line(v, "export/message-set", false, set_line, &c) < 0)
+	if (each_line(v, "export/message-set", false, set_line, &c) < 0) {
+		v->n = v->nd = 0; /* unreadable: nothing to check messages against */
 		return;
+	}
 	v->set_read = true;
 	if ((v->by_bates = calloc(v->n ? v->n : 1, sizeof(*v->by_bates))) == NULL) {
 		bundle_problem(v->rep, "out of memory");
