@@ -273,6 +273,13 @@ with pvharness.Run() as run:
          and res["new_bates"] == n_all - len(first)
          and [b for _, b in newer] == ["PV%08d" % (len(first) + k + 1) for k in range(len(newer))],
          "a wider re-export keeps every number and numbers the rest after them, in archive order")
+    xw = os.path.join(work, "xw")
+    os.mkdir(xw)
+    subprocess.run(["tar", "xzf", wide, "-C", xw], check=True)
+    p = subprocess.run([sys.executable, "-c", code], cwd=xw, capture_output=True)
+    t.ok(p.returncode == 0 and p.stdout.startswith(b"OK: %d messages" % n_all),
+         "VERIFY.md's Python also passes on the re-export (Bates order is not id order there)",
+         p.stderr.decode()[-500:])
     other_m = os.path.join(work, "other.tar.gz")
     res = json.loads(pv("--json", "export", "has:attachment", "--out", other_m, "--matter", "Doe",
                         "--bates-prefix", "DOE-", "--bates-start", "500").stdout)
