@@ -437,8 +437,9 @@ static size_t uniq(uint64_t *v, size_t n)
 	return u;
 }
 
-/* The checkpoints earlier exports carried: audit size seq+1, and the
- * archive size their event names. A recipient keeps one of them. */
+/* The checkpoints earlier exports carried: audit size seq+1 (for audit
+ * exports too: their final checkpoint), and the archive size an
+ * eDiscovery export's event names. A recipient keeps one of them. */
 static int write_anchors(struct xp *x)
 {
 	struct tlog *au = x->ar->audit_log;
@@ -455,8 +456,8 @@ static int write_anchors(struct xp *x)
 		goto out;
 	}
 	if (sqlite3_prepare_v2(tlog_db(au),
-			       "SELECT seq FROM audit_event WHERE type = '" AUDIT_EXPORT "'"
-			       " AND seq < ? ORDER BY seq DESC LIMIT " ANCHORS_MAX_S,
+			       "SELECT seq FROM audit_event WHERE type IN ('" AUDIT_EXPORT "', '"
+			       AUDIT_AUDIT_EXPORT "') AND seq < ? ORDER BY seq DESC LIMIT " ANCHORS_MAX_S,
 			       -1, &st, NULL) != SQLITE_OK) {
 		r = pv_fail(x->err, PV_ERR, "audit index: %s", sqlite3_errmsg(tlog_db(au)));
 		goto out;

@@ -295,6 +295,15 @@ with pvharness.Run() as run:
     rc, out, fails = verify(wide, "--last-checkpoint", keep)
     t.ok(rc == 0 and "extends your last checkpoint" in out,
          "a later bundle extends the audit checkpoint kept from the first (consistency proof)", fails)
+    ab = os.path.join(work, "audit.tar.gz")
+    pv("audit", "export", "--out", ab)
+    keep3 = os.path.join(work, "kept-from-audit-bundle")
+    open(keep3, "wb").write(dict(members(ab))["audit/checkpoint"])
+    later_b = os.path.join(work, "after-audit.tar.gz")
+    pv("export", "has:attachment", "--out", later_b, "--matter", "Smith v. Jones")
+    rc, out, fails = verify(later_b, "--last-checkpoint", keep3)
+    t.ok(rc == 0 and "extends your last checkpoint" in out,
+         "…and the audit checkpoint of an audit-log bundle received before", fails)
     keep2 = os.path.join(work, "kept-later")
     open(keep2, "wb").write(dict(members(wide))["audit/checkpoint"])
     rc, out, fails = verify(b1, "--last-checkpoint", keep2)
