@@ -14,90 +14,35 @@
  * by. Memory does not grow with message size. */
 #include "archiver/export/ediscovery.h"
 
-#include <jansson.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/export/bates.h"
-#include "archiver/export/loadfile.h"
-#include "archiver/export/mbox.h"
+#include "archiver/export/ediscovery_int.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
-#include "archiver/lib/limits.h"
 #include "archiver/store/leaf.h"
 #include "audit/auditlog.h"
 #include "audit/b64.h"
-#include "audit/checkpoint.h"
-#include "audit/keys.h"
 #include "audit/merkle.h"
 #include "audit/tlog_proof.h"
 
-#define STREAM_CHUNK 65536
-
-struct vmsg {
-	int64_t id;
-	char bates[BATES_LEN_MAX + 1];
-	uint64_t leaf_index, size;
-	uint8_t sha256[32];
-	const struct bundle_file *eml, *proof;
-	bool leaf_ok;       /* its proof holds and carries its leaf and salt */
-	uint8_t salt[32], commit[32];
-	bool content_ok;    /* bytes equal to the .eml matched the commitment */
-	bool content_bad;   /* a mismatch was reported */
-	bool have_md5;
-	uint8_t md5[16];
-	bool in_mbox, in_dat, in_csv;
-	uint8_t dat_md5[16], csv_md5[16]; /* what the load files claim */
-	uint64_t dat_line, csv_line;
-};
-
-struct vdisp {
-	int64_t id;
-	char time[PV_RFC3339_LEN];
-	int64_t policy;
-	char bates[BATES_LEN_MAX + 1]; /* "" when none */
-	bool in_csv;
-};
-
-struct vst {
-	struct bundle *b;
-	const struct note_verifier *keys;
-	size_t nkeys;
-	struct bundle_report *rep;
-	struct pv_error *err;
-	struct checkpoint acp, aucp;
-	int acp_state, aucp_state; /* 1 trusted, 0 parsed unverified, -1 absent or bad */
-	const struct bundle_file *acp_file, *aucp_file;
-	struct vmsg *m;   /* by id */
-	size_t n;
-	size_t *by_bates; /* indexes into m, sorted by Bates number */
-	struct vdisp *d;
-	size_t nd;
-	bool set_read;    /* the set was read (possibly with problems) */
-	json_t *req;
-	uint8_t *note;    /* MANIFEST.note when the first pass did not keep it */
-	size_t note_len;
-	uint64_t lf_bad[2]; /* load-file problems (DAT, CSV), reported up to 20 */
-};
-
 /* --- small helpers ----------------------------------------------------------- */
 
-static bool dec(const char *s, size_t n, uint64_t *v)
+bool edv_dec(const char *s, size_t n, uint64_t *v)
 {
 	return checkpoint_parse_u64(s, n, v) == 0;
 }
 
-static bool hex32(const char *s, size_t n, uint8_t out[32])
+bool edv_hex32(const char *s, size_t n, uint8_t out[32])
 {
 	return n == 64 && hex_decode_lower(s, 64, out, 32) == 0;
 }
 
 /* Opens a checkpoint with the trusted keys; when that fails, reports why
  * and parses the body unverified so the structural checks can go on. */
-static int open_cp(struct vst *v, const char *what, const struct bundle_file *f,
+int edv_open_cp(struct vst *v, const char *what, const struct bundle_file *f,
 		   struct checkpoint *cp)
 {
 	struct pv_error e;
@@ -122,7 +67,7 @@ static int cmp_bates(const void *a, const void *b, void *ctx)
 	return strcmp(m[*(const size_t *)a].bates, m[*(const size_t *)b].bates);
 }
 
-static struct vmsg *find_bates(struct vst *v, const char *bates, size_t len)
+struct vmsg *edv_find_bates(struct vst *v, const char *bates, size_t len)
 {
 	size_t lo = 0, hi = v->n;
 	while (lo < hi) {
@@ -142,27 +87,8 @@ static struct vmsg *find_bates(struct vst *v, const char *bates, size_t len)
 	return NULL;
 }
 
-/* d is sorted by id (the set is). */
-static struct vdisp *find_disposed(struct vst *v, int64_t id)
-{
-	size_t lo = 0, hi = v->nd;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v->d[mid].id == id)
-			return &v->d[mid];
-		if (v->d[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
 
-/* A member's lines, kept or streamed: fn gets each line without its
- * "\n" (and without a "\r" before it when crlf); non-zero stops. */
-typedef int (*line_fn)(struct vst *v, void *ctx, uint64_t lineno, const char *l, size_t n);
-
-static int lines_of(struct vst *v, const char *name, struct bundle_stream *s, bool crlf,
+int edv_lines_of(struct vst *v, const char *name, struct bundle_stream *s, bool crlf,
 		    line_fn fn, void *ctx)
 {
 	struct pv_buf line;
@@ -208,7 +134,7 @@ static int each_line(struct vst *v, const char *name, bool crlf, line_fn fn, voi
 		bundle_problem(v->rep, "%s could not be read (%s)", name, e.msg);
 		return r;
 	}
-	r = lines_of(v, name, s, crlf, fn, ctx);
+	r = edv_lines_of(v, name, s, crlf, fn, ctx);
 	bundle_stream_close(&s);
 	return r;
 }
@@ -295,11 +221,11 @@ static int set_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t
 		}
 		return 0;
 	}
-	if (k == 6 && wl[0] == 7 && memcmp(w[0], "message", 7) == 0 && dec(w[1], wl[1], &id) &&
-	    id > 0 && id <= INT64_MAX && bates_valid(w[2], wl[2]) && dec(w[3], wl[3], &leaf) &&
-	    dec(w[4], wl[4], &size)) {
+	if (k == 6 && wl[0] == 7 && memcmp(w[0], "message", 7) == 0 && edv_dec(w[1], wl[1], &id) &&
+	    id > 0 && id <= INT64_MAX && bates_valid(w[2], wl[2]) && edv_dec(w[3], wl[3], &leaf) &&
+	    edv_dec(w[4], wl[4], &size)) {
 		uint8_t sha[32];
-		if (!hex32(w[5], wl[5], sha))
+		if (!edv_hex32(w[5], wl[5], sha))
 			goto bad;
 		if ((int64_t)id <= c->last_id)
 			goto order;
@@ -326,8 +252,8 @@ static int set_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t
 		c->last_id = (int64_t)id;
 		return 0;
 	}
-	if (k == 5 && wl[0] == 8 && memcmp(w[0], "disposed", 8) == 0 && dec(w[1], wl[1], &id) &&
-	    id > 0 && id <= INT64_MAX && wl[2] == PV_RFC3339_LEN - 1 && dec(w[3], wl[3], &pol) &&
+	if (k == 5 && wl[0] == 8 && memcmp(w[0], "disposed", 8) == 0 && edv_dec(w[1], wl[1], &id) &&
+	    id > 0 && id <= INT64_MAX && wl[2] == PV_RFC3339_LEN - 1 && edv_dec(w[3], wl[3], &pol) &&
 	    pol <= INT64_MAX && ((wl[4] == 1 && w[4][0] == '-') || bates_valid(w[4], wl[4]))) {
 		if ((int64_t)id <= c->last_id)
 			goto order;
@@ -412,20 +338,20 @@ static const char *const required_members[] = {
 };
 
 /* "<dir>/checkpoints/A" -> A; "<dir>/consistency/A-N" -> A, N. */
-static bool anchor_name(const char *name, const char *dir, uint64_t *a)
+bool edv_anchor_name(const char *name, const char *dir, uint64_t *a)
 {
 	size_t dl = strlen(dir);
 	return strncmp(name, dir, dl) == 0 && strncmp(name + dl, "/checkpoints/", 13) == 0 &&
-	       dec(name + dl + 13, strlen(name + dl + 13), a);
+	       edv_dec(name + dl + 13, strlen(name + dl + 13), a);
 }
 
-static bool consistency_name(const char *name, const char *dir, uint64_t *a, uint64_t *n)
+bool edv_consistency_name(const char *name, const char *dir, uint64_t *a, uint64_t *n)
 {
 	size_t dl = strlen(dir);
 	if (strncmp(name, dir, dl) != 0 || strncmp(name + dl, "/consistency/", 13) != 0)
 		return false;
 	const char *p = name + dl + 13, *dash = strchr(p, '-');
-	return dash != NULL && dec(p, (size_t)(dash - p), a) && dec(dash + 1, strlen(dash + 1), n);
+	return dash != NULL && edv_dec(p, (size_t)(dash - p), a) && edv_dec(dash + 1, strlen(dash + 1), n);
 }
 
 /* "rotations/<dir>/E" -> E (> 0). */
@@ -433,7 +359,7 @@ static bool rotation_name(const char *name, const char *dir, uint64_t *e)
 {
 	size_t dl = strlen(dir);
 	return strncmp(name, "rotations/", 10) == 0 && strncmp(name + 10, dir, dl) == 0 &&
-	       name[10 + dl] == '/' && dec(name + 11 + dl, strlen(name + 11 + dl), e) && *e > 0;
+	       name[10 + dl] == '/' && edv_dec(name + 11 + dl, strlen(name + 11 + dl), e) && *e > 0;
 }
 
 static void check_inventory(struct vst *v)
@@ -447,15 +373,15 @@ static void check_inventory(struct vst *v)
 		bool known = strcmp(name, "MANIFEST.sha256") == 0 || strcmp(name, "MANIFEST.note") == 0;
 		for (size_t k = 0; !known && k < sizeof(required_members) / sizeof(*required_members); k++)
 			known = strcmp(name, required_members[k]) == 0;
-		if (known || anchor_name(name, "archive", &a) || anchor_name(name, "audit", &a) ||
+		if (known || edv_anchor_name(name, "archive", &a) || edv_anchor_name(name, "audit", &a) ||
 		    rotation_name(name, "archive", &a) || rotation_name(name, "audit", &a) ||
-		    consistency_name(name, "archive", &a, &n) || consistency_name(name, "audit", &a, &n))
+		    edv_consistency_name(name, "archive", &a, &n) || edv_consistency_name(name, "audit", &a, &n))
 			continue;
 		if (strncmp(name, "messages/", 9) == 0 && v->set_read) {
 			const char *b = name + 9, *dot = strrchr(b, '.');
 			if (dot != NULL && strchr(b, '/') == NULL &&
 			    (strcmp(dot, ".eml") == 0 || strcmp(dot, ".tlog-proof") == 0) &&
-			    find_bates(v, b, (size_t)(dot - b)) != NULL)
+			    edv_find_bates(v, b, (size_t)(dot - b)) != NULL)
 				continue;
 		}
 		bundle_problem(v->rep, "unexpected member %s (not part of this export)", name);
@@ -582,7 +508,7 @@ static bool obj_u64(const char *obj, const char *key, uint64_t *v_r)
 {
 	size_t l;
 	const char *p = obj_val(obj, key, &l);
-	return p != NULL && dec(p, l, v_r);
+	return p != NULL && edv_dec(p, l, v_r);
 }
 
 static void check_personal(struct vst *v, const struct audit_entry *e)
@@ -597,7 +523,7 @@ static void check_personal(struct vst *v, const struct audit_entry *e)
 	if (f->data == NULL ||
 	    (j = json_loadb((const char *)f->data, f->size, JSON_REJECT_DUPLICATES, &je)) == NULL ||
 	    json_unpack(j, "{s:I, s:s, s:s}", "seq", &(json_int_t){0}, "salt", &salth, "data", &data) != 0 ||
-	    !hex32(salth, strlen(salth), salt)) {
+	    !edv_hex32(salth, strlen(salth), salt)) {
 		bundle_problem(v->rep, "audit/export-event.personal.json is malformed");
 		goto out;
 	}
@@ -722,7 +648,7 @@ static void check_message_proof(struct vst *v, struct vmsg *m, const uint8_t *da
 			       (unsigned long long)m->leaf_index);
 		goto out;
 	}
-	if (!hex32(l.commit, strlen(l.commit), m->commit) ||
+	if (!edv_hex32(l.commit, strlen(l.commit), m->commit) ||
 	    hex_decode_lower((const char *)p.extra + 5, 64, m->salt, 32) != 0) {
 		bundle_problem(v->rep, "%s: malformed commitment or salt", name);
 		goto out;
@@ -730,544 +656,6 @@ static void check_message_proof(struct vst *v, struct vmsg *m, const uint8_t *da
 	m->leaf_ok = true;
 out:
 	tlog_proof_free(&p);
-}
-
-/* Hashes of bytes believed to be one message. */
-struct digest {
-	crypto_generichash_state commit;
-	crypto_hash_sha256_state sha;
-	EVP_MD_CTX *md5;
-	uint64_t size;
-};
-
-static int digest_init(struct digest *d, const struct vmsg *m)
-{
-	memset(d, 0, sizeof(*d));
-	crypto_generichash_init(&d->commit, m->salt, sizeof(m->salt), sizeof(m->commit));
-	crypto_hash_sha256_init(&d->sha);
-	if ((d->md5 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(d->md5, EVP_md5(), NULL) != 1) {
-		EVP_MD_CTX_free(d->md5);
-		d->md5 = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-static void digest_update(struct digest *d, const void *p, size_t n)
-{
-	crypto_generichash_update(&d->commit, p, n);
-	crypto_hash_sha256_update(&d->sha, p, n);
-	EVP_DigestUpdate(d->md5, p, n);
-	d->size += n;
-}
-
-/* Finishes d: *commit_ok, sha256 and md5 of the bytes. */
-static void digest_final(struct digest *d, const struct vmsg *m, bool *commit_ok,
-			 uint8_t sha[32], uint8_t md5[16])
-{
-	uint8_t c[32];
-	unsigned ml = 0;
-	crypto_generichash_final(&d->commit, c, sizeof(c));
-	crypto_hash_sha256_final(&d->sha, sha);
-	EVP_DigestFinal_ex(d->md5, md5, &ml);
-	EVP_MD_CTX_free(d->md5);
-	d->md5 = NULL;
-	*commit_ok = sodium_memcmp(c, m->commit, sizeof(c)) == 0;
-}
-
-/* Bytes whose SHA-256 is the .eml's were checked against the commitment. */
-static void content_verdict(struct vst *v, struct vmsg *m, bool commit_ok, const uint8_t md5[16])
-{
-	if (commit_ok) {
-		m->content_ok = true;
-		memcpy(m->md5, md5, 16);
-		m->have_md5 = true;
-		if (sodium_memcmp(m->eml->sha256, m->sha256, 32) != 0 || m->eml->size != m->size)
-			bundle_problem(v->rep, "messages/%s.eml matches its archive leaf, but not the "
-					       "SHA-256 and size in export/message-set",
-				       m->bates);
-	} else if (!m->content_bad) {
-		m->content_bad = true;
-		bundle_problem(v->rep, "messages/%s.eml does not match its archive leaf (message %lld, "
-				       "leaf %llu): its content differs from what was archived",
-			       m->bates, (long long)m->id, (unsigned long long)m->leaf_index);
-	}
-}
-
-/* An .eml against its leaf: from memory when kept, else from s. */
-static void check_eml(struct vst *v, struct vmsg *m, struct bundle_stream *s)
-{
-	struct digest d;
-	struct pv_error e;
-	uint8_t sha[32], md5[16], *buf = NULL;
-	size_t got;
-	bool ok;
-	int r = 0;
-	if (!m->leaf_ok || m->eml == NULL || (m->eml->data == NULL && s == NULL))
-		return;
-	if (digest_init(&d, m) < 0 || (m->eml->data == NULL && (buf = malloc(STREAM_CHUNK)) == NULL)) {
-		bundle_problem(v->rep, "out of memory (or no MD5)");
-		return;
-	}
-	if (m->eml->data != NULL)
-		digest_update(&d, m->eml->data, m->eml->size);
-	else
-		while ((r = bundle_stream_read(s, buf, STREAM_CHUNK, &got, &e)) == 0 && got > 0)
-			digest_update(&d, buf, got);
-	digest_final(&d, m, &ok, sha, md5);
-	free(buf);
-	if (r != 0) {
-		bundle_problem(v->rep, "messages/%s.eml could not be read again (%s)", m->bates, e.msg);
-		return;
-	}
-	content_verdict(v, m, ok, md5);
-}
-
-/* The mbox, streamed once: each record against its message. */
-struct mboxctx {
-	struct vst *v;
-	struct vmsg *cur;
-	struct digest d;
-	bool digesting;
-	uint64_t record;
-	uint8_t last;        /* the last byte of the record */
-	uint8_t held;        /* a byte past the message size, at most one */
-	uint64_t extra;
-	uint64_t bad_records;
-};
-
-static int mb_begin(void *ctx, const char *from, size_t len, struct pv_error *err)
-{
-	struct mboxctx *c = ctx;
-	const char *p = from + 5, *end = from + len;
-	const char *at = memchr(p, '@', (size_t)(end - p));
-	(void)err;
-	c->record++;
-	c->cur = NULL;
-	c->digesting = false;
-	c->extra = 0;
-	if (at == NULL || (c->cur = find_bates(c->v, p, (size_t)(at - p))) == NULL) {
-		bundle_problem(c->v->rep, "messages.mbox: record %llu (%.*s) is not a message of "
-					  "this export", (unsigned long long)c->record,
-			       (int)(len > 120 ? 120 : len), from);
-		return 0;
-	}
-	if (c->cur->in_mbox) {
-		bundle_problem(c->v->rep, "messages.mbox: %s appears twice", c->cur->bates);
-		c->cur = NULL;
-		return 0;
-	}
-	c->cur->in_mbox = true;
-	if (c->cur->leaf_ok && digest_init(&c->d, c->cur) == 0)
-		c->digesting = true;
-	return 0;
-}
-
-static int mb_data(void *ctx, const void *data, size_t n, struct pv_error *err)
-{
-	struct mboxctx *c = ctx;
-	const uint8_t *p = data;
-	(void)err;
-	if (!c->digesting)
-		return 0;
-	/* Up to the message size, then at most one '\n' (mbox.h). */
-	uint64_t room = c->cur->size - c->d.size;
-	size_t k = n < room ? n : (size_t)room;
-	if (k > 0) {
-		digest_update(&c->d, p, k);
-		c->last = p[k - 1];
-	}
-	if (n > k) {
-		if (c->extra == 0)
-			c->held = p[k];
-		c->extra += n - k;
-	}
-	return 0;
-}
-
-static int mb_end(void *ctx, struct pv_error *err)
-{
-	struct mboxctx *c = ctx;
-	struct vmsg *m = c->cur;
-	uint8_t sha[32], md5[16];
-	bool ok;
-	(void)err;
-	if (!c->digesting)
-		return 0;
-	c->digesting = false;
-	digest_final(&c->d, m, &ok, sha, md5);
-	bool sized = c->d.size == m->size &&
-		     (c->extra == 0 || (c->extra == 1 && c->held == '\n' && m->size > 0 && c->last != '\n'));
-	if (!sized || !ok) {
-		c->bad_records++;
-		bundle_problem(c->v->rep, "messages.mbox: the record of %s is not the archived message "
-					  "(message %lld)", m->bates, (long long)m->id);
-		return 0;
-	}
-	if (!m->have_md5) {
-		memcpy(m->md5, md5, 16);
-		m->have_md5 = true;
-	}
-	return 0;
-}
-
-static void check_mbox(struct vst *v, struct bundle_stream *s)
-{
-	struct mboxctx c;
-	struct mbox_reader r;
-	struct pv_error e;
-	uint8_t *buf = malloc(STREAM_CHUNK);
-	size_t got;
-	int rc;
-	if (buf == NULL) {
-		bundle_problem(v->rep, "out of memory");
-		return;
-	}
-	memset(&c, 0, sizeof(c));
-	c.v = v;
-	struct mbox_reader_cb cb = {mb_begin, mb_data, mb_end, &c};
-	mbox_reader_init(&r, &cb);
-	while ((rc = bundle_stream_read(s, buf, STREAM_CHUNK, &got, &e)) == 0 && got > 0)
-		if ((rc = mbox_reader_feed(&r, buf, got, &e)) != 0)
-			break;
-	if (rc == 0)
-		rc = mbox_reader_finish(&r, &e);
-	if (rc != 0)
-		bundle_problem(v->rep, "messages.mbox could not be read to the end (%s)", e.msg);
-	if (c.digesting)
-		EVP_MD_CTX_free(c.d.md5);
-	size_t missing = 0;
-	for (size_t i = 0; i < v->n; i++)
-		if (!v->m[v->by_bates[i]].in_mbox && missing++ < 20)
-			bundle_problem(v->rep, "messages.mbox: no record for %s", v->m[v->by_bates[i]].bates);
-	if (missing > 20)
-		bundle_problem(v->rep, "messages.mbox: %zu more messages missing", missing - 20);
-	if (rc == 0 && missing == 0 && c.bad_records == 0 && c.record == v->n)
-		bundle_info(v->rep, "ok: messages.mbox holds every message, byte for byte");
-	free(buf);
-}
-
-/* --- load files --------------------------------------------------------------------- */
-
-struct lfctx {
-	enum loadfile_kind kind;
-	const char *name;
-	struct loadfile_fields f;
-	const char *const *head;
-	size_t nhead;
-	bool header_ok;
-	uint64_t rows, bad;
-};
-
-/* Reports a mismatch of column col of message m; true when it matched. */
-static bool lf_eq(struct vst *v, struct lfctx *c, uint64_t no, const struct vmsg *m, size_t col,
-		  const char *want)
-{
-	if (strcmp(loadfile_field(&c->f, col), want) == 0)
-		return true;
-	if (c->bad++ < 20)
-		bundle_problem(v->rep, "%s line %llu: %s of %s is '%.80s', not '%s'", c->name,
-			       (unsigned long long)no, c->head[col], m->bates, loadfile_field(&c->f, col),
-			       want);
-	return false;
-}
-
-static int lf_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t n)
-{
-	struct lfctx *c = ctx;
-	struct pv_error e;
-	if (no == 1 && c->kind == LOADFILE_DAT) {
-		if (n < 3 || memcmp(l, LOADFILE_BOM, 3) != 0) {
-			bundle_problem(v->rep, "%s does not start with a UTF-8 byte-order mark", c->name);
-			return 1;
-		}
-		l += 3;
-		n -= 3;
-	}
-	if (loadfile_parse(c->kind, l, n, &c->f, &e) != 0) {
-		if (c->bad++ < 20)
-			bundle_problem(v->rep, "%s line %llu is malformed (%s)", c->name,
-				       (unsigned long long)no, e.msg);
-		return 0;
-	}
-	if (no == 1) {
-		c->header_ok = c->f.n == c->nhead;
-		for (size_t i = 0; c->header_ok && i < c->nhead; i++)
-			c->header_ok = strcmp(loadfile_field(&c->f, i), c->head[i]) == 0;
-		if (!c->header_ok) {
-			bundle_problem(v->rep, "%s: the header row is not the one this format has", c->name);
-			return 1;
-		}
-		return 0;
-	}
-	c->rows++;
-	if (c->f.n != c->nhead) {
-		if (c->bad++ < 20)
-			bundle_problem(v->rep, "%s line %llu has %zu fields, not %zu", c->name,
-				       (unsigned long long)no, c->f.n, c->nhead);
-		return 0;
-	}
-	struct vmsg *m = find_bates(v, loadfile_field(&c->f, 0), c->f.len[0]);
-	if (m == NULL) {
-		if (c->bad++ < 20)
-			bundle_problem(v->rep, "%s line %llu: %.80s is not a message of this export",
-				       c->name, (unsigned long long)no, loadfile_field(&c->f, 0));
-		return 0;
-	}
-	bool *seen = c->kind == LOADFILE_DAT ? &m->in_dat : &m->in_csv;
-	if (*seen) {
-		if (c->bad++ < 20)
-			bundle_problem(v->rep, "%s line %llu lists %s again", c->name,
-				       (unsigned long long)no, m->bates);
-		return 0;
-	}
-	*seen = true;
-	char sha[65], id[24], size[24], file[BATES_LEN_MAX + 8], path[BATES_LEN_MAX + 20];
-	pv_hex(m->sha256, 32, sha);
-	snprintf(id, sizeof(id), "%lld", (long long)m->id);
-	snprintf(size, sizeof(size), "%llu", (unsigned long long)m->size);
-	snprintf(file, sizeof(file), "%s.eml", m->bates);
-	snprintf(path, sizeof(path), "messages/%s.eml", m->bates);
-	/* MD5 is compared once the content has streamed by (later). */
-	size_t mcol = c->kind == LOADFILE_DAT ? 17 : 13;
-	uint8_t *claim = c->kind == LOADFILE_DAT ? m->dat_md5 : m->csv_md5;
-	if (c->f.len[mcol] != 32 || hex_decode_lower(loadfile_field(&c->f, mcol), 32, claim, 16) != 0) {
-		if (c->bad++ < 20)
-			bundle_problem(v->rep, "%s line %llu: %s of %s is not an MD5", c->name,
-				       (unsigned long long)no, c->head[mcol], m->bates);
-		memset(claim, 0, 16);
-	}
-	*(c->kind == LOADFILE_DAT ? &m->dat_line : &m->csv_line) = no;
-	if (c->kind == LOADFILE_DAT) {
-		/* BEGBATES ENDBATES ... ArchiveID(12) FileSize(13) FileName NativePath SHA256 MD5 */
-		lf_eq(v, c, no, m, 1, m->bates);
-		lf_eq(v, c, no, m, 12, id);
-		lf_eq(v, c, no, m, 13, size);
-		lf_eq(v, c, no, m, 14, file);
-		lf_eq(v, c, no, m, 15, path);
-		lf_eq(v, c, no, m, 16, sha);
-	} else {
-		/* bates id ... size(11) sha256 md5 file */
-		lf_eq(v, c, no, m, 1, id);
-		lf_eq(v, c, no, m, 11, size);
-		lf_eq(v, c, no, m, 12, sha);
-		lf_eq(v, c, no, m, 14, path);
-	}
-	return 0;
-}
-
-static void check_loadfile(struct vst *v, enum loadfile_kind kind, struct bundle_stream *s)
-{
-	static const char *const dat[] = {EDISCOVERY_DAT_FIELDS};
-	static const char *const csv[] = {EDISCOVERY_CSV_FIELDS};
-	struct lfctx c;
-	memset(&c, 0, sizeof(c));
-	c.kind = kind;
-	c.name = kind == LOADFILE_DAT ? "loadfile.dat" : "index.csv";
-	c.head = kind == LOADFILE_DAT ? dat : csv;
-	c.nhead = kind == LOADFILE_DAT ? EDISCOVERY_DAT_NFIELDS : EDISCOVERY_CSV_NFIELDS;
-	loadfile_fields_init(&c.f, PV_BUNDLE_LINE_MAX);
-	(void)lines_of(v, c.name, s, true, lf_line, &c);
-	loadfile_fields_free(&c.f);
-	v->lf_bad[kind == LOADFILE_CSV] = c.header_ok ? c.bad : UINT64_MAX;
-}
-
-/* After the pass: every message listed, with the MD5 of its content. */
-static void loadfile_verdict(struct vst *v, enum loadfile_kind kind)
-{
-	const char *name = kind == LOADFILE_DAT ? "loadfile.dat" : "index.csv";
-	uint64_t bad = v->lf_bad[kind == LOADFILE_CSV];
-	size_t missing = 0;
-	if (bad == UINT64_MAX || bundle_find(v->b, name) == NULL)
-		return; /* not there, or a wrong header: reported */
-	for (size_t i = 0; i < v->n; i++) {
-		const struct vmsg *m = &v->m[v->by_bates[i]];
-		bool seen = kind == LOADFILE_DAT ? m->in_dat : m->in_csv;
-		const uint8_t *claim = kind == LOADFILE_DAT ? m->dat_md5 : m->csv_md5;
-		if (!seen) {
-			if (missing++ < 20)
-				bundle_problem(v->rep, "%s does not list %s", name, m->bates);
-		} else if (m->have_md5 && sodium_memcmp(claim, m->md5, 16) != 0 && bad++ < 20) {
-			bundle_problem(v->rep, "%s line %llu: the MD5 of %s is not that of its content",
-				       name, (unsigned long long)(kind == LOADFILE_DAT ? m->dat_line
-											: m->csv_line),
-				       m->bates);
-		}
-	}
-	if (bad > 20)
-		bundle_problem(v->rep, "%s: %llu more problems", name, (unsigned long long)(bad - 20));
-	if (missing == 0 && bad == 0)
-		bundle_info(v->rep, "ok: %s lists every message with its hashes", name);
-}
-
-struct dispctx {
-	struct loadfile_fields f;
-	bool bad;
-};
-
-static int disp_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t n)
-{
-	struct dispctx *c = ctx;
-	struct pv_error e;
-	uint64_t id;
-	char pol[24];
-	if (loadfile_parse(LOADFILE_CSV, l, n, &c->f, &e) != 0 || c->f.n != 4) {
-		bundle_problem(v->rep, "disposed.csv line %llu is malformed", (unsigned long long)no);
-		c->bad = true;
-		return 1;
-	}
-	if (no == 1) {
-		if (strcmp(loadfile_field(&c->f, 0), "id") != 0 ||
-		    strcmp(loadfile_field(&c->f, 1), "bates") != 0 ||
-		    strcmp(loadfile_field(&c->f, 2), "disposed") != 0 ||
-		    strcmp(loadfile_field(&c->f, 3), "policy_version") != 0) {
-			bundle_problem(v->rep, "disposed.csv: the header row is not the one this format has");
-			c->bad = true;
-			return 1;
-		}
-		return 0;
-	}
-	struct vdisp *d = NULL;
-	if (dec(loadfile_field(&c->f, 0), c->f.len[0], &id) && id <= INT64_MAX &&
-	    (d = find_disposed(v, (int64_t)id)) != NULL && d->in_csv)
-		d = NULL;
-	if (d != NULL)
-		snprintf(pol, sizeof(pol), "%lld", (long long)d->policy);
-	if (d == NULL || strcmp(loadfile_field(&c->f, 1), d->bates) != 0 ||
-	    strcmp(loadfile_field(&c->f, 2), d->time) != 0 ||
-	    strcmp(loadfile_field(&c->f, 3), pol) != 0) {
-		bundle_problem(v->rep, "disposed.csv line %llu is not in export/message-set",
-			       (unsigned long long)no);
-		c->bad = true;
-		return 0;
-	}
-	d->in_csv = true;
-	return 0;
-}
-
-static void check_disposed(struct vst *v, struct bundle_stream *s)
-{
-	struct dispctx c;
-	memset(&c, 0, sizeof(c));
-	loadfile_fields_init(&c.f, PV_BUNDLE_LINE_MAX);
-	(void)lines_of(v, "disposed.csv", s, true, disp_line, &c);
-	loadfile_fields_free(&c.f);
-	for (size_t i = 0; i < v->nd; i++)
-		if (!v->d[i].in_csv)
-			bundle_problem(v->rep, "disposed.csv does not list message %lld",
-				       (long long)v->d[i].id);
-}
-
-/* --- earlier checkpoints ------------------------------------------------------------- */
-
-static int read_consistency(struct vst *v, const char *name, merkle_hash *proof, size_t *n)
-{
-	const struct bundle_file *f = bundle_find(v->b, name);
-	*n = 0;
-	if (f == NULL || f->data == NULL)
-		return -1;
-	const char *p = (const char *)f->data, *end = p + f->size;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t hl;
-		if (nl == NULL || *n >= PV_PROOF_HASHES_MAX ||
-		    b64_decode(p, (size_t)(nl - p), proof[*n], MERKLE_HASH_LEN, &hl) != 0 ||
-		    hl != MERKLE_HASH_LEN)
-			return -1;
-		(*n)++;
-		p = nl + 1;
-	}
-	return 0;
-}
-
-/* Does the bundle's checkpoint `fin` (of log dir) extend (size, root)? */
-static bool extends(struct vst *v, const char *dir, const struct checkpoint *fin, uint64_t size,
-		    const merkle_hash root, const char *what)
-{
-	merkle_hash proof[PV_PROOF_HASHES_MAX];
-	struct pv_error e;
-	char name[96];
-	size_t n;
-	if (size > fin->size) {
-		bundle_problem(v->rep, "%s has %llu leaves, more than this bundle's %s/checkpoint "
-				       "(%llu): the log was rolled back, or this bundle is older",
-			       what, (unsigned long long)size, dir, (unsigned long long)fin->size);
-		return false;
-	}
-	if (size == fin->size) {
-		if (sodium_memcmp(root, fin->root, MERKLE_HASH_LEN) == 0)
-			return true;
-		bundle_problem(v->rep, "%s has the size of %s/checkpoint but another root: the log "
-				       "was rewritten", what, dir);
-		return false;
-	}
-	if (size == 0)
-		return true;
-	snprintf(name, sizeof(name), "%s/consistency/%llu-%llu", dir, (unsigned long long)size,
-		 (unsigned long long)fin->size);
-	if (read_consistency(v, name, proof, &n) != 0) {
-		bundle_problem(v->rep, "%s: no usable %s in the bundle to show the log only grew since",
-			       what, name);
-		return false;
-	}
-	if (merkle_verify_consistency(size, fin->size, proof, n, root, fin->root, &e) != 0) {
-		bundle_problem(v->rep, "%s: %s does not hold: the log was rewritten (%s)", what, name,
-			       e.msg);
-		return false;
-	}
-	return true;
-}
-
-static void check_anchors(struct vst *v, const char *dir, const struct checkpoint *fin, int state)
-{
-	char what[96];
-	for (size_t i = 0; i < bundle_count(v->b) && state >= 0; i++) {
-		const struct bundle_file *f = bundle_file_at(v->b, i);
-		struct checkpoint cp;
-		uint64_t a, n;
-		if (consistency_name(f->name, dir, &a, &n)) {
-			snprintf(what, sizeof(what), "%s/checkpoints/%llu", dir, (unsigned long long)a);
-			if (n != fin->size || bundle_find(v->b, what) == NULL)
-				bundle_problem(v->rep, "%s belongs to no checkpoint of this bundle", f->name);
-			continue;
-		}
-		if (!anchor_name(f->name, dir, &a))
-			continue;
-		if (open_cp(v, f->name, f, &cp) < 0) {
-			bundle_problem(v->rep, "%s is not a checkpoint", f->name);
-			continue;
-		}
-		if (strcmp(cp.origin, fin->origin) != 0 || cp.size != a)
-			bundle_problem(v->rep, "%s is a checkpoint of %s at %llu", f->name, cp.origin,
-				       (unsigned long long)cp.size);
-		else
-			(void)extends(v, dir, fin, cp.size, cp.root, f->name);
-	}
-}
-
-static void check_last(struct vst *v, const char *last, size_t len)
-{
-	struct checkpoint cp;
-	struct pv_error e;
-	if (checkpoint_open(last, len, v->keys, v->nkeys, &cp, &e) != 0) {
-		bundle_problem(v->rep, "--last-checkpoint is not a checkpoint signed by a trusted key "
-				       "(%s)", e.msg);
-		return;
-	}
-	if (v->acp_state >= 0 && strcmp(cp.origin, v->acp.origin) == 0) {
-		if (extends(v, "archive", &v->acp, cp.size, cp.root, "--last-checkpoint"))
-			bundle_info(v->rep, "ok: the archive log extends your last checkpoint (%llu -> "
-					    "%llu leaves)", (unsigned long long)cp.size,
-				    (unsigned long long)v->acp.size);
-	} else if (v->aucp_state >= 0 && strcmp(cp.origin, v->aucp.origin) == 0) {
-		if (extends(v, "audit", &v->aucp, cp.size, cp.root, "--last-checkpoint"))
-			bundle_info(v->rep, "ok: the audit log extends your last checkpoint (%llu -> "
-					    "%llu leaves)", (unsigned long long)cp.size,
-				    (unsigned long long)v->aucp.size);
-	} else {
-		bundle_problem(v->rep, "--last-checkpoint is of log %s, neither of this bundle's logs",
-			       cp.origin);
-	}
 }
 
 /* --- the pass over every member ------------------------------------------------------- */
@@ -1278,7 +666,7 @@ static struct vmsg *message_member(struct vst *v, const char *name, const char *
 	size_t n = strlen(name), sl = strlen(suffix);
 	if (strncmp(name, "messages/", 9) != 0 || n <= 9 + sl || strcmp(name + n - sl, suffix) != 0)
 		return NULL;
-	return find_bates(v, name + 9, n - 9 - sl);
+	return edv_find_bates(v, name + 9, n - 9 - sl);
 }
 
 static int each_member(void *ctx, const struct bundle_file *f, struct bundle_stream *s)
@@ -1298,15 +686,15 @@ static int each_member(void *ctx, const struct bundle_file *f, struct bundle_str
 		check_message_proof(v, m, data, f->size);
 		free(buf);
 	} else if ((m = message_member(v, f->name, ".eml")) != NULL && m->eml == f) {
-		check_eml(v, m, s);
+		edv_check_eml(v, m, s);
 	} else if (strcmp(f->name, "messages.mbox") == 0) {
-		check_mbox(v, s);
+		edv_check_mbox(v, s);
 	} else if (strcmp(f->name, "loadfile.dat") == 0) {
-		check_loadfile(v, LOADFILE_DAT, s);
+		edv_check_loadfile(v, LOADFILE_DAT, s);
 	} else if (strcmp(f->name, "index.csv") == 0) {
-		check_loadfile(v, LOADFILE_CSV, s);
+		edv_check_loadfile(v, LOADFILE_CSV, s);
 	} else if (strcmp(f->name, "disposed.csv") == 0) {
-		check_disposed(v, s);
+		edv_check_disposed(v, s);
 	}
 	return 0;
 }
@@ -1371,61 +759,6 @@ static void check_manifest(struct vst *v)
 	free(ok);
 }
 
-/* --- key rotations ------------------------------------------------------------------- */
-
-/* Extends the trusted keys along the rotation notes of log dir: a note
- * signed by a trusted key of the log, naming that key as the old one,
- * makes the new one trusted (integrity.md §3: the old key signs its
- * successor). keys has room for cap entries. */
-static void follow_rotations(struct vst *v, const char *dir, struct note_verifier *keys,
-			     size_t *n, size_t cap)
-{
-	bool *verified = calloc(cap ? cap : 1, sizeof(*verified));
-	for (uint64_t e = 1; verified != NULL && e <= UINT32_MAX; e++) {
-		char name[64], vk[NOTE_VKEY_MAX + 1];
-		struct pv_error err;
-		struct keys_rotation rot;
-		struct note_verifier nv;
-		struct pv_buf sv;
-		size_t text_len, signer = SIZE_MAX;
-		snprintf(name, sizeof(name), "rotations/%s/%llu", dir, (unsigned long long)e);
-		const struct bundle_file *f = bundle_find(v->b, name);
-		if (f == NULL)
-			break;
-		if (f->data == NULL ||
-		    note_open((const char *)f->data, f->size, keys, *n, &text_len, verified, &err) != 0) {
-			bundle_warn(v->rep, "%s is not signed by a key you gave: the key it introduces "
-					    "is not trusted from it", name);
-			continue;
-		}
-		for (size_t i = 0; i < *n && signer == SIZE_MAX; i++)
-			if (verified[i])
-				signer = i;
-		pv_buf_init(&sv, NOTE_VKEY_MAX + 1);
-		int bad = keys_rotation_parse((const char *)f->data, text_len, &rot, &err) != 0 ||
-			  note_verifier_format(&keys[signer], &sv, &err) != 0 ||
-			  strcmp(pv_buf_str(&sv), rot.old_vkey) != 0 ||
-			  strcmp(rot.origin, keys[signer].name) != 0 ||
-			  note_verifier_parse(rot.new_vkey, strlen(rot.new_vkey), &nv, &err) != 0 ||
-			  strcmp(nv.name, rot.origin) != 0;
-		pv_buf_free(&sv);
-		if (bad) {
-			bundle_problem(v->rep, "%s is not a rotation from the key that signed it", name);
-			continue;
-		}
-		bool have = false;
-		for (size_t i = 0; i < *n; i++)
-			have |= keys[i].id == nv.id && strcmp(keys[i].name, nv.name) == 0 &&
-				memcmp(keys[i].pk, nv.pk, 32) == 0;
-		if (!have && *n < cap)
-			keys[(*n)++] = nv;
-		snprintf(vk, sizeof(vk), "%s", rot.new_vkey);
-		bundle_info(v->rep, "ok: %s: %s is the next key of %s, signed by the one before", name,
-			    vk, rot.origin);
-	}
-	free(verified);
-}
-
 /* --- the whole ------------------------------------------------------------------------- */
 
 int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
@@ -1447,13 +780,13 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 		return pv_fail(err, PV_ERR, "out of memory");
 	memcpy(trusted, keys, nkeys * sizeof(*keys));
 	v.nkeys = nkeys;
-	follow_rotations(&v, "archive", trusted, &v.nkeys, cap);
-	follow_rotations(&v, "audit", trusted, &v.nkeys, cap);
+	edv_follow_rotations(&v, "archive", trusted, &v.nkeys, cap);
+	edv_follow_rotations(&v, "audit", trusted, &v.nkeys, cap);
 	v.keys = trusted;
 	v.acp_file = bundle_find(b, "archive/checkpoint");
 	v.aucp_file = bundle_find(b, "audit/checkpoint");
-	v.acp_state = open_cp(&v, "archive/checkpoint", v.acp_file, &v.acp);
-	v.aucp_state = open_cp(&v, "audit/checkpoint", v.aucp_file, &v.aucp);
+	v.acp_state = edv_open_cp(&v, "archive/checkpoint", v.acp_file, &v.acp);
+	v.aucp_state = edv_open_cp(&v, "audit/checkpoint", v.aucp_file, &v.aucp);
 	if (v.acp_state >= 0 && v.aucp_state >= 0 && strcmp(v.acp.origin, v.aucp.origin) == 0)
 		bundle_problem(rep, "audit/checkpoint and archive/checkpoint are of the same log %s",
 			       v.acp.origin);
@@ -1468,7 +801,7 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	for (size_t i = 0; i < v.n; i++) {
 		struct vmsg *m = &v.m[v.by_bates[i]];
 		if (m->leaf_ok && m->eml != NULL && !m->content_ok && !m->content_bad) {
-			check_eml(&v, m, NULL); /* an .eml kept, before its proof */
+			edv_check_eml(&v, m, NULL); /* an .eml kept, before its proof */
 			if (!m->content_ok && !m->content_bad)
 				bundle_problem(rep, "messages/%s.eml was not checked: it comes before its "
 						    "proof in the bundle", m->bates);
@@ -1476,13 +809,13 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 		checked += m->content_ok;
 	}
 	if (v.set_read) {
-		loadfile_verdict(&v, LOADFILE_DAT);
-		loadfile_verdict(&v, LOADFILE_CSV);
+		edv_loadfile_verdict(&v, LOADFILE_DAT);
+		edv_loadfile_verdict(&v, LOADFILE_CSV);
 	}
-	check_anchors(&v, "archive", &v.acp, v.acp_state);
-	check_anchors(&v, "audit", &v.aucp, v.aucp_state);
+	edv_check_anchors(&v, "archive", &v.acp, v.acp_state);
+	edv_check_anchors(&v, "audit", &v.aucp, v.aucp_state);
 	if (last_cp != NULL)
-		check_last(&v, last_cp, last_len);
+		edv_check_last(&v, last_cp, last_len);
 	if (v.set_read && checked == v.n)
 		bundle_info(rep, "ok: all %zu messages are exactly what the archive holds (leaf "
 				 "commitment and inclusion proof each)", v.n);

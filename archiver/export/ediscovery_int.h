@@ -1,0 +1,112 @@
+#ifndef PV_EXPORT_EDISCOVERY_INT_H
+#define PV_EXPORT_EDISCOVERY_INT_H
+
+/* Private to the eDiscovery verifier (ediscovery_verify.c: the set, the
+ * request, the audit event, the proofs and the pass over every member;
+ * ediscovery_content.c: each message's bytes, the mbox, the load files;
+ * ediscovery_trust.c: key rotations and earlier checkpoints). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "archiver/export/bates.h"
+#include "archiver/export/ediscovery.h"
+#include "archiver/export/loadfile.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
+#include "audit/checkpoint.h"
+
+#define STREAM_CHUNK 65536
+
+struct vmsg {
+	int64_t id;
+	char bates[BATES_LEN_MAX + 1];
+	uint64_t leaf_index, size;
+	uint8_t sha256[32];
+	const struct bundle_file *eml, *proof;
+	bool leaf_ok;       /* its proof holds and carries its leaf and salt */
+	uint8_t salt[32], commit[32];
+	bool content_ok;    /* bytes equal to the .eml matched the commitment */
+	bool content_bad;   /* a mismatch was reported */
+	bool have_md5;
+	uint8_t md5[16];
+	bool in_mbox, in_dat, in_csv;
+	uint8_t dat_md5[16], csv_md5[16]; /* what the load files claim */
+	uint64_t dat_line, csv_line;
+};
+
+struct vdisp {
+	int64_t id;
+	char time[PV_RFC3339_LEN];
+	int64_t policy;
+	char bates[BATES_LEN_MAX + 1]; /* "" when none */
+	bool in_csv;
+};
+
+struct vst {
+	struct bundle *b;
+	const struct note_verifier *keys;
+	size_t nkeys;
+	struct bundle_report *rep;
+	struct pv_error *err;
+	struct checkpoint acp, aucp;
+	int acp_state, aucp_state; /* 1 trusted, 0 parsed unverified, -1 absent or bad */
+	const struct bundle_file *acp_file, *aucp_file;
+	struct vmsg *m;   /* by id */
+	size_t n;
+	size_t *by_bates; /* indexes into m, sorted by Bates number */
+	struct vdisp *d;
+	size_t nd;
+	bool set_read;    /* the set was read (possibly with problems) */
+	json_t *req;
+	uint8_t *note;    /* MANIFEST.note when the first pass did not keep it */
+	size_t note_len;
+	uint64_t lf_bad[2]; /* load-file problems (DAT, CSV), reported up to 20 */
+};
+
+/* --- ediscovery_verify.c ------------------------------------------------------------ */
+
+/* C2SP decimal; lower-case hex of 32 bytes. */
+bool edv_dec(const char *s, size_t n, uint64_t *v);
+bool edv_hex32(const char *s, size_t n, uint8_t out[32]);
+/* Opens a checkpoint member with the trusted keys, reporting why not; then
+ * parses it unverified. 1 trusted, 0 parsed only, -1 absent or unparsable. */
+int edv_open_cp(struct vst *v, const char *what, const struct bundle_file *f,
+		struct checkpoint *cp);
+/* The message with this Bates number (binary search), or NULL. */
+struct vmsg *edv_find_bates(struct vst *v, const char *bates, size_t len);
+/* A member's lines from a stream: fn gets each line without its "\n" (and
+ * without a "\r" before it when crlf); non-zero stops. */
+typedef int (*line_fn)(struct vst *v, void *ctx, uint64_t lineno, const char *l, size_t n);
+int edv_lines_of(struct vst *v, const char *name, struct bundle_stream *s, bool crlf,
+		 line_fn fn, void *ctx);
+/* "<dir>/checkpoints/A" -> A; "<dir>/consistency/A-N" -> A, N. */
+bool edv_anchor_name(const char *name, const char *dir, uint64_t *a);
+bool edv_consistency_name(const char *name, const char *dir, uint64_t *a, uint64_t *n);
+
+/* --- ediscovery_content.c --------------------------------------------------------- */
+
+/* An .eml against its leaf: from memory when kept, else from s (NULL: skip). */
+void edv_check_eml(struct vst *v, struct vmsg *m, struct bundle_stream *s);
+/* The mbox: each record against its message's leaf, every message once. */
+void edv_check_mbox(struct vst *v, struct bundle_stream *s);
+/* A load file's rows; the MD5 claims are judged after the pass by
+ * edv_loadfile_verdict, once every message's content went by. */
+void edv_check_loadfile(struct vst *v, enum loadfile_kind kind, struct bundle_stream *s);
+void edv_loadfile_verdict(struct vst *v, enum loadfile_kind kind);
+void edv_check_disposed(struct vst *v, struct bundle_stream *s);
+
+/* --- ediscovery_trust.c ------------------------------------------------------------ */
+
+/* Extends keys[0..*n) (room for cap) along the rotation notes of log dir. */
+void edv_follow_rotations(struct vst *v, const char *dir, struct note_verifier *keys, size_t *n,
+			  size_t cap);
+/* Earlier checkpoints carried for log dir, each against fin. */
+void edv_check_anchors(struct vst *v, const char *dir, const struct checkpoint *fin, int state);
+/* The caller's --last-checkpoint against whichever log it is of. */
+void edv_check_last(struct vst *v, const char *last, size_t len);
+
+#endif
