@@ -62,6 +62,13 @@ struct session {
 	struct blob_writer *w;   /* the message being received */
 	struct ingest_item *items; /* received, not yet committed */
 	size_t n_items;
+	/* Plaintext of the chunk's small messages (PV_INGEST_INLINE_*), so the
+	 * commit need not decrypt them again; plain_off[i] is items[i]'s
+	 * offset, SIZE_MAX when not kept. Wiped after every commit. */
+	struct pv_buf plain;
+	size_t *plain_off;
+	size_t plain_start;       /* where the message being received starts */
+	bool plain_keep;
 	uint32_t *dele;          /* to DELE after the commit: new and reconciled */
 	unsigned char (*dele_sha)[32];
 	char (*dele_uidl)[LEDGER_UIDL_MAX + 1];
@@ -180,7 +187,26 @@ static int on_begin(void *ctx, uint32_t msgnum, const struct pop3_retr_result *r
 		local_failure(ss, &err);
 		return PV_ERR;
 	}
+	ss->plain_start = ss->plain.len;
+	ss->plain_keep = true;
 	return PV_OK;
+}
+
+/* Forgets the plaintext kept of the message being received. */
+static void plain_drop_current(struct session *ss)
+{
+	if (ss->plain.len > ss->plain_start)
+		sodium_memzero(ss->plain.data + ss->plain_start, ss->plain.len - ss->plain_start);
+	ss->plain.len = ss->plain_start;
+	ss->plain_keep = false;
+}
+
+static void plain_wipe(struct session *ss)
+{
+	if (ss->plain.data != NULL)
+		sodium_memzero(ss->plain.data, ss->plain.len);
+	pv_buf_reset(&ss->plain);
+	ss->plain_start = 0;
 }
 
 static int on_data(void *ctx, uint32_t msgnum, const unsigned char *d, size_t len)
@@ -192,6 +218,10 @@ static int on_data(void *ctx, uint32_t msgnum, const unsigned char *d, size_t le
 		local_failure(ss, &err);
 		return PV_ERR;
 	}
+	if (ss->plain_keep &&
+	    (ss->plain.len - ss->plain_start + len > PV_INGEST_INLINE_MAX ||
+	     pv_buf_append(&ss->plain, d, len, NULL) < 0))
+		plain_drop_current(ss); /* too big to keep: the commit reads it back */
 	return PV_OK;
 }
 
@@ -227,6 +257,7 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 	if (!res->complete || res->status != 0) {
 		const char *why = perr ? perr->msg : "incomplete";
 		blob_writer_abort(&ss->w);
+		plain_drop_current(ss);
 		if (res->status == PV_ELIMIT)
 			ss->s->skipped++;
 		else
@@ -281,14 +312,19 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 			ss->s->reconciled++;
 		}
 		sodium_memzero(it, sizeof(*it));
+		plain_drop_current(ss);
 		return PV_OK;
 	}
 	if (r != PV_ENOTFOUND) {
 		local_failure(ss, &err);
 		blob_remove(ss->ar->dir, it->blob.id, NULL);
 		sodium_memzero(it, sizeof(*it));
+		plain_drop_current(ss);
 		return PV_ERR;
 	}
+	ss->plain_off[ss->n_items] = ss->plain_keep ? ss->plain_start : SIZE_MAX;
+	it->plain_len = ss->plain_keep ? ss->plain.len - ss->plain_start : 0;
+	ss->plain_keep = false;
 	ss->n_items++;
 	return PV_OK;
 }
@@ -302,6 +338,7 @@ static void discard_items(struct session *ss)
 		sodium_memzero(ss->items, ss->n_items * sizeof(*ss->items));
 	ss->n_items = 0;
 	ss->n_dele = 0;
+	plain_wipe(ss);
 }
 
 static int audit_dele(struct session *ss, struct pv_error *err)
@@ -337,7 +374,12 @@ static int commit_and_delete(struct session *ss, struct pv_error *err)
 	size_t n_new = ss->n_items;
 
 	if (ss->n_items > 0) {
-		if ((r = ingest_commit(ss->ar, ss->a, ss->items, ss->n_items, err)) < 0) {
+		for (size_t i = 0; i < ss->n_items; i++)
+			ss->items[i].plain = ss->plain_off[i] == SIZE_MAX || ss->plain.data == NULL
+						     ? NULL : ss->plain.data + ss->plain_off[i];
+		r = ingest_commit(ss->ar, ss->a, ss->items, ss->n_items, err);
+		plain_wipe(ss);
+		if (r < 0) {
 			local_failure(ss, err);
 			discard_items(ss);
 			return r;
@@ -780,8 +822,10 @@ static int run(struct session *ss, struct pv_error *err)
 		ss->dele = calloc(batch_max, sizeof(*ss->dele));
 		ss->dele_sha = calloc(batch_max, sizeof(*ss->dele_sha));
 		ss->dele_uidl = calloc(batch_max, sizeof(*ss->dele_uidl));
+		ss->plain_off = calloc(batch_max, sizeof(*ss->plain_off));
+		pv_buf_init(&ss->plain, PV_INGEST_INLINE_TOTAL);
 	}
-	if (!ss->items || !ss->dele || !ss->dele_sha || !ss->dele_uidl) {
+	if (!ss->items || !ss->dele || !ss->dele_sha || !ss->dele_uidl || !ss->plain_off) {
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
 	}
@@ -873,5 +917,7 @@ int harvest_account(struct archive *ar, const struct account *a, const struct ha
 	free(ss.dele);
 	free(ss.dele_sha);
 	free(ss.dele_uidl);
+	free(ss.plain_off);
+	pv_buf_free_secret(&ss.plain);
 	return r;
 }

@@ -37,6 +37,15 @@
 /* Default message-size cap; configurable per installation. Larger messages
  * are reported and left upstream. */
 #define PV_MESSAGE_SIZE_DEFAULT_MAX (256ull * 1024 * 1024)
+/* Group commit keeps a plaintext copy of small messages (most mail) so the
+ * policy and the index need not decrypt them again; per message and per
+ * chunk, so memory stays bounded whatever the mailbox holds. Larger
+ * messages are read back from their blob, and only their first
+ * PV_INGEST_READBACK_MAX bytes are parsed for the policy (headers, and the
+ * attachments that start there); the index catches up on them afterwards. */
+#define PV_INGEST_INLINE_MAX (64 * 1024)
+#define PV_INGEST_INLINE_TOTAL (8 * 1024 * 1024)
+#define PV_INGEST_READBACK_MAX (1024 * 1024)
 /* Messages below this stay in memory while received; bigger ones spill to a
  * temporary file so memory does not grow with message size. */
 #define PV_MESSAGE_SPILL_THRESHOLD (1024 * 1024)

@@ -1,12 +1,17 @@
 #include "archiver/store/ingest.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "archiver/index/index.h"
+#include "archiver/index/mime.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
+#include "archiver/lib/log.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/audit_hook.h"
 #include "archiver/store/leaf.h"
@@ -19,7 +24,50 @@ struct prepared {
 	int64_t bucket_id;
 	unsigned char wrapped[KEYRING_WRAPPED_BYTES];
 	struct pv_buf leaf;
+	struct index_doc doc; /* kept for the index when has_doc */
+	bool has_doc;
 };
+
+/* Keeps the first bytes of a blob read back (the rest is still read, so
+ * still verified, but not kept). */
+static int keep_prefix(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
+{
+	struct pv_buf *b = ctx;
+	size_t room = b->max - b->len;
+	return pv_buf_append(b, data, len < room ? len : room, err);
+}
+
+/* Decides one message's retention from its headers and MIME structure;
+ * keeps the extracted document for the index when the whole message was
+ * at hand. */
+static int prepare_retention(struct archive *ar, const struct account *a,
+			     const struct ingest_item *it, struct prepared *p, struct pv_error *err)
+{
+	struct pv_buf back;
+	const unsigned char *raw = it->plain;
+	size_t len = it->plain_len;
+	int r;
+
+	pv_buf_init(&back, PV_INGEST_READBACK_MAX);
+	if (raw == NULL) {
+		if ((r = blob_read(ar->dir, it->blob.id, it->blob.key, it->blob.sha256, keep_prefix,
+				   &back, err)) < 0) {
+			pv_buf_free_secret(&back);
+			return r;
+		}
+		raw = back.data ? back.data : (const unsigned char *)"";
+		len = back.len;
+	}
+	if ((r = index_mime_extract(raw, len, &p->doc, err)) == PV_OK) {
+		r = retention_decide_msg(ar, a, &p->doc, raw, len, it->blob.size, it->received_at,
+					 &p->ret, err);
+		p->has_doc = it->plain != NULL && r == PV_OK;
+		if (!p->has_doc)
+			index_doc_free(&p->doc);
+	}
+	pv_buf_free_secret(&back);
+	return r;
+}
 
 static int insert_message(struct archive *ar, const struct account *a, const struct ingest_item *it,
 			  const struct prepared *p, uint64_t leaf_index, int64_t *id_r,
@@ -27,21 +75,8 @@ static int insert_message(struct archive *ar, const struct account *a, const str
 {
 	sqlite3 *db = ar->cat->db;
 	sqlite3_stmt *st;
-	char month[32];
 	int r;
 
-	retention_bucket_month(&p->ret, month);
-	if ((r = catalog_prepare(db, "INSERT OR IGNORE INTO buckets (id, class, expiry_month)"
-				     " VALUES (?, ?, ?)", &st, err)) < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, p->bucket_id);
-	sqlite3_bind_text(st, 2, p->ret.class_name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, month, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	if (r < 0)
-		return r;
 	if ((r = catalog_prepare(db,
 				 "INSERT INTO messages (account_id, uidl, sha256, size, received_at,"
 				 " blob, bucket_id, wrapped_key, leaf_index, retention_class,"
@@ -90,17 +125,12 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 		goto out;
 	/* 2. Retention, bucket keys (durable in the keyring before any catalog
 	 * row refers to them) and wrapped message keys. */
-	for (size_t i = 0; i < n && r == PV_OK; i++) {
-		char month[32];
+	for (size_t i = 0; i < n; i++)
 		pv_buf_init(&p[i].leaf, LEAF_MAX);
-		if ((r = retention_decide(ar, a, &items[i], &p[i].ret, err)) < 0)
-			break;
-		retention_bucket_month(&p[i].ret, month);
-		/* Harvests of other accounts run in parallel processes: one may
-		 * create the same bucket between keyring_bucket's lookup and its
-		 * insert (UNIQUE). The second lookup then finds theirs. */
-		if (keyring_bucket(ar->kr, p[i].ret.class_name, month, &p[i].bucket_id, err) < 0 &&
-		    (r = keyring_bucket(ar->kr, p[i].ret.class_name, month, &p[i].bucket_id, err)) < 0)
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		char label[RETENTION_BUCKET_LABEL_MAX];
+		if ((r = prepare_retention(ar, a, &items[i], &p[i], err)) < 0 ||
+		    (r = retention_bucket(ar, &p[i].ret, &p[i].bucket_id, label, err)) < 0)
 			break;
 		if ((r = keyring_wrap(ar->kr, p[i].bucket_id, items[i].blob.id, items[i].blob.key,
 				      items[i].blob.salt, p[i].wrapped, err)) < 0)
@@ -119,6 +149,15 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 		    (r = ledger_insert(ar->cat->db, a->id, items[i].uidl, items[i].blob.sha256,
 				       items[i].message_id, items[i].received_at, err)) < 0)
 			goto rollback;
+		/* Searchable as soon as it is committed (DESIGN.md §7). The index
+		 * is derived: if this fails (its savepoint is rolled back), the
+		 * archive commit goes on and the catch-up indexes it later. */
+		struct pv_error ierr;
+		if (p[i].has_doc &&
+		    index_add_doc(ar->cat->db, items[i].message_id, a->name, items[i].received_at,
+				  items[i].blob.size, &p[i].doc, &ierr) < 0)
+			pv_log(PV_LOG_INFO, "index.defer", "message %lld will be indexed later: %s",
+			       (long long)items[i].message_id, ierr.msg);
 		leaf.seq = items[i].message_id;
 		memcpy(leaf.mailbox, mailbox, sizeof(mailbox));
 		snprintf(leaf.class_name, sizeof(leaf.class_name), "%s", p[i].ret.class_name);
@@ -151,6 +190,8 @@ rollback:
 out:
 	for (size_t i = 0; i < n; i++) {
 		pv_buf_free(&p[i].leaf);
+		if (p[i].has_doc)
+			index_doc_free(&p[i].doc);
 		sodium_memzero(items[i].blob.key, sizeof(items[i].blob.key));
 		sodium_memzero(items[i].blob.salt, sizeof(items[i].blob.salt));
 	}

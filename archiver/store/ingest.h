@@ -23,9 +23,17 @@ struct ingest_item {
 	char uidl[LEDGER_UIDL_MAX + 1];   /* ledger key: UIDL or "sha256:<hex>" */
 	struct blob_info blob;            /* key and salt are wiped by ingest_commit */
 	int64_t received_at;
+	/* The plaintext when the caller kept it (small messages), else NULL:
+	 * ingest then reads the blob back. Borrowed for the call. */
+	const unsigned char *plain;
+	size_t plain_len;
 	int64_t message_id;               /* out: the archive id */
 };
 
+/* Each message's retention is decided under the policy in force (from its
+ * headers and MIME structure); messages whose plaintext was kept are also
+ * indexed inside the same transaction, the others by the index catch-up
+ * right after the harvest. */
 int ingest_commit(struct archive *ar, const struct account *a, struct ingest_item *items, size_t n,
 		  struct pv_error *err);
 

@@ -103,28 +103,40 @@ void keyring_free(struct keyring **krp)
 	*krp = NULL;
 }
 
+static int bucket_lookup(struct keyring *kr, const char *class_name, const char *expiry_month,
+			 int64_t *bucket_id_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(kr->db, "SELECT id FROM bucket_keys WHERE class = ? AND expiry_month = ?",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, class_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, expiry_month, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*bucket_id_r = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		r = PV_ENOTFOUND;
+	else
+		r = pv_fail(err, PV_ERR, "keyring: %s", sqlite3_errmsg(kr->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
 int keyring_bucket(struct keyring *kr, const char *class_name, const char *expiry_month,
 		   int64_t *bucket_id_r, struct pv_error *err)
 {
 	sqlite3_stmt *st;
 	unsigned char key[KEYRING_KEY_BYTES];
-	int r;
-
-	if ((r = catalog_prepare(kr->db,
-				 "SELECT id FROM bucket_keys WHERE class = ? AND expiry_month = ?",
-				 &st, err)) < 0)
+	int r = bucket_lookup(kr, class_name, expiry_month, bucket_id_r, err);
+	if (r != PV_ENOTFOUND)
 		return r;
-	sqlite3_bind_text(st, 1, class_name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, expiry_month, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*bucket_id_r = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		return PV_OK;
-	}
-	sqlite3_finalize(st);
+	/* Insert-if-absent, then read again: harvests of several accounts run
+	 * in parallel processes and may create the same bucket at once. */
 	if ((r = catalog_prepare(kr->db,
-				 "INSERT INTO bucket_keys (class, expiry_month, key) VALUES (?, ?, ?)",
-				 &st, err)) < 0)
+				 "INSERT OR IGNORE INTO bucket_keys (class, expiry_month, key)"
+				 " VALUES (?, ?, ?)", &st, err)) < 0)
 		return r;
 	pv_random_bytes(key, sizeof(key));
 	sqlite3_bind_text(st, 1, class_name, -1, SQLITE_STATIC);
@@ -132,11 +144,12 @@ int keyring_bucket(struct keyring *kr, const char *class_name, const char *expir
 	sqlite3_bind_blob(st, 3, key, sizeof(key), SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = pv_fail(err, PV_ERR, "keyring: %s", sqlite3_errmsg(kr->db));
-	else
-		*bucket_id_r = sqlite3_last_insert_rowid(kr->db);
 	sqlite3_finalize(st);
 	sodium_memzero(key, sizeof(key));
-	return r;
+	if (r < 0)
+		return r;
+	r = bucket_lookup(kr, class_name, expiry_month, bucket_id_r, err);
+	return r == PV_ENOTFOUND ? pv_fail(err, PV_ERR, "keyring: bucket vanished") : r;
 }
 
 /* Loads a bucket key; PV_ENOTFOUND when destroyed or unknown. */

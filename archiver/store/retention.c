@@ -325,22 +325,6 @@ static int sink_buf(void *ctx, const unsigned char *data, size_t len, struct pv_
 	return pv_buf_append(ctx, data, len, err);
 }
 
-int retention_decide(struct archive *ar, const struct account *a, const struct ingest_item *it,
-		     struct retention *ret, struct pv_error *err)
-{
-	struct pv_buf raw;
-	struct index_doc doc;
-	pv_buf_init(&raw, (size_t)it->blob.size);
-	int r = blob_read(ar->dir, it->blob.id, it->blob.key, it->blob.sha256, sink_buf, &raw, err);
-	if (r == PV_OK && (r = index_mime_extract(raw.data, raw.len, &doc, err)) == PV_OK) {
-		r = retention_decide_msg(ar, a, &doc, raw.data, raw.len, it->blob.size,
-					 it->received_at, ret, err);
-		index_doc_free(&doc);
-	}
-	pv_buf_free_secret(&raw);
-	return r;
-}
-
 void retention_bucket_month(const struct retention *ret, char out[32])
 {
 	if (ret->forever) {

@@ -41,14 +41,6 @@ int retention_decide_msg(struct archive *ar, const struct account *a, const stru
 			 const unsigned char *raw, size_t raw_len, uint64_t size,
 			 int64_t received_at, struct retention *ret_r, struct pv_error *err);
 
-/* The same for ingest's current call: reads the just-written blob back
- * (it->blob holds its key until ingest_commit wipes it) and extracts it.
- * Costs one more decryption per message; ingest switches to
- * retention_decide_msg once it extracts the MIME for the index anyway. */
-struct ingest_item;
-int retention_decide(struct archive *ar, const struct account *a, const struct ingest_item *it,
-		     struct retention *ret_r, struct pv_error *err);
-
 /* "YYYY-MM" of the expiry (UTC), or "never". */
 void retention_bucket_month(const struct retention *ret, char out[32]);
 
