@@ -740,6 +740,10 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 		struct bundle_file *f = NULL;
 		crypto_hash_sha256_state st;
 		bool is_man = strcmp(archive_entry_pathname(e), MANIFEST) == 0;
+		/* The kind and the signed manifest note are always kept, whatever
+		 * the budget the members before them used up: the checks need them. */
+		bool must_keep = strcmp(archive_entry_pathname(e), KIND_FILE) == 0 ||
+				 strcmp(archive_entry_pathname(e), MANIFEST_NOTE) == 0;
 		size_t cap = 0;
 		if ((r = add_file(b, archive_entry_pathname(e), &f, err)) < 0)
 			goto out;
@@ -763,7 +767,8 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 			if (is_man && (r = man_feed(b, ms, chunk, (size_t)k, err)) < 0)
 				goto out;
 			uint64_t nsize = f->size + (uint64_t)k;
-			if (nsize <= PV_BUNDLE_SMALL_MAX && b->kept + (uint64_t)k <= PV_BUNDLE_KEPT_MAX &&
+			if (nsize <= PV_BUNDLE_SMALL_MAX &&
+			    (must_keep || b->kept + (uint64_t)k <= PV_BUNDLE_KEPT_MAX) &&
 			    (f->size == 0 || f->data != NULL)) {
 				if (nsize + 1 > cap) {
 					size_t ncap = cap ? cap : 4096;

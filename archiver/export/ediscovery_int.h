@@ -62,8 +62,6 @@ struct vst {
 	size_t nd;
 	bool set_read;    /* the set was read (possibly with problems) */
 	json_t *req;
-	uint8_t *note;    /* MANIFEST.note when the first pass did not keep it */
-	size_t note_len;
 	uint64_t lf_bad[2]; /* load-file problems (DAT, CSV), reported up to 20 */
 };
 

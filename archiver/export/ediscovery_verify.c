@@ -674,11 +674,6 @@ static int each_member(void *ctx, const struct bundle_file *f, struct bundle_str
 	struct vst *v = ctx;
 	struct vmsg *m;
 	uint8_t *buf = NULL;
-	if (strcmp(f->name, "MANIFEST.note") == 0 && f->data == NULL && f->size <= PV_NOTE_MAX) {
-		v->note = (uint8_t *)small_member(v, f, s, PV_NOTE_MAX, &buf);
-		v->note_len = f->size;
-		return 0;
-	}
 	if (!v->set_read)
 		return 0;
 	if ((m = message_member(v, f->name, ".tlog-proof")) != NULL && m->proof == f) {
@@ -699,64 +694,12 @@ static int each_member(void *ctx, const struct bundle_file *f, struct bundle_str
 	return 0;
 }
 
-/* bundle.c keeps small members in memory up to a total
- * (PV_BUNDLE_KEPT_MAX); a bundle of many messages uses it up before
- * MANIFEST.note, its last member, which bundle_check_manifest then calls
- * missing. Until bundle.c always keeps that note, it is checked here from
- * the copy the pass read, as bundle_check_manifest would. */
-struct note_filter {
-	struct bundle_report *rep;
-	bool drop_missing;
-	uint64_t forwarded; /* problems passed on */
-};
-
-static void filter_line(void *ctx, bool problem, const char *msg)
-{
-	struct note_filter *nf = ctx;
-	if (problem && nf->drop_missing && strcmp(msg, "MANIFEST.note is missing") == 0)
-		return;
-	if (problem) {
-		nf->forwarded++;
-		bundle_problem(nf->rep, "%s", msg);
-	} else
-		bundle_info(nf->rep, "%s", msg);
-}
-
 static void check_manifest(struct vst *v)
 {
-	const struct bundle_file *nf = bundle_find(v->b, "MANIFEST.note");
-	const struct bundle_file *mf = bundle_find(v->b, "MANIFEST.sha256");
 	const char *signer = v->acp_state >= 0 ? v->acp.origin : NULL;
-	struct note_filter filt = {v->rep, nf != NULL && nf->data == NULL && v->note != NULL, 0};
-	struct bundle_report rep = {filter_line, &filt, 0, 0};
-	if (bundle_check_manifest(v->b, v->keys, v->nkeys, signer, &rep) != 0) {
+	if (bundle_check_manifest(v->b, v->keys, v->nkeys, signer, v->rep) != 0) {
 		/* each problem went to v->rep */
 	}
-	if (!filt.drop_missing)
-		return;
-	if (filt.forwarded == 0)
-		bundle_info(v->rep, "ok: MANIFEST.sha256 matches all other members");
-	struct note_verifier *ok = calloc(v->nkeys ? v->nkeys : 1, sizeof(*ok));
-	struct pv_error e;
-	size_t n_ok = 0, text_len;
-	char want[256], hex[65] = "";
-	for (size_t i = 0; ok != NULL && i < v->nkeys; i++)
-		if (signer == NULL || strcmp(v->keys[i].name, signer) == 0)
-			ok[n_ok++] = v->keys[i];
-	if (mf != NULL)
-		pv_hex(mf->sha256, 32, hex);
-	snprintf(want, sizeof(want), BUNDLE_MANIFEST_MAGIC "\nkind %s\nsha256 %s\n",
-		 bundle_kind(v->b) ? bundle_kind(v->b) : "?", hex);
-	if (ok == NULL ||
-	    note_open((const char *)v->note, v->note_len, ok, n_ok, &text_len, NULL, &e) != 0)
-		bundle_problem(v->rep, "MANIFEST.note is not signed by a trusted key%s%s (%s)",
-			       signer ? " of " : "", signer ? signer : "", ok ? e.msg : "out of memory");
-	else if (mf == NULL || text_len != strlen(want) || memcmp(v->note, want, text_len) != 0)
-		bundle_problem(v->rep, "MANIFEST.note does not match MANIFEST.sha256 (its SHA-256 "
-				       "differs: the manifest was changed)");
-	else
-		bundle_info(v->rep, "ok: MANIFEST.note signed by %s", ok[0].name);
-	free(ok);
 }
 
 /* --- the whole ------------------------------------------------------------------------- */
@@ -823,7 +766,6 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	free(v.m);
 	free(v.by_bates);
 	free(v.d);
-	free(v.note);
 	free(trusted);
 	return rep->problems == before ? 0 : PV_EINTEGRITY;
 }

@@ -686,6 +686,37 @@ static void test_one_pass_over_every_member(void **state)
 	fx_done(&f);
 }
 
+/* More small members than the reader keeps in memory: the signed manifest
+ * note comes last and must still be found (it was reported missing). */
+static void test_manifest_note_found_after_the_keep_budget(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct bundle_writer *w;
+	struct bundle *b;
+	struct pv_error err;
+	struct bundle_report rep = {NULL, NULL, 0, 0};
+	char p[256], name[32];
+	size_t member = PV_BUNDLE_SMALL_MAX - 1;
+	unsigned char *data = calloc(1, member);
+	assert_non_null(data);
+	fx_init(&f);
+	snprintf(p, sizeof(p), "%s/many.tar.gz", f.dir);
+	must(bundle_writer_open(p, AUDITBUNDLE_KIND, &w, &err), &err, "writer");
+	for (size_t i = 0; i < PV_BUNDLE_KEPT_MAX / member + 2; i++) {
+		data[0] = (unsigned char)i; /* members differ */
+		snprintf(name, sizeof(name), "m/%zu", i);
+		must(bundle_add(w, name, data, member, &err), &err, "add");
+	}
+	must(bundle_writer_finish(&w, f.s, &err), &err, "finish");
+	must(bundle_open_file(p, &b, &err), &err, "open");
+	assert_int_equal(bundle_check_manifest(b, &f.v, 1, NULL, &rep), 0);
+	assert_int_equal(rep.problems, 0);
+	bundle_free(&b);
+	free(data);
+	fx_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -698,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_archives_are_refused_by_the_reader),
 		cmocka_unit_test(test_a_rotated_key_is_followed_from_the_key_held),
 		cmocka_unit_test(test_one_pass_over_every_member),
+		cmocka_unit_test(test_manifest_note_found_after_the_keep_budget),
 	};
 	if (sodium_init() < 0)
 		return 1;
