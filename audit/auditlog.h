@@ -74,6 +74,7 @@
 #define AUDIT_SEARCH "search"     /* object: results=N ids-sha256=HEX; personal: the query */
 #define AUDIT_VIEW "view"         /* object: message=ID */
 #define AUDIT_EXPORT "export"     /* eDiscovery export; personal: query, matter */
+#define AUDIT_EXPORT_DONE "export-done" /* the bundle written: its SHA-256 and size */
 #define AUDIT_AUDIT_EXPORT "audit-export" /* this log's own export */
 #define AUDIT_POLICY_SET "policy-set"     /* object: version=N sha256=HEX */
 #define AUDIT_HOLD_PLACE "hold-place"

@@ -1019,7 +1019,7 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 		goto out;
 	if ((r = file_hash(o->out, sum, err)) < 0)
 		goto out;
-	r = archive_auditf(ar, o->actor, EXPORT_AUDIT_DONE, "ok", NULL, err,
+	r = archive_auditf(ar, o->actor, AUDIT_EXPORT_DONE, "ok", NULL, err,
 			   "export=%llu bundle-sha256=%s bytes=%llu", (unsigned long long)x.seq,
 			   sum->file_sha256, (unsigned long long)sum->file_size);
 	if (r < 0)

@@ -35,7 +35,6 @@
 #include "archiver/lib/error.h"
 #include "archiver/store/archive.h"
 
-#define EXPORT_AUDIT_DONE "export-done"
 
 struct export_opts {
 	const char *query;        /* search query (index/query.h) */
