@@ -13,7 +13,7 @@ COUNT=${DEMO_COUNT:-300}
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-rm -rf "$DATA"
+rm -rf "$DATA" "$PWD/build/demo/sec.zip"
 mkdir -p "$(dirname "$DATA")"
 say "Generating $COUNT sample messages (text, HTML, attachments, several charsets)"
 python3 "$H_LIB/genmail.py" --count "$COUNT" --seed 2026 --out "$H_RUN/mail" --max-attachment 500000 >/dev/null
@@ -48,6 +48,16 @@ say "popvault show 1  (headers and text; --raw gives the exact bytes the server 
 say "popvault checkpoint  (the signed C2SP checkpoint of the archive log)"
 "$PV" --data "$DATA" checkpoint
 
+say "popvault export 'from:sec.gov' --matter demo  (an eDiscovery bundle)"
+"$PV" --data "$DATA" export 'from:sec.gov' --out "$PWD/build/demo/sec.zip" --matter demo
+
+say "popvault verify-bundle  (offline: no data directory, only the two verifier keys)"
+"$PV" verify-bundle "$PWD/build/demo/sec.zip" --vkey "$("$PV" --data "$DATA" checkpoint --vkey)" \
+	--vkey "$("$PV" --data "$DATA" checkpoint --log audit --vkey)" | tail -3
+
+say "popvault audit list  (every action above, recorded before it took effect)"
+"$PV" --data "$DATA" audit list | tail -8
+
 say "Try next"
 cat <<TXT
 The archive stays in $DATA (the demo upstream is stopped now):
@@ -56,6 +66,9 @@ The archive stays in $DATA (the demo upstream is stopped now):
   $PV show 42 --raw | sha256sum
   $PV checkpoint --vkey            # the verifier key to keep off this machine
   $PV verify --full
-Not built yet: eDiscovery export, the web UI. Audit log, retention policies,
-holds and disposal are landing now: see the README's status table.
+  $PV policy show                  # retention policy version 1: keep 6 years
+  $PV hold add matter-1 --query 'participant:sec.gov'
+  $PV dispose --dry-run
+  $PV audit export --out audit.tar.gz
+Not built yet: the web UI (popvault serve).
 TXT
