@@ -8,25 +8,6 @@
 #include "archiver/store/audit_hook.h"
 #include "audit/checkpoint.h"
 
-/* A heartbeat is an audit entry (whose checkpoint carries the time) and,
- * for the archive log, a fresh time-stamped checkpoint of that log too,
- * committed together. */
-static int heartbeat(struct cli_ctx *ctx, struct archive *ar, struct tlog *t,
-		     struct pv_error *err)
-{
-	uint64_t size = 0;
-	int r;
-	if ((r = catalog_begin(ar->cat, err)) < 0)
-		return r;
-	if ((r = tlog_size(t, &size, err)) < 0 ||
-	    (r = archive_auditf(ar, ctx->actor, AUDIT_HEARTBEAT, "ok", NULL, err, "log=%s size=%llu",
-				tlog_name(t), (unsigned long long)size)) < 0 ||
-	    (t == ar->archive_log && (r = checkpoint_heartbeat(t, archive_signer(ar, t), NULL, err)) < 0) ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
-		catalog_rollback(ar->cat);
-	return r;
-}
-
 int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"log", CLI_VALUE, NULL}, {"vkey", CLI_FLAG, NULL},
@@ -66,7 +47,7 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 		tlog_epoch_row_free(&ep);
 	} else {
 		if (cli_opt(&args, "heartbeat") != NULL)
-			r = heartbeat(ctx, ar, t, err);
+			r = archive_heartbeat(ar, t, ctx->actor, err);
 		if (r == PV_OK && (r = checkpoint_latest(t, &note, NULL, err)) == PV_OK)
 			fputs(pv_buf_str(&note), stdout);
 	}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "archiver/lib/hex.h"
+#include "audit/checkpoint.h"
 #include "audit/keys.h"
 
 int archive_audit(struct archive *ar, const char *actor, const char *type, const char *object,
@@ -69,5 +70,21 @@ int archive_rotate_key(struct archive *ar, struct tlog *t, const char *actor,
 		r = pv_buf_append_str(vkey_r, ep.vkey, err);
 out:
 	tlog_epoch_row_free(&ep);
+	return r;
+}
+
+int archive_heartbeat(struct archive *ar, struct tlog *t, const char *actor, struct pv_error *err)
+{
+	uint64_t size = 0;
+	int r;
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = tlog_size(t, &size, err)) < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_HEARTBEAT, "ok", NULL, err, "log=%s size=%llu",
+				tlog_name(t), (unsigned long long)size)) < 0 ||
+	    (t == ar->archive_log &&
+	     (r = checkpoint_heartbeat(t, archive_signer(ar, t), NULL, err)) < 0) ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
 	return r;
 }

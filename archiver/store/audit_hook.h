@@ -40,6 +40,13 @@ int archive_auditf(struct archive *ar, const char *actor, const char *type, cons
 int archive_audit_search(struct archive *ar, const char *actor, const char *query,
 			 uint64_t total, const int64_t *ids, size_t n_ids, struct pv_error *err);
 
+/* The idle heartbeat of log t (DESIGN.md §4): an audit entry (whose
+ * checkpoint carries the time) and, for the archive log, a fresh
+ * time-stamped checkpoint of it too, committed together. Run every 15
+ * minutes by the harvest daemon, or `popvault checkpoint --heartbeat`. */
+#define ARCHIVE_HEARTBEAT_S (15 * 60)
+int archive_heartbeat(struct archive *ar, struct tlog *t, const char *actor, struct pv_error *err);
+
 /* Rotates the signing key of log t (ar->archive_log or ar->audit_log):
  * a "key-rotation" event first, then audit/keys.h's rotation (the old key
  * signs a note naming the new one, recorded as a leaf of the audit log;

@@ -10,7 +10,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 24
+h_plan 25
 
 BASIC=$H_SRC/tests/data/mail/basic
 printf 'pw\n' >"$H_RUN/pw"
@@ -185,3 +185,5 @@ h_is "$(grep -c '^# session .* connect' "$TRBAD")" "$(nexts bad | wc -w)" "daemo
 h_like "$(nexts good)" '^1 1 1 1( 1)*$' "daemon: the healthy account keeps its 1 s interval"
 h_like "$(nexts delay)" '^3 3( 3)*$' "daemon: an account with LOGIN-DELAY 3 waits 3 s, never less"
 h_check "daemon: ... and never meets [LOGIN-DELAY]" eval '! grep -q "LOGIN-DELAY\]" "$H_RUN/daemon.json"'
+h_like "$(pv audit list --type heartbeat | grep -c 'system .*heartbeat')" '^2$' \
+	"daemon: signs a heartbeat of both logs when it starts (then every 15 minutes)"
