@@ -21,13 +21,6 @@ static int write_out(void *ctx, const unsigned char *data, size_t len, struct pv
 	return PV_OK;
 }
 
-static int collect(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
-{
-	struct pv_buf *b = ctx;
-	size_t room = b->max - b->len;
-	return pv_buf_append(b, data, len < room ? len : room, err);
-}
-
 int cli_parse_message_id(const char *s, int64_t *id_r, struct pv_error *err)
 {
 	char *end;
@@ -88,7 +81,7 @@ int cli_show(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct pv_buf raw, text;
 	pv_buf_init(&raw, PV_INDEX_RAW_MAX);
 	pv_buf_init(&text, 4 * PV_INDEX_RAW_MAX);
-	if ((r = message_read(ar, &m, collect, &raw, err)) == PV_OK &&
+	if ((r = message_read(ar, &m, blob_sink_prefix, &raw, err)) == PV_OK &&
 	    (r = index_mime_show(raw.data ? raw.data : (const unsigned char *)"", raw.len, &text, err)) == PV_OK) {
 		fwrite(text.data ? text.data : (const unsigned char *)"", 1, text.len, stdout);
 		if (raw.len == raw.max)

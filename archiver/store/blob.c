@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "archiver/lib/buf.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/random.h"
@@ -380,4 +381,11 @@ int blob_remove(const char *data_dir, const char *id, struct pv_error *err)
 	if (unlink(path) < 0 && errno != ENOENT)
 		return pv_fail(err, PV_ERR, "remove %s: %s", path, strerror(errno));
 	return PV_OK;
+}
+
+int blob_sink_prefix(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
+{
+	struct pv_buf *b = ctx;
+	size_t room = b->max - b->len;
+	return pv_buf_append(b, data, len < room ? len : room, err);
 }

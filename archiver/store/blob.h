@@ -61,6 +61,11 @@ int blob_read(const char *data_dir, const char *id, const unsigned char key[BLOB
 	      const unsigned char *expect_sha256, blob_sink_fn sink, void *ctx,
 	      struct pv_error *err) PV_WARN_UNUSED;
 
+/* A blob_sink_fn that appends to the struct pv_buf passed as ctx up to the
+ * buffer's max and drops the rest: blob_read still reads (so verifies)
+ * every byte, only the first max are kept. */
+int blob_sink_prefix(void *ctx, const unsigned char *data, size_t len, struct pv_error *err);
+
 /* Checks only that a blob file exists and hashes to its id (no key needed).
  * PV_ENOTFOUND when missing, PV_EINTEGRITY when altered. */
 int blob_check_hash(const char *data_dir, const char *id, struct pv_error *err) PV_WARN_UNUSED;

@@ -15,14 +15,6 @@
  * lost if the process stops. */
 #define INDEXER_BATCH 200 /* also the LIMIT in the query below */
 
-static int collect(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
-{
-	struct pv_buf *b = ctx;
-	size_t room = b->max - b->len;
-	/* Past the cap the rest is read (and so verified) but not kept. */
-	return pv_buf_append(b, data, len < room ? len : room, err);
-}
-
 static int index_one(struct archive *ar, int64_t id, struct pv_buf *raw, bool *ok_r,
 		     struct pv_error *err)
 {
@@ -32,7 +24,7 @@ static int index_one(struct archive *ar, int64_t id, struct pv_buf *raw, bool *o
 	int r = message_load(ar->cat->db, id, &m, &e);
 	if (r == PV_OK) {
 		pv_buf_reset(raw);
-		r = message_read(ar, &m, collect, raw, &e);
+		r = message_read(ar, &m, blob_sink_prefix, raw, &e);
 	}
 	if (r < 0) {
 		pv_log(PV_LOG_WARN, "index.skip", "message %lld not indexed: %s", (long long)id, e.msg);

@@ -28,15 +28,6 @@ struct prepared {
 	bool has_doc;
 };
 
-/* Keeps the first bytes of a blob read back (the rest is still read, so
- * still verified, but not kept). */
-static int keep_prefix(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
-{
-	struct pv_buf *b = ctx;
-	size_t room = b->max - b->len;
-	return pv_buf_append(b, data, len < room ? len : room, err);
-}
-
 /* Decides one message's retention from its headers and MIME structure;
  * keeps the extracted document for the index when the whole message was
  * at hand. */
@@ -50,7 +41,7 @@ static int prepare_retention(struct archive *ar, const struct account *a,
 
 	pv_buf_init(&back, PV_INGEST_READBACK_MAX);
 	if (raw == NULL) {
-		if ((r = blob_read(ar->dir, it->blob.id, it->blob.key, it->blob.sha256, keep_prefix,
+		if ((r = blob_read(ar->dir, it->blob.id, it->blob.key, it->blob.sha256, blob_sink_prefix,
 				   &back, err)) < 0) {
 			pv_buf_free_secret(&back);
 			return r;
