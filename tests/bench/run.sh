@@ -8,10 +8,12 @@
 #   3. index: messages/s indexed, query p50/p95 (bench_index)
 #   4. audit: single appends with a signed checkpoint each, bundle export
 #      and offline verification (bench_audit, 10 x BENCH_N events)
+#   5. export: eDiscovery bundle of BENCH_N harvested messages, verify-bundle
+#      (bench_export.py, when it exists)
 # Knobs: BENCH_N (messages, default 10000; BENCH_N=2000 for a quick run),
 # BENCH_RUNS (default 3), BENCH_TOOL_RUNS (fewer runs for slow peers,
 # default getmail=1), BENCH_PROFILE (auto: perf profile when popvault
-# misses a target | always | never), BENCH_ONLY (harvest,tlog,index,audit),
+# misses a target | always | never), BENCH_ONLY (harvest,tlog,index,audit,export),
 # BENCH_REV (what to call the measured source in the report; default: the
 # work tree's commit).
 # The report is printed and kept in $BUILD/bench/report.txt (JSON figures
@@ -24,7 +26,7 @@ N=${BENCH_N:-10000}
 RUNS=${BENCH_RUNS:-3}
 TOOL_RUNS=${BENCH_TOOL_RUNS-getmail=1}
 PROFILE=${BENCH_PROFILE:-auto}
-ONLY=${BENCH_ONLY:-harvest,tlog,index,audit}
+ONLY=${BENCH_ONLY:-harvest,tlog,index,audit,export}
 REPORT=$OUT/report.txt
 mkdir -p "$OUT"
 : >"$REPORT"
@@ -62,6 +64,12 @@ if want audit && [ -x "$OUT/bench_audit" ]; then
 	events=$((N * 10))
 	section "audit: $events events (bench_audit)"
 	"$OUT/bench_audit" "$events" | tee -a "$REPORT" || rc=1
+fi
+
+if want export && [ -f tests/bench/bench_export.py ]; then
+	section "export: $N messages (bench_export.py)"
+	python3 tests/bench/bench_export.py --popvault "$BUILD/popvault" --count "$N" \
+		--json "$OUT/export.json" | tee -a "$REPORT" || rc=1
 fi
 
 section "done in $(($(date +%s) - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg); report in $REPORT"
