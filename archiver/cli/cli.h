@@ -67,6 +67,7 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_reindex(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_user(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_policy(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_hold(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);

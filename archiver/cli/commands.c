@@ -101,10 +101,13 @@ static const struct cli_command commands[] = {
 	 "  each leaves a tombstone in the archive log. --dry-run lists what would be\n"
 	 "  disposed of and why, and changes nothing.\n",
 	 cli_dispose},
-	{"user", "add, list or remove web users",
-	 "popvault user add NAME --role admin|legal|compliance --password-file F\n"
-	 "       popvault user list|remove NAME\n",
-	 not_built},
+	{"user", "add, change, list or remove web users",
+	 "popvault user add NAME --role admin|legal|compliance --password-file F [--replace]\n"
+	 "       popvault user list|remove NAME\n"
+	 "  Passwords (at least 12 characters) are kept only as Argon2id hashes;\n"
+	 "  --replace changes an existing user's role and password. Audited.\n"
+	 "  The web UI that signs users in is not built yet.\n",
+	 cli_user},
 	{"serve", "run the web UI and JSON API",
 	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F]\n", not_built},
 };

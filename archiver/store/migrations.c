@@ -160,6 +160,17 @@ const char *const catalog_migrations[] = {
 	"BEGIN SELECT RAISE(ABORT, 'Bates numbers are never changed'); END;\n"
 	"CREATE TRIGGER export_bates_never_deleted BEFORE DELETE ON export_bates\n"
 	"BEGIN SELECT RAISE(ABORT, 'Bates numbers are never deleted'); END;\n",
+	/* 4: web users (the web UI and JSON API sign them in). */
+	"CREATE TABLE users (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  name TEXT NOT NULL,\n"
+	"  role TEXT NOT NULL CHECK (role IN ('admin','legal','compliance')),\n"
+	"  password_hash TEXT NOT NULL,    -- Argon2id (libsodium crypto_pwhash_str)\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  changed_at INTEGER,\n"
+	"  removed_at INTEGER              -- users are retired, never deleted\n"
+	");\n"
+	"CREATE UNIQUE INDEX users_active_name ON users (name) WHERE removed_at IS NULL;\n",
 };
 
 const int catalog_migrations_count =

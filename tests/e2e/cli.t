@@ -7,7 +7,7 @@ PV=${POPVAULT_BIN:-build/popvault}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-plan 17
+plan 21
 
 $PV --version | grep -Eq '^popvault [0-9]+\.[0-9]+\.[0-9]+$'; ok $? "--version prints the version"
 $PV --help | grep -q 'harvest'; ok $? "--help lists the commands"
@@ -34,3 +34,12 @@ ok $? "account list --json"
 ! grep -rq 'horse battery' "$T/out" "$T/a"; ok $? "the password is neither printed nor stored in clear"
 $PV --data "$T/a" account remove box1 >/dev/null && [ "$($PV --data "$T/a" --json account list)" = "[]" ]
 ok $? "account remove retires the account"
+
+printf 'a long web password\n' >"$T/webpw"
+$PV --data "$T/a" user add carol --role compliance --password-file "$T/webpw" >/dev/null
+ok $? "user add"
+[ "$($PV --data "$T/a" --json user list)" = '[{"name": "carol", "role": "compliance", "since": "'"$($PV --data "$T/a" --json user list | sed 's/.*since": "\([^"]*\)".*/\1/')"'"}]' ]
+ok $? "user list --json"
+! grep -rq 'a long web password' "$T/a"; ok $? "the web password is stored only as a hash"
+$PV --data "$T/a" user remove carol >/dev/null && $PV --data "$T/a" audit list --type user-remove | grep -q 'user=carol'
+ok $? "user remove, audited"

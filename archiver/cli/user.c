@@ -1,0 +1,121 @@
+/* popvault user add NAME --role R --password-file F [--replace] | user list | user remove NAME */
+#include <stdio.h>
+#include <string.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/cli/json.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/store/archive.h"
+#include "archiver/store/audit_hook.h"
+#include "archiver/store/users.h"
+#include "audit/auditlog.h"
+
+struct list_state {
+	bool json;
+	int n;
+};
+
+static int print_user(void *ctx, const struct user *u)
+{
+	struct list_state *st = ctx;
+	char t[PV_RFC3339_LEN];
+	pv_clock_format_rfc3339(u->changed_at ? u->changed_at : u->created_at, t);
+	if (st->json) {
+		printf("%s{\"name\": ", st->n ? ", " : "");
+		json_print_str(stdout, u->name);
+		printf(", \"role\": \"%s\", \"since\": \"%s\"}", u->role, t);
+	} else {
+		if (st->n == 0)
+			printf("%-32s %-11s %s\n", "NAME", "ROLE", "SINCE");
+		printf("%-32s %-11s %s\n", u->name, u->role, t);
+	}
+	st->n++;
+	return PV_OK;
+}
+
+/* Add or change: audited in the same transaction as the change. */
+static int user_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
+		    struct pv_error *err)
+{
+	const char *role = cli_opt(args, "role"), *pwfile = cli_opt(args, "password-file");
+	char *password = NULL;
+	bool changed = false;
+	int r;
+
+	if (args->n_pos != 2 || role == NULL || pwfile == NULL)
+		return pv_fail(err, PV_EUSAGE, "user add needs NAME, --role and --password-file");
+	const char *name = args->pos[1];
+	if ((r = user_validate(name, role, err)) < 0 ||
+	    (r = pv_read_secret_file(pwfile, &password, err)) < 0)
+		return r;
+	if ((r = catalog_begin(ar->cat, err)) == PV_OK) {
+		bool replace = cli_opt(args, "replace") != NULL;
+		if ((r = user_set(ar->cat->db, name, role, password, replace, pv_clock_now(), &changed,
+				  err)) < 0 ||
+		    (r = archive_auditf(ar, ctx->actor, changed ? AUDIT_USER_CHANGE : AUDIT_USER_ADD,
+					"ok", NULL, err, "user=%s role=%s", name, role)) < 0 ||
+		    (r = catalog_commit(ar->cat, err)) < 0)
+			catalog_rollback(ar->cat);
+	}
+	pv_secret_free(&password);
+	if (r == PV_OK)
+		printf("user %s %s (role %s)\n", name, changed ? "changed" : "added", role);
+	return r;
+}
+
+static int user_remove(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
+		       struct pv_error *err)
+{
+	int r;
+	if (args->n_pos != 2)
+		return pv_fail(err, PV_EUSAGE, "user remove needs exactly one NAME");
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = user_retire(ar->cat->db, args->pos[1], pv_clock_now(), err)) < 0 ||
+	    (r = archive_auditf(ar, ctx->actor, AUDIT_USER_REMOVE, "ok", NULL, err, "user=%s",
+				args->pos[1])) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
+	if (r == PV_OK)
+		printf("user %s removed\n", args->pos[1]);
+	return r;
+}
+
+int cli_user(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"role", CLI_VALUE, NULL}, {"password-file", CLI_VALUE, NULL},
+				 {"replace", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 3, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("user");
+	struct archive *ar = NULL;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
+		return r;
+	if (args.help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
+	const char *sub = args.n_pos > 0 ? args.pos[0] : "";
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0)
+		return pv_fail(err, PV_EUSAGE, "user needs add, list or remove");
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+		return r;
+	if (strcmp(sub, "add") == 0) {
+		r = user_add(ctx, ar, &args, err);
+	} else if (strcmp(sub, "remove") == 0) {
+		r = user_remove(ctx, ar, &args, err);
+	} else {
+		struct list_state st = {ctx->json, 0};
+		if (ctx->json)
+			putchar('[');
+		r = user_each(ar->cat->db, print_user, &st, err);
+		if (ctx->json)
+			puts("]");
+		else if (st.n == 0)
+			puts("no users (add one with 'popvault user add')");
+	}
+	archive_close(&ar);
+	return r;
+}

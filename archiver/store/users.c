@@ -1,0 +1,144 @@
+#include "archiver/store/users.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "archiver/store/catalog.h"
+
+/* Argon2id at libsodium's "interactive" cost: 64 MiB and about 0.1 s a
+ * check here, so a sign-in stays quick and a stolen catalog stays costly. */
+#define USER_PWHASH_OPS crypto_pwhash_OPSLIMIT_INTERACTIVE
+#define USER_PWHASH_MEM crypto_pwhash_MEMLIMIT_INTERACTIVE
+
+static const char *const roles[] = {"admin", "legal", "compliance", NULL};
+
+int user_validate(const char *name, const char *role, struct pv_error *err)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > USER_NAME_MAX ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") != n)
+		return pv_fail(err, PV_EUSAGE, "a user name is 1-%d letters, digits, '.', '_', '@' or '-'",
+			       USER_NAME_MAX);
+	for (const char *const *r = roles; *r; r++)
+		if (strcmp(role, *r) == 0)
+			return PV_OK;
+	return pv_fail(err, PV_EUSAGE, "--role must be admin, legal or compliance");
+}
+
+int user_set(sqlite3 *db, const char *name, const char *role, const char *password, bool replace,
+	     int64_t now, bool *changed_r, struct pv_error *err)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	int r;
+
+	if (strlen(password) < USER_PASSWORD_MIN)
+		return pv_fail(err, PV_EUSAGE, "the password must have at least %d characters",
+			       USER_PASSWORD_MIN);
+	if (crypto_pwhash_str(hash, password, strlen(password), USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
+		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
+	if ((r = catalog_prepare(db, "SELECT id FROM users WHERE name = ? AND removed_at IS NULL",
+				 &st, err)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (id != 0 && !replace)
+		return pv_fail(err, PV_ERR, "a user named '%s' exists (use --replace to change it)", name);
+	*changed_r = id != 0;
+	if ((r = catalog_prepare(db, id != 0 ? "UPDATE users SET role = ?, password_hash = ?,"
+					       " changed_at = ? WHERE id = ?"
+					     : "INSERT INTO users (role, password_hash, created_at, name)"
+					       " VALUES (?, ?, ?, ?)",
+				 &st, err)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	if (id != 0)
+		sqlite3_bind_int64(st, 4, id);
+	else
+		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	sodium_memzero(hash, sizeof(hash));
+	return r;
+}
+
+int user_retire(sqlite3 *db, const char *name, int64_t now, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "UPDATE users SET removed_at = ? WHERE name = ? AND removed_at IS NULL",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	else if (sqlite3_changes(db) == 0)
+		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static void row_to_user(sqlite3_stmt *st, struct user *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->id = sqlite3_column_int64(st, 0);
+	snprintf(u->name, sizeof(u->name), "%s", (const char *)sqlite3_column_text(st, 1));
+	snprintf(u->role, sizeof(u->role), "%s", (const char *)sqlite3_column_text(st, 2));
+	u->created_at = sqlite3_column_int64(st, 3);
+	u->changed_at = sqlite3_column_int64(st, 4);
+}
+
+int user_each(sqlite3 *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
+	      struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	struct user u;
+	int r = catalog_prepare(db, "SELECT id, name, role, created_at, coalesce(changed_at, 0)"
+				    " FROM users WHERE removed_at IS NULL ORDER BY name", &st, err);
+	if (r < 0)
+		return r;
+	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+		row_to_user(st, &u);
+		r = fn(ctx, &u);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int user_check_password(sqlite3 *db, const char *name, const char *password, struct user *u_r,
+			struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT id, name, role, created_at, coalesce(changed_at, 0),"
+				    " password_hash FROM users WHERE name = ? AND removed_at IS NULL",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		/* Spend the same time as for a real user, so names cannot be
+		 * probed by timing the answer. */
+		static char dummy[crypto_pwhash_STRBYTES];
+		if (dummy[0] == '\0' &&
+		    crypto_pwhash_str(dummy, "x", 1, USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
+			dummy[0] = '\0';
+		if (dummy[0] != '\0' && crypto_pwhash_str_verify(dummy, password, strlen(password)) == 0)
+			dummy[0] = '\0';
+		sqlite3_finalize(st);
+		return pv_fail(err, PV_EAUTH, "wrong user name or password");
+	}
+	row_to_user(st, u_r);
+	const char *hash = (const char *)sqlite3_column_text(st, 5);
+	if (hash == NULL || crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
+		r = pv_fail(err, PV_EAUTH, "wrong user name or password");
+	sqlite3_finalize(st);
+	return r;
+}
