@@ -1,0 +1,34 @@
+#include "archiver/lib/sha256.h"
+
+#include <openssl/evp.h>
+
+int pv_sha256_init(struct pv_sha256 *h, struct pv_error *err)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(c);
+		h->ctx = NULL;
+		return pv_fail(err, PV_ERR, "out of memory (SHA-256)");
+	}
+	h->ctx = c;
+	return PV_OK;
+}
+
+void pv_sha256_update(struct pv_sha256 *h, const void *data, size_t len)
+{
+	if (len > 0)
+		EVP_DigestUpdate(h->ctx, data, len);
+}
+
+void pv_sha256_final(struct pv_sha256 *h, unsigned char out[32])
+{
+	unsigned int n = 32;
+	EVP_DigestFinal_ex(h->ctx, out, &n);
+	pv_sha256_abort(h);
+}
+
+void pv_sha256_abort(struct pv_sha256 *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+}
