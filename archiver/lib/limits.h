@@ -98,7 +98,7 @@
 /* At most this much of one message is parsed for the index: a huge
  * message's headers and first parts are still found, and indexing memory
  * stays bounded whatever the message size. */
-#define PV_INDEX_RAW_MAX (32 * 1024 * 1024)
+#define PV_INDEX_RAW_MAX (8 * 1024 * 1024)
 #define PV_INDEX_TEXT_MAX (4 * 1024 * 1024)
 /* Wall-clock budget for extracting one message; the walk is linear, this
  * is the backstop. */
