@@ -72,6 +72,10 @@ int cli_parse(struct cli_ctx *ctx, const struct cli_command *cmd, int argc, char
 			o->value = value;
 		}
 	}
+	if (args->help) {
+		fputs(cmd->usage, stdout);
+		return 1;
+	}
 	return PV_OK;
 }
 

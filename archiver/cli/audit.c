@@ -143,12 +143,8 @@ int cli_audit(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct archive *ar = NULL;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos != 1 || (strcmp(args.pos[0], "list") != 0 && strcmp(args.pos[0], "export") != 0))
 		return pv_fail(err, PV_EUSAGE, "audit needs list or export");
 	bool list = strcmp(args.pos[0], "list") == 0;

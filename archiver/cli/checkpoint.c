@@ -18,12 +18,8 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 	struct pv_buf note;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	const char *log = cli_opt(&args, "log") ? cli_opt(&args, "log") : ARCHIVE_LOG;
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "checkpoint takes no arguments");

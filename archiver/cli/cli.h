@@ -31,8 +31,9 @@ void cli_print_commands(FILE *out);
 /* Common option parsing for subcommands. Options that every command accepts
  * (--data DIR, --json, --help) are handled here; the rest are described by
  * `spec`: a NULL-terminated array. argv[0] is the command name. Positional
- * arguments are returned in order. --help prints the usage and returns 1
- * with *help_r set. Errors return PV_EUSAGE with err filled. */
+ * arguments are returned in order. --help prints the command's usage and
+ * returns 1 (main() exits 0): callers return any non-zero result as it is.
+ * Errors return PV_EUSAGE with err filled. */
 enum cli_opt_kind { CLI_FLAG, CLI_VALUE };
 struct cli_opt {
 	const char *name; /* long name without dashes */

@@ -119,11 +119,8 @@ static int not_built(struct cli_ctx *ctx, int argc, char **argv, struct pv_error
 	const struct cli_command *cmd = cli_find_command(argv[0]);
 	int r = cli_parse(ctx, cmd, argc, argv, &args, err);
 
-	(void)r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if (r != PV_OK)
+		return r; /* 1: --help was printed */
 	return pv_fail(err, PV_ERR, "'%s' is not implemented yet in this version", argv[0]);
 }
 

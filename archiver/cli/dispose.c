@@ -105,12 +105,8 @@ int cli_dispose(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	const struct cli_command *cmd = cli_find_command("dispose");
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "dispose takes no arguments");
 	return cli_dispose_report(ctx, cli_opt(&args, "dry-run") != NULL, err);

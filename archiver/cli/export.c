@@ -45,12 +45,8 @@ int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	long long start;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos != 1)
 		return pv_fail(err, PV_EUSAGE, "export needs one QUERY (quote it)");
 	if (cli_opt(&args, "out") == NULL)

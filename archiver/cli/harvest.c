@@ -149,12 +149,8 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	long long interval;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "harvest takes no arguments");
 	if ((r = cli_opt_int(&args, "interval", HARVEST_INTERVAL_S, 1, 86400, &interval, err)) < 0)

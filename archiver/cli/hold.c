@@ -59,12 +59,8 @@ int cli_hold(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct archive *ar = NULL;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos < 1)
 		return pv_fail(err, PV_EUSAGE, "hold needs add, list or release");
 	const char *sub = args.pos[0];

@@ -68,12 +68,8 @@ int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	int64_t total = 0;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos != 1)
 		return pv_fail(err, PV_EUSAGE, "search needs one QUERY (quote it)");
 	if ((r = cli_opt_int(&args, "limit", SEARCH_LIMIT_DEFAULT, 0, PV_SEARCH_LIMIT_MAX, &limit, err)) < 0 ||
@@ -109,12 +105,8 @@ int cli_reindex(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	int64_t indexed = 0, failed = 0;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "reindex takes no arguments");
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)

@@ -42,12 +42,8 @@ int cli_show(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	int64_t id;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos != 1)
 		return pv_fail(err, PV_EUSAGE, "show needs one message ID");
 	if ((r = cli_parse_message_id(args.pos[0], &id, err)) < 0)

@@ -87,12 +87,8 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct counts c = {0};
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "stats takes no arguments");
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)

@@ -91,12 +91,8 @@ int cli_user(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct archive *ar = NULL;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	const char *sub = args.n_pos > 0 ? args.pos[0] : "";
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0)
 		return pv_fail(err, PV_EUSAGE, "user needs add, list or remove");

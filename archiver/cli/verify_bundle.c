@@ -112,12 +112,8 @@ int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_erro
 	size_t nkeys = 0, last_len = 0;
 	int r;
 
-	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) < 0)
-		return r;
-	if (args.help) {
-		fputs(cmd->usage, stdout);
-		return 1;
-	}
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
 	if (args.n_pos != 1)
 		return pv_fail(err, PV_EUSAGE, "verify-bundle needs one bundle FILE");
 	/* --vkey may repeat; the common parser keeps only the last. */
