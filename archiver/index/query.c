@@ -208,6 +208,28 @@ static bool parse_size(const char *s, size_t n, int64_t *out)
 
 static struct index_query_node *parse_or(struct parser *p, enum index_query_field def);
 
+/* "( ... )" whose '(' is at `open`: a group whose bare words search def. */
+static struct index_query_node *parse_group(struct parser *p, size_t open,
+					    enum index_query_field def)
+{
+	p->pos = open + 1;
+	if (++p->depth > PV_QUERY_DEPTH_MAX)
+		return fail(p, PV_ELIMIT, open, "nested more than %d deep", PV_QUERY_DEPTH_MAX);
+	p->after = "(";
+	struct index_query_node *g = parse_or(p, def);
+	p->depth--;
+	if (g == NULL)
+		return NULL;
+	skip_space(p);
+	if (p->pos >= p->len || p->q[p->pos] != ')') {
+		node_free(g);
+		return fail(p, PV_EUSAGE, p->pos, "expected ')' to close '(' at column %zu",
+			    column(p, open));
+	}
+	p->pos++;
+	return g;
+}
+
 /* field:value, with the word starting at `at`, the ':' at `colon`. */
 static struct index_query_node *field_term(struct parser *p, enum index_query_field f,
 	const char *fname, size_t at, size_t colon)
@@ -219,22 +241,7 @@ static struct index_query_node *field_term(struct parser *p, enum index_query_fi
 	if (vn == 0 && vstart < p->len && p->q[vstart] == '(') {
 		if (!index_query_field_is_text(f))
 			return fail(p, PV_EUSAGE, vstart, "expected a value after '%s:', not a group", fname);
-		p->pos = vstart + 1;
-		if (++p->depth > PV_QUERY_DEPTH_MAX)
-			return fail(p, PV_ELIMIT, vstart, "nested more than %d deep", PV_QUERY_DEPTH_MAX);
-		p->after = "(";
-		struct index_query_node *g = parse_or(p, f);
-		p->depth--;
-		if (g == NULL)
-			return NULL;
-		skip_space(p);
-		if (p->pos >= p->len || p->q[p->pos] != ')') {
-			node_free(g);
-			return fail(p, PV_EUSAGE, p->pos, "expected ')' to close '(' at column %zu",
-				column(p, vstart));
-		}
-		p->pos++;
-		return g;
+		return parse_group(p, vstart, f);
 	}
 	if (vn == 0 && vstart < p->len && p->q[vstart] == '"') {
 		p->pos = vstart;
@@ -296,22 +303,7 @@ static struct index_query_node *parse_primary(struct parser *p, enum index_query
 		return fail(p, PV_EUSAGE, at, "unexpected ')'");
 	}
 	if (c == '(') {
-		p->pos++;
-		if (++p->depth > PV_QUERY_DEPTH_MAX)
-			return fail(p, PV_ELIMIT, at, "nested more than %d deep", PV_QUERY_DEPTH_MAX);
-		p->after = "(";
-		struct index_query_node *g = parse_or(p, def);
-		p->depth--;
-		if (g == NULL)
-			return NULL;
-		skip_space(p);
-		if (p->pos >= p->len || p->q[p->pos] != ')') {
-			node_free(g);
-			return fail(p, PV_EUSAGE, p->pos, "expected ')' to close '(' at column %zu",
-				column(p, at));
-		}
-		p->pos++;
-		return g;
+		return parse_group(p, at, def);
 	}
 	if (c == '"') {
 		size_t n;
