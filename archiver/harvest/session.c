@@ -324,6 +324,9 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 	}
 	ss->plain_off[ss->n_items] = ss->plain_keep ? ss->plain_start : SIZE_MAX;
 	it->plain_len = ss->plain_keep ? ss->plain.len - ss->plain_start : 0;
+	/* The next message starts after this one: a message that fails before
+	 * its +OK (no on_begin) must not drop this one's bytes. */
+	ss->plain_start = ss->plain.len;
 	ss->plain_keep = false;
 	ss->n_items++;
 	return PV_OK;

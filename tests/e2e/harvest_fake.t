@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 58
+h_plan 61
 
 BASIC=$H_SRC/tests/data/mail/basic
 FAKE=$H_SRC/tests/data/fake
@@ -299,3 +299,15 @@ h_is "$?" 1 "lock: a second harvest on the same archive is refused"
 h_like "$(cat "$H_RUN/second.out")" 'another harvest' "lock: ... saying another harvest runs"
 wait "$first"
 h_is "$?" 0 "lock: the first harvest completes"
+
+# ---- RETR refused (-ERR, no +OK) right after a kept message: the kept
+# plaintext of the message before it is what the commit indexes ----
+setup refused "mailbox $BASIC
+on RETR 2
+  send -ERR [SYS/TEMP] not now
+"
+harvest
+h_is "$(j fetched failed)" "4 1" "RETR refused: that message stays upstream, the others are archived"
+h_like "$(pv --json search 'subject:quarterly' | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')" '^1$' \
+	"RETR refused: the message before it is indexed from its own bytes"
+h_is "$(pv verify --full >/dev/null 2>&1; echo $?)" 0 "RETR refused: the archive verifies"
