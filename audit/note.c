@@ -3,44 +3,13 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "archiver/lib/utf8.h"
 #include "audit/b64.h"
 #include "audit/merkle.h"
 
 #define EM_DASH_SP "\xe2\x80\x94 " /* U+2014 then a space */
 #define SIG_ED25519_LEN (4 + crypto_sign_BYTES)
 #define SKEY_PREFIX "PRIVATE+KEY+"
-
-/* Decodes one UTF-8 sequence at s[0..n); returns its length and the code
- * point, or 0 when malformed (overlong, surrogate, above U+10FFFF, cut). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	size_t len;
-	uint32_t c, min;
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
 
 /* Unicode White_Space (what Go's unicode.IsSpace tests for names). */
 static bool is_unicode_space(uint32_t c)
@@ -57,7 +26,7 @@ static int text_chars_check(const char *p, size_t len, struct pv_error *err)
 	const unsigned char *s = (const unsigned char *)p;
 	for (size_t i = 0; i < len;) {
 		uint32_t c;
-		size_t k = utf8_decode(s + i, len - i, &c);
+		size_t k = pv_utf8_decode(s + i, len - i, &c);
 		if (k == 0)
 			return pv_fail(err, PV_EINTEGRITY, "note: invalid UTF-8 at byte %zu", i);
 		if (c < 0x20 && c != '\n')
@@ -75,7 +44,7 @@ bool note_name_valid(const char *name, size_t len)
 		return false;
 	for (size_t i = 0; i < len;) {
 		uint32_t c;
-		size_t k = utf8_decode(s + i, len - i, &c);
+		size_t k = pv_utf8_decode(s + i, len - i, &c);
 		if (k == 0 || c < 0x20 || c == 0x7f || c == '+' || is_unicode_space(c))
 			return false;
 		i += k;

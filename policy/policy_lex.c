@@ -5,48 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Decodes one UTF-8 sequence (RFC 3629 §4 table); 0 when invalid. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r)
-{
-	unsigned char b = s[0];
-	size_t len;
-	uint32_t cp;
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (b < 0x80) {
-		*cp_r = b;
-		return 1;
-	} else if (b >= 0xC2 && b <= 0xDF) {
-		len = 2;
-		cp = b & 0x1F;
-	} else if (b >= 0xE0 && b <= 0xEF) {
-		len = 3;
-		cp = b & 0x0F;
-		if (b == 0xE0)
-			lo = 0xA0; /* overlong */
-		if (b == 0xED)
-			hi = 0x9F; /* surrogates */
-	} else if (b >= 0xF0 && b <= 0xF4) {
-		len = 4;
-		cp = b & 0x07;
-		if (b == 0xF0)
-			lo = 0x90; /* overlong */
-		if (b == 0xF4)
-			hi = 0x8F; /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		unsigned char c = s[i];
-		if (c < (i == 1 ? lo : 0x80) || c > (i == 1 ? hi : 0xBF))
-			return 0;
-		cp = cp << 6 | (c & 0x3F);
-	}
-	*cp_r = cp;
-	return len;
-}
+#include "archiver/lib/utf8.h"
 
 static bool is_bidi_control(uint32_t cp)
 {
@@ -65,7 +24,7 @@ bool plex_check_text(const char *text, size_t len, uint32_t *line_r, uint32_t *c
 		i = 3; /* skipped by plex_init too: columns agree */
 	while (i < len) {
 		uint32_t cp = 0;
-		size_t n = s[i] == 0 ? 0 : utf8_decode(s + i, len - i, &cp);
+		size_t n = s[i] == 0 ? 0 : pv_utf8_decode(s + i, len - i, &cp);
 		if (s[i] == 0 || n == 0 || is_bidi_control(cp)) {
 			if (s[i] == 0)
 				snprintf(msg, PLEX_MSG_MAX, "NUL byte: a policy must be text");

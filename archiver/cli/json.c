@@ -2,33 +2,7 @@
 
 #include <string.h>
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned min;
-	unsigned cp;
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, min = 0x80, cp = s[0] & 0x1f;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, min = 0x800, cp = s[0] & 0x0f;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, min = 0x10000, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
+#include "archiver/lib/utf8.h"
 
 void json_print_strn(FILE *out, const char *str, size_t n)
 {
@@ -47,7 +21,8 @@ void json_print_strn(FILE *out, const char *str, size_t n)
 			fprintf(out, "\\u%04x", c);
 			i++;
 		} else {
-			size_t l = utf8_len(s + i, n - i);
+			uint32_t cp;
+			size_t l = pv_utf8_decode(s + i, n - i, &cp);
 			if (l == 0) {
 				fputs("\\ufffd", out);
 				i++;

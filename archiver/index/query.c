@@ -11,6 +11,7 @@
 #include "archiver/index/text.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/utf8.h"
 
 static const struct {
 	const char *name;
@@ -434,23 +435,13 @@ static bool valid_utf8(const char *q, size_t len, size_t *bad_r)
 {
 	const unsigned char *s = (const unsigned char *)q;
 	for (size_t i = 0; i < len;) {
-		unsigned char c = s[i];
-		size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-			: c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-		if (n == 0 || len - i < n)
-			goto bad;
-		for (size_t k = 1; k < n; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				goto bad;
-		/* overlong and surrogate forms (RFC 3629 §4) */
-		if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
-		    (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))
-			goto bad;
+		uint32_t cp;
+		size_t n = pv_utf8_decode(s + i, len - i, &cp);
+		if (n == 0) {
+			*bad_r = i;
+			return false;
+		}
 		i += n;
-		continue;
-bad:
-		*bad_r = i;
-		return false;
 	}
 	return true;
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "archiver/lib/utf8.h"
+
 /* Invalid sequences tolerated in a declared charset before the rest of
  * the text is read as index_text_to_utf8 reads undeclared text. */
 #define ICONV_RESYNC_MAX 256
@@ -74,39 +76,6 @@ int index_text_append_cp(struct pv_buf *out, unsigned long cp, struct pv_error *
 	return index_text_append(out, b, n, err);
 }
 
-/* Decodes one UTF-8 sequence at s[0..n): its length, or 0 when invalid
- * (overlong forms, surrogates and values past U+10FFFF are invalid,
- * RFC 3629 §3). */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp_r)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned long cp, min;
-	if (c < 0x80) {
-		*cp_r = c;
-		return 1;
-	} else if (c >= 0xC2 && c <= 0xDF) {
-		len = 2, cp = c & 0x1F, min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3, cp = c & 0x0F, min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	*cp_r = cp;
-	return len;
-}
-
 /* windows-1252 0x80..0x9F (WHATWG Encoding, index-windows-1252); 0 where
  * undefined. 0xA0..0xFF are the same code points as the bytes. */
 static const unsigned short cp1252_c1[32] = {
@@ -127,8 +96,8 @@ static int clean(const char *in, size_t len, bool keep_lines, bool cp1252,
 	if (len == 0) /* in may be NULL then (an empty pv_buf) */
 		return PV_OK;
 	while (i < len && r == PV_OK) {
-		unsigned long cp;
-		size_t n = utf8_seq(s + i, len - i, &cp);
+		uint32_t cp;
+		size_t n = pv_utf8_decode(s + i, len - i, &cp);
 		const char *rep = NULL;
 		char enc[4];
 		if (n == 0) {
@@ -182,13 +151,13 @@ static bool is_cjk(unsigned long cp)
 bool index_text_has_cjk(const char *in, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)in;
-	unsigned long cp;
+	uint32_t cp;
 	for (size_t i = 0, n; i < len; i += n) {
 		if (s[i] < 0xE3) { /* every splittable character starts at 0xE3 or later */
 			n = 1;
 			continue;
 		}
-		n = utf8_seq(s + i, len - i, &cp);
+		n = pv_utf8_decode(s + i, len - i, &cp);
 		if (n == 0)
 			n = 1;
 		else if (is_cjk(cp))
@@ -203,11 +172,11 @@ int index_text_cjk_split(const char *in, size_t len, struct pv_buf *out,
 	const unsigned char *s = (const unsigned char *)in;
 	size_t run = 0, i = 0, n;
 	int r = PV_OK;
-	unsigned long cp;
+	uint32_t cp;
 	if (len == 0)
 		return PV_OK;
 	while (i < len && r == PV_OK) {
-		if (s[i] < 0xE3 || (n = utf8_seq(s + i, len - i, &cp)) == 0 || !is_cjk(cp)) {
+		if (s[i] < 0xE3 || (n = pv_utf8_decode(s + i, len - i, &cp)) == 0 || !is_cjk(cp)) {
 			i++;
 			continue;
 		}

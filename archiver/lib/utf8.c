@@ -1,0 +1,32 @@
+#include "archiver/lib/utf8.h"
+
+size_t pv_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r)
+{
+	unsigned char b = s[0];
+	size_t len;
+	uint32_t cp, min;
+
+	if (b < 0x80) {
+		*cp_r = b;
+		return 1;
+	} else if (b >= 0xC2 && b <= 0xDF) {
+		len = 2, cp = b & 0x1F, min = 0x80;
+	} else if (b >= 0xE0 && b <= 0xEF) {
+		len = 3, cp = b & 0x0F, min = 0x800;
+	} else if (b >= 0xF0 && b <= 0xF4) {
+		len = 4, cp = b & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	*cp_r = cp;
+	return len;
+}
