@@ -7,7 +7,7 @@
  * audit first, fail closed).
  *
  * For commands, the one call to make is the wrapper in
- * archiver/store/audit_hook.h:
+ * archiver/archive/audit_hook.h:
  *
  *   int archive_audit(struct archive *ar, const char *actor, const char *type,
  *                     const char *object, const char *outcome,

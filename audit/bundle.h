@@ -22,7 +22,7 @@
  * keeps the small ones in memory, later passes stream members again and
  * fail if one changed in between), and the manifest check. libarchive's
  * types stay inside bundle.c (its `struct archive` would clash with
- * archiver/store/archive.h). Memory is bounded by the PV_BUNDLE_* limits. */
+ * archiver/store/datadir.h). Memory is bounded by the PV_BUNDLE_* limits. */
 
 #include <stdbool.h>
 #include <stddef.h>

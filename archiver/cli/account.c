@@ -8,8 +8,8 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/accounts.h"
-#include "archiver/store/archive.h"
-#include "archiver/store/audit_hook.h"
+#include "archiver/store/datadir.h"
+#include "archiver/archive/audit_hook.h"
 
 static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
 		       struct pv_error *err)

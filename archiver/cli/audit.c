@@ -6,7 +6,7 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 #include "audit/auditbundle.h"
 #include "audit/auditlog.h"
 

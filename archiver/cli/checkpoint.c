@@ -4,8 +4,8 @@
 
 #include "archiver/cli/cli.h"
 #include "archiver/lib/limits.h"
-#include "archiver/store/archive.h"
-#include "archiver/store/audit_hook.h"
+#include "archiver/store/datadir.h"
+#include "archiver/archive/audit_hook.h"
 #include "audit/checkpoint.h"
 
 int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)

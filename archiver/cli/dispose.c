@@ -5,10 +5,10 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
-#include "archiver/store/archive.h"
-#include "archiver/store/dispose.h"
-#include "archiver/store/holds.h"
-#include "archiver/store/indexer.h"
+#include "archiver/store/datadir.h"
+#include "archiver/archive/dispose.h"
+#include "archiver/archive/holds.h"
+#include "archiver/archive/indexer.h"
 
 static void print_plan(const struct cli_ctx *ctx, const struct dispose_plan *plan, bool dry_run)
 {

@@ -8,7 +8,7 @@
 #include "archiver/export/export.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 
 struct progress {
 	int64_t last_ms;

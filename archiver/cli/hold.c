@@ -5,8 +5,8 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
-#include "archiver/store/archive.h"
-#include "archiver/store/holds.h"
+#include "archiver/store/datadir.h"
+#include "archiver/archive/holds.h"
 
 struct list_state {
 	bool json;

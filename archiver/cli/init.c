@@ -9,12 +9,12 @@
 #include "archiver/index/index.h"
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 #include "archiver/store/catalog.h"
 #include "audit/checkpoint.h"
-#include "archiver/store/audit_hook.h"
+#include "archiver/archive/audit_hook.h"
 #include "archiver/store/keyring.h"
-#include "archiver/store/policy_store.h"
+#include "archiver/archive/policies.h"
 #include "archiver/lib/clock.h"
 
 static int dir_is_empty_or_missing(const char *dir, struct pv_error *err)
@@ -71,7 +71,7 @@ static int store_initial_policy(struct cli_ctx *ctx, struct pv_error *err)
 				ar->cfg.origin, catalog_schema_version())) < 0 ||
 	    (r = archive_auditf(ar, ctx->actor, AUDIT_POLICY_SET, "ok", NULL, err,
 				"version=1 sha256=%s previous=0", hex)) < 0 ||
-	    (r = policy_store_add(ar->cat->db, p, ctx->actor, pv_clock_now(), &version, err)) < 0 ||
+	    (r = policy_version_add(ar->cat->db, p, ctx->actor, pv_clock_now(), &version, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	else

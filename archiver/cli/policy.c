@@ -7,10 +7,10 @@
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
-#include "archiver/store/archive.h"
-#include "archiver/store/audit_hook.h"
-#include "archiver/store/policy_store.h"
-#include "archiver/store/retention.h"
+#include "archiver/store/datadir.h"
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/policies.h"
+#include "archiver/archive/retention.h"
 #include "policy/policy.h"
 
 /* Reads and parses FILE; every error goes to stderr as "FILE: line L,
@@ -99,7 +99,7 @@ static int policy_set(struct cli_ctx *ctx, struct archive *ar, const char *path,
 	if ((r = archive_auditf(ar, ctx->actor, AUDIT_POLICY_SET, "ok", NULL, err,
 				"version=%lld sha256=%s previous=%lld", (long long)previous + 1, hex,
 				(long long)previous)) < 0 ||
-	    (r = policy_store_add(ar->cat->db, p, ctx->actor, now, &version, err)) < 0 ||
+	    (r = policy_version_add(ar->cat->db, p, ctx->actor, now, &version, err)) < 0 ||
 	    (r = retention_reapply(ar, p, version, false, imp, &rs, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0) {
 		catalog_rollback(ar->cat);

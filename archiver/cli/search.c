@@ -3,14 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/store/audit_hook.h"
+#include "archiver/archive/audit_hook.h"
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
-#include "archiver/store/indexer.h"
+#include "archiver/archive/indexer.h"
 #include "archiver/index/index.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 
 #define SEARCH_LIMIT_DEFAULT 50
 

@@ -10,7 +10,7 @@
 #include "archiver/index/mime.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
-#include "archiver/store/audit_hook.h"
+#include "archiver/archive/audit_hook.h"
 #include "archiver/store/message.h"
 
 static int write_out(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)

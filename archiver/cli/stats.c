@@ -5,7 +5,7 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 
 struct counts {
 	int64_t messages, disposed, bytes, accounts, upstream_pending, residue;

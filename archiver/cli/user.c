@@ -6,8 +6,8 @@
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
-#include "archiver/store/archive.h"
-#include "archiver/store/audit_hook.h"
+#include "archiver/store/datadir.h"
+#include "archiver/archive/audit_hook.h"
 #include "archiver/store/users.h"
 #include "audit/auditlog.h"
 

@@ -6,8 +6,8 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/clock.h"
-#include "archiver/store/audit_hook.h"
-#include "archiver/store/verify.h"
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/verify.h"
 
 /* A heartbeat checkpoint is due every 15 minutes (DESIGN.md §4); allow
  * twice that before calling it a gap. */

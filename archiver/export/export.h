@@ -33,7 +33,7 @@
 #include "archiver/export/bates.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 
 
 struct export_opts {

@@ -19,7 +19,7 @@
 #include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/accounts.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 
 struct harvest_summary {
 	int64_t listed;      /* messages upstream at the start */

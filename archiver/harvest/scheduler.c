@@ -15,9 +15,9 @@
 
 #include "archiver/lib/clock.h"
 #include "archiver/lib/log.h"
-#include "archiver/store/archive.h"
-#include "archiver/store/audit_hook.h"
-#include "archiver/store/indexer.h"
+#include "archiver/store/datadir.h"
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/indexer.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>

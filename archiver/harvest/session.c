@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "archiver/harvest/harvest.h"
-#include "archiver/harvest/ledger.h"
+#include "archiver/store/ledger.h"
 #include "archiver/harvest/token.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
@@ -16,8 +16,8 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 #include "archiver/pop3/pop3.h"
-#include "archiver/store/audit_hook.h"
-#include "archiver/store/ingest.h"
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/ingest.h"
 #include "audit/checkpoint.h"
 
 /* A chunk of the mailbox is retrieved, committed and deleted before the

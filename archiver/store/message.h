@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 #include "archiver/store/blob.h"
 #include "archiver/store/keyring.h"
 

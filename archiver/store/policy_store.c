@@ -1,5 +1,6 @@
 #include "archiver/store/policy_store.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +79,9 @@ int policy_store_get(sqlite3 *db, int64_t version, unsigned char **text_r, size_
 	text[len] = '\0';
 	sqlite3_finalize(st);
 
-	unsigned char h[POLICY_HASH_LEN];
-	char hex[POLICY_HASH_HEX_LEN];
-	policy_hash_bytes(text, len, h);
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[POLICY_SHA256_HEX_LEN];
+	crypto_hash_sha256(h, text, len);
 	pv_hex(h, sizeof(h), hex);
 	if (strcmp(hex, info.sha256) != 0) {
 		free(text);
@@ -95,31 +96,15 @@ int policy_store_get(sqlite3 *db, int64_t version, unsigned char **text_r, size_
 	return PV_OK;
 }
 
-int policy_store_load(sqlite3 *db, int64_t version, struct policy **p_r,
-		      struct policy_version_info *info_r, struct pv_error *err)
+int policy_store_add(sqlite3 *db, const unsigned char *text, size_t len, const char *actor,
+		     int64_t now, int64_t *version_r, struct pv_error *err)
 {
-	unsigned char *text;
-	size_t len;
-	int r = policy_store_get(db, version, &text, &len, info_r, err);
-	if (r < 0)
-		return r;
-	r = policy_parse(text, len, p_r, NULL, err);
-	free(text);
-	if (r < 0)
-		return pv_fail(err, PV_EINTEGRITY, "stored policy version %lld does not parse: %s",
-			       (long long)version, err ? err->msg : "");
-	return PV_OK;
-}
-
-int policy_store_add(sqlite3 *db, const struct policy *p, const char *actor, int64_t now,
-		     int64_t *version_r, struct pv_error *err)
-{
-	char hex[POLICY_HASH_HEX_LEN];
-	size_t len;
-	const unsigned char *text = policy_source(p, &len);
+	char hex[POLICY_SHA256_HEX_LEN];
+	unsigned char h[crypto_hash_sha256_BYTES];
 	sqlite3_stmt *st;
 
-	policy_hash_hex(p, hex);
+	crypto_hash_sha256(h, text, len);
+	pv_hex(h, sizeof(h), hex);
 	int r = catalog_prepare(db,
 				"INSERT INTO policy_versions (version, text, sha256, created_at, actor)"
 				" VALUES ((SELECT coalesce(max(version), 0) + 1 FROM policy_versions),"

@@ -13,11 +13,12 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "policy/policy.h"
+
+#define POLICY_SHA256_HEX_LEN 65 /* 64 hex digits and NUL */
 
 struct policy_version_info {
 	int64_t version;
-	char sha256[POLICY_HASH_HEX_LEN]; /* hex, of the exact text */
+	char sha256[POLICY_SHA256_HEX_LEN]; /* hex, of the exact text */
 	int64_t created_at;               /* unix seconds */
 	char actor[128];                  /* "cli:root", "system", ... */
 };
@@ -36,15 +37,11 @@ int policy_store_current(sqlite3 *db, struct policy_version_info *info_r, struct
 int policy_store_get(sqlite3 *db, int64_t version, unsigned char **text_r, size_t *len_r,
 		     struct policy_version_info *info_r, struct pv_error *err) PV_WARN_UNUSED;
 
-/* A version parsed; the caller frees *p_r with policy_free. A stored
- * version that does not parse is PV_EINTEGRITY (it parsed when it was set). */
-int policy_store_load(sqlite3 *db, int64_t version, struct policy **p_r,
-		      struct policy_version_info *info_r, struct pv_error *err) PV_WARN_UNUSED;
-
-/* Stores p's exact source as the next version, inside the caller's
- * transaction if one is open. *version_r gets its number. */
-int policy_store_add(sqlite3 *db, const struct policy *p, const char *actor, int64_t now,
-		     int64_t *version_r, struct pv_error *err);
+/* Stores text (a policy that parsed; the caller checks) as the next
+ * version with its SHA-256, inside the caller's transaction if one is
+ * open. *version_r gets its number. */
+int policy_store_add(sqlite3 *db, const unsigned char *text, size_t len, const char *actor,
+		     int64_t now, int64_t *version_r, struct pv_error *err);
 
 /* Calls fn for every version, oldest first; a non-zero return stops. */
 int policy_store_each(sqlite3 *db, int (*fn)(void *ctx, const struct policy_version_info *v),

@@ -1,4 +1,4 @@
-/* Unit tests for archiver/store/dispose.c and holds.c: disposal only of
+/* Unit tests for archiver/archive/dispose.c and holds.c: disposal only of
  * expired, unheld, "then dispose" mail whose content is present and
  * indexed; crypto-shredding by bucket when nothing in it outlives the run,
  * per message otherwise; nothing recoverable afterwards (no blob, no key,
@@ -13,11 +13,11 @@
 #include <cmocka.h>
 
 #include "archiver/index/index.h"
-#include "archiver/store/dispose.h"
-#include "archiver/store/holds.h"
-#include "archiver/store/indexer.h"
+#include "archiver/archive/dispose.h"
+#include "archiver/archive/holds.h"
+#include "archiver/archive/indexer.h"
 #include "archiver/store/leaf.h"
-#include "archiver/store/retention.h"
+#include "archiver/archive/retention.h"
 #include "test_dispose_fixture.h"
 
 #define MSG(from, subject) \

@@ -19,13 +19,13 @@
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/accounts.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 #include "archiver/store/blob.h"
 #include "archiver/store/catalog.h"
-#include "archiver/store/ingest.h"
+#include "archiver/archive/ingest.h"
 #include "archiver/store/keyring.h"
 #include "archiver/store/message.h"
-#include "archiver/store/policy_store.h"
+#include "archiver/archive/policies.h"
 #include "policy/policy.h"
 
 struct fx {
@@ -117,8 +117,8 @@ static int64_t fx_policy_store(struct fx *f, const char *text)
 	struct policy *p = NULL;
 	int64_t v = 0;
 	fx_must(policy_parse(text, strlen(text), &p, NULL, &err), &err, "policy_parse");
-	fx_must(policy_store_add(f->ar->cat->db, p, "cli:test", 1700000000, &v, &err), &err,
-		"policy_store_add");
+	fx_must(policy_version_add(f->ar->cat->db, p, "cli:test", 1700000000, &v, &err), &err,
+		"policy_version_add");
 	policy_free(&p);
 	return v;
 }

@@ -17,7 +17,7 @@
 #include "archiver/export/export.h"
 #include "archiver/export/loadfile.h"
 #include "archiver/export/mbox.h"
-#include "archiver/store/indexer.h"
+#include "archiver/archive/indexer.h"
 #include "audit/bundle.h"
 #include "test_dispose_fixture.h"
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "archiver/harvest/ledger.h"
+#include "archiver/store/ledger.h"
 #include "archiver/harvest/scheduler.h"
 /* The shared fixture's helpers this file does not need are fine. */
 #pragma GCC diagnostic ignored "-Wunused-function"

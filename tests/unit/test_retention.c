@@ -1,4 +1,4 @@
-/* Unit tests for archiver/store/retention.c and policy_store.c: what a
+/* Unit tests for archiver/archive/retention.c and policies.c: what a
  * policy sees of real message bytes (every matcher, end to end), rule
  * order, the version in force at archive time, stored versions that cannot
  * be edited, and a new version re-evaluating the archive (keys re-wrapped,
@@ -13,7 +13,7 @@
 #include <glib.h>
 
 #include "archiver/index/mime.h"
-#include "archiver/store/retention.h"
+#include "archiver/archive/retention.h"
 #include "test_dispose_fixture.h"
 
 static struct policy *parse_ok(const char *text)
@@ -285,7 +285,7 @@ static void test_policy_versions_are_never_edited(void **state)
 					  "UPDATE policy_versions SET text = CAST('default: retain 1d\n'"
 					  " AS BLOB) WHERE version = 2", NULL, NULL, NULL), SQLITE_OK);
 	struct policy *p = NULL;
-	assert_int_equal(policy_store_load(db, 2, &p, NULL, &err), PV_EINTEGRITY);
+	assert_int_equal(policy_version_load(db, 2, &p, NULL, &err), PV_EINTEGRITY);
 	assert_null(p);
 	assert_non_null(strstr(err.msg, "SHA-256"));
 	fx_free(&f);
@@ -312,7 +312,7 @@ static void test_shorter_retention_rewraps_into_new_bucket(void **state)
 	fx_must(policy_impact_new(p, fx_t("2026-03-01"), &imp, &err), &err, "impact");
 	fx_must(catalog_begin(f.ar->cat, &err), &err, "begin");
 	int64_t v = 0;
-	fx_must(policy_store_add(f.ar->cat->db, p, "cli:test", 1, &v, &err), &err, "add");
+	fx_must(policy_version_add(f.ar->cat->db, p, "cli:test", 1, &v, &err), &err, "add");
 	fx_must(retention_reapply(f.ar, p, v, false, imp, &rs, &err), &err, "reapply");
 	fx_must(catalog_commit(f.ar->cat, &err), &err, "commit");
 	assert_int_equal(rs.evaluated, 3);

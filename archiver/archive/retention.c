@@ -1,4 +1,4 @@
-#include "archiver/store/retention.h"
+#include "archiver/archive/retention.h"
 
 #include <gmime/gmime.h>
 #include <pthread.h>
@@ -12,9 +12,9 @@
 #include "archiver/index/text.h"
 #include "archiver/lib/limits.h"
 #include "archiver/store/blob.h"
-#include "archiver/store/ingest.h"
+#include "archiver/archive/ingest.h"
 #include "archiver/store/message.h"
-#include "archiver/store/policy_store.h"
+#include "archiver/archive/policies.h"
 
 /* ---- the message as the policy sees it -------------------------------- */
 
@@ -293,7 +293,7 @@ static int cache_refresh(sqlite3 *db, struct pv_error *err)
 	if (cache_policy != NULL && cache_version == info.version && strcmp(cache_sha, info.sha256) == 0)
 		return PV_OK;
 	policy_free(&cache_policy);
-	if ((r = policy_store_load(db, info.version, &cache_policy, NULL, err)) < 0)
+	if ((r = policy_version_load(db, info.version, &cache_policy, NULL, err)) < 0)
 		return r;
 	cache_version = info.version;
 	memcpy(cache_sha, info.sha256, sizeof(cache_sha));

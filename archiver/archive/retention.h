@@ -19,7 +19,7 @@
 #include "archiver/index/mime.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/accounts.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 #include "policy/policy.h"
 
 struct retention {

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 
 /* Indexes every archived, undisposed message that is not indexed yet.
  * *indexed_r (may be NULL) gets the count. A message that cannot be read

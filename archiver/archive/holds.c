@@ -1,4 +1,4 @@
-#include "archiver/store/holds.h"
+#include "archiver/archive/holds.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -7,10 +7,10 @@
 
 #include "archiver/index/index.h"
 #include "archiver/lib/hex.h"
-#include "archiver/store/audit_hook.h"
-#include "archiver/store/indexer.h"
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/indexer.h"
 #include "archiver/store/message.h"
-#include "archiver/store/retention.h"
+#include "archiver/archive/retention.h"
 
 /* UTF-8 without control characters (C0, DEL, C1): names and notes are
  * printed in lists and terminals. */

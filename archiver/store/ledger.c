@@ -1,4 +1,4 @@
-#include "archiver/harvest/ledger.h"
+#include "archiver/store/ledger.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "archiver/store/ingest.h"
+#include "archiver/archive/ingest.h"
 
 #include <sodium.h>
 #include <stdbool.h>
@@ -13,9 +13,9 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 #include "archiver/lib/hex.h"
-#include "archiver/store/audit_hook.h"
+#include "archiver/archive/audit_hook.h"
 #include "archiver/store/leaf.h"
-#include "archiver/store/retention.h"
+#include "archiver/archive/retention.h"
 #include "audit/tlog.h"
 
 /* Everything one message needs before the transaction starts. */

@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 #include "audit/auditlog.h"
 
 struct verify_report {

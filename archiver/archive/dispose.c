@@ -1,4 +1,4 @@
-#include "archiver/store/dispose.h"
+#include "archiver/archive/dispose.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -11,12 +11,12 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/log.h"
-#include "archiver/store/audit_hook.h"
-#include "archiver/store/holds.h"
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/holds.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
-#include "archiver/store/policy_store.h"
-#include "archiver/store/retention.h"
+#include "archiver/archive/policies.h"
+#include "archiver/archive/retention.h"
 #include "audit/checkpoint.h"
 
 const char *dispose_state_name(enum dispose_state s)
@@ -68,7 +68,7 @@ static int rule_action(sqlite3 *db, struct pcache *c, int64_t version, const cha
 		if (c->versions[i] == version)
 			p = c->p[i];
 	if (p == NULL) {
-		int r = policy_store_load(db, version, &p, NULL, &e);
+		int r = policy_version_load(db, version, &p, NULL, &e);
 		if (r < 0 && r != PV_ENOTFOUND && r != PV_EINTEGRITY)
 			return pv_fail(err, r, "%s", e.msg);
 		if (r < 0) {
@@ -219,7 +219,7 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 		struct policy *p;
 		struct retention_reapply_stats rs;
 		plan->policy_version = info.version;
-		if ((r = policy_store_load(db, info.version, &p, NULL, err)) < 0)
+		if ((r = policy_version_load(db, info.version, &p, NULL, err)) < 0)
 			return r;
 		r = retention_reapply(ar, p, info.version, true, NULL, &rs, err);
 		policy_free(&p);

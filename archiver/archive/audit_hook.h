@@ -22,7 +22,7 @@
  * Returns 0, or a negative pv_status with err starting "audit log: ". */
 
 #include "archiver/lib/error.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 #include "audit/auditlog.h"
 
 int archive_audit(struct archive *ar, const char *actor, const char *type, const char *object,

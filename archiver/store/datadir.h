@@ -1,5 +1,5 @@
-#ifndef PV_ARCHIVE_H
-#define PV_ARCHIVE_H
+#ifndef PV_DATADIR_H
+#define PV_DATADIR_H
 
 /* An open data directory: its config, catalog, keyring and the two Merkle
  * logs with their signing keys. Commands open one archive, work through it,

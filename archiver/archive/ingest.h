@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "archiver/harvest/ledger.h"
+#include "archiver/store/ledger.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/accounts.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 #include "archiver/store/blob.h"
 
 struct ingest_item {

@@ -1,4 +1,4 @@
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 
 #include <stdio.h>
 #include <stdlib.h>

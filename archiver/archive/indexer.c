@@ -1,4 +1,4 @@
-#include "archiver/store/indexer.h"
+#include "archiver/archive/indexer.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "archiver/store/audit_hook.h"
+#include "archiver/archive/audit_hook.h"
 
 #include <sodium.h>
 #include <stdarg.h>

@@ -8,7 +8,7 @@
  * held message is never disposed. Holds are released, never deleted.
  *
  * Holds see mail through the search index. A message missing from the
- * index would escape a hold's query, so indexer_catch_up() (archiver/store/indexer.h) indexes
+ * index would escape a hold's query, so indexer_catch_up() (archiver/archive/indexer.h) indexes
  * every message not yet disposed that the index lacks, and disposal
  * refuses to dispose a message the index does not hold (fail closed). */
 
@@ -18,7 +18,7 @@
 
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
-#include "archiver/store/archive.h"
+#include "archiver/store/datadir.h"
 
 struct hold {
 	int64_t id;

@@ -1,4 +1,4 @@
-#include "archiver/store/verify.h"
+#include "archiver/archive/verify.h"
 
 #include <dirent.h>
 #include <sodium.h>
@@ -9,7 +9,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/blob.h"
-#include "archiver/store/dispose.h"
+#include "archiver/archive/dispose.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
 #include "audit/checkpoint.h"
