@@ -184,6 +184,16 @@ typedef int (*auditlog_entry_fn)(void *ctx, const struct audit_entry *e, const c
 int auditlog_list(struct tlog *audit, const struct auditlog_filter *f, auditlog_entry_fn fn,
 		  void *ctx, struct pv_error *err);
 
+/* The leaf indexes of the entries below `before` whose type is one of
+ * types[0..ntypes) (1 <= ntypes <= AUDITLOG_TYPES_MAX), newest first, at
+ * most max of them, into seqs_r (room for max) and their number into
+ * *n_r. By the audit_event index: callers read and parse the leaves
+ * before trusting them. */
+#define AUDITLOG_TYPES_MAX 8
+int auditlog_seqs_of_types(struct tlog *audit, const char *const *types, size_t ntypes,
+			   uint64_t before, size_t max, uint64_t *seqs_r, size_t *n_r,
+			   struct pv_error *err);
+
 /* The side data of leaf seq: salt and data (appended to data_r).
  * PV_ENOTFOUND when the entry has none. */
 int auditlog_personal(struct tlog *audit, uint64_t seq, uint8_t salt_r[AUDIT_SALT_LEN],
