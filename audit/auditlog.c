@@ -17,24 +17,13 @@
 #define LEAF_MAGIC "popvault/audit/v1"
 #define ROTATION_MAGIC "popvault/key-rotation/v1\n"
 
-static const char schema_sql[] =
+const char auditlog_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS audit_personal ("
 	" seq INTEGER PRIMARY KEY, salt BLOB NOT NULL, data BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS audit_event ("
 	" seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, type TEXT NOT NULL,"
 	" actor TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS audit_event_time ON audit_event (time);";
-
-int auditlog_ensure_schema(sqlite3 *db, struct pv_error *err)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int r = pv_fail(err, PV_ERR, "audit tables: %s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return r;
-	}
-	return 0;
-}
 
 /* --- field checks and escaping ---------------------------------------------- */
 
@@ -460,7 +449,7 @@ static int append_locked(struct tlog *t, const struct note_signer *key,
 		pv_random_bytes(salt, sizeof(salt));
 		auditlog_commitment(salt, ev->personal, strlen(ev->personal), commit);
 	}
-	if ((r = auditlog_ensure_schema(db, err)) < 0 || (r = tlog_size(t, &seq, err)) < 0 ||
+	if ((r = tlog_size(t, &seq, err)) < 0 ||
 	    (r = auditlog_leaf_format(ev, seq, now, ev->personal ? commit : NULL, &leaf, err)) < 0)
 		goto out;
 	struct tlog_entry e = {leaf.data, leaf.len};

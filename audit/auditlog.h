@@ -42,7 +42,7 @@
  * Key-rotation notes (audit/keys.h) are also leaves of this log; the
  * parser recognises them (AUDIT_ENTRY_ROTATION).
  *
- * Tables made here, idempotently (audit/ knows nothing of the catalog):
+ * Tables (auditlog_schema_sql), in the database of the audit tlog:
  *   audit_personal(seq, salt, data)   the side table
  *   audit_event(seq, time, type, actor) an index for --since/--until; never
  *                                     trusted: listings re-read the leaves. */
@@ -121,8 +121,12 @@ struct audit_entry {
 	uint8_t commit[AUDIT_COMMIT_LEN];
 };
 
-/* Creates audit_personal and audit_event if missing. */
-int auditlog_ensure_schema(sqlite3 *db, struct pv_error *err);
+/* The DDL of audit_personal and audit_event (CREATE ... IF NOT EXISTS).
+ * A data directory gets them from catalog migration 5 (archiver/store/
+ * migrations.h), which runs this text: it is frozen, a change is a new
+ * migration. Appending needs the tables; readers treat missing tables as
+ * an empty index. */
+extern const char auditlog_schema_sql[];
 
 /* Appends ev as the next leaf of `audit` (whose database holds the side
  * tables) and signs a checkpoint (with a time line) with `key`, inside
