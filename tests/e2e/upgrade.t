@@ -6,8 +6,8 @@
 # migrations bring both databases up to date without touching what is in
 # them. verify passes, every message reads back with its hash, search,
 # holds and the audit log see what was there, a matter's Bates numbers
-# continue, and the new bundle carries the proofs from the checkpoints the
-# old export and audit export handed out.
+# continue, the new bundle carries the proofs from the checkpoints the old
+# export and audit export handed out, and reindex refills the old tables.
 import hashlib
 import json
 import os
@@ -24,7 +24,7 @@ import pvharness  # noqa: E402
 SRC = os.environ.get("POPVAULT_SRC") or os.path.dirname(os.path.dirname(HERE))
 PV = os.environ.get("POPVAULT_BIN") or os.path.join(SRC, "build", "popvault")
 FIXTURE = os.path.join(SRC, "tests", "data", "upgrade")
-t = pvharness.Tap(15)
+t = pvharness.Tap(16)
 sha = lambda b: hashlib.sha256(b).hexdigest()
 want = json.load(open(os.path.join(FIXTURE, "archive-v4.json")))
 
@@ -98,6 +98,12 @@ with pvharness.Run() as run:
     t.ok(len(audit) > len(types) and audit[-1]["type"] == "hold-place"
          and [e["seq"] for e in audit] == list(range(len(audit))),
          "new audit entries follow the old ones without a gap")
+    # reindex empties the index tables made before (it no longer drops
+    # and recreates them) and fills them again.
+    pv("reindex")
+    found = json.loads(pv("--json", "search", "subject:dot OR subject:quarterly").stdout)
+    t.is_(sorted(r["id"] for r in found["results"]), sorted(want["search_dot"] + [1]),
+          "reindex rebuilds the index in the tables made before")
     p = pv("verify", check=False)
     t.is_(p.returncode, 0, "verify still passes after the new writes")
     t.is_((user_version(catalog), user_version(keyring)), migrated,
