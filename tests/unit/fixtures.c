@@ -1,16 +1,16 @@
+/* Set-ups shared by the unit tests: see fixtures.h. */
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "tests/unit/fixtures.h"
-
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/stat.h>
 
 #include "archiver/lib/buf.h"
 #include "audit/auditlog.h"
