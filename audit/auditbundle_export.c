@@ -562,8 +562,7 @@ int auditbundle_export(struct tlog *t, const struct note_signer *key,
 		pv_clock_format_rfc3339(o->until, until);
 	/* The range and the export event in one transaction: nothing lands
 	 * between them. Recorded first: no record, no bundle. */
-	if ((r = auditlog_ensure_schema(tlog_db(t), err)) < 0 ||
-	    (r = tlog_tx_begin(tlog_db(t), &tx, err)) < 0)
+	if ((r = tlog_tx_begin(tlog_db(t), &tx, err)) < 0)
 		goto fail;
 	if ((r = auditlog_range(t, o->since, o->until, &lo, &hi, err)) == 0) {
 		snprintf(object, sizeof(object), "leaves=%llu-%llu since=%s until=%s personal=%s",

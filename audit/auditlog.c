@@ -17,24 +17,13 @@
 #define LEAF_MAGIC "popvault/audit/v1"
 #define ROTATION_MAGIC "popvault/key-rotation/v1\n"
 
-static const char schema_sql[] =
+const char auditlog_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS audit_personal ("
 	" seq INTEGER PRIMARY KEY, salt BLOB NOT NULL, data BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS audit_event ("
 	" seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, type TEXT NOT NULL,"
 	" actor TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS audit_event_time ON audit_event (time);";
-
-int auditlog_ensure_schema(sqlite3 *db, struct pv_error *err)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int r = pv_fail(err, PV_ERR, "audit tables: %s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return r;
-	}
-	return 0;
-}
 
 /* --- field checks and escaping ---------------------------------------------- */
 
@@ -460,7 +449,7 @@ static int append_locked(struct tlog *t, const struct note_signer *key,
 		pv_random_bytes(salt, sizeof(salt));
 		auditlog_commitment(salt, ev->personal, strlen(ev->personal), commit);
 	}
-	if ((r = auditlog_ensure_schema(db, err)) < 0 || (r = tlog_size(t, &seq, err)) < 0 ||
+	if ((r = tlog_size(t, &seq, err)) < 0 ||
 	    (r = auditlog_leaf_format(ev, seq, now, ev->personal ? commit : NULL, &leaf, err)) < 0)
 		goto out;
 	struct tlog_entry e = {leaf.data, leaf.len};
@@ -559,6 +548,47 @@ int auditlog_range(struct tlog *t, int64_t since, int64_t until, uint64_t *lo_r,
 	if (*hi_r < *lo_r)
 		*hi_r = *lo_r;
 	return 0;
+}
+
+int auditlog_seqs_of_types(struct tlog *t, const char *const *types, size_t ntypes,
+			   uint64_t before, size_t max, uint64_t *seqs_r, size_t *n_r,
+			   struct pv_error *err)
+{
+	sqlite3 *db = tlog_db(t);
+	sqlite3_stmt *st = NULL;
+	struct pv_buf sql;
+	int r = 0, rc = SQLITE_DONE;
+	*n_r = 0;
+	if (ntypes == 0 || ntypes > AUDITLOG_TYPES_MAX)
+		return pv_fail(err, PV_ERR, "audit index: 1 to %d types", AUDITLOG_TYPES_MAX);
+	if (max == 0 || !has_tables(db))
+		return 0;
+	pv_buf_init(&sql, 256);
+	if ((r = pv_buf_append_str(&sql, "SELECT seq FROM audit_event WHERE seq < ?1 AND type IN (",
+				   err)) < 0)
+		goto out;
+	for (size_t i = 0; i < ntypes && r == 0; i++)
+		r = pv_buf_printf(&sql, err, "%s?%zu", i ? ", " : "", i + 3);
+	if (r < 0 || (r = pv_buf_append_str(&sql, ") ORDER BY seq DESC LIMIT ?2", err)) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, pv_buf_str(&sql), -1, &st, NULL) != SQLITE_OK) {
+		r = pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, before > INT64_MAX ? INT64_MAX : (int64_t)before);
+	sqlite3_bind_int64(st, 2, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+	for (size_t i = 0; i < ntypes; i++)
+		sqlite3_bind_text(st, (int)i + 3, types[i], -1, SQLITE_STATIC);
+	while (*n_r < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t v = sqlite3_column_int64(st, 0);
+		seqs_r[(*n_r)++] = v < 0 ? 0 : (uint64_t)v;
+	}
+	if (*n_r < max && rc != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(st);
+	pv_buf_free(&sql);
+	return r;
 }
 
 int auditlog_personal(struct tlog *t, uint64_t seq, uint8_t salt_r[AUDIT_SALT_LEN],

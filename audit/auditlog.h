@@ -42,7 +42,7 @@
  * Key-rotation notes (audit/keys.h) are also leaves of this log; the
  * parser recognises them (AUDIT_ENTRY_ROTATION).
  *
- * Tables made here, idempotently (audit/ knows nothing of the catalog):
+ * Tables (auditlog_schema_sql), in the database of the audit tlog:
  *   audit_personal(seq, salt, data)   the side table
  *   audit_event(seq, time, type, actor) an index for --since/--until; never
  *                                     trusted: listings re-read the leaves. */
@@ -121,8 +121,12 @@ struct audit_entry {
 	uint8_t commit[AUDIT_COMMIT_LEN];
 };
 
-/* Creates audit_personal and audit_event if missing. */
-int auditlog_ensure_schema(sqlite3 *db, struct pv_error *err);
+/* The DDL of audit_personal and audit_event (CREATE ... IF NOT EXISTS).
+ * A data directory gets them from catalog migration 5 (archiver/store/
+ * migrations.h), which runs this text: it is frozen, a change is a new
+ * migration. Appending needs the tables; readers treat missing tables as
+ * an empty index. */
+extern const char auditlog_schema_sql[];
 
 /* Appends ev as the next leaf of `audit` (whose database holds the side
  * tables) and signs a checkpoint (with a time line) with `key`, inside
@@ -183,6 +187,16 @@ typedef int (*auditlog_entry_fn)(void *ctx, const struct audit_entry *e, const c
 				 size_t plen);
 int auditlog_list(struct tlog *audit, const struct auditlog_filter *f, auditlog_entry_fn fn,
 		  void *ctx, struct pv_error *err);
+
+/* The leaf indexes of the entries below `before` whose type is one of
+ * types[0..ntypes) (1 <= ntypes <= AUDITLOG_TYPES_MAX), newest first, at
+ * most max of them, into seqs_r (room for max) and their number into
+ * *n_r. By the audit_event index: callers read and parse the leaves
+ * before trusting them. */
+#define AUDITLOG_TYPES_MAX 8
+int auditlog_seqs_of_types(struct tlog *audit, const char *const *types, size_t ntypes,
+			   uint64_t before, size_t max, uint64_t *seqs_r, size_t *n_r,
+			   struct pv_error *err);
 
 /* The side data of leaf seq: salt and data (appended to data_r).
  * PV_ENOTFOUND when the entry has none. */

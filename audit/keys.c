@@ -281,8 +281,8 @@ int keys_init_log(sqlite3 *db, const char *dir, const char *log, const char *ori
 		goto done;
 	if ((r = tlog_tx_begin(db, &tx, err)) < 0)
 		goto done;
-	if ((r = tlog_ensure_schema(db, err)) < 0 || (r = tlog_create(db, log, origin, err)) < 0 ||
-	    (r = tlog_open(db, log, &t, err)) < 0 || (r = keys_create(dir, log, origin, &s, err)) < 0)
+	if ((r = tlog_create(db, log, origin, err)) < 0 || (r = tlog_open(db, log, &t, err)) < 0 ||
+	    (r = keys_create(dir, log, origin, &s, err)) < 0)
 		goto end;
 	made = 1;
 	struct pv_buf vkey;

@@ -35,9 +35,10 @@ int keys_create(const char *dir, const char *log, const char *name, struct note_
 int keys_load(const char *dir, struct tlog *t, struct note_signer **s_r, struct pv_error *err);
 void keys_free(struct note_signer **s);
 
-/* Genesis of one log, for `popvault init`: creates the tlog_ tables if
- * needed, the log, its key file, epoch 0 and the signed checkpoint of the
- * empty tree, in one transaction (the key file is removed if that fails).
+/* Genesis of one log, for `popvault init`: creates the log (in db, which
+ * has the tlog_ tables), its key file, epoch 0 and the signed checkpoint
+ * of the empty tree, in one transaction (the key file is removed if that
+ * fails).
  * Appends the verifier key (to pin out of band) to vkey_r. */
 int keys_init_log(sqlite3 *db, const char *dir, const char *log, const char *origin,
 		  struct pv_buf *vkey_r, struct pv_error *err);

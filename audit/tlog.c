@@ -30,7 +30,7 @@ struct tlog {
 	struct tile edge[TILE_LEVELS];  /* rightmost tiles while appending */
 };
 
-static const char schema_sql[] =
+const char tlog_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS tlog_log ("
 	" id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, origin TEXT NOT NULL,"
 	" size INTEGER NOT NULL DEFAULT 0 CHECK (size >= 0));"
@@ -87,11 +87,6 @@ int tlog_tx_end(struct tlog_tx *tx, int r, struct pv_error *err)
 	else
 		sqlite3_exec(tx->db, "ROLLBACK TO tlog_tx; RELEASE tlog_tx", NULL, NULL, NULL);
 	return r;
-}
-
-int tlog_ensure_schema(sqlite3 *db, struct pv_error *err)
-{
-	return exec(db, schema_sql, err);
 }
 
 static int name_valid(const char *name)

@@ -6,7 +6,7 @@
  * a name (a short identifier) and an origin (the checkpoint origin line and
  * signing-key name, e.g. "mx1.example/popvault/audit").
  *
- * Storage (tables prefixed tlog_, made by tlog_ensure_schema):
+ * Storage (tables prefixed tlog_, tlog_schema_sql):
  *   tlog_log         one row per log: name, origin, size
  *   tlog_leaf        the entry bytes, one row per leaf
  *   tlog_tile        C2SP tlog-tiles hash tiles: tile (L, N) holds up to 256
@@ -44,8 +44,11 @@ struct tlog_entry {
 	size_t len; /* 0 .. PV_TLOG_ENTRY_MAX */
 };
 
-/* Creates the tlog_ tables if missing (idempotent). */
-int tlog_ensure_schema(sqlite3 *db, struct pv_error *err);
+/* The DDL of the tlog_ tables (CREATE ... IF NOT EXISTS). A data
+ * directory gets them from catalog migration 5 (archiver/store/
+ * migrations.h), which runs this text: it is frozen, a change is a new
+ * migration. Every function below needs the tables. */
+extern const char tlog_schema_sql[];
 
 /* Registers a new, empty log. name: [a-z0-9_-]{1,PV_TLOG_NAME_MAX};
  * origin: a valid note key name. PV_ERR if the name is taken. */

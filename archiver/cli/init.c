@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "archiver/cli/cli.h"
-#include "archiver/index/index.h"
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/datadir.h"
@@ -131,9 +130,6 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct pv_buf vkeys;
 	pv_buf_init(&vkeys, 4096);
 	r = archive_create_logs(cat->db, ctx->data_dir, cfg.origin, &vkeys, err);
-	/* The search index's tables, so harvest commits can index in place. */
-	if (r == PV_OK)
-		r = index_ensure_schema(cat->db, err);
 	catalog_close(&cat);
 	if (r < 0) {
 		pv_buf_free(&vkeys);

@@ -5,7 +5,8 @@
  * export of a matter fixes its prefix and first number (export_matters);
  * each message gets the next free number the first time the matter
  * exports it, and keeps it in every later export of that matter
- * (export_bates, catalog migration 3; rows are never changed or deleted).
+ * (export_bates, catalog migration 3; rows are never changed or deleted;
+ * archiver/store/bates_store.h reads and writes them).
  * New messages are numbered in archive (id) order after the matter's
  * highest number. A Bates number is the prefix and the number written
  * with at least BATES_DIGITS digits: "PV00000001". */

@@ -29,7 +29,6 @@
 
 /* Earlier exports whose checkpoints get a consistency proof. */
 #define ANCHORS_MAX 1000
-#define ANCHORS_MAX_S "1000"
 /* Messages up to this size are gathered in memory and added at once;
  * bigger ones are staged in a temporary file (bundle_member_*). */
 #define EML_MEMORY_MAX (1024 * 1024)
@@ -443,28 +442,23 @@ static size_t uniq(uint64_t *v, size_t n)
 static int write_anchors(struct xp *x)
 {
 	struct tlog *au = x->ar->audit_log;
+	static const char *const exports[] = {AUDIT_EXPORT, AUDIT_AUDIT_EXPORT};
 	uint64_t *aud = calloc(ANCHORS_MAX, sizeof(*aud)), *arc = calloc(ANCHORS_MAX, sizeof(*arc));
-	size_t na = 0, nr = 0;
-	sqlite3_stmt *st = NULL;
+	uint64_t *seqs = calloc(ANCHORS_MAX, sizeof(*seqs));
+	size_t na = 0, nr = 0, ns = 0;
 	struct pv_buf leaf;
 	struct audit_entry e;
 	int r = 0;
 
 	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
-	if (aud == NULL || arc == NULL) {
+	if (aud == NULL || arc == NULL || seqs == NULL) {
 		r = pv_fail(x->err, PV_ERR, "out of memory");
 		goto out;
 	}
-	if (sqlite3_prepare_v2(tlog_db(au),
-			       "SELECT seq FROM audit_event WHERE type IN ('" AUDIT_EXPORT "', '"
-			       AUDIT_AUDIT_EXPORT "') AND seq < ? ORDER BY seq DESC LIMIT " ANCHORS_MAX_S,
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = pv_fail(x->err, PV_ERR, "audit index: %s", sqlite3_errmsg(tlog_db(au)));
+	if ((r = auditlog_seqs_of_types(au, exports, 2, x->seq, ANCHORS_MAX, seqs, &ns, x->err)) < 0)
 		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)x->seq);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t s = (uint64_t)sqlite3_column_int64(st, 0), size;
+	for (size_t i = 0; i < ns; i++) {
+		uint64_t s = seqs[i], size;
 		aud[na++] = s + 1;
 		pv_buf_reset(&leaf);
 		if ((r = tlog_leaf(au, s, &leaf, x->err)) < 0 ||
@@ -485,8 +479,8 @@ static int write_anchors(struct xp *x)
 	for (size_t i = 0; i < nr && r == 0; i++)
 		r = anchor(x, x->ar->archive_log, "archive", arc[i], x->acp.size);
 out:
-	sqlite3_finalize(st);
 	pv_buf_free(&leaf);
+	free(seqs);
 	free(aud);
 	free(arc);
 	return r;

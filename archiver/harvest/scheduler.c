@@ -16,6 +16,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/log.h"
 #include "archiver/store/datadir.h"
+#include "archiver/store/harvest_runs.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
 
@@ -118,23 +119,11 @@ static void clean_tmp(const char *dir)
 static void record_run(struct archive *ar, const struct account *a, int64_t started,
 		       const struct harvest_summary *s, const char *outcome)
 {
-	sqlite3_stmt *st;
-	if (catalog_prepare(ar->cat->db,
-			    "INSERT INTO harvest_runs (account_id, started_at, finished_at, fetched,"
-			    " deleted, residue, outcome) VALUES (?,?,?,?,?,?,?)",
-			    &st, NULL) < 0)
-		return;
-	sqlite3_bind_int64(st, 1, a->id);
-	sqlite3_bind_int64(st, 2, started);
-	sqlite3_bind_int64(st, 3, pv_clock_now());
-	sqlite3_bind_int64(st, 4, s->fetched);
-	sqlite3_bind_int64(st, 5, s->deleted);
-	sqlite3_bind_int64(st, 6, s->residue);
-	sqlite3_bind_text(st, 7, outcome, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		pv_log(PV_LOG_WARN, "harvest.run", "cannot record the run: %s",
-		       sqlite3_errmsg(ar->cat->db));
-	sqlite3_finalize(st);
+	struct harvest_run run = {a->id, started, pv_clock_now(), s->fetched, s->deleted,
+				  s->residue, outcome};
+	struct pv_error err;
+	if (harvest_runs_add(ar->cat->db, &run, &err) < 0)
+		pv_log(PV_LOG_WARN, "harvest.run", "cannot record the run: %s", err.msg);
 }
 
 static void run_index(struct sched *sc)

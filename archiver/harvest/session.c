@@ -9,6 +9,7 @@
 
 #include "archiver/harvest/harvest.h"
 #include "archiver/store/ledger.h"
+#include "archiver/store/message.h"
 #include "archiver/harvest/token.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
@@ -495,15 +496,9 @@ static int cmp_listed(const void *a, const void *b)
  * one, the next fetch hashes it and deletes it again anyway. */
 static bool same_size(struct session *ss, int64_t message_id, uint64_t size)
 {
-	sqlite3_stmt *st;
-	bool same = false;
-	if (catalog_prepare(ss->ar->cat->db, "SELECT size FROM messages WHERE id = ?", &st, NULL) < 0)
-		return false;
-	sqlite3_bind_int64(st, 1, message_id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		same = (uint64_t)sqlite3_column_int64(st, 0) == size;
-	sqlite3_finalize(st);
-	return same;
+	uint64_t archived;
+	return message_size(ss->ar->cat->db, message_id, &archived, NULL) == PV_OK &&
+	       archived == size;
 }
 
 /* Moves ledger entries whose UIDL is no longer listed to "gone", and those

@@ -15,29 +15,6 @@
 #define DISPLAY_SUBJECT_MAX 512
 #define INDEX_DATE_SKEW_MAX 86400
 
-static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS idx_meta ("
-	" key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
-	"CREATE TABLE IF NOT EXISTS idx_doc ("
-	" id INTEGER PRIMARY KEY,"
-	" account TEXT NOT NULL,"
-	" date INTEGER NOT NULL,"          /* Date field, else received_at */
-	" date_known INTEGER NOT NULL,"
-	" received_at INTEGER NOT NULL,"
-	" size INTEGER NOT NULL,"
-	" has_attachment INTEGER NOT NULL,"
-	" message_id TEXT NOT NULL,"
-	" from_disp TEXT NOT NULL,"
-	" subject_disp TEXT NOT NULL,"
-	" truncated INTEGER NOT NULL) STRICT;"
-	"CREATE INDEX IF NOT EXISTS idx_doc_date ON idx_doc(date, id);"
-	"CREATE INDEX IF NOT EXISTS idx_doc_msgid ON idx_doc(message_id);"
-	"CREATE INDEX IF NOT EXISTS idx_doc_account ON idx_doc(account, date);"
-	"CREATE INDEX IF NOT EXISTS idx_doc_size ON idx_doc(size);"
-	"CREATE VIRTUAL TABLE IF NOT EXISTS idx_fts USING fts5("
-	" hfrom, hto, hcc, hbcc, subject, body, filename, ctype,"
-	" tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);";
-
 static int db_fail(sqlite3 *db, struct pv_error *err, const char *what)
 {
 	return pv_fail(err, PV_ERR, "index: %s: %s", what, sqlite3_errmsg(db));
@@ -66,10 +43,12 @@ static int savepoint_end(sqlite3 *db, int r)
 	return r;
 }
 
-static int drop_all(sqlite3 *db, struct pv_error *err)
+/* Empties every index table, keeping the tables (the catalog's
+ * migrations make them). 'rebuild' leaves no old FTS5 segment behind. */
+static int empty_all(sqlite3 *db, struct pv_error *err)
 {
-	return exec(db, "DROP TABLE IF EXISTS idx_fts; DROP TABLE IF EXISTS idx_doc;"
-		"DROP TABLE IF EXISTS idx_meta;", err);
+	return exec(db, "DELETE FROM idx_fts; DELETE FROM idx_doc;"
+		"INSERT INTO idx_fts(idx_fts) VALUES ('rebuild');", err);
 }
 
 int index_ensure_schema(sqlite3 *db, struct pv_error *err)
@@ -80,18 +59,20 @@ int index_ensure_schema(sqlite3 *db, struct pv_error *err)
 	sqlite3_stmt *st = NULL;
 	int64_t version = -1;
 	if (sqlite3_prepare_v2(db, "SELECT value FROM idx_meta WHERE key = 'schema'", -1, &st,
-		    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		    NULL) != SQLITE_OK)
+		r = pv_fail(err, PV_ERR, "index: no index tables (the catalog's migrations make "
+			"them): %s", sqlite3_errmsg(db));
+	else if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	if (version != -1 && version != INDEX_SCHEMA_VERSION)
-		r = drop_all(db, err);
-	if (r == PV_OK)
-		r = exec(db, schema_sql, err);
-	if (r == PV_OK) {
+	if (r == PV_OK && version != INDEX_SCHEMA_VERSION) {
 		char sql[96];
-		snprintf(sql, sizeof(sql),
-			"INSERT OR IGNORE INTO idx_meta VALUES ('schema', %d)", INDEX_SCHEMA_VERSION);
-		r = exec(db, sql, err);
+		snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO idx_meta VALUES ('schema', %d)",
+			INDEX_SCHEMA_VERSION);
+		if (version != -1)
+			r = empty_all(db, err);
+		if (r == PV_OK)
+			r = exec(db, sql, err);
 	}
 	return savepoint_end(db, r);
 }
@@ -101,9 +82,8 @@ int index_clear(sqlite3 *db, struct pv_error *err)
 	int r = exec(db, "SAVEPOINT idx_sp", err);
 	if (r < 0)
 		return r;
-	r = drop_all(db, err);
-	r = savepoint_end(db, r);
-	return r == PV_OK ? index_ensure_schema(db, err) : r;
+	r = empty_all(db, err);
+	return savepoint_end(db, r);
 }
 
 int index_count(sqlite3 *db, int64_t *n_r, struct pv_error *err)

@@ -3,7 +3,7 @@
 
 /* The full-text index: derived data in the one popvault SQLite database,
  * in tables of its own (idx_doc, idx_fts, idx_meta) that refer to nothing
- * else. It can be dropped and rebuilt from the archive at any time
+ * else. It can be emptied and rebuilt from the archive at any time
  * (`popvault reindex`: index_clear, then index_add for every message), and
  * `verify` never trusts it.
  *
@@ -33,9 +33,11 @@
 
 struct index_doc;
 
-/* Creates the tables when missing. When they exist with another schema
- * version they are dropped and recreated empty: the caller then sees
- * index_count() == 0 and should reindex. */
+/* Checks the index tables, which catalog migration 5 makes
+ * (archiver/store/migrations.c holds their DDL; this file creates no
+ * table): PV_ERR when they are missing. When idx_meta records another
+ * schema version than this file's, the index is emptied and stamped with
+ * this one: the caller then sees index_count() == 0 and should reindex. */
 int index_ensure_schema(sqlite3 *db, struct pv_error *err);
 
 /* Indexes message `id` (> 0) from its exact bytes. Idempotent: indexing an
@@ -61,7 +63,7 @@ int index_remove(sqlite3 *db, int64_t id, struct pv_error *err);
  * live pages too (FTS5 'optimize'; costs time proportional to the index). */
 int index_purge(sqlite3 *db, struct pv_error *err);
 
-/* Drops and recreates every index table (for reindex). */
+/* Empties every index table (for reindex); the tables stay. */
 int index_clear(sqlite3 *db, struct pv_error *err);
 
 /* Number of indexed messages. */

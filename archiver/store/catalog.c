@@ -10,7 +10,7 @@
 
 int catalog_schema_version(void)
 {
-	return catalog_migrations_count;
+	return migrations_catalog.count;
 }
 
 int catalog_exec(sqlite3 *db, const char *sql, struct pv_error *err)
@@ -50,27 +50,7 @@ int catalog_query_int(sqlite3 *db, const char *sql, int64_t *value_r, struct pv_
 
 int catalog_migrate(sqlite3 *db, int target, struct pv_error *err)
 {
-	int64_t version;
-	int r = catalog_query_int(db, "PRAGMA user_version", &version, err);
-	if (r < 0)
-		return r;
-	if (version > catalog_migrations_count)
-		return pv_fail(err, PV_ERR,
-			       "database schema version %lld is newer than this popvault (%d)",
-			       (long long)version, catalog_migrations_count);
-	for (int v = (int)version; v < target && v < catalog_migrations_count; v++) {
-		char pragma[64];
-		if ((r = catalog_exec(db, "BEGIN IMMEDIATE", err)) < 0)
-			return r;
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-		if ((r = catalog_exec(db, catalog_migrations[v], err)) < 0 ||
-		    (r = catalog_exec(db, pragma, err)) < 0 ||
-		    (r = catalog_exec(db, "COMMIT", err)) < 0) {
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return pv_error_prefix(err, "migration %d", v + 1);
-		}
-	}
-	return PV_OK;
+	return migrations_apply(db, &migrations_catalog, target, err);
 }
 
 int catalog_open(const char *data_dir, int create, struct catalog **cat_r, struct pv_error *err)
@@ -107,7 +87,7 @@ int catalog_open(const char *data_dir, int create, struct catalog **cat_r, struc
 			      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			      "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
 			      err)) < 0 ||
-	    (r = catalog_migrate(cat->db, catalog_migrations_count, err)) < 0)
+	    (r = catalog_migrate(cat->db, migrations_catalog.count, err)) < 0)
 		goto fail;
 	*cat_r = cat;
 	return PV_OK;

@@ -4,7 +4,9 @@
 /* The SQLite catalog: one database file per data directory (DESIGN.md §4).
  * WAL, synchronous=FULL (commits that precede a DELE must be durable),
  * foreign keys on. The schema evolves by numbered migrations recorded in
- * PRAGMA user_version; each is applied in its own transaction. */
+ * PRAGMA user_version; each is applied in its own transaction. They make
+ * every table of the file, the logs' and the search index's included
+ * (archiver/store/migrations.h). */
 
 #include <sqlite3.h>
 #include <stdint.h>

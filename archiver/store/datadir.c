@@ -20,8 +20,6 @@ int archive_create_logs(sqlite3 *db, const char *data_dir, const char *origin,
 	int r;
 
 	keys_dir(data_dir, dir, sizeof(dir));
-	if ((r = tlog_ensure_schema(db, err)) < 0)
-		return r;
 	for (size_t i = 0; i < 2; i++) {
 		if ((size_t)snprintf(log_origin, sizeof(log_origin), "%s/%s", origin, logs[i]) >=
 		    sizeof(log_origin))

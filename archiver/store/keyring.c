@@ -11,6 +11,7 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/random.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/migrations.h"
 
 struct keyring {
 	sqlite3 *db;
@@ -32,15 +33,13 @@ static int open_db(const char *data_dir, int create, sqlite3 **db_r, struct pv_e
 	sqlite3_busy_timeout(*db_r, 10000);
 	/* Rollback journal, not WAL: a destroyed key must not survive in a WAL
 	 * file; secure_delete overwrites the freed pages. */
-	return catalog_exec(*db_r,
-			    "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"
-			    "PRAGMA secure_delete=ON;"
-			    "CREATE TABLE IF NOT EXISTS bucket_keys ("
-			    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-			    " class TEXT NOT NULL, expiry_month TEXT NOT NULL,"
-			    " key BLOB, destroyed_at INTEGER,"
-			    " UNIQUE (class, expiry_month));",
-			    err);
+	int r = catalog_exec(*db_r,
+			     "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"
+			     "PRAGMA secure_delete=ON;",
+			     err);
+	if (r == PV_OK)
+		r = migrations_apply(*db_r, &migrations_keyring, migrations_keyring.count, err);
+	return r;
 }
 
 int keyring_create(const char *data_dir, struct pv_error *err)

@@ -54,6 +54,24 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 	return r;
 }
 
+int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT size FROM messages WHERE id = ?", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*size_r = (uint64_t)sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		r = pv_fail(err, PV_ENOTFOUND, "no message %lld", (long long)id);
+	else
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}
+
 int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
 		 struct pv_error *err)
 {

@@ -34,6 +34,9 @@ struct stored_message {
 
 /* PV_ENOTFOUND when there is no message with this id. */
 int message_load(sqlite3 *db, int64_t id, struct stored_message *m_r, struct pv_error *err);
+/* The size in bytes of message id as archived; PV_ENOTFOUND when there
+ * is no such message. */
+int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err);
 
 /* Streams the exact stored bytes to sink. PV_ENOTFOUND (with the disposal
  * date in the message) for disposed mail; PV_EINTEGRITY when anything fails

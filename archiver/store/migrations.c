@@ -1,11 +1,17 @@
-/* Numbered schema migrations. Append only: a released migration is never
- * edited, a change is a new entry. Tables owned by other modules (the
- * Merkle logs in audit/, the search index in archiver/index/) create
- * themselves idempotently and are not listed here. */
+/* Numbered schema migrations: see migrations.h. Append only: a released
+ * migration is never edited, a change is a new entry. */
 #include "archiver/store/migrations.h"
 
-const char *const catalog_migrations[] = {
+#include <stdio.h>
+
+#include "archiver/store/catalog.h"
+#include "audit/auditlog.h"
+#include "audit/tlog.h"
+
+/* DIR/catalog.db. */
+static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	/* 1: accounts, messages, upstream ledger, bucket references, runs. */
+	{
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
 	"CREATE TABLE accounts (\n"
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
@@ -69,7 +75,9 @@ const char *const catalog_migrations[] = {
 	"  residue INTEGER NOT NULL DEFAULT 0,\n"
 	"  outcome TEXT\n"
 	");\n",
+	},
 	/* 2: retention policy versions, legal holds, disposal records. */
+	{
 	"-- Every policy ever set, exact bytes; a new version is a new row.\n"
 	"CREATE TABLE policy_versions (\n"
 	"  version INTEGER PRIMARY KEY,     -- 1, 2, ... in the order they were set\n"
@@ -135,7 +143,9 @@ const char *const catalog_migrations[] = {
 	"-- The class written in the message's archive leaf, kept when a policy\n"
 	"-- version re-evaluates it (NULL before: retention_class is that class).\n"
 	"ALTER TABLE messages ADD COLUMN archived_class TEXT;\n",
+	},
 	/* 3: eDiscovery exports: stable Bates numbers per matter. */
+	{
 	"-- A matter's Bates numbering is fixed by its first export.\n"
 	"CREATE TABLE export_matters (\n"
 	"  name TEXT PRIMARY KEY,           -- the matter ('' for exports without one)\n"
@@ -160,7 +170,9 @@ const char *const catalog_migrations[] = {
 	"BEGIN SELECT RAISE(ABORT, 'Bates numbers are never changed'); END;\n"
 	"CREATE TRIGGER export_bates_never_deleted BEFORE DELETE ON export_bates\n"
 	"BEGIN SELECT RAISE(ABORT, 'Bates numbers are never deleted'); END;\n",
+	},
 	/* 4: web users (the web UI and JSON API sign them in). */
+	{
 	"CREATE TABLE users (\n"
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
 	"  name TEXT NOT NULL,\n"
@@ -171,7 +183,102 @@ const char *const catalog_migrations[] = {
 	"  removed_at INTEGER              -- users are retired, never deleted\n"
 	");\n"
 	"CREATE UNIQUE INDEX users_active_name ON users (name) WHERE removed_at IS NULL;\n",
+	},
+	/* 5: the tables audit/ and archiver/index/ used to create for
+	 * themselves: the Merkle logs (audit/tlog.h), the audit log's index
+	 * and side table (audit/auditlog.h), the search index
+	 * (archiver/index/index.h; its schema version 1 in idx_meta). Every
+	 * statement is IF NOT EXISTS / OR IGNORE: archives made before this
+	 * migration have these tables already, with the same columns. */
+	{
+	tlog_schema_sql,
+	auditlog_schema_sql,
+	"CREATE TABLE IF NOT EXISTS idx_meta (\n"
+	"  key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;\n"
+	"CREATE TABLE IF NOT EXISTS idx_doc (\n"
+	"  id INTEGER PRIMARY KEY,         -- the message id\n"
+	"  account TEXT NOT NULL,\n"
+	"  date INTEGER NOT NULL,          -- Date field, else received_at\n"
+	"  date_known INTEGER NOT NULL,\n"
+	"  received_at INTEGER NOT NULL,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  has_attachment INTEGER NOT NULL,\n"
+	"  message_id TEXT NOT NULL,\n"
+	"  from_disp TEXT NOT NULL,\n"
+	"  subject_disp TEXT NOT NULL,\n"
+	"  truncated INTEGER NOT NULL) STRICT;\n"
+	"CREATE INDEX IF NOT EXISTS idx_doc_date ON idx_doc(date, id);\n"
+	"CREATE INDEX IF NOT EXISTS idx_doc_msgid ON idx_doc(message_id);\n"
+	"CREATE INDEX IF NOT EXISTS idx_doc_account ON idx_doc(account, date);\n"
+	"CREATE INDEX IF NOT EXISTS idx_doc_size ON idx_doc(size);\n"
+	"CREATE VIRTUAL TABLE IF NOT EXISTS idx_fts USING fts5(\n"
+	"  hfrom, hto, hcc, hbcc, subject, body, filename, ctype,\n"
+	"  tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);\n"
+	"INSERT OR IGNORE INTO idx_meta VALUES ('schema', 1);\n",
+	},
 };
 
-const int catalog_migrations_count =
-	(int)(sizeof(catalog_migrations) / sizeof(catalog_migrations[0]));
+/* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */
+static const char *const keyring_steps[][MIGRATION_PARTS] = {
+	/* 1: bucket keys, one per (retention class, expiry month); the key is
+	 * NULL once destroyed. IF NOT EXISTS: keyrings made before the keyring
+	 * had migrations (user_version 0) have the table already. */
+	{
+	"CREATE TABLE IF NOT EXISTS bucket_keys (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  class TEXT NOT NULL, expiry_month TEXT NOT NULL,\n"
+	"  key BLOB, destroyed_at INTEGER,\n"
+	"  UNIQUE (class, expiry_month));\n",
+	},
+};
+
+const struct migration_set migrations_catalog = {
+	"catalog", catalog_steps, (int)(sizeof(catalog_steps) / sizeof(catalog_steps[0])),
+};
+const struct migration_set migrations_keyring = {
+	"keyring", keyring_steps, (int)(sizeof(keyring_steps) / sizeof(keyring_steps[0])),
+};
+
+static int user_version(sqlite3 *db, int64_t *version_r, struct pv_error *err)
+{
+	return catalog_query_int(db, "PRAGMA user_version", version_r, err);
+}
+
+/* Step v (from version v to v + 1) in its own transaction. A no-op when
+ * another process made it while this one waited for the write lock. */
+static int apply_step(sqlite3 *db, const struct migration_set *set, int v, struct pv_error *err)
+{
+	int64_t version;
+	int r = catalog_exec(db, "BEGIN IMMEDIATE", err);
+	if (r < 0)
+		return r;
+	if ((r = user_version(db, &version, err)) == PV_OK && version <= v) {
+		char pragma[64];
+		for (int i = 0; r == PV_OK && i < MIGRATION_PARTS && set->steps[v][i] != NULL; i++)
+			r = catalog_exec(db, set->steps[v][i], err);
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if (r == PV_OK)
+			r = catalog_exec(db, pragma, err);
+	}
+	if (r == PV_OK && (r = catalog_exec(db, "COMMIT", err)) == PV_OK)
+		return PV_OK;
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return pv_error_prefix(err, "%s migration %d", set->name, v + 1);
+}
+
+int migrations_apply(sqlite3 *db, const struct migration_set *set, int target,
+		     struct pv_error *err)
+{
+	int64_t version;
+	int r = user_version(db, &version, err);
+	if (r < 0)
+		return r;
+	if (version > set->count)
+		return pv_fail(err, PV_ERR,
+			       "%s database schema version %lld is newer than this popvault (%d)",
+			       set->name, (long long)version, set->count);
+	for (int v = (int)version; v < target && v < set->count; v++)
+		if ((r = apply_step(db, set, v, err)) < 0)
+			return r;
+	return PV_OK;
+}

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "archiver/lib/clock.h"
+#include "archiver/store/catalog.h"
 #include "audit/auditbundle.h"
 #include "audit/auditlog.h"
 #include "audit/bundle.h"
@@ -95,7 +96,8 @@ int main(int argc, char **argv)
 	if (mkdir(keys, 0700) != 0 || sqlite3_open(dbpath, &db) != SQLITE_OK ||
 	    sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
 		die("database", NULL);
-	if (keys_init_log(db, keys, "audit", "bench.example/pv/audit", &vk, &err) != 0 ||
+	if (catalog_migrate(db, catalog_schema_version(), &err) != 0 ||
+	    keys_init_log(db, keys, "audit", "bench.example/pv/audit", &vk, &err) != 0 ||
 	    note_verifier_parse((const char *)vk.data, vk.len, &v, &err) != 0 ||
 	    tlog_open(db, "audit", &t, &err) != 0 || keys_load(keys, t, &s, &err) != 0)
 		die("log", &err);

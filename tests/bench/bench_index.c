@@ -22,6 +22,7 @@
 #include "archiver/lib/buf.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "archiver/store/catalog.h"
 
 #define VOCAB 20000
 #define PEOPLE 500
@@ -209,7 +210,7 @@ int main(int argc, char **argv)
 	struct pv_error err;
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) ||
-	    index_ensure_schema(db, &err) != PV_OK) {
+	    catalog_migrate(db, catalog_schema_version(), &err) != PV_OK) {
 		fprintf(stderr, "bench_index: cannot open %s\n", path);
 		return 1;
 	}

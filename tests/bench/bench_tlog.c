@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "archiver/store/catalog.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 #include "audit/tlog.h"
@@ -66,7 +67,8 @@ int main(int argc, char **argv)
 		 strcmp(sync, "normal") == 0 ? "NORMAL" : "FULL");
 	if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
 		die("pragma", NULL);
-	if (keys_init_log(db, keys, "archive", "bench.example/popvault/archive", NULL, &err) < 0 ||
+	if (catalog_migrate(db, catalog_schema_version(), &err) < 0 ||
+	    keys_init_log(db, keys, "archive", "bench.example/popvault/archive", NULL, &err) < 0 ||
 	    tlog_open(db, "archive", &t, &err) < 0 || keys_load(keys, t, &s, &err) < 0)
 		die("init", &err);
 

@@ -12,6 +12,7 @@
 #include "archiver/index/index.h"
 #include "archiver/index/query.h"
 #include "archiver/lib/limits.h"
+#include "archiver/store/catalog.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,7 +24,7 @@ static void open_db(void)
 		"From: Alice <alice@example.com>\r\nTo: bob@example.org\r\n"
 		"Subject: report\r\nDate: Mon, 04 Mar 2024 10:00:00 +0000\r\n\r\nbody text\r\n";
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
-	    index_ensure_schema(db, NULL) != PV_OK ||
+	    catalog_migrate(db, catalog_schema_version(), NULL) != PV_OK ||
 	    index_add(db, 1, "sales", 1, (const unsigned char *)msg, sizeof(msg) - 1, NULL) != PV_OK)
 		abort();
 }

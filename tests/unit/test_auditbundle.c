@@ -6,7 +6,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,49 +27,26 @@
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 #include "audit/tlog.h"
+#include "tests/unit/fixtures.h"
 
 struct fx {
-	char dir[64], keydir[128], dbpath[128];
+	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
 	sqlite3 *db;
 	struct tlog *t;
 	struct note_signer *s;
 	struct note_verifier v;
 };
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void must(int r, const struct pv_error *err, const char *what)
-{
-	if (r != 0)
-		fail_msg("%s: %d %s", what, r, err->msg);
-}
-
 static void fx_init(struct fx *f)
 {
 	struct pv_error err;
-	struct pv_buf vk;
+	char vkey[NOTE_VKEY_MAX + 1];
 	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pv-abundle-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->keydir, sizeof(f->keydir), "%s/keys", f->dir);
-	snprintf(f->dbpath, sizeof(f->dbpath), "%s/catalog.db", f->dir);
-	assert_int_equal(mkdir(f->keydir, 0700), 0);
-	assert_int_equal(sqlite3_open(f->dbpath, &f->db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(f->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF",
-				      NULL, NULL, NULL), SQLITE_OK);
-	pv_buf_init(&vk, NOTE_VKEY_MAX);
-	must(keys_init_log(f->db, f->keydir, "audit", "test.example/pv/audit", &vk, &err), &err,
-	     "init");
-	must(note_verifier_parse((const char *)vk.data, vk.len, &f->v, &err), &err, "vkey");
-	pv_buf_free(&vk);
-	must(tlog_open(f->db, "audit", &f->t, &err), &err, "open");
-	must(keys_load(f->keydir, f->t, &f->s, &err), &err, "load key");
+	fx_logdir_make("abundle", f->dir, f->keydir, f->dbpath);
+	f->db = fx_logdb_open(f->dbpath, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF");
+	fx_log_create(f->db, f->keydir, "audit", "test.example/pv/audit", vkey);
+	fx_must(note_verifier_parse(vkey, strlen(vkey), &f->v, &err), &err, "vkey");
+	fx_log_open(f->db, f->keydir, "audit", &f->t, &f->s);
 }
 
 static void fx_done(struct fx *f)
@@ -78,14 +54,14 @@ static void fx_done(struct fx *f)
 	keys_free(&f->s);
 	tlog_free(&f->t);
 	sqlite3_close(f->db);
-	nftw(f->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	fx_rmtree(f->dir);
 }
 
 static void append(struct fx *f, const char *type, const char *object, const char *personal)
 {
 	struct audit_event ev = {"cli:root", type, object, "ok", personal};
 	struct pv_error err;
-	must(auditlog_append(f->t, f->s, &ev, NULL, &err), &err, "append");
+	fx_must(auditlog_append(f->t, f->s, &ev, NULL, &err), &err, "append");
 }
 
 static void fill(struct fx *f, int n)
@@ -104,7 +80,7 @@ static void export_to(struct fx *f, const char *name, int64_t since, int64_t unt
 	struct auditbundle_summary sum;
 	struct pv_error err;
 	snprintf(path, n, "%s/%s", f->dir, name);
-	must(auditbundle_export(f->t, f->s, &o, &sum, &err), &err, "export");
+	fx_must(auditbundle_export(f->t, f->s, &o, &sum, &err), &err, "export");
 }
 
 /* --- verifying, with the report collected --------------------------------------------- */
@@ -194,7 +170,7 @@ static void read_members(const char *path, struct members *ms, bool with_manifes
 	struct bundle *b;
 	struct pv_error err;
 	memset(ms, 0, sizeof(*ms));
-	must(bundle_open_file(path, &b, &err), &err, "open");
+	fx_must(bundle_open_file(path, &b, &err), &err, "open");
 	/* In archive order. */
 	for (uint64_t o = 0; o < bundle_count(b); o++)
 		for (size_t i = 0; i < bundle_count(b); i++) {
@@ -210,8 +186,8 @@ static void read_members(const char *path, struct members *ms, bool with_manifes
 			snprintf(m->name, sizeof(m->name), "%s", bf->name);
 			m->data = malloc(bf->size + 1);
 			m->len = (size_t)bf->size;
-			must(bundle_stream_open(b, bf->name, &st, &err), &err, "stream");
-			must(bundle_stream_read(st, m->data, m->len, &got, &err), &err, "read");
+			fx_must(bundle_stream_open(b, bf->name, &st, &err), &err, "stream");
+			fx_must(bundle_stream_read(st, m->data, m->len, &got, &err), &err, "read");
 			assert_int_equal(got, m->len);
 			bundle_stream_close(&st);
 		}
@@ -257,10 +233,10 @@ static void write_signed(const char *path, struct members *ms, const struct note
 	struct bundle_writer *w;
 	struct pv_error err;
 	unlink(path);
-	must(bundle_writer_open(path, AUDITBUNDLE_KIND, &w, &err), &err, "writer");
+	fx_must(bundle_writer_open(path, AUDITBUNDLE_KIND, &w, &err), &err, "writer");
 	for (int i = 0; i < ms->n; i++)
-		must(bundle_add(w, ms->m[i].name, ms->m[i].data, ms->m[i].len, &err), &err, "add");
-	must(bundle_writer_finish(&w, s, &err), &err, "finish");
+		fx_must(bundle_add(w, ms->m[i].name, ms->m[i].data, ms->m[i].len, &err), &err, "add");
+	fx_must(bundle_writer_finish(&w, s, &err), &err, "finish");
 }
 
 /* As an outsider would: the members as given, manifest and all, in a
@@ -339,7 +315,7 @@ static void test_a_time_range_bundle_rebuilds_the_root_from_both_edges(void **st
 	int64_t t0 = 1795300000;
 	uint64_t lo, hi;
 	struct pv_error err;
-	must(auditlog_range(f.t, INT64_MIN, INT64_MAX, &lo, &hi, &err), &err, "range");
+	fx_must(auditlog_range(f.t, INT64_MIN, INT64_MAX, &lo, &hi, &err), &err, "range");
 	assert_int_equal(hi, 40);
 	assert_int_equal(sqlite3_exec(f.db, "UPDATE audit_event SET time = 1795300000 + 60 * seq",
 				      NULL, NULL, NULL), SQLITE_OK);
@@ -477,7 +453,7 @@ static void test_other_key_older_checkpoint_and_missing_export_event(void **stat
 
 	/* Signed with another key (of the same name even). */
 	memset(seed, 7, sizeof(seed));
-	must(note_signer_from_seed("test.example/pv/audit", seed, &other, &err), &err, "key");
+	fx_must(note_signer_from_seed("test.example/pv/audit", seed, &other, &err), &err, "key");
 	read_members(p, &ms, false);
 	write_signed(q, &ms, &other);
 	expect_problem(&f, q, NULL, "MANIFEST.note is not signed by a trusted key");
@@ -486,7 +462,7 @@ static void test_other_key_older_checkpoint_and_missing_export_event(void **stat
 
 	/* An older checkpoint in place of the final one. */
 	tlog_checkpoint_row_init(&row);
-	must(tlog_checkpoint_get(f.t, 5, &row, &err), &err, "old checkpoint");
+	fx_must(tlog_checkpoint_get(f.t, 5, &row, &err), &err, "old checkpoint");
 	read_members(p, &ms, false);
 	set_member(&ms, "audit/checkpoint", row.note.data, row.note.len);
 	write_signed(q, &ms, f.s);
@@ -623,7 +599,7 @@ static void test_a_rotated_key_is_followed_from_the_key_held(void **state)
 	char p[256], q[256];
 	fx_init(&f);
 	fill(&f, 5);
-	must(keys_rotate(f.t, f.t, f.keydir, &f.s, NULL, &err), &err, "rotate");
+	fx_must(keys_rotate(f.t, f.t, f.keydir, &f.s, NULL, &err), &err, "rotate");
 	fill(&f, 5);
 	export_to(&f, "a.tar.gz", INT64_MIN, INT64_MAX, p, sizeof(p));
 	expect_ok(&f, p, NULL);
@@ -655,11 +631,11 @@ static int each_cb(void *ctx, const struct bundle_file *f, struct bundle_stream 
 	c->n++;
 	/* Read a little of some members, all of others, none of the rest. */
 	if (c->n % 3 == 1) {
-		must(bundle_stream_read(s, buf, sizeof(buf), &got, &err), &err, "read");
+		fx_must(bundle_stream_read(s, buf, sizeof(buf), &got, &err), &err, "read");
 	} else if (c->n % 3 == 2) {
 		c->want += f->size;
 		do {
-			must(bundle_stream_read(s, buf, sizeof(buf), &got, &err), &err, "read");
+			fx_must(bundle_stream_read(s, buf, sizeof(buf), &got, &err), &err, "read");
 			c->bytes += got;
 		} while (got > 0);
 	}
@@ -677,8 +653,8 @@ static void test_one_pass_over_every_member(void **state)
 	fx_init(&f);
 	fill(&f, 30);
 	export_to(&f, "a.zip", INT64_MIN, INT64_MAX, p, sizeof(p));
-	must(bundle_open_file(p, &b, &err), &err, "open");
-	must(bundle_each(b, each_cb, &c, &err), &err, "each");
+	fx_must(bundle_open_file(p, &b, &err), &err, "open");
+	fx_must(bundle_each(b, each_cb, &c, &err), &err, "each");
 	assert_int_equal(c.n, bundle_count(b));
 	assert_true(c.want > 0);
 	assert_int_equal(c.bytes, c.want);
@@ -702,14 +678,14 @@ static void test_manifest_note_found_after_the_keep_budget(void **state)
 	assert_non_null(data);
 	fx_init(&f);
 	snprintf(p, sizeof(p), "%s/many.tar.gz", f.dir);
-	must(bundle_writer_open(p, AUDITBUNDLE_KIND, &w, &err), &err, "writer");
+	fx_must(bundle_writer_open(p, AUDITBUNDLE_KIND, &w, &err), &err, "writer");
 	for (size_t i = 0; i < PV_BUNDLE_KEPT_MAX / member + 2; i++) {
 		data[0] = (unsigned char)i; /* members differ */
 		snprintf(name, sizeof(name), "m/%zu", i);
-		must(bundle_add(w, name, data, member, &err), &err, "add");
+		fx_must(bundle_add(w, name, data, member, &err), &err, "add");
 	}
-	must(bundle_writer_finish(&w, f.s, &err), &err, "finish");
-	must(bundle_open_file(p, &b, &err), &err, "open");
+	fx_must(bundle_writer_finish(&w, f.s, &err), &err, "finish");
+	fx_must(bundle_open_file(p, &b, &err), &err, "open");
 	assert_int_equal(bundle_check_manifest(b, &f.v, 1, NULL, &rep), 0);
 	assert_int_equal(rep.problems, 0);
 	bundle_free(&b);

@@ -3,7 +3,6 @@
  * commitment, appends that sign a checkpoint and roll back with the
  * caller, failing closed on a read-only database, listing filters, the
  * whole-log check and heartbeat gaps. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,46 +24,22 @@
 #include "audit/keys.h"
 #include "audit/tlog.h"
 #include "audit/tlog_verify.h"
+#include "tests/unit/fixtures.h"
 
 struct fx {
-	char dir[64], keydir[128], dbpath[128];
+	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
 	sqlite3 *db;
 	struct tlog *t;
 	struct note_signer *s;
 };
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void must(int r, const struct pv_error *err, const char *what)
-{
-	if (r != 0)
-		fail_msg("%s: %d %s", what, r, err->msg);
-}
-
 static void fx_init(struct fx *f)
 {
-	struct pv_error err;
-	struct pv_buf vk;
 	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pv-auditlog-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->keydir, sizeof(f->keydir), "%s/keys", f->dir);
-	snprintf(f->dbpath, sizeof(f->dbpath), "%s/catalog.db", f->dir);
-	assert_int_equal(mkdir(f->keydir, 0700), 0);
-	assert_int_equal(sqlite3_open(f->dbpath, &f->db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(f->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
-	pv_buf_init(&vk, NOTE_VKEY_MAX);
-	must(keys_init_log(f->db, f->keydir, "audit", "test.example/pv/audit", &vk, &err), &err,
-	     "init");
-	pv_buf_free(&vk);
-	must(tlog_open(f->db, "audit", &f->t, &err), &err, "open");
-	must(keys_load(f->keydir, f->t, &f->s, &err), &err, "load key");
+	fx_logdir_make("auditlog", f->dir, f->keydir, f->dbpath);
+	f->db = fx_logdb_open(f->dbpath, "PRAGMA journal_mode=WAL");
+	fx_log_create(f->db, f->keydir, "audit", "test.example/pv/audit", NULL);
+	fx_log_open(f->db, f->keydir, "audit", &f->t, &f->s);
 }
 
 static void fx_done(struct fx *f)
@@ -72,7 +47,7 @@ static void fx_done(struct fx *f)
 	keys_free(&f->s);
 	tlog_free(&f->t);
 	sqlite3_close(f->db);
-	nftw(f->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	fx_rmtree(f->dir);
 }
 
 static uint64_t append(struct fx *f, const char *actor, const char *type, const char *object,
@@ -81,7 +56,7 @@ static uint64_t append(struct fx *f, const char *actor, const char *type, const 
 	struct audit_event ev = {actor, type, object, "ok", personal};
 	struct pv_error err;
 	uint64_t seq;
-	must(auditlog_append(f->t, f->s, &ev, &seq, &err), &err, "append");
+	fx_must(auditlog_append(f->t, f->s, &ev, &seq, &err), &err, "append");
 	return seq;
 }
 
@@ -101,13 +76,13 @@ static void test_leaf_round_trip_escapes_control_bytes_and_percent(void **state)
 	struct pv_buf b;
 	struct pv_error err;
 	pv_buf_init(&b, PV_TLOG_ENTRY_MAX);
-	must(auditlog_leaf_format(&ev, 7, 1795300000, NULL, &b, &err), &err, "format");
+	fx_must(auditlog_leaf_format(&ev, 7, 1795300000, NULL, &b, &err), &err, "format");
 	/* A newline in a value cannot forge a line of the leaf. */
 	assert_non_null(strstr(pv_buf_str(&b), "object message=42%0Aforged 1\n"));
 	assert_non_null(strstr(pv_buf_str(&b), "actor web:al%25ice\n"));
 	assert_non_null(strstr(pv_buf_str(&b), "outcome failed: a%09b%7F\n"));
 	assert_non_null(strstr(pv_buf_str(&b), "commit -\n"));
-	must(auditlog_leaf_parse(b.data, b.len, 7, &e, &err), &err, "parse");
+	fx_must(auditlog_leaf_parse(b.data, b.len, 7, &e, &err), &err, "parse");
 	assert_int_equal(e.kind, AUDIT_ENTRY_EVENT);
 	assert_int_equal(e.seq, 7);
 	assert_int_equal(e.time, 1795300000);
@@ -140,10 +115,10 @@ static void test_leaf_parser_accepts_one_spelling_only(void **state)
 	struct pv_error err;
 	memset(commit, 0xab, sizeof(commit));
 	pv_buf_init(&b, PV_TLOG_ENTRY_MAX);
-	must(auditlog_leaf_format(&ev, 3, 1795300000, commit, &b, &err), &err, "format");
+	fx_must(auditlog_leaf_format(&ev, 3, 1795300000, commit, &b, &err), &err, "format");
 	const char *l = pv_buf_str(&b);
 	struct audit_entry e;
-	must(auditlog_leaf_parse(b.data, b.len, 3, &e, &err), &err, "parse");
+	fx_must(auditlog_leaf_parse(b.data, b.len, 3, &e, &err), &err, "parse");
 	assert_true(e.has_commit);
 	assert_memory_equal(e.commit, commit, sizeof(commit));
 	/* Reordering: a leaf at another index says so. */
@@ -183,7 +158,7 @@ static void test_bad_events_are_refused_before_anything_is_written(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_true(auditlog_append(f.t, f.s, &bad[i], NULL, &err) < 0);
-	must(tlog_size(f.t, &size, &err), &err, "size");
+	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	assert_int_equal(size, 0);
 	fx_done(&f);
 }
@@ -204,11 +179,11 @@ static void test_append_keeps_personal_data_out_of_the_leaf(void **state)
 	assert_int_equal(seq, 0);
 	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
 	pv_buf_init(&data, PV_AUDIT_PERSONAL_MAX);
-	must(tlog_leaf(f.t, seq, &leaf, &err), &err, "leaf");
+	fx_must(tlog_leaf(f.t, seq, &leaf, &err), &err, "leaf");
 	assert_null(strstr(pv_buf_str(&leaf), "ceo@example.com"));
-	must(auditlog_leaf_parse(leaf.data, leaf.len, seq, &e, &err), &err, "parse");
+	fx_must(auditlog_leaf_parse(leaf.data, leaf.len, seq, &e, &err), &err, "parse");
 	assert_true(e.has_commit);
-	must(auditlog_personal(f.t, seq, salt, &data, &err), &err, "personal");
+	fx_must(auditlog_personal(f.t, seq, salt, &data, &err), &err, "personal");
 	assert_string_equal(pv_buf_str(&data), query);
 	auditlog_commitment(salt, data.data, data.len, c);
 	assert_memory_equal(c, e.commit, sizeof(c));
@@ -216,8 +191,8 @@ static void test_append_keeps_personal_data_out_of_the_leaf(void **state)
 	uint64_t seq2 = append(&f, "web:alice", AUDIT_SEARCH, "results=2 ids-sha256=00", query);
 	struct audit_entry e2;
 	pv_buf_reset(&leaf);
-	must(tlog_leaf(f.t, seq2, &leaf, &err), &err, "leaf");
-	must(auditlog_leaf_parse(leaf.data, leaf.len, seq2, &e2, &err), &err, "parse");
+	fx_must(tlog_leaf(f.t, seq2, &leaf, &err), &err, "leaf");
+	fx_must(auditlog_leaf_parse(leaf.data, leaf.len, seq2, &e2, &err), &err, "parse");
 	assert_memory_not_equal(e.commit, e2.commit, sizeof(c));
 	/* No personal data: no commitment, no side row. */
 	uint64_t seq3 = append(&f, "cli:root", AUDIT_VIEW, "message=1", NULL);
@@ -241,11 +216,11 @@ static void test_every_append_signs_a_timed_checkpoint_covering_it(void **state)
 	for (int i = 0; i < 5; i++) {
 		uint64_t seq = append(&f, "system", AUDIT_HEARTBEAT, "log=audit", NULL);
 		pv_buf_reset(&note);
-		must(checkpoint_latest(f.t, &note, &cp, &err), &err, "latest");
+		fx_must(checkpoint_latest(f.t, &note, &cp, &err), &err, "latest");
 		assert_int_equal(cp.size, seq + 1);
 		assert_true(cp.time > 0);
 	}
-	must(tlog_verify(f.t, NULL, NULL, NULL, 0, &rep, &err), &err, "verify");
+	fx_must(tlog_verify(f.t, NULL, NULL, NULL, 0, &rep, &err), &err, "verify");
 	assert_int_equal(rep.size, 5);
 	assert_int_equal(rep.checkpoints, 6); /* genesis + one per entry */
 	pv_buf_free(&note);
@@ -262,12 +237,12 @@ static void test_append_in_a_rolled_back_transaction_leaves_nothing(void **state
 	append(&f, "cli:root", AUDIT_INIT, "origin=x", NULL);
 	assert_int_equal(sqlite3_exec(f.db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	append(&f, "cli:root", AUDIT_HOLD_PLACE, "hold=m1", "query text");
-	must(tlog_size(f.t, &size, &err), &err, "size");
+	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	assert_int_equal(size, 2); /* visible inside the transaction */
 	assert_int_equal(sqlite3_exec(f.db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-	must(tlog_size(f.t, &size, &err), &err, "size");
+	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	assert_int_equal(size, 1);
-	must(tlog_checkpoint_count(f.t, &count, &next, &err), &err, "count");
+	fx_must(tlog_checkpoint_count(f.t, &count, &next, &err), &err, "count");
 	assert_int_equal(count, 2);
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_prepare_v2(f.db, "SELECT count(*) FROM audit_personal", -1, &st, NULL),
@@ -291,7 +266,7 @@ static void test_append_fails_on_a_read_only_store(void **state)
 	fx_init(&f);
 	append(&f, "cli:root", AUDIT_INIT, "origin=x", NULL);
 	assert_int_equal(sqlite3_open_v2(f.dbpath, &ro, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	must(tlog_open(ro, "audit", &t, &err), &err, "open ro");
+	fx_must(tlog_open(ro, "audit", &t, &err), &err, "open ro");
 	struct audit_event ev = {"cli:root", AUDIT_VIEW, "message=1", "ok", NULL};
 	assert_true(auditlog_append(t, f.s, &ev, NULL, &err) < 0);
 	assert_true(strlen(err.msg) > 0);
@@ -305,7 +280,7 @@ static void test_append_fails_on_a_read_only_store(void **state)
 	assert_non_null(strstr(err.msg, "locked"));
 	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(other);
-	must(tlog_size(f.t, &size, &err), &err, "size");
+	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	assert_int_equal(size, 1);
 	fx_done(&f);
 }
@@ -353,25 +328,25 @@ static void test_list_filters_by_time_actor_and_type(void **state)
 	pv_clock_override(NULL);
 	struct seen s = {0};
 	struct auditlog_filter all = {INT64_MIN, INT64_MAX, NULL, NULL};
-	must(auditlog_list(f.t, &all, collect, &s, &err), &err, "list");
+	fx_must(auditlog_list(f.t, &all, collect, &s, &err), &err, "list");
 	assert_int_equal(s.n, 5);
 	assert_string_equal(s.personal[1], "q1");
 	memset(&s, 0, sizeof(s));
 	struct auditlog_filter win = {t0 + 60, t0 + 180, "web:alice", NULL};
-	must(auditlog_list(f.t, &win, collect, &s, &err), &err, "list");
+	fx_must(auditlog_list(f.t, &win, collect, &s, &err), &err, "list");
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.seq[0], 1);
 	assert_int_equal(s.seq[1], 3);
 	memset(&s, 0, sizeof(s));
 	struct auditlog_filter typ = {INT64_MIN, INT64_MAX, NULL, AUDIT_SEARCH};
-	must(auditlog_list(f.t, &typ, collect, &s, &err), &err, "list");
+	fx_must(auditlog_list(f.t, &typ, collect, &s, &err), &err, "list");
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.personal[1], "q2");
 	uint64_t lo, hi;
-	must(auditlog_range(f.t, t0 + 61, t0 + 239, &lo, &hi, &err), &err, "range");
+	fx_must(auditlog_range(f.t, t0 + 61, t0 + 239, &lo, &hi, &err), &err, "range");
 	assert_int_equal(lo, 2);
 	assert_int_equal(hi, 4);
-	must(auditlog_range(f.t, t0 + 1000, INT64_MAX, &lo, &hi, &err), &err, "range");
+	fx_must(auditlog_range(f.t, t0 + 1000, INT64_MAX, &lo, &hi, &err), &err, "range");
 	assert_int_equal(lo, hi);
 	fx_done(&f);
 }
@@ -397,14 +372,14 @@ static void test_changed_or_orphaned_personal_data_is_detected(void **state)
 	fx_init(&f);
 	append(&f, "web:alice", AUDIT_SEARCH, "results=1", "secret query");
 	append(&f, "web:alice", AUDIT_VIEW, "message=1", NULL);
-	must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
+	fx_must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
 	assert_int_equal(problems, 0);
 	assert_int_equal(rep.entries, 2);
 	assert_int_equal(rep.personal, 1);
 	/* Someone edits the side table: the commitment gives it away. */
 	assert_int_equal(sqlite3_exec(f.db, "UPDATE audit_personal SET data = 'harmless query'",
 				      NULL, NULL, NULL), SQLITE_OK);
-	must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
+	fx_must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
 	assert_int_equal(problems, 1);
 	struct seen s = {0};
 	struct auditlog_filter all = {INT64_MIN, INT64_MAX, NULL, NULL};
@@ -414,7 +389,7 @@ static void test_changed_or_orphaned_personal_data_is_detected(void **state)
 	problems = 0;
 	assert_int_equal(sqlite3_exec(f.db, "UPDATE audit_personal SET seq = 1", NULL, NULL, NULL),
 			 SQLITE_OK);
-	must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
+	fx_must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
 	assert_int_equal(problems, 2);
 	fx_done(&f);
 }
@@ -434,7 +409,7 @@ static void test_heartbeat_gaps_are_reported_with_their_ends(void **state)
 		append(&f, "system", AUDIT_HEARTBEAT, "log=audit", NULL);
 	}
 	pv_clock_override(NULL);
-	must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
+	fx_must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
 	assert_int_equal(problems, 0);
 	assert_int_equal(rep.gaps, 2);
 	assert_int_equal(rep.gap[0].from_seq, 2);
@@ -460,7 +435,7 @@ static void test_json_and_csv_are_valid_and_defuse_formulas(void **state)
 	snprintf(e.outcome, sizeof(e.outcome), "ok\\\n\x01");
 	pv_buf_init(&b, 65536);
 	const char personal[] = "to:\"a, b\"\r\nx\xc3\xa9";
-	must(auditlog_entry_json(&e, personal, strlen(personal), &b, &err), &err, "json");
+	fx_must(auditlog_entry_json(&e, personal, strlen(personal), &b, &err), &err, "json");
 	assert_int_equal(b.data[b.len - 1], '\n');
 	json_t *o = json_loadb((const char *)b.data, b.len - 1, JSON_REJECT_DUPLICATES, &je);
 	assert_non_null(o);
@@ -471,7 +446,7 @@ static void test_json_and_csv_are_valid_and_defuse_formulas(void **state)
 	assert_true(json_is_null(json_object_get(o, "commit")));
 	json_decref(o);
 	pv_buf_reset(&b);
-	must(auditlog_entry_csv(&e, personal, strlen(personal), &b, &err), &err, "csv");
+	fx_must(auditlog_entry_csv(&e, personal, strlen(personal), &b, &err), &err, "csv");
 	assert_string_equal(pv_buf_str(&b),
 			    "9,\"2026-11-21T22:26:40Z\",\"web:\"\"bob\"\"\",\"search\","
 			    "\"'=HYPERLINK(\"\"http://x\"\")\",\"ok\\\n\x01\",\"\","

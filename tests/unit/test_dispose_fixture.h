@@ -6,7 +6,6 @@
 #ifndef PV_TEST_DISPOSE_FIXTURE_H
 #define PV_TEST_DISPOSE_FIXTURE_H
 
-#include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "archiver/store/message.h"
 #include "archiver/archive/policies.h"
 #include "policy/policy.h"
+#include "tests/unit/fixtures.h"
 
 struct fx {
 	char dir[64];
@@ -34,20 +34,6 @@ struct fx {
 	struct account acct;
 	int next_uidl;
 };
-
-static void fx_must(int r, const struct pv_error *err, const char *what)
-{
-	if (r != 0)
-		fail_msg("%s: %d %s", what, r, err->msg);
-}
-
-static int fx_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void fx_init(struct fx *f)
 {
@@ -90,7 +76,7 @@ static void fx_free(struct fx *f)
 {
 	archive_close(&f->ar);
 	account_clear(&f->acct);
-	nftw(f->dir, fx_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	fx_rmtree(f->dir);
 }
 
 /* Archives raw (NUL-terminated text) as received at `received`; returns its id. */

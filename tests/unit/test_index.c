@@ -20,6 +20,7 @@
 #include "archiver/lib/buf.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "tests/unit/fixtures.h"
 
 #define RECEIVED0 1750000000
 
@@ -47,11 +48,9 @@ static void add_file(sqlite3 *db, int64_t id, const char *name)
 static int setup(void **state)
 {
 	sqlite3 *db;
-	struct pv_error err;
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
 		return -1;
-	if (index_ensure_schema(db, &err) != PV_OK)
-		return -1;
+	fx_catalog_schema(db);
 	const char *src = getenv("POPVAULT_SRC");
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/tests/data/mime", src ? src : ".");
@@ -332,6 +331,7 @@ static sqlite3 *fresh(void)
 {
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	fx_catalog_schema(db);
 	assert_int_equal(index_ensure_schema(db, NULL), PV_OK);
 	return db;
 }

@@ -2,7 +2,6 @@
  * per-epoch rules tlog_verify enforces (integrity.md §4 "Swap keys"). */
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,57 +21,25 @@
 #include "audit/keys.h"
 #include "audit/tlog.h"
 #include "audit/tlog_verify.h"
+#include "tests/unit/fixtures.h"
 
 struct fx {
-	char dir[64], keydir[128], dbpath[128];
+	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
 	sqlite3 *db;
 	struct tlog *archive, *audit;
 	struct note_signer *sa, *su;
 	char vkey_archive[NOTE_VKEY_MAX + 1], vkey_audit[NOTE_VKEY_MAX + 1];
 };
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void must(int r, const struct pv_error *err, const char *what)
-{
-	if (r != 0)
-		fail_msg("%s: %d %s", what, r, err->msg);
-}
-
-static void init_one(struct fx *f, const char *log, char *vkey_out)
-{
-	struct pv_error err;
-	struct pv_buf vk;
-	char origin[128];
-	pv_buf_init(&vk, NOTE_VKEY_MAX);
-	snprintf(origin, sizeof(origin), "mx1.example/popvault/%s", log);
-	must(keys_init_log(f->db, f->keydir, log, origin, &vk, &err), &err, "init");
-	snprintf(vkey_out, NOTE_VKEY_MAX + 1, "%s", pv_buf_str(&vk));
-	pv_buf_free(&vk);
-}
-
 static void fx_init(struct fx *f)
 {
-	struct pv_error err;
 	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pv-keys-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->keydir, sizeof(f->keydir), "%s/keys", f->dir);
-	snprintf(f->dbpath, sizeof(f->dbpath), "%s/catalog.db", f->dir);
-	assert_int_equal(mkdir(f->keydir, 0700), 0);
-	assert_int_equal(sqlite3_open(f->dbpath, &f->db), SQLITE_OK);
-	init_one(f, "archive", f->vkey_archive);
-	init_one(f, "audit", f->vkey_audit);
-	must(tlog_open(f->db, "archive", &f->archive, &err), &err, "open");
-	must(tlog_open(f->db, "audit", &f->audit, &err), &err, "open");
-	must(keys_load(f->keydir, f->archive, &f->sa, &err), &err, "load");
-	must(keys_load(f->keydir, f->audit, &f->su, &err), &err, "load");
+	fx_logdir_make("keys", f->dir, f->keydir, f->dbpath);
+	f->db = fx_logdb_open(f->dbpath, NULL);
+	fx_log_create(f->db, f->keydir, "archive", "mx1.example/popvault/archive", f->vkey_archive);
+	fx_log_create(f->db, f->keydir, "audit", "mx1.example/popvault/audit", f->vkey_audit);
+	fx_log_open(f->db, f->keydir, "archive", &f->archive, &f->sa);
+	fx_log_open(f->db, f->keydir, "audit", &f->audit, &f->su);
 }
 
 static void fx_done(struct fx *f)
@@ -82,7 +49,7 @@ static void fx_done(struct fx *f)
 	tlog_free(&f->archive);
 	tlog_free(&f->audit);
 	sqlite3_close(f->db);
-	nftw(f->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	fx_rmtree(f->dir);
 }
 
 static void append(struct tlog *t, int n)
@@ -92,7 +59,7 @@ static void append(struct tlog *t, int n)
 		char e[32];
 		int len = snprintf(e, sizeof(e), "msg %d", i);
 		struct tlog_entry te = {e, (size_t)len};
-		must(tlog_append(t, &te, 1, NULL, &err), &err, "append");
+		fx_must(tlog_append(t, &te, 1, NULL, &err), &err, "append");
 	}
 }
 
@@ -132,7 +99,7 @@ static void test_init_writes_private_key_files_and_genesis(void **state)
 	assert_string_not_equal(f.vkey_archive, f.vkey_audit);
 	/* The genesis checkpoint: the empty tree, signed by the log's key. */
 	pv_buf_init(&note, PV_NOTE_MAX);
-	must(checkpoint_latest(f.archive, &note, NULL, &err), &err, "latest");
+	fx_must(checkpoint_latest(f.archive, &note, NULL, &err), &err, "latest");
 	assert_int_equal(note_verifier_parse(f.vkey_archive, strlen(f.vkey_archive), &v, &err), 0);
 	assert_int_equal(checkpoint_open((char *)note.data, note.len, &v, 1, &cp, &err), 0);
 	assert_int_equal(cp.size, 0);
@@ -170,7 +137,7 @@ static void test_init_writes_private_key_files_and_genesis(void **state)
 	assert_int_equal(tlog_open(f.db, "stray", &none, &err), PV_ENOTFOUND);
 	sodium_memzero(buf, sizeof(buf));
 	sodium_memzero(before, sizeof(before));
-	must(verify(f.archive, f.vkey_archive, &err), &err, "verify");
+	fx_must(verify(f.archive, f.vkey_archive, &err), &err, "verify");
 	fx_done(&f);
 }
 
@@ -245,47 +212,47 @@ static void test_rotation_is_logged_and_destroys_the_old_key(void **state)
 	uint64_t audit_size;
 	fx_init(&f);
 	append(f.archive, 40);
-	must(checkpoint_sign(f.archive, f.sa, 0, NULL, NULL, &err), &err, "sign");
+	fx_must(checkpoint_sign(f.archive, f.sa, 0, NULL, NULL, &err), &err, "sign");
 	pv_buf_init(&old_skey, 1024);
-	must(note_signer_format(f.sa, &old_skey, &err), &err, "format");
+	fx_must(note_signer_format(f.sa, &old_skey, &err), &err, "format");
 	old_copy = sodium_malloc(sizeof(*old_copy));
 	memcpy(old_copy, f.sa, sizeof(*old_copy));
 	assert_true(file_contains(f.keydir, pv_buf_str(&old_skey)));
 
 	pv_buf_init(&note, PV_NOTE_MAX);
-	must(keys_rotate(f.archive, f.audit, f.keydir, &f.sa, &note, &err), &err, "rotate");
+	fx_must(keys_rotate(f.archive, f.audit, f.keydir, &f.sa, &note, &err), &err, "rotate");
 	/* The note is signed by the old key and names the new one. */
 	assert_non_null(strstr((char *)note.data, "popvault/key-rotation/v1\n"));
 	struct tlog_epoch_row ep;
 	tlog_epoch_row_init(&ep);
-	must(tlog_epoch_get(f.archive, UINT32_MAX, &ep, &err), &err, "epoch");
+	fx_must(tlog_epoch_get(f.archive, UINT32_MAX, &ep, &err), &err, "epoch");
 	assert_int_equal(ep.epoch, 1);
 	assert_non_null(strstr((char *)note.data, ep.vkey));
 	assert_string_equal(ep.record_log, "audit");
 	/* ... and is the last leaf of the audit log. */
-	must(tlog_size(f.audit, &audit_size, &err), &err, "size");
+	fx_must(tlog_size(f.audit, &audit_size, &err), &err, "size");
 	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
-	must(tlog_leaf(f.audit, audit_size - 1, &leaf, &err), &err, "leaf");
+	fx_must(tlog_leaf(f.audit, audit_size - 1, &leaf, &err), &err, "leaf");
 	assert_int_equal(leaf.len, note.len);
 	assert_memory_equal(leaf.data, note.data, note.len);
 	/* The old seed is gone from the key directory; the new key loads. */
 	assert_false(file_contains(f.keydir, pv_buf_str(&old_skey)));
 	struct note_signer *reloaded;
-	must(keys_load(f.keydir, f.archive, &reloaded, &err), &err, "load new");
+	fx_must(keys_load(f.keydir, f.archive, &reloaded, &err), &err, "load new");
 	assert_memory_equal(reloaded->pk, f.sa->pk, 32);
 	keys_free(&reloaded);
 	/* The old key can no longer sign this log; the new one can. */
 	assert_int_equal(checkpoint_sign(f.archive, old_copy, 0, NULL, NULL, &err), PV_ERR);
 	append(f.archive, 5);
-	must(checkpoint_sign(f.archive, f.sa, 0, NULL, NULL, &err), &err, "sign new");
+	fx_must(checkpoint_sign(f.archive, f.sa, 0, NULL, NULL, &err), &err, "sign new");
 	/* The whole history verifies from the pinned genesis key. */
-	must(tlog_verify(f.archive, f.vkey_archive, NULL, NULL, 0, &rep, &err), &err, "verify");
+	fx_must(tlog_verify(f.archive, f.vkey_archive, NULL, NULL, 0, &rep, &err), &err, "verify");
 	assert_int_equal(rep.epochs, 2);
 	assert_true(rep.pinned);
-	must(verify(f.audit, f.vkey_audit, &err), &err, "verify audit");
+	fx_must(verify(f.audit, f.vkey_audit, &err), &err, "verify audit");
 	/* Rotating the audit log's own key, recorded in itself. */
-	must(keys_rotate(f.audit, f.audit, f.keydir, &f.su, NULL, &err), &err, "rotate audit");
-	must(verify(f.audit, f.vkey_audit, &err), &err, "verify audit after");
+	fx_must(keys_rotate(f.audit, f.audit, f.keydir, &f.su, NULL, &err), &err, "rotate audit");
+	fx_must(verify(f.audit, f.vkey_audit, &err), &err, "verify audit after");
 
 	note_signer_wipe(old_copy);
 	sodium_free(old_copy);
@@ -300,11 +267,11 @@ static void rotate_archive(struct fx *f)
 {
 	struct pv_error err;
 	append(f->archive, 10);
-	must(checkpoint_sign(f->archive, f->sa, 0, NULL, NULL, &err), &err, "sign");
-	must(keys_rotate(f->archive, f->audit, f->keydir, &f->sa, NULL, &err), &err, "rotate");
+	fx_must(checkpoint_sign(f->archive, f->sa, 0, NULL, NULL, &err), &err, "sign");
+	fx_must(keys_rotate(f->archive, f->audit, f->keydir, &f->sa, NULL, &err), &err, "rotate");
 	append(f->archive, 10);
-	must(checkpoint_sign(f->archive, f->sa, 0, NULL, NULL, &err), &err, "sign");
-	must(verify(f->archive, f->vkey_archive, &err), &err, "verify");
+	fx_must(checkpoint_sign(f->archive, f->sa, 0, NULL, NULL, &err), &err, "sign");
+	fx_must(verify(f->archive, f->vkey_archive, &err), &err, "verify");
 }
 
 static void test_old_epoch_resigned_by_new_key_is_rejected(void **state)
@@ -320,12 +287,12 @@ static void test_old_epoch_resigned_by_new_key_is_rejected(void **state)
 	fx_init(&f);
 	rotate_archive(&f);
 	tlog_checkpoint_row_init(&row);
-	must(tlog_checkpoint_get(f.archive, 1, &row, &err), &err, "get");
-	must(note_split((char *)row.note.data, row.note.len, &tl, &ns, &err), &err, "split");
+	fx_must(tlog_checkpoint_get(f.archive, 1, &row, &err), &err, "get");
+	fx_must(note_split((char *)row.note.data, row.note.len, &tl, &ns, &err), &err, "split");
 	pv_buf_init(&body, PV_NOTE_MAX);
 	pv_buf_init(&forged, PV_NOTE_MAX);
-	must(pv_buf_append(&body, row.note.data, tl, &err), &err, "body");
-	must(note_sign((char *)body.data, body.len, f.sa, &forged, &err), &err, "forge");
+	fx_must(pv_buf_append(&body, row.note.data, tl, &err), &err, "body");
+	fx_must(note_sign((char *)body.data, body.len, f.sa, &forged, &err), &err, "forge");
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_prepare_v2(f.db, "UPDATE tlog_checkpoint SET note = ?1 WHERE seq = 1 AND"
 						  " log_id = (SELECT id FROM tlog_log WHERE name = 'archive')",
@@ -360,10 +327,10 @@ static void test_rotation_without_the_old_keys_signature_is_rejected(void **stat
 	struct note_verifier ev;
 	struct pv_buf evk;
 	uint8_t seed[32] = {66};
-	must(note_signer_from_seed(tlog_origin(f.archive), seed, &evil, &err), &err, "evil key");
+	fx_must(note_signer_from_seed(tlog_origin(f.archive), seed, &evil, &err), &err, "evil key");
 	note_signer_verifier(&evil, &ev);
 	pv_buf_init(&evk, NOTE_VKEY_MAX);
-	must(note_verifier_format(&ev, &evk, &err), &err, "vkey");
+	fx_must(note_verifier_format(&ev, &evk, &err), &err, "vkey");
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_prepare_v2(f.db, "UPDATE tlog_epoch SET vkey = ?1 WHERE epoch = 1",
 					    -1, &st, NULL),
@@ -411,11 +378,11 @@ static void test_load_finishes_or_discards_an_interrupted_rotation(void **state)
 	snprintf(saved, sizeof(saved), "%s/saved", f.keydir);
 
 	/* Crash before the commit: a stray .next key is discarded. */
-	must(keys_create(f.keydir, "stray", "mx1.example/popvault/archive", &stray, &err), &err, "stray");
+	fx_must(keys_create(f.keydir, "stray", "mx1.example/popvault/archive", &stray, &err), &err, "stray");
 	char stray_path[256];
 	snprintf(stray_path, sizeof(stray_path), "%s/stray.key", f.keydir);
 	assert_int_equal(rename(stray_path, next), 0);
-	must(keys_load(f.keydir, f.archive, &s, &err), &err, "load");
+	fx_must(keys_load(f.keydir, f.archive, &s, &err), &err, "load");
 	assert_memory_equal(s->pk, f.sa->pk, 32);
 	assert_int_not_equal(access(next, F_OK), 0);
 	keys_free(&s);
@@ -425,10 +392,10 @@ static void test_load_finishes_or_discards_an_interrupted_rotation(void **state)
 	 * of the old key file, rotate, then put the files back as they were
 	 * at that moment. */
 	copy_file(key, saved);
-	must(keys_rotate(f.archive, f.audit, f.keydir, &f.sa, NULL, &err), &err, "rotate");
+	fx_must(keys_rotate(f.archive, f.audit, f.keydir, &f.sa, NULL, &err), &err, "rotate");
 	assert_int_equal(rename(key, next), 0);
 	assert_int_equal(rename(saved, key), 0);
-	must(keys_load(f.keydir, f.archive, &s, &err), &err, "load after crash");
+	fx_must(keys_load(f.keydir, f.archive, &s, &err), &err, "load after crash");
 	assert_memory_equal(s->pk, f.sa->pk, 32);
 	assert_int_not_equal(access(next, F_OK), 0);
 	keys_free(&s);
@@ -446,7 +413,7 @@ static void test_rotation_refuses_inside_a_transaction(void **state)
 	assert_int_equal(keys_rotate(f.archive, f.audit, f.keydir, &f.sa, NULL, &err), PV_ERR);
 	assert_int_equal(sqlite3_exec(f.db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	struct note_signer *s;
-	must(keys_load(f.keydir, f.archive, &s, &err), &err, "old key still there");
+	fx_must(keys_load(f.keydir, f.archive, &s, &err), &err, "old key still there");
 	keys_free(&s);
 	fx_done(&f);
 }

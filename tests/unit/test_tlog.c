@@ -1,7 +1,6 @@
 /* Unit tests for audit/tlog, checkpoint, tlog_proof and tlog_verify: roots
  * and proofs against an in-memory reference, transactions, checkpoints,
  * offline proofs, and tampering with a real SQLite file. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,58 +22,34 @@
 #include "audit/tlog.h"
 #include "audit/tlog_proof.h"
 #include "audit/tlog_verify.h"
+#include "tests/unit/fixtures.h"
 
 /* --- fixture: a data directory with a catalog file and a key dir -------------- */
 
 struct fx {
-	char dir[64], keydir[128], dbpath[128];
+	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
 	sqlite3 *db;
 	struct tlog *t;
 	struct note_signer *s;
 	char vkey[NOTE_VKEY_MAX + 1];
 };
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void must(int r, const struct pv_error *err, const char *what)
-{
-	if (r != 0)
-		fail_msg("%s: %d %s", what, r, err->msg);
-}
+static const char *const fx_pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL";
 
 static void fx_open_db(struct fx *f)
 {
-	assert_int_equal(sqlite3_open(f->dbpath, &f->db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(f->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	f->db = fx_logdb_open(f->dbpath, fx_pragmas);
 }
 
 static void fx_init(struct fx *f, const char *log)
 {
-	struct pv_error err;
-	struct pv_buf vk;
-	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pv-tlog-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->keydir, sizeof(f->keydir), "%s/keys", f->dir);
-	snprintf(f->dbpath, sizeof(f->dbpath), "%s/catalog.db", f->dir);
-	assert_int_equal(mkdir(f->keydir, 0700), 0);
-	fx_open_db(f);
-	pv_buf_init(&vk, NOTE_VKEY_MAX);
 	char origin[128];
+	memset(f, 0, sizeof(*f));
+	fx_logdir_make("tlog", f->dir, f->keydir, f->dbpath);
+	fx_open_db(f);
 	snprintf(origin, sizeof(origin), "test.example/popvault/%s", log);
-	must(keys_init_log(f->db, f->keydir, log, origin, &vk, &err), &err, "init");
-	snprintf(f->vkey, sizeof(f->vkey), "%s", pv_buf_str(&vk));
-	pv_buf_free(&vk);
-	must(tlog_open(f->db, log, &f->t, &err), &err, "open");
-	must(keys_load(f->keydir, f->t, &f->s, &err), &err, "load key");
+	fx_log_create(f->db, f->keydir, log, origin, f->vkey);
+	fx_log_open(f->db, f->keydir, log, &f->t, &f->s);
 }
 
 static void fx_close(struct fx *f)
@@ -88,7 +63,7 @@ static void fx_close(struct fx *f)
 static void fx_done(struct fx *f)
 {
 	fx_close(f);
-	nftw(f->dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	fx_rmtree(f->dir);
 }
 
 /* Entry i: varied lengths, deterministic content. */
@@ -118,7 +93,7 @@ static void append_range(struct tlog *t, uint64_t from, uint64_t to, size_t batc
 				merkle_leaf_hash(e[n].data, e[n].len, ref[i]);
 		}
 		uint64_t first;
-		must(tlog_append(t, e, n, &first, &err), &err, "append");
+		fx_must(tlog_append(t, e, n, &first, &err), &err, "append");
 		assert_int_equal(first, i - n);
 	}
 }
@@ -138,20 +113,20 @@ static void test_schema_idempotent_and_logs_independent(void **state)
 	struct tlog *a, *b;
 	uint64_t sa, sb;
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	must(tlog_ensure_schema(db, &err), &err, "schema");
-	must(tlog_ensure_schema(db, &err), &err, "schema twice");
-	must(tlog_create(db, "archive", "h.example/popvault/archive", &err), &err, "create");
-	must(tlog_create(db, "audit", "h.example/popvault/audit", &err), &err, "create");
+	fx_audit_schema(db);
+	fx_audit_schema(db); /* twice: catalog migration 5 runs it on old archives */
+	fx_must(tlog_create(db, "archive", "h.example/popvault/archive", &err), &err, "create");
+	fx_must(tlog_create(db, "audit", "h.example/popvault/audit", &err), &err, "create");
 	assert_int_equal(tlog_create(db, "audit", "h.example/popvault/audit", &err), PV_ERR);
 	assert_int_not_equal(tlog_create(db, "Bad Name", "x", &err), 0);
 	assert_int_not_equal(tlog_create(db, "x", "has space", &err), 0);
 	assert_int_equal(tlog_open(db, "nosuch", &a, &err), PV_ENOTFOUND);
-	must(tlog_open(db, "archive", &a, &err), &err, "open");
-	must(tlog_open(db, "audit", &b, &err), &err, "open");
+	fx_must(tlog_open(db, "archive", &a, &err), &err, "open");
+	fx_must(tlog_open(db, "audit", &b, &err), &err, "open");
 	append_range(a, 0, 300, 256, 1, NULL);
 	append_range(b, 0, 5, 2, 2, NULL);
-	must(tlog_size(a, &sa, &err), &err, "size");
-	must(tlog_size(b, &sb, &err), &err, "size");
+	fx_must(tlog_size(a, &sa, &err), &err, "size");
+	fx_must(tlog_size(b, &sb, &err), &err, "size");
 	assert_int_equal(sa, 300);
 	assert_int_equal(sb, 5);
 	assert_string_equal(tlog_origin(b), "h.example/popvault/audit");
@@ -173,22 +148,22 @@ static void test_roots_match_reference_across_tile_boundaries(void **state)
 	merkle_hash *ref = calloc(N, sizeof(merkle_hash)), got, want;
 	assert_non_null(ref);
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	must(tlog_ensure_schema(db, &err), &err, "schema");
-	must(tlog_create(db, "audit", "h.example/a", &err), &err, "create");
-	must(tlog_open(db, "audit", &t, &err), &err, "open");
+	fx_audit_schema(db);
+	fx_must(tlog_create(db, "audit", "h.example/a", &err), &err, "create");
+	fx_must(tlog_open(db, "audit", &t, &err), &err, "open");
 	/* Odd batch sizes so batches straddle tile edges. */
 	append_range(t, 0, 1, 1, 0, ref);
 	append_range(t, 1, 700, 37, 0, ref);
 	append_range(t, 700, N, 256, 0, ref);
 	static const uint64_t sizes[] = {0, 1, 2, 255, 256, 257, 511, 512, 699, 700, 65535, 65536, 65537, N};
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		must(tlog_root(t, sizes[i], got, &err), &err, "root");
+		fx_must(tlog_root(t, sizes[i], got, &err), &err, "root");
 		merkle_root(ref, sizes[i], want);
 		assert_memory_equal(got, want, 32);
 	}
 	for (int k = 0; k < 20; k++) {
 		uint64_t s = randombytes_uniform(N) + 1;
-		must(tlog_root(t, s, got, &err), &err, "root");
+		fx_must(tlog_root(t, s, got, &err), &err, "root");
 		merkle_root(ref, s, want);
 		assert_memory_equal(got, want, 32);
 	}
@@ -198,10 +173,10 @@ static void test_roots_match_reference_across_tile_boundaries(void **state)
 	pv_buf_init(&b, PV_TLOG_ENTRY_MAX);
 	unsigned char e[160];
 	for (uint64_t i = 0; i < N; i += 4099) {
-		must(tlog_leaf_hash(t, i, got, &err), &err, "leaf hash");
+		fx_must(tlog_leaf_hash(t, i, got, &err), &err, "leaf hash");
 		assert_memory_equal(got, ref[i], 32);
 		pv_buf_reset(&b);
-		must(tlog_leaf(t, i, &b, &err), &err, "leaf");
+		fx_must(tlog_leaf(t, i, &b, &err), &err, "leaf");
 		size_t n = entry_bytes(i, 0, e);
 		assert_int_equal(b.len, n);
 		assert_memory_equal(b.data, e, n);
@@ -224,9 +199,9 @@ static void test_proofs_verify_and_any_flipped_bit_fails(void **state)
 	merkle_hash proof[PV_PROOF_HASHES_MAX], root, r1;
 	size_t len;
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	must(tlog_ensure_schema(db, &err), &err, "schema");
-	must(tlog_create(db, "audit", "h.example/a", &err), &err, "create");
-	must(tlog_open(db, "audit", &t, &err), &err, "open");
+	fx_audit_schema(db);
+	fx_must(tlog_create(db, "audit", "h.example/a", &err), &err, "create");
+	fx_must(tlog_open(db, "audit", &t, &err), &err, "open");
 	uint64_t have = 0;
 	for (int round = 0; round < 30; round++) {
 		/* Grow to a random size, then test proofs in the tree of a
@@ -241,7 +216,7 @@ static void test_proofs_verify_and_any_flipped_bit_fails(void **state)
 		merkle_root(ref, n, root);
 		for (int s = 0; s < 8; s++) {
 			uint64_t i = s == 0 ? n - 1 : randombytes_uniform((uint32_t)n);
-			must(tlog_inclusion_proof(t, i, n, proof, &len, &err), &err, "inclusion");
+			fx_must(tlog_inclusion_proof(t, i, n, proof, &len, &err), &err, "inclusion");
 			if (merkle_verify_inclusion(i, n, ref[i], proof, len, root, &err) != 0)
 				fail_msg("inclusion %llu in %llu: %s", (unsigned long long)i,
 					 (unsigned long long)n, err.msg);
@@ -261,7 +236,7 @@ static void test_proofs_verify_and_any_flipped_bit_fails(void **state)
 		for (int s = 0; s < 8; s++) {
 			uint64_t m = 1 + randombytes_uniform((uint32_t)n);
 			merkle_root(ref, m, r1);
-			must(tlog_consistency_proof(t, m, n, proof, &len, &err), &err, "consistency");
+			fx_must(tlog_consistency_proof(t, m, n, proof, &len, &err), &err, "consistency");
 			if (merkle_verify_consistency(m, n, proof, len, r1, root, &err) != 0)
 				fail_msg("consistency %llu->%llu: %s", (unsigned long long)m,
 					 (unsigned long long)n, err.msg);
@@ -299,7 +274,7 @@ static void test_append_joins_the_callers_transaction(void **state)
 				      NULL),
 			 0);
 	append_range(f.t, 0, 10, 10, 0, NULL);
-	must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "sign");
+	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "sign");
 	assert_int_equal(sqlite3_get_autocommit(f.db), 0);
 	/* A failing append inside the transaction undoes only itself: a row
 	 * planted at index 11 makes the second insert fail after the first
@@ -311,7 +286,7 @@ static void test_append_joins_the_callers_transaction(void **state)
 	struct tlog_entry e[2] = {{"ok", 2}, {"no", 2}};
 	assert_int_equal(tlog_append(f.t, e, 2, NULL, &err), PV_ERR);
 	assert_int_equal(sqlite3_get_autocommit(f.db), 0);
-	must(tlog_size(f.t, &size, &err), &err, "size");
+	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	assert_int_equal(size, 10);
 	struct pv_buf none;
 	pv_buf_init(&none, 16);
@@ -321,8 +296,8 @@ static void test_append_joins_the_callers_transaction(void **state)
 	struct tlog_entry e2 = {big, sizeof(big)};
 	assert_int_equal(tlog_append(f.t, &e2, 1, NULL, &err), PV_ELIMIT);
 	assert_int_equal(sqlite3_exec(f.db, "ROLLBACK", NULL, NULL, NULL), 0);
-	must(tlog_size(f.t, &size, &err), &err, "size");
-	must(tlog_checkpoint_count(f.t, &cps, &next, &err), &err, "count");
+	fx_must(tlog_size(f.t, &size, &err), &err, "size");
+	fx_must(tlog_checkpoint_count(f.t, &cps, &next, &err), &err, "count");
 	assert_int_equal(size, 0);
 	assert_int_equal(cps, 1); /* only the genesis checkpoint */
 	/* The same batch committed: everything lands together. */
@@ -330,13 +305,13 @@ static void test_append_joins_the_callers_transaction(void **state)
 				      NULL),
 			 0);
 	append_range(f.t, 0, 10, 10, 0, NULL);
-	must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "sign");
+	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "sign");
 	assert_int_equal(sqlite3_exec(f.db, "COMMIT", NULL, NULL, NULL), 0);
 	fx_close(&f);
 	fx_open_db(&f);
-	must(tlog_open(f.db, "archive", &f.t, &err), &err, "reopen");
-	must(tlog_size(f.t, &size, &err), &err, "size");
-	must(tlog_checkpoint_count(f.t, &cps, &next, &err), &err, "count");
+	fx_must(tlog_open(f.db, "archive", &f.t, &err), &err, "reopen");
+	fx_must(tlog_size(f.t, &size, &err), &err, "size");
+	fx_must(tlog_checkpoint_count(f.t, &cps, &next, &err), &err, "count");
 	assert_int_equal(size, 10);
 	assert_int_equal(cps, 2);
 	fx_done(&f);
@@ -353,17 +328,17 @@ static void test_entry_size_limits_and_empty_entries(void **state)
 	merkle_hash h, want;
 	memset(max, 0x5a, sizeof(max));
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	must(tlog_ensure_schema(db, &err), &err, "schema");
-	must(tlog_create(db, "audit", "h.example/a", &err), &err, "create");
-	must(tlog_open(db, "audit", &t, &err), &err, "open");
+	fx_audit_schema(db);
+	fx_must(tlog_create(db, "audit", "h.example/a", &err), &err, "create");
+	fx_must(tlog_open(db, "audit", &t, &err), &err, "open");
 	struct tlog_entry e[2] = {{"", 0}, {max, sizeof(max)}};
-	must(tlog_append(t, e, 2, NULL, &err), &err, "append");
+	fx_must(tlog_append(t, e, 2, NULL, &err), &err, "append");
 	pv_buf_init(&b, PV_TLOG_ENTRY_MAX);
-	must(tlog_leaf(t, 0, &b, &err), &err, "leaf 0");
+	fx_must(tlog_leaf(t, 0, &b, &err), &err, "leaf 0");
 	assert_int_equal(b.len, 0);
-	must(tlog_leaf(t, 1, &b, &err), &err, "leaf 1");
+	fx_must(tlog_leaf(t, 1, &b, &err), &err, "leaf 1");
 	assert_int_equal(b.len, sizeof(max));
-	must(tlog_leaf_hash(t, 0, h, &err), &err, "hash");
+	fx_must(tlog_leaf_hash(t, 0, h, &err), &err, "hash");
 	merkle_leaf_hash("", 0, want);
 	assert_memory_equal(h, want, 32);
 	pv_buf_free(&b);
@@ -430,9 +405,9 @@ static void test_heartbeat_signs_when_idle_and_checkpoints_open(void **state)
 	pv_buf_init(&latest, PV_NOTE_MAX);
 	pv_clock_override(fake_clock);
 	fake_now_ms = 1700000000000;
-	must(checkpoint_heartbeat(f.t, f.s, &n1, &err), &err, "heartbeat 1");
+	fx_must(checkpoint_heartbeat(f.t, f.s, &n1, &err), &err, "heartbeat 1");
 	fake_now_ms += 15 * 60 * 1000;
-	must(checkpoint_heartbeat(f.t, f.s, &n2, &err), &err, "heartbeat 2");
+	fx_must(checkpoint_heartbeat(f.t, f.s, &n2, &err), &err, "heartbeat 2");
 	pv_clock_override(NULL);
 	/* Same tree, two distinct signed notes with increasing times. */
 	assert_int_equal(checkpoint_open((char *)n1.data, n1.len, &v, 1, &c1, &err), 0);
@@ -443,9 +418,9 @@ static void test_heartbeat_signs_when_idle_and_checkpoints_open(void **state)
 	assert_int_equal(c1.time, 1700000000);
 	assert_int_equal(c2.time, 1700000900);
 	assert_true(n1.len != n2.len || memcmp(n1.data, n2.data, n1.len) != 0);
-	must(tlog_checkpoint_count(f.t, &cps, &next, &err), &err, "count");
+	fx_must(tlog_checkpoint_count(f.t, &cps, &next, &err), &err, "count");
 	assert_int_equal(cps, 3); /* genesis + 2 heartbeats */
-	must(checkpoint_latest(f.t, &latest, &cl, &err), &err, "latest");
+	fx_must(checkpoint_latest(f.t, &latest, &cl, &err), &err, "latest");
 	assert_int_equal(latest.len, n2.len);
 	assert_memory_equal(latest.data, n2.data, n2.len);
 	/* Opening with another key of the same name fails. */
@@ -472,10 +447,10 @@ static void test_accept_rejects_older_and_forked_checkpoints(void **state)
 	pv_buf_init(&n200, PV_NOTE_MAX);
 	pv_buf_init(&fork200, PV_NOTE_MAX);
 	append_range(f.t, 0, 100, 64, 0, NULL);
-	must(checkpoint_sign(f.t, f.s, 0, &n100, NULL, &err), &err, "sign 100");
+	fx_must(checkpoint_sign(f.t, f.s, 0, &n100, NULL, &err), &err, "sign 100");
 	append_range(f.t, 100, 200, 64, 0, NULL);
-	must(checkpoint_sign(f.t, f.s, 0, &n200, NULL, &err), &err, "sign 200");
-	must(checkpoint_accept(f.t, (char *)n100.data, n100.len, (char *)n200.data, n200.len, &v, 1,
+	fx_must(checkpoint_sign(f.t, f.s, 0, &n200, NULL, &err), &err, "sign 200");
+	fx_must(checkpoint_accept(f.t, (char *)n100.data, n100.len, (char *)n200.data, n200.len, &v, 1,
 			       &got, &err),
 	     &err, "accept newer");
 	assert_int_equal(got.size, 200);
@@ -490,17 +465,17 @@ static void test_accept_rejects_older_and_forked_checkpoints(void **state)
 	sqlite3 *db2;
 	struct tlog *t2;
 	assert_int_equal(sqlite3_open(":memory:", &db2), SQLITE_OK);
-	must(tlog_ensure_schema(db2, &err), &err, "schema");
-	must(tlog_create(db2, "audit", tlog_origin(f.t), &err), &err, "create");
-	must(tlog_open(db2, "audit", &t2, &err), &err, "open");
+	fx_audit_schema(db2);
+	fx_must(tlog_create(db2, "audit", tlog_origin(f.t), &err), &err, "create");
+	fx_must(tlog_open(db2, "audit", &t2, &err), &err, "open");
 	struct tlog_epoch_row ep;
 	tlog_epoch_row_init(&ep);
 	snprintf(ep.vkey, sizeof(ep.vkey), "%s", f.vkey);
-	must(tlog_epoch_insert(t2, &ep, &err), &err, "epoch");
+	fx_must(tlog_epoch_insert(t2, &ep, &err), &err, "epoch");
 	tlog_epoch_row_free(&ep);
 	append_range(t2, 0, 99, 64, 0, NULL);
 	append_range(t2, 99, 200, 64, 77, NULL); /* diverges at leaf 99 */
-	must(checkpoint_sign(t2, f.s, 0, &fork200, NULL, &err), &err, "sign fork");
+	fx_must(checkpoint_sign(t2, f.s, 0, &fork200, NULL, &err), &err, "sign fork");
 	assert_int_equal(checkpoint_accept(t2, (char *)n100.data, n100.len, (char *)fork200.data,
 					   fork200.len, &v, 1, &got, &err),
 			 PV_EINTEGRITY);
@@ -524,7 +499,7 @@ static void test_sign_refuses_a_log_that_shrank_or_changed(void **state)
 	struct pv_error err;
 	fx_init(&f, "audit");
 	append_range(f.t, 0, 50, 50, 0, NULL);
-	must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "sign");
+	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "sign");
 	assert_int_equal(sqlite3_exec(f.db, "UPDATE tlog_log SET size = 40", NULL, NULL, NULL), 0);
 	assert_int_equal(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "shrank"));
@@ -545,8 +520,8 @@ static void test_tlog_proof_verifies_offline_and_rejects_tampering(void **state)
 	append_range(f.t, 0, 700, 100, 0, NULL);
 	pv_buf_init(&cp, PV_NOTE_MAX);
 	pv_buf_init(&proof, PV_TLOG_PROOF_MAX);
-	must(checkpoint_sign(f.t, f.s, 0, &cp, NULL, &err), &err, "sign");
-	must(tlog_proof_create(f.t, 41, (char *)cp.data, cp.len, extra, sizeof(extra) - 1, &proof,
+	fx_must(checkpoint_sign(f.t, f.s, 0, &cp, NULL, &err), &err, "sign");
+	fx_must(tlog_proof_create(f.t, 41, (char *)cp.data, cp.len, extra, sizeof(extra) - 1, &proof,
 			       &err),
 	     &err, "create");
 	const char *text = (const char *)proof.data;
@@ -555,7 +530,7 @@ static void test_tlog_proof_verifies_offline_and_rejects_tampering(void **state)
 	struct tlog_proof p;
 	struct checkpoint c;
 	/* Needs only the text, the entry and the vkey. */
-	must(tlog_proof_verify(text, proof.len, e, n, f.vkey, &c, &p, &err), &err, "verify");
+	fx_must(tlog_proof_verify(text, proof.len, e, n, f.vkey, &c, &p, &err), &err, "verify");
 	assert_int_equal(p.index, 41);
 	assert_int_equal(c.size, 700);
 	assert_int_equal(p.extra_len, sizeof(extra) - 1);
@@ -621,7 +596,7 @@ static void build_log(struct fx *f, uint64_t n)
 	struct pv_error err;
 	for (uint64_t i = 0; i < n; i += 256) {
 		append_range(f->t, i, i + 256 < n ? i + 256 : n, 256, 0, NULL);
-		must(checkpoint_sign(f->t, f->s, 0, NULL, NULL, &err), &err, "sign");
+		fx_must(checkpoint_sign(f->t, f->s, 0, NULL, NULL, &err), &err, "sign");
 	}
 }
 
@@ -644,7 +619,7 @@ static void test_verify_passes_on_an_untouched_log(void **state)
 	struct tlog_verify_report rep;
 	fx_init(&f, "archive");
 	build_log(&f, 1000);
-	must(tlog_verify(f.t, f.vkey, NULL, NULL, 0, &rep, &err), &err, "verify");
+	fx_must(tlog_verify(f.t, f.vkey, NULL, NULL, 0, &rep, &err), &err, "verify");
 	assert_int_equal(rep.size, 1000);
 	assert_int_equal(rep.checkpoints, 5); /* genesis + 4 batches */
 	assert_true(rep.pinned);
@@ -701,10 +676,10 @@ static void test_verify_detects_truncation_against_an_exported_checkpoint(void *
 	fx_init(&f, "archive");
 	build_log(&f, 1000);
 	pv_buf_init(&exported, PV_NOTE_MAX);
-	must(checkpoint_latest(f.t, &exported, NULL, &err), &err, "export");
+	fx_must(checkpoint_latest(f.t, &exported, NULL, &err), &err, "export");
 	notes[0] = (const char *)exported.data;
 	lens[0] = exported.len;
-	must(verify(&f, notes, lens, 1, &err), &err, "verify before");
+	fx_must(verify(&f, notes, lens, 1, &err), &err, "verify before");
 
 	assert_int_equal(attack(&f, "DELETE FROM tlog_leaf WHERE idx >= 600;"
 				    "DELETE FROM tlog_tile; DELETE FROM tlog_checkpoint WHERE seq > 0;"
@@ -717,19 +692,19 @@ static void test_verify_detects_truncation_against_an_exported_checkpoint(void *
 			 SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct tlog_entry e = {sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)};
-		must(tlog_append(f.t, &e, 1, NULL, &err), &err, "re-append");
+		fx_must(tlog_append(f.t, &e, 1, NULL, &err), &err, "re-append");
 	}
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_exec(f.db, "DROP TABLE keep", NULL, NULL, NULL), SQLITE_OK);
-	must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "re-sign");
+	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "re-sign");
 	/* Undetectable from inside (integrity.md §5) ... */
-	must(verify(&f, NULL, NULL, 0, &err), &err, "verify without anchor");
+	fx_must(verify(&f, NULL, NULL, 0, &err), &err, "verify without anchor");
 	/* ... detected against the exported checkpoint. */
 	assert_int_equal(verify(&f, notes, lens, 1, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "truncated"));
 	/* Growing it back to 1000 with other entries: the root differs. */
 	append_range(f.t, 600, 1000, 256, 99, NULL);
-	must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "re-sign");
+	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "re-sign");
 	assert_int_equal(verify(&f, notes, lens, 1, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "outside checkpoint 0"));
 	pv_buf_free(&exported);

@@ -1,0 +1,86 @@
+/* Set-ups shared by the unit tests: see fixtures.h. */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/fixtures.h"
+
+#include "archiver/lib/buf.h"
+#include "audit/auditlog.h"
+
+void fx_must(int r, const struct pv_error *err, const char *what)
+{
+	if (r != 0)
+		fail_msg("%s: %d %s", what, r, err->msg);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+void fx_rmtree(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void fx_audit_schema(sqlite3 *db)
+{
+	static const char *const ddl[] = {tlog_schema_sql, auditlog_schema_sql};
+	for (size_t i = 0; i < sizeof(ddl) / sizeof(ddl[0]); i++) {
+		char *msg = NULL;
+		if (sqlite3_exec(db, ddl[i], NULL, NULL, &msg) != SQLITE_OK)
+			fail_msg("audit schema: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+	}
+}
+
+void fx_logdir_make(const char *tag, char dir[FX_PATH_MAX], char keydir[FX_PATH_MAX],
+		    char dbpath[FX_PATH_MAX])
+{
+	snprintf(dir, FX_PATH_MAX, "/tmp/pv-%s-XXXXXX", tag);
+	assert_non_null(mkdtemp(dir));
+	snprintf(keydir, FX_PATH_MAX, "%s/keys", dir);
+	snprintf(dbpath, FX_PATH_MAX, "%s/catalog.db", dir);
+	assert_int_equal(mkdir(keydir, 0700), 0);
+}
+
+sqlite3 *fx_logdb_open(const char *path, const char *pragmas)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (pragmas != NULL)
+		assert_int_equal(sqlite3_exec(db, pragmas, NULL, NULL, NULL), SQLITE_OK);
+	fx_audit_schema(db);
+	return db;
+}
+
+void fx_log_create(sqlite3 *db, const char *keydir, const char *log, const char *origin,
+		   char vkey_r[NOTE_VKEY_MAX + 1])
+{
+	struct pv_error err;
+	struct pv_buf vk;
+	pv_buf_init(&vk, NOTE_VKEY_MAX);
+	fx_must(keys_init_log(db, keydir, log, origin, &vk, &err), &err, "keys_init_log");
+	if (vkey_r != NULL)
+		snprintf(vkey_r, NOTE_VKEY_MAX + 1, "%s", pv_buf_str(&vk));
+	pv_buf_free(&vk);
+}
+
+void fx_log_open(sqlite3 *db, const char *keydir, const char *log, struct tlog **t_r,
+		 struct note_signer **s_r)
+{
+	struct pv_error err;
+	fx_must(tlog_open(db, log, t_r, &err), &err, "tlog_open");
+	fx_must(keys_load(keydir, *t_r, s_r, &err), &err, "keys_load");
+}
