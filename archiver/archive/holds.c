@@ -198,9 +198,10 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 	snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
-int hold_each(sqlite3 *db, bool include_released, int (*fn)(void *ctx, const struct hold *h),
-	      void *ctx, struct pv_error *err)
+int hold_each(struct archive *ar, bool include_released,
+	      int (*fn)(void *ctx, const struct hold *h), void *ctx, struct pv_error *err)
 {
+	sqlite3 *db = ar->cat->db;
 	sqlite3_stmt *st;
 	struct hold *h = malloc(sizeof(*h));
 	if (h == NULL)

@@ -54,9 +54,10 @@ int hold_release(struct archive *ar, const char *name, const char *actor, int64_
 		 struct pv_error *err);
 
 /* Calls fn for each hold (active ones, or all with include_released), in
- * the order they were placed. */
-int hold_each(sqlite3 *db, bool include_released, int (*fn)(void *ctx, const struct hold *h),
-	      void *ctx, struct pv_error *err);
+ * the order they were placed. Not audited: holds name matters and
+ * queries, not archived content. */
+int hold_each(struct archive *ar, bool include_released,
+	      int (*fn)(void *ctx, const struct hold *h), void *ctx, struct pv_error *err);
 
 /* Names of the active holds that recorded message_id as covered
  * (hold_members), in the order they were placed: cheap (an index lookup),
