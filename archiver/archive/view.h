@@ -67,10 +67,11 @@ int archive_view_text(struct archive *ar, const char *actor, int64_t id,
 		      struct pv_error *err);
 
 /* Streams the exact stored bytes to sink (which may fail: its error is
- * returned). Bytes reach the sink as they are verified; the blob's
- * authentication tag and SHA-256 are checked as it streams, and a
- * failure after the first bytes is PV_EINTEGRITY: the caller must drop
- * what it received (a download ends in error). */
+ * returned). The blob file is checked against its name before the first
+ * byte, each chunk is authenticated before its bytes reach the sink, and
+ * the SHA-256 of the whole is compared with the catalog's at the end: a
+ * mismatch there is PV_EINTEGRITY after every byte was sent, so a front
+ * end streaming a download must end it as failed, not as complete. */
 int archive_view_raw(struct archive *ar, const char *actor, int64_t id, blob_sink_fn sink,
 		     void *ctx, struct pv_error *err);
 
