@@ -30,6 +30,8 @@ struct vctx {
 
 /* One line to the caller: "FAIL: ..." or "note: ...". */
 static void say(struct vctx *v, const char *kind, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void say(struct vctx *v, const char *kind, const char *fmt, va_list ap)
 {
 	char msg[VERIFY_LINE_MAX];
 	int n = snprintf(msg, sizeof(msg), "%s: ", kind);
