@@ -13,6 +13,7 @@
 #include "archiver/lib/log.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/holds.h"
+#include "archiver/archive/indexer.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
 #include "archiver/archive/policies.h"
@@ -674,4 +675,39 @@ int dispose_pending(sqlite3 *db, int64_t id, bool *pending_r, struct pv_error *e
 		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return r;
+}
+
+int archive_dispose(struct archive *ar, const char *actor, bool dry_run, struct dispose_run *run,
+		    struct pv_error *err)
+{
+	int64_t resumed = 0;
+	int r;
+
+	memset(run, 0, sizeof(*run));
+	/* A run cut short after its intent is finished before anything else. */
+	if (!dry_run && (r = dispose_resume(ar, pv_clock_now(), actor, &resumed, err)) < 0)
+		return r;
+	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = dispose_plan(ar, pv_clock_now(), &run->plan, err)) < 0) {
+		catalog_rollback(ar->cat);
+		return r;
+	}
+	if (dry_run)
+		catalog_rollback(ar->cat); /* changes nothing */
+	else if ((r = dispose_execute(ar, &run->plan, actor, &run->res, err)) < 0)
+		return r;
+	run->res.resumed = resumed;
+	run->completed = true;
+	if (run->plan.missing > 0)
+		return pv_fail(err, PV_EINTEGRITY,
+			       "%zu expired message%s lost content without a disposal record "
+			       "(unauthorised deletion?): not disposed; run popvault verify",
+			       run->plan.missing, run->plan.missing == 1 ? " has" : "s have");
+	return PV_OK;
+}
+
+void dispose_run_free(struct dispose_run *run)
+{
+	dispose_plan_free(&run->plan);
 }

@@ -106,4 +106,26 @@ int dispose_pending(sqlite3 *db, int64_t id, bool *pending_r, struct pv_error *e
 
 const char *dispose_state_name(enum dispose_state s); /* dispose held review blocked */
 
+/* ---- the operation front ends call (`popvault dispose`, `policy dry-run`,
+ * the web API) ---------------------------------------------------------- */
+
+struct dispose_run {
+	bool completed;           /* plan made (and, unless a dry run, carried out) */
+	struct dispose_plan plan; /* valid when completed */
+	struct dispose_result res; /* all 0 for a dry run; res.resumed as below */
+};
+
+/* One disposal run: finishes interrupted runs first (dispose_resume; not in
+ * a dry run), catches the index up, plans at pv_clock_now(), and unless
+ * dry_run carries the plan out (dispose_execute: audited inside, intent
+ * before anything is destroyed). A dry run changes nothing and is not
+ * audited (it shows retention metadata, no content). When expired messages
+ * lost their content without a disposal record, they are not disposed of
+ * and the run returns PV_EINTEGRITY with run_r->completed set (the plan
+ * lists them as blocked). run_r is owned by the caller
+ * (dispose_run_free), also after an error. */
+int archive_dispose(struct archive *ar, const char *actor, bool dry_run, struct dispose_run *run_r,
+		    struct pv_error *err);
+void dispose_run_free(struct dispose_run *run);
+
 #endif

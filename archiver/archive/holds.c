@@ -198,9 +198,10 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 	snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
-int hold_each(sqlite3 *db, bool include_released, int (*fn)(void *ctx, const struct hold *h),
-	      void *ctx, struct pv_error *err)
+int hold_each(struct archive *ar, bool include_released,
+	      int (*fn)(void *ctx, const struct hold *h), void *ctx, struct pv_error *err)
 {
+	sqlite3 *db = ar->cat->db;
 	sqlite3_stmt *st;
 	struct hold *h = malloc(sizeof(*h));
 	if (h == NULL)
@@ -231,6 +232,51 @@ int hold_each(sqlite3 *db, bool include_released, int (*fn)(void *ctx, const str
 	sqlite3_finalize(st);
 	free(h);
 	return r;
+}
+
+int hold_names_of(sqlite3 *db, int64_t message_id, char ***names_r, size_t *n_r,
+		  struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
+
+	*names_r = NULL;
+	*n_r = 0;
+	int r = catalog_prepare(db, "SELECT h.name FROM hold_members m JOIN holds h ON h.id = m.hold_id"
+				    " WHERE m.message_id = ? AND h.released_at IS NULL ORDER BY h.id",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, message_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n_r == cap) {
+			size_t ncap = cap ? 2 * cap : 4;
+			char **v = realloc(*names_r, ncap * sizeof(*v));
+			if (v == NULL)
+				break;
+			*names_r = v;
+			cap = ncap;
+		}
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		if (((*names_r)[*n_r] = strdup(t ? (const char *)t : "")) == NULL)
+			break;
+		(*n_r)++;
+	}
+	if (rc == SQLITE_ROW)
+		r = pv_fail(err, PV_ERR, "out of memory");
+	else if (rc != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+void hold_names_free(char ***names, size_t n)
+{
+	for (size_t i = 0; *names != NULL && i < n; i++)
+		free((*names)[i]);
+	free(*names);
+	*names = NULL;
 }
 
 void hold_set_free(struct hold_set *s)

@@ -54,9 +54,20 @@ int hold_release(struct archive *ar, const char *name, const char *actor, int64_
 		 struct pv_error *err);
 
 /* Calls fn for each hold (active ones, or all with include_released), in
- * the order they were placed. */
-int hold_each(sqlite3 *db, bool include_released, int (*fn)(void *ctx, const struct hold *h),
-	      void *ctx, struct pv_error *err);
+ * the order they were placed. Not audited: holds name matters and
+ * queries, not archived content. */
+int hold_each(struct archive *ar, bool include_released,
+	      int (*fn)(void *ctx, const struct hold *h), void *ctx, struct pv_error *err);
+
+/* Names of the active holds that recorded message_id as covered
+ * (hold_members), in the order they were placed: cheap (an index lookup),
+ * for a message view. A message that matches an active hold's query only
+ * since the hold was placed is recorded by the next disposal run
+ * (holds_resolve); it is held all the same, but not listed here before.
+ * *names_r: NULL when none, else owned by the caller (hold_names_free). */
+int hold_names_of(sqlite3 *db, int64_t message_id, char ***names_r, size_t *n_r,
+		  struct pv_error *err);
+void hold_names_free(char ***names, size_t n);
 
 
 /* Hex SHA-256 of ids (ascending) written as decimal lines "ID\n": the

@@ -1,6 +1,10 @@
 #include "archiver/archive/policies.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "archiver/archive/audit_hook.h"
+#include "archiver/lib/clock.h"
 
 int policy_version_load(sqlite3 *db, int64_t version, struct policy **p_r,
 			struct policy_version_info *info_r, struct pv_error *err)
@@ -24,4 +28,87 @@ int policy_version_add(sqlite3 *db, const struct policy *p, const char *actor, i
 	size_t len;
 	const unsigned char *text = policy_source(p, &len);
 	return policy_store_add(db, text, len, actor, now, version_r, err);
+}
+
+int archive_policy_check(const void *text, size_t len, struct policy_diags *diags,
+			 struct policy_summary *sum, struct pv_error *err)
+{
+	struct policy *p = NULL;
+	int r = policy_parse(text, len, &p, diags, err);
+	memset(sum, 0, sizeof(*sum));
+	if (r < 0)
+		return r;
+	sum->rules = policy_rule_count(p);
+	policy_hash_hex(p, sum->sha256);
+	policy_free(&p);
+	return PV_OK;
+}
+
+int archive_policy_set(struct archive *ar, const char *actor, const void *text, size_t len,
+		       struct policy_diags *diags, struct policy_set_result *res,
+		       struct pv_error *err)
+{
+	struct policy *p;
+	struct policy_version_info cur;
+	int64_t now = pv_clock_now(), previous = 0;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if ((r = policy_parse(text, len, &res->policy, diags, err)) < 0) {
+		res->invalid = true;
+		return r;
+	}
+	p = res->policy;
+	policy_hash_hex(p, res->sha256);
+	r = policy_store_current(ar->cat->db, &cur, err);
+	if (r == PV_OK && strcmp(cur.sha256, res->sha256) == 0) {
+		res->unchanged = true;
+		res->version = cur.version;
+		return PV_OK;
+	}
+	if (r < 0 && r != PV_ENOTFOUND)
+		return r;
+	if ((r = policy_impact_new(p, now, &res->impact, err)) < 0 ||
+	    (r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	/* Audited first, in the same transaction: the version exists only if
+	 * the entry does. The hash is of the exact text. */
+	if (policy_store_current(ar->cat->db, &cur, NULL) == PV_OK)
+		previous = cur.version;
+	if ((r = archive_auditf(ar, actor, AUDIT_POLICY_SET, "ok", NULL, err,
+				"version=%lld sha256=%s previous=%lld", (long long)previous + 1,
+				res->sha256, (long long)previous)) < 0 ||
+	    (r = policy_version_add(ar->cat->db, p, actor, now, &res->version, err)) < 0 ||
+	    (r = retention_reapply(ar, p, res->version, false, res->impact, &res->reapply, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
+	return r;
+}
+
+void policy_set_result_free(struct policy_set_result *res)
+{
+	policy_impact_free(&res->impact);
+	policy_free(&res->policy);
+}
+
+int archive_policy_get(struct archive *ar, int64_t version, unsigned char **text_r, size_t *len_r,
+		       struct policy_version_info *info_r, struct pv_error *err)
+{
+	struct policy_version_info cur;
+	int r;
+	if (version == 0) {
+		if ((r = policy_store_current(ar->cat->db, &cur, err)) < 0)
+			return r;
+		version = cur.version;
+	}
+	return policy_store_get(ar->cat->db, version, text_r, len_r, info_r, err);
+}
+
+int archive_policy_list(struct archive *ar, int64_t *current_r,
+			int (*fn)(void *ctx, const struct policy_version_info *v), void *ctx,
+			struct pv_error *err)
+{
+	struct policy_version_info cur = {0};
+	*current_r = policy_store_current(ar->cat->db, &cur, NULL) == PV_OK ? cur.version : 0;
+	return policy_store_each(ar->cat->db, fn, ctx, err);
 }

@@ -3,12 +3,14 @@
 #include <dirent.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/blob.h"
+#include "archiver/archive/audit_hook.h"
 #include "archiver/archive/dispose.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
@@ -20,22 +22,42 @@
 
 struct vctx {
 	struct archive *ar;
-	FILE *out;
+	verify_line_fn line;
+	void *line_ctx;
 	struct verify_report *rep;
 	bool full;
 };
+
+/* One line to the caller: "FAIL: ..." or "note: ...". */
+static void say(struct vctx *v, const char *kind, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void say(struct vctx *v, const char *kind, const char *fmt, va_list ap)
+{
+	char msg[VERIFY_LINE_MAX];
+	int n = snprintf(msg, sizeof(msg), "%s: ", kind);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	if (v->line != NULL)
+		v->line(v->line_ctx, msg);
+}
 
 static void problem(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct vctx *v, const char *fmt, ...)
 {
 	va_list ap;
 	if (v->rep->problems++ < VERIFY_PRINT_MAX) {
-		fputs("FAIL: ", v->out);
 		va_start(ap, fmt);
-		vfprintf(v->out, fmt, ap);
+		say(v, "FAIL", fmt, ap);
 		va_end(ap);
-		fputc('\n', v->out);
 	}
+}
+
+static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct vctx *v, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say(v, "note", fmt, ap);
+	va_end(ap);
 }
 
 static void audit_problem(void *ctx, const char *msg)
@@ -107,7 +129,7 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 	if (dispose_pending(v->ar->cat->db, m->id, &pending, &e) == PV_OK && pending) {
 		/* A disposal whose intent is recorded was interrupted: its key or
 		 * blob may be gone already; `popvault dispose` finishes it. */
-		fprintf(v->out, "note: message %lld is being disposed of (interrupted run; "
+		note(v, "message %lld is being disposed of (interrupted run; "
 				"'popvault dispose' finishes it)\n", (long long)m->id);
 		goto out;
 	}
@@ -229,10 +251,10 @@ static int count_orphans(struct vctx *v)
 }
 
 int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
-		   const size_t *known_lens, size_t n_known, FILE *out, struct verify_report *rep,
-		   struct pv_error *err)
+		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
+		   struct verify_report *rep, struct pv_error *err)
 {
-	struct vctx v = {ar, out, rep, full};
+	struct vctx v = {ar, line, line_ctx, rep, full};
 	sqlite3_stmt *st;
 	int r;
 
@@ -323,4 +345,34 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 		return pv_fail(err, PV_EINTEGRITY, "%lld integrity problem%s found",
 			       (long long)rep->problems, rep->problems == 1 ? "" : "s");
 	return PV_OK;
+}
+
+int archive_verify(struct archive *ar, const char *actor, bool full,
+		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		   verify_line_fn line, void *line_ctx, struct verify_summary *sum,
+		   struct pv_error *err)
+{
+	struct pv_error aerr;
+	memset(sum, 0, sizeof(*sum));
+	int r = verify_archive(ar, full, known_notes, known_lens, n_known, line, line_ctx, &sum->rep,
+			       err);
+	if (r < 0 && r != PV_EINTEGRITY)
+		return r;
+	sum->ran = true;
+	sum->ok = r == PV_OK;
+	sum->heartbeat_gap = sum->rep.latest_checkpoint_age_s > AUDITLOG_HEARTBEAT_GAP_S;
+	/* The run and its outcome are audited (DESIGN.md §5). */
+	int ar_r = archive_auditf(ar, actor, AUDIT_VERIFY,
+				  r == PV_OK ? "ok" : "failed: integrity problems found", NULL, &aerr,
+				  "full=%s problems=%lld archive-size=%llu audit-size=%llu",
+				  full ? "yes" : "no", (long long)sum->rep.problems,
+				  (unsigned long long)sum->rep.archive_leaves,
+				  (unsigned long long)sum->rep.audit_leaves);
+	sum->recorded = ar_r == PV_OK;
+	if (!sum->recorded) {
+		snprintf(sum->record_error, sizeof(sum->record_error), "%s", aerr.msg);
+		if (r == PV_OK)
+			r = pv_fail(err, ar_r, "%s", aerr.msg);
+	}
+	return r;
 }

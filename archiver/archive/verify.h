@@ -12,7 +12,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
@@ -27,11 +26,41 @@ struct verify_report {
 	struct auditlog_check_report audit; /* entries, personal data, heartbeat gaps */
 };
 
+/* Problems ("FAIL: ...") and notes ("note: ...") go to the caller one line
+ * at a time, as they are found (no newline; at most VERIFY_LINE_MAX - 1
+ * bytes). */
+#define VERIFY_LINE_MAX (PV_ERROR_MSG_MAX + 256)
+typedef void (*verify_line_fn)(void *ctx, const char *line);
+
 /* known_notes: checkpoint notes kept off the box (--checkpoint FILE): the
- * logs must be consistent with them. Problems are printed to `out` one per
- * line as they are found; returns PV_EINTEGRITY when there was any. */
+ * logs must be consistent with them. line (may be NULL) gets each problem
+ * and note; returns PV_EINTEGRITY when there was any problem. */
 int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
-		   const size_t *known_lens, size_t n_known, FILE *out, struct verify_report *rep,
+		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
+		   struct verify_report *rep, struct pv_error *err) PV_WARN_UNUSED;
+
+/* ---- the operation front ends call (`popvault verify`, the web API) ---- */
+
+struct verify_summary {
+	struct verify_report rep;
+	bool ran;           /* the checks ran to the end: rep is complete */
+	bool ok;            /* ran and found no problem */
+	bool heartbeat_gap; /* the newest checkpoint is older than AUDITLOG_HEARTBEAT_GAP_S */
+	bool recorded;      /* the run's audit entry was appended */
+	char record_error[PV_ERROR_MSG_MAX]; /* why not, when ran and !recorded */
+};
+
+/* Runs verify_archive, then records the run and its outcome as a "verify"
+ * audit entry ("full=yes|no problems=N archive-size=N audit-size=N";
+ * outcome "ok" or "failed: integrity problems found"). A verify hands out
+ * no archived content, so its entry follows the run (DESIGN.md §5).
+ * Returns PV_OK; PV_EINTEGRITY when problems were found (sum_r->ran set);
+ * or the error that stopped the checks (sum_r->ran not set). When the run
+ * cannot be recorded, sum_r->recorded is false with record_error, and a
+ * run that found no problem returns the audit error instead of PV_OK. */
+int archive_verify(struct archive *ar, const char *actor, bool full,
+		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		   verify_line_fn line, void *line_ctx, struct verify_summary *sum_r,
 		   struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

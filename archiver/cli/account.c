@@ -5,11 +5,8 @@
 
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
-#include "archiver/lib/clock.h"
+#include "archiver/archive/accounts.h"
 #include "archiver/lib/fsutil.h"
-#include "archiver/store/accounts.h"
-#include "archiver/store/datadir.h"
-#include "archiver/archive/audit_hook.h"
 
 static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
 		       struct pv_error *err)
@@ -37,10 +34,9 @@ static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli
 			     &port, err)) < 0)
 		return r;
 	a.port = (int)port;
-	if ((r = account_validate(&a, err)) < 0)
+	/* Checked before the password file is read, so a typo is named first. */
+	if ((r = archive_account_check(&a, err)) < 0)
 		return r;
-	if (strcmp(a.tls, "none") == 0 && a.insecure)
-		return pv_fail(err, PV_EUSAGE, "--insecure-skip-verify makes no sense with --tls none");
 	if (a.ca_file[0] && strlen(a.ca_file) >= sizeof(a.ca_file) - 1)
 		return pv_fail(err, PV_EUSAGE, "--ca-file path too long");
 	const char *pwfile = cli_opt(args, "password-file");
@@ -48,24 +44,9 @@ static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli
 		return pv_fail(err, PV_EUSAGE, "account add needs --password-file F (or --token-command for OAuth)");
 	if (pwfile != NULL && (r = pv_read_secret_file(pwfile, &secret, err)) < 0)
 		return r;
-	r = keyring_seal_secret(ar->kr, secret ? secret : "", &a.secret, &a.secret_len, err);
+	/* Sealed and audited inside, in the transaction that adds it. */
+	r = archive_account_add(ar, ctx->actor, &a, secret ? secret : "", err);
 	pv_secret_free(&secret);
-	if (r < 0)
-		return r;
-	a.created_at = pv_clock_now();
-	/* Audited in the same transaction: the entry and the account land
-	 * together or not at all. The upstream user name is personal data. */
-	if ((r = catalog_begin(ar->cat, err)) == 0) {
-		if ((r = archive_auditf(ar, ctx->actor, AUDIT_ACCOUNT_ADD, "ok", a.user, err,
-					"account=%s server=%s:%d tls=%s auth=%s verify-cert=%s "
-					"keep-upstream=%s",
-					a.name, a.host, a.port, a.tls, a.auth, a.insecure ? "no" : "yes",
-					a.keep_upstream ? "yes" : "no")) < 0 ||
-		    (r = account_insert(ar->cat->db, &a, err)) < 0 ||
-		    (r = catalog_commit(ar->cat, err)) < 0)
-			catalog_rollback(ar->cat);
-	}
-	account_clear(&a);
 	if (r < 0)
 		return r;
 	if (!ctx->json)
@@ -137,7 +118,7 @@ int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		struct list_state st = {ctx->json, 0};
 		if (ctx->json)
 			putchar('[');
-		r = account_each(ar->cat->db, print_account, &st, err);
+		r = archive_account_list(ar, print_account, &st, err);
 		if (ctx->json)
 			puts("]");
 		else if (st.n == 0)
@@ -145,13 +126,7 @@ int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	} else if (args.n_pos != 2) {
 		r = pv_fail(err, PV_EUSAGE, "account remove needs exactly one NAME");
 	} else {
-		if ((r = catalog_begin(ar->cat, err)) == 0) {
-			if ((r = archive_auditf(ar, ctx->actor, AUDIT_ACCOUNT_REMOVE, "ok", NULL, err,
-						"account=%s", args.pos[1])) < 0 ||
-			    (r = account_retire(ar->cat->db, args.pos[1], pv_clock_now(), err)) < 0 ||
-			    (r = catalog_commit(ar->cat, err)) < 0)
-				catalog_rollback(ar->cat);
-		}
+		r = archive_account_remove(ar, ctx->actor, args.pos[1], err);
 		if (r == PV_OK)
 			printf("account %s removed; its archived mail stays\n", args.pos[1]);
 	}

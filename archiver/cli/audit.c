@@ -5,25 +5,20 @@
 
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
+#include "archiver/archive/audit_trail.h"
 #include "archiver/lib/clock.h"
-#include "archiver/store/datadir.h"
-#include "audit/auditbundle.h"
-#include "audit/auditlog.h"
 
-/* --since/--until: "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ"; a bare date
- * as --until means the end of that day. */
-static int time_opt(const struct cli_args *args, const char *name, bool end_of_day,
-		    int64_t def, int64_t *t_r, struct pv_error *err)
+/* --since/--until (archive_audit_time). */
+static int time_opt(const struct cli_args *args, const char *name, bool until, int64_t def,
+		    int64_t *t_r, struct pv_error *err)
 {
 	const char *v = cli_opt(args, name);
+	int r;
 	*t_r = def;
-	if (v == NULL)
-		return 0;
-	if (pv_clock_parse_rfc3339(v, t_r) != 0)
-		return pv_fail(err, PV_EUSAGE, "--%s: '%s' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
-			       name, v);
-	if (end_of_day && strlen(v) == 10)
-		*t_r += 86399;
+	if (v != NULL && (r = archive_audit_time(v, until, t_r, err)) < 0) {
+		pv_error_prefix(err, "--%s", name);
+		return r;
+	}
 	return 0;
 }
 
@@ -78,15 +73,15 @@ static int list_one(void *ctx, const struct audit_entry *e, const char *personal
 static int audit_list(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
 		      struct pv_error *err)
 {
-	struct auditlog_filter f = {INT64_MIN, INT64_MAX, cli_opt(args, "actor"),
-				    cli_opt(args, "type")};
+	struct archive_audit_query q = {{INT64_MIN, INT64_MAX, cli_opt(args, "actor"),
+					 cli_opt(args, "type")}, 0, 0};
 	struct list_out o = {ctx->json, 0, {0}};
 	int r;
-	if ((r = time_opt(args, "since", false, INT64_MIN, &f.since, err)) < 0 ||
-	    (r = time_opt(args, "until", true, INT64_MAX, &f.until, err)) < 0)
+	if ((r = time_opt(args, "since", false, INT64_MIN, &q.filter.since, err)) < 0 ||
+	    (r = time_opt(args, "until", true, INT64_MAX, &q.filter.until, err)) < 0)
 		return r;
 	pv_buf_init(&o.line, 8 * (PV_TLOG_ENTRY_MAX + PV_AUDIT_PERSONAL_MAX));
-	r = auditlog_list(ar->audit_log, &f, list_one, &o, err);
+	r = archive_audit_list(ar, &q, list_one, &o, NULL, err);
 	pv_buf_free(&o.line);
 	if (r > 0)
 		r = pv_fail(err, PV_ERR, "audit list: output failed");
@@ -98,27 +93,29 @@ static int audit_list(struct cli_ctx *ctx, struct archive *ar, const struct cli_
 static int audit_export(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
 			struct pv_error *err)
 {
-	struct auditbundle_opts o = {cli_opt(args, "out"), ctx->actor, INT64_MIN, INT64_MAX,
-				     cli_opt(args, "no-personal") == NULL};
+	const char *out = cli_opt(args, "out");
+	bool personal = cli_opt(args, "no-personal") == NULL;
+	int64_t since, until;
 	struct auditbundle_summary s;
 	int r;
-	if (o.out == NULL)
+	if (out == NULL)
 		return pv_fail(err, PV_EUSAGE, "audit export needs --out FILE (.tar.gz or .zip)");
-	if ((r = time_opt(args, "since", false, INT64_MIN, &o.since, err)) < 0 ||
-	    (r = time_opt(args, "until", true, INT64_MAX, &o.until, err)) < 0)
+	if ((r = time_opt(args, "since", false, INT64_MIN, &since, err)) < 0 ||
+	    (r = time_opt(args, "until", true, INT64_MAX, &until, err)) < 0)
 		return r;
-	if ((r = auditbundle_export(ar->audit_log, ar->audit_key, &o, &s, err)) < 0)
+	/* Audited inside: the export's entry first, fail closed. */
+	if ((r = archive_audit_export(ar, ctx->actor, out, since, until, personal, &s, err)) < 0)
 		return r;
 	if (ctx->json) {
 		printf("{\"out\": ");
-		json_print_str(stdout, o.out);
+		json_print_str(stdout, out);
 		printf(", \"first\": %llu, \"end\": %llu, \"export_seq\": %llu, \"size\": %llu, "
 		       "\"entries\": %llu, \"personal\": %llu}\n",
 		       (unsigned long long)s.lo, (unsigned long long)s.hi,
 		       (unsigned long long)(s.size - 1), (unsigned long long)s.size,
 		       (unsigned long long)s.entries, (unsigned long long)s.personal);
 	} else {
-		printf("wrote %s: %llu audit entr%s", o.out, (unsigned long long)(s.hi - s.lo),
+		printf("wrote %s: %llu audit entr%s", out, (unsigned long long)(s.hi - s.lo),
 		       s.hi - s.lo == 1 ? "y" : "ies");
 		if (s.hi > s.lo)
 			printf(" (seq %llu to %llu)", (unsigned long long)s.lo,
@@ -126,7 +123,7 @@ static int audit_export(struct cli_ctx *ctx, struct archive *ar, const struct cl
 		printf(" and this export (seq %llu), signed at log size %llu%s\n"
 		       "check it with: popvault verify-bundle %s --vkey AUDIT-VKEY\n",
 		       (unsigned long long)(s.size - 1), (unsigned long long)s.size,
-		       o.personal ? "" : "; personal data left out", o.out);
+		       personal ? "" : "; personal data left out", out);
 	}
 	return 0;
 }

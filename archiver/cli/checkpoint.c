@@ -4,9 +4,8 @@
 
 #include "archiver/cli/cli.h"
 #include "archiver/lib/limits.h"
-#include "archiver/store/datadir.h"
 #include "archiver/archive/audit_hook.h"
-#include "audit/checkpoint.h"
+#include "archiver/archive/checkpoints.h"
 
 int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
@@ -27,24 +26,22 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 		return pv_fail(err, PV_EUSAGE, "--log must be archive or audit");
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
-	struct tlog *t = strcmp(log, ARCHIVE_LOG) == 0 ? ar->archive_log : ar->audit_log;
+	struct tlog *t = archive_log_named(ar, log);
 	pv_buf_init(&note, PV_NOTE_MAX);
 	if (cli_opt(&args, "rotate-key") != NULL) {
+		/* Audited inside (a key-rotation entry first). */
 		if ((r = archive_rotate_key(ar, t, ctx->actor, &note, err)) == PV_OK)
 			printf("%s log: new key %s\n(the old key signed the rotation, which is "
 			       "logged; its seed is destroyed.\nKeep the new verifier key with the "
 			       "old one, off this machine.)\n",
 			       tlog_name(t), pv_buf_str(&note));
 	} else if (cli_opt(&args, "vkey") != NULL) {
-		struct tlog_epoch_row ep;
-		tlog_epoch_row_init(&ep);
-		if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) == PV_OK)
-			printf("%s\n", ep.vkey);
-		tlog_epoch_row_free(&ep);
+		if ((r = archive_checkpoint_vkey(ar, log, &note, err)) == PV_OK)
+			printf("%s\n", pv_buf_str(&note));
 	} else {
 		if (cli_opt(&args, "heartbeat") != NULL)
 			r = archive_heartbeat(ar, t, ctx->actor, err);
-		if (r == PV_OK && (r = checkpoint_latest(t, &note, NULL, err)) == PV_OK)
+		if (r == PV_OK && (r = archive_checkpoint_latest(ar, log, &note, err)) == PV_OK)
 			fputs(pv_buf_str(&note), stdout);
 	}
 	pv_buf_free(&note);

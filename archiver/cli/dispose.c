@@ -5,10 +5,7 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
-#include "archiver/store/datadir.h"
 #include "archiver/archive/dispose.h"
-#include "archiver/archive/holds.h"
-#include "archiver/archive/indexer.h"
 
 static void print_plan(const struct cli_ctx *ctx, const struct dispose_plan *plan, bool dry_run)
 {
@@ -53,48 +50,28 @@ static void print_plan(const struct cli_ctx *ctx, const struct dispose_plan *pla
 int cli_dispose_report(struct cli_ctx *ctx, bool dry_run, struct pv_error *err)
 {
 	struct archive *ar = NULL;
-	struct dispose_plan plan;
-	struct dispose_result res = {0};
-	int64_t resumed = 0, now;
+	struct dispose_run run;
 	int r;
 
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
-	/* A run cut short after its intent is finished before anything else. */
-	if (!dry_run && (r = dispose_resume(ar, pv_clock_now(), ctx->actor, &resumed, err)) < 0)
-		goto out;
-	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
-		goto out;
-	now = pv_clock_now();
-	if ((r = dispose_plan(ar, now, &plan, err)) < 0) {
-		catalog_rollback(ar->cat);
-		goto out;
-	}
-	if (dry_run)
-		catalog_rollback(ar->cat); /* changes nothing */
-	else
-		r = dispose_execute(ar, &plan, ctx->actor, &res, err);
-	if (r == PV_OK) {
-		print_plan(ctx, &plan, dry_run);
+	r = archive_dispose(ar, ctx->actor, dry_run, &run, err);
+	archive_close(&ar);
+	if (run.completed) { /* also with PV_EINTEGRITY: the plan says what is missing */
+		const struct dispose_result *res = &run.res;
+		print_plan(ctx, &run.plan, dry_run);
 		if (ctx->json)
 			printf(", \"disposed\": %lld, \"buckets_destroyed\": %lld, \"resumed\": %lld}\n",
-			       (long long)res.disposed, (long long)res.buckets_destroyed,
-			       (long long)resumed);
+			       (long long)res->disposed, (long long)res->buckets_destroyed,
+			       (long long)res->resumed);
 		else if (!dry_run)
 			printf("disposed of %lld message%s (disposal %lld; %lld bucket key%s destroyed)%s\n",
-			       (long long)res.disposed, res.disposed == 1 ? "" : "s",
-			       (long long)res.disposal_id, (long long)res.buckets_destroyed,
-			       res.buckets_destroyed == 1 ? "" : "s",
-			       resumed ? "; an interrupted disposal was finished first" : "");
-		if (plan.missing > 0)
-			r = pv_fail(err, PV_EINTEGRITY,
-				    "%zu expired message%s lost content without a disposal record "
-				    "(unauthorised deletion?): not disposed; run popvault verify",
-				    plan.missing, plan.missing == 1 ? " has" : "s have");
+			       (long long)res->disposed, res->disposed == 1 ? "" : "s",
+			       (long long)res->disposal_id, (long long)res->buckets_destroyed,
+			       res->buckets_destroyed == 1 ? "" : "s",
+			       res->resumed ? "; an interrupted disposal was finished first" : "");
 	}
-	dispose_plan_free(&plan);
-out:
-	archive_close(&ar);
+	dispose_run_free(&run);
 	return r;
 }
 

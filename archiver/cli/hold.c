@@ -5,7 +5,6 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
-#include "archiver/store/datadir.h"
 #include "archiver/archive/holds.h"
 
 struct list_state {
@@ -95,7 +94,7 @@ int cli_hold(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		struct list_state st = {ctx->json, 0};
 		if (ctx->json)
 			putchar('[');
-		r = hold_each(ar->cat->db, cli_opt(&args, "all") != NULL, print_hold, &st, err);
+		r = hold_each(ar, cli_opt(&args, "all") != NULL, print_hold, &st, err);
 		if (ctx->json)
 			puts("]");
 		else if (st.n == 0)

@@ -7,114 +7,80 @@
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
-#include "archiver/store/datadir.h"
-#include "archiver/archive/audit_hook.h"
 #include "archiver/archive/policies.h"
-#include "archiver/archive/retention.h"
-#include "policy/policy.h"
 
-/* Reads and parses FILE; every error goes to stderr as "FILE: line L,
- * column C: ...", and err says how many there were. */
-static int load_file(const char *path, bool setting, struct policy **p_r, struct pv_error *err)
+/* Reads FILE (at most PV_POLICY_FILE_MAX bytes). */
+static int read_file(const char *path, bool setting, unsigned char **text_r, size_t *len_r,
+		     struct pv_error *err)
 {
-	const char *after = setting ? "; nothing was changed" : "";
-	unsigned char *text;
-	size_t len;
-	struct policy_diags *diags;
-	int r = pv_read_file(path, PV_POLICY_FILE_MAX, &text, &len, err);
+	int r = pv_read_file(path, PV_POLICY_FILE_MAX, text_r, len_r, err);
 	if (r == PV_ELIMIT)
 		return pv_fail(err, PV_ERR, "%s: a policy file is at most %d bytes (256 KiB)%s", path,
-			       PV_POLICY_FILE_MAX, after);
-	if (r < 0)
-		return r;
-	if ((diags = calloc(1, sizeof(*diags))) == NULL) {
-		free(text);
-		return pv_fail(err, PV_ERR, "out of memory");
-	}
-	r = policy_parse(text, len, p_r, diags, err);
-	free(text);
-	if (r < 0) {
-		for (size_t i = 0; i < diags->count; i++) {
-			if (diags->item[i].line == 0)
-				fprintf(stderr, "%s: %s\n", path, diags->item[i].msg);
-			else
-				fprintf(stderr, "%s: line %u, column %u: %s\n", path, diags->item[i].line,
-					diags->item[i].column, diags->item[i].msg);
-		}
-		if (diags->truncated)
-			fprintf(stderr, "%s: (more errors not shown)\n", path);
-		r = pv_fail(err, r, "%s: %zu error%s%s%s", path, diags->count,
-			    diags->count == 1 ? "" : "s", diags->truncated ? " or more" : "", after);
-	}
-	free(diags);
+			       PV_POLICY_FILE_MAX, setting ? "; nothing was changed" : "");
 	return r;
+}
+
+/* Every parse error goes to stderr as "FILE: line L, column C: ...", and
+ * err says how many there were. */
+static int report_diags(const char *path, bool setting, const struct policy_diags *diags, int r,
+			struct pv_error *err)
+{
+	for (size_t i = 0; i < diags->count; i++) {
+		if (diags->item[i].line == 0)
+			fprintf(stderr, "%s: %s\n", path, diags->item[i].msg);
+		else
+			fprintf(stderr, "%s: line %u, column %u: %s\n", path, diags->item[i].line,
+				diags->item[i].column, diags->item[i].msg);
+	}
+	if (diags->truncated)
+		fprintf(stderr, "%s: (more errors not shown)\n", path);
+	return pv_fail(err, r, "%s: %zu error%s%s%s", path, diags->count,
+		       diags->count == 1 ? "" : "s", diags->truncated ? " or more" : "",
+		       setting ? "; nothing was changed" : "");
 }
 
 static int policy_check(struct cli_ctx *ctx, const char *path, struct pv_error *err)
 {
-	struct policy *p = NULL;
-	char hex[POLICY_HASH_HEX_LEN];
-	int r = load_file(path, false, &p, err);
-	if (r < 0)
-		return r;
-	policy_hash_hex(p, hex);
-	if (ctx->json)
-		printf("{\"ok\": true, \"rules\": %zu, \"sha256\": \"%s\"}\n", policy_rule_count(p), hex);
-	else
-		printf("%s: ok, %zu rule%s (default included), sha256 %s\n", path, policy_rule_count(p),
-		       policy_rule_count(p) == 1 ? "" : "s", hex);
-	policy_free(&p);
-	return PV_OK;
-}
-
-static int policy_set(struct cli_ctx *ctx, struct archive *ar, const char *path,
-		      struct pv_error *err)
-{
-	struct policy *p = NULL;
-	struct policy_impact *imp = NULL;
-	struct policy_version_info cur;
-	struct retention_reapply_stats rs;
-	char hex[POLICY_HASH_HEX_LEN];
-	int64_t version = 0, now = pv_clock_now();
+	struct policy_diags *diags = calloc(1, sizeof(*diags));
+	struct policy_summary sum;
+	unsigned char *text = NULL;
+	size_t len;
 	int r;
 
-	if ((r = load_file(path, true, &p, err)) < 0)
-		return r;
-	policy_hash_hex(p, hex);
-	r = policy_store_current(ar->cat->db, &cur, err);
-	if (r == PV_OK && strcmp(cur.sha256, hex) == 0) {
-		printf("policy unchanged: %s is identical to version %lld\n", path, (long long)cur.version);
-		policy_free(&p);
-		return PV_OK;
-	}
-	if (r < 0 && r != PV_ENOTFOUND)
+	if (diags == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if ((r = read_file(path, false, &text, &len, err)) < 0)
 		goto out;
-	if ((r = policy_impact_new(p, now, &imp, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
-		goto out;
-	/* Audited first, in the same transaction: the version exists only if
-	 * the entry does. The hash is of the exact file. */
-	int64_t previous = 0;
-	if (policy_store_current(ar->cat->db, &cur, NULL) == PV_OK)
-		previous = cur.version;
-	if ((r = archive_auditf(ar, ctx->actor, AUDIT_POLICY_SET, "ok", NULL, err,
-				"version=%lld sha256=%s previous=%lld", (long long)previous + 1, hex,
-				(long long)previous)) < 0 ||
-	    (r = policy_version_add(ar->cat->db, p, ctx->actor, now, &version, err)) < 0 ||
-	    (r = retention_reapply(ar, p, version, false, imp, &rs, err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0) {
-		catalog_rollback(ar->cat);
+	if ((r = archive_policy_check(text, len, diags, &sum, err)) < 0) {
+		r = report_diags(path, false, diags, r, err);
 		goto out;
 	}
+	if (ctx->json)
+		printf("{\"ok\": true, \"rules\": %zu, \"sha256\": \"%s\"}\n", sum.rules, sum.sha256);
+	else
+		printf("%s: ok, %zu rule%s (default included), sha256 %s\n", path, sum.rules,
+		       sum.rules == 1 ? "" : "s", sum.sha256);
+out:
+	free(text);
+	free(diags);
+	return r;
+}
+
+static int print_set(const struct cli_ctx *ctx, const struct policy_set_result *res,
+		     struct pv_error *err)
+{
+	const struct retention_reapply_stats *rs = &res->reapply;
 	struct policy_impact_row total;
-	policy_impact_total(imp, &total);
+	int r = PV_OK;
+	policy_impact_total(res->impact, &total);
 	if (ctx->json) {
 		printf("{\"version\": %lld, \"sha256\": \"%s\", \"evaluated\": %llu, \"changed\": %llu,"
 		       " \"rewrapped\": %llu, \"unreadable\": %llu, \"impact\": [",
-		       (long long)version, hex, (unsigned long long)rs.evaluated,
-		       (unsigned long long)rs.changed, (unsigned long long)rs.rewrapped,
-		       (unsigned long long)rs.unreadable);
-		for (size_t i = 0; i < policy_impact_rows(imp); i++) {
-			const struct policy_impact_row *row = policy_impact_row(imp, i);
+		       (long long)res->version, res->sha256, (unsigned long long)rs->evaluated,
+		       (unsigned long long)rs->changed, (unsigned long long)rs->rewrapped,
+		       (unsigned long long)rs->unreadable);
+		for (size_t i = 0; i < policy_impact_rows(res->impact); i++) {
+			const struct policy_impact_row *row = policy_impact_row(res->impact, i);
 			printf("%s{\"rule\": ", i ? ", " : "");
 			json_print_str(stdout, row->rule);
 			printf(", \"messages\": %llu, \"shorter\": %llu, \"longer\": %llu, \"unchanged\": %llu,"
@@ -127,11 +93,11 @@ static int policy_set(struct cli_ctx *ctx, struct archive *ar, const char *path,
 	} else {
 		struct pv_buf out;
 		pv_buf_init(&out, 1 << 20);
-		printf("policy version %lld set (sha256 %s)\n", (long long)version, hex);
+		printf("policy version %lld set (sha256 %s)\n", (long long)res->version, res->sha256);
 		printf("%llu message%s re-evaluated: %llu changed, %llu moved to another key bucket\n\n",
-		       (unsigned long long)rs.evaluated, rs.evaluated == 1 ? "" : "s",
-		       (unsigned long long)rs.changed, (unsigned long long)rs.rewrapped);
-		if ((r = policy_impact_format(imp, &out, err)) == PV_OK)
+		       (unsigned long long)rs->evaluated, rs->evaluated == 1 ? "" : "s",
+		       (unsigned long long)rs->changed, (unsigned long long)rs->rewrapped);
+		if ((r = policy_impact_format(res->impact, &out, err)) == PV_OK)
 			fputs(pv_buf_str(&out), stdout);
 		pv_buf_free(&out);
 		if (total.newly_due > 0)
@@ -139,18 +105,45 @@ static int policy_set(struct cli_ctx *ctx, struct archive *ar, const char *path,
 			       " lists them\n", (unsigned long long)total.newly_due,
 			       total.newly_due == 1 ? " is" : "s are");
 	}
-	if (rs.unreadable > 0) {
+	if (rs->unreadable > 0) {
 		fprintf(stderr, "popvault: warning: %llu message%s could not be read and keep%s old "
 				"retention (content missing or damaged; run popvault verify):",
-			(unsigned long long)rs.unreadable, rs.unreadable == 1 ? "" : "s",
-			rs.unreadable == 1 ? "s its" : " their");
-		for (uint64_t i = 0; i < rs.unreadable && i < RETENTION_UNREADABLE_LIST; i++)
-			fprintf(stderr, " %lld", (long long)rs.unreadable_ids[i]);
-		fprintf(stderr, "%s\n", rs.unreadable > RETENTION_UNREADABLE_LIST ? " ..." : "");
+			(unsigned long long)rs->unreadable, rs->unreadable == 1 ? "" : "s",
+			rs->unreadable == 1 ? "s its" : " their");
+		for (uint64_t i = 0; i < rs->unreadable && i < RETENTION_UNREADABLE_LIST; i++)
+			fprintf(stderr, " %lld", (long long)rs->unreadable_ids[i]);
+		fprintf(stderr, "%s\n", rs->unreadable > RETENTION_UNREADABLE_LIST ? " ..." : "");
 	}
+	return r;
+}
+
+static int policy_set(struct cli_ctx *ctx, struct archive *ar, const char *path,
+		      struct pv_error *err)
+{
+	struct policy_diags *diags = calloc(1, sizeof(*diags));
+	struct policy_set_result res;
+	unsigned char *text = NULL;
+	size_t len;
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	if (diags == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if ((r = read_file(path, true, &text, &len, err)) < 0)
+		goto out;
+	/* Audited inside, in the transaction that stores the version. */
+	r = archive_policy_set(ar, ctx->actor, text, len, diags, &res, err);
+	if (r < 0 && res.invalid)
+		r = report_diags(path, true, diags, r, err);
+	else if (r == PV_OK && res.unchanged)
+		printf("policy unchanged: %s is identical to version %lld\n", path,
+		       (long long)res.version);
+	else if (r == PV_OK)
+		r = print_set(ctx, &res, err);
 out:
-	policy_impact_free(&imp);
-	policy_free(&p);
+	policy_set_result_free(&res);
+	free(text);
+	free(diags);
 	return r;
 }
 
@@ -163,14 +156,8 @@ static int policy_show(struct cli_ctx *ctx, struct archive *ar, const struct cli
 	long long v;
 	int r;
 
-	if ((r = cli_opt_int(args, "version", 0, 1, INT64_MAX, &v, err)) < 0)
-		return r;
-	if (v == 0) {
-		if ((r = policy_store_current(ar->cat->db, &info, err)) < 0)
-			return r;
-		v = info.version;
-	}
-	if ((r = policy_store_get(ar->cat->db, v, &text, &len, &info, err)) < 0)
+	if ((r = cli_opt_int(args, "version", 0, 1, INT64_MAX, &v, err)) < 0 ||
+	    (r = archive_policy_get(ar, v, &text, &len, &info, err)) < 0)
 		return r;
 	if (ctx->json) {
 		char t[PV_RFC3339_LEN];
@@ -247,13 +234,10 @@ int cli_policy(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	} else if (strcmp(sub, "show") == 0) {
 		r = policy_show(ctx, ar, &args, err);
 	} else {
-		struct policy_version_info cur = {0};
 		struct list_state st = {ctx->json, 0, 0};
-		if (policy_store_current(ar->cat->db, &cur, NULL) == PV_OK)
-			st.current = cur.version;
 		if (ctx->json)
 			putchar('[');
-		r = policy_store_each(ar->cat->db, print_version, &st, err);
+		r = archive_policy_list(ar, &st.current, print_version, &st, err);
 		if (ctx->json)
 			puts("]");
 		else if (st.n == 0)

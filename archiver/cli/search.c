@@ -1,13 +1,10 @@
 /* popvault search QUERY [--limit N] [--offset N] [--json], popvault reindex */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/indexer.h"
+#include "archiver/archive/search.h"
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
-#include "archiver/archive/indexer.h"
-#include "archiver/index/index.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 #include "archiver/store/datadir.h"
@@ -63,9 +60,8 @@ int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct cli_args args = {opts, 2, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("search");
 	struct archive *ar = NULL;
-	struct index_hits hits = {0};
+	struct archive_search_result res;
 	long long limit, offset;
-	int64_t total = 0;
 	int r;
 
 	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
@@ -77,23 +73,12 @@ int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r;
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
-	/* The index is derived: bring it up to date before answering. */
-	if ((r = indexer_catch_up(ar, NULL, NULL, err)) == PV_OK)
-		r = index_search(ar->cat->db, args.pos[0], limit, offset, &hits, &total, err);
-	/* Audited before any result is shown (DESIGN.md §1.4): the query is
-	 * personal data, kept beside the log; the ids shown are hashed. */
-	int64_t *ids = r == PV_OK ? calloc(hits.n + 1, sizeof(*ids)) : NULL;
-	if (r == PV_OK && ids == NULL)
-		r = pv_fail(err, PV_ERR, "out of memory");
-	for (size_t i = 0; r == PV_OK && i < hits.n; i++)
-		ids[i] = hits.v[i].id;
-	if (r == PV_OK)
-		r = archive_audit_search(ar, ctx->actor, args.pos[0], (uint64_t)total, ids, hits.n, err);
-	free(ids);
-	if (r == PV_OK)
-		print_hits(ctx, &hits, total, limit, offset);
-	index_hits_free(&hits);
+	/* Audited inside, before any result comes back (DESIGN.md §1.4). */
+	r = archive_search(ar, ctx->actor, args.pos[0], offset, limit, &res, err);
 	archive_close(&ar);
+	if (r == PV_OK)
+		print_hits(ctx, &res.hits, res.total, limit, offset);
+	archive_search_result_free(&res);
 	return r;
 }
 

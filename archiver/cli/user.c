@@ -6,10 +6,7 @@
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
-#include "archiver/store/datadir.h"
-#include "archiver/archive/audit_hook.h"
-#include "archiver/store/users.h"
-#include "audit/auditlog.h"
+#include "archiver/archive/users.h"
 
 struct list_state {
 	bool json;
@@ -34,7 +31,7 @@ static int print_user(void *ctx, const struct user *u)
 	return PV_OK;
 }
 
-/* Add or change: audited in the same transaction as the change. */
+/* Add or change: audited inside, in the same transaction as the change. */
 static int user_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
 		    struct pv_error *err)
 {
@@ -46,18 +43,12 @@ static int user_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_ar
 	if (args->n_pos != 2 || role == NULL || pwfile == NULL)
 		return pv_fail(err, PV_EUSAGE, "user add needs NAME, --role and --password-file");
 	const char *name = args->pos[1];
+	/* Checked before the password file is read, so a typo is named first. */
 	if ((r = user_validate(name, role, err)) < 0 ||
 	    (r = pv_read_secret_file(pwfile, &password, err)) < 0)
 		return r;
-	if ((r = catalog_begin(ar->cat, err)) == PV_OK) {
-		bool replace = cli_opt(args, "replace") != NULL;
-		if ((r = user_set(ar->cat->db, name, role, password, replace, pv_clock_now(), &changed,
-				  err)) < 0 ||
-		    (r = archive_auditf(ar, ctx->actor, changed ? AUDIT_USER_CHANGE : AUDIT_USER_ADD,
-					"ok", NULL, err, "user=%s role=%s", name, role)) < 0 ||
-		    (r = catalog_commit(ar->cat, err)) < 0)
-			catalog_rollback(ar->cat);
-	}
+	r = archive_user_add(ar, ctx->actor, name, role, password, cli_opt(args, "replace") != NULL,
+			     &changed, err);
 	pv_secret_free(&password);
 	if (r == PV_OK)
 		printf("user %s %s (role %s)\n", name, changed ? "changed" : "added", role);
@@ -70,14 +61,7 @@ static int user_remove(struct cli_ctx *ctx, struct archive *ar, const struct cli
 	int r;
 	if (args->n_pos != 2)
 		return pv_fail(err, PV_EUSAGE, "user remove needs exactly one NAME");
-	if ((r = catalog_begin(ar->cat, err)) < 0)
-		return r;
-	if ((r = user_retire(ar->cat->db, args->pos[1], pv_clock_now(), err)) < 0 ||
-	    (r = archive_auditf(ar, ctx->actor, AUDIT_USER_REMOVE, "ok", NULL, err, "user=%s",
-				args->pos[1])) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
-		catalog_rollback(ar->cat);
-	if (r == PV_OK)
+	if ((r = archive_user_remove(ar, ctx->actor, args->pos[1], err)) == PV_OK)
 		printf("user %s removed\n", args->pos[1]);
 	return r;
 }
@@ -106,7 +90,7 @@ int cli_user(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		struct list_state st = {ctx->json, 0};
 		if (ctx->json)
 			putchar('[');
-		r = user_each(ar->cat->db, print_user, &st, err);
+		r = archive_user_list(ar, print_user, &st, err);
 		if (ctx->json)
 			puts("]");
 		else if (st.n == 0)

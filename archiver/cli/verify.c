@@ -6,12 +6,14 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/clock.h"
-#include "archiver/archive/audit_hook.h"
 #include "archiver/archive/verify.h"
 
-/* A heartbeat checkpoint is due every 15 minutes (DESIGN.md §4); allow
- * twice that before calling it a gap. */
-#define VERIFY_HEARTBEAT_GAP_S (30 * 60)
+static void print_line(void *ctx, const char *line)
+{
+	FILE *out = ctx;
+	fputs(line, out);
+	fputc('\n', out);
+}
 
 int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
@@ -19,7 +21,7 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct cli_args args = {opts, 2, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("verify");
 	struct archive *ar = NULL;
-	struct verify_report rep;
+	struct verify_summary sum;
 	unsigned char *known = NULL;
 	size_t known_len = 0;
 	int r;
@@ -37,23 +39,15 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	}
 	const char *notes[1] = {(const char *)known};
 	size_t lens[1] = {known_len};
-	r = verify_archive(ar, cli_opt(&args, "full") != NULL, notes, lens, known ? 1 : 0,
-			   ctx->json ? stderr : stdout, &rep, err);
+	/* Problems as they are found; the run is audited inside. */
+	r = archive_verify(ar, ctx->actor, cli_opt(&args, "full") != NULL, notes, lens,
+			   known ? 1 : 0, print_line, ctx->json ? stderr : stdout, &sum, err);
 	free(known);
-	if (r < 0 && r != PV_EINTEGRITY) {
-		archive_close(&ar);
-		return r;
-	}
-	/* The run and its outcome are audited (DESIGN.md §5). */
-	struct pv_error aerr;
-	int ar_r = archive_auditf(ar, ctx->actor, AUDIT_VERIFY,
-				  r == PV_OK ? "ok" : "failed: integrity problems found", NULL, &aerr,
-				  "full=%s problems=%lld archive-size=%llu audit-size=%llu",
-				  cli_opt(&args, "full") ? "yes" : "no", (long long)rep.problems,
-				  (unsigned long long)rep.archive_leaves,
-				  (unsigned long long)rep.audit_leaves);
 	archive_close(&ar);
-	bool gap = rep.latest_checkpoint_age_s > VERIFY_HEARTBEAT_GAP_S;
+	if (!sum.ran)
+		return r;
+	const struct verify_report *rep = &sum.rep;
+	bool gap = sum.heartbeat_gap, ok = sum.ok;
 	if (ctx->json) {
 		printf("{\"ok\": %s, \"problems\": %lld, \"messages\": %lld, \"disposed\": %lld, "
 		       "\"blobs_checked\": %lld, \"blobs_decrypted\": %lld, \"orphan_blobs\": %lld, "
@@ -61,48 +55,45 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		       "\"archive_checkpoints\": %llu, \"audit_checkpoints\": %llu, "
 		       "\"heartbeat_age_s\": %lld, \"heartbeat_gap\": %s, \"heartbeat_gaps\": %llu, "
 		       "\"audit_entries\": %llu}\n",
-		       r == PV_OK ? "true" : "false", (long long)rep.problems, (long long)rep.messages,
-		       (long long)rep.disposed, (long long)rep.blobs_checked,
-		       (long long)rep.blobs_decrypted, (long long)rep.orphan_blobs,
-		       (unsigned long long)rep.archive_leaves, (unsigned long long)rep.audit_leaves,
-		       (unsigned long long)rep.archive_checkpoints,
-		       (unsigned long long)rep.audit_checkpoints, (long long)rep.latest_checkpoint_age_s,
-		       gap ? "true" : "false", (unsigned long long)rep.audit.gaps,
-		       (unsigned long long)rep.audit.entries);
+		       ok ? "true" : "false", (long long)rep->problems, (long long)rep->messages,
+		       (long long)rep->disposed, (long long)rep->blobs_checked,
+		       (long long)rep->blobs_decrypted, (long long)rep->orphan_blobs,
+		       (unsigned long long)rep->archive_leaves, (unsigned long long)rep->audit_leaves,
+		       (unsigned long long)rep->archive_checkpoints,
+		       (unsigned long long)rep->audit_checkpoints, (long long)rep->latest_checkpoint_age_s,
+		       gap ? "true" : "false", (unsigned long long)rep->audit.gaps,
+		       (unsigned long long)rep->audit.entries);
 	} else {
 		printf("archive log: %llu entries, %llu signed checkpoints\n"
 		       "audit log:   %llu entries, %llu signed checkpoints\n"
 		       "messages:    %lld in the catalog (%lld disposed by policy), %lld blobs %s\n",
-		       (unsigned long long)rep.archive_leaves, (unsigned long long)rep.archive_checkpoints,
-		       (unsigned long long)rep.audit_leaves, (unsigned long long)rep.audit_checkpoints,
-		       (long long)rep.messages, (long long)rep.disposed, (long long)rep.blobs_checked,
-		       rep.blobs_decrypted ? "decrypted and checked against their commitments"
+		       (unsigned long long)rep->archive_leaves, (unsigned long long)rep->archive_checkpoints,
+		       (unsigned long long)rep->audit_leaves, (unsigned long long)rep->audit_checkpoints,
+		       (long long)rep->messages, (long long)rep->disposed, (long long)rep->blobs_checked,
+		       rep->blobs_decrypted ? "decrypted and checked against their commitments"
 					   : "checked against their hashes");
-		if (rep.orphan_blobs)
+		if (rep->orphan_blobs)
 			printf("note: %lld unreferenced blob files (left by interrupted harvests; harmless)\n",
-			       (long long)rep.orphan_blobs);
+			       (long long)rep->orphan_blobs);
 		if (gap)
 			printf("warning: the newest audit checkpoint is %lld minutes old; heartbeats are "
 			       "due every 15 minutes (is the daemon running?)\n",
-			       (long long)rep.latest_checkpoint_age_s / 60);
-		for (uint64_t i = 0; i < rep.audit.gaps && i < AUDITLOG_GAPS_KEPT; i++) {
+			       (long long)rep->latest_checkpoint_age_s / 60);
+		for (uint64_t i = 0; i < rep->audit.gaps && i < AUDITLOG_GAPS_KEPT; i++) {
 			char t1[PV_RFC3339_LEN], t2[PV_RFC3339_LEN];
-			pv_clock_format_rfc3339(rep.audit.gap[i].from, t1);
-			pv_clock_format_rfc3339(rep.audit.gap[i].to, t2);
+			pv_clock_format_rfc3339(rep->audit.gap[i].from, t1);
+			pv_clock_format_rfc3339(rep->audit.gap[i].to, t2);
 			printf("warning: heartbeat gap: no audit entry for %lld minutes, from %s (seq %llu) "
 			       "to %s (seq %llu)\n",
-			       (long long)(rep.audit.gap[i].to - rep.audit.gap[i].from) / 60, t1,
-			       (unsigned long long)rep.audit.gap[i].from_seq, t2,
-			       (unsigned long long)rep.audit.gap[i].to_seq);
+			       (long long)(rep->audit.gap[i].to - rep->audit.gap[i].from) / 60, t1,
+			       (unsigned long long)rep->audit.gap[i].from_seq, t2,
+			       (unsigned long long)rep->audit.gap[i].to_seq);
 		}
-		if (rep.audit.gaps > AUDITLOG_GAPS_KEPT)
-			printf("warning: %llu heartbeat gaps in all\n", (unsigned long long)rep.audit.gaps);
-		puts(r == PV_OK ? "verify: OK" : "verify: FAILED");
+		if (rep->audit.gaps > AUDITLOG_GAPS_KEPT)
+			printf("warning: %llu heartbeat gaps in all\n", (unsigned long long)rep->audit.gaps);
+		puts(ok ? "verify: OK" : "verify: FAILED");
 	}
-	if (ar_r < 0) {
-		fprintf(stderr, "popvault: this verify run could not be recorded: %s\n", aerr.msg);
-		if (r == PV_OK)
-			return pv_fail(err, ar_r, "%s", aerr.msg);
-	}
+	if (!sum.recorded)
+		fprintf(stderr, "popvault: this verify run could not be recorded: %s\n", sum.record_error);
 	return r;
 }

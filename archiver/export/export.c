@@ -22,6 +22,7 @@
 #include "archiver/store/leaf.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
+#include "archiver/archive/proof.h"
 #include "archiver/store/message.h"
 #include "audit/auditlog.h"
 #include "audit/checkpoint.h"
@@ -67,7 +68,7 @@ struct xp {
 /* The streamed members of pass 1 and its scratch buffers. */
 struct rows {
 	struct bundle_member *mbox, *dat, *csv;
-	struct pv_buf line, leaf, extra, proof;
+	struct pv_buf line, proof;
 };
 
 static const char *matter_of(const struct export_opts *o)
@@ -242,25 +243,11 @@ static int cmp_bates(const void *a, const void *b, void *ctx)
 static int archive_checkpoint(struct xp *x)
 {
 	int64_t max_leaf = -1;
-	int r;
 	for (size_t k = 0; k < x->n_exported; k++)
 		if (x->items[x->order[k]].leaf_index > max_leaf)
 			max_leaf = x->items[x->order[k]].leaf_index;
 	pv_buf_reset(&x->acp_note);
-	if ((r = checkpoint_latest(x->ar->archive_log, &x->acp_note, &x->acp, x->err)) < 0 &&
-	    r != PV_ENOTFOUND)
-		return r;
-	if (r == 0 && (int64_t)x->acp.size > max_leaf)
-		return 0;
-	if ((r = archive_sign_checkpoint(x->ar, x->ar->archive_log, x->err)) < 0)
-		return r;
-	pv_buf_reset(&x->acp_note);
-	if ((r = checkpoint_latest(x->ar->archive_log, &x->acp_note, &x->acp, x->err)) < 0)
-		return r;
-	if ((int64_t)x->acp.size <= max_leaf)
-		return pv_fail(x->err, PV_EINTEGRITY, "the archive log does not hold leaf %lld",
-			       (long long)max_leaf);
-	return 0;
+	return proof_checkpoint_covering(x->ar, max_leaf, &x->acp_note, &x->acp, x->err);
 }
 
 static int personal_json(struct xp *x)
@@ -580,34 +567,19 @@ static int message_salt(struct xp *x, const struct stored_message *m, uint8_t sa
 	return r;
 }
 
-/* messages/<BATES>.tlog-proof: extra = "salt <hex>\n" and the leaf. */
+/* messages/<BATES>.tlog-proof (archive/proof.h); it->commit gets the leaf's. */
 static int write_proof(struct xp *x, struct rows *rw, struct item *it,
 		       const uint8_t salt[BLOB_SALT_BYTES])
 {
-	struct archive_leaf l;
-	char name[BATES_LEN_MAX + 32], bates[BATES_LEN_MAX + 1], hex[2 * BLOB_SALT_BYTES + 1];
+	char name[BATES_LEN_MAX + 32], bates[BATES_LEN_MAX + 1];
 	int r;
 
-	pv_buf_reset(&rw->leaf);
-	pv_buf_reset(&rw->extra);
 	pv_buf_reset(&rw->proof);
-	if ((r = tlog_leaf(x->ar->archive_log, (uint64_t)it->leaf_index, &rw->leaf, x->err)) < 0)
-		return r;
-	if (archive_leaf_parse((const char *)rw->leaf.data, rw->leaf.len, &l, x->err) != 0 ||
-	    l.kind != LEAF_MESSAGE || l.seq != it->id || pv_unhex(l.commit, it->commit, 32) != 0)
-		return pv_fail(x->err, PV_EINTEGRITY, "message %lld: archive leaf %lld is not its "
-						      "leaf (run popvault verify)",
-			       (long long)it->id, (long long)it->leaf_index);
-	pv_hex(salt, BLOB_SALT_BYTES, hex);
 	bates_of(x, it, bates);
 	snprintf(name, sizeof(name), "messages/%s.tlog-proof", bates);
-	if ((r = pv_buf_printf(&rw->extra, x->err, "salt %s\n", hex)) == 0 &&
-	    (r = pv_buf_append(&rw->extra, rw->leaf.data, rw->leaf.len, x->err)) == 0 &&
-	    (r = tlog_proof_create(x->ar->archive_log, (uint64_t)it->leaf_index,
-				   (const char *)x->acp_note.data, x->acp_note.len, rw->extra.data,
-				   rw->extra.len, &rw->proof, x->err)) == 0)
+	if ((r = proof_message(x->ar, it->id, it->leaf_index, salt, (const char *)x->acp_note.data,
+			       x->acp_note.len, &rw->proof, it->commit, x->err)) == 0)
 		r = add_buf(x, name, &rw->proof);
-	sodium_memzero(hex, sizeof(hex));
 	return r;
 }
 
@@ -876,8 +848,6 @@ static int write_bundle(struct xp *x)
 
 	pv_buf_init(&text, 256 * 1024);
 	pv_buf_init(&rw.line, 16 * PV_MIME_FIELD_MAX);
-	pv_buf_init(&rw.leaf, PV_TLOG_ENTRY_MAX);
-	pv_buf_init(&rw.extra, PV_TLOG_PROOF_EXTRA_MAX);
 	pv_buf_init(&rw.proof, PV_TLOG_PROOF_MAX);
 	if ((r = export_verify_md(tlog_origin(x->ar->archive_log), tlog_origin(x->ar->audit_log),
 				  x->n_exported, x->sum->disposed, &text, x->err)) < 0 ||
@@ -927,8 +897,6 @@ out:
 	bundle_member_abort(&rw.dat);
 	bundle_member_abort(&rw.csv);
 	pv_buf_free(&rw.line);
-	pv_buf_free(&rw.leaf);
-	pv_buf_free_secret(&rw.extra);
 	pv_buf_free(&rw.proof);
 	pv_buf_free(&text);
 	return r;

@@ -72,10 +72,11 @@ int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err
 	return r;
 }
 
-int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
-		 struct pv_error *err)
+/* The key and salt of m, with the checks every reader makes first. */
+static int unwrap(struct archive *ar, const struct stored_message *m,
+		  unsigned char key[BLOB_KEY_BYTES], unsigned char salt[BLOB_SALT_BYTES],
+		  struct pv_error *err)
 {
-	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
 	if (m->disposed_at != 0) {
 		char t[PV_RFC3339_LEN];
 		pv_clock_format_rfc3339(m->disposed_at, t);
@@ -90,13 +91,32 @@ int message_read(struct archive *ar, const struct stored_message *m, blob_sink_f
 	if (r == PV_ENOTFOUND)
 		r = pv_fail(err, PV_EINTEGRITY,
 			    "message %lld: its key is gone without a disposal record", (long long)m->id);
+	return r;
+}
+
+int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
+		 struct pv_error *err)
+{
+	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+	int r = unwrap(ar, m, key, salt, err);
 	if (r == PV_OK)
 		r = blob_read(ar->dir, m->blob, key, m->sha256, sink, ctx, err);
-	if (r == PV_ENOTFOUND)
+	if (r == PV_ENOTFOUND && m->disposed_at == 0)
 		r = pv_fail(err, PV_EINTEGRITY,
 			    "message %lld: blob %s is missing without a disposal record",
 			    (long long)m->id, m->blob);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(salt, sizeof(salt));
+	return r;
+}
+
+int message_commit_salt(struct archive *ar, const struct stored_message *m,
+			unsigned char salt_r[BLOB_SALT_BYTES], struct pv_error *err)
+{
+	unsigned char key[BLOB_KEY_BYTES];
+	int r = unwrap(ar, m, key, salt_r, err);
+	sodium_memzero(key, sizeof(key));
+	if (r < 0)
+		sodium_memzero(salt_r, BLOB_SALT_BYTES);
 	return r;
 }

@@ -44,4 +44,11 @@ int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err
 int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
 		 struct pv_error *err) PV_WARN_UNUSED;
 
+/* The salt of the commitment to m's plaintext in its archive leaf (what a
+ * tlog-proof's extra carries so the leaf can be checked against the bytes).
+ * The message key is unwrapped to get it and wiped at once. The same
+ * errors as message_read, without reading the blob. */
+int message_commit_salt(struct archive *ar, const struct stored_message *m,
+			unsigned char salt_r[BLOB_SALT_BYTES], struct pv_error *err) PV_WARN_UNUSED;
+
 #endif

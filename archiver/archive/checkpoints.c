@@ -1,0 +1,45 @@
+#include "archiver/archive/checkpoints.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "audit/checkpoint.h"
+
+struct tlog *archive_log_named(struct archive *ar, const char *name)
+{
+	if (strcmp(name, ARCHIVE_LOG) == 0)
+		return ar->archive_log;
+	if (strcmp(name, AUDIT_LOG) == 0)
+		return ar->audit_log;
+	return NULL;
+}
+
+static int log_named(struct archive *ar, const char *name, struct tlog **t_r, struct pv_error *err)
+{
+	if ((*t_r = archive_log_named(ar, name)) == NULL)
+		return pv_fail(err, PV_EUSAGE, "no log named '%s' (archive or audit)", name);
+	return PV_OK;
+}
+
+int archive_checkpoint_latest(struct archive *ar, const char *name, struct pv_buf *note_r,
+			      struct pv_error *err)
+{
+	struct tlog *t;
+	int r = log_named(ar, name, &t, err);
+	return r < 0 ? r : checkpoint_latest(t, note_r, NULL, err);
+}
+
+int archive_checkpoint_vkey(struct archive *ar, const char *name, struct pv_buf *vkey_r,
+			    struct pv_error *err)
+{
+	struct tlog_epoch_row ep;
+	struct tlog *t;
+	int r;
+	if ((r = log_named(ar, name, &t, err)) < 0)
+		return r;
+	tlog_epoch_row_init(&ep);
+	if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) == PV_OK)
+		r = pv_buf_append_str(vkey_r, ep.vkey, err);
+	tlog_epoch_row_free(&ep);
+	return r;
+}

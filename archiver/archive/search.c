@@ -1,0 +1,41 @@
+#include "archiver/archive/search.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/indexer.h"
+
+int archive_search(struct archive *ar, const char *actor, const char *query, int64_t offset,
+		   int64_t limit, struct archive_search_result *res, struct pv_error *err)
+{
+	int64_t *ids = NULL;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->offset = offset;
+	res->limit = limit;
+	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
+	    (r = index_search(ar->cat->db, query, limit, offset, &res->hits, &res->total, err)) < 0)
+		goto out;
+	/* The query is personal data, kept beside the log; the ids shown are hashed. */
+	if ((ids = calloc(res->hits.n + 1, sizeof(*ids))) == NULL) {
+		r = pv_fail(err, PV_ERR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < res->hits.n; i++)
+		ids[i] = res->hits.v[i].id;
+	r = archive_audit_search(ar, actor, query, (uint64_t)res->total, ids, res->hits.n, err);
+out:
+	free(ids);
+	if (r < 0) { /* no entry, no result */
+		index_hits_free(&res->hits);
+		res->total = 0;
+	}
+	return r;
+}
+
+void archive_search_result_free(struct archive_search_result *res)
+{
+	index_hits_free(&res->hits);
+}

@@ -1,0 +1,37 @@
+#ifndef PV_ARCHIVE_SEARCH_H
+#define PV_ARCHIVE_SEARCH_H
+
+/* Searching the archive (DESIGN.md §7): `popvault search` and
+ * GET /api/v1/search call this one function, so neither can skip a step.
+ *
+ * archive_search, in order:
+ *  1. brings the search index up to date (indexer_catch_up: the index is
+ *     derived and may lag the archive);
+ *  2. runs the query for one page (index_search: newest first, limit
+ *     0..PV_SEARCH_LIMIT_MAX, offset >= 0, the total exact and never
+ *     capped); a bad query is PV_EUSAGE or PV_ELIMIT and is not audited;
+ *  3. appends the "search" audit entry (archive_audit_search: the total,
+ *     how many were shown and the SHA-256 of their ids; the query text as
+ *     personal data) BEFORE it returns a single hit (DESIGN.md §1.4). When
+ *     that append fails, the page is dropped: res_r holds no hit and the
+ *     audit error ("audit log: ...") is returned. */
+
+#include <stdint.h>
+
+#include "archiver/index/index.h"
+#include "archiver/lib/error.h"
+#include "archiver/store/datadir.h"
+
+struct archive_search_result {
+	int64_t total;          /* every match */
+	int64_t offset, limit;  /* as asked */
+	struct index_hits hits; /* the page (ids, dates, sizes, accounts, from, subject) */
+};
+
+/* actor: "cli:<user>" or "web:<user>". res_r is owned by the caller
+ * (archive_search_result_free), also after an error. */
+int archive_search(struct archive *ar, const char *actor, const char *query, int64_t offset,
+		   int64_t limit, struct archive_search_result *res_r, struct pv_error *err);
+void archive_search_result_free(struct archive_search_result *res);
+
+#endif
