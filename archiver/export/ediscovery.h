@@ -71,7 +71,7 @@
 #include <stddef.h>
 
 #include "archiver/lib/error.h"
-#include "audit/bundle.h"
+#include "audit/bundle_read.h"
 #include "audit/note.h"
 
 #define EDISCOVERY_KIND "ediscovery"

@@ -24,6 +24,7 @@
 #include "archiver/archive/indexer.h"
 #include "archiver/store/message.h"
 #include "audit/auditlog.h"
+#include "audit/bundle_write.h"
 #include "audit/checkpoint.h"
 #include "audit/tlog_proof.h"
 
