@@ -16,6 +16,9 @@
  *
  * Member names: 1..PV_BUNDLE_PATH_MAX bytes of [A-Za-z0-9._+=@,-] and '/',
  * relative, no empty, "." or ".." component (safe to extract anywhere).
+ * Entries are regular files; a reader also accepts directories (a bundle
+ * packed again by another tool) named by the same rule. No entry is
+ * set-id, sticky or writable by group or others.
  *
  * Shared by every bundle kind, one job a file:
  *   bundle.c           this header: reports, member names, the manifest note

@@ -47,8 +47,10 @@ struct bundle_source;
 int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, struct bundle_source **s_r,
 		       struct pv_error *err);
 /* The next regular member: 1 with its name in *name_r (valid until the
- * next call), 0 at the end. Directories are skipped; links, devices and
- * names bundle_name_valid refuses are PV_EINTEGRITY. */
+ * next call), 0 at the end. Directories are skipped; links, devices, a
+ * name bundle_name_valid refuses (a directory's after its trailing '/')
+ * and a set-id, sticky or group- or world-writable mode on any entry are
+ * PV_EINTEGRITY. */
 int bundle_source_next(struct bundle_source *s, const char **name_r, struct pv_error *err);
 /* Up to n bytes of the current member: the count, 0 at its end, or
  * PV_EINTEGRITY when the archive is damaged there. */

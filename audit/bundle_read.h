@@ -24,12 +24,12 @@ struct bundle_file {
 	uint64_t order; /* position in the archive */
 };
 
-/* Reads the whole bundle once: checks every member's name and type,
- * hashes it, keeps small ones. Failures that leave nothing to check (not
- * an archive, damaged or truncated, a bad or repeated name, a link or
- * device, a limit exceeded) are PV_EINTEGRITY with the reason. A file
- * bundle keeps its descriptor open until bundle_free; a memory bundle
- * refers to data, which must outlive it. */
+/* Reads the whole bundle once: checks every entry's name, type and mode,
+ * hashes every member, keeps small ones. Failures that leave nothing to
+ * check (not an archive, damaged or truncated, a bad or repeated name, a
+ * link or device, a dangerous mode, a limit exceeded) are PV_EINTEGRITY
+ * with the reason. A file bundle keeps its descriptor open until
+ * bundle_free; a memory bundle refers to data, which must outlive it. */
 int bundle_open_file(const char *path, struct bundle **b_r, struct pv_error *err);
 int bundle_open_memory(const void *data, size_t len, struct bundle **b_r, struct pv_error *err);
 void bundle_free(struct bundle **b);

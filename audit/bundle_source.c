@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct bundle_source {
@@ -118,15 +119,24 @@ int bundle_source_next(struct bundle_source *s, const char **name_r, struct pv_e
 		mode_t type = archive_entry_filetype(e);
 		if (name == NULL)
 			return pv_fail(err, PV_EINTEGRITY, "bundle member without a usable name");
-		if (type == AE_IFDIR)
-			continue;
-		if (type != AE_IFREG || archive_entry_hardlink(e) != NULL)
+		if ((type != AE_IFREG && type != AE_IFDIR) || archive_entry_hardlink(e) != NULL)
 			return pv_fail(err, PV_EINTEGRITY,
 				       "bundle member '%.300s' is not a regular file (link or device)",
 				       name);
-		if (!bundle_name_valid(name, strlen(name)))
+		/* Directories too: tar and unzip create them where they say, with
+		 * their mode, even though the bundle has nothing in them. */
+		size_t len = strlen(name);
+		if (type == AE_IFDIR && len > 0 && name[len - 1] == '/')
+			len--;
+		if (!bundle_name_valid(name, len))
 			return pv_fail(err, PV_EINTEGRITY, "bundle member name '%.300s' is not allowed",
 				       name);
+		if (archive_entry_perm(e) & (S_ISUID | S_ISGID | S_ISVTX | S_IWGRP | S_IWOTH))
+			return pv_fail(err, PV_EINTEGRITY,
+				       "bundle member '%.300s' has mode %04o: set-id, sticky or "
+				       "writable by others", name, (unsigned)archive_entry_perm(e));
+		if (type == AE_IFDIR)
+			continue;
 		s->name = name;
 		*name_r = name;
 		return 1;
