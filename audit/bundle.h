@@ -18,7 +18,9 @@
  * relative, no empty, "." or ".." component (safe to extract anywhere).
  * Entries are regular files; a reader also accepts directories (a bundle
  * packed again by another tool) named by the same rule. No entry is
- * set-id, sticky or writable by group or others.
+ * set-id, sticky or writable by group or others. Nothing comes before or
+ * after the archive but the zeros that pad a tar, and the file reads as
+ * one format only (tar and unzip must show what the verifier checked).
  *
  * Shared by every bundle kind, one job a file:
  *   bundle.c           this header: reports, member names, the manifest note

@@ -55,6 +55,12 @@ int bundle_source_next(struct bundle_source *s, const char **name_r, struct pv_e
 /* Up to n bytes of the current member: the count, 0 at its end, or
  * PV_EINTEGRITY when the archive is damaged there. */
 int64_t bundle_source_read(struct bundle_source *s, void *buf, size_t n, struct pv_error *err);
+/* At the end (bundle_source_next returned 0), for the first pass: only
+ * padding may follow the archive (zeros after a tar's end, nothing after
+ * a gzip stream or a zip's end record, nothing before a zip), and the file
+ * must not read as another archive format too (a tar whose last bytes end
+ * a zip, a zip whose first block is a tar header): PV_EINTEGRITY. */
+int bundle_source_end(struct bundle_source *s, struct pv_error *err);
 void bundle_source_free(struct bundle_source **s);
 
 /* --- bundle_manifest.c: MANIFEST.sha256 as it streams past --------------------------- */

@@ -142,6 +142,8 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 		if (is_man)
 			bundle_manifest_end(b, ms);
 	}
+	if (r == 0)
+		r = bundle_source_end(src, err);
 	if (r < 0)
 		goto out;
 	if (b->n_files > 1)

@@ -1,5 +1,6 @@
 /* The archive under a bundle being read (bundle_int.h): libarchive over a
- * descriptor or memory, each reader at its own position. */
+ * descriptor or memory, each reader at its own position; and what lies
+ * around the archive, which other tools would read where we do not. */
 #include "audit/bundle_int.h"
 
 #include <archive.h>
@@ -11,15 +12,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Bytes that end a zip (its end of central directory record, APPNOTE
+ * 4.3.16), and the most a comment after them can add. */
+#define ZIP_EOCD_LEN 22
+#define ZIP_TAIL_MAX (ZIP_EOCD_LEN + 65535)
+#define TAR_BLOCK 512
+
 struct bundle_source {
-	struct archive *a;
-	int fd; /* -1: read mem */
+	struct archive *a;  /* the tar or zip reader */
+	struct archive *gz; /* under a for a .tar.gz: the whole gzip stream, raw */
+	int fd;             /* -1: read mem */
 	const uint8_t *mem;
 	uint64_t size;
 	int64_t pos;
-	const char *name; /* of the current member */
+	const char *name;   /* of the current member */
+	uint64_t handed;    /* bytes of the gzip stream handed to a */
+	uint64_t nonzero;   /* 1 + the offset of the last of them that is not 0 */
 	uint8_t buf[BUNDLE_IO_CHUNK];
+	uint8_t gbuf[BUNDLE_IO_CHUNK];
 };
+
+/* Up to n bytes at offset off of the file: the count, or -1. */
+static ssize_t src_pread(const struct bundle_source *s, uint64_t off, void *buf, size_t n)
+{
+	if (off >= s->size)
+		return 0;
+	if (n > s->size - off)
+		n = (size_t)(s->size - off);
+	if (s->fd < 0) {
+		memcpy(buf, s->mem + off, n);
+		return (ssize_t)n;
+	}
+	ssize_t k;
+	do
+		k = pread(s->fd, buf, n, (off_t)off);
+	while (k < 0 && errno == EINTR);
+	return k;
+}
 
 static la_ssize_t src_read(struct archive *a, void *ud, const void **buf)
 {
@@ -69,6 +98,33 @@ static la_int64_t src_skip(struct archive *a, void *ud, la_int64_t n)
 	return n;
 }
 
+/* The tar reader of a .tar.gz reads the gzip stream through here, which
+ * notes where its last non-zero byte was. */
+static la_ssize_t gz_read(struct archive *a, void *ud, const void **buf)
+{
+	struct bundle_source *s = ud;
+	la_ssize_t k = archive_read_data(s->gz, s->gbuf, sizeof(s->gbuf));
+	if (k < 0) {
+		archive_set_error(a, -1, "%s",
+				  archive_error_string(s->gz) ? archive_error_string(s->gz) : "gzip");
+		return -1;
+	}
+	for (la_ssize_t i = k; i > 0; i--)
+		if (s->gbuf[i - 1] != 0) {
+			s->nonzero = s->handed + (uint64_t)i;
+			break;
+		}
+	s->handed += (uint64_t)k;
+	*buf = s->gbuf;
+	return k;
+}
+
+static int not_an_archive(struct archive *a, struct pv_error *err)
+{
+	return pv_fail(err, PV_EINTEGRITY, "bundle is damaged or truncated, or not a .tar.gz or .zip: %s",
+		       archive_error_string(a) ? archive_error_string(a) : "unreadable");
+}
+
 int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, struct bundle_source **s_r,
 		       struct pv_error *err)
 {
@@ -85,18 +141,39 @@ int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, struct bundle_
 	s->fd = fd;
 	s->mem = mem;
 	s->size = size;
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	/* Seekable zip reads the central directory: what unzip shows. */
-	archive_read_support_format_zip_seekable(a);
-	archive_read_set_read_callback(a, src_read);
-	archive_read_set_seek_callback(a, src_seek);
-	archive_read_set_skip_callback(a, src_skip);
+	uint8_t magic[2];
+	int r;
+	if (src_pread(s, 0, magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+		/* A .tar.gz: the gzip stream read raw, and the tar read from it,
+		 * so that bundle_source_end can see what follows the tar. */
+		struct archive_entry *e;
+		if ((s->gz = archive_read_new()) == NULL) {
+			bundle_source_free(&s);
+			return pv_fail(err, PV_ERR, "out of memory");
+		}
+		archive_read_support_filter_gzip(s->gz);
+		archive_read_support_format_raw(s->gz);
+		archive_read_set_read_callback(s->gz, src_read);
+		archive_read_set_callback_data(s->gz, s);
+		if (archive_read_open1(s->gz) != ARCHIVE_OK ||
+		    archive_read_next_header(s->gz, &e) != ARCHIVE_OK) {
+			r = not_an_archive(s->gz, err);
+			bundle_source_free(&s);
+			return r;
+		}
+		archive_read_support_format_tar(a);
+		archive_read_set_read_callback(a, gz_read);
+	} else {
+		archive_read_support_format_tar(a);
+		/* Seekable zip reads the central directory: what unzip shows. */
+		archive_read_support_format_zip_seekable(a);
+		archive_read_set_read_callback(a, src_read);
+		archive_read_set_seek_callback(a, src_seek);
+		archive_read_set_skip_callback(a, src_skip);
+	}
 	archive_read_set_callback_data(a, s);
 	if (archive_read_open1(a) != ARCHIVE_OK) {
-		int r = pv_fail(err, PV_EINTEGRITY,
-				"bundle is damaged or truncated, or not a .tar.gz or .zip: %s",
-				archive_error_string(a) ? archive_error_string(a) : "unreadable");
+		r = not_an_archive(a, err);
 		bundle_source_free(&s);
 		return r;
 	}
@@ -160,6 +237,113 @@ void bundle_source_free(struct bundle_source **sp)
 		return;
 	if (s->a != NULL)
 		archive_read_free(s->a);
+	if (s->gz != NULL)
+		archive_read_free(s->gz);
 	free(s);
 	*sp = NULL;
+}
+
+/* --- around the archive ------------------------------------------------------------- */
+
+static int trailing(struct pv_error *err)
+{
+	return pv_fail(err, PV_EINTEGRITY,
+		       "bundle has bytes after the end of its archive (another file appended?)");
+}
+
+/* Do the file's last bytes end a zip: an end record whose comment runs
+ * exactly to the end? unzip and most zip readers look there first. */
+static bool zip_end_at_end(const struct bundle_source *s)
+{
+	size_t n = s->size < ZIP_TAIL_MAX ? (size_t)s->size : ZIP_TAIL_MAX;
+	uint8_t *tail = malloc(n ? n : 1);
+	bool found = false;
+	if (tail == NULL || src_pread(s, s->size - n, tail, n) != (ssize_t)n) {
+		free(tail);
+		return true; /* unreadable now: refuse rather than guess */
+	}
+	for (size_t i = n >= ZIP_EOCD_LEN ? n - ZIP_EOCD_LEN + 1 : 0; i-- > 0 && !found;)
+		found = memcmp(tail + i, "PK\5\6", 4) == 0 &&
+			i + ZIP_EOCD_LEN + (tail[i + 20] | (size_t)tail[i + 21] << 8) == n;
+	free(tail);
+	return found;
+}
+
+/* Would tar take the file's first block for a header (POSIX ustar: the
+ * checksum field holds the sum of the block's bytes, the field counted
+ * as spaces; some tars sum signed bytes)? */
+static bool tar_header_at_start(const struct bundle_source *s)
+{
+	uint8_t h[TAR_BLOCK];
+	uint64_t want = 0, sum = 8 * ' ';
+	int64_t ssum = 8 * ' ';
+	size_t i = 148;
+	if (src_pread(s, 0, h, sizeof(h)) != (ssize_t)sizeof(h))
+		return false;
+	while (i < 156 && h[i] == ' ')
+		i++;
+	if (i == 156 || h[i] < '0' || h[i] > '7')
+		return false;
+	for (; i < 156 && h[i] >= '0' && h[i] <= '7'; i++)
+		want = want * 8 + (uint64_t)(h[i] - '0');
+	for (i = 0; i < sizeof(h); i++)
+		if (i < 148 || i >= 156) {
+			sum += h[i];
+			ssum += (int8_t)h[i];
+		}
+	return want == sum || (int64_t)want == ssum;
+}
+
+/* After a tar's end, only the zeros that pad its last record. */
+static int tar_end(struct bundle_source *s, struct pv_error *err)
+{
+	uint64_t end = (uint64_t)archive_filter_bytes(s->a, 0);
+	if (s->gz != NULL) {
+		la_ssize_t k;
+		if (s->nonzero > end)
+			return trailing(err);
+		while ((k = archive_read_data(s->gz, s->gbuf, sizeof(s->gbuf))) > 0)
+			for (la_ssize_t i = 0; i < k; i++)
+				if (s->gbuf[i] != 0)
+					return trailing(err);
+		if (k < 0)
+			return not_an_archive(s->gz, err);
+		/* The gzip reader stops at the end of the last gzip member. */
+		if ((uint64_t)archive_filter_bytes(s->gz, -1) != s->size)
+			return trailing(err);
+		return 0;
+	}
+	for (uint64_t off = end; off < s->size;) {
+		ssize_t k = src_pread(s, off, s->buf, sizeof(s->buf));
+		if (k <= 0)
+			return pv_fail(err, PV_EINTEGRITY, "bundle could not be read to its end");
+		for (ssize_t i = 0; i < k; i++)
+			if (s->buf[i] != 0)
+				return trailing(err);
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+int bundle_source_end(struct bundle_source *s, struct pv_error *err)
+{
+	int r;
+	if ((archive_format(s->a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP) {
+		uint8_t head[4];
+		if (src_pread(s, 0, head, 4) != 4 || memcmp(head, "PK\3\4", 4) != 0)
+			return pv_fail(err, PV_EINTEGRITY, "bundle has bytes before its zip archive "
+							   "(another file in front?)");
+		if (!zip_end_at_end(s))
+			return trailing(err);
+		if (tar_header_at_start(s))
+			return pv_fail(err, PV_EINTEGRITY, "bundle is a zip and a tar file at once "
+							   "(tar would show other members)");
+		return 0;
+	}
+	if ((r = tar_end(s, err)) < 0)
+		return r;
+	if (zip_end_at_end(s))
+		return pv_fail(err, PV_EINTEGRITY, "bundle is a tar and a zip file at once (unzip "
+						   "would show other members)");
+	return 0;
 }

@@ -1,7 +1,8 @@
 /* Unit tests for the bundle reader (audit/bundle_read.h) against archives
  * built to fool it or the tools a recipient uses beside it (tar, unzip):
- * entries that are not plain files or carry dangerous modes. Each case is
- * named after the fault it guards (issue 16). */
+ * entries that are not plain files or carry dangerous modes, bytes after
+ * the archive, a file that is two formats at once. Each case is named
+ * after the fault it guards (issue 16). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <setjmp.h>
@@ -27,18 +28,21 @@ struct ent {
 
 #define REG(name, data) {name, AE_IFREG, 0644, data}
 
-/* The entries as a .tar.gz (zip = false) or .zip, in memory. */
-static uint8_t *build(const struct ent *e, size_t n, bool zip, size_t *len_r)
+enum fmt { TGZ, ZIP, TAR };
+
+/* The entries as a .tar.gz, .zip or .tar, in memory (1 MiB at most). */
+static uint8_t *build_as(const struct ent *e, size_t n, enum fmt f, size_t *len_r)
 {
 	size_t cap = 1 << 20, used = 0;
 	uint8_t *buf = malloc(cap);
 	struct archive *a = archive_write_new();
 	assert_non_null(buf);
-	if (zip) {
+	if (f == ZIP) {
 		assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
 	} else {
 		assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-		assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+		if (f == TGZ)
+			assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
 	}
 	assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
 	for (size_t i = 0; i < n; i++) {
@@ -59,16 +63,68 @@ static uint8_t *build(const struct ent *e, size_t n, bool zip, size_t *len_r)
 	return buf;
 }
 
-/* Opens the archive: 0, or the status with the reason in why. */
-static int open_built(const struct ent *e, size_t n, bool zip, char *why, size_t why_len)
+static uint8_t *build(const struct ent *e, size_t n, bool zip, size_t *len_r)
+{
+	return build_as(e, n, zip ? ZIP : TGZ, len_r);
+}
+
+/* data[0..len) gzipped; level 0 stores the bytes as they are. */
+static uint8_t *gzip_bytes(const uint8_t *data, size_t len, int level, size_t *len_r)
+{
+	size_t cap = len + 65536, used = 0;
+	uint8_t *buf = malloc(cap);
+	char lv[4];
+	struct archive *a = archive_write_new();
+	struct archive_entry *ae = archive_entry_new();
+	assert_non_null(buf);
+	snprintf(lv, sizeof(lv), "%d", level);
+	assert_int_equal(archive_write_set_format_raw(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_set_filter_option(a, "gzip", "compression-level", lv),
+			 ARCHIVE_OK);
+	assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
+	archive_entry_set_filetype(ae, AE_IFREG);
+	assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+	assert_int_equal(archive_write_data(a, data, len), (la_ssize_t)len);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_entry_free(ae);
+	archive_write_free(a);
+	*len_r = used;
+	return buf;
+}
+
+/* a[0..*len) followed by b[0..blen), in a (which has room: 1 MiB). */
+static void append(uint8_t *a, size_t *len, const void *b, size_t blen)
+{
+	assert_true(*len + blen <= 1 << 20);
+	memcpy(a + *len, b, blen);
+	*len += blen;
+}
+
+static int open_bytes(const uint8_t *data, size_t len, char *why, size_t why_len)
 {
 	struct bundle *b = NULL;
 	struct pv_error err;
-	size_t len;
-	uint8_t *data = build(e, n, zip, &len);
 	int r = bundle_open_memory(data, len, &b, &err);
 	snprintf(why, why_len, "%s", r < 0 ? err.msg : "");
 	bundle_free(&b);
+	return r;
+}
+
+static void expect_bytes_refused(const uint8_t *data, size_t len, const char *needle)
+{
+	char why[512];
+	int r = open_bytes(data, len, why, sizeof(why));
+	if (r != PV_EINTEGRITY || strstr(why, needle) == NULL)
+		fail_msg("expected refusal naming '%s', got %d '%s'", needle, r, why);
+}
+
+/* Opens the archive: 0, or the status with the reason in why. */
+static int open_built(const struct ent *e, size_t n, bool zip, char *why, size_t why_len)
+{
+	size_t len;
+	uint8_t *data = build(e, n, zip, &len);
+	int r = open_bytes(data, len, why, why_len);
 	free(data);
 	return r;
 }
@@ -126,6 +182,95 @@ static void test_plain_directories_of_a_repacked_bundle_are_accepted(void **stat
 	assert_int_equal(open_built(e, 3, true, why, sizeof(why)), 0);
 }
 
+/* --- bytes around the archive --------------------------------------------------------------- */
+
+static const struct ent genuine[] = {REG("BUNDLE", "popvault-bundle/v1\nkind audit\n"),
+				     REG("VERIFY.md", "check me\n")};
+
+/* A genuine .tar.gz with a zip appended verified OK, while `unzip -l`
+ * showed only the zip's forged member. */
+static void test_tar_gz_with_a_zip_appended_is_refused(void **state)
+{
+	(void)state;
+	const struct ent forged[] = {REG("VERIFY.md", "all is well\n")};
+	size_t len, zlen;
+	uint8_t *b = build(genuine, 2, false, &len), *z = build(forged, 1, true, &zlen);
+	append(b, &len, z, zlen);
+	expect_bytes_refused(b, len, "after the end");
+	free(b);
+	free(z);
+}
+
+static void test_bytes_after_the_tar_inside_the_gzip_are_refused(void **state)
+{
+	(void)state;
+	size_t tlen, glen;
+	uint8_t *t = build_as(genuine, 2, TAR, &tlen);
+	append(t, &tlen, "PK\5\6 hidden", 11);
+	uint8_t *g = gzip_bytes(t, tlen, 6, &glen);
+	expect_bytes_refused(g, glen, "after the end");
+	free(t);
+	free(g);
+}
+
+static void test_plain_tar_with_bytes_after_its_end_is_refused(void **state)
+{
+	(void)state;
+	size_t len;
+	uint8_t *t = build_as(genuine, 2, TAR, &len);
+	char why[512];
+	assert_int_equal(open_bytes(t, len, why, sizeof(why)), 0); /* as written: fine */
+	append(t, &len, "x", 1);
+	expect_bytes_refused(t, len, "after the end");
+	free(t);
+}
+
+static void test_zip_with_bytes_before_or_after_is_refused(void **state)
+{
+	(void)state;
+	size_t len, plen = 0;
+	uint8_t *z = build(genuine, 2, true, &len), *p = malloc(1 << 20);
+	append(z, &len, "trailer", 7);
+	expect_bytes_refused(z, len, "after the end");
+	len -= 7;
+	append(p, &plen, "#!/bin/sh\nexit 0\n", 18);
+	append(p, &plen, z, len);
+	expect_bytes_refused(p, plen, "before");
+	free(z);
+	free(p);
+}
+
+/* A .tar.gz whose last bytes are also a zip's end record: tar and
+ * verify-bundle see the tar, unzip sees a zip. The gzip stores its data
+ * (level 0), so a member's bytes appear as they are in the file, and
+ * the end record's comment runs to the gzip trailer. */
+static void test_tar_gz_that_is_also_a_zip_is_refused(void **state)
+{
+	(void)state;
+	char eocd[23] = "PK\5\6";
+	struct ent e[] = {REG("BUNDLE", "popvault-bundle/v1\nkind audit\n"),
+			  {"VERIFY.md", AE_IFREG, 0644, NULL}};
+	size_t tlen, glen;
+	memset(eocd + 4, 'A', 18); /* no NUL: the data is a C string */
+	e[1].data = eocd;
+	uint8_t *t = build_as(e, 2, TAR, &tlen);
+	uint8_t *g = gzip_bytes(t, tlen, 0, &glen);
+	uint8_t *in_t = memmem(t, tlen, "PK\5\6", 4), *in_g = memmem(g, glen, "PK\5\6", 4);
+	assert_non_null(in_t);
+	assert_non_null(in_g);
+	size_t comment = glen - (size_t)(in_g - g) - 22;
+	assert_true(comment < 65536);
+	/* Zero entries and a comment to the end of the file. */
+	memset(in_t + 4, 0, 16);
+	in_t[20] = (uint8_t)(comment & 0xff);
+	in_t[21] = (uint8_t)(comment >> 8);
+	free(g);
+	g = gzip_bytes(t, tlen, 0, &glen);
+	expect_bytes_refused(g, glen, "zip");
+	free(t);
+	free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +278,11 @@ int main(void)
 		cmocka_unit_test(test_directory_entry_outside_the_extraction_is_refused),
 		cmocka_unit_test(test_setuid_or_world_writable_files_are_refused),
 		cmocka_unit_test(test_plain_directories_of_a_repacked_bundle_are_accepted),
+		cmocka_unit_test(test_tar_gz_with_a_zip_appended_is_refused),
+		cmocka_unit_test(test_bytes_after_the_tar_inside_the_gzip_are_refused),
+		cmocka_unit_test(test_plain_tar_with_bytes_after_its_end_is_refused),
+		cmocka_unit_test(test_zip_with_bytes_before_or_after_is_refused),
+		cmocka_unit_test(test_tar_gz_that_is_also_a_zip_is_refused),
 	};
 	if (sodium_init() < 0)
 		return 1;
