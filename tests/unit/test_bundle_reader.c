@@ -271,6 +271,96 @@ static void test_tar_gz_that_is_also_a_zip_is_refused(void **state)
 	free(g);
 }
 
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
+	}
+	return ~c;
+}
+
+static void le(uint8_t *p, size_t *len, uint32_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[(*len)++] = (uint8_t)(v >> (8 * i));
+}
+
+/* A zip of one stored member BUNDLE whose first 512 bytes are also a tar
+ * header with a valid checksum: `tar tf` lists a member where unzip lists
+ * BUNDLE. Built by hand: the CRC goes in a data descriptor after the data
+ * (APPNOTE 4.3.9), so the first block does not depend on it. */
+static void test_zip_that_is_also_a_tar_is_refused(void **state)
+{
+	(void)state;
+	uint8_t *z = malloc(4096), data[600];
+	size_t len = 0, cd;
+	const uint32_t crc_later = 0;
+	memset(data, 'x', sizeof(data));
+	le(z, &len, 0x04034b50, 4); /* local header */
+	le(z, &len, 20, 2);
+	le(z, &len, 8, 2); /* sizes and CRC in the descriptor */
+	le(z, &len, 0, 2); /* stored */
+	le(z, &len, 0, 2);
+	le(z, &len, 0x21, 2);
+	le(z, &len, crc_later, 4);
+	le(z, &len, 0, 4);
+	le(z, &len, 0, 4);
+	le(z, &len, 6, 2);
+	le(z, &len, 0, 2);
+	memcpy(z + len, "BUNDLE", 6);
+	len += 6;
+	/* The tar checksum field (bytes 148..155 of the file) lies in the data. */
+	size_t field = 148 - len;
+	unsigned sum = 0;
+	memset(data + field, ' ', 8);
+	memcpy(z + len, data, sizeof(data));
+	for (size_t i = 0; i < 512; i++)
+		sum += z[i];
+	snprintf((char *)data + field, 8, "%06o", sum);
+	data[field + 7] = ' ';
+	memcpy(z + len, data, sizeof(data));
+	len += sizeof(data);
+	uint32_t crc = crc32_of(data, sizeof(data));
+	le(z, &len, 0x08074b50, 4); /* data descriptor */
+	le(z, &len, crc, 4);
+	le(z, &len, sizeof(data), 4);
+	le(z, &len, sizeof(data), 4);
+	cd = len;
+	le(z, &len, 0x02014b50, 4); /* central directory */
+	le(z, &len, 3 << 8 | 20, 2);
+	le(z, &len, 20, 2);
+	le(z, &len, 8, 2);
+	le(z, &len, 0, 2);
+	le(z, &len, 0, 2);
+	le(z, &len, 0x21, 2);
+	le(z, &len, crc, 4);
+	le(z, &len, sizeof(data), 4);
+	le(z, &len, sizeof(data), 4);
+	le(z, &len, 6, 2);
+	le(z, &len, 0, 2);
+	le(z, &len, 0, 2);
+	le(z, &len, 0, 2);
+	le(z, &len, 0, 2);
+	le(z, &len, 0100644u << 16, 4);
+	le(z, &len, 0, 4);
+	memcpy(z + len, "BUNDLE", 6);
+	len += 6;
+	size_t cd_len = len - cd;
+	le(z, &len, 0x06054b50, 4); /* end record */
+	le(z, &len, 0, 2);
+	le(z, &len, 0, 2);
+	le(z, &len, 1, 2);
+	le(z, &len, 1, 2);
+	le(z, &len, (uint32_t)cd_len, 4);
+	le(z, &len, (uint32_t)cd, 4);
+	le(z, &len, 0, 2);
+	expect_bytes_refused(z, len, "at once");
+	free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_plain_tar_with_bytes_after_its_end_is_refused),
 		cmocka_unit_test(test_zip_with_bytes_before_or_after_is_refused),
 		cmocka_unit_test(test_tar_gz_that_is_also_a_zip_is_refused),
+		cmocka_unit_test(test_zip_that_is_also_a_tar_is_refused),
 	};
 	if (sodium_init() < 0)
 		return 1;
