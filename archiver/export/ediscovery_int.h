@@ -98,6 +98,10 @@ void edv_check_disposed(struct vst *v, struct bundle_stream *s);
 
 /* Extends v->keys along rotations/<dir>/1, 2, ... */
 void edv_follow_rotations(struct vst *v, const char *dir);
+/* Each of those notes is a leaf of the audit log: the same bytes as an
+ * audit/rotations/<I> whose inclusion proof holds in audit/checkpoint's
+ * tree (a retired key alone cannot name a successor). */
+void edv_check_rotations_logged(struct vst *v);
 /* Earlier checkpoints carried for log dir, each against fin. */
 void edv_check_anchors(struct vst *v, const char *dir, const struct checkpoint *fin, int state);
 /* The caller's --last-checkpoint against whichever log it is of. */

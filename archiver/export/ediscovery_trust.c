@@ -1,12 +1,28 @@
 /* eDiscovery verifier: which trust members this kind carries, checked by
- * audit/bundle_trust.h. Both logs' keys rotate along rotations/<log>/<E>;
- * the checkpoints of earlier exports are anchors of either log; the
- * caller's own checkpoint may be of either. */
+ * audit/bundle_trust.h. Both logs' keys rotate along rotations/<log>/<E>,
+ * each note also a leaf of the audit log (audit/rotations/<I> and its
+ * proof); the checkpoints of earlier exports are anchors of either log;
+ * the caller's own checkpoint may be of either. */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "archiver/export/ediscovery_int.h"
 #include "audit/bundle_trust.h"
+
+/* The index I of audit/rotations/<I>, the same note as f, or UINT64_MAX. */
+static uint64_t logged_as(const struct vst *v, const struct bundle_file *f)
+{
+	for (size_t k = 0; k < bundle_count(v->b); k++) {
+		const struct bundle_file *g = bundle_file_at(v->b, k);
+		uint64_t i;
+		bool proof;
+		if (bundle_trust_rotation_name(g->name, "audit", &i, &proof) && !proof &&
+		    g->size == f->size && sodium_memcmp(g->sha256, f->sha256, 32) == 0)
+			return i;
+	}
+	return UINT64_MAX;
+}
 
 void edv_follow_rotations(struct vst *v, const char *dir)
 {
@@ -20,7 +36,30 @@ void edv_follow_rotations(struct vst *v, const char *dir)
 		const struct bundle_file *f = bundle_find(v->b, name);
 		if (f == NULL)
 			break;
-		bundle_keys_follow(v->keys, v->rep, name, f->data, f->size, self, UINT64_MAX);
+		bundle_keys_follow(v->keys, v->rep, name, f->data, f->size, self, logged_as(v, f));
+	}
+}
+
+void edv_check_rotations_logged(struct vst *v)
+{
+	static const char *const dirs[2] = {"archive", "audit"};
+	char name[64];
+	for (int d = 0; d < 2; d++)
+		for (uint64_t e = 1; e <= UINT32_MAX; e++) {
+			snprintf(name, sizeof(name), "rotations/%s/%llu", dirs[d], (unsigned long long)e);
+			const struct bundle_file *f = bundle_find(v->b, name);
+			if (f == NULL)
+				break;
+			if (logged_as(v, f) == UINT64_MAX)
+				bundle_problem(v->rep, "%s is not in the audit log: no audit/rotations/<I> "
+						       "holds the same note", name);
+		}
+	for (size_t k = 0; v->aucp_state >= 0 && k < bundle_count(v->b); k++) {
+		uint64_t i;
+		bool proof;
+		if (bundle_trust_rotation_name(bundle_file_at(v->b, k)->name, "audit", &i, &proof) &&
+		    !proof)
+			(void)bundle_trust_check_logged(v->b, v->rep, "audit", i, &v->aucp);
 	}
 }
 

@@ -351,7 +351,8 @@ static void check_inventory(struct vst *v)
 		    bundle_trust_chain_name(name, "rotations/archive", &a) ||
 		    bundle_trust_chain_name(name, "rotations/audit", &a) ||
 		    bundle_trust_consistency_name(name, "archive", &a, &n) ||
-		    bundle_trust_consistency_name(name, "audit", &a, &n))
+		    bundle_trust_consistency_name(name, "audit", &a, &n) ||
+		    bundle_trust_rotation_name(name, "audit", &a, NULL))
 			continue;
 		if (strncmp(name, "messages/", 9) == 0 && v->set_read) {
 			const char *b = name + 9, *dot = strrchr(b, '.');
@@ -709,6 +710,7 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	if (v.acp_state >= 0 && v.aucp_state >= 0 && strcmp(v.acp.origin, v.aucp.origin) == 0)
 		bundle_problem(rep, "audit/checkpoint and archive/checkpoint are of the same log %s",
 			       v.acp.origin);
+	edv_check_rotations_logged(&v);
 	read_set(&v);
 	check_inventory(&v);
 	read_request(&v);

@@ -395,17 +395,23 @@ static int write_anchors(struct xp *x)
 }
 
 /* The rotation notes, each signed by the key it retires, that let a
- * verifier holding the first keys follow the logs to their current ones,
- * and trust/vkeys (every epoch's key, a reminder). */
+ * verifier holding the first keys follow the logs to their current ones;
+ * the same notes as leaves of the audit log with their inclusion proofs
+ * in audit/checkpoint's tree (a retired key alone cannot name a
+ * successor); and trust/vkeys (every epoch's key, a reminder). */
 static int write_vkeys(struct xp *x)
 {
+	struct tlog *au = x->ar->audit_log;
 	struct pv_buf text;
 	int r;
 	pv_buf_init(&text, 64 * 1024);
 	if ((r = bundle_trust_add_rotation_chain(x->w, x->ar->archive_log, "rotations/archive",
 						 x->err)) == 0 &&
-	    (r = bundle_trust_add_rotation_chain(x->w, x->ar->audit_log, "rotations/audit",
-						 x->err)) == 0 &&
+	    (r = bundle_trust_add_rotation_chain(x->w, au, "rotations/audit", x->err)) == 0 &&
+	    (r = bundle_trust_add_logged_rotations(x->w, x->ar->archive_log, au, "audit",
+						   x->seq + 1, x->err)) == 0 &&
+	    (r = bundle_trust_add_logged_rotations(x->w, au, au, "audit", x->seq + 1,
+						   x->err)) == 0 &&
 	    (r = bundle_trust_vkeys(x->ar->archive_log, &text, x->err)) == 0 &&
 	    (r = bundle_trust_vkeys(x->ar->audit_log, &text, x->err)) == 0)
 		r = add_buf(x, "trust/vkeys", &text);
