@@ -42,7 +42,8 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "audit/bundle.h"
+#include "audit/bundle_read.h"
+#include "audit/bundle_write.h"
 #include "audit/note.h"
 #include "audit/tlog.h"
 

@@ -9,11 +9,8 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 #include "audit/auditlog.h"
+#include "audit/bundle_trust.h"
 #include "audit/checkpoint.h"
-
-/* Earlier exports whose final checkpoints get a consistency proof. */
-#define ANCHORS_MAX 1000
-#define ANCHORS_MAX_S "1000"
 
 /* VERIFY.md: the checks verify-bundle makes, spelled out for a person with
  * a shell, OpenSSL and Python 3 (tests/e2e/audit_bundle.t runs these very
@@ -167,79 +164,6 @@
 	"Trust nothing in this bundle that you cannot tie to the verifier key you\n" \
 	"hold: the keys and notes inside are there to be checked, not believed.\n"
 
-
-static int put_note_file(struct bundle_writer *w, const char *name, const struct pv_buf *note,
-			 struct pv_error *err)
-{
-	return bundle_add(w, name, note->data, note->len, err);
-}
-
-static int consistency_file(struct tlog *t, struct bundle_writer *w, uint64_t a, uint64_t n,
-			    struct pv_error *err)
-{
-	merkle_hash proof[PV_PROOF_HASHES_MAX];
-	char name[96], b64[sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
-	struct pv_buf text;
-	size_t len;
-	int r;
-	if ((r = tlog_consistency_proof(t, a, n, proof, &len, err)) < 0)
-		return r;
-	pv_buf_init(&text, PV_PROOF_HASHES_MAX * sizeof(b64));
-	for (size_t i = 0; i < len && r == 0; i++) {
-		sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH_LEN,
-				  sodium_base64_VARIANT_ORIGINAL);
-		r = pv_buf_printf(&text, err, "%s\n", b64);
-	}
-	snprintf(name, sizeof(name), "audit/consistency/%llu-%llu", (unsigned long long)a,
-		 (unsigned long long)n);
-	if (r == 0)
-		r = bundle_add(w, name, text.data ? text.data : (const uint8_t *)"", text.len, err);
-	pv_buf_free(&text);
-	return r;
-}
-
-static int cmp_u64(const void *x, const void *y)
-{
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-	return a < b ? -1 : a > b;
-}
-
-/* Checkpoints to anchor: the start of the range, earlier exports' finals. */
-static int anchors(struct tlog *t, uint64_t lo, uint64_t export_seq, uint64_t *out, size_t *n_r,
-		   struct pv_error *err)
-{
-	struct tlog_checkpoint_row row;
-	sqlite3_stmt *st = NULL;
-	size_t n = 0;
-	int r;
-	tlog_checkpoint_row_init(&row);
-	if ((r = tlog_checkpoint_at_most(t, lo, &row, err)) < 0)
-		goto out;
-	out[n++] = row.size;
-	if (sqlite3_prepare_v2(tlog_db(t),
-			       "SELECT seq FROM audit_event WHERE type = '" AUDIT_AUDIT_EXPORT
-			       "' AND seq < ? ORDER BY seq DESC LIMIT " ANCHORS_MAX_S,
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(tlog_db(t)));
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)export_seq);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t s = sqlite3_column_int64(st, 0);
-		if (s >= 0)
-			out[n++] = (uint64_t)s + 1;
-	}
-	qsort(out, n, sizeof(*out), cmp_u64);
-	size_t u = 0;
-	for (size_t i = 0; i < n; i++)
-		if (u == 0 || out[u - 1] != out[i])
-			out[u++] = out[i];
-	*n_r = u;
-out:
-	sqlite3_finalize(st);
-	tlog_checkpoint_row_free(&row);
-	return r;
-}
 
 static int tree_proof(struct tlog *t, uint64_t lo, uint64_t hi, uint64_t n, struct pv_buf *out,
 		      struct pv_error *err)
@@ -441,26 +365,47 @@ out:
 	return r;
 }
 
+/* Every epoch's key (a reminder), the final checkpoint, the anchors (the
+ * checkpoint where the range starts, earlier exports' final ones) and
+ * every rotation of this log's key recorded in it, with its place in the
+ * final tree: the verifier follows the chain from the key it holds. */
+static int write_trust(struct tlog *t, struct bundle_writer *w, const struct tlog_checkpoint_row *fin,
+		       uint64_t lo, uint64_t n, struct pv_error *err)
+{
+	struct tlog_checkpoint_row start;
+	struct bundle_anchors anch = {0};
+	struct pv_buf vkeys;
+	int r;
+
+	tlog_checkpoint_row_init(&start);
+	pv_buf_init(&vkeys, 64 * 1024);
+	if ((r = bundle_trust_vkeys(t, &vkeys, err)) < 0 ||
+	    (r = bundle_add(w, "trust/vkeys", vkeys.data, vkeys.len, err)) < 0 ||
+	    (r = bundle_add(w, "audit/checkpoint", fin->note.data, fin->note.len, err)) < 0 ||
+	    (r = tlog_checkpoint_at_most(t, lo, &start, err)) < 0 ||
+	    (r = bundle_anchors_find(t, n - 1, BUNDLE_ANCHOR_AUDIT_EXPORTS, start.size, &anch,
+				     err)) < 0 ||
+	    (r = bundle_trust_add_anchors(w, t, "audit", anch.audit, anch.n_audit, n, err)) < 0)
+		goto out;
+	r = bundle_trust_add_logged_rotations(w, t, t, "audit", n, err);
+out:
+	bundle_anchors_free(&anch);
+	tlog_checkpoint_row_free(&start);
+	pv_buf_free(&vkeys);
+	return r;
+}
+
 static int write_bundle(struct tlog *t, struct bundle_writer *w, const struct auditbundle_opts *o,
 			uint64_t lo, uint64_t hi, uint64_t n, struct auditbundle_summary *sum,
 			struct pv_error *err)
 {
-	struct tlog_checkpoint_row fin, row;
-	struct tlog_epoch_row ep;
+	struct tlog_checkpoint_row fin;
 	struct pv_buf text;
-	uint64_t *anch = calloc(ANCHORS_MAX + 1, sizeof(*anch));
-	size_t n_anch = 0;
-	char from[PV_RFC3339_LEN] = "the start", to[PV_RFC3339_LEN] = "now", name[64];
+	char from[PV_RFC3339_LEN] = "the start", to[PV_RFC3339_LEN] = "now";
 	int r;
 
 	tlog_checkpoint_row_init(&fin);
-	tlog_checkpoint_row_init(&row);
-	tlog_epoch_row_init(&ep);
 	pv_buf_init(&text, 64 * 1024);
-	if (anch == NULL) {
-		r = pv_fail(err, PV_ERR, "out of memory");
-		goto out;
-	}
 	if ((r = tlog_checkpoint_at_most(t, n, &fin, err)) < 0)
 		goto out;
 	if (fin.size != n) {
@@ -476,69 +421,16 @@ static int write_bundle(struct tlog *t, struct bundle_writer *w, const struct au
 			       (unsigned long long)(hi > lo ? hi - 1 : lo), from, to,
 			       (unsigned long long)(n - 1), (unsigned long long)n,
 			       (unsigned long long)lo, (unsigned long long)(hi > lo ? hi - 1 : lo))) < 0 ||
-	    (r = bundle_add(w, "VERIFY.md", text.data, text.len, err)) < 0)
+	    (r = bundle_add(w, "VERIFY.md", text.data, text.len, err)) < 0 ||
+	    (r = write_trust(t, w, &fin, lo, n, err)) < 0)
 		goto out;
-	/* Every epoch's key, for reference only. */
-	pv_buf_reset(&text);
-	if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) < 0)
-		goto out;
-	uint32_t last = ep.epoch;
-	for (uint32_t e = 0; e <= last && r == 0; e++)
-		if ((r = tlog_epoch_get(t, e, &ep, err)) == 0)
-			r = pv_buf_printf(&text, err, "%s\n", ep.vkey);
-	if (r < 0 || (r = bundle_add(w, "trust/vkeys", text.data, text.len, err)) < 0 ||
-	    (r = put_note_file(w, "audit/checkpoint", &fin.note, err)) < 0)
-		goto out;
-	if ((r = anchors(t, lo, n - 1, anch, &n_anch, err)) < 0)
-		goto out;
-	for (size_t i = 0; i < n_anch; i++) {
-		if (anch[i] >= n)
-			continue;
-		if ((r = tlog_checkpoint_at_most(t, anch[i], &row, err)) < 0)
-			goto out;
-		if (row.size != anch[i])
-			continue; /* an export whose checkpoint was never signed */
-		snprintf(name, sizeof(name), "audit/checkpoints/%llu", (unsigned long long)anch[i]);
-		if ((r = put_note_file(w, name, &row.note, err)) < 0 ||
-		    (anch[i] > 0 && (r = consistency_file(t, w, anch[i], n, err)) < 0))
-			goto out;
-	}
-	/* Every rotation of this log's key recorded in it, with its place in
-	 * the final tree: the verifier follows the chain from the key it holds. */
-	for (uint32_t e = 1; e <= last; e++) {
-		merkle_hash proof[PV_PROOF_HASHES_MAX];
-		char b64[sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
-		size_t len;
-		if ((r = tlog_epoch_get(t, e, &ep, err)) < 0)
-			goto out;
-		if (strcmp(ep.record_log, tlog_name(t)) != 0 || ep.record_index >= n)
-			continue;
-		snprintf(name, sizeof(name), "audit/rotations/%llu", (unsigned long long)ep.record_index);
-		if ((r = bundle_add(w, name, ep.note.data, ep.note.len, err)) < 0 ||
-		    (r = tlog_inclusion_proof(t, ep.record_index, n, proof, &len, err)) < 0)
-			goto out;
-		pv_buf_reset(&text);
-		for (size_t i = 0; i < len && r == 0; i++) {
-			sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH_LEN,
-					  sodium_base64_VARIANT_ORIGINAL);
-			r = pv_buf_printf(&text, err, "%s\n", b64);
-		}
-		snprintf(name, sizeof(name), "audit/rotations/%llu.proof",
-			 (unsigned long long)ep.record_index);
-		if (r < 0 || (r = bundle_add(w, name, text.data ? text.data : (const uint8_t *)"",
-					     text.len, err)) < 0)
-			goto out;
-	}
 	pv_buf_reset(&text);
 	if ((r = tree_proof(t, lo, hi, n, &text, err)) < 0 ||
 	    (r = bundle_add(w, "audit/tree-proof", text.data, text.len, err)) < 0)
 		goto out;
 	r = write_entries(t, w, o, lo, hi, n, sum, err);
 out:
-	free(anch);
 	tlog_checkpoint_row_free(&fin);
-	tlog_checkpoint_row_free(&row);
-	tlog_epoch_row_free(&ep);
 	pv_buf_free(&text);
 	return r;
 }

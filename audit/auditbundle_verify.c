@@ -13,14 +13,13 @@
 #include "archiver/lib/limits.h"
 #include "audit/auditlog.h"
 #include "audit/b64.h"
+#include "audit/bundle_trust.h"
 #include "audit/checkpoint.h"
-#include "audit/keys.h"
 #include "audit/merkle.h"
 
 /* Mismatching lines listed per member before only counting them. */
 #define LINES_SHOWN 5
 #define GAPS_SHOWN 20
-#define TREE_PROOF_MAX (64 * 1024)
 
 /* A tree size whose root the stream of leaves must reproduce. */
 struct direct {
@@ -29,15 +28,7 @@ struct direct {
 	char what[160];
 };
 
-/* A key the verifier trusts, for checkpoints of sizes [from, to]: the
- * --vkey keys for every size until a logged rotation retires them, keys
- * introduced by a rotation note (signed by a trusted key) from then on. */
-#define TRUST_MAX PV_NOTE_SIGNATURES_MAX
-struct trusted {
-	struct note_verifier v;
-	uint64_t from, to;
-};
-
+/* A rotation note of the audit key, leaf idx of the log. */
 struct rotation {
 	uint64_t idx;
 	merkle_hash leaf;
@@ -45,10 +36,7 @@ struct rotation {
 
 struct vstate {
 	struct bundle *b;
-	struct trusted trust[TRUST_MAX];
-	size_t n_trust;
-	struct note_verifier keys[TRUST_MAX]; /* scratch: the keys valid at one size */
-	size_t nkeys;
+	struct bundle_keys *keys; /* --vkey keys and those rotations introduce */
 	struct rotation *rot;
 	size_t n_rot;
 	struct bundle_report *rep;
@@ -72,51 +60,38 @@ static int parse_dec(const char *s, size_t n, uint64_t *v)
 	return checkpoint_parse_u64(s, n, v);
 }
 
-/* Opens a checkpoint note with the trusted keys; when that fails, reports
- * why and still parses the body unverified (so the structural checks can
- * go on). Returns 1 when verified, 0 when parsed unverified, -1 when not
- * even parseable. */
-/* Fills v->keys with the keys trusted for a tree of `size`. */
-static void keys_at(struct vstate *v, uint64_t size)
-{
-	v->nkeys = 0;
-	for (size_t i = 0; i < v->n_trust; i++)
-		if (size >= v->trust[i].from && size <= v->trust[i].to)
-			v->keys[v->nkeys++] = v->trust[i].v;
-}
-
-static int open_cp(struct vstate *v, const char *what, const uint8_t *note, size_t len,
-		   struct checkpoint *cp)
+/* Opens the final checkpoint with the keys trusted at its size; when that
+ * fails, reports why and still parses the body unverified (so the
+ * structural checks can go on). Returns 1 when verified, 0 when parsed
+ * unverified, -1 when not even parseable. */
+static int open_fin(struct vstate *v, const struct bundle_file *f)
 {
 	struct pv_error e;
-	size_t text_len, nsigs;
-	/* The size first (unverified), to pick the keys of its epoch. */
-	if (note_split((const char *)note, len, &text_len, &nsigs, &e) != 0 ||
-	    checkpoint_parse((const char *)note, text_len, cp, &e) != 0) {
-		bundle_problem(v->rep, "%s is not a checkpoint (%s)", what, e.msg);
-		return -1;
-	}
-	keys_at(v, cp->size);
-	struct checkpoint ok;
-	if (checkpoint_open((const char *)note, len, v->keys, v->nkeys, &ok, &e) == 0) {
-		*cp = ok;
-		return 1;
-	}
-	bundle_problem(v->rep, "%s is not a checkpoint signed by a key trusted at size %llu (%s)",
-		       what, (unsigned long long)cp->size, e.msg);
-	return 0;
+	int r = bundle_keys_open_checkpoint(v->keys, f->data, f->size, &v->fin, &e);
+	if (r < 0)
+		bundle_problem(v->rep, "audit/checkpoint is not a checkpoint (%s)", e.msg);
+	else if (r == 0)
+		bundle_problem(v->rep, "audit/checkpoint is not a checkpoint signed by a key trusted "
+				       "at size %llu (%s)", (unsigned long long)v->fin.size, e.msg);
+	return r;
 }
 
-static void add_direct(struct vstate *v, uint64_t size, const merkle_hash root, const char *what)
+/* A checkpoint inside the range of leaves: its root is recomputed while
+ * the leaves stream by (bundle_trust_direct_fn). */
+static bool add_direct(void *ctx, const struct checkpoint *cp, const char *what)
 {
+	struct vstate *v = ctx;
+	if (!v->tree_ok || cp->size < v->lo || cp->size > v->hi)
+		return false;
 	struct direct *d = realloc(v->direct, (v->n_direct + 1) * sizeof(*d));
 	if (d == NULL)
-		return;
+		return false;
 	v->direct = d;
 	d += v->n_direct++;
-	d->size = size;
-	memcpy(d->root, root, MERKLE_HASH_LEN);
+	d->size = cp->size;
+	memcpy(d->root, cp->root, MERKLE_HASH_LEN);
 	snprintf(d->what, sizeof(d->what), "%s", what);
+	return true;
 }
 
 /* --- members --------------------------------------------------------------------- */
@@ -131,36 +106,6 @@ static const char *const required_members[] = {
 	"audit/entries.jsonl", "audit/entries.csv",
 };
 
-/* "audit/consistency/A-B" -> (A, B). */
-static bool consistency_name(const char *name, uint64_t *a, uint64_t *b)
-{
-	if (strncmp(name, "audit/consistency/", 18) != 0)
-		return false;
-	const char *p = name + 18, *dash = strchr(p, '-');
-	return dash != NULL &&
-	       parse_dec(p, (size_t)(dash - p), a) == 0 &&
-	       parse_dec(dash + 1, strlen(dash + 1), b) == 0;
-}
-
-/* "audit/rotations/IDX" (the note) or "audit/rotations/IDX.proof". */
-static bool rotation_name(const char *name, uint64_t *idx, bool *proof_r)
-{
-	if (strncmp(name, "audit/rotations/", 16) != 0)
-		return false;
-	const char *p = name + 16;
-	size_t n = strlen(p);
-	bool proof = n > 6 && strcmp(p + n - 6, ".proof") == 0;
-	if (proof_r != NULL)
-		*proof_r = proof;
-	return parse_dec(p, proof ? n - 6 : n, idx) == 0;
-}
-
-static bool anchor_name(const char *name, uint64_t *a)
-{
-	return strncmp(name, "audit/checkpoints/", 18) == 0 &&
-	       parse_dec(name + 18, strlen(name + 18), a) == 0;
-}
-
 static void check_inventory(struct vstate *v)
 {
 	for (size_t i = 0; i < sizeof(required_members) / sizeof(*required_members); i++)
@@ -172,14 +117,11 @@ static void check_inventory(struct vstate *v)
 		bool known = false;
 		for (size_t k = 0; k < sizeof(known_members) / sizeof(*known_members); k++)
 			known |= strcmp(name, known_members[k]) == 0;
-		if (known || anchor_name(name, &a) || rotation_name(name, &a, NULL))
+		/* Anchors and proofs are judged by bundle_trust_check_anchors. */
+		if (known || bundle_trust_anchor_name(name, "audit", &a) ||
+		    bundle_trust_rotation_name(name, "audit", &a, NULL) ||
+		    bundle_trust_consistency_name(name, "audit", &a, &b))
 			continue;
-		if (consistency_name(name, &a, &b)) {
-			char an[64];
-			snprintf(an, sizeof(an), "audit/checkpoints/%llu", (unsigned long long)a);
-			if (bundle_find(v->b, an) != NULL)
-				continue;
-		}
 		bundle_problem(v->rep, "unexpected member %s (not part of an audit bundle)", name);
 	}
 }
@@ -207,7 +149,7 @@ static void check_tree_proof(struct vstate *v)
 	uint64_t size = 0;
 	if (f == NULL)
 		return;
-	if (f->data == NULL || f->size > TREE_PROOF_MAX) {
+	if (f->data == NULL || f->size > PV_BUNDLE_TREE_PROOF_MAX) {
 		bundle_problem(v->rep, "audit/tree-proof is too big");
 		return;
 	}
@@ -301,16 +243,8 @@ static int cmp_rot(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-static bool same_key(const struct note_verifier *a, const struct note_verifier *b)
-{
-	return a->id == b->id && strcmp(a->name, b->name) == 0 &&
-	       sodium_memcmp(a->pk, b->pk, sizeof(a->pk)) == 0;
-}
-
-/* Each logged rotation of the audit key (integrity.md §3: the old key
- * signs a note naming the new one) extends trust to the new key from the
- * rotation on, and retires the old one after its closing checkpoint. Only
- * rotations signed by an already trusted key count. */
+/* Each logged rotation of the audit key, in log order, extends trust to
+ * the new key from the rotation on (bundle_keys_follow). */
 static void load_rotations(struct vstate *v)
 {
 	for (size_t i = 0; i < bundle_count(v->b); i++) {
@@ -318,7 +252,8 @@ static void load_rotations(struct vstate *v)
 		uint64_t idx;
 		bool proof;
 		struct rotation *r;
-		if (!rotation_name(f->name, &idx, &proof) || proof || f->data == NULL)
+		if (!bundle_trust_rotation_name(f->name, "audit", &idx, &proof) || proof ||
+		    f->data == NULL)
 			continue;
 		if ((r = realloc(v->rot, (v->n_rot + 1) * sizeof(*r))) == NULL)
 			return;
@@ -331,211 +266,22 @@ static void load_rotations(struct vstate *v)
 		qsort(v->rot, v->n_rot, sizeof(*v->rot), cmp_rot);
 	for (size_t i = 0; i < v->n_rot; i++) {
 		char name[64];
-		struct keys_rotation rot;
-		struct note_verifier oldk, newk;
-		struct pv_error e;
-		size_t text_len, nsigs;
 		snprintf(name, sizeof(name), "audit/rotations/%llu", (unsigned long long)v->rot[i].idx);
 		const struct bundle_file *f = bundle_find(v->b, name);
-		if (note_split((const char *)f->data, f->size, &text_len, &nsigs, &e) != 0 ||
-		    keys_rotation_parse((const char *)f->data, text_len, &rot, &e) != 0 ||
-		    note_verifier_parse(rot.old_vkey, strlen(rot.old_vkey), &oldk, &e) != 0 ||
-		    note_verifier_parse(rot.new_vkey, strlen(rot.new_vkey), &newk, &e) != 0) {
-			bundle_problem(v->rep, "%s is not a key-rotation note (%s)", name, e.msg);
-			continue;
-		}
-		if (rot.size != v->rot[i].idx) {
-			bundle_problem(v->rep, "%s: the note is for tree size %llu, not its place", name,
-				       (unsigned long long)rot.size);
-			continue;
-		}
-		struct trusted *old = NULL;
-		for (size_t k = 0; k < v->n_trust; k++)
-			if (same_key(&v->trust[k].v, &oldk) && rot.size >= v->trust[k].from &&
-			    rot.size <= v->trust[k].to)
-				old = &v->trust[k];
-		bool new_given = false;
-		for (size_t k = 0; k < v->n_trust; k++)
-			new_given |= same_key(&v->trust[k].v, &newk);
-		if (old == NULL && new_given) {
-			/* The key it introduces was given: nothing to learn from it. */
-			bundle_info(v->rep, "%s: the audit key was rotated at size %llu to a key you "
-					    "gave; the previous key was not given, so its signature "
-					    "is not checked", name, (unsigned long long)rot.size);
-			continue;
-		}
-		if (old == NULL || note_open((const char *)f->data, f->size, &oldk, 1, &text_len,
-					     NULL, &e) != 0) {
-			bundle_problem(v->rep, "%s: not signed by a key trusted at size %llu; the key "
-					       "it names is not trusted",
-				       name, (unsigned long long)rot.size);
-			continue;
-		}
-		/* The old key signs the closing checkpoint (one leaf later). */
-		if (old->to > rot.size + 1)
-			old->to = rot.size + 1;
-		if (v->n_trust < TRUST_MAX) {
-			v->trust[v->n_trust++] = (struct trusted){newk, rot.size + 1, UINT64_MAX};
-			bundle_info(v->rep, "ok: %s: the audit key was rotated at size %llu, signed by "
-					    "the previous key", name, (unsigned long long)rot.size);
-		}
-	}
-}
-
-/* Each rotation note is a leaf of the final tree. */
-static void check_rotations_logged(struct vstate *v)
-{
-	for (size_t i = 0; v->have_fin && i < v->n_rot; i++) {
-		char name[80];
-		merkle_hash proof[PV_PROOF_HASHES_MAX];
-		struct pv_error e;
-		size_t len = 0;
-		snprintf(name, sizeof(name), "audit/rotations/%llu.proof",
-			 (unsigned long long)v->rot[i].idx);
-		const struct bundle_file *f = bundle_find(v->b, name);
-		const char *p = f && f->data ? (const char *)f->data : "", *end = p + (f ? f->size : 0);
-		bool bad = f == NULL || f->data == NULL;
-		while (!bad && p < end) {
-			const char *eol = memchr(p, '\n', (size_t)(end - p));
-			size_t hl;
-			bad = eol == NULL || len >= PV_PROOF_HASHES_MAX ||
-			      b64_decode(p, (size_t)(eol - p), proof[len], MERKLE_HASH_LEN, &hl) != 0 ||
-			      hl != MERKLE_HASH_LEN;
-			len++;
-			p = eol ? eol + 1 : end;
-		}
-		if (bad)
-			bundle_problem(v->rep, "%s is missing or malformed", name);
-		else if (merkle_verify_inclusion(v->rot[i].idx, v->fin.size, v->rot[i].leaf, proof, len,
-						 v->fin.root, &e) != 0)
-			bundle_problem(v->rep, "audit/rotations/%llu is not the log's leaf %llu (%s)",
-				       (unsigned long long)v->rot[i].idx,
-				       (unsigned long long)v->rot[i].idx, e.msg);
+		bundle_keys_follow(v->keys, v->rep, name, f->data, f->size, true, v->rot[i].idx);
 	}
 }
 
 /* --- earlier checkpoints ----------------------------------------------------------- */
 
-static int read_consistency(struct vstate *v, uint64_t a, uint64_t n, merkle_hash *proof,
-			    size_t *len)
-{
-	char name[96];
-	snprintf(name, sizeof(name), "audit/consistency/%llu-%llu", (unsigned long long)a,
-		 (unsigned long long)n);
-	const struct bundle_file *f = bundle_find(v->b, name);
-	if (f == NULL || f->data == NULL)
-		return PV_ENOTFOUND;
-	const char *p = (const char *)f->data, *end = p + f->size;
-	*len = 0;
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t hl;
-		if (eol == NULL || *len >= PV_PROOF_HASHES_MAX ||
-		    b64_decode(p, (size_t)(eol - p), proof[*len], MERKLE_HASH_LEN, &hl) != 0 ||
-		    hl != MERKLE_HASH_LEN) {
-			bundle_problem(v->rep, "%s is malformed", name);
-			return PV_EINTEGRITY;
-		}
-		(*len)++;
-		p = eol + 1;
-	}
-	return 0;
-}
-
-/* Does the final tree extend (size, root)? By the leaves when the size is
- * inside the range (checked while streaming), else by the proof file. */
-static void check_extends(struct vstate *v, const struct checkpoint *cp, const char *what)
-{
-	merkle_hash proof[PV_PROOF_HASHES_MAX], empty;
-	struct pv_error e;
-	size_t len;
-	int r;
-	if (!v->have_fin)
-		return;
-	if (strcmp(cp->origin, v->fin.origin) != 0) {
-		bundle_problem(v->rep, "%s is for log %s, not %s", what, cp->origin, v->fin.origin);
-		return;
-	}
-	if (cp->size > v->fin.size) {
-		bundle_problem(v->rep,
-			       "%s has %llu leaves, more than this bundle's %llu: the bundle is "
-			       "older (a rolled-back log or a replayed bundle)",
-			       what, (unsigned long long)cp->size, (unsigned long long)v->fin.size);
-		return;
-	}
-	if (cp->size == 0) {
-		merkle_empty_root(empty);
-		if (sodium_memcmp(cp->root, empty, MERKLE_HASH_LEN) != 0)
-			bundle_problem(v->rep, "%s: an empty tree with a non-empty root", what);
-		return;
-	}
-	if (cp->size == v->fin.size) {
-		if (sodium_memcmp(cp->root, v->fin.root, MERKLE_HASH_LEN) != 0)
-			bundle_problem(v->rep, "%s has the bundle's size but another root (a fork)",
-				       what);
-		return;
-	}
-	bool direct = v->tree_ok && cp->size >= v->lo && cp->size <= v->hi;
-	if (direct)
-		add_direct(v, cp->size, cp->root, what);
-	r = read_consistency(v, cp->size, v->fin.size, proof, &len);
-	if (r == PV_ENOTFOUND) {
-		if (!direct)
-			bundle_problem(v->rep,
-				       "%s (size %llu) cannot be tied to this bundle: it starts at leaf "
-				       "%llu and has no audit/consistency/%llu-%llu (export with an "
-				       "earlier --since)",
-				       what, (unsigned long long)cp->size, (unsigned long long)v->lo,
-				       (unsigned long long)cp->size, (unsigned long long)v->fin.size);
-		return;
-	}
-	if (r < 0)
-		return;
-	if (merkle_verify_consistency(cp->size, v->fin.size, proof, len, cp->root, v->fin.root,
-				      &e) != 0)
-		bundle_problem(v->rep, "%s: the final tree does not extend it (%s)", what, e.msg);
-	else
-		bundle_info(v->rep, "ok: %s (size %llu) is extended by the final tree", what,
-			    (unsigned long long)cp->size);
-}
-
-static void check_anchors(struct vstate *v)
-{
-	for (size_t i = 0; i < bundle_count(v->b); i++) {
-		const struct bundle_file *f = bundle_file_at(v->b, i);
-		struct checkpoint cp;
-		uint64_t a;
-		if (!anchor_name(f->name, &a))
-			continue;
-		if (f->data == NULL || open_cp(v, f->name, f->data, f->size, &cp) < 0) {
-			bundle_problem(v->rep, "%s is not a checkpoint", f->name);
-			continue;
-		}
-		if (cp.size != a) {
-			bundle_problem(v->rep, "%s holds a checkpoint of size %llu", f->name,
-				       (unsigned long long)cp.size);
-			continue;
-		}
-		check_extends(v, &cp, f->name);
-	}
-}
-
 static void check_last(struct vstate *v, const char *last, size_t len)
 {
 	struct checkpoint cp;
-	struct pv_error e;
-	size_t text_len, nsigs;
-	if (note_split(last, len, &text_len, &nsigs, &e) != 0 ||
-	    checkpoint_parse(last, text_len, &cp, &e) != 0) {
-		bundle_problem(v->rep, "--last-checkpoint: %s", e.msg);
-		return;
-	}
-	keys_at(v, cp.size);
-	if (checkpoint_open(last, len, v->keys, v->nkeys, &cp, &e) != 0) {
-		bundle_problem(v->rep, "--last-checkpoint: %s", e.msg);
-		return;
-	}
-	check_extends(v, &cp, "your last checkpoint");
+	if (bundle_keys_open_last(v->keys, v->rep, last, len, &cp) == 0 && v->have_fin &&
+	    bundle_trust_extends(v->b, v->rep, "audit", &v->fin, &cp, "your last checkpoint",
+				 add_direct, v) == BUNDLE_TRUST_SHOWN)
+		bundle_info(v->rep, "ok: your last checkpoint (size %llu) is extended by the final "
+				    "tree", (unsigned long long)cp.size);
 }
 
 /* --- streaming the entries ----------------------------------------------------------- */
@@ -869,17 +615,18 @@ int auditbundle_verify(struct bundle *b, const struct note_verifier *keys, size_
 {
 	struct vstate v;
 	uint64_t before = rep->problems;
+	int r;
 
 	memset(&v, 0, sizeof(v));
 	v.b = b;
 	v.rep = rep;
 	v.err = err;
-	for (size_t i = 0; i < nkeys && v.n_trust < TRUST_MAX; i++)
-		v.trust[v.n_trust++] = (struct trusted){keys[i], 0, UINT64_MAX};
+	if ((r = bundle_keys_new(keys, nkeys, &v.keys, err)) < 0)
+		return r;
 	load_rotations(&v);
 	const struct bundle_file *f = bundle_find(b, "audit/checkpoint");
 	if (f != NULL && f->data != NULL) {
-		int r = open_cp(&v, "audit/checkpoint", f->data, f->size, &v.fin);
+		r = open_fin(&v, f);
 		v.have_fin = r >= 0;
 		if (r == 1)
 			bundle_info(rep, "ok: audit/checkpoint: log %s, %llu leaves, signed by a "
@@ -887,17 +634,22 @@ int auditbundle_verify(struct bundle *b, const struct note_verifier *keys, size_
 	}
 	/* The manifest is signed when the bundle is made: by the key of the
 	 * final checkpoint's epoch. */
-	keys_at(&v, v.have_fin ? v.fin.size : UINT64_MAX);
-	if (bundle_check_manifest(b, v.keys, v.nkeys, v.have_fin ? v.fin.origin : NULL, rep) != 0) {
+	size_t nk;
+	const struct note_verifier *mk = bundle_keys_at(v.keys, v.have_fin ? v.fin.size : UINT64_MAX,
+							&nk);
+	if (bundle_check_manifest(b, mk, nk, v.have_fin ? v.fin.origin : NULL, rep) != 0) {
 		/* each problem is in rep; the checks below go on */
 	}
 	check_inventory(&v);
-	check_rotations_logged(&v);
+	for (size_t i = 0; v.have_fin && i < v.n_rot; i++)
+		(void)bundle_trust_check_logged(b, rep, "audit", v.rot[i].idx, &v.fin);
 	check_tree_proof(&v);
-	check_anchors(&v);
+	if (v.have_fin)
+		bundle_trust_check_anchors(b, v.keys, rep, "audit", &v.fin, add_direct, &v);
 	if (last_cp != NULL)
 		check_last(&v, last_cp, last_len);
 	stream_entries(&v);
+	bundle_keys_free(&v.keys);
 	free(v.direct);
 	free(v.rot);
 	return rep->problems == before ? 0 : PV_EINTEGRITY;

@@ -34,6 +34,12 @@
  *                                 verifier trusts the new key when it trusts
  *                                 the old one, so the keys pinned at init
  *                                 keep working after rotations
+ *   audit/rotations/<I>, audit/rotations/<I>.proof
+ *                                 each of those notes again as leaf I of the
+ *                                 audit log, and its RFC 9162 inclusion proof
+ *                                 in audit/checkpoint's tree (one base64 hash
+ *                                 a line): a rotation counts only when the
+ *                                 audit log holds it (audit/bundle_trust.h)
  *   messages/<BATES>.tlog-proof   C2SP tlog-proof of the message's archive
  *                                 leaf against archive/checkpoint; extra =
  *                                 "salt <64 hex>\n" followed by the leaf bytes
@@ -71,7 +77,7 @@
 #include <stddef.h>
 
 #include "archiver/lib/error.h"
-#include "audit/bundle.h"
+#include "audit/bundle_read.h"
 #include "audit/note.h"
 
 #define EDISCOVERY_KIND "ediscovery"

@@ -17,6 +17,7 @@
 #include "archiver/export/loadfile.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "audit/bundle_trust.h"
 #include "audit/checkpoint.h"
 
 #define STREAM_CHUNK 65536
@@ -48,8 +49,7 @@ struct vdisp {
 
 struct vst {
 	struct bundle *b;
-	const struct note_verifier *keys;
-	size_t nkeys;
+	struct bundle_keys *keys; /* given, and those rotations introduce */
 	struct bundle_report *rep;
 	struct pv_error *err;
 	struct checkpoint acp, aucp;
@@ -81,9 +81,6 @@ struct vmsg *edv_find_bates(struct vst *v, const char *bates, size_t len);
 typedef int (*line_fn)(struct vst *v, void *ctx, uint64_t lineno, const char *l, size_t n);
 int edv_lines_of(struct vst *v, const char *name, struct bundle_stream *s, bool crlf,
 		 line_fn fn, void *ctx);
-/* "<dir>/checkpoints/A" -> A; "<dir>/consistency/A-N" -> A, N. */
-bool edv_anchor_name(const char *name, const char *dir, uint64_t *a);
-bool edv_consistency_name(const char *name, const char *dir, uint64_t *a, uint64_t *n);
 
 /* --- ediscovery_content.c --------------------------------------------------------- */
 
@@ -99,9 +96,12 @@ void edv_check_disposed(struct vst *v, struct bundle_stream *s);
 
 /* --- ediscovery_trust.c ------------------------------------------------------------ */
 
-/* Extends keys[0..*n) (room for cap) along the rotation notes of log dir. */
-void edv_follow_rotations(struct vst *v, const char *dir, struct note_verifier *keys, size_t *n,
-			  size_t cap);
+/* Extends v->keys along rotations/<dir>/1, 2, ... */
+void edv_follow_rotations(struct vst *v, const char *dir);
+/* Each of those notes is a leaf of the audit log: the same bytes as an
+ * audit/rotations/<I> whose inclusion proof holds in audit/checkpoint's
+ * tree (a retired key alone cannot name a successor). */
+void edv_check_rotations_logged(struct vst *v);
 /* Earlier checkpoints carried for log dir, each against fin. */
 void edv_check_anchors(struct vst *v, const char *dir, const struct checkpoint *fin, int state);
 /* The caller's --last-checkpoint against whichever log it is of. */

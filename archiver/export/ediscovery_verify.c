@@ -40,25 +40,23 @@ bool edv_hex32(const char *s, size_t n, uint8_t out[32])
 	return n == 64 && hex_decode_lower(s, 64, out, 32) == 0;
 }
 
-/* Opens a checkpoint with the trusted keys; when that fails, reports why
- * and parses the body unverified so the structural checks can go on. */
+/* Opens a checkpoint with the keys trusted at its size; when that fails,
+ * reports why and parses the body unverified so the structural checks can
+ * go on. */
 int edv_open_cp(struct vst *v, const char *what, const struct bundle_file *f,
-		   struct checkpoint *cp)
+		struct checkpoint *cp)
 {
 	struct pv_error e;
-	size_t text_len, nsigs;
 	if (f == NULL || f->data == NULL)
 		return -1;
-	if (checkpoint_open((const char *)f->data, f->size, v->keys, v->nkeys, cp, &e) == 0) {
+	int r = bundle_keys_open_checkpoint(v->keys, f->data, f->size, cp, &e);
+	if (r == 1)
 		bundle_info(v->rep, "ok: %s: log %s, %llu leaves, signed by a trusted key", what,
 			    cp->origin, (unsigned long long)cp->size);
-		return 1;
-	}
-	bundle_problem(v->rep, "%s is not a checkpoint signed by a trusted key (%s)", what, e.msg);
-	if (note_split((const char *)f->data, f->size, &text_len, &nsigs, &e) != 0 ||
-	    checkpoint_parse((const char *)f->data, text_len, cp, &e) != 0)
-		return -1;
-	return 0;
+	else
+		bundle_problem(v->rep, "%s is not a checkpoint signed by a trusted key (%s)", what,
+			       e.msg);
+	return r;
 }
 
 static int cmp_bates(const void *a, const void *b, void *ctx)
@@ -337,31 +335,6 @@ static const char *const required_members[] = {
 	"trust/vkeys", "messages.mbox", "loadfile.dat", "index.csv", "disposed.csv",
 };
 
-/* "<dir>/checkpoints/A" -> A; "<dir>/consistency/A-N" -> A, N. */
-bool edv_anchor_name(const char *name, const char *dir, uint64_t *a)
-{
-	size_t dl = strlen(dir);
-	return strncmp(name, dir, dl) == 0 && strncmp(name + dl, "/checkpoints/", 13) == 0 &&
-	       edv_dec(name + dl + 13, strlen(name + dl + 13), a);
-}
-
-bool edv_consistency_name(const char *name, const char *dir, uint64_t *a, uint64_t *n)
-{
-	size_t dl = strlen(dir);
-	if (strncmp(name, dir, dl) != 0 || strncmp(name + dl, "/consistency/", 13) != 0)
-		return false;
-	const char *p = name + dl + 13, *dash = strchr(p, '-');
-	return dash != NULL && edv_dec(p, (size_t)(dash - p), a) && edv_dec(dash + 1, strlen(dash + 1), n);
-}
-
-/* "rotations/<dir>/E" -> E (> 0). */
-static bool rotation_name(const char *name, const char *dir, uint64_t *e)
-{
-	size_t dl = strlen(dir);
-	return strncmp(name, "rotations/", 10) == 0 && strncmp(name + 10, dir, dl) == 0 &&
-	       name[10 + dl] == '/' && edv_dec(name + 11 + dl, strlen(name + 11 + dl), e) && *e > 0;
-}
-
 static void check_inventory(struct vst *v)
 {
 	for (size_t i = 0; i < sizeof(required_members) / sizeof(*required_members); i++)
@@ -373,9 +346,13 @@ static void check_inventory(struct vst *v)
 		bool known = strcmp(name, "MANIFEST.sha256") == 0 || strcmp(name, "MANIFEST.note") == 0;
 		for (size_t k = 0; !known && k < sizeof(required_members) / sizeof(*required_members); k++)
 			known = strcmp(name, required_members[k]) == 0;
-		if (known || edv_anchor_name(name, "archive", &a) || edv_anchor_name(name, "audit", &a) ||
-		    rotation_name(name, "archive", &a) || rotation_name(name, "audit", &a) ||
-		    edv_consistency_name(name, "archive", &a, &n) || edv_consistency_name(name, "audit", &a, &n))
+		if (known || bundle_trust_anchor_name(name, "archive", &a) ||
+		    bundle_trust_anchor_name(name, "audit", &a) ||
+		    bundle_trust_chain_name(name, "rotations/archive", &a) ||
+		    bundle_trust_chain_name(name, "rotations/audit", &a) ||
+		    bundle_trust_consistency_name(name, "archive", &a, &n) ||
+		    bundle_trust_consistency_name(name, "audit", &a, &n) ||
+		    bundle_trust_rotation_name(name, "audit", &a, NULL))
 			continue;
 		if (strncmp(name, "messages/", 9) == 0 && v->set_read) {
 			const char *b = name + 9, *dot = strrchr(b, '.');
@@ -697,7 +674,11 @@ static int each_member(void *ctx, const struct bundle_file *f, struct bundle_str
 static void check_manifest(struct vst *v)
 {
 	const char *signer = v->acp_state >= 0 ? v->acp.origin : NULL;
-	if (bundle_check_manifest(v->b, v->keys, v->nkeys, signer, v->rep) != 0) {
+	size_t n;
+	/* Signed when the bundle was made: by the key of archive/checkpoint's epoch. */
+	const struct note_verifier *keys =
+		bundle_keys_at(v->keys, v->acp_state >= 0 ? v->acp.size : UINT64_MAX, &n);
+	if (bundle_check_manifest(v->b, keys, n, signer, v->rep) != 0) {
 		/* each problem went to v->rep */
 	}
 }
@@ -717,15 +698,11 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	v.rep = rep;
 	v.err = err;
 	/* The given keys, and those their rotation notes introduce. */
-	size_t cap = nkeys + 2 * 64;
-	struct note_verifier *trusted = calloc(cap, sizeof(*trusted));
-	if (trusted == NULL)
-		return pv_fail(err, PV_ERR, "out of memory");
-	memcpy(trusted, keys, nkeys * sizeof(*keys));
-	v.nkeys = nkeys;
-	edv_follow_rotations(&v, "archive", trusted, &v.nkeys, cap);
-	edv_follow_rotations(&v, "audit", trusted, &v.nkeys, cap);
-	v.keys = trusted;
+	int r = bundle_keys_new(keys, nkeys, &v.keys, err);
+	if (r < 0)
+		return r;
+	edv_follow_rotations(&v, "archive");
+	edv_follow_rotations(&v, "audit");
 	v.acp_file = bundle_find(b, "archive/checkpoint");
 	v.aucp_file = bundle_find(b, "audit/checkpoint");
 	v.acp_state = edv_open_cp(&v, "archive/checkpoint", v.acp_file, &v.acp);
@@ -733,6 +710,7 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	if (v.acp_state >= 0 && v.aucp_state >= 0 && strcmp(v.acp.origin, v.aucp.origin) == 0)
 		bundle_problem(rep, "audit/checkpoint and archive/checkpoint are of the same log %s",
 			       v.acp.origin);
+	edv_check_rotations_logged(&v);
 	read_set(&v);
 	check_inventory(&v);
 	read_request(&v);
@@ -766,6 +744,6 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	free(v.m);
 	free(v.by_bates);
 	free(v.d);
-	free(trusted);
+	bundle_keys_free(&v.keys);
 	return rep->problems == before ? 0 : PV_EINTEGRITY;
 }

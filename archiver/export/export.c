@@ -25,11 +25,11 @@
 #include "archiver/archive/proof.h"
 #include "archiver/store/message.h"
 #include "audit/auditlog.h"
+#include "audit/bundle_trust.h"
+#include "audit/bundle_write.h"
 #include "audit/checkpoint.h"
 #include "audit/tlog_proof.h"
 
-/* Earlier exports whose checkpoints get a consistency proof. */
-#define ANCHORS_MAX 1000
 /* Messages up to this size are gathered in memory and added at once;
  * bigger ones are staged in a temporary file (bundle_member_*). */
 #define EML_MEMORY_MAX (1024 * 1024)
@@ -362,147 +362,46 @@ static int write_request(struct xp *x)
 	return r;
 }
 
-static int consistency_member(struct xp *x, struct tlog *t, const char *dir, uint64_t a,
-			      uint64_t n)
-{
-	merkle_hash proof[PV_PROOF_HASHES_MAX];
-	char name[96], b64[sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
-	struct pv_buf text;
-	size_t len;
-	int r;
-	if ((r = tlog_consistency_proof(t, a, n, proof, &len, x->err)) < 0)
-		return r;
-	pv_buf_init(&text, PV_PROOF_HASHES_MAX * sizeof(b64));
-	for (size_t i = 0; i < len && r == 0; i++) {
-		sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH_LEN,
-				  sodium_base64_VARIANT_ORIGINAL);
-		r = pv_buf_printf(&text, x->err, "%s\n", b64);
-	}
-	snprintf(name, sizeof(name), "%s/consistency/%llu-%llu", dir, (unsigned long long)a,
-		 (unsigned long long)n);
-	if (r == 0)
-		r = add_buf(x, name, &text);
-	pv_buf_free(&text);
-	return r;
-}
-
-/* An earlier export's checkpoint of log t (size a) and the proof that the
- * bundle's (size n) extends it. Sizes with no stored checkpoint are skipped. */
-static int anchor(struct xp *x, struct tlog *t, const char *dir, uint64_t a, uint64_t n)
-{
-	struct tlog_checkpoint_row row;
-	char name[96];
-	int r;
-	if (a == 0 || a > n)
-		return 0;
-	tlog_checkpoint_row_init(&row);
-	if ((r = tlog_checkpoint_at_most(t, a, &row, x->err)) == 0 && row.size == a) {
-		snprintf(name, sizeof(name), "%s/checkpoints/%llu", dir, (unsigned long long)a);
-		if ((r = add_buf(x, name, &row.note)) == 0 && a < n)
-			r = consistency_member(x, t, dir, a, n);
-	}
-	if (r == PV_ENOTFOUND)
-		r = 0;
-	tlog_checkpoint_row_free(&row);
-	return r;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static size_t uniq(uint64_t *v, size_t n)
-{
-	size_t u = 0;
-	qsort(v, n, sizeof(*v), cmp_u64);
-	for (size_t i = 0; i < n; i++)
-		if (u == 0 || v[u - 1] != v[i])
-			v[u++] = v[i];
-	return u;
-}
-
 /* The checkpoints earlier exports carried: audit size seq+1 (for audit
  * exports too: their final checkpoint), and the archive size an
  * eDiscovery export's event names. A recipient keeps one of them. */
 static int write_anchors(struct xp *x)
 {
-	struct tlog *au = x->ar->audit_log;
-	static const char *const exports[] = {AUDIT_EXPORT, AUDIT_AUDIT_EXPORT};
-	uint64_t *aud = calloc(ANCHORS_MAX, sizeof(*aud)), *arc = calloc(ANCHORS_MAX, sizeof(*arc));
-	uint64_t *seqs = calloc(ANCHORS_MAX, sizeof(*seqs));
-	size_t na = 0, nr = 0, ns = 0;
-	struct pv_buf leaf;
-	struct audit_entry e;
-	int r = 0;
-
-	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
-	if (aud == NULL || arc == NULL || seqs == NULL) {
-		r = pv_fail(x->err, PV_ERR, "out of memory");
-		goto out;
-	}
-	if ((r = auditlog_seqs_of_types(au, exports, 2, x->seq, ANCHORS_MAX, seqs, &ns, x->err)) < 0)
-		goto out;
-	for (size_t i = 0; i < ns; i++) {
-		uint64_t s = seqs[i], size;
-		aud[na++] = s + 1;
-		pv_buf_reset(&leaf);
-		if ((r = tlog_leaf(au, s, &leaf, x->err)) < 0 ||
-		    (r = auditlog_leaf_parse(leaf.data, leaf.len, s, &e, x->err)) < 0)
-			goto out;
-		const char *p = strstr(e.object, "archive-size=");
-		if (p != NULL && (p == e.object || p[-1] == ' ')) {
-			p += strlen("archive-size=");
-			size_t l = strcspn(p, " ");
-			if (checkpoint_parse_u64(p, l, &size) == 0)
-				arc[nr++] = size;
-		}
-	}
-	na = uniq(aud, na);
-	nr = uniq(arc, nr);
-	for (size_t i = 0; i < na && r == 0; i++)
-		r = anchor(x, au, "audit", aud[i], x->seq + 1);
-	for (size_t i = 0; i < nr && r == 0; i++)
-		r = anchor(x, x->ar->archive_log, "archive", arc[i], x->acp.size);
-out:
-	pv_buf_free(&leaf);
-	free(seqs);
-	free(aud);
-	free(arc);
+	struct bundle_anchors a;
+	int r;
+	if ((r = bundle_anchors_find(x->ar->audit_log, x->seq,
+				     BUNDLE_ANCHOR_AUDIT_EXPORTS | BUNDLE_ANCHOR_EXPORTS, UINT64_MAX,
+				     &a, x->err)) < 0)
+		return r;
+	if ((r = bundle_trust_add_anchors(x->w, x->ar->audit_log, "audit", a.audit, a.n_audit,
+					  x->seq + 1, x->err)) == 0)
+		r = bundle_trust_add_anchors(x->w, x->ar->archive_log, "archive", a.archive,
+					     a.n_archive, x->acp.size, x->err);
+	bundle_anchors_free(&a);
 	return r;
 }
 
-/* trust/vkeys (every epoch's key, a reminder) and the rotation notes,
- * each signed by the key it retires, that let a verifier holding the
- * first keys follow the logs to their current ones. */
+/* The rotation notes, each signed by the key it retires, that let a
+ * verifier holding the first keys follow the logs to their current ones;
+ * the same notes as leaves of the audit log with their inclusion proofs
+ * in audit/checkpoint's tree (a retired key alone cannot name a
+ * successor); and trust/vkeys (every epoch's key, a reminder). */
 static int write_vkeys(struct xp *x)
 {
-	struct tlog *logs[2] = {x->ar->archive_log, x->ar->audit_log};
-	static const char *const dirs[2] = {"archive", "audit"};
-	struct tlog_epoch_row ep;
+	struct tlog *au = x->ar->audit_log;
 	struct pv_buf text;
-	char name[64];
-	int r = 0;
-	tlog_epoch_row_init(&ep);
+	int r;
 	pv_buf_init(&text, 64 * 1024);
-	for (size_t i = 0; i < 2 && r == 0; i++) {
-		if ((r = tlog_epoch_get(logs[i], UINT32_MAX, &ep, x->err)) < 0)
-			break;
-		uint32_t last = ep.epoch;
-		for (uint32_t k = 0; k <= last && r == 0; k++) {
-			if ((r = tlog_epoch_get(logs[i], k, &ep, x->err)) < 0 ||
-			    (r = pv_buf_printf(&text, x->err, "%s\n", ep.vkey)) < 0)
-				break;
-			if (k > 0) {
-				snprintf(name, sizeof(name), "rotations/%s/%u", dirs[i], k);
-				r = add_buf(x, name, &ep.note);
-			}
-		}
-	}
-	if (r == 0)
+	if ((r = bundle_trust_add_rotation_chain(x->w, x->ar->archive_log, "rotations/archive",
+						 x->err)) == 0 &&
+	    (r = bundle_trust_add_rotation_chain(x->w, au, "rotations/audit", x->err)) == 0 &&
+	    (r = bundle_trust_add_logged_rotations(x->w, x->ar->archive_log, au, "audit",
+						   x->seq + 1, x->err)) == 0 &&
+	    (r = bundle_trust_add_logged_rotations(x->w, au, au, "audit", x->seq + 1,
+						   x->err)) == 0 &&
+	    (r = bundle_trust_vkeys(x->ar->archive_log, &text, x->err)) == 0 &&
+	    (r = bundle_trust_vkeys(x->ar->audit_log, &text, x->err)) == 0)
 		r = add_buf(x, "trust/vkeys", &text);
-	tlog_epoch_row_free(&ep);
 	pv_buf_free(&text);
 	return r;
 }

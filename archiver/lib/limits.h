@@ -169,8 +169,18 @@
  * after this instead of hashing for days; */
 #define PV_BUNDLE_BYTES_MAX (1024ull * 1024 * 1024 * 1024)
 /* one line of a manifest, JSON Lines or CSV member (an audit entry with
- * its personal data, JSON-escaped, fits). */
+ * its personal data, JSON-escaped, fits); */
 #define PV_BUNDLE_LINE_MAX (1024 * 1024)
+/* an audit bundle's tree-proof: 3 lines and at most 64 + 128 subtree
+ * hashes, about 10 KiB (auditbundle.h); */
+#define PV_BUNDLE_TREE_PROOF_MAX (64 * 1024)
+/* key rotations a verifier follows in one bundle: one a month for ten
+ * years is 120 (audit/bundle_trust.h). */
+#define PV_BUNDLE_ROTATIONS_MAX 128
+/* Bundles written: the newest earlier exports whose checkpoints a bundle
+ * carries with a consistency proof (audit/bundle_trust.h); a recipient
+ * holds the last one it received, older ones only cost space. */
+#define PV_BUNDLE_ANCHORS_MAX 1000
 /* eDiscovery exports (archiver/export): a matter name is shown in lists
  * and audit entries; a Bates prefix is part of every file name in the
  * bundle, so it is short; numbers stay below 10^15 (8 digits at least). */

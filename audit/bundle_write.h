@@ -1,0 +1,42 @@
+#ifndef PV_BUNDLE_WRITE_H
+#define PV_BUNDLE_WRITE_H
+
+/* Writing a bundle (layout in bundle.h): streamed, into a temporary file
+ * renamed into place only when complete and signed. */
+
+#include <stddef.h>
+
+#include "archiver/lib/error.h"
+#include "audit/bundle.h"
+#include "audit/note.h"
+
+struct bundle_writer;
+struct bundle_member;
+
+/* Starts `path`: .tar.gz or .tgz (pax tar, gzip) or .zip, by its name
+ * (PV_EUSAGE otherwise). Writes into a temporary file beside it, renamed
+ * into place by bundle_writer_finish. Writes the BUNDLE member. */
+int bundle_writer_open(const char *path, const char *kind, struct bundle_writer **w_r,
+		       struct pv_error *err);
+/* A member from memory. */
+int bundle_add(struct bundle_writer *w, const char *name, const void *data, size_t len,
+	       struct pv_error *err);
+/* A streamed member, for content too big for memory: staged in an
+ * unlinked temporary file beside the output, then copied into the archive
+ * by bundle_member_end. Several may be open at once; they land in the
+ * archive in the order they end. */
+int bundle_member_begin(struct bundle_writer *w, const char *name, struct bundle_member **m_r,
+			struct pv_error *err);
+int bundle_member_write(struct bundle_member *m, const void *data, size_t len,
+			struct pv_error *err);
+int bundle_member_end(struct bundle_writer *w, struct bundle_member **m, struct pv_error *err);
+/* Drops a member that will not be ended (NULL is fine). */
+void bundle_member_abort(struct bundle_member **m);
+/* Writes MANIFEST.sha256 and MANIFEST.note (signed by s), closes, fsyncs
+ * and renames into place. Frees w in every case. */
+int bundle_writer_finish(struct bundle_writer **w, const struct note_signer *s,
+			 struct pv_error *err);
+/* Discards an unfinished bundle (temporary files removed). */
+void bundle_writer_abort(struct bundle_writer **w);
+
+#endif
