@@ -14,7 +14,7 @@
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
-h_plan 14
+h_plan 16
 
 REAL_PKG_CONFIG=$(command -v pkg-config) || h_skip_all "pkg-config is not installed"
 REAL_CC=$(command -v cc) || h_skip_all "cc is not installed"
@@ -139,3 +139,11 @@ h_is "$(deps_runs)" 1 "make -j2 all asan: packaging/deps.sh ran once for both go
 fresh clean
 tmake clean
 h_is "$? $(deps_runs)" "0 0" "make clean: runs without packaging/deps.sh"
+
+# ---- a package that deps.sh did not install: make stops and names it ----
+fresh missing
+printf '#!/bin/sh\nexit 0\n' >"$T/packaging/deps.sh"
+tmake
+h_is "$?" 2 "make without the packages fails"
+h_like "$(cat "$T/make.out")" 'pkg-config does not find all of: openssl .*gmime-3\.0 \(packaging/deps\.sh installs them\)' \
+	"... naming the packages, not with a compiler error"
