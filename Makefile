@@ -14,15 +14,15 @@
 # deps.sh reads them right. PV_DEPS_DONE=1 marks that second make (and the
 # makes it starts); one recipe runs both steps in order, also under -j.
 # tests/e2e/make_fresh.t guards this.
-GOALS := $(or $(MAKECMDGOALS),all)
+PV_GOALS := $(or $(MAKECMDGOALS),all)
 ifeq ($(PV_DEPS_DONE),)
-PV_OUTER := $(if $(filter-out clean deps,$(GOALS)),yes)
+PV_OUTER := $(if $(filter-out clean deps,$(PV_GOALS)),yes)
 endif
 
 ifeq ($(PV_OUTER),yes)
 
-.PHONY: $(GOALS) deps-then-make
-$(GOALS): deps-then-make
+.PHONY: $(PV_GOALS) deps-then-make
+$(PV_GOALS): deps-then-make
 	@:
 
 deps-then-make:
@@ -36,7 +36,7 @@ CC ?= cc
 PKGS := openssl sqlite3 libsodium libarchive libzstd jansson inih gmime-3.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ifneq ($(filter-out clean deps,$(GOALS)),)
+ifneq ($(filter-out clean deps,$(PV_GOALS)),)
 ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo found),found)
 $(error pkg-config does not find all of: $(PKGS) (packaging/deps.sh installs them))
 endif

@@ -21,8 +21,6 @@ REAL_CC=$(command -v cc) || h_skip_all "cc is not installed"
 PKGS="openssl sqlite3 libsodium libarchive libzstd jansson inih gmime-3.0"
 "$REAL_PKG_CONFIG" --exists $PKGS || h_skip_all "the packages are not installed (packaging/deps.sh)"
 GMIME_I=$("$REAL_PKG_CONFIG" --cflags-only-I gmime-3.0 | awk '{print $1}')
-# The test's own make (make test) must not leak into the makes under test.
-unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES GNUMAKEFLAGS CC
 
 # fresh NAME: a new scratch tree $T with nothing "installed" yet.
 fresh() {
@@ -95,8 +93,12 @@ fresh() {
 }
 
 # tmake ARGS...: make in $T as on a fresh machine; output in $T/make.out.
+# A clean environment: the make running this test (make test) exports
+# MAKEFLAGS, PV_DEPS_DONE and the like, which must not reach the makes
+# under test.
 tmake() {
-	(cd "$T" && PATH="$T/bin:$PATH" make BUILD=out SRC_DIRS=lib "$@") >"$T/make.out" 2>&1
+	(cd "$T" && env -i PATH="$T/bin:$PATH" HOME="$HOME" ${PKG_CONFIG_PATH:+PKG_CONFIG_PATH="$PKG_CONFIG_PATH"} \
+		make BUILD=out SRC_DIRS=lib "$@") >"$T/make.out" 2>&1
 }
 deps_runs() { cat "$T/state/deps.log" 2>/dev/null | wc -l; }
 why() { printf '%s\n' "$(tail -n 15 "$T/make.out")" "early: $(cat "$T/state/early.log" 2>/dev/null)"; }
