@@ -6,11 +6,41 @@
 #   make bench      benchmarks (figures and ratios against peers)
 #   make fuzz       libFuzzer targets (clang)
 
+# Every goal but clean and deps first installs what is missing
+# (packaging/deps.sh checks every package, about a second, and installs only
+# what is missing), then runs make again for the goals. The compiler flags
+# come from pkg-config, which make asks when it reads this file: on a fresh
+# machine that is before the packages exist, so only a make started after
+# deps.sh reads them right. PV_DEPS_DONE=1 marks that second make (and the
+# makes it starts); one recipe runs both steps in order, also under -j.
+# tests/e2e/make_fresh.t guards this.
+PV_GOALS := $(or $(MAKECMDGOALS),all)
+ifeq ($(PV_DEPS_DONE),)
+PV_OUTER := $(if $(filter-out clean deps,$(PV_GOALS)),yes)
+endif
+
+ifeq ($(PV_OUTER),yes)
+
+.PHONY: $(PV_GOALS) deps-then-make
+$(PV_GOALS): deps-then-make
+	@:
+
+deps-then-make:
+	@packaging/deps.sh
+	@$(MAKE) --no-print-directory PV_DEPS_DONE=1 $(MAKECMDGOALS)
+
+else
+
 VERSION := 0.1.0
 CC ?= cc
 PKGS := openssl sqlite3 libsodium libarchive libzstd jansson inih gmime-3.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ifneq ($(filter-out clean deps,$(PV_GOALS)),)
+ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo found),found)
+$(error pkg-config does not find all of: $(PKGS) (packaging/deps.sh installs them))
+endif
+endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -I. $(WARN) $(PKG_CFLAGS) \
@@ -39,13 +69,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/asan/obj/%.o)
 
 .SECONDARY:
-.PHONY: all asan test unit e2e web demo bench fuzz fuzz-smoke clean deps check-deps
-all: check-deps $(BUILD)/popvault
-
-# deps.sh checks every package (about a second) and installs only what is
-# missing, so a half-provisioned machine is completed too.
-check-deps:
-	@packaging/deps.sh
+.PHONY: all asan test unit e2e web demo bench fuzz fuzz-smoke clean deps
+all: $(BUILD)/popvault
 
 deps:
 	packaging/deps.sh
@@ -61,7 +86,7 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -c -o $@ $<
 
-asan: check-deps $(BUILD)/asan/popvault $(UNIT_BIN)
+asan: $(BUILD)/asan/popvault $(UNIT_BIN)
 
 $(BUILD)/asan/popvault: $(BUILD)/asan/obj/archiver/cli/main.o $(BUILD)/asan/libpopvault.a
 	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
@@ -91,7 +116,7 @@ E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
 test: all asan fuzz
 	$(TEST_ENV) prove --exec '' $(UNIT_BIN) $(E2E_TESTS) tests/fuzz/smoke.t
 
-unit: check-deps $(UNIT_BIN)
+unit: $(UNIT_BIN)
 	$(TEST_ENV) prove --exec '' $(UNIT_BIN)
 
 e2e: all
@@ -154,3 +179,5 @@ clean:
 -include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(BUILD)/obj/archiver/cli/main.d \
 	$(BUILD)/asan/obj/archiver/cli/main.d $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/obj/tests/unit/%.d) \
 	$(FUZZ_OBJ:.o=.d)
+
+endif

@@ -5,20 +5,12 @@
 # list filters; the log verifies throughout.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/popvault.sh"
 h_init
-PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
 h_plan 38
 
-python3 "$H_LIB/genmail.py" --count 8 --seed 5 --out "$H_RUN/mail" --max-attachment 20000 >/dev/null
+h_genmail --count 8 --seed 5 --out "$H_RUN/mail" --max-attachment 20000
 h_dovecot_start --seed alice="$H_RUN/mail"
-printf 'alicepw\n' >"$H_RUN/alice.pw"
-printf 'bobpw\n' >"$H_RUN/bob.pw"
-D="$H_RUN/data"
-pv() { "$PV" --data "$D" "$@"; }
-sql() { sqlite3 "$D/catalog.db" "$@"; }
-# Time as popvault sees it, N days from now (for disposal; only forward).
-at() { date -u -d "+$1 days" '+%Y-%m-%d %H:%M:%S'; }
-pvat() { local t; t=$(at "$1"); shift; TZ=UTC faketime "$t" "$PV" --data "$D" "$@"; }
 size() { pv --json audit list | wc -l; }
 # types FROM: the types of the entries from seq FROM on, space separated.
 types() { pv --json audit list | python3 -c '
@@ -36,20 +28,19 @@ import json,sys
 print(min(d["seq"] for d in map(json.loads, sys.stdin) if d["seq"] >= int(sys.argv[1])))' "$1"; }
 me="cli:$(id -un)"
 
-pv init >/dev/null
+pv_init "$H_RUN/data"
 h_is "$(types 0)" "init policy-set" "init: an init entry, then policy version 1"
 h_like "$(pv --json audit list | head -1)" \
 	"^\{\"seq\":0,\"time\":\"20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\",\"actor\":\"$me\",\"type\":\"init\",\"object\":\"origin=[^\"]+\",\"outcome\":\"ok\"" \
 	"audit list --json: seq, RFC 3339 UTC time, actor, type, object, outcome"
 
 s=$(size)
-pv account add alice --host localhost --port "$DOVECOT_TLS_PORT" --user alice \
-	--password-file "$H_RUN/alice.pw" --ca-file "$DOVECOT_CA" >/dev/null
+pv_dovecot_account alice
 h_is "$(types $s)" "account-add" "account add: account-add"
 h_like "$(entry $s 'd["object"]')" "^account=alice server=localhost:$DOVECOT_TLS_PORT tls=implicit .*verify-cert=yes keep-upstream=no" \
 	"…naming the account and its settings"
 h_is "$(entry $s 'd["personal"]')" "alice" "…with the upstream user name as personal data"
-h_is "$(sql "SELECT count(*) FROM tlog_leaf l JOIN tlog_log g ON g.id = l.log_id WHERE g.name = 'audit' AND instr(l.data, 'alice@') > 0")" 0 \
+h_is "$(pv_sql "SELECT count(*) FROM tlog_leaf l JOIN tlog_log g ON g.id = l.log_id WHERE g.name = 'audit' AND instr(l.data, 'alice@') > 0")" 0 \
 	"no leaf of the audit log holds personal data"
 
 s=$(size)
@@ -68,15 +59,14 @@ h_is "$(entry $hb 'd["object"]+" "+d["actor"]')" \
 cited=$(entry $ud 'd["object"]' | sed -n 's/.*archive-checkpoint=\([0-9]*\).*/\1/p')
 h_check "upstream-delete cites an archive checkpoint that covers the 8 messages" \
 	test "${cited:-0}" -ge 8
-h_is "$(sql "SELECT count(*) FROM tlog_checkpoint c JOIN tlog_log g ON g.id = c.log_id WHERE g.name = 'archive' AND c.size = $cited")" 1 \
+h_is "$(pv_sql "SELECT count(*) FROM tlog_checkpoint c JOIN tlog_log g ON g.id = c.log_id WHERE g.name = 'archive' AND c.size = $cited")" 1 \
 	"…a checkpoint that was signed"
 h_is "$(entry $uc 'd["object"]')" "account=alice gone=8" "upstream-delete-confirmed counts what is gone"
 
 # Residue: Dovecot acknowledges DELE and QUIT but cannot delete.
 h_seed dovecot bob "$(ls "$H_RUN"/mail/*.eml | head -1)" >/dev/null
 M=$(h_maildir dovecot bob)
-pv account add bob --host localhost --port "$DOVECOT_TLS_PORT" --user bob \
-	--password-file "$H_RUN/bob.pw" --ca-file "$DOVECOT_CA" >/dev/null
+pv_dovecot_account bob
 s=$(size)
 chmod 555 "$M/new" "$M/cur"
 pv harvest --once --account bob >/dev/null 2>&1
@@ -129,11 +119,11 @@ pv account remove bob >/dev/null
 h_is "$(types $s)" "account-remove" "account remove: account-remove"
 
 s=$(size)
-pvat 65 dispose >/dev/null 2>&1
+pv_at 65 dispose >/dev/null 2>&1
 h_like "$(types $s)" "^dispose-intent .*dispose-done$" "dispose (65 days later): dispose-intent ... dispose-done"
 
 s=$(size)
-pvat 66 audit export --out "$H_RUN/a.tar.gz" >/dev/null
+pv_at 66 audit export --out "$H_RUN/a.tar.gz" >/dev/null
 h_is "$(types $s)" "audit-export" "audit export: audit-export"
 h_is "$(entry $s 'd["personal"]')" "$H_RUN/a.tar.gz" "…the file name kept as personal data"
 
@@ -141,18 +131,18 @@ h_is "$(entry $s 'd["personal"]')" "$H_RUN/a.tar.gz" "…the file name kept as p
 h_is "$(pv --json audit list --type view | wc -l)" 2 "audit list --type"
 h_is "$(pv --json audit list --actor system | python3 -c 'import json,sys; print(set(json.loads(l)["actor"] for l in sys.stdin))')" \
 	"{'system'}" "audit list --actor"
-h_is "$(pv --json audit list --since "$(at 60 | tr ' ' T)Z" | python3 -c 'import json,sys; print(" ".join(json.loads(l)["type"] for l in sys.stdin))')" \
+h_is "$(pv --json audit list --since "$(pv_date 60 | tr ' ' T)Z" | python3 -c 'import json,sys; print(" ".join(json.loads(l)["type"] for l in sys.stdin))')" \
 	"$(types $(first 0 dispose-intent))" "audit list --since: only the entries from then on"
 h_is "$(pv --json audit list --until "$(date -u +%Y-%m-%d)" | wc -l)" "$(pv --json audit list | python3 -c '
 import json,sys,datetime
 d=datetime.datetime.utcnow().strftime("%Y-%m-%d")
 print(sum(1 for l in sys.stdin if (json.loads(l)["time"] or "") [:10] <= d))')" \
 	"audit list --until DATE: up to the end of that day"
-pv audit list --since yesterday >/dev/null 2>&1
-h_is $? 2 "a malformed --since is a usage error"
+h_fails "a malformed --since is a usage error that names it" 2 "^popvault: --since: 'yesterday' is not YYYY-MM-DD" \
+	pv audit list --since yesterday
 h_like "$(pv audit list | head -3)" "^SEQ +TIME +ACTOR +TYPE" "audit list prints a table"
 
-pvat 66 verify >"$H_RUN/verify.out" 2>&1
+pv_at 66 verify >"$H_RUN/verify.out" 2>&1
 h_is $? 0 "the archive and the audit log verify after all of it"
 h_like "$(cat "$H_RUN/verify.out")" "warning: heartbeat gap: no audit entry for 9[0-9]{4} minutes, from .* \(seq [0-9]+\) to .* \(seq $(first 0 dispose-intent)\)" \
 	"verify reports the gap in the heartbeat before the disposal, 65 days later"

@@ -7,36 +7,23 @@
 # never covered up by a disposal.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/popvault.sh"
 h_init
-PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 37
+h_plan 39
 
-python3 "$H_LIB/genmail.py" --count 31 --seed 5 --out "$H_RUN/mail" --max-attachment 20000 >/dev/null
+h_genmail --count 31 --seed 5 --out "$H_RUN/mail" --max-attachment 20000
 mkdir "$H_RUN/first"
 cp "$H_RUN"/mail/000[0-2]*.eml "$H_RUN"/mail/00030.eml "$H_RUN/first/"
 h_dovecot_start --seed alice="$H_RUN/first"
-printf 'alicepw\n' >"$H_RUN/alice.pw"
-D="$H_RUN/data"
-$PV init --data "$D" >/dev/null
-pv() { "$PV" --data "$D" "$@"; }
-# Time as seen by popvault: N days from now (UTC). Once time has moved it
-# only moves forward: checkpoints carry their time, and verify rightly
-# refuses a log whose time goes backwards.
-at() { date -u -d "+$1 days" '+%Y-%m-%d %H:%M:%S'; }
-pvat() { local t; t=$(at "$1"); shift; TZ=UTC faketime "$t" "$PV" --data "$D" "$@"; }
-sql() { sqlite3 "$D/catalog.db" "$@"; }
 # has FILE HEX: the bytes are somewhere in the file (a missing file has none).
 has() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read() if __import__("os").path.exists(sys.argv[1]) else b""; sys.exit(0 if bytes.fromhex(sys.argv[2]) in d else 1)' "$1" "$2"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-pv account add alice --host localhost --port "$DOVECOT_TLS_PORT" --user alice \
-	--password-file "$H_RUN/alice.pw" --ca-file "$DOVECOT_CA" >/dev/null
-pv harvest --once >/dev/null 2>&1
-h_is "$(pv --json stats | json 'd["messages"]')" 30 "30 messages archived"
+pv_harvested "$H_RUN/data"
+h_is "$(pv_count)" 30 "30 messages archived"
 
 printf 'default: retain 30d\n' >"$H_RUN/30d.policy"
 out=$(pv --json policy set "$H_RUN/30d.policy")
-h_is "$(echo "$out" | json 'sum(r["shorter"] for r in d["impact"])')" 30 \
+h_is "$(echo "$out" | h_json 'sum(r["shorter"] for r in d["impact"])')" 30 \
 	"a shorter policy: the impact report counts 30 shorter expiries"
 
 # The hold covers every message with a participant at sec.gov (from index.json).
@@ -47,94 +34,98 @@ ids=[str(i+1) for i,m in enumerate(d) if any(a.endswith("@sec.gov") for a in [m[
 print(" ".join(ids))' "$H_RUN/mail/index.json")
 n_held=$(echo $want_held | wc -w)
 out=$(pv --json hold add sec-inquiry --query 'participant:sec.gov' --note 'SEC letter of 2026-11-01')
-h_is "$(echo "$out" | json 'd["messages"]')" "$n_held" "hold placed on the $n_held messages with a sec.gov participant"
+h_is "$(echo "$out" | h_json 'd["messages"]')" "$n_held" "hold placed on the $n_held messages with a sec.gov participant"
 
 pv dispose --dry-run >"$H_RUN/now.out"
 h_like "$(cat "$H_RUN/now.out")" '^0 to dispose' "nothing is due today" 
 
 # One more message, harvested 40 days later: it expires in another month.
 h_seed dovecot alice "$H_RUN/mail/00031.eml" >/dev/null
-pvat 40 harvest --once >/dev/null 2>&1
-h_is "$(pvat 41 --json stats | json 'd["messages"]')" 31 "message 31 harvested 40 days later"
-h_is "$(sql 'SELECT count(DISTINCT bucket_id) FROM messages')" 2 "two key buckets (two expiry months)"
+pv_at 40 harvest --once >/dev/null 2>&1
+h_is "$(pv_at 41 --json stats | h_json 'd["messages"]')" 31 "message 31 harvested 40 days later"
+h_is "$(pv_sql 'SELECT count(DISTINCT bucket_id) FROM messages')" 2 "two key buckets (two expiry months)"
 
 # Day 65: the first 30 expired (their month is over); 31 has not.
-pvat 65 --json dispose --dry-run >"$H_RUN/dry1.json"
-pvat 65 --json dispose --dry-run >"$H_RUN/dry2.json"
-h_is "$(json '[d["dispose"], d["held"], d["review"], d["blocked"]]' <"$H_RUN/dry1.json")" \
+pv_at 65 --json dispose --dry-run >"$H_RUN/dry1.json"
+pv_at 65 --json dispose --dry-run >"$H_RUN/dry2.json"
+h_is "$(h_json '[d["dispose"], d["held"], d["review"], d["blocked"]]' <"$H_RUN/dry1.json")" \
 	"[$((30 - n_held)), $n_held, 0, 0]" "dry run: $((30 - n_held)) to dispose, $n_held held"
-h_is "$(json '" ".join(str(i["id"]) for i in d["items"] if i["action"] == "held")' <"$H_RUN/dry1.json")" \
+h_is "$(h_json '" ".join(str(i["id"]) for i in d["items"] if i["action"] == "held")' <"$H_RUN/dry1.json")" \
 	"$want_held" "dry run: exactly the sec.gov messages are held"
-h_is "$(json 'sorted(set(i["reason"] for i in d["items"] if i["action"] == "held"))' <"$H_RUN/dry1.json")" \
+h_is "$(h_json 'sorted(set(i["reason"] for i in d["items"] if i["action"] == "held"))' <"$H_RUN/dry1.json")" \
 	"['held by matter sec-inquiry']" "dry run: held ones say which matter"
-h_like "$(json '[d["items"][0]["rule"], d["items"][0]["policy_version"], d["items"][0]["reason"]]' <"$H_RUN/dry1.json")" \
+h_like "$(h_json '[d["items"][0]["rule"], d["items"][0]["policy_version"], d["items"][0]["reason"]]' <"$H_RUN/dry1.json")" \
 	"^\['default', 2, 'expired [0-9T:-]+Z'\]$" "dry run: each says rule, policy version, expiry"
 h_check "a dry run changes nothing (twice the same plan)" \
-	cmp -s <(json 'd["items"]' <"$H_RUN/dry1.json") <(json 'd["items"]' <"$H_RUN/dry2.json")
-h_is "$(sql 'SELECT count(*) FROM disposals; SELECT count(*) FROM messages WHERE disposed_at IS NOT NULL')" \
+	cmp -s <(h_json 'd["items"]' <"$H_RUN/dry1.json") <(h_json 'd["items"]' <"$H_RUN/dry2.json")
+h_is "$(pv_sql 'SELECT count(*) FROM disposals; SELECT count(*) FROM messages WHERE disposed_at IS NOT NULL')" \
 	"0
 0" "…and nothing is marked disposed"
 
 # What a due message has now, to look for it afterwards.
-due=$(json '" ".join(str(i["id"]) for i in d["items"] if i["action"] == "dispose")' <"$H_RUN/dry1.json")
+due=$(h_json '" ".join(str(i["id"]) for i in d["items"] if i["action"] == "dispose")' <"$H_RUN/dry1.json")
 first_due=${due%% *}
 held1=${want_held%% *}
-blobs=$(for i in $due; do sql "SELECT blob FROM messages WHERE id = $i"; done)
-wrapped=$(for i in $due; do sql "SELECT hex(wrapped_key) FROM messages WHERE id = $i"; done)
-bucket=$(sql "SELECT bucket_id FROM messages WHERE id = $first_due")
+blobs=$(for i in $due; do pv_sql "SELECT blob FROM messages WHERE id = $i"; done)
+wrapped=$(for i in $due; do pv_sql "SELECT hex(wrapped_key) FROM messages WHERE id = $i"; done)
+bucket=$(pv_sql "SELECT bucket_id FROM messages WHERE id = $first_due")
 bkey=$(sqlite3 "$D/keys/keyring.db" "SELECT hex(key) FROM bucket_keys WHERE id = $bucket")
 h_check "before: the wrapped keys and the bucket key are in the files" \
 	eval "has '$D/keys/keyring.db' $bkey && { has '$D/catalog.db' ${wrapped%%$'\n'*} || has '$D/catalog.db-wal' ${wrapped%%$'\n'*}; }"
 
-pvat 65 dispose >"$H_RUN/d1.out" 2>&1
+pv_at 65 dispose >"$H_RUN/d1.out" 2>&1
 h_is $? 0 "dispose succeeds"
 h_like "$(cat "$H_RUN/d1.out")" "disposed of $((30 - n_held)) messages \(disposal 1; 0 bucket keys destroyed\)" \
 	"…the due ones, per message (held mail shares their bucket)"
-h_is "$(pvat 65 --json stats | json 'd["messages"]')" $((n_held + 1)) "stats counts what is left"
+h_is "$(pv_at 65 --json stats | h_json 'd["messages"]')" $((n_held + 1)) "stats counts what is left"
 gone=0; for b in $blobs; do [ -e "$D/blobs/${b:0:2}/$b" ] && gone=1; done
 h_is $gone 0 "no blob file of a disposed message is left"
 left=0; for w in $wrapped; do has "$D/catalog.db" "$w" && left=1; has "$D/catalog.db-wal" "$w" && left=1; done
 h_is $left 0 "no wrapped key is left in catalog.db or its WAL"
-pvat 65 show "$first_due" >"$H_RUN/show.out" 2>&1
+pv_at 65 show "$first_due" >"$H_RUN/show.out" 2>&1
 h_is $? 1 "show of a disposed message fails"
-h_like "$(cat "$H_RUN/show.out")" "disposed of on $(at 65 | cut -c1-10)T[0-9:]+Z under policy version 2" \
+h_like "$(cat "$H_RUN/show.out")" "disposed of on $(pv_date 65 | cut -c1-10)T[0-9:]+Z under policy version 2" \
 	"…and says when and under which policy version"
-h_is "$(pvat 65 show "$held1" --raw | sha256sum | cut -d' ' -f1)" \
+h_is "$(pv_at 65 show "$held1" --raw | sha256sum | cut -d' ' -f1)" \
 	"$(sha256sum <"$H_RUN/mail/$(printf %05d "$held1").eml" | cut -d' ' -f1)" "held mail reads back byte for byte"
-pvat 65 verify >"$H_RUN/v1.out" 2>&1
+pv_at 65 verify >"$H_RUN/v1.out" 2>&1
 h_is $? 0 "the archive verifies after disposal (tombstones, logs, remaining blobs)"
-h_is "$(sql "SELECT count(*) FROM tlog_leaf l JOIN tlog_log g ON g.id = l.log_id WHERE g.name = 'archive' AND CAST(l.data AS TEXT) LIKE 'popvault/archive/v1 tombstone%'")" \
+h_is "$(pv_sql "SELECT count(*) FROM tlog_leaf l JOIN tlog_log g ON g.id = l.log_id WHERE g.name = 'archive' AND CAST(l.data AS TEXT) LIKE 'popvault/archive/v1 tombstone%'")" \
 	$((30 - n_held)) "one tombstone leaf per disposed message"
-h_is "$(sql "SELECT group_concat(type, ' ') FROM (SELECT type FROM audit_event WHERE type LIKE 'dispose-%' ORDER BY seq)")" \
+h_is "$(pv_sql "SELECT group_concat(type, ' ') FROM (SELECT type FROM audit_event WHERE type LIKE 'dispose-%' ORDER BY seq)")" \
 	"dispose-intent dispose-done" "audited: intent, then done"
 
 # Release: the held mail goes too, and with it the bucket key.
-pvat 66 hold release sec-inquiry >/dev/null
-pvat 67 dispose >"$H_RUN/d2.out" 2>&1
+pv_at 66 hold release sec-inquiry >/dev/null
+pv_at 67 dispose >"$H_RUN/d2.out" 2>&1
 h_like "$(cat "$H_RUN/d2.out")" "disposed of $n_held messages \(disposal 2; 1 bucket key destroyed\)" \
 	"after the release the held mail is disposed of, and its bucket key destroyed"
 h_check "the bucket key is gone from keyring.db (and its journal)" \
 	eval "! has '$D/keys/keyring.db' $bkey && ! has '$D/keys/keyring.db-journal' $bkey"
 h_is "$(sqlite3 "$D/keys/keyring.db" "SELECT key IS NULL AND destroyed_at IS NOT NULL FROM bucket_keys WHERE id = $bucket")" 1 \
 	"…marked destroyed"
-pvat 67 verify >"$H_RUN/v2.out" 2>&1
+pv_at 67 verify >"$H_RUN/v2.out" 2>&1
 h_is $? 0 "the archive still verifies" "$(cat "$H_RUN/v2.out")"
-h_is "$(pvat 67 show 31 --raw | sha256sum | cut -d' ' -f1)" "$(sha256sum <"$H_RUN/mail/00031.eml" | cut -d' ' -f1)" \
+h_is "$(pv_at 67 show 31 --raw | sha256sum | cut -d' ' -f1)" "$(sha256sum <"$H_RUN/mail/00031.eml" | cut -d' ' -f1)" \
 	"the message of the other month is untouched"
 
 # A blob deleted by hand: unauthorised loss, never laundered by a disposal.
-b31=$(sql 'SELECT blob FROM messages WHERE id = 31')
+b31=$(pv_sql 'SELECT blob FROM messages WHERE id = 31')
 rm "$D/blobs/${b31:0:2}/$b31"
-pvat 105 dispose --dry-run >"$H_RUN/dry3.out" 2>&1
+pv_at 105 dispose --dry-run >"$H_RUN/dry3.out" 2>&1
 h_is $? 3 "dry run with lost content exits 3 (integrity)"
 h_like "$(grep -E '^ +31 ' "$H_RUN/dry3.out")" 'blocked .*missing without a disposal record \(unauthorised deletion\)' \
 	"…and lists message 31 as blocked: unauthorised deletion"
-pvat 105 dispose >"$H_RUN/d3.out" 2>&1
+pv_at 105 dispose >"$H_RUN/d3.out" 2>&1
 h_is $? 3 "dispose exits 3 and disposes nothing"
-h_is "$(sql 'SELECT disposed_at IS NULL FROM messages WHERE id = 31')" 1 "message 31 is not marked disposed"
-pvat 105 show 31 >"$H_RUN/show31.out" 2>&1
+h_like "$(cat "$H_RUN/d3.out")" '^popvault: 1 expired message has lost content without a disposal record \(unauthorised deletion' \
+	"…saying why: lost content, an unauthorised deletion"
+h_is "$(pv_sql 'SELECT disposed_at IS NULL FROM messages WHERE id = 31')" 1 "message 31 is not marked disposed"
+pv_at 105 show 31 >"$H_RUN/show31.out" 2>&1
 h_is $? 3 "show of the lost message is an integrity failure"
-pvat 105 verify >"$H_RUN/v3.out" 2>&1
+h_like "$(cat "$H_RUN/show31.out")" '^popvault: message 31: blob [0-9a-f]{64} is missing without a disposal record' \
+	"…naming the message and its missing blob"
+pv_at 105 verify >"$H_RUN/v3.out" 2>&1
 h_is $? 3 "verify fails"
 h_is "$(grep -c '^FAIL' "$H_RUN/v3.out")" 1 "…with exactly one problem: disposed mail is not reported"
 h_like "$(grep '^FAIL' "$H_RUN/v3.out")" 'message 31: .*(unauthorised|without a disposal record)' \

@@ -9,7 +9,6 @@ set -u
 h_init
 h_plan 17
 
-PC() { "$H_PY" "$H_LIB/popcheck.py" "$@"; }
 DATA=$H_SRC/tests/data/mail/basic
 T=$H_RUN/t
 mkdir -p "$T"
@@ -20,50 +19,45 @@ h_mailutils_start --seed "alice=$DATA"
 A=(--user "alice@$MAILUTILS_DOMAIN" --pass alicepw)
 h_check "pop3d started (pid $MAILUTILS_PID, ports $MAILUTILS_PORT/$MAILUTILS_TLS_PORT)" \
 	h_pid_alive "$MAILUTILS_PID"
-capa=$(PC --port "$MAILUTILS_PORT" capa)
+capa=$(h_popcheck --port "$MAILUTILS_PORT" capa)
 h_like "$capa" '^UIDL' "CAPA lists UIDL"
 h_like "$capa" '^STLS' "CAPA lists STLS"
 h_like "$capa" '^EXPIRENEVER' "CAPA has pop3d's malformed EXPIRENEVER line"
-h_is "$(PC --port "$MAILUTILS_PORT" "${A[@]}" stat)" "$n $bytes" \
+h_is "$(h_popcheck --port "$MAILUTILS_PORT" "${A[@]}" stat)" "$n $bytes" \
 	"STAT matches the seeded count and CRLF octets"
-PC --port "$MAILUTILS_PORT" "${A[@]}" retr 2 | grep -av '^X-UIDL: ' >"$T/m2"
+h_popcheck --port "$MAILUTILS_PORT" "${A[@]}" retr 2 | grep -av '^X-UIDL: ' >"$T/m2"
 h_check "RETR 2 is the seeded file plus an X-UIDL header" \
 	cmp -s "$T/m2" "$DATA/02-dots.eml"
 
-sclient() {
-	echo QUIT | timeout 20 openssl s_client -quiet -verify_return_error "$@" \
-		>"$T/sc.out" 2>"$T/sc.err" && grep -q '^+OK' "$T/sc.out"
-}
 h_check "implicit TLS verifies against the run CA, name localhost" \
-	sclient -connect "127.0.0.1:$MAILUTILS_TLS_PORT" -CAfile "$MAILUTILS_CA" \
+	h_tls_greets -connect "127.0.0.1:$MAILUTILS_TLS_PORT" -CAfile "$MAILUTILS_CA" \
 	-verify_hostname localhost
 h_check "STLS verifies against the run CA, name localhost" \
-	sclient -starttls pop3 -connect "127.0.0.1:$MAILUTILS_PORT" \
+	h_tls_greets -starttls pop3 -connect "127.0.0.1:$MAILUTILS_PORT" \
 	-CAfile "$MAILUTILS_CA" -verify_hostname localhost
-h_is "$(PC --port "$MAILUTILS_TLS_PORT" --tls --ca "$MAILUTILS_CA" "${A[@]}" stat)" \
+h_is "$(h_popcheck --port "$MAILUTILS_TLS_PORT" --tls --ca "$MAILUTILS_CA" "${A[@]}" stat)" \
 	"$n $bytes" "python client: implicit TLS with CA and hostname check"
-PC --port "$MAILUTILS_PORT" --user "alice@$MAILUTILS_DOMAIN" --pass nope stat \
-	2>"$T/err"
-h_is "$?" 2 "a wrong password is refused"
-PC --port "$MAILUTILS_PORT" "${A[@]}" dele 1 quit
+h_fails "a wrong password is refused by the server (-ERR)" 2 '^popcheck: -ERR' \
+	h_popcheck --port "$MAILUTILS_PORT" --user "alice@$MAILUTILS_DOMAIN" --pass nope stat
+h_popcheck --port "$MAILUTILS_PORT" "${A[@]}" dele 1 quit
 h_is "$(maildir_count alice mailutils)" "$((n - 1))" "DELE then QUIT deletes"
 
 h_mailutils_start --name mu_expire --expire0 --seed "alice=$DATA"
-h_like "$(PC --port "$MU_EXPIRE_PORT" capa)" '^EXPIRE0' \
+h_like "$(h_popcheck --port "$MU_EXPIRE_PORT" capa)" '^EXPIRE0' \
 	"--expire0 advertises (malformed) EXPIRE0"
-PC --port "$MU_EXPIRE_PORT" "${A[@]}" retr 1 >/dev/null
+h_popcheck --port "$MU_EXPIRE_PORT" "${A[@]}" retr 1 >/dev/null
 h_is "$(maildir_count alice mu_expire)" "$((n - 1))" \
 	"--expire0: RETR then QUIT deletes without DELE"
 
 h_mailutils_start --name mu_delay --login-delay 30
-PC --port "$MU_DELAY_PORT" "${A[@]}" stat >/dev/null
-PC --port "$MU_DELAY_PORT" "${A[@]}" stat 2>"$T/err"
+h_popcheck --port "$MU_DELAY_PORT" "${A[@]}" stat >/dev/null
+h_popcheck --port "$MU_DELAY_PORT" "${A[@]}" stat 2>"$T/err"
 h_like "$(cat "$T/err")" '\[LOGIN-DELAY\]' \
 	"--login-delay: a second login at once gets -ERR [LOGIN-DELAY]"
 
 h_mailutils_stop
 h_check "after stop the pid is gone" eval '! h_pid_alive $MAILUTILS_PID'
 h_check "after stop the port refuses connections" \
-	eval '! PC --port $MAILUTILS_PORT capa 2>/dev/null'
+	eval '! h_popcheck --port $MAILUTILS_PORT capa 2>/dev/null'
 h_check "the other instances still run" \
 	eval 'h_pid_alive $MU_EXPIRE_PID && h_pid_alive $MU_DELAY_PID'

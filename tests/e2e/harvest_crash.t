@@ -13,8 +13,8 @@
 # The kill times come from a seeded RNG: HARVEST_CRASH_SEED=N replays them.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/popvault.sh"
 h_init
-PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
 h_plan 10
 
 SEED=${HARVEST_CRASH_SEED:-$(date +%s)}
@@ -22,7 +22,7 @@ ROUNDS=${HARVEST_CRASH_ROUNDS:-24}
 h_diag "seed $SEED ($ROUNDS rounds; replay with HARVEST_CRASH_SEED=$SEED)"
 
 M=$H_RUN/mail
-python3 "$H_LIB/genmail.py" --count 1990 --seed "$SEED" --out "$M" --max-attachment 4000 >/dev/null
+h_genmail --count 1990 --seed "$SEED" --out "$M" --max-attachment 4000
 # 1,500 now, the rest in slices between the kills; 10 delivered twice.
 mkdir -p "$H_RUN/first" "$H_RUN/later"
 ls "$M"/*.eml | head -1500 | xargs -I{} ln -s {} "$H_RUN/first/"
@@ -30,9 +30,8 @@ ls "$M"/*.eml | tail -n +1501 | xargs -I{} ln -s {} "$H_RUN/later/"
 for f in $(ls "$M"/*.eml | head -10); do ln -s "$f" "$H_RUN/later/z-again-$(basename "$f")"; done
 h_dovecot_start --seed "alice=$H_RUN/first"
 printf 'alicepw\n' >"$H_RUN/pw"
-D=$H_RUN/data
-"$PV" init --data "$D" >/dev/null
-"$PV" --data "$D" account add alice --host localhost --port "$DOVECOT_PORT" --tls starttls \
+pv_init "$H_RUN/data"
+pv account add alice --host localhost --port "$DOVECOT_PORT" --tls starttls \
 	--user alice --password-file "$H_RUN/pw" --ca-file "$DOVECOT_CA" >/dev/null
 printf '[harvest]\nbatch_max = 64\n' >>"$D/popvault.conf"
 MD=$(h_maildir dovecot alice)
@@ -98,18 +97,18 @@ h_is "$dups" 0 "no message was ever archived more often than delivered"
 h_is "$logbad" 0 "after every kill the signed archive checkpoint covered exactly the catalog"
 
 # Left alone, the harvest settles everything.
-for i in 1 2 3; do "$PV" --data "$D" harvest --once >/dev/null 2>&1 && break; done
+for i in 1 2 3; do pv harvest --once >/dev/null 2>&1 && break; done
 h_is "$(maildir_count alice)" 0 "left alone, the harvest empties the mailbox"
 set -- $(python3 "$H_RUN/round.py" "$PV" "$D" "$MD" "$H_RUN/seeded" 0)
 h_is "$2 $3 $6" "0 0 2000" "the archive holds the 2,000 delivered messages, none lost, none twice"
 h_is "$(ls "$D/tmp" | wc -l)" 0 "no temporary blob is left behind"
 h_check "verify --full passes (every blob decrypts to its commitment)" \
-	eval '"$PV" --data "$D" verify --full >"$H_RUN/verify.out" 2>&1'
+	eval 'pv verify --full >"$H_RUN/verify.out" 2>&1'
 h_like "$(cat "$H_RUN/verify.out")" '2000 in the catalog' "verify saw the 2,000 messages"
 sample=$(python3 -c 'import random,sys; r=random.Random(int(sys.argv[1])); print(" ".join(str(i) for i in sorted(r.sample(range(1, 2001), 60))))' "$SEED")
 bad=0
 for id in $sample; do
 	want=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select hex(sha256) from messages where id=?", (int(sys.argv[2]),)).fetchone()[0].lower())' "$D/catalog.db" "$id")
-	[ "$("$PV" --data "$D" show "$id" --raw | sha256sum | cut -d' ' -f1)" = "$want" ] || bad=$((bad + 1))
+	[ "$(pv show "$id" --raw | sha256sum | cut -d' ' -f1)" = "$want" ] || bad=$((bad + 1))
 done
 h_is "$bad" 0 "show --raw of 60 random messages: the bytes hash to the catalog's sha256"

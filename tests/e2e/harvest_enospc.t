@@ -11,13 +11,12 @@
 #      fails first, blob, SQLite or syncfs.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/popvault.sh"
 h_init
-PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
 h_plan 14
 
-cc -shared -fPIC -o "$H_RUN/enospc.so" "$H_SRC/tests/data/fake/enospc.c" -ldl ||
-	echo "Bail out! cannot build the ENOSPC shim"
-python3 "$H_LIB/genmail.py" --count 30 --seed 41 --out "$H_RUN/small" --max-attachment 3000 >/dev/null
+pv_enospc_shim
+h_genmail --count 30 --seed 41 --out "$H_RUN/small" --max-attachment 3000
 # 20 messages of about 150 KB that do not compress much (random base64).
 python3 - "$H_RUN/big" <<'EOF'
 import base64, os, random, sys
@@ -29,44 +28,26 @@ for i in range(1, 21):
         b"From: big@example.org\r\nSubject: big %d\r\n\r\n" % i + body)
 EOF
 h_dovecot_start --seed "alice=$H_RUN/small" --seed "bob=$H_RUN/big"
-printf 'alicepw\n' >"$H_RUN/alice.pw"
-printf 'bobpw\n' >"$H_RUN/bob.pw"
 
-pv() { "$PV" --data "$D" "$@"; }
+# newdata DIR USER: a fresh archive at DIR for the Dovecot user USER, 8 messages a chunk.
 newdata() {
-	D=$1
-	"$PV" init --data "$D" >/dev/null
-	pv account add "$2" --host localhost --port "$DOVECOT_TLS_PORT" --user "$2" \
-		--password-file "$H_RUN/$2.pw" --ca-file "$DOVECOT_CA" >/dev/null
+	pv_init "$1"
+	pv_dovecot_account "$2"
 	printf '[harvest]\nbatch_max = 8\n' >>"$D/popvault.conf"
 }
-harvest() {
-	"$@" "$PV" --data "$D" --json harvest --once >"$H_RUN/out.json" 2>"$H_RUN/out.err"
-	RC=$?
-	OUT=$(cat "$H_RUN/out.json" "$H_RUN/out.err")
-}
-j() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" ".join(str(d[k]) for k in sys.argv[2:]))' "$H_RUN/out.json" "$@"; }
-count() { pv --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])'; }
-archived() {
-	local n i
-	n=$(count)
-	for ((i = 1; i <= n; i++)); do pv show "$i" --raw | sha256sum | cut -d' ' -f1; done | sort
-}
-hashes() { for f in "$@"; do sha256sum <"$f" | cut -d' ' -f1; done | sort; }
-h_skip() { H_TESTS=$((H_TESTS + 1)); echo "ok $H_TESTS # SKIP $1"; }
 
 # ---- 1. the shim: 60 KB of blob bytes, then ENOSPC mid-blob ----
 newdata "$H_RUN/data-shim" alice
-harvest env PVTEST_ENOSPC_AFTER=60000 LD_PRELOAD="$H_RUN/enospc.so"
+pv_harvest env PVTEST_ENOSPC_AFTER=60000 LD_PRELOAD="$H_RUN/enospc.so"
 h_is "$RC" 1 "shim: the harvest fails"
-h_like "$OUT" 'No space left on device' "shim: the error names the full disk"
+h_like "$OUT$ERR" 'No space left on device' "shim: the error names the full disk"
 h_is "$(maildir_count alice)" 30 "shim: nothing deleted upstream"
-n=$(count)
+n=$(pv_count)
 h_is "$(ls "$D/tmp" | wc -l) $(find "$D/blobs" -type f | wc -l)" "0 $n" \
 	"shim: nothing half-stored ($n archived, one blob each, no temp file)"
-harvest
+pv_harvest
 h_is "$RC $(maildir_count alice)" "0 0" "shim: with room again the next run completes"
-h_is "$(archived)" "$(hashes "$H_RUN"/small/*.eml)" "shim: every message archived exactly once"
+h_is "$(pv_archived)" "$(h_hashes "$H_RUN"/small/*.eml)" "shim: every message archived exactly once"
 
 # ---- 2. a real tmpfs that fills up ----
 mkdir -p "$H_RUN/fs"
@@ -76,20 +57,20 @@ if mount -t tmpfs -o size=4m tmpfs "$H_RUN/fs" 2>/dev/null; then
 	used=$(df -k --output=used "$H_RUN/fs" | tail -1)
 	# About 1 MB free for some 3 MB of mail.
 	mount -o remount,size=$((used + 1024))k "$H_RUN/fs"
-	harvest
+	pv_harvest
 	h_is "$RC" 1 "tmpfs: the harvest fails when the disk is full"
-	h_like "$OUT" 'No space left on device|disk is full' "tmpfs: the error names the full disk"
+	h_like "$OUT$ERR" 'No space left on device|disk is full' "tmpfs: the error names the full disk"
 	h_diag "what the admin sees: $(grep -v "^time=" "$H_RUN/out.err" | head -3)"
 	h_is "$(maildir_count bob)" 20 "tmpfs: nothing deleted upstream"
-	n=$(count)
+	n=$(pv_count)
 	h_is "$(ls "$D/tmp" | wc -l) $(find "$D/blobs" -type f | wc -l)" "0 $n" \
 		"tmpfs: nothing half-stored ($n archived, one blob each, no temp file)"
 	h_check "tmpfs: the archive still opens and verifies" eval "pv verify >/dev/null"
 	mount -o remount,size=64m "$H_RUN/fs"
-	harvest
+	pv_harvest
 	h_is "$RC $(maildir_count bob)" "0 0" "tmpfs: with room again the next run completes"
-	h_is "$(archived)" "$(hashes "$H_RUN"/big/*.eml)" "tmpfs: every message archived exactly once"
+	h_is "$(pv_archived)" "$(h_hashes "$H_RUN"/big/*.eml)" "tmpfs: every message archived exactly once"
 	h_check "tmpfs: verify passes" eval "pv verify >/dev/null"
 else
-	for i in 1 2 3 4 5 6 7 8; do h_skip "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)"; done
+	h_skip "cannot mount a tmpfs here (needs CAP_SYS_ADMIN)" 8
 fi

@@ -15,50 +15,29 @@
 #   a second harvest while one runs: refused
 set -u
 . "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/popvault.sh"
 h_init
-PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
-h_plan 61
+h_plan 63
 
 BASIC=$H_SRC/tests/data/mail/basic
 FAKE=$H_SRC/tests/data/fake
 printf 'pw\n' >"$H_RUN/pw"
 
-pv() { "$PV" --data "$D" "$@"; }
 # setup NAME SCRIPT [account add options]: a fake server, a fresh archive
 # and an account on it (STLS; implicit TLS with TLSMODE=implicit). Sets D,
 # TR (the server's transcript).
 setup() {
-	local name=$1 script=$2 p tls=starttls
+	local name=$1 script=$2 tls=${TLSMODE:-starttls}
 	shift 2
-	if [ "${TLSMODE:-}" = implicit ]; then
-		h_fake_start --name "$name" --script "$script" --tls
-		tls=implicit
+	if [ "$tls" = implicit ]; then
+		h_fake "$name" "$script" --tls
 	else
-		h_fake_start --name "$name" --script "$script"
+		h_fake "$name" "$script"
 	fi
-	p=$(printf '%s' "$name" | tr 'a-z-' 'A-Z_')
-	eval "PORT=\$${p}_PORT TR=\$${p}_TRANSCRIPT CA=\$${p}_CA"
-	D=$H_RUN/data-$name
-	"$PV" init --data "$D" >/dev/null
+	pv_init "$H_RUN/data-$name"
 	pv account add acct --host localhost --port "$PORT" --tls "$tls" --auth user \
 		--user alice --password-file "$H_RUN/pw" --ca-file "$CA" "$@" >/dev/null
 }
-# harvest: one --once run; its exit status in RC, JSON in OUT, stderr in ERR.
-harvest() {
-	pv --json harvest --once >"$H_RUN/out.json" 2>"$H_RUN/out.err"
-	RC=$?
-	OUT=$(cat "$H_RUN/out.json")
-	ERR=$(cat "$H_RUN/out.err")
-}
-j() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(" ".join(str(d[k]) for k in sys.argv[2:]))' "$OUT" "$@"; }
-count() { pv --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])'; }
-# The sorted sha256 of every archived message, read back with show --raw.
-archived() {
-	local n i
-	n=$(count)
-	for ((i = 1; i <= n; i++)); do pv show "$i" --raw | sha256sum | cut -d' ' -f1; done | sort
-}
-hashes() { for f in "$@"; do sha256sum <"$f" | cut -d' ' -f1; done | sort; }
 # Per connection: "N: client lines joined by |" from the transcript.
 sessions() {
 	python3 - "$TR" <<'EOF'
@@ -78,9 +57,9 @@ EOF
 # before (UIDLs are "fake-<file name>").
 deleted_were_archived() {
 	local u a
-	a=$(archived)
+	a=$(pv_archived)
 	for u in $(grep '^# commit' "$TR" | sed 's/.*(uidls: \(.*\))/\1/'); do
-		printf '%s\n' "$a" | grep -qx "$(hashes "$BASIC/${u#fake-}")" || return 1
+		printf '%s\n' "$a" | grep -qx "$(h_hashes "$BASIC/${u#fake-}")" || return 1
 	done
 }
 # Messages committed as deleted by the server (from "# commit" lines).
@@ -88,11 +67,11 @@ committed() { grep '^# commit' "$TR" | sed 's/.*deleted: \([0-9 ]*\) (.*/\1/' | 
 
 # ---- bare LF: stored exactly as received ----
 setup barelf "$FAKE/bare_lf.pop"
-harvest
-h_is "$RC $(j fetched)" "0 5" "bare LF: the harvest archives all 5 messages"
+pv_harvest
+h_is "$RC $(pv_result fetched)" "0 5" "bare LF: the harvest archives all 5 messages"
 python3 -c 'import sys; sys.stdout.buffer.write(open(sys.argv[1],"rb").read().replace(b"\r\n", b"\n"))' \
 	"$BASIC/01-plain.eml" >"$H_RUN/01-lf.eml"
-h_is "$(pv show 1 --raw | sha256sum | cut -d' ' -f1)" "$(hashes "$H_RUN/01-lf.eml")" \
+h_is "$(pv show 1 --raw | sha256sum | cut -d' ' -f1)" "$(h_hashes "$H_RUN/01-lf.eml")" \
 	"bare LF: message 1 is stored with the bare LFs the server sent"
 h_is "$(committed)" 5 "bare LF: all 5 deleted upstream after the commit"
 
@@ -104,18 +83,18 @@ on RETR 1
   message 1 noterm
   close
 "
-harvest
+pv_harvest
 h_like "$ERR$OUT" 'message 1 .*left upstream.*(INCOMPLETE|closed|lost)' "no terminator: reported"
 h_check "no terminator: message 1 not archived, nothing half-stored" \
-	eval '! archived | grep -qx "$(hashes "$BASIC/01-plain.eml")" && [ -z "$(ls "$D/tmp")" ]'
-h_like "$(sessions | head -1)" '^1: ' "no terminator: the broken session is the first"
-h_check "no terminator: the broken session sent no QUIT" eval '! sessions | head -1 | grep -q QUIT'
+	eval '! pv_archived | grep -qx "$(h_hashes "$BASIC/01-plain.eml")" && [ -z "$(ls "$D/tmp")" ]'
+h_like "$(sessions | sed -n 1p)" '^1: ' "no terminator: the broken session is the first"
+h_check "no terminator: the broken session sent no QUIT" eval '! sessions | sed -n 1p | grep -q QUIT'
 h_check "no terminator: every message deleted upstream was archived in full first" deleted_were_archived
-h_is "$(archived | comm -23 - <(hashes "$BASIC"/*) | wc -l)" 0 \
+h_is "$(pv_archived | comm -23 - <(h_hashes "$BASIC"/*) | wc -l)" 0 \
 	"no terminator: everything archived is a complete message"
-h_is "$(count)" 4 "no terminator: the other 4 messages are not held hostage (archived in a fresh session)"
-harvest
-h_is "$(archived)" "$(hashes "$BASIC"/*)" "no terminator: the next run completes, each message archived once"
+h_is "$(pv_count)" 4 "no terminator: the other 4 messages are not held hostage (archived in a fresh session)"
+pv_harvest
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "no terminator: the next run completes, each message archived once"
 h_is "$(committed)" 5 "no terminator: after the next run all 5 are deleted upstream"
 
 # ---- the same under LOGIN-DELAY 2: the fresh session waits for it ----
@@ -133,9 +112,9 @@ on RETR 1
   close
 "
 t0=$(date +%s%N)
-harvest
+pv_harvest
 ms=$((($(date +%s%N) - t0) / 1000000))
-h_is "$RC $(count)" "0 4" "no terminator, LOGIN-DELAY 2: the other 4 archived in a fresh session"
+h_is "$RC $(pv_count)" "0 4" "no terminator, LOGIN-DELAY 2: the other 4 archived in a fresh session"
 h_like "$ms" '^[2-9][0-9]{3}$' "no terminator, LOGIN-DELAY 2: the fresh session waited for the delay (${ms} ms)"
 h_is "$(grep -c '^# session .* connect' "$TR")" 2 "no terminator, LOGIN-DELAY 2: no third login to check the deletions"
 
@@ -147,17 +126,17 @@ on RETR 2
   message 2 cut=100
   close
 "
-harvest
+pv_harvest
 # (The reset that follows the cut may also lose replies read before it:
 # which message the fresh session skips then varies; what may not vary is
 # that nothing partial is archived and nothing unarchived deleted.)
-h_is "$(archived | comm -23 - <(hashes "$BASIC"/*) | wc -l)" 0 \
+h_is "$(pv_archived | comm -23 - <(h_hashes "$BASIC"/*) | wc -l)" 0 \
 	"cut mid-line: everything archived is a complete message"
-h_is "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from messages where size=100").fetchone()[0])' "$D/catalog.db")" 0 \
+h_is "$(pv_sql 'SELECT count(*) FROM messages WHERE size = 100')" 0 \
 	"cut mid-line: no 100-byte fragment in the catalog"
 h_check "cut mid-line: every message deleted upstream was archived in full first" deleted_were_archived
-harvest
-h_is "$(archived)" "$(hashes "$BASIC"/*)" "cut mid-line: the next run completes, each message archived once"
+pv_harvest
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "cut mid-line: the next run completes, each message archived once"
 
 # ---- the connection drops after QUIT, before +OK (first session only) ----
 setup dropquit "mailbox $BASIC
@@ -165,15 +144,16 @@ session
 on QUIT
   close
 "
-harvest
+pv_harvest
 h_is "$RC" 1 "drop before QUIT +OK: the run fails"
-h_is "$(j deleted)" 0 "drop before QUIT +OK: nothing counted as deleted"
-h_is "$(count)" 5 "drop before QUIT +OK: the 5 messages are archived"
+h_like "$ERR" 'QUIT was not acknowledged' "drop before QUIT +OK: ... saying the QUIT got no answer"
+h_is "$(pv_result deleted)" 0 "drop before QUIT +OK: nothing counted as deleted"
+h_is "$(pv_count)" 5 "drop before QUIT +OK: the 5 messages are archived"
 h_is "$(grep -c '^# commit' "$TR")" 0 "drop before QUIT +OK: the server committed nothing"
-harvest
-h_is "$RC $(j fetched reconciled deleted)" "0 0 5 5" \
+pv_harvest
+h_is "$RC $(pv_result fetched reconciled deleted)" "0 0 5 5" \
 	"drop before QUIT +OK: the next run deletes them without archiving them again"
-h_is "$(archived)" "$(hashes "$BASIC"/*)" "drop before QUIT +OK: each archived exactly once"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "drop before QUIT +OK: each archived exactly once"
 
 # ---- a server without UIDL: messages known by their content ----
 NOUIDL="mailbox $BASIC
@@ -183,39 +163,40 @@ on UIDL.*
   send -ERR unknown command
 "
 setup nouidl "$NOUIDL"
-harvest
-h_is "$RC $(j fetched deleted) $(committed)" "0 5 5 5" "no UIDL: harvested and deleted"
-h_is "$(archived)" "$(hashes "$BASIC"/*)" "no UIDL: exact bytes"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted) $(committed)" "0 5 5 5" "no UIDL: harvested and deleted"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "no UIDL: exact bytes"
 setup nouidldrop "$NOUIDL
 session
 on QUIT
   close
 "
-harvest
-h_is "$RC $(count) $(grep -c '^# commit' "$TR")" "1 5 0" "no UIDL, drop before QUIT +OK: archived, nothing deleted"
-harvest
-h_is "$RC $(j fetched reconciled deleted)" "0 0 5 5" "no UIDL: the next run recognises them by content and deletes them"
-h_is "$(archived)" "$(hashes "$BASIC"/*)" "no UIDL: each archived exactly once"
+pv_harvest
+h_is "$RC $(pv_count) $(grep -c '^# commit' "$TR")" "1 5 0" "no UIDL, drop before QUIT +OK: archived, nothing deleted"
+h_like "$ERR" 'QUIT was not acknowledged' "no UIDL, drop before QUIT +OK: ... saying the QUIT got no answer"
+pv_harvest
+h_is "$RC $(pv_result fetched reconciled deleted)" "0 0 5 5" "no UIDL: the next run recognises them by content and deletes them"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "no UIDL: each archived exactly once"
 
 # ---- garbage CAPA (no STLS in it: implicit TLS) ----
 TLSMODE=implicit setup garbage "$FAKE/garbage_capa.pop"
-harvest
-h_is "$RC $(j fetched deleted)" "0 5 5" "garbage CAPA: the harvest still works"
-h_is "$(archived)" "$(hashes "$BASIC"/*)" "garbage CAPA: exact bytes"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 5 5" "garbage CAPA: the harvest still works"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "garbage CAPA: exact bytes"
 
 # ---- LIST size lie ----
 setup sizelie "$FAKE/size_lie.pop"
-harvest
-h_is "$RC $(j fetched)" "0 5" "size lie: harvested"
-h_is "$(archived)" "$(hashes "$BASIC"/*)" "size lie: the bytes received are archived, not the LIST size"
+pv_harvest
+h_is "$RC $(pv_result fetched)" "0 5" "size lie: harvested"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "size lie: the bytes received are archived, not the LIST size"
 
 # ---- duplicate UIDLs, different content ----
 setup dupuidl "$FAKE/dup_uidl.pop"
-harvest
-h_is "$RC $(j fetched deleted)" "0 5 5" "duplicate UIDLs: every message fetched and deleted"
-h_is "$(archived)" "$(hashes "$BASIC"/*)" "duplicate UIDLs: both messages sharing a UIDL are archived"
-harvest
-h_is "$(j fetched reconciled residue)" "0 0 0" "duplicate UIDLs: nothing twice, no false residue"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 5 5" "duplicate UIDLs: every message fetched and deleted"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "duplicate UIDLs: both messages sharing a UIDL are archived"
+pv_harvest
+h_is "$(pv_result fetched reconciled residue)" "0 0 0" "duplicate UIDLs: nothing twice, no false residue"
 
 # ---- duplicate UIDLs, one of the two over the size cap: the one deleted
 # is not "still upstream" because the other keeps the UIDL listed ----
@@ -224,23 +205,23 @@ uidl 2 same-uidl
 uidl 3 same-uidl
 "
 printf '[harvest]\nmessage_max = 2048\n' >>"$D/popvault.conf"
-harvest
-h_is "$RC $(j fetched skipped residue)" "0 4 1 0" "duplicate UIDL, one over the cap: no false residue"
-harvest
-h_is "$RC $(j fetched residue) $(count)" "0 0 0 4" "duplicate UIDL, one over the cap: nothing twice on the next run"
+pv_harvest
+h_is "$RC $(pv_result fetched skipped residue)" "0 4 1 0" "duplicate UIDL, one over the cap: no false residue"
+pv_harvest
+h_is "$RC $(pv_result fetched residue) $(pv_count)" "0 0 0 4" "duplicate UIDL, one over the cap: nothing twice on the next run"
 
 # ---- [IN-USE] on the first login, then fine ----
 setup inuse "$FAKE/in_use.pop"
-harvest
+pv_harvest
 h_is "$RC" 1 "[IN-USE]: the run fails"
 h_like "$ERR$OUT" 'IN-USE' "[IN-USE]: the reason is shown"
-h_is "$(count)" 0 "[IN-USE]: nothing archived"
-harvest
-h_is "$RC $(j fetched deleted)" "0 5 5" "[IN-USE]: the next run harvests"
+h_is "$(pv_count)" 0 "[IN-USE]: nothing archived"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 5 5" "[IN-USE]: the next run harvests"
 
 # ---- [SYS/TEMP] ----
 setup systemp "$FAKE/sys_temp.pop"
-harvest
+pv_harvest
 h_like "$RC $ERR$OUT" '^1 .*SYS/TEMP' "[SYS/TEMP]: a failed run naming the temporary error"
 h_check "[SYS/TEMP]: nothing retrieved or deleted" eval '! grep -Eq "^C: (RETR|DELE)" "$TR"'
 
@@ -258,18 +239,18 @@ capa EXPIRE 0
 size 3 100
 "
 printf '[harvest]\nmessage_max = 2048\n' >>"$D/popvault.conf"
-harvest
+pv_harvest
 h_like "$ERR$OUT" 'larger than|cap' "EXPIRE 0 + over the cap: reported"
 h_check "EXPIRE 0 + over the cap: message 3 not archived" \
-	eval '! archived | grep -qx "$(hashes "$BASIC/03-longline.eml")"'
+	eval '! pv_archived | grep -qx "$(h_hashes "$BASIC/03-longline.eml")"'
 h_check "EXPIRE 0 + over the cap: no QUIT in a session that retrieved message 3" \
 	eval '! sessions | grep "RETR 3" | grep -q QUIT'
 h_check "EXPIRE 0 + over the cap: message 3 never deleted" \
 	eval '! grep "^# commit" "$TR" | grep -q "fake-03-longline"'
-h_is "$(count)" 4 "EXPIRE 0 + over the cap: the other 4 archived"
+h_is "$(pv_count)" 4 "EXPIRE 0 + over the cap: the other 4 archived"
 h_is "$(committed)" 4 "EXPIRE 0 + over the cap: ... and deleted"
-harvest
-h_is "$(count) $(j fetched)" "4 0" "EXPIRE 0 + over the cap: the next run archives nothing twice"
+pv_harvest
+h_is "$(pv_count) $(pv_result fetched)" "4 0" "EXPIRE 0 + over the cap: the next run archives nothing twice"
 
 # ---- keep-upstream on an EXPIRE 0 server: never QUIT ----
 setup keep0 "mailbox $BASIC
@@ -278,11 +259,11 @@ capa USER
 capa STLS
 capa EXPIRE 0
 " --keep-upstream
-harvest
-h_is "$RC $(j fetched deleted)" "0 5 0" "keep-upstream on EXPIRE 0: archived, nothing deleted"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 5 0" "keep-upstream on EXPIRE 0: archived, nothing deleted"
 h_check "keep-upstream on EXPIRE 0: no QUIT, no DELE sent" eval '! grep -Eq "^C: (QUIT|DELE)" "$TR"'
-harvest
-h_is "$(count) $(j fetched)" "5 0" "keep-upstream on EXPIRE 0: nothing archived twice"
+pv_harvest
+h_is "$(pv_count) $(pv_result fetched)" "5 0" "keep-upstream on EXPIRE 0: nothing archived twice"
 
 # ---- a second harvest while one runs ----
 setup lock "mailbox $BASIC
@@ -306,8 +287,8 @@ setup refused "mailbox $BASIC
 on RETR 2
   send -ERR [SYS/TEMP] not now
 "
-harvest
-h_is "$(j fetched failed)" "4 1" "RETR refused: that message stays upstream, the others are archived"
+pv_harvest
+h_is "$(pv_result fetched failed)" "4 1" "RETR refused: that message stays upstream, the others are archived"
 h_like "$(pv --json search 'subject:quarterly' | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')" '^1$' \
 	"RETR refused: the message before it is indexed from its own bytes"
 h_is "$(pv verify --full >/dev/null 2>&1; echo $?)" 0 "RETR refused: the archive verifies"

@@ -10,42 +10,21 @@
 # in the background while the others run.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/popvault.sh"
 h_init
-PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
 h_plan 28
 
 M=$H_RUN/mail
-python3 "$H_LIB/genmail.py" --count 12 --seed 21 --out "$M" --max-attachment 3000 >/dev/null
+h_genmail --count 12 --seed 21 --out "$M" --max-attachment 3000
 h_dovecot_start --user alice:alicepw --user bob:bobpw \
 	--user 'carol:carolpw:userdb_pop3_reuse_xuidl=yes' --user dave:davepw \
 	--user 'erin:erinpw:userdb_pop3_lock_session=yes' \
 	--conf 'auth_failure_delay = 0'
-for u in alice bob carol dave erin; do printf '%spw\n' "$u" >"$H_RUN/$u.pw"; done
-
-pv() { "$PV" --data "$D" "$@"; }
 # newdata NAME USER [account add options]: a fresh archive with one account.
 newdata() {
-	local name=$1 user=$2
-	shift 2
-	D=$H_RUN/data-$name
-	"$PV" init --data "$D" >/dev/null
-	pv account add "$user" --host localhost --port "$DOVECOT_TLS_PORT" --user "$user" \
-		--password-file "$H_RUN/$user.pw" --ca-file "$DOVECOT_CA" "$@" >/dev/null
+	pv_init "$H_RUN/data-$1"
+	pv_dovecot_account "${@:2}"
 }
-harvest() {
-	pv --json harvest --once >"$H_RUN/out.json" 2>"$H_RUN/out.err"
-	RC=$?
-	OUT=$(cat "$H_RUN/out.json")
-	ERR=$(cat "$H_RUN/out.err")
-}
-j() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(" ".join(str(d[k]) for k in sys.argv[2:]))' "$OUT" "$@"; }
-count() { pv --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])'; }
-archived() {
-	local n i
-	n=$(count)
-	for ((i = 1; i <= n; i++)); do pv show "$i" --raw | sha256sum | cut -d' ' -f1; done | sort
-}
-hashes() { for f in "$@"; do sha256sum <"$f" | cut -d' ' -f1; done | sort; }
 blobs() { find "$D/blobs" -type f | wc -l; }
 
 # ---- [IN-USE]: a second session holds erin's mailbox (background) ----
@@ -110,11 +89,11 @@ h_like "$(cat "$H_RUN/kick.out")" '^stopped-and-kicked' "kick: the session was k
 OUT=$(cat "$H_RUN/data-kick/../kick.json")
 h_like "$OUT" 'INCOMPLETE|closed' "kick: the cut message is reported"
 h_is "$(maildir_count alice)" 1 "kick: the cut message is still upstream, the 10 others harvested in a fresh session"
-h_is "$(count)" 10 "kick: 10 archived, nothing of the cut message"
+h_is "$(pv_count)" 10 "kick: 10 archived, nothing of the cut message"
 h_is "$(ls "$D/tmp" | wc -l) $(blobs)" "0 10" "kick: nothing half-stored (no temp file, one blob per archived message)"
-harvest
-h_is "$RC $(j fetched)" "0 1" "kick: the next run completes"
-h_is "$(archived)" "$(hashes "$M"/0000[1-9].eml "$M/00010.eml" "$H_RUN/big.eml")" \
+pv_harvest
+h_is "$RC $(pv_result fetched)" "0 1" "kick: the next run completes"
+h_is "$(pv_archived)" "$(h_hashes "$M"/0000[1-9].eml "$M/00010.eml" "$H_RUN/big.eml")" \
 	"kick: every message archived exactly once, byte for byte"
 h_is "$(maildir_count alice)" 0 "kick: the mailbox is empty"
 
@@ -137,19 +116,19 @@ h_seed dovecot bob "$H_RUN/liebig.eml" --as "1500000002.M1P1.liebig,S=$(vsize "$
 h_seed dovecot bob "$H_RUN/liesmall.eml" --as "1500000003.M1P1.liesmall,S=$(vsize "$H_RUN/liesmall.eml"),W=100" >/dev/null
 h_seed dovecot bob "$H_RUN/over.eml" >/dev/null
 h_seed dovecot bob "$M/00011.eml" >/dev/null
-h_is "$("$H_PY" "$H_LIB/popcheck.py" --port "$DOVECOT_PORT" --user bob --pass bobpw list | cut -d' ' -f2 | grep -Ex '500|5000000|100' | sort -n | tr '\n' ' ')" \
+h_is "$(h_popcheck --port "$DOVECOT_PORT" --user bob --pass bobpw list | cut -d' ' -f2 | grep -Ex '500|5000000|100' | sort -n | tr '\n' ' ')" \
 	"100 500 5000000 " "size lie: Dovecot announces the W= sizes"
 newdata lie bob
 printf '[harvest]\nmessage_max = 64K\n' >>"$D/popvault.conf"
-harvest
-h_is "$RC $(j fetched skipped)" "0 2 3" "size lie: 2 archived, 3 over the cap left upstream"
-h_is "$(archived)" "$(hashes "$H_RUN/lie500.eml" "$M/00011.eml")" \
+pv_harvest
+h_is "$RC $(pv_result fetched skipped)" "0 2 3" "size lie: 2 archived, 3 over the cap left upstream"
+h_is "$(pv_archived)" "$(h_hashes "$H_RUN/lie500.eml" "$M/00011.eml")" \
 	"size lie: the bytes the server sent are archived, whatever LIST said"
 h_is "$(maildir_count bob)" 3 "size lie: the 3 over the cap are still upstream"
 h_like "$OUT" 'over the 65536-byte cap' "over the cap by LIST: reported"
 h_like "$OUT" 'larger than 65536' "over the cap despite a small LIST size: reported"
-harvest
-h_is "$RC $(j fetched skipped) $(count) $(maildir_count bob)" "0 0 3 2 3" \
+pv_harvest
+h_is "$RC $(pv_result fetched skipped) $(pv_count) $(maildir_count bob)" "0 0 3 2 3" \
 	"size lie: the next run archives nothing twice, the 3 stay upstream, reported again"
 
 # ---- duplicate UIDLs (X-UIDL reused) with different content ----
@@ -157,40 +136,40 @@ for n in 1 2 3; do
 	printf 'X-UIDL: shared-uidl\r\nFrom: dup@example.org\r\nSubject: dup %s\r\n\r\nbody %s\r\n' "$n" "$n" >"$H_RUN/dup$n.eml"
 done
 h_seed dovecot carol "$H_RUN/dup1.eml" "$H_RUN/dup2.eml" "$M/00012.eml" >/dev/null
-h_is "$("$H_PY" "$H_LIB/popcheck.py" --port "$DOVECOT_PORT" --user carol --pass carolpw uidl | cut -d' ' -f2 | head -2 | uniq | wc -l)" 1 \
+h_is "$(h_popcheck --port "$DOVECOT_PORT" --user carol --pass carolpw uidl | cut -d' ' -f2 | head -2 | uniq | wc -l)" 1 \
 	"duplicate UIDLs: Dovecot lists the shared UIDL twice"
 newdata dup carol
-harvest
-h_is "$RC $(j fetched deleted)" "0 3 3" "duplicate UIDLs: all 3 fetched and deleted"
-h_is "$(archived)" "$(hashes "$H_RUN/dup1.eml" "$H_RUN/dup2.eml" "$M/00012.eml")" \
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 3 3" "duplicate UIDLs: all 3 fetched and deleted"
+h_is "$(pv_archived)" "$(h_hashes "$H_RUN/dup1.eml" "$H_RUN/dup2.eml" "$M/00012.eml")" \
 	"duplicate UIDLs: both messages sharing the UIDL are archived"
 h_is "$(maildir_count carol)" 0 "duplicate UIDLs: the mailbox is empty"
 # Later: new content under the old UIDL is a new message; the same bytes
 # under the same UIDL are the message already archived.
 h_seed dovecot carol "$H_RUN/dup3.eml" "$H_RUN/dup1.eml" >/dev/null
-harvest
-h_is "$(j fetched reconciled residue) $(count) $(maildir_count carol)" "1 1 0 4 0" \
+pv_harvest
+h_is "$(pv_result fetched reconciled residue) $(pv_count) $(maildir_count carol)" "1 1 0 4 0" \
 	"duplicate UIDLs: new content under an old UIDL archived, an old copy not twice, no false residue"
 
 # ---- --keep-upstream ----
 h_seed dovecot dave "$M/00001.eml" "$M/00002.eml" "$M/00003.eml" >/dev/null
 newdata keep dave --keep-upstream
-harvest
-h_is "$RC $(j fetched deleted) $(maildir_count dave)" "0 3 0 3" "keep-upstream: archived, nothing deleted"
-harvest
-h_is "$RC $(j fetched deleted) $(count) $(maildir_count dave)" "0 0 0 3 3" "keep-upstream: a second run archives nothing twice"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted) $(maildir_count dave)" "0 3 0 3" "keep-upstream: archived, nothing deleted"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted) $(pv_count) $(maildir_count dave)" "0 0 0 3 3" "keep-upstream: a second run archives nothing twice"
 h_seed dovecot dave "$M/00004.eml" >/dev/null
-harvest
-h_is "$(j fetched) $(count) $(maildir_count dave)" "1 4 4" "keep-upstream: new mail is archived, still nothing deleted"
+pv_harvest
+h_is "$(pv_result fetched) $(pv_count) $(maildir_count dave)" "1 4 4" "keep-upstream: new mail is archived, still nothing deleted"
 
 # ---- [IN-USE] results ----
 wait "$inuse"
 h_is "$?" 1 "[IN-USE]: the harvest fails while another session holds the mailbox"
 h_like "$(cat "$H_RUN/inuse.json" "$H_RUN/inuse.err")" 'IN-USE' "[IN-USE]: ... saying so"
 D=$DIN
-h_is "$(count) $(maildir_count erin)" "0 2" "[IN-USE]: nothing archived or deleted"
+h_is "$(pv_count) $(maildir_count erin)" "0 2" "[IN-USE]: nothing archived or deleted"
 touch "$H_RUN/release"
 wait "$holder"
-harvest
-h_is "$RC $(j fetched) $(maildir_count erin)" "0 2 0" "[IN-USE]: once the other session ends, the next run harvests"
-h_is "$(archived)" "$(hashes "$M/00001.eml" "$M/00002.eml")" "[IN-USE]: exact bytes"
+pv_harvest
+h_is "$RC $(pv_result fetched) $(maildir_count erin)" "0 2 0" "[IN-USE]: once the other session ends, the next run harvests"
+h_is "$(pv_archived)" "$(h_hashes "$M/00001.eml" "$M/00002.eml")" "[IN-USE]: exact bytes"

@@ -10,39 +10,23 @@
 #   check its deletions; the next login too soon is a temporary error.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/popvault.sh"
 h_init
-PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
 h_plan 25
 
 M=$H_RUN/mail
 BASIC=$H_SRC/tests/data/mail/basic
-python3 "$H_LIB/genmail.py" --count 8 --seed 31 --out "$M" --max-attachment 3000 >/dev/null
-cc -shared -fPIC -o "$H_RUN/enospc.so" "$H_SRC/tests/data/fake/enospc.c" -ldl ||
-	echo "Bail out! cannot build the ENOSPC shim"
+h_genmail --count 8 --seed 31 --out "$M" --max-attachment 3000
+pv_enospc_shim
 for u in alice bob carol; do printf '%spw\n' "$u" >"$H_RUN/$u.pw"; done
 
-pv() { "$PV" --data "$D" "$@"; }
 # newdata NAME USER PORT TLS [account add options]
 newdata() {
 	local name=$1 user=$2 port=$3 tls=$4
 	shift 4
-	D=$H_RUN/data-$name
-	"$PV" init --data "$D" >/dev/null
+	pv_init "$H_RUN/data-$name"
 	pv account add "$user" --host localhost --port "$port" --tls "$tls" --user "$user@example.org" \
 		--password-file "$H_RUN/$user.pw" --ca-file "$MAILUTILS_CA" "$@" >/dev/null
-}
-harvest() {
-	pv --json harvest --once >"$H_RUN/out.json" 2>"$H_RUN/out.err"
-	RC=$?
-	OUT=$(cat "$H_RUN/out.json")
-	ERR=$(cat "$H_RUN/out.err")
-}
-j() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(" ".join(str(d[k]) for k in sys.argv[2:]))' "$OUT" "$@"; }
-count() { pv --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])'; }
-archived() {
-	local n i
-	n=$(count)
-	for ((i = 1; i <= n; i++)); do pv show "$i" --raw | sha256sum | cut -d' ' -f1; done | sort
 }
 # What a plain POP3 client (python poplib) receives in a session like the
 # harvester's: UIDL first (pop3d inserts X-UIDL: once a message has its
@@ -70,19 +54,19 @@ h_mailutils_start --seed "alice=$M" --seed "bob=$BASIC"
 served "$MAILUTILS_PORT" alice >"$H_RUN/alice.want"
 h_is "$(wc -l <"$H_RUN/alice.want")" 8 "pop3d serves the 8 seeded messages"
 newdata stls alice "$MAILUTILS_PORT" starttls
-harvest
-h_is "$RC $(j fetched deleted)" "0 8 8" "STLS: 8 archived and deleted"
-h_is "$(archived)" "$(cat "$H_RUN/alice.want")" "STLS: archived bytes = what a POP3 client receives"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 8 8" "STLS: 8 archived and deleted"
+h_is "$(pv_archived)" "$(cat "$H_RUN/alice.want")" "STLS: archived bytes = what a POP3 client receives"
 h_is "$(pv show 1 --raw | grep -c '^X-UIDL: ')" 1 "STLS: pop3d's X-UIDL header is kept (stored as sent)"
 h_is "$(maildir_count alice mailutils)" 0 "STLS: the mailbox is empty"
-harvest
-h_is "$RC $(j fetched deleted residue)" "0 0 0 0" "STLS: a second run finds nothing"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted residue)" "0 0 0 0" "STLS: a second run finds nothing"
 
 served "$MAILUTILS_PORT" bob >"$H_RUN/bob.want"
 newdata tls bob "$MAILUTILS_TLS_PORT" implicit
-harvest
-h_is "$RC $(j fetched deleted)" "0 5 5" "implicit TLS: 5 archived and deleted"
-h_is "$(archived)" "$(cat "$H_RUN/bob.want")" "implicit TLS: archived bytes = what a POP3 client receives"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 5 5" "implicit TLS: 5 archived and deleted"
+h_is "$(pv_archived)" "$(cat "$H_RUN/bob.want")" "implicit TLS: archived bytes = what a POP3 client receives"
 h_is "$(maildir_count bob mailutils)" 0 "implicit TLS: the mailbox is empty"
 
 # ---- EXPIRE 0: the disk fills up in the second chunk ----
@@ -92,36 +76,35 @@ newdata expire alice "$MU0_PORT" starttls
 printf '[harvest]\nbatch_max = 2\n' >>"$D/popvault.conf"
 q0=$(quits "$MU0_LOG")
 r0=$(grep -c 'C: RETR' "$MU0_LOG")
-PVTEST_ENOSPC_FILES=2 LD_PRELOAD=$H_RUN/enospc.so "$PV" --data "$D" --json harvest --once \
-	>"$H_RUN/out.json" 2>"$H_RUN/out.err"
-h_is "$?" 1 "EXPIRE 0 + disk full: the harvest fails"
-h_like "$(cat "$H_RUN/out.json" "$H_RUN/out.err")" 'No space left on device' "EXPIRE 0 + disk full: the error says why"
+pv_harvest env PVTEST_ENOSPC_FILES=2 LD_PRELOAD="$H_RUN/enospc.so"
+h_is "$RC" 1 "EXPIRE 0 + disk full: the harvest fails"
+h_like "$OUT$ERR" 'No space left on device' "EXPIRE 0 + disk full: the error says why"
 h_like "$(($(grep -c 'C: RETR' "$MU0_LOG") - r0))" '^[3-9]$' "EXPIRE 0 + disk full: more was retrieved than archived"
 h_is "$(quits "$MU0_LOG")" "$q0" "EXPIRE 0 + disk full: no QUIT was sent"
 h_is "$(maildir_count alice mu0)" 8 "EXPIRE 0 + disk full: nothing deleted upstream"
-h_is "$(count) $(ls "$D/tmp" | wc -l)" "2 0" "EXPIRE 0 + disk full: the first chunk is archived, nothing half-stored"
-harvest
-h_is "$RC $(j fetched reconciled deleted)" "0 6 2 8" "EXPIRE 0: the next run completes"
-h_is "$(archived)" "$(cat "$H_RUN/mu0.want")" "EXPIRE 0: every message archived exactly once, as served"
+h_is "$(pv_count) $(ls "$D/tmp" | wc -l)" "2 0" "EXPIRE 0 + disk full: the first chunk is archived, nothing half-stored"
+pv_harvest
+h_is "$RC $(pv_result fetched reconciled deleted)" "0 6 2 8" "EXPIRE 0: the next run completes"
+h_is "$(pv_archived)" "$(cat "$H_RUN/mu0.want")" "EXPIRE 0: every message archived exactly once, as served"
 h_is "$(maildir_count alice mu0)" 0 "EXPIRE 0: the mailbox is empty"
 
 # ---- EXPIRE 0 and --keep-upstream: never QUIT ----
 h_seed mu0 bob "$BASIC/01-plain.eml" "$BASIC/02-dots.eml" "$BASIC/03-longline.eml" >/dev/null
 newdata keep bob "$MU0_PORT" starttls --keep-upstream
 q0=$(quits "$MU0_LOG")
-harvest
-h_is "$RC $(j fetched deleted) $(quits "$MU0_LOG")" "0 3 0 $q0" "keep-upstream on EXPIRE 0: archived without QUIT"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted) $(quits "$MU0_LOG")" "0 3 0 $q0" "keep-upstream on EXPIRE 0: archived without QUIT"
 h_is "$(maildir_count bob mu0)" 3 "keep-upstream on EXPIRE 0: nothing expired upstream"
-harvest
-h_is "$RC $(j fetched) $(count) $(maildir_count bob mu0)" "0 0 3 3" "keep-upstream on EXPIRE 0: a second run archives nothing twice"
+pv_harvest
+h_is "$RC $(pv_result fetched) $(pv_count) $(maildir_count bob mu0)" "0 0 3 3" "keep-upstream on EXPIRE 0: a second run archives nothing twice"
 
 # ---- LOGIN-DELAY ----
 h_mailutils_start --name mud --login-delay 30 --user carol:carolpw --seed "carol=$BASIC"
 newdata delay carol "$MUD_TLS_PORT" implicit
-harvest
-h_is "$RC $(j fetched deleted)" "0 5 5" "LOGIN-DELAY: the harvest succeeds without a second login to check"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 5 5" "LOGIN-DELAY: the harvest succeeds without a second login to check"
 h_is "$(maildir_count carol mud)" 0 "LOGIN-DELAY: the mailbox is empty"
 h_seed mud carol "$BASIC/01-plain.eml" >/dev/null
-harvest
+pv_harvest
 h_like "$RC $ERR$OUT" '^1 .*LOGIN-DELAY' "LOGIN-DELAY: a login too soon is a failed run naming LOGIN-DELAY"
-h_is "$(count) $(maildir_count carol mud)" "5 1" "LOGIN-DELAY: ... and changes nothing"
+h_is "$(pv_count) $(maildir_count carol mud)" "5 1" "LOGIN-DELAY: ... and changes nothing"

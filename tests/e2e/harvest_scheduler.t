@@ -8,27 +8,12 @@
 # later; SIGTERM stops the daemon.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/popvault.sh"
 h_init
-PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
 h_plan 25
 
 BASIC=$H_SRC/tests/data/mail/basic
 printf 'pw\n' >"$H_RUN/pw"
-pv() { "$PV" --data "$D" "$@"; }
-count() { pv --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])'; }
-hashes() { for f in "$@"; do sha256sum <"$f" | cut -d' ' -f1; done | sort; }
-archived() {
-	local n i
-	n=$(count)
-	for ((i = 1; i <= n; i++)); do pv show "$i" --raw | sha256sum | cut -d' ' -f1; done | sort
-}
-# fake NAME SCRIPT: a fake server; sets PORT, TR, CA for it.
-fake() {
-	local p
-	h_fake_start --name "$1" --script "$2"
-	p=$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')
-	eval "PORT=\$${p}_PORT TR=\$${p}_TRANSCRIPT CA=\$${p}_CA"
-}
 addacct() { # NAME PORT CA [options]
 	local name=$1 port=$2 ca=$3
 	shift 3
@@ -44,18 +29,17 @@ on UIDL
 "
 
 # ---- four accounts at once, one archive ----
-D=$H_RUN/data-par
-"$PV" init --data "$D" >/dev/null
+pv_init "$H_RUN/data-par"
 printf '[harvest]\nparallel = 4\nbatch_max = 2\n' >>"$D/popvault.conf"
-for n in p1 p2 p3 p4; do fake "$n" "$SLOW"; addacct "$n" "$PORT" "$CA"; done
+for n in p1 p2 p3 p4; do h_fake "$n" "$SLOW"; addacct "$n" "$PORT" "$CA"; done
 t0=$(date +%s%N)
 pv --json harvest --once >"$H_RUN/par.json" 2>"$H_RUN/par.err"
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 h_is "$rc" 0 "parallel: four accounts harvested"
 h_like "$ms" '^([0-9]{1,3}|[1-4][0-9]{3})$' "parallel: the four 1.5 s sessions overlapped (${ms} ms, sequential is over 6 s)"
-h_is "$(count)" 20 "parallel: 20 messages in one archive"
-h_is "$(archived)" "$(for n in 1 2 3 4; do hashes "$BASIC"/*; done | sort)" "parallel: each message archived once, byte for byte"
+h_is "$(pv_count)" 20 "parallel: 20 messages in one archive"
+h_is "$(pv_archived)" "$(for n in 1 2 3 4; do h_hashes "$BASIC"/*; done | sort)" "parallel: each message archived once, byte for byte"
 h_is "$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*), min(id), max(id), count(distinct leaf_index), min(leaf_index), max(leaf_index) from messages").fetchone())' "$D/catalog.db")" \
 	"(20, 1, 20, 20, 0, 19)" "parallel: ids 1..20 and leaves 0..19, no gap, no collision"
 h_is "$(pv checkpoint | sed -n 2p)" 20 "parallel: the archive checkpoint covers the 20 leaves"
@@ -64,25 +48,23 @@ h_check "parallel: verify passes" eval "pv verify >/dev/null 2>&1"
 # ---- first commits of six harvests into a fresh archive, again and again:
 # each creates the retention bucket's key unless another did just before
 # (a UNIQUE race in the keyring that failed a harvest 1 time in 15) ----
-for n in r1 r2 r3 r4 r5 r6; do fake "$n" "mailbox $BASIC
+for n in r1 r2 r3 r4 r5 r6; do h_fake "$n" "mailbox $BASIC
 "; eval "RPORT_$n=$PORT RCA_$n=$CA"; done
 bad=0
 for i in 1 2 3 4 5 6 7 8; do
-	D=$H_RUN/data-race$i
-	"$PV" init --data "$D" >/dev/null
+	pv_init "$H_RUN/data-race$i"
 	printf '[harvest]\nparallel = 6\n' >>"$D/popvault.conf"
 	for n in r1 r2 r3 r4 r5 r6; do
 		eval "addacct $n \$RPORT_$n \$RCA_$n --keep-upstream"
 	done
-	pv harvest --once >"$H_RUN/race$i.out" 2>&1 && [ "$(count)" = 30 ] || bad=$((bad + 1))
+	pv harvest --once >"$H_RUN/race$i.out" 2>&1 && [ "$(pv_count)" = 30 ] || bad=$((bad + 1))
 done
 h_is "$bad" 0 "parallel: 8 fresh archives, 6 first commits at once each, no harvest fails"
 
 # ---- the same mailbox under two accounts: never at once ----
-D=$H_RUN/data-same
-"$PV" init --data "$D" >/dev/null
+pv_init "$H_RUN/data-same"
 printf '[harvest]\nparallel = 4\n' >>"$D/popvault.conf"
-fake same "mailbox $BASIC
+h_fake same "mailbox $BASIC
 on UIDL
   sleep 1
   builtin
@@ -105,9 +87,8 @@ for l in open(sys.argv[1]):
 EOF
 
 # ---- a harvest process killed mid-session ----
-D=$H_RUN/data-kill
-"$PV" init --data "$D" >/dev/null
-fake kill "mailbox $BASIC
+pv_init "$H_RUN/data-kill"
+h_fake kill "mailbox $BASIC
 session
 on UIDL
   sleep 5
@@ -123,16 +104,15 @@ wait "$parent"
 h_is "$?" 1 "killed harvest: the run fails"
 h_like "$(cat "$H_RUN/kill.out")" 'died \(signal 9\)' "killed harvest: reported as a harvest process that died"
 pv --json harvest --once >"$H_RUN/kill.json" 2>/dev/null
-h_is "$? $(count)" "0 5" "killed harvest: the next run archives everything"
+h_is "$? $(pv_count)" "0 5" "killed harvest: the next run archives everything"
 
 # ---- SIGTERM in the middle of a harvest: the chunk in hand is committed
 # and deleted with a QUIT, the rest stays upstream for the next run ----
-python3 "$H_LIB/genmail.py" --count 40 --seed 51 --out "$H_RUN/term" --max-attachment 3000 >/dev/null
+h_genmail --count 40 --seed 51 --out "$H_RUN/term" --max-attachment 3000
 rm "$H_RUN/term/index.json"
-D=$H_RUN/data-term
-"$PV" init --data "$D" >/dev/null
+pv_init "$H_RUN/data-term"
 printf '[harvest]\nbatch_max = 4\n' >>"$D/popvault.conf"
-fake sigterm "mailbox $H_RUN/term
+h_fake sigterm "mailbox $H_RUN/term
 on RETR .*
   rate 50000
   builtin
@@ -146,18 +126,17 @@ wait "$parent"
 h_is "$?" 1 "SIGTERM: the run ends early, as a failure"
 h_like "$(cat "$H_RUN/term.out")" 'stopped on request' "SIGTERM: ... saying it was stopped"
 deleted=$(grep '^# commit' "$TR" | sed 's/.*deleted: \([0-9 ]*\) (.*/\1/' | wc -w)
-h_like "$(count) $deleted" '^([4-9]|[1-3][0-9]) \1$' \
+h_like "$(pv_count) $deleted" '^([4-9]|[1-3][0-9]) \1$' \
 	"SIGTERM: the chunks in hand were archived and their deletion committed by QUIT"
 pv harvest --once >/dev/null 2>&1
-h_is "$? $(archived)" "0 $(hashes "$H_RUN"/term/*.eml)" "SIGTERM: the next run archives the rest, each once"
+h_is "$? $(pv_archived)" "0 $(h_hashes "$H_RUN"/term/*.eml)" "SIGTERM: the next run archives the rest, each once"
 
 # ---- the daemon: backoff for a failing account, LOGIN-DELAY respected ----
-D=$H_RUN/data-daemon
-"$PV" init --data "$D" >/dev/null
-fake good "mailbox $BASIC
+pv_init "$H_RUN/data-daemon"
+h_fake good "mailbox $BASIC
 "
 addacct good "$PORT" "$CA"
-fake bad "mailbox $BASIC
+h_fake bad "mailbox $BASIC
 on PASS .*
   send -ERR [SYS/TEMP] try later
 "

@@ -3,13 +3,13 @@
 # are written once, in tests/layers.txt; a file may include its own
 # directory and lower ranks only. One test per layer, naming each bad line.
 set -u
-. "$(dirname "$0")/lib/tap.sh"
-SRC=${POPVAULT_SRC:-.}
-cd "$SRC" || exit 1
+. "$(dirname "$0")/lib/harness.sh"
+h_init
+cd "$H_SRC" || exit 1
 RULES=tests/layers.txt
 
 mapfile -t dirs < <(awk '!/^#/ && NF == 2 {print $2}' "$RULES")
-plan $((${#dirs[@]} + 1))
+h_plan $((${#dirs[@]} + 1))
 
 rank_of() { awk -v d="$1" '!/^#/ && NF == 2 && $2 == d {print $1}' "$RULES"; }
 
@@ -18,7 +18,7 @@ unranked=""
 for d in $(find archiver policy audit -name '*.[ch]' -printf '%h\n' | sort -u); do
 	[ -n "$(rank_of "$d")" ] || unranked="$unranked $d"
 done
-[ -z "$unranked" ]; ok $? "every source directory has a rank in $RULES${unranked:+ (missing:$unranked)}"
+h_is "$unranked" "" "every source directory has a rank in $RULES"
 
 for d in "${dirs[@]}"; do
 	mine=$(rank_of "$d")
@@ -34,6 +34,9 @@ $file:$line includes $inc (rank ${theirs:-none}, $d is $mine)"
 		fi
 	done < <(grep -Hn '^#include "' "$d"/*.[ch] 2>/dev/null |
 		sed -E 's/^([^:]*):([0-9]*):#include "([^"]*)".*/\1:\2:\3/')
-	[ -z "$bad" ]; ok $? "$d (rank $mine) includes only its own and lower layers"
-	[ -z "$bad" ] || while IFS= read -r l; do [ -n "$l" ] && diag "$l"; done <<<"$bad"
+	if [ -z "$bad" ]; then
+		h_pass "$d (rank $mine) includes only its own and lower layers"
+	else
+		h_fail "$d (rank $mine) includes only its own and lower layers" "${bad#$'\n'}"
+	fi
 done

@@ -6,16 +6,12 @@
 # generator's own index of the mail), a shorter policy, audit entries.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/popvault.sh"
 h_init
-PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
 POL="$H_SRC/tests/data/policy"
 h_plan 34
 
-D="$H_RUN/data"
-$PV init --data "$D" >/dev/null
-pv() { "$PV" --data "$D" "$@"; }
-sql() { sqlite3 "$D/catalog.db" "$@"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+pv_init "$H_RUN/data"
 
 # --- check -----------------------------------------------------------------
 pv policy check "$POL/full.policy" >"$H_RUN/ok.out"
@@ -47,25 +43,23 @@ h_is $? 1 "100 kB of random bytes are refused"
 h_like "$(head -1 "$H_RUN/err")" '(UTF-8|NUL|line [0-9]+, column [0-9]+)' "…with a clear reason"
 
 # --- harvest some mail --------------------------------------------------------
-python3 "$H_LIB/genmail.py" --count 30 --seed 5 --out "$H_RUN/mail" --max-attachment 20000 >/dev/null
+h_genmail --count 30 --seed 5 --out "$H_RUN/mail" --max-attachment 20000
 h_dovecot_start --seed alice="$H_RUN/mail"
-printf 'alicepw\n' >"$H_RUN/alice.pw"
-pv account add alice --host localhost --port "$DOVECOT_TLS_PORT" --user alice \
-	--password-file "$H_RUN/alice.pw" --ca-file "$DOVECOT_CA" >/dev/null
+pv_dovecot_account alice
 pv harvest --once >/dev/null 2>&1
-h_is "$(sql 'SELECT count(*) FROM messages WHERE policy_version = 1 AND retention_class = "default"')" 30 \
+h_is "$(pv_sql 'SELECT count(*) FROM messages WHERE policy_version = 1 AND retention_class = "default"')" 30 \
 	"archived under policy version 1 from init (default, 6 years)"
 h_like "$(pv policy show)" 'default: retain 6y' "policy show prints version 1"
 
 # --- bad files change nothing --------------------------------------------------
-before=$(sql 'SELECT group_concat(id || ":" || retention_class || ":" || expires_at || ":" || policy_version || ":" || hex(wrapped_key)) FROM messages')
+before=$(pv_sql 'SELECT group_concat(id || ":" || retention_class || ":" || expires_at || ":" || policy_version || ":" || hex(wrapped_key)) FROM messages')
 changed=0
 for f in "$POL"/bad-*.policy "$H_RUN/1mb.policy" "$H_RUN/garbage.policy"; do
 	pv policy set "$f" 2>/dev/null && changed=1
 done
 h_is "$changed" 0 "policy set refuses every bad file"
-h_is "$(sql 'SELECT count(*) FROM policy_versions')" 1 "…stores no version"
-h_is "$(sql 'SELECT group_concat(id || ":" || retention_class || ":" || expires_at || ":" || policy_version || ":" || hex(wrapped_key)) FROM messages')" \
+h_is "$(pv_sql 'SELECT count(*) FROM policy_versions')" 1 "…stores no version"
+h_is "$(pv_sql 'SELECT group_concat(id || ":" || retention_class || ":" || expires_at || ":" || policy_version || ":" || hex(wrapped_key)) FROM messages')" \
 	"$before" "…and changes no message"
 
 # --- a new version: impact per rule against the generator's index ---------------
@@ -83,18 +77,18 @@ att=[m for m in d if m not in sec and m["has_attachment"]]
 print(len(sec), len(att), len(d)-len(sec)-len(att))' "$H_RUN/mail/index.json")
 pv --json policy set "$H_RUN/v2.policy" >"$H_RUN/set2.json"
 h_is $? 0 "policy set stores version 2"
-h_is "$(json '[(r["rule"], r["messages"], r["longer"], r["reclassified"], r["shorter"]) for r in d["impact"]]' <"$H_RUN/set2.json")" \
+h_is "$(h_json '[(r["rule"], r["messages"], r["longer"], r["reclassified"], r["shorter"]) for r in d["impact"]]' <"$H_RUN/set2.json")" \
 	"[('sec', $n_sec, $n_sec, $n_sec, 0), ('attach', $n_att, $n_att, $n_att, 0), ('default', $n_def, 0, 0, 0)]" \
 	"impact per rule: $n_sec sec (longer), $n_att attach (longer), $n_def default (unchanged)"
-h_is "$(sql "SELECT retention_class, count(*) FROM messages GROUP BY retention_class ORDER BY 1" | tr '\n' ' ')" \
+h_is "$(pv_sql "SELECT retention_class, count(*) FROM messages GROUP BY retention_class ORDER BY 1" | tr '\n' ' ')" \
 	"attach|$n_att default|$n_def sec|$n_sec " "every message carries its new class"
 # Reclassified mail must still verify: the leaf keeps the class it was archived with.
 pv verify >"$H_RUN/verify.out" 2>&1
 h_is $? 0 "the archive verifies after classes changed"
 h_check "policy show prints the exact file" cmp -s <(pv policy show) "$H_RUN/v2.policy"
 h_check "policy show --version 1 still prints version 1" eval "pv policy show --version 1 | grep -q '^default: retain 6y'"
-pv policy show --version 9 >/dev/null 2>&1
-h_is $? 1 "an unknown version is an error"
+h_fails "an unknown version is an error that names it" 1 '^popvault: there is no policy version 9$' \
+	pv policy show --version 9
 pv policy set "$H_RUN/v2.policy" >"$H_RUN/same.out"
 h_like "$(cat "$H_RUN/same.out")" 'unchanged: .* identical to version 2' "setting the same file again stores nothing"
 
@@ -104,21 +98,21 @@ pv policy set "$H_RUN/v3.policy" >"$H_RUN/set3.out"
 h_like "$(cat "$H_RUN/set3.out")" '^policy version 3 set' "version 3 set"
 h_like "$(grep '^total' "$H_RUN/set3.out")" '^total +30 +30 +0 +0 +'$((n_sec + n_att))' +0$' \
 	"impact: all 30 shorter, $((n_sec + n_att)) reclassified, none due yet"
-recv=$(sql 'SELECT received_at FROM messages WHERE id = 5')
+recv=$(pv_sql 'SELECT received_at FROM messages WHERE id = 5')
 h_like "$(pv show 5 | grep '^Retention')" \
 	"^Retention: default until $(date -u -d "@$((recv + 30 * 86400))" '+%Y-%m-%dT%H:%M:%SZ') \(policy version 3\)$" \
 	"show: the new class, expiry (receipt + 30 days) and policy version"
-h_is "$(sql 'SELECT count(DISTINCT bucket_id) FROM messages')" 1 "…all keys re-wrapped into the one new bucket"
+h_is "$(pv_sql 'SELECT count(DISTINCT bucket_id) FROM messages')" 1 "…all keys re-wrapped into the one new bucket"
 h_is "$(pv show 5 --raw | sha256sum | cut -d' ' -f1)" "$(sha256sum <"$H_RUN/mail/00005.eml" | cut -d' ' -f1)" \
 	"re-wrapped mail still reads back byte for byte"
-h_is "$(pv --json policy list | json '[v["version"] for v in d]')" "[1, 2, 3]" "policy list: three versions"
+h_is "$(pv --json policy list | h_json '[v["version"] for v in d]')" "[1, 2, 3]" "policy list: three versions"
 
 # --- versions are never edited; every change is audited --------------------------
-sql "UPDATE policy_versions SET text = 'default: retain 1d' WHERE version = 2" 2>"$H_RUN/err"
+pv_sql "UPDATE policy_versions SET text = 'default: retain 1d' WHERE version = 2" 2>"$H_RUN/err"
 h_like "$(cat "$H_RUN/err")" 'never edited' "the catalog refuses to edit a stored version"
-h_is "$(sql "SELECT count(*) FROM audit_event WHERE type = 'policy-set'")" 3 \
+h_is "$(pv_sql "SELECT count(*) FROM audit_event WHERE type = 'policy-set'")" 3 \
 	"three policy-set audit entries (init, version 2, version 3)"
-h_like "$(sql "SELECT CAST(data AS TEXT) FROM tlog_leaf l JOIN tlog_log g ON g.id = l.log_id WHERE g.name = 'audit' AND CAST(data AS TEXT) LIKE '%policy-set%' ORDER BY idx DESC LIMIT 1" | grep '^object')" \
+h_like "$(pv_sql "SELECT CAST(data AS TEXT) FROM tlog_leaf l JOIN tlog_log g ON g.id = l.log_id WHERE g.name = 'audit' AND CAST(data AS TEXT) LIKE '%policy-set%' ORDER BY idx DESC LIMIT 1" | grep '^object')" \
 	"^object version=3 sha256=$(sha256sum <"$H_RUN/v3.policy" | cut -d' ' -f1) previous=2$" \
 	"the audit entry names the version and the SHA-256 of the exact file"
 pv policy dry-run >"$H_RUN/dry.out"

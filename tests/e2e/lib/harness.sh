@@ -133,6 +133,35 @@ h_wait_for() {
 	return 1
 }
 
+# h_fake NAME SCRIPT [h_fake_start options]: a named fake server; sets
+# PORT, TR (its transcript) and CA for it (the NAME_* variables stay too).
+h_fake() {
+	local p
+	h_fake_start --name "$1" --script "$2" "${@:3}"
+	p=$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')
+	eval "PORT=\$${p}_PORT TR=\$${p}_TRANSCRIPT CA=\$${p}_CA"
+}
+
+# h_popcheck POPCHECK-ARGS...: the independent poplib client (popcheck.py).
+h_popcheck() { "$H_PY" "$H_LIB/popcheck.py" "$@"; }
+
+# h_tls_greets S_CLIENT-ARGS...: true when openssl s_client, verifying
+# (-verify_return_error), connects with ARGS and gets the +OK greeting.
+# Its output stays in $H_RUN/sc.out and sc.err.
+h_tls_greets() {
+	echo QUIT | timeout 20 openssl s_client -quiet -verify_return_error "$@" \
+		>"$H_RUN/sc.out" 2>"$H_RUN/sc.err" && grep -q '^+OK' "$H_RUN/sc.out"
+}
+
+# h_genmail GENMAIL-OPTIONS...: generated mail (genmail.py), quietly.
+h_genmail() { "$H_PY" "$H_LIB/genmail.py" "$@" >/dev/null; }
+
+# h_hashes FILE...: the sorted SHA-256 of each file, one a line.
+h_hashes() { local f; for f in "$@"; do sha256sum <"$f" | cut -d' ' -f1; done | sort; }
+
+# h_json EXPR: a python expression over d, the JSON read from stdin.
+h_json() { "$H_PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
 # h_pid_alive PID: true while PID runs (zombies count as gone).
 h_pid_alive() {
 	local st
@@ -167,6 +196,28 @@ h_is() {
 h_like() {
 	if printf '%s' "$1" | grep -Eq -- "$2"; then h_pass "$3"
 	else h_fail "$3" "got:  '$1'" "want match: $2"; fi
+}
+# h_fails NAME RC ERE CMD...: ok when CMD exits RC and what it prints
+# (stdout and stderr) matches ERE: which check fired, not only that one did.
+# The output stays in $H_RUN/fails.out.
+h_fails() {
+	local name=$1 want=$2 ere=$3 rc
+	shift 3
+	"$@" >"$H_RUN/fails.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq "$want" ] && grep -Eq -- "$ere" "$H_RUN/fails.out"; then
+		h_pass "$name"
+	else
+		h_fail "$name" "exit $rc (want $want), want match: $ere" "$(head -c 2000 "$H_RUN/fails.out")"
+	fi
+}
+# h_skip REASON [N]: N (default 1) skipped tests.
+h_skip() {
+	local i
+	for ((i = 0; i < ${2:-1}; i++)); do
+		H_TESTS=$((H_TESTS + 1))
+		echo "ok $H_TESTS # SKIP $1"
+	done
 }
 # h_skip_all REASON: skip the whole script (TAP "1..0 # SKIP").
 h_skip_all() { echo "1..0 # SKIP $*"; H_PLANNED=; exit 0; }

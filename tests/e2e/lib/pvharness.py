@@ -22,6 +22,7 @@ import json
 import os
 import pwd
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -568,6 +569,27 @@ class Server:
     def stop(self):
         self.run.stop(self.name)
 
+    # maildir_deliver options for this server's maildirs (servers with
+    # mailboxes define maildir(user)).
+    deliver_opts = {}
+
+    def seed(self, user, sources, name=None):
+        """Deliver files (or every file of dirs, sorted) to user's new/."""
+        md = self.maildir(user)
+        if not os.path.isdir(md):
+            raise HarnessError("no user %s in %s" % (user, self.name))
+        names = []
+        if not isinstance(sources, list):
+            sources = [sources]
+        for f in seed_files(sources):
+            with open(f, "rb") as fh:
+                names.append(maildir_deliver(md, fh.read(), name=name, **self.deliver_opts))
+        _chown_tree(md)
+        return names
+
+    def count(self, user):
+        return maildir_count(self.maildir(user))
+
 
 class Dovecot(Server):
     """A private Dovecot.  users: list of "name:pass[:extra]" (defaults
@@ -696,23 +718,6 @@ class Dovecot(Server):
 
     def maildir(self, user):
         return os.path.join(self.dir, "home", user, "Maildir")
-
-    def seed(self, user, sources, name=None):
-        """Deliver files (or every file of dirs, sorted) to user's new/."""
-        md = self.maildir(user)
-        if not os.path.isdir(md):
-            raise HarnessError("no user %s in %s" % (user, self.name))
-        names = []
-        if not isinstance(sources, list):
-            sources = [sources]
-        for f in seed_files(sources):
-            with open(f, "rb") as fh:
-                names.append(maildir_deliver(md, fh.read(), name=name))
-        _chown_tree(md)
-        return names
-
-    def count(self, user):
-        return maildir_count(self.maildir(user))
 
     def doveadm(self, *args):
         return subprocess.run([sbin("doveadm"), "-c", self.conf] + list(args),
@@ -882,22 +887,8 @@ class Mailutils(Server):
     def maildir(self, user):
         return os.path.join(self.dir, "home", user, "INBOX")
 
-    def seed(self, user, sources, name=None):
-        md = self.maildir(user)
-        if not os.path.isdir(md):
-            raise HarnessError("no user %s in %s" % (user, self.name))
-        names = []
-        if not isinstance(sources, list):
-            sources = [sources]
-        for f in seed_files(sources):
-            with open(f, "rb") as fh:
-                names.append(maildir_deliver(md, fh.read(), name=name,
-                                             lf_only=True, size_tag=False))
-        _chown_tree(md)
-        return names
-
-    def count(self, user):
-        return maildir_count(self.maildir(user))
+    # pop3d keeps LF line ends and no S= size in the file name.
+    deliver_opts = {"lf_only": True, "size_tag": False}
 
 
 _MAILUTILS_CONF = """# popvault e2e: private GNU Mailutils pop3d
@@ -1011,6 +1002,17 @@ class Tap:
     def is_(self, got, want, name):
         return self.ok(got == want, name, "got:  %r" % (got,),
                        "want: %r" % (want,))
+
+    def fails_with(self, p, rc, pattern, name):
+        """ok when the CompletedProcess p exited rc and what it printed
+        (stdout and stderr) matches the regex pattern: which check fired,
+        not only that one did."""
+        out = (p.stdout or b"") + (p.stderr or b"")
+        if isinstance(out, bytes):
+            out = out.decode(errors="replace")
+        return self.ok(p.returncode == rc and re.search(pattern, out, re.M), name,
+                       "exit %d (want %d), want match: %s" % (p.returncode, rc, pattern),
+                       out[-2000:])
 
     def done(self):
         if self.plan is None:
