@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/base64.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/number.h"
 #include "audit/auditlog.h"
-#include "audit/b64.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 #include "audit/merkle.h"
@@ -69,7 +70,7 @@ struct vstate {
 
 static int parse_dec(const char *s, size_t n, uint64_t *v)
 {
-	return checkpoint_parse_u64(s, n, v);
+	return pv_parse_u64(s, n, 0, UINT64_MAX, PV_NUM_CANONICAL, v);
 }
 
 /* Opens a checkpoint note with the trusted keys; when that fails, reports
@@ -194,7 +195,7 @@ static bool proof_line(const char *l, size_t n, const char *kind, unsigned *lvl,
 		return false;
 	const char *p = l + kl + 1, *sp = memchr(p, ' ', n - kl - 1);
 	if (sp == NULL || parse_dec(p, (size_t)(sp - p), &level) != 0 || level > 63 ||
-	    b64_decode(sp + 1, (size_t)(l + n - sp - 1), h, MERKLE_HASH_LEN, &hl) != 0 ||
+	    pv_b64_decode(sp + 1, (size_t)(l + n - sp - 1), h, MERKLE_HASH_LEN, &hl) != 0 ||
 	    hl != MERKLE_HASH_LEN)
 		return false;
 	*lvl = (unsigned)level;
@@ -399,7 +400,7 @@ static void check_rotations_logged(struct vstate *v)
 			const char *eol = memchr(p, '\n', (size_t)(end - p));
 			size_t hl;
 			bad = eol == NULL || len >= PV_PROOF_HASHES_MAX ||
-			      b64_decode(p, (size_t)(eol - p), proof[len], MERKLE_HASH_LEN, &hl) != 0 ||
+			      pv_b64_decode(p, (size_t)(eol - p), proof[len], MERKLE_HASH_LEN, &hl) != 0 ||
 			      hl != MERKLE_HASH_LEN;
 			len++;
 			p = eol ? eol + 1 : end;
@@ -431,7 +432,7 @@ static int read_consistency(struct vstate *v, uint64_t a, uint64_t n, merkle_has
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		size_t hl;
 		if (eol == NULL || *len >= PV_PROOF_HASHES_MAX ||
-		    b64_decode(p, (size_t)(eol - p), proof[*len], MERKLE_HASH_LEN, &hl) != 0 ||
+		    pv_b64_decode(p, (size_t)(eol - p), proof[*len], MERKLE_HASH_LEN, &hl) != 0 ||
 		    hl != MERKLE_HASH_LEN) {
 			bundle_problem(v->rep, "%s is malformed", name);
 			return PV_EINTEGRITY;
@@ -576,7 +577,7 @@ static void pers_next(struct vstate *v, struct streams *s)
 	       *data = json_object_get(o, "data");
 	const char *sh = json_string_value(salt);
 	if (o == NULL || !json_is_integer(seq) || json_integer_value(seq) < 0 || sh == NULL ||
-	    hex_decode_lower(sh, strlen(sh), s->pr.salt, AUDIT_SALT_LEN) != 0 ||
+	    pv_unhex_lower(sh, strlen(sh), s->pr.salt, AUDIT_SALT_LEN) != 0 ||
 	    !json_is_string(data) || json_object_size(o) != 3) {
 		bundle_problem(v->rep, "audit/personal.jsonl line %llu is malformed",
 			       (unsigned long long)s->pers_line);

@@ -15,7 +15,6 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
-#include "audit/b64.h"
 
 #define IO_CHUNK 65536
 #define MANIFEST "MANIFEST.sha256"
@@ -621,7 +620,7 @@ static int man_line(struct bundle *b, const char *l, size_t n, uint64_t lineno,
 		man_error(b, MANIFEST " line %llu is malformed", (unsigned long long)lineno);
 		return 0;
 	}
-	if (hex_decode_lower(l, 64, sha, 32) != 0) {
+	if (pv_unhex_lower(l, 64, sha, 32) != 0) {
 		man_error(b, MANIFEST " line %llu: bad hash", (unsigned long long)lineno);
 		return 0;
 	}

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "archiver/export/ediscovery_int.h"
+#include "archiver/lib/base64.h"
 #include "archiver/lib/buf.h"
-#include "audit/b64.h"
 #include "audit/keys.h"
 #include "audit/merkle.h"
 
@@ -25,7 +25,7 @@ static int read_consistency(struct vst *v, const char *name, merkle_hash *proof,
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t hl;
 		if (nl == NULL || *n >= PV_PROOF_HASHES_MAX ||
-		    b64_decode(p, (size_t)(nl - p), proof[*n], MERKLE_HASH_LEN, &hl) != 0 ||
+		    pv_b64_decode(p, (size_t)(nl - p), proof[*n], MERKLE_HASH_LEN, &hl) != 0 ||
 		    hl != MERKLE_HASH_LEN)
 			return -1;
 		(*n)++;

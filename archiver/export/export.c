@@ -19,6 +19,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/number.h"
 #include "archiver/store/leaf.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
@@ -474,7 +475,7 @@ static int write_anchors(struct xp *x)
 		if (p != NULL && (p == e.object || p[-1] == ' ')) {
 			p += strlen("archive-size=");
 			size_t l = strcspn(p, " ");
-			if (checkpoint_parse_u64(p, l, &size) == 0)
+			if (pv_parse_u64(p, l, 0, UINT64_MAX, PV_NUM_CANONICAL, &size) == 0)
 				arc[nr++] = size;
 		}
 	}
@@ -600,7 +601,8 @@ static int write_proof(struct xp *x, struct rows *rw, struct item *it,
 	if ((r = tlog_leaf(x->ar->archive_log, (uint64_t)it->leaf_index, &rw->leaf, x->err)) < 0)
 		return r;
 	if (archive_leaf_parse((const char *)rw->leaf.data, rw->leaf.len, &l, x->err) != 0 ||
-	    l.kind != LEAF_MESSAGE || l.seq != it->id || pv_unhex(l.commit, it->commit, 32) != 0)
+	    l.kind != LEAF_MESSAGE || l.seq != it->id ||
+	    pv_unhex(l.commit, strlen(l.commit), it->commit, 32) != 0)
 		return pv_fail(x->err, PV_EINTEGRITY, "message %lld: archive leaf %lld is not its "
 						      "leaf (run popvault verify)",
 			       (long long)it->id, (long long)it->leaf_index);

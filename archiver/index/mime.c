@@ -9,6 +9,7 @@
 #include "archiver/index/html.h"
 #include "archiver/index/pdf.h"
 #include "archiver/index/text.h"
+#include "archiver/lib/base64.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 
@@ -405,17 +406,6 @@ static void hide(struct walk *w, size_t start, size_t end)
 	d->hidden[d->nhidden++] = (struct index_range){start, end};
 }
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /* Base64 (RFC 2045 §6.8), leniently: characters outside the alphabet are
  * ignored as §6.8 says, and '=' ends the current quantum but not the data.
  * GMime's decoder stops at the first padding, so a mailer that pads every
@@ -430,7 +420,7 @@ static void decode_base64(struct walk *w, const unsigned char *p, size_t n, stru
 	int q = 0;
 	bool junk = false, drop = false;
 	for (size_t i = 0; i <= n && dec->len + o < dec->max; i++) {
-		int v = i < n ? b64_value(p[i]) : -2;
+		int v = i < n ? pv_b64_value(p[i]) : -2;
 		if (v == -1 && p[i] == '\n') {
 			drop = junk && q != 0; /* when more data follows */
 			junk = false;

@@ -91,10 +91,6 @@ int pop3_parse_uidl(const char *s, size_t len, uint32_t *num_r,
 /* True when s[0..len) is a valid UIDL (RFC 1939 §7). */
 bool pop3_uidl_valid(const char *s, size_t len);
 
-/* Decimal digits only, no sign or spaces, value <= max. 0 or PV_EPROTO. */
-int pop3_parse_u64(const char *s, size_t len, uint64_t max,
-		   uint64_t *v_r) PV_WARN_UNUSED;
-
 /* The APOP timestamp "<...@...>" from a greeting's text (RFC 1939 §7).
  * Returns true and copies it (NUL-terminated) when present and printable. */
 bool pop3_greeting_timestamp(const char *text, size_t len, char *ts_r,

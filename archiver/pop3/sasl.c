@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/base64.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/number.h"
 #include "archiver/lib/random.h"
 #include "archiver/pop3/reply.h"
 
@@ -28,16 +30,7 @@ int pop3_b64_encode(const void *in, size_t n, struct pv_buf *out,
 int pop3_b64_decode(const char *in, size_t n, unsigned char *out,
 		    size_t out_max, size_t *out_len_r)
 {
-	const char *end;
-	size_t len;
-	if (n % 4 != 0)
-		return PV_EPROTO;
-	if (sodium_base642bin(out, out_max, in, n, NULL, &len, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != in + n)
-		return PV_EPROTO;
-	*out_len_r = len;
-	return PV_OK;
+	return pv_b64_decode(in, n, out, out_max, out_len_r) == 0 ? PV_OK : PV_EPROTO;
 }
 
 int pop3_sasl_plain(const char *authzid, const char *user, const char *pass,
@@ -232,8 +225,8 @@ int pop3_scram_client_final(struct pop3_scram *s, const char *pass,
 	if (pop3_b64_decode(salt64, salt64_len, salt, sizeof(salt), &salt_len) < 0 ||
 	    salt_len == 0)
 		return pv_fail(err, PV_EPROTO, "SCRAM: bad salt");
-	if (pop3_parse_u64(iter, iter_len, UINT32_MAX, &iterations) < 0 ||
-	    iterations < PV_POP3_SCRAM_ITER_MIN || iterations > PV_POP3_SCRAM_ITER_MAX)
+	if (pv_parse_u64(iter, iter_len, PV_POP3_SCRAM_ITER_MIN, PV_POP3_SCRAM_ITER_MAX, 0,
+			 &iterations) < 0)
 		return pv_fail(err, PV_EPROTO, "SCRAM: iteration count %.*s refused",
 			       (int)(iter_len < 20 ? iter_len : 20), iter);
 
