@@ -11,10 +11,6 @@
 #include "audit/auditlog.h"
 #include "audit/checkpoint.h"
 
-/* Earlier exports whose final checkpoints get a consistency proof. */
-#define ANCHORS_MAX 1000
-#define ANCHORS_MAX_S "1000"
-
 /* VERIFY.md: the checks verify-bundle makes, spelled out for a person with
  * a shell, OpenSSL and Python 3 (tests/e2e/audit_bundle.t runs these very
  * commands, so they stay true). */
@@ -218,7 +214,8 @@ static int anchors(struct tlog *t, uint64_t lo, uint64_t export_seq, uint64_t *o
 	out[n++] = row.size;
 	if (sqlite3_prepare_v2(tlog_db(t),
 			       "SELECT seq FROM audit_event WHERE type = '" AUDIT_AUDIT_EXPORT
-			       "' AND seq < ? ORDER BY seq DESC LIMIT " ANCHORS_MAX_S,
+			       "' AND seq < ? ORDER BY seq DESC LIMIT "
+			       PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX),
 			       -1, &st, NULL) != SQLITE_OK) {
 		r = pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(tlog_db(t)));
 		goto out;
@@ -448,7 +445,7 @@ static int write_bundle(struct tlog *t, struct bundle_writer *w, const struct au
 	struct tlog_checkpoint_row fin, row;
 	struct tlog_epoch_row ep;
 	struct pv_buf text;
-	uint64_t *anch = calloc(ANCHORS_MAX + 1, sizeof(*anch));
+	uint64_t *anch = calloc(PV_BUNDLE_ANCHORS_MAX + 1, sizeof(*anch));
 	size_t n_anch = 0;
 	char from[PV_RFC3339_LEN] = "the start", to[PV_RFC3339_LEN] = "now", name[64];
 	int r;

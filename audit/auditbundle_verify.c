@@ -21,7 +21,6 @@
 /* Mismatching lines listed per member before only counting them. */
 #define LINES_SHOWN 5
 #define GAPS_SHOWN 20
-#define TREE_PROOF_MAX (64 * 1024)
 
 /* A tree size whose root the stream of leaves must reproduce. */
 struct direct {
@@ -58,8 +57,9 @@ struct vstate {
 	bool have_fin;    /* parsed (signature checked or not) */
 	bool tree_ok;     /* tree-proof parsed and consistent with fin */
 	uint64_t lo, hi;  /* from the tree proof */
-	merkle_hash left[64], right[128];
-	unsigned left_lvl[64], right_lvl[128];
+	merkle_hash left[PV_PROOF_HASHES_MAX], right[2 * PV_PROOF_HASHES_MAX];
+	unsigned left_lvl[PV_PROOF_HASHES_MAX];
+	unsigned right_lvl[2 * PV_PROOF_HASHES_MAX];
 	size_t n_left, n_right;
 	struct direct *direct;
 	size_t n_direct;
@@ -208,7 +208,7 @@ static void check_tree_proof(struct vstate *v)
 	uint64_t size = 0;
 	if (f == NULL)
 		return;
-	if (f->data == NULL || f->size > TREE_PROOF_MAX) {
+	if (f->data == NULL || f->size > PV_BUNDLE_TREE_PROOF_MAX) {
 		bundle_problem(v->rep, "audit/tree-proof is too big");
 		return;
 	}
@@ -233,10 +233,10 @@ static void check_tree_proof(struct vstate *v)
 			      (sp = memchr(q, ' ', (size_t)(eol - q))) == NULL ||
 			      parse_dec(q, (size_t)(sp - q), &v->lo) != 0 ||
 			      parse_dec(sp + 1, (size_t)(eol - sp - 1), &v->hi) != 0;
-		} else if (v->n_right == 0 && v->n_left < 64 &&
+		} else if (v->n_right == 0 && v->n_left < PV_PROOF_HASHES_MAX &&
 			   proof_line(p, n, "left", &v->left_lvl[v->n_left], v->left[v->n_left])) {
 			v->n_left++;
-		} else if (v->n_right < 128 &&
+		} else if (v->n_right < 2 * PV_PROOF_HASHES_MAX &&
 			   proof_line(p, n, "right", &v->right_lvl[v->n_right], v->right[v->n_right])) {
 			v->n_right++;
 		} else {

@@ -28,9 +28,6 @@
 #include "audit/checkpoint.h"
 #include "audit/tlog_proof.h"
 
-/* Earlier exports whose checkpoints get a consistency proof. */
-#define ANCHORS_MAX 1000
-#define ANCHORS_MAX_S "1000"
 /* Messages up to this size are gathered in memory and added at once;
  * bigger ones are staged in a temporary file (bundle_member_*). */
 #define EML_MEMORY_MAX (1024 * 1024)
@@ -444,7 +441,8 @@ static size_t uniq(uint64_t *v, size_t n)
 static int write_anchors(struct xp *x)
 {
 	struct tlog *au = x->ar->audit_log;
-	uint64_t *aud = calloc(ANCHORS_MAX, sizeof(*aud)), *arc = calloc(ANCHORS_MAX, sizeof(*arc));
+	uint64_t *aud = calloc(PV_BUNDLE_ANCHORS_MAX, sizeof(*aud)),
+		 *arc = calloc(PV_BUNDLE_ANCHORS_MAX, sizeof(*arc));
 	size_t na = 0, nr = 0;
 	sqlite3_stmt *st = NULL;
 	struct pv_buf leaf;
@@ -458,7 +456,8 @@ static int write_anchors(struct xp *x)
 	}
 	if (sqlite3_prepare_v2(tlog_db(au),
 			       "SELECT seq FROM audit_event WHERE type IN ('" AUDIT_EXPORT "', '"
-			       AUDIT_AUDIT_EXPORT "') AND seq < ? ORDER BY seq DESC LIMIT " ANCHORS_MAX_S,
+			       AUDIT_AUDIT_EXPORT "') AND seq < ? ORDER BY seq DESC LIMIT "
+			       PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX),
 			       -1, &st, NULL) != SQLITE_OK) {
 		r = pv_fail(x->err, PV_ERR, "audit index: %s", sqlite3_errmsg(tlog_db(au)));
 		goto out;

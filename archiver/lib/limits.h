@@ -31,6 +31,16 @@
 #define PV_POP3_SCRAM_ITER_MAX 1000000
 /* SASL round trips per AUTH (SCRAM needs 3; anything longer is a loop). */
 #define PV_POP3_SASL_ROUNDS_MAX 8
+/* SCRAM (RFC 5802 §5.1) sets no size: a server-first-message is a nonce,
+ * a salt and a count (~100 bytes from real servers), and our own messages
+ * are as small; 4 KiB each bounds the AuthMessage (three of them) that is
+ * HMACed. A salt is 16-32 bytes in practice (RFC 7677 §3 uses 16). */
+#define PV_POP3_SCRAM_MSG_MAX 4096
+#define PV_POP3_SCRAM_SALT_MAX 256
+/* RFC 2449 §8 response codes are short words ("IN-USE", "SYS/TEMP",
+ * "LOGIN-DELAY"); a longer one is kept in the text, not as a code. The
+ * buffer holds the code and its NUL. */
+#define PV_POP3_RESP_CODE_MAX 64
 /* Default timeouts: connect, and each read/write making no progress. */
 #define PV_POP3_CONNECT_TIMEOUT_MS 30000
 #define PV_POP3_IO_TIMEOUT_MS 120000
@@ -171,16 +181,34 @@
 /* one line of a manifest, JSON Lines or CSV member (an audit entry with
  * its personal data, JSON-escaped, fits). */
 #define PV_BUNDLE_LINE_MAX (1024 * 1024)
+/* An audit bundle's audit/tree-proof: three header lines, then the hashes
+ * left of the exported range (one per level, PV_PROOF_HASHES_MAX) and
+ * right of it (two per level at most), ~60 bytes a line: ~12 KB at most. */
+#define PV_BUNDLE_TREE_PROOF_MAX (64 * 1024)
+/* Earlier exports whose final checkpoints a bundle carries, each with a
+ * consistency proof to this one, so a recipient who kept any of them can
+ * check the new bundle extends it; older ones than the last 1000 are
+ * rarely kept. A plain number: SQL text spells it with PV_LIMIT_STR. */
+#define PV_BUNDLE_ANCHORS_MAX 1000
 /* eDiscovery exports (archiver/export): a matter name is shown in lists
  * and audit entries; a Bates prefix is part of every file name in the
  * bundle, so it is short; numbers stay below 10^15 (8 digits at least). */
 #define PV_EXPORT_MATTER_MAX 128
 #define PV_EXPORT_BATES_PREFIX_MAX 32
 #define PV_EXPORT_BATES_NUMBER_MAX 999999999999999LL
+/* Fields in one row of a load file (DAT or CSV) read back by
+ * verify-bundle: we write 18 columns at most (ediscovery.h). */
+#define PV_EXPORT_LOADFILE_FIELDS_MAX 64
 /* What verify-bundle reads from an eDiscovery bundle: its request (query
  * and matter, each far below this) and an mbox From_ line (we write ~80
  * bytes). */
 #define PV_EXPORT_REQUEST_MAX (64 * 1024)
 #define PV_EXPORT_FROM_LINE_MAX 1024
+
+/* A limit spelled as a string literal, for SQL text
+ * ("LIMIT " PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX)); the limit must be a
+ * plain number for this. */
+#define PV_LIMIT_STR_(x) #x
+#define PV_LIMIT_STR(x) PV_LIMIT_STR_(x)
 
 #endif

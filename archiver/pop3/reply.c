@@ -28,7 +28,7 @@ static bool word_eq(const char *s, size_t len, const char *w)
 
 /* RFC 2449 §8: resp-code = "[" resp-level *("/" resp-level) "]",
  * resp-level = 1*(ALPHA / "-"). Returns the length consumed, 0 if none. */
-static size_t parse_code(const char *s, size_t len, char code[POP3_RESP_CODE_MAX])
+static size_t parse_code(const char *s, size_t len, char code[PV_POP3_RESP_CODE_MAX])
 {
 	if (len < 3 || s[0] != '[')
 		return 0;
@@ -43,7 +43,7 @@ static size_t parse_code(const char *s, size_t len, char code[POP3_RESP_CODE_MAX
 			level_start = false;
 		else
 			return 0;
-		if (i >= POP3_RESP_CODE_MAX)
+		if (i >= PV_POP3_RESP_CODE_MAX)
 			return 0;
 		i++;
 	}

@@ -20,13 +20,11 @@ enum pop3_reply_kind {
 	POP3_REPLY_CONT, /* "+ " SASL continuation (RFC 5034 §4) */
 };
 
-#define POP3_RESP_CODE_MAX 64
-
 struct pop3_reply {
 	enum pop3_reply_kind kind;
 	/* Response code without brackets, upper-cased ("IN-USE", "SYS/TEMP");
 	 * "" when there is none or it was malformed (then it stays in text). */
-	char code[POP3_RESP_CODE_MAX];
+	char code[PV_POP3_RESP_CODE_MAX];
 	/* Text after the status (and code), pointing into the parsed line. For
 	 * a continuation, the base64 challenge ("" when empty). */
 	const char *text;

@@ -121,13 +121,10 @@ int pop3_apop_digest(const char *timestamp, const char *pass, char hex_r[33],
 
 /* ---- SCRAM-SHA-256 (RFC 5802 §3, RFC 7677) ---- */
 
-#define SCRAM_SALT_MAX 256
-#define SCRAM_MSG_MAX 4096
-
 void pop3_scram_init(struct pop3_scram *s)
 {
-	pv_buf_init(&s->client_first_bare, SCRAM_MSG_MAX);
-	pv_buf_init(&s->auth_message, 3 * SCRAM_MSG_MAX);
+	pv_buf_init(&s->client_first_bare, PV_POP3_SCRAM_MSG_MAX);
+	pv_buf_init(&s->auth_message, 3 * PV_POP3_SCRAM_MSG_MAX);
 	s->nonce_len = 0;
 	s->have_signature = false;
 	sodium_memzero(s->server_signature, sizeof(s->server_signature));
@@ -201,11 +198,11 @@ int pop3_scram_client_final(struct pop3_scram *s, const char *pass,
 {
 	const char *nonce, *salt64, *iter;
 	size_t nonce_len, salt64_len, iter_len, pos = 0, salt_len;
-	unsigned char salt[SCRAM_SALT_MAX];
+	unsigned char salt[PV_POP3_SCRAM_SALT_MAX];
 	uint64_t iterations;
 	int r;
 
-	if (len > SCRAM_MSG_MAX || memchr(sf, '\0', len) != NULL)
+	if (len > PV_POP3_SCRAM_MSG_MAX || memchr(sf, '\0', len) != NULL)
 		return pv_fail(err, PV_EPROTO, "SCRAM: bad server-first-message");
 	if (len >= 2 && sf[0] == 'm' && sf[1] == '=')
 		return pv_fail(err, PV_EPROTO, "SCRAM: server requires an unknown extension");
@@ -233,7 +230,7 @@ int pop3_scram_client_final(struct pop3_scram *s, const char *pass,
 	unsigned char salted[32], client_key[32], stored_key[32], server_key[32];
 	unsigned char client_sig[32], proof[32];
 	struct pv_buf final;
-	pv_buf_init(&final, SCRAM_MSG_MAX);
+	pv_buf_init(&final, PV_POP3_SCRAM_MSG_MAX);
 	/* client-final-message-without-proof; "biws" = base64("n,,"). */
 	r = pv_buf_printf(&final, err, "c=biws,r=%.*s", (int)nonce_len, nonce);
 	if (r == 0) {
