@@ -149,9 +149,10 @@
 #define PV_POLICY_SIZE_LITERAL_MAX (1024ull * 1024 * 1024 * 1024)
 /* Diagnostics collected by one `policy check` before giving up. */
 #define PV_POLICY_ERRORS_MAX 20
-/* Header fields of one message a policy's `header` rules look at (the
- * header section is also capped at PV_MIME_HEADER_MAX bytes): bounds the
- * per-message evaluation work; real mail has a few dozen. */
+/* Header fields of one message a policy's `header` rules look at, kept by
+ * the MIME parse (index/mime.c; the header section is also capped at
+ * PV_MIME_HEADER_MAX bytes): bounds the per-message decoding and
+ * evaluation work; real mail has a few dozen. */
 #define PV_RETENTION_HEADERS_MAX 10000
 /* Legal holds: a matter name is shown in lists and tombstone reasons; a note
  * is one line of context, not a document. */
