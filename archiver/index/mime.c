@@ -60,6 +60,7 @@ struct walk {
 	int nb;
 	int64_t deadline;
 	unsigned lines;
+	size_t colons; /* ':' in the address fields handed to GMime */
 	bool stop;
 	int fatal; /* PV_ERR once out of memory */
 	struct pv_error *err;
@@ -390,6 +391,36 @@ static void decode_text(struct walk *w, const struct pv_buf *raw, struct pv_buf 
 	g_free(t);
 }
 
+/* Whether GMime may parse s as an address list: the message's address
+ * fields together open at most PV_MIME_ADDR_COLONS_MAX groups, so GMime's
+ * recursion stays shallow and its work on groups small. Counts the ':'
+ * outside quoted strings, comments and <>; each of those is taken to end
+ * at the first '"', ')' or '>' after it, never later than where GMime
+ * ends it (it honours escapes and nested comments), so no ':' it nests on
+ * is missed. Linear: once a closer is missing, none is looked for again. */
+static bool addresses_parseable(struct walk *w, const char *s)
+{
+	static const char open[] = "\"(<", close[] = "\")>";
+	bool none_left[3] = {false, false, false};
+	size_t colons = w->colons;
+	for (const char *p = s; *p != '\0'; p++) {
+		const char *o = strchr(open, *p);
+		if (o != NULL) {
+			size_t k = (size_t)(o - open);
+			const char *e = none_left[k] ? NULL : strchr(p + 1, close[k]);
+			if (e != NULL) {
+				p = e;
+				continue;
+			}
+			none_left[k] = true;
+		}
+		if (*p == ':' && ++colons > PV_MIME_ADDR_COLONS_MAX)
+			return false;
+	}
+	w->colons = colons;
+	return true;
+}
+
 /* Every field named f, each parsed on its own (a broken one cannot take
  * the next one in), formatted into out; with bare, the addr-specs too.
  * Stops when out is full: a policy sees the addresses search has, and the
@@ -412,7 +443,9 @@ static void decode_addresses(struct walk *w, const struct hdr *h, enum field f,
 		field_value(w, h, i, &raw);
 		if (raw.len == 0)
 			continue;
-		InternetAddressList *l = internet_address_list_parse(NULL, pv_buf_str(&raw));
+		InternetAddressList *l = NULL;
+		if (addresses_parseable(w, pv_buf_str(&raw)))
+			l = internet_address_list_parse(NULL, pv_buf_str(&raw));
 		size_t before = out->len;
 		if (l != NULL) {
 			format_addresses(w, l, out, bare, 0);
@@ -423,7 +456,8 @@ static void decode_addresses(struct walk *w, const struct hdr *h, enum field f,
 			decode_text(w, &raw, &txt);
 			if (txt.len > 0 && out->len > 0)
 				put_text(w, out, ", ", 2, false, INDEX_TRUNC_HEADER);
-			put_text(w, out, (const char *)txt.data, txt.len, false, INDEX_TRUNC_HEADER);
+			put_text(w, out, (const char *)txt.data, txt.len, false,
+				INDEX_TRUNC_HEADER);
 		}
 	}
 	pv_buf_free(&raw);

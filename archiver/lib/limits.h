@@ -100,6 +100,13 @@
 /* One header field kept for decoding: a To: with thousands of recipients
  * fits; GMime's structures cost ~7-45x the bytes handed to them. */
 #define PV_MIME_FIELD_MAX (256 * 1024)
+/* GMime 3.2's address-list parser recurses once per group it opens, so a
+ * field like "a:a:a:..." (40,000 levels in 256 KiB) overflows the stack,
+ * and each level costs time. Once a message's address fields hold more
+ * ':' than this outside quotes, comments and <>, the field that passes it
+ * and the rest are kept as text, not parsed for addresses: groups do not
+ * nest (RFC 5322 §3.4), real mail has one or two. */
+#define PV_MIME_ADDR_COLONS_MAX 100
 /* A boundary is at most 70 characters (RFC 2046 5.1.1); tolerate broken
  * mailers up to a line's worth (RFC 5322 2.1.1: 998). */
 #define PV_MIME_BOUNDARY_MAX 998
