@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/base64.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/number.h"
 #include "audit/auditlog.h"
-#include "audit/b64.h"
+#include "archiver/lib/base64.h"
 #include "audit/bundle_trust.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
@@ -45,8 +47,9 @@ struct vstate {
 	bool have_fin;    /* parsed (signature checked or not) */
 	bool tree_ok;     /* tree-proof parsed and consistent with fin */
 	uint64_t lo, hi;  /* from the tree proof */
-	merkle_hash left[64], right[128];
-	unsigned left_lvl[64], right_lvl[128];
+	merkle_hash left[PV_PROOF_HASHES_MAX], right[2 * PV_PROOF_HASHES_MAX];
+	unsigned left_lvl[PV_PROOF_HASHES_MAX];
+	unsigned right_lvl[2 * PV_PROOF_HASHES_MAX];
 	size_t n_left, n_right;
 	struct direct *direct;
 	size_t n_direct;
@@ -57,7 +60,7 @@ struct vstate {
 
 static int parse_dec(const char *s, size_t n, uint64_t *v)
 {
-	return checkpoint_parse_u64(s, n, v);
+	return pv_parse_u64(s, n, 0, UINT64_MAX, PV_NUM_CANONICAL, v);
 }
 
 /* Opens the final checkpoint with the keys trusted at its size; when that
@@ -136,7 +139,7 @@ static bool proof_line(const char *l, size_t n, const char *kind, unsigned *lvl,
 		return false;
 	const char *p = l + kl + 1, *sp = memchr(p, ' ', n - kl - 1);
 	if (sp == NULL || parse_dec(p, (size_t)(sp - p), &level) != 0 || level > 63 ||
-	    b64_decode(sp + 1, (size_t)(l + n - sp - 1), h, MERKLE_HASH_LEN, &hl) != 0 ||
+	    pv_b64_decode(sp + 1, (size_t)(l + n - sp - 1), h, MERKLE_HASH_LEN, &hl) != 0 ||
 	    hl != MERKLE_HASH_LEN)
 		return false;
 	*lvl = (unsigned)level;
@@ -174,10 +177,10 @@ static void check_tree_proof(struct vstate *v)
 			      (sp = memchr(q, ' ', (size_t)(eol - q))) == NULL ||
 			      parse_dec(q, (size_t)(sp - q), &v->lo) != 0 ||
 			      parse_dec(sp + 1, (size_t)(eol - sp - 1), &v->hi) != 0;
-		} else if (v->n_right == 0 && v->n_left < 64 &&
+		} else if (v->n_right == 0 && v->n_left < PV_PROOF_HASHES_MAX &&
 			   proof_line(p, n, "left", &v->left_lvl[v->n_left], v->left[v->n_left])) {
 			v->n_left++;
-		} else if (v->n_right < 128 &&
+		} else if (v->n_right < 2 * PV_PROOF_HASHES_MAX &&
 			   proof_line(p, n, "right", &v->right_lvl[v->n_right], v->right[v->n_right])) {
 			v->n_right++;
 		} else {
@@ -322,7 +325,7 @@ static void pers_next(struct vstate *v, struct streams *s)
 	       *data = json_object_get(o, "data");
 	const char *sh = json_string_value(salt);
 	if (o == NULL || !json_is_integer(seq) || json_integer_value(seq) < 0 || sh == NULL ||
-	    hex_decode_lower(sh, strlen(sh), s->pr.salt, AUDIT_SALT_LEN) != 0 ||
+	    pv_unhex_lower(sh, strlen(sh), s->pr.salt, AUDIT_SALT_LEN) != 0 ||
 	    !json_is_string(data) || json_object_size(o) != 3) {
 		bundle_problem(v->rep, "audit/personal.jsonl line %llu is malformed",
 			       (unsigned long long)s->pers_line);

@@ -9,8 +9,9 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/number.h"
 #include "archiver/lib/random.h"
-#include "audit/b64.h"
+#include "archiver/lib/utf8.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 
@@ -27,39 +28,6 @@ const char auditlog_schema_sql[] =
 
 /* --- field checks and escaping ---------------------------------------------- */
 
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, <= U+10FFFF. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t k;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			k = 2, cp = c & 0x1F, min = 0x80;
-		} else if ((c & 0xF0) == 0xE0) {
-			k = 3, cp = c & 0x0F, min = 0x800;
-		} else if ((c & 0xF8) == 0xF0) {
-			k = 4, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n - i < k)
-			return false;
-		for (size_t j = 1; j < k; j++) {
-			if ((s[i + j] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + j] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += k;
-	}
-	return true;
-}
-
 static bool must_escape(unsigned char c)
 {
 	return c < 0x20 || c == 0x7F || c == '%';
@@ -72,7 +40,7 @@ static int check_value(const char *what, const char *v, size_t max, struct pv_er
 	size_t n = strlen(v);
 	if (n > max)
 		return pv_fail(err, PV_ELIMIT, "event %s is %zu bytes (max %zu)", what, n, max);
-	if (!utf8_valid((const unsigned char *)v, n))
+	if (!pv_utf8_valid((const unsigned char *)v, n))
 		return pv_fail(err, PV_ERR, "event %s is not UTF-8", what);
 	return 0;
 }
@@ -135,7 +103,7 @@ static int unescape(const char *s, size_t n, char *out, size_t max)
 	}
 	out[o] = '\0';
 	if (o == 0 || memchr(out, '\0', o) != NULL ||
-	    !utf8_valid((const unsigned char *)out, o))
+	    !pv_utf8_valid((const unsigned char *)out, o))
 		return -1;
 	return 0;
 }
@@ -163,7 +131,7 @@ static int check_event(const struct audit_event *ev, struct pv_error *err)
 		if (n > PV_AUDIT_PERSONAL_MAX)
 			return pv_fail(err, PV_ELIMIT, "event personal data is %zu bytes (max %d)", n,
 				       PV_AUDIT_PERSONAL_MAX);
-		if (!utf8_valid((const unsigned char *)ev->personal, n))
+		if (!pv_utf8_valid((const unsigned char *)ev->personal, n))
 			return pv_fail(err, PV_ERR, "event personal data is not UTF-8");
 	}
 	return 0;
@@ -248,7 +216,8 @@ int auditlog_leaf_parse(const void *data, size_t len, uint64_t index, struct aud
 	if (len < sizeof(LEAF_MAGIC) || memcmp(p, LEAF_MAGIC "\n", sizeof(LEAF_MAGIC)) != 0)
 		return BAD("not an audit entry");
 	p += sizeof(LEAF_MAGIC);
-	if (take(&p, end, "seq", &v, &vl) != 0 || checkpoint_parse_u64(v, vl, &e->seq) != 0)
+	if (take(&p, end, "seq", &v, &vl) != 0 ||
+	    pv_parse_u64(v, vl, 0, UINT64_MAX, PV_NUM_CANONICAL, &e->seq) != 0)
 		return BAD("bad seq line");
 	if (e->seq != index)
 		return pv_fail(err, PV_EINTEGRITY,
@@ -279,7 +248,7 @@ int auditlog_leaf_parse(const void *data, size_t len, uint64_t index, struct aud
 	if (vl == 1 && v[0] == '-') {
 		e->has_commit = false;
 	} else {
-		if (hex_decode_lower(v, vl, e->commit, AUDIT_COMMIT_LEN) != 0)
+		if (pv_unhex_lower(v, vl, e->commit, AUDIT_COMMIT_LEN) != 0)
 			return BAD("bad commit line");
 		e->has_commit = true;
 	}

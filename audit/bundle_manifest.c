@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "archiver/lib/hex.h"
-#include "audit/b64.h"
+#include "archiver/lib/base64.h"
 
 static void man_error(struct bundle *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void man_error(struct bundle *b, const char *fmt, ...)
@@ -30,7 +30,7 @@ static int man_line(struct bundle *b, const char *l, size_t n, uint64_t lineno,
 		man_error(b, BUNDLE_MANIFEST " line %llu is malformed", (unsigned long long)lineno);
 		return 0;
 	}
-	if (hex_decode_lower(l, 64, sha, 32) != 0) {
+	if (pv_unhex_lower(l, 64, sha, 32) != 0) {
 		man_error(b, BUNDLE_MANIFEST " line %llu: bad hash", (unsigned long long)lineno);
 		return 0;
 	}

@@ -7,14 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "archiver/lib/number.h"
 #include "archiver/lib/limits.h"
-#include "audit/b64.h"
+#include "archiver/lib/base64.h"
 
 /* --- names ----------------------------------------------------------------------------- */
 
 static bool dec(const char *s, size_t n, uint64_t *v)
 {
-	return checkpoint_parse_u64(s, n, v) == 0;
+	return pv_parse_u64(s, n, 0, UINT64_MAX, PV_NUM_CANONICAL, v) == 0;
 }
 
 /* name = dir + "/" + sub + rest: rest, or NULL. */
@@ -71,7 +72,7 @@ int bundle_trust_read_proof(const struct bundle *b, const char *name, merkle_has
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		size_t hl;
 		if (eol == NULL || *n_r >= PV_PROOF_HASHES_MAX ||
-		    b64_decode(p, (size_t)(eol - p), hashes[*n_r], MERKLE_HASH_LEN, &hl) != 0 ||
+		    pv_b64_decode(p, (size_t)(eol - p), hashes[*n_r], MERKLE_HASH_LEN, &hl) != 0 ||
 		    hl != MERKLE_HASH_LEN)
 			return PV_EINTEGRITY;
 		(*n_r)++;

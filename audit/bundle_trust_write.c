@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/number.h"
 #include "archiver/lib/limits.h"
 #include "audit/auditlog.h"
 #include "audit/checkpoint.h"
@@ -37,7 +38,7 @@ static bool archive_size_of(const struct audit_entry *e, uint64_t *size_r)
 	if (p == NULL || (p != e->object && p[-1] != ' '))
 		return false;
 	p += strlen("archive-size=");
-	return checkpoint_parse_u64(p, strcspn(p, " "), size_r) == 0;
+	return pv_parse_u64(p, strcspn(p, " "), 0, UINT64_MAX, PV_NUM_CANONICAL, size_r) == 0;
 }
 
 static int export_events(struct tlog *audit, uint64_t before, unsigned flags,

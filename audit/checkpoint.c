@@ -3,25 +3,9 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "archiver/lib/base64.h"
 #include "archiver/lib/clock.h"
-#include "audit/b64.h"
-
-int checkpoint_parse_u64(const char *s, size_t len, uint64_t *v_r)
-{
-	uint64_t v = 0;
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*v_r = v;
-	return 0;
-}
+#include "archiver/lib/number.h"
 
 int checkpoint_format(const char *origin, uint64_t size, const merkle_hash root, int64_t time_s,
 		      struct pv_buf *out, struct pv_error *err)
@@ -65,12 +49,12 @@ int checkpoint_parse(const char *text, size_t len, struct checkpoint *cp_r, stru
 			cp_r->origin[ll] = '\0';
 			break;
 		case 1:
-			if (checkpoint_parse_u64(p, ll, &cp_r->size) != 0 ||
+			if (pv_parse_u64(p, ll, 0, UINT64_MAX, PV_NUM_CANONICAL, &cp_r->size) < 0 ||
 			    cp_r->size > (uint64_t)INT64_MAX)
 				return pv_fail(err, PV_EINTEGRITY, "checkpoint: bad tree size");
 			break;
 		case 2:
-			if (b64_decode(p, ll, cp_r->root, MERKLE_HASH_LEN, &root_len) != 0 ||
+			if (pv_b64_decode(p, ll, cp_r->root, MERKLE_HASH_LEN, &root_len) != 0 ||
 			    root_len != MERKLE_HASH_LEN)
 				return pv_fail(err, PV_EINTEGRITY, "checkpoint: bad root hash");
 			break;
@@ -79,8 +63,8 @@ int checkpoint_parse(const char *text, size_t len, struct checkpoint *cp_r, stru
 			if (++cp_r->n_ext > PV_CHECKPOINT_EXT_LINES_MAX)
 				return pv_fail(err, PV_EINTEGRITY, "checkpoint: too many extension lines");
 			if (ll > 5 && memcmp(p, "time ", 5) == 0) {
-				if (cp_r->time >= 0 || checkpoint_parse_u64(p + 5, ll - 5, &t) != 0 ||
-				    t > (uint64_t)INT64_MAX)
+				if (cp_r->time >= 0 ||
+				    pv_parse_u64(p + 5, ll - 5, 0, INT64_MAX, PV_NUM_CANONICAL, &t) != 0)
 					return pv_fail(err, PV_EINTEGRITY, "checkpoint: bad time line");
 				cp_r->time = (int64_t)t;
 			}

@@ -33,10 +33,6 @@ struct checkpoint {
 
 #define CHECKPOINT_TIME 1u
 
-/* C2SP decimal: ASCII digits, no sign, no leading zeros (except "0"),
- * no overflow. Returns 0 or -1. Shared by the audit/ text parsers. */
-int checkpoint_parse_u64(const char *s, size_t len, uint64_t *v_r) PV_WARN_UNUSED;
-
 /* Body text for (origin, size, root), plus "time <time_s>" when time_s >= 0. */
 int checkpoint_format(const char *origin, uint64_t size, const merkle_hash root, int64_t time_s,
 		      struct pv_buf *out, struct pv_error *err);

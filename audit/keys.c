@@ -8,10 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archiver/lib/base64.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/number.h"
 #include "archiver/lib/random.h"
-#include "audit/b64.h"
 #include "audit/checkpoint.h"
 
 #define ROTATION_MAGIC "popvault/key-rotation/v1"
@@ -350,10 +351,11 @@ int keys_rotation_parse(const char *text, size_t len, struct keys_rotation *rot_
 	if (take_line(&p, end, "origin", &v, &vl) != 0 || !note_name_valid(v, vl))
 		return pv_fail(err, PV_EINTEGRITY, "key rotation: bad origin line");
 	memcpy(rot_r->origin, v, vl);
-	if (take_line(&p, end, "size", &v, &vl) != 0 || checkpoint_parse_u64(v, vl, &rot_r->size) != 0)
+	if (take_line(&p, end, "size", &v, &vl) != 0 ||
+	    pv_parse_u64(v, vl, 0, UINT64_MAX, PV_NUM_CANONICAL, &rot_r->size) != 0)
 		return pv_fail(err, PV_EINTEGRITY, "key rotation: bad size line");
 	if (take_line(&p, end, "root", &v, &vl) != 0 ||
-	    b64_decode(v, vl, rot_r->root, MERKLE_HASH_LEN, &rl) != 0 ||
+	    pv_b64_decode(v, vl, rot_r->root, MERKLE_HASH_LEN, &rl) != 0 ||
 	    rl != MERKLE_HASH_LEN)
 		return pv_fail(err, PV_EINTEGRITY, "key rotation: bad root line");
 	if (take_line(&p, end, "old", &v, &vl) != 0 || note_verifier_parse(v, vl, &tmp, err) != 0)

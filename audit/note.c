@@ -3,8 +3,9 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "archiver/lib/base64.h"
+#include "archiver/lib/hex.h"
 #include "archiver/lib/utf8.h"
-#include "audit/b64.h"
 #include "audit/merkle.h"
 
 #define EM_DASH_SP "\xe2\x80\x94 " /* U+2014 then a space */
@@ -65,25 +66,13 @@ uint32_t note_key_id(const char *name, const uint8_t pk[32])
 	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
 }
 
+/* A key ID: 8 hex digits (either case), big-endian. */
 static int parse_hex8(const char *s, size_t len, uint32_t *v)
 {
-	uint32_t x = 0;
-	if (len != 8)
+	unsigned char b[4];
+	if (pv_unhex(s, len, b, 4) != 0)
 		return -1;
-	for (size_t i = 0; i < 8; i++) {
-		char c = s[i];
-		unsigned d;
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-		x = x << 4 | d;
-	}
-	*v = x;
+	*v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 	return 0;
 }
 
@@ -93,7 +82,7 @@ static int b64_field(const char *s, size_t len, uint8_t *out, size_t max, size_t
 		     size_t *len_r)
 {
 	size_t n = 0;
-	if (b64_decode(s, len, out, max, &n) != 0)
+	if (pv_b64_decode(s, len, out, max, &n) != 0)
 		return -1;
 	if ((want != 0 && n != want) || n == 0)
 		return -1;

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/b64.h"
+#include "archiver/lib/base64.h"
+#include "archiver/lib/number.h"
 
 #define PROOF_MAGIC "c2sp.org/tlog-proof@v1"
 
@@ -103,7 +104,7 @@ int tlog_proof_parse(const char *text, size_t len, struct tlog_proof *p_r, struc
 				r = pv_fail(err, PV_ERR, "out of memory");
 				goto fail;
 			}
-			if (b64_decode(p + 6, ll - 6, p_r->extra, cap, &n) != 0) {
+			if (pv_b64_decode(p + 6, ll - 6, p_r->extra, cap, &n) != 0) {
 				r = pv_fail(err, PV_EINTEGRITY, "tlog-proof: extra is not base64");
 				goto fail;
 			}
@@ -112,7 +113,7 @@ int tlog_proof_parse(const char *text, size_t len, struct tlog_proof *p_r, struc
 		p = q;
 	}
 	if ((q = next_line(p, end, &ll)) == NULL || ll < 7 || memcmp(p, "index ", 6) != 0 ||
-	    checkpoint_parse_u64(p + 6, ll - 6, &p_r->index) != 0) {
+	    pv_parse_u64(p + 6, ll - 6, 0, UINT64_MAX, PV_NUM_CANONICAL, &p_r->index) != 0) {
 		r = pv_fail(err, PV_EINTEGRITY, "tlog-proof: bad index line");
 		goto fail;
 	}
@@ -129,7 +130,7 @@ int tlog_proof_parse(const char *text, size_t len, struct tlog_proof *p_r, struc
 				    PV_PROOF_HASHES_MAX);
 			goto fail;
 		}
-		if (b64_decode(p, ll, p_r->hashes[p_r->n_hashes], MERKLE_HASH_LEN, &n) != 0 ||
+		if (pv_b64_decode(p, ll, p_r->hashes[p_r->n_hashes], MERKLE_HASH_LEN, &n) != 0 ||
 		    n != MERKLE_HASH_LEN) {
 			r = pv_fail(err, PV_EINTEGRITY, "tlog-proof: hash line %zu is not a hash",
 				    p_r->n_hashes + 1);

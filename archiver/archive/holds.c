@@ -7,6 +7,7 @@
 
 #include "archiver/index/index.h"
 #include "archiver/lib/hex.h"
+#include "archiver/lib/utf8.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/store/message.h"
@@ -17,24 +18,12 @@
 static bool clean_text(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		unsigned c = *p;
-		size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-			 : (c & 0xF8) == 0xF0 ? 4 : 0;
-		if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7F)))
+	size_t len = strlen(s), k;
+	uint32_t cp;
+	for (size_t i = 0; i < len; i += k)
+		if ((k = pv_utf8_decode(p + i, len - i, &cp)) == 0 || cp < 0x20 ||
+		    (cp >= 0x7F && cp < 0xA0))
 			return false;
-		unsigned long cp = n == 1 ? c : c & (0x3F >> (n - 1));
-		for (size_t i = 1; i < n; i++) {
-			if ((p[i] & 0xC0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i] & 0x3F);
-		}
-		static const unsigned long min[] = {0, 0, 0x80, 0x800, 0x10000};
-		if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
-		    (cp >= 0x80 && cp < 0xA0))
-			return false;
-		p += n;
-	}
 	return true;
 }
 

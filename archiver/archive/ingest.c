@@ -28,9 +28,10 @@ struct prepared {
 	bool has_doc;
 };
 
-/* Decides one message's retention from its headers and MIME structure;
- * keeps the extracted document for the index when the whole message was
- * at hand. */
+/* Decides one message's retention from one MIME parse of it (headers and
+ * structure), the parse the index gets too: kept for the index when the
+ * whole message was at hand. A big message is read back from its blob,
+ * only its first PV_INGEST_READBACK_MAX bytes kept. */
 static int prepare_retention(struct archive *ar, const struct account *a,
 			     const struct ingest_item *it, struct prepared *p, struct pv_error *err)
 {
@@ -50,8 +51,8 @@ static int prepare_retention(struct archive *ar, const struct account *a,
 		len = back.len;
 	}
 	if ((r = index_mime_extract(raw, len, &p->doc, err)) == PV_OK) {
-		r = retention_decide_msg(ar, a, &p->doc, raw, len, it->blob.size, it->received_at,
-					 &p->ret, err);
+		r = retention_decide_msg(ar, a, &p->doc, it->blob.size, it->received_at, &p->ret,
+					 err);
 		p->has_doc = it->plain != NULL && r == PV_OK;
 		if (!p->has_doc)
 			index_doc_free(&p->doc);

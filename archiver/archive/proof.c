@@ -48,7 +48,7 @@ int proof_message(struct archive *ar, int64_t id, int64_t leaf_index,
 	if ((r = tlog_leaf(ar->archive_log, (uint64_t)leaf_index, &leaf, err)) < 0)
 		goto out;
 	if (archive_leaf_parse((const char *)leaf.data, leaf.len, &l, err) != 0 ||
-	    l.kind != LEAF_MESSAGE || l.seq != id || pv_unhex(l.commit, commit, 32) != 0) {
+	    l.kind != LEAF_MESSAGE || l.seq != id || pv_unhex(l.commit, strlen(l.commit), commit, 32) != 0) {
 		r = pv_fail(err, PV_EINTEGRITY, "message %lld: archive leaf %lld is not its leaf "
 						"(run popvault verify)", (long long)id, (long long)leaf_index);
 		goto out;

@@ -1,15 +1,12 @@
 #include "archiver/archive/retention.h"
 
-#include <gmime/gmime.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include "archiver/index/text.h"
 #include "archiver/lib/limits.h"
 #include "archiver/store/blob.h"
 #include "archiver/archive/ingest.h"
@@ -18,219 +15,49 @@
 
 /* ---- the message as the policy sees it -------------------------------- */
 
-static char *keep(struct retention_message *rm, char *s)
-{
-	if (s == NULL)
-		return NULL;
-	if (rm->n_strs == rm->cap_strs) {
-		size_t cap = rm->cap_strs ? 2 * rm->cap_strs : 16;
-		char **v = realloc(rm->strs, cap * sizeof(*v));
-		if (v == NULL) {
-			free(s);
-			return NULL;
-		}
-		rm->strs = v;
-		rm->cap_strs = cap;
-	}
-	rm->strs[rm->n_strs++] = s;
-	return s;
-}
-
-/* A clean single-line copy: valid UTF-8, controls as spaces, trimmed. */
-static char *clean_copy(struct retention_message *rm, const char *s, size_t n)
-{
-	struct pv_buf b;
-	pv_buf_init(&b, n * 3 + 4); /* U+FFFD for each bad byte at worst */
-	if (index_text_clean(s, n, false, &b, NULL) < 0) {
-		pv_buf_free(&b);
-		return NULL;
-	}
-	const char *t = pv_buf_str(&b);
-	size_t len = b.len;
-	while (len > 0 && t[len - 1] == ' ')
-		len--;
-	while (len > 0 && *t == ' ') {
-		t++;
-		len--;
-	}
-	char *out = strndup(t, len);
-	pv_buf_free(&b);
-	return keep(rm, out);
-}
-
-static int add_addr(struct retention_message *rm, int list, const char *addr)
-{
-	size_t *n = list == 0 ? &rm->m.n_to : list == 1 ? &rm->m.n_cc : &rm->m.n_bcc;
-	if (*n == rm->cap_addrs[list]) {
-		size_t cap = rm->cap_addrs[list] ? 2 * rm->cap_addrs[list] : 8;
-		const char **v = realloc(rm->addrs[list], cap * sizeof(*v));
-		if (v == NULL)
-			return PV_ERR;
-		rm->addrs[list] = v;
-		rm->cap_addrs[list] = cap;
-	}
-	rm->addrs[list][(*n)++] = addr;
-	return PV_OK;
-}
-
-enum { ADDR_FROM = -1, ADDR_TO = 0, ADDR_CC = 1, ADDR_BCC = 2 };
-
-/* Mailboxes of an address list, groups flattened (RFC 5322 §3.4). */
-static int take_addresses(struct retention_message *rm, InternetAddressList *l, int which, int level)
-{
-	int n = internet_address_list_length(l);
-	for (int i = 0; i < n; i++) {
-		InternetAddress *a = internet_address_list_get_address(l, i);
-		if (INTERNET_ADDRESS_IS_GROUP(a)) {
-			InternetAddressList *m = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a));
-			if (m != NULL && level == 0 && take_addresses(rm, m, which, 1) < 0)
-				return PV_ERR;
-			continue;
-		}
-		const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
-		if (addr == NULL || *addr == '\0')
-			continue;
-		char *c = clean_copy(rm, addr, strlen(addr));
-		if (c == NULL)
-			return PV_ERR;
-		if (which == ADDR_FROM) {
-			if (rm->m.from == NULL)
-				rm->m.from = c; /* the first sender: policy_message has one */
-		} else if (add_addr(rm, which, c) < 0) {
-			return PV_ERR;
-		}
-	}
-	return PV_OK;
-}
-
-static int field_done(struct retention_message *rm, const char *name, size_t name_n,
-		      struct pv_buf *value)
-{
-	if (rm->m.n_headers >= PV_RETENTION_HEADERS_MAX)
-		return PV_OK;
-	/* GMime takes C strings: a NUL inside a field becomes a space. */
-	for (size_t i = 0; i < value->len; i++)
-		if (value->data[i] == '\0')
-			value->data[i] = ' ';
-	const char *raw = pv_buf_str(value);
-	char *dec = g_mime_utils_header_decode_text(NULL, raw);
-	char *v = clean_copy(rm, dec ? dec : raw, strlen(dec ? dec : raw));
-	g_free(dec);
-	char *n = clean_copy(rm, name, name_n);
-	if (v == NULL || n == NULL)
-		return PV_ERR;
-	if (rm->m.n_headers == rm->cap_headers) {
-		size_t cap = rm->cap_headers ? 2 * rm->cap_headers : 32;
-		struct policy_header *h = realloc(rm->headers, cap * sizeof(*h));
-		if (h == NULL)
-			return PV_ERR;
-		rm->headers = h;
-		rm->cap_headers = cap;
-	}
-	rm->headers[rm->m.n_headers].name = n;
-	rm->headers[rm->m.n_headers].value = v;
-	rm->m.n_headers++;
-	if (rm->m.subject == NULL && strcasecmp(n, "subject") == 0)
-		rm->m.subject = v;
-	int which = strcasecmp(n, "from") == 0 ? ADDR_FROM
-		    : strcasecmp(n, "to") == 0  ? ADDR_TO
-		    : strcasecmp(n, "cc") == 0  ? ADDR_CC
-		    : strcasecmp(n, "bcc") == 0 ? ADDR_BCC
-						: -2;
-	if (which == -2)
-		return PV_OK;
-	InternetAddressList *l = internet_address_list_parse(NULL, raw);
-	int r = PV_OK;
-	if (l != NULL) {
-		r = take_addresses(rm, l, which, 0);
-		g_object_unref(l);
-	}
-	return r;
-}
-
-/* The top-level header section (RFC 5322 §2.2): fields until the empty
- * line; a line that is not a field ends it too (broken mail). */
-static int parse_header(struct retention_message *rm, const unsigned char *raw, size_t len)
-{
-	struct pv_buf value;
-	const char *name = NULL;
-	size_t name_n = 0, pos = 0;
-	int r = PV_OK;
-
-	if (len > PV_MIME_HEADER_MAX)
-		len = PV_MIME_HEADER_MAX;
-	pv_buf_init(&value, PV_MIME_FIELD_MAX);
-	while (pos < len && r == PV_OK) {
-		const unsigned char *l = raw + pos;
-		const unsigned char *nl = memchr(l, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - l) + 1 : len - pos;
-		size_t vn = n;
-		pos += n;
-		while (vn > 0 && (l[vn - 1] == '\n' || l[vn - 1] == '\r'))
-			vn--;
-		if (l[0] == ' ' || l[0] == '\t') { /* folded: unfold by dropping the line end */
-			if (name != NULL)
-				(void)pv_buf_append(&value, l, vn, NULL); /* over FIELD_MAX: cut */
-			continue;
-		}
-		if (name != NULL)
-			r = field_done(rm, name, name_n, &value);
-		name = NULL;
-		if (vn == 0 || r < 0)
-			break; /* the empty line: the body starts */
-		size_t c = 0;
-		while (c < vn && l[c] > 32 && l[c] < 127 && l[c] != ':')
-			c++;
-		size_t nn = c;
-		while (c < vn && (l[c] == ' ' || l[c] == '\t'))
-			c++;
-		if (nn == 0 || c >= vn || l[c] != ':') {
-			if (pos == n && vn >= 5 && memcmp(l, "From ", 5) == 0)
-				continue; /* an mbox separator line */
-			break;
-		}
-		c++;
-		while (c < vn && (l[c] == ' ' || l[c] == '\t'))
-			c++;
-		name = (const char *)l;
-		name_n = nn;
-		pv_buf_reset(&value);
-		(void)pv_buf_append(&value, l + c, vn - c, NULL);
-	}
-	if (name != NULL && r == PV_OK)
-		r = field_done(rm, name, name_n, &value);
-	pv_buf_free(&value);
-	return r;
-}
-
 int retention_message_init(struct retention_message *rm, const char *account,
-			   const struct index_doc *doc, const unsigned char *raw, size_t raw_len,
-			   uint64_t size, int64_t received_at, struct pv_error *err)
+			   const struct index_doc *doc, uint64_t size, int64_t received_at,
+			   struct pv_error *err)
 {
 	memset(rm, 0, sizeof(*rm));
 	rm->m.account = account;
 	rm->m.size = size;
 	rm->m.received_at = received_at;
-	rm->m.has_attachment = doc != NULL && doc->has_attachment;
-	index_gmime_init();
-	if (raw != NULL && parse_header(rm, raw, raw_len) < 0) {
+	if (doc == NULL)
+		return PV_OK;
+	rm->m.has_attachment = doc->has_attachment;
+	/* the subject search shows, without spaces at either end */
+	const char *t = pv_buf_str(&doc->subject);
+	size_t n = doc->subject.len;
+	while (n > 0 && t[n - 1] == ' ')
+		n--;
+	while (n > 0 && *t == ' ')
+		t++, n--;
+	if ((rm->subject = strndup(t, n)) == NULL ||
+	    (doc->nfields > 0 &&
+	     (rm->headers = calloc(doc->nfields, sizeof(*rm->headers))) == NULL)) {
 		retention_message_free(rm);
 		return pv_fail(err, PV_ERR, "out of memory");
 	}
-	rm->m.to = rm->addrs[0];
-	rm->m.cc = rm->addrs[1];
-	rm->m.bcc = rm->addrs[2];
+	rm->m.subject = rm->subject;
+	for (size_t i = 0; i < doc->nfields; i++)
+		rm->headers[i] = (struct policy_header){doc->fields[i].name, doc->fields[i].value};
 	rm->m.headers = rm->headers;
+	rm->m.n_headers = doc->nfields;
+	/* policy_message has one sender: the first */
+	rm->m.from = doc->addr_from.n > 0 ? doc->addr_from.v[0] : NULL;
+	rm->m.to = (const char *const *)doc->addr_to.v;
+	rm->m.n_to = doc->addr_to.n;
+	rm->m.cc = (const char *const *)doc->addr_cc.v;
+	rm->m.n_cc = doc->addr_cc.n;
+	rm->m.bcc = (const char *const *)doc->addr_bcc.v;
+	rm->m.n_bcc = doc->addr_bcc.n;
 	return PV_OK;
 }
 
 void retention_message_free(struct retention_message *rm)
 {
-	for (size_t i = 0; i < rm->n_strs; i++)
-		free(rm->strs[i]);
-	free(rm->strs);
-	for (int i = 0; i < 3; i++)
-		free(rm->addrs[i]);
+	free(rm->subject);
 	free(rm->headers);
 	memset(rm, 0, sizeof(*rm));
 }
@@ -301,11 +128,11 @@ static int cache_refresh(sqlite3 *db, struct pv_error *err)
 }
 
 int retention_decide_msg(struct archive *ar, const struct account *a, const struct index_doc *doc,
-			 const unsigned char *raw, size_t raw_len, uint64_t size,
-			 int64_t received_at, struct retention *ret, struct pv_error *err)
+			 uint64_t size, int64_t received_at, struct retention *ret,
+			 struct pv_error *err)
 {
 	struct retention_message rm;
-	int r = retention_message_init(&rm, a->name, doc, raw, raw_len, size, received_at, err);
+	int r = retention_message_init(&rm, a->name, doc, size, received_at, err);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&cache_lock);
@@ -318,11 +145,6 @@ int retention_decide_msg(struct archive *ar, const struct account *a, const stru
 	pthread_mutex_unlock(&cache_lock);
 	retention_message_free(&rm);
 	return r;
-}
-
-static int sink_buf(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
-{
-	return pv_buf_append(ctx, data, len, err);
 }
 
 void retention_bucket_month(const struct retention *ret, char out[32])
@@ -381,7 +203,7 @@ int retention_read_message(struct archive *ar, const struct stored_message *m, s
 			   struct pv_error *err)
 {
 	pv_buf_reset(out);
-	return message_read(ar, m, sink_buf, out, err);
+	return message_read(ar, m, blob_sink_prefix, out, err);
 }
 
 /* Moves a message's key to the bucket of its new retention and records it. */
@@ -453,13 +275,11 @@ static int reapply_one(struct archive *ar, const struct policy *p, int64_t versi
 		index_doc_free(&doc);
 		return r;
 	}
-	r = retention_message_init(&rm, m->account, &doc, raw->data, raw->len, m->size,
-				   m->received_at, err);
-	index_doc_free(&doc);
-	if (r < 0)
-		return r;
-	r = retention_evaluate(p, version, &rm.m, &nr, &res, err);
+	r = retention_message_init(&rm, m->account, &doc, m->size, m->received_at, err);
+	if (r == PV_OK)
+		r = retention_evaluate(p, version, &rm.m, &nr, &res, err);
 	retention_message_free(&rm);
+	index_doc_free(&doc);
 	if (r < 0)
 		return r;
 	stats->evaluated++;
@@ -497,16 +317,18 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 	sqlite3_bind_int64(st, 2, version);
 	if ((r = catalog_collect_ids(db, st, &ids, &n, err)) < 0)
 		return r;
+	/* What ingest reads of a message for its policy: the same decision
+	 * from the same bytes, and memory flat whatever the message size. */
 	struct pv_buf raw;
-	pv_buf_init(&raw, 0);
+	pv_buf_init(&raw, PV_INGEST_READBACK_MAX);
 	r = PV_OK;
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct stored_message m;
 		if ((r = message_load(db, ids[i], &m, err)) < 0)
 			break;
-		pv_buf_free_secret(&raw);
-		pv_buf_init(&raw, (size_t)m.size);
 		r = reapply_one(ar, p, version, &m, &raw, imp, stats, err);
+		pv_buf_free_secret(&raw); /* wiped between messages */
+		pv_buf_init(&raw, PV_INGEST_READBACK_MAX);
 		sodium_memzero(&m, sizeof(m));
 	}
 	pv_buf_free_secret(&raw);

@@ -32,14 +32,14 @@ struct retention {
 
 /* Decides a new message's retention under the policy version in force
  * (parsed once per process and version, shared by threads).
- * raw/raw_len: the exact message bytes (only the header section is read:
- * addresses, subject and `header` rules need it). doc: what
- * index_mime_extract found in them (only has_attachment is read); NULL
- * when not extracted, then no message has an attachment. size: bytes as
- * archived. Without a stored policy: class "default", six years, dispose. */
+ * doc: what index_mime_extract found in the message (its first
+ * PV_INGEST_READBACK_MAX bytes at least), the same parse the index gets:
+ * policy and search see the same addresses, subject and header fields.
+ * size: bytes as archived. Without a stored policy: class "default", six
+ * years, dispose. */
 int retention_decide_msg(struct archive *ar, const struct account *a, const struct index_doc *doc,
-			 const unsigned char *raw, size_t raw_len, uint64_t size,
-			 int64_t received_at, struct retention *ret_r, struct pv_error *err);
+			 uint64_t size, int64_t received_at, struct retention *ret_r,
+			 struct pv_error *err);
 
 /* "YYYY-MM" of the expiry (UTC), or "never". */
 void retention_bucket_month(const struct retention *ret, char out[32]);
@@ -56,26 +56,25 @@ int retention_bucket(struct archive *ar, const struct retention *ret, int64_t *b
 
 /* ---- building blocks (also for policy set, dispose and tests) -------- */
 
-/* A message as policy_evaluate sees it, built from its bytes: addresses
- * (bare addr-specs) of every From/To/Cc/Bcc field, the first Subject, and
- * every header field of the top-level header (unfolded, RFC 2047-decoded,
- * control characters turned into spaces), at most PV_MIME_HEADER_MAX bytes
- * and PV_RETENTION_HEADERS_MAX fields. Owns its strings; free with
- * retention_message_free. Fails only when out of memory. */
+/* A message as policy_evaluate sees it, built from what index_mime_extract
+ * found in it (archiver/index/mime.h, the fields after `hidden`): the
+ * first From address, every To/Cc/Bcc address (bare addr-specs), the
+ * subject as the index has it (trimmed), has_attachment, and the header
+ * fields of the top-level header (unfolded, RFC 2047-decoded, control
+ * characters turned into spaces, at most PV_RETENTION_HEADERS_MAX). doc
+ * NULL: nothing but account, size and time. Borrows doc's strings (doc
+ * must outlive rm); free with retention_message_free. Fails only when
+ * out of memory. */
 struct retention_message {
 	struct policy_message m;
 	/* private */
-	char **strs;
-	size_t n_strs, cap_strs;
-	const char **addrs[3];
-	size_t cap_addrs[3];
+	char *subject;
 	struct policy_header *headers;
-	size_t cap_headers;
 };
 
 int retention_message_init(struct retention_message *rm, const char *account,
-			   const struct index_doc *doc, const unsigned char *raw, size_t raw_len,
-			   uint64_t size, int64_t received_at, struct pv_error *err);
+			   const struct index_doc *doc, uint64_t size, int64_t received_at,
+			   struct pv_error *err);
 void retention_message_free(struct retention_message *rm);
 
 /* Evaluates m under policy p (stored as `version`). res_r (may be NULL)
@@ -109,7 +108,8 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 		      struct policy_impact *imp, struct retention_reapply_stats *stats_r,
 		      struct pv_error *err);
 
-/* Reads a message's exact bytes (verified) into out (max >= its size). */
+/* Reads a message's exact bytes into out: all of them when out->max >= its
+ * size, else the first out->max (every byte is still verified). */
 struct stored_message;
 int retention_read_message(struct archive *ar, const struct stored_message *m, struct pv_buf *out,
 			   struct pv_error *err) PV_WARN_UNUSED;

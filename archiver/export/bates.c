@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "archiver/lib/utf8.h"
 #include "archiver/store/bates_store.h"
 
 static bool alnum(char c)
@@ -21,43 +22,10 @@ bool bates_prefix_valid(const char *p)
 	return true;
 }
 
-/* Valid UTF-8 (no overlong forms, surrogates or values past U+10FFFF). */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i], k;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			k = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			k = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			k = 3, cp = c & 0x07;
-		else
-			return false;
-		if (n - i <= k)
-			return false;
-		for (unsigned j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + j] & 0x3f);
-		}
-		if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		i += k + 1;
-	}
-	return true;
-}
-
 bool bates_matter_valid(const char *name)
 {
 	size_t n = strlen(name);
-	if (n > PV_EXPORT_MATTER_MAX || !utf8_valid((const unsigned char *)name, n))
+	if (n > PV_EXPORT_MATTER_MAX || !pv_utf8_valid((const unsigned char *)name, n))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)

@@ -10,7 +10,6 @@
 #include "archiver/export/ediscovery_int.h"
 #include "archiver/export/mbox.h"
 #include "archiver/lib/hex.h"
-#include "audit/b64.h"
 
 /* d is sorted by id (the set is). */
 static struct vdisp *find_disposed(struct vst *v, int64_t id)
@@ -327,7 +326,7 @@ static int lf_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t 
 	/* MD5 is compared once the content has streamed by (later). */
 	size_t mcol = c->kind == LOADFILE_DAT ? 17 : 13;
 	uint8_t *claim = c->kind == LOADFILE_DAT ? m->dat_md5 : m->csv_md5;
-	if (c->f.len[mcol] != 32 || hex_decode_lower(loadfile_field(&c->f, mcol), 32, claim, 16) != 0) {
+	if (c->f.len[mcol] != 32 || pv_unhex_lower(loadfile_field(&c->f, mcol), 32, claim, 16) != 0) {
 		if (c->bad++ < 20)
 			bundle_problem(v->rep, "%s line %llu: %s of %s is not an MD5", c->name,
 				       (unsigned long long)no, c->head[mcol], m->bates);

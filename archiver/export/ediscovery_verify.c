@@ -22,9 +22,9 @@
 #include "archiver/export/ediscovery_int.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
+#include "archiver/lib/number.h"
 #include "archiver/store/leaf.h"
 #include "audit/auditlog.h"
-#include "audit/b64.h"
 #include "audit/merkle.h"
 #include "audit/tlog_proof.h"
 
@@ -32,12 +32,12 @@
 
 bool edv_dec(const char *s, size_t n, uint64_t *v)
 {
-	return checkpoint_parse_u64(s, n, v) == 0;
+	return pv_parse_u64(s, n, 0, UINT64_MAX, PV_NUM_CANONICAL, v) == 0;
 }
 
 bool edv_hex32(const char *s, size_t n, uint8_t out[32])
 {
-	return n == 64 && hex_decode_lower(s, 64, out, 32) == 0;
+	return n == 64 && pv_unhex_lower(s, 64, out, 32) == 0;
 }
 
 /* Opens a checkpoint with the keys trusted at its size; when that fails,
@@ -626,7 +626,7 @@ static void check_message_proof(struct vst *v, struct vmsg *m, const uint8_t *da
 		goto out;
 	}
 	if (!edv_hex32(l.commit, strlen(l.commit), m->commit) ||
-	    hex_decode_lower((const char *)p.extra + 5, 64, m->salt, 32) != 0) {
+	    pv_unhex_lower((const char *)p.extra + 5, 64, m->salt, 32) != 0) {
 		bundle_problem(v->rep, "%s: malformed commitment or salt", name);
 		goto out;
 	}

@@ -19,6 +19,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/number.h"
 #include "archiver/store/leaf.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"

@@ -71,7 +71,7 @@ int loadfile_row(enum loadfile_kind kind, const char *const *fields, size_t n,
 void loadfile_fields_init(struct loadfile_fields *f, size_t max_line)
 {
 	memset(f, 0, sizeof(*f));
-	pv_buf_init(&f->buf, max_line + LOADFILE_FIELDS_MAX);
+	pv_buf_init(&f->buf, max_line + PV_EXPORT_LOADFILE_FIELDS_MAX);
 }
 
 void loadfile_fields_free(struct loadfile_fields *f)
@@ -89,8 +89,9 @@ int loadfile_parse(enum loadfile_kind kind, const char *line, size_t len,
 	pv_buf_reset(&f->buf);
 	f->n = 0;
 	for (;;) {
-		if (f->n == LOADFILE_FIELDS_MAX)
-			return pv_fail(err, PV_EINTEGRITY, "more than %d fields", LOADFILE_FIELDS_MAX);
+		if (f->n == PV_EXPORT_LOADFILE_FIELDS_MAX)
+			return pv_fail(err, PV_EINTEGRITY, "more than %d fields",
+				       PV_EXPORT_LOADFILE_FIELDS_MAX);
 		if ((size_t)(end - p) < d->qlen || memcmp(p, d->quote, d->qlen) != 0)
 			return pv_fail(err, PV_EINTEGRITY, "field %zu is not quoted", f->n + 1);
 		p += d->qlen;

@@ -21,6 +21,7 @@
 
 #include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
+#include "archiver/lib/limits.h"
 
 enum loadfile_kind { LOADFILE_DAT, LOADFILE_CSV };
 
@@ -28,7 +29,6 @@ enum loadfile_kind { LOADFILE_DAT, LOADFILE_CSV };
 #define LOADFILE_DAT_QUOTE "\xC3\xBE"   /* þ */
 #define LOADFILE_DAT_SEP "\x14"
 #define LOADFILE_DAT_NEWLINE "\xC2\xAE" /* ® */
-#define LOADFILE_FIELDS_MAX 64
 
 /* Appends one row of n fields (NULL is an empty field). */
 int loadfile_row(enum loadfile_kind kind, const char *const *fields, size_t n,
@@ -38,7 +38,7 @@ int loadfile_row(enum loadfile_kind kind, const char *const *fields, size_t n,
  * bytes (quotes removed, doubled quotes undone; no other unescaping). */
 struct loadfile_fields {
 	struct pv_buf buf;
-	size_t off[LOADFILE_FIELDS_MAX], len[LOADFILE_FIELDS_MAX];
+	size_t off[PV_EXPORT_LOADFILE_FIELDS_MAX], len[PV_EXPORT_LOADFILE_FIELDS_MAX];
 	size_t n;
 };
 

@@ -9,6 +9,7 @@
 #include "archiver/index/html.h"
 #include "archiver/index/pdf.h"
 #include "archiver/index/text.h"
+#include "archiver/lib/base64.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 
@@ -19,8 +20,7 @@ void index_mime_set_pdftotext(const char *path)
 	pdftotext_path = path;
 }
 
-/* The raw header fields one entity needs; values unfolded (RFC 5322
- * §2.2.3: folding CRLFs removed), bytes as they came. */
+/* The header fields the walk and the index read by name. */
 enum field {
 	F_CTYPE, F_CDISP, F_CTE, F_FROM, F_TO, F_CC, F_BCC, F_SUBJECT,
 	F_DATE, F_MSGID, F_COUNT
@@ -31,10 +31,22 @@ static const char *const field_names[F_COUNT] = {
 	"to", "cc", "bcc", "subject", "date", "message-id",
 };
 
+/* One header field where it stands in the message: the name at s[at],
+ * the value from s[value] to s[end] (the end of its last folded line). */
+struct span {
+	size_t at, name_n, value, end;
+	int f; /* enum field, or -1 */
+};
+
+/* The header fields of one entity, in order: those read by name (every
+ * one of them, repeated or not) and, at the top level, every other field
+ * too (up to PV_RETENTION_HEADERS_MAX fields): retention policies test
+ * any header by name. Values are read from the message when needed
+ * (field_value), so the header is parsed once for search and policy. */
 struct hdr {
-	struct pv_buf v[F_COUNT];
-	struct pv_buf subject_more; /* repeated Subject fields, '\n' between */
-	unsigned seen;              /* bit per field */
+	struct span *f;
+	size_t n, cap;
+	int first[F_COUNT]; /* index of the first field of each name, or -1 */
 };
 
 struct walk {
@@ -48,6 +60,7 @@ struct walk {
 	int nb;
 	int64_t deadline;
 	unsigned lines;
+	size_t colons; /* ':' in the address fields handed to GMime */
 	bool stop;
 	int fatal; /* PV_ERR once out of memory */
 	struct pv_error *err;
@@ -58,17 +71,15 @@ enum rank { R_NONE, R_TEXT, R_PLAIN };
 
 static void hdr_init(struct hdr *h)
 {
+	memset(h, 0, sizeof(*h));
 	for (int i = 0; i < F_COUNT; i++)
-		pv_buf_init(&h->v[i], PV_MIME_FIELD_MAX);
-	pv_buf_init(&h->subject_more, PV_MIME_FIELD_MAX);
-	h->seen = 0;
+		h->first[i] = -1;
 }
 
 static void hdr_free(struct hdr *h)
 {
-	for (int i = 0; i < F_COUNT; i++)
-		pv_buf_free(&h->v[i]);
-	pv_buf_free(&h->subject_more);
+	free(h->f);
+	memset(h, 0, sizeof(*h));
 }
 
 static void oom(struct walk *w)
@@ -176,15 +187,33 @@ static int field_of(const unsigned char *name, size_t n)
 	return -1;
 }
 
+static bool hdr_add(struct walk *w, struct hdr *h, const struct span *sp)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 16;
+		struct span *v = realloc(h->f, cap * sizeof(*v));
+		if (v == NULL) {
+			oom(w);
+			return false;
+		}
+		h->f = v;
+		h->cap = cap;
+	}
+	if (sp->f >= 0 && h->first[sp->f] < 0)
+		h->first[sp->f] = (int)h->n;
+	h->f[h->n++] = *sp;
+	return true;
+}
+
 /* Reads one header block from w->pos. Stops after the empty line, or
  * before a boundary line, or before a line that is not a header field
- * (broken mail without the empty line: that line starts the body). */
+ * (broken mail without the empty line: that line starts the body). A
+ * field that starts within PV_MIME_HEADER_MAX bytes is kept. */
 static void read_headers(struct walk *w, struct hdr *h, bool top)
 {
 	const unsigned char *s = w->s;
-	struct pv_buf *cur = NULL;
 	size_t total = 0;
-	bool first = true;
+	bool first = true, open = false; /* open: the last field kept takes folded lines */
 	while (w->pos < w->len && !w->stop) {
 		size_t at = w->pos, end = line_end(w, at), n = end - at;
 		const unsigned char *l = s + at;
@@ -197,20 +226,19 @@ static void read_headers(struct walk *w, struct hdr *h, bool top)
 			return;
 		if (out_of_time(w))
 			return;
-		/* a field that starts within the cap is kept (up to FIELD_MAX) */
 		bool over = total >= PV_MIME_HEADER_MAX;
 		total += n;
 		if (over) {
 			w->doc->truncated |= INDEX_TRUNC_HEADER;
-			cur = NULL;
+			open = false;
 		}
-		/* the value without its line end */
+		/* the line without its line end */
 		size_t vn = n;
 		while (vn > 0 && (l[vn - 1] == '\n' || l[vn - 1] == '\r'))
 			vn--;
-		if (l[0] == ' ' || l[0] == '\t') {
-			if (cur != NULL)
-				raw_append(w, cur, l, vn);
+		if (l[0] == ' ' || l[0] == '\t') { /* folded (RFC 5322 §2.2.3) */
+			if (open)
+				h->f[h->n - 1].end = end;
 			w->pos = end;
 			first = false;
 			continue;
@@ -231,38 +259,95 @@ static void read_headers(struct walk *w, struct hdr *h, bool top)
 		}
 		first = false;
 		w->pos = end;
-		cur = NULL;
+		open = false;
 		if (over)
 			continue;
-		int f = field_of(l, name_n);
-		if (f < 0)
+		struct span sp = {.at = at, .name_n = name_n, .f = field_of(l, name_n)};
+		if (sp.f < 0 && !(top && h->n < PV_RETENTION_HEADERS_MAX))
 			continue;
 		c++;
 		while (c < vn && (l[c] == ' ' || l[c] == '\t'))
 			c++;
-		bool list = f == F_FROM || f == F_TO || f == F_CC || f == F_BCC;
-		if (h->seen & (1u << f)) {
-			/* repeated: addresses and subjects all count, the rest is first-wins */
-			if (list)
-				raw_append(w, &h->v[f], ", ", 2);
-			else if (f == F_SUBJECT && h->subject_more.len < h->subject_more.max) {
-				if (h->subject_more.len > 0)
-					raw_append(w, &h->subject_more, "\n", 1);
-				cur = &h->subject_more;
-			} else {
-				continue;
-			}
-		}
-		h->seen |= 1u << f;
-		if (cur == NULL)
-			cur = &h->v[f];
-		raw_append(w, cur, l + c, vn - c);
+		sp.value = at + c;
+		sp.end = end;
+		open = hdr_add(w, h, &sp);
 	}
 }
 
-/* "Name <addr>" for each mailbox, groups flattened (RFC 5322 §3.4). */
+/* The value of field i unfolded (RFC 5322 §2.2.3: the line breaks of
+ * folding removed, the whitespace kept) into out (reset first; its max
+ * is PV_MIME_FIELD_MAX, a cut marks the doc). A NUL becomes a space:
+ * GMime takes C strings, and a value must not end early for the index
+ * and go on for a policy. */
+static void field_value(struct walk *w, const struct hdr *h, size_t i, struct pv_buf *out)
+{
+	const struct span *sp = &h->f[i];
+	pv_buf_reset(out);
+	for (size_t at = sp->value; at < sp->end;) {
+		size_t e = line_end(w, at), vn = e;
+		while (vn > at && (w->s[vn - 1] == '\n' || w->s[vn - 1] == '\r'))
+			vn--;
+		raw_append(w, out, w->s + at, vn - at);
+		at = e;
+	}
+	for (size_t k = 0; k < out->len; k++)
+		if (out->data[k] == '\0')
+			out->data[k] = ' ';
+}
+
+/* The value of the first field named f ("" when there is none). */
+static void first_value(struct walk *w, const struct hdr *h, enum field f, struct pv_buf *out)
+{
+	pv_buf_reset(out);
+	if (h->first[f] >= 0)
+		field_value(w, h, (size_t)h->first[f], out);
+}
+
+/* A clean single-line copy of s[0..n) (index_text_clean), without spaces
+ * at either end; NULL (and the walk stopped) when out of memory. */
+static char *clean_dup(struct walk *w, const char *s, size_t n)
+{
+	struct pv_buf b;
+	char *out = NULL;
+	pv_buf_init(&b, n * 3 + 4); /* U+FFFD for each bad byte at worst */
+	if (index_text_clean(s, n, false, &b, NULL) == PV_OK) {
+		const char *t = pv_buf_str(&b);
+		size_t len = b.len;
+		while (len > 0 && t[len - 1] == ' ')
+			len--;
+		while (len > 0 && *t == ' ') {
+			t++;
+			len--;
+		}
+		out = strndup(t, len);
+	}
+	pv_buf_free(&b);
+	if (out == NULL)
+		oom(w);
+	return out;
+}
+
+static void addrs_add(struct walk *w, struct index_addrs *a, const char *addr)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 8;
+		char **v = realloc(a->v, cap * sizeof(*v));
+		if (v == NULL) {
+			oom(w);
+			return;
+		}
+		a->v = v;
+		a->cap = cap;
+	}
+	char *c = clean_dup(w, addr, strlen(addr));
+	if (c != NULL)
+		a->v[a->n++] = c;
+}
+
+/* "Name <addr>" for each mailbox, groups flattened (RFC 5322 §3.4); with
+ * bare, also each mailbox's addr-spec alone. */
 static void format_addresses(struct walk *w, InternetAddressList *list, struct pv_buf *out,
-	int level)
+	struct index_addrs *bare, int level)
 {
 	int n = internet_address_list_length(list);
 	for (int i = 0; i < n && w->fatal == PV_OK; i++) {
@@ -278,7 +363,7 @@ static void format_addresses(struct walk *w, InternetAddressList *list, struct p
 			InternetAddressList *m = internet_address_group_get_members(
 				INTERNET_ADDRESS_GROUP(a));
 			if (m != NULL && level == 0)
-				format_addresses(w, m, out, 1);
+				format_addresses(w, m, out, bare, 1);
 			continue;
 		}
 		const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
@@ -292,6 +377,8 @@ static void format_addresses(struct walk *w, InternetAddressList *list, struct p
 			put_text(w, out, addr, strlen(addr), false, INDEX_TRUNC_HEADER);
 		if (name && *name)
 			put_text(w, out, ">", 1, false, INDEX_TRUNC_HEADER);
+		if (bare != NULL && addr != NULL && *addr != '\0')
+			addrs_add(w, bare, addr);
 	}
 }
 
@@ -304,18 +391,105 @@ static void decode_text(struct walk *w, const struct pv_buf *raw, struct pv_buf 
 	g_free(t);
 }
 
-static void decode_addresses(struct walk *w, const struct pv_buf *raw, struct pv_buf *out)
+/* Whether GMime may parse s as an address list: the message's address
+ * fields together open at most PV_MIME_ADDR_COLONS_MAX groups, so GMime's
+ * recursion stays shallow and its work on groups small. Counts the ':'
+ * outside quoted strings, comments and <>; each of those is taken to end
+ * at the first '"', ')' or '>' after it, never later than where GMime
+ * ends it (it honours escapes and nested comments), so no ':' it nests on
+ * is missed. Linear: once a closer is missing, none is looked for again. */
+static bool addresses_parseable(struct walk *w, const char *s)
 {
-	if (raw->len == 0)
-		return;
-	InternetAddressList *l = internet_address_list_parse(NULL, pv_buf_str(raw));
-	size_t before = out->len;
-	if (l != NULL) {
-		format_addresses(w, l, out, 0);
-		g_object_unref(l);
+	static const char open[] = "\"(<", close[] = "\")>";
+	bool none_left[3] = {false, false, false};
+	size_t colons = w->colons;
+	for (const char *p = s; *p != '\0'; p++) {
+		const char *o = strchr(open, *p);
+		if (o != NULL) {
+			size_t k = (size_t)(o - open);
+			const char *e = none_left[k] ? NULL : strchr(p + 1, close[k]);
+			if (e != NULL) {
+				p = e;
+				continue;
+			}
+			none_left[k] = true;
+		}
+		if (*p == ':' && ++colons > PV_MIME_ADDR_COLONS_MAX)
+			return false;
 	}
-	if (out->len == before) /* unparseable: keep it searchable as text */
-		decode_text(w, raw, out);
+	w->colons = colons;
+	return true;
+}
+
+/* Every field named f, each parsed on its own (a broken one cannot take
+ * the next one in), formatted into out; with bare, the addr-specs too.
+ * Stops when out is full: a policy sees the addresses search has, and the
+ * work is bounded by out's size whatever the number of fields. */
+static void decode_addresses(struct walk *w, const struct hdr *h, enum field f,
+	struct pv_buf *out, struct index_addrs *bare)
+{
+	struct pv_buf raw, txt;
+	pv_buf_init(&raw, PV_MIME_FIELD_MAX);
+	pv_buf_init(&txt, PV_MIME_FIELD_MAX);
+	for (size_t i = 0; i < h->n && w->fatal == PV_OK; i++) {
+		if (h->f[i].f != (int)f)
+			continue;
+		if (out->len >= out->max) {
+			w->doc->truncated |= INDEX_TRUNC_HEADER;
+			break;
+		}
+		if (out_of_time(w))
+			break;
+		field_value(w, h, i, &raw);
+		if (raw.len == 0)
+			continue;
+		InternetAddressList *l = NULL;
+		if (addresses_parseable(w, pv_buf_str(&raw)))
+			l = internet_address_list_parse(NULL, pv_buf_str(&raw));
+		size_t before = out->len;
+		if (l != NULL) {
+			format_addresses(w, l, out, bare, 0);
+			g_object_unref(l);
+		}
+		if (out->len == before) { /* unparseable: keep it searchable as text */
+			pv_buf_reset(&txt);
+			decode_text(w, &raw, &txt);
+			if (txt.len > 0 && out->len > 0)
+				put_text(w, out, ", ", 2, false, INDEX_TRUNC_HEADER);
+			put_text(w, out, (const char *)txt.data, txt.len, false,
+				INDEX_TRUNC_HEADER);
+		}
+	}
+	pv_buf_free(&raw);
+	pv_buf_free(&txt);
+}
+
+/* The first PV_RETENTION_HEADERS_MAX fields of the top-level header as
+ * policies test them: RFC 2047-decoded, clean, trimmed. */
+static void policy_fields(struct walk *w, const struct hdr *h, struct pv_buf *raw)
+{
+	struct index_doc *d = w->doc;
+	size_t n = h->n < PV_RETENTION_HEADERS_MAX ? h->n : PV_RETENTION_HEADERS_MAX;
+	if (n == 0)
+		return;
+	if ((d->fields = calloc(n, sizeof(*d->fields))) == NULL) {
+		oom(w);
+		return;
+	}
+	for (size_t i = 0; i < n && w->fatal == PV_OK; i++) {
+		field_value(w, h, i, raw);
+		char *dec = g_mime_utils_header_decode_text(NULL, pv_buf_str(raw));
+		const char *v = dec ? dec : pv_buf_str(raw);
+		char *name = clean_dup(w, (const char *)w->s + h->f[i].at, h->f[i].name_n);
+		char *value = clean_dup(w, v, strlen(v));
+		g_free(dec);
+		if (name == NULL || value == NULL) {
+			free(name);
+			free(value);
+			return;
+		}
+		d->fields[d->nfields++] = (struct index_field){.name = name, .value = value};
+	}
 }
 
 /* The message fields of the top-level message go to the doc; those of an
@@ -324,41 +498,44 @@ static void decode_addresses(struct walk *w, const struct pv_buf *raw, struct pv
 static void message_fields(struct walk *w, struct hdr *h, bool top)
 {
 	struct index_doc *d = w->doc;
+	struct pv_buf raw;
+	pv_buf_init(&raw, PV_MIME_FIELD_MAX);
 	if (top) {
-		decode_addresses(w, &h->v[F_FROM], &d->from);
-		decode_addresses(w, &h->v[F_TO], &d->to);
-		decode_addresses(w, &h->v[F_CC], &d->cc);
-		decode_addresses(w, &h->v[F_BCC], &d->bcc);
-		decode_text(w, &h->v[F_SUBJECT], &d->subject);
-		if (h->subject_more.len > 0) {
-			const char *p = pv_buf_str(&h->subject_more), *e;
-			while (p != NULL && *p) {
-				e = strchr(p, '\n');
-				struct pv_buf one;
-				pv_buf_init(&one, PV_MIME_FIELD_MAX);
-				raw_append(w, &one, p, e ? (size_t)(e - p) : strlen(p));
+		decode_addresses(w, h, F_FROM, &d->from, &d->addr_from);
+		decode_addresses(w, h, F_TO, &d->to, &d->addr_to);
+		decode_addresses(w, h, F_CC, &d->cc, &d->addr_cc);
+		decode_addresses(w, h, F_BCC, &d->bcc, &d->addr_bcc);
+		for (size_t i = 0; i < h->n && w->fatal == PV_OK; i++) {
+			if (h->f[i].f != F_SUBJECT)
+				continue;
+			field_value(w, h, i, &raw);
+			if ((int)i == h->first[F_SUBJECT]) {
+				decode_text(w, &raw, &d->subject);
+			} else if (d->subject_more.len < d->subject_more.max) {
 				if (d->subject_more.len > 0)
 					put_text(w, &d->subject_more, "\n", 1, true, INDEX_TRUNC_HEADER);
-				decode_text(w, &one, &d->subject_more);
-				pv_buf_free(&one);
-				p = e ? e + 1 : NULL;
+				decode_text(w, &raw, &d->subject_more);
 			}
 		}
-		if (h->v[F_DATE].len > 0) {
-			GDateTime *dt = g_mime_utils_header_decode_date(pv_buf_str(&h->v[F_DATE]));
+		first_value(w, h, F_DATE, &raw);
+		if (raw.len > 0) {
+			GDateTime *dt = g_mime_utils_header_decode_date(pv_buf_str(&raw));
 			if (dt != NULL) {
 				d->date = g_date_time_to_unix(dt);
 				d->date_known = true;
 				g_date_time_unref(dt);
 			}
 		}
-		if (h->v[F_MSGID].len > 0) {
-			char *id = g_mime_utils_decode_message_id(pv_buf_str(&h->v[F_MSGID]));
+		first_value(w, h, F_MSGID, &raw);
+		if (raw.len > 0) {
+			char *id = g_mime_utils_decode_message_id(pv_buf_str(&raw));
 			if (id != NULL) {
 				put_text(w, &d->message_id, id, strlen(id), false, INDEX_TRUNC_HEADER);
 				g_free(id);
 			}
 		}
+		policy_fields(w, h, &raw);
+		pv_buf_free(&raw);
 		return;
 	}
 	static const struct {
@@ -373,18 +550,24 @@ static void message_fields(struct walk *w, struct hdr *h, bool top)
 	if (d->body.len > 0)
 		put_text(w, &d->body, "\n", 1, true, INDEX_TRUNC_TEXT);
 	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
-		if (h->v[shown[i].f].len == 0)
+		enum field f = shown[i].f;
+		if (h->first[f] < 0)
 			continue;
 		pv_buf_reset(&v);
-		if (shown[i].f == F_SUBJECT || shown[i].f == F_DATE)
-			decode_text(w, &h->v[shown[i].f], &v);
-		else
-			decode_addresses(w, &h->v[shown[i].f], &v);
+		if (f == F_SUBJECT || f == F_DATE) {
+			first_value(w, h, f, &raw);
+			decode_text(w, &raw, &v);
+		} else {
+			decode_addresses(w, h, f, &v, NULL);
+		}
+		if (v.len == 0)
+			continue;
 		put_text(w, &d->body, shown[i].label, strlen(shown[i].label), true, INDEX_TRUNC_TEXT);
 		put_text(w, &d->body, (const char *)v.data, v.len, true, INDEX_TRUNC_TEXT);
 		put_text(w, &d->body, "\n", 1, true, INDEX_TRUNC_TEXT);
 	}
 	pv_buf_free(&v);
+	pv_buf_free(&raw);
 }
 
 static void hide(struct walk *w, size_t start, size_t end)
@@ -405,17 +588,6 @@ static void hide(struct walk *w, size_t start, size_t end)
 	d->hidden[d->nhidden++] = (struct index_range){start, end};
 }
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /* Base64 (RFC 2045 §6.8), leniently: characters outside the alphabet are
  * ignored as §6.8 says, and '=' ends the current quantum but not the data.
  * GMime's decoder stops at the first padding, so a mailer that pads every
@@ -430,7 +602,7 @@ static void decode_base64(struct walk *w, const unsigned char *p, size_t n, stru
 	int q = 0;
 	bool junk = false, drop = false;
 	for (size_t i = 0; i <= n && dec->len + o < dec->max; i++) {
-		int v = i < n ? b64_value(p[i]) : -2;
+		int v = i < n ? pv_b64_value(p[i]) : -2;
 		if (v == -1 && p[i] == '\n') {
 			drop = junk && q != 0; /* when more data follows */
 			junk = false;
@@ -654,15 +826,23 @@ static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_
 		return R_NONE;
 	}
 	struct hdr h;
+	struct pv_buf ctype, cdisp, cteb;
 	hdr_init(&h);
+	pv_buf_init(&ctype, PV_MIME_FIELD_MAX);
+	pv_buf_init(&cdisp, PV_MIME_FIELD_MAX);
+	pv_buf_init(&cteb, PV_MIME_FIELD_MAX);
 	read_headers(w, &h, depth == 0);
 	if (is_message)
 		message_fields(w, &h, depth == 0);
+	first_value(w, &h, F_CTYPE, &ctype);
+	first_value(w, &h, F_CDISP, &cdisp);
+	first_value(w, &h, F_CTE, &cteb);
+	hdr_free(&h); /* before the parts below: memory stays flat with depth */
 	/* RFC 2045 §5.2: no (or a broken) Content-Type is text/plain; in a
 	 * digest, message/rfc822 (RFC 2046 §5.1.5). */
 	GMimeContentType *ct = NULL;
-	if ((h.seen & (1u << F_CTYPE)) && strchr(pv_buf_str(&h.v[F_CTYPE]), '/'))
-		ct = g_mime_content_type_parse(NULL, pv_buf_str(&h.v[F_CTYPE]));
+	if (strchr(pv_buf_str(&ctype), '/'))
+		ct = g_mime_content_type_parse(NULL, pv_buf_str(&ctype));
 	const char *type = ct ? g_mime_content_type_get_media_type(ct) : NULL;
 	const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
 	if (type == NULL || sub == NULL) {
@@ -670,14 +850,16 @@ static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_
 		sub = digest_child ? "rfc822" : "plain";
 	}
 	GMimeContentDisposition *cd = NULL;
-	if (h.v[F_CDISP].len > 0)
-		cd = g_mime_content_disposition_parse(NULL, pv_buf_str(&h.v[F_CDISP]));
+	if (cdisp.len > 0)
+		cd = g_mime_content_disposition_parse(NULL, pv_buf_str(&cdisp));
+	pv_buf_free(&ctype);
+	pv_buf_free(&cdisp);
 	const char *name = cd ? g_mime_content_disposition_get_parameter(cd, "filename") : NULL;
 	if (name == NULL && ct)
 		name = g_mime_content_type_get_parameter(ct, "name");
 	bool attachment = name != NULL ||
 		(cd && ascii_eq(g_mime_content_disposition_get_disposition(cd), "attachment"));
-	const char *cte = pv_buf_str(&h.v[F_CTE]);
+	const char *cte = pv_buf_str(&cteb);
 	const char *boundary = ct ? g_mime_content_type_get_parameter(ct, "boundary") : NULL;
 	enum rank rank = R_NONE;
 	bool container = ascii_eq(type, "multipart") ||
@@ -731,7 +913,7 @@ static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_
 		g_object_unref(cd);
 	if (ct)
 		g_object_unref(ct);
-	hdr_free(&h);
+	pv_buf_free(&cteb);
 	return attachment ? R_NONE : rank;
 }
 
@@ -767,6 +949,20 @@ void index_doc_free(struct index_doc *d)
 	free(d->hidden);
 	d->hidden = NULL;
 	d->nhidden = d->hidden_cap = 0;
+	struct index_addrs *a[] = {&d->addr_from, &d->addr_to, &d->addr_cc, &d->addr_bcc};
+	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
+		for (size_t k = 0; k < a[i]->n; k++)
+			free(a[i]->v[k]);
+		free(a[i]->v);
+		memset(a[i], 0, sizeof(*a[i]));
+	}
+	for (size_t i = 0; i < d->nfields; i++) {
+		free(d->fields[i].name);
+		free(d->fields[i].value);
+	}
+	free(d->fields);
+	d->fields = NULL;
+	d->nfields = 0;
 }
 
 int index_mime_extract(const unsigned char *raw, size_t len, struct index_doc *doc_r,

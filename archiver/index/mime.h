@@ -1,7 +1,9 @@
 #ifndef PV_INDEX_MIME_H
 #define PV_INDEX_MIME_H
 
-/* What the index knows of one message, extracted from its exact bytes.
+/* What the index and retention policies know of one message, extracted
+ * from its exact bytes in one pass (ingest parses each message once, and
+ * search and policy cannot read hostile mail two ways).
  *
  * The MIME structure (boundaries, nesting) is walked here, in one linear
  * pass over the bytes with hard caps from limits.h; GMime 3 decodes the
@@ -34,6 +36,18 @@ struct index_range {
 	size_t start, end;
 };
 
+/* A header field as a retention policy tests it (policy.h struct
+ * policy_header): name as written, value unfolded, RFC 2047-decoded. */
+struct index_field {
+	char *name, *value;
+};
+
+/* Bare addr-specs ("alice@example.com", no display name, no brackets). */
+struct index_addrs {
+	char **v;
+	size_t n, cap;
+};
+
 /* Every string is clean UTF-8 (archiver/index/text.h), NUL-terminated,
  * "" when absent; header-derived ones are single lines. */
 struct index_doc {
@@ -55,6 +69,15 @@ struct index_doc {
 	 * alternatives not chosen); private to mime.c. */
 	struct index_range *hidden;
 	size_t nhidden, hidden_cap;
+	/* What retention policies test (archiver/archive/retention.h), made
+	 * by the same parse as the fields above, so that search and policy
+	 * read hostile mail the same way: the addr-spec of every mailbox in
+	 * from/to/cc/bcc, in order, groups flattened, each field parsed on its
+	 * own; and the first PV_RETENTION_HEADERS_MAX fields of the top-level
+	 * header in order, trimmed (the policy's subject is `subject`). */
+	struct index_addrs addr_from, addr_to, addr_cc, addr_bcc;
+	struct index_field *fields;
+	size_t nfields;
 };
 
 /* Extracts raw[0..len) into *doc_r (initialised here; free it with

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "archiver/lib/number.h"
+
 static int64_t (*clock_override)(void);
 
 void pv_clock_override(int64_t (*fn)(void))
@@ -40,18 +42,6 @@ void pv_clock_format_rfc3339(int64_t unix_s, char out[PV_RFC3339_LEN])
 	strftime(out, PV_RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int parse_digits(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 int pv_clock_parse_rfc3339(const char *s, int64_t *unix_r)
 {
 	int y, mo, d, h = 0, mi = 0, sec = 0;
@@ -59,15 +49,15 @@ int pv_clock_parse_rfc3339(const char *s, int64_t *unix_r)
 
 	if (len != 10 && len != 20)
 		return -1;
-	if (parse_digits(s, 4, &y) || s[4] != '-' || parse_digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || parse_digits(s + 8, 2, &d))
+	/* fixed-width fields, each range checked as it is read */
+	if (pv_parse_int(s, 4, 1970, 9999, 0, &y) || s[4] != '-' ||
+	    pv_parse_int(s + 5, 2, 1, 12, 0, &mo) || s[7] != '-' ||
+	    pv_parse_int(s + 8, 2, 1, 31, 0, &d))
 		return -1;
 	if (len == 20 &&
-	    (s[10] != 'T' || parse_digits(s + 11, 2, &h) || s[13] != ':' ||
-	     parse_digits(s + 14, 2, &mi) || s[16] != ':' ||
-	     parse_digits(s + 17, 2, &sec) || s[19] != 'Z'))
-		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	    (s[10] != 'T' || pv_parse_int(s + 11, 2, 0, 23, 0, &h) || s[13] != ':' ||
+	     pv_parse_int(s + 14, 2, 0, 59, 0, &mi) || s[16] != ':' ||
+	     pv_parse_int(s + 17, 2, 0, 60, 0, &sec) || s[19] != 'Z'))
 		return -1;
 	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

@@ -1,6 +1,5 @@
 #include "archiver/lib/config.h"
 
-#include <errno.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/number.h"
 
 void pv_config_defaults(struct pv_config *cfg)
 {
@@ -26,24 +26,20 @@ struct load_state {
 	int failed;
 };
 
+/* Digits with an optional K, M or G suffix (sizes), in [min, max]. */
 static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno || end == v || v[0] == '-')
+	size_t n = strlen(v);
+	unsigned shift = 0;
+	uint64_t x;
+	if (n > 0 && strchr("KMG", v[n - 1]) != NULL)
+		shift = v[--n] == 'K' ? 10 : v[n] == 'M' ? 20 : 30;
+	if (pv_parse_u64(v, n, 0, UINT64_MAX >> shift, 0, &x) < 0)
 		return -1;
-	/* Sizes may carry a K, M or G suffix. */
-	if (*end == 'K' || *end == 'M' || *end == 'G') {
-		unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
-		if (n > (UINT64_MAX >> shift))
-			return -1;
-		n <<= shift;
-		end++;
-	}
-	if (*end != '\0' || n < min || n > max)
+	x <<= shift;
+	if (x < min || x > max)
 		return -1;
-	*out = n;
+	*out = x;
 	return 0;
 }
 

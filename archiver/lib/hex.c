@@ -1,6 +1,6 @@
 #include "archiver/lib/hex.h"
 
-#include <string.h>
+#include <stdbool.h>
 
 void pv_hex(const unsigned char *bin, size_t len, char *out)
 {
@@ -12,26 +12,36 @@ void pv_hex(const unsigned char *bin, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int nibble(char c)
+static int nibble(char c, bool lower_only)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
+	if (c >= 'A' && c <= 'F' && !lower_only)
 		return c - 'A' + 10;
 	return -1;
 }
 
-int pv_unhex(const char *hex, unsigned char *bin, size_t len)
+static int unhex(const char *s, size_t len, unsigned char *out, size_t n, bool lower_only)
 {
-	if (strlen(hex) != 2 * len)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+	if (len != 2 * n)
+		return PV_ERR;
+	for (size_t i = 0; i < n; i++) {
+		int hi = nibble(s[2 * i], lower_only), lo = nibble(s[2 * i + 1], lower_only);
 		if (hi < 0 || lo < 0)
-			return -1;
-		bin[i] = (unsigned char)(hi << 4 | lo);
+			return PV_ERR;
+		out[i] = (unsigned char)(hi << 4 | lo);
 	}
-	return 0;
+	return PV_OK;
+}
+
+int pv_unhex(const char *s, size_t len, unsigned char *out, size_t n)
+{
+	return unhex(s, len, out, n, false);
+}
+
+int pv_unhex_lower(const char *s, size_t len, unsigned char *out, size_t n)
+{
+	return unhex(s, len, out, n, true);
 }

@@ -31,6 +31,16 @@
 #define PV_POP3_SCRAM_ITER_MAX 1000000
 /* SASL round trips per AUTH (SCRAM needs 3; anything longer is a loop). */
 #define PV_POP3_SASL_ROUNDS_MAX 8
+/* SCRAM (RFC 5802 §5.1) sets no size: a server-first-message is a nonce,
+ * a salt and a count (~100 bytes from real servers), and our own messages
+ * are as small; 4 KiB each bounds the AuthMessage (three of them) that is
+ * HMACed. A salt is 16-32 bytes in practice (RFC 7677 §3 uses 16). */
+#define PV_POP3_SCRAM_MSG_MAX 4096
+#define PV_POP3_SCRAM_SALT_MAX 256
+/* RFC 2449 §8 response codes are short words ("IN-USE", "SYS/TEMP",
+ * "LOGIN-DELAY"); a longer one is kept in the text, not as a code. The
+ * buffer holds the code and its NUL. */
+#define PV_POP3_RESP_CODE_MAX 64
 /* Default timeouts: connect, and each read/write making no progress. */
 #define PV_POP3_CONNECT_TIMEOUT_MS 30000
 #define PV_POP3_IO_TIMEOUT_MS 120000
@@ -90,6 +100,13 @@
 /* One header field kept for decoding: a To: with thousands of recipients
  * fits; GMime's structures cost ~7-45x the bytes handed to them. */
 #define PV_MIME_FIELD_MAX (256 * 1024)
+/* GMime 3.2's address-list parser recurses once per group it opens, so a
+ * field like "a:a:a:..." (40,000 levels in 256 KiB) overflows the stack,
+ * and each level costs time. Once a message's address fields hold more
+ * ':' than this outside quotes, comments and <>, the field that passes it
+ * and the rest are kept as text, not parsed for addresses: groups do not
+ * nest (RFC 5322 §3.4), real mail has one or two. */
+#define PV_MIME_ADDR_COLONS_MAX 100
 /* A boundary is at most 70 characters (RFC 2046 5.1.1); tolerate broken
  * mailers up to a line's worth (RFC 5322 2.1.1: 998). */
 #define PV_MIME_BOUNDARY_MAX 998
@@ -139,9 +156,10 @@
 #define PV_POLICY_SIZE_LITERAL_MAX (1024ull * 1024 * 1024 * 1024)
 /* Diagnostics collected by one `policy check` before giving up. */
 #define PV_POLICY_ERRORS_MAX 20
-/* Header fields of one message a policy's `header` rules look at (the
- * header section is also capped at PV_MIME_HEADER_MAX bytes): bounds the
- * per-message evaluation work; real mail has a few dozen. */
+/* Header fields of one message a policy's `header` rules look at, kept by
+ * the MIME parse (index/mime.c; the header section is also capped at
+ * PV_MIME_HEADER_MAX bytes): bounds the per-message decoding and
+ * evaluation work; real mail has a few dozen. */
 #define PV_RETENTION_HEADERS_MAX 10000
 /* Legal holds: a matter name is shown in lists and tombstone reasons; a note
  * is one line of context, not a document. */
@@ -187,10 +205,19 @@
 #define PV_EXPORT_MATTER_MAX 128
 #define PV_EXPORT_BATES_PREFIX_MAX 32
 #define PV_EXPORT_BATES_NUMBER_MAX 999999999999999LL
+/* Fields in one row of a load file (DAT or CSV) read back by
+ * verify-bundle: we write 18 columns at most (ediscovery.h). */
+#define PV_EXPORT_LOADFILE_FIELDS_MAX 64
 /* What verify-bundle reads from an eDiscovery bundle: its request (query
  * and matter, each far below this) and an mbox From_ line (we write ~80
  * bytes). */
 #define PV_EXPORT_REQUEST_MAX (64 * 1024)
 #define PV_EXPORT_FROM_LINE_MAX 1024
+
+/* A limit spelled as a string literal, for SQL text
+ * ("LIMIT " PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX)); the limit must be a
+ * plain number for this. */
+#define PV_LIMIT_STR_(x) #x
+#define PV_LIMIT_STR(x) PV_LIMIT_STR_(x)
 
 #endif

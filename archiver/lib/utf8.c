@@ -30,3 +30,12 @@ size_t pv_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r)
 	*cp_r = cp;
 	return len;
 }
+
+bool pv_utf8_valid(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	for (size_t i = 0, k; i < n; i += k)
+		if ((k = pv_utf8_decode(s + i, n - i, &cp)) == 0)
+			return false;
+	return true;
+}

@@ -1,6 +1,11 @@
 #ifndef PV_UTF8_H
 #define PV_UTF8_H
 
+/* UTF-8 (RFC 3629), the one decoder of the tree: the JSON printer, signed
+ * notes, the policy lexer, index text, the query parser, the audit log,
+ * hold names and export matter names all check text with it. */
+
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -8,5 +13,10 @@
  * the code point in *cp_r, or 0 when it is not valid UTF-8 per RFC 3629
  * (overlong forms, surrogates, values past U+10FFFF, a cut sequence). */
 size_t pv_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r);
+
+/* Whether all of s[0..n) is valid UTF-8 (pv_utf8_decode on each
+ * sequence). NUL and other controls are valid UTF-8: callers that refuse
+ * them check for them. */
+bool pv_utf8_valid(const unsigned char *s, size_t n);
 
 #endif

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "archiver/lib/number.h"
+
 static char up(char c)
 {
 	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
@@ -26,7 +28,7 @@ static bool word_eq(const char *s, size_t len, const char *w)
 
 /* RFC 2449 §8: resp-code = "[" resp-level *("/" resp-level) "]",
  * resp-level = 1*(ALPHA / "-"). Returns the length consumed, 0 if none. */
-static size_t parse_code(const char *s, size_t len, char code[POP3_RESP_CODE_MAX])
+static size_t parse_code(const char *s, size_t len, char code[PV_POP3_RESP_CODE_MAX])
 {
 	if (len < 3 || s[0] != '[')
 		return 0;
@@ -41,7 +43,7 @@ static size_t parse_code(const char *s, size_t len, char code[POP3_RESP_CODE_MAX
 			level_start = false;
 		else
 			return 0;
-		if (i >= POP3_RESP_CODE_MAX)
+		if (i >= PV_POP3_RESP_CODE_MAX)
 			return 0;
 		i++;
 	}
@@ -103,23 +105,6 @@ int pop3_reply_status(const struct pop3_reply *r)
 	return PV_ERR;
 }
 
-int pop3_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *v_r)
-{
-	uint64_t v = 0;
-	if (len == 0 || len > 20)
-		return PV_EPROTO;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return PV_EPROTO;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (max - d) / 10)
-			return PV_EPROTO;
-		v = v * 10 + d;
-	}
-	*v_r = v;
-	return PV_OK;
-}
-
 /* Splits the next SP-separated token off s[*pos..len). */
 static bool next_token(const char *s, size_t len, size_t *pos,
 		       const char **tok_r, size_t *tok_len_r)
@@ -151,7 +136,7 @@ static bool parse_days(const char *s, size_t len, size_t pos, bool allow_never,
 		return false;
 	if (allow_never && word_eq(t, tl, "NEVER"))
 		*never_r = true;
-	else if (pop3_parse_u64(t, tl, UINT32_MAX, &v) < 0)
+	else if (pv_parse_u64(t, tl, 0, UINT32_MAX, 0, &v) < 0)
 		return false;
 	*v_r = (uint32_t)v;
 	if (next_token(s, len, &pos, &t, &tl) && word_eq(t, tl, "USER"))
@@ -229,7 +214,7 @@ void pop3_caps_parse_line(struct pop3_caps *caps, const char *line, size_t len)
 			caps->expire_never = true;
 			caps->expire_days = 0;
 			caps->expire_malformed = true;
-		} else if (pop3_parse_u64(kw + 6, kl - 6, UINT32_MAX, &v) == 0) {
+		} else if (pv_parse_u64(kw + 6, kl - 6, 0, UINT32_MAX, 0, &v) == 0) {
 			caps->expire = true;
 			caps->expire_never = false;
 			caps->expire_days = (uint32_t)v;
@@ -249,7 +234,7 @@ void pop3_caps_parse_line(struct pop3_caps *caps, const char *line, size_t len)
 		 * scheduling hint, so taking it costs nothing if wrong. */
 		uint64_t v;
 		if (!caps->login_delay && pos == len &&
-		    pop3_parse_u64(kw, kl, UINT32_MAX, &v) == 0) {
+		    pv_parse_u64(kw, kl, 0, UINT32_MAX, 0, &v) == 0) {
 			caps->login_delay = true;
 			caps->login_delay_s = (uint32_t)v;
 			caps->login_delay_malformed = true;
@@ -267,14 +252,14 @@ int pop3_parse_scan(const char *s, size_t len, bool allow_zero,
 	if (sp == len)
 		return PV_EPROTO;
 	uint64_t num, size;
-	if (pop3_parse_u64(s, sp, PV_POP3_MAILBOX_MAX_MESSAGES, &num) < 0 ||
+	if (pv_parse_u64(s, sp, 0, PV_POP3_MAILBOX_MAX_MESSAGES, 0, &num) < 0 ||
 	    (num == 0 && !allow_zero))
 		return PV_EPROTO;
 	size_t end = sp + 1;
 	while (end < len && s[end] != ' ')
 		end++;
 	/* RFC 1939 §5 sets no rule for what follows the size. */
-	if (pop3_parse_u64(s + sp + 1, end - sp - 1, UINT64_MAX / 2, &size) < 0)
+	if (pv_parse_u64(s + sp + 1, end - sp - 1, 0, UINT64_MAX / 2, 0, &size) < 0)
 		return PV_EPROTO;
 	*num_r = (uint32_t)num;
 	*size_r = size;
@@ -300,7 +285,7 @@ int pop3_parse_uidl(const char *s, size_t len, uint32_t *num_r,
 	if (sp == len)
 		return PV_EPROTO;
 	uint64_t num;
-	if (pop3_parse_u64(s, sp, PV_POP3_MAILBOX_MAX_MESSAGES, &num) < 0 || num == 0)
+	if (pv_parse_u64(s, sp, 0, PV_POP3_MAILBOX_MAX_MESSAGES, 0, &num) < 0 || num == 0)
 		return PV_EPROTO;
 	const char *u = s + sp + 1;
 	size_t ul = len - sp - 1;

@@ -20,13 +20,11 @@ enum pop3_reply_kind {
 	POP3_REPLY_CONT, /* "+ " SASL continuation (RFC 5034 §4) */
 };
 
-#define POP3_RESP_CODE_MAX 64
-
 struct pop3_reply {
 	enum pop3_reply_kind kind;
 	/* Response code without brackets, upper-cased ("IN-USE", "SYS/TEMP");
 	 * "" when there is none or it was malformed (then it stays in text). */
-	char code[POP3_RESP_CODE_MAX];
+	char code[PV_POP3_RESP_CODE_MAX];
 	/* Text after the status (and code), pointing into the parsed line. For
 	 * a continuation, the base64 challenge ("" when empty). */
 	const char *text;
@@ -90,10 +88,6 @@ int pop3_parse_uidl(const char *s, size_t len, uint32_t *num_r,
 
 /* True when s[0..len) is a valid UIDL (RFC 1939 §7). */
 bool pop3_uidl_valid(const char *s, size_t len);
-
-/* Decimal digits only, no sign or spaces, value <= max. 0 or PV_EPROTO. */
-int pop3_parse_u64(const char *s, size_t len, uint64_t max,
-		   uint64_t *v_r) PV_WARN_UNUSED;
 
 /* The APOP timestamp "<...@...>" from a greeting's text (RFC 1939 §7).
  * Returns true and copies it (NUL-terminated) when present and printable. */

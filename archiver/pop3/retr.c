@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "archiver/lib/number.h"
 #include "archiver/pop3/dot.h"
 
 struct retr_run {
@@ -67,7 +68,7 @@ static int read_one(struct pop3_client *c, uint32_t msgnum, uint64_t max,
 	while (k < c->reply.text_len && c->reply.text[k] >= '0' && c->reply.text[k] <= '9')
 		k++;
 	res->size_announced =
-		pop3_parse_u64(c->reply.text, k, UINT64_MAX / 2, &res->announced_size) == 0;
+		pv_parse_u64(c->reply.text, k, 0, UINT64_MAX / 2, 0, &res->announced_size) == 0;
 	if (h->begin != NULL && (r = h->begin(h->ctx, msgnum, res)) < 0) {
 		res->status = r;
 		*cb_abort = true;

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/base64.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/number.h"
 #include "archiver/lib/random.h"
 #include "archiver/pop3/reply.h"
 
@@ -28,16 +30,7 @@ int pop3_b64_encode(const void *in, size_t n, struct pv_buf *out,
 int pop3_b64_decode(const char *in, size_t n, unsigned char *out,
 		    size_t out_max, size_t *out_len_r)
 {
-	const char *end;
-	size_t len;
-	if (n % 4 != 0)
-		return PV_EPROTO;
-	if (sodium_base642bin(out, out_max, in, n, NULL, &len, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != in + n)
-		return PV_EPROTO;
-	*out_len_r = len;
-	return PV_OK;
+	return pv_b64_decode(in, n, out, out_max, out_len_r) == 0 ? PV_OK : PV_EPROTO;
 }
 
 int pop3_sasl_plain(const char *authzid, const char *user, const char *pass,
@@ -128,13 +121,10 @@ int pop3_apop_digest(const char *timestamp, const char *pass, char hex_r[33],
 
 /* ---- SCRAM-SHA-256 (RFC 5802 §3, RFC 7677) ---- */
 
-#define SCRAM_SALT_MAX 256
-#define SCRAM_MSG_MAX 4096
-
 void pop3_scram_init(struct pop3_scram *s)
 {
-	pv_buf_init(&s->client_first_bare, SCRAM_MSG_MAX);
-	pv_buf_init(&s->auth_message, 3 * SCRAM_MSG_MAX);
+	pv_buf_init(&s->client_first_bare, PV_POP3_SCRAM_MSG_MAX);
+	pv_buf_init(&s->auth_message, 3 * PV_POP3_SCRAM_MSG_MAX);
 	s->nonce_len = 0;
 	s->have_signature = false;
 	sodium_memzero(s->server_signature, sizeof(s->server_signature));
@@ -208,11 +198,11 @@ int pop3_scram_client_final(struct pop3_scram *s, const char *pass,
 {
 	const char *nonce, *salt64, *iter;
 	size_t nonce_len, salt64_len, iter_len, pos = 0, salt_len;
-	unsigned char salt[SCRAM_SALT_MAX];
+	unsigned char salt[PV_POP3_SCRAM_SALT_MAX];
 	uint64_t iterations;
 	int r;
 
-	if (len > SCRAM_MSG_MAX || memchr(sf, '\0', len) != NULL)
+	if (len > PV_POP3_SCRAM_MSG_MAX || memchr(sf, '\0', len) != NULL)
 		return pv_fail(err, PV_EPROTO, "SCRAM: bad server-first-message");
 	if (len >= 2 && sf[0] == 'm' && sf[1] == '=')
 		return pv_fail(err, PV_EPROTO, "SCRAM: server requires an unknown extension");
@@ -232,15 +222,15 @@ int pop3_scram_client_final(struct pop3_scram *s, const char *pass,
 	if (pop3_b64_decode(salt64, salt64_len, salt, sizeof(salt), &salt_len) < 0 ||
 	    salt_len == 0)
 		return pv_fail(err, PV_EPROTO, "SCRAM: bad salt");
-	if (pop3_parse_u64(iter, iter_len, UINT32_MAX, &iterations) < 0 ||
-	    iterations < PV_POP3_SCRAM_ITER_MIN || iterations > PV_POP3_SCRAM_ITER_MAX)
+	if (pv_parse_u64(iter, iter_len, PV_POP3_SCRAM_ITER_MIN, PV_POP3_SCRAM_ITER_MAX, 0,
+			 &iterations) < 0)
 		return pv_fail(err, PV_EPROTO, "SCRAM: iteration count %.*s refused",
 			       (int)(iter_len < 20 ? iter_len : 20), iter);
 
 	unsigned char salted[32], client_key[32], stored_key[32], server_key[32];
 	unsigned char client_sig[32], proof[32];
 	struct pv_buf final;
-	pv_buf_init(&final, SCRAM_MSG_MAX);
+	pv_buf_init(&final, PV_POP3_SCRAM_MSG_MAX);
 	/* client-final-message-without-proof; "biws" = base64("n,,"). */
 	r = pv_buf_printf(&final, err, "c=biws,r=%.*s", (int)nonce_len, nonce);
 	if (r == 0) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "archiver/lib/clock.h"
+#include "archiver/lib/number.h"
 
 #define LEAF_MAGIC "popvault/archive/v1 "
 
@@ -59,13 +60,10 @@ static int take_line(const char **p, const char *end, const char *key, char *out
 
 static int parse_int(const char *s, int64_t *v)
 {
-	char *end;
-	if (*s < '0' || *s > '9')
+	uint64_t n;
+	if (pv_parse_u64(s, strlen(s), 0, INT64_MAX, 0, &n) < 0)
 		return -1;
-	long long n = strtoll(s, &end, 10);
-	if (*end != '\0' || n < 0)
-		return -1;
-	*v = n;
+	*v = (int64_t)n;
 	return 0;
 }
 

@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		loadfile_fields_init(&g, 8 * size + 1024);
 		pv_buf_init(&row, 8 * size + 1024);
 		if (loadfile_parse(kind, (const char *)data, size, &f, &err) == 0) {
-			const char *v[LOADFILE_FIELDS_MAX];
+			const char *v[PV_EXPORT_LOADFILE_FIELDS_MAX];
 			for (size_t i = 0; i < f.n; i++)
 				v[i] = loadfile_field(&f, i);
 			if (loadfile_row(kind, v, f.n, &row, &err) != 0 ||

@@ -30,7 +30,7 @@ static void check_line(const char *l, size_t n)
 	for (int cont = 0; cont < 2; cont++)
 		if (pop3_reply_parse(l, n, cont, &r) == 0) {
 			if (r.text < l || r.text + r.text_len != l + n ||
-			    strlen(r.code) >= POP3_RESP_CODE_MAX)
+			    strlen(r.code) >= PV_POP3_RESP_CODE_MAX)
 				abort();
 			int st = pop3_reply_status(&r);
 			if ((r.kind == POP3_REPLY_ERR) != (st < 0))

@@ -79,21 +79,35 @@ static void fx_free(struct fx *f)
 	fx_rmtree(f->dir);
 }
 
-/* Archives raw (NUL-terminated text) as received at `received`; returns its id. */
-static int64_t fx_archive(struct fx *f, const char *raw, int64_t received)
+/* Archives raw[0..len) as received at `received`; returns its id. With
+ * keep_plain, as the harvest archives small mail: the plaintext handed to
+ * ingest (one MIME parse for policy and index, indexed in the commit);
+ * else read back from the blob. */
+static int64_t fx_archive_bytes(struct fx *f, const char *raw, size_t len, int64_t received,
+				bool keep_plain)
 {
 	struct pv_error err;
 	struct blob_writer *w;
 	struct ingest_item it;
 	memset(&it, 0, sizeof(it));
 	fx_must(blob_writer_new(f->dir, &w, &err), &err, "blob_writer_new");
-	fx_must(blob_writer_write(w, raw, strlen(raw), &err), &err, "blob write");
+	fx_must(blob_writer_write(w, raw, len, &err), &err, "blob write");
 	fx_must(blob_writer_finish(&w, &it.blob, &err), &err, "blob finish");
 	snprintf(it.uidl, sizeof(it.uidl), "uidl-%d", ++f->next_uidl);
 	it.msgnum = 1;
 	it.received_at = received;
+	if (keep_plain) {
+		it.plain = (const unsigned char *)raw;
+		it.plain_len = len;
+	}
 	fx_must(ingest_commit(f->ar, &f->acct, &it, 1, &err), &err, "ingest_commit");
 	return it.message_id;
+}
+
+/* Archives raw (NUL-terminated text) as received at `received`; returns its id. */
+static int64_t fx_archive(struct fx *f, const char *raw, int64_t received)
+{
+	return fx_archive_bytes(f, raw, strlen(raw), received, false);
 }
 
 /* Stores text as the next policy version (no re-evaluation); returns it. */

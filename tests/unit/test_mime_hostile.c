@@ -217,6 +217,52 @@ static void test_10mb_address_list_is_bounded(void **state)
 	index_doc_free(&doc);
 }
 
+/* GMime's address parser recurses once per group: "To: a:a:a:..." (or
+ * "To: a<CR>To: a<CR>...", one line with bare CRs) crashed the indexer and
+ * ingest on a stack overflow. Such a field is kept as text now, and the
+ * sender before it is still parsed. */
+static void test_address_groups_nested_100000_deep_do_not_overflow_the_stack(void **state)
+{
+	(void)state;
+	static const char *const nest[] = {"a:", "\"a\":", ",:", "a\rTo: "};
+	for (size_t i = 0; i < sizeof(nest) / sizeof(nest[0]); i++) {
+		struct gen g;
+		struct index_doc doc;
+		gen_init(&g);
+		put(&g, "From: boss@example.com\r\nTo: ");
+		put_rep(&g, nest[i], 100000);
+		put(&g, "\r\nSubject: still read\r\n\r\nbody\r\n");
+		extract_bounded(&g, &doc);
+		assert_string_equal(pv_buf_str(&doc.from), "boss@example.com");
+		assert_string_equal(doc.addr_from.v[0], "boss@example.com");
+		assert_true(doc.to.len > 0); /* searchable as text */
+		assert_int_equal(doc.addr_to.n, 0);
+		assert_string_equal(pv_buf_str(&doc.subject), "still read");
+		index_doc_free(&doc);
+	}
+}
+
+/* A megabyte of small address fields, each opening groups: the work on
+ * them is bounded (PV_MIME_ADDR_COLONS_MAX for the whole message, then
+ * text), and so is the policy's list of addresses (what search keeps). */
+static void test_a_megabyte_of_group_fields_is_bounded(void **state)
+{
+	(void)state;
+	struct gen g;
+	struct index_doc doc;
+	gen_init(&g);
+	put(&g, "From: boss@example.com\r\n");
+	put_rep(&g, "To: a:b:c:d:e:f:g:h:i:j:k:l:m:n:o:p:q:r:s:t:u:v;\r\n", 20000);
+	put_rep(&g, "Cc: x@example.com\r\n", 20000);
+	put(&g, "\r\nbody\r\n");
+	extract_bounded(&g, &doc);
+	assert_string_equal(doc.addr_from.v[0], "boss@example.com");
+	assert_true(doc.to.len > 0 && doc.to.len <= PV_MIME_FIELD_MAX);
+	assert_true(doc.cc.len > 0 && doc.cc.len <= PV_MIME_FIELD_MAX);
+	assert_true(doc.nfields <= PV_RETENTION_HEADERS_MAX);
+	index_doc_free(&doc);
+}
+
 static void test_huge_text_is_cut_on_a_character_boundary(void **state)
 {
 	(void)state;
@@ -356,6 +402,8 @@ int main(void)
 		cmocka_unit_test(test_10mb_header_field_is_cut_and_the_body_still_read),
 		cmocka_unit_test(test_a_million_header_fields_and_folds),
 		cmocka_unit_test(test_10mb_address_list_is_bounded),
+		cmocka_unit_test(test_address_groups_nested_100000_deep_do_not_overflow_the_stack),
+		cmocka_unit_test(test_a_megabyte_of_group_fields_is_bounded),
 		cmocka_unit_test(test_huge_text_is_cut_on_a_character_boundary),
 		cmocka_unit_test(test_pathological_html_is_linear),
 		cmocka_unit_test(test_near_miss_boundaries_under_100_open_levels),

@@ -137,7 +137,7 @@ static void test_view_proof_verifies_offline(void **state)
 	memcpy(salt_hex, p.extra + 5, 2 * BLOB_SALT_BYTES);
 	salt_hex[2 * BLOB_SALT_BYTES] = '\0';
 	assert_int_equal(p.extra[5 + 2 * BLOB_SALT_BYTES], '\n');
-	assert_int_equal(pv_unhex(salt_hex, salt, sizeof(salt)), 0);
+	assert_int_equal(pv_unhex(salt_hex, strlen(salt_hex), salt, sizeof(salt)), 0);
 	blob_commitment(salt, (const unsigned char *)mails[1], strlen(mails[1]), commit);
 	pv_hex(commit, sizeof(commit), hex);
 	assert_string_equal(l.commit, hex);

@@ -384,6 +384,21 @@ static void test_b64_decode_strict(void **state)
 	assert_int_equal(pop3_b64_decode(S("dGltdGltdGlt"), out, 4, &n), PV_EPROTO);
 }
 
+/* sodium_base642bin takes any byte >= 0x80 for a digit: a server's
+ * "QU\xc2B" challenge decoded to three bytes. The SASL decoder is the
+ * strict one of archiver/lib/base64.h now. */
+static void test_b64_decode_refuses_bytes_above_0x7f(void **state)
+{
+	(void)state;
+	unsigned char out[64];
+	size_t n = 0;
+	assert_int_equal(pop3_b64_decode(S("QU\xc2" "B"), out, sizeof(out), &n), PV_EPROTO);
+	assert_int_equal(pop3_b64_decode(S("\xff\xff\xff\xff"), out, sizeof(out), &n), PV_EPROTO);
+	assert_int_equal(pop3_b64_decode(S("QUJD"), out, sizeof(out), &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, "ABC", 3);
+}
+
 /* RFC 7677 §3 example exchange. */
 #define R7677_SERVER_FIRST "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0," \
 			   "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
@@ -509,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_apop_known_answer),
 		cmocka_unit_test(test_plain_and_oauth_encodings),
 		cmocka_unit_test(test_b64_decode_strict),
+		cmocka_unit_test(test_b64_decode_refuses_bytes_above_0x7f),
 		cmocka_unit_test(test_scram_rfc7677_known_answer),
 		cmocka_unit_test(test_scram_bad_server_signature_rejected),
 		cmocka_unit_test(test_scram_server_first_checked),

@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "archiver/index/index.h"
 #include "archiver/index/mime.h"
 #include "archiver/archive/retention.h"
 #include "test_dispose_fixture.h"
@@ -24,6 +25,16 @@ static struct policy *parse_ok(const char *text)
 	return p;
 }
 
+/* What a policy sees of raw[0..len): one MIME parse (doc), then the
+ * policy's view of it (rm borrows doc). */
+static void message_of(const unsigned char *raw, size_t len, struct index_doc *doc,
+		       struct retention_message *rm)
+{
+	struct pv_error err;
+	fx_must(index_mime_extract(raw, len, doc, &err), &err, "extract");
+	fx_must(retention_message_init(rm, "sales", doc, len, 1, &err), &err, "init");
+}
+
 /* The class p gives raw, archived from `account`, as ingest would see it. */
 static void class_of(const struct policy *p, const char *account, const char *raw, char *out,
 		     size_t n)
@@ -34,9 +45,8 @@ static void class_of(const struct policy *p, const char *account, const char *ra
 	struct pv_error err;
 	size_t len = strlen(raw);
 	fx_must(index_mime_extract((const unsigned char *)raw, len, &doc, &err), &err, "extract");
-	fx_must(retention_message_init(&rm, account, &doc, (const unsigned char *)raw, len, len,
-				       fx_t("2026-01-10"), &err),
-		&err, "retention_message_init");
+	fx_must(retention_message_init(&rm, account, &doc, len, fx_t("2026-01-10"), &err), &err,
+		"retention_message_init");
 	fx_must(retention_evaluate(p, 1, &rm.m, &ret, NULL, &err), &err, "evaluate");
 	snprintf(out, n, "%s", ret.class_name);
 	retention_message_free(&rm);
@@ -58,10 +68,8 @@ static void test_header_fields_become_policy_fields(void **state)
 		"\r\n"
 		"Subject: in the body, not a header\r\n";
 	struct retention_message rm;
-	struct pv_error err;
-	fx_must(retention_message_init(&rm, "sales", NULL, (const unsigned char *)raw, strlen(raw),
-				       strlen(raw), 1, &err),
-		&err, "init");
+	struct index_doc doc;
+	message_of((const unsigned char *)raw, strlen(raw), &doc, &rm);
 	assert_string_equal(rm.m.from, "Carol@SEC.gov");
 	assert_int_equal(rm.m.n_to, 3); /* the group flattened */
 	assert_string_equal(rm.m.to[0], "a@x.example");
@@ -83,6 +91,7 @@ static void test_header_fields_become_policy_fields(void **state)
 	}
 	assert_true(found);
 	retention_message_free(&rm);
+	index_doc_free(&doc);
 }
 
 static const char matchers_policy[] =
@@ -198,8 +207,8 @@ static void test_hostile_headers_are_bounded(void **state)
 		n += 10;
 	}
 	struct retention_message rm;
-	struct pv_error err;
-	fx_must(retention_message_init(&rm, "a", NULL, raw, n, n, 1, &err), &err, "init");
+	struct index_doc doc;
+	message_of(raw, n, &doc, &rm);
 	assert_true(rm.m.n_headers <= PV_RETENTION_HEADERS_MAX);
 	assert_true(rm.m.n_headers > 100);
 	for (size_t i = 0; i < rm.m.n_headers; i++)
@@ -207,13 +216,160 @@ static void test_hostile_headers_are_bounded(void **state)
 	assert_true(g_utf8_validate(rm.m.subject, -1, NULL)); /* the bad bytes made valid text */
 	assert_null(strchr(rm.m.subject, '\x01'));
 	retention_message_free(&rm);
+	index_doc_free(&doc);
 	/* a message with no header section at all */
-	fx_must(retention_message_init(&rm, "a", NULL, (const unsigned char *)"\r\nbody", 6, 6, 1, &err),
-		&err, "init empty");
+	message_of((const unsigned char *)"\r\nbody", 6, &doc, &rm);
 	assert_null(rm.m.from);
 	assert_int_equal(rm.m.n_headers, 0);
 	retention_message_free(&rm);
+	index_doc_free(&doc);
 	free(raw);
+}
+
+/* Hostile header sections that the policy's own header parser and the
+ * index's GMime walk used to read two ways. */
+struct hostile {
+	const char *name, *raw, *rule, *query;
+	size_t len; /* 0: strlen(raw) */
+};
+
+static const struct hostile hostile[] = {
+	/* a NUL inside a field: the index's C string ended there, the policy
+	 * read on (GMime takes C strings; both read it as a space now) */
+	{"nul", "From: n@nul.example\r\nSubject: quarterly\0 zebracontract review\r\n\r\nb\r\n",
+	 "subject ~ \"*zebracontract*\"", "subject:zebracontract",
+	 sizeof("From: n@nul.example\r\nSubject: quarterly\0 zebracontract review\r\n\r\nb\r\n") - 1},
+	/* RFC 2047 encoded-words, folded between two of them */
+	{"enc", "From: e@enc.example\r\nSubject: =?utf-8?q?Vertr=C3=A4ge?=\r\n"
+		" =?iso-8859-1?q?_f=FCr_yakpolicy?=\r\n\r\nb\r\n",
+	 "subject = \"Vertr\xc3\xa4ge f\xc3\xbcr yakpolicy\"", "subject:yakpolicy", 0},
+	/* a display name that spells another address, encoded */
+	{"encname", "From: =?utf-8?q?boss=40corp=2Eexample?= <evil@encname.example>\r\n\r\nb\r\n",
+	 "from = \"evil@encname.example\"", "from:evil@encname.example", 0},
+	/* a From folded inside its quoted display name */
+	{"fold", "From:\r\n \"Carol\r\n\tCompliance\" <carol@foldsec.example>\r\n\r\nb\r\n",
+	 "from = \"carol@foldsec.example\"", "from:carol@foldsec.example", 0},
+	/* two From fields: the policy's sender is the first, search has both,
+	 * and `header "from"` sees both */
+	{"dupfrom", "From: first@dupa.example\r\nFrom: second@dupb.example\r\n\r\nb\r\n",
+	 "from = \"first@dupa.example\" and header \"from\" = \"second@dupb.example\"",
+	 "from:first@dupa.example from:second@dupb.example", 0},
+	/* two To fields, the first broken: each is parsed on its own */
+	{"dupto", "From: d@dupto.example\r\nTo: \"Legal\r\nTo: counsel@quote.example\r\n\r\nb\r\n",
+	 "to = \"counsel@quote.example\"", "to:counsel@quote.example", 0},
+	/* a group, an obsolete "Cc :" and a folded list */
+	{"group", "From: g@group.example\r\nCc : Board: a@grp.example,\r\n b@grp.example;\r\n\r\nb\r\n",
+	 "cc = \"b@grp.example\"", "cc:b@grp.example", 0},
+};
+
+/* Two header sections past the caps, built at run time: a From field
+ * that starts just before PV_MIME_HEADER_MAX and ends after it (the
+ * policy's parser cut it at the cap: "From: boss@edge.exa"), and a From
+ * after PV_RETENTION_HEADERS_MAX other fields (the policy's parser had
+ * stopped counting, search had it). Both are kept whole for both now. */
+static char *big_header(bool late, size_t *len_r)
+{
+	static const char from_edge[] = "From: boss@edge.example\r\n";
+	struct pv_buf b;
+	pv_buf_init(&b, 2 * PV_MIME_HEADER_MAX);
+	if (late) {
+		for (int i = 0; i < PV_RETENTION_HEADERS_MAX; i++)
+			assert_int_equal(pv_buf_append_str(&b, "X-A: v\r\n", NULL), 0);
+		assert_int_equal(pv_buf_append_str(&b, "From: late@cap.example\r\n", NULL), 0);
+	} else {
+		size_t start = PV_MIME_HEADER_MAX - 12; /* where the From starts */
+		char fill[1024];
+		memset(fill, 'a', sizeof(fill));
+		while (b.len < start) {
+			size_t n = start - b.len - 12; /* "X-Filler: " and CRLF */
+			n = n < sizeof(fill) ? n : sizeof(fill);
+			assert_int_equal(pv_buf_printf(&b, NULL, "X-Filler: %.*s\r\n", (int)n, fill), 0);
+		}
+		assert_int_equal(b.len, start);
+		assert_int_equal(pv_buf_append_str(&b, from_edge, NULL), 0);
+		assert_true(b.len > PV_MIME_HEADER_MAX);
+	}
+	assert_int_equal(pv_buf_append_str(&b, "\r\nb\r\n", NULL), 0);
+	*len_r = b.len;
+	return (char *)b.data; /* the caller frees it */
+}
+
+/* Each hostile message is archived as the harvest archives small mail
+ * (plaintext kept: one MIME parse, decided and indexed in the same
+ * transaction); its policy class and the search meant to find it must
+ * name that message, and only it. */
+static void test_policy_and_search_agree_on_hostile_headers(void **state)
+{
+	(void)state;
+	enum { N_STATIC = sizeof(hostile) / sizeof(hostile[0]), N = N_STATIC + 2 };
+	struct hostile c[N];
+	int64_t ids[N];
+	struct pv_buf policy;
+	struct pv_error err;
+	struct fx f;
+	char *big[2];
+
+	memcpy(c, hostile, sizeof(hostile));
+	big[0] = big_header(false, &c[N_STATIC].len);
+	c[N_STATIC] = (struct hostile){"edge", big[0], "from = \"boss@edge.example\"",
+				       "from:boss@edge.example", c[N_STATIC].len};
+	big[1] = big_header(true, &c[N_STATIC + 1].len);
+	c[N_STATIC + 1] = (struct hostile){"late", big[1], "from = \"late@cap.example\"",
+					   "from:late@cap.example", c[N_STATIC + 1].len};
+	fx_init(&f);
+	pv_buf_init(&policy, 64 * 1024);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(pv_buf_printf(&policy, NULL, "rule \"%s\": retain %zud when %s\n",
+					       c[i].name, i + 1, c[i].rule), 0);
+	assert_int_equal(pv_buf_printf(&policy, NULL, "default: retain 6y\n"), 0);
+	fx_policy_store(&f, pv_buf_str(&policy));
+	fx_must(index_ensure_schema(f.ar->cat->db, &err), &err, "index schema");
+	for (size_t i = 0; i < N; i++)
+		ids[i] = fx_archive_bytes(&f, c[i].raw, c[i].len ? c[i].len : strlen(c[i].raw),
+					  fx_t("2026-01-10"), true);
+	for (size_t i = 0; i < N; i++) {
+		struct stored_message m = fx_load(&f, ids[i]);
+		if (strcmp(m.class_name, c[i].name) != 0)
+			fail_msg("%s: policy class %s", c[i].name, m.class_name);
+		struct index_hits hits;
+		int64_t total = -1;
+		fx_must(index_search(f.ar->cat->db, c[i].query, 10, 0, &hits, &total, &err), &err,
+			c[i].query);
+		if (total != 1 || hits.n != 1 || hits.v[0].id != ids[i])
+			fail_msg("%s: search %s found %lld messages, not message %lld", c[i].name,
+				 c[i].query, (long long)total, (long long)ids[i]);
+		index_hits_free(&hits);
+	}
+	pv_buf_free(&policy);
+	free(big[0]);
+	free(big[1]);
+	fx_free(&f);
+}
+
+/* The policy's view is made from the index's parse: its sender and
+ * recipients are among the addresses search has, its subject is search's
+ * subject, for every hostile case above. */
+static void test_policy_reads_the_index_parse(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		size_t len = hostile[i].len ? hostile[i].len : strlen(hostile[i].raw);
+		struct retention_message rm;
+		struct index_doc doc;
+		message_of((const unsigned char *)hostile[i].raw, len, &doc, &rm);
+		if (rm.m.from != NULL && strstr(pv_buf_str(&doc.from), rm.m.from) == NULL)
+			fail_msg("%s: policy sender %s, search has %s", hostile[i].name, rm.m.from,
+				 pv_buf_str(&doc.from));
+		for (size_t k = 0; k < rm.m.n_to; k++)
+			assert_non_null(strstr(pv_buf_str(&doc.to), rm.m.to[k]));
+		for (size_t k = 0; k < rm.m.n_cc; k++)
+			assert_non_null(strstr(pv_buf_str(&doc.cc), rm.m.cc[k]));
+		char *subject = g_strstrip(g_strdup(pv_buf_str(&doc.subject)));
+		assert_string_equal(rm.m.subject, subject);
+		g_free(subject);
+		retention_message_free(&rm);
+		index_doc_free(&doc);
+	}
 }
 
 static void test_archive_time_decision_uses_version_in_force(void **state)
@@ -418,6 +574,8 @@ int main(void)
 		cmocka_unit_test(test_every_matcher_on_real_bytes),
 		cmocka_unit_test(test_first_matching_rule_wins),
 		cmocka_unit_test(test_hostile_headers_are_bounded),
+		cmocka_unit_test(test_policy_and_search_agree_on_hostile_headers),
+		cmocka_unit_test(test_policy_reads_the_index_parse),
 		cmocka_unit_test(test_archive_time_decision_uses_version_in_force),
 		cmocka_unit_test(test_policy_versions_are_never_edited),
 		cmocka_unit_test(test_shorter_retention_rewraps_into_new_bucket),
