@@ -171,6 +171,20 @@ const char *const catalog_migrations[] = {
 	"  removed_at INTEGER              -- users are retired, never deleted\n"
 	");\n"
 	"CREATE UNIQUE INDEX users_active_name ON users (name) WHERE removed_at IS NULL;\n",
+	/* 5: web sign-in (popvault serve): sessions and TOTP second factors. */
+	"-- RFC 6238 second factor: the secret sealed under the secrets key (NULL:\n"
+	"-- none enrolled) and the last time step accepted, so no code works twice.\n"
+	"ALTER TABLE users ADD COLUMN totp_secret BLOB;\n"
+	"ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE TABLE web_sessions (\n"
+	"  token_hash BLOB PRIMARY KEY,     -- SHA-256 of the cookie's 256-bit token (never stored)\n"
+	"  user_id INTEGER NOT NULL REFERENCES users(id),\n"
+	"  role TEXT NOT NULL,              -- the role signed in with: a new role ends the session\n"
+	"  user_changed_at INTEGER NOT NULL, -- users.changed_at then: a new password ends it too\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  last_seen INTEGER NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX web_sessions_user ON web_sessions (user_id);\n",
 };
 
 const int catalog_migrations_count =
