@@ -68,7 +68,7 @@ static void session_id(const unsigned char hash[SESSION_HASH_BYTES], char out[17
 
 static void fill_session(struct http_request *rq, const unsigned char token[SESSION_TOKEN_BYTES],
 			 const unsigned char hash[SESSION_HASH_BYTES], int64_t user_id,
-			 const char *user, const char *role, int64_t created, int64_t last_seen)
+			 const char *user, const char *role, int64_t created_ms, int64_t last_seen_ms)
 {
 	struct http_session *s = &rq->session_buf;
 	memset(s, 0, sizeof(*s));
@@ -78,9 +78,9 @@ static void fill_session(struct http_request *rq, const unsigned char token[SESS
 	s->role_bit = http_role_bit(role);
 	memcpy(s->token_hash, hash, SESSION_HASH_BYTES);
 	csrf_of(token, s->csrf);
-	s->created_at = created;
-	s->last_seen = last_seen;
-	s->expires_at = created + rq->app->session_max_s;
+	s->created_ms = created_ms;
+	s->last_seen_ms = last_seen_ms;
+	s->expires_ms = created_ms + rq->app->session_max_s * 1000;
 	rq->session = s;
 	snprintf(rq->actor, sizeof(rq->actor), "web:%s", user);
 }
@@ -128,9 +128,8 @@ int auth_load_session(struct http_request *rq, struct http_response *rs, struct 
 		sodium_memzero(token, sizeof(token));
 		return r;
 	}
-	int64_t now = pv_clock_now();
-	if (now - ws.last_seen >= rq->app->session_idle_s ||
-	    now - ws.created_at >= rq->app->session_max_s) {
+	int64_t now = pv_clock_now_ms(), idle_ms = rq->app->session_idle_s * 1000;
+	if (now - ws.last_seen_ms >= idle_ms || now - ws.created_ms >= rq->app->session_max_s * 1000) {
 		sodium_memzero(token, sizeof(token));
 		(void)session_delete(db, hash, NULL);
 		return auth_clear_cookie(rq, rs) < 0 ? PV_ERR : PV_OK;
@@ -138,10 +137,10 @@ int auth_load_session(struct http_request *rq, struct http_response *rs, struct 
 	/* Activity is written at most every minute (a quarter of the idle
 	 * timeout when that is shorter), not on every request. A failure only
 	 * makes the session look idle sooner. */
-	int64_t every = rq->app->session_idle_s / 4 < 60 ? rq->app->session_idle_s / 4 : 60;
-	if (now - ws.last_seen >= every && session_touch(db, hash, now, NULL) == PV_OK)
-		ws.last_seen = now;
-	fill_session(rq, token, hash, ws.user_id, ws.user, ws.role, ws.created_at, ws.last_seen);
+	int64_t every = idle_ms / 4 < 60000 ? idle_ms / 4 : 60000;
+	if (now - ws.last_seen_ms >= every && session_touch(db, hash, now, NULL) == PV_OK)
+		ws.last_seen_ms = now;
+	fill_session(rq, token, hash, ws.user_id, ws.user, ws.role, ws.created_ms, ws.last_seen_ms);
 	sodium_memzero(token, sizeof(token));
 	return PV_OK;
 }
@@ -225,31 +224,35 @@ static enum auth_outcome open_session(struct http_request *rq, const struct user
 {
 	unsigned char old[SESSION_TOKEN_BYTES], hash[SESSION_HASH_BYTES];
 	struct archive *ar = rq->ar;
-	int64_t now = pv_clock_now();
+	int64_t now = pv_clock_now_ms();
 	char sid[17];
 	int r;
 
 	pv_random_bytes(token, SESSION_TOKEN_BYTES);
 	session_token_hash(token, hash);
 	session_id(hash, sid);
-	if ((r = catalog_begin(ar->cat, &rq->err)) < 0)
+	/* The sign-in's audit entry needs this transaction, and comes first:
+	 * when it cannot be written nothing else is tried. */
+	if ((r = catalog_begin(ar->cat, &rq->err)) < 0) {
+		pv_error_prefix(&rq->err, "audit log");
 		return AUTH_FAILED;
-	if (cookie_token(rq, old) == 1) {
+	}
+	char actor[AUDIT_ACTOR_MAX + 1];
+	snprintf(actor, sizeof(actor), "web:%s", u->name);
+	if ((r = archive_auditf(ar, actor, AUDIT_LOGIN, "ok", NULL, &rq->err,
+				"session=%s role=%s ip=%s", sid, u->role, rq->peer)) == PV_OK &&
+	    cookie_token(rq, old) == 1) {
 		unsigned char old_hash[SESSION_HASH_BYTES];
 		session_token_hash(old, old_hash);
 		sodium_memzero(old, sizeof(old));
 		if ((r = session_delete(ar->cat->db, old_hash, &rq->err)) == PV_ENOTFOUND)
 			r = PV_OK;
 	}
-	char actor[AUDIT_ACTOR_MAX + 1];
-	snprintf(actor, sizeof(actor), "web:%s", u->name);
 	if (r < 0 ||
-	    (r = session_prune(ar->cat->db, now - rq->app->session_idle_s,
-			       now - rq->app->session_max_s, &rq->err)) < 0 ||
+	    (r = session_prune(ar->cat->db, now - rq->app->session_idle_s * 1000,
+			       now - rq->app->session_max_s * 1000, &rq->err)) < 0 ||
 	    (r = session_create(ar->cat->db, hash, u, now, PV_HTTP_SESSIONS_PER_USER_MAX,
 				&rq->err)) < 0 ||
-	    (r = archive_auditf(ar, actor, AUDIT_LOGIN, "ok", NULL, &rq->err,
-				"session=%s role=%s ip=%s", sid, u->role, rq->peer)) < 0 ||
 	    (r = catalog_commit(ar->cat, &rq->err)) < 0) {
 		catalog_rollback(ar->cat);
 		sodium_memzero(token, SESSION_TOKEN_BYTES);
@@ -310,7 +313,7 @@ int auth_sign_out(struct http_request *rq, struct pv_error *err)
 	int r;
 	session_id(rq->session->token_hash, sid);
 	if ((r = catalog_begin(ar->cat, err)) < 0)
-		return r;
+		return pv_error_prefix(err, "audit log"); /* the entry needs it */
 	if ((r = archive_auditf(ar, rq->actor, AUDIT_LOGOUT, "ok", NULL, err, "session=%s ip=%s",
 				sid, rq->peer)) < 0 ||
 	    (r = session_delete(ar->cat->db, rq->session->token_hash, err)) < 0 ||

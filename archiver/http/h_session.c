@@ -60,8 +60,8 @@ int h_me(struct http_request *rq, struct http_response *rs)
 {
 	const struct http_session *s = rq->session;
 	char created[PV_RFC3339_LEN], expires[PV_RFC3339_LEN];
-	pv_clock_format_rfc3339(s->created_at, created);
-	pv_clock_format_rfc3339(s->expires_at, expires);
+	pv_clock_format_rfc3339(s->created_ms / 1000, created);
+	pv_clock_format_rfc3339(s->expires_ms / 1000, expires);
 	return http_reply_json(rs, 200, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:I}}", "user",
 						  s->user, "role", s->role, "csrf", s->csrf,
 						  "session", "created", created, "expires", expires,

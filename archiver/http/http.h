@@ -65,7 +65,7 @@ struct http_session {
 	unsigned role_bit;
 	unsigned char token_hash[SESSION_HASH_BYTES];
 	char csrf[65];                /* the token state-changing requests must send */
-	int64_t created_at, last_seen, expires_at; /* unix seconds; expires: absolute */
+	int64_t created_ms, last_seen_ms, expires_ms; /* unix ms; expires: the absolute timeout */
 };
 
 #define HTTP_PARAMS_MAX 4

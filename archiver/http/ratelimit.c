@@ -53,9 +53,9 @@ static void key_hash(const char *key, unsigned char out[KEY_BYTES])
 /* The wait after the slot's failures, from its last one. */
 static int64_t delay_ms(const struct ratelimit *rl, const struct slot *s)
 {
-	if (s->failures < rl->free_failures)
+	if (s->failures <= rl->free_failures)
 		return 0;
-	uint32_t doublings = s->failures - rl->free_failures;
+	uint32_t doublings = s->failures - rl->free_failures - 1;
 	int64_t d = doublings >= 30 ? rl->max_delay_ms : 1000LL << doublings;
 	return d < rl->max_delay_ms ? d : rl->max_delay_ms;
 }

@@ -2,9 +2,9 @@
 #define PV_HTTP_RATELIMIT_H
 
 /* Failed sign-ins counted per key (a user name, existing or not, or a
- * client address): the first `free_failures` cost nothing, then each
- * further failure doubles the wait before the key may try again (1 s,
- * 2 s, 4 s ...) up to max_delay; a key quiet for max_delay is forgotten.
+ * client address): the first `free_failures` cost nothing; after each
+ * further one the key must wait before trying again, 1 s, then 2 s, 4 s
+ * ... up to max_delay; a key quiet for max_delay is forgotten.
  * A fixed table of `slots` keys (stored as hashes) in memory, the stalest
  * reused when full: restarting the server forgets it. Thread-safe. */
 

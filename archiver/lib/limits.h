@@ -164,10 +164,11 @@
  * goes when a new one would pass this, so rows cannot pile up. */
 #define PV_HTTP_SESSIONS_PER_USER_MAX 16
 /* Failed sign-ins: a user name (existing or not) and a client address may
- * fail this often freely, then each further failure doubles the wait
- * before the next attempt (1 s, 2 s, 4 s ...) up to the maximum; a quiet
- * PV_HTTP_LOGIN_DELAY_MAX_S forgets them. A 6-digit TOTP code then takes
- * years to guess. Per address the allowance is larger (an office NAT). */
+ * fail this often freely; after each further failure the next attempt
+ * must wait 1 s, 2 s, 4 s ... up to the maximum; a quiet
+ * PV_HTTP_LOGIN_DELAY_MAX_S forgets them. Guessing a 6-digit TOTP code
+ * (3 in 10^6 a try, with the drift window) then takes more than a year.
+ * Per address the allowance is larger (an office behind one NAT). */
 #define PV_HTTP_LOGIN_FREE_FAILURES_USER 3
 #define PV_HTTP_LOGIN_FREE_FAILURES_IP 20
 #define PV_HTTP_LOGIN_DELAY_MAX_S (15 * 60)

@@ -181,8 +181,8 @@ const char *const catalog_migrations[] = {
 	"  user_id INTEGER NOT NULL REFERENCES users(id),\n"
 	"  role TEXT NOT NULL,              -- the role signed in with: a new role ends the session\n"
 	"  user_changed_at INTEGER NOT NULL, -- users.changed_at then: a new password ends it too\n"
-	"  created_at INTEGER NOT NULL,\n"
-	"  last_seen INTEGER NOT NULL\n"
+	"  created_ms INTEGER NOT NULL,     -- unix milliseconds: timeouts of a few seconds in tests\n"
+	"  last_seen_ms INTEGER NOT NULL\n"
 	") WITHOUT ROWID;\n"
 	"CREATE INDEX web_sessions_user ON web_sessions (user_id);\n",
 };

@@ -27,25 +27,25 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, struct pv_error *err)
 }
 
 int session_create(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES], const struct user *u,
-		   int64_t now, int max_per_user, struct pv_error *err)
+		   int64_t now_ms, int max_per_user, struct pv_error *err)
 {
 	sqlite3_stmt *st;
 	int r;
 	if ((r = catalog_prepare(db, "INSERT INTO web_sessions (token_hash, user_id, role,"
-				     " user_changed_at, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
+				     " user_changed_at, created_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?)",
 				 &st, err)) < 0)
 		return r;
 	sqlite3_bind_blob(st, 1, hash, SESSION_HASH_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, u->id);
 	sqlite3_bind_text(st, 3, u->role, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, u->changed_at);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 5, now_ms);
+	sqlite3_bind_int64(st, 6, now_ms);
 	if ((r = step_done(db, st, err)) < 0)
 		return r;
 	if ((r = catalog_prepare(db, "DELETE FROM web_sessions WHERE user_id = ?1 AND token_hash IN"
 				     " (SELECT token_hash FROM web_sessions WHERE user_id = ?1"
-				     "  ORDER BY created_at DESC, token_hash LIMIT -1 OFFSET ?2)",
+				     "  ORDER BY created_ms DESC, token_hash LIMIT -1 OFFSET ?2)",
 				 &st, err)) < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, u->id);
@@ -57,7 +57,7 @@ int session_find(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES],
 		 struct web_session *s_r, struct pv_error *err)
 {
 	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT s.user_id, u.name, s.role, s.created_at, s.last_seen"
+	int r = catalog_prepare(db, "SELECT s.user_id, u.name, s.role, s.created_ms, s.last_seen_ms"
 				    " FROM web_sessions s JOIN users u ON u.id = s.user_id"
 				    " WHERE s.token_hash = ? AND " SESSION_ALIVE,
 				&st, err);
@@ -70,8 +70,8 @@ int session_find(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES],
 		s_r->user_id = sqlite3_column_int64(st, 0);
 		snprintf(s_r->user, sizeof(s_r->user), "%s", (const char *)sqlite3_column_text(st, 1));
 		snprintf(s_r->role, sizeof(s_r->role), "%s", (const char *)sqlite3_column_text(st, 2));
-		s_r->created_at = sqlite3_column_int64(st, 3);
-		s_r->last_seen = sqlite3_column_int64(st, 4);
+		s_r->created_ms = sqlite3_column_int64(st, 3);
+		s_r->last_seen_ms = sqlite3_column_int64(st, 4);
 	} else if (rc == SQLITE_DONE) {
 		r = pv_fail(err, PV_ENOTFOUND, "no such session");
 	} else {
@@ -81,16 +81,16 @@ int session_find(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES],
 	return r;
 }
 
-int session_touch(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES], int64_t now,
+int session_touch(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES], int64_t now_ms,
 		  struct pv_error *err)
 {
 	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "UPDATE web_sessions SET last_seen = max(last_seen, ?)"
+	int r = catalog_prepare(db, "UPDATE web_sessions SET last_seen_ms = max(last_seen_ms, ?)"
 				    " WHERE token_hash = ?",
 				&st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_blob(st, 2, hash, SESSION_HASH_BYTES, SQLITE_STATIC);
 	return step_done(db, st, err);
 }
@@ -108,16 +108,17 @@ int session_delete(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES],
 	return r;
 }
 
-int session_prune(sqlite3 *db, int64_t idle_before, int64_t created_before, struct pv_error *err)
+int session_prune(sqlite3 *db, int64_t idle_before_ms, int64_t created_before_ms,
+		  struct pv_error *err)
 {
 	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "DELETE FROM web_sessions WHERE last_seen < ?1 OR created_at < ?2"
+	int r = catalog_prepare(db, "DELETE FROM web_sessions WHERE last_seen_ms < ?1 OR created_ms < ?2"
 				    " OR token_hash NOT IN (SELECT s.token_hash FROM web_sessions s"
 				    "  JOIN users u ON u.id = s.user_id WHERE " SESSION_ALIVE ")",
 				&st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, idle_before);
-	sqlite3_bind_int64(st, 2, created_before);
+	sqlite3_bind_int64(st, 1, idle_before_ms);
+	sqlite3_bind_int64(st, 2, created_before_ms);
 	return step_done(db, st, err);
 }

@@ -25,7 +25,7 @@ struct web_session {
 	int64_t user_id;
 	char user[USER_NAME_MAX + 1];
 	char role[16];
-	int64_t created_at, last_seen; /* unix seconds */
+	int64_t created_ms, last_seen_ms; /* unix milliseconds */
 };
 
 /* SHA-256 of a token (what the table is keyed by). */
@@ -33,26 +33,27 @@ void session_token_hash(const unsigned char token[SESSION_TOKEN_BYTES],
 			unsigned char hash_r[SESSION_HASH_BYTES]);
 
 /* Stores a session for u (its id, role and changed_at as user_check_password
- * returned them) created at now; then, if u has more than max_per_user,
+ * returned them) created at now_ms; then, if u has more than max_per_user,
  * removes the oldest. Inside the caller's transaction if one is open. */
 int session_create(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES], const struct user *u,
-		   int64_t now, int max_per_user, struct pv_error *err);
+		   int64_t now_ms, int max_per_user, struct pv_error *err);
 
 /* The live session with this hash: PV_ENOTFOUND when there is none, or its
  * user was removed or changed role or password since. */
 int session_find(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES],
 		 struct web_session *s_r, struct pv_error *err);
 
-/* Records activity at now (for the idle timeout). */
-int session_touch(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES], int64_t now,
+/* Records activity at now_ms (for the idle timeout). */
+int session_touch(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES], int64_t now_ms,
 		  struct pv_error *err);
 
 /* Ends one session; PV_ENOTFOUND when there was none. */
 int session_delete(sqlite3 *db, const unsigned char hash[SESSION_HASH_BYTES],
 		   struct pv_error *err);
 
-/* Deletes every session idle since before idle_before, created before
- * created_before, or no longer alive (see session_find). */
-int session_prune(sqlite3 *db, int64_t idle_before, int64_t created_before, struct pv_error *err);
+/* Deletes every session idle since before idle_before_ms, created before
+ * created_before_ms, or no longer alive (see session_find). */
+int session_prune(sqlite3 *db, int64_t idle_before_ms, int64_t created_before_ms,
+		  struct pv_error *err);
 
 #endif
