@@ -109,6 +109,9 @@ void http_app_archive_put(struct http_app *app, struct archive **arp, bool disca
 		pv_log(PV_LOG_ERROR, "http.bug", "a request left a transaction open; rolled back");
 		catalog_rollback(ar->cat);
 	}
+	/* A connection opened while the catalog could not be written stays
+	 * read-only for good: not worth keeping. */
+	discard = discard || sqlite3_db_readonly(ar->cat->db, "main") == 1;
 	pthread_mutex_lock(&app->lock);
 	if (discard) {
 		app->n_open--;

@@ -54,8 +54,8 @@ void http_app_free(struct http_app **app);
  * Waits when all are lent (PV_ETEMP after 10 s). */
 int http_app_archive_get(struct http_app *app, struct archive **ar_r, struct pv_error *err);
 /* Gives it back; discard: close it instead (after a storage error, so the
- * next request opens the catalog afresh). A transaction left open is
- * rolled back. *ar becomes NULL. */
+ * next request opens the catalog afresh; a read-only connection is never
+ * kept either). A transaction left open is rolled back. *ar becomes NULL. */
 void http_app_archive_put(struct http_app *app, struct archive **ar, bool discard);
 
 #endif

@@ -217,6 +217,21 @@ static enum auth_outcome check_totp(struct http_request *rq, const struct user *
 	return r < 0 ? AUTH_FAILED : AUTH_OK;
 }
 
+/* A transaction holding an audit entry: when it cannot begin or commit,
+ * the entry is not recorded, which is what the answer must say (503
+ * audit_failed), whatever SQLite's own words. */
+static int audited_begin(struct archive *ar, struct pv_error *err)
+{
+	int r = catalog_begin(ar->cat, err);
+	return r < 0 ? pv_error_prefix(err, "audit log") : r;
+}
+
+static int audited_commit(struct archive *ar, struct pv_error *err)
+{
+	int r = catalog_commit(ar->cat, err);
+	return r < 0 ? pv_error_prefix(err, "audit log") : r;
+}
+
 /* The new session: the old one of this browser ended, the new one stored,
  * the sign-in audited, all in one transaction. */
 static enum auth_outcome open_session(struct http_request *rq, const struct user *u,
@@ -231,12 +246,10 @@ static enum auth_outcome open_session(struct http_request *rq, const struct user
 	pv_random_bytes(token, SESSION_TOKEN_BYTES);
 	session_token_hash(token, hash);
 	session_id(hash, sid);
-	/* The sign-in's audit entry needs this transaction, and comes first:
-	 * when it cannot be written nothing else is tried. */
-	if ((r = catalog_begin(ar->cat, &rq->err)) < 0) {
-		pv_error_prefix(&rq->err, "audit log");
+	/* The sign-in's audit entry comes first in the transaction: when it
+	 * cannot be written nothing else is tried. */
+	if ((r = audited_begin(ar, &rq->err)) < 0)
 		return AUTH_FAILED;
-	}
 	char actor[AUDIT_ACTOR_MAX + 1];
 	snprintf(actor, sizeof(actor), "web:%s", u->name);
 	if ((r = archive_auditf(ar, actor, AUDIT_LOGIN, "ok", NULL, &rq->err,
@@ -253,7 +266,7 @@ static enum auth_outcome open_session(struct http_request *rq, const struct user
 			       now - rq->app->session_max_s * 1000, &rq->err)) < 0 ||
 	    (r = session_create(ar->cat->db, hash, u, now, PV_HTTP_SESSIONS_PER_USER_MAX,
 				&rq->err)) < 0 ||
-	    (r = catalog_commit(ar->cat, &rq->err)) < 0) {
+	    (r = audited_commit(ar, &rq->err)) < 0) {
 		catalog_rollback(ar->cat);
 		sodium_memzero(token, SESSION_TOKEN_BYTES);
 		return AUTH_FAILED;
@@ -312,12 +325,12 @@ int auth_sign_out(struct http_request *rq, struct pv_error *err)
 	char sid[17];
 	int r;
 	session_id(rq->session->token_hash, sid);
-	if ((r = catalog_begin(ar->cat, err)) < 0)
-		return pv_error_prefix(err, "audit log"); /* the entry needs it */
+	if ((r = audited_begin(ar, err)) < 0)
+		return r;
 	if ((r = archive_auditf(ar, rq->actor, AUDIT_LOGOUT, "ok", NULL, err, "session=%s ip=%s",
 				sid, rq->peer)) < 0 ||
 	    (r = session_delete(ar->cat->db, rq->session->token_hash, err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
+	    (r = audited_commit(ar, err)) < 0)
 		catalog_rollback(ar->cat);
 	return r;
 }

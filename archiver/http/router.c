@@ -282,8 +282,11 @@ out:
 					      rs->status >= 400);
 	json_decref(rq->json);
 	rq->json = NULL;
+	/* After a server-side failure (a 503 from /healthz too) the archive
+	 * is closed, not pooled: SQLite may keep a connection that met a
+	 * read-only or failing file read-only; the next request opens anew. */
 	if (rq->ar != NULL)
-		http_app_archive_put(rq->app, &rq->ar, broken);
+		http_app_archive_put(rq->app, &rq->ar, broken || rs->status >= 500);
 	pv_log(PV_LOG_INFO, "http.request", "%s %s %d %s %lldms", shown_method(rq->method),
 	       rq->path[0] ? rq->path : "-", rs->status, rq->actor,
 	       (long long)(pv_clock_monotonic_ms() - t0));

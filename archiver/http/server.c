@@ -226,15 +226,19 @@ static enum MHD_Result send_response(struct MHD_Connection *mc, struct http_resp
 	return ret;
 }
 
+struct header_list {
+	struct http_header *h;
+	size_t n, max;
+};
+
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				      const char *value)
 {
-	struct http_request *rq = cls;
-	struct http_header *h = (struct http_header *)rq->headers;
+	struct header_list *l = cls;
 	(void)kind;
-	h[rq->n_headers].name = key;
-	h[rq->n_headers].value = value ? value : "";
-	rq->n_headers++;
+	if (l->n == l->max)
+		return MHD_NO;
+	l->h[l->n++] = (struct http_header){key, value ? value : ""};
 	return MHD_YES;
 }
 
@@ -300,20 +304,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		set_deadline(srv, q->conn, 0);
 
 	int n = MHD_get_connection_values(mc, MHD_HEADER_KIND, NULL, NULL);
-	struct http_header *headers = calloc(n > 0 ? (size_t)n : 1, sizeof(*headers));
-	if (headers == NULL)
+	struct header_list hl = {calloc(n > 0 ? (size_t)n : 1, sizeof(struct http_header)), 0,
+				 n > 0 ? (size_t)n : 0};
+	if (hl.h == NULL)
 		return MHD_NO;
-	struct http_request rq = {.method = method, .target = q->target, .headers = headers,
-				  .body = q->body.len ? q->body.data : NULL,
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, collect_header, &hl);
+	struct http_request rq = {.method = method, .target = q->target, .headers = hl.h,
+				  .n_headers = hl.n, .body = q->body.len ? q->body.data : NULL,
 				  .body_len = q->body.len, .app = srv->app,
 				  .peer = q->conn ? q->conn->peer : "?"};
-	MHD_get_connection_values(mc, MHD_HEADER_KIND, collect_header, &rq);
 	struct http_response rs;
 	http_response_init(&rs);
 	http_dispatch(&rq, &rs);
 	enum MHD_Result ret = send_response(mc, &rs);
 	http_response_free(&rs);
-	free(headers);
+	free(hl.h);
 	return ret;
 }
 

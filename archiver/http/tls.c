@@ -83,8 +83,11 @@ static int make_cert(const char *host, char **cert_r, char **key_r, struct pv_er
 	serial[0] &= 0x7f; /* RFC 5280 §4.1.2.2: positive */
 	snprintf(cn, sizeof(cn), "popvault %.100s", host);
 	bool is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+	/* Names already listed, and the wildcard addresses (no client connects
+	 * to those by name), are not added. */
 	bool is_local = strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
-			strcmp(host, "::1") == 0 || host[0] == '\0';
+			strcmp(host, "::1") == 0 || strcmp(host, "0.0.0.0") == 0 ||
+			strcmp(host, "::") == 0 || host[0] == '\0';
 	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,IP:::1%s%s%.256s",
 		 is_local ? "" : ",", is_local ? "" : is_ip ? "IP:" : "DNS:", is_local ? "" : host);
 	BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);

@@ -361,6 +361,31 @@ with pvharness.Run() as run:
          "failed sign-ins audited, unknown names too (a non-name as web:?)", sorted(actors(failed)))
     t.ok("web:alice" in actors(logouts) and len(logouts) >= 7, "sign-outs audited",
          sorted(actors(logouts)))
+    # --- fail closed while running: the catalog and its WAL made immutable --------
+    db = os.path.join(data, "catalog.db")
+    live = [db, db + "-wal"]  # not -shm: SQLite maps it, and would fault, not fail
+    adam = pvweb.Client(srv)
+    adam.sign_in("adam", PW)
+    n_before = len(pv("--json", "audit", "list").stdout.splitlines())
+    if os.geteuid() == 0 and all(os.path.exists(f) for f in live) and all(
+            subprocess.run(["chattr", "+i", f], capture_output=True).returncode == 0 for f in live):
+        try:
+            r = pvweb.Client(srv).sign_in("alice", PW)
+            t.ok(error_shape(r, 503, "audit_failed") and "set-cookie" not in r.headers,
+                 "audit store unwritable while serving: a sign-in is refused, 503", repr(r))
+            r = adam.delete("/api/v1/session")
+            t.ok(error_shape(r, 503, "audit_failed") and adam.get("/api/v1/me").status == 200,
+                 "…a sign-out too, and the session stays", repr(r))
+            t.is_(srv.request("GET", "/healthz").status, 503, "…/healthz says so")
+        finally:
+            for f in live:
+                subprocess.run(["chattr", "-i", f])
+        t.is_(len(pv("--json", "audit", "list").stdout.splitlines()), n_before,
+              "…nothing was recorded meanwhile")
+        t.is_(pvweb.Client(srv).sign_in("alice", PW).status, 200, "…and once writable, it works again")
+    else:
+        for _ in range(5):
+            t.ok(True, "# SKIP needs root and chattr +i")
     t.is_(srv.stop(), 0, "SIGTERM: serve stops cleanly (exit 0)")
 
     # --- timeouts (a server with short ones) ------------------------------------------
