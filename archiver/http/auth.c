@@ -232,8 +232,8 @@ static int audited_commit(struct archive *ar, struct pv_error *err)
 	return r < 0 ? pv_error_prefix(err, "audit log") : r;
 }
 
-/* The new session: the old one of this browser ended, the new one stored,
- * the sign-in audited, all in one transaction. */
+/* The sign-in audited, the browser's old session ended, the new one
+ * stored: one transaction. */
 static enum auth_outcome open_session(struct http_request *rq, const struct user *u,
 				      unsigned char token[SESSION_TOKEN_BYTES])
 {

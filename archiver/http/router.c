@@ -160,7 +160,7 @@ static void reply_failure(struct http_request *rq, struct http_response *rs, int
 	default: break;
 	}
 	/* Server side: the detail goes to the log, not to the client. */
-	pv_log(PV_LOG_ERROR, "http.error", "%s %s: %s", rq->method, rq->path, msg);
+	pv_log(PV_LOG_ERROR, "http.error", "%s %s: %s", shown_method(rq->method), rq->path, msg);
 	*broken = true;
 	if (strncmp(msg, "audit log", 9) == 0)
 		http_reply_error(rs, 503, "audit_failed", "the action could not be recorded in the "

@@ -423,6 +423,22 @@ with pvharness.Run() as run:
          "--plain-http on 127.0.0.1: a cookie without Secure, no HSTS", sc)
     plain.stop()
 
+    # --- a certificate of one's own ------------------------------------------------------
+    own = os.path.join(run.dir, "own")
+    os.mkdir(own)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", own + "/key.pem", "-out",
+                    own + "/cert.pem", "-days", "2", "-subj", "/CN=own", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    mine = pvweb.Server(run, PV, data, ["--web-root", web, "--tls-cert", own + "/cert.pem",
+                                        "--tls-key", own + "/key.pem"], name="own")
+    mine.ca = own + "/cert.pem"
+    t.is_(mine.request("GET", "/healthz").status, 200, "--tls-cert/--tls-key: served with that certificate")
+    mine.stop()
+    p = subprocess.run([PV, "--data", data, "serve", "--tls-cert", own + "/cert.pem"],
+                       capture_output=True, timeout=30)
+    t.is_(p.returncode, 2, "--tls-cert without --tls-key: usage error")
+
     # --- fail closed -------------------------------------------------------------------
     n_before = len(pv("--json", "audit", "list").stdout.splitlines())
     db = os.path.join(data, "catalog.db")
