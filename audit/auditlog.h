@@ -71,6 +71,7 @@
 #define AUDIT_USER_REMOVE "user-remove"
 #define AUDIT_LOGIN "login"
 #define AUDIT_LOGIN_FAILED "login-failed"
+#define AUDIT_LOGOUT "logout"
 #define AUDIT_SEARCH "search"     /* object: results=N ids-sha256=HEX; personal: the query */
 #define AUDIT_VIEW "view"         /* object: message=ID */
 #define AUDIT_EXPORT "export"     /* eDiscovery export; personal: query, matter */

@@ -76,6 +76,12 @@ int cli_dispose(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 int cli_audit(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+/* user_auth.c: user passwd NAME --password-file F | user totp NAME [--remove] |
+ * user require-totp [ROLES|none], for cli_user. */
+struct archive;
+int cli_user_auth(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
+		  struct pv_error *err);
 /* dispose and policy dry-run: plan (and unless dry_run, carry out) disposal. */
 int cli_dispose_report(struct cli_ctx *ctx, bool dry_run, struct pv_error *err);
 

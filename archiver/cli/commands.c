@@ -3,8 +3,6 @@
 
 #include "archiver/cli/cli.h"
 
-static int not_built(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
-
 static const struct cli_command commands[] = {
 	{"init", "create the data directory: keys, database, default policy",
 	 "popvault init [--data DIR] [--origin NAME]\n", cli_init},
@@ -103,26 +101,30 @@ static const struct cli_command commands[] = {
 	 cli_dispose},
 	{"user", "add, change, list or remove web users",
 	 "popvault user add NAME --role admin|legal|compliance --password-file F [--replace]\n"
+	 "       popvault user passwd NAME --password-file F\n"
+	 "       popvault user totp NAME [--remove]\n"
+	 "       popvault user require-totp [ROLE,ROLE...|none]\n"
 	 "       popvault user list|remove NAME\n"
 	 "  Passwords (at least 12 characters) are kept only as Argon2id hashes;\n"
-	 "  --replace changes an existing user's role and password. Audited.\n"
-	 "  The web UI that signs users in is not built yet.\n",
+	 "  --replace changes an existing user's role and password; a new role or\n"
+	 "  password ends the user's web sessions. totp enrols a second factor (RFC\n"
+	 "  6238: prints the otpauth:// URI and the secret for an authenticator app);\n"
+	 "  require-totp names the roles that must use one (without ROLES: shows\n"
+	 "  them). All audited.\n",
 	 cli_user},
-	{"serve", "run the web UI and JSON API",
-	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F]\n", not_built},
+	{"serve", "run the web UI and JSON API (HTTPS)",
+	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]\n"
+	 "               [--web-root DIR] [--config F]\n"
+	 "  Serves web-static/ and the JSON API (docs/api.md) until SIGINT/SIGTERM.\n"
+	 "  --listen: a numeric address and port (default: [serve] listen in the\n"
+	 "  config, 127.0.0.1:8443; port 0 takes a free one, printed on start).\n"
+	 "  HTTPS with --tls-cert/--tls-key, else a self-signed certificate made on\n"
+	 "  first start in DIR/tls/. --plain-http: no TLS, loopback addresses only.\n"
+	 "  --web-root: default web-static/ beside the binary's directory, else\n"
+	 "  /usr/share/popvault/web-static. --config: read this file, not\n"
+	 "  DIR/popvault.conf.\n",
+	 cli_serve},
 };
-
-static int not_built(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
-{
-	struct cli_opt opts[] = {{"_", CLI_FLAG, NULL}};
-	struct cli_args args = {opts, 0, {0}, 0, false};
-	const struct cli_command *cmd = cli_find_command(argv[0]);
-	int r = cli_parse(ctx, cmd, argc, argv, &args, err);
-
-	if (r != PV_OK)
-		return r; /* 1: --help was printed */
-	return pv_fail(err, PV_ERR, "'%s' is not implemented yet in this version", argv[0]);
-}
 
 const struct cli_command *cli_find_command(const char *name)
 {
@@ -135,6 +137,5 @@ const struct cli_command *cli_find_command(const char *name)
 void cli_print_commands(FILE *out)
 {
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-14s %s%s\n", commands[i].name, commands[i].summary,
-			commands[i].run == not_built ? " (not yet)" : "");
+		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 }

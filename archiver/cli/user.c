@@ -69,8 +69,8 @@ static int user_remove(struct cli_ctx *ctx, struct archive *ar, const struct cli
 int cli_user(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"role", CLI_VALUE, NULL}, {"password-file", CLI_VALUE, NULL},
-				 {"replace", CLI_FLAG, NULL}};
-	struct cli_args args = {opts, 3, {0}, 0, false};
+				 {"replace", CLI_FLAG, NULL}, {"remove", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 4, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("user");
 	struct archive *ar = NULL;
 	int r;
@@ -78,11 +78,17 @@ int cli_user(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
 		return r; /* 1: --help was printed */
 	const char *sub = args.n_pos > 0 ? args.pos[0] : "";
-	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0)
-		return pv_fail(err, PV_EUSAGE, "user needs add, list or remove");
+	bool auth = strcmp(sub, "passwd") == 0 || strcmp(sub, "totp") == 0 ||
+		    strcmp(sub, "require-totp") == 0;
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0 &&
+	    !auth)
+		return pv_fail(err, PV_EUSAGE,
+			       "user needs add, passwd, totp, require-totp, list or remove");
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
-	if (strcmp(sub, "add") == 0) {
+	if (auth) {
+		r = cli_user_auth(ctx, ar, &args, err);
+	} else if (strcmp(sub, "add") == 0) {
 		r = user_add(ctx, ar, &args, err);
 	} else if (strcmp(sub, "remove") == 0) {
 		r = user_remove(ctx, ar, &args, err);

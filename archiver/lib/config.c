@@ -92,12 +92,17 @@ bad:
 int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error *err)
 {
 	char path[4096];
+	snprintf(path, sizeof(path), "%s/popvault.conf", data_dir);
+	return pv_config_load_file(path, cfg, err);
+}
+
+int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error *err)
+{
 	unsigned char *text;
 	size_t len;
 	struct load_state st = {cfg, err, 0};
 
 	pv_config_defaults(cfg);
-	snprintf(path, sizeof(path), "%s/popvault.conf", data_dir);
 	int r = pv_read_file(path, PV_CONFIG_FILE_MAX, &text, &len, err);
 	if (r < 0)
 		return r;

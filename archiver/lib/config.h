@@ -22,6 +22,8 @@ void pv_config_defaults(struct pv_config *cfg);
 /* Loads DIR/popvault.conf over the defaults. Unknown keys and bad values are
  * errors naming the line. */
 int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error *err);
+/* The same from another file (serve --config F). */
+int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error *err);
 /* Writes cfg as DIR/popvault.conf (fails if it exists). */
 int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv_error *err);
 

@@ -134,7 +134,70 @@
 #define PV_QUERY_DEPTH_MAX 32
 /* Results per search page; a bigger --limit is an error, never a silent cap. */
 #define PV_SEARCH_LIMIT_MAX 10000
+/* Request bodies are JSON only (no forms, no uploads): sign-in, a policy
+ * draft (PV_POLICY_FILE_MAX) and a hold fit with room to spare. A bigger
+ * Content-Length is refused with 413 before a byte of the body is read. */
 #define PV_HTTP_BODY_MAX (1024 * 1024)
+
+/* popvault serve (archiver/http/). A small appliance for a few dozen
+ * people: the numbers bound memory and threads, not throughput. */
+/* Worker threads, each with its own epoll loop and its own archive handle;
+ * a sign-in holds one for ~0.1 s of Argon2id, so a few keep others moving. */
+#define PV_HTTP_THREADS 4
+/* Open connections in all: with PV_HTTP_CONN_MEMORY and at most one body
+ * each, the server stays below ~150 MB whatever clients do. */
+#define PV_HTTP_CONNECTIONS_MAX 128
+/* Per client address: a browser opens 6; an office behind one NAT a few
+ * browsers. One address cannot take every slot (slowloris from one host). */
+#define PV_HTTP_PER_IP_CONNECTIONS_MAX 32
+/* libmicrohttpd's memory pool per connection: the request line and every
+ * header must fit (beyond it: 431 or 414), and the read/write buffers. */
+#define PV_HTTP_CONN_MEMORY (64 * 1024)
+/* All request header fields together (names and values); browsers send
+ * 1-2 KiB, a long cookie jar perhaps 8. */
+#define PV_HTTP_HEADER_MAX (16 * 1024)
+/* Request-target: a path plus a query with a PV_QUERY_MAX search query
+ * %-encoded (3 bytes a character) and paging arguments. */
+#define PV_HTTP_TARGET_MAX (3 * PV_QUERY_MAX + 1024)
+/* Decoded path: our routes and file names are short. */
+#define PV_HTTP_PATH_MAX 1024
+/* A connection sending nothing for this long is closed (libmicrohttpd's
+ * idle timeout; also a client that stops reading its answer). */
+#define PV_HTTP_IDLE_TIMEOUT_S 10
+/* Slowloris: a request must arrive whole (TLS handshake, headers and
+ * body) this long after the connection opened or the previous answer was
+ * sent, however slowly its bytes trickle in; the idle timeout alone
+ * restarts with every byte. 1 MiB body in 20 s is 50 KiB/s. */
+#define PV_HTTP_REQUEST_TIME_MAX_S 20
+/* Concurrent Argon2id checks: each takes 64 MiB (crypto_pwhash
+ * interactive); a burst of sign-ins must not exhaust memory. Others wait
+ * up to PV_HTTP_ARGON2_WAIT_MS, then get 503. */
+#define PV_HTTP_ARGON2_CONCURRENT 2
+#define PV_HTTP_ARGON2_WAIT_MS 3000
+/* Sessions (OWASP session management): idle and absolute lifetime. */
+#define PV_HTTP_SESSION_IDLE_S (30 * 60)
+#define PV_HTTP_SESSION_MAX_S (12 * 60 * 60)
+/* Signed-in sessions per user: a few browsers and scripts; the oldest
+ * goes when a new one would pass this, so rows cannot pile up. */
+#define PV_HTTP_SESSIONS_PER_USER_MAX 16
+/* Failed sign-ins: a user name (existing or not) and a client address may
+ * fail this often freely; after each further failure the next attempt
+ * must wait 1 s, 2 s, 4 s ... up to the maximum; a quiet
+ * PV_HTTP_LOGIN_DELAY_MAX_S forgets them. Guessing a 6-digit TOTP code
+ * (3 in 10^6 a try, with the drift window) then takes more than a year.
+ * Per address the allowance is larger (an office behind one NAT). */
+#define PV_HTTP_LOGIN_FREE_FAILURES_USER 3
+#define PV_HTTP_LOGIN_FREE_FAILURES_IP 20
+#define PV_HTTP_LOGIN_DELAY_MAX_S (15 * 60)
+/* Names and addresses tracked for failed sign-ins; the stalest entry is
+ * reused past this, so the table never grows (an attacker rotating
+ * through names fills it with its own entries first). */
+#define PV_HTTP_LOGIN_TRACKED 4096
+/* A JSON answer is built in memory: a page of PV_SEARCH_LIMIT_MAX search
+ * results with their metadata fits; bigger content is streamed. */
+#define PV_HTTP_RESPONSE_MAX (64 * 1024 * 1024)
+/* TLS certificate and key files read by serve (PEM). */
+#define PV_HTTP_TLS_FILE_MAX (64 * 1024)
 
 /* Policies: a policy file is human-written; 256 KiB is far above any real one. */
 #define PV_POLICY_FILE_MAX (256 * 1024)

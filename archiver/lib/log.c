@@ -30,6 +30,7 @@ void pv_log(enum pv_log_level level, const char *event, const char *fmt, ...)
 	}
 	char ts[PV_RFC3339_LEN];
 	pv_clock_format_rfc3339(pv_clock_now(), ts);
+	flockfile(stderr); /* one whole line, also from several threads (serve) */
 	fprintf(stderr, "time=%s level=%s event=%s msg=\"", ts, names[level], event);
 	for (const char *p = msg; *p; p++) {
 		if (*p == '"' || *p == '\\')
@@ -37,4 +38,5 @@ void pv_log(enum pv_log_level level, const char *event, const char *fmt, ...)
 		fputc(*p == '\n' ? ' ' : *p, stderr);
 	}
 	fputs("\"\n", stderr);
+	funlockfile(stderr);
 }

@@ -216,6 +216,22 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"  tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);\n"
 	"INSERT OR IGNORE INTO idx_meta VALUES ('schema', 1);\n",
 	},
+	/* 6: web sign-in (popvault serve): sessions and TOTP second factors. */
+	{
+	"-- RFC 6238 second factor: the secret sealed under the secrets key (NULL:\n"
+	"-- none enrolled) and the last time step accepted, so no code works twice.\n"
+	"ALTER TABLE users ADD COLUMN totp_secret BLOB;\n"
+	"ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE TABLE web_sessions (\n"
+	"  token_hash BLOB PRIMARY KEY,     -- SHA-256 of the cookie's 256-bit token (never stored)\n"
+	"  user_id INTEGER NOT NULL REFERENCES users(id),\n"
+	"  role TEXT NOT NULL,              -- the role signed in with: a new role ends the session\n"
+	"  user_changed_at INTEGER NOT NULL, -- users.changed_at then: a new password ends it too\n"
+	"  created_ms INTEGER NOT NULL,     -- unix milliseconds: timeouts of a few seconds in tests\n"
+	"  last_seen_ms INTEGER NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX web_sessions_user ON web_sessions (user_id);\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

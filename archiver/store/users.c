@@ -1,5 +1,6 @@
 #include "archiver/store/users.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,8 +9,16 @@
 
 /* Argon2id at libsodium's "interactive" cost: 64 MiB and about 0.1 s a
  * check here, so a sign-in stays quick and a stolen catalog stays costly. */
-#define USER_PWHASH_OPS crypto_pwhash_OPSLIMIT_INTERACTIVE
-#define USER_PWHASH_MEM crypto_pwhash_MEMLIMIT_INTERACTIVE
+static unsigned long long pwhash_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+static size_t pwhash_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+#define USER_PWHASH_OPS pwhash_ops
+#define USER_PWHASH_MEM pwhash_mem
+
+void user_pwhash_cost_for_tests(void)
+{
+	pwhash_ops = crypto_pwhash_OPSLIMIT_MIN;
+	pwhash_mem = crypto_pwhash_MEMLIMIT_MIN;
+}
 
 static const char *const roles[] = {"admin", "legal", "compliance", NULL};
 
@@ -113,32 +122,110 @@ int user_each(sqlite3 *db, int (*fn)(void *ctx, const struct user *u), void *ctx
 	return r;
 }
 
+/* A hash of a password nobody has, checked when the name is unknown so the
+ * answer takes as long as for a real user. Made once, by whichever thread
+ * signs in first. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy_hash(void)
+{
+	unsigned char pw[16];
+	randombytes_buf(pw, sizeof(pw));
+	if (crypto_pwhash_str(dummy_hash, (const char *)pw, sizeof(pw), USER_PWHASH_OPS,
+			      USER_PWHASH_MEM) != 0)
+		dummy_hash[0] = '\0';
+}
+
+/* changed_at 0: a rehash, not a change. Otherwise changed_at moves strictly
+ * forward (two changes in one second still end the sessions between). */
+void user_check_prepare(void)
+{
+	pthread_once(&dummy_once, make_dummy_hash);
+}
+
+static int store_hash(sqlite3 *db, int64_t id, const char *password, int64_t changed_at,
+		      struct pv_error *err)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	sqlite3_stmt *st;
+	int r;
+	if (crypto_pwhash_str(hash, password, strlen(password), USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
+		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
+	if ((r = catalog_prepare(db, changed_at ? "UPDATE users SET password_hash = ?1,"
+						  " changed_at = max(coalesce(changed_at, 0) + 1, ?2)"
+						  " WHERE id = ?3"
+						: "UPDATE users SET password_hash = ?1 WHERE id = ?3",
+				 &st, err)) == PV_OK) {
+		sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+		if (changed_at)
+			sqlite3_bind_int64(st, 2, changed_at);
+		sqlite3_bind_int64(st, 3, id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	sodium_memzero(hash, sizeof(hash));
+	return r;
+}
+
+int user_set_password(sqlite3 *db, const char *name, const char *password, int64_t now,
+		      struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	int r;
+	if (strlen(password) < USER_PASSWORD_MIN)
+		return pv_fail(err, PV_EUSAGE, "the password must have at least %d characters",
+			       USER_PASSWORD_MIN);
+	if ((r = catalog_prepare(db, "SELECT id FROM users WHERE name = ? AND removed_at IS NULL",
+				 &st, err)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (id == 0)
+		return pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
+	return store_hash(db, id, password, now > 0 ? now : 1, err);
+}
+
 int user_check_password(sqlite3 *db, const char *name, const char *password, struct user *u_r,
 			struct pv_error *err)
 {
+	char hash[crypto_pwhash_STRBYTES] = "";
 	sqlite3_stmt *st;
+	bool found = false;
 	int r = catalog_prepare(db, "SELECT id, name, role, created_at, coalesce(changed_at, 0),"
 				    " password_hash FROM users WHERE name = ? AND removed_at IS NULL",
 				&st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		/* Spend the same time as for a real user, so names cannot be
-		 * probed by timing the answer. */
-		static char dummy[crypto_pwhash_STRBYTES];
-		if (dummy[0] == '\0' &&
-		    crypto_pwhash_str(dummy, "x", 1, USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
-			dummy[0] = '\0';
-		if (dummy[0] != '\0' && crypto_pwhash_str_verify(dummy, password, strlen(password)) == 0)
-			dummy[0] = '\0';
-		sqlite3_finalize(st);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 5);
+		row_to_user(st, u_r);
+		found = h != NULL && strlen(h) < sizeof(hash);
+		if (found)
+			memcpy(hash, h, strlen(h) + 1);
+	}
+	/* No statement stays open during the slow hash: a reader would hold
+	 * back WAL checkpoints for its whole duration. */
+	sqlite3_finalize(st);
+	if (!found) {
+		pthread_once(&dummy_once, make_dummy_hash);
+		if (dummy_hash[0] != '\0') {
+			int same = crypto_pwhash_str_verify(dummy_hash, password, strlen(password));
+			(void)same; /* nobody knows it: only the time spent matters */
+		}
 		return pv_fail(err, PV_EAUTH, "wrong user name or password");
 	}
-	row_to_user(st, u_r);
-	const char *hash = (const char *)sqlite3_column_text(st, 5);
-	if (hash == NULL || crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
+	if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
 		r = pv_fail(err, PV_EAUTH, "wrong user name or password");
-	sqlite3_finalize(st);
+	else if (crypto_pwhash_str_needs_rehash(hash, USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
+		/* Best effort: the password was right; a busy or read-only
+		 * catalog only means the next sign-in tries again. */
+		(void)store_hash(db, u_r->id, password, 0, NULL);
+	sodium_memzero(hash, sizeof(hash));
 	return r;
 }

@@ -33,9 +33,26 @@ int user_retire(sqlite3 *db, const char *name, int64_t now, struct pv_error *err
 /* Active users in name order. */
 int user_each(sqlite3 *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
 	      struct pv_error *err);
-/* Checks a password (constant time); PV_EAUTH when wrong or no such user.
- * For the web sign-in. */
+/* Sets a new password for an active user (popvault user passwd), which
+ * also ends their web sessions (changed_at moves). PV_ENOTFOUND when there
+ * is no such user, PV_EUSAGE for a short password. */
+int user_set_password(sqlite3 *db, const char *name, const char *password, int64_t now,
+		      struct pv_error *err);
+/* Checks a password (constant time); PV_EAUTH when wrong or no such user,
+ * after the same Argon2id work either way (names cannot be probed by
+ * timing). For the web sign-in; safe from several threads, each with its
+ * own db. A right password whose hash was made with other parameters
+ * than today's is hashed again and stored (not a change: changed_at
+ * stays). */
 int user_check_password(sqlite3 *db, const char *name, const char *password, struct user *u_r,
 			struct pv_error *err) PV_WARN_UNUSED;
+
+/* Makes now the hash user_check_password checks unknown names against
+ * (otherwise made on first use, which would make that one answer slower). */
+void user_check_prepare(void);
+
+/* Tests and the fuzzer only: Argon2id at libsodium's minimum cost, so a
+ * sign-in costs microseconds. Call before any thread starts. */
+void user_pwhash_cost_for_tests(void);
 
 #endif

@@ -105,6 +105,52 @@ static void test_bad_names_roles_and_short_passwords_refused(void **state)
 	assert_int_equal(user_set(f->cat->db, "dave", "legal", "short", false, 1, &changed, &err), PV_EUSAGE);
 }
 
+static void test_passwd_changes_password_and_moves_changed_at(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	struct user u;
+	bool changed;
+	assert_int_equal(user_set(f->cat->db, "erin", "legal", "first long password", false, 10,
+				  &changed, &err), PV_OK);
+	assert_int_equal(user_set_password(f->cat->db, "erin", "short", 20, &err), PV_EUSAGE);
+	assert_int_equal(user_set_password(f->cat->db, "nobody", "second long password", 20, &err),
+			 PV_ENOTFOUND);
+	assert_int_equal(user_set_password(f->cat->db, "erin", "second long password", 20, &err), PV_OK);
+	assert_int_equal(user_check_password(f->cat->db, "erin", "first long password", &u, &err), PV_EAUTH);
+	assert_int_equal(user_check_password(f->cat->db, "erin", "second long password", &u, &err), PV_OK);
+	assert_int_equal(u.changed_at, 20);
+	assert_int_equal(user_set_password(f->cat->db, "erin", "third long password", 20, &err), PV_OK);
+	assert_int_equal(user_check_password(f->cat->db, "erin", "third long password", &u, &err), PV_OK);
+	assert_int_equal(u.changed_at, 21); /* strictly later, even within one second */
+}
+
+/* Last: it lowers the Argon2id cost for the whole process. */
+static void test_rehashed_when_parameters_change(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	struct user u;
+	bool changed;
+	int64_t n;
+	assert_int_equal(user_set(f->cat->db, "fred", "legal", "a long password", false, 1, &changed,
+				  &err), PV_OK);
+	user_pwhash_cost_for_tests();
+	assert_int_equal(catalog_query_int(f->cat->db, "SELECT count(*) FROM users WHERE name = 'fred'"
+				" AND password_hash LIKE '$argon2id$v=19$m=65536,%'", &n, &err), PV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(user_check_password(f->cat->db, "fred", "wrong password!", &u, &err), PV_EAUTH);
+	assert_int_equal(catalog_query_int(f->cat->db, "SELECT count(*) FROM users WHERE name = 'fred'"
+				" AND password_hash LIKE '$argon2id$v=19$m=65536,%'", &n, &err), PV_OK);
+	assert_int_equal(n, 1); /* a wrong password changes nothing */
+	assert_int_equal(user_check_password(f->cat->db, "fred", "a long password", &u, &err), PV_OK);
+	assert_int_equal(catalog_query_int(f->cat->db, "SELECT count(*) FROM users WHERE name = 'fred'"
+				" AND password_hash LIKE '$argon2id$v=19$m=65536,%'", &n, &err), PV_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(u.changed_at, 0); /* not a change: sessions stay */
+	assert_int_equal(user_check_password(f->cat->db, "fred", "a long password", &u, &err), PV_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +158,8 @@ int main(void)
 		cmocka_unit_test(test_duplicate_needs_replace_then_changes),
 		cmocka_unit_test(test_retired_user_cannot_sign_in),
 		cmocka_unit_test(test_bad_names_roles_and_short_passwords_refused),
+		cmocka_unit_test(test_passwd_changes_password_and_moves_changed_at),
+		cmocka_unit_test(test_rehashed_when_parameters_change),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

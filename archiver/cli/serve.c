@@ -1,0 +1,195 @@
+/* popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]
+ *                [--web-root DIR] [--config F]
+ * The web UI and JSON API (archiver/http/, docs/api.md), in the
+ * foreground until SIGINT or SIGTERM. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archiver/cli/cli.h"
+#include "archiver/http/app.h"
+#include "archiver/http/server.h"
+#include "archiver/http/tls.h"
+#include "archiver/lib/config.h"
+#include "archiver/lib/fsutil.h"
+
+#define SHARE_WEB_ROOT "/usr/share/popvault/web-static"
+
+struct listen_addr {
+	struct sockaddr_storage ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	unsigned port;
+	bool loopback;
+};
+
+/* "ADDR:PORT" or "[V6ADDR]:PORT", numeric addresses only. */
+static int parse_listen(const char *s, struct listen_addr *a, struct pv_error *err)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':');
+	size_t hl = colon ? (size_t)(colon - s) : 0;
+	char *end;
+
+	memset(a, 0, sizeof(*a));
+	if (colon == NULL || hl == 0 || hl >= sizeof(host) || colon[1] == '\0')
+		return pv_fail(err, PV_EUSAGE, "--listen wants ADDR:PORT, e.g. 127.0.0.1:8443");
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	errno = 0;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (errno || *end != '\0' || port > 65535 || colon[1] == '-' || colon[1] == '+')
+		return pv_fail(err, PV_EUSAGE, "--listen: bad port '%s'", colon + 1);
+	a->port = (unsigned)port;
+	if (host[0] == '[' && host[hl - 1] == ']') {
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a->ss;
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &v6->sin6_addr) != 1)
+			return pv_fail(err, PV_EUSAGE, "--listen: bad IPv6 address '%s'", host + 1);
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		a->loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+		memmove(a->host, host + 1, strlen(host + 1) + 1);
+		return PV_OK;
+	}
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&a->ss;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) != 1)
+		return pv_fail(err, PV_EUSAGE, "--listen: '%s' is not a numeric address "
+					       "(use [..] for IPv6)", host);
+	v4->sin_family = AF_INET;
+	v4->sin_port = htons((uint16_t)port);
+	a->loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+	memcpy(a->host, host, hl + 1);
+	return PV_OK;
+}
+
+/* --web-root, else web-static/ beside the directory of the binary (the
+ * source tree: build/popvault), else the installed SHARE_WEB_ROOT. */
+static void default_web_root(char *out, size_t n)
+{
+	char exe[PATH_MAX];
+	struct stat st;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len > 0) {
+		exe[len] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			if ((size_t)snprintf(out, n, "%s/../web-static", exe) < n &&
+			    stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+				return;
+		}
+	}
+	snprintf(out, n, "%s", SHARE_WEB_ROOT);
+}
+
+/* A timeout that the environment may shorten (tests), never lengthen. */
+static int64_t env_seconds(const char *name, int64_t max)
+{
+	const char *v = getenv(name);
+	char *end;
+	if (v == NULL || v[0] == '\0')
+		return max;
+	errno = 0;
+	long long s = strtoll(v, &end, 10);
+	return errno == 0 && *end == '\0' && s >= 1 && s < max ? s : max;
+}
+
+static int run(struct cli_ctx *ctx, const struct listen_addr *la, const char *cert,
+	       const char *key, const char *web_root, struct pv_error *err)
+{
+	struct http_config hc = {ctx->data_dir, web_root, cert != NULL,
+				 env_seconds("POPVAULT_SESSION_IDLE_S", PV_HTTP_SESSION_IDLE_S),
+				 env_seconds("POPVAULT_SESSION_MAX_S", PV_HTTP_SESSION_MAX_S)};
+	struct http_server_config sc = {(const struct sockaddr *)&la->ss, cert, key,
+					env_seconds("POPVAULT_HTTP_REQUEST_S",
+						    PV_HTTP_REQUEST_TIME_MAX_S)};
+	struct http_app *app = NULL;
+	struct http_server *srv = NULL;
+	sigset_t stop;
+	int r, sig = 0;
+
+	/* Every thread the server starts inherits this mask; only sigwait
+	 * below takes the signals. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	json_object_seed(0);
+	if ((r = http_app_new(&hc, &app, err)) < 0 ||
+	    (r = http_server_start(app, &sc, &srv, err)) < 0) {
+		http_app_free(&app);
+		return r;
+	}
+	bool v6 = la->ss.ss_family == AF_INET6;
+	printf("popvault: serving %s://%s%s%s:%u/ (web root %s)\n", cert ? "https" : "http",
+	       v6 ? "[" : "", la->host, v6 ? "]" : "", http_server_port(srv), web_root);
+	fflush(stdout);
+	sigwait(&stop, &sig);
+	printf("popvault: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
+	fflush(stdout);
+	http_server_stop(&srv);
+	http_app_free(&app);
+	return PV_OK;
+}
+
+int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
+{
+	struct cli_opt opts[] = {{"listen", CLI_VALUE, NULL}, {"tls-cert", CLI_VALUE, NULL},
+				 {"tls-key", CLI_VALUE, NULL},    {"plain-http", CLI_FLAG, NULL},
+				 {"web-root", CLI_VALUE, NULL},   {"config", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 6, {0}, 0, false};
+	const struct cli_command *cmd = cli_find_command("serve");
+	const char *tls_cert, *tls_key;
+	char *cert = NULL, *key = NULL, web_root[PATH_MAX];
+	struct listen_addr la;
+	struct pv_config cfg;
+	bool plain, created = false;
+	int r;
+
+	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
+		return r; /* 1: --help was printed */
+	tls_cert = cli_opt(&args, "tls-cert");
+	tls_key = cli_opt(&args, "tls-key");
+	plain = cli_opt(&args, "plain-http") != NULL;
+	if (args.n_pos != 0)
+		return pv_fail(err, PV_EUSAGE, "serve takes no arguments");
+	if ((tls_cert == NULL) != (tls_key == NULL))
+		return pv_fail(err, PV_EUSAGE, "--tls-cert and --tls-key go together");
+	if (plain && tls_cert != NULL)
+		return pv_fail(err, PV_EUSAGE, "--plain-http and --tls-cert exclude each other");
+	if ((r = cli_opt(&args, "config") ? pv_config_load_file(cli_opt(&args, "config"), &cfg, err)
+					  : pv_config_load(ctx->data_dir, &cfg, err)) < 0)
+		return r;
+	const char *listen = cli_opt(&args, "listen") ? cli_opt(&args, "listen") : cfg.listen;
+	if ((r = parse_listen(listen, &la, err)) < 0)
+		return r;
+	/* Sessions and passwords in clear only where nobody else can listen. */
+	if (plain && !la.loopback)
+		return pv_fail(err, PV_EUSAGE, "--plain-http only on a loopback address (127.0.0.1, "
+					       "[::1]); use HTTPS for %s", la.host);
+	if (cli_opt(&args, "web-root") != NULL)
+		snprintf(web_root, sizeof(web_root), "%s", cli_opt(&args, "web-root"));
+	else
+		default_web_root(web_root, sizeof(web_root));
+
+	if (tls_cert != NULL)
+		r = http_tls_load(tls_cert, tls_key, &cert, &key, err);
+	else if (!plain && (r = http_tls_self_signed(ctx->data_dir, la.host, &cert, &key, &created,
+						     err)) == PV_OK && created)
+		printf("popvault: made a self-signed certificate, %s/tls/cert.pem (trust it in "
+		       "your browser, or give --tls-cert and --tls-key)\n", ctx->data_dir);
+	if (r == PV_OK)
+		r = run(ctx, &la, cert, key, web_root, err);
+	free(cert);
+	pv_secret_free(&key);
+	return r;
+}

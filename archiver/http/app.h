@@ -1,0 +1,61 @@
+#ifndef PV_HTTP_APP_H
+#define PV_HTTP_APP_H
+
+/* The state one `popvault serve` shares between its worker threads: the
+ * configuration, a pool of open archives (SQLite connections are not
+ * shared between threads: each request borrows one archive for itself),
+ * the failed sign-in counters and the Argon2id semaphore. Created before
+ * the server starts, freed after it stopped. */
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "archiver/http/ratelimit.h"
+#include "archiver/lib/error.h"
+#include "archiver/lib/limits.h"
+#include "archiver/store/datadir.h"
+
+struct http_config {
+	const char *data_dir;
+	const char *web_root;   /* the directory of static files (web-static/) */
+	bool tls;               /* served over HTTPS: HSTS, Secure cookies */
+	int64_t session_idle_s; /* 1 .. PV_HTTP_SESSION_IDLE_S */
+	int64_t session_max_s;  /* 1 .. PV_HTTP_SESSION_MAX_S */
+};
+
+/* Archives open at most: one per worker thread, one spare. */
+#define HTTP_ARCHIVES_MAX (PV_HTTP_THREADS + 1)
+
+struct http_app {
+	char data_dir[2048];
+	char web_root[2048];
+	int web_root_fd; /* O_PATH directory: static files are opened beneath it */
+	bool tls;
+	int64_t session_idle_s, session_max_s;
+
+	pthread_mutex_t lock;
+	pthread_cond_t returned;
+	struct archive *idle[HTTP_ARCHIVES_MAX];
+	int n_idle, n_open;
+
+	sem_t argon2;                      /* PV_HTTP_ARGON2_CONCURRENT slots */
+	struct ratelimit *fail_user, *fail_ip; /* failed sign-ins */
+};
+
+/* Checks cfg (timeouts within limits.h, a readable web root) and the
+ * archive (one is opened now, so a bad data directory fails here). */
+int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct pv_error *err);
+/* Closes every archive; the server must be stopped. */
+void http_app_free(struct http_app **app);
+
+/* Borrows an archive for the calling thread until http_app_archive_put.
+ * Waits when all are lent (PV_ETEMP after 10 s). */
+int http_app_archive_get(struct http_app *app, struct archive **ar_r, struct pv_error *err);
+/* Gives it back; discard: close it instead (after a storage error, so the
+ * next request opens the catalog afresh; a read-only connection is never
+ * kept either). A transaction left open is rolled back. *ar becomes NULL. */
+void http_app_archive_put(struct http_app *app, struct archive **ar, bool discard);
+
+#endif

@@ -1,0 +1,336 @@
+#include "archiver/http/auth.h"
+
+#include <errno.h>
+#include <semaphore.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "archiver/archive/audit_hook.h"
+#include "archiver/http/app.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/hex.h"
+#include "archiver/lib/random.h"
+#include "archiver/store/user_totp.h"
+#include "archiver/store/users.h"
+
+static const char *cookie_name(const struct http_request *rq)
+{
+	return rq->app->tls ? "__Host-popvault" : "popvault";
+}
+
+/* Our cookie's token: 1 found, 0 none, -1 malformed or sent twice. */
+static int cookie_token(const struct http_request *rq, unsigned char token[SESSION_TOKEN_BYTES])
+{
+	const char *h = http_header(rq, "Cookie"), *name = cookie_name(rq);
+	size_t name_len = strlen(name);
+	int found = 0, bad = 0;
+	for (const char *p = h ? h : ""; *p;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t len = strcspn(p, ";");
+		if (len > name_len && p[name_len] == '=' && memcmp(p, name, name_len) == 0) {
+			char hex[2 * SESSION_TOKEN_BYTES + 1];
+			size_t vl = len - name_len - 1;
+			while (vl > 0 && (p[name_len + vl] == ' ' || p[name_len + vl] == '\t'))
+				vl--;
+			if (found++ || vl != 2 * SESSION_TOKEN_BYTES) {
+				bad = 1;
+			} else {
+				memcpy(hex, p + name_len + 1, vl);
+				hex[vl] = '\0';
+				bad |= pv_unhex(hex, token, SESSION_TOKEN_BYTES) != 0;
+			}
+		}
+		p += len + (p[len] == ';');
+	}
+	if (bad)
+		sodium_memzero(token, SESSION_TOKEN_BYTES);
+	return bad ? -1 : found;
+}
+
+static void csrf_of(const unsigned char token[SESSION_TOKEN_BYTES], char out[65])
+{
+	static const char ctx[] = "popvault/csrf/v1";
+	unsigned char h[32];
+	crypto_generichash(h, sizeof(h), (const unsigned char *)ctx, sizeof(ctx) - 1, token,
+			   SESSION_TOKEN_BYTES);
+	pv_hex(h, sizeof(h), out);
+}
+
+/* A short session id for the audit log: links sign-in and sign-out
+ * without giving anything away. */
+static void session_id(const unsigned char hash[SESSION_HASH_BYTES], char out[17])
+{
+	pv_hex(hash, 8, out);
+}
+
+static void fill_session(struct http_request *rq, const unsigned char token[SESSION_TOKEN_BYTES],
+			 const unsigned char hash[SESSION_HASH_BYTES], int64_t user_id,
+			 const char *user, const char *role, int64_t created_ms, int64_t last_seen_ms)
+{
+	struct http_session *s = &rq->session_buf;
+	memset(s, 0, sizeof(*s));
+	s->user_id = user_id;
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	snprintf(s->role, sizeof(s->role), "%s", role);
+	s->role_bit = http_role_bit(role);
+	memcpy(s->token_hash, hash, SESSION_HASH_BYTES);
+	csrf_of(token, s->csrf);
+	s->created_ms = created_ms;
+	s->last_seen_ms = last_seen_ms;
+	s->expires_ms = created_ms + rq->app->session_max_s * 1000;
+	rq->session = s;
+	snprintf(rq->actor, sizeof(rq->actor), "web:%s", user);
+}
+
+int auth_set_cookie(const struct http_request *rq, struct http_response *rs,
+		    const unsigned char token[SESSION_TOKEN_BYTES])
+{
+	char hex[2 * SESSION_TOKEN_BYTES + 1], v[256];
+	pv_hex(token, SESSION_TOKEN_BYTES, hex);
+	snprintf(v, sizeof(v), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=%lld",
+		 cookie_name(rq), hex, rq->app->tls ? "; Secure" : "",
+		 (long long)rq->app->session_max_s);
+	int r = http_response_header(rs, "Set-Cookie", v);
+	sodium_memzero(hex, sizeof(hex));
+	sodium_memzero(v, sizeof(v));
+	return r;
+}
+
+int auth_clear_cookie(const struct http_request *rq, struct http_response *rs)
+{
+	char v[128];
+	snprintf(v, sizeof(v), "%s=; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=0",
+		 cookie_name(rq), rq->app->tls ? "; Secure" : "");
+	return http_response_header(rs, "Set-Cookie", v);
+}
+
+int auth_load_session(struct http_request *rq, struct http_response *rs, struct pv_error *err)
+{
+	unsigned char token[SESSION_TOKEN_BYTES], hash[SESSION_HASH_BYTES];
+	struct web_session ws;
+	sqlite3 *db = rq->ar->cat->db;
+	int c = cookie_token(rq, token), r;
+
+	if (c == 0)
+		return PV_OK;
+	if (c < 0)
+		return auth_clear_cookie(rq, rs) < 0 ? PV_ERR : PV_OK;
+	session_token_hash(token, hash);
+	if ((r = session_find(db, hash, &ws, err)) == PV_ENOTFOUND) {
+		sodium_memzero(token, sizeof(token));
+		pv_error_clear(err);
+		return auth_clear_cookie(rq, rs) < 0 ? PV_ERR : PV_OK;
+	}
+	if (r < 0) {
+		sodium_memzero(token, sizeof(token));
+		return r;
+	}
+	int64_t now = pv_clock_now_ms(), idle_ms = rq->app->session_idle_s * 1000;
+	if (now - ws.last_seen_ms >= idle_ms || now - ws.created_ms >= rq->app->session_max_s * 1000) {
+		sodium_memzero(token, sizeof(token));
+		(void)session_delete(db, hash, NULL);
+		return auth_clear_cookie(rq, rs) < 0 ? PV_ERR : PV_OK;
+	}
+	/* Activity is written at most every minute (a quarter of the idle
+	 * timeout when that is shorter), not on every request. A failure only
+	 * makes the session look idle sooner. */
+	int64_t every = idle_ms / 4 < 60000 ? idle_ms / 4 : 60000;
+	if (now - ws.last_seen_ms >= every && session_touch(db, hash, now, NULL) == PV_OK)
+		ws.last_seen_ms = now;
+	fill_session(rq, token, hash, ws.user_id, ws.user, ws.role, ws.created_ms, ws.last_seen_ms);
+	sodium_memzero(token, sizeof(token));
+	return PV_OK;
+}
+
+/* Waits for an Argon2id slot (limits.h): false when none came in time. */
+static bool argon2_enter(struct http_app *app)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += PV_HTTP_ARGON2_WAIT_MS / 1000;
+	until.tv_nsec += (PV_HTTP_ARGON2_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (sem_timedwait(&app->argon2, &until) != 0)
+		if (errno != EINTR)
+			return false;
+	return true;
+}
+
+/* A failed sign-in: counted, and audited before the answer. */
+static enum auth_outcome refuse(struct http_request *rq, const char *user, bool name_ok,
+				const char *why, enum auth_outcome outcome, bool counts)
+{
+	char key[USER_NAME_MAX + 64], actor[AUDIT_ACTOR_MAX + 1];
+	int64_t now_ms = pv_clock_now_ms();
+	if (counts) {
+		snprintf(key, sizeof(key), "ip:%s", rq->peer);
+		ratelimit_failed(rq->app->fail_ip, key, now_ms);
+		snprintf(key, sizeof(key), "user:%s", user);
+		ratelimit_failed(rq->app->fail_user, key, now_ms);
+	}
+	/* A name that is not a user name (it may even be a password typed in
+	 * the wrong field) is not written down. */
+	snprintf(actor, sizeof(actor), "web:%s", name_ok ? user : "?");
+	if (archive_auditf(rq->ar, actor, AUDIT_LOGIN_FAILED, why, NULL, &rq->err, "ip=%s",
+			   rq->peer) < 0)
+		return AUTH_FAILED;
+	return outcome;
+}
+
+/* The second factor, when the user has one or their role needs one. */
+static enum auth_outcome check_totp(struct http_request *rq, const struct user *u,
+				    const char *code)
+{
+	unsigned char secret[TOTP_SECRET_BYTES];
+	uint64_t last = 0, step;
+	bool enrolled = false, required = false;
+	sqlite3 *db = rq->ar->cat->db;
+
+	if (user_totp_role_required(db, u->role, &required, &rq->err) < 0 ||
+	    user_totp_get(db, rq->ar->kr, u->id, &enrolled, secret, &last, &rq->err) < 0)
+		return AUTH_FAILED;
+	if (!enrolled && !required)
+		return AUTH_OK;
+	if (!enrolled)
+		return refuse(rq, u->name, true, "denied: the role needs a second factor, none enrolled",
+			      AUTH_TOTP_UNENROLLED, false);
+	if (code == NULL || code[0] == '\0') {
+		sodium_memzero(secret, sizeof(secret));
+		return refuse(rq, u->name, true, "denied: one-time code missing", AUTH_TOTP_NEEDED,
+			      false);
+	}
+	step = totp_verify(secret, sizeof(secret), code, pv_clock_now(), last);
+	sodium_memzero(secret, sizeof(secret));
+	if (step == 0)
+		return refuse(rq, u->name, true, "denied: wrong or used one-time code", AUTH_DENIED,
+			      true);
+	int r = user_totp_claim_step(db, u->id, step, &rq->err);
+	if (r == PV_EAUTH) /* a concurrent sign-in took the same code first */
+		return refuse(rq, u->name, true, "denied: wrong or used one-time code", AUTH_DENIED,
+			      true);
+	return r < 0 ? AUTH_FAILED : AUTH_OK;
+}
+
+/* A transaction holding an audit entry: when it cannot begin or commit,
+ * the entry is not recorded, which is what the answer must say (503
+ * audit_failed), whatever SQLite's own words. */
+static int audited_begin(struct archive *ar, struct pv_error *err)
+{
+	int r = catalog_begin(ar->cat, err);
+	return r < 0 ? pv_error_prefix(err, "audit log") : r;
+}
+
+static int audited_commit(struct archive *ar, struct pv_error *err)
+{
+	int r = catalog_commit(ar->cat, err);
+	return r < 0 ? pv_error_prefix(err, "audit log") : r;
+}
+
+/* The sign-in audited, the browser's old session ended, the new one
+ * stored: one transaction. */
+static enum auth_outcome open_session(struct http_request *rq, const struct user *u,
+				      unsigned char token[SESSION_TOKEN_BYTES])
+{
+	unsigned char old[SESSION_TOKEN_BYTES], hash[SESSION_HASH_BYTES];
+	struct archive *ar = rq->ar;
+	int64_t now = pv_clock_now_ms();
+	char sid[17];
+	int r;
+
+	pv_random_bytes(token, SESSION_TOKEN_BYTES);
+	session_token_hash(token, hash);
+	session_id(hash, sid);
+	/* The sign-in's audit entry comes first in the transaction: when it
+	 * cannot be written nothing else is tried. */
+	if ((r = audited_begin(ar, &rq->err)) < 0)
+		return AUTH_FAILED;
+	char actor[AUDIT_ACTOR_MAX + 1];
+	snprintf(actor, sizeof(actor), "web:%s", u->name);
+	if ((r = archive_auditf(ar, actor, AUDIT_LOGIN, "ok", NULL, &rq->err,
+				"session=%s role=%s ip=%s", sid, u->role, rq->peer)) == PV_OK &&
+	    cookie_token(rq, old) == 1) {
+		unsigned char old_hash[SESSION_HASH_BYTES];
+		session_token_hash(old, old_hash);
+		sodium_memzero(old, sizeof(old));
+		if ((r = session_delete(ar->cat->db, old_hash, &rq->err)) == PV_ENOTFOUND)
+			r = PV_OK;
+	}
+	if (r < 0 ||
+	    (r = session_prune(ar->cat->db, now - rq->app->session_idle_s * 1000,
+			       now - rq->app->session_max_s * 1000, &rq->err)) < 0 ||
+	    (r = session_create(ar->cat->db, hash, u, now, PV_HTTP_SESSIONS_PER_USER_MAX,
+				&rq->err)) < 0 ||
+	    (r = audited_commit(ar, &rq->err)) < 0) {
+		catalog_rollback(ar->cat);
+		sodium_memzero(token, SESSION_TOKEN_BYTES);
+		return AUTH_FAILED;
+	}
+	fill_session(rq, token, hash, u->id, u->name, u->role, now, now);
+	return AUTH_OK;
+}
+
+enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const char *password,
+			       const char *totp, unsigned char token_r[SESSION_TOKEN_BYTES],
+			       int64_t *retry_after_r)
+{
+	char ip_key[128], user_key[USER_NAME_MAX + 64];
+	struct user u;
+	bool name_ok = user_validate(user, "legal", NULL) == PV_OK;
+	int64_t now_ms = pv_clock_now_ms(), wait;
+	enum auth_outcome out;
+	int r;
+
+	/* Tracked by the name as typed, so unknown names throttle like
+	 * real ones and the answer says nothing about which exist. */
+	snprintf(ip_key, sizeof(ip_key), "ip:%s", rq->peer);
+	snprintf(user_key, sizeof(user_key), "user:%.*s", USER_NAME_MAX, user);
+	wait = ratelimit_wait_ms(rq->app->fail_ip, ip_key, now_ms);
+	int64_t wu = ratelimit_wait_ms(rq->app->fail_user, user_key, now_ms);
+	if (wu > wait)
+		wait = wu;
+	if (wait > 0) {
+		*retry_after_r = (wait + 999) / 1000;
+		return AUTH_THROTTLED;
+	}
+	if (!argon2_enter(rq->app)) {
+		*retry_after_r = 1;
+		return AUTH_BUSY;
+	}
+	/* An invalid name is checked as "" (no user has it): the same work. */
+	r = user_check_password(rq->ar->cat->db, name_ok ? user : "", password, &u, &rq->err);
+	sem_post(&rq->app->argon2);
+	if (r == PV_EAUTH) {
+		pv_error_clear(&rq->err);
+		return refuse(rq, user_key + 5, name_ok, "denied: wrong user name or password",
+			      AUTH_DENIED, true);
+	}
+	if (r < 0)
+		return AUTH_FAILED;
+	if ((out = check_totp(rq, &u, totp)) != AUTH_OK)
+		return out;
+	if ((out = open_session(rq, &u, token_r)) == AUTH_OK)
+		ratelimit_forget(rq->app->fail_user, user_key);
+	return out;
+}
+
+int auth_sign_out(struct http_request *rq, struct pv_error *err)
+{
+	struct archive *ar = rq->ar;
+	char sid[17];
+	int r;
+	session_id(rq->session->token_hash, sid);
+	if ((r = audited_begin(ar, err)) < 0)
+		return r;
+	if ((r = archive_auditf(ar, rq->actor, AUDIT_LOGOUT, "ok", NULL, err, "session=%s ip=%s",
+				sid, rq->peer)) < 0 ||
+	    (r = session_delete(ar->cat->db, rq->session->token_hash, err)) < 0 ||
+	    (r = audited_commit(ar, err)) < 0)
+		catalog_rollback(ar->cat);
+	return r;
+}

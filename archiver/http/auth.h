@@ -1,0 +1,52 @@
+#ifndef PV_HTTP_AUTH_H
+#define PV_HTTP_AUTH_H
+
+/* Who is asking (DESIGN.md §8): sign-in with a password and, when the
+ * user has one or their role requires it, a TOTP code; sessions in
+ * cookies; sign-out. Every sign-in, failed sign-in and sign-out is in the
+ * audit log before the answer, or does not happen (fail closed).
+ *
+ * The cookie: "__Host-popvault" over HTTPS (the prefix makes browsers
+ * insist on Secure, Path=/ and no Domain), "popvault" on plain loopback
+ * HTTP; HttpOnly, SameSite=Strict, Path=/, Max-Age the absolute timeout;
+ * its value is the 256-bit session token in hex. The CSRF token is derived
+ * from it (keyed BLAKE2b), so it needs no storage and dies with it. */
+
+#include <stdint.h>
+
+#include "archiver/http/http.h"
+
+enum auth_outcome {
+	AUTH_OK,
+	AUTH_DENIED,          /* wrong name or password, or a wrong or used code */
+	AUTH_TOTP_NEEDED,     /* password right; a TOTP code must come with it */
+	AUTH_TOTP_UNENROLLED, /* password right; the role needs a second factor
+			       * the user does not have */
+	AUTH_THROTTLED,       /* too many failures: *retry_after_r seconds */
+	AUTH_BUSY,            /* every Argon2id slot taken: retry in *retry_after_r */
+	AUTH_FAILED,          /* storage or audit failure: rq->err; nobody signed in */
+};
+
+/* Signs user in from rq->peer. On AUTH_OK: a new session (the one of the
+ * request's cookie, if any, is ended: no fixation), its token in token_r
+ * for the cookie, rq->session set. A wrong password and an unknown user
+ * take the same work and give the same outcome. Failures count against
+ * the user name and the address (ratelimit.h). totp may be NULL. */
+enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const char *password,
+			       const char *totp, unsigned char token_r[SESSION_TOKEN_BYTES],
+			       int64_t *retry_after_r);
+
+/* Ends rq->session (audited first). */
+int auth_sign_out(struct http_request *rq, struct pv_error *err);
+
+/* Sets rq->session from the request's cookie when it names a live session
+ * within its idle and absolute timeouts (and records the activity); a
+ * cookie that does not is cleared in rs. Errors only for storage. */
+int auth_load_session(struct http_request *rq, struct http_response *rs, struct pv_error *err);
+
+/* Set-Cookie for a new session token, and for ending one. */
+int auth_set_cookie(const struct http_request *rq, struct http_response *rs,
+		    const unsigned char token[SESSION_TOKEN_BYTES]);
+int auth_clear_cookie(const struct http_request *rq, struct http_response *rs);
+
+#endif

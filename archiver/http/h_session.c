@@ -1,0 +1,69 @@
+/* Signing in and out (DESIGN.md §8 contract), and who am I. */
+#include <stdio.h>
+
+#include "archiver/http/app.h"
+#include "archiver/http/auth.h"
+#include "archiver/http/handlers.h"
+#include "archiver/lib/clock.h"
+
+/* One answer for a wrong password and an unknown user (auth.h). */
+#define WRONG "wrong user name or password"
+
+int h_session_create(struct http_request *rq, struct http_response *rs)
+{
+	const char *user, *password, *totp = NULL;
+	unsigned char token[SESSION_TOKEN_BYTES];
+	int64_t retry = 0;
+	char secs[32];
+
+	if (http_json_unpack(rq, "{s:s, s:s, s?s}", "user", &user, "password", &password, "totp",
+			     &totp) < 0)
+		return PV_EUSAGE;
+	switch (auth_sign_in(rq, user, password, totp, token, &retry)) {
+	case AUTH_OK:
+		if (auth_set_cookie(rq, rs, token) < 0)
+			return PV_ERR;
+		return http_reply_json(rs, 200, json_pack("{s:s, s:s, s:s}", "user",
+							  rq->session->user, "role", rq->session->role,
+							  "csrf", rq->session->csrf));
+	case AUTH_DENIED: return http_reply_error(rs, 401, "unauthorized", WRONG);
+	case AUTH_TOTP_NEEDED:
+		return http_reply_error(rs, 401, "totp_required", "a one-time code is required");
+	case AUTH_TOTP_UNENROLLED:
+		return http_reply_error(rs, 401, "totp_not_enrolled",
+					"your role requires a second factor; ask an admin to enrol "
+					"you ('popvault user totp NAME')");
+	case AUTH_THROTTLED:
+		snprintf(secs, sizeof(secs), "%lld", (long long)retry);
+		(void)http_response_header(rs, "Retry-After", secs);
+		return http_reply_error(rs, 429, "too_many_requests",
+					"too many failed attempts; try again in %lld s",
+					(long long)retry);
+	case AUTH_BUSY:
+		(void)http_response_header(rs, "Retry-After", "1");
+		return http_reply_error(rs, 503, "unavailable", "too many sign-ins at once; retry");
+	case AUTH_FAILED: break;
+	}
+	return rq->err.code < 0 ? rq->err.code : PV_ERR;
+}
+
+int h_session_delete(struct http_request *rq, struct http_response *rs)
+{
+	if (auth_sign_out(rq, &rq->err) < 0)
+		return rq->err.code;
+	if (auth_clear_cookie(rq, rs) < 0)
+		return PV_ERR;
+	return http_reply_json(rs, 200, json_pack("{s:b}", "signed_out", 1));
+}
+
+int h_me(struct http_request *rq, struct http_response *rs)
+{
+	const struct http_session *s = rq->session;
+	char created[PV_RFC3339_LEN], expires[PV_RFC3339_LEN];
+	pv_clock_format_rfc3339(s->created_ms / 1000, created);
+	pv_clock_format_rfc3339(s->expires_ms / 1000, expires);
+	return http_reply_json(rs, 200, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:I}}", "user",
+						  s->user, "role", s->role, "csrf", s->csrf,
+						  "session", "created", created, "expires", expires,
+						  "idle_timeout_s", (json_int_t)rq->app->session_idle_s));
+}

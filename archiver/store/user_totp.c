@@ -1,0 +1,169 @@
+#include "archiver/store/user_totp.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archiver/lib/fsutil.h"
+#include "archiver/lib/hex.h"
+#include "archiver/store/catalog.h"
+
+#define META_KEY "totp_required_roles"
+
+static const char *const roles[] = {"admin", "legal", "compliance"};
+
+int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
+		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
+{
+	char hex[2 * TOTP_SECRET_BYTES + 1];
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	sqlite3_stmt *st;
+	int r;
+
+	randombytes_buf(secret_r, TOTP_SECRET_BYTES);
+	pv_hex(secret_r, TOTP_SECRET_BYTES, hex);
+	r = keyring_seal_secret(kr, hex, &sealed, &sealed_len, err);
+	sodium_memzero(hex, sizeof(hex));
+	if (r < 0)
+		return r;
+	if ((r = catalog_prepare(db, "UPDATE users SET totp_secret = ? WHERE name = ?"
+				     " AND removed_at IS NULL", &st, err)) == PV_OK) {
+		sqlite3_bind_blob(st, 1, sealed, (int)sealed_len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+		else if (sqlite3_changes(db) == 0)
+			r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
+		sqlite3_finalize(st);
+	}
+	free(sealed);
+	if (r < 0)
+		sodium_memzero(secret_r, TOTP_SECRET_BYTES);
+	return r;
+}
+
+int user_totp_remove(sqlite3 *db, const char *name, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "UPDATE users SET totp_secret = NULL WHERE name = ?"
+				    " AND removed_at IS NULL AND totp_secret IS NOT NULL", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	else if (sqlite3_changes(db) == 0)
+		r = pv_fail(err, PV_ENOTFOUND, "user '%s' has no second factor", name);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int user_totp_get(sqlite3 *db, struct keyring *kr, int64_t user_id, bool *enrolled_r,
+		  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
+		  struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	char *hex = NULL;
+	int r = catalog_prepare(db, "SELECT totp_secret, totp_last_step FROM users WHERE id = ?",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, user_id);
+	*enrolled_r = false;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return pv_fail(err, PV_ENOTFOUND, "no such user");
+	}
+	*last_step_r = (uint64_t)sqlite3_column_int64(st, 1);
+	if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		r = keyring_open_secret(kr, sqlite3_column_blob(st, 0),
+					(size_t)sqlite3_column_bytes(st, 0), &hex, err);
+		if (r == PV_OK && (strlen(hex) != 2 * TOTP_SECRET_BYTES ||
+				   pv_unhex(hex, secret_r, TOTP_SECRET_BYTES) != 0))
+			r = pv_fail(err, PV_EINTEGRITY, "a sealed TOTP secret is malformed");
+		*enrolled_r = r == PV_OK;
+		pv_secret_free(&hex);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int user_totp_claim_step(sqlite3 *db, int64_t user_id, uint64_t step, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "UPDATE users SET totp_last_step = ?1 WHERE id = ?2"
+				    " AND totp_last_step < ?1", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, (int64_t)step);
+	sqlite3_bind_int64(st, 2, user_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	else if (sqlite3_changes(db) == 0)
+		r = pv_fail(err, PV_EAUTH, "this one-time code was used already");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int user_totp_required_roles(sqlite3 *db, char out[USER_TOTP_ROLES_MAX], struct pv_error *err)
+{
+	char *v = NULL;
+	int r = catalog_meta_get(db, META_KEY, &v, err);
+	out[0] = '\0';
+	if (r == PV_ENOTFOUND)
+		return PV_OK;
+	if (r == PV_OK)
+		snprintf(out, USER_TOTP_ROLES_MAX, "%s", v);
+	free(v);
+	return r;
+}
+
+int user_totp_require(sqlite3 *db, const char *list, char out_r[USER_TOTP_ROLES_MAX],
+		      struct pv_error *err)
+{
+	bool want[3] = {false, false, false};
+	char norm[USER_TOTP_ROLES_MAX] = "";
+	const char *p = list;
+
+	if (strcmp(list, "none") != 0) {
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			size_t i = 0;
+			for (; i < 3; i++)
+				if (strlen(roles[i]) == n && strncmp(p, roles[i], n) == 0)
+					break;
+			if (i == 3)
+				return pv_fail(err, PV_EUSAGE, "roles are admin, legal and compliance "
+							       "(comma-separated), or none");
+			want[i] = true;
+			p += n + (p[n] == ',');
+		}
+	}
+	for (size_t i = 0; i < 3; i++)
+		if (want[i])
+			snprintf(norm + strlen(norm), sizeof(norm) - strlen(norm), "%s%s",
+				 norm[0] ? "," : "", roles[i]);
+	int r = catalog_meta_set(db, META_KEY, norm, err);
+	if (r == PV_OK && out_r != NULL)
+		memcpy(out_r, norm, sizeof(norm));
+	return r;
+}
+
+int user_totp_role_required(sqlite3 *db, const char *role, bool *required_r,
+			    struct pv_error *err)
+{
+	char list[USER_TOTP_ROLES_MAX];
+	int r = user_totp_required_roles(db, list, err);
+	*required_r = false;
+	if (r < 0)
+		return r;
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+		if (strlen(role) == n && strncmp(p, role, n) == 0)
+			*required_r = true;
+		p += n + (p[n] == ',');
+	}
+	return PV_OK;
+}
