@@ -40,7 +40,7 @@ static int cookie_token(const struct http_request *rq, unsigned char token[SESSI
 			} else {
 				memcpy(hex, p + name_len + 1, vl);
 				hex[vl] = '\0';
-				bad |= pv_unhex(hex, token, SESSION_TOKEN_BYTES) != 0;
+				bad |= pv_unhex(hex, vl, token, SESSION_TOKEN_BYTES) != 0;
 			}
 		}
 		p += len + (p[len] == ';');

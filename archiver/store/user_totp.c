@@ -81,7 +81,7 @@ int user_totp_get(sqlite3 *db, struct keyring *kr, int64_t user_id, bool *enroll
 		r = keyring_open_secret(kr, sqlite3_column_blob(st, 0),
 					(size_t)sqlite3_column_bytes(st, 0), &hex, err);
 		if (r == PV_OK && (strlen(hex) != 2 * TOTP_SECRET_BYTES ||
-				   pv_unhex(hex, secret_r, TOTP_SECRET_BYTES) != 0))
+				   pv_unhex(hex, strlen(hex), secret_r, TOTP_SECRET_BYTES) != 0))
 			r = pv_fail(err, PV_EINTEGRITY, "a sealed TOTP secret is malformed");
 		*enrolled_r = r == PV_OK;
 		pv_secret_free(&hex);
