@@ -453,7 +453,9 @@ static int reapply_one(struct archive *ar, const struct policy *p, int64_t versi
 		index_doc_free(&doc);
 		return r;
 	}
-	r = retention_message_init(&rm, m->account, &doc, raw->data, raw->len, m->size,
+	/* The size of the bytes in hand, never the catalog's (which an edit
+	 * can change): the policy decides on what the message is. */
+	r = retention_message_init(&rm, m->account, &doc, raw->data, raw->len, raw->len,
 				   m->received_at, err);
 	index_doc_free(&doc);
 	if (r < 0)
@@ -505,7 +507,9 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 		if ((r = message_load(db, ids[i], &m, err)) < 0)
 			break;
 		pv_buf_free_secret(&raw);
-		pv_buf_init(&raw, (size_t)m.size);
+		/* Bounded by the size cap too: a smaller catalog size must not
+		 * make the real bytes unreadable. */
+		pv_buf_init(&raw, (size_t)(m.size > ar->cfg.message_max ? m.size : ar->cfg.message_max));
 		r = reapply_one(ar, p, version, &m, &raw, imp, stats, err);
 		sodium_memzero(&m, sizeof(m));
 	}

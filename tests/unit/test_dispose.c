@@ -400,17 +400,12 @@ static void test_interrupted_disposal_is_finished(void **state)
 	int64_t a = fx_archive(&f, MSG("a@o.example", "a"), fx_t("2020-01-10"));
 	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
 	/* the intent committed, then the process died before destroying */
+	int64_t id = 0;
 	plan_in_tx(&f, fx_t("2020-03-01"), &plan);
 	assert_int_equal(plan.due, 1);
+	fx_must(dispose_commit_intent(f.ar, &plan, "cli:test", &id, &err), &err, "intent");
+	assert_int_equal(id, 1);
 	dispose_plan_free(&plan);
-	fx_must(catalog_exec(f.ar->cat->db,
-			     "INSERT INTO disposals (state, policy_version, intent_at, holds_digest,"
-			     " messages, actor) VALUES ('intent', 1, 1583020800, 'x', 1, 'cli:test');"
-			     "INSERT INTO disposal_items (disposal_id, message_id, policy_version, rule,"
-			     " expires_at) VALUES (1, 1, 1, 'default', 1581206400);",
-			     &err),
-		&err, "intent");
-	fx_must(catalog_commit(f.ar->cat, &err), &err, "commit");
 	bool pending = false;
 	fx_must(dispose_pending(f.ar->cat->db, a, &pending, &err), &err, "pending");
 	assert_true(pending);
