@@ -341,12 +341,13 @@ int attest_row(struct archive *ar, const struct attest_policies *ap, const struc
 	}
 	if (m->disposed_at != 0)
 		return n;
-	if (m->blob[0] != '\0' && strcmp(leaf->ct, m->blob) != 0) {
+	if (strcmp(leaf->ct, m->blob) != 0) {
 		say(problem, ctx, "message %lld: blob: blob reference differs from its archive leaf",
 		    (long long)m->id);
 		n++;
 	}
-	n += check_policy(ap, m, leaf, problem, ctx);
+	if (ap != NULL)
+		n += check_policy(ap, m, leaf, problem, ctx);
 	n += check_bucket(ar, m, problem, ctx);
 	return n;
 }
@@ -383,6 +384,9 @@ int attest_read(struct archive *ar, const struct stored_message *m, const struct
 						  "record (unauthorised deletion)", (long long)m->id,
 			       m->blob[0] == '\0' ? "blob reference" : "wrapped key");
 	r = keyring_unwrap(ar->kr, m->bucket_id, m->blob, m->wrapped, m->wrapped_len, key, salt, err);
+	if (r == PV_ENOTFOUND)
+		return pv_fail(err, r, "message %lld: its key is gone and there is no disposal record "
+				       "(unauthorised deletion)", (long long)m->id);
 	if (r < 0) {
 		pv_error_prefix(err, "message %lld", (long long)m->id);
 		return r;
@@ -393,6 +397,9 @@ int attest_read(struct archive *ar, const struct stored_message *m, const struct
 	r = blob_read(ar->dir, m->blob, key, NULL, rsink_put, &s, err);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(salt, sizeof(salt));
+	if (r == PV_ENOTFOUND)
+		return pv_fail(err, r, "message %lld: blob %s is missing and there is no disposal "
+				       "record (unauthorised deletion)", (long long)m->id, m->blob);
 	if (r < 0) {
 		pv_error_prefix(err, "message %lld", (long long)m->id);
 		return r;

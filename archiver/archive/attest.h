@@ -65,8 +65,8 @@ int attest_holds(struct archive *ar, const struct evidence *ev, attest_problem_f
 		 void *ctx, struct pv_error *err);
 
 /* One catalog row against its archive leaf (leaf->seq == m->id), the
- * policy version it names and its key bucket, without the content.
- * Returns the number of problems reported. */
+ * policy version it names (skipped when ap is NULL) and its key bucket,
+ * without the content. Returns the number of problems reported. */
 int attest_row(struct archive *ar, const struct attest_policies *ap, const struct stored_message *m,
 	       const struct archive_leaf *leaf, attest_problem_fn problem, void *ctx);
 

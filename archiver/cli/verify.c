@@ -31,7 +31,7 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	const char *cp_file = cli_opt(&args, "checkpoint");
 	if (cp_file != NULL && (r = pv_read_file(cp_file, PV_NOTE_MAX, &known, &known_len, err)) < 0)
 		return r;
-	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0) {
+	if ((r = archive_open_for_verify(ctx->data_dir, &ar, err)) < 0) {
 		free(known);
 		return r;
 	}
@@ -46,12 +46,14 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	}
 	/* The run and its outcome are audited (DESIGN.md §5). */
 	struct pv_error aerr;
-	int ar_r = archive_auditf(ar, ctx->actor, AUDIT_VERIFY,
-				  r == PV_OK ? "ok" : "failed: integrity problems found", NULL, &aerr,
-				  "full=%s problems=%lld archive-size=%llu audit-size=%llu",
-				  cli_opt(&args, "full") ? "yes" : "no", (long long)rep.problems,
-				  (unsigned long long)rep.archive_leaves,
-				  (unsigned long long)rep.audit_leaves);
+	int ar_r = ar->audit_key == NULL
+			   ? pv_fail(&aerr, PV_ENOTFOUND, "no usable signing key for the audit log")
+			   : archive_auditf(ar, ctx->actor, AUDIT_VERIFY,
+					    r == PV_OK ? "ok" : "failed: integrity problems found", NULL,
+					    &aerr, "full=%s problems=%lld archive-size=%llu audit-size=%llu",
+					    cli_opt(&args, "full") ? "yes" : "no", (long long)rep.problems,
+					    (unsigned long long)rep.archive_leaves,
+					    (unsigned long long)rep.audit_leaves);
 	archive_close(&ar);
 	bool gap = rep.latest_checkpoint_age_s > VERIFY_HEARTBEAT_GAP_S;
 	if (ctx->json) {
@@ -101,7 +103,8 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	}
 	if (ar_r < 0) {
 		fprintf(stderr, "popvault: this verify run could not be recorded: %s\n", aerr.msg);
-		if (r == PV_OK)
+		/* Without the key (a copy verified elsewhere) the result stands. */
+		if (r == PV_OK && ar_r != PV_ENOTFOUND)
 			return pv_fail(err, ar_r, "%s", aerr.msg);
 	}
 	return r;
