@@ -63,8 +63,11 @@ int attest_policies_load(sqlite3 *db, const struct evidence *ev, struct attest_p
 			ap->current = e->version;
 		int r = policy_store_get(db, e->version, &text, &len, NULL, &pe);
 		if (r == PV_ENOTFOUND || r == PV_EINTEGRITY) {
-			say(problem, ctx, "policy version %lld: text: %s (set in audit entry %llu)",
-			    (long long)e->version, pe.msg, (unsigned long long)e->seq);
+			say(problem, ctx, "policy version %lld: text: %s (it was set in audit entry %llu)",
+			    (long long)e->version,
+			    r == PV_ENOTFOUND ? "missing from the catalog"
+					      : "does not hash to the SHA-256 beside it in the catalog",
+			    (unsigned long long)e->seq);
 			continue;
 		}
 		if (r < 0) {
@@ -246,6 +249,9 @@ static int check_policy(const struct attest_policies *ap, const struct stored_me
 	char t1[PV_RFC3339_LEN], t2[PV_RFC3339_LEN];
 	if (m->policy_version == 0 && ap->n == 0)
 		return 0; /* archived before any policy was stored: the built-in retention */
+	for (size_t k = 0; a == NULL && k < ap->n; k++)
+		if (ap->v[k].version == m->policy_version)
+			return 0; /* recorded but unusable: reported once, for the version */
 	if (a == NULL) {
 		say(problem, ctx, "message %lld: policy_version: %lld is not a committed policy "
 				  "version that can be used", (long long)m->id, (long long)m->policy_version);

@@ -75,8 +75,9 @@ static int refused(const struct refusal *rf, struct pv_error *err)
 	if (rf->n == 1)
 		return pv_fail(err, PV_EINTEGRITY, "refusing to dispose: %s (nothing was destroyed; "
 						   "run popvault verify)", rf->first);
-	return pv_fail(err, PV_EINTEGRITY, "refusing to dispose: %s (and %zu more problems; nothing "
-					   "was destroyed; run popvault verify)", rf->first, rf->n - 1);
+	return pv_fail(err, PV_EINTEGRITY, "refusing to dispose: %s (and %zu more problem%s; nothing "
+					   "was destroyed; run popvault verify)", rf->first, rf->n - 1,
+		       rf->n == 2 ? "" : "s");
 }
 
 /* Every archive leaf against its catalog row, and the log's root against
@@ -86,6 +87,8 @@ struct rowscan {
 	const struct attest_policies *ap;
 	struct refusal *rf;
 	int64_t message_leaves;
+	int64_t *tombstoned; /* message ids with a tombstone, in log order */
+	size_t n_tomb, cap_tomb;
 	int r;
 	struct pv_error e;
 };
@@ -130,9 +133,52 @@ static int row_leaf(void *ctx, uint64_t index, const void *data, size_t len)
 		snprintf(msg, sizeof(msg), "archive leaf %llu: tombstone for message %lld, which is not "
 					   "marked disposed", (unsigned long long)index, (long long)leaf.seq);
 		refuse_note(rs->rf, msg);
+	} else {
+		if (rs->n_tomb == rs->cap_tomb) {
+			size_t cap = rs->cap_tomb ? 2 * rs->cap_tomb : 64;
+			int64_t *v = realloc(rs->tombstoned, cap * sizeof(*v));
+			if (v == NULL) {
+				rs->r = pv_fail(&rs->e, PV_ERR, "out of memory");
+				return 1;
+			}
+			rs->tombstoned = v;
+			rs->cap_tomb = cap;
+		}
+		rs->tombstoned[rs->n_tomb++] = leaf.seq;
 	}
 	sodium_memzero(&m, sizeof(m));
 	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A row marked disposed without a tombstone would free its bucket key for
+ * shredding while its content is still there. */
+static int check_disposed_rows(struct archive *ar, struct rowscan *rs, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(ar->cat->db, "SELECT id FROM messages WHERE disposed_at IS NOT NULL",
+				&st, err);
+	if (r < 0)
+		return r;
+	if (rs->n_tomb > 0)
+		qsort(rs->tombstoned, rs->n_tomb, sizeof(int64_t), cmp_i64);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (rs->n_tomb == 0 ||
+		    bsearch(&id, rs->tombstoned, rs->n_tomb, sizeof(int64_t), cmp_i64) == NULL) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "message %lld: disposed_at: marked disposed, but the "
+						   "archive log has no tombstone for it", (long long)id);
+			refuse_note(rs->rf, msg);
+		}
+	}
+	sqlite3_finalize(st);
+	return PV_OK;
 }
 
 static int check_rows(struct archive *ar, const struct attest_policies *ap, struct refusal *rf,
@@ -142,8 +188,13 @@ static int check_rows(struct archive *ar, const struct attest_policies *ap, stru
 	int64_t rows = 0;
 	struct pv_error e;
 	int r = evidence_log_head(ar->archive_log, row_leaf, &rs, &e);
-	if (rs.r < 0)
+	if (rs.r < 0) {
+		free(rs.tombstoned);
 		return pv_fail(err, rs.r, "%s", rs.e.msg);
+	}
+	if (r == PV_OK)
+		r = check_disposed_rows(ar, &rs, &e);
+	free(rs.tombstoned);
 	if (r == PV_EINTEGRITY) {
 		refuse_note(rf, e.msg);
 		return PV_OK;

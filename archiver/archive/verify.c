@@ -220,11 +220,27 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 	bool pending = false;
 	if (dispose_pending(v->ar->cat->db, m->id, &pending, &e) == PV_OK && pending) {
 		/* A disposal whose intent is recorded was interrupted: its key or
-		 * blob may be gone already; `popvault dispose` finishes it. */
-		fprintf(v->out, "note: message %lld is being disposed of (interrupted run; "
-				"'popvault dispose' finishes it)\n", (long long)m->id);
+		 * blob may be gone already; `popvault dispose` finishes it — if
+		 * the audit log holds that intent and this message's record. */
+		const struct ev_item *it = v->ev_ok ? evidence_item(&v->ev, m->id) : NULL;
+		const struct ev_disposal *d = it ? evidence_disposal(&v->ev, it->disposal_id) : NULL;
+		int64_t did = -1;
+		sqlite3_reset(v->item_of);
+		sqlite3_bind_int64(v->item_of, 1, m->id);
+		if (sqlite3_step(v->item_of) == SQLITE_ROW)
+			did = sqlite3_column_int64(v->item_of, 0);
+		if (v->ev_ok && (d == NULL || d->done || d->id != did))
+			problem(v, "message %lld: disposal_items: the catalog has it in unfinished disposal "
+				   "%lld, which the audit log does not record for it", (long long)m->id,
+				(long long)did);
+		else
+			fprintf(v->out, "note: message %lld is being disposed of (interrupted run; "
+					"'popvault dispose' finishes it)\n", (long long)m->id);
+		if (v->ev_ok && (d == NULL || d->done || d->id != did) && m->blob[0] != '\0')
+			goto content; /* not really pending: its content must be whole */
 		return;
 	}
+content:
 	if (m->blob[0] == '\0')
 		return;
 	v->rep->blobs_checked++;
