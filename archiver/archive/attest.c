@@ -460,12 +460,7 @@ int attest_classify(const struct policy *p, int64_t version, const char *account
 	retention_message_free(&rm);
 	if (r < 0)
 		goto out;
-	memset(ret, 0, sizeof(*ret));
-	snprintf(ret->class_name, sizeof(ret->class_name), "%s", res.rule);
-	ret->forever = res.forever;
-	ret->expires_at = res.forever ? POLICY_NEVER : res.expires_at;
-	ret->action = res.action;
-	ret->policy_version = version;
+	retention_from_result(&res, version, ret);
 out:
 	if (doc_r == NULL)
 		index_doc_free(&local);

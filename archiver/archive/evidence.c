@@ -200,11 +200,14 @@ static int on_hold(struct load *l, const struct audit_entry *e, bool place)
 	}
 	struct ev_hold *h = find_hold(ev, id);
 	if (!place) {
-		if (h == NULL || h->released)
+		if (h == NULL || h->released) {
 			say(l, "audit entry %llu: releases hold %lld, which is not in force",
 			    (unsigned long long)e->seq, (long long)id);
-		else
-			h->released = true, h->released_seq = e->seq, h->released_at = e->time;
+		} else {
+			h->released = true;
+			h->released_seq = e->seq;
+			h->released_at = e->time;
+		}
 		return 0;
 	}
 	if (h != NULL) {

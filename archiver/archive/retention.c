@@ -252,6 +252,16 @@ int retention_builtin(int64_t received_at, struct retention *ret, struct pv_erro
 	return policy_expiry(received_at, &pr, &ret->expires_at, err);
 }
 
+void retention_from_result(const struct policy_result *res, int64_t version, struct retention *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->class_name, sizeof(ret->class_name), "%s", res->rule);
+	ret->forever = res->forever;
+	ret->expires_at = res->forever ? POLICY_NEVER : res->expires_at;
+	ret->action = res->action;
+	ret->policy_version = version;
+}
+
 int retention_evaluate(const struct policy *p, int64_t version, const struct policy_message *m,
 		       struct retention *ret, struct policy_result *res_r, struct pv_error *err)
 {
@@ -259,12 +269,7 @@ int retention_evaluate(const struct policy *p, int64_t version, const struct pol
 	int r = policy_evaluate(p, m, &res, err);
 	if (r < 0)
 		return r;
-	memset(ret, 0, sizeof(*ret));
-	snprintf(ret->class_name, sizeof(ret->class_name), "%s", res.rule);
-	ret->forever = res.forever;
-	ret->expires_at = res.forever ? POLICY_NEVER : res.expires_at;
-	ret->action = res.action;
-	ret->policy_version = version;
+	retention_from_result(&res, version, ret);
 	if (res_r != NULL)
 		*res_r = res;
 	return PV_OK;

@@ -84,6 +84,9 @@ int retention_evaluate(const struct policy *p, int64_t version, const struct pol
 		       struct retention *ret_r, struct policy_result *res_r,
 		       struct pv_error *err) PV_WARN_UNUSED;
 
+/* The retention a policy result (of a policy stored as version) means. */
+void retention_from_result(const struct policy_result *res, int64_t version, struct retention *ret_r);
+
 /* The built-in retention used while no policy is stored. */
 int retention_builtin(int64_t received_at, struct retention *ret_r, struct pv_error *err);
 
