@@ -247,8 +247,20 @@ static int check_policy(const struct attest_policies *ap, const struct stored_me
 {
 	const struct attest_policy *a = attest_policy(ap, m->policy_version);
 	char t1[PV_RFC3339_LEN], t2[PV_RFC3339_LEN];
-	if (m->policy_version == 0 && ap->n == 0)
-		return 0; /* archived before any policy was stored: the built-in retention */
+	if (m->policy_version == 0) {
+		/* Decided before any policy was stored: the built-in retention. */
+		struct retention b;
+		memset(&b, 0, sizeof(b));
+		if (retention_builtin(leaf->time, &b, NULL) == PV_OK &&
+		    strcmp(m->class_name, b.class_name) == 0 && m->expires_at == b.expires_at)
+			return 0;
+		fmt_expiry(m->expires_at, t1);
+		fmt_expiry(b.expires_at, t2);
+		say(problem, ctx, "message %lld: expires_at: the catalog says '%s' expiring %s, the "
+				  "built-in retention (policy version 0) gives '%s' expiring %s",
+		    (long long)m->id, m->class_name, t1, b.class_name, t2);
+		return 1;
+	}
 	for (size_t k = 0; a == NULL && k < ap->n; k++)
 		if (ap->v[k].version == m->policy_version)
 			return 0; /* recorded but unusable: reported once, for the version */
