@@ -198,6 +198,29 @@ static void verify_disposed(struct vctx *v, const struct stored_message *m,
 			(long long)d->id, !d->done ? "has no dispose-done record" : "is later than that");
 }
 
+enum pending { NOT_PENDING, PENDING_RECORDED, PENDING_FORGED };
+
+/* Whether m belongs to an interrupted disposal, and whether the audit log
+ * holds that disposal's intent with m's justification (dispose_resume
+ * finishes only those). */
+static enum pending pending_state(struct vctx *v, const struct stored_message *m)
+{
+	bool pending = false;
+	struct pv_error e;
+	if (dispose_pending(v->ar->cat->db, m->id, &pending, &e) != PV_OK || !pending)
+		return NOT_PENDING;
+	if (!v->ev_ok)
+		return PENDING_RECORDED; /* the audit log itself failed: reported already */
+	const struct ev_item *it = evidence_item(&v->ev, m->id);
+	const struct ev_disposal *d = it ? evidence_disposal(&v->ev, it->disposal_id) : NULL;
+	int64_t did = -1;
+	sqlite3_reset(v->item_of);
+	sqlite3_bind_int64(v->item_of, 1, m->id);
+	if (sqlite3_step(v->item_of) == SQLITE_ROW)
+		did = sqlite3_column_int64(v->item_of, 0);
+	return d != NULL && !d->done && d->id == did ? PENDING_RECORDED : PENDING_FORGED;
+}
+
 /* One catalog row against its leaf, its policy version, its bucket, and
  * (with --full) its content and what the policy gives that content. */
 static void verify_message(struct vctx *v, const struct stored_message *m)
@@ -217,30 +240,20 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 		verify_disposed(v, m, &leaf);
 		return;
 	}
-	bool pending = false;
-	if (dispose_pending(v->ar->cat->db, m->id, &pending, &e) == PV_OK && pending) {
+	switch (pending_state(v, m)) {
+	case PENDING_RECORDED:
 		/* A disposal whose intent is recorded was interrupted: its key or
-		 * blob may be gone already; `popvault dispose` finishes it — if
-		 * the audit log holds that intent and this message's record. */
-		const struct ev_item *it = v->ev_ok ? evidence_item(&v->ev, m->id) : NULL;
-		const struct ev_disposal *d = it ? evidence_disposal(&v->ev, it->disposal_id) : NULL;
-		int64_t did = -1;
-		sqlite3_reset(v->item_of);
-		sqlite3_bind_int64(v->item_of, 1, m->id);
-		if (sqlite3_step(v->item_of) == SQLITE_ROW)
-			did = sqlite3_column_int64(v->item_of, 0);
-		if (v->ev_ok && (d == NULL || d->done || d->id != did))
-			problem(v, "message %lld: disposal_items: the catalog has it in unfinished disposal "
-				   "%lld, which the audit log does not record for it", (long long)m->id,
-				(long long)did);
-		else
-			fprintf(v->out, "note: message %lld is being disposed of (interrupted run; "
-					"'popvault dispose' finishes it)\n", (long long)m->id);
-		if (v->ev_ok && (d == NULL || d->done || d->id != did) && m->blob[0] != '\0')
-			goto content; /* not really pending: its content must be whole */
+		 * blob may be gone already; `popvault dispose` finishes it. */
+		fprintf(v->out, "note: message %lld is being disposed of (interrupted run; "
+				"'popvault dispose' finishes it)\n", (long long)m->id);
 		return;
+	case PENDING_FORGED:
+		problem(v, "message %lld: disposal_items: the catalog has it in an unfinished disposal "
+			   "that the audit log does not record for it", (long long)m->id);
+		break; /* not really being disposed of: its content must be whole */
+	case NOT_PENDING:
+		break;
 	}
-content:
 	if (m->blob[0] == '\0')
 		return;
 	v->rep->blobs_checked++;
