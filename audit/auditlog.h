@@ -81,6 +81,7 @@
 #define AUDIT_HOLD_PLACE "hold-place"
 #define AUDIT_HOLD_RELEASE "hold-release"
 #define AUDIT_DISPOSE_INTENT "dispose-intent"
+#define AUDIT_DISPOSE_ITEM "disposal-item" /* one per message of an intent: its justification */
 #define AUDIT_DISPOSE_DONE "dispose-done"
 #define AUDIT_KEY_ROTATION "key-rotation"
 #define AUDIT_VERIFY "verify"     /* after the run; outcome ok / failed: N problems */
@@ -137,6 +138,14 @@ extern const char auditlog_schema_sql[];
  * the log's current key: the caller must then not perform the action. */
 int auditlog_append(struct tlog *audit, const struct note_signer *key,
 		    const struct audit_event *ev, uint64_t *seq_r, struct pv_error *err);
+
+/* The same for n events (n >= 1) as consecutive leaves under ONE signed
+ * checkpoint, all or nothing: a disposal's intent with one record per
+ * message does not sign a checkpoint per message. *first_r (may be NULL)
+ * gets the first leaf index. */
+int auditlog_append_batch(struct tlog *audit, const struct note_signer *key,
+			  const struct audit_event *evs, size_t n, uint64_t *first_r,
+			  struct pv_error *err);
 
 /* --- leaves ------------------------------------------------------------- */
 

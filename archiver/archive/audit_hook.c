@@ -18,6 +18,15 @@ int archive_audit(struct archive *ar, const char *actor, const char *type, const
 	return r;
 }
 
+int archive_audit_batch(struct archive *ar, const struct audit_event *evs, size_t n,
+			struct pv_error *err)
+{
+	int r = auditlog_append_batch(ar->audit_log, ar->audit_key, evs, n, NULL, err);
+	if (r < 0)
+		pv_error_prefix(err, "audit log");
+	return r;
+}
+
 int archive_auditf(struct archive *ar, const char *actor, const char *type, const char *outcome,
 		   const char *personal, struct pv_error *err, const char *object_fmt, ...)
 {

@@ -33,6 +33,12 @@ int archive_auditf(struct archive *ar, const char *actor, const char *type, cons
 		   const char *personal, struct pv_error *err, const char *object_fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 
+/* n events appended as consecutive entries under one signed checkpoint
+ * (auditlog_append_batch), inside the caller's transaction when one is
+ * open: a disposal's intent and its one record per message. */
+int archive_audit_batch(struct archive *ar, const struct audit_event *evs, size_t n,
+			struct pv_error *err);
+
 /* A search, audited before its results are shown (DESIGN.md §5): object
  * "results=TOTAL shown=N ids-sha256=HEX" where HEX is the SHA-256 of the
  * shown ids, each in decimal followed by "\n", in result order; the query

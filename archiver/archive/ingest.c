@@ -136,7 +136,8 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 	if ((r = tlog_size(ar->archive_log, &size, err)) < 0)
 		goto rollback;
 	for (size_t i = 0; i < n; i++) {
-		struct archive_leaf leaf = {.kind = LEAF_MESSAGE, .time = items[i].received_at};
+		struct archive_leaf leaf = {.kind = LEAF_MESSAGE, .time = items[i].received_at,
+					    .size = items[i].blob.size};
 		if ((r = insert_message(ar, a, &items[i], &p[i], size + i, &items[i].message_id, err)) < 0 ||
 		    (r = ledger_insert(ar->cat->db, a->id, items[i].uidl, items[i].blob.sha256,
 				       items[i].message_id, items[i].received_at, err)) < 0)

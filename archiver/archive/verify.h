@@ -57,7 +57,8 @@ struct verify_summary {
  * Returns PV_OK; PV_EINTEGRITY when problems were found (sum_r->ran set);
  * or the error that stopped the checks (sum_r->ran not set). When the run
  * cannot be recorded, sum_r->recorded is false with record_error, and a
- * run that found no problem returns the audit error instead of PV_OK. */
+ * run that found no problem returns the audit error instead of PV_OK
+ * (except without a signing key here: a copy verified elsewhere). */
 int archive_verify(struct archive *ar, const char *actor, bool full,
 		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
 		   verify_line_fn line, void *line_ctx, struct verify_summary *sum_r,

@@ -276,6 +276,11 @@
  * bytes). */
 #define PV_EXPORT_REQUEST_MAX (64 * 1024)
 #define PV_EXPORT_FROM_LINE_MAX 1024
+/* A disposal's intent writes one disposal-item audit entry per message;
+ * this many go under one signed audit checkpoint (one per message would
+ * swell the log with signatures; one for all would hold every record of
+ * a huge disposal in memory at once). */
+#define PV_DISPOSE_AUDIT_BATCH 1024
 
 /* A limit spelled as a string literal, for SQL text
  * ("LIMIT " PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX)); the limit must be a
