@@ -1,4 +1,4 @@
-# popvault — one binary, build/popvault. See README.md and ../shared/DESIGN.md.
+# popvault — one binary, build/popvault. See README.md and docs/ARCHITECTURE.md.
 #   make            release build (hardened)
 #   make asan       ASan+UBSan build of the binary and the unit tests
 #   make test       every suite under prove, one summary line

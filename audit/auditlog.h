@@ -1,9 +1,9 @@
 #ifndef PV_AUDITLOG_H
 #define PV_AUDITLOG_H
 
-/* The audit log (DESIGN.md §5, integrity.md §3b): one leaf of the "audit"
+/* The audit log (ARCHITECTURE.md §5, ARCHITECTURE.md §5): one leaf of the "audit"
  * tlog per action, appended BEFORE the action takes effect, with a signed
- * checkpoint over it in the same transaction (DESIGN.md §1 invariant 4:
+ * checkpoint over it in the same transaction (ARCHITECTURE.md §1 invariant 4:
  * audit first, fail closed).
  *
  * For commands, the one call to make is the wrapper in
@@ -57,7 +57,7 @@
 #include "audit/note.h"
 #include "audit/tlog.h"
 
-/* Event types (the `type` field). Keep in step with DESIGN.md §5. */
+/* Event types (the `type` field). Keep in step with ARCHITECTURE.md §5. */
 #define AUDIT_INIT "init"
 #define AUDIT_HARVEST_BATCH "harvest-batch"           /* account, message ids, archive size */
 #define AUDIT_UPSTREAM_DELETE "upstream-delete"       /* cites an archive checkpoint size */
@@ -216,7 +216,7 @@ int auditlog_personal(struct tlog *audit, uint64_t seq, uint8_t salt_r[AUDIT_SAL
 /* --- checking the whole log (for `popvault verify`) ------------------------ */
 
 /* A gap longer than this between consecutive entries means heartbeats
- * (every 15 minutes, DESIGN.md §4) were not running. */
+ * (every 15 minutes, ARCHITECTURE.md §4) were not running. */
 #define AUDITLOG_HEARTBEAT_GAP_S (30 * 60)
 #define AUDITLOG_GAPS_KEPT 10
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs every Debian package popvault's build, tests, benchmarks and demo
-# need (DESIGN.md §9). Idempotent: does nothing when all are present.
+# need (ARCHITECTURE.md §9). Idempotent: does nothing when all are present.
 set -eu
 
 PKGS="build-essential pkg-config

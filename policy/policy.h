@@ -1,7 +1,7 @@
 #ifndef PV_POLICY_H
 #define PV_POLICY_H
 
-/* Retention policies (DESIGN.md §6): a small text language, its canonical
+/* Retention policies (ARCHITECTURE.md §6): a small text language, its canonical
  * form and hash, evaluation over a plain description of a message, and the
  * pure decisions built on it (disposal, impact of a new version).
  *

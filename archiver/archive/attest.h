@@ -1,7 +1,7 @@
 #ifndef PV_ATTEST_H
 #define PV_ATTEST_H
 
-/* The catalog checked against what is signed (DESIGN.md §1.5, §4): the
+/* The catalog checked against what is signed (ARCHITECTURE.md §1.5, §4): the
  * catalog is a working copy that someone who can write the data
  * directory can edit; the archive leaves, the audit log and the content
  * itself cannot be changed without the signatures or hashes showing it.

@@ -1,7 +1,7 @@
 #ifndef PV_DISPOSE_H
 #define PV_DISPOSE_H
 
-/* Disposal by policy (DESIGN.md §1.5, §6; reference/integrity.md §3(d)).
+/* Disposal by policy (ARCHITECTURE.md §1.5, §6; ARCHITECTURE.md §6).
  *
  * Nothing the catalog says is taken on trust (attest.h): before it plans,
  * disposal checks both logs against their latest signed checkpoints, the
@@ -40,7 +40,7 @@
  * must open under the bucket the catalog names for it (a moved bucket_id
  * cannot make a live message share a shredded key).
  *
- * Audit entries (DESIGN.md §5): dispose-intent in the intent's
+ * Audit entries (ARCHITECTURE.md §5): dispose-intent in the intent's
  * transaction, before anything is destroyed ("disposal=ID policy=V
  * policy-sha256=HEX messages=N first= last= ids-sha256= holds=H
  * holds-sha256="), followed by one disposal-item per message, its

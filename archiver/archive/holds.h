@@ -1,7 +1,7 @@
 #ifndef PV_HOLDS_H
 #define PV_HOLDS_H
 
-/* Legal holds (DESIGN.md §6): a matter name and a search query. A hold
+/* Legal holds (ARCHITECTURE.md §6): a matter name and a search query. A hold
  * covers every message matching the query when it is placed (recorded in
  * hold_members) and every later one that matches: disposal re-runs each
  * active hold's query and records what it finds before it decides, so a

@@ -4,7 +4,7 @@
 /* The retention of an archived message: its class (the policy rule that
  * matched), its expiry, what happens after it (dispose or review) and the
  * policy version that decided. The class and expiry month pick the
- * message's key bucket (the crypto-shredding unit, DESIGN.md §4).
+ * message's key bucket (the crypto-shredding unit, ARCHITECTURE.md §4).
  *
  * Decided when the message is archived (retention_decide, under the policy
  * version in force), and again for every message when a new version is set

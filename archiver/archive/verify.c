@@ -602,7 +602,7 @@ int archive_verify(struct archive *ar, const char *actor, bool full,
 	sum->ran = true;
 	sum->ok = r == PV_OK;
 	sum->heartbeat_gap = sum->rep.latest_checkpoint_age_s > AUDITLOG_HEARTBEAT_GAP_S;
-	/* The run and its outcome are audited (DESIGN.md §5); a copy verified
+	/* The run and its outcome are audited (ARCHITECTURE.md §5); a copy verified
 	 * elsewhere, without the signing key, cannot record it. */
 	int ar_r = ar->audit_key == NULL
 			   ? pv_fail(&aerr, PV_ENOTFOUND, "no usable signing key for the audit log")

@@ -1,7 +1,7 @@
 #ifndef PV_CLI_H
 #define PV_CLI_H
 
-/* The command line (DESIGN.md §10): main() finds the subcommand in the
+/* The command line (ARCHITECTURE.md §10): main() finds the subcommand in the
  * table in commands.c; each subcommand lives in its own file and returns a
  * pv_status that main() turns into the exit code (0, 1, 2, 3). */
 

@@ -1,4 +1,4 @@
-/* The table of subcommands and their usage texts (DESIGN.md §10). */
+/* The table of subcommands and their usage texts (ARCHITECTURE.md §10). */
 #include <string.h>
 
 #include "archiver/cli/cli.h"

@@ -1,4 +1,4 @@
-/* One harvest session for one account: see harvest.h and DESIGN.md §3. */
+/* One harvest session for one account: see harvest.h and ARCHITECTURE.md §3. */
 #include <signal.h>
 #include <stdarg.h>
 #include <sodium.h>
@@ -738,7 +738,7 @@ static int fetch_all(struct session *ss, const uint32_t *nums, const uint64_t *s
 }
 
 /* After QUIT: a fresh session's UIDL list must not show what was deleted
- * (+OK to DELE and QUIT is no proof, DESIGN.md §3.6). Not being able to
+ * (+OK to DELE and QUIT is no proof, ARCHITECTURE.md §3.6). Not being able to
  * look now is no failure of the harvest: the next one settles it. */
 static void check_gone(struct session *ss, int64_t moved)
 {

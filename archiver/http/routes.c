@@ -1,5 +1,5 @@
 /* The route table: every endpoint, who may call it, and its handler, in
- * one place (DESIGN.md §8, STYLE.md habit 13). The router (router.h)
+ * one place (ARCHITECTURE.md §8, STYLE.md habit 13). The router (router.h)
  * sends every request through it and denies by default: a route lists the
  * roles allowed, and a role not listed gets 403.
  *

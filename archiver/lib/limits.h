@@ -93,7 +93,7 @@
 /* A signing-key file holds one "PRIVATE+KEY+name+id+key" line. */
 #define PV_KEY_FILE_MAX (PV_KEY_NAME_MAX + 128)
 
-/* MIME (DESIGN.md §7): nesting depth and part count caps. */
+/* MIME (ARCHITECTURE.md §7): nesting depth and part count caps. */
 #define PV_MIME_DEPTH_MAX 100
 #define PV_MIME_PARTS_MAX 10000
 #define PV_MIME_HEADER_MAX (1024 * 1024)

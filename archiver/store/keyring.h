@@ -2,7 +2,7 @@
 #define PV_KEYRING_H
 
 /* Keys that protect archived content, kept apart from the catalog in
- * DIR/keys/ so that backups of the data need not carry them (DESIGN.md §4):
+ * DIR/keys/ so that backups of the data need not carry them (ARCHITECTURE.md §4):
  *
  * - bucket keys, one per (retention class, expiry month), in
  *   DIR/keys/keyring.db. Each message's own key and salt are wrapped under

@@ -1,7 +1,7 @@
 #ifndef PV_LEAF_H
 #define PV_LEAF_H
 
-/* Entries of the archive log (DESIGN.md §4): one canonical text leaf per
+/* Entries of the archive log (ARCHITECTURE.md §4): one canonical text leaf per
  * archived message, and one tombstone per disposal. No content, no
  * addresses: the mailbox is a keyed hash of the account name, and the
  * message is bound by the ciphertext hash and a salted commitment to the

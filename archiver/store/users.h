@@ -1,7 +1,7 @@
 #ifndef PV_USERS_H
 #define PV_USERS_H
 
-/* Web users: a name, one role (admin, legal, compliance: DESIGN.md §8) and
+/* Web users: a name, one role (admin, legal, compliance: ARCHITECTURE.md §8) and
  * an Argon2id password hash. Passwords are never stored, printed or
  * logged; they are wiped as soon as they are hashed. */
 
