@@ -66,6 +66,8 @@
 #define AUDIT_ACCOUNT_ADD "account-add"
 #define AUDIT_ACCOUNT_CHANGE "account-change"
 #define AUDIT_ACCOUNT_REMOVE "account-remove"
+#define AUDIT_ACCOUNT_TEST "account-test"         /* a connection test; outcome ok / failed: why */
+#define AUDIT_HARVEST_REQUEST "harvest-request"   /* "harvest now": account=NAME or account=* */
 #define AUDIT_USER_ADD "user-add"
 #define AUDIT_USER_CHANGE "user-change"
 #define AUDIT_USER_REMOVE "user-remove"

@@ -12,7 +12,9 @@ static const struct cli_command commands[] = {
 	 "         cram-md5|scram-sha-256|xoauth2|oauthbearer] [--ca-file F]\n"
 	 "         [--insecure-skip-verify] [--keep-upstream]\n"
 	 "         [--token-command CMD]\n"
-	 "       popvault account list|remove NAME\n",
+	 "       popvault account list|remove NAME\n"
+	 "       popvault account test NAME\n"
+	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n",
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
 	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--json]\n"

@@ -44,6 +44,9 @@
 /* Default timeouts: connect, and each read/write making no progress. */
 #define PV_POP3_CONNECT_TIMEOUT_MS 30000
 #define PV_POP3_IO_TIMEOUT_MS 120000
+/* A connection test (admin "test account") answers a waiting web request:
+ * connect and each read or write get this long, not a harvest's minutes. */
+#define PV_ACCOUNT_TEST_TIMEOUT_MS 15000
 /* Default message-size cap; configurable per installation. Larger messages
  * are reported and left upstream. */
 #define PV_MESSAGE_SIZE_DEFAULT_MAX (256ull * 1024 * 1024)
