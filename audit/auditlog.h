@@ -234,6 +234,13 @@ struct auditlog_check_report {
 	int64_t last_time; /* of the newest entry, -1 when none */
 };
 
+/* The gaps longer than gap_s between consecutive entries (in log order)
+ * and the newest entry's time (-1 when none), from the audit_event time
+ * index: quick, for status pages and metrics. It is not the evidence:
+ * auditlog_check counts the gaps over the leaves themselves. */
+int auditlog_index_gaps(struct tlog *audit, int64_t gap_s, uint64_t *gaps_r, int64_t *last_r,
+			struct pv_error *err);
+
 /* Reads every leaf (the Merkle checks are tlog_verify's): each must parse
  * strictly (an event's seq equal to its index, or a key-rotation note);
  * every side-table row must belong to an entry with a commitment and

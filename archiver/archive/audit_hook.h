@@ -28,6 +28,10 @@
 int archive_audit(struct archive *ar, const char *actor, const char *type, const char *object,
 		  const char *outcome, const char *personal, struct pv_error *err);
 
+/* How many audit appends failed in this process since it started (each
+ * one an action refused): popvault_audit_append_failures_total. */
+uint64_t archive_audit_failures(void);
+
 /* The same with a printf-style object. */
 int archive_auditf(struct archive *ar, const char *actor, const char *type, const char *outcome,
 		   const char *personal, struct pv_error *err, const char *object_fmt, ...)
