@@ -153,3 +153,23 @@ out:
 	account_clear(&a);
 	return r;
 }
+
+int archive_account_records(struct archive *ar, struct stats_account **records_r, size_t *n_r,
+			    struct pv_error *err)
+{
+	return stats_accounts(ar->cat->db, records_r, n_r, err);
+}
+
+int archive_harvest_request(struct archive *ar, const char *actor, const char *account,
+			    struct pv_error *err)
+{
+	struct account a;
+	int r;
+	if (account != NULL) {
+		if ((r = account_load(ar->cat->db, account, &a, err)) < 0)
+			return r;
+		account_clear(&a);
+	}
+	return archive_auditf(ar, actor, AUDIT_HARVEST_REQUEST, "ok", NULL, err, "account=%s",
+			      account ? account : "*");
+}

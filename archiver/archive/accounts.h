@@ -10,6 +10,7 @@
 #include "archiver/lib/error.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/datadir.h"
+#include "archiver/store/stats_system.h"
 
 /* What a new account must satisfy beyond account_validate: certificate
  * checks can only be turned off where there is TLS. PV_EUSAGE. Front ends
@@ -65,5 +66,17 @@ int archive_account_remove(struct archive *ar, const char *actor, const char *na
  * stops). a->secret is the sealed secret: never show it. */
 int archive_account_list(struct archive *ar, int (*fn)(void *ctx, const struct account *a),
 			 void *ctx, struct pv_error *err);
+
+/* The harvest record of every active account (stats_system.h), for the
+ * account list and the status page. Not audited: counts only. */
+int archive_account_records(struct archive *ar, struct stats_account **records_r, size_t *n_r,
+			    struct pv_error *err);
+
+/* "Harvest now": records that actor asked for a harvest of account
+ * (NULL: every account) as a "harvest-request" entry ("account=NAME" or
+ * "account=*"), before the front end starts it. PV_ENOTFOUND when account
+ * names no active account. */
+int archive_harvest_request(struct archive *ar, const char *actor, const char *account,
+			    struct pv_error *err);
 
 #endif

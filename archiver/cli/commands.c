@@ -116,7 +116,7 @@ static const struct cli_command commands[] = {
 	 cli_user},
 	{"serve", "run the web UI and JSON API (HTTPS)",
 	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]\n"
-	 "               [--web-root DIR] [--config F]\n"
+	 "               [--web-root DIR] [--config F] [--metrics-token-file F]\n"
 	 "  Serves web-static/ and the JSON API (docs/api.md) until SIGINT/SIGTERM.\n"
 	 "  --listen: a numeric address and port (default: [serve] listen in the\n"
 	 "  config, 127.0.0.1:8443; port 0 takes a free one, printed on start).\n"
@@ -124,7 +124,8 @@ static const struct cli_command commands[] = {
 	 "  first start in DIR/tls/. --plain-http: no TLS, loopback addresses only.\n"
 	 "  --web-root: default web-static/ beside the binary's directory, else\n"
 	 "  /usr/share/popvault/web-static. --config: read this file, not\n"
-	 "  DIR/popvault.conf.\n",
+	 "  DIR/popvault.conf. --metrics-token-file: the SHA-256 (hex) of a token\n"
+	 "  that GET /metrics takes as \"Authorization: Bearer TOKEN\".\n",
 	 cli_serve},
 };
 

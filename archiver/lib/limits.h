@@ -199,6 +199,11 @@
 /* A JSON answer is built in memory: a page of PV_SEARCH_LIMIT_MAX search
  * results with their metadata fits; bigger content is streamed. */
 #define PV_HTTP_RESPONSE_MAX (64 * 1024 * 1024)
+/* "Harvest now" runs `popvault harvest --once --json` in a child; its
+ * summary (totals and one line per problem) and its error text are kept
+ * up to these sizes; more is cut (the summary then reads as missing). */
+#define PV_HTTP_HARVEST_OUTPUT_MAX (1024 * 1024)
+#define PV_HTTP_HARVEST_ERRORS_MAX (16 * 1024)
 /* TLS certificate and key files read by serve (PEM). */
 #define PV_HTTP_TLS_FILE_MAX (64 * 1024)
 
