@@ -28,15 +28,23 @@ void archive_status_free(struct archive_status *st)
 	st->n_runs = 0;
 }
 
+/* The size and the time of the latest checkpoint: its signed "time"
+ * line (heartbeats and audit checkpoints carry one), else when it was
+ * stored (archive checkpoints signed during a harvest carry none). */
 static void log_status(struct tlog *t, struct archive_log_status *out)
 {
+	struct tlog_checkpoint_row row;
 	struct checkpoint cp;
 	struct pv_buf note;
 	uint64_t n;
 	out->size = tlog_size(t, &n, NULL) == PV_OK ? (int64_t)n : 0;
 	out->checkpoint_time = -1;
+	tlog_checkpoint_row_init(&row);
+	if (tlog_checkpoint_get(t, UINT64_MAX, &row, NULL) == PV_OK)
+		out->checkpoint_time = row.created_ms / 1000;
+	tlog_checkpoint_row_free(&row);
 	pv_buf_init(&note, PV_NOTE_MAX);
-	if (checkpoint_latest(t, &note, &cp, NULL) == PV_OK)
+	if (checkpoint_latest(t, &note, &cp, NULL) == PV_OK && cp.time >= 0)
 		out->checkpoint_time = cp.time;
 	pv_buf_free(&note);
 }
