@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# The role matrix (issue 13, DESIGN.md §8: deny by default, one table),
+# The role matrix (issue 13, docs/ARCHITECTURE.md §8: deny by default, one table),
 # generated from the route table itself (`popvault serve --print-routes`),
 # so every route added later is checked too: each route x {anonymous,
 # admin, legal, compliance} against a real server, one check per cell:
