@@ -172,6 +172,9 @@ static int spawn(struct harvest_job *j, int out_w, int err_w, struct pv_error *e
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out_w, 1);
 	posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+	/* Nothing else of the server's (sockets, its catalog handles) goes
+	 * with it, whether or not it was opened close-on-exec. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_init(&at);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dfl);
