@@ -282,6 +282,10 @@
  * a huge disposal in memory at once). */
 #define PV_DISPOSE_AUDIT_BATCH 1024
 
+/* An sd_notify datagram: systemd reads at most PIPE_BUF (4096) bytes of
+ * one notification and drops the rest. */
+#define PV_SD_NOTIFY_MAX 4096
+
 /* A limit spelled as a string literal, for SQL text
  * ("LIMIT " PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX)); the limit must be a
  * plain number for this. */
