@@ -11,7 +11,8 @@ libgmime-3.0-dev libmicrohttpd-dev libjansson-dev libinih-dev
 libcmocka-dev clang libclang-rt-14-dev valgrind
 dovecot-core dovecot-pop3d mailutils-pop3d
 python3 faketime poppler-utils util-linux procps
-mpop fetchmail getmail6 procmail time linux-perf wrk"
+mpop fetchmail getmail6 procmail time linux-perf wrk
+debhelper lintian fakeroot scdoc man-db systemd"
 
 missing=""
 for p in $PKGS; do

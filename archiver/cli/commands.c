@@ -114,6 +114,29 @@ static const struct cli_command commands[] = {
 	 "  require-totp names the roles that must use one (without ROLES: shows\n"
 	 "  them). All audited.\n",
 	 cli_user},
+	{"backup", "copy the archive while it runs, with a manifest",
+	 "popvault backup --out DIR [--with-keys --passphrase-file F] [--json]\n"
+	 "  A consistent copy while harvests and serve go on: the catalog (SQLite\n"
+	 "  online backup), its blobs (hard-linked on the same file system, else\n"
+	 "  copied), the config, the latest signed checkpoint of each log\n"
+	 "  (DIR/checkpoint-archive, DIR/checkpoint-audit: what the copy covers) and\n"
+	 "  DIR/MANIFEST with the SHA-256 of every file. DIR must not exist or be\n"
+	 "  empty. Keys stay out unless --with-keys: then DIR/keys.enc holds them,\n"
+	 "  encrypted to the passphrase in F (Argon2id; at least 12 characters).\n"
+	 "  A copy without keys cannot be read alone; a copy with keys keeps what\n"
+	 "  later disposals destroy here. Audited (backup, backup-done).\n",
+	 cli_backup},
+	{"restore", "restore a backup into a new data directory, verified",
+	 "popvault restore BACKUP --data NEWDIR [--passphrase-file F | --keys DIR]\n"
+	 "         [--checkpoint F] [--json]\n"
+	 "  Checks every file of BACKUP against its MANIFEST, decrypts its keys with\n"
+	 "  the passphrase in F (or, for a backup without keys, takes them from DIR,\n"
+	 "  the keys/ of the archive it came from), then runs verify --full with the\n"
+	 "  backup's checkpoints and --checkpoint F (one kept off this machine): a\n"
+	 "  copy older than F, or that does not verify, is refused and nothing is\n"
+	 "  left. NEWDIR must not exist or be empty; it is made only when all\n"
+	 "  checks pass, with a restore audit entry. Exit 3 when the copy fails them.\n",
+	 cli_restore},
 	{"serve", "run the web UI and JSON API (HTTPS)",
 	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]\n"
 	 "               [--web-root DIR] [--config F] [--metrics-token-file F]\n"

@@ -290,6 +290,27 @@
  * a huge disposal in memory at once). */
 #define PV_DISPOSE_AUDIT_BATCH 1024
 
+/* An sd_notify datagram: systemd reads at most PIPE_BUF (4096) bytes of
+ * one notification and drops the rest. */
+#define PV_SD_NOTIFY_MAX 4096
+
+/* Backups (archiver/archive/backup.h). A restore holds the manifest's
+ * list in memory (~120 bytes a file, one file per message): 4 million
+ * files is about 500 MB. Its lines are a keyword, a hash, a size and a
+ * short path. */
+#define PV_BACKUP_FILES_MAX 4000000
+#define PV_BACKUP_MANIFEST_LINE_MAX 1024
+/* keys.enc: the keyring (a row per retention bucket, kilobytes in
+ * practice) and a few key files of bytes; restore reads it whole. */
+#define PV_BACKUP_KEY_FILES_MAX 32
+#define PV_BACKUP_KEY_FILE_MAX (16 * 1024 * 1024)
+#define PV_BACKUP_KEYS_MAX (64 * 1024 * 1024)
+/* The Argon2id cost keys.enc asks for: libsodium's "sensitive" level at
+ * most (4 passes, 1 GiB), so a forged file cannot make restore spend
+ * minutes or all memory before the passphrase is even checked. */
+#define PV_BACKUP_PWHASH_OPS_MAX 4
+#define PV_BACKUP_PWHASH_MEM_MAX (1024ull * 1024 * 1024)
+
 /* A limit spelled as a string literal, for SQL text
  * ("LIMIT " PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX)); the limit must be a
  * plain number for this. */
