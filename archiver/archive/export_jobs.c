@@ -190,14 +190,20 @@ int archive_export_jobs_each(struct archive *ar, const char *matter,
 	return r;
 }
 
+struct sweep {
+	struct archive *ar;
+	int64_t found;
+};
+
 /* A job left running by a server that stopped: its partial file goes. */
 static int sweep_one(void *ctx, const struct export_job *j)
 {
-	struct archive *ar = ctx;
-	char path[sizeof(ar->dir) + 64];
+	struct sweep *s = ctx;
+	char path[sizeof(s->ar->dir) + 64];
 	if (strcmp(j->status, EXPORT_JOB_RUNNING) != 0)
 		return 0;
-	if (archive_export_job_path(ar->dir, j->id, j->format, path, sizeof(path), NULL) == PV_OK)
+	s->found++;
+	if (archive_export_job_path(s->ar->dir, j->id, j->format, path, sizeof(path), NULL) == PV_OK)
 		(void)unlink(path);
 	return 0;
 }
@@ -206,8 +212,11 @@ int archive_export_jobs_sweep(struct archive *ar, int64_t now, struct pv_error *
 {
 	sqlite3 *db = ar->cat->db;
 	sqlite3_stmt *st;
-	int r = archive_export_jobs_each(ar, NULL, sweep_one, ar, err);
-	if (r < 0 || (r = catalog_prepare(db, "UPDATE export_jobs SET status = 'failed',"
+	struct sweep s = {ar, 0};
+	int r = archive_export_jobs_each(ar, NULL, sweep_one, &s, err);
+	if (r < 0 || s.found == 0) /* nothing to write: a read-only catalog is fine */
+		return r;
+	if ((r = catalog_prepare(db, "UPDATE export_jobs SET status = 'failed',"
 					     " finished_at = ?, error = 'interrupted: the server stopped"
 					     " while it ran' WHERE status = 'running'", &st, err)) < 0)
 		return r;
