@@ -1,7 +1,7 @@
 #ifndef PV_INDEX_SANITIZE_H
 #define PV_INDEX_SANITIZE_H
 
-/* HTML mail made safe to show (DESIGN.md §8): the web UI puts the result
+/* HTML mail made safe to show (ARCHITECTURE.md §8): the web UI puts the result
  * in a sandboxed frame served with its own `sandbox` CSP; this is the
  * first of those three layers and must be safe on its own.
  *
