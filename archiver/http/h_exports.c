@@ -26,13 +26,12 @@ int h_export_start(struct http_request *rq, struct http_response *rs)
 {
 	struct export_request er = {NULL, NULL, NULL, NULL};
 	int64_t id;
-	size_t column;
 	int r;
 	if (http_json_unpack(rq, "{s:s, s:s, s:s, s?s}", "query", &er.query, "matter", &er.matter,
 			     "format", &er.format, "bates_prefix", &er.bates_prefix) < 0)
 		return PV_EUSAGE;
-	if (archive_search_check(er.query, &column, &rq->err) < 0)
-		return legal_json_bad_query(rs, &rq->err, column);
+	if (archive_search_check(er.query, NULL, &rq->err) < 0)
+		return legal_json_bad_query(rs, &rq->err);
 	if ((r = export_runner_start(rq->app->exports, rq->ar, rq->actor, &er, &id, &rq->err)) < 0)
 		return r;
 	return http_reply_json(rs, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status",

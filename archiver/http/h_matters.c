@@ -55,13 +55,12 @@ int h_hold_place(struct http_request *rq, struct http_response *rs)
 {
 	const char *name, *query, *note = NULL, *matter = NULL;
 	int64_t members = 0;
-	size_t column;
 	int r;
 	if (http_json_unpack(rq, "{s:s, s:s, s?s, s?s}", "name", &name, "query", &query, "note",
 			     &note, "matter", &matter) < 0)
 		return PV_EUSAGE;
-	if (archive_search_check(query, &column, &rq->err) < 0)
-		return legal_json_bad_query(rs, &rq->err, column);
+	if (archive_search_check(query, NULL, &rq->err) < 0)
+		return legal_json_bad_query(rs, &rq->err);
 	/* Audited inside, with the hold, before it takes effect. */
 	if ((r = archive_matter_hold_add(rq->ar, rq->actor, matter, name, query, note,
 					 pv_clock_now(), &members, &rq->err)) < 0)
@@ -167,12 +166,11 @@ int h_matter_search_add(struct http_request *rq, struct http_response *rs)
 {
 	const char *name, *query;
 	struct matter_search s;
-	size_t column;
 	int r;
 	if (http_json_unpack(rq, "{s:s, s:s}", "name", &name, "query", &query) < 0)
 		return PV_EUSAGE;
-	if (archive_search_check(query, &column, &rq->err) < 0)
-		return legal_json_bad_query(rs, &rq->err, column);
+	if (archive_search_check(query, NULL, &rq->err) < 0)
+		return legal_json_bad_query(rs, &rq->err);
 	if ((r = archive_matter_search_add(rq->ar, rq->actor, rq->params[0], name, query,
 					   pv_clock_now(), &s, &rq->err)) < 0)
 		return r;

@@ -46,7 +46,6 @@ int h_search(struct http_request *rq, struct http_response *rs)
 	struct archive_search_result res;
 	const char *sort = "date", *order = "desc";
 	int64_t offset, limit;
-	size_t column;
 	int r;
 
 	if ((r = query_arg(rq, q)) < 0 || (r = order_args(rq, &o, &sort, &order)) < 0 ||
@@ -54,8 +53,8 @@ int h_search(struct http_request *rq, struct http_response *rs)
 	    (r = http_query_int(rq, "limit", SEARCH_LIMIT_DEFAULT, 0, PV_SEARCH_LIMIT_MAX, &limit,
 				&rq->err)) < 0)
 		return PV_EUSAGE;
-	if (archive_search_check(q, &column, &rq->err) < 0)
-		return legal_json_bad_query(rs, &rq->err, column);
+	if (archive_search_check(q, NULL, &rq->err) < 0)
+		return legal_json_bad_query(rs, &rq->err);
 	/* Audited inside, before a single hit comes back. */
 	if ((r = archive_search(rq->ar, rq->actor, q, &o, offset, limit, &res, &rq->err)) < 0) {
 		archive_search_result_free(&res);

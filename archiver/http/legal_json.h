@@ -39,9 +39,9 @@ json_t *legal_json_search(const struct matter_search *s);
 /* running: the runner's progress (done, total) when it runs the job. */
 json_t *legal_json_job(const struct export_job *j, bool running, uint64_t done, uint64_t total);
 
-/* 400 {"error": {"code": "bad_query", "message", "position"}} for a query
- * the parser refused (column 0: position null). */
-int legal_json_bad_query(struct http_response *rs, const struct pv_error *err, size_t column);
+/* 400 {"error": {"code": "bad_query", "message"}} for a query the parser
+ * refused (its message: "column N: ..." when it names a place). */
+int legal_json_bad_query(struct http_response *rs, const struct pv_error *err);
 
 /* The answer for a failed archive call: PV_EINTEGRITY is a 500
  * "integrity_failed" whose message says what did not verify (no content);
