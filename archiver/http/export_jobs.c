@@ -245,13 +245,7 @@ int export_runner_cancel(struct export_runner *runner, int64_t id, int64_t wait_
 			 struct pv_error *err)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	pv_clock_realtime_in(wait_ms, &until);
 	pthread_mutex_lock(&runner->lock);
 	struct job *j = find(runner, id);
 	if (j == NULL) {

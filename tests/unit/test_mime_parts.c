@@ -14,20 +14,7 @@
 
 #include "archiver/index/mime.h"
 #include "archiver/lib/limits.h"
-
-static unsigned char *load(const char *name, size_t *len_r)
-{
-	char path[4096];
-	const char *src = getenv("POPVAULT_SRC");
-	snprintf(path, sizeof(path), "%s/tests/data/mime/%s", src ? src : ".", name);
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	unsigned char *b = malloc(1 << 20);
-	assert_non_null(b);
-	*len_r = fread(b, 1, 1 << 20, f);
-	fclose(f);
-	return b;
-}
+#include "tests/unit/fixtures.h"
 
 static void parts_of(const unsigned char *raw, size_t len, struct index_parts *ps)
 {
@@ -52,7 +39,7 @@ static void test_attachments_with_rfc2231_names(void **state)
 {
 	(void)state;
 	size_t len;
-	unsigned char *raw = load("07-rfc2231-attachments.eml", &len);
+	unsigned char *raw = fx_mime_sample("07-rfc2231-attachments.eml", &len);
 	struct index_parts ps;
 	parts_of(raw, len, &ps);
 	assert_int_equal(ps.n, 4);
@@ -81,7 +68,7 @@ static void test_alternative_has_its_html_body(void **state)
 {
 	(void)state;
 	size_t len;
-	unsigned char *raw = load("09-alternative.eml", &len);
+	unsigned char *raw = fx_mime_sample("09-alternative.eml", &len);
 	struct index_parts ps;
 	parts_of(raw, len, &ps);
 	assert_int_equal(ps.n, 2);
@@ -100,7 +87,7 @@ static void test_inline_forward_lists_its_text(void **state)
 {
 	(void)state;
 	size_t len;
-	unsigned char *raw = load("13-forwarded.eml", &len);
+	unsigned char *raw = fx_mime_sample("13-forwarded.eml", &len);
 	struct index_parts ps;
 	parts_of(raw, len, &ps);
 	assert_int_equal(ps.n, 2);
@@ -159,7 +146,7 @@ static void test_decode_into_a_small_buffer_is_a_limit(void **state)
 {
 	(void)state;
 	size_t len;
-	unsigned char *raw = load("07-rfc2231-attachments.eml", &len);
+	unsigned char *raw = fx_mime_sample("07-rfc2231-attachments.eml", &len);
 	struct index_parts ps;
 	struct pv_buf b;
 	struct pv_error err;
