@@ -228,6 +228,16 @@
  * is one line of context, not a document. */
 #define PV_HOLD_NAME_MAX 128
 #define PV_HOLD_NOTE_MAX 1024
+/* The two-person rule (archiver/archive/approvals.h): the reason given
+ * with a proposal or a decision is a line or a short paragraph, shown in
+ * lists and kept in the audit log's side table; */
+#define PV_APPROVAL_REASON_MAX 2048
+/* a frozen disposal plan keeps one line (~60 bytes) per message in one
+ * catalog row: at most this many messages per proposed run (6 MB); a
+ * larger backlog goes in several runs; */
+#define PV_APPROVAL_DISPOSE_MAX 100000
+/* decided approvals listed at most per page (pending ones are few). */
+#define PV_APPROVALS_PAGE_MAX 1000
 
 /* Config and secret files read from disk. */
 #define PV_CONFIG_FILE_MAX (64 * 1024)

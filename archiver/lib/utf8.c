@@ -1,5 +1,7 @@
 #include "archiver/lib/utf8.h"
 
+#include <string.h>
+
 size_t pv_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r)
 {
 	unsigned char b = s[0];
@@ -36,6 +38,18 @@ bool pv_utf8_valid(const unsigned char *s, size_t n)
 	uint32_t cp;
 	for (size_t i = 0, k; i < n; i += k)
 		if ((k = pv_utf8_decode(s + i, n - i, &cp)) == 0)
+			return false;
+	return true;
+}
+
+bool pv_utf8_printable(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), k;
+	uint32_t cp;
+	for (size_t i = 0; i < len; i += k)
+		if ((k = pv_utf8_decode(p + i, len - i, &cp)) == 0 || cp < 0x20 ||
+		    (cp >= 0x7F && cp < 0xA0))
 			return false;
 	return true;
 }

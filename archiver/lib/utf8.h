@@ -19,4 +19,9 @@ size_t pv_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r);
  * them check for them. */
 bool pv_utf8_valid(const unsigned char *s, size_t n);
 
+/* Whether s (NUL-terminated) is valid UTF-8 without control characters
+ * (C0, DEL, C1): text printed in lists and terminals (hold names and
+ * notes, reasons given for approvals). */
+bool pv_utf8_printable(const char *s);
+
 #endif
