@@ -25,9 +25,31 @@ struct page {
 	bool full; /* the page is complete and nothing more is counted */
 };
 
+/* Whether every space-separated word of want is a word of object. */
+static bool object_has(const char *object, const char *want)
+{
+	while (*want) {
+		size_t n = strcspn(want, " ");
+		bool found = false;
+		for (const char *o = object; *o && !found;) {
+			size_t m = strcspn(o, " ");
+			found = m == n && memcmp(o, want, n) == 0;
+			o += m;
+			o += *o == ' ';
+		}
+		if (n > 0 && !found)
+			return false;
+		want += n;
+		want += *want == ' ';
+	}
+	return true;
+}
+
 static int page_one(void *ctx, const struct audit_entry *e, const char *personal, size_t plen)
 {
 	struct page *p = ctx;
+	if (p->q->object != NULL && !object_has(e->object, p->q->object))
+		return 0;
 	if (p->matched++ < p->q->offset)
 		return 0;
 	if (p->q->limit != 0 && p->passed >= p->q->limit) {

@@ -24,6 +24,8 @@ struct archive_audit_query {
 	struct auditlog_filter filter; /* since/until (inclusive), actor, type */
 	uint64_t offset;               /* matching entries skipped first */
 	uint64_t limit;                /* at most this many go to fn; 0: all */
+	const char *object;            /* NULL, or "key=value" words the object must
+					* hold, each as a whole word ("message=7") */
 };
 
 /* Calls fn for the matching entries of the page, in log order (fn returns

@@ -65,13 +65,15 @@ static const struct cli_command commands[] = {
 	 "  the old key signs (logged), after which the old key is destroyed.\n",
 	 cli_checkpoint},
 	{"audit", "list or export the audit log",
-	 "popvault audit list [--since T] [--until T] [--actor A] [--type TYPE] [--json]\n"
+	 "popvault audit list [--since T] [--until T] [--actor A] [--type TYPE]\n"
+	 "                    [--object 'KEY=VALUE ...'] [--json]\n"
 	 "       popvault audit export --out FILE [--since T] [--until T] [--no-personal]\n"
 	 "  T: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC). export writes a signed bundle\n"
 	 "  (.tar.gz or .zip) that popvault verify-bundle checks offline; the export\n"
 	 "  is itself an audit entry, covered by the bundle's final checkpoint.\n"
 	 "  --no-personal leaves out the personal data (queries, file names); the\n"
-	 "  entries keep their commitments to it.\n",
+	 "  entries keep their commitments to it. --object: entries whose object\n"
+	 "  holds each KEY=VALUE word (message=42: what was done with message 42).\n",
 	 cli_audit},
 	{"policy", "show, check, set, propose or dry-run the retention policy",
 	 "popvault policy show [--version N] [--json]\n"
