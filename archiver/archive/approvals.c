@@ -133,8 +133,8 @@ static int prepare_policy(struct archive *ar, const char *actor, const void *tex
 	return PV_OK;
 }
 
-static int prepare_hold(struct archive *ar, const char *name, struct approval_row *row,
-			struct pv_error *err)
+static int prepare_hold(struct archive *ar, const char *name, struct approval_proposal *res,
+			struct approval_row *row, struct pv_error *err)
 {
 	int64_t id, members, pending;
 	int r;
@@ -142,7 +142,7 @@ static int prepare_hold(struct archive *ar, const char *name, struct approval_ro
 	    (r = approval_store_pending(ar->cat->db, "hold-release", name, strlen(name), &pending,
 					err)) < 0)
 		return r;
-	if (pending != 0)
+	if (pending != 0 && (res->conflict = true))
 		return pv_fail(err, PV_ERR, "the release of hold '%s' is already proposed (approval "
 					    "%lld)", name, (long long)pending);
 	snprintf(row->summary, sizeof(row->summary), "release hold '%s' (hold %lld, %lld messages "
@@ -158,7 +158,7 @@ static int prepare_dispose(struct archive *ar, struct approval_proposal *res, st
 	int r = approval_store_pending(ar->cat->db, "dispose", NULL, 0, &pending, err);
 	if (r < 0)
 		return r;
-	if (pending != 0)
+	if (pending != 0 && (res->conflict = true))
 		return pv_fail(err, PV_ERR, "disposal run %lld is already proposed: approve or reject "
 					    "it first", (long long)pending);
 	if ((r = dispose_freeze(ar, &res->plan, plan, &res->frozen, err)) < 0 || res->frozen == 0)
@@ -216,7 +216,7 @@ int approval_propose(struct archive *ar, const char *actor, const char *role,
 		char name[PV_HOLD_NAME_MAX + 1];
 		memcpy(name, payload, len);
 		name[len] = '\0';
-		r = prepare_hold(ar, name, row, err);
+		r = prepare_hold(ar, name, res, row, err);
 		break;
 	case APPROVAL_DISPOSE:
 		r = prepare_dispose(ar, res, &plan, row, err);
@@ -350,7 +350,7 @@ static int approve_policy(struct decision *d, struct approval_outcome *out, stru
 	if (r < 0 && r != PV_ENOTFOUND)
 		return r;
 	int64_t in_force = r == PV_OK ? cur.version : 0;
-	if (in_force != d->row->base)
+	if (in_force != d->row->base && (out->conflict = true))
 		return pv_fail(err, PV_ERR, "approval %lld was proposed against policy version %lld, "
 					    "but version %lld is in force now: reject it and propose "
 					    "again", (long long)d->row->id, (long long)d->row->base,
@@ -425,6 +425,7 @@ int approval_decide(struct archive *ar, const char *actor, const char *role, int
 		goto out;
 	}
 	if (strcmp(row.state, "pending") != 0) {
+		out->conflict = true;
 		r = pv_fail(err, PV_ERR, "approval %lld was already %s by %s", (long long)id, row.state,
 			    row.decided_by);
 		goto out;

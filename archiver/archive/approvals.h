@@ -85,6 +85,8 @@ struct approval_proposal {
 	struct policy_set_result set;  /* policy, applied: as archive_policy_set */
 	struct dispose_run plan;       /* dispose: the plan frozen (completed when made) */
 	size_t frozen;                 /* dispose: messages in the frozen plan */
+	bool conflict;                 /* refused for the state of things: a release
+					* or disposal of the kind already pending */
 };
 void approval_proposal_free(struct approval_proposal *p);
 
@@ -108,6 +110,9 @@ struct approval_outcome {
 	struct approval_row row;       /* the approval after the decision, with its payload */
 	struct policy_set_result set;  /* policy, approved: the version set */
 	struct dispose_run run;        /* dispose, approved: the run */
+	bool conflict;                 /* refused for the state of things: already
+					* decided, or a policy proposed against a
+					* version no longer in force */
 };
 void approval_outcome_free(struct approval_outcome *o);
 

@@ -43,6 +43,7 @@ int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct 
 			       PV_HTTP_LOGIN_DELAY_MAX_S * 1000LL, &app->fail_user, err)) < 0 ||
 	    (r = ratelimit_new(PV_HTTP_LOGIN_TRACKED, PV_HTTP_LOGIN_FREE_FAILURES_IP,
 			       PV_HTTP_LOGIN_DELAY_MAX_S * 1000LL, &app->fail_ip, err)) < 0 ||
+	    (r = gov_jobs_new(app->data_dir, &app->gov, err)) < 0 ||
 	    (r = http_app_archive_get(app, &ar, err)) < 0) {
 		http_app_free(&app);
 		return r;
@@ -58,6 +59,7 @@ void http_app_free(struct http_app **appp)
 	struct http_app *app = *appp;
 	if (app == NULL)
 		return;
+	gov_jobs_free(&app->gov);
 	for (int i = 0; i < app->n_idle; i++)
 		archive_close(&app->idle[i]);
 	ratelimit_free(&app->fail_user);

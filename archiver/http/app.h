@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archiver/http/gov_jobs.h"
 #include "archiver/http/ratelimit.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
@@ -42,12 +43,14 @@ struct http_app {
 
 	sem_t argon2;                      /* PV_HTTP_ARGON2_CONCURRENT slots */
 	struct ratelimit *fail_user, *fail_ip; /* failed sign-ins */
+	struct gov_jobs *gov;              /* verify runs, audit exports (gov_jobs.h) */
 };
 
 /* Checks cfg (timeouts within limits.h, a readable web root) and the
  * archive (one is opened now, so a bad data directory fails here). */
 int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct pv_error *err);
-/* Closes every archive; the server must be stopped. */
+/* Waits for running verify runs and audit exports, closes every archive;
+ * the server must be stopped. */
 void http_app_free(struct http_app **app);
 
 /* Borrows an archive for the calling thread until http_app_archive_put.
