@@ -1088,34 +1088,36 @@ int dispose_pending(sqlite3 *db, int64_t id, bool *pending_r, struct pv_error *e
 	return r;
 }
 
+int dispose_check_missing(const struct dispose_plan *plan, struct pv_error *err)
+{
+	if (plan->missing == 0)
+		return PV_OK;
+	return pv_fail(err, PV_EINTEGRITY,
+		       "%zu expired message%s lost content without a disposal record "
+		       "(unauthorised deletion?): not disposed; run popvault verify",
+		       plan->missing, plan->missing == 1 ? " has" : "s have");
+}
+
 int archive_dispose(struct archive *ar, const char *actor, bool dry_run, struct dispose_run *run,
 		    struct pv_error *err)
 {
-	int64_t resumed = 0;
 	int r;
 
+	(void)actor; /* a dry run is not audited */
 	memset(run, 0, sizeof(*run));
-	/* A run cut short after its intent is finished before anything else. */
-	if (!dry_run && (r = dispose_resume(ar, pv_clock_now(), actor, &resumed, err)) < 0)
-		return r;
+	/* The two-person rule: a real run is proposed and approved
+	 * (dispose_frozen.h, approvals.h), never started directly. */
+	if (!dry_run)
+		return pv_fail(err, PV_EPERM, "a disposal run takes effect only once a second person "
+					      "with another role approves it: propose it");
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = dispose_plan(ar, pv_clock_now(), &run->plan, err)) < 0) {
-		catalog_rollback(ar->cat);
+	r = dispose_plan(ar, pv_clock_now(), &run->plan, err);
+	catalog_rollback(ar->cat); /* changes nothing */
+	if (r < 0)
 		return r;
-	}
-	if (dry_run)
-		catalog_rollback(ar->cat); /* changes nothing */
-	else if ((r = dispose_execute(ar, &run->plan, actor, &run->res, err)) < 0)
-		return r;
-	run->res.resumed = resumed;
 	run->completed = true;
-	if (run->plan.missing > 0)
-		return pv_fail(err, PV_EINTEGRITY,
-			       "%zu expired message%s lost content without a disposal record "
-			       "(unauthorised deletion?): not disposed; run popvault verify",
-			       run->plan.missing, run->plan.missing == 1 ? " has" : "s have");
-	return PV_OK;
+	return dispose_check_missing(&run->plan, err);
 }
 
 void dispose_run_free(struct dispose_run *run)

@@ -206,6 +206,16 @@
 #define PV_HTTP_HARVEST_ERRORS_MAX (16 * 1024)
 /* TLS certificate and key files read by serve (PEM). */
 #define PV_HTTP_TLS_FILE_MAX (64 * 1024)
+/* Governance jobs of serve (http/gov_jobs.h): finished verify runs and
+ * audit exports remembered (their files and audit entries stay anyway); */
+#define PV_HTTP_GOV_JOBS_KEPT 32
+/* audit exports running at once (each streams the log into a bundle); */
+#define PV_HTTP_AUDIT_EXPORTS_RUNNING 2
+/* problem and note lines of a verify run kept for the web page (all are
+ * counted; `popvault verify` on the appliance prints every one); */
+#define PV_HTTP_VERIFY_LINES_KEPT 200
+/* entries of one audit page, checkpoints of one history page. */
+#define PV_HTTP_AUDIT_PAGE_MAX 1000
 
 /* Policies: a policy file is human-written; 256 KiB is far above any real one. */
 #define PV_POLICY_FILE_MAX (256 * 1024)
@@ -236,6 +246,20 @@
  * is one line of context, not a document. */
 #define PV_HOLD_NAME_MAX 128
 #define PV_HOLD_NOTE_MAX 1024
+/* The two-person rule (archiver/archive/approvals.h): the reason given
+ * with a proposal or a decision is a line or a short paragraph, shown in
+ * lists and kept in the audit log's side table; */
+#define PV_APPROVAL_REASON_MAX 2048
+/* a frozen disposal plan keeps one line (~60 bytes) per message in one
+ * catalog row: at most this many messages per proposed run (6 MB); a
+ * larger backlog goes in several runs; */
+#define PV_APPROVAL_DISPOSE_MAX 100000
+/* decided approvals listed at most per page (pending ones are few). */
+#define PV_APPROVALS_PAGE_MAX 1000
+/* A line diff (lib/linediff.h, policy versions side by side) fills a table
+ * of (lines of a) x (lines of b) after the common head and tail are cut:
+ * 4M cells are 16 MiB; policies are a few dozen lines. */
+#define PV_LINEDIFF_CELLS_MAX (4u * 1024 * 1024)
 
 /* Matters (archiver/archive/matters.h): a matter's name is also the name
  * of its holds and exports (PV_HOLD_NAME_MAX, PV_EXPORT_MATTER_MAX), a
