@@ -928,19 +928,27 @@ static int check_resumable(struct archive *ar, const int64_t *ids, size_t n, str
 	return rf.n > 0 ? refused(&rf, err) : PV_OK;
 }
 
+/* The catalog's unfinished disposals (*ids_r malloc'ed), each checked
+ * against the audit log (check_resumable). */
+static int unfinished(struct archive *ar, int64_t **ids_r, size_t *n_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(ar->cat->db, "SELECT id FROM disposals WHERE state = 'intent'"
+					     " ORDER BY id", &st, err);
+	*ids_r = NULL;
+	*n_r = 0;
+	if (r < 0 || (r = catalog_collect_ids(ar->cat->db, st, ids_r, n_r, err)) < 0)
+		return r;
+	return *n_r > 0 ? check_resumable(ar, *ids_r, *n_r, err) : PV_OK;
+}
+
 int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *resumed_r,
 		   struct pv_error *err)
 {
-	sqlite3_stmt *st;
 	int64_t *ids = NULL, d, b;
 	size_t n = 0;
-	int r = catalog_prepare(ar->cat->db, "SELECT id FROM disposals WHERE state = 'intent'"
-					     " ORDER BY id", &st, err);
 	*resumed_r = 0;
-	if (r < 0 || (r = catalog_collect_ids(ar->cat->db, st, &ids, &n, err)) < 0)
-		return r;
-	if (n > 0)
-		r = check_resumable(ar, ids, n, err);
+	int r = unfinished(ar, &ids, &n, err);
 	for (size_t i = 0; i < n && r == PV_OK; i++)
 		r = finish(ar, ids[i], now, actor, &d, &b, err);
 	free(ids);
@@ -1110,6 +1118,14 @@ int archive_dispose(struct archive *ar, const char *actor, bool dry_run, struct 
 	if (!dry_run)
 		return pv_fail(err, PV_EPERM, "a disposal run takes effect only once a second person "
 					      "with another role approves it: propose it");
+	/* A forged unfinished run is refused already when planning, not only
+	 * when an approved run would resume it. */
+	int64_t *ids = NULL;
+	size_t n = 0;
+	r = unfinished(ar, &ids, &n, err);
+	free(ids);
+	if (r < 0)
+		return r;
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	r = dispose_plan(ar, pv_clock_now(), &run->plan, err);
