@@ -381,14 +381,39 @@ static const char *pers_for(struct vstate *v, struct streams *s, const struct au
 	return (const char *)s->pr.data.data;
 }
 
+/* Reads the next record of *st into rec: as many lines as want holds
+ * (a CSV record whose personal data spans lines, RFC 4180 quoting), one
+ * when want is NULL. Returns 1, 0 at the end, < 0 on error (e). */
+static int read_record(struct bundle_stream *st, struct pv_buf *line, const struct pv_buf *want,
+		       struct pv_buf *rec, uint64_t *lines_r, struct pv_error *e)
+{
+	size_t need = 0;
+	for (size_t i = 0; want != NULL && i < want->len; i++)
+		need += want->data[i] == '\n';
+	need = need ? need : 1;
+	pv_buf_reset(rec);
+	for (size_t k = 0; k < need; k++) {
+		int r = bundle_stream_line(st, line, e);
+		if (r <= 0)
+			return k == 0 ? r : 1; /* a record cut short does not match */
+		(*lines_r)++;
+		if ((r = pv_buf_append(rec, line->data, line->len, e)) < 0)
+			return r;
+	}
+	return 1;
+}
+
 static void compare_line(struct vstate *v, struct bundle_stream **st, const char *name,
 			 uint64_t *lineno, struct pv_buf *line, const struct pv_buf *want,
 			 uint64_t seq, uint64_t *shown, uint64_t *bad)
 {
 	struct pv_error e;
+	struct pv_buf rec;
 	if (*st == NULL)
 		return;
-	int r = bundle_stream_line(*st, line, &e);
+	uint64_t first = *lineno + 1;
+	pv_buf_init(&rec, line->max + (want != NULL ? want->len : 0));
+	int r = read_record(*st, line, want, &rec, lineno, &e);
 	if (r <= 0) {
 		if (r < 0)
 			bundle_problem(v->rep, "%s: %s", name, e.msg);
@@ -396,17 +421,19 @@ static void compare_line(struct vstate *v, struct bundle_stream **st, const char
 			bundle_problem(v->rep, "%s ends before entry %llu (entries dropped?)", name,
 				       (unsigned long long)seq);
 		bundle_stream_close(st);
+		pv_buf_free(&rec);
 		return;
 	}
-	(*lineno)++;
-	if (want == NULL || (line->len == want->len && memcmp(line->data, want->data, line->len) == 0))
+	bool same = want == NULL || (rec.len == want->len && memcmp(rec.data, want->data, rec.len) == 0);
+	pv_buf_free(&rec);
+	if (same)
 		return;
 	(*bad)++;
 	if ((*shown)++ < LINES_SHOWN)
 		bundle_problem(v->rep,
 			       "%s line %llu does not match entry %llu of audit/leaves (edited, "
 			       "dropped or reordered?)",
-			       name, (unsigned long long)*lineno, (unsigned long long)seq);
+			       name, (unsigned long long)first, (unsigned long long)seq);
 	else
 		v->rep->problems++;
 }

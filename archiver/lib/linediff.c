@@ -87,12 +87,13 @@ int pv_line_diff(const char *as, size_t alen, const char *bs, size_t blen,
 		if (i < an && j < bn && same(&a, head + i, &b, head + j)) {
 			emit(v, &n, PV_DIFF_SAME, &a, head + i, head + i + 1, head + j + 1);
 			i++, j++;
-		} else if (j < bn && (i == an || T(i, j + 1) >= T(i + 1, j))) {
-			emit(v, &n, PV_DIFF_ADD, &b, head + j, 0, head + j + 1);
-			j++;
-		} else {
+		} else if (i < an && (j == bn || T(i + 1, j) >= T(i, j + 1))) {
+			/* removed lines before added ones, as diff(1) shows them */
 			emit(v, &n, PV_DIFF_DEL, &a, head + i, head + i + 1, 0);
 			i++;
+		} else {
+			emit(v, &n, PV_DIFF_ADD, &b, head + j, 0, head + j + 1);
+			j++;
 		}
 	}
 #undef T
