@@ -5,65 +5,62 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/retention.h"
 #include "archiver/index/index.h"
 #include "archiver/index/mime.h"
-#include "archiver/lib/clock.h"
+#include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
-#include "archiver/lib/hex.h"
-#include "archiver/archive/audit_hook.h"
+#include "archiver/lib/random.h"
+#include "archiver/lib/sha256.h"
 #include "archiver/store/leaf.h"
-#include "archiver/archive/retention.h"
+#include "archiver/store/pack.h"
+#include "archiver/store/record.h"
 #include "audit/tlog.h"
 
-/* Everything one message needs before the transaction starts. */
-struct prepared {
+/* One message ready for the catalog. */
+struct row {
+	struct ingest_msg msg;
+	struct blob_loc loc;
+	unsigned char commit[BLOB_HASH_BYTES];
+	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES]; /* wiped once wrapped */
+	int64_t received_at;
 	struct retention ret;
 	int64_t bucket_id;
 	unsigned char wrapped[KEYRING_WRAPPED_BYTES];
-	struct pv_buf leaf;
 	struct index_doc doc; /* kept for the index when has_doc */
 	bool has_doc;
 };
 
-/* Decides one message's retention from one MIME parse of it (headers and
- * structure), the parse the index gets too: kept for the index when the
- * whole message was at hand. A big message is read back from its blob,
- * only its first PV_INGEST_READBACK_MAX bytes kept. */
-static int prepare_retention(struct archive *ar, const struct account *a,
-			     const struct ingest_item *it, struct prepared *p, struct pv_error *err)
+static void row_clear(struct row *w)
 {
-	struct pv_buf back;
-	const unsigned char *raw = it->plain;
-	size_t len = it->plain_len;
-	int r;
-
-	pv_buf_init(&back, PV_INGEST_READBACK_MAX);
-	if (raw == NULL) {
-		if ((r = blob_read(ar->dir, it->blob.id, it->blob.key, it->blob.sha256, blob_sink_prefix,
-				   &back, err)) < 0) {
-			pv_buf_free_secret(&back);
-			return r;
-		}
-		raw = back.data ? back.data : (const unsigned char *)"";
-		len = back.len;
-	}
-	if ((r = index_mime_extract(raw, len, &p->doc, err)) == PV_OK) {
-		r = retention_decide_msg(ar, a, &p->doc, it->blob.size, it->received_at, &p->ret,
-					 err);
-		p->has_doc = it->plain != NULL && r == PV_OK;
-		if (!p->has_doc)
-			index_doc_free(&p->doc);
-	}
-	pv_buf_free_secret(&back);
-	return r;
+	if (w->has_doc)
+		index_doc_free(&w->doc);
+	sodium_memzero(w, sizeof(*w));
 }
 
-static int insert_message(struct archive *ar, const struct account *a, const struct ingest_item *it,
-			  const struct prepared *p, uint64_t leaf_index, int64_t *id_r,
-			  struct pv_error *err)
+/* Decides a message's retention from its first bytes (raw, len; the
+ * message is size bytes) and picks its live bucket; keeps the extracted
+ * document for the index when keep_doc and the whole message was at hand. */
+static int decide(struct archive *ar, const struct account *a, const unsigned char *raw, size_t len,
+		  bool keep_doc, struct row *w, struct pv_error *err)
+{
+	char label[RETENTION_BUCKET_LABEL_MAX];
+	int r;
+	if ((r = index_mime_extract(raw, len, &w->doc, err)) == PV_OK)
+		r = retention_decide_msg(ar, a, &w->doc, w->msg.size, w->received_at, &w->ret, err);
+	w->has_doc = keep_doc && len == w->msg.size && r == PV_OK;
+	if (!w->has_doc)
+		index_doc_free(&w->doc);
+	if (r < 0)
+		return r;
+	return retention_bucket(ar, &w->ret, &w->bucket_id, label, err);
+}
+
+static int insert_message(struct archive *ar, const struct account *a, const struct row *w,
+			  uint64_t leaf_index, int64_t *id_r, struct pv_error *err)
 {
 	sqlite3 *db = ar->cat->db;
 	sqlite3_stmt *st;
@@ -72,23 +69,29 @@ static int insert_message(struct archive *ar, const struct account *a, const str
 	if ((r = catalog_prepare(db,
 				 "INSERT INTO messages (account_id, uidl, sha256, size, received_at,"
 				 " blob, bucket_id, wrapped_key, leaf_index, retention_class,"
-				 " expires_at, policy_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+				 " expires_at, policy_version, pack_id, pack_offset, pack_length)"
+				 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				 &st, err)) < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, a->id);
-	if (strncmp(it->uidl, "sha256:", 7) != 0)
-		sqlite3_bind_text(st, 2, it->uidl, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, it->blob.sha256, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)it->blob.size);
-	sqlite3_bind_int64(st, 5, it->received_at);
-	sqlite3_bind_text(st, 6, it->blob.id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, p->bucket_id);
-	sqlite3_bind_blob(st, 8, p->wrapped, sizeof(p->wrapped), SQLITE_STATIC);
+	if (strncmp(w->msg.uidl, "sha256:", 7) != 0)
+		sqlite3_bind_text(st, 2, w->msg.uidl, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, w->msg.sha256, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)w->msg.size);
+	sqlite3_bind_int64(st, 5, w->received_at);
+	sqlite3_bind_text(st, 6, w->loc.id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, w->bucket_id);
+	sqlite3_bind_blob(st, 8, w->wrapped, sizeof(w->wrapped), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)leaf_index);
-	sqlite3_bind_text(st, 10, p->ret.class_name, -1, SQLITE_STATIC);
-	if (!p->ret.forever)
-		sqlite3_bind_int64(st, 11, p->ret.expires_at);
-	sqlite3_bind_int64(st, 12, p->ret.policy_version);
+	sqlite3_bind_text(st, 10, w->ret.class_name, -1, SQLITE_STATIC);
+	if (!w->ret.forever)
+		sqlite3_bind_int64(st, 11, w->ret.expires_at);
+	sqlite3_bind_int64(st, 12, w->ret.policy_version);
+	if (w->loc.pack_id != 0) { /* else NULL: a PVB1 blob file */
+		sqlite3_bind_int64(st, 13, w->loc.pack_id);
+		sqlite3_bind_int64(st, 14, (sqlite3_int64)w->loc.offset);
+		sqlite3_bind_int64(st, 15, (sqlite3_int64)w->loc.length);
+	}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
 	else
@@ -97,99 +100,400 @@ static int insert_message(struct archive *ar, const struct account *a, const str
 	return r;
 }
 
-int ingest_commit(struct archive *ar, const struct account *a, struct ingest_item *items, size_t n,
-		  struct pv_error *err)
+/* The group commit proper (DESIGN.md §3 step 3): keys wrapped, then one
+ * transaction. *maybe_committed_r turns true once COMMIT was attempted:
+ * after a failure from there on, the batch may be in the catalog. */
+static int commit_rows(struct archive *ar, const struct account *a, struct row *w, size_t n,
+		       ingest_extra_fn *extra, void *extra_ctx, bool *maybe_committed_r,
+		       struct pv_error *err)
 {
-	struct prepared *p = calloc(n, sizeof(*p));
-	struct tlog_entry *entries = calloc(n, sizeof(*entries));
+	struct pv_buf *leaves = calloc(n ? n : 1, sizeof(*leaves));
+	struct tlog_entry *entries = calloc(n ? n : 1, sizeof(*entries));
 	char mailbox[33];
 	uint64_t size, first;
 	int r = PV_OK;
 
-	if (p == NULL || entries == NULL) {
-		free(p);
+	*maybe_committed_r = false;
+	if (leaves == NULL || entries == NULL) {
+		free(leaves);
 		free(entries);
 		return pv_fail(err, PV_ERR, "out of memory");
 	}
 	keyring_mailbox_id(ar->kr, a->name, mailbox);
-	/* 1. Blob files and their directory entries durable. */
-	if ((r = blob_sync(ar->dir, err)) < 0)
-		goto out;
-	/* 2. Retention, bucket keys (durable in the keyring before any catalog
-	 * row refers to them) and wrapped message keys. */
-	for (size_t i = 0; i < n; i++)
-		pv_buf_init(&p[i].leaf, LEAF_MAX);
+	/* Bucket keys are durable in the keyring before any row refers to them. */
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
-		char label[RETENTION_BUCKET_LABEL_MAX];
-		if ((r = prepare_retention(ar, a, &items[i], &p[i], err)) < 0 ||
-		    (r = retention_bucket(ar, &p[i].ret, &p[i].bucket_id, label, err)) < 0)
-			break;
-		if ((r = keyring_wrap(ar->kr, p[i].bucket_id, items[i].blob.id, items[i].blob.key,
-				      items[i].blob.salt, p[i].wrapped, err)) < 0)
-			break;
+		r = keyring_wrap(ar->kr, w[i].bucket_id, w[i].loc.id, w[i].key, w[i].salt, w[i].wrapped,
+				 err);
+		sodium_memzero(w[i].key, sizeof(w[i].key));
+		sodium_memzero(w[i].salt, sizeof(w[i].salt));
 	}
 	if (r < 0)
 		goto out;
-	/* 3. One transaction: catalog rows, ledger rows, leaves, checkpoint. */
+	for (size_t i = 0; i < n; i++)
+		pv_buf_init(&leaves[i], LEAF_MAX);
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		goto out;
 	if ((r = tlog_size(ar->archive_log, &size, err)) < 0)
 		goto rollback;
 	for (size_t i = 0; i < n; i++) {
-		struct archive_leaf leaf = {.kind = LEAF_MESSAGE, .time = items[i].received_at,
-					    .size = items[i].blob.size};
-		if ((r = insert_message(ar, a, &items[i], &p[i], size + i, &items[i].message_id, err)) < 0 ||
-		    (r = ledger_insert(ar->cat->db, a->id, items[i].uidl, items[i].blob.sha256,
-				       items[i].message_id, items[i].received_at, err)) < 0)
+		struct archive_leaf leaf = {.kind = LEAF_MESSAGE, .time = w[i].received_at,
+					    .size = w[i].msg.size};
+		int64_t id = 0;
+		if ((r = insert_message(ar, a, &w[i], size + i, &id, err)) < 0 ||
+		    (r = ledger_insert(ar->cat->db, a->id, w[i].msg.uidl, w[i].msg.sha256, id,
+				       w[i].received_at, err)) < 0)
 			goto rollback;
-		/* Searchable as soon as it is committed (DESIGN.md §7). The index
-		 * is derived: if this fails (its savepoint is rolled back), the
-		 * archive commit goes on and the catch-up indexes it later. */
+		w[i].msg.message_id = id;
+		/* The index is derived: if this fails (its savepoint is rolled
+		 * back), the archive commit goes on and the indexer catches up. */
 		struct pv_error ierr;
-		if (p[i].has_doc &&
-		    index_add_doc(ar->cat->db, items[i].message_id, a->name, items[i].received_at,
-				  items[i].blob.size, &p[i].doc, &ierr) < 0)
+		if (w[i].has_doc &&
+		    index_add_doc(ar->cat->db, id, a->name, w[i].received_at, w[i].msg.size, &w[i].doc,
+				  &ierr) < 0)
 			pv_log(PV_LOG_INFO, "index.defer", "message %lld will be indexed later: %s",
-			       (long long)items[i].message_id, ierr.msg);
-		leaf.seq = items[i].message_id;
+			       (long long)id, ierr.msg);
+		leaf.seq = id;
 		memcpy(leaf.mailbox, mailbox, sizeof(mailbox));
-		snprintf(leaf.class_name, sizeof(leaf.class_name), "%s", p[i].ret.class_name);
-		memcpy(leaf.ct, items[i].blob.id, sizeof(leaf.ct));
-		pv_hex(items[i].blob.commit, 32, leaf.commit);
-		if ((r = archive_leaf_format(&leaf, &p[i].leaf, err)) < 0)
+		snprintf(leaf.class_name, sizeof(leaf.class_name), "%s", w[i].ret.class_name);
+		memcpy(leaf.ct, w[i].loc.id, sizeof(leaf.ct));
+		pv_hex(w[i].commit, 32, leaf.commit);
+		if ((r = archive_leaf_format(&leaf, &leaves[i], err)) < 0)
 			goto rollback;
-		entries[i].data = p[i].leaf.data;
-		entries[i].len = p[i].leaf.len;
+		entries[i].data = leaves[i].data;
+		entries[i].len = leaves[i].len;
 	}
-	if ((r = tlog_append(ar->archive_log, entries, n, &first, err)) < 0)
-		goto rollback;
-	if (first != size) {
-		r = pv_fail(err, PV_EINTEGRITY, "archive log moved under us (%llu, expected %llu)",
-			    (unsigned long long)first, (unsigned long long)size);
-		goto rollback;
+	if (n > 0) {
+		if ((r = tlog_append(ar->archive_log, entries, n, &first, err)) < 0)
+			goto rollback;
+		if (first != size) {
+			r = pv_fail(err, PV_EINTEGRITY, "archive log moved under us (%llu, expected %llu)",
+				    (unsigned long long)first, (unsigned long long)size);
+			goto rollback;
+		}
+		if ((r = archive_sign_checkpoint(ar, ar->archive_log, err)) < 0)
+			goto rollback;
+		/* The harvest entry commits with the batch (DESIGN.md §3 step 3). */
+		if ((r = archive_auditf(ar, "system", AUDIT_HARVEST_BATCH, "ok", NULL, err,
+					"account=%s messages=%lld-%lld count=%zu archive-size=%llu",
+					a->name, (long long)w[0].msg.message_id,
+					(long long)w[n - 1].msg.message_id, n,
+					(unsigned long long)(size + n))) < 0)
+			goto rollback;
 	}
-	if ((r = archive_sign_checkpoint(ar, ar->archive_log, err)) < 0)
+	if (extra != NULL && (r = extra(extra_ctx, err)) < 0)
 		goto rollback;
-	/* The harvest entry commits with the batch (DESIGN.md §3 step 3). */
-	if (n > 0 && (r = archive_auditf(ar, "system", AUDIT_HARVEST_BATCH, "ok", NULL, err,
-				"account=%s messages=%lld-%lld count=%zu archive-size=%llu", a->name,
-				(long long)items[0].message_id, (long long)items[n - 1].message_id, n,
-				(unsigned long long)(size + n))) < 0)
-		goto rollback;
-	r = catalog_commit(ar->cat, err);
+	*maybe_committed_r = true;
+	if ((r = catalog_exec(ar->cat->db, "COMMIT", err)) < 0) {
+		/* Disk full or busy: the commit frame never reached the WAL, so
+		 * the batch is surely not in the catalog. Any other failure
+		 * (an fsync error) may have committed it. */
+		int rc = sqlite3_extended_errcode(ar->cat->db) & 0xff;
+		if (!sqlite3_get_autocommit(ar->cat->db) || rc == SQLITE_FULL || rc == SQLITE_BUSY)
+			*maybe_committed_r = false;
+		catalog_rollback(ar->cat);
+	}
 	goto out;
 rollback:
 	catalog_rollback(ar->cat);
 out:
+	for (size_t i = 0; i < n; i++)
+		pv_buf_free(&leaves[i]);
+	free(leaves);
+	free(entries);
+	return r;
+}
+
+/* ---- a harvest session ---- */
+
+struct ingest {
+	struct archive *ar;
+	const struct account *a;
+	struct record_sealer *seal;
+	struct pack_set *packs;
+	/* The message being received. */
+	bool active;
+	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+	struct pv_sha256 sha;
+	crypto_generichash_state commit;
+	uint64_t size;
+	struct pv_buf head; /* its first PV_INGEST_READBACK_MAX bytes */
+	/* Ended, not committed. */
+	struct row *rows;
+	size_t n, cap;
+	size_t doc_bytes; /* bytes of the messages whose documents are kept */
+	/* What the last group commit committed. */
+	struct ingest_msg *done;
+	size_t n_done, cap_done;
+};
+
+int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r,
+	       struct pv_error *err)
+{
+	struct ingest *in = calloc(1, sizeof(*in));
+	int r;
+	if (in == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	in->ar = ar;
+	in->a = a;
+	pv_buf_init(&in->head, PV_INGEST_READBACK_MAX);
+	if ((r = record_sealer_new(ar->dir, &in->seal, err)) < 0 ||
+	    (r = pack_set_new(ar->dir, ar->cat->db, &in->packs, err)) < 0) {
+		ingest_free(&in);
+		return r;
+	}
+	*in_r = in;
+	return PV_OK;
+}
+
+static void drop_rows(struct ingest *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		row_clear(&in->rows[i]);
+	in->n = 0;
+	in->doc_bytes = 0;
+}
+
+void ingest_free(struct ingest **inp)
+{
+	struct ingest *in = *inp;
+	if (in == NULL)
+		return;
+	ingest_abort(in);
+	drop_rows(in);
+	pack_set_free(&in->packs); /* cuts off what was not committed */
+	record_sealer_free(&in->seal);
+	pv_buf_free_secret(&in->head);
+	free(in->rows);
+	free(in->done);
+	free(in);
+	*inp = NULL;
+}
+
+int ingest_begin(struct ingest *in, struct pv_error *err)
+{
+	int r;
+	ingest_abort(in);
+	pv_random_bytes(in->key, sizeof(in->key));
+	pv_random_bytes(in->salt, sizeof(in->salt));
+	if ((r = pv_sha256_init(&in->sha, err)) < 0)
+		return r;
+	crypto_generichash_init(&in->commit, in->salt, sizeof(in->salt), BLOB_HASH_BYTES);
+	in->active = true;
+	return record_begin(in->seal, in->key, err);
+}
+
+int ingest_write(struct ingest *in, const void *data, size_t len, struct pv_error *err)
+{
+	pv_sha256_update(&in->sha, data, len);
+	crypto_generichash_update(&in->commit, data, len);
+	in->size += len;
+	size_t room = in->head.max - in->head.len;
+	if (room > 0 && pv_buf_append(&in->head, data, len < room ? len : room, err) < 0)
+		return PV_ERR;
+	return record_write(in->seal, data, len, err);
+}
+
+void ingest_abort(struct ingest *in)
+{
+	pv_sha256_abort(&in->sha);
+	record_abort(in->seal);
+	sodium_memzero(in->key, sizeof(in->key));
+	sodium_memzero(in->salt, sizeof(in->salt));
+	sodium_memzero(&in->commit, sizeof(in->commit));
+	if (in->head.data != NULL)
+		sodium_memzero(in->head.data, in->head.len);
+	pv_buf_reset(&in->head);
+	in->size = 0;
+	in->active = false;
+}
+
+static bool pending_has(const struct ingest *in, const char *uidl, const unsigned char sha[32])
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (strcmp(in->rows[i].msg.uidl, uidl) == 0 &&
+		    memcmp(in->rows[i].msg.sha256, sha, 32) == 0)
+			return true;
+	return false;
+}
+
+int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t received_at,
+	       bool *archived_before_r, struct ingest_msg *msg_r, struct pv_error *err)
+{
+	struct row w;
+	char state[16];
+	uint64_t len;
+	int64_t id;
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	*archived_before_r = false;
+	if ((r = record_end(in->seal, w.loc.id, &len, err)) < 0) {
+		ingest_abort(in);
+		return r;
+	}
+	pv_sha256_final(&in->sha, w.msg.sha256);
+	crypto_generichash_final(&in->commit, w.commit, sizeof(w.commit));
+	in->active = false;
+	w.msg.msgnum = msgnum;
+	w.msg.size = in->size;
+	w.received_at = received_at;
+	if (uidl != NULL) {
+		snprintf(w.msg.uidl, sizeof(w.msg.uidl), "%s", uidl);
+	} else {
+		memcpy(w.msg.uidl, "sha256:", 7);
+		pv_hex(w.msg.sha256, 32, w.msg.uidl + 7);
+	}
+	*msg_r = w.msg;
+	/* Already archived (same account, UIDL and content)? Then it is not
+	 * archived twice: it is a leftover of an earlier session to delete. */
+	r = ledger_find(in->ar->cat->db, in->a->id, w.msg.uidl, w.msg.sha256, &id, state, err);
+	if (r == PV_OK || (r == PV_ENOTFOUND && pending_has(in, w.msg.uidl, w.msg.sha256))) {
+		*archived_before_r = true;
+		ingest_abort(in);
+		return PV_OK;
+	}
+	if (r != PV_ENOTFOUND) {
+		ingest_abort(in);
+		return r;
+	}
+	memcpy(w.key, in->key, sizeof(w.key));
+	memcpy(w.salt, in->salt, sizeof(w.salt));
+	bool keep_doc = w.msg.size <= PV_INGEST_INLINE_MAX &&
+			in->doc_bytes + w.msg.size <= PV_INGEST_INLINE_TOTAL;
+	if ((r = decide(in->ar, in->a, in->head.data ? in->head.data : (const unsigned char *)"",
+			in->head.len, keep_doc, &w, err)) < 0 ||
+	    (r = pack_set_append(in->packs, w.bucket_id, in->seal, &w.loc, err)) < 0) {
+		row_clear(&w);
+		ingest_abort(in);
+		return r;
+	}
+	ingest_abort(in); /* wipes what is left of this message */
+	if (in->n == in->cap) {
+		size_t cap = in->cap ? 2 * in->cap : 64;
+		struct row *v = realloc(in->rows, cap * sizeof(*v));
+		if (v == NULL) {
+			row_clear(&w);
+			return pv_fail(err, PV_ERR, "out of memory");
+		}
+		in->rows = v;
+		in->cap = cap;
+	}
+	if (w.has_doc)
+		in->doc_bytes += w.msg.size;
+	in->rows[in->n++] = w;
+	sodium_memzero(&w, sizeof(w));
+	return PV_OK;
+}
+
+size_t ingest_pending(const struct ingest *in)
+{
+	return in->n;
+}
+
+void ingest_discard(struct ingest *in)
+{
+	ingest_abort(in);
+	drop_rows(in);
+	(void)pack_set_rollback(in->packs, NULL);
+}
+
+int ingest_group_commit(struct ingest *in, ingest_extra_fn *extra, void *extra_ctx,
+			const struct ingest_msg **done_r, size_t *n_done_r, struct pv_error *err)
+{
+	bool maybe_committed;
+	int r;
+
+	in->n_done = 0;
+	if (done_r != NULL)
+		*done_r = in->done;
+	if (n_done_r != NULL)
+		*n_done_r = 0;
+	if (in->n == 0 && extra == NULL)
+		return PV_OK;
+	if (in->cap_done < in->n) {
+		struct ingest_msg *v = realloc(in->done, in->n * sizeof(*v));
+		if (v == NULL)
+			return pv_fail(err, PV_ERR, "out of memory");
+		in->done = v;
+		in->cap_done = in->n;
+	}
+	/* 1. The records durable (one fdatasync per pack written to). */
+	if ((r = pack_set_sync(in->packs, err)) < 0) {
+		pack_set_abandon(in->packs); /* fsync failed: trust nothing of it */
+		drop_rows(in);
+		return r;
+	}
+	/* 2. Keys wrapped, one transaction. */
+	r = commit_rows(in->ar, in->a, in->rows, in->n, extra, extra_ctx, &maybe_committed, err);
+	if (r == PV_OK) {
+		pack_set_committed(in->packs);
+		for (size_t i = 0; i < in->n; i++)
+			in->done[i] = in->rows[i].msg;
+		in->n_done = in->n;
+	} else if (maybe_committed) {
+		pack_set_abandon(in->packs);
+	} else {
+		(void)pack_set_rollback(in->packs, NULL);
+	}
+	drop_rows(in);
+	if (done_r != NULL)
+		*done_r = in->done;
+	if (n_done_r != NULL)
+		*n_done_r = in->n_done;
+	return r;
+}
+
+/* ---- PVB1 blob files written already ---- */
+
+int ingest_commit(struct archive *ar, const struct account *a, struct ingest_item *items, size_t n,
+		  struct pv_error *err)
+{
+	struct row *w = calloc(n ? n : 1, sizeof(*w));
+	struct pv_buf back;
+	bool maybe_committed;
+	int r = PV_OK;
+
+	if (w == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	pv_buf_init(&back, PV_INGEST_READBACK_MAX);
+	/* 1. Blob files and their directory entries durable. */
+	if ((r = blob_sync(ar->dir, err)) < 0)
+		goto out;
+	/* 2. Retention and buckets, from the kept plaintext or read back. */
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		const struct ingest_item *it = &items[i];
+		const unsigned char *raw = it->plain;
+		size_t len = it->plain_len;
+		memcpy(w[i].loc.id, it->blob.id, sizeof(w[i].loc.id));
+		memcpy(w[i].msg.uidl, it->uidl, sizeof(w[i].msg.uidl));
+		memcpy(w[i].msg.sha256, it->blob.sha256, 32);
+		memcpy(w[i].commit, it->blob.commit, sizeof(w[i].commit));
+		memcpy(w[i].key, it->blob.key, sizeof(w[i].key));
+		memcpy(w[i].salt, it->blob.salt, sizeof(w[i].salt));
+		w[i].msg.msgnum = it->msgnum;
+		w[i].msg.size = it->blob.size;
+		w[i].received_at = it->received_at;
+		if (raw == NULL) {
+			pv_buf_reset(&back);
+			if ((r = blob_read(ar->dir, it->blob.id, it->blob.key, it->blob.sha256,
+					   blob_sink_prefix, &back, err)) < 0)
+				break;
+			raw = back.data ? back.data : (const unsigned char *)"";
+			len = back.len;
+		}
+		r = decide(ar, a, raw, len, it->plain != NULL, &w[i], err);
+	}
+	/* 3. One transaction. */
+	if (r == PV_OK && (r = commit_rows(ar, a, w, n, NULL, NULL, &maybe_committed, err)) == PV_OK)
+		for (size_t i = 0; i < n; i++)
+			items[i].message_id = w[i].msg.message_id;
+out:
 	for (size_t i = 0; i < n; i++) {
-		pv_buf_free(&p[i].leaf);
-		if (p[i].has_doc)
-			index_doc_free(&p[i].doc);
+		row_clear(&w[i]);
 		sodium_memzero(items[i].blob.key, sizeof(items[i].blob.key));
 		sodium_memzero(items[i].blob.salt, sizeof(items[i].blob.salt));
 	}
-	sodium_memzero(p, n * sizeof(*p));
-	free(p);
-	free(entries);
+	pv_buf_free_secret(&back);
+	free(w);
 	return r;
 }

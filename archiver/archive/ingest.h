@@ -1,23 +1,93 @@
 #ifndef PV_INGEST_H
 #define PV_INGEST_H
 
-/* Group commit (DESIGN.md §3 step 3): makes a batch of received messages
- * durable in one step — blob files synced, bucket keys created, then ONE
- * SQLite transaction holding the catalog rows, the safe-delete ledger rows,
- * the archive-log leaves and a checkpoint signed over them. Only after this
- * returns 0 may the batch be deleted upstream. On failure nothing of the
- * batch is committed (its blob files may remain as unreferenced orphans,
- * which verify reports as harmless leftovers of an interrupted harvest). */
+/* Archiving what one harvest session receives (DESIGN.md §3 steps 2-3).
+ *
+ * Per message, as it arrives: ingest_begin, ingest_write piece by piece,
+ * then ingest_end. The bytes are hashed (SHA-256, and the salted
+ * commitment of the archive leaf) and sealed under a fresh key
+ * (store/record.h) on the way; once the message is whole it is looked up
+ * in the ledger (archived before?), given its retention under the policy
+ * in force (from its first bytes, still in memory: nothing is read back)
+ * and appended to its bucket's pack (store/pack.h). Nothing is durable
+ * yet.
+ *
+ * Group commit, ingest_commit, for every message ended since the last one:
+ * the packs synced (one fdatasync each), the message keys wrapped under
+ * their bucket keys, then ONE SQLite transaction holding the catalog rows,
+ * the ledger rows (committed), the archive-log leaves, a signed checkpoint,
+ * the harvest-batch audit entry and whatever the caller adds (the
+ * upstream-delete entry). Only after it returns 0 may those messages be
+ * deleted upstream. If it fails, nothing of the batch is committed and its
+ * records are cut off the packs again.
+ *
+ * One struct ingest per session and thread; it owns the session's packs
+ * (and their locks) until ingest_free. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "archiver/store/ledger.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/datadir.h"
 #include "archiver/store/blob.h"
+#include "archiver/store/ledger.h"
 
+struct ingest;
+
+int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r,
+	       struct pv_error *err);
+/* Drops what is not committed (records cut off the packs), frees. */
+void ingest_free(struct ingest **in);
+
+/* ---- one message ---- */
+
+int ingest_begin(struct ingest *in, struct pv_error *err);
+int ingest_write(struct ingest *in, const void *data, size_t len, struct pv_error *err);
+/* Forgets the message in progress (cut short, over the cap, ...). */
+void ingest_abort(struct ingest *in);
+
+struct ingest_msg {
+	uint32_t msgnum;                  /* the caller's, untouched */
+	char uidl[LEDGER_UIDL_MAX + 1];   /* ledger key: the UIDL, or "sha256:<hex>" */
+	unsigned char sha256[32];         /* of the message */
+	uint64_t size;                    /* bytes */
+	int64_t message_id;               /* archive id, once committed */
+};
+
+/* Ends the message. uidl: the server's, or NULL when it has none. When the
+ * same account, UIDL and content is archived already (or earlier in this
+ * batch), nothing is kept and *archived_before_r is true: the caller
+ * deletes it upstream without archiving it twice. msg_r gets what the
+ * message is. */
+int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t received_at,
+	       bool *archived_before_r, struct ingest_msg *msg_r, struct pv_error *err);
+
+/* Messages ended and not yet committed. */
+size_t ingest_pending(const struct ingest *in);
+/* Forgets them (and the message in progress): their records are cut off
+ * the packs again. */
+void ingest_discard(struct ingest *in);
+
+/* ---- group commit ---- */
+
+/* The caller's part of the transaction, run after the batch's rows and
+ * before COMMIT (may be NULL). */
+typedef int ingest_extra_fn(void *ctx, struct pv_error *err);
+
+/* Commits every pending message (and extra, even when none is pending).
+ * *done_r (may be NULL) points at the committed messages, message ids
+ * filled, valid until the next call; *n_done_r their count. */
+int ingest_group_commit(struct ingest *in, ingest_extra_fn *extra, void *extra_ctx,
+			const struct ingest_msg **done_r, size_t *n_done_r, struct pv_error *err);
+
+/* ---- messages whose PVB1 blob files are written already ----
+ * (archives from before packs, imports, tests): the same group commit for
+ * them, blob files synced first. Retention is decided from the plaintext
+ * when the caller kept it, else from the first PV_INGEST_READBACK_MAX bytes
+ * read back from the blob; kept plaintext is also indexed in the
+ * transaction, the rest by the indexer. */
 struct ingest_item {
 	uint32_t msgnum;                  /* the caller's, untouched */
 	char uidl[LEDGER_UIDL_MAX + 1];   /* ledger key: UIDL or "sha256:<hex>" */
@@ -30,10 +100,6 @@ struct ingest_item {
 	int64_t message_id;               /* out: the archive id */
 };
 
-/* Each message's retention is decided under the policy in force (from its
- * headers and MIME structure); messages whose plaintext was kept are also
- * indexed inside the same transaction, the others by the index catch-up
- * right after the harvest. */
 int ingest_commit(struct archive *ar, const struct account *a, struct ingest_item *items, size_t n,
 		  struct pv_error *err);
 

@@ -60,16 +60,7 @@ struct session {
 	struct harvest_summary *s;
 	struct pop3_client *c;
 	struct pop3_mailbox *mb;
-	struct blob_writer *w;   /* the message being received */
-	struct ingest_item *items; /* received, not yet committed */
-	size_t n_items;
-	/* Plaintext of the chunk's small messages (PV_INGEST_INLINE_*), so the
-	 * commit need not decrypt them again; plain_off[i] is items[i]'s
-	 * offset, SIZE_MAX when not kept. Wiped after every commit. */
-	struct pv_buf plain;
-	size_t *plain_off;
-	size_t plain_start;       /* where the message being received starts */
-	bool plain_keep;
+	struct ingest *in;       /* received messages on their way to the archive */
 	uint32_t *dele;          /* to DELE after the commit: new and reconciled */
 	unsigned char (*dele_sha)[32];
 	char (*dele_uidl)[LEDGER_UIDL_MAX + 1];
@@ -176,7 +167,7 @@ static bool skipped_here(const struct session *ss, const struct pop3_msg *m)
 	return false;
 }
 
-/* ---- RETR callbacks: bytes go straight into an encrypted blob ---- */
+/* ---- RETR callbacks: bytes go straight into a sealed record ---- */
 
 static int on_begin(void *ctx, uint32_t msgnum, const struct pop3_retr_result *res)
 {
@@ -184,30 +175,11 @@ static int on_begin(void *ctx, uint32_t msgnum, const struct pop3_retr_result *r
 	struct pv_error err;
 	(void)msgnum;
 	(void)res;
-	if (blob_writer_new(ss->ar->dir, &ss->w, &err) < 0) {
+	if (ingest_begin(ss->in, &err) < 0) {
 		local_failure(ss, &err);
 		return PV_ERR;
 	}
-	ss->plain_start = ss->plain.len;
-	ss->plain_keep = true;
 	return PV_OK;
-}
-
-/* Forgets the plaintext kept of the message being received. */
-static void plain_drop_current(struct session *ss)
-{
-	if (ss->plain.len > ss->plain_start)
-		sodium_memzero(ss->plain.data + ss->plain_start, ss->plain.len - ss->plain_start);
-	ss->plain.len = ss->plain_start;
-	ss->plain_keep = false;
-}
-
-static void plain_wipe(struct session *ss)
-{
-	if (ss->plain.data != NULL)
-		sodium_memzero(ss->plain.data, ss->plain.len);
-	pv_buf_reset(&ss->plain);
-	ss->plain_start = 0;
 }
 
 static int on_data(void *ctx, uint32_t msgnum, const unsigned char *d, size_t len)
@@ -215,24 +187,11 @@ static int on_data(void *ctx, uint32_t msgnum, const unsigned char *d, size_t le
 	struct session *ss = ctx;
 	struct pv_error err;
 	(void)msgnum;
-	if (blob_writer_write(ss->w, d, len, &err) < 0) {
+	if (ingest_write(ss->in, d, len, &err) < 0) {
 		local_failure(ss, &err);
 		return PV_ERR;
 	}
-	if (ss->plain_keep &&
-	    (ss->plain.len - ss->plain_start + len > PV_INGEST_INLINE_MAX ||
-	     pv_buf_append(&ss->plain, d, len, NULL) < 0))
-		plain_drop_current(ss); /* too big to keep: the commit reads it back */
 	return PV_OK;
-}
-
-static bool pending_has(const struct session *ss, const char *uidl, const unsigned char sha[32])
-{
-	for (size_t i = 0; i < ss->n_items; i++)
-		if (strcmp(ss->items[i].uidl, uidl) == 0 &&
-		    memcmp(ss->items[i].blob.sha256, sha, 32) == 0)
-			return true;
-	return false;
 }
 
 static void queue_dele(struct session *ss, uint32_t num, const char *uidl, const unsigned char sha[32])
@@ -248,17 +207,14 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 	struct session *ss = ctx;
 	const struct pop3_msg *m = find_msg(ss->mb, res->msgnum);
 	struct pv_error err;
-	struct ingest_item *it;
-	char state[16];
-	int64_t id;
-	int r;
+	struct ingest_msg im;
+	bool before;
 
 	ss->done_msgs++;
 	progress(ss);
 	if (!res->complete || res->status != 0) {
 		const char *why = perr ? perr->msg : "incomplete";
-		blob_writer_abort(&ss->w);
-		plain_drop_current(ss);
+		ingest_abort(ss->in);
 		if (res->status == PV_ELIMIT)
 			ss->s->skipped++;
 		else
@@ -283,20 +239,6 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 		}
 		return PV_OK;
 	}
-	it = &ss->items[ss->n_items];
-	memset(it, 0, sizeof(*it));
-	if (blob_writer_finish(&ss->w, &it->blob, &err) < 0) {
-		local_failure(ss, &err);
-		return PV_ERR;
-	}
-	it->msgnum = res->msgnum;
-	it->received_at = pv_clock_now();
-	if (m != NULL && m->has_uidl) {
-		snprintf(it->uidl, sizeof(it->uidl), "%s", m->uidl);
-	} else {
-		memcpy(it->uidl, "sha256:", 7);
-		pv_hex(it->blob.sha256, 32, it->uidl + 7);
-	}
 	if (m != NULL && m->size != res->bytes)
 		pv_log(PV_LOG_INFO, "harvest.size", "%s: message %u: LIST said %llu bytes, %llu received "
 		       "(LIST sizes are hints; the bytes received are archived)",
@@ -305,44 +247,25 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 
 	/* Already archived (same account, UIDL and content)? Then it is not
 	 * archived twice: it is a leftover of an earlier session to delete. */
-	r = ledger_find(ss->ar->cat->db, ss->a->id, it->uidl, it->blob.sha256, &id, state, &err);
-	if (r == PV_OK || (r == PV_ENOTFOUND && pending_has(ss, it->uidl, it->blob.sha256))) {
-		blob_remove(ss->ar->dir, it->blob.id, NULL);
-		if (!ss->a->keep_upstream) {
-			queue_dele(ss, res->msgnum, it->uidl, it->blob.sha256);
-			ss->s->reconciled++;
-		}
-		sodium_memzero(it, sizeof(*it));
-		plain_drop_current(ss);
-		return PV_OK;
-	}
-	if (r != PV_ENOTFOUND) {
+	if (ingest_end(ss->in, res->msgnum, m != NULL && m->has_uidl ? m->uidl : NULL,
+		       pv_clock_now(), &before, &im, &err) < 0) {
 		local_failure(ss, &err);
-		blob_remove(ss->ar->dir, it->blob.id, NULL);
-		sodium_memzero(it, sizeof(*it));
-		plain_drop_current(ss);
 		return PV_ERR;
 	}
-	ss->plain_off[ss->n_items] = ss->plain_keep ? ss->plain_start : SIZE_MAX;
-	it->plain_len = ss->plain_keep ? ss->plain.len - ss->plain_start : 0;
-	/* The next message starts after this one: a message that fails before
-	 * its +OK (no on_begin) must not drop this one's bytes. */
-	ss->plain_start = ss->plain.len;
-	ss->plain_keep = false;
-	ss->n_items++;
+	if (before && !ss->a->keep_upstream) {
+		queue_dele(ss, res->msgnum, im.uidl, im.sha256);
+		ss->s->reconciled++;
+	}
 	return PV_OK;
 }
 
-/* Removes the blob files of a batch that was not committed. */
+/* Forgets the chunk that was not committed (its records are cut off the
+ * packs again). */
 static void discard_items(struct session *ss)
 {
-	for (size_t i = 0; i < ss->n_items; i++)
-		blob_remove(ss->ar->dir, ss->items[i].blob.id, NULL);
-	if (ss->items != NULL)
-		sodium_memzero(ss->items, ss->n_items * sizeof(*ss->items));
-	ss->n_items = 0;
+	if (ss->in != NULL)
+		ingest_discard(ss->in);
 	ss->n_dele = 0;
-	plain_wipe(ss);
 }
 
 static int audit_dele(struct session *ss, struct pv_error *err)
@@ -374,28 +297,23 @@ static int audit_dele(struct session *ss, struct pv_error *err)
 /* Commits the received chunk, then DELEs it (and the reconciled ones). */
 static int commit_and_delete(struct session *ss, struct pv_error *err)
 {
+	const struct ingest_msg *done;
+	size_t n_done;
 	int r;
-	size_t n_new = ss->n_items;
 
-	if (ss->n_items > 0) {
-		for (size_t i = 0; i < ss->n_items; i++)
-			ss->items[i].plain = ss->plain_off[i] == SIZE_MAX || ss->plain.data == NULL
-						     ? NULL : ss->plain.data + ss->plain_off[i];
-		r = ingest_commit(ss->ar, ss->a, ss->items, ss->n_items, err);
-		plain_wipe(ss);
+	if (ingest_pending(ss->in) > 0) {
+		r = ingest_group_commit(ss->in, NULL, NULL, &done, &n_done, err);
 		if (r < 0) {
 			local_failure(ss, err);
 			discard_items(ss);
 			return r;
 		}
-		for (size_t i = 0; i < ss->n_items; i++) {
-			ss->s->bytes += (int64_t)ss->items[i].blob.size;
+		for (size_t i = 0; i < n_done; i++) {
+			ss->s->bytes += (int64_t)done[i].size;
 			if (!ss->a->keep_upstream)
-				queue_dele(ss, ss->items[i].msgnum, ss->items[i].uidl,
-					   ss->items[i].blob.sha256);
+				queue_dele(ss, done[i].msgnum, done[i].uidl, done[i].sha256);
 		}
-		ss->s->fetched += (int64_t)n_new;
-		ss->n_items = 0;
+		ss->s->fetched += (int64_t)n_done;
 	}
 	if (ss->n_dele == 0)
 		return PV_OK;
@@ -701,7 +619,7 @@ static int fetch_all(struct session *ss, const uint32_t *nums, const uint64_t *s
 				break;
 			int64_t before = ss->done_msgs;
 			r = pop3_retr_many(ss->c, nums + end, k, ss->ar->cfg.message_max, &h, err);
-			blob_writer_abort(&ss->w);
+			ingest_abort(ss->in);
 			if (r < 0) {
 				/* The connection died between replies (e.g. sending the
 				 * next pipelined RETR hit a reset): the message whose
@@ -815,18 +733,17 @@ static int run(struct session *ss, struct pv_error *err)
 	ss->todo_msgs = (int64_t)n;
 	ss->done_msgs = 0;
 	size_t batch_max = ss->ar->cfg.batch_max;
-	if (ss->items == NULL) {
-		ss->items = calloc(batch_max, sizeof(*ss->items));
+	if (ss->dele == NULL) {
 		ss->dele = calloc(batch_max, sizeof(*ss->dele));
 		ss->dele_sha = calloc(batch_max, sizeof(*ss->dele_sha));
 		ss->dele_uidl = calloc(batch_max, sizeof(*ss->dele_uidl));
-		ss->plain_off = calloc(batch_max, sizeof(*ss->plain_off));
-		pv_buf_init(&ss->plain, PV_INGEST_INLINE_TOTAL);
 	}
-	if (!ss->items || !ss->dele || !ss->dele_sha || !ss->dele_uidl || !ss->plain_off) {
+	if (!ss->dele || !ss->dele_sha || !ss->dele_uidl) {
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
 	}
+	if ((r = ingest_new(ss->ar, ss->a, &ss->in, err)) < 0)
+		goto out;
 	r = fetch_all(ss, nums, sizes, n, err);
 	if (ss->o->progress && isatty(STDERR_FILENO) && n > 0)
 		fputc('\n', stderr);
@@ -872,8 +789,8 @@ out:
 /* Ends a session's connection (no QUIT: see harvest.h) and its state. */
 static void end_session(struct session *ss)
 {
-	blob_writer_abort(&ss->w);
 	discard_items(ss);
+	ingest_free(&ss->in);
 	pop3_client_free(&ss->c);
 	pop3_mailbox_free(&ss->mb);
 }
@@ -911,11 +828,8 @@ int harvest_account(struct archive *ar, const struct account *a, const struct ha
 	if (r < 0 && ss.has_local)
 		pv_fail(err, ss.local.code, "%s; nothing of the failed batch was deleted upstream",
 			ss.local.msg);
-	free(ss.items);
 	free(ss.dele);
 	free(ss.dele_sha);
 	free(ss.dele_uidl);
-	free(ss.plain_off);
-	pv_buf_free_secret(&ss.plain);
 	return r;
 }

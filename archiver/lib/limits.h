@@ -61,6 +61,16 @@
 #define PV_MESSAGE_SPILL_THRESHOLD (1024 * 1024)
 /* At most this many messages listed in one mailbox session. */
 #define PV_POP3_MAILBOX_MAX_MESSAGES 10000000
+/* A sealed message (store/record.h) waits in memory, up to this many
+ * bytes, until the policy has picked its bucket (and so its pack); a
+ * bigger one spills to a file in DIR/tmp, so memory does not follow
+ * message size. Most mail is far smaller. */
+#define PV_RECORD_STAGE_MEM (1024 * 1024)
+/* A pack segment (store/pack.h) takes records until it is this big; the
+ * next record of its bucket starts a new segment. A pack is the unit that
+ * disposal removes whole and that an object store will hold (DESIGN.md
+ * §12): big enough to amortise, small enough to move. */
+#define PV_PACK_SEGMENT_MAX (256ull * 1024 * 1024)
 /* Group commit: messages per batch and milliseconds per batch. */
 #define PV_HARVEST_BATCH_MAX 256
 #define PV_HARVEST_BATCH_MS 1000
