@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "archiver/archive/audit_hook.h"
+#include "archiver/archive/policies.h"
 #include "archiver/archive/retention.h"
 #include "archiver/index/index.h"
 #include "archiver/index/mime.h"
@@ -41,38 +42,140 @@ static void row_clear(struct row *w)
 	sodium_memzero(w, sizeof(*w));
 }
 
-/* Decides a message's retention from its first bytes (raw, len; the
- * message is size bytes) and picks its live bucket; keeps the extracted
- * document for the index when keep_doc and the whole message was at hand. */
-static int decide(struct archive *ar, const struct account *a, const unsigned char *raw, size_t len,
-		  bool keep_doc, struct row *w, struct pv_error *err)
+/* Retention for one batch: the policy in force, looked up once per batch
+ * (not per message), and the buckets its messages went to. */
+#define DECIDER_BUCKETS 16
+struct decider {
+	struct policy *policy; /* NULL: none stored, the built-in retention */
+	int64_t version;
+	char sha[POLICY_SHA256_HEX_LEN];
+	bool fresh;            /* checked against the catalog for this batch */
+	struct {
+		char class_name[128], month[32];
+		int64_t id;
+	} memo[DECIDER_BUCKETS];
+	size_t n_memo;
+};
+
+static void decider_batch_done(struct decider *d)
 {
-	char label[RETENTION_BUCKET_LABEL_MAX];
+	d->fresh = false;
+	d->n_memo = 0; /* a bucket key may be destroyed between batches */
+}
+
+static void decider_free(struct decider *d)
+{
+	policy_free(&d->policy);
+}
+
+static int decider_refresh(struct decider *d, sqlite3 *db, struct pv_error *err)
+{
+	struct policy_version_info info;
+	if (d->fresh)
+		return PV_OK;
+	int r = policy_store_current(db, &info, err);
+	if (r == PV_ENOTFOUND) {
+		policy_free(&d->policy);
+		d->version = 0;
+		r = PV_OK;
+	} else if (r == PV_OK && (d->policy == NULL || d->version != info.version ||
+				  strcmp(d->sha, info.sha256) != 0)) {
+		policy_free(&d->policy);
+		if ((r = policy_version_load(db, info.version, &d->policy, NULL, err)) == PV_OK) {
+			d->version = info.version;
+			memcpy(d->sha, info.sha256, sizeof(d->sha));
+		}
+	}
+	d->fresh = r == PV_OK;
+	return r;
+}
+
+/* The live bucket of ret, remembered for the batch. */
+static int decider_bucket(struct decider *d, struct archive *ar, const struct retention *ret,
+			  int64_t *id_r, struct pv_error *err)
+{
+	char month[32], label[RETENTION_BUCKET_LABEL_MAX];
+	retention_bucket_month(ret, month);
+	for (size_t i = 0; i < d->n_memo; i++)
+		if (strcmp(d->memo[i].class_name, ret->class_name) == 0 &&
+		    strcmp(d->memo[i].month, month) == 0) {
+			*id_r = d->memo[i].id;
+			return PV_OK;
+		}
+	int r = retention_bucket(ar, ret, id_r, label, err);
+	if (r == PV_OK && d->n_memo < DECIDER_BUCKETS) {
+		snprintf(d->memo[d->n_memo].class_name, sizeof(d->memo[0].class_name), "%s",
+			 ret->class_name);
+		snprintf(d->memo[d->n_memo].month, sizeof(d->memo[0].month), "%s", month);
+		d->memo[d->n_memo++].id = *id_r;
+	}
+	return r;
+}
+
+/* Decides a message's retention from its first bytes (raw, len; the
+ * message is w->msg.size bytes) under the batch's policy and picks its
+ * live bucket; keeps the extracted document for the index when keep_doc
+ * and the whole message was at hand. */
+static int decide(struct decider *d, struct archive *ar, const struct account *a,
+		  const unsigned char *raw, size_t len, bool keep_doc, struct row *w,
+		  struct pv_error *err)
+{
+	struct retention_message rm;
 	int r;
-	if ((r = index_mime_extract(raw, len, &w->doc, err)) == PV_OK)
-		r = retention_decide_msg(ar, a, &w->doc, w->msg.size, w->received_at, &w->ret, err);
+	if ((r = decider_refresh(d, ar->cat->db, err)) < 0)
+		return r;
+	if ((r = index_mime_extract(raw, len, &w->doc, err)) == PV_OK &&
+	    (r = retention_message_init(&rm, a->name, &w->doc, w->msg.size, w->received_at, err)) ==
+		    PV_OK) {
+		if (d->policy == NULL)
+			r = retention_builtin(w->received_at, &w->ret, err);
+		else
+			r = retention_evaluate(d->policy, d->version, &rm.m, &w->ret, NULL, err);
+		retention_message_free(&rm);
+	}
 	w->has_doc = keep_doc && len == w->msg.size && r == PV_OK;
 	if (!w->has_doc)
 		index_doc_free(&w->doc);
 	if (r < 0)
 		return r;
-	return retention_bucket(ar, &w->ret, &w->bucket_id, label, err);
+	return decider_bucket(d, ar, &w->ret, &w->bucket_id, err);
 }
 
-static int insert_message(struct archive *ar, const struct account *a, const struct row *w,
-			  uint64_t leaf_index, int64_t *id_r, struct pv_error *err)
-{
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
-	int r;
+/* The statements a group commit runs per message, prepared once. */
+struct stmts {
+	sqlite3_stmt *insert;
+	struct ledger_stmts *ledger;
+};
 
+static void stmts_free(struct stmts *st)
+{
+	sqlite3_finalize(st->insert);
+	ledger_stmts_free(&st->ledger);
+	st->insert = NULL;
+}
+
+static int stmts_prepare(struct stmts *st, sqlite3 *db, struct pv_error *err)
+{
+	int r;
 	if ((r = catalog_prepare(db,
 				 "INSERT INTO messages (account_id, uidl, sha256, size, received_at,"
 				 " blob, bucket_id, wrapped_key, leaf_index, retention_class,"
 				 " expires_at, policy_version, pack_id, pack_offset, pack_length)"
 				 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-				 &st, err)) < 0)
-		return r;
+				 &st->insert, err)) < 0 ||
+	    (r = ledger_stmts_new(db, &st->ledger, err)) < 0)
+		stmts_free(st);
+	return r;
+}
+
+static int insert_message(struct archive *ar, sqlite3_stmt *st, const struct account *a,
+			  const struct row *w, uint64_t leaf_index, int64_t *id_r, struct pv_error *err)
+{
+	sqlite3 *db = ar->cat->db;
+	int r = PV_OK;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	sqlite3_bind_int64(st, 1, a->id);
 	if (strncmp(w->msg.uidl, "sha256:", 7) != 0)
 		sqlite3_bind_text(st, 2, w->msg.uidl, -1, SQLITE_STATIC);
@@ -96,38 +199,62 @@ static int insert_message(struct archive *ar, const struct account *a, const str
 		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
 	else
 		*id_r = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
+	return r;
+}
+
+/* Wraps every row's key under its bucket's key, one key lookup per bucket,
+ * and wipes the keys. */
+static int wrap_keys(struct keyring *kr, struct row *w, size_t n, struct pv_error *err)
+{
+	struct keyring_wrap_item *items = calloc(n ? n : 1, sizeof(*items));
+	bool *done = calloc(n ? n : 1, sizeof(*done));
+	int r = items && done ? PV_OK : pv_fail(err, PV_ERR, "out of memory");
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		size_t k = 0;
+		if (done[i])
+			continue;
+		for (size_t j = i; j < n; j++)
+			if (!done[j] && w[j].bucket_id == w[i].bucket_id) {
+				items[k++] = (struct keyring_wrap_item){w[j].loc.id, w[j].key, w[j].salt,
+									w[j].wrapped};
+				done[j] = true;
+			}
+		r = keyring_wrap_many(kr, w[i].bucket_id, items, k, err);
+	}
+	for (size_t i = 0; i < n; i++) {
+		sodium_memzero(w[i].key, sizeof(w[i].key));
+		sodium_memzero(w[i].salt, sizeof(w[i].salt));
+	}
+	free(items);
+	free(done);
 	return r;
 }
 
 /* The group commit proper (DESIGN.md §3 step 3): keys wrapped, then one
  * transaction. *maybe_committed_r turns true once COMMIT was attempted:
  * after a failure from there on, the batch may be in the catalog. */
-static int commit_rows(struct archive *ar, const struct account *a, struct row *w, size_t n,
-		       ingest_extra_fn *extra, void *extra_ctx, bool *maybe_committed_r,
-		       struct pv_error *err)
+static int commit_rows(struct archive *ar, const struct account *a, struct stmts *st,
+		       struct row *w, size_t n, ingest_extra_fn *extra, void *extra_ctx,
+		       bool *maybe_committed_r, struct pv_error *err)
 {
 	struct pv_buf *leaves = calloc(n ? n : 1, sizeof(*leaves));
 	struct tlog_entry *entries = calloc(n ? n : 1, sizeof(*entries));
+	struct ingest_msg *msgs = calloc(n ? n : 1, sizeof(*msgs));
 	char mailbox[33];
 	uint64_t size, first;
 	int r = PV_OK;
 
 	*maybe_committed_r = false;
-	if (leaves == NULL || entries == NULL) {
+	if (leaves == NULL || entries == NULL || msgs == NULL) {
 		free(leaves);
 		free(entries);
+		free(msgs);
 		return pv_fail(err, PV_ERR, "out of memory");
 	}
 	keyring_mailbox_id(ar->kr, a->name, mailbox);
 	/* Bucket keys are durable in the keyring before any row refers to them. */
-	for (size_t i = 0; i < n && r == PV_OK; i++) {
-		r = keyring_wrap(ar->kr, w[i].bucket_id, w[i].loc.id, w[i].key, w[i].salt, w[i].wrapped,
-				 err);
-		sodium_memzero(w[i].key, sizeof(w[i].key));
-		sodium_memzero(w[i].salt, sizeof(w[i].salt));
-	}
-	if (r < 0)
+	if ((r = wrap_keys(ar->kr, w, n, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		pv_buf_init(&leaves[i], LEAF_MAX);
@@ -139,11 +266,12 @@ static int commit_rows(struct archive *ar, const struct account *a, struct row *
 		struct archive_leaf leaf = {.kind = LEAF_MESSAGE, .time = w[i].received_at,
 					    .size = w[i].msg.size};
 		int64_t id = 0;
-		if ((r = insert_message(ar, a, &w[i], size + i, &id, err)) < 0 ||
-		    (r = ledger_insert(ar->cat->db, a->id, w[i].msg.uidl, w[i].msg.sha256, id,
-				       w[i].received_at, err)) < 0)
+		if ((r = insert_message(ar, st->insert, a, &w[i], size + i, &id, err)) < 0 ||
+		    (r = ledger_stmts_insert(st->ledger, a->id, w[i].msg.uidl, w[i].msg.sha256, id,
+					     w[i].received_at, err)) < 0)
 			goto rollback;
 		w[i].msg.message_id = id;
+		msgs[i] = w[i].msg;
 		/* The index is derived: if this fails (its savepoint is rolled
 		 * back), the archive commit goes on and the indexer catches up. */
 		struct pv_error ierr;
@@ -180,7 +308,7 @@ static int commit_rows(struct archive *ar, const struct account *a, struct row *
 					(unsigned long long)(size + n))) < 0)
 			goto rollback;
 	}
-	if (extra != NULL && (r = extra(extra_ctx, err)) < 0)
+	if (extra != NULL && (r = extra(extra_ctx, msgs, n, err)) < 0)
 		goto rollback;
 	*maybe_committed_r = true;
 	if ((r = catalog_exec(ar->cat->db, "COMMIT", err)) < 0) {
@@ -200,6 +328,7 @@ out:
 		pv_buf_free(&leaves[i]);
 	free(leaves);
 	free(entries);
+	free(msgs);
 	return r;
 }
 
@@ -210,6 +339,8 @@ struct ingest {
 	const struct account *a;
 	struct record_sealer *seal;
 	struct pack_set *packs;
+	struct stmts st;
+	struct decider dec;
 	/* The message being received. */
 	bool active;
 	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
@@ -237,7 +368,8 @@ int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r
 	in->a = a;
 	pv_buf_init(&in->head, PV_INGEST_READBACK_MAX);
 	if ((r = record_sealer_new(ar->dir, &in->seal, err)) < 0 ||
-	    (r = pack_set_new(ar->dir, ar->cat->db, &in->packs, err)) < 0) {
+	    (r = pack_set_new(ar->dir, ar->cat->db, &in->packs, err)) < 0 ||
+	    (r = stmts_prepare(&in->st, ar->cat->db, err)) < 0) {
 		ingest_free(&in);
 		return r;
 	}
@@ -262,6 +394,8 @@ void ingest_free(struct ingest **inp)
 	drop_rows(in);
 	pack_set_free(&in->packs); /* cuts off what was not committed */
 	record_sealer_free(&in->seal);
+	stmts_free(&in->st);
+	decider_free(&in->dec);
 	pv_buf_free_secret(&in->head);
 	free(in->rows);
 	free(in->done);
@@ -346,7 +480,7 @@ int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t rec
 	*msg_r = w.msg;
 	/* Already archived (same account, UIDL and content)? Then it is not
 	 * archived twice: it is a leftover of an earlier session to delete. */
-	r = ledger_find(in->ar->cat->db, in->a->id, w.msg.uidl, w.msg.sha256, &id, state, err);
+	r = ledger_stmts_find(in->st.ledger, in->a->id, w.msg.uidl, w.msg.sha256, &id, state, err);
 	if (r == PV_OK || (r == PV_ENOTFOUND && pending_has(in, w.msg.uidl, w.msg.sha256))) {
 		*archived_before_r = true;
 		ingest_abort(in);
@@ -360,8 +494,9 @@ int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t rec
 	memcpy(w.salt, in->salt, sizeof(w.salt));
 	bool keep_doc = w.msg.size <= PV_INGEST_INLINE_MAX &&
 			in->doc_bytes + w.msg.size <= PV_INGEST_INLINE_TOTAL;
-	if ((r = decide(in->ar, in->a, in->head.data ? in->head.data : (const unsigned char *)"",
-			in->head.len, keep_doc, &w, err)) < 0 ||
+	if ((r = decide(&in->dec, in->ar, in->a,
+			in->head.data ? in->head.data : (const unsigned char *)"", in->head.len, keep_doc,
+			&w, err)) < 0 ||
 	    (r = pack_set_append(in->packs, w.bucket_id, in->seal, &w.loc, err)) < 0) {
 		row_clear(&w);
 		ingest_abort(in);
@@ -388,6 +523,11 @@ int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t rec
 size_t ingest_pending(const struct ingest *in)
 {
 	return in->n;
+}
+
+struct ledger_stmts *ingest_ledger(struct ingest *in)
+{
+	return in->st.ledger;
 }
 
 void ingest_discard(struct ingest *in)
@@ -424,7 +564,9 @@ int ingest_group_commit(struct ingest *in, ingest_extra_fn *extra, void *extra_c
 		return r;
 	}
 	/* 2. Keys wrapped, one transaction. */
-	r = commit_rows(in->ar, in->a, in->rows, in->n, extra, extra_ctx, &maybe_committed, err);
+	r = commit_rows(in->ar, in->a, &in->st, in->rows, in->n, extra, extra_ctx, &maybe_committed,
+			err);
+	decider_batch_done(&in->dec);
 	if (r == PV_OK) {
 		pack_set_committed(in->packs);
 		for (size_t i = 0; i < in->n; i++)
@@ -449,12 +591,15 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 		  struct pv_error *err)
 {
 	struct row *w = calloc(n ? n : 1, sizeof(*w));
+	struct decider dec;
+	struct stmts st = {NULL, NULL};
 	struct pv_buf back;
 	bool maybe_committed;
 	int r = PV_OK;
 
 	if (w == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
+	memset(&dec, 0, sizeof(dec));
 	pv_buf_init(&back, PV_INGEST_READBACK_MAX);
 	/* 1. Blob files and their directory entries durable. */
 	if ((r = blob_sync(ar->dir, err)) < 0)
@@ -481,13 +626,16 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 			raw = back.data ? back.data : (const unsigned char *)"";
 			len = back.len;
 		}
-		r = decide(ar, a, raw, len, it->plain != NULL, &w[i], err);
+		r = decide(&dec, ar, a, raw, len, it->plain != NULL, &w[i], err);
 	}
 	/* 3. One transaction. */
-	if (r == PV_OK && (r = commit_rows(ar, a, w, n, NULL, NULL, &maybe_committed, err)) == PV_OK)
+	if (r == PV_OK && (r = stmts_prepare(&st, ar->cat->db, err)) == PV_OK &&
+	    (r = commit_rows(ar, a, &st, w, n, NULL, NULL, &maybe_committed, err)) == PV_OK)
 		for (size_t i = 0; i < n; i++)
 			items[i].message_id = w[i].msg.message_id;
 out:
+	stmts_free(&st);
+	decider_free(&dec);
 	for (size_t i = 0; i < n; i++) {
 		row_clear(&w[i]);
 		sodium_memzero(items[i].blob.key, sizeof(items[i].blob.key));

@@ -70,11 +70,17 @@ size_t ingest_pending(const struct ingest *in);
  * the packs again. */
 void ingest_discard(struct ingest *in);
 
+/* The session's prepared ledger statements, for the caller's part of a
+ * group commit (ledger states after DELE). */
+struct ledger_stmts *ingest_ledger(struct ingest *in);
+
 /* ---- group commit ---- */
 
 /* The caller's part of the transaction, run after the batch's rows and
- * before COMMIT (may be NULL). */
-typedef int ingest_extra_fn(void *ctx, struct pv_error *err);
+ * before COMMIT (may be NULL); batch: the messages being committed, ids
+ * filled. */
+typedef int ingest_extra_fn(void *ctx, const struct ingest_msg *batch, size_t n,
+			    struct pv_error *err);
 
 /* Commits every pending message (and extra, even when none is pending).
  * *done_r (may be NULL) points at the committed messages, message ids

@@ -65,6 +65,11 @@ struct session {
 	unsigned char (*dele_sha)[32];
 	char (*dele_uidl)[LEDGER_UIDL_MAX + 1];
 	size_t n_dele;
+	/* DELE answered +OK: their ledger state (dele-sent) is written with
+	 * the next group commit, or by flush_sent before QUIT. */
+	unsigned char (*sent_sha)[32];
+	char (*sent_uidl)[LEDGER_UIDL_MAX + 1];
+	size_t n_sent;
 	int64_t done_msgs, todo_msgs;
 	bool expire0;            /* EXPIRE 0: QUIT expires every retrieved message */
 	bool has_local;          /* a local failure (disk, database) ended the session */
@@ -266,6 +271,7 @@ static void discard_items(struct session *ss)
 	if (ss->in != NULL)
 		ingest_discard(ss->in);
 	ss->n_dele = 0;
+	ss->n_sent = 0;
 }
 
 static int audit_dele(struct session *ss, struct pv_error *err)
@@ -294,6 +300,38 @@ static int audit_dele(struct session *ss, struct pv_error *err)
 			      ss->a->name, ss->n_dele, (unsigned long long)cp.size, hex);
 }
 
+/* The session's part of each group commit: the ledger states of the
+ * last DELEs, then this chunk's DELE list (the reconciled ones queued
+ * already, and the batch) with its upstream-delete audit entry, which
+ * cites the checkpoint just signed over the batch; no entry, no DELE (and
+ * no QUIT). */
+static int commit_extra(void *ctx, const struct ingest_msg *batch, size_t n, struct pv_error *err)
+{
+	struct session *ss = ctx;
+	int64_t now = pv_clock_now();
+	int r = PV_OK;
+	for (size_t i = 0; i < ss->n_sent && r == PV_OK; i++)
+		r = ledger_stmts_set_state(ingest_ledger(ss->in), ss->a->id, ss->sent_uidl[i],
+					   ss->sent_sha[i], "dele-sent", now, err);
+	if (r < 0 || ss->a->keep_upstream)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		queue_dele(ss, batch[i].msgnum, batch[i].uidl, batch[i].sha256);
+	return ss->n_dele > 0 ? audit_dele(ss, err) : PV_OK;
+}
+
+/* Writes the ledger states of DELEs not yet recorded (before QUIT). */
+static int flush_sent(struct session *ss, struct pv_error *err)
+{
+	if (ss->n_sent == 0)
+		return PV_OK;
+	int r = ingest_group_commit(ss->in, commit_extra, ss, NULL, NULL, err);
+	if (r < 0)
+		local_failure(ss, err);
+	ss->n_sent = 0;
+	return r;
+}
+
 /* Commits the received chunk, then DELEs it (and the reconciled ones). */
 static int commit_and_delete(struct session *ss, struct pv_error *err)
 {
@@ -301,29 +339,20 @@ static int commit_and_delete(struct session *ss, struct pv_error *err)
 	size_t n_done;
 	int r;
 
-	if (ingest_pending(ss->in) > 0) {
-		r = ingest_group_commit(ss->in, NULL, NULL, &done, &n_done, err);
+	if (ingest_pending(ss->in) > 0 || ss->n_dele > 0 || ss->n_sent > 0) {
+		r = ingest_group_commit(ss->in, commit_extra, ss, &done, &n_done, err);
 		if (r < 0) {
 			local_failure(ss, err);
 			discard_items(ss);
 			return r;
 		}
-		for (size_t i = 0; i < n_done; i++) {
+		ss->n_sent = 0;
+		for (size_t i = 0; i < n_done; i++)
 			ss->s->bytes += (int64_t)done[i].size;
-			if (!ss->a->keep_upstream)
-				queue_dele(ss, done[i].msgnum, done[i].uidl, done[i].sha256);
-		}
 		ss->s->fetched += (int64_t)n_done;
 	}
 	if (ss->n_dele == 0)
 		return PV_OK;
-	/* Audited before any DELE, citing the archive checkpoint that covers
-	 * these messages; no entry, no DELE (and no QUIT). */
-	if ((r = audit_dele(ss, err)) < 0) {
-		local_failure(ss, err);
-		ss->n_dele = 0;
-		return r;
-	}
 
 	int *status = calloc(ss->n_dele, sizeof(*status));
 	if (status == NULL)
@@ -338,26 +367,18 @@ static int commit_and_delete(struct session *ss, struct pv_error *err)
 		ss->n_dele = 0;
 		return pv_fail(err, PV_ETEMP, "connection lost during DELE: %s", derr.msg);
 	}
-	int64_t now = pv_clock_now();
-	r = catalog_begin(ss->ar->cat, err);
-	for (size_t i = 0; r == PV_OK && i < ss->n_dele; i++) {
+	for (size_t i = 0; i < ss->n_dele; i++) {
 		if (status[i] != 0) {
 			note(ss, "DELE of message %u (%s) refused; it stays archived and upstream, "
 			     "and will be deleted next time", ss->dele[i], ss->dele_uidl[i]);
 			continue;
 		}
-		r = ledger_set_state(ss->ar->cat->db, ss->a->id, ss->dele_uidl[i], ss->dele_sha[i],
-				     "dele-sent", now, err);
+		memcpy(ss->sent_sha[ss->n_sent], ss->dele_sha[i], 32);
+		memcpy(ss->sent_uidl[ss->n_sent++], ss->dele_uidl[i], LEDGER_UIDL_MAX + 1);
 	}
-	if (r == PV_OK)
-		r = catalog_commit(ss->ar->cat, err);
-	else
-		catalog_rollback(ss->ar->cat);
-	if (r < 0)
-		local_failure(ss, err);
 	free(status);
 	ss->n_dele = 0;
-	return r;
+	return PV_OK;
 }
 
 /* ---- settling the ledger against a listing ---- */
@@ -652,7 +673,7 @@ static int fetch_all(struct session *ss, const uint32_t *nums, const uint64_t *s
 			break;
 		}
 	}
-	return PV_OK;
+	return flush_sent(ss, err);
 }
 
 /* After QUIT: a fresh session's UIDL list must not show what was deleted
@@ -737,8 +758,10 @@ static int run(struct session *ss, struct pv_error *err)
 		ss->dele = calloc(batch_max, sizeof(*ss->dele));
 		ss->dele_sha = calloc(batch_max, sizeof(*ss->dele_sha));
 		ss->dele_uidl = calloc(batch_max, sizeof(*ss->dele_uidl));
+		ss->sent_sha = calloc(batch_max, sizeof(*ss->sent_sha));
+		ss->sent_uidl = calloc(batch_max, sizeof(*ss->sent_uidl));
 	}
-	if (!ss->dele || !ss->dele_sha || !ss->dele_uidl) {
+	if (!ss->dele || !ss->dele_sha || !ss->dele_uidl || !ss->sent_sha || !ss->sent_uidl) {
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
 	}
@@ -831,5 +854,7 @@ int harvest_account(struct archive *ar, const struct account *a, const struct ha
 	free(ss.dele);
 	free(ss.dele_sha);
 	free(ss.dele_uidl);
+	free(ss.sent_sha);
+	free(ss.sent_uidl);
 	return r;
 }

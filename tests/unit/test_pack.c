@@ -372,9 +372,11 @@ static void test_last_chunk_mark_is_checked(void **state)
 	fx_free(&f);
 }
 
-static int fail_extra(void *ctx, struct pv_error *err)
+static int fail_extra(void *ctx, const struct ingest_msg *batch, size_t n, struct pv_error *err)
 {
 	(void)ctx;
+	(void)batch;
+	(void)n;
 	return pv_fail(err, PV_ERR, "the caller's part failed");
 }
 
