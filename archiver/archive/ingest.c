@@ -342,10 +342,8 @@ struct ingest {
 	struct stmts st;
 	struct decider dec;
 	/* The message being received. */
-	bool active;
-	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
-	struct pv_sha256 sha;
-	crypto_generichash_state commit;
+	unsigned char key[BLOB_KEY_BYTES];
+	struct ingest_hasher hash; /* for ingest_write */
 	uint64_t size;
 	struct pv_buf head; /* its first PV_INGEST_READBACK_MAX bytes */
 	/* Ended, not committed. */
@@ -403,23 +401,50 @@ void ingest_free(struct ingest **inp)
 	*inp = NULL;
 }
 
+int ingest_hash_begin(struct ingest_hasher *h, struct pv_error *err)
+{
+	pv_random_bytes(h->salt, sizeof(h->salt));
+	h->size = 0;
+	crypto_generichash_init(&h->commit, h->salt, sizeof(h->salt), BLOB_HASH_BYTES);
+	return pv_sha256_init(&h->sha, err);
+}
+
+void ingest_hash_update(struct ingest_hasher *h, const void *data, size_t len)
+{
+	pv_sha256_update(&h->sha, data, len);
+	crypto_generichash_update(&h->commit, data, len);
+	h->size += len;
+}
+
+void ingest_hash_end(struct ingest_hasher *h, struct ingest_digest *d)
+{
+	pv_sha256_final(&h->sha, d->sha256);
+	crypto_generichash_final(&h->commit, d->commit, sizeof(d->commit));
+	memcpy(d->salt, h->salt, sizeof(d->salt));
+	d->size = h->size;
+	ingest_hash_abort(h);
+}
+
+void ingest_hash_abort(struct ingest_hasher *h)
+{
+	pv_sha256_abort(&h->sha);
+	sodium_memzero(&h->commit, sizeof(h->commit));
+	sodium_memzero(h->salt, sizeof(h->salt));
+	h->size = 0;
+}
+
 int ingest_begin(struct ingest *in, struct pv_error *err)
 {
 	int r;
 	ingest_abort(in);
 	pv_random_bytes(in->key, sizeof(in->key));
-	pv_random_bytes(in->salt, sizeof(in->salt));
-	if ((r = pv_sha256_init(&in->sha, err)) < 0)
+	if ((r = ingest_hash_begin(&in->hash, err)) < 0)
 		return r;
-	crypto_generichash_init(&in->commit, in->salt, sizeof(in->salt), BLOB_HASH_BYTES);
-	in->active = true;
 	return record_begin(in->seal, in->key, err);
 }
 
-int ingest_write(struct ingest *in, const void *data, size_t len, struct pv_error *err)
+int ingest_seal(struct ingest *in, const void *data, size_t len, struct pv_error *err)
 {
-	pv_sha256_update(&in->sha, data, len);
-	crypto_generichash_update(&in->commit, data, len);
 	in->size += len;
 	size_t room = in->head.max - in->head.len;
 	if (room > 0 && pv_buf_append(&in->head, data, len < room ? len : room, err) < 0)
@@ -427,18 +452,21 @@ int ingest_write(struct ingest *in, const void *data, size_t len, struct pv_erro
 	return record_write(in->seal, data, len, err);
 }
 
+int ingest_write(struct ingest *in, const void *data, size_t len, struct pv_error *err)
+{
+	ingest_hash_update(&in->hash, data, len);
+	return ingest_seal(in, data, len, err);
+}
+
 void ingest_abort(struct ingest *in)
 {
-	pv_sha256_abort(&in->sha);
+	ingest_hash_abort(&in->hash);
 	record_abort(in->seal);
 	sodium_memzero(in->key, sizeof(in->key));
-	sodium_memzero(in->salt, sizeof(in->salt));
-	sodium_memzero(&in->commit, sizeof(in->commit));
 	if (in->head.data != NULL)
 		sodium_memzero(in->head.data, in->head.len);
 	pv_buf_reset(&in->head);
 	in->size = 0;
-	in->active = false;
 }
 
 static bool pending_has(const struct ingest *in, const char *uidl, const unsigned char sha[32])
@@ -453,6 +481,15 @@ static bool pending_has(const struct ingest *in, const char *uidl, const unsigne
 int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t received_at,
 	       bool *archived_before_r, struct ingest_msg *msg_r, struct pv_error *err)
 {
+	struct ingest_digest d;
+	ingest_hash_end(&in->hash, &d);
+	return ingest_end_hashed(in, msgnum, uidl, received_at, &d, archived_before_r, msg_r, err);
+}
+
+int ingest_end_hashed(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t received_at,
+		      struct ingest_digest *d, bool *archived_before_r, struct ingest_msg *msg_r,
+		      struct pv_error *err)
+{
 	struct row w;
 	char state[16];
 	uint64_t len;
@@ -461,13 +498,15 @@ int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t rec
 
 	memset(&w, 0, sizeof(w));
 	*archived_before_r = false;
-	if ((r = record_end(in->seal, w.loc.id, &len, err)) < 0) {
-		ingest_abort(in);
-		return r;
+	if (d->size != in->size) {
+		r = pv_fail(err, PV_ERR, "ingest: %llu bytes hashed, %llu sealed",
+			    (unsigned long long)d->size, (unsigned long long)in->size);
+		goto fail;
 	}
-	pv_sha256_final(&in->sha, w.msg.sha256);
-	crypto_generichash_final(&in->commit, w.commit, sizeof(w.commit));
-	in->active = false;
+	if ((r = record_end(in->seal, w.loc.id, &len, err)) < 0)
+		goto fail;
+	memcpy(w.msg.sha256, d->sha256, sizeof(w.msg.sha256));
+	memcpy(w.commit, d->commit, sizeof(w.commit));
 	w.msg.msgnum = msgnum;
 	w.msg.size = in->size;
 	w.received_at = received_at;
@@ -483,15 +522,13 @@ int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t rec
 	r = ledger_stmts_find(in->st.ledger, in->a->id, w.msg.uidl, w.msg.sha256, &id, state, err);
 	if (r == PV_OK || (r == PV_ENOTFOUND && pending_has(in, w.msg.uidl, w.msg.sha256))) {
 		*archived_before_r = true;
-		ingest_abort(in);
-		return PV_OK;
+		r = PV_OK;
+		goto fail;
 	}
-	if (r != PV_ENOTFOUND) {
-		ingest_abort(in);
-		return r;
-	}
+	if (r != PV_ENOTFOUND)
+		goto fail;
 	memcpy(w.key, in->key, sizeof(w.key));
-	memcpy(w.salt, in->salt, sizeof(w.salt));
+	memcpy(w.salt, d->salt, sizeof(w.salt));
 	bool keep_doc = w.msg.size <= PV_INGEST_INLINE_MAX &&
 			in->doc_bytes + w.msg.size <= PV_INGEST_INLINE_TOTAL;
 	if ((r = decide(&in->dec, in->ar, in->a,
@@ -499,10 +536,10 @@ int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t rec
 			&w, err)) < 0 ||
 	    (r = pack_set_append(in->packs, w.bucket_id, in->seal, &w.loc, err)) < 0) {
 		row_clear(&w);
-		ingest_abort(in);
-		return r;
+		goto fail;
 	}
 	ingest_abort(in); /* wipes what is left of this message */
+	sodium_memzero(d->salt, sizeof(d->salt));
 	if (in->n == in->cap) {
 		size_t cap = in->cap ? 2 * in->cap : 64;
 		struct row *v = realloc(in->rows, cap * sizeof(*v));
@@ -518,6 +555,10 @@ int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t rec
 	in->rows[in->n++] = w;
 	sodium_memzero(&w, sizeof(w));
 	return PV_OK;
+fail:
+	ingest_abort(in);
+	sodium_memzero(d->salt, sizeof(d->salt));
+	return r;
 }
 
 size_t ingest_pending(const struct ingest *in)

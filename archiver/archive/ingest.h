@@ -24,10 +24,12 @@
  * One struct ingest per session and thread; it owns the session's packs
  * (and their locks) until ingest_free. */
 
+#include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/lib/sha256.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/datadir.h"
@@ -35,6 +37,27 @@
 #include "archiver/store/ledger.h"
 
 struct ingest;
+
+/* ---- a message's digests ----
+ * SHA-256, and the salted commitment of its archive leaf (BLAKE2b-256
+ * keyed by a fresh random salt), computed as the bytes arrive, by
+ * whichever thread reads them (harvest/pipeline.c: the network reader,
+ * while the sealer thread seals). */
+struct ingest_hasher {
+	struct pv_sha256 sha;
+	crypto_generichash_state commit;
+	unsigned char salt[BLOB_SALT_BYTES];
+	uint64_t size;
+};
+struct ingest_digest {
+	unsigned char sha256[BLOB_HASH_BYTES], commit[BLOB_HASH_BYTES];
+	unsigned char salt[BLOB_SALT_BYTES]; /* secret: wiped by ingest_end_hashed */
+	uint64_t size;
+};
+int ingest_hash_begin(struct ingest_hasher *h, struct pv_error *err);
+void ingest_hash_update(struct ingest_hasher *h, const void *data, size_t len);
+void ingest_hash_end(struct ingest_hasher *h, struct ingest_digest *d_r);
+void ingest_hash_abort(struct ingest_hasher *h);
 
 int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r,
 	       struct pv_error *err);
@@ -44,7 +67,11 @@ void ingest_free(struct ingest **in);
 /* ---- one message ---- */
 
 int ingest_begin(struct ingest *in, struct pv_error *err);
+/* Hashes and seals. */
 int ingest_write(struct ingest *in, const void *data, size_t len, struct pv_error *err);
+/* Only seals: the caller hashes (ingest_hash_*) and ends with
+ * ingest_end_hashed. */
+int ingest_seal(struct ingest *in, const void *data, size_t len, struct pv_error *err);
 /* Forgets the message in progress (cut short, over the cap, ...). */
 void ingest_abort(struct ingest *in);
 
@@ -63,6 +90,11 @@ struct ingest_msg {
  * message is. */
 int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t received_at,
 	       bool *archived_before_r, struct ingest_msg *msg_r, struct pv_error *err);
+/* The same with the digests of what went through ingest_seal (d->salt is
+ * wiped). */
+int ingest_end_hashed(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t received_at,
+		      struct ingest_digest *d, bool *archived_before_r, struct ingest_msg *msg_r,
+		      struct pv_error *err);
 
 /* Messages ended and not yet committed. */
 size_t ingest_pending(const struct ingest *in);

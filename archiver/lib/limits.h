@@ -71,6 +71,11 @@
  * disposal removes whole and that an object store will hold (DESIGN.md
  * §12): big enough to amortise, small enough to move. */
 #define PV_PACK_SEGMENT_MAX (256ull * 1024 * 1024)
+/* Bytes received and not yet sealed: the network reader of a harvest runs
+ * at most this far ahead of the sealer thread (harvest/pipeline.h), so
+ * memory does not follow the server's speed. 4 MiB is some 50 messages
+ * of the usual mix, enough to ride out a group commit's fsyncs. */
+#define PV_HARVEST_QUEUE_MAX (4 * 1024 * 1024)
 /* Group commit: messages per batch and milliseconds per batch. */
 #define PV_HARVEST_BATCH_MAX 256
 #define PV_HARVEST_BATCH_MS 1000
