@@ -9,7 +9,6 @@
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/policies.h"
 #include "archiver/archive/retention.h"
-#include "archiver/index/index.h"
 #include "archiver/index/mime.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
@@ -31,14 +30,10 @@ struct row {
 	struct retention ret;
 	int64_t bucket_id;
 	unsigned char wrapped[KEYRING_WRAPPED_BYTES];
-	struct index_doc doc; /* kept for the index when has_doc */
-	bool has_doc;
 };
 
 static void row_clear(struct row *w)
 {
-	if (w->has_doc)
-		index_doc_free(&w->doc);
 	sodium_memzero(w, sizeof(*w));
 }
 
@@ -112,20 +107,22 @@ static int decider_bucket(struct decider *d, struct archive *ar, const struct re
 	return r;
 }
 
-/* Decides a message's retention from its first bytes (raw, len; the
- * message is w->msg.size bytes) under the batch's policy and picks its
- * live bucket; keeps the extracted document for the index when keep_doc
- * and the whole message was at hand. */
+/* Decides a message's retention under the batch's policy from the
+ * policy's facts (index_mime_facts: headers and MIME structure, no body
+ * text) of its first bytes (raw, len; the message is w->msg.size bytes),
+ * and picks its live bucket. The full-text index is not made here: the
+ * indexer (indexer.h) extracts and indexes it after the commit, off the
+ * path to DELE. */
 static int decide(struct decider *d, struct archive *ar, const struct account *a,
-		  const unsigned char *raw, size_t len, bool keep_doc, struct row *w,
-		  struct pv_error *err)
+		  const unsigned char *raw, size_t len, struct row *w, struct pv_error *err)
 {
 	struct retention_message rm;
+	struct index_doc facts;
 	int r;
 	if ((r = decider_refresh(d, ar->cat->db, err)) < 0)
 		return r;
-	if ((r = index_mime_extract(raw, len, &w->doc, err)) == PV_OK &&
-	    (r = retention_message_init(&rm, a->name, &w->doc, w->msg.size, w->received_at, err)) ==
+	if ((r = index_mime_facts(raw, len, &facts, err)) == PV_OK &&
+	    (r = retention_message_init(&rm, a->name, &facts, w->msg.size, w->received_at, err)) ==
 		    PV_OK) {
 		if (d->policy == NULL)
 			r = retention_builtin(w->received_at, &w->ret, err);
@@ -133,9 +130,7 @@ static int decide(struct decider *d, struct archive *ar, const struct account *a
 			r = retention_evaluate(d->policy, d->version, &rm.m, &w->ret, NULL, err);
 		retention_message_free(&rm);
 	}
-	w->has_doc = keep_doc && len == w->msg.size && r == PV_OK;
-	if (!w->has_doc)
-		index_doc_free(&w->doc);
+	index_doc_free(&facts);
 	if (r < 0)
 		return r;
 	return decider_bucket(d, ar, &w->ret, &w->bucket_id, err);
@@ -272,14 +267,6 @@ static int commit_rows(struct archive *ar, const struct account *a, struct stmts
 			goto rollback;
 		w[i].msg.message_id = id;
 		msgs[i] = w[i].msg;
-		/* The index is derived: if this fails (its savepoint is rolled
-		 * back), the archive commit goes on and the indexer catches up. */
-		struct pv_error ierr;
-		if (w[i].has_doc &&
-		    index_add_doc(ar->cat->db, id, a->name, w[i].received_at, w[i].msg.size, &w[i].doc,
-				  &ierr) < 0)
-			pv_log(PV_LOG_INFO, "index.defer", "message %lld will be indexed later: %s",
-			       (long long)id, ierr.msg);
 		leaf.seq = id;
 		memcpy(leaf.mailbox, mailbox, sizeof(mailbox));
 		snprintf(leaf.class_name, sizeof(leaf.class_name), "%s", w[i].ret.class_name);
@@ -349,7 +336,6 @@ struct ingest {
 	/* Ended, not committed. */
 	struct row *rows;
 	size_t n, cap;
-	size_t doc_bytes; /* bytes of the messages whose documents are kept */
 	/* What the last group commit committed. */
 	struct ingest_msg *done;
 	size_t n_done, cap_done;
@@ -380,7 +366,6 @@ static void drop_rows(struct ingest *in)
 	for (size_t i = 0; i < in->n; i++)
 		row_clear(&in->rows[i]);
 	in->n = 0;
-	in->doc_bytes = 0;
 }
 
 void ingest_free(struct ingest **inp)
@@ -529,10 +514,8 @@ int ingest_end_hashed(struct ingest *in, uint32_t msgnum, const char *uidl, int6
 		goto fail;
 	memcpy(w.key, in->key, sizeof(w.key));
 	memcpy(w.salt, d->salt, sizeof(w.salt));
-	bool keep_doc = w.msg.size <= PV_INGEST_INLINE_MAX &&
-			in->doc_bytes + w.msg.size <= PV_INGEST_INLINE_TOTAL;
 	if ((r = decide(&in->dec, in->ar, in->a,
-			in->head.data ? in->head.data : (const unsigned char *)"", in->head.len, keep_doc,
+			in->head.data ? in->head.data : (const unsigned char *)"", in->head.len,
 			&w, err)) < 0 ||
 	    (r = pack_set_append(in->packs, w.bucket_id, in->seal, &w.loc, err)) < 0) {
 		row_clear(&w);
@@ -550,8 +533,6 @@ int ingest_end_hashed(struct ingest *in, uint32_t msgnum, const char *uidl, int6
 		in->rows = v;
 		in->cap = cap;
 	}
-	if (w.has_doc)
-		in->doc_bytes += w.msg.size;
 	in->rows[in->n++] = w;
 	sodium_memzero(&w, sizeof(w));
 	return PV_OK;
@@ -667,7 +648,7 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 			raw = back.data ? back.data : (const unsigned char *)"";
 			len = back.len;
 		}
-		r = decide(&dec, ar, a, raw, len, it->plain != NULL, &w[i], err);
+		r = decide(&dec, ar, a, raw, len, &w[i], err);
 	}
 	/* 3. One transaction. */
 	if (r == PV_OK && (r = stmts_prepare(&st, ar->cat->db, err)) == PV_OK &&

@@ -8,9 +8,11 @@
  * commitment of the archive leaf) and sealed under a fresh key
  * (store/record.h) on the way; once the message is whole it is looked up
  * in the ledger (archived before?), given its retention under the policy
- * in force (from its first bytes, still in memory: nothing is read back)
- * and appended to its bucket's pack (store/pack.h). Nothing is durable
- * yet.
+ * in force (from the policy's facts of its first bytes, still in memory:
+ * nothing is read back, no body text is extracted) and appended to its
+ * bucket's pack (store/pack.h). Nothing is durable yet, and nothing is
+ * indexed: the indexer (indexer.h) does that after the commit, off the
+ * path to DELE.
  *
  * Group commit, ingest_commit, for every message ended since the last one:
  * the packs synced (one fdatasync each), the message keys wrapped under
@@ -124,8 +126,7 @@ int ingest_group_commit(struct ingest *in, ingest_extra_fn *extra, void *extra_c
  * (archives from before packs, imports, tests): the same group commit for
  * them, blob files synced first. Retention is decided from the plaintext
  * when the caller kept it, else from the first PV_INGEST_READBACK_MAX bytes
- * read back from the blob; kept plaintext is also indexed in the
- * transaction, the rest by the indexer. */
+ * read back from the blob; the indexer (indexer.h) indexes them after. */
 struct ingest_item {
 	uint32_t msgnum;                  /* the caller's, untouched */
 	char uidl[LEDGER_UIDL_MAX + 1];   /* ledger key: UIDL or "sha256:<hex>" */

@@ -46,7 +46,7 @@ struct record_sealer {
 	size_t block_len;
 	unsigned char zbuf[1 + ZSTD_COMPRESSBOUND(RECORD_BLOCK)];
 	unsigned char chunk[4 + CHUNK_CT_MAX];
-	/* The staged record: mem, then (past PV_RECORD_STAGE_MEM) spill_fd. */
+	/* The staged record: mem, then (past PV_MESSAGE_SPILL_THRESHOLD) spill_fd. */
 	struct pv_buf mem;
 	int spill_fd;
 	char spill_path[4096];
@@ -62,7 +62,7 @@ int record_sealer_new(const char *data_dir, struct record_sealer **s_r, struct p
 		return pv_fail(err, PV_ERR, "out of memory");
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
 	s->spill_fd = -1;
-	pv_buf_init(&s->mem, PV_RECORD_STAGE_MEM);
+	pv_buf_init(&s->mem, PV_MESSAGE_SPILL_THRESHOLD);
 	s->zc = ZSTD_createCCtx();
 	if (s->zc == NULL ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, RECORD_ZSTD_LEVEL))) {
@@ -107,7 +107,7 @@ static int stage(struct record_sealer *s, const unsigned char *p, size_t n, stru
 	int r;
 	pv_sha256_update(&s->ct_hash, p, n);
 	s->len += n;
-	if (s->spill_fd < 0 && s->mem.len + n <= PV_RECORD_STAGE_MEM)
+	if (s->spill_fd < 0 && s->mem.len + n <= PV_MESSAGE_SPILL_THRESHOLD)
 		return pv_buf_append(&s->mem, p, n, err);
 	if (s->spill_fd < 0) {
 		unsigned char rnd[8];

@@ -36,7 +36,7 @@
 
 /* Seals one message at a time; reusable (its compression context and
  * buffers are kept between messages). The record is staged: in memory up
- * to PV_RECORD_STAGE_MEM bytes, beyond that in a file DIR/tmp/blob-<hex>
+ * to PV_MESSAGE_SPILL_THRESHOLD bytes, beyond that in a file DIR/tmp/blob-<hex>
  * (removed when the record is placed or abandoned), so memory does not
  * grow with message size. */
 struct record_sealer;
