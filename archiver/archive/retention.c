@@ -292,7 +292,7 @@ static int reapply_one(struct archive *ar, const struct policy *p, int64_t versi
 		stats->unreadable++;
 		return PV_OK;
 	}
-	if ((r = index_mime_extract(raw->data, raw->len, &doc, err)) < 0) {
+	if ((r = index_mime_facts(raw->data, raw->len, &doc, err)) < 0) {
 		index_doc_free(&doc);
 		return r;
 	}
