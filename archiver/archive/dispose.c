@@ -18,6 +18,7 @@
 #include "archiver/archive/indexer.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
+#include "archiver/store/pack.h"
 #include "archiver/archive/policies.h"
 #include "archiver/archive/retention.h"
 #include "audit/checkpoint.h"
@@ -250,16 +251,13 @@ static bool content_present(struct archive *ar, const struct stored_message *m, 
 {
 	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
 	struct pv_error e;
-	char path[4096];
-	struct stat st;
 
 	if (m->blob[0] == '\0' || m->wrapped_len == 0) {
 		snprintf(why, why_n, "%s is gone without a disposal record (unauthorised deletion)",
 			 m->blob[0] == '\0' ? "its blob reference" : "its wrapped key");
 		return false;
 	}
-	blob_path(ar->dir, m->blob, path, sizeof(path));
-	if (stat(path, &st) != 0) {
+	if (!blob_present_at(ar->dir, &m->loc)) {
 		snprintf(why, why_n, "blob %.16s... is missing without a disposal record "
 				     "(unauthorised deletion)", m->blob);
 		return false;
@@ -872,6 +870,10 @@ static int finish(struct archive *ar, int64_t disposal_id, int64_t now, const ch
 	if (r < 0)
 		goto out;
 	if ((r = record_done(ar, disposal_id, v, n, now, buckets, actor, err)) < 0)
+		goto out;
+	/* Packs whose every message is now disposed of go whole. */
+	int64_t packs;
+	if ((r = pack_remove_unused(ar->dir, ar->cat->db, &packs, err)) < 0)
 		goto out;
 	r = scrub_files(ar, err);
 	*disposed_r = (int64_t)n;

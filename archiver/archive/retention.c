@@ -284,7 +284,7 @@ int retention_evaluate_stored(struct archive *ar, const struct policy *p, int64_
 		*unreadable_r = true;
 		return PV_OK;
 	}
-	if ((r = index_mime_extract(raw->data, raw->len, &doc, err)) < 0) {
+	if ((r = index_mime_facts(raw->data, raw->len, &doc, err)) < 0) {
 		index_doc_free(&doc);
 		return r;
 	}

@@ -50,20 +50,28 @@
 /* Default message-size cap; configurable per installation. Larger messages
  * are reported and left upstream. */
 #define PV_MESSAGE_SIZE_DEFAULT_MAX (256ull * 1024 * 1024)
-/* Group commit keeps a plaintext copy of small messages (most mail) so the
- * policy and the index need not decrypt them again; per message and per
- * chunk, so memory stays bounded whatever the mailbox holds. Larger
- * messages are read back from their blob, and only their first
- * PV_INGEST_READBACK_MAX bytes are parsed for the policy (headers, and the
- * attachments that start there); the index catches up on them afterwards. */
-#define PV_INGEST_INLINE_MAX (64 * 1024)
-#define PV_INGEST_INLINE_TOTAL (8 * 1024 * 1024)
+/* The policy decides on the first PV_INGEST_READBACK_MAX bytes of a
+ * message (headers, and the attachments that start there), kept in memory
+ * while it is sealed, so memory stays bounded whatever its size; the
+ * indexer reads the rest later (PV_INDEX_RAW_MAX). */
 #define PV_INGEST_READBACK_MAX (1024 * 1024)
-/* Messages below this stay in memory while received; bigger ones spill to a
- * temporary file so memory does not grow with message size. */
+/* Messages below this stay in memory while received (a sealed record
+ * waits there until the policy has picked its bucket, and so its pack:
+ * store/record.h); bigger ones spill to a temporary file so memory does
+ * not grow with message size. Most mail is far smaller. */
 #define PV_MESSAGE_SPILL_THRESHOLD (1024 * 1024)
 /* At most this many messages listed in one mailbox session. */
 #define PV_POP3_MAILBOX_MAX_MESSAGES 10000000
+/* A pack segment (store/pack.h) takes records until it is this big; the
+ * next record of its bucket starts a new segment. A pack is the unit that
+ * disposal removes whole and that an object store will hold (DESIGN.md
+ * §12): big enough to amortise, small enough to move. */
+#define PV_PACK_SEGMENT_MAX (256ull * 1024 * 1024)
+/* Bytes received and not yet sealed: the network reader of a harvest runs
+ * at most this far ahead of the sealer thread (harvest/pipeline.h), so
+ * memory does not follow the server's speed. 4 MiB is some 50 messages
+ * of the usual mix, enough to ride out a group commit's fsyncs. */
+#define PV_HARVEST_QUEUE_MAX (4 * 1024 * 1024)
 /* Group commit: messages per batch and milliseconds per batch. */
 #define PV_HARVEST_BATCH_MAX 256
 #define PV_HARVEST_BATCH_MS 1000

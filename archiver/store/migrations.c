@@ -317,6 +317,21 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"CREATE TRIGGER approvals_never_deleted BEFORE DELETE ON approvals\n"
 	"BEGIN SELECT RAISE(ABORT, 'approvals are never deleted'); END;\n",
 	},
+	/* 9: pack files (store/pack.h): a message's record is at pack_offset
+	 * of pack pack_id; NULL pack_id: a blob file of its own (PVB1). */
+	{
+	"CREATE TABLE packs (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- DIR/packs/<id>.pack\n"
+	"  bucket_id INTEGER NOT NULL REFERENCES buckets(id),\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  removed_at INTEGER              -- all its messages disposed of, the file removed\n"
+	");\n"
+	"CREATE INDEX packs_bucket ON packs (bucket_id) WHERE removed_at IS NULL;\n"
+	"ALTER TABLE messages ADD COLUMN pack_id INTEGER REFERENCES packs(id);\n"
+	"ALTER TABLE messages ADD COLUMN pack_offset INTEGER;\n"
+	"ALTER TABLE messages ADD COLUMN pack_length INTEGER;\n"
+	"CREATE INDEX messages_pack ON messages (pack_id) WHERE pack_id IS NOT NULL;\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */
