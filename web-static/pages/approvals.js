@@ -1,0 +1,2 @@
+import { h } from '../lib/dom.js';
+export async function render({ main }) { main.appendChild(h('h1', 'approvals')); main.appendChild(h('p', 'Not built yet.')); }
