@@ -100,7 +100,8 @@ async function route(focus) {
 		if (gen !== generation) return;
 		fill(main, h('h1', r.title), errorBox(err));
 	}
-	if (focus && gen === generation) {
+	const active = document.activeElement;
+	if (focus && gen === generation && (!main.contains(active) || active === main)) {
 		const h1 = main.querySelector('h1');
 		if (h1) { h1.setAttribute('tabindex', '-1'); h1.focus(); }
 	}

@@ -57,7 +57,7 @@ def main():
     os.makedirs(shots)
     with pvharness.Run() as run:
         mail = os.path.join(run.dir, "mail")
-        popvault.genmail(mail, "--count", 40, "--seed", 14, "--max-attachment", 20000)
+        popvault.genmail(mail, "--count", 60, "--seed", 14, "--max-attachment", 20000)
         d = run.dovecot(users=["alice:alicepw", "bob:bobpw"],
                         seed={"alice": [mail, os.path.join(WEB_TESTS, "mail")]})
         data = os.path.join(run.dir, "data")

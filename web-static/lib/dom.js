@@ -71,12 +71,18 @@ export function uid(prefix) {
 
 // A labelled form field: {label, type, name, value, hint, attrs}. Returns
 // {row, input}; the hint is tied to the input with aria-describedby.
-export function field({ label, type = 'text', name, value, hint, attrs = {}, tag = 'input' }) {
+// options: [[value, text], ...] for tag 'select'; a checkbox comes
+// before its label on one line.
+export function field({ label, type = 'text', name, value, hint, attrs = {}, tag = 'input', options }) {
 	const id = uid(name || 'f');
 	const input = tag === 'input' ? h('input', { id, name, type, ...attrs })
 		: h(tag, { id, name, ...attrs });
-	if (value !== undefined && value !== null) input.value = value;
-	const row = h('div', { class: 'field' }, h('label', { for: id }, label), input);
+	for (const [v, t] of options || []) input.appendChild(h('option', { value: v }, t));
+	if (type === 'checkbox') input.checked = Boolean(value);
+	else if (value !== undefined && value !== null) input.value = value;
+	const lab = h('label', { for: id }, label);
+	const row = type === 'checkbox' ? h('div', { class: 'field inline' }, input, lab)
+		: h('div', { class: 'field' }, lab, input);
 	if (hint) {
 		const hid = uid('hint');
 		row.appendChild(h('p', { class: 'hint', id: hid }, hint));
@@ -87,10 +93,7 @@ export function field({ label, type = 'text', name, value, hint, attrs = {}, tag
 
 // A <select> with options [[value, text], ...].
 export function select({ label, name, options, value, hint }) {
-	const { row, input } = field({ label, name, tag: 'select', hint });
-	for (const [v, t] of options) input.appendChild(h('option', { value: v }, t));
-	if (value !== undefined) input.value = value;
-	return { row, input };
+	return field({ label, name, tag: 'select', hint, options, value });
 }
 
 const dateFmt = new Intl.DateTimeFormat(undefined, {
