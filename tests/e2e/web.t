@@ -37,6 +37,9 @@ def need_tools():
     node = shutil.which("node")
     if node is None:
         bail("node is not installed (packaging/deps.sh installs it)")
+    v = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if int(v.lstrip("v").split(".")[0] or 0) < 20:
+        bail("node %s is too old: playwright-core and node --test need node 20 or later" % v)
     if not os.access(CHROMIUM, os.X_OK):
         bail("%s is missing (packaging/deps.sh installs Debian's chromium)" % CHROMIUM)
     if not os.path.isdir(os.path.join(WEB_TESTS, "node_modules", "playwright-core")):

@@ -40,6 +40,7 @@ for (const role of ['legal', 'compliance', 'admin']) {
 					});
 					assert.ok(ring, `${role} ${name}: focus is visible on Tab ${i + 1}`);
 				}
+				await page.evaluate(() => document.activeElement && document.activeElement.blur());
 				await shots(page, `${role}-${name.toLowerCase().replace(/\s+/g, '-')}`, { dark: name === 'Dashboard' });
 			});
 		}

@@ -49,8 +49,8 @@ function integrityCard(st, cps) {
 		const l = logs[name] || {};
 		const cp = cps && cps[name];
 		items.push(h('dt', `${name === 'archive' ? 'Archive' : 'Audit'} log`),
-			h('dd', `${num(l.size !== undefined ? l.size : cp && cp.size)} entries; checkpoint `,
-				l.checkpoint_time ? when(l.checkpoint_time) : '—', l.age_s !== undefined && l.age_s !== null ? ` (${ago(l.age_s)})` : ''));
+			h('dd', `${num(l.size !== undefined ? l.size : cp && cp.size)} entries`,
+				l.checkpoint_time ? ['; checkpoint ', when(l.checkpoint_time), typeof l.age_s === 'number' ? ` (${ago(l.age_s)})` : ''] : '; checkpoint signed'));
 	}
 	items.push(h('dt', 'Last verify'), h('dd', v ? [when(v.time), ' ',
 		h('span', { class: `badge ${v.outcome === 'ok' ? 'ok' : 'bad'}` }, v.outcome === 'ok' ? 'passed' : v.outcome),

@@ -13,7 +13,7 @@ export default async function* tap(source) {
 		} else if (ev.type === 'test:pass' || ev.type === 'test:fail') {
 			if (d.details && d.details.type === 'suite') continue;
 			names[d.nesting] = d.name;
-			const name = names.slice(0, d.nesting + 1).join(' › ').replace(/#/g, '\\#');
+			const name = names.slice(0, d.nesting + 1).join(' > ').replace(/#/g, '\\#');
 			n += 1;
 			const skip = d.skip !== undefined ? ` # SKIP ${d.skip === true ? '' : d.skip}` : '';
 			if (ev.type === 'test:pass') {
