@@ -107,12 +107,13 @@ export async function render({ main, parts, params, title }) {
 	const frame = h('iframe', { class: 'mail', sandbox: '', referrerpolicy: 'no-referrer',
 		title: 'Message body (sanitised HTML)', src: api.url(`/messages/${id}/html`) });
 	main.appendChild(frame);
-	const text = h('pre', { class: 'mail-text' }, 'Loading…');
+	const text = h('pre', { class: 'mail-text' });
 	const details = h('details', h('summary', 'Plain text'), text);
 	let loaded = false;
 	details.addEventListener('toggle', async () => {
 		if (!details.open || loaded) return;
 		loaded = true;
+		fill(text, 'Loading…');
 		try {
 			const t = await api.get(`/messages/${id}/text`);
 			fill(text, t.text, t.truncated ? '\n[… longer than shown]' : '');

@@ -20,19 +20,25 @@ function diffView(text) {
 // The dry run's impact: how many messages change class or expiry, by class
 // and by month, as a chart and in words.
 function impactView(r) {
-	const byClass = r.by_class || [];
-	const byMonth = r.by_month || [];
-	const parts = [h('p', { class: 'notice info' }, `${num(r.changed !== undefined ? r.changed : r.changes)} of ${num(r.messages)} messages change class or expiry`,
-		r.shortened !== undefined ? `; ${num(r.shortened)} would be kept for a shorter time` : '', r.expire_now !== undefined ? `; ${num(r.expire_now)} would expire at once` : '', '.')];
+	const byClass = r.by_class || r.classes || r.impact || [];
+	const byMonth = r.months || r.by_month || [];
+	const changed = r.changed !== undefined ? r.changed : r.changes;
+	const earlier = r.earlier !== undefined ? r.earlier : r.shortened;
+	const due = r.due_now !== undefined ? r.due_now : r.expire_now;
+	const parts = [h('p', { class: `notice ${r.shortens ? 'warn' : 'info'}` },
+		`${num(changed)} of ${num(r.messages)} messages change class or expiry`,
+		earlier !== undefined ? `; ${num(earlier)} would expire earlier` : '',
+		due !== undefined ? `; ${num(due)} would be due for disposal at once` : '', '.',
+		r.shortens ? ' This shortens retention: a compliance officer must approve it.' : '')];
 	if (byClass.length) {
-		const series = [{ name: 'Now', values: byClass.map((c) => c.before || 0) }, { name: 'Proposed', values: byClass.map((c) => c.after || 0) }];
-		parts.push(h('h3', 'Messages per class'), bars({ title: 'Messages per retention class, now and proposed', labels: byClass.map((c) => c.class), series, height: 200 }), legend(series));
+		const series = [{ name: 'Now', values: byClass.map((c) => c.before || 0) }, { name: 'Proposed', values: byClass.map((c) => c.after || c.messages || 0) }];
+		parts.push(h('h3', 'Messages per class'), bars({ title: 'Messages per retention class, now and proposed', labels: byClass.map((c) => c.class || c.rule || ''), series, height: 200 }), legend(series));
 	}
 	if (byMonth.length) {
-		const series = [{ name: 'Expire now', values: byMonth.map((m) => m.before || 0) }, { name: 'Expire proposed', values: byMonth.map((m) => m.after || 0) }];
-		parts.push(h('h3', 'Expiries per month'), bars({ title: 'Messages expiring per month, now and proposed', labels: byMonth.map((m) => m.month), series, height: 200 }), legend(series));
+		const series = [{ name: 'Expiring now', values: byMonth.map((m) => m.before || 0) }, { name: 'Expiring as proposed', values: byMonth.map((m) => m.after || 0) }];
+		parts.push(h('h3', 'Expiries per month'), bars({ title: 'Messages expiring per month, now and as proposed', labels: byMonth.map((m) => m.month), series, height: 200 }), legend(series));
 	}
-	return h('div', { class: 'stack' }, parts);
+	return h('div', { class: 'stack dry-run' }, parts);
 }
 
 function editor(current, msg) {
