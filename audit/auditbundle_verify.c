@@ -381,6 +381,32 @@ static const char *pers_for(struct vstate *v, struct streams *s, const struct au
 	return (const char *)s->pr.data.data;
 }
 
+/* An odd number of '"' so far: a quoted CSV cell is still open. */
+static bool csv_quote_open(const struct pv_buf *b)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->len; i++)
+		n += b->data[i] == '"';
+	return n % 2 == 1;
+}
+
+/* The next record of st into line: one line, except that a CSV record goes
+ * on past a line break inside a quoted cell (RFC 4180 §2.6; the personal
+ * data cell holds several lines). 1, 0 at the end, or a PV_* error. */
+static int next_record(struct bundle_stream *st, bool csv, struct pv_buf *line, struct pv_error *e)
+{
+	int r = bundle_stream_line(st, line, e);
+	while (r > 0 && csv && csv_quote_open(line)) {
+		struct pv_buf more;
+		pv_buf_init(&more, PV_BUNDLE_LINE_MAX);
+		if ((r = bundle_stream_line(st, &more, e)) > 0 &&
+		    (r = pv_buf_append(line, more.data, more.len, e)) == 0)
+			r = 1;
+		pv_buf_free(&more);
+	}
+	return r;
+}
+
 static void compare_line(struct vstate *v, struct bundle_stream **st, const char *name,
 			 uint64_t *lineno, struct pv_buf *line, const struct pv_buf *want,
 			 uint64_t seq, uint64_t *shown, uint64_t *bad)
@@ -388,7 +414,7 @@ static void compare_line(struct vstate *v, struct bundle_stream **st, const char
 	struct pv_error e;
 	if (*st == NULL)
 		return;
-	int r = bundle_stream_line(*st, line, &e);
+	int r = next_record(*st, strcmp(name, "audit/entries.csv") == 0, line, &e);
 	if (r <= 0) {
 		if (r < 0)
 			bundle_problem(v->rep, "%s: %s", name, e.msg);
