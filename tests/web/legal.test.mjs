@@ -6,7 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { launch, openPage, signIn, go, URL_BASE, RUN_DIR, PV_BIN, shots, assertAxe, assertClean, pv, USERS } from './lib/env.mjs';
 
 const legal = Object.keys(USERS).find((u) => USERS[u] === 'legal');
@@ -113,9 +113,9 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		const cmd = await page.locator('pre').first().innerText();
 		const vkeys = [...cmd.matchAll(/--vkey '([^']+)'/g)].map((m) => m[1]);
 		assert.ok(vkeys.length >= 1, `vkeys in: ${cmd}`);
-		const out = execFileSync(PV_BIN, ['verify-bundle', file, ...vkeys.flatMap((k) => ['--vkey', k])],
+		const v = spawnSync(PV_BIN, ['verify-bundle', file, ...vkeys.flatMap((k) => ['--vkey', k])],
 			{ encoding: 'utf8', cwd: '/' });
-		assert.match(out, /verify-bundle: OK/);
+		assert.match(v.stdout, /verify-bundle: OK/, `verify-bundle: ${v.stdout}${v.stderr}`);
 	});
 
 	await t.test('matters list', async () => {

@@ -79,7 +79,8 @@ export function timeline({ title, from, to, beats = [], gaps = [], width = 640, 
 		? `${gaps.length} gap${gaps.length === 1 ? '' : 's'}: ${gaps.map((g) => `${fmt.format(g.from)} to ${fmt.format(g.to)}`).join('; ')}`
 		: `No gaps between ${fmt.format(from)} and ${fmt.format(to)}.`;
 	const svg = frame(width, height, title, desc);
-	svg.appendChild(s('line', { class: 'axis', x1: 8, x2: width - 8, y1: 30, y2: 30 }));
+	// A green band where the log has entries, red where it paused.
+	svg.appendChild(s('rect', { class: 'beat', x: 8, y: 22, width: width - 16, height: 16, rx: 3 }));
 	for (const g of gaps) {
 		const r = s('rect', { class: 'gap', x: x(g.from).toFixed(1), y: 14,
 			width: Math.max(2, x(g.to) - x(g.from)).toFixed(1), height: 32 });
@@ -87,7 +88,7 @@ export function timeline({ title, from, to, beats = [], gaps = [], width = 640, 
 		svg.appendChild(r);
 	}
 	for (const b of beats) {
-		svg.appendChild(s('rect', { class: 'beat', x: (x(b) - 1).toFixed(1), y: 22, width: 2, height: 16 }));
+		svg.appendChild(s('rect', { class: 'axis', x: (x(b) - 1).toFixed(1), y: 18, width: 2, height: 24 }));
 	}
 	svg.appendChild(s('text', { x: 8, y: height - 8 }, fmt.format(from)));
 	svg.appendChild(s('text', { x: width - 8, y: height - 8, 'text-anchor': 'end' }, fmt.format(to)));

@@ -1,32 +1,43 @@
 // Approvals: the two-person queue (a policy that shortens retention, a hold
-// release, a disposal run). What one user proposes takes effect only when a
-// user of another role approves it; each decision carries a reason.
+// release, a disposal run). What one user proposes takes effect only when
+// another user, of another role allowed to approve it, approves; each
+// decision carries a reason. A proposer may withdraw their own proposal.
 
 import { api } from '../lib/api.js';
-import { h, fill, when } from '../lib/dom.js';
-import { table } from '../lib/table.js';
+import { h, fill, when, num } from '../lib/dom.js';
+import { table, pager } from '../lib/table.js';
 import { ask, errorBox, announce } from '../lib/dialogs.js';
 import { go } from '../lib/router.js';
 
-const KIND = { policy: 'Retention policy', 'hold-release': 'Hold release', dispose: 'Disposal run', disposal: 'Disposal run' };
+const KIND = { policy: 'Retention policy', 'hold-release': 'Hold release', dispose: 'Disposal run' };
+const ROLE = { admin: 'an administrator', legal: 'legal', compliance: 'compliance' };
+const LIMIT = 50;
 
-export function describe(a) {
-	return a.summary || a.description || a.object || '';
+function mine(a, me) {
+	return a.proposer === `web:${me.user}`;
 }
 
-// Approve or reject one item, asking for the reason. Resolves true when done.
+function mayApprove(a, me) {
+	return !mine(a, me) && a.proposer_role !== me.role && (a.approvers || []).includes(me.role);
+}
+
+// Approve or reject (withdraw, for one's own) an item, asking for the
+// reason. Resolves true when done.
 export async function decide(a, verb, msg) {
+	const withdraw = verb === 'reject' && msg && msg.dataset.me === a.proposer;
+	const what = (KIND[a.kind] || a.kind).toLowerCase();
 	const r = await ask({
-		title: `${verb === 'approve' ? 'Approve' : 'Reject'} ${(KIND[a.kind] || a.kind).toLowerCase()} #${a.id}?`,
-		body: h('div', h('p', describe(a)), a.reason ? h('p', { class: 'muted' }, `Proposed by ${a.proposed_by}: “${a.reason}”`) : null),
+		title: `${verb === 'approve' ? 'Approve' : withdraw ? 'Withdraw' : 'Reject'} ${what} #${a.id}?`,
+		body: h('div', h('p', a.summary), a.reason ? h('p', { class: 'muted' }, `${a.proposer} (${a.proposer_role}) gave as reason: “${a.reason}”`) : null,
+			verb === 'approve' ? h('p', { class: 'notice warn' }, 'It takes effect as soon as you approve it.') : null),
 		reason: { label: 'Your reason', required: true },
-		confirm: verb === 'approve' ? 'Approve' : 'Reject',
-		danger: verb === 'approve' && a.kind !== 'policy',
+		confirm: verb === 'approve' ? 'Approve' : withdraw ? 'Withdraw' : 'Reject',
+		danger: verb === 'approve',
 	});
 	if (!r) return false;
 	try {
-		await api.post(`/approvals/${a.id}/${verb}`, { reason: r.reason });
-		announce(`${KIND[a.kind] || a.kind} #${a.id} ${verb === 'approve' ? 'approved' : 'rejected'}.`);
+		const res = await api.post(`/approvals/${a.id}/${verb}`, { reason: r.reason });
+		announce(`${KIND[a.kind] || a.kind} #${a.id} ${verb === 'approve' ? 'approved' : 'rejected'}.${res.warning ? ` ${res.warning}` : ''}`);
 		return true;
 	} catch (err) {
 		fill(msg, errorBox(err));
@@ -34,23 +45,37 @@ export async function decide(a, verb, msg) {
 	}
 }
 
-export function queueTable(items, me, msg, label = 'Pending approvals') {
+export function queueTable(items, me, msg, label = 'Pending approvals', after = () => go('approvals', { t: Date.now() })) {
+	msg.dataset.me = `web:${me.user}`;
 	return table({
 		label,
 		columns: [
 			{ label: '#', cls: 'num', render: (a) => String(a.id) },
 			{ label: 'What', render: (a) => KIND[a.kind] || a.kind },
-			{ label: 'Details', cls: 'break', render: (a) => describe(a) },
-			{ label: 'Proposed', render: (a) => [a.proposed_by, ' · ', when(a.proposed || a.created)] },
+			{ label: 'Details', cls: 'break', render: (a) => a.summary },
+			{ label: 'Proposed', render: (a) => [a.proposer, ' · ', when(a.created)] },
 			{ label: 'Reason', cls: 'break hide-narrow', render: (a) => a.reason || '' },
 			{ label: 'Decision', render: (a) => {
-				if (a.state && a.state !== 'pending') return h('span', { class: 'badge' }, a.state);
-				if (a.proposed_by === `web:${me.user}` || a.proposed_by === me.user) return h('span', { class: 'muted' }, 'yours: another user decides');
-				const ok = h('button', { type: 'button', class: 'small primary' }, `Approve #${a.id}`);
-				const no = h('button', { type: 'button', class: 'small danger' }, `Reject #${a.id}`);
-				ok.addEventListener('click', async () => { if (await decide(a, 'approve', msg)) go('approvals', { t: Date.now() }); });
-				no.addEventListener('click', async () => { if (await decide(a, 'reject', msg)) go('approvals', { t: Date.now() }); });
-				return h('div', { class: 'buttons' }, ok, no);
+				if (a.state !== 'pending') {
+					return h('span', h('span', { class: `badge ${a.state === 'approved' ? 'ok' : 'bad'}` }, a.state),
+						a.decided_by ? [' by ', a.decided_by, a.break_glass ? ' (break-glass)' : ''] : '',
+						a.decision_reason ? h('span', { class: 'muted' }, ` “${a.decision_reason}”`) : '');
+				}
+				const b = [];
+				if (mayApprove(a, me)) {
+					const ok = h('button', { type: 'button', class: 'small primary' }, `Approve #${a.id}`);
+					ok.addEventListener('click', async () => { if (await decide(a, 'approve', msg)) after(); });
+					b.push(ok);
+				}
+				if (mayApprove(a, me) || mine(a, me)) {
+					const no = h('button', { type: 'button', class: 'small danger' }, mine(a, me) ? `Withdraw #${a.id}` : `Reject #${a.id}`);
+					no.addEventListener('click', async () => { if (await decide(a, 'reject', msg)) after(); });
+					b.push(no);
+				}
+				if (!b.length) {
+					return h('span', { class: 'muted' }, mine(a, me) ? 'yours' : `waits for ${(a.approvers || []).filter((r) => r !== a.proposer_role).map((r) => ROLE[r] || r).join(' or ')}`);
+				}
+				return h('div', { class: 'buttons' }, b);
 			} },
 		],
 		rows: items,
@@ -58,20 +83,22 @@ export function queueTable(items, me, msg, label = 'Pending approvals') {
 	});
 }
 
-export async function render({ main, me }) {
+export async function render({ main, me, params }) {
 	main.appendChild(h('h1', 'Approvals'));
-	main.appendChild(h('p', { class: 'muted' }, 'Shortening retention, releasing a hold and disposal take effect only when a second user, of another role, approves.'));
+	main.appendChild(h('p', { class: 'muted' }, 'A retention policy that shortens retention, releasing a hold and a disposal run take effect only when a second user, of another role, approves.'));
 	const msg = h('div');
 	main.appendChild(msg);
+	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
 	try {
-		const r = await api.get('/approvals');
-		const items = r.approvals || [];
-		main.appendChild(queueTable(items.filter((a) => !a.state || a.state === 'pending'), me, msg));
-		const done = items.filter((a) => a.state && a.state !== 'pending');
-		if (done.length) {
-			main.appendChild(h('h2', 'Decided'));
-			main.appendChild(queueTable(done, me, msg, 'Decided approvals'));
-		}
+		const [pend, done] = await Promise.all([api.get('/approvals', { state: 'pending', limit: 200 }),
+			api.get('/approvals', { state: 'all', offset, limit: LIMIT })]);
+		main.appendChild(h('h2', `Waiting: ${num(pend.total)}`));
+		main.appendChild(queueTable(pend.approvals || [], me, msg));
+		const decided = (done.approvals || []).filter((a) => a.state !== 'pending');
+		main.appendChild(h('h2', 'History'));
+		const pg = pager({ offset, limit: LIMIT, total: done.total, noun: 'proposals', go: (o) => go('approvals', { offset: o }) });
+		main.appendChild(pg.el);
+		main.appendChild(queueTable(decided, me, msg, 'Decided approvals'));
 	} catch (err) {
 		main.appendChild(errorBox(err));
 	}

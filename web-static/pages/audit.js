@@ -3,7 +3,7 @@
 // message", and an audit bundle export with progress and download.
 
 import { api } from '../lib/api.js';
-import { h, field, fill, when, num, copyButton } from '../lib/dom.js';
+import { h, field, fill, when, num, bytes, copyButton } from '../lib/dom.js';
 import { table, pager } from '../lib/table.js';
 import { go, href } from '../lib/router.js';
 import { show, errorBox, announce } from '../lib/dialogs.js';
@@ -19,17 +19,23 @@ function toApiTime(v) {
 }
 
 function entryFacts(e) {
-	const skip = new Set(['proof']);
-	return h('dl', { class: 'facts' }, Object.entries(e).filter(([k]) => !skip.has(k)).flatMap(([k, v]) => [
-		h('dt', k), h('dd', v === null ? '—' : (typeof v === 'object' ? JSON.stringify(v) : String(v)))]));
+	const rows = [['Entry', String(e.seq)], ['Time', when(e.time)], ['Actor', e.actor], ['Type', e.type],
+		['Object', e.object || '—'], ['Outcome', e.outcome], ['Personal data', e.personal || '—'],
+		['Commitment', e.commit || '—']];
+	return h('dl', { class: 'facts' }, rows.flatMap(([k, v]) => [h('dt', k), h('dd', { class: 'break' }, v)]));
 }
 
+// The entry with its inclusion proof (a C2SP tlog-proof with the signed
+// checkpoint), offered as a file made here from the answer.
 async function detail(seq) {
-	const e = await api.get(`/audit/${seq}`);
-	const proofUrl = api.url(`/audit/${seq}/proof`);
-	await show(`Audit entry ${seq}`, h('div', { class: 'stack' }, entryFacts(e),
+	const r = await api.get(`/audit/${seq}`);
+	const proof = r.proof && r.proof.includes('\n\n') ? r.proof : `${r.proof || ''}\n${r.checkpoint || ''}`;
+	const href = URL.createObjectURL(new Blob([proof], { type: 'text/plain' }));
+	await show(`Audit entry ${seq}`, h('div', { class: 'stack' }, entryFacts(r.entry),
 		h('p', { class: 'small-text muted' }, 'The inclusion proof shows this entry is in the signed audit log; check it offline with the audit log’s verifier key.'),
-		h('a', { class: 'button', href: proofUrl, download: '' }, `Download the inclusion proof of entry ${seq}`)));
+		h('details', h('summary', 'Proof and checkpoint'), h('pre', proof)),
+		h('a', { class: 'button', href, download: `audit-${seq}.tlog-proof` }, `Download the inclusion proof of entry ${seq}`)));
+	URL.revokeObjectURL(href);
 }
 
 function entriesTable(entries, pg, label) {
@@ -63,7 +69,7 @@ function viewersCard(params) {
 		h('div', { class: 'row' }, id.row, h('button', { type: 'submit' }, 'Show who viewed it')), out);
 	async function run() {
 		try {
-			const r = await api.get('/audit/viewers', { message: id.input.value });
+			const r = await api.get('/audit/who-viewed', { message: id.input.value });
 			const es = r.entries || [];
 			fill(out, h('p', `${num(es.length)} ${es.length === 1 ? 'access' : 'accesses'} to message ${id.input.value}.`),
 				entriesTable(es, null, `Accesses to message ${id.input.value}`));
@@ -82,21 +88,20 @@ function exportCard(filters, alive) {
 		h('p', { class: 'muted' }, 'A signed bundle of the entries in the time range above, which popvault verify-bundle checks offline.'),
 		h('div', { class: 'buttons' }, btn), out);
 	function draw(job) {
-		const p = job.progress || { done: 0, total: 0 };
 		if (job.status === 'running') {
-			fill(out, h('progress', { max: String(p.total || 1), value: String(p.done || 0), 'aria-label': 'Audit export progress' }));
+			fill(out, h('progress', { 'aria-label': 'Audit export running' }), h('p', { class: 'muted' }, `Writing audit bundle ${job.id}…`));
 			setTimeout(async () => {
 				if (!alive()) return;
 				try { draw(await api.get(`/audit/exports/${job.id}`)); } catch (err) { fill(out, errorBox(err)); }
-			}, 700);
+			}, 500);
 		} else if (job.status === 'done') {
 			const cmd = job.verify && job.verify.command;
-			fill(out, h('a', { class: 'button primary', href: job.download || api.url(`/audit/exports/${job.id}/download`), download: '' },
-				`Download audit bundle ${job.id}`),
-			cmd ? [h('p', 'The recipient checks it with:'), h('pre', cmd), copyButton(cmd, 'Copy the command')] : null);
+			fill(out, h('p', `${num(job.entries)} entries, ${bytes(job.file_size)}.`),
+				h('a', { class: 'button primary', href: job.download, download: job.filename || '' }, `Download audit bundle ${job.id}`),
+				cmd ? [h('p', 'The recipient checks it with:'), h('pre', cmd), copyButton(cmd, 'Copy the command')] : null);
 			announce('The audit bundle is ready.');
 		} else {
-			fill(out, h('p', { class: 'notice error' }, `The export ${job.status}${job.error ? `: ${job.error}` : ''}.`));
+			fill(out, h('p', { class: 'notice error' }, `The export failed${job.error ? `: ${job.error}` : ''}.`));
 		}
 		btn.disabled = job.status === 'running';
 	}

@@ -13,14 +13,23 @@ const LIMIT = 20;
 
 function verifyResult(job) {
 	const r = job.result || {};
-	const ok = r.ok === true;
+	const ok = job.status === 'done' && r.ok === true;
+	const facts = [
+		['Messages checked', num(r.messages)], ['Disposed by policy', num(r.disposed)],
+		['Archive log entries', num(r.archive_leaves)], ['Audit log entries', num(r.audit_leaves)],
+		['Checkpoints (archive / audit)', `${num(r.archive_checkpoints)} / ${num(r.audit_checkpoints)}`],
+		['Messages decrypted', num(r.blobs_decrypted)], ['Stray blobs', num(r.orphan_blobs)],
+		['Heartbeat gaps', num(r.heartbeat_gaps)],
+	];
 	return h('div', { class: 'stack' },
 		h('p', { class: `notice ${ok ? 'ok' : 'error'}` }, ok
-			? `Verified: no problem found in ${num(r.messages)} messages, ${num(r.archive_log_size)} archive log entries and ${num(r.audit_log_size)} audit log entries.`
-			: `Verify found ${num(r.problems)} problem${r.problems === 1 ? '' : 's'}${job.error ? `: ${job.error}` : ''}.`),
-		h('dl', { class: 'facts' }, Object.entries(r).flatMap(([k, v]) => [h('dt', k.replace(/_/g, ' ')),
-			h('dd', Array.isArray(v) ? v.join('; ') || '—' : String(v))])),
-		job.finished ? h('p', { class: 'muted small-text' }, 'Finished ', when(job.finished)) : null);
+			? `Verified: no problem found in ${num(r.messages)} messages, ${num(r.archive_leaves)} archive log entries and ${num(r.audit_leaves)} audit log entries${job.full ? ' (full check)' : ''}.`
+			: job.status === 'failed' ? `Verify could not run: ${job.error || 'unknown error'}.`
+				: `Verify found ${num(r.problems)} problem${r.problems === 1 ? '' : 's'}.`),
+		job.result ? h('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [h('dt', k), h('dd', v)])) : null,
+		(job.lines || []).length ? h('details', h('summary', 'What verify said'), h('pre', job.lines.join('\n'))) : null,
+		h('p', { class: 'muted small-text' }, 'Started by ', job.started_by || '—', ' ', when(job.started),
+			job.finished ? [' · finished ', when(job.finished)] : ''));
 }
 
 async function verifyCard(alive) {
@@ -29,24 +38,34 @@ async function verifyCard(alive) {
 	const btn = h('button', { type: 'button', class: 'primary' }, 'Start verify');
 	const card = h('section', { class: 'card stack', 'aria-labelledby': 'verify-title' },
 		h('h2', { id: 'verify-title' }, 'Verify the archive'), full.row, h('div', { class: 'buttons' }, btn), out);
+	let announced = false;
 	function draw(job) {
-		if (!job || !job.state || job.state === 'idle') { fill(out, h('p', { class: 'muted' }, 'Not run since the server started.')); return; }
-		btn.disabled = job.state === 'running';
-		if (job.state === 'running') {
+		btn.disabled = job.status === 'running';
+		if (job.status === 'none') {
+			const last = job.last_recorded;
+			fill(out, h('p', { class: 'muted' }, last
+				? ['Last verify in the audit log: ', when(last.time), ` by ${last.actor}, `, h('span', { class: `badge ${last.outcome === 'ok' ? 'ok' : 'bad'}` }, last.outcome)]
+				: 'Verify has not run yet.'));
+		} else if (job.status === 'running') {
 			const p = job.progress || {};
-			fill(out, h('progress', { max: String(p.total || 1), value: String(p.done || 0), 'aria-label': 'Verify progress' }),
-				h('p', { class: 'muted' }, `Checking… ${p.total ? `${num(p.done)} of ${num(p.total)}` : ''}`));
+			fill(out, h('progress', { 'aria-label': 'Verify running' }),
+				h('p', { class: 'muted' }, `Checking… ${num(p.elapsed_s)} s so far, ${num(p.problems)} problems found.`));
 			setTimeout(async () => {
 				if (!alive()) return;
 				try { draw(await api.get('/verify')); } catch (err) { fill(out, errorBox(err)); }
-			}, 600);
+			}, 500);
 		} else {
 			fill(out, verifyResult(job));
-			announce(job.result && job.result.ok ? 'Verify passed.' : 'Verify found problems.');
+			if (!announced) announce(job.status === 'done' && job.result && job.result.ok ? 'Verify passed.' : 'Verify found problems.');
+			announced = true;
 		}
 	}
 	btn.addEventListener('click', async () => {
-		try { draw(await api.post('/verify', { full: full.input.checked })); } catch (err) { fill(out, errorBox(err)); }
+		announced = false;
+		try {
+			await api.post('/verify', { full: full.input.checked });
+			draw(await api.get('/verify'));
+		} catch (err) { fill(out, errorBox(err)); }
 	});
 	try { draw(await api.get('/verify')); } catch (err) { fill(out, errorBox(err)); }
 	return card;
@@ -82,9 +101,10 @@ async function historyCard(params) {
 			label: `${log} checkpoints`,
 			columns: [
 				{ label: 'Size', cls: 'num', render: (c) => num(c.size) },
-				{ label: 'Time', render: (c) => when(c.time) },
-				{ label: 'Root hash', cls: 'break', render: (c) => h('code', c.root || c.root_hash || '') },
-				{ label: 'Key', cls: 'break hide-narrow', render: (c) => c.key || c.key_id || '' },
+				{ label: 'Stored', render: (c) => when(c.stored) },
+				{ label: 'Root hash', cls: 'break', render: (c) => h('code', c.root) },
+				{ label: 'Key epoch', cls: 'num hide-narrow', render: (c) => num(c.epoch) },
+				{ label: 'Note', render: (c) => copyButton(c.note, `Copy checkpoint ${c.size}`) },
 			],
 			rows,
 			pager: pg,
@@ -101,13 +121,12 @@ async function heartbeatCard() {
 	try {
 		const to = new Date();
 		const from = new Date(to.getTime() - 7 * 86400e3);
-		const r = await api.get('/heartbeat', { since: from.toISOString().replace(/\.\d+Z$/, 'Z') });
+		const r = await api.get('/checkpoints/gaps', { since: from.toISOString().replace(/\.\d+Z$/, 'Z') });
 		const gaps = (r.gaps || []).map((g) => ({ from: new Date(g.from), to: new Date(g.to || to) }));
-		const beats = (r.beats || []).map((b) => new Date(b.time || b));
-		box.append(timeline({ title: 'Heartbeat entries and gaps in the audit log', from, to, beats, gaps }),
-			h('p', gaps.length ? h('span', { class: 'badge warn' }, `${gaps.length} gap${gaps.length === 1 ? '' : 's'}`)
+		box.append(timeline({ title: 'Gaps in the audit log over the last 7 days', from, to, gaps }),
+			h('p', r.total ? h('span', { class: 'badge warn' }, `${num(r.total)} gap${r.total === 1 ? '' : 's'}`)
 				: h('span', { class: 'badge ok' }, 'no gaps'), ' ', h('span', { class: 'muted small-text' },
-				'A gap is a pause of more than 30 minutes between audit entries: the appliance was stopped, or entries are missing.')));
+				`A gap is a pause of more than ${Math.round((r.threshold_s || 1800) / 60)} minutes between audit entries: the appliance was stopped, or entries are missing.`)));
 	} catch (err) {
 		box.appendChild(errorBox(err));
 	}

@@ -7,7 +7,7 @@ import { api } from '../lib/api.js';
 import { h, field, select, fill, when, num, bytes, copyButton } from '../lib/dom.js';
 import { table } from '../lib/table.js';
 import { href, go } from '../lib/router.js';
-import { errorBox, okBox, announce } from '../lib/dialogs.js';
+import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
 
 async function list(main) {
 	main.appendChild(h('h1', 'Matters'));
@@ -103,6 +103,7 @@ async function one(main, name, params, alive) {
 	}));
 
 	body.appendChild(h('h2', 'Holds'));
+	const hmsg = h('div');
 	body.appendChild(table({
 		label: 'Holds',
 		columns: [
@@ -111,6 +112,20 @@ async function one(main, name, params, alive) {
 			{ label: 'Messages', cls: 'num', render: (x) => num(x.members) },
 			{ label: 'State', render: (x) => (x.released ? h('span', { class: 'badge' }, 'released ', when(x.released, true))
 				: h('span', { class: 'badge ok' }, 'active')) },
+			{ label: 'Release', render: (x) => {
+				if (x.released) return '';
+				const b = h('button', { type: 'button', class: 'small secondary' }, `Ask to release “${x.name}”`);
+				b.addEventListener('click', async () => {
+					const a = await ask({ title: `Ask to release the hold “${x.name}”?`, confirm: 'Ask for release',
+						body: 'A compliance officer must approve it; until then the hold stays.', reason: { label: 'Reason', required: true } });
+					if (!a) return;
+					try {
+						const r = await api.post(`/holds/${encodeURIComponent(x.name)}/release`, { reason: a.reason });
+						fill(hmsg, okBox(`Release of “${x.name}” asked for (approval #${r.approval.id}); the hold stays until it is approved.`));
+					} catch (err) { fill(hmsg, errorBox(err)); }
+				});
+				return b;
+			} },
 			{ label: 'Placed', cls: 'hide-narrow', render: (x) => when(x.created) },
 		],
 		rows: m.holds || [],
@@ -118,7 +133,6 @@ async function one(main, name, params, alive) {
 	}));
 	const hq = field({ label: 'Query', name: 'query', attrs: { required: true } });
 	const hn = field({ label: 'Hold name', name: 'hold', attrs: { required: true, maxlength: 128 } });
-	const hmsg = h('div');
 	const holdForm = h('form', { class: 'card stack', 'aria-labelledby': 'new-hold' }, h('h3', { id: 'new-hold' }, 'Place a hold'),
 		h('div', { class: 'row' }, hn.row, hq.row, h('button', { type: 'submit' }, 'Place hold')), hmsg);
 	holdForm.addEventListener('submit', async (e) => {

@@ -9,12 +9,19 @@ import { table } from '../lib/table.js';
 import { bars, legend } from '../lib/charts.js';
 import { ask, errorBox, okBox } from '../lib/dialogs.js';
 import { queueTable } from './approvals.js';
+import { go } from '../lib/router.js';
 
-function diffView(text) {
-	return h('pre', { class: 'diff', 'aria-label': 'Differences' }, String(text || '').split('\n').map((ln) => {
-		const cls = ln.startsWith('+') && !ln.startsWith('+++') ? 'add' : ln.startsWith('-') && !ln.startsWith('---') ? 'del' : 'ctx';
-		return h('span', { class: cls }, ln || ' ');
-	}));
+// A line diff as the API gives it: [{op: same|add|del, text}].
+function diffView(d) {
+	const lines = (d && d.lines) || [];
+	return h('pre', { class: 'diff', 'aria-label': `Differences: ${num(d ? d.added : 0)} lines added, ${num(d ? d.removed : 0)} removed` },
+		lines.map((l) => h('span', { class: l.op === 'add' ? 'add' : l.op === 'del' ? 'del' : 'ctx' },
+			`${l.op === 'add' ? '+ ' : l.op === 'del' ? '- ' : '  '}${l.text}`)));
+}
+
+// A checker's answer {ok: false, errors: [{line, column, message}]} in words.
+function diagText(r) {
+	return (r.errors || []).map((e) => `line ${e.line}, column ${e.column}: ${e.message}`).join('; ') || 'The policy does not parse.';
 }
 
 // The dry run's impact: how many messages change class or expiry, by class
@@ -31,8 +38,8 @@ function impactView(r) {
 		due !== undefined ? `; ${num(due)} would be due for disposal at once` : '', '.',
 		r.shortens ? ' This shortens retention: a compliance officer must approve it.' : '')];
 	if (byClass.length) {
-		const series = [{ name: 'Now', values: byClass.map((c) => c.before || 0) }, { name: 'Proposed', values: byClass.map((c) => c.after || c.messages || 0) }];
-		parts.push(h('h3', 'Messages per class'), bars({ title: 'Messages per retention class, now and proposed', labels: byClass.map((c) => c.class || c.rule || ''), series, height: 200 }), legend(series));
+		const series = [{ name: 'Kept shorter', values: byClass.map((c) => c.shorter || 0) }, { name: 'Kept longer or reclassified', values: byClass.map((c) => (c.longer || 0) + (c.reclassified || 0)) }];
+		parts.push(h('h3', 'Changes per class (rule of the proposed policy)'), bars({ title: 'Messages whose retention changes, per class of the proposed policy', labels: byClass.map((c) => c.class), series, height: 200 }), legend(series));
 	}
 	if (byMonth.length) {
 		const series = [{ name: 'Expiring now', values: byMonth.map((m) => m.before || 0) }, { name: 'Expiring as proposed', values: byMonth.map((m) => m.after || 0) }];
@@ -60,11 +67,11 @@ function editor(current, msg) {
 				if (r.ok) {
 					text.input.removeAttribute('aria-invalid');
 					syntax.className = 'syntax good';
-					fill(syntax, `✓ The policy is well formed${r.rules !== undefined ? ` (${r.rules} rules)` : ''}.`);
+					fill(syntax, `✓ The policy is well formed (${num(r.rules)} rule${r.rules === 1 ? '' : 's'}).`);
 				} else {
 					text.input.setAttribute('aria-invalid', 'true');
 					syntax.className = 'syntax bad';
-					fill(syntax, `✗ ${r.message}`);
+					fill(syntax, `✗ ${diagText(r)}`);
 				}
 			} catch (err) {
 				if (mine !== seq) return;
@@ -75,7 +82,10 @@ function editor(current, msg) {
 	});
 	dry.addEventListener('click', async () => {
 		fill(impact, h('p', { class: 'muted' }, 'Working out the impact…'));
-		try { fill(impact, impactView(await api.post('/policy/dry-run', { text: text.input.value }))); } catch (err) { fill(impact, errorBox(err)); }
+		try {
+			const r = await api.post('/policy/dry-run', { text: text.input.value });
+			fill(impact, r.ok === false ? errorBox({ message: `The policy does not parse: ${diagText(r)}` }) : impactView(r));
+		} catch (err) { fill(impact, errorBox(err)); }
 	});
 	propose.addEventListener('click', async () => {
 		const a = await ask({ title: 'Propose this policy', confirm: 'Propose',
@@ -84,8 +94,10 @@ function editor(current, msg) {
 		if (!a) return;
 		try {
 			const r = await api.post('/policy/proposals', { text: text.input.value, reason: a.reason });
-			fill(msg, okBox(r.state === 'approved' || r.status === 'in_force' || r.in_force
-				? `Policy version ${r.version} is in force.` : `Proposal #${r.id} waits for approval by a compliance officer.`));
+			fill(msg, okBox(r.state === 'applied'
+				? `Policy version ${r.version} is in force: it shortens no retention, so it needed no approval.`
+				: `Proposal #${r.approval.id} shortens retention: it waits for approval by a compliance officer.`));
+			msg.scrollIntoView({ block: 'nearest' });
 		} catch (err) { fill(msg, errorBox(err)); }
 	});
 	return h('section', { class: 'card stack', 'aria-labelledby': 'edit-title' },
@@ -93,7 +105,7 @@ function editor(current, msg) {
 		h('div', { class: 'buttons' }, dry, propose), impact);
 }
 
-async function history(current) {
+async function history() {
 	const box = h('section', { class: 'stack', 'aria-labelledby': 'hist-title' }, h('h2', { id: 'hist-title' }, 'Version history'));
 	try {
 		const r = await api.get('/policy/versions');
@@ -103,23 +115,23 @@ async function history(current) {
 			label: 'Policy versions',
 			columns: [
 				{ label: 'Version', cls: 'num', render: (v) => String(v.version) },
-				{ label: 'Set', render: (v) => when(v.set || v.time) },
-				{ label: 'By', render: (v) => v.by || v.actor || '' },
-				{ label: 'Reason', cls: 'break hide-narrow', render: (v) => v.reason || '' },
-				{ label: 'State', render: (v) => (v.version === current.version ? h('span', { class: 'badge ok' }, 'in force') : '') },
+				{ label: 'Set', render: (v) => when(v.created) },
+				{ label: 'By', render: (v) => v.actor },
+				{ label: 'SHA-256', cls: 'break hide-narrow', render: (v) => h('code', v.sha256.slice(0, 16), '…') },
+				{ label: 'State', render: (v) => (v.version === r.current ? h('span', { class: 'badge ok' }, 'in force') : '') },
 				{ label: 'Changes', render: (v) => {
 					if (v.version <= 1) return '';
 					const b = h('button', { type: 'button', class: 'small secondary' }, `Diff ${v.version - 1} → ${v.version}`);
 					b.addEventListener('click', async () => {
 						try {
 							const d = await api.get('/policy/diff', { from: v.version - 1, to: v.version });
-							fill(out, h('h3', `Version ${v.version - 1} → ${v.version}`), diffView(d.diff));
+							fill(out, h('h3', `Version ${v.version - 1} → ${v.version}`), diffView(d));
 						} catch (err) { fill(out, errorBox(err)); }
 					});
 					return b;
 				} },
 			],
-			rows: versions,
+			rows: versions.slice().reverse(),
 		}), out);
 	} catch (err) {
 		box.appendChild(errorBox(err));
@@ -130,11 +142,13 @@ async function history(current) {
 async function proposals(me, msg) {
 	const box = h('section', { class: 'stack', 'aria-labelledby': 'prop-title' }, h('h2', { id: 'prop-title' }, 'Pending proposals'));
 	try {
-		const r = await api.get('/approvals', { kind: 'policy' });
-		const items = (r.approvals || []).filter((a) => a.kind === 'policy' && (!a.state || a.state === 'pending'));
-		box.appendChild(queueTable(items, me, msg, 'Pending policy proposals'));
+		const r = await api.get('/approvals', { state: 'pending' });
+		const items = (r.approvals || []).filter((a) => a.kind === 'policy');
+		box.appendChild(queueTable(items, me, msg, 'Pending policy proposals', () => go('policy', { t: Date.now() })));
 		for (const a of items) {
-			if (a.diff) box.append(h('h3', `Proposal #${a.id}`), diffView(a.diff));
+			const one = await api.get(`/approvals/${a.id}`);
+			const d = one.proposal && one.proposal.diff;
+			if (d) box.append(h('h3', `Proposal #${a.id}: changes against version ${one.proposal.base_version}`), diffView(d));
 		}
 	} catch (err) {
 		box.appendChild(errorBox(err));
@@ -155,10 +169,10 @@ export async function render({ main, me }) {
 	}
 	const inForce = h('section', { class: 'card stack', 'aria-labelledby': 'cur-title' },
 		h('h2', { id: 'cur-title' }, `In force: version ${current.version}`),
-		h('p', { class: 'muted small-text' }, 'Set ', when(current.set || current.time), current.by ? ` by ${current.by}` : ''),
+		h('p', { class: 'muted small-text' }, 'Set ', when(current.created), ` by ${current.actor}`),
 		h('pre', { 'aria-label': 'The policy in force' }, current.text || ''));
 	main.appendChild(me.role === 'admin' ? h('div', { class: 'split' }, editor(current, msg), inForce) : inForce);
 	main.appendChild(await proposals(me, msg));
-	main.appendChild(await history(current));
+	main.appendChild(await history());
 	if (me.role === 'compliance') main.appendChild(h('p', h('a', { href: '#/approvals' }, 'All approvals')));
 }

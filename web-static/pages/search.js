@@ -102,8 +102,9 @@ export async function render({ main, params }) {
 	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
 	const sort = params.get('sort') === 'relevance' ? 'relevance' : 'date';
 	const order = params.get('order') === 'asc' ? 'asc' : 'desc';
-	const run = params.has('q');
-	const state = (over) => ({ q, offset, sort: sort === 'date' ? '' : sort, order: order === 'desc' ? '' : order, ...over });
+	// An empty query lists everything: the address says so with all=1.
+	const run = params.has('q') || params.get('all') === '1';
+	const state = (over) => ({ q, all: q ? '' : 1, offset, sort: sort === 'date' ? '' : sort, order: order === 'desc' ? '' : order, ...over });
 
 	main.appendChild(h('h1', 'Search'));
 	const box = h('input', { type: 'search', id: 'q', name: 'q', 'aria-label': 'Search',
@@ -123,7 +124,7 @@ export async function render({ main, params }) {
 	form.addEventListener('submit', (e) => {
 		e.preventDefault();
 		const [s, o] = sortSel.input.value.split('-');
-		go('search', { q: box.value, sort: s === 'relevance' ? s : '', order: o === 'asc' ? o : '' });
+		go('search', { q: box.value, all: box.value ? '' : 1, sort: s === 'relevance' ? s : '', order: o === 'asc' ? o : '' });
 	});
 	sortSel.input.addEventListener('change', () => {
 		if (!run) return;
@@ -173,8 +174,9 @@ export async function render({ main, params }) {
 		label: 'Search results',
 		columns: [
 			{ label: 'Date', cls: 'nowrap', render: (m) => when(m.date) },
-			{ label: 'From', cls: 'break', render: (m) => m.from || '' },
-			{ label: 'Subject', cls: 'subject', render: (m) => h('a', { href: href(`message/${m.id}`, { back: location.hash }) }, m.subject || '(no subject)') },
+			{ label: 'From', cls: 'break hide-narrow', render: (m) => m.from || '' },
+			{ label: 'Subject', cls: 'subject', render: (m) => [h('a', { href: href(`message/${m.id}`, { back: location.hash }) }, m.subject || '(no subject)'),
+				h('span', { class: 'show-narrow muted small-text' }, m.from || '')] },
 			{ label: 'Account', cls: 'hide-narrow', render: (m) => m.account },
 			{ label: 'Size', cls: 'num hide-narrow', render: (m) => [bytes(m.size), m.has_attachment ? h('span', { title: 'has attachments', 'aria-label': ', has attachments' }, ' 📎') : ''] },
 		],
