@@ -89,6 +89,29 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await other.context.close();
 	});
 
+	await t.test('propose a shorter policy: syntax checked as you type, dry-run chart, pending approval', async () => {
+		await go(page, 'policy');
+		const editor = page.getByLabel('Policy text');
+		const text = await editor.inputValue();
+		assert.match(text, /default: retain 6y/);
+		await editor.fill(text.replace('default: retain 6y', 'default: retain 6q'));
+		await page.locator('#policy-syntax').filter({ hasText: /^✗ line \d+, column \d+/ }).waitFor();
+		await editor.fill(text.replace('default: retain 6y', 'default: retain 1y'));
+		await page.locator('#policy-syntax').filter({ hasText: '✓ The policy is well formed' }).waitFor();
+		await page.getByRole('button', { name: 'Dry run' }).click();
+		await page.getByText(/messages change class or expiry/).waitFor();
+		const chart = page.getByRole('img', { name: /Messages expiring per month/ });
+		await chart.waitFor();
+		assert.ok(await chart.locator('rect').count() > 0, 'the chart has bars');
+		await assertAxe(page, 'policy dry run');
+		await shots(page, 'policy-dry-run');
+		await page.getByRole('button', { name: 'Propose…' }).click();
+		const dlg = page.getByRole('dialog');
+		await dlg.getByLabel('Reason for the change').fill('retention agreed with counsel');
+		await dlg.getByRole('button', { name: 'Propose' }).click();
+		await page.getByText(/^Proposal #\d+ shortens retention: it waits for approval/).waitFor();
+	});
+
 	await t.test('an admin cannot open a message', async () => {
 		await page.goto(`${URL_BASE}/#/message/1`);
 		await page.getByRole('heading', { name: 'Dashboard' }).waitFor();

@@ -36,13 +36,13 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 
 	await t.test('audit trail: filters, paging, an entry with its proof', async () => {
 		await go(page, 'audit');
-		await page.getByRole('heading', { name: /^\d+ entries$/ }).waitFor();
+		await page.getByRole('heading', { name: /^\d+ entr(y|ies)$/ }).waitFor();
 		await page.getByLabel('Type').fill('login');
 		await page.getByLabel('Actor').fill(`web:${legal2}`);
 		await page.getByRole('button', { name: 'Apply filters' }).click();
 		await page.waitForURL(/type=login/);
 		const n = pv('audit', 'list', '--type', 'login', '--actor', `web:${legal2}`, '--json').split('\n').filter(Boolean).length;
-		await page.getByRole('heading', { name: `${n} entries` }).waitFor();
+		await page.getByRole('heading', { name: `${n} ${n === 1 ? 'entry' : 'entries'}` }).waitFor();
 		const first = page.getByRole('button', { name: /^Entry \d+: details and proof$/ }).first();
 		await first.click();
 		const dlg = page.getByRole('dialog');

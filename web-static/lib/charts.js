@@ -71,7 +71,7 @@ export function legend(series) {
 
 // A time line from `from` to `to` (Date): ticks for heartbeats and red
 // bands for gaps [{from, to}] (Dates).
-export function timeline({ title, from, to, beats = [], gaps = [], width = 640, height = 70 }) {
+export function timeline({ title, from, to, beats = [], gaps = [], width = 420, height = 70 }) {
 	const span = Math.max(1, to - from);
 	const x = (t) => 8 + ((width - 16) * (t - from)) / span;
 	const fmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });

@@ -146,13 +146,13 @@ export async function render({ main, params, alive }) {
 
 	const list = h('section', { 'aria-labelledby': 'audit-entries' });
 	main.appendChild(list);
-	main.appendChild(h('div', { class: 'grid' }, viewersCard(params), exportCard(f, alive)));
+	main.appendChild(h('div', { class: 'grid two' }, viewersCard(params), exportCard(f, alive)));
 	try {
 		const r = await api.get('/audit', { ...f, offset, limit: LIMIT });
 		const total = r.total !== undefined ? r.total : (r.entries || []).length;
 		const pg = pager({ offset, limit: LIMIT, total, noun: 'entries', go: (o) => go('audit', { ...f, offset: o, focus: 'results' }) });
 		const tbl = entriesTable(r.entries || [], pg, 'Audit entries');
-		fill(list, h('h2', { id: 'audit-entries' }, `${num(total)} entries`), pg.el, tbl);
+		fill(list, h('h2', { id: 'audit-entries' }, `${num(total)} ${total === 1 ? 'entry' : 'entries'}`), pg.el, tbl);
 		if (params.get('focus') === 'results') tbl.focus();
 	} catch (err) {
 		fill(list, h('h2', { id: 'audit-entries' }, 'Entries'), errorBox(err));

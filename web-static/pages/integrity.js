@@ -91,7 +91,7 @@ async function historyCard(params) {
 	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
 	const sel = field({ label: 'Log', name: 'log', tag: 'select', options: [['archive', 'Archive log'], ['audit', 'Audit log']], value: log });
 	sel.input.addEventListener('change', () => go('integrity', { log: sel.input.value }));
-	const box = h('section', { class: 'stack', 'aria-labelledby': 'hist-title' }, h('h2', { id: 'hist-title' }, 'Checkpoint history'), sel.row);
+	const box = h('section', { class: 'stack', 'aria-labelledby': 'hist-title' }, h('h2', { id: 'hist-title' }, 'Checkpoint history'), h('div', { class: 'row' }, sel.row));
 	try {
 		const r = await api.get('/checkpoints/history', { log, offset, limit: LIMIT });
 		const rows = r.checkpoints || [];
@@ -138,5 +138,5 @@ export async function render({ main, params, alive }) {
 	let cps = null;
 	try { cps = await api.get('/checkpoints'); } catch (err) { main.appendChild(errorBox(err)); }
 	const [v, hb, hist] = await Promise.all([verifyCard(alive), heartbeatCard(), historyCard(params)]);
-	main.append(h('div', { class: 'grid' }, v, hb), cps ? keysCard(cps) : null, hist);
+	main.append(h('div', { class: 'grid two' }, v, hb), cps ? keysCard(cps) : null, hist);
 }
