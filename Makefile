@@ -1,10 +1,12 @@
-# popvault — one binary, build/popvault. See README.md and ../shared/DESIGN.md.
+# popvault — one binary, build/popvault. See README.md and docs/ARCHITECTURE.md.
 #   make            release build (hardened)
 #   make asan       ASan+UBSan build of the binary and the unit tests
 #   make test       every suite under prove, one summary line
 #   make demo       local upstream, harvest, archive
 #   make bench      benchmarks (figures and ratios against peers)
 #   make fuzz       libFuzzer targets (clang)
+#   make man        the man pages, build/man/ (scdoc)
+#   make deb        the Debian package, build/popvault_VERSION_ARCH.deb
 
 # Every goal but clean and deps first installs what is missing
 # (packaging/deps.sh checks every package, about a second, and installs only
@@ -69,7 +71,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/asan/obj/%.o)
 
 .SECONDARY:
-.PHONY: all asan test unit e2e web demo bench fuzz fuzz-smoke clean deps
+.PHONY: all asan test unit e2e web demo bench fuzz fuzz-smoke clean deps man deb
 all: $(BUILD)/popvault
 
 deps:
@@ -129,6 +131,15 @@ web: all
 
 demo: all
 	tests/e2e/demo.sh
+
+# Man pages from docs/man/*.scd; popvault(8) lists the binary's own
+# commands and options. The package from the release build, checked by
+# lintian (its report: build/lintian.txt).
+man: all
+	docs/man/build.sh $(BUILD)/man $(BUILD)/popvault
+
+deb: all
+	packaging/mkdeb.sh $(BUILD)/popvault $(BUILD)
 
 # Every tests/bench/*.c program (bench_tlog, bench_index, popnull, ...) is
 # built first; run.sh runs them and the harvest comparison.

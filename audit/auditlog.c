@@ -404,7 +404,7 @@ static int store_personal(sqlite3 *db, uint64_t seq, const uint8_t salt[AUDIT_SA
 }
 
 static int append_locked(struct tlog *t, const struct note_signer *key,
-			 const struct audit_event *ev, uint64_t *seq_r, struct pv_error *err)
+			 const struct audit_event *ev, bool sign, uint64_t *seq_r, struct pv_error *err)
 {
 	sqlite3 *db = tlog_db(t);
 	uint8_t salt[AUDIT_SALT_LEN], commit[AUDIT_COMMIT_LEN];
@@ -432,7 +432,7 @@ static int append_locked(struct tlog *t, const struct note_signer *key,
 	    (ev->personal != NULL && (r = store_personal(db, seq, salt, ev->personal, err)) < 0))
 		goto out;
 	/* The time line makes every audit checkpoint a heartbeat too. */
-	if ((r = checkpoint_sign(t, key, CHECKPOINT_TIME, NULL, NULL, err)) < 0)
+	if (sign && (r = checkpoint_sign(t, key, CHECKPOINT_TIME, NULL, NULL, err)) < 0)
 		goto out;
 	if (seq_r != NULL)
 		*seq_r = seq;
@@ -451,7 +451,27 @@ int auditlog_append(struct tlog *t, const struct note_signer *key, const struct 
 		return r;
 	if ((r = tlog_tx_begin(tlog_db(t), &tx, err)) < 0)
 		return r;
-	r = append_locked(t, key, ev, seq_r, err);
+	r = append_locked(t, key, ev, true, seq_r, err);
+	return tlog_tx_end(&tx, r, err);
+}
+
+int auditlog_append_batch(struct tlog *t, const struct note_signer *key,
+			  const struct audit_event *evs, size_t n, uint64_t *first_r,
+			  struct pv_error *err)
+{
+	struct tlog_tx tx;
+	uint64_t seq = 0;
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = check_event(&evs[i], err);
+	if (r < 0 || n == 0)
+		return r < 0 ? r : pv_fail(err, PV_ERR, "no events to append");
+	if ((r = tlog_tx_begin(tlog_db(t), &tx, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = append_locked(t, key, &evs[i], i + 1 == n, i == 0 ? &seq : NULL, err);
+	if (r == 0 && first_r != NULL)
+		*first_r = seq;
 	return tlog_tx_end(&tx, r, err);
 }
 

@@ -1,9 +1,9 @@
 #ifndef PV_AUDITLOG_H
 #define PV_AUDITLOG_H
 
-/* The audit log (DESIGN.md §5, integrity.md §3b): one leaf of the "audit"
+/* The audit log (ARCHITECTURE.md §5, ARCHITECTURE.md §5): one leaf of the "audit"
  * tlog per action, appended BEFORE the action takes effect, with a signed
- * checkpoint over it in the same transaction (DESIGN.md §1 invariant 4:
+ * checkpoint over it in the same transaction (ARCHITECTURE.md §1 invariant 4:
  * audit first, fail closed).
  *
  * For commands, the one call to make is the wrapper in
@@ -57,7 +57,7 @@
 #include "audit/note.h"
 #include "audit/tlog.h"
 
-/* Event types (the `type` field). Keep in step with DESIGN.md §5. */
+/* Event types (the `type` field). Keep in step with ARCHITECTURE.md §5. */
 #define AUDIT_INIT "init"
 #define AUDIT_HARVEST_BATCH "harvest-batch"           /* account, message ids, archive size */
 #define AUDIT_UPSTREAM_DELETE "upstream-delete"       /* cites an archive checkpoint size */
@@ -66,6 +66,8 @@
 #define AUDIT_ACCOUNT_ADD "account-add"
 #define AUDIT_ACCOUNT_CHANGE "account-change"
 #define AUDIT_ACCOUNT_REMOVE "account-remove"
+#define AUDIT_ACCOUNT_TEST "account-test"         /* a connection test; outcome ok / failed: why */
+#define AUDIT_HARVEST_REQUEST "harvest-request"   /* "harvest now": account=NAME or account=* */
 #define AUDIT_USER_ADD "user-add"
 #define AUDIT_USER_CHANGE "user-change"
 #define AUDIT_USER_REMOVE "user-remove"
@@ -81,6 +83,7 @@
 #define AUDIT_HOLD_PLACE "hold-place"
 #define AUDIT_HOLD_RELEASE "hold-release"
 #define AUDIT_DISPOSE_INTENT "dispose-intent"
+#define AUDIT_DISPOSE_ITEM "disposal-item" /* one per message of an intent: its justification */
 #define AUDIT_DISPOSE_DONE "dispose-done"
 #define AUDIT_KEY_ROTATION "key-rotation"
 #define AUDIT_VERIFY "verify"     /* after the run; outcome ok / failed: N problems */
@@ -137,6 +140,14 @@ extern const char auditlog_schema_sql[];
  * the log's current key: the caller must then not perform the action. */
 int auditlog_append(struct tlog *audit, const struct note_signer *key,
 		    const struct audit_event *ev, uint64_t *seq_r, struct pv_error *err);
+
+/* The same for n events (n >= 1) as consecutive leaves under ONE signed
+ * checkpoint, all or nothing: a disposal's intent with one record per
+ * message does not sign a checkpoint per message. *first_r (may be NULL)
+ * gets the first leaf index. */
+int auditlog_append_batch(struct tlog *audit, const struct note_signer *key,
+			  const struct audit_event *evs, size_t n, uint64_t *first_r,
+			  struct pv_error *err);
 
 /* --- leaves ------------------------------------------------------------- */
 
@@ -207,7 +218,7 @@ int auditlog_personal(struct tlog *audit, uint64_t seq, uint8_t salt_r[AUDIT_SAL
 /* --- checking the whole log (for `popvault verify`) ------------------------ */
 
 /* A gap longer than this between consecutive entries means heartbeats
- * (every 15 minutes, DESIGN.md §4) were not running. */
+ * (every 15 minutes, ARCHITECTURE.md §4) were not running. */
 #define AUDITLOG_HEARTBEAT_GAP_S (30 * 60)
 #define AUDITLOG_GAPS_KEPT 10
 
@@ -222,6 +233,13 @@ struct auditlog_check_report {
 	struct auditlog_gap gap[AUDITLOG_GAPS_KEPT];
 	int64_t last_time; /* of the newest entry, -1 when none */
 };
+
+/* The gaps longer than gap_s between consecutive entries (in log order)
+ * and the newest entry's time (-1 when none), from the audit_event time
+ * index: quick, for status pages and metrics. It is not the evidence:
+ * auditlog_check counts the gaps over the leaves themselves. */
+int auditlog_index_gaps(struct tlog *audit, int64_t gap_s, uint64_t *gaps_r, int64_t *last_r,
+			struct pv_error *err);
 
 /* Reads every leaf (the Merkle checks are tlog_verify's): each must parse
  * strictly (an event's seq equal to its index, or a key-rotation note);

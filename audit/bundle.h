@@ -1,7 +1,7 @@
 #ifndef PV_BUNDLE_H
 #define PV_BUNDLE_H
 
-/* Signed export bundles (DESIGN.md §5, §7; integrity.md §3c): a .tar.gz or
+/* Signed export bundles (ARCHITECTURE.md §5, §7; ARCHITECTURE.md §7): a .tar.gz or
  * .zip (libarchive, streamed) holding
  *
  *   BUNDLE            "popvault-bundle/v1\nkind <kind>\n": which verifier

@@ -7,7 +7,7 @@
  * key epoch's verifier key (tlog_epoch); a key file that does not match
  * the current epoch is refused.
  *
- * Rotation (integrity.md §3, forward security): the OLD key signs a
+ * Rotation (ARCHITECTURE.md §4, forward security): the OLD key signs a
  * rotation note naming the new vkey and the tree at that moment; the note
  * becomes a leaf of a log (normally "audit"), the old key signs a closing
  * checkpoint and the new key the opening one, all in one transaction;

@@ -1,7 +1,7 @@
 #ifndef PV_TLOG_VERIFY_H
 #define PV_TLOG_VERIFY_H
 
-/* Whole-log verification (DESIGN.md §4 `verify`, integrity.md §4). Trusts
+/* Whole-log verification (ARCHITECTURE.md §4 `verify`, ARCHITECTURE.md §4). Trusts
  * nothing stored except the entry bytes it rehashes:
  *   - key epochs: epoch 0 is the pinned vkey (when given); each later
  *     epoch's rotation note is signed by the previous key, names both keys
@@ -18,7 +18,7 @@
  *     verified tiles).
  * known_notes are checkpoints kept off the box (an officer's export, an
  * email, a witness): with them, truncating the log and re-signing with the
- * same key is detected; without them it is not (integrity.md §5).
+ * same key is detected; without them it is not (ARCHITECTURE.md §4).
  *
  * Returns 0, or PV_EINTEGRITY with what is wrong and where in err (the
  * first problem found), or another status for I/O errors. */

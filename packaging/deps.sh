@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs every Debian package popvault's build, tests, benchmarks and demo
-# need (DESIGN.md §9). Idempotent: does nothing when all are present.
+# need (ARCHITECTURE.md §9). Idempotent: does nothing when all are present.
 set -eu
 
 PKGS="build-essential pkg-config
@@ -11,7 +11,8 @@ libgmime-3.0-dev libmicrohttpd-dev libjansson-dev libinih-dev
 libcmocka-dev clang libclang-rt-14-dev valgrind
 dovecot-core dovecot-pop3d mailutils-pop3d
 python3 faketime poppler-utils util-linux procps
-mpop fetchmail getmail6 procmail time linux-perf
+mpop fetchmail getmail6 procmail time linux-perf wrk
+debhelper lintian fakeroot scdoc man-db systemd
 chromium"
 
 # The browser tests (tests/web, DESIGN.md §9) drive Debian's chromium with

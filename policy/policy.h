@@ -1,7 +1,7 @@
 #ifndef PV_POLICY_H
 #define PV_POLICY_H
 
-/* Retention policies (DESIGN.md §6): a small text language, its canonical
+/* Retention policies (ARCHITECTURE.md §6): a small text language, its canonical
  * form and hash, evaluation over a plain description of a message, and the
  * pure decisions built on it (disposal, impact of a new version).
  *
@@ -150,6 +150,46 @@ struct policy_result {
  * 1..9999. */
 int policy_evaluate(const struct policy *p, const struct policy_message *m,
 		    struct policy_result *r, struct pv_error *err) PV_WARN_UNUSED;
+
+/* ---- evaluation that can be re-derived after the content is gone ------ */
+
+/* Content tests are the conditions only a message's bytes answer: the
+ * address fields, subject, header and has:attachment. account, size and
+ * received_at are facts the archive log signs for every message (its leaf
+ * names the mailbox, size and time). A trace holds the outcome of each
+ * content test in the order evaluation asked it (left to right, stopping
+ * as soon as an `and`/`or` is decided), so the matching rule can be
+ * re-derived from the signed facts and the trace once the content is
+ * shredded. It holds no content: only true/false per test. */
+#define POLICY_TRACE_MAX PV_POLICY_TERMS_MAX
+struct policy_trace {
+	uint32_t n; /* tests recorded */
+	uint8_t bits[(POLICY_TRACE_MAX + 7) / 8];
+};
+
+/* policy_evaluate, recording the content tests in *trace_r. PV_ELIMIT if
+ * more than POLICY_TRACE_MAX were asked (a parsed policy cannot). */
+int policy_evaluate_traced(const struct policy *p, const struct policy_message *m,
+			   struct policy_result *r, struct policy_trace *trace_r,
+			   struct pv_error *err) PV_WARN_UNUSED;
+/* Re-derives the result from the facts (only account, size and
+ * received_at of `facts` are read) with every content test answered by
+ * the trace. PV_EINTEGRITY when the trace does not fit the policy and the
+ * facts: it runs out, or tests are left over. */
+int policy_evaluate_replay(const struct policy *p, const struct policy_message *facts,
+			   const struct policy_trace *trace, struct policy_result *r,
+			   struct pv_error *err) PV_WARN_UNUSED;
+/* Whether rule i can be the first match of some message with these facts
+ * (account, size, received_at), whatever its content: no earlier rule's
+ * condition holds on the facts alone, and rule i's does not fail on them. */
+bool policy_rule_possible(const struct policy *p, const struct policy_message *facts, size_t i);
+
+/* A trace as text: "0" when no test was asked, else "N:HEX" (N tests, then
+ * their outcomes as bits, the first in the top bit of the first hex digit,
+ * lower-case, unused bits zero). Parsing is strict (PV_EINTEGRITY). */
+#define POLICY_TRACE_TEXT_MAX (8 + (POLICY_TRACE_MAX + 3) / 4)
+int policy_trace_format(const struct policy_trace *t, char *out, size_t n);
+int policy_trace_parse(const char *s, size_t len, struct policy_trace *t_r) PV_WARN_UNUSED;
 
 /* received_at + retention, calendar-correct in UTC: days are 86400 s;
  * months and years keep the time of day and clamp the day to the end of a

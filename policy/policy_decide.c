@@ -1,5 +1,5 @@
 /* The disposal decision for one message: pure, the time is passed in.
- * Order matters: a hold beats everything (DESIGN.md §6), then forever,
+ * Order matters: a hold beats everything (ARCHITECTURE.md §6), then forever,
  * then the expiry, then the rule's action. */
 #include "policy/policy.h"
 

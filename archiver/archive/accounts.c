@@ -1,5 +1,6 @@
 #include "archiver/archive/accounts.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "archiver/archive/audit_hook.h"
@@ -56,4 +57,119 @@ int archive_account_list(struct archive *ar, int (*fn)(void *ctx, const struct a
 			 void *ctx, struct pv_error *err)
 {
 	return account_each(ar->cat->db, fn, ctx, err);
+}
+
+int archive_account_get(struct archive *ar, const char *name, struct account *a_r,
+			struct pv_error *err)
+{
+	return account_load(ar->cat->db, name, a_r, err);
+}
+
+/* Applies the fields of next named in `fields` to a; lists what differs
+ * in changed (comma-separated) and whether it concerns the password's way. */
+static void apply_fields(struct account *a, const struct account *next, unsigned fields,
+			 char *changed, size_t n, bool *route_r)
+{
+	struct {
+		unsigned bit;
+		const char *name;
+		bool route, differs;
+	} f[] = {
+		{ACCOUNT_SET_HOST, "host", true, strcmp(a->host, next->host) != 0},
+		{ACCOUNT_SET_PORT, "port", true, a->port != next->port},
+		{ACCOUNT_SET_TLS, "tls", true, strcmp(a->tls, next->tls) != 0},
+		{ACCOUNT_SET_USER, "user", false, strcmp(a->user, next->user) != 0},
+		{ACCOUNT_SET_AUTH, "auth", false, strcmp(a->auth, next->auth) != 0},
+		{ACCOUNT_SET_CA_FILE, "ca-file", true, strcmp(a->ca_file, next->ca_file) != 0},
+		{ACCOUNT_SET_KEEP_UPSTREAM, "keep-upstream", false,
+		 a->keep_upstream != next->keep_upstream},
+	};
+	*route_r = false;
+	changed[0] = '\0';
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (!(fields & f[i].bit) || !f[i].differs)
+			continue;
+		*route_r = *route_r || f[i].route;
+		size_t l = strlen(changed);
+		snprintf(changed + l, n - l, "%s%s", l ? "," : "", f[i].name);
+	}
+	if (fields & ACCOUNT_SET_HOST)
+		memcpy(a->host, next->host, sizeof(a->host));
+	if (fields & ACCOUNT_SET_PORT)
+		a->port = next->port;
+	if (fields & ACCOUNT_SET_TLS)
+		memcpy(a->tls, next->tls, sizeof(a->tls));
+	if (fields & ACCOUNT_SET_USER)
+		memcpy(a->user, next->user, sizeof(a->user));
+	if (fields & ACCOUNT_SET_AUTH)
+		memcpy(a->auth, next->auth, sizeof(a->auth));
+	if (fields & ACCOUNT_SET_CA_FILE)
+		memcpy(a->ca_file, next->ca_file, sizeof(a->ca_file));
+	if (fields & ACCOUNT_SET_KEEP_UPSTREAM)
+		a->keep_upstream = next->keep_upstream;
+}
+
+int archive_account_change(struct archive *ar, const char *actor, const char *name,
+			   const struct account *next, unsigned fields, const char *secret,
+			   struct pv_error *err)
+{
+	struct account a;
+	char changed[128] = "";
+	bool route;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = account_load(ar->cat->db, name, &a, err)) < 0)
+		goto out;
+	apply_fields(&a, next, fields, changed, sizeof(changed), &route);
+	if (route && secret == NULL) {
+		r = pv_fail(err, PV_EUSAGE, "changing %s needs the password again", changed);
+		goto out;
+	}
+	if (secret != NULL) {
+		account_clear(&a);
+		if ((r = keyring_seal_secret(ar->kr, secret, &a.secret, &a.secret_len, err)) < 0)
+			goto out;
+		size_t l = strlen(changed);
+		snprintf(changed + l, sizeof(changed) - l, "%spassword", l ? "," : "");
+	}
+	if (changed[0] == '\0')
+		goto out; /* nothing to change, nothing to record */
+	if ((r = archive_account_check(&a, err)) < 0)
+		goto out;
+	if ((r = archive_auditf(ar, actor, AUDIT_ACCOUNT_CHANGE, "ok",
+				(fields & ACCOUNT_SET_USER) ? a.user : NULL, err,
+				"account=%s changed=%s server=%s:%d tls=%s auth=%s keep-upstream=%s",
+				a.name, changed, a.host, a.port, a.tls, a.auth,
+				a.keep_upstream ? "yes" : "no")) < 0 ||
+	    (r = account_update(ar->cat->db, &a, err)) < 0)
+		goto out;
+	r = catalog_commit(ar->cat, err);
+out:
+	if (r < 0 || changed[0] == '\0')
+		catalog_rollback(ar->cat);
+	account_clear(&a);
+	return r;
+}
+
+int archive_account_records(struct archive *ar, struct stats_account **records_r, size_t *n_r,
+			    struct pv_error *err)
+{
+	return stats_accounts(ar->cat->db, records_r, n_r, err);
+}
+
+int archive_harvest_request(struct archive *ar, const char *actor, const char *account,
+			    struct pv_error *err)
+{
+	struct account a;
+	int r;
+	if (account != NULL) {
+		if ((r = account_load(ar->cat->db, account, &a, err)) < 0)
+			return r;
+		account_clear(&a);
+	}
+	return archive_auditf(ar, actor, AUDIT_HARVEST_REQUEST, "ok", NULL, err, "account=%s",
+			      account ? account : "*");
 }

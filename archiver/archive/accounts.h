@@ -10,6 +10,7 @@
 #include "archiver/lib/error.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/datadir.h"
+#include "archiver/store/stats_system.h"
 
 /* What a new account must satisfy beyond account_validate: certificate
  * checks can only be turned off where there is TLS. PV_EUSAGE. Front ends
@@ -27,6 +28,35 @@ int archive_account_check(const struct account *a, struct pv_error *err);
 int archive_account_add(struct archive *ar, const char *actor, struct account *a,
 			const char *secret, struct pv_error *err);
 
+/* The active account name (a_r->secret sealed: never show it; free
+ * with account_clear). PV_ENOTFOUND if none. Not audited. */
+int archive_account_get(struct archive *ar, const char *name, struct account *a_r,
+			struct pv_error *err);
+
+/* The fields archive_account_change may set (bits). */
+enum archive_account_field {
+	ACCOUNT_SET_HOST = 1u << 0,
+	ACCOUNT_SET_PORT = 1u << 1,
+	ACCOUNT_SET_TLS = 1u << 2,
+	ACCOUNT_SET_USER = 1u << 3,
+	ACCOUNT_SET_AUTH = 1u << 4,
+	ACCOUNT_SET_CA_FILE = 1u << 5,
+	ACCOUNT_SET_KEEP_UPSTREAM = 1u << 6,
+};
+
+/* Edits the active account name: the fields named in `fields` are taken
+ * from next (its other fields are ignored); secret (NULL: keep the stored
+ * one) replaces the password. Changing where or how safely the password
+ * travels (host, port, tls, ca_file, to a value other than the stored
+ * one) needs the password again: PV_EUSAGE without secret, so nobody can
+ * send a stored password to a server of their choosing. Checked like an
+ * added account, then "account-change" ("account=NAME changed=host,port,
+ * ...,password") and the update in one transaction. A request that
+ * changes nothing is PV_OK without an entry. PV_ENOTFOUND if none. */
+int archive_account_change(struct archive *ar, const char *actor, const char *name,
+			   const struct account *next, unsigned fields, const char *secret,
+			   struct pv_error *err);
+
 /* Retires the active account name ("account-remove"); its archived mail
  * stays. PV_ENOTFOUND if none. */
 int archive_account_remove(struct archive *ar, const char *actor, const char *name,
@@ -36,5 +66,17 @@ int archive_account_remove(struct archive *ar, const char *actor, const char *na
  * stops). a->secret is the sealed secret: never show it. */
 int archive_account_list(struct archive *ar, int (*fn)(void *ctx, const struct account *a),
 			 void *ctx, struct pv_error *err);
+
+/* The harvest record of every active account (stats_system.h), for the
+ * account list and the status page. Not audited: counts only. */
+int archive_account_records(struct archive *ar, struct stats_account **records_r, size_t *n_r,
+			    struct pv_error *err);
+
+/* "Harvest now": records that actor asked for a harvest of account
+ * (NULL: every account) as a "harvest-request" entry ("account=NAME" or
+ * "account=*"), before the front end starts it. PV_ENOTFOUND when account
+ * names no active account. */
+int archive_harvest_request(struct archive *ar, const char *actor, const char *account,
+			    struct pv_error *err);
 
 #endif

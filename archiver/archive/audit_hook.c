@@ -2,17 +2,36 @@
 
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "archiver/lib/hex.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 
+static atomic_uint_fast64_t audit_failures;
+
+uint64_t archive_audit_failures(void)
+{
+	return (uint64_t)atomic_load(&audit_failures);
+}
+
 int archive_audit(struct archive *ar, const char *actor, const char *type, const char *object,
 		  const char *outcome, const char *personal, struct pv_error *err)
 {
 	struct audit_event ev = {actor, type, object, outcome, personal};
 	int r = auditlog_append(ar->audit_log, ar->audit_key, &ev, NULL, err);
+	if (r < 0) {
+		atomic_fetch_add(&audit_failures, 1);
+		pv_error_prefix(err, "audit log");
+	}
+	return r;
+}
+
+int archive_audit_batch(struct archive *ar, const struct audit_event *evs, size_t n,
+			struct pv_error *err)
+{
+	int r = auditlog_append_batch(ar->audit_log, ar->audit_key, evs, n, NULL, err);
 	if (r < 0)
 		pv_error_prefix(err, "audit log");
 	return r;
@@ -26,8 +45,10 @@ int archive_auditf(struct archive *ar, const char *actor, const char *type, cons
 	va_start(ap, object_fmt);
 	int n = vsnprintf(object, sizeof(object), object_fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(object))
+	if (n < 0 || (size_t)n >= sizeof(object)) {
+		atomic_fetch_add(&audit_failures, 1);
 		return pv_fail(err, PV_ELIMIT, "audit log: object of %s event too long", type);
+	}
 	return archive_audit(ar, actor, type, object, outcome, personal, err);
 }
 

@@ -1,7 +1,7 @@
 #ifndef PV_AUDIT_HOOK_H
 #define PV_AUDIT_HOOK_H
 
-/* The one call commands make to record an action (DESIGN.md §1 invariant
+/* The one call commands make to record an action (ARCHITECTURE.md §1 invariant
  * 4): BEFORE the action's effect or result, fail closed.
  *
  *   if ((r = archive_audit(ar, ctx->actor, AUDIT_VIEW, "message=42", "ok",
@@ -28,19 +28,29 @@
 int archive_audit(struct archive *ar, const char *actor, const char *type, const char *object,
 		  const char *outcome, const char *personal, struct pv_error *err);
 
+/* How many audit appends failed in this process since it started (each
+ * one an action refused): popvault_audit_append_failures_total. */
+uint64_t archive_audit_failures(void);
+
 /* The same with a printf-style object. */
 int archive_auditf(struct archive *ar, const char *actor, const char *type, const char *outcome,
 		   const char *personal, struct pv_error *err, const char *object_fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 
-/* A search, audited before its results are shown (DESIGN.md §5): object
+/* n events appended as consecutive entries under one signed checkpoint
+ * (auditlog_append_batch), inside the caller's transaction when one is
+ * open: a disposal's intent and its one record per message. */
+int archive_audit_batch(struct archive *ar, const struct audit_event *evs, size_t n,
+			struct pv_error *err);
+
+/* A search, audited before its results are shown (ARCHITECTURE.md §5): object
  * "results=TOTAL shown=N ids-sha256=HEX" where HEX is the SHA-256 of the
  * shown ids, each in decimal followed by "\n", in result order; the query
  * text is personal data. */
 int archive_audit_search(struct archive *ar, const char *actor, const char *query,
 			 uint64_t total, const int64_t *ids, size_t n_ids, struct pv_error *err);
 
-/* The idle heartbeat of log t (DESIGN.md §4): an audit entry (whose
+/* The idle heartbeat of log t (ARCHITECTURE.md §4): an audit entry (whose
  * checkpoint carries the time) and, for the archive log, a fresh
  * time-stamped checkpoint of it too, committed together. Run every 15
  * minutes by the harvest daemon, or `popvault checkpoint --heartbeat`. */

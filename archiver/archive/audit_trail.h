@@ -1,7 +1,7 @@
 #ifndef PV_ARCHIVE_AUDIT_TRAIL_H
 #define PV_ARCHIVE_AUDIT_TRAIL_H
 
-/* Reading and exporting the audit trail (DESIGN.md §5): `popvault audit
+/* Reading and exporting the audit trail (ARCHITECTURE.md §5): `popvault audit
  * list|export` and the web API's /api/v1/audit call these. Listing is not
  * audited itself (it reads the log, not archived content). An export is,
  * fail closed: its "audit-export" entry is appended and signed before a

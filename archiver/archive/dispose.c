@@ -11,7 +11,9 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/log.h"
+#include "archiver/archive/attest.h"
 #include "archiver/archive/audit_hook.h"
+#include "archiver/archive/evidence.h"
 #include "archiver/archive/holds.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/store/leaf.h"
@@ -35,65 +37,205 @@ const char *dispose_state_name(enum dispose_state s)
 	return "blocked";
 }
 
-/* ---- the plan --------------------------------------------------------- */
+/* Whether the month named by a bucket label ("YYYY-MM" or "YYYY-MM+N")
+ * is over at now: no new mail can expire in it any more. */
+static bool month_over(const char *label, int64_t now)
+{
+	char ym[8];
+	if (strlen(label) < 7 || label[4] != '-')
+		return false; /* "never" */
+	memcpy(ym, label, 7);
+	ym[7] = '\0';
+	char *end;
+	long y = strtol(ym, &end, 10), mo;
+	if (end != ym + 4 || y < 1 || y > 99999)
+		return false;
+	mo = strtol(ym + 5, &end, 10);
+	if (*end != '\0' || mo < 1 || mo > 12)
+		return false;
+	struct tm tm = {.tm_year = (int)(y - 1900), .tm_mon = (int)mo, .tm_mday = 1}; /* next month */
+	return now >= (int64_t)timegm(&tm);
+}
 
-/* Parsed policy versions, for the action of the rule each message is under. */
-struct pcache {
-	int64_t *versions;
-	struct policy **p;
+/* ---- refusing what the signed data contradicts ------------------------ */
+
+struct refusal {
 	size_t n;
+	char first[400];
 };
 
-static void pcache_free(struct pcache *c)
+static void refuse_note(void *ctx, const char *msg)
 {
-	for (size_t i = 0; i < c->n; i++)
-		policy_free(&c->p[i]);
-	free(c->versions);
-	free(c->p);
+	struct refusal *rf = ctx;
+	if (rf->n++ == 0)
+		snprintf(rf->first, sizeof(rf->first), "%.390s", msg);
 }
+
+static int refused(const struct refusal *rf, struct pv_error *err)
+{
+	if (rf->n == 1)
+		return pv_fail(err, PV_EINTEGRITY, "refusing to dispose: %s (nothing was destroyed; "
+						   "run popvault verify)", rf->first);
+	return pv_fail(err, PV_EINTEGRITY, "refusing to dispose: %s (and %zu more problem%s; nothing "
+					   "was destroyed; run popvault verify)", rf->first, rf->n - 1,
+		       rf->n == 2 ? "" : "s");
+}
+
+/* Every archive leaf against its catalog row, and the log's root against
+ * its latest signed checkpoint. */
+struct rowscan {
+	struct archive *ar;
+	const struct attest_policies *ap;
+	struct refusal *rf;
+	int64_t message_leaves;
+	int64_t *tombstoned; /* message ids with a tombstone, in log order */
+	size_t n_tomb, cap_tomb;
+	int r;
+	struct pv_error e;
+};
+
+static int row_leaf(void *ctx, uint64_t index, const void *data, size_t len)
+{
+	struct rowscan *rs = ctx;
+	struct archive_leaf leaf;
+	struct stored_message m;
+	char msg[200];
+	struct pv_error e;
+	if (archive_leaf_parse(data, len, &leaf, &e) < 0) {
+		if (len < 22 || memcmp(data, "popvault/key-rotation/", 22) != 0) {
+			snprintf(msg, sizeof(msg), "archive leaf %llu: %.150s", (unsigned long long)index,
+				 e.msg);
+			refuse_note(rs->rf, msg);
+		}
+		return 0;
+	}
+	int r = message_load(rs->ar->cat->db, leaf.seq, &m, &rs->e);
+	if (r == PV_ENOTFOUND || r == PV_EINTEGRITY) {
+		snprintf(msg, sizeof(msg), "archive leaf %llu: message %lld: %.120s", (unsigned long long)index,
+			 (long long)leaf.seq, r == PV_ENOTFOUND ? "no catalog row" : rs->e.msg);
+		refuse_note(rs->rf, msg);
+		return 0;
+	}
+	if (r < 0) {
+		rs->r = r;
+		return 1;
+	}
+	if (leaf.kind == LEAF_MESSAGE) {
+		rs->message_leaves++;
+		if ((uint64_t)m.leaf_index != index) {
+			snprintf(msg, sizeof(msg), "message %lld: leaf_index: points at leaf %lld, its leaf "
+						   "is %llu", (long long)m.id, (long long)m.leaf_index,
+				 (unsigned long long)index);
+			refuse_note(rs->rf, msg);
+		} else {
+			(void)attest_row(rs->ar, rs->ap, &m, &leaf, refuse_note, rs->rf);
+		}
+	} else if (m.disposed_at == 0) {
+		snprintf(msg, sizeof(msg), "archive leaf %llu: tombstone for message %lld, which is not "
+					   "marked disposed", (unsigned long long)index, (long long)leaf.seq);
+		refuse_note(rs->rf, msg);
+	} else {
+		if (rs->n_tomb == rs->cap_tomb) {
+			size_t cap = rs->cap_tomb ? 2 * rs->cap_tomb : 64;
+			int64_t *v = realloc(rs->tombstoned, cap * sizeof(*v));
+			if (v == NULL) {
+				rs->r = pv_fail(&rs->e, PV_ERR, "out of memory");
+				return 1;
+			}
+			rs->tombstoned = v;
+			rs->cap_tomb = cap;
+		}
+		rs->tombstoned[rs->n_tomb++] = leaf.seq;
+	}
+	sodium_memzero(&m, sizeof(m));
+	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A row marked disposed without a tombstone would free its bucket key for
+ * shredding while its content is still there. */
+static int check_disposed_rows(struct archive *ar, struct rowscan *rs, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(ar->cat->db, "SELECT id FROM messages WHERE disposed_at IS NOT NULL",
+				&st, err);
+	if (r < 0)
+		return r;
+	if (rs->n_tomb > 0)
+		qsort(rs->tombstoned, rs->n_tomb, sizeof(int64_t), cmp_i64);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (rs->n_tomb == 0 ||
+		    bsearch(&id, rs->tombstoned, rs->n_tomb, sizeof(int64_t), cmp_i64) == NULL) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "message %lld: disposed_at: marked disposed, but the "
+						   "archive log has no tombstone for it", (long long)id);
+			refuse_note(rs->rf, msg);
+		}
+	}
+	sqlite3_finalize(st);
+	return PV_OK;
+}
+
+static int check_rows(struct archive *ar, const struct attest_policies *ap, struct refusal *rf,
+		      struct pv_error *err)
+{
+	struct rowscan rs = {.ar = ar, .ap = ap, .rf = rf};
+	int64_t rows = 0;
+	struct pv_error e;
+	int r = evidence_log_head(ar->archive_log, row_leaf, &rs, &e);
+	if (rs.r < 0) {
+		free(rs.tombstoned);
+		return pv_fail(err, rs.r, "%s", rs.e.msg);
+	}
+	if (r == PV_OK)
+		r = check_disposed_rows(ar, &rs, &e);
+	free(rs.tombstoned);
+	if (r == PV_EINTEGRITY) {
+		refuse_note(rf, e.msg);
+		return PV_OK;
+	}
+	if (r < 0)
+		return pv_fail(err, r, "%s", e.msg);
+	if ((r = catalog_query_int(ar->cat->db, "SELECT count(*) FROM messages", &rows, err)) < 0)
+		return r;
+	if (rows != rs.message_leaves) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "messages: the catalog has %lld rows, the archive log %lld "
+					   "message leaves", (long long)rows, (long long)rs.message_leaves);
+		refuse_note(rf, msg);
+	}
+	return PV_OK;
+}
+
+/* ---- the plan --------------------------------------------------------- */
 
 /* The rule's action, or PV_ENOTFOUND with why filled (then the message is
  * blocked: no rule, no disposal). */
-static int rule_action(sqlite3 *db, struct pcache *c, int64_t version, const char *rule,
-		       enum policy_action *a_r, char *why, size_t why_n, struct pv_error *err)
+static int rule_action(const struct attest_policies *ap, int64_t version, const char *rule,
+		       enum policy_action *a_r, char *why, size_t why_n)
 {
-	struct policy *p = NULL;
-	struct pv_error e;
+	const struct attest_policy *a = attest_policy(ap, version);
 	if (version == 0) { /* the built-in retention before any policy was stored */
 		if (strcmp(rule, POLICY_DEFAULT_CLASS) != 0)
 			goto unknown;
 		*a_r = POLICY_ACTION_DISPOSE;
 		return PV_OK;
 	}
-	for (size_t i = 0; i < c->n && p == NULL; i++)
-		if (c->versions[i] == version)
-			p = c->p[i];
-	if (p == NULL) {
-		int r = policy_version_load(db, version, &p, NULL, &e);
-		if (r < 0 && r != PV_ENOTFOUND && r != PV_EINTEGRITY)
-			return pv_fail(err, r, "%s", e.msg);
-		if (r < 0) {
-			snprintf(why, why_n, "policy version %lld unusable: %.200s", (long long)version, e.msg);
-			return PV_ENOTFOUND;
-		}
-		int64_t *v = realloc(c->versions, (c->n + 1) * sizeof(*v));
-		if (v)
-			c->versions = v;
-		struct policy **pp = realloc(c->p, (c->n + 1) * sizeof(*pp));
-		if (pp)
-			c->p = pp;
-		if (!v || !pp) {
-			policy_free(&p);
-			return pv_fail(err, PV_ERR, "out of memory");
-		}
-		c->versions[c->n] = version;
-		c->p[c->n++] = p;
+	if (a == NULL) {
+		snprintf(why, why_n, "policy version %lld unusable", (long long)version);
+		return PV_ENOTFOUND;
 	}
-	long i = policy_rule_find(p, rule);
+	long i = policy_rule_find(a->p, rule);
 	if (i < 0)
 		goto unknown;
 	struct policy_retention ret;
-	policy_rule_retention(p, (size_t)i, &ret);
+	policy_rule_retention(a->p, (size_t)i, &ret);
 	*a_r = ret.action;
 	return PV_OK;
 unknown:
@@ -133,9 +275,21 @@ static bool content_present(struct archive *ar, const struct stored_message *m, 
 	return true;
 }
 
-static int decide_item(struct archive *ar, struct dispose_plan *plan, struct pcache *pc,
-		       const struct hold_set *hs, sqlite3_stmt *indexed,
-		       const struct stored_message *m, struct dispose_item *it, struct pv_error *err)
+/* What the plan works with. */
+struct planner {
+	struct archive *ar;
+	struct dispose_plan *plan;
+	const struct attest_policies *ap;
+	const struct attest_policy *cur; /* the version in force; NULL: none stored */
+	struct refusal *rf;
+	sqlite3_stmt *indexed;
+	struct pv_buf raw;
+};
+
+/* The decision on the catalog's values (it only nominates: a DUE item is
+ * confirmed from the bytes next). */
+static void decide_item(struct planner *pl, const struct hold_set *hs,
+			const struct stored_message *m, struct dispose_item *it)
 {
 	const char *holds[8];
 	enum policy_action action = POLICY_ACTION_REVIEW;
@@ -147,99 +301,247 @@ static int decide_item(struct archive *ar, struct dispose_plan *plan, struct pca
 	snprintf(it->rule, sizeof(it->rule), "%s", m->class_name);
 	it->policy_version = m->policy_version;
 	it->expires_at = m->expires_at;
+	it->bucket_id = m->bucket_id;
 	it->state = DISPOSE_BLOCKED;
-	int r = rule_action(ar->cat->db, pc, m->policy_version, m->class_name, &action, it->why,
-			    sizeof(it->why), err);
-	if (r == PV_ENOTFOUND)
-		return PV_OK;
-	if (r < 0)
-		return r;
+	if (rule_action(pl->ap, m->policy_version, m->class_name, &action, it->why,
+			sizeof(it->why)) == PV_ENOTFOUND)
+		return;
 	size_t nh = hold_set_lookup(hs, m->id, holds, 8);
 	struct policy_disposal_input in = {.forever = false, .expires_at = m->expires_at,
 					   .action = action, .holds = holds,
 					   .n_holds = nh < 8 ? nh : 8};
-	enum policy_verdict v = policy_decide(&in, plan->now, &d);
-	snprintf(it->why, sizeof(it->why), "%s%s", d.text,
-		 nh > 8 ? " (and more matters)" : "");
+	enum policy_verdict v = policy_decide(&in, pl->plan->now, &d);
+	snprintf(it->why, sizeof(it->why), "%s%s", d.text, nh > 8 ? " (and more matters)" : "");
 	if (d.reason == POLICY_REASON_HELD) {
 		it->state = DISPOSE_HELD;
-		return PV_OK;
+		return;
 	}
 	if (d.reason == POLICY_REASON_REVIEW) {
 		it->state = DISPOSE_REVIEW;
-		return PV_OK;
+		return;
 	}
-	if (v != POLICY_VERDICT_DISPOSE) { /* cannot happen for an expired row; keep it */
-		it->state = DISPOSE_BLOCKED;
-		return PV_OK;
-	}
+	if (v != POLICY_VERDICT_DISPOSE) /* cannot happen for an expired row; keep it */
+		return;
 	pv_clock_format_rfc3339(m->expires_at, t);
-	if (plan->policy_version > 0 && m->policy_version != plan->policy_version) {
+	if (pl->plan->policy_version > 0 && m->policy_version != pl->plan->policy_version) {
 		snprintf(it->why, sizeof(it->why),
 			 "expired %s under policy version %lld, but could not be re-evaluated under "
 			 "version %lld (content unreadable)", t, (long long)m->policy_version,
-			 (long long)plan->policy_version);
+			 (long long)pl->plan->policy_version);
 		it->missing = true;
-		return PV_OK;
+		return;
 	}
-	sqlite3_reset(indexed);
-	sqlite3_bind_int64(indexed, 1, m->id);
-	if (sqlite3_step(indexed) != SQLITE_ROW) {
+	sqlite3_reset(pl->indexed);
+	sqlite3_bind_int64(pl->indexed, 1, m->id);
+	if (sqlite3_step(pl->indexed) != SQLITE_ROW) {
 		snprintf(it->why, sizeof(it->why), "expired %s, but not in the search index, so holds "
 						   "cannot be checked", t);
-		it->missing = !content_present(ar, m, it->why, sizeof(it->why));
+		it->missing = !content_present(pl->ar, m, it->why, sizeof(it->why));
+		return;
+	}
+	if (!content_present(pl->ar, m, it->why, sizeof(it->why))) {
+		it->missing = true;
+		return;
+	}
+	it->state = DISPOSE_DUE;
+}
+
+/* A DUE item confirmed from its own bytes: read and checked against its
+ * leaf, evaluated under the version in force with the signed facts; the
+ * catalog must agree (else the run is refused). Its index entry is
+ * rebuilt from the bytes, so the hold queries that run next see what the
+ * message really holds. Fills it->just. */
+static int confirm_due(struct planner *pl, const struct stored_message *m, struct dispose_item *it,
+		       struct pv_error *err)
+{
+	struct archive_leaf leaf;
+	struct retention ret;
+	struct index_doc doc;
+	struct pv_error e;
+	int mismatches = 0, r;
+
+	it->state = DISPOSE_BLOCKED;
+	if (pl->cur == NULL) {
+		snprintf(it->why, sizeof(it->why), "no committed policy version to dispose under");
 		return PV_OK;
 	}
-	if (!content_present(ar, m, it->why, sizeof(it->why))) {
+	if (attest_leaf(pl->ar, m, &leaf, &e) < 0) {
+		refuse_note(pl->rf, e.msg);
+		return PV_OK;
+	}
+	r = attest_read(pl->ar, m, &leaf, &pl->raw, refuse_note, pl->rf, &mismatches, &e);
+	if (r == PV_ENOTFOUND || r == PV_EINTEGRITY) {
+		snprintf(it->why, sizeof(it->why), "%.300s", e.msg);
 		it->missing = true;
 		return PV_OK;
 	}
+	if (r < 0)
+		return pv_fail(err, r, "%s", e.msg);
+	if (mismatches > 0)
+		return PV_OK;
+	struct justification *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	r = attest_classify(pl->cur->p, pl->cur->version, m->account, pl->raw.data, pl->raw.len,
+			    leaf.time, &ret, &j->tests, &doc, err);
+	if (r < 0 || attest_decision(m, &ret, refuse_note, pl->rf) > 0) {
+		index_doc_free(&doc);
+		free(j);
+		return r;
+	}
+	r = index_add_doc(pl->ar->cat->db, m->id, m->account, leaf.time, pl->raw.len, &doc, &e);
+	index_doc_free(&doc);
+	if (r < 0) {
+		snprintf(it->why, sizeof(it->why), "could not be indexed again from its content, so "
+						   "holds cannot be checked: %.200s", e.msg);
+		free(j);
+		return PV_OK;
+	}
+	j->message = m->id;
+	j->leaf = m->leaf_index;
+	j->policy = pl->cur->version;
+	memcpy(j->policy_sha256, pl->cur->sha256, sizeof(j->policy_sha256));
+	snprintf(j->rule, sizeof(j->rule), "%s", ret.class_name);
+	snprintf(j->account, sizeof(j->account), "%s", m->account);
+	j->received = leaf.time;
+	j->size = pl->raw.len;
+	j->expires = ret.expires_at;
+	it->just = j;
 	it->state = DISPOSE_DUE;
 	return PV_OK;
+}
+
+/* Buckets this plan would shred (nothing else undisposed in them, and
+ * their month, as the keyring recorded it, is over): before any is, every
+ * other live message's wrapped key must open under the bucket the catalog
+ * names, so no moved bucket_id can hide a live message in one. */
+static int check_bucket_binding(struct planner *pl, struct pv_error *err)
+{
+	struct dispose_plan *plan = pl->plan;
+	sqlite3 *db = pl->ar->cat->db;
+	sqlite3_stmt *st;
+	bool any = false;
+	int r = catalog_prepare(db, "SELECT count(*) FROM messages WHERE bucket_id = ?"
+				    " AND disposed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < plan->n && !any; i++) {
+		const struct dispose_item *it = &plan->v[i];
+		struct keyring_bucket_info bi;
+		int64_t due = 0;
+		if (it->state != DISPOSE_DUE)
+			continue;
+		for (size_t j = 0; j < plan->n; j++)
+			due += plan->v[j].state == DISPOSE_DUE && plan->v[j].bucket_id == it->bucket_id;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, it->bucket_id);
+		int64_t live = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+		any = live == due && keyring_bucket_info(pl->ar->kr, it->bucket_id, &bi, NULL) == PV_OK &&
+		      month_over(bi.label, plan->now);
+	}
+	sqlite3_finalize(st);
+	if (!any)
+		return PV_OK;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	if ((r = catalog_prepare(db, "SELECT id FROM messages WHERE disposed_at IS NULL ORDER BY id",
+				 &st, err)) < 0 ||
+	    (r = catalog_collect_ids(db, st, &ids, &n, err)) < 0)
+		return r;
+	for (size_t i = 0, k = 0; i < n && r == PV_OK; i++) {
+		struct stored_message m;
+		unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+		struct pv_error e;
+		while (k < plan->n && plan->v[k].id < ids[i])
+			k++;
+		if (k < plan->n && plan->v[k].id == ids[i] && plan->v[k].state == DISPOSE_DUE)
+			continue;
+		if ((r = message_load(db, ids[i], &m, err)) < 0)
+			break;
+		if (m.wrapped_len > 0 && m.blob[0] != '\0' &&
+		    keyring_unwrap(pl->ar->kr, m.bucket_id, m.blob, m.wrapped, m.wrapped_len, key, salt,
+				   &e) == PV_EINTEGRITY) {
+			char msg[200];
+			snprintf(msg, sizeof(msg), "message %lld: bucket_id: its wrapped key does not open "
+						   "under bucket %lld", (long long)m.id,
+				 (long long)m.bucket_id);
+			refuse_note(pl->rf, msg);
+		}
+		sodium_memzero(key, sizeof(key));
+		sodium_memzero(salt, sizeof(salt));
+		sodium_memzero(&m, sizeof(m));
+	}
+	free(ids);
+	return r;
+}
+
+/* The signed data, checked before anything is planned. */
+static int check_signed(struct archive *ar, struct evidence *ev, struct attest_policies *ap,
+			struct refusal *rf, struct pv_error *err)
+{
+	struct policy_version_info info;
+	struct pv_error e;
+	int r = evidence_load(ar->audit_log, ev, refuse_note, rf, &e);
+	if (r == PV_EINTEGRITY) {
+		refuse_note(rf, e.msg);
+		return refused(rf, err);
+	}
+	if (r < 0)
+		return pv_fail(err, r, "%s", e.msg);
+	if ((r = attest_policies_load(ar->cat->db, ev, ap, refuse_note, rf, err)) < 0 ||
+	    (r = attest_holds(ar, ev, refuse_note, rf, err)) < 0 ||
+	    (r = check_rows(ar, ap, rf, err)) < 0)
+		return r;
+	r = policy_store_current(ar->cat->db, &info, err);
+	if (r < 0 && r != PV_ENOTFOUND)
+		return r;
+	if ((r == PV_ENOTFOUND ? 0 : info.version) != ap->current) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "policy_versions: the catalog's current version is %lld, the "
+					   "audit log's %lld", r == PV_ENOTFOUND ? 0LL : (long long)info.version,
+			 (long long)ap->current);
+		refuse_note(rf, msg);
+	}
+	return rf->n > 0 ? refused(rf, err) : PV_OK;
 }
 
 int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, struct pv_error *err)
 {
 	sqlite3 *db = ar->cat->db;
-	struct policy_version_info info;
-	struct hold_set hs;
-	struct pcache pc = {0};
-	sqlite3_stmt *st, *indexed = NULL;
+	struct evidence ev = {0};
+	struct attest_policies ap = {0};
+	struct refusal rf = {0};
+	struct hold_set hs = {0};
+	struct planner pl = {.ar = ar, .plan = plan, .ap = &ap, .rf = &rf};
+	sqlite3_stmt *st;
 	int64_t *ids = NULL;
 	size_t n = 0;
 	int r;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->now = now;
-	if ((r = index_ensure_schema(db, err)) < 0)
-		return r;
-	r = policy_store_current(db, &info, err);
-	if (r == PV_OK) {
+	pv_buf_init(&pl.raw, 0);
+	if ((r = index_ensure_schema(db, err)) < 0 || (r = check_signed(ar, &ev, &ap, &rf, err)) < 0)
+		goto out;
+	plan->policy_version = ap.current;
+	if ((pl.cur = attest_policy(&ap, ap.current)) != NULL) {
 		/* Mail archived while a new version was being set was decided
 		 * under the old one: decide it again before anything expires. */
-		struct policy *p;
 		struct retention_reapply_stats rs;
-		plan->policy_version = info.version;
-		if ((r = policy_version_load(db, info.version, &p, NULL, err)) < 0)
-			return r;
-		r = retention_reapply(ar, p, info.version, true, NULL, &rs, err);
-		policy_free(&p);
-		if (r < 0)
-			return r;
+		memcpy(plan->policy_sha256, pl.cur->sha256, sizeof(plan->policy_sha256));
+		if ((r = retention_reapply(ar, pl.cur->p, pl.cur->version, true, NULL, &rs, err)) < 0)
+			goto out;
 		plan->reevaluated = rs.evaluated;
-	} else if (r != PV_ENOTFOUND) {
-		return r;
 	}
 	if ((r = holds_resolve(ar, now, &hs, err)) < 0)
-		return r;
-	memcpy(plan->holds_digest, hs.digest, sizeof(plan->holds_digest));
+		goto out;
 	if ((r = catalog_prepare(db, "SELECT id FROM messages WHERE disposed_at IS NULL"
 				     " AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY id",
 				 &st, err)) < 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, now);
 	if ((r = catalog_collect_ids(db, st, &ids, &n, err)) < 0 ||
-	    (r = catalog_prepare(db, "SELECT 1 FROM idx_doc WHERE id = ?", &indexed, err)) < 0)
+	    (r = catalog_prepare(db, "SELECT 1 FROM idx_doc WHERE id = ?", &pl.indexed, err)) < 0)
 		goto out;
 	if (n > 0 && (plan->v = calloc(n, sizeof(*plan->v))) == NULL) {
 		r = pv_fail(err, PV_ERR, "out of memory");
@@ -247,13 +549,43 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 	}
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct stored_message m;
+		struct dispose_item *it = &plan->v[plan->n++];
 		if ((r = message_load(db, ids[i], &m, err)) < 0)
 			break;
-		r = decide_item(ar, plan, &pc, &hs, indexed, &m, &plan->v[plan->n], err);
+		decide_item(&pl, &hs, &m, it);
+		if (it->state == DISPOSE_DUE) {
+			pv_buf_free_secret(&pl.raw);
+			pv_buf_init(&pl.raw, attest_read_max(ar, &m));
+			r = confirm_due(&pl, &m, it, err);
+		}
 		sodium_memzero(&m, sizeof(m));
-		if (r < 0)
-			break;
-		struct dispose_item *it = &plan->v[plan->n++];
+	}
+	if (r == PV_OK && rf.n > 0)
+		r = refused(&rf, err);
+	if (r < 0)
+		goto out;
+	/* Holds again, over the index entries rebuilt from the bytes. */
+	hold_set_free(&hs);
+	if ((r = holds_resolve(ar, now, &hs, err)) < 0)
+		goto out;
+	memcpy(plan->holds_digest, hs.digest, sizeof(plan->holds_digest));
+	plan->holds_in_force = hs.n_holds;
+	for (size_t i = 0; i < plan->n; i++) {
+		struct dispose_item *it = &plan->v[i];
+		const char *holds[1];
+		size_t nh = hold_set_lookup(&hs, it->id, holds, 1);
+		if (it->state == DISPOSE_DUE && nh > 0) {
+			snprintf(it->why, sizeof(it->why), "held by matter %.120s%s", holds[0],
+				 nh > 1 ? " and more" : "");
+			it->state = DISPOSE_HELD;
+			free(it->just);
+			it->just = NULL;
+		}
+	}
+	if ((r = check_bucket_binding(&pl, err)) == PV_OK && rf.n > 0)
+		r = refused(&rf, err);
+	for (size_t i = 0; i < plan->n && r == PV_OK; i++) {
+		struct dispose_item *it = &plan->v[i];
 		plan->due += it->state == DISPOSE_DUE;
 		plan->held += it->state == DISPOSE_HELD;
 		plan->review += it->state == DISPOSE_REVIEW;
@@ -261,9 +593,11 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 		plan->missing += it->missing;
 	}
 out:
-	sqlite3_finalize(indexed);
+	sqlite3_finalize(pl.indexed);
+	pv_buf_free_secret(&pl.raw);
 	free(ids);
-	pcache_free(&pc);
+	attest_policies_free(&ap);
+	evidence_free(&ev);
 	hold_set_free(&hs);
 	if (r < 0)
 		dispose_plan_free(plan);
@@ -272,6 +606,8 @@ out:
 
 void dispose_plan_free(struct dispose_plan *plan)
 {
+	for (size_t i = 0; i < plan->n; i++)
+		free(plan->v[i].just);
 	free(plan->v);
 	plan->v = NULL;
 	plan->n = 0;
@@ -292,26 +628,6 @@ static int exec_id(sqlite3 *db, const char *sql, int64_t a, int64_t b, struct pv
 		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return r;
-}
-
-/* Whether the month named by a bucket label ("YYYY-MM" or "YYYY-MM+N")
- * is over at now: no new mail can expire in it any more. */
-static bool month_over(const char *label, int64_t now)
-{
-	char ym[8];
-	if (strlen(label) < 7 || label[4] != '-')
-		return false; /* "never" */
-	memcpy(ym, label, 7);
-	ym[7] = '\0';
-	char *end;
-	long y = strtol(ym, &end, 10), mo;
-	if (end != ym + 4 || y < 1 || y > 99999)
-		return false;
-	mo = strtol(ym + 5, &end, 10);
-	if (*end != '\0' || mo < 1 || mo > 12)
-		return false;
-	struct tm tm = {.tm_year = (int)(y - 1900), .tm_mon = (int)mo, .tm_mday = 1}; /* next month */
-	return now >= (int64_t)timegm(&tm);
 }
 
 /* Destroys the keys of buckets that hold nothing that outlives this
@@ -336,7 +652,10 @@ static int destroy_buckets(struct archive *ar, int64_t disposal_id, int64_t now,
 		goto out;
 	sqlite3_bind_int64(st, 1, disposal_id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (!month_over((const char *)sqlite3_column_text(st, 1), now))
+		/* The month as the keyring made the key for it, not the catalog's copy. */
+		struct keyring_bucket_info bi;
+		if (keyring_bucket_info(ar->kr, sqlite3_column_int64(st, 0), &bi, NULL) < 0 ||
+		    !month_over(bi.label, now))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
@@ -441,9 +760,7 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct archive_leaf l = {.kind = LEAF_TOMBSTONE, .seq = v[i].id, .time = now,
 					 .policy = v[i].policy_version};
-		char t[PV_RFC3339_LEN];
-		pv_clock_format_rfc3339(v[i].expires_at, t);
-		snprintf(l.reason, sizeof(l.reason), "expired %s under rule %s", t, v[i].rule);
+		justify_tombstone_reason(v[i].expires_at, v[i].rule, l.reason, sizeof(l.reason));
 		pv_buf_init(&leaves[i], LEAF_MAX);
 		if ((r = archive_leaf_format(&l, &leaves[i], err)) < 0)
 			break;
@@ -564,6 +881,53 @@ out:
 	return r;
 }
 
+/* Only a disposal whose intent and per-message records the audit log holds
+ * is finished: a row added to the catalog by hand destroys nothing. */
+static int check_resumable(struct archive *ar, const int64_t *ids, size_t n, struct pv_error *err)
+{
+	struct evidence ev;
+	struct refusal rf = {0};
+	sqlite3_stmt *st;
+	char msg[200];
+	struct pv_error e;
+	int r = evidence_load(ar->audit_log, &ev, NULL, NULL, &e);
+	if (r == PV_EINTEGRITY) {
+		refuse_note(&rf, e.msg);
+		return refused(&rf, err);
+	}
+	if (r < 0)
+		return pv_fail(err, r, "%s", e.msg);
+	if ((r = catalog_prepare(ar->cat->db, "SELECT message_id FROM disposal_items"
+						       " WHERE disposal_id = ?", &st, err)) < 0) {
+		evidence_free(&ev);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct ev_disposal *d = evidence_disposal(&ev, ids[i]);
+		if (d == NULL || d->done) {
+			snprintf(msg, sizeof(msg), "disposal %lld: state: the catalog has it unfinished, the "
+						   "audit log %s", (long long)ids[i],
+				 d == NULL ? "has no intent for it" : "records it done");
+			refuse_note(&rf, msg);
+			continue;
+		}
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, ids[i]);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			int64_t mid = sqlite3_column_int64(st, 0);
+			const struct ev_item *it = evidence_item(&ev, mid);
+			if (it == NULL || it->disposal_id != ids[i]) {
+				snprintf(msg, sizeof(msg), "disposal %lld: message %lld has no justification "
+							   "in the audit log", (long long)ids[i], (long long)mid);
+				refuse_note(&rf, msg);
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	evidence_free(&ev);
+	return rf.n > 0 ? refused(&rf, err) : PV_OK;
+}
+
 int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *resumed_r,
 		   struct pv_error *err)
 {
@@ -572,17 +936,70 @@ int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *
 	size_t n = 0;
 	int r = catalog_prepare(ar->cat->db, "SELECT id FROM disposals WHERE state = 'intent'"
 					     " ORDER BY id", &st, err);
+	*resumed_r = 0;
 	if (r < 0 || (r = catalog_collect_ids(ar->cat->db, st, &ids, &n, err)) < 0)
 		return r;
+	if (n > 0)
+		r = check_resumable(ar, ids, n, err);
 	for (size_t i = 0; i < n && r == PV_OK; i++)
 		r = finish(ar, ids[i], now, actor, &d, &b, err);
 	free(ids);
-	*resumed_r = (int64_t)n;
+	if (r == PV_OK)
+		*resumed_r = (int64_t)n;
 	return r;
 }
 
-int dispose_execute(struct archive *ar, const struct dispose_plan *plan, const char *actor,
-		    struct dispose_result *res, struct pv_error *err)
+/* The intent's audit entries: the summary, then one justification per
+ * message, PV_DISPOSE_AUDIT_BATCH to a signed checkpoint. */
+static int audit_intent(struct archive *ar, const struct dispose_plan *plan, int64_t id,
+			const char *actor, struct pv_error *err)
+{
+	struct audit_event *evs = calloc(PV_DISPOSE_AUDIT_BATCH, sizeof(*evs));
+	char (*objs)[AUDIT_OBJECT_MAX + 1] = calloc(PV_DISPOSE_AUDIT_BATCH, sizeof(*objs));
+	int64_t *ids = calloc(plan->due, sizeof(*ids));
+	size_t k = 0, nb = 0;
+	char digest[65];
+	int r = PV_OK;
+
+	if (evs == NULL || objs == NULL || ids == NULL) {
+		r = pv_fail(err, PV_ERR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].state == DISPOSE_DUE)
+			ids[k++] = plan->v[i].id;
+	holds_ids_digest(ids, k, digest);
+	snprintf(objs[0], sizeof(objs[0]),
+		 "disposal=%lld policy=%lld policy-sha256=%s messages=%zu first=%lld last=%lld"
+		 " ids-sha256=%s holds=%zu holds-sha256=%s", (long long)id,
+		 (long long)plan->policy_version, plan->policy_sha256, k, (long long)ids[0],
+		 (long long)ids[k - 1], digest, plan->holds_in_force, plan->holds_digest);
+	evs[nb++] = (struct audit_event){actor, AUDIT_DISPOSE_INTENT, objs[0], "ok", NULL};
+	for (size_t i = 0; i < plan->n && r == PV_OK; i++) {
+		const struct dispose_item *it = &plan->v[i];
+		if (it->state != DISPOSE_DUE)
+			continue;
+		struct justification j = *it->just;
+		j.disposal = id;
+		if ((r = justify_format(&j, objs[nb], sizeof(objs[nb]), err)) < 0)
+			break;
+		evs[nb] = (struct audit_event){actor, AUDIT_DISPOSE_ITEM, objs[nb], "ok", NULL};
+		if (++nb == PV_DISPOSE_AUDIT_BATCH) {
+			r = archive_audit_batch(ar, evs, nb, err);
+			nb = 0;
+		}
+	}
+	if (r == PV_OK && nb > 0)
+		r = archive_audit_batch(ar, evs, nb, err);
+out:
+	free(evs);
+	free(objs);
+	free(ids);
+	return r;
+}
+
+int dispose_commit_intent(struct archive *ar, const struct dispose_plan *plan, const char *actor,
+			  int64_t *id_r, struct pv_error *err)
 {
 	sqlite3 *db = ar->cat->db;
 	sqlite3_stmt *st;
@@ -590,7 +1007,7 @@ int dispose_execute(struct archive *ar, const struct dispose_plan *plan, const c
 	int64_t id = 0;
 	int r;
 
-	memset(res, 0, sizeof(*res));
+	*id_r = 0;
 	if (plan->due == 0)
 		return catalog_commit(ar->cat, err); /* hold matches and re-evaluations */
 	/* Intent, in the plan's transaction: nothing can change in between. */
@@ -616,47 +1033,41 @@ int dispose_execute(struct archive *ar, const struct dispose_plan *plan, const c
 		const struct dispose_item *it = &plan->v[i];
 		if (it->state != DISPOSE_DUE)
 			continue;
+		/* What the bytes gave, which the catalog was checked to agree with. */
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, it->id);
-		sqlite3_bind_int64(st, 3, it->policy_version);
-		sqlite3_bind_text(st, 4, it->rule, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, it->expires_at);
+		sqlite3_bind_int64(st, 3, it->just->policy);
+		sqlite3_bind_text(st, 4, it->just->rule, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, it->just->expires);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(st);
-	if (r < 0)
-		goto fail;
 	/* Audited before anything is destroyed, in the intent's transaction. */
-	int64_t *ids = malloc(plan->due * sizeof(*ids));
-	size_t k = 0;
-	char digest[65];
-	if (ids == NULL) {
-		r = pv_fail(err, PV_ERR, "out of memory");
-		goto fail;
-	}
-	for (size_t i = 0; i < plan->n; i++)
-		if (plan->v[i].state == DISPOSE_DUE)
-			ids[k++] = plan->v[i].id;
-	holds_ids_digest(ids, k, digest);
-	r = archive_auditf(ar, actor, AUDIT_DISPOSE_INTENT, "ok", NULL, err,
-			   "disposal=%lld policy=%lld messages=%zu first=%lld last=%lld ids-sha256=%s"
-			   " holds-sha256=%s", (long long)id, (long long)plan->policy_version, k,
-			   (long long)ids[0], (long long)ids[k - 1], digest, plan->holds_digest);
-	free(ids);
-	if (r < 0 ||
+	if (r < 0 || (r = audit_intent(ar, plan, id, actor, err)) < 0 ||
 	    (r = checkpoint_sign(ar->archive_log, archive_signer(ar, ar->archive_log), CHECKPOINT_TIME,
 				 NULL, &cp_seq, err)) < 0 ||
 	    (r = exec_id(db, "UPDATE disposals SET intent_checkpoint = ? WHERE id = ?",
 			 (int64_t)cp_seq, id, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		goto fail;
-	res->disposal_id = id;
-	return finish(ar, id, plan->now, actor, &res->disposed, &res->buckets_destroyed, err);
+	*id_r = id;
+	return PV_OK;
 fail:
 	catalog_rollback(ar->cat);
 	return r;
+}
+
+int dispose_execute(struct archive *ar, const struct dispose_plan *plan, const char *actor,
+		    struct dispose_result *res, struct pv_error *err)
+{
+	memset(res, 0, sizeof(*res));
+	int r = dispose_commit_intent(ar, plan, actor, &res->disposal_id, err);
+	if (r < 0 || res->disposal_id == 0)
+		return r;
+	return finish(ar, res->disposal_id, plan->now, actor, &res->disposed, &res->buckets_destroyed,
+		      err);
 }
 
 int dispose_pending(sqlite3 *db, int64_t id, bool *pending_r, struct pv_error *err)

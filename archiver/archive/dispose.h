@@ -1,15 +1,26 @@
 #ifndef PV_DISPOSE_H
 #define PV_DISPOSE_H
 
-/* Disposal by policy (DESIGN.md §1.5, §6; reference/integrity.md §3(d)).
+/* Disposal by policy (ARCHITECTURE.md §1.5, §6; ARCHITECTURE.md §6).
  *
- * A message is disposed of only when the expiry stored for it (set by the
- * policy version recorded with it) has passed, its rule says "then
- * dispose", no active hold covers it (holds re-resolved now: recorded
- * members plus what each query matches now), the search index holds it
- * (else a hold query could miss it), and its content is present (content
- * missing without a disposal record is unauthorised loss: reported, never
- * covered up by a disposal).
+ * Nothing the catalog says is taken on trust (attest.h): before it plans,
+ * disposal checks both logs against their latest signed checkpoints, the
+ * stored policy versions and holds against what the audit log recorded,
+ * and every catalog row against its archive leaf, its policy version and
+ * its key bucket; any disagreement refuses the whole run (PV_EINTEGRITY,
+ * nothing destroyed). The catalog's expiry only nominates candidates.
+ *
+ * A message is disposed of only when, re-read from its own bytes
+ * (authenticated and checked against the commitment in its leaf) and
+ * re-evaluated under the policy version in force with the signed facts
+ * (account, the bytes' length, the leaf's received time), its rule says
+ * "then dispose" and it has expired — and the catalog's class, expiry and
+ * version agree (else the run is refused) — no active hold covers it
+ * (holds re-resolved now: recorded members plus what each query matches
+ * now, after the candidate's index entry was rebuilt from its bytes), the
+ * search index holds it (else a hold query could miss it), and its content
+ * is present (content missing without a disposal record is unauthorised
+ * loss: reported, never covered up by a disposal).
  *
  * The run: intent (disposals + disposal_items rows, in the same
  * transaction as the plan, so no hold can slip in between) -> signed
@@ -25,18 +36,28 @@
  * file removed; the bucket key goes when its last message does. Held and
  * review messages keep their bucket alive.
  *
- * Audit entries (DESIGN.md §5): dispose-intent in the intent's
+ * Before a bucket key is destroyed, every other live message's wrapped key
+ * must open under the bucket the catalog names for it (a moved bucket_id
+ * cannot make a live message share a shredded key).
+ *
+ * Audit entries (ARCHITECTURE.md §5): dispose-intent in the intent's
  * transaction, before anything is destroyed ("disposal=ID policy=V
- * messages=N first= last= ids-sha256= holds-sha256="); dispose-done in the
- * done transaction ("disposal=ID messages=N tombstones=A-B
+ * policy-sha256=HEX messages=N first= last= ids-sha256= holds=H
+ * holds-sha256="), followed by one disposal-item per message, its
+ * justification (justify.h: policy version and hash, rule, the signed
+ * facts, the content tests, the expiry); dispose-done in the done
+ * transaction ("disposal=ID messages=N tombstones=A-B
  * buckets-destroyed=K"). A failed append stops the run at that point.
  *
  * A run interrupted after its intent is finished by the next run
- * (dispose_resume) before anything else: every step is idempotent. */
+ * (dispose_resume) before anything else: every step is idempotent, and
+ * only a disposal whose intent and items the audit log holds is
+ * finished. */
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archiver/archive/justify.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
 #include "archiver/store/blob.h"
@@ -57,12 +78,16 @@ struct dispose_item {
 	enum dispose_state state;
 	bool missing;            /* BLOCKED because content is gone (unauthorised loss) */
 	char why[320];           /* "expired T", "held by matter X", ... */
+	int64_t bucket_id;
+	struct justification *just; /* DUE: re-derived from the bytes (owned by the plan) */
 };
 
 struct dispose_plan {
 	int64_t now;
 	int64_t policy_version;  /* in force (0: none stored) */
+	char policy_sha256[65];  /* its hash, as its policy-set entry recorded it */
 	char holds_digest[65];
+	size_t holds_in_force;
 	struct dispose_item *v;  /* every expired message not yet disposed, by id */
 	size_t n;
 	size_t due, held, review, blocked, missing;
@@ -71,10 +96,13 @@ struct dispose_plan {
 
 /* Builds the plan for `now` (the system clock: pv_clock_now()). Must run
  * inside the caller's open transaction (catalog_begin): it records new
- * hold matches and re-evaluates messages decided under an older policy
- * version. A dry run then rolls back; a real run passes the plan to
+ * hold matches, rebuilds the index entries of due messages from their
+ * bytes and re-evaluates messages decided under an older policy version.
+ * A dry run then rolls back; a real run passes the plan to
  * dispose_execute, which commits. Call indexer_catch_up() before the
- * transaction so the index holds every message. */
+ * transaction so the index holds every message. PV_EINTEGRITY ("refusing
+ * to dispose: ...", naming the first problem) when the catalog disagrees
+ * with the signed data; the caller rolls back. */
 int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan_r,
 		 struct pv_error *err) PV_WARN_UNUSED;
 void dispose_plan_free(struct dispose_plan *plan);
@@ -92,6 +120,12 @@ struct dispose_result {
  * commits, the transaction is rolled back and nothing happened. */
 int dispose_execute(struct archive *ar, const struct dispose_plan *plan, const char *actor,
 		    struct dispose_result *res_r, struct pv_error *err);
+/* The first half of dispose_execute: the intent (catalog rows, audit
+ * entries, signed checkpoint) committed, nothing destroyed yet; *id_r
+ * gets the disposal id (0 when nothing was due). dispose_resume finishes
+ * it (tests use this to stand for a crash after the intent). */
+int dispose_commit_intent(struct archive *ar, const struct dispose_plan *plan, const char *actor,
+			  int64_t *id_r, struct pv_error *err);
 
 /* Finishes disposals whose intent committed but which did not finish
  * (crash). Outside any transaction. */

@@ -343,15 +343,6 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv
 				     " JOIN holds h ON h.id = m.hold_id WHERE h.released_at IS NULL"
 				     " ORDER BY m.message_id, m.hold_id", &st, err)) < 0)
 		goto out;
-	crypto_hash_sha256_state hs;
-	char line[320];
-	crypto_hash_sha256_init(&hs);
-	crypto_hash_sha256_update(&hs, (const unsigned char *)"popvault/holds/v1\n", 18);
-	for (size_t i = 0; i < s->n_holds; i++) {
-		int k = snprintf(line, sizeof(line), "hold %lld %s\n", (long long)s->hold_ids[i],
-				 s->names[i]);
-		crypto_hash_sha256_update(&hs, (const unsigned char *)line, (size_t)k);
-	}
 	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
 		if (s->n_pairs == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -371,13 +362,10 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv
 			break;
 		}
 		s->pairs[s->n_pairs++] = (struct hold_pair){mid, h};
-		int k = snprintf(line, sizeof(line), "%lld %lld\n", (long long)hid, (long long)mid);
-		crypto_hash_sha256_update(&hs, (const unsigned char *)line, (size_t)k);
 	}
 	sqlite3_finalize(st);
-	unsigned char d[32];
-	crypto_hash_sha256_final(&hs, d);
-	pv_hex(d, sizeof(d), s->digest);
+	if (r == PV_OK)
+		r = holds_digest_at(db, s->hold_ids, s->n_holds, now, s->digest, err);
 out:
 	for (size_t i = 0; queries != NULL && i < s->n_holds; i++)
 		free(queries[i]);
@@ -385,6 +373,53 @@ out:
 	if (r < 0)
 		hold_set_free(s);
 	return r;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int holds_digest_at(sqlite3 *db, const int64_t *hold_ids, size_t n, int64_t as_of, char out[65],
+		    struct pv_error *err)
+{
+	crypto_hash_sha256_state hs;
+	sqlite3_stmt *name, *st;
+	unsigned char d[32];
+	char line[320];
+	int r;
+
+	if ((r = catalog_prepare(db, "SELECT name FROM holds WHERE id = ?", &name, err)) < 0)
+		return r;
+	crypto_hash_sha256_init(&hs);
+	crypto_hash_sha256_update(&hs, (const unsigned char *)"popvault/holds/v1\n", 18);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_reset(name);
+		sqlite3_bind_int64(name, 1, hold_ids[i]);
+		const unsigned char *t = sqlite3_step(name) == SQLITE_ROW ? sqlite3_column_text(name, 0)
+									  : NULL;
+		int k = snprintf(line, sizeof(line), "hold %lld %s\n", (long long)hold_ids[i],
+				 t ? (const char *)t : "");
+		crypto_hash_sha256_update(&hs, (const unsigned char *)line,
+					  (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1);
+	}
+	sqlite3_finalize(name);
+	if ((r = catalog_prepare(db, "SELECT message_id, hold_id FROM hold_members WHERE added_at <= ?"
+				     " ORDER BY message_id, hold_id", &st, err)) < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, as_of);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t mid = sqlite3_column_int64(st, 0), hid = sqlite3_column_int64(st, 1);
+		if (n == 0 || bsearch(&hid, hold_ids, n, sizeof(*hold_ids), cmp_id) == NULL)
+			continue;
+		int k = snprintf(line, sizeof(line), "%lld %lld\n", (long long)hid, (long long)mid);
+		crypto_hash_sha256_update(&hs, (const unsigned char *)line, (size_t)k);
+	}
+	sqlite3_finalize(st);
+	crypto_hash_sha256_final(&hs, d);
+	pv_hex(d, sizeof(d), out);
+	return PV_OK;
 }
 
 size_t hold_set_lookup(const struct hold_set *s, int64_t id, const char **names, size_t max)

@@ -1,7 +1,7 @@
 #ifndef PV_HOLDS_H
 #define PV_HOLDS_H
 
-/* Legal holds (DESIGN.md §6): a matter name and a search query. A hold
+/* Legal holds (ARCHITECTURE.md §6): a matter name and a search query. A hold
  * covers every message matching the query when it is placed (recorded in
  * hold_members) and every later one that matches: disposal re-runs each
  * active hold's query and records what it finds before it decides, so a
@@ -91,6 +91,11 @@ struct hold_set {
 };
 
 int holds_resolve(struct archive *ar, int64_t now, struct hold_set *set_r, struct pv_error *err);
+/* The digest of the hold state made of holds hold_ids (ascending) and
+ * their members recorded at or before as_of: what holds_resolve wrote
+ * into a disposal's intent, recomputed (verify). */
+int holds_digest_at(sqlite3 *db, const int64_t *hold_ids, size_t n, int64_t as_of, char out[65],
+		    struct pv_error *err);
 /* Names of the holds covering message id: up to max of them into names
  * (borrowed from set); returns how many cover it. */
 size_t hold_set_lookup(const struct hold_set *set, int64_t id, const char **names, size_t max);

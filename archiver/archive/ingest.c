@@ -136,12 +136,13 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 	if ((r = tlog_size(ar->archive_log, &size, err)) < 0)
 		goto rollback;
 	for (size_t i = 0; i < n; i++) {
-		struct archive_leaf leaf = {.kind = LEAF_MESSAGE, .time = items[i].received_at};
+		struct archive_leaf leaf = {.kind = LEAF_MESSAGE, .time = items[i].received_at,
+					    .size = items[i].blob.size};
 		if ((r = insert_message(ar, a, &items[i], &p[i], size + i, &items[i].message_id, err)) < 0 ||
 		    (r = ledger_insert(ar->cat->db, a->id, items[i].uidl, items[i].blob.sha256,
 				       items[i].message_id, items[i].received_at, err)) < 0)
 			goto rollback;
-		/* Searchable as soon as it is committed (DESIGN.md §7). The index
+		/* Searchable as soon as it is committed (ARCHITECTURE.md §7). The index
 		 * is derived: if this fails (its savepoint is rolled back), the
 		 * archive commit goes on and the catch-up indexes it later. */
 		struct pv_error ierr;
@@ -169,7 +170,7 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 	}
 	if ((r = archive_sign_checkpoint(ar, ar->archive_log, err)) < 0)
 		goto rollback;
-	/* The harvest entry commits with the batch (DESIGN.md §3 step 3). */
+	/* The harvest entry commits with the batch (ARCHITECTURE.md §3 (group commit)). */
 	if (n > 0 && (r = archive_auditf(ar, "system", AUDIT_HARVEST_BATCH, "ok", NULL, err,
 				"account=%s messages=%lld-%lld count=%zu archive-size=%llu", a->name,
 				(long long)items[0].message_id, (long long)items[n - 1].message_id, n,

@@ -1,7 +1,7 @@
 #ifndef PV_INGEST_H
 #define PV_INGEST_H
 
-/* Group commit (DESIGN.md §3 step 3): makes a batch of received messages
+/* Group commit (ARCHITECTURE.md §3 (group commit)): makes a batch of received messages
  * durable in one step — blob files synced, bucket keys created, then ONE
  * SQLite transaction holding the catalog rows, the safe-delete ledger rows,
  * the archive-log leaves and a checkpoint signed over them. Only after this

@@ -79,6 +79,16 @@ int retention_builtin(int64_t received_at, struct retention *ret, struct pv_erro
 	return policy_expiry(received_at, &pr, &ret->expires_at, err);
 }
 
+void retention_from_result(const struct policy_result *res, int64_t version, struct retention *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->class_name, sizeof(ret->class_name), "%s", res->rule);
+	ret->forever = res->forever;
+	ret->expires_at = res->forever ? POLICY_NEVER : res->expires_at;
+	ret->action = res->action;
+	ret->policy_version = version;
+}
+
 int retention_evaluate(const struct policy *p, int64_t version, const struct policy_message *m,
 		       struct retention *ret, struct policy_result *res_r, struct pv_error *err)
 {
@@ -86,12 +96,7 @@ int retention_evaluate(const struct policy *p, int64_t version, const struct pol
 	int r = policy_evaluate(p, m, &res, err);
 	if (r < 0)
 		return r;
-	memset(ret, 0, sizeof(*ret));
-	snprintf(ret->class_name, sizeof(ret->class_name), "%s", res.rule);
-	ret->forever = res.forever;
-	ret->expires_at = res.forever ? POLICY_NEVER : res.expires_at;
-	ret->action = res.action;
-	ret->policy_version = version;
+	retention_from_result(&res, version, ret);
 	if (res_r != NULL)
 		*res_r = res;
 	return PV_OK;
@@ -199,11 +204,26 @@ int retention_bucket(struct archive *ar, const struct retention *ret, int64_t *b
 
 /* ---- a new policy version over the archive ---------------------------- */
 
-int retention_read_message(struct archive *ar, const struct stored_message *m, struct pv_buf *out,
-			   struct pv_error *err)
+struct prefix_count {
+	struct pv_buf *prefix;
+	uint64_t total;
+};
+
+static int sink_prefix_count(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
 {
+	struct prefix_count *pc = ctx;
+	pc->total += len;
+	return blob_sink_prefix(pc->prefix, data, len, err);
+}
+
+int retention_read_message(struct archive *ar, const struct stored_message *m, struct pv_buf *out,
+			   uint64_t *size_r, struct pv_error *err)
+{
+	struct prefix_count pc = {out, 0};
 	pv_buf_reset(out);
-	return message_read(ar, m, blob_sink_prefix, out, err);
+	int r = message_read(ar, m, sink_prefix_count, &pc, err);
+	*size_r = pc.total;
+	return r;
 }
 
 /* Moves a message's key to the bucket of its new retention and records it. */
@@ -261,9 +281,10 @@ static int reapply_one(struct archive *ar, const struct policy *p, int64_t versi
 	struct index_doc doc;
 	struct pv_error e;
 	char om[32], nm[32];
+	uint64_t size;
 	int r;
 
-	if (retention_read_message(ar, m, raw, &e) < 0) {
+	if (retention_read_message(ar, m, raw, &size, &e) < 0) {
 		/* Lost or damaged content keeps its old retention: changing it
 		 * would need the content, and the loss must stay visible. */
 		if (stats->unreadable < RETENTION_UNREADABLE_LIST)
@@ -275,7 +296,9 @@ static int reapply_one(struct archive *ar, const struct policy *p, int64_t versi
 		index_doc_free(&doc);
 		return r;
 	}
-	r = retention_message_init(&rm, m->account, &doc, m->size, m->received_at, err);
+	/* The size of the bytes in hand, never the catalog's (which an edit
+	 * can change): the policy decides on what the message is. */
+	r = retention_message_init(&rm, m->account, &doc, size, m->received_at, err);
 	if (r == PV_OK)
 		r = retention_evaluate(p, version, &rm.m, &nr, &res, err);
 	retention_message_free(&rm);

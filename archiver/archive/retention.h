@@ -4,7 +4,7 @@
 /* The retention of an archived message: its class (the policy rule that
  * matched), its expiry, what happens after it (dispose or review) and the
  * policy version that decided. The class and expiry month pick the
- * message's key bucket (the crypto-shredding unit, DESIGN.md §4).
+ * message's key bucket (the crypto-shredding unit, ARCHITECTURE.md §4).
  *
  * Decided when the message is archived (retention_decide, under the policy
  * version in force), and again for every message when a new version is set
@@ -83,6 +83,9 @@ int retention_evaluate(const struct policy *p, int64_t version, const struct pol
 		       struct retention *ret_r, struct policy_result *res_r,
 		       struct pv_error *err) PV_WARN_UNUSED;
 
+/* The retention a policy result (of a policy stored as version) means. */
+void retention_from_result(const struct policy_result *res, int64_t version, struct retention *ret_r);
+
 /* The built-in retention used while no policy is stored. */
 int retention_builtin(int64_t received_at, struct retention *ret_r, struct pv_error *err);
 
@@ -109,9 +112,11 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 		      struct pv_error *err);
 
 /* Reads a message's exact bytes into out: all of them when out->max >= its
- * size, else the first out->max (every byte is still verified). */
+ * size, else the first out->max (every byte is still verified); *size_r
+ * gets the number of bytes the message really has (never the catalog's). */
 struct stored_message;
 int retention_read_message(struct archive *ar, const struct stored_message *m, struct pv_buf *out,
+			   uint64_t *size_r,
 			   struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

@@ -1,7 +1,7 @@
 #ifndef PV_ARCHIVE_SEARCH_H
 #define PV_ARCHIVE_SEARCH_H
 
-/* Searching the archive (DESIGN.md §7): `popvault search` and
+/* Searching the archive (ARCHITECTURE.md §7): `popvault search` and
  * GET /api/v1/search call this one function, so neither can skip a step.
  *
  * archive_search, in order:
@@ -12,7 +12,7 @@
  *     capped); a bad query is PV_EUSAGE or PV_ELIMIT and is not audited;
  *  3. appends the "search" audit entry (archive_audit_search: the total,
  *     how many were shown and the SHA-256 of their ids; the query text as
- *     personal data) BEFORE it returns a single hit (DESIGN.md §1.4). When
+ *     personal data) BEFORE it returns a single hit (ARCHITECTURE.md §1.4). When
  *     that append fails, the page is dropped: res_r holds no hit and the
  *     audit error ("audit log: ...") is returned. */
 

@@ -1,6 +1,11 @@
 #include "archiver/archive/status.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
+
+#include "archiver/lib/clock.h"
+#include "audit/checkpoint.h"
 
 int archive_status(struct archive *ar, struct archive_status *st, struct pv_error *err)
 {
@@ -21,4 +26,82 @@ void archive_status_free(struct archive_status *st)
 {
 	stats_runs_free(&st->runs, st->n_runs);
 	st->n_runs = 0;
+}
+
+/* The size and the time of the latest checkpoint: its signed "time"
+ * line (heartbeats and audit checkpoints carry one), else when it was
+ * stored (archive checkpoints signed during a harvest carry none). */
+static void log_status(struct tlog *t, struct archive_log_status *out)
+{
+	struct tlog_checkpoint_row row;
+	struct checkpoint cp;
+	struct pv_buf note;
+	uint64_t n;
+	out->size = tlog_size(t, &n, NULL) == PV_OK ? (int64_t)n : 0;
+	out->checkpoint_time = -1;
+	tlog_checkpoint_row_init(&row);
+	if (tlog_checkpoint_get(t, UINT64_MAX, &row, NULL) == PV_OK)
+		out->checkpoint_time = row.created_ms / 1000;
+	tlog_checkpoint_row_free(&row);
+	pv_buf_init(&note, PV_NOTE_MAX);
+	if (checkpoint_latest(t, &note, &cp, NULL) == PV_OK && cp.time >= 0)
+		out->checkpoint_time = cp.time;
+	pv_buf_free(&note);
+}
+
+/* The newest verify run, from its audit entry (verify.h). */
+static int last_verify(struct archive *ar, struct archive_system_status *st, struct pv_error *err)
+{
+	static const char *const types[] = {AUDIT_VERIFY};
+	struct audit_entry e;
+	struct pv_buf leaf;
+	uint64_t size, seq;
+	size_t n = 0;
+	int r;
+
+	st->verify_time = -1;
+	if ((r = tlog_size(ar->audit_log, &size, err)) < 0 ||
+	    (r = auditlog_seqs_of_types(ar->audit_log, types, 1, size, 1, &seq, &n, err)) < 0 ||
+	    n == 0)
+		return r;
+	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
+	if ((r = tlog_leaf(ar->audit_log, seq, &leaf, err)) == PV_OK &&
+	    (r = auditlog_leaf_parse(leaf.data, leaf.len, seq, &e, err)) == PV_OK) {
+		st->verify_time = e.time;
+		snprintf(st->verify_outcome, sizeof(st->verify_outcome), "%s", e.outcome);
+		st->verify_full = strstr(e.object, "full=yes") != NULL;
+	}
+	pv_buf_free(&leaf);
+	return r;
+}
+
+int archive_system_status(struct archive *ar, struct archive_system_status *st,
+			  struct pv_error *err)
+{
+	struct statvfs vfs;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->now = pv_clock_now();
+	st->pending_approvals = -1;
+	st->data_free_bytes = statvfs(ar->dir, &vfs) == 0 ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
+						      : -1;
+	st->growth_day0 = st->now / 86400 - (ARCHIVE_GROWTH_DAYS - 1);
+	log_status(ar->archive_log, &st->archive_log);
+	log_status(ar->audit_log, &st->audit_log);
+	if ((r = stats_counts(ar->cat->db, &st->counts, err)) < 0 ||
+	    (r = stats_accounts(ar->cat->db, &st->accounts, &st->n_accounts, err)) < 0 ||
+	    (r = stats_growth(ar->cat->db, st->now, ARCHIVE_GROWTH_DAYS, st->growth_messages,
+			      st->growth_bytes, err)) < 0 ||
+	    (r = stats_index_lag(ar->cat->db, &st->index_lag, err)) < 0 ||
+	    (r = last_verify(ar, st, err)) < 0)
+		return r;
+	return auditlog_index_gaps(ar->audit_log, AUDITLOG_HEARTBEAT_GAP_S, &st->heartbeat_gaps,
+				   &st->last_audit_entry, err);
+}
+
+void archive_system_status_free(struct archive_system_status *st)
+{
+	stats_accounts_free(&st->accounts, st->n_accounts);
+	st->n_accounts = 0;
 }

@@ -6,12 +6,15 @@
  * harvest of each account. Counts and sizes only, no message content: not
  * audited, like reading a checkpoint. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
+#include "audit/auditlog.h"
 #include "archiver/store/stats.h"
+#include "archiver/store/stats_system.h"
 
 struct archive_status {
 	struct stats_counts counts;
@@ -25,5 +28,39 @@ struct archive_status {
  * error). */
 int archive_status(struct archive *ar, struct archive_status *st_r, struct pv_error *err);
 void archive_status_free(struct archive_status *st);
+
+/* ---- the dashboard and /metrics (GET /api/v1/status, GET /metrics) ---- */
+
+/* Days of growth shown (a month, for a chart). */
+#define ARCHIVE_GROWTH_DAYS 30
+
+struct archive_log_status {
+	int64_t size;            /* entries */
+	int64_t checkpoint_time; /* of the latest signed checkpoint; -1 unknown */
+};
+
+struct archive_system_status {
+	struct stats_counts counts;
+	struct stats_account *accounts; /* every active account, by name */
+	size_t n_accounts;
+	int64_t growth_day0;            /* unix day (time / 86400) of growth[0] */
+	int64_t growth_messages[ARCHIVE_GROWTH_DAYS], growth_bytes[ARCHIVE_GROWTH_DAYS];
+	int64_t index_lag;              /* messages not in the search index */
+	struct archive_log_status archive_log, audit_log;
+	int64_t verify_time;            /* the newest "verify" entry; -1: none */
+	char verify_outcome[AUDIT_OUTCOME_MAX + 1];
+	bool verify_full;
+	uint64_t heartbeat_gaps;        /* auditlog_index_gaps over AUDITLOG_HEARTBEAT_GAP_S */
+	int64_t last_audit_entry;       /* -1: none */
+	int64_t pending_approvals;      /* -1: this build has no approvals queue */
+	int64_t data_free_bytes;        /* free to us in the data directory; -1 unknown */
+	int64_t now;                    /* when it was taken (unix seconds) */
+};
+
+/* Fills *st_r (archive_system_status_free, also after an error). Counts,
+ * times and sizes only: not audited. */
+int archive_system_status(struct archive *ar, struct archive_system_status *st_r,
+			  struct pv_error *err);
+void archive_system_status_free(struct archive_system_status *st);
 
 #endif

@@ -1,7 +1,13 @@
 #include "archiver/archive/users.h"
 
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "archiver/archive/audit_hook.h"
 #include "archiver/lib/clock.h"
+
+#define TOTP_ISSUER "popvault"
 
 int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
 		     const char *password, bool replace, bool *changed_r, struct pv_error *err)
@@ -38,4 +44,116 @@ int archive_user_list(struct archive *ar, int (*fn)(void *ctx, const struct user
 		      struct pv_error *err)
 {
 	return user_each(ar->cat->db, fn, ctx, err);
+}
+
+int archive_user_get(struct archive *ar, const char *name, struct user *u_r,
+		     struct pv_error *err)
+{
+	return user_get(ar->cat->db, name, u_r, err);
+}
+
+int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
+			const char *password, struct pv_error *err)
+{
+	int r;
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = user_set_password(ar->cat->db, name, password, pv_clock_now(), err)) < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
+				"user=%s password=changed", name)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
+	return r;
+}
+
+int archive_user_set_role(struct archive *ar, const char *actor, const char *name,
+			  const char *role, struct pv_error *err)
+{
+	int r;
+	if ((r = user_validate(name, role, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = user_set_role(ar->cat->db, name, role, pv_clock_now(), err)) < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err, "user=%s role=%s",
+				name, role)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
+	return r;
+}
+
+void archive_totp_enrolment_wipe(struct archive_totp_enrolment *e)
+{
+	sodium_memzero(e, sizeof(*e));
+}
+
+/* otpauth://totp/ISSUER:NAME?secret=...: the key URI format every
+ * authenticator app reads (as a QR code or pasted). A name is
+ * [A-Za-z0-9._@-]: only '@' needs escaping. */
+static void enrolment_uri(const char *name, struct archive_totp_enrolment *e)
+{
+	char label[3 * USER_NAME_MAX + 1];
+	size_t o = 0;
+	for (const char *p = name; *p && o + 4 < sizeof(label); p++)
+		o += (size_t)snprintf(label + o, sizeof(label) - o, *p == '@' ? "%%40" : "%c", *p);
+	snprintf(e->uri, sizeof(e->uri),
+		 "otpauth://totp/" TOTP_ISSUER ":%s?secret=%s&issuer=" TOTP_ISSUER
+		 "&algorithm=SHA1&digits=%d&period=%d",
+		 label, e->secret, TOTP_DIGITS, TOTP_STEP_S);
+}
+
+int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *name,
+			    struct archive_totp_enrolment *e_r, struct pv_error *err)
+{
+	unsigned char secret[TOTP_SECRET_BYTES];
+	int r;
+	memset(e_r, 0, sizeof(*e_r));
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = user_totp_enrol(ar->cat->db, ar->kr, name, secret, err)) < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
+				"user=%s totp=enrolled", name)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0) {
+		catalog_rollback(ar->cat);
+	} else {
+		totp_base32(secret, sizeof(secret), e_r->secret);
+		enrolment_uri(name, e_r);
+	}
+	sodium_memzero(secret, sizeof(secret));
+	return r;
+}
+
+int archive_user_totp_remove(struct archive *ar, const char *actor, const char *name,
+			     struct pv_error *err)
+{
+	int r;
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = user_totp_remove(ar->cat->db, name, err)) < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
+				"user=%s totp=removed", name)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
+	return r;
+}
+
+int archive_totp_required_roles(struct archive *ar, char roles_r[USER_TOTP_ROLES_MAX],
+				struct pv_error *err)
+{
+	return user_totp_required_roles(ar->cat->db, roles_r, err);
+}
+
+int archive_totp_require(struct archive *ar, const char *actor, const char *roles,
+			 char roles_r[USER_TOTP_ROLES_MAX], struct pv_error *err)
+{
+	char set[USER_TOTP_ROLES_MAX];
+	int r;
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = user_totp_require(ar->cat->db, roles, set, err)) < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
+				"totp-required=%s", set[0] ? set : "none")) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
+	else if (roles_r != NULL)
+		memcpy(roles_r, set, sizeof(set));
+	return r;
 }

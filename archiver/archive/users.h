@@ -9,7 +9,9 @@
 #include <stdbool.h>
 
 #include "archiver/lib/error.h"
+#include "archiver/lib/totp.h"
 #include "archiver/store/datadir.h"
+#include "archiver/store/user_totp.h"
 #include "archiver/store/users.h"
 
 /* Adds user name with role and password (user_validate checks both name
@@ -27,5 +29,50 @@ int archive_user_remove(struct archive *ar, const char *actor, const char *name,
 /* Calls fn for every active user in name order (a non-zero return stops). */
 int archive_user_list(struct archive *ar, int (*fn)(void *ctx, const struct user *u), void *ctx,
 		      struct pv_error *err);
+
+/* The active user name (with whether a second factor is enrolled);
+ * PV_ENOTFOUND when there is none. Not audited. */
+int archive_user_get(struct archive *ar, const char *name, struct user *u_r,
+		     struct pv_error *err);
+
+/* A new password for the active user name ("user-change", "user=NAME
+ * password=changed"); ends their web sessions. PV_ENOTFOUND, or PV_EUSAGE
+ * for a password shorter than USER_PASSWORD_MIN. */
+int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
+			const char *password, struct pv_error *err);
+
+/* A new role for the active user name ("user-change", "user=NAME
+ * role=ROLE"); ends their web sessions. PV_ENOTFOUND, PV_EUSAGE. */
+int archive_user_set_role(struct archive *ar, const char *actor, const char *name,
+			  const char *role, struct pv_error *err);
+
+/* A TOTP enrolment as shown once to the user: the key URI every
+ * authenticator app reads (otpauth://totp/popvault:NAME?secret=...) and
+ * the base32 secret. Wipe it (archive_totp_enrolment_wipe) once shown. */
+#define ARCHIVE_TOTP_URI_MAX 512
+struct archive_totp_enrolment {
+	char uri[ARCHIVE_TOTP_URI_MAX];
+	char secret[TOTP_SECRET_B32_LEN];
+};
+void archive_totp_enrolment_wipe(struct archive_totp_enrolment *e);
+
+/* Gives the active user name a fresh second factor, replacing any
+ * ("user-change", "user=NAME totp=enrolled"); *e_r gets it. PV_ENOTFOUND. */
+int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *name,
+			    struct archive_totp_enrolment *e_r, struct pv_error *err);
+/* Removes it ("user-change", "user=NAME totp=removed"); PV_ENOTFOUND when
+ * the user has none. */
+int archive_user_totp_remove(struct archive *ar, const char *actor, const char *name,
+			     struct pv_error *err);
+
+/* The roles that must sign in with a second factor (user_totp.h's list:
+ * "admin,compliance", "" for none). Not audited. */
+int archive_totp_required_roles(struct archive *ar, char roles_r[USER_TOTP_ROLES_MAX],
+				struct pv_error *err);
+/* Sets them from a comma-separated list ("none" or "" for none;
+ * PV_EUSAGE for an unknown role): "user-change", "totp-required=LIST".
+ * roles_r (may be NULL) gets the normalised list. */
+int archive_totp_require(struct archive *ar, const char *actor, const char *roles,
+			 char roles_r[USER_TOTP_ROLES_MAX], struct pv_error *err);
 
 #endif

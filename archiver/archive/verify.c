@@ -7,11 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/archive/attest.h"
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/dispose.h"
+#include "archiver/archive/evidence.h"
+#include "archiver/archive/holds.h"
+#include "archiver/archive/justify.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/blob.h"
-#include "archiver/archive/audit_hook.h"
-#include "archiver/archive/dispose.h"
+#include "archiver/store/policy_store.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
 #include "audit/checkpoint.h"
@@ -26,6 +31,15 @@ struct vctx {
 	void *line_ctx;
 	struct verify_report *rep;
 	bool full;
+	int64_t notes;
+	struct evidence ev;            /* what the audit log records */
+	bool ev_ok;
+	struct attest_policies ap;     /* stored policy versions, checked */
+	bool ap_ok;
+	struct pv_buf raw;             /* --full: one message's bytes */
+	struct justification *just;
+	struct audit_entry *entry;
+	sqlite3_stmt *item_of, *members;
 };
 
 /* One line to the caller: "FAIL: ..." or "note: ...". */
@@ -49,15 +63,6 @@ static void problem(struct vctx *v, const char *fmt, ...)
 		say(v, "FAIL", fmt, ap);
 		va_end(ap);
 	}
-}
-
-static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct vctx *v, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	say(v, "note", fmt, ap);
-	va_end(ap);
 }
 
 static void audit_problem(void *ctx, const char *msg)
@@ -91,53 +96,184 @@ static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, 
 	return PV_OK;
 }
 
-static int sink_commit(void *ctx, const unsigned char *d, size_t n, struct pv_error *err)
+static void vproblem(void *ctx, const char *msg)
 {
-	(void)err;
-	crypto_generichash_update(ctx, d, n);
-	return PV_OK;
+	problem(ctx, "%s", msg);
 }
 
-/* One catalog row against its leaf and its blob. */
-static void verify_message(struct vctx *v, const struct stored_message *m)
+static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct vctx *v, const char *fmt, ...)
 {
+	va_list ap;
+	if (v->notes++ >= VERIFY_PRINT_MAX)
+		return;
+	va_start(ap, fmt);
+	say(v, "note", fmt, ap);
+	va_end(ap);
+}
+
+/* The justification of disposed message id, from its disposal-item entry;
+ * PV_ENOTFOUND when there is none. *time_r: when it was recorded. */
+static int load_justification(struct vctx *v, int64_t id, struct justification *j,
+			      const struct ev_item **item_r, int64_t *time_r, struct pv_error *err)
+{
+	const struct ev_item *it = v->ev_ok ? evidence_item(&v->ev, id) : NULL;
 	struct pv_buf data;
+	int r;
+	if (it == NULL)
+		return PV_ENOTFOUND;
+	pv_buf_init(&data, PV_TLOG_ENTRY_MAX);
+	if ((r = tlog_leaf(v->ar->audit_log, it->seq, &data, err)) == PV_OK &&
+	    (r = auditlog_leaf_parse(data.data, data.len, it->seq, v->entry, err)) == PV_OK)
+		r = justify_parse(v->entry->object, j, err);
+	*time_r = v->entry->time;
+	*item_r = it;
+	pv_buf_free(&data);
+	return r;
+}
+
+/* A disposed message: its disposal re-derived from the policy version's
+ * stored text, its archive leaf and its disposal-item record. */
+static void verify_disposed(struct vctx *v, const struct stored_message *m,
+			    const struct archive_leaf *leaf)
+{
+	struct justification *j = v->just;
+	const struct ev_item *it;
 	struct pv_error e;
-	struct archive_leaf leaf;
+	int64_t at;
 	char mailbox[33];
 
-	pv_buf_init(&data, LEAF_MAX);
-	if (tlog_leaf(v->ar->archive_log, (uint64_t)m->leaf_index, &data, &e) < 0) {
-		problem(v, "message %lld: its archive leaf %lld is missing", (long long)m->id,
-			(long long)m->leaf_index);
-		goto out;
+	if (!v->ev_ok)
+		return;
+	int r = load_justification(v, m->id, j, &it, &at, &e);
+	if (r == PV_ENOTFOUND) {
+		int64_t did = 0;
+		const struct ev_disposal *d = NULL;
+		sqlite3_reset(v->item_of);
+		sqlite3_bind_int64(v->item_of, 1, m->id);
+		if (sqlite3_step(v->item_of) == SQLITE_ROW)
+			did = sqlite3_column_int64(v->item_of, 0);
+		if ((d = evidence_disposal(&v->ev, did)) != NULL && d->policy_sha256[0] == '\0')
+			note(v, "message %lld was disposed of by disposal %lld, before disposals recorded a "
+				"justification per message: not re-derived", (long long)m->id,
+			     (long long)did);
+		else
+			problem(v, "message %lld: disposed_at: disposed of, but no disposal-item in the "
+				   "audit log justifies it (disposal without a record)", (long long)m->id);
+		return;
 	}
-	if (archive_leaf_parse((const char *)data.data, data.len, &leaf, &e) < 0 ||
-	    leaf.kind != LEAF_MESSAGE || leaf.seq != m->id) {
-		problem(v, "message %lld: archive leaf %lld does not describe it", (long long)m->id,
-			(long long)m->leaf_index);
-		goto out;
+	if (r < 0) {
+		problem(v, "message %lld: its disposal-item record: %s", (long long)m->id, e.msg);
+		return;
 	}
-	keyring_mailbox_id(v->ar->kr, m->account, mailbox);
-	if (strcmp(leaf.mailbox, mailbox) != 0 || strcmp(leaf.class_name, m->archived_class) != 0 ||
-	    leaf.time != m->received_at)
-		problem(v, "message %lld: catalog row differs from its archive leaf (account, class "
-			   "or time)", (long long)m->id);
-	if (m->disposed_at != 0)
-		goto out; /* tombstones are checked by the caller */
+	const struct ev_disposal *d = evidence_disposal(&v->ev, j->disposal);
+	const struct ev_policy *in_force = d ? evidence_policy_before(&v->ev, d->intent_seq) : NULL;
+	const struct attest_policy *ap = v->ap_ok ? attest_policy(&v->ap, j->policy) : NULL;
+	if (j->message != m->id || j->leaf != m->leaf_index || d == NULL || j->disposal != it->disposal_id) {
+		problem(v, "message %lld: its disposal-item record (audit entry %llu) names message %lld "
+			   "at leaf %lld of disposal %lld", (long long)m->id, (unsigned long long)it->seq,
+			(long long)j->message, (long long)j->leaf, (long long)j->disposal);
+		return;
+	}
+	if (in_force == NULL || in_force->version != j->policy ||
+	    strcmp(in_force->sha256, j->policy_sha256) != 0 ||
+	    strcmp(d->policy_sha256, j->policy_sha256) != 0) {
+		problem(v, "message %lld: policy: disposed of under version %lld (%.16s...), which was "
+			   "not the version in force at disposal %lld", (long long)m->id,
+			(long long)j->policy, j->policy_sha256, (long long)j->disposal);
+		return;
+	}
+	if (ap == NULL) {
+		problem(v, "message %lld: policy: version %lld, which it was disposed of under, cannot "
+			   "be read back (see above)", (long long)m->id, (long long)j->policy);
+		return;
+	}
+	keyring_mailbox_id(v->ar->kr, j->account, mailbox);
+	if (justify_rederive(j, leaf, mailbox, ap->p, at, &e) < 0) {
+		problem(v, "message %lld: %s", (long long)m->id, e.msg);
+		return;
+	}
+	/* No hold in force at the intent had it among its recorded members
+	 * (which the intent's holds-sha256 pins: see verify_disposals). */
+	sqlite3_reset(v->members);
+	sqlite3_bind_int64(v->members, 1, m->id);
+	sqlite3_bind_int64(v->members, 2, d->intent_at);
+	while (sqlite3_step(v->members) == SQLITE_ROW) {
+		const struct ev_hold *h = evidence_hold(&v->ev, sqlite3_column_int64(v->members, 0));
+		if (h != NULL && evidence_hold_in_force(h, d->intent_seq))
+			problem(v, "message %lld: holds: hold %lld covered it when disposal %lld disposed "
+				   "of it", (long long)m->id, (long long)h->id, (long long)d->id);
+	}
+	/* (Its disposal time is the plan's clock, a moment before the intent
+	 * entry's own time: it is not compared with it.) */
+	if (!d->done)
+		problem(v, "message %lld: disposed_at: disposal %lld has no dispose-done record",
+			(long long)m->id, (long long)d->id);
+}
+
+enum pending { NOT_PENDING, PENDING_RECORDED, PENDING_FORGED };
+
+/* Whether m belongs to an interrupted disposal, and whether the audit log
+ * holds that disposal's intent with m's justification (dispose_resume
+ * finishes only those). */
+static enum pending pending_state(struct vctx *v, const struct stored_message *m)
+{
 	bool pending = false;
-	if (dispose_pending(v->ar->cat->db, m->id, &pending, &e) == PV_OK && pending) {
+	struct pv_error e;
+	if (dispose_pending(v->ar->cat->db, m->id, &pending, &e) != PV_OK || !pending)
+		return NOT_PENDING;
+	if (!v->ev_ok)
+		return PENDING_RECORDED; /* the audit log itself failed: reported already */
+	const struct ev_item *it = evidence_item(&v->ev, m->id);
+	const struct ev_disposal *d = it ? evidence_disposal(&v->ev, it->disposal_id) : NULL;
+	int64_t did = -1;
+	sqlite3_reset(v->item_of);
+	sqlite3_bind_int64(v->item_of, 1, m->id);
+	if (sqlite3_step(v->item_of) == SQLITE_ROW)
+		did = sqlite3_column_int64(v->item_of, 0);
+	return d != NULL && !d->done && d->id == did ? PENDING_RECORDED : PENDING_FORGED;
+}
+
+/* One catalog row against its leaf, its policy version, its bucket, and
+ * (with --full) its content and what the policy gives that content. */
+static void verify_message(struct vctx *v, const struct stored_message *m)
+{
+	struct archive_leaf leaf;
+	struct pv_error e;
+	int mismatches = 0;
+
+	if (attest_leaf(v->ar, m, &leaf, &e) < 0) {
+		problem(v, "%s", e.msg);
+		return;
+	}
+	if (attest_row(v->ar, v->ap_ok ? &v->ap : NULL, m, &leaf, vproblem, v) > 0 &&
+	    m->disposed_at == 0 && strcmp(leaf.ct, m->blob) != 0)
+		return; /* the blob is not this message's: nothing more to check */
+	if (m->disposed_at != 0) {
+		verify_disposed(v, m, &leaf);
+		return;
+	}
+	switch (pending_state(v, m)) {
+	case PENDING_RECORDED:
 		/* A disposal whose intent is recorded was interrupted: its key or
 		 * blob may be gone already; `popvault dispose` finishes it. */
 		note(v, "message %lld is being disposed of (interrupted run; "
-				"'popvault dispose' finishes it)\n", (long long)m->id);
-		goto out;
+			"'popvault dispose' finishes it)", (long long)m->id);
+		return;
+	case PENDING_FORGED:
+		problem(v, "message %lld: disposal_items: the catalog has it in an unfinished disposal "
+			   "that the audit log does not record for it", (long long)m->id);
+		break; /* not really being disposed of: its content must be whole */
+	case NOT_PENDING:
+		break;
 	}
-	if (m->blob[0] == '\0' || strcmp(leaf.ct, m->blob) != 0) {
-		problem(v, "message %lld: blob reference differs from its archive leaf", (long long)m->id);
-		goto out;
-	}
+	if (m->blob[0] == '\0')
+		return;
 	v->rep->blobs_checked++;
+	if (v->ap_ok && m->policy_version != v->ap.current && m->policy_version != 0)
+		note(v, "message %lld was decided under policy version %lld; version %lld is in force "
+			"(dispose re-evaluates it first)", (long long)m->id, (long long)m->policy_version,
+		     (long long)v->ap.current);
 	if (!v->full) {
 		/* Without --full: present and hashing to its name (no decryption). */
 		int r = blob_check_hash(v->ar->dir, m->blob, &e);
@@ -146,34 +282,60 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 				   "(unauthorised deletion)", (long long)m->id, m->blob);
 		else if (r < 0)
 			problem(v, "message %lld: %s", (long long)m->id, e.msg);
-		goto out;
+		return;
 	}
-	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES], commit[32];
-	crypto_generichash_state st;
-	int r = keyring_unwrap(v->ar->kr, m->bucket_id, m->blob, m->wrapped, m->wrapped_len, key, salt, &e);
+	pv_buf_free_secret(&v->raw);
+	pv_buf_init(&v->raw, attest_read_max(v->ar, m));
+	int r = attest_read(v->ar, m, &leaf, &v->raw, vproblem, v, &mismatches, &e);
 	if (r < 0) {
-		problem(v, "message %lld: %s%s", (long long)m->id, e.msg,
-			r == PV_ENOTFOUND ? " and there is no disposal record (unauthorised deletion)" : "");
-		goto out;
+		problem(v, "%s", e.msg);
+		return;
 	}
-	crypto_generichash_init(&st, salt, sizeof(salt), sizeof(commit));
-	r = blob_read(v->ar->dir, m->blob, key, m->sha256, sink_commit, &st, &e);
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(salt, sizeof(salt));
-	if (r < 0) {
-		problem(v, "message %lld: %s%s", (long long)m->id, e.msg,
-			r == PV_ENOTFOUND ? " and there is no disposal record (unauthorised deletion)" : "");
-		goto out;
+	v->rep->blobs_decrypted++;
+	const struct attest_policy *ap = v->ap_ok ? attest_policy(&v->ap, m->policy_version) : NULL;
+	if (ap == NULL)
+		return; /* reported by attest_row, or the built-in retention (version 0) */
+	struct retention ret;
+	if (attest_classify(ap->p, ap->version, m->account, v->raw.data, v->raw.len, leaf.time, &ret,
+			    NULL, NULL, &e) < 0) {
+		problem(v, "message %lld: cannot be classified: %s", (long long)m->id, e.msg);
+		return;
 	}
-	crypto_generichash_final(&st, commit, sizeof(commit));
-	char hex[65];
-	pv_hex(commit, sizeof(commit), hex);
-	if (strcmp(hex, leaf.commit) != 0)
-		problem(v, "message %lld: content does not match the commitment in its leaf", (long long)m->id);
-	else
-		v->rep->blobs_decrypted++;
-out:
-	pv_buf_free(&data);
+	(void)attest_decision(m, &ret, vproblem, v);
+}
+
+/* Each disposal as a whole: its records complete, and the hold state it
+ * recorded (holds-sha256) the one the catalog's hold records give at its
+ * intent, so that "no hold covered it" stands on signed ground. */
+static int verify_disposals(struct vctx *v, struct pv_error *err)
+{
+	int64_t *ids = calloc(v->ev.n_holds + 1, sizeof(*ids));
+	int r = PV_OK;
+	if (ids == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	for (size_t i = 0; i < v->ev.n_disposals && r == PV_OK; i++) {
+		const struct ev_disposal *d = &v->ev.disposals[i];
+		size_t n = 0;
+		char digest[65];
+		if (d->policy_sha256[0] == '\0')
+			continue; /* recorded before justifications existed */
+		if (d->items != d->messages)
+			problem(v, "disposal %lld: its intent names %lld messages, the audit log justifies "
+				   "%lld", (long long)d->id, (long long)d->messages, (long long)d->items);
+		for (size_t h = 0; h < v->ev.n_holds; h++)
+			if (evidence_hold_in_force(&v->ev.holds[h], d->intent_seq))
+				ids[n++] = v->ev.holds[h].id;
+		if ((r = holds_digest_at(v->ar->cat->db, ids, n, d->intent_at, digest, err)) < 0)
+			break;
+		if (d->holds >= 0 && (size_t)d->holds != n)
+			problem(v, "disposal %lld: holds: its intent counted %lld holds in force, the audit "
+				   "log has %zu", (long long)d->id, (long long)d->holds, n);
+		else if (strcmp(digest, d->holds_sha256) != 0)
+			problem(v, "disposal %lld: holds: the catalog's hold records at its intent are not "
+				   "the ones it recorded (holds-sha256)", (long long)d->id);
+	}
+	free(ids);
+	return r;
 }
 
 /* Every message leaf must have its catalog row; tombstones must name a
@@ -190,7 +352,7 @@ static int scan_leaf(void *ctx, uint64_t index, const void *data, size_t len)
 	struct archive_leaf leaf;
 	struct pv_error e;
 	if (archive_leaf_parse(data, len, &leaf, &e) < 0) {
-		if (strncmp(data, "popvault/key-rotation/", 22) != 0)
+		if (len < 22 || strncmp(data, "popvault/key-rotation/", 22) != 0)
 			problem(ls->v, "archive leaf %llu: %s", (unsigned long long)index, e.msg);
 		return 0;
 	}
@@ -207,9 +369,18 @@ static int scan_leaf(void *ctx, uint64_t index, const void *data, size_t len)
 				(unsigned long long)index, (long long)leaf.seq);
 	} else {
 		ls->tombstones++;
-		if (!row || sqlite3_column_type(ls->by_id, 1) == SQLITE_NULL)
+		if (!row || sqlite3_column_type(ls->by_id, 1) == SQLITE_NULL) {
 			problem(ls->v, "archive leaf %llu: tombstone for message %lld, which is not "
 				       "marked disposed", (unsigned long long)index, (long long)leaf.seq);
+			return 0;
+		}
+		/* The tombstone says what the disposal's justification says. */
+		const struct ev_item *it;
+		int64_t at;
+		if (load_justification(ls->v, leaf.seq, ls->v->just, &it, &at, &e) == PV_OK &&
+		    justify_check_tombstone(ls->v->just, &leaf, &e) < 0)
+			problem(ls->v, "message %lld: %s (archive leaf %llu)", (long long)leaf.seq, e.msg,
+				(unsigned long long)index);
 	}
 	return 0;
 }
@@ -250,16 +421,117 @@ static int count_orphans(struct vctx *v)
 	return PV_OK;
 }
 
+/* What the audit log records about policies, holds and disposals, and the
+ * catalog's policy versions and holds against it. */
+static int verify_signed(struct vctx *v, struct pv_error *err)
+{
+	struct archive *ar = v->ar;
+	struct policy_version_info info;
+	struct pv_error e;
+	int r;
+
+	pv_buf_init(&v->raw, 0);
+	if ((v->just = calloc(1, sizeof(*v->just))) == NULL ||
+	    (v->entry = calloc(1, sizeof(*v->entry))) == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if ((r = catalog_prepare(ar->cat->db, "SELECT disposal_id FROM disposal_items"
+					      " WHERE message_id = ?", &v->item_of, err)) < 0 ||
+	    (r = catalog_prepare(ar->cat->db, "SELECT hold_id FROM hold_members WHERE message_id = ?"
+					      " AND added_at <= ?", &v->members, err)) < 0)
+		return r;
+	r = evidence_load(ar->audit_log, &v->ev, audit_problem, v, &e);
+	if (r == PV_EINTEGRITY) {
+		problem(v, "%s (so policies, holds and disposals cannot be checked against it)", e.msg);
+		return PV_OK;
+	}
+	if (r < 0)
+		return pv_fail(err, r, "%s", e.msg);
+	v->ev_ok = true;
+	if ((r = attest_policies_load(ar->cat->db, &v->ev, &v->ap, vproblem, v, err)) < 0)
+		return r;
+	v->ap_ok = true;
+	if ((r = attest_holds(ar, &v->ev, vproblem, v, err)) < 0)
+		return r;
+	r = policy_store_current(ar->cat->db, &info, err);
+	if (r < 0 && r != PV_ENOTFOUND)
+		return r;
+	if ((r == PV_ENOTFOUND ? 0 : info.version) != v->ap.current)
+		problem(v, "policy_versions: the catalog's current version is %lld, the audit log's %lld",
+			r == PV_ENOTFOUND ? 0LL : (long long)info.version, (long long)v->ap.current);
+	return PV_OK;
+}
+
+static int verify_catalog(struct vctx *vp, struct pv_error *err)
+{
+	struct archive *ar = vp->ar;
+	struct verify_report *rep = vp->rep;
+	sqlite3_stmt *st;
+	int r;
+
+	/* Catalog rows against leaves and blobs. */
+	if ((r = catalog_prepare(ar->cat->db, "SELECT id FROM messages ORDER BY id", &st, err)) < 0)
+		return r;
+	int64_t expect = 1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct stored_message m;
+		struct pv_error e;
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (id != expect)
+			problem(vp, "messages %lld to %lld are missing from the catalog", (long long)expect,
+				(long long)id - 1);
+		expect = id + 1;
+		if (message_load(ar->cat->db, id, &m, &e) < 0) {
+			problem(vp, "message %lld: %s", (long long)id, e.msg);
+			continue;
+		}
+		rep->messages++;
+		if (m.disposed_at != 0)
+			rep->disposed++;
+		verify_message(vp, &m);
+		sodium_memzero(&m, sizeof(m));
+	}
+	sqlite3_finalize(st);
+
+	/* Leaves against catalog rows. */
+	struct leaf_scan ls = {vp, NULL, 0, 0};
+	if ((r = catalog_prepare(ar->cat->db, "SELECT leaf_index, disposed_at FROM messages WHERE id = ?",
+				 &ls.by_id, err)) < 0)
+		return r;
+	r = tlog_leaf_scan(ar->archive_log, 0, scan_leaf, &ls, err);
+	sqlite3_finalize(ls.by_id);
+	if (r < 0)
+		return r;
+	if (ls.message_leaves != rep->messages)
+		problem(vp, "the archive log has %lld message leaves but the catalog %lld messages",
+			(long long)ls.message_leaves, (long long)rep->messages);
+	if (ls.tombstones != rep->disposed)
+		problem(vp, "%lld messages are marked disposed but %lld tombstones are logged "
+			    "(disposal without a record)", (long long)rep->disposed, (long long)ls.tombstones);
+	if ((r = count_orphans(vp)) < 0)
+		return pv_fail(err, r, "cannot list blobs");
+	return vp->ev_ok ? verify_disposals(vp, err) : PV_OK;
+}
+
 int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
 		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
 		   struct verify_report *rep, struct pv_error *err)
 {
-	struct vctx v = {ar, line, line_ctx, rep, full};
-	sqlite3_stmt *st;
+	struct vctx v = {.ar = ar, .line = line, .line_ctx = line_ctx, .rep = rep, .full = full};
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->latest_checkpoint_age_s = -1;
+	/* Signatures are checked with the public keys the logs record; a
+	 * signing key file is only needed to sign, not to verify. */
+	for (int i = 0; i < 2; i++) {
+		const char *log = i == 0 ? ARCHIVE_LOG : AUDIT_LOG;
+		if (ar->signer_state[i] == PV_ENOTFOUND)
+			note(&v, "no signing key for the %s log here: verifying with the public keys the "
+				 "logs record", log);
+		else if (ar->signer_state[i] != PV_OK)
+			problem(&v, "%s log: signing key: %s (swapped, or the log's key record edited)",
+				log, ar->signer_why[i]);
+	}
 	/* Known checkpoints may belong to either log: each log takes its own. */
 	const char **kn[2] = {calloc(n_known + 1, sizeof(char *)), calloc(n_known + 1, sizeof(char *))};
 	size_t *kl[2] = {calloc(n_known + 1, sizeof(size_t)), calloc(n_known + 1, sizeof(size_t))};
@@ -299,48 +571,17 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 		r = auditlog_check(ar->audit_log, audit_problem, &v, &rep->audit, err);
 	if (r < 0)
 		return r;
-
-	/* Catalog rows against leaves and blobs. */
-	if ((r = catalog_prepare(ar->cat->db, "SELECT id FROM messages ORDER BY id", &st, err)) < 0)
-		return r;
-	int64_t expect = 1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct stored_message m;
-		struct pv_error e;
-		int64_t id = sqlite3_column_int64(st, 0);
-		if (id != expect)
-			problem(&v, "messages %lld to %lld are missing from the catalog", (long long)expect,
-				(long long)id - 1);
-		expect = id + 1;
-		if (message_load(ar->cat->db, id, &m, &e) < 0) {
-			problem(&v, "message %lld: %s", (long long)id, e.msg);
-			continue;
-		}
-		rep->messages++;
-		if (m.disposed_at != 0)
-			rep->disposed++;
-		verify_message(&v, &m);
-		sodium_memzero(&m, sizeof(m));
-	}
-	sqlite3_finalize(st);
-
-	/* Leaves against catalog rows. */
-	struct leaf_scan ls = {&v, NULL, 0, 0};
-	if ((r = catalog_prepare(ar->cat->db, "SELECT leaf_index, disposed_at FROM messages WHERE id = ?",
-				 &ls.by_id, err)) < 0)
-		return r;
-	r = tlog_leaf_scan(ar->archive_log, 0, scan_leaf, &ls, err);
-	sqlite3_finalize(ls.by_id);
+	if ((r = verify_signed(&v, err)) == PV_OK)
+		r = verify_catalog(&v, err);
+	pv_buf_free_secret(&v.raw);
+	free(v.just);
+	free(v.entry);
+	sqlite3_finalize(v.item_of);
+	sqlite3_finalize(v.members);
+	attest_policies_free(&v.ap);
+	evidence_free(&v.ev);
 	if (r < 0)
 		return r;
-	if (ls.message_leaves != rep->messages)
-		problem(&v, "the archive log has %lld message leaves but the catalog %lld messages",
-			(long long)ls.message_leaves, (long long)rep->messages);
-	if (ls.tombstones != rep->disposed)
-		problem(&v, "%lld messages are marked disposed but %lld tombstones are logged "
-			    "(disposal without a record)", (long long)rep->disposed, (long long)ls.tombstones);
-	if ((r = count_orphans(&v)) < 0)
-		return pv_fail(err, r, "cannot list blobs");
 	if (rep->problems > 0)
 		return pv_fail(err, PV_EINTEGRITY, "%lld integrity problem%s found",
 			       (long long)rep->problems, rep->problems == 1 ? "" : "s");
@@ -361,17 +602,21 @@ int archive_verify(struct archive *ar, const char *actor, bool full,
 	sum->ran = true;
 	sum->ok = r == PV_OK;
 	sum->heartbeat_gap = sum->rep.latest_checkpoint_age_s > AUDITLOG_HEARTBEAT_GAP_S;
-	/* The run and its outcome are audited (DESIGN.md §5). */
-	int ar_r = archive_auditf(ar, actor, AUDIT_VERIFY,
-				  r == PV_OK ? "ok" : "failed: integrity problems found", NULL, &aerr,
-				  "full=%s problems=%lld archive-size=%llu audit-size=%llu",
-				  full ? "yes" : "no", (long long)sum->rep.problems,
-				  (unsigned long long)sum->rep.archive_leaves,
-				  (unsigned long long)sum->rep.audit_leaves);
+	/* The run and its outcome are audited (ARCHITECTURE.md §5); a copy verified
+	 * elsewhere, without the signing key, cannot record it. */
+	int ar_r = ar->audit_key == NULL
+			   ? pv_fail(&aerr, PV_ENOTFOUND, "no usable signing key for the audit log")
+			   : archive_auditf(ar, actor, AUDIT_VERIFY,
+					    r == PV_OK ? "ok" : "failed: integrity problems found", NULL,
+					    &aerr, "full=%s problems=%lld archive-size=%llu audit-size=%llu",
+					    full ? "yes" : "no", (long long)sum->rep.problems,
+					    (unsigned long long)sum->rep.archive_leaves,
+					    (unsigned long long)sum->rep.audit_leaves);
 	sum->recorded = ar_r == PV_OK;
 	if (!sum->recorded) {
 		snprintf(sum->record_error, sizeof(sum->record_error), "%s", aerr.msg);
-		if (r == PV_OK)
+		/* Without the key the result stands; a failed append is an error. */
+		if (r == PV_OK && ar_r != PV_ENOTFOUND)
 			r = pv_fail(err, ar_r, "%s", aerr.msg);
 	}
 	return r;

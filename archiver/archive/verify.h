@@ -1,7 +1,7 @@
 #ifndef PV_VERIFY_H
 #define PV_VERIFY_H
 
-/* `popvault verify` (DESIGN.md §4): recomputes both Merkle logs from their
+/* `popvault verify` (ARCHITECTURE.md §4): recomputes both Merkle logs from their
  * stored entries, checks every checkpoint signature and consistency (via
  * audit/tlog_verify), then every catalog row against its archive leaf and
  * every blob against its hash; with `full`, every blob is also decrypted and
@@ -53,11 +53,12 @@ struct verify_summary {
 /* Runs verify_archive, then records the run and its outcome as a "verify"
  * audit entry ("full=yes|no problems=N archive-size=N audit-size=N";
  * outcome "ok" or "failed: integrity problems found"). A verify hands out
- * no archived content, so its entry follows the run (DESIGN.md §5).
+ * no archived content, so its entry follows the run (ARCHITECTURE.md §5).
  * Returns PV_OK; PV_EINTEGRITY when problems were found (sum_r->ran set);
  * or the error that stopped the checks (sum_r->ran not set). When the run
  * cannot be recorded, sum_r->recorded is false with record_error, and a
- * run that found no problem returns the audit error instead of PV_OK. */
+ * run that found no problem returns the audit error instead of PV_OK
+ * (except without a signing key here: a copy verified elsewhere). */
 int archive_verify(struct archive *ar, const char *actor, bool full,
 		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
 		   verify_line_fn line, void *line_ctx, struct verify_summary *sum_r,

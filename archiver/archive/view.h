@@ -7,7 +7,7 @@
  *
  * Each function loads the catalog row (PV_ENOTFOUND for an id that was
  * never archived: not audited, nothing to see), then appends a "view"
- * audit entry BEFORE anything about the message leaves (DESIGN.md §1.4):
+ * audit entry BEFORE anything about the message leaves (ARCHITECTURE.md §1.4):
  * when the append fails, the call fails with the audit error ("audit log:
  * ...") and returns nothing — no metadata, no text, no byte to the sink.
  * The entry's object says what was seen:

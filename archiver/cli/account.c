@@ -1,4 +1,4 @@
-/* popvault account add|list|remove */
+/* popvault account add|list|remove|test */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/archive/accounts.h"
+#include "archiver/harvest/probe.h"
 #include "archiver/lib/fsutil.h"
 
 static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
@@ -88,6 +89,45 @@ static int print_account(void *ctx, const struct account *a)
 	return PV_OK;
 }
 
+/* The connection test (harvest/probe.h), as the web API's
+ * POST /api/v1/accounts/{name}/test runs it. */
+static int account_test(struct cli_ctx *ctx, struct archive *ar, const char *name,
+			struct pv_error *err)
+{
+	struct probe_result res;
+	int r = harvest_probe_account(ar, ctx->actor, name, &res, err);
+	if (r < 0)
+		return r;
+	if (ctx->json) {
+		printf("{\"account\": ");
+		json_print_str(stdout, name);
+		printf(", \"ok\": %s, \"stage\": \"%s\", \"error\": ", res.ok ? "true" : "false",
+		       res.stage);
+		if (res.ok)
+			printf("null");
+		else
+			json_print_str(stdout, res.error);
+		printf(", \"messages\": %lld, \"elapsed_ms\": %lld}\n",
+		       res.stat_ok ? (long long)res.messages : -1LL, (long long)res.elapsed_ms);
+	} else {
+		if (res.connected)
+			printf("connected: %s\n", res.tls.active ? res.tls.version : "no TLS");
+		if (res.caps[0])
+			printf("capabilities:\n%s", res.caps);
+		if (res.auth)
+			printf("logged in with %s\n", res.auth);
+		if (res.stat_ok)
+			printf("%u messages, %llu octets upstream\n", res.messages,
+			       (unsigned long long)res.octets);
+		if (res.ok)
+			printf("account %s: test passed in %lld ms\n", name, (long long)res.elapsed_ms);
+	}
+	if (!res.ok)
+		return pv_fail(err, PV_ERR, "account %s: test failed at %s: %s", name, res.stage,
+			       res.error);
+	return PV_OK;
+}
+
 int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {
@@ -106,9 +146,10 @@ int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
 		return r; /* 1: --help was printed */
 	if (args.n_pos < 1)
-		return pv_fail(err, PV_EUSAGE, "account needs add, list or remove");
+		return pv_fail(err, PV_EUSAGE, "account needs add, list, remove or test");
 	const char *sub = args.pos[0];
-	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0)
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0 &&
+	    strcmp(sub, "test") != 0)
 		return pv_fail(err, PV_EUSAGE, "unknown account command '%s'", sub);
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
@@ -124,7 +165,9 @@ int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		else if (st.n == 0)
 			puts("no accounts (add one with 'popvault account add')");
 	} else if (args.n_pos != 2) {
-		r = pv_fail(err, PV_EUSAGE, "account remove needs exactly one NAME");
+		r = pv_fail(err, PV_EUSAGE, "account %s needs exactly one NAME", sub);
+	} else if (strcmp(sub, "test") == 0) {
+		r = account_test(ctx, ar, args.pos[1], err);
 	} else {
 		r = archive_account_remove(ar, ctx->actor, args.pos[1], err);
 		if (r == PV_OK)

@@ -1,7 +1,7 @@
 #ifndef PV_CLI_H
 #define PV_CLI_H
 
-/* The command line (DESIGN.md §10): main() finds the subcommand in the
+/* The command line (ARCHITECTURE.md §10): main() finds the subcommand in the
  * table in commands.c; each subcommand lives in its own file and returns a
  * pv_status that main() turns into the exit code (0, 1, 2, 3). */
 
@@ -77,6 +77,8 @@ int cli_audit(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_backup(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_restore(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 /* user_auth.c: user passwd NAME --password-file F | user totp NAME [--remove] |
  * user require-totp [ROLES|none], for cli_user. */
 struct archive;

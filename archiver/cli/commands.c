@@ -1,4 +1,4 @@
-/* The table of subcommands and their usage texts (DESIGN.md §10). */
+/* The table of subcommands and their usage texts (ARCHITECTURE.md §10). */
 #include <string.h>
 
 #include "archiver/cli/cli.h"
@@ -12,7 +12,9 @@ static const struct cli_command commands[] = {
 	 "         cram-md5|scram-sha-256|xoauth2|oauthbearer] [--ca-file F]\n"
 	 "         [--insecure-skip-verify] [--keep-upstream]\n"
 	 "         [--token-command CMD]\n"
-	 "       popvault account list|remove NAME\n",
+	 "       popvault account list|remove NAME\n"
+	 "       popvault account test NAME\n"
+	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n",
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
 	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--json]\n"
@@ -112,9 +114,32 @@ static const struct cli_command commands[] = {
 	 "  require-totp names the roles that must use one (without ROLES: shows\n"
 	 "  them). All audited.\n",
 	 cli_user},
+	{"backup", "copy the archive while it runs, with a manifest",
+	 "popvault backup --out DIR [--with-keys --passphrase-file F] [--json]\n"
+	 "  A consistent copy while harvests and serve go on: the catalog (SQLite\n"
+	 "  online backup), its blobs (hard-linked on the same file system, else\n"
+	 "  copied), the config, the latest signed checkpoint of each log\n"
+	 "  (DIR/checkpoint-archive, DIR/checkpoint-audit: what the copy covers) and\n"
+	 "  DIR/MANIFEST with the SHA-256 of every file. DIR must not exist or be\n"
+	 "  empty. Keys stay out unless --with-keys: then DIR/keys.enc holds them,\n"
+	 "  encrypted to the passphrase in F (Argon2id; at least 12 characters).\n"
+	 "  A copy without keys cannot be read alone; a copy with keys keeps what\n"
+	 "  later disposals destroy here. Audited (backup, backup-done).\n",
+	 cli_backup},
+	{"restore", "restore a backup into a new data directory, verified",
+	 "popvault restore BACKUP --data NEWDIR [--passphrase-file F | --keys DIR]\n"
+	 "         [--checkpoint F] [--json]\n"
+	 "  Checks every file of BACKUP against its MANIFEST, decrypts its keys with\n"
+	 "  the passphrase in F (or, for a backup without keys, takes them from DIR,\n"
+	 "  the keys/ of the archive it came from), then runs verify --full with the\n"
+	 "  backup's checkpoints and --checkpoint F (one kept off this machine): a\n"
+	 "  copy older than F, or that does not verify, is refused and nothing is\n"
+	 "  left. NEWDIR must not exist or be empty; it is made only when all\n"
+	 "  checks pass, with a restore audit entry. Exit 3 when the copy fails them.\n",
+	 cli_restore},
 	{"serve", "run the web UI and JSON API (HTTPS)",
 	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]\n"
-	 "               [--web-root DIR] [--config F]\n"
+	 "               [--web-root DIR] [--config F] [--metrics-token-file F]\n"
 	 "  Serves web-static/ and the JSON API (docs/api.md) until SIGINT/SIGTERM.\n"
 	 "  --listen: a numeric address and port (default: [serve] listen in the\n"
 	 "  config, 127.0.0.1:8443; port 0 takes a free one, printed on start).\n"
@@ -122,7 +147,8 @@ static const struct cli_command commands[] = {
 	 "  first start in DIR/tls/. --plain-http: no TLS, loopback addresses only.\n"
 	 "  --web-root: default web-static/ beside the binary's directory, else\n"
 	 "  /usr/share/popvault/web-static. --config: read this file, not\n"
-	 "  DIR/popvault.conf.\n",
+	 "  DIR/popvault.conf. --metrics-token-file: the SHA-256 (hex) of a token\n"
+	 "  that GET /metrics takes as \"Authorization: Bearer TOKEN\".\n",
 	 cli_serve},
 };
 

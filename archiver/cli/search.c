@@ -73,7 +73,7 @@ int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r;
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
-	/* Audited inside, before any result comes back (DESIGN.md §1.4). */
+	/* Audited inside, before any result comes back (ARCHITECTURE.md §1.4). */
 	r = archive_search(ar, ctx->actor, args.pos[0], offset, limit, &res, err);
 	archive_close(&ar);
 	if (r == PV_OK)

@@ -1,5 +1,6 @@
 /* popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]
- *                [--web-root DIR] [--config F]
+ *                [--web-root DIR] [--config F] [--metrics-token-file F]
+ *       popvault serve --print-routes   (not in --help: for tests/e2e/api_matrix.t)
  * The web UI and JSON API (archiver/http/, docs/api.md), in the
  * foreground until SIGINT or SIGTERM. */
 #include <arpa/inet.h>
@@ -16,10 +17,12 @@
 
 #include "archiver/cli/cli.h"
 #include "archiver/http/app.h"
+#include "archiver/http/router.h"
 #include "archiver/http/server.h"
 #include "archiver/http/tls.h"
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
+#include "archiver/lib/hex.h"
 
 #define SHARE_WEB_ROOT "/usr/share/popvault/web-static"
 
@@ -102,12 +105,60 @@ static int64_t env_seconds(const char *name, int64_t max)
 	return errno == 0 && *end == '\0' && s >= 1 && s < max ? s : max;
 }
 
+/* The route table, one JSON object a line: what tests/e2e/api_matrix.t
+ * builds the role matrix from. */
+static void print_routes(void)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} roles[] = {{HTTP_ROLE_ADMIN, "admin"},
+		     {HTTP_ROLE_LEGAL, "legal"},
+		     {HTTP_ROLE_COMPLIANCE, "compliance"}};
+	for (size_t i = 0; i < http_routes_count; i++) {
+		const struct http_route *rt = &http_routes[i];
+		json_t *rl = json_array();
+		for (size_t k = 0; k < sizeof(roles) / sizeof(roles[0]); k++)
+			if (!(rt->flags & HTTP_PUBLIC) && (rt->roles & roles[k].bit))
+				json_array_append_new(rl, json_string(roles[k].name));
+		json_t *o = json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:b}", "method", rt->method,
+				      "pattern", rt->pattern, "roles", rl, "public",
+				      (rt->flags & HTTP_PUBLIC) != 0, "json_body",
+				      (rt->flags & HTTP_JSON_BODY) != 0, "bearer",
+				      (rt->flags & HTTP_BEARER) != 0, "static",
+				      (rt->flags & HTTP_STATIC) != 0);
+		char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		if (line != NULL)
+			puts(line);
+		free(line);
+		json_decref(o);
+	}
+	fflush(stdout);
+}
+
+/* --metrics-token-file F: the scrape token's SHA-256, 64 hex digits (the
+ * server never holds the token itself). */
+static int read_token_hash(const char *path, unsigned char out[32], struct pv_error *err)
+{
+	char *text = NULL;
+	int r = pv_read_secret_file(path, &text, err);
+	if (r < 0)
+		return r;
+	if (strlen(text) != 64 || pv_unhex(text, 64, out, 32) != 0)
+		r = pv_fail(err, PV_EUSAGE, "%s: want the token's SHA-256 as 64 hex digits "
+					    "(printf %%s TOKEN | sha256sum)", path);
+	pv_secret_free(&text);
+	return r;
+}
+
 static int run(struct cli_ctx *ctx, const struct listen_addr *la, const char *cert,
-	       const char *key, const char *web_root, struct pv_error *err)
+	       const char *key, const char *web_root, const unsigned char *token_hash,
+	       struct pv_error *err)
 {
 	struct http_config hc = {ctx->data_dir, web_root, cert != NULL,
 				 env_seconds("POPVAULT_SESSION_IDLE_S", PV_HTTP_SESSION_IDLE_S),
-				 env_seconds("POPVAULT_SESSION_MAX_S", PV_HTTP_SESSION_MAX_S)};
+				 env_seconds("POPVAULT_SESSION_MAX_S", PV_HTTP_SESSION_MAX_S),
+				 token_hash};
 	struct http_server_config sc = {(const struct sockaddr *)&la->ss, cert, key,
 					env_seconds("POPVAULT_HTTP_REQUEST_S",
 						    PV_HTTP_REQUEST_TIME_MAX_S)};
@@ -143,10 +194,13 @@ static int run(struct cli_ctx *ctx, const struct listen_addr *la, const char *ce
 
 int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
-	struct cli_opt opts[] = {{"listen", CLI_VALUE, NULL}, {"tls-cert", CLI_VALUE, NULL},
+	struct cli_opt opts[] = {{"listen", CLI_VALUE, NULL},     {"tls-cert", CLI_VALUE, NULL},
 				 {"tls-key", CLI_VALUE, NULL},    {"plain-http", CLI_FLAG, NULL},
-				 {"web-root", CLI_VALUE, NULL},   {"config", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 6, {0}, 0, false};
+				 {"web-root", CLI_VALUE, NULL},   {"config", CLI_VALUE, NULL},
+				 {"print-routes", CLI_FLAG, NULL},
+				 {"metrics-token-file", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 8, {0}, 0, false};
+	unsigned char token_hash[32];
 	const struct cli_command *cmd = cli_find_command("serve");
 	const char *tls_cert, *tls_key;
 	char *cert = NULL, *key = NULL, web_root[PATH_MAX];
@@ -162,6 +216,13 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	plain = cli_opt(&args, "plain-http") != NULL;
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "serve takes no arguments");
+	if (cli_opt(&args, "print-routes") != NULL) {
+		print_routes();
+		return PV_OK;
+	}
+	const char *token_file = cli_opt(&args, "metrics-token-file");
+	if (token_file != NULL && (r = read_token_hash(token_file, token_hash, err)) < 0)
+		return r;
 	if ((tls_cert == NULL) != (tls_key == NULL))
 		return pv_fail(err, PV_EUSAGE, "--tls-cert and --tls-key go together");
 	if (plain && tls_cert != NULL)
@@ -188,7 +249,7 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		printf("popvault: made a self-signed certificate, %s/tls/cert.pem (trust it in "
 		       "your browser, or give --tls-cert and --tls-key)\n", ctx->data_dir);
 	if (r == PV_OK)
-		r = run(ctx, &la, cert, key, web_root, err);
+		r = run(ctx, &la, cert, key, web_root, token_file ? token_hash : NULL, err);
 	free(cert);
 	pv_secret_free(&key);
 	return r;

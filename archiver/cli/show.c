@@ -65,7 +65,7 @@ int cli_show(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r;
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
-	/* Audited inside, before any content (DESIGN.md §1.4). */
+	/* Audited inside, before any content (ARCHITECTURE.md §1.4). */
 	if (cli_opt(&args, "raw") != NULL) {
 		r = archive_view_raw(ar, ctx->actor, id, write_out, NULL, err);
 		archive_close(&ar);

@@ -33,7 +33,7 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	const char *cp_file = cli_opt(&args, "checkpoint");
 	if (cp_file != NULL && (r = pv_read_file(cp_file, PV_NOTE_MAX, &known, &known_len, err)) < 0)
 		return r;
-	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0) {
+	if ((r = archive_open_for_verify(ctx->data_dir, &ar, err)) < 0) {
 		free(known);
 		return r;
 	}

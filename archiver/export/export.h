@@ -1,14 +1,14 @@
 #ifndef PV_EXPORT_EXPORT_H
 #define PV_EXPORT_EXPORT_H
 
-/* Writing eDiscovery bundles (layout in ediscovery.h; DESIGN.md §7).
+/* Writing eDiscovery bundles (layout in ediscovery.h; ARCHITECTURE.md §7).
  *
  * export_run, in order:
  *  1. catches the search index up and resolves the query to message ids;
  *  2. in one catalog transaction: loads the messages, gives Bates numbers
  *     (bates.h), picks the archive checkpoint covering them (signing one
  *     if needed), and appends the "export" audit event with its signed
- *     audit checkpoint (DESIGN.md §1.4: recorded before any content
+ *     audit checkpoint (ARCHITECTURE.md §1.4: recorded before any content
  *     leaves; nothing is written when that fails). The event names the
  *     SHA-256 of export/message-set, not of the bundle file: a file cannot
  *     contain its own hash, and the set (ids, Bates numbers, leaf indexes,

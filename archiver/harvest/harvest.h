@@ -1,7 +1,7 @@
 #ifndef PV_HARVEST_H
 #define PV_HARVEST_H
 
-/* One harvest of one account (DESIGN.md §3): connect, list, RETR
+/* One harvest of one account (ARCHITECTURE.md §3): connect, list, RETR
  * (pipelined) straight into encrypted blobs, group-commit each chunk, and
  * only then DELE it; QUIT is the commit; after any local failure the
  * connection is dropped without QUIT. Afterwards a fresh session proves

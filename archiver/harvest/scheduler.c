@@ -138,7 +138,7 @@ static void run_index(struct sched *sc)
 	archive_close(&ar);
 }
 
-/* The daemon signs both logs' heartbeats (DESIGN.md §4), so a gap in the
+/* The daemon signs both logs' heartbeats (ARCHITECTURE.md §4), so a gap in the
  * evidence shows whenever the appliance was not running. */
 static void run_heartbeat(struct sched *sc, int64_t now)
 {

@@ -1,7 +1,7 @@
 #ifndef PV_SCHEDULER_H
 #define PV_SCHEDULER_H
 
-/* The harvest scheduler (DESIGN.md §3, last paragraph): polls every account
+/* The harvest scheduler (ARCHITECTURE.md §3, last paragraph): polls every account
  * of a data directory, up to `parallel` at once, each harvest in its own
  * process with its own archive handle (SQLite BEGIN IMMEDIATE and the busy
  * timeout serialise their commits); never two sessions on one mailbox

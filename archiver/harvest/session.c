@@ -1,4 +1,4 @@
-/* One harvest session for one account: see harvest.h and DESIGN.md §3. */
+/* One harvest session for one account: see harvest.h and ARCHITECTURE.md §3. */
 #include <signal.h>
 #include <stdarg.h>
 #include <sodium.h>
@@ -10,7 +10,7 @@
 #include "archiver/harvest/harvest.h"
 #include "archiver/store/ledger.h"
 #include "archiver/store/message.h"
-#include "archiver/harvest/token.h"
+#include "archiver/harvest/connect.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
@@ -576,47 +576,16 @@ out:
 	return r;
 }
 
-static void fill_config(const struct account *a, struct pop3_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->host = a->host;
-	cfg->port = (uint16_t)a->port;
-	cfg->tls = strcmp(a->tls, "implicit") == 0   ? POP3_TLS_IMPLICIT
-		   : strcmp(a->tls, "starttls") == 0 ? POP3_TLS_STARTTLS
-						     : POP3_TLS_NONE;
-	cfg->ca_file = a->ca_file[0] ? a->ca_file : NULL;
-	cfg->insecure = a->insecure;
-}
-
-static enum pop3_auth_mode auth_mode(const char *name)
-{
-	static const struct {
-		const char *name;
-		enum pop3_auth_mode mode;
-	} modes[] = {{"user", POP3_AUTH_USER},         {"apop", POP3_AUTH_APOP},
-		     {"plain", POP3_AUTH_PLAIN},       {"login", POP3_AUTH_LOGIN},
-		     {"cram-md5", POP3_AUTH_CRAM_MD5}, {"scram-sha-256", POP3_AUTH_SCRAM_SHA_256},
-		     {"xoauth2", POP3_AUTH_XOAUTH2},   {"oauthbearer", POP3_AUTH_OAUTHBEARER}};
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-		if (strcmp(name, modes[i].name) == 0)
-			return modes[i].mode;
-	return POP3_AUTH_AUTO;
-}
-
 /* Opens a logged-in session; the secret is wiped before returning. */
 static int open_session(struct session *ss, struct pop3_client **c_r, struct pv_error *err)
 {
 	struct pop3_config cfg;
-	struct pop3_auth auth = {auth_mode(ss->a->auth), ss->a->user, NULL, NULL};
+	struct pop3_auth auth = {harvest_auth_mode(ss->a->auth), ss->a->user, NULL, NULL};
 	char *secret = NULL;
 	int r;
 
-	fill_config(ss->a, &cfg);
-	if (ss->a->token_command[0])
-		r = harvest_token_run(ss->a->token_command, &secret, err);
-	else
-		r = keyring_open_secret(ss->ar->kr, ss->a->secret, ss->a->secret_len, &secret, err);
-	if (r < 0)
+	harvest_pop3_config(ss->a, &cfg);
+	if ((r = harvest_account_secret(ss->ar, ss->a, &secret, err)) < 0)
 		return r;
 	auth.secret = secret;
 	r = pop3_open(&cfg, &auth, c_r, err);
@@ -738,7 +707,7 @@ static int fetch_all(struct session *ss, const uint32_t *nums, const uint64_t *s
 }
 
 /* After QUIT: a fresh session's UIDL list must not show what was deleted
- * (+OK to DELE and QUIT is no proof, DESIGN.md §3.6). Not being able to
+ * (+OK to DELE and QUIT is no proof, ARCHITECTURE.md §3.6). Not being able to
  * look now is no failure of the harvest: the next one settles it. */
 static void check_gone(struct session *ss, int64_t moved)
 {

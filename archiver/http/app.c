@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archiver/http/harvest_job.h"
 #include "archiver/lib/log.h"
 #include "archiver/store/users.h"
 
@@ -30,6 +31,11 @@ int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct 
 	app->tls = cfg->tls;
 	app->session_idle_s = cfg->session_idle_s;
 	app->session_max_s = cfg->session_max_s;
+	if (cfg->metrics_token_sha256 != NULL) {
+		memcpy(app->metrics_token_sha256, cfg->metrics_token_sha256,
+		       sizeof(app->metrics_token_sha256));
+		app->metrics_token_set = true;
+	}
 	app->web_root_fd = open(cfg->web_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (app->web_root_fd < 0) {
 		r = pv_fail(err, PV_EUSAGE, "web root %s: %s", cfg->web_root, strerror(errno));
@@ -43,6 +49,7 @@ int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct 
 			       PV_HTTP_LOGIN_DELAY_MAX_S * 1000LL, &app->fail_user, err)) < 0 ||
 	    (r = ratelimit_new(PV_HTTP_LOGIN_TRACKED, PV_HTTP_LOGIN_FREE_FAILURES_IP,
 			       PV_HTTP_LOGIN_DELAY_MAX_S * 1000LL, &app->fail_ip, err)) < 0 ||
+	    (r = harvest_job_new(cfg->data_dir, &app->harvest, err)) < 0 ||
 	    (r = http_app_archive_get(app, &ar, err)) < 0) {
 		http_app_free(&app);
 		return r;
@@ -58,6 +65,7 @@ void http_app_free(struct http_app **appp)
 	struct http_app *app = *appp;
 	if (app == NULL)
 		return;
+	harvest_job_free(&app->harvest);
 	for (int i = 0; i < app->n_idle; i++)
 		archive_close(&app->idle[i]);
 	ratelimit_free(&app->fail_user);

@@ -17,12 +17,15 @@
 #include "archiver/lib/limits.h"
 #include "archiver/store/datadir.h"
 
+struct harvest_job;
+
 struct http_config {
 	const char *data_dir;
 	const char *web_root;   /* the directory of static files (web-static/) */
 	bool tls;               /* served over HTTPS: HSTS, Secure cookies */
 	int64_t session_idle_s; /* 1 .. PV_HTTP_SESSION_IDLE_S */
 	int64_t session_max_s;  /* 1 .. PV_HTTP_SESSION_MAX_S */
+	const unsigned char *metrics_token_sha256; /* 32 bytes: the scrape token's hash; NULL none */
 };
 
 /* Archives open at most: one per worker thread, one spare. */
@@ -42,12 +45,17 @@ struct http_app {
 
 	sem_t argon2;                      /* PV_HTTP_ARGON2_CONCURRENT slots */
 	struct ratelimit *fail_user, *fail_ip; /* failed sign-ins */
+
+	bool metrics_token_set;            /* GET /metrics also takes this bearer token */
+	unsigned char metrics_token_sha256[32];
+	struct harvest_job *harvest;       /* "harvest now" (harvest_job.h) */
 };
 
 /* Checks cfg (timeouts within limits.h, a readable web root) and the
  * archive (one is opened now, so a bad data directory fails here). */
 int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct pv_error *err);
-/* Closes every archive; the server must be stopped. */
+/* Closes every archive and stops a running "harvest now" (SIGTERM, then
+ * waits); the server must be stopped. */
 void http_app_free(struct http_app **app);
 
 /* Borrows an archive for the calling thread until http_app_archive_put.

@@ -1,7 +1,7 @@
 #ifndef PV_HTTP_AUTH_H
 #define PV_HTTP_AUTH_H
 
-/* Who is asking (DESIGN.md §8): sign-in with a password and, when the
+/* Who is asking (ARCHITECTURE.md §8): sign-in with a password and, when the
  * user has one or their role requires it, a TOTP code; sessions in
  * cookies; sign-out. Every sign-in, failed sign-in and sign-out is in the
  * audit log before the answer, or does not happen (fail closed).

@@ -1,4 +1,4 @@
-/* Signing in and out (DESIGN.md §8 contract), and who am I. */
+/* Signing in and out (ARCHITECTURE.md §8 contract), and who am I. */
 #include <stdio.h>
 
 #include "archiver/http/app.h"

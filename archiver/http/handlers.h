@@ -15,6 +15,38 @@ int h_me(struct http_request *rq, struct http_response *rs);
 int h_healthz(struct http_request *rq, struct http_response *rs);
 int h_checkpoints(struct http_request *rq, struct http_response *rs);
 
+/* --- area (c): admin and system --- */
+#include "archiver/store/stats_system.h"
+
+/* h_accounts.c: /api/v1/accounts[/{name}[/test]], /api/v1/harvest */
+int h_accounts_list(struct http_request *rq, struct http_response *rs);
+int h_accounts_add(struct http_request *rq, struct http_response *rs);
+int h_accounts_edit(struct http_request *rq, struct http_response *rs);
+int h_accounts_remove(struct http_request *rq, struct http_response *rs);
+int h_accounts_test(struct http_request *rq, struct http_response *rs);
+int h_harvest_start(struct http_request *rq, struct http_response *rs);
+int h_harvest_status(struct http_request *rq, struct http_response *rs);
+/* An account's harvest record as the account list and the status page
+ * show it (docs/api.md). */
+json_t *h_account_record_json(const struct stats_account *s);
+
+/* h_users.c: /api/v1/users[/{name}[/totp]], /api/v1/settings/totp */
+int h_users_list(struct http_request *rq, struct http_response *rs);
+int h_users_add(struct http_request *rq, struct http_response *rs);
+int h_users_edit(struct http_request *rq, struct http_response *rs);
+int h_users_remove(struct http_request *rq, struct http_response *rs);
+int h_users_totp_enrol(struct http_request *rq, struct http_response *rs);
+int h_users_totp_remove(struct http_request *rq, struct http_response *rs);
+int h_settings_totp_get(struct http_request *rq, struct http_response *rs);
+int h_settings_totp_set(struct http_request *rq, struct http_response *rs);
+
+/* h_status.c: GET /api/v1/status, GET /metrics */
+int h_status(struct http_request *rq, struct http_response *rs);
+int h_metrics(struct http_request *rq, struct http_response *rs);
+/* Unix seconds as an RFC 3339 string, null for 0 or less (not known). */
+json_t *h_json_time(int64_t t);
+/* --- end of area (c) --- */
+
 /* static.c: GET any other path: a file of the web root */
 int h_static(struct http_request *rq, struct http_response *rs);
 

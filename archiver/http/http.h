@@ -47,7 +47,7 @@ struct http_header {
 	const char *value;
 };
 
-/* Roles (DESIGN.md §8), as bits for the route table. */
+/* Roles (ARCHITECTURE.md §8), as bits for the route table. */
 enum http_role {
 	HTTP_ROLE_ADMIN = 1u << 0,
 	HTTP_ROLE_LEGAL = 1u << 1,

@@ -17,7 +17,7 @@ static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'sel
 /* Headers a request may carry once at most: the checks below read them. */
 static const char *const single_headers[] = {
 	"Host", "Origin", "Cookie", "Content-Type", "Content-Length", "Sec-Fetch-Site",
-	"X-CSRF-Token", "Transfer-Encoding", NULL};
+	"X-CSRF-Token", "Transfer-Encoding", "Authorization", NULL};
 
 static void set_default(struct http_response *rs, const char *name, const char *value)
 {
@@ -147,6 +147,17 @@ static bool csrf_ok(const struct http_request *rq)
 	return t != NULL && strlen(t) == strlen(want) && sodium_memcmp(t, want, strlen(want)) == 0;
 }
 
+/* "Authorization: Bearer TOKEN" with the scrape token: its SHA-256 is the
+ * one the server was given (app.h). Compared in constant time. */
+static bool bearer_ok(const struct http_request *rq, const char *h)
+{
+	unsigned char hash[crypto_hash_sha256_BYTES];
+	if (!rq->app->metrics_token_set || strncmp(h, "Bearer ", 7) != 0 || h[7] == '\0')
+		return false;
+	crypto_hash_sha256(hash, (const unsigned char *)h + 7, strlen(h + 7));
+	return sodium_memcmp(hash, rq->app->metrics_token_sha256, sizeof(hash)) == 0;
+}
+
 /* The answer for a handler's (or the router's own) failure. */
 static void reply_failure(struct http_request *rq, struct http_response *rs, int r, bool *broken)
 {
@@ -188,7 +199,14 @@ static void run_route(struct http_request *rq, struct http_response *rs,
 	}
 	if (rq->session != NULL)
 		snprintf(rq->actor, sizeof(rq->actor), "web:%s", rq->session->user);
-	if (!(rt->flags & HTTP_PUBLIC)) {
+	const char *authz = http_header(rq, "Authorization");
+	if ((rt->flags & HTTP_BEARER) && authz != NULL) {
+		if (!bearer_ok(rq, authz)) {
+			http_reply_error(rs, 401, "unauthorized", "wrong or unknown scrape token");
+			return;
+		}
+		snprintf(rq->actor, sizeof(rq->actor), "web:scrape-token");
+	} else if (!(rt->flags & HTTP_PUBLIC)) {
 		if (rq->session == NULL) {
 			http_reply_error(rs, 401, "unauthorized", "sign in first");
 			return;

@@ -11,7 +11,9 @@
  *   413 a body over PV_HTTP_BODY_MAX;
  *   404 a path no route has (JSON, like every answer but static files);
  *   405 a method the path's routes do not have (with Allow);
- *   401 a route for signed-in users, without a live session;
+ *   401 a route for signed-in users, without a live session; on a
+ *       HTTP_BEARER route, an Authorization header that is not
+ *       "Bearer " and the scrape token (a right one lets it through);
  *   403 a role the route does not list (deny by default: no roles, no
  *       access), a cross-site state-changing request (Origin is not this
  *       server, or Sec-Fetch-Site is neither same-origin nor none), a
@@ -30,6 +32,8 @@ enum http_route_flag {
 	HTTP_JSON_BODY = 1u << 1, /* takes an application/json object body */
 	HTTP_NO_CSRF = 1u << 2,   /* state-changing without a session: sign-in only */
 	HTTP_STATIC = 1u << 3,    /* a file from the web root: no archive, own caching */
+	HTTP_BEARER = 1u << 4,    /* also open to "Authorization: Bearer TOKEN" with the
+				   * scrape token (GET only; serve --metrics-token-file) */
 };
 
 typedef int (*http_handler_fn)(struct http_request *rq, struct http_response *rs);

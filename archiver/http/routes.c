@@ -1,5 +1,5 @@
 /* The route table: every endpoint, who may call it, and its handler, in
- * one place (DESIGN.md §8, STYLE.md habit 13). The router (router.h)
+ * one place (ARCHITECTURE.md §8, STYLE.md habit 13). The router (router.h)
  * sends every request through it and denies by default: a route lists the
  * roles allowed, and a role not listed gets 403.
  *
@@ -21,6 +21,25 @@ const struct http_route http_routes[] = {
 	{"DELETE", "/api/v1/session", ANYONE_SIGNED_IN, 0, h_session_delete},
 	{"GET", "/api/v1/me", ANYONE_SIGNED_IN, 0, h_me},
 	{"GET", "/api/v1/checkpoints", LEGAL | COMPLIANCE | ADMIN, 0, h_checkpoints},
+	/* --- area (c): admin and system (never mail content) --- */
+	{"GET", "/api/v1/accounts", ADMIN, 0, h_accounts_list},
+	{"POST", "/api/v1/accounts", ADMIN, HTTP_JSON_BODY, h_accounts_add},
+	{"PATCH", "/api/v1/accounts/{name}", ADMIN, HTTP_JSON_BODY, h_accounts_edit},
+	{"DELETE", "/api/v1/accounts/{name}", ADMIN, 0, h_accounts_remove},
+	{"POST", "/api/v1/accounts/{name}/test", ADMIN, 0, h_accounts_test},
+	{"GET", "/api/v1/harvest", ADMIN, 0, h_harvest_status},
+	{"POST", "/api/v1/harvest", ADMIN, HTTP_JSON_BODY, h_harvest_start},
+	{"GET", "/api/v1/users", ADMIN, 0, h_users_list},
+	{"POST", "/api/v1/users", ADMIN, HTTP_JSON_BODY, h_users_add},
+	{"PATCH", "/api/v1/users/{name}", ADMIN, HTTP_JSON_BODY, h_users_edit},
+	{"DELETE", "/api/v1/users/{name}", ADMIN, 0, h_users_remove},
+	{"POST", "/api/v1/users/{name}/totp", ADMIN, 0, h_users_totp_enrol},
+	{"DELETE", "/api/v1/users/{name}/totp", ADMIN, 0, h_users_totp_remove},
+	{"GET", "/api/v1/settings/totp", ADMIN, 0, h_settings_totp_get},
+	{"PUT", "/api/v1/settings/totp", ADMIN, HTTP_JSON_BODY, h_settings_totp_set},
+	{"GET", "/api/v1/status", ANYONE_SIGNED_IN, 0, h_status},
+	{"GET", "/metrics", ADMIN, HTTP_BEARER, h_metrics},
+	/* --- end of area (c) --- */
 	{"GET", "/healthz", 0, HTTP_PUBLIC, h_healthz},
 	/* Last: every other path outside /api/ is a file of the web UI. */
 	{"GET", "/*", 0, HTTP_PUBLIC | HTTP_STATIC, h_static},

@@ -1,7 +1,7 @@
 #ifndef PV_HTTP_TLS_H
 #define PV_HTTP_TLS_H
 
-/* The HTTPS certificate of `popvault serve` (DESIGN.md §8): the PEM files
+/* The HTTPS certificate of `popvault serve` (ARCHITECTURE.md §8): the PEM files
  * an admin gives (--tls-cert, --tls-key), or a self-signed one made on
  * first start in DIR/tls/ (cert.pem 0644, key.pem 0600) and reused after:
  * EC P-256, SHA-256, valid 825 days, names localhost, 127.0.0.1, ::1 and

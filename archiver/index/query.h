@@ -1,7 +1,7 @@
 #ifndef PV_INDEX_QUERY_H
 #define PV_INDEX_QUERY_H
 
-/* The search language (DESIGN.md §7), Gmail-like:
+/* The search language (ARCHITECTURE.md §7), Gmail-like:
  *
  *   query   := or EOF                      (empty: every message)
  *   or      := and ( "OR" and )*

@@ -3,7 +3,7 @@
 
 /* The bootstrap config, DIR/popvault.conf (inih format). It holds only what
  * is needed before the database opens; everything an admin edits lives in
- * SQLite, versioned and audited (DESIGN.md §9). */
+ * SQLite, versioned and audited (ARCHITECTURE.md §9). */
 
 #include <stdint.h>
 

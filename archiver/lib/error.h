@@ -41,7 +41,7 @@ int pv_error_prefix(struct pv_error *err, const char *fmt, ...)
 
 void pv_error_clear(struct pv_error *err);
 
-/* Process exit code for a status: 0, 1, 2 or 3 (DESIGN.md §10). */
+/* Process exit code for a status: 0, 1, 2 or 3 (ARCHITECTURE.md §10). */
 int pv_exit_code(int status);
 
 #endif

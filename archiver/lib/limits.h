@@ -44,6 +44,9 @@
 /* Default timeouts: connect, and each read/write making no progress. */
 #define PV_POP3_CONNECT_TIMEOUT_MS 30000
 #define PV_POP3_IO_TIMEOUT_MS 120000
+/* A connection test (admin "test account") answers a waiting web request:
+ * connect and each read or write get this long, not a harvest's minutes. */
+#define PV_ACCOUNT_TEST_TIMEOUT_MS 15000
 /* Default message-size cap; configurable per installation. Larger messages
  * are reported and left upstream. */
 #define PV_MESSAGE_SIZE_DEFAULT_MAX (256ull * 1024 * 1024)
@@ -93,7 +96,7 @@
 /* A signing-key file holds one "PRIVATE+KEY+name+id+key" line. */
 #define PV_KEY_FILE_MAX (PV_KEY_NAME_MAX + 128)
 
-/* MIME (DESIGN.md §7): nesting depth and part count caps. */
+/* MIME (ARCHITECTURE.md §7): nesting depth and part count caps. */
 #define PV_MIME_DEPTH_MAX 100
 #define PV_MIME_PARTS_MAX 10000
 #define PV_MIME_HEADER_MAX (1024 * 1024)
@@ -196,6 +199,11 @@
 /* A JSON answer is built in memory: a page of PV_SEARCH_LIMIT_MAX search
  * results with their metadata fits; bigger content is streamed. */
 #define PV_HTTP_RESPONSE_MAX (64 * 1024 * 1024)
+/* "Harvest now" runs `popvault harvest --once --json` in a child; its
+ * summary (totals and one line per problem) and its error text are kept
+ * up to these sizes; more is cut (the summary then reads as missing). */
+#define PV_HTTP_HARVEST_OUTPUT_MAX (1024 * 1024)
+#define PV_HTTP_HARVEST_ERRORS_MAX (16 * 1024)
 /* TLS certificate and key files read by serve (PEM). */
 #define PV_HTTP_TLS_FILE_MAX (64 * 1024)
 
@@ -276,6 +284,32 @@
  * bytes). */
 #define PV_EXPORT_REQUEST_MAX (64 * 1024)
 #define PV_EXPORT_FROM_LINE_MAX 1024
+/* A disposal's intent writes one disposal-item audit entry per message;
+ * this many go under one signed audit checkpoint (one per message would
+ * swell the log with signatures; one for all would hold every record of
+ * a huge disposal in memory at once). */
+#define PV_DISPOSE_AUDIT_BATCH 1024
+
+/* An sd_notify datagram: systemd reads at most PIPE_BUF (4096) bytes of
+ * one notification and drops the rest. */
+#define PV_SD_NOTIFY_MAX 4096
+
+/* Backups (archiver/archive/backup.h). A restore holds the manifest's
+ * list in memory (~120 bytes a file, one file per message): 4 million
+ * files is about 500 MB. Its lines are a keyword, a hash, a size and a
+ * short path. */
+#define PV_BACKUP_FILES_MAX 4000000
+#define PV_BACKUP_MANIFEST_LINE_MAX 1024
+/* keys.enc: the keyring (a row per retention bucket, kilobytes in
+ * practice) and a few key files of bytes; restore reads it whole. */
+#define PV_BACKUP_KEY_FILES_MAX 32
+#define PV_BACKUP_KEY_FILE_MAX (16 * 1024 * 1024)
+#define PV_BACKUP_KEYS_MAX (64 * 1024 * 1024)
+/* The Argon2id cost keys.enc asks for: libsodium's "sensitive" level at
+ * most (4 passes, 1 GiB), so a forged file cannot make restore spend
+ * minutes or all memory before the passphrase is even checked. */
+#define PV_BACKUP_PWHASH_OPS_MAX 4
+#define PV_BACKUP_PWHASH_MEM_MAX (1024ull * 1024 * 1024)
 
 /* A limit spelled as a string literal, for SQL text
  * ("LIMIT " PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX)); the limit must be a

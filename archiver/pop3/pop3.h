@@ -1,7 +1,7 @@
 #ifndef PV_POP3_H
 #define PV_POP3_H
 
-/* The POP3 client the harvester drives (DESIGN.md §3): RFC 1939, 2449
+/* The POP3 client the harvester drives (ARCHITECTURE.md §3): RFC 1939, 2449
  * (CAPA, RESP-CODES, PIPELINING, EXPIRE, LOGIN-DELAY), 3206, 2595 (STLS),
  * 8314 (implicit TLS), 9525 (certificate names), 5034 SASL (PLAIN, LOGIN,
  * CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER), 6856 (UTF8).

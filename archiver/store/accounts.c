@@ -157,6 +157,32 @@ int account_retire(sqlite3 *db, const char *name, int64_t now, struct pv_error *
 	return r;
 }
 
+int account_update(sqlite3 *db, const struct account *a, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "UPDATE accounts SET host = ?, port = ?, tls = ?, username = ?,"
+				    " auth = ?, ca_file = ?, keep_upstream = ?, secret = ?"
+				    " WHERE id = ? AND removed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, a->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, a->port);
+	sqlite3_bind_text(st, 3, a->tls, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, a->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, a->auth, -1, SQLITE_STATIC);
+	if (a->ca_file[0])
+		sqlite3_bind_text(st, 6, a->ca_file, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, a->keep_upstream);
+	sqlite3_bind_blob(st, 8, a->secret, (int)a->secret_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, a->id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+	else if (sqlite3_changes(db) == 0)
+		r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", a->name);
+	sqlite3_finalize(st);
+	return r;
+}
+
 void account_clear(struct account *a)
 {
 	free(a->secret);

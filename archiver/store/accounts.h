@@ -35,6 +35,10 @@ int account_validate(const struct account *a, struct pv_error *err);
 int account_insert(sqlite3 *db, struct account *a, struct pv_error *err);
 /* Loads an active account by name; PV_ENOTFOUND if none. */
 int account_load(sqlite3 *db, const char *name, struct account *a_r, struct pv_error *err);
+/* Writes a's editable fields (host, port, tls, user, auth, ca_file,
+ * keep_upstream and the sealed secret) over the active account a->id;
+ * PV_ENOTFOUND if it is not active. */
+int account_update(sqlite3 *db, const struct account *a, struct pv_error *err);
 /* Lists active accounts: calls fn for each in name order. */
 int account_each(sqlite3 *db, int (*fn)(void *ctx, const struct account *a), void *ctx,
 		 struct pv_error *err);

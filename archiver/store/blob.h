@@ -1,7 +1,7 @@
 #ifndef PV_BLOB_H
 #define PV_BLOB_H
 
-/* The blob store (DESIGN.md §4): each message is compressed (zstd) and
+/* The blob store (ARCHITECTURE.md §4): each message is compressed (zstd) and
  * encrypted under its own random key (libsodium secretstream,
  * XChaCha20-Poly1305, 64 KiB chunks), and stored under the SHA-256 of the
  * ciphertext: DIR/blobs/<2 hex>/<64 hex>.

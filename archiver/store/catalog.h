@@ -1,7 +1,7 @@
 #ifndef PV_CATALOG_H
 #define PV_CATALOG_H
 
-/* The SQLite catalog: one database file per data directory (DESIGN.md §4).
+/* The SQLite catalog: one database file per data directory (ARCHITECTURE.md §4).
  * WAL, synchronous=FULL (commits that precede a DELE must be durable),
  * foreign keys on. The schema evolves by numbered migrations recorded in
  * PRAGMA user_version; each is applied in its own transaction. They make

@@ -1,5 +1,6 @@
 #include "archiver/store/datadir.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +33,20 @@ int archive_create_logs(sqlite3 *db, const char *data_dir, const char *origin,
 }
 
 static int open_log(struct archive *ar, const char *name, struct tlog **t_r,
-		    struct note_signer **s_r, struct pv_error *err)
+		    struct note_signer **s_r, int slot, struct pv_error *err)
 {
 	char dir[4096];
+	struct pv_error e;
 	int r;
 	keys_dir(ar->dir, dir, sizeof(dir));
-	if ((r = tlog_open(ar->cat->db, name, t_r, err)) < 0 ||
-	    (r = keys_load(dir, *t_r, s_r, err)) < 0)
+	if ((r = tlog_open(ar->cat->db, name, t_r, err)) < 0)
 		return pv_error_prefix(err, "%s log", name);
+	if ((r = keys_load(dir, *t_r, s_r, &e)) == PV_OK)
+		return PV_OK;
+	if (slot < 0)
+		return pv_fail(err, r, "%s log: %s", name, e.msg);
+	ar->signer_state[slot] = r;
+	snprintf(ar->signer_why[slot], sizeof(ar->signer_why[slot]), "%s", e.msg);
 	return PV_OK;
 }
 
@@ -53,7 +60,8 @@ const struct note_signer *archive_signer(const struct archive *ar, const struct 
 	return t == ar->archive_log ? ar->archive_key : ar->audit_key;
 }
 
-int archive_open(const char *data_dir, struct archive **ar_r, struct pv_error *err)
+static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r,
+		    struct pv_error *err)
 {
 	struct archive *ar = calloc(1, sizeof(*ar));
 	int r;
@@ -68,13 +76,25 @@ int archive_open(const char *data_dir, struct archive **ar_r, struct pv_error *e
 	if ((r = catalog_open(data_dir, 0, &ar->cat, err)) < 0 ||
 	    (r = pv_config_load(data_dir, &ar->cfg, err)) < 0 ||
 	    (r = keyring_open(data_dir, &ar->kr, err)) < 0 ||
-	    (r = open_log(ar, ARCHIVE_LOG, &ar->archive_log, &ar->archive_key, err)) < 0 ||
-	    (r = open_log(ar, AUDIT_LOG, &ar->audit_log, &ar->audit_key, err)) < 0) {
+	    (r = open_log(ar, ARCHIVE_LOG, &ar->archive_log, &ar->archive_key, for_verify ? 0 : -1,
+			  err)) < 0 ||
+	    (r = open_log(ar, AUDIT_LOG, &ar->audit_log, &ar->audit_key, for_verify ? 1 : -1,
+			  err)) < 0) {
 		archive_close(&ar);
 		return r;
 	}
 	*ar_r = ar;
 	return PV_OK;
+}
+
+int archive_open(const char *data_dir, struct archive **ar_r, struct pv_error *err)
+{
+	return open_dir(data_dir, false, ar_r, err);
+}
+
+int archive_open_for_verify(const char *data_dir, struct archive **ar_r, struct pv_error *err)
+{
+	return open_dir(data_dir, true, ar_r, err);
 }
 
 void archive_close(struct archive **arp)

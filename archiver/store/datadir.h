@@ -20,6 +20,12 @@ struct archive {
 	struct tlog *archive_log; /* one leaf per message and per tombstone */
 	struct tlog *audit_log;   /* one leaf per action */
 	struct note_signer *archive_key, *audit_key;
+	/* archive_open_for_verify only: for the archive (0) and audit (1) log,
+	 * PV_OK when its signing key loaded, PV_ENOTFOUND when the key file is
+	 * missing, another status when it is not the log's current key (then
+	 * the signer is NULL and signer_why says why). */
+	int signer_state[2];
+	char signer_why[2][PV_ERROR_MSG_MAX];
 };
 
 /* Names of the two logs, and their origins: "<config origin>/<name>". */
@@ -34,6 +40,11 @@ int archive_create_logs(sqlite3 *db, const char *data_dir, const char *origin,
 /* Opens DIR (config, catalog with pending migrations, keyring). */
 int archive_open(const char *data_dir, struct archive **ar_r, struct pv_error *err);
 void archive_close(struct archive **ar);
+/* The same for `verify`, which checks signatures with the public keys the
+ * logs record and needs no private key: a signing key file that is
+ * missing or does not belong to its log leaves that signer NULL and is
+ * described in signer_state/signer_why instead of failing the open. */
+int archive_open_for_verify(const char *data_dir, struct archive **ar_r, struct pv_error *err);
 
 /* Signs a checkpoint of log t (archive_log or audit_log) with its key,
  * inside the caller's transaction if one is open. */

@@ -151,6 +151,32 @@ int keyring_bucket(struct keyring *kr, const char *class_name, const char *expir
 	return r == PV_ENOTFOUND ? pv_fail(err, PV_ERR, "keyring: bucket vanished") : r;
 }
 
+int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bucket_info *info_r,
+			struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(kr->db, "SELECT class, expiry_month, key IS NULL FROM bucket_keys"
+					" WHERE id = ?", &st, err);
+	if (r < 0)
+		return r;
+	memset(info_r, 0, sizeof(*info_r));
+	sqlite3_bind_int64(st, 1, bucket_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(info_r->class_name, sizeof(info_r->class_name), "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		snprintf(info_r->label, sizeof(info_r->label), "%s",
+			 (const char *)sqlite3_column_text(st, 1));
+		info_r->destroyed = sqlite3_column_int(st, 2) != 0;
+	} else if (rc == SQLITE_DONE) {
+		r = pv_fail(err, PV_ENOTFOUND, "the keyring has no bucket %lld", (long long)bucket_id);
+	} else {
+		r = pv_fail(err, PV_ERR, "keyring: %s", sqlite3_errmsg(kr->db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 /* Loads a bucket key; PV_ENOTFOUND when destroyed or unknown. */
 static int load_bucket_key(struct keyring *kr, int64_t bucket_id, unsigned char key[KEYRING_KEY_BYTES],
 			   struct pv_error *err)

@@ -2,7 +2,7 @@
 #define PV_KEYRING_H
 
 /* Keys that protect archived content, kept apart from the catalog in
- * DIR/keys/ so that backups of the data need not carry them (DESIGN.md §4):
+ * DIR/keys/ so that backups of the data need not carry them (ARCHITECTURE.md §4):
  *
  * - bucket keys, one per (retention class, expiry month), in
  *   DIR/keys/keyring.db. Each message's own key and salt are wrapped under
@@ -12,6 +12,7 @@
  * - the secrets key, DIR/keys/secrets.key, sealing upstream passwords and
  *   tokens at rest in the catalog. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,18 @@ void keyring_free(struct keyring **kr);
  * durably on first use. Returns its id. */
 int keyring_bucket(struct keyring *kr, const char *class_name, const char *expiry_month,
 		   int64_t *bucket_id_r, struct pv_error *err);
+
+/* What the keyring recorded for a bucket when it made its key: the class
+ * and month label it was made for (the catalog's buckets table is a copy
+ * that an edit can change; this one sits beside the key itself), and
+ * whether the key is destroyed. PV_ENOTFOUND for an unknown id. */
+struct keyring_bucket_info {
+	char class_name[128];
+	char label[48];
+	bool destroyed;
+};
+int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bucket_info *info_r,
+			struct pv_error *err);
 
 /* Wraps a message key and salt under the bucket's key. */
 int keyring_wrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,

@@ -7,7 +7,9 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/number.h"
 
-#define LEAF_MAGIC "popvault/archive/v1 "
+#define LEAF_MAGIC_V1 "popvault/archive/v1 "
+#define LEAF_MAGIC_V2 "popvault/archive/v2 "
+#define LEAF_MAGIC_LEN 20
 
 static int valid_text(const char *s, size_t max)
 {
@@ -26,16 +28,26 @@ int archive_leaf_format(const struct archive_leaf *l, struct pv_buf *out, struct
 	pv_clock_format_rfc3339(l->time, t);
 	pv_buf_reset(out);
 	if (l->kind == LEAF_MESSAGE) {
+		int version = l->version ? l->version : LEAF_MESSAGE_VERSION;
 		if (!valid_text(l->class_name, sizeof(l->class_name)))
 			return pv_fail(err, PV_ERR, "leaf: bad retention class");
+		if (version == 1)
+			return pv_buf_printf(out, err,
+					     LEAF_MAGIC_V1 "message\nseq %lld\ntime %s\nmailbox %s\n"
+							   "class %s\nct %s\ncommit %s\n",
+					     (long long)l->seq, t, l->mailbox, l->class_name, l->ct,
+					     l->commit);
+		if (version != 2)
+			return pv_fail(err, PV_ERR, "leaf: no message leaf version %d", version);
 		return pv_buf_printf(out, err,
-				     LEAF_MAGIC "message\nseq %lld\ntime %s\nmailbox %s\nclass %s\n"
-						"ct %s\ncommit %s\n",
-				     (long long)l->seq, t, l->mailbox, l->class_name, l->ct, l->commit);
+				     LEAF_MAGIC_V2 "message\nseq %lld\ntime %s\nmailbox %s\nclass %s\n"
+						   "size %llu\nct %s\ncommit %s\n",
+				     (long long)l->seq, t, l->mailbox, l->class_name,
+				     (unsigned long long)l->size, l->ct, l->commit);
 	}
 	if (!valid_text(l->reason, sizeof(l->reason)))
 		return pv_fail(err, PV_ERR, "leaf: bad tombstone reason");
-	return pv_buf_printf(out, err, LEAF_MAGIC "tombstone\nseq %lld\ntime %s\npolicy %lld\nreason %s\n",
+	return pv_buf_printf(out, err, LEAF_MAGIC_V1 "tombstone\nseq %lld\ntime %s\npolicy %lld\nreason %s\n",
 			     (long long)l->seq, t, (long long)l->policy, l->reason);
 }
 
@@ -73,9 +85,15 @@ int archive_leaf_parse(const char *data, size_t len, struct archive_leaf *l, str
 	char kind[16], num[32], t[32];
 
 	memset(l, 0, sizeof(*l));
-	if (len > LEAF_MAX || len < strlen(LEAF_MAGIC) || memcmp(p, LEAF_MAGIC, strlen(LEAF_MAGIC)) != 0)
+	if (len > LEAF_MAX || len < LEAF_MAGIC_LEN)
 		return pv_fail(err, PV_EINTEGRITY, "not a popvault archive leaf");
-	p += strlen(LEAF_MAGIC);
+	if (memcmp(p, LEAF_MAGIC_V1, LEAF_MAGIC_LEN) == 0)
+		l->version = 1;
+	else if (memcmp(p, LEAF_MAGIC_V2, LEAF_MAGIC_LEN) == 0)
+		l->version = 2;
+	else
+		return pv_fail(err, PV_EINTEGRITY, "not a popvault archive leaf");
+	p += LEAF_MAGIC_LEN;
 	const char *nl = memchr(p, '\n', (size_t)(end - p));
 	if (nl == NULL || (size_t)(nl - p) >= sizeof(kind))
 		goto bad;
@@ -88,12 +106,20 @@ int archive_leaf_parse(const char *data, size_t len, struct archive_leaf *l, str
 	if (strcmp(kind, "message") == 0) {
 		l->kind = LEAF_MESSAGE;
 		if (take_line(&p, end, "mailbox", l->mailbox, sizeof(l->mailbox)) < 0 ||
-		    take_line(&p, end, "class", l->class_name, sizeof(l->class_name)) < 0 ||
-		    take_line(&p, end, "ct", l->ct, sizeof(l->ct)) < 0 ||
+		    take_line(&p, end, "class", l->class_name, sizeof(l->class_name)) < 0)
+			goto bad;
+		if (l->version == 2) {
+			int64_t size;
+			if (take_line(&p, end, "size", num, sizeof(num)) < 0 || parse_int(num, &size) < 0)
+				goto bad;
+			l->has_size = true;
+			l->size = (uint64_t)size;
+		}
+		if (take_line(&p, end, "ct", l->ct, sizeof(l->ct)) < 0 ||
 		    take_line(&p, end, "commit", l->commit, sizeof(l->commit)) < 0 ||
 		    strlen(l->ct) != 64 || strlen(l->commit) != 64)
 			goto bad;
-	} else if (strcmp(kind, "tombstone") == 0) {
+	} else if (strcmp(kind, "tombstone") == 0 && l->version == 1) {
 		l->kind = LEAF_TOMBSTONE;
 		if (take_line(&p, end, "policy", num, sizeof(num)) < 0 || parse_int(num, &l->policy) < 0 ||
 		    take_line(&p, end, "reason", l->reason, sizeof(l->reason)) < 0)

@@ -1,7 +1,7 @@
 #ifndef PV_LEDGER_H
 #define PV_LEDGER_H
 
-/* The safe-delete ledger (DESIGN.md §3): what we know about each upstream
+/* The safe-delete ledger (ARCHITECTURE.md §3): what we know about each upstream
  * message, keyed by (account, UIDL, SHA-256 of the content) — never by
  * Message-ID. States move forward only:
  *   committed  archived durably, not yet asked to be deleted

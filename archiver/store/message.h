@@ -3,7 +3,7 @@
 
 /* Archived messages: the catalog row, and reading the exact bytes back
  * (key unwrapped from its bucket, blob authenticated, plaintext hash checked
- * against the catalog before a byte is used — DESIGN.md §1.2). */
+ * against the catalog before a byte is used — ARCHITECTURE.md §1.2). */
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 #ifndef PV_SESSIONS_H
 #define PV_SESSIONS_H
 
-/* Web sessions (popvault serve, DESIGN.md §8): one row per signed-in
+/* Web sessions (popvault serve, ARCHITECTURE.md §8): one row per signed-in
  * browser or script, keyed by the SHA-256 of its cookie token. The token
  * itself (SESSION_TOKEN_BYTES random bytes) is never stored, so a copy of
  * the catalog signs nobody in.

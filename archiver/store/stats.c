@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "archiver/store/catalog.h"
+#include "archiver/store/stats_system.h"
 
 int stats_counts(sqlite3 *db, struct stats_counts *c, struct pv_error *err)
 {
@@ -27,52 +28,32 @@ int stats_counts(sqlite3 *db, struct stats_counts *c, struct pv_error *err)
 	return PV_OK;
 }
 
-static char *dup_col(sqlite3_stmt *st, int col)
-{
-	const char *s = (const char *)sqlite3_column_text(st, col);
-	return strdup(s ? s : "");
-}
-
+/* The newest run of each account that has one: stats_accounts' record. */
 int stats_last_runs(sqlite3 *db, struct stats_run **runs_r, size_t *n_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	size_t cap = 0;
-	int rc, r;
+	struct stats_account *acc = NULL;
+	size_t n_acc = 0;
+	int r;
 
 	*runs_r = NULL;
 	*n_r = 0;
-	if ((r = catalog_prepare(db,
-				 "SELECT a.name, r.started_at, r.fetched, r.deleted, r.residue, r.outcome"
-				 " FROM accounts a JOIN harvest_runs r ON r.id ="
-				 " (SELECT max(id) FROM harvest_runs WHERE account_id = a.id)"
-				 " WHERE a.removed_at IS NULL ORDER BY a.name",
-				 &st, err)) < 0)
-		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n_r == cap) {
-			size_t ncap = cap ? 2 * cap : 8;
-			struct stats_run *v = realloc(*runs_r, ncap * sizeof(*v));
-			if (v == NULL)
-				break;
-			*runs_r = v;
-			cap = ncap;
-		}
-		struct stats_run *run = &(*runs_r)[*n_r];
-		run->account = dup_col(st, 0);
-		run->started_at = sqlite3_column_int64(st, 1);
-		run->fetched = sqlite3_column_int64(st, 2);
-		run->deleted = sqlite3_column_int64(st, 3);
-		run->residue = sqlite3_column_int64(st, 4);
-		run->outcome = dup_col(st, 5);
-		(*n_r)++;
-		if (run->account == NULL || run->outcome == NULL)
-			break;
-	}
-	if (rc == SQLITE_ROW)
+	if ((r = stats_accounts(db, &acc, &n_acc, err)) == PV_OK && n_acc > 0 &&
+	    (*runs_r = calloc(n_acc, sizeof(**runs_r))) == NULL)
 		r = pv_fail(err, PV_ERR, "out of memory");
-	else if (rc != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	for (size_t i = 0; r == PV_OK && i < n_acc; i++) {
+		if (acc[i].last_started == 0)
+			continue;
+		struct stats_run *run = &(*runs_r)[(*n_r)++];
+		run->account = strdup(acc[i].name);
+		run->started_at = acc[i].last_started;
+		run->fetched = acc[i].last_fetched;
+		run->deleted = acc[i].last_deleted;
+		run->residue = acc[i].last_residue;
+		run->outcome = strdup(acc[i].last_outcome);
+		if (run->account == NULL || run->outcome == NULL)
+			r = pv_fail(err, PV_ERR, "out of memory");
+	}
+	stats_accounts_free(&acc, n_acc);
 	return r;
 }
 

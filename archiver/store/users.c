@@ -105,19 +105,65 @@ static void row_to_user(sqlite3_stmt *st, struct user *u)
 	u->changed_at = sqlite3_column_int64(st, 4);
 }
 
+#define USER_COLUMNS \
+	"id, name, role, created_at, coalesce(changed_at, 0), totp_secret IS NOT NULL"
+
 int user_each(sqlite3 *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
 	      struct pv_error *err)
 {
 	sqlite3_stmt *st;
 	struct user u;
-	int r = catalog_prepare(db, "SELECT id, name, role, created_at, coalesce(changed_at, 0)"
+	int r = catalog_prepare(db, "SELECT " USER_COLUMNS
 				    " FROM users WHERE removed_at IS NULL ORDER BY name", &st, err);
 	if (r < 0)
 		return r;
 	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
 		row_to_user(st, &u);
+		u.totp = sqlite3_column_int(st, 5) != 0;
 		r = fn(ctx, &u);
 	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int user_get(sqlite3 *db, const char *name, struct user *u_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT " USER_COLUMNS
+				    " FROM users WHERE name = ? AND removed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row_to_user(st, u_r);
+		u_r->totp = sqlite3_column_int(st, 5) != 0;
+	} else if (rc == SQLITE_DONE) {
+		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
+	} else {
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int user_set_role(sqlite3 *db, const char *name, const char *role, int64_t now,
+		  struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r;
+	if ((r = user_validate(name, role, err)) < 0 ||
+	    (r = catalog_prepare(db, "UPDATE users SET role = ?1,"
+				     " changed_at = max(coalesce(changed_at, 0) + 1, ?2)"
+				     " WHERE name = ?3 AND removed_at IS NULL", &st, err)) < 0)
+		return r;
+	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now > 0 ? now : 1);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	else if (sqlite3_changes(db) == 0)
+		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
 	sqlite3_finalize(st);
 	return r;
 }

@@ -1,7 +1,7 @@
 #ifndef PV_USERS_H
 #define PV_USERS_H
 
-/* Web users: a name, one role (admin, legal, compliance: DESIGN.md §8) and
+/* Web users: a name, one role (admin, legal, compliance: ARCHITECTURE.md §8) and
  * an Argon2id password hash. Passwords are never stored, printed or
  * logged; they are wiped as soon as they are hashed. */
 
@@ -20,6 +20,7 @@ struct user {
 	char name[USER_NAME_MAX + 1];
 	char role[16];
 	int64_t created_at, changed_at; /* changed_at 0: never */
+	bool totp;                      /* a second factor is enrolled (user_each, user_get) */
 };
 
 /* Checks a name ([A-Za-z0-9._@-], 1..USER_NAME_MAX) and a role. */
@@ -30,6 +31,12 @@ int user_set(sqlite3 *db, const char *name, const char *role, const char *passwo
 	     int64_t now, bool *changed_r, struct pv_error *err);
 /* Retires a user; PV_ENOTFOUND when there is no active one. */
 int user_retire(sqlite3 *db, const char *name, int64_t now, struct pv_error *err);
+/* The active user name; PV_ENOTFOUND when there is none. */
+int user_get(sqlite3 *db, const char *name, struct user *u_r, struct pv_error *err);
+/* Gives an active user another role, which ends their web sessions
+ * (changed_at moves). PV_ENOTFOUND when there is no such user. */
+int user_set_role(sqlite3 *db, const char *name, const char *role, int64_t now,
+		  struct pv_error *err);
 /* Active users in name order. */
 int user_each(sqlite3 *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
 	      struct pv_error *err);

@@ -10,10 +10,13 @@
 #      and offline verification (bench_audit, 10 x BENCH_N events)
 #   5. export: eDiscovery bundle of BENCH_N harvested messages, verify-bundle
 #      (bench_export.py, when it exists)
+#   6. api: popvault serve over BENCH_N harvested messages, wrk with 1 and 50
+#      clients: req/s, p50/p95/p99 of search, message view and status
+#      (bench_api.py; target search p95 < 100 ms at 50 clients)
 # Knobs: BENCH_N (messages, default 10000; BENCH_N=2000 for a quick run),
-# BENCH_RUNS (default 3), BENCH_TOOL_RUNS (fewer runs for slow peers,
+# BENCH_RUNS (default 3), BENCH_API_SECONDS (per wrk run, default 10), BENCH_TOOL_RUNS (fewer runs for slow peers,
 # default getmail=1), BENCH_PROFILE (auto: perf profile when popvault
-# misses a target | always | never), BENCH_ONLY (harvest,tlog,index,audit,export),
+# misses a target | always | never), BENCH_ONLY (harvest,tlog,index,audit,export,api),
 # BENCH_REV (what to call the measured source in the report; default: the
 # work tree's commit).
 # The report is printed and kept in $BUILD/bench/report.txt (JSON figures
@@ -26,7 +29,7 @@ N=${BENCH_N:-10000}
 RUNS=${BENCH_RUNS:-3}
 TOOL_RUNS=${BENCH_TOOL_RUNS-getmail=1}
 PROFILE=${BENCH_PROFILE:-auto}
-ONLY=${BENCH_ONLY:-harvest,tlog,index,audit,export}
+ONLY=${BENCH_ONLY:-harvest,tlog,index,audit,export,api}
 REPORT=$OUT/report.txt
 mkdir -p "$OUT"
 : >"$REPORT"
@@ -70,6 +73,12 @@ if want export && [ -f tests/bench/bench_export.py ]; then
 	section "export: $N messages (bench_export.py)"
 	python3 tests/bench/bench_export.py --popvault "$BUILD/popvault" --count "$N" \
 		--json "$OUT/export.json" | tee -a "$REPORT" || rc=1
+fi
+
+if want api && [ -f tests/bench/bench_api.py ]; then
+	section "api: popvault serve over $N messages (bench_api.py)"
+	python3 tests/bench/bench_api.py --popvault "$BUILD/popvault" --count "$N" \
+		--json "$OUT/api.json" | tee -a "$REPORT" || rc=1
 fi
 
 section "done in $(($(date +%s) - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg); report in $REPORT"

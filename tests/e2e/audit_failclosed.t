@@ -1,5 +1,5 @@
 #!/bin/bash
-# Audit first, fail closed (DESIGN.md §1 invariant 4, issue 5): when the
+# Audit first, fail closed (ARCHITECTURE.md §1 invariant 4, issue 5): when the
 # audit store cannot be written, an action that would be audited does not
 # happen and says why. The store is made unwritable for real: an immutable
 # catalog (chattr +i; chmod does not stop root), a read-only bind mount of the

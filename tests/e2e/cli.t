@@ -1,5 +1,5 @@
 #!/bin/bash
-# The command-line contract (DESIGN.md §10): help, version, exit codes,
+# The command-line contract (ARCHITECTURE.md §10): help, version, exit codes,
 # the data-directory rule, init and accounts.
 set -u
 . "$(dirname "$0")/lib/harness.sh"

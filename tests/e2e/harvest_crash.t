@@ -1,5 +1,5 @@
 #!/bin/bash
-# Crash safety (DESIGN.md §1 invariant 1): a harvest SIGKILLed at random
+# Crash safety (ARCHITECTURE.md §1 invariant 1): a harvest SIGKILLed at random
 # moments, over and over, against a real Dovecot mailbox of 2,000
 # messages (new mail arriving between runs, a few messages delivered
 # twice). After every kill:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# popvault serve (issue 13, DESIGN.md §8) from the outside: a real server on
+# popvault serve (issue 13, ARCHITECTURE.md §8) from the outside: a real server on
 # 127.0.0.1 over HTTPS with the certificate it made, a real archive (init and
 # users), a real client (http.client, ssl, raw sockets). Sign-in, TOTP,
 # sessions and their timeouts, sign-out, CSRF and Origin, the error shapes,

@@ -110,7 +110,8 @@ static void setup(void)
 	    user_check_password(ar->cat->db, "alice", "fuzz password 1", &alice, &err) < 0)
 		abort();
 	archive_close(&ar);
-	struct http_config cfg = {data, web, true, PV_HTTP_SESSION_IDLE_S, PV_HTTP_SESSION_MAX_S};
+	struct http_config cfg = {data, web, true, PV_HTTP_SESSION_IDLE_S, PV_HTTP_SESSION_MAX_S,
+				  NULL};
 	if (http_app_new(&cfg, &app, &err) < 0)
 		abort();
 	/* Single-threaded: the one pooled archive serves every input. Its

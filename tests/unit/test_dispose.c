@@ -17,7 +17,9 @@
 #include "archiver/archive/holds.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/store/leaf.h"
+#include "archiver/archive/justify.h"
 #include "archiver/archive/retention.h"
+#include "audit/auditlog.h"
 #include "test_dispose_fixture.h"
 
 #define MSG(from, subject) \
@@ -400,17 +402,12 @@ static void test_interrupted_disposal_is_finished(void **state)
 	int64_t a = fx_archive(&f, MSG("a@o.example", "a"), fx_t("2020-01-10"));
 	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
 	/* the intent committed, then the process died before destroying */
+	int64_t id = 0;
 	plan_in_tx(&f, fx_t("2020-03-01"), &plan);
 	assert_int_equal(plan.due, 1);
+	fx_must(dispose_commit_intent(f.ar, &plan, "cli:test", &id, &err), &err, "intent");
+	assert_int_equal(id, 1);
 	dispose_plan_free(&plan);
-	fx_must(catalog_exec(f.ar->cat->db,
-			     "INSERT INTO disposals (state, policy_version, intent_at, holds_digest,"
-			     " messages, actor) VALUES ('intent', 1, 1583020800, 'x', 1, 'cli:test');"
-			     "INSERT INTO disposal_items (disposal_id, message_id, policy_version, rule,"
-			     " expires_at) VALUES (1, 1, 1, 'default', 1581206400);",
-			     &err),
-		&err, "intent");
-	fx_must(catalog_commit(f.ar->cat, &err), &err, "commit");
 	bool pending = false;
 	fx_must(dispose_pending(f.ar->cat->db, a, &pending, &err), &err, "pending");
 	assert_true(pending);
@@ -429,6 +426,111 @@ static void test_interrupted_disposal_is_finished(void **state)
 	fx_free(&f);
 }
 
+/* A catalog edit that would make mail due is refused, whole run, nothing
+ * destroyed (issue 19). */
+static void test_catalog_edit_is_refused(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct dispose_plan plan;
+	static const struct {
+		const char *sql, *names;
+	} edits[] = {
+		{"UPDATE messages SET expires_at = 1577836800 WHERE id = 1", "message 1: expires_at"},
+		{"UPDATE messages SET size = 5 WHERE id = 1", "message 1: size"},
+		{"UPDATE messages SET received_at = received_at - 31536000 WHERE id = 1",
+		 "message 1: received_at"},
+	};
+	fx_init(&f);
+	fx_policy_store(&f, "default: retain 6y\n");
+	int64_t a = fx_archive(&f, MSG("a@o.example", "a"), fx_t("2020-01-10"));
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		struct stored_message m = fx_load(&f, a);
+		char undo[256];
+		snprintf(undo, sizeof(undo), "UPDATE messages SET expires_at = %lld, size = %llu,"
+					     " received_at = %lld WHERE id = 1", (long long)m.expires_at,
+			 (unsigned long long)m.size, (long long)m.received_at);
+		fx_must(catalog_exec(f.ar->cat->db, edits[i].sql, &err), &err, edits[i].sql);
+		fx_must(catalog_begin(f.ar->cat, &err), &err, "begin");
+		assert_int_equal(dispose_plan(f.ar, fx_t("2020-03-01"), &plan, &err), PV_EINTEGRITY);
+		catalog_rollback(f.ar->cat);
+		if (strstr(err.msg, edits[i].names) == NULL || strstr(err.msg, "refusing") == NULL)
+			fail_msg("%s: %s", edits[i].sql, err.msg);
+		fx_must(catalog_exec(f.ar->cat->db, undo, &err), &err, "undo");
+		assert_int_equal(fx_read(&f, a, MSG("a@o.example", "a")), PV_OK);
+	}
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM disposals"), 0);
+	fx_free(&f);
+}
+
+/* The intent names, per message, what verify needs to re-derive it. */
+static void test_intent_records_each_justification(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct pv_buf leaf;
+	struct audit_entry *e = calloc(1, sizeof(*e));
+	struct justification j;
+	assert_non_null(e);
+	fx_init(&f);
+	int64_t v = fx_policy_store(&f, "rule \"sec\": retain 6y when from ~ \"*@sec.gov\"\n"
+				       "default: retain 30d\n");
+	int64_t a = fx_archive(&f, MSG("a@o.example", "a"), fx_t("2020-01-10"));
+	assert_int_equal(run(&f, fx_t("2020-03-01"), NULL), 1);
+	int64_t seq = fx_int(&f, "SELECT seq FROM audit_event WHERE type = 'disposal-item'");
+	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
+	fx_must(tlog_leaf(f.ar->audit_log, (uint64_t)seq, &leaf, &err), &err, "leaf");
+	fx_must(auditlog_leaf_parse(leaf.data, leaf.len, (uint64_t)seq, e, &err), &err, "parse");
+	fx_must(justify_parse(e->object, &j, &err), &err, e->object);
+	assert_int_equal(j.disposal, 1);
+	assert_int_equal(j.message, a);
+	assert_int_equal(j.policy, v);
+	assert_string_equal(j.rule, "default");
+	assert_string_equal(j.account, "sales");
+	assert_int_equal(j.size, strlen(MSG("a@o.example", "a")));
+	assert_int_equal(j.received, fx_t("2020-01-10"));
+	assert_int_equal(j.expires, fx_t("2020-02-09"));
+	assert_int_equal(j.tests.n, 1); /* the from test, false */
+	/* the intent's summary names the policy by its hash */
+	seq = fx_int(&f, "SELECT seq FROM audit_event WHERE type = 'dispose-intent'");
+	pv_buf_reset(&leaf);
+	fx_must(tlog_leaf(f.ar->audit_log, (uint64_t)seq, &leaf, &err), &err, "leaf");
+	fx_must(auditlog_leaf_parse(leaf.data, leaf.len, (uint64_t)seq, e, &err), &err, "parse");
+	assert_non_null(strstr(e->object, j.policy_sha256));
+	pv_buf_free(&leaf);
+	free(e);
+	fx_free(&f);
+}
+
+/* An interrupted disposal added to the catalog by hand is not finished:
+ * the audit log holds no intent for it. */
+static void test_forged_intent_is_not_finished(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	int64_t resumed = -1;
+	fx_init(&f);
+	fx_policy_store(&f, "default: retain 6y\n");
+	int64_t a = fx_archive(&f, MSG("a@o.example", "a"), fx_t("2020-01-10"));
+	fx_must(catalog_exec(f.ar->cat->db,
+			     "INSERT INTO disposals (state, policy_version, intent_at, holds_digest,"
+			     " messages, actor) VALUES ('intent', 1, 1583020800, 'x', 1, 'cli:test');"
+			     "INSERT INTO disposal_items (disposal_id, message_id, policy_version, rule,"
+			     " expires_at) VALUES (1, 1, 1, 'default', 1581206400);",
+			     &err),
+		&err, "forge");
+	assert_int_equal(dispose_resume(f.ar, fx_t("2020-03-02"), "cli:test", &resumed, &err),
+			 PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "disposal 1"));
+	assert_int_equal(resumed, 0);
+	assert_int_equal(fx_read(&f, a, MSG("a@o.example", "a")), PV_OK);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +544,9 @@ int main(void)
 		cmocka_unit_test(test_dry_run_changes_nothing),
 		cmocka_unit_test(test_policy_change_makes_mail_due),
 		cmocka_unit_test(test_interrupted_disposal_is_finished),
+		cmocka_unit_test(test_catalog_edit_is_refused),
+		cmocka_unit_test(test_intent_records_each_justification),
+		cmocka_unit_test(test_forged_intent_is_not_finished),
 	};
 	if (sodium_init() < 0)
 		return 1;

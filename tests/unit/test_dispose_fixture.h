@@ -21,6 +21,7 @@
 #include "archiver/store/datadir.h"
 #include "archiver/store/blob.h"
 #include "archiver/store/catalog.h"
+#include "archiver/archive/audit_hook.h"
 #include "archiver/archive/ingest.h"
 #include "archiver/store/keyring.h"
 #include "archiver/store/message.h"
@@ -110,15 +111,28 @@ static int64_t fx_archive(struct fx *f, const char *raw, int64_t received)
 	return fx_archive_bytes(f, raw, strlen(raw), received, false);
 }
 
-/* Stores text as the next policy version (no re-evaluation); returns it. */
+/* Stores text as the next policy version (no re-evaluation), audited as
+ * `policy set` does (disposal checks versions against the audit log);
+ * returns it. */
 static int64_t fx_policy_store(struct fx *f, const char *text)
 {
 	struct pv_error err;
 	struct policy *p = NULL;
-	int64_t v = 0;
+	struct policy_version_info cur;
+	char hex[POLICY_HASH_HEX_LEN];
+	int64_t v = 0, prev = 0;
 	fx_must(policy_parse(text, strlen(text), &p, NULL, &err), &err, "policy_parse");
+	policy_hash_hex(p, hex);
+	if (policy_store_current(f->ar->cat->db, &cur, NULL) == PV_OK)
+		prev = cur.version;
+	fx_must(catalog_begin(f->ar->cat, &err), &err, "begin");
+	fx_must(archive_auditf(f->ar, "cli:test", AUDIT_POLICY_SET, "ok", NULL, &err,
+			       "version=%lld sha256=%s previous=%lld", (long long)prev + 1, hex,
+			       (long long)prev),
+		&err, "audit policy-set");
 	fx_must(policy_version_add(f->ar->cat->db, p, "cli:test", 1700000000, &v, &err), &err,
 		"policy_version_add");
+	fx_must(catalog_commit(f->ar->cat, &err), &err, "commit");
 	policy_free(&p);
 	return v;
 }

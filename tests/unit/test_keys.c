@@ -1,5 +1,5 @@
 /* Unit tests for audit/keys: key files, genesis, rotation and the
- * per-epoch rules tlog_verify enforces (integrity.md §4 "Swap keys"). */
+ * per-epoch rules tlog_verify enforces (ARCHITECTURE.md §4 "Swap keys"). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>

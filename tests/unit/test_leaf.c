@@ -79,12 +79,83 @@ static void test_non_canonical_leaves_rejected(void **state)
 	assert_int_equal(archive_leaf_parse(message_leaf, strlen(message_leaf) - 1, &l, &err), PV_EINTEGRITY);
 }
 
+static const char message_leaf_v2[] =
+	"popvault/archive/v2 message\nseq 18\ntime 2026-11-22T10:00:00Z\n"
+	"mailbox 0123456789abcdef0123456789abcdef\nclass default\nsize 286\n"
+	"ct 1111111111111111111111111111111111111111111111111111111111111111\n"
+	"commit 2222222222222222222222222222222222222222222222222222222222222222\n";
+
+/* v2 commits to the plaintext size; v1 leaves (no size) stay readable and
+ * are written back byte for byte in v1. */
+static void test_v2_leaf_carries_the_size(void **state)
+{
+	(void)state;
+	struct archive_leaf l;
+	struct pv_error err;
+	struct pv_buf b;
+	assert_int_equal(archive_leaf_parse(message_leaf_v2, strlen(message_leaf_v2), &l, &err), PV_OK);
+	assert_int_equal(l.version, 2);
+	assert_true(l.has_size);
+	assert_int_equal(l.size, 286);
+	pv_buf_init(&b, LEAF_MAX);
+	assert_int_equal(archive_leaf_format(&l, &b, &err), PV_OK);
+	assert_string_equal(pv_buf_str(&b), message_leaf_v2);
+	/* version 0 formats the current version */
+	l.version = 0;
+	assert_int_equal(archive_leaf_format(&l, &b, &err), PV_OK);
+	assert_string_equal(pv_buf_str(&b), message_leaf_v2);
+	assert_int_equal(archive_leaf_parse(message_leaf, strlen(message_leaf), &l, &err), PV_OK);
+	assert_int_equal(l.version, 1);
+	assert_false(l.has_size);
+	assert_int_equal(archive_leaf_format(&l, &b, &err), PV_OK);
+	assert_string_equal(pv_buf_str(&b), message_leaf);
+	pv_buf_free(&b);
+}
+
+static void test_v2_leaf_must_be_canonical(void **state)
+{
+	(void)state;
+	struct archive_leaf l;
+	struct pv_error err;
+	char buf[1024];
+	static const struct {
+		const char *from, *to;
+	} edits[] = {
+		{"size 286\n", ""},              /* v2 without its size */
+		{"size 286", "size 0286"},        /* leading zero */
+		{"size 286", "size -286"},        /* sign */
+		{"size 286", "size 286 "},        /* trailing space */
+		{"size 286", "size"},             /* no value */
+		{"size 286", "size 99999999999999999999"}, /* out of range */
+		{"class default\nsize 286", "size 286\nclass default"}, /* order */
+		{"v2 message", "v3 message"},     /* unknown version */
+	};
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		const char *at = strstr(message_leaf_v2, edits[i].from);
+		assert_non_null(at);
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - message_leaf_v2), message_leaf_v2,
+			 edits[i].to, at + strlen(edits[i].from));
+		assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_EINTEGRITY);
+	}
+	/* a v1 leaf with a size line, and a v2 tombstone, are not leaves */
+	const char *at = strstr(message_leaf, "ct ");
+	snprintf(buf, sizeof(buf), "%.*ssize 286\n%s", (int)(at - message_leaf), message_leaf, at);
+	assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_EINTEGRITY);
+	snprintf(buf, sizeof(buf), "popvault/archive/v2 tombstone\nseq 4\ntime 2030-03-17T08:26:40Z\n"
+				   "policy 3\nreason expired\n");
+	assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_EINTEGRITY);
+	buf[18] = '1';
+	assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_leaf_round_trip),
 		cmocka_unit_test(test_tombstone_round_trip),
 		cmocka_unit_test(test_non_canonical_leaves_rejected),
+		cmocka_unit_test(test_v2_leaf_carries_the_size),
+		cmocka_unit_test(test_v2_leaf_must_be_canonical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* Hostile mail for archiver/index/mime: each message is generated here and
  * must extract without crashing, within the caps of limits.h, in bounded
- * time and memory (DESIGN.md §1 invariant 6). */
+ * time and memory (ARCHITECTURE.md §1 invariant 6). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* Unit tests for audit/note: C2SP signed-note known answers, strict
- * parsing (the note-malleability attacks in integrity.md §4), key formats. */
+ * parsing (the note-malleability attacks in ARCHITECTURE.md §4), key formats. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

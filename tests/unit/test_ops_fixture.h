@@ -12,7 +12,7 @@
 /* The audit store, read-only: every write to the audit entries and to the
  * Merkle log tables is refused by SQLite's authorizer (prepared statements
  * are recompiled when it changes), everything else works. That is the
- * failure DESIGN.md §1.4 is about: an action whose entry cannot be
+ * failure ARCHITECTURE.md §1.4 is about: an action whose entry cannot be
  * appended must not happen. */
 static int ops_deny_audit_writes(void *ctx, int action, const char *table, const char *b,
 				 const char *db, const char *trigger)

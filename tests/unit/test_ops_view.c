@@ -2,7 +2,7 @@
  * (archiver/archive/search.c, view.c, proof.c): each appends its audit
  * entry before anything about a message leaves, and when the audit store
  * cannot be written it fails and hands out nothing — no hit, no metadata,
- * no text, no byte, no proof (DESIGN.md §1.4). */
+ * no text, no byte, no proof (ARCHITECTURE.md §1.4). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -487,6 +487,112 @@ static void test_retain_forever_and_review(void **state)
 	policy_free(&p);
 }
 
+/* A trace recorded on the real message re-derives the same rule from the
+ * signed facts alone; any change of a fact or of a recorded outcome either
+ * gives another rule or does not fit. */
+static void test_trace_replays_the_decision(void **state)
+{
+	(void)state;
+	struct policy *p = parse_ok("rule \"big\": retain 1d when size > 1MB\n"
+				    "rule \"sec\": retain 7y when from.domain = \"sec.gov\" or"
+				    " (has:attachment and subject ~ \"*report*\")\n"
+				    "rule \"fin\": retain 10y when account = \"finance\" and not has:attachment\n"
+				    "default: retain 6y\n");
+	struct policy_message m = msg(), facts;
+	struct policy_result r, back;
+	struct policy_trace tr, t2;
+	struct pv_error err;
+	char text[POLICY_TRACE_TEXT_MAX];
+
+	m.has_attachment = true;
+	m.subject = "Q3 report";
+	assert_int_equal(policy_evaluate_traced(p, &m, &r, &tr, &err), PV_OK);
+	assert_string_equal(r.rule, "sec");
+	assert_int_equal(tr.n, 3); /* from.domain false, has:attachment true, subject true */
+	assert_int_equal(policy_trace_format(&tr, text, sizeof(text)), PV_OK);
+	assert_string_equal(text, "3:6");
+	assert_int_equal(policy_trace_parse(text, strlen(text), &t2), PV_OK);
+	assert_memory_equal(&t2, &tr, sizeof(tr));
+	/* Facts only: no content at all. */
+	facts = (struct policy_message){.account = m.account, .size = m.size,
+					.received_at = m.received_at};
+	assert_int_equal(policy_evaluate_replay(p, &facts, &tr, &back, &err), PV_OK);
+	assert_string_equal(back.rule, "sec");
+	assert_int_equal(back.expires_at, r.expires_at);
+	/* A size that would have made it "big": the trace is left over. */
+	facts.size = 5000000;
+	assert_int_equal(policy_evaluate_replay(p, &facts, &tr, &back, &err), PV_EINTEGRITY);
+	facts.size = m.size;
+	/* Another received time: the same rule, another expiry. */
+	facts.received_at += 86400;
+	assert_int_equal(policy_evaluate_replay(p, &facts, &tr, &back, &err), PV_OK);
+	assert_int_equal(back.expires_at, r.expires_at + 86400);
+	facts.received_at = m.received_at;
+	/* A flipped outcome re-derives another rule, or does not fit. */
+	t2.bits[0] ^= 0x20; /* subject: false */
+	assert_int_equal(policy_evaluate_replay(p, &facts, &t2, &back, &err), PV_OK);
+	assert_string_equal(back.rule, "default");
+	t2.bits[0] ^= 0x60; /* has:attachment false, subject true: one test left over */
+	assert_int_equal(policy_evaluate_replay(p, &facts, &t2, &back, &err), PV_EINTEGRITY);
+	/* The finance rule: account is a fact, has:attachment a content test. */
+	m = msg();
+	m.account = "finance";
+	assert_int_equal(policy_evaluate_traced(p, &m, &r, &tr, &err), PV_OK);
+	assert_string_equal(r.rule, "fin");
+	facts = (struct policy_message){.account = "finance", .size = m.size,
+					.received_at = m.received_at};
+	assert_int_equal(policy_evaluate_replay(p, &facts, &tr, &back, &err), PV_OK);
+	assert_string_equal(back.rule, "fin");
+	facts.account = "main"; /* then the trace is one test too long */
+	assert_int_equal(policy_evaluate_replay(p, &facts, &tr, &back, &err), PV_EINTEGRITY);
+	/* Decided by facts alone: an empty trace. */
+	m = msg();
+	m.size = 2000000;
+	assert_int_equal(policy_evaluate_traced(p, &m, &r, &tr, &err), PV_OK);
+	assert_string_equal(r.rule, "big");
+	assert_int_equal(tr.n, 0);
+	assert_int_equal(policy_trace_format(&tr, text, sizeof(text)), PV_OK);
+	assert_string_equal(text, "0");
+	policy_free(&p);
+}
+
+static void test_trace_text_is_strict(void **state)
+{
+	(void)state;
+	struct policy_trace t;
+	static const char *const bad[] = {"", "00", "01", "1", "1:", "1:8x", "1:c", "2:4f", "3:A",
+					  "-1", "0:", "10001:0", "5:fc", "5:f80"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(policy_trace_parse(bad[i], strlen(bad[i]), &t), PV_EINTEGRITY);
+	assert_int_equal(policy_trace_parse("5:f8", 4, &t), PV_OK);
+	assert_int_equal(t.n, 5);
+	assert_int_equal(t.bits[0], 0xf8);
+	assert_int_equal(policy_trace_parse("0", 1, &t), PV_OK);
+	assert_int_equal(t.n, 0);
+}
+
+/* What plain verify can say without the content: which rules the facts
+ * leave possible. */
+static void test_rule_possible_from_facts(void **state)
+{
+	(void)state;
+	struct policy *p = parse_ok("rule \"big\": retain 1d when size > 1MB\n"
+				    "rule \"sec\": retain 7y when from ~ \"*@sec.gov\"\n"
+				    "rule \"fin\": retain 10y when account = \"finance\"\n"
+				    "default: retain 6y\n");
+	struct policy_message f = {.account = "main", .size = 286, .received_at = at("2024-01-31T10:00:00Z")};
+	assert_false(policy_rule_possible(p, &f, 0)); /* not big */
+	assert_true(policy_rule_possible(p, &f, 1));  /* content decides */
+	assert_false(policy_rule_possible(p, &f, 2)); /* not finance */
+	assert_true(policy_rule_possible(p, &f, 3));
+	f.size = 5000000;
+	assert_true(policy_rule_possible(p, &f, 0));
+	assert_false(policy_rule_possible(p, &f, 1)); /* big is certain first */
+	assert_false(policy_rule_possible(p, &f, 3));
+	assert_false(policy_rule_possible(p, &f, 4));
+	policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +605,9 @@ int main(void)
 		cmocka_unit_test(test_calendar_arithmetic),
 		cmocka_unit_test(test_calendar_matches_libc_oracle),
 		cmocka_unit_test(test_retain_forever_and_review),
+		cmocka_unit_test(test_trace_replays_the_decision),
+		cmocka_unit_test(test_trace_text_is_strict),
+		cmocka_unit_test(test_rule_possible_from_facts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

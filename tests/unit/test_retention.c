@@ -542,6 +542,34 @@ static void test_unreadable_message_keeps_its_retention(void **state)
 	fx_free(&f);
 }
 
+/* A new version is evaluated on the bytes, not on the catalog's size
+ * (issue 19: an inflated size column moved mail into a 1-day rule). Also
+ * a size column made smaller than the bytes does not make them unreadable. */
+static void test_reapply_uses_the_real_size(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct retention_reapply_stats rs;
+	fx_init(&f);
+	int64_t a = fx_archive(&f, HDR("From: a@o.example\r\n") "a\r\n", fx_t("2026-01-10"));
+	int64_t b = fx_archive(&f, HDR("From: b@o.example\r\n") "b\r\n", fx_t("2026-01-10"));
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE messages SET size = 5000000 WHERE id = 1;"
+					    "UPDATE messages SET size = 3 WHERE id = 2", &err),
+		&err, "edit");
+	static const char text[] = "rule \"big\": retain 1d when size > 1MB\n"
+				   "rule \"tiny\": retain 1d when size < 10B\ndefault: retain 6y\n";
+	struct policy *p = parse_ok(text);
+	int64_t v = fx_policy_store(&f, text);
+	fx_must(retention_reapply(f.ar, p, v, false, NULL, &rs, &err), &err, "reapply");
+	assert_int_equal(rs.evaluated, 2);
+	assert_int_equal(rs.unreadable, 0);
+	assert_string_equal(fx_load(&f, a).class_name, "default");
+	assert_string_equal(fx_load(&f, b).class_name, "default");
+	policy_free(&p);
+	fx_free(&f);
+}
+
 static void test_shredded_bucket_gets_a_successor(void **state)
 {
 	(void)state;
@@ -581,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_shorter_retention_rewraps_into_new_bucket),
 		cmocka_unit_test(test_unreadable_message_keeps_its_retention),
 		cmocka_unit_test(test_shredded_bucket_gets_a_successor),
+		cmocka_unit_test(test_reapply_uses_the_real_size),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -697,7 +697,7 @@ static void test_verify_detects_truncation_against_an_exported_checkpoint(void *
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_exec(f.db, "DROP TABLE keep", NULL, NULL, NULL), SQLITE_OK);
 	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "re-sign");
-	/* Undetectable from inside (integrity.md §5) ... */
+	/* Undetectable from inside (ARCHITECTURE.md §4) ... */
 	fx_must(verify(&f, NULL, NULL, 0, &err), &err, "verify without anchor");
 	/* ... detected against the exported checkpoint. */
 	assert_int_equal(verify(&f, notes, lens, 1, &err), PV_EINTEGRITY);

@@ -1,0 +1,500 @@
+/* archive_backup and archive_restore (backup.h): one audited operation
+ * each; the files, manifest and key container are in backup_files.c. */
+#include "archiver/archive/backup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archiver/archive/audit_hook.h"
+#include "archiver/archive/backup_int.h"
+#include "archiver/archive/checkpoints.h"
+#include "archiver/lib/clock.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/lib/limits.h"
+#include "archiver/store/blob.h"
+#include "archiver/store/catalog.h"
+#include "archiver/store/keyring.h"
+#include "audit/checkpoint.h"
+#include "audit/tlog.h"
+
+const struct backup_kdf backup_kdf_default = {crypto_pwhash_OPSLIMIT_MODERATE,
+					      crypto_pwhash_MEMLIMIT_MODERATE};
+
+static const char *const cp_files[2] = {"checkpoint-archive", "checkpoint-audit"};
+static const char *const cp_logs[2] = {ARCHIVE_LOG, AUDIT_LOG};
+
+/* ---- backup ---- */
+
+struct bctx {
+	struct archive *ar;
+	const char *out;
+	struct backup_manifest m;
+	struct backup_summary *sum;
+	int64_t *buckets; /* of the snapshot's messages not disposed of */
+	size_t n_buckets;
+	struct pv_error *err;
+};
+
+/* The snapshot's latest checkpoints, as files: what the backup covers. */
+static int write_checkpoints(struct bctx *b, sqlite3 *snap)
+{
+	struct pv_buf note;
+	char path[4096];
+	int r = PV_OK;
+	pv_buf_init(&note, PV_NOTE_MAX);
+	for (int i = 0; r == PV_OK && i < 2; i++) {
+		struct tlog *t = NULL;
+		struct checkpoint cp;
+		pv_buf_reset(&note);
+		if ((r = tlog_open(snap, cp_logs[i], &t, b->err)) == PV_OK &&
+		    (r = checkpoint_latest(t, &note, &cp, b->err)) == PV_OK) {
+			if ((r = backup_path(path, sizeof(path), b->err, "%s/%s", b->out,
+					     cp_files[i])) == PV_OK)
+				r = pv_write_file(path, note.data, note.len, 0600, 1, b->err);
+			*(i == 0 ? &b->sum->archive_size : &b->sum->audit_size) = cp.size;
+		}
+		tlog_free(&t);
+		if (r == PV_OK)
+			r = backup_manifest_add(&b->m, b->out, cp_files[i], b->err);
+	}
+	pv_buf_free(&note);
+	return r;
+}
+
+/* Every blob the snapshot refers to, linked or copied. */
+static int copy_blobs(struct bctx *b, sqlite3 *snap)
+{
+	sqlite3_stmt *st = NULL;
+	char src[4096], dst[4096], rel[128];
+	int r, rc;
+	if ((r = catalog_prepare(snap, "SELECT DISTINCT blob FROM messages WHERE blob IS NOT NULL "
+					"ORDER BY blob", &st, b->err)) < 0)
+		return r;
+	if ((r = backup_path(dst, sizeof(dst), b->err, "%s/blobs", b->out)) == PV_OK)
+		r = pv_mkdir(dst, 0700, 0, b->err);
+	while (r == PV_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		bool linked;
+		if (id == NULL || strlen(id) != BLOB_ID_LEN) {
+			r = pv_fail(b->err, PV_EINTEGRITY, "backup: the catalog names a blob '%s'",
+				    id ? id : "");
+			break;
+		}
+		snprintf(rel, sizeof(rel), "blobs/%.2s/%s", id, id);
+		if ((r = backup_path(dst, sizeof(dst), b->err, "%s/%.8s", b->out, rel)) < 0 ||
+		    (r = pv_mkdir(dst, 0700, 1, b->err)) < 0 ||
+		    (r = backup_path(dst, sizeof(dst), b->err, "%s/%s", b->out, rel)) < 0)
+			break;
+		blob_path(b->ar->dir, id, src, sizeof(src));
+		r = backup_link_or_copy(src, dst, &linked, b->err);
+		if (r == PV_ENOTFOUND)
+			r = pv_fail(b->err, PV_ETEMP, "blob %s went away while it was copied (a "
+						      "disposal ran meanwhile): run the backup again", id);
+		if (r == PV_OK) {
+			b->sum->blobs++;
+			b->sum->linked += linked;
+			r = backup_manifest_add(&b->m, b->out, rel, b->err);
+		}
+	}
+	if (r == PV_OK && rc != SQLITE_DONE)
+		r = pv_fail(b->err, PV_ERR, "backup: %s", sqlite3_errmsg(snap));
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int snapshot_buckets(struct bctx *b, sqlite3 *snap)
+{
+	sqlite3_stmt *st = NULL;
+	int r = catalog_prepare(snap, "SELECT DISTINCT bucket_id FROM messages WHERE disposed_at "
+				      "IS NULL", &st, b->err);
+	return r < 0 ? r : catalog_collect_ids(snap, st, &b->buckets, &b->n_buckets, b->err);
+}
+
+/* keys.enc: the keyring through the online backup API, the other files of
+ * DIR/keys as they are, sealed to the passphrase. */
+static int write_keys(struct bctx *b, const char *pass, size_t pass_len,
+		      const struct backup_kdf *kdf)
+{
+	struct backup_key_files k = {0};
+	struct pv_buf sealed;
+	char dir[4096], path[4096];
+	unsigned char *img = NULL;
+	size_t img_len = 0;
+	int r;
+
+	if ((r = backup_path(dir, sizeof(dir), b->err, "%s/keys", b->ar->dir)) == PV_OK &&
+	    (r = backup_path(path, sizeof(path), b->err, "%s/keyring.db", dir)) == PV_OK &&
+	    (r = backup_sqlite_image(path, &img, &img_len, b->err)) == PV_OK)
+		r = backup_key_files_add(&k, "keyring.db", img, img_len, b->err);
+	if (img != NULL) {
+		sodium_memzero(img, img_len);
+		sqlite3_free(img);
+	}
+	DIR *d = r == PV_OK ? opendir(dir) : NULL;
+	if (r == PV_OK && d == NULL)
+		r = pv_fail(b->err, PV_ERR, "%s: %s", dir, strerror(errno));
+	struct dirent *e;
+	while (r == PV_OK && (e = readdir(d)) != NULL) {
+		struct stat st;
+		unsigned char *data;
+		size_t len;
+		if (e->d_name[0] == '.' || strncmp(e->d_name, "keyring.db", 10) == 0)
+			continue; /* the keyring (and its journal) went in above */
+		if ((r = backup_path(path, sizeof(path), b->err, "%s/%s", dir, e->d_name)) < 0)
+			break;
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if ((r = pv_read_file(path, PV_BACKUP_KEY_FILE_MAX, &data, &len, b->err)) < 0)
+			break;
+		r = backup_key_files_add(&k, e->d_name, data, len, b->err);
+		sodium_memzero(data, len);
+		free(data);
+	}
+	if (d != NULL)
+		closedir(d);
+	/* A bucket key destroyed after the catalog snapshot would leave
+	 * messages the copy says are kept but cannot read. */
+	for (size_t i = 0; r == PV_OK && i < b->n_buckets; i++) {
+		struct keyring_bucket_info info;
+		if ((r = keyring_bucket_info(b->ar->kr, b->buckets[i], &info, b->err)) == PV_OK &&
+		    info.destroyed)
+			r = pv_fail(b->err, PV_ETEMP, "bucket %s %s was disposed of while the backup "
+						      "ran: run it again", info.class_name, info.label);
+	}
+	pv_buf_init(&sealed, PV_BACKUP_KEYS_MAX);
+	if (r == PV_OK)
+		r = backup_keys_seal(&k, pass, pass_len, kdf, &sealed, b->err);
+	if (r == PV_OK)
+		r = backup_path(path, sizeof(path), b->err, "%s/%s", b->out, BACKUP_KEYS);
+	if (r == PV_OK)
+		r = pv_write_file(path, sealed.data, sealed.len, 0600, 1, b->err);
+	if (r == PV_OK)
+		r = backup_manifest_add(&b->m, b->out, BACKUP_KEYS, b->err);
+	pv_buf_free(&sealed);
+	backup_key_files_free(&k);
+	return r;
+}
+
+static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const struct backup_kdf *kdf)
+{
+	char path[4096], src[4096];
+	sqlite3 *snap = NULL;
+	int r;
+
+	if ((r = backup_path(path, sizeof(path), b->err, "%s/catalog.db", b->out)) < 0 ||
+	    (r = backup_sqlite_to_file(b->ar->cat->db, path, b->err)) < 0 ||
+	    (r = backup_manifest_add(&b->m, b->out, "catalog.db", b->err)) < 0)
+		return r;
+	if (sqlite3_open_v2(path, &snap, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		r = pv_fail(b->err, PV_ERR, "%s: %s", path, snap ? sqlite3_errmsg(snap) : "no memory");
+		sqlite3_close(snap);
+		return r;
+	}
+	if ((r = write_checkpoints(b, snap)) == PV_OK && (r = copy_blobs(b, snap)) == PV_OK)
+		r = snapshot_buckets(b, snap);
+	sqlite3_close(snap);
+	if (r == PV_OK &&
+	    (r = backup_path(src, sizeof(src), b->err, "%s/popvault.conf", b->ar->dir)) == PV_OK &&
+	    (r = backup_path(path, sizeof(path), b->err, "%s/popvault.conf", b->out)) == PV_OK &&
+	    (r = backup_copy_file(src, path, b->err)) == PV_OK)
+		r = backup_manifest_add(&b->m, b->out, "popvault.conf", b->err);
+	if (r == PV_OK && pass != NULL)
+		r = write_keys(b, pass, pass_len, kdf);
+	return r;
+}
+
+int archive_backup(struct archive *ar, const char *actor, const char *out_dir,
+		   const char *passphrase, size_t passphrase_len, const struct backup_kdf *kdf,
+		   struct backup_summary *sum_r, struct pv_error *err)
+{
+	struct bctx b = {.ar = ar, .out = out_dir, .sum = sum_r, .err = err};
+	int r, unused;
+
+	memset(sum_r, 0, sizeof(*sum_r));
+	sum_r->keys = passphrase != NULL;
+	if (passphrase != NULL && passphrase_len < BACKUP_PASSPHRASE_MIN)
+		return pv_fail(err, PV_EUSAGE, "the passphrase must have at least %d characters",
+			       BACKUP_PASSPHRASE_MIN);
+	if ((unused = backup_dir_unused(out_dir, err)) < 0)
+		return unused;
+	if (unused == 1 && (r = pv_mkdir(out_dir, 0700, 0, err)) < 0)
+		return r;
+	chmod(out_dir, 0700);
+	/* Audit first (DESIGN.md §1.4): the copy then holds this entry too. */
+	if ((r = archive_auditf(ar, actor, AUDIT_BACKUP, "ok", NULL, err, "out=%s keys=%s", out_dir,
+				passphrase ? "yes" : "no")) < 0) {
+		if (unused == 1)
+			rmdir(out_dir);
+		return r;
+	}
+	backup_manifest_init(&b.m);
+	pv_clock_format_rfc3339(pv_clock_now(), b.m.created);
+	snprintf(b.m.origin, sizeof(b.m.origin), "%s", ar->cfg.origin);
+	b.m.schema = catalog_schema_version();
+	b.m.keys = passphrase != NULL;
+	if ((r = copy_all(&b, passphrase, passphrase_len, kdf)) == PV_OK &&
+	    (r = backup_syncfs(out_dir, err)) == PV_OK &&
+	    (r = backup_manifest_write(&b.m, out_dir, sum_r->manifest_sha256, err)) == PV_OK) {
+		sum_r->files = b.m.n;
+		for (size_t i = 0; i < b.m.n; i++)
+			sum_r->bytes += b.m.files[i].size;
+		r = archive_auditf(ar, actor, AUDIT_BACKUP_DONE, "ok", NULL, err,
+				   "manifest-sha256=%s files=%llu bytes=%llu archive-size=%llu "
+				   "audit-size=%llu",
+				   sum_r->manifest_sha256, (unsigned long long)sum_r->files,
+				   (unsigned long long)sum_r->bytes,
+				   (unsigned long long)sum_r->archive_size,
+				   (unsigned long long)sum_r->audit_size);
+		if (r < 0)
+			pv_error_prefix(err, "the backup in %s is complete, but recording it failed",
+					out_dir);
+	} else {
+		struct pv_error ignore;
+		char outcome[AUDIT_OUTCOME_MAX + 1];
+		snprintf(outcome, sizeof(outcome), "failed: %s", err ? err->msg : "?");
+		/* Nothing half-made stays behind to be mistaken for a backup. */
+		if (backup_rmtree(out_dir, &ignore) == PV_OK && unused == 0)
+			pv_mkdir(out_dir, 0700, 0, &ignore);
+		(void)archive_auditf(ar, actor, AUDIT_BACKUP, outcome, NULL, &ignore, "out=%s",
+				     out_dir);
+	}
+	backup_manifest_free(&b.m);
+	free(b.buckets);
+	return r;
+}
+
+/* ---- restore ---- */
+
+static int restore_files(const struct backup_manifest *m, const char *from, const char *to,
+			 struct pv_error *err)
+{
+	char src[4096], dst[4096];
+	int r = PV_OK;
+	for (size_t i = 0; r == PV_OK && i < m->n; i++) {
+		const char *p = m->files[i].path;
+		if (strcmp(p, BACKUP_KEYS) == 0 || strncmp(p, "checkpoint-", 11) == 0)
+			continue;
+		if (strncmp(p, "blobs/", 6) == 0 &&
+		    ((r = backup_path(dst, sizeof(dst), err, "%s/%.8s", to, p)) < 0 ||
+		     (r = pv_mkdir(dst, 0700, 1, err)) < 0))
+			break;
+		if ((r = backup_path(src, sizeof(src), err, "%s/%s", from, p)) == PV_OK &&
+		    (r = backup_path(dst, sizeof(dst), err, "%s/%s", to, p)) == PV_OK)
+			r = backup_copy_file(src, dst, err);
+	}
+	return r;
+}
+
+static int write_key_files(const struct backup_key_files *k, const char *stage,
+			   struct pv_error *err)
+{
+	char path[4096];
+	int r = PV_OK;
+	for (size_t i = 0; r == PV_OK && i < k->n; i++) {
+		if ((r = backup_path(path, sizeof(path), err, "%s/keys/%s", stage,
+				     k->f[i].name)) == PV_OK)
+			r = pv_write_file(path, k->f[i].data, k->f[i].len, 0600, 1, err);
+	}
+	return r;
+}
+
+static int restore_keys(const struct backup_manifest *m, const char *from, const char *stage,
+			const char *pass, size_t pass_len, const char *keys_dir,
+			struct pv_error *err)
+{
+	struct backup_key_files k = {0};
+	char path[4096];
+	int r;
+	if (m->keys) {
+		unsigned char *sealed;
+		size_t len;
+		if (pass == NULL)
+			return pv_fail(err, PV_EUSAGE, "this backup's keys are encrypted: give "
+						       "--passphrase-file");
+		if ((r = backup_path(path, sizeof(path), err, "%s/%s", from, BACKUP_KEYS)) < 0 ||
+		    (r = pv_read_file(path, PV_BACKUP_KEYS_MAX, &sealed, &len, err)) < 0)
+			return r;
+		r = backup_keys_open(sealed, len, pass, pass_len, &k, err);
+		free(sealed);
+	} else {
+		/* The keys never left the machine: take them from the original
+		 * data directory's keys/ (the keyring as a consistent copy). */
+		DIR *d;
+		struct dirent *e;
+		if (keys_dir == NULL)
+			return pv_fail(err, PV_EUSAGE, "this backup carries no keys (made without "
+						       "--with-keys): give --keys DIR, the keys/ "
+						       "directory of the archive it was made from");
+		if ((d = opendir(keys_dir)) == NULL)
+			return pv_fail(err, PV_ERR, "%s: %s", keys_dir, strerror(errno));
+		r = PV_OK;
+		while (r == PV_OK && (e = readdir(d)) != NULL) {
+			struct stat st;
+			unsigned char *data = NULL;
+			size_t len = 0;
+			bool img = strcmp(e->d_name, "keyring.db") == 0;
+			if ((r = backup_path(path, sizeof(path), err, "%s/%s", keys_dir,
+					     e->d_name)) < 0)
+				break;
+			if (e->d_name[0] == '.' || (!img && strncmp(e->d_name, "keyring.db", 10) == 0) ||
+			    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			r = img ? backup_sqlite_image(path, &data, &len, err)
+				: pv_read_file(path, PV_BACKUP_KEY_FILE_MAX, &data, &len, err);
+			if (r == PV_OK)
+				r = backup_key_files_add(&k, e->d_name, data, len, err);
+			if (data != NULL) {
+				sodium_memzero(data, len);
+				img ? sqlite3_free(data) : free(data);
+			}
+		}
+		closedir(d);
+	}
+	if (r == PV_OK)
+		r = write_key_files(&k, stage, err);
+	backup_key_files_free(&k);
+	return r;
+}
+
+/* The restored logs end at the checkpoints the manifest names. */
+static int same_checkpoints(struct archive *ar, const struct pv_buf notes[2],
+			    struct backup_summary *sum, struct pv_error *err)
+{
+	struct pv_buf note;
+	int r = PV_OK;
+	pv_buf_init(&note, PV_NOTE_MAX);
+	for (int i = 0; r == PV_OK && i < 2; i++) {
+		struct checkpoint cp;
+		struct tlog *t = archive_log_named(ar, cp_logs[i]);
+		pv_buf_reset(&note);
+		if ((r = checkpoint_latest(t, &note, &cp, err)) < 0)
+			break;
+		if (note.len != notes[i].len || memcmp(note.data, notes[i].data, note.len) != 0)
+			r = pv_fail(err, PV_EINTEGRITY, "the %s log's latest checkpoint in the copy is "
+							"not the one %s names", cp_logs[i], cp_files[i]);
+		*(i == 0 ? &sum->archive_size : &sum->audit_size) = cp.size;
+	}
+	pv_buf_free(&note);
+	return r;
+}
+
+int archive_restore(const char *backup_dir, const char *new_dir, const char *actor,
+		    const char *passphrase, size_t passphrase_len, const char *keys_dir,
+		    const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		    verify_line_fn line, void *line_ctx, struct backup_summary *sum_r,
+		    struct verify_report *rep_r, struct pv_error *err)
+{
+	struct backup_manifest m;
+	struct archive *ar = NULL;
+	struct pv_buf notes[2];
+	char stage[4096], path[4096];
+	const char **kn = NULL;
+	size_t *kl = NULL;
+	int r, unused;
+
+	memset(sum_r, 0, sizeof(*sum_r));
+	memset(rep_r, 0, sizeof(*rep_r));
+	if ((unused = backup_dir_unused(new_dir, err)) < 0)
+		return unused;
+	if ((r = backup_manifest_read(backup_dir, &m, sum_r->manifest_sha256, err)) < 0)
+		return r;
+	sum_r->keys = m.keys;
+	if (m.keys && keys_dir != NULL)
+		r = pv_fail(err, PV_EUSAGE, "this backup has its own keys: --keys is for a backup "
+					    "made without them");
+	if (r == PV_OK)
+		r = backup_manifest_check(&m, backup_dir, err);
+	for (int i = 0; i < 2; i++)
+		pv_buf_init(&notes[i], PV_NOTE_MAX);
+	for (int i = 0; r == PV_OK && i < 2; i++) {
+		unsigned char *data;
+		size_t len;
+		if ((r = backup_path(path, sizeof(path), err, "%s/%s", backup_dir, cp_files[i])) ==
+			    PV_OK &&
+		    (r = pv_read_file(path, PV_NOTE_MAX, &data, &len, err)) == PV_OK) {
+			r = pv_buf_append(&notes[i], data, len, err);
+			free(data);
+		}
+	}
+	if (r < 0)
+		goto out_nostage;
+	/* Build the copy beside new_dir and move it there only once it
+	 * verifies: new_dir never holds half an archive. */
+	if ((r = backup_path(stage, sizeof(stage), err, "%s.restoring-XXXXXX", new_dir)) < 0)
+		goto out_nostage;
+	if (mkdtemp(stage) == NULL) {
+		r = pv_fail(err, PV_ERR, "mkdir %s: %s", stage, strerror(errno));
+		goto out_nostage;
+	}
+	for (size_t i = 0; r == PV_OK && i < 3; i++) {
+		static const char *const sub[] = {"blobs", "keys", "tmp"};
+		if ((r = backup_path(path, sizeof(path), err, "%s/%s", stage, sub[i])) == PV_OK)
+			r = pv_mkdir(path, 0700, 0, err);
+	}
+	if (r == PV_OK)
+		r = restore_files(&m, backup_dir, stage, err);
+	if (r == PV_OK)
+		r = restore_keys(&m, backup_dir, stage, passphrase, passphrase_len, keys_dir, err);
+	if (r == PV_OK)
+		r = archive_open(stage, &ar, err);
+	if (r == PV_OK)
+		r = same_checkpoints(ar, notes, sum_r, err);
+	/* The full verify, held to the manifest's checkpoints and to the
+	 * ones the caller kept elsewhere. */
+	if (r == PV_OK && ((kn = calloc(n_known + 2, sizeof(*kn))) == NULL ||
+			   (kl = calloc(n_known + 2, sizeof(*kl))) == NULL))
+		r = pv_fail(err, PV_ERR, "out of memory");
+	if (r == PV_OK) {
+		for (size_t i = 0; i < n_known; i++) {
+			kn[i] = known_notes[i];
+			kl[i] = known_lens[i];
+		}
+		for (int i = 0; i < 2; i++) {
+			kn[n_known + i] = pv_buf_str(&notes[i]);
+			kl[n_known + i] = notes[i].len;
+		}
+		r = verify_archive(ar, true, kn, kl, n_known + 2, line, line_ctx, rep_r, err);
+		if (r == PV_EINTEGRITY)
+			r = pv_fail(err, PV_EINTEGRITY, "the restored copy does not verify (%lld "
+							"problems, listed above): nothing was restored",
+				    (long long)rep_r->problems);
+	}
+	if (r == PV_OK) {
+		sum_r->files = m.n;
+		for (size_t i = 0; i < m.n; i++) {
+			sum_r->bytes += m.files[i].size;
+			sum_r->blobs += strncmp(m.files[i].path, "blobs/", 6) == 0;
+		}
+		r = archive_auditf(ar, actor, AUDIT_RESTORE, "ok", NULL, err,
+				   "from=%s manifest-sha256=%s created=%s archive-size=%llu "
+				   "audit-size=%llu verified=full",
+				   backup_dir, sum_r->manifest_sha256, m.created,
+				   (unsigned long long)sum_r->archive_size,
+				   (unsigned long long)sum_r->audit_size);
+	}
+	archive_close(&ar);
+	if (r == PV_OK)
+		r = backup_syncfs(stage, err);
+	if (r == PV_OK && rename(stage, new_dir) < 0)
+		r = pv_fail(err, PV_ERR, "rename %s to %s: %s", stage, new_dir, strerror(errno));
+	if (r == PV_OK) {
+		if ((r = backup_path(path, sizeof(path), err, "%s/..", new_dir)) == PV_OK)
+			r = pv_fsync_dir(path, err);
+	} else {
+		struct pv_error ignore;
+		(void)backup_rmtree(stage, &ignore);
+	}
+	free(kn);
+	free(kl);
+out_nostage:
+	for (int i = 0; i < 2; i++)
+		pv_buf_free(&notes[i]);
+	backup_manifest_free(&m);
+	return r;
+}

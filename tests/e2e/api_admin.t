@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+# The admin's whole job through the API alone (issue 13, docs/api.md "Admin
+# and system"): a real `popvault serve` over HTTPS, a real Dovecot upstream,
+# a real client. Add an account and test it (read-only upstream), edit it
+# (the password again for a new host), harvest now in the background, see
+# the dashboard with the account's last harvest, add a user, enrol TOTP and
+# sign in with it, require TOTP for a role, change a role (sessions end),
+# read /metrics as Prometheus text (session and scrape token), and never
+# open a message. Every change is checked in the audit log.
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import popvault  # noqa: E402
+import pvharness  # noqa: E402
+import pvweb  # noqa: E402
+
+PV = popvault.PV
+PW = "correct horse battery"
+TOKEN = "scrape-token-0123456789abcdef"
+t = pvharness.Tap()
+
+
+def error_is(r, status, code):
+    j = r.json
+    return (r.status == status and isinstance(j, dict) and list(j) == ["error"]
+            and j["error"].get("code") == code)
+
+
+# ---- Prometheus text format 0.0.4, parsed strictly ------------------------
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL_VALUE = r'"(?:[^"\\\n]|\\\\|\\"|\\n)*"'
+SAMPLE = re.compile(r"^(%s)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*=%s)(?:,[a-zA-Z_][a-zA-Z0-9_]*=%s)*\})?"
+                    r" (-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?|NaN|[+-]Inf)$"
+                    % (NAME, LABEL_VALUE, LABEL_VALUE))
+
+
+def parse_prometheus(text):
+    """{(name, frozenset(labels)): value}, or raises ValueError naming the
+    first line that breaks the format: every sample's family has HELP and
+    TYPE first, each family once, label values escaped."""
+    helps, types, samples = set(), {}, {}
+    if not text.endswith("\n"):
+        raise ValueError("no final newline")
+    for ln in text.split("\n")[:-1]:
+        if ln.startswith("# HELP "):
+            name = ln.split(" ")[2]
+            if not re.fullmatch(NAME, name) or name in helps:
+                raise ValueError("bad or repeated HELP: %r" % ln)
+            helps.add(name)
+        elif ln.startswith("# TYPE "):
+            parts = ln.split(" ")
+            if len(parts) != 4 or parts[3] not in ("counter", "gauge", "histogram",
+                                                   "summary", "untyped"):
+                raise ValueError("bad TYPE: %r" % ln)
+            if parts[2] not in helps or parts[2] in types:
+                raise ValueError("TYPE without HELP, or repeated: %r" % ln)
+            types[parts[2]] = parts[3]
+        else:
+            m = SAMPLE.match(ln)
+            if not m:
+                raise ValueError("not a sample: %r" % ln)
+            name = m.group(1)
+            if name not in types:
+                raise ValueError("sample before its TYPE: %r" % ln)
+            labels = frozenset(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                                          m.group(2) or ""))
+            samples[(name, labels)] = float(m.group(3))
+    return types, samples
+
+
+with pvharness.Run() as run:
+    mail = os.path.join(run.dir, "mail")
+    idx = popvault.genmail(mail, "--count", 8, "--seed", 13)
+    d = run.dovecot(seed={"alice": [mail]}, conf="auth_failure_delay = 0")
+    data = os.path.join(run.dir, "data")
+    pv = popvault.Archive(data)
+
+    def audit(type_):
+        out = pv("--json", "audit", "list", "--type", type_).stdout.decode()
+        return [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+
+    # The appliance's first admin comes from the CLI; everything else is API.
+    pv("init")
+    pwf = os.path.join(run.dir, "pw")
+    open(pwf, "w").write(PW + "\n")
+    pv("user", "add", "adam", "--role", "admin", "--password-file", pwf)
+    tokf = os.path.join(run.dir, "metrics.sha256")
+    open(tokf, "w").write(hashlib.sha256(TOKEN.encode()).hexdigest() + "\n")
+    srv = pvweb.Server(run, PV, data, ["--metrics-token-file", tokf])
+    routes = [json.loads(ln) for ln in subprocess.run(
+        [PV, "serve", "--print-routes"], capture_output=True, check=True).stdout.decode().splitlines()]
+
+    adam = pvweb.Client(srv)
+    t.is_(adam.sign_in("adam", PW).status, 200, "adam (admin) signs in")
+
+    # ---- accounts ---------------------------------------------------------
+    acct = {"name": "alice", "host": "localhost", "port": int(d.vars["TLS_PORT"]),
+            "tls": "implicit", "user": "alice", "password": "alicepw", "auth": "auto",
+            "ca_file": d.vars["CA"]}
+    r = adam.request("POST", "/api/v1/accounts", acct)
+    a = r.json or {}
+    t.is_(r.status, 201, "POST /api/v1/accounts adds an account: 201")
+    t.ok(a.get("name") == "alice" and a.get("host") == "localhost" and
+         a.get("port") == int(d.vars["TLS_PORT"]) and a.get("tls") == "implicit" and
+         a.get("user") == "alice" and a.get("auth") == "auto" and
+         a.get("ca_file") == d.vars["CA"] and a.get("keep_upstream") is False and
+         a.get("verify_certificate") is True and a.get("last_harvest") is None and
+         a.get("runs") == {"ok": 0, "failed": 0} and a.get("residue_upstream") == 0 and
+         "next_run" in a and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", a.get("created", "")),
+         "the new account's settings and an empty harvest record", repr(a))
+    t.ok("password" not in a and b"alicepw" not in r.body, "the password is not returned")
+    t.ok(error_is(adam.request("POST", "/api/v1/accounts", acct), 409, "conflict"),
+         "the same name again: 409 conflict")
+    bad = dict(acct, name="bad", port=0)
+    t.ok(error_is(adam.request("POST", "/api/v1/accounts", bad), 400, "bad_request"),
+         "port 0: 400")
+    bad = dict(acct, name="bad", insecure_skip_verify=True)
+    t.ok(error_is(adam.request("POST", "/api/v1/accounts", bad), 400, "bad_request"),
+         "certificate checking cannot be switched off through the API: 400")
+    r = adam.get("/api/v1/accounts")
+    t.ok(r.status == 200 and [x["name"] for x in r.json["accounts"]] == ["alice"]
+         and b"alicepw" not in r.body, "GET /api/v1/accounts lists it, without the password")
+    ev = audit("account-add")
+    t.ok(len(ev) == 1 and ev[0]["actor"] == "web:adam" and "account=alice" in ev[0]["object"],
+         "audited account-add by web:adam", repr(ev))
+
+    # The connection test: read-only upstream.
+    r = adam.request("POST", "/api/v1/accounts/alice/test")
+    j = r.json or {}
+    t.ok(r.status == 200 and j.get("ok") is True and j.get("stage") == "done"
+         and j.get("error") is None and j.get("messages") == len(idx)
+         and j.get("octets") == sum(m["size"] for m in idx)
+         and (j.get("tls") or {}).get("verified") is True
+         and "UIDL" in j.get("capabilities", []) and isinstance(j.get("auth"), str)
+         and isinstance(j.get("elapsed_ms"), int),
+         "POST .../test: connected, TLS verified, logged in, STAT counts the mailbox", repr(j))
+    t.is_(d.count("alice"), len(idx), "the test deleted nothing upstream")
+    ev = audit("account-test")
+    t.ok(len(ev) == 1 and ev[0]["actor"] == "web:adam" and ev[0]["outcome"] == "ok"
+         and "account=alice" in ev[0]["object"] and "stage=done" in ev[0]["object"],
+         "audited account-test, outcome ok", repr(ev))
+    t.ok(error_is(adam.request("POST", "/api/v1/accounts/nosuch/test"), 404, "not_found"),
+         "testing an account that does not exist: 404")
+
+    # Edit: a wrong password makes the test fail at login; a new host needs it again.
+    r = adam.request("PATCH", "/api/v1/accounts/alice", {"password": "wrong-password"})
+    t.is_(r.status, 200, "PATCH the password: 200")
+    j = adam.request("POST", "/api/v1/accounts/alice/test").json or {}
+    t.ok(j.get("ok") is False and j.get("stage") == "login" and j.get("error"),
+         "with a wrong password the test stops at login and says why", repr(j))
+    ev = audit("account-test")
+    t.ok(len(ev) == 2 and ev[1]["outcome"].startswith("failed: "),
+         "the failed test is audited with its reason", repr(ev))
+    r = adam.request("PATCH", "/api/v1/accounts/alice", {"host": "127.0.0.1"})
+    t.ok(error_is(r, 400, "bad_request") and "password" in r.json["error"]["message"],
+         "a new host without the password again: 400", repr(r))
+    r = adam.request("PATCH", "/api/v1/accounts/alice", {"host": "127.0.0.1", "password": "alicepw"})
+    t.ok(r.status == 200 and r.json["host"] == "127.0.0.1", "a new host with the password: 200")
+    ev = audit("account-change")
+    t.ok(len(ev) == 2 and "changed=password" in ev[0]["object"]
+         and "changed=host,password" in ev[1]["object"] and ev[1]["actor"] == "web:adam",
+         "both edits audited as account-change, naming what changed", repr(ev))
+    t.ok(error_is(adam.request("PATCH", "/api/v1/accounts/alice", {"name": "x"}), 400,
+                  "bad_request"), "an unknown key (the name cannot change): 400")
+    t.ok(error_is(adam.request("PATCH", "/api/v1/accounts/nosuch", {"port": 995}), 404,
+                  "not_found"), "editing an account that does not exist: 404")
+    j = adam.request("POST", "/api/v1/accounts/alice/test").json or {}
+    t.ok(j.get("ok") is True, "the test passes again with the new host", repr(j))
+
+    # ---- harvest now --------------------------------------------------------
+    r = adam.get("/api/v1/harvest")
+    t.ok(r.status == 200 and r.json["state"] == "idle" and r.json["result"] is None,
+         "GET /api/v1/harvest before any: idle", repr(r))
+    t.ok(error_is(adam.request("POST", "/api/v1/harvest", {"account": "nosuch"}), 404,
+                  "not_found"), "harvest now of an account that does not exist: 404")
+    r = adam.request("POST", "/api/v1/harvest", {})
+    t.ok(r.status == 202 and r.json["state"] in ("running", "done")
+         and r.json["requested_by"] == "adam", "POST /api/v1/harvest: 202, running", repr(r))
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        j = adam.get("/api/v1/harvest").json
+        if j["state"] != "running":
+            break
+        time.sleep(0.2)
+    res = j.get("result") or {}
+    t.ok(j["state"] == "done" and j["error"] is None and res.get("fetched") == len(idx)
+         and res.get("deleted") == len(idx) and res.get("sessions") == 1
+         and res.get("errors") == [] and j["finished"] is not None,
+         "the harvest ran in the background and archived every message", repr(j))
+    t.is_(d.count("alice"), 0, "and deleted them upstream")
+    ev = audit("harvest-request")
+    t.ok(len(ev) == 1 and ev[0]["actor"] == "web:adam" and ev[0]["object"] == "account=*",
+         "audited harvest-request account=* before it ran", repr(ev))
+
+    # ---- the dashboard ---------------------------------------------------------
+    pv("verify")
+    r = adam.get("/api/v1/status")
+    s = r.json or {}
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    acc = (s.get("accounts") or [{}])[0]
+    lh = acc.get("last_harvest") or {}
+    t.ok(r.status == 200 and s["archive"]["messages"] == len(idx)
+         and s["archive"]["bytes"] == sum(m["size"] for m in idx)
+         and s["archive"]["accounts"] == 1, "status: archive counts and bytes", repr(s))
+    t.ok(acc.get("name") == "alice" and lh.get("fetched") == len(idx)
+         and lh.get("deleted") == len(idx) and lh.get("ok") is True and lh.get("outcome") == "ok"
+         and acc.get("runs") == {"ok": 1, "failed": 0} and acc.get("residue_upstream") == 0
+         and acc.get("last_success") == lh.get("time"),
+         "status: the account's last harvest", repr(acc))
+    g = s.get("growth") or []
+    t.ok(len(g) == 30 and g[-1] == {"day": today, "messages": len(idx),
+                                     "bytes": sum(m["size"] for m in idx)}
+         and all(x["messages"] == 0 for x in g[:-1]),
+         "status: 30 days of growth, today last", repr(g[-2:]))
+    t.ok(s["index"] == {"lag": 0}, "status: nothing waits for the index", repr(s["index"]))
+    lg = s["logs"]
+    t.ok(lg["archive"]["size"] >= len(idx) and lg["audit"]["size"] > 0
+         and lg["archive"]["checkpoint_time"] and 0 <= lg["audit"]["age_s"] < 120,
+         "status: both logs' sizes and checkpoint ages", repr(lg))
+    t.ok((s.get("verify") or {}).get("outcome") == "ok" and s["verify"]["full"] is False,
+         "status: the last verify run", repr(s.get("verify")))
+    t.ok(s["heartbeat"]["gaps"] == 0 and s["heartbeat"]["last_entry"] and
+         "pending_approvals" in s, "status: heartbeat gaps", repr(s["heartbeat"]))
+
+    # ---- users and TOTP ----------------------------------------------------------
+    r = adam.request("POST", "/api/v1/users", {"name": "lena", "role": "legal", "password": PW})
+    t.ok(r.status == 201 and r.json == {"name": "lena", "role": "legal", "totp": False,
+                                        "created": r.json.get("created"), "changed": None},
+         "POST /api/v1/users adds lena (legal): 201", repr(r))
+    t.ok(error_is(adam.request("POST", "/api/v1/users",
+                               {"name": "lena", "role": "legal", "password": PW}), 409, "conflict"),
+         "the same name again: 409")
+    t.ok(error_is(adam.request("POST", "/api/v1/users",
+                               {"name": "x", "role": "root", "password": PW}), 400, "bad_request"),
+         "an unknown role: 400")
+    t.ok(error_is(adam.request("POST", "/api/v1/users",
+                               {"name": "x", "role": "legal", "password": "short"}), 400,
+                  "bad_request"), "a short password: 400")
+    r = adam.request("POST", "/api/v1/users/lena/totp")
+    enr = r.json or {}
+    t.ok(r.status == 201 and enr.get("user") == "lena"
+         and re.fullmatch(r"[A-Z2-7]{32}", enr.get("secret", ""))
+         and enr.get("uri") == ("otpauth://totp/popvault:lena?secret=%s&issuer=popvault"
+                                "&algorithm=SHA1&digits=6&period=30" % enr.get("secret")),
+         "POST .../totp: the otpauth URI and secret, once", repr(enr))
+    users = {u["name"]: u for u in adam.get("/api/v1/users").json["users"]}
+    t.ok(users["lena"]["totp"] is True and users["adam"]["role"] == "admin",
+         "GET /api/v1/users: lena has a second factor now", repr(users))
+    lena = pvweb.Client(srv)
+    t.ok(error_is(lena.sign_in("lena", PW), 401, "totp_required"),
+         "lena without a code: 401 totp_required")
+    t.is_(lena.sign_in("lena", PW, pvweb.totp(enr["secret"])).status, 200,
+          "lena signs in with her password and TOTP code")
+    r = lena.get("/api/v1/status")
+    t.ok(r.status == 200 and "accounts" not in r.json and r.json["archive"]["messages"] == len(idx),
+         "legal sees the status without the accounts", repr(r))
+    t.is_(lena.get("/api/v1/users").status, 403, "legal may not list users: 403")
+
+    r = adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["compliance", "legal"]})
+    t.ok(r.status == 200 and r.json == {"required_roles": ["legal", "compliance"]},
+         "PUT /api/v1/settings/totp: normalised", repr(r))
+    t.is_(adam.get("/api/v1/settings/totp").json, {"required_roles": ["legal", "compliance"]},
+          "GET /api/v1/settings/totp")
+    t.ok(error_is(adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["root"]}),
+                  400, "bad_request"), "an unknown role: 400")
+    adam.request("POST", "/api/v1/users", {"name": "tina", "role": "legal", "password": PW})
+    t.ok(error_is(pvweb.Client(srv).sign_in("tina", PW), 401, "totp_not_enrolled"),
+         "a legal user without a second factor can no longer sign in")
+    r = adam.request("PUT", "/api/v1/settings/totp", {"required_roles": []})
+    t.ok(r.status == 200 and r.json == {"required_roles": []}, "none required again", repr(r))
+
+    r = adam.request("PATCH", "/api/v1/users/lena", {"role": "compliance"})
+    t.ok(r.status == 200 and r.json["role"] == "compliance", "PATCH lena's role: 200", repr(r))
+    t.is_(lena.get("/api/v1/me").status, 401, "her session ended with the role change")
+    t.ok(error_is(adam.request("PATCH", "/api/v1/users/adam", {"role": "legal"}), 409, "conflict"),
+         "an admin cannot change their own role: 409")
+    t.ok(error_is(adam.request("DELETE", "/api/v1/users/adam"), 409, "conflict"),
+         "an admin cannot remove themselves: 409")
+    r = adam.request("PATCH", "/api/v1/users/tina", {"password": "another long passphrase"})
+    t.is_(r.status, 200, "PATCH a password: 200")
+    t.is_(adam.request("DELETE", "/api/v1/users/lena/totp").json, {"user": "lena", "totp": False},
+          "DELETE .../totp removes the second factor")
+    t.ok(error_is(adam.request("DELETE", "/api/v1/users/lena/totp"), 404, "not_found"),
+         "again: 404")
+    t.is_(adam.request("DELETE", "/api/v1/users/tina").json, {"removed": "tina"},
+          "DELETE /api/v1/users/tina")
+    t.ok(error_is(adam.request("DELETE", "/api/v1/users/tina"), 404, "not_found"), "again: 404")
+    ev = audit("user-change")
+    objs = [e["object"] for e in ev]
+    t.ok(objs == ["user=lena totp=enrolled", "totp-required=legal,compliance",
+                  "totp-required=none", "user=lena role=compliance",
+                  "user=tina password=changed", "user=lena totp=removed"]
+         and all(e["actor"] == "web:adam" for e in ev), "each user change audited", repr(objs))
+    ev = audit("user-add") + audit("user-remove")
+    t.ok([e["object"] for e in ev if e["actor"] == "web:adam"] ==
+         ["user=lena role=legal", "user=tina role=legal", "user=tina"],
+         "user-add and user-remove by web:adam", repr(ev))
+
+    # ---- metrics ---------------------------------------------------------------
+    r = adam.get("/metrics")
+    t.ok(r.status == 200 and r.headers.get("content-type") ==
+         "text/plain; version=0.0.4; charset=utf-8", "GET /metrics as admin: 200, text format 0.0.4")
+    try:
+        types, samples = parse_prometheus(r.body.decode())
+        parsed = True
+    except ValueError as e:
+        parsed = False
+        t.diag(str(e))
+    t.ok(parsed, "the answer parses as Prometheus text (HELP, TYPE, samples, escaping)")
+    if parsed:
+        def m(name, **labels):
+            return samples.get((name, frozenset(labels.items())))
+        t.ok(m("popvault_messages_archived") == len(idx)
+             and m("popvault_bytes_archived") == sum(x["size"] for x in idx)
+             and m("popvault_harvest_runs_total", account="alice", outcome="ok") == 1
+             and m("popvault_harvest_runs_total", account="alice", outcome="failed") == 0
+             and abs(m("popvault_harvest_last_success_timestamp_seconds", account="alice")
+                     - time.time()) < 300
+             and m("popvault_upstream_residue", account="alice") == 0
+             and m("popvault_index_lag_messages") == 0
+             and m("popvault_checkpoint_age_seconds", log="archive") is not None
+             and m("popvault_checkpoint_age_seconds", log="audit") is not None
+             and m("popvault_heartbeat_gaps_total") == 0
+             and m("popvault_data_dir_free_bytes") > 0
+             and m("popvault_audit_append_failures_total") == 0,
+             "every metric with its value", repr(samples))
+        t.ok(types.get("popvault_harvest_runs_total") == "counter"
+             and types.get("popvault_messages_archived") == "gauge", "counter and gauge types")
+    r = srv.request("GET", "/metrics", headers={"Authorization": "Bearer " + TOKEN})
+    t.ok(r.status == 200 and b"popvault_messages_archived %d\n" % len(idx) in r.body,
+         "GET /metrics with the scrape token, no session: 200")
+    r = srv.request("GET", "/metrics", headers={"Authorization": "Bearer wrong"})
+    t.ok(error_is(r, 401, "unauthorized"), "a wrong token: 401")
+    t.ok(error_is(srv.request("GET", "/metrics"), 401, "unauthorized"), "no session, no token: 401")
+    comp = pvweb.Client(srv)
+    comp.sign_in("lena", PW)
+    t.ok(error_is(comp.get("/metrics"), 403, "forbidden"), "a compliance session: 403")
+
+    # ---- an admin does not read mail ----------------------------------------------
+    msg_routes = [x for x in routes if x["pattern"].startswith("/api/v1/messages")]
+    r = adam.get("/api/v1/messages/1")
+    if msg_routes:
+        t.ok(error_is(r, 403, "forbidden"), "admin opening a message: 403")
+    else:
+        t.ok(r.status == 404 and b"Subject" not in r.body,
+             "admin opening a message: no such route in this build (404), no content")
+    r = adam.get("/api/v1/search?q=a")
+    t.ok(r.status in (403, 404) and r.json and "error" in r.json, "admin searching: refused")
+
+    # ---- retire the account -----------------------------------------------------------
+    t.is_(adam.request("DELETE", "/api/v1/accounts/alice").json, {"removed": "alice"},
+          "DELETE /api/v1/accounts/alice")
+    t.is_(adam.get("/api/v1/accounts").json, {"accounts": []}, "no accounts left")
+    t.ok(error_is(adam.request("DELETE", "/api/v1/accounts/alice"), 404, "not_found"), "again: 404")
+    t.is_(adam.get("/api/v1/status").json["archive"]["messages"], len(idx),
+          "its archived mail stays")
+    ev = audit("account-remove")
+    t.ok(len(ev) == 1 and ev[0]["actor"] == "web:adam", "audited account-remove", repr(ev))
+    t.is_(srv.stop(), 0, "serve stops cleanly")
+
+sys.exit(t.done())

@@ -1,0 +1,278 @@
+/* Unit tests for the admin and system operations the web API and the CLI
+ * share (archiver/archive/accounts.c, users.c, status.c) and the
+ * Prometheus rendering of GET /metrics (archiver/http/metrics.c): each
+ * change audited in its own transaction (nothing changes when the audit
+ * store cannot be written), a stored password never sent to a new server
+ * without being given again, and the status figures exact. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "archiver/archive/accounts.h"
+#include "archiver/archive/status.h"
+#include "archiver/archive/users.h"
+#include "archiver/archive/verify.h"
+#include "archiver/http/metrics.h"
+#include "archiver/lib/clock.h"
+#include "test_ops_fixture.h"
+
+#define MSG(subject)                                                                    \
+	"From: a@x.example\r\nTo: b@y.example\r\nSubject: " subject "\r\n"               \
+	"Date: Fri, 10 Jan 2020 10:00:00 +0000\r\nMessage-ID: <" subject "@t>\r\n\r\nhi\r\n"
+
+/* The fixture's account, "sales", as stored now. */
+static struct account sales(struct fx *f)
+{
+	struct account a;
+	struct pv_error err;
+	fx_must(archive_account_get(f->ar, "sales", &a, &err), &err, "get");
+	account_clear(&a);
+	return a;
+}
+
+static void test_account_change_new_host_needs_the_password(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct account next;
+	fx_init(&f);
+	struct account before = sales(&f);
+	uint64_t n = ops_audit_size(&f);
+	memset(&next, 0, sizeof(next));
+	snprintf(next.host, sizeof(next.host), "evil.example");
+
+	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_HOST,
+						NULL, &err),
+			 PV_EUSAGE);
+	assert_non_null(strstr(err.msg, "password"));
+	assert_string_equal(sales(&f).host, before.host);
+	assert_int_equal(ops_audit_size(&f), n);
+
+	/* The same host again is no change: no password needed, no entry. */
+	snprintf(next.host, sizeof(next.host), "%s", before.host);
+	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_HOST, NULL,
+				       &err), &err, "same host");
+	assert_int_equal(ops_audit_size(&f), n);
+
+	/* keep_upstream concerns no password: allowed without it. */
+	next.keep_upstream = true;
+	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_KEEP_UPSTREAM,
+				       NULL, &err), &err, "keep");
+	assert_true(sales(&f).keep_upstream);
+	assert_non_null(strstr(ops_audit_last(&f).object, "changed=keep-upstream "));
+
+	snprintf(next.host, sizeof(next.host), "pop2.example");
+	ops_audit_read_only(&f, true);
+	ops_assert_audit_refused(archive_account_change(f.ar, "web:admin", "sales", &next,
+							ACCOUNT_SET_HOST, "new-pw", &err), &err);
+	ops_audit_read_only(&f, false);
+	assert_string_equal(sales(&f).host, before.host);
+
+	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_HOST, "new-pw",
+				       &err), &err, "host with password");
+	struct audit_entry e = ops_audit_last(&f);
+	assert_string_equal(e.type, "account-change");
+	assert_string_equal(e.actor, "web:admin");
+	assert_non_null(strstr(e.object, "account=sales changed=host,password server=pop2.example:"));
+	struct account a;
+	fx_must(account_load(f.ar->cat->db, "sales", &a, &err), &err, "load");
+	char *pw = NULL;
+	fx_must(keyring_open_secret(f.ar->kr, a.secret, a.secret_len, &pw, &err), &err, "open");
+	assert_string_equal(pw, "new-pw");
+	pv_secret_free(&pw);
+	account_clear(&a);
+
+	next.port = 0;
+	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_PORT,
+						"new-pw", &err),
+			 PV_EUSAGE);
+	assert_int_equal(archive_account_change(f.ar, "web:admin", "nosuch", &next,
+						ACCOUNT_SET_HOST, "pw", &err),
+			 PV_ENOTFOUND);
+	fx_free(&f);
+}
+
+static void test_user_password_role_totp_audited(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct archive_totp_enrolment e;
+	struct user u;
+	char roles[USER_TOTP_ROLES_MAX];
+	fx_init(&f);
+	fx_must(archive_user_add(f.ar, "cli:root", "lena", "legal", "correct horse battery", false,
+				 NULL, &err), &err, "add");
+
+	fx_must(archive_user_passwd(f.ar, "web:adam", "lena", "another long passphrase", &err), &err,
+		"passwd");
+	assert_string_equal(ops_audit_last(&f).object, "user=lena password=changed");
+	assert_int_equal(archive_user_passwd(f.ar, "web:adam", "lena", "short", &err), PV_EUSAGE);
+	assert_int_equal(archive_user_passwd(f.ar, "web:adam", "nosuch", "a long passphrase!", &err),
+			 PV_ENOTFOUND);
+
+	ops_audit_read_only(&f, true);
+	ops_assert_audit_refused(archive_user_set_role(f.ar, "web:adam", "lena", "compliance", &err),
+				 &err);
+	ops_assert_audit_refused(archive_user_totp_enrol(f.ar, "web:adam", "lena", &e, &err), &err);
+	assert_string_equal(e.secret, "");
+	ops_audit_read_only(&f, false);
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_string_equal(u.role, "legal");
+	assert_false(u.totp);
+
+	fx_must(archive_user_set_role(f.ar, "web:adam", "lena", "compliance", &err), &err, "role");
+	assert_string_equal(ops_audit_last(&f).object, "user=lena role=compliance");
+	assert_int_equal(archive_user_set_role(f.ar, "web:adam", "lena", "root", &err), PV_EUSAGE);
+
+	fx_must(archive_user_totp_enrol(f.ar, "web:adam", "lena", &e, &err), &err, "enrol");
+	assert_int_equal(strlen(e.secret), 32);
+	char want[ARCHIVE_TOTP_URI_MAX];
+	snprintf(want, sizeof(want),
+		 "otpauth://totp/popvault:lena?secret=%s&issuer=popvault&algorithm=SHA1&digits=6"
+		 "&period=30", e.secret);
+	assert_string_equal(e.uri, want);
+	archive_totp_enrolment_wipe(&e);
+	assert_string_equal(ops_audit_last(&f).object, "user=lena totp=enrolled");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(u.totp);
+	fx_must(archive_user_totp_remove(f.ar, "web:adam", "lena", &err), &err, "remove");
+	assert_string_equal(ops_audit_last(&f).object, "user=lena totp=removed");
+	assert_int_equal(archive_user_totp_remove(f.ar, "web:adam", "lena", &err), PV_ENOTFOUND);
+
+	fx_must(archive_totp_require(f.ar, "web:adam", "compliance,admin", roles, &err), &err, "req");
+	assert_string_equal(roles, "admin,compliance");
+	assert_string_equal(ops_audit_last(&f).object, "totp-required=admin,compliance");
+	fx_must(archive_totp_required_roles(f.ar, roles, &err), &err, "get");
+	assert_string_equal(roles, "admin,compliance");
+	assert_int_equal(archive_totp_require(f.ar, "web:adam", "root", roles, &err), PV_EUSAGE);
+	fx_free(&f);
+}
+
+static void test_system_status_figures(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct archive_system_status st;
+	struct verify_summary sum;
+	int64_t now = pv_clock_now();
+	fx_init(&f);
+	fx_archive(&f, MSG("old"), fx_t("2020-01-10"));
+	fx_archive(&f, MSG("today"), now);
+	fx_archive(&f, MSG("today too"), now);
+	fx_must(catalog_exec(f.ar->cat->db,
+			     "INSERT INTO harvest_runs (account_id, started_at, finished_at, fetched,"
+			     " deleted, residue, outcome) VALUES (1, 100, 101, 1, 1, 0, 'ok'),"
+			     " (1, 200, 201, 2, 2, 1, 'ok'), (1, 300, 302, 0, 0, 0, 'failed: x');"
+			     "UPDATE upstream SET state = 'residue' WHERE message_id = 1",
+			     &err),
+		&err, "runs");
+	uint64_t audit_before = ops_audit_size(&f);
+	fx_must(archive_system_status(f.ar, &st, &err), &err, "status");
+	assert_int_equal(ops_audit_size(&f), audit_before); /* not audited */
+	assert_int_equal(st.counts.messages, 3);
+	assert_int_equal(st.n_accounts, 1);
+	const struct stats_account *a = &st.accounts[0];
+	assert_string_equal(a->name, "sales");
+	assert_int_equal(a->runs_ok, 2);
+	assert_int_equal(a->runs_failed, 1);
+	assert_int_equal(a->last_success, 200);
+	assert_int_equal(a->residue, 1);
+	assert_int_equal(a->last_started, 300);
+	assert_int_equal(a->last_finished, 302);
+	assert_string_equal(a->last_outcome, "failed: x");
+	assert_int_equal(st.growth_day0, now / 86400 - (ARCHIVE_GROWTH_DAYS - 1));
+	assert_int_equal(st.growth_messages[ARCHIVE_GROWTH_DAYS - 1], 2);
+	assert_int_equal(st.growth_bytes[ARCHIVE_GROWTH_DAYS - 1],
+			 strlen(MSG("today")) + strlen(MSG("today too")));
+	for (int i = 0; i < ARCHIVE_GROWTH_DAYS - 1; i++)
+		assert_int_equal(st.growth_messages[i], 0);
+	assert_int_equal(st.index_lag, 3); /* the fixture does not index */
+	assert_int_equal(st.archive_log.size, 3);
+	assert_true(st.audit_log.checkpoint_time > now - 60);
+	assert_int_equal(st.verify_time, -1);
+	assert_int_equal(st.pending_approvals, -1);
+	assert_true(st.data_free_bytes > 0);
+	archive_system_status_free(&st);
+	assert_null(st.accounts);
+
+	assert_int_equal(archive_verify(f.ar, "cli:root", false, NULL, NULL, 0, NULL, NULL, &sum,
+					&err), PV_OK);
+	fx_must(archive_system_status(f.ar, &st, &err), &err, "status");
+	assert_true(st.verify_time >= now);
+	assert_string_equal(st.verify_outcome, "ok");
+	assert_false(st.verify_full);
+	assert_int_equal(st.heartbeat_gaps, 0);
+	archive_system_status_free(&st);
+
+	/* Two entries an hour apart in the time index: one gap. */
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE audit_event SET time = time - 3600"
+					    " WHERE seq < (SELECT max(seq) FROM audit_event)", &err),
+		&err, "gap");
+	fx_must(archive_system_status(f.ar, &st, &err), &err, "status");
+	assert_int_equal(st.heartbeat_gaps, 1);
+	archive_system_status_free(&st);
+	fx_free(&f);
+}
+
+static void test_metrics_text_format_and_escaping(void **state)
+{
+	(void)state;
+	struct archive_system_status st;
+	struct stats_account acc = {.name = "we\"ird\\na\nme", .runs_ok = 3, .runs_failed = 1,
+				    .last_success = 1700000000, .residue = 2, .last_outcome = "ok"};
+	struct pv_buf out;
+	struct pv_error err;
+	memset(&st, 0, sizeof(st));
+	st.counts.messages = 5;
+	st.counts.bytes = 1234;
+	st.accounts = &acc;
+	st.n_accounts = 1;
+	st.now = 1700000100;
+	st.archive_log.checkpoint_time = 1700000000;
+	st.audit_log.checkpoint_time = -1;
+	st.heartbeat_gaps = 4;
+	st.data_free_bytes = 99;
+	pv_buf_init(&out, 1 << 20);
+	fx_must(metrics_render(&st, 7, &out, &err), &err, "render");
+	const char *s = pv_buf_str(&out);
+	assert_non_null(strstr(s, "# HELP popvault_messages_archived "));
+	assert_non_null(strstr(s, "# TYPE popvault_messages_archived gauge\n"
+				  "popvault_messages_archived 5\n"));
+	assert_non_null(strstr(s, "# TYPE popvault_harvest_runs_total counter\n"));
+	assert_non_null(strstr(s, "popvault_harvest_runs_total{account=\"we\\\"ird\\\\na\\nme\","
+				  "outcome=\"ok\"} 3\n"));
+	assert_non_null(strstr(s, "popvault_harvest_runs_total{account=\"we\\\"ird\\\\na\\nme\","
+				  "outcome=\"failed\"} 1\n"));
+	assert_non_null(strstr(s, "popvault_harvest_last_success_timestamp_seconds{account=\"we\\\""
+				  "ird\\\\na\\nme\"} 1700000000\n"));
+	assert_non_null(strstr(s, "popvault_upstream_residue{account=\"we\\\"ird\\\\na\\nme\"} 2\n"));
+	assert_non_null(strstr(s, "popvault_checkpoint_age_seconds{log=\"archive\"} 100\n"));
+	assert_null(strstr(s, "log=\"audit\"")); /* no checkpoint time known: no sample */
+	assert_non_null(strstr(s, "popvault_heartbeat_gaps_total 4\n"));
+	assert_non_null(strstr(s, "popvault_data_dir_free_bytes 99\n"));
+	assert_non_null(strstr(s, "popvault_audit_append_failures_total 7\n"));
+	/* Only the escaped newline: every raw one ends a line. */
+	for (const char *p = s; (p = strchr(p, '\n')) != NULL; p++)
+		assert_true(p[1] == '\0' || p[1] == '#' || strncmp(p + 1, "popvault_", 9) == 0);
+	pv_buf_free(&out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_account_change_new_host_needs_the_password),
+		cmocka_unit_test(test_user_password_role_totp_audited),
+		cmocka_unit_test(test_system_status_figures),
+		cmocka_unit_test(test_metrics_text_format_and_escaping),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	user_pwhash_cost_for_tests();
+	return cmocka_run_group_tests_name("ops_system", tests, NULL, NULL);
+}
