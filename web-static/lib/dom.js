@@ -137,3 +137,9 @@ export function copyButton(text, label) {
 	});
 	return b;
 }
+
+// A button whose visible text is short ("Remove") and whose accessible name
+// says what it acts on ("Remove bob"): the rest is visually hidden.
+export function actionButton(text, object, cls) {
+	return h('button', { type: 'button', class: cls || 'small' }, text, h('span', { class: 'hide-visually' }, ` ${object}`));
+}

@@ -3,7 +3,7 @@
 // is sent); harvest now, with the job's progress and result.
 
 import { api } from '../lib/api.js';
-import { h, field, fill, when, num, bytes } from '../lib/dom.js';
+import { h, field, fill, when, num, bytes, actionButton } from '../lib/dom.js';
 import { table } from '../lib/table.js';
 import { ask, show, errorBox, okBox, announce } from '../lib/dialogs.js';
 import { go } from '../lib/router.js';
@@ -147,9 +147,9 @@ export async function render({ main, alive, params }) {
 				h('span', { class: `badge ${a.last_harvest.ok ? 'ok' : 'bad'}` }, a.last_harvest.ok ? `${num(a.last_harvest.fetched)} fetched` : a.last_harvest.outcome)] : 'never') },
 			{ label: 'Left upstream', cls: 'num hide-narrow', render: (a) => num(a.residue_upstream) },
 			{ label: 'Actions', render: (a) => {
-				const t = h('button', { type: 'button', class: 'small' }, `Test ${a.name}`);
-				const e = h('button', { type: 'button', class: 'small secondary' }, `Edit ${a.name}`);
-				const d = h('button', { type: 'button', class: 'small danger' }, `Remove ${a.name}`);
+				const t = actionButton('Test', a.name);
+				const e = actionButton('Edit', a.name, 'small secondary');
+				const d = actionButton('Remove', a.name, 'small danger');
 				t.addEventListener('click', async () => {
 					t.disabled = true;
 					fill(msg, h('p', { class: 'muted' }, `Testing ${a.name}…`));

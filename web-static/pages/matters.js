@@ -4,7 +4,7 @@
 // and read the verify-bundle command the recipient runs.
 
 import { api } from '../lib/api.js';
-import { h, field, select, fill, when, num, bytes, copyButton } from '../lib/dom.js';
+import { h, field, select, fill, when, num, bytes, copyButton, actionButton } from '../lib/dom.js';
 import { table } from '../lib/table.js';
 import { href, go } from '../lib/router.js';
 import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
@@ -114,7 +114,7 @@ async function one(main, name, params, alive) {
 				: h('span', { class: 'badge ok' }, 'active')) },
 			{ label: 'Release', render: (x) => {
 				if (x.released) return '';
-				const b = h('button', { type: 'button', class: 'small secondary' }, `Ask to release “${x.name}”`);
+				const b = actionButton('Ask to release', `“${x.name}”`, 'small secondary');
 				b.addEventListener('click', async () => {
 					const a = await ask({ title: `Ask to release the hold “${x.name}”?`, confirm: 'Ask for release',
 						body: 'A compliance officer must approve it; until then the hold stays.', reason: { label: 'Reason', required: true } });

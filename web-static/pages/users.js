@@ -3,7 +3,7 @@
 // roles that must use one.
 
 import { api } from '../lib/api.js';
-import { h, field, fill, when } from '../lib/dom.js';
+import { h, field, fill, when, actionButton } from '../lib/dom.js';
 import { table } from '../lib/table.js';
 import { ask, show, errorBox, announce } from '../lib/dialogs.js';
 import { qrSvg } from '../lib/qr.js';
@@ -87,11 +87,11 @@ export async function render({ main, me }) {
 			{ label: 'Added', cls: 'hide-narrow', render: (u) => when(u.created) },
 			{ label: 'Actions', render: (u) => {
 				const b = [];
-				const t = h('button', { type: 'button', class: 'small' }, `${u.totp ? 'Re-enrol' : 'Enrol'} TOTP for ${u.name}`);
+				const t = actionButton(`${u.totp ? 'Re-enrol' : 'Enrol'} TOTP`, `for ${u.name}`);
 				t.addEventListener('click', () => enrol(u, msg));
 				b.push(t);
 				if (u.name !== me.user) {
-					const c = h('button', { type: 'button', class: 'small secondary' }, `Change ${u.name}`);
+					const c = actionButton('Change', u.name, 'small secondary');
 					c.addEventListener('click', async () => {
 						const a = await ask({ title: `Change ${u.name}`, confirm: 'Save', body: 'Either change ends their sessions.', fields: [
 							{ label: 'Role', name: 'role', tag: 'select', options: ROLES, value: u.role },
@@ -104,7 +104,7 @@ export async function render({ main, me }) {
 						if (!Object.keys(body).length) return;
 						try { await api.patch(`/users/${encodeURIComponent(u.name)}`, body); announce(`${u.name} changed.`); go('users'); } catch (err) { fill(msg, errorBox(err)); }
 					});
-					const d = h('button', { type: 'button', class: 'small danger' }, `Remove ${u.name}`);
+					const d = actionButton('Remove', u.name, 'small danger');
 					d.addEventListener('click', async () => {
 						if (!await ask({ title: `Remove ${u.name}?`, danger: true, confirm: 'Remove', body: 'Their sessions end at once.' })) return;
 						try { await api.del(`/users/${encodeURIComponent(u.name)}`); announce(`${u.name} removed.`); go('users'); } catch (err) { fill(msg, errorBox(err)); }
