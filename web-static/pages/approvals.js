@@ -83,12 +83,31 @@ export function queueTable(items, me, msg, label = 'Pending approvals', after = 
 	});
 }
 
+// A disposal run: what the policy says has expired, and no hold covers, is
+// frozen into a plan that another role must approve before anything goes.
+function disposalCard(msg) {
+	const b = h('button', { type: 'button' }, 'Propose a disposal run…');
+	b.addEventListener('click', async () => {
+		const a = await ask({ title: 'Propose a disposal run?', confirm: 'Propose',
+			body: 'The messages due now under the policy in force, and not held, are frozen into a plan. Nothing is destroyed until another role approves it.',
+			reason: { label: 'Reason', required: true } });
+		if (!a) return;
+		try {
+			const r = await api.post('/dispositions', { reason: a.reason });
+			if (r.state === 'nothing_due') announce('Nothing is due for disposal now.');
+			else go('approvals', { t: Date.now() });
+		} catch (err) { fill(msg, errorBox(err)); }
+	});
+	return h('div', { class: 'buttons' }, b);
+}
+
 export async function render({ main, me, params }) {
 	main.appendChild(h('h1', 'Approvals'));
 	main.appendChild(h('p', { class: 'muted' }, 'A retention policy that shortens retention, releasing a hold and a disposal run take effect only when a second user, of another role, approves.'));
 	const msg = h('div');
 	main.appendChild(msg);
 	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
+	if (me.role === 'admin' || me.role === 'compliance') main.appendChild(disposalCard(msg));
 	try {
 		const [pend, done] = await Promise.all([api.get('/approvals', { state: 'pending', limit: 200 }),
 			api.get('/approvals', { state: 'all', offset, limit: LIMIT })]);
