@@ -76,6 +76,8 @@
 #define AUDIT_LOGOUT "logout"
 #define AUDIT_SEARCH "search"     /* object: results=N ids-sha256=HEX; personal: the query */
 #define AUDIT_VIEW "view"         /* object: message=ID */
+#define AUDIT_DOWNLOAD "download" /* a file handed out: message=ID part=N, export=ID */
+#define AUDIT_MATTER "matter"     /* a matter made, a search saved; personal: names, query */
 #define AUDIT_EXPORT "export"     /* eDiscovery export; personal: query, matter */
 #define AUDIT_EXPORT_DONE "export-done" /* the bundle written: its SHA-256 and size */
 #define AUDIT_AUDIT_EXPORT "audit-export" /* this log's own export */

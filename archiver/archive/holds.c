@@ -104,7 +104,7 @@ int hold_add(struct archive *ar, const char *name, const char *query, const char
 	sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
-		r = pv_fail(err, PV_ERR, "a hold named '%s' is already active", name);
+		r = pv_fail(err, PV_EEXISTS, "a hold named '%s' is already active", name);
 	else if (rc != SQLITE_DONE)
 		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
 	else

@@ -38,7 +38,7 @@ struct hold {
 int hold_validate(const char *name, const char *query, const char *note, struct pv_error *err);
 
 /* Places a hold: indexes what the index lacks, resolves the query and
- * records the matches, all in one transaction. PV_ERR when an active hold
+ * records the matches, all in one transaction. PV_EEXISTS when an active hold
  * has the name; PV_EUSAGE for a bad query (nothing is stored then).
  * *members_r (may be NULL) gets the number of messages covered now. */
 int hold_add(struct archive *ar, const char *name, const char *query, const char *note,

@@ -5,9 +5,11 @@
 
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
+#include "archiver/index/query.h"
 
-int archive_search(struct archive *ar, const char *actor, const char *query, int64_t offset,
-		   int64_t limit, struct archive_search_result *res, struct pv_error *err)
+int archive_search(struct archive *ar, const char *actor, const char *query,
+		   const struct index_order *order, int64_t offset, int64_t limit,
+		   struct archive_search_result *res, struct pv_error *err)
 {
 	int64_t *ids = NULL;
 	int r;
@@ -16,7 +18,8 @@ int archive_search(struct archive *ar, const char *actor, const char *query, int
 	res->offset = offset;
 	res->limit = limit;
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
-	    (r = index_search(ar->cat->db, query, limit, offset, &res->hits, &res->total, err)) < 0)
+	    (r = index_search_ordered(ar->cat->db, query, order, limit, offset, &res->hits,
+				      &res->total, err)) < 0)
 		goto out;
 	/* The query is personal data, kept beside the log; the ids shown are hashed. */
 	if ((ids = calloc(res->hits.n + 1, sizeof(*ids))) == NULL) {
@@ -38,4 +41,14 @@ out:
 void archive_search_result_free(struct archive_search_result *res)
 {
 	index_hits_free(&res->hits);
+}
+
+int archive_search_check(const char *query, size_t *column_r, struct pv_error *err)
+{
+	struct index_query *q = NULL;
+	int r = index_query_parse(query, &q, err);
+	index_query_free(&q);
+	if (column_r != NULL)
+		*column_r = r < 0 ? index_query_error_column(err) : 0;
+	return r;
 }

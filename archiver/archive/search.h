@@ -7,7 +7,8 @@
  * archive_search, in order:
  *  1. brings the search index up to date (indexer_catch_up: the index is
  *     derived and may lag the archive);
- *  2. runs the query for one page (index_search: newest first, limit
+ *  2. runs the query for one page (index_search_ordered: by date or
+ *     relevance, either way; NULL order: newest first; limit
  *     0..PV_SEARCH_LIMIT_MAX, offset >= 0, the total exact and never
  *     capped); a bad query is PV_EUSAGE or PV_ELIMIT and is not audited;
  *  3. appends the "search" audit entry (archive_audit_search: the total,
@@ -30,8 +31,15 @@ struct archive_search_result {
 
 /* actor: "cli:<user>" or "web:<user>". res_r is owned by the caller
  * (archive_search_result_free), also after an error. */
-int archive_search(struct archive *ar, const char *actor, const char *query, int64_t offset,
-		   int64_t limit, struct archive_search_result *res_r, struct pv_error *err);
+int archive_search(struct archive *ar, const char *actor, const char *query,
+		   const struct index_order *order, int64_t offset, int64_t limit,
+		   struct archive_search_result *res_r, struct pv_error *err);
+
+/* Only checks the query's syntax (index_query_parse): nothing is searched,
+ * nothing audited, for a search box checked as the user types and for a
+ * query saved or held. PV_EUSAGE or PV_ELIMIT with the parser's message;
+ * *column_r (may be NULL) gets the 1-based column it names, or 0. */
+int archive_search_check(const char *query, size_t *column_r, struct pv_error *err);
 void archive_search_result_free(struct archive_search_result *res);
 
 #endif

@@ -29,7 +29,7 @@ static void print_hits(const struct cli_ctx *ctx, const struct index_hits *hits,
 			json_print_str(stdout, h->from ? h->from : "");
 			printf(", \"subject\": ");
 			json_print_str(stdout, h->subject ? h->subject : "");
-			putchar('}');
+			printf(", \"has_attachment\": %s}", h->has_attachment ? "true" : "false");
 		}
 		puts("]}");
 		return;
@@ -74,7 +74,7 @@ int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
 	/* Audited inside, before any result comes back (ARCHITECTURE.md §1.4). */
-	r = archive_search(ar, ctx->actor, args.pos[0], offset, limit, &res, err);
+	r = archive_search(ar, ctx->actor, args.pos[0], NULL, offset, limit, &res, err);
 	archive_close(&ar);
 	if (r == PV_OK)
 		print_hits(ctx, &res.hits, res.total, limit, offset);

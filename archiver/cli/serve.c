@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "archiver/http/router.h"
 #include "archiver/http/server.h"
 #include "archiver/http/tls.h"
+#include "archiver/lib/sdnotify.h"
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
@@ -184,7 +186,22 @@ static int run(struct cli_ctx *ctx, const struct listen_addr *la, const char *ce
 	printf("popvault: serving %s://%s%s%s:%u/ (web root %s)\n", cert ? "https" : "http",
 	       v6 ? "[" : "", la->host, v6 ? "]" : "", http_server_port(srv), web_root);
 	fflush(stdout);
-	sigwait(&stop, &sig);
+	/* systemd (Type=notify): ready once listening, then a watchdog ping
+	 * at half the interval it asks for; no-ops outside systemd. */
+	(void)pv_sd_notifyf(NULL, "READY=1\nSTATUS=serving on port %u", http_server_port(srv));
+	uint64_t wd_us = pv_sd_watchdog_usec();
+	for (;;) {
+		if (wd_us == 0) {
+			if (sigwait(&stop, &sig) == 0)
+				break;
+			continue;
+		}
+		struct timespec ts = {(time_t)(wd_us / 2 / 1000000), (long)(wd_us / 2 % 1000000) * 1000};
+		if ((sig = sigtimedwait(&stop, NULL, &ts)) > 0)
+			break;
+		(void)pv_sd_notify("WATCHDOG=1", NULL);
+	}
+	(void)pv_sd_notify("STOPPING=1", NULL);
 	printf("popvault: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 	fflush(stdout);
 	http_server_stop(&srv);

@@ -67,11 +67,11 @@ int cli_show(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r;
 	/* Audited inside, before any content (ARCHITECTURE.md §1.4). */
 	if (cli_opt(&args, "raw") != NULL) {
-		r = archive_view_raw(ar, ctx->actor, id, write_out, NULL, err);
+		r = archive_view_raw(ar, ctx->actor, id, 0, write_out, NULL, err);
 		archive_close(&ar);
 		return r;
 	}
-	r = archive_view_text(ar, ctx->actor, id, &meta, &text, &truncated, err);
+	r = archive_view_text(ar, ctx->actor, id, 0, &meta, &text, &truncated, err);
 	archive_close(&ar);
 	if (meta.id != 0) /* also when the content is gone: what the catalog knows */
 		print_meta(&meta);

@@ -736,6 +736,13 @@ out:
 	return r;
 }
 
+static int check_cancel(struct xp *x)
+{
+	if (x->o->cancelled != NULL && x->o->cancelled(x->o->progress_ctx))
+		return pv_fail(x->err, PV_ERR, "cancelled");
+	return 0;
+}
+
 static int write_bundle(struct xp *x)
 {
 	static const char *const dat_head[] = {EDISCOVERY_DAT_FIELDS};
@@ -777,6 +784,8 @@ static int write_bundle(struct xp *x)
 		r = message_pass1(x, &rw, &x->items[x->order[k]]);
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, k + 1, total);
+		if (r == 0)
+			r = check_cancel(x);
 	}
 	/* The load files before the mbox: a reader streaming them again then
 	 * decompresses only the proofs before them, not the whole mbox. */
@@ -788,6 +797,8 @@ static int write_bundle(struct xp *x)
 		r = message_pass2(x, &x->items[x->order[k]]);
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, x->n_exported + k + 1, total);
+		if (r == 0)
+			r = check_cancel(x);
 	}
 	if (r == 0)
 		r = write_disposed(x);

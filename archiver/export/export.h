@@ -46,6 +46,10 @@ struct export_opts {
 	/* Called after each message (may be NULL). */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 	void *progress_ctx;
+	/* Asked after each message (may be NULL; progress_ctx): true stops the
+	 * export as a failure, "cancelled" (no file is left, the failure is
+	 * recorded as any other). */
+	bool (*cancelled)(void *ctx);
 };
 
 struct export_summary {

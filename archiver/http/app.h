@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archiver/http/export_jobs.h"
 #include "archiver/http/ratelimit.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
@@ -49,6 +50,7 @@ struct http_app {
 	bool metrics_token_set;            /* GET /metrics also takes this bearer token */
 	unsigned char metrics_token_sha256[32];
 	struct harvest_job *harvest;       /* "harvest now" (harvest_job.h) */
+	struct export_runner *exports;     /* export jobs (export_jobs.h) */
 };
 
 /* Checks cfg (timeouts within limits.h, a readable web root) and the
@@ -56,6 +58,8 @@ struct http_app {
 int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct pv_error *err);
 /* Closes every archive and stops a running "harvest now" (SIGTERM, then
  * waits); the server must be stopped. */
+/* Cancels and waits for running export jobs, closes every archive; the
+ * server must be stopped. */
 void http_app_free(struct http_app **app);
 
 /* Borrows an archive for the calling thread until http_app_archive_put.

@@ -149,13 +149,7 @@ int auth_load_session(struct http_request *rq, struct http_response *rs, struct 
 static bool argon2_enter(struct http_app *app)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += PV_HTTP_ARGON2_WAIT_MS / 1000;
-	until.tv_nsec += (PV_HTTP_ARGON2_WAIT_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	pv_clock_realtime_in(PV_HTTP_ARGON2_WAIT_MS, &until);
 	while (sem_timedwait(&app->argon2, &until) != 0)
 		if (errno != EINTR)
 			return false;

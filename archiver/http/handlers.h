@@ -46,6 +46,28 @@ int h_metrics(struct http_request *rq, struct http_response *rs);
 /* Unix seconds as an RFC 3339 string, null for 0 or less (not known). */
 json_t *h_json_time(int64_t t);
 /* --- end of area (c) --- */
+/* Legal (docs/api.md "Legal"): h_search.c, h_messages.c, h_matters.c,
+ * h_exports.c */
+int h_search(struct http_request *rq, struct http_response *rs);
+int h_search_check(struct http_request *rq, struct http_response *rs);
+int h_message(struct http_request *rq, struct http_response *rs);
+int h_message_text(struct http_request *rq, struct http_response *rs);
+int h_message_html(struct http_request *rq, struct http_response *rs);
+int h_message_parts(struct http_request *rq, struct http_response *rs);
+int h_message_part(struct http_request *rq, struct http_response *rs);
+int h_message_raw(struct http_request *rq, struct http_response *rs);
+int h_message_proof(struct http_request *rq, struct http_response *rs);
+int h_holds(struct http_request *rq, struct http_response *rs);
+int h_hold_place(struct http_request *rq, struct http_response *rs);
+int h_matters(struct http_request *rq, struct http_response *rs);
+int h_matter_create(struct http_request *rq, struct http_response *rs);
+int h_matter(struct http_request *rq, struct http_response *rs);
+int h_matter_search_add(struct http_request *rq, struct http_response *rs);
+int h_export_start(struct http_request *rq, struct http_response *rs);
+int h_exports(struct http_request *rq, struct http_response *rs);
+int h_export(struct http_request *rq, struct http_response *rs);
+int h_export_cancel(struct http_request *rq, struct http_response *rs);
+int h_export_download(struct http_request *rq, struct http_response *rs);
 
 /* static.c: GET any other path: a file of the web root */
 int h_static(struct http_request *rq, struct http_response *rs);

@@ -24,7 +24,7 @@
  * Return PV_OK once rs is filled, or a negative pv_status with rq->err
  * filled, which the router answers as JSON {"error": {"code", "message"}}:
  * PV_EUSAGE 400, PV_EAUTH 401, PV_EPERM 403, PV_ENOTFOUND 404,
- * PV_ELIMIT 413, PV_ETEMP 503, an "audit log: ..." failure 503 (the action
+ * PV_ELIMIT 413, PV_EEXISTS 409, PV_ETEMP 503, an "audit log: ..." failure 503 (the action
  * did not happen), anything else 500 (the message is logged, not sent). */
 
 #include <jansson.h>

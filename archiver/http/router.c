@@ -168,6 +168,7 @@ static void reply_failure(struct http_request *rq, struct http_response *rs, int
 	case PV_EPERM: http_reply_error(rs, 403, "forbidden", "%s", msg); return;
 	case PV_ENOTFOUND: http_reply_error(rs, 404, "not_found", "%s", msg); return;
 	case PV_ELIMIT: http_reply_error(rs, 413, "too_large", "%s", msg); return;
+	case PV_EEXISTS: http_reply_error(rs, 409, "conflict", "%s", msg); return;
 	default: break;
 	}
 	/* Server side: the detail goes to the log, not to the client. */

@@ -41,6 +41,27 @@ const struct http_route http_routes[] = {
 	{"GET", "/metrics", ADMIN, HTTP_BEARER, h_metrics},
 	/* --- end of area (c) --- */
 	{"GET", "/healthz", 0, HTTP_PUBLIC, h_healthz},
+	/* Legal: search, messages, holds, matters, exports (docs/api.md "Legal"). */
+	{"GET", "/api/v1/search", LEGAL, 0, h_search},
+	{"GET", "/api/v1/search/check", LEGAL, 0, h_search_check},
+	{"GET", "/api/v1/messages/{id}", LEGAL, 0, h_message},
+	{"GET", "/api/v1/messages/{id}/text", LEGAL, 0, h_message_text},
+	{"GET", "/api/v1/messages/{id}/html", LEGAL, 0, h_message_html},
+	{"GET", "/api/v1/messages/{id}/parts", LEGAL, 0, h_message_parts},
+	{"GET", "/api/v1/messages/{id}/parts/{n}", LEGAL, 0, h_message_part},
+	{"GET", "/api/v1/messages/{id}/raw", LEGAL, 0, h_message_raw},
+	{"GET", "/api/v1/messages/{id}/proof", LEGAL, 0, h_message_proof},
+	{"GET", "/api/v1/holds", LEGAL | COMPLIANCE, 0, h_holds},
+	{"POST", "/api/v1/holds", LEGAL, HTTP_JSON_BODY, h_hold_place},
+	{"GET", "/api/v1/matters", LEGAL, 0, h_matters},
+	{"POST", "/api/v1/matters", LEGAL, HTTP_JSON_BODY, h_matter_create},
+	{"GET", "/api/v1/matters/{name}", LEGAL, 0, h_matter},
+	{"POST", "/api/v1/matters/{name}/searches", LEGAL, HTTP_JSON_BODY, h_matter_search_add},
+	{"POST", "/api/v1/exports", LEGAL, HTTP_JSON_BODY, h_export_start},
+	{"GET", "/api/v1/exports", LEGAL, 0, h_exports},
+	{"GET", "/api/v1/exports/{id}", LEGAL, 0, h_export},
+	{"DELETE", "/api/v1/exports/{id}", LEGAL, 0, h_export_cancel},
+	{"GET", "/api/v1/exports/{id}/download", LEGAL, 0, h_export_download},
 	/* Last: every other path outside /api/ is a file of the web UI. */
 	{"GET", "/*", 0, HTTP_PUBLIC | HTTP_STATIC, h_static},
 };

@@ -88,22 +88,23 @@ static const struct {
 	{"Oslash", 0xD8}, {"Uacute", 0xDA},
 };
 
-/* At '&': decodes a character reference ending in ';' (HTML 5 §13.2.5.72);
- * returns false to leave the '&' literal. */
-static bool entity(struct html *h)
+size_t index_html_char_ref(const char *s, size_t len, unsigned long *cp_r)
 {
-	const char *s = h->s + h->i + 1;
-	size_t left = h->len - h->i - 1, n = 0;
-	while (n < left && n < 32 && s[n] != ';')
+	size_t n = 0;
+	if (len < 3 || s[0] != '&')
+		return 0;
+	s++;
+	len--;
+	while (n < len && n < 32 && s[n] != ';')
 		n++;
-	if (n == 0 || n >= left || s[n] != ';')
-		return false;
+	if (n == 0 || n >= len || s[n] != ';')
+		return 0;
 	unsigned long cp = 0;
 	if (s[0] == '#') {
 		bool hex = n > 1 && (s[1] == 'x' || s[1] == 'X');
 		size_t j = hex ? 2 : 1;
 		if (j >= n || n - j > 8)
-			return false;
+			return 0;
 		for (; j < n; j++) {
 			int d;
 			char c = s[j];
@@ -114,7 +115,7 @@ static bool entity(struct html *h)
 			else if (hex && c >= 'A' && c <= 'F')
 				d = c - 'A' + 10;
 			else
-				return false;
+				return 0;
 			cp = cp * (hex ? 16 : 10) + (unsigned long)d;
 		}
 		if (cp > 0x10FFFF)
@@ -125,11 +126,23 @@ static bool entity(struct html *h)
 			if (strlen(entities[k].name) == n && memcmp(entities[k].name, s, n) == 0)
 				break;
 		if (k == sizeof(entities) / sizeof(entities[0]))
-			return false;
+			return 0;
 		cp = entities[k].cp;
 	}
+	*cp_r = cp;
+	return n + 2;
+}
+
+/* At '&': decodes a character reference; returns false to leave the '&'
+ * literal. */
+static bool entity(struct html *h)
+{
+	unsigned long cp;
+	size_t n = index_html_char_ref(h->s + h->i, h->len - h->i, &cp);
+	if (n == 0)
+		return false;
 	emit_cp(h, cp);
-	h->i += n + 2;
+	h->i += n;
 	return true;
 }
 

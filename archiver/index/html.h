@@ -20,4 +20,10 @@
 int index_html_to_text(const char *html, size_t len, struct pv_buf *out,
 	struct pv_error *err);
 
+/* A character reference at s[0..len) ("&amp;", "&#38;", "&#x26;": ending in
+ * ';', HTML 5 §13.2.5.72; the named ones of mail), its code point in
+ * *cp_r (U+FFFD past U+10FFFF): returns the bytes it takes, or 0 when
+ * there is none (the '&' is then literal). */
+size_t index_html_char_ref(const char *s, size_t len, unsigned long *cp_r);
+
 #endif

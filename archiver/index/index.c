@@ -298,8 +298,20 @@ static char *column_dup(sqlite3_stmt *st, int i)
 	return strdup(s ? (const char *)s : "");
 }
 
-static int run_search(sqlite3 *db, const struct index_query_sql *q, int64_t limit,
-	int64_t offset, struct index_hits *hits, int64_t *total_r, struct pv_error *err)
+/* ORDER BY for o (the select joins idx_fts only when the query has a
+ * top-level match, which is also what a rank needs). */
+static const char *order_by(const struct index_query_sql *q, const struct index_order *o)
+{
+	bool rank = o->by == INDEX_SORT_RELEVANCE && q->match != NULL;
+	if (rank)
+		return o->ascending ? " ORDER BY idx_fts.rank DESC, d.date DESC, d.id DESC"
+				    : " ORDER BY idx_fts.rank, d.date DESC, d.id DESC";
+	return o->ascending ? " ORDER BY d.date, d.id" : " ORDER BY d.date DESC, d.id DESC";
+}
+
+static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct index_order *o,
+	int64_t limit, int64_t offset, struct index_hits *hits, int64_t *total_r,
+	struct pv_error *err)
 {
 	struct pv_buf sql;
 	sqlite3_stmt *st = NULL;
@@ -326,11 +338,11 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, int64_t limi
 		goto out;
 	pv_buf_reset(&sql);
 	r = pv_buf_append_str(&sql, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
-		" d.from_disp, d.subject_disp", err);
+		" d.from_disp, d.subject_disp, d.has_attachment", err);
 	if (r == PV_OK)
 		r = query_from(q, &sql, err);
 	if (r == PV_OK)
-		r = pv_buf_append_str(&sql, " ORDER BY d.date DESC, d.id DESC LIMIT ? OFFSET ?", err);
+		r = pv_buf_printf(&sql, err, "%s LIMIT ? OFFSET ?", order_by(q, o));
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
 	if (r < 0)
@@ -354,6 +366,7 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, int64_t limi
 		h->account = column_dup(st, 4);
 		h->from = column_dup(st, 5);
 		h->subject = column_dup(st, 6);
+		h->has_attachment = sqlite3_column_int(st, 7) != 0;
 		if (!h->account || !h->from || !h->subject) {
 			r = pv_fail(err, PV_ERR, "out of memory");
 			break;
@@ -383,6 +396,14 @@ static void read_end(sqlite3 *db, bool own)
 int index_search(sqlite3 *db, const char *query, int64_t limit, int64_t offset,
 	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err)
 {
+	return index_search_ordered(db, query, NULL, limit, offset, hits_r, total_r, err);
+}
+
+int index_search_ordered(sqlite3 *db, const char *query, const struct index_order *order,
+	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
+	struct pv_error *err)
+{
+	static const struct index_order newest_first = {INDEX_SORT_DATE, false};
 	hits_r->v = NULL;
 	hits_r->n = 0;
 	*total_r = 0;
@@ -396,7 +417,8 @@ int index_search(sqlite3 *db, const char *query, int64_t limit, int64_t offset,
 	if (r == PV_OK)
 		r = read_begin(db, &own, err);
 	if (r == PV_OK) {
-		r = run_search(db, &q, limit, offset, hits_r, total_r, err);
+		r = run_search(db, &q, order ? order : &newest_first, limit, offset, hits_r,
+			total_r, err);
 		read_end(db, own);
 	}
 	index_query_sql_free(&q);

@@ -77,6 +77,7 @@ struct index_hit {
 	char *account;
 	char *from;       /* display form, clean UTF-8, at most ~256 bytes */
 	char *subject;    /* display form, clean UTF-8, at most ~512 bytes */
+	bool has_attachment;
 };
 
 struct index_hits {
@@ -95,6 +96,23 @@ void index_hits_free(struct index_hits *hits);
  * by the caller (index_hits_free), also after an error. */
 int index_search(sqlite3 *db, const char *query, int64_t limit, int64_t offset,
 	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err);
+
+/* The order of a result list. By date: the message date, then the id
+ * (newest first unless ascending). By relevance: FTS5's bm25 rank of the
+ * query's text terms (best first unless ascending), ties by date and id
+ * newest first; a query without a text term that every result must match
+ * has no rank, and sorts by date. Every order is total, so pages never
+ * overlap or skip. */
+enum index_sort { INDEX_SORT_DATE, INDEX_SORT_RELEVANCE };
+struct index_order {
+	enum index_sort by;
+	bool ascending;
+};
+
+/* index_search in that order (NULL: by date, newest first). */
+int index_search_ordered(sqlite3 *db, const char *query, const struct index_order *order,
+	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
+	struct pv_error *err);
 
 /* Every id matching query, ascending, for export and holds (unpaged: as
  * many as there are matches). *ids_r is malloc'd, owned by the caller. */

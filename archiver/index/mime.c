@@ -64,6 +64,10 @@ struct walk {
 	bool stop;
 	int fatal; /* PV_ERR once out of memory */
 	struct pv_error *err;
+	/* index_mime_parts: the leaves (and attached messages) collected, no
+	 * text extracted; attached: how many attached messages we are in */
+	struct index_parts *parts;
+	unsigned attached;
 };
 
 /* What an entity contributed, for choosing among alternatives. */
@@ -771,6 +775,43 @@ static void add_attachment(struct walk *w, const char *name, const char *type)
 	put_text(w, &d->types, type, strlen(type), false, INDEX_TRUNC_HEADER);
 }
 
+/* Records a part for index_mime_parts: returns its index, or -1 (not
+ * collecting, or out of memory). */
+static long add_part(struct walk *w, const char *type, const char *sub, GMimeContentType *ct,
+	const char *name, bool attachment, const char *cte, size_t start, size_t end)
+{
+	struct index_parts *ps = w->parts;
+	if (ps == NULL || w->fatal != PV_OK)
+		return -1;
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? 2 * ps->cap : 8;
+		struct index_part *v = realloc(ps->v, cap * sizeof(*v));
+		if (v == NULL) {
+			oom(w);
+			return -1;
+		}
+		ps->v = v;
+		ps->cap = cap;
+	}
+	struct index_part *p = &ps->v[ps->n];
+	memset(p, 0, sizeof(*p));
+	p->n = (unsigned)ps->n + 1;
+	snprintf(p->type, sizeof(p->type), "%s/%s", type, sub);
+	for (char *c = p->type; *c; c++)
+		*c = (char)g_ascii_tolower(*c);
+	const char *cs = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
+	if (cs != NULL && strlen(cs) < sizeof(p->charset))
+		memcpy(p->charset, cs, strlen(cs) + 1);
+	if (name != NULL && (p->filename = clean_dup(w, name, strlen(name))) == NULL)
+		return -1;
+	p->attachment = attachment;
+	p->in_message = w->attached > 0;
+	p->encoding = (int)g_mime_content_encoding_from_string(cte);
+	p->start = start;
+	p->end = end;
+	return (long)ps->n++;
+}
+
 static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_child);
 
 /* A multipart body from w->pos: preamble, parts, epilogue (RFC 2046 §5.1.1). */
@@ -880,8 +921,19 @@ static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_
 			ascii_eq(sub, "digest"));
 	} else if (container && ascii_eq(type, "message") && (*cte == '\0' ||
 	    g_mime_content_encoding_from_string(cte) <= GMIME_CONTENT_ENCODING_BINARY)) {
-		size_t start = d->body.len;
+		size_t start = d->body.len, at = w->pos;
+		long k = attachment ? add_part(w, type, sub, ct, name, true, cte, at, at) : -1;
+		w->attached += attachment;
 		rank = entity(w, depth + 1, true, false);
+		w->attached -= attachment;
+		if (k >= 0) { /* the attached message runs to the next boundary */
+			size_t end = w->pos;
+			if (end > at && end < w->len && w->s[end - 1] == '\n')
+				end--;
+			if (end > at && end < w->len && w->s[end - 1] == '\r')
+				end--;
+			w->parts->v[k].end = end;
+		}
 		if (attachment)
 			hide(w, start, d->body.len);
 	} else {
@@ -898,7 +950,10 @@ static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_
 		bool multi_broken = ascii_eq(type, "multipart"); /* no usable boundary */
 		bool html = ascii_eq(type, "text") && ascii_eq(sub, "html");
 		size_t tstart = d->body.len;
-		if ((ascii_eq(type, "text") || multi_broken) && !w->stop) {
+		if (w->parts != NULL) {
+			if (!multi_broken)
+				add_part(w, type, sub, ct, name, attachment, cte, start, end);
+		} else if ((ascii_eq(type, "text") || multi_broken) && !w->stop) {
 			if (add_text(w, multi_broken ? NULL : ct, cte, w->s + start, end - start, html))
 				rank = html || !ascii_eq(type, "text") ||
 					!ascii_eq(sub, "plain") ? R_TEXT : R_PLAIN;
@@ -1064,4 +1119,73 @@ int index_mime_show(const unsigned char *raw, size_t len, struct pv_buf *out,
 		r = index_doc_show(&d, out, err);
 	index_doc_free(&d);
 	return r;
+}
+
+void index_parts_free(struct index_parts *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		free(ps->v[i].filename);
+	free(ps->v);
+	memset(ps, 0, sizeof(*ps));
+}
+
+int index_mime_parts(const unsigned char *raw, size_t len, struct index_parts *parts_r,
+	struct pv_error *err)
+{
+	struct index_doc d;
+	index_gmime_init();
+	memset(parts_r, 0, sizeof(*parts_r));
+	doc_init(&d);
+	struct walk w = {
+		.s = raw, .len = len, .doc = &d, .err = err, .parts = parts_r,
+		.deadline = pv_clock_monotonic_ms() + PV_MIME_TIME_MAX_MS,
+	};
+	entity(&w, 0, true, false);
+	parts_r->truncated = d.truncated;
+	index_doc_free(&d);
+	if (w.fatal != PV_OK)
+		index_parts_free(parts_r);
+	return w.fatal;
+}
+
+int index_mime_part_decode(const unsigned char *raw, size_t len, const struct index_part *p,
+	struct pv_buf *out, struct pv_error *err)
+{
+	struct index_doc d;
+	memset(&d, 0, sizeof(d));
+	struct walk w = {.s = raw, .len = len, .doc = &d, .err = err};
+	if (p->start > p->end || p->end > len)
+		return pv_fail(err, PV_EUSAGE, "part %u lies outside the message", p->n);
+	GMimeContentEncoding enc = (GMimeContentEncoding)p->encoding;
+	const unsigned char *src = raw + p->start;
+	size_t n = p->end - p->start, room = out->max - out->len;
+	struct pv_buf dec;
+	/* decoding never makes more bytes than it reads (+ a saved quantum) */
+	pv_buf_init(&dec, n + 16);
+	if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+		index_gmime_init();
+		decode_body(&w, enc, src, n, &dec);
+		if (w.fatal != PV_OK) {
+			pv_buf_free(&dec);
+			return w.fatal;
+		}
+		src = dec.data ? dec.data : (const unsigned char *)"";
+		n = dec.len;
+	}
+	int r = pv_buf_append(out, src, n < room ? n : room, err);
+	if (r == PV_OK && n > room)
+		r = pv_fail(err, PV_ELIMIT, "part %u is larger than %zu bytes", p->n, room);
+	pv_buf_free(&dec);
+	return r;
+}
+
+const struct index_part *index_parts_html_body(const struct index_parts *ps)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct index_part *p = &ps->v[i];
+		if (!p->attachment && !p->in_message && strcmp(p->type, "text/html") == 0)
+			return p;
+	}
+	return NULL;
 }

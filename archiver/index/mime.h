@@ -99,6 +99,44 @@ int index_mime_show(const unsigned char *raw, size_t len, struct pv_buf *out,
 /* The same rendering from an extracted doc. */
 int index_doc_show(const struct index_doc *doc, struct pv_buf *out, struct pv_error *err);
 
+/* The MIME parts of a message, for viewing them one by one (the web
+ * API's /parts): every leaf entity, in message order, and every attached
+ * message (message/rfc822 with a file name or an attachment disposition)
+ * as one part before its own parts. The walk is the one above, with the
+ * same caps; no text is extracted. Numbers start at 1. */
+struct index_part {
+	unsigned n;
+	char type[160];     /* "text/html": type/subtype, lower-case */
+	char charset[64];   /* the charset parameter as given, "" when none (or too long) */
+	char *filename;     /* clean UTF-8 (RFC 2231/2047 decoded), NULL when none */
+	bool attachment;    /* a disposition "attachment" or a file name */
+	bool in_message;    /* inside an attached message */
+	int encoding;       /* its Content-Transfer-Encoding (GMimeContentEncoding) */
+	size_t start, end;  /* the body, still encoded, in the raw bytes */
+};
+
+struct index_parts {
+	struct index_part *v;
+	size_t n, cap;
+	unsigned truncated; /* INDEX_TRUNC_* bits: a cap cut the walk short */
+};
+
+/* Fills *parts_r (free with index_parts_free, also after an error). Hostile
+ * mail never fails; PV_ERR only when out of memory. */
+int index_mime_parts(const unsigned char *raw, size_t len, struct index_parts *parts_r,
+	struct pv_error *err);
+void index_parts_free(struct index_parts *parts);
+
+/* Appends part p of raw[0..len) (as index_mime_parts found it) to out with
+ * its transfer encoding undone (base64 and quoted-printable leniently, as
+ * the index reads them). PV_ELIMIT when out's maximum cut it. */
+int index_mime_part_decode(const unsigned char *raw, size_t len, const struct index_part *p,
+	struct pv_buf *out, struct pv_error *err);
+
+/* The HTML body a reader sees: the first text/html part that is neither an
+ * attachment nor inside an attached message; NULL when there is none. */
+const struct index_part *index_parts_html_body(const struct index_parts *parts);
+
 /* PDF attachments: when path names pdftotext(1), their text is extracted
  * in a child process (archiver/index/pdf.h) and indexed; NULL (the
  * default) turns this off. Set once at start-up, before any thread. */

@@ -446,6 +446,18 @@ static bool valid_utf8(const char *q, size_t len, size_t *bad_r)
 	return true;
 }
 
+size_t index_query_error_column(const struct pv_error *err)
+{
+	static const char prefix[] = "column ";
+	const char *m = err->msg;
+	size_t c = 0, i = sizeof(prefix) - 1;
+	if (strncmp(m, prefix, i) != 0 || m[i] < '1' || m[i] > '9')
+		return 0;
+	for (; m[i] >= '0' && m[i] <= '9' && c <= PV_QUERY_MAX; i++)
+		c = c * 10 + (size_t)(m[i] - '0');
+	return m[i] == ':' && c <= PV_QUERY_MAX ? c : 0;
+}
+
 int index_query_parse(const char *q, struct index_query **query_r, struct pv_error *err)
 {
 	*query_r = NULL;

@@ -74,6 +74,10 @@ int index_query_parse(const char *q, struct index_query **query_r, struct pv_err
 
 void index_query_free(struct index_query **q);
 
+/* The 1-based column a parse error of index_query_parse names (its message
+ * starts "column N: "), or 0 when it names none (a limit, out of memory). */
+size_t index_query_error_column(const struct pv_error *err);
+
 static inline bool index_query_field_is_text(enum index_query_field f)
 {
 	return f <= IQF_FILENAME;

@@ -34,6 +34,17 @@ int64_t pv_clock_monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void pv_clock_realtime_in(int64_t ms, struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 void pv_clock_format_rfc3339(int64_t unix_s, char out[PV_RFC3339_LEN])
 {
 	struct tm tm;

@@ -15,6 +15,10 @@ int64_t pv_clock_now(void);
 /* Monotonic milliseconds for timeouts and durations. */
 int64_t pv_clock_monotonic_ms(void);
 
+/* The CLOCK_REALTIME time ms milliseconds from now, for the timed waits of
+ * POSIX (sem_timedwait, pthread_cond_timedwait). */
+struct timespec;
+void pv_clock_realtime_in(int64_t ms, struct timespec *ts_r);
 /* Tests only: replaces the wall clock with fn (NULL restores the system). */
 void pv_clock_override(int64_t (*fn)(void));
 

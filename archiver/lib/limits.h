@@ -237,6 +237,24 @@
 #define PV_HOLD_NAME_MAX 128
 #define PV_HOLD_NOTE_MAX 1024
 
+/* Matters (archiver/archive/matters.h): a matter's name is also the name
+ * of its holds and exports (PV_HOLD_NAME_MAX, PV_EXPORT_MATTER_MAX), a
+ * description and a saved search's name are one line for a list. */
+#define PV_MATTER_NAME_MAX 128
+#define PV_MATTER_DESCRIPTION_MAX 1024
+#define PV_MATTER_SEARCH_NAME_MAX 128
+
+/* Viewing one message on the web (archiver/archive/view.h): its parts and
+ * HTML body are found in its first PV_VIEW_RAW_MAX bytes, read into
+ * memory. Providers cap attachments at 20-25 MB (about 34 MB of base64),
+ * so whole messages fit; a part beyond is listed as cut. A sanitised HTML
+ * document longer than PV_VIEW_HTML_MAX is cut (a note at its end says so). */
+#define PV_VIEW_RAW_MAX (64 * 1024 * 1024)
+#define PV_VIEW_HTML_MAX (32 * 1024 * 1024)
+/* Export jobs run by popvault serve at once: each holds an archive handle,
+ * a core and a bundle being written; more wait for a free slot (503). */
+#define PV_EXPORT_JOBS_RUNNING_MAX 2
+
 /* Config and secret files read from disk. */
 #define PV_CONFIG_FILE_MAX (64 * 1024)
 #define PV_SECRET_FILE_MAX 8192

@@ -1,5 +1,7 @@
 #include "archiver/lib/utf8.h"
 
+#include <string.h>
+
 size_t pv_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r)
 {
 	unsigned char b = s[0];
@@ -38,4 +40,32 @@ bool pv_utf8_valid(const unsigned char *s, size_t n)
 		if ((k = pv_utf8_decode(s + i, n - i, &cp)) == 0)
 			return false;
 	return true;
+}
+
+bool pv_utf8_is_bidi_control(uint32_t cp)
+{
+	return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t pv_utf8_strip_bidi(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t o = 0, i = 0;
+	while (p[i] != '\0') {
+		uint32_t cp;
+		size_t n = 1;
+		while (p[i + n] != '\0' && n < 4)
+			n++;
+		size_t k = pv_utf8_decode(p + i, n, &cp);
+		if (k > 0 && pv_utf8_is_bidi_control(cp)) {
+			i += k;
+			continue;
+		}
+		k = k ? k : 1;
+		memmove(p + o, p + i, k);
+		o += k;
+		i += k;
+	}
+	p[o] = '\0';
+	return o;
 }

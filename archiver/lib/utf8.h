@@ -19,4 +19,13 @@ size_t pv_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r);
  * them check for them. */
 bool pv_utf8_valid(const unsigned char *s, size_t n);
 
+/* The Unicode bidi embedding, override and isolate controls (U+202A to
+ * U+202E, U+2066 to U+2069): text shown to a person (a subject, a file
+ * name) must not be able to display reversed ("invoice_fdp.exe" shown as
+ * "invoice_exe.pdf"). */
+bool pv_utf8_is_bidi_control(uint32_t cp);
+/* Removes them from the NUL-terminated string s in place (other bytes,
+ * valid UTF-8 or not, are kept); returns the new length. */
+size_t pv_utf8_strip_bidi(char *s);
+
 #endif

@@ -232,6 +232,51 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	") WITHOUT ROWID;\n"
 	"CREATE INDEX web_sessions_user ON web_sessions (user_id);\n",
 	},
+	/* 7: matters (a case's saved searches and holds) and the web's export
+	 * jobs (archiver/archive/matters.h, export_jobs.h). */
+	{
+	"CREATE TABLE matters (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  name TEXT NOT NULL UNIQUE,      -- also its holds' and exports' matter name\n"
+	"  description TEXT NOT NULL,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  created_by TEXT NOT NULL         -- the actor (web:NAME)\n"
+	");\n"
+	"CREATE TABLE matter_searches (\n"
+	"  matter_id INTEGER NOT NULL REFERENCES matters(id),\n"
+	"  name TEXT NOT NULL,\n"
+	"  query TEXT NOT NULL,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  created_by TEXT NOT NULL,\n"
+	"  PRIMARY KEY (matter_id, name)\n"
+	") WITHOUT ROWID;\n"
+	"-- Holds placed for a matter under another name (a hold named like the\n"
+	"-- matter belongs to it anyway). By name: a hold placed again after its\n"
+	"-- release stays with the matter.\n"
+	"CREATE TABLE matter_holds (\n"
+	"  matter_id INTEGER NOT NULL REFERENCES matters(id),\n"
+	"  hold_name TEXT NOT NULL,\n"
+	"  PRIMARY KEY (matter_id, hold_name)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX matter_holds_name ON matter_holds (hold_name);\n"
+	"CREATE TABLE export_jobs (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  matter TEXT NOT NULL,\n"
+	"  query TEXT NOT NULL,\n"
+	"  format TEXT NOT NULL CHECK (format IN ('zip','tar.gz')),\n"
+	"  bates_prefix TEXT,               -- NULL: the matter's\n"
+	"  status TEXT NOT NULL CHECK (status IN ('running','done','failed','cancelled')),\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  created_by TEXT NOT NULL,\n"
+	"  finished_at INTEGER,\n"
+	"  messages INTEGER, disposed INTEGER, progress_total INTEGER,\n"
+	"  file_size INTEGER, sha256 TEXT,  -- of the bundle in DIR/exports/\n"
+	"  audit_seq INTEGER,               -- its export audit entry\n"
+	"  vkeys TEXT,                      -- archive and audit verifier keys then, a line each\n"
+	"  error TEXT\n"
+	");\n"
+	"CREATE INDEX export_jobs_matter ON export_jobs (matter);\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

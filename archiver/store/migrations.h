@@ -8,7 +8,8 @@
  *                       holds, disposals, Bates numbers, users; and (since
  *                       migration 5) the Merkle logs (audit/tlog.h), the
  *                       audit log's tables (audit/auditlog.h) and the search
- *                       index (archiver/index/index.h)
+ *                       index (archiver/index/index.h); (since 7) matters and
+ *                       export jobs
  *   migrations_keyring  DIR/keys/keyring.db: bucket keys
  *
  * A database's PRAGMA user_version is the number of migrations applied.

@@ -2,7 +2,8 @@
  * any bytes as a stored message. Crashes, leaks, UB and timeouts are
  * findings, plus oracles: every extracted string is clean UTF-8 (cleaning
  * it again changes nothing), the caps of limits.h hold, and `show`
- * renders. Seeds: tests/data/mime/. */
+ * renders; the parts of the web view lie inside the message and decode.
+ * Seeds: tests/data/mime/. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_clean(&out, true);
 	pv_buf_free(&out);
 	index_doc_free(&d);
+
+	/* the parts of the web view: numbered in order, inside the message,
+	 * each decodable */
+	struct index_parts ps;
+	if (index_mime_parts(data, size, &ps, &err) != PV_OK)
+		abort();
+	for (size_t i = 0; i < ps.n; i++) {
+		struct pv_buf part;
+		if (ps.v[i].n != i + 1 || ps.v[i].start > ps.v[i].end || ps.v[i].end > size)
+			abort();
+		pv_buf_init(&part, size + 16);
+		if (index_mime_part_decode(data, size, &ps.v[i], &part, &err) != PV_OK)
+			abort();
+		pv_buf_free(&part);
+	}
+	const struct index_part *hb = index_parts_html_body(&ps);
+	if (hb != NULL && (hb->attachment || hb->in_message))
+		abort();
+	index_parts_free(&ps);
 
 	/* the same bytes as an HTML body and as text in a few charsets */
 	static const char *const charsets[] = {

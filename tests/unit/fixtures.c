@@ -34,6 +34,20 @@ void fx_rmtree(const char *dir)
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+unsigned char *fx_mime_sample(const char *name, size_t *len_r)
+{
+	const char *src = getenv("POPVAULT_SRC");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/data/mime/%s", src ? src : ".", name);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	unsigned char *b = malloc(1 << 20);
+	assert_non_null(b);
+	*len_r = fread(b, 1, 1 << 20, f);
+	fclose(f);
+	return b;
+}
+
 void fx_audit_schema(sqlite3 *db)
 {
 	static const char *const ddl[] = {tlog_schema_sql, auditlog_schema_sql};

@@ -29,6 +29,10 @@ void fx_must(int r, const struct pv_error *err, const char *what);
 /* Removes dir and everything under it (a test's temporary directory). */
 void fx_rmtree(const char *dir);
 
+/* The bytes of tests/data/mime/NAME (below $POPVAULT_SRC, else "."), up to
+ * 1 MiB, malloc'ed (the caller frees); fails the test when missing. */
+unsigned char *fx_mime_sample(const char *name, size_t *len_r);
+
 /* The tables of the Merkle logs and of the audit log on db. Idempotent. */
 void fx_audit_schema(sqlite3 *db);
 

@@ -240,11 +240,29 @@ static void test_parse_int_range(void **state)
 	assert_int_equal(pv_parse_int(S("5"), -1, 12, 0, &v), PV_ERR); /* no negative ranges */
 }
 
+/* "invoice\u202efdp.exe" would show as "invoiceexe.pdf": every embedding,
+ * override and isolate control goes, nothing else (an invalid byte stays). */
+static void test_strip_bidi_removes_only_the_controls(void **state)
+{
+	(void)state;
+	char s[] = "invoice\xe2\x80\xae" "fdp.exe \xe2\x81\xa6x\xe2\x81\xa9 \xe2\x80\xaa\xe2\x80\xac"
+		   "\xe2\x80\x8f\xff\xe2\x80";
+	size_t n = pv_utf8_strip_bidi(s);
+	assert_string_equal(s, "invoicefdp.exe x \xe2\x80\x8f\xff\xe2\x80");
+	assert_int_equal(n, strlen(s));
+	for (uint32_t cp = 0x2020; cp < 0x2070; cp++)
+		assert_int_equal(pv_utf8_is_bidi_control(cp),
+				 (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069));
+	char e[] = "";
+	assert_int_equal(pv_utf8_strip_bidi(e), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_decode_lengths_and_code_points),
 		cmocka_unit_test(test_utf8_valid_refuses_what_rfc3629_forbids),
+		cmocka_unit_test(test_strip_bidi_removes_only_the_controls),
 		cmocka_unit_test(test_b64_rfc4648_vectors),
 		cmocka_unit_test(test_b64_refuses_bytes_above_0x7f),
 		cmocka_unit_test(test_b64_only_the_canonical_spelling),

@@ -190,7 +190,8 @@ static void test_hold_blocks_disposal_until_released(void **state)
 			 fx_t("2020-01-15"), &members, &err),
 		&err, "hold_add");
 	assert_int_equal(members, 1);
-	assert_int_equal(hold_add(f.ar, "Smith v. Jones", "x", NULL, "cli:legal", 1, NULL, &err), PV_ERR);
+	/* an active hold of that name: a conflict (409 on the web, exit 1 on the CLI) */
+	assert_int_equal(hold_add(f.ar, "Smith v. Jones", "x", NULL, "cli:legal", 1, NULL, &err), PV_EEXISTS);
 	assert_int_equal(hold_add(f.ar, "bad", "from:(", NULL, "cli:legal", 1, NULL, &err), PV_EUSAGE);
 	assert_int_equal(fx_int(&f, "SELECT count(*) FROM holds"), 1); /* a bad query stored nothing */
 	assert_int_equal(hold_validate("x\ny", "q", NULL, &err), PV_EUSAGE);

@@ -14,20 +14,7 @@
 #include "archiver/index/html.h"
 #include "archiver/index/mime.h"
 #include "archiver/index/text.h"
-
-static unsigned char *load(const char *name, size_t *len_r)
-{
-	const char *src = getenv("POPVAULT_SRC");
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/tests/data/mime/%s", src ? src : ".", name);
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	unsigned char *b = malloc(1 << 20);
-	assert_non_null(b);
-	*len_r = fread(b, 1, 1 << 20, f);
-	fclose(f);
-	return b;
-}
+#include "tests/unit/fixtures.h"
 
 struct fixture {
 	unsigned char *raw;
@@ -38,7 +25,7 @@ struct fixture {
 static void extract(struct fixture *fx, const char *name)
 {
 	struct pv_error err;
-	fx->raw = load(name, &fx->len);
+	fx->raw = fx_mime_sample(name, &fx->len);
 	assert_int_equal(index_mime_extract(fx->raw, fx->len, &fx->doc, &err), PV_OK);
 }
 
@@ -336,7 +323,7 @@ static void test_show_renders_headers_and_attachments(void **state)
 	struct fixture fx;
 	struct pv_buf out;
 	struct pv_error err;
-	fx.raw = load("07-rfc2231-attachments.eml", &fx.len);
+	fx.raw = fx_mime_sample("07-rfc2231-attachments.eml", &fx.len);
 	pv_buf_init(&out, 1 << 20);
 	assert_int_equal(index_mime_show(fx.raw, fx.len, &out, &err), PV_OK);
 	assert_string_equal(pv_buf_str(&out),

@@ -262,7 +262,7 @@ static void test_audit_list_filters_and_pages(void **state)
 	fx_init(&f);
 	fx_archive(&f, MSG("one"), fx_t("2020-01-10"));
 	for (int i = 0; i < 5; i++) {
-		fx_must(archive_view_meta(f.ar, i % 2 ? "web:bob" : "web:ann", 1, &meta, &err), &err,
+		fx_must(archive_view_meta(f.ar, i % 2 ? "web:bob" : "web:ann", 1, 0, &meta, &err), &err,
 			"view");
 		archive_message_meta_free(&meta);
 	}
