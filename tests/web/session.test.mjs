@@ -36,7 +36,7 @@ test('sign-in, sign-out and an ended session', async (t) => {
 	// timeout): the next request brings the sign-in back, with a note.
 	await signIn(page, legal);
 	await context.clearCookies();
-	await page.getByRole('link', { name: 'Matters' }).click();
+	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Matters' }).click();
 	await page.getByText('Your session has ended. Please sign in again.').waitFor();
 	await shots(page, 'signin-expired');
 	assertClean(rec, 'sign-in');
