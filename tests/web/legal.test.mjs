@@ -34,7 +34,7 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		await page.getByRole('heading', { name: `${total} messages` }).waitFor();
 		await page.getByText(`1–50 of ${total} messages`).first().waitFor();
 		await assertAxe(page, 'search results');
-		await shots(page, 'search', { dark: true });
+		await shots(page, 'search', { dark: true, doc: 'search' });
 		// Keyboard paging: PageDown in the results table.
 		await page.getByRole('region', { name: 'Search results' }).focus();
 		await page.keyboard.press('PageDown');
@@ -72,7 +72,7 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		const text = execFileSync('cat', [file], { encoding: 'utf8' });
 		assert.match(text, /^c2sp\.org\/tlog-proof@v1\n/);
 		await assertAxe(page, 'message view');
-		await shots(page, 'message');
+		await shots(page, 'message', { doc: 'message' });
 	});
 
 	const matter = 'Smith v. Jones';
