@@ -124,6 +124,11 @@ unit: $(UNIT_BIN)
 e2e: all
 	$(TEST_ENV) prove --exec '' $(E2E_TESTS)
 
+# The browser suite alone (tests/e2e/web.t runs tests/web under node; it is
+# also one of E2E_TESTS, so make test runs it).
+web: all
+	$(TEST_ENV) prove --exec '' tests/e2e/web.t
+
 demo: all
 	tests/e2e/demo.sh
 

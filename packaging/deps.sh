@@ -12,7 +12,14 @@ libcmocka-dev clang libclang-rt-14-dev valgrind
 dovecot-core dovecot-pop3d mailutils-pop3d
 python3 faketime poppler-utils util-linux procps
 mpop fetchmail getmail6 procmail time linux-perf wrk
-debhelper lintian fakeroot scdoc man-db systemd"
+debhelper lintian fakeroot scdoc man-db systemd
+chromium"
+
+# The browser tests (tests/web, DESIGN.md §9) drive Debian's chromium with
+# npm's playwright-core under node's test runner. A node of its own (e.g.
+# node 20 from elsewhere) is used when there is one; else Debian's.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+	PKGS="$PKGS nodejs npm"
 
 missing=""
 for p in $PKGS; do

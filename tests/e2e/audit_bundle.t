@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 39
+h_plan 40
 
 pv_init "$H_RUN/data" --origin test.example/pv
 VK=$(pv checkpoint --log audit --vkey)
@@ -184,3 +184,11 @@ h_like "$(cat "$H_RUN/t.out")" "FAIL: your last checkpoint has [0-9]+ leaves, mo
 printf 'not a bundle' >"$H_RUN/junk.tar.gz"
 h_fails "garbage fails with exit 3, saying it is no bundle" 3 \
 	'^FAIL: bundle is damaged or truncated, or not a .tar.gz or .zip' vb "$H_RUN/junk.tar.gz" --vkey "$VK"
+# Personal data of several lines (a hold's name, query and note) is one
+# quoted CSV cell that spans lines: the verifier reads it as one record
+# (it once compared line by line and failed every bundle holding a hold).
+pv hold add "Case 1" --query 'from:carol' --note 'per counsel' >/dev/null
+pv audit export --out "$H_RUN/multiline.tar.gz" >/dev/null
+vb "$H_RUN/multiline.tar.gz" --vkey "$VK" >"$H_RUN/t.out" 2>&1
+h_is "$? $(tail -1 "$H_RUN/t.out")" "0 verify-bundle: OK" \
+	"a bundle whose personal data spans lines in entries.csv verifies"

@@ -1,0 +1,106 @@
+// The compliance officer's whole job in the browser (issue 14): the audit
+// trail with filters and an entry's proof, who viewed a message, an audit
+// export that `popvault verify-bundle` accepts, integrity (verify, keys,
+// checkpoint history), and approving a hold release a legal user asked for
+// (the two-person rule).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { launch, openPage, signIn, go, RUN_DIR, PV_BIN, shots, assertAxe, assertClean, pv, USERS } from './lib/env.mjs';
+
+const compliance = Object.keys(USERS).find((u) => USERS[u] === 'compliance');
+const legal2 = 'tess';
+
+test('compliance: audit trail, who viewed, audit export, integrity, approve a hold release', async (t) => {
+	const browser = await launch();
+	t.after(() => browser.close());
+
+	// A hold a legal user will ask to release (placed on the command line:
+	// holds are the legal flow's part), then that user, in the browser,
+	// views message 3 and asks for the release.
+	pv('hold', 'add', 'Release me', '--query', 'from:carol', '--note', 'for the approval test');
+	const other = await openPage(browser);
+	await signIn(other.page, legal2);
+	const asked = await other.page.evaluate(async () => {
+		const me = await (await fetch('/api/v1/me')).json();
+		const post = (p, b) => fetch(p, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf }, body: JSON.stringify(b) });
+		const view = await fetch('/api/v1/messages/3');
+		const rel = await post('/api/v1/holds/Release%20me/release', { reason: 'matter closed' });
+		return { view: view.status, release: rel.status };
+	});
+	await other.context.close();
+
+	const { page, rec } = await openPage(browser);
+	await signIn(page, compliance);
+
+	await t.test('audit trail: filters, paging, an entry with its proof', async () => {
+		await go(page, 'audit');
+		await page.getByRole('heading', { name: /^\d+ entr(y|ies)$/ }).waitFor();
+		await page.getByLabel('Type').fill('login');
+		await page.getByLabel('Actor').fill(`web:${legal2}`);
+		await page.getByRole('button', { name: 'Apply filters' }).click();
+		await page.waitForURL(/type=login/);
+		const n = pv('audit', 'list', '--type', 'login', '--actor', `web:${legal2}`, '--json').split('\n').filter(Boolean).length;
+		await page.getByRole('heading', { name: `${n} ${n === 1 ? 'entry' : 'entries'}` }).waitFor();
+		const first = page.getByRole('button', { name: /^Entry \d+: details and proof$/ }).first();
+		await first.click();
+		const dlg = page.getByRole('dialog');
+		await dlg.getByText(`web:${legal2}`).first().waitFor();
+		const [dl] = await Promise.all([page.waitForEvent('download'), dlg.getByRole('link', { name: /inclusion proof/ }).click()]);
+		const proof = path.join(RUN_DIR, 'audit-entry.proof');
+		await dl.saveAs(proof);
+		assert.match(execFileSync('cat', [proof], { encoding: 'utf8' }), /^c2sp\.org\/tlog-proof@v1\n/);
+		await shots(page, 'audit-entry');
+		await dlg.getByRole('button', { name: 'Close' }).click();
+		await assertAxe(page, 'audit trail');
+		await shots(page, 'audit');
+	});
+
+	await t.test('who viewed this message', async () => {
+		assert.equal(asked.view, 200, 'the legal user viewed message 3');
+		await page.getByLabel('Message number').fill('3');
+		await page.getByRole('button', { name: 'Show who viewed it' }).click();
+		await page.getByRole('region', { name: 'Accesses to message 3' }).getByText(`web:${legal2}`).first().waitFor();
+	});
+
+	await t.test('export the audit trail and verify the bundle', async () => {
+		await page.getByRole('button', { name: 'Export audit bundle' }).click();
+		const link = page.getByRole('link', { name: /^Download audit bundle/ });
+		await link.waitFor({ timeout: 60000 });
+		const [dl] = await Promise.all([page.waitForEvent('download'), link.click()]);
+		const file = path.join(RUN_DIR, dl.suggestedFilename());
+		await dl.saveAs(file);
+		const vkey = pv('checkpoint', '--log', 'audit', '--vkey').trim();
+		const v = spawnSync(PV_BIN, ['verify-bundle', file, '--vkey', vkey], { encoding: 'utf8', cwd: '/' });
+		assert.match(v.stdout, /verify-bundle: OK/, `verify-bundle: ${v.stdout}${v.stderr}`);
+		await shots(page, 'audit-export');
+	});
+
+	await t.test('integrity: verify, keys, checkpoint history, heartbeat', async () => {
+		await go(page, 'integrity');
+		await page.getByRole('button', { name: 'Start verify' }).click();
+		await page.getByText(/^Verified: no problem found/).waitFor({ timeout: 60000 });
+		await page.getByRole('button', { name: 'Copy archive key' }).first().waitFor();
+		await page.getByRole('region', { name: 'archive checkpoints' }).waitFor();
+		await assertAxe(page, 'integrity');
+		await shots(page, 'integrity');
+	});
+
+	await t.test('approve the hold release (two-person rule)', async () => {
+		assert.equal(asked.release, 202, 'the legal user asked for the release');
+		await go(page, 'approvals');
+		const pending = page.getByRole('region', { name: 'Pending approvals' });
+		const row = pending.getByRole('row', { name: /Hold release/ });
+		await row.getByRole('button', { name: /^Approve #\d+$/ }).click();
+		const dlg = page.getByRole('dialog');
+		await dlg.getByLabel('Your reason').fill('counsel confirmed the matter is closed');
+		await shots(page, 'approval-dialog');
+		await dlg.getByRole('button', { name: 'Approve' }).click();
+		await row.waitFor({ state: 'detached' });
+		assert.doesNotMatch(pv('hold', 'list'), /Release me/, 'the hold is released');
+		await assertAxe(page, 'approvals');
+		await shots(page, 'approvals');
+	});
+	assertClean(rec, 'the compliance pages');
+});

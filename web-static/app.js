@@ -1,0 +1,131 @@
+// The shell: who is signed in, the navigation their role may use, and one
+// page module at a time in <main>. Pages live in pages/*.js and export
+// render(ctx); ctx = {main, me, parts, params, title(text)}.
+
+import { api, setCsrf, whenExpired } from './lib/api.js';
+import { h, fill } from './lib/dom.js';
+import { current, match } from './lib/router.js';
+import { errorBox } from './lib/dialogs.js';
+import * as signin from './pages/signin.js';
+
+const ALL = ['admin', 'legal', 'compliance'];
+
+// Every page, the roles that see it (the server checks again: deny by
+// default lives in its route table), and whether it is in the navigation.
+const ROUTES = [
+	{ path: '', title: 'Dashboard', roles: ALL, nav: true, load: () => import('./pages/dashboard.js') },
+	{ path: 'search', title: 'Search', roles: ['legal'], nav: true, load: () => import('./pages/search.js') },
+	{ path: 'message', title: 'Message', roles: ['legal'], load: () => import('./pages/message.js') },
+	{ path: 'matters', title: 'Matters', roles: ['legal'], nav: true, load: () => import('./pages/matters.js') },
+	{ path: 'audit', title: 'Audit trail', roles: ['compliance'], nav: true, load: () => import('./pages/audit.js') },
+	{ path: 'integrity', title: 'Integrity', roles: ['compliance'], nav: true, load: () => import('./pages/integrity.js') },
+	{ path: 'policy', title: 'Retention policy', roles: ['admin', 'compliance'], nav: true, load: () => import('./pages/policy.js') },
+	{ path: 'approvals', title: 'Approvals', roles: ALL, nav: true, load: () => import('./pages/approvals.js') },
+	{ path: 'accounts', title: 'Accounts', roles: ['admin'], nav: true, load: () => import('./pages/accounts.js') },
+	{ path: 'users', title: 'Users', roles: ['admin'], nav: true, load: () => import('./pages/users.js') },
+];
+
+const ROLE_NAMES = { admin: 'Administrator', legal: 'Legal', compliance: 'Compliance' };
+
+const main = document.getElementById('main');
+let me = null;
+let generation = 0;
+
+function setTitle(text) {
+	document.title = text ? `${text} — popvault` : 'popvault';
+}
+
+function drawNav(activePath) {
+	const nav = document.getElementById('nav');
+	const who = document.getElementById('who');
+	if (!me) {
+		fill(nav);
+		fill(who);
+		return;
+	}
+	const items = ROUTES.filter((r) => r.nav && r.roles.includes(me.role)).map((r) => {
+		const a = h('a', { href: `#/${r.path}` }, r.title);
+		if (r.path === activePath) a.setAttribute('aria-current', 'page');
+		return h('li', a);
+	});
+	fill(nav, h('ul', items));
+	const out = h('button', { type: 'button', class: 'secondary small' }, 'Sign out');
+	out.addEventListener('click', signOut);
+	fill(who, h('span', { class: 'user' }, me.user, h('span', { class: 'role' }, ROLE_NAMES[me.role] || me.role)), out);
+}
+
+async function signOut() {
+	try {
+		await api.del('/session', { quiet401: true });
+	} catch {
+		// Signed out already, or the server is gone: the page forgets the session either way.
+	}
+	me = null;
+	setCsrf(null);
+	showSignIn('You have signed out.');
+}
+
+function showSignIn(note) {
+	generation += 1;
+	me = null;
+	drawNav();
+	setTitle('Sign in');
+	signin.render({ main, note, done: (who) => { me = who; route(true); } });
+}
+
+async function route(focus) {
+	if (!me) return;
+	const gen = ++generation;
+	const { parts, params } = current();
+	let r = match(ROUTES, me.role, parts);
+	if (!r) {
+		r = ROUTES[0];
+		if (parts.length) history.replaceState(null, '', '#/');
+	}
+	drawNav(r.path);
+	setTitle(r.title);
+	fill(main, h('p', { class: 'muted' }, 'Loading…'));
+	try {
+		// Each page starts by asking who is signed in: an ended session (idle
+		// or absolute timeout, sign-out elsewhere, a changed role) is noticed
+		// at once, not in the middle of a form.
+		const [who, mod] = await Promise.all([api.get('/me'), r.load()]);
+		if (gen !== generation) return;
+		if (who.role !== me.role) { me = who; route(focus); return; }
+		me = who;
+		setCsrf(who.csrf);
+		fill(main);
+		await mod.render({ main, me, parts, params, title: setTitle, alive: () => gen === generation });
+	} catch (err) {
+		if (gen !== generation) return;
+		fill(main, h('h1', r.title), errorBox(err));
+	}
+	const active = document.activeElement;
+	if (focus && gen === generation && (!main.contains(active) || active === main)) {
+		const h1 = main.querySelector('h1');
+		if (h1) { h1.setAttribute('tabindex', '-1'); h1.focus(); }
+	}
+}
+
+whenExpired(() => {
+	if (me) showSignIn('Your session has ended. Please sign in again.');
+});
+
+window.addEventListener('hashchange', () => route(true));
+
+document.querySelector('.skip').addEventListener('click', (e) => {
+	e.preventDefault();
+	main.focus();
+});
+
+(async function boot() {
+	try {
+		const who = await api.get('/me', null, { quiet401: true });
+		setCsrf(who.csrf);
+		me = who;
+		route(false);
+	} catch (err) {
+		if (err.status === 401) showSignIn(null);
+		else fill(main, h('h1', 'popvault'), errorBox(err));
+	}
+}());

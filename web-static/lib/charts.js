@@ -1,0 +1,96 @@
+// Small charts drawn as inline SVG (issue 14: pictures where people would
+// rather look than read). Each chart is role="img" with a title and a
+// description that says its numbers in words, for screen readers.
+
+import { s, h, uid, num } from './dom.js';
+
+function frame(w, ht, title, desc) {
+	const tid = uid('chart-title');
+	const did = uid('chart-desc');
+	const svg = s('svg', { class: 'chart', viewBox: `0 0 ${w} ${ht}`, role: 'img',
+		'aria-labelledby': `${tid} ${did}`, preserveAspectRatio: 'xMinYMin meet' },
+	s('title', { id: tid }, title), s('desc', { id: did }, desc));
+	return svg;
+}
+
+function niceMax(v) {
+	if (v <= 0) return 1;
+	const p = 10 ** Math.floor(Math.log10(v));
+	for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
+	return 10 * p;
+}
+
+// Vertical bars, one group per label; series: [{name, values, cls}] (up to
+// two, side by side). labels: short strings along the bottom.
+export function bars({ title, labels, series, width = 640, height = 220, unit = '' }) {
+	const max = niceMax(Math.max(0, ...series.flatMap((x) => x.values)));
+	const left = 44;
+	const bottom = 30;
+	const top = 10;
+	const plotW = width - left - 8;
+	const plotH = height - top - bottom;
+	const desc = labels.length
+		? labels.map((l, i) => `${l}: ${series.map((x) => `${x.name} ${num(x.values[i])}${unit}`).join(', ')}`).join('; ')
+		: 'No data yet.';
+	const svg = frame(width, height, title, desc);
+	for (let k = 0; k <= 4; k += 1) {
+		const y = top + plotH - (plotH * k) / 4;
+		svg.appendChild(s('line', { class: 'axis', x1: left, x2: width - 8, y1: y, y2: y }));
+		svg.appendChild(s('text', { x: left - 6, y: y + 4, 'text-anchor': 'end' }, num(Math.round((max * k) / 4))));
+	}
+	const n = Math.max(1, labels.length);
+	const slot = plotW / n;
+	const bw = Math.max(2, Math.min(40, (slot * 0.8) / series.length));
+	const every = Math.ceil(n / Math.max(1, Math.floor(plotW / 56)));
+	labels.forEach((l, i) => {
+		series.forEach((x, j) => {
+			const v = x.values[i] || 0;
+			const bh = (plotH * v) / max;
+			const bx = left + slot * i + (slot - bw * series.length) / 2 + j * bw;
+			const r = s('rect', { class: x.cls || (j ? 'bar2' : 'bar'), x: bx.toFixed(1),
+				y: (top + plotH - bh).toFixed(1), width: bw.toFixed(1), height: Math.max(0, bh).toFixed(1) });
+			r.appendChild(s('title', {}, `${l}: ${x.name} ${num(v)}${unit}`));
+			svg.appendChild(r);
+		});
+		if (i % every === 0) {
+			svg.appendChild(s('text', { x: (left + slot * i + slot / 2).toFixed(1), y: height - 10,
+				'text-anchor': 'middle' }, l));
+		}
+	});
+	if (!labels.length) {
+		svg.appendChild(s('text', { x: width / 2, y: height / 2, 'text-anchor': 'middle' }, 'No data yet'));
+	}
+	return svg;
+}
+
+// A legend for bars(): [{name, cls}] -> swatches.
+export function legend(series) {
+	return h('div', { class: 'legend', 'aria-hidden': 'true' },
+		series.map((x, j) => h('span', h('span', { class: `swatch ${j ? 'b' : 'a'}` }), x.name)));
+}
+
+// A time line from `from` to `to` (Date): ticks for heartbeats and red
+// bands for gaps [{from, to}] (Dates).
+export function timeline({ title, from, to, beats = [], gaps = [], width = 420, height = 70 }) {
+	const span = Math.max(1, to - from);
+	const x = (t) => 8 + ((width - 16) * (t - from)) / span;
+	const fmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+	const desc = gaps.length
+		? `${gaps.length} gap${gaps.length === 1 ? '' : 's'}: ${gaps.map((g) => `${fmt.format(g.from)} to ${fmt.format(g.to)}`).join('; ')}`
+		: `No gaps between ${fmt.format(from)} and ${fmt.format(to)}.`;
+	const svg = frame(width, height, title, desc);
+	// A green band where the log has entries, red where it paused.
+	svg.appendChild(s('rect', { class: 'beat', x: 8, y: 22, width: width - 16, height: 16, rx: 3 }));
+	for (const g of gaps) {
+		const r = s('rect', { class: 'gap', x: x(g.from).toFixed(1), y: 14,
+			width: Math.max(2, x(g.to) - x(g.from)).toFixed(1), height: 32 });
+		r.appendChild(s('title', {}, `gap: ${fmt.format(g.from)} – ${fmt.format(g.to)}`));
+		svg.appendChild(r);
+	}
+	for (const b of beats) {
+		svg.appendChild(s('rect', { class: 'axis', x: (x(b) - 1).toFixed(1), y: 18, width: 2, height: 24 }));
+	}
+	svg.appendChild(s('text', { x: 8, y: height - 8 }, fmt.format(from)));
+	svg.appendChild(s('text', { x: width - 8, y: height - 8, 'text-anchor': 'end' }, fmt.format(to)));
+	return svg;
+}

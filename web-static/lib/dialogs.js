@@ -1,0 +1,103 @@
+// Messages and questions: an error box in words a user understands, a
+// status line read out by screen readers, and modal <dialog>s (the browser
+// keeps focus inside them and Escape closes them).
+
+import { h, field, fill } from './dom.js';
+import { ApiError } from './api.js';
+
+// The words for an error of any kind.
+export function words(err) {
+	if (err instanceof ApiError) return err.message;
+	if (err && err.message) return err.message;
+	return 'Something went wrong.';
+}
+
+// <div role="alert"> with the error's words (the parser's own message for a
+// bad query or policy, with "where" when the server gives a position).
+export function errorBox(err, title) {
+	return h('div', { class: 'notice error', role: 'alert' },
+		title ? h('strong', `${title}: `) : null, words(err));
+}
+
+export function okBox(text) {
+	return h('div', { class: 'notice ok', role: 'status' }, text);
+}
+
+// Shows text in the page's live region (#status), cleared after a while.
+export function announce(text) {
+	const el = document.getElementById('status');
+	if (!el) return;
+	fill(el, text);
+	clearTimeout(announce.timer);
+	announce.timer = setTimeout(() => fill(el), 8000);
+}
+
+// A modal question. opts: {title, body (text or nodes), confirm (button
+// text), danger, reason: {label, required}, fields: [{label, name, type,
+// value, hint}]}. Resolves to null when cancelled, else {reason, values}.
+export function ask(opts) {
+	return new Promise((resolve) => {
+		const inputs = {};
+		let reasonInput = null;
+		const form = h('form', { method: 'dialog', class: 'stack' });
+		const heading = h('h2', { id: 'dialog-title' }, opts.title);
+		form.appendChild(heading);
+		if (opts.body) form.appendChild(h('div', { class: 'dialog-body' }, opts.body));
+		for (const f of opts.fields || []) {
+			const { row, input } = field(f);
+			if (f.required) input.required = true;
+			inputs[f.name] = input;
+			form.appendChild(row);
+		}
+		if (opts.reason) {
+			const { row, input } = field({ label: opts.reason.label || 'Reason', name: 'reason', tag: 'textarea',
+				attrs: { rows: 3 } });
+			if (opts.reason.required) input.required = true;
+			reasonInput = input;
+			form.appendChild(row);
+		}
+		const err = h('div', { class: 'dialog-error' });
+		form.appendChild(err);
+		const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+		const ok = h('button', { type: 'submit', class: opts.danger ? 'danger' : 'primary' }, opts.confirm || 'OK');
+		form.appendChild(h('div', { class: 'buttons' }, ok, cancel));
+		const dlg = h('dialog', { 'aria-labelledby': 'dialog-title' }, form);
+		document.body.appendChild(dlg);
+		let done = false;
+		const finish = (v) => {
+			if (done) return;
+			done = true;
+			dlg.close();
+			dlg.remove();
+			resolve(v);
+		};
+		cancel.addEventListener('click', () => finish(null));
+		dlg.addEventListener('cancel', (e) => { e.preventDefault(); finish(null); });
+		form.addEventListener('submit', (e) => {
+			e.preventDefault();
+			if (!form.reportValidity()) return;
+			const values = {};
+			for (const [k, i] of Object.entries(inputs)) values[k] = i.type === 'checkbox' ? i.checked : i.value;
+			finish({ reason: reasonInput ? reasonInput.value.trim() : undefined, values });
+		});
+		dlg.showModal();
+		const first = form.querySelector('input, textarea, select');
+		(first || ok).focus();
+	});
+}
+
+// A modal that only shows something (the TOTP QR code, an inclusion proof).
+export function show(title, body) {
+	return new Promise((resolve) => {
+		const close = h('button', { type: 'button', class: 'primary' }, 'Close');
+		const dlg = h('dialog', { 'aria-labelledby': 'dialog-title', class: 'wide' },
+			h('h2', { id: 'dialog-title' }, title), h('div', { class: 'dialog-body' }, body),
+			h('div', { class: 'buttons' }, close));
+		document.body.appendChild(dlg);
+		const finish = () => { dlg.close(); dlg.remove(); resolve(); };
+		close.addEventListener('click', finish);
+		dlg.addEventListener('cancel', (e) => { e.preventDefault(); finish(); });
+		dlg.showModal();
+		close.focus();
+	});
+}

@@ -1,0 +1,111 @@
+// Tables and paging, shared by every list (STYLE.md habit 12: every list
+// pages). A table is wrapped in a focusable region so it scrolls sideways
+// on a phone, and PageDown/PageUp inside it turn the page.
+
+import { h, num } from './dom.js';
+
+// opts: {caption, columns: [{key, label, cls, render(row), sortKey}],
+// rows, key(row) -> id, selected (Set of ids; adds checkboxes),
+// onSelect(), sort: {key, dir, set(key, dir)}, empty (text), pager}.
+export function table(opts) {
+	const { columns, rows, selected } = opts;
+	const headRow = h('tr');
+	let allBox = null;
+	if (selected) {
+		allBox = h('input', { type: 'checkbox', 'aria-label': 'Select all on this page' });
+		headRow.appendChild(h('th', { class: 'check', scope: 'col' }, allBox));
+	}
+	for (const c of columns) {
+		const th = h('th', { scope: 'col', class: c.cls });
+		if (opts.sort && c.sortKey) {
+			const active = opts.sort.key === c.sortKey;
+			th.setAttribute('aria-sort', active ? (opts.sort.dir === 'asc' ? 'ascending' : 'descending') : 'none');
+			const b = h('button', { type: 'button', class: 'sort' }, c.label,
+				active ? (opts.sort.dir === 'asc' ? ' ▲' : ' ▼') : '');
+			b.addEventListener('click', () => {
+				const dir = active && opts.sort.dir === 'desc' ? 'asc' : 'desc';
+				opts.sort.set(c.sortKey, dir);
+			});
+			th.appendChild(b);
+		} else {
+			th.appendChild(document.createTextNode(c.label));
+		}
+		headRow.appendChild(th);
+	}
+	const body = h('tbody');
+	const boxes = [];
+	for (const row of rows) {
+		const tr = h('tr');
+		if (selected) {
+			const id = opts.key(row);
+			const box = h('input', { type: 'checkbox', 'aria-label': `Select ${opts.rowLabel ? opts.rowLabel(row) : id}` });
+			box.checked = selected.has(id);
+			box.addEventListener('change', () => {
+				if (box.checked) selected.add(id); else selected.delete(id);
+				syncAll();
+				if (opts.onSelect) opts.onSelect();
+			});
+			boxes.push([box, id]);
+			tr.appendChild(h('td', { class: 'check' }, box));
+		}
+		for (const c of columns) {
+			const v = c.render ? c.render(row) : row[c.key];
+			tr.appendChild(h('td', { class: c.cls }, v === undefined || v === null ? '' : v));
+		}
+		body.appendChild(tr);
+	}
+	if (!rows.length) {
+		body.appendChild(h('tr', h('td', { colspan: columns.length + (selected ? 1 : 0), class: 'muted' },
+			opts.empty || 'Nothing to show.')));
+	}
+	function syncAll() {
+		if (!allBox) return;
+		const n = boxes.filter(([b]) => b.checked).length;
+		allBox.checked = boxes.length > 0 && n === boxes.length;
+		allBox.indeterminate = n > 0 && n < boxes.length;
+	}
+	if (allBox) {
+		allBox.addEventListener('change', () => {
+			for (const [b, id] of boxes) {
+				b.checked = allBox.checked;
+				if (allBox.checked) selected.add(id); else selected.delete(id);
+			}
+			if (opts.onSelect) opts.onSelect();
+		});
+		syncAll();
+	}
+	const t = h('table', opts.caption ? h('caption', opts.caption) : null, h('thead', headRow), body);
+	const wrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region',
+		'aria-label': opts.label || opts.caption || 'Table' }, t);
+	if (opts.pager) {
+		wrap.addEventListener('keydown', (e) => {
+			if (e.target !== wrap && e.target.tagName !== 'INPUT' && e.target.tagName !== 'A' && e.target.tagName !== 'BUTTON') return;
+			if (e.key === 'PageDown' && opts.pager.next) { e.preventDefault(); opts.pager.next(); }
+			if (e.key === 'PageUp' && opts.pager.prev) { e.preventDefault(); opts.pager.prev(); }
+		});
+	}
+	return wrap;
+}
+
+// Paging controls: "Showing 51–100 of 1,234" and Previous/Next. opts:
+// {offset, limit, total, go(offset), noun}. Returns the element and
+// {next, prev} (null at the ends) for keyboard paging.
+export function pager({ offset, limit, total, go, noun = 'results', label = 'Pages' }) {
+	const first = total === 0 ? 0 : offset + 1;
+	const last = Math.min(offset + limit, total);
+	const pages = Math.max(1, Math.ceil(total / limit));
+	const page = Math.floor(offset / limit) + 1;
+	const prev = offset > 0 ? () => go(Math.max(0, offset - limit)) : null;
+	const next = offset + limit < total ? () => go(offset + limit) : null;
+	const bPrev = h('button', { type: 'button', class: 'secondary', 'aria-keyshortcuts': 'PageUp' }, '← Previous');
+	const bNext = h('button', { type: 'button', class: 'secondary', 'aria-keyshortcuts': 'PageDown' }, 'Next →');
+	bPrev.disabled = !prev;
+	bNext.disabled = !next;
+	if (prev) bPrev.addEventListener('click', prev);
+	if (next) bNext.addEventListener('click', next);
+	const el = h('nav', { class: 'pager', 'aria-label': label },
+		h('span', { class: 'count' }, total === 0 ? `No ${noun}` : `${num(first)}–${num(last)} of ${num(total)} ${noun}`),
+		h('span', { class: 'muted' }, `page ${num(page)} of ${num(pages)}`),
+		h('span', { class: 'spacer' }), bPrev, bNext);
+	return { el, next, prev };
+}

@@ -1,0 +1,124 @@
+// Approvals: the two-person queue (a policy that shortens retention, a hold
+// release, a disposal run). What one user proposes takes effect only when
+// another user, of another role allowed to approve it, approves; each
+// decision carries a reason. A proposer may withdraw their own proposal.
+
+import { api } from '../lib/api.js';
+import { h, fill, when, num } from '../lib/dom.js';
+import { table, pager } from '../lib/table.js';
+import { ask, errorBox, announce } from '../lib/dialogs.js';
+import { go } from '../lib/router.js';
+
+const KIND = { policy: 'Retention policy', 'hold-release': 'Hold release', dispose: 'Disposal run' };
+const ROLE = { admin: 'an administrator', legal: 'legal', compliance: 'compliance' };
+const LIMIT = 50;
+
+function mine(a, me) {
+	return a.proposer === `web:${me.user}`;
+}
+
+function mayApprove(a, me) {
+	return !mine(a, me) && a.proposer_role !== me.role && (a.approvers || []).includes(me.role);
+}
+
+// Approve or reject (withdraw, for one's own) an item, asking for the
+// reason. Resolves true when done.
+export async function decide(a, verb, msg) {
+	const withdraw = verb === 'reject' && msg && msg.dataset.me === a.proposer;
+	const what = (KIND[a.kind] || a.kind).toLowerCase();
+	const r = await ask({
+		title: `${verb === 'approve' ? 'Approve' : withdraw ? 'Withdraw' : 'Reject'} ${what} #${a.id}?`,
+		body: h('div', h('p', a.summary), a.reason ? h('p', { class: 'muted' }, `${a.proposer} (${a.proposer_role}) gave as reason: “${a.reason}”`) : null,
+			verb === 'approve' ? h('p', { class: 'notice warn' }, 'It takes effect as soon as you approve it.') : null),
+		reason: { label: 'Your reason', required: true },
+		confirm: verb === 'approve' ? 'Approve' : withdraw ? 'Withdraw' : 'Reject',
+		danger: verb === 'approve',
+	});
+	if (!r) return false;
+	try {
+		const res = await api.post(`/approvals/${a.id}/${verb}`, { reason: r.reason });
+		announce(`${KIND[a.kind] || a.kind} #${a.id} ${verb === 'approve' ? 'approved' : 'rejected'}.${res.warning ? ` ${res.warning}` : ''}`);
+		return true;
+	} catch (err) {
+		fill(msg, errorBox(err));
+		return false;
+	}
+}
+
+export function queueTable(items, me, msg, label = 'Pending approvals', after = () => go('approvals', { t: Date.now() })) {
+	msg.dataset.me = `web:${me.user}`;
+	return table({
+		label,
+		columns: [
+			{ label: '#', cls: 'num', render: (a) => String(a.id) },
+			{ label: 'What', render: (a) => KIND[a.kind] || a.kind },
+			{ label: 'Details', cls: 'break', render: (a) => a.summary },
+			{ label: 'Proposed', render: (a) => [a.proposer, ' · ', when(a.created)] },
+			{ label: 'Reason', cls: 'break hide-narrow', render: (a) => a.reason || '' },
+			{ label: 'Decision', render: (a) => {
+				if (a.state !== 'pending') {
+					return h('span', h('span', { class: `badge ${a.state === 'approved' ? 'ok' : 'bad'}` }, a.state),
+						a.decided_by ? [' by ', a.decided_by, a.break_glass ? ' (break-glass)' : ''] : '',
+						a.decision_reason ? h('span', { class: 'muted' }, ` “${a.decision_reason}”`) : '');
+				}
+				const b = [];
+				if (mayApprove(a, me)) {
+					const ok = h('button', { type: 'button', class: 'small primary' }, `Approve #${a.id}`);
+					ok.addEventListener('click', async () => { if (await decide(a, 'approve', msg)) after(); });
+					b.push(ok);
+				}
+				if (mayApprove(a, me) || mine(a, me)) {
+					const no = h('button', { type: 'button', class: 'small danger' }, mine(a, me) ? `Withdraw #${a.id}` : `Reject #${a.id}`);
+					no.addEventListener('click', async () => { if (await decide(a, 'reject', msg)) after(); });
+					b.push(no);
+				}
+				if (!b.length) {
+					return h('span', { class: 'muted' }, mine(a, me) ? 'yours' : `waits for ${(a.approvers || []).filter((r) => r !== a.proposer_role).map((r) => ROLE[r] || r).join(' or ')}`);
+				}
+				return h('div', { class: 'buttons' }, b);
+			} },
+		],
+		rows: items,
+		empty: 'Nothing waits for approval.',
+	});
+}
+
+// A disposal run: what the policy says has expired, and no hold covers, is
+// frozen into a plan that another role must approve before anything goes.
+function disposalCard(msg) {
+	const b = h('button', { type: 'button' }, 'Propose a disposal run…');
+	b.addEventListener('click', async () => {
+		const a = await ask({ title: 'Propose a disposal run?', confirm: 'Propose',
+			body: 'The messages due now under the policy in force, and not held, are frozen into a plan. Nothing is destroyed until another role approves it.',
+			reason: { label: 'Reason', required: true } });
+		if (!a) return;
+		try {
+			const r = await api.post('/dispositions', { reason: a.reason });
+			if (r.state === 'nothing_due') announce('Nothing is due for disposal now.');
+			else go('approvals', { t: Date.now() });
+		} catch (err) { fill(msg, errorBox(err)); }
+	});
+	return h('div', { class: 'buttons' }, b);
+}
+
+export async function render({ main, me, params }) {
+	main.appendChild(h('h1', 'Approvals'));
+	main.appendChild(h('p', { class: 'muted' }, 'A retention policy that shortens retention, releasing a hold and a disposal run take effect only when a second user, of another role, approves.'));
+	const msg = h('div');
+	main.appendChild(msg);
+	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
+	if (me.role === 'admin' || me.role === 'compliance') main.appendChild(disposalCard(msg));
+	try {
+		const [pend, done] = await Promise.all([api.get('/approvals', { state: 'pending', limit: 200 }),
+			api.get('/approvals', { state: 'all', offset, limit: LIMIT })]);
+		main.appendChild(h('h2', `Waiting: ${num(pend.total)}`));
+		main.appendChild(queueTable(pend.approvals || [], me, msg));
+		const decided = (done.approvals || []).filter((a) => a.state !== 'pending');
+		main.appendChild(h('h2', 'History'));
+		const pg = pager({ offset, limit: LIMIT, total: done.total, noun: 'proposals', go: (o) => go('approvals', { offset: o }) });
+		main.appendChild(pg.el);
+		main.appendChild(queueTable(decided, me, msg, 'Decided approvals'));
+	} catch (err) {
+		main.appendChild(errorBox(err));
+	}
+}

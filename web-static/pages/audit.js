@@ -1,0 +1,160 @@
+// Audit trail (compliance): filters (time range, actor, type, object),
+// paging, one entry's detail with its inclusion proof, "who viewed this
+// message", and an audit bundle export with progress and download.
+
+import { api } from '../lib/api.js';
+import { h, field, fill, when, num, bytes, copyButton } from '../lib/dom.js';
+import { table, pager } from '../lib/table.js';
+import { go, href } from '../lib/router.js';
+import { show, errorBox, announce } from '../lib/dialogs.js';
+
+const LIMIT = 50;
+const FILTERS = ['since', 'until', 'actor', 'type', 'object'];
+
+// "2026-12-02" or "2026-12-02T10:00" from a date/datetime field -> the API's
+// RFC 3339 UTC form; empty stays empty.
+function toApiTime(v) {
+	if (!v) return '';
+	return /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : `${v.length === 16 ? `${v}:00` : v}Z`;
+}
+
+function entryFacts(e) {
+	const rows = [['Entry', String(e.seq)], ['Time', when(e.time)], ['Actor', e.actor], ['Type', e.type],
+		['Object', e.object || '—'], ['Outcome', e.outcome], ['Personal data', e.personal || '—'],
+		['Commitment', e.commit || '—']];
+	return h('dl', { class: 'facts' }, rows.flatMap(([k, v]) => [h('dt', k), h('dd', { class: 'break' }, v)]));
+}
+
+// The entry with its inclusion proof (a C2SP tlog-proof with the signed
+// checkpoint), offered as a file made here from the answer.
+async function detail(seq) {
+	const r = await api.get(`/audit/${seq}`);
+	const proof = r.proof && r.proof.includes('\n\n') ? r.proof : `${r.proof || ''}\n${r.checkpoint || ''}`;
+	const href = URL.createObjectURL(new Blob([proof], { type: 'text/plain' }));
+	await show(`Audit entry ${seq}`, h('div', { class: 'stack' }, entryFacts(r.entry),
+		h('p', { class: 'small-text muted' }, 'The inclusion proof shows this entry is in the signed audit log; check it offline with the audit log’s verifier key.'),
+		h('details', h('summary', 'Proof and checkpoint'), h('pre', proof)),
+		h('a', { class: 'button', href, download: `audit-${seq}.tlog-proof` }, `Download the inclusion proof of entry ${seq}`)));
+	URL.revokeObjectURL(href);
+}
+
+function entriesTable(entries, pg, label) {
+	return table({
+		label,
+		columns: [
+			{ label: '#', cls: 'num', render: (e) => {
+				const b = h('button', { type: 'button', class: 'small secondary' }, String(e.seq));
+				b.setAttribute('aria-label', `Entry ${e.seq}: details and proof`);
+				b.addEventListener('click', () => detail(e.seq).catch((err) => show('Audit entry', errorBox(err))));
+				return b;
+			} },
+			{ label: 'Time', cls: 'nowrap', render: (e) => when(e.time) },
+			{ label: 'Actor', render: (e) => e.actor },
+			{ label: 'Type', render: (e) => h('code', e.type) },
+			{ label: 'Object', cls: 'break', render: (e) => e.object || '' },
+			{ label: 'Outcome', render: (e) => h('span', { class: `badge ${e.outcome === 'ok' ? 'ok' : 'bad'}` }, e.outcome) },
+		],
+		rows: entries,
+		empty: 'No entry matches.',
+		pager: pg,
+	});
+}
+
+function viewersCard(params) {
+	const id = field({ label: 'Message number', name: 'message', type: 'number', attrs: { min: 1, required: true },
+		value: params.get('message') || '' });
+	const out = h('div', { 'aria-live': 'polite' });
+	const form = h('form', { class: 'card stack', 'aria-labelledby': 'who-viewed' },
+		h('h2', { id: 'who-viewed' }, 'Who viewed this message'),
+		h('div', { class: 'row' }, id.row, h('button', { type: 'submit' }, 'Show who viewed it')), out);
+	async function run() {
+		try {
+			const r = await api.get('/audit/who-viewed', { message: id.input.value });
+			const es = r.entries || [];
+			fill(out, h('p', `${num(es.length)} ${es.length === 1 ? 'access' : 'accesses'} to message ${id.input.value}.`),
+				entriesTable(es, null, `Accesses to message ${id.input.value}`));
+		} catch (err) { fill(out, errorBox(err)); }
+	}
+	form.addEventListener('submit', (e) => { e.preventDefault(); if (form.reportValidity()) run(); });
+	if (params.get('message')) run();
+	return form;
+}
+
+function exportCard(filters, alive) {
+	const out = h('div', { 'aria-live': 'polite' });
+	const btn = h('button', { type: 'button', class: 'primary' }, 'Export audit bundle');
+	const card = h('section', { class: 'card stack', 'aria-labelledby': 'audit-export' },
+		h('h2', { id: 'audit-export' }, 'Export'),
+		h('p', { class: 'muted' }, 'A signed bundle of the entries in the time range above, which popvault verify-bundle checks offline.'),
+		h('div', { class: 'buttons' }, btn), out);
+	function draw(job) {
+		if (job.status === 'running') {
+			fill(out, h('progress', { 'aria-label': 'Audit export running' }), h('p', { class: 'muted' }, `Writing audit bundle ${job.id}…`));
+			setTimeout(async () => {
+				if (!alive()) return;
+				try { draw(await api.get(`/audit/exports/${job.id}`)); } catch (err) { fill(out, errorBox(err)); }
+			}, 500);
+		} else if (job.status === 'done') {
+			const cmd = job.verify && job.verify.command;
+			fill(out, h('p', `${num(job.entries)} entries, ${bytes(job.file_size)}.`),
+				h('a', { class: 'button primary', href: job.download, download: job.filename || '' }, `Download audit bundle ${job.id}`),
+				cmd ? [h('p', 'The recipient checks it with:'), h('pre', cmd), copyButton(cmd, 'Copy the command')] : null);
+			announce('The audit bundle is ready.');
+		} else {
+			fill(out, h('p', { class: 'notice error' }, `The export failed${job.error ? `: ${job.error}` : ''}.`));
+		}
+		btn.disabled = job.status === 'running';
+	}
+	btn.addEventListener('click', async () => {
+		try {
+			const body = {};
+			if (filters.since) body.since = filters.since;
+			if (filters.until) body.until = filters.until;
+			draw(await api.post('/audit/exports', body));
+		} catch (err) { fill(out, errorBox(err)); }
+	});
+	return card;
+}
+
+export async function render({ main, params, alive }) {
+	main.appendChild(h('h1', 'Audit trail'));
+	const f = Object.fromEntries(FILTERS.map((k) => [k, params.get(k) || '']));
+	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
+	const fields = {
+		since: field({ label: 'From (UTC)', name: 'since', type: 'datetime-local', value: f.since.replace(/:00Z$|Z$/, '') }),
+		until: field({ label: 'To (UTC)', name: 'until', type: 'datetime-local', value: f.until.replace(/:00Z$|Z$/, '') }),
+		actor: field({ label: 'Actor', name: 'actor', value: f.actor, attrs: { placeholder: 'web:lena' } }),
+		type: field({ label: 'Type', name: 'type', value: f.type, attrs: { placeholder: 'view, search, login…', list: 'audit-types' } }),
+		object: field({ label: 'Object contains', name: 'object', value: f.object, attrs: { placeholder: 'message=42' } }),
+	};
+	const types = h('datalist', { id: 'audit-types' }, ['login', 'login-failed', 'logout', 'search', 'view', 'download', 'export',
+		'export-done', 'hold-place', 'hold-release', 'policy-set', 'policy-propose', 'approval', 'verify', 'harvest',
+		'account-add', 'account-test', 'user-add', 'user-change', 'heartbeat'].map((t) => h('option', { value: t })));
+	const form = h('form', { class: 'card stack', 'aria-labelledby': 'audit-filters' },
+		h('h2', { id: 'audit-filters' }, 'Filters'), types,
+		h('div', { class: 'grid' }, Object.values(fields).map((x) => x.row)),
+		h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Apply filters'),
+			h('a', { class: 'button secondary', href: href('audit') }, 'Clear')));
+	form.addEventListener('submit', (e) => {
+		e.preventDefault();
+		go('audit', {
+			since: toApiTime(fields.since.input.value), until: toApiTime(fields.until.input.value),
+			actor: fields.actor.input.value.trim(), type: fields.type.input.value.trim(), object: fields.object.input.value.trim(),
+		});
+	});
+	main.appendChild(form);
+
+	const list = h('section', { 'aria-labelledby': 'audit-entries' });
+	main.appendChild(list);
+	main.appendChild(h('div', { class: 'grid two' }, viewersCard(params), exportCard(f, alive)));
+	try {
+		const r = await api.get('/audit', { ...f, offset, limit: LIMIT });
+		const total = r.total !== undefined ? r.total : (r.entries || []).length;
+		const pg = pager({ offset, limit: LIMIT, total, noun: 'entries', go: (o) => go('audit', { ...f, offset: o, focus: 'results' }) });
+		const tbl = entriesTable(r.entries || [], pg, 'Audit entries');
+		fill(list, h('h2', { id: 'audit-entries' }, `${num(total)} ${total === 1 ? 'entry' : 'entries'}`), pg.el, tbl);
+		if (params.get('focus') === 'results') tbl.focus();
+	} catch (err) {
+		fill(list, h('h2', { id: 'audit-entries' }, 'Entries'), errorBox(err));
+	}
+}

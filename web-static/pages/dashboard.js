@@ -1,0 +1,107 @@
+// Dashboard: each role sees its part of GET /api/v1/status (accounts for
+// admin and compliance), the archive's growth as a chart, the index lag,
+// the logs' latest checkpoints, the last verify, heartbeat gaps and the
+// approvals waiting.
+
+import { api } from '../lib/api.js';
+import { h, when, num, bytes } from '../lib/dom.js';
+import { table } from '../lib/table.js';
+import { bars, legend } from '../lib/charts.js';
+import { errorBox } from '../lib/dialogs.js';
+
+function ago(seconds) {
+	if (typeof seconds !== 'number') return '—';
+	if (seconds < 90) return `${seconds} s ago`;
+	if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+	if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`;
+	return `${Math.round(seconds / 86400)} days ago`;
+}
+
+function stat(label, value, note) {
+	return h('div', { class: 'card stat' }, h('span', { class: 'muted' }, label),
+		h('span', { class: 'big' }, value), note ? h('span', { class: 'muted small-text' }, note) : null);
+}
+
+function accountsTable(accounts) {
+	return table({
+		caption: 'Upstream accounts',
+		columns: [
+			{ label: 'Account', render: (a) => a.name },
+			{ label: 'Last harvest', render: (a) => (a.last_harvest ? when(a.last_harvest.time) : 'never') },
+			{ label: 'Outcome', render: (a) => (!a.last_harvest ? '—'
+				: h('span', { class: `badge ${a.last_harvest.ok ? 'ok' : 'bad'}` }, a.last_harvest.ok ? 'ok' : a.last_harvest.outcome)) },
+			{ label: 'Fetched', cls: 'num', render: (a) => num(a.last_harvest ? a.last_harvest.fetched : null) },
+			{ label: 'Failed runs', cls: 'num', render: (a) => num(a.runs ? a.runs.failed : null) },
+			{ label: 'Left upstream', cls: 'num', render: (a) => num(a.residue_upstream) },
+			{ label: 'Next run', render: (a) => (a.next_run ? when(a.next_run) : h('span', { class: 'muted' }, 'by schedule')) },
+		],
+		rows: accounts,
+		empty: 'No upstream accounts yet.',
+	});
+}
+
+function integrityCard(st, cps) {
+	const logs = st.logs || {};
+	const v = st.verify;
+	const hb = st.heartbeat || {};
+	const items = [];
+	for (const name of ['archive', 'audit']) {
+		const l = logs[name] || {};
+		const cp = cps && cps[name];
+		items.push(h('dt', `${name === 'archive' ? 'Archive' : 'Audit'} log`),
+			h('dd', `${num(l.size !== undefined ? l.size : cp && cp.size)} entries`,
+				l.checkpoint_time ? ['; checkpoint ', when(l.checkpoint_time), typeof l.age_s === 'number' ? ` (${ago(l.age_s)})` : ''] : '; checkpoint signed'));
+	}
+	items.push(h('dt', 'Last verify'), h('dd', v ? [when(v.time), ' ',
+		h('span', { class: `badge ${v.outcome === 'ok' ? 'ok' : 'bad'}` }, v.outcome === 'ok' ? 'passed' : v.outcome),
+		v.full ? ' (full)' : ''] : 'never run'));
+	items.push(h('dt', 'Heartbeat gaps'), h('dd', h('span', { class: `badge ${hb.gaps ? 'warn' : 'ok'}` }, num(hb.gaps || 0)),
+		hb.last_entry ? [' · last entry ', when(hb.last_entry)] : ''));
+	return h('section', { class: 'card', 'aria-labelledby': 'dash-int' }, h('h2', { id: 'dash-int' }, 'Integrity'),
+		h('dl', { class: 'facts' }, items));
+}
+
+export async function render({ main, me }) {
+	main.appendChild(h('h1', 'Dashboard'));
+	let st;
+	let cps = null;
+	try {
+		[st, cps] = await Promise.all([api.get('/status'), api.get('/checkpoints').catch(() => null)]);
+	} catch (err) {
+		main.appendChild(errorBox(err));
+		return;
+	}
+	const a = st.archive || {};
+	const growth = st.growth || [];
+	const week = growth.slice(-7).reduce((n, d) => n + (d.messages || 0), 0);
+	let pending = st.pending_approvals;
+	if (pending === null || pending === undefined) {
+		try { pending = (await api.get('/approvals', { state: 'pending', limit: 1 })).pending; } catch { pending = null; }
+	}
+	main.appendChild(h('div', { class: 'grid' },
+		stat('Messages archived', num(a.messages), `${num(a.disposed || 0)} disposed by policy`),
+		stat('Archive size', bytes(a.bytes), `${num(week)} messages in the last 7 days`),
+		stat('Index lag', num((st.index || {}).lag), (st.index || {}).lag ? 'messages not yet searchable' : 'everything is searchable'),
+		pending === null || pending === undefined ? null
+			: stat('Pending approvals', num(pending), h('a', { href: '#/approvals' }, 'Open the approvals queue'))));
+
+	const series = [{ name: 'Messages', values: growth.map((d) => d.messages || 0) }];
+	const labels = growth.map((d) => (d.day || '').slice(5));
+	main.appendChild(h('div', { class: 'split' },
+		h('section', { class: 'card', 'aria-labelledby': 'dash-growth' },
+			h('h2', { id: 'dash-growth' }, 'Archived per day (last 30 days)'),
+			bars({ title: 'Messages archived per day', labels, series }),
+			legend(series),
+			h('p', { class: 'muted small-text' }, `Bytes in these days: ${bytes(growth.reduce((n, d) => n + (d.bytes || 0), 0))}`)),
+		integrityCard(st, cps)));
+
+	if (st.accounts && (me.role === 'admin' || me.role === 'compliance')) {
+		main.appendChild(h('h2', 'Accounts'));
+		main.appendChild(accountsTable(st.accounts));
+		if (me.role === 'admin') main.appendChild(h('p', h('a', { href: '#/accounts' }, 'Manage accounts and harvest now')));
+	}
+	if (me.role === 'legal') {
+		main.appendChild(h('p', { class: 'buttons' }, h('a', { class: 'button primary', href: '#/search' }, 'Search the archive'),
+			h('a', { class: 'button', href: '#/matters' }, 'Matters')));
+	}
+}

@@ -1,0 +1,207 @@
+// Matters (legal): a matter gathers a case's saved searches, holds and
+// exports. Create a matter; in one, run a saved search, place a hold from
+// a query, start an export (Bates prefix), watch its progress, download it,
+// and read the verify-bundle command the recipient runs.
+
+import { api } from '../lib/api.js';
+import { h, field, select, fill, when, num, bytes, copyButton, actionButton } from '../lib/dom.js';
+import { table } from '../lib/table.js';
+import { href, go } from '../lib/router.js';
+import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
+
+async function list(main) {
+	main.appendChild(h('h1', 'Matters'));
+	const name = field({ label: 'Name', name: 'name', attrs: { required: true, maxlength: 128 } });
+	const desc = field({ label: 'Description', name: 'description', attrs: { maxlength: 1024 } });
+	const msg = h('div');
+	const form = h('form', { class: 'card stack', 'aria-labelledby': 'new-matter' },
+		h('h2', { id: 'new-matter' }, 'New matter'), h('div', { class: 'row' }, name.row, desc.row,
+			h('button', { type: 'submit', class: 'primary' }, 'Create matter')), msg);
+	form.addEventListener('submit', async (e) => {
+		e.preventDefault();
+		if (!name.input.value.trim()) { name.input.focus(); return; }
+		try {
+			const body = { name: name.input.value.trim() };
+			if (desc.input.value.trim()) body.description = desc.input.value.trim();
+			const m = await api.post('/matters', body);
+			go(`matters/${m.name}`);
+		} catch (err) { fill(msg, errorBox(err)); }
+	});
+	let r;
+	try {
+		r = await api.get('/matters');
+	} catch (err) {
+		main.append(errorBox(err));
+		return;
+	}
+	main.appendChild(table({
+		label: 'Matters',
+		columns: [
+			{ label: 'Matter', render: (m) => h('a', { href: href(`matters/${m.name}`) }, m.name) },
+			{ label: 'Description', cls: 'break', render: (m) => m.description || '' },
+			{ label: 'Saved searches', cls: 'num', render: (m) => num(m.searches) },
+			{ label: 'Holds', cls: 'num', render: (m) => num(m.holds) },
+			{ label: 'Exports', cls: 'num', render: (m) => num(m.exports) },
+			{ label: 'Created', cls: 'hide-narrow', render: (m) => when(m.created) },
+		],
+		rows: r.matters || [],
+		empty: 'No matters yet. Create one below, or from the search page.',
+	}));
+	main.appendChild(form);
+}
+
+function exportRow(job) {
+	const p = job.progress || { done: 0, total: 0 };
+	let state;
+	if (job.status === 'running') {
+		state = h('div', h('progress', { max: String(p.total || 1), value: String(p.done || 0), 'aria-label': `Export ${job.id} progress` }),
+			h('span', { class: 'small-text muted' }, `${num(p.done)} of ${num(p.total)} steps`));
+	} else if (job.status === 'done') {
+		state = h('a', { class: 'button small primary', href: job.download ? job.download : api.url(`/exports/${job.id}/download`), download: '' },
+			`Download export ${job.id}`);
+	} else {
+		state = h('span', { class: 'badge bad' }, job.status, job.error ? `: ${job.error}` : '');
+	}
+	return { job, state };
+}
+
+function verifyHelp(job) {
+	if (!job || job.status !== 'done' || !job.verify) return null;
+	return h('section', { class: 'card', 'aria-labelledby': `verify-${job.id}` },
+		h('h3', { id: `verify-${job.id}` }, `For the recipient of export ${job.id}`),
+		h('p', 'Check the bundle with popvault on any machine (no archive needed). Compare the keys with copies kept off the appliance:'),
+		h('pre', job.verify.command), copyButton(job.verify.command, 'Copy the command'),
+		h('p', { class: 'small-text muted' }, `${num(job.messages)} messages, ${bytes(job.file_size)}, SHA-256 `,
+			h('code', { class: 'break' }, job.sha256 || '')));
+}
+
+async function one(main, name, params, alive) {
+	main.appendChild(h('h1', { class: 'break' }, `Matter: ${name}`));
+	main.appendChild(h('p', h('a', { href: href('matters') }, '← All matters')));
+	const body = h('div', { class: 'stack' });
+	main.appendChild(body);
+	let m;
+	try {
+		m = await api.get(`/matters/${encodeURIComponent(name)}`);
+	} catch (err) {
+		body.appendChild(errorBox(err));
+		return;
+	}
+	if (m.description) body.appendChild(h('p', m.description));
+
+	body.appendChild(h('h2', 'Saved searches'));
+	body.appendChild(table({
+		label: 'Saved searches',
+		columns: [
+			{ label: 'Name', render: (s) => s.name },
+			{ label: 'Query', cls: 'break', render: (s) => h('code', s.query) },
+			{ label: 'Run', render: (s) => h('a', { href: href('search', { q: s.query }) }, `Run “${s.name}”`) },
+			{ label: 'Saved', cls: 'hide-narrow', render: (s) => when(s.created) },
+		],
+		rows: m.searches || [],
+		empty: 'None yet: save one from the search page.',
+	}));
+
+	body.appendChild(h('h2', 'Holds'));
+	const hmsg = h('div');
+	body.appendChild(table({
+		label: 'Holds',
+		columns: [
+			{ label: 'Hold', render: (x) => x.name },
+			{ label: 'Query', cls: 'break', render: (x) => h('code', x.query) },
+			{ label: 'Messages', cls: 'num', render: (x) => num(x.members) },
+			{ label: 'State', render: (x) => (x.released ? h('span', { class: 'badge' }, 'released ', when(x.released, true))
+				: h('span', { class: 'badge ok' }, 'active')) },
+			{ label: 'Release', render: (x) => {
+				if (x.released) return '';
+				const b = actionButton('Ask to release', `“${x.name}”`, 'small secondary');
+				b.addEventListener('click', async () => {
+					const a = await ask({ title: `Ask to release the hold “${x.name}”?`, confirm: 'Ask for release',
+						body: 'A compliance officer must approve it; until then the hold stays.', reason: { label: 'Reason', required: true } });
+					if (!a) return;
+					try {
+						const r = await api.post(`/holds/${encodeURIComponent(x.name)}/release`, { reason: a.reason });
+						fill(hmsg, okBox(`Release of “${x.name}” asked for (approval #${r.approval.id}); the hold stays until it is approved.`));
+					} catch (err) { fill(hmsg, errorBox(err)); }
+				});
+				return b;
+			} },
+			{ label: 'Placed', cls: 'hide-narrow', render: (x) => when(x.created) },
+		],
+		rows: m.holds || [],
+		empty: 'No holds.',
+	}));
+	const hq = field({ label: 'Query', name: 'query', attrs: { required: true } });
+	const hn = field({ label: 'Hold name', name: 'hold', attrs: { required: true, maxlength: 128 } });
+	const holdForm = h('form', { class: 'card stack', 'aria-labelledby': 'new-hold' }, h('h3', { id: 'new-hold' }, 'Place a hold'),
+		h('div', { class: 'row' }, hn.row, hq.row, h('button', { type: 'submit' }, 'Place hold')), hmsg);
+	holdForm.addEventListener('submit', async (e) => {
+		e.preventDefault();
+		try {
+			const r = await api.post('/holds', { name: hn.input.value.trim(), query: hq.input.value, matter: name });
+			announce(`Hold ${r.name} placed on ${r.members} messages.`);
+			go(`matters/${name}`);
+		} catch (err) { fill(hmsg, errorBox(err)); }
+	});
+	body.appendChild(holdForm);
+
+	body.appendChild(h('h2', 'Exports'));
+	const exportsBox = h('div', { class: 'stack', 'aria-live': 'polite' });
+	body.appendChild(exportsBox);
+	const highlight = params.get('export');
+	async function drawExports(jobs) {
+		const rows = jobs.map(exportRow);
+		fill(exportsBox, table({
+			label: 'Exports',
+			columns: [
+				{ label: 'Export', render: (x) => String(x.job.id) },
+				{ label: 'Query', cls: 'break', render: (x) => h('code', x.job.query) },
+				{ label: 'Bates', render: (x) => x.job.bates_prefix || '' },
+				{ label: 'Started', cls: 'hide-narrow', render: (x) => when(x.job.created) },
+				{ label: 'State', render: (x) => x.state },
+			],
+			rows,
+			empty: 'No exports yet.',
+		}), jobs.filter((j) => j.status === 'done').slice(0, highlight ? 3 : 1).map(verifyHelp));
+		if (jobs.some((j) => j.status === 'running') && alive()) {
+			setTimeout(async () => {
+				if (!alive()) return;
+				try {
+					const r = await api.get('/exports', { matter: name });
+					if (alive()) drawExports(r.exports || []);
+				} catch (err) { if (alive()) exportsBox.appendChild(errorBox(err)); }
+			}, 700);
+		}
+	}
+	drawExports(m.exports || []);
+
+	const eq = field({ label: 'Query', name: 'equery', attrs: { required: true },
+		value: (m.searches && m.searches[0] && m.searches[0].query) || '' });
+	const fmt = select({ label: 'Format', name: 'format', options: [['zip', 'zip'], ['tar.gz', 'tar.gz']] });
+	const bates = field({ label: 'Bates prefix', name: 'bates', hint: 'Fixed by the matter’s first export.',
+		attrs: { maxlength: 32 } });
+	const emsg = h('div');
+	const exportForm = h('form', { class: 'card stack', 'aria-labelledby': 'new-export' }, h('h3', { id: 'new-export' }, 'New export'),
+		h('div', { class: 'row' }, eq.row, fmt.row, bates.row, h('button', { type: 'submit', class: 'primary' }, 'Start export')), emsg);
+	exportForm.addEventListener('submit', async (e) => {
+		e.preventDefault();
+		try {
+			const b = { query: eq.input.value, matter: name, format: fmt.input.value };
+			if (bates.input.value.trim()) b.bates_prefix = bates.input.value.trim();
+			const r = await api.post('/exports', b);
+			fill(emsg, okBox(`Export ${r.id} started.`));
+			const all = await api.get('/exports', { matter: name });
+			drawExports(all.exports || []);
+		} catch (err) { fill(emsg, errorBox(err)); }
+	});
+	body.appendChild(exportForm);
+}
+
+export async function render({ main, parts, params, alive, title }) {
+	if (parts[1]) {
+		title(`Matter ${parts[1]}`);
+		await one(main, parts[1], params, alive);
+	} else {
+		await list(main);
+	}
+}

@@ -1,0 +1,240 @@
+// Search (legal): one query box with the operator help beside it and a
+// syntax check as you type (GET /search/check), results as a table with the
+// exact total (never capped), paging (PageDown/PageUp in the table), sort
+// by date or relevance, browse by account; the results → place a hold,
+// export, or save as a matter search.
+
+import { api } from '../lib/api.js';
+import { h, field, select, fill, when, num, bytes } from '../lib/dom.js';
+import { table, pager } from '../lib/table.js';
+import { go, href } from '../lib/router.js';
+import { ask, errorBox, announce, okBox } from '../lib/dialogs.js';
+
+const LIMIT = 50;
+
+const HELP = [
+	['from: to: cc: bcc:', 'a sender or recipient: from:carol or from:"Carol Smith"'],
+	['participant:', 'any of from, to, cc and bcc'],
+	['subject: body:', 'words in the subject or the text'],
+	['filename:', 'attachment names and types: filename:pdf'],
+	['has:attachment', 'messages with attachments'],
+	['after: before: on:', 'days in UTC: after:2026-01-01 before:2026-07-01'],
+	['larger: smaller:', 'stored size: larger:5M'],
+	['account:', 'one upstream account, exactly: account:alice'],
+	['message-id:', 'the Message-ID header, exactly'],
+	['"a phrase"', 'words next to each other'],
+	['AND OR NOT -', 'in capitals; words side by side mean AND; -word leaves out'],
+	['( )', 'group: (from:carol OR from:dan) subject:filing'],
+];
+
+function helpPanel() {
+	return h('aside', { class: 'card help', 'aria-labelledby': 'search-help' },
+		h('h2', { id: 'search-help' }, 'Search operators'),
+		h('dl', HELP.flatMap(([op, what]) => [h('dt', h('code', op)), h('dd', what)])),
+		h('h3', 'Keyboard'),
+		h('p', { class: 'small-text' }, h('kbd', 'PageDown'), ' / ', h('kbd', 'PageUp'),
+			' in the results: next / previous page. ', h('kbd', '/'), ': back to the search box.'));
+}
+
+// Asks the server whether q parses, as the user types (debounced).
+function syntaxChecker(input, out) {
+	let timer = null;
+	let seq = 0;
+	return function check() {
+		clearTimeout(timer);
+		timer = setTimeout(async () => {
+			const mine = ++seq;
+			const q = input.value;
+			if (!q.trim()) {
+				input.removeAttribute('aria-invalid');
+				out.className = 'syntax muted';
+				fill(out, 'An empty search lists every message.');
+				return;
+			}
+			try {
+				const r = await api.get('/search/check', { q });
+				if (mine !== seq) return;
+				if (r.ok) {
+					input.removeAttribute('aria-invalid');
+					out.className = 'syntax good';
+					fill(out, '✓ The query is well formed.');
+				} else {
+					input.setAttribute('aria-invalid', 'true');
+					out.className = 'syntax bad';
+					fill(out, `✗ ${r.message}`);
+				}
+			} catch (err) {
+				if (mine !== seq) return;
+				out.className = 'syntax bad';
+				fill(out, err.message);
+			}
+		}, 250);
+	};
+}
+
+async function matterNames() {
+	const r = await api.get('/matters');
+	return (r.matters || []).map((m) => m.name);
+}
+
+// Asks for a matter (an existing one, or a new one's name) and creates it
+// when it is new. Resolves to the matter's name or null.
+async function pickMatter(title, extraFields, confirm) {
+	let names = [];
+	try { names = await matterNames(); } catch { names = []; }
+	const fields = [{ label: 'Matter', name: 'matter', attrs: { list: 'matter-names', required: true },
+		hint: names.length ? 'An existing matter, or a new name to create one.' : 'A name for a new matter.' }, ...extraFields];
+	const dl = h('datalist', { id: 'matter-names' }, names.map((n) => h('option', { value: n })));
+	document.body.appendChild(dl);
+	try {
+		const a = await ask({ title, fields, confirm });
+		if (!a) return null;
+		const name = a.values.matter.trim();
+		if (!names.includes(name)) await api.post('/matters', { name });
+		return { name, values: a.values };
+	} finally {
+		dl.remove();
+	}
+}
+
+export async function render({ main, params }) {
+	const q = params.get('q') || '';
+	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
+	const sort = params.get('sort') === 'relevance' ? 'relevance' : 'date';
+	const order = params.get('order') === 'asc' ? 'asc' : 'desc';
+	// An empty query lists everything: the address says so with all=1.
+	const run = params.has('q') || params.get('all') === '1';
+	const state = (over) => ({ q, all: q ? '' : 1, offset, sort: sort === 'date' ? '' : sort, order: order === 'desc' ? '' : order, ...over });
+
+	main.appendChild(h('h1', 'Search'));
+	const box = h('input', { type: 'search', id: 'q', name: 'q', 'aria-label': 'Search',
+		'aria-describedby': 'q-syntax', autocomplete: 'off', spellcheck: 'false',
+		placeholder: 'from:carol subject:filing after:2026-01-01' });
+	box.value = q;
+	const syntax = h('p', { id: 'q-syntax', class: 'syntax muted', 'aria-live': 'polite' });
+	const sortSel = select({ label: 'Sort by', name: 'sort', value: `${sort}-${order}`, options: [
+		['date-desc', 'Date, newest first'], ['date-asc', 'Date, oldest first'], ['relevance-desc', 'Relevance'],
+	] });
+	const form = h('form', { class: 'search-box', role: 'search' },
+		h('div', { class: 'row' }, h('div', { class: 'field' }, box), h('button', { type: 'submit', class: 'primary' }, 'Search')),
+		syntax,
+		h('div', { class: 'row' }, sortSel.row));
+	const check = syntaxChecker(box, syntax);
+	box.addEventListener('input', check);
+	form.addEventListener('submit', (e) => {
+		e.preventDefault();
+		const [s, o] = sortSel.input.value.split('-');
+		go('search', { q: box.value, all: box.value ? '' : 1, sort: s === 'relevance' ? s : '', order: o === 'asc' ? o : '' });
+	});
+	sortSel.input.addEventListener('change', () => {
+		if (!run) return;
+		const [s, o] = sortSel.input.value.split('-');
+		go('search', state({ offset: 0, sort: s === 'relevance' ? s : '', order: o === 'asc' ? o : '' }));
+	});
+
+	const acct = field({ label: 'Browse an account', name: 'account', attrs: { placeholder: 'account name' } });
+	const browse = h('form', { class: 'row' }, acct.row, h('button', { type: 'submit' }, 'Browse'));
+	browse.addEventListener('submit', (e) => {
+		e.preventDefault();
+		const name = acct.input.value.trim();
+		if (name) go('search', { q: `account:${/[\s"()]/.test(name) ? `"${name.replace(/"/g, '')}"` : name}` });
+	});
+
+	const results = h('section', { 'aria-labelledby': 'results-title', class: 'results' });
+	main.appendChild(h('div', { class: 'search-layout' },
+		h('div', { class: 'stack' }, form, results), h('div', { class: 'stack' }, helpPanel(), h('div', { class: 'card' }, browse))));
+
+	document.addEventListener('keydown', function slash(e) {
+		if (!main.contains(box)) { document.removeEventListener('keydown', slash); return; }
+		if (e.key === '/' && !/^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName)) {
+			e.preventDefault();
+			box.focus();
+		}
+	});
+
+	if (q) check();
+	if (!run) {
+		fill(results, h('h2', { id: 'results-title', class: 'muted' }, 'Type a query and press Search (an empty one lists everything).'));
+		box.focus();
+		return;
+	}
+	let r;
+	try {
+		r = await api.get('/search', { q, offset, limit: LIMIT, sort, order });
+	} catch (err) {
+		fill(results, h('h2', { id: 'results-title' }, 'No results'), errorBox(err, err.code === 'bad_query' ? 'The query does not parse' : null));
+		if (err.code === 'bad_query') box.setAttribute('aria-invalid', 'true');
+		return;
+	}
+	const pg = pager({ offset, limit: LIMIT, total: r.total, noun: r.total === 1 ? 'message' : 'messages',
+		go: (o) => go('search', state({ offset: o, focus: 'results' })) });
+	const pgBottom = pager({ offset, limit: LIMIT, total: r.total, noun: r.total === 1 ? 'message' : 'messages',
+		go: (o) => go('search', state({ offset: o })), label: 'Pages (bottom)' });
+	const tbl = table({
+		label: 'Search results',
+		columns: [
+			{ label: 'Date', cls: 'nowrap', render: (m) => when(m.date) },
+			{ label: 'From', cls: 'break hide-narrow', render: (m) => m.from || '' },
+			{ label: 'Subject', cls: 'subject', render: (m) => [h('a', { href: href(`message/${m.id}`, { back: location.hash }) }, m.subject || '(no subject)'),
+				h('span', { class: 'show-narrow muted small-text' }, m.from || '')] },
+			{ label: 'Account', cls: 'hide-narrow', render: (m) => m.account },
+			{ label: 'Size', cls: 'num hide-narrow', render: (m) => [bytes(m.size), m.has_attachment ? h('span', { title: 'has attachments', 'aria-label': ', has attachments' }, ' 📎') : ''] },
+		],
+		rows: r.results || [],
+		empty: 'No message matches.',
+		pager: pg,
+	});
+
+	const actions = h('div', { class: 'selection-bar', role: 'group', 'aria-label': 'Act on these results' },
+		h('span', { class: 'muted' }, `All ${num(r.total)} results of this search:`));
+	const holdB = h('button', { type: 'button' }, 'Place hold…');
+	const exportB = h('button', { type: 'button' }, 'Export…');
+	const saveB = h('button', { type: 'button' }, 'Save to matter…');
+	const note = h('div');
+	actions.append(holdB, exportB, saveB);
+	holdB.addEventListener('click', async () => {
+		fill(note);
+		try {
+			const m = await pickMatter(`Place a hold on ${num(r.total)} messages`, [
+				{ label: 'Hold name', name: 'name', attrs: { required: true } },
+				{ label: 'Note', name: 'note', tag: 'textarea', attrs: { rows: 2 } },
+			], 'Place hold');
+			if (!m) return;
+			const body = { name: m.values.name.trim(), query: q, matter: m.name };
+			if (m.values.note.trim()) body.note = m.values.note.trim();
+			const res = await api.post('/holds', body);
+			fill(note, okBox(`Hold “${res.name}” placed: it covers ${num(res.members)} messages, and later mail that matches.`));
+			announce(`Hold ${res.name} placed.`);
+		} catch (err) { fill(note, errorBox(err)); }
+	});
+	exportB.addEventListener('click', async () => {
+		fill(note);
+		try {
+			const m = await pickMatter(`Export ${num(r.total)} messages`, [
+				{ label: 'Bates prefix', name: 'bates', hint: 'Optional; the matter’s own once it has an export.', attrs: { pattern: '[A-Za-z0-9_-]{0,32}' } },
+			], 'Start export');
+			if (!m) return;
+			const body = { query: q, matter: m.name, format: 'zip' };
+			if (m.values.bates.trim()) body.bates_prefix = m.values.bates.trim();
+			const res = await api.post('/exports', body);
+			announce(`Export ${res.id} started.`);
+			go(`matters/${m.name}`, { export: res.id });
+		} catch (err) { fill(note, errorBox(err)); }
+	});
+	saveB.addEventListener('click', async () => {
+		fill(note);
+		try {
+			const m = await pickMatter('Save this search to a matter', [
+				{ label: 'Search name', name: 'name', attrs: { required: true } },
+			], 'Save search');
+			if (!m) return;
+			await api.post(`/matters/${encodeURIComponent(m.name)}/searches`, { name: m.values.name.trim(), query: q });
+			fill(note, okBox(h('span', `Saved to the matter `, h('a', { href: href(`matters/${m.name}`) }, m.name), '.')));
+		} catch (err) { fill(note, errorBox(err)); }
+	});
+
+	fill(results,
+		h('h2', { id: 'results-title' }, `${num(r.total)} ${r.total === 1 ? 'message' : 'messages'}`),
+		actions, note, pg.el, tbl, r.total > LIMIT ? pgBottom.el : null);
+	if (params.get('focus') === 'results') tbl.focus();
+}

@@ -1,0 +1,120 @@
+// Web users (admin): add, change role or password, remove; enrol or remove
+// a TOTP second factor (the QR code drawn here, from the otpauth URI); the
+// roles that must use one.
+
+import { api } from '../lib/api.js';
+import { h, field, fill, when, actionButton } from '../lib/dom.js';
+import { table } from '../lib/table.js';
+import { ask, show, errorBox, announce } from '../lib/dialogs.js';
+import { qrSvg } from '../lib/qr.js';
+import { go } from '../lib/router.js';
+
+const ROLES = [['legal', 'Legal'], ['compliance', 'Compliance'], ['admin', 'Administrator']];
+const ROLE_NAME = Object.fromEntries(ROLES);
+
+async function enrol(u, msg) {
+	const ok = await ask({ title: `Enrol a second factor for ${u.name}?`, confirm: 'Enrol',
+		body: u.totp ? 'A new secret replaces the one they have: their authenticator must be set up again.'
+			: 'They will need the code from their authenticator app at every sign-in.' });
+	if (!ok) return;
+	try {
+		const r = await api.post(`/users/${encodeURIComponent(u.name)}/totp`);
+		await show(`Authenticator for ${u.name}`, h('div', { class: 'stack' },
+			h('p', 'Scan this code with the authenticator app (shown once; it is not stored in this browser):'),
+			qrSvg(r.uri, `QR code for ${u.name}'s authenticator`),
+			h('p', 'Or type the secret: ', h('code', { class: 'break' }, r.secret))));
+		announce(`Second factor enrolled for ${u.name}.`);
+		go('users');
+	} catch (err) { fill(msg, errorBox(err)); }
+}
+
+function addForm(msg) {
+	const name = field({ label: 'New user name', name: 'name', attrs: { required: true, autocomplete: 'off' } });
+	const role = field({ label: 'Role', name: 'role', tag: 'select', options: ROLES });
+	const pw = field({ label: 'Initial password', name: 'pw', type: 'password', hint: 'At least 12 characters.',
+		attrs: { required: true, minlength: 12, autocomplete: 'new-password' } });
+	const form = h('form', { class: 'card stack', 'aria-labelledby': 'add-user' },
+		h('h2', { id: 'add-user' }, 'Add a user'), h('div', { class: 'row' }, name.row, role.row, pw.row,
+			h('button', { type: 'submit', class: 'primary' }, 'Add user')));
+	form.addEventListener('submit', async (e) => {
+		e.preventDefault();
+		if (!form.reportValidity()) return;
+		try {
+			await api.post('/users', { name: name.input.value.trim(), role: role.input.value, password: pw.input.value });
+			announce(`User ${name.input.value.trim()} added.`);
+			go('users');
+		} catch (err) { fill(msg, errorBox(err)); }
+	});
+	return form;
+}
+
+async function totpSettings(msg) {
+	let cur;
+	try { cur = await api.get('/settings/totp'); } catch (err) { return errorBox(err); }
+	const boxes = ROLES.map(([r, n]) => field({ label: n, name: `req-${r}`, type: 'checkbox', value: cur.required_roles.includes(r) }));
+	const form = h('form', { class: 'card stack', 'aria-labelledby': 'totp-req' },
+		h('h2', { id: 'totp-req' }, 'Roles that must use a second factor'),
+		h('fieldset', h('legend', 'Require a one-time code at sign-in for'), boxes.map((b) => b.row)),
+		h('p', { class: 'small-text muted' }, 'Enrol the users of a role first: without a second factor they cannot sign in.'),
+		h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Save')));
+	form.addEventListener('submit', async (e) => {
+		e.preventDefault();
+		try {
+			const r = await api.put('/settings/totp', { required_roles: ROLES.map(([r]) => r).filter((_, i) => boxes[i].input.checked) });
+			announce(`Second factor required for: ${r.required_roles.join(', ') || 'no role'}.`);
+		} catch (err) { fill(msg, errorBox(err)); }
+	});
+	return form;
+}
+
+export async function render({ main, me }) {
+	main.appendChild(h('h1', 'Users'));
+	const msg = h('div');
+	main.appendChild(msg);
+	let r;
+	try {
+		r = await api.get('/users');
+	} catch (err) {
+		main.appendChild(errorBox(err));
+		return;
+	}
+	main.appendChild(table({
+		label: 'Users',
+		columns: [
+			{ label: 'User', render: (u) => u.name },
+			{ label: 'Role', render: (u) => ROLE_NAME[u.role] || u.role },
+			{ label: 'Second factor', render: (u) => h('span', { class: `badge ${u.totp ? 'ok' : ''}` }, u.totp ? 'enrolled' : 'none') },
+			{ label: 'Added', cls: 'hide-narrow', render: (u) => when(u.created) },
+			{ label: 'Actions', render: (u) => {
+				const b = [];
+				const t = actionButton(`${u.totp ? 'Re-enrol' : 'Enrol'} TOTP`, `for ${u.name}`);
+				t.addEventListener('click', () => enrol(u, msg));
+				b.push(t);
+				if (u.name !== me.user) {
+					const c = actionButton('Change', u.name, 'small secondary');
+					c.addEventListener('click', async () => {
+						const a = await ask({ title: `Change ${u.name}`, confirm: 'Save', body: 'Either change ends their sessions.', fields: [
+							{ label: 'Role', name: 'role', tag: 'select', options: ROLES, value: u.role },
+							{ label: 'New password (empty: unchanged)', name: 'password', type: 'password', attrs: { minlength: 12, autocomplete: 'new-password' } },
+						] });
+						if (!a) return;
+						const body = {};
+						if (a.values.role !== u.role) body.role = a.values.role;
+						if (a.values.password) body.password = a.values.password;
+						if (!Object.keys(body).length) return;
+						try { await api.patch(`/users/${encodeURIComponent(u.name)}`, body); announce(`${u.name} changed.`); go('users'); } catch (err) { fill(msg, errorBox(err)); }
+					});
+					const d = actionButton('Remove', u.name, 'small danger');
+					d.addEventListener('click', async () => {
+						if (!await ask({ title: `Remove ${u.name}?`, danger: true, confirm: 'Remove', body: 'Their sessions end at once.' })) return;
+						try { await api.del(`/users/${encodeURIComponent(u.name)}`); announce(`${u.name} removed.`); go('users'); } catch (err) { fill(msg, errorBox(err)); }
+					});
+					b.push(c, d);
+				}
+				return h('div', { class: 'buttons' }, b);
+			} },
+		],
+		rows: r.users || [],
+	}));
+	main.appendChild(h('div', { class: 'grid' }, addForm(msg), await totpSettings(msg)));
+}
