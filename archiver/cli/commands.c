@@ -120,7 +120,7 @@ static const struct cli_command commands[] = {
 	 "  changes nothing.\n",
 	 cli_dispose},
 	{"approvals", "the two-person rule: list, approve or reject proposals",
-	 "popvault approvals [list] [--all] [--json]\n"
+	 "popvault approvals list [--all] [--json]       (without a command: list)\n"
 	 "       popvault approvals show ID [--json]\n"
 	 "       popvault approvals approve ID --as-role ROLE [--reason T]\n"
 	 "       popvault approvals approve ID --break-glass --reason T [--as-role ROLE]\n"

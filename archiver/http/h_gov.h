@@ -11,9 +11,9 @@
 #include "archiver/archive/audit_trail.h"
 #include "archiver/http/http.h"
 
-/* RFC 3339 time, or null for t <= 0 (never, not yet) */
-json_t *gov_json_time(int64_t t);
-/* a string, or null when empty (or not UTF-8) */
+/* (times: h_json_time of handlers.h) */
+/* text shown to people (legal_json_text: clean UTF-8, no bidi controls),
+ * or null when empty */
 json_t *gov_json_opt(const char *s);
 /* an approval row (docs/api.md "approval") */
 json_t *gov_json_approval(const struct approval_row *row);

@@ -8,6 +8,7 @@
 #include "archiver/archive/dispose_frozen.h"
 #include "archiver/http/h_gov.h"
 #include "archiver/http/handlers.h"
+#include "archiver/http/legal_json.h"
 
 static int add_row(void *ctx, const struct approval_row *row)
 {
@@ -55,7 +56,7 @@ int h_approvals_list(struct http_request *rq, struct http_response *rs)
 static json_t *proposal_json(struct http_request *rq, const struct approval_row *row)
 {
 	if (strcmp(row->kind, "hold-release") == 0)
-		return json_pack("{s:s%}", "hold", (const char *)row->payload, row->payload_len);
+		return json_pack("{s:o}", "hold", legal_json_text((const char *)row->payload));
 	if (strcmp(row->kind, "policy") == 0) {
 		unsigned char *base = NULL;
 		size_t blen = 0;
@@ -77,7 +78,7 @@ static json_t *proposal_json(struct http_request *rq, const struct approval_row 
 		json_array_append_new(items, json_pack("{s:I, s:s, s:I, s:o}", "id", (json_int_t)v[i].id,
 						       "rule", v[i].rule, "policy_version",
 						       (json_int_t)v[i].policy_version, "expires",
-						       gov_json_time(v[i].expires_at)));
+						       h_json_time(v[i].expires_at)));
 	free(v);
 	return json_pack("{s:I, s:o}", "messages", (json_int_t)n, "items", items ? items : json_null());
 }
@@ -107,8 +108,7 @@ static json_t *effect_json(const struct approval_outcome *o)
 		return json_pack("{s:I, s:s}", "policy_version", (json_int_t)o->set.version, "sha256",
 				 o->set.sha256);
 	if (strcmp(o->row.kind, "hold-release") == 0)
-		return json_pack("{s:s%}", "released", (const char *)o->row.payload,
-				 o->row.payload_len);
+		return json_pack("{s:o}", "released", legal_json_text((const char *)o->row.payload));
 	json_t *plan = gov_json_plan(&o->run.plan);
 	return json_pack("{s:I, s:I, s:I, s:o}", "disposal", (json_int_t)o->run.res.disposal_id,
 			 "disposed", (json_int_t)o->run.res.disposed, "buckets_destroyed",

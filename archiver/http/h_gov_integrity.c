@@ -30,8 +30,8 @@ static json_t *gaps_json(const struct auditlog_gap *g, size_t n)
 	json_t *a = json_array();
 	for (size_t i = 0; a != NULL && i < n; i++)
 		json_array_append_new(a, json_pack("{s:o, s:o, s:I, s:I, s:I}", "from",
-						   gov_json_time(g[i].from), "to",
-						   gov_json_time(g[i].to), "minutes",
+						   h_json_time(g[i].from), "to",
+						   h_json_time(g[i].to), "minutes",
 						   (json_int_t)((g[i].to - g[i].from) / 60), "from_seq",
 						   (json_int_t)g[i].from_seq, "to_seq",
 						   (json_int_t)g[i].to_seq));
@@ -88,8 +88,8 @@ int h_verify_status(struct http_request *rq, struct http_response *rs)
 		"{s:I, s:s, s:b, s:s, s:o, s:o, s:{s:I, s:I, s:I}, s:o, s:o, s:b, s:o}", "id",
 		(json_int_t)v.id, "status",
 		v.state == GOV_JOB_RUNNING ? "running" : done ? "done" : "failed", "full", v.full,
-		"started_by", v.actor, "started", gov_json_time(v.created), "finished",
-		gov_json_time(v.finished), "progress", "elapsed_s", (json_int_t)(end - v.created),
+		"started_by", v.actor, "started", h_json_time(v.created), "finished",
+		h_json_time(v.finished), "progress", "elapsed_s", (json_int_t)(end - v.created),
 		"problems", (json_int_t)v.problems, "notes", (json_int_t)v.notes, "result",
 		done ? result_json(&v.sum) : json_null(), "lines", lines ? lines : json_null(),
 		"lines_truncated", v.problems + v.notes > v.n_lines, "error", gov_json_opt(v.error));
@@ -103,7 +103,7 @@ static int add_checkpoint(void *ctx, const struct tlog_checkpoint_row *row)
 	pv_hex(row->root, MERKLE_HASH_LEN, root);
 	json_t *j = json_pack("{s:I, s:I, s:s, s:I, s:o, s:s%}", "seq", (json_int_t)row->seq, "size",
 			      (json_int_t)row->size, "root", root, "epoch", (json_int_t)row->epoch,
-			      "stored", gov_json_time(row->created_ms / 1000), "note",
+			      "stored", h_json_time(row->created_ms / 1000), "note",
 			      (const char *)row->note.data, row->note.len);
 	return j != NULL && json_array_append_new(ctx, j) == 0 ? 0 : PV_ERR;
 }
@@ -151,7 +151,7 @@ int h_heartbeat_gaps(struct http_request *rq, struct http_response *rs)
 		return r;
 	size_t shown = n < sizeof(gaps) / sizeof(gaps[0]) ? n : sizeof(gaps) / sizeof(gaps[0]);
 	return http_reply_json(rs, 200, json_pack("{s:o, s:o, s:i, s:I, s:o}", "since",
-						  gov_json_time(since), "until", gov_json_time(until),
+						  h_json_time(since), "until", h_json_time(until),
 						  "threshold_s", AUDITLOG_HEARTBEAT_GAP_S, "total",
 						  (json_int_t)n, "gaps", gaps_json(gaps, shown)));
 }

@@ -3,21 +3,14 @@
 #include <string.h>
 
 #include "archiver/http/h_gov.h"
+#include "archiver/http/handlers.h"
+#include "archiver/http/legal_json.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 
-json_t *gov_json_time(int64_t t)
-{
-	char s[PV_RFC3339_LEN];
-	if (t <= 0)
-		return json_null();
-	pv_clock_format_rfc3339(t, s);
-	return json_string(s);
-}
-
 json_t *gov_json_opt(const char *s)
 {
-	json_t *j = s != NULL && s[0] != '\0' ? json_string(s) : NULL;
+	json_t *j = s != NULL && s[0] != '\0' ? legal_json_text(s) : NULL;
 	return j != NULL ? j : json_null();
 }
 
@@ -39,16 +32,16 @@ static json_t *roles_json(unsigned roles)
 json_t *gov_json_approval(const struct approval_row *row)
 {
 	const struct approval_rule *rule = approval_rule_named(row->kind);
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+	return json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
 			 " s:b, s:o, s:o}",
 			 "id", (json_int_t)row->id, "kind", row->kind, "state", row->state,
-			 "summary", row->summary, "sha256", row->payload_sha256, "proposer",
+			 "summary", legal_json_text(row->summary), "sha256", row->payload_sha256, "proposer",
 			 row->proposer, "proposer_role", row->proposer_role, "reason",
-			 gov_json_opt(row->reason), "created", gov_json_time(row->created_at),
+			 gov_json_opt(row->reason), "created", h_json_time(row->created_at),
 			 "decided_by", gov_json_opt(row->decided_by), "decided_role",
 			 gov_json_opt(row->decided_role), "decision_reason",
 			 gov_json_opt(row->decision_reason), "decided",
-			 gov_json_time(row->decided_at), "result", gov_json_opt(row->result),
+			 h_json_time(row->decided_at), "result", gov_json_opt(row->result),
 			 "break_glass", row->break_glass, "approvers",
 			 roles_json(rule ? rule->approvers : 0), "proposers",
 			 roles_json(rule ? rule->proposers : 0));
@@ -61,7 +54,7 @@ json_t *gov_json_entry(const struct audit_entry *e, const char *personal, size_t
 	if (e->has_commit)
 		pv_hex(e->commit, AUDIT_COMMIT_LEN, commit);
 	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:o, s:o}", "seq", (json_int_t)e->seq,
-			 "time", e->time >= 0 ? gov_json_time(e->time) : json_null(), "actor",
+			 "time", e->time >= 0 ? h_json_time(e->time) : json_null(), "actor",
 			 e->actor, "type", e->type, "object", e->object, "outcome", e->outcome,
 			 "commit", e->has_commit ? json_string(commit) : json_null(), "personal",
 			 p != NULL ? p : json_null());
@@ -116,7 +109,7 @@ json_t *gov_json_preview(const struct policy_preview *pv)
 
 json_t *gov_json_plan(const struct dispose_plan *p)
 {
-	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "planned", gov_json_time(p->now),
+	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "planned", h_json_time(p->now),
 			 "policy_version", (json_int_t)p->policy_version, "due", (json_int_t)p->due,
 			 "held", (json_int_t)p->held, "review", (json_int_t)p->review, "blocked",
 			 (json_int_t)p->blocked, "missing", (json_int_t)p->missing);

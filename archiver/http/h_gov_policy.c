@@ -15,7 +15,7 @@ static int reply_version(struct http_request *rq, struct http_response *rs, int6
 	if (archive_policy_get(rq->ar, version, &text, &len, &info, &rq->err) < 0)
 		return rq->err.code;
 	json_t *body = json_pack("{s:I, s:s, s:o, s:s, s:s%}", "version", (json_int_t)info.version,
-				 "sha256", info.sha256, "created", gov_json_time(info.created_at),
+				 "sha256", info.sha256, "created", h_json_time(info.created_at),
 				 "actor", info.actor, "text", (const char *)text, len);
 	free(text);
 	return http_reply_json(rs, 200, body);
@@ -38,7 +38,7 @@ static int add_version(void *ctx, const struct policy_version_info *v)
 {
 	return json_array_append_new(ctx, json_pack("{s:I, s:s, s:o, s:s}", "version",
 						    (json_int_t)v->version, "sha256", v->sha256,
-						    "created", gov_json_time(v->created_at),
+						    "created", h_json_time(v->created_at),
 						    "actor", v->actor)) == 0 ? 0 : PV_ERR;
 }
 
