@@ -119,7 +119,8 @@ function exportCard(filters, alive) {
 export async function render({ main, params, alive }) {
 	main.appendChild(h('h1', 'Audit trail'));
 	const f = Object.fromEntries(FILTERS.map((k) => [k, params.get(k) || '']));
-	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
+	// Without an offset the newest page is shown (the log is in order, oldest first).
+	let offset = params.has('offset') ? Math.max(0, parseInt(params.get('offset'), 10) || 0) : -1;
 	const fields = {
 		since: field({ label: 'From (UTC)', name: 'since', type: 'datetime-local', value: f.since.replace(/:00Z$|Z$/, '') }),
 		until: field({ label: 'To (UTC)', name: 'until', type: 'datetime-local', value: f.until.replace(/:00Z$|Z$/, '') }),
@@ -148,11 +149,16 @@ export async function render({ main, params, alive }) {
 	main.appendChild(list);
 	main.appendChild(h('div', { class: 'grid two' }, viewersCard(params), exportCard(f, alive)));
 	try {
-		const r = await api.get('/audit', { ...f, offset, limit: LIMIT });
-		const total = r.total !== undefined ? r.total : (r.entries || []).length;
+		let r = await api.get('/audit', { ...f, offset: Math.max(0, offset), limit: LIMIT });
+		if (offset < 0) {
+			offset = Math.max(0, r.total - LIMIT);
+			if (offset > 0) r = await api.get('/audit', { ...f, offset, limit: LIMIT });
+		}
+		const total = r.total;
 		const pg = pager({ offset, limit: LIMIT, total, noun: 'entries', go: (o) => go('audit', { ...f, offset: o, focus: 'results' }) });
 		const tbl = entriesTable(r.entries || [], pg, 'Audit entries');
-		fill(list, h('h2', { id: 'audit-entries' }, `${num(total)} ${total === 1 ? 'entry' : 'entries'}`), pg.el, tbl);
+		fill(list, h('h2', { id: 'audit-entries' }, `${num(total)} ${total === 1 ? 'entry' : 'entries'}`),
+			h('p', { class: 'muted small-text' }, 'Oldest first, as in the log; the newest page opens first.'), pg.el, tbl);
 		if (params.get('focus') === 'results') tbl.focus();
 	} catch (err) {
 		fill(list, h('h2', { id: 'audit-entries' }, 'Entries'), errorBox(err));
