@@ -381,30 +381,26 @@ static const char *pers_for(struct vstate *v, struct streams *s, const struct au
 	return (const char *)s->pr.data.data;
 }
 
-/* An odd number of '"' so far: a quoted CSV cell is still open. */
-static bool csv_quote_open(const struct pv_buf *b)
+/* Reads the next record of *st into rec: as many lines as want holds
+ * (a CSV record whose personal data spans lines, RFC 4180 quoting), one
+ * when want is NULL. Returns 1, 0 at the end, < 0 on error (e). */
+static int read_record(struct bundle_stream *st, struct pv_buf *line, const struct pv_buf *want,
+		       struct pv_buf *rec, uint64_t *lines_r, struct pv_error *e)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < b->len; i++)
-		n += b->data[i] == '"';
-	return n % 2 == 1;
-}
-
-/* The next record of st into line: one line, except that a CSV record goes
- * on past a line break inside a quoted cell (RFC 4180 §2.6; the personal
- * data cell holds several lines). 1, 0 at the end, or a PV_* error. */
-static int next_record(struct bundle_stream *st, bool csv, struct pv_buf *line, struct pv_error *e)
-{
-	int r = bundle_stream_line(st, line, e);
-	while (r > 0 && csv && csv_quote_open(line)) {
-		struct pv_buf more;
-		pv_buf_init(&more, PV_BUNDLE_LINE_MAX);
-		if ((r = bundle_stream_line(st, &more, e)) > 0 &&
-		    (r = pv_buf_append(line, more.data, more.len, e)) == 0)
-			r = 1;
-		pv_buf_free(&more);
+	size_t need = 0;
+	for (size_t i = 0; want != NULL && i < want->len; i++)
+		need += want->data[i] == '\n';
+	need = need ? need : 1;
+	pv_buf_reset(rec);
+	for (size_t k = 0; k < need; k++) {
+		int r = bundle_stream_line(st, line, e);
+		if (r <= 0)
+			return k == 0 ? r : 1; /* a record cut short does not match */
+		(*lines_r)++;
+		if ((r = pv_buf_append(rec, line->data, line->len, e)) < 0)
+			return r;
 	}
-	return r;
+	return 1;
 }
 
 static void compare_line(struct vstate *v, struct bundle_stream **st, const char *name,
@@ -412,9 +408,12 @@ static void compare_line(struct vstate *v, struct bundle_stream **st, const char
 			 uint64_t seq, uint64_t *shown, uint64_t *bad)
 {
 	struct pv_error e;
+	struct pv_buf rec;
 	if (*st == NULL)
 		return;
-	int r = next_record(*st, strcmp(name, "audit/entries.csv") == 0, line, &e);
+	uint64_t first = *lineno + 1;
+	pv_buf_init(&rec, line->max + (want != NULL ? want->len : 0));
+	int r = read_record(*st, line, want, &rec, lineno, &e);
 	if (r <= 0) {
 		if (r < 0)
 			bundle_problem(v->rep, "%s: %s", name, e.msg);
@@ -422,17 +421,19 @@ static void compare_line(struct vstate *v, struct bundle_stream **st, const char
 			bundle_problem(v->rep, "%s ends before entry %llu (entries dropped?)", name,
 				       (unsigned long long)seq);
 		bundle_stream_close(st);
+		pv_buf_free(&rec);
 		return;
 	}
-	(*lineno)++;
-	if (want == NULL || (line->len == want->len && memcmp(line->data, want->data, line->len) == 0))
+	bool same = want == NULL || (rec.len == want->len && memcmp(rec.data, want->data, rec.len) == 0);
+	pv_buf_free(&rec);
+	if (same)
 		return;
 	(*bad)++;
 	if ((*shown)++ < LINES_SHOWN)
 		bundle_problem(v->rep,
 			       "%s line %llu does not match entry %llu of audit/leaves (edited, "
 			       "dropped or reordered?)",
-			       name, (unsigned long long)*lineno, (unsigned long long)seq);
+			       name, (unsigned long long)first, (unsigned long long)seq);
 	else
 		v->rep->problems++;
 }

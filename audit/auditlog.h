@@ -90,6 +90,12 @@
 #define AUDIT_KEY_ROTATION "key-rotation"
 #define AUDIT_VERIFY "verify"     /* after the run; outcome ok / failed: N problems */
 #define AUDIT_HEARTBEAT "heartbeat"
+/* The two-person rule (archiver/archive/approvals.h); personal: the reason. */
+#define AUDIT_APPROVAL_PROPOSE "approval-propose" /* approval=N kind=K sha256=HEX role=R */
+#define AUDIT_APPROVAL_APPROVE "approval-approve" /* approval=N kind=K proposer=A role=R */
+#define AUDIT_APPROVAL_REJECT "approval-reject"
+#define AUDIT_BREAK_GLASS "break-glass" /* an approval without a second person (CLI only) */
+#define AUDIT_DOWNLOAD "download" /* a file handed out: what, its SHA-256 and size */
 
 /* Field limits (bytes, before %XX escaping). */
 #define AUDIT_ACTOR_MAX 256

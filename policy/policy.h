@@ -282,4 +282,35 @@ int policy_impact_format(const struct policy_impact *imp, struct pv_buf *out,
 			 struct pv_error *err) PV_WARN_UNUSED;
 void policy_impact_free(struct policy_impact **imp);
 
+/* ---- does a new version shorten retention? ---------------------------- */
+
+/* Whether some message — archived already or still to come — could be
+ * kept for a shorter time, or lose a "then review", under new_p than under
+ * old_p (the two-person rule, archiver/archive/approvals.h). Decided from
+ * the rules alone, conservatively: for every pair (old rule i, new rule j)
+ * that one message could have as its first matches, new j must keep at
+ * least as long as old i, for every receipt date. A pair is ruled out only
+ * when a condition is textually the same (canonical form) as an earlier
+ * rule's of the other version: a message matching new j's condition
+ * matches that old rule, so it cannot reach an old rule after it (and the
+ * other way round). So re-ordering or rewording rules counts as shortening
+ * unless every rule that could take the mail keeps it as long.
+ * Durations: days against days and months against months (a year is 12
+ * months) compare by amount; days against months by the longest and
+ * shortest span the months can have (28..31 days a month); "forever" is
+ * the longest; "then review" is longer than "then dispose" after the same
+ * time. why_r gets the first shortening pair in words. */
+#define POLICY_SHORTEN_WHY_MAX 384
+struct policy_shortening {
+	bool shortens;
+	size_t pairs;                       /* (old rule, new rule) pairs that shorten */
+	char why[POLICY_SHORTEN_WHY_MAX];   /* the first of them, "" when none */
+};
+int policy_compare(const struct policy *old_p, const struct policy *new_p,
+		   struct policy_shortening *res_r, struct pv_error *err) PV_WARN_UNUSED;
+
+/* "retain 7y then review", "retain forever", as written in a policy. */
+#define POLICY_RETENTION_TEXT_MAX 48
+void policy_retention_text(const struct policy_retention *ret, char out[POLICY_RETENTION_TEXT_MAX]);
+
 #endif

@@ -122,3 +122,8 @@ int policy_format(const struct policy *p, struct pv_buf *out, struct pv_error *e
 	}
 	return r;
 }
+
+int pformat_cond(const struct pnode *n, struct pv_buf *out, struct pv_error *err)
+{
+	return fmt_node(out, n, err);
+}

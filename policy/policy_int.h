@@ -76,6 +76,10 @@ bool pfield_lookup(const char *s, size_t n, enum pfield *f_r, bool *domain_r);
 bool pfield_is_address(enum pfield f);
 const char *pop_name(enum pop op);
 
+/* Appends the canonical text of a condition (as policy_format writes it
+ * after "when"): two conditions with the same text match the same mail. */
+int pformat_cond(const struct pnode *n, struct pv_buf *out, struct pv_error *err);
+
 /* Calendar helpers (policy_time.c), proleptic Gregorian, UTC. */
 int64_t ptime_days_from_civil(int64_t y, unsigned m, unsigned d);
 void ptime_civil_from_days(int64_t z, int64_t *y_r, unsigned *m_r, unsigned *d_r);

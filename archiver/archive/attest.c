@@ -413,7 +413,7 @@ int attest_read(struct archive *ar, const struct stored_message *m, const struct
 	crypto_hash_sha256_init(&s.sha);
 	crypto_generichash_init(&s.commit, salt, sizeof(salt), sizeof(commit));
 	/* No catalog hash here: the bytes are checked against the leaf. */
-	r = blob_read(ar->dir, m->blob, key, NULL, rsink_put, &s, err);
+	r = blob_read_at(ar->dir, &m->loc, key, NULL, rsink_put, &s, err);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(salt, sizeof(salt));
 	if (r == PV_ENOTFOUND)
@@ -457,30 +457,29 @@ int attest_classify(const struct policy *p, int64_t version, const char *account
 		    const unsigned char *raw, size_t len, int64_t received_at, struct retention *ret,
 		    struct policy_trace *trace_r, struct index_doc *doc_r, struct pv_error *err)
 {
-	struct index_doc local, *doc = doc_r != NULL ? doc_r : &local;
+	struct index_doc facts;
 	struct retention_message rm;
 	struct policy_result res;
 	struct policy_trace *tr = trace_r, scratch;
 	int r;
 
-	/* The policy reads what ingest read: the first PV_INGEST_READBACK_MAX
-	 * bytes (headers and the attachments that start there), with the
-	 * whole message's size; the index gets all it takes of the message. */
+	/* The policy reads what ingest read: the facts (index_mime_facts) of
+	 * the first PV_INGEST_READBACK_MAX bytes (headers and the attachments
+	 * that start there), with the whole message's size; the index gets
+	 * all it takes of the message. */
 	size_t policy_len = len > PV_INGEST_READBACK_MAX ? PV_INGEST_READBACK_MAX : len;
-	struct index_doc prefix, *pdoc = policy_len < len ? &prefix : doc;
-	bool two = pdoc != doc;
 
 	if (tr == NULL)
 		tr = &scratch;
-	memset(&prefix, 0, sizeof(prefix));
-	memset(doc, 0, sizeof(*doc));
-	if ((r = index_mime_extract(raw, policy_len, pdoc, err)) < 0)
+	if (doc_r != NULL)
+		memset(doc_r, 0, sizeof(*doc_r));
+	if ((r = index_mime_facts(raw, policy_len, &facts, err)) < 0)
 		goto out;
-	if (two && doc_r != NULL &&
-	    (r = index_mime_extract(raw, len > PV_INDEX_RAW_MAX ? PV_INDEX_RAW_MAX : len, doc,
+	if (doc_r != NULL &&
+	    (r = index_mime_extract(raw, len > PV_INDEX_RAW_MAX ? PV_INDEX_RAW_MAX : len, doc_r,
 				    err)) < 0)
 		goto out;
-	if ((r = retention_message_init(&rm, account, pdoc, len, received_at, err)) < 0)
+	if ((r = retention_message_init(&rm, account, &facts, len, received_at, err)) < 0)
 		goto out;
 	r = policy_evaluate_traced(p, &rm.m, &res, tr, err);
 	retention_message_free(&rm);
@@ -488,10 +487,7 @@ int attest_classify(const struct policy *p, int64_t version, const char *account
 		goto out;
 	retention_from_result(&res, version, ret);
 out:
-	if (two)
-		index_doc_free(&prefix);
-	if (doc_r == NULL && !two)
-		index_doc_free(&local);
+	index_doc_free(&facts);
 	return r;
 }
 

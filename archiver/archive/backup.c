@@ -20,6 +20,7 @@
 #include "archiver/store/blob.h"
 #include "archiver/store/catalog.h"
 #include "archiver/store/keyring.h"
+#include "archiver/store/pack.h"
 #include "audit/checkpoint.h"
 #include "audit/tlog.h"
 
@@ -73,8 +74,10 @@ static int copy_blobs(struct bctx *b, sqlite3 *snap)
 	sqlite3_stmt *st = NULL;
 	char src[4096], dst[4096], rel[128];
 	int r, rc;
+	/* Messages in packs name their record in "blob" too: only the
+	 * blob files (pack_id NULL) are here. */
 	if ((r = catalog_prepare(snap, "SELECT DISTINCT blob FROM messages WHERE blob IS NOT NULL "
-					"ORDER BY blob", &st, b->err)) < 0)
+					"AND pack_id IS NULL ORDER BY blob", &st, b->err)) < 0)
 		return r;
 	if ((r = backup_path(dst, sizeof(dst), b->err, "%s/blobs", b->out)) == PV_OK)
 		r = pv_mkdir(dst, 0700, 0, b->err);
@@ -99,6 +102,60 @@ static int copy_blobs(struct bctx *b, sqlite3 *snap)
 		if (r == PV_OK) {
 			b->sum->blobs++;
 			b->sum->linked += linked;
+			r = backup_manifest_add(&b->m, b->out, rel, b->err);
+		}
+	}
+	if (r == PV_OK && rc != SQLITE_DONE)
+		r = pv_fail(b->err, PV_ERR, "backup: %s", sqlite3_errmsg(snap));
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Every pack holding a message of the snapshot not disposed of, copied up
+ * to its committed length in the snapshot: the end of the last record the
+ * snapshot's catalog names in it (disposed of or not: verify wants the
+ * records laid end to end). A harvest may be appending past it right now;
+ * those bytes are not in the snapshot, so the pack is never linked. */
+static int copy_packs(struct bctx *b, sqlite3 *snap)
+{
+	sqlite3_stmt *st = NULL;
+	char src[4096], dst[4096], rel[64];
+	int r, rc;
+	bool made = false;
+	if ((r = catalog_prepare(snap, "SELECT m.pack_id, max(m.pack_offset + m.pack_length),"
+					" sum(m.disposed_at IS NULL)"
+					" FROM messages m WHERE m.pack_id IS NOT NULL"
+					" GROUP BY m.pack_id"
+					" HAVING sum(m.disposed_at IS NULL) > 0"
+					" ORDER BY m.pack_id", &st, b->err)) < 0)
+		return r;
+	while (r == PV_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		int64_t end = sqlite3_column_int64(st, 1);
+		int64_t live = sqlite3_column_int64(st, 2);
+		if (id <= 0 || end <= PACK_HEADER_BYTES) {
+			r = pv_fail(b->err, PV_EINTEGRITY, "backup: the catalog names pack %lld "
+							   "ending at %lld", (long long)id, (long long)end);
+			break;
+		}
+		if (!made) {
+			if ((r = backup_path(dst, sizeof(dst), b->err, "%s/packs", b->out)) < 0 ||
+			    (r = pv_mkdir(dst, 0700, 0, b->err)) < 0)
+				break;
+			made = true;
+		}
+		snprintf(rel, sizeof(rel), "packs/%08lld.pack", (long long)id);
+		if ((r = backup_path(dst, sizeof(dst), b->err, "%s/%s", b->out, rel)) < 0)
+			break;
+		pack_path(b->ar->dir, id, src, sizeof(src));
+		r = backup_copy_prefix(src, dst, (uint64_t)end, b->err);
+		if (r == PV_ENOTFOUND)
+			r = pv_fail(b->err, PV_ETEMP, "pack %lld went away while it was copied (a "
+						      "disposal ran meanwhile): run the backup again",
+				    (long long)id);
+		if (r == PV_OK) {
+			b->sum->packs++;
+			b->sum->records += (uint64_t)live;
 			r = backup_manifest_add(&b->m, b->out, rel, b->err);
 		}
 	}
@@ -196,7 +253,8 @@ static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const str
 		sqlite3_close(snap);
 		return r;
 	}
-	if ((r = write_checkpoints(b, snap)) == PV_OK && (r = copy_blobs(b, snap)) == PV_OK)
+	if ((r = write_checkpoints(b, snap)) == PV_OK && (r = copy_blobs(b, snap)) == PV_OK &&
+	    (r = copy_packs(b, snap)) == PV_OK)
 		r = snapshot_buckets(b, snap);
 	sqlite3_close(snap);
 	if (r == PV_OK &&
@@ -284,6 +342,12 @@ static int restore_files(const struct backup_manifest *m, const char *from, cons
 		    ((r = backup_path(dst, sizeof(dst), err, "%s/%.8s", to, p)) < 0 ||
 		     (r = pv_mkdir(dst, 0700, 1, err)) < 0))
 			break;
+		/* packs/<id>.pack: backup_manifest_read took only the strict
+		 * form; checked again before it is put in place. */
+		if (strncmp(p, "packs/", 6) == 0 && !backup_pack_path_id(p, NULL)) {
+			r = pv_fail(err, PV_EINTEGRITY, "backup: %s is not a pack file name", p);
+			break;
+		}
 		if ((r = backup_path(src, sizeof(src), err, "%s/%s", from, p)) == PV_OK &&
 		    (r = backup_path(dst, sizeof(dst), err, "%s/%s", to, p)) == PV_OK)
 			r = backup_copy_file(src, dst, err);
@@ -432,8 +496,8 @@ int archive_restore(const char *backup_dir, const char *new_dir, const char *act
 		r = pv_fail(err, PV_ERR, "mkdir %s: %s", stage, strerror(errno));
 		goto out_nostage;
 	}
-	for (size_t i = 0; r == PV_OK && i < 3; i++) {
-		static const char *const sub[] = {"blobs", "keys", "tmp"};
+	for (size_t i = 0; r == PV_OK && i < 4; i++) {
+		static const char *const sub[] = {"blobs", "keys", "tmp", "packs"};
 		if ((r = backup_path(path, sizeof(path), err, "%s/%s", stage, sub[i])) == PV_OK)
 			r = pv_mkdir(path, 0700, 0, err);
 	}
@@ -470,6 +534,7 @@ int archive_restore(const char *backup_dir, const char *new_dir, const char *act
 		for (size_t i = 0; i < m.n; i++) {
 			sum_r->bytes += m.files[i].size;
 			sum_r->blobs += strncmp(m.files[i].path, "blobs/", 6) == 0;
+			sum_r->packs += strncmp(m.files[i].path, "packs/", 6) == 0;
 		}
 		r = archive_auditf(ar, actor, AUDIT_RESTORE, "ok", NULL, err,
 				   "from=%s manifest-sha256=%s created=%s archive-size=%llu "

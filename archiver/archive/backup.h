@@ -10,10 +10,15 @@
  *                       API: one consistent snapshot while harvests and
  *                       the web server go on writing (WAL)
  *   popvault.conf       the data directory's config
- *   blobs/XX/ID         every blob the snapshot refers to, hard-linked from
- *                       the data directory when it is on the same file
- *                       system (blobs never change once written), else
- *                       copied
+ *   blobs/XX/ID         every blob file (PVB1, from before packs) the
+ *                       snapshot refers to, hard-linked from the data
+ *                       directory when it is on the same file system
+ *                       (blobs never change once written), else copied
+ *   packs/<id>.pack     every pack (store/pack.h) holding a message of the
+ *                       snapshot not disposed of, copied up to its
+ *                       committed length in the snapshot (the end of the
+ *                       last record the snapshot's catalog names in it):
+ *                       packs grow while a harvest runs, so never linked
  *   checkpoint-archive  the latest signed checkpoints of both logs in the
  *   checkpoint-audit    snapshot: what the backup covers, in the form
  *                       `verify --checkpoint` and `restore --checkpoint` take
@@ -64,6 +69,8 @@ extern const struct backup_kdf backup_kdf_default;
 struct backup_summary {
 	uint64_t files, bytes;  /* listed in the manifest */
 	uint64_t blobs, linked; /* blob files, and how many were hard links */
+	uint64_t packs;         /* pack files (copied up to their committed length) */
+	uint64_t records;       /* messages not disposed of whose record is in them */
 	uint64_t archive_size, audit_size; /* the logs the backup covers */
 	bool keys;
 	char manifest_sha256[65];

@@ -113,6 +113,53 @@ int backup_copy_file(const char *src, const char *dst, struct pv_error *err)
 	return r;
 }
 
+int backup_copy_prefix(const char *src, const char *dst, uint64_t len, struct pv_error *err)
+{
+	struct stat st;
+	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0)
+		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : PV_ERR, "%s: %s", src,
+			       strerror(errno));
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(in);
+		return pv_fail(err, PV_EINTEGRITY, "%s: not a regular file", src);
+	}
+	if ((uint64_t)st.st_size < len) {
+		close(in);
+		return pv_fail(err, PV_EINTEGRITY, "%s is %llu bytes, shorter than its committed "
+						   "records (%llu)", src, (unsigned long long)st.st_size,
+			       (unsigned long long)len);
+	}
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		int e = errno;
+		close(in);
+		return pv_fail(err, PV_ERR, "create %s: %s", dst, strerror(e));
+	}
+	/* Only the first len bytes: what follows is being appended by a
+	 * harvest, or an interrupted one's tail, and is not in the snapshot. */
+	int r = PV_OK;
+	off_t pos = 0;
+	while (r == PV_OK && (uint64_t)pos < len) {
+		uint64_t left = len - (uint64_t)pos;
+		ssize_t n = sendfile(out, in, &pos, left > (1u << 30) ? (size_t)1 << 30 : (size_t)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = pv_fail(err, PV_ERR, "copy %s to %s: %s", src, dst, strerror(errno));
+		else if (n == 0)
+			r = pv_fail(err, PV_EINTEGRITY, "%s: cut short while it was copied (%llu of "
+							"%llu bytes)", src, (unsigned long long)pos,
+				    (unsigned long long)len);
+	}
+	close(in);
+	if (close(out) < 0 && r == PV_OK)
+		r = pv_fail(err, PV_ERR, "close %s: %s", dst, strerror(errno));
+	if (r < 0)
+		unlink(dst);
+	return r;
+}
+
 int backup_link_or_copy(const char *src, const char *dst, bool *linked_r, struct pv_error *err)
 {
 	*linked_r = false;
@@ -259,6 +306,29 @@ int backup_manifest_write(struct backup_manifest *m, const char *dir, char hex_r
 	return r;
 }
 
+bool backup_pack_path_id(const char *p, int64_t *id_r)
+{
+	/* packs/<id>.pack exactly as pack_path names it: "%08lld", id > 0. */
+	const char *d = p + 6;
+	size_t n = 0;
+	int64_t id = 0;
+	char canon[64];
+	if (strncmp(p, "packs/", 6) != 0)
+		return false;
+	while (d[n] >= '0' && d[n] <= '9')
+		n++;
+	if (n < 8 || n > 18 || strcmp(d + n, ".pack") != 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		id = id * 10 + (d[i] - '0');
+	snprintf(canon, sizeof(canon), "packs/%08lld.pack", (long long)id);
+	if (id <= 0 || strcmp(canon, p) != 0)
+		return false;
+	if (id_r != NULL)
+		*id_r = id;
+	return true;
+}
+
 /* The names a backup has (backup.h): nothing else is ever read or written
  * by a restore, so a forged manifest cannot reach outside the directory. */
 static bool known_path(const char *p)
@@ -268,6 +338,8 @@ static bool known_path(const char *p)
 	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
 		if (strcmp(p, top[i]) == 0)
 			return true;
+	if (backup_pack_path_id(p, NULL))
+		return true;
 	/* blobs/XX/ID: ID 64 lower-case hex starting with XX */
 	if (strlen(p) != 6 + 3 + 64 || strncmp(p, "blobs/", 6) != 0 || p[8] != '/' ||
 	    strncmp(p + 6, p + 9, 2) != 0)
@@ -413,7 +485,7 @@ static int no_other_files(const struct backup_manifest *m, const char *dir, cons
 			break;
 		if (lstat(full, &st) < 0)
 			r = pv_fail(err, PV_ERR, "%s: %s", full, strerror(errno));
-		else if (S_ISDIR(st.st_mode) && (strcmp(sub, "blobs") == 0 ||
+		else if (S_ISDIR(st.st_mode) && (strcmp(sub, "blobs") == 0 || strcmp(sub, "packs") == 0 ||
 						 (strncmp(sub, "blobs/", 6) == 0 && strlen(sub) == 8)))
 			r = no_other_files(m, dir, sub, err);
 		else if (!S_ISREG(st.st_mode) || manifest_find(m, sub) == NULL)

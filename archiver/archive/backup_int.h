@@ -29,6 +29,12 @@ int backup_file_hash(const char *path, unsigned char sha256_r[32], uint64_t *siz
  * true), else a copy made 0600; dst must not exist. Not yet durable: see
  * backup_syncfs. */
 int backup_link_or_copy(const char *src, const char *dst, bool *linked_r, struct pv_error *err);
+/* A copy of the first len bytes of src at dst (0600); dst must not exist.
+ * PV_EINTEGRITY when src is shorter than len. */
+int backup_copy_prefix(const char *src, const char *dst, uint64_t len, struct pv_error *err);
+/* p is "packs/<id>.pack" as pack_path names it (id > 0, at least 8
+ * digits, zero-padded to 8 and no further): the id to *id_r (may be NULL). */
+bool backup_pack_path_id(const char *p, int64_t *id_r);
 /* A copy of src at dst (0600); dst must not exist. */
 int backup_copy_file(const char *src, const char *dst, struct pv_error *err);
 /* Makes everything written on dir's file system durable (syncfs), once
@@ -44,7 +50,8 @@ int backup_dir_unused(const char *dir, struct pv_error *err);
 /* ---- the manifest (backup.h) ---- */
 
 struct backup_file {
-	char path[80]; /* relative: MANIFEST's PATH ("blobs/XX/" and 64 hex at most) */
+	char path[80]; /* relative: MANIFEST's PATH ("blobs/XX/" and 64 hex at most,
+			* or "packs/<id>.pack") */
 	unsigned char sha256[32];
 	uint64_t size;
 };

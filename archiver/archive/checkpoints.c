@@ -43,3 +43,34 @@ int archive_checkpoint_vkey(struct archive *ar, const char *name, struct pv_buf 
 	tlog_epoch_row_free(&ep);
 	return r;
 }
+
+int archive_checkpoint_history(struct archive *ar, const char *name, uint64_t offset,
+			       uint64_t limit,
+			       int (*fn)(void *ctx, const struct tlog_checkpoint_row *row),
+			       void *ctx, uint64_t *total_r, struct pv_error *err)
+{
+	struct tlog_checkpoint_row row;
+	struct tlog *t;
+	uint64_t count, next, skipped = 0, passed = 0;
+	int r;
+	if ((r = log_named(ar, name, &t, err)) < 0 ||
+	    (r = tlog_checkpoint_count(t, &count, &next, err)) < 0)
+		return r;
+	*total_r = count;
+	tlog_checkpoint_row_init(&row);
+	for (uint64_t seq = next; seq-- > 0 && r == PV_OK && (limit == 0 || passed < limit);) {
+		r = tlog_checkpoint_get(t, seq, &row, err);
+		if (r == PV_ENOTFOUND) { /* a missing row: popvault verify reports it */
+			r = PV_OK;
+			continue;
+		}
+		if (r == PV_OK && skipped++ >= offset) {
+			passed++;
+			r = fn(ctx, &row);
+		}
+		tlog_checkpoint_row_free(&row);
+		tlog_checkpoint_row_init(&row);
+	}
+	tlog_checkpoint_row_free(&row);
+	return r;
+}

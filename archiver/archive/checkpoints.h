@@ -28,4 +28,14 @@ int archive_checkpoint_latest(struct archive *ar, const char *name, struct pv_bu
 int archive_checkpoint_vkey(struct archive *ar, const char *name, struct pv_buf *vkey_r,
 			    struct pv_error *err);
 
+/* The signed checkpoints of log `name`, newest first: offset skipped, at
+ * most limit (0: all) to fn, which gets each stored row (seq, size, root,
+ * key epoch, time stored, the signed note; borrowed for the call). A
+ * non-zero return of fn stops and is returned. *total_r: how many rows. */
+struct tlog_checkpoint_row;
+int archive_checkpoint_history(struct archive *ar, const char *name, uint64_t offset,
+			       uint64_t limit,
+			       int (*fn)(void *ctx, const struct tlog_checkpoint_row *row),
+			       void *ctx, uint64_t *total_r, struct pv_error *err);
+
 #endif

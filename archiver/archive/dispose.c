@@ -18,6 +18,7 @@
 #include "archiver/archive/indexer.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
+#include "archiver/store/pack.h"
 #include "archiver/archive/policies.h"
 #include "archiver/archive/retention.h"
 #include "audit/checkpoint.h"
@@ -250,16 +251,13 @@ static bool content_present(struct archive *ar, const struct stored_message *m, 
 {
 	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
 	struct pv_error e;
-	char path[4096];
-	struct stat st;
 
 	if (m->blob[0] == '\0' || m->wrapped_len == 0) {
 		snprintf(why, why_n, "%s is gone without a disposal record (unauthorised deletion)",
 			 m->blob[0] == '\0' ? "its blob reference" : "its wrapped key");
 		return false;
 	}
-	blob_path(ar->dir, m->blob, path, sizeof(path));
-	if (stat(path, &st) != 0) {
+	if (!blob_present_at(ar->dir, &m->loc)) {
 		snprintf(why, why_n, "blob %.16s... is missing without a disposal record "
 				     "(unauthorised deletion)", m->blob);
 		return false;
@@ -873,6 +871,10 @@ static int finish(struct archive *ar, int64_t disposal_id, int64_t now, const ch
 		goto out;
 	if ((r = record_done(ar, disposal_id, v, n, now, buckets, actor, err)) < 0)
 		goto out;
+	/* Packs whose every message is now disposed of go whole. */
+	int64_t packs;
+	if ((r = pack_remove_unused(ar->dir, ar->cat->db, &packs, err)) < 0)
+		goto out;
 	r = scrub_files(ar, err);
 	*disposed_r = (int64_t)n;
 	*buckets_r = buckets;
@@ -928,19 +930,27 @@ static int check_resumable(struct archive *ar, const int64_t *ids, size_t n, str
 	return rf.n > 0 ? refused(&rf, err) : PV_OK;
 }
 
+/* The catalog's unfinished disposals (*ids_r malloc'ed), each checked
+ * against the audit log (check_resumable). */
+static int unfinished(struct archive *ar, int64_t **ids_r, size_t *n_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(ar->cat->db, "SELECT id FROM disposals WHERE state = 'intent'"
+					     " ORDER BY id", &st, err);
+	*ids_r = NULL;
+	*n_r = 0;
+	if (r < 0 || (r = catalog_collect_ids(ar->cat->db, st, ids_r, n_r, err)) < 0)
+		return r;
+	return *n_r > 0 ? check_resumable(ar, *ids_r, *n_r, err) : PV_OK;
+}
+
 int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *resumed_r,
 		   struct pv_error *err)
 {
-	sqlite3_stmt *st;
 	int64_t *ids = NULL, d, b;
 	size_t n = 0;
-	int r = catalog_prepare(ar->cat->db, "SELECT id FROM disposals WHERE state = 'intent'"
-					     " ORDER BY id", &st, err);
 	*resumed_r = 0;
-	if (r < 0 || (r = catalog_collect_ids(ar->cat->db, st, &ids, &n, err)) < 0)
-		return r;
-	if (n > 0)
-		r = check_resumable(ar, ids, n, err);
+	int r = unfinished(ar, &ids, &n, err);
 	for (size_t i = 0; i < n && r == PV_OK; i++)
 		r = finish(ar, ids[i], now, actor, &d, &b, err);
 	free(ids);
@@ -1088,34 +1098,44 @@ int dispose_pending(sqlite3 *db, int64_t id, bool *pending_r, struct pv_error *e
 	return r;
 }
 
+int dispose_check_missing(const struct dispose_plan *plan, struct pv_error *err)
+{
+	if (plan->missing == 0)
+		return PV_OK;
+	return pv_fail(err, PV_EINTEGRITY,
+		       "%zu expired message%s lost content without a disposal record "
+		       "(unauthorised deletion?): not disposed; run popvault verify",
+		       plan->missing, plan->missing == 1 ? " has" : "s have");
+}
+
 int archive_dispose(struct archive *ar, const char *actor, bool dry_run, struct dispose_run *run,
 		    struct pv_error *err)
 {
-	int64_t resumed = 0;
 	int r;
 
+	(void)actor; /* a dry run is not audited */
 	memset(run, 0, sizeof(*run));
-	/* A run cut short after its intent is finished before anything else. */
-	if (!dry_run && (r = dispose_resume(ar, pv_clock_now(), actor, &resumed, err)) < 0)
+	/* The two-person rule: a real run is proposed and approved
+	 * (dispose_frozen.h, approvals.h), never started directly. */
+	if (!dry_run)
+		return pv_fail(err, PV_EPERM, "a disposal run takes effect only once a second person "
+					      "with another role approves it: propose it");
+	/* A forged unfinished run is refused already when planning, not only
+	 * when an approved run would resume it. */
+	int64_t *ids = NULL;
+	size_t n = 0;
+	r = unfinished(ar, &ids, &n, err);
+	free(ids);
+	if (r < 0)
 		return r;
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = dispose_plan(ar, pv_clock_now(), &run->plan, err)) < 0) {
-		catalog_rollback(ar->cat);
+	r = dispose_plan(ar, pv_clock_now(), &run->plan, err);
+	catalog_rollback(ar->cat); /* changes nothing */
+	if (r < 0)
 		return r;
-	}
-	if (dry_run)
-		catalog_rollback(ar->cat); /* changes nothing */
-	else if ((r = dispose_execute(ar, &run->plan, actor, &run->res, err)) < 0)
-		return r;
-	run->res.resumed = resumed;
 	run->completed = true;
-	if (run->plan.missing > 0)
-		return pv_fail(err, PV_EINTEGRITY,
-			       "%zu expired message%s lost content without a disposal record "
-			       "(unauthorised deletion?): not disposed; run popvault verify",
-			       run->plan.missing, run->plan.missing == 1 ? " has" : "s have");
-	return PV_OK;
+	return dispose_check_missing(&run->plan, err);
 }
 
 void dispose_run_free(struct dispose_run *run)

@@ -152,7 +152,9 @@ struct dispose_run {
 /* One disposal run: finishes interrupted runs first (dispose_resume; not in
  * a dry run), catches the index up, plans at pv_clock_now(), and unless
  * dry_run carries the plan out (dispose_execute: audited inside, intent
- * before anything is destroyed). A dry run changes nothing and is not
+ * before anything is destroyed). Under the two-person rule only a dry run
+ * is allowed here (PV_EPERM otherwise): a real run is a frozen plan that a
+ * second person approves (dispose_frozen.h, approvals.h). A dry run changes nothing and is not
  * audited (it shows retention metadata, no content). When expired messages
  * lost their content without a disposal record, they are not disposed of
  * and the run returns PV_EINTEGRITY with run_r->completed set (the plan
@@ -161,5 +163,9 @@ struct dispose_run {
 int archive_dispose(struct archive *ar, const char *actor, bool dry_run, struct dispose_run *run_r,
 		    struct pv_error *err);
 void dispose_run_free(struct dispose_run *run);
+
+/* PV_EINTEGRITY ("N expired messages have lost content ...") when plan
+ * holds expired messages whose content is gone without a disposal record. */
+int dispose_check_missing(const struct dispose_plan *plan, struct pv_error *err);
 
 #endif

@@ -13,24 +13,10 @@
 #include "archiver/store/message.h"
 #include "archiver/archive/retention.h"
 
-/* UTF-8 without control characters (C0, DEL, C1): names and notes are
- * printed in lists and terminals. */
-static bool clean_text(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), k;
-	uint32_t cp;
-	for (size_t i = 0; i < len; i += k)
-		if ((k = pv_utf8_decode(p + i, len - i, &cp)) == 0 || cp < 0x20 ||
-		    (cp >= 0x7F && cp < 0xA0))
-			return false;
-	return true;
-}
-
 int hold_validate(const char *name, const char *query, const char *note, struct pv_error *err)
 {
 	size_t n = strlen(name);
-	if (n == 0 || n > PV_HOLD_NAME_MAX || !clean_text(name) || name[0] == ' ' ||
+	if (n == 0 || n > PV_HOLD_NAME_MAX || !pv_utf8_printable(name) || name[0] == ' ' ||
 	    name[n - 1] == ' ')
 		return pv_fail(err, PV_EUSAGE,
 			       "a hold name is 1-%d bytes of text without control characters or"
@@ -39,7 +25,7 @@ int hold_validate(const char *name, const char *query, const char *note, struct 
 		return pv_fail(err, PV_EUSAGE, "a hold needs a search query (--query Q)");
 	if (strlen(query) > PV_QUERY_MAX)
 		return pv_fail(err, PV_ELIMIT, "the query is longer than %d bytes", PV_QUERY_MAX);
-	if (note != NULL && (strlen(note) > PV_HOLD_NOTE_MAX || !clean_text(note)))
+	if (note != NULL && (strlen(note) > PV_HOLD_NOTE_MAX || !pv_utf8_printable(note)))
 		return pv_fail(err, PV_EUSAGE,
 			       "a note is at most %d bytes of one-line text", PV_HOLD_NOTE_MAX);
 	return PV_OK;
@@ -140,44 +126,61 @@ fail:
 	return r;
 }
 
-int hold_release(struct archive *ar, const char *name, const char *actor, int64_t now,
-		 struct pv_error *err)
+int hold_active(sqlite3 *db, const char *name, int64_t *id_r, int64_t *members_r,
+		struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT h.id, (SELECT count(*) FROM hold_members m"
+				    " WHERE m.hold_id = h.id) FROM holds h"
+				    " WHERE h.name = ? AND h.released_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id_r = sqlite3_column_int64(st, 0);
+		*members_r = sqlite3_column_int64(st, 1);
+	} else if (rc == SQLITE_DONE) {
+		r = pv_fail(err, PV_ENOTFOUND, "no active hold named '%s'", name);
+	} else {
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int hold_release_in_tx(struct archive *ar, const char *name, const char *actor, int64_t now,
+		       struct pv_error *err)
 {
 	sqlite3 *db = ar->cat->db;
 	sqlite3_stmt *st;
 	int64_t id = 0, members = 0;
 	int r;
 
-	if ((r = catalog_begin(ar->cat, err)) < 0)
-		return r;
-	if ((r = catalog_prepare(db, "SELECT h.id, (SELECT count(*) FROM hold_members m"
-				     " WHERE m.hold_id = h.id) FROM holds h"
-				     " WHERE h.name = ? AND h.released_at IS NULL", &st, err)) < 0)
-		goto out;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-		members = sqlite3_column_int64(st, 1);
-	} else {
-		r = pv_fail(err, PV_ENOTFOUND, "no active hold named '%s'", name);
-	}
-	sqlite3_finalize(st);
-	if (r < 0 ||
+	if ((r = hold_active(db, name, &id, &members, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_HOLD_RELEASE, "ok", name, err,
 				"hold=%lld messages=%lld", (long long)id, (long long)members)) < 0 ||
 	    (r = catalog_prepare(db, "UPDATE holds SET released_at = ?, released_by = ? WHERE id = ?",
 				 &st, err)) < 0)
-		goto out;
+		return r;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
-	if (r == PV_OK)
-		return catalog_commit(ar->cat, err);
-out:
-	catalog_rollback(ar->cat);
+	return r;
+}
+
+int hold_release(struct archive *ar, const char *name, const char *actor, int64_t now,
+		 struct pv_error *err)
+{
+	int r = catalog_begin(ar->cat, err);
+	if (r < 0)
+		return r;
+	if ((r = hold_release_in_tx(ar, name, actor, now, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
 	return r;
 }
 

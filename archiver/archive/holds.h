@@ -49,9 +49,20 @@ int hold_add(struct archive *ar, const char *name, const char *query, const char
  * hold-place object is "hold=ID messages=N ids-sha256=HEX"; the matter
  * name, query and note go to the audit side table (personal data). */
 
-/* Releases the active hold with this name; PV_ENOTFOUND if there is none. */
+/* Releases the active hold with this name; PV_ENOTFOUND if there is none.
+ * Front ends do not call this: a release takes effect only once a second
+ * person with another role approves it (approval_propose with
+ * APPROVAL_HOLD_RELEASE, archiver/archive/approvals.h), which calls
+ * hold_release_in_tx inside its own transaction. */
 int hold_release(struct archive *ar, const char *name, const char *actor, int64_t now,
 		 struct pv_error *err);
+int hold_release_in_tx(struct archive *ar, const char *name, const char *actor, int64_t now,
+		       struct pv_error *err);
+
+/* The id and recorded member count of the active hold with this name;
+ * PV_ENOTFOUND when there is none. */
+int hold_active(sqlite3 *db, const char *name, int64_t *id_r, int64_t *members_r,
+		struct pv_error *err);
 
 /* Calls fn for each hold (active ones, or all with include_released), in
  * the order they were placed. Not audited: holds name matters and

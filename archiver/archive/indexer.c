@@ -1,26 +1,75 @@
 #include "archiver/archive/indexer.h"
 
-#include <stdbool.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "archiver/index/index.h"
 #include "archiver/index/mime.h"
 #include "archiver/lib/buf.h"
+#include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 #include "archiver/store/message.h"
 
-/* Messages indexed per transaction: amortises the commit, bounds the work
- * lost if the process stops. */
-#define INDEXER_BATCH 200 /* also the LIMIT in the query below */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 
-static int index_one(struct archive *ar, int64_t id, struct pv_buf *raw, bool *ok_r,
-		     struct pv_error *err)
+/* Messages taken from the catalog per query. */
+#define INDEXER_BATCH 200
+/* A write transaction takes the documents extracted so far once there are
+ * this many, or this much text, or this much time went into them: short
+ * transactions, so a harvest's group commit never waits long for the
+ * write lock, and bounded memory (a document holds up to
+ * PV_INDEX_TEXT_MAX of text). */
+#define INDEXER_TX_DOCS 64
+#define INDEXER_TX_TEXT (16 * 1024 * 1024)
+#define INDEXER_TX_MS 200
+/* The indexer process looks for newly committed mail this often while
+ * harvests run: the index trails the harvest by about this much. */
+#define INDEXER_POLL_MS 100
+/* ... and runs this much nicer than the harvest (setpriority). */
+#define INDEXER_NICE 10
+/* The catalog's meta key: every message up to this id is indexed. */
+#define INDEXER_THROUGH "index.through"
+
+/* PDF attachment text comes from poppler's pdftotext (packaging/deps.sh
+ * installs it), run confined in a child process; without it PDFs are
+ * found by name only. */
+#define INDEXER_PDFTOTEXT "/usr/bin/pdftotext"
+
+struct pending_doc {
+	int64_t id, received_at;
+	uint64_t size;
+	char account[65];
+	struct index_doc doc;
+};
+
+static int64_t through(struct archive *ar)
+{
+	char *v = NULL;
+	int64_t id = 0;
+	if (catalog_meta_get(ar->cat->db, INDEXER_THROUGH, &v, NULL) == PV_OK)
+		id = strtoll(v, NULL, 10);
+	free(v);
+	return id > 0 ? id : 0;
+}
+
+/* Reads message id (verified) and extracts its document; false when it
+ * cannot be read (logged: verify reports it). */
+static bool extract_one(struct archive *ar, int64_t id, struct pv_buf *raw, struct pending_doc *d,
+			int *fatal_r, struct pv_error *err)
 {
 	struct stored_message m;
 	struct pv_error e;
-	*ok_r = false;
 	int r = message_load(ar->cat->db, id, &m, &e);
 	if (r == PV_OK) {
 		pv_buf_reset(raw);
@@ -28,17 +77,39 @@ static int index_one(struct archive *ar, int64_t id, struct pv_buf *raw, bool *o
 	}
 	if (r < 0) {
 		pv_log(PV_LOG_WARN, "index.skip", "message %lld not indexed: %s", (long long)id, e.msg);
-		return PV_OK;
+		return false;
 	}
-	*ok_r = true;
-	return index_add(ar->cat->db, id, m.account, m.received_at, raw->data ? raw->data : (const unsigned char *)"",
-			 raw->len, err);
+	d->id = id;
+	d->received_at = m.received_at;
+	d->size = m.size;
+	snprintf(d->account, sizeof(d->account), "%s", m.account);
+	*fatal_r = index_mime_extract(raw->data ? raw->data : (const unsigned char *)"", raw->len,
+				      &d->doc, err);
+	if (*fatal_r < 0)
+		index_doc_free(&d->doc);
+	return *fatal_r == PV_OK;
 }
 
-/* PDF attachment text comes from poppler's pdftotext (packaging/deps.sh
- * installs it), run confined in a child process; without it PDFs are
- * found by name only. */
-#define INDEXER_PDFTOTEXT "/usr/bin/pdftotext"
+/* One short write transaction: the documents and the new high-water mark. */
+static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n, int64_t upto,
+		      struct pv_error *err)
+{
+	struct index_batch_doc v_docs[INDEXER_TX_DOCS];
+	char v[24];
+	for (size_t i = 0; i < n; i++)
+		v_docs[i] = (struct index_batch_doc){docs[i].id, docs[i].account, docs[i].received_at,
+						     docs[i].size, &docs[i].doc};
+	int r = catalog_begin(ar->cat, err);
+	if (r == PV_OK && n > 0)
+		r = index_add_docs(ar->cat->db, v_docs, n, err);
+	snprintf(v, sizeof(v), "%lld", (long long)upto);
+	if (r == PV_OK && upto > through(ar))
+		r = catalog_meta_set(ar->cat->db, INDEXER_THROUGH, v, err);
+	if (r == PV_OK)
+		return catalog_commit(ar->cat, err);
+	catalog_rollback(ar->cat);
+	return r;
+}
 
 int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		     struct pv_error *err)
@@ -51,49 +122,69 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 	}
 	sqlite3_stmt *st;
 	struct pv_buf raw;
-	int64_t indexed = 0, failed = 0, last = 0;
+	struct pending_doc *docs = calloc(INDEXER_TX_DOCS, sizeof(*docs));
+	int64_t indexed = 0, failed = 0, last;
+	size_t n = 0, text = 0;
 	int r;
 
-	if ((r = index_ensure_schema(ar->cat->db, err)) < 0)
-		return r;
-	pv_buf_init(&raw, PV_INDEX_RAW_MAX);
-	if ((r = catalog_prepare(ar->cat->db,
-				 "SELECT m.id FROM messages m WHERE m.disposed_at IS NULL AND m.id > ?"
-				 " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
-				 " ORDER BY m.id LIMIT 200",
-				 &st, err)) < 0) {
-		pv_buf_free(&raw);
+	if (docs == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if ((r = index_ensure_schema(ar->cat->db, err)) < 0) {
+		free(docs);
 		return r;
 	}
+	last = through(ar);
+	pv_buf_init(&raw, PV_INDEX_RAW_MAX);
+	if ((r = catalog_prepare(ar->cat->db,
+				 "SELECT m.id FROM messages m WHERE m.id > ? AND m.disposed_at IS NULL"
+				 " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
+				 " ORDER BY m.id LIMIT ?",
+				 &st, err)) < 0)
+		goto out;
+	int64_t t0 = pv_clock_monotonic_ms();
 	for (;;) {
 		int64_t ids[INDEXER_BATCH];
-		int n = 0;
+		int k = 0;
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, last);
-		while (n < INDEXER_BATCH && sqlite3_step(st) == SQLITE_ROW)
-			ids[n++] = sqlite3_column_int64(st, 0);
-		if (n == 0)
+		sqlite3_bind_int(st, 2, INDEXER_BATCH);
+		while (k < INDEXER_BATCH && sqlite3_step(st) == SQLITE_ROW)
+			ids[k++] = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st); /* no read transaction held while extracting */
+		if (k == 0)
 			break;
-		last = ids[n - 1];
-		if ((r = catalog_begin(ar->cat, err)) < 0)
-			break;
-		for (int i = 0; i < n && r == PV_OK; i++) {
-			bool ok;
-			r = index_one(ar, ids[i], &raw, &ok, err);
-			if (ok)
+		for (int i = 0; i < k && r == PV_OK; i++) {
+			int fatal = PV_OK;
+			if (extract_one(ar, ids[i], &raw, &docs[n], &fatal, err)) {
+				text += docs[n++].doc.body.len;
 				indexed++;
-			else
+			} else if (fatal < 0) {
+				r = fatal;
+				break;
+			} else {
 				failed++;
+			}
+			last = ids[i];
+			if (n == INDEXER_TX_DOCS || text >= INDEXER_TX_TEXT ||
+			    pv_clock_monotonic_ms() - t0 >= INDEXER_TX_MS) {
+				r = write_docs(ar, docs, n, last, err);
+				for (size_t j = 0; j < n; j++)
+					index_doc_free(&docs[j].doc);
+				n = text = 0;
+				t0 = pv_clock_monotonic_ms();
+			}
 		}
-		if (r == PV_OK)
-			r = catalog_commit(ar->cat, err);
-		else
-			catalog_rollback(ar->cat);
 		if (r < 0)
 			break;
 	}
+	if (r == PV_OK && (n > 0 || last > through(ar)))
+		r = write_docs(ar, docs, n, last, err);
 	sqlite3_finalize(st);
-	pv_buf_free(&raw);
+out:
+	for (size_t j = 0; j < n; j++)
+		index_doc_free(&docs[j].doc);
+	free(docs);
+	pv_buf_free_secret(&raw);
 	if (indexed_r)
 		*indexed_r = indexed;
 	if (failed_r)
@@ -105,7 +196,125 @@ int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		    struct pv_error *err)
 {
 	int r = index_clear(ar->cat->db, err);
+	if (r == PV_OK)
+		r = catalog_meta_set(ar->cat->db, INDEXER_THROUGH, "0", err);
 	if (r < 0)
 		return r;
 	return indexer_catch_up(ar, indexed_r, failed_r, err);
+}
+
+int indexer_status(struct archive *ar, struct indexer_status *st_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	memset(st_r, 0, sizeof(*st_r));
+	int r = catalog_prepare(ar->cat->db, "SELECT count(*), min(received_at) FROM messages"
+					     " WHERE id > ? AND disposed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, through(ar));
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		st_r->pending = sqlite3_column_int64(st, 0);
+		st_r->oldest_received_at = sqlite3_column_int64(st, 1);
+	} else {
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(ar->cat->db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- the indexer process ---- */
+
+static void child_main(const char *data_dir, int fd)
+{
+	struct archive *ar = NULL;
+	struct pv_error err;
+	int status = 0;
+
+	/* Nothing of the parent's but the pipe (not its harvest lock). */
+	if (dup2(fd, 3) < 0)
+		_exit(1);
+	close_range(4, ~0U, 0);
+	fd = 3;
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_IGN); /* a terminal's ^C stops the harvest; this catches up */
+	setpriority(PRIO_PROCESS, 0, INDEXER_NICE);
+	if (archive_open(data_dir, &ar, &err) < 0) {
+		pv_log(PV_LOG_WARN, "index", "the indexer cannot open the archive: %s", err.msg);
+		_exit(1);
+	}
+	for (bool last = false;;) {
+		if (indexer_catch_up(ar, NULL, NULL, &err) < 0) {
+			pv_log(PV_LOG_WARN, "index", "indexing failed: %s", err.msg);
+			status = 1;
+			break;
+		}
+		if (last)
+			break;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		char c;
+		if (poll(&pf, 1, INDEXER_POLL_MS) > 0 && read(fd, &c, 1) <= 0)
+			last = true; /* no more harvests: a last catch-up */
+	}
+	archive_close(&ar);
+#if defined(__SANITIZE_ADDRESS__)
+	__lsan_do_leak_check(); /* _exit skips the check at exit */
+#endif
+	_exit(status);
+}
+
+int indexer_start(const char *data_dir, struct indexer_proc *p, struct pv_error *err)
+{
+	int fds[2];
+	p->pid = 0;
+	p->fd = -1;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return pv_fail(err, PV_ERR, "pipe: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return pv_fail(err, PV_ERR, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(fds[1]);
+		child_main(data_dir, fds[0]);
+	}
+	close(fds[0]);
+	p->pid = pid;
+	p->fd = fds[1];
+	return PV_OK;
+}
+
+bool indexer_alive(struct indexer_proc *p)
+{
+	int status;
+	if (p->pid == 0)
+		return false;
+	if (waitpid(p->pid, &status, WNOHANG) == 0)
+		return true;
+	p->pid = 0;
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	return false;
+}
+
+int indexer_finish(struct indexer_proc *p, struct pv_error *err)
+{
+	int status = 0;
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	if (p->pid == 0)
+		return PV_OK;
+	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	p->pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return pv_fail(err, PV_ERR, "the indexer process ended with status %d%s",
+			       WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			       WIFSIGNALED(status) ? " (killed)" : "");
+	return PV_OK;
 }

@@ -1,5 +1,6 @@
 #include "archiver/archive/policies.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,32 +45,29 @@ int archive_policy_check(const void *text, size_t len, struct policy_diags *diag
 	return PV_OK;
 }
 
-int archive_policy_set(struct archive *ar, const char *actor, const void *text, size_t len,
-		       struct policy_diags *diags, struct policy_set_result *res,
-		       struct pv_error *err)
+int policy_in_force(sqlite3 *db, struct policy **p_r, int64_t *version_r, struct pv_error *err)
 {
-	struct policy *p;
 	struct policy_version_info cur;
-	int64_t now = pv_clock_now(), previous = 0;
-	int r;
+	int r = policy_store_current(db, &cur, err);
+	*p_r = NULL;
+	*version_r = 0;
+	if (r == PV_ENOTFOUND)
+		return policy_parse(policy_store_initial_text, strlen(policy_store_initial_text), p_r,
+				    NULL, err);
+	if (r < 0)
+		return r;
+	*version_r = cur.version;
+	return policy_version_load(db, cur.version, p_r, NULL, err);
+}
 
-	memset(res, 0, sizeof(*res));
-	if ((r = policy_parse(text, len, &res->policy, diags, err)) < 0) {
-		res->invalid = true;
-		return r;
-	}
-	p = res->policy;
-	policy_hash_hex(p, res->sha256);
-	r = policy_store_current(ar->cat->db, &cur, err);
-	if (r == PV_OK && strcmp(cur.sha256, res->sha256) == 0) {
-		res->unchanged = true;
-		res->version = cur.version;
-		return PV_OK;
-	}
-	if (r < 0 && r != PV_ENOTFOUND)
-		return r;
-	if ((r = policy_impact_new(p, now, &res->impact, err)) < 0 ||
-	    (r = catalog_begin(ar->cat, err)) < 0)
+int policy_set_in_tx(struct archive *ar, const char *actor, struct policy_set_result *res,
+		     struct pv_error *err)
+{
+	struct policy_version_info cur;
+	int64_t previous = 0;
+	int r;
+	policy_hash_hex(res->policy, res->sha256);
+	if ((r = policy_impact_new(res->policy, pv_clock_now(), &res->impact, err)) < 0)
 		return r;
 	/* Audited first, in the same transaction: the version exists only if
 	 * the entry does. The hash is of the exact text. */
@@ -78,9 +76,87 @@ int archive_policy_set(struct archive *ar, const char *actor, const void *text, 
 	if ((r = archive_auditf(ar, actor, AUDIT_POLICY_SET, "ok", NULL, err,
 				"version=%lld sha256=%s previous=%lld", (long long)previous + 1,
 				res->sha256, (long long)previous)) < 0 ||
-	    (r = policy_version_add(ar->cat->db, p, actor, now, &res->version, err)) < 0 ||
-	    (r = retention_reapply(ar, p, res->version, false, res->impact, &res->reapply, err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
+	    (r = policy_version_add(ar->cat->db, res->policy, actor, pv_clock_now(), &res->version,
+				    err)) < 0)
+		return r;
+	return retention_reapply(ar, res->policy, res->version, false, res->impact, &res->reapply,
+				 err);
+}
+
+/* PV_EPERM when p shortens any retention against the version in force
+ * (res->shortens set, err says how). */
+static int refuse_shortening(struct archive *ar, const void *text, size_t len,
+			     const struct policy *p, struct policy_set_result *res,
+			     struct pv_error *err)
+{
+	struct policy_shortening sh;
+	struct policy *cur = NULL;
+	int64_t version, stale = 0;
+	char why[POLICY_SHORTEN_WHY_MAX + 64] = "";
+	int r;
+
+	if ((r = policy_in_force(ar->cat->db, &cur, &version, err)) < 0)
+		return r;
+	r = policy_compare(cur, p, &sh, err);
+	policy_free(&cur);
+	if (r < 0)
+		return r;
+	if (sh.shortens) {
+		snprintf(why, sizeof(why), "%s", sh.why);
+	} else {
+		/* The rules keep every message decided under the version in
+		 * force as long; one decided under an older version is checked
+		 * against what the catalog holds for it. */
+		char sql[160];
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM messages WHERE disposed_at IS NULL"
+					   " AND policy_version != %lld", (long long)version);
+		if ((r = catalog_query_int(ar->cat->db, sql, &stale, err)) < 0)
+			return r;
+	}
+	if (stale > 0) {
+		struct policy_preview pv;
+		r = archive_policy_preview(ar, text, len, NULL, &pv, err);
+		if (r == PV_OK && pv.earlier > 0)
+			snprintf(why, sizeof(why), "%llu message%s would expire earlier",
+				 (unsigned long long)pv.earlier, pv.earlier == 1 ? "" : "s");
+		policy_preview_free(&pv);
+		if (r < 0)
+			return r;
+	}
+	if (why[0] == '\0')
+		return PV_OK;
+	res->shortens = true;
+	return pv_fail(err, PV_EPERM, "this policy shortens retention (%s): it takes effect only "
+				      "once a second person with another role approves it; propose it "
+				      "with 'popvault policy propose FILE' (or POST /api/v1/policy/proposals)",
+		       why);
+}
+
+int archive_policy_set(struct archive *ar, const char *actor, const void *text, size_t len,
+		       struct policy_diags *diags, struct policy_set_result *res,
+		       struct pv_error *err)
+{
+	struct policy_version_info cur;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if ((r = policy_parse(text, len, &res->policy, diags, err)) < 0) {
+		res->invalid = true;
+		return r;
+	}
+	policy_hash_hex(res->policy, res->sha256);
+	r = policy_store_current(ar->cat->db, &cur, err);
+	if (r == PV_OK && strcmp(cur.sha256, res->sha256) == 0) {
+		res->unchanged = true;
+		res->version = cur.version;
+		return PV_OK;
+	}
+	if (r < 0 && r != PV_ENOTFOUND)
+		return r;
+	if ((r = refuse_shortening(ar, text, len, res->policy, res, err)) < 0 ||
+	    (r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = policy_set_in_tx(ar, actor, res, err)) < 0 || (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	return r;
 }

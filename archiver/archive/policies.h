@@ -44,6 +44,7 @@ int archive_policy_check(const void *text, size_t len, struct policy_diags *diag
 
 struct policy_set_result {
 	bool invalid;     /* the text did not parse (diags say why): nothing changed */
+	bool shortens;    /* refused: it shortens retention (err says how); nothing changed */
 	bool unchanged;   /* the text is the version in force: nothing stored or audited */
 	int64_t version;  /* the new version (unchanged: the one in force) */
 	char sha256[POLICY_HASH_HEX_LEN];
@@ -58,11 +59,64 @@ struct policy_set_result {
  * stores the version and re-evaluates every message under it
  * (retention_reapply, filling res_r->impact). The version exists only if
  * its audit entry does. res_r is owned by the caller
- * (policy_set_result_free), also after an error. */
+ * (policy_set_result_free), also after an error.
+ *
+ * The two-person rule: a text that shortens any retention (policy_compare
+ * against the version in force; and, when some messages were decided
+ * under an older version, archive_policy_preview) is refused with
+ * PV_EPERM and res_r->shortens, nothing changed: it must be proposed
+ * (approval_propose, approvals.h) and approved by a second person. */
 int archive_policy_set(struct archive *ar, const char *actor, const void *text, size_t len,
 		       struct policy_diags *diags, struct policy_set_result *res_r,
 		       struct pv_error *err);
 void policy_set_result_free(struct policy_set_result *res);
+
+/* For approvals.c: sets res->policy (parsed by the caller) as the next
+ * version inside the caller's open transaction, audited as
+ * archive_policy_set does, without the shortening check (the approval is
+ * the second person). Fills res (version, sha256, impact, reapply). */
+int policy_set_in_tx(struct archive *ar, const char *actor, struct policy_set_result *res,
+		     struct pv_error *err);
+
+/* The policy in force, parsed (*p_r: the caller frees it), and its version
+ * (0 when none is stored: then the built-in retention, which is the text
+ * `popvault init` stores as version 1: keep six years). */
+int policy_in_force(sqlite3 *db, struct policy **p_r, int64_t *version_r, struct pv_error *err);
+
+/* ---- what a text would change (`POST /api/v1/policy/dry-run`, proposals) */
+
+struct policy_preview_month {
+	char month[12];  /* "YYYY-MM" of the expiry (UTC), or "never" */
+	uint64_t before; /* messages expiring then under the version in force */
+	uint64_t after;  /* ... under the text */
+};
+
+struct policy_preview {
+	bool invalid;                    /* did not parse (diags say why) */
+	bool unchanged;                  /* the text is the version in force */
+	int64_t base_version;            /* the version in force (0: none stored) */
+	char sha256[POLICY_HASH_HEX_LEN];
+	struct policy_shortening rules;  /* from the rules alone (policy_compare) */
+	uint64_t messages;               /* not disposed of */
+	uint64_t unreadable;             /* content unreadable: keep what they have */
+	uint64_t changed;                /* class or expiry would change */
+	uint64_t earlier;                /* expiry would move earlier */
+	uint64_t due_now;                /* expired now under the text, rule says dispose */
+	bool shortens;                   /* rules.shortens or earlier > 0 */
+	struct policy *policy;           /* the text parsed */
+	struct policy_impact *impact;    /* per rule of the text (by class) */
+	struct policy_preview_month *months; /* sorted by month, "never" last */
+	size_t n_months;
+};
+
+/* Evaluates every message not disposed of under text, changing nothing and
+ * auditing nothing (it shows retention metadata, no content), against
+ * what the catalog holds now. pv_r is owned by the caller
+ * (policy_preview_free), also after an error. */
+int archive_policy_preview(struct archive *ar, const void *text, size_t len,
+			   struct policy_diags *diags, struct policy_preview *pv_r,
+			   struct pv_error *err);
+void policy_preview_free(struct policy_preview *pv);
 
 /* The exact text of a version (0: the one in force; PV_ENOTFOUND when
  * there is none), as policy_store_get. */

@@ -269,30 +269,22 @@ static int update_row(struct archive *ar, const struct stored_message *m, const 
 	return r;
 }
 
-static int reapply_one(struct archive *ar, const struct policy *p, int64_t version,
-		       const struct stored_message *m, struct pv_buf *raw,
-		       struct policy_impact *imp, struct retention_reapply_stats *stats,
-		       struct pv_error *err)
+int retention_evaluate_stored(struct archive *ar, const struct policy *p, int64_t version,
+			      const struct stored_message *m, struct pv_buf *raw, struct retention *nr_r,
+			      struct policy_result *res_r, bool *unreadable_r, struct pv_error *err)
 {
-	struct retention nr, old = {.forever = m->expires_at < 0,
-				    .expires_at = m->expires_at < 0 ? POLICY_NEVER : m->expires_at};
-	struct policy_result res, old_res;
 	struct retention_message rm;
 	struct index_doc doc;
 	struct pv_error e;
-	char om[32], nm[32];
 	uint64_t size;
 	int r;
 
+	*unreadable_r = false;
 	if (retention_read_message(ar, m, raw, &size, &e) < 0) {
-		/* Lost or damaged content keeps its old retention: changing it
-		 * would need the content, and the loss must stay visible. */
-		if (stats->unreadable < RETENTION_UNREADABLE_LIST)
-			stats->unreadable_ids[stats->unreadable] = m->id;
-		stats->unreadable++;
+		*unreadable_r = true;
 		return PV_OK;
 	}
-	if ((r = index_mime_extract(raw->data, raw->len, &doc, err)) < 0) {
+	if ((r = index_mime_facts(raw->data, raw->len, &doc, err)) < 0) {
 		index_doc_free(&doc);
 		return r;
 	}
@@ -300,13 +292,44 @@ static int reapply_one(struct archive *ar, const struct policy *p, int64_t versi
 	 * can change): the policy decides on what the message is. */
 	r = retention_message_init(&rm, m->account, &doc, size, m->received_at, err);
 	if (r == PV_OK)
-		r = retention_evaluate(p, version, &rm.m, &nr, &res, err);
+		r = retention_evaluate(p, version, &rm.m, nr_r, res_r, err);
 	retention_message_free(&rm);
 	index_doc_free(&doc);
-	if (r < 0)
+	return r;
+}
+
+void retention_of_stored(const struct stored_message *m, struct retention *old_r)
+{
+	memset(old_r, 0, sizeof(*old_r));
+	snprintf(old_r->class_name, sizeof(old_r->class_name), "%s", m->class_name);
+	old_r->forever = m->expires_at < 0;
+	old_r->expires_at = m->expires_at < 0 ? POLICY_NEVER : m->expires_at;
+	old_r->policy_version = m->policy_version;
+}
+
+static int reapply_one(struct archive *ar, const struct policy *p, int64_t version,
+		       const struct stored_message *m, struct pv_buf *raw,
+		       struct policy_impact *imp, struct retention_reapply_stats *stats,
+		       struct pv_error *err)
+{
+	struct retention nr, old;
+	struct policy_result res, old_res;
+	bool unreadable;
+	char om[32], nm[32];
+	int r;
+
+	if ((r = retention_evaluate_stored(ar, p, version, m, raw, &nr, &res, &unreadable, err)) < 0)
 		return r;
+	if (unreadable) {
+		/* Lost or damaged content keeps its old retention: changing it
+		 * would need the content, and the loss must stay visible. */
+		if (stats->unreadable < RETENTION_UNREADABLE_LIST)
+			stats->unreadable_ids[stats->unreadable] = m->id;
+		stats->unreadable++;
+		return PV_OK;
+	}
 	stats->evaluated++;
-	snprintf(old.class_name, sizeof(old.class_name), "%s", m->class_name);
+	retention_of_stored(m, &old);
 	old_res = (struct policy_result){.rule = m->class_name, .forever = old.forever,
 					 .expires_at = old.expires_at};
 	if (imp != NULL && (r = policy_impact_add(imp, &old_res, &res, err)) < 0)

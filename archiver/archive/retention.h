@@ -111,10 +111,23 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 		      struct policy_impact *imp, struct retention_reapply_stats *stats_r,
 		      struct pv_error *err);
 
+/* Evaluates stored message m under p (stored as `version`) from its own
+ * bytes, as ingest did: its first PV_INGEST_READBACK_MAX bytes are read
+ * into raw (max PV_INGEST_READBACK_MAX; the caller wipes it), parsed and
+ * evaluated into nr_r (and res_r, may be NULL). A message whose content
+ * cannot be read (missing or damaged without a disposal record) sets
+ * *unreadable_r and returns PV_OK with nr_r unset. */
+struct stored_message;
+int retention_evaluate_stored(struct archive *ar, const struct policy *p, int64_t version,
+			      const struct stored_message *m, struct pv_buf *raw, struct retention *nr_r,
+			      struct policy_result *res_r, bool *unreadable_r,
+			      struct pv_error *err) PV_WARN_UNUSED;
+/* The retention the catalog holds for m (class, expiry, version). */
+void retention_of_stored(const struct stored_message *m, struct retention *old_r);
+
 /* Reads a message's exact bytes into out: all of them when out->max >= its
  * size, else the first out->max (every byte is still verified); *size_r
  * gets the number of bytes the message really has (never the catalog's). */
-struct stored_message;
 int retention_read_message(struct archive *ar, const struct stored_message *m, struct pv_buf *out,
 			   uint64_t *size_r,
 			   struct pv_error *err) PV_WARN_UNUSED;

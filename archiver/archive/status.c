@@ -19,6 +19,7 @@ int archive_status(struct archive *ar, struct archive_status *st, struct pv_erro
 		st->archive_log_size = (int64_t)n;
 	if (tlog_size(ar->audit_log, &n, NULL) == PV_OK)
 		st->audit_log_size = (int64_t)n;
+	(void)indexer_status(ar, &st->index, NULL); /* zero when it cannot tell */
 	return stats_last_runs(ar->cat->db, &st->runs, &st->n_runs, err);
 }
 

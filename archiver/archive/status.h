@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/archive/indexer.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
 #include "audit/auditlog.h"
@@ -20,6 +21,7 @@ struct archive_status {
 	struct stats_counts counts;
 	int64_t archive_log_size; /* entries; 0 when it cannot be read */
 	int64_t audit_log_size;
+	struct indexer_status index; /* how far the search index trails the archive */
 	struct stats_run *runs;   /* the newest run per active account, by name */
 	size_t n_runs;
 };

@@ -19,6 +19,7 @@
 #include "archiver/store/policy_store.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
+#include "archiver/store/pack.h"
 #include "audit/checkpoint.h"
 #include "audit/tlog_verify.h"
 
@@ -276,7 +277,7 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 		     (long long)v->ap.current);
 	if (!v->full) {
 		/* Without --full: present and hashing to its name (no decryption). */
-		int r = blob_check_hash(v->ar->dir, m->blob, &e);
+		int r = blob_check_at(v->ar->dir, &m->loc, &e);
 		if (r == PV_ENOTFOUND)
 			problem(v, "message %lld: blob %s is missing and there is no disposal record "
 				   "(unauthorised deletion)", (long long)m->id, m->blob);
@@ -383,6 +384,16 @@ static int scan_leaf(void *ctx, uint64_t index, const void *data, size_t len)
 				(unsigned long long)index);
 	}
 	return 0;
+}
+
+/* Packs: damage is a problem, an interrupted harvest's tail a note. */
+static void pack_problem(void *ctx, bool harmless, const char *msg)
+{
+	struct vctx *v = ctx;
+	if (harmless)
+		note(v, "%s", msg);
+	else
+		problem(v, "%s", msg);
 }
 
 static int count_orphans(struct vctx *v)
@@ -509,6 +520,9 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 			    "(disposal without a record)", (long long)rep->disposed, (long long)ls.tombstones);
 	if ((r = count_orphans(vp)) < 0)
 		return pv_fail(err, r, "cannot list blobs");
+	struct pack_scan_stats ps;
+	if ((r = pack_scan(ar->dir, ar->cat->db, pack_problem, vp, &ps, err)) < 0)
+		return r;
 	return vp->ev_ok ? verify_disposals(vp, err) : PV_OK;
 }
 

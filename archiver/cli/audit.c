@@ -74,7 +74,7 @@ static int audit_list(struct cli_ctx *ctx, struct archive *ar, const struct cli_
 		      struct pv_error *err)
 {
 	struct archive_audit_query q = {{INT64_MIN, INT64_MAX, cli_opt(args, "actor"),
-					 cli_opt(args, "type")}, 0, 0};
+					 cli_opt(args, "type")}, 0, 0, cli_opt(args, "object")};
 	struct list_out o = {ctx->json, 0, {0}};
 	int r;
 	if ((r = time_opt(args, "since", false, INT64_MIN, &q.filter.since, err)) < 0 ||
@@ -134,6 +134,7 @@ int cli_audit(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		{"since", CLI_VALUE, NULL}, {"until", CLI_VALUE, NULL},
 		{"actor", CLI_VALUE, NULL}, {"type", CLI_VALUE, NULL},
 		{"out", CLI_VALUE, NULL},   {"no-personal", CLI_FLAG, NULL},
+		{"object", CLI_VALUE, NULL},
 	};
 	struct cli_args args = {opts, sizeof(opts) / sizeof(opts[0]), {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("audit");
@@ -147,8 +148,8 @@ int cli_audit(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	bool list = strcmp(args.pos[0], "list") == 0;
 	if (list && (cli_opt(&args, "out") || cli_opt(&args, "no-personal")))
 		return pv_fail(err, PV_EUSAGE, "--out and --no-personal are for audit export");
-	if (!list && (cli_opt(&args, "actor") || cli_opt(&args, "type")))
-		return pv_fail(err, PV_EUSAGE, "--actor and --type are for audit list");
+	if (!list && (cli_opt(&args, "actor") || cli_opt(&args, "type") || cli_opt(&args, "object")))
+		return pv_fail(err, PV_EUSAGE, "--actor, --type and --object are for audit list");
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
 	r = list ? audit_list(ctx, ar, &args, err) : audit_export(ctx, ar, &args, err);

@@ -19,19 +19,21 @@ static void print_summary(const struct cli_ctx *ctx, const char *verb, const cha
 		printf("{\"dir\": ");
 		json_print_str(stdout, dir);
 		printf(", \"files\": %llu, \"bytes\": %llu, \"blobs\": %llu, \"linked\": %llu, "
-		       "\"keys\": %s, \"archive_size\": %llu, \"audit_size\": %llu, "
+		       "\"packs\": %llu, \"records\": %llu, \"keys\": %s, \"archive_size\": %llu, \"audit_size\": %llu, "
 		       "\"manifest_sha256\": \"%s\"}\n",
 		       (unsigned long long)s->files, (unsigned long long)s->bytes,
 		       (unsigned long long)s->blobs, (unsigned long long)s->linked,
+		       (unsigned long long)s->packs, (unsigned long long)s->records,
 		       s->keys ? "true" : "false", (unsigned long long)s->archive_size,
 		       (unsigned long long)s->audit_size, s->manifest_sha256);
 		return;
 	}
-	printf("%s %s: %llu files, %llu bytes (%llu blobs%s), keys %s\n"
+	printf("%s %s: %llu files, %llu bytes (%llu blobs%s, %llu packs), keys %s\n"
 	       "covers the archive log up to %llu entries and the audit log up to %llu\n"
 	       "manifest SHA-256 %s\n",
 	       verb, dir, (unsigned long long)s->files, (unsigned long long)s->bytes,
 	       (unsigned long long)s->blobs, s->linked ? ", hard-linked where possible" : "",
+	       (unsigned long long)s->packs,
 	       s->keys ? "included (encrypted)" : "not included",
 	       (unsigned long long)s->archive_size, (unsigned long long)s->audit_size,
 	       s->manifest_sha256);

@@ -84,7 +84,23 @@ int cli_restore(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 struct archive;
 int cli_user_auth(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
 		  struct pv_error *err);
-/* dispose and policy dry-run: plan (and unless dry_run, carry out) disposal. */
+/* dispose --dry-run and policy dry-run: the plan of what is due now. */
 int cli_dispose_report(struct cli_ctx *ctx, bool dry_run, struct pv_error *err);
+int cli_approvals(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+
+/* Shared printers (dispose.c, policy.c) for approvals.c: a disposal run
+ * (plan and result) and a policy version set. nested: as a JSON value
+ * inside another object (no newline). */
+struct dispose_run;
+struct policy_set_result;
+void cli_dispose_print_run(const struct cli_ctx *ctx, const struct dispose_run *run, bool dry_run,
+			   bool nested);
+int cli_policy_print_set(const struct cli_ctx *ctx, const struct policy_set_result *res,
+			 bool nested, struct pv_error *err);
+/* approvals.c: approve or reject approval ID from argument `id`, with
+ * --as-role, --reason, --break-glass from args (policy approve|reject and
+ * approvals approve|reject). */
+int cli_approval_decide(struct cli_ctx *ctx, const struct cli_args *args, const char *id,
+			bool approve, struct pv_error *err);
 
 #endif

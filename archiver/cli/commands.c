@@ -67,40 +67,80 @@ static const struct cli_command commands[] = {
 	 "  the old key signs (logged), after which the old key is destroyed.\n",
 	 cli_checkpoint},
 	{"audit", "list or export the audit log",
-	 "popvault audit list [--since T] [--until T] [--actor A] [--type TYPE] [--json]\n"
+	 "popvault audit list [--since T] [--until T] [--actor A] [--type TYPE]\n"
+	 "                    [--object 'KEY=VALUE ...'] [--json]\n"
 	 "       popvault audit export --out FILE [--since T] [--until T] [--no-personal]\n"
 	 "  T: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC). export writes a signed bundle\n"
 	 "  (.tar.gz or .zip) that popvault verify-bundle checks offline; the export\n"
 	 "  is itself an audit entry, covered by the bundle's final checkpoint.\n"
 	 "  --no-personal leaves out the personal data (queries, file names); the\n"
-	 "  entries keep their commitments to it.\n",
+	 "  entries keep their commitments to it. --object: entries whose object\n"
+	 "  holds each KEY=VALUE word (message=42: what was done with message 42).\n",
 	 cli_audit},
-	{"policy", "show, check, set or dry-run the retention policy",
+	{"policy", "show, check, set, propose or dry-run the retention policy",
 	 "popvault policy show [--version N] [--json]\n"
 	 "       popvault policy check FILE\n"
 	 "       popvault policy set FILE\n"
+	 "       popvault policy propose FILE [--reason T] [--as-role ROLE]\n"
+	 "       popvault policy approve ID --as-role ROLE [--reason T] [--break-glass]\n"
+	 "       popvault policy reject ID --reason T [--as-role ROLE]\n"
 	 "       popvault policy list [--json]\n"
 	 "       popvault policy dry-run [--json]\n"
 	 "  check: errors with line and column; set: stores FILE as a new version\n"
 	 "  (old versions are never edited), re-evaluates every message and prints\n"
 	 "  the impact per rule; show: the exact text of a version (default: the one\n"
 	 "  in force); dry-run: what dispose would do now, and why.\n"
-	 "  The language: policy/README.md.\n",
+	 "  Two-person rule: set refuses a version that shortens any retention.\n"
+	 "  propose shows what FILE would change and, if it shortens retention,\n"
+	 "  stores it as approval ID (role admin unless --as-role says otherwise)\n"
+	 "  until another user with another role approves it (policy approve ID =\n"
+	 "  approvals approve ID; see popvault approvals --help). The language:\n"
+	 "  policy/README.md.\n",
 	 cli_policy},
 	{"hold", "place, list or release legal holds",
 	 "popvault hold add NAME --query Q [--note TEXT]\n"
 	 "       popvault hold list [--all] [--json]\n"
-	 "       popvault hold release NAME\n"
+	 "       popvault hold release NAME [--reason T] [--as-role ROLE]\n"
 	 "  A hold covers every message matching the search query Q now and every\n"
-	 "  later one that matches; a held message is never disposed of.\n",
+	 "  later one that matches; a held message is never disposed of. release\n"
+	 "  only proposes it (role legal unless --as-role says otherwise): the hold\n"
+	 "  stays in force until another user with another role approves it\n"
+	 "  (popvault approvals approve ID).\n",
 	 cli_hold},
-	{"dispose", "dispose of expired messages by policy",
-	 "popvault dispose [--dry-run] [--json]\n"
-	 "  Destroys the keys and blobs of messages whose retention has expired under\n"
-	 "  the policy, unless a hold covers them or their rule says 'then review';\n"
-	 "  each leaves a tombstone in the archive log. --dry-run lists what would be\n"
-	 "  disposed of and why, and changes nothing.\n",
+	{"dispose", "propose disposing of expired messages by policy",
+	 "popvault dispose [--reason T] [--as-role ROLE] [--json]\n"
+	 "       popvault dispose --dry-run [--json]\n"
+	 "  Plans the disposal of messages whose retention has expired under the\n"
+	 "  policy (unless a hold covers them or their rule says 'then review') and\n"
+	 "  proposes it as approval ID (role admin unless --as-role says otherwise):\n"
+	 "  nothing is destroyed until another user with another role approves it\n"
+	 "  (popvault approvals approve ID); then the keys and blobs of the planned\n"
+	 "  messages that are still due and not held are destroyed, each leaving a\n"
+	 "  tombstone in the archive log. --dry-run lists what is due and why, and\n"
+	 "  changes nothing.\n",
 	 cli_dispose},
+	{"approvals", "the two-person rule: list, approve or reject proposals",
+	 "popvault approvals list [--all] [--json]       (without a command: list)\n"
+	 "       popvault approvals show ID [--json]\n"
+	 "       popvault approvals approve ID --as-role ROLE [--reason T]\n"
+	 "       popvault approvals approve ID --break-glass --reason T [--as-role ROLE]\n"
+	 "       popvault approvals reject ID --reason T [--as-role ROLE]\n"
+	 "  A policy version that shortens retention (policy propose), a hold\n"
+	 "  release (hold release) and a disposal run (dispose) take effect only\n"
+	 "  once another user, with another role than the proposer's, approves:\n"
+	 "    policy        proposed by admin              approved by compliance\n"
+	 "    hold-release  proposed by legal              approved by legal or compliance\n"
+	 "    dispose       proposed by admin, compliance  approved by compliance or legal\n"
+	 "  On the command line the user is cli:USER (the login name) and states\n"
+	 "  the role it acts in with --as-role (recorded, not checked: whoever can\n"
+	 "  open the data directory holds its keys). list: the pending ones (--all: every\n"
+	 "  one, newest first); show: one, with what it proposes. Every proposal,\n"
+	 "  approval and rejection is audited with who, the role and the reason.\n"
+	 "  --break-glass: for an appliance with a single operator, approves without\n"
+	 "  a second person or role; needs --reason, is recorded as a 'break-glass'\n"
+	 "  audit entry and printed as a warning. Use it only when no second person\n"
+	 "  exists.\n",
+	 cli_approvals},
 	{"user", "add, change, list or remove web users",
 	 "popvault user add NAME --role admin|legal|compliance --password-file F [--replace]\n"
 	 "       popvault user passwd NAME --password-file F\n"

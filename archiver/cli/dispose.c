@@ -5,6 +5,7 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
+#include "archiver/archive/approvals.h"
 #include "archiver/archive/dispose.h"
 
 static void print_plan(const struct cli_ctx *ctx, const struct dispose_plan *plan, bool dry_run)
@@ -47,6 +48,23 @@ static void print_plan(const struct cli_ctx *ctx, const struct dispose_plan *pla
 	       plan->review, plan->blocked);
 }
 
+void cli_dispose_print_run(const struct cli_ctx *ctx, const struct dispose_run *run, bool dry_run,
+			   bool nested)
+{
+	const struct dispose_result *res = &run->res;
+	print_plan(ctx, &run->plan, dry_run);
+	if (ctx->json)
+		printf(", \"disposed\": %lld, \"buckets_destroyed\": %lld, \"resumed\": %lld}%s",
+		       (long long)res->disposed, (long long)res->buckets_destroyed,
+		       (long long)res->resumed, nested ? "" : "\n");
+	else if (!dry_run)
+		printf("disposed of %lld message%s (disposal %lld; %lld bucket key%s destroyed)%s\n",
+		       (long long)res->disposed, res->disposed == 1 ? "" : "s",
+		       (long long)res->disposal_id, (long long)res->buckets_destroyed,
+		       res->buckets_destroyed == 1 ? "" : "s",
+		       res->resumed ? "; an interrupted disposal was finished first" : "");
+}
+
 int cli_dispose_report(struct cli_ctx *ctx, bool dry_run, struct pv_error *err)
 {
 	struct archive *ar = NULL;
@@ -57,28 +75,50 @@ int cli_dispose_report(struct cli_ctx *ctx, bool dry_run, struct pv_error *err)
 		return r;
 	r = archive_dispose(ar, ctx->actor, dry_run, &run, err);
 	archive_close(&ar);
-	if (run.completed) { /* also with PV_EINTEGRITY: the plan says what is missing */
-		const struct dispose_result *res = &run.res;
-		print_plan(ctx, &run.plan, dry_run);
-		if (ctx->json)
-			printf(", \"disposed\": %lld, \"buckets_destroyed\": %lld, \"resumed\": %lld}\n",
-			       (long long)res->disposed, (long long)res->buckets_destroyed,
-			       (long long)res->resumed);
-		else if (!dry_run)
-			printf("disposed of %lld message%s (disposal %lld; %lld bucket key%s destroyed)%s\n",
-			       (long long)res->disposed, res->disposed == 1 ? "" : "s",
-			       (long long)res->disposal_id, (long long)res->buckets_destroyed,
-			       res->buckets_destroyed == 1 ? "" : "s",
-			       res->resumed ? "; an interrupted disposal was finished first" : "");
-	}
+	if (run.completed) /* also with PV_EINTEGRITY: the plan says what is missing */
+		cli_dispose_print_run(ctx, &run, dry_run, false);
 	dispose_run_free(&run);
+	return r;
+}
+
+/* popvault dispose: the plan of what is due now, proposed for a second
+ * person's approval (the two-person rule). */
+static int dispose_propose(struct cli_ctx *ctx, const struct cli_args *args, struct pv_error *err)
+{
+	struct archive *ar = NULL;
+	struct approval_proposal res;
+	const char *role = cli_opt(args, "as-role") ? cli_opt(args, "as-role") : "admin";
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+		return r;
+	r = approval_propose(ar, ctx->actor, role, APPROVAL_DISPOSE, NULL, 0, cli_opt(args, "reason"),
+			     NULL, &res, err);
+	archive_close(&ar);
+	if (res.plan.completed) { /* also with PV_EINTEGRITY: the plan says what is missing */
+		print_plan(ctx, &res.plan.plan, true);
+		if (ctx->json)
+			printf(", \"approval\": %lld, \"proposed\": %zu}\n", (long long)res.id,
+			       res.frozen);
+	}
+	if (r == PV_OK && !ctx->json && res.id == 0)
+		printf("nothing is due: no disposal run proposed\n");
+	else if (r == PV_OK && !ctx->json)
+		printf("disposal run proposed as approval %lld: %zu message%s; nothing is destroyed "
+		       "until another user with another role approves it:\n"
+		       "  popvault approvals approve %lld --as-role compliance --reason TEXT\n",
+		       (long long)res.id, res.frozen, res.frozen == 1 ? "" : "s", (long long)res.id);
+	approval_proposal_free(&res);
 	return r;
 }
 
 int cli_dispose(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
-	struct cli_opt opts[] = {{"dry-run", CLI_FLAG, NULL}};
-	struct cli_args args = {opts, 1, {0}, 0, false};
+	struct cli_opt opts[] = {{"dry-run", CLI_FLAG, NULL},
+				 {"reason", CLI_VALUE, NULL},
+				 {"as-role", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 3, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("dispose");
 	int r;
 
@@ -86,5 +126,10 @@ int cli_dispose(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		return r; /* 1: --help was printed */
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "dispose takes no arguments");
-	return cli_dispose_report(ctx, cli_opt(&args, "dry-run") != NULL, err);
+	if (cli_opt(&args, "dry-run") != NULL) {
+		if (cli_opt(&args, "reason") || cli_opt(&args, "as-role"))
+			return pv_fail(err, PV_EUSAGE, "a dry run proposes nothing: no --reason or --as-role");
+		return cli_dispose_report(ctx, true, err);
+	}
+	return dispose_propose(ctx, &args, err);
 }

@@ -25,6 +25,7 @@ struct totals {
 struct printer {
 	const struct cli_ctx *ctx;
 	bool once;
+	bool printed; /* --once --json: the summary is out */
 	struct totals t;
 };
 
@@ -132,6 +133,20 @@ static void on_result(void *ctx, const struct harvest_result *res)
 	fflush(stdout);
 }
 
+/* --once --json: the summary goes out as soon as the harvests end (the
+ * index may still be catching up: the command returns when it has). */
+static void on_harvested(void *ctx)
+{
+	struct printer *p = ctx;
+	if (!p->once || !p->ctx->json || p->printed)
+		return;
+	printf("{");
+	print_counts(&p->t);
+	puts("}");
+	fflush(stdout);
+	p->printed = true;
+}
+
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig)
 {
@@ -166,17 +181,14 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		.progress = !ctx->json,
 		.stop = &stop_requested,
 		.on_result = on_result,
+		.on_harvested = on_harvested,
 		.ctx = &p,
 	};
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	r = harvest_schedule(&so, err);
 	if (r == PV_OK && p.once) {
-		if (ctx->json) {
-			printf("{");
-			print_counts(&p.t);
-			puts("}");
-		}
+		on_harvested(&p);
 		if (p.t.sessions_failed == 1)
 			r = pv_fail(err, PV_ERR, "harvest of %s", p.t.first_failure);
 		else if (p.t.sessions_failed > 1)

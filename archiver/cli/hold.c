@@ -1,10 +1,12 @@
-/* popvault hold add NAME --query Q [--note TEXT] | list [--all] | release NAME */
+/* popvault hold add NAME --query Q [--note TEXT] | list [--all] | release NAME
+ * (a release is proposed: it takes effect once a second person approves it) */
 #include <stdio.h>
 #include <string.h>
 
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
+#include "archiver/archive/approvals.h"
 #include "archiver/archive/holds.h"
 
 struct list_state {
@@ -52,8 +54,10 @@ int cli_hold(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"query", CLI_VALUE, NULL},
 				 {"note", CLI_VALUE, NULL},
-				 {"all", CLI_FLAG, NULL}};
-	struct cli_args args = {opts, 3, {0}, 0, false};
+				 {"all", CLI_FLAG, NULL},
+				 {"reason", CLI_VALUE, NULL},
+				 {"as-role", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 5, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("hold");
 	struct archive *ar = NULL;
 	int r;
@@ -73,6 +77,8 @@ int cli_hold(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return pv_fail(err, PV_EUSAGE, "--query and --note go with hold add");
 	if (!list && cli_opt(&args, "all"))
 		return pv_fail(err, PV_EUSAGE, "--all goes with hold list");
+	if ((add || list) && (cli_opt(&args, "reason") || cli_opt(&args, "as-role")))
+		return pv_fail(err, PV_EUSAGE, "--reason and --as-role go with hold release");
 	if (add && (r = hold_validate(args.pos[1], cli_opt(&args, "query"), cli_opt(&args, "note"),
 				      err)) < 0)
 		return r;
@@ -100,10 +106,19 @@ int cli_hold(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		else if (st.n == 0)
 			puts("no active holds");
 	} else {
-		r = hold_release(ar, args.pos[1], ctx->actor, pv_clock_now(), err);
-		if (r == PV_OK)
-			printf("hold '%s' released: its messages follow the retention policy again\n",
-			       args.pos[1]);
+		/* The two-person rule: proposed, released once approved. */
+		struct approval_proposal res;
+		const char *role = cli_opt(&args, "as-role") ? cli_opt(&args, "as-role") : "legal";
+		r = approval_propose(ar, ctx->actor, role, APPROVAL_HOLD_RELEASE, args.pos[1],
+				     strlen(args.pos[1]), cli_opt(&args, "reason"), NULL, &res, err);
+		if (r == PV_OK && ctx->json)
+			printf("{\"approval\": %lld, \"state\": \"pending\"}\n", (long long)res.id);
+		else if (r == PV_OK)
+			printf("release of hold '%s' proposed as approval %lld: the hold stays in force "
+			       "until another user with another role approves it:\n"
+			       "  popvault approvals approve %lld --as-role compliance --reason TEXT\n",
+			       args.pos[1], (long long)res.id, (long long)res.id);
+		approval_proposal_free(&res);
 	}
 	archive_close(&ar);
 	return r;

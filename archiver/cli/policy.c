@@ -1,4 +1,5 @@
-/* popvault policy check FILE | set FILE | show [--version N] | list | dry-run */
+/* popvault policy check FILE | set FILE | show [--version N] | list | dry-run
+ *                | propose FILE | approve ID | reject ID */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
+#include "archiver/archive/approvals.h"
 #include "archiver/archive/policies.h"
 
 /* Reads FILE (at most PV_POLICY_FILE_MAX bytes). */
@@ -66,8 +68,8 @@ out:
 	return r;
 }
 
-static int print_set(const struct cli_ctx *ctx, const struct policy_set_result *res,
-		     struct pv_error *err)
+int cli_policy_print_set(const struct cli_ctx *ctx, const struct policy_set_result *res,
+			 bool nested, struct pv_error *err)
 {
 	const struct retention_reapply_stats *rs = &res->reapply;
 	struct policy_impact_row total;
@@ -89,7 +91,7 @@ static int print_set(const struct cli_ctx *ctx, const struct policy_set_result *
 			       (unsigned long long)row->longer, (unsigned long long)row->unchanged,
 			       (unsigned long long)row->reclassified, (unsigned long long)row->newly_due);
 		}
-		printf("]}\n");
+		printf(nested ? "]}" : "]}\n");
 	} else {
 		struct pv_buf out;
 		pv_buf_init(&out, 1 << 20);
@@ -139,9 +141,79 @@ static int policy_set(struct cli_ctx *ctx, struct archive *ar, const char *path,
 		printf("policy unchanged: %s is identical to version %lld\n", path,
 		       (long long)res.version);
 	else if (r == PV_OK)
-		r = print_set(ctx, &res, err);
+		r = cli_policy_print_set(ctx, &res, false, err);
 out:
 	policy_set_result_free(&res);
+	free(text);
+	free(diags);
+	return r;
+}
+
+/* popvault policy propose FILE: a version that shortens retention waits
+ * for a second person; one that does not is set at once. */
+static void print_preview(const struct cli_ctx *ctx, const struct policy_preview *pv)
+{
+	struct policy_impact_row total;
+	policy_impact_total(pv->impact, &total);
+	if (ctx->json) {
+		printf("\"shortens\": %s, \"messages\": %llu, \"changed\": %llu, \"earlier\": %llu,"
+		       " \"due_now\": %llu, \"newly_due\": %llu", pv->shortens ? "true" : "false",
+		       (unsigned long long)pv->messages, (unsigned long long)pv->changed,
+		       (unsigned long long)pv->earlier, (unsigned long long)pv->due_now,
+		       (unsigned long long)total.newly_due);
+		return;
+	}
+	struct pv_buf out;
+	pv_buf_init(&out, 1 << 20);
+	printf("against policy version %lld: %llu of %llu messages would change class or expiry, "
+	       "%llu expire earlier, %llu become due for disposal (%llu due in all)\n",
+	       (long long)pv->base_version, (unsigned long long)pv->changed,
+	       (unsigned long long)pv->messages, (unsigned long long)pv->earlier,
+	       (unsigned long long)total.newly_due, (unsigned long long)pv->due_now);
+	if (pv->rules.shortens)
+		printf("the rules shorten retention: %s\n", pv->rules.why);
+	if (policy_impact_format(pv->impact, &out, NULL) == PV_OK)
+		fputs(pv_buf_str(&out), stdout);
+	pv_buf_free(&out);
+}
+
+static int policy_propose(struct cli_ctx *ctx, struct archive *ar, const char *path,
+			  const struct cli_args *args, struct pv_error *err)
+{
+	struct policy_diags *diags = calloc(1, sizeof(*diags));
+	const char *role = cli_opt(args, "as-role") ? cli_opt(args, "as-role") : "admin";
+	struct approval_proposal res;
+	unsigned char *text = NULL;
+	size_t len;
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	if (diags == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if ((r = read_file(path, true, &text, &len, err)) < 0)
+		goto out;
+	r = approval_propose(ar, ctx->actor, role, APPROVAL_POLICY, text, len, cli_opt(args, "reason"),
+			     diags, &res, err);
+	if (r < 0 && (res.preview.invalid || res.set.invalid)) {
+		r = report_diags(path, true, diags, r, err);
+	} else if (r == PV_OK && res.applied) {
+		if (!ctx->json)
+			printf("%s shortens no retention: no approval needed, set at once\n", path);
+		r = cli_policy_print_set(ctx, &res.set, false, err);
+	} else if (r == PV_OK && ctx->json) {
+		printf("{\"approval\": %lld, \"sha256\": \"%s\", \"base\": %lld, ", (long long)res.id,
+		       res.preview.sha256, (long long)res.preview.base_version);
+		print_preview(ctx, &res.preview);
+		puts("}");
+	} else if (r == PV_OK) {
+		print_preview(ctx, &res.preview);
+		printf("\n%s shortens retention: proposed as approval %lld; it takes effect once "
+		       "another user with another role approves it:\n"
+		       "  popvault approvals approve %lld --as-role compliance --reason TEXT\n",
+		       path, (long long)res.id, (long long)res.id);
+	}
+out:
+	approval_proposal_free(&res);
 	free(text);
 	free(diags);
 	return r;
@@ -203,8 +275,11 @@ static int print_version(void *ctx, const struct policy_version_info *v)
 
 int cli_policy(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
-	struct cli_opt opts[] = {{"version", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 1, {0}, 0, false};
+	struct cli_opt opts[] = {{"version", CLI_VALUE, NULL},
+				 {"reason", CLI_VALUE, NULL},
+				 {"as-role", CLI_VALUE, NULL},
+				 {"break-glass", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 4, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("policy");
 	struct archive *ar = NULL;
 	int r;
@@ -212,17 +287,28 @@ int cli_policy(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
 		return r; /* 1: --help was printed */
 	if (args.n_pos < 1)
-		return pv_fail(err, PV_EUSAGE, "policy needs check, set, show, list or dry-run");
+		return pv_fail(err, PV_EUSAGE, "policy needs check, set, show, list, dry-run, propose, "
+					       "approve or reject");
 	const char *sub = args.pos[0];
-	bool with_file = strcmp(sub, "check") == 0 || strcmp(sub, "set") == 0;
-	if (!with_file && strcmp(sub, "show") != 0 && strcmp(sub, "list") != 0 &&
+	bool decide = strcmp(sub, "approve") == 0 || strcmp(sub, "reject") == 0;
+	bool propose = strcmp(sub, "propose") == 0;
+	bool with_file = strcmp(sub, "check") == 0 || strcmp(sub, "set") == 0 || propose;
+	if (!with_file && !decide && strcmp(sub, "show") != 0 && strcmp(sub, "list") != 0 &&
 	    strcmp(sub, "dry-run") != 0)
 		return pv_fail(err, PV_EUSAGE, "unknown policy command '%s'", sub);
-	if (args.n_pos != (with_file ? 2 : 1))
+	if (args.n_pos != (with_file || decide ? 2 : 1))
 		return pv_fail(err, PV_EUSAGE, with_file ? "policy %s needs exactly one FILE"
-							 : "policy %s takes no arguments", sub);
+					       : decide ? "policy %s needs exactly one approval ID"
+							: "policy %s takes no arguments", sub);
 	if (cli_opt(&args, "version") != NULL && strcmp(sub, "show") != 0)
 		return pv_fail(err, PV_EUSAGE, "--version goes with policy show");
+	if (!decide && !propose && (cli_opt(&args, "reason") || cli_opt(&args, "as-role")))
+		return pv_fail(err, PV_EUSAGE, "--reason and --as-role go with propose, approve and "
+					       "reject");
+	if (!decide && cli_opt(&args, "break-glass"))
+		return pv_fail(err, PV_EUSAGE, "--break-glass goes with policy approve");
+	if (decide)
+		return cli_approval_decide(ctx, &args, args.pos[1], strcmp(sub, "approve") == 0, err);
 	if (strcmp(sub, "check") == 0) /* needs no archive */
 		return policy_check(ctx, args.pos[1], err);
 	if (strcmp(sub, "dry-run") == 0)
@@ -231,6 +317,8 @@ int cli_policy(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r;
 	if (strcmp(sub, "set") == 0) {
 		r = policy_set(ctx, ar, args.pos[1], err);
+	} else if (propose) {
+		r = policy_propose(ctx, ar, args.pos[1], &args, err);
 	} else if (strcmp(sub, "show") == 0) {
 		r = policy_show(ctx, ar, &args, err);
 	} else {

@@ -51,14 +51,16 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r;
 	}
 	const struct stats_counts *c = &st.counts;
+	int64_t lag = st.index.pending ? pv_clock_now() - st.index.oldest_received_at : 0;
 	if (ctx->json) {
 		printf("{\"messages\": %lld, \"disposed\": %lld, \"bytes\": %lld, \"accounts\": %lld, "
 		       "\"upstream_pending_delete\": %lld, \"upstream_residue\": %lld, "
-		       "\"archive_log_size\": %lld, \"audit_log_size\": %lld, \"last_runs\": [",
+		       "\"archive_log_size\": %lld, \"audit_log_size\": %lld, \"index_pending\": %lld, "
+		       "\"index_lag_s\": %lld, \"last_runs\": [",
 		       (long long)c->messages, (long long)c->disposed, (long long)c->bytes,
 		       (long long)c->accounts, (long long)c->upstream_pending,
 		       (long long)c->upstream_residue, (long long)st.archive_log_size,
-		       (long long)st.audit_log_size);
+		       (long long)st.audit_log_size, (long long)st.index.pending, (long long)lag);
 		print_runs(&st, true);
 		puts("]}");
 	} else {
@@ -72,6 +74,9 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 			       (long long)c->upstream_pending);
 		if (c->upstream_residue)
 			printf("Deleted but STILL UPSTREAM (residue): %lld\n", (long long)c->upstream_residue);
+		if (st.index.pending)
+			printf("Not yet searchable: %lld (the oldest archived %lld s ago; the indexer "
+			       "catches up)\n", (long long)st.index.pending, (long long)lag);
 		print_runs(&st, false);
 	}
 	archive_status_free(&st);

@@ -61,6 +61,7 @@ struct sched {
 	size_t n, cap;
 	unsigned parallel, running;
 	bool index_needed, dirty_tmp, forwarded;
+	struct indexer_proc ix;  /* indexes what the harvests commit, meanwhile */
 	int64_t loaded_at;
 	int64_t heartbeat_at;    /* monotonic ms of the last heartbeat (daemon) */
 	size_t found;
@@ -496,7 +497,8 @@ static void wait_some(struct sched *sc, int timeout_ms)
 
 int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 {
-	struct sched sc = {.o = o, .heartbeat_at = INT64_MIN / 2};
+	struct sched sc = {.o = o, .heartbeat_at = INT64_MIN / 2, .ix = {0, -1}};
+	struct pv_error ierr;
 	int lock_fd = -1, r;
 
 	if ((r = take_lock(o->data_dir, &lock_fd, err)) < 0)
@@ -508,7 +510,7 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 		r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", o->only);
 		goto out;
 	}
-	for (;;) {
+	for (bool ix_tried = false;;) {
 		int64_t now = pv_clock_monotonic_ms();
 		if (stopping(&sc) && !sc.forwarded) {
 			/* Running harvests stop at their next chunk boundary. */
@@ -521,13 +523,24 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 			run_heartbeat(&sc, now);
 		if ((r = start_due(&sc, now, err)) < 0)
 			break;
+		/* The index follows the harvests in a process of its own (on
+		 * the other core, at a lower priority): DELE never waits for it.
+		 * Started after the first harvests, whose processes come first. */
+		if (!ix_tried && indexer_start(o->data_dir, &sc.ix, &ierr) < 0)
+			pv_log(PV_LOG_WARN, "index", "no indexer process (%s): indexing after the "
+			       "harvests", ierr.msg);
+		ix_tried = true;
 		if (sc.running == 0) {
 			if (sc.dirty_tmp) {
 				clean_tmp(o->data_dir);
 				sc.dirty_tmp = false;
 			}
-			if (sc.index_needed)
-				run_index(&sc);
+			if (sc.index_needed && !indexer_alive(&sc.ix)) {
+				run_index(&sc); /* the indexer process died: do its work */
+				if (!o->once && indexer_start(o->data_dir, &sc.ix, &ierr) < 0)
+					pv_log(PV_LOG_WARN, "index", "no indexer process: %s", ierr.msg);
+			}
+			sc.index_needed = false;
 			bool all_ran = true;
 			for (size_t i = 0; i < sc.n; i++)
 				all_ran = all_ran && sc.jobs[i].ran;
@@ -545,7 +558,14 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 	/* A failure to start a harvest: let the running ones finish. */
 	while (sc.running > 0)
 		wait_some(&sc, 1000);
+	if (o->on_harvested != NULL)
+		o->on_harvested(o->ctx);
 out:
+	/* Every harvest has ended: the indexer catches up and exits. */
+	if (sc.ix.pid != 0 && indexer_finish(&sc.ix, &ierr) < 0) {
+		pv_log(PV_LOG_WARN, "index", "%s; indexing now", ierr.msg);
+		run_index(&sc);
+	}
 	for (size_t i = 0; i < sc.n; i++)
 		job_free(&sc.jobs[i]);
 	free(sc.jobs);

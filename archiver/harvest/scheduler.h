@@ -13,7 +13,9 @@
  * A harvest process that dies (a signal, a crash) is reported as a failed
  * harvest; what it left behind is safe by the harvest's own invariants
  * (harvest.h), and its temporary blob files are removed once no harvest
- * runs. Newly archived mail is indexed (indexer.h) when no harvest runs. */
+ * runs. Newly archived mail is indexed by the indexer process
+ * (indexer.h) while the harvests run; harvest_schedule returns once it has
+ * caught up (on_harvested is called before that, when the harvests end). */
 
 #include <signal.h>
 #include <stdbool.h>
@@ -42,6 +44,9 @@ struct harvest_sched_opts {
 	volatile sig_atomic_t *stop; /* may be NULL; when set: start nothing new, return
 				      * once what runs has finished */
 	void (*on_result)(void *ctx, const struct harvest_result *r);
+	/* May be NULL: called once every harvest has ended, before the wait
+	 * for the index to catch up (a caller prints its summary then). */
+	void (*on_harvested)(void *ctx);
 	void *ctx;
 };
 

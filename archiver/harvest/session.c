@@ -18,14 +18,7 @@
 #include "archiver/lib/log.h"
 #include "archiver/pop3/pop3.h"
 #include "archiver/archive/audit_hook.h"
-#include "archiver/archive/ingest.h"
-#include "audit/checkpoint.h"
-
-/* A chunk of the mailbox is retrieved, committed and deleted before the
- * next one starts; its size is bounded in messages (config batch_max), in
- * announced bytes and in time (batch_ms, checked between pipelined
- * slices), so a failure loses at most one chunk of work. */
-#define CHUNK_BYTES_MAX (64ull * 1024 * 1024)
+#include "archiver/harvest/pipeline.h"
 
 /* Sessions one harvest may open in all, after a message ended one
  * (connection lost in its RETR, or retrieved but not archivable on an
@@ -60,20 +53,7 @@ struct session {
 	struct harvest_summary *s;
 	struct pop3_client *c;
 	struct pop3_mailbox *mb;
-	struct blob_writer *w;   /* the message being received */
-	struct ingest_item *items; /* received, not yet committed */
-	size_t n_items;
-	/* Plaintext of the chunk's small messages (PV_INGEST_INLINE_*), so the
-	 * commit need not decrypt them again; plain_off[i] is items[i]'s
-	 * offset, SIZE_MAX when not kept. Wiped after every commit. */
-	struct pv_buf plain;
-	size_t *plain_off;
-	size_t plain_start;       /* where the message being received starts */
-	bool plain_keep;
-	uint32_t *dele;          /* to DELE after the commit: new and reconciled */
-	unsigned char (*dele_sha)[32];
-	char (*dele_uidl)[LEDGER_UIDL_MAX + 1];
-	size_t n_dele;
+	struct pipeline *pipe;   /* received messages on their way to the archive */
 	int64_t done_msgs, todo_msgs;
 	bool expire0;            /* EXPIRE 0: QUIT expires every retrieved message */
 	bool has_local;          /* a local failure (disk, database) ended the session */
@@ -176,38 +156,18 @@ static bool skipped_here(const struct session *ss, const struct pop3_msg *m)
 	return false;
 }
 
-/* ---- RETR callbacks: bytes go straight into an encrypted blob ---- */
+/* ---- RETR callbacks: bytes go to the sealer thread (pipeline.h) ---- */
 
 static int on_begin(void *ctx, uint32_t msgnum, const struct pop3_retr_result *res)
 {
 	struct session *ss = ctx;
 	struct pv_error err;
-	(void)msgnum;
 	(void)res;
-	if (blob_writer_new(ss->ar->dir, &ss->w, &err) < 0) {
+	if (pipeline_begin(ss->pipe, msgnum, &err) < 0) {
 		local_failure(ss, &err);
 		return PV_ERR;
 	}
-	ss->plain_start = ss->plain.len;
-	ss->plain_keep = true;
 	return PV_OK;
-}
-
-/* Forgets the plaintext kept of the message being received. */
-static void plain_drop_current(struct session *ss)
-{
-	if (ss->plain.len > ss->plain_start)
-		sodium_memzero(ss->plain.data + ss->plain_start, ss->plain.len - ss->plain_start);
-	ss->plain.len = ss->plain_start;
-	ss->plain_keep = false;
-}
-
-static void plain_wipe(struct session *ss)
-{
-	if (ss->plain.data != NULL)
-		sodium_memzero(ss->plain.data, ss->plain.len);
-	pv_buf_reset(&ss->plain);
-	ss->plain_start = 0;
 }
 
 static int on_data(void *ctx, uint32_t msgnum, const unsigned char *d, size_t len)
@@ -215,32 +175,11 @@ static int on_data(void *ctx, uint32_t msgnum, const unsigned char *d, size_t le
 	struct session *ss = ctx;
 	struct pv_error err;
 	(void)msgnum;
-	if (blob_writer_write(ss->w, d, len, &err) < 0) {
+	if (pipeline_data(ss->pipe, d, len, &err) < 0) {
 		local_failure(ss, &err);
 		return PV_ERR;
 	}
-	if (ss->plain_keep &&
-	    (ss->plain.len - ss->plain_start + len > PV_INGEST_INLINE_MAX ||
-	     pv_buf_append(&ss->plain, d, len, NULL) < 0))
-		plain_drop_current(ss); /* too big to keep: the commit reads it back */
 	return PV_OK;
-}
-
-static bool pending_has(const struct session *ss, const char *uidl, const unsigned char sha[32])
-{
-	for (size_t i = 0; i < ss->n_items; i++)
-		if (strcmp(ss->items[i].uidl, uidl) == 0 &&
-		    memcmp(ss->items[i].blob.sha256, sha, 32) == 0)
-			return true;
-	return false;
-}
-
-static void queue_dele(struct session *ss, uint32_t num, const char *uidl, const unsigned char sha[32])
-{
-	ss->dele[ss->n_dele] = num;
-	memcpy(ss->dele_sha[ss->n_dele], sha, 32);
-	snprintf(ss->dele_uidl[ss->n_dele], LEDGER_UIDL_MAX + 1, "%s", uidl);
-	ss->n_dele++;
 }
 
 static int on_done(void *ctx, const struct pop3_retr_result *res, const struct pv_error *perr)
@@ -248,17 +187,12 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 	struct session *ss = ctx;
 	const struct pop3_msg *m = find_msg(ss->mb, res->msgnum);
 	struct pv_error err;
-	struct ingest_item *it;
-	char state[16];
-	int64_t id;
-	int r;
 
 	ss->done_msgs++;
 	progress(ss);
 	if (!res->complete || res->status != 0) {
 		const char *why = perr ? perr->msg : "incomplete";
-		blob_writer_abort(&ss->w);
-		plain_drop_current(ss);
+		pipeline_abort(ss->pipe);
 		if (res->status == PV_ELIMIT)
 			ss->s->skipped++;
 		else
@@ -283,162 +217,71 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 		}
 		return PV_OK;
 	}
-	it = &ss->items[ss->n_items];
-	memset(it, 0, sizeof(*it));
-	if (blob_writer_finish(&ss->w, &it->blob, &err) < 0) {
-		local_failure(ss, &err);
-		return PV_ERR;
-	}
-	it->msgnum = res->msgnum;
-	it->received_at = pv_clock_now();
-	if (m != NULL && m->has_uidl) {
-		snprintf(it->uidl, sizeof(it->uidl), "%s", m->uidl);
-	} else {
-		memcpy(it->uidl, "sha256:", 7);
-		pv_hex(it->blob.sha256, 32, it->uidl + 7);
-	}
 	if (m != NULL && m->size != res->bytes)
 		pv_log(PV_LOG_INFO, "harvest.size", "%s: message %u: LIST said %llu bytes, %llu received "
 		       "(LIST sizes are hints; the bytes received are archived)",
 		       ss->a->name, res->msgnum, (unsigned long long)m->size,
 		       (unsigned long long)res->bytes);
-
-	/* Already archived (same account, UIDL and content)? Then it is not
-	 * archived twice: it is a leftover of an earlier session to delete. */
-	r = ledger_find(ss->ar->cat->db, ss->a->id, it->uidl, it->blob.sha256, &id, state, &err);
-	if (r == PV_OK || (r == PV_ENOTFOUND && pending_has(ss, it->uidl, it->blob.sha256))) {
-		blob_remove(ss->ar->dir, it->blob.id, NULL);
-		if (!ss->a->keep_upstream) {
-			queue_dele(ss, res->msgnum, it->uidl, it->blob.sha256);
-			ss->s->reconciled++;
-		}
-		sodium_memzero(it, sizeof(*it));
-		plain_drop_current(ss);
-		return PV_OK;
-	}
-	if (r != PV_ENOTFOUND) {
+	/* Whole: the sealer archives it (or finds it archived already, then
+	 * it is only deleted) and group-commits. */
+	if (pipeline_end(ss->pipe, res->msgnum, m != NULL && m->has_uidl ? m->uidl : NULL, &err) < 0) {
 		local_failure(ss, &err);
-		blob_remove(ss->ar->dir, it->blob.id, NULL);
-		sodium_memzero(it, sizeof(*it));
-		plain_drop_current(ss);
 		return PV_ERR;
 	}
-	ss->plain_off[ss->n_items] = ss->plain_keep ? ss->plain_start : SIZE_MAX;
-	it->plain_len = ss->plain_keep ? ss->plain.len - ss->plain_start : 0;
-	/* The next message starts after this one: a message that fails before
-	 * its +OK (no on_begin) must not drop this one's bytes. */
-	ss->plain_start = ss->plain.len;
-	ss->plain_keep = false;
-	ss->n_items++;
 	return PV_OK;
 }
 
-/* Removes the blob files of a batch that was not committed. */
-static void discard_items(struct session *ss)
+/* DELEs what the sealer has committed since the last call (pipelined);
+ * the +OK ones get their ledger state with the next commit. */
+static int send_deletes(struct session *ss, struct pv_error *err)
 {
-	for (size_t i = 0; i < ss->n_items; i++)
-		blob_remove(ss->ar->dir, ss->items[i].blob.id, NULL);
-	if (ss->items != NULL)
-		sodium_memzero(ss->items, ss->n_items * sizeof(*ss->items));
-	ss->n_items = 0;
-	ss->n_dele = 0;
-	plain_wipe(ss);
-}
-
-static int audit_dele(struct session *ss, struct pv_error *err)
-{
-	struct checkpoint cp;
-	struct pv_buf note;
-	crypto_hash_sha256_state st;
-	unsigned char h[32];
-	char hex[65];
-	int r;
-	pv_buf_init(&note, PV_NOTE_MAX);
-	r = checkpoint_latest(ss->ar->archive_log, &note, &cp, err);
-	pv_buf_free(&note);
-	if (r < 0)
-		return r;
-	crypto_hash_sha256_init(&st);
-	for (size_t i = 0; i < ss->n_dele; i++) {
-		crypto_hash_sha256_update(&st, (const unsigned char *)ss->dele_uidl[i],
-					  strlen(ss->dele_uidl[i]));
-		crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
-	}
-	crypto_hash_sha256_final(&st, h);
-	pv_hex(h, sizeof(h), hex);
-	return archive_auditf(ss->ar, "system", AUDIT_UPSTREAM_DELETE, "ok", NULL, err,
-			      "account=%s count=%zu archive-checkpoint=%llu uidls-sha256=%s",
-			      ss->a->name, ss->n_dele, (unsigned long long)cp.size, hex);
-}
-
-/* Commits the received chunk, then DELEs it (and the reconciled ones). */
-static int commit_and_delete(struct session *ss, struct pv_error *err)
-{
-	int r;
-	size_t n_new = ss->n_items;
-
-	if (ss->n_items > 0) {
-		for (size_t i = 0; i < ss->n_items; i++)
-			ss->items[i].plain = ss->plain_off[i] == SIZE_MAX || ss->plain.data == NULL
-						     ? NULL : ss->plain.data + ss->plain_off[i];
-		r = ingest_commit(ss->ar, ss->a, ss->items, ss->n_items, err);
-		plain_wipe(ss);
-		if (r < 0) {
-			local_failure(ss, err);
-			discard_items(ss);
-			return r;
-		}
-		for (size_t i = 0; i < ss->n_items; i++) {
-			ss->s->bytes += (int64_t)ss->items[i].blob.size;
-			if (!ss->a->keep_upstream)
-				queue_dele(ss, ss->items[i].msgnum, ss->items[i].uidl,
-					   ss->items[i].blob.sha256);
-		}
-		ss->s->fetched += (int64_t)n_new;
-		ss->n_items = 0;
-	}
-	if (ss->n_dele == 0)
+	struct pipeline_dele *v;
+	size_t n = pipeline_deletable(ss->pipe, &v);
+	if (n == 0)
 		return PV_OK;
-	/* Audited before any DELE, citing the archive checkpoint that covers
-	 * these messages; no entry, no DELE (and no QUIT). */
-	if ((r = audit_dele(ss, err)) < 0) {
-		local_failure(ss, err);
-		ss->n_dele = 0;
-		return r;
-	}
-
-	int *status = calloc(ss->n_dele, sizeof(*status));
-	if (status == NULL)
+	uint32_t *nums = malloc(n * sizeof(*nums));
+	int *status = calloc(n, sizeof(*status));
+	if (nums == NULL || status == NULL) {
+		free(nums);
+		free(status);
 		return pv_fail(err, PV_ERR, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		nums[i] = v[i].msgnum;
 	struct pv_error derr;
 	pv_error_clear(&derr);
-	r = pop3_dele_many(ss->c, ss->dele, ss->n_dele, status, &derr);
+	(void)pop3_dele_many(ss->c, nums, n, status, &derr);
+	int r = PV_OK;
 	if (!pop3_alive(ss->c)) {
 		/* Replies were lost: rely on none of them. Dropping without QUIT
 		 * rolls every DELE back; the next session reconciles. */
-		free(status);
-		ss->n_dele = 0;
-		return pv_fail(err, PV_ETEMP, "connection lost during DELE: %s", derr.msg);
-	}
-	int64_t now = pv_clock_now();
-	r = catalog_begin(ss->ar->cat, err);
-	for (size_t i = 0; r == PV_OK && i < ss->n_dele; i++) {
-		if (status[i] != 0) {
-			note(ss, "DELE of message %u (%s) refused; it stays archived and upstream, "
-			     "and will be deleted next time", ss->dele[i], ss->dele_uidl[i]);
-			continue;
+		r = pv_fail(err, PV_ETEMP, "connection lost during DELE: %s", derr.msg);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			v[i].status = status[i];
+			if (status[i] != 0)
+				note(ss, "DELE of message %u (%s) refused; it stays archived and upstream, "
+				     "and will be deleted next time", v[i].msgnum, v[i].uidl);
 		}
-		r = ledger_set_state(ss->ar->cat->db, ss->a->id, ss->dele_uidl[i], ss->dele_sha[i],
-				     "dele-sent", now, err);
+		pipeline_deleted(ss->pipe, v, n);
 	}
-	if (r == PV_OK)
-		r = catalog_commit(ss->ar->cat, err);
-	else
-		catalog_rollback(ss->ar->cat);
-	if (r < 0)
-		local_failure(ss, err);
+	free(nums);
 	free(status);
-	ss->n_dele = 0;
+	return r;
+}
+
+/* Ends the pipeline: keep commits what is whole. A failure of the sealer
+ * is the session's local failure. */
+static int finish_pipeline(struct session *ss, bool keep, struct pv_error *err)
+{
+	struct pipeline_totals t;
+	int r = pipeline_finish(ss->pipe, keep, err);
+	if (r < 0 && !ss->has_local)
+		local_failure(ss, err);
+	pipeline_totals(ss->pipe, &t);
+	ss->s->fetched += t.fetched;
+	ss->s->bytes += t.bytes;
+	ss->s->reconciled += t.reconciled;
 	return r;
 }
 
@@ -601,17 +444,12 @@ static int open_session(struct session *ss, struct pop3_client **c_r, struct pv_
 /* The fetch list: every listed message but those over the size cap, those
  * an earlier session of this harvest could not get and, for accounts that
  * keep mail upstream, those already archived. */
-static int plan_fetch(struct session *ss, uint32_t **nums_r, uint64_t **sizes_r, size_t *n_r,
-		      struct pv_error *err)
+static int plan_fetch(struct session *ss, uint32_t **nums_r, size_t *n_r, struct pv_error *err)
 {
 	uint32_t *nums = malloc((ss->mb->count + 1) * sizeof(*nums));
-	uint64_t *sizes = malloc((ss->mb->count + 1) * sizeof(*sizes));
 	size_t n = 0;
-	if (nums == NULL || sizes == NULL) {
-		free(nums);
-		free(sizes);
+	if (nums == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	}
 	for (size_t i = 0; i < ss->mb->count; i++) {
 		const struct pop3_msg *m = &ss->mb->msgs[i];
 		if (skipped_here(ss, m))
@@ -628,82 +466,70 @@ static int plan_fetch(struct session *ss, uint32_t **nums_r, uint64_t **sizes_r,
 			int r = ledger_uidl_known(ss->ar->cat->db, ss->a->id, m->uidl, m->size, &known, err);
 			if (r < 0) {
 				free(nums);
-				free(sizes);
 				return r;
 			}
 			if (known)
 				continue;
 		}
-		nums[n] = m->num;
-		sizes[n++] = m->size;
+		nums[n++] = m->num;
 	}
 	*nums_r = nums;
-	*sizes_r = sizes;
 	*n_r = n;
 	return PV_OK;
 }
 
-/* Retrieves nums[0..n) chunk by chunk: each chunk is committed and then
- * deleted before the next is asked for. */
-static int fetch_all(struct session *ss, const uint32_t *nums, const uint64_t *sizes, size_t n,
-		     struct pv_error *err)
+/* Retrieves nums[0..n) in pipelined slices while the sealer archives and
+ * group-commits what arrived; between slices, DELEs what is committed.
+ * At the end: the rest committed, DELEd, its ledger states written. */
+static int fetch_all(struct session *ss, const uint32_t *nums, size_t n, struct pv_error *err)
 {
 	struct pop3_retr_handler h = {on_begin, on_data, on_done, ss};
-	size_t batch_max = ss->ar->cfg.batch_max;
+	struct pv_error ferr;
 	int r;
 
+	if ((r = pipeline_start(ss->ar, ss->a, &ss->pipe, err)) < 0) {
+		local_failure(ss, err);
+		return r;
+	}
 	for (size_t start = 0; start < n;) {
-		int64_t t0 = pv_clock_monotonic_ms();
-		uint64_t bytes = 0;
-		size_t end = start;
-		/* Pipelined slices of one window each, until the chunk is full
-		 * in messages, bytes or time. */
-		while (end < n && end - start < batch_max) {
-			size_t slice = start + batch_max - end;
-			if (slice > PV_POP3_PIPELINE_WINDOW)
-				slice = PV_POP3_PIPELINE_WINDOW;
-			size_t k = 0;
-			while (k < slice && end + k < n &&
-			       (end + k == start || bytes + sizes[end + k] <= CHUNK_BYTES_MAX))
-				bytes += sizes[end + k++];
-			if (k == 0)
-				break;
-			int64_t before = ss->done_msgs;
-			r = pop3_retr_many(ss->c, nums + end, k, ss->ar->cfg.message_max, &h, err);
-			blob_writer_abort(&ss->w);
-			if (r < 0) {
-				/* The connection died between replies (e.g. sending the
-				 * next pipelined RETR hit a reset): the message whose
-				 * reply was awaited is the one to skip next time. */
-				size_t at = end + (size_t)(ss->done_msgs - before);
-				if (!ss->broke && !ss->has_local && !pop3_alive(ss->c) && at < end + k) {
-					const struct pop3_msg *m = find_msg(ss->mb, nums[at]);
-					ss->s->failed++;
-					note(ss, "message %u (%s) left upstream: the connection was lost "
-					     "while its reply was awaited (%s)", nums[at], msg_uidl(m),
-					     err->msg);
-					mark_broken(ss, nums[at], m, err->msg);
-				}
-				discard_items(ss);
-				return r;
+		size_t k = n - start < PV_POP3_PIPELINE_WINDOW ? n - start : PV_POP3_PIPELINE_WINDOW;
+		int64_t before = ss->done_msgs;
+		r = pop3_retr_many(ss->c, nums + start, k, ss->ar->cfg.message_max, &h, err);
+		if (r < 0) {
+			/* The connection died between replies (e.g. sending the
+			 * next pipelined RETR hit a reset): the message whose
+			 * reply was awaited is the one to skip next time. */
+			size_t at = start + (size_t)(ss->done_msgs - before);
+			if (!ss->broke && !ss->has_local && !pop3_alive(ss->c) && at < start + k) {
+				const struct pop3_msg *m = find_msg(ss->mb, nums[at]);
+				ss->s->failed++;
+				note(ss, "message %u (%s) left upstream: the connection was lost "
+				     "while its reply was awaited (%s)", nums[at], msg_uidl(m),
+				     err->msg);
+				mark_broken(ss, nums[at], m, err->msg);
 			}
-			end += k;
-			if (stop_requested ||
-			    pv_clock_monotonic_ms() - t0 >= (int64_t)ss->ar->cfg.batch_ms)
-				break;
-		}
-		if ((r = commit_and_delete(ss, err)) < 0)
+			pipeline_abort(ss->pipe);
+			finish_pipeline(ss, false, &ferr);
 			return r;
-		start = end;
+		}
+		start += k;
+		if ((r = send_deletes(ss, err)) < 0) {
+			finish_pipeline(ss, false, &ferr);
+			return r;
+		}
 		if (stop_requested && start < n) {
-			/* What is committed and DELEd so far gets its QUIT. */
+			/* What is received is committed and DELEd, then QUIT. */
 			ss->stopped = true;
 			note(ss, "stopped on request: %zu of %zu messages left for the next harvest",
 			     n - start, n);
 			break;
 		}
 	}
-	return PV_OK;
+	if ((r = finish_pipeline(ss, true, err)) < 0 || (r = send_deletes(ss, err)) < 0)
+		return r;
+	if ((r = pipeline_flush(ss->pipe, err)) < 0)
+		local_failure(ss, err);
+	return r;
 }
 
 /* After QUIT: a fresh session's UIDL list must not show what was deleted
@@ -759,7 +585,6 @@ static void check_gone(struct session *ss, int64_t moved)
 static int run(struct session *ss, struct pv_error *err)
 {
 	uint32_t *nums = NULL;
-	uint64_t *sizes = NULL;
 	size_t n = 0;
 	int r;
 
@@ -779,24 +604,11 @@ static int run(struct session *ss, struct pv_error *err)
 		local_failure(ss, err);
 		return r;
 	}
-	if ((r = plan_fetch(ss, &nums, &sizes, &n, err)) < 0)
+	if ((r = plan_fetch(ss, &nums, &n, err)) < 0)
 		goto out;
 	ss->todo_msgs = (int64_t)n;
 	ss->done_msgs = 0;
-	size_t batch_max = ss->ar->cfg.batch_max;
-	if (ss->items == NULL) {
-		ss->items = calloc(batch_max, sizeof(*ss->items));
-		ss->dele = calloc(batch_max, sizeof(*ss->dele));
-		ss->dele_sha = calloc(batch_max, sizeof(*ss->dele_sha));
-		ss->dele_uidl = calloc(batch_max, sizeof(*ss->dele_uidl));
-		ss->plain_off = calloc(batch_max, sizeof(*ss->plain_off));
-		pv_buf_init(&ss->plain, PV_INGEST_INLINE_TOTAL);
-	}
-	if (!ss->items || !ss->dele || !ss->dele_sha || !ss->dele_uidl || !ss->plain_off) {
-		r = pv_fail(err, PV_ERR, "out of memory");
-		goto out;
-	}
-	r = fetch_all(ss, nums, sizes, n, err);
+	r = fetch_all(ss, nums, n, err);
 	if (ss->o->progress && isatty(STDERR_FILENO) && n > 0)
 		fputc('\n', stderr);
 	if (r < 0)
@@ -834,15 +646,13 @@ static int run(struct session *ss, struct pv_error *err)
 			    "deleted upstream, the rest stays there for the next harvest");
 out:
 	free(nums);
-	free(sizes);
 	return r;
 }
 
 /* Ends a session's connection (no QUIT: see harvest.h) and its state. */
 static void end_session(struct session *ss)
 {
-	blob_writer_abort(&ss->w);
-	discard_items(ss);
+	pipeline_free(&ss->pipe); /* forgets what is not committed */
 	pop3_client_free(&ss->c);
 	pop3_mailbox_free(&ss->mb);
 }
@@ -880,11 +690,5 @@ int harvest_account(struct archive *ar, const struct account *a, const struct ha
 	if (r < 0 && ss.has_local)
 		pv_fail(err, ss.local.code, "%s; nothing of the failed batch was deleted upstream",
 			ss.local.msg);
-	free(ss.items);
-	free(ss.dele);
-	free(ss.dele_sha);
-	free(ss.dele_uidl);
-	free(ss.plain_off);
-	pv_buf_free_secret(&ss.plain);
 	return r;
 }

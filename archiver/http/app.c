@@ -50,6 +50,7 @@ int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct 
 	    (r = ratelimit_new(PV_HTTP_LOGIN_TRACKED, PV_HTTP_LOGIN_FREE_FAILURES_IP,
 			       PV_HTTP_LOGIN_DELAY_MAX_S * 1000LL, &app->fail_ip, err)) < 0 ||
 	    (r = harvest_job_new(cfg->data_dir, &app->harvest, err)) < 0 ||
+	    (r = gov_jobs_new(app->data_dir, &app->gov, err)) < 0 ||
 	    (r = http_app_archive_get(app, &ar, err)) < 0 ||
 	    (r = export_runner_new(app->data_dir, &app->exports, err)) < 0) {
 		http_app_archive_put(app, &ar, true);
@@ -68,6 +69,7 @@ void http_app_free(struct http_app **appp)
 	if (app == NULL)
 		return;
 	export_runner_free(&app->exports);
+	gov_jobs_free(&app->gov);
 	harvest_job_free(&app->harvest);
 	for (int i = 0; i < app->n_idle; i++)
 		archive_close(&app->idle[i]);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "archiver/http/export_jobs.h"
+#include "archiver/http/gov_jobs.h"
 #include "archiver/http/ratelimit.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
@@ -51,6 +52,7 @@ struct http_app {
 	unsigned char metrics_token_sha256[32];
 	struct harvest_job *harvest;       /* "harvest now" (harvest_job.h) */
 	struct export_runner *exports;     /* export jobs (export_jobs.h) */
+	struct gov_jobs *gov;              /* verify runs, audit exports (gov_jobs.h) */
 };
 
 /* Checks cfg (timeouts within limits.h, a readable web root) and the
@@ -60,6 +62,8 @@ int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct 
  * waits); the server must be stopped. */
 /* Cancels and waits for running export jobs, closes every archive; the
  * server must be stopped. */
+/* Waits for running verify runs and audit exports, closes every archive;
+ * the server must be stopped. */
 void http_app_free(struct http_app **app);
 
 /* Borrows an archive for the calling thread until http_app_archive_put.

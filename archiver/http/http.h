@@ -162,5 +162,9 @@ int http_reply_error(struct http_response *rs, int status, const char *code, con
 /* Replies with the bytes of a stream (takes ownership of st). */
 int http_reply_stream(struct http_response *rs, int status, const char *content_type,
 		      const struct http_stream *st);
+/* Replies with size bytes of the open file fd (taken: closed when sent,
+ * also on failure, PV_ERR). static.c. */
+int http_reply_fd(struct http_response *rs, int status, const char *content_type, int fd,
+		  int64_t size);
 
 #endif

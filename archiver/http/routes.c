@@ -62,6 +62,38 @@ const struct http_route http_routes[] = {
 	{"GET", "/api/v1/exports/{id}", LEGAL, 0, h_export},
 	{"DELETE", "/api/v1/exports/{id}", LEGAL, 0, h_export_cancel},
 	{"GET", "/api/v1/exports/{id}/download", LEGAL, 0, h_export_download},
+
+	/* ---- governance and the two-person rule (area b) ---------------
+	 * Who may propose and approve each kind is the one table of
+	 * archiver/archive/approvals.c; these rows only let those roles in. */
+	{"GET", "/api/v1/policy", ADMIN | COMPLIANCE, 0, h_policy_current},
+	{"GET", "/api/v1/policy/versions", ADMIN | COMPLIANCE, 0, h_policy_versions},
+	{"GET", "/api/v1/policy/versions/{v}", ADMIN | COMPLIANCE, 0, h_policy_version},
+	{"GET", "/api/v1/policy/diff", ADMIN | COMPLIANCE, 0, h_policy_diff},
+	{"POST", "/api/v1/policy/check", ADMIN | COMPLIANCE, HTTP_JSON_BODY, h_policy_check},
+	{"POST", "/api/v1/policy/dry-run", ADMIN | COMPLIANCE, HTTP_JSON_BODY, h_policy_dry_run},
+	{"POST", "/api/v1/policy/proposals", ADMIN, HTTP_JSON_BODY, h_policy_propose},
+	{"GET", "/api/v1/approvals", ANYONE_SIGNED_IN, 0, h_approvals_list},
+	{"GET", "/api/v1/approvals/{id}", ANYONE_SIGNED_IN, 0, h_approval_get},
+	{"POST", "/api/v1/approvals/{id}/approve", LEGAL | COMPLIANCE, HTTP_JSON_BODY,
+	 h_approval_approve},
+	/* everyone: a proposer may withdraw their own proposal */
+	{"POST", "/api/v1/approvals/{id}/reject", ANYONE_SIGNED_IN, HTTP_JSON_BODY,
+	 h_approval_reject},
+	{"POST", "/api/v1/holds/{name}/release", LEGAL, HTTP_JSON_BODY, h_hold_release},
+	{"POST", "/api/v1/dispositions", ADMIN | COMPLIANCE, HTTP_JSON_BODY, h_disposition_propose},
+	{"GET", "/api/v1/audit", COMPLIANCE, 0, h_audit_list},
+	{"GET", "/api/v1/audit/who-viewed", COMPLIANCE, 0, h_audit_who_viewed},
+	{"POST", "/api/v1/audit/exports", COMPLIANCE, HTTP_JSON_BODY, h_audit_export_start},
+	{"GET", "/api/v1/audit/exports/{id}", COMPLIANCE, 0, h_audit_export_get},
+	{"GET", "/api/v1/audit/exports/{id}/download", COMPLIANCE, 0, h_audit_export_download},
+	{"GET", "/api/v1/audit/{seq}", COMPLIANCE, 0, h_audit_entry},
+	{"POST", "/api/v1/verify", COMPLIANCE, HTTP_JSON_BODY, h_verify_start},
+	{"GET", "/api/v1/verify", COMPLIANCE, 0, h_verify_status},
+	{"GET", "/api/v1/checkpoints/history", COMPLIANCE | ADMIN, 0, h_checkpoint_history},
+	{"GET", "/api/v1/checkpoints/gaps", COMPLIANCE | ADMIN, 0, h_heartbeat_gaps},
+	/* ---- end of area b --------------------------------------------- */
+
 	/* Last: every other path outside /api/ is a file of the web UI. */
 	{"GET", "/*", 0, HTTP_PUBLIC | HTTP_STATIC, h_static},
 };

@@ -130,6 +130,19 @@ static void file_done(void *ctx)
 	free(f);
 }
 
+int http_reply_fd(struct http_response *rs, int status, const char *content_type, int fd,
+		  int64_t size)
+{
+	struct file_stream *f = malloc(sizeof(*f));
+	if (f == NULL) {
+		close(fd);
+		return PV_ERR;
+	}
+	f->fd = fd;
+	struct http_stream s = {file_read, file_done, f, size};
+	return http_reply_stream(rs, status, content_type, &s);
+}
+
 /* Does an If-None-Match list name etag (or "*")? Weak tags compare by
  * their opaque part (RFC 9110 §13.1.2: the weak comparison). */
 static bool etag_matches(const char *list, const char *etag)
@@ -190,12 +203,7 @@ int h_static(struct http_request *rq, struct http_response *rs)
 		rs->status = 304;
 		return PV_OK;
 	}
-	struct file_stream *f = malloc(sizeof(*f));
-	if (f == NULL) {
-		close(fd);
+	if (http_reply_fd(rs, 200, mime_type(name), fd, (int64_t)st.st_size) < 0)
 		return pv_fail(&rq->err, PV_ERR, "out of memory");
-	}
-	f->fd = fd;
-	struct http_stream s = {file_read, file_done, f, (int64_t)st.st_size};
-	return http_reply_stream(rs, 200, mime_type(name), &s);
+	return PV_OK;
 }

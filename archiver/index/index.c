@@ -112,25 +112,62 @@ static void bind_buf(sqlite3_stmt *st, int i, const struct pv_buf *b)
 	sqlite3_bind_text(st, i, b->len ? (const char *)b->data : "", (int)b->len, SQLITE_STATIC);
 }
 
-static int write_doc(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
-	size_t len, const struct index_doc *d, struct pv_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	int r = prepare(db, "DELETE FROM idx_fts WHERE rowid = ?", &st, err);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = db_fail(db, err, "delete old entry");
-	sqlite3_finalize(st);
-	if (r < 0)
-		return r;
+/* The statements that write documents, prepared once for a batch (each
+ * reset after use). The text goes to idx_fts through a temporary staging
+ * table, in one statement per batch: every statement that writes an FTS5
+ * table inside a transaction makes it flush its pending terms to a new
+ * segment, so a statement per document cost a segment (and its merges)
+ * per document. */
+struct doc_stmts {
+	sqlite3_stmt *doc, *stage;
+};
 
-	r = prepare(db, "INSERT OR REPLACE INTO idx_doc (id, account, date, date_known,"
+static void doc_stmts_free(struct doc_stmts *ds)
+{
+	sqlite3_finalize(ds->doc);
+	sqlite3_finalize(ds->stage);
+	memset(ds, 0, sizeof(*ds));
+}
+
+static int doc_stmts_prepare(sqlite3 *db, struct doc_stmts *ds, struct pv_error *err)
+{
+	int r;
+	memset(ds, 0, sizeof(*ds));
+	if ((r = exec(db, "CREATE TEMP TABLE IF NOT EXISTS idx_stage (id INTEGER PRIMARY KEY,"
+		" hfrom, hto, hcc, hbcc, subject, body, filename, ctype);"
+		" DELETE FROM temp.idx_stage", err)) < 0 ||
+	    (r = prepare(db, "INSERT OR REPLACE INTO idx_doc (id, account, date, date_known,"
 		" received_at, size, has_attachment, message_id, from_disp, subject_disp,"
-		" truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err);
-	if (r < 0)
-		return r;
+		" truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &ds->doc, err)) < 0 ||
+	    (r = prepare(db, "INSERT OR REPLACE INTO temp.idx_stage (id, hfrom, hto, hcc, hbcc,"
+		" subject, body, filename, ctype) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		&ds->stage, err)) < 0)
+		doc_stmts_free(ds);
+	return r;
+}
+
+/* The staged text into idx_fts, replacing what those ids had. */
+static int flush_stage(sqlite3 *db, struct pv_error *err)
+{
+	return exec(db, "DELETE FROM idx_fts WHERE rowid IN (SELECT id FROM temp.idx_stage);"
+		" INSERT INTO idx_fts (rowid, hfrom, hto, hcc, hbcc, subject, body, filename, ctype)"
+		" SELECT id, hfrom, hto, hcc, hbcc, subject, body, filename, ctype"
+		" FROM temp.idx_stage ORDER BY id; DELETE FROM temp.idx_stage", err);
+}
+
+static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, struct pv_error *err)
+{
+	int r = sqlite3_step(st) == SQLITE_DONE ? PV_OK : db_fail(db, err, what);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+static int write_doc(sqlite3 *db, struct doc_stmts *ds, int64_t id, const char *account,
+	int64_t received_at, size_t len, const struct index_doc *d, struct pv_error *err)
+{
+	sqlite3_stmt *st = ds->doc;
+	int r;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
 	/* A Date after receipt is a sender's clock or a lie; a day of skew is
@@ -146,10 +183,7 @@ static int write_doc(sqlite3 *db, int64_t id, const char *account, int64_t recei
 	bind_display(st, 9, &d->from, DISPLAY_FROM_MAX);
 	bind_display(st, 10, &d->subject, DISPLAY_SUBJECT_MAX);
 	sqlite3_bind_int(st, 11, (int)d->truncated);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = db_fail(db, err, "insert document");
-	sqlite3_finalize(st);
-	if (r < 0)
+	if ((r = step_done(db, st, "insert document", err)) < 0)
 		return r;
 
 	/* every Subject field is searchable, the first one is displayed */
@@ -166,23 +200,23 @@ static int write_doc(sqlite3 *db, int64_t id, const char *account, int64_t recei
 		&d->from, &d->to, &d->cc, &d->bcc, &subj, &d->body, &d->filenames, &d->types,
 	};
 	struct pv_buf split[8];
-	r = prepare(db, "INSERT INTO idx_fts (rowid, hfrom, hto, hcc, hbcc, subject, body,"
-		" filename, ctype) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err);
+	st = ds->stage;
 	for (int i = 0; i < 8; i++)
 		pv_buf_init(&split[i], 2 * cols[i]->len + 16);
-	if (r == PV_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		for (int i = 0; i < 8 && r == PV_OK; i++) {
-			const struct pv_buf *c = cols[i];
-			if (index_text_has_cjk((const char *)c->data, c->len)) {
-				r = index_text_cjk_split((const char *)c->data, c->len, &split[i], err);
-				c = &split[i];
-			}
-			bind_buf(st, i + 2, c);
+	sqlite3_bind_int64(st, 1, id);
+	for (int i = 0; i < 8 && r == PV_OK; i++) {
+		const struct pv_buf *c = cols[i];
+		if (index_text_has_cjk((const char *)c->data, c->len)) {
+			r = index_text_cjk_split((const char *)c->data, c->len, &split[i], err);
+			c = &split[i];
 		}
-		if (r == PV_OK && sqlite3_step(st) != SQLITE_DONE)
-			r = db_fail(db, err, "insert text");
-		sqlite3_finalize(st);
+		bind_buf(st, i + 2, c);
+	}
+	if (r == PV_OK)
+		r = step_done(db, st, "insert text", err);
+	else {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
 	}
 	for (int i = 0; i < 8; i++)
 		pv_buf_free(&split[i]);
@@ -193,16 +227,29 @@ static int write_doc(sqlite3 *db, int64_t id, const char *account, int64_t recei
 int index_add_doc(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
 	size_t len, const struct index_doc *doc, struct pv_error *err)
 {
-	if (id <= 0 || account == NULL)
-		return pv_fail(err, PV_EUSAGE, "index: bad message id %lld", (long long)id);
+	struct index_batch_doc one = {id, account, received_at, len, doc};
+	return index_add_docs(db, &one, 1, err);
+}
+
+int index_add_docs(sqlite3 *db, const struct index_batch_doc *v, size_t n, struct pv_error *err)
+{
+	struct doc_stmts ds;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id <= 0 || v[i].account == NULL)
+			return pv_fail(err, PV_EUSAGE, "index: bad message id %lld", (long long)v[i].id);
 	int r = exec(db, "SAVEPOINT idx_sp", err);
-	if (r == PV_OK) {
-		r = write_doc(db, id, account, received_at, len, doc, err);
-		r = savepoint_end(db, r);
-	}
 	if (r < 0)
-		pv_error_prefix(err, "index message %lld", (long long)id);
-	return r;
+		return r;
+	if ((r = doc_stmts_prepare(db, &ds, err)) == PV_OK) {
+		for (size_t i = 0; i < n && r == PV_OK; i++)
+			if ((r = write_doc(db, &ds, v[i].id, v[i].account, v[i].received_at, v[i].len,
+				v[i].doc, err)) < 0)
+				pv_error_prefix(err, "index message %lld", (long long)v[i].id);
+		doc_stmts_free(&ds);
+		if (r == PV_OK)
+			r = flush_stage(db, err);
+	}
+	return savepoint_end(db, r);
 }
 
 int index_add(sqlite3 *db, int64_t id, const char *account, int64_t received_at,

@@ -55,6 +55,19 @@ int index_add(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
 int index_add_doc(sqlite3 *db, int64_t id, const char *account, int64_t received_at,
 	size_t len, const struct index_doc *doc, struct pv_error *err);
 
+/* index_add_doc for n documents in one savepoint, the statements prepared
+ * once: what an indexer's batch wants (a savepoint per document makes
+ * FTS5 flush its pending terms for every one). All or nothing: a failure
+ * rolls back the whole batch's savepoint. */
+struct index_batch_doc {
+	int64_t id;
+	const char *account;
+	int64_t received_at;
+	size_t len;
+	const struct index_doc *doc;
+};
+int index_add_docs(sqlite3 *db, const struct index_batch_doc *v, size_t n, struct pv_error *err);
+
 /* Removes message `id` from the index (disposal). Removing an id that is
  * not indexed is not an error. */
 int index_remove(sqlite3 *db, int64_t id, struct pv_error *err);

@@ -62,6 +62,7 @@ struct walk {
 	unsigned lines;
 	size_t colons; /* ':' in the address fields handed to GMime */
 	bool stop;
+	bool facts; /* index_mime_facts: no body text is decoded */
 	int fatal; /* PV_ERR once out of memory */
 	struct pv_error *err;
 	/* index_mime_parts: the leaves (and attached messages) collected, no
@@ -953,6 +954,8 @@ static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_
 		if (w->parts != NULL) {
 			if (!multi_broken)
 				add_part(w, type, sub, ct, name, attachment, cte, start, end);
+		} else if (w->facts) {
+			/* the policy's facts are in the headers */
 		} else if ((ascii_eq(type, "text") || multi_broken) && !w->stop) {
 			if (add_text(w, multi_broken ? NULL : ct, cte, w->s + start, end - start, html))
 				rank = html || !ascii_eq(type, "text") ||
@@ -1020,17 +1023,29 @@ void index_doc_free(struct index_doc *d)
 	d->nfields = 0;
 }
 
-int index_mime_extract(const unsigned char *raw, size_t len, struct index_doc *doc_r,
+static int extract(const unsigned char *raw, size_t len, bool facts, struct index_doc *doc_r,
 	struct pv_error *err)
 {
 	index_gmime_init();
 	doc_init(doc_r);
 	struct walk w = {
-		.s = raw, .len = len, .doc = doc_r, .err = err,
+		.s = raw, .len = len, .doc = doc_r, .err = err, .facts = facts,
 		.deadline = pv_clock_monotonic_ms() + PV_MIME_TIME_MAX_MS,
 	};
 	entity(&w, 0, true, false);
 	return w.fatal;
+}
+
+int index_mime_extract(const unsigned char *raw, size_t len, struct index_doc *doc_r,
+	struct pv_error *err)
+{
+	return extract(raw, len, false, doc_r, err);
+}
+
+int index_mime_facts(const unsigned char *raw, size_t len, struct index_doc *doc_r,
+	struct pv_error *err)
+{
+	return extract(raw, len, true, doc_r, err);
 }
 
 static int show_line(struct pv_buf *out, const char *label, const struct pv_buf *v,

@@ -86,6 +86,14 @@ struct index_doc {
 int index_mime_extract(const unsigned char *raw, size_t len, struct index_doc *doc_r,
 	struct pv_error *err);
 
+/* The same walk for what retention policies test (addresses, header
+ * fields, subject, attachments: the policy's facts), without decoding any
+ * body text (no text, HTML or PDF extraction; body stays empty). Ingest
+ * and everything that re-derives a retention decision use this, so they
+ * read a message the same way; the indexer extracts the rest later. */
+int index_mime_facts(const unsigned char *raw, size_t len, struct index_doc *doc_r,
+	struct pv_error *err);
+
 void index_doc_free(struct index_doc *doc);
 
 /* Appends a readable rendering for `popvault show`: From, To, Cc, Bcc,

@@ -15,9 +15,26 @@
 
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
 
+/* glibc loads a charset's converter (a gconv module) at iconv_open and
+ * unloads it when its last descriptor is closed; GMime opens and closes
+ * one per encoded word, so every RFC 2047 word in a foreign charset cost a
+ * dlopen and a dlclose (perf: a third of a header parse, measured on the
+ * bench's mix). One descriptor per common mail charset, kept open for the
+ * life of the process, keeps those modules loaded. */
+static const char *const pinned_charsets[] = {
+	"ISO-8859-1", "ISO-8859-2", "ISO-8859-5", "ISO-8859-7", "ISO-8859-9", "ISO-8859-15",
+	"WINDOWS-1250", "WINDOWS-1251", "WINDOWS-1252", "WINDOWS-1256", "KOI8-R", "KOI8-U",
+	"ISO-2022-JP", "SHIFT_JIS", "EUC-JP", "GB18030", "GBK", "BIG5", "EUC-KR", "UTF-7",
+};
+
+#define PINNED (sizeof(pinned_charsets) / sizeof(pinned_charsets[0]))
+static iconv_t pinned[PINNED]; /* never closed, on purpose */
+
 static void gmime_init_once(void)
 {
 	g_mime_init();
+	for (size_t i = 0; i < PINNED; i++)
+		pinned[i] = iconv_open("UTF-8", pinned_charsets[i]);
 }
 
 void index_gmime_init(void)

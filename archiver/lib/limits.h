@@ -50,20 +50,28 @@
 /* Default message-size cap; configurable per installation. Larger messages
  * are reported and left upstream. */
 #define PV_MESSAGE_SIZE_DEFAULT_MAX (256ull * 1024 * 1024)
-/* Group commit keeps a plaintext copy of small messages (most mail) so the
- * policy and the index need not decrypt them again; per message and per
- * chunk, so memory stays bounded whatever the mailbox holds. Larger
- * messages are read back from their blob, and only their first
- * PV_INGEST_READBACK_MAX bytes are parsed for the policy (headers, and the
- * attachments that start there); the index catches up on them afterwards. */
-#define PV_INGEST_INLINE_MAX (64 * 1024)
-#define PV_INGEST_INLINE_TOTAL (8 * 1024 * 1024)
+/* The policy decides on the first PV_INGEST_READBACK_MAX bytes of a
+ * message (headers, and the attachments that start there), kept in memory
+ * while it is sealed, so memory stays bounded whatever its size; the
+ * indexer reads the rest later (PV_INDEX_RAW_MAX). */
 #define PV_INGEST_READBACK_MAX (1024 * 1024)
-/* Messages below this stay in memory while received; bigger ones spill to a
- * temporary file so memory does not grow with message size. */
+/* Messages below this stay in memory while received (a sealed record
+ * waits there until the policy has picked its bucket, and so its pack:
+ * store/record.h); bigger ones spill to a temporary file so memory does
+ * not grow with message size. Most mail is far smaller. */
 #define PV_MESSAGE_SPILL_THRESHOLD (1024 * 1024)
 /* At most this many messages listed in one mailbox session. */
 #define PV_POP3_MAILBOX_MAX_MESSAGES 10000000
+/* A pack segment (store/pack.h) takes records until it is this big; the
+ * next record of its bucket starts a new segment. A pack is the unit that
+ * disposal removes whole and that an object store will hold (DESIGN.md
+ * §12): big enough to amortise, small enough to move. */
+#define PV_PACK_SEGMENT_MAX (256ull * 1024 * 1024)
+/* Bytes received and not yet sealed: the network reader of a harvest runs
+ * at most this far ahead of the sealer thread (harvest/pipeline.h), so
+ * memory does not follow the server's speed. 4 MiB is some 50 messages
+ * of the usual mix, enough to ride out a group commit's fsyncs. */
+#define PV_HARVEST_QUEUE_MAX (4 * 1024 * 1024)
 /* Group commit: messages per batch and milliseconds per batch. */
 #define PV_HARVEST_BATCH_MAX 256
 #define PV_HARVEST_BATCH_MS 1000
@@ -206,6 +214,16 @@
 #define PV_HTTP_HARVEST_ERRORS_MAX (16 * 1024)
 /* TLS certificate and key files read by serve (PEM). */
 #define PV_HTTP_TLS_FILE_MAX (64 * 1024)
+/* Governance jobs of serve (http/gov_jobs.h): finished verify runs and
+ * audit exports remembered (their files and audit entries stay anyway); */
+#define PV_HTTP_GOV_JOBS_KEPT 32
+/* audit exports running at once (each streams the log into a bundle); */
+#define PV_HTTP_AUDIT_EXPORTS_RUNNING 2
+/* problem and note lines of a verify run kept for the web page (all are
+ * counted; `popvault verify` on the appliance prints every one); */
+#define PV_HTTP_VERIFY_LINES_KEPT 200
+/* entries of one audit page, checkpoints of one history page. */
+#define PV_HTTP_AUDIT_PAGE_MAX 1000
 
 /* Policies: a policy file is human-written; 256 KiB is far above any real one. */
 #define PV_POLICY_FILE_MAX (256 * 1024)
@@ -236,6 +254,20 @@
  * is one line of context, not a document. */
 #define PV_HOLD_NAME_MAX 128
 #define PV_HOLD_NOTE_MAX 1024
+/* The two-person rule (archiver/archive/approvals.h): the reason given
+ * with a proposal or a decision is a line or a short paragraph, shown in
+ * lists and kept in the audit log's side table; */
+#define PV_APPROVAL_REASON_MAX 2048
+/* a frozen disposal plan keeps one line (~60 bytes) per message in one
+ * catalog row: at most this many messages per proposed run (6 MB); a
+ * larger backlog goes in several runs; */
+#define PV_APPROVAL_DISPOSE_MAX 100000
+/* decided approvals listed at most per page (pending ones are few). */
+#define PV_APPROVALS_PAGE_MAX 1000
+/* A line diff (lib/linediff.h, policy versions side by side) fills a table
+ * of (lines of a) x (lines of b) after the common head and tail are cut:
+ * 4M cells are 16 MiB; policies are a few dozen lines. */
+#define PV_LINEDIFF_CELLS_MAX (4u * 1024 * 1024)
 
 /* Matters (archiver/archive/matters.h): a matter's name is also the name
  * of its holds and exports (PV_HOLD_NAME_MAX, PV_EXPORT_MATTER_MAX), a

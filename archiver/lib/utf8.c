@@ -69,3 +69,15 @@ size_t pv_utf8_strip_bidi(char *s)
 	p[o] = '\0';
 	return o;
 }
+
+bool pv_utf8_printable(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), k;
+	uint32_t cp;
+	for (size_t i = 0; i < len; i += k)
+		if ((k = pv_utf8_decode(p + i, len - i, &cp)) == 0 || cp < 0x20 ||
+		    (cp >= 0x7F && cp < 0xA0))
+			return false;
+	return true;
+}

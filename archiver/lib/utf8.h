@@ -27,5 +27,9 @@ bool pv_utf8_is_bidi_control(uint32_t cp);
 /* Removes them from the NUL-terminated string s in place (other bytes,
  * valid UTF-8 or not, are kept); returns the new length. */
 size_t pv_utf8_strip_bidi(char *s);
+/* Whether s (NUL-terminated) is valid UTF-8 without control characters
+ * (C0, DEL, C1): text printed in lists and terminals (hold names and
+ * notes, reasons given for approvals). */
+bool pv_utf8_printable(const char *s);
 
 #endif

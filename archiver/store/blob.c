@@ -16,6 +16,7 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/random.h"
 #include "archiver/lib/sha256.h"
+#include "archiver/store/pack.h"
 
 #define BLOB_MAGIC "PVB1"
 #define BLOB_CHUNK (64 * 1024) /* plaintext (compressed) bytes per secretstream chunk */
@@ -412,4 +413,30 @@ int blob_sink_prefix(void *ctx, const unsigned char *data, size_t len, struct pv
 	struct pv_buf *b = ctx;
 	size_t room = b->max - b->len;
 	return pv_buf_append(b, data, len < room ? len : room, err);
+}
+
+int blob_read_at(const char *data_dir, const struct blob_loc *loc,
+		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
+		 blob_sink_fn sink, void *ctx, struct pv_error *err)
+{
+	if (loc->pack_id != 0)
+		return pack_read(data_dir, loc, key, expect_sha256, sink, ctx, err);
+	return blob_read(data_dir, loc->id, key, expect_sha256, sink, ctx, err);
+}
+
+int blob_check_at(const char *data_dir, const struct blob_loc *loc, struct pv_error *err)
+{
+	if (loc->pack_id != 0)
+		return pack_check(data_dir, loc, err);
+	return blob_check_hash(data_dir, loc->id, err);
+}
+
+bool blob_present_at(const char *data_dir, const struct blob_loc *loc)
+{
+	char path[4096];
+	struct stat st;
+	if (loc->pack_id != 0)
+		return pack_exists(data_dir, loc->pack_id);
+	blob_path(data_dir, loc->id, path, sizeof(path));
+	return stat(path, &st) == 0;
 }

@@ -3,19 +3,25 @@
 
 /* The blob store (ARCHITECTURE.md §4): each message is compressed (zstd) and
  * encrypted under its own random key (libsodium secretstream,
- * XChaCha20-Poly1305, 64 KiB chunks), and stored under the SHA-256 of the
- * ciphertext: DIR/blobs/<2 hex>/<64 hex>.
+ * XChaCha20-Poly1305, 64 KiB chunks), and named by the SHA-256 of the
+ * ciphertext. Two formats, both readable and verifiable for good:
  *
- * Writing streams: plaintext goes in piece by piece (as RETR delivers it),
- * so memory does not grow with message size; the plaintext hash and the
- * salted commitment are computed on the way. Files are written without
- * fsync; blob_sync() makes every blob written so far durable in one call
- * (syncfs), once per group commit, before the catalog transaction commits.
+ * - PVB2 records appended to pack files (store/record.h, store/pack.h):
+ *   what the harvest writes since issue 12;
+ * - PVB1 files, one per message, DIR/blobs/<2 hex>/<64 hex> (this file):
+ *   archives written before. "PVB1" | secretstream header (24 B) | chunks,
+ *   each a 4-byte big-endian ciphertext length and the ciphertext of up to
+ *   64 KiB of one zstd stream; the last chunk carries the FINAL tag, so
+ *   truncation is detected.
  *
- * File format: "PVB1" | secretstream header (24 B) | chunks, each a 4-byte
- * big-endian ciphertext length and the ciphertext; the last chunk carries
- * the FINAL tag, so truncation is detected. */
+ * blob_read_at and friends take a struct blob_loc and read either.
+ *
+ * The PVB1 writer below streams: plaintext goes in piece by piece, the
+ * plaintext hash and the salted commitment are computed on the way; files
+ * are written without fsync and blob_sync() makes every blob written so
+ * far durable in one call (syncfs). */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,8 +82,25 @@ void blob_commitment(const unsigned char salt[BLOB_SALT_BYTES], const unsigned c
 
 /* Path of a blob file. */
 void blob_path(const char *data_dir, const char *id, char *out, size_t out_len);
-/* Removes a blob file (disposal); not an error if it is already gone. */
+/* Removes a blob file (disposal); not an error if it is already gone.
+ * (A pack record goes with its pack: pack_remove_unused.) */
 int blob_remove(const char *data_dir, const char *id, struct pv_error *err);
+
+/* Where a message's sealed bytes are: a PVB1 file of its own (pack_id 0),
+ * or a PVB2 record at [offset, offset + length) of pack pack_id. */
+struct blob_loc {
+	char id[BLOB_ID_LEN + 1]; /* hex SHA-256 of the file or record */
+	int64_t pack_id;
+	uint64_t offset, length;
+};
+
+/* blob_read, blob_check_hash and "is it there" for either format.
+ * PV_ENOTFOUND when the file or pack is missing. */
+int blob_read_at(const char *data_dir, const struct blob_loc *loc,
+		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
+		 blob_sink_fn sink, void *ctx, struct pv_error *err) PV_WARN_UNUSED;
+int blob_check_at(const char *data_dir, const struct blob_loc *loc, struct pv_error *err) PV_WARN_UNUSED;
+bool blob_present_at(const char *data_dir, const struct blob_loc *loc);
 
 
 #endif

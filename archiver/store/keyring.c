@@ -202,23 +202,33 @@ static int load_bucket_key(struct keyring *kr, int64_t bucket_id, unsigned char 
 	return r;
 }
 
-int keyring_wrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
-		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char salt[BLOB_SALT_BYTES],
-		 unsigned char out[KEYRING_WRAPPED_BYTES], struct pv_error *err)
+int keyring_wrap_many(struct keyring *kr, int64_t bucket_id, const struct keyring_wrap_item *items,
+		      size_t n, struct pv_error *err)
 {
 	unsigned char kek[KEYRING_KEY_BYTES], plain[BLOB_KEY_BYTES + BLOB_SALT_BYTES];
 	int r = load_bucket_key(kr, bucket_id, kek, err);
 	if (r < 0)
 		return r;
-	memcpy(plain, key, BLOB_KEY_BYTES);
-	memcpy(plain + BLOB_KEY_BYTES, salt, BLOB_SALT_BYTES);
-	pv_random_bytes(out, 24);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, NULL, plain, sizeof(plain),
-						   (const unsigned char *)blob_id, strlen(blob_id),
-						   NULL, out, kek);
+	for (size_t i = 0; i < n; i++) {
+		const struct keyring_wrap_item *it = &items[i];
+		memcpy(plain, it->key, BLOB_KEY_BYTES);
+		memcpy(plain + BLOB_KEY_BYTES, it->salt, BLOB_SALT_BYTES);
+		pv_random_bytes(it->out, 24);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(it->out + 24, NULL, plain, sizeof(plain),
+							   (const unsigned char *)it->blob_id,
+							   strlen(it->blob_id), NULL, it->out, kek);
+	}
 	sodium_memzero(plain, sizeof(plain));
 	sodium_memzero(kek, sizeof(kek));
 	return PV_OK;
+}
+
+int keyring_wrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
+		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char salt[BLOB_SALT_BYTES],
+		 unsigned char out[KEYRING_WRAPPED_BYTES], struct pv_error *err)
+{
+	struct keyring_wrap_item it = {blob_id, key, salt, out};
+	return keyring_wrap_many(kr, bucket_id, &it, 1, err);
 }
 
 int keyring_unwrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,

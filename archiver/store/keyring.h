@@ -51,6 +51,15 @@ int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bu
 int keyring_wrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
 		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char salt[BLOB_SALT_BYTES],
 		 unsigned char out[KEYRING_WRAPPED_BYTES], struct pv_error *err);
+/* The same for n keys of one bucket, the bucket key looked up once (a
+ * group commit wraps a whole batch). */
+struct keyring_wrap_item {
+	const char *blob_id;
+	const unsigned char *key, *salt; /* BLOB_KEY_BYTES, BLOB_SALT_BYTES */
+	unsigned char *out;              /* KEYRING_WRAPPED_BYTES */
+};
+int keyring_wrap_many(struct keyring *kr, int64_t bucket_id, const struct keyring_wrap_item *items,
+		      size_t n, struct pv_error *err);
 /* Unwraps; PV_ENOTFOUND if the bucket key was destroyed, PV_EINTEGRITY if
  * the wrapped key does not authenticate. */
 int keyring_unwrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,

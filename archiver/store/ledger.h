@@ -37,6 +37,20 @@ int ledger_set_state(sqlite3 *db, int64_t account_id, const char *uidl,
 /* Moves every entry of the account in state `from` to state `to`. */
 int ledger_move_all(sqlite3 *db, int64_t account_id, const char *from, const char *to,
 		    int64_t now, int64_t *count_r, struct pv_error *err);
+/* The per-message statements of a harvest session, prepared once:
+ * ledger_find, ledger_insert and ledger_set_state through them. */
+struct ledger_stmts;
+int ledger_stmts_new(sqlite3 *db, struct ledger_stmts **ls_r, struct pv_error *err);
+void ledger_stmts_free(struct ledger_stmts **ls);
+int ledger_stmts_find(struct ledger_stmts *ls, int64_t account_id, const char *uidl,
+		      const unsigned char sha256[32], int64_t *message_id_r, char state_r[16],
+		      struct pv_error *err);
+int ledger_stmts_insert(struct ledger_stmts *ls, int64_t account_id, const char *uidl,
+			const unsigned char sha256[32], int64_t message_id, int64_t now,
+			struct pv_error *err);
+int ledger_stmts_set_state(struct ledger_stmts *ls, int64_t account_id, const char *uidl,
+			   const unsigned char sha256[32], const char *state, int64_t now,
+			   struct pv_error *err);
 /* Calls fn for every entry of the account in state `state`. */
 int ledger_each(sqlite3 *db, int64_t account_id, const char *state,
 		int (*fn)(void *ctx, const char *uidl, const unsigned char sha256[32],

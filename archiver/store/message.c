@@ -13,7 +13,8 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 				"SELECT m.id, m.account_id, a.name, m.uidl, m.sha256, m.size,"
 				" m.received_at, m.blob, m.bucket_id, m.wrapped_key, m.leaf_index,"
 				" m.retention_class, m.expires_at, m.policy_version, m.disposed_at,"
-				" coalesce(m.archived_class, m.retention_class)"
+				" coalesce(m.archived_class, m.retention_class),"
+				" m.pack_id, m.pack_offset, m.pack_length"
 				" FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?",
 				&st, err);
 	if (r < 0)
@@ -50,6 +51,10 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 	m->disposed_at = sqlite3_column_type(st, 14) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14);
 	snprintf(m->archived_class, sizeof(m->archived_class), "%s",
 		 (const char *)sqlite3_column_text(st, 15));
+	memcpy(m->loc.id, m->blob, sizeof(m->loc.id));
+	m->loc.pack_id = sqlite3_column_int64(st, 16); /* NULL: 0, a PVB1 file */
+	m->loc.offset = (uint64_t)sqlite3_column_int64(st, 17);
+	m->loc.length = (uint64_t)sqlite3_column_int64(st, 18);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -100,7 +105,7 @@ int message_read(struct archive *ar, const struct stored_message *m, blob_sink_f
 	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
 	int r = unwrap(ar, m, key, salt, err);
 	if (r == PV_OK)
-		r = blob_read(ar->dir, m->blob, key, m->sha256, sink, ctx, err);
+		r = blob_read_at(ar->dir, &m->loc, key, m->sha256, sink, ctx, err);
 	if (r == PV_ENOTFOUND && m->disposed_at == 0)
 		r = pv_fail(err, PV_EINTEGRITY,
 			    "message %lld: blob %s is missing without a disposal record",

@@ -21,6 +21,7 @@ struct stored_message {
 	uint64_t size;
 	int64_t received_at;
 	char blob[BLOB_ID_LEN + 1]; /* "" once disposed */
+	struct blob_loc loc;        /* where the content is (loc.id = blob) */
 	int64_t bucket_id;
 	unsigned char wrapped[KEYRING_WRAPPED_BYTES];
 	size_t wrapped_len;         /* 0 once disposed */

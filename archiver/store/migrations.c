@@ -277,6 +277,61 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	");\n"
 	"CREATE INDEX export_jobs_matter ON export_jobs (matter);\n",
 	},
+	/* 8: the two-person rule (archiver/archive/approvals.h): proposals of
+	 * what destroys or exposes evidence, and their approval or rejection. */
+	{
+	"CREATE TABLE approvals (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('policy','hold-release','dispose')),\n"
+	"  state TEXT NOT NULL DEFAULT 'pending'\n"
+	"    CHECK (state IN ('pending','approved','rejected')),\n"
+	"  payload BLOB NOT NULL,           -- policy text, hold name, or the frozen disposal plan\n"
+	"  payload_sha256 TEXT NOT NULL,    -- hex SHA-256 of payload (what the audit log cites)\n"
+	"  base INTEGER NOT NULL DEFAULT 0, -- policy: the version in force when proposed\n"
+	"  summary TEXT NOT NULL,           -- one line for lists\n"
+	"  proposer TEXT NOT NULL,          -- actor: cli:USER, web:USER\n"
+	"  proposer_role TEXT NOT NULL,\n"
+	"  reason TEXT NOT NULL,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  decided_by TEXT,\n"
+	"  decided_role TEXT,\n"
+	"  decision_reason TEXT,\n"
+	"  decided_at INTEGER,\n"
+	"  break_glass INTEGER NOT NULL DEFAULT 0,\n"
+	"  result TEXT                      -- what the approval did: 'version=4', 'disposal=2 ...'\n"
+	");\n"
+	"CREATE INDEX approvals_state ON approvals (state, id);\n"
+	"-- A proposal never changes; a decision is taken once (only the result of\n"
+	"-- what it did is written afterwards); nothing is deleted.\n"
+	"CREATE TRIGGER approvals_proposal_fixed BEFORE UPDATE ON approvals\n"
+	"WHEN NEW.kind IS NOT OLD.kind OR NEW.payload IS NOT OLD.payload\n"
+	"  OR NEW.payload_sha256 IS NOT OLD.payload_sha256 OR NEW.base IS NOT OLD.base\n"
+	"  OR NEW.summary IS NOT OLD.summary OR NEW.proposer IS NOT OLD.proposer\n"
+	"  OR NEW.proposer_role IS NOT OLD.proposer_role OR NEW.reason IS NOT OLD.reason\n"
+	"  OR NEW.created_at IS NOT OLD.created_at\n"
+	"  OR (OLD.state != 'pending' AND (NEW.state IS NOT OLD.state\n"
+	"    OR NEW.decided_by IS NOT OLD.decided_by OR NEW.decided_role IS NOT OLD.decided_role\n"
+	"    OR NEW.decision_reason IS NOT OLD.decision_reason\n"
+	"    OR NEW.decided_at IS NOT OLD.decided_at OR NEW.break_glass IS NOT OLD.break_glass))\n"
+	"BEGIN SELECT RAISE(ABORT, 'approvals are decided once and never edited'); END;\n"
+	"CREATE TRIGGER approvals_never_deleted BEFORE DELETE ON approvals\n"
+	"BEGIN SELECT RAISE(ABORT, 'approvals are never deleted'); END;\n",
+	},
+	/* 9: pack files (store/pack.h): a message's record is at pack_offset
+	 * of pack pack_id; NULL pack_id: a blob file of its own (PVB1). */
+	{
+	"CREATE TABLE packs (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- DIR/packs/<id>.pack\n"
+	"  bucket_id INTEGER NOT NULL REFERENCES buckets(id),\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  removed_at INTEGER              -- all its messages disposed of, the file removed\n"
+	");\n"
+	"CREATE INDEX packs_bucket ON packs (bucket_id) WHERE removed_at IS NULL;\n"
+	"ALTER TABLE messages ADD COLUMN pack_id INTEGER REFERENCES packs(id);\n"
+	"ALTER TABLE messages ADD COLUMN pack_offset INTEGER;\n"
+	"ALTER TABLE messages ADD COLUMN pack_length INTEGER;\n"
+	"CREATE INDEX messages_pack ON messages (pack_id) WHERE pack_id IS NOT NULL;\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

@@ -513,9 +513,16 @@ with pvharness.Run() as run:
 
     # --- IDOR: disposed and never-archived ids ------------------------------------------
     open(os.path.join(run.dir, "30d.policy"), "w").write("default: retain 30d\n")
-    pv("policy", "set", os.path.join(run.dir, "30d.policy"))
-    out = json.loads(pv("--json", "dispose", at=time.strftime(
-        "%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 65 * 86400))).stdout)
+    # A shorter policy and a disposal run take effect once approved (the
+    # two-person rule; here the single operator's break-glass approval).
+    pv("policy", "propose", os.path.join(run.dir, "30d.policy"))
+    pv.glass()
+    later = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 65 * 86400))
+    pv("dispose", at=later)
+    pending = json.loads(pv("--json", "approvals", "list").stdout)
+    out = json.loads(pv("--json", "approvals", "approve", pending[0]["id"], "--break-glass",
+                        "--reason", "e2e: a single operator", at=later).stdout)
+    out = out.get("disposal", {})
     disposed = out.get("disposed", 0)
     ids_left = {h["id"] for h in c.get("/api/v1/search?limit=10000").json["results"]}
     gone = sorted(set(range(1, n_all + 1)) - ids_left)

@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 38
+h_plan 41
 
 h_genmail --count 8 --seed 5 --out "$H_RUN/mail" --max-attachment 20000
 h_dovecot_start --seed alice="$H_RUN/mail"
@@ -100,14 +100,28 @@ pv checkpoint --heartbeat --log audit >/dev/null
 h_is "$(types $s)" "heartbeat heartbeat" "checkpoint --heartbeat: heartbeat (both logs)"
 
 s=$(size)
+printf 'default: retain 7y\n' >"$H_RUN/7y.policy"
+pv policy set "$H_RUN/7y.policy" >/dev/null
+h_is "$(types $s)" "policy-set" "policy set (a longer retention): policy-set"
+
+s=$(size)
 printf 'default: retain 30d\n' >"$H_RUN/30d.policy"
-pv policy set "$H_RUN/30d.policy" >/dev/null
-h_is "$(types $s)" "policy-set" "policy set: policy-set"
+pv policy propose "$H_RUN/30d.policy" --reason 'a month is enough' >/dev/null
+h_is "$(types $s)" "approval-propose" "policy propose (a shorter one): approval-propose, nothing set"
+h_like "$(entry $s 'd["object"]+" | "+d["personal"]')" \
+	"^approval=1 kind=policy sha256=$(sha256sum <"$H_RUN/30d.policy" | cut -d' ' -f1) role=admin \| reason: a month is enough" \
+	"…naming the approval, the SHA-256 of the file and the role, the reason as personal data"
+s=$(size)
+pv_glass pv >/dev/null 2>&1
+h_is "$(types $s)" "break-glass approval-approve policy-set" \
+	"approved alone: break-glass, approval-approve, then policy-set"
 
 s=$(size)
 pv hold add case-1 --query 'from:nobody-matches-this' >/dev/null 2>&1
 pv hold release case-1 >/dev/null 2>&1
-h_is "$(types $s)" "hold-place hold-release" "hold add and release: hold-place, hold-release"
+pv_glass pv >/dev/null 2>&1
+h_is "$(types $s)" "hold-place approval-propose break-glass approval-approve hold-release" \
+	"hold add, release proposed and approved: hold-place, approval-propose, break-glass, approval-approve, hold-release"
 
 s=$(size)
 pv checkpoint --log audit --rotate-key >/dev/null
@@ -119,8 +133,11 @@ pv account remove bob >/dev/null
 h_is "$(types $s)" "account-remove" "account remove: account-remove"
 
 s=$(size)
+dseq=$s
 pv_at 65 dispose >/dev/null 2>&1
-h_like "$(types $s)" "^dispose-intent .*dispose-done$" "dispose (65 days later): dispose-intent ... dispose-done"
+pv_glass pv_at 65 >/dev/null 2>&1
+h_like "$(types $s)" "^approval-propose break-glass approval-approve dispose-intent .*dispose-done$" \
+	"dispose (65 days later), approved: approval-propose, break-glass, approval-approve, dispose-intent ... dispose-done"
 
 s=$(size)
 pv_at 66 audit export --out "$H_RUN/a.tar.gz" >/dev/null
@@ -132,7 +149,7 @@ h_is "$(pv --json audit list --type view | wc -l)" 2 "audit list --type"
 h_is "$(pv --json audit list --actor system | python3 -c 'import json,sys; print(set(json.loads(l)["actor"] for l in sys.stdin))')" \
 	"{'system'}" "audit list --actor"
 h_is "$(pv --json audit list --since "$(pv_date 60 | tr ' ' T)Z" | python3 -c 'import json,sys; print(" ".join(json.loads(l)["type"] for l in sys.stdin))')" \
-	"$(types $(first 0 dispose-intent))" "audit list --since: only the entries from then on"
+	"$(types $dseq)" "audit list --since: only the entries from then on"
 h_is "$(pv --json audit list --until "$(date -u +%Y-%m-%d)" | wc -l)" "$(pv --json audit list | python3 -c '
 import json,sys,datetime
 d=datetime.datetime.utcnow().strftime("%Y-%m-%d")
@@ -144,5 +161,5 @@ h_like "$(pv audit list | head -3)" "^SEQ +TIME +ACTOR +TYPE" "audit list prints
 
 pv_at 66 verify >"$H_RUN/verify.out" 2>&1
 h_is $? 0 "the archive and the audit log verify after all of it"
-h_like "$(cat "$H_RUN/verify.out")" "warning: heartbeat gap: no audit entry for 9[0-9]{4} minutes, from .* \(seq [0-9]+\) to .* \(seq $(first 0 dispose-intent)\)" \
+h_like "$(cat "$H_RUN/verify.out")" "warning: heartbeat gap: no audit entry for 9[0-9]{4} minutes, from .* \(seq [0-9]+\) to .* \(seq $dseq\)" \
 	"verify reports the gap in the heartbeat before the disposal, 65 days later"

@@ -10,6 +10,7 @@ import atexit
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 import pvharness  # noqa: E402
 import popvault  # noqa: E402
 
-t = pvharness.Tap(32)
+t = pvharness.Tap(36)
 
 with pvharness.Run() as run:
     D = os.path.join(run.dir, "data")
@@ -73,8 +74,32 @@ with pvharness.Run() as run:
     t.is_(total, 1500, "... all 1500 messages archived")
     t.ok(bk.get("archive_size", 0) < total, "the copy is the snapshot of its moment (%s of %d)"
          % (bk.get("archive_size"), total))
-    t.is_(bk.get("blobs"), bk.get("archive_size"), "one blob per message in the copy")
+    t.is_(bk.get("blobs", 0) + bk.get("records", 0), bk.get("archive_size"),
+          "one blob or pack record per message in the copy")
     t.is_(bk.get("linked"), bk.get("blobs"), "blobs are hard-linked on the same file system")
+
+    # Packs grew while the backup ran: each is copied up to its committed
+    # length in the copy's catalog, no further, never linked.
+    def pack_ends(catalog):
+        db = sqlite3.connect("file:%s?mode=ro" % catalog, uri=True)
+        try:
+            return {"packs/%08d.pack" % i: n for i, n in db.execute(
+                "SELECT pack_id, max(pack_offset + pack_length) FROM messages WHERE pack_id IS "
+                "NOT NULL GROUP BY pack_id HAVING sum(disposed_at IS NULL) > 0")}
+        finally:
+            db.close()
+    ends = pack_ends(os.path.join(B, "catalog.db"))
+    copied = {"packs/" + n: os.stat(os.path.join(B, "packs", n))
+              for n in os.listdir(os.path.join(B, "packs"))} \
+        if os.path.isdir(os.path.join(B, "packs")) else {}
+    t.ok(ends and bk.get("packs") == len(ends) and sorted(copied) == sorted(ends)
+         and all(copied[n].st_size == ends[n] for n in ends),
+         "every pack of the snapshot is copied up to its committed length (%d packs)"
+         % len(ends), ends, {n: st.st_size for n, st in copied.items()})
+    grown = [n for n in ends if os.path.getsize(os.path.join(D, n)) > ends[n]]
+    t.ok(grown and all(copied[n].st_nlink == 1 for n in copied),
+         "... not linked: %d of them grew in the data directory after the snapshot"
+         % len(grown))
     with open(os.path.join(B, "MANIFEST")) as f:
         manifest = f.read().splitlines()
     t.ok(manifest[:1] == ["popvault-backup 1"] and "keys yes" in manifest
@@ -132,7 +157,8 @@ with pvharness.Run() as run:
 
     T = os.path.join(run.dir, "tampered")
     shutil.copytree(B, T)
-    blob = sorted(ln.split()[3] for ln in manifest if ln.startswith("file ") and "blobs/" in ln)[0]
+    blob = sorted(ln.split()[3] for ln in manifest if ln.startswith("file ")
+                  and ln.split()[3].startswith(("blobs/", "packs/")))[0]
     with open(os.path.join(T, blob), "r+b") as f:
         f.seek(100)
         c = f.read(1)
@@ -149,6 +175,17 @@ with pvharness.Run() as run:
     refused(pv("restore", T, "--passphrase-file", pass_file, data_dir=R2, check=False), 3,
             "does not verify", "... and with a manifest edited to match, verify --full "
             "refuses it", R2)
+    # A pack file name restore does not know is refused, even in the manifest.
+    T2 = os.path.join(run.dir, "renamed")
+    shutil.copytree(B, T2)
+    pk = sorted(os.listdir(os.path.join(T2, "packs")))[-1]  # renamed, still sorted
+    os.rename(os.path.join(T2, "packs", pk), os.path.join(T2, "packs", pk.lstrip("0")))
+    with open(os.path.join(T2, "MANIFEST"), "w") as f:
+        f.write("\n".join(ln.replace("packs/" + pk, "packs/" + pk.lstrip("0"))
+                          for ln in manifest) + "\n")
+    refused(pv("restore", T2, "--passphrase-file", pass_file, data_dir=R2, check=False), 3,
+            "not a popvault backup manifest line", "a pack named other than packs/NNNNNNNN.pack "
+            "is refused", R2)
     with open(os.path.join(B, "extra.txt"), "w") as f:
         f.write("x")
     p = pv("restore", B, "--passphrase-file", pass_file, data_dir=R2, check=False)
@@ -166,10 +203,10 @@ with pvharness.Run() as run:
          "backup without --with-keys leaves the keys out", p.stderr.decode())
     nk = js(p) if p.returncode == 0 else {}
     if cross:
-        t.ok(nk.get("blobs") == total and nk.get("linked") == 0,
+        t.ok(nk.get("blobs", 0) + nk.get("records", 0) == total and nk.get("linked") == 0,
              "on another file system (%s) every blob is copied" % other, nk)
     else:
-        t.ok(nk.get("blobs") == total, "every blob is in it (no second file system here to "
+        t.ok(nk.get("blobs", 0) + nk.get("records", 0) == total, "every blob is in it (no second file system here to "
              "check copying across)", nk)
     R3 = os.path.join(run.dir, "r3")
     p = pv("restore", K, data_dir=R3, check=False)

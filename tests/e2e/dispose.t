@@ -4,12 +4,14 @@
 # readable; afterwards no blob, no wrapped key, no bucket key is left in any
 # file; show says when and under which policy version; the logs still
 # verify; a blob deleted by hand is reported as unauthorised loss and is
-# never covered up by a disposal.
+# never covered up by a disposal. A shorter policy, a hold release and each
+# disposal run take effect only once approved (the two-person rule; here
+# the single operator's break-glass approval).
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 39
+h_plan 44
 
 h_genmail --count 31 --seed 5 --out "$H_RUN/mail" --max-attachment 20000
 mkdir "$H_RUN/first"
@@ -22,9 +24,10 @@ pv_harvested "$H_RUN/data"
 h_is "$(pv_count)" 30 "30 messages archived"
 
 printf 'default: retain 30d\n' >"$H_RUN/30d.policy"
-out=$(pv --json policy set "$H_RUN/30d.policy")
-h_is "$(echo "$out" | h_json 'sum(r["shorter"] for r in d["impact"])')" 30 \
-	"a shorter policy: the impact report counts 30 shorter expiries"
+pv policy propose "$H_RUN/30d.policy" >/dev/null
+out=$(pv_glass pv --json 2>/dev/null)
+h_is "$(echo "$out" | h_json 'sum(r["shorter"] for r in d["policy"]["impact"])')" 30 \
+	"a shorter policy, approved: the impact report counts 30 shorter expiries"
 
 # The hold covers every message with a participant at sec.gov (from index.json).
 want_held=$(python3 -c '
@@ -66,20 +69,31 @@ h_is "$(pv_sql 'SELECT count(*) FROM disposals; SELECT count(*) FROM messages WH
 due=$(h_json '" ".join(str(i["id"]) for i in d["items"] if i["action"] == "dispose")' <"$H_RUN/dry1.json")
 first_due=${due%% *}
 held1=${want_held%% *}
-blobs=$(for i in $due; do pv_sql "SELECT blob FROM messages WHERE id = $i"; done)
+packs=$(for i in $due; do pv_sql "SELECT pack_id FROM messages WHERE id = $i"; done | sort -u)
 wrapped=$(for i in $due; do pv_sql "SELECT hex(wrapped_key) FROM messages WHERE id = $i"; done)
 bucket=$(pv_sql "SELECT bucket_id FROM messages WHERE id = $first_due")
 bkey=$(sqlite3 "$D/keys/keyring.db" "SELECT hex(key) FROM bucket_keys WHERE id = $bucket")
 h_check "before: the wrapped keys and the bucket key are in the files" \
 	eval "has '$D/keys/keyring.db' $bkey && { has '$D/catalog.db' ${wrapped%%$'\n'*} || has '$D/catalog.db-wal' ${wrapped%%$'\n'*}; }"
 
-pv_at 65 dispose >"$H_RUN/d1.out" 2>&1
-h_is $? 0 "dispose succeeds"
+pv_at 65 dispose >"$H_RUN/p1.out" 2>&1
+h_like "$(cat "$H_RUN/p1.out")" "^disposal run proposed as approval 2: $((30 - n_held)) messages; nothing is destroyed" \
+	"dispose proposes the run of the $((30 - n_held)) due messages"
+h_is "$(pv_sql 'SELECT count(*) FROM disposals; SELECT count(*) FROM messages WHERE disposed_at IS NOT NULL')" \
+	"0
+0" "…and nothing is disposed of until it is approved"
+pv_glass pv_at 65 >"$H_RUN/d1.out" 2>"$H_RUN/d1.err"
+h_is $? 0 "the approved run succeeds"
+h_like "$(cat "$H_RUN/d1.err")" "WARNING: break-glass: approval 2 \(dispose\)" "…approved alone, with a break-glass warning"
 h_like "$(cat "$H_RUN/d1.out")" "disposed of $((30 - n_held)) messages \(disposal 1; 0 bucket keys destroyed\)" \
 	"…the due ones, per message (held mail shares their bucket)"
 h_is "$(pv_at 65 --json stats | h_json 'd["messages"]')" $((n_held + 1)) "stats counts what is left"
-gone=0; for b in $blobs; do [ -e "$D/blobs/${b:0:2}/$b" ] && gone=1; done
-h_is $gone 0 "no blob file of a disposed message is left"
+# A pack goes with its last message; one that still holds held mail stays.
+gone=0; for p in $packs; do
+	[ "$(pv_sql "SELECT count(*) FROM messages WHERE pack_id = $p AND disposed_at IS NULL")" = 0 ] &&
+		[ -e "$D/packs/$(printf %08d "$p").pack" ] && gone=1
+done
+h_is $gone 0 "no pack file holding only disposed messages is left"
 left=0; for w in $wrapped; do has "$D/catalog.db" "$w" && left=1; has "$D/catalog.db-wal" "$w" && left=1; done
 h_is $left 0 "no wrapped key is left in catalog.db or its WAL"
 pv_at 65 show "$first_due" >"$H_RUN/show.out" 2>&1
@@ -97,21 +111,27 @@ h_is "$(pv_sql "SELECT group_concat(type, ' ') FROM (SELECT type FROM audit_even
 
 # Release: the held mail goes too, and with it the bucket key.
 pv_at 66 hold release sec-inquiry >/dev/null
-pv_at 67 dispose >"$H_RUN/d2.out" 2>&1
+pv_glass pv_at 66 >/dev/null 2>&1
+pv_at 67 dispose >/dev/null 2>&1
+pv_glass pv_at 67 >"$H_RUN/d2.out" 2>&1
 h_like "$(cat "$H_RUN/d2.out")" "disposed of $n_held messages \(disposal 2; 1 bucket key destroyed\)" \
 	"after the release the held mail is disposed of, and its bucket key destroyed"
 h_check "the bucket key is gone from keyring.db (and its journal)" \
 	eval "! has '$D/keys/keyring.db' $bkey && ! has '$D/keys/keyring.db-journal' $bkey"
 h_is "$(sqlite3 "$D/keys/keyring.db" "SELECT key IS NULL AND destroyed_at IS NOT NULL FROM bucket_keys WHERE id = $bucket")" 1 \
 	"…marked destroyed"
+left=0; for p in $packs; do [ -e "$D/packs/$(printf %08d "$p").pack" ] && left=1; done
+h_is "$left $(pv_sql "SELECT count(*) FROM packs WHERE bucket_id = $bucket AND removed_at IS NULL")" "0 0" \
+	"…and its packs are removed whole with their last message"
 pv_at 67 verify >"$H_RUN/v2.out" 2>&1
 h_is $? 0 "the archive still verifies" "$(cat "$H_RUN/v2.out")"
 h_is "$(pv_at 67 show 31 --raw | sha256sum | cut -d' ' -f1)" "$(sha256sum <"$H_RUN/mail/00031.eml" | cut -d' ' -f1)" \
 	"the message of the other month is untouched"
 
 # A blob deleted by hand: unauthorised loss, never laundered by a disposal.
-b31=$(pv_sql 'SELECT blob FROM messages WHERE id = 31')
-rm "$D/blobs/${b31:0:2}/$b31"
+p31=$(pv_sql 'SELECT pack_id FROM messages WHERE id = 31')
+h_is "$(pv_sql "SELECT count(*) FROM messages WHERE pack_id = $p31")" 1 "message 31 has a pack of its own (its bucket's)"
+rm "$D/packs/$(printf %08d "$p31").pack"
 pv_at 105 dispose --dry-run >"$H_RUN/dry3.out" 2>&1
 h_is $? 3 "dry run with lost content exits 3 (integrity)"
 h_like "$(grep -E '^ +31 ' "$H_RUN/dry3.out")" 'blocked .*missing without a disposal record \(unauthorised deletion\)' \

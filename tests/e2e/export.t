@@ -343,11 +343,13 @@ with pvharness.Run() as run:
     # --- disposal: listed with the numbers they had -------------------------------------------
     policy = os.path.join(run.dir, "30d.policy")
     open(policy, "w").write("default: retain 30d\n")
-    pv("policy", "set", policy)
+    pv("policy", "propose", policy)
+    pv.glass()
     pv("hold", "add", "keep", "--query", "has:attachment")
     later = subprocess.run(["date", "-u", "-d", "+65 days", "+%Y-%m-%d %H:%M:%S"],
                            capture_output=True).stdout.decode().strip()
     pv("dispose", at=later)
+    pv.glass(at=later)
     after = os.path.join(work, "smith-after.tar.gz")
     res = json.loads(pv("--json", "export", query, "--out", after, "--matter", "Smith v. Jones",
                         at=later).stdout)

@@ -25,7 +25,8 @@ newdata() {
 	pv_init "$H_RUN/data-$1"
 	pv_dovecot_account "${@:2}"
 }
-blobs() { find "$D/blobs" -type f | wc -l; }
+# Sealed messages stored (blob files, pack records), read without popvault.
+blobs() { python3 "$H_LIB/stored.py" "$D"; }
 
 # ---- [IN-USE]: a second session holds erin's mailbox (background) ----
 h_seed dovecot erin "$M/00001.eml" "$M/00002.eml" >/dev/null

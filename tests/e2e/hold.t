@@ -1,13 +1,14 @@
 #!/bin/bash
 # Legal holds through the binary: placed by search query on mail harvested
 # from Dovecot (counted against the generator's index), covering mail
-# harvested later, blocking disposal until released, listed, audited, and
-# refusing bad names and queries without storing anything.
+# harvested later, blocking disposal until released (a release takes effect
+# only once approved: the two-person rule), listed, audited, and refusing
+# bad names and queries without storing anything.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 23
+h_plan 24
 
 h_genmail --count 30 --seed 5 --out "$H_RUN/mail" --max-attachment 20000
 h_dovecot_start --seed alice="$H_RUN/mail"
@@ -49,7 +50,8 @@ h_seed dovecot alice "$H_RUN/mail/$(printf %05d "${carol%% *}").eml" --as 190000
 pv harvest --once >/dev/null 2>&1
 h_is "$(pv_count)" 31 "a later message from Carol is archived as 31"
 printf 'default: retain 30d\n' >"$H_RUN/30d.policy"
-pv policy set "$H_RUN/30d.policy" >/dev/null
+pv policy propose "$H_RUN/30d.policy" >/dev/null
+pv_glass pv >/dev/null 2>&1
 pv_at 65 --json dispose --dry-run >"$H_RUN/dry1.json"
 held=$(h_json '" ".join(str(i["id"]) for i in d["items"] if i["action"] == "held")' <"$H_RUN/dry1.json")
 want=$(printf '%s\n' $carol $dan 31 | sort -n -u | tr '\n' ' ' | sed 's/ $//')
@@ -60,12 +62,15 @@ h_is "$(h_json '[i["reason"] for i in d["items"] if i["id"] == 31][0]' <"$H_RUN/
 # Released: Carol's mail goes (unless Dan's hold covers it too).
 h_fails "releasing an unknown hold is an error that names it" 1 "^popvault: no active hold named 'nobody'" \
 	pv hold release nobody
-pv hold release carol >"$H_RUN/rel.out"
-h_like "$(cat "$H_RUN/rel.out")" "hold 'carol' released" "hold 'carol' released"
+pv hold release carol >/dev/null
+h_is "$(pv hold list | grep -c '^carol$')" 1 "a proposed release leaves the hold in force"
+pv_glass pv >"$H_RUN/rel.out" 2>/dev/null
+h_like "$(cat "$H_RUN/rel.out")" "hold 'carol' released" "hold 'carol' released once approved"
 h_is "$(pv hold list | grep -c '^carol$')" 0 "hold list no longer shows it"
 h_like "$(pv --json hold list --all | h_json '[(h["name"], h["released_by"]) for h in d if h["released_at"]]')" \
 	"^\[\('carol', 'cli:root'\)\]$" "hold list --all shows who released it"
-pv_at 65 dispose >"$H_RUN/d.out" 2>&1
+pv_at 65 dispose >/dev/null 2>&1
+pv_glass pv_at 65 >"$H_RUN/d.out" 2>&1
 h_is $? 0 "dispose on day 65"
 left=$(printf '%s\n' $dan | sort -n -u | tr '\n' ' ' | sed 's/ $//')
 h_is "$(pv_sql 'SELECT group_concat(id, " ") FROM (SELECT id FROM messages WHERE disposed_at IS NULL ORDER BY id)')" \

@@ -3,13 +3,14 @@
 # files (unknown field, bad duration, no default rule, garbage, 1 MB) refused
 # with nothing changed, versions stored exactly and never edited, every
 # message re-evaluated with an impact report per rule (counted against the
-# generator's own index of the mail), a shorter policy, audit entries.
+# generator's own index of the mail), a shorter policy (refused by policy
+# set, proposed and approved: the two-person rule), audit entries.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
 POL="$H_SRC/tests/data/policy"
-h_plan 34
+h_plan 38
 
 pv_init "$H_RUN/data"
 
@@ -94,8 +95,17 @@ h_like "$(cat "$H_RUN/same.out")" 'unchanged: .* identical to version 2' "settin
 
 # --- a shorter policy ------------------------------------------------------------
 printf 'default: retain 30d\n' >"$H_RUN/v3.policy"
-pv policy set "$H_RUN/v3.policy" >"$H_RUN/set3.out"
-h_like "$(cat "$H_RUN/set3.out")" '^policy version 3 set' "version 3 set"
+h_fails "policy set refuses a shorter policy, naming policy propose" 1 \
+	"^popvault: this policy shortens retention \(mail that rule 'sec' \(retain 7y then review\) kept may now fall to rule 'default' \(retain 30d\)\).*'popvault policy propose FILE'" \
+	pv policy set "$H_RUN/v3.policy"
+h_is "$(pv_sql 'SELECT count(*) FROM policy_versions')" 2 "…and stores nothing"
+pv policy propose "$H_RUN/v3.policy" --reason "a month is enough" >"$H_RUN/prop3.out"
+h_like "$(cat "$H_RUN/prop3.out")" "against policy version 2: 30 of 30 messages would change class or expiry, 30 expire earlier" \
+	"policy propose shows the dry-run impact"
+h_like "$(cat "$H_RUN/prop3.out")" "proposed as approval 1; it takes effect once another user" \
+	"…and proposes it as approval 1, set by nobody yet"
+pv_glass pv >"$H_RUN/set3.out" 2>/dev/null
+h_like "$(cat "$H_RUN/set3.out")" '^policy version 3 set' "version 3 set once approved"
 h_like "$(grep '^total' "$H_RUN/set3.out")" '^total +30 +30 +0 +0 +'$((n_sec + n_att))' +0$' \
 	"impact: all 30 shorter, $((n_sec + n_att)) reclassified, none due yet"
 recv=$(pv_sql 'SELECT received_at FROM messages WHERE id = 5')

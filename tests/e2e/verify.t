@@ -27,14 +27,17 @@ tamper() {
 	eval "$*"
 	h_fails "$name" 3 "$want" "$PV" --data "$C" verify $full
 }
-blob1() { ls "$C"/blobs/*/* | head -1; }
 q() { sqlite3 "$C/catalog.db" "$1"; }
+# rec ID: "PACKFILE OFFSET LENGTH" of message ID's sealed record.
+rec() { q "SELECT printf('%s/packs/%08d.pack %d %d', '$C', pack_id, pack_offset, pack_length) FROM messages WHERE id = $1"; }
 
-tamper "a deleted blob is unauthorised deletion" "unauthorised deletion" "" 'rm "$(blob1)"'
+tamper "a deleted blob is unauthorised deletion" "unauthorised deletion" "" \
+	'set -- $(rec 1); rm "$1"'
 tamper "a changed blob byte is found without --full" "does not match its hash" "" \
-	'f=$(blob1); printf "\x00" | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null'
+	'set -- $(rec 1); printf "\x00" | dd of="$1" bs=1 seek=$(($2 + 100)) conv=notrunc 2>/dev/null'
 tamper "a blob replaced by another message's blob" "does not match|differs|commitment" "--full" \
-	'a=$(ls "$C"/blobs/*/* | sed -n 1p); b=$(ls "$C"/blobs/*/* | sed -n 2p); cp "$b" "$a"'
+	'set -- $(rec 1); a=$1 at=$2 al=$3; set -- $(rec 2)
+	 python3 -c "import sys; s=open(sys.argv[1],\"rb\").read()[int(sys.argv[2]):][:int(sys.argv[5])]; f=open(sys.argv[3],\"r+b\"); f.seek(int(sys.argv[4])); f.write(s)" "$1" "$2" "$a" "$at" "$((al < $3 ? al : $3))"'
 tamper "an edited catalog row" "differs from its archive leaf" "" \
 	'q "UPDATE messages SET retention_class = '"'"'short'"'"' WHERE id = 2"'
 tamper "a catalog row deleted" "no catalog row|missing from the catalog" "" \

@@ -302,6 +302,33 @@ static void test_exported_bundle_verifies_tar_gz_and_zip(void **state)
 	fx_done(&f);
 }
 
+/* Personal data over several lines (a hold's matter, query and note; an
+ * approval's reason and summary) is one CSV record of several lines
+ * (RFC 4180 quoting): the bundle verifies, and an edit inside it is found. */
+static void test_personal_data_on_several_lines_verifies(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct members ms;
+	char p[256], q[256];
+	fx_init(&f);
+	fill(&f, 4);
+	append(&f, AUDIT_HOLD_PLACE, "hold=1 messages=0", "name: m1\nquery: x\nnote: a note");
+	append(&f, AUDIT_VIEW, "message=9", NULL);
+	export_to(&f, "a.tar.gz", INT64_MIN, INT64_MAX, p, sizeof(p));
+	expect_ok(&f, p, NULL);
+	snprintf(q, sizeof(q), "%s/t.tar.gz", f.dir);
+	read_members(p, &ms, false);
+	struct member *csv = find(&ms, "audit/entries.csv");
+	char *c = memmem(csv->data, csv->len, "query: x", 8);
+	assert_non_null(c);
+	c[7] = 'y';
+	write_signed(q, &ms, f.s);
+	expect_problem(&f, q, NULL, "audit/entries.csv line 6 does not match entry 4");
+	free_members(&ms);
+	fx_done(&f);
+}
+
 static void test_a_time_range_bundle_rebuilds_the_root_from_both_edges(void **state)
 {
 	(void)state;
@@ -697,6 +724,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exported_bundle_verifies_tar_gz_and_zip),
+		cmocka_unit_test(test_personal_data_on_several_lines_verifies),
 		cmocka_unit_test(test_a_time_range_bundle_rebuilds_the_root_from_both_edges),
 		cmocka_unit_test(test_outsider_edits_fail_the_manifest_naming_the_file),
 		cmocka_unit_test(test_key_holder_edits_are_caught_by_the_leaves),

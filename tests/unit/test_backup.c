@@ -149,6 +149,20 @@ static void test_manifest_paths_outside_the_backup_refused(void **state)
 		"file " H64 " 0 catalog.db\nfile " H64 " 0 catalog.db\n",
 		"copy " H64 " 0 catalog.db\n",
 		"file " H64 " 0 catalog.db",
+		"file " H64 " 0 packs/1.pack\n",
+		"file " H64 " 0 packs/00000000.pack\n",
+		"file " H64 " 0 packs/000000001.pack\n",
+		"file " H64 " 0 packs/-0000001.pack\n",
+		"file " H64 " 0 packs/+0000001.pack\n",
+		"file " H64 " 0 packs/ 0000001.pack\n",
+		"file " H64 " 0 packs/0000000x.pack\n",
+		"file " H64 " 0 packs/00000001.pack/x\n",
+		"file " H64 " 0 packs/00000001.packx\n",
+		"file " H64 " 0 packs/00000001.PACK\n",
+		"file " H64 " 0 packs/../00000001.pack\n",
+		"file " H64 " 0 packs/00000001\n",
+		"file " H64 " 0 packs/1234567890123456789.pack\n",
+		"file " H64 " 0 packs/00000002.pack\nfile " H64 " 0 packs/00000001.pack\n",
 	};
 	struct backup_manifest m;
 	char hex[65], cmd[128];
@@ -159,6 +173,55 @@ static void test_manifest_paths_outside_the_backup_refused(void **state)
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 		assert_int_equal(system(cmd), 0);
 	}
+}
+
+static void test_manifest_pack_paths_accepted(void **state)
+{
+	struct backup_manifest m;
+	char hex[65], cmd[128];
+	int64_t id = 0;
+	(void)state;
+	char *dir = manifest_dir("file " H64 " 0 packs/00000001.pack\n"
+				 "file " H64 " 0 packs/00000042.pack\n"
+				 "file " H64 " 0 packs/123456789.pack\n");
+	assert_int_equal(backup_manifest_read(dir, &m, hex, NULL), 0);
+	assert_int_equal(m.n, 3);
+	assert_true(backup_pack_path_id(m.files[1].path, &id));
+	assert_int_equal(id, 42);
+	assert_true(backup_pack_path_id(m.files[2].path, &id));
+	assert_int_equal(id, 123456789);
+	backup_manifest_free(&m);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A pack is copied only up to its committed length; a pack shorter than
+ * that is refused, a missing one is PV_ENOTFOUND. */
+static void test_copy_prefix(void **state)
+{
+	char dir[64], src[128], dst[128], cmd[128];
+	unsigned char *data;
+	size_t len;
+	struct pv_error err = {0};
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/pv-backup-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(dst, sizeof(dst), "%s/dst", dir);
+	assert_int_equal(pv_write_file(src, "committed|tail", 14, 0600, 1, NULL), 0);
+	assert_int_equal(backup_copy_prefix(src, dst, 9, NULL), 0);
+	assert_int_equal(pv_read_file(dst, 100, &data, &len, NULL), 0);
+	assert_int_equal(len, 9);
+	assert_memory_equal(data, "committed", 9);
+	free(data);
+	unlink(dst);
+	assert_int_equal(backup_copy_prefix(src, dst, 15, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "shorter than its committed records"));
+	assert_int_equal(access(dst, F_OK), -1);
+	snprintf(src, sizeof(src), "%s/none", dir);
+	assert_int_equal(backup_copy_prefix(src, dst, 1, NULL), PV_ENOTFOUND);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_manifest_check_names_changed_missing_and_extra_files(void **state)
@@ -187,6 +250,15 @@ static void test_manifest_check_names_changed_missing_and_extra_files(void **sta
 	assert_int_equal(pv_write_file(path, "", 0, 0600, 1, NULL), 0);
 	assert_int_equal(backup_manifest_check(&m, dir, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "blobs/stray is not in the manifest"));
+	snprintf(path, sizeof(path), "%s/blobs/stray", dir);
+	unlink(path);
+	assert_int_equal(backup_manifest_check(&m, dir, NULL), 0);
+	snprintf(path, sizeof(path), "%s/packs", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/packs/00000001.pack", dir);
+	assert_int_equal(pv_write_file(path, "", 0, 0600, 1, NULL), 0);
+	assert_int_equal(backup_manifest_check(&m, dir, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "packs/00000001.pack is not in the manifest"));
 	backup_manifest_free(&m);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
@@ -201,6 +273,8 @@ int main(void)
 		cmocka_unit_test(test_keys_forged_cost_refused_before_hashing),
 		cmocka_unit_test(test_key_file_names_that_leave_keys_refused),
 		cmocka_unit_test(test_manifest_paths_outside_the_backup_refused),
+		cmocka_unit_test(test_manifest_pack_paths_accepted),
+		cmocka_unit_test(test_copy_prefix),
 		cmocka_unit_test(test_manifest_check_names_changed_missing_and_extra_files),
 	};
 	if (sodium_init() < 0)

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -10,6 +11,7 @@
 #include "archiver/lib/buf.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/error.h"
+#include "archiver/lib/linediff.h"
 #include "archiver/lib/random.h"
 
 static void test_fail_fills_error_and_returns_code(void **state)
@@ -75,6 +77,40 @@ static void test_seeded_random_is_reproducible(void **state)
 	assert_memory_not_equal(a, c, sizeof(a));
 }
 
+/* Two versions of a policy side by side: common head and tail kept, the
+ * changed middle as removals then additions, line numbers on each side. */
+static void test_line_diff_marks_removed_and_added_lines(void **state)
+{
+	(void)state;
+	struct pv_diff_line *v;
+	struct pv_error err;
+	size_t n;
+	const char *a = "# head\nrule a\nrule b\ndefault: 6y\n";
+	const char *b = "# head\nrule b\nrule c\ndefault: 6y";
+	assert_int_equal(pv_line_diff(a, strlen(a), b, strlen(b), &v, &n, &err), PV_OK);
+	assert_int_equal(n, 5);
+	static const struct {
+		enum pv_diff_op op;
+		const char *text;
+		size_t al, bl;
+	} want[] = {{PV_DIFF_SAME, "# head", 1, 1}, {PV_DIFF_DEL, "rule a", 2, 0},
+		    {PV_DIFF_SAME, "rule b", 3, 2}, {PV_DIFF_ADD, "rule c", 0, 3},
+		    {PV_DIFF_SAME, "default: 6y", 4, 4}};
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(v[i].op, want[i].op);
+		assert_int_equal(v[i].len, strlen(want[i].text));
+		assert_memory_equal(v[i].text, want[i].text, v[i].len);
+		assert_int_equal(v[i].a_line, want[i].al);
+		assert_int_equal(v[i].b_line, want[i].bl);
+	}
+	free(v);
+	/* nothing against something: everything added */
+	assert_int_equal(pv_line_diff("", 0, "x\ny\n", 4, &v, &n, &err), PV_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[1].op, PV_DIFF_ADD);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -82,6 +118,7 @@ int main(void)
 		cmocka_unit_test(test_buf_refuses_to_grow_past_max),
 		cmocka_unit_test(test_rfc3339_round_trip_and_rejects),
 		cmocka_unit_test(test_seeded_random_is_reproducible),
+		cmocka_unit_test(test_line_diff_marks_removed_and_added_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

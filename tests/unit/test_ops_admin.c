@@ -2,7 +2,9 @@
  * (archiver/archive/policies.c, users.c, accounts.c, audit_trail.c,
  * verify.c, checkpoints.c, status.c, dispose.c): a change is audited in
  * its own transaction, so when the audit store cannot be written nothing
- * changes; reports return what the CLI and the web API print. */
+ * changes; reports return what the CLI and the web API print. A policy
+ * that shortens retention and a disposal run go through the two-person
+ * rule (approvals.c): proposed by one user, approved by another. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 
 #include "archiver/archive/accounts.h"
+#include "archiver/archive/approvals.h"
 #include "archiver/archive/checkpoints.h"
 #include "archiver/archive/dispose.h"
 #include "archiver/archive/policies.h"
@@ -48,16 +51,29 @@ static void test_policy_set_is_audited_first_and_once(void **state)
 	fx_archive(&f, MSG("a tmp file"), fx_t("2020-01-10"));
 	fx_archive(&f, MSG("the plan"), fx_t("2020-01-10"));
 
-	ops_audit_read_only(&f, true);
+	/* policy_v2 shortens retention (30 days for "short"): set refuses it */
 	int r = archive_policy_set(f.ar, "web:admin", policy_v2, strlen(policy_v2), &diags, &res, &err);
-	ops_assert_audit_refused(r, &err);
-	assert_false(res.invalid);
+	assert_int_equal(r, PV_EPERM);
+	assert_true(res.shortens);
 	policy_set_result_free(&res);
+	struct approval_proposal prop;
+	struct approval_outcome out;
+	fx_must(approval_propose(f.ar, "web:admin", "admin", APPROVAL_POLICY, policy_v2,
+				 strlen(policy_v2), "tmp files", &diags, &prop, &err), &err, "propose");
+	assert_false(prop.applied);
+	approval_proposal_free(&prop);
+	ops_audit_read_only(&f, true);
+	r = approval_decide(f.ar, "web:carl", "compliance", 1, true, "ok", false, &out, &err);
+	ops_assert_audit_refused(r, &err);
+	approval_outcome_free(&out);
 	ops_audit_read_only(&f, false);
 	assert_int_equal(policy_store_current(f.ar->cat->db, &cur, &err), PV_ENOTFOUND);
 
-	fx_must(archive_policy_set(f.ar, "web:admin", policy_v2, strlen(policy_v2), &diags, &res,
-				   &err), &err, "set");
+	fx_must(approval_decide(f.ar, "web:carl", "compliance", 1, true, "ok", false, &out, &err),
+		&err, "approve");
+	res = out.set; /* what archive_policy_set gives, set once approved */
+	memset(&out.set, 0, sizeof(out.set));
+	approval_outcome_free(&out);
 	assert_false(res.unchanged);
 	assert_int_equal(res.version, 1);
 	assert_int_equal(res.reapply.evaluated, 2);
@@ -267,7 +283,7 @@ static void test_audit_list_filters_and_pages(void **state)
 		archive_message_meta_free(&meta);
 	}
 	uint64_t size = ops_audit_size(&f);
-	struct archive_audit_query q = {{INT64_MIN, INT64_MAX, NULL, "view"}, 1, 2};
+	struct archive_audit_query q = {{INT64_MIN, INT64_MAX, NULL, "view"}, 1, 2, NULL};
 	fx_must(archive_audit_list(f.ar, &q, keep_seq, &s, &matched, &err), &err, "page");
 	assert_int_equal(matched, 5);
 	assert_int_equal(s.n, 2);
@@ -407,15 +423,19 @@ static void test_dispose_dry_run_plans_without_changing(void **state)
 	struct fx f;
 	struct pv_error err;
 	struct dispose_run run;
-	struct policy_set_result res;
 	fx_init(&f);
 	/* 60 days old: past the 30 days of "short", far from the default's 6 years */
 	int64_t received = pv_clock_now() - 60 * 86400;
 	fx_archive(&f, MSG("a tmp note"), received);
 	fx_archive(&f, MSG("the plan"), received);
-	fx_must(archive_policy_set(f.ar, "web:admin", policy_v2, strlen(policy_v2), NULL, &res, &err),
+	struct approval_proposal prop;
+	struct approval_outcome out;
+	fx_must(approval_propose(f.ar, "web:admin", "admin", APPROVAL_POLICY, policy_v2,
+				 strlen(policy_v2), NULL, NULL, &prop, &err), &err, "propose policy");
+	approval_proposal_free(&prop);
+	fx_must(approval_decide(f.ar, "web:carl", "compliance", 1, true, NULL, false, &out, &err),
 		&err, "policy");
-	policy_set_result_free(&res);
+	approval_outcome_free(&out);
 	uint64_t before = ops_audit_size(&f);
 	fx_must(archive_dispose(f.ar, "web:legal", true, &run, &err), &err, "dry run");
 	assert_true(run.completed);
@@ -426,19 +446,31 @@ static void test_dispose_dry_run_plans_without_changing(void **state)
 	assert_int_equal(fx_load(&f, 1).disposed_at, 0);
 	dispose_run_free(&run);
 
+	/* a real run is never started directly: it is proposed, then approved */
+	assert_int_equal(archive_dispose(f.ar, "web:legal", false, &run, &err), PV_EPERM);
+	dispose_run_free(&run);
+	fx_must(approval_propose(f.ar, "web:admin", "admin", APPROVAL_DISPOSE, NULL, 0, "due", NULL,
+				 &prop, &err), &err, "propose run");
+	assert_int_equal(prop.id, 2);
+	assert_int_equal(prop.frozen, 1);
+	approval_proposal_free(&prop);
+	assert_int_equal(fx_load(&f, 1).disposed_at, 0);
+
 	/* the run itself cannot start without its intent entry */
 	ops_audit_read_only(&f, true);
-	ops_assert_audit_refused(archive_dispose(f.ar, "web:legal", false, &run, &err), &err);
-	assert_false(run.completed);
-	dispose_run_free(&run);
+	ops_assert_audit_refused(approval_decide(f.ar, "web:lena", "legal", 2, true, "due", false,
+						 &out, &err), &err);
+	assert_false(out.run.completed);
+	approval_outcome_free(&out);
 	ops_audit_read_only(&f, false);
 	assert_int_equal(fx_load(&f, 1).disposed_at, 0);
 	assert_int_equal(fx_read(&f, 1, MSG("a tmp note")), PV_OK);
 
-	fx_must(archive_dispose(f.ar, "web:legal", false, &run, &err), &err, "run");
-	assert_int_equal(run.res.disposed, 1);
+	fx_must(approval_decide(f.ar, "web:lena", "legal", 2, true, "due", false, &out, &err), &err,
+		"run");
+	assert_int_equal(out.run.res.disposed, 1);
 	assert_true(fx_load(&f, 1).disposed_at != 0);
-	dispose_run_free(&run);
+	approval_outcome_free(&out);
 	fx_free(&f);
 }
 

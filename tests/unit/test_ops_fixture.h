@@ -53,7 +53,7 @@ static int ops_keep_last(void *ctx, const struct audit_entry *e, const char *per
 /* The newest audit entry. */
 static struct audit_entry ops_audit_last(struct fx *f)
 {
-	struct archive_audit_query q = {{INT64_MIN, INT64_MAX, NULL, NULL}, 0, 0};
+	struct archive_audit_query q = {{INT64_MIN, INT64_MAX, NULL, NULL}, 0, 0, NULL};
 	struct audit_entry e;
 	struct pv_error err;
 	memset(&e, 0, sizeof(e));

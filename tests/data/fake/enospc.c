@@ -1,10 +1,13 @@
 /* LD_PRELOAD shim for the e2e tests: the disk "fills up" during a harvest.
- * Files whose path contains PVTEST_ENOSPC_MATCH (default "/tmp/blob-": a
- * blob being received) are watched:
+ * Files whose path contains PVTEST_ENOSPC_MATCH are watched; by default
+ * those that hold message bytes: "/tmp/blob-" (a blob or big record being
+ * received) and "/packs/" (pack files):
  *   PVTEST_ENOSPC_AFTER=N   once N bytes went to watched files, every
  *                           later write() to one fails with ENOSPC;
  *   PVTEST_ENOSPC_FILES=N   the first N watched files are written in full,
- *                           writes to any later one fail with ENOSPC.
+ *                           writes to any later one fail with ENOSPC (in
+ *                           a pack, each record counts as a file: popvault
+ *                           appends one with one write starting "PVB2").
  * With neither it does nothing. Build:
  *     cc -shared -fPIC -o enospc.so enospc.c -ldl */
 #define _GNU_SOURCE
@@ -21,8 +24,9 @@ static long long files = -1;   /* -1: off */
 static const char *match;
 static char last[4096];
 
-/* 1 when fd is a watched file; counts each new one. */
-static int watched(int fd)
+/* 1 when fd is a watched file; counts each new one (and each record
+ * appended to a pack). */
+static int watched(int fd, const void *buf, size_t n_buf)
 {
 	char link[64], path[4096];
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -30,9 +34,11 @@ static int watched(int fd)
 	if (n < 0)
 		return 0;
 	path[n] = '\0';
-	if (strstr(path, match) == NULL)
+	if (match != NULL ? strstr(path, match) == NULL
+			  : strstr(path, "/tmp/blob-") == NULL && strstr(path, "/packs/") == NULL)
 		return 0;
-	if (strcmp(path, last) != 0) {
+	int pack = strstr(path, "/packs/") != NULL;
+	if (pack ? n_buf >= 4 && memcmp(buf, "PVB2", 4) == 0 : strcmp(path, last) != 0) {
 		snprintf(last, sizeof(last), "%s", path);
 		if (files > 0)
 			files--;
@@ -46,19 +52,19 @@ ssize_t write(int fd, const void *buf, size_t n)
 		real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
 	if (budget == -2) {
 		const char *after = getenv("PVTEST_ENOSPC_AFTER");
-		match = getenv("PVTEST_ENOSPC_MATCH") ? getenv("PVTEST_ENOSPC_MATCH") : "/tmp/blob-";
+		match = getenv("PVTEST_ENOSPC_MATCH");
 		budget = after ? strtoll(after, NULL, 10) : -1;
 		if (getenv("PVTEST_ENOSPC_FILES"))
 			files = strtoll(getenv("PVTEST_ENOSPC_FILES"), NULL, 10) + 1;
 	}
-	if (files >= 0 && watched(fd)) {
+	if (files >= 0 && watched(fd, buf, n)) {
 		if (files == 0) {
 			errno = ENOSPC;
 			return -1;
 		}
 		return real_write(fd, buf, n);
 	}
-	if (budget >= 0 && watched(fd)) {
+	if (budget >= 0 && watched(fd, buf, n)) {
 		if (budget == 0) {
 			errno = ENOSPC;
 			return -1;

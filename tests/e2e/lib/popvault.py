@@ -52,6 +52,15 @@ class Archive:
             raise SystemExit("popvault %s failed (%d): %s" % (args, p.returncode, p.stderr.decode()))
         return p
 
+    def glass(self, at=None):
+        """Approves the newest pending approval (policy propose, hold
+        release, dispose) alone with --break-glass, as a test archive's single
+        operator: the two-person rule's documented single-operator path
+        (popvault.sh's pv_glass). Returns the CompletedProcess."""
+        pending = json.loads(self("--json", "approvals", "list").stdout)
+        return self("approvals", "approve", pending[0]["id"], "--break-glass", "--reason",
+                    "e2e: a single operator", at=at)
+
     def harvested(self, dovecot, run_dir, user="alice"):
         """init, then account USER on the Dovecot server (implicit TLS, its
         CA, password USERpw as the harness's default users have), then

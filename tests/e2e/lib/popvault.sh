@@ -85,6 +85,16 @@ pv_at() {
 	TZ=UTC faketime "$t" "$PV" --data "$D" "$@"
 }
 
+# pv_glass RUNNER...: approves the newest pending approval (policy
+# propose, hold release, dispose) alone, with --break-glass (a test
+# archive has one operator), through RUNNER (pv, pv --json, pv_at DAYS);
+# prints what the approval did (the break-glass warning goes to stderr).
+pv_glass() {
+	local id
+	id=$(pv --json approvals list | h_json 'd[0]["id"]')
+	"$@" approvals approve "$id" --break-glass --reason "e2e: a single operator"
+}
+
 # pv_enospc_shim: builds $H_RUN/enospc.so, the LD_PRELOAD shim that fills
 # the disk during a harvest (tests/data/fake/enospc.c says how), or bails out.
 pv_enospc_shim() {

@@ -1,0 +1,560 @@
+#include "archiver/store/pack.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archiver/lib/clock.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/lib/limits.h"
+#include "archiver/lib/log.h"
+#include "archiver/store/catalog.h"
+
+void pack_path(const char *data_dir, int64_t pack_id, char *out, size_t out_len)
+{
+	snprintf(out, out_len, "%s/packs/%08lld.pack", data_dir, (long long)pack_id);
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static void header(int64_t bucket_id, unsigned char out[PACK_HEADER_BYTES])
+{
+	memcpy(out, PACK_MAGIC, 8);
+	put_be64(out + 8, (uint64_t)bucket_id);
+}
+
+/* ---- writing ---- */
+
+struct open_pack {
+	int64_t id, bucket_id;
+	int fd;
+	uint64_t committed, end; /* offsets: end of committed records, end of file */
+	bool unsynced, created, full;
+};
+
+struct pack_set {
+	char dir[2048];
+	sqlite3 *db;
+	struct open_pack *v;
+	size_t n, cap;
+};
+
+int pack_set_new(const char *data_dir, sqlite3 *db, struct pack_set **ps_r, struct pv_error *err)
+{
+	struct pack_set *ps = calloc(1, sizeof(*ps));
+	if (ps == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if (strlen(data_dir) >= sizeof(ps->dir)) {
+		free(ps);
+		return pv_fail(err, PV_ERR, "data directory path too long");
+	}
+	snprintf(ps->dir, sizeof(ps->dir), "%s", data_dir);
+	ps->db = db;
+	*ps_r = ps;
+	return PV_OK;
+}
+
+static void close_all(struct pack_set *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		close(ps->v[i].fd); /* releases the lock */
+	ps->n = 0;
+}
+
+void pack_set_free(struct pack_set **psp)
+{
+	struct pack_set *ps = *psp;
+	if (ps == NULL)
+		return;
+	(void)pack_set_rollback(ps, NULL);
+	close_all(ps);
+	free(ps->v);
+	free(ps);
+	*psp = NULL;
+}
+
+static int64_t query_id(sqlite3 *db, const char *sql, int64_t arg, int64_t none)
+{
+	sqlite3_stmt *st;
+	int64_t v = none;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return none;
+	sqlite3_bind_int64(st, 1, arg);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static bool removed(sqlite3 *db, int64_t id)
+{
+	return query_id(db, "SELECT removed_at IS NOT NULL FROM packs WHERE id = ?", id, 1) != 0;
+}
+
+/* End of the records the catalog refers to in pack id. */
+static uint64_t committed_end(sqlite3 *db, int64_t id)
+{
+	return (uint64_t)query_id(db, "SELECT max(pack_offset + pack_length) FROM messages"
+				      " WHERE pack_id = ?", id, PACK_HEADER_BYTES);
+}
+
+/* The bucket's newest pack, if this writer can take it: not removed, not
+ * full, not locked by another writer, not damaged. Its uncommitted tail
+ * (an interrupted harvest's) is cut off. PV_ENOTFOUND: start a new one. */
+static int take_existing(struct pack_set *ps, int64_t bucket_id, struct open_pack *op)
+{
+	unsigned char want[PACK_HEADER_BYTES], got[PACK_HEADER_BYTES];
+	char path[4096];
+	struct stat st;
+	int64_t id = query_id(ps->db, "SELECT max(id) FROM packs WHERE bucket_id = ?"
+				      " AND removed_at IS NULL", bucket_id, 0);
+	if (id == 0)
+		return PV_ENOTFOUND;
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->v[i].id == id)
+			return PV_ENOTFOUND; /* ours, and full */
+	pack_path(ps->dir, id, path, sizeof(path));
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return PV_ENOTFOUND;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || st.st_nlink == 0 ||
+	    removed(ps->db, id))
+		goto skip;
+	header(bucket_id, want);
+	uint64_t end = committed_end(ps->db, id);
+	if (pread(fd, got, sizeof(got), 0) != (ssize_t)sizeof(got) ||
+	    memcmp(got, want, sizeof(got)) != 0 || (uint64_t)st.st_size < end) {
+		pv_log(PV_LOG_WARN, "pack.damaged", "pack %lld is damaged (header, or shorter than "
+		       "its records): left alone for verify; a new pack is started", (long long)id);
+		goto skip;
+	}
+	if (end >= PV_PACK_SEGMENT_MAX)
+		goto skip;
+	if ((uint64_t)st.st_size > end) {
+		if (ftruncate(fd, (off_t)end) < 0)
+			goto skip;
+		pv_log(PV_LOG_INFO, "pack.tail", "pack %lld: %llu bytes after its last committed "
+		       "record (an interrupted harvest's) dropped", (long long)id,
+		       (unsigned long long)((uint64_t)st.st_size - end));
+	}
+	if (lseek(fd, (off_t)end, SEEK_SET) < 0)
+		goto skip;
+	*op = (struct open_pack){.id = id, .bucket_id = bucket_id, .fd = fd, .committed = end,
+				 .end = end};
+	return PV_OK;
+skip:
+	close(fd);
+	return PV_ENOTFOUND;
+}
+
+/* DIR/packs, made durable the first time. */
+static int packs_dir(struct pack_set *ps, struct pv_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/packs", ps->dir);
+	if (mkdir(path, 0700) == 0)
+		return pv_fsync_dir(ps->dir, err);
+	if (errno != EEXIST)
+		return pv_fail(err, PV_ERR, "create %s: %s", path, strerror(errno));
+	return PV_OK;
+}
+
+static int start_new(struct pack_set *ps, int64_t bucket_id, struct open_pack *op,
+		     struct pv_error *err)
+{
+	unsigned char head[PACK_HEADER_BYTES];
+	char path[4096];
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = packs_dir(ps, err)) < 0)
+		return r;
+	/* A disposal run may mark a pack removed between its row and its
+	 * lock (it finds no file yet): then this writer starts another. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if ((r = catalog_prepare(ps->db, "INSERT INTO packs (bucket_id, created_at)"
+						 " VALUES (?, ?)", &st, err)) < 0)
+			return r;
+		sqlite3_bind_int64(st, 1, bucket_id);
+		sqlite3_bind_int64(st, 2, pv_clock_now());
+		int rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return pv_fail(err, PV_ERR, "catalog: new pack: %s", sqlite3_errmsg(ps->db));
+		int64_t id = sqlite3_last_insert_rowid(ps->db);
+		pack_path(ps->dir, id, path, sizeof(path));
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return pv_fail(err, PV_ERR, "create %s: %s", path, strerror(errno));
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0 || removed(ps->db, id)) {
+			unlink(path);
+			close(fd);
+			continue;
+		}
+		header(bucket_id, head);
+		ssize_t k = write(fd, head, sizeof(head));
+		if (k != (ssize_t)sizeof(head)) {
+			r = pv_fail(err, PV_ERR, "write %s: %s", path, k < 0 ? strerror(errno) : "short");
+			unlink(path);
+			close(fd);
+			return r;
+		}
+		*op = (struct open_pack){.id = id, .bucket_id = bucket_id, .fd = fd,
+					 .committed = PACK_HEADER_BYTES, .end = PACK_HEADER_BYTES,
+					 .unsynced = true, .created = true};
+		return PV_OK;
+	}
+	return pv_fail(err, PV_ERR, "cannot start a pack for bucket %lld", (long long)bucket_id);
+}
+
+static struct open_pack *current(struct pack_set *ps, int64_t bucket_id, uint64_t len)
+{
+	for (size_t i = ps->n; i-- > 0;) {
+		struct open_pack *op = &ps->v[i];
+		if (op->bucket_id != bucket_id || op->full)
+			continue;
+		/* A segment takes records while it is under the cap. */
+		if (op->end > PACK_HEADER_BYTES && op->end + len > PV_PACK_SEGMENT_MAX) {
+			op->full = true;
+			return NULL;
+		}
+		return op;
+	}
+	return NULL;
+}
+
+int pack_set_append(struct pack_set *ps, int64_t bucket_id, struct record_sealer *rec,
+		    struct blob_loc *loc_r, struct pv_error *err)
+{
+	uint64_t len = record_staged_len(rec);
+	struct open_pack *op = current(ps, bucket_id, len);
+	int r;
+
+	if (op == NULL) {
+		struct open_pack fresh;
+		if (ps->n == ps->cap) {
+			size_t cap = ps->cap ? 2 * ps->cap : 4;
+			struct open_pack *v = realloc(ps->v, cap * sizeof(*v));
+			if (v == NULL)
+				return pv_fail(err, PV_ERR, "out of memory");
+			ps->v = v;
+			ps->cap = cap;
+		}
+		if (take_existing(ps, bucket_id, &fresh) != PV_OK &&
+		    (r = start_new(ps, bucket_id, &fresh, err)) < 0)
+			return r;
+		ps->v[ps->n] = fresh;
+		op = &ps->v[ps->n++];
+	}
+	uint64_t off = op->end;
+	if ((r = record_place(rec, op->fd, err)) < 0) {
+		char path[4096];
+		pack_path(ps->dir, op->id, path, sizeof(path));
+		pv_error_prefix(err, "%s", path);
+		/* Whatever part of it landed goes again; a pack that cannot
+		 * be cut back takes nothing more. */
+		if (ftruncate(op->fd, (off_t)off) < 0 || lseek(op->fd, (off_t)off, SEEK_SET) < 0)
+			op->full = true;
+		return r;
+	}
+	op->end = off + len;
+	op->unsynced = true;
+	loc_r->pack_id = op->id;
+	loc_r->offset = off;
+	loc_r->length = len;
+	return PV_OK;
+}
+
+int pack_set_sync(struct pack_set *ps, struct pv_error *err)
+{
+	bool created = false;
+	for (size_t i = 0; i < ps->n; i++) {
+		struct open_pack *op = &ps->v[i];
+		if (!op->unsynced)
+			continue;
+		if (fdatasync(op->fd) < 0) {
+			char path[4096];
+			pack_path(ps->dir, op->id, path, sizeof(path));
+			return pv_fail(err, PV_ERR, "sync %s: %s", path, strerror(errno));
+		}
+		op->unsynced = false;
+		created = created || op->created;
+	}
+	if (created) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/packs", ps->dir);
+		int r = pv_fsync_dir(path, err);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < ps->n; i++)
+			ps->v[i].created = false;
+	}
+	return PV_OK;
+}
+
+void pack_set_committed(struct pack_set *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		ps->v[i].committed = ps->v[i].end;
+}
+
+int pack_set_rollback(struct pack_set *ps, struct pv_error *err)
+{
+	int r = PV_OK;
+	for (size_t i = 0; i < ps->n; i++) {
+		struct open_pack *op = &ps->v[i];
+		if (op->end == op->committed)
+			continue;
+		if (ftruncate(op->fd, (off_t)op->committed) < 0 ||
+		    lseek(op->fd, (off_t)op->committed, SEEK_SET) < 0) {
+			op->full = true; /* the next writer cuts it */
+			r = pv_fail(err, PV_ERR, "cut back pack %lld: %s", (long long)op->id,
+				    strerror(errno));
+			continue;
+		}
+		op->end = op->committed;
+	}
+	return r;
+}
+
+void pack_set_abandon(struct pack_set *ps)
+{
+	close_all(ps);
+}
+
+/* ---- reading ---- */
+
+static int open_pack(const char *data_dir, int64_t pack_id, int *fd_r, struct pv_error *err)
+{
+	char path[4096];
+	pack_path(data_dir, pack_id, path, sizeof(path));
+	*fd_r = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd_r < 0)
+		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : PV_ERR, "pack %lld: %s",
+			       (long long)pack_id, strerror(errno));
+	return PV_OK;
+}
+
+int pack_read(const char *data_dir, const struct blob_loc *loc,
+	      const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
+	      blob_sink_fn sink, void *ctx, struct pv_error *err)
+{
+	char what[96];
+	int fd, r = open_pack(data_dir, loc->pack_id, &fd, err);
+	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what), "blob %.16s... (pack %lld at %llu)", loc->id,
+		 (long long)loc->pack_id, (unsigned long long)loc->offset);
+	r = record_open(fd, loc->offset, loc->length, loc->id, key, expect_sha256, sink, ctx, what,
+			err);
+	close(fd);
+	return r;
+}
+
+int pack_check(const char *data_dir, const struct blob_loc *loc, struct pv_error *err)
+{
+	char what[96];
+	int fd, r = open_pack(data_dir, loc->pack_id, &fd, err);
+	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what), "blob %.16s... (pack %lld at %llu)", loc->id,
+		 (long long)loc->pack_id, (unsigned long long)loc->offset);
+	r = record_check_hash(fd, loc->offset, loc->length, loc->id, what, err);
+	close(fd);
+	return r;
+}
+
+bool pack_exists(const char *data_dir, int64_t pack_id)
+{
+	char path[4096];
+	struct stat st;
+	pack_path(data_dir, pack_id, path, sizeof(path));
+	return stat(path, &st) == 0;
+}
+
+/* ---- disposal ---- */
+
+int pack_remove_unused(const char *data_dir, sqlite3 *db, int64_t *removed_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int64_t *ids = NULL, *gone = NULL;
+	size_t n = 0, n_gone = 0;
+	char path[4096];
+	int r;
+
+	*removed_r = 0;
+	if ((r = catalog_prepare(db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND NOT"
+				     " EXISTS (SELECT 1 FROM messages m WHERE m.pack_id = p.id"
+				     " AND m.disposed_at IS NULL) ORDER BY p.id", &st, err)) < 0 ||
+	    (r = catalog_collect_ids(db, st, &ids, &n, err)) < 0)
+		return r;
+	if (n == 0)
+		return PV_OK;
+	if ((gone = calloc(n, sizeof(*gone))) == NULL) {
+		free(ids);
+		return pv_fail(err, PV_ERR, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		pack_path(data_dir, ids[i], path, sizeof(path));
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				gone[n_gone++] = ids[i];
+			continue;
+		}
+		/* A writer holds it: it may be appending this very moment. */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(path) == 0)
+			gone[n_gone++] = ids[i];
+		close(fd);
+	}
+	snprintf(path, sizeof(path), "%s/packs", data_dir);
+	if (n_gone > 0 && (r = pv_fsync_dir(path, err)) == PV_OK &&
+	    (r = catalog_prepare(db, "UPDATE packs SET removed_at = ? WHERE id = ?", &st, err)) == PV_OK) {
+		for (size_t i = 0; i < n_gone && r == PV_OK; i++) {
+			sqlite3_reset(st);
+			sqlite3_bind_int64(st, 1, pv_clock_now());
+			sqlite3_bind_int64(st, 2, gone[i]);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+		}
+		sqlite3_finalize(st);
+		*removed_r = (int64_t)n_gone;
+	}
+	free(ids);
+	free(gone);
+	return r;
+}
+
+/* ---- verify ---- */
+
+static void say(pack_problem_fn *problem, void *ctx, bool harmless, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void say(pack_problem_fn *problem, void *ctx, bool harmless, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	problem(ctx, harmless, msg);
+}
+
+/* What follows the last committed record: whole records never committed,
+ * and a torn one at the very end. */
+static void scan_tail(int fd, int64_t id, uint64_t pos, uint64_t size, pack_problem_fn *problem,
+		      void *ctx)
+{
+	uint64_t rec_len, whole = 0, start = pos;
+	while (pos < size && record_measure(fd, pos, size, &rec_len) == PV_OK) {
+		pos += rec_len;
+		whole++;
+	}
+	say(problem, ctx, true, "pack %lld: %llu bytes after its last committed record (%llu whole "
+	    "record%s never committed%s): left by an interrupted harvest; the next harvest into "
+	    "this pack drops them", (long long)id, (unsigned long long)(size - start),
+	    (unsigned long long)whole, whole == 1 ? "" : "s", pos < size ? ", then a torn one" : "");
+}
+
+static void scan_one(const char *data_dir, sqlite3 *db, sqlite3_stmt *row, sqlite3_stmt *recs,
+		     int64_t id, pack_problem_fn *problem, void *ctx, struct pack_scan_stats *stats)
+{
+	unsigned char want[PACK_HEADER_BYTES], got[PACK_HEADER_BYTES];
+	char path[4096];
+	struct stat st;
+	(void)db;
+	sqlite3_reset(row);
+	sqlite3_bind_int64(row, 1, id);
+	if (sqlite3_step(row) != SQLITE_ROW) {
+		say(problem, ctx, false, "pack file %08lld.pack is not in the catalog", (long long)id);
+		return;
+	}
+	int64_t bucket = sqlite3_column_int64(row, 0);
+	if (sqlite3_column_type(row, 1) != SQLITE_NULL) {
+		say(problem, ctx, true, "pack %lld was removed by a disposal but its file is still "
+		    "there (its keys are destroyed)", (long long)id);
+		return;
+	}
+	pack_path(data_dir, id, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return; /* its messages report it */
+	}
+	stats->packs++;
+	header(bucket, want);
+	if (pread(fd, got, sizeof(got), 0) != (ssize_t)sizeof(got) || memcmp(got, want, sizeof(got)) != 0)
+		say(problem, ctx, false, "pack %lld: bad header (not a pack of bucket %lld)",
+		    (long long)id, (long long)bucket);
+	uint64_t pos = PACK_HEADER_BYTES;
+	sqlite3_reset(recs);
+	sqlite3_bind_int64(recs, 1, id);
+	while (sqlite3_step(recs) == SQLITE_ROW) {
+		uint64_t off = (uint64_t)sqlite3_column_int64(recs, 0);
+		uint64_t len = (uint64_t)sqlite3_column_int64(recs, 1);
+		stats->records++;
+		if (off > pos)
+			say(problem, ctx, false, "pack %lld: %llu bytes at %llu belong to no message",
+			    (long long)id, (unsigned long long)(off - pos), (unsigned long long)pos);
+		else if (off < pos)
+			say(problem, ctx, false, "pack %lld: records overlap at %llu", (long long)id,
+			    (unsigned long long)off);
+		if (off + len > pos)
+			pos = off + len;
+	}
+	if ((uint64_t)st.st_size < pos)
+		say(problem, ctx, false, "pack %lld is %llu bytes, shorter than its records (%llu): "
+		    "truncated", (long long)id, (unsigned long long)st.st_size, (unsigned long long)pos);
+	else if ((uint64_t)st.st_size > pos) {
+		stats->tail_bytes += (int64_t)((uint64_t)st.st_size - pos);
+		scan_tail(fd, id, pos, (uint64_t)st.st_size, problem, ctx);
+	}
+	close(fd);
+}
+
+int pack_scan(const char *data_dir, sqlite3 *db, pack_problem_fn *problem, void *ctx,
+	      struct pack_scan_stats *stats_r, struct pv_error *err)
+{
+	sqlite3_stmt *row = NULL, *recs = NULL;
+	char path[4096];
+	struct dirent *e;
+	int r;
+
+	memset(stats_r, 0, sizeof(*stats_r));
+	snprintf(path, sizeof(path), "%s/packs", data_dir);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return errno == ENOENT ? PV_OK : pv_fail(err, PV_ERR, "%s: %s", path, strerror(errno));
+	if ((r = catalog_prepare(db, "SELECT bucket_id, removed_at FROM packs WHERE id = ?", &row,
+				 err)) < 0 ||
+	    (r = catalog_prepare(db, "SELECT pack_offset, pack_length FROM messages"
+				     " WHERE pack_id = ? ORDER BY pack_offset", &recs, err)) < 0)
+		goto out;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		if (e->d_name[0] == '.')
+			continue;
+		long long id = strtoll(e->d_name, &end, 10);
+		if (id <= 0 || strcmp(end, ".pack") != 0) {
+			say(problem, ctx, false, "packs/%s is not a pack file", e->d_name);
+			continue;
+		}
+		scan_one(data_dir, db, row, recs, id, problem, ctx, stats_r);
+	}
+out:
+	sqlite3_finalize(row);
+	sqlite3_finalize(recs);
+	closedir(d);
+	return r;
+}

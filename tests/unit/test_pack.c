@@ -1,0 +1,537 @@
+/* Pack files (store/pack.h) and PVB2 records (store/record.h), through a
+ * harvest session's ingest: exact round trips whatever the size, one pack
+ * per bucket, an interrupted harvest's torn tail ignored, reported and
+ * dropped by the next writer, every alteration an integrity failure,
+ * uncommitted records cut off, and packs held by a writer never removed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+
+#include "test_dispose_fixture.h"
+
+#include "archiver/lib/hex.h"
+#include "archiver/lib/sha256.h"
+#include "archiver/store/pack.h"
+#include "archiver/store/record.h"
+
+/* A message of len bytes: text where i % 3 == 0 blocks, random bytes in
+ * the others (so some blocks compress and some are stored as they come). */
+static unsigned char *make_message(size_t len, unsigned seed)
+{
+	unsigned char *m = malloc(len + 1);
+	const char *text = "Subject: pack test\r\n\r\nbody line .\r\n";
+	uint32_t x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1664525u + 1013904223u;
+		m[i] = (i / RECORD_BLOCK) % 3 == 0 ? (unsigned char)text[i % 35] : (unsigned char)(x >> 24);
+	}
+	return m;
+}
+
+/* Archives each message through one ingest session, one group commit. */
+static void session_archive(struct fx *f, unsigned char **msgs, const size_t *lens, size_t n,
+			    int64_t *ids)
+{
+	struct pv_error err;
+	struct ingest *in;
+	const struct ingest_msg *done;
+	size_t n_done;
+	bool before;
+	struct ingest_msg im;
+	fx_must(ingest_new(f->ar, &f->acct, &in, &err), &err, "ingest_new");
+	for (size_t i = 0; i < n; i++) {
+		char uidl[32];
+		snprintf(uidl, sizeof(uidl), "u-%d", ++f->next_uidl);
+		fx_must(ingest_begin(in, &err), &err, "begin");
+		for (size_t off = 0; off < lens[i]; off += 7001) /* odd pieces, across blocks */
+			fx_must(ingest_write(in, msgs[i] + off, lens[i] - off < 7001 ? lens[i] - off : 7001,
+					     &err), &err, "write");
+		fx_must(ingest_end(in, (uint32_t)i + 1, uidl, 1700000000, &before, &im, &err), &err, "end");
+		assert_false(before);
+	}
+	assert_int_equal(ingest_pending(in), n);
+	fx_must(ingest_group_commit(in, NULL, NULL, &done, &n_done, &err), &err, "commit");
+	assert_int_equal(n_done, n);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = done[i].message_id;
+	ingest_free(&in);
+}
+
+static int read_into(struct fx *f, int64_t id, struct pv_buf *b)
+{
+	struct stored_message m = fx_load(f, id);
+	struct pv_error err;
+	pv_buf_reset(b);
+	return message_read(f->ar, &m, fx_sink_buf, b, &err);
+}
+
+static void assert_reads_back(struct fx *f, int64_t id, const unsigned char *msg, size_t len)
+{
+	struct pv_buf b;
+	pv_buf_init(&b, 8 << 20);
+	assert_int_equal(read_into(f, id, &b), PV_OK);
+	assert_int_equal(b.len, len);
+	assert_memory_equal(len ? b.data : (unsigned char *)"", msg, len);
+	pv_buf_free(&b);
+}
+
+struct scan {
+	int damage, harmless;
+	char last[512];
+};
+
+static void on_problem(void *ctx, bool harmless, const char *msg)
+{
+	struct scan *s = ctx;
+	if (harmless)
+		s->harmless++;
+	else
+		s->damage++;
+	snprintf(s->last, sizeof(s->last), "%s", msg);
+}
+
+static struct scan scan(struct fx *f)
+{
+	struct scan s = {0};
+	struct pack_scan_stats st;
+	struct pv_error err;
+	fx_must(pack_scan(f->dir, f->ar->cat->db, on_problem, &s, &st, &err), &err, "pack_scan");
+	return s;
+}
+
+static int count_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	while (d != NULL && (e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+static void pack_file(struct fx *f, int64_t id, char *path, size_t n)
+{
+	struct stored_message m = fx_load(f, id);
+	pack_path(f->dir, m.loc.pack_id, path, n);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+static void test_round_trip_is_byte_exact_whatever_the_size(void **state)
+{
+	(void)state;
+	struct fx f;
+	static const size_t sizes[] = {0, 1, 100, RECORD_BLOCK, RECORD_BLOCK + 1, 200000,
+				       3 * 1024 * 1024}; /* the last one spills to DIR/tmp */
+	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+	unsigned char *msgs[N];
+	int64_t ids[N];
+	char path[300];
+	fx_init(&f);
+	for (size_t i = 0; i < N; i++)
+		msgs[i] = make_message(sizes[i], (unsigned)i);
+	session_archive(&f, msgs, sizes, N, ids);
+	for (size_t i = 0; i < N; i++) {
+		assert_reads_back(&f, ids[i], msgs[i], sizes[i]);
+		struct stored_message m = fx_load(&f, ids[i]);
+		assert_true(m.loc.pack_id > 0);
+		/* records lie end to end, the first after the pack header */
+		if (i == 0)
+			assert_int_equal(m.loc.offset, PACK_HEADER_BYTES);
+		else
+			assert_int_equal(m.loc.offset, fx_load(&f, ids[i - 1]).loc.offset +
+							       fx_load(&f, ids[i - 1]).loc.length);
+	}
+	struct scan s = scan(&f);
+	assert_int_equal(s.damage + s.harmless, 0);
+	snprintf(path, sizeof(path), "%s/tmp", f.dir);
+	assert_int_equal(count_dir(path), 0); /* the spill file is gone */
+	/* one bucket (the default policy), one pack */
+	snprintf(path, sizeof(path), "%s/packs", f.dir);
+	assert_int_equal(count_dir(path), 1);
+	/* random blocks are stored as they came, text blocks compressed */
+	struct stored_message big = fx_load(&f, ids[N - 1]);
+	assert_true(big.loc.length < sizes[N - 1]);
+	assert_true(big.loc.length > sizes[N - 1] / 3 * 2);
+	for (size_t i = 0; i < N; i++)
+		free(msgs[i]);
+	fx_free(&f);
+}
+
+static void test_one_pack_per_bucket(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f);
+	fx_policy_store(&f, "rule \"long\": retain 10y when subject ~ \"keep*\"\n"
+			    "default: retain 30d\n");
+	const char *a = "Subject: keep me\r\n\r\nbody\r\n", *b = "Subject: other\r\n\r\nbody\r\n";
+	unsigned char *msgs[3] = {(unsigned char *)a, (unsigned char *)b, (unsigned char *)a};
+	size_t lens[3] = {strlen(a), strlen(b), strlen(a)};
+	int64_t ids[3];
+	session_archive(&f, msgs, lens, 3, ids);
+	struct stored_message m0 = fx_load(&f, ids[0]), m1 = fx_load(&f, ids[1]),
+			      m2 = fx_load(&f, ids[2]);
+	assert_int_not_equal(m0.bucket_id, m1.bucket_id);
+	assert_int_equal(m0.loc.pack_id, m2.loc.pack_id);
+	assert_int_not_equal(m0.loc.pack_id, m1.loc.pack_id);
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT bucket_id FROM packs WHERE id = %lld", (long long)m1.loc.pack_id);
+	assert_int_equal(fx_int(&f, sql), m1.bucket_id);
+	/* the header names the bucket */
+	char path[300];
+	unsigned char head[PACK_HEADER_BYTES];
+	pack_path(f.dir, m1.loc.pack_id, path, sizeof(path));
+	int fd = open(path, O_RDONLY);
+	assert_int_equal(read(fd, head, sizeof(head)), (ssize_t)sizeof(head));
+	close(fd);
+	assert_memory_equal(head, PACK_MAGIC, 8);
+	assert_int_equal(head[15], (unsigned char)m1.bucket_id);
+	assert_reads_back(&f, ids[1], msgs[1], lens[1]);
+	fx_free(&f);
+}
+
+/* Bytes after the last committed record (a harvest killed after writing,
+ * before its catalog commit): ignored by readers, reported by verify as
+ * harmless, dropped by the next writer into that pack. */
+static void test_torn_tail_is_ignored_reported_and_dropped(void **state)
+{
+	(void)state;
+	struct fx f;
+	char path[300];
+	unsigned char *msgs[2] = {make_message(5000, 1), make_message(90000, 2)};
+	size_t lens[2] = {5000, 90000};
+	int64_t ids[2];
+	fx_init(&f);
+	session_archive(&f, msgs, lens, 2, ids);
+	pack_file(&f, ids[0], path, sizeof(path));
+	off_t committed = file_size(path);
+
+	/* a whole record never committed, then half of one */
+	struct stored_message m1 = fx_load(&f, ids[1]);
+	unsigned char *rec = malloc(m1.loc.length);
+	int fd = open(path, O_RDWR | O_APPEND);
+	assert_int_equal(pread(fd, rec, m1.loc.length, (off_t)m1.loc.offset), (ssize_t)m1.loc.length);
+	assert_int_equal(write(fd, rec, m1.loc.length), (ssize_t)m1.loc.length);
+	assert_int_equal(write(fd, rec, m1.loc.length / 2), (ssize_t)(m1.loc.length / 2));
+	close(fd);
+	free(rec);
+
+	assert_reads_back(&f, ids[0], msgs[0], lens[0]);
+	assert_reads_back(&f, ids[1], msgs[1], lens[1]);
+	struct scan s = scan(&f);
+	assert_int_equal(s.damage, 0);
+	assert_int_equal(s.harmless, 1);
+	assert_non_null(strstr(s.last, "1 whole record never committed, then a torn one"));
+
+	/* the next harvest drops the tail and appends after the last record */
+	unsigned char *third[1] = {make_message(3000, 3)};
+	size_t len3[1] = {3000};
+	int64_t id3[1];
+	session_archive(&f, third, len3, 1, id3);
+	assert_int_equal(fx_load(&f, id3[0]).loc.offset, (uint64_t)committed);
+	assert_int_equal(fx_load(&f, id3[0]).loc.pack_id, fx_load(&f, ids[0]).loc.pack_id);
+	s = scan(&f);
+	assert_int_equal(s.damage + s.harmless, 0);
+	assert_reads_back(&f, id3[0], third[0], len3[0]);
+	assert_reads_back(&f, ids[1], msgs[1], lens[1]);
+	free(third[0]);
+	free(msgs[0]);
+	free(msgs[1]);
+	fx_free(&f);
+}
+
+static void flip(const char *path, uint64_t off, unsigned char mask)
+{
+	unsigned char c;
+	int fd = open(path, O_RDWR);
+	assert_int_equal(pread(fd, &c, 1, (off_t)off), 1);
+	c ^= mask;
+	assert_int_equal(pwrite(fd, &c, 1, (off_t)off), 1);
+	close(fd);
+}
+
+static void test_altered_record_is_an_integrity_failure(void **state)
+{
+	(void)state;
+	struct fx f;
+	char path[300];
+	struct pv_error err;
+	struct pv_buf b;
+	unsigned char *msgs[3] = {make_message(4000, 1), make_message(150000, 2),
+				  make_message(7000, 3)};
+	size_t lens[3] = {4000, 150000, 7000};
+	int64_t ids[3];
+	fx_init(&f);
+	pv_buf_init(&b, 1 << 20);
+	session_archive(&f, msgs, lens, 3, ids);
+	pack_file(&f, ids[1], path, sizeof(path));
+	struct stored_message m = fx_load(&f, ids[1]);
+
+	/* one byte of ciphertext: the record's hash no longer matches */
+	flip(path, m.loc.offset + m.loc.length / 2, 0x01);
+	assert_int_equal(read_into(&f, ids[1], &b), PV_EINTEGRITY);
+	assert_int_equal(blob_check_at(f.dir, &m.loc, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "does not match its hash"));
+	assert_int_equal(read_into(&f, ids[0], &b), PV_OK); /* the neighbours are intact */
+	assert_int_equal(read_into(&f, ids[2], &b), PV_OK);
+	flip(path, m.loc.offset + m.loc.length / 2, 0x01);
+	assert_int_equal(read_into(&f, ids[1], &b), PV_OK);
+
+	/* the pack cut inside the last record */
+	struct stored_message m2 = fx_load(&f, ids[2]);
+	assert_int_equal(truncate(path, (off_t)(m2.loc.offset + m2.loc.length - 10)), 0);
+	assert_int_equal(read_into(&f, ids[2], &b), PV_EINTEGRITY);
+	assert_int_equal(blob_check_at(f.dir, &m2.loc, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "cut short"));
+	struct scan s = scan(&f);
+	assert_int_equal(s.damage, 1);
+	assert_non_null(strstr(s.last, "shorter than its records"));
+
+	/* a catalog row pointing at another message's record */
+	char sql[200];
+	snprintf(sql, sizeof(sql), "UPDATE messages SET pack_offset = %llu, pack_length = %llu WHERE id = %lld",
+		 (unsigned long long)fx_load(&f, ids[0]).loc.offset,
+		 (unsigned long long)fx_load(&f, ids[0]).loc.length, (long long)ids[1]);
+	fx_must(catalog_exec(f.ar->cat->db, sql, &err), &err, "update");
+	assert_int_equal(read_into(&f, ids[1], &b), PV_EINTEGRITY);
+
+	/* the pack deleted: missing without a disposal record */
+	assert_int_equal(unlink(path), 0);
+	m = fx_load(&f, ids[0]);
+	assert_false(blob_present_at(f.dir, &m.loc));
+	assert_int_equal(blob_check_at(f.dir, &m.loc, &err), PV_ENOTFOUND);
+	assert_int_equal(message_read(f.ar, &m, fx_sink_buf, &b, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "missing without a disposal record"));
+	pv_buf_free(&b);
+	for (int i = 0; i < 3; i++)
+		free(msgs[i]);
+	fx_free(&f);
+}
+
+/* The last-chunk mark in the clear must agree with the FINAL tag inside:
+ * a record made to look shorter or longer fails even with a fixed hash. */
+static void test_last_chunk_mark_is_checked(void **state)
+{
+	(void)state;
+	struct fx f;
+	char path[300];
+	struct pv_error err;
+	unsigned char key[BLOB_KEY_BYTES] = {7};
+	unsigned char *msg = make_message(3 * RECORD_BLOCK, 9);
+	struct record_sealer *s;
+	char id[BLOB_ID_LEN + 1];
+	uint64_t len;
+	fx_init(&f);
+	fx_must(record_sealer_new(f.dir, &s, &err), &err, "sealer");
+	fx_must(record_begin(s, key, &err), &err, "begin");
+	fx_must(record_write(s, msg, 3 * RECORD_BLOCK, &err), &err, "write");
+	fx_must(record_end(s, id, &len, &err), &err, "end");
+	snprintf(path, sizeof(path), "%s/rec", f.dir);
+	int fd = open(path, O_RDWR | O_CREAT, 0600);
+	fx_must(record_place(s, fd, &err), &err, "place");
+	record_sealer_free(&s);
+	uint64_t measured;
+	assert_int_equal(record_measure(fd, 0, len, &measured), PV_OK);
+	assert_int_equal(measured, len);
+	assert_int_equal(record_open(fd, 0, len, id, key, NULL, NULL, NULL, "rec", &err), PV_OK);
+	/* mark the first chunk as the last: record_measure sees a shorter record */
+	close(fd);
+	flip(path, 4 + 24, 0x80);
+	fd = open(path, O_RDONLY);
+	assert_int_equal(record_measure(fd, 0, len, &measured), PV_OK);
+	assert_true(measured < len);
+	/* the hash catches it first; with the hash recomputed, the tag does */
+	struct pv_sha256 h;
+	unsigned char *all = malloc(len), digest[32];
+	char hex[65];
+	assert_int_equal(pread(fd, all, len, 0), (ssize_t)len);
+	fx_must(pv_sha256_init(&h, &err), &err, "sha");
+	pv_sha256_update(&h, all, measured);
+	pv_sha256_final(&h, digest);
+	pv_hex(digest, 32, hex);
+	assert_int_equal(record_open(fd, 0, len, id, key, NULL, NULL, NULL, "rec", &err), PV_EINTEGRITY);
+	assert_int_equal(record_open(fd, 0, measured, hex, key, NULL, NULL, NULL, "rec", &err),
+			 PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "disagree"));
+	close(fd);
+	free(all);
+	free(msg);
+	fx_free(&f);
+}
+
+static int fail_extra(void *ctx, const struct ingest_msg *batch, size_t n, struct pv_error *err)
+{
+	(void)ctx;
+	(void)batch;
+	(void)n;
+	return pv_fail(err, PV_ERR, "the caller's part failed");
+}
+
+static void test_uncommitted_records_are_cut_off(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct ingest *in;
+	struct ingest_msg im;
+	bool before;
+	char path[300];
+	unsigned char *m1[1] = {make_message(6000, 1)};
+	size_t l1[1] = {6000};
+	int64_t id1[1];
+	fx_init(&f);
+	session_archive(&f, m1, l1, 1, id1);
+	pack_file(&f, id1[0], path, sizeof(path));
+	off_t committed = file_size(path);
+
+	/* discarded (the connection broke before the commit) */
+	fx_must(ingest_new(f.ar, &f.acct, &in, &err), &err, "ingest_new");
+	for (int i = 0; i < 3; i++) {
+		fx_must(ingest_begin(in, &err), &err, "begin");
+		fx_must(ingest_write(in, m1[0], 6000 - (size_t)i, &err), &err, "write");
+		fx_must(ingest_end(in, 1, i == 0 ? "x1" : i == 1 ? "x2" : "x3", 1700000000, &before, &im,
+				   &err), &err, "end");
+	}
+	assert_true(file_size(path) > committed);
+	ingest_discard(in);
+	assert_int_equal(file_size(path), committed);
+
+	/* a commit whose transaction fails */
+	fx_must(ingest_begin(in, &err), &err, "begin");
+	fx_must(ingest_write(in, m1[0], 5000, &err), &err, "write");
+	fx_must(ingest_end(in, 1, "x4", 1700000000, &before, &im, &err), &err, "end");
+	assert_int_equal(ingest_group_commit(in, fail_extra, NULL, NULL, NULL, &err), PV_ERR);
+	assert_int_equal(file_size(path), committed);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM messages"), 1);
+	ingest_free(&in);
+	struct scan s = scan(&f);
+	assert_int_equal(s.damage + s.harmless, 0);
+	free(m1[0]);
+	fx_free(&f);
+}
+
+/* The same message archived twice in one batch, or again later: kept once. */
+static void test_archived_before_is_not_stored_twice(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct ingest *in;
+	struct ingest_msg im;
+	bool before;
+	const char *raw = "Subject: twice\r\n\r\nsame\r\n";
+	fx_init(&f);
+	fx_must(ingest_new(f.ar, &f.acct, &in, &err), &err, "ingest_new");
+	for (int round = 0; round < 3; round++) {
+		fx_must(ingest_begin(in, &err), &err, "begin");
+		fx_must(ingest_write(in, raw, strlen(raw), &err), &err, "write");
+		fx_must(ingest_end(in, 1, "same-uidl", 1700000000, &before, &im, &err), &err, "end");
+		assert_int_equal(before, round > 0);
+		if (round == 1)
+			fx_must(ingest_group_commit(in, NULL, NULL, NULL, NULL, &err), &err, "commit");
+	}
+	ingest_free(&in);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM messages"), 1);
+	struct scan s = scan(&f);
+	assert_int_equal(s.damage + s.harmless, 0);
+	fx_free(&f);
+}
+
+/* Two writers never share a pack; disposal never removes one a writer holds. */
+static void test_writers_and_disposal_respect_the_lock(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct ingest *a, *b;
+	struct ingest_msg im;
+	bool before;
+	const struct ingest_msg *done;
+	size_t n_done;
+	int64_t removed;
+	const char *raw = "Subject: lock\r\n\r\nbody\r\n";
+	fx_init(&f);
+	fx_must(ingest_new(f.ar, &f.acct, &a, &err), &err, "a");
+	fx_must(ingest_new(f.ar, &f.acct, &b, &err), &err, "b");
+	fx_must(ingest_begin(a, &err), &err, "begin");
+	fx_must(ingest_write(a, raw, strlen(raw), &err), &err, "write");
+	fx_must(ingest_end(a, 1, "a1", 1700000000, &before, &im, &err), &err, "end");
+	fx_must(ingest_begin(b, &err), &err, "begin");
+	fx_must(ingest_write(b, raw, strlen(raw) - 1, &err), &err, "write");
+	fx_must(ingest_end(b, 1, "b1", 1700000000, &before, &im, &err), &err, "end");
+	/* a's pack has no committed message yet, but a holds it */
+	fx_must(pack_remove_unused(f.dir, f.ar->cat->db, &removed, &err), &err, "remove");
+	assert_int_equal(removed, 0);
+	fx_must(ingest_group_commit(a, NULL, NULL, &done, &n_done, &err), &err, "commit a");
+	int64_t pa = fx_load(&f, done[0].message_id).loc.pack_id;
+	fx_must(ingest_group_commit(b, NULL, NULL, &done, &n_done, &err), &err, "commit b");
+	int64_t pb = fx_load(&f, done[0].message_id).loc.pack_id;
+	assert_int_not_equal(pa, pb);
+	ingest_free(&a);
+	ingest_free(&b);
+	/* all messages of pack a disposed of, and no writer: removed whole */
+	char sql[120];
+	snprintf(sql, sizeof(sql), "UPDATE messages SET disposed_at = 1, blob = NULL, wrapped_key = NULL"
+		 " WHERE pack_id = %lld", (long long)pa);
+	fx_must(catalog_exec(f.ar->cat->db, sql, &err), &err, "dispose");
+	fx_must(pack_remove_unused(f.dir, f.ar->cat->db, &removed, &err), &err, "remove");
+	assert_int_equal(removed, 1);
+	assert_false(pack_exists(f.dir, pa));
+	assert_true(pack_exists(f.dir, pb));
+	snprintf(sql, sizeof(sql), "SELECT removed_at IS NOT NULL FROM packs WHERE id = %lld", (long long)pa);
+	assert_int_equal(fx_int(&f, sql), 1);
+	fx_free(&f);
+}
+
+/* Archives from before packs (PVB1 blob files) and packs side by side. */
+static void test_old_blob_files_and_packs_both_read(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_init(&f);
+	const char *old = "Subject: from 2025\r\n\r\nan old blob file\r\n";
+	int64_t id_old = fx_archive(&f, old, fx_t("2025-06-01"));
+	unsigned char *msgs[1] = {make_message(70000, 5)};
+	size_t lens[1] = {70000};
+	int64_t ids[1];
+	session_archive(&f, msgs, lens, 1, ids);
+	struct stored_message mo = fx_load(&f, id_old);
+	assert_int_equal(mo.loc.pack_id, 0);
+	assert_int_equal(fx_read(&f, id_old, old), PV_OK);
+	assert_reads_back(&f, ids[0], msgs[0], lens[0]);
+	struct pv_error err;
+	assert_int_equal(blob_check_at(f.dir, &mo.loc, &err), PV_OK);
+	free(msgs[0]);
+	fx_free(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_is_byte_exact_whatever_the_size),
+		cmocka_unit_test(test_one_pack_per_bucket),
+		cmocka_unit_test(test_torn_tail_is_ignored_reported_and_dropped),
+		cmocka_unit_test(test_altered_record_is_an_integrity_failure),
+		cmocka_unit_test(test_last_chunk_mark_is_checked),
+		cmocka_unit_test(test_uncommitted_records_are_cut_off),
+		cmocka_unit_test(test_archived_before_is_not_stored_twice),
+		cmocka_unit_test(test_writers_and_disposal_respect_the_lock),
+		cmocka_unit_test(test_old_blob_files_and_packs_both_read),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
