@@ -183,6 +183,7 @@ export async function render({ main, params }) {
 		rows: r.results || [],
 		empty: 'No message matches.',
 		pager: pg,
+		stack: false,
 	});
 
 	const actions = h('div', { class: 'selection-bar', role: 'group', 'aria-label': 'Act on these results' },
