@@ -42,7 +42,7 @@ for (const role of ['legal', 'compliance', 'admin']) {
 				}
 				await page.evaluate(() => document.activeElement && document.activeElement.blur());
 				await shots(page, `${role}-${name.toLowerCase().replace(/\s+/g, '-')}`, { dark: name === 'Dashboard',
-					doc: role === 'compliance' && name === 'Dashboard' ? 'dashboard-dark' : null });
+					doc: role === 'compliance' && name === 'Dashboard' ? 'dashboard-dark' : null, docDark: true });
 			});
 		}
 		await t.test('another role\'s page falls back to the dashboard', async () => {

@@ -143,3 +143,11 @@ export function copyButton(text, label) {
 export function actionButton(text, object, cls) {
 	return h('button', { type: 'button', class: cls || 'small' }, text, h('span', { class: 'hide-visually' }, ` ${object}`));
 }
+
+// A small paperclip (no emoji font is assumed): an image named by label.
+export function clipIcon(label) {
+	return s('svg', { class: 'icon', viewBox: '0 0 16 16', width: 14, height: 14, role: 'img', 'aria-label': label },
+		s('title', {}, label),
+		s('path', { d: 'M10.5 4.5v6a2.5 2.5 0 0 1-5 0V4a1.5 1.5 0 0 1 3 0v6a.5.5 0 0 1-1 0V5', fill: 'none',
+			stroke: 'currentColor', 'stroke-width': 1.3, 'stroke-linecap': 'round' }));
+}

@@ -50,7 +50,8 @@ export function table(opts) {
 		}
 		for (const c of columns) {
 			const v = c.render ? c.render(row) : row[c.key];
-			tr.appendChild(h('td', { class: c.cls }, v === undefined || v === null ? '' : v));
+			// One wrapper, so a stacked cell is two grid items: its label and this.
+			tr.appendChild(h('td', { class: c.cls, 'data-label': c.label }, h('div', v === undefined || v === null ? '' : v)));
 		}
 		body.appendChild(tr);
 	}
@@ -74,7 +75,18 @@ export function table(opts) {
 		});
 		syncAll();
 	}
-	const t = h('table', opts.caption ? h('caption', opts.caption) : null, h('thead', headRow), body);
+	// On a phone a table becomes one card per row, each cell with its
+	// column's name (CSS); the explicit roles keep it a table for screen
+	// readers whatever the display. opts.stack === false keeps the columns.
+	const t = h('table', { class: opts.stack === false ? null : 'stack-narrow' },
+		opts.caption ? h('caption', opts.caption) : null, h('thead', headRow), body);
+	if (opts.stack !== false) {
+		t.setAttribute('role', 'table');
+		for (const g of t.querySelectorAll('thead, tbody')) g.setAttribute('role', 'rowgroup');
+		for (const r of t.querySelectorAll('tr')) r.setAttribute('role', 'row');
+		for (const c of t.querySelectorAll('th')) c.setAttribute('role', 'columnheader');
+		for (const c of t.querySelectorAll('td')) c.setAttribute('role', 'cell');
+	}
 	const wrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region',
 		'aria-label': opts.label || opts.caption || 'Table' }, t);
 	if (opts.pager) {

@@ -45,7 +45,7 @@ export async function decide(a, verb, msg) {
 	}
 }
 
-export function queueTable(items, me, msg, label = 'Pending approvals', after = () => go('approvals', { t: Date.now() })) {
+export function queueTable(items, me, msg, label = 'Pending approvals', after = () => go('approvals', { t: Date.now() }), empty = 'Nothing waits for approval.') {
 	msg.dataset.me = `web:${me.user}`;
 	return table({
 		label,
@@ -79,7 +79,7 @@ export function queueTable(items, me, msg, label = 'Pending approvals', after = 
 			} },
 		],
 		rows: items,
-		empty: 'Nothing waits for approval.',
+		empty,
 	});
 }
 
@@ -117,7 +117,7 @@ export async function render({ main, me, params }) {
 		main.appendChild(h('h2', 'History'));
 		const pg = pager({ offset, limit: LIMIT, total: done.total, noun: 'proposals', go: (o) => go('approvals', { offset: o }) });
 		main.appendChild(pg.el);
-		main.appendChild(queueTable(decided, me, msg, 'Decided approvals'));
+		main.appendChild(queueTable(decided, me, msg, 'Decided approvals', undefined, 'Nothing decided yet.'));
 	} catch (err) {
 		main.appendChild(errorBox(err));
 	}

@@ -5,7 +5,7 @@
 // export, or save as a matter search.
 
 import { api } from '../lib/api.js';
-import { h, field, select, fill, when, num, bytes } from '../lib/dom.js';
+import { h, field, select, fill, when, num, bytes, clipIcon } from '../lib/dom.js';
 import { table, pager } from '../lib/table.js';
 import { go, href } from '../lib/router.js';
 import { ask, errorBox, announce, okBox } from '../lib/dialogs.js';
@@ -178,11 +178,12 @@ export async function render({ main, params }) {
 			{ label: 'Subject', cls: 'subject', render: (m) => [h('a', { href: href(`message/${m.id}`, { back: location.hash }) }, m.subject || '(no subject)'),
 				h('span', { class: 'show-narrow muted small-text' }, m.from || '')] },
 			{ label: 'Account', cls: 'hide-narrow', render: (m) => m.account },
-			{ label: 'Size', cls: 'num hide-narrow', render: (m) => [bytes(m.size), m.has_attachment ? h('span', { title: 'has attachments', 'aria-label': ', has attachments' }, ' 📎') : ''] },
+			{ label: 'Size', cls: 'num hide-narrow nowrap', render: (m) => [m.has_attachment ? clipIcon('has attachments') : '', ' ', bytes(m.size)] },
 		],
 		rows: r.results || [],
 		empty: 'No message matches.',
 		pager: pg,
+		stack: false,
 	});
 
 	const actions = h('div', { class: 'selection-bar', role: 'group', 'aria-label': 'Act on these results' },

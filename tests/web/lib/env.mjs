@@ -117,17 +117,17 @@ export async function assertAxe(page, what) {
 // Screenshots of the page as it is, at 1280 and at 390 px wide (full page),
 // into build/web-shots/NAME-1280.png and NAME-390.png; light, and dark too
 // when asked.
-// doc: also a 1100x700 view of the top of the page, light (or dark with
-// dark), as build/web-shots/doc-NAME.png, for docs/screenshots/.
-export async function shots(page, name, { dark = false, doc = null } = {}) {
+// doc: also a 1100x700 view of the top of the page, light (dark with
+// docDark), as build/web-shots/doc-NAME.png, for docs/screenshots/.
+export async function shots(page, name, { dark = false, doc = null, docDark = false } = {}) {
 	mkdirSync(SHOTS, { recursive: true });
 	const vp = page.viewportSize();
 	if (doc) {
 		await page.setViewportSize({ width: 1100, height: 700 });
-		if (dark) await page.emulateMedia({ colorScheme: 'dark' });
+		await page.emulateMedia({ colorScheme: docDark ? 'dark' : 'light' });
 		await page.waitForTimeout(60);
 		await page.screenshot({ path: path.join(SHOTS, `doc-${doc}.png`) });
-		if (dark) await page.emulateMedia({ colorScheme: 'light' });
+		await page.emulateMedia({ colorScheme: 'light' });
 	}
 	for (const w of [1280, 390]) {
 		await page.setViewportSize({ width: w, height: w === 390 ? 844 : 860 });
