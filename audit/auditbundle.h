@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
+#include "archiver/lib/progress.h"
 #include "audit/bundle_read.h"
 #include "audit/bundle_write.h"
 #include "audit/note.h"
@@ -54,6 +55,7 @@ struct auditbundle_opts {
 	const char *actor;    /* who exports (recorded in the export event) */
 	int64_t since, until; /* unix seconds, INT64_MIN / INT64_MAX when open */
 	bool personal;        /* include the side data */
+	struct pv_progress progress; /* entries written of the range (may be empty) */
 };
 
 struct auditbundle_summary {

@@ -202,8 +202,9 @@ struct feed {
 	struct bundle_member *leaves, *jsonl, *csv, *personal;
 	sqlite3_stmt *pers; /* audit_personal rows from lo, in seq order */
 	bool pers_row;      /* pers is on a row */
-	uint64_t next, hi;
+	uint64_t lo, next, hi;
 	uint64_t n_personal;
+	const struct pv_progress *progress;
 	struct pv_buf line, pdata;
 	struct pv_error *err;
 	int r;
@@ -298,14 +299,18 @@ static int feed_cb(void *ctx, uint64_t index, const void *data, size_t len)
 				      (unsigned long long)f->next);
 	f->next++;
 	int r = feed_leaf(f, index, data, len);
-	return r < 0 ? (f->r = r) : 0;
+	if (r < 0)
+		return f->r = r;
+	pv_progress_report(f->progress, f->next - f->lo, f->hi - f->lo);
+	return 0;
 }
 
 static int write_entries(struct tlog *t, struct bundle_writer *w, const struct auditbundle_opts *o,
 			 uint64_t lo, uint64_t hi, uint64_t n, struct auditbundle_summary *sum,
 			 struct pv_error *err)
 {
-	struct feed f = {.t = t, .w = w, .next = lo, .hi = hi, .err = err};
+	struct feed f = {.t = t, .w = w, .lo = lo, .next = lo, .hi = hi, .progress = &o->progress,
+			 .err = err};
 	struct pv_buf leaf;
 	int r;
 

@@ -87,7 +87,7 @@ int archive_audit_export(struct archive *ar, const char *actor, const char *out,
 			 int64_t until, bool personal, struct auditbundle_summary *sum_r,
 			 struct pv_error *err)
 {
-	struct auditbundle_opts o = {out, actor, since, until, personal};
+	struct auditbundle_opts o = {out, actor, since, until, personal, ar->progress};
 	return auditbundle_export(ar->audit_log, ar->audit_key, &o, sum_r, err);
 }
 

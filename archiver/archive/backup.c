@@ -39,8 +39,42 @@ struct bctx {
 	struct backup_summary *sum;
 	int64_t *buckets; /* of the snapshot's messages not disposed of */
 	size_t n_buckets;
+	uint64_t copied, to_copy; /* files written and to write, for ar->progress */
 	struct pv_error *err;
 };
+
+/* How many files the backup will hold, for ar->progress (counted only
+ * when someone listens): the catalog, two checkpoints, the config, the
+ * keys, and the blob and pack files copy_blobs and copy_packs copy. */
+static int count_files(struct bctx *b, sqlite3 *snap, bool keys)
+{
+	sqlite3_stmt *st = NULL;
+	if (b->ar->progress.fn == NULL)
+		return PV_OK;
+	int r = catalog_prepare(snap, "SELECT (SELECT count(DISTINCT blob) FROM messages"
+				      " WHERE blob IS NOT NULL AND pack_id IS NULL)"
+				      " + (SELECT count(*) FROM (SELECT pack_id FROM messages"
+				      " WHERE pack_id IS NOT NULL GROUP BY pack_id"
+				      " HAVING sum(disposed_at IS NULL) > 0))", &st, b->err);
+	if (r < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		b->to_copy = (uint64_t)sqlite3_column_int64(st, 0) + 4 + keys;
+	sqlite3_finalize(st);
+	pv_progress_report(&b->ar->progress, b->copied, b->to_copy);
+	return PV_OK;
+}
+
+/* out/rel is written: into the manifest, and one more file done. */
+static int add_file(struct bctx *b, const char *rel)
+{
+	int r = backup_manifest_add(&b->m, b->out, rel, b->err);
+	if (++b->copied > b->to_copy)
+		b->to_copy = b->copied;
+	if (b->ar->progress.fn != NULL && b->to_copy > 1)
+		pv_progress_report(&b->ar->progress, b->copied, b->to_copy);
+	return r;
+}
 
 /* The snapshot's latest checkpoints, as files: what the backup covers. */
 static int write_checkpoints(struct bctx *b, sqlite3 *snap)
@@ -62,7 +96,7 @@ static int write_checkpoints(struct bctx *b, sqlite3 *snap)
 		}
 		tlog_free(&t);
 		if (r == PV_OK)
-			r = backup_manifest_add(&b->m, b->out, cp_files[i], b->err);
+			r = add_file(b, cp_files[i]);
 	}
 	pv_buf_free(&note);
 	return r;
@@ -102,7 +136,7 @@ static int copy_blobs(struct bctx *b, sqlite3 *snap)
 		if (r == PV_OK) {
 			b->sum->blobs++;
 			b->sum->linked += linked;
-			r = backup_manifest_add(&b->m, b->out, rel, b->err);
+			r = add_file(b, rel);
 		}
 	}
 	if (r == PV_OK && rc != SQLITE_DONE)
@@ -156,7 +190,7 @@ static int copy_packs(struct bctx *b, sqlite3 *snap)
 		if (r == PV_OK) {
 			b->sum->packs++;
 			b->sum->records += (uint64_t)live;
-			r = backup_manifest_add(&b->m, b->out, rel, b->err);
+			r = add_file(b, rel);
 		}
 	}
 	if (r == PV_OK && rc != SQLITE_DONE)
@@ -232,7 +266,7 @@ static int write_keys(struct bctx *b, const char *pass, size_t pass_len,
 	if (r == PV_OK)
 		r = pv_write_file(path, sealed.data, sealed.len, 0600, 1, b->err);
 	if (r == PV_OK)
-		r = backup_manifest_add(&b->m, b->out, BACKUP_KEYS, b->err);
+		r = add_file(b, BACKUP_KEYS);
 	pv_buf_free(&sealed);
 	backup_key_files_free(&k);
 	return r;
@@ -246,14 +280,15 @@ static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const str
 
 	if ((r = backup_path(path, sizeof(path), b->err, "%s/catalog.db", b->out)) < 0 ||
 	    (r = backup_sqlite_to_file(b->ar->cat->db, path, b->err)) < 0 ||
-	    (r = backup_manifest_add(&b->m, b->out, "catalog.db", b->err)) < 0)
+	    (r = add_file(b, "catalog.db")) < 0)
 		return r;
 	if (sqlite3_open_v2(path, &snap, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		r = pv_fail(b->err, PV_ERR, "%s: %s", path, snap ? sqlite3_errmsg(snap) : "no memory");
 		sqlite3_close(snap);
 		return r;
 	}
-	if ((r = write_checkpoints(b, snap)) == PV_OK && (r = copy_blobs(b, snap)) == PV_OK &&
+	if ((r = count_files(b, snap, pass != NULL)) == PV_OK &&
+	    (r = write_checkpoints(b, snap)) == PV_OK && (r = copy_blobs(b, snap)) == PV_OK &&
 	    (r = copy_packs(b, snap)) == PV_OK)
 		r = snapshot_buckets(b, snap);
 	sqlite3_close(snap);
@@ -261,7 +296,7 @@ static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const str
 	    (r = backup_path(src, sizeof(src), b->err, "%s/popvault.conf", b->ar->dir)) == PV_OK &&
 	    (r = backup_path(path, sizeof(path), b->err, "%s/popvault.conf", b->out)) == PV_OK &&
 	    (r = backup_copy_file(src, path, b->err)) == PV_OK)
-		r = backup_manifest_add(&b->m, b->out, "popvault.conf", b->err);
+		r = add_file(b, "popvault.conf");
 	if (r == PV_OK && pass != NULL)
 		r = write_keys(b, pass, pass_len, kdf);
 	return r;

@@ -135,6 +135,14 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 	}
 	last = through(ar);
 	pv_buf_init(&raw, PV_INDEX_RAW_MAX);
+	/* Counted only for a listener (reindex): every search catches up too. */
+	uint64_t total = 0, done = 0;
+	if (ar->progress.fn != NULL) {
+		struct indexer_status is;
+		if ((r = indexer_status(ar, &is, err)) < 0)
+			goto out;
+		total = (uint64_t)is.pending;
+	}
 	if ((r = catalog_prepare(ar->cat->db,
 				 "SELECT m.id FROM messages m WHERE m.id > ? AND m.disposed_at IS NULL"
 				 " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
@@ -165,6 +173,9 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 				failed++;
 			}
 			last = ids[i];
+			if (++done > total)
+				total = done;
+			pv_progress_report(&ar->progress, done, total);
 			if (n == INDEXER_TX_DOCS || text >= INDEXER_TX_TEXT ||
 			    pv_clock_monotonic_ms() - t0 >= INDEXER_TX_MS) {
 				r = write_docs(ar, docs, n, last, err);

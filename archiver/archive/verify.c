@@ -479,7 +479,14 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 	sqlite3_stmt *st;
 	int r;
 
-	/* Catalog rows against leaves and blobs. */
+	/* Catalog rows against leaves and blobs: the long part, reported to
+	 * the handle's progress callback one message at a time. */
+	uint64_t total = 0, done = 0;
+	if ((r = catalog_prepare(ar->cat->db, "SELECT count(*) FROM messages", &st, err)) < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		total = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 	if ((r = catalog_prepare(ar->cat->db, "SELECT id FROM messages ORDER BY id", &st, err)) < 0)
 		return r;
 	int64_t expect = 1;
@@ -493,13 +500,16 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 		expect = id + 1;
 		if (message_load(ar->cat->db, id, &m, &e) < 0) {
 			problem(vp, "message %lld: %s", (long long)id, e.msg);
-			continue;
+		} else {
+			rep->messages++;
+			if (m.disposed_at != 0)
+				rep->disposed++;
+			verify_message(vp, &m);
+			sodium_memzero(&m, sizeof(m));
 		}
-		rep->messages++;
-		if (m.disposed_at != 0)
-			rep->disposed++;
-		verify_message(vp, &m);
-		sodium_memzero(&m, sizeof(m));
+		if (++done > total)
+			total = done;
+		pv_progress_report(&ar->progress, done, total);
 	}
 	sqlite3_finalize(st);
 

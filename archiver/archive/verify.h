@@ -34,7 +34,8 @@ typedef void (*verify_line_fn)(void *ctx, const char *line);
 
 /* known_notes: checkpoint notes kept off the box (--checkpoint FILE): the
  * logs must be consistent with them. line (may be NULL) gets each problem
- * and note; returns PV_EINTEGRITY when there was any problem. */
+ * and note; returns PV_EINTEGRITY when there was any problem. The messages
+ * checked so far go to ar->progress. */
 int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
 		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
 		   struct verify_report *rep, struct pv_error *err) PV_WARN_UNUSED;

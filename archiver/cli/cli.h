@@ -56,6 +56,10 @@ const char *cli_opt(const struct cli_args *args, const char *name);
 int cli_opt_int(const struct cli_args *args, const char *name, long long def, long long min,
 		long long max, long long *out_r, struct pv_error *err);
 
+/* Whether to draw a progress line (lib/progress.h) for long work: only on
+ * a terminal (stderr), never with --json, never into a pipe or a file. */
+bool cli_progress_wanted(const struct cli_ctx *ctx);
+
 /* A message ID argument: a positive integer. */
 int cli_parse_message_id(const char *s, int64_t *id_r, struct pv_error *err);
 

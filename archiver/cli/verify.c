@@ -6,13 +6,23 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/progress.h"
 #include "archiver/archive/verify.h"
 
+struct lines {
+	FILE *out;
+	struct pv_meter *meter; /* NULL: no progress line */
+};
+
+/* A problem or note: the progress line makes way for it, then comes back. */
 static void print_line(void *ctx, const char *line)
 {
-	FILE *out = ctx;
-	fputs(line, out);
-	fputc('\n', out);
+	struct lines *l = ctx;
+	if (l->meter != NULL)
+		pv_meter_clear(l->meter);
+	fputs(line, l->out);
+	fputc('\n', l->out);
+	fflush(l->out);
 }
 
 int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
@@ -39,9 +49,19 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	}
 	const char *notes[1] = {(const char *)known};
 	size_t lens[1] = {known_len};
+	bool full = cli_opt(&args, "full") != NULL;
+	struct pv_meter meter;
+	struct lines lines = {ctx->json ? stderr : stdout, NULL};
+	if (cli_progress_wanted(ctx)) {
+		pv_meter_init(&meter, stderr, full ? "verify --full" : "verify", "messages");
+		lines.meter = &meter;
+		ar->progress = pv_meter_progress(&meter);
+	}
 	/* Problems as they are found; the run is audited inside. */
-	r = archive_verify(ar, ctx->actor, cli_opt(&args, "full") != NULL, notes, lens,
-			   known ? 1 : 0, print_line, ctx->json ? stderr : stdout, &sum, err);
+	r = archive_verify(ar, ctx->actor, full, notes, lens, known ? 1 : 0, print_line, &lines,
+			   &sum, err);
+	if (lines.meter != NULL)
+		pv_meter_end(lines.meter);
 	free(known);
 	archive_close(&ar);
 	if (!sum.ran)

@@ -7,6 +7,7 @@
 
 #include "archiver/lib/config.h"
 #include "archiver/lib/error.h"
+#include "archiver/lib/progress.h"
 #include "archiver/store/catalog.h"
 #include "archiver/store/keyring.h"
 #include "audit/note.h"
@@ -26,6 +27,10 @@ struct archive {
 	 * the signer is NULL and signer_why says why). */
 	int signer_state[2];
 	char signer_why[2][PV_ERROR_MSG_MAX];
+	/* Where long operations on this handle report how far they are
+	 * (verify, reindex, audit export, backup; lib/progress.h): set by the
+	 * front end that wants to show it, empty after archive_open. */
+	struct pv_progress progress;
 };
 
 /* Names of the two logs, and their origins: "<config origin>/<name>". */

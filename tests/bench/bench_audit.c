@@ -123,7 +123,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)n, sync, append_s, (double)n / append_s, file_kb(dbpath));
 
 	/* 2. Export everything, as .tar.gz and .zip, and verify each offline. */
-	struct auditbundle_opts o = {tgz, "cli:bench", INT64_MIN, INT64_MAX, true};
+	struct auditbundle_opts o = {.out = tgz, .actor = "cli:bench", .since = INT64_MIN,
+				    .until = INT64_MAX, .personal = true};
 	t0 = now_s();
 	if (auditbundle_export(t, s, &o, &sum, &err) != 0)
 		die("export", &err);
