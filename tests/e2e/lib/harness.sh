@@ -98,6 +98,9 @@ h_fake_start() { h__start fake "$@"; }
 # Stop by the PIDs recorded at start (also when a test fails: h_init's
 # trap stops everything).
 h_stop() { h__py stop "$1"; }
+# h_register NAME PID: a process the script started itself, stopped like the
+# servers (h_stop NAME, and at exit); best started in its own session.
+h_register() { h__py register "$1" "$2"; }
 h_dovecot_stop() { h_stop "${1:-dovecot}"; }
 h_mailutils_stop() { h_stop "${1:-mailutils}"; }
 h_fake_stop() { h_stop "${1:-fake}"; }

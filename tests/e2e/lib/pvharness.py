@@ -1103,6 +1103,9 @@ def main(argv=None):
     a.add_argument("user")
     a = sp.add_parser("stop")
     a.add_argument("name")
+    a = sp.add_parser("register")
+    a.add_argument("name")
+    a.add_argument("pid", type=int)
     sp.add_parser("cleanup")
     args = ap.parse_args(argv)
 
@@ -1151,6 +1154,8 @@ def main(argv=None):
         elif args.cmd == "stop":
             if not run.stop(args.name):
                 raise HarnessError("no server named %r" % args.name)
+        elif args.cmd == "register":
+            run.register(args.name, args.pid)
         elif args.cmd == "cleanup":
             run.cleanup()
     except (HarnessError, OSError, subprocess.SubprocessError) as e:

@@ -96,6 +96,22 @@ class Server:
         self.host = "127.0.0.1:%d" % self.port
         self.origin = self.url
 
+    @classmethod
+    def attach(cls, url, ca=None):
+        """A server something else started, at url ("https://127.0.0.1:PORT"
+        or "http://..."), its certificate in ca (for HTTPS)."""
+        m = re.fullmatch(r"(https?)://127\.0\.0\.1:(\d+)/?", url)
+        if m is None:
+            raise ValueError("not a loopback URL: %r" % url)
+        self = cls.__new__(cls)
+        self.proc, self.log, self.stdout, self.data = None, None, [], None
+        self.scheme, self.port = m.group(1), int(m.group(2))
+        self.url = "%s://127.0.0.1:%d" % (self.scheme, self.port)
+        self.ca = ca
+        self.host = "127.0.0.1:%d" % self.port
+        self.origin = self.url
+        return self
+
     def context(self, **kw):
         ctx = ssl.create_default_context(cafile=self.ca)
         for k, v in kw.items():
