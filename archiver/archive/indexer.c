@@ -248,7 +248,12 @@ static void child_main(const char *data_dir, int fd)
 	fd = 3;
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C stops the harvest; this catches up */
-	setpriority(PRIO_PROCESS, 0, INDEXER_NICE);
+	/* Nicer than the harvest even when the harvest itself runs niced (a
+	 * priority is absolute: 10 under a parent at 10 would be no nicer). */
+	errno = 0;
+	int prio = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0)
+		setpriority(PRIO_PROCESS, 0, prio + INDEXER_NICE > 19 ? 19 : prio + INDEXER_NICE);
 	if (archive_open(data_dir, &ar, &err) < 0) {
 		pv_log(PV_LOG_WARN, "index", "the indexer cannot open the archive: %s", err.msg);
 		_exit(1);

@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 
 #include "archiver/lib/clock.h"
+#include "archiver/store/approvals.h"
 #include "audit/checkpoint.h"
 
 int archive_status(struct archive *ar, struct archive_status *st, struct pv_error *err)
@@ -76,15 +77,22 @@ static int last_verify(struct archive *ar, struct archive_system_status *st, str
 	return r;
 }
 
+static int skip_row(void *ctx, const struct approval_row *row)
+{
+	(void)ctx;
+	(void)row;
+	return 0;
+}
+
 int archive_system_status(struct archive *ar, struct archive_system_status *st,
 			  struct pv_error *err)
 {
+	uint64_t pending = 0;
 	struct statvfs vfs;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	st->now = pv_clock_now();
-	st->pending_approvals = -1;
 	st->data_free_bytes = statvfs(ar->dir, &vfs) == 0 ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
 						      : -1;
 	st->growth_day0 = st->now / 86400 - (ARCHIVE_GROWTH_DAYS - 1);
@@ -95,8 +103,10 @@ int archive_system_status(struct archive *ar, struct archive_system_status *st,
 	    (r = stats_growth(ar->cat->db, st->now, ARCHIVE_GROWTH_DAYS, st->growth_messages,
 			      st->growth_bytes, err)) < 0 ||
 	    (r = stats_index_lag(ar->cat->db, &st->index_lag, err)) < 0 ||
-	    (r = last_verify(ar, st, err)) < 0)
+	    (r = last_verify(ar, st, err)) < 0 ||
+	    (r = approval_store_each(ar->cat->db, "pending", 0, 1, skip_row, NULL, &pending, err)) < 0)
 		return r;
+	st->pending_approvals = (int64_t)pending;
 	return auditlog_index_gaps(ar->audit_log, AUDITLOG_HEARTBEAT_GAP_S, &st->heartbeat_gaps,
 				   &st->last_audit_entry, err);
 }

@@ -54,7 +54,7 @@ struct archive_system_status {
 	bool verify_full;
 	uint64_t heartbeat_gaps;        /* auditlog_index_gaps over AUDITLOG_HEARTBEAT_GAP_S */
 	int64_t last_audit_entry;       /* -1: none */
-	int64_t pending_approvals;      /* -1: this build has no approvals queue */
+	int64_t pending_approvals;      /* proposals awaiting a second person */
 	int64_t data_free_bytes;        /* free to us in the data directory; -1 unknown */
 	int64_t now;                    /* when it was taken (unix seconds) */
 };

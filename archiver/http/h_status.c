@@ -62,7 +62,7 @@ static json_t *status_json(const struct archive_system_status *st, bool accounts
 		(json_int_t)st->heartbeat_gaps, "last_entry", h_json_time(st->last_audit_entry),
 		"since_last_entry_s", age_or_null(st->now, st->last_audit_entry),
 		"pending_approvals",
-		st->pending_approvals < 0 ? json_null() : json_integer(st->pending_approvals));
+		json_integer(st->pending_approvals));
 	if (o != NULL && accounts) {
 		json_t *list = json_array();
 		for (size_t i = 0; i < st->n_accounts; i++)

@@ -74,10 +74,7 @@ export async function render({ main, me }) {
 	const a = st.archive || {};
 	const growth = st.growth || [];
 	const week = growth.slice(-7).reduce((n, d) => n + (d.messages || 0), 0);
-	let pending = st.pending_approvals;
-	if (pending === null || pending === undefined) {
-		try { pending = (await api.get('/approvals', { state: 'pending', limit: 1 })).pending; } catch { pending = null; }
-	}
+	const pending = st.pending_approvals;
 	main.appendChild(h('div', { class: 'grid' },
 		stat('Messages archived', num(a.messages), `${num(a.disposed || 0)} disposed by policy`),
 		stat('Archive size', bytes(a.bytes), `${num(week)} messages in the last 7 days`),

@@ -77,12 +77,14 @@ pv_sql() { sqlite3 "$D/catalog.db" "$@"; }
 # their time, and verify rightly refuses a log whose time goes backwards.
 pv_date() { date -u -d "+$1 days" '+%Y-%m-%d %H:%M:%S'; }
 
-# pv_at DAYS ARGS...: pv as if run DAYS days from now (faketime, UTC).
+# pv_at DAYS ARGS...: pv as if run DAYS days from now (faketime, UTC). The
+# clock is the real one moved by a fixed offset, so consecutive runs at the
+# same DAYS never see time go back (an absolute start time would: each run
+# would restart the clock at the second it was computed).
 pv_at() {
-	local t
-	t=$(pv_date "$1")
+	local days=$1
 	shift
-	TZ=UTC faketime "$t" "$PV" --data "$D" "$@"
+	TZ=UTC faketime -f "+${days}d" "$PV" --data "$D" "$@"
 }
 
 # pv_glass RUNNER...: approves the newest pending approval (policy
