@@ -50,7 +50,8 @@ enum pop3_auth_mode {
 	 * hashed), never after [IN-USE], [LOGIN-DELAY], [SYS/TEMP], [SYS/PERM], a lost
 	 * connection, or a SCRAM server signature that did not verify (a
 	 * server that does not know the password gets no other chance).
-	 * Never sends a password in clear: USER or PLAIN without TLS must
+	 * Never sends a password in clear, nor over TLS whose certificate
+	 * was not verified (cfg.insecure): there USER, PLAIN or LOGIN must
 	 * be asked for by name. */
 	POP3_AUTH_AUTO,
 	POP3_AUTH_USER,
