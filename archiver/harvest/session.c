@@ -21,8 +21,8 @@
 #include "archiver/harvest/pipeline.h"
 
 /* Sessions one harvest may open in all, after a message ended one
- * (connection lost in its RETR, or retrieved but not archivable on an
- * EXPIRE 0 server). Each leaves one more message upstream, so a single
+ * (connection lost in its RETR, or retrieved but not archivable on a
+ * server that expires retrieved mail). Each leaves one more message upstream, so a single
  * broken message never holds the rest of the mailbox hostage. */
 #define HARVEST_SESSIONS_MAX 3
 /* Under LOGIN-DELAY (RFC 2449 §6.8) that fresh session must wait; for
@@ -55,7 +55,9 @@ struct session {
 	struct pop3_mailbox *mb;
 	struct pipeline *pipe;   /* received messages on their way to the archive */
 	int64_t done_msgs, todo_msgs;
-	bool expire0;            /* EXPIRE 0: QUIT expires every retrieved message */
+	/* EXPIRE n (any n, or a value that does not parse): a QUIT starts
+	 * the expiry of every message this session retrieved. */
+	bool expire_at_quit;
 	bool has_local;          /* a local failure (disk, database) ended the session */
 	struct pv_error local;
 	struct skip skips[HARVEST_SESSIONS_MAX];
@@ -203,14 +205,16 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 			mark_broken(ss, res->msgnum, m, why);
 			return PV_OK;
 		}
-		if (ss->expire0 && res->status == PV_ELIMIT) {
+		if (ss->expire_at_quit && res->status == PV_ELIMIT) {
 			/* The server sent it all (the rest was drained): it counts
-			 * as retrieved, and QUIT on an EXPIRE 0 server would
-			 * delete it unarchived (RFC 2449 §6.7). This session must
-			 * end without QUIT; the next one leaves it alone. */
+			 * as retrieved, and a QUIT on an EXPIRE server would have
+			 * it deleted unarchived, at once or n days later (RFC 2449
+			 * §6.7; GNU pop3d marks it at QUIT, RSET or not). This
+			 * session must end without QUIT; the next one leaves it
+			 * alone (issue 16, finding 3). */
 			char msg[1024];
 			snprintf(msg, sizeof(msg), "message %u (%s) was retrieved but not archived "
-				 "(%s) and the server expires retrieved mail at QUIT (EXPIRE 0): "
+				 "(%s) and the server expires retrieved mail after QUIT (EXPIRE): "
 				 "session dropped without QUIT", res->msgnum, msg_uidl(m), why);
 			mark_broken(ss, res->msgnum, m, msg);
 			return PV_ELIMIT;
@@ -591,8 +595,9 @@ static int run(struct session *ss, struct pv_error *err)
 	if ((r = open_session(ss, &ss->c, err)) < 0)
 		return r;
 	const struct pop3_caps *caps = pop3_caps(ss->c);
-	/* RFC 2449 §6.7: EXPIRE 0 deletes every retrieved message at QUIT. */
-	ss->expire0 = caps->expire && !caps->expire_never && caps->expire_days == 0;
+	/* RFC 2449 §6.7: EXPIRE n deletes every retrieved message n days
+	 * after QUIT (0: at QUIT). */
+	ss->expire_at_quit = pop3_caps_expire_at_quit(caps);
 	if ((r = pop3_scan(ss->c, &ss->mb, err)) < 0)
 		return r;
 	ss->s->listed = (int64_t)ss->mb->count;
@@ -617,7 +622,7 @@ static int run(struct session *ss, struct pv_error *err)
 	if (ss->a->keep_upstream) {
 		/* Any finite EXPIRE starts counting for what a QUIT marks
 		 * retrieved (RFC 2449 §6.7); without QUIT nothing is. */
-		if (caps->expire && !caps->expire_never)
+		if (pop3_caps_expire_at_quit(caps))
 			pop3_drop(ss->c);
 		else if (pop3_quit(ss->c, NULL) != 0)
 			pv_log(PV_LOG_INFO, "harvest.quit", "%s: QUIT not acknowledged; nothing was "

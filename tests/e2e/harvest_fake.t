@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 63
+h_plan 71
 
 BASIC=$H_SRC/tests/data/mail/basic
 FAKE=$H_SRC/tests/data/fake
@@ -251,6 +251,40 @@ h_is "$(pv_count)" 4 "EXPIRE 0 + over the cap: the other 4 archived"
 h_is "$(committed)" 4 "EXPIRE 0 + over the cap: ... and deleted"
 pv_harvest
 h_is "$(pv_count) $(pv_result fetched)" "4 0" "EXPIRE 0 + over the cap: the next run archives nothing twice"
+
+# ---- the same with EXPIRE 5, and with an EXPIRE line that does not parse:
+# any EXPIRE but NEVER lets QUIT start the clock on what was retrieved
+# (GNU pop3d marks it at QUIT, RSET or not, and deletes it n days later),
+# and a garbled value is taken as 0, not as "never" ----
+for ex in "EXPIRE 5" "EXPIRE soon"; do
+	setup "cap-${ex#EXPIRE }" "mailbox $BASIC
+capa UIDL
+capa USER
+capa RESP-CODES
+capa PIPELINING
+capa STLS
+capa $ex
+size 3 100
+"
+	printf '[harvest]\nmessage_max = 2048\n' >>"$D/popvault.conf"
+	pv_harvest
+	h_check "$ex + over the cap: no QUIT in a session that retrieved message 3" \
+		eval '! sessions | grep "RETR 3" | grep -q QUIT'
+	h_is "$(pv_count) $(committed)" "4 4" "$ex + over the cap: the other 4 archived and deleted"
+	h_check "$ex + over the cap: message 3 never deleted" \
+		eval '! grep "^# commit" "$TR" | grep -q "fake-03-longline"'
+done
+
+# ---- keep-upstream with a garbled EXPIRE: as for EXPIRE 0, never QUIT ----
+setup keepgarbled "mailbox $BASIC
+capa UIDL
+capa USER
+capa STLS
+capa EXPIRE later
+" --keep-upstream
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 5 0" "keep-upstream, garbled EXPIRE: archived, nothing deleted"
+h_check "keep-upstream, garbled EXPIRE: no QUIT, no DELE sent" eval '! grep -Eq "^C: (QUIT|DELE)" "$TR"'
 
 # ---- keep-upstream on an EXPIRE 0 server: never QUIT ----
 setup keep0 "mailbox $BASIC

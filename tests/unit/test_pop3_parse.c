@@ -139,8 +139,39 @@ static void test_capa_expire_login_delay_sasl(void **state)
 	assert_true(c.expire && c.expire_never && c.expire_malformed);
 	const char *huge[] = {"EXPIRE 99999999999999999999999", "LOGIN-DELAY -5"};
 	caps_from(&c, huge, 2);
-	assert_false(c.expire);
+	assert_true(c.expire && c.expire_malformed && !c.expire_never); /* taken as 0 */
 	assert_false(c.login_delay);
+}
+
+/* Issue 16, finding 3: an EXPIRE line whose value does not parse was
+ * ignored, i.e. read as "never expires". A server that says EXPIRE may
+ * delete what a QUIT marks retrieved: a garbled value counts as 0. */
+static void test_capa_garbled_expire_counts_as_expire_0(void **state)
+{
+	(void)state;
+	struct pop3_caps c;
+	const char *garbled[] = {"EXPIRE", "EXPIRE soon", "EXPIRE -1", "EXPIRE 5d",
+				 "EXPIRE 99999999999999999999999", "EXPIRE5x", "EXPIRE\x01",
+				 "EXPIREnow"};
+	for (size_t i = 0; i < sizeof(garbled) / sizeof(garbled[0]); i++) {
+		caps_from(&c, &garbled[i], 1);
+		if (!(c.expire && c.expire_malformed && !c.expire_never && c.expire_days == 0))
+			fail_msg("\"%s\" not taken as EXPIRE 0", garbled[i]);
+		assert_true(pop3_caps_expire_at_quit(&c));
+	}
+	/* EXPIRE n > 0 expires too, only later; NEVER (or no EXPIRE) does not. */
+	const char *five[] = {"EXPIRE 5"}, *gnu5[] = {"EXPIRE5"}, *never[] = {"EXPIRE NEVER"},
+		   *gnu_never[] = {"EXPIRENEVER"}, *none[] = {"TOP"};
+	caps_from(&c, five, 1);
+	assert_true(pop3_caps_expire_at_quit(&c) && c.expire_days == 5 && !c.expire_malformed);
+	caps_from(&c, gnu5, 1);
+	assert_true(pop3_caps_expire_at_quit(&c) && c.expire_days == 5);
+	caps_from(&c, never, 1);
+	assert_false(pop3_caps_expire_at_quit(&c));
+	caps_from(&c, gnu_never, 1);
+	assert_false(pop3_caps_expire_at_quit(&c));
+	caps_from(&c, none, 1);
+	assert_false(pop3_caps_expire_at_quit(&c));
 }
 
 static void test_list_line_range_checked(void **state)
@@ -513,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_status_line_garbage_is_protocol_error),
 		cmocka_unit_test(test_capa_garbage_tolerated),
 		cmocka_unit_test(test_capa_expire_login_delay_sasl),
+		cmocka_unit_test(test_capa_garbled_expire_counts_as_expire_0),
 		cmocka_unit_test(test_list_line_range_checked),
 		cmocka_unit_test(test_uidl_invalid_chars_rejected),
 		cmocka_unit_test(test_greeting_timestamp),
