@@ -64,6 +64,8 @@ struct session {
 	size_t n_skips;
 	bool broke;              /* skips[n_skips] is the message that ended this session */
 	bool stopped;            /* stopped on request before the end of the list */
+	bool timed;              /* ... because the session's time was 3/4 used */
+	int64_t started_ms;      /* monotonic: when this session connected */
 	char broke_why[PV_ERROR_MSG_MAX];
 };
 
@@ -201,17 +203,23 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 			ss->s->failed++;
 		note(ss, "message %u (%s) left upstream: %s", res->msgnum, msg_uidl(m), why);
 		if (!pop3_alive(ss->c)) {
-			/* The connection died in this message's reply. */
-			mark_broken(ss, res->msgnum, m, why);
+			/* The connection died in this message's reply (or was
+			 * dropped over the size cap): the next session goes on
+			 * without it. Not when the server was too slow or the
+			 * session's time ran out: that is no fault of this
+			 * message, and the next harvest tries again. */
+			if (!pop3_out_of_time(ss->c))
+				mark_broken(ss, res->msgnum, m, why);
 			return PV_OK;
 		}
-		if (ss->expire_at_quit && res->status == PV_ELIMIT) {
-			/* The server sent it all (the rest was drained): it counts
-			 * as retrieved, and a QUIT on an EXPIRE server would have
-			 * it deleted unarchived, at once or n days later (RFC 2449
-			 * §6.7; GNU pop3d marks it at QUIT, RSET or not). This
-			 * session must end without QUIT; the next one leaves it
-			 * alone (issue 16, finding 3). */
+		if (ss->expire_at_quit && res->retrieved) {
+			/* Retrieved but not archived, and the session is still
+			 * usable (pop3_retr leaves none such today: over the cap
+			 * it drops the connection): a QUIT on an EXPIRE server
+			 * would have it deleted unarchived, at once or n days
+			 * later (RFC 2449 §6.7; GNU pop3d marks it at QUIT, RSET
+			 * or not). This session must end without QUIT; the next
+			 * one leaves it alone (issue 16, finding 3). */
 			char msg[1024];
 			snprintf(msg, sizeof(msg), "message %u (%s) was retrieved but not archived "
 				 "(%s) and the server expires retrieved mail after QUIT (EXPIRE): "
@@ -432,6 +440,11 @@ static int open_session(struct session *ss, struct pop3_client **c_r, struct pv_
 	int r;
 
 	harvest_pop3_config(ss->a, &cfg);
+	/* Bounds on a slow or endless server (issue 16, finding 4). */
+	cfg.io_timeout_ms = (int)ss->ar->cfg.io_timeout_s * 1000;
+	cfg.session_timeout_ms = (int64_t)ss->ar->cfg.session_max_s * 1000;
+	cfg.min_rate_bps = ss->ar->cfg.min_rate;
+	ss->started_ms = pv_clock_monotonic_ms();
 	if ((r = harvest_account_secret(ss->ar, ss->a, &secret, err)) < 0)
 		return r;
 	auth.secret = secret;
@@ -459,10 +472,14 @@ static int plan_fetch(struct session *ss, uint32_t **nums_r, size_t *n_r, struct
 		if (skipped_here(ss, m))
 			continue; /* counted and reported when it broke a session */
 		if (m->size > ss->ar->cfg.message_max) {
-			ss->s->skipped++;
-			note(ss, "message %u (%s) is %llu bytes, over the %llu-byte cap; left upstream",
-			     m->num, msg_uidl(m), (unsigned long long)m->size,
-			     (unsigned long long)ss->ar->cfg.message_max);
+			/* Counted and reported once, not again by each fresh
+			 * session after a broken one. */
+			if (ss->n_skips == 0) {
+				ss->s->skipped++;
+				note(ss, "message %u (%s) is %llu bytes, over the %llu-byte cap; "
+				     "left upstream", m->num, msg_uidl(m), (unsigned long long)m->size,
+				     (unsigned long long)ss->ar->cfg.message_max);
+			}
 			continue;
 		}
 		if (ss->a->keep_upstream && m->has_uidl && !m->uidl_dup) {
@@ -504,7 +521,8 @@ static int fetch_all(struct session *ss, const uint32_t *nums, size_t n, struct 
 			 * next pipelined RETR hit a reset): the message whose
 			 * reply was awaited is the one to skip next time. */
 			size_t at = start + (size_t)(ss->done_msgs - before);
-			if (!ss->broke && !ss->has_local && !pop3_alive(ss->c) && at < start + k) {
+			if (!ss->broke && !ss->has_local && !pop3_alive(ss->c) &&
+			    !pop3_out_of_time(ss->c) && at < start + k) {
 				const struct pop3_msg *m = find_msg(ss->mb, nums[at]);
 				ss->s->failed++;
 				note(ss, "message %u (%s) left upstream: the connection was lost "
@@ -525,6 +543,17 @@ static int fetch_all(struct session *ss, const uint32_t *nums, size_t n, struct 
 			/* What is received is committed and DELEd, then QUIT. */
 			ss->stopped = true;
 			note(ss, "stopped on request: %zu of %zu messages left for the next harvest",
+			     n - start, n);
+			break;
+		}
+		if (start < n && pv_clock_monotonic_ms() - ss->started_ms >=
+					 ss->ar->cfg.session_max_s * 750ll) {
+			/* 3/4 of the session's time is gone: no new slice, so the
+			 * last DELEs and the QUIT fit before it is cut (issue 16,
+			 * finding 4). */
+			ss->stopped = ss->timed = true;
+			note(ss, "session time limit ([harvest] session_max = %u s): %zu of %zu "
+			     "messages left for the next harvest", ss->ar->cfg.session_max_s,
 			     n - start, n);
 			break;
 		}
@@ -647,8 +676,9 @@ static int run(struct session *ss, struct pv_error *err)
 	if (ss->has_local)
 		r = pv_fail(err, ss->local.code, "%s", ss->local.msg);
 	else if (ss->stopped)
-		r = pv_fail(err, PV_ETEMP, "stopped on request; what was archived before is "
-			    "deleted upstream, the rest stays there for the next harvest");
+		r = pv_fail(err, PV_ETEMP, "%s; what was archived before is deleted upstream, "
+			    "the rest stays there for the next harvest",
+			    ss->timed ? "session time limit reached" : "stopped on request");
 out:
 	free(nums);
 	return r;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "archiver/lib/clock.h"
+
 int pop3_kill(struct pop3_client *c, int status)
 {
 	if (!c->dead) {
@@ -215,6 +217,11 @@ int pop3_connect_fd(int fd, const struct pop3_config *cfg,
 	}
 	pop3_net_init(&c->net, fd, cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms
 							   : PV_POP3_IO_TIMEOUT_MS);
+	pop3_net_limits(&c->net,
+			pv_clock_monotonic_ms() + (cfg->session_timeout_ms > 0
+							   ? cfg->session_timeout_ms
+							   : PV_POP3_SESSION_TIMEOUT_MS),
+			cfg->min_rate_bps > 0 ? cfg->min_rate_bps : PV_POP3_MIN_RATE_BPS);
 	c->tls_mode = cfg->tls;
 	c->insecure = cfg->insecure;
 	c->transcript = cfg->transcript;
@@ -311,6 +318,11 @@ void pop3_client_free(struct pop3_client **cp)
 bool pop3_alive(const struct pop3_client *c)
 {
 	return !c->dead;
+}
+
+bool pop3_out_of_time(const struct pop3_client *c)
+{
+	return c->net.out_of_time;
 }
 
 const struct pop3_caps *pop3_caps(const struct pop3_client *c)

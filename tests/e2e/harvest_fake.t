@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 71
+h_plan 87
 
 BASIC=$H_SRC/tests/data/mail/basic
 FAKE=$H_SRC/tests/data/fake
@@ -285,6 +285,82 @@ capa EXPIRE later
 pv_harvest
 h_is "$RC $(pv_result fetched deleted)" "0 5 0" "keep-upstream, garbled EXPIRE: archived, nothing deleted"
 h_check "keep-upstream, garbled EXPIRE: no QUIT, no DELE sent" eval '! grep -Eq "^C: (QUIT|DELE)" "$TR"'
+
+# ---- a hostile server wasting a worker (issue 16, finding 4) ----
+# Over the cap (LIST lies small), the message never ending: the client
+# hangs up at the cap instead of reading on (it drained up to 1 GiB), and
+# the harvest goes on without it in a fresh session.
+setup endless "mailbox $BASIC
+size 3 100
+session
+on RETR 3
+  send +OK 100 octets
+  message 3 noterm
+  message 3 noterm
+  message 3 noterm
+  sleep 20
+"
+printf '[harvest]\nmessage_max = 2048\n' >>"$D/popvault.conf"
+t0=$(date +%s)
+pv_harvest timeout 60
+h_is "$RC $(pv_count)" "0 4" "over the cap, never ending: the other 4 archived"
+h_like "$(($(date +%s) - t0))" '^[0-9]$' "... at once: the over-cap message is not read to its end"
+h_like "$OUT" 'message 3 .*larger than 2048 bytes; left upstream, connection dropped' "... reported as left upstream"
+h_check "... no QUIT in the session that retrieved it" eval '! sessions | grep "RETR 3" | grep -q QUIT'
+
+# One byte a second: each arrives before the read timeout (2 s here), so
+# only the minimum rate ends it; the next harvest, at full speed, completes.
+setup trickle "mailbox $BASIC
+session
+on RETR 2
+  send +OK
+  rate 1
+  message 2
+"
+printf '[harvest]\nio_timeout = 2\n' >>"$D/popvault.conf"
+t0=$(date +%s)
+pv_harvest timeout 60
+h_is "$RC $(grep -c '^C: QUIT' "$TR")" "1 0" "one byte a second: the harvest fails, no QUIT sent"
+h_like "$ERR$OUT" 'too slow' "... saying the server is too slow"
+h_like "$(($(date +%s) - t0))" '^[0-9]$' "... within seconds (the rate is checked every io_timeout)"
+h_is "$(grep -c '^# session .* connect' "$TR") $(committed)" "1 0" \
+	"... no fresh session without message 2 (the server is slow, not the message), nothing deleted"
+pv_harvest timeout 60
+h_is "$RC $(pv_archived | wc -l) $(committed)" "0 5 5" "... the next harvest completes"
+
+# Fast enough for the rate, but the session outlives session_max (3 s):
+# dropped without QUIT at the limit.
+setup deadline "mailbox $BASIC
+session
+on RETR 3
+  send +OK
+  rate 400
+  message 3
+"
+printf '[harvest]\nsession_max = 3\nmin_rate = 100\n' >>"$D/popvault.conf"
+t0=$(date +%s)
+pv_harvest timeout 60
+h_is "$RC $(grep -c '^C: QUIT' "$TR") $(committed)" "1 0 0" "session_max: the harvest fails, no QUIT, nothing deleted"
+h_like "$ERR$OUT" 'session time limit' "... naming the session's time limit"
+h_like "$(($(date +%s) - t0))" '^[3-6]$' "... when the limit is reached"
+printf '[harvest]\nsession_max = 600\n' >>"$D/popvault.conf"
+pv_harvest timeout 60
+h_is "$RC $(pv_archived | wc -l) $(committed)" "0 5 5" "session_max: the next harvest completes"
+
+# Three quarters of session_max (8 s) gone after the first slice of 32
+# messages: no new slice; the first is committed, deleted, and QUIT.
+h_genmail --count 40 --seed 5 --out "$H_RUN/forty" --max-attachment 500
+rm "$H_RUN/forty/index.json"
+setup softstop "mailbox $H_RUN/forty
+on RETR 32
+  sleep 6.5
+  builtin
+"
+printf '[harvest]\nsession_max = 8\n' >>"$D/popvault.conf"
+pv_harvest timeout 60
+h_is "$RC $(pv_result fetched deleted remaining)" "1 32 32 8" "3/4 of session_max: one slice archived and deleted, 8 left"
+h_like "$ERR" 'session time limit reached; what was archived before is deleted upstream' "... saying why"
+h_is "$(grep -c '^C: QUIT' "$TR") $(committed)" "2 32" "... the session ended with QUIT (and one more checked the deletes)"
 
 # ---- keep-upstream on an EXPIRE 0 server: never QUIT ----
 setup keep0 "mailbox $BASIC

@@ -12,7 +12,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 28
+h_plan 30
 
 M=$H_RUN/mail
 h_genmail --count 12 --seed 21 --out "$M" --max-attachment 3000
@@ -121,8 +121,16 @@ h_is "$(h_popcheck --port "$DOVECOT_PORT" --user bob --pass bobpw list | cut -d'
 	"100 500 5000000 " "size lie: Dovecot announces the W= sizes"
 newdata lie bob
 printf '[harvest]\nmessage_max = 64K\n' >>"$D/popvault.conf"
+logins() { grep -c 'Login: user=<bob>' "$DOVECOT_LOG"; }
+l0=$(logins)
 pv_harvest
 h_is "$RC $(pv_result fetched skipped)" "0 2 3" "size lie: 2 archived, 3 over the cap left upstream"
+# Issue 16, finding 4: lie-small is not read to its end once over the
+# cap (it was drained, up to 1 GiB): the connection is dropped there and
+# a fresh session goes on without it (then one more checks the deletes).
+h_like "$OUT" 'larger than 65536 bytes; left upstream, connection dropped' \
+	"over the cap despite a small LIST size: the connection is dropped, not drained"
+h_is "$(($(logins) - l0))" 3 "... the harvest went on in a fresh session (3 logins: dropped, fresh, check)"
 h_is "$(pv_archived)" "$(h_hashes "$H_RUN/lie500.eml" "$M/00011.eml")" \
 	"size lie: the bytes the server sent are archived, whatever LIST said"
 h_is "$(maildir_count bob)" 3 "size lie: the 3 over the cap are still upstream"
