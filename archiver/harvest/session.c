@@ -229,11 +229,36 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 		}
 		return PV_OK;
 	}
-	if (m != NULL && m->size != res->bytes)
+	/* Issue 16, finding 8: fewer bytes than the server announced (LIST,
+	 * or "+OK n octets"), line ends counted as CRLF as both count them:
+	 * what ended the message may have been a line inside it, and what
+	 * followed then read as the replies after it. Not archived, never
+	 * deleted, and nothing more is trusted in this session: dropped
+	 * without QUIT, the next session goes on without it. More bytes than
+	 * announced is no such risk (Dovecot adds a missing final CRLF, GNU
+	 * pop3d its X-UIDL: header; a server cannot cut what it sends by
+	 * announcing less): archived as received. */
+	uint64_t want = m != NULL ? m->size : 0;
+	if (res->size_announced && res->announced_size > want)
+		want = res->announced_size;
+	if (res->crlf_bytes < want) {
+		char msg[1024];
+		pipeline_abort(ss->pipe);
+		ss->s->failed++;
+		snprintf(msg, sizeof(msg), "message %u (%s): %llu bytes arrived where the server "
+			 "announced %llu (line ends counted as CRLF); it may have been cut short by "
+			 "a line that looked like its end: not archived, left upstream, and the "
+			 "session dropped without QUIT", res->msgnum, msg_uidl(m),
+			 (unsigned long long)res->crlf_bytes, (unsigned long long)want);
+		note(ss, "%s", msg);
+		mark_broken(ss, res->msgnum, m, msg);
+		return PV_EPROTO;
+	}
+	if (m != NULL && m->size != res->crlf_bytes)
 		pv_log(PV_LOG_INFO, "harvest.size", "%s: message %u: LIST said %llu bytes, %llu received "
-		       "(LIST sizes are hints; the bytes received are archived)",
+		       "(more than LIST said is archived as received)",
 		       ss->a->name, res->msgnum, (unsigned long long)m->size,
-		       (unsigned long long)res->bytes);
+		       (unsigned long long)res->crlf_bytes);
 	/* Whole: the sealer archives it (or finds it archived already, then
 	 * it is only deleted) and group-commits. */
 	if (pipeline_end(ss->pipe, res->msgnum, m != NULL && m->has_uidl ? m->uidl : NULL, &err) < 0) {

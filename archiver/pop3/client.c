@@ -91,7 +91,7 @@ int pop3_read_reply(struct pop3_client *c, const char *what, bool allow_cont,
 	/* RFC 2449 §4: a status line is at most 512 octets, CRLF included.
 	 * SASL challenges are status-like lines with no such rule. */
 	size_t max = allow_cont ? PV_POP3_SASL_LINE_MAX : PV_POP3_STATUS_LINE_MAX;
-	r = pop3_net_read_line(&c->net, c->line, max, &c->line_len, err);
+	r = pop3_net_read_line(&c->net, c->line, max, &c->line_len, &c->line_bare_lf, err);
 	if (r < 0) {
 		pv_error_prefix(err, "%s", what);
 		return pop3_kill(c, r);
@@ -117,7 +117,7 @@ int pop3_read_ml_line(struct pop3_client *c, const char **line_r,
 	int r = pop3_check_alive(c, err);
 	if (r < 0)
 		return r;
-	r = pop3_net_read_line(&c->net, c->line, PV_POP3_LIST_LINE_MAX, &c->line_len, err);
+	r = pop3_net_read_line(&c->net, c->line, PV_POP3_LIST_LINE_MAX, &c->line_len, NULL, err);
 	if (r < 0)
 		return pop3_kill(c, r);
 	pop3_note(c, POP3_TRANSCRIPT_SERVER, c->line, c->line_len);

@@ -403,7 +403,7 @@ int pop3_net_fill(struct pop3_net *n, struct pv_error *err)
 }
 
 int pop3_net_read_line(struct pop3_net *n, char *out, size_t max,
-		       size_t *len_r, struct pv_error *err)
+		       size_t *len_r, bool *bare_lf_r, struct pv_error *err)
 {
 	size_t len = 0;
 	for (;;) {
@@ -427,8 +427,11 @@ int pop3_net_read_line(struct pop3_net *n, char *out, size_t max,
 						       : "connection closed by the server");
 	}
 	len--; /* the LF */
-	if (len > 0 && out[len - 1] == '\r')
+	bool cr = len > 0 && out[len - 1] == '\r';
+	if (cr)
 		len--;
+	if (bare_lf_r != NULL)
+		*bare_lf_r = !cr;
 	out[len] = '\0';
 	*len_r = len;
 	return PV_OK;

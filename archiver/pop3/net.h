@@ -87,10 +87,11 @@ static inline size_t pop3_net_buffered(const struct pop3_net *n)
 
 /* Reads one line into out, without its LF or CRLF, NUL-terminated. The
  * line including its line end may be at most max bytes; out holds max.
- * PV_ELIMIT when longer (the stream is then out of step), PV_EPROTO when
- * the stream ends first. */
+ * *bare_lf_r (may be NULL): it ended in LF without CR. PV_ELIMIT when
+ * longer (the stream is then out of step), PV_EPROTO when the stream
+ * ends first. */
 int pop3_net_read_line(struct pop3_net *n, char *out, size_t max,
-		       size_t *len_r, struct pv_error *err);
+		       size_t *len_r, bool *bare_lf_r, struct pv_error *err);
 
 /* Writes all of d. */
 int pop3_net_write(struct pop3_net *n, const void *d, size_t len,

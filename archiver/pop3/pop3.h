@@ -214,7 +214,9 @@ void pop3_mailbox_free(struct pop3_mailbox **mb);
 /* ---- RETR ---- */
 
 /* Receives message bytes after dot-unstuffing, line ends as the server
- * sent them, terminator not included. Return 0, or a negative status to
+ * sent them, terminator not included (dot.h says which line ends count:
+ * in a CRLF reply only ".CRLF" ends a message, ".LF" only in a reply
+ * whose "+OK" ended in a bare LF). Return 0, or a negative status to
  * abort (the connection is then dropped: it is mid-reply). */
 typedef int pop3_sink_fn(void *ctx, const unsigned char *data, size_t len);
 
@@ -228,6 +230,9 @@ struct pop3_retr_result {
 	 * complete message may be archived (and later deleted). */
 	bool complete;
 	uint64_t bytes;   /* bytes given to the sink */
+	/* The same counting every line end as CRLF, as LIST sizes do (RFC
+	 * 1939 §11): what to compare with LIST. */
+	uint64_t crlf_bytes;
 	bool size_announced; /* "+OK n octets" carried a number */
 	uint64_t announced_size;
 };

@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 87
+h_plan 96
 
 BASIC=$H_SRC/tests/data/mail/basic
 FAKE=$H_SRC/tests/data/fake
@@ -185,10 +185,40 @@ h_is "$RC $(pv_result fetched deleted)" "0 5 5" "garbage CAPA: the harvest still
 h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "garbage CAPA: exact bytes"
 
 # ---- LIST size lie ----
+# (issue 16, finding 8: fewer bytes than LIST announced may be a message
+# cut short: not archived, not deleted; more is archived as received)
 setup sizelie "$FAKE/size_lie.pop"
 pv_harvest
-h_is "$RC $(pv_result fetched)" "0 5" "size lie: harvested"
-h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "size lie: the bytes received are archived, not the LIST size"
+h_is "$RC $(pv_result fetched failed)" "0 4 1" "size lie: 4 harvested, the one short of its LIST size not"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/0[2-5]*)" \
+	"size lie: LIST bigger than what arrived: not archived; LIST smaller: the bytes received are archived"
+h_like "$OUT" 'message 1 .*318 bytes arrived where the server announced 500' "size lie: the short one is reported"
+h_check "size lie: message 1 never deleted, nor QUIT in a session that retrieved it" \
+	eval '! grep "^# commit" "$TR" | grep -q "fake-01-plain" && ! sessions | grep "RETR 1" | grep -q QUIT'
+
+# ---- a sender's fake terminator (issue 16, finding 8) ----
+# Message 6 holds "\n.\n" and seven "+OK" lines; a lax server sends them
+# unstuffed. In a CRLF reply ".LF" is data: the archived copy is whole,
+# byte for byte, and only then deleted.
+setup fakeend "$FAKE/fake_terminator.pop"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 6 6" "fake terminator, CRLF server: all 6 archived and deleted"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/* "$FAKE/fake_terminator.eml")" \
+	"fake terminator, CRLF server: message 6 archived whole, not cut at its \\n.\\n"
+deleted6() { grep '^# commit' "$TR" | grep -q 'fake-fake_terminator.eml'; }
+h_check "fake terminator, CRLF server: deleted upstream only once archived whole" \
+	eval 'deleted6 && pv_archived | grep -qx "$(h_hashes "$FAKE/fake_terminator.eml")"'
+# From a bare-LF server that does not stuff, ".LF" does end it: it arrives
+# short of its LIST size, so it is not archived, never deleted, and the
+# forged "+OK" lines never answer a DELE or QUIT (no QUIT in that session).
+setup fakeendlf "$FAKE/fake_terminator_lf.pop"
+pv_harvest
+h_like "$OUT" 'message 6 .*arrived where the server announced' "fake terminator, bare-LF server: reported"
+h_is "$(pv_count) $(committed)" "5 5" "fake terminator, bare-LF server: the other 5 archived and deleted"
+h_check "fake terminator, bare-LF server: message 6 not archived (not even cut), never deleted" \
+	eval '! deleted6 && [ "$(pv_archived)" = "$(h_hashes "$BASIC"/*)" ]'
+h_check "fake terminator, bare-LF server: no QUIT in the session that retrieved it" \
+	eval '! sessions | grep "RETR 6" | grep -q QUIT'
 
 # ---- duplicate UIDLs, different content ----
 setup dupuidl "$FAKE/dup_uidl.pop"

@@ -489,9 +489,38 @@ static void test_retr_bare_lf_kept_exact(void **state)
 	sink_init(&s);
 	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
 	assert_int_equal(login_user(f), 0);
-	assert_int_equal(pop3_retr(f->c, 1, 1000, sink_fn, &s, NULL, &f->err), 0);
+	struct pop3_retr_result res;
+	assert_int_equal(pop3_retr(f->c, 1, 1000, sink_fn, &s, &res, &f->err), 0);
 	assert_string_equal(pv_buf_str(&s.data), "Subject: old\n\nbody\r\nmixed\n.x\n");
+	/* Sizes count line ends as CRLF (RFC 1939 §11), as LIST does. */
+	assert_int_equal(res.crlf_bytes, res.bytes + 4);
 	assert_int_equal(pop3_noop(f->c, &f->err), 0);
+	pv_buf_free(&s.data);
+	peer_ok(f);
+}
+
+/* Issue 16, finding 8: a sender's "\n.\n" inside a message from a CRLF
+ * server is data; taken for the end, it cut the message and its tail was
+ * read as the replies that follow (here a forged "+OK" to NOOP). */
+static void test_retr_crlf_reply_bare_lf_dot_is_not_the_end(void **state)
+{
+	struct fixture *f = *state;
+	const struct sp_step script[] = {
+		LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"),
+		SP_SEND("+OK 28 octets\r\nhello\n.\n+OK forged\r\nrest\r\n.\r\n"),
+		SP_EXPECT("NOOP\r\n"), SP_SEND("+OK real\r\n"), SP_END};
+	struct sink s;
+	struct pop3_retr_result res;
+	sink_init(&s);
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_int_equal(pop3_retr(f->c, 1, 1000, sink_fn, &s, &res, &f->err), 0);
+	assert_true(res.complete);
+	assert_string_equal(pv_buf_str(&s.data), "hello\n.\n+OK forged\r\nrest\r\n");
+	assert_int_equal(res.bytes, 26);
+	assert_int_equal(res.crlf_bytes, 28); /* two bare LFs counted as CRLF */
+	assert_int_equal(pop3_noop(f->c, &f->err), 0);
+	assert_non_null(strstr(pv_buf_str(&f->t.text), "S: +OK real"));
 	pv_buf_free(&s.data);
 	peer_ok(f);
 }
@@ -1499,6 +1528,7 @@ int main(void)
 		T(test_auth_code_is_auth_error),
 		T(test_retr_dot_unstuffing),
 		T(test_retr_bare_lf_kept_exact),
+		T(test_retr_crlf_reply_bare_lf_dot_is_not_the_end),
 		T(test_retr_reply_cut_mid_line),
 		T(test_retr_missing_terminator),
 		T(test_retr_over_cap_drops_connection),

@@ -248,11 +248,11 @@ static int collect_emit(void *ctx, const unsigned char *d, size_t n)
 }
 
 /* Feeds in[] in chunks of chunk bytes; returns total consumed. */
-static size_t feed_chunks(const char *in, size_t n, size_t chunk, struct collect *c,
-			  struct pop3_dot *d)
+static size_t feed_chunks(const char *in, size_t n, size_t chunk, bool bare_lf,
+			  struct collect *c, struct pop3_dot *d)
 {
 	size_t total = 0;
-	pop3_dot_init(d);
+	pop3_dot_init(d, bare_lf);
 	while (total < n && !pop3_dot_done(d)) {
 		size_t k = n - total < chunk ? n - total : chunk, used;
 		assert_int_equal(pop3_dot_feed(d, (const unsigned char *)in + total, k,
@@ -264,8 +264,9 @@ static size_t feed_chunks(const char *in, size_t n, size_t chunk, struct collect
 	return total;
 }
 
-static void check_unstuff(const char *in, size_t in_len, const char *want, size_t want_len,
-			  size_t want_used)
+/* bare_lf: the reply's "+OK" ended in a bare LF (dot.h). */
+static void check_unstuff_mode(bool bare_lf, const char *in, size_t in_len, const char *want,
+			       size_t want_len, size_t want_used)
 {
 	/* Every chunking must give the same bytes: a chunk boundary may fall
 	 * anywhere, also between "." and CR or CR and LF. */
@@ -273,7 +274,7 @@ static void check_unstuff(const char *in, size_t in_len, const char *want, size_
 		struct collect c = {0};
 		struct pop3_dot d;
 		pv_buf_init(&c.out, 1 << 20);
-		size_t used = feed_chunks(in, in_len, chunk, &c, &d);
+		size_t used = feed_chunks(in, in_len, chunk, bare_lf, &c, &d);
 		assert_true(pop3_dot_done(&d));
 		assert_int_equal(used, want_used);
 		assert_int_equal(c.out.len, want_len);
@@ -281,6 +282,13 @@ static void check_unstuff(const char *in, size_t in_len, const char *want, size_
 			assert_memory_equal(c.out.data, want, want_len);
 		pv_buf_free(&c.out);
 	}
+}
+
+static void check_unstuff(const char *in, size_t in_len, const char *want, size_t want_len,
+			  size_t want_used)
+{
+	check_unstuff_mode(false, in, in_len, want, want_len, want_used);
+	check_unstuff_mode(true, in, in_len, want, want_len, want_used);
 }
 
 static void test_retr_dot_unstuffing(void **state)
@@ -301,13 +309,34 @@ static void test_retr_dot_unstuffing(void **state)
 static void test_retr_bare_lf_kept_exact(void **state)
 {
 	(void)state;
-	/* Bare LF lines are passed on exactly; ".\n" ends the body. */
+	/* From a bare-LF server ("+OK" LF): bare LF lines are passed on
+	 * exactly; ".\n" ends the body. */
 	static const char in[] = "a\nb\r\n..c\n\n.\n";
 	static const char want[] = "a\nb\r\n.c\n\n";
-	check_unstuff(in, sizeof(in) - 1, want, sizeof(want) - 1, sizeof(in) - 1);
+	check_unstuff_mode(true, in, sizeof(in) - 1, want, sizeof(want) - 1, sizeof(in) - 1);
 	/* A body whose last line has no line end before CRLF.CRLF: a CR in
 	 * the middle of a line is data, not a line end. */
 	check_unstuff("x\ry\r\n.\r\n", 8, "x\ry\r\n", 5, 8);
+}
+
+/* Issue 16, finding 8: in a CRLF reply a bare LF is data. A sender's own
+ * "\n.\n" (or "\n.\r\n"), passed unstuffed by a server that stuffs only
+ * lines after CRLF, must not end the message early: the archived copy
+ * would be cut, and the rest read as the replies that follow (a forged
+ * "+OK" to DELE or QUIT). */
+static void test_dot_bare_lf_dot_is_data_in_crlf_reply(void **state)
+{
+	(void)state;
+	static const char in[] = "Subject: x\r\n\r\nhello\n.\n+OK forged\r\n+OK\r\n"
+				 "a\n.\r\nb\r\n.\r\nNEXT";
+	static const char want[] = "Subject: x\r\n\r\nhello\n.\n+OK forged\r\n+OK\r\n"
+				   "a\n.\r\nb\r\n";
+	check_unstuff_mode(false, in, sizeof(in) - 1, want, sizeof(want) - 1, sizeof(in) - 1 - 4);
+	/* A line "." LF at a line start: data, dot kept (a stuffing server
+	 * sends ".." LF, whose first dot goes). */
+	check_unstuff_mode(false, ".\nx\r\n..\ny\r\n.\r\n", 14, ".\nx\r\n.\ny\r\n", 10, 14);
+	/* The same bytes from a bare-LF server end at the first ".\n". */
+	check_unstuff_mode(true, in, sizeof(in) - 1, "Subject: x\r\n\r\nhello\n", 20, 22);
 }
 
 static void test_dot_terminator_only_at_line_start(void **state)
@@ -318,7 +347,7 @@ static void test_dot_terminator_only_at_line_start(void **state)
 	struct pop3_dot d;
 	size_t used;
 	pv_buf_init(&c.out, 1024);
-	pop3_dot_init(&d);
+	pop3_dot_init(&d, false);
 	assert_true(pop3_dot_at_line_start(&d));
 	assert_int_equal(pop3_dot_feed(&d, (const unsigned char *)"x.\r\n", 4, collect_emit, &c, &used), 0);
 	assert_int_equal(used, 4);
@@ -343,7 +372,7 @@ static void test_dot_emit_failure_stops(void **state)
 	struct pop3_dot d;
 	size_t used = 99;
 	pv_buf_init(&c.out, 1024);
-	pop3_dot_init(&d);
+	pop3_dot_init(&d, false);
 	assert_int_equal(pop3_dot_feed(&d, (const unsigned char *)"ab\r\n..cd\r\n.\r\n", 14,
 				       collect_emit, &c, &used), PV_ERR);
 	assert_true(used < 14);
@@ -550,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_greeting_timestamp),
 		cmocka_unit_test(test_retr_dot_unstuffing),
 		cmocka_unit_test(test_retr_bare_lf_kept_exact),
+		cmocka_unit_test(test_dot_bare_lf_dot_is_data_in_crlf_reply),
 		cmocka_unit_test(test_dot_terminator_only_at_line_start),
 		cmocka_unit_test(test_dot_emit_failure_stops),
 		cmocka_unit_test(test_cram_md5_known_answer),
