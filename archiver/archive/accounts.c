@@ -11,6 +11,12 @@ int archive_account_check(const struct account *a, struct pv_error *err)
 	int r = account_validate(a, err);
 	if (r == PV_OK && strcmp(a->tls, "none") == 0 && a->insecure)
 		r = pv_fail(err, PV_EUSAGE, "--insecure-skip-verify makes no sense with --tls none");
+	/* Issue 16, finding 7: without a verified certificate the server may
+	 * be anyone; auto would hand it the password (PLAIN, USER). */
+	if (r == PV_OK && a->insecure && strcmp(a->auth, "auto") == 0)
+		r = pv_fail(err, PV_EUSAGE, "--insecure-skip-verify needs an explicit --auth: the "
+			    "server's certificate is not checked, so auto could send the password "
+			    "to anyone in the path");
 	return r;
 }
 

@@ -13,7 +13,8 @@
 #include "archiver/store/stats_system.h"
 
 /* What a new account must satisfy beyond account_validate: certificate
- * checks can only be turned off where there is TLS. PV_EUSAGE. Front ends
+ * checks can only be turned off where there is TLS, and then only with an
+ * explicit auth mechanism (not auto). PV_EUSAGE. Front ends
  * may call it early (before reading a password); archive_account_add
  * calls it again. */
 int archive_account_check(const struct account *a, struct pv_error *err);

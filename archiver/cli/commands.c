@@ -14,6 +14,8 @@ static const struct cli_command commands[] = {
 	 "         [--token-command CMD]\n"
 	 "       popvault account list|remove NAME\n"
 	 "       popvault account test NAME\n"
+	 "  --insecure-skip-verify needs an explicit --auth: with the certificate\n"
+	 "  unchecked, auto never sends the password (PLAIN, LOGIN, USER).\n"
 	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n",
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",

@@ -17,6 +17,9 @@ void pv_config_defaults(struct pv_config *cfg)
 	cfg->batch_max = PV_HARVEST_BATCH_MAX;
 	cfg->batch_ms = PV_HARVEST_BATCH_MS;
 	cfg->parallel = 4;
+	cfg->io_timeout_s = PV_POP3_IO_TIMEOUT_MS / 1000;
+	cfg->min_rate = PV_POP3_MIN_RATE_BPS;
+	cfg->session_max_s = (uint32_t)(PV_POP3_SESSION_TIMEOUT_MS / 1000);
 	snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8443");
 }
 
@@ -71,6 +74,18 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		if (parse_u64(value, 1, 64, &n) < 0)
 			goto bad;
 		cfg->parallel = (uint32_t)n;
+	} else if (IS("harvest", "io_timeout")) {
+		if (parse_u64(value, 1, 3600, &n) < 0)
+			goto bad;
+		cfg->io_timeout_s = (uint32_t)n;
+	} else if (IS("harvest", "min_rate")) {
+		if (parse_u64(value, 1, 1ull << 30, &n) < 0)
+			goto bad;
+		cfg->min_rate = (uint32_t)n;
+	} else if (IS("harvest", "session_max")) {
+		if (parse_u64(value, 1, 7 * 24 * 3600, &n) < 0)
+			goto bad;
+		cfg->session_max_s = (uint32_t)n;
 	} else if (IS("serve", "listen")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->listen))
 			goto bad;
@@ -130,10 +145,16 @@ int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv
 			 "message_max = %llu\n"
 			 "batch_max = %u\n"
 			 "batch_ms = %u\n"
-			 "parallel = %u\n\n"
+			 "parallel = %u\n"
+			 "# A slow or endless server: seconds without progress, bytes a second\n"
+			 "# while waiting (over each io_timeout), seconds one session may last.\n"
+			 "io_timeout = %u\n"
+			 "min_rate = %u\n"
+			 "session_max = %u\n\n"
 			 "[serve]\n"
 			 "listen = %s\n",
 			 cfg->origin, (unsigned long long)cfg->message_max, cfg->batch_max,
-			 cfg->batch_ms, cfg->parallel, cfg->listen);
+			 cfg->batch_ms, cfg->parallel, cfg->io_timeout_s, cfg->min_rate,
+			 cfg->session_max_s, cfg->listen);
 	return pv_write_file(path, text, (size_t)n, 0600, 1, err);
 }

@@ -15,6 +15,10 @@ struct pv_config {
 	uint32_t batch_max;        /* messages per group commit */
 	uint32_t batch_ms;         /* milliseconds per group commit */
 	uint32_t parallel;         /* accounts harvested at once */
+	/* A slow or endless server (limits.h, issue 16 finding 4): */
+	uint32_t io_timeout_s;     /* a read or write without progress */
+	uint32_t min_rate;         /* bytes/s while waiting to read, per io_timeout_s */
+	uint32_t session_max_s;    /* one POP3 session at most */
 	char listen[128];          /* serve: ADDR:PORT */
 };
 

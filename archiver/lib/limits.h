@@ -18,10 +18,6 @@
 /* POP3 reads go through one fixed buffer of this size, so memory does not
  * grow with message size (body lines have no length limit). */
 #define PV_POP3_READ_BUF 16384
-/* After a message passes its size cap the rest is read and discarded so the
- * session can go on; past this many discarded bytes the connection is
- * dropped instead (a broken or hostile server could stream forever). */
-#define PV_POP3_RETR_DRAIN_MAX (1024ull * 1024 * 1024)
 /* Pipelined commands in flight: small enough that unread commands always
  * fit in socket buffers, so client and server cannot both block on write. */
 #define PV_POP3_PIPELINE_WINDOW 32
@@ -44,6 +40,18 @@
 /* Default timeouts: connect, and each read/write making no progress. */
 #define PV_POP3_CONNECT_TIMEOUT_MS 30000
 #define PV_POP3_IO_TIMEOUT_MS 120000
+/* A server that sends a byte just before each read timeout would hold a
+ * harvest worker forever (issue 16, finding 4). While waiting to read,
+ * each PV_POP3_IO_TIMEOUT_MS of waiting (counted from the last command
+ * sent, so a reply may still take thinking time) must bring at least
+ * this many bytes a second: 8 kbit/s, far below any real link.
+ * [harvest] min_rate in popvault.conf. */
+#define PV_POP3_MIN_RATE_BPS 1024
+/* No POP3 session lasts longer, whatever the server does: 100 GB at
+ * 10 MB/s fits. A harvest starts no new RETR slice after 3/4 of it and
+ * QUITs, leaving the rest for the next harvest; a session still running
+ * at the limit is dropped (no QUIT). [harvest] session_max. */
+#define PV_POP3_SESSION_TIMEOUT_MS (4ll * 60 * 60 * 1000)
 /* A connection test (admin "test account") answers a waiting web request:
  * connect and each read or write get this long, not a harvest's minutes. */
 #define PV_ACCOUNT_TEST_TIMEOUT_MS 15000
@@ -60,8 +68,15 @@
  * store/record.h); bigger ones spill to a temporary file so memory does
  * not grow with message size. Most mail is far smaller. */
 #define PV_MESSAGE_SPILL_THRESHOLD (1024 * 1024)
-/* At most this many messages listed in one mailbox session. */
-#define PV_POP3_MAILBOX_MAX_MESSAGES 10000000
+/* At most this many messages listed in one mailbox session; a longer
+ * LIST is refused with an error (nothing fetched: move or delete mail
+ * upstream first). This bounds a session's memory: a listing entry is
+ * ~90 bytes (struct pop3_msg) plus ~40 in the harvest's plan and settle
+ * arrays, so under ~150 MB; the read buffer (PV_POP3_READ_BUF) and the
+ * sealer's queue (PV_HARVEST_QUEUE_MAX) are fixed, and nothing else a
+ * session holds grows with what the server sends (issue 16, finding 4:
+ * 10 million entries were ~2 GB). */
+#define PV_POP3_MAILBOX_MAX_MESSAGES 1000000
 /* A pack segment (store/pack.h) takes records until it is this big; the
  * next record of its bucket starts a new segment. A pack is the unit that
  * disposal removes whole and that an object store will hold (DESIGN.md

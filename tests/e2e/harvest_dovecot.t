@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 25
+h_plan 31
 
 h_genmail --count 40 --seed 11 --out "$H_RUN/mail" --max-attachment 300000
 h_dovecot_start --seed alice="$H_RUN/mail" --oauth2
@@ -84,3 +84,27 @@ h_like "$(cat "$H_RUN/ro.json")" '"residue": 1,' "a delete acknowledged but not 
 chmod 755 "$M/new" "$M/cur"
 pv --json harvest --once --account bob-ro >"$H_RUN/ro2.json" 2>/dev/null
 h_like "$(cat "$H_RUN/ro2.json")" '"fetched": 0, "deleted": 1, "reconciled": 1' "the next harvest deletes the residue without archiving it twice"
+
+# Certificate not verified on purpose (--insecure-skip-verify), on a
+# Dovecot offering only mechanisms that send the password itself (PLAIN,
+# LOGIN, USER/PASS): auto would hand it to whoever answers. An explicit
+# --auth is required when the account is added, and an account stored
+# with auto (added before that rule) logs in with nothing that reveals it.
+h_dovecot_start --name plainonly --user bob:bobpw --conf 'auth_mechanisms = plain login'
+h_seed plainonly bob "$H_RUN/mail/$(ls "$H_RUN/mail" | grep eml | sed -n 5p)" >/dev/null
+h_fails "--insecure-skip-verify without --auth is a usage error naming --auth" 2 \
+	'insecure-skip-verify.*--auth' \
+	pv account add bob-insecure --host localhost --port "$PLAINONLY_TLS_PORT" --user bob \
+	--password-file "$H_RUN/bob.pw" --insecure-skip-verify
+pv account add bob-insecure --host localhost --port "$PLAINONLY_TLS_PORT" --user bob \
+	--password-file "$H_RUN/bob.pw" --insecure-skip-verify --auth plain >/dev/null
+h_is "$(pv_sql "SELECT auth, insecure FROM accounts WHERE name = 'bob-insecure'")" "plain|1" \
+	"... with an explicit --auth plain it is added"
+pv_sql "UPDATE accounts SET auth = 'auto' WHERE name = 'bob-insecure'"
+pv harvest --once --account bob-insecure >"$H_RUN/insecure.out" 2>&1
+h_is $? 1 "an older account with auto over unverified TLS: the harvest fails"
+h_like "$(cat "$H_RUN/insecure.out")" 'not verified.*--auth' "... saying an explicit --auth is needed"
+h_is "$(maildir_count bob plainonly)" 1 "... and nothing was fetched or deleted (the password was not sent)"
+pv_sql "UPDATE accounts SET auth = 'plain' WHERE name = 'bob-insecure'"
+out=$(pv --json harvest --once --account bob-insecure 2>&1)
+h_like "$out" '"fetched": 1,' "with --auth plain the same account harvests (the admin's explicit choice)"
