@@ -45,18 +45,25 @@ static const struct cli_command commands[] = {
 	 "  popvault verify-bundle FILE --vkey ARCHIVE-VKEY --vkey AUDIT-VKEY.\n",
 	 cli_export},
 	{"verify", "verify the archive and audit logs, blobs and catalog",
-	 "popvault verify [--full] [--checkpoint FILE] [--json]\n"
+	 "popvault verify [--full] [--checkpoint FILE] [--tsa-ca FILE] [--json]\n"
 	 "  Recomputes both logs, checks every signature, catalog row and blob hash;\n"
 	 "  --full also decrypts every message and checks it against its commitment;\n"
 	 "  --checkpoint: a checkpoint saved earlier (off this machine) that the logs\n"
-	 "  must still be consistent with. Exit 3 when anything fails.\n",
+	 "  must still be consistent with. So must every checkpoint an RFC 3161 TSA\n"
+	 "  stamped (popvault anchor): each token is checked, its TSA's chain against\n"
+	 "  --tsa-ca (default [anchor] tsa_ca_file), and the newest is reported with\n"
+	 "  its age. Exit 3 when anything fails.\n",
 	 cli_verify},
 	{"verify-bundle", "verify an exported bundle offline",
-	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F] [--json]\n"
+	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]\n"
+	 "                       [--tsa-ca FILE] [--json]\n"
 	 "  Needs no data directory. Trusts only the --vkey keys (a key, or a file of\n"
 	 "  keys one per line), never keys inside the bundle; --last-checkpoint: the\n"
 	 "  audit/checkpoint of the last bundle you accepted, which this one must\n"
-	 "  extend. Names every problem found; exit 3 when there is any.\n",
+	 "  extend; --tsa-ca: the CA certificate of the Time-Stamp Authority: every\n"
+	 "  RFC 3161 time-stamp the bundle carries must verify under it, at least one\n"
+	 "  per log, and the bundle's log must extend each stamped checkpoint.\n"
+	 "  Names every problem found; exit 3 when there is any.\n",
 	 cli_verify_bundle},
 	{"checkpoint", "print the latest signed checkpoint or the verifier key",
 	 "popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key]\n"
@@ -66,6 +73,18 @@ static const struct cli_command commands[] = {
 	 "  entry); --rotate-key: a new signing key for the log, announced by a note\n"
 	 "  the old key signs (logged), after which the old key is destroyed.\n",
 	 cli_checkpoint},
+	{"anchor", "have the logs' checkpoints time-stamped and witnessed outside",
+	 "popvault anchor [--log archive|audit] [--tsa URL --tsa-ca FILE] [--no-tsa]\n"
+	 "                [--no-witnesses] [--json]\n"
+	 "  Shows the latest signed checkpoint of each log (or of --log) to parties\n"
+	 "  the archive's owner does not control: an RFC 3161 Time-Stamp Authority\n"
+	 "  ([anchor] tsa_url, tsa_ca_file in popvault.conf, or --tsa/--tsa-ca)\n"
+	 "  stamps its SHA-256; the token is checked (status, nonce, imprint, policy,\n"
+	 "  the TSA's certificate chain) and kept beside the checkpoint. Every\n"
+	 "  attempt is an 'anchor' audit entry; one that fails changes nothing else.\n"
+	 "  verify then checks every token and that the log still extends each\n"
+	 "  stamped checkpoint. Exit 1 when a party failed.\n",
+	 cli_anchor},
 	{"audit", "list or export the audit log",
 	 "popvault audit list [--since T] [--until T] [--actor A] [--type TYPE]\n"
 	 "                    [--object 'KEY=VALUE ...'] [--json]\n"

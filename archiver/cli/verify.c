@@ -1,4 +1,4 @@
-/* popvault verify [--full] [--checkpoint FILE] [--json] */
+/* popvault verify [--full] [--checkpoint FILE] [--tsa-ca FILE] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -7,6 +7,40 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/clock.h"
 #include "archiver/archive/verify.h"
+
+/* What verify found about the anchors of each log (anchor.h). */
+static void print_anchors(const struct cli_ctx *ctx, const struct archive *ar,
+			  const struct verify_report *rep)
+{
+	static const char *const names[2] = {"archive", "audit"};
+	int64_t now = pv_clock_now();
+	for (int i = 0; i < 2; i++) {
+		const struct verify_anchor_log *l = &rep->anchors.log[i];
+		char t[PV_RFC3339_LEN];
+		if (ctx->json) {
+			printf("%s\"%s\": {\"timestamps\": %llu, \"anchored_size\": %llu, "
+			       "\"anchored_time\": %lld, \"anchored_age_s\": %lld}",
+			       i ? ", " : "", names[i], (unsigned long long)l->tokens,
+			       (unsigned long long)l->newest_size, (long long)l->newest_time,
+			       l->newest_time < 0 ? -1LL : (long long)(now - l->newest_time));
+			continue;
+		}
+		if (l->newest_time < 0) {
+			if (ar->cfg.tsa_url[0] != '\0')
+				printf("warning: the %s log has no good RFC 3161 time-stamp (popvault "
+				       "anchor)\n", names[i]);
+			continue;
+		}
+		pv_clock_format_rfc3339(l->newest_time, t);
+		printf("anchored:    %s log at %llu entries, time-stamped %s (%lld min ago); %llu "
+		       "time-stamp%s checked\n", names[i], (unsigned long long)l->newest_size, t,
+		       (long long)(now - l->newest_time) / 60, (unsigned long long)l->tokens,
+		       l->tokens == 1 ? "" : "s");
+		if (now - l->newest_time > (int64_t)ar->cfg.anchor_stale_s)
+			printf("warning: the %s log's newest time-stamp is %lld hours old (is the TSA "
+			       "reachable?)\n", names[i], (long long)(now - l->newest_time) / 3600);
+	}
+}
 
 static void print_line(void *ctx, const char *line)
 {
@@ -17,8 +51,9 @@ static void print_line(void *ctx, const char *line)
 
 int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
-	struct cli_opt opts[] = {{"full", CLI_FLAG, NULL}, {"checkpoint", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 2, {0}, 0, false};
+	struct cli_opt opts[] = {{"full", CLI_FLAG, NULL}, {"checkpoint", CLI_VALUE, NULL},
+				 {"tsa-ca", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 3, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("verify");
 	struct archive *ar = NULL;
 	struct verify_summary sum;
@@ -37,15 +72,24 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		free(known);
 		return r;
 	}
+	/* --tsa-ca replaces [anchor] tsa_ca_file for this run. */
+	const char *tsa_ca = cli_opt(&args, "tsa-ca");
+	if (tsa_ca != NULL && (size_t)snprintf(ar->cfg.tsa_ca_file, sizeof(ar->cfg.tsa_ca_file),
+					       "%s", tsa_ca) >= sizeof(ar->cfg.tsa_ca_file)) {
+		free(known);
+		archive_close(&ar);
+		return pv_fail(err, PV_EUSAGE, "--tsa-ca: path too long");
+	}
 	const char *notes[1] = {(const char *)known};
 	size_t lens[1] = {known_len};
 	/* Problems as they are found; the run is audited inside. */
 	r = archive_verify(ar, ctx->actor, cli_opt(&args, "full") != NULL, notes, lens,
 			   known ? 1 : 0, print_line, ctx->json ? stderr : stdout, &sum, err);
 	free(known);
-	archive_close(&ar);
-	if (!sum.ran)
+	if (!sum.ran) {
+		archive_close(&ar);
 		return r;
+	}
 	const struct verify_report *rep = &sum.rep;
 	bool gap = sum.heartbeat_gap, ok = sum.ok;
 	if (ctx->json) {
@@ -54,7 +98,7 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		       "\"archive_log_size\": %llu, \"audit_log_size\": %llu, "
 		       "\"archive_checkpoints\": %llu, \"audit_checkpoints\": %llu, "
 		       "\"heartbeat_age_s\": %lld, \"heartbeat_gap\": %s, \"heartbeat_gaps\": %llu, "
-		       "\"audit_entries\": %llu}\n",
+		       "\"audit_entries\": %llu, \"anchors\": {",
 		       ok ? "true" : "false", (long long)rep->problems, (long long)rep->messages,
 		       (long long)rep->disposed, (long long)rep->blobs_checked,
 		       (long long)rep->blobs_decrypted, (long long)rep->orphan_blobs,
@@ -63,6 +107,8 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		       (unsigned long long)rep->audit_checkpoints, (long long)rep->latest_checkpoint_age_s,
 		       gap ? "true" : "false", (unsigned long long)rep->audit.gaps,
 		       (unsigned long long)rep->audit.entries);
+		print_anchors(ctx, ar, rep);
+		printf("}}\n");
 	} else {
 		printf("archive log: %llu entries, %llu signed checkpoints\n"
 		       "audit log:   %llu entries, %llu signed checkpoints\n"
@@ -91,9 +137,11 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		}
 		if (rep->audit.gaps > AUDITLOG_GAPS_KEPT)
 			printf("warning: %llu heartbeat gaps in all\n", (unsigned long long)rep->audit.gaps);
+		print_anchors(ctx, ar, rep);
 		puts(ok ? "verify: OK" : "verify: FAILED");
 	}
 	if (!sum.recorded)
 		fprintf(stderr, "popvault: this verify run could not be recorded: %s\n", sum.record_error);
+	archive_close(&ar);
 	return r;
 }

@@ -1,4 +1,5 @@
 /* popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]
+ *                       [--tsa-ca FILE]
  *
  * Offline: no data directory, no configuration. Trusts only the keys given
  * on the command line (never keys inside the bundle). The bundle's BUNDLE
@@ -17,7 +18,8 @@
 #include "audit/bundle.h"
 
 typedef int (*bundle_verify_fn)(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
-				const char *last_cp, size_t last_len, struct bundle_report *rep,
+				const char *last_cp, size_t last_len,
+				const struct bundle_policy *pol, struct bundle_report *rep,
 				struct pv_error *err);
 
 static const struct {
@@ -101,8 +103,10 @@ static int add_vkeys(const char *v, struct note_verifier *keys, size_t *n, struc
 
 int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
-	struct cli_opt opts[] = {{"vkey", CLI_VALUE, NULL}, {"last-checkpoint", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 2, {0}, 0, false};
+	struct cli_opt opts[] = {{"vkey", CLI_VALUE, NULL}, {"last-checkpoint", CLI_VALUE, NULL},
+				 {"tsa-ca", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 3, {0}, 0, false};
+	struct bundle_policy pol = {NULL};
 	const struct cli_command *cmd = cli_find_command("verify-bundle");
 	struct note_verifier keys[VKEYS_MAX];
 	struct bundle *b = NULL;
@@ -130,6 +134,17 @@ int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_erro
 		return pv_fail(err, PV_EUSAGE,
 			       "verify-bundle needs --vkey VKEY: the verifier key you hold (printed "
 			       "by popvault init); keys inside the bundle are never trusted");
+	if ((pol.tsa_ca_file = cli_opt(&args, "tsa-ca")) != NULL) {
+		unsigned char *ca = NULL;
+		size_t ca_len;
+		if ((r = pv_read_file(pol.tsa_ca_file, 1024 * 1024, &ca, &ca_len, err)) < 0)
+			return pv_fail(err, PV_EUSAGE, "--tsa-ca: %s", err->msg);
+		bool pem = memmem(ca, ca_len, "-----BEGIN CERTIFICATE-----", 27) != NULL;
+		free(ca);
+		if (!pem)
+			return pv_fail(err, PV_EUSAGE, "--tsa-ca %s: no PEM certificate in it",
+				       pol.tsa_ca_file);
+	}
 	const char *lf = cli_opt(&args, "last-checkpoint");
 	if (lf != NULL && (r = pv_read_file(lf, PV_NOTE_MAX, &last, &last_len, err)) < 0)
 		return r;
@@ -154,7 +169,7 @@ int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_erro
 			}
 		} else {
 			bundle_info(&rep, "%s: a popvault %s bundle", args.pos[0], kind);
-			r = fn(b, keys, nkeys, (const char *)last, last_len, &rep, err);
+			r = fn(b, keys, nkeys, (const char *)last, last_len, &pol, &rep, err);
 			if (r < 0 && r != PV_EINTEGRITY)
 				goto out;
 		}

@@ -332,6 +332,58 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE messages ADD COLUMN pack_length INTEGER;\n"
 	"CREATE INDEX messages_pack ON messages (pack_id) WHERE pack_id IS NOT NULL;\n",
 	},
+	/* 12 (issue 17; 10 and 11 are other branches': the lead places this
+	 * after them): what parties outside the box said about checkpoints
+	 * (archiver/archive/anchor.h, store/anchors.h). Each row keeps its own
+	 * copy of the signed checkpoint note, so a log rewritten together with
+	 * its checkpoint rows still disagrees with it. Rows are never edited
+	 * or deleted (triggers). */
+	{
+	"CREATE TABLE anchor_tokens (            -- RFC 3161 time-stamps\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  log TEXT NOT NULL,                    -- 'archive' or 'audit'\n"
+	"  checkpoint_seq INTEGER NOT NULL,      -- the stamped checkpoint's seq in its log\n"
+	"  size INTEGER NOT NULL,                -- its tree size\n"
+	"  note BLOB NOT NULL,                   -- the signed note; SHA-256(note) is the imprint\n"
+	"  tsa_url TEXT NOT NULL,\n"
+	"  token BLOB NOT NULL,                  -- DER TimeStampResp, as the TSA sent it\n"
+	"  gen_time INTEGER NOT NULL,            -- the token's genTime, unix seconds\n"
+	"  serial TEXT NOT NULL,\n"
+	"  policy TEXT NOT NULL,\n"
+	"  created_at INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX anchor_tokens_log ON anchor_tokens (log, size);\n"
+	"CREATE TABLE cosignatures (             -- C2SP tlog-cosignature/v1 lines\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  log TEXT NOT NULL,\n"
+	"  checkpoint_seq INTEGER NOT NULL,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  note BLOB NOT NULL,                   -- the signed note the witness cosigned\n"
+	"  witness TEXT NOT NULL,                -- the witness key's name\n"
+	"  line TEXT NOT NULL,                   -- its signature line, with the final newline\n"
+	"  cosigned_at INTEGER NOT NULL,         -- the cosignature's own timestamp\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  UNIQUE (log, checkpoint_seq, witness)\n"
+	");\n"
+	"CREATE INDEX cosignatures_witness ON cosignatures (log, witness, size);\n"
+	"CREATE TRIGGER anchor_tokens_fixed BEFORE UPDATE ON anchor_tokens\n"
+	"BEGIN SELECT RAISE(ABORT, 'time-stamps are never edited'); END;\n"
+	"CREATE TRIGGER anchor_tokens_kept BEFORE DELETE ON anchor_tokens\n"
+	"BEGIN SELECT RAISE(ABORT, 'time-stamps are never deleted'); END;\n"
+	"CREATE TRIGGER cosignatures_fixed BEFORE UPDATE ON cosignatures\n"
+	"BEGIN SELECT RAISE(ABORT, 'cosignatures are never edited'); END;\n"
+	"CREATE TRIGGER cosignatures_kept BEFORE DELETE ON cosignatures\n"
+	"BEGIN SELECT RAISE(ABORT, 'cosignatures are never deleted'); END;\n"
+	"-- The last attempt to reach each party, for staleness (stats, status).\n"
+	"CREATE TABLE anchor_attempts (\n"
+	"  log TEXT NOT NULL,\n"
+	"  party TEXT NOT NULL,                  -- 'tsa' or the witness's name\n"
+	"  attempted_at INTEGER NOT NULL,\n"
+	"  ok_at INTEGER,                        -- the last success\n"
+	"  error TEXT,                           -- why the last attempt failed; NULL: it did not\n"
+	"  PRIMARY KEY (log, party)\n"
+	");\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */
