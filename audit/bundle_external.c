@@ -23,6 +23,9 @@ void bundle_external_free(struct bundle_external *x)
 		pv_buf_free(&x->stamps[i].tsr);
 	}
 	free(x->stamps);
+	for (size_t i = 0; i < x->n_cosigned; i++)
+		pv_buf_free(&x->cosigned[i].note);
+	free(x->cosigned);
 	pv_buf_free(&x->certs);
 	memset(x, 0, sizeof(*x));
 }
@@ -75,15 +78,33 @@ int bundle_external_add_stamp(struct bundle_external *x, uint64_t size, const vo
 	return r;
 }
 
+int bundle_external_add_cosigned(struct bundle_external *x, uint64_t size, const void *note,
+				 size_t len, struct pv_error *err)
+{
+	for (size_t i = 0; i < x->n_cosigned; i++)
+		if (x->cosigned[i].size == size)
+			return 0;
+	struct bundle_cosigned *grown = realloc(x->cosigned, (x->n_cosigned + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	x->cosigned = grown;
+	struct bundle_cosigned *c = &x->cosigned[x->n_cosigned++];
+	c->size = size;
+	pv_buf_init(&c->note, PV_NOTE_MAX);
+	return pv_buf_append(&c->note, note, len, err);
+}
+
 int bundle_external_anchor_sizes(const struct bundle_external *x, struct bundle_anchors *a,
 				 bool audit, struct pv_error *err)
 {
-	uint64_t *sizes = calloc(x->n_stamps + 1, sizeof(*sizes));
+	uint64_t *sizes = calloc(x->n_stamps + x->n_cosigned + 1, sizeof(*sizes));
 	size_t n = 0;
 	if (sizes == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	for (size_t i = 0; i < x->n_stamps; i++)
 		sizes[n++] = x->stamps[i].size;
+	for (size_t i = 0; i < x->n_cosigned; i++)
+		sizes[n++] = x->cosigned[i].size;
 	int r = bundle_anchors_add(a, audit, sizes, n, err);
 	free(sizes);
 	return r;
@@ -110,6 +131,13 @@ int bundle_external_write(struct bundle_writer *w, const char *dir,
 		snprintf(name, sizeof(name), "%s/timestamps/tsa-certs.pem", dir);
 		r = bundle_add(w, name, x->certs.data, x->certs.len, err);
 	}
+	for (size_t i = 0; i < x->n_cosigned && r == 0; i++) {
+		const struct bundle_cosigned *c = &x->cosigned[i];
+		if (c->size > size)
+			continue;
+		snprintf(name, sizeof(name), "%s/cosigned/%llu", dir, (unsigned long long)c->size);
+		r = bundle_add(w, name, c->note.data, c->note.len, err);
+	}
 	return r;
 }
 
@@ -128,13 +156,24 @@ static bool stamp_name(const char *name, const char *dir, const char *ext, uint6
 	       0;
 }
 
+/* name = dir "/cosigned/" A: A, or false. */
+static bool cosigned_name(const char *name, const char *dir, uint64_t *a_r)
+{
+	size_t dl = strlen(dir);
+	static const char sub[] = "/cosigned/";
+	if (strncmp(name, dir, dl) != 0 || strncmp(name + dl, sub, sizeof(sub) - 1) != 0)
+		return false;
+	const char *p = name + dl + sizeof(sub) - 1;
+	return pv_parse_u64(p, strlen(p), 0, UINT64_MAX, PV_NUM_CANONICAL, a_r) == 0;
+}
+
 bool bundle_external_name(const char *name, const char *dir)
 {
 	char certs[96];
 	uint64_t a;
 	snprintf(certs, sizeof(certs), "%s/timestamps/tsa-certs.pem", dir);
 	return strcmp(name, certs) == 0 || stamp_name(name, dir, ".note", &a) ||
-	       stamp_name(name, dir, ".tsr", &a);
+	       stamp_name(name, dir, ".tsr", &a) || cosigned_name(name, dir, &a);
 }
 
 struct newest {
@@ -191,17 +230,89 @@ static void check_stamp(const struct bundle *b, struct bundle_keys *k, struct bu
 	}
 }
 
+struct witnessed {
+	uint64_t best_size;  /* the newest checkpoint with the quorum, when found */
+	size_t best_count;
+	uint64_t best_time;
+	bool found;
+	size_t cosigned;     /* cosigned members that check out */
+};
+
+static void check_cosigned(const struct bundle *b, struct bundle_keys *k,
+			   struct bundle_report *rep, const char *dir, const struct checkpoint *fin,
+			   const struct bundle_policy *pol, const struct bundle_file *f, uint64_t a,
+			   bundle_trust_direct_fn direct, void *ctx, struct witnessed *wd)
+{
+	struct checkpoint cp;
+	struct pv_error e;
+	bool ok[PV_WITNESSES_MAX];
+	uint64_t t[PV_WITNESSES_MAX];
+	size_t nw = pol && pol->n_witnesses <= PV_WITNESSES_MAX ? pol->n_witnesses : 0;
+	if (f->data == NULL) {
+		bundle_problem(rep, "%s is too big", f->name);
+		return;
+	}
+	int r = bundle_keys_open_checkpoint(k, f->data, f->size, &cp, &e);
+	if (r <= 0) {
+		bundle_problem(rep, "%s is not a checkpoint signed by a key trusted at its size (%s)",
+			       f->name, e.msg);
+		return;
+	}
+	if (cp.size != a || strcmp(cp.origin, fin->origin) != 0) {
+		bundle_problem(rep, "%s is a checkpoint of %s at %llu", f->name, cp.origin,
+			       (unsigned long long)cp.size);
+		return;
+	}
+	if (cosig_check_note((const char *)f->data, f->size, nw ? pol->witnesses : NULL, nw, ok, t,
+			     &e) != 0) {
+		bundle_problem(rep, "%s: %s", f->name, e.msg);
+		return;
+	}
+	if (bundle_trust_extends(b, rep, dir, fin, &cp, f->name, direct, ctx) == 0)
+		return;
+	wd->cosigned++;
+	size_t n = 0;
+	uint64_t newest = 0;
+	char names[512] = "";
+	for (size_t i = 0; i < nw; i++)
+		if (ok[i]) {
+			n++;
+			newest = t[i] > newest ? t[i] : newest;
+			size_t used = strlen(names);
+			snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
+				 pol->witnesses[i].name);
+		}
+	if (nw == 0)
+		return;
+	char when[PV_RFC3339_LEN];
+	pv_clock_format_rfc3339((int64_t)newest, when);
+	if (n > 0)
+		bundle_info(rep, "ok: %s: cosigned by %zu of the %zu witnesses given (%s), the newest "
+				 "at %s; the bundle's log extends it", f->name, n, nw, names, when);
+	else
+		bundle_info(rep, "%s: cosigned by none of the witnesses given", f->name);
+	if (n >= (pol->quorum ? pol->quorum : 1) && (!wd->found || a >= wd->best_size)) {
+		wd->found = true;
+		wd->best_size = a;
+		wd->best_count = n;
+		wd->best_time = newest;
+	}
+}
+
 void bundle_external_check(const struct bundle *b, struct bundle_keys *k,
 			   struct bundle_report *rep, const char *dir,
 			   const struct checkpoint *fin, const struct bundle_policy *pol,
 			   bundle_trust_direct_fn direct, void *ctx)
 {
 	struct newest nw = {-1, 0, 0, 0};
+	struct witnessed wd = {0};
 	char tname[96], when[PV_RFC3339_LEN];
 	for (size_t i = 0; i < bundle_count(b); i++) {
 		const struct bundle_file *f = bundle_file_at(b, i);
 		uint64_t a;
-		if (stamp_name(f->name, dir, ".tsr", &a)) {
+		if (cosigned_name(f->name, dir, &a)) {
+			check_cosigned(b, k, rep, dir, fin, pol, f, a, direct, ctx, &wd);
+		} else if (stamp_name(f->name, dir, ".tsr", &a)) {
 			check_stamp(b, k, rep, dir, fin, pol, f, a, direct, ctx, &nw);
 		} else if (stamp_name(f->name, dir, ".note", &a)) {
 			snprintf(tname, sizeof(tname), "%s/timestamps/%llu.tsr", dir,
@@ -217,6 +328,21 @@ void bundle_external_check(const struct bundle *b, struct bundle_keys *k,
 	if (pol != NULL && pol->tsa_ca_file != NULL && nw.checked == 0)
 		bundle_problem(rep, "the %s log carries no RFC 3161 time-stamp that verifies "
 				    "(--tsa-ca was given)", dir);
+	size_t n_wit = pol ? pol->n_witnesses : 0;
+	if (wd.cosigned > 0 && n_wit == 0)
+		bundle_warn(rep, "witness cosignatures of the %s log not checked: give --witness VKEY "
+				 "(the witnesses' keys)", dir);
+	if (pol != NULL && pol->quorum > 0 && !wd.found)
+		bundle_problem(rep, "no checkpoint of the %s log in the bundle is cosigned by %u of "
+				    "the %zu witnesses given", dir, pol->quorum, n_wit);
+	if (wd.found && n_wit > 0) {
+		pv_clock_format_rfc3339((int64_t)wd.best_time, when);
+		bundle_info(rep, "ok: the %s log is witnessed up to %llu of its %llu entries (%zu "
+				 "witnesses, quorum %u, the newest cosignature at %s); %llu entries "
+				 "since are not witnessed yet", dir, (unsigned long long)wd.best_size,
+			    (unsigned long long)fin->size, wd.best_count, pol->quorum, when,
+			    (unsigned long long)(fin->size - wd.best_size));
+	}
 	if (nw.time >= 0 && nw.checked > 0) {
 		pv_clock_format_rfc3339(nw.time, when);
 		bundle_info(rep, "ok: the %s log is time-stamped up to %llu of its %llu entries, the "

@@ -130,7 +130,7 @@ int archive_anchor(struct archive *ar, const char *name, const char *actor,
 	const char *ca = o->tsa_ca_file ? o->tsa_ca_file
 					: (ar->cfg.tsa_ca_file[0] ? ar->cfg.tsa_ca_file : NULL);
 	bool tsa = !o->no_tsa && url != NULL;
-	bool wit = false; /* witnesses: the next step (issue 17) */
+	bool wit = !o->no_witnesses && ar->cfg.n_witnesses > 0;
 	int r, first = PV_OK;
 	struct pv_error ferr;
 
@@ -154,6 +154,13 @@ int archive_anchor(struct archive *ar, const char *name, const char *actor,
 	res->checkpoint_seq = cp.seq;
 	if (tsa) {
 		r = tsa_round(ar, actor, res, &cp, url, ca, &ferr);
+		if (r < 0 && first == PV_OK) {
+			first = r;
+			*err = ferr;
+		}
+	}
+	if (wit) {
+		r = anchor_witnesses(ar, t, actor, res, &cp, &ferr);
 		if (r < 0 && first == PV_OK) {
 			first = r;
 			*err = ferr;

@@ -77,7 +77,8 @@ int archive_anchor_all(struct archive *ar, const char *actor, struct pv_error *e
 
 /* The outside evidence a bundle of log `name` carries (x initialised by
  * the caller with bundle_external_init): the newest time-stamps, one per
- * size, at most PV_BUNDLE_TIMESTAMPS_MAX, of sizes <= max_size. Reading
+ * size, and the newest cosigned checkpoints with their cosignatures, at
+ * most PV_BUNDLE_TIMESTAMPS_MAX each, of sizes <= max_size. Reading
  * stored, public evidence: not audited (the export is). */
 int archive_anchor_evidence(struct archive *ar, const char *name, uint64_t max_size,
 			    struct bundle_external *x, struct pv_error *err);

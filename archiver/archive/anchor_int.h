@@ -11,4 +11,11 @@
 int anchor_record(struct archive *ar, const char *actor, const struct anchor_result *res,
 		  const struct anchor_party *p, struct pv_error *err);
 
+/* witness_client.c: shows cp (log t's checkpoint) to every configured
+ * witness, one party each in res; keeps and records what they answer.
+ * The first failure is returned. */
+int anchor_witnesses(struct archive *ar, struct tlog *t, const char *actor,
+		     struct anchor_result *res, const struct tlog_checkpoint_row *cp,
+		     struct pv_error *err);
+
 #endif

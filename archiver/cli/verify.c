@@ -1,12 +1,36 @@
-/* popvault verify [--full] [--checkpoint FILE] [--tsa-ca FILE] [--json] */
+/* popvault verify [--full] [--checkpoint FILE] [--tsa-ca FILE] [--witness VKEY]...
+ *                 [--witness-quorum K] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <string.h>
 
 #include "archiver/cli/cli.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/clock.h"
 #include "archiver/archive/verify.h"
+
+/* --witness VKEY (repeatable): the witnesses verify checks cosignatures
+ * with, instead of popvault.conf's [witnesses]. */
+struct witness_keys {
+	struct pv_witness_config w[PV_WITNESSES_MAX];
+	size_t n;
+};
+
+static int witness_key(void *ctx, const char *key, size_t len, struct pv_error *err)
+{
+	struct witness_keys *k = ctx;
+	struct cosig_verifier v;
+	int r = cosig_verifier_parse(key, len, &v, err);
+	if (r < 0)
+		return r;
+	if (k->n >= PV_WITNESSES_MAX)
+		return pv_fail(err, PV_EUSAGE, "more than %d witnesses", PV_WITNESSES_MAX);
+	memset(&k->w[k->n], 0, sizeof(k->w[k->n]));
+	snprintf(k->w[k->n++].vkey, sizeof(k->w[0].vkey), "%.*s", (int)len, key);
+	return 0;
+}
 
 /* What verify found about the anchors of each log (anchor.h). */
 static void print_anchors(const struct cli_ctx *ctx, const struct archive *ar,
@@ -19,11 +43,23 @@ static void print_anchors(const struct cli_ctx *ctx, const struct archive *ar,
 		char t[PV_RFC3339_LEN];
 		if (ctx->json) {
 			printf("%s\"%s\": {\"timestamps\": %llu, \"anchored_size\": %llu, "
-			       "\"anchored_time\": %lld, \"anchored_age_s\": %lld}",
+			       "\"anchored_time\": %lld, \"anchored_age_s\": %lld, "
+			       "\"cosignatures\": %llu, \"witnessed_size\": %llu, "
+			       "\"witnessed_time\": %lld, \"witnessed_by\": %llu}",
 			       i ? ", " : "", names[i], (unsigned long long)l->tokens,
 			       (unsigned long long)l->newest_size, (long long)l->newest_time,
-			       l->newest_time < 0 ? -1LL : (long long)(now - l->newest_time));
+			       l->newest_time < 0 ? -1LL : (long long)(now - l->newest_time),
+			       (unsigned long long)l->cosignatures, (unsigned long long)l->witnessed_size,
+			       (long long)l->witnessed_time, (unsigned long long)l->witnessed_count);
 			continue;
+		}
+		if (l->witnessed_time >= 0) {
+			pv_clock_format_rfc3339(l->witnessed_time, t);
+			printf("witnessed:   %s log at %llu entries, cosigned by %llu of %zu witnesses "
+			       "(quorum %u), the newest at %s (%lld min ago)\n", names[i],
+			       (unsigned long long)l->witnessed_size,
+			       (unsigned long long)l->witnessed_count, ar->cfg.n_witnesses,
+			       rep->anchors.quorum, t, (long long)(now - l->witnessed_time) / 60);
 		}
 		if (l->newest_time < 0) {
 			if (ar->cfg.tsa_url[0] != '\0')
@@ -52,8 +88,12 @@ static void print_line(void *ctx, const char *line)
 int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"full", CLI_FLAG, NULL}, {"checkpoint", CLI_VALUE, NULL},
-				 {"tsa-ca", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 3, {0}, 0, false};
+				 {"tsa-ca", CLI_VALUE, NULL}, {"witness", CLI_VALUE, NULL},
+				 {"witness-quorum", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 5, {0}, 0, false};
+	struct witness_keys wk = {.n = 0};
+	long long quorum = 0;
+	size_t n_given = 0;
 	const struct cli_command *cmd = cli_find_command("verify");
 	struct archive *ar = NULL;
 	struct verify_summary sum;
@@ -65,6 +105,9 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r; /* 1: --help was printed */
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "verify takes no arguments");
+	if ((r = cli_key_options(argc, argv, "witness", witness_key, &wk, &n_given, err)) < 0 ||
+	    (r = cli_opt_int(&args, "witness-quorum", 0, 1, PV_WITNESSES_MAX, &quorum, err)) < 0)
+		return r;
 	const char *cp_file = cli_opt(&args, "checkpoint");
 	if (cp_file != NULL && (r = pv_read_file(cp_file, PV_NOTE_MAX, &known, &known_len, err)) < 0)
 		return r;
@@ -79,6 +122,22 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		free(known);
 		archive_close(&ar);
 		return pv_fail(err, PV_EUSAGE, "--tsa-ca: path too long");
+	}
+	/* --witness replaces [witnesses] (all of them must have cosigned unless
+	 * --witness-quorum says how many); --witness-quorum replaces quorum. */
+	if (wk.n > 0) {
+		memcpy(ar->cfg.witnesses, wk.w, sizeof(wk.w));
+		ar->cfg.n_witnesses = wk.n;
+		ar->cfg.witness_quorum = (uint32_t)wk.n;
+	}
+	if (quorum > 0)
+		ar->cfg.witness_quorum = (uint32_t)quorum;
+	if (ar->cfg.witness_quorum > ar->cfg.n_witnesses) {
+		r = pv_fail(err, PV_EUSAGE, "--witness-quorum %u: only %zu witnesses",
+			    ar->cfg.witness_quorum, ar->cfg.n_witnesses);
+		free(known);
+		archive_close(&ar);
+		return r;
 	}
 	const char *notes[1] = {(const char *)known};
 	size_t lens[1] = {known_len};

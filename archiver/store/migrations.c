@@ -400,11 +400,38 @@ static const char *const keyring_steps[][MIGRATION_PARTS] = {
 	},
 };
 
+/* A witness's state file (popvault witness serve; store/witness_state.h). */
+static const char *const witness_steps[][MIGRATION_PARTS] = {
+	/* 1: per log origin the checkpoint last cosigned; the requests refused
+	 * for a conflict or a bad proof, kept as evidence of a fork. */
+	{
+	"CREATE TABLE witness_logs (\n"
+	"  origin TEXT PRIMARY KEY,\n"
+	"  size INTEGER NOT NULL CHECK (size >= 0),\n"
+	"  root BLOB NOT NULL,\n"
+	"  note BLOB NOT NULL,               -- the checkpoint note last cosigned\n"
+	"  updated_at INTEGER NOT NULL\n"
+	");\n"
+	"CREATE TABLE witness_refusals (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  origin TEXT NOT NULL,\n"
+	"  status INTEGER NOT NULL,          -- 409 or 422\n"
+	"  old_size INTEGER NOT NULL,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  request BLOB NOT NULL,            -- the whole add-checkpoint body, log-signed\n"
+	"  at INTEGER NOT NULL\n"
+	");\n",
+	},
+};
+
 const struct migration_set migrations_catalog = {
 	"catalog", catalog_steps, (int)(sizeof(catalog_steps) / sizeof(catalog_steps[0])),
 };
 const struct migration_set migrations_keyring = {
 	"keyring", keyring_steps, (int)(sizeof(keyring_steps) / sizeof(keyring_steps[0])),
+};
+const struct migration_set migrations_witness = {
+	"witness", witness_steps, (int)(sizeof(witness_steps) / sizeof(witness_steps[0])),
 };
 
 static int user_version(sqlite3 *db, int64_t *version_r, struct pv_error *err)

@@ -2,7 +2,9 @@
  * [witnesses] settings of popvault.conf, RFC 3161 requests and what is
  * refused before any signature is looked at (audit/tsa.h; real TSA
  * answers are tested against OpenSSL's TSA in tests/e2e/anchor_tsa.t),
- * and the store of tokens, cosignatures and attempts. */
+ * the store of tokens, cosignatures and attempts, C2SP cosignatures
+ * (audit/cosig.h) and the witness's decisions (archive/witness.h) on a
+ * real log. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,10 +18,14 @@
 #include <openssl/ts.h>
 #include <sodium.h>
 
+#include "archiver/archive/witness.h"
+#include "archiver/lib/base64.h"
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/anchors.h"
 #include "archiver/store/catalog.h"
+#include "audit/checkpoint.h"
+#include "audit/cosig.h"
 #include "audit/tsa.h"
 #include "tests/unit/fixtures.h"
 
@@ -281,6 +287,220 @@ static void test_store_tokens_cosignatures_attempts(void **state)
 	sqlite3_close(db);
 }
 
+/* --- cosignatures ------------------------------------------------------------------ */
+
+static void test_cosig_keys_sign_and_check(void **state)
+{
+	(void)state;
+	struct cosig_signer s, s2;
+	struct cosig_verifier v, v2;
+	struct pv_buf vk, sk, note;
+	struct pv_error err;
+	bool ok[2];
+	uint64_t t[2];
+	static const char body[] = "example.com/log\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+	pv_buf_init(&vk, 512);
+	pv_buf_init(&sk, 512);
+	pv_buf_init(&note, 4096);
+	fx_must(cosig_signer_generate("w.example/w1", &s, &err), &err, "generate");
+	cosig_signer_verifier(&s, &v);
+	fx_must(cosig_verifier_format(&v, &vk, &err), &err, "vkey");
+	fx_must(cosig_verifier_parse((const char *)vk.data, vk.len, &v2, &err), &err, "parse vkey");
+	assert_memory_equal(&v, &v2, sizeof(v));
+	fx_must(cosig_signer_format(&s, &sk, &err), &err, "skey");
+	fx_must(cosig_signer_parse((const char *)sk.data, sk.len, &s2, &err), &err, "parse skey");
+	assert_memory_equal(s.sk, s2.sk, sizeof(s.sk));
+	/* A note verifier key (type 0x01) is not a witness key, nor the reverse. */
+	struct note_verifier nv;
+	assert_int_equal(note_verifier_parse((const char *)vk.data, vk.len, &nv, &err),
+			 PV_EINTEGRITY);
+	assert_int_equal(cosig_verifier_parse("x+00000000+AAAA", 15, &v2, &err), PV_EINTEGRITY);
+
+	/* The note: body, the log's (here: any) signature line, the cosignature. */
+	pv_buf_printf(&note, &err, "%s\n\xe2\x80\x94 example.com/log AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", body);
+	size_t base = note.len;
+	fx_must(cosig_sign(&s, body, strlen(body), 1700000000, &note, &err), &err, "sign");
+	const char *line = (const char *)note.data + base;
+	assert_true(strncmp(line, "\xe2\x80\x94 w.example/w1 ", 17) == 0);
+	fx_must(cosig_check_note((const char *)note.data, note.len, &v, 1, ok, t, &err), &err,
+		"check");
+	assert_true(ok[0]);
+	assert_true(t[0] == 1700000000);
+	/* Another witness's key: its lines are ignored, nothing verified. */
+	struct cosig_signer o;
+	fx_must(cosig_signer_generate("w.example/w2", &o, &err), &err, "other");
+	cosig_signer_verifier(&o, &v2);
+	fx_must(cosig_check_note((const char *)note.data, note.len, &v2, 1, ok, NULL, &err), &err,
+		"other witness");
+	assert_false(ok[0]);
+	/* The same name with another key: a line of another key ID, ignored. */
+	struct cosig_signer same;
+	fx_must(cosig_signer_generate("w.example/w1", &same, &err), &err, "same name");
+	cosig_signer_verifier(&same, &v2);
+	fx_must(cosig_check_note((const char *)note.data, note.len, &v2, 1, ok, NULL, &err), &err,
+		"same name, other key");
+	assert_false(ok[0]);
+	/* A cosignature over another time (the time is signed) fails. */
+	uint8_t raw[COSIG_SIG_LEN];
+	size_t n;
+	const char *b64 = strrchr(line, ' ') + 1;
+	assert_int_equal(pv_b64_decode(b64, strlen(b64) - 1, raw, sizeof(raw), &n), 0);
+	raw[11] ^= 1;
+	char enc[128];
+	sodium_bin2base64(enc, sizeof(enc), raw, n, sodium_base64_VARIANT_ORIGINAL);
+	note.len = base;
+	pv_buf_printf(&note, &err, "\xe2\x80\x94 w.example/w1 %s\n", enc);
+	assert_int_equal(cosig_check_note((const char *)note.data, note.len, &v, 1, ok, t, &err),
+			 PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "bad cosignature by witness w.example/w1"));
+	assert_false(ok[0]);
+	cosig_signer_wipe(&s);
+	cosig_signer_wipe(&s2);
+	pv_buf_free(&vk);
+	pv_buf_free_secret(&sk);
+	pv_buf_free(&note);
+}
+
+/* --- the witness ----------------------------------------------------------------------- */
+
+struct wfx {
+	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
+	char wkey[FX_PATH_MAX + 16], wstate[FX_PATH_MAX + 16];
+	sqlite3 *db;
+	struct tlog *t;
+	struct note_signer *s;
+	struct witness *w;
+	struct cosig_verifier wv;
+};
+
+static void wfx_setup(struct wfx *f)
+{
+	char vkey[NOTE_VKEY_MAX + 1];
+	struct note_verifier nv;
+	struct pv_buf wvk;
+	struct pv_error err;
+	fx_logdir_make("witness", f->dir, f->keydir, f->dbpath);
+	f->db = fx_logdb_open(f->dbpath, NULL);
+	fx_log_create(f->db, f->keydir, "audit", "example.com/log", vkey);
+	fx_log_open(f->db, f->keydir, "audit", &f->t, &f->s);
+	snprintf(f->wkey, sizeof(f->wkey), "%s/w.key", f->dir);
+	snprintf(f->wstate, sizeof(f->wstate), "%s/w.db", f->dir);
+	pv_buf_init(&wvk, 512);
+	fx_must(witness_init(f->wkey, f->wstate, "w.example/w", &wvk, &err), &err, "witness init");
+	fx_must(cosig_verifier_parse((const char *)wvk.data, wvk.len, &f->wv, &err), &err, "wvk");
+	pv_buf_free(&wvk);
+	fx_must(note_verifier_parse(vkey, strlen(vkey), &nv, &err), &err, "log vkey");
+	struct witness_opts o = {f->wkey, f->wstate, &nv, 1};
+	fx_must(witness_open(&o, &f->w, &err), &err, "witness open");
+}
+
+static void wfx_free(struct wfx *f)
+{
+	witness_free(&f->w);
+	keys_free(&f->s);
+	tlog_free(&f->t);
+	sqlite3_close(f->db);
+	fx_rmtree(f->dir);
+}
+
+/* Appends n leaves and signs; the new checkpoint note into note. */
+static void grow(struct wfx *f, int n, struct pv_buf *note)
+{
+	struct pv_error err;
+	for (int i = 0; i < n; i++) {
+		char e[32];
+		snprintf(e, sizeof(e), "entry %d", rand());
+		struct tlog_entry te = {e, strlen(e)};
+		fx_must(tlog_append(f->t, &te, 1, NULL, &err), &err, "append");
+	}
+	pv_buf_reset(note);
+	fx_must(checkpoint_sign(f->t, f->s, 0, note, NULL, &err), &err, "sign");
+}
+
+/* POSTs "old OLD", the proof from OLD to the note's size (when proof), the
+ * note; returns the status, the answer in a. */
+static int add(struct wfx *f, uint64_t old, bool proof, const struct pv_buf *note,
+	       struct witness_answer *a)
+{
+	struct pv_buf req;
+	struct pv_error err;
+	merkle_hash h[PV_PROOF_HASHES_MAX];
+	uint64_t size;
+	size_t n = 0;
+	pv_buf_init(&req, PV_WITNESS_REQUEST_MAX);
+	pv_buf_printf(&req, &err, "old %llu\n", (unsigned long long)old);
+	fx_must(tlog_size(f->t, &size, &err), &err, "size");
+	if (proof && old > 0 && old < size)
+		fx_must(tlog_consistency_proof(f->t, old, size, h, &n, &err), &err, "proof");
+	for (size_t i = 0; i < n; i++) {
+		char b64[64];
+		sodium_bin2base64(b64, sizeof(b64), h[i], 32, sodium_base64_VARIANT_ORIGINAL);
+		pv_buf_printf(&req, &err, "%s\n", b64);
+	}
+	pv_buf_append_str(&req, "\n", &err);
+	pv_buf_append(&req, note->data, note->len, &err);
+	witness_answer_free(a);
+	witness_answer_init(a);
+	witness_add_checkpoint(f->w, req.data, req.len, a);
+	pv_buf_free(&req);
+	return a->status;
+}
+
+static void test_witness_decides_by_the_protocol(void **state)
+{
+	(void)state;
+	struct wfx f;
+	struct pv_buf n3, n5, n8, note;
+	struct witness_answer a;
+	struct pv_error err;
+	bool ok;
+	memset(&f, 0, sizeof(f));
+	wfx_setup(&f);
+	pv_buf_init(&n3, PV_NOTE_MAX);
+	pv_buf_init(&n5, PV_NOTE_MAX);
+	pv_buf_init(&n8, PV_NOTE_MAX);
+	pv_buf_init(&note, PV_NOTE_MAX);
+	witness_answer_init(&a);
+	grow(&f, 3, &n3);
+	assert_int_equal(add(&f, 0, true, &n3, &a), 200);
+	/* The answer is a cosignature line that verifies over the note. */
+	pv_buf_append(&note, n3.data, n3.len, &err);
+	pv_buf_append(&note, a.body.data, a.body.len, &err);
+	fx_must(cosig_check_note((const char *)note.data, note.len, &f.wv, 1, &ok, NULL, &err), &err,
+		"cosignature");
+	assert_true(ok);
+	grow(&f, 2, &n5);
+	assert_int_equal(add(&f, 0, true, &n5, &a), 409);       /* it holds 3, not 0 */
+	assert_string_equal(a.content_type, WITNESS_SIZE_TYPE);
+	assert_string_equal(pv_buf_str(&a.body), "3\n");
+	assert_int_equal(add(&f, 3, false, &n5, &a), 422);      /* no proof */
+	assert_int_equal(add(&f, 3, true, &n5, &a), 200);
+	assert_int_equal(add(&f, 5, true, &n5, &a), 200);       /* the same again: fine */
+	assert_int_equal(add(&f, 3, true, &n3, &a), 409);       /* stale: it holds 5 */
+	assert_string_equal(pv_buf_str(&a.body), "5\n");
+	assert_int_equal(add(&f, 5, true, &n3, &a), 400);       /* old above the size */
+	grow(&f, 3, &n8);
+	assert_int_equal(add(&f, 5, true, &n8, &a), 200);
+	/* Refusals and malformed requests leave the state as it was. */
+	struct pv_buf junk = {0};
+	pv_buf_init(&junk, 64);
+	pv_buf_append_str(&junk, "example.com/log\n8\n", &err);
+	assert_int_equal(add(&f, 8, true, &junk, &a), 400);
+	pv_buf_reset(&note);
+	pv_buf_append(&note, n8.data, n8.len, &err);
+	/* Another base64 digit inside the signature (not its padding). */
+	note.data[note.len - 5] = note.data[note.len - 5] == 'A' ? 'B' : 'A';
+	assert_int_equal(add(&f, 8, true, &note, &a), 403);
+	assert_int_equal(add(&f, 8, true, &n8, &a), 200);
+	pv_buf_free(&junk);
+	witness_answer_free(&a);
+	pv_buf_free(&n3);
+	pv_buf_free(&n5);
+	pv_buf_free(&n8);
+	pv_buf_free(&note);
+	wfx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +510,8 @@ int main(void)
 		cmocka_unit_test(test_tsa_oid_valid),
 		cmocka_unit_test(test_tsa_garbage_replies_are_refused),
 		cmocka_unit_test(test_store_tokens_cosignatures_attempts),
+		cmocka_unit_test(test_cosig_keys_sign_and_check),
+		cmocka_unit_test(test_witness_decides_by_the_protocol),
 	};
 	if (sodium_init() < 0)
 		return 1;

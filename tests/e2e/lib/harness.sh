@@ -102,6 +102,12 @@ h_fake_start() { h__start fake "$@"; }
 # http500), TSA_REQUESTS (one line per request), TSA_PID, TSA_DIR, TSA_LOG.
 h_tsa_start() { h__start tsa "$@"; }
 
+# h_witness_start --name N --log VKEY [--log VKEY]...: `popvault witness
+# serve` ($POPVAULT_BIN) on loopback, its key and state made by `witness
+# init` in its dir, trusting those log keys.  Sets (prefix upper(N)) URL,
+# VKEY, NAME (its key name), STATE (its SQLite file), PORT, PID, DIR, LOG.
+h_witness_start() { h__start witness "$@"; }
+
 # Stop by the PIDs recorded at start (also when a test fails: h_init's
 # trap stops everything).
 h_stop() { h__py stop "$1"; }
