@@ -51,6 +51,8 @@
 	"  export) with RFC 9162 §2.1.4 proofs that the final tree extends them.\n" \
 	"- `audit/timestamps/A.note`, `A.tsr` (when the log was anchored): a\n" \
 	"  checkpoint and the RFC 3161 time-stamp of its SHA-256 (step 7).\n" \
+	"- `audit/cosigned/A` (when witnesses cosigned the log): a checkpoint\n" \
+	"  and, after the audit key's signature line, the witnesses' (step 8).\n" \
 	"- `audit/rotations/I` and `I.proof` (after a key rotation): the note in\n" \
 	"  which the old audit key names its successor (leaf I of the log), and its\n" \
 	"  RFC 9162 inclusion proof. Check it with the old key as in step 2; from\n" \
@@ -178,6 +180,34 @@
 	"   entries at that time, whoever holds its key now. `tsa-certs.pem`\n" \
 	"   beside them holds the certificates the tokens carry (to read with\n" \
 	"   `openssl x509`). `verify-bundle --tsa-ca TSA-CA.pem` makes these checks.\n" \
+	"\n" \
+	"8. Witnesses, when the bundle has `audit/cosigned/`: after the audit key's\n" \
+	"   line, each `— NAME BASE64` line is a witness's cosignature (C2SP\n" \
+	"   tlog-cosignature): BASE64 holds its 4-byte key ID, an 8-byte big-endian\n" \
+	"   time T and an Ed25519 signature over `cosignature/v1`, `time T` and the\n" \
+	"   checkpoint's text. A witness cosigns only a log that extends what it\n" \
+	"   cosigned before. With the witness's key WVKEY (from the witness, not\n" \
+	"   from this bundle), for each file F of `audit/cosigned/`:\n" \
+	"\n" \
+	"```python\n" \
+	"import base64, sys\n" \
+	"from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey\n" \
+	"F, WVKEY = sys.argv[1], sys.argv[2]\n" \
+	"name, kid, key = WVKEY.split('+', 2)\n" \
+	"text, sigs = open(F).read().split('\\n\\n', 1)\n" \
+	"for line in sigs.splitlines():\n" \
+	"    if line.startswith('\\u2014 ' + name + ' '):\n" \
+	"        sig = base64.b64decode(line.split(' ')[2])\n" \
+	"        t = int.from_bytes(sig[4:12], 'big')\n" \
+	"        msg = ('cosignature/v1\\ntime %%d\\n%%s\\n' %% (t, text)).encode()\n" \
+	"        assert sig[:4].hex() == kid, 'another key of that name'\n" \
+	"        Ed25519PublicKey.from_public_bytes(base64.b64decode(key)[1:]).verify(sig[12:], msg)\n" \
+	"        print(F, 'cosigned by', name, 'at', t)\n" \
+	"```\n" \
+	"\n" \
+	"   and `audit/consistency/A-N` ties it to the bundle's checkpoint as in\n" \
+	"   step 5. `verify-bundle --witness WVKEY [--witness-quorum K]` makes\n" \
+	"   these checks for K of the witnesses you trust.\n" \
 	"\n" \
 	"Trust nothing in this bundle that you cannot tie to the verifier key you\n" \
 	"hold: the keys and notes inside are there to be checked, not believed.\n"

@@ -10,7 +10,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 40
+h_plan 41
 
 h_genmail --count 5 --seed 11 --out "$H_RUN/mail"
 h_genmail --count 4 --seed 12 --out "$H_RUN/more"
@@ -197,6 +197,12 @@ pva audit export --out "$H_RUN/audit.tar.gz" >/dev/null
 "$PV" verify-bundle "$H_RUN/audit.tar.gz" --vkey "$AU" "${W[@]}" >"$H_RUN/out" 2>&1
 h_is $? 0 "an audit bundle carries its cosigned checkpoints and verifies with the quorum"
 h_like "$(cat "$H_RUN/out")" "ok: audit/cosigned/[0-9]+: cosigned by 2 of the 2 witnesses given" "…naming them"
+X="$H_RUN/x"
+mkdir "$X" && tar xzf "$H_RUN/audit.tar.gz" -C "$X"
+awk '/^8\. Witnesses/{s=1} s && /^```python/{f=1;next} f && /^```/{exit} f' "$X/VERIFY.md" >"$H_RUN/step8.py"
+h_like "$(cd "$X" && for f in audit/cosigned/*; do python3 "$H_RUN/step8.py" "$f" "$W2_VKEY"; done 2>&1)" \
+	"^audit/cosigned/[0-9]+ cosigned by w2.example/w at [0-9]+" \
+	"VERIFY.md step 8: its Python recipe checks a witness's cosignature by hand"
 
 # --- the witness's own key ------------------------------------------------------------------
 h_is "$("$PV" witness vkey --data "$W1_DIR")" "$W1_VKEY" "witness vkey prints the key witness init printed"
