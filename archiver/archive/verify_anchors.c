@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "archiver/archive/checkpoints.h"
 #include "archiver/lib/clock.h"
@@ -250,6 +251,13 @@ int verify_anchors(struct archive *ar, verify_anchor_say_fn say, void *ctx,
 	v->rep = rep;
 	v->err = err;
 	v->ca_file = ar->cfg.tsa_ca_file[0] ? ar->cfg.tsa_ca_file : NULL;
+	/* A CA file this machine lacks (a copy verified elsewhere) is no
+	 * integrity problem of the logs: the chains are then not checked. */
+	if (v->ca_file != NULL && access(v->ca_file, R_OK) != 0) {
+		sayf(v, false, "the TSA CA file %s cannot be read here: time-stamps are checked "
+			       "without their certificate chain (verify --tsa-ca FILE)", v->ca_file);
+		v->ca_file = NULL;
+	}
 	rep->chain_checked = v->ca_file != NULL;
 	rep->quorum = ar->cfg.witness_quorum;
 	pv_buf_init(&v->note, PV_NOTE_MAX + COSIG_LINE_MAX);
@@ -270,7 +278,8 @@ int verify_anchors(struct archive *ar, verify_anchor_say_fn say, void *ctx,
 				    err)) == 0 &&
 	    (r = anchors_cosig_each(ar->cat->db, NULL, UINT64_MAX, check_cosig, v, err)) == 0)
 		quorum(v);
-	if (r == 0 && !rep->chain_checked && (rep->log[0].tokens || rep->log[1].tokens))
+	if (r == 0 && !rep->chain_checked && ar->cfg.tsa_ca_file[0] == '\0' &&
+	    (rep->log[0].tokens || rep->log[1].tokens))
 		sayf(v, false, "time-stamps checked without their TSA's certificate chain: no "
 			       "[anchor] tsa_ca_file in popvault.conf (or verify --tsa-ca FILE)");
 	if (r == 0 && v->unknown_witness > 0)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <string.h>
+#include <unistd.h>
 
 #include "archiver/cli/cli.h"
 #include "archiver/lib/fsutil.h"
@@ -108,6 +109,9 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	if ((r = cli_key_options(argc, argv, "witness", witness_key, &wk, &n_given, err)) < 0 ||
 	    (r = cli_opt_int(&args, "witness-quorum", 0, 1, PV_WITNESSES_MAX, &quorum, err)) < 0)
 		return r;
+	const char *tsa_ca_arg = cli_opt(&args, "tsa-ca");
+	if (tsa_ca_arg != NULL && access(tsa_ca_arg, R_OK) != 0)
+		return pv_fail(err, PV_EUSAGE, "--tsa-ca %s: cannot be read", tsa_ca_arg);
 	const char *cp_file = cli_opt(&args, "checkpoint");
 	if (cp_file != NULL && (r = pv_read_file(cp_file, PV_NOTE_MAX, &known, &known_len, err)) < 0)
 		return r;

@@ -10,7 +10,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 47
+h_plan 49
 
 h_genmail --count 6 --seed 5 --out "$H_RUN/mail"
 h_genmail --count 9 --seed 77 --out "$H_RUN/other"
@@ -102,6 +102,15 @@ h_is "$(pv --json verify | h_json 'd["anchors"]["archive"]["anchored_size"], d["
 h_fails "verify --tsa-ca with another CA: the tokens' chains fail" 3 \
 	"FAIL: time-stamp [0-9]+ \(archive log, 6 entries, .*\): time-stamp token does not verify" \
 	"$PV" --data "$D" verify --tsa-ca "$TSA_OTHER_CA"
+
+C="$H_RUN/elsewhere"
+cp -a "$D" "$C"
+sed -i "s|^tsa_ca_file = .*|tsa_ca_file = $H_RUN/not-here.pem|" "$C/popvault.conf"
+"$PV" --data "$C" verify >"$H_RUN/out" 2>&1
+h_is "$? $(grep -c 'the TSA CA file .* cannot be read here' "$H_RUN/out")" "0 1" \
+	"a copy verified where the TSA CA file is missing: OK, the chains unchecked, and it says so"
+h_fails "verify --tsa-ca with a file that is not there is a usage error" 2 "--tsa-ca .*cannot be read" \
+	"$PV" --data "$D" verify --tsa-ca "$H_RUN/not-here.pem"
 
 # The owner truncates the log back to the snapshot and signs again with
 # the box's own keys; the time-stamps (which the TSA signed) stay.
