@@ -90,6 +90,9 @@
 #define AUDIT_KEY_ROTATION "key-rotation"
 #define AUDIT_VERIFY "verify"     /* after the run; outcome ok / failed: N problems */
 #define AUDIT_HEARTBEAT "heartbeat"
+/* A checkpoint shown to a party outside the box (archiver/archive/anchor.h):
+ * log=L size=N checkpoint=S party=tsa|WITNESS ...; outcome ok / failed: why. */
+#define AUDIT_ANCHOR "anchor"
 /* The two-person rule (archiver/archive/approvals.h); personal: the reason. */
 #define AUDIT_APPROVAL_PROPOSE "approval-propose" /* approval=N kind=K sha256=HEX role=R */
 #define AUDIT_APPROVAL_APPROVE "approval-approve" /* approval=N kind=K proposer=A role=R */

@@ -55,12 +55,17 @@ bool note_name_valid(const char *name, size_t len)
 
 uint32_t note_key_id(const char *name, const uint8_t pk[32])
 {
+	return note_key_id_typed(name, NOTE_SIG_ED25519, pk);
+}
+
+uint32_t note_key_id_typed(const char *name, uint8_t type, const uint8_t pk[32])
+{
 	unsigned char buf[PV_KEY_NAME_MAX + 2 + 32];
 	merkle_hash h;
 	size_t n = strnlen(name, PV_KEY_NAME_MAX);
 	memcpy(buf, name, n);
 	buf[n] = '\n';
-	buf[n + 1] = NOTE_SIG_ED25519;
+	buf[n + 1] = type;
 	memcpy(buf + n + 2, pk, 32);
 	merkle_sha256(buf, n + 2 + 32, h);
 	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];

@@ -46,6 +46,9 @@ struct note_signer {
  * space, no '+', no control character. */
 bool note_name_valid(const char *name, size_t len);
 uint32_t note_key_id(const char *name, const uint8_t pk[32]);
+/* The same for another signature type (C2SP signed-note §Signatures:
+ * SHA-256(name || "\n" || type || key)[:4]); note_key_id is type 0x01. */
+uint32_t note_key_id_typed(const char *name, uint8_t type, const uint8_t pk[32]);
 
 int note_verifier_parse(const char *vkey, size_t len, struct note_verifier *v_r,
 			struct pv_error *err) PV_WARN_UNUSED;

@@ -21,6 +21,9 @@ int archive_status(struct archive *ar, struct archive_status *st, struct pv_erro
 	if (tlog_size(ar->audit_log, &n, NULL) == PV_OK)
 		st->audit_log_size = (int64_t)n;
 	(void)indexer_status(ar, &st->index, NULL); /* zero when it cannot tell */
+	if ((r = archive_anchor_status(ar, ARCHIVE_LOG, &st->anchors[0], err)) < 0 ||
+	    (r = archive_anchor_status(ar, AUDIT_LOG, &st->anchors[1], err)) < 0)
+		return r;
 	return stats_last_runs(ar->cat->db, &st->runs, &st->n_runs, err);
 }
 
@@ -33,7 +36,8 @@ void archive_status_free(struct archive_status *st)
 /* The size and the time of the latest checkpoint: its signed "time"
  * line (heartbeats and audit checkpoints carry one), else when it was
  * stored (archive checkpoints signed during a harvest carry none). */
-static void log_status(struct tlog *t, struct archive_log_status *out)
+static int log_status(struct archive *ar, struct tlog *t, struct archive_log_status *out,
+		      struct pv_error *err)
 {
 	struct tlog_checkpoint_row row;
 	struct checkpoint cp;
@@ -49,6 +53,7 @@ static void log_status(struct tlog *t, struct archive_log_status *out)
 	if (checkpoint_latest(t, &note, &cp, NULL) == PV_OK && cp.time >= 0)
 		out->checkpoint_time = cp.time;
 	pv_buf_free(&note);
+	return archive_anchor_status(ar, tlog_name(t), &out->anchor, err);
 }
 
 /* The newest verify run, from its audit entry (verify.h). */
@@ -96,9 +101,9 @@ int archive_system_status(struct archive *ar, struct archive_system_status *st,
 	st->data_free_bytes = statvfs(ar->dir, &vfs) == 0 ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
 						      : -1;
 	st->growth_day0 = st->now / 86400 - (ARCHIVE_GROWTH_DAYS - 1);
-	log_status(ar->archive_log, &st->archive_log);
-	log_status(ar->audit_log, &st->audit_log);
-	if ((r = stats_counts(ar->cat->db, &st->counts, err)) < 0 ||
+	if ((r = log_status(ar, ar->archive_log, &st->archive_log, err)) < 0 ||
+	    (r = log_status(ar, ar->audit_log, &st->audit_log, err)) < 0 ||
+	    (r = stats_counts(ar->cat->db, &st->counts, err)) < 0 ||
 	    (r = stats_accounts(ar->cat->db, &st->accounts, &st->n_accounts, err)) < 0 ||
 	    (r = stats_growth(ar->cat->db, st->now, ARCHIVE_GROWTH_DAYS, st->growth_messages,
 			      st->growth_bytes, err)) < 0 ||

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/archive/anchor.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
@@ -24,6 +25,7 @@ struct archive_status {
 	struct indexer_status index; /* how far the search index trails the archive */
 	struct stats_run *runs;   /* the newest run per active account, by name */
 	size_t n_runs;
+	struct anchor_status anchors[2]; /* archive, audit: time-stamps, witnesses */
 };
 
 /* Fills *st_r (owned by the caller: archive_status_free, also after an
@@ -39,6 +41,7 @@ void archive_status_free(struct archive_status *st);
 struct archive_log_status {
 	int64_t size;            /* entries */
 	int64_t checkpoint_time; /* of the latest signed checkpoint; -1 unknown */
+	struct anchor_status anchor; /* its anchors outside the box (anchor.h) */
 };
 
 struct archive_system_status {

@@ -103,6 +103,16 @@ static void vproblem(void *ctx, const char *msg)
 }
 
 static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void anchor_say(void *ctx, bool is_problem, const char *msg)
+{
+	if (is_problem)
+		problem(ctx, "%s", msg);
+	else
+		note(ctx, "%s", msg);
+}
+
+static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(struct vctx *v, const char *fmt, ...)
 {
 	va_list ap;
@@ -593,6 +603,9 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 	/* Audit entries, their personal data, heartbeat gaps (audit/auditlog.h). */
 	if (r == PV_OK)
 		r = auditlog_check(ar->audit_log, audit_problem, &v, &rep->audit, err);
+	/* Time-stamps and cosignatures against the logs just verified. */
+	if (r == PV_OK)
+		r = verify_anchors(ar, anchor_say, &v, &rep->anchors, err);
 	if (r < 0)
 		return r;
 	if ((r = verify_signed(&v, err)) == PV_OK)

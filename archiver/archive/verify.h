@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archiver/archive/verify_anchors.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
 #include "audit/auditlog.h"
@@ -24,6 +25,7 @@ struct verify_report {
 	int64_t problems;
 	int64_t latest_checkpoint_age_s; /* -1 when unknown */
 	struct auditlog_check_report audit; /* entries, personal data, heartbeat gaps */
+	struct verify_anchor_report anchors; /* time-stamps and cosignatures (anchor.h) */
 };
 
 /* Problems ("FAIL: ...") and notes ("note: ...") go to the caller one line
@@ -33,7 +35,9 @@ struct verify_report {
 typedef void (*verify_line_fn)(void *ctx, const char *line);
 
 /* known_notes: checkpoint notes kept off the box (--checkpoint FILE): the
- * logs must be consistent with them. line (may be NULL) gets each problem
+ * logs must be consistent with them. So must every checkpoint a TSA
+ * stamped or a witness cosigned (verify_anchors.h; the TSA CA, witness
+ * keys and quorum come from ar->cfg). line (may be NULL) gets each problem
  * and note; returns PV_EINTEGRITY when there was any problem. The messages
  * checked so far go to ar->progress. */
 int verify_archive(struct archive *ar, bool full, const char *const *known_notes,

@@ -1,4 +1,5 @@
-/* popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key] */
+/* popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key]
+ *                     [--witnessed] */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,8 +11,9 @@
 int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"log", CLI_VALUE, NULL}, {"vkey", CLI_FLAG, NULL},
-				 {"heartbeat", CLI_FLAG, NULL}, {"rotate-key", CLI_FLAG, NULL}};
-	struct cli_args args = {opts, 4, {0}, 0, false};
+				 {"heartbeat", CLI_FLAG, NULL}, {"rotate-key", CLI_FLAG, NULL},
+				 {"witnessed", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 5, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("checkpoint");
 	struct archive *ar = NULL;
 	struct pv_buf note;
@@ -35,6 +37,9 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 			       "logged; its seed is destroyed.\nKeep the new verifier key with the "
 			       "old one, off this machine.)\n",
 			       tlog_name(t), pv_buf_str(&note));
+	} else if (cli_opt(&args, "witnessed") != NULL) {
+		if ((r = archive_checkpoint_witnessed(ar, log, &note, err)) == PV_OK)
+			fputs(pv_buf_str(&note), stdout);
 	} else if (cli_opt(&args, "vkey") != NULL) {
 		if ((r = archive_checkpoint_vkey(ar, log, &note, err)) == PV_OK)
 			printf("%s\n", pv_buf_str(&note));

@@ -5,11 +5,15 @@
  * table in commands.c; each subcommand lives in its own file and returns a
  * pv_status that main() turns into the exit code (0, 1, 2, 3). */
 
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "archiver/lib/error.h"
+#include "audit/cosig.h"
+#include "audit/note.h"
 
 struct cli_ctx {
 	const char *data_dir; /* --data, else $POPVAULT_DATA, else /var/lib/popvault */
@@ -60,6 +64,32 @@ int cli_opt_int(const struct cli_args *args, const char *name, long long def, lo
  * a terminal (stderr), never with --json, never into a pipe or a file. */
 bool cli_progress_wanted(const struct cli_ctx *ctx);
 
+/* A --listen value: "ADDR:PORT" or "[V6ADDR]:PORT", numeric addresses
+ * only (listen.c). */
+struct cli_listen {
+	struct sockaddr_storage ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	unsigned port;
+	bool loopback;
+};
+int cli_parse_listen(const char *s, struct cli_listen *a, struct pv_error *err);
+
+/* Repeatable key options (keyopts.c): every --OPT VALUE of argv, each a
+ * key or a file of keys one a line, goes through parse (which returns
+ * PV_EINTEGRITY for "not a key": then VALUE is read as a file). *count_r:
+ * how many options were given. */
+typedef int (*cli_key_fn)(void *ctx, const char *key, size_t len, struct pv_error *err);
+int cli_key_options(int argc, char **argv, const char *opt, cli_key_fn parse, void *ctx,
+		    size_t *count_r, struct pv_error *err);
+#define CLI_KEYS_MAX 64
+struct cli_keys {
+	struct note_verifier note[CLI_KEYS_MAX];   /* cli_note_key: log verifier keys */
+	struct cosig_verifier cosig[CLI_KEYS_MAX]; /* cli_cosig_key: witness keys */
+	size_t n;
+};
+int cli_note_key(void *ctx, const char *key, size_t len, struct pv_error *err);
+int cli_cosig_key(void *ctx, const char *key, size_t len, struct pv_error *err);
+
 /* A message ID argument: a positive integer. */
 int cli_parse_message_id(const char *s, int64_t *id_r, struct pv_error *err);
 
@@ -83,6 +113,8 @@ int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_backup(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_restore(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_anchor(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_witness(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 /* user_auth.c: user passwd NAME --password-file F | user totp NAME [--remove] |
  * user require-totp [ROLES|none], for cli_user. */
 struct archive;

@@ -47,27 +47,75 @@ static const struct cli_command commands[] = {
 	 "  popvault verify-bundle FILE --vkey ARCHIVE-VKEY --vkey AUDIT-VKEY.\n",
 	 cli_export},
 	{"verify", "verify the archive and audit logs, blobs and catalog",
-	 "popvault verify [--full] [--checkpoint FILE] [--json]\n"
+	 "popvault verify [--full] [--checkpoint FILE] [--tsa-ca FILE] [--witness VKEY]...\n"
+	 "                [--witness-quorum K] [--json]\n"
 	 "  Recomputes both logs, checks every signature, catalog row and blob hash;\n"
 	 "  --full also decrypts every message and checks it against its commitment;\n"
 	 "  --checkpoint: a checkpoint saved earlier (off this machine) that the logs\n"
-	 "  must still be consistent with. Exit 3 when anything fails.\n",
+	 "  must still be consistent with. So must every checkpoint an RFC 3161 TSA\n"
+	 "  stamped (popvault anchor): each token is checked, its TSA's chain against\n"
+	 "  --tsa-ca (default [anchor] tsa_ca_file), and the newest is reported with\n"
+	 "  its age. So must every checkpoint a witness cosigned, under the witness\n"
+	 "  keys of [witnesses] (or --witness, a key or a file of keys); with a quorum\n"
+	 "  ([witnesses] quorum, --witness-quorum K; every --witness given when only\n"
+	 "  they are), each log needs a checkpoint cosigned by K of them.\n"
+	 "  Exit 3 when anything fails.\n",
 	 cli_verify},
 	{"verify-bundle", "verify an exported bundle offline",
-	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F] [--json]\n"
+	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]\n"
+	 "                       [--tsa-ca FILE] [--witness VKEY]... [--witness-quorum K]\n"
+	 "                       [--json]\n"
 	 "  Needs no data directory. Trusts only the --vkey keys (a key, or a file of\n"
 	 "  keys one per line), never keys inside the bundle; --last-checkpoint: the\n"
 	 "  audit/checkpoint of the last bundle you accepted, which this one must\n"
-	 "  extend. Names every problem found; exit 3 when there is any.\n",
+	 "  extend; --tsa-ca: the CA certificate of the Time-Stamp Authority: every\n"
+	 "  RFC 3161 time-stamp the bundle carries must verify under it, at least one\n"
+	 "  per log, and the bundle's log must extend each stamped checkpoint;\n"
+	 "  --witness: a witness's key (a key or a file of keys): the bundle must\n"
+	 "  carry, for each log, a checkpoint its log extends that K of them cosigned\n"
+	 "  (--witness-quorum K, default all of them).\n"
+	 "  Names every problem found; exit 3 when there is any.\n",
 	 cli_verify_bundle},
 	{"checkpoint", "print the latest signed checkpoint or the verifier key",
 	 "popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key]\n"
-	 "  Prints the latest signed checkpoint (C2SP signed note) of the log;\n"
+	 "                    [--witnessed]\n"
+	 "  Prints the latest signed checkpoint (C2SP signed note) of the log, with\n"
+	 "  the cosignatures witnesses gave it (popvault anchor); --witnessed: the\n"
+	 "  newest checkpoint witnesses cosigned instead;\n"
 	 "  --vkey: its verifier key instead; --heartbeat: sign a fresh one first\n"
 	 "  (run every 15 minutes by the daemon, or from cron; it is also an audit\n"
 	 "  entry); --rotate-key: a new signing key for the log, announced by a note\n"
 	 "  the old key signs (logged), after which the old key is destroyed.\n",
 	 cli_checkpoint},
+	{"anchor", "have the logs' checkpoints time-stamped and witnessed outside",
+	 "popvault anchor [--log archive|audit] [--tsa URL --tsa-ca FILE] [--no-tsa]\n"
+	 "                [--no-witnesses] [--json]\n"
+	 "  Shows the latest signed checkpoint of each log (or of --log) to parties\n"
+	 "  the archive's owner does not control: an RFC 3161 Time-Stamp Authority\n"
+	 "  ([anchor] tsa_url, tsa_ca_file in popvault.conf, or --tsa/--tsa-ca)\n"
+	 "  stamps its SHA-256; the token is checked (status, nonce, imprint, policy,\n"
+	 "  the TSA's certificate chain) and kept beside the checkpoint. Every\n"
+	 "  attempt is an 'anchor' audit entry; one that fails changes nothing else.\n"
+	 "  verify then checks every token and that the log still extends each\n"
+	 "  stamped checkpoint. Exit 1 when a party failed.\n",
+	 cli_anchor},
+	{"witness", "run a C2SP tlog-witness for other logs",
+	 "popvault witness init --name NAME [--data WDIR | --key F --state F]\n"
+	 "       popvault witness vkey [--data WDIR | --key F]\n"
+	 "       popvault witness serve --listen ADDR:PORT --log VKEY [--log VKEY]...\n"
+	 "               [--data WDIR | --key F --state F] [--tls-cert F --tls-key F]\n"
+	 "  A witness cosigns other logs' checkpoints (C2SP tlog-witness and\n"
+	 "  tlog-cosignature): run it on a machine the archive's owner does not\n"
+	 "  control. init makes its Ed25519 key (WDIR/witness.key, or --key) and\n"
+	 "  its state (WDIR/witness.db, or --state) and prints its verifier key, for\n"
+	 "  the logs' [witnesses] and for verifiers; vkey prints it again. serve\n"
+	 "  answers POST /add-checkpoint for the logs whose keys --log names (a key,\n"
+	 "  or a file of keys one a line: popvault checkpoint --log L --vkey): it\n"
+	 "  cosigns a checkpoint only if it extends the last one it cosigned of\n"
+	 "  that log (the consistency proof is checked) and answers 409 Conflict\n"
+	 "  with the size it holds otherwise. Plain HTTP unless --tls-cert/--tls-key:\n"
+	 "  everything it says is signed. Until SIGINT or SIGTERM.\n",
+	 cli_witness},
 	{"audit", "list or export the audit log",
 	 "popvault audit list [--since T] [--until T] [--actor A] [--type TYPE]\n"
 	 "                    [--object 'KEY=VALUE ...'] [--json]\n"

@@ -28,53 +28,6 @@
 
 #define SHARE_WEB_ROOT "/usr/share/popvault/web-static"
 
-struct listen_addr {
-	struct sockaddr_storage ss;
-	char host[INET6_ADDRSTRLEN + 2];
-	unsigned port;
-	bool loopback;
-};
-
-/* "ADDR:PORT" or "[V6ADDR]:PORT", numeric addresses only. */
-static int parse_listen(const char *s, struct listen_addr *a, struct pv_error *err)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *colon = strrchr(s, ':');
-	size_t hl = colon ? (size_t)(colon - s) : 0;
-	char *end;
-
-	memset(a, 0, sizeof(*a));
-	if (colon == NULL || hl == 0 || hl >= sizeof(host) || colon[1] == '\0')
-		return pv_fail(err, PV_EUSAGE, "--listen wants ADDR:PORT, e.g. 127.0.0.1:8443");
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	errno = 0;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (errno || *end != '\0' || port > 65535 || colon[1] == '-' || colon[1] == '+')
-		return pv_fail(err, PV_EUSAGE, "--listen: bad port '%s'", colon + 1);
-	a->port = (unsigned)port;
-	if (host[0] == '[' && host[hl - 1] == ']') {
-		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a->ss;
-		host[hl - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &v6->sin6_addr) != 1)
-			return pv_fail(err, PV_EUSAGE, "--listen: bad IPv6 address '%s'", host + 1);
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
-		a->loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
-		memmove(a->host, host + 1, strlen(host + 1) + 1);
-		return PV_OK;
-	}
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&a->ss;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) != 1)
-		return pv_fail(err, PV_EUSAGE, "--listen: '%s' is not a numeric address "
-					       "(use [..] for IPv6)", host);
-	v4->sin_family = AF_INET;
-	v4->sin_port = htons((uint16_t)port);
-	a->loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
-	memcpy(a->host, host, hl + 1);
-	return PV_OK;
-}
-
 /* --web-root, else web-static/ beside the directory of the binary (the
  * source tree: build/popvault), else the installed SHARE_WEB_ROOT. */
 static void default_web_root(char *out, size_t n)
@@ -153,7 +106,7 @@ static int read_token_hash(const char *path, unsigned char out[32], struct pv_er
 	return r;
 }
 
-static int run(struct cli_ctx *ctx, const struct listen_addr *la, const char *cert,
+static int run(struct cli_ctx *ctx, const struct cli_listen *la, const char *cert,
 	       const char *key, const char *web_root, const unsigned char *token_hash,
 	       struct pv_error *err)
 {
@@ -163,7 +116,8 @@ static int run(struct cli_ctx *ctx, const struct listen_addr *la, const char *ce
 				 token_hash};
 	struct http_server_config sc = {(const struct sockaddr *)&la->ss, cert, key,
 					env_seconds("POPVAULT_HTTP_REQUEST_S",
-						    PV_HTTP_REQUEST_TIME_MAX_S)};
+						    PV_HTTP_REQUEST_TIME_MAX_S),
+					NULL, NULL};
 	struct http_app *app = NULL;
 	struct http_server *srv = NULL;
 	sigset_t stop;
@@ -221,7 +175,7 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	const struct cli_command *cmd = cli_find_command("serve");
 	const char *tls_cert, *tls_key;
 	char *cert = NULL, *key = NULL, web_root[PATH_MAX];
-	struct listen_addr la;
+	struct cli_listen la;
 	struct pv_config cfg;
 	bool plain, created = false;
 	int r;
@@ -248,7 +202,7 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 					  : pv_config_load(ctx->data_dir, &cfg, err)) < 0)
 		return r;
 	const char *listen = cli_opt(&args, "listen") ? cli_opt(&args, "listen") : cfg.listen;
-	if ((r = parse_listen(listen, &la, err)) < 0)
+	if ((r = cli_parse_listen(listen, &la, err)) < 0)
 		return r;
 	/* Sessions and passwords in clear only where nobody else can listen. */
 	if (plain && !la.loopback)

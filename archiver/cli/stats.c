@@ -30,6 +30,49 @@ static void print_runs(const struct archive_status *st, bool json)
 	}
 }
 
+/* Each log's anchors outside the box (archive/anchor.h). */
+static void print_anchors(const struct archive_status *st, bool json)
+{
+	static const char *const names[2] = {"archive", "audit"};
+	int64_t now = pv_clock_now();
+	for (int i = 0; i < 2; i++) {
+		const struct anchor_status *a = &st->anchors[i];
+		char t[PV_RFC3339_LEN];
+		int64_t newest = a->tsa_time > a->witness_time ? a->tsa_time : a->witness_time;
+		if (json) {
+			printf("%s\"%s\": {\"configured\": %s, \"timestamp_time\": %lld, "
+			       "\"timestamp_size\": %llu, \"witnessed_time\": %lld, "
+			       "\"witnessed_size\": %llu, \"age_s\": %lld, \"last_attempt\": %lld, "
+			       "\"stale\": %s, \"last_error\": ",
+			       i ? ", " : "", names[i], a->configured ? "true" : "false",
+			       (long long)a->tsa_time, (unsigned long long)a->tsa_size,
+			       (long long)a->witness_time, (unsigned long long)a->witness_size,
+			       newest < 0 ? -1LL : (long long)(now - newest), (long long)a->last_attempt,
+			       a->stale ? "true" : "false");
+			json_print_str(stdout, a->last_error);
+			putchar('}');
+			continue;
+		}
+		if (!a->configured && newest < 0)
+			continue;
+		if (a->tsa_time >= 0) {
+			pv_clock_format_rfc3339(a->tsa_time, t);
+			printf("%-7s log time-stamped at %llu entries, %s\n", names[i],
+			       (unsigned long long)a->tsa_size, t);
+		}
+		if (a->witness_time >= 0) {
+			pv_clock_format_rfc3339(a->witness_time, t);
+			printf("%-7s log witnessed at %llu entries, %s\n", names[i],
+			       (unsigned long long)a->witness_size, t);
+		}
+		if (a->stale)
+			printf("STALE: the %s log has no anchor %s (popvault anchor)\n", names[i],
+			       newest < 0 ? "yet" : "newer than [anchor] stale_after");
+		if (a->last_error[0])
+			printf("Last anchor attempt of the %s log failed: %s\n", names[i], a->last_error);
+	}
+}
+
 int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_args args = {NULL, 0, {0}, 0, false};
@@ -62,7 +105,9 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		       (long long)c->upstream_residue, (long long)st.archive_log_size,
 		       (long long)st.audit_log_size, (long long)st.index.pending, (long long)lag);
 		print_runs(&st, true);
-		puts("]}");
+		printf("], \"anchors\": {");
+		print_anchors(&st, true);
+		puts("}}");
 	} else {
 		printf("Messages archived:   %lld (%lld bytes)\nMessages disposed:   %lld\n"
 		       "Accounts:            %lld\nArchive log entries: %lld\nAudit log entries:   %lld\n",
@@ -78,6 +123,7 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 			printf("Not yet searchable: %lld (the oldest archived %lld s ago; the indexer "
 			       "catches up)\n", (long long)st.index.pending, (long long)lag);
 		print_runs(&st, false);
+		print_anchors(&st, false);
 	}
 	archive_status_free(&st);
 	return PV_OK;

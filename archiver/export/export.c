@@ -21,6 +21,7 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/number.h"
 #include "archiver/store/leaf.h"
+#include "archiver/archive/anchor.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/archive/proof.h"
@@ -365,20 +366,34 @@ static int write_request(struct xp *x)
 
 /* The checkpoints earlier exports carried: audit size seq+1 (for audit
  * exports too: their final checkpoint), and the archive size an
- * eDiscovery export's event names. A recipient keeps one of them. */
+ * eDiscovery export's event names. A recipient keeps one of them. And
+ * what parties outside the box said about either log (anchor.h), whose
+ * checkpoints are anchors too. */
 static int write_anchors(struct xp *x)
 {
 	struct bundle_anchors a;
+	struct bundle_external ax, ux;
 	int r;
+	bundle_external_init(&ax);
+	bundle_external_init(&ux);
 	if ((r = bundle_anchors_find(x->ar->audit_log, x->seq,
 				     BUNDLE_ANCHOR_AUDIT_EXPORTS | BUNDLE_ANCHOR_EXPORTS, UINT64_MAX,
 				     &a, x->err)) < 0)
-		return r;
-	if ((r = bundle_trust_add_anchors(x->w, x->ar->audit_log, "audit", a.audit, a.n_audit,
-					  x->seq + 1, x->err)) == 0)
-		r = bundle_trust_add_anchors(x->w, x->ar->archive_log, "archive", a.archive,
-					     a.n_archive, x->acp.size, x->err);
+		goto out0;
+	if ((r = archive_anchor_evidence(x->ar, ARCHIVE_LOG, x->acp.size, &ax, x->err)) == 0 &&
+	    (r = archive_anchor_evidence(x->ar, AUDIT_LOG, x->seq + 1, &ux, x->err)) == 0 &&
+	    (r = bundle_external_anchor_sizes(&ax, &a, false, x->err)) == 0 &&
+	    (r = bundle_external_anchor_sizes(&ux, &a, true, x->err)) == 0 &&
+	    (r = bundle_trust_add_anchors(x->w, x->ar->audit_log, "audit", a.audit, a.n_audit,
+					  x->seq + 1, x->err)) == 0 &&
+	    (r = bundle_trust_add_anchors(x->w, x->ar->archive_log, "archive", a.archive,
+					  a.n_archive, x->acp.size, x->err)) == 0 &&
+	    (r = bundle_external_write(x->w, "archive", &ax, x->acp.size, x->err)) == 0)
+		r = bundle_external_write(x->w, "audit", &ux, x->seq + 1, x->err);
 	bundle_anchors_free(&a);
+out0:
+	bundle_external_free(&ax);
+	bundle_external_free(&ux);
 	return r;
 }
 

@@ -22,11 +22,27 @@ static json_t *age_or_null(int64_t now, int64_t t)
 	return t < 0 ? json_null() : json_integer(now > t ? now - t : 0);
 }
 
+/* The newest anchor outside the box (time-stamp or cosignature) and
+ * whether it is stale (archive/anchor.h). */
+static json_t *anchor_json(const struct archive_system_status *st, const struct anchor_status *a)
+{
+	int64_t t = a->tsa_time > a->witness_time ? a->tsa_time : a->witness_time;
+	return json_pack("{s:b, s:o, s:o, s:o, s:I, s:o, s:o, s:b}", "configured", a->configured,
+			 "timestamp_time", h_json_time(a->tsa_time), "witnessed_time",
+			 h_json_time(a->witness_time), "age_s", age_or_null(st->now, t),
+			 "anchored_size", (json_int_t)(a->tsa_time >= a->witness_time ? a->tsa_size
+										 : a->witness_size),
+			 "last_attempt", h_json_time(a->last_attempt), "last_error",
+			 a->last_error[0] ? json_string(a->last_error) : json_null(), "stale",
+			 a->stale);
+}
+
 static json_t *log_json(const struct archive_system_status *st, const struct archive_log_status *l)
 {
-	return json_pack("{s:I, s:o, s:o}", "size", (json_int_t)l->size, "checkpoint_time",
+	return json_pack("{s:I, s:o, s:o, s:o}", "size", (json_int_t)l->size, "checkpoint_time",
 			 h_json_time(l->checkpoint_time), "age_s",
-			 age_or_null(st->now, l->checkpoint_time));
+			 age_or_null(st->now, l->checkpoint_time), "anchor",
+			 anchor_json(st, &l->anchor));
 }
 
 static json_t *growth_json(const struct archive_system_status *st)

@@ -95,6 +95,25 @@ static int log_age(const struct archive_system_status *st, struct pv_buf *out,
 			r = labelled(out, "popvault_checkpoint_age_seconds", "log", logs[i].log, NULL,
 				     NULL, age < 0 ? 0 : age, err);
 		}
+	/* Anchors outside the box (archive/anchor.h): the newest time-stamp
+	 * or cosignature, and whether it is older than [anchor] stale_after. */
+	if (r == PV_OK)
+		r = family(out, "popvault_anchor_age_seconds", "gauge",
+			   "Age of the newest time-stamp or witness cosignature of each log.", err);
+	for (size_t i = 0; r == PV_OK && i < 2; i++) {
+		const struct anchor_status *a = &logs[i].s->anchor;
+		int64_t t = a->tsa_time > a->witness_time ? a->tsa_time : a->witness_time;
+		if (t >= 0)
+			r = labelled(out, "popvault_anchor_age_seconds", "log", logs[i].log, NULL,
+				     NULL, st->now > t ? st->now - t : 0, err);
+	}
+	if (r == PV_OK)
+		r = family(out, "popvault_anchor_stale", "gauge",
+			   "1 when a log's anchors are stale (a TSA or witness configured, none "
+			   "newer than [anchor] stale_after).", err);
+	for (size_t i = 0; r == PV_OK && i < 2; i++)
+		r = labelled(out, "popvault_anchor_stale", "log", logs[i].log, NULL, NULL,
+			     logs[i].s->anchor.stale ? 1 : 0, err);
 	return r;
 }
 

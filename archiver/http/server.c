@@ -42,6 +42,8 @@ struct req {
 struct http_server {
 	struct MHD_Daemon *d;
 	struct http_app *app;
+	void (*dispatch)(void *ctx, struct http_request *rq, struct http_response *rs);
+	void *dispatch_ctx;
 	int64_t request_ms;
 	uint16_t port;
 
@@ -315,7 +317,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 				  .peer = q->conn ? q->conn->peer : "?"};
 	struct http_response rs;
 	http_response_init(&rs);
-	http_dispatch(&rq, &rs);
+	if (srv->dispatch != NULL)
+		srv->dispatch(srv->dispatch_ctx, &rq, &rs);
+	else
+		http_dispatch(&rq, &rs);
 	enum MHD_Result ret = send_response(mc, &rs);
 	http_response_free(&rs);
 	free(hl.h);
@@ -349,6 +354,8 @@ int http_server_start(struct http_app *app, const struct http_server_config *cfg
 			       PV_HTTP_REQUEST_TIME_MAX_S);
 	}
 	srv->app = app;
+	srv->dispatch = cfg->dispatch;
+	srv->dispatch_ctx = cfg->dispatch_ctx;
 	srv->request_ms = cfg->request_time_max_s * 1000;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->wake, NULL);

@@ -21,6 +21,40 @@ void pv_config_defaults(struct pv_config *cfg)
 	cfg->min_rate = PV_POP3_MIN_RATE_BPS;
 	cfg->session_max_s = (uint32_t)(PV_POP3_SESSION_TIMEOUT_MS / 1000);
 	snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8443");
+	cfg->anchor_interval_s = 3600;
+	cfg->anchor_stale_s = 26 * 3600; /* a daily anchor, with two hours' grace */
+}
+
+/* An http(s) URL without spaces or control characters. */
+static int url_ok(const char *v, size_t max)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > max || (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* "VKEY URL": the vkey's form (name+8 hex+base64) only; audit/cosig.h
+ * parses it when it is used. */
+static int witness_entry(const char *v, struct pv_witness_config *w)
+{
+	const char *sp = strchr(v, ' ');
+	if (sp == NULL || (size_t)(sp - v) >= sizeof(w->vkey))
+		return -1;
+	while (*sp == ' ')
+		sp++;
+	if (!url_ok(sp, PV_URL_MAX))
+		return -1;
+	memset(w, 0, sizeof(*w));
+	memcpy(w->vkey, v, (size_t)(strchr(v, ' ') - v));
+	const char *p1 = strchr(w->vkey, '+'), *p2 = p1 ? strchr(p1 + 1, '+') : NULL;
+	if (p1 == NULL || p1 == w->vkey || p2 == NULL || p2 - p1 != 9)
+		return -1;
+	snprintf(w->url, sizeof(w->url), "%s", sp);
+	return 0;
 }
 
 struct load_state {
@@ -86,6 +120,41 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		if (parse_u64(value, 1, 7 * 24 * 3600, &n) < 0)
 			goto bad;
 		cfg->session_max_s = (uint32_t)n;
+	} else if (IS("anchor", "tsa_url")) {
+		if (!url_ok(value, PV_URL_MAX))
+			goto bad;
+		snprintf(cfg->tsa_url, sizeof(cfg->tsa_url), "%s", value);
+	} else if (IS("anchor", "tsa_ca_file")) {
+		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_ca_file))
+			goto bad;
+		snprintf(cfg->tsa_ca_file, sizeof(cfg->tsa_ca_file), "%s", value);
+	} else if (IS("anchor", "tsa_policy")) {
+		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_policy) ||
+		    strspn(value, "0123456789.") != strlen(value))
+			goto bad;
+		snprintf(cfg->tsa_policy, sizeof(cfg->tsa_policy), "%s", value);
+	} else if (IS("anchor", "interval")) {
+		if (parse_u64(value, 60, 7 * 86400, &n) < 0)
+			goto bad;
+		cfg->anchor_interval_s = (uint32_t)n;
+	} else if (IS("anchor", "stale_after")) {
+		if (parse_u64(value, 60, 365 * 86400, &n) < 0)
+			goto bad;
+		cfg->anchor_stale_s = (uint32_t)n;
+	} else if (IS("witnesses", "witness")) {
+		if (cfg->n_witnesses >= PV_WITNESSES_MAX) {
+			pv_fail(st->err, PV_ERR, "popvault.conf: more than %d witnesses",
+				PV_WITNESSES_MAX);
+			st->failed = 1;
+			return 0;
+		}
+		if (witness_entry(value, &cfg->witnesses[cfg->n_witnesses]) < 0)
+			goto bad;
+		cfg->n_witnesses++;
+	} else if (IS("witnesses", "quorum")) {
+		if (parse_u64(value, 1, PV_WITNESSES_MAX, &n) < 0)
+			goto bad;
+		cfg->witness_quorum = (uint32_t)n;
 	} else if (IS("serve", "listen")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->listen))
 			goto bad;
@@ -132,7 +201,7 @@ int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error
 
 int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv_error *err)
 {
-	char path[4096], text[2048];
+	char path[4096], text[4096];
 	snprintf(path, sizeof(path), "%s/popvault.conf", data_dir);
 	int n = snprintf(text, sizeof(text),
 			 "# popvault bootstrap configuration. Accounts, users and policies\n"
@@ -152,7 +221,18 @@ int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv
 			 "min_rate = %u\n"
 			 "session_max = %u\n\n"
 			 "[serve]\n"
-			 "listen = %s\n",
+			 "listen = %s\n\n"
+			 "# Anchors outside this machine (popvault anchor; popvault.conf(5)).\n"
+			 "# An RFC 3161 Time-Stamp Authority stamps each log's checkpoint:\n"
+			 "#[anchor]\n"
+			 "#tsa_url = https://tsa.example.org/\n"
+			 "#tsa_ca_file = /etc/popvault/tsa-ca.pem\n"
+			 "#tsa_policy = 1.2.3.4.1\n"
+			 "#interval = 3600\n"
+			 "#stale_after = 93600\n"
+			 "# C2SP tlog-witness witnesses cosign them (one line each: VKEY URL):\n"
+			 "#[witnesses]\n"
+			 "#witness = witness.example.org+1234abcd+BASE64 https://witness.example.org/\n",
 			 cfg->origin, (unsigned long long)cfg->message_max, cfg->batch_max,
 			 cfg->batch_ms, cfg->parallel, cfg->io_timeout_s, cfg->min_rate,
 			 cfg->session_max_s, cfg->listen);

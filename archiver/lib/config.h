@@ -5,9 +5,19 @@
  * is needed before the database opens; everything an admin edits lives in
  * SQLite, versioned and audited (ARCHITECTURE.md §9). */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
+#include "archiver/lib/limits.h"
+
+/* A witness the logs send their checkpoints to ([witnesses] witness =
+ * VKEY URL): its cosigner key (C2SP vkey, type 0x04; its name is the
+ * witness's name) and its submission prefix. */
+struct pv_witness_config {
+	char vkey[PV_KEY_NAME_MAX + 64];
+	char url[PV_URL_MAX + 1];
+};
 
 struct pv_config {
 	char origin[256];          /* log origin prefix, e.g. "mail.example.org/popvault" */
@@ -20,6 +30,19 @@ struct pv_config {
 	uint32_t min_rate;         /* bytes/s while waiting to read, per io_timeout_s */
 	uint32_t session_max_s;    /* one POP3 session at most */
 	char listen[128];          /* serve: ADDR:PORT */
+	/* [anchor] (archive/anchor.h): the RFC 3161 Time-Stamp Authority, the
+	 * CA its certificate must chain to, the policy to ask for ("" none),
+	 * how often the scheduler anchors, and when an anchor counts as stale. */
+	char tsa_url[PV_URL_MAX + 1];
+	char tsa_ca_file[1024];
+	char tsa_policy[128];
+	uint32_t anchor_interval_s;
+	uint32_t anchor_stale_s;
+	struct pv_witness_config witnesses[PV_WITNESSES_MAX];
+	size_t n_witnesses;
+	/* [witnesses] quorum: how many of them verify requires on a
+	 * checkpoint of each log (0: cosignatures are checked, not required). */
+	uint32_t witness_quorum;
 };
 
 void pv_config_defaults(struct pv_config *cfg);

@@ -376,6 +376,30 @@
 #define PV_BACKUP_PWHASH_OPS_MAX 4
 #define PV_BACKUP_PWHASH_MEM_MAX (1024ull * 1024 * 1024)
 
+/* Anchoring outside the box (archiver/archive/anchor.h): HTTP calls to
+ * a Time-Stamp Authority and to witnesses (lib/httpc.h). A TimeStampResp
+ * is a few KB (the TSA's certificates included); a witness answers a few
+ * signature lines or a size. The whole call gives up after the timeout so
+ * a hanging server never holds a harvest or the scheduler. */
+#define PV_HTTPC_REPLY_MAX (256 * 1024)
+#define PV_HTTPC_TIMEOUT_MS 20000
+#define PV_HTTPC_CONNECT_TIMEOUT_MS 5000
+/* A URL in popvault.conf (a TSA's or a witness's). */
+#define PV_URL_MAX 512
+/* Witnesses one archive asks (popvault.conf [witnesses]); a quorum of a
+ * few is the usual policy. */
+#define PV_WITNESSES_MAX 16
+/* Timestamps a bundle carries per log: the newest ones up to its
+ * checkpoint (each ties an earlier state of the log to a TSA's time). */
+#define PV_BUNDLE_TIMESTAMPS_MAX 16
+/* An add-checkpoint request a witness reads (C2SP tlog-witness: an old
+ * size line, at most 63 proof lines of 45 bytes, a checkpoint note: its
+ * body, under 2 KiB, and up to PV_NOTE_SIGNATURES_MAX signature lines of
+ * about 360 bytes at most). */
+#define PV_WITNESS_REQUEST_MAX (64 * 1024)
+/* Origins a witness follows (witness serve --log). */
+#define PV_WITNESS_LOGS_MAX 256
+
 /* A limit spelled as a string literal, for SQL text
  * ("LIMIT " PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX)); the limit must be a
  * plain number for this. */

@@ -60,7 +60,7 @@ static void verify(const char *path, const struct note_verifier *v, double *secs
 	double t0 = now_s();
 	if (bundle_open_file(path, &b, &err) != 0)
 		die("open bundle", &err);
-	int r = auditbundle_verify(b, v, 1, NULL, 0, &rep, &err);
+	int r = auditbundle_verify(b, v, 1, NULL, 0, NULL, &rep, &err);
 	bundle_free(&b);
 	*secs = now_s() - t0;
 	*problems = rep.problems;

@@ -128,7 +128,7 @@ static int verify(const struct fx *f, const char *path, const char *last, struct
 		return r;
 	}
 	assert_string_equal(bundle_kind(b), AUDITBUNDLE_KIND);
-	r = auditbundle_verify(b, &f->v, 1, last, last ? strlen(last) : 0, &rep, &err);
+	r = auditbundle_verify(b, &f->v, 1, last, last ? strlen(last) : 0, NULL, &rep, &err);
 	bundle_free(&b);
 	return r;
 }

@@ -339,7 +339,7 @@ static uint64_t verify(struct fx *f, const char *path, const struct note_verifie
 	}
 	fx_must(bundle_open_file(path, &b, &err), &err, "bundle_open_file");
 	assert_string_equal(bundle_kind(b), EDISCOVERY_KIND);
-	int r = ediscovery_verify(b, keys, nkeys, NULL, 0, &rep, &err);
+	int r = ediscovery_verify(b, keys, nkeys, NULL, 0, NULL, &rep, &err);
 	assert_true(r == 0 || r == PV_EINTEGRITY);
 	assert_int_equal(r == 0, rep.problems == 0);
 	bundle_free(&b);

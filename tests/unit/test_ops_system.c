@@ -236,6 +236,9 @@ static void test_metrics_text_format_and_escaping(void **state)
 	st.now = 1700000100;
 	st.archive_log.checkpoint_time = 1700000000;
 	st.audit_log.checkpoint_time = -1;
+	st.archive_log.anchor = (struct anchor_status){.tsa_time = 1699999000, .witness_time = -1};
+	st.audit_log.anchor = (struct anchor_status){.tsa_time = -1, .witness_time = -1,
+						      .configured = true, .stale = true};
 	st.heartbeat_gaps = 4;
 	st.data_free_bytes = 99;
 	pv_buf_init(&out, 1 << 20);
@@ -253,7 +256,12 @@ static void test_metrics_text_format_and_escaping(void **state)
 				  "ird\\\\na\\nme\"} 1700000000\n"));
 	assert_non_null(strstr(s, "popvault_upstream_residue{account=\"we\\\"ird\\\\na\\nme\"} 2\n"));
 	assert_non_null(strstr(s, "popvault_checkpoint_age_seconds{log=\"archive\"} 100\n"));
-	assert_null(strstr(s, "log=\"audit\"")); /* no checkpoint time known: no sample */
+	/* No checkpoint time known: no sample. */
+	assert_null(strstr(s, "popvault_checkpoint_age_seconds{log=\"audit\"}"));
+	assert_non_null(strstr(s, "popvault_anchor_age_seconds{log=\"archive\"} 1100\n"));
+	assert_null(strstr(s, "popvault_anchor_age_seconds{log=\"audit\"}")); /* never anchored */
+	assert_non_null(strstr(s, "popvault_anchor_stale{log=\"archive\"} 0\n"));
+	assert_non_null(strstr(s, "popvault_anchor_stale{log=\"audit\"} 1\n"));
 	assert_non_null(strstr(s, "popvault_heartbeat_gaps_total 4\n"));
 	assert_non_null(strstr(s, "popvault_data_dir_free_bytes 99\n"));
 	assert_non_null(strstr(s, "popvault_audit_append_failures_total 7\n"));
