@@ -2,9 +2,9 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include "archiver/lib/clock.h"
+#include "archiver/lib/fsutil.h"
 #include "audit/checkpoint.h"
 
 int archive_status(struct archive *ar, struct archive_status *st, struct pv_error *err)
@@ -79,14 +79,12 @@ static int last_verify(struct archive *ar, struct archive_system_status *st, str
 int archive_system_status(struct archive *ar, struct archive_system_status *st,
 			  struct pv_error *err)
 {
-	struct statvfs vfs;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	st->now = pv_clock_now();
 	st->pending_approvals = -1;
-	st->data_free_bytes = statvfs(ar->dir, &vfs) == 0 ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
-						      : -1;
+	st->data_free_bytes = pv_fs_free_bytes(ar->dir);
 	st->growth_day0 = st->now / 86400 - (ARCHIVE_GROWTH_DAYS - 1);
 	log_status(ar->archive_log, &st->archive_log);
 	log_status(ar->audit_log, &st->audit_log);

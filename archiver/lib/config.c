@@ -17,7 +17,12 @@ void pv_config_defaults(struct pv_config *cfg)
 	cfg->batch_max = PV_HARVEST_BATCH_MAX;
 	cfg->batch_ms = PV_HARVEST_BATCH_MS;
 	cfg->parallel = 4;
+	cfg->harvest_interval_s = PV_CONFIG_HARVEST_INTERVAL_S;
 	snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8443");
+	cfg->dispose_interval_s = PV_CONFIG_DISPOSE_INTERVAL_S;
+	cfg->verify_interval_s = PV_CONFIG_VERIFY_INTERVAL_S;
+	cfg->verify_sample = PV_CONFIG_VERIFY_SAMPLE;
+	cfg->verify_full_interval_s = PV_CONFIG_VERIFY_FULL_INTERVAL_S;
 }
 
 struct load_state {
@@ -40,6 +45,27 @@ static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 	if (x < min || x > max)
 		return -1;
 	*out = x;
+	return 0;
+}
+
+/* Digits with an optional unit s, m, h or d, in [min, max] seconds. */
+static int parse_duration(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	static const struct {
+		char unit;
+		uint64_t s;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	size_t n = strlen(v);
+	uint64_t mul = 1, x;
+	for (size_t i = 0; n > 0 && i < sizeof(units) / sizeof(units[0]); i++)
+		if (v[n - 1] == units[i].unit) {
+			mul = units[i].s;
+			n--;
+			break;
+		}
+	if (pv_parse_u64(v, n, 0, (uint64_t)max / mul, 0, &x) < 0 || (int64_t)(x * mul) < min)
+		return -1;
+	*out = (int64_t)(x * mul);
 	return 0;
 }
 
@@ -71,6 +97,22 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		if (parse_u64(value, 1, 64, &n) < 0)
 			goto bad;
 		cfg->parallel = (uint32_t)n;
+	} else if (IS("harvest", "interval")) {
+		if (parse_duration(value, 1, 86400, &cfg->harvest_interval_s) < 0)
+			goto bad;
+	} else if (IS("serve", "dispose_interval")) {
+		if (parse_duration(value, 0, 366 * 86400, &cfg->dispose_interval_s) < 0)
+			goto bad;
+	} else if (IS("serve", "verify_interval")) {
+		if (parse_duration(value, 0, 366 * 86400, &cfg->verify_interval_s) < 0)
+			goto bad;
+	} else if (IS("serve", "verify_sample")) {
+		if (parse_u64(value, 1, 1000000, &n) < 0)
+			goto bad;
+		cfg->verify_sample = (uint32_t)n;
+	} else if (IS("serve", "verify_full_interval")) {
+		if (parse_duration(value, 0, 366 * 86400, &cfg->verify_full_interval_s) < 0)
+			goto bad;
 	} else if (IS("serve", "listen")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->listen))
 			goto bad;

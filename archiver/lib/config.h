@@ -15,12 +15,27 @@ struct pv_config {
 	uint32_t batch_max;        /* messages per group commit */
 	uint32_t batch_ms;         /* milliseconds per group commit */
 	uint32_t parallel;         /* accounts harvested at once */
+	int64_t harvest_interval_s; /* serve: between harvests of an account */
 	char listen[128];          /* serve: ADDR:PORT */
+	/* serve's scheduled work (seconds; 0: never): disposal proposals,
+	 * verify of a sample (verify_sample messages decrypted), full verify. */
+	int64_t dispose_interval_s;
+	int64_t verify_interval_s;
+	uint32_t verify_sample;
+	int64_t verify_full_interval_s;
 };
+
+/* Defaults of serve's schedule (popvault.conf(5)). */
+#define PV_CONFIG_HARVEST_INTERVAL_S 300
+#define PV_CONFIG_DISPOSE_INTERVAL_S 86400
+#define PV_CONFIG_VERIFY_INTERVAL_S 3600
+#define PV_CONFIG_VERIFY_SAMPLE 100
+#define PV_CONFIG_VERIFY_FULL_INTERVAL_S (7 * 86400)
 
 void pv_config_defaults(struct pv_config *cfg);
 /* Loads DIR/popvault.conf over the defaults. Unknown keys and bad values are
- * errors naming the line. */
+ * errors naming the line. Durations are digits with an optional unit s, m,
+ * h or d (seconds without one). */
 int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error *err);
 /* The same from another file (serve --config F). */
 int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error *err);
