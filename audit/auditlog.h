@@ -90,6 +90,8 @@
 #define AUDIT_KEY_ROTATION "key-rotation"
 #define AUDIT_VERIFY "verify"     /* after the run; outcome ok / failed: N problems */
 #define AUDIT_HEARTBEAT "heartbeat"
+#define AUDIT_HARVEST_PAUSE "harvest-pause"   /* reason=disk-low free=N reserve=N */
+#define AUDIT_HARVEST_RESUME "harvest-resume" /* reason=disk-low free=N reserve=N */
 /* The two-person rule (archiver/archive/approvals.h); personal: the reason. */
 #define AUDIT_APPROVAL_PROPOSE "approval-propose" /* approval=N kind=K sha256=HEX role=R */
 #define AUDIT_APPROVAL_APPROVE "approval-approve" /* approval=N kind=K proposer=A role=R */

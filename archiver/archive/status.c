@@ -20,6 +20,9 @@ int archive_status(struct archive *ar, struct archive_status *st, struct pv_erro
 	if (tlog_size(ar->audit_log, &n, NULL) == PV_OK)
 		st->audit_log_size = (int64_t)n;
 	(void)indexer_status(ar, &st->index, NULL); /* zero when it cannot tell */
+	st->data_free_bytes = pv_fs_free_bytes(ar->dir);
+	if ((r = disk_guard_state(ar, &st->harvest_pause, err)) < 0)
+		return r;
 	return stats_last_runs(ar->cat->db, &st->runs, &st->n_runs, err);
 }
 
@@ -76,6 +79,18 @@ static int last_verify(struct archive *ar, struct archive_system_status *st, str
 	return r;
 }
 
+/* How long the oldest message not yet searchable has waited. */
+static int index_age(struct archive *ar, struct archive_system_status *st, struct pv_error *err)
+{
+	struct indexer_status ix;
+	(void)err;
+	st->index_lag_s = -1;
+	if (indexer_status(ar, &ix, NULL) == PV_OK)
+		st->index_lag_s = ix.pending == 0 ? 0
+			: st->now > ix.oldest_received_at ? st->now - ix.oldest_received_at : 0;
+	return PV_OK;
+}
+
 int archive_system_status(struct archive *ar, struct archive_system_status *st,
 			  struct pv_error *err)
 {
@@ -93,7 +108,9 @@ int archive_system_status(struct archive *ar, struct archive_system_status *st,
 	    (r = stats_growth(ar->cat->db, st->now, ARCHIVE_GROWTH_DAYS, st->growth_messages,
 			      st->growth_bytes, err)) < 0 ||
 	    (r = stats_index_lag(ar->cat->db, &st->index_lag, err)) < 0 ||
-	    (r = last_verify(ar, st, err)) < 0)
+	    (r = index_age(ar, st, err)) < 0 ||
+	    (r = last_verify(ar, st, err)) < 0 ||
+	    (r = disk_guard_state(ar, &st->harvest_pause, err)) < 0)
 		return r;
 	return auditlog_index_gaps(ar->audit_log, AUDITLOG_HEARTBEAT_GAP_S, &st->heartbeat_gaps,
 				   &st->last_audit_entry, err);

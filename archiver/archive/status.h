@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/archive/disk_guard.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
@@ -24,6 +25,8 @@ struct archive_status {
 	struct indexer_status index; /* how far the search index trails the archive */
 	struct stats_run *runs;   /* the newest run per active account, by name */
 	size_t n_runs;
+	struct disk_guard_state harvest_pause; /* harvests stopped for a low disk */
+	int64_t data_free_bytes;  /* free to us in the data directory; -1 unknown */
 };
 
 /* Fills *st_r (owned by the caller: archive_status_free, also after an
@@ -48,6 +51,7 @@ struct archive_system_status {
 	int64_t growth_day0;            /* unix day (time / 86400) of growth[0] */
 	int64_t growth_messages[ARCHIVE_GROWTH_DAYS], growth_bytes[ARCHIVE_GROWTH_DAYS];
 	int64_t index_lag;              /* messages not in the search index */
+	int64_t index_lag_s;            /* age of the oldest of them (0: none; -1 unknown) */
 	struct archive_log_status archive_log, audit_log;
 	int64_t verify_time;            /* the newest "verify" entry; -1: none */
 	char verify_outcome[AUDIT_OUTCOME_MAX + 1];
@@ -56,6 +60,7 @@ struct archive_system_status {
 	int64_t last_audit_entry;       /* -1: none */
 	int64_t pending_approvals;      /* -1: this build has no approvals queue */
 	int64_t data_free_bytes;        /* free to us in the data directory; -1 unknown */
+	struct disk_guard_state harvest_pause; /* harvests stopped for a low disk */
 	int64_t now;                    /* when it was taken (unix seconds) */
 };
 
