@@ -45,9 +45,11 @@ static const struct cli_command commands[] = {
 	 "  popvault verify-bundle FILE --vkey ARCHIVE-VKEY --vkey AUDIT-VKEY.\n",
 	 cli_export},
 	{"verify", "verify the archive and audit logs, blobs and catalog",
-	 "popvault verify [--full] [--checkpoint FILE] [--json]\n"
+	 "popvault verify [--full | --sample N] [--checkpoint FILE] [--json]\n"
 	 "  Recomputes both logs, checks every signature, catalog row and blob hash;\n"
 	 "  --full also decrypts every message and checks it against its commitment;\n"
+	 "  --sample N: the blobs of about N random messages only, each decrypted and\n"
+	 "  checked (what serve runs every hour);\n"
 	 "  --checkpoint: a checkpoint saved earlier (off this machine) that the logs\n"
 	 "  must still be consistent with. Exit 3 when anything fails.\n",
 	 cli_verify},

@@ -10,6 +10,7 @@
 #include "archiver/cli/json.h"
 #include "archiver/harvest/harvest.h"
 #include "archiver/harvest/scheduler.h"
+#include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 
 /* Between harvests of an account in the daemon loop. */
@@ -183,6 +184,9 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		.on_result = on_result,
 		.on_harvested = on_harvested,
 		.ctx = &p,
+		/* The daemon stops before the disk is full; a harvest started by
+		 * hand goes as far as the disk does (ENOSPC loses nothing). */
+		.disk_reserve = p.once ? 0 : PV_DATA_DISK_RESERVE,
 	};
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);

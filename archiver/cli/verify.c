@@ -1,4 +1,4 @@
-/* popvault verify [--full] [--checkpoint FILE] [--json] */
+/* popvault verify [--full | --sample N] [--checkpoint FILE] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,8 +17,10 @@ static void print_line(void *ctx, const char *line)
 
 int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
-	struct cli_opt opts[] = {{"full", CLI_FLAG, NULL}, {"checkpoint", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 2, {0}, 0, false};
+	struct cli_opt opts[] = {{"full", CLI_FLAG, NULL}, {"checkpoint", CLI_VALUE, NULL},
+				 {"sample", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 3, {0}, 0, false};
+	long long sample;
 	const struct cli_command *cmd = cli_find_command("verify");
 	struct archive *ar = NULL;
 	struct verify_summary sum;
@@ -30,6 +32,10 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r; /* 1: --help was printed */
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "verify takes no arguments");
+	if ((r = cli_opt_int(&args, "sample", 0, 1, 1000000, &sample, err)) < 0)
+		return r;
+	if (sample != 0 && (cli_opt(&args, "full") != NULL || cli_opt(&args, "checkpoint") != NULL))
+		return pv_fail(err, PV_EUSAGE, "--sample goes without --full and --checkpoint");
 	const char *cp_file = cli_opt(&args, "checkpoint");
 	if (cp_file != NULL && (r = pv_read_file(cp_file, PV_NOTE_MAX, &known, &known_len, err)) < 0)
 		return r;
@@ -40,8 +46,12 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	const char *notes[1] = {(const char *)known};
 	size_t lens[1] = {known_len};
 	/* Problems as they are found; the run is audited inside. */
-	r = archive_verify(ar, ctx->actor, cli_opt(&args, "full") != NULL, notes, lens,
-			   known ? 1 : 0, print_line, ctx->json ? stderr : stdout, &sum, err);
+	if (sample != 0)
+		r = archive_verify_sample(ar, ctx->actor, (uint32_t)sample, print_line,
+					  ctx->json ? stderr : stdout, &sum, err);
+	else
+		r = archive_verify(ar, ctx->actor, cli_opt(&args, "full") != NULL, notes, lens,
+				   known ? 1 : 0, print_line, ctx->json ? stderr : stdout, &sum, err);
 	free(known);
 	archive_close(&ar);
 	if (!sum.ran)
