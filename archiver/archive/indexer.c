@@ -235,6 +235,11 @@ static void child_main(const char *data_dir, int fd)
 		_exit(1);
 	close_range(4, ~0U, 0);
 	fd = 3;
+	/* SIGTERM ends it whatever its parent blocks (serve's supervisor
+	 * takes its signals through a signalfd). */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C stops the harvest; this catches up */
 	setpriority(PRIO_PROCESS, 0, INDEXER_NICE);

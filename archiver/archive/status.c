@@ -121,3 +121,38 @@ void archive_system_status_free(struct archive_system_status *st)
 	stats_accounts_free(&st->accounts, st->n_accounts);
 	st->n_accounts = 0;
 }
+
+int archive_last_verifies(struct archive *ar, int64_t *any_r, int64_t *full_r,
+			  struct pv_error *err)
+{
+	static const char *const types[] = {AUDIT_VERIFY};
+	uint64_t seqs[256], before;
+	struct audit_entry e;
+	struct pv_buf leaf;
+	size_t n = 0, seen = 0;
+	int r;
+
+	*any_r = *full_r = 0;
+	if ((r = tlog_size(ar->audit_log, &before, err)) < 0)
+		return r;
+	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
+	do {
+		if ((r = auditlog_seqs_of_types(ar->audit_log, types, 1, before, 256, seqs, &n,
+						err)) < 0)
+			break;
+		for (size_t i = 0; i < n && *full_r == 0; i++) {
+			pv_buf_reset(&leaf);
+			if ((r = tlog_leaf(ar->audit_log, seqs[i], &leaf, err)) < 0 ||
+			    (r = auditlog_leaf_parse(leaf.data, leaf.len, seqs[i], &e, err)) < 0)
+				break;
+			if (*any_r == 0)
+				*any_r = e.time;
+			if (strstr(e.object, "full=yes") != NULL)
+				*full_r = e.time;
+		}
+		seen += n;
+		before = n > 0 ? seqs[n - 1] : 0;
+	} while (r == PV_OK && *full_r == 0 && n == 256 && seen < 4096);
+	pv_buf_free(&leaf);
+	return r;
+}

@@ -70,4 +70,10 @@ int archive_system_status(struct archive *ar, struct archive_system_status *st_r
 			  struct pv_error *err);
 void archive_system_status_free(struct archive_system_status *st);
 
+/* When verify last ran (any kind: full, plain or a sample) and when it
+ * last ran in full, from the audit log's verify entries (0: never; only
+ * the newest few thousand are looked at). For serve's schedule. */
+int archive_last_verifies(struct archive *ar, int64_t *any_r, int64_t *full_r,
+			  struct pv_error *err);
+
 #endif
