@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -242,6 +243,7 @@ static void child_main(const char *data_dir, int fd)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C stops the harvest; this catches up */
+	prctl(PR_SET_NAME, "pv-indexer");
 	setpriority(PRIO_PROCESS, 0, INDEXER_NICE);
 	if (archive_open(data_dir, &ar, &err) < 0) {
 		pv_log(PV_LOG_WARN, "index", "the indexer cannot open the archive: %s", err.msg);
