@@ -179,10 +179,15 @@ static const struct cli_command commands[] = {
 	 "  left. NEWDIR must not exist or be empty; it is made only when all\n"
 	 "  checks pass, with a restore audit entry. Exit 3 when the copy fails them.\n",
 	 cli_restore},
-	{"serve", "run the web UI and JSON API (HTTPS)",
+	{"serve", "run the appliance: harvests, index, heartbeats, web UI and API",
 	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]\n"
-	 "               [--web-root DIR] [--config F] [--metrics-token-file F]\n"
-	 "  Serves web-static/ and the JSON API (docs/api.md) until SIGINT/SIGTERM.\n"
+	 "               [--web-root DIR] [--config F] [--metrics-token-file F] [--web-only]\n"
+	 "  Until SIGTERM/SIGINT, each in a process of its own: the web UI and JSON\n"
+	 "  API (docs/api.md), every account harvested every [harvest] interval, the\n"
+	 "  indexer, heartbeat checkpoints every 15 minutes, disposal proposals,\n"
+	 "  a verify of a sample and a full verify on the [serve] schedule; a part\n"
+	 "  that dies is started again. Below 1 GiB free in DIR's file system the\n"
+	 "  harvest stops until there is room. SIGHUP reads the config again.\n"
 	 "  --listen: a numeric address and port (default: [serve] listen in the\n"
 	 "  config, 127.0.0.1:8443; port 0 takes a free one, printed on start).\n"
 	 "  HTTPS with --tls-cert/--tls-key, else a self-signed certificate made on\n"
@@ -190,7 +195,8 @@ static const struct cli_command commands[] = {
 	 "  --web-root: default web-static/ beside the binary's directory, else\n"
 	 "  /usr/share/popvault/web-static. --config: read this file, not\n"
 	 "  DIR/popvault.conf. --metrics-token-file: the SHA-256 (hex) of a token\n"
-	 "  that GET /metrics takes as \"Authorization: Bearer TOKEN\".\n",
+	 "  that GET /metrics takes as \"Authorization: Bearer TOKEN\". --web-only:\n"
+	 "  the web UI and API alone (nothing harvested, indexed or signed).\n",
 	 cli_serve},
 };
 
