@@ -17,10 +17,12 @@ static const struct cli_command commands[] = {
 	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n",
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
-	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--json]\n"
+	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--wait] [--json]\n"
 	 "  Without --once, harvests every --interval seconds (default 300) until\n"
 	 "  SIGTERM, backing off an account after temporary failures; up to\n"
-	 "  [harvest] parallel accounts at once, never two sessions on one mailbox.\n",
+	 "  [harvest] parallel accounts at once, never two sessions on one mailbox.\n"
+	 "  One harvest per data directory at a time: --wait waits (up to 10 min)\n"
+	 "  for another one, e.g. serve's, to end instead of failing at once.\n",
 	 cli_harvest},
 	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", cli_stats},
 	{"search", "search the archive",

@@ -630,7 +630,13 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 	int r;
 
 	if (!o->lock_while_busy) {
-		if ((r = take_lock(o->data_dir, &sc.lock_fd, err)) < 0)
+		/* serve's scheduler holds the lock only for its rounds: a
+		 * harvest by hand or "harvest now" may wait for one to end. */
+		int64_t until = pv_clock_monotonic_ms() + o->lock_wait_s * 1000;
+		while ((r = take_lock(o->data_dir, &sc.lock_fd, err)) == PV_ETEMP &&
+		       pv_clock_monotonic_ms() < until && !stopping(&sc))
+			usleep(200000);
+		if (r < 0)
 			return r;
 		clean_tmp(o->data_dir);
 	}

@@ -48,6 +48,9 @@ struct harvest_sched_opts {
 	 * for the index to catch up (a caller prints its summary then). */
 	void (*on_harvested)(void *ctx);
 	void *ctx;
+	/* Another harvest holds DIR/harvest.lock: wait up to this long for it
+	 * (a stop request ends the wait) instead of PV_ETEMP at once. */
+	int64_t lock_wait_s;
 
 	/* ---- for popvault serve (archiver/service), which runs the indexer
 	 * and the heartbeats in processes of its own ---- */

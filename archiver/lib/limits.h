@@ -350,6 +350,12 @@
  * meets ENOSPC. */
 #define PV_DATA_DISK_RESERVE (1024ll * 1024 * 1024)
 
+/* `harvest --wait` ("harvest now" of the web) waits this long at most for
+ * another harvest of the data directory (serve's round, a harvest by
+ * hand) to end: a round of every account rarely takes longer; past it the
+ * request fails and says why. */
+#define PV_HARVEST_LOCK_WAIT_S 600
+
 /* An sd_notify datagram: systemd reads at most PIPE_BUF (4096) bytes of
  * one notification and drops the rest. */
 #define PV_SD_NOTIFY_MAX 4096

@@ -187,6 +187,14 @@ with pvharness.Run() as run:
          "upstream %d, searchable %r" % (d.count("alice"), total()))
     t.ok("RELOADING=1" in notify.lines, "sd_notify RELOADING=1 around the reload")
 
+    # "Harvest now" while serve's scheduler harvests every second: it waits
+    # for a round to end (harvest --wait), then runs.
+    r = adam.request("POST", "/api/v1/harvest", {})
+    job = wait_for(lambda: (lambda j: j if j["state"] in ("done", "failed") else None)(
+        adam.get("/api/v1/harvest").json), 30)
+    t.ok(r.status == 202 and job and job["state"] == "done",
+         "harvest now beside the scheduler: it waits for the round, then runs", job)
+
     # ---- a part that dies is started again ---------------------------------
     old = child_pid(srv, "pv-harvest")
     os.kill(old, signal.SIGKILL)
