@@ -29,6 +29,7 @@ import pvharness  # noqa: E402
 import pvweb  # noqa: E402
 
 PV = popvault.PV
+WEB = os.path.join(popvault.SRC, "web-static")
 PW = "correct horse battery"
 RESERVE = 1024 * 1024 * 1024  # PV_DATA_DISK_RESERVE (archiver/lib/limits.h)
 FAKETIME_LIB = subprocess.run(["sh", "-c", "ls /usr/lib/*/faketime/libfaketime.so.1 | head -1"],
@@ -131,7 +132,7 @@ with pvharness.Run() as run:
            "POPVAULT_HEARTBEAT_S": "2", "TZ": "UTC"}
 
     # ---- the appliance harvests by itself ----------------------------------
-    srv = pvweb.Server(run, PV, data, ["--config", conf], env=env, appliance=True)
+    srv = pvweb.Server(run, PV, data, ["--config", conf, "--web-root", WEB], env=env, appliance=True)
     lena = pvweb.Client(srv)
     lena.sign_in("lena", PW)
 
@@ -283,7 +284,7 @@ with pvharness.Run() as run:
     # would stop it, not serve).
     fenv = dict(env, LD_PRELOAD=FAKETIME_LIB, FAKETIME="+3d",
                 ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
-    srv = pvweb.Server(run, PV, data, ["--config", conf], env=fenv, appliance=True, name="later")
+    srv = pvweb.Server(run, PV, data, ["--config", conf, "--web-root", WEB], env=fenv, appliance=True, name="later")
 
     def pending():
         out = json.loads(pv("--json", "approvals", "list").stdout)
@@ -325,7 +326,7 @@ with pvharness.Run() as run:
                                check=True)
 
             resize((RESERVE >> 10) - 32 * 1024)  # 32 MiB under the reserve
-            srv = pvweb.Server(run, PV, small.data, ["--config", conf], env=env, appliance=True,
+            srv = pvweb.Server(run, PV, small.data, ["--config", conf, "--web-root", WEB], env=env, appliance=True,
                                name="small")
 
             def stats():
