@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archiver/archive/audit_hook.h"
 #include "archiver/cli/cli.h"
 #include "archiver/http/app.h"
 #include "archiver/http/router.h"
@@ -229,6 +230,7 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		.session_idle_s = env_seconds("POPVAULT_SESSION_IDLE_S", PV_HTTP_SESSION_IDLE_S),
 		.session_max_s = env_seconds("POPVAULT_SESSION_MAX_S", PV_HTTP_SESSION_MAX_S),
 		.request_time_max_s = env_seconds("POPVAULT_HTTP_REQUEST_S", PV_HTTP_REQUEST_TIME_MAX_S),
+		.heartbeat_s = env_seconds("POPVAULT_HEARTBEAT_S", ARCHIVE_HEARTBEAT_S),
 		.web_only = cli_opt(&args, "web-only") != NULL,
 	};
 	if (r == PV_OK)

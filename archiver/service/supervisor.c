@@ -91,18 +91,6 @@ int svc_config_read(const struct service *sv, struct pv_config *cfg, struct pv_e
 	return pv_config_load_file(sv->o->config_path, cfg, err);
 }
 
-/* A timeout that the environment may shorten (tests), never lengthen. */
-static int64_t env_seconds(const char *name, int64_t max)
-{
-	const char *v = getenv(name);
-	char *end;
-	if (v == NULL || v[0] == '\0')
-		return max;
-	errno = 0;
-	long long s = strtoll(v, &end, 10);
-	return errno == 0 && *end == '\0' && s >= 1 && s < max ? s : max;
-}
-
 /* ---- the children ---- */
 
 /* In a new child: nothing of the supervisor's but what the part needs. */
@@ -312,7 +300,7 @@ static void plan_all(struct sup *s, int64_t verify_any, int64_t verify_full)
 	plan(s, PART_VERIFY, c->verify_interval_s, verify_any);
 	plan(s, PART_VERIFY_FULL, c->verify_full_interval_s, verify_full);
 	/* The heartbeat is signed at the start, then every 15 minutes. */
-	s->p[PART_HEARTBEAT].every_s = env_seconds("POPVAULT_HEARTBEAT_S", ARCHIVE_HEARTBEAT_S);
+	s->p[PART_HEARTBEAT].every_s = s->sv.o->heartbeat_s;
 	if (s->p[PART_HEARTBEAT].last_ms == 0)
 		s->p[PART_HEARTBEAT].due_ms = s->sv.o->web_only ? NEVER : pv_clock_monotonic_ms();
 	pv_board_lock(s->sv.board);
