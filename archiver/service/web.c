@@ -51,9 +51,10 @@ int svc_web_main(struct service *sv, int ready_fd)
 	}
 	say(ready_fd, "R", NULL);
 	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-		/* What the web reads of the config lives on the board, which
-		 * the supervisor has updated already. */
-		pv_log(PV_LOG_INFO, "serve.web", "configuration read again");
+		/* What the web takes from the config (the harvest interval that
+		 * /healthz judges by) is on the board, which the supervisor
+		 * has updated; the socket and the TLS files stay till a restart. */
+		pv_log(PV_LOG_DEBUG, "serve.web", "reloaded: the new settings are on the board");
 	http_server_stop(&srv);
 	http_app_free(&app);
 	return 0;
