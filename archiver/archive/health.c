@@ -45,27 +45,29 @@ static void harvests(struct archive *ar, const struct archive_health_opts *o,
 	struct stats_account *a = NULL;
 	struct pv_error e;
 	size_t n = 0;
-	int64_t now = pv_clock_now(), limit = 3 * o->harvest_interval_s;
+	int64_t now = pv_clock_now();
 
 	if (stats_accounts(ar->cat->db, &a, &n, &e) < 0) {
 		unwell(h, "cannot read the harvest records: %s", e.msg);
 	} else {
 		for (size_t i = 0; i < n; i++) {
+			int64_t every = a[i].harvest_interval_s > 0 ? a[i].harvest_interval_s
+								    : o->harvest_interval_s;
 			int64_t from = a[i].last_success_finished;
 			if (a[i].created_at > from)
 				from = a[i].created_at;
 			if (o->harvest_since > from)
 				from = o->harvest_since;
-			if (now - from <= limit)
+			if (now - from <= 3 * every)
 				continue;
 			if (a[i].last_success_finished > 0)
 				unwell(h, "the harvest of %s has not succeeded for %lld s (3 intervals of "
 				       "%lld s): %.100s", a[i].name,
-				       (long long)(now - a[i].last_success_finished),
-				       (long long)o->harvest_interval_s, a[i].last_outcome);
+				       (long long)(now - a[i].last_success_finished), (long long)every,
+				       a[i].last_outcome);
 			else
 				unwell(h, "the harvest of %s has not succeeded yet (3 intervals of %lld s): "
-				       "%.100s", a[i].name, (long long)o->harvest_interval_s,
+				       "%.100s", a[i].name, (long long)every,
 				       a[i].last_outcome[0] ? a[i].last_outcome : "not started");
 		}
 	}

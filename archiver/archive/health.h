@@ -8,7 +8,8 @@
  * - the data directory's file system is nearly full (under the reserve:
  *   harvests stop, disk_guard.h);
  * - with serve's scheduler: an account's harvest has not succeeded for
- *   three intervals, counted from the end of its last successful harvest,
+ *   three intervals (its own, else the scheduler's), counted from the end
+ *   of its last successful harvest,
  *   its creation or the scheduler's start, whichever is latest.
  * Counts and times only, nothing audited (like reading a checkpoint). */
 

@@ -11,10 +11,12 @@ static const struct cli_command commands[] = {
 	 "         --user U --password-file F [--auth auto|user|apop|plain|login|\n"
 	 "         cram-md5|scram-sha-256|xoauth2|oauthbearer] [--ca-file F]\n"
 	 "         [--insecure-skip-verify] [--keep-upstream]\n"
-	 "         [--token-command CMD]\n"
+	 "         [--token-command CMD] [--interval DURATION]\n"
 	 "       popvault account list|remove NAME\n"
 	 "       popvault account test NAME\n"
-	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n",
+	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n"
+	 "  --interval: serve harvests this account this often (30s, 15m, 1h; 1s to\n"
+	 "  1d), not every [harvest] interval of its config.\n",
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
 	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--wait] [--json]\n"

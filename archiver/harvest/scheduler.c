@@ -92,6 +92,12 @@ int64_t harvest_backoff_s(int failures, int64_t interval_s, uint32_t login_delay
 	return d < 1 ? 1 : d;
 }
 
+/* An account's own interval (accounts.h), else the scheduler's. */
+static int64_t job_interval(const struct sched *sc, const struct job *j)
+{
+	return j->a.harvest_interval_s > 0 ? j->a.harvest_interval_s : sc->interval_s;
+}
+
 /* ---- the data directory: lock, leftovers, index, run records ---- */
 
 static int take_lock(const char *dir, int *fd_r, struct pv_error *err)
@@ -217,8 +223,15 @@ static int add_account(void *ctx, const struct account *a)
 		j->present = true;
 		if (j->pid != 0)
 			return PV_OK; /* running: its copy stays until it ends */
+		int64_t before = j->a.harvest_interval_s;
 		account_clear(&j->a);
-		return copy_account(&j->a, a, &err);
+		if (copy_account(&j->a, a, &err) < 0)
+			return PV_ERR;
+		/* Its own interval changed (the web, meanwhile): planned anew. */
+		if (j->a.harvest_interval_s != before && j->finished_ms != 0)
+			j->next_due = j->finished_ms + harvest_backoff_s(j->failures, job_interval(sc, j),
+									 j->login_delay_s) * 1000;
+		return PV_OK;
 	}
 	if (sc->n == sc->cap) {
 		size_t cap = sc->cap ? sc->cap * 2 : 16;
@@ -439,7 +452,7 @@ static void finish_job(struct sched *sc, struct job *j)
 	j->disk_stopped = false;
 	j->login_delay_s = res.s.login_delay_s;
 	j->finished_ms = pv_clock_monotonic_ms();
-	res.next_in_s = harvest_backoff_s(j->failures, sc->interval_s, res.s.login_delay_s);
+	res.next_in_s = harvest_backoff_s(j->failures, job_interval(sc, j), res.s.login_delay_s);
 	j->next_due = j->finished_ms + res.next_in_s * 1000;
 	if (res.status < 0 && !sc->o->once)
 		pv_log(PV_LOG_INFO, "harvest.next", "%s: next harvest in %lld s (%d failed in a row)",
@@ -547,14 +560,14 @@ static void apply_reload(struct sched *sc)
 		sc->interval_s = interval >= 1 ? interval : sc->interval_s;
 		sc->parallel = parallel >= 1 ? parallel : sc->parallel;
 	}
+	if (load_jobs(sc, &err) < 0)
+		pv_log(PV_LOG_WARN, "harvest.accounts", "cannot re-read the accounts: %s", err.msg);
 	for (size_t i = 0; i < sc->n; i++) {
 		struct job *j = &sc->jobs[i];
 		if (j->pid == 0 && j->finished_ms != 0)
-			j->next_due = j->finished_ms + harvest_backoff_s(j->failures, sc->interval_s,
+			j->next_due = j->finished_ms + harvest_backoff_s(j->failures, job_interval(sc, j),
 									 j->login_delay_s) * 1000;
 	}
-	if (load_jobs(sc, &err) < 0)
-		pv_log(PV_LOG_WARN, "harvest.accounts", "cannot re-read the accounts: %s", err.msg);
 	pv_log(PV_LOG_INFO, "harvest.reload", "every %lld s, %u at once",
 	       (long long)sc->interval_s, sc->parallel);
 }

@@ -39,7 +39,8 @@ struct harvest_sched_opts {
 	const char *only;        /* one account by name; NULL: all */
 	bool once;               /* each account once, then return; else until *stop */
 	unsigned parallel;       /* harvests at once; 0: [harvest] parallel from popvault.conf */
-	int64_t interval_s;      /* daemon: between harvests of an account (>= 1) */
+	int64_t interval_s;      /* daemon: between harvests of an account (>= 1), unless
+				  * the account has its own (accounts.h) */
 	bool progress;           /* per-message progress on a terminal (one harvest at a time) */
 	volatile sig_atomic_t *stop; /* may be NULL; when set: start nothing new, return
 				      * once what runs has finished */

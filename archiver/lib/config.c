@@ -48,8 +48,7 @@ static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* Digits with an optional unit s, m, h or d, in [min, max] seconds. */
-static int parse_duration(const char *v, int64_t min, int64_t max, int64_t *out)
+int pv_parse_duration(const char *v, int64_t min, int64_t max, int64_t *out)
 {
 	static const struct {
 		char unit;
@@ -98,20 +97,20 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			goto bad;
 		cfg->parallel = (uint32_t)n;
 	} else if (IS("harvest", "interval")) {
-		if (parse_duration(value, 1, 86400, &cfg->harvest_interval_s) < 0)
+		if (pv_parse_duration(value, 1, 86400, &cfg->harvest_interval_s) < 0)
 			goto bad;
 	} else if (IS("serve", "dispose_interval")) {
-		if (parse_duration(value, 0, 366 * 86400, &cfg->dispose_interval_s) < 0)
+		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->dispose_interval_s) < 0)
 			goto bad;
 	} else if (IS("serve", "verify_interval")) {
-		if (parse_duration(value, 0, 366 * 86400, &cfg->verify_interval_s) < 0)
+		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->verify_interval_s) < 0)
 			goto bad;
 	} else if (IS("serve", "verify_sample")) {
 		if (parse_u64(value, 1, 1000000, &n) < 0)
 			goto bad;
 		cfg->verify_sample = (uint32_t)n;
 	} else if (IS("serve", "verify_full_interval")) {
-		if (parse_duration(value, 0, 366 * 86400, &cfg->verify_full_interval_s) < 0)
+		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->verify_full_interval_s) < 0)
 			goto bad;
 	} else if (IS("serve", "listen")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->listen))

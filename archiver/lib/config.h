@@ -39,6 +39,10 @@ void pv_config_defaults(struct pv_config *cfg);
 int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error *err);
 /* The same from another file (serve --config F). */
 int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error *err);
+/* A duration as the config spells it: digits with an optional unit s, m,
+ * h or d ("90", "30s", "15m"), in [min, max] seconds. 0 or -1 (bad). */
+int pv_parse_duration(const char *s, int64_t min, int64_t max, int64_t *seconds_r);
+
 /* Writes cfg as DIR/popvault.conf (fails if it exists). */
 int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv_error *err);
 

@@ -332,6 +332,11 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE messages ADD COLUMN pack_length INTEGER;\n"
 	"CREATE INDEX messages_pack ON messages (pack_id) WHERE pack_id IS NOT NULL;\n",
 	},
+	/* 10: an account's own harvest interval (seconds) for popvault serve;
+	 * NULL: the [harvest] interval of serve's config. */
+	{
+	"ALTER TABLE accounts ADD COLUMN harvest_interval_s INTEGER;\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

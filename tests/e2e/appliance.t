@@ -111,7 +111,7 @@ with pvharness.Run() as run:
     mail = os.path.join(run.dir, "mail")
     idx = popvault.genmail(mail, "--count", 12, "--seed", 15, "--max-attachment", 5000)
     first = sorted(os.path.join(mail, n) for n in os.listdir(mail) if n.endswith(".eml"))
-    d = run.dovecot(users=["alice:alicepw", "bob:bobpw", "carol:carolpw"],
+    d = run.dovecot(users=["alice:alicepw", "bob:bobpw", "carol:carolpw", "dave:davepw"],
                     seed={"alice": first[:10]}, conf="auth_failure_delay = 0")
     data = os.path.join(run.dir, "data")
     pv = popvault.Archive(data, env={"TZ": "UTC"})
@@ -176,14 +176,22 @@ with pvharness.Run() as run:
                 "popvault_heartbeat_gaps_total", 'popvault_upstream_residue{account="alice"} 0'):
         t.ok(fam in metrics, "/metrics: " + fam, metrics[-1500:])
 
-    # ---- SIGHUP: a shorter interval takes effect ---------------------------
+    # ---- an account's own interval; SIGHUP: a shorter one takes effect ------
+    dpw = os.path.join(run.dir, "dave.pw")
+    open(dpw, "w").write("davepw\n")
+    pv("account", "add", "dave", "--user", "dave", "--password-file", dpw, "--interval", "1s", *tls)
+    srv.proc.send_signal(signal.SIGHUP)  # the scheduler reads the accounts now
     d.seed("alice", first[10])
-    time.sleep(3)
-    t.is_(d.count("alice"), 1, "a new message waits for the 30 s interval")
+    d.seed("dave", first[:2])
+    t.ok(wait_for(lambda: d.count("dave") == 0, 10),
+         "an account with an interval of its own (1 s) is harvested at once")
+    t.is_(d.count("alice"), 1, "…while a new message of alice waits for the configured 30 s")
+    accts = {a["name"]: a.get("harvest_interval_s") for a in adam.get("/api/v1/accounts").json["accounts"]}
+    t.is_(accts, {"alice": None, "dave": 1}, "GET /api/v1/accounts: each account's own interval")
     write_conf(conf, interval="1s", dispose_interval="0", verify_interval="2s",
                verify_sample=3, verify_full_interval="3s")
     srv.proc.send_signal(signal.SIGHUP)
-    t.ok(wait_for(lambda: d.count("alice") == 0 and total() == 11, 15),
+    t.ok(wait_for(lambda: d.count("alice") == 0 and total() == 13, 15),
          "SIGHUP: the config read again, the 1 s interval harvests it at once",
          "upstream %d, searchable %r" % (d.count("alice"), total()))
     t.ok("RELOADING=1" in notify.lines, "sd_notify RELOADING=1 around the reload")
@@ -202,7 +210,7 @@ with pvharness.Run() as run:
     new = wait_for(lambda: (child_pid(srv, "pv-harvest") or old) != old and child_pid(srv, "pv-harvest"), 10)
     t.ok(new and new != old, "a killed harvest scheduler is started again (pid %s -> %s)" % (old, new))
     d.seed("alice", first[11])
-    t.ok(wait_for(lambda: total() == 12, 15), "…and harvests again")
+    t.ok(wait_for(lambda: total() == 14, 15), "…and harvests again")
     web = child_pid(srv, "pv-web")
     os.kill(web, signal.SIGKILL)
     t.ok(wait_for(lambda: (child_pid(srv, "pv-web") or web) != web, 10)

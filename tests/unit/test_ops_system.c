@@ -68,6 +68,20 @@ static void test_account_change_new_host_needs_the_password(void **state)
 	assert_true(sales(&f).keep_upstream);
 	assert_non_null(strstr(ops_audit_last(&f).object, "changed=keep-upstream "));
 
+	/* An interval of its own (serve), and back to the configured one. */
+	next.harvest_interval_s = 90;
+	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_INTERVAL, NULL,
+				       &err), &err, "interval");
+	assert_int_equal(sales(&f).harvest_interval_s, 90);
+	assert_non_null(strstr(ops_audit_last(&f).object, "changed=interval "));
+	next.harvest_interval_s = 86401;
+	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next,
+						ACCOUNT_SET_INTERVAL, NULL, &err), PV_EUSAGE);
+	next.harvest_interval_s = 0;
+	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_INTERVAL, NULL,
+				       &err), &err, "interval off");
+	assert_int_equal(sales(&f).harvest_interval_s, 0);
+
 	snprintf(next.host, sizeof(next.host), "pop2.example");
 	ops_audit_read_only(&f, true);
 	ops_assert_audit_refused(archive_account_change(f.ar, "web:admin", "sales", &next,
@@ -255,6 +269,13 @@ static void test_health_reasons(void **state)
 	assert_non_null(strstr(h.reason[0], "the harvest of sales has not succeeded for "));
 	assert_non_null(strstr(h.reason[0], "3 intervals of 10 s"));
 	assert_non_null(strstr(h.reason[0], "[AUTH] Authentication failed"));
+	/* Its own interval, longer: not three of those yet. */
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET harvest_interval_s = 3600", &err),
+		&err, "own interval");
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok);
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET harvest_interval_s = NULL", &err),
+		&err, "own interval");
 	/* serve started only now: not three intervals yet. */
 	o.harvest_since = now;
 	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
