@@ -20,7 +20,8 @@ static const struct cli_command commands[] = {
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
 	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--wait] [--json]\n"
-	 "  Without --once, harvests every --interval seconds (default 300) until\n"
+	 "  Without --once, harvests every --interval seconds (default 300; an\n"
+	 "  account added with its own --interval keeps that) until\n"
 	 "  SIGTERM, backing off an account after temporary failures; up to\n"
 	 "  [harvest] parallel accounts at once, never two sessions on one mailbox.\n"
 	 "  One harvest per data directory at a time: --wait waits (up to 10 min)\n"
