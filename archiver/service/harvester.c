@@ -98,6 +98,10 @@ int svc_harvest_main(struct service *sv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
+	sigset_t hup;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_UNBLOCK, &hup, NULL); /* blocked till now (supervisor.c) */
 	if (harvest_schedule(&so, &err) < 0) {
 		pv_log(PV_LOG_ERROR, "harvest", "the harvest scheduler stopped: %s", err.msg);
 		return 1;

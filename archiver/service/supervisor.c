@@ -97,7 +97,7 @@ int svc_config_read(const struct service *sv, struct pv_config *cfg, struct pv_e
 static void child_setup(struct sup *s, enum part_id k)
 {
 	char name[16];
-	sigset_t none;
+	sigset_t mask;
 	/* The supervisor gone (killed), the part stops as on SIGTERM. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != s->sv.supervisor)
@@ -113,8 +113,11 @@ static void child_setup(struct sup *s, enum part_id k)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* SIGHUP stays blocked: a reload must not end a part before it took
+	 * its handler (the web waits for it, the scheduler unblocks it). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	/* Only the supervisor talks to systemd (NotifyAccess=main). */
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
