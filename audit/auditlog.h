@@ -93,6 +93,8 @@
 /* A checkpoint shown to a party outside the box (archiver/archive/anchor.h):
  * log=L size=N checkpoint=S party=tsa|WITNESS ...; outcome ok / failed: why. */
 #define AUDIT_ANCHOR "anchor"
+#define AUDIT_HARVEST_PAUSE "harvest-pause"   /* reason=disk-low free=N reserve=N */
+#define AUDIT_HARVEST_RESUME "harvest-resume" /* reason=disk-low free=N reserve=N */
 /* The two-person rule (archiver/archive/approvals.h); personal: the reason. */
 #define AUDIT_APPROVAL_PROPOSE "approval-propose" /* approval=N kind=K sha256=HEX role=R */
 #define AUDIT_APPROVAL_APPROVE "approval-approve" /* approval=N kind=K proposer=A role=R */

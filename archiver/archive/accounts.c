@@ -89,6 +89,8 @@ static void apply_fields(struct account *a, const struct account *next, unsigned
 		{ACCOUNT_SET_CA_FILE, "ca-file", true, strcmp(a->ca_file, next->ca_file) != 0},
 		{ACCOUNT_SET_KEEP_UPSTREAM, "keep-upstream", false,
 		 a->keep_upstream != next->keep_upstream},
+		{ACCOUNT_SET_INTERVAL, "interval", false,
+		 a->harvest_interval_s != next->harvest_interval_s},
 	};
 	*route_r = false;
 	changed[0] = '\0';
@@ -113,6 +115,8 @@ static void apply_fields(struct account *a, const struct account *next, unsigned
 		memcpy(a->ca_file, next->ca_file, sizeof(a->ca_file));
 	if (fields & ACCOUNT_SET_KEEP_UPSTREAM)
 		a->keep_upstream = next->keep_upstream;
+	if (fields & ACCOUNT_SET_INTERVAL)
+		a->harvest_interval_s = next->harvest_interval_s;
 }
 
 int archive_account_change(struct archive *ar, const char *actor, const char *name,

@@ -43,6 +43,7 @@ enum archive_account_field {
 	ACCOUNT_SET_AUTH = 1u << 4,
 	ACCOUNT_SET_CA_FILE = 1u << 5,
 	ACCOUNT_SET_KEEP_UPSTREAM = 1u << 6,
+	ACCOUNT_SET_INTERVAL = 1u << 7, /* harvest_interval_s (0: serve's config) */
 };
 
 /* Edits the active account name: the fields named in `fields` are taken

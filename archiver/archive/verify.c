@@ -20,6 +20,7 @@
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
 #include "archiver/store/pack.h"
+#include "archiver/store/stats.h"
 #include "audit/checkpoint.h"
 #include "audit/tlog_verify.h"
 
@@ -32,6 +33,9 @@ struct vctx {
 	void *line_ctx;
 	struct verify_report *rep;
 	bool full;
+	int64_t since;                 /* the catalog snapshot's time (unix seconds) */
+	uint32_t sample_ppm;           /* sample: content checked for this share of messages
+					* (parts per million); 0: every message */
 	int64_t notes;
 	struct evidence ev;            /* what the audit log records */
 	bool ev_ok;
@@ -280,6 +284,8 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 	}
 	if (m->blob[0] == '\0')
 		return;
+	if (v->sample_ppm != 0 && randombytes_uniform(1000000) >= v->sample_ppm)
+		return; /* a sample: this one's content is not among it */
 	v->rep->blobs_checked++;
 	if (v->ap_ok && m->policy_version != v->ap.current && m->policy_version != 0)
 		note(v, "message %lld was decided under policy version %lld; version %lld is in force "
@@ -531,17 +537,32 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 	if ((r = count_orphans(vp)) < 0)
 		return pv_fail(err, r, "cannot list blobs");
 	struct pack_scan_stats ps;
-	if ((r = pack_scan(ar->dir, ar->cat->db, pack_problem, vp, &ps, err)) < 0)
+	if ((r = pack_scan(ar->dir, ar->cat->db, vp->since, pack_problem, vp, &ps, err)) < 0)
 		return r;
 	return vp->ev_ok ? verify_disposals(vp, err) : PV_OK;
 }
 
-int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
-		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
-		   struct verify_report *rep, struct pv_error *err)
+/* sample 0: every message's content (decrypted with full); else about
+ * that many messages' content, each decrypted. */
+static int verify_checks(struct archive *ar, bool full, uint32_t sample,
+		      const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		      verify_line_fn line, void *line_ctx, struct verify_report *rep,
+		      struct pv_error *err)
 {
-	struct vctx v = {.ar = ar, .line = line, .line_ctx = line_ctx, .rep = rep, .full = full};
+	struct vctx v = {.ar = ar, .line = line, .line_ctx = line_ctx, .rep = rep, .full = full,
+			 .since = pv_clock_now() - 1};
 	int r;
+
+	if (sample != 0) {
+		struct stats_counts c;
+		if ((r = stats_counts(ar->cat->db, &c, err)) < 0)
+			return r;
+		v.full = true;
+		v.sample_ppm = c.messages <= (int64_t)sample ? 1000000
+			: (uint32_t)((uint64_t)sample * 1000000 / (uint64_t)c.messages);
+		if (v.sample_ppm == 0)
+			v.sample_ppm = 1;
+	}
 
 	memset(rep, 0, sizeof(*rep));
 	rep->latest_checkpoint_age_s = -1;
@@ -615,28 +636,59 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 	return PV_OK;
 }
 
-int archive_verify(struct archive *ar, const char *actor, bool full,
-		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
-		   verify_line_fn line, void *line_ctx, struct verify_summary *sum,
-		   struct pv_error *err)
+/* The checks in one read snapshot of the catalog and both logs (one
+ * database): harvests and the web go on appending meanwhile (serve
+ * verifies while it runs), and a log read half before and half after an
+ * append would not add up. */
+static int verify_run(struct archive *ar, bool full, uint32_t sample,
+		      const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		      verify_line_fn line, void *line_ctx, struct verify_report *rep,
+		      struct pv_error *err)
+{
+	int r;
+	memset(rep, 0, sizeof(*rep));
+	if ((r = catalog_begin_read(ar->cat, err)) < 0)
+		return r;
+	r = verify_checks(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx, rep,
+			  err);
+	catalog_rollback(ar->cat); /* it only read */
+	return r;
+}
+
+int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
+		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
+		   struct verify_report *rep, struct pv_error *err)
+{
+	return verify_run(ar, full, 0, known_notes, known_lens, n_known, line, line_ctx, rep, err);
+}
+
+/* The run, then its audit entry (archive_verify, archive_verify_sample). */
+static int verify_recorded(struct archive *ar, const char *actor, bool full, uint32_t sample,
+			   const char *const *known_notes, const size_t *known_lens,
+			   size_t n_known, verify_line_fn line, void *line_ctx,
+			   struct verify_summary *sum, struct pv_error *err)
 {
 	struct pv_error aerr;
+	char sampled[48] = "";
 	memset(sum, 0, sizeof(*sum));
-	int r = verify_archive(ar, full, known_notes, known_lens, n_known, line, line_ctx, &sum->rep,
-			       err);
+	int r = verify_run(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx,
+			   &sum->rep, err);
 	if (r < 0 && r != PV_EINTEGRITY)
 		return r;
 	sum->ran = true;
 	sum->ok = r == PV_OK;
 	sum->heartbeat_gap = sum->rep.latest_checkpoint_age_s > AUDITLOG_HEARTBEAT_GAP_S;
+	if (sample != 0)
+		snprintf(sampled, sizeof(sampled), " sample=%u decrypted=%lld", sample,
+			 (long long)sum->rep.blobs_decrypted);
 	/* The run and its outcome are audited (ARCHITECTURE.md §5); a copy verified
 	 * elsewhere, without the signing key, cannot record it. */
 	int ar_r = ar->audit_key == NULL
 			   ? pv_fail(&aerr, PV_ENOTFOUND, "no usable signing key for the audit log")
 			   : archive_auditf(ar, actor, AUDIT_VERIFY,
 					    r == PV_OK ? "ok" : "failed: integrity problems found", NULL,
-					    &aerr, "full=%s problems=%lld archive-size=%llu audit-size=%llu",
-					    full ? "yes" : "no", (long long)sum->rep.problems,
+					    &aerr, "full=%s%s problems=%lld archive-size=%llu audit-size=%llu",
+					    full ? "yes" : "no", sampled, (long long)sum->rep.problems,
 					    (unsigned long long)sum->rep.archive_leaves,
 					    (unsigned long long)sum->rep.audit_leaves);
 	sum->recorded = ar_r == PV_OK;
@@ -647,4 +699,22 @@ int archive_verify(struct archive *ar, const char *actor, bool full,
 			r = pv_fail(err, ar_r, "%s", aerr.msg);
 	}
 	return r;
+}
+
+int archive_verify(struct archive *ar, const char *actor, bool full,
+		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		   verify_line_fn line, void *line_ctx, struct verify_summary *sum,
+		   struct pv_error *err)
+{
+	return verify_recorded(ar, actor, full, 0, known_notes, known_lens, n_known, line,
+			       line_ctx, sum, err);
+}
+
+int archive_verify_sample(struct archive *ar, const char *actor, uint32_t sample,
+			  verify_line_fn line, void *line_ctx, struct verify_summary *sum,
+			  struct pv_error *err)
+{
+	if (sample == 0)
+		return pv_fail(err, PV_EUSAGE, "a verify sample has at least one message");
+	return verify_recorded(ar, actor, false, sample, NULL, NULL, 0, line, line_ctx, sum, err);
 }

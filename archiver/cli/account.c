@@ -7,6 +7,7 @@
 #include "archiver/cli/json.h"
 #include "archiver/archive/accounts.h"
 #include "archiver/harvest/probe.h"
+#include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
 
 static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_args *args,
@@ -31,6 +32,11 @@ static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli
 		snprintf(a.token_command, sizeof(a.token_command), "%s", cli_opt(args, "token-command"));
 	a.insecure = cli_opt(args, "insecure-skip-verify") != NULL;
 	a.keep_upstream = cli_opt(args, "keep-upstream") != NULL;
+	if (cli_opt(args, "interval") != NULL &&
+	    pv_parse_duration(cli_opt(args, "interval"), 1, ACCOUNT_INTERVAL_MAX_S,
+			      &a.harvest_interval_s) < 0)
+		return pv_fail(err, PV_EUSAGE, "--interval: a duration from 1s to 1d (90, 30s, 15m, "
+					       "6h), not '%s'", cli_opt(args, "interval"));
 	if ((r = cli_opt_int(args, "port", strcmp(tls, "implicit") == 0 ? 995 : 110, 1, 65535,
 			     &port, err)) < 0)
 		return r;
@@ -74,16 +80,30 @@ static int print_account(void *ctx, const struct account *a)
 		json_print_str(stdout, a->host);
 		printf(", \"port\": %d, \"tls\": \"%s\", \"user\": ", a->port, a->tls);
 		json_print_str(stdout, a->user);
-		printf(", \"auth\": \"%s\", \"verify_certificate\": %s, \"keep_upstream\": %s}",
-		       a->auth, a->insecure ? "false" : "true", a->keep_upstream ? "true" : "false");
+		printf(", \"auth\": \"%s\", \"verify_certificate\": %s, \"keep_upstream\": %s, "
+		       "\"harvest_interval_s\": ", a->auth, a->insecure ? "false" : "true",
+		       a->keep_upstream ? "true" : "false");
+		if (a->harvest_interval_s > 0)
+			printf("%lld}", (long long)a->harvest_interval_s);
+		else
+			printf("null}");
 	} else {
 		if (st->n == 0)
 			printf("%-20s %-32s %-9s %-20s %-14s %s\n", "NAME", "SERVER", "TLS", "USER",
 			       "AUTH", "FLAGS");
 		char server[300];
 		snprintf(server, sizeof(server), "%s:%d", a->host, a->port);
-		printf("%-20s %-32s %-9s %-20s %-14s %s%s\n", a->name, server, a->tls, a->user, a->auth,
-		       a->insecure ? "no-cert-check " : "", a->keep_upstream ? "keep-upstream" : "");
+		char flags[96];
+		snprintf(flags, sizeof(flags), "%s%s", a->insecure ? "no-cert-check " : "",
+			 a->keep_upstream ? "keep-upstream " : "");
+		if (a->harvest_interval_s > 0)
+			snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "every-%llds",
+				 (long long)a->harvest_interval_s);
+		size_t fl = strlen(flags);
+		if (fl > 0 && flags[fl - 1] == ' ')
+			flags[fl - 1] = '\0';
+		printf("%-20s %-32s %-9s %-20s %-14s %s\n", a->name, server, a->tls, a->user, a->auth,
+		       flags);
 	}
 	st->n++;
 	return PV_OK;
@@ -136,7 +156,7 @@ int cli_account(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		{"password-file", CLI_VALUE, NULL}, {"auth", CLI_VALUE, NULL},
 		{"ca-file", CLI_VALUE, NULL},       {"token-command", CLI_VALUE, NULL},
 		{"insecure-skip-verify", CLI_FLAG, NULL},
-		{"keep-upstream", CLI_FLAG, NULL},
+		{"keep-upstream", CLI_FLAG, NULL},  {"interval", CLI_VALUE, NULL},
 	};
 	struct cli_args args = {opts, sizeof(opts) / sizeof(opts[0]), {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("account");

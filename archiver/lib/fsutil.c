@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "archiver/lib/limits.h"
@@ -157,4 +158,12 @@ void pv_secret_free(char **secret)
 		free(*secret);
 		*secret = NULL;
 	}
+}
+
+long long pv_fs_free_bytes(const char *path)
+{
+	struct statvfs vfs;
+	if (statvfs(path, &vfs) != 0)
+		return -1;
+	return (long long)vfs.f_bavail * (long long)vfs.f_frsize;
 }

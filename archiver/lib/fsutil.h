@@ -27,4 +27,8 @@ int pv_read_file(const char *path, size_t max, unsigned char **data_r, size_t *l
 int pv_read_secret_file(const char *path, char **secret_r, struct pv_error *err);
 void pv_secret_free(char **secret);
 
+/* Bytes free to this (unprivileged) user on the file system holding path
+ * (statvfs f_bavail); -1 when it cannot be told. */
+long long pv_fs_free_bytes(const char *path);
+
 #endif

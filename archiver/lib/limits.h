@@ -355,6 +355,22 @@
  * a huge disposal in memory at once). */
 #define PV_DISPOSE_AUDIT_BATCH 1024
 
+/* Room the data directory's file system keeps free (archiver/harvest/
+ * scheduler.h): below it the harvest daemons (serve, harvest without
+ * --once) stop harvesting cleanly (each running harvest finishes the batch
+ * in hand and QUITs) and start again once there is this much plus an
+ * eighth free. It covers what a stopping harvest may still write (a batch
+ * of big messages), SQLite's WAL and checkpoints, the audit entries that
+ * say so, and the logs of the system beside us, so the archive never
+ * meets ENOSPC. */
+#define PV_DATA_DISK_RESERVE (1024ll * 1024 * 1024)
+
+/* `harvest --wait` ("harvest now" of the web) waits this long at most for
+ * another harvest of the data directory (serve's round, a harvest by
+ * hand) to end: a round of every account rarely takes longer; past it the
+ * request fails and says why. */
+#define PV_HARVEST_LOCK_WAIT_S 600
+
 /* An sd_notify datagram: systemd reads at most PIPE_BUF (4096) bytes of
  * one notification and drops the rest. */
 #define PV_SD_NOTIFY_MAX 4096

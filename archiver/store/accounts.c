@@ -34,6 +34,8 @@ int account_validate(const struct account *a, struct pv_error *err)
 		return pv_fail(err, PV_EUSAGE, "--auth '%s' is not a known mechanism", a->auth);
 	if (a->user[0] == '\0' || strpbrk(a->user, "\r\n") != NULL)
 		return pv_fail(err, PV_EUSAGE, "--user must be given, on one line");
+	if (a->harvest_interval_s < 0 || a->harvest_interval_s > ACCOUNT_INTERVAL_MAX_S)
+		return pv_fail(err, PV_EUSAGE, "--interval must be from 1 s to 1 day");
 	return PV_OK;
 }
 
@@ -42,8 +44,8 @@ int account_insert(sqlite3 *db, struct account *a, struct pv_error *err)
 	sqlite3_stmt *st;
 	int r = catalog_prepare(db,
 				"INSERT INTO accounts (name, host, port, tls, username, auth, ca_file,"
-				" token_command, insecure, keep_upstream, secret, created_at)"
-				" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+				" token_command, insecure, keep_upstream, secret, created_at,"
+				" harvest_interval_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				&st, err);
 	if (r < 0)
 		return r;
@@ -61,6 +63,8 @@ int account_insert(sqlite3 *db, struct account *a, struct pv_error *err)
 	sqlite3_bind_int(st, 10, a->keep_upstream);
 	sqlite3_bind_blob(st, 11, a->secret, (int)a->secret_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 12, a->created_at);
+	if (a->harvest_interval_s > 0)
+		sqlite3_bind_int64(st, 13, a->harvest_interval_s);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
 		r = pv_fail(err, PV_ERR, "an account named '%s' exists", a->name);
@@ -74,7 +78,7 @@ int account_insert(sqlite3 *db, struct account *a, struct pv_error *err)
 
 #define ACCOUNT_COLUMNS                                                                     \
 	"id, name, host, port, tls, username, auth, ca_file, token_command, insecure,"     \
-	" keep_upstream, secret, created_at"
+	" keep_upstream, secret, created_at, coalesce(harvest_interval_s, 0)"
 
 static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
@@ -103,6 +107,7 @@ static int row_to_account(sqlite3_stmt *st, struct account *a, struct pv_error *
 	if (a->secret_len)
 		memcpy(a->secret, sqlite3_column_blob(st, 11), a->secret_len);
 	a->created_at = sqlite3_column_int64(st, 12);
+	a->harvest_interval_s = sqlite3_column_int64(st, 13);
 	return PV_OK;
 }
 
@@ -161,8 +166,8 @@ int account_update(sqlite3 *db, const struct account *a, struct pv_error *err)
 {
 	sqlite3_stmt *st;
 	int r = catalog_prepare(db, "UPDATE accounts SET host = ?, port = ?, tls = ?, username = ?,"
-				    " auth = ?, ca_file = ?, keep_upstream = ?, secret = ?"
-				    " WHERE id = ? AND removed_at IS NULL", &st, err);
+				    " auth = ?, ca_file = ?, keep_upstream = ?, secret = ?,"
+				    " harvest_interval_s = ? WHERE id = ? AND removed_at IS NULL", &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, a->host, -1, SQLITE_STATIC);
@@ -174,7 +179,9 @@ int account_update(sqlite3 *db, const struct account *a, struct pv_error *err)
 		sqlite3_bind_text(st, 6, a->ca_file, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, a->keep_upstream);
 	sqlite3_bind_blob(st, 8, a->secret, (int)a->secret_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, a->id);
+	if (a->harvest_interval_s > 0)
+		sqlite3_bind_int64(st, 9, a->harvest_interval_s);
+	sqlite3_bind_int64(st, 10, a->id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
 	else if (sqlite3_changes(db) == 0)

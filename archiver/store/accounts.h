@@ -11,6 +11,8 @@
 #include "archiver/store/catalog.h"
 
 #define ACCOUNT_NAME_MAX 64
+/* An account's own harvest interval: as [harvest] interval, 1 s to a day. */
+#define ACCOUNT_INTERVAL_MAX_S 86400
 
 struct account {
 	int64_t id;
@@ -24,6 +26,7 @@ struct account {
 	char token_command[1024]; /* "" = none */
 	bool insecure;            /* certificate verification off (audited) */
 	bool keep_upstream;       /* never DELE (migrations; audited) */
+	int64_t harvest_interval_s; /* serve: between its harvests; 0: the config's */
 	unsigned char *secret;    /* sealed; malloc'ed */
 	size_t secret_len;
 	int64_t created_at;

@@ -383,6 +383,11 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"  PRIMARY KEY (log, party)\n"
 	");\n",
 	},
+	/* 11: an account's own harvest interval (seconds) for popvault serve;
+	 * NULL: the [harvest] interval of serve's config. */
+	{
+	"ALTER TABLE accounts ADD COLUMN harvest_interval_s INTEGER;\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

@@ -1,5 +1,6 @@
 /* Unit tests for the admin and system operations the web API and the CLI
- * share (archiver/archive/accounts.c, users.c, status.c) and the
+ * share (archiver/archive/accounts.c, users.c, status.c, health.c,
+ * disk_guard.c, verify --sample) and the
  * Prometheus rendering of GET /metrics (archiver/http/metrics.c): each
  * change audited in its own transaction (nothing changes when the audit
  * store cannot be written), a stored password never sent to a new server
@@ -12,6 +13,8 @@
 #include <cmocka.h>
 
 #include "archiver/archive/accounts.h"
+#include "archiver/archive/disk_guard.h"
+#include "archiver/archive/health.h"
 #include "archiver/archive/status.h"
 #include "archiver/archive/users.h"
 #include "archiver/archive/verify.h"
@@ -64,6 +67,20 @@ static void test_account_change_new_host_needs_the_password(void **state)
 				       NULL, &err), &err, "keep");
 	assert_true(sales(&f).keep_upstream);
 	assert_non_null(strstr(ops_audit_last(&f).object, "changed=keep-upstream "));
+
+	/* An interval of its own (serve), and back to the configured one. */
+	next.harvest_interval_s = 90;
+	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_INTERVAL, NULL,
+				       &err), &err, "interval");
+	assert_int_equal(sales(&f).harvest_interval_s, 90);
+	assert_non_null(strstr(ops_audit_last(&f).object, "changed=interval "));
+	next.harvest_interval_s = 86401;
+	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next,
+						ACCOUNT_SET_INTERVAL, NULL, &err), PV_EUSAGE);
+	next.harvest_interval_s = 0;
+	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_INTERVAL, NULL,
+				       &err), &err, "interval off");
+	assert_int_equal(sales(&f).harvest_interval_s, 0);
 
 	snprintf(next.host, sizeof(next.host), "pop2.example");
 	ops_audit_read_only(&f, true);
@@ -220,6 +237,152 @@ static void test_system_status_figures(void **state)
 	fx_free(&f);
 }
 
+/* /healthz's reasons (archive/health.h), each on and off again. */
+static void test_health_reasons(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct archive_health h;
+	int64_t now = pv_clock_now();
+	fx_init(&f);
+	struct archive_health_opts o = {.harvest_interval_s = 10, .harvest_since = now - 1000,
+					.disk_reserve = 1};
+	char sql[256];
+	snprintf(sql, sizeof(sql), "UPDATE accounts SET created_at = %lld", (long long)now);
+	fx_must(catalog_exec(f.ar->cat->db, sql, &err), &err, "new account");
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok); /* a new account: judged from its creation */
+	assert_int_equal(h.n, 0);
+
+	/* An account added long ago that never succeeded since serve started. */
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET created_at = created_at - 5000",
+			     &err), &err, "old account");
+	fx_must(catalog_exec(f.ar->cat->db,
+			     "INSERT INTO harvest_runs (account_id, started_at, finished_at, fetched,"
+			     " deleted, residue, outcome) VALUES (1, 10, 11, 0, 0, 0, 'ok'),"
+			     " (1, 20, 21, 0, 0, 0, 'AUTH PLAIN: -ERR [AUTH] Authentication failed.')",
+			     &err), &err, "runs");
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_false(h.ok);
+	assert_int_equal(h.n, 1);
+	assert_non_null(strstr(h.reason[0], "the harvest of sales has not succeeded for "));
+	assert_non_null(strstr(h.reason[0], "3 intervals of 10 s"));
+	assert_non_null(strstr(h.reason[0], "[AUTH] Authentication failed"));
+	/* Its own interval, longer: not three of those yet. */
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET harvest_interval_s = 3600", &err),
+		&err, "own interval");
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok);
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET harvest_interval_s = NULL", &err),
+		&err, "own interval");
+	/* serve started only now: not three intervals yet. */
+	o.harvest_since = now;
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok);
+	/* Without the scheduler (web only) harvests are not judged. */
+	o.harvest_since = now - 1000;
+	o.harvest_interval_s = 0;
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok);
+	/* A success 5 s ago. */
+	o.harvest_interval_s = 10;
+	snprintf(sql, sizeof(sql), "INSERT INTO harvest_runs (account_id, started_at, finished_at,"
+		 " fetched, deleted, residue, outcome) VALUES (1, %lld, %lld, 3, 3, 0, 'ok')",
+		 (long long)(now - 60), (long long)(now - 5));
+	fx_must(catalog_exec(f.ar->cat->db, sql, &err), &err, "success");
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok);
+
+	/* The disk under the reserve, a stop for it, a failed audit append. */
+	o.disk_reserve = INT64_MAX / 2;
+	o.audit_failing = true;
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_false(h.ok);
+	assert_int_equal(h.n, 2);
+	assert_non_null(strstr(h.reason[0], "the last audit append failed"));
+	assert_non_null(strstr(h.reason[1], "disk is nearly full"));
+	o.disk_reserve = 1;
+	o.audit_failing = false;
+	o.harvest_paused = true;
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_false(h.ok);
+	assert_non_null(strstr(h.reason[0], "harvests are stopped until there is room"));
+	fx_free(&f);
+}
+
+/* The low-disk stop: its state is the newest of its audit entries, and
+ * it does not flap at the edge of the reserve. */
+static void test_disk_guard_state_and_edge(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct disk_guard_state st;
+	int64_t now = pv_clock_now();
+	fx_init(&f);
+	fx_must(disk_guard_state(f.ar, &st, &err), &err, "state");
+	assert_false(st.paused);
+	assert_int_equal(st.since, 0);
+	fx_must(disk_guard_record(f.ar, true, 500, 1024, &err), &err, "pause");
+	struct audit_entry e = ops_audit_last(&f);
+	assert_string_equal(e.type, "harvest-pause");
+	assert_string_equal(e.actor, "system");
+	assert_string_equal(e.object, "reason=disk-low free=500 reserve=1024");
+	fx_must(disk_guard_state(f.ar, &st, &err), &err, "state");
+	assert_true(st.paused);
+	assert_true(st.since >= now);
+	fx_must(disk_guard_record(f.ar, false, 2000, 1024, &err), &err, "resume");
+	assert_string_equal(ops_audit_last(&f).type, "harvest-resume");
+	fx_must(disk_guard_state(f.ar, &st, &err), &err, "state");
+	assert_false(st.paused);
+
+	assert_true(disk_guard_low(1023, 1024, false));
+	assert_false(disk_guard_low(1024, 1024, false));
+	assert_true(disk_guard_low(1100, 1024, true));  /* under reserve + 1/8: still stopped */
+	assert_false(disk_guard_low(1152, 1024, true));
+	assert_true(disk_guard_low(-1, 1024, true));    /* unknown: no change */
+	assert_false(disk_guard_low(-1, 1024, false));
+	fx_free(&f);
+}
+
+/* verify --sample: logs and rows as always, the content of about N
+ * messages, audited as such; serve's schedule reads the last runs. */
+static void test_verify_sample_audited(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct verify_summary sum;
+	int64_t any, full, now = pv_clock_now();
+	fx_init(&f);
+	for (int i = 0; i < 3; i++)
+		fx_archive(&f, MSG("sample"), now);
+	fx_must(archive_last_verifies(f.ar, &any, &full, &err), &err, "last");
+	assert_int_equal(any, 0);
+	assert_int_equal(full, 0);
+	assert_int_equal(archive_verify_sample(f.ar, "system", 0, NULL, NULL, &sum, &err),
+			 PV_EUSAGE);
+	fx_must(archive_verify_sample(f.ar, "system", 10, NULL, NULL, &sum, &err), &err, "sample");
+	assert_true(sum.ok && sum.recorded);
+	assert_int_equal(sum.rep.messages, 3);
+	assert_int_equal(sum.rep.blobs_decrypted, 3); /* fewer than the sample: all of them */
+	struct audit_entry e = ops_audit_last(&f);
+	assert_string_equal(e.type, "verify");
+	assert_non_null(strstr(e.object, "full=no sample=10 decrypted=3 problems=0"));
+	fx_must(archive_verify_sample(f.ar, "system", 1, NULL, NULL, &sum, &err), &err, "sample");
+	assert_true(sum.rep.blobs_decrypted <= 3 && sum.rep.blobs_checked == sum.rep.blobs_decrypted);
+	fx_must(archive_last_verifies(f.ar, &any, &full, &err), &err, "last");
+	assert_true(any >= now);
+	assert_int_equal(full, 0);
+	fx_must(archive_verify(f.ar, "system", true, NULL, NULL, 0, NULL, NULL, &sum, &err), &err,
+		"full");
+	fx_must(archive_verify_sample(f.ar, "system", 5, NULL, NULL, &sum, &err), &err, "sample");
+	fx_must(archive_last_verifies(f.ar, &any, &full, &err), &err, "last");
+	assert_true(full >= now && any >= full);
+	fx_free(&f);
+}
+
 static void test_metrics_text_format_and_escaping(void **state)
 {
 	(void)state;
@@ -241,6 +404,8 @@ static void test_metrics_text_format_and_escaping(void **state)
 						      .configured = true, .stale = true};
 	st.heartbeat_gaps = 4;
 	st.data_free_bytes = 99;
+	st.index_lag_s = 12;
+	st.harvest_pause.paused = true;
 	pv_buf_init(&out, 1 << 20);
 	fx_must(metrics_render(&st, 7, &out, &err), &err, "render");
 	const char *s = pv_buf_str(&out);
@@ -265,6 +430,11 @@ static void test_metrics_text_format_and_escaping(void **state)
 	assert_non_null(strstr(s, "popvault_heartbeat_gaps_total 4\n"));
 	assert_non_null(strstr(s, "popvault_data_dir_free_bytes 99\n"));
 	assert_non_null(strstr(s, "popvault_audit_append_failures_total 7\n"));
+	assert_non_null(strstr(s, "popvault_harvest_seconds_since_success{account=\"we\\\"ird\\\\na"
+				  "\\nme\"} 100\n"));
+	assert_non_null(strstr(s, "popvault_index_lag_seconds 12\n"));
+	assert_non_null(strstr(s, "popvault_harvest_paused 1\n"));
+	assert_non_null(strstr(s, "popvault_data_dir_reserve_bytes 1073741824\n"));
 	/* Only the escaped newline: every raw one ends a line. */
 	for (const char *p = s; (p = strchr(p, '\n')) != NULL; p++)
 		assert_true(p[1] == '\0' || p[1] == '#' || strncmp(p + 1, "popvault_", 9) == 0);
@@ -277,6 +447,9 @@ int main(void)
 		cmocka_unit_test(test_account_change_new_host_needs_the_password),
 		cmocka_unit_test(test_user_password_role_totp_audited),
 		cmocka_unit_test(test_system_status_figures),
+		cmocka_unit_test(test_health_reasons),
+		cmocka_unit_test(test_disk_guard_state_and_edge),
+		cmocka_unit_test(test_verify_sample_audited),
 		cmocka_unit_test(test_metrics_text_format_and_escaping),
 	};
 	if (sodium_init() < 0)
