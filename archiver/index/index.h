@@ -88,8 +88,8 @@ struct index_hit {
 	bool date_known;  /* false: date is the receipt time (no usable Date) */
 	int64_t size;     /* bytes of the stored message */
 	char *account;
-	char *from;       /* display form, clean UTF-8, at most ~256 bytes */
-	char *subject;    /* display form, clean UTF-8, at most ~512 bytes */
+	char *from;       /* display form, clean UTF-8 without bidi controls, ~256 bytes */
+	char *subject;    /* display form, clean UTF-8 without bidi controls, ~512 bytes */
 	bool has_attachment;
 };
 
