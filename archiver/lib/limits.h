@@ -297,6 +297,12 @@
 /* Config and secret files read from disk. */
 #define PV_CONFIG_FILE_MAX (64 * 1024)
 #define PV_SECRET_FILE_MAX 8192
+/* The OAuth token command (harvest/token.h): words on its line (an
+ * argv of a helper, not a script), and how long it may take before it is
+ * killed (a token refresh is one HTTPS round trip). Its output is at most
+ * PV_SECRET_FILE_MAX bytes. */
+#define PV_CMDLINE_ARGS_MAX 64
+#define PV_TOKEN_COMMAND_TIME_MAX_MS (30 * 1000)
 
 /* Audit log (audit/auditlog.h): personal data kept beside one entry (a
  * query is at most PV_QUERY_MAX; a message's addresses fit easily). */

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/cmdline.h"
+#include "archiver/lib/secret.h"
+
 static const char *const tls_modes[] = {"implicit", "starttls", "none", NULL};
 static const char *const auth_modes[] = {"auto", "user", "apop", "plain", "login", "cram-md5",
 					 "scram-sha-256", "xoauth2", "oauthbearer", NULL};
@@ -14,6 +17,69 @@ static bool one_of(const char *v, const char *const *list)
 		if (strcmp(v, *list) == 0)
 			return true;
 	return false;
+}
+
+void account_token_describe(const char *line, char *out, size_t n)
+{
+	struct pv_cmdline c;
+	struct pv_error e;
+	if (pv_cmdline_split(line, &c, &e) < 0) {
+		snprintf(out, n, "(not a plain command line: give it again)");
+		return;
+	}
+	snprintf(out, n, "%.900s (%zu argument%s, not shown)", c.argv[0], c.argc - 1,
+		 c.argc == 2 ? "" : "s");
+	pv_cmdline_free(&c);
+}
+
+int accounts_seal_token_commands(sqlite3 *db, struct keyring *kr, struct pv_error *err)
+{
+	sqlite3_stmt *st, *up = NULL;
+	int r = catalog_prepare(db, "SELECT id, token_command, secret FROM accounts"
+				    " WHERE token_command IS NOT NULL AND token_command != ''", &st, err);
+	if (r < 0)
+		return r;
+	int done = 0;
+	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+		char *old = NULL;
+		/* Done already unless the sealed secret is empty (the clear days). */
+		if (keyring_open_secret(kr, sqlite3_column_blob(st, 2),
+					(size_t)sqlite3_column_bytes(st, 2), &old, err) < 0) {
+			pv_error_clear(err);
+			continue;
+		}
+		bool legacy = old[0] == '\0';
+		pv_secret_free(&old);
+		if (!legacy)
+			continue;
+		const char *line = (const char *)sqlite3_column_text(st, 1);
+		char shown[sizeof(((struct account *)0)->token_command)];
+		unsigned char *sealed = NULL;
+		size_t sealed_len = 0;
+		account_token_describe(line, shown, sizeof(shown));
+		if ((r = keyring_seal_secret(kr, line, &sealed, &sealed_len, err)) < 0)
+			break;
+		if (up == NULL && (r = catalog_prepare(db, "UPDATE accounts SET token_command = ?,"
+							  " secret = ? WHERE id = ?", &up, err)) < 0) {
+			free(sealed);
+			break;
+		}
+		sqlite3_bind_text(up, 1, shown, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(up, 2, sealed, (int)sealed_len, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 3, sqlite3_column_int64(st, 0));
+		if (sqlite3_step(up) != SQLITE_DONE)
+			r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+		sqlite3_reset(up);
+		free(sealed);
+		done++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	/* The clear text is gone from the pages (secure_delete); move it out
+	 * of the WAL too. */
+	if (r == PV_OK && done > 0)
+		sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	return r;
 }
 
 int account_validate(const struct account *a, struct pv_error *err)
@@ -161,8 +227,8 @@ int account_update(sqlite3 *db, const struct account *a, struct pv_error *err)
 {
 	sqlite3_stmt *st;
 	int r = catalog_prepare(db, "UPDATE accounts SET host = ?, port = ?, tls = ?, username = ?,"
-				    " auth = ?, ca_file = ?, keep_upstream = ?, secret = ?"
-				    " WHERE id = ? AND removed_at IS NULL", &st, err);
+				    " auth = ?, ca_file = ?, keep_upstream = ?, secret = ?,"
+				    " token_command = ? WHERE id = ? AND removed_at IS NULL", &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, a->host, -1, SQLITE_STATIC);
@@ -174,7 +240,9 @@ int account_update(sqlite3 *db, const struct account *a, struct pv_error *err)
 		sqlite3_bind_text(st, 6, a->ca_file, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, a->keep_upstream);
 	sqlite3_bind_blob(st, 8, a->secret, (int)a->secret_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, a->id);
+	if (a->token_command[0])
+		sqlite3_bind_text(st, 9, a->token_command, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, a->id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
 	else if (sqlite3_changes(db) == 0)

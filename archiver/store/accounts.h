@@ -1,7 +1,8 @@
 #ifndef PV_ACCOUNTS_H
 #define PV_ACCOUNTS_H
 
-/* Upstream POP3 accounts in the catalog. Secrets (passwords, tokens) are
+/* Upstream POP3 accounts in the catalog. The secret an account logs in
+ * with, its password or its OAuth token command (harvest/token.h), is
  * stored sealed under the keyring's secrets key and never printed. */
 
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 
 #include "archiver/lib/error.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/keyring.h"
 
 #define ACCOUNT_NAME_MAX 64
 
@@ -21,13 +23,26 @@ struct account {
 	char user[256];
 	char auth[32];  /* auto | user | apop | plain | login | cram-md5 | scram-sha-256 | xoauth2 | oauthbearer */
 	char ca_file[1024];       /* "" = system trust store */
-	char token_command[1024]; /* "" = none */
+	/* "" for a password account; for a token-command account what may be
+	 * shown of it (account_token_describe: the program, how many
+	 * arguments); the command line itself is the sealed secret */
+	char token_command[1024];
 	bool insecure;            /* certificate verification off (audited) */
 	bool keep_upstream;       /* never DELE (migrations; audited) */
 	unsigned char *secret;    /* sealed; malloc'ed */
 	size_t secret_len;
 	int64_t created_at;
 };
+
+/* What may be shown of a token command line (split by lib/cmdline.h):
+ * "PROGRAM (N arguments, not shown)"; arguments may hold secrets. */
+void account_token_describe(const char *line, char *out, size_t n);
+
+/* Moves the token commands that catalogs before issue 16 kept in clear
+ * (accounts.token_command, the sealed secret empty) into the sealed secret,
+ * leaving account_token_describe's text in the column, for every account
+ * (retired ones too). Safe to run on every open: rows done are skipped. */
+int accounts_seal_token_commands(sqlite3 *db, struct keyring *kr, struct pv_error *err);
 
 /* Validates the fields a user typed; names the first bad one. */
 int account_validate(const struct account *a, struct pv_error *err);
@@ -36,7 +51,8 @@ int account_insert(sqlite3 *db, struct account *a, struct pv_error *err);
 /* Loads an active account by name; PV_ENOTFOUND if none. */
 int account_load(sqlite3 *db, const char *name, struct account *a_r, struct pv_error *err);
 /* Writes a's editable fields (host, port, tls, user, auth, ca_file,
- * keep_upstream and the sealed secret) over the active account a->id;
+ * keep_upstream, token_command and the sealed secret) over the active
+ * account a->id;
  * PV_ENOTFOUND if it is not active. */
 int account_update(sqlite3 *db, const struct account *a, struct pv_error *err);
 /* Lists active accounts: calls fn for each in name order. */

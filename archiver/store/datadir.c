@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/store/accounts.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 
@@ -76,6 +77,7 @@ static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r
 	if ((r = catalog_open(data_dir, 0, &ar->cat, err)) < 0 ||
 	    (r = pv_config_load(data_dir, &ar->cfg, err)) < 0 ||
 	    (r = keyring_open(data_dir, &ar->kr, err)) < 0 ||
+	    (!for_verify && (r = accounts_seal_token_commands(ar->cat->db, ar->kr, err)) < 0) ||
 	    (r = open_log(ar, ARCHIVE_LOG, &ar->archive_log, &ar->archive_key, for_verify ? 0 : -1,
 			  err)) < 0 ||
 	    (r = open_log(ar, AUDIT_LOG, &ar->audit_log, &ar->audit_key, for_verify ? 1 : -1,

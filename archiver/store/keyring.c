@@ -297,16 +297,15 @@ int keyring_open_secret(struct keyring *kr, const unsigned char *sealed, size_t 
 	if (sealed_len < overhead)
 		return pv_fail(err, PV_EINTEGRITY, "sealed secret too short");
 	size_t len = sealed_len - overhead;
-	char *out = malloc(len + 1);
+	char *out = pv_secret_alloc(len + 1);
 	if (out == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	if (crypto_secretbox_open_easy((unsigned char *)out, sealed + crypto_secretbox_NONCEBYTES,
 				       sealed_len - crypto_secretbox_NONCEBYTES, sealed,
 				       kr->secrets_key) != 0) {
-		free(out);
+		pv_secret_free(&out);
 		return pv_fail(err, PV_EINTEGRITY, "sealed secret does not authenticate");
 	}
-	out[len] = '\0';
 	*secret_r = out;
 	return PV_OK;
 }

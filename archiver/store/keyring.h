@@ -70,7 +70,7 @@ int keyring_unwrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
 int keyring_destroy_bucket(struct keyring *kr, int64_t bucket_id, struct pv_error *err);
 
 /* Seals and opens short secrets (upstream passwords) under the secrets key.
- * sealed_r is malloc'ed (nonce ‖ ciphertext ‖ tag); secret_r is malloc'ed,
+ * sealed_r is malloc'ed (nonce ‖ ciphertext ‖ tag); secret_r is a secret buffer (secret.h),
  * NUL-terminated; wipe it with pv_secret_free. */
 int keyring_seal_secret(struct keyring *kr, const char *secret, unsigned char **sealed_r,
 			size_t *sealed_len_r, struct pv_error *err);

@@ -46,7 +46,7 @@ static void test_account_change_new_host_needs_the_password(void **state)
 	snprintf(next.host, sizeof(next.host), "evil.example");
 
 	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_HOST,
-						NULL, &err),
+						NULL, NULL, &err),
 			 PV_EUSAGE);
 	assert_non_null(strstr(err.msg, "password"));
 	assert_string_equal(sales(&f).host, before.host);
@@ -55,25 +55,26 @@ static void test_account_change_new_host_needs_the_password(void **state)
 	/* The same host again is no change: no password needed, no entry. */
 	snprintf(next.host, sizeof(next.host), "%s", before.host);
 	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_HOST, NULL,
-				       &err), &err, "same host");
+				       NULL, &err), &err, "same host");
 	assert_int_equal(ops_audit_size(&f), n);
 
 	/* keep_upstream concerns no password: allowed without it. */
 	next.keep_upstream = true;
 	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_KEEP_UPSTREAM,
-				       NULL, &err), &err, "keep");
+				       NULL, NULL, &err), &err, "keep");
 	assert_true(sales(&f).keep_upstream);
 	assert_non_null(strstr(ops_audit_last(&f).object, "changed=keep-upstream "));
 
 	snprintf(next.host, sizeof(next.host), "pop2.example");
 	ops_audit_read_only(&f, true);
 	ops_assert_audit_refused(archive_account_change(f.ar, "web:admin", "sales", &next,
-							ACCOUNT_SET_HOST, "new-pw", &err), &err);
+							ACCOUNT_SET_HOST, "new-pw", NULL, &err),
+				 &err);
 	ops_audit_read_only(&f, false);
 	assert_string_equal(sales(&f).host, before.host);
 
 	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_HOST, "new-pw",
-				       &err), &err, "host with password");
+				       NULL, &err), &err, "host with password");
 	struct audit_entry e = ops_audit_last(&f);
 	assert_string_equal(e.type, "account-change");
 	assert_string_equal(e.actor, "web:admin");
@@ -88,10 +89,10 @@ static void test_account_change_new_host_needs_the_password(void **state)
 
 	next.port = 0;
 	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_PORT,
-						"new-pw", &err),
+						"new-pw", NULL, &err),
 			 PV_EUSAGE);
 	assert_int_equal(archive_account_change(f.ar, "web:admin", "nosuch", &next,
-						ACCOUNT_SET_HOST, "pw", &err),
+						ACCOUNT_SET_HOST, "pw", NULL, &err),
 			 PV_ENOTFOUND);
 	fx_free(&f);
 }
