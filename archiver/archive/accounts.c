@@ -32,16 +32,16 @@ int archive_token_command_check(const char *line, const char *auth, struct pv_er
 	return r;
 }
 
-/* Seals what a logs in with: the password, or the token command line (a
- * leaves a->token_command describing it). */
+/* Seals what a logs in with, bound to a's name and server (the fields
+ * set already): the password, or the token command line (a leaves
+ * a->token_command describing it). */
 static int seal_login(struct archive *ar, struct account *a, const char *password,
 		      const char *token_command, struct pv_error *err)
 {
 	a->token_command[0] = '\0';
 	if (token_command != NULL)
 		account_token_describe(token_command, a->token_command, sizeof(a->token_command));
-	return keyring_seal_secret(ar->kr, token_command ? token_command : password, &a->secret,
-				   &a->secret_len, err);
+	return account_seal(ar->kr, a, token_command ? token_command : password, err);
 }
 
 int archive_account_add(struct archive *ar, const char *actor, struct account *a,

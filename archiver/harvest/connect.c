@@ -37,8 +37,7 @@ int harvest_account_secret(struct archive *ar, const struct account *a, char **s
 			   struct pv_error *err)
 {
 	char *line = NULL;
-	int r = keyring_open_secret(ar->kr, a->secret, a->secret_len,
-				    a->token_command[0] ? &line : secret_r, err);
+	int r = account_open(ar->kr, a, a->token_command[0] ? &line : secret_r, err);
 	if (r < 0 || !a->token_command[0])
 		return r;
 	r = harvest_token_run(line, PV_TOKEN_COMMAND_TIME_MAX_MS, secret_r, err);

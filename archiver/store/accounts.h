@@ -38,11 +38,28 @@ struct account {
  * "PROGRAM (N arguments, not shown)"; arguments may hold secrets. */
 void account_token_describe(const char *line, char *out, size_t n);
 
-/* Moves the token commands that catalogs before issue 16 kept in clear
- * (accounts.token_command, the sealed secret empty) into the sealed secret,
- * leaving account_token_describe's text in the column, for every account
- * (retired ones too). Safe to run on every open: rows done are skipped. */
-int accounts_seal_token_commands(sqlite3 *db, struct keyring *kr, struct pv_error *err);
+/* Seals secret, what a logs in with (its password, or its token command
+ * line when a->token_command is set), bound to a (keyring.h): the kind of
+ * secret, the account's name, and what decides where and how safely it
+ * travels (host, port, tls, ca_file, certificate checking). Replaces
+ * a->secret. */
+int account_seal(struct keyring *kr, struct account *a, const char *secret,
+		 struct pv_error *err);
+/* Opens a's sealed secret under the same binding. A secret sealed for
+ * another row or server (the catalog edited) is PV_EINTEGRITY, saying to
+ * give it again. *secret_r: pv_secret_free. */
+int account_open(struct keyring *kr, const struct account *a, char **secret_r,
+		 struct pv_error *err) PV_WARN_UNUSED;
+
+/* The one-time upgrade of catalogs before issue 16 (store/datadir.c runs
+ * it while the keyring is not marked bound), for every account, retired
+ * ones too: a format 1 sealed secret is sealed again bound to its row;
+ * a token command kept in clear (accounts.token_command, the sealed secret
+ * empty) becomes the sealed secret, leaving account_token_describe's text
+ * in the column. A secret that does not open is left for account_open to
+ * report. Inside the caller's transaction. *changed_r: rows rewritten. */
+int accounts_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
+			     struct pv_error *err);
 
 /* Validates the fields a user typed; names the first bad one. */
 int account_validate(const struct account *a, struct pv_error *err);

@@ -10,7 +10,8 @@
  *                       audit log's tables (audit/auditlog.h) and the search
  *                       index (archiver/index/index.h); (since 7) matters and
  *                       export jobs
- *   migrations_keyring  DIR/keys/keyring.db: bucket keys
+ *   migrations_keyring  DIR/keys/keyring.db: bucket keys; (since 2) the
+ *                       keyring's own facts (keyring_meta)
  *
  * A database's PRAGMA user_version is the number of migrations applied.
  * Step i takes it from version i to i + 1: up to MIGRATION_PARTS SQL texts

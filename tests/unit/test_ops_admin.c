@@ -356,7 +356,7 @@ static void test_clear_token_command_of_an_older_catalog_is_sealed_on_open(void 
 	snprintf(line, sizeof(line), "%s --secret arg-0ld-s3cr3t", helper);
 	unsigned char *empty = NULL;
 	size_t empty_len = 0;
-	fx_must(keyring_seal_secret(f.ar->kr, "", &empty, &empty_len, &err), &err, "seal");
+	ops_seal_v1(&f, "", &empty, &empty_len);
 	sqlite3_stmt *st;
 	fx_must(catalog_prepare(f.ar->cat->db, "UPDATE accounts SET token_command = ?, secret = ?,"
 					       " auth = 'xoauth2' WHERE name = 'sales'", &st, &err),
@@ -366,15 +366,14 @@ static void test_clear_token_command_of_an_older_catalog_is_sealed_on_open(void 
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
 	free(empty);
-	archive_close(&f.ar);
+	ops_keyring_before_issue16(&f);
 
 	fx_must(archive_open(f.dir, &f.ar, &err), &err, "reopen");
 	fx_must(account_load(f.ar->cat->db, "sales", &back, &err), &err, "load");
 	char want[600];
 	snprintf(want, sizeof(want), "%s (2 arguments, not shown)", helper);
 	assert_string_equal(back.token_command, want);
-	fx_must(keyring_open_secret(f.ar->kr, back.secret, back.secret_len, &open_line, &err), &err,
-		"open");
+	fx_must(account_open(f.ar->kr, &back, &open_line, &err), &err, "open");
 	assert_string_equal(open_line, line);
 	pv_secret_free(&open_line);
 	account_clear(&back);
