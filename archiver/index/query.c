@@ -116,9 +116,12 @@ static struct index_query_node *node_new(struct parser *p, enum index_query_op o
 	return n;
 }
 
-static bool add_kid(struct parser *p, struct index_query_node *n, struct index_query_node *k)
+/* Room for more kids in n; when there is none, k is freed and the
+ * parser fails (out of memory). */
+static bool reserve(struct parser *p, struct index_query_node *n, size_t more,
+		    struct index_query_node *k)
 {
-	struct index_query_node **v = realloc(n->kids, (n->nkids + 1) * sizeof(*v));
+	struct index_query_node **v = realloc(n->kids, (n->nkids + more) * sizeof(*v));
 	if (v == NULL) {
 		node_free(k);
 		if (p->status == PV_OK)
@@ -126,6 +129,13 @@ static bool add_kid(struct parser *p, struct index_query_node *n, struct index_q
 		return false;
 	}
 	n->kids = v;
+	return true;
+}
+
+static bool add_kid(struct parser *p, struct index_query_node *n, struct index_query_node *k)
+{
+	if (!reserve(p, n, 1, k))
+		return false;
 	n->kids[n->nkids++] = k;
 	return true;
 }
@@ -137,15 +147,9 @@ static bool add_flat(struct parser *p, struct index_query_node *n, struct index_
 {
 	if (k->op != n->op || n->op == IQ_NOT)
 		return add_kid(p, n, k);
-	struct index_query_node **v = realloc(n->kids, (n->nkids + k->nkids) * sizeof(*v));
-	if (v == NULL) {
-		node_free(k);
-		if (p->status == PV_OK)
-			p->status = pv_fail(p->err, PV_ERR, "out of memory");
+	if (!reserve(p, n, k->nkids, k))
 		return false;
-	}
-	n->kids = v;
-	memcpy(n->kids + n->nkids, k->kids, k->nkids * sizeof(*v));
+	memcpy(n->kids + n->nkids, k->kids, k->nkids * sizeof(*n->kids));
 	n->nkids += k->nkids;
 	k->nkids = 0;
 	node_free(k);

@@ -8,6 +8,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/users.h"
 
 #define META_KEY "totp_required_roles"
 
@@ -44,25 +45,17 @@ int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
 	char hex[2 * TOTP_SECRET_BYTES + 1];
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
-	sqlite3_stmt *st;
-	int64_t id = 0;
+	struct user u;
 	int r;
 
-	if ((r = catalog_prepare(db, "SELECT id FROM users WHERE name = ? AND removed_at IS NULL",
-				 &st, err)) < 0)
+	if ((r = user_get(db, name, &u, err)) < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (id == 0)
-		return pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
 	randombytes_buf(secret_r, TOTP_SECRET_BYTES);
 	pv_hex(secret_r, TOTP_SECRET_BYTES, hex);
-	r = seal_for(kr, id, name, hex, &sealed, &sealed_len, err);
+	r = seal_for(kr, u.id, name, hex, &sealed, &sealed_len, err);
 	sodium_memzero(hex, sizeof(hex));
 	if (r == PV_OK)
-		r = store_sealed(db, id, sealed, sealed_len, err);
+		r = store_sealed(db, u.id, sealed, sealed_len, err);
 	free(sealed);
 	if (r < 0)
 		sodium_memzero(secret_r, TOTP_SECRET_BYTES);
