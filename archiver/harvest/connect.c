@@ -41,9 +41,13 @@ int harvest_account_secret(struct archive *ar, const struct account *a, char **s
 	if (r < 0 || !a->token_command[0])
 		return r;
 	r = harvest_token_run(line, PV_TOKEN_COMMAND_TIME_MAX_MS, secret_r, err);
-	if (r == PV_EUSAGE) /* stored before the rule (archive_token_command_check) */
+	if (r == PV_EUSAGE) { /* stored before the rule (archive_token_command_check) */
 		pv_error_prefix(err, "account %s: give its token command again (popvault account "
 				     "change %s --token-command-file F)", a->name, a->name);
+		r = PV_EAUTH; /* a harvest's login failed; its command line was fine */
+		if (err != NULL)
+			err->code = r;
+	}
 	pv_secret_free(&line);
 	return r;
 }

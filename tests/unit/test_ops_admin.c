@@ -365,6 +365,22 @@ static void test_clear_token_command_of_an_older_catalog_is_sealed_on_open(void 
 	sqlite3_bind_blob(st, 2, empty, (int)empty_len, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
+	/* and one that needed the shell popvault no longer runs */
+	struct account sh;
+	memset(&sh, 0, sizeof(sh));
+	snprintf(sh.name, sizeof(sh.name), "shell");
+	snprintf(sh.host, sizeof(sh.host), "pop.example");
+	sh.port = 995;
+	snprintf(sh.tls, sizeof(sh.tls), "implicit");
+	snprintf(sh.user, sizeof(sh.user), "u");
+	snprintf(sh.auth, sizeof(sh.auth), "xoauth2");
+	fx_must(archive_account_add(f.ar, "cli:root", &sh, "x", NULL, &err), &err, "add");
+	fx_must(catalog_prepare(f.ar->cat->db, "UPDATE accounts SET token_command ="
+					       " 'oauth2l fetch | cut -f1', secret = ?"
+					       " WHERE name = 'shell'", &st, &err), &err, "prepare");
+	sqlite3_bind_blob(st, 1, empty, (int)empty_len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
 	free(empty);
 	ops_keyring_before_issue16(&f);
 
@@ -381,6 +397,12 @@ static void test_clear_token_command_of_an_older_catalog_is_sealed_on_open(void 
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	assert_false(file_holds(path, "arg-0ld-s3cr3t"));
 	assert_false(file_holds(wal, "arg-0ld-s3cr3t"));
+	fx_must(account_load(f.ar->cat->db, "shell", &back, &err), &err, "load shell");
+	assert_string_equal(back.token_command, "(not a plain command line: give it again)");
+	assert_int_equal(harvest_account_secret(f.ar, &back, &open_line, &err), PV_EAUTH);
+	assert_non_null(strstr(err.msg, "account shell: give its token command again (popvault "
+					"account change shell --token-command-file F)"));
+	account_clear(&back);
 	/* a second open finds nothing to do */
 	archive_close(&f.ar);
 	fx_must(archive_open(f.dir, &f.ar, &err), &err, "reopen again");
