@@ -75,6 +75,17 @@ static void audit_problem(void *ctx, const char *msg)
 	problem(ctx, "audit log: %s", msg);
 }
 
+static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct vctx *v, const char *fmt, ...)
+{
+	va_list ap;
+	if (v->notes++ >= VERIFY_PRINT_MAX)
+		return;
+	va_start(ap, fmt);
+	say(v, "note", fmt, ap);
+	va_end(ap);
+}
+
 static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, const size_t *lens,
 		      size_t n_known, uint64_t *leaves_r, uint64_t *cps_r, struct pv_error *err)
 {
@@ -84,7 +95,8 @@ static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, 
 	int r = tlog_verify(t, NULL, known, lens, n_known, &rep, &e);
 	if (r == PV_EINTEGRITY) {
 		problem(v, "%s log: %s", tlog_name(t), e.msg);
-		return PV_OK;
+		/* the summary still says how many entries are stored */
+		return tlog_size(t, leaves_r, err);
 	}
 	if (r < 0)
 		return pv_fail(err, r, "%s log: %s", tlog_name(t), e.msg);
@@ -98,6 +110,16 @@ static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, 
 			(unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1);
 	if (rep.latest_time >= 0 && t == v->ar->audit_log)
 		v->rep->latest_checkpoint_age_s = pv_clock_now() - rep.latest_time;
+	if (rep.time_steps > 0) {
+		char from[PV_RFC3339_LEN], to[PV_RFC3339_LEN];
+		pv_clock_format_rfc3339(rep.step_from, from);
+		pv_clock_format_rfc3339(rep.step_to, to);
+		note(v, "%s log: the clock stepped back %llu time%s while checkpoints were signed: "
+			"checkpoint %llu is dated %s, before the %s of the one before it (a clock step, "
+			"not tampering; checkpoints signed now never go back)",
+		     tlog_name(t), (unsigned long long)rep.time_steps, rep.time_steps == 1 ? "" : "s",
+		     (unsigned long long)rep.step_seq, to, from);
+	}
 	return PV_OK;
 }
 
@@ -619,6 +641,12 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 		r = verify_anchors(ar, anchor_say, &v, &rep->anchors, err);
 	if (r < 0)
 		return r;
+	if (rep->audit.clock_steps > 0)
+		note(&v, "audit log: the clock stepped back %llu time%s (clock-step entries; the "
+			 "first, seq %llu: %s); checkpoint times stayed in order",
+		     (unsigned long long)rep->audit.clock_steps,
+		     rep->audit.clock_steps == 1 ? "" : "s",
+		     (unsigned long long)rep->audit.clock_step_seq, rep->audit.clock_step);
 	if ((r = verify_signed(&v, err)) == PV_OK)
 		r = verify_catalog(&v, err);
 	pv_buf_free_secret(&v.raw);

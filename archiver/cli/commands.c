@@ -6,14 +6,24 @@
 static const struct cli_command commands[] = {
 	{"init", "create the data directory: keys, database, default policy",
 	 "popvault init [--data DIR] [--origin NAME]\n", cli_init},
-	{"account", "add, list or remove upstream POP3 accounts",
+	{"account", "add, change, list or remove upstream POP3 accounts",
 	 "popvault account add NAME --host H [--port P] [--tls implicit|starttls|none]\n"
-	 "         --user U --password-file F [--auth auto|user|apop|plain|login|\n"
-	 "         cram-md5|scram-sha-256|xoauth2|oauthbearer] [--ca-file F]\n"
-	 "         [--insecure-skip-verify] [--keep-upstream]\n"
-	 "         [--token-command CMD] [--interval DURATION]\n"
+	 "         --user U (--password-file F | --token-command-file F)\n"
+	 "         [--auth auto|user|apop|plain|login|cram-md5|scram-sha-256|xoauth2|\n"
+	 "         oauthbearer] [--ca-file F] [--insecure-skip-verify] [--keep-upstream]\n"
+	 "         [--interval DURATION]\n"
+	 "       popvault account change NAME [--host H] [--port P] [--tls T] [--user U]\n"
+	 "         [--auth A] [--ca-file F] [--password-file F | --token-command-file F]\n"
 	 "       popvault account list|remove NAME\n"
 	 "       popvault account test NAME\n"
+	 "  Secrets come from files, sealed at once and never shown again.\n"
+	 "  --token-command-file: OAuth (--auth xoauth2 or oauthbearer); the file holds\n"
+	 "  one line, the absolute path of a program that prints a fresh token and\n"
+	 "  its arguments, separated by spaces. It is run without a shell: no quotes,\n"
+	 "  escapes, variables, pipes or redirections (a line with ' \" \\ $ ` | ; & < >\n"
+	 "  is refused: put such a command in a script).\n"
+	 "  change: changing --host, --port, --tls or --ca-file needs the password or\n"
+	 "  token command again, so a stored secret never goes to a new server.\n"
 	 "  --insecure-skip-verify needs an explicit --auth: with the certificate\n"
 	 "  unchecked, auto never sends the password (PLAIN, LOGIN, USER).\n"
 	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n"

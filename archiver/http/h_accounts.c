@@ -166,7 +166,7 @@ int h_accounts_add(struct http_request *rq, struct http_response *rs)
 		return http_reply_error(rs, 409, "conflict", "an account named '%s' exists", name);
 	}
 	pv_error_clear(&rq->err);
-	if ((r = archive_account_add(rq->ar, rq->actor, &a, password, &rq->err)) < 0)
+	if ((r = archive_account_add(rq->ar, rq->actor, &a, password, NULL, &rq->err)) < 0)
 		return r;
 	return reply_accounts(rq, rs, 201, a.name);
 }
@@ -218,8 +218,22 @@ int h_accounts_edit(struct http_request *rq, struct http_response *rs)
 		return PV_EUSAGE;
 	fields |= (host ? ACCOUNT_SET_HOST : 0) | (tls ? ACCOUNT_SET_TLS : 0) |
 		  (user ? ACCOUNT_SET_USER : 0) | (auth ? ACCOUNT_SET_AUTH : 0);
+	/* A token command is set and changed on the appliance's command line
+	 * only: the web neither shows it nor takes one, nor replaces it with
+	 * a password, nor sends its token to another server. */
+	struct account cur;
+	if ((r = archive_account_get(rq->ar, rq->params[0], &cur, &rq->err)) < 0)
+		return r;
+	bool token = cur.token_command[0] != '\0';
+	account_clear(&cur);
+	if (token && (password != NULL || (fields & (ACCOUNT_SET_HOST | ACCOUNT_SET_PORT |
+						     ACCOUNT_SET_TLS | ACCOUNT_SET_CA_FILE))))
+		return http_reply_error(rs, 409, "conflict",
+					"account %s logs in with a token command: its server and "
+					"login are changed on the appliance only (popvault account "
+					"change %s)", rq->params[0], rq->params[0]);
 	if ((r = archive_account_change(rq->ar, rq->actor, rq->params[0], &next, fields, password,
-					&rq->err)) < 0)
+					NULL, &rq->err)) < 0)
 		return r;
 	return reply_accounts(rq, rs, 200, rq->params[0]);
 }

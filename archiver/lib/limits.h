@@ -155,9 +155,16 @@
 /* Search queries and HTTP requests. */
 #define PV_QUERY_MAX 4096
 /* Terms and nesting (parentheses, NOT) in one query: bounds the parser's
- * recursion and the SQL it generates. */
+ * recursion. */
 #define PV_QUERY_TERMS_MAX 256
 #define PV_QUERY_DEPTH_MAX 32
+/* Operators nested in one another once groups of the same operator are
+ * merged (a OR (b OR c) is one level) and NOT NOT dropped: each level is
+ * a level of SQL or FTS5 parentheses, and both of SQLite's parsers have a
+ * fixed stack (SQLite 3.40: an alternating AND/OR query 26 levels deep
+ * overflows it). 16 leaves room; tests/unit/test_query_depth.c runs every
+ * operator mix up to it. */
+#define PV_QUERY_NEST_MAX 16
 /* Results per search page; a bigger --limit is an error, never a silent cap. */
 #define PV_SEARCH_LIMIT_MAX 10000
 /* Request bodies are JSON only (no forms, no uploads): sign-in, a policy
@@ -305,6 +312,12 @@
 /* Config and secret files read from disk. */
 #define PV_CONFIG_FILE_MAX (64 * 1024)
 #define PV_SECRET_FILE_MAX 8192
+/* The OAuth token command (harvest/token.h): words on its line (an
+ * argv of a helper, not a script), and how long it may take before it is
+ * killed (a token refresh is one HTTPS round trip). Its output is at most
+ * PV_SECRET_FILE_MAX bytes. */
+#define PV_CMDLINE_ARGS_MAX 64
+#define PV_TOKEN_COMMAND_TIME_MAX_MS (30 * 1000)
 
 /* Audit log (audit/auditlog.h): personal data kept beside one entry (a
  * query is at most PV_QUERY_MAX; a message's addresses fit easily). */

@@ -402,6 +402,12 @@ static const char *const keyring_steps[][MIGRATION_PARTS] = {
 	"  key BLOB, destroyed_at INTEGER,\n"
 	"  UNIQUE (class, expiry_month));\n",
 	},
+	/* 2: facts about the keyring itself. 'secrets' = 'bound' once every
+	 * sealed secret of the catalog is bound to its row (keyring.h): kept
+	 * here, beside the key, not in the catalog that an edit could change. */
+	{
+	"CREATE TABLE keyring_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n",
+	},
 };
 
 /* A witness's state file (popvault witness serve; store/witness_state.h). */
