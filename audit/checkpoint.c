@@ -131,6 +131,7 @@ static int sign_locked(struct tlog *t, const struct note_signer *s, unsigned fla
 		goto out;
 	/* Never sign a tree inconsistent with the last signed one. */
 	r = tlog_checkpoint_get(t, UINT64_MAX, &last, err);
+	bool have_last = r == 0;
 	if (r == 0) {
 		merkle_hash old;
 		if (last.size > size)
@@ -148,7 +149,13 @@ static int sign_locked(struct tlog *t, const struct note_signer *s, unsigned fla
 	} else if (r != PV_ENOTFOUND) {
 		goto out;
 	}
+	/* A clock that stepped back (NTP, a restored VM, a dead RTC battery)
+	 * must not date a checkpoint before the last one: take the later of
+	 * now and the last checkpoint's time (its row's time, never earlier
+	 * than its time line). The step itself is an audit entry (auditlog.h). */
 	int64_t now_ms = pv_clock_now_ms();
+	if (have_last && last.created_ms > now_ms)
+		now_ms = last.created_ms;
 	if ((r = checkpoint_format(tlog_origin(t), size, root,
 				   (flags & CHECKPOINT_TIME) ? now_ms / 1000 : -1, &body, err)) < 0 ||
 	    (r = note_sign((const char *)body.data, body.len, s, &note, err)) < 0 ||

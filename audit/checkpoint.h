@@ -52,7 +52,9 @@ int checkpoint_open(const char *note, size_t len, const struct note_verifier *vs
  * Refuses (PV_EINTEGRITY) when the log no longer matches the latest
  * checkpoint it signed (shrunk or rewritten): a log must never sign two
  * inconsistent checkpoints. Works inside the caller's transaction.
- * flags: CHECKPOINT_TIME adds the time line. */
+ * flags: CHECKPOINT_TIME adds the time line. Its time (the line, and the
+ * row's created_ms) is the later of now and the previous checkpoint's, so
+ * checkpoint times never go backwards when the clock steps back. */
 int checkpoint_sign(struct tlog *t, const struct note_signer *s, unsigned flags,
 		    struct pv_buf *note_r, uint64_t *seq_r, struct pv_error *err);
 /* The idle heartbeat: a fresh checkpoint with the time line, signed even

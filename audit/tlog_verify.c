@@ -264,10 +264,10 @@ static int load_checkpoints(struct vstate *v, struct tlog_verify_report *rep, ui
 				    (unsigned long long)prev_size);
 			goto out;
 		}
-		if (cp.time >= 0 && cp.time < prev_time) {
-			r = pv_fail(err, PV_EINTEGRITY, "checkpoint %llu: time goes backwards",
-				    (unsigned long long)seq);
-			goto out;
+		if (cp.time >= 0 && cp.time < prev_time && rep->time_steps++ == 0) {
+			rep->step_seq = seq;
+			rep->step_from = prev_time;
+			rep->step_to = cp.time;
 		}
 		if ((r = add_claim(v, cp.size, cp.root, "checkpoint", (unsigned long long)seq)) < 0)
 			goto out;

@@ -5,15 +5,29 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 
-static atomic_uint_fast64_t audit_failures;
+static atomic_uint_fast64_t local_failures;
+static struct pv_board *board; /* serve: counted for every process on the board */
+
+void archive_audit_board(struct pv_board *b)
+{
+	board = b;
+}
 
 uint64_t archive_audit_failures(void)
 {
-	return (uint64_t)atomic_load(&audit_failures);
+	return (uint64_t)atomic_load(board ? &board->audit_failures : &local_failures);
+}
+
+static void count_failure(void)
+{
+	atomic_fetch_add(board ? &board->audit_failures : &local_failures, 1);
+	if (board != NULL)
+		atomic_store(&board->audit_failed_at, pv_clock_now());
 }
 
 int archive_audit(struct archive *ar, const char *actor, const char *type, const char *object,
@@ -22,8 +36,10 @@ int archive_audit(struct archive *ar, const char *actor, const char *type, const
 	struct audit_event ev = {actor, type, object, outcome, personal};
 	int r = auditlog_append(ar->audit_log, ar->audit_key, &ev, NULL, err);
 	if (r < 0) {
-		atomic_fetch_add(&audit_failures, 1);
+		count_failure();
 		pv_error_prefix(err, "audit log");
+	} else if (board != NULL) {
+		atomic_store(&board->audit_ok_at, pv_clock_now());
 	}
 	return r;
 }
@@ -32,8 +48,10 @@ int archive_audit_batch(struct archive *ar, const struct audit_event *evs, size_
 			struct pv_error *err)
 {
 	int r = auditlog_append_batch(ar->audit_log, ar->audit_key, evs, n, NULL, err);
-	if (r < 0)
+	if (r < 0) {
+		count_failure();
 		pv_error_prefix(err, "audit log");
+	}
 	return r;
 }
 
@@ -46,7 +64,7 @@ int archive_auditf(struct archive *ar, const char *actor, const char *type, cons
 	int n = vsnprintf(object, sizeof(object), object_fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(object)) {
-		atomic_fetch_add(&audit_failures, 1);
+		count_failure();
 		return pv_fail(err, PV_ELIMIT, "audit log: object of %s event too long", type);
 	}
 	return archive_audit(ar, actor, type, object, outcome, personal, err);

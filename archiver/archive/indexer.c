@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -246,8 +247,14 @@ static void child_main(const char *data_dir, int fd)
 		_exit(1);
 	close_range(4, ~0U, 0);
 	fd = 3;
+	/* SIGTERM ends it whatever its parent blocks (serve's supervisor
+	 * takes its signals through a signalfd). */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C stops the harvest; this catches up */
+	prctl(PR_SET_NAME, "pv-indexer");
 	/* Nicer than the harvest even when the harvest itself runs niced (a
 	 * priority is absolute: 10 under a parent at 10 would be no nicer). */
 	errno = 0;

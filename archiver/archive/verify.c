@@ -20,6 +20,7 @@
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
 #include "archiver/store/pack.h"
+#include "archiver/store/stats.h"
 #include "audit/checkpoint.h"
 #include "audit/tlog_verify.h"
 
@@ -32,6 +33,9 @@ struct vctx {
 	void *line_ctx;
 	struct verify_report *rep;
 	bool full;
+	int64_t since;                 /* the catalog snapshot's time (unix seconds) */
+	uint32_t sample_ppm;           /* sample: content checked for this share of messages
+					* (parts per million); 0: every message */
 	int64_t notes;
 	struct evidence ev;            /* what the audit log records */
 	bool ev_ok;
@@ -71,6 +75,17 @@ static void audit_problem(void *ctx, const char *msg)
 	problem(ctx, "audit log: %s", msg);
 }
 
+static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct vctx *v, const char *fmt, ...)
+{
+	va_list ap;
+	if (v->notes++ >= VERIFY_PRINT_MAX)
+		return;
+	va_start(ap, fmt);
+	say(v, "note", fmt, ap);
+	va_end(ap);
+}
+
 static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, const size_t *lens,
 		      size_t n_known, uint64_t *leaves_r, uint64_t *cps_r, struct pv_error *err)
 {
@@ -80,7 +95,8 @@ static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, 
 	int r = tlog_verify(t, NULL, known, lens, n_known, &rep, &e);
 	if (r == PV_EINTEGRITY) {
 		problem(v, "%s log: %s", tlog_name(t), e.msg);
-		return PV_OK;
+		/* the summary still says how many entries are stored */
+		return tlog_size(t, leaves_r, err);
 	}
 	if (r < 0)
 		return pv_fail(err, r, "%s log: %s", tlog_name(t), e.msg);
@@ -94,6 +110,16 @@ static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, 
 			(unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1);
 	if (rep.latest_time >= 0 && t == v->ar->audit_log)
 		v->rep->latest_checkpoint_age_s = pv_clock_now() - rep.latest_time;
+	if (rep.time_steps > 0) {
+		char from[PV_RFC3339_LEN], to[PV_RFC3339_LEN];
+		pv_clock_format_rfc3339(rep.step_from, from);
+		pv_clock_format_rfc3339(rep.step_to, to);
+		note(v, "%s log: the clock stepped back %llu time%s while checkpoints were signed: "
+			"checkpoint %llu is dated %s, before the %s of the one before it (a clock step, "
+			"not tampering; checkpoints signed now never go back)",
+		     tlog_name(t), (unsigned long long)rep.time_steps, rep.time_steps == 1 ? "" : "s",
+		     (unsigned long long)rep.step_seq, to, from);
+	}
 	return PV_OK;
 }
 
@@ -280,6 +306,8 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 	}
 	if (m->blob[0] == '\0')
 		return;
+	if (v->sample_ppm != 0 && randombytes_uniform(1000000) >= v->sample_ppm)
+		return; /* a sample: this one's content is not among it */
 	v->rep->blobs_checked++;
 	if (v->ap_ok && m->policy_version != v->ap.current && m->policy_version != 0)
 		note(v, "message %lld was decided under policy version %lld; version %lld is in force "
@@ -541,17 +569,32 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 	if ((r = count_orphans(vp)) < 0)
 		return pv_fail(err, r, "cannot list blobs");
 	struct pack_scan_stats ps;
-	if ((r = pack_scan(ar->dir, ar->cat->db, pack_problem, vp, &ps, err)) < 0)
+	if ((r = pack_scan(ar->dir, ar->cat->db, vp->since, pack_problem, vp, &ps, err)) < 0)
 		return r;
 	return vp->ev_ok ? verify_disposals(vp, err) : PV_OK;
 }
 
-int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
-		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
-		   struct verify_report *rep, struct pv_error *err)
+/* sample 0: every message's content (decrypted with full); else about
+ * that many messages' content, each decrypted. */
+static int verify_checks(struct archive *ar, bool full, uint32_t sample,
+		      const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		      verify_line_fn line, void *line_ctx, struct verify_report *rep,
+		      struct pv_error *err)
 {
-	struct vctx v = {.ar = ar, .line = line, .line_ctx = line_ctx, .rep = rep, .full = full};
+	struct vctx v = {.ar = ar, .line = line, .line_ctx = line_ctx, .rep = rep, .full = full,
+			 .since = pv_clock_now() - 1};
 	int r;
+
+	if (sample != 0) {
+		struct stats_counts c;
+		if ((r = stats_counts(ar->cat->db, &c, err)) < 0)
+			return r;
+		v.full = true;
+		v.sample_ppm = c.messages <= (int64_t)sample ? 1000000
+			: (uint32_t)((uint64_t)sample * 1000000 / (uint64_t)c.messages);
+		if (v.sample_ppm == 0)
+			v.sample_ppm = 1;
+	}
 
 	memset(rep, 0, sizeof(*rep));
 	rep->latest_checkpoint_age_s = -1;
@@ -608,6 +651,12 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 		r = verify_anchors(ar, anchor_say, &v, &rep->anchors, err);
 	if (r < 0)
 		return r;
+	if (rep->audit.clock_steps > 0)
+		note(&v, "audit log: the clock stepped back %llu time%s (clock-step entries; the "
+			 "first, seq %llu: %s); checkpoint times stayed in order",
+		     (unsigned long long)rep->audit.clock_steps,
+		     rep->audit.clock_steps == 1 ? "" : "s",
+		     (unsigned long long)rep->audit.clock_step_seq, rep->audit.clock_step);
 	if ((r = verify_signed(&v, err)) == PV_OK)
 		r = verify_catalog(&v, err);
 	pv_buf_free_secret(&v.raw);
@@ -625,28 +674,59 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 	return PV_OK;
 }
 
-int archive_verify(struct archive *ar, const char *actor, bool full,
-		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
-		   verify_line_fn line, void *line_ctx, struct verify_summary *sum,
-		   struct pv_error *err)
+/* The checks in one read snapshot of the catalog and both logs (one
+ * database): harvests and the web go on appending meanwhile (serve
+ * verifies while it runs), and a log read half before and half after an
+ * append would not add up. */
+static int verify_run(struct archive *ar, bool full, uint32_t sample,
+		      const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		      verify_line_fn line, void *line_ctx, struct verify_report *rep,
+		      struct pv_error *err)
+{
+	int r;
+	memset(rep, 0, sizeof(*rep));
+	if ((r = catalog_begin_read(ar->cat, err)) < 0)
+		return r;
+	r = verify_checks(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx, rep,
+			  err);
+	catalog_rollback(ar->cat); /* it only read */
+	return r;
+}
+
+int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
+		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
+		   struct verify_report *rep, struct pv_error *err)
+{
+	return verify_run(ar, full, 0, known_notes, known_lens, n_known, line, line_ctx, rep, err);
+}
+
+/* The run, then its audit entry (archive_verify, archive_verify_sample). */
+static int verify_recorded(struct archive *ar, const char *actor, bool full, uint32_t sample,
+			   const char *const *known_notes, const size_t *known_lens,
+			   size_t n_known, verify_line_fn line, void *line_ctx,
+			   struct verify_summary *sum, struct pv_error *err)
 {
 	struct pv_error aerr;
+	char sampled[48] = "";
 	memset(sum, 0, sizeof(*sum));
-	int r = verify_archive(ar, full, known_notes, known_lens, n_known, line, line_ctx, &sum->rep,
-			       err);
+	int r = verify_run(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx,
+			   &sum->rep, err);
 	if (r < 0 && r != PV_EINTEGRITY)
 		return r;
 	sum->ran = true;
 	sum->ok = r == PV_OK;
 	sum->heartbeat_gap = sum->rep.latest_checkpoint_age_s > AUDITLOG_HEARTBEAT_GAP_S;
+	if (sample != 0)
+		snprintf(sampled, sizeof(sampled), " sample=%u decrypted=%lld", sample,
+			 (long long)sum->rep.blobs_decrypted);
 	/* The run and its outcome are audited (ARCHITECTURE.md §5); a copy verified
 	 * elsewhere, without the signing key, cannot record it. */
 	int ar_r = ar->audit_key == NULL
 			   ? pv_fail(&aerr, PV_ENOTFOUND, "no usable signing key for the audit log")
 			   : archive_auditf(ar, actor, AUDIT_VERIFY,
 					    r == PV_OK ? "ok" : "failed: integrity problems found", NULL,
-					    &aerr, "full=%s problems=%lld archive-size=%llu audit-size=%llu",
-					    full ? "yes" : "no", (long long)sum->rep.problems,
+					    &aerr, "full=%s%s problems=%lld archive-size=%llu audit-size=%llu",
+					    full ? "yes" : "no", sampled, (long long)sum->rep.problems,
 					    (unsigned long long)sum->rep.archive_leaves,
 					    (unsigned long long)sum->rep.audit_leaves);
 	sum->recorded = ar_r == PV_OK;
@@ -657,4 +737,22 @@ int archive_verify(struct archive *ar, const char *actor, bool full,
 			r = pv_fail(err, ar_r, "%s", aerr.msg);
 	}
 	return r;
+}
+
+int archive_verify(struct archive *ar, const char *actor, bool full,
+		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		   verify_line_fn line, void *line_ctx, struct verify_summary *sum,
+		   struct pv_error *err)
+{
+	return verify_recorded(ar, actor, full, 0, known_notes, known_lens, n_known, line,
+			       line_ctx, sum, err);
+}
+
+int archive_verify_sample(struct archive *ar, const char *actor, uint32_t sample,
+			  verify_line_fn line, void *line_ctx, struct verify_summary *sum,
+			  struct pv_error *err)
+{
+	if (sample == 0)
+		return pv_fail(err, PV_EUSAGE, "a verify sample has at least one message");
+	return verify_recorded(ar, actor, false, sample, NULL, NULL, 0, line, line_ctx, sum, err);
 }

@@ -69,4 +69,15 @@ int archive_verify(struct archive *ar, const char *actor, bool full,
 		   verify_line_fn line, void *line_ctx, struct verify_summary *sum_r,
 		   struct pv_error *err) PV_WARN_UNUSED;
 
+/* The same checks of both logs, every checkpoint and every catalog row
+ * against its leaf, but the content of a random sample only: about
+ * `sample` messages (each one with the chance sample / messages), each
+ * decrypted and checked against its commitment as with full; the others'
+ * blobs are not read. What `popvault serve` runs often (a full verify
+ * reads every byte of the archive). Audited as a verify whose object adds
+ * "sample=N decrypted=N". sample 0: PV_EUSAGE. */
+int archive_verify_sample(struct archive *ar, const char *actor, uint32_t sample,
+			  verify_line_fn line, void *line_ctx, struct verify_summary *sum_r,
+			  struct pv_error *err) PV_WARN_UNUSED;
+
 #endif

@@ -6,23 +6,38 @@
 static const struct cli_command commands[] = {
 	{"init", "create the data directory: keys, database, default policy",
 	 "popvault init [--data DIR] [--origin NAME]\n", cli_init},
-	{"account", "add, list or remove upstream POP3 accounts",
+	{"account", "add, change, list or remove upstream POP3 accounts",
 	 "popvault account add NAME --host H [--port P] [--tls implicit|starttls|none]\n"
-	 "         --user U --password-file F [--auth auto|user|apop|plain|login|\n"
-	 "         cram-md5|scram-sha-256|xoauth2|oauthbearer] [--ca-file F]\n"
-	 "         [--insecure-skip-verify] [--keep-upstream]\n"
-	 "         [--token-command CMD]\n"
+	 "         --user U (--password-file F | --token-command-file F)\n"
+	 "         [--auth auto|user|apop|plain|login|cram-md5|scram-sha-256|xoauth2|\n"
+	 "         oauthbearer] [--ca-file F] [--insecure-skip-verify] [--keep-upstream]\n"
+	 "         [--interval DURATION]\n"
+	 "       popvault account change NAME [--host H] [--port P] [--tls T] [--user U]\n"
+	 "         [--auth A] [--ca-file F] [--password-file F | --token-command-file F]\n"
 	 "       popvault account list|remove NAME\n"
 	 "       popvault account test NAME\n"
+	 "  Secrets come from files, sealed at once and never shown again.\n"
+	 "  --token-command-file: OAuth (--auth xoauth2 or oauthbearer); the file holds\n"
+	 "  one line, the absolute path of a program that prints a fresh token and\n"
+	 "  its arguments, separated by spaces. It is run without a shell: no quotes,\n"
+	 "  escapes, variables, pipes or redirections (a line with ' \" \\ $ ` | ; & < >\n"
+	 "  is refused: put such a command in a script).\n"
+	 "  change: changing --host, --port, --tls or --ca-file needs the password or\n"
+	 "  token command again, so a stored secret never goes to a new server.\n"
 	 "  --insecure-skip-verify needs an explicit --auth: with the certificate\n"
 	 "  unchecked, auto never sends the password (PLAIN, LOGIN, USER).\n"
-	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n",
+	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n"
+	 "  --interval: serve harvests this account this often (30s, 15m, 1h; 1s to\n"
+	 "  1d), not every [harvest] interval of its config.\n",
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
-	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--json]\n"
-	 "  Without --once, harvests every --interval seconds (default 300) until\n"
+	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--wait] [--json]\n"
+	 "  Without --once, harvests every --interval seconds (default 300; an\n"
+	 "  account added with its own --interval keeps that) until\n"
 	 "  SIGTERM, backing off an account after temporary failures; up to\n"
-	 "  [harvest] parallel accounts at once, never two sessions on one mailbox.\n",
+	 "  [harvest] parallel accounts at once, never two sessions on one mailbox.\n"
+	 "  One harvest per data directory at a time: --wait waits (up to 10 min)\n"
+	 "  for another one, e.g. serve's, to end instead of failing at once.\n",
 	 cli_harvest},
 	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", cli_stats},
 	{"search", "search the archive",
@@ -47,10 +62,12 @@ static const struct cli_command commands[] = {
 	 "  popvault verify-bundle FILE --vkey ARCHIVE-VKEY --vkey AUDIT-VKEY.\n",
 	 cli_export},
 	{"verify", "verify the archive and audit logs, blobs and catalog",
-	 "popvault verify [--full] [--checkpoint FILE] [--tsa-ca FILE] [--witness VKEY]...\n"
-	 "                [--witness-quorum K] [--json]\n"
+	 "popvault verify [--full | --sample N] [--checkpoint FILE] [--tsa-ca FILE]\n"
+	 "                [--witness VKEY]... [--witness-quorum K] [--json]\n"
 	 "  Recomputes both logs, checks every signature, catalog row and blob hash;\n"
 	 "  --full also decrypts every message and checks it against its commitment;\n"
+	 "  --sample N: the blobs of about N random messages only, each decrypted and\n"
+	 "  checked (what serve runs every hour);\n"
 	 "  --checkpoint: a checkpoint saved earlier (off this machine) that the logs\n"
 	 "  must still be consistent with. So must every checkpoint an RFC 3161 TSA\n"
 	 "  stamped (popvault anchor): each token is checked, its TSA's chain against\n"
@@ -227,10 +244,15 @@ static const struct cli_command commands[] = {
 	 "  left. NEWDIR must not exist or be empty; it is made only when all\n"
 	 "  checks pass, with a restore audit entry. Exit 3 when the copy fails them.\n",
 	 cli_restore},
-	{"serve", "run the web UI and JSON API (HTTPS)",
+	{"serve", "run the appliance: harvests, index, heartbeats, web UI and API",
 	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]\n"
-	 "               [--web-root DIR] [--config F] [--metrics-token-file F]\n"
-	 "  Serves web-static/ and the JSON API (docs/api.md) until SIGINT/SIGTERM.\n"
+	 "               [--web-root DIR] [--config F] [--metrics-token-file F] [--web-only]\n"
+	 "  Until SIGTERM/SIGINT, each in a process of its own: the web UI and JSON\n"
+	 "  API (docs/api.md), every account harvested every [harvest] interval, the\n"
+	 "  indexer, heartbeat checkpoints every 15 minutes, disposal proposals,\n"
+	 "  a verify of a sample and a full verify on the [serve] schedule; a part\n"
+	 "  that dies is started again. Below 1 GiB free in DIR's file system the\n"
+	 "  harvest stops until there is room. SIGHUP reads the config again.\n"
 	 "  --listen: a numeric address and port (default: [serve] listen in the\n"
 	 "  config, 127.0.0.1:8443; port 0 takes a free one, printed on start).\n"
 	 "  HTTPS with --tls-cert/--tls-key, else a self-signed certificate made on\n"
@@ -238,7 +260,8 @@ static const struct cli_command commands[] = {
 	 "  --web-root: default web-static/ beside the binary's directory, else\n"
 	 "  /usr/share/popvault/web-static. --config: read this file, not\n"
 	 "  DIR/popvault.conf. --metrics-token-file: the SHA-256 (hex) of a token\n"
-	 "  that GET /metrics takes as \"Authorization: Bearer TOKEN\".\n",
+	 "  that GET /metrics takes as \"Authorization: Bearer TOKEN\". --web-only:\n"
+	 "  the web UI and API alone (nothing harvested, indexed or signed).\n",
 	 cli_serve},
 };
 

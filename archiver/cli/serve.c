@@ -1,30 +1,31 @@
 /* popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]
- *                [--web-root DIR] [--config F] [--metrics-token-file F]
+ *                [--web-root DIR] [--config F] [--metrics-token-file F] [--web-only]
  *       popvault serve --print-routes   (not in --help: for tests/e2e/api_matrix.t)
- * The web UI and JSON API (archiver/http/, docs/api.md), in the
- * foreground until SIGINT or SIGTERM. */
+ * The appliance (archiver/service/service.h): the web UI and JSON API
+ * (archiver/http/, docs/api.md), the harvest scheduler, the indexer and
+ * the scheduled work, in the foreground until SIGINT or SIGTERM. This
+ * file parses the options. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archiver/archive/audit_hook.h"
 #include "archiver/cli/cli.h"
 #include "archiver/http/app.h"
 #include "archiver/http/router.h"
-#include "archiver/http/server.h"
 #include "archiver/http/tls.h"
-#include "archiver/lib/sdnotify.h"
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
+#include "archiver/lib/limits.h"
+#include "archiver/service/service.h"
 
 #define SHARE_WEB_ROOT "/usr/share/popvault/web-static"
 
@@ -106,71 +107,16 @@ static int read_token_hash(const char *path, unsigned char out[32], struct pv_er
 	return r;
 }
 
-static int run(struct cli_ctx *ctx, const struct cli_listen *la, const char *cert,
-	       const char *key, const char *web_root, const unsigned char *token_hash,
-	       struct pv_error *err)
-{
-	struct http_config hc = {ctx->data_dir, web_root, cert != NULL,
-				 env_seconds("POPVAULT_SESSION_IDLE_S", PV_HTTP_SESSION_IDLE_S),
-				 env_seconds("POPVAULT_SESSION_MAX_S", PV_HTTP_SESSION_MAX_S),
-				 token_hash};
-	struct http_server_config sc = {(const struct sockaddr *)&la->ss, cert, key,
-					env_seconds("POPVAULT_HTTP_REQUEST_S",
-						    PV_HTTP_REQUEST_TIME_MAX_S),
-					NULL, NULL};
-	struct http_app *app = NULL;
-	struct http_server *srv = NULL;
-	sigset_t stop;
-	int r, sig = 0;
-
-	/* Every thread the server starts inherits this mask; only sigwait
-	 * below takes the signals. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	json_object_seed(0);
-	if ((r = http_app_new(&hc, &app, err)) < 0 ||
-	    (r = http_server_start(app, &sc, &srv, err)) < 0) {
-		http_app_free(&app);
-		return r;
-	}
-	bool v6 = la->ss.ss_family == AF_INET6;
-	printf("popvault: serving %s://%s%s%s:%u/ (web root %s)\n", cert ? "https" : "http",
-	       v6 ? "[" : "", la->host, v6 ? "]" : "", http_server_port(srv), web_root);
-	fflush(stdout);
-	/* systemd (Type=notify): ready once listening, then a watchdog ping
-	 * at half the interval it asks for; no-ops outside systemd. */
-	(void)pv_sd_notifyf(NULL, "READY=1\nSTATUS=serving on port %u", http_server_port(srv));
-	uint64_t wd_us = pv_sd_watchdog_usec();
-	for (;;) {
-		if (wd_us == 0) {
-			if (sigwait(&stop, &sig) == 0)
-				break;
-			continue;
-		}
-		struct timespec ts = {(time_t)(wd_us / 2 / 1000000), (long)(wd_us / 2 % 1000000) * 1000};
-		if ((sig = sigtimedwait(&stop, NULL, &ts)) > 0)
-			break;
-		(void)pv_sd_notify("WATCHDOG=1", NULL);
-	}
-	(void)pv_sd_notify("STOPPING=1", NULL);
-	printf("popvault: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
-	fflush(stdout);
-	http_server_stop(&srv);
-	http_app_free(&app);
-	return PV_OK;
-}
-
 int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"listen", CLI_VALUE, NULL},     {"tls-cert", CLI_VALUE, NULL},
 				 {"tls-key", CLI_VALUE, NULL},    {"plain-http", CLI_FLAG, NULL},
 				 {"web-root", CLI_VALUE, NULL},   {"config", CLI_VALUE, NULL},
 				 {"print-routes", CLI_FLAG, NULL},
-				 {"metrics-token-file", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 8, {0}, 0, false};
+				 {"metrics-token-file", CLI_VALUE, NULL},
+				 {"web-only", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 9, {0}, 0, false};
+	char config_path[PATH_MAX];
 	unsigned char token_hash[32];
 	const struct cli_command *cmd = cli_find_command("serve");
 	const char *tls_cert, *tls_key;
@@ -198,8 +144,11 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return pv_fail(err, PV_EUSAGE, "--tls-cert and --tls-key go together");
 	if (plain && tls_cert != NULL)
 		return pv_fail(err, PV_EUSAGE, "--plain-http and --tls-cert exclude each other");
-	if ((r = cli_opt(&args, "config") ? pv_config_load_file(cli_opt(&args, "config"), &cfg, err)
-					  : pv_config_load(ctx->data_dir, &cfg, err)) < 0)
+	if (cli_opt(&args, "config") != NULL)
+		snprintf(config_path, sizeof(config_path), "%s", cli_opt(&args, "config"));
+	else
+		snprintf(config_path, sizeof(config_path), "%s/popvault.conf", ctx->data_dir);
+	if ((r = pv_config_load_file(config_path, &cfg, err)) < 0)
 		return r;
 	const char *listen = cli_opt(&args, "listen") ? cli_opt(&args, "listen") : cfg.listen;
 	if ((r = cli_parse_listen(listen, &la, err)) < 0)
@@ -219,8 +168,26 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 						     err)) == PV_OK && created)
 		printf("popvault: made a self-signed certificate, %s/tls/cert.pem (trust it in "
 		       "your browser, or give --tls-cert and --tls-key)\n", ctx->data_dir);
+	struct service_opts so = {
+		.data_dir = ctx->data_dir,
+		.config_path = config_path,
+		.cfg = &cfg,
+		.addr = (const struct sockaddr *)&la.ss,
+		.addr_len = la.ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							: sizeof(struct sockaddr_in),
+		.host = la.host,
+		.cert_pem = cert,
+		.key_pem = key,
+		.web_root = web_root,
+		.metrics_token_sha256 = token_file ? token_hash : NULL,
+		.session_idle_s = env_seconds("POPVAULT_SESSION_IDLE_S", PV_HTTP_SESSION_IDLE_S),
+		.session_max_s = env_seconds("POPVAULT_SESSION_MAX_S", PV_HTTP_SESSION_MAX_S),
+		.request_time_max_s = env_seconds("POPVAULT_HTTP_REQUEST_S", PV_HTTP_REQUEST_TIME_MAX_S),
+		.heartbeat_s = env_seconds("POPVAULT_HEARTBEAT_S", ARCHIVE_HEARTBEAT_S),
+		.web_only = cli_opt(&args, "web-only") != NULL,
+	};
 	if (r == PV_OK)
-		r = run(ctx, &la, cert, key, web_root, token_file ? token_hash : NULL, err);
+		r = service_run(&so, err);
 	free(cert);
 	pv_secret_free(&key);
 	return r;

@@ -5,6 +5,7 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
 
 static void print_runs(const struct archive_status *st, bool json)
 {
@@ -99,11 +100,21 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		printf("{\"messages\": %lld, \"disposed\": %lld, \"bytes\": %lld, \"accounts\": %lld, "
 		       "\"upstream_pending_delete\": %lld, \"upstream_residue\": %lld, "
 		       "\"archive_log_size\": %lld, \"audit_log_size\": %lld, \"index_pending\": %lld, "
-		       "\"index_lag_s\": %lld, \"last_runs\": [",
+		       "\"index_lag_s\": %lld, \"data_free_bytes\": %lld, \"harvest_paused\": %s, "
+		       "\"harvest_paused_since\": ",
 		       (long long)c->messages, (long long)c->disposed, (long long)c->bytes,
 		       (long long)c->accounts, (long long)c->upstream_pending,
 		       (long long)c->upstream_residue, (long long)st.archive_log_size,
-		       (long long)st.audit_log_size, (long long)st.index.pending, (long long)lag);
+		       (long long)st.audit_log_size, (long long)st.index.pending, (long long)lag,
+		       (long long)st.data_free_bytes, st.harvest_pause.paused ? "true" : "false");
+		if (st.harvest_pause.paused) {
+			char t[PV_RFC3339_LEN];
+			pv_clock_format_rfc3339(st.harvest_pause.since, t);
+			printf("\"%s\"", t);
+		} else {
+			printf("null");
+		}
+		printf(", \"last_runs\": [");
 		print_runs(&st, true);
 		printf("], \"anchors\": {");
 		print_anchors(&st, true);
@@ -119,6 +130,14 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 			       (long long)c->upstream_pending);
 		if (c->upstream_residue)
 			printf("Deleted but STILL UPSTREAM (residue): %lld\n", (long long)c->upstream_residue);
+		if (st.harvest_pause.paused) {
+			char t[PV_RFC3339_LEN];
+			pv_clock_format_rfc3339(st.harvest_pause.since, t);
+			printf("HARVEST STOPPED since %s: the data directory's file system has %lld MiB "
+			       "free, under the %lld MiB reserve; it resumes by itself once there is "
+			       "room\n", t, (long long)(st.data_free_bytes >> 20),
+			       (long long)(PV_DATA_DISK_RESERVE >> 20));
+		}
 		if (st.index.pending)
 			printf("Not yet searchable: %lld (the oldest archived %lld s ago; the indexer "
 			       "catches up)\n", (long long)st.index.pending, (long long)lag);

@@ -1,5 +1,5 @@
-/* popvault verify [--full] [--checkpoint FILE] [--tsa-ca FILE] [--witness VKEY]...
- *                 [--witness-quorum K] [--json] */
+/* popvault verify [--full | --sample N] [--checkpoint FILE] [--tsa-ca FILE]
+ *                 [--witness VKEY]... [--witness-quorum K] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -100,10 +100,10 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"full", CLI_FLAG, NULL}, {"checkpoint", CLI_VALUE, NULL},
 				 {"tsa-ca", CLI_VALUE, NULL}, {"witness", CLI_VALUE, NULL},
-				 {"witness-quorum", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 5, {0}, 0, false};
+				 {"witness-quorum", CLI_VALUE, NULL}, {"sample", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 6, {0}, 0, false};
 	struct witness_keys wk = {.n = 0};
-	long long quorum = 0;
+	long long quorum = 0, sample;
 	size_t n_given = 0;
 	const struct cli_command *cmd = cli_find_command("verify");
 	struct archive *ar = NULL;
@@ -117,8 +117,11 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "verify takes no arguments");
 	if ((r = cli_key_options(argc, argv, "witness", witness_key, &wk, &n_given, err)) < 0 ||
-	    (r = cli_opt_int(&args, "witness-quorum", 0, 1, PV_WITNESSES_MAX, &quorum, err)) < 0)
+	    (r = cli_opt_int(&args, "witness-quorum", 0, 1, PV_WITNESSES_MAX, &quorum, err)) < 0 ||
+	    (r = cli_opt_int(&args, "sample", 0, 1, 1000000, &sample, err)) < 0)
 		return r;
+	if (sample != 0 && (cli_opt(&args, "full") != NULL || cli_opt(&args, "checkpoint") != NULL))
+		return pv_fail(err, PV_EUSAGE, "--sample goes without --full and --checkpoint");
 	const char *tsa_ca_arg = cli_opt(&args, "tsa-ca");
 	if (tsa_ca_arg != NULL && access(tsa_ca_arg, R_OK) != 0)
 		return pv_fail(err, PV_EUSAGE, "--tsa-ca %s: cannot be read", tsa_ca_arg);
@@ -159,13 +162,18 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct pv_meter meter;
 	struct lines lines = {ctx->json ? stderr : stdout, NULL};
 	if (cli_progress_wanted(ctx)) {
-		pv_meter_init(&meter, stderr, full ? "verify --full" : "verify", "messages");
+		const char *label = full ? "verify --full" : sample ? "verify --sample" : "verify";
+		pv_meter_init(&meter, stderr, label, "messages");
 		lines.meter = &meter;
 		ar->progress = pv_meter_progress(&meter);
 	}
 	/* Problems as they are found; the run is audited inside. */
-	r = archive_verify(ar, ctx->actor, full, notes, lens, known ? 1 : 0, print_line, &lines,
-			   &sum, err);
+	if (sample != 0)
+		r = archive_verify_sample(ar, ctx->actor, (uint32_t)sample, print_line, &lines,
+					  &sum, err);
+	else
+		r = archive_verify(ar, ctx->actor, full, notes, lens, known ? 1 : 0, print_line,
+				   &lines, &sum, err);
 	if (lines.meter != NULL)
 		pv_meter_end(lines.meter);
 	free(known);

@@ -35,8 +35,13 @@ static void paths(const struct cli_ctx *ctx, const struct cli_args *args, char *
 static int serve(const struct cli_listen *la, struct witness *w, const char *cert,
 		 const char *key, size_t n_logs, struct pv_error *err)
 {
-	struct http_server_config sc = {(const struct sockaddr *)&la->ss, cert, key,
-					PV_HTTP_REQUEST_TIME_MAX_S, witness_http_dispatch, w};
+	struct http_server_config sc = {.addr = (const struct sockaddr *)&la->ss,
+					.listen_fd = -1,
+					.cert_pem = cert,
+					.key_pem = key,
+					.request_time_max_s = PV_HTTP_REQUEST_TIME_MAX_S,
+					.dispatch = witness_http_dispatch,
+					.dispatch_ctx = w};
 	struct http_server *srv = NULL;
 	sigset_t stop;
 	int r, sig = 0;

@@ -7,6 +7,7 @@
 #include "archiver/http/handlers.h"
 #include "archiver/http/metrics.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
 
 json_t *h_json_time(int64_t t)
 {
@@ -79,6 +80,20 @@ static json_t *status_json(const struct archive_system_status *st, bool accounts
 		"since_last_entry_s", age_or_null(st->now, st->last_audit_entry),
 		"pending_approvals",
 		json_integer(st->pending_approvals));
+	if (o != NULL) {
+		/* Harvests stopped for a low disk (disk_guard.h), and the disk. */
+		const struct disk_guard_state *hp = &st->harvest_pause;
+		json_object_set_new(o, "harvest",
+				    json_pack("{s:b, s:o, s:o}", "paused", hp->paused, "since",
+					      hp->paused ? h_json_time(hp->since) : json_null(),
+					      "reason", hp->paused ? json_string("disk-low")
+								   : json_null()));
+		json_object_set_new(o, "disk",
+				    json_pack("{s:o, s:I}", "free_bytes",
+					      st->data_free_bytes < 0 ? json_null()
+								      : json_integer(st->data_free_bytes),
+					      "reserve_bytes", (json_int_t)PV_DATA_DISK_RESERVE));
+	}
 	if (o != NULL && accounts) {
 		json_t *list = json_array();
 		for (size_t i = 0; i < st->n_accounts; i++)

@@ -158,7 +158,8 @@ static int spawn(struct harvest_job *j, int out_w, int err_w, struct pv_error *e
 	if (n <= 0)
 		return pv_fail(err, PV_ERR, "cannot find this program: %s", strerror(errno));
 	exe[n] = '\0';
-	char *argv[] = {exe, "--data", j->data_dir, "--json", "harvest", "--once",
+	/* --wait: serve's scheduler may be in a round; this one follows it. */
+	char *argv[] = {exe, "--data", j->data_dir, "--json", "harvest", "--once", "--wait",
 			j->account[0] ? "--account" : NULL, j->account, NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;

@@ -24,7 +24,9 @@
 struct http_server;
 
 struct http_server_config {
-	const struct sockaddr *addr; /* where to listen (port 0: any free port) */
+	const struct sockaddr *addr; /* where to listen (port 0: any free port); NULL: */
+	int listen_fd;               /* on this socket, bound and listening (serve's
+				      * supervisor keeps it across restarts of the web) */
 	const char *cert_pem;        /* HTTPS with these (PEM); NULL: plain HTTP */
 	const char *key_pem;
 	int64_t request_time_max_s;  /* 1 .. PV_HTTP_REQUEST_TIME_MAX_S */

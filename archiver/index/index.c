@@ -9,6 +9,7 @@
 #include "archiver/index/text.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/utf8.h"
 
 #define INDEX_SCHEMA_VERSION 1
 #define DISPLAY_FROM_MAX 256
@@ -345,6 +346,16 @@ static char *column_dup(sqlite3_stmt *st, int i)
 	return strdup(s ? (const char *)s : "");
 }
 
+/* A display column for people: without bidi controls (utf8.h), however it
+ * was indexed. */
+static char *display_dup(sqlite3_stmt *st, int i)
+{
+	char *s = column_dup(st, i);
+	if (s != NULL)
+		pv_utf8_strip_bidi(s);
+	return s;
+}
+
 /* ORDER BY for o (the select joins idx_fts only when the query has a
  * top-level match, which is also what a rank needs). */
 static const char *order_by(const struct index_query_sql *q, const struct index_order *o)
@@ -411,8 +422,8 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct
 		h->date_known = sqlite3_column_int(st, 2) != 0;
 		h->size = sqlite3_column_int64(st, 3);
 		h->account = column_dup(st, 4);
-		h->from = column_dup(st, 5);
-		h->subject = column_dup(st, 6);
+		h->from = display_dup(st, 5);
+		h->subject = display_dup(st, 6);
 		h->has_attachment = sqlite3_column_int(st, 7) != 0;
 		if (!h->account || !h->from || !h->subject) {
 			r = pv_fail(err, PV_ERR, "out of memory");

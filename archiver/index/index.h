@@ -88,8 +88,8 @@ struct index_hit {
 	bool date_known;  /* false: date is the receipt time (no usable Date) */
 	int64_t size;     /* bytes of the stored message */
 	char *account;
-	char *from;       /* display form, clean UTF-8, at most ~256 bytes */
-	char *subject;    /* display form, clean UTF-8, at most ~512 bytes */
+	char *from;       /* display form, clean UTF-8 without bidi controls, ~256 bytes */
+	char *subject;    /* display form, clean UTF-8 without bidi controls, ~512 bytes */
 	bool has_attachment;
 };
 
@@ -105,7 +105,7 @@ void index_hits_free(struct index_hits *hits);
  * skip. limit 0..PV_SEARCH_LIMIT_MAX (0: only the total), offset >= 0;
  * anything else is PV_EUSAGE, never a silent cap. *total_r is the number of
  * matches, counted in the same read transaction as the page. A bad query
- * is PV_EUSAGE (or PV_ELIMIT) with the position in err. *hits_r is owned
+ * (or one past a limit of query.h) is PV_EUSAGE with the position in err. *hits_r is owned
  * by the caller (index_hits_free), also after an error. */
 int index_search(sqlite3 *db, const char *query, int64_t limit, int64_t offset,
 	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err);

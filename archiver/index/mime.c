@@ -12,6 +12,7 @@
 #include "archiver/lib/base64.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/utf8.h"
 
 static const char *pdftotext_path;
 
@@ -1068,6 +1069,7 @@ static int cmp_range(const void *a, const void *b)
 
 int index_doc_show(const struct index_doc *d, struct pv_buf *out, struct pv_error *err)
 {
+	size_t head = out->len;
 	char date[PV_RFC3339_LEN];
 	if (d->date_known && d->date >= -62135596800LL && d->date <= 253402300799LL)
 		pv_clock_format_rfc3339(d->date, date);
@@ -1099,6 +1101,10 @@ int index_doc_show(const struct index_doc *d, struct pv_buf *out, struct pv_erro
 		if (pv_buf_append(out, "\n", 1, err) < 0)
 			return PV_ERR;
 	}
+	/* Header values and file names are shown to people: no bidi controls
+	 * (utf8.h), so "invoice\u202efdp.exe" cannot pass for "invoiceexe.pdf". */
+	if (out->len > head)
+		out->len = head + pv_utf8_strip_bidi((char *)out->data + head);
 	if (pv_buf_append(out, "\n", 1, err) < 0)
 		return PV_ERR;
 	/* the body without hidden ranges (they may nest: sort, skip covered) */

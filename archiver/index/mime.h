@@ -100,7 +100,8 @@ void index_doc_free(struct index_doc *doc);
  * Date (RFC 3339 UTC, or "unknown"), Subject, Message-ID, Attachments, a
  * blank line, then the text body (the plain alternative when there is
  * one, HTML reduced to text otherwise; no attachment text). Clean UTF-8,
- * safe to print on a terminal. */
+ * safe to print on a terminal; the header lines (values and file names)
+ * hold no bidi controls (lib/utf8.h). */
 int index_mime_show(const unsigned char *raw, size_t len, struct pv_buf *out,
 	struct pv_error *err);
 

@@ -23,6 +23,11 @@ void pv_config_defaults(struct pv_config *cfg)
 	snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8443");
 	cfg->anchor_interval_s = 3600;
 	cfg->anchor_stale_s = 26 * 3600; /* a daily anchor, with two hours' grace */
+	cfg->harvest_interval_s = PV_CONFIG_HARVEST_INTERVAL_S;
+	cfg->dispose_interval_s = PV_CONFIG_DISPOSE_INTERVAL_S;
+	cfg->verify_interval_s = PV_CONFIG_VERIFY_INTERVAL_S;
+	cfg->verify_sample = PV_CONFIG_VERIFY_SAMPLE;
+	cfg->verify_full_interval_s = PV_CONFIG_VERIFY_FULL_INTERVAL_S;
 }
 
 /* An http(s) URL without spaces or control characters. */
@@ -77,6 +82,26 @@ static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 	if (x < min || x > max)
 		return -1;
 	*out = x;
+	return 0;
+}
+
+int pv_parse_duration(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	static const struct {
+		char unit;
+		uint64_t s;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	size_t n = strlen(v);
+	uint64_t mul = 1, x;
+	for (size_t i = 0; n > 0 && i < sizeof(units) / sizeof(units[0]); i++)
+		if (v[n - 1] == units[i].unit) {
+			mul = units[i].s;
+			n--;
+			break;
+		}
+	if (pv_parse_u64(v, n, 0, (uint64_t)max / mul, 0, &x) < 0 || (int64_t)(x * mul) < min)
+		return -1;
+	*out = (int64_t)(x * mul);
 	return 0;
 }
 
@@ -155,6 +180,22 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		if (parse_u64(value, 1, PV_WITNESSES_MAX, &n) < 0)
 			goto bad;
 		cfg->witness_quorum = (uint32_t)n;
+	} else if (IS("harvest", "interval")) {
+		if (pv_parse_duration(value, 1, 86400, &cfg->harvest_interval_s) < 0)
+			goto bad;
+	} else if (IS("serve", "dispose_interval")) {
+		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->dispose_interval_s) < 0)
+			goto bad;
+	} else if (IS("serve", "verify_interval")) {
+		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->verify_interval_s) < 0)
+			goto bad;
+	} else if (IS("serve", "verify_sample")) {
+		if (parse_u64(value, 1, 1000000, &n) < 0)
+			goto bad;
+		cfg->verify_sample = (uint32_t)n;
+	} else if (IS("serve", "verify_full_interval")) {
+		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->verify_full_interval_s) < 0)
+			goto bad;
 	} else if (IS("serve", "listen")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->listen))
 			goto bad;

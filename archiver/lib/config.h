@@ -43,14 +43,33 @@ struct pv_config {
 	/* [witnesses] quorum: how many of them verify requires on a
 	 * checkpoint of each log (0: cosignatures are checked, not required). */
 	uint32_t witness_quorum;
+	int64_t harvest_interval_s; /* serve: between harvests of an account */
+	/* serve's scheduled work (seconds; 0: never): disposal proposals,
+	 * verify of a sample (verify_sample messages decrypted), full verify. */
+	int64_t dispose_interval_s;
+	int64_t verify_interval_s;
+	uint32_t verify_sample;
+	int64_t verify_full_interval_s;
 };
+
+/* Defaults of serve's schedule (popvault.conf(5)). */
+#define PV_CONFIG_HARVEST_INTERVAL_S 300
+#define PV_CONFIG_DISPOSE_INTERVAL_S 86400
+#define PV_CONFIG_VERIFY_INTERVAL_S 3600
+#define PV_CONFIG_VERIFY_SAMPLE 100
+#define PV_CONFIG_VERIFY_FULL_INTERVAL_S (7 * 86400)
 
 void pv_config_defaults(struct pv_config *cfg);
 /* Loads DIR/popvault.conf over the defaults. Unknown keys and bad values are
- * errors naming the line. */
+ * errors naming the line. Durations are digits with an optional unit s, m,
+ * h or d (seconds without one). */
 int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error *err);
 /* The same from another file (serve --config F). */
 int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error *err);
+/* A duration as the config spells it: digits with an optional unit s, m,
+ * h or d ("90", "30s", "15m"), in [min, max] seconds. 0 or -1 (bad). */
+int pv_parse_duration(const char *s, int64_t min, int64_t max, int64_t *seconds_r);
+
 /* Writes cfg as DIR/popvault.conf (fails if it exists). */
 int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv_error *err);
 

@@ -155,9 +155,16 @@
 /* Search queries and HTTP requests. */
 #define PV_QUERY_MAX 4096
 /* Terms and nesting (parentheses, NOT) in one query: bounds the parser's
- * recursion and the SQL it generates. */
+ * recursion. */
 #define PV_QUERY_TERMS_MAX 256
 #define PV_QUERY_DEPTH_MAX 32
+/* Operators nested in one another once groups of the same operator are
+ * merged (a OR (b OR c) is one level) and NOT NOT dropped: each level is
+ * a level of SQL or FTS5 parentheses, and both of SQLite's parsers have a
+ * fixed stack (SQLite 3.40: an alternating AND/OR query 26 levels deep
+ * overflows it). 16 leaves room; tests/unit/test_query_depth.c runs every
+ * operator mix up to it. */
+#define PV_QUERY_NEST_MAX 16
 /* Results per search page; a bigger --limit is an error, never a silent cap. */
 #define PV_SEARCH_LIMIT_MAX 10000
 /* Request bodies are JSON only (no forms, no uploads): sign-in, a policy
@@ -305,6 +312,12 @@
 /* Config and secret files read from disk. */
 #define PV_CONFIG_FILE_MAX (64 * 1024)
 #define PV_SECRET_FILE_MAX 8192
+/* The OAuth token command (harvest/token.h): words on its line (an
+ * argv of a helper, not a script), and how long it may take before it is
+ * killed (a token refresh is one HTTPS round trip). Its output is at most
+ * PV_SECRET_FILE_MAX bytes. */
+#define PV_CMDLINE_ARGS_MAX 64
+#define PV_TOKEN_COMMAND_TIME_MAX_MS (30 * 1000)
 
 /* Audit log (audit/auditlog.h): personal data kept beside one entry (a
  * query is at most PV_QUERY_MAX; a message's addresses fit easily). */
@@ -354,6 +367,22 @@
  * swell the log with signatures; one for all would hold every record of
  * a huge disposal in memory at once). */
 #define PV_DISPOSE_AUDIT_BATCH 1024
+
+/* Room the data directory's file system keeps free (archiver/harvest/
+ * scheduler.h): below it the harvest daemons (serve, harvest without
+ * --once) stop harvesting cleanly (each running harvest finishes the batch
+ * in hand and QUITs) and start again once there is this much plus an
+ * eighth free. It covers what a stopping harvest may still write (a batch
+ * of big messages), SQLite's WAL and checkpoints, the audit entries that
+ * say so, and the logs of the system beside us, so the archive never
+ * meets ENOSPC. */
+#define PV_DATA_DISK_RESERVE (1024ll * 1024 * 1024)
+
+/* `harvest --wait` ("harvest now" of the web) waits this long at most for
+ * another harvest of the data directory (serve's round, a harvest by
+ * hand) to end: a round of every account rarely takes longer; past it the
+ * request fails and says why. */
+#define PV_HARVEST_LOCK_WAIT_S 600
 
 /* An sd_notify datagram: systemd reads at most PIPE_BUF (4096) bytes of
  * one notification and drops the rest. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/store/accounts.h"
+#include "archiver/store/user_totp.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 
@@ -60,6 +62,31 @@ const struct note_signer *archive_signer(const struct archive *ar, const struct 
 	return t == ar->archive_log ? ar->archive_key : ar->audit_key;
 }
 
+/* The one-time upgrade of an archive from before issue 16 (keyring.h):
+ * every sealed secret of the catalog bound to its row, token commands
+ * kept in clear sealed; then the keyring says so, and format 1 secrets
+ * are never read again. The clear text leaves the pages (secure_delete)
+ * and the WAL. */
+static int bind_secrets(struct archive *ar, struct pv_error *err)
+{
+	bool bound;
+	int n = 0, t = 0;
+	int r = keyring_secrets_bound(ar->kr, &bound, err);
+	if (r < 0 || bound)
+		return r;
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = accounts_upgrade_secrets(ar->cat->db, ar->kr, &n, err)) < 0 ||
+	    (r = user_totp_upgrade_secrets(ar->cat->db, ar->kr, &t, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0) {
+		catalog_rollback(ar->cat);
+		return pv_error_prefix(err, "sealing the account secrets bound to their accounts");
+	}
+	if (n + t > 0)
+		sqlite3_exec(ar->cat->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	return keyring_mark_secrets_bound(ar->kr, err);
+}
+
 static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r,
 		    struct pv_error *err)
 {
@@ -76,6 +103,7 @@ static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r
 	if ((r = catalog_open(data_dir, 0, &ar->cat, err)) < 0 ||
 	    (r = pv_config_load(data_dir, &ar->cfg, err)) < 0 ||
 	    (r = keyring_open(data_dir, &ar->kr, err)) < 0 ||
+	    (!for_verify && (r = bind_secrets(ar, err)) < 0) ||
 	    (r = open_log(ar, ARCHIVE_LOG, &ar->archive_log, &ar->archive_key, for_verify ? 0 : -1,
 			  err)) < 0 ||
 	    (r = open_log(ar, AUDIT_LOG, &ar->audit_log, &ar->audit_key, for_verify ? 1 : -1,

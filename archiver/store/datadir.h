@@ -42,7 +42,10 @@ struct archive {
 int archive_create_logs(sqlite3 *db, const char *data_dir, const char *origin,
 			struct pv_buf *vkeys_r, struct pv_error *err);
 
-/* Opens DIR (config, catalog with pending migrations, keyring). */
+/* Opens DIR (config, catalog with pending migrations, keyring); on the
+ * first open of an archive from before issue 16, binds every sealed
+ * secret to its row (accounts_upgrade_secrets, user_totp_upgrade_secrets)
+ * and marks the keyring so. */
 int archive_open(const char *data_dir, struct archive **ar_r, struct pv_error *err);
 void archive_close(struct archive **ar);
 /* The same for `verify`, which checks signatures with the public keys the

@@ -383,6 +383,11 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"  PRIMARY KEY (log, party)\n"
 	");\n",
 	},
+	/* 11: an account's own harvest interval (seconds) for popvault serve;
+	 * NULL: the [harvest] interval of serve's config. */
+	{
+	"ALTER TABLE accounts ADD COLUMN harvest_interval_s INTEGER;\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */
@@ -396,6 +401,12 @@ static const char *const keyring_steps[][MIGRATION_PARTS] = {
 	"  class TEXT NOT NULL, expiry_month TEXT NOT NULL,\n"
 	"  key BLOB, destroyed_at INTEGER,\n"
 	"  UNIQUE (class, expiry_month));\n",
+	},
+	/* 2: facts about the keyring itself. 'secrets' = 'bound' once every
+	 * sealed secret of the catalog is bound to its row (keyring.h): kept
+	 * here, beside the key, not in the catalog that an edit could change. */
+	{
+	"CREATE TABLE keyring_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n",
 	},
 };
 

@@ -10,7 +10,8 @@
  *                       audit log's tables (audit/auditlog.h) and the search
  *                       index (archiver/index/index.h); (since 7) matters and
  *                       export jobs
- *   migrations_keyring  DIR/keys/keyring.db: bucket keys
+ *   migrations_keyring  DIR/keys/keyring.db: bucket keys; (since 2) the
+ *                       keyring's own facts (keyring_meta)
  *   migrations_witness  a witness's state file (store/witness_state.h)
  *
  * A database's PRAGMA user_version is the number of migrations applied.

@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 31
+h_plan 35
 
 h_genmail --count 40 --seed 11 --out "$H_RUN/mail" --max-attachment 300000
 h_dovecot_start --seed alice="$H_RUN/mail" --oauth2
@@ -46,15 +46,25 @@ for mech in user apop plain login cram-md5 scram-sha-256; do
 	pv account remove "bob-$mech" >/dev/null
 done
 
-# OAuth 2 (XOAUTH2, OAUTHBEARER) with a token command, against Dovecot's oauth2 passdb.
+# OAuth 2 (XOAUTH2, OAUTHBEARER) with a token command, against Dovecot's
+# oauth2 passdb. The command comes from a file (a command line would show
+# in the process list), runs without a shell, and is stored sealed.
+printf '/bin/echo %s\n' "$DOVECOT_OAUTH_TOKEN" >"$H_RUN/token-command"
 for mech in xoauth2 oauthbearer; do
 	h_seed dovecot alice "$H_RUN/mail/$(ls "$H_RUN/mail" | grep eml | sed -n 3p)" >/dev/null
 	pv account add "oauth-$mech" --host localhost --port "$DOVECOT_TLS_PORT" --auth "$mech" \
-		--user alice --token-command "echo $DOVECOT_OAUTH_TOKEN" --ca-file "$DOVECOT_CA" >/dev/null
+		--user alice --token-command-file "$H_RUN/token-command" --ca-file "$DOVECOT_CA" >/dev/null
 	out=$(pv --json harvest --once --account "oauth-$mech" 2>&1)
 	h_like "$out" '"fetched": 1,' "auth $mech with a token command"
+	h_is "$(sqlite3 "$D/catalog.db" "SELECT instr(token_command, '$DOVECOT_OAUTH_TOKEN')
+		+ instr(CAST(secret AS TEXT), '$DOVECOT_OAUTH_TOKEN') FROM accounts
+		WHERE name = 'oauth-$mech'")" 0 "…the token command is sealed: not in the catalog in clear"
 	pv account remove "oauth-$mech" >/dev/null
 done
+pv account add oauth-shell --host localhost --port "$DOVECOT_TLS_PORT" --auth xoauth2 --user alice \
+	--token-command "echo x" --ca-file "$DOVECOT_CA" >"$H_RUN/tc.out" 2>&1
+h_is $? 2 "--token-command on the command line is refused (exit 2)"
+h_like "$(cat "$H_RUN/tc.out")" "token-command-file" "…naming --token-command-file instead"
 
 # Wrong password: an authentication error, nothing touched.
 h_seed dovecot bob "$H_RUN/mail/$(ls "$H_RUN/mail" | grep eml | sed -n 4p)" >/dev/null
