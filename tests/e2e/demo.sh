@@ -1,15 +1,19 @@
 #!/bin/bash
 # make demo: the whole appliance on loopback. A private Dovecot plays the
-# upstream provider with generated sample mail; popvault harvests it into a
-# fresh archive (build/demo/data), three web users are made (admin, legal,
-# compliance, with fresh passwords), a short tour of the command line runs,
-# and `popvault serve` brings up the web UI over HTTPS with its self-signed
-# certificate. The running UI is then checked from the outside
-# (tests/e2e/lib/democheck.py: the page, each user's sign-in, a search).
+# upstream provider with generated sample mail; a fresh archive
+# (build/demo/data) gets that mailbox as its account and three web users
+# (admin, legal, compliance, with fresh passwords); `popvault serve` brings
+# up the appliance (the web UI over HTTPS with its self-signed certificate,
+# the harvest scheduler, the indexer) and the mail arrives as serve
+# harvests it; a short tour of the command line runs beside it. The running
+# UI is then checked from the outside (tests/e2e/lib/democheck.py: the page,
+# each user's sign-in, a search), and so is the harvesting of mail
+# delivered later.
 #
-# On a terminal (stdin and stdout) it stays up until Ctrl-C. Otherwise (CI,
-# `make demo </dev/null | cat`) it stops everything it started, by PID, and
-# exits 0 when every check passed. The archive stays for you to explore.
+# On a terminal (stdin and stdout) it stays up until Ctrl-C, a few new
+# messages arriving upstream every minute. Otherwise (CI, `make demo
+# </dev/null | cat`) it stops everything it started, by PID, and exits 0
+# when every check passed. The archive stays for you to explore.
 #
 # Environment: DEMO_DIR (build/demo), DEMO_COUNT (300 messages),
 # DEMO_PORT (8443; 0: any free port; a busy 8443 falls back to one),
@@ -39,6 +43,8 @@ mkdir -p "$DEMO"
 chmod 700 "$DEMO"
 say "Generating $COUNT sample messages (text, HTML, attachments, several charsets)"
 h_genmail --count "$COUNT" --seed 2026 --out "$H_RUN/mail" --max-attachment 500000
+# Mail that arrives later, a few at a time, while serve runs.
+h_genmail --count 60 --seed 2027 --out "$H_RUN/later" --max-attachment 50000
 H_NO_BAIL=1
 h_dovecot_start --seed alice="$H_RUN/mail" >/dev/null || die "the demo upstream (Dovecot) did not start"
 echo "upstream: Dovecot on 127.0.0.1:$DOVECOT_TLS_PORT (implicit TLS, pid $DOVECOT_PID), mailbox 'alice' holds $(maildir_count alice) messages"
@@ -62,25 +68,6 @@ for u in $USERS; do
 	"$PV" user add "$name" --role "${u#*:}" --password-file "$DEMO/passwords/$name"
 done
 
-say "popvault harvest --once  (fetch, seal, commit, then delete upstream, then check it is gone)"
-"$PV" harvest --once
-echo "upstream mailbox now holds $(maildir_count alice) messages"
-
-say "popvault stats"
-"$PV" stats
-
-say "popvault verify --full  (both Merkle logs recomputed, signatures checked, every message decrypted)"
-"$PV" verify --full
-
-say "popvault search '$QUERY'"
-"$PV" search "$QUERY" --limit 5
-found=$("$PV" --json search "$QUERY" --limit 0 | h_json 'd["total"]')
-
-say "popvault export '$QUERY', then verify-bundle  (an eDiscovery bundle, checked offline with the public keys)"
-"$PV" export "$QUERY" --out "$DEMO/sec.zip" --matter demo
-"$PV" verify-bundle "$DEMO/sec.zip" --vkey "$("$PV" checkpoint --vkey)" \
-	--vkey "$("$PV" checkpoint --log audit --vkey)"
-
 # serve in its own session: stopped by PID at exit (h_register), not by
 # the terminal's Ctrl-C, which this script handles.
 start_serve() {
@@ -99,7 +86,11 @@ start_serve() {
 	done
 	return 1
 }
-say "popvault serve  (the web UI and its JSON API)"
+# Harvest every 10 seconds, not every 5 minutes: the demo's mail arrives
+# while you watch.
+INTERVAL=10
+sed -i "/^\[harvest\]/a interval = ${INTERVAL}s" "$DATA/popvault.conf"
+say "popvault serve  (the appliance: web UI and JSON API, harvest every ${INTERVAL}s, indexer, heartbeats)"
 if ! start_serve "$PORT"; then
 	if [ -z "${DEMO_PORT:-}" ] && grep -q 'in use' "$DEMO/serve.log"; then
 		echo "port $PORT is taken (another popvault?): using a free port instead"
@@ -112,11 +103,72 @@ fi
 cat "$DEMO/serve.log"
 CERT=$DATA/tls/cert.pem
 
+# archived: the messages in the archive (stats --json, beside serve).
+archived() { "$PV" --json stats | h_json 'd["messages"]'; }
+# wait_archived N SECS: print the count as it grows until it is N and the
+# upstream mailbox is empty; false after SECS.
+wait_archived() {
+	local want=$1 end=$((SECONDS + $2)) n last= up
+	while [ "$SECONDS" -lt "$end" ]; do
+		# Upstream first: a message leaves it only once archived, so the
+		# two numbers never show mail that is nowhere.
+		up=$(maildir_count alice)
+		n=$(archived)
+		if [ "$n/$up" != "$last" ]; then
+			printf '  %s  archived %s of %s; upstream holds %s\n' "$(date +%T)" "$n" "$want" "$up"
+			last=$n/$up
+		fi
+		[ "$n" -ge "$want" ] && [ "$up" -eq 0 ] && return 0
+		sleep 1
+	done
+	return 1
+}
+say "The mail arriving: serve harvests alice (fetch, seal, commit, then delete upstream, then check it is gone)"
+wait_archived "$COUNT" $((120 + COUNT / 5)) ||
+	die "serve did not harvest the demo mailbox (log: $DEMO/serve.log)"
+
+say "popvault stats"
+"$PV" stats
+
+say "popvault verify --full  (both Merkle logs recomputed, signatures checked, every message decrypted)"
+"$PV" verify --full
+
+say "popvault search '$QUERY'"
+"$PV" search "$QUERY" --limit 5
+found=$("$PV" --json search "$QUERY" --limit 0 | h_json 'd["total"]')
+
+say "popvault export '$QUERY', then verify-bundle  (an eDiscovery bundle, checked offline with the public keys)"
+"$PV" export "$QUERY" --out "$DEMO/sec.zip" --matter demo
+"$PV" verify-bundle "$DEMO/sec.zip" --vkey "$("$PV" checkpoint --vkey)" \
+	--vkey "$("$PV" checkpoint --log audit --vkey)"
+
+
+
 say "Checking the running UI from the outside, as a browser would"
 check_args=(--url "$URL" --web-root web-static --search "$QUERY" --expect "$found")
 case $URL in https:*) check_args+=(--ca "$CERT") ;; esac
 for u in $USERS; do check_args+=(--user "$u:$DEMO/passwords/${u%%:*}"); done
 python3 tests/e2e/lib/democheck.py "${check_args[@]}" || die "the UI did not pass its checks (log: $DEMO/serve.log)"
+
+# deliver_later N: the next N messages of the later mail, upstream.
+LATER=0
+deliver_later() {
+	local files=() i
+	for i in $(seq "$((LATER + 1))" "$((LATER + $1))"); do
+		files+=("$(printf '%s/%05d.eml' "$H_RUN/later" "$i")")
+	done
+	[ -e "${files[-1]}" ] || return 1
+	h_seed dovecot alice "${files[@]}" >/dev/null
+	LATER=$((LATER + $1))
+}
+start=$SECONDS
+deliver_later 5
+if wait_archived $((COUNT + LATER)) $((6 * INTERVAL)) >/dev/null; then
+	echo "  ok    5 messages delivered upstream later: archived by serve on its own in $((SECONDS - start)) s"
+else
+	echo "  FAIL  5 messages delivered upstream later: not archived within $((6 * INTERVAL)) s"
+	die "serve did not harvest the new mail (log: $DEMO/serve.log)"
+fi
 
 say "The appliance is running"
 echo "Open $URL/ and sign in as:"
@@ -155,10 +207,21 @@ if ! $interactive; then
 	exit 0
 fi
 echo
+echo "Every minute 5 new messages arrive upstream; watch them come in (here and in the UI)."
 echo "Press Ctrl-C to stop the web UI and the demo upstream."
 stopping=false
 trap 'stopping=true' INT TERM
+next=$((SECONDS + 60)) last=$(archived)
 while ! $stopping && h_pid_alive "$SERVE_PID"; do
+	if [ "$SECONDS" -ge "$next" ]; then
+		next=$((SECONDS + 60))
+		deliver_later 5 && printf '  %s  5 new messages upstream\n' "$(date +%T)"
+	fi
+	n=$(archived 2>/dev/null) || n=$last
+	if [ "$n" != "$last" ]; then
+		printf '  %s  archived: %s messages (%s new)\n' "$(date +%T)" "$n" "$((n - last))"
+		last=$n
+	fi
 	sleep 1 || true
 done
 trap 'exit 130' INT

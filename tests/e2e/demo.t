@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # make demo (tests/e2e/demo.sh, issue 15) as CI and as a person run it.
-# Not on a terminal: the whole flow, the UI checked from the outside (the
+# Not on a terminal: the whole flow (serve harvesting the sample mailbox by
+# itself, then mail delivered later), the UI checked from the outside (the
 # page, each user's sign-in, a search), everything it started stopped, exit
 # 0. On a terminal: it stays up with the UI answering until Ctrl-C, then
 # stops everything it started. A small sample (DEMO_COUNT) and a free port
@@ -22,7 +23,7 @@ import pvweb  # noqa: E402
 
 SRC = os.environ.get("POPVAULT_SRC") or os.path.dirname(os.path.dirname(HERE))
 DEMO = os.path.join(SRC, "tests", "e2e", "demo.sh")
-t = pvharness.Tap(12)
+t = pvharness.Tap(14)
 
 
 def stopped(text):
@@ -43,8 +44,12 @@ with pvharness.Run() as run:
     t.ok(p.returncode == 0 and out.rstrip().endswith("demo: ok"),
          "not on a terminal: the demo runs to the end and exits 0", out[-2000:])
     checks = re.findall(r"^  (ok  |FAIL)  (.*)$", out, re.M)
-    t.ok(len(checks) == 7 and all(k == "ok  " for k, _ in checks),
-         "it prints the 7 checks of the UI, all passed", repr(checks))
+    t.ok(len(checks) == 8 and all(k == "ok  " for k, _ in checks),
+         "it prints its 8 checks, all passed", repr(checks))
+    t.ok(re.search(r"^  \S+  archived 40 of 40; upstream holds 0$", out, re.M),
+         "serve harvests the demo mailbox by itself, the mail shown arriving")
+    t.ok(re.search(r"^  ok    5 messages delivered upstream later: archived by serve on its own",
+                   out, re.M), "... and mail delivered upstream later")
     t.ok(re.search(r"^  ok    GET /api/v1/search\?q=from:sec\.gov as legal: [1-9]\d* messages", out,
                    re.M), "... among them a search through the API that finds harvested mail")
     users = re.findall(r"^  (admin|legal|compliance) +(\S{12,}) +\(", out, re.M)
