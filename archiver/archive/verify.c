@@ -138,17 +138,6 @@ static void anchor_say(void *ctx, bool is_problem, const char *msg)
 		note(ctx, "%s", msg);
 }
 
-static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct vctx *v, const char *fmt, ...)
-{
-	va_list ap;
-	if (v->notes++ >= VERIFY_PRINT_MAX)
-		return;
-	va_start(ap, fmt);
-	say(v, "note", fmt, ap);
-	va_end(ap);
-}
-
 /* The justification of disposed message id, from its disposal-item entry;
  * PV_ENOTFOUND when there is none. *time_r: when it was recorded. */
 static int load_justification(struct vctx *v, int64_t id, struct justification *j,
