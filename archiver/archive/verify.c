@@ -128,25 +128,12 @@ static void vproblem(void *ctx, const char *msg)
 	problem(ctx, "%s", msg);
 }
 
-static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 static void anchor_say(void *ctx, bool is_problem, const char *msg)
 {
 	if (is_problem)
 		problem(ctx, "%s", msg);
 	else
 		note(ctx, "%s", msg);
-}
-
-static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct vctx *v, const char *fmt, ...)
-{
-	va_list ap;
-	if (v->notes++ >= VERIFY_PRINT_MAX)
-		return;
-	va_start(ap, fmt);
-	say(v, "note", fmt, ap);
-	va_end(ap);
 }
 
 /* The justification of disposed message id, from its disposal-item entry;
