@@ -128,8 +128,6 @@ static void vproblem(void *ctx, const char *msg)
 	problem(ctx, "%s", msg);
 }
 
-static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 static void anchor_say(void *ctx, bool is_problem, const char *msg)
 {
 	if (is_problem)

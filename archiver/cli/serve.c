@@ -184,6 +184,7 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		.session_max_s = env_seconds("POPVAULT_SESSION_MAX_S", PV_HTTP_SESSION_MAX_S),
 		.request_time_max_s = env_seconds("POPVAULT_HTTP_REQUEST_S", PV_HTTP_REQUEST_TIME_MAX_S),
 		.heartbeat_s = env_seconds("POPVAULT_HEARTBEAT_S", ARCHIVE_HEARTBEAT_S),
+		.anchor_max_s = env_seconds("POPVAULT_ANCHOR_S", 7 * 86400),
 		.web_only = cli_opt(&args, "web-only") != NULL,
 	};
 	if (r == PV_OK)

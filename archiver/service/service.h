@@ -55,6 +55,7 @@ struct service_opts {
 	const unsigned char *metrics_token_sha256; /* NULL: none */
 	int64_t session_idle_s, session_max_s, request_time_max_s;
 	int64_t heartbeat_s;          /* ARCHIVE_HEARTBEAT_S; tests shorten it */
+	int64_t anchor_max_s;         /* at most this between anchors (tests shorten it) */
 	bool web_only;
 };
 

@@ -33,6 +33,9 @@ int svc_harvest_main(struct service *sv);
 int svc_heartbeat_main(struct service *sv);
 int svc_dispose_main(struct service *sv);
 int svc_verify_main(struct service *sv, bool full);
+/* Shows both logs' latest checkpoints to the configured TSA and witnesses
+ * (archive_anchor_all); the first run a minute after the start. */
+int svc_anchor_main(struct service *sv);
 
 /* The config file of sv again (sv->o->config_path). */
 int svc_config_read(const struct service *sv, struct pv_config *cfg, struct pv_error *err);

@@ -51,6 +51,7 @@ enum part_id {
 	PART_DISPOSE,
 	PART_VERIFY,
 	PART_VERIFY_FULL,
+	PART_ANCHOR,
 	PART_N
 };
 
@@ -84,6 +85,7 @@ static const struct part parts[PART_N] = {
 	[PART_DISPOSE] = {"dispose", false, 0, 0, 0, 0, 0, 0},
 	[PART_VERIFY] = {"verify", false, 0, 0, 0, 0, 0, 0},
 	[PART_VERIFY_FULL] = {"verify-full", false, 0, 0, 0, 0, 0, 0},
+	[PART_ANCHOR] = {"anchor", false, 0, 0, 0, 0, 0, 0},
 };
 
 int svc_config_read(const struct service *sv, struct pv_config *cfg, struct pv_error *err)
@@ -139,6 +141,8 @@ static int part_main(struct sup *s, enum part_id k, int ready_fd)
 		return svc_verify_main(&s->sv, false);
 	case PART_VERIFY_FULL:
 		return svc_verify_main(&s->sv, true);
+	case PART_ANCHOR:
+		return svc_anchor_main(&s->sv);
 	default:
 		return 1;
 	}
@@ -302,6 +306,11 @@ static void plan_all(struct sup *s, int64_t verify_any, int64_t verify_full)
 	plan(s, PART_DISPOSE, c->dispose_interval_s, 0);
 	plan(s, PART_VERIFY, c->verify_interval_s, verify_any);
 	plan(s, PART_VERIFY_FULL, c->verify_full_interval_s, verify_full);
+	/* Anchoring only when a TSA or a witness is configured. */
+	int64_t anchor_s = c->tsa_url[0] || c->n_witnesses ? (int64_t)c->anchor_interval_s : 0;
+	if (anchor_s > 0 && s->sv.o->anchor_max_s > 0 && s->sv.o->anchor_max_s < anchor_s)
+		anchor_s = s->sv.o->anchor_max_s;
+	plan(s, PART_ANCHOR, anchor_s, 0);
 	/* The heartbeat is signed at the start, then every 15 minutes. */
 	s->p[PART_HEARTBEAT].every_s = s->sv.o->heartbeat_s;
 	if (s->p[PART_HEARTBEAT].last_ms == 0)

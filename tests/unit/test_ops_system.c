@@ -74,15 +74,15 @@ static void test_account_change_new_host_needs_the_password(void **state)
 	/* An interval of its own (serve), and back to the configured one. */
 	next.harvest_interval_s = 90;
 	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_INTERVAL, NULL,
-				       &err), &err, "interval");
+				       NULL, &err), &err, "interval");
 	assert_int_equal(sales(&f).harvest_interval_s, 90);
 	assert_non_null(strstr(ops_audit_last(&f).object, "changed=interval "));
 	next.harvest_interval_s = 86401;
 	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next,
-						ACCOUNT_SET_INTERVAL, NULL, &err), PV_EUSAGE);
+						ACCOUNT_SET_INTERVAL, NULL, NULL, &err), PV_EUSAGE);
 	next.harvest_interval_s = 0;
 	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_INTERVAL, NULL,
-				       &err), &err, "interval off");
+				       NULL, &err), &err, "interval off");
 	assert_int_equal(sales(&f).harvest_interval_s, 0);
 
 	snprintf(next.host, sizeof(next.host), "pop2.example");
