@@ -66,6 +66,8 @@ static void problem(struct vctx *v, const char *fmt, ...)
 	}
 }
 
+static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void audit_problem(void *ctx, const char *msg)
 {
 	problem(ctx, "audit log: %s", msg);
@@ -86,9 +88,17 @@ static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, 
 		return pv_fail(err, r, "%s log: %s", tlog_name(t), e.msg);
 	*leaves_r = rep.size;
 	*cps_r = rep.checkpoints;
-	/* Every append is committed together with a signed checkpoint, so a
-	 * leaf no checkpoint covers means a checkpoint was removed. */
-	if (rep.latest_size < rep.size)
+	/* Every append is committed together with a checkpoint, so a leaf no
+	 * checkpoint covers means a checkpoint was removed. The signer process
+	 * signs after the commit: a checkpoint it had no time to sign (its
+	 * process stopped) is reserved, and signed by the next command. */
+	if (rep.reserved > 0 && rep.reserved_size == rep.size)
+		note(v, "%s log: entries %llu to %llu wait for their signature (checkpoint %llu "
+			"was reserved by a process that stopped before the signer signed it; the "
+			"next command that writes signs it)",
+		     tlog_name(t), (unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1,
+		     (unsigned long long)rep.reserved_from);
+	else if (rep.latest_size < rep.size)
 		problem(v, "%s log: entries %llu to %llu are not covered by any signed checkpoint "
 			   "(a checkpoint was removed)", tlog_name(t),
 			(unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1);
@@ -450,7 +460,7 @@ static int verify_signed(struct vctx *v, struct pv_error *err)
 	    (r = catalog_prepare(ar->cat->db, "SELECT hold_id FROM hold_members WHERE message_id = ?"
 					      " AND added_at <= ?", &v->members, err)) < 0)
 		return r;
-	r = evidence_load(ar->audit_log, &v->ev, audit_problem, v, &e);
+	r = evidence_load(ar->audit_log, EVIDENCE_RESERVED_OK, &v->ev, audit_problem, v, &e);
 	if (r == PV_EINTEGRITY) {
 		problem(v, "%s (so policies, holds and disposals cannot be checked against it)", e.msg);
 		return PV_OK;

@@ -295,7 +295,8 @@ static int record_export(struct xp *x, const int64_t *ids, size_t n)
 		pv_error_prefix(x->err, "audit log");
 		goto rollback;
 	}
-	if ((r = catalog_commit(x->ar->cat, x->err)) < 0)
+	if ((r = catalog_commit(x->ar->cat, x->err)) < 0 ||
+	    (r = archive_seal(x->ar, x->err)) < 0) /* the bundle carries its checkpoint */
 		goto out;
 	if ((r = tlog_leaf(x->ar->audit_log, x->seq, &leaf, x->err)) < 0 ||
 	    (r = auditlog_leaf_parse(leaf.data, leaf.len, x->seq, &e, x->err)) < 0)

@@ -104,6 +104,23 @@
 /* A signing-key file holds one "PRIVATE+KEY+name+id+key" line. */
 #define PV_KEY_FILE_MAX (PV_KEY_NAME_MAX + 128)
 
+/* The signer process (archiver/signer/). What it signs is small: a
+ * checkpoint body (origin, size, root, at most PV_CHECKPOINT_EXT_LINES_MAX
+ * short lines), a rotation note body (two vkeys), a bundle manifest line
+ * set; anything longer is refused unread. */
+#define PV_SIGNER_TEXT_MAX 4096
+/* A note it returns or keeps: such a text and one signature line. */
+#define PV_KEYS_STATE_NOTE_MAX (PV_SIGNER_TEXT_MAX + PV_KEY_NAME_MAX + 256)
+/* One request or reply packet: a text, a consistency proof
+ * (PV_PROOF_HASHES_MAX hashes), a vkey and the requester's last note. */
+#define PV_SIGNER_MSG_MAX (PV_SIGNER_TEXT_MAX + PV_KEYS_STATE_NOTE_MAX + PV_PROOF_HASHES_MAX * 32 + 1024)
+/* Open channels (one per open archive: each server worker, each harvest
+ * process, the indexer, jobs): more is a leak, refused. */
+#define PV_SIGNER_CHANNELS_MAX 256
+/* How long a client waits for the signer's answer (it signs in
+ * microseconds and fsyncs its state: seconds mean it is stuck). */
+#define PV_SIGNER_REPLY_MS 30000
+
 /* MIME (ARCHITECTURE.md §7): nesting depth and part count caps. */
 #define PV_MIME_DEPTH_MAX 100
 #define PV_MIME_PARTS_MAX 10000
