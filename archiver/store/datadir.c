@@ -57,8 +57,15 @@ static int open_log(struct archive *ar, const char *name, struct tlog **t_r,
 	keys_dir(ar->dir, dir, sizeof(dir));
 	if ((r = tlog_open(ar->cat->db, name, t_r, err)) < 0)
 		return pv_error_prefix(err, "%s log", name);
-	r = ar->signer_conn != NULL ? key_source->key(ar->signer_conn, name, s_r, &e)
-				    : keys_load(dir, *t_r, s_r, &e);
+	if (ar->signer_conn != NULL) {
+		struct tlog_epoch_row ep;
+		tlog_epoch_row_init(&ep);
+		if ((r = tlog_epoch_get(*t_r, UINT32_MAX, &ep, &e)) == PV_OK)
+			r = key_source->key(ar->signer_conn, name, ep.vkey, s_r, &e);
+		tlog_epoch_row_free(&ep);
+	} else {
+		r = keys_load(dir, *t_r, s_r, &e);
+	}
 	if (r == PV_OK)
 		return PV_OK;
 	if (slot < 0)

@@ -43,10 +43,13 @@ struct archive {
 
 /* Remote keys for the archives this process opens (see the top). open
  * makes one connection per archive; key returns the remote key of log
- * "archive" or "audit" on it (freed with keys_free); close ends it. */
+ * "archive" or "audit" whose vkey the log's current key epoch records
+ * (freed with keys_free; PV_ENOTFOUND when the signer does not hold it);
+ * close ends the connection. */
 struct archive_key_source {
 	int (*open)(void *ctx, void **conn_r, struct pv_error *err);
-	int (*key)(void *conn, const char *log, struct note_signer **key_r, struct pv_error *err);
+	int (*key)(void *conn, const char *log, const char *vkey, struct note_signer **key_r,
+		   struct pv_error *err);
 	void (*close)(void *conn);
 	void *ctx;
 };
