@@ -21,6 +21,7 @@
 #include "archiver/store/message.h"
 #include "archiver/store/pack.h"
 #include "audit/checkpoint.h"
+#include "audit/keys.h"
 #include "audit/tlog_verify.h"
 
 /* Past this many problems, stop listing them (the count still grows). */
@@ -581,6 +582,26 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 		if (!matched)
 			problem(&v, "checkpoint %zu given is for neither of this archive's logs", i + 1);
 	}
+	/* The last checkpoint the signer process signed, from its own record
+	 * (keys.h keys_state): a log cut back below it, and signed again by
+	 * someone holding a copy of the key, is caught here too. Where the
+	 * record cannot be read (a process that has no access to the keys'
+	 * directory, a copy without it) there is nothing to add. */
+	struct keys_state st[2];
+	char sign_dir[sizeof(ar->dir) + 16];
+	archive_sign_dir(ar->dir, sign_dir, sizeof(sign_dir));
+	for (int j = 0; j < 2; j++) {
+		struct pv_error e;
+		keys_state_init(&st[j]);
+		int sr = keys_state_read(sign_dir, tlog_name(logs[j]), &st[j], &e);
+		if (sr == PV_OK && st[j].note.len > 0) {
+			kn[j][nk[j]] = (const char *)st[j].note.data;
+			kl[j][nk[j]++] = st[j].note.len;
+		} else if (sr == PV_EINTEGRITY) {
+			problem(&v, "%s log: the signer's record of its last checkpoint: %s",
+				tlog_name(logs[j]), e.msg);
+		}
+	}
 	r = verify_log(&v, ar->archive_log, kn[0], kl[0], nk[0], &rep->archive_leaves,
 		       &rep->archive_checkpoints, err);
 	if (r == PV_OK)
@@ -589,6 +610,7 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 	for (int j = 0; j < 2; j++) {
 		free(kn[j]);
 		free(kl[j]);
+		keys_state_free(&st[j]);
 	}
 	/* Audit entries, their personal data, heartbeat gaps (audit/auditlog.h). */
 	if (r == PV_OK)

@@ -184,6 +184,11 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		.on_harvested = on_harvested,
 		.ctx = &p,
 	};
+	struct signer *sg = NULL;
+	if ((r = cli_privsep_begin(ctx, &sg, err)) < 0) {
+		pv_buf_free(&p.t.errors);
+		return r;
+	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	r = harvest_schedule(&so, err);
@@ -197,5 +202,6 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	}
 	fflush(stdout);
 	pv_buf_free(&p.t.errors);
+	cli_privsep_end(&sg);
 	return r;
 }

@@ -265,8 +265,12 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 						     err)) == PV_OK && created)
 		printf("popvault: made a self-signed certificate, %s/tls/cert.pem (trust it in "
 		       "your browser, or give --tls-cert and --tls-key)\n", ctx->data_dir);
-	if (r == PV_OK)
+	/* Before any thread: the signer, then this process loses the keys. */
+	struct signer *sg = NULL;
+	if (r == PV_OK && (r = cli_privsep_begin(ctx, &sg, err)) == PV_OK) {
 		r = run(ctx, &la, cert, key, web_root, token_file ? token_hash : NULL, err);
+		cli_privsep_end(&sg);
+	}
 	free(cert);
 	pv_secret_free(&key);
 	return r;

@@ -94,6 +94,9 @@ int index_mime_extract(const unsigned char *raw, size_t len, struct index_doc *d
 int index_mime_facts(const unsigned char *raw, size_t len, struct index_doc *doc_r,
 	struct pv_error *err);
 
+/* An empty doc with every buffer at its maximum (what extraction starts
+ * from); free with index_doc_free. */
+void index_doc_init(struct index_doc *doc);
 void index_doc_free(struct index_doc *doc);
 
 /* Appends a readable rendering for `popvault show`: From, To, Cc, Bcc,

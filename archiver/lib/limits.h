@@ -153,6 +153,17 @@
 #define PV_PDF_MEMORY_MAX (512L * 1024 * 1024)
 /* A PDF bigger than this is listed by name only. */
 #define PV_PDF_INPUT_MAX (64 * 1024 * 1024)
+/* The parser sandbox (archiver/index/sandbox.h), per message: the walk's
+ * own budget and a few PDFs' worth of pdftotext (each up to twice its CPU
+ * limit in wall time), then the child is killed; CPU of its own (the walk,
+ * HTML, charsets); its address space (a message read is at most
+ * PV_INDEX_RAW_MAX, its text PV_INDEX_TEXT_MAX, GMime's decoders and the
+ * copies around them fit well within); what it may answer (the text, every
+ * header-derived field, the policy's facts). */
+#define PV_SANDBOX_TIME_MAX_MS (PV_MIME_TIME_MAX_MS + 4 * 2000 * PV_PDF_TIME_MAX_S)
+#define PV_SANDBOX_CPU_MAX_S 30
+#define PV_SANDBOX_MEMORY_MAX (1024L * 1024 * 1024)
+#define PV_SANDBOX_OUTPUT_MAX (PV_INDEX_TEXT_MAX + 24 * PV_MIME_HEADER_MAX)
 
 /* Search queries and HTTP requests. */
 #define PV_QUERY_MAX 4096

@@ -28,10 +28,10 @@
  *
  *   struct signer *sg;
  *   signer_start(data_dir, &sg, err);     // fork; it reads the seeds
- *   signer_hide_keys(data_dir, err);      // then this process cannot
- *   archive_set_key_source(signer_key_source(sg));
+ *   signer_hide_keys(data_dir, &why, err); // then this process cannot
+ *   signer_use(sg);
  *   ... archive_open() now gets remote keys ...
- *   archive_set_key_source(NULL);
+ *   signer_use(NULL);
  *   signer_free(&sg);
  */
 
@@ -66,6 +66,11 @@ int signer_control_fd(const struct signer *sg);
 
 /* The key source archive_open uses with this signer (datadir.h). */
 const struct archive_key_source *signer_key_source(struct signer *sg);
+/* Makes sg the signer of every archive this process (and its forked
+ * children) opens from now on (archive_set_key_source), or none with
+ * NULL; signer_in_use says which, for a child about to be spawned. */
+void signer_use(struct signer *sg);
+struct signer *signer_in_use(void);
 
 /* After signer_start, before any thread: this process and every process
  * it starts can no longer open DIR/keys/sign. A private mount namespace

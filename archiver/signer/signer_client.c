@@ -288,6 +288,19 @@ const struct archive_key_source *signer_key_source(struct signer *sg)
 	return &sg->src;
 }
 
+static struct signer *in_use;
+
+void signer_use(struct signer *sg)
+{
+	in_use = sg;
+	archive_set_key_source(sg != NULL ? signer_key_source(sg) : NULL);
+}
+
+struct signer *signer_in_use(void)
+{
+	return in_use;
+}
+
 /* ---- starting, attaching, stopping ---- */
 
 int signer_start(const char *data_dir, struct signer **sg_r, struct pv_error *err)

@@ -420,6 +420,7 @@ void signer_main(const char *data_dir, int ctl)
 
 	/* No core, no ptrace, no /proc/PID/{mem,root} for anyone else. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	prctl(PR_SET_NAME, "pv-signer", 0, 0, 0); /* what ps and pgrep show */
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C: the command finishes its commits first */
 	signal(SIGTERM, SIG_IGN); /* it exits when the last client does */
 	signal(SIGHUP, SIG_IGN);

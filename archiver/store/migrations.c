@@ -332,6 +332,17 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE messages ADD COLUMN pack_length INTEGER;\n"
 	"CREATE INDEX messages_pack ON messages (pack_id) WHERE pack_id IS NOT NULL;\n",
 	},
+	/* 13 (after the migrations 10-12 of the branches merged before this
+	 * one): messages the parser sandbox failed on (archiver/index/
+	 * sandbox.h), with why; not in the full-text index until a reindex
+	 * succeeds. */
+	{
+	"CREATE TABLE idx_failed (\n"
+	"  id INTEGER PRIMARY KEY,          -- the message id\n"
+	"  reason TEXT NOT NULL,\n"
+	"  failed_at INTEGER NOT NULL\n"
+	");\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */
