@@ -152,7 +152,8 @@ static const char *const signer_calls[] = {
 /* The parser sandbox: pipes, pdftotext as its child. */
 static const char *const parser_calls[] = {
 	"openat", "open", "access", "faccessat", "faccessat2", "pread64", "getdents64",
-	"pipe", "pipe2", "socketpair", "shutdown", "clone", "clone3", "fork", "vfork",
+	"pipe", "pipe2", "socketpair", "shutdown", "sendto", "recvfrom", "clone", "clone3",
+	"fork", "vfork",
 	"execve", "wait4", "waitid", "kill", "setrlimit", "arch_prctl", "set_tid_address",
 	"set_robust_list", "rseq", "getcwd", "sysinfo", "sched_getaffinity", "getppid",
 	"getpgrp", "getrusage", "times", "membarrier", NULL,
