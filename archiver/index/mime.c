@@ -15,6 +15,11 @@
 
 static const char *pdftotext_path;
 
+const char *index_mime_pdftotext(void)
+{
+	return pdftotext_path;
+}
+
 void index_mime_set_pdftotext(const char *path)
 {
 	pdftotext_path = path;

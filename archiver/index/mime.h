@@ -152,5 +152,7 @@ const struct index_part *index_parts_html_body(const struct index_parts *parts);
  * in a child process (archiver/index/pdf.h) and indexed; NULL (the
  * default) turns this off. Set once at start-up, before any thread. */
 void index_mime_set_pdftotext(const char *path);
+/* What index_mime_set_pdftotext set (NULL: PDFs by name only). */
+const char *index_mime_pdftotext(void);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "archiver/index/text.h"
 #include "archiver/lib/sandbox.h"
 
 void (*index_sandbox_test_hook)(const unsigned char *raw, size_t len);
@@ -124,18 +126,19 @@ static void child_main(int fd, int cpu_s)
 {
 	struct rlimit zero = {0, 0}, cpu = {RLIM_INFINITY, RLIM_INFINITY};
 	struct pv_error err;
-	/* Only its socket (as 0), /dev/null as 1, and stderr for the log line
-	 * of a kernel without Landlock. */
-	int null = open("/dev/null", O_WRONLY);
-	if (null < 0 || dup2(fd, 0) < 0 || dup2(null, 1) < 0)
+	/* Its socket is 0; /dev/null as 1; stderr stays for the log line of a
+	 * kernel without Landlock. Nothing else is open: it was exec'd. */
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null < 0 || (fd != 0 && dup2(fd, 0) < 0) || dup2(null, 1) < 0)
 		_exit(2);
 	close_range(3, ~0U, 0);
-	prctl(PR_SET_NAME, "pv-parser", 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	signal(SIGPIPE, SIG_DFL);
 	if (chdir("/") != 0)
 		_exit(2);
 	clearenv();
+	/* GMime and the charsets it pins, before the filter is in place. */
+	index_gmime_init();
 	/* One hour of CPU over its life; each message gets cpu_s of it. */
 	cpu.rlim_max = 3600;
 	cpu.rlim_cur = (rlim_t)cpu_s;
@@ -154,6 +157,26 @@ static void child_main(int fd, int cpu_s)
 		_exit(2);
 	}
 	child_loop(0, cpu_s);
+}
+
+/* The child is this very program, exec'd afresh (no copy of the parent's
+ * memory, its keys and passwords included; no lock another thread held
+ * at the fork): with SANDBOX_ENV set, this runs before main() and never
+ * returns. argv: "pv-parser", pdftotext's path or "-", CPU seconds per
+ * message. (glibc passes argc, argv to constructors.) */
+#define SANDBOX_ENV "POPVAULT_PARSER_SANDBOX"
+__attribute__((constructor)) static void parser_entry(int argc, char **argv)
+{
+	const char *v = getenv(SANDBOX_ENV);
+	int cpu_s;
+	if (v == NULL || strcmp(v, "1") != 0)
+		return;
+	if (argc != 3 || strcmp(argv[0], "pv-parser") != 0 ||
+	    (cpu_s = atoi(argv[2])) <= 0 || cpu_s > 3600)
+		_exit(2);
+	prctl(PR_SET_NAME, "pv-parser", 0, 0, 0);
+	index_mime_set_pdftotext(strcmp(argv[1], "-") != 0 ? argv[1] : NULL);
+	child_main(0, cpu_s);
 }
 
 /* ---- the parent ---- */
@@ -219,14 +242,27 @@ int index_sandbox_pid(const struct index_sandbox *sb)
 
 static int start(struct index_sandbox *sb, struct pv_error *err)
 {
+	char exe[PATH_MAX], cpu[16];
 	int sv[2];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return pv_fail(err, PV_ERR, "parser sandbox: cannot find this program: %s",
+			       strerror(errno));
+	exe[n] = '\0';
+	snprintf(cpu, sizeof(cpu), "%d", sb->cpu_s);
+	const char *pdf = index_mime_pdftotext();
+	char *const argv[] = {"pv-parser", (char *)(pdf != NULL ? pdf : "-"), cpu, NULL};
+	char *const envp[] = {SANDBOX_ENV "=1", NULL};
 	/* A socket, not pipes: MSG_NOSIGNAL, so a dead child costs no SIGPIPE. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return pv_fail(err, PV_ERR, "parser sandbox: socketpair: %s", strerror(errno));
-	fflush(NULL);
 	pid_t pid = fork();
-	if (pid == 0)
-		child_main(sv[1], sb->cpu_s);
+	if (pid == 0) {
+		/* Between fork and exec: async-signal-safe calls only. */
+		if (dup2(sv[1], 0) == 0)
+			execve(exe, argv, envp);
+		_exit(127);
+	}
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);

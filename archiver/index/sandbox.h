@@ -4,10 +4,12 @@
 /* The parser sandbox (DESIGN.md §2 "Processes"): the indexer's text
  * extraction (index_mime_extract: MIME, charsets, HTML as text, PDFs
  * through pdftotext) runs in a child process that gets the message's
- * bytes over a pipe and returns the extracted document over another,
+ * bytes over a socket and returns the extracted document on it,
  * and can do nothing else:
- *   - no descriptor of its parent's but the two pipes, an empty
- *     environment, the root directory as its working directory;
+ *   - a fresh image of this program (fork and exec: nothing of its
+ *     parent's memory, so none of the keys and passwords it held), no
+ *     descriptor but its socket, an empty environment, the root
+ *     directory as its working directory;
  *   - Landlock (where the kernel has it; logged where not): read and
  *     execute /usr, /lib*, /bin, read /etc, nothing else, so no data
  *     directory, no keys, no catalog;
@@ -54,7 +56,9 @@ int index_sandbox_extract(struct index_sandbox *sb, const unsigned char *raw, si
 int index_sandbox_pid(const struct index_sandbox *sb);
 
 /* For tests only, never set by popvault itself: called in the child,
- * confined, just before each extraction, with the message's bytes. */
+ * confined, just before each extraction, with the message's bytes. The
+ * child is the program exec'd afresh, so a test sets it in a constructor
+ * that runs before this file's (__attribute__((constructor(101)))). */
 extern void (*index_sandbox_test_hook)(const unsigned char *raw, size_t len);
 
 /* The document on the pipe. Encoding appends to out; decoding fills an
