@@ -18,6 +18,7 @@
 #include "archiver/lib/limits.h"
 #include "archiver/index/text.h"
 #include "archiver/lib/sandbox.h"
+#include "archiver/lib/utf8.h"
 
 void (*index_sandbox_test_hook)(const unsigned char *raw, size_t len);
 
@@ -89,35 +90,88 @@ static void cpu_for_one(int cpu_s)
 		_exit(3);
 }
 
-/* Requests: 8-byte length and the message; answers: 8-byte length and
- * the encoded document, or length UINT64_MAX and nothing when extraction
- * itself failed (out of memory). One socket both ways. */
+/* What the child is asked to do with a message. */
+enum sb_op {
+	SB_EXTRACT = 1, /* index_mime_extract: an encoded document */
+	SB_META = 2,    /* the same, after one byte: has an HTML body */
+	SB_TEXT = 3,    /* index_mime_show: the text */
+	SB_HTML = 4,    /* index_mime_view_html: one byte (had HTML), the HTML */
+};
+
+/* The largest message each operation reads. */
+static size_t op_input_max(uint8_t op)
+{
+	return op == SB_HTML ? PV_VIEW_RAW_MAX : PV_INDEX_RAW_MAX;
+}
+
+static int run_op(uint8_t op, const unsigned char *msg, size_t n, struct pv_buf *out,
+		  struct pv_error *err)
+{
+	struct index_doc doc;
+	struct index_parts ps;
+	struct pv_buf text;
+	bool flag = false;
+	int r;
+	switch (op) {
+	case SB_EXTRACT:
+	case SB_META:
+		if (op == SB_META) {
+			if ((r = index_mime_parts(msg, n, &ps, err)) == 0)
+				flag = index_parts_html_body(&ps) != NULL;
+			index_parts_free(&ps);
+			if (r < 0 || (r = pv_buf_append(out, flag ? "\1" : "\0", 1, err)) < 0)
+				return r;
+		}
+		r = index_mime_extract(msg, n, &doc, err);
+		if (r == 0)
+			r = index_doc_encode(&doc, out, err);
+		index_doc_free(&doc);
+		return r;
+	case SB_TEXT:
+		return index_mime_show(msg, n, out, err);
+	case SB_HTML:
+		pv_buf_init(&text, PV_VIEW_HTML_MAX);
+		r = index_mime_view_html(msg, n, &text, &flag, err);
+		if (r == 0 || r == PV_ELIMIT) {
+			int k = pv_buf_append(out, flag ? "\1" : "\0", 1, err);
+			if (k == 0)
+				k = pv_buf_append(out, text.data, text.len, err);
+			if (k < 0)
+				r = k;
+		}
+		pv_buf_free(&text);
+		return r == PV_ELIMIT ? 0 : r; /* a cut view still is one */
+	default:
+		return pv_fail(err, PV_ERR, "no such operation");
+	}
+}
+
+/* Requests: the operation (1 byte), an 8-byte length and the message;
+ * answers: an 8-byte length and the result, or length UINT64_MAX and
+ * nothing when the operation itself failed (out of memory). One socket
+ * both ways. */
 static void child_loop(int fd, int cpu_s)
 {
-	unsigned char *msg = malloc(PV_INDEX_RAW_MAX ? PV_INDEX_RAW_MAX : 1);
-	struct pv_buf enc;
+	unsigned char *msg = malloc(PV_VIEW_RAW_MAX);
+	struct pv_buf out;
 	if (msg == NULL)
 		_exit(2);
-	pv_buf_init(&enc, PV_SANDBOX_OUTPUT_MAX);
+	pv_buf_init(&out, PV_SANDBOX_OUTPUT_MAX);
 	for (;;) {
-		unsigned char hdr[8];
-		if (read_all(fd, hdr, 8) != 0)
+		unsigned char hdr[9];
+		if (read_all(fd, hdr, 9) != 0)
 			_exit(0); /* the parent is done */
-		uint64_t n = le64(hdr);
-		if (n > PV_INDEX_RAW_MAX || read_all(fd, msg, (size_t)n) != 0)
+		uint64_t n = le64(hdr + 1);
+		if (n > op_input_max(hdr[0]) || read_all(fd, msg, (size_t)n) != 0)
 			_exit(2);
 		cpu_for_one(cpu_s);
 		if (index_sandbox_test_hook != NULL)
 			index_sandbox_test_hook(msg, (size_t)n);
-		struct index_doc doc;
 		struct pv_error err;
-		pv_buf_reset(&enc);
-		int r = index_mime_extract(msg, (size_t)n, &doc, &err);
-		if (r == 0)
-			r = index_doc_encode(&doc, &enc, &err);
-		index_doc_free(&doc);
-		put_le64(hdr, r == 0 ? enc.len : UINT64_MAX);
-		if (write_all(fd, hdr, 8) != 0 || (r == 0 && write_all(fd, enc.data, enc.len) != 0))
+		pv_buf_reset(&out);
+		int r = run_op(hdr[0], msg, (size_t)n, &out, &err);
+		put_le64(hdr, r == 0 ? out.len : UINT64_MAX);
+		if (write_all(fd, hdr, 8) != 0 || (r == 0 && write_all(fd, out.data, out.len) != 0))
 			_exit(0);
 	}
 }
@@ -293,19 +347,20 @@ static void describe(int status, char *out, size_t n)
 /* Sends the message and reads the answer into sb->reply, within the
  * deadline. 0; PV_EPROTO with why (*keep_r: the child is still sound, it
  * only could not extract this one). */
-static int exchange(struct index_sandbox *sb, const unsigned char *raw, size_t len,
+static int exchange(struct index_sandbox *sb, uint8_t op, const unsigned char *raw, size_t len,
 		    bool *keep_r, struct pv_error *err)
 {
-	unsigned char hdr[8];
+	unsigned char req[9], hdr[8];
 	size_t sent = 0, got = 0;
 	uint64_t want = 0;
 	int64_t deadline = pv_clock_monotonic_ms() + sb->time_ms;
 
-	put_le64(hdr, len);
+	req[0] = op;
+	put_le64(req + 1, len);
 	pv_buf_reset(&sb->reply);
 	*keep_r = false;
 	while (got < 8 || got - 8 < want) {
-		struct pollfd p = {sb->fd, POLLIN | (sent < 8 + len ? POLLOUT : 0), 0};
+		struct pollfd p = {sb->fd, POLLIN | (sent < 9 + len ? POLLOUT : 0), 0};
 		int64_t left = deadline - pv_clock_monotonic_ms();
 		if (left <= 0)
 			return pv_fail(err, PV_EPROTO, "ran out of time (%lld ms)",
@@ -315,9 +370,9 @@ static int exchange(struct index_sandbox *sb, const unsigned char *raw, size_t l
 				continue;
 			return pv_fail(err, PV_ERR, "parser sandbox: poll: %s", strerror(errno));
 		}
-		if ((p.revents & POLLOUT) && sent < 8 + len) {
-			const void *src = sent < 8 ? (const void *)(hdr + sent) : raw + (sent - 8);
-			size_t n = sent < 8 ? 8 - sent : len - (sent - 8);
+		if ((p.revents & POLLOUT) && sent < 9 + len) {
+			const void *src = sent < 9 ? (const void *)(req + sent) : raw + (sent - 9);
+			size_t n = sent < 9 ? 9 - sent : len - (sent - 9);
 			ssize_t k = send(sb->fd, src, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (k < 0 && errno != EINTR && errno != EAGAIN)
 				return pv_fail(err, PV_EPROTO, "it stopped reading");
@@ -352,32 +407,34 @@ static int exchange(struct index_sandbox *sb, const unsigned char *raw, size_t l
 			return pv_fail(err, PV_EPROTO, "it answered more than it announced");
 		got += (size_t)k;
 	}
-	if (sent < 8 + len)
+	if (sent < 9 + len)
 		return pv_fail(err, PV_EPROTO, "it answered before reading the message");
 	return 0;
 }
 
-int index_sandbox_extract(struct index_sandbox *sb, const unsigned char *raw, size_t len,
-			  struct index_doc *doc_r, struct pv_error *err)
+static int child_failed(struct index_sandbox *sb, int r, struct pv_error *err);
+
+/* One operation on raw; the answer in sb->reply. On a failure, this
+ * child is done for (unless it only could not do this one): the reason,
+ * how it ended when it ended by itself, and a fresh child next time. */
+static int run(struct index_sandbox *sb, uint8_t op, const unsigned char *raw, size_t len,
+	       struct pv_error *err)
 {
 	bool keep = false;
 	int r;
-	index_doc_init(doc_r);
-	if (len > PV_INDEX_RAW_MAX)
-		len = PV_INDEX_RAW_MAX;
+	if (len > op_input_max(op))
+		len = op_input_max(op);
 	if (sb->pid <= 0 && (r = start(sb, err)) < 0)
 		return r;
-	r = exchange(sb, raw, len, &keep, err);
-	if (r == 0 && (r = index_doc_decode(sb->reply.data, sb->reply.len, doc_r, err)) < 0)
-		r = PV_EPROTO;
-	if (r == 0)
+	if ((r = exchange(sb, op, raw, len, &keep, err)) == 0)
 		return 0;
-	index_doc_free(doc_r);
-	index_doc_init(doc_r);
 	if (keep)
 		return pv_fail(err, PV_EPROTO, "parser sandbox: %s", err->msg);
-	/* This child is done for: a fresh one next time. When it ended by
-	 * itself, how it ended is the reason. */
+	return child_failed(sb, r, err);
+}
+
+static int child_failed(struct index_sandbox *sb, int r, struct pv_error *err)
+{
 	char what[PV_ERROR_MSG_MAX];
 	int status = 0;
 	bool died = strncmp(err->msg, "it stopped", 10) == 0;
@@ -386,4 +443,74 @@ int index_sandbox_extract(struct index_sandbox *sb, const unsigned char *raw, si
 	if (died)
 		describe(status, what, sizeof(what));
 	return pv_fail(err, r == PV_ERR ? PV_ERR : PV_EPROTO, "parser sandbox: %s", what);
+}
+
+int index_sandbox_extract(struct index_sandbox *sb, const unsigned char *raw, size_t len,
+			  struct index_doc *doc_r, struct pv_error *err)
+{
+	index_doc_init(doc_r);
+	int r = run(sb, SB_EXTRACT, raw, len, err);
+	if (r == 0 && (r = index_doc_decode(sb->reply.data, sb->reply.len, doc_r, err)) < 0)
+		r = child_failed(sb, PV_EPROTO, err); /* it lied: not to be trusted again */
+	if (r < 0) {
+		index_doc_free(doc_r);
+		index_doc_init(doc_r);
+	}
+	return r;
+}
+
+int index_sandbox_meta(struct index_sandbox *sb, const unsigned char *raw, size_t len,
+		       struct index_doc *doc_r, bool *has_html_r, struct pv_error *err)
+{
+	index_doc_init(doc_r);
+	*has_html_r = false;
+	int r = run(sb, SB_META, raw, len, err);
+	if (r == 0 && (sb->reply.len < 1 || sb->reply.data[0] > 1 ||
+		       index_doc_decode(sb->reply.data + 1, sb->reply.len - 1, doc_r, err) < 0)) {
+		pv_fail(err, PV_EPROTO, "its answer is malformed");
+		r = child_failed(sb, PV_EPROTO, err);
+	}
+	if (r == 0)
+		*has_html_r = sb->reply.data[0] == 1;
+	if (r < 0) {
+		index_doc_free(doc_r);
+		index_doc_init(doc_r);
+	}
+	return r;
+}
+
+/* Text or HTML that came back: UTF-8 without NUL, within out's maximum. */
+static int take_text(struct index_sandbox *sb, size_t skip, struct pv_buf *out,
+		     struct pv_error *err)
+{
+	const unsigned char *p = sb->reply.data ? sb->reply.data + skip : (const unsigned char *)"";
+	size_t n = sb->reply.len - skip;
+	if (memchr(p, '\0', n) != NULL || !pv_utf8_valid(p, n) ||
+	    pv_buf_append(out, p, n, NULL) != 0) {
+		pv_fail(err, PV_EPROTO, "its answer is not clean text");
+		return child_failed(sb, PV_EPROTO, err);
+	}
+	return 0;
+}
+
+int index_sandbox_show(struct index_sandbox *sb, const unsigned char *raw, size_t len,
+		       struct pv_buf *text_r, struct pv_error *err)
+{
+	int r = run(sb, SB_TEXT, raw, len, err);
+	return r < 0 ? r : take_text(sb, 0, text_r, err);
+}
+
+int index_sandbox_html(struct index_sandbox *sb, const unsigned char *raw, size_t len,
+		       struct pv_buf *html_r, bool *had_html_r, struct pv_error *err)
+{
+	int r = run(sb, SB_HTML, raw, len, err);
+	if (r == 0 && (sb->reply.len < 1 || sb->reply.data[0] > 1)) {
+		pv_fail(err, PV_EPROTO, "its answer is malformed");
+		r = child_failed(sb, PV_EPROTO, err);
+	}
+	if (r < 0)
+		return r;
+	if (had_html_r != NULL)
+		*had_html_r = sb->reply.data[0] == 1;
+	return take_text(sb, 1, html_r, err);
 }

@@ -23,6 +23,7 @@
  * untouched) and is replaced for the next. The child serves many
  * messages; a sandbox object is used by one thread. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,21 @@ void index_sandbox_free(struct index_sandbox **sb);
  * no child could be run (then nothing is known about the message). */
 int index_sandbox_extract(struct index_sandbox *sb, const unsigned char *raw, size_t len,
 			  struct index_doc *doc_r, struct pv_error *err);
+
+/* What a reader is shown, made in the child the same way (the web view
+ * and `show` parse hostile mail too): index_sandbox_meta is
+ * index_mime_extract plus whether the message has an HTML body;
+ * index_sandbox_show is index_mime_show (text appended to text_r);
+ * index_sandbox_html is index_mime_view_html (appended to html_r, the
+ * first PV_VIEW_RAW_MAX bytes read). Failures as index_sandbox_extract's;
+ * what comes back must be UTF-8 without NUL and fit the buffer, else
+ * PV_EPROTO. */
+int index_sandbox_meta(struct index_sandbox *sb, const unsigned char *raw, size_t len,
+		       struct index_doc *doc_r, bool *has_html_r, struct pv_error *err);
+int index_sandbox_show(struct index_sandbox *sb, const unsigned char *raw, size_t len,
+		       struct pv_buf *text_r, struct pv_error *err);
+int index_sandbox_html(struct index_sandbox *sb, const unsigned char *raw, size_t len,
+		       struct pv_buf *html_r, bool *had_html_r, struct pv_error *err);
 
 /* The child's pid, 0 when none runs (tests look at it). */
 int index_sandbox_pid(const struct index_sandbox *sb);

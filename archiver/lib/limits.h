@@ -158,12 +158,13 @@
  * limit in wall time), then the child is killed; CPU of its own (the walk,
  * HTML, charsets); its address space (a message read is at most
  * PV_INDEX_RAW_MAX, its text PV_INDEX_TEXT_MAX, GMime's decoders and the
- * copies around them fit well within); what it may answer (the text, every
- * header-derived field, the policy's facts). */
+ * copies around them fit well within); what it may answer (the largest:
+ * a web view's HTML, PV_VIEW_HTML_MAX; a document's text and fields are
+ * within it). */
 #define PV_SANDBOX_TIME_MAX_MS (PV_MIME_TIME_MAX_MS + 4 * 2000 * PV_PDF_TIME_MAX_S)
 #define PV_SANDBOX_CPU_MAX_S 30
 #define PV_SANDBOX_MEMORY_MAX (1024L * 1024 * 1024)
-#define PV_SANDBOX_OUTPUT_MAX (PV_INDEX_TEXT_MAX + 24 * PV_MIME_HEADER_MAX)
+#define PV_SANDBOX_OUTPUT_MAX (PV_VIEW_HTML_MAX + 8 * 1024 * 1024)
 
 /* Search queries and HTTP requests. */
 #define PV_QUERY_MAX 4096

@@ -100,6 +100,51 @@ static void test_the_sandbox_gives_the_document_an_extraction_in_process_gives(v
 	free(raw);
 }
 
+/* A reader's views come out of the sandbox as they would in process: the
+ * sanitised HTML (scripts gone), the text, the headers. */
+static void test_the_views_of_a_message_are_made_in_the_sandbox(void **state)
+{
+	(void)state;
+	struct index_sandbox *sb;
+	struct pv_error err;
+	struct pv_buf a, b;
+	struct index_doc d;
+	bool html_a = false, html_b = false;
+	size_t len;
+	unsigned char *raw = fx_mime_sample("08-html-script.eml", &len);
+	fx_must(index_sandbox_new(NULL, &sb, &err), &err, "new");
+	pv_buf_init(&a, PV_VIEW_HTML_MAX);
+	pv_buf_init(&b, PV_VIEW_HTML_MAX);
+	fx_must(index_sandbox_html(sb, raw, len, &a, &html_a, &err), &err, "html");
+	fx_must(index_mime_view_html(raw, len, &b, &html_b, &err), &err, "html in process");
+	assert_true(html_a && html_b);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	assert_null(strstr(pv_buf_str(&a), "<script"));
+	pv_buf_reset(&a);
+	pv_buf_reset(&b);
+	fx_must(index_sandbox_show(sb, raw, len, &a, &err), &err, "show");
+	fx_must(index_mime_show(raw, len, &b, &err), &err, "show in process");
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	fx_must(index_sandbox_meta(sb, raw, len, &d, &html_a, &err), &err, "meta");
+	assert_true(html_a);
+	assert_true(d.subject.len > 0);
+	index_doc_free(&d);
+	/* A view that crashes the child fails; the next one is made again. */
+	static const char bad[] = "X-Test: abort\r\nSubject: x\r\n\r\nbody\r\n";
+	pv_buf_reset(&a);
+	assert_int_equal(index_sandbox_html(sb, (const unsigned char *)bad, sizeof(bad) - 1, &a,
+					    NULL, &err),
+			 PV_EPROTO);
+	assert_non_null(strstr(err.msg, "crashed"));
+	fx_must(index_sandbox_show(sb, raw, len, &a, &err), &err, "show again");
+	pv_buf_free(&a);
+	pv_buf_free(&b);
+	index_sandbox_free(&sb);
+	free(raw);
+}
+
 /* msg with the marker header `what` at the top. */
 static int extract_with(struct index_sandbox *sb, const char *what, struct pv_error *err)
 {
@@ -243,6 +288,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_the_sandbox_gives_the_document_an_extraction_in_process_gives),
+		cmocka_unit_test(test_the_views_of_a_message_are_made_in_the_sandbox),
 		cmocka_unit_test(test_a_crash_a_loop_and_a_socket_each_fail_one_message),
 		cmocka_unit_test(test_the_keys_are_out_of_its_reach),
 		cmocka_unit_test(test_a_lying_child_is_a_failure_not_a_document),
