@@ -182,12 +182,13 @@ static int load(const char *const *role, bool tty_ioctl, struct pv_error *err)
 		return pv_fail(err, PV_ERR, "seccomp: init failed");
 	if ((r = allow(ctx, base_calls, err)) < 0 || (r = allow(ctx, role, err)) < 0)
 		goto out;
-	/* isatty(): pv_log on stderr, pdftotext on stdout. TCGETS only. */
+	/* isatty(): pv_log on stderr, pdftotext on stdout. TCGETS only. (The
+	 * comparison spelt out: clang warns on SCMP_A1's missing datum_b.) */
+	const struct scmp_arg_cmp tcgets = {1, SCMP_CMP_EQ, TCGETS, 0};
+	const struct scmp_arg_cmp winsz = {1, SCMP_CMP_EQ, TIOCGWINSZ, 0};
 	if (tty_ioctl &&
-	    ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				    SCMP_A1(SCMP_CMP_EQ, TCGETS))) < 0 ||
-	     (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				    SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ))) < 0)) {
+	    ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, tcgets)) < 0 ||
+	     (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, winsz)) < 0)) {
 		r = pv_fail(err, PV_ERR, "seccomp: ioctl rule: %s", strerror(-rc));
 		goto out;
 	}
