@@ -74,22 +74,6 @@ static void put_le64(unsigned char b[8], uint64_t v)
 		b[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* This message's CPU allowance: the soft limit moves, the hard one stays
- * (SIGXCPU kills the child when the message overruns). */
-static void cpu_for_one(int cpu_s)
-{
-	struct rusage ru;
-	struct rlimit rl;
-	if (getrusage(RUSAGE_SELF, &ru) != 0 || getrlimit(RLIMIT_CPU, &rl) != 0)
-		_exit(3);
-	rlim_t used = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1);
-	rl.rlim_cur = used + (rlim_t)cpu_s;
-	if (rl.rlim_cur > rl.rlim_max)
-		_exit(3); /* its lifetime's CPU is spent: the parent starts another */
-	if (setrlimit(RLIMIT_CPU, &rl) != 0)
-		_exit(3);
-}
-
 /* What the child is asked to do with a message. */
 enum sb_op {
 	SB_EXTRACT = 1, /* index_mime_extract: an encoded document */
@@ -146,39 +130,109 @@ static int run_op(uint8_t op, const unsigned char *msg, size_t n, struct pv_buf 
 	}
 }
 
-/* Requests: the operation (1 byte), an 8-byte length and the message;
- * answers: an 8-byte length and the result, or length UINT64_MAX and
- * nothing when the operation itself failed (out of memory). One socket
- * both ways. */
+/* One message, in a process of its own (forked by the child below, which
+ * never parses anything): the operation, its result or UINT64_MAX (the
+ * operation itself failed: out of memory) written to fd, then exit. A
+ * message that subverts this process dies with it: the next one starts
+ * from the clean child again, so it cannot touch another message's
+ * result. */
+static void worker(int fd, uint8_t op, const unsigned char *msg, size_t n, int cpu_s)
+{
+	/* SIGXCPU at cpu_s (it says why), SIGKILL a second later. */
+	struct rlimit cpu = {(rlim_t)cpu_s, (rlim_t)cpu_s + 1};
+	struct pv_buf out;
+	struct pv_error err;
+	unsigned char hdr[8];
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (setrlimit(RLIMIT_CPU, &cpu) != 0)
+		_exit(3);
+	if (index_sandbox_test_hook != NULL)
+		index_sandbox_test_hook(msg, n);
+	pv_buf_init(&out, PV_SANDBOX_OUTPUT_MAX);
+	int r = run_op(op, msg, n, &out, &err);
+	put_le64(hdr, r == 0 ? out.len : UINT64_MAX);
+	if (write_all(fd, hdr, 8) != 0 || (r == 0 && write_all(fd, out.data, out.len) != 0))
+		_exit(4);
+	_exit(0);
+}
+
+/* What the child tells the parent of one message: */
+enum sb_kind {
+	SB_DONE = 0,   /* the result follows */
+	SB_FAILED = 1, /* the operation failed (out of memory); nothing follows */
+	SB_DIED = 2,   /* its worker ended otherwise: the wait status is in `status` */
+};
+
+/* Requests: the operation (1 byte), an 8-byte length and the message.
+ * Answers: kind (1 byte), a wait status (4 bytes), an 8-byte length and
+ * the result. The child reads the message, forks a worker for it, takes
+ * the worker's answer from a pipe (bounded; its framing checked) and its
+ * exit status, and tells the parent; one socket both ways. */
 static void child_loop(int fd, int cpu_s)
 {
 	unsigned char *msg = malloc(PV_VIEW_RAW_MAX);
-	struct pv_buf out;
+	struct pv_buf res;
 	if (msg == NULL)
 		_exit(2);
-	pv_buf_init(&out, PV_SANDBOX_OUTPUT_MAX);
+	pv_buf_init(&res, 8 + PV_SANDBOX_OUTPUT_MAX);
 	for (;;) {
-		unsigned char hdr[9];
-		if (read_all(fd, hdr, 9) != 0)
+		unsigned char req[9], ans[13], chunk[65536];
+		if (read_all(fd, req, 9) != 0)
 			_exit(0); /* the parent is done */
-		uint64_t n = le64(hdr + 1);
-		if (n > op_input_max(hdr[0]) || read_all(fd, msg, (size_t)n) != 0)
+		uint64_t n = le64(req + 1);
+		if (n > op_input_max(req[0]) || read_all(fd, msg, (size_t)n) != 0)
 			_exit(2);
-		cpu_for_one(cpu_s);
-		if (index_sandbox_test_hook != NULL)
-			index_sandbox_test_hook(msg, (size_t)n);
-		struct pv_error err;
-		pv_buf_reset(&out);
-		int r = run_op(hdr[0], msg, (size_t)n, &out, &err);
-		put_le64(hdr, r == 0 ? out.len : UINT64_MAX);
-		if (write_all(fd, hdr, 8) != 0 || (r == 0 && write_all(fd, out.data, out.len) != 0))
+		int pp[2], status = 0;
+		if (pipe2(pp, O_CLOEXEC) != 0)
+			_exit(2);
+		pid_t pid = fork();
+		if (pid < 0)
+			_exit(2);
+		if (pid == 0) {
+			close(pp[0]);
+			close(fd);
+			worker(pp[1], req[0], msg, (size_t)n, cpu_s);
+		}
+		close(pp[1]);
+		pv_buf_reset(&res);
+		bool over = false;
+		for (;;) {
+			ssize_t k = read(pp[0], chunk, sizeof(chunk));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				break;
+			if (pv_buf_append(&res, chunk, (size_t)k, NULL) != 0) {
+				over = true; /* more than any result may be */
+				kill(pid, SIGKILL);
+				break;
+			}
+		}
+		close(pp[0]);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		uint8_t kind = SB_DIED;
+		uint64_t len = 0;
+		if (!over && WIFEXITED(status) && WEXITSTATUS(status) == 0 && res.len >= 8) {
+			uint64_t want = le64(res.data);
+			if (want == UINT64_MAX && res.len == 8)
+				kind = SB_FAILED;
+			else if (want == res.len - 8)
+				kind = SB_DONE, len = want;
+		}
+		ans[0] = kind;
+		for (int i = 0; i < 4; i++)
+			ans[1 + i] = (unsigned char)((uint32_t)status >> (8 * i));
+		put_le64(ans + 5, len);
+		if (write_all(fd, ans, 13) != 0 ||
+		    (kind == SB_DONE && write_all(fd, res.data + 8, (size_t)len) != 0))
 			_exit(0);
 	}
 }
 
 static void child_main(int fd, int cpu_s)
 {
-	struct rlimit zero = {0, 0}, cpu = {RLIM_INFINITY, RLIM_INFINITY};
+	struct rlimit zero = {0, 0};
 	struct pv_error err;
 	/* Its socket is 0; /dev/null as 1; stderr stays for the log line of a
 	 * kernel without Landlock. Nothing else is open: it was exec'd. */
@@ -193,11 +247,9 @@ static void child_main(int fd, int cpu_s)
 	clearenv();
 	/* GMime and the charsets it pins, before the filter is in place. */
 	index_gmime_init();
-	/* One hour of CPU over its life; each message gets cpu_s of it. */
-	cpu.rlim_max = 3600;
-	cpu.rlim_cur = (rlim_t)cpu_s;
-	if (setrlimit(RLIMIT_CPU, &cpu) != 0 || setrlimit(RLIMIT_FSIZE, &zero) != 0 ||
-	    setrlimit(RLIMIT_CORE, &zero) != 0)
+	/* CPU: each message's worker gets cpu_s (worker()); the child itself
+	 * only copies bytes. */
+	if (setrlimit(RLIMIT_FSIZE, &zero) != 0 || setrlimit(RLIMIT_CORE, &zero) != 0)
 		_exit(2);
 #if !defined(__SANITIZE_ADDRESS__)
 	/* (The test build's ASan reserves terabytes of address space.) */
@@ -335,6 +387,7 @@ static void describe(int status, char *out, size_t n)
 		snprintf(out, n, "killed by signal %d (%s)%s", s, strsignal(s),
 			 s == SIGSYS   ? ": it made a system call its sandbox forbids"
 			 : s == SIGXCPU ? ": it ran out of CPU time"
+			 : s == SIGKILL ? ": it ran out of CPU time or memory"
 			 : s == SIGSEGV || s == SIGABRT || s == SIGBUS ? ": it crashed"
 					: "");
 	} else if (WIFEXITED(status)) {
@@ -350,7 +403,7 @@ static void describe(int status, char *out, size_t n)
 static int exchange(struct index_sandbox *sb, uint8_t op, const unsigned char *raw, size_t len,
 		    bool *keep_r, struct pv_error *err)
 {
-	unsigned char req[9], hdr[8];
+	unsigned char req[9], hdr[13];
 	size_t sent = 0, got = 0;
 	uint64_t want = 0;
 	int64_t deadline = pv_clock_monotonic_ms() + sb->time_ms;
@@ -359,7 +412,7 @@ static int exchange(struct index_sandbox *sb, uint8_t op, const unsigned char *r
 	put_le64(req + 1, len);
 	pv_buf_reset(&sb->reply);
 	*keep_r = false;
-	while (got < 8 || got - 8 < want) {
+	while (got < 13 || got - 13 < want) {
 		struct pollfd p = {sb->fd, POLLIN | (sent < 9 + len ? POLLOUT : 0), 0};
 		int64_t left = deadline - pv_clock_monotonic_ms();
 		if (left <= 0)
@@ -382,27 +435,36 @@ static int exchange(struct index_sandbox *sb, uint8_t op, const unsigned char *r
 		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		unsigned char buf[65536];
-		size_t cap = got < 8 ? 8 - got : sizeof(buf);
+		size_t cap = got < 13 ? 13 - got : sizeof(buf);
 		ssize_t k = recv(sb->fd, buf, cap, MSG_DONTWAIT);
 		if (k < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (k <= 0)
 			return pv_fail(err, PV_EPROTO, "it stopped answering");
-		if (got < 8) {
+		if (got < 13) {
 			memcpy(hdr + got, buf, (size_t)k);
-			if ((got += (size_t)k) < 8)
+			if ((got += (size_t)k) < 13)
 				continue;
-			want = le64(hdr);
-			if (want == UINT64_MAX) {
-				*keep_r = true;
-				return pv_fail(err, PV_EPROTO, "out of memory extracting its text");
+			want = le64(hdr + 5);
+			if (hdr[0] != SB_DONE) {
+				int status = 0;
+				for (int i = 0; i < 4; i++)
+					status |= (int)((uint32_t)hdr[1 + i] << (8 * i));
+				if (hdr[0] > SB_DIED || want != 0)
+					return pv_fail(err, PV_EPROTO, "its answer is malformed");
+				*keep_r = true; /* its worker failed; the child is sound */
+				if (hdr[0] == SB_FAILED)
+					return pv_fail(err, PV_EPROTO, "out of memory on this message");
+				char how[200];
+				describe(status, how, sizeof(how));
+				return pv_fail(err, PV_EPROTO, "%s", how);
 			}
 			if (want > PV_SANDBOX_OUTPUT_MAX)
 				return pv_fail(err, PV_EPROTO, "its answer is over %d bytes",
 					       PV_SANDBOX_OUTPUT_MAX);
 			continue;
 		}
-		if ((uint64_t)(got - 8) + (uint64_t)k > want ||
+		if ((uint64_t)(got - 13) + (uint64_t)k > want ||
 		    pv_buf_append(&sb->reply, buf, (size_t)k, NULL) != 0)
 			return pv_fail(err, PV_EPROTO, "it answered more than it announced");
 		got += (size_t)k;
@@ -428,8 +490,10 @@ static int run(struct index_sandbox *sb, uint8_t op, const unsigned char *raw, s
 		return r;
 	if ((r = exchange(sb, op, raw, len, &keep, err)) == 0)
 		return 0;
-	if (keep)
-		return pv_fail(err, PV_EPROTO, "parser sandbox: %s", err->msg);
+	if (keep) {
+		pv_error_prefix(err, "parser sandbox");
+		return PV_EPROTO;
+	}
 	return child_failed(sb, r, err);
 }
 

@@ -18,10 +18,14 @@
  *     pdftotext; any other system call kills it;
  *   - rlimits: CPU per message, address space, no file writes, no core;
  *   - a wall-clock limit per message, after which it is killed.
- * A child that crashes, is killed, overruns or returns something
- * malformed fails that one message (the caller records why, archive
- * untouched) and is replaced for the next. The child serves many
- * messages; a sandbox object is used by one thread. */
+ * The child itself never parses: for each message it forks a worker
+ * that does, with its own CPU limit, and relays the worker's answer and
+ * how it ended. A message that subverts its worker therefore cannot
+ * touch another message's result. A worker that crashes, runs out of
+ * CPU or makes a forbidden call, and a child that overruns the deadline
+ * or answers something malformed (then it is killed and replaced), fail
+ * that one message (the caller records why, archive untouched). A
+ * sandbox object is used by one thread. */
 
 #include <stdbool.h>
 #include <stddef.h>
