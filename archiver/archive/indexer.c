@@ -265,11 +265,15 @@ static void child_main(const char *data_dir, int fd)
 	struct pv_error err;
 	int status = 0;
 
-	/* Nothing of the parent's but the pipe (not its harvest lock). */
-	if (dup2(fd, 3) < 0)
-		_exit(1);
-	close_range(4, ~0U, 0);
-	fd = 3;
+	/* Nothing of the parent's but the pipe (not its harvest lock) and the
+	 * signer's control socket, which its archive signs through. */
+	int keep = archive_key_source_fd();
+	int lo = fd < keep || keep < 0 ? fd : keep, hi = fd < keep ? keep : fd;
+	if (lo > 3)
+		close_range(3, (unsigned)lo - 1, 0);
+	if (hi > lo + 1 && lo >= 0)
+		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	close_range((unsigned)hi + 1, ~0U, 0);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C stops the harvest; this catches up */
 	setpriority(PRIO_PROCESS, 0, INDEXER_NICE);

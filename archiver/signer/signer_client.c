@@ -284,7 +284,7 @@ static void src_close(void *conn)
 
 const struct archive_key_source *signer_key_source(struct signer *sg)
 {
-	sg->src = (struct archive_key_source){src_open, src_key, src_close, sg};
+	sg->src = (struct archive_key_source){src_open, src_key, src_close, sg, sg->ctl};
 	return &sg->src;
 }
 

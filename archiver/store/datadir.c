@@ -17,6 +17,11 @@ void archive_set_key_source(const struct archive_key_source *src)
 	key_source = src;
 }
 
+int archive_key_source_fd(void)
+{
+	return key_source != NULL ? key_source->keep_fd : -1;
+}
+
 void archive_sign_dir(const char *data_dir, char *out, size_t n)
 {
 	snprintf(out, n, "%s/" KEYS_DATA_SUBDIR, data_dir);

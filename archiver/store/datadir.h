@@ -52,10 +52,14 @@ struct archive_key_source {
 		   struct pv_error *err);
 	void (*close)(void *conn);
 	void *ctx;
+	int keep_fd; /* a descriptor a forked child must keep open to use it; -1 none */
 };
 /* Process-wide; set before any archive is opened (and before threads),
  * NULL to go back to key files. src must outlive every archive. */
 void archive_set_key_source(const struct archive_key_source *src);
+/* The key source's keep_fd, -1 without one: a forked child that closes
+ * what it inherited (the indexer) keeps this one. */
+int archive_key_source_fd(void);
 
 /* Names of the two logs, and their origins: "<config origin>/<name>". */
 #define ARCHIVE_LOG "archive"

@@ -125,6 +125,9 @@ with pvharness.Run() as run:
          "harvest: its other children (the indexer) do not see the keys either", repr(kids))
     os.killpg(h.pid, signal.SIGTERM)
     h.wait(timeout=60)
+    herr = open(os.path.join(run.dir, "h.err")).read()
+    t.ok("cannot open the archive" not in herr and "ended with status" not in herr,
+         "harvest: its indexer process worked through the signer too", herr[-2000:])
     t.ok(wait_for(lambda: not os.path.exists("/proc/%d" % sp) or status(sp, "State") in (None, "Z (zombie)")),
          "the signer exits with its last client")
 
