@@ -92,7 +92,9 @@ int keys_rotate(struct tlog *t, struct tlog *record, const char *dir, struct not
  * extends this one, which survives restarts and crashes. note is the last
  * checkpoint note signed (public; `verify` uses it as a checkpoint kept
  * outside the catalog). Text form:
- *   popvault/signer-state/v1\nsize N\nroot B64\n\n<note>          */
+ *   popvault/signer-state/v1\nsize N\nroot B64\n\n<note>
+ * kept in two checksummed slots of the file, written in turn, each with
+ * one fdatasync: a torn write loses at most the newest (keys_state.c). */
 struct keys_state {
 	uint64_t size;
 	merkle_hash root;
@@ -104,7 +106,7 @@ void keys_state_free(struct keys_state *st);
  * malformed. */
 int keys_state_read(const char *dir, const char *log, struct keys_state *st,
 		    struct pv_error *err) PV_WARN_UNUSED;
-/* Atomically (temporary file, fsync, rename, fsync of dir). */
+/* Durably, in the slot the newest valid one does not occupy. */
 int keys_state_write(const char *dir, const char *log, const struct keys_state *st,
 		     struct pv_error *err);
 

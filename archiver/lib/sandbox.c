@@ -146,7 +146,7 @@ static const char *const base_calls[] = {
 static const char *const signer_calls[] = {
 	"recvmsg", "sendmsg", "recvfrom", "sendto", "getsockopt", "openat", "open", "unlink", "unlinkat",
 	"rename", "renameat", "renameat2", "fsync", "fdatasync", "fchmod", "flock", "mlock",
-	"mlock2", "munlock", "umask", NULL,
+	"mlock2", "munlock", "umask", "pread64", "pwrite64", NULL,
 };
 
 /* The parser sandbox: pipes, pdftotext as its child. */
