@@ -519,7 +519,10 @@ int auditbundle_export(struct tlog *t, const struct note_signer *key,
 		struct audit_event ev = {o->actor, AUDIT_AUDIT_EXPORT, object, "ok", o->out};
 		r = auditlog_append(t, key, &ev, &seq, err);
 	}
-	if ((r = tlog_tx_end(&tx, r, err)) < 0) {
+	/* With the signer process, the checkpoint the bundle ends on is signed
+	 * after the commit: now. */
+	if ((r = tlog_tx_end(&tx, r, err)) < 0 ||
+	    (sqlite3_get_autocommit(tlog_db(t)) && (r = checkpoint_seal(t, key, NULL, err)) < 0)) {
 		pv_error_prefix(err, "audit log");
 		goto fail;
 	}

@@ -204,6 +204,8 @@ int note_signer_format(const struct note_signer *s, struct pv_buf *out, struct p
 {
 	uint8_t key[33];
 	char b64[sodium_base64_ENCODED_LEN(33, sodium_base64_VARIANT_ORIGINAL)];
+	if (s->remote != NULL)
+		return pv_fail(err, PV_ERR, "key %s is held by the signer process", s->name);
 	key[0] = NOTE_SIG_ED25519;
 	memcpy(key + 1, s->sk, 32); /* the seed half of libsodium's secret key */
 	sodium_bin2base64(b64, sizeof(b64), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
@@ -244,6 +246,8 @@ int note_sign(const char *text, size_t len, const struct note_signer *s, struct 
 
 	if ((r = note_text_check(text, len, err)) < 0)
 		return r;
+	if (s->remote != NULL)
+		return s->remote->sign_text(s->remote_ctx, s, text, len, out, err);
 	sig[0] = (uint8_t)(s->id >> 24);
 	sig[1] = (uint8_t)(s->id >> 16);
 	sig[2] = (uint8_t)(s->id >> 8);

@@ -41,12 +41,16 @@ struct tlog_verify_report {
 	uint32_t epochs;      /* key epochs verified */
 	uint64_t known;       /* outside checkpoints confirmed */
 	bool pinned;          /* epoch 0 matched pinned_vkey */
-	uint64_t latest_size; /* size of the latest checkpoint */
+	uint64_t latest_size; /* size of the latest signed checkpoint */
 	int64_t latest_time;  /* its time line, -1 when none */
 	/* timed checkpoints dated before the timed one before them */
 	uint64_t time_steps;
 	uint64_t step_seq;         /* the first of them */
 	int64_t step_from, step_to; /* its predecessor's time and its own */
+	/* Checkpoint rows reserved and not yet signed (audit/checkpoint.h);
+	 * only the last rows may be: from seq reserved_from on, the last of
+	 * size reserved_size. Their trees are checked like the others'. */
+	uint64_t reserved, reserved_from, reserved_size;
 };
 
 int tlog_verify(struct tlog *t, const char *pinned_vkey, const char *const *known_notes,

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "archiver/store/keyring.h"
 #include "archiver/store/pack.h"
 #include "audit/checkpoint.h"
+#include "audit/keys.h"
 #include "audit/tlog.h"
 
 const struct backup_kdf backup_kdf_default = {crypto_pwhash_OPSLIMIT_MODERATE,
@@ -207,8 +209,47 @@ static int snapshot_buckets(struct bctx *b, sqlite3 *snap)
 	return r < 0 ? r : catalog_collect_ids(snap, st, &b->buckets, &b->n_buckets, b->err);
 }
 
+/* The regular files of one key directory but the keyring (and its
+ * journal) and the signer's state files: a restored catalog may be older
+ * than the state, and the signer would then refuse to sign it; without a
+ * state file it starts from the catalog's latest checkpoint. */
+static bool key_file_wanted(const char *name)
+{
+	size_t n = strlen(name);
+	return name[0] != '.' && strncmp(name, "keyring.db", 10) != 0 &&
+	       !(n > 7 && strcmp(name + n - 7, ".signed") == 0) && strstr(name, ".tmp.") == NULL;
+}
+
+static int add_key_dir(struct backup_key_files *k, const char *dir, struct pv_error *err)
+{
+	char path[4096];
+	struct dirent *e;
+	int r = PV_OK;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? PV_OK : pv_fail(err, PV_ERR, "%s: %s", dir, strerror(errno));
+	while (r == PV_OK && (e = readdir(d)) != NULL) {
+		struct stat st;
+		unsigned char *data;
+		size_t len;
+		if (!key_file_wanted(e->d_name))
+			continue;
+		if ((r = backup_path(path, sizeof(path), err, "%s/%s", dir, e->d_name)) < 0)
+			break;
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if ((r = pv_read_file(path, PV_BACKUP_KEY_FILE_MAX, &data, &len, err)) < 0)
+			break;
+		r = backup_key_files_add(k, e->d_name, data, len, err);
+		sodium_memzero(data, len);
+		free(data);
+	}
+	closedir(d);
+	return r;
+}
+
 /* keys.enc: the keyring through the online backup API, the other files of
- * DIR/keys as they are, sealed to the passphrase. */
+ * DIR/keys and DIR/keys/sign as they are, sealed to the passphrase. */
 static int write_keys(struct bctx *b, const char *pass, size_t pass_len,
 		      const struct backup_kdf *kdf)
 {
@@ -227,28 +268,13 @@ static int write_keys(struct bctx *b, const char *pass, size_t pass_len,
 		sodium_memzero(img, img_len);
 		sqlite3_free(img);
 	}
-	DIR *d = r == PV_OK ? opendir(dir) : NULL;
-	if (r == PV_OK && d == NULL)
-		r = pv_fail(b->err, PV_ERR, "%s: %s", dir, strerror(errno));
-	struct dirent *e;
-	while (r == PV_OK && (e = readdir(d)) != NULL) {
-		struct stat st;
-		unsigned char *data;
-		size_t len;
-		if (e->d_name[0] == '.' || strncmp(e->d_name, "keyring.db", 10) == 0)
-			continue; /* the keyring (and its journal) went in above */
-		if ((r = backup_path(path, sizeof(path), b->err, "%s/%s", dir, e->d_name)) < 0)
-			break;
-		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if ((r = pv_read_file(path, PV_BACKUP_KEY_FILE_MAX, &data, &len, b->err)) < 0)
-			break;
-		r = backup_key_files_add(&k, e->d_name, data, len, b->err);
-		sodium_memzero(data, len);
-		free(data);
-	}
-	if (d != NULL)
-		closedir(d);
+	/* keys/ and the log keys' own keys/sign/, flat: a restore puts them in
+	 * keys/ and the first open moves the log keys (keys_move_legacy). */
+	if (r == PV_OK)
+		r = add_key_dir(&k, dir, b->err);
+	if (r == PV_OK &&
+	    (r = backup_path(dir, sizeof(dir), b->err, "%s/" KEYS_DATA_SUBDIR, b->ar->dir)) == PV_OK)
+		r = add_key_dir(&k, dir, b->err);
 	/* A bucket key destroyed after the catalog snapshot would leave
 	 * messages the copy says are kept but cannot read. */
 	for (size_t i = 0; r == PV_OK && i < b->n_buckets; i++) {
@@ -441,8 +467,8 @@ static int restore_keys(const struct backup_manifest *m, const char *from, const
 			if ((r = backup_path(path, sizeof(path), err, "%s/%s", keys_dir,
 					     e->d_name)) < 0)
 				break;
-			if (e->d_name[0] == '.' || (!img && strncmp(e->d_name, "keyring.db", 10) == 0) ||
-			    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			if ((!img && !key_file_wanted(e->d_name)) || lstat(path, &st) < 0 ||
+			    !S_ISREG(st.st_mode))
 				continue;
 			r = img ? backup_sqlite_image(path, &data, &len, err)
 				: pv_read_file(path, PV_BACKUP_KEY_FILE_MAX, &data, &len, err);
@@ -454,6 +480,10 @@ static int restore_keys(const struct backup_manifest *m, const char *from, const
 			}
 		}
 		closedir(d);
+		/* ... and the log keys from its sign/ */
+		if (r == PV_OK &&
+		    (r = backup_path(path, sizeof(path), err, "%s/sign", keys_dir)) == PV_OK)
+			r = add_key_dir(&k, path, err);
 	}
 	if (r == PV_OK)
 		r = write_key_files(&k, stage, err);

@@ -22,6 +22,7 @@
 #include "archiver/store/pack.h"
 #include "archiver/store/stats.h"
 #include "audit/checkpoint.h"
+#include "audit/keys.h"
 #include "audit/tlog_verify.h"
 
 /* Past this many problems, stop listing them (the count still grows). */
@@ -70,6 +71,8 @@ static void problem(struct vctx *v, const char *fmt, ...)
 	}
 }
 
+static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void audit_problem(void *ctx, const char *msg)
 {
 	problem(ctx, "audit log: %s", msg);
@@ -102,9 +105,17 @@ static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, 
 		return pv_fail(err, r, "%s log: %s", tlog_name(t), e.msg);
 	*leaves_r = rep.size;
 	*cps_r = rep.checkpoints;
-	/* Every append is committed together with a signed checkpoint, so a
-	 * leaf no checkpoint covers means a checkpoint was removed. */
-	if (rep.latest_size < rep.size)
+	/* Every append is committed together with a checkpoint, so a leaf no
+	 * checkpoint covers means a checkpoint was removed. The signer process
+	 * signs after the commit: a checkpoint it had no time to sign (its
+	 * process stopped) is reserved, and signed by the next command. */
+	if (rep.reserved > 0 && rep.reserved_size == rep.size)
+		note(v, "%s log: entries %llu to %llu wait for their signature (checkpoint %llu "
+			"was reserved by a process that stopped before the signer signed it; the "
+			"next command that writes signs it)",
+		     tlog_name(t), (unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1,
+		     (unsigned long long)rep.reserved_from);
+	else if (rep.latest_size < rep.size)
 		problem(v, "%s log: entries %llu to %llu are not covered by any signed checkpoint "
 			   "(a checkpoint was removed)", tlog_name(t),
 			(unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1);
@@ -475,7 +486,7 @@ static int verify_signed(struct vctx *v, struct pv_error *err)
 	    (r = catalog_prepare(ar->cat->db, "SELECT hold_id FROM hold_members WHERE message_id = ?"
 					      " AND added_at <= ?", &v->members, err)) < 0)
 		return r;
-	r = evidence_load(ar->audit_log, &v->ev, audit_problem, v, &e);
+	r = evidence_load(ar->audit_log, EVIDENCE_RESERVED_OK, &v->ev, audit_problem, v, &e);
 	if (r == PV_EINTEGRITY) {
 		problem(v, "%s (so policies, holds and disposals cannot be checked against it)", e.msg);
 		return PV_OK;
@@ -621,6 +632,26 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 		if (!matched)
 			problem(&v, "checkpoint %zu given is for neither of this archive's logs", i + 1);
 	}
+	/* The last checkpoint the signer process signed, from its own record
+	 * (keys.h keys_state): a log cut back below it, and signed again by
+	 * someone holding a copy of the key, is caught here too. Where the
+	 * record cannot be read (a process that has no access to the keys'
+	 * directory, a copy without it) there is nothing to add. */
+	struct keys_state st[2];
+	char sign_dir[sizeof(ar->dir) + 16];
+	archive_sign_dir(ar->dir, sign_dir, sizeof(sign_dir));
+	for (int j = 0; j < 2; j++) {
+		struct pv_error e;
+		keys_state_init(&st[j]);
+		int sr = keys_state_read(sign_dir, tlog_name(logs[j]), &st[j], &e);
+		if (sr == PV_OK && st[j].note.len > 0) {
+			kn[j][nk[j]] = (const char *)st[j].note.data;
+			kl[j][nk[j]++] = st[j].note.len;
+		} else if (sr == PV_EINTEGRITY) {
+			problem(&v, "%s log: the signer's record of its last checkpoint: %s",
+				tlog_name(logs[j]), e.msg);
+		}
+	}
 	r = verify_log(&v, ar->archive_log, kn[0], kl[0], nk[0], &rep->archive_leaves,
 		       &rep->archive_checkpoints, err);
 	if (r == PV_OK)
@@ -629,6 +660,7 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 	for (int j = 0; j < 2; j++) {
 		free(kn[j]);
 		free(kl[j]);
+		keys_state_free(&st[j]);
 	}
 	/* Audit entries, their personal data, heartbeat gaps (audit/auditlog.h). */
 	if (r == PV_OK)

@@ -26,8 +26,15 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 		return pv_fail(err, PV_EUSAGE, "checkpoint takes no arguments");
 	if (strcmp(log, ARCHIVE_LOG) != 0 && strcmp(log, AUDIT_LOG) != 0)
 		return pv_fail(err, PV_EUSAGE, "--log must be archive or audit");
-	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+	/* Signing goes through the signer process; reading needs no key. */
+	struct signer *sg = NULL;
+	if ((cli_opt(&args, "rotate-key") != NULL || cli_opt(&args, "heartbeat") != NULL) &&
+	    (r = cli_privsep_begin(ctx, &sg, err)) < 0)
 		return r;
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0) {
+		cli_privsep_end(&sg);
+		return r;
+	}
 	struct tlog *t = archive_log_named(ar, log);
 	pv_buf_init(&note, PV_NOTE_MAX);
 	if (cli_opt(&args, "rotate-key") != NULL) {
@@ -51,5 +58,6 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 	}
 	pv_buf_free(&note);
 	archive_close(&ar);
+	cli_privsep_end(&sg);
 	return r;
 }

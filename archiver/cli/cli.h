@@ -89,6 +89,13 @@ struct cli_keys {
 };
 int cli_note_key(void *ctx, const char *key, size_t len, struct pv_error *err);
 int cli_cosig_key(void *ctx, const char *key, size_t len, struct pv_error *err);
+/* Long-running commands, before any thread: starts the signer process
+ * (or attaches to the one in $POPVAULT_SIGNER_FD) and drops this
+ * process's access to the log keys; every archive opened afterwards signs
+ * through it. cli_privsep_end undoes it when the command is done. */
+struct signer;
+int cli_privsep_begin(struct cli_ctx *ctx, struct signer **sg_r, struct pv_error *err);
+void cli_privsep_end(struct signer **sg);
 
 /* A message ID argument: a positive integer. */
 int cli_parse_message_id(const char *s, int64_t *id_r, struct pv_error *err);

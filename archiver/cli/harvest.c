@@ -190,6 +190,11 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		.disk_reserve = p.once ? 0 : PV_DATA_DISK_RESERVE,
 		.lock_wait_s = cli_opt(&args, "wait") ? PV_HARVEST_LOCK_WAIT_S : 0,
 	};
+	struct signer *sg = NULL;
+	if ((r = cli_privsep_begin(ctx, &sg, err)) < 0) {
+		pv_buf_free(&p.t.errors);
+		return r;
+	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	r = harvest_schedule(&so, err);
@@ -203,5 +208,6 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	}
 	fflush(stdout);
 	pv_buf_free(&p.t.errors);
+	cli_privsep_end(&sg);
 	return r;
 }

@@ -187,8 +187,13 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		.anchor_max_s = env_seconds("POPVAULT_ANCHOR_S", 7 * 86400),
 		.web_only = cli_opt(&args, "web-only") != NULL,
 	};
-	if (r == PV_OK)
+	/* Before any thread or child: the signer, then this process (and every
+	 * part it forks) loses the log keys. */
+	struct signer *sg = NULL;
+	if (r == PV_OK && (r = cli_privsep_begin(ctx, &sg, err)) == PV_OK) {
 		r = service_run(&so, err);
+		cli_privsep_end(&sg);
+	}
 	free(cert);
 	pv_secret_free(&key);
 	return r;

@@ -15,6 +15,7 @@
 #include "archiver/export/loadfile.h"
 #include "archiver/export/mbox.h"
 #include "archiver/index/index.h"
+#include "archiver/index/sandbox.h"
 #include "archiver/index/mime.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
@@ -65,6 +66,7 @@ struct xp {
 	uint64_t seq;    /* the export event */
 	int64_t time;    /* its time */
 	struct bundle_writer *w;
+	struct index_sandbox *sb; /* the load file's fields are parsed in it */
 };
 
 /* The streamed members of pass 1 and its scratch buffers. */
@@ -296,7 +298,8 @@ static int record_export(struct xp *x, const int64_t *ids, size_t n)
 		pv_error_prefix(x->err, "audit log");
 		goto rollback;
 	}
-	if ((r = catalog_commit(x->ar->cat, x->err)) < 0)
+	if ((r = catalog_commit(x->ar->cat, x->err)) < 0 ||
+	    (r = archive_seal(x->ar, x->err)) < 0) /* the bundle carries its checkpoint */
 		goto out;
 	if ((r = tlog_leaf(x->ar->audit_log, x->seq, &leaf, x->err)) < 0 ||
 	    (r = auditlog_leaf_parse(leaf.data, leaf.len, x->seq, &e, x->err)) < 0)
@@ -593,8 +596,12 @@ static int write_rows(struct xp *x, struct rows *rw, const struct item *it,
 	char rfc[PV_RFC3339_LEN] = "", file[BATES_LEN_MAX + 8], path[BATES_LEN_MAX + 20], mid[1100];
 	int r;
 
-	if ((r = index_mime_extract(s->head.data ? s->head.data : (const unsigned char *)"",
-				    s->head.len, &doc, x->err)) < 0) {
+	/* Hostile mail is parsed in the parser sandbox (index/sandbox.h): this
+	 * may be the web server's process. */
+	if ((x->sb == NULL && (r = index_sandbox_new(NULL, &x->sb, x->err)) < 0) ||
+	    (r = index_sandbox_extract(x->sb, s->head.data ? s->head.data : (const unsigned char *)"",
+				       s->head.len, &doc, x->err)) < 0) {
+		pv_error_prefix(x->err, "message %lld (%s)", (long long)it->id, bates);
 		index_doc_free(&doc);
 		return r;
 	}
@@ -915,6 +922,7 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	recorded = false; /* the file is there: no failure entry */
 out:
 	bundle_writer_abort(&x.w);
+	index_sandbox_free(&x.sb);
 	if (r < 0) {
 		if (recorded) {
 			struct pv_error ignore;

@@ -72,6 +72,16 @@ int index_add_docs(sqlite3 *db, const struct index_batch_doc *v, size_t n, struc
  * not indexed is not an error. */
 int index_remove(sqlite3 *db, int64_t id, struct pv_error *err);
 
+/* Messages the parser sandbox (sandbox.h) failed on: recorded with the
+ * reason (replacing an earlier record) instead of an index entry, so the
+ * indexer goes on. A reindex tries them again (index_clear removes the
+ * records), disposal removes its messages' (index_remove). */
+int index_mark_failed(sqlite3 *db, int64_t id, const char *reason, int64_t at,
+		      struct pv_error *err);
+int index_failed_count(sqlite3 *db, int64_t *n_r, struct pv_error *err);
+/* The reason recorded for id (cut to n bytes); PV_ENOTFOUND when none. */
+int index_failed_reason(sqlite3 *db, int64_t id, char *reason, size_t n, struct pv_error *err);
+
 /* Rewrites the FTS5 segments so removed entries are gone from the file's
  * live pages too (FTS5 'optimize'; costs time proportional to the index). */
 int index_purge(sqlite3 *db, struct pv_error *err);

@@ -16,6 +16,11 @@
 
 static const char *pdftotext_path;
 
+const char *index_mime_pdftotext(void)
+{
+	return pdftotext_path;
+}
+
 void index_mime_set_pdftotext(const char *path)
 {
 	pdftotext_path = path;
@@ -976,7 +981,7 @@ static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_
 	return attachment ? R_NONE : rank;
 }
 
-static void doc_init(struct index_doc *d)
+void index_doc_init(struct index_doc *d)
 {
 	memset(d, 0, sizeof(*d));
 	pv_buf_init(&d->from, PV_MIME_FIELD_MAX);
@@ -1028,7 +1033,7 @@ static int extract(const unsigned char *raw, size_t len, bool facts, struct inde
 	struct pv_error *err)
 {
 	index_gmime_init();
-	doc_init(doc_r);
+	index_doc_init(doc_r);
 	struct walk w = {
 		.s = raw, .len = len, .doc = doc_r, .err = err, .facts = facts,
 		.deadline = pv_clock_monotonic_ms() + PV_MIME_TIME_MAX_MS,
@@ -1156,7 +1161,7 @@ int index_mime_parts(const unsigned char *raw, size_t len, struct index_parts *p
 	struct index_doc d;
 	index_gmime_init();
 	memset(parts_r, 0, sizeof(*parts_r));
-	doc_init(&d);
+	index_doc_init(&d);
 	struct walk w = {
 		.s = raw, .len = len, .doc = &d, .err = err, .parts = parts_r,
 		.deadline = pv_clock_monotonic_ms() + PV_MIME_TIME_MAX_MS,

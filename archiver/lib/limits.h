@@ -119,6 +119,23 @@
 /* A signing-key file holds one "PRIVATE+KEY+name+id+key" line. */
 #define PV_KEY_FILE_MAX (PV_KEY_NAME_MAX + 128)
 
+/* The signer process (archiver/signer/). What it signs is small: a
+ * checkpoint body (origin, size, root, at most PV_CHECKPOINT_EXT_LINES_MAX
+ * short lines), a rotation note body (two vkeys), a bundle manifest line
+ * set; anything longer is refused unread. */
+#define PV_SIGNER_TEXT_MAX 4096
+/* A note it returns or keeps: such a text and one signature line. */
+#define PV_KEYS_STATE_NOTE_MAX (PV_SIGNER_TEXT_MAX + PV_KEY_NAME_MAX + 256)
+/* One request or reply packet: a text, a consistency proof
+ * (PV_PROOF_HASHES_MAX hashes), a vkey and the requester's last note. */
+#define PV_SIGNER_MSG_MAX (PV_SIGNER_TEXT_MAX + PV_KEYS_STATE_NOTE_MAX + PV_PROOF_HASHES_MAX * 32 + 1024)
+/* Open channels (one per open archive: each server worker, each harvest
+ * process, the indexer, jobs): more is a leak, refused. */
+#define PV_SIGNER_CHANNELS_MAX 256
+/* How long a client waits for the signer's answer (it signs in
+ * microseconds and fsyncs its state: seconds mean it is stuck). */
+#define PV_SIGNER_REPLY_MS 30000
+
 /* MIME (ARCHITECTURE.md §7): nesting depth and part count caps. */
 #define PV_MIME_DEPTH_MAX 100
 #define PV_MIME_PARTS_MAX 10000
@@ -151,6 +168,18 @@
 #define PV_PDF_MEMORY_MAX (512L * 1024 * 1024)
 /* A PDF bigger than this is listed by name only. */
 #define PV_PDF_INPUT_MAX (64 * 1024 * 1024)
+/* The parser sandbox (archiver/index/sandbox.h), per message: the walk's
+ * own budget and a few PDFs' worth of pdftotext (each up to twice its CPU
+ * limit in wall time), then the child is killed; CPU of its own (the walk,
+ * HTML, charsets); its address space (a message read is at most
+ * PV_INDEX_RAW_MAX, its text PV_INDEX_TEXT_MAX, GMime's decoders and the
+ * copies around them fit well within); what it may answer (the largest:
+ * a web view's HTML, PV_VIEW_HTML_MAX; a document's text and fields are
+ * within it). */
+#define PV_SANDBOX_TIME_MAX_MS (PV_MIME_TIME_MAX_MS + 4 * 2000 * PV_PDF_TIME_MAX_S)
+#define PV_SANDBOX_CPU_MAX_S 30
+#define PV_SANDBOX_MEMORY_MAX (1024L * 1024 * 1024)
+#define PV_SANDBOX_OUTPUT_MAX (PV_VIEW_HTML_MAX + 8 * 1024 * 1024)
 
 /* Search queries and HTTP requests. */
 #define PV_QUERY_MAX 4096

@@ -388,6 +388,16 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	{
 	"ALTER TABLE accounts ADD COLUMN harvest_interval_s INTEGER;\n",
 	},
+	/* 12: messages the parser sandbox failed on (archiver/index/
+	 * sandbox.h), with why; not in the full-text index until a reindex
+	 * succeeds. */
+	{
+	"CREATE TABLE idx_failed (\n"
+	"  id INTEGER PRIMARY KEY,          -- the message id\n"
+	"  reason TEXT NOT NULL,\n"
+	"  failed_at INTEGER NOT NULL\n"
+	");\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

@@ -55,11 +55,17 @@ def nice(pid):
     with open("/proc/%d/stat" % pid) as f:
         return int(f.read().rsplit(")", 1)[1].split()[16])
 def children(pid):
+    # The harvest's own workers: not the signer process beside them.
+    out = []
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
+            for c in f.read().split():
+                with open("/proc/%s/comm" % c) as g:
+                    if g.read().strip() != "pv-signer":
+                        out.append(int(c))
     except OSError:
-        return []
+        pass
+    return out
 # Both at work: the indexer process is there and the harvest has
 # committed something in this round; then the seeded jitter.
 db = sqlite3.connect("file:%s/catalog.db?mode=ro" % d, uri=True, timeout=30)

@@ -196,7 +196,7 @@ h_like "$(grep '^FAIL' "$H_RUN/v.out")" 'disposal 1: holds' "…naming the hold 
 
 # --- signing keys: verify needs only the public keys --------------------
 rm -rf "$C"; cp -a "$D" "$C"
-rm "$C/keys/archive.key" "$C/keys/audit.key"
+rm "$C/keys/sign/archive.key" "$C/keys/sign/audit.key"
 pvc 3 verify --full >"$H_RUN/v.out" 2>&1
 h_is $? 0 "signing keys missing, nothing else wrong: verify --full passes" "$(cat "$H_RUN/v.out")"
 h_like "$(cat "$H_RUN/v.out")" 'note: no signing key for the archive log' "…and says it checked with the public keys"
@@ -207,7 +207,7 @@ h_like "$(grep '^FAIL' "$H_RUN/v.out")" 'message 16: size' "…naming message 16
 h_check "…without stopping at the missing key" eval '! grep -q "current key" "$H_RUN/v.out"'
 rm -rf "$C"; cp -a "$D" "$C"
 $PV init --data "$H_RUN/other" >/dev/null
-cp "$H_RUN/other/keys/archive.key" "$C/keys/archive.key"
+cp "$H_RUN/other/keys/sign/archive.key" "$C/keys/sign/archive.key"
 q "UPDATE messages SET expires_at = expires_at - 86400 WHERE id = 16"
 pvc 3 verify --full >"$H_RUN/v.out" 2>&1
 h_is $? 3 "signing key swapped for another archive's and a row edited: verify --full exits 3"
