@@ -1,0 +1,113 @@
+#!/bin/bash
+# One round of one libFuzzer target (tests/fuzz/README.md), from the repo root:
+#   tests/fuzz/run_target.sh smoke|fuzz BIN SECS RESULT_DIR
+# 1. Every input kept in tests/fuzz/regressions/TARGET/ runs once. One that
+#    still fails is a finding, unless regressions/open.txt lists it: then it
+#    is reported as open (or as fixed, when it passes).
+# 2. The fuzzer runs SECS seconds from the kept corpus and the passing
+#    regressions. New inputs go to a scratch dir (never to the kept corpus);
+#    a crash, leak, timeout or out-of-memory input is kept, never deleted:
+#    smoke: under $POPVAULT_FUZZ_DIR/findings/TARGET/; fuzz: straight into
+#    tests/fuzz/regressions/TARGET/ (to be fixed, or listed in open.txt).
+# 3. fuzz only: the kept corpus becomes the minimised (-merge=1) union of
+#    itself and the new inputs, keeping the names of files it already had,
+#    and one line goes to tests/fuzz/log.tsv (table.sh makes the table).
+# RESULT_DIR/TARGET gets "ok|fail<TAB>summary" and one line per open regression:
+# "open<TAB>TARGET/NAME<TAB>crashes|fixed<TAB>reason". Exit 0 unless the
+# round itself could not run.
+set -u
+mode=$1 bin=$2 secs=$3
+name=$(basename "$bin")
+result=$4/$name
+src=tests/fuzz
+out=${POPVAULT_FUZZ_DIR:-build/fuzz}
+corpus=$src/corpus/$name
+regr=$src/regressions/$name
+# A timeout is a finding; 20 s leaves room for a loaded machine (the
+# slowest target takes well under a second per input).
+opts=(-timeout=20 -rss_limit_mb=2048 -print_final_stats=1)
+
+case $mode in
+smoke) scratch=$out/smoke/$name found=$out/findings/$name ;;
+fuzz) scratch=$out/round/$name/new found=$regr ;;
+*) echo "usage: $0 smoke|fuzz BIN SECS RESULT_DIR" >&2; exit 2 ;;
+esac
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$scratch" "$found" "$corpus"
+[ "$mode" = fuzz ] && rm -rf "$scratch" && mkdir -p "$scratch"
+: >"$result"
+
+# Step 1: the regressions, open ones alone.
+open_reason() { awk -v k="$name/$1" '$1 == k { $1 = ""; sub(/^ +/, ""); print; exit }' \
+	"$src/regressions/open.txt" 2>/dev/null; }
+mkdir -p "$tmp/seeds"
+fails=() nregr=0
+for f in "$regr"/*; do
+	[ -f "$f" ] || continue
+	nregr=$((nregr + 1))
+	base=$(basename "$f")
+	reason=$(open_reason "$base")
+	if "$bin" "${opts[@]}" "$f" >"$tmp/regr.log" 2>&1; then
+		cp "$f" "$tmp/seeds/"
+		[ -n "$reason" ] && printf 'open\t%s/%s\tfixed\t%s\n' "$name" "$base" "$reason" >>"$result"
+	elif [ -n "$reason" ]; then
+		printf 'open\t%s/%s\tcrashes\t%s\n' "$name" "$base" "$reason" >>"$result"
+	else
+		fails+=("$f: $(grep -m1 -E 'ERROR|SUMMARY|runtime error' "$tmp/regr.log")")
+	fi
+done
+
+# Step 2: fuzz. Findings keep libFuzzer's names (kind-sha1).
+before=$(ls "$found" | sort)
+start=$(date +%s)
+/usr/bin/time -f '%U %S' -o "$tmp/cpu" "$bin" "${opts[@]}" -max_total_time="$secs" \
+	-artifact_prefix="$found/" "$scratch" "$corpus" "$tmp/seeds" >"$tmp/log" 2>&1
+rc=$?
+wall=$(($(date +%s) - start))
+cpu=$(awk '/^[0-9.]+ [0-9.]+$/ { printf "%d", $1 + $2 }' "$tmp/cpu")
+new_findings=$(comm -13 <(echo "$before") <(ls "$found" | sort) | grep -E '^(crash|leak|timeout|oom)-' || true)
+execs=$(grep -o 'number_of_executed_units: *[0-9]*' "$tmp/log" | grep -o '[0-9]*$' | tail -n1)
+[ -n "$execs" ] || execs=$(grep -o '^#[0-9]*' "$tmp/log" | tail -n1 | tr -d '#')
+stat=$(grep -E '^#[0-9]+.* cov: ' "$tmp/log" | tail -n1)
+cov=$(echo "$stat" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*')
+ft=$(echo "$stat" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*')
+cp "$tmp/log" "$out/$name.$mode.log"
+
+status=ok
+summary="${execs:-0} inputs in ${wall}s, cov ${cov:-?}, $nregr regression inputs"
+if [ ${#fails[@]} -gt 0 ]; then
+	status=fail
+	summary="$summary; regression inputs fail again: ${fails[*]}"
+fi
+if [ -n "$new_findings" ] || [ "$rc" -ne 0 ]; then
+	status=fail
+	summary="$summary; finding (exit $rc), input kept: $(echo "$new_findings" | sed "s|^|$found/|" | tr '\n' ' ')"
+	summary="$summary; $(grep -m1 -E 'ERROR|SUMMARY|runtime error' "$tmp/log")"
+fi
+
+# Step 3: keep what the round found.
+if [ "$mode" = fuzz ]; then
+	mkdir -p "$tmp/merged"
+	if "$bin" -merge=1 "${opts[@]}" "$tmp/merged" "$corpus" "$scratch" >"$tmp/merge.log" 2>&1 &&
+		[ -n "$(ls "$tmp/merged")" ]; then
+		# libFuzzer names merged files by their SHA-1: give back the old names.
+		for f in "$corpus"/*; do
+			[ -f "$f" ] || continue
+			h=$(sha1sum <"$f" | cut -c1-40)
+			[ -f "$tmp/merged/$h" ] && mv "$tmp/merged/$h" "$tmp/merged/$(basename "$f")"
+		done
+		rm -rf "$corpus" && mv "$tmp/merged" "$corpus"
+	else
+		status=fail
+		summary="$summary; merge failed, corpus unchanged: $(tail -n1 "$tmp/merge.log")"
+	fi
+	files=$(ls "$corpus" | wc -l)
+	bytes=$(cat "$corpus"/* 2>/dev/null | wc -c)
+	nfound=$(echo -n "$new_findings" | grep -c . || true)
+	printf '%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%d\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+		"$name" "$wall" "${cpu:-0}" "${execs:-0}" "$files" "$bytes" "${cov:-0}" "${ft:-0}" \
+		"$nfound" "$(git rev-parse --short HEAD 2>/dev/null)" >>"$src/log.tsv"
+	summary="$summary; corpus $files files"
+fi
+printf '%s\t%s\n' "$status" "$summary" | cat - "$result" >"$tmp/r" && mv "$tmp/r" "$result"
