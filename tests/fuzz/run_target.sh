@@ -10,8 +10,9 @@
 #    smoke: under $POPVAULT_FUZZ_DIR/findings/TARGET/; fuzz: straight into
 #    tests/fuzz/regressions/TARGET/ (to be fixed, or listed in open.txt).
 # 3. fuzz only: the kept corpus becomes the minimised (-merge=1) union of
-#    itself and the new inputs, keeping the names of files it already had,
-#    and one line goes to tests/fuzz/log.tsv (table.sh makes the table).
+#    itself and the new inputs, plus every hand-written seed (any file not
+#    named by its SHA-1), and one line goes to tests/fuzz/log.tsv
+#    (table.py makes the table).
 # RESULT_DIR/TARGET gets "ok|fail<TAB>summary" and one line per open regression:
 # "open<TAB>TARGET/NAME<TAB>crashes|fixed<TAB>reason". Exit 0 unless the
 # round itself could not run.
@@ -91,11 +92,19 @@ if [ "$mode" = fuzz ]; then
 	mkdir -p "$tmp/merged"
 	if "$bin" -merge=1 "${opts[@]}" "$tmp/merged" "$corpus" "$scratch" >"$tmp/merge.log" 2>&1 &&
 		[ -n "$(ls "$tmp/merged")" ]; then
-		# libFuzzer names merged files by their SHA-1: give back the old names.
+		# libFuzzer names merged files by their SHA-1: give back the old
+		# names. A file named otherwise was written by hand (a real bundle,
+		# a request that tries a traversal): it stays even when it adds no
+		# new coverage, so it is always tried.
 		for f in "$corpus"/*; do
 			[ -f "$f" ] || continue
 			h=$(sha1sum <"$f" | cut -c1-40)
-			[ -f "$tmp/merged/$h" ] && mv "$tmp/merged/$h" "$tmp/merged/$(basename "$f")"
+			base=$(basename "$f")
+			if [ -f "$tmp/merged/$h" ]; then
+				mv "$tmp/merged/$h" "$tmp/merged/$base"
+			elif ! [[ $base =~ ^[0-9a-f]{40}$ ]]; then
+				cp "$f" "$tmp/merged/$base"
+			fi
 		done
 		rm -rf "$corpus" && mv "$tmp/merged" "$corpus"
 	else
