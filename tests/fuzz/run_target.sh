@@ -85,6 +85,7 @@ if [ -n "$new_findings" ] || [ "$rc" -ne 0 ]; then
 	status=fail
 	summary="$summary; finding (exit $rc), input kept: $(echo "$new_findings" | sed "s|^|$found/|" | tr '\n' ' ')"
 	summary="$summary; $(grep -m1 -E 'ERROR|SUMMARY|runtime error' "$tmp/log")"
+	[ "$mode" = smoke ] && summary="$summary; keep it: copy it into $regr/"
 fi
 
 # Step 3: keep what the round found.
