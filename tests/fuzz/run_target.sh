@@ -27,6 +27,10 @@ regr=$src/regressions/$name
 # A timeout is a finding; 20 s leaves room for a loaded machine (the
 # slowest target takes well under a second per input).
 opts=(-timeout=20 -rss_limit_mb=2048 -print_final_stats=1)
+# The target's own flags (options.txt) for fuzzing and merging; never for
+# the regressions, which must run whole.
+# shellcheck disable=SC2207
+own=($(awk -v t="$name" '$1 == t { sub(/#.*/, ""); $1 = ""; print }' "$src/options.txt"))
 
 case $mode in
 smoke) scratch=$out/smoke/$name found=$out/findings/$name ;;
@@ -62,7 +66,7 @@ done
 # Step 2: fuzz. Findings keep libFuzzer's names (kind-sha1).
 before=$(ls "$found" | sort)
 start=$(date +%s)
-/usr/bin/time -f '%U %S' -o "$tmp/cpu" "$bin" "${opts[@]}" -max_total_time="$secs" \
+/usr/bin/time -f '%U %S' -o "$tmp/cpu" "$bin" "${opts[@]}" "${own[@]}" -max_total_time="$secs" \
 	-artifact_prefix="$found/" "$scratch" "$corpus" "$tmp/seeds" >"$tmp/log" 2>&1
 rc=$?
 wall=$(($(date +%s) - start))
@@ -91,7 +95,7 @@ fi
 # Step 3: keep what the round found.
 if [ "$mode" = fuzz ]; then
 	mkdir -p "$tmp/merged"
-	if "$bin" -merge=1 "${opts[@]}" "$tmp/merged" "$corpus" "$scratch" >"$tmp/merge.log" 2>&1 &&
+	if "$bin" -merge=1 "${opts[@]}" "${own[@]}" "$tmp/merged" "$corpus" "$scratch" >"$tmp/merge.log" 2>&1 &&
 		[ -n "$(ls "$tmp/merged")" ]; then
 		# libFuzzer names merged files by their SHA-1: give back the old
 		# names. A file named otherwise was written by hand (a real bundle,
@@ -101,7 +105,9 @@ if [ "$mode" = fuzz ]; then
 			[ -f "$f" ] || continue
 			h=$(sha1sum <"$f" | cut -c1-40)
 			base=$(basename "$f")
-			if [ -f "$tmp/merged/$h" ]; then
+			if [ "$h" = "$base" ]; then
+				:
+			elif [ -f "$tmp/merged/$h" ]; then
 				mv "$tmp/merged/$h" "$tmp/merged/$base"
 			elif ! [[ $base =~ ^[0-9a-f]{40}$ ]]; then
 				cp "$f" "$tmp/merged/$base"
