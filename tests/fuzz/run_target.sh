@@ -1,9 +1,10 @@
 #!/bin/bash
 # One round of one libFuzzer target (tests/fuzz/README.md), from the repo root:
 #   tests/fuzz/run_target.sh smoke|fuzz BIN SECS RESULT_DIR
-# 1. Every input kept in tests/fuzz/regressions/TARGET/ runs once. One that
-#    still fails is a finding, unless regressions/open.txt lists it: then it
-#    is reported as open (or as fixed, when it passes).
+# 1. Every input kept in tests/fuzz/regressions/TARGET/ runs once (a
+#    directory: its files in one process, in name order). One that still
+#    fails is a finding, unless regressions/open.txt lists it: then it is
+#    reported as open (or as fixed, when it passes).
 # 2. The fuzzer runs SECS seconds from the kept corpus and the passing
 #    regressions. New inputs go to a scratch dir (never to the kept corpus);
 #    a crash, leak, timeout or out-of-memory input is kept, never deleted:
@@ -49,12 +50,16 @@ open_reason() { awk -v k="$name/$1" '$1 == k { $1 = ""; sub(/^ +/, ""); print; e
 mkdir -p "$tmp/seeds"
 fails=() nregr=0
 for f in "$regr"/*; do
-	[ -f "$f" ] || continue
+	[ -e "$f" ] || continue
+	# A directory is one regression made of several inputs that only fail
+	# together (state an input leaves for the next): one process runs
+	# them in name order.
+	if [ -d "$f" ]; then inputs=("$f"/*); else inputs=("$f"); fi
 	nregr=$((nregr + 1))
 	base=$(basename "$f")
 	reason=$(open_reason "$base")
-	if "$bin" "${opts[@]}" "$f" >"$tmp/regr.log" 2>&1; then
-		cp "$f" "$tmp/seeds/"
+	if "$bin" "${opts[@]}" "${inputs[@]}" >"$tmp/regr.log" 2>&1; then
+		for i in "${inputs[@]}"; do cp "$i" "$tmp/seeds/$base-$(basename "$i")"; done
 		[ -n "$reason" ] && printf 'open\t%s/%s\tfixed\t%s\n' "$name" "$base" "$reason" >>"$result"
 	elif [ -n "$reason" ]; then
 		printf 'open\t%s/%s\tcrashes\t%s\n' "$name" "$base" "$reason" >>"$result"
