@@ -167,7 +167,7 @@ static void check_tree_proof(struct vstate *v)
 			break;
 		}
 		size_t n = (size_t)(eol - p);
-		const char *sp = memchr(p, ' ', n);
+		const char *sp;
 		if (ln == 0) {
 			bad = n != strlen("popvault/tree-proof/v1") || memcmp(p, "popvault/tree-proof/v1", n);
 		} else if (ln == 1) {

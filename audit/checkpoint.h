@@ -54,8 +54,7 @@ int checkpoint_open(const char *note, size_t len, const struct note_verifier *vs
  * inconsistent checkpoints. Works inside the caller's transaction.
  * flags: CHECKPOINT_TIME adds the time line. Its time (the line, and the
  * row's created_ms) is the later of now and the previous checkpoint's, so
- * checkpoint times never go backwards when the clock steps back. */
- * flags: CHECKPOINT_TIME adds the time line.
+ * checkpoint times never go backwards when the clock steps back.
  *
  * With a remote key (s->remote, the signer process) the checkpoint is
  * only reserved: its row holds the body, unsigned, and note_r gets

@@ -499,7 +499,7 @@ int backup_manifest_check(const struct backup_manifest *m, const char *dir, stru
 {
 	char full[4096];
 	unsigned char sum[32];
-	uint64_t size;
+	uint64_t size = 0;
 	int r;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct backup_file *f = &m->files[i];

@@ -119,7 +119,7 @@ static void *run(void *arg)
 {
 	struct job *j = arg;
 	struct archive *ar = NULL;
-	struct export_summary sum;
+	struct export_summary sum = {0}; /* recorded even when export_run never ran */
 	struct pv_error err, err2;
 	const char *status = EXPORT_JOB_FAILED;
 	struct export_opts o = {

@@ -166,8 +166,9 @@ int h_audit_export_start(struct http_request *rq, struct http_response *rs)
 static int export_job(struct http_request *rq, struct gov_job_view *v)
 {
 	int64_t id;
-	if (http_param_int(rq, 0, 1, INT64_MAX, &id, &rq->err) < 0)
-		return rq->err.code;
+	int r;
+	if ((r = http_param_int(rq, 0, 1, INT64_MAX, &id, &rq->err)) < 0)
+		return r;
 	if (!gov_job_get(rq->app->gov, GOV_JOB_AUDIT_EXPORT, id, v))
 		return pv_fail(&rq->err, PV_ENOTFOUND, "no audit export %lld on this server",
 			       (long long)id);

@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-int pv_fail(struct pv_error *err, int code, const char *fmt, ...)
+/* (Parenthesised names: error.h makes them macros for the analyzer.) */
+int(pv_fail)(struct pv_error *err, int code, const char *fmt, ...)
 {
 	if (err != NULL) {
 		va_list ap;
@@ -16,7 +17,7 @@ int pv_fail(struct pv_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
-int pv_error_prefix(struct pv_error *err, const char *fmt, ...)
+int(pv_error_prefix)(struct pv_error *err, const char *fmt, ...)
 {
 	char msg[PV_ERROR_MSG_MAX];
 	va_list ap;

@@ -42,6 +42,20 @@ int pv_error_prefix(struct pv_error *err, const char *fmt, ...)
 
 void pv_error_clear(struct pv_error *err);
 
+/* clang's static analyzer (make lint) sees one file at a time: without
+ * this it does not know that pv_fail returns its code and
+ * pv_error_prefix a failure, and walks "success" paths after an error. */
+#ifdef __clang_analyzer__
+static inline int pv_analyzer_failed(int code)
+{
+	if (code >= 0)
+		__builtin_unreachable();
+	return code;
+}
+#define pv_fail(err, code, ...) (pv_fail((err), (code), __VA_ARGS__), (code))
+#define pv_error_prefix(...) pv_analyzer_failed(pv_error_prefix(__VA_ARGS__))
+#endif
+
 /* Process exit code for a status: 0, 1, 2 or 3 (ARCHITECTURE.md §10). */
 int pv_exit_code(int status);
 

@@ -115,6 +115,8 @@ static int bind_secrets(struct archive *ar, struct pv_error *err)
 	if (n + t > 0)
 		sqlite3_exec(ar->cat->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	return keyring_mark_secrets_bound(ar->kr, err);
+}
+
 int archive_seal(struct archive *ar, struct pv_error *err)
 {
 	/* The notes stored here need not be on disk before this returns (one
