@@ -187,12 +187,12 @@ h_is "$(cd "$X" && bash "$H_RUN/step5.sh" 2>&1 | grep -c '^Verification: OK')" \
 # the manifest again with the box's key: the token's imprint gives it away.
 tar xzf "$H_RUN/ed.tar.gz" -C "$H_RUN" --wildcards 'audit/timestamps/*.tsr'
 other=$(ls "$H_RUN"/audit/timestamps/*.tsr | head -1)
-"$H_PY" "$H_LIB/rebundle.py" "$H_RUN/ed.tar.gz" "$H_RUN/swapped.tar.gz" --key "$D/keys/archive.key" \
+"$H_PY" "$H_LIB/rebundle.py" "$H_RUN/ed.tar.gz" "$H_RUN/swapped.tar.gz" --key "$D/keys/sign/archive.key" \
 	--put "archive/timestamps/6.tsr=$other"
 h_fails "a token moved to another checkpoint (manifest signed again by the owner) is caught" 3 \
 	"FAIL: archive/timestamps/6.tsr: time-stamp token: wrong imprint" \
 	vb "$H_RUN/swapped.tar.gz" --vkey "$AK" --vkey "$UK" --tsa-ca "$TSA_CA"
-"$H_PY" "$H_LIB/rebundle.py" "$H_RUN/ed.tar.gz" "$H_RUN/dropped.tar.gz" --key "$D/keys/archive.key" \
+"$H_PY" "$H_LIB/rebundle.py" "$H_RUN/ed.tar.gz" "$H_RUN/dropped.tar.gz" --key "$D/keys/sign/archive.key" \
 	--drop archive/timestamps/6.tsr --drop archive/timestamps/6.note
 h_fails "a bundle whose tokens were dropped fails --tsa-ca" 3 \
 	"FAIL: the archive log carries no RFC 3161 time-stamp that verifies" \

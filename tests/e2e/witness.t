@@ -169,7 +169,7 @@ for f in "$H_RUN"/archive/cosigned/*; do
 	grep -v "^— w2.example/w " "$f" >"$f.removed"
 	puts+=(--put "archive/cosigned/$(basename "$f")=$f.removed")
 done
-"$H_PY" "$H_LIB/rebundle.py" "$H_RUN/ed.tar.gz" "$H_RUN/removed.tar.gz" --key "$H_RUN/a/keys/archive.key" \
+"$H_PY" "$H_LIB/rebundle.py" "$H_RUN/ed.tar.gz" "$H_RUN/removed.tar.gz" --key "$H_RUN/a/keys/sign/archive.key" \
 	"${puts[@]}"
 h_fails "w2's cosignatures removed: the quorum of 2 is not met" 3 \
 	"FAIL: no checkpoint of the archive log in the bundle is cosigned by 2 of the 2 witnesses given" \
@@ -186,7 +186,7 @@ for line in open(sys.argv[1]).read().splitlines(keepends=True):
     out.append(line)
 open(sys.argv[2], "w").write("".join(out))
 EOF
-"$H_PY" "$H_LIB/rebundle.py" "$H_RUN/ed.tar.gz" "$H_RUN/forged.tar.gz" --key "$H_RUN/a/keys/archive.key" \
+"$H_PY" "$H_LIB/rebundle.py" "$H_RUN/ed.tar.gz" "$H_RUN/forged.tar.gz" --key "$H_RUN/a/keys/sign/archive.key" \
 	--put "archive/cosigned/6=$H_RUN/forged"
 h_fails "a forged cosignature is named" 3 "FAIL: archive/cosigned/6: bad cosignature by witness w2.example/w" \
 	vb "$H_RUN/forged.tar.gz" "${W[@]}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Rewrites a popvault bundle the way its owner could: members replaced,
 added or dropped, then MANIFEST.sha256 recomputed and MANIFEST.note signed
-again with a signing key of the archive (keys/archive.key for eDiscovery
-bundles, keys/audit.key for audit bundles).  What survives that is only
+again with a signing key of the archive (keys/sign/archive.key for eDiscovery
+bundles, keys/sign/audit.key for audit bundles).  What survives that is only
 what parties outside the box vouch for.
 
     rebundle.py SRC.tar.gz DST.tar.gz --key KEYFILE [--put NAME=FILE]...
