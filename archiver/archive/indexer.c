@@ -374,6 +374,11 @@ int indexer_finish(struct indexer_proc *p, struct pv_error *err)
 	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	p->pid = 0;
+	/* Stopped with the rest of its process group (a service stop, ^C
+	 * sends SIGINT, which it ignores): nothing lost, the next indexer
+	 * resumes from the catalog. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM)
+		return PV_OK;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return pv_fail(err, PV_ERR, "the indexer process ended with status %d%s",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : -1,
