@@ -200,7 +200,7 @@ int keys_state_read(const char *dir, const char *log, struct keys_state *st,
 			best = seq;
 		}
 	}
-	const char *p = text, *end = text + len;
+	const char *p = text, *end = text != NULL ? text + len : NULL;
 	const size_t ml = sizeof(STATE_MAGIC) - 1;
 	if (text == NULL || len < ml + 1 || memcmp(p, STATE_MAGIC "\n", ml + 1) != 0 ||
 	    (p += ml + 1, line(&p, end, "size", &v, &vl)) != 0 ||

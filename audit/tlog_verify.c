@@ -254,7 +254,7 @@ static int load_checkpoints(struct vstate *v, struct tlog_verify_report *rep, ui
 			    strcmp(cp.origin, tlog_origin(v->t)) != 0 || cp.size != row.size ||
 			    memcmp(cp.root, row.root, MERKLE_HASH_LEN) != 0 || cp.size < prev_size) {
 				if (r == 0)
-					r = pv_fail(err, PV_EINTEGRITY, "differs from its row");
+					(void)pv_fail(err, PV_EINTEGRITY, "differs from its row");
 				pv_error_prefix(err, "reserved checkpoint %llu", (unsigned long long)seq);
 				r = PV_EINTEGRITY;
 				goto out;

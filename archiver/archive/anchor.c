@@ -77,7 +77,7 @@ static int tsa_round(struct archive *ar, const char *actor, struct anchor_result
 {
 	struct anchor_party *p = &res->parties[res->n_parties++];
 	struct anchor_token_row tok;
-	struct tsa_token_info info;
+	struct tsa_token_info info = {0};
 	struct pv_error e;
 	char when[PV_RFC3339_LEN];
 	int r;

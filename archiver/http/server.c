@@ -397,7 +397,7 @@ int http_server_start(struct http_app *app, const struct http_server_config *cfg
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di ? di->port : 0;
 	if (srv->port == 0 && cfg->addr == NULL) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = {0};
 		socklen_t len = sizeof(ss);
 		if (getsockname(cfg->listen_fd, (struct sockaddr *)&ss, &len) == 0)
 			srv->port = ntohs(ss.ss_family == AF_INET6

@@ -437,7 +437,7 @@ static void take_signals(struct sup *s)
 static int bind_socket(struct sup *s, struct pv_error *err)
 {
 	const struct service_opts *o = s->sv.o;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t len = sizeof(ss);
 	int one = 1;
 	int fd = socket(o->addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
