@@ -13,7 +13,11 @@ dovecot-core dovecot-pop3d mailutils-pop3d
 python3 faketime poppler-utils util-linux procps
 mpop fetchmail getmail6 procmail time linux-perf wrk
 debhelper lintian fakeroot scdoc man-db systemd
-chromium"
+chromium
+ceph-mon ceph-osd radosgw ceph-common"
+
+# The S3 pack store's tests run a single-node Ceph with the RADOS Gateway
+# (tests/e2e/lib/rgw.sh; no ceph-mgr: the gateway does not need it).
 
 # The browser tests (tests/web, DESIGN.md §9) drive Debian's chromium with
 # npm's playwright-core under node's test runner. A node of its own (e.g.
