@@ -386,6 +386,8 @@ static int approve_hold(struct decision *d, struct pv_error *err)
 	    (r = hold_release_in_tx(ar, name, d->row->proposer, pv_clock_now(), err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
+	else
+		holds_sync_store(ar);
 	return r;
 }
 

@@ -413,7 +413,7 @@ int attest_read(struct archive *ar, const struct stored_message *m, const struct
 	crypto_hash_sha256_init(&s.sha);
 	crypto_generichash_init(&s.commit, salt, sizeof(salt), sizeof(commit));
 	/* No catalog hash here: the bytes are checked against the leaf. */
-	r = blob_read_at(ar->dir, &m->loc, key, NULL, rsink_put, &s, err);
+	r = blob_read_at(ar->dir, ar->packs, &m->loc, key, NULL, rsink_put, &s, err);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(salt, sizeof(salt));
 	if (r == PV_ENOTFOUND)

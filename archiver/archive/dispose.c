@@ -262,7 +262,7 @@ static bool content_present(struct archive *ar, const struct stored_message *m, 
 			 m->blob[0] == '\0' ? "its blob reference" : "its wrapped key");
 		return false;
 	}
-	if (!blob_present_at(ar->dir, &m->loc)) {
+	if (!blob_present_at(ar->dir, ar->packs, &m->loc)) {
 		snprintf(why, why_n, "blob %.16s... is missing without a disposal record "
 				     "(unauthorised deletion)", m->blob);
 		return false;
@@ -877,14 +877,27 @@ static int finish(struct archive *ar, int64_t disposal_id, int64_t now, const ch
 	if ((r = record_done(ar, disposal_id, v, n, now, buckets, actor, err)) < 0)
 		goto out;
 	/* Packs whose every message is now disposed of go whole. */
-	int64_t packs;
-	if ((r = pack_remove_unused(ar->dir, ar->cat->db, &packs, err)) < 0)
+	if ((r = dispose_remove_packs(ar, err)) < 0)
 		goto out;
 	r = scrub_files(ar, err);
 	*disposed_r = (int64_t)n;
 	*buckets_r = buckets;
 out:
 	free(v);
+	return r;
+}
+
+int dispose_remove_packs(struct archive *ar, struct pv_error *err)
+{
+	int64_t removed, kept;
+	/* Hold members grew with this run: the store's holds follow first. */
+	holds_sync_store(ar);
+	int r = pack_remove_unused(ar->packs, ar->cat->db, &removed, &kept, err);
+	if (r == PV_OK && kept > 0)
+		pv_log(PV_LOG_WARN, "dispose.packs", "%lld pack%s of disposed mail kept: the pack "
+		       "store refuses to remove %s yet (see above); nothing is lost, the next "
+		       "disposal run tries again", (long long)kept, kept == 1 ? "" : "s",
+		       kept == 1 ? "it" : "them");
 	return r;
 }
 

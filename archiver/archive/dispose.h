@@ -168,4 +168,11 @@ void dispose_run_free(struct dispose_run *run);
  * holds expired messages whose content is gone without a disposal record. */
 int dispose_check_missing(const struct dispose_plan *plan, struct pv_error *err);
 
+/* Removes the packs whose every message is disposed of (pack.h's
+ * pack_remove_unused, after the store's legal holds follow the holds):
+ * what a run does after its done record, and what `popvault dispose`
+ * does when nothing is due, for packs an object store's lock kept
+ * earlier. A pack the store refuses to remove is logged and kept. */
+int dispose_remove_packs(struct archive *ar, struct pv_error *err);
+
 #endif

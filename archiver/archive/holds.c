@@ -7,6 +7,7 @@
 
 #include "archiver/index/index.h"
 #include "archiver/lib/hex.h"
+#include "archiver/lib/log.h"
 #include "archiver/lib/utf8.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
@@ -117,6 +118,7 @@ int hold_add(struct archive *ar, const char *name, const char *query, const char
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		goto fail;
 	free(ids);
+	holds_sync_store(ar);
 	if (members_r)
 		*members_r = (int64_t)n;
 	return PV_OK;
@@ -181,7 +183,22 @@ int hold_release(struct archive *ar, const char *name, const char *actor, int64_
 	if ((r = hold_release_in_tx(ar, name, actor, now, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
+	else
+		holds_sync_store(ar);
 	return r;
+}
+
+void holds_sync_store(struct archive *ar)
+{
+	struct pv_error e;
+	int64_t changed;
+	if (packstore_sync_holds(ar->packs, &changed, &e) < 0)
+		pv_log(PV_LOG_WARN, "store.hold", "the pack store's legal holds do not follow the "
+		       "holds yet: %s (tried again at the next hold change or disposal run; verify "
+		       "reports it)", e.msg);
+	else if (changed > 0)
+		pv_log(PV_LOG_INFO, "store.hold", "legal hold changed on %lld pack%s in the store",
+		       (long long)changed, changed == 1 ? "" : "s");
 }
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)

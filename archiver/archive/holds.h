@@ -112,4 +112,10 @@ int holds_digest_at(sqlite3 *db, const int64_t *hold_ids, size_t n, int64_t as_o
 size_t hold_set_lookup(const struct hold_set *set, int64_t id, const char **names, size_t max);
 void hold_set_free(struct hold_set *set);
 
+/* Makes the pack store's legal holds (store/packstore.h) follow the
+ * active holds: on for every stored pack with a held message, off for the
+ * rest. A failure is logged (the catalog's hold is in force either way;
+ * verify reports a pack whose store hold disagrees). */
+void holds_sync_store(struct archive *ar);
+
 #endif

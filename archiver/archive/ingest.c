@@ -357,6 +357,8 @@ int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r
 		ingest_free(&in);
 		return r;
 	}
+	if (packstore_remote(ar->packs))
+		pack_set_seal_at_end(in->packs);
 	*in_r = in;
 	return PV_OK;
 }
@@ -376,6 +378,16 @@ void ingest_free(struct ingest **inp)
 	ingest_abort(in);
 	drop_rows(in);
 	pack_set_free(&in->packs); /* cuts off what was not committed */
+	/* The packs sealed just now go to the pack store (store/packstore.h):
+	 * after the session's DELEs and QUIT, which needed only their local,
+	 * durable copy; a pack leaves the data directory only once the store
+	 * confirmed it. One that fails stays, for the next session. */
+	if (packstore_remote(in->ar->packs)) {
+		struct pv_error e;
+		int64_t stored, failed;
+		if (packstore_flush(in->ar->packs, &stored, &failed, &e) < 0)
+			pv_log(PV_LOG_WARN, "store.upload", "%s (retried at the next harvest)", e.msg);
+	}
 	record_sealer_free(&in->seal);
 	stmts_free(&in->st);
 	decider_free(&in->dec);

@@ -66,6 +66,21 @@ int archive_init_create(const char *data_dir, const char *origin, struct pv_buf 
 	return pv_fsync_dir(data_dir, err);
 }
 
+int archive_init_store(struct archive *ar, const char *url, const char *secret,
+		       struct pv_error *err)
+{
+	int r = catalog_begin(ar->cat, err);
+	if (r < 0)
+		return r;
+	if ((r = packstore_configure(ar->cat->db, ar->kr, url, secret, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0) {
+		catalog_rollback(ar->cat);
+		return r;
+	}
+	packstore_close(&ar->packs);
+	return packstore_open(ar->dir, ar->cat->db, ar->kr, &ar->packs, err);
+}
+
 int archive_init_policy(struct archive *ar, const char *actor, struct pv_error *err)
 {
 	struct policy *p = NULL;
@@ -78,8 +93,10 @@ int archive_init_policy(struct archive *ar, const char *actor, struct pv_error *
 		goto out;
 	policy_hash_hex(p, hex);
 	/* The audit log's first entry: who created this archive, and how. */
-	if ((r = archive_auditf(ar, actor, AUDIT_INIT, "ok", NULL, err, "origin=%s schema=%d",
-				ar->cfg.origin, catalog_schema_version())) < 0 ||
+	if ((r = archive_auditf(ar, actor, AUDIT_INIT, "ok", NULL, err, "origin=%s schema=%d%s%s",
+				ar->cfg.origin, catalog_schema_version(),
+				packstore_remote(ar->packs) ? " store=" : "",
+				packstore_remote(ar->packs) ? ar->packs->url : "")) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_POLICY_SET, "ok", NULL, err,
 				"version=1 sha256=%s previous=0", hex)) < 0 ||
 	    (r = policy_version_add(ar->cat->db, p, actor, pv_clock_now(), &version, err)) < 0 ||

@@ -22,6 +22,13 @@
 int archive_init_create(const char *data_dir, const char *origin, struct pv_buf *vkeys_r,
 			struct pv_error *err);
 
+/* Between the two steps, with `init --store URL`: the pack store
+ * (store/packstore.h; packstore_probe checked it before step 1) recorded
+ * with its credentials sealed, and ar switched to it. The "init" audit
+ * entry of step 2 names it. */
+int archive_init_store(struct archive *ar, const char *url, const char *secret,
+		       struct pv_error *err);
+
 /* Step 2 (see above). actor: who runs init ("cli:<user>"). */
 int archive_init_policy(struct archive *ar, const char *actor, struct pv_error *err);
 

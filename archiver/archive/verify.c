@@ -313,7 +313,7 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 		     (long long)v->ap.current);
 	if (!v->full) {
 		/* Without --full: present and hashing to its name (no decryption). */
-		int r = blob_check_at(v->ar->dir, &m->loc, &e);
+		int r = blob_check_at(v->ar->dir, v->ar->packs, &m->loc, &e);
 		if (r == PV_ENOTFOUND)
 			problem(v, "message %lld: blob %s is missing and there is no disposal record "
 				   "(unauthorised deletion)", (long long)m->id, m->blob);
@@ -569,6 +569,11 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 	struct pack_scan_stats ps;
 	if ((r = pack_scan(ar->dir, ar->cat->db, vp->since, pack_problem, vp, &ps, err)) < 0)
 		return r;
+	/* A remote pack store: every stored pack there, whole, locked as
+	 * recorded (a pack that vanished is also missing for its messages). */
+	int64_t stored;
+	if ((r = packstore_check(ar->packs, pack_problem, vp, &stored, err)) < 0)
+		return r;
 	return vp->ev_ok ? verify_disposals(vp, err) : PV_OK;
 }
 
@@ -594,6 +599,9 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 			v.sample_ppm = 1;
 	}
 
+	/* --full reads every record: from an object store, whole packs (one
+	 * GET each) rather than a ranged GET per message. */
+	ar->packs->whole_packs = full && sample == 0;
 	memset(rep, 0, sizeof(*rep));
 	rep->latest_checkpoint_age_s = -1;
 	/* Signatures are checked with the public keys the logs record; a

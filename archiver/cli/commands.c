@@ -5,7 +5,8 @@
 
 static const struct cli_command commands[] = {
 	{"init", "create the data directory: keys, database, default policy",
-	 "popvault init [--data DIR] [--origin NAME]\n", cli_init},
+	 "popvault init [--data DIR] [--origin NAME]\n"
+	 "         [--store 's3://BUCKET?endpoint=URL&region=R' --store-key-file F]\n", cli_init},
 	{"account", "add, change, list or remove upstream POP3 accounts",
 	 "popvault account add NAME --host H [--port P] [--tls implicit|starttls|none]\n"
 	 "         --user U (--password-file F | --token-command-file F)\n"

@@ -95,6 +95,10 @@ static int dispose_propose(struct cli_ctx *ctx, const struct cli_args *args, str
 		return r;
 	r = approval_propose(ar, ctx->actor, role, APPROVAL_DISPOSE, NULL, 0, cli_opt(args, "reason"),
 			     NULL, &res, err);
+	/* Nothing due: packs of mail disposed of earlier that a store's
+	 * Object Lock kept then may go now. */
+	if (r == PV_OK && res.id == 0)
+		r = dispose_remove_packs(ar, err);
 	archive_close(&ar);
 	if (res.plan.completed) { /* also with PV_EINTEGRITY: the plan says what is missing */
 		print_plan(ctx, &res.plan.plan, true);

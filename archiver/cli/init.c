@@ -6,7 +6,9 @@
 #include "archiver/archive/init.h"
 #include "archiver/cli/cli.h"
 #include "archiver/lib/config.h"
+#include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/secret.h"
 #include "archiver/store/catalog.h"
 
 /* The signed genesis checkpoints, so an officer can pin both logs at size 0. */
@@ -25,8 +27,11 @@ static void print_genesis(struct archive *ar)
 
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
-	struct cli_opt opts[] = {{"origin", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 1, {0}, 0, false};
+	struct cli_opt opts[] = {{"origin", CLI_VALUE, NULL},
+				 {"store", CLI_VALUE, NULL},
+				 {"store-key-file", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 3, {0}, 0, false};
+	char *store_secret = NULL;
 	const struct cli_command *cmd = cli_find_command("init");
 	struct archive *ar = NULL;
 	struct pv_config cfg;
@@ -45,9 +50,20 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 			snprintf(cfg.origin, sizeof(cfg.origin), "%.200s/popvault", host);
 		origin = cfg.origin;
 	}
+	const char *store = cli_opt(&args, "store"), *key_file = cli_opt(&args, "store-key-file");
+	if ((store == NULL) != (key_file == NULL))
+		return pv_fail(err, PV_EUSAGE, "--store and --store-key-file go together");
+	/* The store is checked before anything is made: an archive that
+	 * cannot reach it is not created. */
+	if (store != NULL && ((r = pv_read_secret_file(key_file, &store_secret, err)) < 0 ||
+			      (r = packstore_probe(store, store_secret, err)) < 0)) {
+		pv_secret_free(&store_secret);
+		return r;
+	}
 	pv_buf_init(&vkeys, 4096);
 	if ((r = archive_init_create(ctx->data_dir, origin, &vkeys, err)) < 0) {
 		pv_buf_free(&vkeys);
+		pv_secret_free(&store_secret);
 		return r;
 	}
 	printf("initialised %s (origin %s, schema %d)\n\n"
@@ -55,8 +71,17 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	       "compliance officer): with them anyone can check the logs offline.\n\n%s",
 	       ctx->data_dir, origin, catalog_schema_version(), pv_buf_str(&vkeys));
 	pv_buf_free(&vkeys);
-	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+	r = archive_open(ctx->data_dir, &ar, err);
+	if (r == PV_OK && store != NULL) {
+		r = archive_init_store(ar, store, store_secret, err);
+		if (r == PV_OK)
+			printf("\nSealed packs are kept in %s (Object Lock, COMPLIANCE mode).\n", store);
+	}
+	pv_secret_free(&store_secret);
+	if (r < 0) {
+		archive_close(&ar);
 		return r;
+	}
 	print_genesis(ar);
 	/* Audited inside: the log's first entries. */
 	if ((r = archive_init_policy(ar, ctx->actor, err)) == PV_OK)

@@ -82,6 +82,14 @@
  * disposal removes whole and that an object store will hold (DESIGN.md
  * §12): big enough to amortise, small enough to move. */
 #define PV_PACK_SEGMENT_MAX (256ull * 1024 * 1024)
+/* A pack of a bucket that never expires ("retain forever") is locked in
+ * an object store (COMPLIANCE, store/packstore.h) this many years from
+ * its upload: Object Lock has no "forever", and a lock cannot be
+ * shortened once set, so this is a promise, not a default to tune. */
+#define PV_PACK_LOCK_NEVER_YEARS 100
+/* Whole packs verify --full keeps fetched from an object store at once
+ * (temp files of up to PV_PACK_SEGMENT_MAX each). */
+#define PV_PACK_FETCH_CACHE 4
 /* Bytes received and not yet sealed: the network reader of a harvest runs
  * at most this far ahead of the sealer thread (harvest/pipeline.h), so
  * memory does not follow the server's speed. 4 MiB is some 50 messages

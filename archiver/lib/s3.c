@@ -642,3 +642,73 @@ int s3_time_parse(const char *s, int64_t *t_r)
 	*t_r = (int64_t)timegm(&tm);
 	return PV_OK;
 }
+
+/* Percent-decodes s[0..n) into out (at most max - 1 bytes and a NUL). */
+static int url_decode(const char *s, size_t n, char *out, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			unsigned char b;
+			if (i + 2 >= n)
+				return PV_ERR;
+			if (pv_unhex(s + i + 1, 2, &b, 1) < 0 || b == 0)
+				return PV_ERR;
+			c = b;
+			i += 2;
+		}
+		if (k + 1 >= max)
+			return PV_ERR;
+		out[k++] = (char)c;
+	}
+	out[k] = '\0';
+	return PV_OK;
+}
+
+int s3_url_parse(const char *url, struct s3_target *t, struct pv_error *err)
+{
+	memset(t, 0, sizeof(*t));
+	if (strncmp(url, "s3://", 5) != 0)
+		return pv_fail(err, PV_EUSAGE, "store %s: want s3://BUCKET?endpoint=URL&region=R", url);
+	const char *b = url + 5, *q = strchr(b, '?');
+	size_t bn = q ? (size_t)(q - b) : strlen(b);
+	if (bn == 0 || bn > S3_NAME_MAX) {
+		return pv_fail(err, PV_EUSAGE, "store %s: no bucket name (s3://BUCKET?...)", url);
+	}
+	memcpy(t->bucket, b, bn);
+	if (!bucket_name_ok(t->bucket))
+		return pv_fail(err, PV_EUSAGE, "store %s: bucket name \"%s\": 3 to 63 characters "
+			       "of a-z 0-9 . -", url, t->bucket);
+	snprintf(t->region, sizeof(t->region), "us-east-1");
+	for (const char *p = q ? q + 1 : NULL; p != NULL && *p != '\0';) {
+		const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		if (eq == NULL)
+			return pv_fail(err, PV_EUSAGE, "store %s: \"%.*s\" is not NAME=VALUE", url,
+				       (int)(end - p), p);
+		size_t kn = (size_t)(eq - p);
+		char *dst = NULL;
+		size_t dmax = 0;
+		if (kn == 8 && strncmp(p, "endpoint", 8) == 0) {
+			dst = t->endpoint;
+			dmax = sizeof(t->endpoint);
+		} else if (kn == 6 && strncmp(p, "region", 6) == 0) {
+			dst = t->region;
+			dmax = sizeof(t->region);
+		} else {
+			return pv_fail(err, PV_EUSAGE, "store %s: unknown parameter \"%.*s\" "
+				       "(endpoint, region)", url, (int)kn, p);
+		}
+		if (url_decode(eq + 1, (size_t)(end - eq - 1), dst, dmax) < 0 || dst[0] == '\0')
+			return pv_fail(err, PV_EUSAGE, "store %s: bad value for %.*s", url, (int)kn, p);
+		p = amp ? amp + 1 : NULL;
+	}
+	if (t->endpoint[0] == '\0')
+		return pv_fail(err, PV_EUSAGE, "store %s: no endpoint=URL (where the S3 service "
+			       "answers)", url);
+	size_t n = strlen(t->endpoint);
+	while (n > 0 && t->endpoint[n - 1] == '/')
+		t->endpoint[--n] = '\0';
+	return PV_OK;
+}

@@ -89,6 +89,15 @@ int s3_delete_version(struct s3_client *c, const char *key, const char *version,
 int s3_legal_hold(struct s3_client *c, const char *key, const char *version, bool on,
 		  struct pv_error *err) PV_WARN_UNUSED;
 
+/* Where a store is: "s3://BUCKET?endpoint=URL&region=R" (values may be
+ * %-encoded; region defaults to us-east-1). PV_EUSAGE with the reason. */
+struct s3_target {
+	char bucket[S3_NAME_MAX + 1];
+	char endpoint[512];
+	char region[64];
+};
+int s3_url_parse(const char *url, struct s3_target *t_r, struct pv_error *err);
+
 /* ISO 8601 UTC ("2027-02-01T00:00:00Z") of unix seconds t, and back. */
 void s3_time_format(int64_t t, char out[32]);
 int s3_time_parse(const char *s, int64_t *t_r);

@@ -415,28 +415,29 @@ int blob_sink_prefix(void *ctx, const unsigned char *data, size_t len, struct pv
 	return pv_buf_append(b, data, len < room ? len : room, err);
 }
 
-int blob_read_at(const char *data_dir, const struct blob_loc *loc,
+int blob_read_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc,
 		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 		 blob_sink_fn sink, void *ctx, struct pv_error *err)
 {
 	if (loc->pack_id != 0)
-		return pack_read(data_dir, loc, key, expect_sha256, sink, ctx, err);
+		return pack_read(store, loc, key, expect_sha256, sink, ctx, err);
 	return blob_read(data_dir, loc->id, key, expect_sha256, sink, ctx, err);
 }
 
-int blob_check_at(const char *data_dir, const struct blob_loc *loc, struct pv_error *err)
+int blob_check_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc,
+		  struct pv_error *err)
 {
 	if (loc->pack_id != 0)
-		return pack_check(data_dir, loc, err);
+		return pack_check(store, loc, err);
 	return blob_check_hash(data_dir, loc->id, err);
 }
 
-bool blob_present_at(const char *data_dir, const struct blob_loc *loc)
+bool blob_present_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc)
 {
 	char path[4096];
 	struct stat st;
 	if (loc->pack_id != 0)
-		return pack_exists(data_dir, loc->pack_id);
+		return pack_exists(store, loc->pack_id);
 	blob_path(data_dir, loc->id, path, sizeof(path));
 	return stat(path, &st) == 0;
 }

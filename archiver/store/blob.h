@@ -94,13 +94,17 @@ struct blob_loc {
 	uint64_t offset, length;
 };
 
-/* blob_read, blob_check_hash and "is it there" for either format.
- * PV_ENOTFOUND when the file or pack is missing. */
-int blob_read_at(const char *data_dir, const struct blob_loc *loc,
+/* blob_read, blob_check_hash and "is it there" for either format; a
+ * pack's record through store (store/packstore.h: its file, or a ranged
+ * GET from an object store). PV_ENOTFOUND when the file or pack is
+ * missing. */
+struct packstore;
+int blob_read_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc,
 		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 		 blob_sink_fn sink, void *ctx, struct pv_error *err) PV_WARN_UNUSED;
-int blob_check_at(const char *data_dir, const struct blob_loc *loc, struct pv_error *err) PV_WARN_UNUSED;
-bool blob_present_at(const char *data_dir, const struct blob_loc *loc);
+int blob_check_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc,
+		  struct pv_error *err) PV_WARN_UNUSED;
+bool blob_present_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc);
 
 
 #endif

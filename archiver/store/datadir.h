@@ -21,6 +21,7 @@
 #include "archiver/lib/progress.h"
 #include "archiver/store/catalog.h"
 #include "archiver/store/keyring.h"
+#include "archiver/store/packstore.h"
 #include "audit/note.h"
 #include "audit/tlog.h"
 
@@ -29,6 +30,7 @@ struct archive {
 	struct pv_config cfg;
 	struct catalog *cat;
 	struct keyring *kr;
+	struct packstore *packs;  /* where sealed packs are kept (store/packstore.h) */
 	struct tlog *archive_log; /* one leaf per message and per tombstone */
 	struct tlog *audit_log;   /* one leaf per action */
 	struct note_signer *archive_key, *audit_key;

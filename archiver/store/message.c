@@ -105,7 +105,7 @@ int message_read(struct archive *ar, const struct stored_message *m, blob_sink_f
 	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
 	int r = unwrap(ar, m, key, salt, err);
 	if (r == PV_OK)
-		r = blob_read_at(ar->dir, &m->loc, key, m->sha256, sink, ctx, err);
+		r = blob_read_at(ar->dir, ar->packs, &m->loc, key, m->sha256, sink, ctx, err);
 	if (r == PV_ENOTFOUND && m->disposed_at == 0)
 		r = pv_fail(err, PV_EINTEGRITY,
 			    "message %lld: blob %s is missing without a disposal record",

@@ -398,6 +398,35 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"  failed_at INTEGER NOT NULL\n"
 	");\n",
 	},
+	/* 13: reserved for another branch of issue 18 (the lead puts its
+	 * step here on merge); nothing until then. */
+	{
+	"SELECT 1;\n",
+	},
+	/* 14 (issue 18): the pack store (store/packstore.h). pack_store names
+	 * where sealed packs are kept beyond the data directory (no row: only
+	 * DIR/packs); its credentials are sealed like upstream passwords. A
+	 * pack gets sealed_at when no record will be appended to it any more,
+	 * stored_at once the store confirmed the object (then the local file
+	 * goes), with the object's version, size, Object Lock retain-until
+	 * and whether its legal hold is on. */
+	{
+	"CREATE TABLE pack_store (\n"
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+	"  kind TEXT NOT NULL,              -- 's3'\n"
+	"  url TEXT NOT NULL,               -- s3://BUCKET?endpoint=URL&region=R\n"
+	"  secret BLOB NOT NULL,            -- ACCESS:SECRET, sealed under the secrets key\n"
+	"  created_at INTEGER NOT NULL\n"
+	");\n"
+	"ALTER TABLE packs ADD COLUMN sealed_at INTEGER;\n"
+	"ALTER TABLE packs ADD COLUMN stored_at INTEGER;\n"
+	"ALTER TABLE packs ADD COLUMN store_version TEXT;\n"
+	"ALTER TABLE packs ADD COLUMN size INTEGER;\n"
+	"ALTER TABLE packs ADD COLUMN retain_until INTEGER;\n"
+	"ALTER TABLE packs ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX packs_unstored ON packs (id) WHERE sealed_at IS NOT NULL"
+	" AND stored_at IS NULL AND removed_at IS NULL;\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

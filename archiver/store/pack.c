@@ -16,6 +16,7 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/packstore.h"
 
 void pack_path(const char *data_dir, int64_t pack_id, char *out, size_t out_len)
 {
@@ -46,6 +47,7 @@ struct open_pack {
 struct pack_set {
 	char dir[2048];
 	sqlite3 *db;
+	bool seal_at_end;
 	struct open_pack *v;
 	size_t n, cap;
 };
@@ -72,12 +74,41 @@ static void close_all(struct pack_set *ps)
 	ps->n = 0;
 }
 
+void pack_set_seal_at_end(struct pack_set *ps)
+{
+	ps->seal_at_end = true;
+}
+
+/* Every pack this writer committed records to takes no more (while it
+ * still holds their locks, so no other writer is appending). */
+static void seal_all(struct pack_set *ps)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(ps->db, "UPDATE packs SET sealed_at = ? WHERE id = ?"
+				       " AND sealed_at IS NULL", -1, &st, NULL) != SQLITE_OK)
+		return;
+	for (size_t i = 0; i < ps->n; i++) {
+		if (ps->v[i].committed <= PACK_HEADER_BYTES)
+			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, pv_clock_now());
+		sqlite3_bind_int64(st, 2, ps->v[i].id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			pv_log(PV_LOG_WARN, "pack.seal", "pack %lld: %s (it takes more records; "
+			       "sealed by a later session)", (long long)ps->v[i].id,
+			       sqlite3_errmsg(ps->db));
+	}
+	sqlite3_finalize(st);
+}
+
 void pack_set_free(struct pack_set **psp)
 {
 	struct pack_set *ps = *psp;
 	if (ps == NULL)
 		return;
 	(void)pack_set_rollback(ps, NULL);
+	if (ps->seal_at_end)
+		seal_all(ps);
 	close_all(ps);
 	free(ps->v);
 	free(ps);
@@ -118,7 +149,7 @@ static int take_existing(struct pack_set *ps, int64_t bucket_id, struct open_pac
 	char path[4096];
 	struct stat st;
 	int64_t id = query_id(ps->db, "SELECT max(id) FROM packs WHERE bucket_id = ?"
-				      " AND removed_at IS NULL", bucket_id, 0);
+				      " AND removed_at IS NULL AND sealed_at IS NULL", bucket_id, 0);
 	if (id == 0)
 		return PV_ENOTFOUND;
 	for (size_t i = 0; i < ps->n; i++)
@@ -335,57 +366,45 @@ void pack_set_abandon(struct pack_set *ps)
 
 /* ---- reading ---- */
 
-static int open_pack(const char *data_dir, int64_t pack_id, int *fd_r, struct pv_error *err)
-{
-	char path[4096];
-	pack_path(data_dir, pack_id, path, sizeof(path));
-	*fd_r = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd_r < 0)
-		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : PV_ERR, "pack %lld: %s",
-			       (long long)pack_id, strerror(errno));
-	return PV_OK;
-}
-
-int pack_read(const char *data_dir, const struct blob_loc *loc,
+int pack_read(struct packstore *store, const struct blob_loc *loc,
 	      const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 	      blob_sink_fn sink, void *ctx, struct pv_error *err)
 {
 	char what[96];
-	int fd, r = open_pack(data_dir, loc->pack_id, &fd, err);
+	uint64_t at;
+	int fd, r = packstore_open_range(store, loc->pack_id, loc->offset, loc->length, &fd, &at, err);
 	if (r < 0)
 		return r;
 	snprintf(what, sizeof(what), "blob %.16s... (pack %lld at %llu)", loc->id,
 		 (long long)loc->pack_id, (unsigned long long)loc->offset);
-	r = record_open(fd, loc->offset, loc->length, loc->id, key, expect_sha256, sink, ctx, what,
-			err);
+	r = record_open(fd, at, loc->length, loc->id, key, expect_sha256, sink, ctx, what, err);
 	close(fd);
 	return r;
 }
 
-int pack_check(const char *data_dir, const struct blob_loc *loc, struct pv_error *err)
+int pack_check(struct packstore *store, const struct blob_loc *loc, struct pv_error *err)
 {
 	char what[96];
-	int fd, r = open_pack(data_dir, loc->pack_id, &fd, err);
+	uint64_t at;
+	int fd, r = packstore_open_range(store, loc->pack_id, loc->offset, loc->length, &fd, &at, err);
 	if (r < 0)
 		return r;
 	snprintf(what, sizeof(what), "blob %.16s... (pack %lld at %llu)", loc->id,
 		 (long long)loc->pack_id, (unsigned long long)loc->offset);
-	r = record_check_hash(fd, loc->offset, loc->length, loc->id, what, err);
+	r = record_check_hash(fd, at, loc->length, loc->id, what, err);
 	close(fd);
 	return r;
 }
 
-bool pack_exists(const char *data_dir, int64_t pack_id)
+bool pack_exists(struct packstore *store, int64_t pack_id)
 {
-	char path[4096];
-	struct stat st;
-	pack_path(data_dir, pack_id, path, sizeof(path));
-	return stat(path, &st) == 0;
+	return packstore_present(store, pack_id);
 }
 
 /* ---- disposal ---- */
 
-int pack_remove_unused(const char *data_dir, sqlite3 *db, int64_t *removed_r, struct pv_error *err)
+int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
+		       int64_t *refused_r, struct pv_error *err)
 {
 	sqlite3_stmt *st;
 	int64_t *ids = NULL, *gone = NULL;
@@ -393,7 +412,7 @@ int pack_remove_unused(const char *data_dir, sqlite3 *db, int64_t *removed_r, st
 	char path[4096];
 	int r;
 
-	*removed_r = 0;
+	*removed_r = *refused_r = 0;
 	if ((r = catalog_prepare(db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND NOT"
 				     " EXISTS (SELECT 1 FROM messages m WHERE m.pack_id = p.id"
 				     " AND m.disposed_at IS NULL) ORDER BY p.id", &st, err)) < 0 ||
@@ -406,20 +425,25 @@ int pack_remove_unused(const char *data_dir, sqlite3 *db, int64_t *removed_r, st
 		return pv_fail(err, PV_ERR, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
-		pack_path(data_dir, ids[i], path, sizeof(path));
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT)
-				gone[n_gone++] = ids[i];
-			continue;
-		}
-		/* A writer holds it: it may be appending this very moment. */
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(path) == 0)
+		struct pv_error e;
+		int k = packstore_remove(store, ids[i], &e);
+		if (k == PV_OK) {
 			gone[n_gone++] = ids[i];
-		close(fd);
+		} else if (k == PV_EPERM) {
+			/* Object Lock, or a writer holds it: kept, and so is
+			 * its row; the next disposal run tries again. */
+			(*refused_r)++;
+			pv_log(PV_LOG_WARN, "pack.kept", "%s: the store refuses to remove it yet; "
+			       "kept, the next disposal run tries again", e.msg);
+		} else {
+			(*refused_r)++;
+			pv_log(PV_LOG_WARN, "pack.kept", "%s; kept, the next disposal run tries again",
+			       e.msg);
+		}
 	}
-	snprintf(path, sizeof(path), "%s/packs", data_dir);
-	if (n_gone > 0 && (r = pv_fsync_dir(path, err)) == PV_OK &&
+	snprintf(path, sizeof(path), "%s/packs", store->dir);
+	struct stat sb;
+	if (n_gone > 0 && (stat(path, &sb) < 0 || (r = pv_fsync_dir(path, err)) == PV_OK) &&
 	    (r = catalog_prepare(db, "UPDATE packs SET removed_at = ? WHERE id = ?", &st, err)) == PV_OK) {
 		for (size_t i = 0; i < n_gone && r == PV_OK; i++) {
 			sqlite3_reset(st);

@@ -39,6 +39,10 @@ void pack_path(const char *data_dir, int64_t pack_id, char *out, size_t out_len)
 struct pack_set;
 
 int pack_set_new(const char *data_dir, sqlite3 *db, struct pack_set **ps_r, struct pv_error *err);
+/* With a remote pack store (store/packstore.h): pack_set_free seals every
+ * pack this writer committed records to (packs.sealed_at: no writer takes
+ * it again), so it can be uploaded as it is. */
+void pack_set_seal_at_end(struct pack_set *ps);
 /* Drops what was appended and is known not to be committed, closes every
  * pack (releasing its lock), frees. */
 void pack_set_free(struct pack_set **ps);
@@ -65,20 +69,26 @@ void pack_set_abandon(struct pack_set *ps);
 
 /* ---- reading ---- */
 
-/* The record at loc: see record_open. PV_ENOTFOUND when the pack file is
- * missing. */
-int pack_read(const char *data_dir, const struct blob_loc *loc,
+/* The record at loc: see record_open. Read from the pack's file while it
+ * is in DIR/packs, else from the pack store (packstore_open_range: a
+ * ranged GET). PV_ENOTFOUND when the pack is in neither. */
+struct packstore;
+int pack_read(struct packstore *store, const struct blob_loc *loc,
 	      const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 	      blob_sink_fn sink, void *ctx, struct pv_error *err) PV_WARN_UNUSED;
 /* The record's bytes against its id only (no key). */
-int pack_check(const char *data_dir, const struct blob_loc *loc, struct pv_error *err) PV_WARN_UNUSED;
-bool pack_exists(const char *data_dir, int64_t pack_id);
+int pack_check(struct packstore *store, const struct blob_loc *loc, struct pv_error *err) PV_WARN_UNUSED;
+bool pack_exists(struct packstore *store, int64_t pack_id);
 
 /* ---- disposal and verify ---- */
 
 /* Removes every pack all of whose messages are disposed of (and that no
- * writer holds), durably, and records it in the catalog. */
-int pack_remove_unused(const char *data_dir, sqlite3 *db, int64_t *removed_r, struct pv_error *err);
+ * writer holds), durably, and records it in the catalog: its file, and
+ * its object in the pack store (packstore_remove). One the store refuses
+ * (Object Lock: before its retain-until, or under legal hold) is kept,
+ * logged, counted in *refused_r, and tried again by the next call. */
+int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
+		       int64_t *refused_r, struct pv_error *err);
 
 /* Walks every pack against the catalog: header and bucket, records laid
  * end to end with no unreferenced bytes between them, and what follows

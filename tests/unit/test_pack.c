@@ -283,7 +283,7 @@ static void test_altered_record_is_an_integrity_failure(void **state)
 	/* one byte of ciphertext: the record's hash no longer matches */
 	flip(path, m.loc.offset + m.loc.length / 2, 0x01);
 	assert_int_equal(read_into(&f, ids[1], &b), PV_EINTEGRITY);
-	assert_int_equal(blob_check_at(f.dir, &m.loc, &err), PV_EINTEGRITY);
+	assert_int_equal(blob_check_at(f.dir, f.ar->packs, &m.loc, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "does not match its hash"));
 	assert_int_equal(read_into(&f, ids[0], &b), PV_OK); /* the neighbours are intact */
 	assert_int_equal(read_into(&f, ids[2], &b), PV_OK);
@@ -294,7 +294,7 @@ static void test_altered_record_is_an_integrity_failure(void **state)
 	struct stored_message m2 = fx_load(&f, ids[2]);
 	assert_int_equal(truncate(path, (off_t)(m2.loc.offset + m2.loc.length - 10)), 0);
 	assert_int_equal(read_into(&f, ids[2], &b), PV_EINTEGRITY);
-	assert_int_equal(blob_check_at(f.dir, &m2.loc, &err), PV_EINTEGRITY);
+	assert_int_equal(blob_check_at(f.dir, f.ar->packs, &m2.loc, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "cut short"));
 	struct scan s = scan(&f);
 	assert_int_equal(s.damage, 1);
@@ -311,8 +311,8 @@ static void test_altered_record_is_an_integrity_failure(void **state)
 	/* the pack deleted: missing without a disposal record */
 	assert_int_equal(unlink(path), 0);
 	m = fx_load(&f, ids[0]);
-	assert_false(blob_present_at(f.dir, &m.loc));
-	assert_int_equal(blob_check_at(f.dir, &m.loc, &err), PV_ENOTFOUND);
+	assert_false(blob_present_at(f.dir, f.ar->packs, &m.loc));
+	assert_int_equal(blob_check_at(f.dir, f.ar->packs, &m.loc, &err), PV_ENOTFOUND);
 	assert_int_equal(message_read(f.ar, &m, fx_sink_buf, &b, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "missing without a disposal record"));
 	pv_buf_free(&b);
@@ -461,7 +461,7 @@ static void test_writers_and_disposal_respect_the_lock(void **state)
 	bool before;
 	const struct ingest_msg *done;
 	size_t n_done;
-	int64_t removed;
+	int64_t removed, refused;
 	const char *raw = "Subject: lock\r\n\r\nbody\r\n";
 	fx_init(&f);
 	fx_must(ingest_new(f.ar, &f.acct, &a, &err), &err, "a");
@@ -473,7 +473,7 @@ static void test_writers_and_disposal_respect_the_lock(void **state)
 	fx_must(ingest_write(b, raw, strlen(raw) - 1, &err), &err, "write");
 	fx_must(ingest_end(b, 1, "b1", 1700000000, &before, &im, &err), &err, "end");
 	/* a's pack has no committed message yet, but a holds it */
-	fx_must(pack_remove_unused(f.dir, f.ar->cat->db, &removed, &err), &err, "remove");
+	fx_must(pack_remove_unused(f.ar->packs, f.ar->cat->db, &removed, &refused, &err), &err, "remove");
 	assert_int_equal(removed, 0);
 	fx_must(ingest_group_commit(a, NULL, NULL, &done, &n_done, &err), &err, "commit a");
 	int64_t pa = fx_load(&f, done[0].message_id).loc.pack_id;
@@ -487,10 +487,10 @@ static void test_writers_and_disposal_respect_the_lock(void **state)
 	snprintf(sql, sizeof(sql), "UPDATE messages SET disposed_at = 1, blob = NULL, wrapped_key = NULL"
 		 " WHERE pack_id = %lld", (long long)pa);
 	fx_must(catalog_exec(f.ar->cat->db, sql, &err), &err, "dispose");
-	fx_must(pack_remove_unused(f.dir, f.ar->cat->db, &removed, &err), &err, "remove");
+	fx_must(pack_remove_unused(f.ar->packs, f.ar->cat->db, &removed, &refused, &err), &err, "remove");
 	assert_int_equal(removed, 1);
-	assert_false(pack_exists(f.dir, pa));
-	assert_true(pack_exists(f.dir, pb));
+	assert_false(pack_exists(f.ar->packs, pa));
+	assert_true(pack_exists(f.ar->packs, pb));
 	snprintf(sql, sizeof(sql), "SELECT removed_at IS NOT NULL FROM packs WHERE id = %lld", (long long)pa);
 	assert_int_equal(fx_int(&f, sql), 1);
 	fx_free(&f);
@@ -513,7 +513,7 @@ static void test_old_blob_files_and_packs_both_read(void **state)
 	assert_int_equal(fx_read(&f, id_old, old), PV_OK);
 	assert_reads_back(&f, ids[0], msgs[0], lens[0]);
 	struct pv_error err;
-	assert_int_equal(blob_check_at(f.dir, &mo.loc, &err), PV_OK);
+	assert_int_equal(blob_check_at(f.dir, f.ar->packs, &mo.loc, &err), PV_OK);
 	free(msgs[0]);
 	fx_free(&f);
 }

@@ -1,0 +1,621 @@
+/* The pack store's common part (store/packstore.h): which store the
+ * catalog names, and what the catalog records of each pack's copy there. */
+#include "archiver/store/packstore.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archiver/lib/clock.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/lib/log.h"
+#include "archiver/lib/secret.h"
+#include "archiver/store/catalog.h"
+#include "archiver/store/pack.h"
+
+static void cache_reset(struct packstore *ps)
+{
+	for (size_t i = 0; i < PV_PACK_FETCH_CACHE; i++) {
+		if (ps->cache[i].fd >= 0)
+			close(ps->cache[i].fd);
+		ps->cache[i].fd = -1;
+		ps->cache[i].id = 0;
+	}
+}
+
+/* Opens the remote store of url with the sealed credentials. */
+static int open_remote(struct packstore *ps, struct keyring *kr, const char *kind, const char *url,
+		       const unsigned char *sealed, size_t sealed_len, struct pv_error *err)
+{
+	const char *ad[] = {PACKSTORE_SECRET_KIND, url};
+	struct s3_target t;
+	char *secret = NULL;
+	int r;
+
+	if (strcmp(kind, "s3") != 0)
+		return pv_fail(err, PV_ERR, "catalog: pack store kind \"%s\" is not known to this "
+			       "popvault", kind);
+	if ((r = s3_url_parse(url, &t, err)) < 0)
+		return r;
+	if ((r = keyring_open_secret(kr, ad, 2, sealed, sealed_len, &secret, err)) < 0)
+		return pv_error_prefix(err, "the pack store's credentials");
+	char *colon = strchr(secret, ':');
+	if (colon == NULL) {
+		pv_secret_free(&secret);
+		return pv_fail(err, PV_ERR, "the pack store's credentials are not ACCESS:SECRET");
+	}
+	*colon = '\0';
+	r = packstore_s3_new(&t, secret, colon + 1, &ps->impl, err);
+	pv_secret_free(&secret);
+	if (r < 0)
+		return r;
+	ps->ops = &packstore_s3_ops;
+	snprintf(ps->url, sizeof(ps->url), "%s", url);
+	return PV_OK;
+}
+
+int packstore_open(const char *data_dir, sqlite3 *db, struct keyring *kr, struct packstore **ps_r,
+		   struct pv_error *err)
+{
+	struct packstore *ps = calloc(1, sizeof(*ps));
+	sqlite3_stmt *st;
+	int r;
+
+	if (ps == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	for (size_t i = 0; i < PV_PACK_FETCH_CACHE; i++)
+		ps->cache[i].fd = -1;
+	snprintf(ps->dir, sizeof(ps->dir), "%s", data_dir);
+	ps->db = db;
+	ps->local_ops = &packstore_local_ops;
+	if ((r = packstore_local_new(data_dir, &ps->local, err)) < 0) {
+		free(ps);
+		return r;
+	}
+	ps->ops = ps->local_ops;
+	ps->impl = ps->local;
+	if ((r = catalog_prepare(db, "SELECT kind, url, secret FROM pack_store WHERE id = 1", &st,
+				 err)) < 0) {
+		packstore_close(&ps);
+		return r;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(st, 0);
+		const char *url = (const char *)sqlite3_column_text(st, 1);
+		r = open_remote(ps, kr, kind ? kind : "", url ? url : "", sqlite3_column_blob(st, 2),
+				(size_t)sqlite3_column_bytes(st, 2), err);
+	}
+	sqlite3_finalize(st);
+	if (r < 0) {
+		packstore_close(&ps);
+		return r;
+	}
+	*ps_r = ps;
+	return PV_OK;
+}
+
+void packstore_close(struct packstore **psp)
+{
+	struct packstore *ps = *psp;
+	if (ps == NULL)
+		return;
+	cache_reset(ps);
+	if (ps->impl != NULL && ps->impl != ps->local)
+		ps->ops->free(ps->impl);
+	if (ps->local != NULL)
+		ps->local_ops->free(ps->local);
+	free(ps);
+	*psp = NULL;
+}
+
+bool packstore_remote(const struct packstore *ps)
+{
+	return ps != NULL && ps->ops != ps->local_ops;
+}
+
+int packstore_probe(const char *url, const char *secret, struct pv_error *err)
+{
+	struct s3_target t;
+	struct s3_client *c = NULL;
+	bool created;
+	int r;
+
+	if ((r = s3_url_parse(url, &t, err)) < 0)
+		return r;
+	const char *colon = strchr(secret, ':');
+	if (colon == NULL || colon == secret || colon[1] == '\0')
+		return pv_fail(err, PV_EUSAGE, "--store-key-file: want one line ACCESS_KEY:SECRET_KEY");
+	char *access = pv_secret_dup(secret, (size_t)(colon - secret));
+	if (access == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	r = s3_client_new(t.endpoint, t.region, t.bucket, access, colon + 1, NULL, &c, err);
+	pv_secret_free(&access);
+	if (r < 0)
+		return r;
+	r = s3_create_bucket(c, true, &created, err);
+	s3_client_free(&c);
+	if (r < 0)
+		return pv_error_prefix(err, "pack store %s", url);
+	pv_log(PV_LOG_INFO, "store.probe", "pack store %s: bucket %s", url,
+	       created ? "ready with Object Lock" : "already there, ours");
+	return PV_OK;
+}
+
+int packstore_configure(sqlite3 *db, struct keyring *kr, const char *url, const char *secret,
+			struct pv_error *err)
+{
+	const char *ad[] = {PACKSTORE_SECRET_KIND, url};
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	struct s3_target t;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = s3_url_parse(url, &t, err)) < 0)
+		return r;
+	if ((r = keyring_seal_secret(kr, ad, 2, secret, &sealed, &sealed_len, err)) < 0)
+		return r;
+	if ((r = catalog_prepare(db, "INSERT INTO pack_store (id, kind, url, secret, created_at)"
+				     " VALUES (1, 's3', ?, ?, ?)", &st, err)) == PV_OK) {
+		sqlite3_bind_text(st, 1, url, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, 2, sealed, (int)sealed_len, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, pv_clock_now());
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = pv_fail(err, PV_ERR, "catalog: pack store: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	free(sealed);
+	return r;
+}
+
+int64_t packstore_retain_until(const char *month, int64_t now)
+{
+	struct tm tm = {0};
+	int y, m;
+	char end;
+	if (sscanf(month, "%4d-%2d%c", &y, &m, &end) != 2 || m < 1 || m > 12) {
+		time_t t = (time_t)now;
+		gmtime_r(&t, &tm);
+		tm.tm_year += PV_PACK_LOCK_NEVER_YEARS;
+		return (int64_t)timegm(&tm);
+	}
+	tm.tm_year = y - 1900 + (m == 12);
+	tm.tm_mon = m == 12 ? 0 : m;
+	tm.tm_mday = 1;
+	return (int64_t)timegm(&tm);
+}
+
+/* ---- reading ---- */
+
+struct pack_row {
+	bool found, stored;
+	char version[PACKSTORE_VERSION_MAX];
+	int64_t size, retain_until;
+	bool legal_hold;
+};
+
+static int pack_row(sqlite3 *db, int64_t id, struct pack_row *row, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	memset(row, 0, sizeof(*row));
+	int r = catalog_prepare(db, "SELECT stored_at IS NOT NULL, store_version, size, retain_until,"
+				    " legal_hold FROM packs WHERE id = ?", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 1);
+		row->found = true;
+		row->stored = sqlite3_column_int(st, 0) != 0;
+		snprintf(row->version, sizeof(row->version), "%s", v ? v : "");
+		row->size = sqlite3_column_int64(st, 2);
+		row->retain_until = sqlite3_column_int64(st, 3);
+		row->legal_hold = sqlite3_column_int(st, 4) != 0;
+	}
+	sqlite3_finalize(st);
+	return PV_OK;
+}
+
+/* An unnamed file in DIR/tmp for what a GET returns. */
+static int temp_fd(struct packstore *ps, int *fd_r, struct pv_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tmp", ps->dir);
+	*fd_r = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*fd_r < 0)
+		return pv_fail(err, PV_ERR, "temp file in %s: %s", path, strerror(errno));
+	return PV_OK;
+}
+
+int packstore_open_range(struct packstore *ps, int64_t id, uint64_t off, uint64_t len, int *fd_r,
+			 uint64_t *at_r, struct pv_error *err)
+{
+	char path[4096];
+	struct pack_row row;
+	int r, fd;
+
+	pack_path(ps->dir, id, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 || errno != ENOENT || !packstore_remote(ps)) {
+		if (fd < 0)
+			return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : PV_ERR, "pack %lld: %s",
+				       (long long)id, strerror(errno));
+		*fd_r = fd;
+		*at_r = off;
+		return PV_OK;
+	}
+	if ((r = pack_row(ps->db, id, &row, err)) < 0)
+		return r;
+	if (!row.stored)
+		return pv_fail(err, PV_ENOTFOUND, "pack %lld: no file and not in the store",
+			       (long long)id);
+	if (ps->whole_packs) {
+		for (size_t i = 0; i < PV_PACK_FETCH_CACHE; i++)
+			if (ps->cache[i].fd >= 0 && ps->cache[i].id == id) {
+				if ((*fd_r = dup(ps->cache[i].fd)) < 0)
+					return pv_fail(err, PV_ERR, "dup: %s", strerror(errno));
+				*at_r = off;
+				return PV_OK;
+			}
+	}
+	if ((r = temp_fd(ps, &fd, err)) < 0)
+		return r;
+	bool whole = ps->whole_packs;
+	r = ps->ops->get(ps->impl, id, row.version, whole ? 0 : off, whole ? 0 : len, fd, err);
+	if (r < 0) {
+		close(fd);
+		return pv_error_prefix(err, "pack %lld", (long long)id);
+	}
+	if (whole) {
+		unsigned slot = ps->cache_next++ % PV_PACK_FETCH_CACHE;
+		if (ps->cache[slot].fd >= 0)
+			close(ps->cache[slot].fd);
+		ps->cache[slot].id = id;
+		ps->cache[slot].fd = fd;
+		if ((*fd_r = dup(fd)) < 0)
+			return pv_fail(err, PV_ERR, "dup: %s", strerror(errno));
+		*at_r = off;
+		return PV_OK;
+	}
+	*fd_r = fd;
+	*at_r = 0;
+	return PV_OK;
+}
+
+bool packstore_present(struct packstore *ps, int64_t id)
+{
+	char path[4096];
+	struct stat sb;
+	struct pack_row row;
+	struct packstore_stat st;
+	struct pv_error e;
+
+	pack_path(ps->dir, id, path, sizeof(path));
+	if (stat(path, &sb) == 0)
+		return true;
+	if (!packstore_remote(ps))
+		return false;
+	if (ps->present_id == id)
+		return true;
+	if (pack_row(ps->db, id, &row, &e) < 0 || !row.stored ||
+	    ps->ops->stat(ps->impl, id, row.version, &st, &e) < 0)
+		return false;
+	ps->present_id = id;
+	return true;
+}
+
+/* ---- uploading ---- */
+
+/* Is any message of pack id covered by an active hold? */
+static int pack_held(sqlite3 *db, int64_t id, bool *held_r, struct pv_error *err)
+{
+	int64_t v;
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT EXISTS (SELECT 1 FROM messages m JOIN hold_members hm"
+				    " ON hm.message_id = m.id JOIN holds h ON h.id = hm.hold_id"
+				    " WHERE m.pack_id = ? AND h.released_at IS NULL)", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	*held_r = v != 0;
+	return PV_OK;
+}
+
+struct upload {
+	int64_t id;
+	char month[16];
+	int64_t size; /* the end of its last committed record */
+};
+
+static int unstored(sqlite3 *db, struct upload **v_r, size_t *n_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc;
+	*v_r = NULL;
+	*n_r = 0;
+	int r = catalog_prepare(db, "SELECT p.id, b.expiry_month, (SELECT max(pack_offset + pack_length)"
+				    " FROM messages m WHERE m.pack_id = p.id) FROM packs p JOIN buckets b"
+				    " ON b.id = p.bucket_id WHERE p.sealed_at IS NOT NULL AND"
+				    " p.stored_at IS NULL AND p.removed_at IS NULL ORDER BY p.id", &st, err);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n_r == cap) {
+			size_t ncap = cap ? 2 * cap : 8;
+			struct upload *v = realloc(*v_r, ncap * sizeof(*v));
+			if (v == NULL) {
+				r = pv_fail(err, PV_ERR, "out of memory");
+				break;
+			}
+			*v_r = v;
+			cap = ncap;
+		}
+		struct upload *u = &(*v_r)[(*n_r)++];
+		const char *m = (const char *)sqlite3_column_text(st, 1);
+		u->id = sqlite3_column_int64(st, 0);
+		snprintf(u->month, sizeof(u->month), "%s", m ? m : "never");
+		u->size = sqlite3_column_type(st, 2) == SQLITE_NULL ? PACK_HEADER_BYTES
+								    : sqlite3_column_int64(st, 2);
+	}
+	if (r == PV_OK && rc != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int record_stored(sqlite3 *db, const struct upload *u, const char *version,
+			 int64_t retain_until, bool hold, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "UPDATE packs SET stored_at = ?, store_version = ?, size = ?,"
+				    " retain_until = ?, legal_hold = ? WHERE id = ? AND stored_at IS NULL",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, pv_clock_now());
+	sqlite3_bind_text(st, 2, version, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, u->size);
+	sqlite3_bind_int64(st, 4, retain_until);
+	sqlite3_bind_int(st, 5, hold ? 1 : 0);
+	sqlite3_bind_int64(st, 6, u->id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* One pack: PUT, HEAD of that version, the catalog row, then the file. */
+static int upload_one(struct packstore *ps, const struct upload *u, struct pv_error *err)
+{
+	char path[4096], version[PACKSTORE_VERSION_MAX];
+	struct packstore_stat st;
+	struct stat sb;
+	bool hold;
+	int r;
+
+	int64_t until = packstore_retain_until(u->month, pv_clock_now());
+	pack_path(ps->dir, u->id, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : PV_ERR, "%s: %s", path,
+			       strerror(errno));
+	if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size < (uint64_t)u->size) {
+		close(fd);
+		return pv_fail(err, PV_EINTEGRITY, "%s is shorter than its records (%lld bytes): "
+			       "not uploaded, left for verify", path, (long long)u->size);
+	}
+	if ((r = pack_held(ps->db, u->id, &hold, err)) < 0 ||
+	    (r = ps->ops->put(ps->impl, u->id, fd, (uint64_t)u->size, until, hold, version, err)) < 0) {
+		close(fd);
+		return r;
+	}
+	close(fd);
+	if ((r = ps->ops->stat(ps->impl, u->id, version, &st, err)) < 0)
+		return pv_error_prefix(err, "checking pack %lld after its upload", (long long)u->id);
+	if (st.size != (uint64_t)u->size || strcmp(st.lock_mode, "COMPLIANCE") != 0 ||
+	    st.retain_until < until)
+		return pv_fail(err, PV_EINTEGRITY, "pack %lld: the store holds %llu bytes, lock "
+			       "\"%s\" until %lld after the upload of %lld bytes locked until %lld: "
+			       "kept local", (long long)u->id, (unsigned long long)st.size,
+			       st.lock_mode, (long long)st.retain_until, (long long)u->size,
+			       (long long)until);
+	if ((r = record_stored(ps->db, u, version, until, hold, err)) < 0)
+		return r;
+	/* Recorded (autocommit): now the local copy may go. */
+	if (unlink(path) < 0 && errno != ENOENT)
+		pv_log(PV_LOG_WARN, "store.unlink", "%s: %s (the stored copy is the pack now)", path,
+		       strerror(errno));
+	return PV_OK;
+}
+
+int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
+		    struct pv_error *err)
+{
+	struct upload *v = NULL;
+	size_t n = 0;
+	char dir[4096];
+	int r;
+
+	*stored_r = *failed_r = 0;
+	if (!packstore_remote(ps))
+		return PV_OK;
+	if ((r = unstored(ps->db, &v, &n, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct pv_error e;
+		if (upload_one(ps, &v[i], &e) == PV_OK) {
+			(*stored_r)++;
+			pv_log(PV_LOG_INFO, "store.upload", "pack %lld stored in %s",
+			       (long long)v[i].id, ps->url);
+		} else {
+			(*failed_r)++;
+			pv_log(PV_LOG_WARN, "store.upload", "pack %lld stays in the data directory "
+			       "(retried at the next harvest): %s", (long long)v[i].id, e.msg);
+		}
+	}
+	free(v);
+	snprintf(dir, sizeof(dir), "%s/packs", ps->dir);
+	if (*stored_r > 0)
+		(void)pv_fsync_dir(dir, NULL);
+	return PV_OK;
+}
+
+/* ---- holds ---- */
+
+int packstore_sync_holds(struct packstore *ps, int64_t *changed_r, struct pv_error *err)
+{
+	sqlite3_stmt *st, *up = NULL;
+	int r;
+
+	*changed_r = 0;
+	if (!packstore_remote(ps))
+		return PV_OK;
+	/* Each stored pack whose legal hold is not what its messages need. */
+	if ((r = catalog_prepare(ps->db, "SELECT id, store_version, want FROM (SELECT p.id,"
+					 " p.store_version, p.legal_hold, EXISTS (SELECT 1 FROM messages m"
+					 " JOIN hold_members hm ON hm.message_id = m.id JOIN holds h ON"
+					 " h.id = hm.hold_id WHERE m.pack_id = p.id AND h.released_at IS"
+					 " NULL) AS want FROM packs p WHERE p.stored_at IS NOT NULL AND"
+					 " p.removed_at IS NULL) WHERE want != legal_hold ORDER BY id",
+				 &st, err)) < 0)
+		return r;
+	if ((r = catalog_prepare(ps->db, "UPDATE packs SET legal_hold = ? WHERE id = ?", &up, err)) < 0) {
+		sqlite3_finalize(st);
+		return r;
+	}
+	/* Collected first: the updates change what the query reads. */
+	struct { int64_t id; char version[PACKSTORE_VERSION_MAX]; bool want; } *v = NULL;
+	size_t n = 0, cap = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? 2 * cap : 8;
+			void *nv = realloc(v, ncap * sizeof(*v));
+			if (nv == NULL) {
+				r = pv_fail(err, PV_ERR, "out of memory");
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		const char *ver = (const char *)sqlite3_column_text(st, 1);
+		v[n].id = sqlite3_column_int64(st, 0);
+		snprintf(v[n].version, sizeof(v[n].version), "%s", ver ? ver : "");
+		v[n].want = sqlite3_column_int(st, 2) != 0;
+		n++;
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		if ((r = ps->ops->hold(ps->impl, v[i].id, v[i].version, v[i].want, err)) < 0) {
+			pv_error_prefix(err, "legal hold of pack %lld", (long long)v[i].id);
+			break;
+		}
+		sqlite3_reset(up);
+		sqlite3_bind_int(up, 1, v[i].want ? 1 : 0);
+		sqlite3_bind_int64(up, 2, v[i].id);
+		if (sqlite3_step(up) != SQLITE_DONE)
+			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(ps->db));
+		else
+			(*changed_r)++;
+	}
+	sqlite3_finalize(up);
+	free(v);
+	return r;
+}
+
+/* ---- disposal ---- */
+
+int packstore_remove(struct packstore *ps, int64_t id, struct pv_error *err)
+{
+	struct pack_row row;
+	int r;
+	if ((r = ps->local_ops->remove(ps->local, id, "", err)) < 0)
+		return r;
+	if (!packstore_remote(ps))
+		return PV_OK;
+	if ((r = pack_row(ps->db, id, &row, err)) < 0 || !row.stored)
+		return r;
+	if ((r = ps->ops->remove(ps->impl, id, row.version, err)) < 0) {
+		char when[32];
+		s3_time_format(row.retain_until, when);
+		if (r == PV_EPERM)
+			return pv_error_prefix(err, "pack %lld is locked (until %s%s)", (long long)id,
+					       when, row.legal_hold ? ", and under legal hold" : "");
+		return pv_error_prefix(err, "pack %lld", (long long)id);
+	}
+	return PV_OK;
+}
+
+/* ---- verify ---- */
+
+static void say(packstore_problem_fn *problem, void *ctx, bool harmless, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void say(packstore_problem_fn *problem, void *ctx, bool harmless, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	problem(ctx, harmless, msg);
+}
+
+int packstore_check(struct packstore *ps, packstore_problem_fn *problem, void *ctx,
+		    int64_t *checked_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*checked_r = 0;
+	if (!packstore_remote(ps))
+		return PV_OK;
+	if ((r = catalog_prepare(ps->db, "SELECT id, stored_at IS NOT NULL, store_version, size,"
+					 " retain_until, legal_hold FROM packs WHERE sealed_at IS NOT"
+					 " NULL AND removed_at IS NULL ORDER BY id", &st, err)) < 0)
+		return r;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		const char *ver = (const char *)sqlite3_column_text(st, 2);
+		int64_t size = sqlite3_column_int64(st, 3), until = sqlite3_column_int64(st, 4);
+		bool hold = sqlite3_column_int(st, 5) != 0;
+		struct packstore_stat s;
+		struct pv_error e;
+		char when[32];
+		if (sqlite3_column_int(st, 1) == 0) {
+			say(problem, ctx, true, "pack %lld is sealed but not yet in the store %s (kept "
+			    "in the data directory; the next harvest uploads it)", (long long)id, ps->url);
+			continue;
+		}
+		(*checked_r)++;
+		int k = ps->ops->stat(ps->impl, id, ver ? ver : "", &s, &e);
+		if (k == PV_ENOTFOUND) {
+			say(problem, ctx, false, "pack %lld is missing from the store %s without a "
+			    "disposal record (unauthorised deletion)", (long long)id, ps->url);
+			continue;
+		}
+		if (k < 0) {
+			say(problem, ctx, false, "pack %lld: the store cannot be asked: %s", (long long)id,
+			    e.msg);
+			continue;
+		}
+		s3_time_format(until, when);
+		if (s.size != (uint64_t)size)
+			say(problem, ctx, false, "pack %lld in the store is %llu bytes, the catalog says "
+			    "%lld", (long long)id, (unsigned long long)s.size, (long long)size);
+		if (strcmp(s.lock_mode, "COMPLIANCE") != 0 || s.retain_until < until)
+			say(problem, ctx, false, "pack %lld in the store is not locked as recorded "
+			    "(COMPLIANCE until %s): lock \"%s\"", (long long)id, when, s.lock_mode);
+		if (s.legal_hold != hold)
+			say(problem, ctx, false, "pack %lld: the store's legal hold is %s, the catalog "
+			    "says %s", (long long)id, s.legal_hold ? "on" : "off", hold ? "on" : "off");
+	}
+	sqlite3_finalize(st);
+	return PV_OK;
+}
