@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/rgw.sh"
 h_init
-h_plan 17
+h_plan 21
 
 rgw_start
 STORE="s3://pv-archive?endpoint=$RGW_URL&region=$RGW_REGION"
@@ -68,3 +68,14 @@ out=$(pv verify --full 2>&1)
 h_is "$?" 0 "verify --full passes (whole packs from the store)"
 h_like "$(grep -c 'GET /pv-archive/packs/' "$RGW_LOG" 2>/dev/null || echo 0)" '^[1-9]' \
 	"the gateway served the reads"
+
+# The cluster's admin purges the bucket (RADOS underneath Object Lock):
+# verify reports every pack and message gone without a disposal record.
+rgw_admin bucket rm --bucket=pv-archive --purge-objects --bypass-gc >/dev/null 2>&1
+h_is "$(s3 -o /dev/null -w '%{http_code}' "$RGW_URL/pv-archive/")" 404 "the bucket is gone"
+out=$(pv verify 2>&1)
+h_is "$?" 3 "verify fails with an integrity error"
+h_like "$out" "pack $id is missing from the store s3://pv-archive.* without a disposal record" \
+	"verify: the pack vanished without a disposal record"
+h_fails "show of a message in it: a clear error" 3 "missing without a disposal record|pack $id" \
+	"$PV" --data "$D" show 1 --raw

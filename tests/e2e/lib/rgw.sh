@@ -160,6 +160,10 @@ rgw_start() {
 	return 0
 }
 
+# rgw_admin ARGS...: radosgw-admin on this cluster, as its admin (outside
+# the WORM promise: `bucket rm --purge-objects` ignores Object Lock).
+rgw_admin() { rgw__ceph radosgw-admin "$@"; }
+
 # rgw_at DAYS: the gateway's clock DAYS days from now (what pv_at DAYS
 # gives popvault); 0 puts it back.
 rgw_at() { echo "+$1d" >"$RGW_FAKETIME"; }
