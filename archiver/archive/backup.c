@@ -151,7 +151,10 @@ static int copy_blobs(struct bctx *b, sqlite3 *snap)
  * to its committed length in the snapshot: the end of the last record the
  * snapshot's catalog names in it (disposed of or not: verify wants the
  * records laid end to end). A harvest may be appending past it right now;
- * those bytes are not in the snapshot, so the pack is never linked. */
+ * those bytes are not in the snapshot, so the pack is never linked.
+ * Packs in an object store (store/packstore.h) are not copied: the
+ * store's locked version is their copy, and the restored catalog names
+ * it (the same bucket, the same credentials). */
 static int copy_packs(struct bctx *b, sqlite3 *snap)
 {
 	sqlite3_stmt *st = NULL;
@@ -161,6 +164,8 @@ static int copy_packs(struct bctx *b, sqlite3 *snap)
 	if ((r = catalog_prepare(snap, "SELECT m.pack_id, max(m.pack_offset + m.pack_length),"
 					" sum(m.disposed_at IS NULL)"
 					" FROM messages m WHERE m.pack_id IS NOT NULL"
+					" AND m.pack_id NOT IN (SELECT id FROM packs"
+					" WHERE stored_at IS NOT NULL)"
 					" GROUP BY m.pack_id"
 					" HAVING sum(m.disposed_at IS NULL) > 0"
 					" ORDER BY m.pack_id", &st, b->err)) < 0)
