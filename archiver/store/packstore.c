@@ -142,7 +142,7 @@ int packstore_probe(const char *url, const char *secret, struct pv_error *err)
 	s3_client_free(&c);
 	if (r < 0)
 		return pv_error_prefix(err, "pack store %s", url);
-	pv_log(PV_LOG_INFO, "store.probe", "pack store %s: bucket %s", url,
+	pv_log(PV_LOG_DEBUG, "store.probe", "pack store %s: bucket %s", url,
 	       created ? "ready with Object Lock" : "already there, ours");
 	return PV_OK;
 }
