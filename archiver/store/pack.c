@@ -133,6 +133,14 @@ static bool removed(sqlite3 *db, int64_t id)
 	return query_id(db, "SELECT removed_at IS NOT NULL FROM packs WHERE id = ?", id, 1) != 0;
 }
 
+/* Sealed (store/packstore.h) since this writer looked it up: another
+ * session's end, or packstore_flush, sealed it between the query and the
+ * lock. Appending now would add records its upload does not carry. */
+static bool sealed(sqlite3 *db, int64_t id)
+{
+	return query_id(db, "SELECT sealed_at IS NOT NULL FROM packs WHERE id = ?", id, 1) != 0;
+}
+
 /* End of the records the catalog refers to in pack id. */
 static uint64_t committed_end(sqlite3 *db, int64_t id)
 {
@@ -160,7 +168,7 @@ static int take_existing(struct pack_set *ps, int64_t bucket_id, struct open_pac
 	if (fd < 0)
 		return PV_ENOTFOUND;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || st.st_nlink == 0 ||
-	    removed(ps->db, id))
+	    removed(ps->db, id) || sealed(ps->db, id))
 		goto skip;
 	header(bucket_id, want);
 	uint64_t end = committed_end(ps->db, id);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -436,6 +437,43 @@ static int upload_one(struct packstore *ps, const struct upload *u, struct pv_er
 	return PV_OK;
 }
 
+/* Packs with committed records that no writer holds and none sealed: left
+ * by a session whose commit failed (pack_set_abandon) or that died. With
+ * no new mail for their bucket no writer would ever take them again, so
+ * they are sealed here, under the writer lock (a writer that looked one
+ * up before checks sealed_at once it has the lock, pack.c). */
+static void seal_orphans(struct packstore *ps)
+{
+	sqlite3_stmt *st, *up;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	char path[4096];
+	struct pv_error e;
+	if (catalog_prepare(ps->db, "SELECT p.id FROM packs p WHERE p.sealed_at IS NULL AND"
+				    " p.removed_at IS NULL AND EXISTS (SELECT 1 FROM messages m"
+				    " WHERE m.pack_id = p.id) ORDER BY p.id", &st, &e) < 0 ||
+	    catalog_collect_ids(ps->db, st, &ids, &n, &e) < 0)
+		return;
+	if (n > 0 && catalog_prepare(ps->db, "UPDATE packs SET sealed_at = ? WHERE id = ?"
+					     " AND sealed_at IS NULL", &up, &e) == PV_OK) {
+		for (size_t i = 0; i < n; i++) {
+			pack_path(ps->dir, ids[i], path, sizeof(path));
+			int fd = open(path, O_RDWR | O_CLOEXEC);
+			if (fd < 0)
+				continue; /* verify reports a missing pack */
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				sqlite3_reset(up);
+				sqlite3_bind_int64(up, 1, pv_clock_now());
+				sqlite3_bind_int64(up, 2, ids[i]);
+				(void)sqlite3_step(up);
+			}
+			close(fd);
+		}
+		sqlite3_finalize(up);
+	}
+	free(ids);
+}
+
 int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 		    struct pv_error *err)
 {
@@ -447,6 +485,7 @@ int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 	*stored_r = *failed_r = 0;
 	if (!packstore_remote(ps))
 		return PV_OK;
+	seal_orphans(ps);
 	if ((r = unstored(ps->db, &v, &n, err)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
