@@ -256,9 +256,9 @@ static void xml_field(const struct pv_buf *b, const char *tag, char *out, size_t
 	snprintf(open, sizeof(open), "<%s>", tag);
 	snprintf(close, sizeof(close), "</%s>", tag);
 	out[0] = '\0';
-	const char *s = (const char *)b->data, *end = s + b->len;
-	if (s == NULL)
+	if (b->data == NULL)
 		return;
+	const char *s = (const char *)b->data, *end = s + b->len;
 	const char *a = memmem(s, b->len, open, strlen(open));
 	if (a == NULL)
 		return;
