@@ -114,6 +114,9 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		} else {
 			printf("null");
 		}
+		printf(", \"packs_stored\": %lld, \"packs_unstored\": %lld, \"packs_kept\": %lld",
+		       (long long)c->packs_stored, (long long)c->packs_unstored,
+		       (long long)c->packs_kept);
 		printf(", \"last_runs\": [");
 		print_runs(&st, true);
 		printf("], \"anchors\": {");
@@ -130,6 +133,14 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 			       (long long)c->upstream_pending);
 		if (c->upstream_residue)
 			printf("Deleted but STILL UPSTREAM (residue): %lld\n", (long long)c->upstream_residue);
+		if (c->packs_stored || c->packs_unstored)
+			printf("Packs in the object store: %lld\n", (long long)c->packs_stored);
+		if (c->packs_unstored)
+			printf("Packs waiting for the object store: %lld (uploaded by the next harvest)\n",
+			       (long long)c->packs_unstored);
+		if (c->packs_kept)
+			printf("Packs of disposed mail the store's lock still keeps: %lld (removed by a "
+			       "disposal run once their lock runs out)\n", (long long)c->packs_kept);
 		if (st.harvest_pause.paused) {
 			char t[PV_RFC3339_LEN];
 			pv_clock_format_rfc3339(st.harvest_pause.since, t);

@@ -23,7 +23,16 @@ int stats_counts(sqlite3 *db, struct stats_counts *c, struct pv_error *err)
 				   "SELECT count(*) FROM upstream WHERE state IN ('committed','dele-sent','quit-ok')",
 				   &c->upstream_pending, err)) < 0 ||
 	    (r = catalog_query_int(db, "SELECT count(*) FROM upstream WHERE state = 'residue'",
-				   &c->upstream_residue, err)) < 0)
+				   &c->upstream_residue, err)) < 0 ||
+	    (r = catalog_query_int(db, "SELECT count(*) FROM packs WHERE stored_at IS NOT NULL"
+				       " AND removed_at IS NULL", &c->packs_stored, err)) < 0 ||
+	    (r = catalog_query_int(db, "SELECT count(*) FROM packs WHERE sealed_at IS NOT NULL"
+				       " AND stored_at IS NULL AND removed_at IS NULL",
+				   &c->packs_unstored, err)) < 0 ||
+	    (r = catalog_query_int(db, "SELECT count(*) FROM packs p WHERE p.stored_at IS NOT NULL"
+				       " AND p.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM"
+				       " messages m WHERE m.pack_id = p.id AND m.disposed_at IS NULL)",
+				   &c->packs_kept, err)) < 0)
 		return r;
 	return PV_OK;
 }

@@ -19,6 +19,10 @@ struct stats_counts {
 	int64_t upstream_pending; /* archived; deletion upstream not yet proven
 	                           * (ledger states committed, dele-sent, quit-ok) */
 	int64_t upstream_residue; /* deleted, yet still upstream (state residue) */
+	/* With an object store (store/packstore.h): */
+	int64_t packs_stored;     /* in the store, not removed */
+	int64_t packs_unstored;   /* sealed, still only in the data directory */
+	int64_t packs_kept;       /* every message disposed of; the store's lock keeps it */
 };
 
 int stats_counts(sqlite3 *db, struct stats_counts *c_r, struct pv_error *err);

@@ -12,7 +12,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/rgw.sh"
 h_init
-h_plan 24
+h_plan 25
 
 rgw_start
 BUCKET=pv-lock
@@ -103,6 +103,8 @@ h_like "$(cat "$H_RUN/d1.out")" "disposed of 4 messages" "day $D1: bob's 4 messa
 h_like "$(cat "$H_RUN/d1.err")" "pack $PB is locked \(until [0-9T:-]+Z\).*kept" \
 	"the store refused to remove bob's pack: popvault says so, keeps it"
 h_is "$(pv_sql "SELECT removed_at IS NULL FROM packs WHERE id = $PB")" 1 "…its catalog row is not marked removed"
+h_is "$(pv --json stats | h_json 'd["packs_kept"], d["packs_stored"]')" "1 2" \
+	"stats: one pack of disposed mail kept by its lock, two in the store"
 h_is "$(status "$D1" HEAD "$(obj "$PB")")" 200 "…and it is still in the store"
 h_check "verify passes on day $D1" eval "pv_at $D1 verify >/dev/null 2>&1"
 

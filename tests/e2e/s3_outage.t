@@ -9,7 +9,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/rgw.sh"
 h_init
-h_plan 11
+h_plan 12
 
 rgw_start
 h_genmail --count 8 --seed 3 --out "$H_RUN/mail"
@@ -28,6 +28,7 @@ h_like "$ERR" "stays in the data directory.*RequestTimeTooSkewed" "…and says t
 h_is "$(pv_sql 'SELECT count(*) FROM packs WHERE sealed_at IS NOT NULL AND stored_at IS NULL')" 1 \
 	"the pack is sealed, not stored"
 h_is "$(ls "$D/packs" | wc -l)" 1 "its file is in the data directory"
+h_is "$(pv --json stats | h_json 'd["packs_unstored"]')" 1 "stats: one pack waiting for the store"
 h_is "$(pv_archived)" "$(h_hashes "$H_RUN"/first/*)" "every message reads back from it"
 out=$(pv verify 2>&1)
 h_is "$?" 0 "verify passes"
