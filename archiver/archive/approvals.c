@@ -367,6 +367,7 @@ static int approve_policy(struct decision *d, struct approval_outcome *out, stru
 	if ((r = approval_store_set_result(ar->cat->db, d->row->id, result, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		goto fail;
+	policies_sync_store(ar);
 	return PV_OK;
 fail:
 	catalog_rollback(ar->cat);

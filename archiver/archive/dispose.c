@@ -890,8 +890,10 @@ out:
 int dispose_remove_packs(struct archive *ar, struct pv_error *err)
 {
 	int64_t removed, kept;
-	/* Hold members grew with this run: the store's holds follow first. */
+	/* Hold members grew with this run, retention may have been applied
+	 * again: the store's holds and locks follow first. */
 	holds_sync_store(ar);
+	policies_sync_store(ar);
 	int r = pack_remove_unused(ar->packs, ar->cat->db, &removed, &kept, err);
 	if (r == PV_OK && kept > 0)
 		pv_log(PV_LOG_WARN, "dispose.packs", "%lld pack%s of disposed mail kept: the pack "

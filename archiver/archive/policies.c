@@ -6,6 +6,7 @@
 
 #include "archiver/archive/audit_hook.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/log.h"
 
 int policy_version_load(sqlite3 *db, int64_t version, struct policy **p_r,
 			struct policy_version_info *info_r, struct pv_error *err)
@@ -158,7 +159,22 @@ int archive_policy_set(struct archive *ar, const char *actor, const void *text, 
 		return r;
 	if ((r = policy_set_in_tx(ar, actor, res, err)) < 0 || (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
+	else
+		policies_sync_store(ar);
 	return r;
+}
+
+void policies_sync_store(struct archive *ar)
+{
+	struct pv_error e;
+	int64_t changed;
+	if (packstore_sync_locks(ar->packs, &changed, &e) < 0)
+		pv_log(PV_LOG_WARN, "store.lock", "the pack store's locks do not cover the new "
+		       "retention yet: %s (tried again at the next policy change or disposal run)",
+		       e.msg);
+	else if (changed > 0)
+		pv_log(PV_LOG_INFO, "store.lock", "Object Lock extended on %lld pack%s for the new "
+		       "retention", (long long)changed, changed == 1 ? "" : "s");
 }
 
 void policy_set_result_free(struct policy_set_result *res)

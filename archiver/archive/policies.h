@@ -129,4 +129,9 @@ int archive_policy_list(struct archive *ar, int64_t *current_r,
 			int (*fn)(void *ctx, const struct policy_version_info *v), void *ctx,
 			struct pv_error *err);
 
+/* Extends the pack store's locks (store/packstore.h) to the retention in
+ * force: after a policy version is set, and before a disposal run removes
+ * packs. A failure is logged. */
+void policies_sync_store(struct archive *ar);
+
 #endif

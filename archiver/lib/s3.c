@@ -587,26 +587,37 @@ int s3_delete_version(struct s3_client *c, const char *key, const char *version,
 	return r == PV_ENOTFOUND ? PV_OK : r;
 }
 
+static int put_subresource(struct s3_client *c, const char *key, const char *version,
+			   const char *sub, const char *body, struct pv_error *err);
+
 int s3_legal_hold(struct s3_client *c, const char *key, const char *version, bool on,
 		  struct pv_error *err)
 {
-	char query[S3_VERSION_MAX + 32], sha[65], md5[32], line[64], body[160];
+	char body[160];
+	snprintf(body, sizeof(body), "<LegalHold xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		 "<Status>%s</Status></LegalHold>", on ? "ON" : "OFF");
+	return put_subresource(c, key, version, "legal-hold=", body, err);
+}
+
+/* PUTs a small XML body to a subresource of one version (legal-hold,
+ * retention): S3 wants its Content-MD5. */
+static int put_subresource(struct s3_client *c, const char *key, const char *version,
+			   const char *sub, const char *body, struct pv_error *err)
+{
+	char query[S3_VERSION_MAX + 32], sha[65], md5[32], line[64];
 	struct curl_slist *hdrs = NULL;
 	struct req q;
 	int r;
 	if ((r = check_key(key, version, err)) < 0)
 		return r;
 	/* Subresources sorted and with their "=": SigV4's canonical query. */
-	version_query(query, sizeof(query), "legal-hold=", version);
-	int n = snprintf(body, sizeof(body),
-			 "<LegalHold xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-			 "<Status>%s</Status></LegalHold>", on ? "ON" : "OFF");
-	if (hash_mem(body, (size_t)n, sha, md5) < 0)
+	version_query(query, sizeof(query), sub, version);
+	if (hash_mem(body, strlen(body), sha, md5) < 0)
 		return pv_fail(err, PV_ERR, "MD5 unavailable");
 	req_init(&q, "PUT", key, query);
 	q.payload_sha = sha;
 	q.body = (const unsigned char *)body;
-	q.body_len = (size_t)n;
+	q.body_len = strlen(body);
 	snprintf(line, sizeof(line), "Content-MD5: %s", md5);
 	if ((hdrs = curl_slist_append(hdrs, line)) == NULL ||
 	    (hdrs = curl_slist_append(hdrs, "Content-Type: application/xml")) == NULL) {
@@ -617,6 +628,19 @@ int s3_legal_hold(struct s3_client *c, const char *key, const char *version, boo
 	r = run(c, &q, err);
 	curl_slist_free_all(hdrs);
 	return r;
+}
+
+int s3_put_retention(struct s3_client *c, const char *key, const char *version, const char *mode,
+		     int64_t retain_until, struct pv_error *err)
+{
+	char body[256], when[32];
+	if (strcmp(mode, "COMPLIANCE") != 0 && strcmp(mode, "GOVERNANCE") != 0)
+		return pv_fail(err, PV_EUSAGE, "Object Lock mode %s: COMPLIANCE or GOVERNANCE", mode);
+	s3_time_format(retain_until, when);
+	snprintf(body, sizeof(body),
+		 "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>%s</Mode>"
+		 "<RetainUntilDate>%s</RetainUntilDate></Retention>", mode, when);
+	return put_subresource(c, key, version, "retention=", body, err);
 }
 
 void s3_time_format(int64_t t, char out[32])

@@ -89,6 +89,11 @@ int s3_delete_version(struct s3_client *c, const char *key, const char *version,
 int s3_legal_hold(struct s3_client *c, const char *key, const char *version, bool on,
 		  struct pv_error *err) PV_WARN_UNUSED;
 
+/* Sets one version's Object Lock retention: mode until retain_until. S3
+ * allows a COMPLIANCE retention only to grow (a shorter one is 403). */
+int s3_put_retention(struct s3_client *c, const char *key, const char *version, const char *mode,
+		     int64_t retain_until, struct pv_error *err) PV_WARN_UNUSED;
+
 /* Where a store is: "s3://BUCKET?endpoint=URL&region=R" (values may be
  * %-encoded; region defaults to us-east-1). PV_EUSAGE with the reason. */
 struct s3_target {

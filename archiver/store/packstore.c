@@ -342,10 +342,15 @@ static int unstored(sqlite3 *db, struct upload **v_r, size_t *n_r, struct pv_err
 	int rc;
 	*v_r = NULL;
 	*n_r = 0;
-	int r = catalog_prepare(db, "SELECT p.id, b.expiry_month, (SELECT max(pack_offset + pack_length)"
-				    " FROM messages m WHERE m.pack_id = p.id) FROM packs p JOIN buckets b"
-				    " ON b.id = p.bucket_id WHERE p.sealed_at IS NOT NULL AND"
-				    " p.stored_at IS NULL AND p.removed_at IS NULL ORDER BY p.id", &st, err);
+	/* The latest month of its bucket and of the buckets its messages
+	 * moved to since ('never' sorts after every YYYY-MM). */
+	int r = catalog_prepare(db, "SELECT p.id, max(b.expiry_month, coalesce((SELECT"
+				    " max(mb.expiry_month) FROM messages m JOIN buckets mb ON mb.id ="
+				    " m.bucket_id WHERE m.pack_id = p.id AND m.disposed_at IS NULL), '')),"
+				    " (SELECT max(pack_offset + pack_length) FROM messages m WHERE"
+				    " m.pack_id = p.id) FROM packs p JOIN buckets b ON b.id = p.bucket_id"
+				    " WHERE p.sealed_at IS NOT NULL AND p.stored_at IS NULL AND"
+				    " p.removed_at IS NULL ORDER BY p.id", &st, err);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -558,6 +563,68 @@ int packstore_sync_holds(struct packstore *ps, int64_t *changed_r, struct pv_err
 		}
 		sqlite3_reset(up);
 		sqlite3_bind_int(up, 1, v[i].want ? 1 : 0);
+		sqlite3_bind_int64(up, 2, v[i].id);
+		if (sqlite3_step(up) != SQLITE_DONE)
+			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(ps->db));
+		else
+			(*changed_r)++;
+	}
+	sqlite3_finalize(up);
+	free(v);
+	return r;
+}
+
+/* ---- locks ---- */
+
+int packstore_sync_locks(struct packstore *ps, int64_t *changed_r, struct pv_error *err)
+{
+	sqlite3_stmt *st, *up = NULL;
+	int r;
+
+	*changed_r = 0;
+	if (!packstore_remote(ps))
+		return PV_OK;
+	if ((r = catalog_prepare(ps->db, "SELECT p.id, p.store_version, p.retain_until,"
+					 " max(b.expiry_month) FROM packs p JOIN messages m ON"
+					 " m.pack_id = p.id JOIN buckets b ON b.id = m.bucket_id WHERE"
+					 " p.stored_at IS NOT NULL AND p.removed_at IS NULL AND"
+					 " m.disposed_at IS NULL GROUP BY p.id ORDER BY p.id", &st, err)) < 0)
+		return r;
+	struct { int64_t id, until; char version[PACKSTORE_VERSION_MAX]; } *v = NULL;
+	size_t n = 0, cap = 0;
+	int64_t now = pv_clock_now();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *ver = (const char *)sqlite3_column_text(st, 1);
+		const char *month = (const char *)sqlite3_column_text(st, 3);
+		int64_t want = packstore_retain_until(month ? month : "never", now);
+		if (want <= sqlite3_column_int64(st, 2))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? 2 * cap : 8;
+			void *nv = realloc(v, ncap * sizeof(*v));
+			if (nv == NULL) {
+				r = pv_fail(err, PV_ERR, "out of memory");
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[n].id = sqlite3_column_int64(st, 0);
+		v[n].until = want;
+		snprintf(v[n].version, sizeof(v[n].version), "%s", ver ? ver : "");
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (r == PV_OK &&
+	    (r = catalog_prepare(ps->db, "UPDATE packs SET retain_until = ? WHERE id = ?", &up, err)) < 0)
+		n = 0;
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		if ((r = ps->ops->extend(ps->impl, v[i].id, v[i].version, v[i].until, err)) < 0) {
+			pv_error_prefix(err, "lock of pack %lld", (long long)v[i].id);
+			break;
+		}
+		sqlite3_reset(up);
+		sqlite3_bind_int64(up, 1, v[i].until);
 		sqlite3_bind_int64(up, 2, v[i].id);
 		if (sqlite3_step(up) != SQLITE_DONE)
 			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(ps->db));

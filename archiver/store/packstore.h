@@ -70,6 +70,9 @@ struct packstore_ops {
 	/* PV_EPERM when the store refuses (Object Lock, a writer's lock). */
 	int (*remove)(void *impl, int64_t id, const char *version, struct pv_error *err);
 	int (*hold)(void *impl, int64_t id, const char *version, bool on, struct pv_error *err);
+	/* Makes the lock run until retain_until (later than it runs now). */
+	int (*extend)(void *impl, int64_t id, const char *version, int64_t retain_until,
+		      struct pv_error *err);
 	void (*free)(void *impl);
 };
 
@@ -139,6 +142,12 @@ int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 /* Puts the store's legal hold on every stored pack holding a message an
  * active hold covers, and takes it off every other one that has it. */
 int packstore_sync_holds(struct packstore *ps, int64_t *changed_r, struct pv_error *err);
+
+/* Extends the lock of every stored pack holding a live message whose
+ * bucket (after a policy change: rebucketed, archive/retention.c) expires
+ * after the pack's retain-until, to the end of that month. A lock never
+ * shrinks (S3 refuses; disposal then waits for it, and says so). */
+int packstore_sync_locks(struct packstore *ps, int64_t *changed_r, struct pv_error *err);
 
 /* Removes pack id (all its messages disposed of): the local file, and the
  * stored object if any. PV_EPERM (err says why) when the store refuses:

@@ -114,6 +114,13 @@ static int local_hold(void *impl, int64_t id, const char *version, bool on, stru
 	return PV_OK;
 }
 
+static int local_extend(void *impl, int64_t id, const char *version, int64_t retain_until,
+			struct pv_error *err)
+{
+	(void)impl, (void)id, (void)version, (void)retain_until, (void)err;
+	return PV_OK;
+}
+
 static void local_free(void *impl)
 {
 	free(impl);
@@ -126,5 +133,6 @@ const struct packstore_ops packstore_local_ops = {
 	.stat = local_stat,
 	.remove = local_remove,
 	.hold = local_hold,
+	.extend = local_extend,
 	.free = local_free,
 };

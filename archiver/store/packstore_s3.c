@@ -88,6 +88,14 @@ static int s3_hold(void *impl, int64_t id, const char *version, bool on, struct 
 	return s3_legal_hold(impl, key, version, on, err);
 }
 
+static int s3_extend(void *impl, int64_t id, const char *version, int64_t retain_until,
+		     struct pv_error *err)
+{
+	char key[64];
+	object_key(id, key);
+	return s3_put_retention(impl, key, version, "COMPLIANCE", retain_until, err);
+}
+
 static void s3_free(void *impl)
 {
 	struct s3_client *c = impl;
@@ -101,5 +109,6 @@ const struct packstore_ops packstore_s3_ops = {
 	.stat = s3_stat,
 	.remove = s3_remove,
 	.hold = s3_hold,
+	.extend = s3_extend,
 	.free = s3_free,
 };

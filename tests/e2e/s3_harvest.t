@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/rgw.sh"
 h_init
-h_plan 21
+h_plan 24
 
 rgw_start
 STORE="s3://pv-archive?endpoint=$RGW_URL&region=$RGW_REGION"
@@ -68,6 +68,17 @@ out=$(pv verify --full 2>&1)
 h_is "$?" 0 "verify --full passes (whole packs from the store)"
 h_like "$(grep -c 'GET /pv-archive/packs/' "$RGW_LOG" 2>/dev/null || echo 0)" '^[1-9]' \
 	"the gateway served the reads"
+
+# A longer retention: the pack's lock is extended to the new bucket's month.
+printf 'default: retain 10y\n' >"$H_RUN/10y.policy"
+pv policy set "$H_RUN/10y.policy" >/dev/null 2>&1
+month=$(pv_sql "SELECT max(b.expiry_month) FROM messages m JOIN buckets b ON b.id = m.bucket_id")
+want=$(date -u -d "$month-01 +1 month" '+%Y-%m-%dT%H:%M:%SZ')
+h_is "$(pv_sql "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', retain_until, 'unixepoch') FROM packs WHERE id = $id")" \
+	"$want" "retention lengthened to 10 years: the catalog's retain-until follows ($month)"
+h_like "$(s3 -I "$RGW_URL/pv-archive/packs/$(printf '%08d' "$id").pack?versionId=$ver" | tr -d '\r' |
+	grep -i '^x-amz-object-lock-retain-until-date:')" "${want%Z}" "…and so does the store's lock"
+h_check "verify passes" eval 'pv verify >/dev/null 2>&1'
 
 # The cluster's admin purges the bucket (RADOS underneath Object Lock):
 # verify reports every pack and message gone without a disposal record.
