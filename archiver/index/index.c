@@ -356,6 +356,30 @@ static const char *order_by(const struct index_query_sql *q, const struct index_
 	return o->ascending ? " ORDER BY d.date, d.id" : " ORDER BY d.date DESC, d.id DESC";
 }
 
+/* The SQL of run_search's count, then of its page (binds as there). */
+static int search_sql(const struct index_query_sql *q, const struct index_order *o, bool page,
+	struct pv_buf *sql, struct pv_error *err)
+{
+	int r;
+	if (!page) {
+		/* a pure text query counts on the FTS index alone: every idx_fts
+		 * row has its idx_doc row (both are written in one savepoint) */
+		if (q->match && strcmp(pv_buf_str(&q->where), "1") == 0)
+			return pv_buf_append_str(sql,
+				"SELECT count(*) FROM idx_fts WHERE idx_fts MATCH ?", err);
+		if ((r = pv_buf_append_str(sql, "SELECT count(*)", err)) == PV_OK)
+			r = query_from(q, sql, err);
+		return r;
+	}
+	r = pv_buf_append_str(sql, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
+		" d.from_disp, d.subject_disp, d.has_attachment", err);
+	if (r == PV_OK)
+		r = query_from(q, sql, err);
+	if (r == PV_OK)
+		r = pv_buf_printf(sql, err, "%s LIMIT ? OFFSET ?", order_by(q, o));
+	return r;
+}
+
 static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct index_order *o,
 	int64_t limit, int64_t offset, struct index_hits *hits, int64_t *total_r,
 	struct pv_error *err)
@@ -364,12 +388,7 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct
 	sqlite3_stmt *st = NULL;
 	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
 	int r;
-	/* a pure text query counts on the FTS index alone: every idx_fts row
-	 * has its idx_doc row (both are written in one savepoint) */
-	if (q->match && strcmp(pv_buf_str(&q->where), "1") == 0)
-		r = pv_buf_append_str(&sql, "SELECT count(*) FROM idx_fts WHERE idx_fts MATCH ?", err);
-	else if ((r = pv_buf_append_str(&sql, "SELECT count(*)", err)) == PV_OK)
-		r = query_from(q, &sql, err);
+	r = search_sql(q, o, false, &sql, err);
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
 	if (r == PV_OK) {
@@ -384,12 +403,7 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct
 	if (r < 0 || limit == 0 || offset >= *total_r)
 		goto out;
 	pv_buf_reset(&sql);
-	r = pv_buf_append_str(&sql, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
-		" d.from_disp, d.subject_disp, d.has_attachment", err);
-	if (r == PV_OK)
-		r = query_from(q, &sql, err);
-	if (r == PV_OK)
-		r = pv_buf_printf(&sql, err, "%s LIMIT ? OFFSET ?", order_by(q, o));
+	r = search_sql(q, o, true, &sql, err);
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
 	if (r < 0)
@@ -424,6 +438,37 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct
 out:
 	sqlite3_finalize(st);
 	pv_buf_free(&sql);
+	return r;
+}
+
+int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
+	struct pv_error *err)
+{
+	static const struct index_order newest_first = {INDEX_SORT_DATE, false};
+	struct index_query_sql q;
+	struct pv_buf sql;
+	int r = compile(query, &q, err);
+	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
+	for (int page = 0; r == PV_OK && page < 2; page++) {
+		sqlite3_stmt *st = NULL;
+		pv_buf_reset(&sql);
+		r = pv_buf_append_str(&sql, "EXPLAIN QUERY PLAN ", err);
+		if (r == PV_OK)
+			r = search_sql(&q, &newest_first, page, &sql, err);
+		if (r == PV_OK)
+			r = prepare(db, pv_buf_str(&sql), &st, err);
+		if (r < 0)
+			break;
+		int i = bind_query(st, &q);
+		sqlite3_bind_int64(st, i, 50);
+		sqlite3_bind_int64(st, i + 1, 0);
+		r = pv_buf_append_str(out, page ? "page:\n" : "count:\n", err);
+		while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW)
+			r = pv_buf_printf(out, err, "  %s\n", (const char *)sqlite3_column_text(st, 3));
+		sqlite3_finalize(st);
+	}
+	pv_buf_free(&sql);
+	index_query_sql_free(&q);
 	return r;
 }
 

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
 
 struct index_doc;
@@ -125,6 +126,12 @@ struct index_order {
 /* index_search in that order (NULL: by date, newest first). */
 int index_search_ordered(sqlite3 *db, const char *query, const struct index_order *order,
 	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
+	struct pv_error *err);
+
+/* The plans SQLite chooses for index_search's two statements (the count,
+ * then the page), EXPLAIN QUERY PLAN's rows one per line, appended to out:
+ * for benchmarks and slow-query reports. */
+int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
 	struct pv_error *err);
 
 /* Every id matching query, ascending, for export and holds (unpaged: as

@@ -327,6 +327,23 @@ static void test_match_ids_ascending_and_unpaged(void **state)
 	assert_null(ids);
 }
 
+static void test_explain_shows_both_plans(void **state)
+{
+	sqlite3 *db = *state;
+	struct pv_error err;
+	struct pv_buf plan;
+	pv_buf_init(&plan, 1 << 16);
+	assert_int_equal(index_search_explain(db, "alice -has:attachment", &plan, &err), PV_OK);
+	const char *p = pv_buf_str(&plan);
+	const char *page = strstr(p, "page:\n");
+	assert_true(strncmp(p, "count:\n", 7) == 0);
+	assert_non_null(page);
+	assert_non_null(strstr(p, "idx_fts")); /* the text term uses the FTS index */
+	pv_buf_reset(&plan);
+	assert_int_equal(index_search_explain(db, "from:alice AND (bob", &plan, &err), PV_EUSAGE);
+	pv_buf_free(&plan);
+}
+
 static sqlite3 *fresh(void)
 {
 	sqlite3 *db;
@@ -541,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_hits_carry_display_fields),
 		cmocka_unit_test(test_syntax_error_reaches_the_caller_with_its_column),
 		cmocka_unit_test(test_match_ids_ascending_and_unpaged),
+		cmocka_unit_test(test_explain_shows_both_plans),
 		cmocka_unit_test(test_equal_dates_order_by_id),
 		cmocka_unit_test(test_date_after_receipt_is_not_trusted),
 		cmocka_unit_test(test_hostile_messages_index_in_bounded_time),
