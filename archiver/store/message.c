@@ -2,13 +2,20 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "archiver/lib/clock.h"
 
-int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_error *err)
-{
+struct message_reader {
 	sqlite3_stmt *st;
+};
+
+int message_reader_open(sqlite3 *db, struct message_reader **r_r, struct pv_error *err)
+{
+	struct message_reader *mr = calloc(1, sizeof(*mr));
+	if (mr == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
 	int r = catalog_prepare(db,
 				"SELECT m.id, m.account_id, a.name, m.uidl, m.sha256, m.size,"
 				" m.received_at, m.blob, m.bucket_id, m.wrapped_key, m.leaf_index,"
@@ -16,13 +23,44 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 				" coalesce(m.archived_class, m.retention_class),"
 				" m.pack_id, m.pack_offset, m.pack_length"
 				" FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?",
-				&st, err);
-	if (r < 0)
+				&mr->st, err);
+	if (r < 0) {
+		free(mr);
 		return r;
+	}
+	*r_r = mr;
+	return PV_OK;
+}
+
+void message_reader_close(struct message_reader **mr)
+{
+	if (*mr == NULL)
+		return;
+	sqlite3_finalize((*mr)->st);
+	free(*mr);
+	*mr = NULL;
+}
+
+int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_error *err)
+{
+	struct message_reader *mr;
+	int r = message_reader_open(db, &mr, err);
+	if (r == PV_OK)
+		r = message_reader_load(mr, id, m, err);
+	message_reader_close(&mr);
+	return r;
+}
+
+int message_reader_load(struct message_reader *mr, int64_t id, struct stored_message *m,
+			struct pv_error *err)
+{
+	sqlite3_stmt *st = mr->st;
+	int r = PV_OK;
+	sqlite3_reset(st);
 	memset(m, 0, sizeof(*m));
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		return pv_fail(err, PV_ENOTFOUND, "no message %lld", (long long)id);
 	}
 	m->id = sqlite3_column_int64(st, 0);
@@ -55,7 +93,7 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 	m->loc.pack_id = sqlite3_column_int64(st, 16); /* NULL: 0, a PVB1 file */
 	m->loc.offset = (uint64_t)sqlite3_column_int64(st, 17);
 	m->loc.length = (uint64_t)sqlite3_column_int64(st, 18);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return r;
 }
 
