@@ -115,10 +115,9 @@ int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err
 	return r;
 }
 
-/* The key and salt of m, with the checks every reader makes first. */
-static int unwrap(struct archive *ar, const struct stored_message *m,
-		  unsigned char key[BLOB_KEY_BYTES], unsigned char salt[BLOB_SALT_BYTES],
-		  struct pv_error *err)
+int message_unwrap(struct archive *ar, const struct stored_message *m,
+		   unsigned char key[BLOB_KEY_BYTES], unsigned char salt[BLOB_SALT_BYTES],
+		   struct pv_error *err)
 {
 	if (m->disposed_at != 0) {
 		char t[PV_RFC3339_LEN];
@@ -137,17 +136,25 @@ static int unwrap(struct archive *ar, const struct stored_message *m,
 	return r;
 }
 
-int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
-		 struct pv_error *err)
+int message_read_key(const char *data_dir, const struct stored_message *m,
+		     const unsigned char key[BLOB_KEY_BYTES], blob_sink_fn sink, void *ctx,
+		     struct pv_error *err)
 {
-	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
-	int r = unwrap(ar, m, key, salt, err);
-	if (r == PV_OK)
-		r = blob_read_at(ar->dir, &m->loc, key, m->sha256, sink, ctx, err);
+	int r = blob_read_at(data_dir, &m->loc, key, m->sha256, sink, ctx, err);
 	if (r == PV_ENOTFOUND && m->disposed_at == 0)
 		r = pv_fail(err, PV_EINTEGRITY,
 			    "message %lld: blob %s is missing without a disposal record",
 			    (long long)m->id, m->blob);
+	return r;
+}
+
+int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
+		 struct pv_error *err)
+{
+	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+	int r = message_unwrap(ar, m, key, salt, err);
+	if (r == PV_OK)
+		r = message_read_key(ar->dir, m, key, sink, ctx, err);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(salt, sizeof(salt));
 	return r;
@@ -157,7 +164,7 @@ int message_commit_salt(struct archive *ar, const struct stored_message *m,
 			unsigned char salt_r[BLOB_SALT_BYTES], struct pv_error *err)
 {
 	unsigned char key[BLOB_KEY_BYTES];
-	int r = unwrap(ar, m, key, salt_r, err);
+	int r = message_unwrap(ar, m, key, salt_r, err);
 	sodium_memzero(key, sizeof(key));
 	if (r < 0)
 		sodium_memzero(salt_r, BLOB_SALT_BYTES);

@@ -53,6 +53,16 @@ int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err
 int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
 		 struct pv_error *err) PV_WARN_UNUSED;
 
+/* message_read in two steps: message_unwrap reads the keyring (a
+ * database: the caller's thread), message_read_key touches none, so it
+ * may run on another thread. The caller wipes key and salt. */
+int message_unwrap(struct archive *ar, const struct stored_message *m,
+		   unsigned char key_r[BLOB_KEY_BYTES], unsigned char salt_r[BLOB_SALT_BYTES],
+		   struct pv_error *err) PV_WARN_UNUSED;
+int message_read_key(const char *data_dir, const struct stored_message *m,
+		     const unsigned char key[BLOB_KEY_BYTES], blob_sink_fn sink, void *ctx,
+		     struct pv_error *err) PV_WARN_UNUSED;
+
 /* The salt of the commitment to m's plaintext in its archive leaf (what a
  * tlog-proof's extra carries so the leaf can be checked against the bytes).
  * The message key is unwrapped to get it and wiped at once. The same
