@@ -22,6 +22,9 @@ struct bundle_gzip {
 	pthread_cond_t cv;
 	unsigned char *buf[SLOTS];
 	size_t len[SLOTS];
+	bool stored[SLOTS];  /* each slot's bytes: deflate's stored blocks */
+	bool stored_now;     /* the caller's mode (bundle_gzip_compress) */
+	bool stored_z;       /* the thread's: how z is set */
 	unsigned long head, tail; /* filled, not yet compressed: [head, tail) */
 	bool finish, stop, failed;
 	char why[160];
@@ -77,6 +80,37 @@ static bool squeeze(struct bundle_gzip *g, unsigned char *in, size_t len, int fl
 	}
 }
 
+/* Switches z between Huffman coding and stored blocks, at a block
+ * boundary (everything before is flushed out first). */
+static bool set_mode(struct bundle_gzip *g, bool stored)
+{
+	g->z.next_in = NULL;
+	g->z.avail_in = 0;
+	for (int rc = Z_BUF_ERROR; rc == Z_BUF_ERROR;) {
+		do {
+			g->z.next_out = g->out;
+			g->z.avail_out = sizeof(g->out);
+			if (deflate(&g->z, Z_BLOCK) == Z_STREAM_ERROR) {
+				fail(g, "bundle: gzip", 0);
+				return false;
+			}
+			if (!put(g, g->out, sizeof(g->out) - g->z.avail_out))
+				return false;
+		} while (g->z.avail_out == 0);
+		g->z.next_out = g->out;
+		g->z.avail_out = sizeof(g->out);
+		rc = deflateParams(&g->z, stored ? 0 : 1, stored ? Z_DEFAULT_STRATEGY : Z_HUFFMAN_ONLY);
+		if (!put(g, g->out, sizeof(g->out) - g->z.avail_out))
+			return false;
+		if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			fail(g, "bundle: gzip", 0);
+			return false;
+		}
+	}
+	g->stored_z = stored;
+	return true;
+}
+
 static void *compressor(void *arg)
 {
 	struct bundle_gzip *g = arg;
@@ -93,7 +127,8 @@ static void *compressor(void *arg)
 		}
 		size_t i = g->head % SLOTS;
 		pthread_mutex_unlock(&g->mu);
-		bool ok = squeeze(g, g->buf[i], g->len[i], Z_NO_FLUSH);
+		bool ok = (g->stored[i] == g->stored_z || set_mode(g, g->stored[i])) &&
+			  squeeze(g, g->buf[i], g->len[i], Z_NO_FLUSH);
 		pthread_mutex_lock(&g->mu);
 		if (!ok)
 			break;
@@ -140,6 +175,26 @@ oom:
 	return pv_fail(err, PV_ERR, "out of memory");
 }
 
+/* The slot at tail (the caller's) goes to the thread. */
+static void hand_over(struct bundle_gzip *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->tail++;
+	pthread_cond_broadcast(&g->cv);
+	while (g->tail - g->head == SLOTS && !g->failed)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+void bundle_gzip_compress(struct bundle_gzip *g, bool on)
+{
+	if (g->stored_now == !on)
+		return;
+	if (g->len[g->tail % SLOTS] > 0)
+		hand_over(g); /* what is in it keeps its mode */
+	g->stored_now = !on;
+}
+
 int bundle_gzip_write(struct bundle_gzip *g, const void *p, size_t n, struct pv_error *err)
 {
 	const unsigned char *s = p;
@@ -148,18 +203,14 @@ int bundle_gzip_write(struct bundle_gzip *g, const void *p, size_t n, struct pv_
 		size_t i = g->tail % SLOTS, k = BUNDLE_GZIP_CHUNK - g->len[i];
 		if (k > n)
 			k = n;
+		g->stored[i] = g->stored_now;
 		memcpy(g->buf[i] + g->len[i], s, k);
 		g->len[i] += k;
 		s += k;
 		n -= k;
 		if (g->len[i] < BUNDLE_GZIP_CHUNK)
 			break;
-		pthread_mutex_lock(&g->mu);
-		g->tail++;
-		pthread_cond_broadcast(&g->cv);
-		while (g->tail - g->head == SLOTS && !g->failed)
-			pthread_cond_wait(&g->cv, &g->mu);
-		pthread_mutex_unlock(&g->mu);
+		hand_over(g);
 	}
 	pthread_mutex_lock(&g->mu);
 	bool failed = g->failed;

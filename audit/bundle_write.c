@@ -160,6 +160,8 @@ void bundle_writer_compress(struct bundle_writer *w, bool on)
 	if (w->zip)
 		(void)(on ? archive_write_zip_set_compression_deflate(w->a)
 			  : archive_write_zip_set_compression_store(w->a));
+	else if (w->gz != NULL)
+		bundle_gzip_compress(w->gz, on);
 }
 
 int bundle_writer_open(const char *path, const char *kind, struct bundle_writer **w_r,

@@ -20,11 +20,12 @@ struct bundle_member;
  * into place by bundle_writer_finish. Writes the BUNDLE member. */
 int bundle_writer_open(const char *path, const char *kind, struct bundle_writer **w_r,
 		       struct pv_error *err);
-/* In a .zip, members whose header is written after this call are
- * deflated (on: the default) or stored as they are (off: for mail, which
- * is mostly attachments compressed already; deflating them took most of an
- * export's time for a quarter of their size). A .tar.gz is compressed
- * whole either way (bundle_gzip.h). */
+/* Members written after this call are compressed (on: the default) or
+ * stored as they are (off: for mail, which is mostly attachments that are
+ * compressed already; compressing them took most of an export's time for a
+ * quarter of their size). A .zip sets it per member; a .tar.gz switches
+ * its gzip stream between Huffman coding and stored blocks at a block
+ * boundary near this point (bundle_gzip.h). */
 void bundle_writer_compress(struct bundle_writer *w, bool on);
 /* A member from memory. */
 int bundle_add(struct bundle_writer *w, const char *name, const void *data, size_t len,

@@ -10,7 +10,7 @@
 
 #define WORKERS_MAX 4
 /* A slot's buffer is kept for the next message up to this size. */
-#define KEEP_MAX (1024 * 1024)
+#define KEEP_MAX (256 * 1024)
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE };
 
