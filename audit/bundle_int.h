@@ -11,6 +11,7 @@
 
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/strpool.h"
 #include "audit/bundle_read.h"
 
 /* Bytes read from the archive at a time. */
@@ -25,6 +26,7 @@ struct bundle_mrecord {
 
 struct bundle {
 	int fd;                /* -1 for memory */
+	struct pv_strpool names; /* every member name, the manifest's too */
 	const uint8_t *mem;
 	uint64_t size;
 	struct bundle_file *files;
@@ -43,9 +45,13 @@ struct bundle {
 /* A reader with its own position, so several can read one descriptor (or
  * the memory at mem when fd < 0) of size bytes at once. */
 struct bundle_source;
-/* PV_EINTEGRITY when the bytes are not a .tar.gz, .tar or .zip. */
-int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, struct bundle_source **s_r,
-		       struct pv_error *err);
+/* PV_EINTEGRITY when the bytes are not a .tar.gz, .tar or .zip. A zip is
+ * read through its central directory (what unzip shows) on the first
+ * pass; later passes (again: false) read its entries one after another,
+ * which keeps no directory in memory, and check each against the first
+ * pass. */
+int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, bool again,
+		       struct bundle_source **s_r, struct pv_error *err);
 /* The next regular member: 1 with its name in *name_r (valid until the
  * next call), 0 at the end. Directories are skipped; links, devices, a
  * name bundle_name_valid refuses (a directory's after its trailing '/')

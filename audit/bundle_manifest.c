@@ -39,7 +39,7 @@ static int man_line(struct bundle *b, const char *l, size_t n, uint64_t lineno,
 		return 0;
 	}
 	if (b->n_man == b->cap_man) {
-		size_t cap = b->cap_man ? 2 * b->cap_man : 64;
+		size_t cap = b->cap_man ? b->cap_man + b->cap_man / 2 : 64;
 		struct bundle_mrecord *p;
 		if (b->n_man >= PV_BUNDLE_FILES_MAX)
 			return pv_fail(err, PV_EINTEGRITY, BUNDLE_MANIFEST " lists more than %d names",
@@ -50,7 +50,7 @@ static int man_line(struct bundle *b, const char *l, size_t n, uint64_t lineno,
 		b->cap_man = cap;
 	}
 	struct bundle_mrecord *m = &b->man[b->n_man];
-	if ((m->name = strndup(l + 66, n - 67)) == NULL)
+	if ((m->name = pv_strpool_add(&b->names, l + 66, n - 67)) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	memcpy(m->sha256, sha, 32);
 	m->line = lineno;

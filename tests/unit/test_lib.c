@@ -16,6 +16,7 @@
 #include "archiver/lib/error.h"
 #include "archiver/lib/linediff.h"
 #include "archiver/lib/random.h"
+#include "archiver/lib/strpool.h"
 
 static void test_fail_fills_error_and_returns_code(void **state)
 {
@@ -112,6 +113,27 @@ static void test_blake2b_matches_libsodium(void **state)
 	assert_null(h.ctx);
 }
 
+/* Pooled strings keep their bytes and addresses as the pool grows. */
+static void test_strpool_keeps_every_string_in_place(void **state)
+{
+	(void)state;
+	struct pv_strpool p = {0};
+	char *got[3000], want[32];
+	for (int i = 0; i < 3000; i++) {
+		int n = snprintf(want, sizeof(want), "messages/PV%08d.eml", i);
+		assert_non_null(got[i] = pv_strpool_add(&p, want, (size_t)n));
+	}
+	for (int i = 0; i < 3000; i++) {
+		snprintf(want, sizeof(want), "messages/PV%08d.eml", i);
+		assert_string_equal(got[i], want);
+	}
+	assert_true(p.n > 1); /* more than one block */
+	assert_null(pv_strpool_add(&p, want, PV_STRPOOL_BLOCK));
+	assert_string_equal(pv_strpool_add(&p, "ab\0cd", 5), "ab");
+	pv_strpool_free(&p);
+	assert_int_equal(p.n, 0);
+}
+
 /* Two versions of a policy side by side: common head and tail kept, the
  * changed middle as removals then additions, line numbers on each side. */
 static void test_line_diff_marks_removed_and_added_lines(void **state)
@@ -151,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fail_fills_error_and_returns_code),
 		cmocka_unit_test(test_blake2b_matches_libsodium),
+		cmocka_unit_test(test_strpool_keeps_every_string_in_place),
 		cmocka_unit_test(test_buf_refuses_to_grow_past_max),
 		cmocka_unit_test(test_rfc3339_round_trip_and_rejects),
 		cmocka_unit_test(test_seeded_random_is_reproducible),
