@@ -26,7 +26,8 @@
 # figures, default 1000,10000; 1000,10000,100000 adds the 100,000 step:
 # about 8 GB of mail and several more minutes), BENCH_INDEX_N (messages in
 # the search index, default 1000000), BENCH_EXPORT_N (messages exported,
-# default BENCH_N), BENCH_API_SECONDS (per wrk run, default 10),
+# default BENCH_N), BENCH_BUNDLE_N (small messages in the bundle whose
+# verify-bundle memory is measured, default 100000: several minutes; 0: none), BENCH_API_SECONDS (per wrk run, default 10),
 # BENCH_TOOL_RUNS (fewer runs for slow peers, default getmail=1),
 # BENCH_PROFILE (auto: perf profile when popvault misses a harvest target |
 # always | never), BENCH_ONLY (harvest,tlog,index,audit,export,api),
@@ -46,6 +47,7 @@ if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then
 	SCALE_PROBE=100
 	BIG_MB=5
 	INDEX_N=${BENCH_INDEX_N:-5000}
+	BUNDLE_N=${BENCH_BUNDLE_N:-300}
 	QUERY_RUNS=20
 	PROFILE=${BENCH_PROFILE:-never}
 	export BENCH_API_SECONDS=${BENCH_API_SECONDS:-2}
@@ -57,6 +59,7 @@ else
 	SCALE_PROBE=1000
 	BIG_MB=50
 	INDEX_N=${BENCH_INDEX_N:-1000000}
+	BUNDLE_N=${BENCH_BUNDLE_N:-100000}
 	QUERY_RUNS=100
 	PROFILE=${BENCH_PROFILE:-auto}
 fi
@@ -105,6 +108,7 @@ fi
 if want export && [ -f tests/bench/bench_export.py ]; then
 	section "export: $EXPORT_N messages (bench_export.py)"
 	python3 tests/bench/bench_export.py --popvault "$BUILD/popvault" --count "$EXPORT_N" \
+		--bundle-count "$BUNDLE_N" \
 		--json "$OUT/export.json" | tee -a "$REPORT" || rc=1
 fi
 
