@@ -17,6 +17,7 @@
 
 #include "archiver/index/index.h"
 #include "archiver/index/mime.h"
+#include "archiver/index/query.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
@@ -344,6 +345,28 @@ static void test_explain_shows_both_plans(void **state)
 	pv_buf_free(&plan);
 }
 
+/* Queries that only exclude words run on the FTS index alone; the token
+ * every document carries for them is not a word anyone finds. */
+static void test_negation_alone_and_the_every_token(void **state)
+{
+	sqlite3 *db = *state;
+	struct pv_error err;
+	struct index_hits h;
+	int64_t all, some, none;
+	assert_int_equal(index_search(db, "", 0, 0, &h, &all, &err), PV_OK);
+	assert_int_equal(index_search(db, "alice", 0, 0, &h, &some, &err), PV_OK);
+	assert_int_equal(index_search(db, "-alice", 0, 0, &h, &none, &err), PV_OK);
+	assert_true(some > 0 && some < all);
+	assert_int_equal(none, all - some);
+	assert_int_equal(index_search(db, INDEX_EVERY_TOKEN, 10, 0, &h, &none, &err), PV_OK);
+	assert_int_equal(none, 0);
+	index_hits_free(&h);
+	assert_int_equal(index_search(db, "\"" INDEX_EVERY_TOKEN " x\"", 10, 0, &h, &none, &err),
+			 PV_OK);
+	assert_int_equal(none, 0);
+	index_hits_free(&h);
+}
+
 static sqlite3 *fresh(void)
 {
 	sqlite3 *db;
@@ -559,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_error_reaches_the_caller_with_its_column),
 		cmocka_unit_test(test_match_ids_ascending_and_unpaged),
 		cmocka_unit_test(test_explain_shows_both_plans),
+		cmocka_unit_test(test_negation_alone_and_the_every_token),
 		cmocka_unit_test(test_equal_dates_order_by_id),
 		cmocka_unit_test(test_date_after_receipt_is_not_trusted),
 		cmocka_unit_test(test_hostile_messages_index_in_bounded_time),
