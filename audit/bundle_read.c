@@ -13,6 +13,57 @@
 
 #include "archiver/lib/sha256.h"
 
+/* --- members by name during the first pass (the manifest's lines) --- */
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static void hidx_put(uint32_t *t, size_t cap, const struct bundle_file *files, uint32_t i)
+{
+	size_t k = name_hash(files[i].name, strlen(files[i].name)) & (cap - 1);
+	while (t[k] != UINT32_MAX)
+		k = (k + 1) & (cap - 1);
+	t[k] = i;
+}
+
+/* Room for one more member in the index (built on first use). */
+static int hidx_grow(struct bundle *b)
+{
+	if (b->hidx != NULL && 2 * (b->n_files + 1) <= b->hcap)
+		return 0;
+	size_t cap = 1024;
+	while (cap < 4 * (b->n_files + 1))
+		cap *= 2;
+	uint32_t *t = malloc(cap * sizeof(*t));
+	if (t == NULL)
+		return PV_ERR;
+	memset(t, 0xff, cap * sizeof(*t));
+	for (size_t i = 0; i < b->n_files; i++)
+		hidx_put(t, cap, b->files, (uint32_t)i);
+	free(b->hidx);
+	b->hidx = t;
+	b->hcap = cap;
+	return 0;
+}
+
+struct bundle_file *bundle_lookup(struct bundle *b, const char *name, size_t n)
+{
+	if (b->hidx == NULL && hidx_grow(b) < 0)
+		return NULL;
+	for (size_t k = name_hash(name, n) & (b->hcap - 1); b->hidx[k] != UINT32_MAX;
+	     k = (k + 1) & (b->hcap - 1)) {
+		struct bundle_file *f = &b->files[b->hidx[k]];
+		if (strncmp(f->name, name, n) == 0 && f->name[n] == '\0')
+			return f;
+	}
+	return NULL;
+}
+
 static int add_file(struct bundle *b, const char *name, struct bundle_file **f_r,
 		    struct pv_error *err)
 {
@@ -27,11 +78,15 @@ static int add_file(struct bundle *b, const char *name, struct bundle_file **f_r
 		b->files = p;
 		b->cap_files = cap;
 	}
+	if (b->hidx != NULL && hidx_grow(b) < 0)
+		return pv_fail(err, PV_ERR, "out of memory");
 	struct bundle_file *f = &b->files[b->n_files];
 	memset(f, 0, sizeof(*f));
 	if ((f->name = pv_strpool_add(&b->names, name, strlen(name))) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	f->order = b->n_files++;
+	f->order = (uint32_t)b->n_files++;
+	if (b->hidx != NULL)
+		hidx_put(b->hidx, b->hcap, b->files, f->order);
 	*f_r = f;
 	return 0;
 }
@@ -155,8 +210,20 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 	}
 	if (r == 0)
 		r = bundle_source_end(src, err);
+	if (r == 0)
+		r = bundle_manifest_settle(b, err);
 	if (r < 0)
 		goto out;
+	free(b->hidx);
+	b->hidx = NULL;
+	/* The list is what stays: no more room than it takes. */
+	if (b->n_files > 0 && b->n_files < b->cap_files) {
+		struct bundle_file *p = realloc(b->files, b->n_files * sizeof(*p));
+		if (p != NULL) {
+			b->files = p;
+			b->cap_files = b->n_files;
+		}
+	}
 	if (b->n_files > 1)
 		qsort(b->files, b->n_files, sizeof(*b->files), cmp_file);
 	for (size_t i = 1; i < b->n_files; i++)
@@ -227,6 +294,8 @@ void bundle_free(struct bundle **bp)
 	for (size_t i = 0; i < b->n_files; i++)
 		free(b->files[i].data);
 	pv_strpool_free(&b->names);
+	pv_buf_free(&b->man_problems);
+	free(b->hidx);
 	free(b->files);
 	free(b->man);
 	free(b);

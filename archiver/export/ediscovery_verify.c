@@ -303,6 +303,11 @@ static void read_set(struct vst *v)
 		return;
 	}
 	v->set_read = true;
+	if (v->n > 0) { /* what stays for the rest of the check: no spare room */
+		struct vmsg *p = realloc(v->m, v->n * sizeof(*p));
+		if (p != NULL)
+			v->m = p;
+	}
 	if ((v->by_bates = calloc(v->n ? v->n : 1, sizeof(*v->by_bates))) == NULL) {
 		bundle_problem(v->rep, "out of memory");
 		v->n = 0;
