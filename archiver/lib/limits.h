@@ -360,7 +360,7 @@
  * proofs, checkpoints); bigger ones are only streamed; */
 #define PV_BUNDLE_SMALL_MAX (1024 * 1024)
 /* and all kept members together; */
-#define PV_BUNDLE_KEPT_MAX (64 * 1024 * 1024)
+#define PV_BUNDLE_KEPT_MAX (4 * 1024 * 1024)
 /* decompressed bytes of the whole bundle: a decompression bomb is cut off
  * after this instead of hashing for days; */
 #define PV_BUNDLE_BYTES_MAX (1024ull * 1024 * 1024 * 1024)

@@ -17,6 +17,7 @@
 
 #include "archiver/index/index.h"
 #include "archiver/index/mime.h"
+#include "archiver/index/query.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
@@ -327,6 +328,45 @@ static void test_match_ids_ascending_and_unpaged(void **state)
 	assert_null(ids);
 }
 
+static void test_explain_shows_both_plans(void **state)
+{
+	sqlite3 *db = *state;
+	struct pv_error err;
+	struct pv_buf plan;
+	pv_buf_init(&plan, 1 << 16);
+	assert_int_equal(index_search_explain(db, "alice -has:attachment", &plan, &err), PV_OK);
+	const char *p = pv_buf_str(&plan);
+	const char *page = strstr(p, "page:\n");
+	assert_true(strncmp(p, "count:\n", 7) == 0);
+	assert_non_null(page);
+	assert_non_null(strstr(p, "idx_fts")); /* the text term uses the FTS index */
+	pv_buf_reset(&plan);
+	assert_int_equal(index_search_explain(db, "from:alice AND (bob", &plan, &err), PV_EUSAGE);
+	pv_buf_free(&plan);
+}
+
+/* Queries that only exclude words run on the FTS index alone; the token
+ * every document carries for them is not a word anyone finds. */
+static void test_negation_alone_and_the_every_token(void **state)
+{
+	sqlite3 *db = *state;
+	struct pv_error err;
+	struct index_hits h;
+	int64_t all, some, none;
+	assert_int_equal(index_search(db, "", 0, 0, &h, &all, &err), PV_OK);
+	assert_int_equal(index_search(db, "alice", 0, 0, &h, &some, &err), PV_OK);
+	assert_int_equal(index_search(db, "-alice", 0, 0, &h, &none, &err), PV_OK);
+	assert_true(some > 0 && some < all);
+	assert_int_equal(none, all - some);
+	assert_int_equal(index_search(db, INDEX_EVERY_TOKEN, 10, 0, &h, &none, &err), PV_OK);
+	assert_int_equal(none, 0);
+	index_hits_free(&h);
+	assert_int_equal(index_search(db, "\"" INDEX_EVERY_TOKEN " x\"", 10, 0, &h, &none, &err),
+			 PV_OK);
+	assert_int_equal(none, 0);
+	index_hits_free(&h);
+}
+
 static sqlite3 *fresh(void)
 {
 	sqlite3 *db;
@@ -560,6 +600,8 @@ int main(void)
 		cmocka_unit_test(test_hits_carry_display_fields),
 		cmocka_unit_test(test_syntax_error_reaches_the_caller_with_its_column),
 		cmocka_unit_test(test_match_ids_ascending_and_unpaged),
+		cmocka_unit_test(test_explain_shows_both_plans),
+		cmocka_unit_test(test_negation_alone_and_the_every_token),
 		cmocka_unit_test(test_equal_dates_order_by_id),
 		cmocka_unit_test(test_date_after_receipt_is_not_trusted),
 		cmocka_unit_test(test_hits_display_fields_carry_no_bidi_controls),
