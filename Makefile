@@ -2,7 +2,7 @@
 #   make            release build (hardened)
 #   make asan       ASan+UBSan build of the binary and the unit tests
 #   make test       every suite under prove, one summary line
-#   make demo       local upstream, harvest, archive
+#   make demo       the appliance on loopback with sample mail: the web UI until Ctrl-C
 #   make bench      benchmarks (figures and ratios against peers)
 #   make fuzz       a round of every libFuzzer target (FUZZ_TIME=N seconds
 #                   each, two at a time), kept corpus and table updated
@@ -37,7 +37,8 @@ else
 
 VERSION := 0.1.0
 CC ?= cc
-PKGS := openssl sqlite3 libsodium libarchive libzstd jansson inih gmime-3.0 libmicrohttpd
+PKGS := openssl sqlite3 libsodium libarchive libzstd jansson inih gmime-3.0 libmicrohttpd libcurl \
+	libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifneq ($(filter-out clean deps,$(PV_GOALS)),)
@@ -131,8 +132,10 @@ e2e: all
 web: all
 	$(TEST_ENV) prove --exec '' tests/e2e/web.t
 
+# tests/e2e/demo.sh: on a terminal it stays up until Ctrl-C; otherwise it
+# checks the UI, stops what it started and exits (tests/e2e/demo.t).
 demo: all
-	tests/e2e/demo.sh
+	POPVAULT_BIN=$(CURDIR)/$(BUILD)/popvault tests/e2e/demo.sh
 
 # Man pages from docs/man/*.scd; popvault(8) lists the binary's own
 # commands and options. The package from the release build, checked by

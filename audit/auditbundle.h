@@ -33,6 +33,8 @@
  *   audit/entries.csv           the same for spreadsheets (header row first)
  *   audit/personal.jsonl        the side data of those entries (omitted with
  *                               personal = false): seq, salt, data
+ *   audit/timestamps/...        RFC 3161 time-stamps of earlier checkpoints
+ *                               (bundle_external.h), each also an anchor
  *   MANIFEST.sha256, MANIFEST.note  (audit/bundle.h; signed by the audit key)
  *
  * The range [LO, HI) holds the entries from `since` to `until`; with no
@@ -42,6 +44,8 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
+#include "archiver/lib/progress.h"
+#include "audit/bundle_external.h"
 #include "audit/bundle_read.h"
 #include "audit/bundle_write.h"
 #include "audit/note.h"
@@ -54,6 +58,8 @@ struct auditbundle_opts {
 	const char *actor;    /* who exports (recorded in the export event) */
 	int64_t since, until; /* unix seconds, INT64_MIN / INT64_MAX when open */
 	bool personal;        /* include the side data */
+	struct pv_progress progress; /* entries written of the range (may be empty) */
+	const struct bundle_external *external; /* the log's outside evidence; NULL none */
 };
 
 struct auditbundle_summary {
@@ -77,11 +83,12 @@ int auditbundle_export(struct tlog *audit, const struct note_signer *key,
  * checkpoint by root or consistency proof, each leaf's seq, the JSON
  * Lines, CSV and personal data against the leaves, and the export event.
  * last_cp (may be NULL): a checkpoint note the verifier kept from before;
- * the bundle must extend it. Every problem goes to rep; returns 0 when
+ * the bundle must extend it. pol (may be NULL): what outside evidence
+ * must show (bundle_external.h). Every problem goes to rep; returns 0 when
  * there was none, PV_EINTEGRITY when there was, another status for an
  * error that stopped the check (err). */
 int auditbundle_verify(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
-		       const char *last_cp, size_t last_len, struct bundle_report *rep,
-		       struct pv_error *err) PV_WARN_UNUSED;
+		       const char *last_cp, size_t last_len, const struct bundle_policy *pol,
+		       struct bundle_report *rep, struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

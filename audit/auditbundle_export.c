@@ -49,6 +49,10 @@
 	"- `audit/checkpoints/A` and `audit/consistency/A-N`: earlier checkpoints\n" \
 	"  (the one where this range starts, and the last one of each earlier audit\n" \
 	"  export) with RFC 9162 §2.1.4 proofs that the final tree extends them.\n" \
+	"- `audit/timestamps/A.note`, `A.tsr` (when the log was anchored): a\n" \
+	"  checkpoint and the RFC 3161 time-stamp of its SHA-256 (step 7).\n" \
+	"- `audit/cosigned/A` (when witnesses cosigned the log): a checkpoint\n" \
+	"  and, after the audit key's signature line, the witnesses' (step 8).\n" \
 	"- `audit/rotations/I` and `I.proof` (after a key rotation): the note in\n" \
 	"  which the old audit key names its successor (leaf I of the log), and its\n" \
 	"  RFC 9162 inclusion proof. Check it with the old key as in step 2; from\n" \
@@ -161,6 +165,50 @@
 	"   longer silence between consecutive entries means the archive was not\n" \
 	"   running, or entries are missing. verify-bundle lists such gaps.\n" \
 	"\n" \
+	"7. Time-stamps, when the bundle has `audit/timestamps/`: an RFC 3161\n" \
+	"   Time-Stamp Authority stamped the SHA-256 of the signed checkpoint\n" \
+	"   `audit/timestamps/A.note` (A entries) at the time its token `A.tsr`\n" \
+	"   says. With the TSA's CA certificate (get it from the TSA, not from this\n" \
+	"   bundle) in TSA-CA.pem:\n" \
+	"\n" \
+	"       for t in audit/timestamps/*.tsr; do\n" \
+	"           openssl ts -verify -in \"$t\" -data \"${t%%.tsr}.note\" -CAfile TSA-CA.pem\n" \
+	"       done\n" \
+	"\n" \
+	"   Check each `.note` with the audit key as in step 2, and\n" \
+	"   `audit/consistency/A-N` as in step 5: then the log held those A\n" \
+	"   entries at that time, whoever holds its key now. `tsa-certs.pem`\n" \
+	"   beside them holds the certificates the tokens carry (to read with\n" \
+	"   `openssl x509`). `verify-bundle --tsa-ca TSA-CA.pem` makes these checks.\n" \
+	"\n" \
+	"8. Witnesses, when the bundle has `audit/cosigned/`: after the audit key's\n" \
+	"   line, each `— NAME BASE64` line is a witness's cosignature (C2SP\n" \
+	"   tlog-cosignature): BASE64 holds its 4-byte key ID, an 8-byte big-endian\n" \
+	"   time T and an Ed25519 signature over `cosignature/v1`, `time T` and the\n" \
+	"   checkpoint's text. A witness cosigns only a log that extends what it\n" \
+	"   cosigned before. With the witness's key WVKEY (from the witness, not\n" \
+	"   from this bundle), for each file F of `audit/cosigned/`:\n" \
+	"\n" \
+	"```python\n" \
+	"import base64, sys\n" \
+	"from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey\n" \
+	"F, WVKEY = sys.argv[1], sys.argv[2]\n" \
+	"name, kid, key = WVKEY.split('+', 2)\n" \
+	"text, sigs = open(F).read().split('\\n\\n', 1)\n" \
+	"for line in sigs.splitlines():\n" \
+	"    if line.startswith('\\u2014 ' + name + ' '):\n" \
+	"        sig = base64.b64decode(line.split(' ')[2])\n" \
+	"        t = int.from_bytes(sig[4:12], 'big')\n" \
+	"        msg = ('cosignature/v1\\ntime %%d\\n%%s\\n' %% (t, text)).encode()\n" \
+	"        assert sig[:4].hex() == kid, 'another key of that name'\n" \
+	"        Ed25519PublicKey.from_public_bytes(base64.b64decode(key)[1:]).verify(sig[12:], msg)\n" \
+	"        print(F, 'cosigned by', name, 'at', t)\n" \
+	"```\n" \
+	"\n" \
+	"   and `audit/consistency/A-N` ties it to the bundle's checkpoint as in\n" \
+	"   step 5. `verify-bundle --witness WVKEY [--witness-quorum K]` makes\n" \
+	"   these checks for K of the witnesses you trust.\n" \
+	"\n" \
 	"Trust nothing in this bundle that you cannot tie to the verifier key you\n" \
 	"hold: the keys and notes inside are there to be checked, not believed.\n"
 
@@ -202,8 +250,9 @@ struct feed {
 	struct bundle_member *leaves, *jsonl, *csv, *personal;
 	sqlite3_stmt *pers; /* audit_personal rows from lo, in seq order */
 	bool pers_row;      /* pers is on a row */
-	uint64_t next, hi;
+	uint64_t lo, next, hi;
 	uint64_t n_personal;
+	const struct pv_progress *progress;
 	struct pv_buf line, pdata;
 	struct pv_error *err;
 	int r;
@@ -298,14 +347,18 @@ static int feed_cb(void *ctx, uint64_t index, const void *data, size_t len)
 				      (unsigned long long)f->next);
 	f->next++;
 	int r = feed_leaf(f, index, data, len);
-	return r < 0 ? (f->r = r) : 0;
+	if (r < 0)
+		return f->r = r;
+	pv_progress_report(f->progress, f->next - f->lo, f->hi - f->lo);
+	return 0;
 }
 
 static int write_entries(struct tlog *t, struct bundle_writer *w, const struct auditbundle_opts *o,
 			 uint64_t lo, uint64_t hi, uint64_t n, struct auditbundle_summary *sum,
 			 struct pv_error *err)
 {
-	struct feed f = {.t = t, .w = w, .next = lo, .hi = hi, .err = err};
+	struct feed f = {.t = t, .w = w, .lo = lo, .next = lo, .hi = hi, .progress = &o->progress,
+			 .err = err};
 	struct pv_buf leaf;
 	int r;
 
@@ -370,7 +423,8 @@ out:
  * every rotation of this log's key recorded in it, with its place in the
  * final tree: the verifier follows the chain from the key it holds. */
 static int write_trust(struct tlog *t, struct bundle_writer *w, const struct tlog_checkpoint_row *fin,
-		       uint64_t lo, uint64_t n, struct pv_error *err)
+		       uint64_t lo, uint64_t n, const struct bundle_external *x,
+		       struct pv_error *err)
 {
 	struct tlog_checkpoint_row start;
 	struct bundle_anchors anch = {0};
@@ -385,7 +439,9 @@ static int write_trust(struct tlog *t, struct bundle_writer *w, const struct tlo
 	    (r = tlog_checkpoint_at_most(t, lo, &start, err)) < 0 ||
 	    (r = bundle_anchors_find(t, n - 1, BUNDLE_ANCHOR_AUDIT_EXPORTS, start.size, &anch,
 				     err)) < 0 ||
-	    (r = bundle_trust_add_anchors(w, t, "audit", anch.audit, anch.n_audit, n, err)) < 0)
+	    (x != NULL && (r = bundle_external_anchor_sizes(x, &anch, true, err)) < 0) ||
+	    (r = bundle_trust_add_anchors(w, t, "audit", anch.audit, anch.n_audit, n, err)) < 0 ||
+	    (x != NULL && (r = bundle_external_write(w, "audit", x, n, err)) < 0))
 		goto out;
 	r = bundle_trust_add_logged_rotations(w, t, t, "audit", n, err);
 out:
@@ -422,7 +478,7 @@ static int write_bundle(struct tlog *t, struct bundle_writer *w, const struct au
 			       (unsigned long long)(n - 1), (unsigned long long)n,
 			       (unsigned long long)lo, (unsigned long long)(hi > lo ? hi - 1 : lo))) < 0 ||
 	    (r = bundle_add(w, "VERIFY.md", text.data, text.len, err)) < 0 ||
-	    (r = write_trust(t, w, &fin, lo, n, err)) < 0)
+	    (r = write_trust(t, w, &fin, lo, n, o->external, err)) < 0)
 		goto out;
 	pv_buf_reset(&text);
 	if ((r = tree_proof(t, lo, hi, n, &text, err)) < 0 ||
@@ -463,7 +519,10 @@ int auditbundle_export(struct tlog *t, const struct note_signer *key,
 		struct audit_event ev = {o->actor, AUDIT_AUDIT_EXPORT, object, "ok", o->out};
 		r = auditlog_append(t, key, &ev, &seq, err);
 	}
-	if ((r = tlog_tx_end(&tx, r, err)) < 0) {
+	/* With the signer process, the checkpoint the bundle ends on is signed
+	 * after the commit: now. */
+	if ((r = tlog_tx_end(&tx, r, err)) < 0 ||
+	    (sqlite3_get_autocommit(tlog_db(t)) && (r = checkpoint_seal(t, key, NULL, err)) < 0)) {
 		pv_error_prefix(err, "audit log");
 		goto fail;
 	}

@@ -122,6 +122,7 @@ static void check_inventory(struct vstate *v)
 			known |= strcmp(name, known_members[k]) == 0;
 		/* Anchors and proofs are judged by bundle_trust_check_anchors. */
 		if (known || bundle_trust_anchor_name(name, "audit", &a) ||
+		    bundle_external_name(name, "audit") ||
 		    bundle_trust_rotation_name(name, "audit", &a, NULL) ||
 		    bundle_trust_consistency_name(name, "audit", &a, &b))
 			continue;
@@ -640,8 +641,8 @@ out:
 }
 
 int auditbundle_verify(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
-		       const char *last_cp, size_t last_len, struct bundle_report *rep,
-		       struct pv_error *err)
+		       const char *last_cp, size_t last_len, const struct bundle_policy *pol,
+		       struct bundle_report *rep, struct pv_error *err)
 {
 	struct vstate v;
 	uint64_t before = rep->problems;
@@ -674,8 +675,10 @@ int auditbundle_verify(struct bundle *b, const struct note_verifier *keys, size_
 	for (size_t i = 0; v.have_fin && i < v.n_rot; i++)
 		(void)bundle_trust_check_logged(b, rep, "audit", v.rot[i].idx, &v.fin);
 	check_tree_proof(&v);
-	if (v.have_fin)
+	if (v.have_fin) {
 		bundle_trust_check_anchors(b, v.keys, rep, "audit", &v.fin, add_direct, &v);
+		bundle_external_check(b, v.keys, rep, "audit", &v.fin, pol, add_direct, &v);
+	}
 	if (last_cp != NULL)
 		check_last(&v, last_cp, last_len);
 	stream_entries(&v);

@@ -404,6 +404,38 @@ static int store_personal(sqlite3 *db, uint64_t seq, const uint8_t salt[AUDIT_SA
 }
 
 static int append_locked(struct tlog *t, const struct note_signer *key,
+			 const struct audit_event *ev, bool sign, uint64_t *seq_r, struct pv_error *err);
+
+/* The newest entry's time (the index: entries carry the clock as read,
+ * never adjusted); a clock reading more than AUDITLOG_CLOCK_STEP_S
+ * before it stepped back, which gets an entry of its own. */
+static int record_clock_step(struct tlog *t, const struct note_signer *key, int64_t now,
+			     struct pv_error *err)
+{
+	sqlite3 *db = tlog_db(t);
+	sqlite3_stmt *st = NULL;
+	int64_t last = INT64_MIN;
+	if (sqlite3_prepare_v2(db, "SELECT time FROM audit_event ORDER BY seq DESC LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		last = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
+	if (rc == SQLITE_DONE || now >= last - AUDITLOG_CLOCK_STEP_S)
+		return 0;
+	char from[PV_RFC3339_LEN], to[PV_RFC3339_LEN], object[128];
+	pv_clock_format_rfc3339(last, from);
+	pv_clock_format_rfc3339(now, to);
+	snprintf(object, sizeof(object), "from=%s to=%s back=%llds", from, to,
+		 (long long)(last - now));
+	struct audit_event step = {"system", AUDIT_CLOCK_STEP, object, "ok", NULL};
+	return append_locked(t, key, &step, false, NULL, err);
+}
+
+static int append_locked(struct tlog *t, const struct note_signer *key,
 			 const struct audit_event *ev, bool sign, uint64_t *seq_r, struct pv_error *err)
 {
 	sqlite3 *db = tlog_db(t);
@@ -413,6 +445,8 @@ static int append_locked(struct tlog *t, const struct note_signer *key,
 	int64_t now = pv_clock_now();
 	int r;
 
+	if (strcmp(ev->type, AUDIT_CLOCK_STEP) != 0 && (r = record_clock_step(t, key, now, err)) < 0)
+		return r;
 	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
 	if (ev->personal != NULL) {
 		pv_random_bytes(salt, sizeof(salt));
@@ -760,6 +794,10 @@ static int check_one(void *vctx, uint64_t index, const void *data, size_t len)
 		return 0;
 	}
 	c->rep->entries++;
+	if (strcmp(e.type, AUDIT_CLOCK_STEP) == 0 && c->rep->clock_steps++ == 0) {
+		c->rep->clock_step_seq = index;
+		snprintf(c->rep->clock_step, sizeof(c->rep->clock_step), "%.100s", e.object);
+	}
 	bool row = c->pers != NULL && c->row && (uint64_t)sqlite3_column_int64(c->pers, 0) == index;
 	if (e.has_commit && !row) {
 		check_problem(c, "entry %llu: its personal data is missing from the side table",

@@ -90,6 +90,12 @@
 #define AUDIT_KEY_ROTATION "key-rotation"
 #define AUDIT_VERIFY "verify"     /* after the run; outcome ok / failed: N problems */
 #define AUDIT_HEARTBEAT "heartbeat"
+/* A checkpoint shown to a party outside the box (archiver/archive/anchor.h):
+ * log=L size=N checkpoint=S party=tsa|WITNESS ...; outcome ok / failed: why. */
+#define AUDIT_ANCHOR "anchor"
+#define AUDIT_HARVEST_PAUSE "harvest-pause"   /* reason=disk-low free=N reserve=N */
+#define AUDIT_HARVEST_RESUME "harvest-resume" /* reason=disk-low free=N reserve=N */
+#define AUDIT_CLOCK_STEP "clock-step" /* the clock went back: from=T to=T back=Ns (system) */
 /* The two-person rule (archiver/archive/approvals.h); personal: the reason. */
 #define AUDIT_APPROVAL_PROPOSE "approval-propose" /* approval=N kind=K sha256=HEX role=R */
 #define AUDIT_APPROVAL_APPROVE "approval-approve" /* approval=N kind=K proposer=A role=R */
@@ -140,9 +146,18 @@ struct audit_entry {
  * an empty index. */
 extern const char auditlog_schema_sql[];
 
+/* A clock that steps back by more than this between two entries is
+ * recorded: two processes appending at once may disagree by a second. */
+#define AUDITLOG_CLOCK_STEP_S 60
+
 /* Appends ev as the next leaf of `audit` (whose database holds the side
  * tables) and signs a checkpoint (with a time line) with `key`, inside
- * the caller's transaction when one is open, else in its own. *seq_r
+ * the caller's transaction when one is open, else in its own. When the
+ * clock reads more than AUDITLOG_CLOCK_STEP_S before the newest entry's
+ * time, a "clock-step" entry (actor "system", object "from=T to=T
+ * back=Ns") goes first, in the same transaction: a step is recorded,
+ * never mistaken for tampering (checkpoint.h keeps checkpoint times from
+ * going back). *seq_r
  * (may be NULL) gets the leaf index. Fails (and changes nothing) on a bad
  * field, a full disk, a locked or read-only database, a key that is not
  * the log's current key: the caller must then not perform the action. */
@@ -240,6 +255,9 @@ struct auditlog_check_report {
 	uint64_t gaps; /* all of them; the first AUDITLOG_GAPS_KEPT are listed */
 	struct auditlog_gap gap[AUDITLOG_GAPS_KEPT];
 	int64_t last_time; /* of the newest entry, -1 when none */
+	uint64_t clock_steps;       /* clock-step entries */
+	uint64_t clock_step_seq;    /* the first one's seq ... */
+	char clock_step[128];       /* ... and object */
 };
 
 /* The gaps longer than gap_s between consecutive entries (in log order)
@@ -253,7 +271,8 @@ int auditlog_index_gaps(struct tlog *audit, int64_t gap_s, uint64_t *gaps_r, int
  * strictly (an event's seq equal to its index, or a key-rotation note);
  * every side-table row must belong to an entry with a commitment and
  * match it; every commitment must have its row. problem() gets each
- * problem found. Heartbeat gaps are reported in rep, not as problems. */
+ * problem found. Heartbeat gaps and clock-step entries are reported in
+ * rep, not as problems. */
 int auditlog_check(struct tlog *audit, void (*problem)(void *ctx, const char *msg), void *ctx,
 		   struct auditlog_check_report *rep, struct pv_error *err);
 

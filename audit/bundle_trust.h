@@ -57,6 +57,10 @@ struct bundle_anchors {
 int bundle_anchors_find(struct tlog *audit, uint64_t before, unsigned flags, uint64_t also,
 			struct bundle_anchors *a_r, struct pv_error *err);
 void bundle_anchors_free(struct bundle_anchors *a);
+/* Adds sizes[0..n) to a's audit (audit true) or archive sizes, which stay
+ * ascending and unique. */
+int bundle_anchors_add(struct bundle_anchors *a, bool audit, const uint64_t *sizes, size_t n,
+		       struct pv_error *err);
 
 /* <dir>/checkpoints/<A> for each size A of sizes[0..n) that log t stored a
  * checkpoint of, and when 0 < A < size <dir>/consistency/<A>-<size>. Sizes

@@ -101,6 +101,22 @@ int bundle_anchors_find(struct tlog *audit, uint64_t before, unsigned flags, uin
 	return 0;
 }
 
+int bundle_anchors_add(struct bundle_anchors *a, bool audit, const uint64_t *sizes, size_t n,
+		       struct pv_error *err)
+{
+	uint64_t **v = audit ? &a->audit : &a->archive;
+	size_t *nv = audit ? &a->n_audit : &a->n_archive;
+	if (n == 0)
+		return 0;
+	uint64_t *grown = realloc(*v, (*nv + n) * sizeof(**v));
+	if (grown == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	memcpy(grown + *nv, sizes, n * sizeof(*sizes));
+	*v = grown;
+	*nv = sort_unique(grown, *nv + n);
+	return 0;
+}
+
 void bundle_anchors_free(struct bundle_anchors *a)
 {
 	free(a->audit);

@@ -131,6 +131,7 @@ static int sign_locked(struct tlog *t, const struct note_signer *s, unsigned fla
 		goto out;
 	/* Never sign a tree inconsistent with the last signed one. */
 	r = tlog_checkpoint_get(t, UINT64_MAX, &last, err);
+	bool have_last = r == 0;
 	if (r == 0) {
 		merkle_hash old;
 		if (last.size > size)
@@ -148,10 +149,32 @@ static int sign_locked(struct tlog *t, const struct note_signer *s, unsigned fla
 	} else if (r != PV_ENOTFOUND) {
 		goto out;
 	}
+	/* A clock that stepped back (NTP, a restored VM, a dead RTC battery)
+	 * must not date a checkpoint before the last one: take the later of
+	 * now and the last checkpoint's time (its row's time, never earlier
+	 * than its time line). The step itself is an audit entry (auditlog.h). */
 	int64_t now_ms = pv_clock_now_ms();
+	if (have_last && last.created_ms > now_ms)
+		now_ms = last.created_ms;
 	if ((r = checkpoint_format(tlog_origin(t), size, root,
-				   (flags & CHECKPOINT_TIME) ? now_ms / 1000 : -1, &body, err)) < 0 ||
-	    (r = note_sign((const char *)body.data, body.len, s, &note, err)) < 0 ||
+				   (flags & CHECKPOINT_TIME) ? now_ms / 1000 : -1, &body, err)) < 0)
+		goto out;
+	if (s->remote != NULL) {
+		/* Reserved now, signed after the commit (checkpoint_seal): the
+		 * signer never signs a tree a rollback could take back. One
+		 * reserved row per epoch grows with the transaction. */
+		if (have_last && !tlog_checkpoint_row_signed(&last) && last.epoch == ep.epoch) {
+			r = tlog_checkpoint_replace(t, last.seq, size, root, now_ms,
+						    (const char *)body.data, body.len, err);
+			if (r == 0 && seq_r != NULL)
+				*seq_r = last.seq;
+		} else {
+			r = tlog_checkpoint_insert(t, size, root, ep.epoch, now_ms,
+						   (const char *)body.data, body.len, seq_r, err);
+		}
+		goto out;
+	}
+	if ((r = note_sign((const char *)body.data, body.len, s, &note, err)) < 0 ||
 	    (r = tlog_checkpoint_insert(t, size, root, ep.epoch, now_ms, (const char *)note.data,
 					note.len, seq_r, err)) < 0)
 		goto out;
@@ -173,7 +196,12 @@ int checkpoint_sign(struct tlog *t, const struct note_signer *s, unsigned flags,
 	int r;
 	if ((r = tlog_tx_begin(tlog_db(t), &tx, err)) < 0)
 		return r;
-	r = sign_locked(t, s, flags, note_r, seq_r, err);
+	/* A local key signs now: what a signer process left reserved (it
+	 * was committed, by another transaction) is signed first, so that
+	 * reserved rows only ever trail. */
+	r = s->remote == NULL ? checkpoint_seal(t, s, NULL, err) : 0;
+	if (r == 0)
+		r = sign_locked(t, s, flags, note_r, seq_r, err);
 	return tlog_tx_end(&tx, r, err);
 }
 
@@ -183,6 +211,121 @@ int checkpoint_heartbeat(struct tlog *t, const struct note_signer *s, struct pv_
 	return checkpoint_sign(t, s, CHECKPOINT_TIME, note_r, NULL, err);
 }
 
+/* Signs reserved row `row` and stores the note: through the remote key,
+ * or with the local key when it is the key of the row's epoch
+ * (PV_ENOTFOUND when it is not). */
+static int seal_row(struct tlog *t, const struct note_signer *s,
+		    const struct tlog_checkpoint_row *row, struct pv_error *err)
+{
+	struct tlog_epoch_row ep;
+	struct note_verifier v;
+	struct checkpoint body, cp;
+	struct pv_buf note;
+	const char *text = (const char *)row->note.data;
+	int r;
+
+	tlog_epoch_row_init(&ep);
+	pv_buf_init(&note, PV_NOTE_MAX);
+	if ((r = checkpoint_parse(text, row->note.len, &body, err)) < 0 ||
+	    (r = tlog_epoch_get(t, row->epoch, &ep, err)) < 0 ||
+	    (r = note_verifier_parse(ep.vkey, strlen(ep.vkey), &v, err)) < 0) {
+		pv_error_prefix(err, "log %s: reserved checkpoint %llu", tlog_name(t),
+				(unsigned long long)row->seq);
+		goto out;
+	}
+	if (body.size != row->size || sodium_memcmp(body.root, row->root, MERKLE_HASH_LEN) != 0 ||
+	    strcmp(body.origin, tlog_origin(t)) != 0) {
+		r = pv_fail(err, PV_EINTEGRITY, "log %s: reserved checkpoint %llu differs from its row",
+			    tlog_name(t), (unsigned long long)row->seq);
+		goto out;
+	}
+	if (s->remote == NULL) {
+		struct note_verifier mine;
+		note_signer_verifier(s, &mine);
+		if (mine.id != v.id || sodium_memcmp(mine.pk, v.pk, 32) != 0) {
+			r = pv_fail(err, PV_ENOTFOUND, "log %s: checkpoint %llu is reserved for key "
+						       "epoch %u, whose key this process does not hold",
+				    tlog_name(t), (unsigned long long)row->seq, row->epoch);
+			goto out;
+		}
+		r = note_sign(text, row->note.len, s, &note, err);
+	} else {
+		r = s->remote->sign_checkpoint(s->remote_ctx, t, ep.vkey, text, row->note.len, &note,
+					       err);
+	}
+	if (r < 0)
+		goto out;
+	/* Trust, but check: the signer's note is this body under the epoch's key. */
+	if (note.len <= row->note.len || memcmp(note.data, text, row->note.len) != 0 ||
+	    note.data[row->note.len] != '\n' ||
+	    checkpoint_open((const char *)note.data, note.len, &v, 1, &cp, err) < 0) {
+		r = pv_fail(err, PV_EINTEGRITY, "log %s: the signer's note for checkpoint %llu is not "
+						"the reserved body under key %s",
+			    tlog_name(t), (unsigned long long)row->seq, ep.vkey);
+		goto out;
+	}
+	r = tlog_checkpoint_replace(t, row->seq, row->size, row->root, row->created_ms,
+				    (const char *)note.data, note.len, err);
+out:
+	tlog_epoch_row_free(&ep);
+	pv_buf_free(&note);
+	return r;
+}
+
+int checkpoint_seal(struct tlog *t, const struct note_signer *s, uint64_t *sealed_r,
+		    struct pv_error *err)
+{
+	struct tlog_checkpoint_row row;
+	struct tlog_tx tx;
+	uint64_t first = 0, last, n = 0;
+	int r;
+
+	if (sealed_r != NULL)
+		*sealed_r = 0;
+	if (s == NULL)
+		return 0;
+	tlog_checkpoint_row_init(&row);
+	/* The common case, nothing reserved, takes no write lock. */
+	if ((r = tlog_checkpoint_get(t, UINT64_MAX, &row, err)) < 0 || tlog_checkpoint_row_signed(&row)) {
+		if (r == PV_ENOTFOUND)
+			r = 0;
+		goto done;
+	}
+	if ((r = tlog_tx_begin(tlog_db(t), &tx, err)) < 0)
+		goto done;
+	if ((r = tlog_checkpoint_get(t, UINT64_MAX, &row, err)) < 0) {
+		if (r == PV_ENOTFOUND)
+			r = 0;
+		goto end;
+	}
+	if (tlog_checkpoint_row_signed(&row))
+		goto end;
+	last = row.seq;
+	r = tlog_checkpoint_latest_signed(t, &row, err);
+	if (r == 0)
+		first = row.seq + 1;
+	else if (r != PV_ENOTFOUND)
+		goto end;
+	r = 0;
+	/* In order: each extends the one before, as the signer requires. */
+	for (uint64_t seq = first; seq <= last && r == 0; seq++) {
+		r = tlog_checkpoint_get(t, seq, &row, err);
+		if (r == PV_ENOTFOUND) {
+			r = 0; /* a gap in the numbers; verify reports it */
+			continue;
+		}
+		if (r == 0 && !tlog_checkpoint_row_signed(&row) && (r = seal_row(t, s, &row, err)) == 0)
+			n++;
+	}
+end:
+	r = tlog_tx_end(&tx, r, err);
+	if (r == 0 && sealed_r != NULL)
+		*sealed_r = n;
+done:
+	tlog_checkpoint_row_free(&row);
+	return r;
+}
+
 int checkpoint_latest(struct tlog *t, struct pv_buf *note_r, struct checkpoint *cp_r,
 		      struct pv_error *err)
 {
@@ -190,7 +333,7 @@ int checkpoint_latest(struct tlog *t, struct pv_buf *note_r, struct checkpoint *
 	size_t text_len, nsigs;
 	int r;
 	tlog_checkpoint_row_init(&row);
-	if ((r = tlog_checkpoint_get(t, UINT64_MAX, &row, err)) == 0 && cp_r != NULL &&
+	if ((r = tlog_checkpoint_latest_signed(t, &row, err)) == 0 && cp_r != NULL &&
 	    (r = note_split((const char *)row.note.data, row.note.len, &text_len, &nsigs, err)) == 0)
 		r = checkpoint_parse((const char *)row.note.data, text_len, cp_r, err);
 	if (r == 0)

@@ -52,17 +52,40 @@ int checkpoint_open(const char *note, size_t len, const struct note_verifier *vs
  * Refuses (PV_EINTEGRITY) when the log no longer matches the latest
  * checkpoint it signed (shrunk or rewritten): a log must never sign two
  * inconsistent checkpoints. Works inside the caller's transaction.
- * flags: CHECKPOINT_TIME adds the time line. */
+ * flags: CHECKPOINT_TIME adds the time line. Its time (the line, and the
+ * row's created_ms) is the later of now and the previous checkpoint's, so
+ * checkpoint times never go backwards when the clock steps back.
+ *
+ * With a remote key (s->remote, the signer process) the checkpoint is
+ * only reserved: its row holds the body, unsigned, and note_r gets
+ * nothing. A reserved row of the same epoch that is still the latest is
+ * grown instead of adding another, so a transaction reserves one row per
+ * log. checkpoint_seal signs reserved rows once their leaves are
+ * committed: the signer refuses any tree that does not extend the last
+ * one it signed, and a tree signed before its commit could be rolled
+ * back. *seq_r is the reserved row's seq. */
 int checkpoint_sign(struct tlog *t, const struct note_signer *s, unsigned flags,
 		    struct pv_buf *note_r, uint64_t *seq_r, struct pv_error *err);
+/* Signs every reserved (unsigned) checkpoint row of t, oldest first,
+ * through s's remote key (any remote handle of t's signer; each row is
+ * signed by the key of its own epoch), checking that each note returned
+ * is the reserved body under that key; or, for a local key, with s where
+ * it is the key of the row's epoch (PV_ENOTFOUND for a row of another
+ * epoch). Call it when t holds no uncommitted appends of the caller
+ * (after the commit, or in a transaction that has not appended to t). A
+ * no-op when nothing is reserved. *sealed_r (may be NULL) counts the rows
+ * signed. */
+int checkpoint_seal(struct tlog *t, const struct note_signer *s, uint64_t *sealed_r,
+		    struct pv_error *err) PV_WARN_UNUSED;
 /* The idle heartbeat: a fresh checkpoint with the time line, signed even
  * when the log did not grow. */
 int checkpoint_heartbeat(struct tlog *t, const struct note_signer *s, struct pv_buf *note_r,
 			 struct pv_error *err);
 
-/* The latest stored checkpoint note (appended to note_r) and its parsed
- * body (cp_r may be NULL). PV_ENOTFOUND when the log has none. Does not
- * verify the signature: use checkpoint_open or tlog_verify for that. */
+/* The latest signed checkpoint note (appended to note_r) and its parsed
+ * body (cp_r may be NULL); reserved rows are skipped. PV_ENOTFOUND when
+ * the log has none. Does not verify the signature: use checkpoint_open or
+ * tlog_verify for that. */
 int checkpoint_latest(struct tlog *t, struct pv_buf *note_r, struct checkpoint *cp_r,
 		      struct pv_error *err);
 

@@ -267,6 +267,50 @@ out:
 	return r;
 }
 
+/* ---- key files for the signer process, which has no database ---- */
+
+int keys_file_read(const char *dir, const char *log, bool next, struct note_signer **s_r,
+		   struct pv_error *err)
+{
+	char path[4096];
+	int r = key_path(path, sizeof(path), dir, log, next ? ".next" : "", err);
+	return r < 0 ? r : read_key_file(path, s_r, err);
+}
+
+int keys_file_create_next(const char *dir, const char *log, const char *name,
+			  struct note_signer **s_r, struct pv_error *err)
+{
+	char next[4096];
+	int r;
+	*s_r = NULL;
+	if ((r = key_path(next, sizeof(next), dir, log, ".next", err)) < 0 ||
+	    (r = wipe_key_file(dir, next, err)) < 0 || (r = new_signer(name, s_r, err)) < 0)
+		return r;
+	if ((r = write_key_file(dir, next, *s_r, err)) < 0)
+		keys_free(s_r);
+	return r;
+}
+
+int keys_file_promote_next(const char *dir, const char *log, struct pv_error *err)
+{
+	char path[4096], next[4096];
+	int r;
+	if ((r = key_path(path, sizeof(path), dir, log, "", err)) < 0 ||
+	    (r = key_path(next, sizeof(next), dir, log, ".next", err)) < 0 ||
+	    (r = wipe_key_file(dir, path, err)) < 0)
+		return r;
+	if (rename(next, path) != 0)
+		return pv_fail(err, PV_ERR, "rename %s: %s", next, strerror(errno));
+	return pv_fsync_dir(dir, err);
+}
+
+int keys_file_discard_next(const char *dir, const char *log, struct pv_error *err)
+{
+	char next[4096];
+	int r = key_path(next, sizeof(next), dir, log, ".next", err);
+	return r < 0 ? r : wipe_key_file(dir, next, err);
+}
+
 int keys_init_log(sqlite3 *db, const char *dir, const char *log, const char *origin,
 		  struct pv_buf *vkey_r, struct pv_error *err)
 {
@@ -274,12 +318,15 @@ int keys_init_log(sqlite3 *db, const char *dir, const char *log, const char *ori
 	struct tlog *t = NULL;
 	struct note_signer *s = NULL;
 	struct tlog_epoch_row ep;
-	char path[4096];
+	struct keys_state st;
+	char path[4096], state[4096];
 	int r, made = 0;
 
 	tlog_epoch_row_init(&ep);
+	keys_state_init(&st);
 	if ((r = key_path(path, sizeof(path), dir, log, "", err)) < 0)
 		goto done;
+	snprintf(state, sizeof(state), "%s/%s.signed", dir, log); /* keys_state_write's */
 	if ((r = tlog_tx_begin(db, &tx, err)) < 0)
 		goto done;
 	if ((r = tlog_create(db, log, origin, err)) < 0 || (r = tlog_open(db, log, &t, err)) < 0 ||
@@ -296,8 +343,12 @@ int keys_init_log(sqlite3 *db, const char *dir, const char *log, const char *ori
 	ep.epoch = 0;
 	ep.first_seq = 0;
 	if ((r = tlog_epoch_insert(t, &ep, err)) < 0 ||
-	    (r = checkpoint_sign(t, s, CHECKPOINT_TIME, NULL, NULL, err)) < 0)
+	    (r = checkpoint_sign(t, s, CHECKPOINT_TIME, &st.note, NULL, err)) < 0)
 		goto end;
+	merkle_empty_root(st.root);
+	if ((r = keys_state_write(dir, log, &st, err)) < 0)
+		goto end;
+	made = 2;
 	if (vkey_r != NULL)
 		r = pv_buf_append_str(vkey_r, ep.vkey, err);
 end:
@@ -305,9 +356,12 @@ end:
 	r = tlog_tx_end(&tx, r, err);
 	if (r < 0 && made)
 		(void)wipe_key_file(dir, path, NULL);
+	if (r < 0 && made == 2)
+		(void)unlink(state);
 done:
 	keys_free(&s);
 	tlog_epoch_row_free(&ep);
+	keys_state_free(&st);
 	return r;
 }
 
@@ -369,6 +423,27 @@ int keys_rotation_parse(const char *text, size_t len, struct keys_rotation *rot_
 	return 0;
 }
 
+/* The rotation note, signed by the old key: here, or by the signer process
+ * (which checks the tree it names against the last one it signed). */
+static int sign_rotation(struct tlog *t, const struct note_signer *old, const struct pv_buf *body,
+			 struct pv_buf *note, struct pv_error *err)
+{
+	struct note_verifier v;
+	size_t text_len;
+	if (old->remote == NULL)
+		return note_sign((const char *)body->data, body->len, old, note, err);
+	int r = old->remote->sign_rotation(old->remote_ctx, t, (const char *)body->data, body->len,
+					   note, err);
+	if (r < 0)
+		return r;
+	note_signer_verifier(old, &v);
+	if (note_open((const char *)note->data, note->len, &v, 1, &text_len, NULL, err) != 0 ||
+	    text_len != body->len || memcmp(note->data, body->data, body->len) != 0)
+		return pv_fail(err, PV_EINTEGRITY, "rotation: the signer's note is not the rotation "
+						   "note signed by the old key");
+	return 0;
+}
+
 static int rotate_locked(struct tlog *t, struct tlog *record, const struct note_signer *old,
 			 const struct note_signer *s_new, const char *new_vkey, uint32_t epoch,
 			 struct pv_buf *note, struct pv_error *err)
@@ -389,7 +464,7 @@ static int rotate_locked(struct tlog *t, struct tlog *record, const struct note_
 	snprintf(rot.old_vkey, sizeof(rot.old_vkey), "%s", ep.vkey);
 	if ((r = tlog_size(t, &rot.size, err)) < 0 || (r = tlog_root(t, rot.size, rot.root, err)) < 0 ||
 	    (r = keys_rotation_format(&rot, &body, err)) < 0 ||
-	    (r = note_sign((const char *)body.data, body.len, old, note, err)) < 0)
+	    (r = sign_rotation(t, old, &body, note, err)) < 0)
 		goto out;
 	struct tlog_entry e = {note->data, note->len};
 	/* Logged, then closed by the old key, then opened by the new one. */
@@ -412,6 +487,76 @@ out:
 	return r;
 }
 
+/* The new key made and kept by the signer process: only its public half
+ * comes back, as a remote key of the same signer. */
+static int remote_new_signer(const struct note_signer *old, const char *origin,
+			     struct note_signer **s_r, struct pv_buf *vkey, struct pv_error *err)
+{
+	struct note_verifier v;
+	int r;
+	*s_r = NULL;
+	if ((r = old->remote->rotate_prepare(old->remote_ctx, old, vkey, err)) < 0)
+		return r;
+	if (note_verifier_parse(pv_buf_str(vkey), vkey->len, &v, err) != 0 ||
+	    strcmp(v.name, origin) != 0 || sodium_memcmp(v.pk, old->pk, 32) == 0)
+		return pv_fail(err, PV_EINTEGRITY, "rotation: the signer's new key %s is not a fresh "
+						   "key named %s", pv_buf_str(vkey), origin);
+	if ((*s_r = signer_alloc(err)) == NULL)
+		return PV_ERR;
+	memcpy((*s_r)->name, v.name, sizeof(v.name));
+	(*s_r)->id = v.id;
+	memcpy((*s_r)->pk, v.pk, 32);
+	(*s_r)->remote = old->remote;
+	(*s_r)->remote_ctx = old->remote_ctx;
+	return 0;
+}
+
+/* keys_rotate with a remote key: the signer holds both seeds, writes the
+ * new one and destroys the old one itself once the new key has signed
+ * (archiver/signer). Here only the rows change. */
+static int rotate_remote(struct tlog *t, struct tlog *record, struct note_signer **s_io,
+			 struct pv_buf *note_r, struct pv_error *err)
+{
+	struct tlog_epoch_row cur;
+	struct note_signer *s_new = NULL;
+	struct pv_buf vkey, note;
+	struct tlog_tx tx;
+	int r;
+
+	tlog_epoch_row_init(&cur);
+	pv_buf_init(&vkey, NOTE_VKEY_MAX);
+	pv_buf_init(&note, PV_NOTE_MAX);
+	if ((r = tlog_epoch_get(t, UINT32_MAX, &cur, err)) < 0)
+		goto out;
+	if ((r = signer_is(*s_io, cur.vkey, err)) <= 0) {
+		if (r == 0)
+			r = pv_fail(err, PV_ERR, "rotation: the given key is not log %s's current key",
+				    tlog_name(t));
+		goto out;
+	}
+	if (cur.epoch >= UINT32_MAX - 1) {
+		r = pv_fail(err, PV_ELIMIT, "rotation: no more epochs");
+		goto out;
+	}
+	if ((r = remote_new_signer(*s_io, tlog_origin(t), &s_new, &vkey, err)) < 0 ||
+	    (r = tlog_tx_begin(tlog_db(t), &tx, err)) < 0)
+		goto out;
+	r = rotate_locked(t, record, *s_io, s_new, pv_buf_str(&vkey), cur.epoch + 1, &note, err);
+	if ((r = tlog_tx_end(&tx, r, err)) < 0)
+		goto out;
+	keys_free(s_io);
+	*s_io = s_new;
+	s_new = NULL;
+	if (note_r != NULL)
+		r = pv_buf_append(note_r, note.data, note.len, err);
+out:
+	keys_free(&s_new);
+	tlog_epoch_row_free(&cur);
+	pv_buf_free(&vkey);
+	pv_buf_free(&note);
+	return r;
+}
+
 int keys_rotate(struct tlog *t, struct tlog *record, const char *dir, struct note_signer **s_io,
 		struct pv_buf *note_r, struct pv_error *err)
 {
@@ -425,6 +570,8 @@ int keys_rotate(struct tlog *t, struct tlog *record, const char *dir, struct not
 	if (!sqlite3_get_autocommit(tlog_db(t)) || tlog_db(record) != tlog_db(t))
 		return pv_fail(err, PV_ERR,
 			       "key rotation needs its own transaction on the logs' database");
+	if ((*s_io)->remote != NULL)
+		return rotate_remote(t, record, s_io, note_r, err);
 	tlog_epoch_row_init(&cur);
 	pv_buf_init(&vkey, NOTE_VKEY_MAX);
 	pv_buf_init(&note, PV_NOTE_MAX);

@@ -55,12 +55,17 @@ bool note_name_valid(const char *name, size_t len)
 
 uint32_t note_key_id(const char *name, const uint8_t pk[32])
 {
+	return note_key_id_typed(name, NOTE_SIG_ED25519, pk);
+}
+
+uint32_t note_key_id_typed(const char *name, uint8_t type, const uint8_t pk[32])
+{
 	unsigned char buf[PV_KEY_NAME_MAX + 2 + 32];
 	merkle_hash h;
 	size_t n = strnlen(name, PV_KEY_NAME_MAX);
 	memcpy(buf, name, n);
 	buf[n] = '\n';
-	buf[n + 1] = NOTE_SIG_ED25519;
+	buf[n + 1] = type;
 	memcpy(buf + n + 2, pk, 32);
 	merkle_sha256(buf, n + 2 + 32, h);
 	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
@@ -199,6 +204,8 @@ int note_signer_format(const struct note_signer *s, struct pv_buf *out, struct p
 {
 	uint8_t key[33];
 	char b64[sodium_base64_ENCODED_LEN(33, sodium_base64_VARIANT_ORIGINAL)];
+	if (s->remote != NULL)
+		return pv_fail(err, PV_ERR, "key %s is held by the signer process", s->name);
 	key[0] = NOTE_SIG_ED25519;
 	memcpy(key + 1, s->sk, 32); /* the seed half of libsodium's secret key */
 	sodium_bin2base64(b64, sizeof(b64), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
@@ -239,6 +246,8 @@ int note_sign(const char *text, size_t len, const struct note_signer *s, struct 
 
 	if ((r = note_text_check(text, len, err)) < 0)
 		return r;
+	if (s->remote != NULL)
+		return s->remote->sign_text(s->remote_ctx, s, text, len, out, err);
 	sig[0] = (uint8_t)(s->id >> 24);
 	sig[1] = (uint8_t)(s->id >> 16);
 	sig[2] = (uint8_t)(s->id >> 8);

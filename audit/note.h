@@ -33,19 +33,50 @@ struct note_verifier {
 	uint8_t pk[32];
 };
 
+struct note_signer;
+struct tlog;
+
+/* A key whose private half lives in another process, the signer
+ * (archiver/signer/signer.h): it signs only what it has checked itself.
+ * Every call fills err with the signer's reason when it refuses. */
+struct note_remote_ops {
+	/* A bundle manifest text (audit/bundle.h), signed by key s. */
+	int (*sign_text)(void *ctx, const struct note_signer *s, const char *text, size_t len,
+			 struct pv_buf *out, struct pv_error *err);
+	/* A checkpoint body of log t, by the key whose vkey is given (the
+	 * key of the checkpoint's epoch): the implementation proves to the
+	 * signer that the tree extends the last one it signed. */
+	int (*sign_checkpoint)(void *ctx, struct tlog *t, const char *vkey, const char *body,
+			       size_t len, struct pv_buf *out, struct pv_error *err);
+	/* Key rotation (audit/keys.h): the signer makes and keeps the new key
+	 * (its vkey appended to new_vkey_r), then the old key s signs the
+	 * rotation note body for log t. */
+	int (*rotate_prepare)(void *ctx, const struct note_signer *s, struct pv_buf *new_vkey_r,
+			      struct pv_error *err);
+	int (*sign_rotation)(void *ctx, struct tlog *t, const char *body, size_t len,
+			     struct pv_buf *out, struct pv_error *err);
+};
+
 /* Holds a secret key: keep it in locked memory (keys.h hands them out from
- * sodium_malloc) and wipe it with note_signer_wipe. */
+ * sodium_malloc) and wipe it with note_signer_wipe. A remote key (remote
+ * not NULL) holds only the public half; sk is zero and every signature
+ * goes through remote. */
 struct note_signer {
 	char name[PV_KEY_NAME_MAX + 1];
 	uint32_t id;
 	uint8_t pk[32];
 	uint8_t sk[64]; /* libsodium form: seed || pk */
+	const struct note_remote_ops *remote;
+	void *remote_ctx;
 };
 
 /* A key name: non-empty, at most PV_KEY_NAME_MAX bytes, UTF-8, no Unicode
  * space, no '+', no control character. */
 bool note_name_valid(const char *name, size_t len);
 uint32_t note_key_id(const char *name, const uint8_t pk[32]);
+/* The same for another signature type (C2SP signed-note §Signatures:
+ * SHA-256(name || "\n" || type || key)[:4]); note_key_id is type 0x01. */
+uint32_t note_key_id_typed(const char *name, uint8_t type, const uint8_t pk[32]);
 
 int note_verifier_parse(const char *vkey, size_t len, struct note_verifier *v_r,
 			struct pv_error *err) PV_WARN_UNUSED;
@@ -56,7 +87,8 @@ int note_signer_from_seed(const char *name, const uint8_t seed[32], struct note_
 			  struct pv_error *err);
 int note_signer_parse(const char *skey, size_t len, struct note_signer *s_r,
 		      struct pv_error *err) PV_WARN_UNUSED;
-/* Appends the skey string to out: a secret, free out with pv_buf_free_secret. */
+/* Appends the skey string to out: a secret, free out with pv_buf_free_secret.
+ * PV_ERR for a remote key (its seed is not here). */
 int note_signer_format(const struct note_signer *s, struct pv_buf *out, struct pv_error *err);
 void note_signer_verifier(const struct note_signer *s, struct note_verifier *v_r);
 void note_signer_wipe(struct note_signer *s);
@@ -65,7 +97,8 @@ void note_signer_wipe(struct note_signer *s);
  * control characters but "\n". */
 int note_text_check(const char *text, size_t len, struct pv_error *err) PV_WARN_UNUSED;
 
-/* Appends text, the blank line and one signature line by s to out. */
+/* Appends text, the blank line and one signature line by s to out. A
+ * remote key signs only bundle manifests (note_remote_ops.sign_text). */
 int note_sign(const char *text, size_t len, const struct note_signer *s, struct pv_buf *out,
 	      struct pv_error *err);
 

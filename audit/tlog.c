@@ -727,6 +727,10 @@ int tlog_checkpoint_get(struct tlog *t, uint64_t seq, struct tlog_checkpoint_row
 				(int64_t)seq, row, err);
 }
 
+/* A signed note holds the blank line before its signatures; a reserved
+ * row (an unsigned body, checkpoint.h) has none. */
+#define SIGNED_SQL "instr(note, char(10, 10)) > 0"
+
 int tlog_checkpoint_at_most(struct tlog *t, uint64_t size, struct tlog_checkpoint_row *row,
 			    struct pv_error *err)
 {
@@ -734,8 +738,50 @@ int tlog_checkpoint_at_most(struct tlog *t, uint64_t size, struct tlog_checkpoin
 		size = (uint64_t)INT64_MAX;
 	return checkpoint_query(t,
 				"SELECT seq, size, root, epoch, created_ms, note FROM tlog_checkpoint"
-				" WHERE log_id = ?1 AND size <= ?2 ORDER BY size DESC, seq DESC LIMIT 1",
+				" WHERE log_id = ?1 AND size <= ?2 AND " SIGNED_SQL
+				" ORDER BY size DESC, seq DESC LIMIT 1",
 				(int64_t)size, row, err);
+}
+
+int tlog_checkpoint_latest_signed(struct tlog *t, struct tlog_checkpoint_row *row,
+				  struct pv_error *err)
+{
+	return checkpoint_query(t,
+				"SELECT seq, size, root, epoch, created_ms, note FROM tlog_checkpoint"
+				" WHERE log_id = ?1 AND " SIGNED_SQL " ORDER BY seq DESC LIMIT 1",
+				-1, row, err);
+}
+
+bool tlog_checkpoint_row_signed(const struct tlog_checkpoint_row *row)
+{
+	return row->note.len > 1 && memmem(row->note.data, row->note.len, "\n\n", 2) != NULL;
+}
+
+int tlog_checkpoint_replace(struct tlog *t, uint64_t seq, uint64_t size, const merkle_hash root,
+			    int64_t created_ms, const char *note, size_t len, struct pv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (len > PV_NOTE_MAX || size > (uint64_t)INT64_MAX || seq > (uint64_t)INT64_MAX)
+		return pv_fail(err, PV_ELIMIT, "checkpoint too large");
+	if (sqlite3_prepare_v2(t->db,
+			       "UPDATE tlog_checkpoint SET size = ?3, root = ?4, created_ms = ?5,"
+			       " note = ?6 WHERE log_id = ?1 AND seq = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(t, t->db, err, "update checkpoint");
+	sqlite3_bind_int64(st, 1, t->id);
+	sqlite3_bind_int64(st, 2, (int64_t)seq);
+	sqlite3_bind_int64(st, 3, (int64_t)size);
+	sqlite3_bind_blob(st, 4, root, MERKLE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, created_ms);
+	sqlite3_bind_text(st, 6, note, (int)len, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(t, t->db, err, "update checkpoint");
+	if (sqlite3_changes(t->db) != 1)
+		return pv_fail(err, PV_ENOTFOUND, "tlog %s: no checkpoint %llu", t->name,
+			       (unsigned long long)seq);
+	return 0;
 }
 
 void tlog_epoch_row_init(struct tlog_epoch_row *row)

@@ -28,6 +28,7 @@
  * leaves it stale. Not thread-safe (one handle per thread). */
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -126,10 +127,20 @@ int tlog_checkpoint_insert(struct tlog *t, uint64_t size, const merkle_hash root
  * if none. */
 int tlog_checkpoint_get(struct tlog *t, uint64_t seq, struct tlog_checkpoint_row *row,
 			struct pv_error *err);
-/* The latest checkpoint of the largest size not above `size`;
+/* The latest signed checkpoint of the largest size not above `size`;
  * PV_ENOTFOUND if none. */
 int tlog_checkpoint_at_most(struct tlog *t, uint64_t size, struct tlog_checkpoint_row *row,
 			    struct pv_error *err);
+/* The signed checkpoint with the highest seq; PV_ENOTFOUND if none. Rows
+ * after it are reserved, not yet signed (checkpoint.h, remote keys). */
+int tlog_checkpoint_latest_signed(struct tlog *t, struct tlog_checkpoint_row *row,
+				  struct pv_error *err);
+/* Whether the row holds a signed note, not a reserved body. */
+bool tlog_checkpoint_row_signed(const struct tlog_checkpoint_row *row);
+/* Rewrites row seq's size, root, time and note (a reserved row grown or
+ * signed). PV_ENOTFOUND when there is no such row. */
+int tlog_checkpoint_replace(struct tlog *t, uint64_t seq, uint64_t size, const merkle_hash root,
+			    int64_t created_ms, const char *note, size_t len, struct pv_error *err);
 /* Number of checkpoint rows and the highest seq + 1 (equal unless rows
  * were deleted). */
 int tlog_checkpoint_count(struct tlog *t, uint64_t *count_r, uint64_t *next_seq_r,

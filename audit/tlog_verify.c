@@ -229,6 +229,7 @@ static int load_checkpoints(struct vstate *v, struct tlog_verify_report *rep, ui
 	if (sizes == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	tlog_checkpoint_row_init(&row);
+	uint64_t n_signed = 0;
 	for (uint64_t seq = 0; seq < next; seq++) {
 		struct checkpoint cp;
 		uint32_t k = epoch_of(v, seq);
@@ -242,6 +243,36 @@ static int load_checkpoints(struct vstate *v, struct tlog_verify_report *rep, ui
 			r = pv_fail(err, PV_EINTEGRITY,
 				    "checkpoint %llu is filed under key epoch %u but falls in epoch %u",
 				    (unsigned long long)seq, row.epoch, k);
+			goto out;
+		}
+		/* Reserved, not yet signed (checkpoint.h: the signer process
+		 * signs after the commit). Only the last rows may be: the
+		 * seal signs them in order. Its tree is still checked. */
+		if (!tlog_checkpoint_row_signed(&row)) {
+			if ((r = checkpoint_parse((const char *)row.note.data, row.note.len, &cp,
+						  err)) < 0 ||
+			    strcmp(cp.origin, tlog_origin(v->t)) != 0 || cp.size != row.size ||
+			    memcmp(cp.root, row.root, MERKLE_HASH_LEN) != 0 || cp.size < prev_size) {
+				if (r == 0)
+					(void)pv_fail(err, PV_EINTEGRITY, "differs from its row");
+				pv_error_prefix(err, "reserved checkpoint %llu", (unsigned long long)seq);
+				r = PV_EINTEGRITY;
+				goto out;
+			}
+			if (rep->reserved++ == 0)
+				rep->reserved_from = seq;
+			rep->reserved_size = cp.size;
+			prev_size = cp.size;
+			if ((r = add_claim(v, cp.size, cp.root, "reserved checkpoint",
+					   (unsigned long long)seq)) < 0)
+				goto out;
+			continue;
+		}
+		if (rep->reserved > 0) {
+			r = pv_fail(err, PV_EINTEGRITY, "checkpoint %llu is signed but %llu before it is "
+							"not: only the last checkpoints may wait for "
+							"their signature",
+				    (unsigned long long)seq, (unsigned long long)rep->reserved_from);
 			goto out;
 		}
 		/* Only the key of its own epoch: a newer key re-signing an old
@@ -264,23 +295,28 @@ static int load_checkpoints(struct vstate *v, struct tlog_verify_report *rep, ui
 				    (unsigned long long)prev_size);
 			goto out;
 		}
-		if (cp.time >= 0 && cp.time < prev_time) {
-			r = pv_fail(err, PV_EINTEGRITY, "checkpoint %llu: time goes backwards",
-				    (unsigned long long)seq);
-			goto out;
+		if (cp.time >= 0 && cp.time < prev_time && rep->time_steps++ == 0) {
+			rep->step_seq = seq;
+			rep->step_from = prev_time;
+			rep->step_to = cp.time;
 		}
 		if ((r = add_claim(v, cp.size, cp.root, "checkpoint", (unsigned long long)seq)) < 0)
 			goto out;
 		sizes[seq] = cp.size;
+		n_signed = seq + 1;
 		prev_size = cp.size;
 		if (cp.time >= 0)
 			prev_time = cp.time;
 		rep->latest_size = cp.size;
 		rep->latest_time = cp.time;
 	}
-	rep->checkpoints = next;
+	if (n_signed == 0) {
+		r = pv_fail(err, PV_EINTEGRITY, "log %s has no signed checkpoint", tlog_name(v->t));
+		goto out;
+	}
+	rep->checkpoints = n_signed;
 	*sizes_r = sizes;
-	*n_r = next;
+	*n_r = n_signed;
 	sizes = NULL;
 out:
 	free(sizes);

@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config
 libssl-dev openssl ca-certificates
 libsqlite3-dev sqlite3
 libsodium-dev libarchive-dev libzstd-dev
-libgmime-3.0-dev libmicrohttpd-dev libjansson-dev libinih-dev
+libgmime-3.0-dev libmicrohttpd-dev libjansson-dev libinih-dev libcurl4-openssl-dev libseccomp-dev
 libcmocka-dev clang libclang-rt-14-dev valgrind cppcheck clang-tools
 dovecot-core dovecot-pop3d mailutils-pop3d
 python3 faketime poppler-utils util-linux procps

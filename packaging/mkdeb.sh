@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the Debian package from a release build: stages the binary, the
-# web UI, the man pages, the systemd units, the default config and the bash
+# web UI, the man pages, the systemd unit, the default config and the bash
 # completion beside packaging/debian/, then runs dpkg-buildpackage (binary
 # only, unsigned) and lintian on the result.
 #   packaging/mkdeb.sh POPVAULT_BIN OUTDIR
@@ -31,7 +31,7 @@ mkdir -p "$tree/bin" "$tree/units" "$tree/completion"
 cp -r "$src/packaging/debian" "$tree/debian"
 cp "$bin" "$tree/bin/popvault"
 cp -r "$src/web-static" "$tree/web-static"
-cp "$src/packaging/"*.service "$src/packaging/"*.timer "$tree/units/"
+cp "$src/packaging/"*.service "$tree/units/"
 cp "$src/packaging/popvault.conf" "$tree/popvault.conf"
 cp "$src/packaging/popvault.bash-completion" "$tree/completion/popvault"
 cp "$src/README.md" "$tree/README.md"

@@ -13,20 +13,29 @@
 #include "archiver/store/stats_system.h"
 
 /* What a new account must satisfy beyond account_validate: certificate
- * checks can only be turned off where there is TLS. PV_EUSAGE. Front ends
+ * checks can only be turned off where there is TLS, and then only with an
+ * explicit auth mechanism (not auto). PV_EUSAGE. Front ends
  * may call it early (before reading a password); archive_account_add
  * calls it again. */
 int archive_account_check(const struct account *a, struct pv_error *err);
 
-/* Adds account a (fields filled by the caller; a->secret ignored): checks
- * it, seals secret (the password; "" for token-command accounts) under the
- * keyring's secrets key, and inserts it after an "account-add" audit entry
- * naming the server, TLS, auth, certificate checking and keep-upstream
- * (the upstream user name is personal data). a->id gets its id; a's
- * sealed secret is cleared before returning. PV_ERR when an active
- * account has the name. */
+/* Whether line is a token command popvault can run for an account with
+ * --auth auth (NULL: any): lib/cmdline.h's rule, a program popvault may
+ * execute, and an OAuth mechanism. PV_EUSAGE naming what is wrong. */
+int archive_token_command_check(const char *line, const char *auth, struct pv_error *err);
+
+/* Adds account a (fields filled by the caller; a->secret and
+ * a->token_command ignored): checks it, seals what it logs in with (the
+ * password, or else the token command line, harvest/token.h: exactly one
+ * of them) under the keyring's secrets key, and inserts it after an
+ * "account-add" audit entry naming the server, TLS, auth, certificate
+ * checking, keep-upstream and, for a token command, its program and how
+ * many arguments it has (never the arguments: they may hold secrets; the
+ * upstream user name is personal data). a->id gets its id; a's sealed
+ * secret is cleared before returning. PV_ERR when an active account has
+ * the name. */
 int archive_account_add(struct archive *ar, const char *actor, struct account *a,
-			const char *secret, struct pv_error *err);
+			const char *password, const char *token_command, struct pv_error *err);
 
 /* The active account name (a_r->secret sealed: never show it; free
  * with account_clear). PV_ENOTFOUND if none. Not audited. */
@@ -42,20 +51,23 @@ enum archive_account_field {
 	ACCOUNT_SET_AUTH = 1u << 4,
 	ACCOUNT_SET_CA_FILE = 1u << 5,
 	ACCOUNT_SET_KEEP_UPSTREAM = 1u << 6,
+	ACCOUNT_SET_INTERVAL = 1u << 7, /* harvest_interval_s (0: serve's config) */
 };
 
 /* Edits the active account name: the fields named in `fields` are taken
- * from next (its other fields are ignored); secret (NULL: keep the stored
- * one) replaces the password. Changing where or how safely the password
- * travels (host, port, tls, ca_file, to a value other than the stored
- * one) needs the password again: PV_EUSAGE without secret, so nobody can
- * send a stored password to a server of their choosing. Checked like an
- * added account, then "account-change" ("account=NAME changed=host,port,
- * ...,password") and the update in one transaction. A request that
- * changes nothing is PV_OK without an entry. PV_ENOTFOUND if none. */
+ * from next (its other fields are ignored). password or token_command
+ * (NULL, NULL: keep the stored one; not both) replaces what the account
+ * logs in with, and switches it to that kind. Changing where or how
+ * safely the secret travels (host, port, tls, ca_file, to a value other
+ * than the stored one) needs a password or token command again:
+ * PV_EUSAGE without, so nobody can send a stored secret to a server of
+ * their choosing. Checked like an added account, then "account-change"
+ * ("account=NAME changed=host,port,...,password|token-command") and the
+ * update in one transaction. A request that changes nothing is PV_OK
+ * without an entry. PV_ENOTFOUND if none. */
 int archive_account_change(struct archive *ar, const char *actor, const char *name,
-			   const struct account *next, unsigned fields, const char *secret,
-			   struct pv_error *err);
+			   const struct account *next, unsigned fields, const char *password,
+			   const char *token_command, struct pv_error *err);
 
 /* Retires the active account name ("account-remove"); its archived mail
  * stays. PV_ENOTFOUND if none. */

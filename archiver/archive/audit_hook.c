@@ -5,25 +5,45 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 
-static atomic_uint_fast64_t audit_failures;
+static atomic_uint_fast64_t local_failures;
+static struct pv_board *board; /* serve: counted for every process on the board */
+
+void archive_audit_board(struct pv_board *b)
+{
+	board = b;
+}
 
 uint64_t archive_audit_failures(void)
 {
-	return (uint64_t)atomic_load(&audit_failures);
+	return (uint64_t)atomic_load(board ? &board->audit_failures : &local_failures);
+}
+
+static void count_failure(void)
+{
+	atomic_fetch_add(board ? &board->audit_failures : &local_failures, 1);
+	if (board != NULL)
+		atomic_store(&board->audit_failed_at, pv_clock_now());
 }
 
 int archive_audit(struct archive *ar, const char *actor, const char *type, const char *object,
 		  const char *outcome, const char *personal, struct pv_error *err)
 {
 	struct audit_event ev = {actor, type, object, outcome, personal};
+	bool own = sqlite3_get_autocommit(ar->cat->db);
 	int r = auditlog_append(ar->audit_log, ar->audit_key, &ev, NULL, err);
+	/* Committed on its own: signed before the action goes on. */
+	if (r == 0 && own)
+		r = archive_seal(ar, err);
 	if (r < 0) {
-		atomic_fetch_add(&audit_failures, 1);
+		count_failure();
 		pv_error_prefix(err, "audit log");
+	} else if (board != NULL) {
+		atomic_store(&board->audit_ok_at, pv_clock_now());
 	}
 	return r;
 }
@@ -31,9 +51,14 @@ int archive_audit(struct archive *ar, const char *actor, const char *type, const
 int archive_audit_batch(struct archive *ar, const struct audit_event *evs, size_t n,
 			struct pv_error *err)
 {
+	bool own = sqlite3_get_autocommit(ar->cat->db);
 	int r = auditlog_append_batch(ar->audit_log, ar->audit_key, evs, n, NULL, err);
-	if (r < 0)
+	if (r == 0 && own)
+		r = archive_seal(ar, err);
+	if (r < 0) {
+		count_failure();
 		pv_error_prefix(err, "audit log");
+	}
 	return r;
 }
 
@@ -46,7 +71,7 @@ int archive_auditf(struct archive *ar, const char *actor, const char *type, cons
 	int n = vsnprintf(object, sizeof(object), object_fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(object)) {
-		atomic_fetch_add(&audit_failures, 1);
+		count_failure();
 		return pv_fail(err, PV_ELIMIT, "audit log: object of %s event too long", type);
 	}
 	return archive_audit(ar, actor, type, object, outcome, personal, err);
@@ -75,15 +100,16 @@ int archive_rotate_key(struct archive *ar, struct tlog *t, const char *actor,
 {
 	struct note_signer **s = t == ar->archive_log ? &ar->archive_key : &ar->audit_key;
 	struct tlog_epoch_row ep;
-	char dir[sizeof(ar->dir) + 8];
+	char dir[sizeof(ar->dir) + 16];
 	int r;
 	tlog_epoch_row_init(&ep);
-	snprintf(dir, sizeof(dir), "%s/keys", ar->dir);
+	archive_sign_dir(ar->dir, dir, sizeof(dir));
 	if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_KEY_ROTATION, "ok", NULL, err,
 				"log=%s epoch=%u old=%s", tlog_name(t), ep.epoch + 1, ep.vkey)) < 0)
 		goto out;
-	if ((r = keys_rotate(t, ar->audit_log, dir, s, NULL, err)) < 0) {
+	if ((r = keys_rotate(t, ar->audit_log, dir, s, NULL, err)) < 0 ||
+	    (r = archive_seal(ar, err)) < 0) {
 		pv_error_prefix(err, "key rotation");
 		goto out;
 	}
@@ -105,7 +131,9 @@ int archive_heartbeat(struct archive *ar, struct tlog *t, const char *actor, str
 				tlog_name(t), (unsigned long long)size)) < 0 ||
 	    (t == ar->archive_log &&
 	     (r = checkpoint_heartbeat(t, archive_signer(ar, t), NULL, err)) < 0) ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
+	    (r = catalog_commit(ar->cat, err)) < 0) {
 		catalog_rollback(ar->cat);
-	return r;
+		return r;
+	}
+	return archive_seal(ar, err);
 }

@@ -21,6 +21,7 @@
  * rolls back with the action's own rows), else in its own transaction.
  * Returns 0, or a negative pv_status with err starting "audit log: ". */
 
+#include "archiver/lib/board.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
 #include "audit/auditlog.h"
@@ -29,8 +30,14 @@ int archive_audit(struct archive *ar, const char *actor, const char *type, const
 		  const char *outcome, const char *personal, struct pv_error *err);
 
 /* How many audit appends failed in this process since it started (each
- * one an action refused): popvault_audit_append_failures_total. */
+ * one an action refused): popvault_audit_append_failures_total. With a
+ * board (serve), in every process of the appliance. */
 uint64_t archive_audit_failures(void);
+
+/* serve: count failed (and time successful) appends on the board shared
+ * by its processes (lib/board.h), from now on in this process and the
+ * ones it forks. */
+void archive_audit_board(struct pv_board *b);
 
 /* The same with a printf-style object. */
 int archive_auditf(struct archive *ar, const char *actor, const char *type, const char *outcome,

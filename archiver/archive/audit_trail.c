@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "archiver/archive/anchor.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
@@ -87,8 +88,16 @@ int archive_audit_export(struct archive *ar, const char *actor, const char *out,
 			 int64_t until, bool personal, struct auditbundle_summary *sum_r,
 			 struct pv_error *err)
 {
-	struct auditbundle_opts o = {out, actor, since, until, personal};
-	return auditbundle_export(ar->audit_log, ar->audit_key, &o, sum_r, err);
+	struct bundle_external x;
+	struct auditbundle_opts o = {.out = out, .actor = actor, .since = since, .until = until,
+				     .personal = personal, .external = &x,
+				     .progress = ar->progress};
+	bundle_external_init(&x);
+	int r = archive_anchor_evidence(ar, AUDIT_LOG, UINT64_MAX, &x, err);
+	if (r == 0)
+		r = auditbundle_export(ar->audit_log, ar->audit_key, &o, sum_r, err);
+	bundle_external_free(&x);
+	return r;
 }
 
 void archive_audit_item_free(struct archive_audit_item *it)

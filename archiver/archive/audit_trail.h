@@ -39,7 +39,8 @@ int archive_audit_list(struct archive *ar, const struct archive_audit_query *q,
 /* Writes the signed audit bundle of the entries from since to until (unix
  * seconds, INT64_MIN / INT64_MAX when open) to out (.tar.gz, .tgz or .zip;
  * must not exist), with the personal side data when personal is set. The
- * export's own entry is part of the bundle. */
+ * export's own entry is part of the bundle. Reports the entries written to
+ * ar->progress. */
 int archive_audit_export(struct archive *ar, const char *actor, const char *out, int64_t since,
 			 int64_t until, bool personal, struct auditbundle_summary *sum_r,
 			 struct pv_error *err);

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "archiver/store/keyring.h"
 #include "archiver/store/pack.h"
 #include "audit/checkpoint.h"
+#include "audit/keys.h"
 #include "audit/tlog.h"
 
 const struct backup_kdf backup_kdf_default = {crypto_pwhash_OPSLIMIT_MODERATE,
@@ -39,8 +41,42 @@ struct bctx {
 	struct backup_summary *sum;
 	int64_t *buckets; /* of the snapshot's messages not disposed of */
 	size_t n_buckets;
+	uint64_t copied, to_copy; /* files written and to write, for ar->progress */
 	struct pv_error *err;
 };
+
+/* How many files the backup will hold, for ar->progress (counted only
+ * when someone listens): the catalog, two checkpoints, the config, the
+ * keys, and the blob and pack files copy_blobs and copy_packs copy. */
+static int count_files(struct bctx *b, sqlite3 *snap, bool keys)
+{
+	sqlite3_stmt *st = NULL;
+	if (b->ar->progress.fn == NULL)
+		return PV_OK;
+	int r = catalog_prepare(snap, "SELECT (SELECT count(DISTINCT blob) FROM messages"
+				      " WHERE blob IS NOT NULL AND pack_id IS NULL)"
+				      " + (SELECT count(*) FROM (SELECT pack_id FROM messages"
+				      " WHERE pack_id IS NOT NULL GROUP BY pack_id"
+				      " HAVING sum(disposed_at IS NULL) > 0))", &st, b->err);
+	if (r < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		b->to_copy = (uint64_t)sqlite3_column_int64(st, 0) + 4 + keys;
+	sqlite3_finalize(st);
+	pv_progress_report(&b->ar->progress, b->copied, b->to_copy);
+	return PV_OK;
+}
+
+/* out/rel is written: into the manifest, and one more file done. */
+static int add_file(struct bctx *b, const char *rel)
+{
+	int r = backup_manifest_add(&b->m, b->out, rel, b->err);
+	if (++b->copied > b->to_copy)
+		b->to_copy = b->copied;
+	if (b->ar->progress.fn != NULL && b->to_copy > 1)
+		pv_progress_report(&b->ar->progress, b->copied, b->to_copy);
+	return r;
+}
 
 /* The snapshot's latest checkpoints, as files: what the backup covers. */
 static int write_checkpoints(struct bctx *b, sqlite3 *snap)
@@ -62,7 +98,7 @@ static int write_checkpoints(struct bctx *b, sqlite3 *snap)
 		}
 		tlog_free(&t);
 		if (r == PV_OK)
-			r = backup_manifest_add(&b->m, b->out, cp_files[i], b->err);
+			r = add_file(b, cp_files[i]);
 	}
 	pv_buf_free(&note);
 	return r;
@@ -102,7 +138,7 @@ static int copy_blobs(struct bctx *b, sqlite3 *snap)
 		if (r == PV_OK) {
 			b->sum->blobs++;
 			b->sum->linked += linked;
-			r = backup_manifest_add(&b->m, b->out, rel, b->err);
+			r = add_file(b, rel);
 		}
 	}
 	if (r == PV_OK && rc != SQLITE_DONE)
@@ -156,7 +192,7 @@ static int copy_packs(struct bctx *b, sqlite3 *snap)
 		if (r == PV_OK) {
 			b->sum->packs++;
 			b->sum->records += (uint64_t)live;
-			r = backup_manifest_add(&b->m, b->out, rel, b->err);
+			r = add_file(b, rel);
 		}
 	}
 	if (r == PV_OK && rc != SQLITE_DONE)
@@ -173,8 +209,47 @@ static int snapshot_buckets(struct bctx *b, sqlite3 *snap)
 	return r < 0 ? r : catalog_collect_ids(snap, st, &b->buckets, &b->n_buckets, b->err);
 }
 
+/* The regular files of one key directory but the keyring (and its
+ * journal) and the signer's state files: a restored catalog may be older
+ * than the state, and the signer would then refuse to sign it; without a
+ * state file it starts from the catalog's latest checkpoint. */
+static bool key_file_wanted(const char *name)
+{
+	size_t n = strlen(name);
+	return name[0] != '.' && strncmp(name, "keyring.db", 10) != 0 &&
+	       !(n > 7 && strcmp(name + n - 7, ".signed") == 0) && strstr(name, ".tmp.") == NULL;
+}
+
+static int add_key_dir(struct backup_key_files *k, const char *dir, struct pv_error *err)
+{
+	char path[4096];
+	struct dirent *e;
+	int r = PV_OK;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? PV_OK : pv_fail(err, PV_ERR, "%s: %s", dir, strerror(errno));
+	while (r == PV_OK && (e = readdir(d)) != NULL) {
+		struct stat st;
+		unsigned char *data;
+		size_t len;
+		if (!key_file_wanted(e->d_name))
+			continue;
+		if ((r = backup_path(path, sizeof(path), err, "%s/%s", dir, e->d_name)) < 0)
+			break;
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if ((r = pv_read_file(path, PV_BACKUP_KEY_FILE_MAX, &data, &len, err)) < 0)
+			break;
+		r = backup_key_files_add(k, e->d_name, data, len, err);
+		sodium_memzero(data, len);
+		free(data);
+	}
+	closedir(d);
+	return r;
+}
+
 /* keys.enc: the keyring through the online backup API, the other files of
- * DIR/keys as they are, sealed to the passphrase. */
+ * DIR/keys and DIR/keys/sign as they are, sealed to the passphrase. */
 static int write_keys(struct bctx *b, const char *pass, size_t pass_len,
 		      const struct backup_kdf *kdf)
 {
@@ -193,28 +268,13 @@ static int write_keys(struct bctx *b, const char *pass, size_t pass_len,
 		sodium_memzero(img, img_len);
 		sqlite3_free(img);
 	}
-	DIR *d = r == PV_OK ? opendir(dir) : NULL;
-	if (r == PV_OK && d == NULL)
-		r = pv_fail(b->err, PV_ERR, "%s: %s", dir, strerror(errno));
-	struct dirent *e;
-	while (r == PV_OK && (e = readdir(d)) != NULL) {
-		struct stat st;
-		unsigned char *data;
-		size_t len;
-		if (e->d_name[0] == '.' || strncmp(e->d_name, "keyring.db", 10) == 0)
-			continue; /* the keyring (and its journal) went in above */
-		if ((r = backup_path(path, sizeof(path), b->err, "%s/%s", dir, e->d_name)) < 0)
-			break;
-		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if ((r = pv_read_file(path, PV_BACKUP_KEY_FILE_MAX, &data, &len, b->err)) < 0)
-			break;
-		r = backup_key_files_add(&k, e->d_name, data, len, b->err);
-		sodium_memzero(data, len);
-		free(data);
-	}
-	if (d != NULL)
-		closedir(d);
+	/* keys/ and the log keys' own keys/sign/, flat: a restore puts them in
+	 * keys/ and the first open moves the log keys (keys_move_legacy). */
+	if (r == PV_OK)
+		r = add_key_dir(&k, dir, b->err);
+	if (r == PV_OK &&
+	    (r = backup_path(dir, sizeof(dir), b->err, "%s/" KEYS_DATA_SUBDIR, b->ar->dir)) == PV_OK)
+		r = add_key_dir(&k, dir, b->err);
 	/* A bucket key destroyed after the catalog snapshot would leave
 	 * messages the copy says are kept but cannot read. */
 	for (size_t i = 0; r == PV_OK && i < b->n_buckets; i++) {
@@ -232,7 +292,7 @@ static int write_keys(struct bctx *b, const char *pass, size_t pass_len,
 	if (r == PV_OK)
 		r = pv_write_file(path, sealed.data, sealed.len, 0600, 1, b->err);
 	if (r == PV_OK)
-		r = backup_manifest_add(&b->m, b->out, BACKUP_KEYS, b->err);
+		r = add_file(b, BACKUP_KEYS);
 	pv_buf_free(&sealed);
 	backup_key_files_free(&k);
 	return r;
@@ -246,14 +306,15 @@ static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const str
 
 	if ((r = backup_path(path, sizeof(path), b->err, "%s/catalog.db", b->out)) < 0 ||
 	    (r = backup_sqlite_to_file(b->ar->cat->db, path, b->err)) < 0 ||
-	    (r = backup_manifest_add(&b->m, b->out, "catalog.db", b->err)) < 0)
+	    (r = add_file(b, "catalog.db")) < 0)
 		return r;
 	if (sqlite3_open_v2(path, &snap, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		r = pv_fail(b->err, PV_ERR, "%s: %s", path, snap ? sqlite3_errmsg(snap) : "no memory");
 		sqlite3_close(snap);
 		return r;
 	}
-	if ((r = write_checkpoints(b, snap)) == PV_OK && (r = copy_blobs(b, snap)) == PV_OK &&
+	if ((r = count_files(b, snap, pass != NULL)) == PV_OK &&
+	    (r = write_checkpoints(b, snap)) == PV_OK && (r = copy_blobs(b, snap)) == PV_OK &&
 	    (r = copy_packs(b, snap)) == PV_OK)
 		r = snapshot_buckets(b, snap);
 	sqlite3_close(snap);
@@ -261,7 +322,7 @@ static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const str
 	    (r = backup_path(src, sizeof(src), b->err, "%s/popvault.conf", b->ar->dir)) == PV_OK &&
 	    (r = backup_path(path, sizeof(path), b->err, "%s/popvault.conf", b->out)) == PV_OK &&
 	    (r = backup_copy_file(src, path, b->err)) == PV_OK)
-		r = backup_manifest_add(&b->m, b->out, "popvault.conf", b->err);
+		r = add_file(b, "popvault.conf");
 	if (r == PV_OK && pass != NULL)
 		r = write_keys(b, pass, pass_len, kdf);
 	return r;
@@ -406,8 +467,8 @@ static int restore_keys(const struct backup_manifest *m, const char *from, const
 			if ((r = backup_path(path, sizeof(path), err, "%s/%s", keys_dir,
 					     e->d_name)) < 0)
 				break;
-			if (e->d_name[0] == '.' || (!img && strncmp(e->d_name, "keyring.db", 10) == 0) ||
-			    lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			if ((!img && !key_file_wanted(e->d_name)) || lstat(path, &st) < 0 ||
+			    !S_ISREG(st.st_mode))
 				continue;
 			r = img ? backup_sqlite_image(path, &data, &len, err)
 				: pv_read_file(path, PV_BACKUP_KEY_FILE_MAX, &data, &len, err);
@@ -419,6 +480,10 @@ static int restore_keys(const struct backup_manifest *m, const char *from, const
 			}
 		}
 		closedir(d);
+		/* ... and the log keys from its sign/ */
+		if (r == PV_OK &&
+		    (r = backup_path(path, sizeof(path), err, "%s/sign", keys_dir)) == PV_OK)
+			r = add_key_dir(&k, path, err);
 	}
 	if (r == PV_OK)
 		r = write_key_files(&k, stage, err);

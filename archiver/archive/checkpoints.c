@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "archiver/store/anchors.h"
 #include "audit/checkpoint.h"
 
 struct tlog *archive_log_named(struct archive *ar, const char *name)
@@ -21,12 +22,48 @@ static int log_named(struct archive *ar, const char *name, struct tlog **t_r, st
 	return PV_OK;
 }
 
+static int append_line(void *ctx, const struct anchor_cosig_row *row)
+{
+	return pv_buf_append_str(ctx, row->line, NULL);
+}
+
+/* Checkpoint seq of log t with its cosignature lines, into note_r. */
+static int cosigned_note(struct archive *ar, struct tlog *t, uint64_t seq, struct pv_buf *note_r,
+			 struct pv_error *err)
+{
+	struct tlog_checkpoint_row row;
+	int r;
+	tlog_checkpoint_row_init(&row);
+	if ((r = tlog_checkpoint_get(t, seq, &row, err)) == 0 &&
+	    (r = pv_buf_append(note_r, row.note.data, row.note.len, err)) == 0 &&
+	    (r = anchors_cosig_each(ar->cat->db, tlog_name(t), row.seq, append_line, note_r,
+				    err)) > 0)
+		r = pv_fail(err, PV_ELIMIT, "the cosigned note is too long");
+	tlog_checkpoint_row_free(&row);
+	return r;
+}
+
 int archive_checkpoint_latest(struct archive *ar, const char *name, struct pv_buf *note_r,
 			      struct pv_error *err)
 {
 	struct tlog *t;
 	int r = log_named(ar, name, &t, err);
-	return r < 0 ? r : checkpoint_latest(t, note_r, NULL, err);
+	return r < 0 ? r : cosigned_note(ar, t, UINT64_MAX, note_r, err);
+}
+
+int archive_checkpoint_witnessed(struct archive *ar, const char *name, struct pv_buf *note_r,
+				 struct pv_error *err)
+{
+	struct tlog *t;
+	uint64_t seq;
+	size_t n = 0;
+	int r = log_named(ar, name, &t, err);
+	if (r == 0 &&
+	    (r = anchors_cosig_checkpoints(ar->cat->db, name, UINT64_MAX, &seq, 1, &n, err)) == 0 &&
+	    n == 0)
+		r = pv_fail(err, PV_ENOTFOUND, "no checkpoint of the %s log was cosigned yet "
+					       "(popvault anchor, [witnesses])", name);
+	return r < 0 ? r : cosigned_note(ar, t, seq, note_r, err);
 }
 
 int archive_checkpoint_vkey(struct archive *ar, const char *name, struct pv_buf *vkey_r,

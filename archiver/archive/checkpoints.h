@@ -18,10 +18,16 @@
 struct tlog *archive_log_named(struct archive *ar, const char *name);
 
 /* The latest signed checkpoint note of log `name` (C2SP signed note, with
- * its trailing newline), appended to note_r (max >= PV_NOTE_MAX).
- * PV_EUSAGE for an unknown log, PV_ENOTFOUND when it has none. */
+ * its trailing newline), appended to note_r (max >= PV_NOTE_MAX), with the
+ * witnesses' cosignature lines stored for it after the log's signature
+ * (anchor.h). PV_EUSAGE for an unknown log, PV_ENOTFOUND when it has none. */
 int archive_checkpoint_latest(struct archive *ar, const char *name, struct pv_buf *note_r,
 			      struct pv_error *err);
+/* The same for the newest checkpoint that witnesses cosigned (the audit
+ * log's latest never is: recording the cosignature signs a newer one).
+ * PV_ENOTFOUND when none was. */
+int archive_checkpoint_witnessed(struct archive *ar, const char *name, struct pv_buf *note_r,
+				 struct pv_error *err);
 
 /* The verifier key the log signs with now (C2SP vkey form
  * "name+hexid+base64"), without a newline, appended to vkey_r. */

@@ -189,7 +189,12 @@ static int check_rows(struct archive *ar, const struct attest_policies *ap, stru
 	struct rowscan rs = {.ar = ar, .ap = ap, .rf = rf};
 	int64_t rows = 0;
 	struct pv_error e;
-	int r = evidence_log_head(ar->archive_log, row_leaf, &rs, &e);
+	/* Planned before this transaction appends: what is reserved in the
+	 * archive log is committed and may be signed (the signer process). */
+	int r = checkpoint_seal(ar->archive_log, ar->archive_key, NULL, err);
+	if (r < 0)
+		return r;
+	r = evidence_log_head(ar->archive_log, 0, row_leaf, &rs, &e);
 	if (rs.r < 0) {
 		free(rs.tombstoned);
 		return pv_fail(err, rs.r, "%s", rs.e.msg);
@@ -479,7 +484,7 @@ static int check_signed(struct archive *ar, struct evidence *ev, struct attest_p
 {
 	struct policy_version_info info;
 	struct pv_error e;
-	int r = evidence_load(ar->audit_log, ev, refuse_note, rf, &e);
+	int r = evidence_load(ar->audit_log, 0, ev, refuse_note, rf, &e);
 	if (r == PV_EINTEGRITY) {
 		refuse_note(rf, e.msg);
 		return refused(rf, err);
@@ -892,7 +897,7 @@ static int check_resumable(struct archive *ar, const int64_t *ids, size_t n, str
 	sqlite3_stmt *st;
 	char msg[200];
 	struct pv_error e;
-	int r = evidence_load(ar->audit_log, &ev, NULL, NULL, &e);
+	int r = evidence_load(ar->audit_log, 0, &ev, NULL, NULL, &e);
 	if (r == PV_EINTEGRITY) {
 		refuse_note(&rf, e.msg);
 		return refused(&rf, err);
@@ -950,7 +955,10 @@ int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *
 	int64_t *ids = NULL, d, b;
 	size_t n = 0;
 	*resumed_r = 0;
-	int r = unfinished(ar, &ids, &n, err);
+	/* An intent whose checkpoint was left unsigned is signed first. */
+	int r = archive_seal(ar, err);
+	if (r == PV_OK)
+		r = unfinished(ar, &ids, &n, err);
 	for (size_t i = 0; i < n && r == PV_OK; i++)
 		r = finish(ar, ids[i], now, actor, &d, &b, err);
 	free(ids);
@@ -1063,7 +1071,10 @@ int dispose_commit_intent(struct archive *ar, const struct dispose_plan *plan, c
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		goto fail;
 	*id_r = id;
-	return PV_OK;
+	/* Nothing is destroyed before the intent's checkpoint is signed (the
+	 * signer process signs it after the commit); an unsigned intent is
+	 * finished by the next run. */
+	return archive_seal(ar, err);
 fail:
 	catalog_rollback(ar->cat);
 	return r;

@@ -45,6 +45,8 @@ struct head_scan {
 	tlog_leaf_fn fn;
 	void *ctx;
 	bool gap;
+	uint64_t at;          /* the signed checkpoint's size ... */
+	merkle_hash root_at;  /* ... and the root recomputed there */
 };
 
 static int head_leaf(void *ctx, uint64_t index, const void *data, size_t len)
@@ -58,10 +60,34 @@ static int head_leaf(void *ctx, uint64_t index, const void *data, size_t len)
 	merkle_leaf_hash(data, len, lh);
 	(void)merkle_acc_push(&h->acc, lh, NULL, NULL);
 	h->next++;
+	if (h->next == h->at)
+		merkle_acc_root(&h->acc, h->root_at);
 	return h->fn != NULL ? h->fn(h->ctx, index, data, len) : 0;
 }
 
-int evidence_log_head(struct tlog *t, tlog_leaf_fn fn, void *ctx, struct pv_error *err)
+/* With EVIDENCE_RESERVED_OK: the rows after the latest signed one are all
+ * reserved, and the last covers the whole log with its root. */
+static bool reserved_tail_covers(struct tlog *t, uint64_t after, uint64_t size,
+				 const merkle_hash root)
+{
+	struct tlog_checkpoint_row row;
+	bool ok = false;
+	tlog_checkpoint_row_init(&row);
+	for (uint64_t seq = after + 1;; seq++) {
+		if (tlog_checkpoint_get(t, seq, &row, NULL) != PV_OK)
+			break;
+		if (tlog_checkpoint_row_signed(&row)) {
+			ok = false;
+			break;
+		}
+		ok = row.size == size && memcmp(row.root, root, MERKLE_HASH_LEN) == 0;
+	}
+	tlog_checkpoint_row_free(&row);
+	return ok;
+}
+
+int evidence_log_head(struct tlog *t, unsigned flags, tlog_leaf_fn fn, void *ctx,
+		      struct pv_error *err)
 {
 	struct head_scan h = {.fn = fn, .ctx = ctx};
 	struct tlog_checkpoint_row row;
@@ -73,8 +99,15 @@ int evidence_log_head(struct tlog *t, tlog_leaf_fn fn, void *ctx, struct pv_erro
 	int r;
 
 	merkle_acc_init(&h.acc);
-	if ((r = tlog_size(t, &size, err)) < 0)
+	merkle_empty_root(h.root_at);
+	tlog_checkpoint_row_init(&row);
+	if ((r = tlog_size(t, &size, err)) < 0 ||
+	    ((r = tlog_checkpoint_latest_signed(t, &row, err)) < 0 && r != PV_ENOTFOUND)) {
+		tlog_checkpoint_row_free(&row);
 		return r;
+	}
+	h.at = r == PV_OK ? row.size : 0;
+	tlog_checkpoint_row_free(&row);
 	r = tlog_leaf_scan(t, 0, head_leaf, &h, err);
 	if (h.gap)
 		return pv_fail(err, PV_EINTEGRITY, "%s log: entry %llu is missing", tlog_name(t),
@@ -87,7 +120,7 @@ int evidence_log_head(struct tlog *t, tlog_leaf_fn fn, void *ctx, struct pv_erro
 	merkle_acc_root(&h.acc, root);
 	tlog_checkpoint_row_init(&row);
 	tlog_epoch_row_init(&ep);
-	if ((r = tlog_checkpoint_get(t, UINT64_MAX, &row, err)) < 0 ||
+	if ((r = tlog_checkpoint_latest_signed(t, &row, err)) < 0 ||
 	    (r = tlog_epoch_get(t, row.epoch, &ep, err)) < 0)
 		goto out;
 	struct pv_error e;
@@ -97,7 +130,11 @@ int evidence_log_head(struct tlog *t, tlog_leaf_fn fn, void *ctx, struct pv_erro
 			    tlog_name(t), e.msg);
 		goto out;
 	}
-	if (cp.size != size)
+	if (cp.size != size && cp.size == h.at && cp.size < size &&
+	    (flags & EVIDENCE_RESERVED_OK) && memcmp(cp.root, h.root_at, sizeof(root)) == 0 &&
+	    reserved_tail_covers(t, row.seq, size, root))
+		r = PV_OK; /* the rest waits for the signer (verify notes it) */
+	else if (cp.size != size)
 		r = pv_fail(err, PV_EINTEGRITY, "%s log: entries %llu to %llu are not covered by its "
 						 "latest signed checkpoint",
 			    tlog_name(t), (unsigned long long)cp.size, (unsigned long long)size - 1);
@@ -336,8 +373,8 @@ static int cmp_item(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int evidence_load(struct tlog *audit, struct evidence *ev, void (*problem)(void *ctx, const char *msg),
-		  void *ctx, struct pv_error *err)
+int evidence_load(struct tlog *audit, unsigned flags, struct evidence *ev,
+		  void (*problem)(void *ctx, const char *msg), void *ctx, struct pv_error *err)
 {
 	struct load *l = calloc(1, sizeof(*l));
 	int r;
@@ -347,7 +384,7 @@ int evidence_load(struct tlog *audit, struct evidence *ev, void (*problem)(void 
 	l->ev = ev;
 	l->problem = problem;
 	l->pctx = ctx;
-	r = evidence_log_head(audit, on_leaf, l, err);
+	r = evidence_log_head(audit, flags, on_leaf, l, err);
 	if (l->bad)
 		r = pv_fail(err, PV_EINTEGRITY, "audit log: %s", l->perr.msg);
 	else if (l->oom)

@@ -86,7 +86,14 @@ struct evidence {
  * item before its intent, ...) go to problem(ctx, msg); PV_EINTEGRITY when
  * the log does not match its signed checkpoint or a leaf does not parse.
  * Free with evidence_free. */
-int evidence_load(struct tlog *audit, struct evidence *ev_r,
+/* flags: EVIDENCE_RESERVED_OK accepts entries after the latest signed
+ * checkpoint when the checkpoint rows after it are reserved ones
+ * (audit/checkpoint.h) that cover the log with its recomputed root: the
+ * signer process had not signed them yet (verify notes it). Without it,
+ * every entry must be under a signed checkpoint (a disposal relies only
+ * on signed data; it signs what is reserved first). */
+#define EVIDENCE_RESERVED_OK 1u
+int evidence_load(struct tlog *audit, unsigned flags, struct evidence *ev_r,
 		  void (*problem)(void *ctx, const char *msg), void *ctx,
 		  struct pv_error *err) PV_WARN_UNUSED;
 void evidence_free(struct evidence *ev);
@@ -104,11 +111,14 @@ const struct ev_disposal *evidence_disposal(const struct evidence *ev, int64_t i
 const struct ev_item *evidence_item(const struct evidence *ev, int64_t message_id);
 
 /* Recomputes log t's root from its entry bytes (every row 0..size-1
- * present) and checks the latest stored checkpoint: signed by the key of
- * its epoch, of the log's full size, with that root. fn (may be NULL) is
+ * present) and checks the latest signed checkpoint: signed by the key of
+ * its epoch, of the log's full size (or, with EVIDENCE_RESERVED_OK, of a
+ * smaller one with reserved rows after it that cover the rest), with
+ * that root. fn (may be NULL) is
  * called with every entry on the way; a non-zero return from it stops the
  * scan and is returned. PV_EINTEGRITY says what differs. */
-int evidence_log_head(struct tlog *t, tlog_leaf_fn fn, void *ctx, struct pv_error *err)
+int evidence_log_head(struct tlog *t, unsigned flags, tlog_leaf_fn fn, void *ctx,
+		      struct pv_error *err)
 	PV_WARN_UNUSED;
 
 /* The value of "key=value" in an audit object ("a=1 b=2"): copied into

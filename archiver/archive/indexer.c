@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "archiver/index/index.h"
 #include "archiver/index/mime.h"
+#include "archiver/index/sandbox.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
@@ -63,9 +65,18 @@ static int64_t through(struct archive *ar)
 	return id > 0 ? id : 0;
 }
 
-/* Reads message id (verified) and extracts its document; false when it
- * cannot be read (logged: verify reports it). */
-static bool extract_one(struct archive *ar, int64_t id, struct pv_buf *raw, struct pending_doc *d,
+/* A message the parser sandbox failed on, recorded with the next write. */
+struct failed_doc {
+	int64_t id;
+	char reason[PV_ERROR_MSG_MAX];
+};
+
+/* Reads message id (verified) and extracts its document in the parser
+ * sandbox; false when it cannot be read (logged: verify reports it) or
+ * the sandbox failed on it (then *failed_r holds why: recorded, logged).
+ * *fatal_r < 0 when no sandbox could run at all. */
+static bool extract_one(struct archive *ar, struct index_sandbox **sb, int64_t id,
+			struct pv_buf *raw, struct pending_doc *d, struct failed_doc *failed_r,
 			int *fatal_r, struct pv_error *err)
 {
 	struct stored_message m;
@@ -75,6 +86,7 @@ static bool extract_one(struct archive *ar, int64_t id, struct pv_buf *raw, stru
 		pv_buf_reset(raw);
 		r = message_read(ar, &m, blob_sink_prefix, raw, &e);
 	}
+	failed_r->id = 0;
 	if (r < 0) {
 		pv_log(PV_LOG_WARN, "index.skip", "message %lld not indexed: %s", (long long)id, e.msg);
 		return false;
@@ -83,15 +95,28 @@ static bool extract_one(struct archive *ar, int64_t id, struct pv_buf *raw, stru
 	d->received_at = m.received_at;
 	d->size = m.size;
 	snprintf(d->account, sizeof(d->account), "%s", m.account);
-	*fatal_r = index_mime_extract(raw->data ? raw->data : (const unsigned char *)"", raw->len,
-				      &d->doc, err);
-	if (*fatal_r < 0)
-		index_doc_free(&d->doc);
-	return *fatal_r == PV_OK;
+	if (*sb == NULL && (*fatal_r = index_sandbox_new(NULL, sb, err)) < 0)
+		return false;
+	r = index_sandbox_extract(*sb, raw->data ? raw->data : (const unsigned char *)"", raw->len,
+				  &d->doc, &e);
+	if (r == PV_OK)
+		return true;
+	index_doc_free(&d->doc);
+	if (r != PV_EPROTO) {
+		*fatal_r = pv_fail(err, r, "%s", e.msg);
+		return false;
+	}
+	/* This message only; the archive holds it as it was. */
+	pv_log(PV_LOG_WARN, "index.failed", "message %lld not indexed: %s", (long long)id, e.msg);
+	failed_r->id = id;
+	snprintf(failed_r->reason, sizeof(failed_r->reason), "%s", e.msg);
+	return false;
 }
 
-/* One short write transaction: the documents and the new high-water mark. */
-static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n, int64_t upto,
+/* One short write transaction: the documents, the failures and the new
+ * high-water mark. */
+static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n,
+		      const struct failed_doc *failed, size_t n_failed, int64_t upto,
 		      struct pv_error *err)
 {
 	struct index_batch_doc v_docs[INDEXER_TX_DOCS];
@@ -102,6 +127,8 @@ static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n, in
 	int r = catalog_begin(ar->cat, err);
 	if (r == PV_OK && n > 0)
 		r = index_add_docs(ar->cat->db, v_docs, n, err);
+	for (size_t i = 0; r == PV_OK && i < n_failed; i++)
+		r = index_mark_failed(ar->cat->db, failed[i].id, failed[i].reason, pv_clock_now(), err);
 	snprintf(v, sizeof(v), "%lld", (long long)upto);
 	if (r == PV_OK && upto > through(ar))
 		r = catalog_meta_set(ar->cat->db, INDEXER_THROUGH, v, err);
@@ -123,18 +150,32 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 	sqlite3_stmt *st;
 	struct pv_buf raw;
 	struct pending_doc *docs = calloc(INDEXER_TX_DOCS, sizeof(*docs));
+	struct failed_doc *fails = calloc(INDEXER_TX_DOCS, sizeof(*fails));
+	struct index_sandbox *sb = NULL;
 	int64_t indexed = 0, failed = 0, last;
-	size_t n = 0, text = 0;
+	size_t n = 0, text = 0, nf = 0;
 	int r;
 
-	if (docs == NULL)
+	if (docs == NULL || fails == NULL) {
+		free(docs);
+		free(fails);
 		return pv_fail(err, PV_ERR, "out of memory");
+	}
 	if ((r = index_ensure_schema(ar->cat->db, err)) < 0) {
 		free(docs);
+		free(fails);
 		return r;
 	}
 	last = through(ar);
 	pv_buf_init(&raw, PV_INDEX_RAW_MAX);
+	/* Counted only for a listener (reindex): every search catches up too. */
+	uint64_t total = 0, done = 0;
+	if (ar->progress.fn != NULL) {
+		struct indexer_status is;
+		if ((r = indexer_status(ar, &is, err)) < 0)
+			goto out;
+		total = (uint64_t)is.pending;
+	}
 	if ((r = catalog_prepare(ar->cat->db,
 				 "SELECT m.id FROM messages m WHERE m.id > ? AND m.disposed_at IS NULL"
 				 " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
@@ -155,7 +196,7 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 			break;
 		for (int i = 0; i < k && r == PV_OK; i++) {
 			int fatal = PV_OK;
-			if (extract_one(ar, ids[i], &raw, &docs[n], &fatal, err)) {
+			if (extract_one(ar, &sb, ids[i], &raw, &docs[n], &fails[nf], &fatal, err)) {
 				text += docs[n++].doc.body.len;
 				indexed++;
 			} else if (fatal < 0) {
@@ -163,27 +204,33 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 				break;
 			} else {
 				failed++;
+				nf += fails[nf].id != 0;
 			}
 			last = ids[i];
-			if (n == INDEXER_TX_DOCS || text >= INDEXER_TX_TEXT ||
+			if (++done > total)
+				total = done;
+			pv_progress_report(&ar->progress, done, total);
+			if (n == INDEXER_TX_DOCS || nf == INDEXER_TX_DOCS || text >= INDEXER_TX_TEXT ||
 			    pv_clock_monotonic_ms() - t0 >= INDEXER_TX_MS) {
-				r = write_docs(ar, docs, n, last, err);
+				r = write_docs(ar, docs, n, fails, nf, last, err);
 				for (size_t j = 0; j < n; j++)
 					index_doc_free(&docs[j].doc);
-				n = text = 0;
+				n = text = nf = 0;
 				t0 = pv_clock_monotonic_ms();
 			}
 		}
 		if (r < 0)
 			break;
 	}
-	if (r == PV_OK && (n > 0 || last > through(ar)))
-		r = write_docs(ar, docs, n, last, err);
+	if (r == PV_OK && (n > 0 || nf > 0 || last > through(ar)))
+		r = write_docs(ar, docs, n, fails, nf, last, err);
 	sqlite3_finalize(st);
 out:
 	for (size_t j = 0; j < n; j++)
 		index_doc_free(&docs[j].doc);
+	index_sandbox_free(&sb);
 	free(docs);
+	free(fails);
 	pv_buf_free_secret(&raw);
 	if (indexed_r)
 		*indexed_r = indexed;
@@ -230,14 +277,29 @@ static void child_main(const char *data_dir, int fd)
 	struct pv_error err;
 	int status = 0;
 
-	/* Nothing of the parent's but the pipe (not its harvest lock). */
-	if (dup2(fd, 3) < 0)
-		_exit(1);
-	close_range(4, ~0U, 0);
-	fd = 3;
+	/* Nothing of the parent's but the pipe (not its harvest lock) and the
+	 * signer's control socket, which its archive signs through. */
+	int keep = archive_key_source_fd();
+	int lo = fd < keep || keep < 0 ? fd : keep, hi = fd < keep ? keep : fd;
+	if (lo > 3)
+		close_range(3, (unsigned)lo - 1, 0);
+	if (hi > lo + 1 && lo >= 0)
+		close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	close_range((unsigned)hi + 1, ~0U, 0);
+	/* SIGTERM ends it whatever its parent blocks (serve's supervisor
+	 * takes its signals through a signalfd). */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C stops the harvest; this catches up */
-	setpriority(PRIO_PROCESS, 0, INDEXER_NICE);
+	prctl(PR_SET_NAME, "pv-indexer");
+	/* Nicer than the harvest even when the harvest itself runs niced (a
+	 * priority is absolute: 10 under a parent at 10 would be no nicer). */
+	errno = 0;
+	int prio = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0)
+		setpriority(PRIO_PROCESS, 0, prio + INDEXER_NICE > 19 ? 19 : prio + INDEXER_NICE);
 	if (archive_open(data_dir, &ar, &err) < 0) {
 		pv_log(PV_LOG_WARN, "index", "the indexer cannot open the archive: %s", err.msg);
 		_exit(1);
@@ -312,6 +374,11 @@ int indexer_finish(struct indexer_proc *p, struct pv_error *err)
 	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	p->pid = 0;
+	/* Stopped with the rest of its process group (a service stop, ^C
+	 * sends SIGINT, which it ignores): nothing lost, the next indexer
+	 * resumes from the catalog. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM)
+		return PV_OK;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return pv_fail(err, PV_ERR, "the indexer process ended with status %d%s",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : -1,

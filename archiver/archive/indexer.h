@@ -25,7 +25,9 @@
  * *indexed_r (may be NULL) gets the count. A message that cannot be read
  * (integrity problem) is skipped and counted in *failed_r (may be NULL);
  * verify reports it. Text is extracted outside the write transactions,
- * which stay short (a harvest's group commit never waits long for them). */
+ * which stay short (a harvest's group commit never waits long for them).
+ * With a listener on ar->progress, counts the pending messages first and
+ * reports each one done. */
 int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		     struct pv_error *err);
 

@@ -600,6 +600,11 @@ int ingest_group_commit(struct ingest *in, ingest_extra_fn *extra, void *extra_c
 		(void)pack_set_rollback(in->packs, NULL);
 	}
 	drop_rows(in);
+	/* Committed; signed before the caller may DELE anything (invariant 1).
+	 * A refusal leaves the batch archived and upstream: the next session
+	 * deletes it without archiving it twice. */
+	if (r == PV_OK && (r = archive_seal(in->ar, err)) < 0)
+		in->n_done = 0;
 	if (done_r != NULL)
 		*done_r = in->done;
 	if (n_done_r != NULL)
@@ -652,7 +657,8 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 	}
 	/* 3. One transaction. */
 	if (r == PV_OK && (r = stmts_prepare(&st, ar->cat->db, err)) == PV_OK &&
-	    (r = commit_rows(ar, a, &st, w, n, NULL, NULL, &maybe_committed, err)) == PV_OK)
+	    (r = commit_rows(ar, a, &st, w, n, NULL, NULL, &maybe_committed, err)) == PV_OK &&
+	    (r = archive_seal(ar, err)) == PV_OK)
 		for (size_t i = 0; i < n; i++)
 			items[i].message_id = w[i].msg.message_id;
 out:

@@ -14,12 +14,17 @@ int proof_checkpoint_covering(struct archive *ar, int64_t max_leaf, struct pv_bu
 {
 	struct checkpoint cp;
 	size_t mark = note_r->len;
-	int r = checkpoint_latest(ar->archive_log, note_r, &cp, err);
+	/* The caller has not appended to the archive log in its transaction:
+	 * what is reserved there is committed, and may be signed now. */
+	int r = checkpoint_seal(ar->archive_log, ar->archive_key, NULL, err);
+	if (r == PV_OK)
+		r = checkpoint_latest(ar->archive_log, note_r, &cp, err);
 	if (r < 0 && r != PV_ENOTFOUND)
 		return r;
 	if (r == PV_OK && (int64_t)cp.size > max_leaf)
 		goto done;
-	if ((r = archive_sign_checkpoint(ar, ar->archive_log, err)) < 0)
+	if ((r = archive_sign_checkpoint(ar, ar->archive_log, err)) < 0 ||
+	    (r = checkpoint_seal(ar->archive_log, ar->archive_key, NULL, err)) < 0)
 		return r;
 	note_r->len = mark;
 	if ((r = checkpoint_latest(ar->archive_log, note_r, &cp, err)) < 0)

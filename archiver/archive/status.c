@@ -2,9 +2,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include "archiver/lib/clock.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/store/approvals.h"
 #include "audit/checkpoint.h"
 
 int archive_status(struct archive *ar, struct archive_status *st, struct pv_error *err)
@@ -20,6 +21,11 @@ int archive_status(struct archive *ar, struct archive_status *st, struct pv_erro
 	if (tlog_size(ar->audit_log, &n, NULL) == PV_OK)
 		st->audit_log_size = (int64_t)n;
 	(void)indexer_status(ar, &st->index, NULL); /* zero when it cannot tell */
+	st->data_free_bytes = pv_fs_free_bytes(ar->dir);
+	if ((r = archive_anchor_status(ar, ARCHIVE_LOG, &st->anchors[0], err)) < 0 ||
+	    (r = archive_anchor_status(ar, AUDIT_LOG, &st->anchors[1], err)) < 0 ||
+	    (r = disk_guard_state(ar, &st->harvest_pause, err)) < 0)
+		return r;
 	return stats_last_runs(ar->cat->db, &st->runs, &st->n_runs, err);
 }
 
@@ -32,7 +38,8 @@ void archive_status_free(struct archive_status *st)
 /* The size and the time of the latest checkpoint: its signed "time"
  * line (heartbeats and audit checkpoints carry one), else when it was
  * stored (archive checkpoints signed during a harvest carry none). */
-static void log_status(struct tlog *t, struct archive_log_status *out)
+static int log_status(struct archive *ar, struct tlog *t, struct archive_log_status *out,
+		      struct pv_error *err)
 {
 	struct tlog_checkpoint_row row;
 	struct checkpoint cp;
@@ -48,6 +55,7 @@ static void log_status(struct tlog *t, struct archive_log_status *out)
 	if (checkpoint_latest(t, &note, &cp, NULL) == PV_OK && cp.time >= 0)
 		out->checkpoint_time = cp.time;
 	pv_buf_free(&note);
+	return archive_anchor_status(ar, tlog_name(t), &out->anchor, err);
 }
 
 /* The newest verify run, from its audit entry (verify.h). */
@@ -76,27 +84,48 @@ static int last_verify(struct archive *ar, struct archive_system_status *st, str
 	return r;
 }
 
+static int skip_row(void *ctx, const struct approval_row *row)
+{
+	(void)ctx;
+	(void)row;
+	return 0;
+}
+
+/* How long the oldest message not yet searchable has waited. */
+static int index_age(struct archive *ar, struct archive_system_status *st, struct pv_error *err)
+{
+	struct indexer_status ix;
+	(void)err;
+	st->index_lag_s = -1;
+	if (indexer_status(ar, &ix, NULL) == PV_OK)
+		st->index_lag_s = ix.pending == 0 ? 0
+			: st->now > ix.oldest_received_at ? st->now - ix.oldest_received_at : 0;
+	return PV_OK;
+}
+
 int archive_system_status(struct archive *ar, struct archive_system_status *st,
 			  struct pv_error *err)
 {
-	struct statvfs vfs;
+	uint64_t pending = 0;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	st->now = pv_clock_now();
-	st->pending_approvals = -1;
-	st->data_free_bytes = statvfs(ar->dir, &vfs) == 0 ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
-						      : -1;
+	st->data_free_bytes = pv_fs_free_bytes(ar->dir);
 	st->growth_day0 = st->now / 86400 - (ARCHIVE_GROWTH_DAYS - 1);
-	log_status(ar->archive_log, &st->archive_log);
-	log_status(ar->audit_log, &st->audit_log);
-	if ((r = stats_counts(ar->cat->db, &st->counts, err)) < 0 ||
+	if ((r = log_status(ar, ar->archive_log, &st->archive_log, err)) < 0 ||
+	    (r = log_status(ar, ar->audit_log, &st->audit_log, err)) < 0 ||
+	    (r = stats_counts(ar->cat->db, &st->counts, err)) < 0 ||
 	    (r = stats_accounts(ar->cat->db, &st->accounts, &st->n_accounts, err)) < 0 ||
 	    (r = stats_growth(ar->cat->db, st->now, ARCHIVE_GROWTH_DAYS, st->growth_messages,
 			      st->growth_bytes, err)) < 0 ||
 	    (r = stats_index_lag(ar->cat->db, &st->index_lag, err)) < 0 ||
-	    (r = last_verify(ar, st, err)) < 0)
+	    (r = index_age(ar, st, err)) < 0 ||
+	    (r = last_verify(ar, st, err)) < 0 ||
+	    (r = disk_guard_state(ar, &st->harvest_pause, err)) < 0 ||
+	    (r = approval_store_each(ar->cat->db, "pending", 0, 1, skip_row, NULL, &pending, err)) < 0)
 		return r;
+	st->pending_approvals = (int64_t)pending;
 	return auditlog_index_gaps(ar->audit_log, AUDITLOG_HEARTBEAT_GAP_S, &st->heartbeat_gaps,
 				   &st->last_audit_entry, err);
 }
@@ -105,4 +134,39 @@ void archive_system_status_free(struct archive_system_status *st)
 {
 	stats_accounts_free(&st->accounts, st->n_accounts);
 	st->n_accounts = 0;
+}
+
+int archive_last_verifies(struct archive *ar, int64_t *any_r, int64_t *full_r,
+			  struct pv_error *err)
+{
+	static const char *const types[] = {AUDIT_VERIFY};
+	uint64_t seqs[256], before;
+	struct audit_entry e;
+	struct pv_buf leaf;
+	size_t n = 0, seen = 0;
+	int r;
+
+	*any_r = *full_r = 0;
+	if ((r = tlog_size(ar->audit_log, &before, err)) < 0)
+		return r;
+	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
+	do {
+		if ((r = auditlog_seqs_of_types(ar->audit_log, types, 1, before, 256, seqs, &n,
+						err)) < 0)
+			break;
+		for (size_t i = 0; i < n && *full_r == 0; i++) {
+			pv_buf_reset(&leaf);
+			if ((r = tlog_leaf(ar->audit_log, seqs[i], &leaf, err)) < 0 ||
+			    (r = auditlog_leaf_parse(leaf.data, leaf.len, seqs[i], &e, err)) < 0)
+				break;
+			if (*any_r == 0)
+				*any_r = e.time;
+			if (strstr(e.object, "full=yes") != NULL)
+				*full_r = e.time;
+		}
+		seen += n;
+		before = n > 0 ? seqs[n - 1] : 0;
+	} while (r == PV_OK && *full_r == 0 && n == 256 && seen < 4096);
+	pv_buf_free(&leaf);
+	return r;
 }

@@ -20,7 +20,9 @@
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
 #include "archiver/store/pack.h"
+#include "archiver/store/stats.h"
 #include "audit/checkpoint.h"
+#include "audit/keys.h"
 #include "audit/tlog_verify.h"
 
 /* Past this many problems, stop listing them (the count still grows). */
@@ -32,6 +34,9 @@ struct vctx {
 	void *line_ctx;
 	struct verify_report *rep;
 	bool full;
+	int64_t since;                 /* the catalog snapshot's time (unix seconds) */
+	uint32_t sample_ppm;           /* sample: content checked for this share of messages
+					* (parts per million); 0: every message */
 	int64_t notes;
 	struct evidence ev;            /* what the audit log records */
 	bool ev_ok;
@@ -66,40 +71,11 @@ static void problem(struct vctx *v, const char *fmt, ...)
 	}
 }
 
+static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void audit_problem(void *ctx, const char *msg)
 {
 	problem(ctx, "audit log: %s", msg);
-}
-
-static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, const size_t *lens,
-		      size_t n_known, uint64_t *leaves_r, uint64_t *cps_r, struct pv_error *err)
-{
-	struct tlog_verify_report rep;
-	struct pv_error e;
-	memset(&rep, 0, sizeof(rep));
-	int r = tlog_verify(t, NULL, known, lens, n_known, &rep, &e);
-	if (r == PV_EINTEGRITY) {
-		problem(v, "%s log: %s", tlog_name(t), e.msg);
-		return PV_OK;
-	}
-	if (r < 0)
-		return pv_fail(err, r, "%s log: %s", tlog_name(t), e.msg);
-	*leaves_r = rep.size;
-	*cps_r = rep.checkpoints;
-	/* Every append is committed together with a signed checkpoint, so a
-	 * leaf no checkpoint covers means a checkpoint was removed. */
-	if (rep.latest_size < rep.size)
-		problem(v, "%s log: entries %llu to %llu are not covered by any signed checkpoint "
-			   "(a checkpoint was removed)", tlog_name(t),
-			(unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1);
-	if (rep.latest_time >= 0 && t == v->ar->audit_log)
-		v->rep->latest_checkpoint_age_s = pv_clock_now() - rep.latest_time;
-	return PV_OK;
-}
-
-static void vproblem(void *ctx, const char *msg)
-{
-	problem(ctx, "%s", msg);
 }
 
 static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -111,6 +87,64 @@ static void note(struct vctx *v, const char *fmt, ...)
 	va_start(ap, fmt);
 	say(v, "note", fmt, ap);
 	va_end(ap);
+}
+
+static int verify_log(struct vctx *v, struct tlog *t, const char *const *known, const size_t *lens,
+		      size_t n_known, uint64_t *leaves_r, uint64_t *cps_r, struct pv_error *err)
+{
+	struct tlog_verify_report rep;
+	struct pv_error e;
+	memset(&rep, 0, sizeof(rep));
+	int r = tlog_verify(t, NULL, known, lens, n_known, &rep, &e);
+	if (r == PV_EINTEGRITY) {
+		problem(v, "%s log: %s", tlog_name(t), e.msg);
+		/* the summary still says how many entries are stored */
+		return tlog_size(t, leaves_r, err);
+	}
+	if (r < 0)
+		return pv_fail(err, r, "%s log: %s", tlog_name(t), e.msg);
+	*leaves_r = rep.size;
+	*cps_r = rep.checkpoints;
+	/* Every append is committed together with a checkpoint, so a leaf no
+	 * checkpoint covers means a checkpoint was removed. The signer process
+	 * signs after the commit: a checkpoint it had no time to sign (its
+	 * process stopped) is reserved, and signed by the next command. */
+	if (rep.reserved > 0 && rep.reserved_size == rep.size)
+		note(v, "%s log: entries %llu to %llu wait for their signature (checkpoint %llu "
+			"was reserved by a process that stopped before the signer signed it; the "
+			"next command that writes signs it)",
+		     tlog_name(t), (unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1,
+		     (unsigned long long)rep.reserved_from);
+	else if (rep.latest_size < rep.size)
+		problem(v, "%s log: entries %llu to %llu are not covered by any signed checkpoint "
+			   "(a checkpoint was removed)", tlog_name(t),
+			(unsigned long long)rep.latest_size, (unsigned long long)rep.size - 1);
+	if (rep.latest_time >= 0 && t == v->ar->audit_log)
+		v->rep->latest_checkpoint_age_s = pv_clock_now() - rep.latest_time;
+	if (rep.time_steps > 0) {
+		char from[PV_RFC3339_LEN], to[PV_RFC3339_LEN];
+		pv_clock_format_rfc3339(rep.step_from, from);
+		pv_clock_format_rfc3339(rep.step_to, to);
+		note(v, "%s log: the clock stepped back %llu time%s while checkpoints were signed: "
+			"checkpoint %llu is dated %s, before the %s of the one before it (a clock step, "
+			"not tampering; checkpoints signed now never go back)",
+		     tlog_name(t), (unsigned long long)rep.time_steps, rep.time_steps == 1 ? "" : "s",
+		     (unsigned long long)rep.step_seq, to, from);
+	}
+	return PV_OK;
+}
+
+static void vproblem(void *ctx, const char *msg)
+{
+	problem(ctx, "%s", msg);
+}
+
+static void anchor_say(void *ctx, bool is_problem, const char *msg)
+{
+	if (is_problem)
+		problem(ctx, "%s", msg);
+	else
+		note(ctx, "%s", msg);
 }
 
 /* The justification of disposed message id, from its disposal-item entry;
@@ -270,6 +304,8 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 	}
 	if (m->blob[0] == '\0')
 		return;
+	if (v->sample_ppm != 0 && randombytes_uniform(1000000) >= v->sample_ppm)
+		return; /* a sample: this one's content is not among it */
 	v->rep->blobs_checked++;
 	if (v->ap_ok && m->policy_version != v->ap.current && m->policy_version != 0)
 		note(v, "message %lld was decided under policy version %lld; version %lld is in force "
@@ -450,7 +486,7 @@ static int verify_signed(struct vctx *v, struct pv_error *err)
 	    (r = catalog_prepare(ar->cat->db, "SELECT hold_id FROM hold_members WHERE message_id = ?"
 					      " AND added_at <= ?", &v->members, err)) < 0)
 		return r;
-	r = evidence_load(ar->audit_log, &v->ev, audit_problem, v, &e);
+	r = evidence_load(ar->audit_log, EVIDENCE_RESERVED_OK, &v->ev, audit_problem, v, &e);
 	if (r == PV_EINTEGRITY) {
 		problem(v, "%s (so policies, holds and disposals cannot be checked against it)", e.msg);
 		return PV_OK;
@@ -479,7 +515,14 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 	sqlite3_stmt *st;
 	int r;
 
-	/* Catalog rows against leaves and blobs. */
+	/* Catalog rows against leaves and blobs: the long part, reported to
+	 * the handle's progress callback one message at a time. */
+	uint64_t total = 0, done = 0;
+	if ((r = catalog_prepare(ar->cat->db, "SELECT count(*) FROM messages", &st, err)) < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		total = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 	if ((r = catalog_prepare(ar->cat->db, "SELECT id FROM messages ORDER BY id", &st, err)) < 0)
 		return r;
 	int64_t expect = 1;
@@ -493,13 +536,16 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 		expect = id + 1;
 		if (message_load(ar->cat->db, id, &m, &e) < 0) {
 			problem(vp, "message %lld: %s", (long long)id, e.msg);
-			continue;
+		} else {
+			rep->messages++;
+			if (m.disposed_at != 0)
+				rep->disposed++;
+			verify_message(vp, &m);
+			sodium_memzero(&m, sizeof(m));
 		}
-		rep->messages++;
-		if (m.disposed_at != 0)
-			rep->disposed++;
-		verify_message(vp, &m);
-		sodium_memzero(&m, sizeof(m));
+		if (++done > total)
+			total = done;
+		pv_progress_report(&ar->progress, done, total);
 	}
 	sqlite3_finalize(st);
 
@@ -521,17 +567,32 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 	if ((r = count_orphans(vp)) < 0)
 		return pv_fail(err, r, "cannot list blobs");
 	struct pack_scan_stats ps;
-	if ((r = pack_scan(ar->dir, ar->cat->db, pack_problem, vp, &ps, err)) < 0)
+	if ((r = pack_scan(ar->dir, ar->cat->db, vp->since, pack_problem, vp, &ps, err)) < 0)
 		return r;
 	return vp->ev_ok ? verify_disposals(vp, err) : PV_OK;
 }
 
-int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
-		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
-		   struct verify_report *rep, struct pv_error *err)
+/* sample 0: every message's content (decrypted with full); else about
+ * that many messages' content, each decrypted. */
+static int verify_checks(struct archive *ar, bool full, uint32_t sample,
+		      const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		      verify_line_fn line, void *line_ctx, struct verify_report *rep,
+		      struct pv_error *err)
 {
-	struct vctx v = {.ar = ar, .line = line, .line_ctx = line_ctx, .rep = rep, .full = full};
+	struct vctx v = {.ar = ar, .line = line, .line_ctx = line_ctx, .rep = rep, .full = full,
+			 .since = pv_clock_now() - 1};
 	int r;
+
+	if (sample != 0) {
+		struct stats_counts c;
+		if ((r = stats_counts(ar->cat->db, &c, err)) < 0)
+			return r;
+		v.full = true;
+		v.sample_ppm = c.messages <= (int64_t)sample ? 1000000
+			: (uint32_t)((uint64_t)sample * 1000000 / (uint64_t)c.messages);
+		if (v.sample_ppm == 0)
+			v.sample_ppm = 1;
+	}
 
 	memset(rep, 0, sizeof(*rep));
 	rep->latest_checkpoint_age_s = -1;
@@ -571,6 +632,26 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 		if (!matched)
 			problem(&v, "checkpoint %zu given is for neither of this archive's logs", i + 1);
 	}
+	/* The last checkpoint the signer process signed, from its own record
+	 * (keys.h keys_state): a log cut back below it, and signed again by
+	 * someone holding a copy of the key, is caught here too. Where the
+	 * record cannot be read (a process that has no access to the keys'
+	 * directory, a copy without it) there is nothing to add. */
+	struct keys_state st[2];
+	char sign_dir[sizeof(ar->dir) + 16];
+	archive_sign_dir(ar->dir, sign_dir, sizeof(sign_dir));
+	for (int j = 0; j < 2; j++) {
+		struct pv_error e;
+		keys_state_init(&st[j]);
+		int sr = keys_state_read(sign_dir, tlog_name(logs[j]), &st[j], &e);
+		if (sr == PV_OK && st[j].note.len > 0) {
+			kn[j][nk[j]] = (const char *)st[j].note.data;
+			kl[j][nk[j]++] = st[j].note.len;
+		} else if (sr == PV_EINTEGRITY) {
+			problem(&v, "%s log: the signer's record of its last checkpoint: %s",
+				tlog_name(logs[j]), e.msg);
+		}
+	}
 	r = verify_log(&v, ar->archive_log, kn[0], kl[0], nk[0], &rep->archive_leaves,
 		       &rep->archive_checkpoints, err);
 	if (r == PV_OK)
@@ -579,12 +660,22 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 	for (int j = 0; j < 2; j++) {
 		free(kn[j]);
 		free(kl[j]);
+		keys_state_free(&st[j]);
 	}
 	/* Audit entries, their personal data, heartbeat gaps (audit/auditlog.h). */
 	if (r == PV_OK)
 		r = auditlog_check(ar->audit_log, audit_problem, &v, &rep->audit, err);
+	/* Time-stamps and cosignatures against the logs just verified. */
+	if (r == PV_OK)
+		r = verify_anchors(ar, anchor_say, &v, &rep->anchors, err);
 	if (r < 0)
 		return r;
+	if (rep->audit.clock_steps > 0)
+		note(&v, "audit log: the clock stepped back %llu time%s (clock-step entries; the "
+			 "first, seq %llu: %s); checkpoint times stayed in order",
+		     (unsigned long long)rep->audit.clock_steps,
+		     rep->audit.clock_steps == 1 ? "" : "s",
+		     (unsigned long long)rep->audit.clock_step_seq, rep->audit.clock_step);
 	if ((r = verify_signed(&v, err)) == PV_OK)
 		r = verify_catalog(&v, err);
 	pv_buf_free_secret(&v.raw);
@@ -602,28 +693,59 @@ int verify_archive(struct archive *ar, bool full, const char *const *known_notes
 	return PV_OK;
 }
 
-int archive_verify(struct archive *ar, const char *actor, bool full,
-		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
-		   verify_line_fn line, void *line_ctx, struct verify_summary *sum,
-		   struct pv_error *err)
+/* The checks in one read snapshot of the catalog and both logs (one
+ * database): harvests and the web go on appending meanwhile (serve
+ * verifies while it runs), and a log read half before and half after an
+ * append would not add up. */
+static int verify_run(struct archive *ar, bool full, uint32_t sample,
+		      const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		      verify_line_fn line, void *line_ctx, struct verify_report *rep,
+		      struct pv_error *err)
+{
+	int r;
+	memset(rep, 0, sizeof(*rep));
+	if ((r = catalog_begin_read(ar->cat, err)) < 0)
+		return r;
+	r = verify_checks(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx, rep,
+			  err);
+	catalog_rollback(ar->cat); /* it only read */
+	return r;
+}
+
+int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
+		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
+		   struct verify_report *rep, struct pv_error *err)
+{
+	return verify_run(ar, full, 0, known_notes, known_lens, n_known, line, line_ctx, rep, err);
+}
+
+/* The run, then its audit entry (archive_verify, archive_verify_sample). */
+static int verify_recorded(struct archive *ar, const char *actor, bool full, uint32_t sample,
+			   const char *const *known_notes, const size_t *known_lens,
+			   size_t n_known, verify_line_fn line, void *line_ctx,
+			   struct verify_summary *sum, struct pv_error *err)
 {
 	struct pv_error aerr;
+	char sampled[48] = "";
 	memset(sum, 0, sizeof(*sum));
-	int r = verify_archive(ar, full, known_notes, known_lens, n_known, line, line_ctx, &sum->rep,
-			       err);
+	int r = verify_run(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx,
+			   &sum->rep, err);
 	if (r < 0 && r != PV_EINTEGRITY)
 		return r;
 	sum->ran = true;
 	sum->ok = r == PV_OK;
 	sum->heartbeat_gap = sum->rep.latest_checkpoint_age_s > AUDITLOG_HEARTBEAT_GAP_S;
+	if (sample != 0)
+		snprintf(sampled, sizeof(sampled), " sample=%u decrypted=%lld", sample,
+			 (long long)sum->rep.blobs_decrypted);
 	/* The run and its outcome are audited (ARCHITECTURE.md §5); a copy verified
 	 * elsewhere, without the signing key, cannot record it. */
 	int ar_r = ar->audit_key == NULL
 			   ? pv_fail(&aerr, PV_ENOTFOUND, "no usable signing key for the audit log")
 			   : archive_auditf(ar, actor, AUDIT_VERIFY,
 					    r == PV_OK ? "ok" : "failed: integrity problems found", NULL,
-					    &aerr, "full=%s problems=%lld archive-size=%llu audit-size=%llu",
-					    full ? "yes" : "no", (long long)sum->rep.problems,
+					    &aerr, "full=%s%s problems=%lld archive-size=%llu audit-size=%llu",
+					    full ? "yes" : "no", sampled, (long long)sum->rep.problems,
 					    (unsigned long long)sum->rep.archive_leaves,
 					    (unsigned long long)sum->rep.audit_leaves);
 	sum->recorded = ar_r == PV_OK;
@@ -634,4 +756,22 @@ int archive_verify(struct archive *ar, const char *actor, bool full,
 			r = pv_fail(err, ar_r, "%s", aerr.msg);
 	}
 	return r;
+}
+
+int archive_verify(struct archive *ar, const char *actor, bool full,
+		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
+		   verify_line_fn line, void *line_ctx, struct verify_summary *sum,
+		   struct pv_error *err)
+{
+	return verify_recorded(ar, actor, full, 0, known_notes, known_lens, n_known, line,
+			       line_ctx, sum, err);
+}
+
+int archive_verify_sample(struct archive *ar, const char *actor, uint32_t sample,
+			  verify_line_fn line, void *line_ctx, struct verify_summary *sum,
+			  struct pv_error *err)
+{
+	if (sample == 0)
+		return pv_fail(err, PV_EUSAGE, "a verify sample has at least one message");
+	return verify_recorded(ar, actor, false, sample, NULL, NULL, 0, line, line_ctx, sum, err);
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archiver/archive/verify_anchors.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
 #include "audit/auditlog.h"
@@ -24,6 +25,7 @@ struct verify_report {
 	int64_t problems;
 	int64_t latest_checkpoint_age_s; /* -1 when unknown */
 	struct auditlog_check_report audit; /* entries, personal data, heartbeat gaps */
+	struct verify_anchor_report anchors; /* time-stamps and cosignatures (anchor.h) */
 };
 
 /* Problems ("FAIL: ...") and notes ("note: ...") go to the caller one line
@@ -33,8 +35,11 @@ struct verify_report {
 typedef void (*verify_line_fn)(void *ctx, const char *line);
 
 /* known_notes: checkpoint notes kept off the box (--checkpoint FILE): the
- * logs must be consistent with them. line (may be NULL) gets each problem
- * and note; returns PV_EINTEGRITY when there was any problem. */
+ * logs must be consistent with them. So must every checkpoint a TSA
+ * stamped or a witness cosigned (verify_anchors.h; the TSA CA, witness
+ * keys and quorum come from ar->cfg). line (may be NULL) gets each problem
+ * and note; returns PV_EINTEGRITY when there was any problem. The messages
+ * checked so far go to ar->progress. */
 int verify_archive(struct archive *ar, bool full, const char *const *known_notes,
 		   const size_t *known_lens, size_t n_known, verify_line_fn line, void *line_ctx,
 		   struct verify_report *rep, struct pv_error *err) PV_WARN_UNUSED;
@@ -63,5 +68,16 @@ int archive_verify(struct archive *ar, const char *actor, bool full,
 		   const char *const *known_notes, const size_t *known_lens, size_t n_known,
 		   verify_line_fn line, void *line_ctx, struct verify_summary *sum_r,
 		   struct pv_error *err) PV_WARN_UNUSED;
+
+/* The same checks of both logs, every checkpoint and every catalog row
+ * against its leaf, but the content of a random sample only: about
+ * `sample` messages (each one with the chance sample / messages), each
+ * decrypted and checked against its commitment as with full; the others'
+ * blobs are not read. What `popvault serve` runs often (a full verify
+ * reads every byte of the archive). Audited as a verify whose object adds
+ * "sample=N decrypted=N". sample 0: PV_EUSAGE. */
+int archive_verify_sample(struct archive *ar, const char *actor, uint32_t sample,
+			  verify_line_fn line, void *line_ctx, struct verify_summary *sum_r,
+			  struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

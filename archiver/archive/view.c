@@ -9,6 +9,7 @@
 #include "archiver/archive/holds.h"
 #include "archiver/archive/proof.h"
 #include "archiver/index/mime.h"
+#include "archiver/index/sandbox.h"
 #include "archiver/index/sanitize.h"
 #include "archiver/index/text.h"
 #include "archiver/lib/hex.h"
@@ -95,20 +96,28 @@ static int fill_meta(struct archive *ar, const struct stored_message *m,
 	return hold_names_of(ar->cat->db, m->id, &meta->holds, &meta->n_holds, err);
 }
 
+/* The parsing of a message for a reader, in the parser sandbox
+ * (index/sandbox.h): this process may serve the network. */
+static int sandboxed(struct index_sandbox **sb, struct pv_error *err)
+{
+	return index_sandbox_new(NULL, sb, err);
+}
+
 /* The header summary and what the message holds, from its first bytes. */
 static int fill_headers(struct archive *ar, const struct stored_message *m,
 			struct archive_message_meta *meta, struct pv_error *err)
 {
 	struct archive_message_headers *h = &meta->headers;
+	struct index_sandbox *sb = NULL;
 	struct pv_buf raw;
 	struct index_doc d;
-	struct index_parts ps;
+	bool has_html = false;
 	int r = read_prefix(ar, m, PV_INDEX_RAW_MAX, &raw, NULL, err);
-	if (r < 0) {
+	if (r < 0 || (r = sandboxed(&sb, err)) < 0) {
 		pv_buf_free(&raw);
 		return r;
 	}
-	if ((r = index_mime_extract(bytes(&raw), raw.len, &d, err)) == PV_OK) {
+	if ((r = index_sandbox_meta(sb, bytes(&raw), raw.len, &d, &has_html, err)) == PV_OK) {
 		h->from = strdup(pv_buf_str(&d.from));
 		h->to = strdup(pv_buf_str(&d.to));
 		h->cc = strdup(pv_buf_str(&d.cc));
@@ -117,13 +126,12 @@ static int fill_headers(struct archive *ar, const struct stored_message *m,
 		h->date = d.date;
 		h->date_known = d.date_known;
 		meta->has_attachment = d.has_attachment;
+		meta->has_html = has_html;
 		if (!h->from || !h->to || !h->cc || !h->subject || !h->message_id)
 			r = pv_fail(err, PV_ERR, "out of memory");
 	}
 	index_doc_free(&d);
-	if (r == PV_OK && (r = index_mime_parts(bytes(&raw), raw.len, &ps, err)) == PV_OK)
-		meta->has_html = index_parts_html_body(&ps) != NULL;
-	index_parts_free(&ps);
+	index_sandbox_free(&sb);
 	pv_buf_free(&raw);
 	return r;
 }
@@ -156,8 +164,11 @@ int archive_view_text(struct archive *ar, const char *actor, int64_t id, unsigne
 	if ((r = open_view(ar, actor, id, flags, "", &m, err)) < 0 ||
 	    (r = fill_meta(ar, &m, meta_r, err)) < 0)
 		return r;
-	if ((r = read_prefix(ar, &m, PV_INDEX_RAW_MAX, &raw, truncated_r, err)) == PV_OK)
-		r = index_mime_show(bytes(&raw), raw.len, text_r, err);
+	struct index_sandbox *sb = NULL;
+	if ((r = read_prefix(ar, &m, PV_INDEX_RAW_MAX, &raw, truncated_r, err)) == PV_OK &&
+	    (r = sandboxed(&sb, err)) == PV_OK)
+		r = index_sandbox_show(sb, bytes(&raw), raw.len, text_r, err);
+	index_sandbox_free(&sb);
 	pv_buf_free(&raw);
 	return r;
 }
@@ -192,34 +203,12 @@ int archive_view_proof(struct archive *ar, const char *actor, int64_t id, unsign
 	return r;
 }
 
-/* The HTML body of raw as sanitised UTF-8 into out; false when it has none. */
-static int html_body(const struct pv_buf *raw, const struct index_parts *ps, struct pv_buf *out,
-		     bool *found_r, struct pv_error *err)
-{
-	const struct index_part *p = index_parts_html_body(ps);
-	struct pv_buf dec, utf8;
-	int r;
-	*found_r = p != NULL;
-	if (p == NULL)
-		return PV_OK;
-	pv_buf_init(&dec, PV_VIEW_RAW_MAX);
-	pv_buf_init(&utf8, 3 * (p->end - p->start) + 16);
-	r = index_mime_part_decode(bytes(raw), raw->len, p, &dec, err);
-	if (r == PV_OK || r == PV_ELIMIT)
-		r = index_text_to_utf8(p->charset, (const char *)bytes(&dec), dec.len, &utf8, err);
-	if (r == PV_OK || r == PV_ELIMIT)
-		r = index_html_sanitize((const char *)bytes(&utf8), utf8.len, out, err);
-	pv_buf_free(&dec);
-	pv_buf_free(&utf8);
-	return r;
-}
-
 int archive_view_html(struct archive *ar, const char *actor, int64_t id, unsigned flags,
 		      struct pv_buf *html_r, bool *had_html_r, struct pv_error *err)
 {
 	struct stored_message m;
-	struct pv_buf raw, text;
-	struct index_parts ps;
+	struct index_sandbox *sb = NULL;
+	struct pv_buf raw;
 	bool found = false;
 	int r;
 
@@ -227,17 +216,9 @@ int archive_view_html(struct archive *ar, const char *actor, int64_t id, unsigne
 	if ((r = open_view(ar, actor, id, flags, " html=yes", &m, err)) < 0)
 		return r;
 	if ((r = read_prefix(ar, &m, PV_VIEW_RAW_MAX, &raw, NULL, err)) == PV_OK &&
-	    (r = index_mime_parts(bytes(&raw), raw.len, &ps, err)) == PV_OK) {
-		r = html_body(&raw, &ps, html_r, &found, err);
-		index_parts_free(&ps);
-	}
-	if (r == PV_OK && !found) {
-		pv_buf_init(&text, 4 * PV_INDEX_RAW_MAX);
-		size_t n = raw.len < PV_INDEX_RAW_MAX ? raw.len : PV_INDEX_RAW_MAX;
-		if ((r = index_mime_show(bytes(&raw), n, &text, err)) == PV_OK)
-			r = index_text_to_html((const char *)bytes(&text), text.len, html_r, err);
-		pv_buf_free(&text);
-	}
+	    (r = sandboxed(&sb, err)) == PV_OK)
+		r = index_sandbox_html(sb, bytes(&raw), raw.len, html_r, &found, err);
+	index_sandbox_free(&sb);
 	pv_buf_free(&raw);
 	if (had_html_r != NULL)
 		*had_html_r = found;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct cli_opt *find_opt(struct cli_args *args, const char *name, size_t len)
 {
@@ -103,4 +104,9 @@ int cli_opt_int(const struct cli_args *args, const char *name, long long def, lo
 		return pv_fail(err, PV_EUSAGE, "--%s must be an integer from %lld to %lld", name, min, max);
 	*out_r = n;
 	return PV_OK;
+}
+
+bool cli_progress_wanted(const struct cli_ctx *ctx)
+{
+	return !ctx->json && isatty(STDERR_FILENO);
 }

@@ -7,6 +7,7 @@
 #include "archiver/cli/json.h"
 #include "archiver/archive/audit_trail.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/progress.h"
 
 /* --since/--until (archive_audit_time). */
 static int time_opt(const struct cli_args *args, const char *name, bool until, int64_t def,
@@ -103,8 +104,17 @@ static int audit_export(struct cli_ctx *ctx, struct archive *ar, const struct cl
 	if ((r = time_opt(args, "since", false, INT64_MIN, &since, err)) < 0 ||
 	    (r = time_opt(args, "until", true, INT64_MAX, &until, err)) < 0)
 		return r;
+	struct pv_meter meter;
+	bool meter_on = cli_progress_wanted(ctx);
+	if (meter_on) {
+		pv_meter_init(&meter, stderr, "audit export", "entries");
+		ar->progress = pv_meter_progress(&meter);
+	}
 	/* Audited inside: the export's entry first, fail closed. */
-	if ((r = archive_audit_export(ar, ctx->actor, out, since, until, personal, &s, err)) < 0)
+	r = archive_audit_export(ar, ctx->actor, out, since, until, personal, &s, err);
+	if (meter_on)
+		pv_meter_end(&meter);
+	if (r < 0)
 		return r;
 	if (ctx->json) {
 		printf("{\"out\": ");

@@ -11,6 +11,7 @@
 #include "archiver/cli/json.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/progress.h"
 
 static void print_summary(const struct cli_ctx *ctx, const char *verb, const char *dir,
 			  const struct backup_summary *s)
@@ -69,8 +70,16 @@ int cli_backup(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	if ((r = read_passphrase(&args, &pass, err)) < 0)
 		return r;
 	if ((r = archive_open(ctx->data_dir, &ar, err)) == PV_OK) {
+		struct pv_meter meter;
+		bool meter_on = cli_progress_wanted(ctx);
+		if (meter_on) {
+			pv_meter_init(&meter, stderr, "backup", "files");
+			ar->progress = pv_meter_progress(&meter);
+		}
 		r = archive_backup(ar, ctx->actor, out, pass, pass ? strlen(pass) : 0,
 				   &backup_kdf_default, &sum, err);
+		if (meter_on)
+			pv_meter_end(&meter);
 		archive_close(&ar);
 	}
 	pv_secret_free(&pass);

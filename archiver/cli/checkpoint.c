@@ -1,4 +1,5 @@
-/* popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key] */
+/* popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key]
+ *                     [--witnessed] */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,8 +11,9 @@
 int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"log", CLI_VALUE, NULL}, {"vkey", CLI_FLAG, NULL},
-				 {"heartbeat", CLI_FLAG, NULL}, {"rotate-key", CLI_FLAG, NULL}};
-	struct cli_args args = {opts, 4, {0}, 0, false};
+				 {"heartbeat", CLI_FLAG, NULL}, {"rotate-key", CLI_FLAG, NULL},
+				 {"witnessed", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 5, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("checkpoint");
 	struct archive *ar = NULL;
 	struct pv_buf note;
@@ -24,8 +26,15 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 		return pv_fail(err, PV_EUSAGE, "checkpoint takes no arguments");
 	if (strcmp(log, ARCHIVE_LOG) != 0 && strcmp(log, AUDIT_LOG) != 0)
 		return pv_fail(err, PV_EUSAGE, "--log must be archive or audit");
-	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
+	/* Signing goes through the signer process; reading needs no key. */
+	struct signer *sg = NULL;
+	if ((cli_opt(&args, "rotate-key") != NULL || cli_opt(&args, "heartbeat") != NULL) &&
+	    (r = cli_privsep_begin(ctx, &sg, err)) < 0)
 		return r;
+	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0) {
+		cli_privsep_end(&sg);
+		return r;
+	}
 	struct tlog *t = archive_log_named(ar, log);
 	pv_buf_init(&note, PV_NOTE_MAX);
 	if (cli_opt(&args, "rotate-key") != NULL) {
@@ -35,6 +44,9 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 			       "logged; its seed is destroyed.\nKeep the new verifier key with the "
 			       "old one, off this machine.)\n",
 			       tlog_name(t), pv_buf_str(&note));
+	} else if (cli_opt(&args, "witnessed") != NULL) {
+		if ((r = archive_checkpoint_witnessed(ar, log, &note, err)) == PV_OK)
+			fputs(pv_buf_str(&note), stdout);
 	} else if (cli_opt(&args, "vkey") != NULL) {
 		if ((r = archive_checkpoint_vkey(ar, log, &note, err)) == PV_OK)
 			printf("%s\n", pv_buf_str(&note));
@@ -46,5 +58,6 @@ int cli_checkpoint(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *
 	}
 	pv_buf_free(&note);
 	archive_close(&ar);
+	cli_privsep_end(&sg);
 	return r;
 }

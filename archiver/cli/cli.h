@@ -5,11 +5,15 @@
  * table in commands.c; each subcommand lives in its own file and returns a
  * pv_status that main() turns into the exit code (0, 1, 2, 3). */
 
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "archiver/lib/error.h"
+#include "audit/cosig.h"
+#include "audit/note.h"
 
 struct cli_ctx {
 	const char *data_dir; /* --data, else $POPVAULT_DATA, else /var/lib/popvault */
@@ -56,6 +60,43 @@ const char *cli_opt(const struct cli_args *args, const char *name);
 int cli_opt_int(const struct cli_args *args, const char *name, long long def, long long min,
 		long long max, long long *out_r, struct pv_error *err);
 
+/* Whether to draw a progress line (lib/progress.h) for long work: only on
+ * a terminal (stderr), never with --json, never into a pipe or a file. */
+bool cli_progress_wanted(const struct cli_ctx *ctx);
+
+/* A --listen value: "ADDR:PORT" or "[V6ADDR]:PORT", numeric addresses
+ * only (listen.c). */
+struct cli_listen {
+	struct sockaddr_storage ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	unsigned port;
+	bool loopback;
+};
+int cli_parse_listen(const char *s, struct cli_listen *a, struct pv_error *err);
+
+/* Repeatable key options (keyopts.c): every --OPT VALUE of argv, each a
+ * key or a file of keys one a line, goes through parse (which returns
+ * PV_EINTEGRITY for "not a key": then VALUE is read as a file). *count_r:
+ * how many options were given. */
+typedef int (*cli_key_fn)(void *ctx, const char *key, size_t len, struct pv_error *err);
+int cli_key_options(int argc, char **argv, const char *opt, cli_key_fn parse, void *ctx,
+		    size_t *count_r, struct pv_error *err);
+#define CLI_KEYS_MAX 64
+struct cli_keys {
+	struct note_verifier note[CLI_KEYS_MAX];   /* cli_note_key: log verifier keys */
+	struct cosig_verifier cosig[CLI_KEYS_MAX]; /* cli_cosig_key: witness keys */
+	size_t n;
+};
+int cli_note_key(void *ctx, const char *key, size_t len, struct pv_error *err);
+int cli_cosig_key(void *ctx, const char *key, size_t len, struct pv_error *err);
+/* Long-running commands, before any thread: starts the signer process
+ * (or attaches to the one in $POPVAULT_SIGNER_FD) and drops this
+ * process's access to the log keys; every archive opened afterwards signs
+ * through it. cli_privsep_end undoes it when the command is done. */
+struct signer;
+int cli_privsep_begin(struct cli_ctx *ctx, struct signer **sg_r, struct pv_error *err);
+void cli_privsep_end(struct signer **sg);
+
 /* A message ID argument: a positive integer. */
 int cli_parse_message_id(const char *s, int64_t *id_r, struct pv_error *err);
 
@@ -79,6 +120,8 @@ int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_backup(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_restore(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_anchor(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_witness(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 /* user_auth.c: user passwd NAME --password-file F | user totp NAME [--remove] |
  * user require-totp [ROLES|none], for cli_user. */
 struct archive;

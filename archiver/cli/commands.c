@@ -6,21 +6,38 @@
 static const struct cli_command commands[] = {
 	{"init", "create the data directory: keys, database, default policy",
 	 "popvault init [--data DIR] [--origin NAME]\n", cli_init},
-	{"account", "add, list or remove upstream POP3 accounts",
+	{"account", "add, change, list or remove upstream POP3 accounts",
 	 "popvault account add NAME --host H [--port P] [--tls implicit|starttls|none]\n"
-	 "         --user U --password-file F [--auth auto|user|apop|plain|login|\n"
-	 "         cram-md5|scram-sha-256|xoauth2|oauthbearer] [--ca-file F]\n"
-	 "         [--insecure-skip-verify] [--keep-upstream]\n"
-	 "         [--token-command CMD]\n"
+	 "         --user U (--password-file F | --token-command-file F)\n"
+	 "         [--auth auto|user|apop|plain|login|cram-md5|scram-sha-256|xoauth2|\n"
+	 "         oauthbearer] [--ca-file F] [--insecure-skip-verify] [--keep-upstream]\n"
+	 "         [--interval DURATION]\n"
+	 "       popvault account change NAME [--host H] [--port P] [--tls T] [--user U]\n"
+	 "         [--auth A] [--ca-file F] [--password-file F | --token-command-file F]\n"
 	 "       popvault account list|remove NAME\n"
 	 "       popvault account test NAME\n"
-	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n",
+	 "  Secrets come from files, sealed at once and never shown again.\n"
+	 "  --token-command-file: OAuth (--auth xoauth2 or oauthbearer); the file holds\n"
+	 "  one line, the absolute path of a program that prints a fresh token and\n"
+	 "  its arguments, separated by spaces. It is run without a shell: no quotes,\n"
+	 "  escapes, variables, pipes or redirections (a line with ' \" \\ $ ` | ; & < >\n"
+	 "  is refused: put such a command in a script).\n"
+	 "  change: changing --host, --port, --tls or --ca-file needs the password or\n"
+	 "  token command again, so a stored secret never goes to a new server.\n"
+	 "  --insecure-skip-verify needs an explicit --auth: with the certificate\n"
+	 "  unchecked, auto never sends the password (PLAIN, LOGIN, USER).\n"
+	 "  test: connect, TLS, CAPA, log in, STAT, QUIT (no RETR, no DELE).\n"
+	 "  --interval: serve harvests this account this often (30s, 15m, 1h; 1s to\n"
+	 "  1d), not every [harvest] interval of its config.\n",
 	 cli_account},
 	{"harvest", "pull mail from upstream, seal it, then delete it upstream",
-	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--json]\n"
-	 "  Without --once, harvests every --interval seconds (default 300) until\n"
+	 "popvault harvest [--account NAME] [--once] [--interval SECONDS] [--wait] [--json]\n"
+	 "  Without --once, harvests every --interval seconds (default 300; an\n"
+	 "  account added with its own --interval keeps that) until\n"
 	 "  SIGTERM, backing off an account after temporary failures; up to\n"
-	 "  [harvest] parallel accounts at once, never two sessions on one mailbox.\n",
+	 "  [harvest] parallel accounts at once, never two sessions on one mailbox.\n"
+	 "  One harvest per data directory at a time: --wait waits (up to 10 min)\n"
+	 "  for another one, e.g. serve's, to end instead of failing at once.\n",
 	 cli_harvest},
 	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", cli_stats},
 	{"search", "search the archive",
@@ -45,27 +62,77 @@ static const struct cli_command commands[] = {
 	 "  popvault verify-bundle FILE --vkey ARCHIVE-VKEY --vkey AUDIT-VKEY.\n",
 	 cli_export},
 	{"verify", "verify the archive and audit logs, blobs and catalog",
-	 "popvault verify [--full] [--checkpoint FILE] [--json]\n"
+	 "popvault verify [--full | --sample N] [--checkpoint FILE] [--tsa-ca FILE]\n"
+	 "                [--witness VKEY]... [--witness-quorum K] [--json]\n"
 	 "  Recomputes both logs, checks every signature, catalog row and blob hash;\n"
 	 "  --full also decrypts every message and checks it against its commitment;\n"
+	 "  --sample N: the blobs of about N random messages only, each decrypted and\n"
+	 "  checked (what serve runs every hour);\n"
 	 "  --checkpoint: a checkpoint saved earlier (off this machine) that the logs\n"
-	 "  must still be consistent with. Exit 3 when anything fails.\n",
+	 "  must still be consistent with. So must every checkpoint an RFC 3161 TSA\n"
+	 "  stamped (popvault anchor): each token is checked, its TSA's chain against\n"
+	 "  --tsa-ca (default [anchor] tsa_ca_file), and the newest is reported with\n"
+	 "  its age. So must every checkpoint a witness cosigned, under the witness\n"
+	 "  keys of [witnesses] (or --witness, a key or a file of keys); with a quorum\n"
+	 "  ([witnesses] quorum, --witness-quorum K; every --witness given when only\n"
+	 "  they are), each log needs a checkpoint cosigned by K of them.\n"
+	 "  Exit 3 when anything fails.\n",
 	 cli_verify},
 	{"verify-bundle", "verify an exported bundle offline",
-	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F] [--json]\n"
+	 "popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]\n"
+	 "                       [--tsa-ca FILE] [--witness VKEY]... [--witness-quorum K]\n"
+	 "                       [--json]\n"
 	 "  Needs no data directory. Trusts only the --vkey keys (a key, or a file of\n"
 	 "  keys one per line), never keys inside the bundle; --last-checkpoint: the\n"
 	 "  audit/checkpoint of the last bundle you accepted, which this one must\n"
-	 "  extend. Names every problem found; exit 3 when there is any.\n",
+	 "  extend; --tsa-ca: the CA certificate of the Time-Stamp Authority: every\n"
+	 "  RFC 3161 time-stamp the bundle carries must verify under it, at least one\n"
+	 "  per log, and the bundle's log must extend each stamped checkpoint;\n"
+	 "  --witness: a witness's key (a key or a file of keys): the bundle must\n"
+	 "  carry, for each log, a checkpoint its log extends that K of them cosigned\n"
+	 "  (--witness-quorum K, default all of them).\n"
+	 "  Names every problem found; exit 3 when there is any.\n",
 	 cli_verify_bundle},
 	{"checkpoint", "print the latest signed checkpoint or the verifier key",
 	 "popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key]\n"
-	 "  Prints the latest signed checkpoint (C2SP signed note) of the log;\n"
+	 "                    [--witnessed]\n"
+	 "  Prints the latest signed checkpoint (C2SP signed note) of the log, with\n"
+	 "  the cosignatures witnesses gave it (popvault anchor); --witnessed: the\n"
+	 "  newest checkpoint witnesses cosigned instead;\n"
 	 "  --vkey: its verifier key instead; --heartbeat: sign a fresh one first\n"
 	 "  (run every 15 minutes by the daemon, or from cron; it is also an audit\n"
 	 "  entry); --rotate-key: a new signing key for the log, announced by a note\n"
 	 "  the old key signs (logged), after which the old key is destroyed.\n",
 	 cli_checkpoint},
+	{"anchor", "have the logs' checkpoints time-stamped and witnessed outside",
+	 "popvault anchor [--log archive|audit] [--tsa URL --tsa-ca FILE] [--no-tsa]\n"
+	 "                [--no-witnesses] [--json]\n"
+	 "  Shows the latest signed checkpoint of each log (or of --log) to parties\n"
+	 "  the archive's owner does not control: an RFC 3161 Time-Stamp Authority\n"
+	 "  ([anchor] tsa_url, tsa_ca_file in popvault.conf, or --tsa/--tsa-ca)\n"
+	 "  stamps its SHA-256; the token is checked (status, nonce, imprint, policy,\n"
+	 "  the TSA's certificate chain) and kept beside the checkpoint. Every\n"
+	 "  attempt is an 'anchor' audit entry; one that fails changes nothing else.\n"
+	 "  verify then checks every token and that the log still extends each\n"
+	 "  stamped checkpoint. Exit 1 when a party failed.\n",
+	 cli_anchor},
+	{"witness", "run a C2SP tlog-witness for other logs",
+	 "popvault witness init --name NAME [--data WDIR | --key F --state F]\n"
+	 "       popvault witness vkey [--data WDIR | --key F]\n"
+	 "       popvault witness serve --listen ADDR:PORT --log VKEY [--log VKEY]...\n"
+	 "               [--data WDIR | --key F --state F] [--tls-cert F --tls-key F]\n"
+	 "  A witness cosigns other logs' checkpoints (C2SP tlog-witness and\n"
+	 "  tlog-cosignature): run it on a machine the archive's owner does not\n"
+	 "  control. init makes its Ed25519 key (WDIR/witness.key, or --key) and\n"
+	 "  its state (WDIR/witness.db, or --state) and prints its verifier key, for\n"
+	 "  the logs' [witnesses] and for verifiers; vkey prints it again. serve\n"
+	 "  answers POST /add-checkpoint for the logs whose keys --log names (a key,\n"
+	 "  or a file of keys one a line: popvault checkpoint --log L --vkey): it\n"
+	 "  cosigns a checkpoint only if it extends the last one it cosigned of\n"
+	 "  that log (the consistency proof is checked) and answers 409 Conflict\n"
+	 "  with the size it holds otherwise. Plain HTTP unless --tls-cert/--tls-key:\n"
+	 "  everything it says is signed. Until SIGINT or SIGTERM.\n",
+	 cli_witness},
 	{"audit", "list or export the audit log",
 	 "popvault audit list [--since T] [--until T] [--actor A] [--type TYPE]\n"
 	 "                    [--object 'KEY=VALUE ...'] [--json]\n"
@@ -177,10 +244,15 @@ static const struct cli_command commands[] = {
 	 "  left. NEWDIR must not exist or be empty; it is made only when all\n"
 	 "  checks pass, with a restore audit entry. Exit 3 when the copy fails them.\n",
 	 cli_restore},
-	{"serve", "run the web UI and JSON API (HTTPS)",
+	{"serve", "run the appliance: harvests, index, heartbeats, web UI and API",
 	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]\n"
-	 "               [--web-root DIR] [--config F] [--metrics-token-file F]\n"
-	 "  Serves web-static/ and the JSON API (docs/api.md) until SIGINT/SIGTERM.\n"
+	 "               [--web-root DIR] [--config F] [--metrics-token-file F] [--web-only]\n"
+	 "  Until SIGTERM/SIGINT, each in a process of its own: the web UI and JSON\n"
+	 "  API (docs/api.md), every account harvested every [harvest] interval, the\n"
+	 "  indexer, heartbeat checkpoints every 15 minutes, disposal proposals,\n"
+	 "  a verify of a sample and a full verify on the [serve] schedule; a part\n"
+	 "  that dies is started again. Below 1 GiB free in DIR's file system the\n"
+	 "  harvest stops until there is room. SIGHUP reads the config again.\n"
 	 "  --listen: a numeric address and port (default: [serve] listen in the\n"
 	 "  config, 127.0.0.1:8443; port 0 takes a free one, printed on start).\n"
 	 "  HTTPS with --tls-cert/--tls-key, else a self-signed certificate made on\n"
@@ -188,7 +260,8 @@ static const struct cli_command commands[] = {
 	 "  --web-root: default web-static/ beside the binary's directory, else\n"
 	 "  /usr/share/popvault/web-static. --config: read this file, not\n"
 	 "  DIR/popvault.conf. --metrics-token-file: the SHA-256 (hex) of a token\n"
-	 "  that GET /metrics takes as \"Authorization: Bearer TOKEN\".\n",
+	 "  that GET /metrics takes as \"Authorization: Bearer TOKEN\". --web-only:\n"
+	 "  the web UI and API alone (nothing harvested, indexed or signed).\n",
 	 cli_serve},
 };
 

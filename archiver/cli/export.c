@@ -1,34 +1,23 @@
 /* popvault export QUERY --out FILE [--matter NAME] [--bates-prefix P]
  *                 [--bates-start N] [--json] */
 #include <stdio.h>
-#include <unistd.h>
 
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/export/export.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/progress.h"
 #include "archiver/store/datadir.h"
 
-struct progress {
-	int64_t last_ms;
-	bool shown;
-};
-
-/* On a terminal only, at most ten times a second. */
+/* export_run reports two passes over the messages as one count
+ * (export.h): proofs, mbox and load files, then the .eml files. The line
+ * says which pass runs; the rate and ETA are over both. */
 static void show_progress(void *ctx, uint64_t done, uint64_t total)
 {
-	struct progress *p = ctx;
-	int64_t now = pv_clock_monotonic_ms();
-	if (done != total && now - p->last_ms < 100)
-		return;
-	p->last_ms = now;
-	p->shown = true;
-	/* Two passes (export.h): proofs, mbox and load files, then the .eml files. */
-	bool first = done * 2 <= total;
-	fprintf(stderr, "\rexport: %s %llu of %llu", first ? "proofs, mbox, load files:" : ".eml files:",
-		(unsigned long long)(first ? done : done - total / 2), (unsigned long long)(total / 2));
-	fflush(stderr);
+	struct pv_meter *m = ctx;
+	m->label = done * 2 <= total ? "export (proofs, mbox, load files)" : "export (.eml files)";
+	pv_meter_update(m, done, total);
 }
 
 int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
@@ -41,7 +30,8 @@ int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	const struct cli_command *cmd = cli_find_command("export");
 	struct archive *ar = NULL;
 	struct export_summary sum;
-	struct progress prog = {0, false};
+	struct pv_meter meter;
+	bool meter_on = cli_progress_wanted(ctx);
 	long long start;
 	int r;
 
@@ -60,15 +50,17 @@ int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		.bates_prefix = cli_opt(&args, "bates-prefix"),
 		.bates_start = start,
 		.actor = ctx->actor,
-		.progress = !ctx->json && isatty(STDERR_FILENO) ? show_progress : NULL,
-		.progress_ctx = &prog,
+		.progress = meter_on ? show_progress : NULL,
+		.progress_ctx = &meter,
 	};
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
+	if (meter_on)
+		pv_meter_init(&meter, stderr, "export", "steps");
 	r = export_run(ar, &o, &sum, err);
 	archive_close(&ar);
-	if (prog.shown)
-		fputc('\n', stderr);
+	if (meter_on)
+		pv_meter_end(&meter);
 	if (r < 0)
 		return r;
 	if (ctx->json) {

@@ -1,4 +1,4 @@
-/* popvault harvest [--account NAME] [--once] [--interval SECONDS] [--json]
+/* popvault harvest [--account NAME] [--once] [--interval SECONDS] [--wait] [--json]
  * The work is archiver/harvest/scheduler.h; this file parses the options
  * and prints what each harvest did. */
 #include <signal.h>
@@ -10,6 +10,7 @@
 #include "archiver/cli/json.h"
 #include "archiver/harvest/harvest.h"
 #include "archiver/harvest/scheduler.h"
+#include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 
 /* Between harvests of an account in the daemon loop. */
@@ -158,8 +159,9 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 {
 	struct cli_opt opts[] = {{"account", CLI_VALUE, NULL},
 				 {"once", CLI_FLAG, NULL},
-				 {"interval", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 3, {0}, 0, false};
+				 {"interval", CLI_VALUE, NULL},
+				 {"wait", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 4, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("harvest");
 	long long interval;
 	int r;
@@ -183,7 +185,16 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		.on_result = on_result,
 		.on_harvested = on_harvested,
 		.ctx = &p,
+		/* The daemon stops before the disk is full; a harvest started by
+		 * hand goes as far as the disk does (ENOSPC loses nothing). */
+		.disk_reserve = p.once ? 0 : PV_DATA_DISK_RESERVE,
+		.lock_wait_s = cli_opt(&args, "wait") ? PV_HARVEST_LOCK_WAIT_S : 0,
 	};
+	struct signer *sg = NULL;
+	if ((r = cli_privsep_begin(ctx, &sg, err)) < 0) {
+		pv_buf_free(&p.t.errors);
+		return r;
+	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	r = harvest_schedule(&so, err);
@@ -197,5 +208,6 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	}
 	fflush(stdout);
 	pv_buf_free(&p.t.errors);
+	cli_privsep_end(&sg);
 	return r;
 }

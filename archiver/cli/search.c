@@ -7,6 +7,7 @@
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/progress.h"
 #include "archiver/store/datadir.h"
 
 #define SEARCH_LIMIT_DEFAULT 50
@@ -96,7 +97,15 @@ int cli_reindex(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		return pv_fail(err, PV_EUSAGE, "reindex takes no arguments");
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
+	struct pv_meter meter;
+	bool meter_on = cli_progress_wanted(ctx);
+	if (meter_on) {
+		pv_meter_init(&meter, stderr, "reindex", "messages");
+		ar->progress = pv_meter_progress(&meter);
+	}
 	r = indexer_rebuild(ar, &indexed, &failed, err);
+	if (meter_on)
+		pv_meter_end(&meter);
 	archive_close(&ar);
 	if (r < 0)
 		return r;

@@ -5,6 +5,7 @@
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
 
 static void print_runs(const struct archive_status *st, bool json)
 {
@@ -27,6 +28,49 @@ static void print_runs(const struct archive_status *st, bool json)
 			       (long long)run->fetched, (long long)run->deleted,
 			       run->residue ? " (residue!)" : "", run->outcome);
 		}
+	}
+}
+
+/* Each log's anchors outside the box (archive/anchor.h). */
+static void print_anchors(const struct archive_status *st, bool json)
+{
+	static const char *const names[2] = {"archive", "audit"};
+	int64_t now = pv_clock_now();
+	for (int i = 0; i < 2; i++) {
+		const struct anchor_status *a = &st->anchors[i];
+		char t[PV_RFC3339_LEN];
+		int64_t newest = a->tsa_time > a->witness_time ? a->tsa_time : a->witness_time;
+		if (json) {
+			printf("%s\"%s\": {\"configured\": %s, \"timestamp_time\": %lld, "
+			       "\"timestamp_size\": %llu, \"witnessed_time\": %lld, "
+			       "\"witnessed_size\": %llu, \"age_s\": %lld, \"last_attempt\": %lld, "
+			       "\"stale\": %s, \"last_error\": ",
+			       i ? ", " : "", names[i], a->configured ? "true" : "false",
+			       (long long)a->tsa_time, (unsigned long long)a->tsa_size,
+			       (long long)a->witness_time, (unsigned long long)a->witness_size,
+			       newest < 0 ? -1LL : (long long)(now - newest), (long long)a->last_attempt,
+			       a->stale ? "true" : "false");
+			json_print_str(stdout, a->last_error);
+			putchar('}');
+			continue;
+		}
+		if (!a->configured && newest < 0)
+			continue;
+		if (a->tsa_time >= 0) {
+			pv_clock_format_rfc3339(a->tsa_time, t);
+			printf("%-7s log time-stamped at %llu entries, %s\n", names[i],
+			       (unsigned long long)a->tsa_size, t);
+		}
+		if (a->witness_time >= 0) {
+			pv_clock_format_rfc3339(a->witness_time, t);
+			printf("%-7s log witnessed at %llu entries, %s\n", names[i],
+			       (unsigned long long)a->witness_size, t);
+		}
+		if (a->stale)
+			printf("STALE: the %s log has no anchor %s (popvault anchor)\n", names[i],
+			       newest < 0 ? "yet" : "newer than [anchor] stale_after");
+		if (a->last_error[0])
+			printf("Last anchor attempt of the %s log failed: %s\n", names[i], a->last_error);
 	}
 }
 
@@ -56,13 +100,25 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		printf("{\"messages\": %lld, \"disposed\": %lld, \"bytes\": %lld, \"accounts\": %lld, "
 		       "\"upstream_pending_delete\": %lld, \"upstream_residue\": %lld, "
 		       "\"archive_log_size\": %lld, \"audit_log_size\": %lld, \"index_pending\": %lld, "
-		       "\"index_lag_s\": %lld, \"last_runs\": [",
+		       "\"index_lag_s\": %lld, \"data_free_bytes\": %lld, \"harvest_paused\": %s, "
+		       "\"harvest_paused_since\": ",
 		       (long long)c->messages, (long long)c->disposed, (long long)c->bytes,
 		       (long long)c->accounts, (long long)c->upstream_pending,
 		       (long long)c->upstream_residue, (long long)st.archive_log_size,
-		       (long long)st.audit_log_size, (long long)st.index.pending, (long long)lag);
+		       (long long)st.audit_log_size, (long long)st.index.pending, (long long)lag,
+		       (long long)st.data_free_bytes, st.harvest_pause.paused ? "true" : "false");
+		if (st.harvest_pause.paused) {
+			char t[PV_RFC3339_LEN];
+			pv_clock_format_rfc3339(st.harvest_pause.since, t);
+			printf("\"%s\"", t);
+		} else {
+			printf("null");
+		}
+		printf(", \"last_runs\": [");
 		print_runs(&st, true);
-		puts("]}");
+		printf("], \"anchors\": {");
+		print_anchors(&st, true);
+		puts("}}");
 	} else {
 		printf("Messages archived:   %lld (%lld bytes)\nMessages disposed:   %lld\n"
 		       "Accounts:            %lld\nArchive log entries: %lld\nAudit log entries:   %lld\n",
@@ -74,10 +130,19 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 			       (long long)c->upstream_pending);
 		if (c->upstream_residue)
 			printf("Deleted but STILL UPSTREAM (residue): %lld\n", (long long)c->upstream_residue);
+		if (st.harvest_pause.paused) {
+			char t[PV_RFC3339_LEN];
+			pv_clock_format_rfc3339(st.harvest_pause.since, t);
+			printf("HARVEST STOPPED since %s: the data directory's file system has %lld MiB "
+			       "free, under the %lld MiB reserve; it resumes by itself once there is "
+			       "room\n", t, (long long)(st.data_free_bytes >> 20),
+			       (long long)(PV_DATA_DISK_RESERVE >> 20));
+		}
 		if (st.index.pending)
 			printf("Not yet searchable: %lld (the oldest archived %lld s ago; the indexer "
 			       "catches up)\n", (long long)st.index.pending, (long long)lag);
 		print_runs(&st, false);
+		print_anchors(&st, false);
 	}
 	archive_status_free(&st);
 	return PV_OK;

@@ -1,4 +1,5 @@
 /* popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]
+ *                       [--tsa-ca FILE] [--witness VKEY]... [--witness-quorum K]
  *
  * Offline: no data directory, no configuration. Trusts only the keys given
  * on the command line (never keys inside the bundle). The bundle's BUNDLE
@@ -17,7 +18,8 @@
 #include "audit/bundle.h"
 
 typedef int (*bundle_verify_fn)(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
-				const char *last_cp, size_t last_len, struct bundle_report *rep,
+				const char *last_cp, size_t last_len,
+				const struct bundle_policy *pol, struct bundle_report *rep,
 				struct pv_error *err);
 
 static const struct {
@@ -28,7 +30,6 @@ static const struct {
 	{EDISCOVERY_KIND, ediscovery_verify},
 };
 
-#define VKEYS_MAX 64
 #define LINES_PRINTED_MAX 500
 
 struct out {
@@ -64,72 +65,58 @@ static void line_cb(void *ctx, bool problem, const char *msg)
 	(void)pv_buf_append_str(&o->problems, "\"", &err);
 }
 
-/* A --vkey value: a verifier key, or a file of them (one per line). */
-static int add_vkeys(const char *v, struct note_verifier *keys, size_t *n, struct pv_error *err)
-{
-	unsigned char *data = NULL;
-	size_t len;
-	int r;
-	struct pv_error perr;
-	if (*n >= VKEYS_MAX)
-		return pv_fail(err, PV_EUSAGE, "more than %d verifier keys", VKEYS_MAX);
-	if (note_verifier_parse(v, strlen(v), &keys[*n], &perr) == 0) {
-		(*n)++;
-		return 0;
-	}
-	if ((r = pv_read_file(v, 64 * 1024, &data, &len, err)) < 0)
-		return pv_fail(err, PV_EUSAGE, "--vkey %s: not a verifier key (%s), nor a readable "
-					       "file of them", v, perr.msg);
-	const char *p = (const char *)data, *end = p + len;
-	while (p < end && r == 0) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t l = eol ? (size_t)(eol - p) : (size_t)(end - p);
-		if (l > 0) {
-			if (*n >= VKEYS_MAX)
-				r = pv_fail(err, PV_EUSAGE, "more than %d verifier keys", VKEYS_MAX);
-			else if (note_verifier_parse(p, l, &keys[*n], err) != 0)
-				r = pv_fail(err, PV_EUSAGE, "%s: '%.*s' is not a verifier key", v,
-					    (int)(l > 80 ? 80 : l), p);
-			else
-				(*n)++;
-		}
-		p += l + 1;
-	}
-	free(data);
-	return r;
-}
-
 int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
-	struct cli_opt opts[] = {{"vkey", CLI_VALUE, NULL}, {"last-checkpoint", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 2, {0}, 0, false};
+	struct cli_opt opts[] = {{"vkey", CLI_VALUE, NULL}, {"last-checkpoint", CLI_VALUE, NULL},
+				 {"tsa-ca", CLI_VALUE, NULL}, {"witness", CLI_VALUE, NULL},
+				 {"witness-quorum", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 5, {0}, 0, false};
+	struct cli_keys wk = {0};
+	long long quorum;
+	struct bundle_policy pol = {NULL, NULL, 0, 0};
 	const struct cli_command *cmd = cli_find_command("verify-bundle");
-	struct note_verifier keys[VKEYS_MAX];
+	struct cli_keys vk = {0};
+	size_t given;
 	struct bundle *b = NULL;
 	struct out o = {ctx->json, 0, {0}};
 	struct bundle_report rep = {line_cb, &o, 0, 0};
 	unsigned char *last = NULL;
-	size_t nkeys = 0, last_len = 0;
+	size_t last_len = 0;
 	int r;
 
 	if ((r = cli_parse(ctx, cmd, argc, argv, &args, err)) != PV_OK)
 		return r; /* 1: --help was printed */
 	if (args.n_pos != 1)
 		return pv_fail(err, PV_EUSAGE, "verify-bundle needs one bundle FILE");
-	/* --vkey may repeat; the common parser keeps only the last. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		const char *v = NULL;
-		if (strcmp(argv[i], "--vkey") == 0 && i + 1 < argc)
-			v = argv[++i];
-		else if (strncmp(argv[i], "--vkey=", 7) == 0)
-			v = argv[i] + 7;
-		if (v != NULL && (r = add_vkeys(v, keys, &nkeys, err)) < 0)
-			return r;
-	}
+	if ((r = cli_key_options(argc, argv, "vkey", cli_note_key, &vk, &given, err)) < 0)
+		return r;
+	if ((r = cli_key_options(argc, argv, "witness", cli_cosig_key, &wk, &given, err)) < 0 ||
+	    (r = cli_opt_int(&args, "witness-quorum", (long long)wk.n, 1, CLI_KEYS_MAX, &quorum,
+			     err)) < 0)
+		return r;
+	if ((size_t)quorum > wk.n)
+		return pv_fail(err, PV_EUSAGE, "--witness-quorum %lld: only %zu --witness keys given",
+			       quorum, wk.n);
+	pol.witnesses = wk.cosig;
+	pol.n_witnesses = wk.n;
+	pol.quorum = (unsigned)quorum;
+	const struct note_verifier *keys = vk.note;
+	size_t nkeys = vk.n;
 	if (nkeys == 0)
 		return pv_fail(err, PV_EUSAGE,
 			       "verify-bundle needs --vkey VKEY: the verifier key you hold (printed "
 			       "by popvault init); keys inside the bundle are never trusted");
+	if ((pol.tsa_ca_file = cli_opt(&args, "tsa-ca")) != NULL) {
+		unsigned char *ca = NULL;
+		size_t ca_len;
+		if ((r = pv_read_file(pol.tsa_ca_file, 1024 * 1024, &ca, &ca_len, err)) < 0)
+			return pv_fail(err, PV_EUSAGE, "--tsa-ca: %s", err->msg);
+		bool pem = memmem(ca, ca_len, "-----BEGIN CERTIFICATE-----", 27) != NULL;
+		free(ca);
+		if (!pem)
+			return pv_fail(err, PV_EUSAGE, "--tsa-ca %s: no PEM certificate in it",
+				       pol.tsa_ca_file);
+	}
 	const char *lf = cli_opt(&args, "last-checkpoint");
 	if (lf != NULL && (r = pv_read_file(lf, PV_NOTE_MAX, &last, &last_len, err)) < 0)
 		return r;
@@ -154,7 +141,7 @@ int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_erro
 			}
 		} else {
 			bundle_info(&rep, "%s: a popvault %s bundle", args.pos[0], kind);
-			r = fn(b, keys, nkeys, (const char *)last, last_len, &rep, err);
+			r = fn(b, keys, nkeys, (const char *)last, last_len, &pol, &rep, err);
 			if (r < 0 && r != PV_EINTEGRITY)
 				goto out;
 		}

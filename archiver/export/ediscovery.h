@@ -27,6 +27,9 @@
  *                                 and RFC 9162 consistency proofs (one base64
  *                                 hash a line) from each to this bundle's, for
  *                                 verify-bundle --last-checkpoint
+ *   archive/timestamps/..., audit/timestamps/...
+ *                                 RFC 3161 time-stamps of earlier checkpoints
+ *                                 of either log (audit/bundle_external.h)
  *   trust/vkeys                   both logs' verifier keys (a reminder only:
  *                                 never trusted by the verifier)
  *   rotations/<archive|audit>/<E> the key-rotation note of epoch E (audit/
@@ -77,6 +80,7 @@
 #include <stddef.h>
 
 #include "archiver/lib/error.h"
+#include "audit/bundle_external.h"
 #include "audit/bundle_read.h"
 #include "audit/note.h"
 
@@ -106,11 +110,12 @@
  * (in audit/checkpoint's tree as its last leaf, citing this message set,
  * with the request's query and matter behind its commitment). last_cp
  * (may be NULL): a checkpoint of either log that the verifier kept; the
- * bundle must extend it. Every problem goes to rep, naming the member;
+ * bundle must extend it. pol (may be NULL): what the logs' outside
+ * evidence must show (bundle_external.h). Every problem goes to rep, naming the member;
  * returns 0 when there was none, PV_EINTEGRITY when there was, another
  * status for an error that stopped the check (err). */
 int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
-		      const char *last_cp, size_t last_len, struct bundle_report *rep,
-		      struct pv_error *err) PV_WARN_UNUSED;
+		      const char *last_cp, size_t last_len, const struct bundle_policy *pol,
+		      struct bundle_report *rep, struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

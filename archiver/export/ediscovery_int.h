@@ -17,6 +17,7 @@
 #include "archiver/export/loadfile.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "audit/bundle_external.h"
 #include "audit/bundle_trust.h"
 #include "audit/checkpoint.h"
 
@@ -51,6 +52,7 @@ struct vst {
 	struct bundle *b;
 	struct bundle_keys *keys; /* given, and those rotations introduce */
 	struct bundle_report *rep;
+	const struct bundle_policy *pol; /* outside evidence asked for; may be NULL */
 	struct pv_error *err;
 	struct checkpoint acp, aucp;
 	int acp_state, aucp_state; /* 1 trusted, 0 parsed unverified, -1 absent or bad */
@@ -102,7 +104,8 @@ void edv_follow_rotations(struct vst *v, const char *dir);
  * audit/rotations/<I> whose inclusion proof holds in audit/checkpoint's
  * tree (a retired key alone cannot name a successor). */
 void edv_check_rotations_logged(struct vst *v);
-/* Earlier checkpoints carried for log dir, each against fin. */
+/* Earlier checkpoints carried for log dir, each against fin, and the
+ * log's outside evidence (bundle_external.h). */
 void edv_check_anchors(struct vst *v, const char *dir, const struct checkpoint *fin, int state);
 /* The caller's --last-checkpoint against whichever log it is of. */
 void edv_check_last(struct vst *v, const char *last, size_t len);

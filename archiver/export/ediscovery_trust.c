@@ -65,8 +65,10 @@ void edv_check_rotations_logged(struct vst *v)
 
 void edv_check_anchors(struct vst *v, const char *dir, const struct checkpoint *fin, int state)
 {
-	if (state >= 0)
+	if (state >= 0) {
 		bundle_trust_check_anchors(v->b, v->keys, v->rep, dir, fin, NULL, NULL);
+		bundle_external_check(v->b, v->keys, v->rep, dir, fin, v->pol, NULL, NULL);
+	}
 }
 
 void edv_check_last(struct vst *v, const char *last, size_t len)

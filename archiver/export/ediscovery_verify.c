@@ -352,6 +352,7 @@ static void check_inventory(struct vst *v)
 		    bundle_trust_chain_name(name, "rotations/audit", &a) ||
 		    bundle_trust_consistency_name(name, "archive", &a, &n) ||
 		    bundle_trust_consistency_name(name, "audit", &a, &n) ||
+		    bundle_external_name(name, "archive") || bundle_external_name(name, "audit") ||
 		    bundle_trust_rotation_name(name, "audit", &a, NULL))
 			continue;
 		if (strncmp(name, "messages/", 9) == 0 && v->set_read) {
@@ -686,8 +687,8 @@ static void check_manifest(struct vst *v)
 /* --- the whole ------------------------------------------------------------------------- */
 
 int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t nkeys,
-		      const char *last_cp, size_t last_len, struct bundle_report *rep,
-		      struct pv_error *err)
+		      const char *last_cp, size_t last_len, const struct bundle_policy *pol,
+		      struct bundle_report *rep, struct pv_error *err)
 {
 	struct vst v;
 	struct pv_error e;
@@ -696,6 +697,7 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	memset(&v, 0, sizeof(v));
 	v.b = b;
 	v.rep = rep;
+	v.pol = pol;
 	v.err = err;
 	/* The given keys, and those their rotation notes introduce. */
 	int r = bundle_keys_new(keys, nkeys, &v.keys, err);

@@ -15,12 +15,14 @@
 #include "archiver/export/loadfile.h"
 #include "archiver/export/mbox.h"
 #include "archiver/index/index.h"
+#include "archiver/index/sandbox.h"
 #include "archiver/index/mime.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/number.h"
 #include "archiver/store/leaf.h"
+#include "archiver/archive/anchor.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/archive/proof.h"
@@ -64,6 +66,7 @@ struct xp {
 	uint64_t seq;    /* the export event */
 	int64_t time;    /* its time */
 	struct bundle_writer *w;
+	struct index_sandbox *sb; /* the load file's fields are parsed in it */
 };
 
 /* The streamed members of pass 1 and its scratch buffers. */
@@ -295,7 +298,8 @@ static int record_export(struct xp *x, const int64_t *ids, size_t n)
 		pv_error_prefix(x->err, "audit log");
 		goto rollback;
 	}
-	if ((r = catalog_commit(x->ar->cat, x->err)) < 0)
+	if ((r = catalog_commit(x->ar->cat, x->err)) < 0 ||
+	    (r = archive_seal(x->ar, x->err)) < 0) /* the bundle carries its checkpoint */
 		goto out;
 	if ((r = tlog_leaf(x->ar->audit_log, x->seq, &leaf, x->err)) < 0 ||
 	    (r = auditlog_leaf_parse(leaf.data, leaf.len, x->seq, &e, x->err)) < 0)
@@ -365,20 +369,34 @@ static int write_request(struct xp *x)
 
 /* The checkpoints earlier exports carried: audit size seq+1 (for audit
  * exports too: their final checkpoint), and the archive size an
- * eDiscovery export's event names. A recipient keeps one of them. */
+ * eDiscovery export's event names. A recipient keeps one of them. And
+ * what parties outside the box said about either log (anchor.h), whose
+ * checkpoints are anchors too. */
 static int write_anchors(struct xp *x)
 {
 	struct bundle_anchors a;
+	struct bundle_external ax, ux;
 	int r;
+	bundle_external_init(&ax);
+	bundle_external_init(&ux);
 	if ((r = bundle_anchors_find(x->ar->audit_log, x->seq,
 				     BUNDLE_ANCHOR_AUDIT_EXPORTS | BUNDLE_ANCHOR_EXPORTS, UINT64_MAX,
 				     &a, x->err)) < 0)
-		return r;
-	if ((r = bundle_trust_add_anchors(x->w, x->ar->audit_log, "audit", a.audit, a.n_audit,
-					  x->seq + 1, x->err)) == 0)
-		r = bundle_trust_add_anchors(x->w, x->ar->archive_log, "archive", a.archive,
-					     a.n_archive, x->acp.size, x->err);
+		goto out0;
+	if ((r = archive_anchor_evidence(x->ar, ARCHIVE_LOG, x->acp.size, &ax, x->err)) == 0 &&
+	    (r = archive_anchor_evidence(x->ar, AUDIT_LOG, x->seq + 1, &ux, x->err)) == 0 &&
+	    (r = bundle_external_anchor_sizes(&ax, &a, false, x->err)) == 0 &&
+	    (r = bundle_external_anchor_sizes(&ux, &a, true, x->err)) == 0 &&
+	    (r = bundle_trust_add_anchors(x->w, x->ar->audit_log, "audit", a.audit, a.n_audit,
+					  x->seq + 1, x->err)) == 0 &&
+	    (r = bundle_trust_add_anchors(x->w, x->ar->archive_log, "archive", a.archive,
+					  a.n_archive, x->acp.size, x->err)) == 0 &&
+	    (r = bundle_external_write(x->w, "archive", &ax, x->acp.size, x->err)) == 0)
+		r = bundle_external_write(x->w, "audit", &ux, x->seq + 1, x->err);
 	bundle_anchors_free(&a);
+out0:
+	bundle_external_free(&ax);
+	bundle_external_free(&ux);
 	return r;
 }
 
@@ -578,8 +596,12 @@ static int write_rows(struct xp *x, struct rows *rw, const struct item *it,
 	char rfc[PV_RFC3339_LEN] = "", file[BATES_LEN_MAX + 8], path[BATES_LEN_MAX + 20], mid[1100];
 	int r;
 
-	if ((r = index_mime_extract(s->head.data ? s->head.data : (const unsigned char *)"",
-				    s->head.len, &doc, x->err)) < 0) {
+	/* Hostile mail is parsed in the parser sandbox (index/sandbox.h): this
+	 * may be the web server's process. */
+	if ((x->sb == NULL && (r = index_sandbox_new(NULL, &x->sb, x->err)) < 0) ||
+	    (r = index_sandbox_extract(x->sb, s->head.data ? s->head.data : (const unsigned char *)"",
+				       s->head.len, &doc, x->err)) < 0) {
+		pv_error_prefix(x->err, "message %lld (%s)", (long long)it->id, bates);
 		index_doc_free(&doc);
 		return r;
 	}
@@ -900,6 +922,7 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	recorded = false; /* the file is there: no failure entry */
 out:
 	bundle_writer_abort(&x.w);
+	index_sandbox_free(&x.sb);
 	if (r < 0) {
 		if (recorded) {
 			struct pv_error ignore;

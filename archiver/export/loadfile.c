@@ -2,14 +2,21 @@
 
 #include <string.h>
 
+#include "archiver/lib/utf8.h"
+
 struct dialect {
 	const char *quote, *sep, *newline;
 	size_t qlen;
+	/* what a quote inside a value becomes; NULL: it is doubled */
+	const char *quote_in_value;
 };
 
+/* Concordance and Relativity have no escape for their þ quote (a doubled
+ * one is not read back as one þ), so a þ in a value is replaced. */
 static const struct dialect dialects[] = {
-	[LOADFILE_DAT] = {LOADFILE_DAT_QUOTE, LOADFILE_DAT_SEP, LOADFILE_DAT_NEWLINE, 2},
-	[LOADFILE_CSV] = {"\"", ",", " ", 1},
+	[LOADFILE_DAT] = {LOADFILE_DAT_QUOTE, LOADFILE_DAT_SEP, LOADFILE_DAT_NEWLINE, 2,
+			  LOADFILE_DAT_QUOTE_STANDIN},
+	[LOADFILE_CSV] = {"\"", ",", " ", 1, NULL},
 };
 
 static int field(const struct dialect *d, bool csv, const char *s, struct pv_buf *out,
@@ -23,15 +30,24 @@ static int field(const struct dialect *d, bool csv, const char *s, struct pv_buf
 		unsigned char c = (unsigned char)s[i];
 		const char *rep = NULL;
 		size_t rl = 0, skip = 1;
+		uint32_t cp;
+		size_t k;
 		if (n - i >= d->qlen && memcmp(s + i, d->quote, d->qlen) == 0) {
-			/* A quote inside the value: doubled. */
-			if ((r = pv_buf_append(out, s + run, i + d->qlen - run, err)) == 0)
-				r = pv_buf_append(out, d->quote, d->qlen, err);
-			i += d->qlen - 1;
-			run = i + 1;
-			continue;
-		}
-		if (c == '\r' && i + 1 < n && s[i + 1] == '\n') {
+			if (d->quote_in_value != NULL) {
+				rep = d->quote_in_value;
+				skip = d->qlen;
+			} else { /* doubled */
+				if ((r = pv_buf_append(out, s + run, i + d->qlen - run, err)) == 0)
+					r = pv_buf_append(out, d->quote, d->qlen, err);
+				i += d->qlen - 1;
+				run = i + 1;
+				continue;
+			}
+		} else if (c >= 0x80 && (k = pv_utf8_decode((const unsigned char *)s + i, n - i, &cp)) > 0 &&
+			   pv_utf8_is_bidi_control(cp)) {
+			rep = ""; /* values are shown to people: see utf8.h */
+			skip = k;
+		} else if (c == '\r' && i + 1 < n && s[i + 1] == '\n') {
 			rep = d->newline;
 			skip = 2;
 		} else if (c == '\r' || c == '\n') {

@@ -7,14 +7,17 @@
  * once by the caller, LOADFILE_BOM), every field quoted with þ (U+00FE),
  * fields separated by DC4 (0x14, shown as ¶ by review tools), rows ended
  * by CRLF. A line break inside a value becomes ® (U+00AE, Concordance's
- * newline stand-in); a þ inside a value is doubled (what CSV readers
- * configured with quotechar='þ' expect); other control characters
- * become spaces.
+ * newline stand-in); a þ inside a value becomes U+FFFD (Concordance and
+ * Relativity have no escape for the quote character: the .eml keeps the
+ * exact text); other control characters become spaces.
  *
  * CSV (LOADFILE_CSV): RFC 4180, UTF-8 without BOM, every field quoted
  * with '"' (doubled inside), CRLF rows; line breaks and control
  * characters in values become spaces; a value a spreadsheet would run as
- * a formula (starting with = + - @ TAB CR) gets a leading "'". */
+ * a formula (starting with = + - @ TAB CR) gets a leading "'".
+ *
+ * Both: values are shown to people, so the bidi controls (U+202A-202E,
+ * U+2066-2069, lib/utf8.h) are dropped from them. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,13 +32,15 @@ enum loadfile_kind { LOADFILE_DAT, LOADFILE_CSV };
 #define LOADFILE_DAT_QUOTE "\xC3\xBE"   /* þ */
 #define LOADFILE_DAT_SEP "\x14"
 #define LOADFILE_DAT_NEWLINE "\xC2\xAE" /* ® */
+#define LOADFILE_DAT_QUOTE_STANDIN "\xEF\xBF\xBD" /* U+FFFD for a þ in a value */
 
 /* Appends one row of n fields (NULL is an empty field). */
 int loadfile_row(enum loadfile_kind kind, const char *const *fields, size_t n,
 		 struct pv_buf *out, struct pv_error *err);
 
 /* One parsed row: field i is buf.data + off[i], NUL-terminated, len[i]
- * bytes (quotes removed, doubled quotes undone; no other unescaping). */
+ * bytes (quotes removed, doubled quotes undone, as bundles made before
+ * the DAT's þ was replaced have them; no other unescaping). */
 struct loadfile_fields {
 	struct pv_buf buf;
 	size_t off[PV_EXPORT_LOADFILE_FIELDS_MAX], len[PV_EXPORT_LOADFILE_FIELDS_MAX];

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "archiver/harvest/token.h"
+#include "archiver/lib/limits.h"
+#include "archiver/lib/secret.h"
 
 void harvest_pop3_config(const struct account *a, struct pop3_config *cfg)
 {
@@ -34,7 +36,18 @@ enum pop3_auth_mode harvest_auth_mode(const char *name)
 int harvest_account_secret(struct archive *ar, const struct account *a, char **secret_r,
 			   struct pv_error *err)
 {
-	if (a->token_command[0])
-		return harvest_token_run(a->token_command, secret_r, err);
-	return keyring_open_secret(ar->kr, a->secret, a->secret_len, secret_r, err);
+	char *line = NULL;
+	int r = account_open(ar->kr, a, a->token_command[0] ? &line : secret_r, err);
+	if (r < 0 || !a->token_command[0])
+		return r;
+	r = harvest_token_run(line, PV_TOKEN_COMMAND_TIME_MAX_MS, secret_r, err);
+	if (r == PV_EUSAGE) { /* stored before the rule (archive_token_command_check) */
+		pv_error_prefix(err, "account %s: give its token command again (popvault account "
+				     "change %s --token-command-file F)", a->name, a->name);
+		r = PV_EAUTH; /* a harvest's login failed; its command line was fine */
+		if (err != NULL)
+			err->code = r;
+	}
+	pv_secret_free(&line);
+	return r;
 }

@@ -16,9 +16,9 @@ void harvest_pop3_config(const struct account *a, struct pop3_config *cfg_r);
 /* The pop3_auth_mode of an account's --auth word (auto for any other). */
 enum pop3_auth_mode harvest_auth_mode(const char *name);
 
-/* The secret a logs in with: its token command's output, else its
- * password unsealed with the keyring. *secret_r: wipe and free with
- * pv_secret_free. */
+/* The secret a logs in with: the output of its token command (unsealed,
+ * then run: harvest/token.h), else its password unsealed with the
+ * keyring. *secret_r: wipe and free with pv_secret_free. */
 int harvest_account_secret(struct archive *ar, const struct account *a, char **secret_r,
 			   struct pv_error *err);
 

@@ -8,7 +8,8 @@
  * that what was deleted is gone; residue is reported.
  *
  * A message that ends a session (the connection dies in its RETR, or on
- * an EXPIRE 0 server it was retrieved but could not be archived, so QUIT
+ * a server with EXPIRE (any value but NEVER, or one that does not parse)
+ * it was retrieved but could not be archived, so QUIT
  * would expire it) is left upstream and reported, and the harvest goes on
  * in a fresh session without it (at most 3 sessions), so one broken
  * message does not hold the rest of the mailbox hostage. */

@@ -98,19 +98,16 @@ static void dlist_swap(struct dlist *a, struct dlist *b)
 /* ---- the sealer ---- */
 
 /* Audited before any DELE, citing the archive checkpoint that covers the
- * messages (the one this transaction just signed). */
+ * messages: the one of this transaction's size, which it signs (with the
+ * signer process: right after its commit, and before any DELE). */
 static int audit_dele(struct pipeline *p, struct pv_error *err)
 {
-	struct checkpoint cp;
-	struct pv_buf note;
+	uint64_t size;
 	crypto_hash_sha256_state st;
 	unsigned char h[32];
 	char hex[65];
 	int r;
-	pv_buf_init(&note, PV_NOTE_MAX);
-	r = checkpoint_latest(p->ar->archive_log, &note, &cp, err);
-	pv_buf_free(&note);
-	if (r < 0)
+	if ((r = tlog_size(p->ar->archive_log, &size, err)) < 0)
 		return r;
 	crypto_hash_sha256_init(&st);
 	for (size_t i = 0; i < p->dele.n; i++) {
@@ -122,7 +119,7 @@ static int audit_dele(struct pipeline *p, struct pv_error *err)
 	pv_hex(h, sizeof(h), hex);
 	return archive_auditf(p->ar, "system", AUDIT_UPSTREAM_DELETE, "ok", NULL, err,
 			      "account=%s count=%zu archive-checkpoint=%llu uidls-sha256=%s",
-			      p->a->name, p->dele.n, (unsigned long long)cp.size, hex);
+			      p->a->name, p->dele.n, (unsigned long long)size, hex);
 }
 
 /* The session's part of each group commit. */

@@ -14,10 +14,12 @@
 #include <unistd.h>
 
 #include "archiver/lib/clock.h"
+#include "archiver/lib/fsutil.h"
 #include "archiver/lib/log.h"
 #include "archiver/store/datadir.h"
 #include "archiver/store/harvest_runs.h"
 #include "archiver/archive/audit_hook.h"
+#include "archiver/archive/disk_guard.h"
 #include "archiver/archive/indexer.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -53,6 +55,9 @@ struct job {
 	int fd;
 	struct pv_buf in;
 	int64_t started;
+	int64_t finished_ms;    /* monotonic ms the last harvest ended (0: none yet) */
+	uint32_t login_delay_s; /* the server's LOGIN-DELAY at the last harvest */
+	bool disk_stopped;      /* asked to stop for a low disk: not a failure */
 };
 
 struct sched {
@@ -65,6 +70,10 @@ struct sched {
 	int64_t loaded_at;
 	int64_t heartbeat_at;    /* monotonic ms of the last heartbeat (daemon) */
 	size_t found;
+	int64_t interval_s;      /* o->interval_s, or what reload_fn gave */
+	int lock_fd;             /* DIR/harvest.lock while held, else -1 */
+	bool lock_busy_said;     /* lock_while_busy: "waiting for another harvest" logged */
+	bool paused;             /* daemon: stopped for a low disk (disk_guard.h) */
 };
 
 int64_t harvest_backoff_s(int failures, int64_t interval_s, uint32_t login_delay_s)
@@ -81,6 +90,12 @@ int64_t harvest_backoff_s(int failures, int64_t interval_s, uint32_t login_delay
 	if (d < (int64_t)login_delay_s)
 		d = login_delay_s;
 	return d < 1 ? 1 : d;
+}
+
+/* An account's own interval (accounts.h), else the scheduler's. */
+static int64_t job_interval(const struct sched *sc, const struct job *j)
+{
+	return j->a.harvest_interval_s > 0 ? j->a.harvest_interval_s : sc->interval_s;
 }
 
 /* ---- the data directory: lock, leftovers, index, run records ---- */
@@ -114,6 +129,24 @@ static void clean_tmp(const char *dir)
 		if (strncmp(e->d_name, "blob-", 5) == 0 && unlinkat(dirfd(d), e->d_name, 0) == 0)
 			pv_log(PV_LOG_DEBUG, "harvest.cleanup", "removed %s", e->d_name);
 	closedir(d);
+}
+
+/* lock_while_busy: the lock before the first harvest of a round. False
+ * while another harvest holds it (the due ones wait for it). */
+static bool lock_for_round(struct sched *sc)
+{
+	struct pv_error err;
+	if (sc->lock_fd >= 0)
+		return true;
+	if (take_lock(sc->o->data_dir, &sc->lock_fd, &err) < 0) {
+		if (!sc->lock_busy_said)
+			pv_log(PV_LOG_INFO, "harvest.wait", "%s; the due harvests wait for it", err.msg);
+		sc->lock_busy_said = true;
+		return false;
+	}
+	sc->lock_busy_said = false;
+	clean_tmp(sc->o->data_dir); /* no harvest runs now, ours or another's */
+	return true;
 }
 
 /* For 'stats': when each account last ran and how it went. */
@@ -190,8 +223,15 @@ static int add_account(void *ctx, const struct account *a)
 		j->present = true;
 		if (j->pid != 0)
 			return PV_OK; /* running: its copy stays until it ends */
+		int64_t before = j->a.harvest_interval_s;
 		account_clear(&j->a);
-		return copy_account(&j->a, a, &err);
+		if (copy_account(&j->a, a, &err) < 0)
+			return PV_ERR;
+		/* Its own interval changed (the web, meanwhile): planned anew. */
+		if (j->a.harvest_interval_s != before && j->finished_ms != 0)
+			j->next_due = j->finished_ms + harvest_backoff_s(j->failures, job_interval(sc, j),
+									 j->login_delay_s) * 1000;
+		return PV_OK;
 	}
 	if (sc->n == sc->cap) {
 		size_t cap = sc->cap ? sc->cap * 2 : 16;
@@ -405,9 +445,15 @@ static void finish_job(struct sched *sc, struct job *j)
 	pv_buf_free(&j->in);
 	if (res.s.fetched > 0)
 		sc->index_needed = true;
-	j->failures = res.status == PV_OK ? 0 : j->failures + 1;
-	res.next_in_s = harvest_backoff_s(j->failures, sc->o->interval_s, res.s.login_delay_s);
-	j->next_due = pv_clock_monotonic_ms() + res.next_in_s * 1000;
+	/* Stopped for a low disk: not the account's fault; due again once
+	 * there is room. */
+	if (!j->disk_stopped || res.status == PV_OK)
+		j->failures = res.status == PV_OK ? 0 : j->failures + 1;
+	j->disk_stopped = false;
+	j->login_delay_s = res.s.login_delay_s;
+	j->finished_ms = pv_clock_monotonic_ms();
+	res.next_in_s = harvest_backoff_s(j->failures, job_interval(sc, j), res.s.login_delay_s);
+	j->next_due = j->finished_ms + res.next_in_s * 1000;
 	if (res.status < 0 && !sc->o->once)
 		pv_log(PV_LOG_INFO, "harvest.next", "%s: next harvest in %lld s (%d failed in a row)",
 		       j->a.name, (long long)res.next_in_s, j->failures);
@@ -432,11 +478,14 @@ static bool stopping(const struct sched *sc)
 /* Starts what is due, as far as the limits allow. */
 static int start_due(struct sched *sc, int64_t now, struct pv_error *err)
 {
-	for (size_t i = 0; i < sc->n && sc->running < sc->parallel && !stopping(sc); i++) {
+	for (size_t i = 0; i < sc->n && sc->running < sc->parallel && !stopping(sc) && !sc->paused;
+	     i++) {
 		struct job *j = &sc->jobs[i];
 		bool due = sc->o->once ? !j->ran : j->next_due <= now;
 		if (j->pid != 0 || !j->present || !due || mailbox_busy(sc, j))
 			continue;
+		if (sc->o->lock_while_busy && !lock_for_round(sc))
+			return PV_OK;
 		int r = start_job(sc, j, err);
 		if (r < 0)
 			return r;
@@ -446,8 +495,9 @@ static int start_due(struct sched *sc, int64_t now, struct pv_error *err)
 
 static int poll_timeout(const struct sched *sc, int64_t now)
 {
-	int64_t t = 1000; /* also how often a stop request is noticed */
-	if (!sc->o->once && sc->heartbeat_at + ARCHIVE_HEARTBEAT_S * 1000 - now < t)
+	int64_t t = 1000; /* also how often a stop request, the disk and the lock are looked at */
+	if (!sc->o->once && !sc->o->no_heartbeat &&
+	    sc->heartbeat_at + ARCHIVE_HEARTBEAT_S * 1000 - now < t)
 		t = sc->heartbeat_at + ARCHIVE_HEARTBEAT_S * 1000 - now;
 	if (!sc->o->once)
 		for (size_t i = 0; i < sc->n; i++)
@@ -495,17 +545,117 @@ static void wait_some(struct sched *sc, int timeout_ms)
 	free(which);
 }
 
+/* ---- serve: a reload, the disk ---- */
+
+/* New interval and parallelism; each waiting account planned again from
+ * its last harvest, the account list read again. */
+static void apply_reload(struct sched *sc)
+{
+	const struct harvest_sched_opts *o = sc->o;
+	int64_t interval = sc->interval_s;
+	unsigned parallel = sc->parallel;
+	struct pv_error err;
+	*o->reload = 0;
+	if (o->reload_fn != NULL && o->reload_fn(o->ctx, &interval, &parallel) == PV_OK) {
+		sc->interval_s = interval >= 1 ? interval : sc->interval_s;
+		sc->parallel = parallel >= 1 ? parallel : sc->parallel;
+	}
+	if (load_jobs(sc, &err) < 0)
+		pv_log(PV_LOG_WARN, "harvest.accounts", "cannot re-read the accounts: %s", err.msg);
+	for (size_t i = 0; i < sc->n; i++) {
+		struct job *j = &sc->jobs[i];
+		if (j->pid == 0 && j->finished_ms != 0)
+			j->next_due = j->finished_ms + harvest_backoff_s(j->failures, job_interval(sc, j),
+									 j->login_delay_s) * 1000;
+	}
+	pv_log(PV_LOG_INFO, "harvest.reload", "every %lld s, %u at once",
+	       (long long)sc->interval_s, sc->parallel);
+}
+
+/* Audits a change of the low-disk state (disk_guard.h). */
+static void record_pause(struct sched *sc, bool paused, long long free_bytes)
+{
+	struct archive *ar = NULL;
+	struct pv_error err;
+	if (archive_open(sc->o->data_dir, &ar, &err) < 0 ||
+	    disk_guard_record(ar, paused, free_bytes, sc->o->disk_reserve, &err) < 0)
+		pv_log(PV_LOG_WARN, "harvest.disk", "cannot record it in the audit log: %s", err.msg);
+	archive_close(&ar);
+}
+
+/* The daemon looks at the disk before it starts a harvest and while they
+ * run: below the reserve the harvests stop cleanly, above it they go on. */
+static void check_disk(struct sched *sc)
+{
+	const struct harvest_sched_opts *o = sc->o;
+	if (o->once || o->disk_reserve <= 0)
+		return;
+	long long free_bytes = pv_fs_free_bytes(o->data_dir);
+	bool low = disk_guard_low(free_bytes, o->disk_reserve, sc->paused);
+	if (low == sc->paused)
+		return;
+	sc->paused = low;
+	if (low) {
+		pv_log(PV_LOG_ERROR, "harvest.disk", "the data directory's file system has %lld MiB "
+		       "free, under the %lld MiB reserve: harvests stop (those running finish the "
+		       "batch in hand) until there is room", free_bytes >> 20,
+		       (long long)(o->disk_reserve >> 20));
+		for (size_t i = 0; i < sc->n; i++)
+			if (sc->jobs[i].pid != 0) {
+				sc->jobs[i].disk_stopped = true;
+				kill(sc->jobs[i].pid, SIGTERM);
+			}
+	} else {
+		pv_log(PV_LOG_INFO, "harvest.disk", "%lld MiB free again: harvests go on",
+		       free_bytes >> 20);
+		/* What waited for room is due now. */
+		for (size_t i = 0; i < sc->n; i++)
+			if (sc->jobs[i].pid == 0)
+				sc->jobs[i].next_due = pv_clock_monotonic_ms();
+	}
+	record_pause(sc, low, free_bytes);
+	if (o->on_pause != NULL)
+		o->on_pause(o->ctx, low, free_bytes);
+}
+
+/* The state the last daemon left (so a restart neither repeats nor
+ * loses the pause's audit entry). */
+static void load_pause(struct sched *sc)
+{
+	struct archive *ar = NULL;
+	struct disk_guard_state st = {false, 0};
+	struct pv_error err;
+	if (sc->o->once || sc->o->disk_reserve <= 0)
+		return;
+	if (archive_open(sc->o->data_dir, &ar, &err) < 0 || disk_guard_state(ar, &st, &err) < 0)
+		pv_log(PV_LOG_WARN, "harvest.disk", "cannot read the last pause: %s", err.msg);
+	archive_close(&ar);
+	sc->paused = st.paused;
+	if (st.paused && sc->o->on_pause != NULL)
+		sc->o->on_pause(sc->o->ctx, true, pv_fs_free_bytes(sc->o->data_dir));
+}
+
 int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 {
-	struct sched sc = {.o = o, .heartbeat_at = INT64_MIN / 2, .ix = {0, -1}};
+	struct sched sc = {.o = o, .heartbeat_at = INT64_MIN / 2, .ix = {0, -1},
+			   .interval_s = o->interval_s, .lock_fd = -1};
 	struct pv_error ierr;
-	int lock_fd = -1, r;
+	int r;
 
-	if ((r = take_lock(o->data_dir, &lock_fd, err)) < 0)
-		return r;
-	clean_tmp(o->data_dir);
+	if (!o->lock_while_busy) {
+		/* serve's scheduler holds the lock only for its rounds: a
+		 * harvest by hand or "harvest now" may wait for one to end. */
+		int64_t until = pv_clock_monotonic_ms() + o->lock_wait_s * 1000;
+		while ((r = take_lock(o->data_dir, &sc.lock_fd, err)) == PV_ETEMP &&
+		       pv_clock_monotonic_ms() < until && !stopping(&sc))
+			usleep(200000);
+		if (r < 0)
+			return r;
+		clean_tmp(o->data_dir);
+	}
 	if ((r = load_jobs(&sc, err)) < 0)
 		goto out;
+	load_pause(&sc);
 	if (o->only != NULL && sc.found == 0) {
 		r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", o->only);
 		goto out;
@@ -519,23 +669,30 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 					kill(sc.jobs[i].pid, SIGTERM);
 			sc.forwarded = true;
 		}
-		if (!o->once && now - sc.heartbeat_at >= ARCHIVE_HEARTBEAT_S * 1000)
+		if (o->reload != NULL && *o->reload)
+			apply_reload(&sc);
+		if (!o->once && !o->no_heartbeat && now - sc.heartbeat_at >= ARCHIVE_HEARTBEAT_S * 1000)
 			run_heartbeat(&sc, now);
+		check_disk(&sc);
 		if ((r = start_due(&sc, now, err)) < 0)
 			break;
 		/* The index follows the harvests in a process of its own (on
 		 * the other core, at a lower priority): DELE never waits for it.
 		 * Started after the first harvests, whose processes come first. */
-		if (!ix_tried && indexer_start(o->data_dir, &sc.ix, &ierr) < 0)
+		if (!ix_tried && !o->no_indexer && indexer_start(o->data_dir, &sc.ix, &ierr) < 0)
 			pv_log(PV_LOG_WARN, "index", "no indexer process (%s): indexing after the "
 			       "harvests", ierr.msg);
 		ix_tried = true;
 		if (sc.running == 0) {
-			if (sc.dirty_tmp) {
+			if (sc.dirty_tmp && sc.lock_fd >= 0) {
 				clean_tmp(o->data_dir);
 				sc.dirty_tmp = false;
 			}
-			if (sc.index_needed && !indexer_alive(&sc.ix)) {
+			if (o->lock_while_busy && sc.lock_fd >= 0) {
+				close(sc.lock_fd); /* between rounds, another harvest may run */
+				sc.lock_fd = -1;
+			}
+			if (sc.index_needed && !o->no_indexer && !indexer_alive(&sc.ix)) {
 				run_index(&sc); /* the indexer process died: do its work */
 				if (!o->once && indexer_start(o->data_dir, &sc.ix, &ierr) < 0)
 					pv_log(PV_LOG_WARN, "index", "no indexer process: %s", ierr.msg);
@@ -569,6 +726,7 @@ out:
 	for (size_t i = 0; i < sc.n; i++)
 		job_free(&sc.jobs[i]);
 	free(sc.jobs);
-	close(lock_fd);
+	if (sc.lock_fd >= 0)
+		close(sc.lock_fd);
 	return r;
 }

@@ -39,7 +39,8 @@ struct harvest_sched_opts {
 	const char *only;        /* one account by name; NULL: all */
 	bool once;               /* each account once, then return; else until *stop */
 	unsigned parallel;       /* harvests at once; 0: [harvest] parallel from popvault.conf */
-	int64_t interval_s;      /* daemon: between harvests of an account (>= 1) */
+	int64_t interval_s;      /* daemon: between harvests of an account (>= 1), unless
+				  * the account has its own (accounts.h) */
 	bool progress;           /* per-message progress on a terminal (one harvest at a time) */
 	volatile sig_atomic_t *stop; /* may be NULL; when set: start nothing new, return
 				      * once what runs has finished */
@@ -48,6 +49,31 @@ struct harvest_sched_opts {
 	 * for the index to catch up (a caller prints its summary then). */
 	void (*on_harvested)(void *ctx);
 	void *ctx;
+	/* Another harvest holds DIR/harvest.lock: wait up to this long for it
+	 * (a stop request ends the wait) instead of PV_ETEMP at once. */
+	int64_t lock_wait_s;
+
+	/* ---- for popvault serve (archiver/service), which runs the indexer
+	 * and the heartbeats in processes of its own ---- */
+	bool no_indexer;         /* no indexer process here (nor indexing after the harvests) */
+	bool no_heartbeat;       /* no heartbeat checkpoints here */
+	/* Hold DIR/harvest.lock only while harvests run: a `harvest --once` by
+	 * hand or "harvest now" (one process of its own) may run in between,
+	 * and what is due meanwhile waits for it to end. */
+	bool lock_while_busy;
+	/* Daemon: bytes the data directory's file system keeps free (disk_guard.h;
+	 * 0: no check). Below it no harvest starts and the running ones are
+	 * asked to stop (SIGTERM: each finishes the batch in hand and QUITs);
+	 * above it plus an eighth they start again at once. Each change is
+	 * audited (harvest-pause, harvest-resume) and told to on_pause. */
+	int64_t disk_reserve;
+	void (*on_pause)(void *ctx, bool paused, long long free_bytes);
+	/* May be NULL: when *reload is set, reload_fn gives the interval and
+	 * the parallelism anew (returning < 0 keeps the old ones), every
+	 * account waiting is planned again from its last harvest, the account
+	 * list is read again, and *reload is cleared. */
+	volatile sig_atomic_t *reload;
+	int (*reload_fn)(void *ctx, int64_t *interval_s_r, unsigned *parallel_r);
 };
 
 /* Runs the scheduler. Returns 0 when it ran (individual harvests report

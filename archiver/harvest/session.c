@@ -21,8 +21,8 @@
 #include "archiver/harvest/pipeline.h"
 
 /* Sessions one harvest may open in all, after a message ended one
- * (connection lost in its RETR, or retrieved but not archivable on an
- * EXPIRE 0 server). Each leaves one more message upstream, so a single
+ * (connection lost in its RETR, or retrieved but not archivable on a
+ * server that expires retrieved mail). Each leaves one more message upstream, so a single
  * broken message never holds the rest of the mailbox hostage. */
 #define HARVEST_SESSIONS_MAX 3
 /* Under LOGIN-DELAY (RFC 2449 §6.8) that fresh session must wait; for
@@ -55,13 +55,17 @@ struct session {
 	struct pop3_mailbox *mb;
 	struct pipeline *pipe;   /* received messages on their way to the archive */
 	int64_t done_msgs, todo_msgs;
-	bool expire0;            /* EXPIRE 0: QUIT expires every retrieved message */
+	/* EXPIRE n (any n, or a value that does not parse): a QUIT starts
+	 * the expiry of every message this session retrieved. */
+	bool expire_at_quit;
 	bool has_local;          /* a local failure (disk, database) ended the session */
 	struct pv_error local;
 	struct skip skips[HARVEST_SESSIONS_MAX];
 	size_t n_skips;
 	bool broke;              /* skips[n_skips] is the message that ended this session */
 	bool stopped;            /* stopped on request before the end of the list */
+	bool timed;              /* ... because the session's time was 3/4 used */
+	int64_t started_ms;      /* monotonic: when this session connected */
 	char broke_why[PV_ERROR_MSG_MAX];
 };
 
@@ -199,29 +203,62 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 			ss->s->failed++;
 		note(ss, "message %u (%s) left upstream: %s", res->msgnum, msg_uidl(m), why);
 		if (!pop3_alive(ss->c)) {
-			/* The connection died in this message's reply. */
-			mark_broken(ss, res->msgnum, m, why);
+			/* The connection died in this message's reply (or was
+			 * dropped over the size cap): the next session goes on
+			 * without it. Not when the server was too slow or the
+			 * session's time ran out: that is no fault of this
+			 * message, and the next harvest tries again. */
+			if (!pop3_out_of_time(ss->c))
+				mark_broken(ss, res->msgnum, m, why);
 			return PV_OK;
 		}
-		if (ss->expire0 && res->status == PV_ELIMIT) {
-			/* The server sent it all (the rest was drained): it counts
-			 * as retrieved, and QUIT on an EXPIRE 0 server would
-			 * delete it unarchived (RFC 2449 §6.7). This session must
-			 * end without QUIT; the next one leaves it alone. */
+		if (ss->expire_at_quit && res->retrieved) {
+			/* Retrieved but not archived, and the session is still
+			 * usable (pop3_retr leaves none such today: over the cap
+			 * it drops the connection): a QUIT on an EXPIRE server
+			 * would have it deleted unarchived, at once or n days
+			 * later (RFC 2449 §6.7; GNU pop3d marks it at QUIT, RSET
+			 * or not). This session must end without QUIT; the next
+			 * one leaves it alone (issue 16, finding 3). */
 			char msg[1024];
 			snprintf(msg, sizeof(msg), "message %u (%s) was retrieved but not archived "
-				 "(%s) and the server expires retrieved mail at QUIT (EXPIRE 0): "
+				 "(%s) and the server expires retrieved mail after QUIT (EXPIRE): "
 				 "session dropped without QUIT", res->msgnum, msg_uidl(m), why);
 			mark_broken(ss, res->msgnum, m, msg);
 			return PV_ELIMIT;
 		}
 		return PV_OK;
 	}
-	if (m != NULL && m->size != res->bytes)
+	/* Issue 16, finding 8: fewer bytes than the server announced (LIST,
+	 * or "+OK n octets"), line ends counted as CRLF as both count them:
+	 * what ended the message may have been a line inside it, and what
+	 * followed then read as the replies after it. Not archived, never
+	 * deleted, and nothing more is trusted in this session: dropped
+	 * without QUIT, the next session goes on without it. More bytes than
+	 * announced is no such risk (Dovecot adds a missing final CRLF, GNU
+	 * pop3d its X-UIDL: header; a server cannot cut what it sends by
+	 * announcing less): archived as received. */
+	uint64_t want = m != NULL ? m->size : 0;
+	if (res->size_announced && res->announced_size > want)
+		want = res->announced_size;
+	if (res->crlf_bytes < want) {
+		char msg[1024];
+		pipeline_abort(ss->pipe);
+		ss->s->failed++;
+		snprintf(msg, sizeof(msg), "message %u (%s): %llu bytes arrived where the server "
+			 "announced %llu (line ends counted as CRLF); it may have been cut short by "
+			 "a line that looked like its end: not archived, left upstream, and the "
+			 "session dropped without QUIT", res->msgnum, msg_uidl(m),
+			 (unsigned long long)res->crlf_bytes, (unsigned long long)want);
+		note(ss, "%s", msg);
+		mark_broken(ss, res->msgnum, m, msg);
+		return PV_EPROTO;
+	}
+	if (m != NULL && m->size != res->crlf_bytes)
 		pv_log(PV_LOG_INFO, "harvest.size", "%s: message %u: LIST said %llu bytes, %llu received "
-		       "(LIST sizes are hints; the bytes received are archived)",
+		       "(more than LIST said is archived as received)",
 		       ss->a->name, res->msgnum, (unsigned long long)m->size,
-		       (unsigned long long)res->bytes);
+		       (unsigned long long)res->crlf_bytes);
 	/* Whole: the sealer archives it (or finds it archived already, then
 	 * it is only deleted) and group-commits. */
 	if (pipeline_end(ss->pipe, res->msgnum, m != NULL && m->has_uidl ? m->uidl : NULL, &err) < 0) {
@@ -428,6 +465,11 @@ static int open_session(struct session *ss, struct pop3_client **c_r, struct pv_
 	int r;
 
 	harvest_pop3_config(ss->a, &cfg);
+	/* Bounds on a slow or endless server (issue 16, finding 4). */
+	cfg.io_timeout_ms = (int)ss->ar->cfg.io_timeout_s * 1000;
+	cfg.session_timeout_ms = (int64_t)ss->ar->cfg.session_max_s * 1000;
+	cfg.min_rate_bps = ss->ar->cfg.min_rate;
+	ss->started_ms = pv_clock_monotonic_ms();
 	if ((r = harvest_account_secret(ss->ar, ss->a, &secret, err)) < 0)
 		return r;
 	auth.secret = secret;
@@ -455,10 +497,14 @@ static int plan_fetch(struct session *ss, uint32_t **nums_r, size_t *n_r, struct
 		if (skipped_here(ss, m))
 			continue; /* counted and reported when it broke a session */
 		if (m->size > ss->ar->cfg.message_max) {
-			ss->s->skipped++;
-			note(ss, "message %u (%s) is %llu bytes, over the %llu-byte cap; left upstream",
-			     m->num, msg_uidl(m), (unsigned long long)m->size,
-			     (unsigned long long)ss->ar->cfg.message_max);
+			/* Counted and reported once, not again by each fresh
+			 * session after a broken one. */
+			if (ss->n_skips == 0) {
+				ss->s->skipped++;
+				note(ss, "message %u (%s) is %llu bytes, over the %llu-byte cap; "
+				     "left upstream", m->num, msg_uidl(m), (unsigned long long)m->size,
+				     (unsigned long long)ss->ar->cfg.message_max);
+			}
 			continue;
 		}
 		if (ss->a->keep_upstream && m->has_uidl && !m->uidl_dup) {
@@ -500,7 +546,8 @@ static int fetch_all(struct session *ss, const uint32_t *nums, size_t n, struct 
 			 * next pipelined RETR hit a reset): the message whose
 			 * reply was awaited is the one to skip next time. */
 			size_t at = start + (size_t)(ss->done_msgs - before);
-			if (!ss->broke && !ss->has_local && !pop3_alive(ss->c) && at < start + k) {
+			if (!ss->broke && !ss->has_local && !pop3_alive(ss->c) &&
+			    !pop3_out_of_time(ss->c) && at < start + k) {
 				const struct pop3_msg *m = find_msg(ss->mb, nums[at]);
 				ss->s->failed++;
 				note(ss, "message %u (%s) left upstream: the connection was lost "
@@ -521,6 +568,17 @@ static int fetch_all(struct session *ss, const uint32_t *nums, size_t n, struct 
 			/* What is received is committed and DELEd, then QUIT. */
 			ss->stopped = true;
 			note(ss, "stopped on request: %zu of %zu messages left for the next harvest",
+			     n - start, n);
+			break;
+		}
+		if (start < n && pv_clock_monotonic_ms() - ss->started_ms >=
+					 ss->ar->cfg.session_max_s * 750ll) {
+			/* 3/4 of the session's time is gone: no new slice, so the
+			 * last DELEs and the QUIT fit before it is cut (issue 16,
+			 * finding 4). */
+			ss->stopped = ss->timed = true;
+			note(ss, "session time limit ([harvest] session_max = %u s): %zu of %zu "
+			     "messages left for the next harvest", ss->ar->cfg.session_max_s,
 			     n - start, n);
 			break;
 		}
@@ -591,8 +649,9 @@ static int run(struct session *ss, struct pv_error *err)
 	if ((r = open_session(ss, &ss->c, err)) < 0)
 		return r;
 	const struct pop3_caps *caps = pop3_caps(ss->c);
-	/* RFC 2449 §6.7: EXPIRE 0 deletes every retrieved message at QUIT. */
-	ss->expire0 = caps->expire && !caps->expire_never && caps->expire_days == 0;
+	/* RFC 2449 §6.7: EXPIRE n deletes every retrieved message n days
+	 * after QUIT (0: at QUIT). */
+	ss->expire_at_quit = pop3_caps_expire_at_quit(caps);
 	if ((r = pop3_scan(ss->c, &ss->mb, err)) < 0)
 		return r;
 	ss->s->listed = (int64_t)ss->mb->count;
@@ -617,7 +676,7 @@ static int run(struct session *ss, struct pv_error *err)
 	if (ss->a->keep_upstream) {
 		/* Any finite EXPIRE starts counting for what a QUIT marks
 		 * retrieved (RFC 2449 §6.7); without QUIT nothing is. */
-		if (caps->expire && !caps->expire_never)
+		if (pop3_caps_expire_at_quit(caps))
 			pop3_drop(ss->c);
 		else if (pop3_quit(ss->c, NULL) != 0)
 			pv_log(PV_LOG_INFO, "harvest.quit", "%s: QUIT not acknowledged; nothing was "
@@ -642,8 +701,9 @@ static int run(struct session *ss, struct pv_error *err)
 	if (ss->has_local)
 		r = pv_fail(err, ss->local.code, "%s", ss->local.msg);
 	else if (ss->stopped)
-		r = pv_fail(err, PV_ETEMP, "stopped on request; what was archived before is "
-			    "deleted upstream, the rest stays there for the next harvest");
+		r = pv_fail(err, PV_ETEMP, "%s; what was archived before is deleted upstream, "
+			    "the rest stays there for the next harvest",
+			    ss->timed ? "session time limit reached" : "stopped on request");
 out:
 	free(nums);
 	return r;

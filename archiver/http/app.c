@@ -31,6 +31,7 @@ int http_app_new(const struct http_config *cfg, struct http_app **app_r, struct 
 	app->tls = cfg->tls;
 	app->session_idle_s = cfg->session_idle_s;
 	app->session_max_s = cfg->session_max_s;
+	app->board = cfg->board;
 	if (cfg->metrics_token_sha256 != NULL) {
 		memcpy(app->metrics_token_sha256, cfg->metrics_token_sha256,
 		       sizeof(app->metrics_token_sha256));

@@ -15,6 +15,7 @@
 #include "archiver/http/export_jobs.h"
 #include "archiver/http/gov_jobs.h"
 #include "archiver/http/ratelimit.h"
+#include "archiver/lib/board.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
 #include "archiver/store/datadir.h"
@@ -28,6 +29,7 @@ struct http_config {
 	int64_t session_idle_s; /* 1 .. PV_HTTP_SESSION_IDLE_S */
 	int64_t session_max_s;  /* 1 .. PV_HTTP_SESSION_MAX_S */
 	const unsigned char *metrics_token_sha256; /* 32 bytes: the scrape token's hash; NULL none */
+	struct pv_board *board; /* serve's shared board (lib/board.h): /healthz; NULL none */
 };
 
 /* Archives open at most: one per worker thread, one spare. */
@@ -53,6 +55,7 @@ struct http_app {
 	struct harvest_job *harvest;       /* "harvest now" (harvest_job.h) */
 	struct export_runner *exports;     /* export jobs (export_jobs.h) */
 	struct gov_jobs *gov;              /* verify runs, audit exports (gov_jobs.h) */
+	struct pv_board *board;            /* from http_config */
 };
 
 /* Checks cfg (timeouts within limits.h, a readable web root) and the

@@ -38,6 +38,10 @@ static json_t *account_json(const struct account *a, const struct stats_account 
 				"verify_certificate", !a->insecure, "keep_upstream", a->keep_upstream,
 				"token_command", a->token_command[0] != '\0', "created",
 				h_json_time(a->created_at));
+	if (cfg != NULL)
+		json_object_set_new(cfg, "harvest_interval_s",
+				    a->harvest_interval_s > 0 ? json_integer(a->harvest_interval_s)
+							      : json_null());
 	if (o == NULL || cfg == NULL || json_object_update(o, cfg) < 0) {
 		json_decref(o);
 		o = NULL;
@@ -102,6 +106,21 @@ int h_accounts_list(struct http_request *rq, struct http_response *rs)
 	return reply_accounts(rq, rs, 200, NULL);
 }
 
+/* harvest_interval_s: seconds (1 to a day), or null for serve's config. */
+static int interval_field(struct http_request *rq, json_t *v, int64_t *out)
+{
+	if (json_is_null(v)) {
+		*out = 0;
+		return PV_OK;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > ACCOUNT_INTERVAL_MAX_S)
+		return pv_fail(&rq->err, PV_EUSAGE, "harvest_interval_s must be 1 to %d seconds, or "
+				       "null for the configured interval", ACCOUNT_INTERVAL_MAX_S);
+	*out = json_integer_value(v);
+	return PV_OK;
+}
+
 /* A string field into a fixed buffer; PV_EUSAGE when it does not fit. */
 static int copy_field(struct http_request *rq, char *dst, size_t n, const char *key,
 		      const char *v)
@@ -115,15 +134,18 @@ static int copy_field(struct http_request *rq, char *dst, size_t n, const char *
 int h_accounts_add(struct http_request *rq, struct http_response *rs)
 {
 	const char *name, *host, *user, *password, *tls = "implicit", *auth = "auto", *ca = NULL;
-	json_t *port = NULL;
+	json_t *port = NULL, *interval = NULL;
 	int keep = 0, r;
 	struct account a;
 
-	if (http_json_unpack(rq, "{s:s, s:s, s:s, s:s, s?o, s?s, s?s, s?s, s?b}", "name", &name,
+	if (http_json_unpack(rq, "{s:s, s:s, s:s, s:s, s?o, s?s, s?s, s?s, s?b, s?o}", "name", &name,
 			     "host", &host, "user", &user, "password", &password, "port", &port,
-			     "tls", &tls, "auth", &auth, "ca_file", &ca, "keep_upstream", &keep) < 0)
+			     "tls", &tls, "auth", &auth, "ca_file", &ca, "keep_upstream", &keep,
+			     "harvest_interval_s", &interval) < 0)
 		return PV_EUSAGE;
 	memset(&a, 0, sizeof(a));
+	if (interval != NULL && interval_field(rq, interval, &a.harvest_interval_s) < 0)
+		return PV_EUSAGE;
 	if (port != NULL && (!json_is_integer(port) || json_integer_value(port) < 1 ||
 			     json_integer_value(port) > 65535))
 		return pv_fail(&rq->err, PV_EUSAGE, "port must be from 1 to 65535");
@@ -144,7 +166,7 @@ int h_accounts_add(struct http_request *rq, struct http_response *rs)
 		return http_reply_error(rs, 409, "conflict", "an account named '%s' exists", name);
 	}
 	pv_error_clear(&rq->err);
-	if ((r = archive_account_add(rq->ar, rq->actor, &a, password, &rq->err)) < 0)
+	if ((r = archive_account_add(rq->ar, rq->actor, &a, password, NULL, &rq->err)) < 0)
 		return r;
 	return reply_accounts(rq, rs, 201, a.name);
 }
@@ -152,16 +174,22 @@ int h_accounts_add(struct http_request *rq, struct http_response *rs)
 int h_accounts_edit(struct http_request *rq, struct http_response *rs)
 {
 	const char *host = NULL, *user = NULL, *tls = NULL, *auth = NULL, *password = NULL;
-	json_t *port = NULL, *ca = NULL, *keep = NULL;
+	json_t *port = NULL, *ca = NULL, *keep = NULL, *interval = NULL;
 	unsigned fields = 0;
 	struct account next;
 	int r;
 
-	if (http_json_unpack(rq, "{s?s, s?o, s?s, s?s, s?s, s?o, s?o, s?s}", "host", &host, "port",
-			     &port, "tls", &tls, "user", &user, "auth", &auth, "ca_file", &ca,
-			     "keep_upstream", &keep, "password", &password) < 0)
+	if (http_json_unpack(rq, "{s?s, s?o, s?s, s?s, s?s, s?o, s?o, s?s, s?o}", "host", &host,
+			     "port", &port, "tls", &tls, "user", &user, "auth", &auth, "ca_file",
+			     &ca, "keep_upstream", &keep, "password", &password,
+			     "harvest_interval_s", &interval) < 0)
 		return PV_EUSAGE;
 	memset(&next, 0, sizeof(next));
+	if (interval != NULL) {
+		if (interval_field(rq, interval, &next.harvest_interval_s) < 0)
+			return PV_EUSAGE;
+		fields |= ACCOUNT_SET_INTERVAL;
+	}
 	if (port != NULL) {
 		if (!json_is_integer(port) || json_integer_value(port) < 1 ||
 		    json_integer_value(port) > 65535)
@@ -190,8 +218,22 @@ int h_accounts_edit(struct http_request *rq, struct http_response *rs)
 		return PV_EUSAGE;
 	fields |= (host ? ACCOUNT_SET_HOST : 0) | (tls ? ACCOUNT_SET_TLS : 0) |
 		  (user ? ACCOUNT_SET_USER : 0) | (auth ? ACCOUNT_SET_AUTH : 0);
+	/* A token command is set and changed on the appliance's command line
+	 * only: the web neither shows it nor takes one, nor replaces it with
+	 * a password, nor sends its token to another server. */
+	struct account cur;
+	if ((r = archive_account_get(rq->ar, rq->params[0], &cur, &rq->err)) < 0)
+		return r;
+	bool token = cur.token_command[0] != '\0';
+	account_clear(&cur);
+	if (token && (password != NULL || (fields & (ACCOUNT_SET_HOST | ACCOUNT_SET_PORT |
+						     ACCOUNT_SET_TLS | ACCOUNT_SET_CA_FILE))))
+		return http_reply_error(rs, 409, "conflict",
+					"account %s logs in with a token command: its server and "
+					"login are changed on the appliance only (popvault account "
+					"change %s)", rq->params[0], rq->params[0]);
 	if ((r = archive_account_change(rq->ar, rq->actor, rq->params[0], &next, fields, password,
-					&rq->err)) < 0)
+					NULL, &rq->err)) < 0)
 		return r;
 	return reply_accounts(rq, rs, 200, rq->params[0]);
 }

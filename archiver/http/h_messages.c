@@ -48,8 +48,7 @@ int h_message_text(struct http_request *rq, struct http_response *rs)
 		return r;
 	r = archive_view_text(rq->ar, rq->actor, id, ARCHIVE_VIEW_LIVE, &meta, &text, &truncated,
 			      &rq->err);
-	if (r == PV_OK && text.data != NULL)
-		text.len = legal_strip_bidi_head((char *)text.data, text.len);
+	/* the rendering's header lines carry no bidi controls (index_mime_show) */
 	if (r == PV_OK)
 		r = http_reply_json(rs, 200, json_pack("{s:I, s:s%, s:b}", "id", (json_int_t)id,
 						       "text", pv_buf_str(&text), text.len,

@@ -7,6 +7,7 @@
 #include "archiver/http/handlers.h"
 #include "archiver/http/metrics.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/limits.h"
 
 json_t *h_json_time(int64_t t)
 {
@@ -22,11 +23,27 @@ static json_t *age_or_null(int64_t now, int64_t t)
 	return t < 0 ? json_null() : json_integer(now > t ? now - t : 0);
 }
 
+/* The newest anchor outside the box (time-stamp or cosignature) and
+ * whether it is stale (archive/anchor.h). */
+static json_t *anchor_json(const struct archive_system_status *st, const struct anchor_status *a)
+{
+	int64_t t = a->tsa_time > a->witness_time ? a->tsa_time : a->witness_time;
+	return json_pack("{s:b, s:o, s:o, s:o, s:I, s:o, s:o, s:b}", "configured", a->configured,
+			 "timestamp_time", h_json_time(a->tsa_time), "witnessed_time",
+			 h_json_time(a->witness_time), "age_s", age_or_null(st->now, t),
+			 "anchored_size", (json_int_t)(a->tsa_time >= a->witness_time ? a->tsa_size
+										 : a->witness_size),
+			 "last_attempt", h_json_time(a->last_attempt), "last_error",
+			 a->last_error[0] ? json_string(a->last_error) : json_null(), "stale",
+			 a->stale);
+}
+
 static json_t *log_json(const struct archive_system_status *st, const struct archive_log_status *l)
 {
-	return json_pack("{s:I, s:o, s:o}", "size", (json_int_t)l->size, "checkpoint_time",
+	return json_pack("{s:I, s:o, s:o, s:o}", "size", (json_int_t)l->size, "checkpoint_time",
 			 h_json_time(l->checkpoint_time), "age_s",
-			 age_or_null(st->now, l->checkpoint_time));
+			 age_or_null(st->now, l->checkpoint_time), "anchor",
+			 anchor_json(st, &l->anchor));
 }
 
 static json_t *growth_json(const struct archive_system_status *st)
@@ -62,7 +79,21 @@ static json_t *status_json(const struct archive_system_status *st, bool accounts
 		(json_int_t)st->heartbeat_gaps, "last_entry", h_json_time(st->last_audit_entry),
 		"since_last_entry_s", age_or_null(st->now, st->last_audit_entry),
 		"pending_approvals",
-		st->pending_approvals < 0 ? json_null() : json_integer(st->pending_approvals));
+		json_integer(st->pending_approvals));
+	if (o != NULL) {
+		/* Harvests stopped for a low disk (disk_guard.h), and the disk. */
+		const struct disk_guard_state *hp = &st->harvest_pause;
+		json_object_set_new(o, "harvest",
+				    json_pack("{s:b, s:o, s:o}", "paused", hp->paused, "since",
+					      hp->paused ? h_json_time(hp->since) : json_null(),
+					      "reason", hp->paused ? json_string("disk-low")
+								   : json_null()));
+		json_object_set_new(o, "disk",
+				    json_pack("{s:o, s:I}", "free_bytes",
+					      st->data_free_bytes < 0 ? json_null()
+								      : json_integer(st->data_free_bytes),
+					      "reserve_bytes", (json_int_t)PV_DATA_DISK_RESERVE));
+	}
 	if (o != NULL && accounts) {
 		json_t *list = json_array();
 		for (size_t i = 0; i < st->n_accounts; i++)

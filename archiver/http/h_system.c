@@ -1,34 +1,39 @@
 /* Health and integrity anchors: /healthz and the latest checkpoints. */
 #include <stdio.h>
-#include <unistd.h>
 
+#include "archiver/archive/health.h"
+#include "archiver/http/app.h"
 #include "archiver/http/handlers.h"
+#include "archiver/lib/limits.h"
 #include "audit/checkpoint.h"
 
-/* The audit log can take an entry: the catalog (and its write-ahead log)
- * is open for writing and writable. Checked without writing, so a busy
- * harvest does not make the appliance look down. */
-static bool audit_writable(struct archive *ar)
-{
-	char path[sizeof(ar->dir) + 32];
-	uint64_t size;
-	if (sqlite3_db_readonly(ar->cat->db, "main") != 0 ||
-	    tlog_size(ar->audit_log, &size, NULL) < 0)
-		return false;
-	snprintf(path, sizeof(path), "%s/catalog.db", ar->dir);
-	if (access(path, W_OK) != 0)
-		return false;
-	snprintf(path, sizeof(path), "%s/catalog.db-wal", ar->dir);
-	return access(path, F_OK) != 0 || access(path, W_OK) == 0;
-}
-
+/* GET /healthz: 200 {"status": "ok"}; else 503 {"status": "unavailable",
+ * "reason": the first, "reasons": [...]} (archive/health.h). */
 int h_healthz(struct http_request *rq, struct http_response *rs)
 {
-	bool ok = audit_writable(rq->ar);
-	if (!ok)
-		(void)http_response_header(rs, "Retry-After", "30");
-	return http_reply_json(rs, ok ? 200 : 503,
-			       json_pack("{s:s}", "status", ok ? "ok" : "unavailable"));
+	struct archive_health_opts o = {.disk_reserve = PV_DATA_DISK_RESERVE};
+	struct archive_health h;
+	struct pv_board *b = rq->app->board;
+	int r;
+
+	if (b != NULL) {
+		pv_board_lock(b);
+		o.harvest_interval_s = b->harvesting ? b->harvest_interval_s : 0;
+		o.harvest_since = b->started_at;
+		o.harvest_paused = b->harvesting && b->paused;
+		pv_board_unlock(b, false);
+		o.audit_failing = atomic_load(&b->audit_failed_at) > atomic_load(&b->audit_ok_at);
+	}
+	if ((r = archive_health(rq->ar, &o, &h, &rq->err)) < 0)
+		return r;
+	if (h.ok)
+		return http_reply_json(rs, 200, json_pack("{s:s}", "status", "ok"));
+	json_t *reasons = json_array();
+	for (size_t i = 0; i < h.n; i++)
+		json_array_append_new(reasons, json_string(h.reason[i]));
+	(void)http_response_header(rs, "Retry-After", "30");
+	return http_reply_json(rs, 503, json_pack("{s:s, s:s, s:o}", "status", "unavailable",
+						  "reason", h.reason[0], "reasons", reasons));
 }
 
 /* One log: its latest signed checkpoint and the verifier keys of every

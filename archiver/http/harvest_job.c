@@ -17,6 +17,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
+#include "archiver/signer/signer.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/users.h"
 
@@ -148,6 +149,23 @@ static void *job_thread(void *arg)
 	return NULL;
 }
 
+/* environ with `var` ("NAME=value") put in place of any NAME=; the array
+ * is malloc'ed, its strings are environ's and var. */
+static char **env_with(char *var)
+{
+	size_t n = 0, k = 0, name = strcspn(var, "=") + 1;
+	while (environ[n] != NULL)
+		n++;
+	char **v = calloc(n + 2, sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], var, name) != 0)
+			v[k++] = environ[i];
+	v[k] = var;
+	return v;
+}
+
 /* posix_spawn of /proc/self/exe with stdout and stderr on the pipes, every
  * signal unblocked (serve blocks SIGINT and SIGTERM in all its threads for
  * sigwait; the harvest must get them to stop cleanly). */
@@ -158,7 +176,8 @@ static int spawn(struct harvest_job *j, int out_w, int err_w, struct pv_error *e
 	if (n <= 0)
 		return pv_fail(err, PV_ERR, "cannot find this program: %s", strerror(errno));
 	exe[n] = '\0';
-	char *argv[] = {exe, "--data", j->data_dir, "--json", "harvest", "--once",
+	/* --wait: serve's scheduler may be in a round; this one follows it. */
+	char *argv[] = {exe, "--data", j->data_dir, "--json", "harvest", "--once", "--wait",
 			j->account[0] ? "--account" : NULL, j->account, NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -172,16 +191,30 @@ static int spawn(struct harvest_job *j, int out_w, int err_w, struct pv_error *e
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out_w, 1);
 	posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+	/* The server's signer signs for it too (it cannot read the keys):
+	 * its control socket as descriptor 3, named in the environment. */
+	struct signer *sg = signer_in_use();
+	char **envp = environ, fd_env[32];
+	if (sg != NULL) {
+		posix_spawn_file_actions_adddup2(&fa, signer_control_fd(sg), 3);
+		snprintf(fd_env, sizeof(fd_env), SIGNER_FD_ENV "=3");
+		if ((envp = env_with(fd_env)) == NULL) {
+			posix_spawn_file_actions_destroy(&fa);
+			return pv_fail(err, PV_ERR, "out of memory");
+		}
+	}
 	/* Nothing else of the server's (sockets, its catalog handles) goes
 	 * with it, whether or not it was opened close-on-exec. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, sg != NULL ? 4 : 3);
 	posix_spawnattr_init(&at);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dfl);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	int rc = posix_spawn(&j->pid, exe, &fa, &at, argv, environ);
+	int rc = posix_spawn(&j->pid, exe, &fa, &at, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
+	if (envp != environ)
+		free(envp);
 	if (rc != 0)
 		return pv_fail(err, PV_ERR, "cannot start the harvest: %s", strerror(rc));
 	return PV_OK;

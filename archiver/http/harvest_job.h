@@ -2,7 +2,7 @@
 #define PV_HTTP_HARVEST_JOB_H
 
 /* "Harvest now" (POST /api/v1/harvest): one background harvest at a time
- * per server, run as `popvault --data DIR --json harvest --once
+ * per server, run as `popvault --data DIR --json harvest --once --wait
  * [--account NAME]` in a child process of this very binary. A fresh
  * process, not a fork of the server's threads: the harvest takes its own
  * locks (DIR/harvest.lock), SQLite connections and TLS state, and its

@@ -29,18 +29,6 @@ json_t *legal_json_text(const char *s)
 	return j;
 }
 
-size_t legal_strip_bidi_head(char *s, size_t len)
-{
-	const char *blank = strstr(s, "\n\n");
-	size_t head = blank ? (size_t)(blank - s) : len;
-	char c = s[head];
-	s[head] = '\0';
-	size_t kept = pv_utf8_strip_bidi(s);
-	s[head] = c;
-	memmove(s + kept, s + head, len - head + 1);
-	return len - (head - kept);
-}
-
 json_t *legal_json_time(int64_t t, bool zero_is_null)
 {
 	char s[PV_RFC3339_LEN];

@@ -22,10 +22,6 @@
 #include "archiver/lib/buf.h"
 
 json_t *legal_json_text(const char *s);
-/* Removes the bidi controls from the header lines of a text rendering
- * (s[0..len), NUL-terminated: up to its first blank line) in place;
- * returns the new length. */
-size_t legal_strip_bidi_head(char *s, size_t len);
 /* RFC 3339 UTC; null for 0 when zero_is_null. */
 json_t *legal_json_time(int64_t t, bool zero_is_null);
 

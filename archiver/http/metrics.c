@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "archiver/lib/limits.h"
+
 int metrics_label_value(struct pv_buf *out, const char *v, struct pv_error *err)
 {
 	int r = PV_OK;
@@ -70,6 +72,17 @@ static int per_account(const struct archive_system_status *st, struct pv_buf *ou
 				  st->accounts[i].name, NULL, NULL, st->accounts[i].last_success,
 				  err)) < 0)
 			return r;
+	if ((r = family(out, "popvault_harvest_seconds_since_success", "gauge",
+			"Seconds since the start of the newest successful harvest per account.",
+			err)) < 0)
+		return r;
+	for (size_t i = 0; i < st->n_accounts; i++) {
+		int64_t ago = st->now - st->accounts[i].last_success;
+		if (st->accounts[i].last_success > 0 &&
+		    (r = labelled(out, "popvault_harvest_seconds_since_success", "account",
+				  st->accounts[i].name, NULL, NULL, ago < 0 ? 0 : ago, err)) < 0)
+			return r;
+	}
 	if ((r = family(out, "popvault_upstream_residue", "gauge",
 			"Messages deleted upstream yet still there, per account.", err)) < 0)
 		return r;
@@ -95,6 +108,25 @@ static int log_age(const struct archive_system_status *st, struct pv_buf *out,
 			r = labelled(out, "popvault_checkpoint_age_seconds", "log", logs[i].log, NULL,
 				     NULL, age < 0 ? 0 : age, err);
 		}
+	/* Anchors outside the box (archive/anchor.h): the newest time-stamp
+	 * or cosignature, and whether it is older than [anchor] stale_after. */
+	if (r == PV_OK)
+		r = family(out, "popvault_anchor_age_seconds", "gauge",
+			   "Age of the newest time-stamp or witness cosignature of each log.", err);
+	for (size_t i = 0; r == PV_OK && i < 2; i++) {
+		const struct anchor_status *a = &logs[i].s->anchor;
+		int64_t t = a->tsa_time > a->witness_time ? a->tsa_time : a->witness_time;
+		if (t >= 0)
+			r = labelled(out, "popvault_anchor_age_seconds", "log", logs[i].log, NULL,
+				     NULL, st->now > t ? st->now - t : 0, err);
+	}
+	if (r == PV_OK)
+		r = family(out, "popvault_anchor_stale", "gauge",
+			   "1 when a log's anchors are stale (a TSA or witness configured, none "
+			   "newer than [anchor] stale_after).", err);
+	for (size_t i = 0; r == PV_OK && i < 2; i++)
+		r = labelled(out, "popvault_anchor_stale", "log", logs[i].log, NULL, NULL,
+			     logs[i].s->anchor.stale ? 1 : 0, err);
 	return r;
 }
 
@@ -122,6 +154,19 @@ int metrics_render(const struct archive_system_status *st, uint64_t audit_failur
 	    ((r = family(out, "popvault_data_dir_free_bytes", "gauge",
 			 "Bytes free to popvault in the data directory's file system.", err)) < 0 ||
 	     (r = sample(out, "popvault_data_dir_free_bytes", st->data_free_bytes, err)) < 0))
+		return r;
+	if ((r = family(out, "popvault_data_dir_reserve_bytes", "gauge",
+			"Bytes the harvest keeps free in the data directory's file system.", err)) < 0 ||
+	    (r = sample(out, "popvault_data_dir_reserve_bytes", PV_DATA_DISK_RESERVE, err)) < 0 ||
+	    (r = family(out, "popvault_harvest_paused", "gauge",
+			"1 while harvests are stopped because the data directory's disk is low.",
+			err)) < 0 ||
+	    (r = sample(out, "popvault_harvest_paused", st->harvest_pause.paused, err)) < 0)
+		return r;
+	if (st->index_lag_s >= 0 &&
+	    ((r = family(out, "popvault_index_lag_seconds", "gauge",
+			 "Age of the oldest archived message not yet in the search index.", err)) < 0 ||
+	     (r = sample(out, "popvault_index_lag_seconds", st->index_lag_s, err)) < 0))
 		return r;
 	if ((r = family(out, "popvault_audit_append_failures_total", "counter",
 			"Audit appends that failed in this server (each refused its action).",

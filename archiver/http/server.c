@@ -42,6 +42,8 @@ struct req {
 struct http_server {
 	struct MHD_Daemon *d;
 	struct http_app *app;
+	void (*dispatch)(void *ctx, struct http_request *rq, struct http_response *rs);
+	void *dispatch_ctx;
 	int64_t request_ms;
 	uint16_t port;
 
@@ -315,7 +317,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 				  .peer = q->conn ? q->conn->peer : "?"};
 	struct http_response rs;
 	http_response_init(&rs);
-	http_dispatch(&rq, &rs);
+	if (srv->dispatch != NULL)
+		srv->dispatch(srv->dispatch_ctx, &rq, &rs);
+	else
+		http_dispatch(&rq, &rs);
 	enum MHD_Result ret = send_response(mc, &rs);
 	http_response_free(&rs);
 	free(hl.h);
@@ -349,13 +354,18 @@ int http_server_start(struct http_app *app, const struct http_server_config *cfg
 			       PV_HTTP_REQUEST_TIME_MAX_S);
 	}
 	srv->app = app;
+	srv->dispatch = cfg->dispatch;
+	srv->dispatch_ctx = cfg->dispatch_ctx;
 	srv->request_ms = cfg->request_time_max_s * 1000;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->wake, NULL);
 
 #define OPT(opt, v, p) (o[n++] = (struct MHD_OptionItem){(opt), (intptr_t)(v), (void *)(p)})
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, on_log, srv); /* first, or MHD logs some itself */
-	OPT(MHD_OPTION_SOCK_ADDR, 0, cfg->addr);
+	if (cfg->addr != NULL)
+		OPT(MHD_OPTION_SOCK_ADDR, 0, cfg->addr);
+	else
+		OPT(MHD_OPTION_LISTEN_SOCKET, cfg->listen_fd, NULL);
 	OPT(MHD_OPTION_THREAD_POOL_SIZE, PV_HTTP_THREADS, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, PV_HTTP_CONNECTIONS_MAX, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, PV_HTTP_PER_IP_CONNECTIONS_MAX, NULL);
@@ -376,7 +386,7 @@ int http_server_start(struct http_app *app, const struct http_server_config *cfg
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 			 (cfg->cert_pem ? MHD_USE_TLS : 0) |
-			 (cfg->addr->sa_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+			 (cfg->addr != NULL && cfg->addr->sa_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, o,
 				  MHD_OPTION_END);
 	if (srv->d == NULL) {
@@ -386,6 +396,14 @@ int http_server_start(struct http_app *app, const struct http_server_config *cfg
 	}
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di ? di->port : 0;
+	if (srv->port == 0 && cfg->addr == NULL) {
+		struct sockaddr_storage ss = {0};
+		socklen_t len = sizeof(ss);
+		if (getsockname(cfg->listen_fd, (struct sockaddr *)&ss, &len) == 0)
+			srv->port = ntohs(ss.ss_family == AF_INET6
+						  ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						  : ((struct sockaddr_in *)&ss)->sin_port);
+	}
 	if (pthread_create(&srv->watchdog, NULL, watchdog, srv) != 0) {
 		http_server_stop(&srv);
 		return pv_fail(err, PV_ERR, "cannot start a thread");

@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,19 @@ int http_tls_load(const char *cert_file, const char *key_file, char **cert_r, ch
 	}
 	if (strstr((char *)cert, "-----BEGIN CERTIFICATE-----") == NULL ||
 	    strstr((char *)key, "PRIVATE KEY-----") == NULL) {
-		char *k = (char *)key;
 		free(cert);
-		pv_secret_free(&k);
+		sodium_memzero(key, n);
+		free(key);
 		return pv_fail(err, PV_EUSAGE, "--tls-cert and --tls-key must be PEM files");
 	}
 	*cert_r = (char *)cert;
-	*key_r = (char *)key;
+	*key_r = pv_secret_dup(key, n);
+	sodium_memzero(key, n);
+	free(key);
+	if (*key_r == NULL) {
+		free(cert);
+		return pv_fail(err, PV_ERR, "out of memory");
+	}
 	return PV_OK;
 }
 
@@ -56,11 +63,17 @@ static int add_ext(X509 *x, int nid, const char *value)
 	return ok ? 0 : -1;
 }
 
-static char *bio_string(BIO *b)
+/* The BIO's text, NUL-terminated; in a secret buffer (secret.h) when
+ * secret. */
+static char *bio_string(BIO *b, bool secret)
 {
 	char *data;
 	long n = BIO_get_mem_data(b, &data);
-	char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (n < 0)
+		return NULL;
+	if (secret)
+		return pv_secret_dup(data, (size_t)n);
+	char *s = malloc((size_t)n + 1);
 	if (s != NULL) {
 		memcpy(s, data, (size_t)n);
 		s[n] = '\0';
@@ -112,8 +125,8 @@ static int make_cert(const char *host, char **cert_r, char **key_r, struct pv_er
 		r = pv_fail(err, PV_ERR, "cannot make a TLS certificate (OpenSSL)");
 		goto out;
 	}
-	*cert_r = bio_string(cb);
-	*key_r = bio_string(kb);
+	*cert_r = bio_string(cb, false);
+	*key_r = bio_string(kb, true);
 	if (*cert_r == NULL || *key_r == NULL) {
 		free(*cert_r);
 		pv_secret_free(key_r);

@@ -9,6 +9,7 @@
 #include "archiver/index/text.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/utf8.h"
 
 #define INDEX_SCHEMA_VERSION 1
 #define DISPLAY_FROM_MAX 256
@@ -47,7 +48,7 @@ static int savepoint_end(sqlite3 *db, int r)
  * migrations make them). 'rebuild' leaves no old FTS5 segment behind. */
 static int empty_all(sqlite3 *db, struct pv_error *err)
 {
-	return exec(db, "DELETE FROM idx_fts; DELETE FROM idx_doc;"
+	return exec(db, "DELETE FROM idx_fts; DELETE FROM idx_doc; DELETE FROM idx_failed;"
 		"INSERT INTO idx_fts(idx_fts) VALUES ('rebuild');", err);
 }
 
@@ -272,8 +273,9 @@ int index_remove(sqlite3 *db, int64_t id, struct pv_error *err)
 		return r;
 	static const char *const sql[] = {
 		"DELETE FROM idx_fts WHERE rowid = ?", "DELETE FROM idx_doc WHERE id = ?",
+		"DELETE FROM idx_failed WHERE id = ?",
 	};
-	for (size_t i = 0; i < 2 && r == PV_OK; i++) {
+	for (size_t i = 0; i < 3 && r == PV_OK; i++) {
 		sqlite3_stmt *st;
 		r = prepare(db, sql[i], &st, err);
 		if (r < 0)
@@ -284,6 +286,55 @@ int index_remove(sqlite3 *db, int64_t id, struct pv_error *err)
 		sqlite3_finalize(st);
 	}
 	return savepoint_end(db, r);
+}
+
+int index_mark_failed(sqlite3 *db, int64_t id, const char *reason, int64_t at,
+		      struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = prepare(db, "INSERT OR REPLACE INTO idx_failed (id, reason, failed_at)"
+			    " VALUES (?, ?, ?)", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, at);
+	r = sqlite3_step(st) == SQLITE_DONE ? PV_OK : db_fail(db, err, "record a failure");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int index_failed_count(sqlite3 *db, int64_t *n_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = prepare(db, "SELECT count(*) FROM idx_failed", &st, err);
+	if (r < 0)
+		return r;
+	*n_r = 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n_r = sqlite3_column_int64(st, 0);
+	else
+		r = db_fail(db, err, "count failures");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int index_failed_reason(sqlite3 *db, int64_t id, char *reason, size_t n, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = prepare(db, "SELECT reason FROM idx_failed WHERE id = ?", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(reason, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	else
+		r = rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "message %lld did not fail",
+						(long long)id)
+				      : db_fail(db, err, "read a failure");
+	sqlite3_finalize(st);
+	return r;
 }
 
 int index_purge(sqlite3 *db, struct pv_error *err)
@@ -343,6 +394,16 @@ static char *column_dup(sqlite3_stmt *st, int i)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
 	return strdup(s ? (const char *)s : "");
+}
+
+/* A display column for people: without bidi controls (utf8.h), however it
+ * was indexed. */
+static char *display_dup(sqlite3_stmt *st, int i)
+{
+	char *s = column_dup(st, i);
+	if (s != NULL)
+		pv_utf8_strip_bidi(s);
+	return s;
 }
 
 /* ORDER BY for o (the select joins idx_fts only when the query has a
@@ -411,8 +472,8 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct
 		h->date_known = sqlite3_column_int(st, 2) != 0;
 		h->size = sqlite3_column_int64(st, 3);
 		h->account = column_dup(st, 4);
-		h->from = column_dup(st, 5);
-		h->subject = column_dup(st, 6);
+		h->from = display_dup(st, 5);
+		h->subject = display_dup(st, 6);
 		h->has_attachment = sqlite3_column_int(st, 7) != 0;
 		if (!h->account || !h->from || !h->subject) {
 			r = pv_fail(err, PV_ERR, "out of memory");

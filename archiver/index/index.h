@@ -72,6 +72,16 @@ int index_add_docs(sqlite3 *db, const struct index_batch_doc *v, size_t n, struc
  * not indexed is not an error. */
 int index_remove(sqlite3 *db, int64_t id, struct pv_error *err);
 
+/* Messages the parser sandbox (sandbox.h) failed on: recorded with the
+ * reason (replacing an earlier record) instead of an index entry, so the
+ * indexer goes on. A reindex tries them again (index_clear removes the
+ * records), disposal removes its messages' (index_remove). */
+int index_mark_failed(sqlite3 *db, int64_t id, const char *reason, int64_t at,
+		      struct pv_error *err);
+int index_failed_count(sqlite3 *db, int64_t *n_r, struct pv_error *err);
+/* The reason recorded for id (cut to n bytes); PV_ENOTFOUND when none. */
+int index_failed_reason(sqlite3 *db, int64_t id, char *reason, size_t n, struct pv_error *err);
+
 /* Rewrites the FTS5 segments so removed entries are gone from the file's
  * live pages too (FTS5 'optimize'; costs time proportional to the index). */
 int index_purge(sqlite3 *db, struct pv_error *err);
@@ -88,8 +98,8 @@ struct index_hit {
 	bool date_known;  /* false: date is the receipt time (no usable Date) */
 	int64_t size;     /* bytes of the stored message */
 	char *account;
-	char *from;       /* display form, clean UTF-8, at most ~256 bytes */
-	char *subject;    /* display form, clean UTF-8, at most ~512 bytes */
+	char *from;       /* display form, clean UTF-8 without bidi controls, ~256 bytes */
+	char *subject;    /* display form, clean UTF-8 without bidi controls, ~512 bytes */
 	bool has_attachment;
 };
 
@@ -105,7 +115,7 @@ void index_hits_free(struct index_hits *hits);
  * skip. limit 0..PV_SEARCH_LIMIT_MAX (0: only the total), offset >= 0;
  * anything else is PV_EUSAGE, never a silent cap. *total_r is the number of
  * matches, counted in the same read transaction as the page. A bad query
- * is PV_EUSAGE (or PV_ELIMIT) with the position in err. *hits_r is owned
+ * (or one past a limit of query.h) is PV_EUSAGE with the position in err. *hits_r is owned
  * by the caller (index_hits_free), also after an error. */
 int index_search(sqlite3 *db, const char *query, int64_t limit, int64_t offset,
 	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err);

@@ -12,8 +12,14 @@
 #include "archiver/lib/base64.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/utf8.h"
 
 static const char *pdftotext_path;
+
+const char *index_mime_pdftotext(void)
+{
+	return pdftotext_path;
+}
 
 void index_mime_set_pdftotext(const char *path)
 {
@@ -975,7 +981,7 @@ static enum rank entity(struct walk *w, int depth, bool is_message, bool digest_
 	return attachment ? R_NONE : rank;
 }
 
-static void doc_init(struct index_doc *d)
+void index_doc_init(struct index_doc *d)
 {
 	memset(d, 0, sizeof(*d));
 	pv_buf_init(&d->from, PV_MIME_FIELD_MAX);
@@ -1027,7 +1033,7 @@ static int extract(const unsigned char *raw, size_t len, bool facts, struct inde
 	struct pv_error *err)
 {
 	index_gmime_init();
-	doc_init(doc_r);
+	index_doc_init(doc_r);
 	struct walk w = {
 		.s = raw, .len = len, .doc = doc_r, .err = err, .facts = facts,
 		.deadline = pv_clock_monotonic_ms() + PV_MIME_TIME_MAX_MS,
@@ -1068,6 +1074,7 @@ static int cmp_range(const void *a, const void *b)
 
 int index_doc_show(const struct index_doc *d, struct pv_buf *out, struct pv_error *err)
 {
+	size_t head = out->len;
 	char date[PV_RFC3339_LEN];
 	if (d->date_known && d->date >= -62135596800LL && d->date <= 253402300799LL)
 		pv_clock_format_rfc3339(d->date, date);
@@ -1099,6 +1106,10 @@ int index_doc_show(const struct index_doc *d, struct pv_buf *out, struct pv_erro
 		if (pv_buf_append(out, "\n", 1, err) < 0)
 			return PV_ERR;
 	}
+	/* Header values and file names are shown to people: no bidi controls
+	 * (utf8.h), so "invoice\u202efdp.exe" cannot pass for "invoiceexe.pdf". */
+	if (out->len > head)
+		out->len = head + pv_utf8_strip_bidi((char *)out->data + head);
 	if (pv_buf_append(out, "\n", 1, err) < 0)
 		return PV_ERR;
 	/* the body without hidden ranges (they may nest: sort, skip covered) */
@@ -1150,7 +1161,7 @@ int index_mime_parts(const unsigned char *raw, size_t len, struct index_parts *p
 	struct index_doc d;
 	index_gmime_init();
 	memset(parts_r, 0, sizeof(*parts_r));
-	doc_init(&d);
+	index_doc_init(&d);
 	struct walk w = {
 		.s = raw, .len = len, .doc = &d, .err = err, .parts = parts_r,
 		.deadline = pv_clock_monotonic_ms() + PV_MIME_TIME_MAX_MS,

@@ -94,13 +94,17 @@ int index_mime_extract(const unsigned char *raw, size_t len, struct index_doc *d
 int index_mime_facts(const unsigned char *raw, size_t len, struct index_doc *doc_r,
 	struct pv_error *err);
 
+/* An empty doc with every buffer at its maximum (what extraction starts
+ * from); free with index_doc_free. */
+void index_doc_init(struct index_doc *doc);
 void index_doc_free(struct index_doc *doc);
 
 /* Appends a readable rendering for `popvault show`: From, To, Cc, Bcc,
  * Date (RFC 3339 UTC, or "unknown"), Subject, Message-ID, Attachments, a
  * blank line, then the text body (the plain alternative when there is
  * one, HTML reduced to text otherwise; no attachment text). Clean UTF-8,
- * safe to print on a terminal. */
+ * safe to print on a terminal; the header lines (values and file names)
+ * hold no bidi controls (lib/utf8.h). */
 int index_mime_show(const unsigned char *raw, size_t len, struct pv_buf *out,
 	struct pv_error *err);
 
@@ -145,9 +149,18 @@ int index_mime_part_decode(const unsigned char *raw, size_t len, const struct in
  * attachment nor inside an attached message; NULL when there is none. */
 const struct index_part *index_parts_html_body(const struct index_parts *parts);
 
+/* The message as a reader's HTML view: that body decoded, made UTF-8 and
+ * sanitised (sanitize.h), or, when it has none, index_mime_show's text
+ * as HTML; appended to out (whose maximum cuts it: PV_ELIMIT). *had_html_r
+ * (may be NULL) says which. */
+int index_mime_view_html(const unsigned char *raw, size_t len, struct pv_buf *out,
+			 bool *had_html_r, struct pv_error *err);
+
 /* PDF attachments: when path names pdftotext(1), their text is extracted
  * in a child process (archiver/index/pdf.h) and indexed; NULL (the
  * default) turns this off. Set once at start-up, before any thread. */
 void index_mime_set_pdftotext(const char *path);
+/* What index_mime_set_pdftotext set (NULL: PDFs by name only). */
+const char *index_mime_pdftotext(void);
 
 #endif

@@ -116,9 +116,12 @@ static struct index_query_node *node_new(struct parser *p, enum index_query_op o
 	return n;
 }
 
-static bool add_kid(struct parser *p, struct index_query_node *n, struct index_query_node *k)
+/* Room for more kids in n; when there is none, k is freed and the
+ * parser fails (out of memory). */
+static bool reserve(struct parser *p, struct index_query_node *n, size_t more,
+		    struct index_query_node *k)
 {
-	struct index_query_node **v = realloc(n->kids, (n->nkids + 1) * sizeof(*v));
+	struct index_query_node **v = realloc(n->kids, (n->nkids + more) * sizeof(*v));
 	if (v == NULL) {
 		node_free(k);
 		if (p->status == PV_OK)
@@ -126,7 +129,30 @@ static bool add_kid(struct parser *p, struct index_query_node *n, struct index_q
 		return false;
 	}
 	n->kids = v;
+	return true;
+}
+
+static bool add_kid(struct parser *p, struct index_query_node *n, struct index_query_node *k)
+{
+	if (!reserve(p, n, 1, k))
+		return false;
 	n->kids[n->nkids++] = k;
+	return true;
+}
+
+/* Adds k to n, merging a group of n's own operator into n: a OR (b OR c)
+ * is one OR of three. Nesting costs SQLite and FTS5 parser stack (see
+ * PV_QUERY_NEST_MAX); merging keeps only what cannot be merged away. */
+static bool add_flat(struct parser *p, struct index_query_node *n, struct index_query_node *k)
+{
+	if (k->op != n->op || n->op == IQ_NOT)
+		return add_kid(p, n, k);
+	if (!reserve(p, n, k->nkids, k))
+		return false;
+	memcpy(n->kids + n->nkids, k->kids, k->nkids * sizeof(*n->kids));
+	n->nkids += k->nkids;
+	k->nkids = 0;
+	node_free(k);
 	return true;
 }
 
@@ -134,7 +160,7 @@ static struct index_query_node *term(struct parser *p, enum index_query_field f,
 	const char *s, size_t n, size_t at)
 {
 	if (++p->out->terms > PV_QUERY_TERMS_MAX)
-		return fail(p, PV_ELIMIT, at, "more than %d terms", PV_QUERY_TERMS_MAX);
+		return fail(p, PV_EUSAGE, at, "more than %d terms", PV_QUERY_TERMS_MAX);
 	struct index_query_node *t = node_new(p, IQ_TERM, at);
 	if (t == NULL)
 		return NULL;
@@ -215,7 +241,7 @@ static struct index_query_node *parse_group(struct parser *p, size_t open,
 {
 	p->pos = open + 1;
 	if (++p->depth > PV_QUERY_DEPTH_MAX)
-		return fail(p, PV_ELIMIT, open, "nested more than %d deep", PV_QUERY_DEPTH_MAX);
+		return fail(p, PV_EUSAGE, open, "nested more than %d deep", PV_QUERY_DEPTH_MAX);
 	p->after = "(";
 	struct index_query_node *g = parse_or(p, def);
 	p->depth--;
@@ -361,11 +387,17 @@ static struct index_query_node *parse_unary(struct parser *p, enum index_query_f
 	if (!neg)
 		return parse_primary(p, def);
 	if (++p->depth > PV_QUERY_DEPTH_MAX)
-		return fail(p, PV_ELIMIT, at, "nested more than %d deep", PV_QUERY_DEPTH_MAX);
+		return fail(p, PV_EUSAGE, at, "nested more than %d deep", PV_QUERY_DEPTH_MAX);
 	struct index_query_node *k = parse_unary(p, def);
 	p->depth--;
 	if (k == NULL)
 		return NULL;
+	if (k->op == IQ_NOT) { /* NOT NOT x is x */
+		struct index_query_node *x = k->kids[0];
+		k->nkids = 0;
+		node_free(k);
+		return x;
+	}
 	struct index_query_node *n = node_new(p, IQ_NOT, at);
 	if (n == NULL || !add_kid(p, n, k)) {
 		if (n == NULL)
@@ -407,7 +439,7 @@ static struct index_query_node *parse_seq(struct parser *p, enum index_query_fie
 			goto fail;
 		if (n == NULL) {
 			n = node_new(p, op, at);
-			if (n == NULL || !add_kid(p, n, first)) {
+			if (n == NULL || !add_flat(p, n, first)) {
 				if (n == NULL)
 					node_free(first);
 				first = NULL;
@@ -416,7 +448,7 @@ static struct index_query_node *parse_seq(struct parser *p, enum index_query_fie
 			}
 			first = NULL;
 		}
-		if (!add_kid(p, n, k))
+		if (!add_flat(p, n, k))
 			goto fail;
 	}
 	return n ? n : first;
@@ -446,6 +478,22 @@ static bool valid_utf8(const char *q, size_t len, size_t *bad_r)
 	return true;
 }
 
+/* The first operator (AND, OR, NOT), in query order, with more than
+ * PV_QUERY_NEST_MAX operators above it and itself; NULL if none. */
+static const struct index_query_node *too_deep(const struct index_query_node *n, int depth)
+{
+	if (n->op == IQ_TERM)
+		return NULL;
+	if (depth > PV_QUERY_NEST_MAX)
+		return n;
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct index_query_node *k = too_deep(n->kids[i], depth + 1);
+		if (k != NULL)
+			return k;
+	}
+	return NULL;
+}
+
 size_t index_query_error_column(const struct pv_error *err)
 {
 	static const char prefix[] = "column ";
@@ -463,7 +511,7 @@ int index_query_parse(const char *q, struct index_query **query_r, struct pv_err
 	*query_r = NULL;
 	size_t len = strnlen(q, PV_QUERY_MAX + 1), bad;
 	if (len > PV_QUERY_MAX)
-		return pv_fail(err, PV_ELIMIT, "query longer than %d bytes", PV_QUERY_MAX);
+		return pv_fail(err, PV_EUSAGE, "query longer than %d bytes", PV_QUERY_MAX);
 	struct parser p = {.q = q, .len = len, .err = err};
 	if (!valid_utf8(q, len, &bad))
 		return pv_fail(err, PV_EUSAGE, "column %zu: invalid UTF-8", column(&p, bad));
@@ -477,6 +525,13 @@ int index_query_parse(const char *q, struct index_query **query_r, struct pv_err
 		if (p.status == PV_OK && p.pos < p.len) /* only a stray ')' stops parse_or early */
 			fail(&p, PV_EUSAGE, p.pos, "unexpected ')'");
 	}
+	const struct index_query_node *past;
+	if (p.status == PV_OK && p.out->root != NULL && (past = too_deep(p.out->root, 1)) != NULL)
+		p.status = pv_fail(err, PV_EUSAGE,
+				   "column %zu: operators nested more than %d deep (a group in a "
+				   "group of another operator, or under NOT, is one level deeper; "
+				   "a group of the same operator is not)",
+				   past->column, PV_QUERY_NEST_MAX);
 	if (p.status != PV_OK) {
 		index_query_free(&p.out);
 		return p.status;

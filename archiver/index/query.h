@@ -31,7 +31,13 @@
  * never silently becomes a text search; quote it to search the text.
  *
  * Errors name the position (1-based, in characters) and what was expected:
- * "column 14: expected ')' to close '(' at column 3". */
+ * "column 14: expected ')' to close '(' at column 3".
+ *
+ * The tree is kept shallow: a group of the operator around it is merged
+ * into it (a OR (b OR c) is one OR of three), NOT NOT x is x, and what
+ * cannot be merged may nest PV_QUERY_NEST_MAX operators deep. So every
+ * query the parser accepts compiles to SQL and FTS5 expressions that
+ * SQLite's fixed parser stacks take (tests/unit/test_query_depth.c). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,10 +71,12 @@ struct index_query {
 };
 
 /* Parses q (NUL-terminated UTF-8, at most PV_QUERY_MAX bytes, at most
- * PV_QUERY_TERMS_MAX terms nested at most PV_QUERY_DEPTH_MAX deep).
- * On success *query_r is owned by the caller (index_query_free). Returns
- * PV_EUSAGE with the position in err for a bad query, PV_ELIMIT past a
- * limit, PV_ERR when out of memory. */
+ * PV_QUERY_TERMS_MAX terms, parentheses and NOTs nested at most
+ * PV_QUERY_DEPTH_MAX deep, operators at most PV_QUERY_NEST_MAX once
+ * merged). On success *query_r is owned by the caller (index_query_free).
+ * Returns PV_EUSAGE for a bad query or one past a limit (the error names
+ * the limit and, but for the length, the position), PV_ERR when out of
+ * memory. */
 int index_query_parse(const char *q, struct index_query **query_r, struct pv_error *err)
 	PV_WARN_UNUSED;
 

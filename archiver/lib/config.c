@@ -17,7 +17,49 @@ void pv_config_defaults(struct pv_config *cfg)
 	cfg->batch_max = PV_HARVEST_BATCH_MAX;
 	cfg->batch_ms = PV_HARVEST_BATCH_MS;
 	cfg->parallel = 4;
+	cfg->io_timeout_s = PV_POP3_IO_TIMEOUT_MS / 1000;
+	cfg->min_rate = PV_POP3_MIN_RATE_BPS;
+	cfg->session_max_s = (uint32_t)(PV_POP3_SESSION_TIMEOUT_MS / 1000);
 	snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8443");
+	cfg->anchor_interval_s = 3600;
+	cfg->anchor_stale_s = 26 * 3600; /* a daily anchor, with two hours' grace */
+	cfg->harvest_interval_s = PV_CONFIG_HARVEST_INTERVAL_S;
+	cfg->dispose_interval_s = PV_CONFIG_DISPOSE_INTERVAL_S;
+	cfg->verify_interval_s = PV_CONFIG_VERIFY_INTERVAL_S;
+	cfg->verify_sample = PV_CONFIG_VERIFY_SAMPLE;
+	cfg->verify_full_interval_s = PV_CONFIG_VERIFY_FULL_INTERVAL_S;
+}
+
+/* An http(s) URL without spaces or control characters. */
+static int url_ok(const char *v, size_t max)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > max || (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* "VKEY URL": the vkey's form (name+8 hex+base64) only; audit/cosig.h
+ * parses it when it is used. */
+static int witness_entry(const char *v, struct pv_witness_config *w)
+{
+	const char *sp = strchr(v, ' ');
+	if (sp == NULL || (size_t)(sp - v) >= sizeof(w->vkey))
+		return -1;
+	while (*sp == ' ')
+		sp++;
+	if (!url_ok(sp, PV_URL_MAX))
+		return -1;
+	memset(w, 0, sizeof(*w));
+	memcpy(w->vkey, v, (size_t)(strchr(v, ' ') - v));
+	const char *p1 = strchr(w->vkey, '+'), *p2 = p1 ? strchr(p1 + 1, '+') : NULL;
+	if (p1 == NULL || p1 == w->vkey || p2 == NULL || p2 - p1 != 9)
+		return -1;
+	snprintf(w->url, sizeof(w->url), "%s", sp);
+	return 0;
 }
 
 struct load_state {
@@ -40,6 +82,26 @@ static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 	if (x < min || x > max)
 		return -1;
 	*out = x;
+	return 0;
+}
+
+int pv_parse_duration(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	static const struct {
+		char unit;
+		uint64_t s;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	size_t n = strlen(v);
+	uint64_t mul = 1, x;
+	for (size_t i = 0; n > 0 && i < sizeof(units) / sizeof(units[0]); i++)
+		if (v[n - 1] == units[i].unit) {
+			mul = units[i].s;
+			n--;
+			break;
+		}
+	if (pv_parse_u64(v, n, 0, (uint64_t)max / mul, 0, &x) < 0 || (int64_t)(x * mul) < min)
+		return -1;
+	*out = (int64_t)(x * mul);
 	return 0;
 }
 
@@ -71,6 +133,69 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		if (parse_u64(value, 1, 64, &n) < 0)
 			goto bad;
 		cfg->parallel = (uint32_t)n;
+	} else if (IS("harvest", "io_timeout")) {
+		if (parse_u64(value, 1, 3600, &n) < 0)
+			goto bad;
+		cfg->io_timeout_s = (uint32_t)n;
+	} else if (IS("harvest", "min_rate")) {
+		if (parse_u64(value, 1, 1ull << 30, &n) < 0)
+			goto bad;
+		cfg->min_rate = (uint32_t)n;
+	} else if (IS("harvest", "session_max")) {
+		if (parse_u64(value, 1, 7 * 24 * 3600, &n) < 0)
+			goto bad;
+		cfg->session_max_s = (uint32_t)n;
+	} else if (IS("anchor", "tsa_url")) {
+		if (!url_ok(value, PV_URL_MAX))
+			goto bad;
+		snprintf(cfg->tsa_url, sizeof(cfg->tsa_url), "%s", value);
+	} else if (IS("anchor", "tsa_ca_file")) {
+		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_ca_file))
+			goto bad;
+		snprintf(cfg->tsa_ca_file, sizeof(cfg->tsa_ca_file), "%s", value);
+	} else if (IS("anchor", "tsa_policy")) {
+		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_policy) ||
+		    strspn(value, "0123456789.") != strlen(value))
+			goto bad;
+		snprintf(cfg->tsa_policy, sizeof(cfg->tsa_policy), "%s", value);
+	} else if (IS("anchor", "interval")) {
+		if (parse_u64(value, 60, 7 * 86400, &n) < 0)
+			goto bad;
+		cfg->anchor_interval_s = (uint32_t)n;
+	} else if (IS("anchor", "stale_after")) {
+		if (parse_u64(value, 60, 365 * 86400, &n) < 0)
+			goto bad;
+		cfg->anchor_stale_s = (uint32_t)n;
+	} else if (IS("witnesses", "witness")) {
+		if (cfg->n_witnesses >= PV_WITNESSES_MAX) {
+			pv_fail(st->err, PV_ERR, "popvault.conf: more than %d witnesses",
+				PV_WITNESSES_MAX);
+			st->failed = 1;
+			return 0;
+		}
+		if (witness_entry(value, &cfg->witnesses[cfg->n_witnesses]) < 0)
+			goto bad;
+		cfg->n_witnesses++;
+	} else if (IS("witnesses", "quorum")) {
+		if (parse_u64(value, 1, PV_WITNESSES_MAX, &n) < 0)
+			goto bad;
+		cfg->witness_quorum = (uint32_t)n;
+	} else if (IS("harvest", "interval")) {
+		if (pv_parse_duration(value, 1, 86400, &cfg->harvest_interval_s) < 0)
+			goto bad;
+	} else if (IS("serve", "dispose_interval")) {
+		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->dispose_interval_s) < 0)
+			goto bad;
+	} else if (IS("serve", "verify_interval")) {
+		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->verify_interval_s) < 0)
+			goto bad;
+	} else if (IS("serve", "verify_sample")) {
+		if (parse_u64(value, 1, 1000000, &n) < 0)
+			goto bad;
+		cfg->verify_sample = (uint32_t)n;
+	} else if (IS("serve", "verify_full_interval")) {
+		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->verify_full_interval_s) < 0)
+			goto bad;
 	} else if (IS("serve", "listen")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->listen))
 			goto bad;
@@ -117,7 +242,7 @@ int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error
 
 int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv_error *err)
 {
-	char path[4096], text[2048];
+	char path[4096], text[4096];
 	snprintf(path, sizeof(path), "%s/popvault.conf", data_dir);
 	int n = snprintf(text, sizeof(text),
 			 "# popvault bootstrap configuration. Accounts, users and policies\n"
@@ -130,10 +255,27 @@ int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv
 			 "message_max = %llu\n"
 			 "batch_max = %u\n"
 			 "batch_ms = %u\n"
-			 "parallel = %u\n\n"
+			 "parallel = %u\n"
+			 "# A slow or endless server: seconds without progress, bytes a second\n"
+			 "# while waiting (over each io_timeout), seconds one session may last.\n"
+			 "io_timeout = %u\n"
+			 "min_rate = %u\n"
+			 "session_max = %u\n\n"
 			 "[serve]\n"
-			 "listen = %s\n",
+			 "listen = %s\n\n"
+			 "# Anchors outside this machine (popvault anchor; popvault.conf(5)).\n"
+			 "# An RFC 3161 Time-Stamp Authority stamps each log's checkpoint:\n"
+			 "#[anchor]\n"
+			 "#tsa_url = https://tsa.example.org/\n"
+			 "#tsa_ca_file = /etc/popvault/tsa-ca.pem\n"
+			 "#tsa_policy = 1.2.3.4.1\n"
+			 "#interval = 3600\n"
+			 "#stale_after = 93600\n"
+			 "# C2SP tlog-witness witnesses cosign them (one line each: VKEY URL):\n"
+			 "#[witnesses]\n"
+			 "#witness = witness.example.org+1234abcd+BASE64 https://witness.example.org/\n",
 			 cfg->origin, (unsigned long long)cfg->message_max, cfg->batch_max,
-			 cfg->batch_ms, cfg->parallel, cfg->listen);
+			 cfg->batch_ms, cfg->parallel, cfg->io_timeout_s, cfg->min_rate,
+			 cfg->session_max_s, cfg->listen);
 	return pv_write_file(path, text, (size_t)n, 0600, 1, err);
 }

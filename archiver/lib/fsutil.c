@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "archiver/lib/limits.h"
@@ -139,22 +141,25 @@ int pv_read_secret_file(const char *path, char **secret_r, struct pv_error *err)
 	int r = pv_read_file(path, PV_SECRET_FILE_MAX, &data, &len, err);
 	if (r < 0)
 		return r;
+	size_t cap = len;
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-		data[--len] = '\0';
-	if (len == 0 || memchr(data, '\0', len) != NULL) {
-		sodium_memzero(data, len);
-		free(data);
+		len--;
+	bool text = len > 0 && memchr(data, '\0', len) == NULL;
+	char *s = text ? pv_secret_dup(data, len) : NULL;
+	sodium_memzero(data, cap);
+	free(data);
+	if (!text)
 		return pv_fail(err, PV_ERR, "%s: empty or not text", path);
-	}
-	*secret_r = (char *)data;
+	if (s == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	*secret_r = s;
 	return PV_OK;
 }
 
-void pv_secret_free(char **secret)
+long long pv_fs_free_bytes(const char *path)
 {
-	if (*secret != NULL) {
-		sodium_memzero(*secret, strlen(*secret));
-		free(*secret);
-		*secret = NULL;
-	}
+	struct statvfs vfs;
+	if (statvfs(path, &vfs) != 0)
+		return -1;
+	return (long long)vfs.f_bavail * (long long)vfs.f_frsize;
 }

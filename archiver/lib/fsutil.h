@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "archiver/lib/error.h"
+#include "archiver/lib/secret.h"
 
 /* fsync the directory containing path (or path itself when it is a dir). */
 int pv_fsync_dir(const char *dir, struct pv_error *err);
@@ -23,8 +24,12 @@ int pv_write_file(const char *path, const void *data, size_t len, mode_t mode, i
 int pv_read_file(const char *path, size_t max, unsigned char **data_r, size_t *len_r,
 		 struct pv_error *err);
 /* Reads a secret (password, token) file: at most PV_SECRET_FILE_MAX bytes,
- * trailing CR/LF stripped. Caller wipes and frees with pv_secret_free. */
+ * trailing CR/LF stripped, into a secret buffer (secret.h). Caller wipes
+ * and frees with pv_secret_free. */
 int pv_read_secret_file(const char *path, char **secret_r, struct pv_error *err);
-void pv_secret_free(char **secret);
+
+/* Bytes free to this (unprivileged) user on the file system holding path
+ * (statvfs f_bavail); -1 when it cannot be told. */
+long long pv_fs_free_bytes(const char *path);
 
 #endif

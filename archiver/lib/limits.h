@@ -18,10 +18,6 @@
 /* POP3 reads go through one fixed buffer of this size, so memory does not
  * grow with message size (body lines have no length limit). */
 #define PV_POP3_READ_BUF 16384
-/* After a message passes its size cap the rest is read and discarded so the
- * session can go on; past this many discarded bytes the connection is
- * dropped instead (a broken or hostile server could stream forever). */
-#define PV_POP3_RETR_DRAIN_MAX (1024ull * 1024 * 1024)
 /* Pipelined commands in flight: small enough that unread commands always
  * fit in socket buffers, so client and server cannot both block on write. */
 #define PV_POP3_PIPELINE_WINDOW 32
@@ -44,6 +40,18 @@
 /* Default timeouts: connect, and each read/write making no progress. */
 #define PV_POP3_CONNECT_TIMEOUT_MS 30000
 #define PV_POP3_IO_TIMEOUT_MS 120000
+/* A server that sends a byte just before each read timeout would hold a
+ * harvest worker forever (issue 16, finding 4). While waiting to read,
+ * each PV_POP3_IO_TIMEOUT_MS of waiting (counted from the last command
+ * sent, so a reply may still take thinking time) must bring at least
+ * this many bytes a second: 8 kbit/s, far below any real link.
+ * [harvest] min_rate in popvault.conf. */
+#define PV_POP3_MIN_RATE_BPS 1024
+/* No POP3 session lasts longer, whatever the server does: 100 GB at
+ * 10 MB/s fits. A harvest starts no new RETR slice after 3/4 of it and
+ * QUITs, leaving the rest for the next harvest; a session still running
+ * at the limit is dropped (no QUIT). [harvest] session_max. */
+#define PV_POP3_SESSION_TIMEOUT_MS (4ll * 60 * 60 * 1000)
 /* A connection test (admin "test account") answers a waiting web request:
  * connect and each read or write get this long, not a harvest's minutes. */
 #define PV_ACCOUNT_TEST_TIMEOUT_MS 15000
@@ -60,8 +68,15 @@
  * store/record.h); bigger ones spill to a temporary file so memory does
  * not grow with message size. Most mail is far smaller. */
 #define PV_MESSAGE_SPILL_THRESHOLD (1024 * 1024)
-/* At most this many messages listed in one mailbox session. */
-#define PV_POP3_MAILBOX_MAX_MESSAGES 10000000
+/* At most this many messages listed in one mailbox session; a longer
+ * LIST is refused with an error (nothing fetched: move or delete mail
+ * upstream first). This bounds a session's memory: a listing entry is
+ * ~90 bytes (struct pop3_msg) plus ~40 in the harvest's plan and settle
+ * arrays, so under ~150 MB; the read buffer (PV_POP3_READ_BUF) and the
+ * sealer's queue (PV_HARVEST_QUEUE_MAX) are fixed, and nothing else a
+ * session holds grows with what the server sends (issue 16, finding 4:
+ * 10 million entries were ~2 GB). */
+#define PV_POP3_MAILBOX_MAX_MESSAGES 1000000
 /* A pack segment (store/pack.h) takes records until it is this big; the
  * next record of its bucket starts a new segment. A pack is the unit that
  * disposal removes whole and that an object store will hold (DESIGN.md
@@ -104,6 +119,23 @@
 /* A signing-key file holds one "PRIVATE+KEY+name+id+key" line. */
 #define PV_KEY_FILE_MAX (PV_KEY_NAME_MAX + 128)
 
+/* The signer process (archiver/signer/). What it signs is small: a
+ * checkpoint body (origin, size, root, at most PV_CHECKPOINT_EXT_LINES_MAX
+ * short lines), a rotation note body (two vkeys), a bundle manifest line
+ * set; anything longer is refused unread. */
+#define PV_SIGNER_TEXT_MAX 4096
+/* A note it returns or keeps: such a text and one signature line. */
+#define PV_KEYS_STATE_NOTE_MAX (PV_SIGNER_TEXT_MAX + PV_KEY_NAME_MAX + 256)
+/* One request or reply packet: a text, a consistency proof
+ * (PV_PROOF_HASHES_MAX hashes), a vkey and the requester's last note. */
+#define PV_SIGNER_MSG_MAX (PV_SIGNER_TEXT_MAX + PV_KEYS_STATE_NOTE_MAX + PV_PROOF_HASHES_MAX * 32 + 1024)
+/* Open channels (one per open archive: each server worker, each harvest
+ * process, the indexer, jobs): more is a leak, refused. */
+#define PV_SIGNER_CHANNELS_MAX 256
+/* How long a client waits for the signer's answer (it signs in
+ * microseconds and fsyncs its state: seconds mean it is stuck). */
+#define PV_SIGNER_REPLY_MS 30000
+
 /* MIME (ARCHITECTURE.md §7): nesting depth and part count caps. */
 #define PV_MIME_DEPTH_MAX 100
 #define PV_MIME_PARTS_MAX 10000
@@ -136,13 +168,32 @@
 #define PV_PDF_MEMORY_MAX (512L * 1024 * 1024)
 /* A PDF bigger than this is listed by name only. */
 #define PV_PDF_INPUT_MAX (64 * 1024 * 1024)
+/* The parser sandbox (archiver/index/sandbox.h), per message: the walk's
+ * own budget and a few PDFs' worth of pdftotext (each up to twice its CPU
+ * limit in wall time), then the child is killed; CPU of its own (the walk,
+ * HTML, charsets); its address space (a message read is at most
+ * PV_INDEX_RAW_MAX, its text PV_INDEX_TEXT_MAX, GMime's decoders and the
+ * copies around them fit well within); what it may answer (the largest:
+ * a web view's HTML, PV_VIEW_HTML_MAX; a document's text and fields are
+ * within it). */
+#define PV_SANDBOX_TIME_MAX_MS (PV_MIME_TIME_MAX_MS + 4 * 2000 * PV_PDF_TIME_MAX_S)
+#define PV_SANDBOX_CPU_MAX_S 30
+#define PV_SANDBOX_MEMORY_MAX (1024L * 1024 * 1024)
+#define PV_SANDBOX_OUTPUT_MAX (PV_VIEW_HTML_MAX + 8 * 1024 * 1024)
 
 /* Search queries and HTTP requests. */
 #define PV_QUERY_MAX 4096
 /* Terms and nesting (parentheses, NOT) in one query: bounds the parser's
- * recursion and the SQL it generates. */
+ * recursion. */
 #define PV_QUERY_TERMS_MAX 256
 #define PV_QUERY_DEPTH_MAX 32
+/* Operators nested in one another once groups of the same operator are
+ * merged (a OR (b OR c) is one level) and NOT NOT dropped: each level is
+ * a level of SQL or FTS5 parentheses, and both of SQLite's parsers have a
+ * fixed stack (SQLite 3.40: an alternating AND/OR query 26 levels deep
+ * overflows it). 16 leaves room; tests/unit/test_query_depth.c runs every
+ * operator mix up to it. */
+#define PV_QUERY_NEST_MAX 16
 /* Results per search page; a bigger --limit is an error, never a silent cap. */
 #define PV_SEARCH_LIMIT_MAX 10000
 /* Request bodies are JSON only (no forms, no uploads): sign-in, a policy
@@ -290,6 +341,12 @@
 /* Config and secret files read from disk. */
 #define PV_CONFIG_FILE_MAX (64 * 1024)
 #define PV_SECRET_FILE_MAX 8192
+/* The OAuth token command (harvest/token.h): words on its line (an
+ * argv of a helper, not a script), and how long it may take before it is
+ * killed (a token refresh is one HTTPS round trip). Its output is at most
+ * PV_SECRET_FILE_MAX bytes. */
+#define PV_CMDLINE_ARGS_MAX 64
+#define PV_TOKEN_COMMAND_TIME_MAX_MS (30 * 1000)
 
 /* Audit log (audit/auditlog.h): personal data kept beside one entry (a
  * query is at most PV_QUERY_MAX; a message's addresses fit easily). */
@@ -340,6 +397,22 @@
  * a huge disposal in memory at once). */
 #define PV_DISPOSE_AUDIT_BATCH 1024
 
+/* Room the data directory's file system keeps free (archiver/harvest/
+ * scheduler.h): below it the harvest daemons (serve, harvest without
+ * --once) stop harvesting cleanly (each running harvest finishes the batch
+ * in hand and QUITs) and start again once there is this much plus an
+ * eighth free. It covers what a stopping harvest may still write (a batch
+ * of big messages), SQLite's WAL and checkpoints, the audit entries that
+ * say so, and the logs of the system beside us, so the archive never
+ * meets ENOSPC. */
+#define PV_DATA_DISK_RESERVE (1024ll * 1024 * 1024)
+
+/* `harvest --wait` ("harvest now" of the web) waits this long at most for
+ * another harvest of the data directory (serve's round, a harvest by
+ * hand) to end: a round of every account rarely takes longer; past it the
+ * request fails and says why. */
+#define PV_HARVEST_LOCK_WAIT_S 600
+
 /* An sd_notify datagram: systemd reads at most PIPE_BUF (4096) bytes of
  * one notification and drops the rest. */
 #define PV_SD_NOTIFY_MAX 4096
@@ -360,6 +433,30 @@
  * minutes or all memory before the passphrase is even checked. */
 #define PV_BACKUP_PWHASH_OPS_MAX 4
 #define PV_BACKUP_PWHASH_MEM_MAX (1024ull * 1024 * 1024)
+
+/* Anchoring outside the box (archiver/archive/anchor.h): HTTP calls to
+ * a Time-Stamp Authority and to witnesses (lib/httpc.h). A TimeStampResp
+ * is a few KB (the TSA's certificates included); a witness answers a few
+ * signature lines or a size. The whole call gives up after the timeout so
+ * a hanging server never holds a harvest or the scheduler. */
+#define PV_HTTPC_REPLY_MAX (256 * 1024)
+#define PV_HTTPC_TIMEOUT_MS 20000
+#define PV_HTTPC_CONNECT_TIMEOUT_MS 5000
+/* A URL in popvault.conf (a TSA's or a witness's). */
+#define PV_URL_MAX 512
+/* Witnesses one archive asks (popvault.conf [witnesses]); a quorum of a
+ * few is the usual policy. */
+#define PV_WITNESSES_MAX 16
+/* Timestamps a bundle carries per log: the newest ones up to its
+ * checkpoint (each ties an earlier state of the log to a TSA's time). */
+#define PV_BUNDLE_TIMESTAMPS_MAX 16
+/* An add-checkpoint request a witness reads (C2SP tlog-witness: an old
+ * size line, at most 63 proof lines of 45 bytes, a checkpoint note: its
+ * body, under 2 KiB, and up to PV_NOTE_SIGNATURES_MAX signature lines of
+ * about 360 bytes at most). */
+#define PV_WITNESS_REQUEST_MAX (64 * 1024)
+/* Origins a witness follows (witness serve --log). */
+#define PV_WITNESS_LOGS_MAX 256
 
 /* A limit spelled as a string literal, for SQL text
  * ("LIMIT " PV_LIMIT_STR(PV_BUNDLE_ANCHORS_MAX)); the limit must be a

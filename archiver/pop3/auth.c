@@ -25,22 +25,25 @@ static bool non_ascii(const char *s)
 }
 
 /* AUTO's candidates, strongest first. Mechanisms that reveal the password
- * go only over TLS, and then one of them is enough (if the server refuses
- * the password itself, another way of sending it changes nothing). USER
- * over clear text must be asked for by name. */
+ * go only over TLS with a verified certificate, and then one of them is
+ * enough (if the server refuses the password itself, another way of
+ * sending it changes nothing). Over clear text, or TLS whose certificate
+ * is not checked (anyone in the path may be the server), PLAIN, LOGIN and
+ * USER must be asked for by name (issue 16, finding 7). */
 static size_t candidates(const struct pop3_client *c, enum pop3_auth_mode out[4])
 {
 	unsigned s = c->caps.sasl;
+	bool safe = c->tls.active && c->tls.verified;
 	size_t n = 0;
 	if (s & POP3_SASL_SCRAM_SHA_256)
 		out[n++] = POP3_AUTH_SCRAM_SHA_256;
 	if (s & POP3_SASL_CRAM_MD5)
 		out[n++] = POP3_AUTH_CRAM_MD5;
-	if (c->tls.active && (s & POP3_SASL_PLAIN))
+	if (safe && (s & POP3_SASL_PLAIN))
 		out[n++] = POP3_AUTH_PLAIN;
-	else if (c->tls.active && (s & POP3_SASL_LOGIN))
+	else if (safe && (s & POP3_SASL_LOGIN))
 		out[n++] = POP3_AUTH_LOGIN;
-	else if (c->tls.active && (c->caps.user || !c->caps.capa_ok))
+	else if (safe && (c->caps.user || !c->caps.capa_ok))
 		out[n++] = POP3_AUTH_USER;
 	else if (c->has_apop_ts)
 		/* Last: servers (GNU pop3d) send a timestamp yet refuse APOP
@@ -337,6 +340,10 @@ int pop3_login(struct pop3_client *c, const struct pop3_auth *a,
 		return pv_fail(err, PV_EUSAGE, "POP3 login: CR or LF in the credentials");
 	enum pop3_auth_mode modes[4] = {a->mode};
 	size_t n_modes = a->mode == POP3_AUTH_AUTO ? candidates(c, modes) : 1;
+	if (n_modes == 0 && c->tls.active)
+		return pv_fail(err, PV_ERR, "no safe authentication method offered: the TLS "
+			       "certificate is not verified (--insecure-skip-verify), so a password "
+			       "is sent only with an explicit --auth (user, plain or login)");
 	if (n_modes == 0)
 		return pv_fail(err, PV_ERR, "no safe authentication method offered "
 			       "(a password in clear needs --auth user or TLS)");

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "archiver/lib/clock.h"
+
 int pop3_kill(struct pop3_client *c, int status)
 {
 	if (!c->dead) {
@@ -89,7 +91,7 @@ int pop3_read_reply(struct pop3_client *c, const char *what, bool allow_cont,
 	/* RFC 2449 §4: a status line is at most 512 octets, CRLF included.
 	 * SASL challenges are status-like lines with no such rule. */
 	size_t max = allow_cont ? PV_POP3_SASL_LINE_MAX : PV_POP3_STATUS_LINE_MAX;
-	r = pop3_net_read_line(&c->net, c->line, max, &c->line_len, err);
+	r = pop3_net_read_line(&c->net, c->line, max, &c->line_len, &c->line_bare_lf, err);
 	if (r < 0) {
 		pv_error_prefix(err, "%s", what);
 		return pop3_kill(c, r);
@@ -115,7 +117,7 @@ int pop3_read_ml_line(struct pop3_client *c, const char **line_r,
 	int r = pop3_check_alive(c, err);
 	if (r < 0)
 		return r;
-	r = pop3_net_read_line(&c->net, c->line, PV_POP3_LIST_LINE_MAX, &c->line_len, err);
+	r = pop3_net_read_line(&c->net, c->line, PV_POP3_LIST_LINE_MAX, &c->line_len, NULL, err);
 	if (r < 0)
 		return pop3_kill(c, r);
 	pop3_note(c, POP3_TRANSCRIPT_SERVER, c->line, c->line_len);
@@ -215,6 +217,11 @@ int pop3_connect_fd(int fd, const struct pop3_config *cfg,
 	}
 	pop3_net_init(&c->net, fd, cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms
 							   : PV_POP3_IO_TIMEOUT_MS);
+	pop3_net_limits(&c->net,
+			pv_clock_monotonic_ms() + (cfg->session_timeout_ms > 0
+							   ? cfg->session_timeout_ms
+							   : PV_POP3_SESSION_TIMEOUT_MS),
+			cfg->min_rate_bps > 0 ? cfg->min_rate_bps : PV_POP3_MIN_RATE_BPS);
 	c->tls_mode = cfg->tls;
 	c->insecure = cfg->insecure;
 	c->transcript = cfg->transcript;
@@ -311,6 +318,11 @@ void pop3_client_free(struct pop3_client **cp)
 bool pop3_alive(const struct pop3_client *c)
 {
 	return !c->dead;
+}
+
+bool pop3_out_of_time(const struct pop3_client *c)
+{
+	return c->net.out_of_time;
 }
 
 const struct pop3_caps *pop3_caps(const struct pop3_client *c)

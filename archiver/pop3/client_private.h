@@ -27,6 +27,7 @@ struct pop3_client {
 	/* The last line read; reply's text points into it. */
 	struct pop3_reply reply;
 	size_t line_len;
+	bool line_bare_lf; /* the last status line ended in LF without CR */
 	char line[PV_POP3_SASL_LINE_MAX + 1];
 };
 

@@ -10,9 +10,11 @@ enum {
 	DOT_DONE,
 };
 
-void pop3_dot_init(struct pop3_dot *d)
+void pop3_dot_init(struct pop3_dot *d, bool bare_lf)
 {
 	d->state = DOT_LINE_START;
+	d->lf_ends = bare_lf;
+	d->prev_cr = false;
 }
 
 bool pop3_dot_done(const struct pop3_dot *d)
@@ -44,32 +46,46 @@ int pop3_dot_feed(struct pop3_dot *d, const unsigned char *in, size_t n,
 		unsigned char c = in[i];
 		switch (d->state) {
 		case DOT_LINE_START:
+			d->prev_cr = false;
 			if (c == '.') {
 				FLUSH();
 				d->state = DOT_DOT;
 				run = ++i; /* the dot is not passed on */
 			} else {
-				d->state = c == '\n' ? DOT_LINE_START : DOT_MID;
-				i++;
+				d->state = DOT_MID; /* c is read there */
 			}
 			break;
 		case DOT_MID: {
 			const unsigned char *lf = memchr(in + i, '\n', n - i);
 			if (lf == NULL) {
+				d->prev_cr = in[n - 1] == '\r';
 				i = n;
-			} else {
-				i = (size_t)(lf - in) + 1;
-				d->state = DOT_LINE_START;
+				break;
 			}
+			size_t k = (size_t)(lf - in);
+			bool crlf = k > i ? in[k - 1] == '\r' : d->prev_cr;
+			i = k + 1;
+			d->prev_cr = false;
+			if (crlf || d->lf_ends)
+				d->state = DOT_LINE_START;
+			/* else a bare LF in a CRLF reply: data, the line goes on */
 			break;
 		}
 		case DOT_DOT:
 			if (c == '\r') {
 				d->state = DOT_DOT_CR; /* hold the CR back */
 				run = ++i;
-			} else if (c == '\n') {
+			} else if (c == '\n' && d->lf_ends) {
 				d->state = DOT_DONE; /* ".LF": bare-LF server */
 				run = ++i;
+			} else if (c == '\n') {
+				/* ".LF" in a CRLF reply: data, dot and all (a
+				 * stuffing server would have sent ".."). */
+				if ((r = emit(ctx, (const unsigned char *)".", 1)) < 0) {
+					*used_r = i;
+					return r;
+				}
+				d->state = DOT_MID;
 			} else {
 				/* RFC 1939 §3: strip the first dot; c is data. */
 				d->state = DOT_MID;
@@ -85,6 +101,7 @@ int pop3_dot_feed(struct pop3_dot *d, const unsigned char *in, size_t n,
 					*used_r = i;
 					return r;
 				}
+				d->prev_cr = true;
 				d->state = DOT_MID;
 			}
 			break;

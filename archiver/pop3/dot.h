@@ -4,10 +4,21 @@
 /* Dot-unstuffing of a POP3 multi-line body as a stream layer (RFC 1939 §3,
  * the idea of Dovecot's istream-dot). Bytes go in as they arrive, in chunks
  * of any size; unstuffed bytes come out through a callback, in runs, with
- * line ends exactly as the server sent them (CRLF, or a bare LF, which is
- * tolerated and passed on as received). The terminating ".CRLF" (or ".LF")
- * at the start of a line is recognised and not passed on; bytes after it
- * are left unconsumed, for the next reply. Constant memory. */
+ * line ends exactly as the server sent them. Constant memory.
+ *
+ * Which line end counts (issue 16, finding 8; ARCHITECTURE.md §3) is set
+ * by the reply's status line:
+ *  - "+OK" CRLF (every server we know): only CRLF ends a line. A bare LF
+ *    inside a line is data, so "." LF is no terminator and a "." after a
+ *    bare LF is no stuffing: through a server that stuffs only lines
+ *    after CRLF, a sender's own "\n.\n" or "\n.\r\n" stays data and
+ *    cannot end the message early (and put its tail out of step, read as
+ *    the replies that follow). A line "." LF is passed on as it came: a
+ *    server that stuffs would have sent "..".
+ *  - "+OK" LF (an old bare-LF server): LF ends a line; ".LF" and
+ *    ".CRLF" end the message.
+ * The terminator is not passed on; bytes after it are left unconsumed,
+ * for the next reply. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,14 +26,17 @@
 #include "archiver/lib/error.h"
 
 struct pop3_dot {
-	int state; /* private */
+	int state;    /* private */
+	bool lf_ends; /* a bare LF ends a line (bare-LF reply) */
+	bool prev_cr; /* the last byte consumed was CR */
 };
 
 /* Receives unstuffed bytes; returns 0, or a negative pv_status to stop. */
 typedef int pop3_dot_emit_fn(void *ctx, const unsigned char *data, size_t len);
 
-/* Starts a body: the first byte is at the start of a line. */
-void pop3_dot_init(struct pop3_dot *d);
+/* Starts a body: the first byte is at the start of a line. bare_lf: the
+ * reply's status line ended in a bare LF (see above). */
+void pop3_dot_init(struct pop3_dot *d, bool bare_lf);
 
 /* Feeds in[0..n). *used_r is how many input bytes were consumed: all of
  * them, unless the terminator ended inside this chunk (then the rest

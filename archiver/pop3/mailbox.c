@@ -4,12 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/number.h"
+
+static int over_cap(struct pv_error *err)
+{
+	return pv_fail(err, PV_ELIMIT, "LIST: the mailbox holds more than %d messages, more than "
+		       "one session may list (limits.h); nothing was fetched: move or delete "
+		       "mail upstream", PV_POP3_MAILBOX_MAX_MESSAGES);
+}
+
 static int push(struct pop3_mailbox *mb, size_t *cap, uint32_t num, uint64_t size,
 		struct pv_error *err)
 {
 	if (mb->count >= PV_POP3_MAILBOX_MAX_MESSAGES)
-		return pv_fail(err, PV_ELIMIT, "LIST: more than %d messages",
-			       PV_POP3_MAILBOX_MAX_MESSAGES);
+		return over_cap(err);
 	if (mb->count == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
 		struct pop3_msg *m = realloc(mb->msgs, ncap * sizeof(*m));
@@ -59,10 +67,22 @@ int pop3_list_all(struct pop3_client *c, struct pop3_mailbox **mb_r,
 		if ((r = pop3_read_ml_line(c, &l, &len, &end, err)) < 0 || end)
 			break;
 		uint32_t num;
-		uint64_t size;
-		int p = pop3_parse_scan(l, len, false, &num, &size) < 0
-				? pv_fail(&bad_err, PV_EPROTO, "LIST: malformed line")
-				: push(mb, &cap, num, size, &bad_err);
+		uint64_t size, big;
+		size_t sp = strcspn(l, " ");
+		int p = pop3_parse_scan(l, len, false, &num, &size) == 0
+				? push(mb, &cap, num, size, &bad_err)
+			: pv_parse_u64(l, sp < len ? sp : len, 0, UINT64_MAX, 0, &big) == 0 &&
+					big > PV_POP3_MAILBOX_MAX_MESSAGES
+				? over_cap(&bad_err)
+				: pv_fail(&bad_err, PV_EPROTO, "LIST: malformed line");
+		if (p == PV_ELIMIT) {
+			/* Issue 16, finding 4: a listing past the cap is not
+			 * read on (it may never end). */
+			if (err != NULL)
+				*err = bad_err;
+			r = pop3_kill(c, PV_ELIMIT);
+			break;
+		}
 		/* Keep reading to the terminator so the session stays usable. */
 		if (p < 0 && bad == 0) {
 			bad = p;
@@ -121,6 +141,19 @@ static int mark_dups(struct pop3_mailbox *mb, struct pv_error *err)
 	return PV_OK;
 }
 
+/* A UIDL listing may hold a few lines more than LIST had messages and
+ * still be read to its end (the error is reported, the session stays in
+ * step); past that it is cut, since it may never end. */
+#define UIDL_STRAY_LINES 64
+
+static void forget_uidls(struct pop3_mailbox *mb)
+{
+	for (size_t i = 0; i < mb->count; i++) {
+		mb->msgs[i].has_uidl = false;
+		mb->msgs[i].uidl[0] = '\0';
+	}
+}
+
 int pop3_uidl_all(struct pop3_client *c, struct pop3_mailbox *mb,
 		  struct pv_error *err)
 {
@@ -129,6 +162,7 @@ int pop3_uidl_all(struct pop3_client *c, struct pop3_mailbox *mb,
 	bool end = false;
 	int bad = 0;
 
+	size_t lines = 0;
 	int r = pop3_sendf(c, err, "UIDL");
 	if (r == 0)
 		r = pop3_read_reply(c, "UIDL", false, err);
@@ -137,6 +171,13 @@ int pop3_uidl_all(struct pop3_client *c, struct pop3_mailbox *mb,
 	while (!end) {
 		if ((r = pop3_read_ml_line(c, &l, &len, &end, err)) < 0)
 			return r;
+		if (!end && ++lines > mb->count + UIDL_STRAY_LINES) {
+			/* Not read on: it may never end (issue 16, finding 4). */
+			pv_fail(err, PV_EPROTO, "UIDL: more lines than LIST had messages (%zu)",
+				mb->count);
+			forget_uidls(mb);
+			return pop3_kill(c, PV_EPROTO);
+		}
 		if (end || bad < 0)
 			continue;
 		struct pop3_msg key = {0}, *m;
@@ -157,10 +198,7 @@ int pop3_uidl_all(struct pop3_client *c, struct pop3_mailbox *mb,
 		}
 	}
 	if (bad < 0) {
-		for (size_t i = 0; i < mb->count; i++) {
-			mb->msgs[i].has_uidl = false;
-			mb->msgs[i].uidl[0] = '\0';
-		}
+		forget_uidls(mb);
 		return bad;
 	}
 	mb->uidl_ok = true;

@@ -97,8 +97,63 @@ void pop3_net_init(struct pop3_net *n, int fd, int io_timeout_ms)
 	n->ctx = NULL;
 	n->ssl = NULL;
 	n->io_timeout_ms = io_timeout_ms;
+	n->deadline_ms = 0;
+	n->min_rate = 0;
+	n->rate_waited_ms = 0;
+	n->rate_bytes = 0;
+	n->out_of_time = false;
 	n->eof = false;
 	n->start = n->end = 0;
+}
+
+void pop3_net_limits(struct pop3_net *n, int64_t deadline_ms, uint32_t min_rate)
+{
+	n->deadline_ms = deadline_ms;
+	n->min_rate = min_rate;
+}
+
+/* Waits for events on the connection until io_deadline, the session's
+ * deadline, or (reading) the end of the rate window, whichever is first;
+ * see pop3_net_limits. */
+static int net_wait(struct pop3_net *n, short events, int64_t io_deadline, const char *what,
+		    struct pv_error *err)
+{
+	bool rated = (events & POLLIN) && n->min_rate > 0;
+	for (;;) {
+		int64_t now = pv_clock_monotonic_ms();
+		if (n->deadline_ms > 0 && now >= n->deadline_ms) {
+			n->out_of_time = true;
+			return pv_fail(err, PV_ETEMP, "session time limit reached while %s", what);
+		}
+		if (now >= io_deadline) /* silence is a timeout, not slowness */
+			return pv_fail(err, PV_ETEMP, "timeout while %s", what);
+		if (rated && n->rate_waited_ms >= n->io_timeout_ms) {
+			/* bytes/s over the window, in integers: bytes * 1000 / ms */
+			if (n->rate_bytes * 1000 < (uint64_t)n->min_rate * (uint64_t)n->rate_waited_ms) {
+				n->out_of_time = true;
+				return pv_fail(err, PV_ETEMP, "server too slow while %s: %llu bytes in %lld s "
+					       "of waiting (at least %u bytes/s wanted)", what,
+					       (unsigned long long)n->rate_bytes,
+					       (long long)(n->rate_waited_ms / 1000), n->min_rate);
+			}
+			n->rate_waited_ms = 0;
+			n->rate_bytes = 0;
+		}
+		int64_t until = io_deadline;
+		if (n->deadline_ms > 0 && n->deadline_ms < until)
+			until = n->deadline_ms;
+		if (rated && now + (n->io_timeout_ms - n->rate_waited_ms) < until)
+			until = now + (n->io_timeout_ms - n->rate_waited_ms);
+		int64_t left = until - now;
+		struct pollfd p = {.fd = n->fd, .events = events};
+		int r = poll(&p, 1, left > 60000 ? 60000 : left < 1 ? 1 : (int)left);
+		if (rated)
+			n->rate_waited_ms += pv_clock_monotonic_ms() - now;
+		if (r > 0)
+			return PV_OK; /* errors and hangups surface at the I/O call */
+		if (r < 0 && errno != EINTR)
+			return pv_fail(err, PV_ERR, "poll: %s", strerror(errno));
+	}
 }
 
 void pop3_net_close(struct pop3_net *n)
@@ -190,8 +245,8 @@ static int ssl_wait(struct pop3_net *n, int ret, int64_t deadline,
 {
 	int e = SSL_get_error(n->ssl, ret);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		int r = wait_fd(n->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-				deadline, what, err);
+		int r = net_wait(n, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, what,
+				 err);
 		return r < 0 ? r : 1;
 	}
 	return 0;
@@ -305,6 +360,7 @@ int pop3_net_fill(struct pop3_net *n, struct pv_error *err)
 			int ret = SSL_read_ex(n->ssl, n->buf + n->end, room, &got);
 			if (ret == 1) {
 				n->end += got;
+				n->rate_bytes += got;
 				return (int)got;
 			}
 			int e = SSL_get_error(n->ssl, ret);
@@ -329,6 +385,7 @@ int pop3_net_fill(struct pop3_net *n, struct pv_error *err)
 		ssize_t r = recv(n->fd, n->buf + n->end, room, 0);
 		if (r > 0) {
 			n->end += (size_t)r;
+			n->rate_bytes += (uint64_t)r;
 			return (int)r;
 		}
 		if (r == 0) {
@@ -336,7 +393,7 @@ int pop3_net_fill(struct pop3_net *n, struct pv_error *err)
 			return 0;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			int w = wait_fd(n->fd, POLLIN, deadline, "reading", err);
+			int w = net_wait(n, POLLIN, deadline, "reading", err);
 			if (w < 0)
 				return w;
 			continue;
@@ -346,7 +403,7 @@ int pop3_net_fill(struct pop3_net *n, struct pv_error *err)
 }
 
 int pop3_net_read_line(struct pop3_net *n, char *out, size_t max,
-		       size_t *len_r, struct pv_error *err)
+		       size_t *len_r, bool *bare_lf_r, struct pv_error *err)
 {
 	size_t len = 0;
 	for (;;) {
@@ -370,8 +427,11 @@ int pop3_net_read_line(struct pop3_net *n, char *out, size_t max,
 						       : "connection closed by the server");
 	}
 	len--; /* the LF */
-	if (len > 0 && out[len - 1] == '\r')
+	bool cr = len > 0 && out[len - 1] == '\r';
+	if (cr)
 		len--;
+	if (bare_lf_r != NULL)
+		*bare_lf_r = !cr;
 	out[len] = '\0';
 	*len_r = len;
 	return PV_OK;
@@ -384,6 +444,9 @@ int pop3_net_write(struct pop3_net *n, const void *d, size_t len,
 	int64_t deadline = deadline_in(n->io_timeout_ms);
 	if (n->fd < 0)
 		return pv_fail(err, PV_EPROTO, "connection is closed");
+	/* A new command: its reply may take thinking time again. */
+	n->rate_waited_ms = 0;
+	n->rate_bytes = 0;
 	while (len > 0) {
 		if (n->ssl != NULL) {
 			size_t put = 0;
@@ -406,7 +469,7 @@ int pop3_net_write(struct pop3_net *n, const void *d, size_t len,
 			p += r;
 			len -= (size_t)r;
 		} else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-			int w = wait_fd(n->fd, POLLOUT, deadline, "writing", err);
+			int w = net_wait(n, POLLOUT, deadline, "writing", err);
 			if (w < 0)
 				return w;
 		} else {

@@ -50,7 +50,8 @@ enum pop3_auth_mode {
 	 * hashed), never after [IN-USE], [LOGIN-DELAY], [SYS/TEMP], [SYS/PERM], a lost
 	 * connection, or a SCRAM server signature that did not verify (a
 	 * server that does not know the password gets no other chance).
-	 * Never sends a password in clear: USER or PLAIN without TLS must
+	 * Never sends a password in clear, nor over TLS whose certificate
+	 * was not verified (cfg.insecure): there USER, PLAIN or LOGIN must
 	 * be asked for by name. */
 	POP3_AUTH_AUTO,
 	POP3_AUTH_USER,
@@ -82,6 +83,13 @@ struct pop3_config {
 	bool insecure;           /* skip certificate verification (audit it!) */
 	int connect_timeout_ms;  /* 0: PV_POP3_CONNECT_TIMEOUT_MS */
 	int io_timeout_ms;       /* 0: PV_POP3_IO_TIMEOUT_MS, per read/write */
+	/* The whole session, from pop3_connect_fd on: no wait goes past it
+	 * (0: PV_POP3_SESSION_TIMEOUT_MS). */
+	int64_t session_timeout_ms;
+	/* While waiting to read, at least this many bytes a second over each
+	 * io_timeout_ms of waiting (net.h: pop3_net_limits);
+	 * 0: PV_POP3_MIN_RATE_BPS. */
+	uint32_t min_rate_bps;
 	pop3_transcript_fn *transcript; /* NULL: none */
 	void *transcript_ctx;
 };
@@ -136,6 +144,11 @@ void pop3_client_free(struct pop3_client **c);
 /* False once the connection is closed or out of step. */
 bool pop3_alive(const struct pop3_client *c);
 
+/* True when the connection was closed because the session's time limit
+ * passed or the server sent too slowly (pop3_config): a fault of the
+ * server or the link, not of the message whose reply was awaited. */
+bool pop3_out_of_time(const struct pop3_client *c);
+
 /* Capabilities as last seen (after login: the per-user ones). */
 const struct pop3_caps *pop3_caps(const struct pop3_client *c);
 /* TLS state of the connection (for the audit of insecure accounts). */
@@ -184,7 +197,11 @@ struct pop3_mailbox {
  * merged by message number. A listing line that does not parse, a UIDL
  * outside 1..70 chars of 0x21..0x7E, a message number listed twice, or a
  * UIDL for a number LIST did not show fail the whole call with PV_EPROTO
- * (the connection stays usable: the listing is read to its end). */
+ * (the connection stays usable: the listing is read to its end). Never
+ * read to an end that may not come (the connection is then dropped): a
+ * LIST of more than PV_POP3_MAILBOX_MAX_MESSAGES (PV_ELIMIT, an error
+ * that says so), a UIDL listing of many more lines than LIST had
+ * (PV_EPROTO). */
 int pop3_scan(struct pop3_client *c, struct pop3_mailbox **mb_r,
 	      struct pv_error *err);
 /* LIST only (uidl_ok false), and UIDL into an existing LIST result. */
@@ -197,17 +214,25 @@ void pop3_mailbox_free(struct pop3_mailbox **mb);
 /* ---- RETR ---- */
 
 /* Receives message bytes after dot-unstuffing, line ends as the server
- * sent them, terminator not included. Return 0, or a negative status to
+ * sent them, terminator not included (dot.h says which line ends count:
+ * in a CRLF reply only ".CRLF" ends a message, ".LF" only in a reply
+ * whose "+OK" ended in a bare LF). Return 0, or a negative status to
  * abort (the connection is then dropped: it is mid-reply). */
 typedef int pop3_sink_fn(void *ctx, const unsigned char *data, size_t len);
 
 struct pop3_retr_result {
 	uint32_t msgnum;
 	int status;       /* 0, or negative pv_status for this message */
+	/* +OK arrived: the server counts the message as retrieved (with
+	 * EXPIRE, a QUIT then starts its expiry), whatever came after. */
+	bool retrieved;
 	/* The terminator arrived and every byte went to the sink. Only a
 	 * complete message may be archived (and later deleted). */
 	bool complete;
 	uint64_t bytes;   /* bytes given to the sink */
+	/* The same counting every line end as CRLF, as LIST sizes do (RFC
+	 * 1939 §11): what to compare with LIST. */
+	uint64_t crlf_bytes;
 	bool size_announced; /* "+OK n octets" carried a number */
 	uint64_t announced_size;
 };
@@ -215,12 +240,13 @@ struct pop3_retr_result {
 /* RETR one message into sink; max_bytes 0 means PV_MESSAGE_SIZE_DEFAULT_MAX.
  * Returns 0 when complete. Otherwise:
  *  -ERR reply           mapped status, nothing sent to the sink, session ok
- *  over max_bytes       PV_ELIMIT: the sink got at most max_bytes; the rest
- *                       is read and discarded up to PV_POP3_RETR_DRAIN_MAX,
- *                       after which the session goes on (pop3_alive); past
- *                       that cap the connection is dropped
+ *  over max_bytes       PV_ELIMIT: the sink got at most max_bytes and the
+ *                       connection is dropped at once (nothing more read)
  *  closed early         PV_EPROTO, res->complete false, connection dead
+ *  too slow, too long   PV_ETEMP (pop3_out_of_time), connection dead
  *  sink error           sink's status, connection dropped
+ * So a message that was retrieved (+OK) but not received whole never
+ * leaves the session usable: no QUIT can follow it.
  * res_r (may be NULL) is filled in every case. */
 int pop3_retr(struct pop3_client *c, uint32_t msgnum, uint64_t max_bytes,
 	      pop3_sink_fn *sink, void *ctx, struct pop3_retr_result *res_r,
@@ -231,7 +257,8 @@ int pop3_retr(struct pop3_client *c, uint32_t msgnum, uint64_t max_bytes,
  * time. Replies are handled in order: begin (may be NULL) when a message's
  * +OK arrives, data for its bytes, done exactly once per message reached,
  * with its result and reason (err is NULL when complete). A per-message
- * -ERR or size cap goes to done and the batch continues. Returns 0 when
+ * -ERR goes to done and the batch continues; a message over the size cap
+ * goes to done and ends the batch (connection dropped). Returns 0 when
  * every reply was read and the session is usable (individual messages may
  * still have failed: see done), or negative when the connection broke or a
  * callback returned negative (connection dropped; messages not reached get

@@ -198,28 +198,30 @@ void pop3_caps_parse_line(struct pop3_caps *caps, const char *line, size_t len)
 	} else if (word_eq(kw, kl, "EXPIRE")) {
 		bool never, per_user;
 		uint32_t v;
+		caps->expire = true;
 		if (parse_days(line, len, pos, true, &never, &v, &per_user)) {
-			caps->expire = true;
 			caps->expire_never = never;
 			caps->expire_days = never ? 0 : v;
 			caps->expire_per_user = per_user;
+		} else {
+			/* Err on the side of expiry (issue 16, finding 3): a value
+			 * we cannot read may be 0; it is not "never". */
+			caps->expire_never = false;
+			caps->expire_days = 0;
+			caps->expire_malformed = true;
 		}
 	} else if (kl > 6 && has_prefix(kw, kl, "EXPIRE")) {
 		/* GNU pop3d sends "EXPIRE0" and "EXPIRENEVER". Err on the side of
 		 * expiry: a server that may delete retrieved mail at QUIT
-		 * must be treated as one that does. */
+		 * must be treated as one that does, so anything else glued to
+		 * "EXPIRE" counts as 0. */
 		uint64_t v;
-		if (word_eq(kw + 6, kl - 6, "NEVER")) {
-			caps->expire = true;
-			caps->expire_never = true;
-			caps->expire_days = 0;
-			caps->expire_malformed = true;
-		} else if (pv_parse_u64(kw + 6, kl - 6, 0, UINT32_MAX, 0, &v) == 0) {
-			caps->expire = true;
-			caps->expire_never = false;
+		caps->expire = true;
+		caps->expire_malformed = true;
+		caps->expire_never = word_eq(kw + 6, kl - 6, "NEVER");
+		caps->expire_days = 0;
+		if (!caps->expire_never && pv_parse_u64(kw + 6, kl - 6, 0, UINT32_MAX, 0, &v) == 0)
 			caps->expire_days = (uint32_t)v;
-			caps->expire_malformed = true;
-		}
 	} else if (word_eq(kw, kl, "LOGIN-DELAY")) {
 		bool never, per_user;
 		uint32_t v;
@@ -328,4 +330,9 @@ void pop3_sanitize(const char *s, size_t len, char *out, size_t out_size)
 		out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
 	out[n] = '\0';
+}
+
+bool pop3_caps_expire_at_quit(const struct pop3_caps *caps)
+{
+	return caps->expire && !caps->expire_never;
 }

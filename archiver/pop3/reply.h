@@ -57,11 +57,14 @@ struct pop3_caps {
 	bool top, uidl, user, stls, pipelining, resp_codes, auth_resp_code, utf8;
 	unsigned sasl;         /* enum pop3_sasl_mech bits */
 	/* EXPIRE (RFC 2449 §6.7): days, or never. expire_days == 0 means the
-	 * server deletes every RETRieved message at QUIT even without DELE. */
+	 * server deletes every RETRieved message at QUIT even without DELE;
+	 * n > 0 that it does so n days after a QUIT. */
 	bool expire;           /* an EXPIRE line was seen */
 	bool expire_never;
 	bool expire_per_user;  /* "USER" suffix: the value may change after login */
-	bool expire_malformed; /* GNU pop3d's "EXPIRE0"/"EXPIRENEVER": taken anyway */
+	/* GNU pop3d's "EXPIRE0"/"EXPIRENEVER" (taken anyway), or a value that
+	 * does not parse: that counts as 0 (expire true, never false). */
+	bool expire_malformed;
 	uint32_t expire_days;
 	/* LOGIN-DELAY (RFC 2449 §6.8): minimum seconds between logins. */
 	bool login_delay;
@@ -74,6 +77,12 @@ struct pop3_caps {
 /* Applies one CAPA line (after the +OK, before the "."). Unknown or garbled
  * lines are ignored: a bad CAPA line must not break the session. */
 void pop3_caps_parse_line(struct pop3_caps *caps, const char *line, size_t len);
+
+/* True when a QUIT may start the expiry of every message the session
+ * retrieved (RFC 2449 §6.7): an EXPIRE line with any number of days, or
+ * one whose value does not parse. Only EXPIRE NEVER, or no EXPIRE at
+ * all (RFC 1939 servers keep mail until DELE), is safe. */
+bool pop3_caps_expire_at_quit(const struct pop3_caps *caps);
 
 /* "msg SP size [anything]" (LIST line or single-LIST/STAT reply text).
  * msg in 1..PV_POP3_MAILBOX_MAX_MESSAGES (0 allowed only when allow_zero,

@@ -12,24 +12,38 @@ struct retr_run {
 	const struct pop3_retr_handler *h;
 	struct pop3_retr_result *res;
 	uint64_t max;
-	uint64_t discarded;
-	bool over;
 	int cb_status; /* a callback's own failure */
+	bool last_cr;  /* the last byte given to the sink was CR */
 };
+
+/* RFC 1939 §11: sizes count every line end as CRLF; a bare LF as two. */
+static uint64_t bare_lfs(struct retr_run *run, const unsigned char *d, size_t len)
+{
+	uint64_t n = 0;
+	const unsigned char *p = d, *end = d + len;
+	if (len == 0)
+		return 0;
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (p == d ? !run->last_cr : p[-1] != '\r')
+			n++;
+		p++;
+	}
+	run->last_cr = d[len - 1] == '\r';
+	return n;
+}
 
 static int emit(void *ctx, const unsigned char *d, size_t len)
 {
 	struct retr_run *run = ctx;
-	if (!run->over && len > run->max - run->res->bytes)
-		run->over = true; /* the sink never sees more than max */
-	if (run->over) {
-		run->discarded += len;
-		return run->discarded > PV_POP3_RETR_DRAIN_MAX ? PV_ELIMIT : PV_OK;
-	}
+	/* Over the cap: the sink never sees more than max, and the rest is
+	 * not read (issue 16, finding 4: it was drained for up to 1 GiB). */
+	if (len > run->max - run->res->bytes)
+		return PV_ELIMIT;
 	int r = run->h->data(run->h->ctx, run->res->msgnum, d, len);
 	if (r < 0)
 		return run->cb_status = r;
 	run->res->bytes += len;
+	run->res->crlf_bytes += len + bare_lfs(run, d, len);
 	return PV_OK;
 }
 
@@ -63,6 +77,7 @@ static int read_one(struct pop3_client *c, uint32_t msgnum, uint64_t max,
 		res->status = r;
 		return c->dead ? r : PV_OK;
 	}
+	res->retrieved = true;
 	/* "+OK 1234 octets": the size is a hint (RFC 1939 §7 example). */
 	size_t k = 0;
 	while (k < c->reply.text_len && c->reply.text[k] >= '0' && c->reply.text[k] <= '9')
@@ -75,7 +90,7 @@ static int read_one(struct pop3_client *c, uint32_t msgnum, uint64_t max,
 		pv_fail(merr, r, "%s: aborted by the caller", what);
 		return pop3_kill(c, r);
 	}
-	pop3_dot_init(&dot);
+	pop3_dot_init(&dot, c->line_bare_lf);
 	while (!pop3_dot_done(&dot)) {
 		if (pop3_net_buffered(&c->net) == 0) {
 			r = pop3_net_fill(&c->net, merr);
@@ -104,19 +119,12 @@ static int read_one(struct pop3_client *c, uint32_t msgnum, uint64_t max,
 			if (*cb_abort)
 				pv_fail(merr, r, "%s: aborted by the caller", what);
 			else
-				pv_fail(merr, PV_ELIMIT,
-					"%s: over the size cap and still going after %llu bytes; connection dropped",
-					what, (unsigned long long)PV_POP3_RETR_DRAIN_MAX);
-			body_note(c, res, "INCOMPLETE");
+				pv_fail(merr, PV_ELIMIT, "%s: message larger than %llu bytes; left "
+					"upstream, connection dropped", what,
+					(unsigned long long)run.max);
+			body_note(c, res, *cb_abort ? "INCOMPLETE" : "over the size cap");
 			return pop3_kill(c, r);
 		}
-	}
-	if (run.over) {
-		res->status = PV_ELIMIT;
-		body_note(c, res, "over the size cap, rest discarded");
-		pv_fail(merr, PV_ELIMIT, "%s: message larger than %llu bytes; left upstream",
-			what, (unsigned long long)max);
-		return PV_OK;
 	}
 	res->complete = true;
 	body_note(c, res, "complete");

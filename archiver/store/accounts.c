@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/cmdline.h"
+#include "archiver/lib/secret.h"
+
 static const char *const tls_modes[] = {"implicit", "starttls", "none", NULL};
 static const char *const auth_modes[] = {"auto", "user", "apop", "plain", "login", "cram-md5",
 					 "scram-sha-256", "xoauth2", "oauthbearer", NULL};
@@ -14,6 +17,128 @@ static bool one_of(const char *v, const char *const *list)
 		if (strcmp(v, *list) == 0)
 			return true;
 	return false;
+}
+
+void account_token_describe(const char *line, char *out, size_t n)
+{
+	struct pv_cmdline c;
+	struct pv_error e;
+	if (pv_cmdline_split(line, &c, &e) < 0) {
+		snprintf(out, n, "(not a plain command line: give it again)");
+		return;
+	}
+	snprintf(out, n, "%.900s (%zu argument%s, not shown)", c.argv[0], c.argc - 1,
+		 c.argc == 2 ? "" : "s");
+	pv_cmdline_free(&c);
+}
+
+/* The associated data that binds a's secret to it (keyring.h). */
+static size_t account_ad(const struct account *a, char port[8], const char *ad[KEYRING_AD_MAX])
+{
+	snprintf(port, 8, "%d", a->port);
+	ad[0] = a->token_command[0] ? "account token-command" : "account password";
+	ad[1] = a->name;
+	ad[2] = a->host;
+	ad[3] = port;
+	ad[4] = a->tls;
+	ad[5] = a->ca_file;
+	ad[6] = a->insecure ? "no-cert-check" : "cert-check";
+	return 7;
+}
+
+int account_seal(struct keyring *kr, struct account *a, const char *secret,
+		 struct pv_error *err)
+{
+	const char *ad[KEYRING_AD_MAX];
+	char port[8];
+	size_t n = account_ad(a, port, ad);
+	unsigned char *sealed = NULL;
+	size_t len = 0;
+	int r = keyring_seal_secret(kr, ad, n, secret, &sealed, &len, err);
+	if (r < 0)
+		return r;
+	account_clear(a);
+	a->secret = sealed;
+	a->secret_len = len;
+	return PV_OK;
+}
+
+int account_open(struct keyring *kr, const struct account *a, char **secret_r,
+		 struct pv_error *err)
+{
+	const char *ad[KEYRING_AD_MAX];
+	char port[8];
+	size_t n = account_ad(a, port, ad);
+	int r = keyring_open_secret(kr, ad, n, a->secret, a->secret_len, secret_r, err);
+	if (r == PV_EINTEGRITY)
+		pv_error_prefix(err, "account %s: its %s does not open for this account and server "
+				     "(moved from another account's row, or the server changed "
+				     "without it being given again); give it again with popvault "
+				     "account change %s %s",
+				a->name, a->token_command[0] ? "token command" : "password", a->name,
+				a->token_command[0] ? "--token-command-file F" : "--password-file F");
+	return r;
+}
+
+int accounts_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
+			     struct pv_error *err)
+{
+	sqlite3_stmt *st, *up = NULL;
+	struct account a;
+	*changed_r = 0;
+	int r = catalog_prepare(db, "SELECT id, name, host, port, tls, ca_file, insecure,"
+				    " token_command, secret FROM accounts", &st, err);
+	if (r < 0)
+		return r;
+	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *sealed = sqlite3_column_blob(st, 8);
+		size_t sealed_len = (size_t)sqlite3_column_bytes(st, 8);
+		char *old = NULL;
+		if (keyring_sealed_bound(sealed, sealed_len))
+			continue;
+		if (keyring_open_unbound(kr, sealed, sealed_len, &old, err) < 0) {
+			pv_error_clear(err); /* account_open says so when it is used */
+			continue;
+		}
+		memset(&a, 0, sizeof(a));
+		snprintf(a.name, sizeof(a.name), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(a.host, sizeof(a.host), "%s", (const char *)sqlite3_column_text(st, 2));
+		a.port = sqlite3_column_int(st, 3);
+		snprintf(a.tls, sizeof(a.tls), "%s", (const char *)sqlite3_column_text(st, 4));
+		const unsigned char *ca = sqlite3_column_text(st, 5), *tc = sqlite3_column_text(st, 7);
+		snprintf(a.ca_file, sizeof(a.ca_file), "%s", ca ? (const char *)ca : "");
+		a.insecure = sqlite3_column_int(st, 6) != 0;
+		const char *secret = old;
+		if (tc != NULL && tc[0] != '\0' && old[0] == '\0') {
+			/* token_command held the command in clear then, the secret "" */
+			account_token_describe((const char *)tc, a.token_command,
+					       sizeof(a.token_command));
+			secret = (const char *)tc;
+		} else if (tc != NULL) {
+			snprintf(a.token_command, sizeof(a.token_command), "%s", (const char *)tc);
+		}
+		r = account_seal(kr, &a, secret, err);
+		pv_secret_free(&old);
+		if (r == PV_OK && up == NULL)
+			r = catalog_prepare(db, "UPDATE accounts SET token_command = ?, secret = ?"
+						" WHERE id = ?", &up, err);
+		if (r == PV_OK) {
+			if (a.token_command[0])
+				sqlite3_bind_text(up, 1, a.token_command, -1, SQLITE_STATIC);
+			else
+				sqlite3_bind_null(up, 1);
+			sqlite3_bind_blob(up, 2, a.secret, (int)a.secret_len, SQLITE_STATIC);
+			sqlite3_bind_int64(up, 3, sqlite3_column_int64(st, 0));
+			if (sqlite3_step(up) != SQLITE_DONE)
+				r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
+			sqlite3_reset(up);
+			(*changed_r)++;
+		}
+		account_clear(&a);
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	return r;
 }
 
 int account_validate(const struct account *a, struct pv_error *err)
@@ -34,6 +159,8 @@ int account_validate(const struct account *a, struct pv_error *err)
 		return pv_fail(err, PV_EUSAGE, "--auth '%s' is not a known mechanism", a->auth);
 	if (a->user[0] == '\0' || strpbrk(a->user, "\r\n") != NULL)
 		return pv_fail(err, PV_EUSAGE, "--user must be given, on one line");
+	if (a->harvest_interval_s < 0 || a->harvest_interval_s > ACCOUNT_INTERVAL_MAX_S)
+		return pv_fail(err, PV_EUSAGE, "--interval must be from 1 s to 1 day");
 	return PV_OK;
 }
 
@@ -42,8 +169,8 @@ int account_insert(sqlite3 *db, struct account *a, struct pv_error *err)
 	sqlite3_stmt *st;
 	int r = catalog_prepare(db,
 				"INSERT INTO accounts (name, host, port, tls, username, auth, ca_file,"
-				" token_command, insecure, keep_upstream, secret, created_at)"
-				" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+				" token_command, insecure, keep_upstream, secret, created_at,"
+				" harvest_interval_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				&st, err);
 	if (r < 0)
 		return r;
@@ -61,6 +188,8 @@ int account_insert(sqlite3 *db, struct account *a, struct pv_error *err)
 	sqlite3_bind_int(st, 10, a->keep_upstream);
 	sqlite3_bind_blob(st, 11, a->secret, (int)a->secret_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 12, a->created_at);
+	if (a->harvest_interval_s > 0)
+		sqlite3_bind_int64(st, 13, a->harvest_interval_s);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
 		r = pv_fail(err, PV_ERR, "an account named '%s' exists", a->name);
@@ -74,7 +203,7 @@ int account_insert(sqlite3 *db, struct account *a, struct pv_error *err)
 
 #define ACCOUNT_COLUMNS                                                                     \
 	"id, name, host, port, tls, username, auth, ca_file, token_command, insecure,"     \
-	" keep_upstream, secret, created_at"
+	" keep_upstream, secret, created_at, coalesce(harvest_interval_s, 0)"
 
 static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
@@ -103,6 +232,7 @@ static int row_to_account(sqlite3_stmt *st, struct account *a, struct pv_error *
 	if (a->secret_len)
 		memcpy(a->secret, sqlite3_column_blob(st, 11), a->secret_len);
 	a->created_at = sqlite3_column_int64(st, 12);
+	a->harvest_interval_s = sqlite3_column_int64(st, 13);
 	return PV_OK;
 }
 
@@ -161,8 +291,9 @@ int account_update(sqlite3 *db, const struct account *a, struct pv_error *err)
 {
 	sqlite3_stmt *st;
 	int r = catalog_prepare(db, "UPDATE accounts SET host = ?, port = ?, tls = ?, username = ?,"
-				    " auth = ?, ca_file = ?, keep_upstream = ?, secret = ?"
-				    " WHERE id = ? AND removed_at IS NULL", &st, err);
+				    " auth = ?, ca_file = ?, keep_upstream = ?, secret = ?,"
+				    " token_command = ?, harvest_interval_s = ? WHERE id = ? AND removed_at IS NULL",
+				    &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, a->host, -1, SQLITE_STATIC);
@@ -174,7 +305,11 @@ int account_update(sqlite3 *db, const struct account *a, struct pv_error *err)
 		sqlite3_bind_text(st, 6, a->ca_file, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, a->keep_upstream);
 	sqlite3_bind_blob(st, 8, a->secret, (int)a->secret_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, a->id);
+	if (a->token_command[0])
+		sqlite3_bind_text(st, 9, a->token_command, -1, SQLITE_STATIC);
+	if (a->harvest_interval_s > 0)
+		sqlite3_bind_int64(st, 10, a->harvest_interval_s);
+	sqlite3_bind_int64(st, 11, a->id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
 	else if (sqlite3_changes(db) == 0)

@@ -112,6 +112,17 @@ int catalog_begin(struct catalog *cat, struct pv_error *err)
 	return catalog_exec(cat->db, "BEGIN IMMEDIATE", err);
 }
 
+int catalog_begin_read(struct catalog *cat, struct pv_error *err)
+{
+	int64_t n;
+	int r = catalog_exec(cat->db, "BEGIN", err);
+	/* A deferred transaction takes its snapshot at its first read. */
+	if (r == PV_OK && (r = catalog_query_int(cat->db, "SELECT count(*) FROM sqlite_master", &n,
+						 err)) < 0)
+		catalog_rollback(cat);
+	return r;
+}
+
 int catalog_commit(struct catalog *cat, struct pv_error *err)
 {
 	int r = catalog_exec(cat->db, "COMMIT", err);

@@ -34,6 +34,9 @@ int catalog_migrate(sqlite3 *db, int target, struct pv_error *err);
 int catalog_begin(struct catalog *cat, struct pv_error *err);
 int catalog_commit(struct catalog *cat, struct pv_error *err);
 void catalog_rollback(struct catalog *cat);
+/* A read transaction with its snapshot taken now (WAL: writers go on and
+ * what they commit stays unseen until catalog_rollback ends it). */
+int catalog_begin_read(struct catalog *cat, struct pv_error *err);
 
 /* Runs one statement without results. */
 int catalog_exec(sqlite3 *db, const char *sql, struct pv_error *err);

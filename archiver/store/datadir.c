@@ -5,12 +5,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/store/accounts.h"
+#include "archiver/store/user_totp.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/lib/log.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
 
+static const struct archive_key_source *key_source;
+
+void archive_set_key_source(const struct archive_key_source *src)
+{
+	key_source = src;
+}
+
+int archive_key_source_fd(void)
+{
+	return key_source != NULL ? key_source->keep_fd : -1;
+}
+
+void archive_sign_dir(const char *data_dir, char *out, size_t n)
+{
+	snprintf(out, n, "%s/" KEYS_DATA_SUBDIR, data_dir);
+}
+
 static void keys_dir(const char *data_dir, char *out, size_t n)
 {
-	snprintf(out, n, "%s/keys", data_dir);
+	archive_sign_dir(data_dir, out, n);
 }
 
 int archive_create_logs(sqlite3 *db, const char *data_dir, const char *origin,
@@ -21,6 +42,8 @@ int archive_create_logs(sqlite3 *db, const char *data_dir, const char *origin,
 	int r;
 
 	keys_dir(data_dir, dir, sizeof(dir));
+	if ((r = pv_mkdir(dir, 0700, 1, err)) < 0)
+		return r;
 	for (size_t i = 0; i < 2; i++) {
 		if ((size_t)snprintf(log_origin, sizeof(log_origin), "%s/%s", origin, logs[i]) >=
 		    sizeof(log_origin))
@@ -41,7 +64,16 @@ static int open_log(struct archive *ar, const char *name, struct tlog **t_r,
 	keys_dir(ar->dir, dir, sizeof(dir));
 	if ((r = tlog_open(ar->cat->db, name, t_r, err)) < 0)
 		return pv_error_prefix(err, "%s log", name);
-	if ((r = keys_load(dir, *t_r, s_r, &e)) == PV_OK)
+	if (ar->signer_conn != NULL) {
+		struct tlog_epoch_row ep;
+		tlog_epoch_row_init(&ep);
+		if ((r = tlog_epoch_get(*t_r, UINT32_MAX, &ep, &e)) == PV_OK)
+			r = key_source->key(ar->signer_conn, name, ep.vkey, s_r, &e);
+		tlog_epoch_row_free(&ep);
+	} else {
+		r = keys_load(dir, *t_r, s_r, &e);
+	}
+	if (r == PV_OK)
 		return PV_OK;
 	if (slot < 0)
 		return pv_fail(err, r, "%s log: %s", name, e.msg);
@@ -60,6 +92,74 @@ const struct note_signer *archive_signer(const struct archive *ar, const struct 
 	return t == ar->archive_log ? ar->archive_key : ar->audit_key;
 }
 
+/* The one-time upgrade of an archive from before issue 16 (keyring.h):
+ * every sealed secret of the catalog bound to its row, token commands
+ * kept in clear sealed; then the keyring says so, and format 1 secrets
+ * are never read again. The clear text leaves the pages (secure_delete)
+ * and the WAL. */
+static int bind_secrets(struct archive *ar, struct pv_error *err)
+{
+	bool bound;
+	int n = 0, t = 0;
+	int r = keyring_secrets_bound(ar->kr, &bound, err);
+	if (r < 0 || bound)
+		return r;
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = accounts_upgrade_secrets(ar->cat->db, ar->kr, &n, err)) < 0 ||
+	    (r = user_totp_upgrade_secrets(ar->cat->db, ar->kr, &t, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0) {
+		catalog_rollback(ar->cat);
+		return pv_error_prefix(err, "sealing the account secrets bound to their accounts");
+	}
+	if (n + t > 0)
+		sqlite3_exec(ar->cat->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	return keyring_mark_secrets_bound(ar->kr, err);
+}
+
+int archive_seal(struct archive *ar, struct pv_error *err)
+{
+	/* The notes stored here need not be on disk before this returns (one
+	 * fsync less per action): lost in a power cut, their rows are
+	 * reserved again, and the signer, whose own record of them is
+	 * durable, signs the same bodies again. The leaves they cover were
+	 * committed with synchronous=FULL. */
+	sqlite3 *db = ar->cat->db;
+	bool relax = sqlite3_get_autocommit(db);
+	int r;
+	if (relax)
+		(void)sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	if ((r = checkpoint_seal(ar->archive_log, ar->archive_key, NULL, err)) < 0 ||
+	    (r = checkpoint_seal(ar->audit_log, ar->audit_key, NULL, err)) < 0)
+		pv_error_prefix(err, "signing checkpoints");
+	if (relax)
+		(void)sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	return r;
+}
+
+/* After every commit on the catalog (SQLite's WAL hook runs once the
+ * commit is done and the write lock released, and may write): the
+ * checkpoints the transaction reserved are signed now. A failure is
+ * logged and left for archive_seal, which the steps that must not go on
+ * unsigned call. The hook replaces SQLite's automatic WAL checkpoint, so
+ * it does that too, at SQLite's default size. */
+#define WAL_AUTOCHECKPOINT_PAGES 1000
+static int on_commit(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+	struct archive *ar = ctx;
+	if (!ar->sealing && ar->archive_log != NULL && ar->audit_log != NULL &&
+	    sqlite3_get_autocommit(db)) {
+		struct pv_error e;
+		ar->sealing = true;
+		if (archive_seal(ar, &e) < 0)
+			pv_log(PV_LOG_WARN, "signer.seal", "%s (retried at the next commit)", e.msg);
+		ar->sealing = false;
+	}
+	if (pages >= WAL_AUTOCHECKPOINT_PAGES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r,
 		    struct pv_error *err)
 {
@@ -73,9 +173,25 @@ static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r
 		return pv_fail(err, PV_ERR, "data directory path too long");
 	}
 	snprintf(ar->dir, sizeof(ar->dir), "%s", data_dir);
+	if (key_source != NULL) {
+		if ((r = key_source->open(key_source->ctx, &ar->signer_conn, err)) < 0) {
+			free(ar);
+			return r;
+		}
+	} else {
+		/* Key files from before keys/sign: moved once, by whoever reads them. */
+		char legacy[4096], dir[4096];
+		snprintf(legacy, sizeof(legacy), "%s/" KEYS_LEGACY_SUBDIR, data_dir);
+		keys_dir(data_dir, dir, sizeof(dir));
+		if ((r = keys_move_legacy(legacy, dir, err)) < 0) {
+			free(ar);
+			return r;
+		}
+	}
 	if ((r = catalog_open(data_dir, 0, &ar->cat, err)) < 0 ||
 	    (r = pv_config_load(data_dir, &ar->cfg, err)) < 0 ||
 	    (r = keyring_open(data_dir, &ar->kr, err)) < 0 ||
+	    (!for_verify && (r = bind_secrets(ar, err)) < 0) ||
 	    (r = open_log(ar, ARCHIVE_LOG, &ar->archive_log, &ar->archive_key, for_verify ? 0 : -1,
 			  err)) < 0 ||
 	    (r = open_log(ar, AUDIT_LOG, &ar->audit_log, &ar->audit_key, for_verify ? 1 : -1,
@@ -83,6 +199,13 @@ static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r
 		archive_close(&ar);
 		return r;
 	}
+	if (ar->signer_conn != NULL)
+		sqlite3_wal_hook(ar->cat->db, on_commit, ar);
+	/* What a process that died between a commit and its signature left
+	 * reserved is signed now (verify only notes it). */
+	struct pv_error e;
+	if (archive_seal(ar, &e) < 0)
+		pv_log(PV_LOG_WARN, "signer.seal", "%s", e.msg);
 	*ar_r = ar;
 	return PV_OK;
 }
@@ -102,12 +225,16 @@ void archive_close(struct archive **arp)
 	struct archive *ar = *arp;
 	if (ar == NULL)
 		return;
+	if (ar->cat != NULL)
+		sqlite3_wal_hook(ar->cat->db, NULL, NULL);
 	keys_free(&ar->archive_key);
 	keys_free(&ar->audit_key);
 	tlog_free(&ar->archive_log);
 	tlog_free(&ar->audit_log);
 	keyring_free(&ar->kr);
 	catalog_close(&ar->cat);
+	if (ar->signer_conn != NULL)
+		key_source->close(ar->signer_conn);
 	free(ar);
 	*arp = NULL;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/buf.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/random.h"
@@ -59,6 +60,9 @@ int keyring_create(const char *data_dir, struct pv_error *err)
 	if (r < 0)
 		return r;
 	r = open_db(data_dir, 1, &db, err);
+	/* a new keyring: every secret is sealed bound from the start */
+	if (r == PV_OK)
+		r = catalog_exec(db, "INSERT INTO keyring_meta VALUES ('secrets', 'bound')", err);
 	sqlite3_close(db);
 	return r;
 }
@@ -274,41 +278,143 @@ int keyring_destroy_bucket(struct keyring *kr, int64_t bucket_id, struct pv_erro
 	return r;
 }
 
-int keyring_seal_secret(struct keyring *kr, const char *secret, unsigned char **sealed_r,
-			size_t *sealed_len_r, struct pv_error *err)
+#define SEALED_MAGIC "PVS2"
+#define SEALED_MAGIC_LEN 4
+#define SEALED_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEALED_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
+
+/* The associated data: a label, then each part as a 4-byte big-endian
+ * length and its bytes (so no two lists of parts read the same). */
+static int seal_ad(const char *const *ad, size_t n_ad, struct pv_buf *out, struct pv_error *err)
 {
-	size_t len = strlen(secret);
-	size_t total = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
-	unsigned char *out = malloc(total);
-	if (out == NULL)
-		return pv_fail(err, PV_ERR, "out of memory");
-	pv_random_bytes(out, crypto_secretbox_NONCEBYTES);
-	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, (const unsigned char *)secret, len,
-			      out, kr->secrets_key);
-	*sealed_r = out;
-	*sealed_len_r = total;
-	return PV_OK;
+	static const char label[] = "popvault/sealed-secret/v2";
+	if (n_ad > KEYRING_AD_MAX)
+		return pv_fail(err, PV_ERR, "sealed secret: %zu associated data parts", n_ad);
+	int r = pv_buf_append(out, label, sizeof(label), err);
+	for (size_t i = 0; r == PV_OK && i < n_ad; i++) {
+		size_t n = strlen(ad[i]);
+		unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+					(unsigned char)(n >> 8), (unsigned char)n};
+		if ((r = pv_buf_append(out, len, 4, err)) == PV_OK)
+			r = pv_buf_append(out, ad[i], n, err);
+	}
+	return r;
 }
 
-int keyring_open_secret(struct keyring *kr, const unsigned char *sealed, size_t sealed_len,
-			char **secret_r, struct pv_error *err)
+/* Format 2's key: its own, derived from the secrets key. */
+static void seal_key(const struct keyring *kr, unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES])
+{
+	crypto_kdf_derive_from_key(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES, 2, "sealsec2",
+				   kr->secrets_key);
+}
+
+bool keyring_sealed_bound(const unsigned char *sealed, size_t sealed_len)
+{
+	return sealed_len >= SEALED_MAGIC_LEN + SEALED_NONCE + SEALED_TAG &&
+	       memcmp(sealed, SEALED_MAGIC, SEALED_MAGIC_LEN) == 0;
+}
+
+int keyring_seal_secret(struct keyring *kr, const char *const *ad, size_t n_ad,
+			const char *secret, unsigned char **sealed_r, size_t *sealed_len_r,
+			struct pv_error *err)
+{
+	unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	struct pv_buf a;
+	size_t len = strlen(secret);
+	size_t total = SEALED_MAGIC_LEN + SEALED_NONCE + len + SEALED_TAG;
+	pv_buf_init(&a, 4096);
+	int r = seal_ad(ad, n_ad, &a, err);
+	unsigned char *out = r == PV_OK ? malloc(total) : NULL;
+	if (r == PV_OK && out == NULL)
+		r = pv_fail(err, PV_ERR, "out of memory");
+	if (r == PV_OK) {
+		memcpy(out, SEALED_MAGIC, SEALED_MAGIC_LEN);
+		pv_random_bytes(out + SEALED_MAGIC_LEN, SEALED_NONCE);
+		seal_key(kr, key);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(
+			out + SEALED_MAGIC_LEN + SEALED_NONCE, NULL, (const unsigned char *)secret, len,
+			a.data, a.len, NULL, out + SEALED_MAGIC_LEN, key);
+		sodium_memzero(key, sizeof(key));
+		*sealed_r = out;
+		*sealed_len_r = total;
+	}
+	pv_buf_free(&a);
+	return r;
+}
+
+int keyring_open_secret(struct keyring *kr, const char *const *ad, size_t n_ad,
+			const unsigned char *sealed, size_t sealed_len, char **secret_r,
+			struct pv_error *err)
+{
+	unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	struct pv_buf a;
+	if (!keyring_sealed_bound(sealed, sealed_len))
+		return pv_fail(err, PV_EINTEGRITY, "the sealed secret is in the old format, bound to "
+						   "nothing (from a catalog older than its keyring?)");
+	size_t len = sealed_len - SEALED_MAGIC_LEN - SEALED_NONCE - SEALED_TAG;
+	pv_buf_init(&a, 4096);
+	int r = seal_ad(ad, n_ad, &a, err);
+	char *out = r == PV_OK ? pv_secret_alloc(len + 1) : NULL;
+	if (r == PV_OK && out == NULL)
+		r = pv_fail(err, PV_ERR, "out of memory");
+	if (r == PV_OK) {
+		seal_key(kr, key);
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+			    (unsigned char *)out, NULL, NULL, sealed + SEALED_MAGIC_LEN + SEALED_NONCE,
+			    sealed_len - SEALED_MAGIC_LEN - SEALED_NONCE, a.data, a.len,
+			    sealed + SEALED_MAGIC_LEN, key) != 0) {
+			pv_secret_free(&out);
+			r = pv_fail(err, PV_EINTEGRITY, "the sealed secret does not open here: it was "
+							"sealed for another row or server, or is damaged");
+		}
+		sodium_memzero(key, sizeof(key));
+	}
+	pv_buf_free(&a);
+	if (r == PV_OK)
+		*secret_r = out;
+	return r;
+}
+
+int keyring_open_unbound(struct keyring *kr, const unsigned char *sealed, size_t sealed_len,
+			 char **secret_r, struct pv_error *err)
 {
 	size_t overhead = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
 	if (sealed_len < overhead)
 		return pv_fail(err, PV_EINTEGRITY, "sealed secret too short");
 	size_t len = sealed_len - overhead;
-	char *out = malloc(len + 1);
+	char *out = pv_secret_alloc(len + 1);
 	if (out == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	if (crypto_secretbox_open_easy((unsigned char *)out, sealed + crypto_secretbox_NONCEBYTES,
 				       sealed_len - crypto_secretbox_NONCEBYTES, sealed,
 				       kr->secrets_key) != 0) {
-		free(out);
+		pv_secret_free(&out);
 		return pv_fail(err, PV_EINTEGRITY, "sealed secret does not authenticate");
 	}
-	out[len] = '\0';
 	*secret_r = out;
 	return PV_OK;
+}
+
+int keyring_secrets_bound(struct keyring *kr, bool *bound_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(kr->db, "SELECT value FROM keyring_meta WHERE key = 'secrets'", &st,
+				err);
+	if (r < 0)
+		return r;
+	int rc = sqlite3_step(st);
+	*bound_r = rc == SQLITE_ROW &&
+		   strcmp((const char *)sqlite3_column_text(st, 0), "bound") == 0;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "keyring: %s", sqlite3_errmsg(kr->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+int keyring_mark_secrets_bound(struct keyring *kr, struct pv_error *err)
+{
+	return catalog_exec(kr->db, "INSERT OR REPLACE INTO keyring_meta VALUES ('secrets', 'bound')",
+			    err);
 }
 
 void keyring_mailbox_id(struct keyring *kr, const char *account_name, char out[33])

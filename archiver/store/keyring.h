@@ -69,13 +69,43 @@ int keyring_unwrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
 /* Destroys a bucket key for good (secure_delete, WAL checkpointed away). */
 int keyring_destroy_bucket(struct keyring *kr, int64_t bucket_id, struct pv_error *err);
 
-/* Seals and opens short secrets (upstream passwords) under the secrets key.
- * sealed_r is malloc'ed (nonce ‖ ciphertext ‖ tag); secret_r is malloc'ed,
- * NUL-terminated; wipe it with pv_secret_free. */
-int keyring_seal_secret(struct keyring *kr, const char *secret, unsigned char **sealed_r,
-			size_t *sealed_len_r, struct pv_error *err);
-int keyring_open_secret(struct keyring *kr, const unsigned char *sealed, size_t sealed_len,
-			char **secret_r, struct pv_error *err) PV_WARN_UNUSED;
+/* Sealed secrets: upstream passwords and token commands (catalog
+ * accounts), TOTP secrets (users). Format 2, what is written:
+ *
+ *   "PVS2" ‖ nonce (24) ‖ XChaCha20-Poly1305-IETF ciphertext ‖ tag (16)
+ *
+ * under a key derived from the secrets key, with associated data naming
+ * what the secret belongs to: ad[0..n_ad) (at most KEYRING_AD_MAX
+ * strings, each length-prefixed), e.g. the kind of secret, the account's
+ * name and server (store/accounts.h). It opens only under the same
+ * associated data: a sealed secret moved to another row, or a row whose
+ * server was changed without giving the secret again, fails to open
+ * (PV_EINTEGRITY), so it is never sent anywhere but where it was given
+ * for. sealed_r is malloc'ed; secret_r is a secret buffer (secret.h),
+ * NUL-terminated: wipe it with pv_secret_free.
+ *
+ * Format 1 (before issue 16): nonce ‖ XSalsa20-Poly1305 secretbox under
+ * the secrets key itself, bound to nothing. keyring_open_secret refuses
+ * it; the one-time upgrade (store/datadir.c) opens such secrets with
+ * keyring_open_unbound and seals them again, then marks the keyring
+ * (keyring_secrets_bound), so format 1 is read exactly once. */
+#define KEYRING_AD_MAX 8
+int keyring_seal_secret(struct keyring *kr, const char *const *ad, size_t n_ad,
+			const char *secret, unsigned char **sealed_r, size_t *sealed_len_r,
+			struct pv_error *err);
+int keyring_open_secret(struct keyring *kr, const char *const *ad, size_t n_ad,
+			const unsigned char *sealed, size_t sealed_len, char **secret_r,
+			struct pv_error *err) PV_WARN_UNUSED;
+/* Whether sealed is in format 2. */
+bool keyring_sealed_bound(const unsigned char *sealed, size_t sealed_len);
+/* Opens a format 1 secret: for the upgrade only. */
+int keyring_open_unbound(struct keyring *kr, const unsigned char *sealed, size_t sealed_len,
+			 char **secret_r, struct pv_error *err) PV_WARN_UNUSED;
+/* Whether the catalog's secrets were all sealed in format 2 (a keyring
+ * made since then, or one whose upgrade ran), and the mark the upgrade
+ * sets when it is done. */
+int keyring_secrets_bound(struct keyring *kr, bool *bound_r, struct pv_error *err);
+int keyring_mark_secrets_bound(struct keyring *kr, struct pv_error *err);
 
 /* The keyed mailbox id written in archive leaves: hex BLAKE2b-128 of the
  * account name under a key derived from the secrets key, so leaves can be

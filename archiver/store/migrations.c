@@ -332,6 +332,72 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE messages ADD COLUMN pack_length INTEGER;\n"
 	"CREATE INDEX messages_pack ON messages (pack_id) WHERE pack_id IS NOT NULL;\n",
 	},
+	/* 10 (issue 17): what parties outside the box said about checkpoints
+	 * (archiver/archive/anchor.h, store/anchors.h). Each row keeps its own
+	 * copy of the signed checkpoint note, so a log rewritten together with
+	 * its checkpoint rows still disagrees with it. Rows are never edited
+	 * or deleted (triggers). */
+	{
+	"CREATE TABLE anchor_tokens (            -- RFC 3161 time-stamps\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  log TEXT NOT NULL,                    -- 'archive' or 'audit'\n"
+	"  checkpoint_seq INTEGER NOT NULL,      -- the stamped checkpoint's seq in its log\n"
+	"  size INTEGER NOT NULL,                -- its tree size\n"
+	"  note BLOB NOT NULL,                   -- the signed note; SHA-256(note) is the imprint\n"
+	"  tsa_url TEXT NOT NULL,\n"
+	"  token BLOB NOT NULL,                  -- DER TimeStampResp, as the TSA sent it\n"
+	"  gen_time INTEGER NOT NULL,            -- the token's genTime, unix seconds\n"
+	"  serial TEXT NOT NULL,\n"
+	"  policy TEXT NOT NULL,\n"
+	"  created_at INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX anchor_tokens_log ON anchor_tokens (log, size);\n"
+	"CREATE TABLE cosignatures (             -- C2SP tlog-cosignature/v1 lines\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  log TEXT NOT NULL,\n"
+	"  checkpoint_seq INTEGER NOT NULL,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  note BLOB NOT NULL,                   -- the signed note the witness cosigned\n"
+	"  witness TEXT NOT NULL,                -- the witness key's name\n"
+	"  line TEXT NOT NULL,                   -- its signature line, with the final newline\n"
+	"  cosigned_at INTEGER NOT NULL,         -- the cosignature's own timestamp\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  UNIQUE (log, checkpoint_seq, witness)\n"
+	");\n"
+	"CREATE INDEX cosignatures_witness ON cosignatures (log, witness, size);\n"
+	"CREATE TRIGGER anchor_tokens_fixed BEFORE UPDATE ON anchor_tokens\n"
+	"BEGIN SELECT RAISE(ABORT, 'time-stamps are never edited'); END;\n"
+	"CREATE TRIGGER anchor_tokens_kept BEFORE DELETE ON anchor_tokens\n"
+	"BEGIN SELECT RAISE(ABORT, 'time-stamps are never deleted'); END;\n"
+	"CREATE TRIGGER cosignatures_fixed BEFORE UPDATE ON cosignatures\n"
+	"BEGIN SELECT RAISE(ABORT, 'cosignatures are never edited'); END;\n"
+	"CREATE TRIGGER cosignatures_kept BEFORE DELETE ON cosignatures\n"
+	"BEGIN SELECT RAISE(ABORT, 'cosignatures are never deleted'); END;\n"
+	"-- The last attempt to reach each party, for staleness (stats, status).\n"
+	"CREATE TABLE anchor_attempts (\n"
+	"  log TEXT NOT NULL,\n"
+	"  party TEXT NOT NULL,                  -- 'tsa' or the witness's name\n"
+	"  attempted_at INTEGER NOT NULL,\n"
+	"  ok_at INTEGER,                        -- the last success\n"
+	"  error TEXT,                           -- why the last attempt failed; NULL: it did not\n"
+	"  PRIMARY KEY (log, party)\n"
+	");\n",
+	},
+	/* 11: an account's own harvest interval (seconds) for popvault serve;
+	 * NULL: the [harvest] interval of serve's config. */
+	{
+	"ALTER TABLE accounts ADD COLUMN harvest_interval_s INTEGER;\n",
+	},
+	/* 12: messages the parser sandbox failed on (archiver/index/
+	 * sandbox.h), with why; not in the full-text index until a reindex
+	 * succeeds. */
+	{
+	"CREATE TABLE idx_failed (\n"
+	"  id INTEGER PRIMARY KEY,          -- the message id\n"
+	"  reason TEXT NOT NULL,\n"
+	"  failed_at INTEGER NOT NULL\n"
+	");\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */
@@ -346,6 +412,36 @@ static const char *const keyring_steps[][MIGRATION_PARTS] = {
 	"  key BLOB, destroyed_at INTEGER,\n"
 	"  UNIQUE (class, expiry_month));\n",
 	},
+	/* 2: facts about the keyring itself. 'secrets' = 'bound' once every
+	 * sealed secret of the catalog is bound to its row (keyring.h): kept
+	 * here, beside the key, not in the catalog that an edit could change. */
+	{
+	"CREATE TABLE keyring_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n",
+	},
+};
+
+/* A witness's state file (popvault witness serve; store/witness_state.h). */
+static const char *const witness_steps[][MIGRATION_PARTS] = {
+	/* 1: per log origin the checkpoint last cosigned; the requests refused
+	 * for a conflict or a bad proof, kept as evidence of a fork. */
+	{
+	"CREATE TABLE witness_logs (\n"
+	"  origin TEXT PRIMARY KEY,\n"
+	"  size INTEGER NOT NULL CHECK (size >= 0),\n"
+	"  root BLOB NOT NULL,\n"
+	"  note BLOB NOT NULL,               -- the checkpoint note last cosigned\n"
+	"  updated_at INTEGER NOT NULL\n"
+	");\n"
+	"CREATE TABLE witness_refusals (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  origin TEXT NOT NULL,\n"
+	"  status INTEGER NOT NULL,          -- 409 or 422\n"
+	"  old_size INTEGER NOT NULL,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  request BLOB NOT NULL,            -- the whole add-checkpoint body, log-signed\n"
+	"  at INTEGER NOT NULL\n"
+	");\n",
+	},
 };
 
 const struct migration_set migrations_catalog = {
@@ -353,6 +449,9 @@ const struct migration_set migrations_catalog = {
 };
 const struct migration_set migrations_keyring = {
 	"keyring", keyring_steps, (int)(sizeof(keyring_steps) / sizeof(keyring_steps[0])),
+};
+const struct migration_set migrations_witness = {
+	"witness", witness_steps, (int)(sizeof(witness_steps) / sizeof(witness_steps[0])),
 };
 
 static int user_version(sqlite3 *db, int64_t *version_r, struct pv_error *err)

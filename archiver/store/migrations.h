@@ -10,7 +10,9 @@
  *                       audit log's tables (audit/auditlog.h) and the search
  *                       index (archiver/index/index.h); (since 7) matters and
  *                       export jobs
- *   migrations_keyring  DIR/keys/keyring.db: bucket keys
+ *   migrations_keyring  DIR/keys/keyring.db: bucket keys; (since 2) the
+ *                       keyring's own facts (keyring_meta)
+ *   migrations_witness  a witness's state file (store/witness_state.h)
  *
  * A database's PRAGMA user_version is the number of migrations applied.
  * Step i takes it from version i to i + 1: up to MIGRATION_PARTS SQL texts
@@ -33,6 +35,7 @@ struct migration_set {
 
 extern const struct migration_set migrations_catalog;
 extern const struct migration_set migrations_keyring;
+extern const struct migration_set migrations_witness;
 
 /* Applies the steps of set that db lacks, up to version `target` (tests
  * stop on the way to check each step). A database newer than the set

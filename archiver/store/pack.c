@@ -466,8 +466,9 @@ static void scan_tail(int fd, int64_t id, uint64_t pos, uint64_t size, pack_prob
 	    (unsigned long long)whole, whole == 1 ? "" : "s", pos < size ? ", then a torn one" : "");
 }
 
-static void scan_one(const char *data_dir, sqlite3 *db, sqlite3_stmt *row, sqlite3_stmt *recs,
-		     int64_t id, pack_problem_fn *problem, void *ctx, struct pack_scan_stats *stats)
+static void scan_one(const char *data_dir, sqlite3 *db, int64_t since, sqlite3_stmt *row,
+		     sqlite3_stmt *recs, int64_t id, pack_problem_fn *problem, void *ctx,
+		     struct pack_scan_stats *stats)
 {
 	unsigned char want[PACK_HEADER_BYTES], got[PACK_HEADER_BYTES];
 	char path[4096];
@@ -476,7 +477,13 @@ static void scan_one(const char *data_dir, sqlite3 *db, sqlite3_stmt *row, sqlit
 	sqlite3_reset(row);
 	sqlite3_bind_int64(row, 1, id);
 	if (sqlite3_step(row) != SQLITE_ROW) {
-		say(problem, ctx, false, "pack file %08lld.pack is not in the catalog", (long long)id);
+		pack_path(data_dir, id, path, sizeof(path));
+		if (since > 0 && stat(path, &st) == 0 && st.st_ctim.tv_sec >= since)
+			say(problem, ctx, true, "pack file %08lld.pack was made after this check "
+			    "began (a harvest writing it)", (long long)id);
+		else
+			say(problem, ctx, false, "pack file %08lld.pack is not in the catalog",
+			    (long long)id);
 		return;
 	}
 	int64_t bucket = sqlite3_column_int64(row, 0);
@@ -523,7 +530,7 @@ static void scan_one(const char *data_dir, sqlite3 *db, sqlite3_stmt *row, sqlit
 	close(fd);
 }
 
-int pack_scan(const char *data_dir, sqlite3 *db, pack_problem_fn *problem, void *ctx,
+int pack_scan(const char *data_dir, sqlite3 *db, int64_t since, pack_problem_fn *problem, void *ctx,
 	      struct pack_scan_stats *stats_r, struct pv_error *err)
 {
 	sqlite3_stmt *row = NULL, *recs = NULL;
@@ -550,7 +557,7 @@ int pack_scan(const char *data_dir, sqlite3 *db, pack_problem_fn *problem, void 
 			say(problem, ctx, false, "packs/%s is not a pack file", e->d_name);
 			continue;
 		}
-		scan_one(data_dir, db, row, recs, id, problem, ctx, stats_r);
+		scan_one(data_dir, db, since, row, recs, id, problem, ctx, stats_r);
 	}
 out:
 	sqlite3_finalize(row);

@@ -92,7 +92,10 @@ struct pack_scan_stats {
 	int64_t packs, records, tail_bytes;
 };
 typedef void pack_problem_fn(void *ctx, bool harmless, const char *msg);
-int pack_scan(const char *data_dir, sqlite3 *db, pack_problem_fn *problem, void *ctx,
+/* since: the caller reads the catalog in a snapshot taken then (unix
+ * seconds; 0: none): a pack file the catalog does not know yet that was
+ * made at or after it belongs to a harvest writing meanwhile (harmless). */
+int pack_scan(const char *data_dir, sqlite3 *db, int64_t since, pack_problem_fn *problem, void *ctx,
 	      struct pack_scan_stats *stats_r, struct pv_error *err);
 
 #endif

@@ -10,13 +10,15 @@
 static const char accounts_sql[] =
 	"WITH r AS (SELECT account_id, sum(outcome = 'ok') AS ok,"
 	"   sum(coalesce(outcome, '') <> 'ok') AS failed,"
-	"   max(CASE WHEN outcome = 'ok' THEN started_at END) AS last_ok, max(id) AS last_id"
+	"   max(CASE WHEN outcome = 'ok' THEN started_at END) AS last_ok,"
+	"   max(CASE WHEN outcome = 'ok' THEN finished_at END) AS last_ok_end, max(id) AS last_id"
 	"   FROM harvest_runs GROUP BY account_id),"
 	" u AS (SELECT account_id, count(*) AS n FROM upstream WHERE state = 'residue'"
 	"   GROUP BY account_id)"
 	" SELECT a.name, coalesce(r.ok, 0), coalesce(r.failed, 0), coalesce(r.last_ok, 0),"
 	"   coalesce(u.n, 0), coalesce(l.started_at, 0), coalesce(l.finished_at, 0),"
-	"   coalesce(l.fetched, 0), coalesce(l.deleted, 0), coalesce(l.residue, 0), l.outcome"
+	"   coalesce(l.fetched, 0), coalesce(l.deleted, 0), coalesce(l.residue, 0), l.outcome,"
+	"   coalesce(r.last_ok_end, 0), a.created_at, coalesce(a.harvest_interval_s, 0)"
 	" FROM accounts a LEFT JOIN r ON r.account_id = a.id LEFT JOIN u ON u.account_id = a.id"
 	" LEFT JOIN harvest_runs l ON l.id = r.last_id"
 	" WHERE a.removed_at IS NULL ORDER BY a.name";
@@ -52,6 +54,9 @@ int stats_accounts(sqlite3 *db, struct stats_account **out, size_t *n_r, struct 
 				   &a->last_fetched,  &a->last_deleted, &a->last_residue};
 		for (int i = 0; i < 9; i++)
 			*nums[i] = sqlite3_column_int64(st, i + 1);
+		a->last_success_finished = sqlite3_column_int64(st, 11);
+		a->created_at = sqlite3_column_int64(st, 12);
+		a->harvest_interval_s = sqlite3_column_int64(st, 13);
 		a->name = dup_col(st, 0);
 		a->last_outcome = dup_col(st, 10);
 		if (a->name == NULL || a->last_outcome == NULL)

@@ -16,6 +16,9 @@ struct stats_account {
 	char *name;               /* malloc'ed */
 	int64_t runs_ok, runs_failed; /* recorded harvests by outcome */
 	int64_t last_success;     /* start of the newest successful run, 0: none */
+	int64_t last_success_finished; /* and its end, 0: none */
+	int64_t created_at;       /* when the account was added */
+	int64_t harvest_interval_s; /* its own harvest interval, 0: serve's config */
 	int64_t residue;          /* messages deleted upstream yet still there */
 	/* The newest run; last_started 0: none yet. */
 	int64_t last_started, last_finished, last_fetched, last_deleted, last_residue;

@@ -8,10 +8,36 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/users.h"
 
 #define META_KEY "totp_required_roles"
 
 static const char *const roles[] = {"admin", "legal", "compliance"};
+
+/* Seals hex bound to user (id, name). */
+static int seal_for(struct keyring *kr, int64_t id, const char *name, const char *hex,
+		    unsigned char **sealed_r, size_t *len_r, struct pv_error *err)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *ad[] = {"user totp", ids, name};
+	return keyring_seal_secret(kr, ad, 3, hex, sealed_r, len_r, err);
+}
+
+static int store_sealed(sqlite3 *db, int64_t id, const unsigned char *sealed, size_t len,
+			struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "UPDATE users SET totp_secret = ? WHERE id = ?", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_blob(st, 1, sealed, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}
 
 int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
 		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
@@ -19,28 +45,52 @@ int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
 	char hex[2 * TOTP_SECRET_BYTES + 1];
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
-	sqlite3_stmt *st;
+	struct user u;
 	int r;
 
+	if ((r = user_get(db, name, &u, err)) < 0)
+		return r;
 	randombytes_buf(secret_r, TOTP_SECRET_BYTES);
 	pv_hex(secret_r, TOTP_SECRET_BYTES, hex);
-	r = keyring_seal_secret(kr, hex, &sealed, &sealed_len, err);
+	r = seal_for(kr, u.id, name, hex, &sealed, &sealed_len, err);
 	sodium_memzero(hex, sizeof(hex));
-	if (r < 0)
-		return r;
-	if ((r = catalog_prepare(db, "UPDATE users SET totp_secret = ? WHERE name = ?"
-				     " AND removed_at IS NULL", &st, err)) == PV_OK) {
-		sqlite3_bind_blob(st, 1, sealed, (int)sealed_len, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-		else if (sqlite3_changes(db) == 0)
-			r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
-		sqlite3_finalize(st);
-	}
+	if (r == PV_OK)
+		r = store_sealed(db, u.id, sealed, sealed_len, err);
 	free(sealed);
 	if (r < 0)
 		sodium_memzero(secret_r, TOTP_SECRET_BYTES);
+	return r;
+}
+
+int user_totp_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
+			      struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	*changed_r = 0;
+	int r = catalog_prepare(db, "SELECT id, name, totp_secret FROM users"
+				    " WHERE totp_secret IS NOT NULL", &st, err);
+	if (r < 0)
+		return r;
+	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *old = sqlite3_column_blob(st, 2);
+		size_t old_len = (size_t)sqlite3_column_bytes(st, 2);
+		unsigned char *sealed = NULL;
+		size_t len = 0;
+		char *hex = NULL;
+		if (keyring_sealed_bound(old, old_len))
+			continue;
+		if (keyring_open_unbound(kr, old, old_len, &hex, err) < 0) {
+			pv_error_clear(err); /* user_totp_get says so when it is used */
+			continue;
+		}
+		int64_t id = sqlite3_column_int64(st, 0);
+		r = seal_for(kr, id, (const char *)sqlite3_column_text(st, 1), hex, &sealed, &len, err);
+		pv_secret_free(&hex);
+		if (r == PV_OK && (r = store_sealed(db, id, sealed, len, err)) == PV_OK)
+			(*changed_r)++;
+		free(sealed);
+	}
+	sqlite3_finalize(st);
 	return r;
 }
 
@@ -66,8 +116,8 @@ int user_totp_get(sqlite3 *db, struct keyring *kr, int64_t user_id, bool *enroll
 {
 	sqlite3_stmt *st;
 	char *hex = NULL;
-	int r = catalog_prepare(db, "SELECT totp_secret, totp_last_step FROM users WHERE id = ?",
-				&st, err);
+	int r = catalog_prepare(db, "SELECT totp_secret, totp_last_step, name FROM users"
+				    " WHERE id = ?", &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, user_id);
@@ -78,8 +128,14 @@ int user_totp_get(sqlite3 *db, struct keyring *kr, int64_t user_id, bool *enroll
 	}
 	*last_step_r = (uint64_t)sqlite3_column_int64(st, 1);
 	if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		r = keyring_open_secret(kr, sqlite3_column_blob(st, 0),
+		char ids[24];
+		snprintf(ids, sizeof(ids), "%lld", (long long)user_id);
+		const char *ad[] = {"user totp", ids, (const char *)sqlite3_column_text(st, 2)};
+		r = keyring_open_secret(kr, ad, 3, sqlite3_column_blob(st, 0),
 					(size_t)sqlite3_column_bytes(st, 0), &hex, err);
+		if (r == PV_EINTEGRITY)
+			pv_error_prefix(err, "user %s: second factor",
+					(const char *)sqlite3_column_text(st, 2));
 		if (r == PV_OK && (strlen(hex) != 2 * TOTP_SECRET_BYTES ||
 				   pv_unhex(hex, strlen(hex), secret_r, TOTP_SECRET_BYTES) != 0))
 			r = pv_fail(err, PV_EINTEGRITY, "a sealed TOTP secret is malformed");

@@ -3,8 +3,9 @@
 
 /* The second factor of web users (archiver/lib/totp.h, RFC 6238): each
  * user's secret sealed under the data directory's secrets key (so the
- * catalog alone does not hold it), the last time step accepted (so a code
- * works once), and the roles an admin requires it for. */
+ * catalog alone does not hold it) and bound to the user's row (id and
+ * name: moved to another user it does not open), the last time step
+ * accepted (so a code works once), and the roles an admin requires it for. */
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -26,6 +27,11 @@ int user_totp_remove(sqlite3 *db, const char *name, struct pv_error *err);
 int user_totp_get(sqlite3 *db, struct keyring *kr, int64_t user_id, bool *enrolled_r,
 		  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
 		  struct pv_error *err) PV_WARN_UNUSED;
+/* The one-time upgrade (store/datadir.c): every TOTP secret sealed in
+ * format 1 (keyring.h) sealed again bound to its user. Inside the
+ * caller's transaction; *changed_r: users rewritten. */
+int user_totp_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
+			      struct pv_error *err);
 /* Records step as used, only if it is past the last one: PV_EAUTH when it
  * is not (the same code again, perhaps by a concurrent sign-in). */
 int user_totp_claim_step(sqlite3 *db, int64_t user_id, uint64_t step,

@@ -60,7 +60,7 @@ static void verify(const char *path, const struct note_verifier *v, double *secs
 	double t0 = now_s();
 	if (bundle_open_file(path, &b, &err) != 0)
 		die("open bundle", &err);
-	int r = auditbundle_verify(b, v, 1, NULL, 0, &rep, &err);
+	int r = auditbundle_verify(b, v, 1, NULL, 0, NULL, &rep, &err);
 	bundle_free(&b);
 	*secs = now_s() - t0;
 	*problems = rep.problems;
@@ -123,7 +123,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)n, sync, append_s, (double)n / append_s, file_kb(dbpath));
 
 	/* 2. Export everything, as .tar.gz and .zip, and verify each offline. */
-	struct auditbundle_opts o = {tgz, "cli:bench", INT64_MIN, INT64_MAX, true};
+	struct auditbundle_opts o = {.out = tgz, .actor = "cli:bench", .since = INT64_MIN,
+				    .until = INT64_MAX, .personal = true};
 	t0 = now_s();
 	if (auditbundle_export(t, s, &o, &sum, &err) != 0)
 		die("export", &err);

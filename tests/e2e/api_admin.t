@@ -355,6 +355,37 @@ with pvharness.Run() as run:
     r = adam.get("/api/v1/search?q=a")
     t.ok(r.status in (403, 404) and r.json and "error" in r.json, "admin searching: refused")
 
+    # ---- a token-command account (issue 16, finding 5): set on the CLI only -----------
+    helper = os.path.join(run.dir, "get-token")
+    open(helper, "w").write("#!/bin/sh\necho tok\n")
+    os.chmod(helper, 0o700)
+    tcf = os.path.join(run.dir, "token-command")
+    open(tcf, "w").write(helper + " --client-secret cs-9f8e7d\n")
+    pv("account", "add", "oauth", "--host", "localhost", "--port", d.vars["TLS_PORT"], "--user",
+       "alice", "--auth", "xoauth2", "--token-command-file", tcf, "--ca-file", d.vars["CA"])
+    r = adam.get("/api/v1/accounts")
+    oa = [x for x in (r.json or {}).get("accounts", []) if x["name"] == "oauth"]
+    t.ok(oa and oa[0]["token_command"] is True and b"cs-9f8e7d" not in r.body
+         and helper.encode() not in r.body,
+         "GET /api/v1/accounts says it takes a token command, never which", repr(oa))
+    t.ok(error_is(adam.request("POST", "/api/v1/accounts", dict(acct, name="t2",
+                                                              token_command=helper)),
+                  400, "bad_request"), "POST with a token_command: 400 (unknown key)")
+    t.ok(error_is(adam.request("PATCH", "/api/v1/accounts/oauth", {"token_command": helper}),
+                  400, "bad_request"), "PATCH with a token_command: 400 (unknown key)")
+    r = adam.request("PATCH", "/api/v1/accounts/oauth", {"host": "127.0.0.1", "password": "x"})
+    t.ok(error_is(r, 409, "conflict") and "token command" in r.json["error"]["message"],
+         "a new server or a password for it through the API: 409, set on the appliance only",
+         repr(r))
+    r = adam.request("PATCH", "/api/v1/accounts/oauth", {"keep_upstream": True})
+    t.ok(r.status == 200 and r.json["keep_upstream"] is True and r.json["token_command"] is True,
+         "…what does not touch its login still changes through the API", repr(r))
+    ev = [e for e in audit("account-add") if "account=oauth" in e["object"]]
+    t.ok(len(ev) == 1 and ev[0]["object"].endswith("token-command=%s token-command-args=2" % helper)
+         and "cs-9f8e7d" not in ev[0]["object"],
+         "account-add names the token command's program, not its arguments", repr(ev))
+    pv("account", "remove", "oauth")
+
     # ---- retire the account -----------------------------------------------------------
     t.is_(adam.request("DELETE", "/api/v1/accounts/alice").json, {"removed": "alice"},
           "DELETE /api/v1/accounts/alice")
@@ -362,7 +393,7 @@ with pvharness.Run() as run:
     t.ok(error_is(adam.request("DELETE", "/api/v1/accounts/alice"), 404, "not_found"), "again: 404")
     t.is_(adam.get("/api/v1/status").json["archive"]["messages"], len(idx),
           "its archived mail stays")
-    ev = audit("account-remove")
+    ev = [e for e in audit("account-remove") if e["object"] == "account=alice"]
     t.ok(len(ev) == 1 and ev[0]["actor"] == "web:adam", "audited account-remove", repr(ev))
     t.is_(srv.stop(), 0, "serve stops cleanly")
 

@@ -517,7 +517,7 @@ with pvharness.Run() as run:
     # two-person rule; here the single operator's break-glass approval).
     pv("policy", "propose", os.path.join(run.dir, "30d.policy"))
     pv.glass()
-    later = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 65 * 86400))
+    later = 65  # days from now
     pv("dispose", at=later)
     pending = json.loads(pv("--json", "approvals", "list").stdout)
     out = json.loads(pv("--json", "approvals", "approve", pending[0]["id"], "--break-glass",

@@ -2,7 +2,8 @@
 # The Debian package (issue 15): packaging/mkdeb.sh builds it from the
 # release binary with dpkg-buildpackage and debhelper, lintian finds no
 # error (its report is printed), the service unit rates at most 2.0 in
-# `systemd-analyze security`. Then, as root, on this machine: dpkg -i; the
+# `systemd-analyze security` (the score is printed) and is Type=notify
+# with a reload. Then, as root, on this machine: dpkg -i; the
 # binary, man pages, completion, config and units are in place and
 # `systemd-analyze verify` accepts the units; postinst made the popvault
 # system user and /var/lib/popvault (0700) with an archive whose verifier
@@ -20,7 +21,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 command -v dpkg-buildpackage >/dev/null ||
 	h_skip_all "dpkg-buildpackage is missing (packaging/deps.sh installs dpkg-dev)"
-h_plan 29
+h_plan 30
 
 VERSION=$("$PV" --version | sed -n 's/^popvault //p')
 ARCH=$(dpkg-architecture -qDEB_HOST_ARCH)
@@ -46,10 +47,11 @@ h_is "$(dpkg-deb -f "$DEB" Package Version Architecture 2>/dev/null | xargs)" \
 score=$(systemd-analyze security --offline=yes packaging/popvault.service 2>/dev/null |
 	sed -n 's/.*Overall exposure level for popvault.service: \([0-9.]*\).*/\1/p')
 h_diag "systemd-analyze security --offline=yes packaging/popvault.service: ${score:-no score}"
-h_diag "(packaging/popvault-harvest.service: $(systemd-analyze security --offline=yes \
-	packaging/popvault-harvest.service 2>/dev/null | sed -n 's/.*: \([0-9.]*\) .*/\1/p'))"
 h_check "popvault.service: exposure $score, at most 2.0" \
 	awk -v s="${score:-99}" 'BEGIN { exit !(s + 0 <= 2.0) }'
+h_is "$(grep -E '^(Type|ExecReload|KillMode)=' packaging/popvault.service | xargs)" \
+	'Type=notify ExecReload=/bin/kill -HUP $MAINPID KillMode=mixed' \
+	"popvault.service: notify, reload by SIGHUP, serve stops its own children"
 
 # --- install on this machine ------------------------------------------
 INSTALL_TESTS=24
@@ -99,12 +101,13 @@ h_like "$(/usr/bin/popvault --help)" "Commands:.*" "/usr/bin/popvault --help lis
 h_is "$(grep -c '^  [a-z]' <(/usr/bin/popvault --help))" "$(grep -c '^  [a-z]' <("$PV" --help))" \
 	"... the same commands as the build"
 
-units="popvault.service popvault-harvest.service popvault-heartbeat.service popvault-heartbeat.timer"
+units="popvault.service"
 missing=""
 for u in $units; do [ -f "/lib/systemd/system/$u" ] || missing="$missing $u"; done
-h_is "$missing" "" "the units are in /lib/systemd/system"
+h_is "$missing$(ls /lib/systemd/system/popvault-* 2>/dev/null)" "" \
+	"the unit is in /lib/systemd/system, the only one (serve does everything)"
 verify=$(cd /lib/systemd/system && systemd-analyze verify $units 2>&1)
-h_is "$verify" "" "systemd-analyze verify accepts every unit"
+h_is "$verify" "" "systemd-analyze verify accepts the unit"
 h_like "$(grep '^ExecStart=' /lib/systemd/system/popvault.service)" \
 	"^ExecStart=/usr/bin/popvault serve --data $DATA --config /etc/popvault/popvault.conf$" \
 	"popvault.service runs serve on $DATA with /etc/popvault/popvault.conf"

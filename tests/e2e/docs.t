@@ -50,5 +50,5 @@ for c in "${cmds[@]}"; do
 	done
 	h_is "$missing" "" "bash completion offers '$c' and each of its options"
 done
-h_is "$(complete_words account "" | xargs)" "add list remove test" \
+h_is "$(complete_words account "" | xargs)" "add change list remove test" \
 	"bash completion offers a command's subcommands"

@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 25
+h_plan 35
 
 h_genmail --count 40 --seed 11 --out "$H_RUN/mail" --max-attachment 300000
 h_dovecot_start --seed alice="$H_RUN/mail" --oauth2
@@ -46,15 +46,25 @@ for mech in user apop plain login cram-md5 scram-sha-256; do
 	pv account remove "bob-$mech" >/dev/null
 done
 
-# OAuth 2 (XOAUTH2, OAUTHBEARER) with a token command, against Dovecot's oauth2 passdb.
+# OAuth 2 (XOAUTH2, OAUTHBEARER) with a token command, against Dovecot's
+# oauth2 passdb. The command comes from a file (a command line would show
+# in the process list), runs without a shell, and is stored sealed.
+printf '/bin/echo %s\n' "$DOVECOT_OAUTH_TOKEN" >"$H_RUN/token-command"
 for mech in xoauth2 oauthbearer; do
 	h_seed dovecot alice "$H_RUN/mail/$(ls "$H_RUN/mail" | grep eml | sed -n 3p)" >/dev/null
 	pv account add "oauth-$mech" --host localhost --port "$DOVECOT_TLS_PORT" --auth "$mech" \
-		--user alice --token-command "echo $DOVECOT_OAUTH_TOKEN" --ca-file "$DOVECOT_CA" >/dev/null
+		--user alice --token-command-file "$H_RUN/token-command" --ca-file "$DOVECOT_CA" >/dev/null
 	out=$(pv --json harvest --once --account "oauth-$mech" 2>&1)
 	h_like "$out" '"fetched": 1,' "auth $mech with a token command"
+	h_is "$(sqlite3 "$D/catalog.db" "SELECT instr(token_command, '$DOVECOT_OAUTH_TOKEN')
+		+ instr(CAST(secret AS TEXT), '$DOVECOT_OAUTH_TOKEN') FROM accounts
+		WHERE name = 'oauth-$mech'")" 0 "…the token command is sealed: not in the catalog in clear"
 	pv account remove "oauth-$mech" >/dev/null
 done
+pv account add oauth-shell --host localhost --port "$DOVECOT_TLS_PORT" --auth xoauth2 --user alice \
+	--token-command "echo x" --ca-file "$DOVECOT_CA" >"$H_RUN/tc.out" 2>&1
+h_is $? 2 "--token-command on the command line is refused (exit 2)"
+h_like "$(cat "$H_RUN/tc.out")" "token-command-file" "…naming --token-command-file instead"
 
 # Wrong password: an authentication error, nothing touched.
 h_seed dovecot bob "$H_RUN/mail/$(ls "$H_RUN/mail" | grep eml | sed -n 4p)" >/dev/null
@@ -84,3 +94,27 @@ h_like "$(cat "$H_RUN/ro.json")" '"residue": 1,' "a delete acknowledged but not 
 chmod 755 "$M/new" "$M/cur"
 pv --json harvest --once --account bob-ro >"$H_RUN/ro2.json" 2>/dev/null
 h_like "$(cat "$H_RUN/ro2.json")" '"fetched": 0, "deleted": 1, "reconciled": 1' "the next harvest deletes the residue without archiving it twice"
+
+# Certificate not verified on purpose (--insecure-skip-verify), on a
+# Dovecot offering only mechanisms that send the password itself (PLAIN,
+# LOGIN, USER/PASS): auto would hand it to whoever answers. An explicit
+# --auth is required when the account is added, and an account stored
+# with auto (added before that rule) logs in with nothing that reveals it.
+h_dovecot_start --name plainonly --user bob:bobpw --conf 'auth_mechanisms = plain login'
+h_seed plainonly bob "$H_RUN/mail/$(ls "$H_RUN/mail" | grep eml | sed -n 5p)" >/dev/null
+h_fails "--insecure-skip-verify without --auth is a usage error naming --auth" 2 \
+	'insecure-skip-verify.*--auth' \
+	pv account add bob-insecure --host localhost --port "$PLAINONLY_TLS_PORT" --user bob \
+	--password-file "$H_RUN/bob.pw" --insecure-skip-verify
+pv account add bob-insecure --host localhost --port "$PLAINONLY_TLS_PORT" --user bob \
+	--password-file "$H_RUN/bob.pw" --insecure-skip-verify --auth plain >/dev/null
+h_is "$(pv_sql "SELECT auth, insecure FROM accounts WHERE name = 'bob-insecure'")" "plain|1" \
+	"... with an explicit --auth plain it is added"
+pv_sql "UPDATE accounts SET auth = 'auto' WHERE name = 'bob-insecure'"
+pv harvest --once --account bob-insecure >"$H_RUN/insecure.out" 2>&1
+h_is $? 1 "an older account with auto over unverified TLS: the harvest fails"
+h_like "$(cat "$H_RUN/insecure.out")" 'not verified.*--auth' "... saying an explicit --auth is needed"
+h_is "$(maildir_count bob plainonly)" 1 "... and nothing was fetched or deleted (the password was not sent)"
+pv_sql "UPDATE accounts SET auth = 'plain' WHERE name = 'bob-insecure'"
+out=$(pv --json harvest --once --account bob-insecure 2>&1)
+h_like "$out" '"fetched": 1,' "with --auth plain the same account harvests (the admin's explicit choice)"

@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 63
+h_plan 96
 
 BASIC=$H_SRC/tests/data/mail/basic
 FAKE=$H_SRC/tests/data/fake
@@ -185,10 +185,40 @@ h_is "$RC $(pv_result fetched deleted)" "0 5 5" "garbage CAPA: the harvest still
 h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "garbage CAPA: exact bytes"
 
 # ---- LIST size lie ----
+# (issue 16, finding 8: fewer bytes than LIST announced may be a message
+# cut short: not archived, not deleted; more is archived as received)
 setup sizelie "$FAKE/size_lie.pop"
 pv_harvest
-h_is "$RC $(pv_result fetched)" "0 5" "size lie: harvested"
-h_is "$(pv_archived)" "$(h_hashes "$BASIC"/*)" "size lie: the bytes received are archived, not the LIST size"
+h_is "$RC $(pv_result fetched failed)" "0 4 1" "size lie: 4 harvested, the one short of its LIST size not"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/0[2-5]*)" \
+	"size lie: LIST bigger than what arrived: not archived; LIST smaller: the bytes received are archived"
+h_like "$OUT" 'message 1 .*318 bytes arrived where the server announced 500' "size lie: the short one is reported"
+h_check "size lie: message 1 never deleted, nor QUIT in a session that retrieved it" \
+	eval '! grep "^# commit" "$TR" | grep -q "fake-01-plain" && ! sessions | grep "RETR 1" | grep -q QUIT'
+
+# ---- a sender's fake terminator (issue 16, finding 8) ----
+# Message 6 holds "\n.\n" and seven "+OK" lines; a lax server sends them
+# unstuffed. In a CRLF reply ".LF" is data: the archived copy is whole,
+# byte for byte, and only then deleted.
+setup fakeend "$FAKE/fake_terminator.pop"
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 6 6" "fake terminator, CRLF server: all 6 archived and deleted"
+h_is "$(pv_archived)" "$(h_hashes "$BASIC"/* "$FAKE/fake_terminator.eml")" \
+	"fake terminator, CRLF server: message 6 archived whole, not cut at its \\n.\\n"
+deleted6() { grep '^# commit' "$TR" | grep -q 'fake-fake_terminator.eml'; }
+h_check "fake terminator, CRLF server: deleted upstream only once archived whole" \
+	eval 'deleted6 && pv_archived | grep -qx "$(h_hashes "$FAKE/fake_terminator.eml")"'
+# From a bare-LF server that does not stuff, ".LF" does end it: it arrives
+# short of its LIST size, so it is not archived, never deleted, and the
+# forged "+OK" lines never answer a DELE or QUIT (no QUIT in that session).
+setup fakeendlf "$FAKE/fake_terminator_lf.pop"
+pv_harvest
+h_like "$OUT" 'message 6 .*arrived where the server announced' "fake terminator, bare-LF server: reported"
+h_is "$(pv_count) $(committed)" "5 5" "fake terminator, bare-LF server: the other 5 archived and deleted"
+h_check "fake terminator, bare-LF server: message 6 not archived (not even cut), never deleted" \
+	eval '! deleted6 && [ "$(pv_archived)" = "$(h_hashes "$BASIC"/*)" ]'
+h_check "fake terminator, bare-LF server: no QUIT in the session that retrieved it" \
+	eval '! sessions | grep "RETR 6" | grep -q QUIT'
 
 # ---- duplicate UIDLs, different content ----
 setup dupuidl "$FAKE/dup_uidl.pop"
@@ -251,6 +281,116 @@ h_is "$(pv_count)" 4 "EXPIRE 0 + over the cap: the other 4 archived"
 h_is "$(committed)" 4 "EXPIRE 0 + over the cap: ... and deleted"
 pv_harvest
 h_is "$(pv_count) $(pv_result fetched)" "4 0" "EXPIRE 0 + over the cap: the next run archives nothing twice"
+
+# ---- the same with EXPIRE 5, and with an EXPIRE line that does not parse:
+# any EXPIRE but NEVER lets QUIT start the clock on what was retrieved
+# (GNU pop3d marks it at QUIT, RSET or not, and deletes it n days later),
+# and a garbled value is taken as 0, not as "never" ----
+for ex in "EXPIRE 5" "EXPIRE soon"; do
+	setup "cap-${ex#EXPIRE }" "mailbox $BASIC
+capa UIDL
+capa USER
+capa RESP-CODES
+capa PIPELINING
+capa STLS
+capa $ex
+size 3 100
+"
+	printf '[harvest]\nmessage_max = 2048\n' >>"$D/popvault.conf"
+	pv_harvest
+	h_check "$ex + over the cap: no QUIT in a session that retrieved message 3" \
+		eval '! sessions | grep "RETR 3" | grep -q QUIT'
+	h_is "$(pv_count) $(committed)" "4 4" "$ex + over the cap: the other 4 archived and deleted"
+	h_check "$ex + over the cap: message 3 never deleted" \
+		eval '! grep "^# commit" "$TR" | grep -q "fake-03-longline"'
+done
+
+# ---- keep-upstream with a garbled EXPIRE: as for EXPIRE 0, never QUIT ----
+setup keepgarbled "mailbox $BASIC
+capa UIDL
+capa USER
+capa STLS
+capa EXPIRE later
+" --keep-upstream
+pv_harvest
+h_is "$RC $(pv_result fetched deleted)" "0 5 0" "keep-upstream, garbled EXPIRE: archived, nothing deleted"
+h_check "keep-upstream, garbled EXPIRE: no QUIT, no DELE sent" eval '! grep -Eq "^C: (QUIT|DELE)" "$TR"'
+
+# ---- a hostile server wasting a worker (issue 16, finding 4) ----
+# Over the cap (LIST lies small), the message never ending: the client
+# hangs up at the cap instead of reading on (it drained up to 1 GiB), and
+# the harvest goes on without it in a fresh session.
+setup endless "mailbox $BASIC
+size 3 100
+session
+on RETR 3
+  send +OK 100 octets
+  message 3 noterm
+  message 3 noterm
+  message 3 noterm
+  sleep 20
+"
+printf '[harvest]\nmessage_max = 2048\n' >>"$D/popvault.conf"
+t0=$(date +%s)
+pv_harvest timeout 60
+h_is "$RC $(pv_count)" "0 4" "over the cap, never ending: the other 4 archived"
+h_like "$(($(date +%s) - t0))" '^[0-9]$' "... at once: the over-cap message is not read to its end"
+h_like "$OUT" 'message 3 .*larger than 2048 bytes; left upstream, connection dropped' "... reported as left upstream"
+h_check "... no QUIT in the session that retrieved it" eval '! sessions | grep "RETR 3" | grep -q QUIT'
+
+# One byte a second: each arrives before the read timeout (2 s here), so
+# only the minimum rate ends it; the next harvest, at full speed, completes.
+setup trickle "mailbox $BASIC
+session
+on RETR 2
+  send +OK
+  rate 1
+  message 2
+"
+printf '[harvest]\nio_timeout = 2\n' >>"$D/popvault.conf"
+t0=$(date +%s)
+pv_harvest timeout 60
+h_is "$RC $(grep -c '^C: QUIT' "$TR")" "1 0" "one byte a second: the harvest fails, no QUIT sent"
+h_like "$ERR$OUT" 'too slow' "... saying the server is too slow"
+h_like "$(($(date +%s) - t0))" '^[0-9]$' "... within seconds (the rate is checked every io_timeout)"
+h_is "$(grep -c '^# session .* connect' "$TR") $(committed)" "1 0" \
+	"... no fresh session without message 2 (the server is slow, not the message), nothing deleted"
+pv_harvest timeout 60
+h_is "$RC $(pv_archived | wc -l) $(committed)" "0 5 5" "... the next harvest completes"
+
+# Fast enough for the rate, but the session outlives session_max (3 s):
+# dropped without QUIT at the limit.
+setup deadline "mailbox $BASIC
+session
+on RETR 3
+  send +OK
+  rate 400
+  message 3
+"
+printf '[harvest]\nsession_max = 3\nmin_rate = 100\n' >>"$D/popvault.conf"
+t0=$(date +%s)
+pv_harvest timeout 60
+h_is "$RC $(grep -c '^C: QUIT' "$TR") $(committed)" "1 0 0" "session_max: the harvest fails, no QUIT, nothing deleted"
+h_like "$ERR$OUT" 'session time limit' "... naming the session's time limit"
+h_like "$(($(date +%s) - t0))" '^[3-6]$' "... when the limit is reached"
+printf '[harvest]\nsession_max = 600\n' >>"$D/popvault.conf"
+pv_harvest timeout 60
+h_is "$RC $(pv_archived | wc -l) $(committed)" "0 5 5" "session_max: the next harvest completes"
+
+# Three quarters of session_max (8 s) gone after the first slice of 32
+# messages: no new slice; the first is committed, deleted, and QUIT.
+h_genmail --count 40 --seed 5 --out "$H_RUN/forty" --max-attachment 500
+rm "$H_RUN/forty/index.json"
+setup softstop "mailbox $H_RUN/forty
+on RETR 32
+  sleep 6.5
+  builtin
+"
+printf '[harvest]\nsession_max = 8\n' >>"$D/popvault.conf"
+pv_harvest timeout 60
+h_is "$RC $(pv_result fetched deleted remaining)" "1 32 32 8" "3/4 of session_max: one slice archived and deleted, 8 left"
+h_like "$ERR" 'session time limit reached; what was archived before is deleted upstream' "... saying why"
+h_is "$(grep -c '^C: QUIT' "$TR") $(committed)" "2 32" "... the session ended with QUIT (and one more checked the deletes)"
 
 # ---- keep-upstream on an EXPIRE 0 server: never QUIT ----
 setup keep0 "mailbox $BASIC

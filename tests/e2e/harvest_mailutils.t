@@ -12,7 +12,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 25
+h_plan 28
 
 M=$H_RUN/mail
 BASIC=$H_SRC/tests/data/mail/basic
@@ -97,6 +97,20 @@ h_is "$RC $(pv_result fetched deleted) $(quits "$MU0_LOG")" "0 3 0 $q0" "keep-up
 h_is "$(maildir_count bob mu0)" 3 "keep-upstream on EXPIRE 0: nothing expired upstream"
 pv_harvest
 h_is "$RC $(pv_result fetched) $(pv_count) $(maildir_count bob mu0)" "0 0 3 3" "keep-upstream on EXPIRE 0: a second run archives nothing twice"
+
+# ---- EXPIRE 5: pop3d marks every message a session retrieved when it
+# QUITs (X-Expire-Timestamp; RSET does not undo it) and deletes it 5 days
+# later. A message retrieved but not archived must never be in a session
+# that QUITs: message 3 is 3772 bytes in LIST, but 3827 arrive (pop3d adds
+# its X-UIDL: header once UIDL was asked), over the 3800-byte cap ----
+h_mailutils_start --name mu5 --conf 'expire 5; delete-expired yes;' --seed "alice=$BASIC"
+newdata expire5 alice "$MU5_PORT" starttls
+printf '[harvest]\nmessage_max = 3800\n' >>"$D/popvault.conf"
+pv_harvest
+h_like "$OUT$ERR" 'message 3 .*(larger than|cap)' "EXPIRE 5 + over the cap: message 3 is reported"
+h_is "$(pv_count) $(maildir_count alice mu5)" "4 1" "EXPIRE 5 + over the cap: the other 4 archived and deleted, message 3 left upstream"
+h_check "EXPIRE 5 + over the cap: pop3d never marked message 3 for expiry (no QUIT after its RETR)" \
+	eval '! grep -rqi "^X-Expire-Timestamp:" "$(h_maildir mu5 alice)"'
 
 # ---- LOGIN-DELAY ----
 h_mailutils_start --name mud --login-delay 30 --user carol:carolpw --seed "carol=$BASIC"

@@ -98,7 +98,7 @@ addacct k "$PORT" "$CA"
 "$PV" --data "$D" harvest --once >"$H_RUN/kill.out" 2>&1 &
 parent=$!
 h_wait_for 10 grep -q '^C: UIDL' "$TR"
-child=$(pgrep -P "$parent" | head -1)
+child=$(pgrep -x -P "$parent" popvault | head -1) # not pv-signer
 [ -n "$child" ] && kill -9 "$child"
 wait "$parent"
 h_is "$?" 1 "killed harvest: the run fails"

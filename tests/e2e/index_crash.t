@@ -55,18 +55,24 @@ def nice(pid):
     with open("/proc/%d/stat" % pid) as f:
         return int(f.read().rsplit(")", 1)[1].split()[16])
 def children(pid):
+    # The harvest's own workers: not the signer process beside them.
+    out = []
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
+            for c in f.read().split():
+                with open("/proc/%s/comm" % c) as g:
+                    if g.read().strip() != "pv-signer":
+                        out.append(int(c))
     except OSError:
-        return []
+        pass
+    return out
 # Both at work: the indexer process is there and the harvest has
 # committed something in this round; then the seeded jitter.
 db = sqlite3.connect("file:%s/catalog.db?mode=ro" % d, uri=True, timeout=30)
 count = lambda: db.execute("select count(*) from messages").fetchone()[0]
 start = count()
 deadline = time.time() + 60
-while h.poll() is None and time.time() < deadline and float(delay) > 0:
+while h.poll() is None and time.time() < deadline and target != "none":
     if len(children(h.pid)) >= 2 and count() > start:
         break
     time.sleep(0.003)
@@ -122,38 +128,45 @@ EOF
 
 mkdir -p "$H_RUN/seeded"
 cp -L "$H_RUN"/first/* "$H_RUN/seeded/"
+# The later mail in MAXR slices: at least ROUNDS rounds run, more (up to
+# MAXR) while a target has not been hit twice. A round whose kill came too
+# late (the harvest had finished) retries the same target next round at
+# once, without jitter: whether a kill lands depends on the machine's load.
+MAXR=$((ROUNDS + ROUNDS / 2))
 later=($(ls "$H_RUN/later"))
-per=$(((${#later[@]} + ROUNDS - 1) / ROUNDS))
-plan=($(python3 -c 'import random,sys; r=random.Random(int(sys.argv[1])); print(" ".join("%.3f:%s" % (r.uniform(0.0, 0.08), ("harvester", "indexer", "both")[i % 3]) for i in range(int(sys.argv[2]))))' "$SEED" "$ROUNDS"))
+per=$(((${#later[@]} + MAXR - 1) / MAXR))
+jitter=($(python3 -c 'import random,sys; r=random.Random(int(sys.argv[1])); print(" ".join("%.3f" % r.uniform(0.0, 0.08) for i in range(int(sys.argv[2]))))' "$SEED" "$MAXR"))
+targets=(harvester indexer both)
 declare -A hit=([harvester]=0 [indexer]=0 [both]=0)
-lost=0 dups=0 logbad=0 indexbad=0
-for ((k = 0; k < ROUNDS; k++)); do
-	slice=("${later[@]:k*per:per}")
-	if [ ${#slice[@]} -gt 0 ]; then
-		(cd "$H_RUN/later" && h_seed dovecot alice "${slice[@]}" >/dev/null)
-		(cd "$H_RUN/later" && cp -L "${slice[@]}" "$H_RUN/seeded/")
-	fi
-	delay=${plan[k]%%:*} target=${plan[k]#*:}
+lost=0 dups=0 logbad=0 indexbad=0 next=0 retry=0
+enough() { [ "${hit[harvester]}" -ge 2 ] && [ "${hit[indexer]}" -ge 2 ] && [ "${hit[both]}" -ge 2 ]; }
+seed_slice() {
+	local slice=("${later[@]:$1*per:per}")
+	[ ${#slice[@]} -gt 0 ] || return 0
+	(cd "$H_RUN/later" && h_seed dovecot alice "${slice[@]}" >/dev/null)
+	(cd "$H_RUN/later" && cp -L "${slice[@]}" "$H_RUN/seeded/")
+}
+for ((k = 0; k < MAXR; k++)); do
+	{ [ "$k" -lt "$ROUNDS" ] || ! enough; } || break
+	seed_slice "$k"
+	target=${targets[next % 3]} delay=${jitter[k]}
+	[ "$retry" = 1 ] && delay=0.000
 	set -- $(python3 "$H_RUN/round.py" "$PV" "$D" "$MD" "$H_RUN/seeded" "$delay" "$target")
 	h_diag "round $k: kill the $target $delay s into a commit: $1; lost $2, twice $3, log ok $4," \
 		"index ok $5, upstream $6, archived $7, indexed $8"
-	[ "$1" = killed ] && hit[$target]=$((hit[$target] + 1))
+	if [ "$1" = killed ]; then
+		hit[$target]=$((hit[$target] + 1)) next=$((next + 1)) retry=0
+	else
+		retry=1
+	fi
 	lost=$((lost + $2)) dups=$((dups + $3))
 	[ "$4" = 1 ] || logbad=$((logbad + 1))
 	[ "$5" = 1 ] || indexbad=$((indexbad + 1))
 done
+# What rounds were not needed delivers its mail for the runs left alone.
+for ((; k < MAXR; k++)); do seed_slice "$k"; done
 h_diag "killed: harvester ${hit[harvester]}, indexer ${hit[indexer]}, both ${hit[both]} times"
-# Whether a kill lands mid-run depends on the machine's load (seen twice
-# under a loaded make test: a target all missed). The check still runs and
-# prints, as TAP TODO, so a miss of the timing does not fail the suite; the
-# invariants below hold after every round either way.
-if [ "${hit[harvester]}" -ge 1 ] && [ "${hit[indexer]}" -ge 1 ] && [ "${hit[both]}" -ge 1 ] &&
-	[ "$((hit[harvester] + hit[indexer] + hit[both]))" -ge 6 ]; then
-	h_pass "each target was killed mid-run, 6 kills at least"
-else
-	H_TESTS=$((H_TESTS + 1))
-	echo "not ok $H_TESTS - each target was killed mid-run, 6 kills at least # TODO kill timing under load (issue 12)"
-fi
+h_check "each target was killed mid-run at least twice" enough
 h_is "$lost" 0 "no message was ever lost (upstream or archived after every kill)"
 h_is "$dups" 0 "no message was ever archived more often than delivered"
 h_is "$logbad" 0 "after every kill the signed archive checkpoint covered exactly the catalog"

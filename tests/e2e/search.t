@@ -108,6 +108,18 @@ with pvharness.Run() as run:
         err = p.stderr.decode()
         t.ok(p.returncode == 2 and "column" in err, "syntax error in %r is a usage error naming "
              "the position" % q, err)
+    # Deep nesting (issue 16, finding 12): what the parser accepts runs.
+    # The fuzzer's query (26 nested ORs around a negation) made SQL nested
+    # too deep for SQLite's parser; groups of one operator now merge.
+    deep = "from:sec.gov OR (" * 26 + "has:attachment OR -larger:100000" + ")" * 26
+    check(deep, lambda m: m["from_addr"].lower().endswith("sec.gov") or m["has_attachment"]
+          or m["size"] <= 100000, "26 nested ORs around a negation run (groups merge)")
+    # Nesting that cannot merge (AND in OR in AND ...) stops at a limit
+    # with a usage error naming it, before any SQL is built.
+    alternating = "a OR (b (" * 9 + "c" + "))" * 9
+    p = pv("search", alternating, check=False)
+    t.fails_with(p, 2, r"^popvault: column \d+: operators nested more than 16 deep",
+                 "AND and OR alternating 18 deep: a usage error naming the limit")
     # Hostile query text is data, not syntax.
     for q in ['\'); DROP TABLE messages; --', 'NEAR(a b)', '"a" * "b"', 'body:^x']:
         p = pv("search", q, check=False)

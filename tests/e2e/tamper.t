@@ -21,9 +21,9 @@ python3 "$H_LIB/genmail.py" --count 20 --seed 7 --out "$H_RUN/mail" --max-attach
 h_dovecot_start --seed alice="$H_RUN/mail"
 printf 'alicepw\n' >"$H_RUN/alice.pw"
 printf 'bobpw\n' >"$H_RUN/bob.pw"
-# Time as seen by popvault: N days from now (UTC); per copy it only moves
-# forward (checkpoints carry their time).
-at() { date -u -d "+$1 days" '+%Y-%m-%d %H:%M:%S'; }
+# Time as seen by popvault: N days from now (UTC), the real clock moved by
+# an offset (faketime -f +Nd), so per copy it only moves forward
+# (checkpoints carry their time).
 B="$H_RUN/base"
 $PV init --data "$B" >/dev/null
 $PV --data "$B" account add alice --host localhost --port "$DOVECOT_TLS_PORT" --user alice \
@@ -36,7 +36,7 @@ h_is "$($PV --data "$B" --json stats | python3 -c 'import json,sys; print(json.l
 # 14 have a sec.gov participant and are held; 4, 17 and 19 are disposed.
 D="$H_RUN/disposed"
 cp -a "$B" "$D"
-dat() { local t; t=$(at "$1"); shift; TZ=UTC faketime "$t" "$PV" --data "$D" "$@"; }
+dat() { local days=$1; shift; TZ=UTC faketime -f "+${days}d" "$PV" --data "$D" "$@"; }
 # glass RUNNER DAY: approves the pending proposal (a shorter policy, a
 # disposal run) alone, with --break-glass: the two-person rule's path for a
 # single operator, which these tests are.
@@ -67,7 +67,7 @@ h_is "$(sqlite3 "$D/catalog.db" "SELECT count(*) FROM audit_event WHERE type = '
 
 C="$H_RUN/copy"
 q() { sqlite3 "$C/catalog.db" "$1"; }
-pvc() { local t; t=$(at "$1"); shift; TZ=UTC faketime "$t" "$PV" --data "$C" "$@"; }
+pvc() { local days=$1; shift; TZ=UTC faketime -f "+${days}d" "$PV" --data "$C" "$@"; }
 eml() { sha256sum <"$H_RUN/mail/$(printf %05d "$1").eml" | cut -d' ' -f1; }
 # Sets a policy version's stored text and its sha256 column together, as
 # someone who drops the trigger would (the audit log keeps the old hash).
@@ -196,7 +196,7 @@ h_like "$(grep '^FAIL' "$H_RUN/v.out")" 'disposal 1: holds' "…naming the hold 
 
 # --- signing keys: verify needs only the public keys --------------------
 rm -rf "$C"; cp -a "$D" "$C"
-rm "$C/keys/archive.key" "$C/keys/audit.key"
+rm "$C/keys/sign/archive.key" "$C/keys/sign/audit.key"
 pvc 3 verify --full >"$H_RUN/v.out" 2>&1
 h_is $? 0 "signing keys missing, nothing else wrong: verify --full passes" "$(cat "$H_RUN/v.out")"
 h_like "$(cat "$H_RUN/v.out")" 'note: no signing key for the archive log' "…and says it checked with the public keys"
@@ -207,7 +207,7 @@ h_like "$(grep '^FAIL' "$H_RUN/v.out")" 'message 16: size' "…naming message 16
 h_check "…without stopping at the missing key" eval '! grep -q "current key" "$H_RUN/v.out"'
 rm -rf "$C"; cp -a "$D" "$C"
 $PV init --data "$H_RUN/other" >/dev/null
-cp "$H_RUN/other/keys/archive.key" "$C/keys/archive.key"
+cp "$H_RUN/other/keys/sign/archive.key" "$C/keys/sign/archive.key"
 q "UPDATE messages SET expires_at = expires_at - 86400 WHERE id = 16"
 pvc 3 verify --full >"$H_RUN/v.out" 2>&1
 h_is $? 3 "signing key swapped for another archive's and a row edited: verify --full exits 3"

@@ -8,6 +8,9 @@
 # holds and the audit log see what was there, a matter's Bates numbers
 # continue, the new bundle carries the proofs from the checkpoints the old
 # export and audit export handed out, and reindex refills the old tables.
+# The account's password, sealed then bound to nothing, is sealed again
+# bound to its account on the first open (issue 16, finding 6): it still
+# logs in, and swapped into another account's row it no longer opens.
 import hashlib
 import json
 import os
@@ -24,7 +27,7 @@ import pvharness  # noqa: E402
 SRC = os.environ.get("POPVAULT_SRC") or os.path.dirname(os.path.dirname(HERE))
 PV = os.environ.get("POPVAULT_BIN") or os.path.join(SRC, "build", "popvault")
 FIXTURE = os.path.join(SRC, "tests", "data", "upgrade")
-t = pvharness.Tap(16)
+t = pvharness.Tap(20)
 sha = lambda b: hashlib.sha256(b).hexdigest()
 want = json.load(open(os.path.join(FIXTURE, "archive-v4.json")))
 
@@ -52,6 +55,15 @@ with pvharness.Run() as run:
 
     t.ok(user_version(catalog) == 4 and user_version(keyring) == 0,
          "the fixture: catalog schema 4, keyring unversioned (made by %s)" % want["made_by"])
+    # The account pointed at a live Dovecot (its port and CA were the old
+    # run's): before the upgrade the sealed password is bound to nothing,
+    # so the row may be edited without it.
+    d = run.dovecot()
+    db = sqlite3.connect(catalog)
+    db.execute("UPDATE accounts SET port = ?, ca_file = ? WHERE name = 'alice'",
+               (int(d.vars["TLS_PORT"]), d.vars["CA"]))
+    db.commit()
+    db.close()
     p = pv("verify", check=False)
     t.is_(p.returncode, 0, "verify passes on the archive written before migration 5")
     migrated = (user_version(catalog), user_version(keyring))
@@ -60,6 +72,44 @@ with pvharness.Run() as run:
          "catalog %d keyring %d" % migrated)
     t.is_(json.loads(pv("--json", "stats").stdout)["messages"], want["messages"],
           "stats counts the messages archived before")
+
+    def secrets():
+        db = sqlite3.connect(catalog)
+        try:
+            return dict(db.execute("SELECT name, secret FROM accounts WHERE removed_at IS NULL"))
+        finally:
+            db.close()
+
+    kdb = sqlite3.connect(keyring)
+    mark = kdb.execute("SELECT value FROM keyring_meta WHERE key = 'secrets'").fetchall()
+    kdb.close()
+    t.ok(secrets()["alice"][:4] == b"PVS2" and mark == [("bound",)],
+         "the first open sealed the old password again, bound to its account, and marked the "
+         "keyring", mark)
+    p = pv("account", "test", "alice", check=False)
+    t.ok(p.returncode == 0 and b"test passed" in p.stdout,
+         "…and it still logs in (the old sealed password opened once)", p.stdout.decode(),
+         p.stderr.decode())
+    pwf = os.path.join(run.dir, "bob.pw")
+    open(pwf, "w").write("bobpw\n")
+    pv("account", "add", "bob", "--host", "localhost", "--port", str(d.vars["TLS_PORT"]), "--user", "bob",
+       "--password-file", pwf, "--ca-file", d.vars["CA"])
+    sec = secrets()
+    db = sqlite3.connect(catalog)
+    db.execute("UPDATE accounts SET secret = ? WHERE name = 'alice' AND removed_at IS NULL",
+               (sec["bob"],))
+    db.commit()
+    p = pv("account", "test", "alice", check=False)
+    t.ok(p.returncode != 0 and b"account alice: its password does not open for this account and "
+         b"server" in p.stderr, "bob's sealed password in alice's row does not open",
+         p.stderr.decode())
+    db.execute("UPDATE accounts SET secret = ? WHERE name = 'alice' AND removed_at IS NULL",
+               (sec["alice"],))
+    db.commit()
+    db.close()
+    pv("account", "remove", "bob")
+    t.is_(pv("account", "test", "alice", check=False).returncode, 0,
+          "its own sealed password, back in its row, opens again")
     got = {i: sha(pv("show", i, "--raw").stdout) for i in want["sha256"]}
     t.is_(got, want["sha256"], "every message reads back with its hash (bucket keys unwrap)")
     found = json.loads(pv("--json", "search", "subject:dot").stdout)

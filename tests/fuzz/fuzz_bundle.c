@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	struct bundle_report rep = {NULL, NULL, 0, 0};
-	if (auditbundle_verify(b, &key, 1, NULL, 0, &rep, &err) == 0 && rep.problems != 0)
+	if (auditbundle_verify(b, &key, 1, NULL, 0, NULL, &rep, &err) == 0 && rep.problems != 0)
 		abort();
 	bundle_free(&b);
 	return 0;

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bundle_open_memory(data, size, &b, &err) != 0)
 		return 0;
 	struct bundle_report rep = {NULL, NULL, 0, 0};
-	int r = ediscovery_verify(b, keys, 2, NULL, 0, &rep, &err);
+	int r = ediscovery_verify(b, keys, 2, NULL, 0, NULL, &rep, &err);
 	if ((r == 0) != (rep.problems == 0))
 		abort();
 	bundle_free(&b);

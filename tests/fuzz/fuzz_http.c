@@ -112,7 +112,7 @@ static void setup(void)
 		abort();
 	archive_close(&ar);
 	struct http_config cfg = {data, web, true, PV_HTTP_SESSION_IDLE_S, PV_HTTP_SESSION_MAX_S,
-				  NULL};
+				  NULL, NULL};
 	if (http_app_new(&cfg, &app, &err) < 0)
 		abort();
 	/* Single-threaded: the one pooled archive serves every input. Its

@@ -4,9 +4,10 @@
  * Every line of the input goes through the status-line, CAPA, LIST and
  * UIDL parsers and the greeting timestamp finder; accepted values must
  * satisfy their contracts. The whole input goes through the
- * dot-unstuffing stream in chunks sized by its first byte, and must give
- * the same bytes and stop at the same place as a one-shot feed and as a
- * line-by-line reference. The input is also a SCRAM server-first and
+ * dot-unstuffing stream in chunks sized by its first byte, as the body
+ * of a CRLF reply and of a bare-LF one, and must give the same bytes and
+ * stop at the same place as a one-shot feed and as a line-by-line
+ * reference. The input is also a SCRAM server-first and
  * server-final message and a base64 challenge. Nothing may crash or leak. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,32 +55,43 @@ static void check_line(const char *l, size_t n)
 		abort();
 }
 
-/* Reference unstuffing, line by line (RFC 1939 §3). Returns bytes used. */
-static size_t reference(const unsigned char *in, size_t n, struct pv_buf *out, int *done)
+/* Where the line starting at i ends (the index after its line end), or n
+ * when it has none: LF in a bare-LF reply, only CRLF otherwise (dot.h). */
+static size_t line_end(const unsigned char *in, size_t i, size_t n, int lf_ends)
+{
+	for (size_t k = i; k < n; k++)
+		if (in[k] == '\n' && (lf_ends || (k > i && in[k - 1] == '\r')))
+			return k + 1;
+	return n;
+}
+
+/* Reference unstuffing, line by line (RFC 1939 §3, dot.h). Returns bytes
+ * used. */
+static size_t reference(const unsigned char *in, size_t n, int lf_ends, struct pv_buf *out,
+			int *done)
 {
 	size_t i = 0;
 	*done = 0;
 	while (i < n) {
-		const unsigned char *lf = memchr(in + i, '\n', n - i);
-		size_t end = lf != NULL ? (size_t)(lf - in) + 1 : n, len = end - i;
+		size_t end = line_end(in, i, n, lf_ends), len = end - i;
 		const unsigned char *l = in + i;
-		if ((len == 2 && l[0] == '.' && l[1] == '\n') ||
+		if ((lf_ends && len == 2 && l[0] == '.' && l[1] == '\n') ||
 		    (len == 3 && l[0] == '.' && l[1] == '\r' && l[2] == '\n')) {
 			*done = 1;
 			return end;
 		}
-		if (lf == NULL && ((len == 1 && l[0] == '.') || (len == 2 && l[0] == '.' && l[1] == '\r')))
+		if (end == n && ((len == 1 && l[0] == '.') || (len == 2 && l[0] == '.' && l[1] == '\r')))
 			return n; /* held back: maybe a terminator */
-		if (l[0] == '.')
+		if (l[0] == '.' && !(len >= 2 && l[1] == '\n' && !lf_ends))
 			pv_buf_append(out, l + 1, len - 1, NULL);
-		else
+		else /* ".LF" in a CRLF reply is data, dot and all */
 			pv_buf_append(out, l, len, NULL);
 		i = end;
 	}
 	return n;
 }
 
-static void check_dot(const uint8_t *data, size_t size)
+static void check_dot(const uint8_t *data, size_t size, int lf_ends)
 {
 	struct pv_buf one, many, ref;
 	struct pop3_dot d;
@@ -89,13 +101,13 @@ static void check_dot(const uint8_t *data, size_t size)
 	pv_buf_init(&many, size + 1);
 	pv_buf_init(&ref, size + 1);
 
-	pop3_dot_init(&d);
+	pop3_dot_init(&d, lf_ends);
 	if (pop3_dot_feed(&d, data, size, collect, &one, &used_one) != 0)
 		abort();
 	int done_one = pop3_dot_done(&d);
 
 	size_t chunk = size > 0 ? (size_t)data[0] % 17 + 1 : 1;
-	pop3_dot_init(&d);
+	pop3_dot_init(&d, lf_ends);
 	while (used_many < size && !pop3_dot_done(&d)) {
 		size_t k = size - used_many < chunk ? size - used_many : chunk;
 		if (pop3_dot_feed(&d, data + used_many, k, collect, &many, &used) != 0 || used > k)
@@ -104,7 +116,7 @@ static void check_dot(const uint8_t *data, size_t size)
 		if (used < k && !pop3_dot_done(&d))
 			abort();
 	}
-	size_t used_ref = reference(data, size, &ref, &ref_done);
+	size_t used_ref = reference(data, size, lf_ends, &ref, &ref_done);
 	if (used_one != used_many || used_one != used_ref || done_one != pop3_dot_done(&d) ||
 	    done_one != ref_done || one.len != many.len || one.len != ref.len ||
 	    (one.len > 0 && (memcmp(one.data, many.data, one.len) != 0 ||
@@ -152,7 +164,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_line(p + i, n);
 		i = end + 1;
 	}
-	check_dot(data, size);
+	check_dot(data, size, 0);
+	check_dot(data, size, 1);
 	check_sasl(data, size);
 	return 0;
 }

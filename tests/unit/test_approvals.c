@@ -14,6 +14,7 @@
 #include "archiver/archive/approvals.h"
 #include "archiver/archive/dispose_frozen.h"
 #include "archiver/archive/holds.h"
+#include "archiver/archive/status.h"
 #include "test_ops_fixture.h"
 
 #define MSG(subject)                                                                    \
@@ -197,6 +198,11 @@ static void test_policy_approved_by_another_user_of_another_role(void **state)
 	assert_non_null(strstr(e.object, "approval=1 kind=policy sha256="));
 	assert_non_null(strstr(e.object, " role=admin"));
 	assert_string_equal(fx_load(&f, 1).class_name, "default");
+	/* the dashboard's queue length counts it */
+	struct archive_system_status st;
+	fx_must(archive_system_status(f.ar, &st, &err), &err, "status");
+	assert_int_equal(st.pending_approvals, 1);
+	archive_system_status_free(&st);
 
 	/* the proposer cannot approve, nor another admin, nor legal */
 	assert_int_equal(approval_decide(f.ar, "web:adam", "compliance", 1, true, NULL, false, &out,

@@ -76,7 +76,8 @@ static void fill(struct fx *f, int n)
 static void export_to(struct fx *f, const char *name, int64_t since, int64_t until, char *path,
 		      size_t n)
 {
-	struct auditbundle_opts o = {path, "cli:test", since, until, true};
+	struct auditbundle_opts o = {.out = path, .actor = "cli:test", .since = since, .until = until,
+				    .personal = true};
 	struct auditbundle_summary sum;
 	struct pv_error err;
 	snprintf(path, n, "%s/%s", f->dir, name);
@@ -127,7 +128,7 @@ static int verify(const struct fx *f, const char *path, const char *last, struct
 		return r;
 	}
 	assert_string_equal(bundle_kind(b), AUDITBUNDLE_KIND);
-	r = auditbundle_verify(b, &f->v, 1, last, last ? strlen(last) : 0, &rep, &err);
+	r = auditbundle_verify(b, &f->v, 1, last, last ? strlen(last) : 0, NULL, &rep, &err);
 	bundle_free(&b);
 	return r;
 }
@@ -295,7 +296,8 @@ static void test_exported_bundle_verifies_tar_gz_and_zip(void **state)
 	export_to(&f, "a.zip", INT64_MIN, INT64_MAX, p2, sizeof(p2));
 	expect_ok(&f, p2, NULL);
 	/* A bundle is never overwritten. */
-	struct auditbundle_opts o = {p1, "cli:test", INT64_MIN, INT64_MAX, true};
+	struct auditbundle_opts o = {.out = p1, .actor = "cli:test", .since = INT64_MIN,
+				    .until = INT64_MAX, .personal = true};
 	struct auditbundle_summary sum;
 	struct pv_error err;
 	assert_true(auditbundle_export(f.t, f.s, &o, &sum, &err) < 0);

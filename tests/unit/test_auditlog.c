@@ -419,6 +419,45 @@ static void test_heartbeat_gaps_are_reported_with_their_ends(void **state)
 	fx_done(&f);
 }
 
+/* A clock that steps back is an audit entry of its own, once, right
+ * before the first entry after the step; a second's disagreement between
+ * two processes is not a step. */
+static void test_a_clock_step_back_is_recorded_once(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct auditlog_check_report rep;
+	struct seen s = {0};
+	struct auditlog_filter all = {INT64_MIN, INT64_MAX, NULL, NULL};
+	int problems = 0;
+	int64_t t0 = 1795300000, ahead = t0 + 3 * 86400;
+	fx_init(&f);
+	pv_clock_override(fake_clock);
+	fake_now_ms = ahead * 1000;
+	append(&f, "cli:root", AUDIT_DISPOSE_DONE, "disposal=1", NULL);
+	fake_now_ms = (ahead - 30) * 1000; /* jitter: no step */
+	append(&f, "cli:root", AUDIT_SEARCH, "results=0", NULL);
+	fake_now_ms = t0 * 1000; /* back 3 days */
+	uint64_t seq = append(&f, "cli:root", AUDIT_VIEW, "message=1", NULL);
+	fake_now_ms = (t0 + 60) * 1000;
+	append(&f, "cli:root", AUDIT_VIEW, "message=2", NULL);
+	pv_clock_override(NULL);
+	fx_must(auditlog_list(f.t, &all, collect, &s, &err), &err, "list");
+	assert_int_equal(s.n, 5); /* dispose, search, step, view, view */
+	assert_string_equal(s.types[2], AUDIT_CLOCK_STEP);
+	assert_int_equal(s.seq[2] + 1, seq);
+	assert_string_equal(s.types[3], AUDIT_VIEW);
+	assert_string_equal(s.types[4], AUDIT_VIEW);
+	fx_must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
+	assert_int_equal(problems, 0);
+	assert_int_equal(rep.clock_steps, 1);
+	assert_int_equal(rep.clock_step_seq, s.seq[2]);
+	assert_string_equal(rep.clock_step,
+			    "from=2026-11-24T22:26:10Z to=2026-11-21T22:26:40Z back=259170s");
+	fx_done(&f);
+}
+
 static void test_json_and_csv_are_valid_and_defuse_formulas(void **state)
 {
 	(void)state;
@@ -467,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_list_filters_by_time_actor_and_type),
 		cmocka_unit_test(test_changed_or_orphaned_personal_data_is_detected),
 		cmocka_unit_test(test_heartbeat_gaps_are_reported_with_their_ends),
+		cmocka_unit_test(test_a_clock_step_back_is_recorded_once),
 		cmocka_unit_test(test_json_and_csv_are_valid_and_defuse_formulas),
 	};
 	if (sodium_init() < 0)

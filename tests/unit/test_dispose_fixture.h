@@ -68,8 +68,7 @@ static void fx_init(struct fx *f)
 	snprintf(f->acct.tls, sizeof(f->acct.tls), "implicit");
 	snprintf(f->acct.user, sizeof(f->acct.user), "u");
 	snprintf(f->acct.auth, sizeof(f->acct.auth), "auto");
-	fx_must(keyring_seal_secret(f->ar->kr, "pw", &f->acct.secret, &f->acct.secret_len, &err), &err,
-		"seal");
+	fx_must(account_seal(f->ar->kr, &f->acct, "pw", &err), &err, "seal");
 	fx_must(account_insert(f->ar->cat->db, &f->acct, &err), &err, "account");
 }
 

@@ -105,7 +105,7 @@ static uint64_t verify(const char *path, const struct note_verifier *keys, struc
 	struct bundle_report rep = {collect, out, 0, 0};
 	pv_buf_reset(out);
 	fx_must(bundle_open_file(path, &b, &err), &err, "bundle_open_file");
-	int r = ediscovery_verify(b, keys, 2, NULL, 0, &rep, &err);
+	int r = ediscovery_verify(b, keys, 2, NULL, 0, NULL, &rep, &err);
 	assert_true(r == 0 || r == PV_EINTEGRITY);
 	bundle_free(&b);
 	return rep.problems;

@@ -227,11 +227,11 @@ static void test_dat_and_csv_rows_escape_and_parse_back(void **state)
 	pv_buf_init(&b, 4096);
 	loadfile_fields_init(&lf, 4096);
 	assert_int_equal(loadfile_row(LOADFILE_DAT, f, 6, &b, &err), 0);
-	assert_string_equal(pv_buf_str(&b), "þPV1þ\x14þa þþ bþ\x14þline1®line2®endþ\x14"
+	assert_string_equal(pv_buf_str(&b), "þPV1þ\x14þa \xEF\xBF\xBD bþ\x14þline1®line2®endþ\x14"
 					    "þtab here sepþ\x14þþ\x14þþ\r\n");
 	assert_int_equal(loadfile_parse(LOADFILE_DAT, (const char *)b.data, b.len - 2, &lf, &err), 0);
 	assert_int_equal(lf.n, 6);
-	assert_string_equal(loadfile_field(&lf, 1), "a þ b");
+	assert_string_equal(loadfile_field(&lf, 1), "a \xEF\xBF\xBD b");
 	assert_string_equal(loadfile_field(&lf, 2), "line1®line2®end");
 	assert_string_equal(loadfile_field(&lf, 4), "");
 	pv_buf_reset(&b);
@@ -247,6 +247,37 @@ static void test_dat_and_csv_rows_escape_and_parse_back(void **state)
 		assert_int_equal(loadfile_parse(LOADFILE_CSV, bad[i], strlen(bad[i]), &lf, &err),
 				 PV_EINTEGRITY);
 	loadfile_fields_free(&lf);
+	pv_buf_free(&b);
+}
+
+/* Concordance and Relativity read a doubled þ as the end of a field and
+ * the start of the next (they have no escape for their quote): a þ in a
+ * value must not reach the DAT, or the row's columns shift. And a value
+ * is shown to a reviewer: no bidi control may make it display reversed. */
+static void test_dat_value_never_holds_the_quote_nor_bidi_controls(void **state)
+{
+	const char *f[] = {"PV7", "Guðþór þþ", "invoice \xe2\x80\xae" "fdp.exe",
+			   "\xe2\x81\xa6" "Bob\xe2\x81\xa9 \xe2\x80\xaa" "x\xe2\x80\xac",
+			   "þ"};
+	struct pv_buf b;
+	struct pv_error err;
+	(void)state;
+	pv_buf_init(&b, 4096);
+	assert_int_equal(loadfile_row(LOADFILE_DAT, f, 5, &b, &err), 0);
+	assert_string_equal(pv_buf_str(&b),
+			    "þPV7þ\x14þGuð\xEF\xBF\xBDór \xEF\xBF\xBD\xEF\xBF\xBDþ\x14"
+			    "þinvoice fdp.exeþ\x14þBob xþ\x14þ\xEF\xBF\xBDþ\r\n");
+	/* split on the separator as a review tool does: exactly two þ per field */
+	size_t fields = 1, quotes = 0;
+	for (const char *p = pv_buf_str(&b); *p; p++) {
+		fields += *p == '\x14';
+		quotes += strncmp(p, "þ", 2) == 0;
+	}
+	assert_int_equal(fields, 5);
+	assert_int_equal(quotes, 10);
+	pv_buf_reset(&b);
+	assert_int_equal(loadfile_row(LOADFILE_CSV, f + 2, 2, &b, &err), 0);
+	assert_string_equal(pv_buf_str(&b), "\"invoice fdp.exe\",\"Bob x\"\r\n");
 	pv_buf_free(&b);
 }
 
@@ -339,7 +370,7 @@ static uint64_t verify(struct fx *f, const char *path, const struct note_verifie
 	}
 	fx_must(bundle_open_file(path, &b, &err), &err, "bundle_open_file");
 	assert_string_equal(bundle_kind(b), EDISCOVERY_KIND);
-	int r = ediscovery_verify(b, keys, nkeys, NULL, 0, &rep, &err);
+	int r = ediscovery_verify(b, keys, nkeys, NULL, 0, NULL, &rep, &err);
 	assert_true(r == 0 || r == PV_EINTEGRITY);
 	assert_int_equal(r == 0, rep.problems == 0);
 	bundle_free(&b);
@@ -501,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_mbox_long_gt_run_is_streamed),
 		cmocka_unit_test(test_mbox_reader_refuses_text_before_first_from),
 		cmocka_unit_test(test_dat_and_csv_rows_escape_and_parse_back),
+		cmocka_unit_test(test_dat_value_never_holds_the_quote_nor_bidi_controls),
 		cmocka_unit_test(test_bates_numbers_are_stable_per_matter),
 		cmocka_unit_test(test_export_verifies_and_holds_the_exact_bytes),
 		cmocka_unit_test(test_export_refuses_a_message_whose_leaf_is_not_its_own),

@@ -234,7 +234,7 @@ static int setup(void **state)
 	    user_set(ar->cat->db, "adam", "admin", PW, false, 1, &changed, &err) < 0)
 		return -1;
 	archive_close(&ar);
-	struct http_config cfg = {data, web, true, 600, 3600, NULL};
+	struct http_config cfg = {data, web, true, 600, 3600, NULL, NULL};
 	return http_app_new(&cfg, &app, &err) < 0 ? -1 : 0;
 }
 

@@ -354,6 +354,25 @@ static void test_equal_dates_order_by_id(void **state)
 	sqlite3_close(db);
 }
 
+/* Result lists are shown to people: their From and Subject lose the bidi
+ * controls (a search for the word still finds the message). */
+static void test_hits_display_fields_carry_no_bidi_controls(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	struct index_hits hits = {0};
+	struct pv_error err;
+	int64_t total;
+	add_text(db, 1, "From: =?utf-8?b?Qm9iIOKBpkJ1aWxkZXLigak=?= <bob@example.org>\r\n"
+			"Subject: =?utf-8?b?aW52b2ljZSDigK5mZHAuZXhlIGZvciBwYXltZW50?=\r\n\r\nx\r\n");
+	assert_int_equal(index_search(db, "subject:invoice", 10, 0, &hits, &total, &err), PV_OK);
+	assert_int_equal(hits.n, 1);
+	assert_string_equal(hits.v[0].from, "Bob Builder <bob@example.org>");
+	assert_string_equal(hits.v[0].subject, "invoice fdp.exe for payment");
+	index_hits_free(&hits);
+	sqlite3_close(db);
+}
+
 static void test_date_after_receipt_is_not_trusted(void **state)
 {
 	(void)state;
@@ -543,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_match_ids_ascending_and_unpaged),
 		cmocka_unit_test(test_equal_dates_order_by_id),
 		cmocka_unit_test(test_date_after_receipt_is_not_trusted),
+		cmocka_unit_test(test_hits_display_fields_carry_no_bidi_controls),
 		cmocka_unit_test(test_hostile_messages_index_in_bounded_time),
 		cmocka_unit_test(test_add_is_idempotent_and_replaces),
 		cmocka_unit_test(test_add_joins_the_callers_transaction),

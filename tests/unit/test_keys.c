@@ -418,6 +418,42 @@ static void test_rotation_refuses_inside_a_transaction(void **state)
 	fx_done(&f);
 }
 
+/* The signer's record: init writes the genesis; each write goes to the
+ * other slot; a torn newest slot leaves the one before; two spoiled
+ * slots are an integrity error, not a fresh start. */
+static void test_the_signers_record_survives_a_torn_write(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct keys_state st;
+	char path[FX_PATH_MAX + 32];
+	fx_init(&f);
+	keys_state_init(&st);
+	fx_must(keys_state_read(f.keydir, "audit", &st, &err), &err, "genesis record");
+	assert_int_equal(st.size, 0);
+	assert_true(st.note.len > 0);
+	for (uint64_t n = 1; n <= 3; n++) {
+		st.size = n;
+		memset(st.root, (int)n, sizeof(st.root));
+		fx_must(keys_state_write(f.keydir, "audit", &st, &err), &err, "write");
+	}
+	fx_must(keys_state_read(f.keydir, "audit", &st, &err), &err, "read");
+	assert_int_equal(st.size, 3);
+	/* Writes 1..3 after the genesis in slot 0: 3 went to slot 1. */
+	snprintf(path, sizeof(path), "%s/audit.signed", f.keydir);
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "torn", 4, 8192 + 100), 4);
+	fx_must(keys_state_read(f.keydir, "audit", &st, &err), &err, "read after a torn write");
+	assert_int_equal(st.size, 2);
+	assert_int_equal(pwrite(fd, "torn", 4, 100), 4);
+	close(fd);
+	assert_int_equal(keys_state_read(f.keydir, "audit", &st, &err), PV_EINTEGRITY);
+	keys_state_free(&st);
+	fx_done(&f);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -430,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_rotation_without_the_old_keys_signature_is_rejected),
 		cmocka_unit_test(test_load_finishes_or_discards_an_interrupted_rotation),
 		cmocka_unit_test(test_rotation_refuses_inside_a_transaction),
+		cmocka_unit_test(test_the_signers_record_survives_a_torn_write),
 	};
 	return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/linediff.h"
+#include "archiver/lib/progress.h"
 #include "archiver/lib/random.h"
 
 static void test_fail_fills_error_and_returns_code(void **state)
@@ -111,6 +112,56 @@ static void test_line_diff_marks_removed_and_added_lines(void **state)
 	free(v);
 }
 
+/* The progress line: count, rate and ETA while running, the time taken at
+ * the end, no rate before the first unit (nothing to divide by). */
+static void test_progress_line_has_rate_and_eta(void **state)
+{
+	(void)state;
+	char b[128];
+	pv_meter_format(b, sizeof(b), "verify --full", "messages", 0, 5000, 0);
+	assert_string_equal(b, "verify --full: 0/5000 messages");
+	pv_meter_format(b, sizeof(b), "verify --full", "messages", 1200, 5000, 3000);
+	assert_string_equal(b, "verify --full: 1200/5000 messages  400/s  ETA 0:10");
+	pv_meter_format(b, sizeof(b), "backup", "files", 3, 7203, 1000);
+	assert_string_equal(b, "backup: 3/7203 files  3.0/s  ETA 40:00");
+	pv_meter_format(b, sizeof(b), "reindex", "messages", 1, 4000, 1000);
+	assert_string_equal(b, "reindex: 1/4000 messages  1.0/s  ETA 1:06:39");
+	pv_meter_format(b, sizeof(b), "reindex", "messages", 4000, 4000, 61400);
+	assert_string_equal(b, "reindex: 4000/4000 messages  65/s  done in 1:01");
+	/* An instant run divides by a millisecond, not by zero. */
+	pv_meter_format(b, sizeof(b), "export", "steps", 2, 2, 0);
+	assert_string_equal(b, "export: 2/2 steps  2000/s  done in 0:00");
+	pv_meter_format(b, 12, "audit export", "entries", 1, 9, 10);
+	assert_string_equal(b, "audit expor");
+}
+
+/* The meter draws over its own line and ends it with one newline. */
+static void test_progress_meter_rewrites_one_line(void **state)
+{
+	(void)state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct pv_meter m;
+	assert_non_null(f);
+	pv_meter_init(&m, f, "backup", "files");
+	struct pv_progress p = pv_meter_progress(&m);
+	pv_progress_report(&p, 1, 3);
+	pv_progress_report(&p, 2, 3); /* within the redraw interval: skipped */
+	pv_progress_report(&p, 3, 3); /* the last one always drawn */
+	pv_progress_report(NULL, 1, 1);
+	pv_meter_end(&m);
+	pv_meter_end(&m); /* once */
+	fclose(f);
+	assert_non_null(strstr(text, "\rbackup: 1/3 files  "));
+	assert_null(strstr(text, "2/3"));
+	assert_non_null(strstr(text, "\rbackup: 3/3 files  "));
+	assert_non_null(strstr(text, " done in 0:00\033[K\n"));
+	assert_int_equal(text[len - 1], '\n');
+	assert_ptr_equal(strchr(text, '\n'), text + len - 1);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +170,8 @@ int main(void)
 		cmocka_unit_test(test_rfc3339_round_trip_and_rejects),
 		cmocka_unit_test(test_seeded_random_is_reproducible),
 		cmocka_unit_test(test_line_diff_marks_removed_and_added_lines),
+		cmocka_unit_test(test_progress_line_has_rate_and_eta),
+		cmocka_unit_test(test_progress_meter_rewrites_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,7 +105,7 @@ static const char *const tables[] = {
 	"disposals", "export_bates", "users", "tlog_log", "tlog_leaf", "tlog_tile",
 	"tlog_checkpoint", "tlog_epoch", "audit_personal", "audit_event", "idx_meta", "idx_doc",
 	"idx_fts", "web_sessions", "matters", "matter_searches", "matter_holds", "export_jobs",
-	"approvals", "packs",
+	"approvals", "packs", "anchor_tokens", "cosignatures", "anchor_attempts",
 };
 
 static void test_every_step_applies_in_turn(void **state)
@@ -119,7 +119,7 @@ static void test_every_step_applies_in_turn(void **state)
 		fx_must(catalog_migrate(db, v, &err), &err, "migrate");
 		assert_int_equal(query_int(db, "PRAGMA user_version"), v);
 	}
-	assert_int_equal(catalog_schema_version(), 9);
+	assert_int_equal(catalog_schema_version(), 12);
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'",

@@ -317,6 +317,40 @@ static void test_every_corpus_file_is_clean_utf8(void **state)
 	assert_true(files >= 17);
 }
 
+/* tests/data/hostile/02-hostile-bidi.eml's tricks, and one in the body:
+ * the header lines of the rendering (values and file names) lose every
+ * bidi control, the body keeps its text as written. */
+static void test_show_header_lines_carry_no_bidi_controls(void **state)
+{
+	(void)state;
+	static const char msg[] =
+		"From: =?utf-8?b?Qm9iIOKBpkJ1aWxkZXLigak=?= <bob@example.org>\r\n"
+		"To: alice@example.com\r\n"
+		"Subject: =?utf-8?b?aW52b2ljZSDigK5mZHAuZXhlIGZvciBwYXltZW50?=\r\n"
+		"Date: Mon, 02 Nov 2026 10:00:00 +0000\r\n"
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+		"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xe2\x80\xab" "abc\xe2\x80\xac\r\n"
+		"--b\r\nContent-Type: application/octet-stream\r\n"
+		"Content-Disposition: attachment; filename*=utf-8''invoice%E2%80%AEfdp.exe\r\n\r\n"
+		"MZ\r\n--b--\r\n";
+	struct pv_buf out;
+	struct pv_error err;
+	pv_buf_init(&out, 1 << 20);
+	assert_int_equal(index_mime_show((const unsigned char *)msg, sizeof(msg) - 1, &out, &err),
+			 PV_OK);
+	assert_string_equal(pv_buf_str(&out),
+		"From: Bob Builder <bob@example.org>\n"
+		"To: alice@example.com\n"
+		"Date: 2026-11-02T10:00:00Z\n"
+		"Subject: invoice fdp.exe for payment\n"
+		"Attachments: invoicefdp.exe (application/octet-stream)\n"
+		"\n"
+		"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xe2\x80\xab" "abc\xe2\x80\xac\n");
+	pv_buf_free(&out);
+}
+
 static void test_show_renders_headers_and_attachments(void **state)
 {
 	(void)state;
@@ -476,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_html_unterminated_constructs_end_cleanly),
 		cmocka_unit_test(test_base64_padding_mid_stream_does_not_hide_text),
 		cmocka_unit_test(test_empty_input_with_null_data),
+		cmocka_unit_test(test_show_header_lines_carry_no_bidi_controls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

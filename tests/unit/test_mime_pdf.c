@@ -15,6 +15,7 @@
 
 #include "archiver/index/mime.h"
 #include "archiver/index/pdf.h"
+#include "archiver/index/sandbox.h"
 #include "archiver/lib/clock.h"
 
 #define PDFTOTEXT "/usr/bin/pdftotext"
@@ -113,6 +114,30 @@ static void test_pdf_attachment_text_is_indexed_not_shown(void **state)
 	index_doc_free(&doc);
 }
 
+/* The indexer runs it all in the parser sandbox: pdftotext, its child,
+ * is confined the same way (seccomp filters and Landlock are inherited
+ * across exec) and still gives the text. */
+static void test_pdf_text_comes_out_of_the_parser_sandbox(void **state)
+{
+	(void)state;
+	need_pdftotext();
+	char pdf[2048], b64[4096], msg[8192];
+	size_t n = make_pdf(pdf, sizeof(pdf), "sandboxedpdfword");
+	base64((unsigned char *)pdf, n, b64);
+	int m = snprintf(msg, sizeof(msg),
+		"From: a@example.com\r\nSubject: pdf\r\n"
+		"Content-Type: application/pdf; name=report.pdf\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n%s\r\n", b64);
+	struct index_sandbox *sb;
+	struct index_doc doc;
+	struct pv_error err;
+	assert_int_equal(index_sandbox_new(NULL, &sb, &err), PV_OK);
+	assert_int_equal(index_sandbox_extract(sb, (unsigned char *)msg, (size_t)m, &doc, &err), PV_OK);
+	assert_non_null(strstr(pv_buf_str(&doc.body), "sandboxedpdfword"));
+	index_doc_free(&doc);
+	index_sandbox_free(&sb);
+}
+
 static void test_garbage_pdf_yields_no_text_and_no_failure(void **state)
 {
 	(void)state;
@@ -208,6 +233,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pdf_attachment_text_is_indexed_not_shown),
+		cmocka_unit_test(test_pdf_text_comes_out_of_the_parser_sandbox),
 		cmocka_unit_test(test_garbage_pdf_yields_no_text_and_no_failure),
 		cmocka_unit_test(test_endless_output_is_cut_at_the_buffer_max),
 		cmocka_unit_test(test_hanging_child_is_killed_at_the_deadline),

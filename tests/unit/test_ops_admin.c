@@ -21,6 +21,7 @@
 #include "archiver/archive/users.h"
 #include "archiver/archive/verify.h"
 #include "archiver/archive/view.h"
+#include "archiver/harvest/connect.h"
 #include "archiver/lib/limits.h"
 #include "test_ops_fixture.h"
 
@@ -223,17 +224,17 @@ static void test_account_changes_audited_secret_sealed(void **state)
 	snprintf(a.user, sizeof(a.user), "counsel");
 	snprintf(a.auth, sizeof(a.auth), "auto");
 	a.insecure = true;
-	assert_int_equal(archive_account_add(f.ar, "web:admin", &a, "pw", &err), PV_EUSAGE);
+	assert_int_equal(archive_account_add(f.ar, "web:admin", &a, "pw", NULL, &err), PV_EUSAGE);
 	a.insecure = false;
 
 	ops_audit_read_only(&f, true);
-	ops_assert_audit_refused(archive_account_add(f.ar, "web:admin", &a, "pw", &err), &err);
+	ops_assert_audit_refused(archive_account_add(f.ar, "web:admin", &a, "pw", NULL, &err), &err);
 	assert_null(a.secret);
 	ops_audit_read_only(&f, false);
 	fx_must(archive_account_list(f.ar, keep_account, &ns, &err), &err, "list");
 	assert_int_equal(ns.n, 1); /* the fixture's own */
 
-	fx_must(archive_account_add(f.ar, "web:admin", &a, "s3cret-pw", &err), &err, "add");
+	fx_must(archive_account_add(f.ar, "web:admin", &a, "s3cret-pw", NULL, &err), &err, "add");
 	assert_true(a.id > 0);
 	assert_null(a.secret);
 	struct audit_entry e = ops_audit_last(&f);
@@ -250,6 +251,164 @@ static void test_account_changes_audited_secret_sealed(void **state)
 	fx_must(archive_account_remove(f.ar, "web:admin", "legal-box", &err), &err, "remove");
 	assert_string_equal(ops_audit_last(&f).object, "account=legal-box");
 	assert_int_equal(archive_account_remove(f.ar, "web:admin", "legal-box", &err), PV_ENOTFOUND);
+	fx_free(&f);
+}
+
+/* f's directory holds an executable token helper printing "tok-1"; its
+ * path in path. */
+static void token_helper(struct fx *f, char path[256])
+{
+	snprintf(path, 256, "%s/get-token", f->dir);
+	FILE *h = fopen(path, "w");
+	assert_non_null(h);
+	fputs("#!/bin/sh\necho tok-1\n", h);
+	fclose(h);
+	assert_int_equal(chmod(path, 0700), 0);
+}
+
+/* Whether the bytes of file path (absent: none) hold needle. */
+static bool file_holds(const char *path, const char *needle)
+{
+	unsigned char *d = NULL;
+	size_t n = 0;
+	struct pv_error err;
+	if (pv_read_file(path, 1 << 26, &d, &n, &err) < 0)
+		return false;
+	bool in = memmem(d, n, needle, strlen(needle)) != NULL;
+	free(d);
+	return in;
+}
+
+/* Issue 16, finding 5: the token command is sealed like a password, the
+ * account-add entry names its program and how many arguments it has (not
+ * the arguments: a client secret may be one), and it runs as it was given. */
+static void test_token_command_sealed_and_audited_redacted(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct account a, back;
+	char helper[256], line[512], want[700], *token = NULL;
+	fx_init(&f);
+	token_helper(&f, helper);
+	snprintf(line, sizeof(line), "%s --client-secret arg-s3cr3t-value\n", helper);
+	memset(&a, 0, sizeof(a));
+	snprintf(a.name, sizeof(a.name), "oauth");
+	snprintf(a.host, sizeof(a.host), "pop.example");
+	a.port = 995;
+	snprintf(a.tls, sizeof(a.tls), "implicit");
+	snprintf(a.user, sizeof(a.user), "me");
+	snprintf(a.auth, sizeof(a.auth), "auto");
+	assert_int_equal(archive_account_add(f.ar, "cli:root", &a, NULL, line, &err), PV_EUSAGE);
+	assert_non_null(strstr(err.msg, "xoauth2"));
+	snprintf(a.auth, sizeof(a.auth), "xoauth2");
+	assert_int_equal(archive_account_add(f.ar, "cli:root", &a, "pw", line, &err), PV_EUSAGE);
+	assert_int_equal(archive_account_add(f.ar, "cli:root", &a, NULL, "/bin/echo $TOKEN", &err),
+			 PV_EUSAGE);
+	assert_non_null(strstr(err.msg, "without a shell"));
+	assert_int_equal(archive_account_add(f.ar, "cli:root", &a, NULL, "echo tok", &err),
+			 PV_EUSAGE);
+
+	fx_must(archive_account_add(f.ar, "cli:root", &a, NULL, line, &err), &err, "add");
+	struct audit_entry e = ops_audit_last(&f);
+	snprintf(want, sizeof(want), "account=oauth server=pop.example:995 tls=implicit auth=xoauth2 "
+				     "verify-cert=yes keep-upstream=no token-command=%s "
+				     "token-command-args=2", helper);
+	assert_string_equal(e.object, want);
+	fx_must(account_load(f.ar->cat->db, "oauth", &back, &err), &err, "load");
+	snprintf(want, sizeof(want), "%s (2 arguments, not shown)", helper);
+	assert_string_equal(back.token_command, want);
+	assert_null(memmem(back.secret, back.secret_len, "arg-s3cr3t", 10));
+	char path[300];
+	snprintf(path, sizeof(path), "%s/catalog.db", f.dir);
+	catalog_exec(f.ar->cat->db, "PRAGMA wal_checkpoint(TRUNCATE)", &err);
+	assert_false(file_holds(path, "arg-s3cr3t"));
+	fx_must(harvest_account_secret(f.ar, &back, &token, &err), &err, "token");
+	assert_string_equal(token, "tok-1");
+	pv_secret_free(&token);
+	account_clear(&back);
+
+	/* a new server needs the token command again */
+	struct account next;
+	memset(&next, 0, sizeof(next));
+	snprintf(next.host, sizeof(next.host), "evil.example");
+	assert_int_equal(archive_account_change(f.ar, "cli:root", "oauth", &next, ACCOUNT_SET_HOST,
+						NULL, NULL, &err), PV_EUSAGE);
+	assert_non_null(strstr(err.msg, "needs the token command again"));
+	fx_must(archive_account_change(f.ar, "cli:root", "oauth", &next, ACCOUNT_SET_HOST, NULL,
+				       line, &err), &err, "change with the command");
+	assert_non_null(strstr(ops_audit_last(&f).object, "changed=host,token-command "));
+	fx_free(&f);
+}
+
+/* Catalogs before issue 16 kept the token command in clear (the sealed
+ * secret empty): opening the archive seals it, leaves only what may be
+ * shown of it, and the clear text is gone from the database files. */
+static void test_clear_token_command_of_an_older_catalog_is_sealed_on_open(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct account back;
+	char helper[256], line[512], path[300], wal[310], *open_line = NULL;
+	fx_init(&f);
+	token_helper(&f, helper);
+	snprintf(line, sizeof(line), "%s --secret arg-0ld-s3cr3t", helper);
+	unsigned char *empty = NULL;
+	size_t empty_len = 0;
+	ops_seal_v1(&f, "", &empty, &empty_len);
+	sqlite3_stmt *st;
+	fx_must(catalog_prepare(f.ar->cat->db, "UPDATE accounts SET token_command = ?, secret = ?,"
+					       " auth = 'xoauth2' WHERE name = 'sales'", &st, &err),
+		&err, "prepare");
+	sqlite3_bind_text(st, 1, line, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, empty, (int)empty_len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	/* and one that needed the shell popvault no longer runs */
+	struct account sh;
+	memset(&sh, 0, sizeof(sh));
+	snprintf(sh.name, sizeof(sh.name), "shell");
+	snprintf(sh.host, sizeof(sh.host), "pop.example");
+	sh.port = 995;
+	snprintf(sh.tls, sizeof(sh.tls), "implicit");
+	snprintf(sh.user, sizeof(sh.user), "u");
+	snprintf(sh.auth, sizeof(sh.auth), "xoauth2");
+	fx_must(archive_account_add(f.ar, "cli:root", &sh, "x", NULL, &err), &err, "add");
+	fx_must(catalog_prepare(f.ar->cat->db, "UPDATE accounts SET token_command ="
+					       " 'oauth2l fetch | cut -f1', secret = ?"
+					       " WHERE name = 'shell'", &st, &err), &err, "prepare");
+	sqlite3_bind_blob(st, 1, empty, (int)empty_len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	free(empty);
+	ops_keyring_before_issue16(&f);
+
+	fx_must(archive_open(f.dir, &f.ar, &err), &err, "reopen");
+	fx_must(account_load(f.ar->cat->db, "sales", &back, &err), &err, "load");
+	char want[600];
+	snprintf(want, sizeof(want), "%s (2 arguments, not shown)", helper);
+	assert_string_equal(back.token_command, want);
+	fx_must(account_open(f.ar->kr, &back, &open_line, &err), &err, "open");
+	assert_string_equal(open_line, line);
+	pv_secret_free(&open_line);
+	account_clear(&back);
+	snprintf(path, sizeof(path), "%s/catalog.db", f.dir);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	assert_false(file_holds(path, "arg-0ld-s3cr3t"));
+	assert_false(file_holds(wal, "arg-0ld-s3cr3t"));
+	fx_must(account_load(f.ar->cat->db, "shell", &back, &err), &err, "load shell");
+	assert_string_equal(back.token_command, "(not a plain command line: give it again)");
+	assert_int_equal(harvest_account_secret(f.ar, &back, &open_line, &err), PV_EAUTH);
+	assert_non_null(strstr(err.msg, "account shell: give its token command again (popvault "
+					"account change shell --token-command-file F)"));
+	account_clear(&back);
+	/* a second open finds nothing to do */
+	archive_close(&f.ar);
+	fx_must(archive_open(f.dir, &f.ar, &err), &err, "reopen again");
+	fx_must(account_load(f.ar->cat->db, "sales", &back, &err), &err, "load");
+	assert_string_equal(back.token_command, want);
+	account_clear(&back);
 	fx_free(&f);
 }
 
@@ -481,6 +640,8 @@ int main(void)
 		cmocka_unit_test(test_policy_check_touches_nothing),
 		cmocka_unit_test(test_user_changes_audited_in_their_transaction),
 		cmocka_unit_test(test_account_changes_audited_secret_sealed),
+		cmocka_unit_test(test_token_command_sealed_and_audited_redacted),
+		cmocka_unit_test(test_clear_token_command_of_an_older_catalog_is_sealed_on_open),
 		cmocka_unit_test(test_audit_list_filters_and_pages),
 		cmocka_unit_test(test_verify_summary_and_its_record),
 		cmocka_unit_test(test_checkpoints_by_log_name),

@@ -61,6 +61,55 @@ static struct audit_entry ops_audit_last(struct fx *f)
 	return e;
 }
 
+/* secret sealed as popvault sealed secrets before issue 16 (format 1,
+ * keyring.h: a secretbox under the secrets key, bound to nothing);
+ * malloc'ed into *sealed_r. */
+static void ops_seal_v1(struct fx *f, const char *secret, unsigned char **sealed_r, size_t *len_r)
+{
+	char path[300];
+	unsigned char *key = NULL;
+	size_t key_len = 0, n = strlen(secret);
+	struct pv_error err;
+	snprintf(path, sizeof(path), "%s/keys/secrets.key", f->dir);
+	fx_must(pv_read_file(path, 64, &key, &key_len, &err), &err, "secrets.key");
+	assert_int_equal(key_len, crypto_secretbox_KEYBYTES);
+	*len_r = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+	*sealed_r = malloc(*len_r);
+	randombytes_buf(*sealed_r, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(*sealed_r + crypto_secretbox_NONCEBYTES, (const unsigned char *)secret,
+			      n, *sealed_r, key);
+	sodium_memzero(key, key_len);
+	free(key);
+}
+
+/* Closes f's archive and makes its keyring one from before issue 16: no
+ * mark that the catalog's secrets are bound (keyring_secrets_bound). */
+static void ops_keyring_before_issue16(struct fx *f)
+{
+	char path[300];
+	sqlite3 *db;
+	archive_close(&f->ar);
+	snprintf(path, sizeof(path), "%s/keys/keyring.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM keyring_meta", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Sets column col of the row of table whose name is name to blob. */
+static void ops_set_blob(struct fx *f, const char *table, const char *col, const char *name,
+			 const unsigned char *blob, size_t len)
+{
+	char sql[256];
+	sqlite3_stmt *st;
+	struct pv_error err;
+	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ? WHERE name = ?", table, col);
+	fx_must(catalog_prepare(f->ar->cat->db, sql, &st, &err), &err, "prepare");
+	sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+}
+
 /* err says the audit append failed, and nothing else did. */
 static void ops_assert_audit_refused(int r, const struct pv_error *err)
 {

@@ -1,5 +1,6 @@
 /* Unit tests for the admin and system operations the web API and the CLI
- * share (archiver/archive/accounts.c, users.c, status.c) and the
+ * share (archiver/archive/accounts.c, users.c, status.c, health.c,
+ * disk_guard.c, verify --sample) and the
  * Prometheus rendering of GET /metrics (archiver/http/metrics.c): each
  * change audited in its own transaction (nothing changes when the audit
  * store cannot be written), a stored password never sent to a new server
@@ -12,10 +13,15 @@
 #include <cmocka.h>
 
 #include "archiver/archive/accounts.h"
+#include "archiver/archive/disk_guard.h"
+#include "archiver/archive/health.h"
 #include "archiver/archive/status.h"
 #include "archiver/archive/users.h"
 #include "archiver/archive/verify.h"
+#include "archiver/harvest/connect.h"
 #include "archiver/http/metrics.h"
+#include "archiver/lib/hex.h"
+#include "archiver/store/user_totp.h"
 #include "archiver/lib/clock.h"
 #include "test_ops_fixture.h"
 
@@ -46,7 +52,7 @@ static void test_account_change_new_host_needs_the_password(void **state)
 	snprintf(next.host, sizeof(next.host), "evil.example");
 
 	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_HOST,
-						NULL, &err),
+						NULL, NULL, &err),
 			 PV_EUSAGE);
 	assert_non_null(strstr(err.msg, "password"));
 	assert_string_equal(sales(&f).host, before.host);
@@ -55,25 +61,40 @@ static void test_account_change_new_host_needs_the_password(void **state)
 	/* The same host again is no change: no password needed, no entry. */
 	snprintf(next.host, sizeof(next.host), "%s", before.host);
 	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_HOST, NULL,
-				       &err), &err, "same host");
+				       NULL, &err), &err, "same host");
 	assert_int_equal(ops_audit_size(&f), n);
 
 	/* keep_upstream concerns no password: allowed without it. */
 	next.keep_upstream = true;
 	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_KEEP_UPSTREAM,
-				       NULL, &err), &err, "keep");
+				       NULL, NULL, &err), &err, "keep");
 	assert_true(sales(&f).keep_upstream);
 	assert_non_null(strstr(ops_audit_last(&f).object, "changed=keep-upstream "));
+
+	/* An interval of its own (serve), and back to the configured one. */
+	next.harvest_interval_s = 90;
+	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_INTERVAL, NULL,
+				       NULL, &err), &err, "interval");
+	assert_int_equal(sales(&f).harvest_interval_s, 90);
+	assert_non_null(strstr(ops_audit_last(&f).object, "changed=interval "));
+	next.harvest_interval_s = 86401;
+	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next,
+						ACCOUNT_SET_INTERVAL, NULL, NULL, &err), PV_EUSAGE);
+	next.harvest_interval_s = 0;
+	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_INTERVAL, NULL,
+				       NULL, &err), &err, "interval off");
+	assert_int_equal(sales(&f).harvest_interval_s, 0);
 
 	snprintf(next.host, sizeof(next.host), "pop2.example");
 	ops_audit_read_only(&f, true);
 	ops_assert_audit_refused(archive_account_change(f.ar, "web:admin", "sales", &next,
-							ACCOUNT_SET_HOST, "new-pw", &err), &err);
+							ACCOUNT_SET_HOST, "new-pw", NULL, &err),
+				 &err);
 	ops_audit_read_only(&f, false);
 	assert_string_equal(sales(&f).host, before.host);
 
 	fx_must(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_HOST, "new-pw",
-				       &err), &err, "host with password");
+				       NULL, &err), &err, "host with password");
 	struct audit_entry e = ops_audit_last(&f);
 	assert_string_equal(e.type, "account-change");
 	assert_string_equal(e.actor, "web:admin");
@@ -81,18 +102,191 @@ static void test_account_change_new_host_needs_the_password(void **state)
 	struct account a;
 	fx_must(account_load(f.ar->cat->db, "sales", &a, &err), &err, "load");
 	char *pw = NULL;
-	fx_must(keyring_open_secret(f.ar->kr, a.secret, a.secret_len, &pw, &err), &err, "open");
+	fx_must(account_open(f.ar->kr, &a, &pw, &err), &err, "open");
 	assert_string_equal(pw, "new-pw");
 	pv_secret_free(&pw);
 	account_clear(&a);
 
 	next.port = 0;
 	assert_int_equal(archive_account_change(f.ar, "web:admin", "sales", &next, ACCOUNT_SET_PORT,
-						"new-pw", &err),
+						"new-pw", NULL, &err),
 			 PV_EUSAGE);
 	assert_int_equal(archive_account_change(f.ar, "web:admin", "nosuch", &next,
-						ACCOUNT_SET_HOST, "pw", &err),
+						ACCOUNT_SET_HOST, "pw", NULL, &err),
 			 PV_ENOTFOUND);
+	fx_free(&f);
+}
+
+/* The sealed blob of column col of table's row named name, malloc'ed. */
+static unsigned char *blob_of(struct fx *f, const char *table, const char *col, const char *name,
+			      size_t *len_r)
+{
+	char sql[256];
+	sqlite3_stmt *st;
+	struct pv_error err;
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE name = ? AND removed_at IS NULL", col,
+		 table);
+	fx_must(catalog_prepare(f->ar->cat->db, sql, &st, &err), &err, "prepare");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	*len_r = (size_t)sqlite3_column_bytes(st, 0);
+	unsigned char *b = malloc(*len_r);
+	memcpy(b, sqlite3_column_blob(st, 0), *len_r);
+	sqlite3_finalize(st);
+	return b;
+}
+
+/* Whether account name's secret opens (into *secret_r, when it does). */
+static int open_account(struct fx *f, const char *name, char **secret_r, struct pv_error *err)
+{
+	struct account a;
+	fx_must(account_load(f->ar->cat->db, name, &a, err), err, "load");
+	int r = account_open(f->ar->kr, &a, secret_r, err);
+	account_clear(&a);
+	return r;
+}
+
+static void add_user(struct fx *f, const char *name, unsigned char totp[TOTP_SECRET_BYTES],
+		     int64_t *id_r)
+{
+	struct pv_error err;
+	struct user u;
+	bool changed;
+	fx_must(archive_user_add(f->ar, "cli:root", name, "legal", "correct horse battery", false,
+				 &changed, &err), &err, "user");
+	fx_must(user_totp_enrol(f->ar->cat->db, f->ar->kr, name, totp, &err), &err, "enrol");
+	fx_must(archive_user_get(f->ar, name, &u, &err), &err, "get");
+	*id_r = u.id;
+}
+
+/* Issue 16, finding 6: a sealed secret is bound to its row. Swapped
+ * between two accounts' rows, or left in a row whose server was edited in
+ * the catalog, it does not open, and the error says what to do; the same
+ * for users' TOTP secrets. */
+static void test_sealed_secrets_open_only_in_their_own_row(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct account a;
+	char *pw = NULL;
+	size_t la, lb;
+	fx_init(&f);
+	memset(&a, 0, sizeof(a));
+	snprintf(a.name, sizeof(a.name), "legal");
+	snprintf(a.host, sizeof(a.host), "pop.example");
+	a.port = 995;
+	snprintf(a.tls, sizeof(a.tls), "implicit");
+	snprintf(a.user, sizeof(a.user), "l");
+	snprintf(a.auth, sizeof(a.auth), "auto");
+	fx_must(archive_account_add(f.ar, "cli:root", &a, "legal-pw", NULL, &err), &err, "add");
+	fx_must(open_account(&f, "legal", &pw, &err), &err, "own row");
+	assert_string_equal(pw, "legal-pw");
+	pv_secret_free(&pw);
+
+	unsigned char *sales_secret = blob_of(&f, "accounts", "secret", "sales", &la);
+	unsigned char *legal_secret = blob_of(&f, "accounts", "secret", "legal", &lb);
+	ops_set_blob(&f, "accounts", "secret", "sales", legal_secret, lb);
+	ops_set_blob(&f, "accounts", "secret", "legal", sales_secret, la);
+	assert_int_equal(open_account(&f, "sales", &pw, &err), PV_EINTEGRITY);
+	assert_null(pw);
+	assert_non_null(strstr(err.msg, "account sales: its password does not open for this account "
+					"and server (moved from another account's row"));
+	assert_non_null(strstr(err.msg, "popvault account change sales --password-file F"));
+	assert_int_equal(open_account(&f, "legal", &pw, &err), PV_EINTEGRITY);
+	struct account loaded;
+	fx_must(account_load(f.ar->cat->db, "sales", &loaded, &err), &err, "load");
+	assert_int_equal(harvest_account_secret(f.ar, &loaded, &pw, &err), PV_EINTEGRITY);
+	account_clear(&loaded);
+	ops_set_blob(&f, "accounts", "secret", "sales", sales_secret, la);
+	ops_set_blob(&f, "accounts", "secret", "legal", legal_secret, lb);
+
+	/* the server edited in the catalog, without the password */
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET host = 'evil.example'"
+					    " WHERE name = 'legal'", &err), &err, "edit");
+	assert_int_equal(open_account(&f, "legal", &pw, &err), PV_EINTEGRITY);
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET host = 'pop.example', port = 110"
+					    " WHERE name = 'legal'", &err), &err, "edit");
+	assert_int_equal(open_account(&f, "legal", &pw, &err), PV_EINTEGRITY);
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET port = 995 WHERE name = 'legal'",
+			     &err), &err, "edit back");
+	fx_must(open_account(&f, "legal", &pw, &err), &err, "restored row");
+	pv_secret_free(&pw);
+	free(sales_secret);
+	free(legal_secret);
+
+	/* TOTP secrets, swapped between two users */
+	unsigned char t1[TOTP_SECRET_BYTES], t2[TOTP_SECRET_BYTES], got[TOTP_SECRET_BYTES];
+	int64_t id1, id2;
+	uint64_t step;
+	bool enrolled;
+	add_user(&f, "lena", t1, &id1);
+	add_user(&f, "otto", t2, &id2);
+	fx_must(user_totp_get(f.ar->cat->db, f.ar->kr, id1, &enrolled, got, &step, &err), &err,
+		"totp");
+	assert_memory_equal(got, t1, TOTP_SECRET_BYTES);
+	unsigned char *s1 = blob_of(&f, "users", "totp_secret", "lena", &la);
+	unsigned char *s2 = blob_of(&f, "users", "totp_secret", "otto", &lb);
+	ops_set_blob(&f, "users", "totp_secret", "lena", s2, lb);
+	assert_int_equal(user_totp_get(f.ar->cat->db, f.ar->kr, id1, &enrolled, got, &step, &err),
+			 PV_EINTEGRITY);
+	assert_false(enrolled);
+	assert_non_null(strstr(err.msg, "user lena: second factor"));
+	free(s1);
+	free(s2);
+	fx_free(&f);
+}
+
+/* An archive from before issue 16: its secrets (format 1, bound to
+ * nothing) open once, on the first open, and are sealed again bound to
+ * their rows; the keyring says so, and a format 1 secret that turns up
+ * later (copied from an old catalog) is refused, naming the fix. */
+static void test_secrets_of_an_older_archive_are_bound_on_first_open(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	unsigned char totp[TOTP_SECRET_BYTES], got[TOTP_SECRET_BYTES];
+	char hex[2 * TOTP_SECRET_BYTES + 1], *pw = NULL;
+	unsigned char *v1 = NULL;
+	size_t n1;
+	int64_t id;
+	uint64_t step;
+	bool enrolled, bound;
+	fx_init(&f);
+	add_user(&f, "lena", totp, &id);
+	ops_seal_v1(&f, "old-sales-pw", &v1, &n1);
+	ops_set_blob(&f, "accounts", "secret", "sales", v1, n1);
+	free(v1);
+	pv_hex(totp, TOTP_SECRET_BYTES, hex);
+	ops_seal_v1(&f, hex, &v1, &n1);
+	ops_set_blob(&f, "users", "totp_secret", "lena", v1, n1);
+	free(v1);
+	ops_keyring_before_issue16(&f);
+
+	fx_must(archive_open(f.dir, &f.ar, &err), &err, "first open");
+	fx_must(keyring_secrets_bound(f.ar->kr, &bound, &err), &err, "bound");
+	assert_true(bound);
+	size_t len;
+	unsigned char *now = blob_of(&f, "accounts", "secret", "sales", &len);
+	assert_true(keyring_sealed_bound(now, len));
+	free(now);
+	fx_must(open_account(&f, "sales", &pw, &err), &err, "open");
+	assert_string_equal(pw, "old-sales-pw");
+	pv_secret_free(&pw);
+	fx_must(user_totp_get(f.ar->cat->db, f.ar->kr, id, &enrolled, got, &step, &err), &err,
+		"totp");
+	assert_true(enrolled);
+	assert_memory_equal(got, totp, TOTP_SECRET_BYTES);
+
+	/* later: an unbound secret is never opened again */
+	ops_seal_v1(&f, "copied-pw", &v1, &n1);
+	ops_set_blob(&f, "accounts", "secret", "sales", v1, n1);
+	free(v1);
+	archive_close(&f.ar);
+	fx_must(archive_open(f.dir, &f.ar, &err), &err, "open again");
+	assert_int_equal(open_account(&f, "sales", &pw, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "old format, bound to nothing"));
 	fx_free(&f);
 }
 
@@ -196,7 +390,7 @@ static void test_system_status_figures(void **state)
 	assert_int_equal(st.archive_log.size, 3);
 	assert_true(st.audit_log.checkpoint_time > now - 60);
 	assert_int_equal(st.verify_time, -1);
-	assert_int_equal(st.pending_approvals, -1);
+	assert_int_equal(st.pending_approvals, 0);
 	assert_true(st.data_free_bytes > 0);
 	archive_system_status_free(&st);
 	assert_null(st.accounts);
@@ -220,6 +414,152 @@ static void test_system_status_figures(void **state)
 	fx_free(&f);
 }
 
+/* /healthz's reasons (archive/health.h), each on and off again. */
+static void test_health_reasons(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct archive_health h;
+	int64_t now = pv_clock_now();
+	fx_init(&f);
+	struct archive_health_opts o = {.harvest_interval_s = 10, .harvest_since = now - 1000,
+					.disk_reserve = 1};
+	char sql[256];
+	snprintf(sql, sizeof(sql), "UPDATE accounts SET created_at = %lld", (long long)now);
+	fx_must(catalog_exec(f.ar->cat->db, sql, &err), &err, "new account");
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok); /* a new account: judged from its creation */
+	assert_int_equal(h.n, 0);
+
+	/* An account added long ago that never succeeded since serve started. */
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET created_at = created_at - 5000",
+			     &err), &err, "old account");
+	fx_must(catalog_exec(f.ar->cat->db,
+			     "INSERT INTO harvest_runs (account_id, started_at, finished_at, fetched,"
+			     " deleted, residue, outcome) VALUES (1, 10, 11, 0, 0, 0, 'ok'),"
+			     " (1, 20, 21, 0, 0, 0, 'AUTH PLAIN: -ERR [AUTH] Authentication failed.')",
+			     &err), &err, "runs");
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_false(h.ok);
+	assert_int_equal(h.n, 1);
+	assert_non_null(strstr(h.reason[0], "the harvest of sales has not succeeded for "));
+	assert_non_null(strstr(h.reason[0], "3 intervals of 10 s"));
+	assert_non_null(strstr(h.reason[0], "[AUTH] Authentication failed"));
+	/* Its own interval, longer: not three of those yet. */
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET harvest_interval_s = 3600", &err),
+		&err, "own interval");
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok);
+	fx_must(catalog_exec(f.ar->cat->db, "UPDATE accounts SET harvest_interval_s = NULL", &err),
+		&err, "own interval");
+	/* serve started only now: not three intervals yet. */
+	o.harvest_since = now;
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok);
+	/* Without the scheduler (web only) harvests are not judged. */
+	o.harvest_since = now - 1000;
+	o.harvest_interval_s = 0;
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok);
+	/* A success 5 s ago. */
+	o.harvest_interval_s = 10;
+	snprintf(sql, sizeof(sql), "INSERT INTO harvest_runs (account_id, started_at, finished_at,"
+		 " fetched, deleted, residue, outcome) VALUES (1, %lld, %lld, 3, 3, 0, 'ok')",
+		 (long long)(now - 60), (long long)(now - 5));
+	fx_must(catalog_exec(f.ar->cat->db, sql, &err), &err, "success");
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_true(h.ok);
+
+	/* The disk under the reserve, a stop for it, a failed audit append. */
+	o.disk_reserve = INT64_MAX / 2;
+	o.audit_failing = true;
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_false(h.ok);
+	assert_int_equal(h.n, 2);
+	assert_non_null(strstr(h.reason[0], "the last audit append failed"));
+	assert_non_null(strstr(h.reason[1], "disk is nearly full"));
+	o.disk_reserve = 1;
+	o.audit_failing = false;
+	o.harvest_paused = true;
+	fx_must(archive_health(f.ar, &o, &h, &err), &err, "health");
+	assert_false(h.ok);
+	assert_non_null(strstr(h.reason[0], "harvests are stopped until there is room"));
+	fx_free(&f);
+}
+
+/* The low-disk stop: its state is the newest of its audit entries, and
+ * it does not flap at the edge of the reserve. */
+static void test_disk_guard_state_and_edge(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct disk_guard_state st;
+	int64_t now = pv_clock_now();
+	fx_init(&f);
+	fx_must(disk_guard_state(f.ar, &st, &err), &err, "state");
+	assert_false(st.paused);
+	assert_int_equal(st.since, 0);
+	fx_must(disk_guard_record(f.ar, true, 500, 1024, &err), &err, "pause");
+	struct audit_entry e = ops_audit_last(&f);
+	assert_string_equal(e.type, "harvest-pause");
+	assert_string_equal(e.actor, "system");
+	assert_string_equal(e.object, "reason=disk-low free=500 reserve=1024");
+	fx_must(disk_guard_state(f.ar, &st, &err), &err, "state");
+	assert_true(st.paused);
+	assert_true(st.since >= now);
+	fx_must(disk_guard_record(f.ar, false, 2000, 1024, &err), &err, "resume");
+	assert_string_equal(ops_audit_last(&f).type, "harvest-resume");
+	fx_must(disk_guard_state(f.ar, &st, &err), &err, "state");
+	assert_false(st.paused);
+
+	assert_true(disk_guard_low(1023, 1024, false));
+	assert_false(disk_guard_low(1024, 1024, false));
+	assert_true(disk_guard_low(1100, 1024, true));  /* under reserve + 1/8: still stopped */
+	assert_false(disk_guard_low(1152, 1024, true));
+	assert_true(disk_guard_low(-1, 1024, true));    /* unknown: no change */
+	assert_false(disk_guard_low(-1, 1024, false));
+	fx_free(&f);
+}
+
+/* verify --sample: logs and rows as always, the content of about N
+ * messages, audited as such; serve's schedule reads the last runs. */
+static void test_verify_sample_audited(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct verify_summary sum;
+	int64_t any, full, now = pv_clock_now();
+	fx_init(&f);
+	for (int i = 0; i < 3; i++)
+		fx_archive(&f, MSG("sample"), now);
+	fx_must(archive_last_verifies(f.ar, &any, &full, &err), &err, "last");
+	assert_int_equal(any, 0);
+	assert_int_equal(full, 0);
+	assert_int_equal(archive_verify_sample(f.ar, "system", 0, NULL, NULL, &sum, &err),
+			 PV_EUSAGE);
+	fx_must(archive_verify_sample(f.ar, "system", 10, NULL, NULL, &sum, &err), &err, "sample");
+	assert_true(sum.ok && sum.recorded);
+	assert_int_equal(sum.rep.messages, 3);
+	assert_int_equal(sum.rep.blobs_decrypted, 3); /* fewer than the sample: all of them */
+	struct audit_entry e = ops_audit_last(&f);
+	assert_string_equal(e.type, "verify");
+	assert_non_null(strstr(e.object, "full=no sample=10 decrypted=3 problems=0"));
+	fx_must(archive_verify_sample(f.ar, "system", 1, NULL, NULL, &sum, &err), &err, "sample");
+	assert_true(sum.rep.blobs_decrypted <= 3 && sum.rep.blobs_checked == sum.rep.blobs_decrypted);
+	fx_must(archive_last_verifies(f.ar, &any, &full, &err), &err, "last");
+	assert_true(any >= now);
+	assert_int_equal(full, 0);
+	fx_must(archive_verify(f.ar, "system", true, NULL, NULL, 0, NULL, NULL, &sum, &err), &err,
+		"full");
+	fx_must(archive_verify_sample(f.ar, "system", 5, NULL, NULL, &sum, &err), &err, "sample");
+	fx_must(archive_last_verifies(f.ar, &any, &full, &err), &err, "last");
+	assert_true(full >= now && any >= full);
+	fx_free(&f);
+}
+
 static void test_metrics_text_format_and_escaping(void **state)
 {
 	(void)state;
@@ -236,8 +576,13 @@ static void test_metrics_text_format_and_escaping(void **state)
 	st.now = 1700000100;
 	st.archive_log.checkpoint_time = 1700000000;
 	st.audit_log.checkpoint_time = -1;
+	st.archive_log.anchor = (struct anchor_status){.tsa_time = 1699999000, .witness_time = -1};
+	st.audit_log.anchor = (struct anchor_status){.tsa_time = -1, .witness_time = -1,
+						      .configured = true, .stale = true};
 	st.heartbeat_gaps = 4;
 	st.data_free_bytes = 99;
+	st.index_lag_s = 12;
+	st.harvest_pause.paused = true;
 	pv_buf_init(&out, 1 << 20);
 	fx_must(metrics_render(&st, 7, &out, &err), &err, "render");
 	const char *s = pv_buf_str(&out);
@@ -253,10 +598,20 @@ static void test_metrics_text_format_and_escaping(void **state)
 				  "ird\\\\na\\nme\"} 1700000000\n"));
 	assert_non_null(strstr(s, "popvault_upstream_residue{account=\"we\\\"ird\\\\na\\nme\"} 2\n"));
 	assert_non_null(strstr(s, "popvault_checkpoint_age_seconds{log=\"archive\"} 100\n"));
-	assert_null(strstr(s, "log=\"audit\"")); /* no checkpoint time known: no sample */
+	/* No checkpoint time known: no sample. */
+	assert_null(strstr(s, "popvault_checkpoint_age_seconds{log=\"audit\"}"));
+	assert_non_null(strstr(s, "popvault_anchor_age_seconds{log=\"archive\"} 1100\n"));
+	assert_null(strstr(s, "popvault_anchor_age_seconds{log=\"audit\"}")); /* never anchored */
+	assert_non_null(strstr(s, "popvault_anchor_stale{log=\"archive\"} 0\n"));
+	assert_non_null(strstr(s, "popvault_anchor_stale{log=\"audit\"} 1\n"));
 	assert_non_null(strstr(s, "popvault_heartbeat_gaps_total 4\n"));
 	assert_non_null(strstr(s, "popvault_data_dir_free_bytes 99\n"));
 	assert_non_null(strstr(s, "popvault_audit_append_failures_total 7\n"));
+	assert_non_null(strstr(s, "popvault_harvest_seconds_since_success{account=\"we\\\"ird\\\\na"
+				  "\\nme\"} 100\n"));
+	assert_non_null(strstr(s, "popvault_index_lag_seconds 12\n"));
+	assert_non_null(strstr(s, "popvault_harvest_paused 1\n"));
+	assert_non_null(strstr(s, "popvault_data_dir_reserve_bytes 1073741824\n"));
 	/* Only the escaped newline: every raw one ends a line. */
 	for (const char *p = s; (p = strchr(p, '\n')) != NULL; p++)
 		assert_true(p[1] == '\0' || p[1] == '#' || strncmp(p + 1, "popvault_", 9) == 0);
@@ -268,7 +623,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_account_change_new_host_needs_the_password),
 		cmocka_unit_test(test_user_password_role_totp_audited),
+		cmocka_unit_test(test_sealed_secrets_open_only_in_their_own_row),
+		cmocka_unit_test(test_secrets_of_an_older_archive_are_bound_on_first_open),
 		cmocka_unit_test(test_system_status_figures),
+		cmocka_unit_test(test_health_reasons),
+		cmocka_unit_test(test_disk_guard_state_and_edge),
+		cmocka_unit_test(test_verify_sample_audited),
 		cmocka_unit_test(test_metrics_text_format_and_escaping),
 	};
 	if (sodium_init() < 0)

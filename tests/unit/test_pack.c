@@ -100,7 +100,7 @@ static struct scan scan(struct fx *f)
 	struct scan s = {0};
 	struct pack_scan_stats st;
 	struct pv_error err;
-	fx_must(pack_scan(f->dir, f->ar->cat->db, on_problem, &s, &st, &err), &err, "pack_scan");
+	fx_must(pack_scan(f->dir, f->ar->cat->db, 0, on_problem, &s, &st, &err), &err, "pack_scan");
 	return s;
 }
 

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "archiver/lib/buf.h"
+#include "archiver/lib/clock.h"
 #include "archiver/pop3/pop3.h"
 #include "archiver/pop3/sasl.h"
 #include "tests/unit/scripted_peer.h"
@@ -487,9 +489,38 @@ static void test_retr_bare_lf_kept_exact(void **state)
 	sink_init(&s);
 	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
 	assert_int_equal(login_user(f), 0);
-	assert_int_equal(pop3_retr(f->c, 1, 1000, sink_fn, &s, NULL, &f->err), 0);
+	struct pop3_retr_result res;
+	assert_int_equal(pop3_retr(f->c, 1, 1000, sink_fn, &s, &res, &f->err), 0);
 	assert_string_equal(pv_buf_str(&s.data), "Subject: old\n\nbody\r\nmixed\n.x\n");
+	/* Sizes count line ends as CRLF (RFC 1939 §11), as LIST does. */
+	assert_int_equal(res.crlf_bytes, res.bytes + 4);
 	assert_int_equal(pop3_noop(f->c, &f->err), 0);
+	pv_buf_free(&s.data);
+	peer_ok(f);
+}
+
+/* Issue 16, finding 8: a sender's "\n.\n" inside a message from a CRLF
+ * server is data; taken for the end, it cut the message and its tail was
+ * read as the replies that follow (here a forged "+OK" to NOOP). */
+static void test_retr_crlf_reply_bare_lf_dot_is_not_the_end(void **state)
+{
+	struct fixture *f = *state;
+	const struct sp_step script[] = {
+		LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"),
+		SP_SEND("+OK 28 octets\r\nhello\n.\n+OK forged\r\nrest\r\n.\r\n"),
+		SP_EXPECT("NOOP\r\n"), SP_SEND("+OK real\r\n"), SP_END};
+	struct sink s;
+	struct pop3_retr_result res;
+	sink_init(&s);
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_int_equal(pop3_retr(f->c, 1, 1000, sink_fn, &s, &res, &f->err), 0);
+	assert_true(res.complete);
+	assert_string_equal(pv_buf_str(&s.data), "hello\n.\n+OK forged\r\nrest\r\n");
+	assert_int_equal(res.bytes, 26);
+	assert_int_equal(res.crlf_bytes, 28); /* two bare LFs counted as CRLF */
+	assert_int_equal(pop3_noop(f->c, &f->err), 0);
+	assert_non_null(strstr(pv_buf_str(&f->t.text), "S: +OK real"));
 	pv_buf_free(&s.data);
 	peer_ok(f);
 }
@@ -536,15 +567,17 @@ static void test_retr_missing_terminator(void **state)
 	peer_ok(f);
 }
 
-static void test_retr_size_cap(void **state)
+static void test_retr_over_cap_drops_connection(void **state)
 {
 	struct fixture *f = *state;
-	/* Over the cap: PV_ELIMIT, the sink never gets more than the cap, the
-	 * rest is drained and the session goes on. */
+	/* Over the cap: PV_ELIMIT, the sink never gets more than the cap, and
+	 * the connection is dropped at once (no QUIT) instead of reading the
+	 * rest (issue 16, finding 4): the message stays upstream, and a
+	 * session that retrieved it never QUITs (finding 3). */
 	const struct sp_step script[] = {
 		LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"),
 		SP_SEND("+OK\r\n0123456789\r\n0123456789\r\n0123456789\r\n.\r\n"),
-		SP_EXPECT("RETR 2\r\n"), SP_SEND("+OK\r\nsmall\r\n.\r\n"), SP_END};
+		SP_EXPECT_EOF, SP_END};
 	struct sink s;
 	struct pop3_retr_result res;
 	sink_init(&s);
@@ -554,11 +587,197 @@ static void test_retr_size_cap(void **state)
 	assert_false(res.complete);
 	assert_int_equal(res.status, PV_ELIMIT);
 	assert_true(s.data.len <= 20);
-	assert_true(pop3_alive(f->c));
-	pv_buf_reset(&s.data);
-	assert_int_equal(pop3_retr(f->c, 2, 20, sink_fn, &s, &res, &f->err), 0);
-	assert_string_equal(pv_buf_str(&s.data), "small\r\n");
+	assert_non_null(strstr(f->err.msg, "connection dropped"));
+	assert_false(pop3_alive(f->c));
 	pv_buf_free(&s.data);
+	peer_ok(f);
+}
+
+/* A peer that streams body bytes until the client hangs up; counts them. */
+struct endless {
+	size_t chunk;        /* bytes per write */
+	int interval_ms;     /* pause between writes */
+	uint64_t sent;
+	bool terminate_after; /* after max_writes, send the terminator */
+	size_t max_writes;
+};
+
+static int send_endless(struct sp_peer *p, void *arg)
+{
+	struct endless *e = arg;
+	char buf[65536];
+	memset(buf, 'x', sizeof(buf)); /* one long line: body lines have no limit */
+	if (sp_write(p, "+OK\r\n", 5) < 0)
+		return 0;
+	for (size_t n = 0; e->max_writes == 0 || n < e->max_writes; n++) {
+		if (e->interval_ms > 0) {
+			struct timespec ts = {e->interval_ms / 1000, (e->interval_ms % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		if (sp_write(p, buf, e->chunk) < 0)
+			return 0; /* the client hung up: what we want */
+		e->sent += e->chunk;
+	}
+	if (e->terminate_after)
+		(void)sp_write(p, "\r\n.\r\n", 5);
+	return 0;
+}
+
+static void test_retr_endless_over_cap_not_drained(void **state)
+{
+	struct fixture *f = *state;
+	/* Issue 16, finding 4: an over-cap message was read and thrown away
+	 * for up to 1 GiB. Now the client hangs up at the cap. */
+	struct endless e = {.chunk = 65536, .max_writes = 20000}; /* 1.3 GB if drained */
+	const struct sp_step script[] = {LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"),
+					 SP_CALL(send_endless, &e), SP_END};
+	struct sink s;
+	struct pop3_retr_result res;
+	sink_init(&s);
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	int64_t t0 = pv_clock_monotonic_ms();
+	assert_int_equal(pop3_retr(f->c, 1, 100000, sink_fn, &s, &res, &f->err), PV_ELIMIT);
+	assert_true(s.data.len <= 100000);
+	assert_false(pop3_alive(f->c));
+	peer_ok(f);
+	print_message("# peer wrote %llu bytes before the client hung up, in %lld ms\n",
+		      (unsigned long long)e.sent, (long long)(pv_clock_monotonic_ms() - t0));
+	/* What the socket buffers held when the client hung up, no more. */
+	assert_true(e.sent < 16u * 1024 * 1024);
+	pv_buf_free(&s.data);
+}
+
+/* One byte every interval_ms, forever, as message body: each byte comes
+ * before the read timeout, so only a minimum rate ends it. */
+static void test_trickling_server_cut_by_min_rate(void **state)
+{
+	struct fixture *f = *state;
+	/* Issue 16, finding 4: "one byte every 119 s" held a worker forever
+	 * (every byte restarted the read timeout). The window is the read
+	 * timeout (1 s here); the default minimum rate (PV_POP3_MIN_RATE_BPS)
+	 * wants far more than 1 byte in it. */
+	struct endless e = {.chunk = 1, .interval_ms = 300, .max_writes = 40, .terminate_after = true};
+	const struct sp_step script[] = {LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"),
+					 SP_CALL(send_endless, &e), SP_END};
+	int fd;
+	struct pop3_config cfg = {.host = "pop.test", .tls = POP3_TLS_NONE, .io_timeout_ms = 1000};
+	struct sink s;
+	struct pop3_retr_result res;
+	sink_init(&s);
+	f->peer = sp_start(script, &fd);
+	assert_non_null(f->peer);
+	assert_int_equal(pop3_connect_fd(fd, &cfg, &f->c, &f->err), 0);
+	assert_int_equal(login_user(f), 0);
+	int64_t t0 = pv_clock_monotonic_ms();
+	int r = pop3_retr(f->c, 1, 0, sink_fn, &s, &res, &f->err);
+	int64_t ms = pv_clock_monotonic_ms() - t0;
+	print_message("# %s (after %lld ms)\n", f->err.msg, (long long)ms);
+	assert_int_equal(r, PV_ETEMP);
+	assert_non_null(strstr(f->err.msg, "too slow"));
+	assert_false(res.complete);
+	assert_false(pop3_alive(f->c));
+	assert_true(ms < 3000);
+	pv_buf_free(&s.data);
+	peer_ok(f);
+}
+
+/* Fast enough for the rate, but never done: the session deadline ends it. */
+static void test_session_deadline_ends_endless_reply(void **state)
+{
+	struct fixture *f = *state;
+	struct endless e = {.chunk = 8000, .interval_ms = 100, .max_writes = 100};
+	const struct sp_step script[] = {LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"),
+					 SP_CALL(send_endless, &e), SP_END};
+	int fd;
+	struct pop3_config cfg = {.host = "pop.test", .tls = POP3_TLS_NONE, .io_timeout_ms = 1000,
+				  .session_timeout_ms = 1500};
+	struct sink s;
+	struct pop3_retr_result res;
+	sink_init(&s);
+	f->peer = sp_start(script, &fd);
+	assert_non_null(f->peer);
+	int64_t t0 = pv_clock_monotonic_ms();
+	assert_int_equal(pop3_connect_fd(fd, &cfg, &f->c, &f->err), 0);
+	assert_int_equal(login_user(f), 0);
+	int r = pop3_retr(f->c, 1, 0, sink_fn, &s, &res, &f->err);
+	int64_t ms = pv_clock_monotonic_ms() - t0;
+	print_message("# %s (after %lld ms)\n", f->err.msg, (long long)ms);
+	assert_int_equal(r, PV_ETEMP);
+	assert_non_null(strstr(f->err.msg, "time limit"));
+	assert_true(pop3_out_of_time(f->c));
+	assert_false(pop3_alive(f->c));
+	assert_true(ms >= 1400 && ms < 3000);
+	pv_buf_free(&s.data);
+	peer_ok(f);
+}
+
+/* LIST and UIDL of a hostile size. */
+struct listing {
+	const char *cmd;  /* "LIST" or "UIDL" */
+	size_t entries;
+	bool same_number; /* every line names message 1 */
+};
+
+static int send_listing(struct sp_peer *p, void *arg)
+{
+	struct listing *l = arg;
+	char buf[65536];
+	size_t used = 0;
+	if (sp_write(p, "+OK\r\n", 5) < 0)
+		return 0;
+	for (size_t i = 1; i <= l->entries; i++) {
+		if (used > sizeof(buf) - 64) {
+			if (sp_write(p, buf, used) < 0)
+				return 0; /* the client hung up */
+			used = 0;
+		}
+		size_t k = l->same_number ? 1 : i;
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+					 strcmp(l->cmd, "LIST") == 0 ? "%zu 100\r\n" : "%zu u%zu\r\n",
+					 k, i);
+	}
+	memcpy(buf + used, ".\r\n", 3);
+	(void)sp_write(p, buf, used + 3);
+	return 0;
+}
+
+static void test_list_over_cap_refused_with_clear_error(void **state)
+{
+	struct fixture *f = *state;
+	/* Issue 16, finding 4: LIST accepted up to 10 million entries (about
+	 * 2 GB with the harvest's arrays). One more than the cap is refused,
+	 * the connection dropped (nothing was fetched, nothing is lost). */
+	struct listing l = {"LIST", PV_POP3_MAILBOX_MAX_MESSAGES + 1u, false};
+	const struct sp_step script[] = {LOGIN_PIPE, SP_EXPECT("LIST\r\n"), SP_CALL(send_listing, &l),
+					 SP_END};
+	struct pop3_mailbox *mb = NULL;
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_int_equal(pop3_list_all(f->c, &mb, &f->err), PV_ELIMIT);
+	print_message("# %s\n", f->err.msg);
+	assert_null(mb);
+	assert_non_null(strstr(f->err.msg, "more than"));
+	assert_false(pop3_alive(f->c));
+	peer_ok(f);
+}
+
+static void test_uidl_longer_than_list_stops_reading(void **state)
+{
+	struct fixture *f = *state;
+	/* A UIDL listing that never ends (every line names message 1) is not
+	 * read to its end: it cannot be longer than LIST. */
+	struct listing l = {"UIDL", 5000000, true};
+	const struct sp_step script[] = {LOGIN_PIPE, SP_EXPECT("LIST\r\n"),
+					 SP_SEND("+OK\r\n1 10\r\n2 20\r\n.\r\n"),
+					 SP_EXPECT("UIDL\r\n"), SP_CALL(send_listing, &l), SP_END};
+	struct pop3_mailbox *mb = NULL;
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_int_equal(pop3_scan(f->c, &mb, &f->err), PV_EPROTO);
+	print_message("# %s\n", f->err.msg);
+	assert_non_null(strstr(f->err.msg, "more lines than LIST"));
+	assert_false(pop3_alive(f->c));
 	peer_ok(f);
 }
 
@@ -1309,9 +1528,15 @@ int main(void)
 		T(test_auth_code_is_auth_error),
 		T(test_retr_dot_unstuffing),
 		T(test_retr_bare_lf_kept_exact),
+		T(test_retr_crlf_reply_bare_lf_dot_is_not_the_end),
 		T(test_retr_reply_cut_mid_line),
 		T(test_retr_missing_terminator),
-		T(test_retr_size_cap),
+		T(test_retr_over_cap_drops_connection),
+		T(test_retr_endless_over_cap_not_drained),
+		T(test_trickling_server_cut_by_min_rate),
+		T(test_session_deadline_ends_endless_reply),
+		T(test_list_over_cap_refused_with_clear_error),
+		T(test_uidl_longer_than_list_stops_reading),
 		T(test_retr_exactly_at_cap_is_complete),
 		T(test_retr_err_leaves_session_usable),
 		T(test_retr_sink_failure_drops_connection),

@@ -139,8 +139,39 @@ static void test_capa_expire_login_delay_sasl(void **state)
 	assert_true(c.expire && c.expire_never && c.expire_malformed);
 	const char *huge[] = {"EXPIRE 99999999999999999999999", "LOGIN-DELAY -5"};
 	caps_from(&c, huge, 2);
-	assert_false(c.expire);
+	assert_true(c.expire && c.expire_malformed && !c.expire_never); /* taken as 0 */
 	assert_false(c.login_delay);
+}
+
+/* Issue 16, finding 3: an EXPIRE line whose value does not parse was
+ * ignored, i.e. read as "never expires". A server that says EXPIRE may
+ * delete what a QUIT marks retrieved: a garbled value counts as 0. */
+static void test_capa_garbled_expire_counts_as_expire_0(void **state)
+{
+	(void)state;
+	struct pop3_caps c;
+	const char *garbled[] = {"EXPIRE", "EXPIRE soon", "EXPIRE -1", "EXPIRE 5d",
+				 "EXPIRE 99999999999999999999999", "EXPIRE5x", "EXPIRE\x01",
+				 "EXPIREnow"};
+	for (size_t i = 0; i < sizeof(garbled) / sizeof(garbled[0]); i++) {
+		caps_from(&c, &garbled[i], 1);
+		if (!(c.expire && c.expire_malformed && !c.expire_never && c.expire_days == 0))
+			fail_msg("\"%s\" not taken as EXPIRE 0", garbled[i]);
+		assert_true(pop3_caps_expire_at_quit(&c));
+	}
+	/* EXPIRE n > 0 expires too, only later; NEVER (or no EXPIRE) does not. */
+	const char *five[] = {"EXPIRE 5"}, *gnu5[] = {"EXPIRE5"}, *never[] = {"EXPIRE NEVER"},
+		   *gnu_never[] = {"EXPIRENEVER"}, *none[] = {"TOP"};
+	caps_from(&c, five, 1);
+	assert_true(pop3_caps_expire_at_quit(&c) && c.expire_days == 5 && !c.expire_malformed);
+	caps_from(&c, gnu5, 1);
+	assert_true(pop3_caps_expire_at_quit(&c) && c.expire_days == 5);
+	caps_from(&c, never, 1);
+	assert_false(pop3_caps_expire_at_quit(&c));
+	caps_from(&c, gnu_never, 1);
+	assert_false(pop3_caps_expire_at_quit(&c));
+	caps_from(&c, none, 1);
+	assert_false(pop3_caps_expire_at_quit(&c));
 }
 
 static void test_list_line_range_checked(void **state)
@@ -217,11 +248,11 @@ static int collect_emit(void *ctx, const unsigned char *d, size_t n)
 }
 
 /* Feeds in[] in chunks of chunk bytes; returns total consumed. */
-static size_t feed_chunks(const char *in, size_t n, size_t chunk, struct collect *c,
-			  struct pop3_dot *d)
+static size_t feed_chunks(const char *in, size_t n, size_t chunk, bool bare_lf,
+			  struct collect *c, struct pop3_dot *d)
 {
 	size_t total = 0;
-	pop3_dot_init(d);
+	pop3_dot_init(d, bare_lf);
 	while (total < n && !pop3_dot_done(d)) {
 		size_t k = n - total < chunk ? n - total : chunk, used;
 		assert_int_equal(pop3_dot_feed(d, (const unsigned char *)in + total, k,
@@ -233,8 +264,9 @@ static size_t feed_chunks(const char *in, size_t n, size_t chunk, struct collect
 	return total;
 }
 
-static void check_unstuff(const char *in, size_t in_len, const char *want, size_t want_len,
-			  size_t want_used)
+/* bare_lf: the reply's "+OK" ended in a bare LF (dot.h). */
+static void check_unstuff_mode(bool bare_lf, const char *in, size_t in_len, const char *want,
+			       size_t want_len, size_t want_used)
 {
 	/* Every chunking must give the same bytes: a chunk boundary may fall
 	 * anywhere, also between "." and CR or CR and LF. */
@@ -242,7 +274,7 @@ static void check_unstuff(const char *in, size_t in_len, const char *want, size_
 		struct collect c = {0};
 		struct pop3_dot d;
 		pv_buf_init(&c.out, 1 << 20);
-		size_t used = feed_chunks(in, in_len, chunk, &c, &d);
+		size_t used = feed_chunks(in, in_len, chunk, bare_lf, &c, &d);
 		assert_true(pop3_dot_done(&d));
 		assert_int_equal(used, want_used);
 		assert_int_equal(c.out.len, want_len);
@@ -250,6 +282,13 @@ static void check_unstuff(const char *in, size_t in_len, const char *want, size_
 			assert_memory_equal(c.out.data, want, want_len);
 		pv_buf_free(&c.out);
 	}
+}
+
+static void check_unstuff(const char *in, size_t in_len, const char *want, size_t want_len,
+			  size_t want_used)
+{
+	check_unstuff_mode(false, in, in_len, want, want_len, want_used);
+	check_unstuff_mode(true, in, in_len, want, want_len, want_used);
 }
 
 static void test_retr_dot_unstuffing(void **state)
@@ -270,13 +309,34 @@ static void test_retr_dot_unstuffing(void **state)
 static void test_retr_bare_lf_kept_exact(void **state)
 {
 	(void)state;
-	/* Bare LF lines are passed on exactly; ".\n" ends the body. */
+	/* From a bare-LF server ("+OK" LF): bare LF lines are passed on
+	 * exactly; ".\n" ends the body. */
 	static const char in[] = "a\nb\r\n..c\n\n.\n";
 	static const char want[] = "a\nb\r\n.c\n\n";
-	check_unstuff(in, sizeof(in) - 1, want, sizeof(want) - 1, sizeof(in) - 1);
+	check_unstuff_mode(true, in, sizeof(in) - 1, want, sizeof(want) - 1, sizeof(in) - 1);
 	/* A body whose last line has no line end before CRLF.CRLF: a CR in
 	 * the middle of a line is data, not a line end. */
 	check_unstuff("x\ry\r\n.\r\n", 8, "x\ry\r\n", 5, 8);
+}
+
+/* Issue 16, finding 8: in a CRLF reply a bare LF is data. A sender's own
+ * "\n.\n" (or "\n.\r\n"), passed unstuffed by a server that stuffs only
+ * lines after CRLF, must not end the message early: the archived copy
+ * would be cut, and the rest read as the replies that follow (a forged
+ * "+OK" to DELE or QUIT). */
+static void test_dot_bare_lf_dot_is_data_in_crlf_reply(void **state)
+{
+	(void)state;
+	static const char in[] = "Subject: x\r\n\r\nhello\n.\n+OK forged\r\n+OK\r\n"
+				 "a\n.\r\nb\r\n.\r\nNEXT";
+	static const char want[] = "Subject: x\r\n\r\nhello\n.\n+OK forged\r\n+OK\r\n"
+				   "a\n.\r\nb\r\n";
+	check_unstuff_mode(false, in, sizeof(in) - 1, want, sizeof(want) - 1, sizeof(in) - 1 - 4);
+	/* A line "." LF at a line start: data, dot kept (a stuffing server
+	 * sends ".." LF, whose first dot goes). */
+	check_unstuff_mode(false, ".\nx\r\n..\ny\r\n.\r\n", 14, ".\nx\r\n.\ny\r\n", 10, 14);
+	/* The same bytes from a bare-LF server end at the first ".\n". */
+	check_unstuff_mode(true, in, sizeof(in) - 1, "Subject: x\r\n\r\nhello\n", 20, 22);
 }
 
 static void test_dot_terminator_only_at_line_start(void **state)
@@ -287,7 +347,7 @@ static void test_dot_terminator_only_at_line_start(void **state)
 	struct pop3_dot d;
 	size_t used;
 	pv_buf_init(&c.out, 1024);
-	pop3_dot_init(&d);
+	pop3_dot_init(&d, false);
 	assert_true(pop3_dot_at_line_start(&d));
 	assert_int_equal(pop3_dot_feed(&d, (const unsigned char *)"x.\r\n", 4, collect_emit, &c, &used), 0);
 	assert_int_equal(used, 4);
@@ -312,7 +372,7 @@ static void test_dot_emit_failure_stops(void **state)
 	struct pop3_dot d;
 	size_t used = 99;
 	pv_buf_init(&c.out, 1024);
-	pop3_dot_init(&d);
+	pop3_dot_init(&d, false);
 	assert_int_equal(pop3_dot_feed(&d, (const unsigned char *)"ab\r\n..cd\r\n.\r\n", 14,
 				       collect_emit, &c, &used), PV_ERR);
 	assert_true(used < 14);
@@ -513,11 +573,13 @@ int main(void)
 		cmocka_unit_test(test_status_line_garbage_is_protocol_error),
 		cmocka_unit_test(test_capa_garbage_tolerated),
 		cmocka_unit_test(test_capa_expire_login_delay_sasl),
+		cmocka_unit_test(test_capa_garbled_expire_counts_as_expire_0),
 		cmocka_unit_test(test_list_line_range_checked),
 		cmocka_unit_test(test_uidl_invalid_chars_rejected),
 		cmocka_unit_test(test_greeting_timestamp),
 		cmocka_unit_test(test_retr_dot_unstuffing),
 		cmocka_unit_test(test_retr_bare_lf_kept_exact),
+		cmocka_unit_test(test_dot_bare_lf_dot_is_data_in_crlf_reply),
 		cmocka_unit_test(test_dot_terminator_only_at_line_start),
 		cmocka_unit_test(test_dot_emit_failure_stops),
 		cmocka_unit_test(test_cram_md5_known_answer),

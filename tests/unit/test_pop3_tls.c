@@ -259,6 +259,106 @@ static void test_tls_insecure_accepts_but_reports_unverified(void **state)
 	tls_srv_free(&t);
 }
 
+/* Reads what the client sends over TLS until it closes; anything at all
+ * fails the script, with the first line shown. */
+static int tls_expect_eof(struct sp_peer *p, void *arg)
+{
+	struct tls_srv *t = arg;
+	char buf[256];
+	size_t got = 0;
+	if (SSL_read_ex(t->ssl, buf, sizeof(buf) - 1, &got) == 1 && got > 0) {
+		buf[got] = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0';
+		return sp_fail(p, "client sent \"%s\" instead of closing", buf);
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+/* The client must start SCRAM-SHA-256 (its nonce is random); the peer
+ * then hangs up. */
+static int tls_expect_scram(struct sp_peer *p, void *arg)
+{
+	char line[1024];
+	size_t len;
+	(void)arg;
+	if (sp_read_line(p, line, sizeof(line), &len) < 0)
+		return sp_fail(p, "client closed instead of starting SCRAM");
+	if (strncmp(line, "AUTH SCRAM-SHA-256 ", 19) != 0)
+		return sp_fail(p, "client sent \"%.60s\" instead of AUTH SCRAM-SHA-256", line);
+	return 0;
+}
+
+/* Issue 16 finding 7: over TLS whose certificate is not verified
+ * (--insecure-skip-verify) anyone in the path may be the server, so auto
+ * must not hand it the password (PASS, AUTH PLAIN, AUTH LOGIN): only an
+ * explicit --auth sends it there, as in clear text. */
+static void test_auto_over_unverified_tls_sends_no_password(void **state)
+{
+	(void)state;
+	const char *capas[] = {"+OK\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n", "+OK\r\nUSER\r\n.\r\n",
+			       "+OK\r\nSASL LOGIN\r\n.\r\n"};
+	for (size_t i = 0; i < sizeof(capas) / sizeof(capas[0]); i++) {
+		struct tls_srv t = {.cert = "wrong"};
+		const struct sp_step script[] = {
+			SP_CALL(tls_accept, &t), SP_SEND("+OK ready\r\n"), SP_EXPECT("CAPA\r\n"),
+			{SP_OP_SEND, capas[i], strlen(capas[i]), NULL, NULL},
+			SP_CALL(tls_expect_eof, &t), SP_END};
+		struct sp_peer *peer;
+		struct pop3_client *c = NULL;
+		struct pv_error err;
+		struct pop3_auth a = {POP3_AUTH_AUTO, "alice", "secret", NULL};
+		if (connect_pair(script, &peer, "localhost", NULL, true, POP3_TLS_IMPLICIT, &c,
+				 &err) != 0)
+			fail_msg("connect: %s", err.msg);
+		assert_false(pop3_tls(c)->verified);
+		assert_int_equal(pop3_login(c, &a, &err), PV_ERR);
+		print_message("# %s\n", err.msg);
+		assert_non_null(strstr(err.msg, "--auth"));
+		assert_non_null(strstr(err.msg, "not verified"));
+		pop3_client_free(&c);
+		finish(&peer);
+		tls_srv_free(&t);
+	}
+}
+
+/* The same server with its certificate verified: auto uses PLAIN. And
+ * unverified, a mechanism that does not reveal the password (SCRAM) is
+ * still chosen by auto; an explicit --auth plain is obeyed. */
+static void test_unverified_tls_auto_scram_and_explicit_plain(void **state)
+{
+	(void)state;
+	struct tls_srv t = {.cert = "wrong"}, t2 = {.cert = "wrong"};
+	const struct sp_step script[] = {
+		SP_CALL(tls_accept, &t), SP_SEND("+OK ready\r\n"), SP_EXPECT("CAPA\r\n"),
+		SP_SEND("+OK\r\nUSER\r\nSASL PLAIN SCRAM-SHA-256\r\n.\r\n"),
+		SP_CALL(tls_expect_scram, &t), SP_END};
+	const struct sp_step script2[] = {
+		SP_CALL(tls_accept, &t2), GREET_CAPA,
+		SP_EXPECT("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"), SP_SEND("+OK\r\n"),
+		SP_EXPECT("CAPA\r\n"), SP_SEND("+OK\r\n.\r\n"), SP_END};
+	struct sp_peer *peer;
+	struct pop3_client *c = NULL;
+	struct pv_error err;
+	struct pop3_auth a = {POP3_AUTH_AUTO, "alice", "secret", NULL};
+	if (connect_pair(script, &peer, "localhost", NULL, true, POP3_TLS_IMPLICIT, &c, &err) != 0)
+		fail_msg("connect: %s", err.msg);
+	assert_int_not_equal(pop3_login(c, &a, &err), 0); /* the peer cancels SCRAM */
+	pop3_client_free(&c);
+	finish(&peer);
+	tls_srv_free(&t);
+
+	a.mode = POP3_AUTH_PLAIN;
+	if (connect_pair(script2, &peer, "localhost", NULL, true, POP3_TLS_IMPLICIT, &c, &err) != 0)
+		fail_msg("connect: %s", err.msg);
+	if (pop3_login(c, &a, &err) != 0)
+		fail_msg("login: %s", err.msg);
+	assert_int_equal(pop3_auth_used(c), POP3_AUTH_PLAIN);
+	pop3_client_free(&c);
+	finish(&peer);
+	tls_srv_free(&t2);
+}
+
 static void test_tls_below_1_2_refused(void **state)
 {
 	(void)state;
@@ -333,6 +433,8 @@ int main(void)
 		cmocka_unit_test(test_tls_unknown_ca_rejected),
 		cmocka_unit_test(test_tls_insecure_accepts_but_reports_unverified),
 		cmocka_unit_test(test_tls_below_1_2_refused),
+		cmocka_unit_test(test_auto_over_unverified_tls_sends_no_password),
+		cmocka_unit_test(test_unverified_tls_auto_scram_and_explicit_plain),
 		cmocka_unit_test(test_stls_upgrade_forgets_clear_capa),
 		cmocka_unit_test(test_stls_bad_cert_never_sends_credentials),
 	};

@@ -127,8 +127,14 @@ static void test_boolean_structure_and_precedence(void **state)
 	assert_tree("NOT a b", "(AND (NOT (any \"a\")) (any \"b\"))");
 	assert_tree("-(a OR b)", "(NOT (OR (any \"a\") (any \"b\")))");
 	assert_tree("-from:x", "(NOT (from \"x\"))");
-	assert_tree("--a", "(NOT (NOT (any \"a\")))");
+	assert_tree("--a", "(any \"a\")"); /* NOT NOT x is x */
+	assert_tree("-(-a b)", "(NOT (AND (NOT (any \"a\")) (any \"b\")))");
 	assert_tree("a OR b OR c", "(OR (any \"a\") (any \"b\") (any \"c\"))");
+	/* a group of the operator around it is merged into it */
+	assert_tree("a OR (b OR c)", "(OR (any \"a\") (any \"b\") (any \"c\"))");
+	assert_tree("((a OR b)) OR c", "(OR (any \"a\") (any \"b\") (any \"c\"))");
+	assert_tree("a (b (c OR d))", "(AND (any \"a\") (any \"b\") (OR (any \"c\") (any \"d\")))");
+	assert_tree("a OR from:(b OR c)", "(OR (any \"a\") (from \"b\") (from \"c\"))");
 	assert_tree("a and or", "(AND (any \"a\") (any \"and\") (any \"or\"))"); /* lower case: words */
 	assert_tree("e-mail re-send", "(AND (any \"e-mail\") (any \"re-send\"))");
 	assert_tree("  ", "");
@@ -204,22 +210,22 @@ static void test_limits(void **state)
 	char q[PV_QUERY_MAX + 2];
 	memset(q, 'a', sizeof(q) - 1);
 	q[sizeof(q) - 1] = '\0';
-	assert_error(q, PV_ELIMIT, "query longer than 4096 bytes");
+	assert_error(q, PV_EUSAGE, "query longer than 4096 bytes");
 
 	struct pv_buf b;
 	pv_buf_init(&b, PV_QUERY_MAX);
 	for (int i = 0; i <= PV_QUERY_TERMS_MAX; i++)
 		pv_buf_append_str(&b, "a ", NULL);
-	assert_error(pv_buf_str(&b), PV_ELIMIT, "column 513: more than 256 terms");
+	assert_error(pv_buf_str(&b), PV_EUSAGE, "column 513: more than 256 terms");
 	pv_buf_reset(&b);
 	for (int i = 0; i <= PV_QUERY_DEPTH_MAX; i++)
 		pv_buf_append_str(&b, "(", NULL);
-	assert_error(pv_buf_str(&b), PV_ELIMIT, "column 33: nested more than 32 deep");
+	assert_error(pv_buf_str(&b), PV_EUSAGE, "column 33: nested more than 32 deep");
 	pv_buf_reset(&b);
 	for (int i = 0; i <= PV_QUERY_DEPTH_MAX; i++)
 		pv_buf_append_str(&b, "-", NULL);
 	pv_buf_append_str(&b, "x", NULL);
-	assert_error(pv_buf_str(&b), PV_ELIMIT, "column 33: nested more than 32 deep");
+	assert_error(pv_buf_str(&b), PV_EUSAGE, "column 33: nested more than 32 deep");
 	pv_buf_reset(&b);
 	for (int i = 0; i < PV_QUERY_DEPTH_MAX; i++)
 		pv_buf_append_str(&b, "(", NULL);

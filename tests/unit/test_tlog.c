@@ -404,7 +404,9 @@ static void test_heartbeat_signs_when_idle_and_checkpoints_open(void **state)
 	pv_buf_init(&n2, PV_NOTE_MAX);
 	pv_buf_init(&latest, PV_NOTE_MAX);
 	pv_clock_override(fake_clock);
-	fake_now_ms = 1700000000000;
+	/* after the fixture's genesis checkpoint (signed at the real time):
+	 * a checkpoint is never dated before the one before it */
+	fake_now_ms = 4100000000000;
 	fx_must(checkpoint_heartbeat(f.t, f.s, &n1, &err), &err, "heartbeat 1");
 	fake_now_ms += 15 * 60 * 1000;
 	fx_must(checkpoint_heartbeat(f.t, f.s, &n2, &err), &err, "heartbeat 2");
@@ -415,8 +417,8 @@ static void test_heartbeat_signs_when_idle_and_checkpoints_open(void **state)
 	assert_int_equal(c1.size, 5);
 	assert_int_equal(c2.size, 5);
 	assert_memory_equal(c1.root, c2.root, 32);
-	assert_int_equal(c1.time, 1700000000);
-	assert_int_equal(c2.time, 1700000900);
+	assert_int_equal(c1.time, 4100000000);
+	assert_int_equal(c2.time, 4100000900);
 	assert_true(n1.len != n2.len || memcmp(n1.data, n2.data, n1.len) != 0);
 	fx_must(tlog_checkpoint_count(f.t, &cps, &next, &err), &err, "count");
 	assert_int_equal(cps, 3); /* genesis + 2 heartbeats */
@@ -430,6 +432,87 @@ static void test_heartbeat_signs_when_idle_and_checkpoints_open(void **state)
 	pv_buf_free(&n1);
 	pv_buf_free(&n2);
 	pv_buf_free(&latest);
+	fx_done(&f);
+}
+
+/* The clock 3 days ahead, then back (NTP, a restored VM): the checkpoint
+ * signed after the step is dated with the last one's time, not before it,
+ * and the log verifies with no step to report. */
+static void test_checkpoint_time_never_goes_back_when_the_clock_does(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct pv_buf n1, n2, n3;
+	struct checkpoint c1, c2, c3;
+	struct note_verifier v;
+	struct tlog_verify_report rep;
+	int64_t t0 = 4100000000, ahead = t0 + 3 * 86400; /* after the genesis checkpoint */
+	fx_init(&f, "audit");
+	assert_int_equal(note_verifier_parse(f.vkey, strlen(f.vkey), &v, &err), 0);
+	pv_buf_init(&n1, PV_NOTE_MAX);
+	pv_buf_init(&n2, PV_NOTE_MAX);
+	pv_buf_init(&n3, PV_NOTE_MAX);
+	pv_clock_override(fake_clock);
+	fake_now_ms = ahead * 1000;
+	fx_must(checkpoint_heartbeat(f.t, f.s, &n1, &err), &err, "ahead");
+	fake_now_ms = (t0 + 60) * 1000; /* back */
+	append_range(f.t, 0, 3, 3, 0, NULL);
+	fx_must(checkpoint_heartbeat(f.t, f.s, &n2, &err), &err, "back");
+	fake_now_ms = (ahead + 900) * 1000; /* caught up */
+	fx_must(checkpoint_heartbeat(f.t, f.s, &n3, &err), &err, "later");
+	pv_clock_override(NULL);
+	assert_int_equal(checkpoint_open((char *)n1.data, n1.len, &v, 1, &c1, &err), 0);
+	assert_int_equal(checkpoint_open((char *)n2.data, n2.len, &v, 1, &c2, &err), 0);
+	assert_int_equal(checkpoint_open((char *)n3.data, n3.len, &v, 1, &c3, &err), 0);
+	assert_int_equal(c1.time, ahead);
+	assert_int_equal(c2.time, ahead);
+	assert_int_equal(c2.size, 3);
+	assert_int_equal(c3.time, ahead + 900);
+	fx_must(tlog_verify(f.t, f.vkey, NULL, NULL, 0, &rep, &err), &err, "verify");
+	assert_int_equal(rep.time_steps, 0);
+	pv_buf_free(&n1);
+	pv_buf_free(&n2);
+	pv_buf_free(&n3);
+	fx_done(&f);
+}
+
+/* A log signed before checkpoint times were kept in order (its clock
+ * stepped back between two heartbeats): verify reports the step, with the
+ * checkpoint and both times, and passes; it is not tampering. */
+static void test_verify_reports_an_older_step_back_without_failing(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct pv_buf body, note;
+	struct tlog_verify_report rep;
+	merkle_hash root;
+	uint64_t size, seq;
+	int64_t t0 = 4100000000, ahead = t0 + 3 * 86400; /* after the genesis checkpoint */
+	fx_init(&f, "audit");
+	pv_clock_override(fake_clock);
+	fake_now_ms = ahead * 1000;
+	fx_must(checkpoint_heartbeat(f.t, f.s, NULL, &err), &err, "ahead");
+	pv_clock_override(NULL);
+	/* what the old signer wrote once the clock was back: its own time */
+	append_range(f.t, 0, 2, 2, 0, NULL);
+	pv_buf_init(&body, PV_NOTE_MAX);
+	pv_buf_init(&note, PV_NOTE_MAX);
+	fx_must(tlog_size(f.t, &size, &err), &err, "size");
+	fx_must(tlog_root(f.t, size, root, &err), &err, "root");
+	fx_must(checkpoint_format(tlog_origin(f.t), size, root, t0, &body, &err), &err, "format");
+	fx_must(note_sign((const char *)body.data, body.len, f.s, &note, &err), &err, "sign");
+	fx_must(tlog_checkpoint_insert(f.t, size, root, 0, t0 * 1000, (const char *)note.data,
+				       note.len, &seq, &err), &err, "insert");
+	assert_int_equal(tlog_verify(f.t, f.vkey, NULL, NULL, 0, &rep, &err), 0);
+	assert_int_equal(rep.time_steps, 1);
+	assert_int_equal(rep.step_seq, seq);
+	assert_int_equal(rep.step_from, ahead);
+	assert_int_equal(rep.step_to, t0);
+	assert_int_equal(rep.latest_size, 2);
+	pv_buf_free(&body);
+	pv_buf_free(&note);
 	fx_done(&f);
 }
 
@@ -726,6 +809,8 @@ int main(void)
 		cmocka_unit_test(test_accept_rejects_older_and_forked_checkpoints),
 		cmocka_unit_test(test_sign_refuses_a_log_that_shrank_or_changed),
 		cmocka_unit_test(test_tlog_proof_verifies_offline_and_rejects_tampering),
+		cmocka_unit_test(test_checkpoint_time_never_goes_back_when_the_clock_does),
+		cmocka_unit_test(test_verify_reports_an_older_step_back_without_failing),
 		cmocka_unit_test(test_verify_passes_on_an_untouched_log),
 		cmocka_unit_test(test_verify_detects_deleted_changed_swapped_leaves),
 		cmocka_unit_test(test_verify_detects_truncation_against_an_exported_checkpoint),

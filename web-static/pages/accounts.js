@@ -68,12 +68,13 @@ function addForm() {
 		password: field({ label: 'Account password', name: 'password', type: 'password', hint: 'Stored sealed; never shown again.', attrs: { required: true, autocomplete: 'new-password' } }),
 		auth: field({ label: 'Sign-in method', name: 'auth', tag: 'select', options: AUTH }),
 		ca: field({ label: 'CA file on the appliance', name: 'ca_file', hint: 'Empty: the system’s certificate store.' }),
+		interval: field({ label: 'Harvest every (minutes)', name: 'interval', type: 'number', hint: 'Empty: the appliance’s setting.', attrs: { min: 1, max: 1440 } }),
 		keep: field({ label: 'Keep mail upstream (do not delete after archiving)', name: 'keep', type: 'checkbox' }),
 	};
 	const msg = h('div');
 	const form = h('form', { class: 'card stack', 'aria-labelledby': 'add-account' },
 		h('h2', { id: 'add-account' }, 'Add an account'),
-		h('div', { class: 'grid' }, f.name.row, f.host.row, f.port.row, f.tls.row, f.user.row, f.password.row, f.auth.row, f.ca.row),
+		h('div', { class: 'grid' }, f.name.row, f.host.row, f.port.row, f.tls.row, f.user.row, f.password.row, f.auth.row, f.ca.row, f.interval.row),
 		f.keep.row, h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Add account')), msg);
 	form.addEventListener('submit', async (e) => {
 		e.preventDefault();
@@ -82,6 +83,7 @@ function addForm() {
 			password: f.password.input.value, tls: f.tls.input.value, auth: f.auth.input.value, keep_upstream: f.keep.input.checked };
 		if (f.port.input.value) body.port = Number(f.port.input.value);
 		if (f.ca.input.value.trim()) body.ca_file = f.ca.input.value.trim();
+		if (f.interval.input.value) body.harvest_interval_s = Number(f.interval.input.value) * 60;
 		try {
 			await api.post('/accounts', body);
 			f.password.input.value = '';
@@ -93,6 +95,7 @@ function addForm() {
 }
 
 async function edit(a) {
+	const every = a.harvest_interval_s ? String(Math.max(1, Math.round(a.harvest_interval_s / 60))) : '';
 	const r = await ask({
 		title: `Edit account ${a.name}`,
 		body: 'Changing the server, port, security or CA file needs the account password again.',
@@ -103,6 +106,7 @@ async function edit(a) {
 			{ label: 'Login', name: 'user', value: a.user },
 			{ label: 'Sign-in method', name: 'auth', tag: 'select', options: AUTH, value: a.auth },
 			{ label: 'CA file on the appliance', name: 'ca_file', value: a.ca_file || '' },
+			{ label: 'Harvest every (minutes; empty: the appliance’s setting)', name: 'interval', type: 'number', value: every, attrs: { min: 1, max: 1440 } },
 			{ label: 'Keep mail upstream', name: 'keep', type: 'checkbox', value: a.keep_upstream },
 			{ label: 'Account password (leave empty to keep it)', name: 'password', type: 'password', attrs: { autocomplete: 'new-password' } },
 		],
@@ -118,6 +122,7 @@ async function edit(a) {
 	if (v.auth !== a.auth) body.auth = v.auth;
 	if ((v.ca_file.trim() || null) !== (a.ca_file || null)) body.ca_file = v.ca_file.trim() || null;
 	if (v.keep !== a.keep_upstream) body.keep_upstream = v.keep;
+	if (String(v.interval) !== every) body.harvest_interval_s = v.interval ? Number(v.interval) * 60 : null;
 	if (v.password) body.password = v.password;
 	if (!Object.keys(body).length) return false;
 	await api.patch(`/accounts/${encodeURIComponent(a.name)}`, body);

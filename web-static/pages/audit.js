@@ -130,7 +130,7 @@ export async function render({ main, params, alive }) {
 	};
 	const types = h('datalist', { id: 'audit-types' }, ['login', 'login-failed', 'logout', 'search', 'view', 'download', 'export',
 		'export-done', 'hold-place', 'hold-release', 'policy-set', 'policy-propose', 'approval', 'verify', 'harvest',
-		'account-add', 'account-test', 'user-add', 'user-change', 'heartbeat'].map((t) => h('option', { value: t })));
+		'account-add', 'account-test', 'user-add', 'user-change', 'heartbeat', 'harvest-pause', 'harvest-resume'].map((t) => h('option', { value: t })));
 	const form = h('form', { class: 'card stack', 'aria-labelledby': 'audit-filters' },
 		h('h2', { id: 'audit-filters' }, 'Filters'), types,
 		h('div', { class: 'grid' }, Object.values(fields).map((x) => x.row)),

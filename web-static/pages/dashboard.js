@@ -1,7 +1,7 @@
 // Dashboard: each role sees its part of GET /api/v1/status (accounts for
 // admin and compliance), the archive's growth as a chart, the index lag,
-// the logs' latest checkpoints, the last verify, heartbeat gaps and the
-// approvals waiting.
+// the logs' latest checkpoints, the last verify, heartbeat gaps, the
+// approvals waiting, and a harvest stopped for a low disk.
 
 import { api } from '../lib/api.js';
 import { h, when, num, bytes } from '../lib/dom.js';
@@ -71,13 +71,17 @@ export async function render({ main, me }) {
 		main.appendChild(errorBox(err));
 		return;
 	}
+	const hv = st.harvest || {};
+	if (hv.paused) {
+		const disk = st.disk || {};
+		main.appendChild(h('p', { class: 'notice error', role: 'alert' }, 'Harvesting is stopped since ', when(hv.since),
+			`: the data directory's disk has ${bytes(disk.free_bytes)} free, under the ${bytes(disk.reserve_bytes)} reserve. `,
+			'It resumes by itself once there is room.'));
+	}
 	const a = st.archive || {};
 	const growth = st.growth || [];
 	const week = growth.slice(-7).reduce((n, d) => n + (d.messages || 0), 0);
-	let pending = st.pending_approvals;
-	if (pending === null || pending === undefined) {
-		try { pending = (await api.get('/approvals', { state: 'pending', limit: 1 })).pending; } catch { pending = null; }
-	}
+	const pending = st.pending_approvals;
 	main.appendChild(h('div', { class: 'grid' },
 		stat('Messages archived', num(a.messages), `${num(a.disposed || 0)} disposed by policy`),
 		stat('Archive size', bytes(a.bytes), `${num(week)} messages in the last 7 days`),

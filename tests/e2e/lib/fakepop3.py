@@ -48,11 +48,13 @@ SCRIPT LANGUAGE (one directive a line; '#' starts a comment line)
     reset                abort the connection (RST)
     stls                 switch to TLS now (send "+OK" before it)
     builtin              the built-in reply to the current line
-    message N [cut=K] [lf] [noterm] [nostuff]
+    message N [cut=K] [lf] [noterm] [nostuff] [crlfstuff]
                          send message N dot-stuffed with its ".CRLF"
                          terminator; cut=K: only the first K bytes, no
                          terminator; lf: CRLF -> bare LF (terminator too);
-                         noterm: no terminator; nostuff: no dot-stuffing
+                         noterm: no terminator; nostuff: no dot-stuffing;
+                         crlfstuff: stuff only lines after a CRLF (a lax
+                         server: a "." after a bare LF goes out as is)
     rate BPS             slow every later send of this session to BPS
                          bytes a second
     utf8 on              accept UTF-8 in later lines (just recorded)
@@ -436,14 +438,16 @@ class Session:
             return i, self.msgs[i - 1]
         return None, None
 
-    def body(self, data, lf=False, stuff=True, term=True, cut=None):
-        parts = data.split(b"\n")
+    def body(self, data, lf=False, stuff=True, term=True, cut=None,
+             crlfstuff=False):
+        sep = b"\r\n" if crlfstuff else b"\n"
+        parts = data.split(sep)
         out = []
         for p in parts:
             if stuff and p.startswith(b"."):
                 p = b"." + p
             out.append(p)
-        blob = b"\n".join(out)
+        blob = sep.join(out)
         if not blob.endswith(b"\n"):
             blob += b"\r\n"
         if lf:
@@ -462,13 +466,15 @@ class Session:
         if not 1 <= i <= len(self.msgs):
             self.note("script line %d: no message %d" % (no, i))
             return
-        opts = {"lf": False, "noterm": False, "nostuff": False, "cut": None}
+        opts = {"lf": False, "noterm": False, "nostuff": False, "cut": None,
+                "crlfstuff": False}
         for w in words[1:]:
             k, _, v = w.decode().partition("=")
             opts[k] = int(v) if v else True
         self.send(self.body(self.msgs[i - 1].data, lf=opts["lf"],
                             stuff=not opts["nostuff"],
-                            term=not opts["noterm"], cut=opts["cut"]))
+                            term=not opts["noterm"], cut=opts["cut"],
+                            crlfstuff=opts["crlfstuff"]))
 
     def capa(self):
         c = self.srv.script.capa

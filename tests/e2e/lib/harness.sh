@@ -95,9 +95,25 @@ h_mailutils_start() { h__start mailutils "$@"; }
 # Sets FAKE_PORT, HOST, CA, PID, DIR, TRANSCRIPT, LOG, TLS.
 h_fake_start() { h__start fake "$@"; }
 
+# h_tsa_start [--name N]: a real RFC 3161 TSA (openssl ts -reply behind a
+# loopback HTTP responder, lib/tsa_responder.py).  Sets TSA_URL, TSA_CA
+# (its CA: what popvault trusts), TSA_OTHER_CA, TSA_MODE_FILE (write a
+# mode there: good, wrong-imprint, nonce, untrusted, expired, garbage,
+# http500), TSA_REQUESTS (one line per request), TSA_PID, TSA_DIR, TSA_LOG.
+h_tsa_start() { h__start tsa "$@"; }
+
+# h_witness_start --name N --log VKEY [--log VKEY]...: `popvault witness
+# serve` ($POPVAULT_BIN) on loopback, its key and state made by `witness
+# init` in its dir, trusting those log keys.  Sets (prefix upper(N)) URL,
+# VKEY, NAME (its key name), STATE (its SQLite file), PORT, PID, DIR, LOG.
+h_witness_start() { h__start witness "$@"; }
+
 # Stop by the PIDs recorded at start (also when a test fails: h_init's
 # trap stops everything).
 h_stop() { h__py stop "$1"; }
+# h_register NAME PID: a process the script started itself, stopped like the
+# servers (h_stop NAME, and at exit); best started in its own session.
+h_register() { h__py register "$1" "$2"; }
 h_dovecot_stop() { h_stop "${1:-dovecot}"; }
 h_mailutils_stop() { h_stop "${1:-mailutils}"; }
 h_fake_stop() { h_stop "${1:-fake}"; }

@@ -38,13 +38,14 @@ class Archive:
 
     def __call__(self, *args, check=True, data_dir=None, at=None):
         """Runs popvault --data DIR ARGS (DIR: data_dir, else this archive),
-        as if at the time at ("YYYY-MM-DD HH:MM:SS", faketime) when given.
+        as if run `at` days from now when given (faketime: the real clock
+        moved by that offset, so consecutive runs never see time go back).
         Returns the CompletedProcess (output captured as bytes); with check,
         a non-zero exit ends the script with popvault's stderr."""
         cmd = [PV, "--data", data_dir or self.data] + [str(a) for a in args]
         env = dict(os.environ, **self.env)
         if at is not None:
-            cmd = ["faketime", at] + cmd
+            cmd = ["faketime", "-f", "+%dd" % int(at)] + cmd
             # faketime is an LD_PRELOAD library: an ASan build must accept it.
             env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
         p = subprocess.run(cmd, capture_output=True, env=env)

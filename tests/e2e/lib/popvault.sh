@@ -73,16 +73,18 @@ pv_archived() {
 pv_sql() { sqlite3 "$D/catalog.db" "$@"; }
 
 # pv_date DAYS: the UTC time DAYS days from now, as faketime takes it.
-# Once a test has moved time it only moves it forward: checkpoints carry
-# their time, and verify rightly refuses a log whose time goes backwards.
+# Moving time back is a clock step: allowed, but recorded (a clock-step
+# audit entry and a verify note; tests/e2e/clock_step.t).
 pv_date() { date -u -d "+$1 days" '+%Y-%m-%d %H:%M:%S'; }
 
-# pv_at DAYS ARGS...: pv as if run DAYS days from now (faketime, UTC).
+# pv_at DAYS ARGS...: pv as if run DAYS days from now (faketime, UTC). The
+# clock is the real one moved by a fixed offset, so consecutive runs at the
+# same DAYS never see time go back (an absolute start time would: each run
+# would restart the clock at the second it was computed).
 pv_at() {
-	local t
-	t=$(pv_date "$1")
+	local days=$1
 	shift
-	TZ=UTC faketime "$t" "$PV" --data "$D" "$@"
+	TZ=UTC faketime -f "+${days}d" "$PV" --data "$D" "$@"
 }
 
 # pv_glass RUNNER...: approves the newest pending approval (policy

@@ -390,6 +390,12 @@ class Run:
     def fake(self, script, name="fake", **kw):
         return Fake(self, name, script, **kw)
 
+    def tsa(self, name="tsa"):
+        return Tsa(self, name)
+
+    def witness(self, name, logs, pv=None):
+        return Witness(self, name, logs, pv)
+
 
 def _openssl(args, cwd):
     r = subprocess.run(["openssl"] + args, cwd=cwd, stdin=subprocess.DEVNULL,
@@ -970,6 +976,79 @@ class Fake(Server):
                 if ln.startswith("C: ")]
 
 
+class Tsa(Server):
+    """A real RFC 3161 Time-Stamp Authority: `openssl ts -reply` behind a
+    loopback HTTP responder (tsa_responder.py, whose docstring lists the
+    modes a test writes to MODE_FILE).  Its own CA (CA: what popvault
+    trusts), a TSA certificate with extendedKeyUsage timeStamping
+    (critical), an expired one and one from an unrelated CA (OTHER_CA)."""
+
+    def __init__(self, run, name="tsa"):
+        super().__init__(run, name)
+        d = self.dir
+        pfile = os.path.join(d, "port")
+        self.log = os.path.join(d, "tsa.log")
+        pid = _spawn([PYTHON, os.path.join(LIB, "tsa_responder.py"), "--init",
+                      "--dir", d, "--port-file", pfile], self.log)
+        run.register(name, pid)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not os.path.exists(pfile):
+            if not pid_alive(pid) or time.monotonic() > deadline:
+                raise HarnessError("TSA did not start:\n" +
+                                   open(self.log, errors="replace").read())
+            time.sleep(0.02)
+        with open(pfile) as f:
+            self.port = int(f.read())
+        self.pid = pid
+        self.vars.update(URL="http://127.0.0.1:%d/" % self.port, PORT=self.port,
+                         PID=pid, DIR=d, CA=os.path.join(d, "ca.pem"),
+                         OTHER_CA=os.path.join(d, "other-ca.pem"),
+                         MODE_FILE=os.path.join(d, "mode"),
+                         REQUESTS=os.path.join(d, "requests.log"), LOG=self.log)
+
+
+class Witness(Server):
+    """`popvault witness serve` on loopback: a C2SP tlog-witness of its own
+    (key and state made by `witness init` in DIR, named NAME.example/w),
+    trusting the log verifier keys `logs`.  pv: the binary (default
+    $POPVAULT_BIN, else build/popvault)."""
+
+    def __init__(self, run, name, logs, pv=None):
+        super().__init__(run, name)
+        d = self.dir
+        pv = pv or os.environ.get("POPVAULT_BIN") or \
+            os.path.join(LIB, "..", "..", "..", "build", "popvault")
+        wname = "%s.example/w" % name
+        r = subprocess.run([pv, "witness", "init", "--data", d, "--name", wname],
+                           capture_output=True)
+        if r.returncode != 0:
+            raise HarnessError("witness init: " + r.stderr.decode(errors="replace"))
+        self.vkey = r.stdout.decode().strip()
+        self.log = os.path.join(d, "witness.log")
+        argv = [pv, "witness", "serve", "--data", d, "--listen", "127.0.0.1:0"]
+        for k in logs:
+            argv += ["--log", k]
+        pid = _spawn(argv, self.log)
+        run.register(name, pid)
+        deadline = time.monotonic() + START_TIMEOUT
+        port = None
+        while port is None:
+            with open(self.log, errors="replace") as f:
+                m = re.search(r":(\d+)/add-checkpoint", f.read())
+            if m:
+                port = int(m.group(1))
+            elif not pid_alive(pid) or time.monotonic() > deadline:
+                raise HarnessError("witness did not start:\n" +
+                                   open(self.log, errors="replace").read())
+            else:
+                time.sleep(0.02)
+        self.port = port
+        self.pid = pid
+        self.vars.update(URL="http://127.0.0.1:%d/" % port, PORT=port, PID=pid, DIR=d,
+                         VKEY=self.vkey, NAME=wname, STATE=os.path.join(d, "witness.db"),
+                         LOG=self.log)
+
+
 # ---------------------------------------------------------------- TAP
 
 class Tap:
@@ -1090,6 +1169,11 @@ def main(argv=None):
     a.add_argument("--cert")
     a.add_argument("--key")
     a.add_argument("--mailbox")
+    a = sp.add_parser("tsa")
+    a.add_argument("--name", default="tsa")
+    a = sp.add_parser("witness")
+    a.add_argument("--name", default="witness")
+    a.add_argument("--log", action="append", default=[], metavar="VKEY")
     a = sp.add_parser("seed")
     a.add_argument("name")
     a.add_argument("user")
@@ -1103,6 +1187,9 @@ def main(argv=None):
     a.add_argument("user")
     a = sp.add_parser("stop")
     a.add_argument("name")
+    a = sp.add_parser("register")
+    a.add_argument("name")
+    a.add_argument("pid", type=int)
     sp.add_parser("cleanup")
     args = ap.parse_args(argv)
 
@@ -1136,6 +1223,10 @@ def main(argv=None):
             s = run.fake(args.script, args.name, tls=args.tls, cert=args.cert,
                          key=args.key, mailbox=args.mailbox)
             _emit(s.env())
+        elif args.cmd == "witness":
+            _emit(run.witness(args.name, args.log).env())
+        elif args.cmd == "tsa":
+            _emit(run.tsa(args.name).env())
         elif args.cmd == "seed":
             kind, md = _cli_maildir(run, args.name, args.user)
             for f in seed_files(args.src):
@@ -1151,6 +1242,8 @@ def main(argv=None):
         elif args.cmd == "stop":
             if not run.stop(args.name):
                 raise HarnessError("no server named %r" % args.name)
+        elif args.cmd == "register":
+            run.register(args.name, args.pid)
         elif args.cmd == "cleanup":
             run.cleanup()
     except (HarnessError, OSError, subprocess.SubprocessError) as e:

@@ -60,9 +60,12 @@ class Response:
 
 
 class Server:
-    """popvault serve as a child process (its pid registered with run)."""
+    """popvault serve as a child process (its pid registered with run).
+    Web only (--web-only) unless appliance: the API's tests harvest by hand
+    and count audit entries; tests/e2e/appliance.t runs the whole appliance."""
 
-    def __init__(self, run, pv, data, args=(), env=None, name="serve", plain=False):
+    def __init__(self, run, pv, data, args=(), env=None, name="serve", plain=False,
+                 appliance=False):
         self.data = data
         self.log = os.path.join(run.dir, name + ".log")
         e = dict(os.environ)
@@ -70,6 +73,8 @@ class Server:
         argv = [pv, "--data", data, "serve", "--listen", "127.0.0.1:0"] + list(args)
         if plain:
             argv.append("--plain-http")
+        if not appliance:
+            argv.append("--web-only")
         # Its own session, as pvharness expects of what it stops.
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
                                      stderr=open(self.log, "ab"), env=e,
@@ -95,6 +100,22 @@ class Server:
         self.ca = os.path.join(data, "tls", "cert.pem")
         self.host = "127.0.0.1:%d" % self.port
         self.origin = self.url
+
+    @classmethod
+    def attach(cls, url, ca=None):
+        """A server something else started, at url ("https://127.0.0.1:PORT"
+        or "http://..."), its certificate in ca (for HTTPS)."""
+        m = re.fullmatch(r"(https?)://127\.0\.0\.1:(\d+)/?", url)
+        if m is None:
+            raise ValueError("not a loopback URL: %r" % url)
+        self = cls.__new__(cls)
+        self.proc, self.log, self.stdout, self.data = None, None, [], None
+        self.scheme, self.port = m.group(1), int(m.group(2))
+        self.url = "%s://127.0.0.1:%d" % (self.scheme, self.port)
+        self.ca = ca
+        self.host = "127.0.0.1:%d" % self.port
+        self.origin = self.url
+        return self
 
     def context(self, **kw):
         ctx = ssl.create_default_context(cafile=self.ca)

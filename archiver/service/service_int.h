@@ -1,0 +1,43 @@
+#ifndef PV_SERVICE_INT_H
+#define PV_SERVICE_INT_H
+
+/* Inside archiver/service: what the supervisor shares with the parts it
+ * forks. Each part's main runs in a child process set up by the
+ * supervisor (signals unblocked and at their defaults, the supervisor's
+ * descriptors closed, a parent-death signal, a process name) and returns
+ * its exit status. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "archiver/lib/board.h"
+#include "archiver/lib/config.h"
+#include "archiver/service/service.h"
+
+struct service {
+	const struct service_opts *o;
+	struct pv_config cfg;    /* the config in force (read again on SIGHUP) */
+	struct pv_board *board;  /* shared with every child */
+	int listen_fd;           /* the web's socket */
+	pid_t supervisor;
+};
+
+/* The web: serves until SIGTERM/SIGINT. ready_fd >= 0: writes "R" there
+ * once it listens, or "E" and the reason when it cannot start. */
+int svc_web_main(struct service *sv, int ready_fd);
+
+/* The harvest scheduler until SIGTERM/SIGINT; SIGHUP reads the config. */
+int svc_harvest_main(struct service *sv);
+
+/* One run each of the scheduled work. */
+int svc_heartbeat_main(struct service *sv);
+int svc_dispose_main(struct service *sv);
+int svc_verify_main(struct service *sv, bool full);
+/* Shows both logs' latest checkpoints to the configured TSA and witnesses
+ * (archive_anchor_all); the first run a minute after the start. */
+int svc_anchor_main(struct service *sv);
+
+/* The config file of sv again (sv->o->config_path). */
+int svc_config_read(const struct service *sv, struct pv_config *cfg, struct pv_error *err);
+
+#endif

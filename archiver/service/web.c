@@ -1,0 +1,64 @@
+/* The web process of serve: the HTTP server (archiver/http) on the
+ * supervisor's socket until SIGTERM or SIGINT. */
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archiver/archive/audit_hook.h"
+#include "archiver/http/app.h"
+#include "archiver/http/server.h"
+#include "archiver/lib/log.h"
+#include "archiver/service/service_int.h"
+
+static void say(int fd, const char *what, const char *msg)
+{
+	if (fd < 0)
+		return;
+	(void)!write(fd, what, 1);
+	if (msg != NULL)
+		(void)!write(fd, msg, strlen(msg));
+	close(fd);
+}
+
+int svc_web_main(struct service *sv, int ready_fd)
+{
+	const struct service_opts *o = sv->o;
+	struct http_config hc = {o->data_dir, o->web_root, o->cert_pem != NULL, o->session_idle_s,
+				 o->session_max_s, o->metrics_token_sha256, sv->board};
+	struct http_server_config sc = {.addr = NULL,
+					.listen_fd = sv->listen_fd,
+					.cert_pem = o->cert_pem,
+					.key_pem = o->key_pem,
+					.request_time_max_s = o->request_time_max_s};
+	struct http_app *app = NULL;
+	struct http_server *srv = NULL;
+	struct pv_error err;
+	sigset_t sigs;
+	int sig = 0;
+
+	/* Every thread the server starts inherits this mask; only sigwait
+	 * below takes the signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	json_object_seed(0);
+	if (http_app_new(&hc, &app, &err) < 0 || http_server_start(app, &sc, &srv, &err) < 0) {
+		http_app_free(&app);
+		say(ready_fd, "E", err.msg);
+		pv_log(PV_LOG_ERROR, "serve.web", "the web cannot start: %s", err.msg);
+		return 1;
+	}
+	say(ready_fd, "R", NULL);
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+		/* What the web takes from the config (the harvest interval that
+		 * /healthz judges by) is on the board, which the supervisor
+		 * has updated; the socket and the TLS files stay till a restart. */
+		pv_log(PV_LOG_DEBUG, "serve.web", "reloaded: the new settings are on the board");
+	http_server_stop(&srv);
+	http_app_free(&app);
+	return 0;
+}

@@ -1,0 +1,98 @@
+/* The bootstrap config (archiver/lib/config): defaults, serve's schedule
+ * keys with their duration units, and the bad values and unknown keys it
+ * must refuse by name rather than guess. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "archiver/lib/config.h"
+
+static char path[64];
+
+/* Loads text as a config file. */
+static int load(const char *text, struct pv_config *cfg, struct pv_error *err)
+{
+	snprintf(path, sizeof(path), "/tmp/pv-config-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	int r = pv_config_load_file(path, cfg, err);
+	unlink(path);
+	return r;
+}
+
+static void test_defaults_of_the_schedule(void **state)
+{
+	struct pv_config cfg;
+	struct pv_error err;
+	(void)state;
+	assert_int_equal(load("[serve]\nlisten = 127.0.0.1:9\n", &cfg, &err), 0);
+	assert_int_equal(cfg.harvest_interval_s, 300);
+	assert_int_equal(cfg.dispose_interval_s, 86400);
+	assert_int_equal(cfg.verify_interval_s, 3600);
+	assert_int_equal(cfg.verify_sample, 100);
+	assert_int_equal(cfg.verify_full_interval_s, 7 * 86400);
+	assert_string_equal(cfg.listen, "127.0.0.1:9");
+}
+
+static void test_durations_take_units(void **state)
+{
+	struct pv_config cfg;
+	struct pv_error err;
+	(void)state;
+	assert_int_equal(load("[harvest]\ninterval = 90\n[serve]\ndispose_interval = 2h\n"
+			      "verify_interval = 15m\nverify_full_interval = 3d\nverify_sample = 7\n",
+			      &cfg, &err), 0);
+	assert_int_equal(cfg.harvest_interval_s, 90);
+	assert_int_equal(cfg.dispose_interval_s, 7200);
+	assert_int_equal(cfg.verify_interval_s, 900);
+	assert_int_equal(cfg.verify_full_interval_s, 3 * 86400);
+	assert_int_equal(cfg.verify_sample, 7);
+	assert_int_equal(load("[harvest]\ninterval = 1d\n", &cfg, &err), 0);
+	assert_int_equal(cfg.harvest_interval_s, 86400);
+	/* 0: that scheduled work is off. */
+	assert_int_equal(load("[serve]\nverify_full_interval = 0\n", &cfg, &err), 0);
+	assert_int_equal(cfg.verify_full_interval_s, 0);
+}
+
+static void test_bad_durations_refused_by_name(void **state)
+{
+	static const char *const bad[] = {
+		"[harvest]\ninterval = 0\n",          /* a harvest every 0 s */
+		"[harvest]\ninterval = 2d\n",         /* over a day */
+		"[harvest]\ninterval = 5 m\n",        /* a space */
+		"[harvest]\ninterval = m\n",          /* no number */
+		"[harvest]\ninterval = -5\n",
+		"[harvest]\ninterval = 5w\n",         /* no such unit */
+		"[serve]\nverify_interval = 367d\n",  /* over a year */
+		"[serve]\nverify_sample = 0\n",
+		"[serve]\ndispose_interval = 99999999999999999999d\n",
+	};
+	struct pv_config cfg;
+	struct pv_error err;
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load(bad[i], &cfg, &err), PV_ERR);
+		assert_non_null(strstr(err.msg, "bad value for"));
+	}
+	assert_int_equal(load("[serve]\nharvest_interval = 5\n", &cfg, &err), PV_ERR);
+	assert_non_null(strstr(err.msg, "unknown setting 'harvest_interval' in [serve]"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_of_the_schedule),
+		cmocka_unit_test(test_durations_take_units),
+		cmocka_unit_test(test_bad_durations_refused_by_name),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

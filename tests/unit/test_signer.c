@@ -1,0 +1,469 @@
+/* The signer process (archiver/signer): archives signing through it, and
+ * the requests it must refuse, sent as a client that lies would send them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "archiver/archive/audit_hook.h"
+#include "archiver/lib/config.h"
+#include "archiver/lib/fsutil.h"
+#include "archiver/signer/signer.h"
+#include "archiver/signer/signer_wire.h"
+#include "archiver/store/catalog.h"
+#include "archiver/store/datadir.h"
+#include "archiver/store/keyring.h"
+#include "audit/checkpoint.h"
+#include "audit/keys.h"
+#include "audit/tlog_verify.h"
+#include "tests/unit/fixtures.h"
+
+#define ORIGIN "test.example/popvault"
+
+struct fx {
+	char dir[64];
+	struct signer *sg;
+	struct archive *ar;
+};
+
+static void make_datadir(struct fx *f)
+{
+	struct pv_error err;
+	struct pv_config cfg;
+	struct catalog *cat = NULL;
+	struct pv_buf vkeys;
+	char path[128];
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pv-signer-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	static const char *const subdirs[] = {"blobs", "keys", "tmp"};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, subdirs[i]);
+		fx_must(pv_mkdir(path, 0700, 0, &err), &err, "mkdir");
+	}
+	pv_config_defaults(&cfg);
+	snprintf(cfg.origin, sizeof(cfg.origin), ORIGIN);
+	fx_must(pv_config_write(f->dir, &cfg, &err), &err, "config");
+	fx_must(keyring_create(f->dir, &err), &err, "keyring");
+	fx_must(catalog_open(f->dir, 1, &cat, &err), &err, "catalog");
+	pv_buf_init(&vkeys, 4096);
+	fx_must(archive_create_logs(cat->db, f->dir, cfg.origin, &vkeys, &err), &err, "logs");
+	pv_buf_free(&vkeys);
+	catalog_close(&cat);
+}
+
+static void start(struct fx *f)
+{
+	struct pv_error err;
+	fx_must(signer_start(f->dir, &f->sg, &err), &err, "signer_start");
+	archive_set_key_source(signer_key_source(f->sg));
+	fx_must(archive_open(f->dir, &f->ar, &err), &err, "archive_open");
+}
+
+static void stop(struct fx *f)
+{
+	archive_close(&f->ar);
+	archive_set_key_source(NULL);
+	signer_free(&f->sg);
+}
+
+static void fx_init(struct fx *f)
+{
+	memset(f, 0, sizeof(*f));
+	make_datadir(f);
+	start(f);
+}
+
+static void fx_free(struct fx *f)
+{
+	stop(f);
+	fx_rmtree(f->dir);
+}
+
+static void audit(struct fx *f, const char *what)
+{
+	struct pv_error err;
+	fx_must(archive_audit(f->ar, "cli:test", AUDIT_VIEW, what, "ok", NULL, &err), &err,
+		"archive_audit");
+}
+
+/* Every checkpoint of log t verifies, none is left reserved. */
+static void assert_log_sound(struct tlog *t)
+{
+	struct tlog_verify_report rep;
+	struct pv_error err;
+	fx_must(tlog_verify(t, NULL, NULL, NULL, 0, &rep, &err), &err, "tlog_verify");
+	assert_int_equal(rep.reserved, 0);
+	assert_int_equal(rep.latest_size, rep.size);
+}
+
+/* The signer's state file for log: its last tree. */
+static void state(struct fx *f, const char *log, struct keys_state *st)
+{
+	char dir[128];
+	struct pv_error err;
+	archive_sign_dir(f->dir, dir, sizeof(dir));
+	keys_state_init(st);
+	fx_must(keys_state_read(dir, log, st, &err), &err, "keys_state_read");
+}
+
+static void test_archive_keys_are_remote_and_every_checkpoint_is_signed(void **state_)
+{
+	(void)state_;
+	struct fx f;
+	fx_init(&f);
+	assert_non_null(f.ar->audit_key->remote);
+	assert_non_null(f.ar->archive_key->remote);
+	for (int i = 0; i < 5; i++)
+		audit(&f, "message=1");
+	/* The archive log: leaves and a checkpoint in one transaction. */
+	struct pv_error err;
+	struct tlog_entry e = {"leaf", 4};
+	fx_must(catalog_begin(f.ar->cat, &err), &err, "begin");
+	fx_must(tlog_append(f.ar->archive_log, &e, 1, NULL, &err), &err, "append");
+	fx_must(archive_sign_checkpoint(f.ar, f.ar->archive_log, &err), &err, "reserve");
+	fx_must(catalog_commit(f.ar->cat, &err), &err, "commit");
+	assert_log_sound(f.ar->audit_log);
+	assert_log_sound(f.ar->archive_log);
+	/* The signer remembers the last tree it signed. */
+	struct keys_state st;
+	uint64_t size;
+	state(&f, "audit", &st);
+	fx_must(tlog_size(f.ar->audit_log, &size, &err), &err, "size");
+	assert_int_equal(st.size, size);
+	keys_state_free(&st);
+	fx_free(&f);
+}
+
+/* The case that makes the signer sign after the commit: a transaction
+ * that appended and reserved a checkpoint rolls back; nothing was signed,
+ * so the log goes on without a fork. */
+static void test_a_rolled_back_transaction_leaves_nothing_signed(void **state_)
+{
+	(void)state_;
+	struct fx f;
+	struct pv_error err;
+	struct keys_state before, after;
+	fx_init(&f);
+	audit(&f, "message=1");
+	state(&f, "audit", &before);
+	fx_must(catalog_begin(f.ar->cat, &err), &err, "begin");
+	audit(&f, "message=2");
+	audit(&f, "message=3");
+	catalog_rollback(f.ar->cat);
+	state(&f, "audit", &after);
+	assert_int_equal(after.size, before.size);
+	assert_memory_equal(after.root, before.root, MERKLE_HASH_LEN);
+	audit(&f, "message=4");
+	assert_log_sound(f.ar->audit_log);
+	keys_state_free(&before);
+	keys_state_free(&after);
+	fx_free(&f);
+}
+
+/* A checkpoint body of log `log` for (size, root). */
+static void body(char *out, size_t cap, const char *log, uint64_t size, const merkle_hash root)
+{
+	struct pv_buf b;
+	char origin[128];
+	struct pv_error err;
+	snprintf(origin, sizeof(origin), ORIGIN "/%s", log);
+	pv_buf_init(&b, 1024);
+	fx_must(checkpoint_format(origin, size, root, -1, &b, &err), &err, "format");
+	snprintf(out, cap, "%s", pv_buf_str(&b));
+	pv_buf_free(&b);
+}
+
+static int ask(struct fx *f, uint8_t op, const char *vkey, const char *text, uint64_t from,
+	       const merkle_hash *proof, size_t nproof, struct pv_buf *reply)
+{
+	struct pv_error err;
+	int status = -1;
+	struct signer_req q = {.op = op, .log = 1, .from = from, .proof = proof, .nproof = nproof,
+			       .vkey = vkey, .vkey_len = vkey ? strlen(vkey) : 0,
+			       .text = text, .text_len = text ? strlen(text) : 0};
+	pv_buf_reset(reply);
+	fx_must(signer_request(f->sg, &q, &status, NULL, reply, &err), &err, "signer_request");
+	return status;
+}
+
+/* A tree of n leaves "fork-i" (none of the audit log's) in a scratch log. */
+static void other_tree(uint64_t n, uint64_t from, merkle_hash root, merkle_hash *proof,
+		       size_t *nproof)
+{
+	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
+	struct pv_error err;
+	struct tlog *t;
+	fx_logdir_make("signer-fork", dir, keydir, dbpath);
+	sqlite3 *db = fx_logdb_open(dbpath, NULL);
+	fx_must(tlog_create(db, "audit", ORIGIN "/audit", &err), &err, "create");
+	fx_must(tlog_open(db, "audit", &t, &err), &err, "open");
+	for (uint64_t i = 0; i < n; i++) {
+		char leaf[32];
+		int len = snprintf(leaf, sizeof(leaf), "fork-%llu", (unsigned long long)i);
+		struct tlog_entry e = {leaf, (size_t)len};
+		fx_must(tlog_append(t, &e, 1, NULL, &err), &err, "append");
+	}
+	fx_must(tlog_root(t, n, root, &err), &err, "root");
+	*nproof = 0;
+	if (from > 0 && from < n)
+		fx_must(tlog_consistency_proof(t, from, n, proof, nproof, &err), &err, "proof");
+	tlog_free(&t);
+	sqlite3_close(db);
+	fx_rmtree(dir);
+}
+
+static void test_the_signer_refuses_a_tree_that_does_not_extend_its_last(void **state_)
+{
+	(void)state_;
+	struct fx f;
+	struct pv_error err;
+	struct keys_state st;
+	struct tlog_epoch_row ep;
+	struct pv_buf reply;
+	merkle_hash root, proof[PV_PROOF_HASHES_MAX];
+	size_t n;
+	char text[1024];
+
+	fx_init(&f);
+	for (int i = 0; i < 6; i++)
+		audit(&f, "message=1");
+	state(&f, "audit", &st);
+	assert_true(st.size >= 6);
+	tlog_epoch_row_init(&ep);
+	fx_must(tlog_epoch_get(f.ar->audit_log, UINT32_MAX, &ep, &err), &err, "epoch");
+	pv_buf_init(&reply, PV_KEYS_STATE_NOTE_MAX);
+
+	/* Another tree, one entry longer, with a proof from another past. */
+	other_tree(st.size + 1, st.size, root, proof, &n);
+	body(text, sizeof(text), "audit", st.size + 1, root);
+	assert_int_equal(ask(&f, SIGNER_SIGN_CHECKPOINT, ep.vkey, text, st.size, proof, n, &reply),
+			 SIGNER_REFUSED);
+	assert_non_null(strstr(pv_buf_str(&reply), "does not extend"));
+	/* The same size with another root: a fork. */
+	other_tree(st.size, 0, root, proof, &n);
+	body(text, sizeof(text), "audit", st.size, root);
+	assert_int_equal(ask(&f, SIGNER_SIGN_CHECKPOINT, ep.vkey, text, st.size, NULL, 0, &reply),
+			 SIGNER_REFUSED);
+	assert_non_null(strstr(pv_buf_str(&reply), "fork"));
+	/* An older tree: a rollback, whatever proof comes with it. */
+	other_tree(st.size - 2, 0, root, proof, &n);
+	body(text, sizeof(text), "audit", st.size - 2, root);
+	assert_int_equal(ask(&f, SIGNER_SIGN_CHECKPOINT, ep.vkey, text, st.size - 2, NULL, 0, &reply),
+			 SIGNER_REFUSED);
+	assert_non_null(strstr(pv_buf_str(&reply), "rollback"));
+	/* Its own last tree, claimed from a size it did not sign last: told
+	 * to prove from its last. */
+	body(text, sizeof(text), "audit", st.size, st.root);
+	assert_int_equal(ask(&f, SIGNER_SIGN_CHECKPOINT, ep.vkey, text, 1, NULL, 0, &reply),
+			 SIGNER_STALE);
+	/* The real log's extension passes: the refusals were not blanket ones. */
+	audit(&f, "message=2");
+	assert_log_sound(f.ar->audit_log);
+
+	/* Its state did not move for any refusal. */
+	struct keys_state now;
+	state(&f, "audit", &now);
+	assert_int_equal(now.size, st.size + 1);
+	keys_state_free(&now);
+	keys_state_free(&st);
+	tlog_epoch_row_free(&ep);
+	pv_buf_free(&reply);
+	fx_free(&f);
+}
+
+static void test_the_signer_signs_nothing_but_checkpoints_rotations_and_manifests(void **state_)
+{
+	(void)state_;
+	struct fx f;
+	struct pv_buf reply;
+	char text[1024];
+	fx_init(&f);
+	pv_buf_init(&reply, PV_KEYS_STATE_NOTE_MAX);
+	/* A checkpoint body presented as a manifest. */
+	merkle_hash root;
+	merkle_empty_root(root);
+	body(text, sizeof(text), "audit", 99, root);
+	assert_int_equal(ask(&f, SIGNER_SIGN_MANIFEST, NULL, text, 0, NULL, 0, &reply),
+			 SIGNER_REFUSED);
+	assert_int_equal(ask(&f, SIGNER_SIGN_MANIFEST, NULL, "hello\n", 0, NULL, 0, &reply),
+			 SIGNER_REFUSED);
+	assert_int_equal(ask(&f, 99, NULL, "hello\n", 0, NULL, 0, &reply), SIGNER_REFUSED);
+	/* A real manifest is signed. */
+	assert_int_equal(ask(&f, SIGNER_SIGN_MANIFEST, NULL,
+			     "popvault/bundle-manifest/v1\nkind audit\nsha256 "
+			     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+			     0, NULL, 0, &reply),
+			 SIGNER_OK);
+	/* A rotation note for a key it did not prepare. */
+	assert_int_equal(ask(&f, SIGNER_SIGN_ROTATION, NULL,
+			     "popvault/key-rotation/v1\norigin x\nsize 1\n", 0, NULL, 0, &reply),
+			 SIGNER_REFUSED);
+	pv_buf_free(&reply);
+	fx_free(&f);
+}
+
+static void test_its_memory_survives_a_restart(void **state_)
+{
+	(void)state_;
+	struct fx f;
+	struct pv_error err;
+	struct pv_buf reply;
+	struct tlog_epoch_row ep;
+	merkle_hash root, proof[PV_PROOF_HASHES_MAX];
+	size_t n;
+	char text[1024];
+	fx_init(&f);
+	for (int i = 0; i < 4; i++)
+		audit(&f, "message=1");
+	stop(&f);
+	start(&f);
+	tlog_epoch_row_init(&ep);
+	fx_must(tlog_epoch_get(f.ar->audit_log, UINT32_MAX, &ep, &err), &err, "epoch");
+	pv_buf_init(&reply, PV_KEYS_STATE_NOTE_MAX);
+	other_tree(3, 0, root, proof, &n);
+	body(text, sizeof(text), "audit", 3, root);
+	assert_int_equal(ask(&f, SIGNER_SIGN_CHECKPOINT, ep.vkey, text, 3, NULL, 0, &reply),
+			 SIGNER_REFUSED);
+	audit(&f, "message=2");
+	assert_log_sound(f.ar->audit_log);
+	tlog_epoch_row_free(&ep);
+	pv_buf_free(&reply);
+	fx_free(&f);
+}
+
+static void test_a_data_directory_without_state_starts_from_its_latest_checkpoint(void **st)
+{
+	(void)st;
+	struct fx f;
+	char path[256];
+	memset(&f, 0, sizeof(f));
+	make_datadir(&f);
+	snprintf(path, sizeof(path), "%s/keys/sign/audit.signed", f.dir);
+	assert_int_equal(unlink(path), 0);
+	/* And the keys where they were before keys/sign. */
+	char from[256], to[256];
+	snprintf(from, sizeof(from), "%s/keys/sign/archive.key", f.dir);
+	snprintf(to, sizeof(to), "%s/keys/archive.key", f.dir);
+	assert_int_equal(rename(from, to), 0);
+	start(&f);
+	audit(&f, "message=1");
+	audit(&f, "message=2");
+	assert_log_sound(f.ar->audit_log);
+	assert_int_equal(access(from, F_OK), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	fx_free(&f);
+}
+
+static void test_rotation_goes_through_the_signer(void **state_)
+{
+	(void)state_;
+	struct fx f;
+	struct pv_error err;
+	struct pv_buf vkey;
+	char path[256];
+	unsigned char *before, *after;
+	size_t lb, la;
+	fx_init(&f);
+	audit(&f, "message=1");
+	snprintf(path, sizeof(path), "%s/keys/sign/audit.key", f.dir);
+	fx_must(pv_read_file(path, 4096, &before, &lb, &err), &err, "read key");
+	pv_buf_init(&vkey, NOTE_VKEY_MAX);
+	fx_must(archive_rotate_key(f.ar, f.ar->audit_log, "cli:test", &vkey, &err), &err, "rotate");
+	audit(&f, "message=2");
+	assert_log_sound(f.ar->audit_log);
+	/* The seed on disk is the new key's, the old one is gone. */
+	fx_must(pv_read_file(path, 4096, &after, &la, &err), &err, "read key");
+	assert_false(lb == la && memcmp(before, after, lb) == 0);
+	snprintf(path, sizeof(path), "%s/keys/sign/audit.key.next", f.dir);
+	assert_int_equal(access(path, F_OK), -1);
+	sodium_memzero(before, lb);
+	sodium_memzero(after, la);
+	free(before);
+	free(after);
+	pv_buf_free(&vkey);
+	/* And a restarted signer holds the new key. */
+	stop(&f);
+	start(&f);
+	audit(&f, "message=3");
+	assert_log_sound(f.ar->audit_log);
+	fx_free(&f);
+}
+
+/* The drop: a process that started the signer cannot open the seeds any
+ * more (in a child, which gets its own mount namespace). Needs root or
+ * user namespaces; skipped where the kernel allows neither. */
+static void test_after_the_drop_the_seeds_cannot_be_opened(void **state_)
+{
+	(void)state_;
+	struct fx f;
+	memset(&f, 0, sizeof(f));
+	make_datadir(&f);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pv_error err;
+		struct signer *sg = NULL;
+		const char *why = NULL;
+		char path[256];
+		if (signer_start(f.dir, &sg, &err) != 0)
+			_exit(10);
+		int r = signer_hide_keys(f.dir, &why, &err);
+		if (r == 1)
+			_exit(77);
+		if (r != 0)
+			_exit(11);
+		snprintf(path, sizeof(path), "%s/keys/sign/audit.key", f.dir);
+		int fd = open(path, O_RDONLY);
+		if (fd >= 0 || errno != ENOENT)
+			_exit(12);
+		/* The archive still works, signed by the signer. */
+		struct archive *ar = NULL;
+		archive_set_key_source(signer_key_source(sg));
+		if (archive_open(f.dir, &ar, &err) != 0 ||
+		    archive_audit(ar, "cli:test", AUDIT_VIEW, "message=1", "ok", NULL, &err) != 0)
+			_exit(13);
+		archive_close(&ar);
+		signer_free(&sg);
+		_exit(0);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		fx_rmtree(f.dir);
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Outside that namespace the seeds are where they were. */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/keys/sign/audit.key", f.dir);
+	assert_int_equal(access(path, R_OK), 0);
+	fx_rmtree(f.dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_archive_keys_are_remote_and_every_checkpoint_is_signed),
+		cmocka_unit_test(test_a_rolled_back_transaction_leaves_nothing_signed),
+		cmocka_unit_test(test_the_signer_refuses_a_tree_that_does_not_extend_its_last),
+		cmocka_unit_test(test_the_signer_signs_nothing_but_checkpoints_rotations_and_manifests),
+		cmocka_unit_test(test_its_memory_survives_a_restart),
+		cmocka_unit_test(test_a_data_directory_without_state_starts_from_its_latest_checkpoint),
+		cmocka_unit_test(test_rotation_goes_through_the_signer),
+		cmocka_unit_test(test_after_the_drop_the_seeds_cannot_be_opened),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
