@@ -66,6 +66,18 @@ int pg_index_exec(struct pg_index *px, const char *sql, struct pv_error *err)
 	return run(px, sql, 0, NULL, PGRES_COMMAND_OK, NULL, err);
 }
 
+int pg_index_rows(struct pg_index *px, const char *sql, size_t nparams,
+	const char *const *params, int64_t *rows_r, struct pv_error *err)
+{
+	PGresult *res;
+	int r = run(px, sql, (int)nparams, params, PGRES_TUPLES_OK, &res, err);
+	if (r == PV_OK) {
+		*rows_r = PQntuples(res);
+		PQclear(res);
+	}
+	return r;
+}
+
 static void rollback(struct pg_index *px)
 {
 	PQclear(PQexec(px->conn, "ROLLBACK"));

@@ -91,6 +91,11 @@ int pg_index_match_ids(struct pg_index *px, const struct pg_index_query *q, int6
 
 /* Runs sql (no parameters, no rows wanted), for schema work and the
  * benchmark's generator. */
+/* Runs a query with $n text parameters; *rows_r gets its row count (the
+ * benchmark's catalog lookups: tests/bench/bench_pg.c). */
+int pg_index_rows(struct pg_index *px, const char *sql, size_t nparams,
+	const char *const *params, int64_t *rows_r, struct pv_error *err) PV_WARN_UNUSED;
+
 int pg_index_exec(struct pg_index *px, const char *sql, struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

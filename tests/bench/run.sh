@@ -13,6 +13,8 @@
 #   6. api: popvault serve over BENCH_N harvested messages, wrk with 1 and 50
 #      clients: req/s, p50/p95/p99 of search, message view and status
 #      (bench_api.py; target search p95 < 100 ms at 50 clients)
+#   7. postgresql (only with BENCH_PG=1): search p50/p95 per query class on
+#      1 M documents and catalog lookups on 10 M rows (tests/bench/pg_scale.sh)
 # Knobs: BENCH_N (messages, default 10000; BENCH_N=2000 for a quick run),
 # BENCH_RUNS (default 3), BENCH_API_SECONDS (per wrk run, default 10), BENCH_TOOL_RUNS (fewer runs for slow peers,
 # default getmail=1), BENCH_PROFILE (auto: perf profile when popvault
@@ -79,6 +81,14 @@ if want api && [ -f tests/bench/bench_api.py ]; then
 	section "api: popvault serve over $N messages (bench_api.py)"
 	python3 tests/bench/bench_api.py --popvault "$BUILD/popvault" --count "$N" \
 		--json "$OUT/api.json" | tee -a "$REPORT" || rc=1
+fi
+
+# Optional (BENCH_PG=1): the search index and catalog at scale on a private
+# PostgreSQL (tests/bench/pg_scale.sh; 10 M catalog rows and 1 M search
+# documents by default, about 15 min on this machine, mostly generation).
+if [ "${BENCH_PG:-}" = 1 ] && [ -x "$OUT/bench_pg" ]; then
+	section "postgresql: catalog rows and search at scale (pg_scale.sh)"
+	BUILD=$BUILD tests/bench/pg_scale.sh | tee -a "$REPORT" || rc=1
 fi
 
 section "done in $(($(date +%s) - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg); report in $REPORT"

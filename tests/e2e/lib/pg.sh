@@ -14,6 +14,7 @@
 # to run as root), then `pg_ctl start` on a free loopback port with its
 # socket in DIR/sock (no shared /run/postgresql), and waits until it
 # answers. fsync is off unless --fsync (tests of durability need it on).
+# PG_OPTS (optional): more server options, e.g. "-c shared_buffers=1GB".
 # Sets and exports PG_DIR PG_DATA PG_SOCKDIR PG_PORT PG_HOST PG_USER
 # PG_PID PG_LOG PG_CONNINFO (libpq key=value) PG_URL (postgresql://...).
 # Checked settings: ../../../../shared/reference/scale.md.
@@ -91,7 +92,7 @@ pg_start() {
 		PG_PORT=$(pg__port) || return 1
 		pg__as "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 start \
 			-o "-k $PG_SOCKDIR -h $PG_HOST -p $PG_PORT -c fsync=$fsync \
--c full_page_writes=$fsync -c listen_addresses=$PG_HOST" >>"$PG_DIR/pg_ctl.log" 2>&1 && break
+-c full_page_writes=$fsync -c listen_addresses=$PG_HOST ${PG_OPTS:-}" >>"$PG_DIR/pg_ctl.log" 2>&1 && break
 		PG_PORT=
 	done
 	[ -n "$PG_PORT" ] || { echo "pg.sh: postgres did not start (see $PG_LOG)" >&2; return 1; }
