@@ -38,7 +38,18 @@ if [ "$have" != "$CAT $DOCS" ]; then
 	# the backend makes its tables: bench_pg --schema-only
 	"$BUILD/bench/bench_pg" --schema-only "$PG_CONNINFO"
 	t0=$(date +%s)
-	nice -n 19 "${PSQL[@]}" -v ncat="$CAT" -v ndocs="$DOCS" -f tests/bench/pg_scale.sql
+	# The work is done by the server process serving psql, not by psql:
+	# that one is reniced (the machine is shared), found by its name.
+	PGAPPNAME=pv_bench_gen "${PSQL[@]}" -v ncat="$CAT" -v ndocs="$DOCS" \
+		-f tests/bench/pg_scale.sql &
+	gen=$!
+	for _ in $(seq 50); do
+		bpid=$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity
+			WHERE application_name = 'pv_bench_gen'")
+		[ -n "$bpid" ] && { renice -n 19 -p "$bpid" >/dev/null; break; }
+		sleep 0.1
+	done
+	wait "$gen"
 	t1=$(date +%s)
 	"${PSQL[@]}" -c "TRUNCATE bench_meta; INSERT INTO bench_meta VALUES ($CAT, $DOCS, $((t1 - t0)))"
 fi
