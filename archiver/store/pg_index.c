@@ -177,8 +177,25 @@ int pg_index_count(struct pg_index *px, int64_t *n_r, struct pv_error *err)
 	return r;
 }
 
+/* Whether the page should be read by walking idx_doc_date and testing each
+ * row, rather than by finding every match (the GIN index) and sorting
+ * them. The walk reads about rows * wanted / total rows before it has the
+ * page; finding and sorting costs about total. PostgreSQL's planner guesses
+ * a tsquery's matches from statistics and misses rare words by a factor of
+ * a hundred (measured: 30,771 guessed, 247 found, 0.46 s instead of 5 ms on
+ * 1 M documents), but here the exact total is already counted. */
+static bool walk_date_index(struct pg_index *px, int64_t total, int64_t wanted)
+{
+	PGresult *res = PQexec(px->conn, "SELECT reltuples::bigint FROM pg_class"
+					 " WHERE oid = 'idx_doc'::regclass");
+	double rows = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+			      ? (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	PQclear(res);
+	return total > 0 && rows * (double)wanted / (double)total < (double)total;
+}
+
 static const char *order_by(const struct pg_index_query *q, bool by_rank, bool ascending,
-	char *buf, size_t n)
+	bool walk, char *buf, size_t n)
 {
 	if (by_rank && q->rank_param > 0) {
 		/* ts_rank: higher is better, the reverse of FTS5's bm25 rank */
@@ -186,7 +203,10 @@ static const char *order_by(const struct pg_index_query *q, bool by_rank, bool a
 			q->rank_param, ascending ? "" : "DESC");
 		return buf;
 	}
-	return ascending ? " ORDER BY d.date, d.id" : " ORDER BY d.date DESC, d.id DESC";
+	/* "d.date + 0" is the same order that idx_doc_date cannot give */
+	snprintf(buf, n, " ORDER BY d.date%s%s, d.id%s", walk ? "" : " + 0",
+		ascending ? "" : " DESC", ascending ? "" : " DESC");
+	return buf;
 }
 
 int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by_rank,
@@ -215,7 +235,8 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 	r = pv_buf_printf(&sql, err, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
 		" d.from_disp, d.subject_disp, d.has_attachment FROM idx_doc d WHERE %s%s"
 		" LIMIT %" PRId64 " OFFSET %" PRId64, q->where,
-		order_by(q, by_rank, ascending, order, sizeof(order)), limit, offset);
+		order_by(q, by_rank, ascending, walk_date_index(px, *total_r, offset + limit), order,
+			sizeof(order)), limit, offset);
 	if (r == PV_OK)
 		r = run(px, pv_buf_str(&sql), (int)q->nparams, q->params, PGRES_TUPLES_OK, &res, err);
 	for (int i = 0; r == PV_OK && i < PQntuples(res); i++) {
