@@ -42,7 +42,9 @@ SELECT i, 1 + i % 1000, 'UID' || i || '.' || (i % 7919), sha256(int8send(i)),
 FROM generate_series(1::bigint, :ncat) i;
 CREATE INDEX messages_account_uidl ON messages (account_id, uidl);
 CREATE INDEX messages_sha256 ON messages (sha256);
-CREATE INDEX messages_pack ON messages (pack_id);
+CREATE INDEX messages_expires ON messages (expires_at) WHERE disposed_at IS NULL;
+CREATE INDEX messages_bucket ON messages (bucket_id);
+CREATE INDEX messages_pack ON messages (pack_id) WHERE pack_id IS NOT NULL;
 ANALYZE messages;
 
 TRUNCATE idx_doc;
