@@ -13,7 +13,11 @@ dovecot-core dovecot-pop3d mailutils-pop3d
 python3 faketime poppler-utils util-linux procps
 mpop fetchmail getmail6 procmail time linux-perf wrk
 debhelper lintian fakeroot scdoc man-db systemd
-chromium"
+chromium
+postgresql-15 libpq-dev"
+
+# The PostgreSQL search backend links libpq; its tests and the scale
+# benchmark run a private postgresql-15 (tests/e2e/lib/pg.sh) on loopback.
 
 # The browser tests (tests/web, DESIGN.md §9) drive Debian's chromium with
 # npm's playwright-core under node's test runner. A node of its own (e.g.

@@ -101,13 +101,6 @@ int index_count(sqlite3 *db, int64_t *n_r, struct pv_error *err)
 	return r;
 }
 
-/* A display copy: at most max bytes, cut on a character boundary. */
-static void bind_display(sqlite3_stmt *st, int i, const struct pv_buf *b, size_t max)
-{
-	size_t n = index_text_utf8_prefix((const char *)b->data, b->len, max);
-	sqlite3_bind_text(st, i, b->len ? (const char *)b->data : "", (int)n, SQLITE_TRANSIENT);
-}
-
 static void bind_buf(sqlite3_stmt *st, int i, const struct pv_buf *b)
 {
 	sqlite3_bind_text(st, i, b->len ? (const char *)b->data : "", (int)b->len, SQLITE_STATIC);
@@ -175,40 +168,25 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, struct pv_
 	return r;
 }
 
-static int write_doc(sqlite3 *db, struct doc_stmts *ds, int64_t id, const char *account,
-	int64_t received_at, size_t len, const struct index_doc *d, struct pv_error *err)
+void index_row_free(struct index_row *row)
 {
-	sqlite3_stmt *st = ds->old_key;
-	int64_t old_key = 0;
-	int r;
-	if (id >= INDEX_KEY_ID_MAX)
-		return pv_fail(err, PV_ELIMIT, "index: message ids from %lld on are not indexed",
-			(long long)INDEX_KEY_ID_MAX);
-	sqlite3_bind_int64(st, 1, id);
-	bool had = sqlite3_step(st) == SQLITE_ROW;
-	if (had)
-		old_key = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	st = ds->doc;
+	for (int i = 0; i < INDEX_COLUMNS; i++)
+		pv_buf_free(&row->text[i]);
+}
+
+int index_row_make(int64_t received_at, const struct index_doc *d, struct index_row *row,
+	struct pv_error *err)
+{
+	memset(row, 0, sizeof(*row));
 	/* A Date after receipt is a sender's clock or a lie; a day of skew is
 	 * allowed, beyond it the receipt time orders and filters the message
 	 * so a Date in 2099 cannot pin it to the top of every listing. */
-	bool trusted = d->date_known && d->date <= received_at + INDEX_DATE_SKEW_MAX;
-	int64_t date = trusted ? d->date : received_at, key = index_query_key(date, id);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, key);
-	sqlite3_bind_text(st, 3, account, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, date);
-	sqlite3_bind_int(st, 5, trusted);
-	sqlite3_bind_int64(st, 6, received_at);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)len);
-	sqlite3_bind_int(st, 8, d->has_attachment);
-	bind_buf(st, 9, &d->message_id);
-	bind_display(st, 10, &d->from, DISPLAY_FROM_MAX);
-	bind_display(st, 11, &d->subject, DISPLAY_SUBJECT_MAX);
-	sqlite3_bind_int(st, 12, (int)d->truncated);
-	if ((r = step_done(db, st, "insert document", err)) < 0)
-		return r;
+	row->date_known = d->date_known && d->date <= received_at + INDEX_DATE_SKEW_MAX;
+	row->date = row->date_known ? d->date : received_at;
+	row->from_disp_len = index_text_utf8_prefix((const char *)d->from.data, d->from.len,
+		DISPLAY_FROM_MAX);
+	row->subject_disp_len = index_text_utf8_prefix((const char *)d->subject.data,
+		d->subject.len, DISPLAY_SUBJECT_MAX);
 
 	/* every Subject field is searchable, the first one is displayed */
 	struct pv_buf subj;
@@ -220,34 +198,73 @@ static int write_doc(sqlite3 *db, struct doc_stmts *ds, int64_t id, const char *
 		pv_buf_free(&subj);
 		return PV_ERR;
 	}
-	const struct pv_buf *cols[8] = {
+	const struct pv_buf *cols[INDEX_COLUMNS] = {
 		&d->from, &d->to, &d->cc, &d->bcc, &subj, &d->body, &d->filenames, &d->types,
 	};
-	struct pv_buf split[8];
-	st = ds->stage;
-	for (int i = 0; i < 8; i++)
-		pv_buf_init(&split[i], 2 * cols[i]->len + 16);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, key);
-	if (had)
-		sqlite3_bind_int64(st, 3, old_key);
-	for (int i = 0; i < 8 && r == PV_OK; i++) {
+	int r = PV_OK;
+	for (int i = 0; i < INDEX_COLUMNS && r == PV_OK; i++) {
 		const struct pv_buf *c = cols[i];
 		if (index_text_has_cjk((const char *)c->data, c->len)) {
-			r = index_text_cjk_split((const char *)c->data, c->len, &split[i], err);
-			c = &split[i];
+			pv_buf_init(&row->text[i], 2 * c->len + 16);
+			r = index_text_cjk_split((const char *)c->data, c->len, &row->text[i], err);
+		} else {
+			pv_buf_init(&row->text[i], c->len + 1);
+			r = pv_buf_append(&row->text[i], c->data ? c->data : (void *)"", c->len, err);
 		}
-		bind_buf(st, i + 4, c);
 	}
-	if (r == PV_OK)
-		r = step_done(db, st, "insert text", err);
-	else {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-	for (int i = 0; i < 8; i++)
-		pv_buf_free(&split[i]);
 	pv_buf_free(&subj);
+	return r;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	sqlite3_bind_text(st, i, n ? (const char *)p : "", (int)n, SQLITE_STATIC);
+}
+
+static int write_doc(sqlite3 *db, struct doc_stmts *ds, int64_t id, const char *account,
+	int64_t received_at, size_t len, const struct index_doc *d, struct pv_error *err)
+{
+	sqlite3_stmt *st = ds->old_key;
+	int64_t old_key = 0;
+	if (id >= INDEX_KEY_ID_MAX)
+		return pv_fail(err, PV_ELIMIT, "index: message ids from %lld on are not indexed",
+			(long long)INDEX_KEY_ID_MAX);
+	sqlite3_bind_int64(st, 1, id);
+	bool had = sqlite3_step(st) == SQLITE_ROW;
+	if (had)
+		old_key = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	struct index_row row;
+	int r = index_row_make(received_at, d, &row, err);
+	if (r < 0) {
+		index_row_free(&row);
+		return r;
+	}
+	int64_t key = index_query_key(row.date, id);
+	st = ds->doc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, key);
+	sqlite3_bind_text(st, 3, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, row.date);
+	sqlite3_bind_int(st, 5, row.date_known);
+	sqlite3_bind_int64(st, 6, received_at);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)len);
+	sqlite3_bind_int(st, 8, d->has_attachment);
+	bind_buf(st, 9, &d->message_id);
+	bind_text(st, 10, d->from.data, row.from_disp_len);
+	bind_text(st, 11, d->subject.data, row.subject_disp_len);
+	sqlite3_bind_int(st, 12, (int)d->truncated);
+	if ((r = step_done(db, st, "insert document", err)) == PV_OK) {
+		st = ds->stage;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, key);
+		if (had)
+			sqlite3_bind_int64(st, 3, old_key);
+		for (int i = 0; i < INDEX_COLUMNS; i++)
+			bind_buf(st, i + 4, &row.text[i]);
+		r = step_done(db, st, "insert text", err);
+	}
+	index_row_free(&row);
 	return r;
 }
 

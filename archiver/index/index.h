@@ -75,6 +75,29 @@ struct index_batch_doc {
 };
 int index_add_docs(sqlite3 *db, const struct index_batch_doc *v, size_t n, struct pv_error *err);
 
+/* What one message puts in the index, whatever the backend (FTS5 here,
+ * PostgreSQL in archiver/archive/search_pg.c): both index exactly this.
+ * The columns are idx_fts's, in its order. */
+enum index_column {
+	INDEX_COL_FROM, INDEX_COL_TO, INDEX_COL_CC, INDEX_COL_BCC, INDEX_COL_SUBJECT,
+	INDEX_COL_BODY, INDEX_COL_FILENAME, INDEX_COL_CTYPE, INDEX_COLUMNS
+};
+
+struct index_row {
+	int64_t date;            /* the Date field when trusted, else received_at */
+	bool date_known;         /* the Date field was used */
+	size_t from_disp_len;    /* bytes of doc->from shown in result lists */
+	size_t subject_disp_len; /* bytes of doc->subject shown */
+	struct pv_buf text[INDEX_COLUMNS]; /* as indexed: every Subject field one a
+	                                      line, CJK characters split (text.h) */
+};
+
+/* Fills *row from doc (received_at: unix seconds of receipt). Free with
+ * index_row_free, also after an error (out of memory). */
+int index_row_make(int64_t received_at, const struct index_doc *doc, struct index_row *row,
+	struct pv_error *err) PV_WARN_UNUSED;
+void index_row_free(struct index_row *row);
+
 /* Removes message `id` from the index (disposal). Removing an id that is
  * not indexed is not an error. */
 int index_remove(sqlite3 *db, int64_t id, struct pv_error *err);

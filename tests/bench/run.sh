@@ -17,6 +17,8 @@
 #   6. api: popvault serve over BENCH_N harvested messages, wrk with 1 and 50
 #      clients: req/s, p50/p95/p99 of search, message view and status
 #      (bench_api.py; target search p95 < 100 ms at 50 clients)
+#   7. postgresql (only with BENCH_PG=1): search p50/p95 per query class on
+#      1 M documents and catalog lookups on 10 M rows (tests/bench/pg_scale.sh)
 # Every target of issue 12 is printed as a line "target ...: FIGURE (target
 # GOAL) MET|SHORT", a SHORT one followed by what bounds it; the summary at
 # the end repeats them all.
@@ -30,7 +32,7 @@
 # verify-bundle memory is measured, default 100000: several minutes; 0: none), BENCH_API_SECONDS (per wrk run, default 10),
 # BENCH_TOOL_RUNS (fewer runs for slow peers, default getmail=1),
 # BENCH_PROFILE (auto: perf profile when popvault misses a harvest target |
-# always | never), BENCH_ONLY (harvest,tlog,index,audit,export,api),
+# always | never), BENCH_ONLY (harvest,tlog,index,audit,export,api), BENCH_PG=1 (the PostgreSQL part),
 # BENCH_REV (what to call the measured source in the report; default: the
 # work tree's commit).
 # The report is printed and kept in $BUILD/bench/report.txt (JSON figures
@@ -116,6 +118,14 @@ if want api && [ -f tests/bench/bench_api.py ]; then
 	section "api: popvault serve over $N messages (bench_api.py)"
 	python3 tests/bench/bench_api.py --popvault "$BUILD/popvault" --count "$N" \
 		--json "$OUT/api.json" | tee -a "$REPORT" || rc=1
+fi
+
+# Optional (BENCH_PG=1): the search index and catalog at scale on a private
+# PostgreSQL (tests/bench/pg_scale.sh; 10 M catalog rows and 1 M search
+# documents by default, about 15 min on this machine, mostly generation).
+if [ "${BENCH_PG:-}" = 1 ] && [ -x "$OUT/bench_pg" ]; then
+	section "postgresql: catalog rows and search at scale (pg_scale.sh)"
+	BUILD=$BUILD tests/bench/pg_scale.sh | tee -a "$REPORT" || rc=1
 fi
 
 section "targets (issue 12): every one printed above, repeated"
