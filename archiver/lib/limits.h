@@ -25,6 +25,10 @@
 /* Pipelined commands in flight: small enough that unread commands always
  * fit in socket buffers, so client and server cannot both block on write. */
 #define PV_POP3_PIPELINE_WINDOW 32
+/* RETRs in flight at once announce (LIST) at most this many bytes in all:
+ * enough to keep a fast link busy for a round trip, little for the server
+ * to push that a dropped session would waste. */
+#define PV_POP3_PIPELINE_BYTES (2u * 1024 * 1024)
 /* SCRAM iteration count from the server: RFC 7677 asks for >= 4096; the
  * upper bound stops a server from making us burn CPU for minutes. */
 #define PV_POP3_SCRAM_ITER_MIN 4096
