@@ -16,8 +16,10 @@
  * generous and still bounded. */
 #define PV_POP3_SASL_LINE_MAX 16384
 /* POP3 reads go through one fixed buffer of this size, so memory does not
- * grow with message size (body lines have no length limit). */
-#define PV_POP3_READ_BUF 16384
+ * grow with message size (body lines have no length limit); 64 KiB takes
+ * what a fast server has sent in one call (TLS: OpenSSL's read-ahead
+ * buffer is as big). */
+#define PV_POP3_READ_BUF 65536
 /* After a message passes its size cap the rest is read and discarded so the
  * session can go on; past this many discarded bytes the connection is
  * dropped instead (a broken or hostile server could stream forever). */
