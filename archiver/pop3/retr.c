@@ -274,8 +274,12 @@ int pop3_fetch_run(struct pop3_client *c, const struct pop3_fetch *f, size_t *se
 		}
 		bool stop = f->stop != NULL && f->stop(f->ctx);
 		/* RETRs while the window has room and the bytes announced in
-		 * flight stay under PV_POP3_PIPELINE_BYTES (one always may). */
-		while (!stop && next < f->n && q.n < w) {
+		 * flight stay under PV_POP3_PIPELINE_BYTES (one always may);
+		 * once half of both is free, so that refills go out many
+		 * commands to a write, not one per reply. */
+		bool refill = w == 1 || (q.n - q.deles <= w / 2 &&
+					 q.bytes <= PV_POP3_PIPELINE_BYTES / 2);
+		while (refill && !stop && next < f->n && q.n < w) {
 			uint64_t size = f->sizes != NULL ? f->sizes[next] : 0;
 			if (q.n > q.deles && q.bytes + size > PV_POP3_PIPELINE_BYTES)
 				break;
