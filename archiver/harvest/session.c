@@ -431,6 +431,7 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 {
 	static const char *const states[] = {"committed", "dele-sent", "quit-ok", "residue"};
 	struct settle_rows rows = {.err = err};
+	struct ledger_stmts *ls = NULL;
 	struct listed *listed = NULL;
 	size_t n_listed = 0;
 	int64_t now = pv_clock_now(), gone = 0, residue = 0;
@@ -454,7 +455,10 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 	}
 	if (r < 0 || rows.n == 0)
 		goto out;
-	if ((r = catalog_begin(ss->ar->cat, err)) < 0)
+	/* One statement for every row: a mailbox of thousands is settled in
+	 * one go after each harvest. */
+	if ((r = ledger_stmts_new(ss->ar->cat->db, &ls, err)) < 0 ||
+	    (r = catalog_begin(ss->ar->cat, err)) < 0)
 		goto out;
 	for (size_t i = 0; r == PV_OK && i < rows.n; i++) {
 		struct settle_row *row = &rows.v[i];
@@ -462,15 +466,15 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 		const struct listed *l = bsearch(&key, listed, n_listed, sizeof(*listed), cmp_listed);
 		if (l == NULL) {
 			gone++;
-			r = ledger_set_state(ss->ar->cat->db, ss->a->id, row->uidl, row->sha256, "gone",
-					     now, err);
+			r = ledger_stmts_set_state(ls, ss->a->id, row->uidl, row->sha256, "gone", now,
+						   err);
 		} else if (strcmp(row->state, "quit-ok") == 0 && !l->dup &&
 			   same_size(ss, row->message_id, l->size)) {
 			residue++;
 			note(ss, "message %s was deleted (QUIT answered +OK) but is still upstream; "
 			     "it will be deleted again", row->uidl);
-			r = ledger_set_state(ss->ar->cat->db, ss->a->id, row->uidl, row->sha256,
-					     "residue", now, err);
+			r = ledger_stmts_set_state(ls, ss->a->id, row->uidl, row->sha256, "residue",
+						   now, err);
 		}
 	}
 	/* Proven gone, or still there after a QUIT +OK: audited with the ledger. */
@@ -486,6 +490,7 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 	else
 		catalog_rollback(ss->ar->cat);
 out:
+	ledger_stmts_free(&ls);
 	free(rows.v);
 	free(listed);
 	if (gone_r)
