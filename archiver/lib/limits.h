@@ -78,8 +78,14 @@
  * memory does not follow the server's speed. 4 MiB is some 50 messages
  * of the usual mix, enough to ride out a group commit's fsyncs. */
 #define PV_HARVEST_QUEUE_MAX (4 * 1024 * 1024)
-/* Group commit: messages per batch and milliseconds per batch. */
-#define PV_HARVEST_BATCH_MAX 256
+/* Group commit: at most this many messages per batch (the [harvest]
+ * batch_max default) and this many milliseconds a message may wait for
+ * its commit (batch_ms). Within those, a batch takes what the server
+ * sends in half of batch_ms, starting at PV_HARVEST_BATCH_START: few
+ * commits (fsyncs, signatures) when the server is fast, quick DELEs when
+ * it is slow (harvest/pipeline.c). */
+#define PV_HARVEST_BATCH_MAX 4096
+#define PV_HARVEST_BATCH_START 256
 #define PV_HARVEST_BATCH_MS 1000
 
 /* Signed notes: C2SP signed-note limits a note to a few KiB in practice;
