@@ -40,8 +40,14 @@ struct open_pack {
 	int64_t id, bucket_id;
 	int fd;
 	uint64_t committed, end; /* offsets: end of committed records, end of file */
+	uint64_t kicked;         /* writeback started up to here */
 	bool unsynced, created, full;
 };
+
+/* Writeback of appended records is started (not awaited) every this many
+ * bytes, so that the group commit's fdatasync, on the sealer's path,
+ * finds most of the batch on disk already. */
+#define PACK_WRITEBACK_STEP (1024 * 1024)
 
 struct pack_set {
 	char dir[2048];
@@ -270,6 +276,14 @@ int pack_set_append(struct pack_set *ps, int64_t bucket_id, struct record_sealer
 	}
 	op->end = off + len;
 	op->unsynced = true;
+	if (op->kicked > off)
+		op->kicked = off; /* the pack was cut back since */
+	if (op->end - op->kicked >= PACK_WRITEBACK_STEP) {
+		/* A hint: failures surface at the fdatasync that counts. */
+		(void)sync_file_range(op->fd, (off_t)op->kicked, (off_t)(op->end - op->kicked),
+				      SYNC_FILE_RANGE_WRITE);
+		op->kicked = op->end;
+	}
 	loc_r->pack_id = op->id;
 	loc_r->offset = off;
 	loc_r->length = len;

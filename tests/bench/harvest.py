@@ -184,8 +184,11 @@ class Tool:
 class Popvault(Tool):
     name = "popvault"
 
+    def binary(self):
+        return self.b.args.popvault
+
     def prepare(self, work, mode):
-        pv, data = self.b.args.popvault, os.path.join(work, "data")
+        pv, data = self.binary(), os.path.join(work, "data")
         run([pv, "init", "--data", data], preexec_fn=self.b.as_user)
         argv = [pv, "--data", data, "account", "add", "bench", "--host",
                 "localhost", "--port", str(self.port(mode)), "--user", USER,
@@ -289,7 +292,17 @@ class Null(Tool):
         raise BenchError("popnull printed no count: %r" % out[-300:])
 
 
-TOOLS = {c.name: c for c in (Popvault, Mpop, Fetchmail, Getmail, Null)}
+class PopvaultBase(Popvault):
+    """--baseline BIN: another popvault build (the one before a change),
+    measured in the same rounds, so a change is judged by before/after
+    ratios of one run, not by figures of runs on a busier machine."""
+    name = "pv-base"
+
+    def binary(self):
+        return self.b.args.baseline
+
+
+TOOLS = {c.name: c for c in (Popvault, PopvaultBase, Mpop, Fetchmail, Getmail, Null)}
 
 
 # ------------------------------------------------------------ running
@@ -450,7 +463,7 @@ class Bench:
         self.sync_s = time.perf_counter() - ts
         srv0 = server_cpu(self.dovecot.pid)
         busy0 = machine_busy()
-        c = self.client(argv, work, env, summary=tool.name == "popvault")
+        c = self.client(argv, work, env, summary=isinstance(tool, Popvault))
         busy = machine_busy() - busy0
         time.sleep(0.3)    # let Dovecot's master reap the session's processes
         srv = server_cpu(self.dovecot.pid) - srv0
@@ -463,7 +476,7 @@ class Bench:
             raise BenchError("%s %s: stored %d of %d, %d left upstream\n%s\n%s"
                              % (tool.name, mode, stored, expect, left,
                                 c["out"][-400:], c["err"][-800:]))
-        if tool.name == "popvault":
+        if isinstance(tool, Popvault):
             if "lag" not in c:
                 raise BenchError("popvault printed no summary line")
             self.check_indexed(os.path.join(work, "data"))
@@ -969,6 +982,8 @@ def main():
                     help="archive sizes for the scaling figures ('' for none)")
     ap.add_argument("--scale-probe", type=int, default=1000,
                     help="messages in the measured harvest at each size")
+    ap.add_argument("--baseline", help="another popvault build, measured beside "
+                    "--popvault as the tool pv-base (ratio = the speed-up)")
     ap.add_argument("--json")
     ap.add_argument("--perf-dir", help="keep perf.data files here")
     ap.add_argument("--profile", default="auto",
@@ -990,6 +1005,10 @@ def main():
                 and not shutil.which(t):
             ap.error("%s is not installed (packaging/deps.sh)" % t)
     a.popvault = os.path.abspath(a.popvault)
+    if a.baseline:
+        a.baseline = os.path.abspath(a.baseline)
+        a.tools.insert(a.tools.index("popvault") + 1 if "popvault" in a.tools else 0,
+                       "pv-base")
     a.null = os.path.abspath(a.null)
 
     with pvharness.Run() as r:
