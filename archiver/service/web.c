@@ -10,6 +10,7 @@
 #include "archiver/http/app.h"
 #include "archiver/http/server.h"
 #include "archiver/lib/log.h"
+#include "archiver/lib/sandbox.h"
 #include "archiver/service/service_int.h"
 
 static void say(int fd, const char *what, const char *msg)
@@ -53,6 +54,7 @@ int svc_web_main(struct service *sv, int ready_fd)
 		return 1;
 	}
 	say(ready_fd, "R", NULL);
+	pv_sandbox_selftest_point(PV_ROLE_WEB);
 	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
 		/* What the web takes from the config (the harvest interval that
 		 * /healthz judges by) is on the board, which the supervisor
