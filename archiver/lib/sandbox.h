@@ -46,7 +46,9 @@ int pv_landlock_restrict(const struct pv_landlock_path *paths, size_t n, const c
  * parser sandbox) allows what that one needs too. */
 enum pv_role {
 	PV_ROLE_SUPERVISOR, /* serve's supervisor: the union of its parts */
-	PV_ROLE_WEB,        /* HTTPS, the API, the account test, "harvest now", view sandboxes */
+	PV_ROLE_WEB,        /* HTTPS, the API, the account test; no exec (its spawner starts
+			     * view sandboxes and "harvest now": lib/spawner.h) */
+	PV_ROLE_SPAWNER,    /* the web's spawner: this program, for the web */
 	PV_ROLE_HARVEST,    /* the harvest scheduler and its sessions: POP3 client, the store */
 	PV_ROLE_INDEXER,    /* the catalog and the index, parser sandboxes; no network */
 	PV_ROLE_TASK,       /* heartbeat, verify: the store only; no network, no exec */
@@ -75,10 +77,9 @@ int pv_sandbox_role(enum pv_role role, struct pv_error *err);
 /* The self-test of serve's hidden --seccomp-selftest ROLE (tests/e2e/
  * seccomp.t): armed in the supervisor for one start of a part, it makes
  * that part, at pv_sandbox_selftest_point once set up, try the call its
- * role must never make (the web: unshare, a step towards the covered
- * keys; the harvest: ptrace; the indexer: a TCP socket; a task: execve).
- * If the filter lets it through, the part logs that and goes on, and
- * the test fails. */
+ * role must never make (the web: execve; the harvest: ptrace; the
+ * indexer: a TCP socket; a task: execve). If the filter lets it through,
+ * the part logs that and goes on, and the test fails. */
 void pv_sandbox_selftest_arm(enum pv_role role);
 void pv_sandbox_selftest_point(enum pv_role role);
 

@@ -70,6 +70,12 @@ static const char *const g_spawn[] = {
 	"landlock_restrict_self", NULL,
 };
 
+/* Waiting for and stopping children another process started for it
+ * (the web's spawner makes them the web's children). */
+static const char *const g_wait[] = {
+	"wait4", "waitid", "kill", "pipe", "pipe2", NULL,
+};
+
 /* An outside server: POP3 upstreams, DNS, TSAs, witnesses. */
 static const char *const g_net_client[] = {
 	"socket", "connect", "bind", "getsockname", "getpeername", "sendmmsg", "recvmmsg", NULL,
@@ -127,8 +133,13 @@ static const struct role roles[PV_ROLE_N] = {
 				 g_net_server, g_supervise},
 				IOC_TTY | IOC_FIONREAD, false, ST_NONE},
 	[PV_ROLE_WEB] = {"web",
-			 {g_base, g_files, g_unix, g_threads, g_spawn, g_net_client, g_net_server},
-			 IOC_TTY | IOC_FIONREAD, false, ST_UNSHARE},
+			 {g_base, g_files, g_unix, g_threads, g_wait, g_net_client, g_net_server},
+			 IOC_TTY | IOC_FIONREAD, false, ST_EXECVE},
+	/* What it starts for the web (a view's parser sandbox, "harvest
+	 * now") stacks on its set, which is therefore the harvest's. */
+	[PV_ROLE_SPAWNER] = {"spawner",
+			     {g_base, g_files, g_unix, g_threads, g_spawn, g_net_client},
+			     IOC_TTY | IOC_FIONREAD, false, ST_NONE},
 	[PV_ROLE_HARVEST] = {"harvest",
 			     {g_base, g_files, g_unix, g_threads, g_spawn, g_net_client},
 			     IOC_TTY | IOC_FIONREAD, false, ST_PTRACE},

@@ -140,7 +140,8 @@ static const enum pv_role part_roles[PART_N] = {
 static int part_main(struct sup *s, enum part_id k, int ready_fd)
 {
 	struct pv_error err;
-	if (pv_sandbox_role(part_roles[k], &err) < 0) {
+	/* The web loads its own once its spawner is forked (web.c). */
+	if (k != PART_WEB && pv_sandbox_role(part_roles[k], &err) < 0) {
 		pv_log(PV_LOG_ERROR, "serve.seccomp", "the %s process cannot confine itself: %s",
 		       s->p[k].name, err.msg);
 		return 1;

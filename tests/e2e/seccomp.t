@@ -4,7 +4,7 @@
 # appliance harvests a real Dovecot, indexes, serves views, runs "harvest
 # now" and its scheduled work with every process showing "Seccomp: 2";
 # then, one role at a time, serve's hidden --seccomp-selftest makes that
-# part try a call its role may not make (the web: unshare; the harvest:
+# part try a call its role may not make (the web: execve; the harvest:
 # ptrace; the indexer: a TCP socket; a task: execve): the part is killed
 # by SIGSYS, logs the call, the supervisor reports it and starts it again,
 # and the appliance goes on.
@@ -146,12 +146,18 @@ with pvharness.Run() as run:
     # The scheduled work has run by now (heartbeat at 2 s, verify 2 s, full 3 s).
     wait_for(lambda: {"pv-heartbeat", "pv-verify"} <= {c for _, c in sampler.seen}, 20)
     lasting = {c: child_pid(srv, c) for c in ("pv-web", "pv-harvest", "pv-indexer", "pv-signer")}
+    web = lasting["pv-web"]
+    spawner = [p for p, (c, pp, _) in procs_in_group(srv.proc.pid).items()
+               if c == "pv-spawner" and pp == web]
+    t.is_(len(spawner), 1, "the web has its spawner (it may not exec itself)")
+    lasting["pv-spawner"] = spawner[0] if spawner else None
     t.ok(all(lasting.values()), "serve's lasting children are there", repr(lasting))
-    modes = {c: procs_in_group(srv.proc.pid).get(p, (0, 0, None))[2] for c, p in lasting.items()}
+    modes = {c: procs_in_group(srv.proc.pid).get(p, (0, 0, None))[2] if p else None
+             for c, p in lasting.items()}
     modes["serve"] = procs_in_group(srv.proc.pid).get(srv.proc.pid, (0, 0, None))[2]
     t.ok(all(m == "2" for m in modes.values()),
-         "the supervisor, the web, the harvest scheduler, the indexer and the signer each "
-         "show Seccomp: 2", repr(modes))
+         "the supervisor, the web, its spawner, the harvest scheduler, the indexer and the "
+         "signer each show Seccomp: 2", repr(modes))
     sampler.stop()
     loose = sorted({c for (p, c), m in sampler.seen.items() if m != "2"})
     kinds = sorted({c for _, c in sampler.seen})
@@ -167,7 +173,7 @@ with pvharness.Run() as run:
     t.is_(srv.stop(), 0, "serve stops cleanly")
 
     # ---- a forbidden call kills the part, which is reported and restarted ---
-    cases = [("web", "pv-web", "unshare", "web", True),
+    cases = [("web", "pv-web", "execve", "web", True),
              ("harvest", "pv-harvest", "ptrace", "harvest", True),
              ("indexer", "pv-indexer", "socket", "indexer", True),
              ("task", "pv-heartbeat", "execve", "heartbeat", False)]
