@@ -27,6 +27,7 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
 #include "archiver/service/service.h"
+#include "archiver/signer/signer.h"
 
 #define SHARE_WEB_ROOT "/usr/share/popvault/web-static"
 
@@ -202,6 +203,7 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	 * part it forks) loses the log keys. */
 	struct signer *sg = NULL;
 	if (r == PV_OK && (r = cli_privsep_begin(ctx, &sg, err)) == PV_OK) {
+		so.signer_pid = signer_pid(sg);
 		r = service_run(&so, err);
 		cli_privsep_end(&sg);
 	}

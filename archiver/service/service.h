@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "archiver/lib/config.h"
 #include "archiver/lib/error.h"
@@ -61,6 +62,7 @@ struct service_opts {
 	/* Hidden --seccomp-selftest (tests/e2e/seccomp.t): the first part of
 	 * this role tries a call its filter forbids; PV_ROLE_N: none. */
 	enum pv_role seccomp_selftest;
+	pid_t signer_pid;             /* the signer serve forked (0: none): its end stops serve */
 };
 
 /* Runs the appliance until SIGTERM or SIGINT. Prints "popvault: serving

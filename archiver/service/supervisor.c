@@ -77,6 +77,7 @@ struct sup {
 	unsigned port;
 	char status[256];
 	enum pv_role selftest; /* --seccomp-selftest, until its part started */
+	bool signer_lost;      /* the signer died: serve ends with an error */
 };
 
 static const struct part parts[PART_N] = {
@@ -225,6 +226,22 @@ static void describe(int status, char *out, size_t n)
 		snprintf(out, n, "ended");
 }
 
+static void begin_stop(struct sup *s, int sig);
+
+/* The signer (forked by serve before the supervisor began, so its
+ * child) ended: nothing can be signed, and this process cannot read the
+ * keys to start another. serve stops with an error, for its service
+ * manager to start it again with a new signer. */
+static void signer_gone(struct sup *s, pid_t pid, int status)
+{
+	char how[128];
+	describe(status, how, sizeof(how));
+	pv_log(PV_LOG_ERROR, "serve.signer", "the signer process (pid %ld) %s; nothing can be "
+	       "signed without it: stopping, to be started again", (long)pid, how);
+	s->signer_lost = true;
+	begin_stop(s, SIGTERM);
+}
+
 /* Every child that ended: a lasting part is started again later. */
 static void reap(struct sup *s)
 {
@@ -237,8 +254,11 @@ static void reap(struct sup *s)
 		for (int i = 0; i < PART_N; i++)
 			if (s->p[i].pid == pid)
 				k = (enum part_id)i;
-		if (k == PART_N)
+		if (k == PART_N) {
+			if (pid == s->sv.o->signer_pid && !s->stopping)
+				signer_gone(s, pid, status);
 			continue;
+		}
 		struct part *p = &s->p[k];
 		p->pid = 0;
 		if (k == PART_INDEXER) {
@@ -623,5 +643,7 @@ int service_run(const struct service_opts *o, struct pv_error *err)
 			take_signals(&s);
 	}
 	teardown(&s);
+	if (s.signer_lost)
+		return pv_fail(err, PV_ERR, "the signer process ended (see the log)");
 	return PV_OK;
 }

@@ -11,6 +11,7 @@
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -203,6 +204,22 @@ with pvharness.Run() as run:
              "%s: the appliance still answers" % role)
         t.ok("NOT stopped" not in log_of(s), "%s: the filter stopped the call" % role)
         t.is_(s.stop(), 0, "%s: serve stops cleanly" % role)
+
+    # The signer's filter traps like the others; its end is reported by
+    # serve, which stops with an error for its service manager to start it
+    # again (this process cannot read the keys to start another signer).
+    # SIGSYS is sent from here: the signer has no self-test hook.
+    s = pvweb.Server(run, PV, data, args, env=env, appliance=True, name="serve-signer")
+    sg = child_pid(s, "pv-signer")
+    t.ok(sg, "serve's signer is its child")
+    if sg:
+        os.kill(sg, signal.SIGSYS)
+    t.ok(wait_for(lambda: re.search(r"the signer process \(pid %d\) was killed by its seccomp "
+                                    r"filter.*stopping" % sg, log_of(s)), 20),
+         "the signer killed by SIGSYS: serve says so", log_of(s)[-1500:])
+    rc = s.stop()
+    t.ok(rc == 1 and any("the signer process ended" in ln for ln in open(s.log)),
+         "...and ends with an error, to be started again", "rc %r" % rc)
 
     v = pv("verify", check=False)
     t.ok(v.returncode == 0, "verify: nothing lost or broken by the killed parts",
