@@ -383,8 +383,11 @@ static int start(struct index_sandbox *sb, struct pv_error *err)
 		return pv_fail(err, PV_ERR, "parser sandbox: socketpair: %s", strerror(errno));
 	pid_t pid;
 	if (pv_spawner_active()) {
-		/* A process that may not exec (the web) asks its spawner. */
-		int r = pv_spawn(argv, envp, &sv[1], 1, &pid, err);
+		/* A process that may not exec (the web) asks its spawner: the
+		 * socket as 0 and, as after a fork, stderr as 2 (1 becomes
+		 * /dev/null in the child). */
+		int fds[3] = {sv[1], STDERR_FILENO, STDERR_FILENO};
+		int r = pv_spawn(argv, envp, fds, 3, &pid, err);
 		close(sv[1]);
 		if (r < 0) {
 			close(sv[0]);
