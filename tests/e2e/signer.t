@@ -45,10 +45,15 @@ def children(pid):
 
 
 def status(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith(key + ":"):
-                return ln.split(":", 1)[1].strip()
+    """A line of /proc/PID/status, or None (also when pid has just gone:
+    a harvest session may end between listing and reading)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for ln in f:
+                if ln.startswith(key + ":"):
+                    return ln.split(":", 1)[1].strip()
+    except OSError:
+        pass
     return None
 
 
