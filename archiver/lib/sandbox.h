@@ -78,7 +78,7 @@ int pv_sandbox_role(enum pv_role role, struct pv_error *err);
  * seccomp.t): armed in the supervisor for one start of a part, it makes
  * that part, at pv_sandbox_selftest_point once set up, try the call its
  * role must never make (the web: execve; the harvest: ptrace; the
- * indexer: a TCP socket; a task: execve). If the filter lets it through,
+ * indexer: a TCP socket; a task: a fork, a clone without CLONE_THREAD). If the filter lets it through,
  * the part logs that and goes on, and the test fails. */
 void pv_sandbox_selftest_arm(enum pv_role role);
 void pv_sandbox_selftest_point(enum pv_role role);

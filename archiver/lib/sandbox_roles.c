@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +59,13 @@ static const char *const g_unix[] = {
 
 static const char *const g_threads[] = {
 	"clone", "clone3", "membarrier", "sched_getaffinity", NULL,
+};
+
+/* Threads but no new process (THREADS_ONLY below): clone only with
+ * CLONE_THREAD, clone3 (whose flags a filter cannot read) answered ENOSYS,
+ * on which glibc's pthread_create falls back to clone. */
+static const char *const g_threads_only[] = {
+	"membarrier", "sched_getaffinity", NULL,
 };
 
 /* Starting and waiting for a child program (the parser sandbox, "harvest
@@ -113,19 +121,20 @@ static const char *const g_parser[] = {
 static const char *const g_asan[] = {"ptrace", "clone", "wait4", "sched_getaffinity", NULL};
 #endif
 
-enum selftest_call { ST_NONE, ST_UNSHARE, ST_PTRACE, ST_INET_SOCKET, ST_EXECVE };
+enum selftest_call { ST_NONE, ST_UNSHARE, ST_PTRACE, ST_INET_SOCKET, ST_EXECVE, ST_FORK };
 
 #define GROUPS_MAX 10
 struct role {
 	const char *name;
 	const char *const *groups[GROUPS_MAX];
-	unsigned ioctls;         /* IOC_* below */
+	unsigned ioctls;         /* IOC_* and THREADS_ONLY below */
 	bool kill;               /* SECCOMP_RET_KILL_PROCESS, not the logging trap */
 	enum selftest_call test; /* what it must never do */
 };
 
 #define IOC_TTY 0x1    /* isatty(): TCGETS, TIOCGWINSZ */
 #define IOC_FIONREAD 0x2 /* glibc's DNS resolver */
+#define THREADS_ONLY 0x4 /* g_threads_only: threads, never fork */
 
 static const struct role roles[PV_ROLE_N] = {
 	[PV_ROLE_SUPERVISOR] = {"supervisor",
@@ -133,8 +142,8 @@ static const struct role roles[PV_ROLE_N] = {
 				 g_net_server, g_supervise},
 				IOC_TTY | IOC_FIONREAD, false, ST_NONE},
 	[PV_ROLE_WEB] = {"web",
-			 {g_base, g_files, g_unix, g_threads, g_wait, g_net_client, g_net_server},
-			 IOC_TTY | IOC_FIONREAD, false, ST_EXECVE},
+			 {g_base, g_files, g_unix, g_threads_only, g_wait, g_net_client, g_net_server},
+			 IOC_TTY | IOC_FIONREAD | THREADS_ONLY, false, ST_EXECVE},
 	/* What it starts for the web (a view's parser sandbox, "harvest
 	 * now") stacks on its set, which is therefore the harvest's. */
 	[PV_ROLE_SPAWNER] = {"spawner",
@@ -145,12 +154,12 @@ static const struct role roles[PV_ROLE_N] = {
 			     IOC_TTY | IOC_FIONREAD, false, ST_PTRACE},
 	[PV_ROLE_INDEXER] = {"indexer", {g_base, g_files, g_unix, g_spawn}, IOC_TTY, false,
 			     ST_INET_SOCKET},
-	[PV_ROLE_TASK] = {"task", {g_base, g_files, g_unix, g_threads}, IOC_TTY, false,
-			  ST_EXECVE},
+	[PV_ROLE_TASK] = {"task", {g_base, g_files, g_unix, g_threads_only},
+			  IOC_TTY | THREADS_ONLY, false, ST_FORK},
 	[PV_ROLE_DISPOSE] = {"dispose", {g_base, g_files, g_unix, g_threads, g_spawn}, IOC_TTY,
 			     false, ST_INET_SOCKET},
-	[PV_ROLE_ANCHOR] = {"anchor", {g_base, g_files, g_unix, g_threads, g_net_client},
-			    IOC_TTY | IOC_FIONREAD, false, ST_EXECVE},
+	[PV_ROLE_ANCHOR] = {"anchor", {g_base, g_files, g_unix, g_threads_only, g_net_client},
+			    IOC_TTY | IOC_FIONREAD | THREADS_ONLY, false, ST_EXECVE},
 	[PV_ROLE_SIGNER] = {"signer", {g_base, g_signer}, IOC_TTY, false, ST_INET_SOCKET},
 	[PV_ROLE_PARSER] = {"parser", {g_base, g_parser}, IOC_TTY, true, ST_INET_SOCKET},
 };
@@ -250,6 +259,20 @@ static int allow_ioctl(scmp_filter_ctx ctx, unsigned long req, struct pv_error *
 	return rc < 0 ? pv_fail(err, PV_ERR, "seccomp: ioctl rule: %s", strerror(-rc)) : 0;
 }
 
+static int allow_threads_only(scmp_filter_ctx ctx, struct pv_error *err)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	/* LeakSanitizer's tracer is a clone without CLONE_THREAD (g_asan). */
+	return allow(ctx, g_threads, err);
+#else
+	const struct scmp_arg_cmp thread = {0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD};
+	int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, thread);
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	return rc < 0 ? pv_fail(err, PV_ERR, "seccomp: clone rules: %s", strerror(-rc)) : 0;
+#endif
+}
+
 int pv_sandbox_role(enum pv_role role, struct pv_error *err)
 {
 	if ((unsigned)role >= PV_ROLE_N)
@@ -270,6 +293,8 @@ int pv_sandbox_role(enum pv_role role, struct pv_error *err)
 		goto out;
 	if (r == 0 && (ro->ioctls & IOC_FIONREAD))
 		r = allow_ioctl(ctx, FIONREAD, err);
+	if (r == 0 && (ro->ioctls & THREADS_ONLY))
+		r = allow_threads_only(ctx, err);
 	if (r < 0)
 		goto out;
 	/* Every thread: the web loads its filter with its server running. */
@@ -336,6 +361,13 @@ void pv_sandbox_selftest_point(enum pv_role role)
 		rc = syscall(SYS_execve, "/bin/true", argv, envp);
 		break;
 	}
+	case ST_FORK: /* a new process, not a thread: no CLONE_THREAD */
+		rc = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+		if (rc == 0)
+			_exit(0);
+		if (rc > 0)
+			waitpid((pid_t)rc, NULL, 0);
+		break;
 	case ST_NONE:
 		return;
 	}

@@ -5,7 +5,7 @@
 # now" and its scheduled work with every process showing "Seccomp: 2";
 # then, one role at a time, serve's hidden --seccomp-selftest makes that
 # part try a call its role may not make (the web: execve; the harvest:
-# ptrace; the indexer: a TCP socket; a task: execve): the part is killed
+# ptrace; the indexer: a TCP socket; a task: fork): the part is killed
 # by SIGSYS, logs the call, the supervisor reports it and starts it again,
 # and the appliance goes on.
 import json
@@ -177,7 +177,7 @@ with pvharness.Run() as run:
     cases = [("web", "pv-web", "execve", "web", True),
              ("harvest", "pv-harvest", "ptrace", "harvest", True),
              ("indexer", "pv-indexer", "socket", "indexer", True),
-             ("task", "pv-heartbeat", "execve", "heartbeat", False)]
+             ("task", "pv-heartbeat", "clone", "heartbeat", False)]
     for role, comm, call, part, lasting_part in cases:
         name = "serve-" + role
         s = pvweb.Server(run, PV, data, args + ["--seccomp-selftest", role], env=env,
