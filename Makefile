@@ -37,7 +37,8 @@ else
 
 VERSION := 0.1.0
 CC ?= cc
-PKGS := openssl sqlite3 libsodium libarchive libzstd jansson inih gmime-3.0 libmicrohttpd libcurl \
+PKGS := openssl sqlite3 libsodium libarchive libzstd zlib jansson inih gmime-3.0 libmicrohttpd libcurl \
+	libpq \
 	libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

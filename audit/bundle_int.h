@@ -11,12 +11,14 @@
 
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/strpool.h"
 #include "audit/bundle_read.h"
 
 /* Bytes read from the archive at a time. */
 #define BUNDLE_IO_CHUNK 65536
 
-/* One line of MANIFEST.sha256. */
+/* A line of MANIFEST.sha256 naming no member read so far (a member after
+ * the manifest: not in a bundle we write). */
 struct bundle_mrecord {
 	char *name;
 	uint8_t sha256[32];
@@ -25,6 +27,7 @@ struct bundle_mrecord {
 
 struct bundle {
 	int fd;                /* -1 for memory */
+	struct pv_strpool names; /* every member name, the manifest's too */
 	const uint8_t *mem;
 	uint64_t size;
 	struct bundle_file *files;
@@ -32,20 +35,35 @@ struct bundle {
 	uint64_t kept;
 	char kind[BUNDLE_KIND_MAX + 1];
 	bool has_kind;
-	/* MANIFEST.sha256 as parsed during the first pass. */
+	/* MANIFEST.sha256, matched against the members as it streams past
+	 * (no list of its lines is kept): what it found wrong, one problem a
+	 * line (man_more: more than fit), the members it matched, and the
+	 * lines waiting for a member still to come. */
+	char man_error[256];
+	struct pv_buf man_problems;
+	uint64_t man_more, man_checked;
 	struct bundle_mrecord *man;
 	size_t n_man, cap_man;
-	char man_error[256];
+	/* Members by name while the first pass runs (index into files). */
+	uint32_t *hidx;
+	size_t hcap;
 };
+
+/* bundle_read.c: the member named name[0..n), or NULL (first pass only). */
+struct bundle_file *bundle_lookup(struct bundle *b, const char *name, size_t n);
 
 /* --- bundle_source.c: one pass over the archive (libarchive) ------------------------ */
 
 /* A reader with its own position, so several can read one descriptor (or
  * the memory at mem when fd < 0) of size bytes at once. */
 struct bundle_source;
-/* PV_EINTEGRITY when the bytes are not a .tar.gz, .tar or .zip. */
-int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, struct bundle_source **s_r,
-		       struct pv_error *err);
+/* PV_EINTEGRITY when the bytes are not a .tar.gz, .tar or .zip. A zip is
+ * read through its central directory (what unzip shows) on the first
+ * pass; later passes (again: false) read its entries one after another,
+ * which keeps no directory in memory, and check each against the first
+ * pass. */
+int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, bool again,
+		       struct bundle_source **s_r, struct pv_error *err);
 /* The next regular member: 1 with its name in *name_r (valid until the
  * next call), 0 at the end. Directories are skipped; links, devices, a
  * name bundle_name_valid refuses (a directory's after its trailing '/')
@@ -78,5 +96,8 @@ int bundle_manifest_feed(struct bundle *b, struct bundle_manifest_state *ms, con
 			 size_t n, struct pv_error *err);
 /* At the member's end. */
 void bundle_manifest_end(struct bundle *b, struct bundle_manifest_state *ms);
+/* At the end of the first pass: the lines still waiting, against every
+ * member. */
+int bundle_manifest_settle(struct bundle *b, struct pv_error *err);
 
 #endif

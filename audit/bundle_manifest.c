@@ -22,6 +22,37 @@ static void man_error(struct bundle *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A problem the manifest shows, kept for bundle_check_manifest. */
+static void man_problem(struct bundle *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void man_problem(struct bundle *b, const char *fmt, ...)
+{
+	char msg[PV_BUNDLE_PATH_MAX + 200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (b->man_problems.max == 0)
+		pv_buf_init(&b->man_problems, 256 * 1024);
+	if (pv_buf_printf(&b->man_problems, NULL, "%s\n", msg) < 0)
+		b->man_more++;
+}
+
+/* A line against the member it names. */
+static void man_match(struct bundle *b, struct bundle_file *f, const uint8_t sha[32],
+		      uint64_t lineno)
+{
+	if (strcmp(f->name, BUNDLE_MANIFEST) == 0 || strcmp(f->name, BUNDLE_MANIFEST_NOTE) == 0)
+		man_problem(b, BUNDLE_MANIFEST " lists %s", f->name);
+	else if (f->listed)
+		man_problem(b, BUNDLE_MANIFEST " lists %s twice", f->name);
+	else if (sodium_memcmp(f->sha256, sha, 32) != 0)
+		man_problem(b, "%s: its SHA-256 differs from " BUNDLE_MANIFEST " line %llu (changed?)",
+			    f->name, (unsigned long long)lineno);
+	else
+		b->man_checked++;
+	f->listed = true;
+}
+
 static int man_line(struct bundle *b, const char *l, size_t n, uint64_t lineno,
 		    struct pv_error *err)
 {
@@ -38,24 +69,48 @@ static int man_line(struct bundle *b, const char *l, size_t n, uint64_t lineno,
 		man_error(b, BUNDLE_MANIFEST " line %llu: bad name", (unsigned long long)lineno);
 		return 0;
 	}
+	if (lineno > PV_BUNDLE_FILES_MAX)
+		return pv_fail(err, PV_EINTEGRITY, BUNDLE_MANIFEST " lists more than %d names",
+			       PV_BUNDLE_FILES_MAX);
+	struct bundle_file *f = bundle_lookup(b, l + 66, n - 67);
+	if (f != NULL) {
+		man_match(b, f, sha, lineno);
+		return 0;
+	}
+	/* A member still to come (or none): kept until the pass ends. */
 	if (b->n_man == b->cap_man) {
-		size_t cap = b->cap_man ? 2 * b->cap_man : 64;
+		size_t cap = b->cap_man ? 2 * b->cap_man : 16;
 		struct bundle_mrecord *p;
-		if (b->n_man >= PV_BUNDLE_FILES_MAX)
-			return pv_fail(err, PV_EINTEGRITY, BUNDLE_MANIFEST " lists more than %d names",
-				       PV_BUNDLE_FILES_MAX);
 		if ((p = realloc(b->man, cap * sizeof(*p))) == NULL)
 			return pv_fail(err, PV_ERR, "out of memory");
 		b->man = p;
 		b->cap_man = cap;
 	}
 	struct bundle_mrecord *m = &b->man[b->n_man];
-	if ((m->name = strndup(l + 66, n - 67)) == NULL)
+	if ((m->name = pv_strpool_add(&b->names, l + 66, n - 67)) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	memcpy(m->sha256, sha, 32);
 	m->line = lineno;
 	b->n_man++;
 	return 0;
+}
+
+int bundle_manifest_settle(struct bundle *b, struct pv_error *err)
+{
+	(void)err;
+	for (size_t i = 0; i < b->n_man; i++) {
+		struct bundle_mrecord *m = &b->man[i];
+		struct bundle_file *f = bundle_lookup(b, m->name, strlen(m->name));
+		if (f != NULL)
+			man_match(b, f, m->sha256, m->line);
+		else
+			man_problem(b, "%s is listed in " BUNDLE_MANIFEST " but missing from the bundle "
+				       "(removed?)", m->name);
+	}
+	free(b->man);
+	b->man = NULL;
+	b->n_man = b->cap_man = 0;
+	return PV_OK;
 }
 
 int bundle_manifest_feed(struct bundle *b, struct bundle_manifest_state *ms, const uint8_t *p,
@@ -85,12 +140,6 @@ void bundle_manifest_end(struct bundle *b, struct bundle_manifest_state *ms)
 {
 	if (ms->len > 0)
 		man_error(b, BUNDLE_MANIFEST " does not end in a newline");
-}
-
-static int cmp_man(const void *x, const void *y)
-{
-	return strcmp(((const struct bundle_mrecord *)x)->name,
-		      ((const struct bundle_mrecord *)y)->name);
 }
 
 /* --- the check ------------------------------------------------------------------------ */
@@ -146,7 +195,6 @@ int bundle_check_manifest(struct bundle *b, const struct note_verifier *vs, size
 			  const char *signer_name, struct bundle_report *rep)
 {
 	uint64_t before = rep->problems;
-	size_t i = 0, j = 0, checked = 0;
 
 	if (!b->has_kind)
 		bundle_problem(rep, BUNDLE_KIND_FILE " member is missing or malformed");
@@ -158,45 +206,25 @@ int bundle_check_manifest(struct bundle *b, const struct note_verifier *vs, size
 	if (b->man_error[0] != '\0')
 		bundle_problem(rep, "%s", b->man_error);
 	(void)check_manifest_note(b, vs, nv, signer_name, rep);
-	if (b->n_man > 1)
-		qsort(b->man, b->n_man, sizeof(*b->man), cmp_man);
-	for (size_t k = 1; k < b->n_man; k++)
-		if (strcmp(b->man[k - 1].name, b->man[k].name) == 0)
-			bundle_problem(rep, BUNDLE_MANIFEST " lists %s twice", b->man[k].name);
-	/* Merge the two sorted lists. */
-	while (i < b->n_files || j < b->n_man) {
-		const struct bundle_file *f = i < b->n_files ? &b->files[i] : NULL;
-		const struct bundle_mrecord *m = j < b->n_man ? &b->man[j] : NULL;
-		int c = f == NULL ? 1 : m == NULL ? -1 : strcmp(f->name, m->name);
-		if (f != NULL && c <= 0 &&
-		    (strcmp(f->name, BUNDLE_MANIFEST) == 0 || strcmp(f->name, BUNDLE_MANIFEST_NOTE) == 0)) {
-			if (c == 0) {
-				bundle_problem(rep, BUNDLE_MANIFEST " lists %s", m->name);
-				j++;
-			}
-			i++;
-			continue;
-		}
-		if (c < 0) {
+	/* What the first pass found, line by line; then the members no line
+	 * named. */
+	const char *p = pv_buf_str(&b->man_problems);
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		bundle_problem(rep, "%.*s", (int)(nl - p), p);
+		p = nl + 1;
+	}
+	if (b->man_more > 0)
+		bundle_problem(rep, BUNDLE_MANIFEST ": %llu more problems", (unsigned long long)b->man_more);
+	for (size_t i = 0; i < b->n_files; i++) {
+		const struct bundle_file *f = &b->files[i];
+		if (!f->listed && strcmp(f->name, BUNDLE_MANIFEST) != 0 &&
+		    strcmp(f->name, BUNDLE_MANIFEST_NOTE) != 0)
 			bundle_problem(rep, "%s is in the bundle but not in " BUNDLE_MANIFEST " (added?)",
 				       f->name);
-			i++;
-		} else if (c > 0) {
-			bundle_problem(rep, "%s is listed in " BUNDLE_MANIFEST " but missing from the bundle "
-					    "(removed?)", m->name);
-			j++;
-		} else {
-			if (sodium_memcmp(f->sha256, m->sha256, 32) != 0)
-				bundle_problem(rep, "%s: its SHA-256 differs from " BUNDLE_MANIFEST
-						    " line %llu (changed?)",
-					       f->name, (unsigned long long)m->line);
-			else
-				checked++;
-			i++;
-			j++;
-		}
 	}
 	if (rep->problems == before)
-		bundle_info(rep, "ok: " BUNDLE_MANIFEST " matches all %zu other members", checked);
+		bundle_info(rep, "ok: " BUNDLE_MANIFEST " matches all %llu other members",
+			    (unsigned long long)b->man_checked);
 	return rep->problems == before ? 0 : PV_EINTEGRITY;
 }

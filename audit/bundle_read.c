@@ -11,11 +11,64 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archiver/lib/sha256.h"
+
+/* --- members by name during the first pass (the manifest's lines) --- */
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static void hidx_put(uint32_t *t, size_t cap, const struct bundle_file *files, uint32_t i)
+{
+	size_t k = name_hash(files[i].name, strlen(files[i].name)) & (cap - 1);
+	while (t[k] != UINT32_MAX)
+		k = (k + 1) & (cap - 1);
+	t[k] = i;
+}
+
+/* Room for one more member in the index (built on first use). */
+static int hidx_grow(struct bundle *b)
+{
+	if (b->hidx != NULL && 2 * (b->n_files + 1) <= b->hcap)
+		return 0;
+	size_t cap = 1024;
+	while (cap < 4 * (b->n_files + 1))
+		cap *= 2;
+	uint32_t *t = malloc(cap * sizeof(*t));
+	if (t == NULL)
+		return PV_ERR;
+	memset(t, 0xff, cap * sizeof(*t));
+	for (size_t i = 0; i < b->n_files; i++)
+		hidx_put(t, cap, b->files, (uint32_t)i);
+	free(b->hidx);
+	b->hidx = t;
+	b->hcap = cap;
+	return 0;
+}
+
+struct bundle_file *bundle_lookup(struct bundle *b, const char *name, size_t n)
+{
+	if (b->hidx == NULL && hidx_grow(b) < 0)
+		return NULL;
+	for (size_t k = name_hash(name, n) & (b->hcap - 1); b->hidx[k] != UINT32_MAX;
+	     k = (k + 1) & (b->hcap - 1)) {
+		struct bundle_file *f = &b->files[b->hidx[k]];
+		if (strncmp(f->name, name, n) == 0 && f->name[n] == '\0')
+			return f;
+	}
+	return NULL;
+}
+
 static int add_file(struct bundle *b, const char *name, struct bundle_file **f_r,
 		    struct pv_error *err)
 {
 	if (b->n_files == b->cap_files) {
-		size_t cap = b->cap_files ? 2 * b->cap_files : 32;
+		size_t cap = b->cap_files ? b->cap_files + b->cap_files / 2 : 32;
 		struct bundle_file *p;
 		if (b->n_files >= PV_BUNDLE_FILES_MAX)
 			return pv_fail(err, PV_EINTEGRITY, "bundle has more than %d members",
@@ -25,11 +78,15 @@ static int add_file(struct bundle *b, const char *name, struct bundle_file **f_r
 		b->files = p;
 		b->cap_files = cap;
 	}
+	if (b->hidx != NULL && hidx_grow(b) < 0)
+		return pv_fail(err, PV_ERR, "out of memory");
 	struct bundle_file *f = &b->files[b->n_files];
 	memset(f, 0, sizeof(*f));
-	if ((f->name = strdup(name)) == NULL)
+	if ((f->name = pv_strpool_add(&b->names, name, strlen(name))) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	f->order = b->n_files++;
+	f->order = (uint32_t)b->n_files++;
+	if (b->hidx != NULL)
+		hidx_put(b->hidx, b->hcap, b->files, f->order);
 	*f_r = f;
 	return 0;
 }
@@ -98,11 +155,11 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
 	}
-	if ((r = bundle_source_open(b->fd, b->mem, b->size, &src, err)) < 0)
+	if ((r = bundle_source_open(b->fd, b->mem, b->size, false, &src, err)) < 0)
 		goto out;
 	while ((r = bundle_source_next(src, &name, err)) == 1) {
 		struct bundle_file *f = NULL;
-		crypto_hash_sha256_state st;
+		struct pv_sha256 st;
 		bool is_man = strcmp(name, BUNDLE_MANIFEST) == 0;
 		/* The kind and the signed manifest note are always kept, whatever
 		 * the budget the members before them used up: the checks need them. */
@@ -111,11 +168,13 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 		size_t cap = 0;
 		if ((r = add_file(b, name, &f, err)) < 0)
 			goto out;
-		crypto_hash_sha256_init(&st);
+		if ((r = pv_sha256_init(&st, err)) < 0)
+			goto out;
 		for (;;) {
 			int64_t k = bundle_source_read(src, chunk, BUNDLE_IO_CHUNK, err);
 			if (k < 0) {
 				r = (int)k;
+				pv_sha256_abort(&st);
 				goto out;
 			}
 			if (k == 0)
@@ -124,28 +183,47 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 			if (total > PV_BUNDLE_BYTES_MAX) {
 				r = pv_fail(err, PV_ELIMIT, "bundle holds more than %llu bytes",
 					    (unsigned long long)PV_BUNDLE_BYTES_MAX);
+				pv_sha256_abort(&st);
 				goto out;
 			}
-			crypto_hash_sha256_update(&st, chunk, (size_t)k);
-			if (is_man && (r = bundle_manifest_feed(b, ms, chunk, (size_t)k, err)) < 0)
-				goto out;
-			if (keep_chunk(b, f, chunk, (size_t)k, must_keep, &cap) < 0) {
-				r = pv_fail(err, PV_ERR, "out of memory");
+			pv_sha256_update(&st, chunk, (size_t)k);
+			if ((is_man && (r = bundle_manifest_feed(b, ms, chunk, (size_t)k, err)) < 0) ||
+			    (keep_chunk(b, f, chunk, (size_t)k, must_keep, &cap) < 0 &&
+			     (r = pv_fail(err, PV_ERR, "out of memory")) < 0)) {
+				pv_sha256_abort(&st);
 				goto out;
 			}
+		}
+		/* What was kept takes no more than its size. */
+		if (f->data != NULL && cap > f->size + 1) {
+			uint8_t *p = realloc(f->data, f->size + 1);
+			if (p != NULL)
+				f->data = p;
 		}
 		if (f->size == 0 && f->data == NULL && (f->data = calloc(1, 1)) == NULL) {
 			r = pv_fail(err, PV_ERR, "out of memory");
 			goto out;
 		}
-		crypto_hash_sha256_final(&st, f->sha256);
+		pv_sha256_final(&st, f->sha256);
 		if (is_man)
 			bundle_manifest_end(b, ms);
 	}
 	if (r == 0)
 		r = bundle_source_end(src, err);
+	if (r == 0)
+		r = bundle_manifest_settle(b, err);
 	if (r < 0)
 		goto out;
+	free(b->hidx);
+	b->hidx = NULL;
+	/* The list is what stays: no more room than it takes. */
+	if (b->n_files > 0 && b->n_files < b->cap_files) {
+		struct bundle_file *p = realloc(b->files, b->n_files * sizeof(*p));
+		if (p != NULL) {
+			b->files = p;
+			b->cap_files = b->n_files;
+		}
+	}
 	if (b->n_files > 1)
 		qsort(b->files, b->n_files, sizeof(*b->files), cmp_file);
 	for (size_t i = 1; i < b->n_files; i++)
@@ -213,12 +291,11 @@ void bundle_free(struct bundle **bp)
 		return;
 	if (b->fd >= 0)
 		close(b->fd);
-	for (size_t i = 0; i < b->n_files; i++) {
-		free(b->files[i].name);
+	for (size_t i = 0; i < b->n_files; i++)
 		free(b->files[i].data);
-	}
-	for (size_t i = 0; i < b->n_man; i++)
-		free(b->man[i].name);
+	pv_strpool_free(&b->names);
+	pv_buf_free(&b->man_problems);
+	free(b->hidx);
 	free(b->files);
 	free(b->man);
 	free(b);

@@ -21,7 +21,8 @@ struct bundle_file {
 	uint64_t size;
 	uint8_t sha256[32];
 	uint8_t *data; /* the content when size <= PV_BUNDLE_SMALL_MAX, else NULL */
-	uint64_t order; /* position in the archive */
+	uint32_t order; /* position in the archive */
+	bool listed;    /* MANIFEST.sha256 has a line for it */
 };
 
 /* Reads the whole bundle once: checks every entry's name, type and mode,

@@ -28,6 +28,7 @@ struct bundle_source {
 	const char *name;   /* of the current member */
 	uint64_t handed;    /* bytes of the gzip stream handed to a */
 	uint64_t nonzero;   /* 1 + the offset of the last of them that is not 0 */
+	bool again;         /* a later pass (bundle_source_open) */
 	uint8_t buf[BUNDLE_IO_CHUNK];
 	uint8_t gbuf[BUNDLE_IO_CHUNK];
 };
@@ -125,8 +126,8 @@ static int not_an_archive(struct archive *a, struct pv_error *err)
 		       archive_error_string(a) ? archive_error_string(a) : "unreadable");
 }
 
-int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, struct bundle_source **s_r,
-		       struct pv_error *err)
+int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, bool again,
+		       struct bundle_source **s_r, struct pv_error *err)
 {
 	struct bundle_source *s = calloc(1, sizeof(*s));
 	struct archive *a = archive_read_new();
@@ -138,6 +139,7 @@ int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, struct bundle_
 		return pv_fail(err, PV_ERR, "out of memory");
 	}
 	s->a = a;
+	s->again = again;
 	s->fd = fd;
 	s->mem = mem;
 	s->size = size;
@@ -165,8 +167,13 @@ int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, struct bundle_
 		archive_read_set_read_callback(a, gz_read);
 	} else {
 		archive_read_support_format_tar(a);
-		/* Seekable zip reads the central directory: what unzip shows. */
-		archive_read_support_format_zip_seekable(a);
+		/* Seekable zip reads the central directory: what unzip shows.
+		 * It keeps it in memory (some 200 bytes a member): later passes,
+		 * which only check the members against the first, stream. */
+		if (again)
+			archive_read_support_format_zip_streamable(a);
+		else
+			archive_read_support_format_zip_seekable(a);
 		archive_read_set_read_callback(a, src_read);
 		archive_read_set_seek_callback(a, src_seek);
 		archive_read_set_skip_callback(a, src_skip);
@@ -208,7 +215,10 @@ int bundle_source_next(struct bundle_source *s, const char **name_r, struct pv_e
 		if (!bundle_name_valid(name, len))
 			return pv_fail(err, PV_EINTEGRITY, "bundle member name '%.300s' is not allowed",
 				       name);
-		if (archive_entry_perm(e) & (S_ISUID | S_ISGID | S_ISVTX | S_IWGRP | S_IWOTH))
+		/* (A zip's modes are in its central directory, which only the
+		 * first pass reads.) */
+		if (!s->again &&
+		    archive_entry_perm(e) & (S_ISUID | S_ISGID | S_ISVTX | S_IWGRP | S_IWOTH))
 			return pv_fail(err, PV_EINTEGRITY,
 				       "bundle member '%.300s' has mode %04o: set-id, sticky or "
 				       "writable by others", name, (unsigned)archive_entry_perm(e));

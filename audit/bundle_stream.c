@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/sha256.h"
+
 struct bundle_stream {
 	struct bundle_source *src;
 	bool borrowed; /* src belongs to bundle_each */
 	const struct bundle_file *f;
-	crypto_hash_sha256_state st;
+	struct pv_sha256 st;
 	uint64_t size;
 	bool done;
 	uint8_t buf[BUNDLE_IO_CHUNK];
@@ -31,8 +33,12 @@ int bundle_stream_open(struct bundle *b, const char *name, struct bundle_stream 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	s->f = f;
-	crypto_hash_sha256_init(&s->st);
-	if ((r = bundle_source_open(b->fd, b->mem, b->size, &s->src, err)) < 0) {
+	if ((r = pv_sha256_init(&s->st, err)) < 0) {
+		free(s);
+		return r;
+	}
+	if ((r = bundle_source_open(b->fd, b->mem, b->size, true, &s->src, err)) < 0) {
+		pv_sha256_abort(&s->st);
 		free(s);
 		return r;
 	}
@@ -60,13 +66,13 @@ static int stream_fill(struct bundle_stream *s, struct pv_error *err)
 		return (int)k;
 	if (k == 0) {
 		s->done = true;
-		crypto_hash_sha256_final(&s->st, sha);
+		pv_sha256_final(&s->st, sha);
 		if (s->size != s->f->size || sodium_memcmp(sha, s->f->sha256, 32) != 0)
 			return pv_fail(err, PV_EINTEGRITY, "bundle member %s changed between reads",
 				       s->f->name);
 		return 0;
 	}
-	crypto_hash_sha256_update(&s->st, s->buf, (size_t)k);
+	pv_sha256_update(&s->st, s->buf, (size_t)k);
 	s->size += (uint64_t)k;
 	s->pos = 0;
 	s->len = (size_t)k;
@@ -138,6 +144,7 @@ void bundle_stream_close(struct bundle_stream **sp)
 		return;
 	if (!s->borrowed)
 		bundle_source_free(&s->src);
+	pv_sha256_abort(&s->st);
 	free(s);
 	*sp = NULL;
 }
@@ -147,10 +154,12 @@ int bundle_each(struct bundle *b, bundle_each_fn fn, void *ctx, struct pv_error 
 	struct bundle_source *src = NULL;
 	struct bundle_stream *s = NULL;
 	const char *name;
+	size_t seen = 0;
 	int r;
-	if ((r = bundle_source_open(b->fd, b->mem, b->size, &src, err)) < 0)
+	if ((r = bundle_source_open(b->fd, b->mem, b->size, true, &src, err)) < 0)
 		return r;
 	while ((r = bundle_source_next(src, &name, err)) == 1) {
+		seen++;
 		const struct bundle_file *f = bundle_find(b, name);
 		if (f == NULL) {
 			r = pv_fail(err, PV_EINTEGRITY, "bundle member %s appeared on a second read",
@@ -164,7 +173,8 @@ int bundle_each(struct bundle *b, bundle_each_fn fn, void *ctx, struct pv_error 
 		s->src = src;
 		s->borrowed = true;
 		s->f = f;
-		crypto_hash_sha256_init(&s->st);
+		if ((r = pv_sha256_init(&s->st, err)) < 0)
+			break;
 		if ((r = fn(ctx, f, s)) != 0)
 			break;
 		/* Drain what fn left: the hash covers the whole member. */
@@ -176,6 +186,11 @@ int bundle_each(struct bundle *b, bundle_each_fn fn, void *ctx, struct pv_error 
 	}
 	bundle_stream_close(&s);
 	bundle_source_free(&src);
+	/* Every member once, none left out (a zip's entries against its
+	 * central directory). */
+	if (r == 0 && seen != b->n_files)
+		r = pv_fail(err, PV_EINTEGRITY, "bundle has %zu members on a second read, %zu on the "
+						"first", seen, b->n_files);
 	return r;
 }
 

@@ -28,6 +28,8 @@ struct tlog {
 	sqlite3_stmt *tile_get, *tile_put, *leaf_put, *leaf_get, *size_get, *size_put;
 	struct tile cache[CACHE_SLOTS]; /* valid within one call only */
 	struct tile edge[TILE_LEVELS];  /* rightmost tiles while appending */
+	uint64_t root_size;             /* tlog_root_cached: root of this size, */
+	merkle_hash root;               /* until something is appended here */
 };
 
 const char tlog_schema_sql[] =
@@ -377,6 +379,7 @@ static int append_locked(struct tlog *t, const struct tlog_entry *entries, size_
 	uint64_t size;
 	int r;
 
+	t->root_size = 0;
 	if ((r = tlog_size(t, &size, err)) < 0 || (r = edge_load(t, size, err)) < 0)
 		return r;
 	if (size > (uint64_t)INT64_MAX - n)
@@ -459,6 +462,20 @@ int tlog_root(struct tlog *t, uint64_t size, merkle_hash root_r, struct pv_error
 	}
 	cache_clear(t);
 	return merkle_range_hash(tile_subtree, t, 0, size, root_r, err);
+}
+
+int tlog_root_cached(struct tlog *t, uint64_t size, merkle_hash root_r, struct pv_error *err)
+{
+	if (size == 0 || size != t->root_size) {
+		int r = tlog_root(t, size, root_r, err);
+		if (r < 0)
+			return r;
+		t->root_size = size;
+		memcpy(t->root, root_r, MERKLE_HASH_LEN);
+		return 0;
+	}
+	memcpy(root_r, t->root, MERKLE_HASH_LEN);
+	return 0;
 }
 
 int tlog_range_hash(struct tlog *t, uint64_t lo, uint64_t hi, merkle_hash out,

@@ -74,6 +74,10 @@ int tlog_append(struct tlog *t, const struct tlog_entry *entries, size_t n, uint
 
 /* Root of the tree of the first `size` leaves (size <= tlog_size). */
 int tlog_root(struct tlog *t, uint64_t size, merkle_hash root_r, struct pv_error *err);
+/* tlog_root, remembered for the last size asked until something is
+ * appended through t (an export proves every message against one
+ * checkpoint: the root is computed once). */
+int tlog_root_cached(struct tlog *t, uint64_t size, merkle_hash root_r, struct pv_error *err);
 /* MTH(D[lo:hi]) from the stored hashes (hi <= size; lo a multiple of the
  * largest power of two not above hi - lo: a complete subtree, or a range
  * the RFC 9162 recursion visits). For compact-range proofs in exports. */

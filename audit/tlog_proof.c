@@ -44,7 +44,7 @@ int tlog_proof_create(struct tlog *t, uint64_t index, const char *checkpoint_not
 	if (index >= cp.size)
 		return pv_fail(err, PV_ENOTFOUND, "tlog-proof: leaf %llu is not in the checkpoint (%llu)",
 			       (unsigned long long)index, (unsigned long long)cp.size);
-	if ((r = tlog_root(t, cp.size, root, err)) < 0)
+	if ((r = tlog_root_cached(t, cp.size, root, err)) < 0)
 		return r;
 	if (sodium_memcmp(root, cp.root, MERKLE_HASH_LEN) != 0)
 		return pv_fail(err, PV_EINTEGRITY, "tlog-proof: the log does not match the checkpoint");

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config
 libssl-dev openssl ca-certificates
 libsqlite3-dev sqlite3
-libsodium-dev libarchive-dev libzstd-dev
+libsodium-dev libarchive-dev libzstd-dev zlib1g-dev
 libgmime-3.0-dev libmicrohttpd-dev libjansson-dev libinih-dev libcurl4-openssl-dev libseccomp-dev
 libcmocka-dev clang libclang-rt-14-dev valgrind cppcheck clang-tools
 dovecot-core dovecot-pop3d mailutils-pop3d
@@ -14,8 +14,11 @@ python3 faketime poppler-utils util-linux procps
 mpop fetchmail getmail6 procmail time linux-perf wrk
 debhelper lintian fakeroot scdoc man-db systemd
 chromium
+postgresql-15 libpq-dev
 ceph-mon ceph-osd radosgw ceph-common"
 
+# The PostgreSQL search backend links libpq; its tests and the scale
+# benchmark run a private postgresql-15 (tests/e2e/lib/pg.sh) on loopback.
 # The S3 pack store's tests run a single-node Ceph with the RADOS Gateway
 # (tests/e2e/lib/rgw.sh; no ceph-mgr: the gateway does not need it).
 

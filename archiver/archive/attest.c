@@ -8,9 +8,11 @@
 
 #include "archiver/archive/holds.h"
 #include "archiver/index/mime.h"
+#include "archiver/lib/blake2b.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/sha256.h"
 #include "archiver/store/policy_store.h"
 
 static void say(attest_problem_fn problem, void *ctx, const char *fmt, ...)
@@ -373,78 +375,128 @@ int attest_row(struct archive *ar, const struct attest_policies *ap, const struc
 
 /* ---- with the content -------------------------------------------------- */
 
+int attest_unwrap(struct archive *ar, const struct stored_message *m,
+		  unsigned char key_r[BLOB_KEY_BYTES], unsigned char salt_r[BLOB_SALT_BYTES],
+		  struct pv_error *err)
+{
+	if (m->blob[0] == '\0' || m->wrapped_len == 0)
+		return pv_fail(err, PV_ENOTFOUND, "message %lld: its %s is gone without a disposal "
+						  "record (unauthorised deletion)", (long long)m->id,
+			       m->blob[0] == '\0' ? "blob reference" : "wrapped key");
+	int r = keyring_unwrap(ar->kr, m->bucket_id, m->blob, m->wrapped, m->wrapped_len, key_r,
+			       salt_r, err);
+	if (r == PV_ENOTFOUND)
+		return pv_fail(err, r, "message %lld: its key is gone and there is no disposal record "
+				       "(unauthorised deletion)", (long long)m->id);
+	if (r < 0)
+		pv_error_prefix(err, "message %lld", (long long)m->id);
+	return r;
+}
+
 struct rsink {
 	struct pv_buf *raw;
-	crypto_hash_sha256_state sha;
-	crypto_generichash_state commit;
+	size_t keep;   /* bytes of the message raw gets (the rest is only hashed) */
+	uint64_t len;  /* bytes of the message */
+	struct pv_sha256 sha;
+	struct pv_blake2b commit;
 };
 
 static int rsink_put(void *ctx, const unsigned char *d, size_t n, struct pv_error *err)
 {
 	struct rsink *s = ctx;
-	crypto_hash_sha256_update(&s->sha, d, n);
-	crypto_generichash_update(&s->commit, d, n);
-	return pv_buf_append(s->raw, d, n, err);
+	pv_sha256_update(&s->sha, d, n);
+	pv_blake2b_update(&s->commit, d, n);
+	size_t room = s->len < s->keep ? s->keep - (size_t)s->len : 0;
+	s->len += n;
+	return room == 0 ? PV_OK : pv_buf_append(s->raw, d, n < room ? n : room, err);
+}
+
+/* Content that is gone without a disposal record. */
+static int gone(const struct stored_message *m, int r, struct pv_error *err)
+{
+	if (r == PV_ENOTFOUND)
+		return pv_fail(err, r, "message %lld: blob %s is missing and there is no disposal "
+				       "record (unauthorised deletion)", (long long)m->id, m->blob);
+	if (r < 0)
+		pv_error_prefix(err, "message %lld", (long long)m->id);
+	return r;
+}
+
+int attest_open(struct archive *ar, const struct stored_message *m, struct blob_opened *o_r,
+		struct pv_error *err)
+{
+	return gone(m, blob_open_at(ar->packs, &m->loc, o_r, err), err);
+}
+
+int attest_content(const char *data_dir, const struct blob_opened *o, const struct stored_message *m,
+		   const struct archive_leaf *leaf, const unsigned char key[BLOB_KEY_BYTES],
+		   const unsigned char salt[BLOB_SALT_BYTES], struct pv_buf *raw, size_t keep,
+		   uint64_t *len_r, attest_problem_fn problem, void *ctx, int *mismatches_r,
+		   struct pv_error *err)
+{
+	unsigned char sha[32], commit[32];
+	struct rsink s = {.raw = raw, .keep = keep};
+	char hex[65];
+	int r;
+
+	*mismatches_r = 0;
+	*len_r = 0;
+	pv_buf_reset(raw);
+	if ((r = pv_sha256_init(&s.sha, err)) < 0)
+		return r;
+	if ((r = pv_blake2b_init(&s.commit, salt, BLOB_SALT_BYTES, sizeof(commit), err)) < 0) {
+		pv_sha256_abort(&s.sha);
+		return r;
+	}
+	/* No catalog hash here: the bytes are checked against the leaf. */
+	r = blob_read_opened(data_dir, &m->loc, o, key, NULL, rsink_put, &s, err);
+	pv_sha256_final(&s.sha, sha);
+	pv_blake2b_final(&s.commit, commit);
+	if (r < 0)
+		return gone(m, r, err);
+	pv_hex(commit, sizeof(commit), hex);
+	if (strcmp(hex, leaf->commit) != 0)
+		return pv_fail(err, PV_EINTEGRITY, "message %lld: content does not match the "
+						   "commitment in its leaf", (long long)m->id);
+	*len_r = s.len;
+	if (sodium_memcmp(sha, m->sha256, sizeof(sha)) != 0) {
+		say(problem, ctx, "message %lld: sha256: the catalog's hash is not the content's",
+		    (long long)m->id);
+		++*mismatches_r;
+	}
+	if (s.len != m->size) {
+		say(problem, ctx, "message %lld: size: the catalog says %llu bytes, the content is %llu",
+		    (long long)m->id, (unsigned long long)m->size, (unsigned long long)s.len);
+		++*mismatches_r;
+	}
+	if (leaf->has_size && s.len != leaf->size) {
+		say(problem, ctx, "message %lld: size: its archive leaf says %llu bytes, the content is "
+				  "%llu", (long long)m->id, (unsigned long long)leaf->size,
+		    (unsigned long long)s.len);
+		++*mismatches_r;
+	}
+	return PV_OK;
 }
 
 int attest_read(struct archive *ar, const struct stored_message *m, const struct archive_leaf *leaf,
 		struct pv_buf *raw, attest_problem_fn problem, void *ctx, int *mismatches_r,
 		struct pv_error *err)
 {
-	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES], sha[32], commit[32];
-	struct rsink s = {.raw = raw};
-	char hex[65];
-	int r;
-
+	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+	uint64_t len;
 	*mismatches_r = 0;
 	pv_buf_reset(raw);
-	if (m->blob[0] == '\0' || m->wrapped_len == 0)
-		return pv_fail(err, PV_ENOTFOUND, "message %lld: its %s is gone without a disposal "
-						  "record (unauthorised deletion)", (long long)m->id,
-			       m->blob[0] == '\0' ? "blob reference" : "wrapped key");
-	r = keyring_unwrap(ar->kr, m->bucket_id, m->blob, m->wrapped, m->wrapped_len, key, salt, err);
-	if (r == PV_ENOTFOUND)
-		return pv_fail(err, r, "message %lld: its key is gone and there is no disposal record "
-				       "(unauthorised deletion)", (long long)m->id);
-	if (r < 0) {
-		pv_error_prefix(err, "message %lld", (long long)m->id);
-		return r;
-	}
-	crypto_hash_sha256_init(&s.sha);
-	crypto_generichash_init(&s.commit, salt, sizeof(salt), sizeof(commit));
-	/* No catalog hash here: the bytes are checked against the leaf. */
-	r = blob_read_at(ar->dir, ar->packs, &m->loc, key, NULL, rsink_put, &s, err);
+	struct blob_opened o = BLOB_OPENED_NONE;
+	int r = attest_unwrap(ar, m, key, salt, err);
+	if (r == PV_OK)
+		r = attest_open(ar, m, &o, err);
+	if (r == PV_OK)
+		r = attest_content(ar->dir, &o, m, leaf, key, salt, raw, SIZE_MAX, &len, problem, ctx,
+				   mismatches_r, err);
+	blob_opened_close(&o);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(salt, sizeof(salt));
-	if (r == PV_ENOTFOUND)
-		return pv_fail(err, r, "message %lld: blob %s is missing and there is no disposal "
-				       "record (unauthorised deletion)", (long long)m->id, m->blob);
-	if (r < 0) {
-		pv_error_prefix(err, "message %lld", (long long)m->id);
-		return r;
-	}
-	crypto_hash_sha256_final(&s.sha, sha);
-	crypto_generichash_final(&s.commit, commit, sizeof(commit));
-	pv_hex(commit, sizeof(commit), hex);
-	if (strcmp(hex, leaf->commit) != 0)
-		return pv_fail(err, PV_EINTEGRITY, "message %lld: content does not match the "
-						   "commitment in its leaf", (long long)m->id);
-	if (sodium_memcmp(sha, m->sha256, sizeof(sha)) != 0) {
-		say(problem, ctx, "message %lld: sha256: the catalog's hash is not the content's",
-		    (long long)m->id);
-		++*mismatches_r;
-	}
-	if (raw->len != m->size) {
-		say(problem, ctx, "message %lld: size: the catalog says %llu bytes, the content is %zu",
-		    (long long)m->id, (unsigned long long)m->size, raw->len);
-		++*mismatches_r;
-	}
-	if (leaf->has_size && raw->len != leaf->size) {
-		say(problem, ctx, "message %lld: size: its archive leaf says %llu bytes, the content is "
-				  "%zu", (long long)m->id, (unsigned long long)leaf->size, raw->len);
-		++*mismatches_r;
-	}
-	return PV_OK;
+	return r;
 }
 
 size_t attest_read_max(const struct archive *ar, const struct stored_message *m)

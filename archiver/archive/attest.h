@@ -76,10 +76,36 @@ int attest_row(struct archive *ar, const struct attest_policies *ap, const struc
  * them. Missing content is PV_ENOTFOUND, content that does not open or
  * match its leaf PV_EINTEGRITY (err says why); a catalog column or leaf
  * size that differs from the real bytes is reported (problem) and counted
- * in *mismatches_r, with PV_OK: the bytes themselves are good. */
+ * in *mismatches_r, with PV_OK: the bytes themselves are good.
+ * attest_unwrap, attest_open, then attest_content. */
 int attest_read(struct archive *ar, const struct stored_message *m, const struct archive_leaf *leaf,
 		struct pv_buf *raw, attest_problem_fn problem, void *ctx, int *mismatches_r,
 		struct pv_error *err) PV_WARN_UNUSED;
+
+/* The first half of attest_read, the part that reads the catalog: m's
+ * message key and commitment salt (the caller wipes them). Errors as
+ * attest_read's for a gone reference, wrapped key or bucket key. */
+int attest_unwrap(struct archive *ar, const struct stored_message *m,
+		  unsigned char key_r[BLOB_KEY_BYTES], unsigned char salt_r[BLOB_SALT_BYTES],
+		  struct pv_error *err) PV_WARN_UNUSED;
+
+/* Then, on the same thread: m's record opened in the pack store
+ * (store/blob.h blob_open_at; with an object store a GET); errors as
+ * attest_read's for missing content. The caller closes *o_r
+ * (blob_opened_close). */
+int attest_open(struct archive *ar, const struct stored_message *m, struct blob_opened *o_r,
+		struct pv_error *err) PV_WARN_UNUSED;
+
+/* The second half: the content checks on what attest_open opened,
+ * touching no database and no network (verify runs it on worker
+ * threads). Only the first `keep` bytes of the message go to raw
+ * (SIZE_MAX: all of it), the whole message is hashed; *len_r gets its
+ * length. */
+int attest_content(const char *data_dir, const struct blob_opened *o, const struct stored_message *m,
+		   const struct archive_leaf *leaf, const unsigned char key[BLOB_KEY_BYTES],
+		   const unsigned char salt[BLOB_SALT_BYTES], struct pv_buf *raw, size_t keep,
+		   uint64_t *len_r, attest_problem_fn problem, void *ctx, int *mismatches_r,
+		   struct pv_error *err) PV_WARN_UNUSED;
 
 /* The buffer maximum for reading m: its catalog size cannot be trusted
  * to bound it, so the larger of that and the message size cap. */
@@ -89,7 +115,10 @@ size_t attest_read_max(const struct archive *ar, const struct stored_message *m)
  * with the signed facts: account (its mailbox checked against the leaf),
  * the bytes' own length, the leaf's received time. trace_r (may be NULL)
  * gets the content tests asked; doc_r (may be NULL) the extracted document
- * (for the index; the caller frees it with index_doc_free, also on error). */
+ * (for the index; the caller frees it with index_doc_free, also on error).
+ * len is the message's length: raw must hold its first
+ * min(len, PV_INGEST_READBACK_MAX) bytes (what the policy reads), all of
+ * them when doc_r is wanted. */
 int attest_classify(const struct policy *p, int64_t version, const char *account,
 		    const unsigned char *raw, size_t len, int64_t received_at, struct retention *ret_r,
 		    struct policy_trace *trace_r, struct index_doc *doc_r,

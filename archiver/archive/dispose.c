@@ -1106,22 +1106,15 @@ int dispose_execute(struct archive *ar, const struct dispose_plan *plan, const c
 		      err);
 }
 
-int dispose_pending(sqlite3 *db, int64_t id, bool *pending_r, struct pv_error *err)
+int dispose_pending_ids(sqlite3 *db, int64_t **ids_r, size_t *n_r, struct pv_error *err)
 {
 	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT 1 FROM disposal_items i JOIN disposals d ON"
-				    " d.id = i.disposal_id WHERE i.message_id = ? AND d.state = 'intent'",
+	*ids_r = NULL;
+	*n_r = 0;
+	int r = catalog_prepare(db, "SELECT i.message_id FROM disposal_items i JOIN disposals d ON"
+				    " d.id = i.disposal_id WHERE d.state = 'intent' ORDER BY i.message_id",
 				&st, err);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		*pending_r = rc == SQLITE_ROW;
-	else
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
+	return r < 0 ? r : catalog_collect_ids(db, st, ids_r, n_r, err);
 }
 
 int dispose_check_missing(const struct dispose_plan *plan, struct pv_error *err)

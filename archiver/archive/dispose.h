@@ -132,11 +132,11 @@ int dispose_commit_intent(struct archive *ar, const struct dispose_plan *plan, c
 int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *resumed_r,
 		   struct pv_error *err);
 
-/* For verify: whether message id belongs to a disposal whose intent is
- * recorded but which did not finish (a crash mid-run). Its key or blob may
- * already be gone, and that is not unauthorised loss: the next `popvault
- * dispose` finishes the run. */
-int dispose_pending(sqlite3 *db, int64_t id, bool *pending_r, struct pv_error *err);
+/* For verify: the messages (ascending, malloc'd, NULL when none) of the
+ * disposals whose intent is recorded but which did not finish (a crash
+ * mid-run). Their keys or blobs may already be gone, and that is not
+ * unauthorised loss: the next `popvault dispose` finishes the run. */
+int dispose_pending_ids(sqlite3 *db, int64_t **ids_r, size_t *n_r, struct pv_error *err);
 
 const char *dispose_state_name(enum dispose_state s); /* dispose held review blocked */
 

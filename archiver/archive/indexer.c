@@ -19,7 +19,9 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
+#include "archiver/lib/sandbox.h"
 #include "archiver/store/message.h"
+#include "archiver/store/packstore.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -300,10 +302,16 @@ static void child_main(const char *data_dir, int fd)
 	int prio = getpriority(PRIO_PROCESS, 0);
 	if (errno == 0)
 		setpriority(PRIO_PROCESS, 0, prio + INDEXER_NICE > 19 ? 19 : prio + INDEXER_NICE);
+	pv_sandbox_store_net(packstore_remote_at(data_dir)); /* it reads packs */
+	if (pv_sandbox_role(PV_ROLE_INDEXER, &err) < 0) {
+		pv_log(PV_LOG_ERROR, "index", "the indexer cannot confine itself: %s", err.msg);
+		_exit(1);
+	}
 	if (archive_open(data_dir, &ar, &err) < 0) {
 		pv_log(PV_LOG_WARN, "index", "the indexer cannot open the archive: %s", err.msg);
 		_exit(1);
 	}
+	pv_sandbox_selftest_point(PV_ROLE_INDEXER);
 	for (bool last = false;;) {
 		if (indexer_catch_up(ar, NULL, NULL, &err) < 0) {
 			pv_log(PV_LOG_WARN, "index", "indexing failed: %s", err.msg);

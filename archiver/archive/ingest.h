@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/lib/blake2b.h"
 #include "archiver/lib/sha256.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/accounts.h"
@@ -47,7 +48,7 @@ struct ingest;
  * while the sealer thread seals). */
 struct ingest_hasher {
 	struct pv_sha256 sha;
-	crypto_generichash_state commit;
+	struct pv_blake2b commit;
 	unsigned char salt[BLOB_SALT_BYTES];
 	uint64_t size;
 };

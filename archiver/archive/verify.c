@@ -13,6 +13,7 @@
 #include "archiver/archive/evidence.h"
 #include "archiver/archive/holds.h"
 #include "archiver/archive/justify.h"
+#include "archiver/archive/verify_pool.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/blob.h"
@@ -42,7 +43,11 @@ struct vctx {
 	bool ev_ok;
 	struct attest_policies ap;     /* stored policy versions, checked */
 	bool ap_ok;
-	struct pv_buf raw;             /* --full: one message's bytes */
+	struct verify_pool *pool;      /* content checks on worker threads */
+	struct verify_job *job;        /* the message being checked: its lines go here */
+	struct message_reader *mr;
+	int64_t *pending;              /* messages of unfinished disposals, ascending */
+	size_t n_pending;
 	struct justification *just;
 	struct audit_entry *entry;
 	sqlite3_stmt *item_of, *members;
@@ -60,11 +65,28 @@ static void say(struct vctx *v, const char *kind, const char *fmt, va_list ap)
 		v->line(v->line_ctx, msg);
 }
 
+/* While a message is checked, its lines wait in its job, to be reported
+ * in order with what the worker finds (report_job); they count then. */
+static bool capture(struct vctx *v, char kind, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static bool capture(struct vctx *v, char kind, const char *fmt, va_list ap)
+{
+	char msg[VERIFY_LINE_MAX];
+	if (v->job == NULL)
+		return false;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	verify_job_line(v->job, kind, msg);
+	return true;
+}
+
 static void problem(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct vctx *v, const char *fmt, ...)
 {
 	va_list ap;
-	if (v->rep->problems++ < VERIFY_PRINT_MAX) {
+	va_start(ap, fmt);
+	bool held = capture(v, 'F', fmt, ap);
+	va_end(ap);
+	if (!held && v->rep->problems++ < VERIFY_PRINT_MAX) {
 		va_start(ap, fmt);
 		say(v, "FAIL", fmt, ap);
 		va_end(ap);
@@ -82,7 +104,10 @@ static void note(struct vctx *v, const char *fmt, ...) __attribute__((format(pri
 static void note(struct vctx *v, const char *fmt, ...)
 {
 	va_list ap;
-	if (v->notes++ >= VERIFY_PRINT_MAX)
+	va_start(ap, fmt);
+	bool held = capture(v, 'n', fmt, ap);
+	va_end(ap);
+	if (held || v->notes++ >= VERIFY_PRINT_MAX)
 		return;
 	va_start(ap, fmt);
 	say(v, "note", fmt, ap);
@@ -248,14 +273,19 @@ static void verify_disposed(struct vctx *v, const struct stored_message *m,
 
 enum pending { NOT_PENDING, PENDING_RECORDED, PENDING_FORGED };
 
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* Whether m belongs to an interrupted disposal, and whether the audit log
  * holds that disposal's intent with m's justification (dispose_resume
  * finishes only those). */
 static enum pending pending_state(struct vctx *v, const struct stored_message *m)
 {
-	bool pending = false;
-	struct pv_error e;
-	if (dispose_pending(v->ar->cat->db, m->id, &pending, &e) != PV_OK || !pending)
+	if (v->n_pending == 0 ||
+	    bsearch(&m->id, v->pending, v->n_pending, sizeof(*v->pending), cmp_id) == NULL)
 		return NOT_PENDING;
 	if (!v->ev_ok)
 		return PENDING_RECORDED; /* the audit log itself failed: reported already */
@@ -269,13 +299,13 @@ static enum pending pending_state(struct vctx *v, const struct stored_message *m
 	return d != NULL && !d->done && d->id == did ? PENDING_RECORDED : PENDING_FORGED;
 }
 
-/* One catalog row against its leaf, its policy version, its bucket, and
- * (with --full) its content and what the policy gives that content. */
+/* One catalog row against its leaf, its policy version, its bucket; then
+ * its content (with --full: what the policy gives that content) is made
+ * v->job's, for a worker. */
 static void verify_message(struct vctx *v, const struct stored_message *m)
 {
 	struct archive_leaf leaf;
 	struct pv_error e;
-	int mismatches = 0;
 
 	if (attest_leaf(v->ar, m, &leaf, &e) < 0) {
 		problem(v, "%s", e.msg);
@@ -311,34 +341,47 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 		note(v, "message %lld was decided under policy version %lld; version %lld is in force "
 			"(dispose re-evaluates it first)", (long long)m->id, (long long)m->policy_version,
 		     (long long)v->ap.current);
-	if (!v->full) {
-		/* Without --full: present and hashing to its name (no decryption). */
-		int r = blob_check_at(v->ar->dir, v->ar->packs, &m->loc, &e);
-		if (r == PV_ENOTFOUND)
-			problem(v, "message %lld: blob %s is missing and there is no disposal record "
-				   "(unauthorised deletion)", (long long)m->id, m->blob);
-		else if (r < 0)
-			problem(v, "message %lld: %s", (long long)m->id, e.msg);
-		return;
+	/* The content: a worker's (verify_pool.h); the key is read and the
+	 * record opened here (the pack store: the catalog, the network). */
+	struct verify_job *j = v->job;
+	if (v->full) {
+		if (attest_unwrap(v->ar, m, j->key, j->salt, &e) < 0) {
+			problem(v, "%s", e.msg);
+			return;
+		}
+		const struct attest_policy *ap = v->ap_ok ? attest_policy(&v->ap, m->policy_version)
+							  : NULL;
+		j->policy = ap ? ap->p : NULL;
+		j->policy_version = ap ? ap->version : 0;
 	}
-	pv_buf_free_secret(&v->raw);
-	pv_buf_init(&v->raw, attest_read_max(v->ar, m));
-	int r = attest_read(v->ar, m, &leaf, &v->raw, vproblem, v, &mismatches, &e);
-	if (r < 0) {
+	if (attest_open(v->ar, m, &j->src, &e) < 0) {
+		sodium_memzero(j->key, sizeof(j->key));
+		sodium_memzero(j->salt, sizeof(j->salt));
 		problem(v, "%s", e.msg);
 		return;
 	}
-	v->rep->blobs_decrypted++;
-	const struct attest_policy *ap = v->ap_ok ? attest_policy(&v->ap, m->policy_version) : NULL;
-	if (ap == NULL)
-		return; /* reported by attest_row, or the built-in retention (version 0) */
-	struct retention ret;
-	if (attest_classify(ap->p, ap->version, m->account, v->raw.data, v->raw.len, leaf.time, &ret,
-			    NULL, NULL, &e) < 0) {
-		problem(v, "message %lld: cannot be classified: %s", (long long)m->id, e.msg);
-		return;
+	j->m = *m;
+	j->leaf = leaf;
+	j->full = v->full;
+	j->content = true;
+}
+
+/* A message's lines, in order, and what its worker found. */
+static void report_job(void *ctx, struct verify_job *j)
+{
+	struct vctx *v = ctx;
+	for (size_t o = 0; o < j->lines.len;) {
+		const char *p = (const char *)j->lines.data + o;
+		if (p[0] == 'F')
+			problem(v, "%s", p + 1);
+		else
+			note(v, "%s", p + 1);
+		o += strlen(p) + 1;
 	}
-	(void)attest_decision(m, &ret, vproblem, v);
+	for (int64_t k = 0; k < j->lost; k++)
+		problem(v, "message %lld: another problem (too many to list)", (long long)j->m.id);
+	if (j->decrypted)
+		v->rep->blobs_decrypted++;
 }
 
 /* Each disposal as a whole: its records complete, and the hold state it
@@ -477,7 +520,6 @@ static int verify_signed(struct vctx *v, struct pv_error *err)
 	struct pv_error e;
 	int r;
 
-	pv_buf_init(&v->raw, 0);
 	if ((v->just = calloc(1, sizeof(*v->just))) == NULL ||
 	    (v->entry = calloc(1, sizeof(*v->entry))) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
@@ -515,26 +557,32 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 	sqlite3_stmt *st;
 	int r;
 
-	/* Catalog rows against leaves and blobs: the long part, reported to
-	 * the handle's progress callback one message at a time. */
+	/* Catalog rows against leaves and blobs, the content on the pool's
+	 * workers meanwhile; reported to the handle's progress callback one
+	 * message at a time. */
 	uint64_t total = 0, done = 0;
 	if ((r = catalog_prepare(ar->cat->db, "SELECT count(*) FROM messages", &st, err)) < 0)
 		return r;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		total = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	if ((r = catalog_prepare(ar->cat->db, "SELECT id FROM messages ORDER BY id", &st, err)) < 0)
+	if ((r = dispose_pending_ids(ar->cat->db, &vp->pending, &vp->n_pending, err)) < 0 ||
+	    (r = message_reader_open(ar->cat->db, &vp->mr, err)) < 0 ||
+	    (r = verify_pool_new(ar->dir, &vp->pool, err)) < 0 ||
+	    (r = catalog_prepare(ar->cat->db, "SELECT id FROM messages ORDER BY id", &st, err)) < 0)
 		return r;
 	int64_t expect = 1;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct stored_message m;
 		struct pv_error e;
 		int64_t id = sqlite3_column_int64(st, 0);
+		vp->job = verify_pool_next(vp->pool, report_job, vp);
+		vp->job->m.id = id;
 		if (id != expect)
 			problem(vp, "messages %lld to %lld are missing from the catalog", (long long)expect,
 				(long long)id - 1);
 		expect = id + 1;
-		if (message_load(ar->cat->db, id, &m, &e) < 0) {
+		if (message_reader_load(vp->mr, id, &m, &e) < 0) {
 			problem(vp, "message %lld: %s", (long long)id, e.msg);
 		} else {
 			rep->messages++;
@@ -543,11 +591,14 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 			verify_message(vp, &m);
 			sodium_memzero(&m, sizeof(m));
 		}
+		verify_pool_submit(vp->pool, vp->job);
+		vp->job = NULL;
 		if (++done > total)
 			total = done;
 		pv_progress_report(&ar->progress, done, total);
 	}
 	sqlite3_finalize(st);
+	verify_pool_drain(vp->pool, report_job, vp);
 
 	/* Leaves against catalog rows. */
 	struct leaf_scan ls = {vp, NULL, 0, 0};
@@ -686,7 +737,9 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 		     (unsigned long long)rep->audit.clock_step_seq, rep->audit.clock_step);
 	if ((r = verify_signed(&v, err)) == PV_OK)
 		r = verify_catalog(&v, err);
-	pv_buf_free_secret(&v.raw);
+	verify_pool_free(&v.pool);
+	message_reader_close(&v.mr);
+	free(v.pending);
 	free(v.just);
 	free(v.entry);
 	sqlite3_finalize(v.item_of);

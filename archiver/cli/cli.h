@@ -96,6 +96,20 @@ int cli_cosig_key(void *ctx, const char *key, size_t len, struct pv_error *err);
 struct signer;
 int cli_privsep_begin(struct cli_ctx *ctx, struct signer **sg_r, struct pv_error *err);
 void cli_privsep_end(struct signer **sg);
+/* Short commands (main.c, before the command runs): those that sign
+ * (their audit entries, a bundle's manifest) get a signer of their own,
+ * so every signature of the data directory passes the signer's checks
+ * (extensions only, one history). All but backup (it copies the keys)
+ * also lose access to the keys like the long-running ones (quietly where
+ * the kernel allows no namespace). Nothing is started for --help, for a
+ * command that keeps its own (init, checkpoint, harvest, serve) or signs
+ * nothing of the archive (witness, verify-bundle, restore), for verify
+ * (it must run on a copy with the public keys alone, names a missing or
+ * swapped key itself, and reads the signer's records), or for a data
+ * directory without both seeds in keys/sign (the command then says what
+ * is wrong, as before). *sg_r NULL when none was started. */
+int cli_privsep_short(struct cli_ctx *ctx, const char *command, int argc, char **argv,
+		      struct signer **sg_r, struct pv_error *err);
 
 /* A message ID argument: a positive integer. */
 int cli_parse_message_id(const char *s, int64_t *id_r, struct pv_error *err);

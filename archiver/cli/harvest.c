@@ -12,6 +12,7 @@
 #include "archiver/harvest/scheduler.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
+#include "archiver/lib/sandbox.h"
 
 /* Between harvests of an account in the daemon loop. */
 #define HARVEST_INTERVAL_S 300
@@ -193,6 +194,13 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	struct signer *sg = NULL;
 	if ((r = cli_privsep_begin(ctx, &sg, err)) < 0) {
 		pv_buf_free(&p.t.errors);
+		return r;
+	}
+	/* What a harvest may do (lib/sandbox.h), for it, its sessions and
+	 * its indexer; serve's "harvest now" runs under the web's too. */
+	if ((r = pv_sandbox_role(PV_ROLE_HARVEST, err)) < 0) {
+		pv_buf_free(&p.t.errors);
+		cli_privsep_end(&sg);
 		return r;
 	}
 	signal(SIGTERM, on_signal);

@@ -76,7 +76,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	int r = cmd->run(&ctx, argc - i, argv + i, &err);
+	/* Those that sign do it through a signer (cli_privsep_short). */
+	struct signer *sg = NULL;
+	int r = cli_privsep_short(&ctx, cmd->name, argc - i, argv + i, &sg, &err);
+	if (r == PV_OK)
+		r = cmd->run(&ctx, argc - i, argv + i, &err);
+	cli_privsep_end(&sg);
 	if (r == 1) /* --help was printed */
 		return 0;
 	if (r < 0) {

@@ -1,6 +1,7 @@
 /* popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]
  *                [--web-root DIR] [--config F] [--metrics-token-file F] [--web-only]
  *       popvault serve --print-routes   (not in --help: for tests/e2e/api_matrix.t)
+ *       popvault serve --seccomp-selftest ROLE   (not in --help: tests/e2e/seccomp.t)
  * The appliance (archiver/service/service.h): the web UI and JSON API
  * (archiver/http/, docs/api.md), the harvest scheduler, the indexer and
  * the scheduled work, in the foreground until SIGINT or SIGTERM. This
@@ -26,6 +27,7 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
 #include "archiver/service/service.h"
+#include "archiver/signer/signer.h"
 
 #define SHARE_WEB_ROOT "/usr/share/popvault/web-static"
 
@@ -114,8 +116,9 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 				 {"web-root", CLI_VALUE, NULL},   {"config", CLI_VALUE, NULL},
 				 {"print-routes", CLI_FLAG, NULL},
 				 {"metrics-token-file", CLI_VALUE, NULL},
-				 {"web-only", CLI_FLAG, NULL}};
-	struct cli_args args = {opts, 9, {0}, 0, false};
+				 {"web-only", CLI_FLAG, NULL},
+				 {"seccomp-selftest", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 10, {0}, 0, false};
 	char config_path[PATH_MAX];
 	unsigned char token_hash[32];
 	const struct cli_command *cmd = cli_find_command("serve");
@@ -133,6 +136,14 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	plain = cli_opt(&args, "plain-http") != NULL;
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "serve takes no arguments");
+	/* Hidden, for tests/e2e/seccomp.t: a part of this role makes a call
+	 * its filter forbids, once (lib/sandbox.h). */
+	const char *selftest = cli_opt(&args, "seccomp-selftest");
+	enum pv_role selftest_role = selftest != NULL ? pv_role_by_name(selftest) : PV_ROLE_N;
+	if (selftest != NULL && (selftest_role == PV_ROLE_N || selftest_role == PV_ROLE_SUPERVISOR ||
+				 selftest_role == PV_ROLE_SIGNER || selftest_role == PV_ROLE_PARSER))
+		return pv_fail(err, PV_EUSAGE, "--seccomp-selftest: no part has the role '%s'",
+			       selftest);
 	if (cli_opt(&args, "print-routes") != NULL) {
 		print_routes();
 		return PV_OK;
@@ -186,11 +197,13 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		.heartbeat_s = env_seconds("POPVAULT_HEARTBEAT_S", ARCHIVE_HEARTBEAT_S),
 		.anchor_max_s = env_seconds("POPVAULT_ANCHOR_S", 7 * 86400),
 		.web_only = cli_opt(&args, "web-only") != NULL,
+		.seccomp_selftest = selftest_role,
 	};
 	/* Before any thread or child: the signer, then this process (and every
 	 * part it forks) loses the log keys. */
 	struct signer *sg = NULL;
 	if (r == PV_OK && (r = cli_privsep_begin(ctx, &sg, err)) == PV_OK) {
+		so.signer_pid = signer_pid(sg);
 		r = service_run(&so, err);
 		cli_privsep_end(&sg);
 	}

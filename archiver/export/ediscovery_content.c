@@ -9,7 +9,9 @@
 
 #include "archiver/export/ediscovery_int.h"
 #include "archiver/export/mbox.h"
+#include "archiver/lib/blake2b.h"
 #include "archiver/lib/hex.h"
+#include "archiver/lib/sha256.h"
 
 /* d is sorted by id (the set is). */
 static struct vdisp *find_disposed(struct vst *v, int64_t id)
@@ -29,8 +31,8 @@ static struct vdisp *find_disposed(struct vst *v, int64_t id)
 
 /* Hashes of bytes believed to be one message. */
 struct digest {
-	crypto_generichash_state commit;
-	crypto_hash_sha256_state sha;
+	struct pv_blake2b commit;
+	struct pv_sha256 sha;
 	EVP_MD_CTX *md5;
 	uint64_t size;
 };
@@ -38,9 +40,12 @@ struct digest {
 static int digest_init(struct digest *d, const struct vmsg *m)
 {
 	memset(d, 0, sizeof(*d));
-	crypto_generichash_init(&d->commit, m->salt, sizeof(m->salt), sizeof(m->commit));
-	crypto_hash_sha256_init(&d->sha);
-	if ((d->md5 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(d->md5, EVP_md5(), NULL) != 1) {
+	if (pv_blake2b_init(&d->commit, m->salt, sizeof(m->salt), sizeof(m->commit), NULL) < 0)
+		return -1;
+	if (pv_sha256_init(&d->sha, NULL) < 0 || (d->md5 = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(d->md5, EVP_md5(), NULL) != 1) {
+		pv_blake2b_abort(&d->commit);
+		pv_sha256_abort(&d->sha);
 		EVP_MD_CTX_free(d->md5);
 		d->md5 = NULL;
 		return -1;
@@ -50,8 +55,8 @@ static int digest_init(struct digest *d, const struct vmsg *m)
 
 static void digest_update(struct digest *d, const void *p, size_t n)
 {
-	crypto_generichash_update(&d->commit, p, n);
-	crypto_hash_sha256_update(&d->sha, p, n);
+	pv_blake2b_update(&d->commit, p, n);
+	pv_sha256_update(&d->sha, p, n);
 	EVP_DigestUpdate(d->md5, p, n);
 	d->size += n;
 }
@@ -62,8 +67,8 @@ static void digest_final(struct digest *d, const struct vmsg *m, bool *commit_ok
 {
 	uint8_t c[32];
 	unsigned ml = 0;
-	crypto_generichash_final(&d->commit, c, sizeof(c));
-	crypto_hash_sha256_final(&d->sha, sha);
+	pv_blake2b_final(&d->commit, c);
+	pv_sha256_final(&d->sha, sha);
 	EVP_DigestFinal_ex(d->md5, md5, &ml);
 	EVP_MD_CTX_free(d->md5);
 	d->md5 = NULL;
@@ -229,8 +234,11 @@ void edv_check_mbox(struct vst *v, struct bundle_stream *s)
 		rc = mbox_reader_finish(&r, &e);
 	if (rc != 0)
 		bundle_problem(v->rep, "messages.mbox could not be read to the end (%s)", e.msg);
-	if (c.digesting)
+	if (c.digesting) {
 		EVP_MD_CTX_free(c.d.md5);
+		pv_blake2b_abort(&c.d.commit);
+		pv_sha256_abort(&c.d.sha);
+	}
 	size_t missing = 0;
 	for (size_t i = 0; i < v->n; i++)
 		if (!v->m[v->by_bates[i]].in_mbox && missing++ < 20)

@@ -17,15 +17,18 @@
 #include "archiver/export/loadfile.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/strpool.h"
 #include "audit/bundle_external.h"
 #include "audit/bundle_trust.h"
 #include "audit/checkpoint.h"
 
 #define STREAM_CHUNK 65536
 
+/* One message of the set. A bundle may hold 100,000 of them: this is most
+ * of what the verifier keeps (the Bates number in v->names). */
 struct vmsg {
 	int64_t id;
-	char bates[BATES_LEN_MAX + 1];
+	const char *bates;
 	uint64_t leaf_index, size;
 	uint8_t sha256[32];
 	const struct bundle_file *eml, *proof;
@@ -37,7 +40,7 @@ struct vmsg {
 	uint8_t md5[16];
 	bool in_mbox, in_dat, in_csv;
 	uint8_t dat_md5[16], csv_md5[16]; /* what the load files claim */
-	uint64_t dat_line, csv_line;
+	uint32_t dat_line, csv_line;
 };
 
 struct vdisp {
@@ -59,6 +62,7 @@ struct vst {
 	const struct bundle_file *acp_file, *aucp_file;
 	struct vmsg *m;   /* by id */
 	size_t n;
+	struct pv_strpool names; /* the messages' Bates numbers */
 	size_t *by_bates; /* indexes into m, sorted by Bates number */
 	struct vdisp *d;
 	size_t nd;

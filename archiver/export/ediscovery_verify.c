@@ -228,7 +228,7 @@ static int set_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t
 		if ((int64_t)id <= c->last_id)
 			goto order;
 		if (v->n == c->cap_m) {
-			size_t cap = c->cap_m ? 2 * c->cap_m : 256;
+			size_t cap = c->cap_m ? c->cap_m + c->cap_m / 2 : 256;
 			struct vmsg *p;
 			if (v->n >= PV_BUNDLE_FILES_MAX / 2 ||
 			    (p = realloc(v->m, cap * sizeof(*p))) == NULL) {
@@ -242,8 +242,12 @@ static int set_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t
 		struct vmsg *m = &v->m[v->n++];
 		memset(m, 0, sizeof(*m));
 		m->id = (int64_t)id;
-		memcpy(m->bates, w[2], wl[2]);
-		m->bates[wl[2]] = '\0';
+		if ((m->bates = pv_strpool_add(&v->names, w[2], wl[2])) == NULL) {
+			v->n--;
+			bundle_problem(v->rep, "out of memory");
+			c->bad = true;
+			return 1;
+		}
 		m->leaf_index = leaf;
 		m->size = size;
 		memcpy(m->sha256, sha, 32);
@@ -299,6 +303,11 @@ static void read_set(struct vst *v)
 		return;
 	}
 	v->set_read = true;
+	if (v->n > 0) { /* what stays for the rest of the check: no spare room */
+		struct vmsg *p = realloc(v->m, v->n * sizeof(*p));
+		if (p != NULL)
+			v->m = p;
+	}
 	if ((v->by_bates = calloc(v->n ? v->n : 1, sizeof(*v->by_bates))) == NULL) {
 		bundle_problem(v->rep, "out of memory");
 		v->n = 0;
@@ -743,6 +752,7 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 		bundle_info(rep, "ok: all %zu messages are exactly what the archive holds (leaf "
 				 "commitment and inclusion proof each)", v.n);
 	json_decref(v.req);
+	pv_strpool_free(&v.names);
 	free(v.m);
 	free(v.by_bates);
 	free(v.d);

@@ -18,7 +18,9 @@
 #include "archiver/index/sandbox.h"
 #include "archiver/index/mime.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/blake2b.h"
 #include "archiver/lib/hex.h"
+#include "archiver/lib/sha256.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/number.h"
 #include "archiver/store/leaf.h"
@@ -26,6 +28,7 @@
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/archive/proof.h"
+#include "archiver/archive/read_ahead.h"
 #include "archiver/store/message.h"
 #include "audit/auditlog.h"
 #include "audit/bundle_trust.h"
@@ -67,6 +70,7 @@ struct xp {
 	int64_t time;    /* its time */
 	struct bundle_writer *w;
 	struct index_sandbox *sb; /* the load file's fields are parsed in it */
+	struct message_reader *mr; /* every message is loaded, three times */
 };
 
 /* The streamed members of pass 1 and its scratch buffers. */
@@ -136,7 +140,7 @@ static int add_item(struct xp *x, int64_t id, size_t *cap)
 		x->items = p;
 		*cap = nc;
 	}
-	if ((r = message_load(x->ar->cat->db, id, &m, x->err)) < 0)
+	if ((r = message_reader_load(x->mr, id, &m, x->err)) < 0)
 		return r;
 	struct item *it = &x->items[x->n++];
 	memset(it, 0, sizeof(*it));
@@ -465,26 +469,6 @@ out:
 	return r;
 }
 
-/* The message's key and salt; the key is wiped at once. */
-static int message_salt(struct xp *x, const struct stored_message *m, uint8_t salt[BLOB_SALT_BYTES])
-{
-	uint8_t key[BLOB_KEY_BYTES];
-	if (m->disposed_at != 0)
-		return pv_fail(x->err, PV_ERR, "message %lld was disposed of during the export; "
-					       "run it again", (long long)m->id);
-	if (m->blob[0] == '\0' || m->wrapped_len == 0)
-		return pv_fail(x->err, PV_EINTEGRITY, "message %lld: content missing without a "
-						      "disposal record (run popvault verify)",
-			       (long long)m->id);
-	int r = keyring_unwrap(x->ar->kr, m->bucket_id, m->blob, m->wrapped, m->wrapped_len, key,
-			       salt, x->err);
-	sodium_memzero(key, sizeof(key));
-	if (r == PV_ENOTFOUND)
-		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld: its key is gone without a disposal "
-						   "record (run popvault verify)", (long long)m->id);
-	return r;
-}
-
 /* messages/<BATES>.tlog-proof (archive/proof.h); it->commit gets the leaf's. */
 static int write_proof(struct xp *x, struct rows *rw, struct item *it,
 		       const uint8_t salt[BLOB_SALT_BYTES])
@@ -511,7 +495,7 @@ struct msink {
 	struct bundle_member *mbox;
 	struct mbox_quote q;
 	EVP_MD_CTX *md5;
-	crypto_generichash_state commit;
+	struct pv_blake2b commit;
 	struct pv_buf head;             /* the header section, for the load files */
 	bool head_done;
 	uint64_t bytes;
@@ -558,7 +542,7 @@ static int msink_pass1(void *ctx, const unsigned char *p, size_t n, struct pv_er
 		return r;
 	if (EVP_DigestUpdate(s->md5, p, n) != 1)
 		return pv_fail(err, PV_ERR, "MD5 failed");
-	crypto_generichash_update(&s->commit, p, n);
+	pv_blake2b_update(&s->commit, p, n);
 	head_collect(s, p, n);
 	s->bytes += n;
 	return 0;
@@ -635,13 +619,47 @@ static int write_rows(struct xp *x, struct rows *rw, const struct item *it,
 	return r;
 }
 
+/* Keeps the read-ahead (archive/read_ahead.h) fed with the messages in
+ * Bates order from *pushed on, as far as it has room; message k always. */
+static int feed(struct xp *x, struct read_ahead *ra, size_t k, size_t *pushed)
+{
+	while (*pushed < x->n_exported && (*pushed == k || read_ahead_room(ra))) {
+		const struct item *it = &x->items[x->order[*pushed]];
+		struct stored_message m;
+		int r = message_reader_load(x->mr, it->id, &m, x->err);
+		if (r == 0 && m.disposed_at != 0)
+			r = pv_fail(x->err, PV_ERR, "message %lld was disposed of during the export; "
+						    "run it again", (long long)it->id);
+		if (r == 0)
+			r = read_ahead_push(ra, &m, x->err);
+		sodium_memzero(&m, sizeof(m));
+		if (r < 0)
+			return r;
+		++*pushed;
+	}
+	return 0;
+}
+
+/* The next message from the read-ahead; errors say to run verify. */
+static int take(struct xp *x, struct read_ahead *ra, const struct stored_message **m,
+		const uint8_t **salt, const unsigned char **data, size_t *len)
+{
+	int r = read_ahead_take(ra, m, salt, data, len, x->err);
+	if (r == PV_EINTEGRITY)
+		pv_error_prefix(x->err, "run popvault verify");
+	return r;
+}
+
 /* Pass 1 for one message: its proof, then its content into the mbox and the
  * load files, checked against the leaf commitment on the way. */
-static int message_pass1(struct xp *x, struct rows *rw, struct item *it)
+static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct read_ahead *ra)
 {
-	struct stored_message m;
+	const struct stored_message *m;
+	const uint8_t *salt;
+	const unsigned char *data;
+	size_t len;
 	struct msink s;
-	uint8_t salt[BLOB_SALT_BYTES], commit[32], md5[16];
+	uint8_t commit[32], md5[16];
 	char bates[BATES_LEN_MAX + 1], from[PV_EXPORT_FROM_LINE_MAX + 1];
 	char sender[BATES_LEN_MAX + 16];
 	unsigned md5_len = 0;
@@ -657,16 +675,18 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it)
 		r = pv_fail(x->err, PV_ERR, "MD5 is not available");
 		goto out;
 	}
-	if ((r = message_load(x->ar->cat->db, it->id, &m, x->err)) < 0 ||
-	    (r = message_salt(x, &m, salt)) < 0 || (r = write_proof(x, rw, it, salt)) < 0)
+	if ((r = take(x, ra, &m, &salt, &data, &len)) < 0 || (r = write_proof(x, rw, it, salt)) < 0)
 		goto out;
-	crypto_generichash_init(&s.commit, salt, sizeof(salt), sizeof(commit));
+	if ((r = pv_blake2b_init(&s.commit, salt, BLOB_SALT_BYTES, sizeof(commit), x->err)) < 0)
+		goto out;
 	if ((r = mbox_from_line(sender, it->received_at, from, sizeof(from), x->err)) < 0 ||
 	    (r = mbox_quote_begin(&s.q, from, mbox_out, rw->mbox, x->err)) < 0)
 		goto out;
-	if ((r = message_read(x->ar, &m, msink_pass1, &s, x->err)) < 0)
+	/* Read ahead, or (too big for that) streamed now. */
+	if ((r = data ? msink_pass1(&s, data, len, x->err) : message_read(x->ar, m, msink_pass1, &s,
+									   x->err)) < 0)
 		goto out;
-	crypto_generichash_final(&s.commit, commit, sizeof(commit));
+	pv_blake2b_final(&s.commit, commit);
 	if (s.bytes != it->size || sodium_memcmp(commit, it->commit, sizeof(commit)) != 0) {
 		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld does not match its archive leaf "
 						   "commitment (run popvault verify)", (long long)it->id);
@@ -677,20 +697,23 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it)
 		goto out;
 	}
 	if ((r = mbox_quote_end(&s.q, x->err)) < 0 ||
-	    (r = write_rows(x, rw, it, &m, &s, bates, md5)) < 0)
+	    (r = write_rows(x, rw, it, m, &s, bates, md5)) < 0)
 		goto out;
 	x->sum->bytes += s.bytes;
 out:
-	sodium_memzero(salt, sizeof(salt));
+	pv_blake2b_abort(&s.commit);
 	EVP_MD_CTX_free(s.md5);
 	pv_buf_free(&s.head);
 	return r;
 }
 
 /* Pass 2 for one message: messages/<BATES>.eml. */
-static int message_pass2(struct xp *x, const struct item *it)
+static int message_pass2(struct xp *x, const struct item *it, struct read_ahead *ra)
 {
-	struct stored_message m;
+	const struct stored_message *m;
+	const uint8_t *salt;
+	const unsigned char *data;
+	size_t len;
 	struct msink s;
 	char bates[BATES_LEN_MAX + 1], name[BATES_LEN_MAX + 16];
 	int r;
@@ -701,21 +724,29 @@ static int message_pass2(struct xp *x, const struct item *it)
 	pv_buf_init(&s.eml, EML_MEMORY_MAX);
 	bates_of(x, it, bates);
 	snprintf(name, sizeof(name), "messages/%s.eml", bates);
-	if ((r = message_load(x->ar->cat->db, it->id, &m, x->err)) < 0)
+	if ((r = take(x, ra, &m, &salt, &data, &len)) < 0)
 		goto out;
-	if (m.disposed_at != 0) {
-		r = pv_fail(x->err, PV_ERR, "message %lld was disposed of during the export; run it "
-					    "again", (long long)it->id);
+	if (data != NULL) {
+		/* Read ahead, checked against m->sha256 */
+		if (len != it->size) {
+			r = pv_fail(x->err, PV_EINTEGRITY, "message %lld changed size between two "
+							   "reads", (long long)it->id);
+			goto out;
+		}
+		r = bundle_add_hashed(x->w, name, data, len, m->sha256, x->err);
 		goto out;
 	}
-	if ((r = message_read(x->ar, &m, msink_pass2, &s, x->err)) < 0)
+	if ((r = message_read(x->ar, m, msink_pass2, &s, x->err)) < 0)
 		goto out;
 	if (s.bytes != it->size) {
 		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld changed size between two reads",
 			    (long long)it->id);
 		goto out;
 	}
-	r = s.staged ? bundle_member_end(x->w, &s.staged, x->err) : add_buf(x, name, &s.eml);
+	/* message_read checked the bytes against m->sha256 */
+	r = s.staged ? bundle_member_end(x->w, &s.staged, x->err)
+		     : bundle_add_hashed(x->w, name, s.eml.data ? (const void *)s.eml.data : "",
+					 s.eml.len, m->sha256, x->err);
 out:
 	bundle_member_abort(&s.staged);
 	pv_buf_free(&s.eml);
@@ -771,6 +802,7 @@ static int write_bundle(struct xp *x)
 	static const char *const csv_head[] = {EDISCOVERY_CSV_FIELDS};
 	struct rows rw = {0};
 	struct bundle_member *set = NULL;
+	struct read_ahead *ra = NULL;
 	struct pv_buf text;
 	uint64_t total = 2 * (uint64_t)x->n_exported;
 	int r;
@@ -802,8 +834,12 @@ static int write_bundle(struct xp *x)
 	/* Pass 1: proofs land in the archive as they are made, the mbox and
 	 * load files after them; pass 2: the .eml files. So a reader keeping
 	 * small members in memory keeps every proof first (ediscovery.h). */
+	size_t pushed = 0;
+	if ((r = read_ahead_new(x->ar, &ra, x->err)) < 0)
+		goto out;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
-		r = message_pass1(x, &rw, &x->items[x->order[k]]);
+		if ((r = feed(x, ra, k, &pushed)) == 0)
+			r = message_pass1(x, &rw, &x->items[x->order[k]], ra);
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, k + 1, total);
 		if (r == 0)
@@ -812,19 +848,26 @@ static int write_bundle(struct xp *x)
 	/* The load files before the mbox: a reader streaming them again then
 	 * decompresses only the proofs before them, not the whole mbox. */
 	if (r < 0 || (r = bundle_member_end(x->w, &rw.dat, x->err)) < 0 ||
-	    (r = bundle_member_end(x->w, &rw.csv, x->err)) < 0 ||
-	    (r = bundle_member_end(x->w, &rw.mbox, x->err)) < 0)
+	    (r = bundle_member_end(x->w, &rw.csv, x->err)) < 0)
 		goto out;
+	/* The mail itself is stored in a .zip, not deflated (bundle_write.h). */
+	bundle_writer_compress(x->w, false);
+	if ((r = bundle_member_end(x->w, &rw.mbox, x->err)) < 0)
+		goto out;
+	pushed = 0;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
-		r = message_pass2(x, &x->items[x->order[k]]);
+		if ((r = feed(x, ra, k, &pushed)) == 0)
+			r = message_pass2(x, &x->items[x->order[k]], ra);
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, x->n_exported + k + 1, total);
 		if (r == 0)
 			r = check_cancel(x);
 	}
+	bundle_writer_compress(x->w, true);
 	if (r == 0)
 		r = write_disposed(x);
 out:
+	read_ahead_free(&ra);
 	bundle_member_abort(&set);
 	bundle_member_abort(&rw.mbox);
 	bundle_member_abort(&rw.dat);
@@ -836,35 +879,6 @@ out:
 }
 
 /* --- step 4 and the whole ---------------------------------------------------------- */
-
-static int file_hash(const char *path, struct export_summary *sum, struct pv_error *err)
-{
-	crypto_hash_sha256_state st;
-	unsigned char buf[65536], h[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return pv_fail(err, PV_ERR, "%s: %s", path, strerror(errno));
-	crypto_hash_sha256_init(&st);
-	sum->file_size = 0;
-	for (;;) {
-		ssize_t k = read(fd, buf, sizeof(buf));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			int e = errno;
-			close(fd);
-			return pv_fail(err, PV_ERR, "%s: %s", path, strerror(e));
-		}
-		if (k == 0)
-			break;
-		crypto_hash_sha256_update(&st, buf, (size_t)k);
-		sum->file_size += (uint64_t)k;
-	}
-	close(fd);
-	crypto_hash_sha256_final(&st, h);
-	pv_hex(h, 32, sum->file_sha256);
-	return 0;
-}
 
 static int check_opts(const struct export_opts *o, struct pv_error *err)
 {
@@ -898,7 +912,8 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	if ((r = check_opts(o, err)) < 0)
 		goto out;
 	/* The output first: a bad name fails before anything is recorded. */
-	if ((r = bundle_writer_open(o->out, EDISCOVERY_KIND, &x.w, err)) < 0)
+	if ((r = bundle_writer_open(o->out, EDISCOVERY_KIND, &x.w, err)) < 0 ||
+	    (r = message_reader_open(ar->cat->db, &x.mr, err)) < 0)
 		goto out;
 	/* The index is derived: bring it up to date before resolving the query. */
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
@@ -910,10 +925,11 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	sum->audit_seq = x.seq;
 	sum->archive_size = x.acp.size;
 	qsort_r(x.order, x.n_exported, sizeof(*x.order), cmp_bates, x.items);
-	if ((r = write_bundle(&x)) < 0 || (r = bundle_writer_finish(&x.w, ar->archive_key, err)) < 0)
+	uint8_t file_sha[32];
+	if ((r = write_bundle(&x)) < 0 ||
+	    (r = bundle_writer_finish_file(&x.w, ar->archive_key, file_sha, &sum->file_size, err)) < 0)
 		goto out;
-	if ((r = file_hash(o->out, sum, err)) < 0)
-		goto out;
+	pv_hex(file_sha, 32, sum->file_sha256);
 	r = archive_auditf(ar, o->actor, AUDIT_EXPORT_DONE, "ok", NULL, err,
 			   "export=%llu bundle-sha256=%s bytes=%llu", (unsigned long long)x.seq,
 			   sum->file_sha256, (unsigned long long)sum->file_size);
@@ -923,6 +939,7 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 out:
 	bundle_writer_abort(&x.w);
 	index_sandbox_free(&x.sb);
+	message_reader_close(&x.mr);
 	if (r < 0) {
 		if (recorded) {
 			struct pv_error ignore;

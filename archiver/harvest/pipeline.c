@@ -71,6 +71,8 @@ struct pipeline {
 	struct dlist writing;   /* sent states written by the commit in progress */
 	int64_t first_ms;       /* when the oldest uncommitted message ended; 0: none */
 	uint64_t pending_bytes;
+	size_t batch_target;    /* messages per group commit, adapted to the rate */
+	int64_t last_commit_ms; /* when the last group commit returned */
 	struct pipeline_totals totals;
 };
 
@@ -155,6 +157,24 @@ static void sealer_failed(struct pipeline *p, const struct pv_error *err)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* The next batch takes what arrives in half of batch_ms at the rate the
+ * last one arrived (commit included), within [PV_HARVEST_BATCH_START,
+ * batch_max]: a message then waits for its commit about batch_ms / 2, and
+ * commits (fsyncs, a signed checkpoint each) stay few when the server is
+ * fast. The time bound (batch_ms) and PIPELINE_BATCH_BYTES still apply. */
+static void adapt_batch(struct pipeline *p, size_t n_done)
+{
+	int64_t now = pv_clock_monotonic_ms();
+	int64_t dt = now - p->last_commit_ms;
+	size_t lo = PV_HARVEST_BATCH_START < p->ar->cfg.batch_max ? PV_HARVEST_BATCH_START
+								  : p->ar->cfg.batch_max;
+	p->last_commit_ms = now;
+	if (n_done == 0 || dt <= 0)
+		return;
+	uint64_t want = (uint64_t)n_done * p->ar->cfg.batch_ms / 2 / (uint64_t)dt;
+	p->batch_target = want < lo ? lo : want > p->ar->cfg.batch_max ? p->ar->cfg.batch_max : want;
+}
+
 /* One group commit of what is whole; its DELE list goes to the reader. */
 static void commit(struct pipeline *p)
 {
@@ -178,6 +198,7 @@ static void commit(struct pipeline *p)
 	for (size_t i = 0; i < n_done; i++)
 		p->totals.bytes += (int64_t)done[i].size;
 	p->totals.fetched += (int64_t)n_done;
+	adapt_batch(p, n_done);
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->dele.n && r == PV_OK; i++)
 		r = dlist_add(&p->ready, &p->dele.v[i]);
@@ -192,7 +213,7 @@ static void commit(struct pipeline *p)
 static bool commit_due(const struct pipeline *p, int64_t now)
 {
 	size_t waiting = ingest_pending(p->in) + p->dele.n;
-	return waiting > 0 && (waiting >= p->ar->cfg.batch_max ||
+	return waiting > 0 && (waiting >= p->batch_target ||
 			       p->pending_bytes >= PIPELINE_BATCH_BYTES ||
 			       now - p->first_ms >= (int64_t)p->ar->cfg.batch_ms);
 }
@@ -312,6 +333,9 @@ int pipeline_start(struct archive *ar, const struct account *a, struct pipeline 
 		return pv_fail(err, PV_ERR, "out of memory");
 	p->ar = ar;
 	p->a = a;
+	p->batch_target = PV_HARVEST_BATCH_START < ar->cfg.batch_max ? PV_HARVEST_BATCH_START
+								    : ar->cfg.batch_max;
+	p->last_commit_ms = pv_clock_monotonic_ms();
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -329,8 +353,11 @@ int pipeline_start(struct archive *ar, const struct account *a, struct pipeline 
 		pipeline_free(&p);
 		return r;
 	}
-	/* Signals (SIGTERM: stop at the next slice) go to the reader. */
+	/* Signals (SIGTERM: stop at the next slice) go to the reader; but
+	 * SIGSYS, so a call the seccomp filter forbids is logged by its
+	 * handler (lib/sandbox.h) rather than killing the process unsaid. */
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = pthread_create(&p->thread, NULL, sealer_main, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -7,9 +7,11 @@
  * bytes) to the sealer thread, which archives them (archive/ingest.h) and
  * group-commits, so neither waits for the other.
  *
- * A group commit takes whatever is whole once batch_max messages or
- * PIPELINE_BATCH_BYTES are waiting, the oldest has waited batch_ms, or the
- * reader is done: batches grow with the server's rate, up to those bounds.
+ * A group commit takes whatever is whole once the batch's target of
+ * messages or PIPELINE_BATCH_BYTES are waiting, the oldest has waited
+ * batch_ms, or the reader is done. The target follows the server's rate:
+ * what arrives in half of batch_ms, from PV_HARVEST_BATCH_START up to
+ * batch_max (limits.h).
  * Each commit also carries, in its one transaction, the upstream-delete
  * audit entry for the messages it makes deletable (the batch, and those
  * found archived already) and the ledger states (dele-sent) of the DELEs

@@ -46,6 +46,13 @@ void harvest_request_stop(void)
 	stop_requested = 1;
 }
 
+/* Committed messages taken from the sealer for DELE, in order:
+ * v[head..sent) are sent and await their reply, v[sent..n) wait to go. */
+struct dele_queue {
+	struct pipeline_dele *v;
+	size_t head, sent, n, cap;
+};
+
 struct session {
 	struct archive *ar;
 	const struct account *a;
@@ -54,6 +61,7 @@ struct session {
 	struct pop3_client *c;
 	struct pop3_mailbox *mb;
 	struct pipeline *pipe;   /* received messages on their way to the archive */
+	struct dele_queue dq;    /* committed messages on their way to DELE */
 	int64_t done_msgs, todo_msgs;
 	/* EXPIRE n (any n, or a value that does not parse): a QUIT starts
 	 * the expiry of every message this session retrieved. */
@@ -268,12 +276,91 @@ static int on_done(void *ctx, const struct pop3_retr_result *res, const struct p
 	return PV_OK;
 }
 
-/* DELEs what the sealer has committed since the last call (pipelined);
- * the +OK ones get their ledger state with the next commit. */
-static int send_deletes(struct session *ss, struct pv_error *err)
+/* Takes what the sealer has committed since the last call into the DELE
+ * queue. */
+static int take_deletable(struct session *ss, struct pv_error *err)
 {
+	struct dele_queue *q = &ss->dq;
 	struct pipeline_dele *v;
 	size_t n = pipeline_deletable(ss->pipe, &v);
+	if (n == 0)
+		return PV_OK;
+	if (q->head == q->n)
+		q->head = q->sent = q->n = 0;
+	if (q->n + n > q->cap) {
+		size_t cap = q->cap ? q->cap : 64;
+		while (cap < q->n + n)
+			cap *= 2;
+		struct pipeline_dele *nv = realloc(q->v, cap * sizeof(*nv));
+		if (nv == NULL)
+			return pv_fail(err, PV_ERR, "out of memory");
+		q->v = nv;
+		q->cap = cap;
+	}
+	memcpy(q->v + q->n, v, n * sizeof(*v));
+	q->n += n;
+	return PV_OK;
+}
+
+/* One DELE reply, for the oldest sent: +OK ones get their ledger state
+ * (dele-sent) with the next commit. */
+static void dele_answered(struct session *ss, uint32_t msgnum, int status)
+{
+	struct dele_queue *q = &ss->dq;
+	if (q->head == q->sent || q->v[q->head].msgnum != msgnum)
+		return; /* cannot happen: replies come in the order sent */
+	struct pipeline_dele *d = &q->v[q->head++];
+	d->status = status;
+	if (status != 0)
+		note(ss, "DELE of message %u (%s) refused; it stays archived and upstream, "
+		     "and will be deleted next time", d->msgnum, d->uidl);
+	pipeline_deleted(ss->pipe, d, 1);
+}
+
+/* ---- the command stream's callbacks (pop3_fetch_run) ---- */
+
+static size_t fetch_deles(void *ctx, uint32_t *nums, size_t max)
+{
+	struct session *ss = ctx;
+	struct dele_queue *q = &ss->dq;
+	struct pv_error err;
+	size_t k = 0;
+	if (q->sent == q->n && take_deletable(ss, &err) < 0) {
+		local_failure(ss, &err);
+		return 0; /* those stay committed; the next harvest deletes them */
+	}
+	while (k < max && q->sent < q->n)
+		nums[k++] = q->v[q->sent++].msgnum;
+	return k;
+}
+
+static void fetch_dele_done(void *ctx, uint32_t msgnum, int status, const struct pv_error *err)
+{
+	(void)err;
+	dele_answered(ctx, msgnum, status);
+}
+
+/* No new RETR once a stop is requested or 3/4 of the session's time is
+ * gone (then ss->timed). */
+static bool fetch_stop(void *ctx)
+{
+	struct session *ss = ctx;
+	if (stop_requested != 0)
+		return true;
+	if (pv_clock_monotonic_ms() - ss->started_ms >= ss->ar->cfg.session_max_s * 750ll)
+		ss->timed = true;
+	return ss->timed;
+}
+
+/* DELEs, in one batch, what is committed and not DELEd yet (the end of a
+ * session: the RETRs are done). */
+static int send_deletes(struct session *ss, struct pv_error *err)
+{
+	struct dele_queue *q = &ss->dq;
+	int r = take_deletable(ss, err);
+	if (r < 0)
+		return r;
+	size_t n = q->n - q->sent;
 	if (n == 0)
 		return PV_OK;
 	uint32_t *nums = malloc(n * sizeof(*nums));
@@ -284,23 +371,18 @@ static int send_deletes(struct session *ss, struct pv_error *err)
 		return pv_fail(err, PV_ERR, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++)
-		nums[i] = v[i].msgnum;
+		nums[i] = q->v[q->sent + i].msgnum;
+	q->sent = q->n;
 	struct pv_error derr;
 	pv_error_clear(&derr);
 	(void)pop3_dele_many(ss->c, nums, n, status, &derr);
-	int r = PV_OK;
 	if (!pop3_alive(ss->c)) {
 		/* Replies were lost: rely on none of them. Dropping without QUIT
 		 * rolls every DELE back; the next session reconciles. */
 		r = pv_fail(err, PV_ETEMP, "connection lost during DELE: %s", derr.msg);
 	} else {
-		for (size_t i = 0; i < n; i++) {
-			v[i].status = status[i];
-			if (status[i] != 0)
-				note(ss, "DELE of message %u (%s) refused; it stays archived and upstream, "
-				     "and will be deleted next time", v[i].msgnum, v[i].uidl);
-		}
-		pipeline_deleted(ss->pipe, v, n);
+		for (size_t i = 0; i < n; i++)
+			dele_answered(ss, nums[i], status[i]);
 	}
 	free(nums);
 	free(status);
@@ -392,6 +474,7 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 {
 	static const char *const states[] = {"committed", "dele-sent", "quit-ok", "residue"};
 	struct settle_rows rows = {.err = err};
+	struct ledger_stmts *ls = NULL;
 	struct listed *listed = NULL;
 	size_t n_listed = 0;
 	int64_t now = pv_clock_now(), gone = 0, residue = 0;
@@ -415,7 +498,10 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 	}
 	if (r < 0 || rows.n == 0)
 		goto out;
-	if ((r = catalog_begin(ss->ar->cat, err)) < 0)
+	/* One statement for every row: a mailbox of thousands is settled in
+	 * one go after each harvest. */
+	if ((r = ledger_stmts_new(ss->ar->cat->db, &ls, err)) < 0 ||
+	    (r = catalog_begin(ss->ar->cat, err)) < 0)
 		goto out;
 	for (size_t i = 0; r == PV_OK && i < rows.n; i++) {
 		struct settle_row *row = &rows.v[i];
@@ -423,15 +509,15 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 		const struct listed *l = bsearch(&key, listed, n_listed, sizeof(*listed), cmp_listed);
 		if (l == NULL) {
 			gone++;
-			r = ledger_set_state(ss->ar->cat->db, ss->a->id, row->uidl, row->sha256, "gone",
-					     now, err);
+			r = ledger_stmts_set_state(ls, ss->a->id, row->uidl, row->sha256, "gone", now,
+						   err);
 		} else if (strcmp(row->state, "quit-ok") == 0 && !l->dup &&
 			   same_size(ss, row->message_id, l->size)) {
 			residue++;
 			note(ss, "message %s was deleted (QUIT answered +OK) but is still upstream; "
 			     "it will be deleted again", row->uidl);
-			r = ledger_set_state(ss->ar->cat->db, ss->a->id, row->uidl, row->sha256,
-					     "residue", now, err);
+			r = ledger_stmts_set_state(ls, ss->a->id, row->uidl, row->sha256, "residue",
+						   now, err);
 		}
 	}
 	/* Proven gone, or still there after a QUIT +OK: audited with the ledger. */
@@ -447,6 +533,7 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 	else
 		catalog_rollback(ss->ar->cat);
 out:
+	ledger_stmts_free(&ls);
 	free(rows.v);
 	free(listed);
 	if (gone_r)
@@ -524,64 +611,67 @@ static int plan_fetch(struct session *ss, uint32_t **nums_r, size_t *n_r, struct
 	return PV_OK;
 }
 
-/* Retrieves nums[0..n) in pipelined slices while the sealer archives and
- * group-commits what arrived; between slices, DELEs what is committed.
- * At the end: the rest committed, DELEd, its ledger states written. */
+/* Retrieves nums[0..n) in one pipelined command stream while the sealer
+ * archives and group-commits what arrived; the DELEs of what is committed
+ * go into the same stream. At the end: the rest committed, DELEd, its
+ * ledger states written. */
 static int fetch_all(struct session *ss, const uint32_t *nums, size_t n, struct pv_error *err)
 {
 	struct pop3_retr_handler h = {on_begin, on_data, on_done, ss};
+	uint64_t *sizes = malloc((n + 1) * sizeof(*sizes));
 	struct pv_error ferr;
+	size_t sent = 0;
+	uint32_t awaited = 0;
 	int r;
 
+	if (sizes == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct pop3_msg *m = find_msg(ss->mb, nums[i]);
+		sizes[i] = m != NULL ? m->size : 0;
+	}
 	if ((r = pipeline_start(ss->ar, ss->a, &ss->pipe, err)) < 0) {
 		local_failure(ss, err);
+		free(sizes);
 		return r;
 	}
-	for (size_t start = 0; start < n;) {
-		size_t k = n - start < PV_POP3_PIPELINE_WINDOW ? n - start : PV_POP3_PIPELINE_WINDOW;
-		int64_t before = ss->done_msgs;
-		r = pop3_retr_many(ss->c, nums + start, k, ss->ar->cfg.message_max, &h, err);
-		if (r < 0) {
-			/* The connection died between replies (e.g. sending the
-			 * next pipelined RETR hit a reset): the message whose
-			 * reply was awaited is the one to skip next time. */
-			size_t at = start + (size_t)(ss->done_msgs - before);
-			if (!ss->broke && !ss->has_local && !pop3_alive(ss->c) &&
-			    !pop3_out_of_time(ss->c) && at < start + k) {
-				const struct pop3_msg *m = find_msg(ss->mb, nums[at]);
-				ss->s->failed++;
-				note(ss, "message %u (%s) left upstream: the connection was lost "
-				     "while its reply was awaited (%s)", nums[at], msg_uidl(m),
-				     err->msg);
-				mark_broken(ss, nums[at], m, err->msg);
-			}
-			pipeline_abort(ss->pipe);
-			finish_pipeline(ss, false, &ferr);
-			return r;
+	struct pop3_fetch f = {.msgnums = nums, .sizes = sizes, .n = n,
+			       .max_bytes = ss->ar->cfg.message_max, .h = &h,
+			       .deles = fetch_deles, .dele_done = fetch_dele_done,
+			       .stop = fetch_stop, .ctx = ss};
+	r = pop3_fetch_run(ss->c, &f, &sent, &awaited, err);
+	free(sizes);
+	if (r < 0) {
+		/* The connection died between replies (e.g. sending the next
+		 * pipelined commands hit a reset): the message whose reply was
+		 * awaited is the one to skip next time. */
+		if (!ss->broke && !ss->has_local && !pop3_alive(ss->c) &&
+		    !pop3_out_of_time(ss->c) && awaited != 0) {
+			const struct pop3_msg *m = find_msg(ss->mb, awaited);
+			ss->s->failed++;
+			note(ss, "message %u (%s) left upstream: the connection was lost "
+			     "while its reply was awaited (%s)", awaited, msg_uidl(m), err->msg);
+			mark_broken(ss, awaited, m, err->msg);
 		}
-		start += k;
-		if ((r = send_deletes(ss, err)) < 0) {
-			finish_pipeline(ss, false, &ferr);
-			return r;
-		}
-		if (stop_requested && start < n) {
-			/* What is received is committed and DELEd, then QUIT. */
-			ss->stopped = true;
-			note(ss, "stopped on request: %zu of %zu messages left for the next harvest",
-			     n - start, n);
-			break;
-		}
-		if (start < n && pv_clock_monotonic_ms() - ss->started_ms >=
-					 ss->ar->cfg.session_max_s * 750ll) {
-			/* 3/4 of the session's time is gone: no new slice, so the
-			 * last DELEs and the QUIT fit before it is cut (issue 16,
-			 * finding 4). */
-			ss->stopped = ss->timed = true;
-			note(ss, "session time limit ([harvest] session_max = %u s): %zu of %zu "
-			     "messages left for the next harvest", ss->ar->cfg.session_max_s,
-			     n - start, n);
-			break;
-		}
+		pipeline_abort(ss->pipe);
+		finish_pipeline(ss, false, &ferr);
+		return r;
+	}
+	if (ss->has_local) {
+		finish_pipeline(ss, false, &ferr);
+		return pv_fail(err, ss->local.code, "%s", ss->local.msg);
+	}
+	if (sent < n && ss->timed) {
+		/* 3/4 of the session's time was gone: no new RETR, so the last
+		 * DELEs and the QUIT fit before it is cut (issue 16, finding 4). */
+		ss->stopped = true;
+		note(ss, "session time limit ([harvest] session_max = %u s): %zu of %zu "
+		     "messages left for the next harvest", ss->ar->cfg.session_max_s, n - sent, n);
+	} else if (sent < n) {
+		/* What is received is committed and DELEd, then QUIT. */
+		ss->stopped = true;
+		note(ss, "stopped on request: %zu of %zu messages left for the next harvest",
+		     n - sent, n);
 	}
 	if ((r = finish_pipeline(ss, true, err)) < 0 || (r = send_deletes(ss, err)) < 0)
 		return r;
@@ -713,6 +803,8 @@ out:
 static void end_session(struct session *ss)
 {
 	pipeline_free(&ss->pipe); /* forgets what is not committed */
+	free(ss->dq.v);
+	memset(&ss->dq, 0, sizeof(ss->dq));
 	pop3_client_free(&ss->c);
 	pop3_mailbox_free(&ss->mb);
 }

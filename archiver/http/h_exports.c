@@ -92,8 +92,14 @@ int h_export_cancel(struct http_request *rq, struct http_response *rs)
 	if (strcmp(j.status, EXPORT_JOB_RUNNING) != 0)
 		return pv_fail(&rq->err, PV_EEXISTS, "export %lld is %s, not running", (long long)id,
 			       j.status);
-	if ((r = export_runner_cancel(rq->app->exports, id, CANCEL_WAIT_MS, &rq->err)) < 0)
+	if ((r = export_runner_cancel(rq->app->exports, id, CANCEL_WAIT_MS, &rq->err)) < 0 ||
+	    (r = archive_export_job_get(rq->ar, id, &j, &rq->err)) < 0)
 		return r;
+	/* It may have got past its last look at the flag: then nothing was
+	 * cancelled, and the bundle is there to download. */
+	if (strcmp(j.status, EXPORT_JOB_DONE) == 0)
+		return pv_fail(&rq->err, PV_EEXISTS, "export %lld finished before it could be "
+			       "cancelled", (long long)id);
 	return h_export(rq, rs);
 }
 

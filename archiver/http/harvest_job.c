@@ -17,6 +17,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
+#include "archiver/lib/spawner.h"
 #include "archiver/signer/signer.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/users.h"
@@ -166,6 +167,60 @@ static char **env_with(char *var)
 	return v;
 }
 
+/* The same through the web's spawner (lib/spawner.h: the web may not
+ * exec): /dev/null, the pipes and the signer's control socket as 0-3. */
+static int spawn_through(struct harvest_job *j, char **argv, int out_w, int err_w,
+			 struct pv_error *err)
+{
+	struct signer *sg = signer_in_use();
+	char fd_env[32], **envp = environ;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0)
+		return pv_fail(err, PV_ERR, "/dev/null: %s", strerror(errno));
+	int fds[4] = {null, out_w, err_w, sg != NULL ? signer_control_fd(sg) : -1};
+	if (sg != NULL) {
+		snprintf(fd_env, sizeof(fd_env), SIGNER_FD_ENV "=3");
+		if ((envp = env_with(fd_env)) == NULL) {
+			close(null);
+			return pv_fail(err, PV_ERR, "out of memory");
+		}
+	}
+	int r = pv_spawn(argv, envp, fds, sg != NULL ? 4 : 3, &j->pid, err);
+	close(null);
+	if (envp != environ)
+		free(envp);
+	return r < 0 ? pv_error_prefix(err, "cannot start the harvest") : PV_OK;
+}
+
+bool harvest_job_argv_ok(const char *data_dir, char *const argv[], char *const envp[])
+{
+	static const char *const tail[] = {"--json", "harvest", "--once", "--wait"};
+	char exe[PATH_MAX];
+	size_t n = 0;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	while (argv[n] != NULL)
+		n++;
+	if (len <= 0 || (n != 7 && n != 9))
+		return false;
+	exe[len] = '\0';
+	if (strcmp(argv[0], exe) != 0 || strcmp(argv[1], "--data") != 0 ||
+	    strcmp(argv[2], data_dir) != 0 || (n == 9 && strcmp(argv[7], "--account") != 0))
+		return false;
+	for (size_t i = 0; i < 4; i++)
+		if (strcmp(argv[3 + i], tail[i]) != 0)
+			return false;
+	/* Nothing in the environment but what this process has (no
+	 * LD_PRELOAD of the requester's choosing) and the signer's socket. */
+	for (size_t i = 0; envp[i] != NULL; i++) {
+		bool known = strcmp(envp[i], SIGNER_FD_ENV "=3") == 0;
+		for (size_t k = 0; !known && environ[k] != NULL; k++)
+			known = strcmp(envp[i], environ[k]) == 0;
+		if (!known)
+			return false;
+	}
+	return true;
+}
+
 /* posix_spawn of /proc/self/exe with stdout and stderr on the pipes, every
  * signal unblocked (serve blocks SIGINT and SIGTERM in all its threads for
  * sigwait; the harvest must get them to stop cleanly). */
@@ -179,6 +234,8 @@ static int spawn(struct harvest_job *j, int out_w, int err_w, struct pv_error *e
 	/* --wait: serve's scheduler may be in a round; this one follows it. */
 	char *argv[] = {exe, "--data", j->data_dir, "--json", "harvest", "--once", "--wait",
 			j->account[0] ? "--account" : NULL, j->account, NULL};
+	if (pv_spawner_active())
+		return spawn_through(j, argv, out_w, err_w, err);
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, dfl;

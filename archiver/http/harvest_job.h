@@ -35,4 +35,10 @@ int harvest_job_start(struct harvest_job *job, const char *account, const char *
  * result (the harvest's JSON summary) and error. A new reference. */
 json_t *harvest_job_json(struct harvest_job *job);
 
+/* Whether argv and envp are those of a harvest a job for data_dir would
+ * start (what the web's spawner, lib/spawner.h, lets it start): this
+ * program, the fixed options, an account name, and no variable but this
+ * process's own and the signer's descriptor. */
+bool harvest_job_argv_ok(const char *data_dir, char *const argv[], char *const envp[]);
+
 #endif

@@ -11,7 +11,7 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/utf8.h"
 
-#define INDEX_SCHEMA_VERSION 1
+#define INDEX_SCHEMA_VERSION 2
 #define DISPLAY_FROM_MAX 256
 #define DISPLAY_SUBJECT_MAX 512
 #define INDEX_DATE_SKEW_MAX 86400
@@ -101,13 +101,6 @@ int index_count(sqlite3 *db, int64_t *n_r, struct pv_error *err)
 	return r;
 }
 
-/* A display copy: at most max bytes, cut on a character boundary. */
-static void bind_display(sqlite3_stmt *st, int i, const struct pv_buf *b, size_t max)
-{
-	size_t n = index_text_utf8_prefix((const char *)b->data, b->len, max);
-	sqlite3_bind_text(st, i, b->len ? (const char *)b->data : "", (int)n, SQLITE_TRANSIENT);
-}
-
 static void bind_buf(sqlite3_stmt *st, int i, const struct pv_buf *b)
 {
 	sqlite3_bind_text(st, i, b->len ? (const char *)b->data : "", (int)b->len, SQLITE_STATIC);
@@ -120,13 +113,14 @@ static void bind_buf(sqlite3_stmt *st, int i, const struct pv_buf *b)
  * segment, so a statement per document cost a segment (and its merges)
  * per document. */
 struct doc_stmts {
-	sqlite3_stmt *doc, *stage;
+	sqlite3_stmt *doc, *stage, *old_key;
 };
 
 static void doc_stmts_free(struct doc_stmts *ds)
 {
 	sqlite3_finalize(ds->doc);
 	sqlite3_finalize(ds->stage);
+	sqlite3_finalize(ds->old_key);
 	memset(ds, 0, sizeof(*ds));
 }
 
@@ -134,15 +128,23 @@ static int doc_stmts_prepare(sqlite3 *db, struct doc_stmts *ds, struct pv_error 
 {
 	int r;
 	memset(ds, 0, sizeof(*ds));
-	if ((r = exec(db, "CREATE TEMP TABLE IF NOT EXISTS idx_stage (id INTEGER PRIMARY KEY,"
+	/* (old_key: the FTS row an id had before, to go; key: its new one) */
+	if ((r = exec(db, "CREATE TEMP TABLE IF NOT EXISTS idx_stage2 (id INTEGER PRIMARY KEY,"
+		" key INTEGER NOT NULL, old_key INTEGER,"
 		" hfrom, hto, hcc, hbcc, subject, body, filename, ctype);"
-		" DELETE FROM temp.idx_stage", err)) < 0 ||
-	    (r = prepare(db, "INSERT OR REPLACE INTO idx_doc (id, account, date, date_known,"
+		" DELETE FROM temp.idx_stage2", err)) < 0 ||
+	    (r = prepare(db, "SELECT key FROM idx_doc WHERE id = ?", &ds->old_key, err)) < 0 ||
+	    (r = prepare(db, "INSERT OR REPLACE INTO idx_doc (id, key, account, date, date_known,"
 		" received_at, size, has_attachment, message_id, from_disp, subject_disp,"
-		" truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &ds->doc, err)) < 0 ||
-	    (r = prepare(db, "INSERT OR REPLACE INTO temp.idx_stage (id, hfrom, hto, hcc, hbcc,"
-		" subject, body, filename, ctype) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		&ds->stage, err)) < 0)
+		" truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &ds->doc, err)) < 0 ||
+	    /* an id twice in one batch: the row its index had first goes */
+	    (r = prepare(db, "INSERT INTO temp.idx_stage2 (id, key, old_key, hfrom, hto, hcc, hbcc,"
+		" subject, body, filename, ctype) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" ON CONFLICT (id) DO UPDATE SET key = excluded.key,"
+		" old_key = coalesce(old_key, excluded.old_key), hfrom = excluded.hfrom,"
+		" hto = excluded.hto, hcc = excluded.hcc, hbcc = excluded.hbcc,"
+		" subject = excluded.subject, body = excluded.body, filename = excluded.filename,"
+		" ctype = excluded.ctype", &ds->stage, err)) < 0)
 		doc_stmts_free(ds);
 	return r;
 }
@@ -150,10 +152,12 @@ static int doc_stmts_prepare(sqlite3 *db, struct doc_stmts *ds, struct pv_error 
 /* The staged text into idx_fts, replacing what those ids had. */
 static int flush_stage(sqlite3 *db, struct pv_error *err)
 {
-	return exec(db, "DELETE FROM idx_fts WHERE rowid IN (SELECT id FROM temp.idx_stage);"
-		" INSERT INTO idx_fts (rowid, hfrom, hto, hcc, hbcc, subject, body, filename, ctype)"
-		" SELECT id, hfrom, hto, hcc, hbcc, subject, body, filename, ctype"
-		" FROM temp.idx_stage ORDER BY id; DELETE FROM temp.idx_stage", err);
+	return exec(db, "DELETE FROM idx_fts WHERE rowid IN"
+		" (SELECT old_key FROM temp.idx_stage2 WHERE old_key IS NOT NULL);"
+		" INSERT INTO idx_fts (rowid, hfrom, hto, hcc, hbcc, subject, body, filename, ctype,"
+		" every) SELECT key, hfrom, hto, hcc, hbcc, subject, body, filename, ctype, '"
+		INDEX_EVERY_TOKEN "'"
+		" FROM temp.idx_stage2 ORDER BY key; DELETE FROM temp.idx_stage2", err);
 }
 
 static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, struct pv_error *err)
@@ -164,28 +168,25 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what, struct pv_
 	return r;
 }
 
-static int write_doc(sqlite3 *db, struct doc_stmts *ds, int64_t id, const char *account,
-	int64_t received_at, size_t len, const struct index_doc *d, struct pv_error *err)
+void index_row_free(struct index_row *row)
 {
-	sqlite3_stmt *st = ds->doc;
-	int r;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
+	for (int i = 0; i < INDEX_COLUMNS; i++)
+		pv_buf_free(&row->text[i]);
+}
+
+int index_row_make(int64_t received_at, const struct index_doc *d, struct index_row *row,
+	struct pv_error *err)
+{
+	memset(row, 0, sizeof(*row));
 	/* A Date after receipt is a sender's clock or a lie; a day of skew is
 	 * allowed, beyond it the receipt time orders and filters the message
 	 * so a Date in 2099 cannot pin it to the top of every listing. */
-	bool trusted = d->date_known && d->date <= received_at + INDEX_DATE_SKEW_MAX;
-	sqlite3_bind_int64(st, 3, trusted ? d->date : received_at);
-	sqlite3_bind_int(st, 4, trusted);
-	sqlite3_bind_int64(st, 5, received_at);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)len);
-	sqlite3_bind_int(st, 7, d->has_attachment);
-	bind_buf(st, 8, &d->message_id);
-	bind_display(st, 9, &d->from, DISPLAY_FROM_MAX);
-	bind_display(st, 10, &d->subject, DISPLAY_SUBJECT_MAX);
-	sqlite3_bind_int(st, 11, (int)d->truncated);
-	if ((r = step_done(db, st, "insert document", err)) < 0)
-		return r;
+	row->date_known = d->date_known && d->date <= received_at + INDEX_DATE_SKEW_MAX;
+	row->date = row->date_known ? d->date : received_at;
+	row->from_disp_len = index_text_utf8_prefix((const char *)d->from.data, d->from.len,
+		DISPLAY_FROM_MAX);
+	row->subject_disp_len = index_text_utf8_prefix((const char *)d->subject.data,
+		d->subject.len, DISPLAY_SUBJECT_MAX);
 
 	/* every Subject field is searchable, the first one is displayed */
 	struct pv_buf subj;
@@ -197,31 +198,73 @@ static int write_doc(sqlite3 *db, struct doc_stmts *ds, int64_t id, const char *
 		pv_buf_free(&subj);
 		return PV_ERR;
 	}
-	const struct pv_buf *cols[8] = {
+	const struct pv_buf *cols[INDEX_COLUMNS] = {
 		&d->from, &d->to, &d->cc, &d->bcc, &subj, &d->body, &d->filenames, &d->types,
 	};
-	struct pv_buf split[8];
-	st = ds->stage;
-	for (int i = 0; i < 8; i++)
-		pv_buf_init(&split[i], 2 * cols[i]->len + 16);
-	sqlite3_bind_int64(st, 1, id);
-	for (int i = 0; i < 8 && r == PV_OK; i++) {
+	int r = PV_OK;
+	for (int i = 0; i < INDEX_COLUMNS && r == PV_OK; i++) {
 		const struct pv_buf *c = cols[i];
 		if (index_text_has_cjk((const char *)c->data, c->len)) {
-			r = index_text_cjk_split((const char *)c->data, c->len, &split[i], err);
-			c = &split[i];
+			pv_buf_init(&row->text[i], 2 * c->len + 16);
+			r = index_text_cjk_split((const char *)c->data, c->len, &row->text[i], err);
+		} else {
+			pv_buf_init(&row->text[i], c->len + 1);
+			r = pv_buf_append(&row->text[i], c->data ? c->data : (void *)"", c->len, err);
 		}
-		bind_buf(st, i + 2, c);
 	}
-	if (r == PV_OK)
-		r = step_done(db, st, "insert text", err);
-	else {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-	for (int i = 0; i < 8; i++)
-		pv_buf_free(&split[i]);
 	pv_buf_free(&subj);
+	return r;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	sqlite3_bind_text(st, i, n ? (const char *)p : "", (int)n, SQLITE_STATIC);
+}
+
+static int write_doc(sqlite3 *db, struct doc_stmts *ds, int64_t id, const char *account,
+	int64_t received_at, size_t len, const struct index_doc *d, struct pv_error *err)
+{
+	sqlite3_stmt *st = ds->old_key;
+	int64_t old_key = 0;
+	if (id >= INDEX_KEY_ID_MAX)
+		return pv_fail(err, PV_ELIMIT, "index: message ids from %lld on are not indexed",
+			(long long)INDEX_KEY_ID_MAX);
+	sqlite3_bind_int64(st, 1, id);
+	bool had = sqlite3_step(st) == SQLITE_ROW;
+	if (had)
+		old_key = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	struct index_row row;
+	int r = index_row_make(received_at, d, &row, err);
+	if (r < 0) {
+		index_row_free(&row);
+		return r;
+	}
+	int64_t key = index_query_key(row.date, id);
+	st = ds->doc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, key);
+	sqlite3_bind_text(st, 3, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, row.date);
+	sqlite3_bind_int(st, 5, row.date_known);
+	sqlite3_bind_int64(st, 6, received_at);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)len);
+	sqlite3_bind_int(st, 8, d->has_attachment);
+	bind_buf(st, 9, &d->message_id);
+	bind_text(st, 10, d->from.data, row.from_disp_len);
+	bind_text(st, 11, d->subject.data, row.subject_disp_len);
+	sqlite3_bind_int(st, 12, (int)d->truncated);
+	if ((r = step_done(db, st, "insert document", err)) == PV_OK) {
+		st = ds->stage;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, key);
+		if (had)
+			sqlite3_bind_int64(st, 3, old_key);
+		for (int i = 0; i < INDEX_COLUMNS; i++)
+			bind_buf(st, i + 4, &row.text[i]);
+		r = step_done(db, st, "insert text", err);
+	}
+	index_row_free(&row);
 	return r;
 }
 
@@ -272,8 +315,8 @@ int index_remove(sqlite3 *db, int64_t id, struct pv_error *err)
 	if (r < 0)
 		return r;
 	static const char *const sql[] = {
-		"DELETE FROM idx_fts WHERE rowid = ?", "DELETE FROM idx_doc WHERE id = ?",
-		"DELETE FROM idx_failed WHERE id = ?",
+		"DELETE FROM idx_fts WHERE rowid = (SELECT key FROM idx_doc WHERE id = ?)",
+		"DELETE FROM idx_doc WHERE id = ?", "DELETE FROM idx_failed WHERE id = ?",
 	};
 	for (size_t i = 0; i < 3 && r == PV_OK; i++) {
 		sqlite3_stmt *st;
@@ -354,13 +397,35 @@ void index_hits_free(struct index_hits *h)
 	h->n = 0;
 }
 
+/* The sort-key column: the FTS rowid when the FTS index drives the query
+ * (then its range and order come from the index itself). */
+static const char *key_col(const struct index_query_sql *q)
+{
+	return q->match ? "idx_fts.rowid" : "d.key";
+}
+
+/* " AND key >= ? AND key < ?" as far as the query narrows it. */
+static int key_range(const struct index_query_sql *q, struct pv_buf *sql, struct pv_error *err)
+{
+	int r = PV_OK;
+	if (q->lo != INT64_MIN)
+		r = pv_buf_printf(sql, err, " AND %s >= ?", key_col(q));
+	if (r == PV_OK && q->hi != INT64_MAX)
+		r = pv_buf_printf(sql, err, " AND %s < ?", key_col(q));
+	return r;
+}
+
 /* "FROM ... WHERE ..." for a compiled query; binds start at 1. */
 static int query_from(const struct index_query_sql *q, struct pv_buf *sql, struct pv_error *err)
 {
-	if (q->match)
-		return pv_buf_printf(sql, err, " FROM idx_fts JOIN idx_doc d ON d.id = idx_fts.rowid"
-			" WHERE idx_fts MATCH ? AND (%s)", pv_buf_str(&q->where));
-	return pv_buf_printf(sql, err, " FROM idx_doc d WHERE %s", pv_buf_str(&q->where));
+	int r = q->match ? pv_buf_append_str(sql, " FROM idx_fts JOIN idx_doc d ON"
+				" d.key = idx_fts.rowid WHERE idx_fts MATCH ?", err)
+			 : pv_buf_append_str(sql, " FROM idx_doc d WHERE 1", err);
+	if (r == PV_OK)
+		r = key_range(q, sql, err);
+	if (r == PV_OK)
+		r = pv_buf_printf(sql, err, " AND (%s)", pv_buf_str(&q->where));
+	return r;
 }
 
 static int bind_query(sqlite3_stmt *st, const struct index_query_sql *q)
@@ -368,6 +433,10 @@ static int bind_query(sqlite3_stmt *st, const struct index_query_sql *q)
 	int i = 1;
 	if (q->match)
 		sqlite3_bind_text(st, i++, q->match, -1, SQLITE_STATIC);
+	if (q->lo != INT64_MIN)
+		sqlite3_bind_int64(st, i++, q->lo);
+	if (q->hi != INT64_MAX)
+		sqlite3_bind_int64(st, i++, q->hi);
 	for (size_t k = 0; k < q->nparams; k++, i++) {
 		if (q->params[k].is_text)
 			sqlite3_bind_text(st, i, q->params[k].text, -1, SQLITE_STATIC);
@@ -407,14 +476,44 @@ static char *display_dup(sqlite3_stmt *st, int i)
 }
 
 /* ORDER BY for o (the select joins idx_fts only when the query has a
- * top-level match, which is also what a rank needs). */
+ * top-level match, which is also what a rank needs). The sort key is
+ * the date, then the id: ordered by it, the FTS index hands out the
+ * newest matches first and a page stops early. */
 static const char *order_by(const struct index_query_sql *q, const struct index_order *o)
 {
 	bool rank = o->by == INDEX_SORT_RELEVANCE && q->match != NULL;
 	if (rank)
-		return o->ascending ? " ORDER BY idx_fts.rank DESC, d.date DESC, d.id DESC"
-				    : " ORDER BY idx_fts.rank, d.date DESC, d.id DESC";
-	return o->ascending ? " ORDER BY d.date, d.id" : " ORDER BY d.date DESC, d.id DESC";
+		return o->ascending ? " ORDER BY idx_fts.rank DESC, idx_fts.rowid DESC"
+				    : " ORDER BY idx_fts.rank, idx_fts.rowid DESC";
+	if (q->match)
+		return o->ascending ? " ORDER BY idx_fts.rowid" : " ORDER BY idx_fts.rowid DESC";
+	return o->ascending ? " ORDER BY d.key" : " ORDER BY d.key DESC";
+}
+
+/* The SQL of run_search's count, then of its page (binds as there). */
+static int search_sql(const struct index_query_sql *q, const struct index_order *o, bool page,
+	struct pv_buf *sql, struct pv_error *err)
+{
+	int r;
+	if (!page) {
+		/* a pure text query counts on the FTS index alone: every idx_fts
+		 * row has its idx_doc row (both are written in one savepoint) */
+		if (q->match && strcmp(pv_buf_str(&q->where), "1") == 0) {
+			r = pv_buf_append_str(sql, "SELECT count(*) FROM idx_fts WHERE idx_fts MATCH ?",
+				err);
+			return r == PV_OK ? key_range(q, sql, err) : r;
+		}
+		if ((r = pv_buf_append_str(sql, "SELECT count(*)", err)) == PV_OK)
+			r = query_from(q, sql, err);
+		return r;
+	}
+	r = pv_buf_append_str(sql, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
+		" d.from_disp, d.subject_disp, d.has_attachment", err);
+	if (r == PV_OK)
+		r = query_from(q, sql, err);
+	if (r == PV_OK)
+		r = pv_buf_printf(sql, err, "%s LIMIT ? OFFSET ?", order_by(q, o));
+	return r;
 }
 
 static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct index_order *o,
@@ -425,12 +524,7 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct
 	sqlite3_stmt *st = NULL;
 	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
 	int r;
-	/* a pure text query counts on the FTS index alone: every idx_fts row
-	 * has its idx_doc row (both are written in one savepoint) */
-	if (q->match && strcmp(pv_buf_str(&q->where), "1") == 0)
-		r = pv_buf_append_str(&sql, "SELECT count(*) FROM idx_fts WHERE idx_fts MATCH ?", err);
-	else if ((r = pv_buf_append_str(&sql, "SELECT count(*)", err)) == PV_OK)
-		r = query_from(q, &sql, err);
+	r = search_sql(q, o, false, &sql, err);
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
 	if (r == PV_OK) {
@@ -445,12 +539,7 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct
 	if (r < 0 || limit == 0 || offset >= *total_r)
 		goto out;
 	pv_buf_reset(&sql);
-	r = pv_buf_append_str(&sql, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
-		" d.from_disp, d.subject_disp, d.has_attachment", err);
-	if (r == PV_OK)
-		r = query_from(q, &sql, err);
-	if (r == PV_OK)
-		r = pv_buf_printf(&sql, err, "%s LIMIT ? OFFSET ?", order_by(q, o));
+	r = search_sql(q, o, true, &sql, err);
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
 	if (r < 0)
@@ -485,6 +574,37 @@ static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct
 out:
 	sqlite3_finalize(st);
 	pv_buf_free(&sql);
+	return r;
+}
+
+int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
+	struct pv_error *err)
+{
+	static const struct index_order newest_first = {INDEX_SORT_DATE, false};
+	struct index_query_sql q;
+	struct pv_buf sql;
+	int r = compile(query, &q, err);
+	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
+	for (int page = 0; r == PV_OK && page < 2; page++) {
+		sqlite3_stmt *st = NULL;
+		pv_buf_reset(&sql);
+		r = pv_buf_append_str(&sql, "EXPLAIN QUERY PLAN ", err);
+		if (r == PV_OK)
+			r = search_sql(&q, &newest_first, page, &sql, err);
+		if (r == PV_OK)
+			r = prepare(db, pv_buf_str(&sql), &st, err);
+		if (r < 0)
+			break;
+		int i = bind_query(st, &q);
+		sqlite3_bind_int64(st, i, 50);
+		sqlite3_bind_int64(st, i + 1, 0);
+		r = pv_buf_append_str(out, page ? "page:\n" : "count:\n", err);
+		while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW)
+			r = pv_buf_printf(out, err, "  %s\n", (const char *)sqlite3_column_text(st, 3));
+		sqlite3_finalize(st);
+	}
+	pv_buf_free(&sql);
+	index_query_sql_free(&q);
 	return r;
 }
 

@@ -8,8 +8,14 @@
  * `verify` never trusts it.
  *
  * idx_fts is an FTS5 table (unicode61 tokenizer, diacritics removed) with
- * the columns hfrom hto hcc hbcc subject body filename ctype; its rowid is
- * the message id. idx_doc holds per-message fields for predicates, sorting
+ * the columns hfrom hto hcc hbcc subject body filename ctype, and `every`,
+ * which holds one token (INDEX_EVERY_TOKEN, query.h) in every document so
+ * that a query that only excludes words is an FTS5 expression too. Its
+ * rowid is the document's sort key (index_query_key: the date, then the
+ * message id), so FTS5 hands out matches newest first and a page of 50 is
+ * read without touching the other matches; a top-level date range is a
+ * rowid range. Message ids from INDEX_KEY_ID_MAX (2^29) on are not
+ * indexed (PV_ELIMIT). idx_doc holds per-message fields for predicates, sorting
  * and result lists.
  *
  * Privacy: the index holds message text in clear, like any full-text
@@ -29,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
 
 struct index_doc;
@@ -67,6 +74,29 @@ struct index_batch_doc {
 	const struct index_doc *doc;
 };
 int index_add_docs(sqlite3 *db, const struct index_batch_doc *v, size_t n, struct pv_error *err);
+
+/* What one message puts in the index, whatever the backend (FTS5 here,
+ * PostgreSQL in archiver/archive/search_pg.c): both index exactly this.
+ * The columns are idx_fts's, in its order. */
+enum index_column {
+	INDEX_COL_FROM, INDEX_COL_TO, INDEX_COL_CC, INDEX_COL_BCC, INDEX_COL_SUBJECT,
+	INDEX_COL_BODY, INDEX_COL_FILENAME, INDEX_COL_CTYPE, INDEX_COLUMNS
+};
+
+struct index_row {
+	int64_t date;            /* the Date field when trusted, else received_at */
+	bool date_known;         /* the Date field was used */
+	size_t from_disp_len;    /* bytes of doc->from shown in result lists */
+	size_t subject_disp_len; /* bytes of doc->subject shown */
+	struct pv_buf text[INDEX_COLUMNS]; /* as indexed: every Subject field one a
+	                                      line, CJK characters split (text.h) */
+};
+
+/* Fills *row from doc (received_at: unix seconds of receipt). Free with
+ * index_row_free, also after an error (out of memory). */
+int index_row_make(int64_t received_at, const struct index_doc *doc, struct index_row *row,
+	struct pv_error *err) PV_WARN_UNUSED;
+void index_row_free(struct index_row *row);
 
 /* Removes message `id` from the index (disposal). Removing an id that is
  * not indexed is not an error. */
@@ -111,8 +141,11 @@ struct index_hits {
 void index_hits_free(struct index_hits *hits);
 
 /* Runs a query (query.h) and returns one page of results, newest first:
- * ORDER BY date DESC, id DESC, a total order, so pages never overlap or
- * skip. limit 0..PV_SEARCH_LIMIT_MAX (0: only the total), offset >= 0;
+ * ORDER BY date DESC, id DESC (the sort key; dates outside 1698..2242 sort
+ * at that end), a total order, so pages never overlap or
+ * skip. The total is exact: it counts every match (at 1,000,000 messages a
+ * word in nearly all of them costs some 50 ms of FTS5's time). limit
+ * 0..PV_SEARCH_LIMIT_MAX (0: only the total), offset >= 0;
  * anything else is PV_EUSAGE, never a silent cap. *total_r is the number of
  * matches, counted in the same read transaction as the page. A bad query
  * (or one past a limit of query.h) is PV_EUSAGE with the position in err. *hits_r is owned
@@ -135,6 +168,12 @@ struct index_order {
 /* index_search in that order (NULL: by date, newest first). */
 int index_search_ordered(sqlite3 *db, const char *query, const struct index_order *order,
 	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
+	struct pv_error *err);
+
+/* The plans SQLite chooses for index_search's two statements (the count,
+ * then the page), EXPLAIN QUERY PLAN's rows one per line, appended to out:
+ * for benchmarks and slow-query reports. */
+int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
 	struct pv_error *err);
 
 /* Every id matching query, ascending, for export and holds (unpaged: as

@@ -105,10 +105,25 @@ struct index_query_param {
 struct index_query_sql {
 	char *match;            /* FTS5 expression every result matches, bound
 	                           first; NULL when the query has none at top level */
+	int64_t lo, hi;         /* every result's sort key is in [lo, hi): the
+	                           date range of the top level's before:, after:
+	                           and on: (INT64_MIN, INT64_MAX: none) */
 	struct pv_buf where;    /* SQL condition on d and its params, "1" if none */
 	struct index_query_param *params;
 	size_t nparams;
 };
+
+/* A document's sort key (the index's order, newest last): its date, then
+ * its id, in one integer, which is also its rowid in the FTS5 table. Ids
+ * are below 2^INDEX_KEY_ID_BITS; dates in [-2^33, 2^33) seconds (1698 to
+ * 2242; anything outside sorts at that end). index_query_key(date, 0) is
+ * the first key of a date. */
+#define INDEX_KEY_ID_BITS 29
+/* The token column `every` holds in every document: a query that only
+ * excludes words is "every document NOT those" to FTS5. */
+#define INDEX_EVERY_TOKEN "0000000000000000"
+#define INDEX_KEY_ID_MAX ((int64_t)1 << INDEX_KEY_ID_BITS)
+int64_t index_query_key(int64_t date, int64_t id);
 
 /* q may have a NULL root. Fills *sql_r (free with index_query_sql_free,
  * also after an error). */

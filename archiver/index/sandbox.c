@@ -18,6 +18,7 @@
 #include "archiver/lib/limits.h"
 #include "archiver/index/text.h"
 #include "archiver/lib/sandbox.h"
+#include "archiver/lib/spawner.h"
 #include "archiver/lib/utf8.h"
 
 void (*index_sandbox_test_hook)(const unsigned char *raw, size_t len);
@@ -287,6 +288,24 @@ __attribute__((constructor)) static void parser_entry(int argc, char **argv)
 
 /* ---- the parent ---- */
 
+/* pdftotext as the child is told to run it: none, or the system's (the
+ * path the indexer sets, archive/indexer.c, which a process may set only
+ * after a spawner was forked). */
+static bool pdftotext_ok(const char *p)
+{
+	return strcmp(p, "-") == 0 || strcmp(p, "/usr/bin/pdftotext") == 0 ||
+	       strcmp(p, "/bin/pdftotext") == 0;
+}
+
+bool index_sandbox_argv_ok(char *const argv[], char *const envp[])
+{
+	int cpu;
+	return argv[0] != NULL && strcmp(argv[0], "pv-parser") == 0 && argv[1] != NULL &&
+	       pdftotext_ok(argv[1]) && argv[2] != NULL &&
+	       argv[3] == NULL && (cpu = atoi(argv[2])) > 0 && cpu <= 3600 && envp[0] != NULL &&
+	       strcmp(envp[0], SANDBOX_ENV "=1") == 0 && envp[1] == NULL;
+}
+
 int index_sandbox_new(const struct index_sandbox_opts *opts, struct index_sandbox **sb_r,
 		      struct pv_error *err)
 {
@@ -362,7 +381,23 @@ static int start(struct index_sandbox *sb, struct pv_error *err)
 	/* A socket, not pipes: MSG_NOSIGNAL, so a dead child costs no SIGPIPE. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return pv_fail(err, PV_ERR, "parser sandbox: socketpair: %s", strerror(errno));
-	pid_t pid = fork();
+	pid_t pid;
+	if (pv_spawner_active()) {
+		/* A process that may not exec (the web) asks its spawner: the
+		 * socket as 0 and, as after a fork, stderr as 2 (1 becomes
+		 * /dev/null in the child). */
+		int fds[3] = {sv[1], STDERR_FILENO, STDERR_FILENO};
+		int r = pv_spawn(argv, envp, fds, 3, &pid, err);
+		close(sv[1]);
+		if (r < 0) {
+			close(sv[0]);
+			return pv_error_prefix(err, "parser sandbox");
+		}
+		sb->pid = pid;
+		sb->fd = sv[0];
+		return 0;
+	}
+	pid = fork();
 	if (pid == 0) {
 		/* Between fork and exec: async-signal-safe calls only. */
 		if (dup2(sv[1], 0) == 0)

@@ -72,6 +72,10 @@ int index_sandbox_show(struct index_sandbox *sb, const unsigned char *raw, size_
 int index_sandbox_html(struct index_sandbox *sb, const unsigned char *raw, size_t len,
 		       struct pv_buf *html_r, bool *had_html_r, struct pv_error *err);
 
+/* Whether argv and envp are those of a sandbox child this process would
+ * start (what a spawner, lib/spawner.h, lets the web start). */
+bool index_sandbox_argv_ok(char *const argv[], char *const envp[]);
+
 /* The child's pid, 0 when none runs (tests look at it). */
 int index_sandbox_pid(const struct index_sandbox *sb);
 

@@ -16,11 +16,17 @@
  * generous and still bounded. */
 #define PV_POP3_SASL_LINE_MAX 16384
 /* POP3 reads go through one fixed buffer of this size, so memory does not
- * grow with message size (body lines have no length limit). */
-#define PV_POP3_READ_BUF 16384
+ * grow with message size (body lines have no length limit); 64 KiB takes
+ * what a fast server has sent in one call (TLS: OpenSSL's read-ahead
+ * buffer is as big). */
+#define PV_POP3_READ_BUF 65536
 /* Pipelined commands in flight: small enough that unread commands always
  * fit in socket buffers, so client and server cannot both block on write. */
 #define PV_POP3_PIPELINE_WINDOW 32
+/* RETRs in flight at once announce (LIST) at most this many bytes in all:
+ * enough to keep a fast link busy for a round trip, little for the server
+ * to push that a dropped session would waste. */
+#define PV_POP3_PIPELINE_BYTES (2u * 1024 * 1024)
 /* SCRAM iteration count from the server: RFC 7677 asks for >= 4096; the
  * upper bound stops a server from making us burn CPU for minutes. */
 #define PV_POP3_SCRAM_ITER_MIN 4096
@@ -95,8 +101,14 @@
  * memory does not follow the server's speed. 4 MiB is some 50 messages
  * of the usual mix, enough to ride out a group commit's fsyncs. */
 #define PV_HARVEST_QUEUE_MAX (4 * 1024 * 1024)
-/* Group commit: messages per batch and milliseconds per batch. */
-#define PV_HARVEST_BATCH_MAX 256
+/* Group commit: at most this many messages per batch (the [harvest]
+ * batch_max default) and this many milliseconds a message may wait for
+ * its commit (batch_ms). Within those, a batch takes what the server
+ * sends in half of batch_ms, starting at PV_HARVEST_BATCH_START: few
+ * commits (fsyncs, signatures) when the server is fast, quick DELEs when
+ * it is slow (harvest/pipeline.c). */
+#define PV_HARVEST_BATCH_MAX 4096
+#define PV_HARVEST_BATCH_START 256
 #define PV_HARVEST_BATCH_MS 1000
 
 /* Signed notes: C2SP signed-note limits a note to a few KiB in practice;
@@ -368,7 +380,7 @@
  * proofs, checkpoints); bigger ones are only streamed; */
 #define PV_BUNDLE_SMALL_MAX (1024 * 1024)
 /* and all kept members together; */
-#define PV_BUNDLE_KEPT_MAX (64 * 1024 * 1024)
+#define PV_BUNDLE_KEPT_MAX (4 * 1024 * 1024)
 /* decompressed bytes of the whole bundle: a decompression bomb is cut off
  * after this instead of hashing for days; */
 #define PV_BUNDLE_BYTES_MAX (1024ull * 1024 * 1024 * 1024)

@@ -3,16 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
-#include <seccomp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "archiver/lib/log.h"
@@ -33,13 +29,7 @@ struct ll_ruleset_attr {
 	uint64_t scoped;
 };
 
-static bool seccomp_on;
 static bool parser_noted;
-
-bool pv_sandbox_active(void)
-{
-	return seccomp_on;
-}
 
 int pv_landlock_abi(void)
 {
@@ -127,85 +117,6 @@ int pv_landlock_restrict(const struct pv_landlock_path *paths, size_t n, const c
 	return r;
 }
 
-/* --- seccomp ------------------------------------------------------------------- */
-
-/* What every role's process needs to run C at all: memory, signals the
- * runtime raises (abort), time, leaving. */
-static const char *const base_calls[] = {
-	"read", "write", "readv", "writev", "close", "close_range", "lseek", "fstat",
-	"newfstatat", "statx", "brk", "mmap", "munmap", "mprotect", "madvise", "mremap",
-	"futex", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "getpid",
-	"gettid", "tgkill", "exit", "exit_group", "clock_gettime", "clock_nanosleep",
-	"nanosleep", "getrandom", "poll", "ppoll", "restart_syscall", "sched_yield",
-	"getuid", "geteuid", "getgid", "getegid", "fcntl", "dup", "dup2", "dup3",
-	/* the ASan runtime of the test build, when it reports */
-	"readlink", "readlinkat", "prctl", "getrlimit", "prlimit64", "uname", NULL,
-};
-
-/* The signer: sockets it already has, files in its key directory. */
-static const char *const signer_calls[] = {
-	"recvmsg", "sendmsg", "recvfrom", "sendto", "getsockopt", "openat", "open", "unlink", "unlinkat",
-	"rename", "renameat", "renameat2", "fsync", "fdatasync", "fchmod", "flock", "mlock",
-	"mlock2", "munlock", "umask", "pread64", "pwrite64", NULL,
-};
-
-/* The parser sandbox: pipes, pdftotext as its child. */
-static const char *const parser_calls[] = {
-	"openat", "open", "access", "faccessat", "faccessat2", "pread64", "getdents64",
-	"pipe", "pipe2", "socketpair", "shutdown", "sendto", "recvfrom", "clone", "clone3",
-	"fork", "vfork",
-	"execve", "wait4", "waitid", "kill", "setrlimit", "arch_prctl", "set_tid_address",
-	"set_robust_list", "rseq", "getcwd", "sysinfo", "sched_getaffinity", "getppid",
-	"getpgrp", "getrusage", "times", "membarrier", NULL,
-};
-
-static int allow(scmp_filter_ctx ctx, const char *const *names, struct pv_error *err)
-{
-	for (size_t i = 0; names[i] != NULL; i++) {
-		int nr = seccomp_syscall_resolve_name(names[i]);
-		if (nr == __NR_SCMP_ERROR)
-			continue; /* not on this architecture */
-		int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-		if (rc < 0)
-			return pv_fail(err, PV_ERR, "seccomp: allow %s: %s", names[i], strerror(-rc));
-	}
-	return 0;
-}
-
-/* Any call not allowed kills the process (SIGSYS, not a catchable error):
- * a compromised parser learns nothing and goes no further. */
-static int load(const char *const *role, bool tty_ioctl, struct pv_error *err)
-{
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	int r, rc;
-	if (ctx == NULL)
-		return pv_fail(err, PV_ERR, "seccomp: init failed");
-	if ((r = allow(ctx, base_calls, err)) < 0 || (r = allow(ctx, role, err)) < 0)
-		goto out;
-	/* isatty(): pv_log on stderr, pdftotext on stdout. TCGETS only. (The
-	 * comparison spelt out: clang warns on SCMP_A1's missing datum_b.) */
-	const struct scmp_arg_cmp tcgets = {1, SCMP_CMP_EQ, TCGETS, 0};
-	const struct scmp_arg_cmp winsz = {1, SCMP_CMP_EQ, TIOCGWINSZ, 0};
-	if (tty_ioctl &&
-	    ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, tcgets)) < 0 ||
-	     (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, winsz)) < 0)) {
-		r = pv_fail(err, PV_ERR, "seccomp: ioctl rule: %s", strerror(-rc));
-		goto out;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		r = pv_fail(err, PV_ERR, "no_new_privs: %s", strerror(errno));
-		goto out;
-	}
-	if ((rc = seccomp_load(ctx)) < 0) {
-		r = pv_fail(err, PV_ERR, "seccomp: load: %s", strerror(-rc));
-		goto out;
-	}
-	seccomp_on = true;
-out:
-	seccomp_release(ctx);
-	return r;
-}
-
 int pv_sandbox_signer(const char *key_dir, struct pv_error *err)
 {
 	const struct pv_landlock_path paths[] = {{key_dir, PV_LL_READ | PV_LL_WRITE}};
@@ -215,7 +126,7 @@ int pv_sandbox_signer(const char *key_dir, struct pv_error *err)
 		return r;
 	if (r == 1)
 		pv_log(PV_LOG_WARN, "sandbox.landlock", "signer: %s; seccomp alone confines it", why);
-	return load(signer_calls, true, err); /* isatty(2) when it logs */
+	return pv_sandbox_role(PV_ROLE_SIGNER, err);
 }
 
 int pv_sandbox_parser(struct pv_error *err)
@@ -234,5 +145,5 @@ int pv_sandbox_parser(struct pv_error *err)
 		pv_log(PV_LOG_WARN, "sandbox.landlock", "parser sandbox: %s; seccomp alone confines it",
 		       why);
 	}
-	return load(parser_calls, true, err);
+	return pv_sandbox_role(PV_ROLE_PARSER, err);
 }

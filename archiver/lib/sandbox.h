@@ -38,6 +38,57 @@ int pv_landlock_abi(void);
 int pv_landlock_restrict(const struct pv_landlock_path *paths, size_t n, const char **why_r,
 			 struct pv_error *err);
 
+/* The roles, each with its seccomp allow-list in one table
+ * (lib/sandbox_roles.c; ARCHITECTURE.md §2 "Processes" shows them).
+ * Filters are inherited by every child, forked or exec'd, and stack: a
+ * child can only narrow what its parent may, so a role that starts
+ * another (the supervisor its parts, the web "harvest now" and the
+ * parser sandbox) allows what that one needs too. */
+enum pv_role {
+	PV_ROLE_SUPERVISOR, /* serve's supervisor: the union of its parts */
+	PV_ROLE_WEB,        /* HTTPS, the API, the account test; no exec (its spawner starts
+			     * view sandboxes and "harvest now": lib/spawner.h) */
+	PV_ROLE_SPAWNER,    /* the web's spawner: this program, for the web */
+	PV_ROLE_HARVEST,    /* the harvest scheduler and its sessions: POP3 client, the store */
+	PV_ROLE_INDEXER,    /* the catalog and the index, parser sandboxes; no network */
+	PV_ROLE_TASK,       /* heartbeat, verify: the store only; no network, no exec */
+	PV_ROLE_DISPOSE,    /* a disposal proposal: a task that re-parses mail (parser sandbox) */
+	PV_ROLE_ANCHOR,     /* a task that talks to TSAs and witnesses (network client) */
+	PV_ROLE_SIGNER,     /* its sockets, its key directory; no socket(), exec, fork */
+	PV_ROLE_PARSER,     /* bytes in, text out; pipes and pdftotext */
+	PV_ROLE_N
+};
+
+/* "web", "harvest", ...; NULL for no such role. */
+const char *pv_role_name(enum pv_role role);
+/* The role named name; PV_ROLE_N when none is. */
+enum pv_role pv_role_by_name(const char *name);
+
+/* Loads role's allow-list into this process, every thread of it
+ * (TSYNC), with no_new_privs and no core file (a core would hold bucket
+ * keys and passwords). A call outside the list is never made: the
+ * process writes one line on stderr naming itself, its role and the
+ * call ("event=seccomp.violation"), and dies by SIGSYS, which its parent
+ * reports (serve's supervisor restarts a part). The parser sandbox is
+ * killed at once instead (SECCOMP_RET_KILL_PROCESS: it runs hostile
+ * code, and its parent reports how it ended). 0 or a negative status. */
+int pv_sandbox_role(enum pv_role role, struct pv_error *err);
+/* The archive keeps its packs in an object store (store/packstore.h,
+ * packstore_remote_at): the roles that read or remove packs and are
+ * otherwise no network client (indexer, task, dispose) may then also
+ * connect out (ARCHITECTURE.md §2). Set before pv_sandbox_role; a fork
+ * inherits it. */
+void pv_sandbox_store_net(bool on);
+
+/* The self-test of serve's hidden --seccomp-selftest ROLE (tests/e2e/
+ * seccomp.t): armed in the supervisor for one start of a part, it makes
+ * that part, at pv_sandbox_selftest_point once set up, try the call its
+ * role must never make (the web: execve; the harvest: ptrace; the
+ * indexer: a TCP socket; a task: a fork, a clone without CLONE_THREAD). If the filter lets it through,
+ * the part logs that and goes on, and the test fails. */
+void pv_sandbox_selftest_arm(enum pv_role role);
+void pv_sandbox_selftest_point(enum pv_role role);
+
 /* The signer process (archiver/signer): talks over the sockets it has,
  * reads and writes files in its key directory (Landlock: that directory
  * only), makes random keys. No new sockets, no exec, no fork. */

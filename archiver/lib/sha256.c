@@ -27,6 +27,17 @@ void pv_sha256_final(struct pv_sha256 *h, unsigned char out[32])
 	pv_sha256_abort(h);
 }
 
+int pv_sha256_once(const void *data, size_t len, unsigned char out[32], struct pv_error *err)
+{
+	struct pv_sha256 h;
+	int r = pv_sha256_init(&h, err);
+	if (r == PV_OK) {
+		pv_sha256_update(&h, data, len);
+		pv_sha256_final(&h, out);
+	}
+	return r;
+}
+
 void pv_sha256_abort(struct pv_sha256 *h)
 {
 	EVP_MD_CTX_free(h->ctx);

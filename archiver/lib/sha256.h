@@ -22,5 +22,7 @@ void pv_sha256_update(struct pv_sha256 *h, const void *data, size_t len);
 void pv_sha256_final(struct pv_sha256 *h, unsigned char out[32]);
 /* Releases a context without a digest (safe on an initialised or zeroed one). */
 void pv_sha256_abort(struct pv_sha256 *h);
+/* The digest of one buffer. */
+int pv_sha256_once(const void *data, size_t len, unsigned char out[32], struct pv_error *err);
 
 #endif

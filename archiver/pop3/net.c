@@ -278,6 +278,11 @@ int pop3_net_start_tls(struct pop3_net *n, const struct pop3_tls_opts *o,
 		return ssl_fail(err, PV_ERR, "TLS minimum version");
 	SSL_CTX_set_mode(n->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Servers send small records (Dovecot: 4 KiB of mail each); without
+	 * read-ahead OpenSSL reads each in two recv calls (header, body).
+	 * With it, one recv takes whatever has arrived, up to the buffer. */
+	SSL_CTX_set_read_ahead(n->ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(n->ctx, PV_POP3_READ_BUF);
 	if (!o->insecure) {
 		SSL_CTX_set_verify(n->ctx, SSL_VERIFY_PEER, NULL);
 		int ok = o->ca_file != NULL

@@ -274,6 +274,35 @@ int pop3_retr_many(struct pop3_client *c, const uint32_t *msgnums, size_t n,
 		   uint64_t max_bytes, const struct pop3_retr_handler *h,
 		   struct pv_error *err);
 
+/* RETRs and DELEs in one pipelined command stream (RFC 2449 §6.6): the
+ * DELEs of what the caller has made safe to delete go out between the
+ * RETRs, without draining them first. With PIPELINING, up to
+ * PV_POP3_PIPELINE_WINDOW commands are in flight (DELEs at most half of
+ * them while RETRs remain), and RETRs whose LIST sizes add up to at most
+ * PV_POP3_PIPELINE_BYTES (one is always allowed); the commands of one
+ * refill go out in one write. Without PIPELINING, one command at a time.
+ * Replies are handled in order: RETRs as pop3_retr_many does (h); before
+ * each reply, deles() may give up to max message numbers to DELE now, and
+ * dele_done() gets each DELE's reply (0 or the mapped -ERR status). stop()
+ * (may be NULL) returning true sends no more RETRs; those in flight are
+ * still read. Returns as pop3_retr_many; *sent_r: RETRs sent; *awaited_r:
+ * the message whose RETR reply was awaited when the connection broke (0:
+ * none, e.g. it broke in a DELE reply). After a broken connection no DELE
+ * answer may be relied on: drop it without QUIT. */
+struct pop3_fetch {
+	const uint32_t *msgnums; /* to RETR, in this order */
+	const uint64_t *sizes;   /* their LIST sizes (hints), or NULL */
+	size_t n;
+	uint64_t max_bytes;
+	const struct pop3_retr_handler *h;
+	size_t (*deles)(void *ctx, uint32_t *nums, size_t max);
+	void (*dele_done)(void *ctx, uint32_t msgnum, int status, const struct pv_error *err);
+	bool (*stop)(void *ctx);
+	void *ctx; /* for deles, dele_done and stop */
+};
+int pop3_fetch_run(struct pop3_client *c, const struct pop3_fetch *f, size_t *sent_r,
+		   uint32_t *awaited_r, struct pv_error *err);
+
 /* ---- DELE batch ---- */
 
 /* DELE each message, pipelined when the server offers PIPELINING, and

@@ -38,9 +38,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "archiver/lib/config.h"
 #include "archiver/lib/error.h"
+#include "archiver/lib/sandbox.h"
 
 struct service_opts {
 	const char *data_dir;
@@ -57,6 +59,10 @@ struct service_opts {
 	int64_t heartbeat_s;          /* ARCHIVE_HEARTBEAT_S; tests shorten it */
 	int64_t anchor_max_s;         /* at most this between anchors (tests shorten it) */
 	bool web_only;
+	/* Hidden --seccomp-selftest (tests/e2e/seccomp.t): the first part of
+	 * this role tries a call its filter forbids; PV_ROLE_N: none. */
+	enum pv_role seccomp_selftest;
+	pid_t signer_pid;             /* the signer serve forked (0: none): its end stops serve */
 };
 
 /* Runs the appliance until SIGTERM or SIGINT. Prints "popvault: serving

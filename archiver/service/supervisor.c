@@ -23,8 +23,10 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
+#include "archiver/lib/sandbox.h"
 #include "archiver/lib/sdnotify.h"
 #include "archiver/service/service_int.h"
+#include "archiver/store/packstore.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -75,6 +77,8 @@ struct sup {
 	int64_t start_ms;
 	unsigned port;
 	char status[256];
+	enum pv_role selftest; /* --seccomp-selftest, until its part started */
+	bool signer_lost;      /* the signer died: serve ends with an error */
 };
 
 static const struct part parts[PART_N] = {
@@ -126,8 +130,26 @@ static void child_setup(struct sup *s, enum part_id k)
 	unsetenv("WATCHDOG_PID");
 }
 
+/* Each part's seccomp set (lib/sandbox.h); the indexer loads its own
+ * (archive/indexer.c), as it does under `harvest` too. */
+static const enum pv_role part_roles[PART_N] = {
+	[PART_WEB] = PV_ROLE_WEB,         [PART_HARVEST] = PV_ROLE_HARVEST,
+	[PART_INDEXER] = PV_ROLE_INDEXER, [PART_HEARTBEAT] = PV_ROLE_TASK,
+	[PART_DISPOSE] = PV_ROLE_DISPOSE, [PART_VERIFY] = PV_ROLE_TASK,
+	[PART_VERIFY_FULL] = PV_ROLE_TASK, [PART_ANCHOR] = PV_ROLE_ANCHOR,
+};
+
 static int part_main(struct sup *s, enum part_id k, int ready_fd)
 {
+	struct pv_error err;
+	/* The web loads its own once its spawner is forked (web.c). */
+	if (k != PART_WEB && pv_sandbox_role(part_roles[k], &err) < 0) {
+		pv_log(PV_LOG_ERROR, "serve.seccomp", "the %s process cannot confine itself: %s",
+		       s->p[k].name, err.msg);
+		return 1;
+	}
+	if (k != PART_WEB) /* the web's point is once it listens (web.c) */
+		pv_sandbox_selftest_point(part_roles[k]);
 	switch (k) {
 	case PART_WEB:
 		return svc_web_main(&s->sv, ready_fd);
@@ -151,8 +173,16 @@ static int part_main(struct sup *s, enum part_id k, int ready_fd)
 static int spawn(struct sup *s, enum part_id k, int ready_fd, struct pv_error *err)
 {
 	struct part *p = &s->p[k];
+	/* --seccomp-selftest: the first start of that role's part only. */
+	bool selftest = s->selftest != PV_ROLE_N && part_roles[k] == s->selftest;
+	if (selftest) {
+		pv_sandbox_selftest_arm(s->selftest);
+		s->selftest = PV_ROLE_N;
+	}
 	if (k == PART_INDEXER) {
 		int r = indexer_start(s->sv.o->data_dir, &s->ix, err);
+		if (selftest)
+			pv_sandbox_selftest_arm(PV_ROLE_N);
 		if (r < 0)
 			return r;
 		p->pid = s->ix.pid;
@@ -160,8 +190,10 @@ static int spawn(struct sup *s, enum part_id k, int ready_fd, struct pv_error *e
 		fflush(stdout);
 		fflush(stderr);
 		pid_t pid = fork();
-		if (pid < 0)
+		if (pid < 0) {
+			pv_sandbox_selftest_arm(PV_ROLE_N);
 			return pv_fail(err, PV_ERR, "fork: %s", strerror(errno));
+		}
 		if (pid == 0) {
 			child_setup(s, k);
 			int rc = part_main(s, k, ready_fd);
@@ -174,6 +206,8 @@ static int spawn(struct sup *s, enum part_id k, int ready_fd, struct pv_error *e
 		}
 		p->pid = pid;
 	}
+	if (selftest)
+		pv_sandbox_selftest_arm(PV_ROLE_N); /* the child has its copy */
 	p->started_ms = pv_clock_monotonic_ms();
 	pv_log(PV_LOG_DEBUG, "serve.start", "the %s process started (pid %ld)", p->name,
 	       (long)p->pid);
@@ -182,12 +216,31 @@ static int spawn(struct sup *s, enum part_id k, int ready_fd, struct pv_error *e
 
 static void describe(int status, char *out, size_t n)
 {
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(out, n, "was killed by its seccomp filter (SIGSYS: a system call its role "
+			 "may not make)");
+	else if (WIFSIGNALED(status))
 		snprintf(out, n, "was killed by signal %d", WTERMSIG(status));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
 	else
 		snprintf(out, n, "ended");
+}
+
+static void begin_stop(struct sup *s, int sig);
+
+/* The signer (forked by serve before the supervisor began, so its
+ * child) ended: nothing can be signed, and this process cannot read the
+ * keys to start another. serve stops with an error, for its service
+ * manager to start it again with a new signer. */
+static void signer_gone(struct sup *s, pid_t pid, int status)
+{
+	char how[128];
+	describe(status, how, sizeof(how));
+	pv_log(PV_LOG_ERROR, "serve.signer", "the signer process (pid %ld) %s; nothing can be "
+	       "signed without it: stopping, to be started again", (long)pid, how);
+	s->signer_lost = true;
+	begin_stop(s, SIGTERM);
 }
 
 /* Every child that ended: a lasting part is started again later. */
@@ -197,13 +250,16 @@ static void reap(struct sup *s)
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int64_t now = pv_clock_monotonic_ms();
-		char how[64];
+		char how[128];
 		enum part_id k = PART_N;
 		for (int i = 0; i < PART_N; i++)
 			if (s->p[i].pid == pid)
 				k = (enum part_id)i;
-		if (k == PART_N)
+		if (k == PART_N) {
+			if (pid == s->sv.o->signer_pid && !s->stopping)
+				signer_gone(s, pid, status);
 			continue;
+		}
 		struct part *p = &s->p[k];
 		p->pid = 0;
 		if (k == PART_INDEXER) {
@@ -229,8 +285,9 @@ static void reap(struct sup *s)
 		if (delay > RESTART_MAX_MS)
 			delay = RESTART_MAX_MS;
 		p->due_ms = now + delay;
-		pv_log(PV_LOG_WARN, "serve.restart", "the %s process (pid %ld) %s; starting it again "
-		       "in %lld s", p->name, (long)pid, how, (long long)(delay / 1000));
+		pv_log(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? PV_LOG_ERROR : PV_LOG_WARN,
+		       "serve.restart", "the %s process (pid %ld) %s; starting it again in %lld s",
+		       p->name, (long)pid, how, (long long)(delay / 1000));
 	}
 }
 
@@ -498,6 +555,7 @@ static int setup(struct sup *s, const struct service_opts *o, struct pv_error *e
 	s->sigfd = -1;
 	s->ix.fd = -1;
 	s->start_ms = pv_clock_monotonic_ms();
+	s->selftest = o->seccomp_selftest;
 	if ((r = pv_board_new(&s->sv.board, err)) < 0)
 		return r;
 	s->sv.board->harvesting = !o->web_only;
@@ -516,7 +574,10 @@ static int setup(struct sup *s, const struct service_opts *o, struct pv_error *e
 	s->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (s->sigfd < 0)
 		return pv_fail(err, PV_ERR, "signalfd: %s", strerror(errno));
-	return PV_OK;
+	/* Set up: from here on what any part may do, and no more. With an
+	 * object store, the parts that read packs connect out (inherited). */
+	pv_sandbox_store_net(packstore_remote_at(o->data_dir));
+	return pv_sandbox_role(PV_ROLE_SUPERVISOR, err);
 }
 
 static void teardown(struct sup *s)
@@ -585,5 +646,7 @@ int service_run(const struct service_opts *o, struct pv_error *err)
 			take_signals(&s);
 	}
 	teardown(&s);
+	if (s.signer_lost)
+		return pv_fail(err, PV_ERR, "the signer process ended (see the log)");
 	return PV_OK;
 }

@@ -7,9 +7,13 @@
 #include <unistd.h>
 
 #include "archiver/archive/audit_hook.h"
+#include "archiver/index/sandbox.h"
 #include "archiver/http/app.h"
+#include "archiver/http/harvest_job.h"
 #include "archiver/http/server.h"
 #include "archiver/lib/log.h"
+#include "archiver/lib/sandbox.h"
+#include "archiver/lib/spawner.h"
 #include "archiver/service/service_int.h"
 
 static void say(int fd, const char *what, const char *msg)
@@ -20,6 +24,20 @@ static void say(int fd, const char *what, const char *msg)
 	if (msg != NULL)
 		(void)!write(fd, msg, strlen(msg));
 	close(fd);
+}
+
+/* What the web's spawner may start for it: a view's parser sandbox, or
+ * "harvest now" of this data directory. Runs in the spawner. */
+static bool web_may_start(void *ctx, char *const argv[], char *const envp[])
+{
+	const struct service *sv = ctx;
+	return index_sandbox_argv_ok(argv, envp) ||
+	       harvest_job_argv_ok(sv->o->data_dir, argv, envp);
+}
+
+static int confine_spawner(struct pv_error *err)
+{
+	return pv_sandbox_role(PV_ROLE_SPAWNER, err);
 }
 
 int svc_web_main(struct service *sv, int ready_fd)
@@ -46,13 +64,24 @@ int svc_web_main(struct service *sv, int ready_fd)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	json_object_seed(0);
+	/* The web execs nothing itself: a spawner forked now, before its
+	 * filter and its first request, starts what it may start. */
+	if (pv_spawner_start(web_may_start, sv, confine_spawner, &err) < 0 ||
+	    pv_sandbox_role(PV_ROLE_WEB, &err) < 0) {
+		say(ready_fd, "E", err.msg);
+		pv_log(PV_LOG_ERROR, "serve.web", "the web cannot confine itself: %s", err.msg);
+		pv_spawner_stop();
+		return 1;
+	}
 	if (http_app_new(&hc, &app, &err) < 0 || http_server_start(app, &sc, &srv, &err) < 0) {
 		http_app_free(&app);
 		say(ready_fd, "E", err.msg);
 		pv_log(PV_LOG_ERROR, "serve.web", "the web cannot start: %s", err.msg);
+		pv_spawner_stop();
 		return 1;
 	}
 	say(ready_fd, "R", NULL);
+	pv_sandbox_selftest_point(PV_ROLE_WEB);
 	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
 		/* What the web takes from the config (the harvest interval that
 		 * /healthz judges by) is on the board, which the supervisor
@@ -60,5 +89,6 @@ int svc_web_main(struct service *sv, int ready_fd)
 		pv_log(PV_LOG_DEBUG, "serve.web", "reloaded: the new settings are on the board");
 	http_server_stop(&srv);
 	http_app_free(&app);
+	pv_spawner_stop();
 	return 0;
 }

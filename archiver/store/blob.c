@@ -441,3 +441,40 @@ bool blob_present_at(const char *data_dir, struct packstore *store, const struct
 	blob_path(data_dir, loc->id, path, sizeof(path));
 	return stat(path, &st) == 0;
 }
+
+int blob_open_at(struct packstore *store, const struct blob_loc *loc, struct blob_opened *o_r,
+		 struct pv_error *err)
+{
+	*o_r = BLOB_OPENED_NONE;
+	if (loc->pack_id == 0)
+		return PV_OK;
+	return pack_open(store, loc, &o_r->fd, &o_r->at, err);
+}
+
+int blob_read_opened(const char *data_dir, const struct blob_loc *loc, const struct blob_opened *o,
+		     const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
+		     blob_sink_fn sink, void *ctx, struct pv_error *err)
+{
+	if (loc->pack_id == 0)
+		return blob_read(data_dir, loc->id, key, expect_sha256, sink, ctx, err);
+	if (o->fd < 0)
+		return pv_fail(err, PV_ERR, "blob %.16s...: its pack was not opened", loc->id);
+	return pack_read_fd(o->fd, o->at, loc, key, expect_sha256, sink, ctx, err);
+}
+
+int blob_check_opened(const char *data_dir, const struct blob_loc *loc, const struct blob_opened *o,
+		      struct pv_error *err)
+{
+	if (loc->pack_id == 0)
+		return blob_check_hash(data_dir, loc->id, err);
+	if (o->fd < 0)
+		return pv_fail(err, PV_ERR, "blob %.16s...: its pack was not opened", loc->id);
+	return pack_check_fd(o->fd, o->at, loc, err);
+}
+
+void blob_opened_close(struct blob_opened *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	*o = BLOB_OPENED_NONE;
+}

@@ -106,5 +106,28 @@ int blob_check_at(const char *data_dir, struct packstore *store, const struct bl
 		  struct pv_error *err) PV_WARN_UNUSED;
 bool blob_present_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc);
 
+/* Reading on worker threads (verify's pool, export's read-ahead). The
+ * pack store reads the catalog and, for an object store, the network:
+ * neither may be shared between threads, so the caller's thread opens a
+ * record's bytes (blob_open_at: its pack file, or what a GET fetched into
+ * a temp file) and a worker then reads them with pread only
+ * (blob_read_opened, blob_check_opened). A PVB1 blob (pack_id 0) opens
+ * nothing: the worker reads its file from data_dir. blob_open_at's
+ * errors are blob_read_at's; blob_opened_close closes what it opened
+ * (fd -1: nothing; BLOB_OPENED_NONE starts a struct so). */
+struct blob_opened {
+	int fd;      /* -1: nothing opened */
+	uint64_t at; /* where the record starts in fd */
+};
+#define BLOB_OPENED_NONE ((struct blob_opened){.fd = -1, .at = 0})
+int blob_open_at(struct packstore *store, const struct blob_loc *loc, struct blob_opened *o_r,
+		 struct pv_error *err) PV_WARN_UNUSED;
+int blob_read_opened(const char *data_dir, const struct blob_loc *loc, const struct blob_opened *o,
+		     const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
+		     blob_sink_fn sink, void *ctx, struct pv_error *err) PV_WARN_UNUSED;
+int blob_check_opened(const char *data_dir, const struct blob_loc *loc, const struct blob_opened *o,
+		      struct pv_error *err) PV_WARN_UNUSED;
+void blob_opened_close(struct blob_opened *o);
+
 
 #endif

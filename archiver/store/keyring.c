@@ -20,7 +20,21 @@
 struct keyring {
 	sqlite3 *db;
 	unsigned char *secrets_key; /* crypto_secretbox_KEYBYTES, sodium_malloc'd */
+	/* Prepared once, on first use (verify and export read every
+	 * message's key: parsing the SQL each time cost more than the
+	 * lookup); reset after every use, so no read lock is held. */
+	sqlite3_stmt *key_get, *info_get;
 };
+
+/* The cached statement *slot for sql, reset. */
+static int cached(struct keyring *kr, sqlite3_stmt **slot, const char *sql, struct pv_error *err)
+{
+	if (*slot == NULL)
+		return catalog_prepare(kr->db, sql, slot, err);
+	sqlite3_reset(*slot);
+	sqlite3_clear_bindings(*slot);
+	return PV_OK;
+}
 
 static int open_db(const char *data_dir, int create, sqlite3 **db_r, struct pv_error *err)
 {
@@ -105,6 +119,8 @@ void keyring_free(struct keyring **krp)
 {
 	if (*krp == NULL)
 		return;
+	sqlite3_finalize((*krp)->key_get);
+	sqlite3_finalize((*krp)->info_get);
 	sqlite3_close((*krp)->db);
 	sodium_free((*krp)->secrets_key); /* wipes */
 	free(*krp);
@@ -163,9 +179,9 @@ int keyring_bucket(struct keyring *kr, const char *class_name, const char *expir
 int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bucket_info *info_r,
 			struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(kr->db, "SELECT class, expiry_month, key IS NULL FROM bucket_keys"
-					" WHERE id = ?", &st, err);
+	int r = cached(kr, &kr->info_get, "SELECT class, expiry_month, key IS NULL FROM bucket_keys"
+					  " WHERE id = ?", err);
+	sqlite3_stmt *st = kr->info_get;
 	if (r < 0)
 		return r;
 	memset(info_r, 0, sizeof(*info_r));
@@ -182,7 +198,7 @@ int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bu
 	} else {
 		r = pv_fail(err, PV_ERR, "keyring: %s", sqlite3_errmsg(kr->db));
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return r;
 }
 
@@ -190,8 +206,8 @@ int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bu
 static int load_bucket_key(struct keyring *kr, int64_t bucket_id, unsigned char key[KEYRING_KEY_BYTES],
 			   struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(kr->db, "SELECT key FROM bucket_keys WHERE id = ?", &st, err);
+	int r = cached(kr, &kr->key_get, "SELECT key FROM bucket_keys WHERE id = ?", err);
+	sqlite3_stmt *st = kr->key_get;
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, bucket_id);
@@ -202,7 +218,7 @@ static int load_bucket_key(struct keyring *kr, int64_t bucket_id, unsigned char 
 		r = pv_fail(err, PV_EINTEGRITY, "bucket %lld: key has the wrong size", (long long)bucket_id);
 	else
 		memcpy(key, sqlite3_column_blob(st, 0), KEYRING_KEY_BYTES);
-	sqlite3_finalize(st);
+	sqlite3_reset(st); /* SQLite's copy of the key stays in its page cache either way */
 	return r;
 }
 

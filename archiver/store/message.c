@@ -2,13 +2,20 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "archiver/lib/clock.h"
 
-int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_error *err)
-{
+struct message_reader {
 	sqlite3_stmt *st;
+};
+
+int message_reader_open(sqlite3 *db, struct message_reader **r_r, struct pv_error *err)
+{
+	struct message_reader *mr = calloc(1, sizeof(*mr));
+	if (mr == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
 	int r = catalog_prepare(db,
 				"SELECT m.id, m.account_id, a.name, m.uidl, m.sha256, m.size,"
 				" m.received_at, m.blob, m.bucket_id, m.wrapped_key, m.leaf_index,"
@@ -16,13 +23,44 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 				" coalesce(m.archived_class, m.retention_class),"
 				" m.pack_id, m.pack_offset, m.pack_length"
 				" FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?",
-				&st, err);
-	if (r < 0)
+				&mr->st, err);
+	if (r < 0) {
+		free(mr);
 		return r;
+	}
+	*r_r = mr;
+	return PV_OK;
+}
+
+void message_reader_close(struct message_reader **mr)
+{
+	if (*mr == NULL)
+		return;
+	sqlite3_finalize((*mr)->st);
+	free(*mr);
+	*mr = NULL;
+}
+
+int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_error *err)
+{
+	struct message_reader *mr;
+	int r = message_reader_open(db, &mr, err);
+	if (r == PV_OK)
+		r = message_reader_load(mr, id, m, err);
+	message_reader_close(&mr);
+	return r;
+}
+
+int message_reader_load(struct message_reader *mr, int64_t id, struct stored_message *m,
+			struct pv_error *err)
+{
+	sqlite3_stmt *st = mr->st;
+	int r = PV_OK;
+	sqlite3_reset(st);
 	memset(m, 0, sizeof(*m));
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		return pv_fail(err, PV_ENOTFOUND, "no message %lld", (long long)id);
 	}
 	m->id = sqlite3_column_int64(st, 0);
@@ -55,7 +93,7 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 	m->loc.pack_id = sqlite3_column_int64(st, 16); /* NULL: 0, a PVB1 file */
 	m->loc.offset = (uint64_t)sqlite3_column_int64(st, 17);
 	m->loc.length = (uint64_t)sqlite3_column_int64(st, 18);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return r;
 }
 
@@ -77,10 +115,9 @@ int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err
 	return r;
 }
 
-/* The key and salt of m, with the checks every reader makes first. */
-static int unwrap(struct archive *ar, const struct stored_message *m,
-		  unsigned char key[BLOB_KEY_BYTES], unsigned char salt[BLOB_SALT_BYTES],
-		  struct pv_error *err)
+int message_unwrap(struct archive *ar, const struct stored_message *m,
+		   unsigned char key[BLOB_KEY_BYTES], unsigned char salt[BLOB_SALT_BYTES],
+		   struct pv_error *err)
 {
 	if (m->disposed_at != 0) {
 		char t[PV_RFC3339_LEN];
@@ -99,17 +136,37 @@ static int unwrap(struct archive *ar, const struct stored_message *m,
 	return r;
 }
 
-int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
-		 struct pv_error *err)
+/* A record that is gone while its message is not disposed of. */
+static int missing(const struct stored_message *m, int r, struct pv_error *err)
 {
-	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
-	int r = unwrap(ar, m, key, salt, err);
-	if (r == PV_OK)
-		r = blob_read_at(ar->dir, ar->packs, &m->loc, key, m->sha256, sink, ctx, err);
 	if (r == PV_ENOTFOUND && m->disposed_at == 0)
 		r = pv_fail(err, PV_EINTEGRITY,
 			    "message %lld: blob %s is missing without a disposal record",
 			    (long long)m->id, m->blob);
+	return r;
+}
+
+int message_open(struct archive *ar, const struct stored_message *m, struct blob_opened *o_r,
+		 struct pv_error *err)
+{
+	return missing(m, blob_open_at(ar->packs, &m->loc, o_r, err), err);
+}
+
+int message_read_key(const char *data_dir, const struct blob_opened *o,
+		     const struct stored_message *m, const unsigned char key[BLOB_KEY_BYTES],
+		     blob_sink_fn sink, void *ctx, struct pv_error *err)
+{
+	return missing(m, blob_read_opened(data_dir, &m->loc, o, key, m->sha256, sink, ctx, err), err);
+}
+
+int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
+		 struct pv_error *err)
+{
+	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+	int r = message_unwrap(ar, m, key, salt, err);
+	if (r == PV_OK)
+		r = missing(m, blob_read_at(ar->dir, ar->packs, &m->loc, key, m->sha256, sink, ctx,
+					    err), err);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(salt, sizeof(salt));
 	return r;
@@ -119,7 +176,7 @@ int message_commit_salt(struct archive *ar, const struct stored_message *m,
 			unsigned char salt_r[BLOB_SALT_BYTES], struct pv_error *err)
 {
 	unsigned char key[BLOB_KEY_BYTES];
-	int r = unwrap(ar, m, key, salt_r, err);
+	int r = message_unwrap(ar, m, key, salt_r, err);
 	sodium_memzero(key, sizeof(key));
 	if (r < 0)
 		sodium_memzero(salt_r, BLOB_SALT_BYTES);

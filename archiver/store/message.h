@@ -35,6 +35,14 @@ struct stored_message {
 
 /* PV_ENOTFOUND when there is no message with this id. */
 int message_load(sqlite3 *db, int64_t id, struct stored_message *m_r, struct pv_error *err);
+
+/* message_load for many ids, its statement prepared once (verify and
+ * export load every message). */
+struct message_reader;
+int message_reader_open(sqlite3 *db, struct message_reader **mr_r, struct pv_error *err);
+int message_reader_load(struct message_reader *mr, int64_t id, struct stored_message *m_r,
+			struct pv_error *err);
+void message_reader_close(struct message_reader **mr);
 /* The size in bytes of message id as archived; PV_ENOTFOUND when there
  * is no such message. */
 int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err);
@@ -44,6 +52,20 @@ int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err
  * to verify. */
 int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
 		 struct pv_error *err) PV_WARN_UNUSED;
+
+/* message_read in steps, for reading on another thread: message_unwrap
+ * reads the keyring and message_open the pack store (databases and the
+ * network: the caller's thread; store/blob.h blob_open_at), then
+ * message_read_key touches neither, so it may run on another thread.
+ * The caller wipes key and salt and closes o (blob_opened_close). */
+int message_unwrap(struct archive *ar, const struct stored_message *m,
+		   unsigned char key_r[BLOB_KEY_BYTES], unsigned char salt_r[BLOB_SALT_BYTES],
+		   struct pv_error *err) PV_WARN_UNUSED;
+int message_open(struct archive *ar, const struct stored_message *m, struct blob_opened *o_r,
+		 struct pv_error *err) PV_WARN_UNUSED;
+int message_read_key(const char *data_dir, const struct blob_opened *o,
+		     const struct stored_message *m, const unsigned char key[BLOB_KEY_BYTES],
+		     blob_sink_fn sink, void *ctx, struct pv_error *err) PV_WARN_UNUSED;
 
 /* The salt of the commitment to m's plaintext in its archive leaf (what a
  * tlog-proof's extra carries so the leaf can be checked against the bytes).

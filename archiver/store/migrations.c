@@ -398,10 +398,40 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"  failed_at INTEGER NOT NULL\n"
 	");\n",
 	},
-	/* 13: reserved for another branch of issue 18 (the lead puts its
-	 * step here on merge); nothing until then. */
+	/* 13 (issue 12): the search
+	 * index ordered by date (archiver/index/index.h, its schema 2): each
+	 * document's FTS5 rowid is its sort key (date, then id), so a page
+	 * of the newest matches is read from the top of the index and a date
+	 * range is a rowid range; every document carries a token of its own
+	 * in column `every`, so a query that only excludes words is an FTS5
+	 * expression too. The index is derived: it is made again from the
+	 * archive (index.through cleared: the indexer starts from the first
+	 * message). */
 	{
-	"SELECT 1;\n",
+	"DROP TABLE IF EXISTS idx_fts;\n"
+	"DROP TABLE IF EXISTS idx_doc;\n"
+	"DELETE FROM meta WHERE key = 'index.through';\n"
+	"CREATE TABLE idx_doc (\n"
+	"  id INTEGER PRIMARY KEY,         -- the message id\n"
+	"  key INTEGER NOT NULL,           -- sort key, the rowid in idx_fts\n"
+	"  account TEXT NOT NULL,\n"
+	"  date INTEGER NOT NULL,          -- Date field, else received_at\n"
+	"  date_known INTEGER NOT NULL,\n"
+	"  received_at INTEGER NOT NULL,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  has_attachment INTEGER NOT NULL,\n"
+	"  message_id TEXT NOT NULL,\n"
+	"  from_disp TEXT NOT NULL,\n"
+	"  subject_disp TEXT NOT NULL,\n"
+	"  truncated INTEGER NOT NULL) STRICT;\n"
+	"CREATE UNIQUE INDEX idx_doc_key ON idx_doc(key);\n"
+	"CREATE INDEX idx_doc_msgid ON idx_doc(message_id);\n"
+	"CREATE INDEX idx_doc_account ON idx_doc(account, key);\n"
+	"CREATE INDEX idx_doc_size ON idx_doc(size);\n"
+	"CREATE VIRTUAL TABLE idx_fts USING fts5(\n"
+	"  hfrom, hto, hcc, hbcc, subject, body, filename, ctype, every,\n"
+	"  tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);\n"
+	"INSERT OR REPLACE INTO idx_meta VALUES ('schema', 2);\n",
 	},
 	/* 14 (issue 18): the pack store (store/packstore.h). pack_store names
 	 * where sealed packs are kept beyond the data directory (no row: only

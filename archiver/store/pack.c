@@ -41,8 +41,14 @@ struct open_pack {
 	int64_t id, bucket_id;
 	int fd;
 	uint64_t committed, end; /* offsets: end of committed records, end of file */
+	uint64_t kicked;         /* writeback started up to here */
 	bool unsynced, created, full;
 };
+
+/* Writeback of appended records is started (not awaited) every this many
+ * bytes, so that the group commit's fdatasync, on the sealer's path,
+ * finds most of the batch on disk already. */
+#define PACK_WRITEBACK_STEP (1024 * 1024)
 
 struct pack_set {
 	char dir[2048];
@@ -309,6 +315,14 @@ int pack_set_append(struct pack_set *ps, int64_t bucket_id, struct record_sealer
 	}
 	op->end = off + len;
 	op->unsynced = true;
+	if (op->kicked > off)
+		op->kicked = off; /* the pack was cut back since */
+	if (op->end - op->kicked >= PACK_WRITEBACK_STEP) {
+		/* A hint: failures surface at the fdatasync that counts. */
+		(void)sync_file_range(op->fd, (off_t)op->kicked, (off_t)(op->end - op->kicked),
+				      SYNC_FILE_RANGE_WRITE);
+		op->kicked = op->end;
+	}
 	loc_r->pack_id = op->id;
 	loc_r->offset = off;
 	loc_r->length = len;
@@ -374,32 +388,54 @@ void pack_set_abandon(struct pack_set *ps)
 
 /* ---- reading ---- */
 
+int pack_open(struct packstore *store, const struct blob_loc *loc, int *fd_r, uint64_t *at_r,
+	      struct pv_error *err)
+{
+	return packstore_open_range(store, loc->pack_id, loc->offset, loc->length, fd_r, at_r, err);
+}
+
+static void what_of(const struct blob_loc *loc, char *what, size_t n)
+{
+	snprintf(what, n, "blob %.16s... (pack %lld at %llu)", loc->id, (long long)loc->pack_id,
+		 (unsigned long long)loc->offset);
+}
+
+int pack_read_fd(int fd, uint64_t at, const struct blob_loc *loc,
+		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
+		 blob_sink_fn sink, void *ctx, struct pv_error *err)
+{
+	char what[96];
+	what_of(loc, what, sizeof(what));
+	return record_open(fd, at, loc->length, loc->id, key, expect_sha256, sink, ctx, what, err);
+}
+
+int pack_check_fd(int fd, uint64_t at, const struct blob_loc *loc, struct pv_error *err)
+{
+	char what[96];
+	what_of(loc, what, sizeof(what));
+	return record_check_hash(fd, at, loc->length, loc->id, what, err);
+}
+
 int pack_read(struct packstore *store, const struct blob_loc *loc,
 	      const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 	      blob_sink_fn sink, void *ctx, struct pv_error *err)
 {
-	char what[96];
 	uint64_t at;
-	int fd, r = packstore_open_range(store, loc->pack_id, loc->offset, loc->length, &fd, &at, err);
+	int fd, r = pack_open(store, loc, &fd, &at, err);
 	if (r < 0)
 		return r;
-	snprintf(what, sizeof(what), "blob %.16s... (pack %lld at %llu)", loc->id,
-		 (long long)loc->pack_id, (unsigned long long)loc->offset);
-	r = record_open(fd, at, loc->length, loc->id, key, expect_sha256, sink, ctx, what, err);
+	r = pack_read_fd(fd, at, loc, key, expect_sha256, sink, ctx, err);
 	close(fd);
 	return r;
 }
 
 int pack_check(struct packstore *store, const struct blob_loc *loc, struct pv_error *err)
 {
-	char what[96];
 	uint64_t at;
-	int fd, r = packstore_open_range(store, loc->pack_id, loc->offset, loc->length, &fd, &at, err);
+	int fd, r = pack_open(store, loc, &fd, &at, err);
 	if (r < 0)
 		return r;
-	snprintf(what, sizeof(what), "blob %.16s... (pack %lld at %llu)", loc->id,
-		 (long long)loc->pack_id, (unsigned long long)loc->offset);
-	r = record_check_hash(fd, at, loc->length, loc->id, what, err);
+	r = pack_check_fd(fd, at, loc, err);
 	close(fd);
 	return r;
 }

@@ -79,6 +79,16 @@ int pack_read(struct packstore *store, const struct blob_loc *loc,
 /* The record's bytes against its id only (no key). */
 int pack_check(struct packstore *store, const struct blob_loc *loc, struct pv_error *err) PV_WARN_UNUSED;
 bool pack_exists(struct packstore *store, int64_t pack_id);
+/* pack_read and pack_check in two steps, for readers on other threads:
+ * pack_open (the store: the catalog and the network, so the caller's
+ * thread) gives an fd and where the record starts in it; the _fd readers
+ * only pread it, on any thread. The caller closes the fd. */
+int pack_open(struct packstore *store, const struct blob_loc *loc, int *fd_r, uint64_t *at_r,
+	      struct pv_error *err) PV_WARN_UNUSED;
+int pack_read_fd(int fd, uint64_t at, const struct blob_loc *loc,
+		 const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
+		 blob_sink_fn sink, void *ctx, struct pv_error *err) PV_WARN_UNUSED;
+int pack_check_fd(int fd, uint64_t at, const struct blob_loc *loc, struct pv_error *err) PV_WARN_UNUSED;
 
 /* ---- disposal and verify ---- */
 

@@ -101,6 +101,21 @@ int packstore_open(const char *data_dir, sqlite3 *db, struct keyring *kr, struct
 	return PV_OK;
 }
 
+bool packstore_remote_at(const char *data_dir)
+{
+	char path[4096];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	bool remote = false;
+	snprintf(path, sizeof(path), "%s/catalog.db", data_dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM pack_store WHERE id = 1", -1, &st, NULL) == SQLITE_OK)
+		remote = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return remote;
+}
+
 void packstore_close(struct packstore **psp)
 {
 	struct packstore *ps = *psp;

@@ -107,6 +107,11 @@ int packstore_open(const char *data_dir, sqlite3 *db, struct keyring *kr, struct
 void packstore_close(struct packstore **ps);
 /* Is it a remote store (packs sealed at session end and uploaded)? */
 bool packstore_remote(const struct packstore *ps);
+/* The same asked of the catalog of data_dir before the archive is open
+ * (a process choosing its seccomp set, lib/sandbox.h
+ * pv_sandbox_store_net); false when it cannot tell (no catalog, one
+ * older than the pack store). */
+bool packstore_remote_at(const char *data_dir);
 
 /* init --store, step 1, before anything is made: checks url and secret
  * ("ACCESS:SECRET") against the service, creating the bucket with Object

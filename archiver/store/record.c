@@ -31,8 +31,11 @@
  * tried. */
 #define RECORD_ZSTD_MIN_GAIN_SHIFT 4
 #define RECORD_ZSTD_MIN_BLOCK 128
-/* Records up to this size are read with one pread and checked in memory;
- * bigger ones stream through a buffer of this size, in two passes. */
+/* Records up to RECORD_WHOLE_MAX are read whole and checked in memory
+ * (most attachments fit: reading them twice cost verify a tenth of its
+ * time); bigger ones stream through a buffer of RECORD_READ_BUF, in two
+ * passes. */
+#define RECORD_WHOLE_MAX (4 * 1024 * 1024)
 #define RECORD_READ_BUF (256 * 1024)
 
 struct record_sealer {
@@ -300,8 +303,15 @@ static int rd_get(struct rd *r, size_t n, const unsigned char **p, struct pv_err
 	return 0;
 }
 
-/* Hashes [off, off + len) of fd into buf and compares with id; a record
- * no bigger than the buffer stays in it for the second pass (*whole_r). */
+/* The buffer for reading a record of len bytes: all of it, or a stream. */
+static size_t read_buf_size(uint64_t len)
+{
+	return len <= RECORD_WHOLE_MAX ? (len > 0 ? (size_t)len : 1) : RECORD_READ_BUF;
+}
+
+/* Hashes [off, off + len) of fd into buf (read_buf_size(len) bytes) and
+ * compares with id; a record that fits stays in it for the second pass
+ * (*whole_r). */
 static int hash_pass(int fd, uint64_t off, uint64_t len, const char *id, unsigned char *buf,
 		     bool *whole_r, const char *what, struct pv_error *err)
 {
@@ -309,12 +319,13 @@ static int hash_pass(int fd, uint64_t off, uint64_t len, const char *id, unsigne
 	unsigned char digest[32];
 	char hex[BLOB_ID_LEN + 1];
 	uint64_t done = 0;
-	bool whole = len <= RECORD_READ_BUF;
+	bool whole = len <= RECORD_WHOLE_MAX;
+	size_t step = whole ? read_buf_size(len) : RECORD_READ_BUF;
 	int r;
 	if ((r = pv_sha256_init(&h, err)) < 0)
 		return r;
 	while (done < len) {
-		size_t want = len - done > RECORD_READ_BUF ? RECORD_READ_BUF : (size_t)(len - done);
+		size_t want = len - done > step ? step : (size_t)(len - done);
 		unsigned char *into = whole ? buf + done : buf;
 		ssize_t k = pread(fd, into, want, (off_t)(off + done));
 		if (k < 0 && errno == EINTR)
@@ -341,7 +352,7 @@ int record_check_hash(int fd, uint64_t off, uint64_t len, const char *id, const 
 		      struct pv_error *err)
 {
 	bool whole;
-	unsigned char *buf = malloc(RECORD_READ_BUF);
+	unsigned char *buf = malloc(read_buf_size(len));
 	if (buf == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	int r = hash_pass(fd, off, len, id, buf, &whole, what, err);
@@ -357,6 +368,12 @@ static uint32_t be32(const unsigned char *p)
 /* The decompression context kept between reads of one thread. */
 static _Thread_local ZSTD_DCtx *dctx_cache;
 
+void record_thread_release(void)
+{
+	ZSTD_freeDCtx(dctx_cache);
+	dctx_cache = NULL;
+}
+
 int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 		const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 		blob_sink_fn sink, void *ctx, const char *what, struct pv_error *err)
@@ -364,8 +381,9 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 	crypto_secretstream_xchacha20poly1305_state ss;
 	struct pv_sha256 plain_hash = {NULL};
 	unsigned char digest[32];
-	unsigned char *buf = malloc(RECORD_READ_BUF), *pbuf = malloc(CHUNK_CT_MAX);
+	unsigned char *buf = malloc(read_buf_size(len)), *pbuf = malloc(CHUNK_CT_MAX);
 	unsigned char *dec = malloc(RECORD_BLOCK);
+	size_t pbuf_used = 0, dec_used = 0; /* what holds plaintext, to wipe */
 	const unsigned char *p;
 	bool whole = false, last = false;
 	int r;
@@ -384,7 +402,9 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 		rd.fill = (size_t)len;
 		rd.pos = rd.end;
 	}
-	if ((r = pv_sha256_init(&plain_hash, err)) < 0)
+	/* The plaintext is hashed only when asked to match (verify hashes
+	 * it once, on its own, with the commitment). */
+	if (expect_sha256 != NULL && (r = pv_sha256_init(&plain_hash, err)) < 0)
 		goto out;
 	if ((r = rd_get(&rd, 4 + SS_HEADER, &p, err)) != 0 || memcmp(p, RECORD_MAGIC, 4) != 0 ||
 	    crypto_secretstream_xchacha20poly1305_init_pull(&ss, p + 4, key) != 0) {
@@ -405,6 +425,8 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 		}
 		unsigned long long plen;
 		unsigned char tag;
+		if (clen > pbuf_used)
+			pbuf_used = clen;
 		if (crypto_secretstream_xchacha20poly1305_pull(&ss, pbuf, &plen, &tag, p, clen, NULL,
 							       0) != 0) {
 			r = pv_fail(err, PV_EINTEGRITY, "%s: authentication failed", what);
@@ -425,11 +447,14 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 			}
 			m = dec;
 			mlen = z;
+			if (z > dec_used)
+				dec_used = z;
 		} else if (pbuf[0] != RECORD_STORED || mlen > RECORD_BLOCK) {
 			r = pv_fail(err, PV_EINTEGRITY, "%s: unknown block mode %u", what, pbuf[0]);
 			goto out;
 		}
-		pv_sha256_update(&plain_hash, m, mlen);
+		if (expect_sha256 != NULL)
+			pv_sha256_update(&plain_hash, m, mlen);
 		if (mlen > 0 && sink != NULL && (r = sink(ctx, m, mlen, err)) < 0)
 			goto out;
 	}
@@ -437,16 +462,19 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 		r = pv_fail(err, PV_EINTEGRITY, "%s: data after the final chunk", what);
 		goto out;
 	}
-	pv_sha256_final(&plain_hash, digest);
-	if (expect_sha256 != NULL && sodium_memcmp(digest, expect_sha256, sizeof(digest)) != 0)
-		r = pv_fail(err, PV_EINTEGRITY, "%s: plaintext hash differs from the catalog", what);
+	if (expect_sha256 != NULL) {
+		pv_sha256_final(&plain_hash, digest);
+		if (sodium_memcmp(digest, expect_sha256, sizeof(digest)) != 0)
+			r = pv_fail(err, PV_EINTEGRITY, "%s: plaintext hash differs from the catalog",
+				    what);
+	}
 out:
 	pv_sha256_abort(&plain_hash);
 	sodium_memzero(&ss, sizeof(ss));
 	if (pbuf != NULL)
-		sodium_memzero(pbuf, CHUNK_CT_MAX);
+		sodium_memzero(pbuf, pbuf_used);
 	if (dec != NULL)
-		sodium_memzero(dec, RECORD_BLOCK);
+		sodium_memzero(dec, dec_used > 0 ? RECORD_BLOCK : 0); /* zstd may write past z */
 	free(buf);
 	free(pbuf);
 	free(dec);

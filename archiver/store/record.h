@@ -76,6 +76,11 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 		const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 		blob_sink_fn sink, void *ctx, const char *what, struct pv_error *err) PV_WARN_UNUSED;
 
+/* Frees the calling thread's decompression context, which record_open
+ * keeps between calls: a thread that read records calls it before it
+ * ends. */
+void record_thread_release(void);
+
 /* Only the hash of the record's bytes against id (no key needed). */
 int record_check_hash(int fd, uint64_t off, uint64_t len, const char *id, const char *what,
 		      struct pv_error *err) PV_WARN_UNUSED;

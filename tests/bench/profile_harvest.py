@@ -2,7 +2,7 @@
 """Profile one popvault harvest: CPU per message and where it goes.
 
     profile_harvest.py --popvault BIN [--count N] [--mode plain|tls]
-                       [--rounds R] [--callgrind DIR] [--perf DIR]
+                       [--rounds R] [--callgrind DIR] [--perf DIR] [--strace DIR]
 
 One private Dovecot and one generated mailbox (the bench's: genmail.py,
 seed 2026), reseeded before every round exactly as harvest.py does.  Each
@@ -12,6 +12,8 @@ caught up (the exit), user and sys CPU (getrusage of the client, children
 included: the indexer process too) and CPU per message.  On a shared machine wall clock is noise; CPU per message and
 instruction counts are what compares.
 
+--strace DIR: one more round under strace -ff -tt -T (a file per thread,
+every system call with its time and duration: what the harvest waits on).
 --callgrind DIR: one more round under valgrind --tool=callgrind (user-space
 instruction counts, repeatable); the file goes to DIR and the top inclusive
 functions are printed.  --perf DIR: one more round under perf record
@@ -79,6 +81,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--callgrind")
     ap.add_argument("--perf")
+    ap.add_argument("--strace")
     ap.add_argument("--names", default="dovecot")
     ap.add_argument("--keep", help="copy the last round's data directory here")
     a = ap.parse_args()
@@ -125,6 +128,19 @@ def main():
                          "--clear-groups"]
             work, wall, u, s = one_round(b, a.mode, wrap, "perf")
             print("perf data in %s (%.2f s wall)" % (pdata, wall))
+            shutil.rmtree(work)
+        if a.strace:
+            os.makedirs(a.strace, exist_ok=True)
+            out = os.path.join(os.path.abspath(a.strace), "trace")
+            # one file per thread and process, wall-clock stamps and the
+            # time spent in each call: where the harvest waits
+            wrap = ["strace", "-ff", "-tt", "-T", "-o", out]
+            if os.geteuid() == 0:
+                wrap += ["setpriv", "--reuid=%d" % b.uid, "--regid=%d" % b.gid,
+                         "--clear-groups"]
+            work, wall, u, s = one_round(b, a.mode, wrap, "strace")
+            print("strace files %s.PID (%.2f s wall, harvests ended at %.2f s)" % (
+                out, wall, b.last_harvested))
             shutil.rmtree(work)
     return 0
 

@@ -116,7 +116,8 @@ n = db.execute("select count(*) from messages").fetchone()[0]
 docs = db.execute("select count(*) from idx_doc").fetchone()[0]
 texts = db.execute("select count(*) from idx_fts").fetchone()[0]
 orphans = db.execute("select count(*) from idx_doc where id not in (select id from messages)").fetchone()[0]
-no_text = db.execute("select count(*) from idx_doc where id not in (select rowid from idx_fts)").fetchone()[0]
+# (an idx_fts rowid is the document's sort key, idx_doc.key)
+no_text = db.execute("select count(*) from idx_doc where key not in (select rowid from idx_fts)").fetchone()[0]
 db.close()
 lost = sum(max(0, want[k] - up[k] - got[k]) for k in want)
 dups = sum(max(0, got[k] - want[k]) for k in got)

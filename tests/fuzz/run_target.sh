@@ -10,6 +10,9 @@
 #    a crash, leak, timeout or out-of-memory input is kept, never deleted:
 #    smoke: under $POPVAULT_FUZZ_DIR/findings/TARGET/; fuzz: straight into
 #    tests/fuzz/regressions/TARGET/ (to be fixed, or listed in open.txt).
+#    A smoke run's new inputs stay in a directory of their own (smoke/
+#    TARGET/TIME), not read again: every smoke run starts from the same
+#    kept corpus and takes the same time.
 # 3. fuzz only: the kept corpus becomes the minimised (-merge=1) union of
 #    itself and the new inputs, plus every hand-written seed (any file not
 #    named by its SHA-1), and one line goes to tests/fuzz/log.tsv
@@ -34,7 +37,7 @@ opts=(-timeout=20 -rss_limit_mb=2048 -print_final_stats=1)
 own=($(awk -v t="$name" '$1 == t { sub(/#.*/, ""); $1 = ""; print }' "$src/options.txt"))
 
 case $mode in
-smoke) scratch=$out/smoke/$name found=$out/findings/$name ;;
+smoke) scratch=$out/smoke/$name/$(date -u +%Y%m%dT%H%M%S) found=$out/findings/$name ;;
 fuzz) scratch=$out/round/$name/new found=$regr ;;
 *) echo "usage: $0 smoke|fuzz BIN SECS RESULT_DIR" >&2; exit 2 ;;
 esac

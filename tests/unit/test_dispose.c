@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
@@ -409,9 +410,12 @@ static void test_interrupted_disposal_is_finished(void **state)
 	fx_must(dispose_commit_intent(f.ar, &plan, "cli:test", &id, &err), &err, "intent");
 	assert_int_equal(id, 1);
 	dispose_plan_free(&plan);
-	bool pending = false;
-	fx_must(dispose_pending(f.ar->cat->db, a, &pending, &err), &err, "pending");
-	assert_true(pending);
+	int64_t *pending = NULL;
+	size_t n_pending = 0;
+	fx_must(dispose_pending_ids(f.ar->cat->db, &pending, &n_pending, &err), &err, "pending");
+	assert_int_equal(n_pending, 1);
+	assert_int_equal(pending[0], a);
+	free(pending);
 	fx_must(tlog_size(f.ar->archive_log, &s0, &err), &err, "size");
 	fx_must(dispose_resume(f.ar, fx_t("2020-03-02"), "cli:test", &resumed, &err), &err, "resume");
 	assert_int_equal(resumed, 1);
@@ -419,8 +423,9 @@ static void test_interrupted_disposal_is_finished(void **state)
 	assert_int_equal(s1, s0 + 1);
 	assert_int_equal(fx_read(&f, a, NULL), PV_ENOTFOUND);
 	assert_int_equal(fx_int(&f, "SELECT count(*) FROM disposals WHERE state = 'done'"), 1);
-	fx_must(dispose_pending(f.ar->cat->db, a, &pending, &err), &err, "pending");
-	assert_false(pending);
+	fx_must(dispose_pending_ids(f.ar->cat->db, &pending, &n_pending, &err), &err, "pending");
+	assert_int_equal(n_pending, 0);
+	assert_null(pending);
 	/* nothing left to resume; finishing twice is harmless */
 	fx_must(dispose_resume(f.ar, fx_t("2020-03-03"), "cli:test", &resumed, &err), &err, "resume");
 	assert_int_equal(resumed, 0);

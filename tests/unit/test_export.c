@@ -9,6 +9,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -441,6 +444,63 @@ static void test_export_verifies_and_holds_the_exact_bytes(void **state)
 	fx_free(&f);
 }
 
+/* Messages are read ahead on worker threads (archive/read_ahead.h), one
+ * too big for that is streamed: a mix of both exports whole and in Bates
+ * order, in both formats; damaged content fails the export, whichever
+ * thread read it. */
+static void test_export_reads_ahead_and_streams_big_mail(void **state)
+{
+	struct fx f;
+	struct pv_error err;
+	struct export_summary sum;
+	struct lines l;
+	char path[256];
+	(void)state;
+	fx_init(&f);
+	const char *head = "From: Big <big@sec.gov>\r\nSubject: big\r\n\r\n";
+	size_t big_len = strlen(head) + 5 * 1024 * 1024 + 1000;
+	char *big = malloc(big_len + 1);
+	assert_non_null(big);
+	strcpy(big, head);
+	for (size_t o = strlen(head); o < big_len; o += 78)
+		memcpy(big + o, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n",
+		       big_len - o < 78 ? big_len - o : 78);
+	big[big_len] = '\0';
+	size_t total = 0;
+	for (int i = 0; i < 40; i++) {
+		const char *msg = i == 17 ? big : i % 2 ? MSG_PLAIN : MSG_FROMS;
+		(void)fx_archive_bytes(&f, msg, strlen(msg), 1700000000 + i, false);
+		total += strlen(msg);
+	}
+	free(big);
+	const char *names[] = {"r.tar.gz", "r.zip"};
+	for (int k = 0; k < 2; k++) {
+		fx_must(export_to(&f, names[k], "from:sec.gov", "R", &sum, &err, path, sizeof(path)),
+			&err, names[k]);
+		assert_int_equal(sum.messages, 40);
+		assert_int_equal(sum.bytes, total);
+		assert_int_equal(verify(&f, path, NULL, 0, &l), 0);
+		assert_non_null(strstr(pv_buf_str(&l.all), "all 40 messages are exactly what the archive holds"));
+		lines_free(&l);
+	}
+	/* One byte of a small message's blob changed. */
+	struct stored_message m = fx_load(&f, 9);
+	char blob[4200];
+	blob_path(f.dir, m.blob, blob, sizeof(blob));
+	FILE *b = fopen(blob, "r+b");
+	assert_non_null(b);
+	fseek(b, 40, SEEK_SET);
+	int c = fgetc(b);
+	fseek(b, 40, SEEK_SET);
+	fputc(c ^ 1, b);
+	fclose(b);
+	assert_int_equal(export_to(&f, "bad.tar.gz", "from:sec.gov", "R", &sum, &err, path,
+				   sizeof(path)), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "run popvault verify"));
+	assert_int_equal(access(path, F_OK), -1);
+	fx_free(&f);
+}
+
 /* The leaf named by the catalog must be the message's own: an export never
  * ships a proof for another message's leaf. */
 static void test_export_refuses_a_message_whose_leaf_is_not_its_own(void **state)
@@ -535,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_dat_value_never_holds_the_quote_nor_bidi_controls),
 		cmocka_unit_test(test_bates_numbers_are_stable_per_matter),
 		cmocka_unit_test(test_export_verifies_and_holds_the_exact_bytes),
+		cmocka_unit_test(test_export_reads_ahead_and_streams_big_mail),
 		cmocka_unit_test(test_export_refuses_a_message_whose_leaf_is_not_its_own),
 		cmocka_unit_test(test_export_fails_closed_when_the_audit_log_fails),
 		cmocka_unit_test(test_export_lists_disposed_mail_instead_of_failing),

@@ -1,4 +1,5 @@
-/* Unit tests for archiver/lib: errors, bounded buffers, clock parsing. */
+/* Unit tests for archiver/lib: errors, bounded buffers, clock parsing,
+ * the bulk hashes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,13 +8,16 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
+#include "archiver/lib/blake2b.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/linediff.h"
 #include "archiver/lib/progress.h"
 #include "archiver/lib/random.h"
+#include "archiver/lib/strpool.h"
 
 static void test_fail_fills_error_and_returns_code(void **state)
 {
@@ -76,6 +80,59 @@ static void test_seeded_random_is_reproducible(void **state)
 	pv_random_seed_for_tests(NULL);
 	assert_memory_equal(a, b, sizeof(a));
 	assert_memory_not_equal(a, c, sizeof(a));
+}
+
+/* OpenSSL's keyed BLAKE2b is libsodium's crypto_generichash with a key,
+ * byte for byte (commitments written by either must verify with the
+ * other), for every key and output length used and fed in pieces. */
+static void test_blake2b_matches_libsodium(void **state)
+{
+	(void)state;
+	unsigned char key[64], data[3000], a[64], b[64];
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)i;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + 3);
+	size_t keylens[] = {1, 16, 32, 64}, outlens[] = {16, 32, 64}, lens[] = {0, 1, 127, 128, 129, 3000};
+	for (size_t k = 0; k < 4; k++)
+		for (size_t o = 0; o < 3; o++)
+			for (size_t l = 0; l < 6; l++) {
+				struct pv_blake2b h;
+				assert_int_equal(pv_blake2b_init(&h, key, keylens[k], outlens[o], NULL), 0);
+				for (size_t p = 0; p < lens[l]; p += 100) /* in pieces */
+					pv_blake2b_update(&h, data + p, lens[l] - p < 100 ? lens[l] - p : 100);
+				pv_blake2b_final(&h, a);
+				assert_int_equal(crypto_generichash(b, outlens[o], data, lens[l], key,
+								    keylens[k]), 0);
+				assert_memory_equal(a, b, outlens[o]);
+			}
+	struct pv_blake2b h;
+	assert_int_equal(pv_blake2b_init(&h, key, 0, 32, NULL), PV_ERR);
+	assert_int_equal(pv_blake2b_init(&h, key, 32, 65, NULL), PV_ERR);
+	assert_int_equal(pv_blake2b_init(&h, key, 32, 32, NULL), 0);
+	pv_blake2b_abort(&h); /* no digest: nothing leaks */
+	assert_null(h.ctx);
+}
+
+/* Pooled strings keep their bytes and addresses as the pool grows. */
+static void test_strpool_keeps_every_string_in_place(void **state)
+{
+	(void)state;
+	struct pv_strpool p = {0};
+	char *got[3000], want[32];
+	for (int i = 0; i < 3000; i++) {
+		int n = snprintf(want, sizeof(want), "messages/PV%08d.eml", i);
+		assert_non_null(got[i] = pv_strpool_add(&p, want, (size_t)n));
+	}
+	for (int i = 0; i < 3000; i++) {
+		snprintf(want, sizeof(want), "messages/PV%08d.eml", i);
+		assert_string_equal(got[i], want);
+	}
+	assert_true(p.n > 1); /* more than one block */
+	assert_null(pv_strpool_add(&p, want, PV_STRPOOL_BLOCK));
+	assert_string_equal(pv_strpool_add(&p, "ab\0cd", 5), "ab");
+	pv_strpool_free(&p);
+	assert_int_equal(p.n, 0);
 }
 
 /* Two versions of a policy side by side: common head and tail kept, the
@@ -166,6 +223,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fail_fills_error_and_returns_code),
+		cmocka_unit_test(test_blake2b_matches_libsodium),
+		cmocka_unit_test(test_strpool_keeps_every_string_in_place),
 		cmocka_unit_test(test_buf_refuses_to_grow_past_max),
 		cmocka_unit_test(test_rfc3339_round_trip_and_rejects),
 		cmocka_unit_test(test_seeded_random_is_reproducible),

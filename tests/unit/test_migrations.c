@@ -128,7 +128,7 @@ static void test_every_step_applies_in_turn(void **state)
 		if (query_int(db, sql) != 1)
 			fail_msg("no table %s after every migration", tables[i]);
 	}
-	assert_int_equal(query_int(db, "SELECT value FROM idx_meta WHERE key = 'schema'"), 1);
+	assert_int_equal(query_int(db, "SELECT value FROM idx_meta WHERE key = 'schema'"), 2);
 	assert_int_equal(index_ensure_schema(db, &err), PV_OK);
 	/* Up to date: nothing to do. */
 	fx_must(catalog_migrate(db, catalog_schema_version(), &err), &err, "again");
@@ -167,8 +167,12 @@ static void make_legacy_catalog(sqlite3 *db, const char *keydir)
 	fx_must(auditlog_append(t, s, &ev, NULL, &err), &err, "audit append");
 	keys_free(&s);
 	tlog_free(&t);
-	fx_must(index_add(db, 1, "sales", 1700000000, (const unsigned char *)mail, strlen(mail), &err),
-		&err, "index_add");
+	/* an index entry as that popvault wrote it (rowid = message id) */
+	exec(db, "INSERT INTO idx_doc VALUES (1, 'sales', 1709546400, 1, 1700000000, 120, 0, '',"
+		 " 'Alice', 'quarterly', 0);"
+		 "INSERT INTO idx_fts (rowid, hfrom, subject, body) VALUES (1, 'Alice alice example com',"
+		 " 'quarterly', 'figures attached');"
+		 "INSERT INTO meta VALUES ('index.through', '1')");
 	assert_int_equal(query_int(db, "PRAGMA user_version"), 4);
 }
 
@@ -221,6 +225,13 @@ static void test_catalog_made_before_migration_5_keeps_logs_audit_and_index(void
 	keys_free(&s);
 	tlog_free(&t);
 
+	/* The index (derived) was made anew in its new order: the indexer
+	 * starts again from the first message, which is found again. */
+	assert_int_equal(query_int(cat->db, "SELECT count(*) FROM idx_doc"), 0);
+	assert_int_equal(query_int(cat->db, "SELECT count(*) FROM meta WHERE key = 'index.through'"),
+			 0);
+	fx_must(index_add(cat->db, 1, "sales", 1700000000, (const unsigned char *)mail, strlen(mail),
+			  &err), &err, "index_add");
 	struct index_hits hits;
 	int64_t total;
 	fx_must(index_search(cat->db, "subject:quarterly", 10, 0, &hits, &total, &err), &err,

@@ -1059,6 +1059,226 @@ static void test_pipeline_window_bounded(void **state)
 	peer_ok(f);
 }
 
+/* ---- RETRs and DELEs in one command stream (pop3_fetch_run) ---- */
+
+/* The caller's side: a message becomes deletable when its RETR is done
+ * (in harvest, when its commit returns); DELE replies are logged. */
+struct stream {
+	struct batch b;
+	uint32_t ready[8];
+	size_t n_ready;
+	int stop_after; /* stop() turns true after this many done calls; 0: never */
+	int dones;
+};
+
+static int st_done(void *ctx, const struct pop3_retr_result *res, const struct pv_error *err)
+{
+	struct stream *t = ctx;
+	b_done(&t->b, res, err);
+	t->dones++;
+	if (res->complete)
+		t->ready[t->n_ready++] = res->msgnum;
+	return PV_OK;
+}
+
+static int st_data(void *ctx, uint32_t n, const unsigned char *d, size_t len)
+{
+	struct stream *t = ctx;
+	return b_data(&t->b, n, d, len);
+}
+
+static size_t st_deles(void *ctx, uint32_t *nums, size_t max)
+{
+	struct stream *t = ctx;
+	size_t k = t->n_ready < max ? t->n_ready : max;
+	memcpy(nums, t->ready, k * sizeof(*nums));
+	memmove(t->ready, t->ready + k, (t->n_ready - k) * sizeof(*nums));
+	t->n_ready -= k;
+	return k;
+}
+
+static void st_dele_done(void *ctx, uint32_t msgnum, int status, const struct pv_error *err)
+{
+	struct stream *t = ctx;
+	assert_true((status == 0) == (err == NULL));
+	pv_buf_printf(&t->b.log, NULL, "dele %u %d;", msgnum, status);
+}
+
+static bool st_stop(void *ctx)
+{
+	struct stream *t = ctx;
+	return t->stop_after > 0 && t->dones >= t->stop_after;
+}
+
+static int stream_run(struct fixture *f, struct stream *t, const uint32_t *nums,
+		      const uint64_t *sizes, size_t n, size_t *sent_r, uint32_t *awaited_r)
+{
+	struct pop3_retr_handler h = {NULL, st_data, st_done, t};
+	struct pop3_fetch fe = {.msgnums = nums, .sizes = sizes, .n = n, .max_bytes = 100,
+				.h = &h, .deles = st_deles, .dele_done = st_dele_done,
+				.stop = st_stop, .ctx = t};
+	return pop3_fetch_run(f->c, &fe, sent_r, awaited_r, &f->err);
+}
+
+static void test_fetch_dele_goes_out_before_the_retrs_drain(void **state)
+{
+	struct fixture *f = *state;
+	/* DELE 1 must reach the server while RETR 2 is still unanswered:
+	 * the server sends message 2 only after it has read DELE 1. */
+	const struct sp_step script[] = {
+		LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"), SP_EXPECT("RETR 2\r\n"),
+		SP_SEND("+OK\r\none\r\n.\r\n"), SP_EXPECT("DELE 1\r\n"),
+		SP_SEND("+OK\r\ntwo\r\n.\r\n+OK\r\n"), SP_EXPECT("DELE 2\r\n"),
+		SP_SEND("-ERR [SYS/TEMP] busy\r\n"), SP_EXPECT("NOOP\r\n"), SP_SEND("+OK\r\n"),
+		SP_END};
+	struct stream t = {0};
+	uint32_t nums[] = {1, 2};
+	size_t sent;
+	uint32_t awaited;
+	pv_buf_init(&t.b.log, 4096);
+	sink_init(&t.b.s);
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_int_equal(stream_run(f, &t, nums, NULL, 2, &sent, &awaited), 0);
+	assert_int_equal(sent, 2);
+	assert_string_equal(pv_buf_str(&t.b.log), "done 1 0 complete;done 2 0 complete;"
+						  "dele 1 0;dele 2 -4;");
+	assert_string_equal(pv_buf_str(&t.b.s.data), "one\r\ntwo\r\n");
+	assert_int_equal(pop3_noop(f->c, &f->err), 0);
+	pv_buf_free(&t.b.log);
+	pv_buf_free(&t.b.s.data);
+	peer_ok(f);
+}
+
+static void test_fetch_without_pipelining_one_command_at_a_time(void **state)
+{
+	struct fixture *f = *state;
+	const struct sp_step script[] = {
+		LOGIN_NOPIPE, SP_EXPECT("RETR 1\r\n"), SP_CALL(nothing_pending, NULL),
+		SP_SEND("+OK\r\none\r\n.\r\n"), SP_EXPECT("DELE 1\r\n"),
+		SP_CALL(nothing_pending, NULL), SP_SEND("+OK\r\n"), SP_EXPECT("RETR 2\r\n"),
+		SP_CALL(nothing_pending, NULL), SP_SEND("+OK\r\ntwo\r\n.\r\n"),
+		SP_EXPECT("DELE 2\r\n"), SP_CALL(nothing_pending, NULL), SP_SEND("+OK\r\n"), SP_END};
+	struct stream t = {0};
+	uint32_t nums[] = {1, 2};
+	size_t sent;
+	uint32_t awaited;
+	pv_buf_init(&t.b.log, 4096);
+	sink_init(&t.b.s);
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_int_equal(stream_run(f, &t, nums, NULL, 2, &sent, &awaited), 0);
+	assert_string_equal(pv_buf_str(&t.b.log), "done 1 0 complete;dele 1 0;"
+						  "done 2 0 complete;dele 2 0;");
+	pv_buf_free(&t.b.log);
+	pv_buf_free(&t.b.s.data);
+	peer_ok(f);
+}
+
+static void test_fetch_connection_lost_in_dele_reply(void **state)
+{
+	struct fixture *f = *state;
+	/* The server dies with DELE 1 unanswered: no DELE is reported, and
+	 * no message is blamed for it. */
+	const struct sp_step script[] = {
+		LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"), SP_SEND("+OK\r\none\r\n.\r\n"),
+		SP_EXPECT("DELE 1\r\n"), SP_END};
+	struct stream t = {0};
+	uint32_t nums[] = {1};
+	size_t sent;
+	uint32_t awaited = 7;
+	pv_buf_init(&t.b.log, 4096);
+	sink_init(&t.b.s);
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_true(stream_run(f, &t, nums, NULL, 1, &sent, &awaited) < 0);
+	assert_int_equal(awaited, 0);
+	assert_false(pop3_alive(f->c));
+	assert_string_equal(pv_buf_str(&t.b.log), "done 1 0 complete;");
+	pv_buf_free(&t.b.log);
+	pv_buf_free(&t.b.s.data);
+	peer_ok(f);
+}
+
+static void test_fetch_connection_lost_mid_pipeline_names_the_awaited(void **state)
+{
+	struct fixture *f = *state;
+	/* Cut inside message 2's reply with RETR 3 and DELE 1 in flight. */
+	const struct sp_step script[] = {
+		LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"), SP_EXPECT("RETR 2\r\n"), SP_EXPECT("RETR 3\r\n"),
+		SP_SEND("+OK\r\none\r\n.\r\n"), SP_EXPECT("DELE 1\r\n"), SP_SEND("+OK\r\ntw"),
+		SP_END};
+	struct stream t = {0};
+	uint32_t nums[] = {1, 2, 3};
+	size_t sent;
+	uint32_t awaited;
+	pv_buf_init(&t.b.log, 4096);
+	sink_init(&t.b.s);
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_true(stream_run(f, &t, nums, NULL, 3, &sent, &awaited) < 0);
+	assert_int_equal(awaited, 2);
+	assert_int_equal(sent, 3);
+	assert_string_equal(pv_buf_str(&t.b.log), "done 1 0 complete;done 2 -8 incomplete;");
+	pv_buf_free(&t.b.log);
+	pv_buf_free(&t.b.s.data);
+	peer_ok(f);
+}
+
+static void test_fetch_bytes_in_flight_bounded(void **state)
+{
+	struct fixture *f = *state;
+	/* Message 1 announces more than PV_POP3_PIPELINE_BYTES: it goes
+	 * alone; the two small ones after it go together. */
+	const struct sp_step script[] = {
+		LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"), SP_CALL(nothing_pending, NULL),
+		SP_SEND("+OK\r\none\r\n.\r\n"), SP_EXPECT("DELE 1\r\n"), SP_EXPECT("RETR 2\r\n"),
+		SP_EXPECT("RETR 3\r\n"), SP_SEND("+OK\r\n+OK\r\ntwo\r\n.\r\n+OK\r\nthree\r\n.\r\n"),
+		SP_EXPECT("DELE 2\r\n"), SP_EXPECT("DELE 3\r\n"), SP_SEND("+OK\r\n+OK\r\n"), SP_END};
+	struct stream t = {0};
+	uint32_t nums[] = {1, 2, 3};
+	uint64_t sizes[] = {PV_POP3_PIPELINE_BYTES + 1, 10, 10};
+	size_t sent;
+	uint32_t awaited;
+	pv_buf_init(&t.b.log, 4096);
+	sink_init(&t.b.s);
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_int_equal(stream_run(f, &t, nums, sizes, 3, &sent, &awaited), 0);
+	assert_string_equal(pv_buf_str(&t.b.log), "done 1 0 complete;dele 1 0;done 2 0 complete;"
+						  "done 3 0 complete;dele 2 0;dele 3 0;");
+	pv_buf_free(&t.b.log);
+	pv_buf_free(&t.b.s.data);
+	peer_ok(f);
+}
+
+static void test_fetch_stop_sends_no_more_retrs(void **state)
+{
+	struct fixture *f = *state;
+	/* One message in flight at a time (sizes), stop after the first:
+	 * it is DELEd, RETR 2 never goes out. */
+	const struct sp_step script[] = {
+		LOGIN_PIPE, SP_EXPECT("RETR 1\r\n"), SP_CALL(nothing_pending, NULL),
+		SP_SEND("+OK\r\none\r\n.\r\n"), SP_EXPECT("DELE 1\r\n"),
+		SP_CALL(nothing_pending, NULL), SP_SEND("+OK\r\n"), SP_EXPECT("NOOP\r\n"),
+		SP_SEND("+OK\r\n"), SP_END};
+	struct stream t = {.stop_after = 1};
+	uint32_t nums[] = {1, 2};
+	uint64_t sizes[] = {PV_POP3_PIPELINE_BYTES, PV_POP3_PIPELINE_BYTES};
+	size_t sent;
+	uint32_t awaited;
+	pv_buf_init(&t.b.log, 4096);
+	sink_init(&t.b.s);
+	assert_int_equal(start(f, script, POP3_TLS_NONE), 0);
+	assert_int_equal(login_user(f), 0);
+	assert_int_equal(stream_run(f, &t, nums, sizes, 2, &sent, &awaited), 0);
+	assert_int_equal(sent, 1);
+	assert_int_equal(pop3_noop(f->c, &f->err), 0);
+	pv_buf_free(&t.b.log);
+	pv_buf_free(&t.b.s.data);
+	peer_ok(f);
+}
+
 /* ---- STLS ---- */
 
 static void test_stls_missing_refuses_clear(void **state)
@@ -1547,6 +1767,12 @@ int main(void)
 		T(test_pipelined_dele_replies_checked),
 		T(test_pipelined_dele_connection_lost),
 		T(test_pipeline_window_bounded),
+		T(test_fetch_dele_goes_out_before_the_retrs_drain),
+		T(test_fetch_without_pipelining_one_command_at_a_time),
+		T(test_fetch_connection_lost_in_dele_reply),
+		T(test_fetch_connection_lost_mid_pipeline_names_the_awaited),
+		T(test_fetch_bytes_in_flight_bounded),
+		T(test_fetch_stop_sends_no_more_retrs),
 		T(test_stls_missing_refuses_clear),
 		T(test_stls_refused_refuses_clear),
 		T(test_stls_buffered_injection_rejected),

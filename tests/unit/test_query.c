@@ -268,28 +268,50 @@ static void test_compile_mixed_binds_every_value(void **state)
 	struct index_query_sql s;
 	compile("alice account:sales before:2024-01-01 -has:attachment", &s);
 	assert_string_equal(s.match, "(\"alice\")");
-	assert_string_equal(pv_buf_str(&s.where),
-		"d.account = ? AND d.date < ? AND NOT (d.has_attachment = 1)");
-	assert_int_equal(s.nparams, 2);
+	/* the top level's dates are a range of sort keys */
+	assert_string_equal(pv_buf_str(&s.where), "d.account = ? AND NOT (d.has_attachment = 1)");
+	assert_true(s.lo == INT64_MIN);
+	assert_true(s.hi == index_query_key(1704067200, 0));
+	assert_int_equal(s.nparams, 1);
 	assert_true(s.params[0].is_text);
 	assert_string_equal(s.params[0].text, "sales");
-	assert_false(s.params[1].is_text);
-	assert_int_equal(s.params[1].num, 1704067200);
+	index_query_sql_free(&s);
+
+	/* a date deeper down stays a condition */
+	compile("alice OR before:2024-01-01", &s);
+	assert_string_equal(pv_buf_str(&s.where),
+		"(d.key IN (SELECT rowid FROM idx_fts WHERE idx_fts MATCH ?) OR d.date < ?)");
+	assert_true(s.lo == INT64_MIN && s.hi == INT64_MAX);
 	index_query_sql_free(&s);
 
 	compile("alice OR larger:1K", &s);
 	assert_null(s.match);
 	assert_string_equal(pv_buf_str(&s.where),
-		"(d.id IN (SELECT rowid FROM idx_fts WHERE idx_fts MATCH ?) OR d.size > ?)");
+		"(d.key IN (SELECT rowid FROM idx_fts WHERE idx_fts MATCH ?) OR d.size > ?)");
 	assert_int_equal(s.nparams, 2);
 	assert_string_equal(s.params[0].text, "\"alice\"");
 	assert_int_equal(s.params[1].num, 1024);
 	index_query_sql_free(&s);
 
-	compile("-alice", &s); /* FTS5 has no unary NOT */
+	/* FTS5 has no unary NOT: every document's own token stands in */
+	compile("-alice", &s);
+	assert_string_equal(s.match, "({every} : \"" INDEX_EVERY_TOKEN "\" NOT \"alice\")");
+	assert_string_equal(pv_buf_str(&s.where), "1");
+	index_query_sql_free(&s);
+	compile("-alice -from:bob after:2024-01-01 larger:1K", &s);
+	assert_string_equal(s.match,
+		"({every} : \"" INDEX_EVERY_TOKEN "\" NOT \"alice\" NOT {hfrom} : \"bob\")");
+	assert_string_equal(pv_buf_str(&s.where), "d.size > ?");
+	assert_true(s.lo == index_query_key(1704067200, 0) && s.hi == INT64_MAX);
+	index_query_sql_free(&s);
+	/* a bare word that could be the token every document has skips its column */
+	compile("x" INDEX_EVERY_TOKEN "0", &s);
+	assert_string_equal(s.match, "- {every} : \"x" INDEX_EVERY_TOKEN "0\"");
+	index_query_sql_free(&s);
+	compile("-(a OR larger:1K)", &s); /* not all text: SQL */
 	assert_null(s.match);
 	assert_string_equal(pv_buf_str(&s.where),
-		"NOT (d.id IN (SELECT rowid FROM idx_fts WHERE idx_fts MATCH ?))");
+		"NOT ((d.key IN (SELECT rowid FROM idx_fts WHERE idx_fts MATCH ?) OR d.size > ?))");
 	index_query_sql_free(&s);
 
 	compile("", &s);

@@ -1,0 +1,69 @@
+/* The search backend on SQLite FTS5: index.h's functions on one database. */
+#include <stdlib.h>
+
+#include "archiver/archive/search_backend.h"
+
+struct fts5_backend {
+	struct search_backend base; /* first: the interface's pointer is ours */
+	sqlite3 *db;
+};
+
+static sqlite3 *db_of(struct search_backend *b)
+{
+	return ((struct fts5_backend *)b)->db;
+}
+
+static int add_docs(struct search_backend *b, const struct index_batch_doc *v, size_t n,
+	struct pv_error *err)
+{
+	return index_add_docs(db_of(b), v, n, err);
+}
+
+static int remove_id(struct search_backend *b, int64_t id, struct pv_error *err)
+{
+	return index_remove(db_of(b), id, err);
+}
+
+static int clear(struct search_backend *b, struct pv_error *err)
+{
+	return index_clear(db_of(b), err);
+}
+
+static int count(struct search_backend *b, int64_t *n_r, struct pv_error *err)
+{
+	return index_count(db_of(b), n_r, err);
+}
+
+static int search(struct search_backend *b, const char *query, const struct index_order *order,
+	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
+	struct pv_error *err)
+{
+	return index_search_ordered(db_of(b), query, order, limit, offset, hits_r, total_r, err);
+}
+
+static int match_ids(struct search_backend *b, const char *query, int64_t **ids_r, size_t *n_r,
+	struct pv_error *err)
+{
+	return index_match_ids(db_of(b), query, ids_r, n_r, err);
+}
+
+static void close_backend(struct search_backend *b)
+{
+	free(b);
+}
+
+static const struct search_backend_ops fts5_ops = {
+	"sqlite-fts5", add_docs, remove_id, clear, count, search, match_ids, close_backend,
+};
+
+int search_backend_fts5_open(sqlite3 *db, struct search_backend **b_r, struct pv_error *err)
+{
+	struct fts5_backend *b = calloc(1, sizeof(*b));
+	*b_r = NULL;
+	if (b == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	b->base.ops = &fts5_ops;
+	b->db = db;
+	*b_r = &b->base;
+	return PV_OK;
+}

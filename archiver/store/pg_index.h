@@ -1,0 +1,101 @@
+#ifndef PV_STORE_PG_INDEX_H
+#define PV_STORE_PG_INDEX_H
+
+/* The search index's tables on PostgreSQL (libpq): what idx_doc and
+ * idx_fts are on SQLite (archiver/index/index.h), as one table
+ *
+ *   idx_doc (id, account, date, date_known, received_at, size,
+ *            has_attachment, message_id, from_disp, subject_disp,
+ *            truncated, tv tsvector, tv_cut)
+ *
+ * with a GIN index on tv and B-trees as on SQLite, plus idx_meta
+ * ('schema' = 1). Only the search index runs on PostgreSQL so far: the
+ * catalog, the logs and the blobs stay in the data directory.
+ *
+ * This file knows SQL and libpq, nothing of mail or of the query language:
+ * rows arrive ready (the tsvector as PostgreSQL's input text, from
+ * archiver/index/tsvector.h), searches as a condition on `d` with $n text
+ * parameters (archiver/index/query_pg.h). Errors carry PostgreSQL's
+ * message. A connection is used by one thread at a time. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "archiver/lib/error.h"
+
+struct pg_index;
+
+/* Connects (conninfo: libpq's "host=... port=..." or a postgresql:// URL)
+ * and makes the tables when missing. *px_r owned by the caller
+ * (pg_index_close). PV_ERR with libpq's reason when it cannot connect. */
+int pg_index_open(const char *conninfo, struct pg_index **px_r, struct pv_error *err)
+	PV_WARN_UNUSED;
+void pg_index_close(struct pg_index **px);
+
+struct pg_index_row {
+	int64_t id;
+	const char *account;
+	int64_t date;
+	bool date_known;
+	int64_t received_at;
+	int64_t size;
+	bool has_attachment;
+	const char *message_id;
+	const char *from_disp, *subject_disp; /* NUL-terminated */
+	unsigned truncated;                   /* INDEX_TRUNC_* bits */
+	const char *tsvector;                 /* tsvector input text */
+	unsigned tv_cut;                      /* INDEX_PG_CUT_* bits */
+};
+
+/* Writes n rows in one transaction, replacing rows of the same ids. All
+ * or nothing. */
+int pg_index_put(struct pg_index *px, const struct pg_index_row *v, size_t n,
+	struct pv_error *err) PV_WARN_UNUSED;
+
+/* Removes id (not an error when absent); empties every row; counts them. */
+int pg_index_remove(struct pg_index *px, int64_t id, struct pv_error *err) PV_WARN_UNUSED;
+int pg_index_clear(struct pg_index *px, struct pv_error *err) PV_WARN_UNUSED;
+int pg_index_count(struct pg_index *px, int64_t *n_r, struct pv_error *err) PV_WARN_UNUSED;
+
+/* A compiled query: where is a condition on d; params[0..n) are $1..$n
+ * (text); rank_param names the $k holding a tsquery every result matches,
+ * 0 when there is none. */
+struct pg_index_query {
+	const char *where;
+	const char *const *params;
+	size_t nparams;
+	size_t rank_param;
+};
+
+/* One result, valid during the callback. */
+struct pg_index_hit {
+	int64_t id, date, size;
+	bool date_known, has_attachment;
+	const char *account, *from_disp, *subject_disp;
+};
+typedef int (*pg_index_hit_fn)(void *ctx, const struct pg_index_hit *h);
+
+/* The total and one page (limit rows from offset), in one repeatable-read
+ * transaction: ordered by date (then id) or, when by_rank and the query
+ * has a rank, by ts_rank (best first), then date and id newest first;
+ * ascending reverses. fn is called for each row in order; a non-zero
+ * return stops and is returned. limit 0: the total only. */
+int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by_rank,
+	bool ascending, int64_t limit, int64_t offset, int64_t *total_r, pg_index_hit_fn fn,
+	void *ctx, struct pv_error *err) PV_WARN_UNUSED;
+
+/* Every matching id, ascending: *ids_r malloc'd, owned by the caller. */
+int pg_index_match_ids(struct pg_index *px, const struct pg_index_query *q, int64_t **ids_r,
+	size_t *n_r, struct pv_error *err) PV_WARN_UNUSED;
+
+/* Runs sql (no parameters, no rows wanted), for schema work and the
+ * benchmark's generator. */
+/* Runs a query with $n text parameters; *rows_r gets its row count (the
+ * benchmark's catalog lookups: tests/bench/bench_pg.c). */
+int pg_index_rows(struct pg_index *px, const char *sql, size_t nparams,
+	const char *const *params, int64_t *rows_r, struct pv_error *err) PV_WARN_UNUSED;
+
+int pg_index_exec(struct pg_index *px, const char *sql, struct pv_error *err) PV_WARN_UNUSED;
+
+#endif

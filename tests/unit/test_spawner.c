@@ -1,0 +1,103 @@
+/* The spawner (archiver/lib/spawner.h): it starts this program for a
+ * process that may not, only with what `allow` accepts; the program is
+ * that process's child (waitpid sees its status) with exactly the
+ * descriptors given; a refused request starts nothing. The program here
+ * is this test binary exec'd afresh: a constructor takes over when
+ * PV_SPAWN_TEST is set, before cmocka runs anything. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "archiver/lib/spawner.h"
+
+/* As the spawned program: says which descriptors it has on 1, exits 7. */
+__attribute__((constructor)) static void as_spawned(void)
+{
+	const char *v = getenv("PV_SPAWN_TEST");
+	if (v == NULL)
+		return;
+	int open_fds = 0;
+	for (int fd = 0; fd < 64; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			open_fds++;
+	dprintf(1, "spawned %s with %d descriptors", v, open_fds);
+	_exit(7);
+}
+
+static int allowed_calls;
+
+static bool allow(void *ctx, char *const argv[], char *const envp[])
+{
+	(void)ctx;
+	allowed_calls++; /* in the spawner: the parent's counter stays 0 */
+	return argv[0] != NULL && strcmp(argv[0], "ok") == 0 && argv[1] == NULL &&
+	       envp[0] != NULL && strcmp(envp[0], "PV_SPAWN_TEST=yes") == 0 && envp[1] == NULL;
+}
+
+static int setup(void **state)
+{
+	struct pv_error err;
+	(void)state;
+	return pv_spawner_start(allow, NULL, NULL, &err);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pv_spawner_stop();
+	return 0;
+}
+
+static void test_an_allowed_program_is_our_child_with_our_descriptors(void **state)
+{
+	(void)state;
+	char *const argv[] = {"ok", NULL}, *const envp[] = {"PV_SPAWN_TEST=yes", NULL};
+	struct pv_error err;
+	int p[2], null = open("/dev/null", O_RDONLY | O_CLOEXEC), status = 0;
+	pid_t pid = 0;
+	char out[128] = "";
+	assert_true(pv_spawner_active());
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	int fds[3] = {null, p[1], p[1]};
+	assert_int_equal(pv_spawn(argv, envp, fds, 3, &pid, &err), PV_OK);
+	close(p[1]);
+	close(null);
+	assert_true(read(p[0], out, sizeof(out) - 1) > 0);
+	close(p[0]);
+	assert_string_equal(out, "spawned yes with 3 descriptors");
+	assert_int_equal(waitpid(pid, &status, 0), pid); /* CLONE_PARENT: ours */
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 7);
+	assert_int_equal(allowed_calls, 0);
+}
+
+static void test_another_program_or_environment_is_refused(void **state)
+{
+	(void)state;
+	char *const argv[] = {"sh", NULL}, *const envp[] = {"PV_SPAWN_TEST=yes", NULL};
+	char *const ok[] = {"ok", NULL}, *const preload[] = {"LD_PRELOAD=/tmp/x.so", NULL};
+	struct pv_error err;
+	pid_t pid = 1;
+	assert_int_equal(pv_spawn(argv, envp, NULL, 0, &pid, &err), PV_ERR);
+	assert_int_equal(pid, 0);
+	assert_non_null(strstr(err.msg, "not a program this process may start"));
+	assert_int_equal(pv_spawn(ok, preload, NULL, 0, &pid, &err), PV_ERR);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), 0); /* the spawner only: nothing started */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_an_allowed_program_is_our_child_with_our_descriptors),
+		cmocka_unit_test(test_another_program_or_environment_is_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
