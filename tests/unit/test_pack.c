@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 
 #include "test_dispose_fixture.h"
 
@@ -518,6 +519,85 @@ static void test_old_blob_files_and_packs_both_read(void **state)
 	fx_free(&f);
 }
 
+struct opened_read {
+	const char *dir;
+	struct blob_opened *o;
+	struct stored_message *m;
+	unsigned char *key;
+	struct pv_buf *b;
+	int r;
+};
+
+static void *read_opened(void *arg)
+{
+	struct opened_read *a = arg;
+	struct pv_error err;
+	a->r = message_read_key(a->dir, a->o, a->m, a->key, fx_sink_buf, a->b, &err);
+	record_thread_release();
+	return NULL;
+}
+
+/* verify's workers and export's read-ahead: the caller's thread opens the
+ * record through the pack store, another thread reads it without it (the
+ * store is taken away meanwhile: a worker that used it would crash), and
+ * the bytes stay readable when the pack's file goes after the open (an
+ * upload that removes the local copy meanwhile). */
+static void test_a_record_opened_on_one_thread_reads_on_another(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	fx_init(&f);
+	const char *old = "Subject: from 2025\r\n\r\nan old blob file\r\n";
+	int64_t id_old = fx_archive(&f, old, fx_t("2025-06-01"));
+	unsigned char *msgs[1] = {make_message(300000, 9)};
+	size_t lens[1] = {300000};
+	int64_t ids[2];
+	session_archive(&f, msgs, lens, 1, ids);
+	ids[1] = id_old;
+	for (int i = 0; i < 2; i++) {
+		struct stored_message m = fx_load(&f, ids[i]);
+		unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+		struct blob_opened o = BLOB_OPENED_NONE;
+		struct pv_buf b;
+		char path[300];
+		pthread_t t;
+		pv_buf_init(&b, 1 << 20);
+		fx_must(message_unwrap(f.ar, &m, key, salt, &err), &err, "unwrap");
+		fx_must(message_open(f.ar, &m, &o, &err), &err, "open");
+		assert_true(i == 0 ? o.fd >= 0 : o.fd < 0); /* a PVB1 file opens nothing */
+		if (i == 0) {
+			pack_file(&f, ids[0], path, sizeof(path));
+			assert_int_equal(unlink(path), 0);
+		}
+		struct packstore *store = f.ar->packs;
+		f.ar->packs = NULL;
+		struct opened_read a = {f.dir, &o, &m, key, &b, -1};
+		assert_int_equal(pthread_create(&t, NULL, read_opened, &a), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		f.ar->packs = store;
+		assert_int_equal(a.r, PV_OK);
+		if (i == 0) {
+			assert_int_equal(b.len, lens[0]);
+			assert_memory_equal(b.data, msgs[0], lens[0]);
+		} else {
+			assert_int_equal(b.len, strlen(old));
+			assert_memory_equal(b.data, old, strlen(old));
+		}
+		blob_opened_close(&o);
+		assert_int_equal(o.fd, -1);
+		pv_buf_free(&b);
+	}
+	/* The pack's file is gone now: opening it again is PV_EINTEGRITY
+	 * (missing without a disposal record). */
+	struct stored_message m = fx_load(&f, ids[0]);
+	struct blob_opened o = BLOB_OPENED_NONE;
+	assert_int_equal(message_open(f.ar, &m, &o, &err), PV_EINTEGRITY);
+	assert_int_equal(o.fd, -1);
+	free(msgs[0]);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -530,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_archived_before_is_not_stored_twice),
 		cmocka_unit_test(test_writers_and_disposal_respect_the_lock),
 		cmocka_unit_test(test_old_blob_files_and_packs_both_read),
+		cmocka_unit_test(test_a_record_opened_on_one_thread_reads_on_another),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -117,6 +117,26 @@ static void test_the_harvest_may_open_a_tcp_socket(void **state)
 	assert_int_equal(WEXITSTATUS(st), 73);
 }
 
+/* With an object store the roles that read packs connect out (S3);
+ * the others keep no network. */
+static void test_with_an_object_store_the_pack_readers_may_open_a_tcp_socket(void **state)
+{
+	(void)state;
+	char out[1024];
+	const enum pv_role readers[] = {PV_ROLE_INDEXER, PV_ROLE_TASK, PV_ROLE_DISPOSE};
+	pv_sandbox_store_net(true);
+	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
+		int st = confined(readers[i], tcp_socket, out, sizeof(out));
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 73);
+	}
+	int st = confined(PV_ROLE_SIGNER, tcp_socket, out, sizeof(out));
+	pv_sandbox_store_net(false);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+	assert_non_null(strstr(out, "(role signer) made a system call its role may not: socket ("));
+}
+
 static void test_roles_by_name(void **state)
 {
 	(void)state;
@@ -133,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_the_indexer_opening_a_tcp_socket_is_killed_and_says_so),
 		cmocka_unit_test(test_a_task_running_a_program_is_killed),
 		cmocka_unit_test(test_the_harvest_may_open_a_tcp_socket),
+		cmocka_unit_test(test_with_an_object_store_the_pack_readers_may_open_a_tcp_socket),
 		cmocka_unit_test(test_roles_by_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
