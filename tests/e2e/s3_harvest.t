@@ -4,14 +4,15 @@
 # Dovecot is deleted upstream once durable locally, its packs are uploaded
 # at the session's end, COMPLIANCE-locked to the end of their bucket's
 # expiry month, and leave the data directory; every message reads back
-# byte-exact by ranged GETs; verify --full (whole packs) passes; the store's
+# byte-exact by ranged GETs, and in an export (read ahead on worker
+# threads); verify --full (whole packs) passes; the store's
 # credentials are sealed at rest, never printed or logged.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/rgw.sh"
 h_init
-h_plan 24
+h_plan 25
 
 rgw_start
 STORE="s3://pv-archive?endpoint=$RGW_URL&region=$RGW_REGION"
@@ -68,6 +69,14 @@ out=$(pv verify --full 2>&1)
 h_is "$?" 0 "verify --full passes (whole packs from the store)"
 h_like "$(grep -c 'GET /pv-archive/packs/' "$RGW_LOG" 2>/dev/null || echo 0)" '^[1-9]' \
 	"the gateway served the reads"
+# export reads ahead on worker threads: its main thread GETs each record
+# (the pack store is one thread's), the workers decrypt what it fetched.
+mkdir -p "$H_RUN/exp"
+pv export 'after:1980-01-01' --out "$H_RUN/all.tar.gz" >"$H_RUN/export.out" 2>&1 &&
+	tar -xzf "$H_RUN/all.tar.gz" -C "$H_RUN/exp"
+h_is "$(h_hashes "$H_RUN"/exp/messages/*.eml)" "$(h_hashes "$H_RUN"/mail/*.eml)" \
+	"export of a stored archive: every .eml byte-exact (read ahead from ranged GETs)" ||
+	{ sed 's/^/# /' "$H_RUN/export.out"; tar -tzf "$H_RUN/all.tar.gz" | head -5; } >&2
 
 # A longer retention: the pack's lock is extended to the new bucket's month.
 printf 'default: retain 10y\n' >"$H_RUN/10y.policy"
