@@ -265,24 +265,35 @@ static void child_main(int fd, int cpu_s)
 	child_loop(0, cpu_s);
 }
 
-/* The child is this very program, exec'd afresh (no copy of the parent's
- * memory, its keys and passwords included; no lock another thread held
- * at the fork): with SANDBOX_ENV set, this runs before main() and never
- * returns. argv: "pv-parser", pdftotext's path or "-", CPU seconds per
- * message. (glibc passes argc, argv to constructors.) */
+/* The child is a program exec'd afresh (no copy of the parent's memory,
+ * its keys and passwords included; no lock another thread held at the
+ * fork): popvault-parser, or this very program when there is none. With
+ * SANDBOX_ENV set, this runs before main() and never returns. argv:
+ * "pv-parser", pdftotext's path or "-", CPU seconds per message. (glibc
+ * passes argc, argv to constructors.) */
 #define SANDBOX_ENV "POPVAULT_PARSER_SANDBOX"
-__attribute__((constructor)) static void parser_entry(int argc, char **argv)
+int index_sandbox_child(int argc, char **argv)
 {
 	const char *v = getenv(SANDBOX_ENV);
 	int cpu_s;
-	if (v == NULL || strcmp(v, "1") != 0)
-		return;
+	if (v == NULL || strcmp(v, "1") != 0) {
+		dprintf(2, "popvault-parser: the parser sandbox of popvault, run by popvault only\n");
+		return 2;
+	}
 	if (argc != 3 || strcmp(argv[0], "pv-parser") != 0 ||
 	    (cpu_s = atoi(argv[2])) <= 0 || cpu_s > 3600)
 		_exit(2);
 	prctl(PR_SET_NAME, "pv-parser", 0, 0, 0);
 	index_mime_set_pdftotext(strcmp(argv[1], "-") != 0 ? argv[1] : NULL);
 	child_main(0, cpu_s);
+	return 2; /* not reached */
+}
+
+__attribute__((constructor)) static void parser_entry(int argc, char **argv)
+{
+	const char *v = getenv(SANDBOX_ENV);
+	if (v != NULL && strcmp(v, "1") == 0)
+		_exit(index_sandbox_child(argc, argv));
 }
 
 /* ---- the parent ---- */
@@ -346,15 +357,38 @@ int index_sandbox_pid(const struct index_sandbox *sb)
 	return (int)sb->pid;
 }
 
+/* What the child runs: popvault-parser beside this program (the build
+ * tree) or in ../libexec/popvault/ (the Debian package): an image of only
+ * what parsing needs (GMime, libseccomp), whose fork per message costs
+ * far less than forking all of popvault (every library mapped is copied
+ * into each worker's page tables and torn down again). Else this very
+ * program (the unit tests, whose hooks live in the test binary). */
+static int child_program(char *exe, size_t n, struct pv_error *err)
+{
+	static const char *const near[] = {"popvault-parser", "../libexec/popvault/popvault-parser"};
+	ssize_t k = readlink("/proc/self/exe", exe, n - 1);
+	if (k <= 0)
+		return pv_fail(err, PV_ERR, "parser sandbox: cannot find this program: %s",
+			       strerror(errno));
+	exe[k] = '\0';
+	char *slash = strrchr(exe, '/');
+	for (size_t i = 0; slash != NULL && i < sizeof(near) / sizeof(near[0]); i++) {
+		char cand[PATH_MAX];
+		int w = snprintf(cand, sizeof(cand), "%.*s/%s", (int)(slash - exe), exe, near[i]);
+		if (w > 0 && (size_t)w < sizeof(cand) && (size_t)w < n && access(cand, X_OK) == 0) {
+			memcpy(exe, cand, (size_t)w + 1);
+			break;
+		}
+	}
+	return 0;
+}
+
 static int start(struct index_sandbox *sb, struct pv_error *err)
 {
 	char exe[PATH_MAX], cpu[16];
 	int sv[2];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return pv_fail(err, PV_ERR, "parser sandbox: cannot find this program: %s",
-			       strerror(errno));
-	exe[n] = '\0';
+	if (child_program(exe, sizeof(exe), err) < 0)
+		return PV_ERR;
 	snprintf(cpu, sizeof(cpu), "%d", sb->cpu_s);
 	const char *pdf = index_mime_pdftotext();
 	char *const argv[] = {"pv-parser", (char *)(pdf != NULL ? pdf : "-"), cpu, NULL};
