@@ -130,9 +130,21 @@ static int run_op(uint8_t op, const unsigned char *msg, size_t n, struct pv_buf 
 	}
 }
 
+/* A worker's answer on its pipe: the result's length (UINT64_MAX: the
+ * operation itself failed), the common charsets the message names
+ * (index_charsets_seen: the child pins them for the workers after), the
+ * result. */
+#define WORKER_HDR 12
+
+static void put_le32(unsigned char b[4], uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
 /* One message, in a process of its own (forked by the child below, which
- * never parses anything): the operation, its result or UINT64_MAX (the
- * operation itself failed: out of memory) written to fd, then exit. A
+ * never parses anything): the operation, its answer written to fd (above),
+ * then exit. A
  * message that subverts this process dies with it: the next one starts
  * from the clean child again, so it cannot touch another message's
  * result. */
@@ -142,7 +154,7 @@ static void worker(int fd, uint8_t op, const unsigned char *msg, size_t n, int c
 	struct rlimit cpu = {(rlim_t)cpu_s, (rlim_t)cpu_s + 1};
 	struct pv_buf out;
 	struct pv_error err;
-	unsigned char hdr[8];
+	unsigned char hdr[WORKER_HDR];
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (setrlimit(RLIMIT_CPU, &cpu) != 0)
 		_exit(3);
@@ -151,7 +163,8 @@ static void worker(int fd, uint8_t op, const unsigned char *msg, size_t n, int c
 	pv_buf_init(&out, PV_SANDBOX_OUTPUT_MAX);
 	int r = run_op(op, msg, n, &out, &err);
 	put_le64(hdr, r == 0 ? out.len : UINT64_MAX);
-	if (write_all(fd, hdr, 8) != 0 || (r == 0 && write_all(fd, out.data, out.len) != 0))
+	put_le32(hdr + 8, index_charsets_seen(msg, n));
+	if (write_all(fd, hdr, WORKER_HDR) != 0 || (r == 0 && write_all(fd, out.data, out.len) != 0))
 		_exit(4);
 	_exit(0);
 }
@@ -174,7 +187,7 @@ static void child_loop(int fd, int cpu_s)
 	struct pv_buf res;
 	if (msg == NULL)
 		_exit(2);
-	pv_buf_init(&res, 8 + PV_SANDBOX_OUTPUT_MAX);
+	pv_buf_init(&res, WORKER_HDR + PV_SANDBOX_OUTPUT_MAX);
 	for (;;) {
 		unsigned char req[9], ans[13], chunk[65536];
 		if (read_all(fd, req, 9) != 0)
@@ -213,20 +226,25 @@ static void child_loop(int fd, int cpu_s)
 			;
 		uint8_t kind = SB_DIED;
 		uint64_t len = 0;
-		if (!over && WIFEXITED(status) && WEXITSTATUS(status) == 0 && res.len >= 8) {
+		uint32_t charsets = 0;
+		if (!over && WIFEXITED(status) && WEXITSTATUS(status) == 0 && res.len >= WORKER_HDR) {
 			uint64_t want = le64(res.data);
-			if (want == UINT64_MAX && res.len == 8)
+			if (want == UINT64_MAX && res.len == WORKER_HDR)
 				kind = SB_FAILED;
-			else if (want == res.len - 8)
+			else if (want == res.len - WORKER_HDR)
 				kind = SB_DONE, len = want;
+			for (int i = 0; i < 4; i++)
+				charsets |= (uint32_t)res.data[8 + i] << (8 * i);
 		}
 		ans[0] = kind;
 		for (int i = 0; i < 4; i++)
 			ans[1 + i] = (unsigned char)((uint32_t)status >> (8 * i));
 		put_le64(ans + 5, len);
 		if (write_all(fd, ans, 13) != 0 ||
-		    (kind == SB_DONE && write_all(fd, res.data + 8, (size_t)len) != 0))
+		    (kind == SB_DONE && write_all(fd, res.data + WORKER_HDR, (size_t)len) != 0))
 			_exit(0);
+		/* Off the parent's wait: the next workers find them loaded. */
+		index_charsets_pin(charsets);
 	}
 }
 
@@ -245,8 +263,10 @@ static void child_main(int fd, int cpu_s)
 	if (chdir("/") != 0)
 		_exit(2);
 	clearenv();
-	/* GMime and the charsets it pins, before the filter is in place. */
-	index_gmime_init();
+	/* GMime before the filter is in place; the converters of the charsets
+	 * the messages name are pinned as they come (index_charsets_pin:
+	 * each pinned one costs every worker's fork 5 mappings). */
+	index_gmime_init_lazy();
 	/* CPU: each message's worker gets cpu_s (worker()); the child itself
 	 * only copies bytes. */
 	if (setrlimit(RLIMIT_FSIZE, &zero) != 0 || setrlimit(RLIMIT_CORE, &zero) != 0)
