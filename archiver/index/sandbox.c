@@ -146,8 +146,8 @@ static void put_le32(unsigned char b[4], uint32_t v)
  * never parses anything): the operation, its answer written to fd (above),
  * then exit. A message that subverts this process dies with it: the next
  * one starts from the clean child again, so it cannot touch another
- * message's result (what it can make the child do is pin more of the 23
- * converters, as many as every child pinned before). */
+ * message's result (what it can make the child do is pin more of the 20
+ * common converters, as many as every child pinned before). */
 static void worker(int fd, uint8_t op, const unsigned char *msg, size_t n, int cpu_s)
 {
 	/* SIGXCPU at cpu_s (it says why), SIGKILL a second later. */
