@@ -1,4 +1,5 @@
-# popvault — one binary, build/popvault. See README.md and docs/ARCHITECTURE.md.
+# popvault — build/popvault, and build/popvault-parser, the parser sandbox
+# it runs. See README.md and docs/ARCHITECTURE.md.
 #   make            release build (hardened)
 #   make asan       ASan+UBSan build of the binary and the unit tests
 #   make test       every suite under prove, one summary line
@@ -64,7 +65,7 @@ LIBS := $(PKG_LIBS) -lm -lpthread
 BUILD ?= build
 SRC_DIRS ?= archiver policy audit
 UNIT ?= *
-LIB_SRC := $(filter-out archiver/cli/main.c, \
+LIB_SRC := $(filter-out archiver/cli/main.c archiver/cli/parser_main.c, \
 	$(shell find $(SRC_DIRS) -name '*.c' | sort))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_$(UNIT).c))
 UNIT_HELPERS := $(filter-out tests/unit/test_%.c, $(wildcard tests/unit/*.c))
@@ -76,13 +77,22 @@ UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/asan/obj/%.o)
 
 .SECONDARY:
 .PHONY: all asan test unit e2e web demo bench fuzz fuzz-build fuzz-smoke lint lint-scan clean deps man deb
-all: $(BUILD)/popvault
+# (A tree without the parser's main, as tests/e2e/make_fresh.t builds,
+# makes popvault alone.)
+PARSER_BIN := $(if $(wildcard archiver/cli/parser_main.c),$(BUILD)/popvault-parser)
+all: $(BUILD)/popvault $(PARSER_BIN)
 
 deps:
 	packaging/deps.sh
 
 $(BUILD)/popvault: $(BUILD)/obj/archiver/cli/main.o $(BUILD)/libpopvault.a
 	$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The parser sandbox's child (archiver/index/sandbox.h): only the libraries
+# parsing needs, so that its fork per message is cheap.
+PARSER_LIBS := $(shell pkg-config --libs gmime-3.0 libseccomp libsodium 2>/dev/null)
+$(BUILD)/popvault-parser: $(BUILD)/obj/archiver/cli/parser_main.o $(BUILD)/libpopvault.a
+	$(CC) $(REL_LDFLAGS) -Wl,--as-needed -o $@ $^ $(PARSER_LIBS) -lpthread
 
 $(BUILD)/libpopvault.a: $(REL_OBJ)
 	@rm -f $@

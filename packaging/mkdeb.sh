@@ -30,6 +30,8 @@ rm -rf "$stage"
 mkdir -p "$tree/bin" "$tree/units" "$tree/completion"
 cp -r "$src/packaging/debian" "$tree/debian"
 cp "$bin" "$tree/bin/popvault"
+# The parser sandbox's child, built beside the binary (make all).
+cp "$(dirname "$bin")/popvault-parser" "$tree/bin/popvault-parser"
 cp -r "$src/web-static" "$tree/web-static"
 cp "$src/packaging/"*.service "$tree/units/"
 cp "$src/packaging/popvault.conf" "$tree/popvault.conf"

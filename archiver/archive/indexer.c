@@ -14,7 +14,7 @@
 
 #include "archiver/index/index.h"
 #include "archiver/index/mime.h"
-#include "archiver/index/sandbox.h"
+#include "archiver/index/sandbox_pool.h"
 #include "archiver/lib/buf.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
@@ -73,46 +73,32 @@ struct failed_doc {
 	char reason[PV_ERROR_MSG_MAX];
 };
 
-/* Reads message id (verified) and extracts its document in the parser
- * sandbox; false when it cannot be read (logged: verify reports it) or
- * the sandbox failed on it (then *failed_r holds why: recorded, logged).
- * *fatal_r < 0 when no sandbox could run at all. */
-static bool extract_one(struct archive *ar, struct index_sandbox **sb, int64_t id,
-			struct pv_buf *raw, struct pending_doc *d, struct failed_doc *failed_r,
-			int *fatal_r, struct pv_error *err)
+/* What the catch-up keeps of a message while its slot extracts it. */
+struct job_meta {
+	int64_t received_at;
+	uint64_t size;
+	char account[65];
+};
+
+/* Reads message id (verified) into job->raw for extraction; false when it
+ * cannot be read (logged: verify reports it). */
+static bool read_one(struct archive *ar, struct message_reader *mr, int64_t id,
+		     struct index_pool_job *job, struct job_meta *meta)
 {
 	struct stored_message m;
 	struct pv_error e;
-	int r = message_load(ar->cat->db, id, &m, &e);
-	if (r == PV_OK) {
-		pv_buf_reset(raw);
-		r = message_read(ar, &m, blob_sink_prefix, raw, &e);
-	}
-	failed_r->id = 0;
+	int r = message_reader_load(mr, id, &m, &e);
+	pv_buf_reset(&job->raw);
+	if (r == PV_OK)
+		r = message_read(ar, &m, blob_sink_prefix, &job->raw, &e);
 	if (r < 0) {
 		pv_log(PV_LOG_WARN, "index.skip", "message %lld not indexed: %s", (long long)id, e.msg);
 		return false;
 	}
-	d->id = id;
-	d->received_at = m.received_at;
-	d->size = m.size;
-	snprintf(d->account, sizeof(d->account), "%s", m.account);
-	if (*sb == NULL && (*fatal_r = index_sandbox_new(NULL, sb, err)) < 0)
-		return false;
-	r = index_sandbox_extract(*sb, raw->data ? raw->data : (const unsigned char *)"", raw->len,
-				  &d->doc, &e);
-	if (r == PV_OK)
-		return true;
-	index_doc_free(&d->doc);
-	if (r != PV_EPROTO) {
-		*fatal_r = pv_fail(err, r, "%s", e.msg);
-		return false;
-	}
-	/* This message only; the archive holds it as it was. */
-	pv_log(PV_LOG_WARN, "index.failed", "message %lld not indexed: %s", (long long)id, e.msg);
-	failed_r->id = id;
-	snprintf(failed_r->reason, sizeof(failed_r->reason), "%s", e.msg);
-	return false;
+	meta->received_at = m.received_at;
+	meta->size = m.size;
+	snprintf(meta->account, sizeof(meta->account), "%s", m.account);
+	return true;
 }
 
 /* One short write transaction: the documents, the failures and the new
@@ -126,6 +112,10 @@ static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n,
 	for (size_t i = 0; i < n; i++)
 		v_docs[i] = (struct index_batch_doc){docs[i].id, docs[i].account, docs[i].received_at,
 						     docs[i].size, &docs[i].doc};
+	/* Derived data: a power cut may undo the last of these commits, and
+	 * the next catch-up makes them again (no fsync each, which a
+	 * harvest's own commits would wait behind). */
+	catalog_relaxed_commits(ar->cat);
 	int r = catalog_begin(ar->cat, err);
 	if (r == PV_OK && n > 0)
 		r = index_add_docs(ar->cat->db, v_docs, n, err);
@@ -135,13 +125,82 @@ static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n,
 	if (r == PV_OK && upto > through(ar))
 		r = catalog_meta_set(ar->cat->db, INDEXER_THROUGH, v, err);
 	if (r == PV_OK)
-		return catalog_commit(ar->cat, err);
-	catalog_rollback(ar->cat);
+		r = catalog_commit(ar->cat, err);
+	else
+		catalog_rollback(ar->cat);
+	catalog_durable_commits(ar->cat);
 	return r;
 }
 
-int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
-		     struct pv_error *err)
+/* Messages extracted at once: a parser sandbox each, so the index keeps
+ * up on a second core while the harvest runs on the first (the indexer
+ * runs nicer: it takes what the harvest leaves). */
+#define INDEXER_SANDBOXES 2
+
+/* The documents, failures and counts of one catch-up, taken back from the
+ * slots in the order the messages went in. */
+struct catch_up {
+	struct archive *ar;
+	struct pending_doc *docs;
+	struct failed_doc *fails;
+	struct job_meta meta[8];
+	size_t n, nf, text;
+	int64_t indexed, failed, last, t0;
+	uint64_t done, total;
+};
+
+/* Takes one job's result back (in order): a document, a failure or an
+ * unreadable message; writes a short transaction when one is due. */
+static int take(struct catch_up *c, struct index_pool_job *job, struct pv_error *err)
+{
+	int r = PV_OK;
+	if (!job->extract) {
+		c->failed++; /* unreadable: logged when read */
+	} else if (job->r == PV_OK) {
+		struct pending_doc *d = &c->docs[c->n++];
+		const struct job_meta *m = &c->meta[job->slot];
+		d->id = job->id;
+		d->received_at = m->received_at;
+		d->size = m->size;
+		snprintf(d->account, sizeof(d->account), "%s", m->account);
+		d->doc = job->doc; /* taken: the job no longer owns it */
+		index_doc_init(&job->doc);
+		c->text += d->doc.body.len;
+		c->indexed++;
+	} else if (job->r == PV_EPROTO) {
+		/* This message only; the archive holds it as it was. */
+		pv_log(PV_LOG_WARN, "index.failed", "message %lld not indexed: %s",
+		       (long long)job->id, job->err.msg);
+		c->fails[c->nf].id = job->id;
+		snprintf(c->fails[c->nf].reason, sizeof(c->fails[c->nf].reason), "%s", job->err.msg);
+		c->nf++;
+		c->failed++;
+	} else {
+		r = pv_fail(err, job->r, "%s", job->err.msg); /* no sandbox could run */
+	}
+	int64_t id = job->id;
+	job->id = 0;
+	if (r < 0)
+		return r;
+	c->last = id;
+	if (++c->done > c->total)
+		c->total = c->done;
+	pv_progress_report(&c->ar->progress, c->done, c->total);
+	if (c->n == INDEXER_TX_DOCS || c->nf == INDEXER_TX_DOCS || c->text >= INDEXER_TX_TEXT ||
+	    pv_clock_monotonic_ms() - c->t0 >= INDEXER_TX_MS) {
+		r = write_docs(c->ar, c->docs, c->n, c->fails, c->nf, c->last, err);
+		for (size_t j = 0; j < c->n; j++)
+			index_doc_free(&c->docs[j].doc);
+		c->n = c->text = c->nf = 0;
+		c->t0 = pv_clock_monotonic_ms();
+	}
+	return r;
+}
+
+/* indexer_catch_up on *pool (made at the first message to extract, kept
+ * for the caller to reuse or free). */
+static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *indexed_r,
+		    int64_t *failed_r, struct pv_error *err)
 {
 	static bool pdf_checked;
 	if (!pdf_checked) {
@@ -149,95 +208,94 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		if (access(INDEXER_PDFTOTEXT, X_OK) == 0)
 			index_mime_set_pdftotext(INDEXER_PDFTOTEXT);
 	}
-	sqlite3_stmt *st;
-	struct pv_buf raw;
-	struct pending_doc *docs = calloc(INDEXER_TX_DOCS, sizeof(*docs));
-	struct failed_doc *fails = calloc(INDEXER_TX_DOCS, sizeof(*fails));
-	struct index_sandbox *sb = NULL;
-	int64_t indexed = 0, failed = 0, last;
-	size_t n = 0, text = 0, nf = 0;
+	sqlite3_stmt *st = NULL;
+	struct message_reader *mr = NULL;
+	struct catch_up c = {.ar = ar};
+	int64_t from;
 	int r;
 
-	if (docs == NULL || fails == NULL) {
-		free(docs);
-		free(fails);
-		return pv_fail(err, PV_ERR, "out of memory");
+	c.docs = calloc(INDEXER_TX_DOCS, sizeof(*c.docs));
+	c.fails = calloc(INDEXER_TX_DOCS, sizeof(*c.fails));
+	if (c.docs == NULL || c.fails == NULL) {
+		r = pv_fail(err, PV_ERR, "out of memory");
+		goto out;
 	}
-	if ((r = index_ensure_schema(ar->cat->db, err)) < 0) {
-		free(docs);
-		free(fails);
-		return r;
-	}
-	last = through(ar);
-	pv_buf_init(&raw, PV_INDEX_RAW_MAX);
+	if ((r = index_ensure_schema(ar->cat->db, err)) < 0)
+		goto out;
+	c.last = from = through(ar);
 	/* Counted only for a listener (reindex): every search catches up too. */
-	uint64_t total = 0, done = 0;
 	if (ar->progress.fn != NULL) {
 		struct indexer_status is;
 		if ((r = indexer_status(ar, &is, err)) < 0)
 			goto out;
-		total = (uint64_t)is.pending;
+		c.total = (uint64_t)is.pending;
 	}
 	if ((r = catalog_prepare(ar->cat->db,
 				 "SELECT m.id FROM messages m WHERE m.id > ? AND m.disposed_at IS NULL"
 				 " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
 				 " ORDER BY m.id LIMIT ?",
-				 &st, err)) < 0)
+				 &st, err)) < 0 ||
+	    (r = message_reader_open(ar->cat->db, &mr, err)) < 0)
 		goto out;
-	int64_t t0 = pv_clock_monotonic_ms();
-	for (;;) {
+	c.t0 = pv_clock_monotonic_ms();
+	while (r == PV_OK) {
 		int64_t ids[INDEXER_BATCH];
 		int k = 0;
 		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, last);
+		sqlite3_bind_int64(st, 1, from); /* past what is in the slots */
 		sqlite3_bind_int(st, 2, INDEXER_BATCH);
 		while (k < INDEXER_BATCH && sqlite3_step(st) == SQLITE_ROW)
 			ids[k++] = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st); /* no read transaction held while extracting */
 		if (k == 0)
 			break;
-		for (int i = 0; i < k && r == PV_OK; i++) {
-			int fatal = PV_OK;
-			if (extract_one(ar, &sb, ids[i], &raw, &docs[n], &fails[nf], &fatal, err)) {
-				text += docs[n++].doc.body.len;
-				indexed++;
-			} else if (fatal < 0) {
-				r = fatal;
+		if (*pool == NULL) {
+			long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+			int n = cpus > 1 ? INDEXER_SANDBOXES : 1;
+			if ((r = index_pool_new(n, pool, err)) < 0)
 				break;
-			} else {
-				failed++;
-				nf += fails[nf].id != 0;
-			}
-			last = ids[i];
-			if (++done > total)
-				total = done;
-			pv_progress_report(&ar->progress, done, total);
-			if (n == INDEXER_TX_DOCS || nf == INDEXER_TX_DOCS || text >= INDEXER_TX_TEXT ||
-			    pv_clock_monotonic_ms() - t0 >= INDEXER_TX_MS) {
-				r = write_docs(ar, docs, n, fails, nf, last, err);
-				for (size_t j = 0; j < n; j++)
-					index_doc_free(&docs[j].doc);
-				n = text = nf = 0;
-				t0 = pv_clock_monotonic_ms();
-			}
 		}
-		if (r < 0)
-			break;
+		for (int i = 0; i < k && r == PV_OK; i++) {
+			struct index_pool_job *job = index_pool_next(*pool);
+			if (job->id != 0 && (r = take(&c, job, err)) < 0)
+				break;
+			job->id = ids[i];
+			job->extract = read_one(ar, mr, ids[i], job, &c.meta[job->slot]);
+			index_pool_start(*pool, job);
+			from = ids[i];
+		}
 	}
-	if (r == PV_OK && (n > 0 || nf > 0 || last > through(ar)))
-		r = write_docs(ar, docs, n, fails, nf, last, err);
-	sqlite3_finalize(st);
+	/* The jobs still in hand, in order (after an error too: their
+	 * documents are freed, not written). */
+	for (int i = 0; *pool != NULL && i < index_pool_size(*pool); i++) {
+		struct index_pool_job *job = index_pool_next(*pool);
+		if (job->id != 0 && r == PV_OK)
+			r = take(&c, job, err);
+		job->id = 0;
+		index_doc_free(&job->doc);
+	}
+	if (r == PV_OK && (c.n > 0 || c.nf > 0 || c.last > through(ar)))
+		r = write_docs(ar, c.docs, c.n, c.fails, c.nf, c.last, err);
 out:
-	for (size_t j = 0; j < n; j++)
-		index_doc_free(&docs[j].doc);
-	index_sandbox_free(&sb);
-	free(docs);
-	free(fails);
-	pv_buf_free_secret(&raw);
+	sqlite3_finalize(st);
+	message_reader_close(&mr);
+	for (size_t j = 0; c.docs != NULL && j < c.n; j++)
+		index_doc_free(&c.docs[j].doc);
+	free(c.docs);
+	free(c.fails);
 	if (indexed_r)
-		*indexed_r = indexed;
+		*indexed_r = c.indexed;
 	if (failed_r)
-		*failed_r = failed;
+		*failed_r = c.failed;
+	return r;
+}
+
+int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
+		     struct pv_error *err)
+{
+	struct index_pool *pool = NULL;
+	int r = catch_up(ar, &pool, indexed_r, failed_r, err);
+	index_pool_free(&pool);
 	return r;
 }
 
@@ -312,8 +370,10 @@ static void child_main(const char *data_dir, int fd)
 		_exit(1);
 	}
 	pv_sandbox_selftest_point(PV_ROLE_INDEXER);
+	/* One pool (its sandboxes started once) for every catch-up. */
+	struct index_pool *pool = NULL;
 	for (bool last = false;;) {
-		if (indexer_catch_up(ar, NULL, NULL, &err) < 0) {
+		if (catch_up(ar, &pool, NULL, NULL, &err) < 0) {
 			pv_log(PV_LOG_WARN, "index", "indexing failed: %s", err.msg);
 			status = 1;
 			break;
@@ -325,6 +385,7 @@ static void child_main(const char *data_dir, int fd)
 		if (poll(&pf, 1, INDEXER_POLL_MS) > 0 && read(fd, &c, 1) <= 0)
 			last = true; /* no more harvests: a last catch-up */
 	}
+	index_pool_free(&pool);
 	archive_close(&ar);
 #if defined(__SANITIZE_ADDRESS__)
 	__lsan_do_leak_check(); /* _exit skips the check at exit */

@@ -90,9 +90,52 @@ static int exchange(int in, int out, const unsigned char *pdf, size_t len,
 	return r;
 }
 
+/* PDF 32000 7.2.2: white-space and delimiter characters end a name. */
+static bool name_end(unsigned char c)
+{
+	return c == 0 || c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' ' ||
+	       c == '(' || c == ')' || c == '<' || c == '>' || c == '[' || c == ']' ||
+	       c == '{' || c == '}' || c == '/' || c == '%';
+}
+
+static int hexval(unsigned char c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	     : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+bool index_pdf_may_have_text(const unsigned char *pdf, size_t len)
+{
+	const unsigned char *p = pdf, *end = pdf + len;
+	while (p < end && (p = memchr(p, '/', (size_t)(end - p))) != NULL) {
+		char name[8];
+		size_t n = 0;
+		bool over = false;
+		for (p++; p < end && !name_end(*p); p++) {
+			unsigned char c = *p;
+			int h, l;
+			if (c == '#' && end - p > 2 && (h = hexval(p[1])) >= 0 && (l = hexval(p[2])) >= 0) {
+				c = (unsigned char)(h << 4 | l);
+				p += 2;
+			}
+			if (n < sizeof(name))
+				name[n++] = (char)c;
+			else
+				over = true;
+		}
+		if (!over && ((n == 4 && memcmp(name, "Font", 4) == 0) ||
+			      (n == 6 && memcmp(name, "ObjStm", 6) == 0)))
+			return true;
+	}
+	return false;
+}
+
 int index_pdf_to_text(const char *pdftotext, const unsigned char *pdf, size_t len,
 	struct pv_buf *out, struct pv_error *err)
 {
+	if (len <= PV_PDF_INPUT_MAX && !index_pdf_may_have_text(pdf, len))
+		return PV_OK;
 	return index_pdf_run(pdftotext, pdf, len, out, 2000LL * PV_PDF_TIME_MAX_S, err);
 }
 

@@ -131,19 +131,31 @@ static int run_op(uint8_t op, const unsigned char *msg, size_t n, struct pv_buf 
 	}
 }
 
-/* One message, in a process of its own (forked by the child below, which
- * never parses anything): the operation, its result or UINT64_MAX (the
- * operation itself failed: out of memory) written to fd, then exit. A
- * message that subverts this process dies with it: the next one starts
- * from the clean child again, so it cannot touch another message's
+/* A worker's answer on its pipe: the result's length (UINT64_MAX: the
+ * operation itself failed), the common charsets the message names
+ * (index_charsets_seen: the child pins them for the workers after), the
  * result. */
+#define WORKER_HDR 12
+
+static void put_le32(unsigned char b[4], uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* One message, in a process of its own (forked by the child below, which
+ * never parses anything): the operation, its answer written to fd (above),
+ * then exit. A message that subverts this process dies with it: the next
+ * one starts from the clean child again, so it cannot touch another
+ * message's result (what it can make the child do is pin more of the 20
+ * common converters, as many as every child pinned before). */
 static void worker(int fd, uint8_t op, const unsigned char *msg, size_t n, int cpu_s)
 {
 	/* SIGXCPU at cpu_s (it says why), SIGKILL a second later. */
 	struct rlimit cpu = {(rlim_t)cpu_s, (rlim_t)cpu_s + 1};
 	struct pv_buf out;
 	struct pv_error err;
-	unsigned char hdr[8];
+	unsigned char hdr[WORKER_HDR];
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (setrlimit(RLIMIT_CPU, &cpu) != 0)
 		_exit(3);
@@ -152,7 +164,8 @@ static void worker(int fd, uint8_t op, const unsigned char *msg, size_t n, int c
 	pv_buf_init(&out, PV_SANDBOX_OUTPUT_MAX);
 	int r = run_op(op, msg, n, &out, &err);
 	put_le64(hdr, r == 0 ? out.len : UINT64_MAX);
-	if (write_all(fd, hdr, 8) != 0 || (r == 0 && write_all(fd, out.data, out.len) != 0))
+	put_le32(hdr + 8, index_charsets_seen(msg, n));
+	if (write_all(fd, hdr, WORKER_HDR) != 0 || (r == 0 && write_all(fd, out.data, out.len) != 0))
 		_exit(4);
 	_exit(0);
 }
@@ -175,7 +188,7 @@ static void child_loop(int fd, int cpu_s)
 	struct pv_buf res;
 	if (msg == NULL)
 		_exit(2);
-	pv_buf_init(&res, 8 + PV_SANDBOX_OUTPUT_MAX);
+	pv_buf_init(&res, WORKER_HDR + PV_SANDBOX_OUTPUT_MAX);
 	for (;;) {
 		unsigned char req[9], ans[13], chunk[65536];
 		if (read_all(fd, req, 9) != 0)
@@ -214,20 +227,25 @@ static void child_loop(int fd, int cpu_s)
 			;
 		uint8_t kind = SB_DIED;
 		uint64_t len = 0;
-		if (!over && WIFEXITED(status) && WEXITSTATUS(status) == 0 && res.len >= 8) {
+		uint32_t charsets = 0;
+		if (!over && WIFEXITED(status) && WEXITSTATUS(status) == 0 && res.len >= WORKER_HDR) {
 			uint64_t want = le64(res.data);
-			if (want == UINT64_MAX && res.len == 8)
+			if (want == UINT64_MAX && res.len == WORKER_HDR)
 				kind = SB_FAILED;
-			else if (want == res.len - 8)
+			else if (want == res.len - WORKER_HDR)
 				kind = SB_DONE, len = want;
+			for (int i = 0; i < 4; i++)
+				charsets |= (uint32_t)res.data[8 + i] << (8 * i);
 		}
 		ans[0] = kind;
 		for (int i = 0; i < 4; i++)
 			ans[1 + i] = (unsigned char)((uint32_t)status >> (8 * i));
 		put_le64(ans + 5, len);
 		if (write_all(fd, ans, 13) != 0 ||
-		    (kind == SB_DONE && write_all(fd, res.data + 8, (size_t)len) != 0))
+		    (kind == SB_DONE && write_all(fd, res.data + WORKER_HDR, (size_t)len) != 0))
 			_exit(0);
+		/* Off the parent's wait: the next workers find them loaded. */
+		index_charsets_pin(charsets);
 	}
 }
 
@@ -246,8 +264,10 @@ static void child_main(int fd, int cpu_s)
 	if (chdir("/") != 0)
 		_exit(2);
 	clearenv();
-	/* GMime and the charsets it pins, before the filter is in place. */
-	index_gmime_init();
+	/* GMime before the filter is in place; the converters of the charsets
+	 * the messages name are pinned as they come (index_charsets_pin:
+	 * each pinned one costs every worker's fork 5 mappings). */
+	index_gmime_init_lazy();
 	/* CPU: each message's worker gets cpu_s (worker()); the child itself
 	 * only copies bytes. */
 	if (setrlimit(RLIMIT_FSIZE, &zero) != 0 || setrlimit(RLIMIT_CORE, &zero) != 0)
@@ -266,24 +286,35 @@ static void child_main(int fd, int cpu_s)
 	child_loop(0, cpu_s);
 }
 
-/* The child is this very program, exec'd afresh (no copy of the parent's
- * memory, its keys and passwords included; no lock another thread held
- * at the fork): with SANDBOX_ENV set, this runs before main() and never
- * returns. argv: "pv-parser", pdftotext's path or "-", CPU seconds per
- * message. (glibc passes argc, argv to constructors.) */
+/* The child is a program exec'd afresh (no copy of the parent's memory,
+ * its keys and passwords included; no lock another thread held at the
+ * fork): popvault-parser, or this very program when there is none. With
+ * SANDBOX_ENV set, this runs before main() and never returns. argv:
+ * "pv-parser", pdftotext's path or "-", CPU seconds per message. (glibc
+ * passes argc, argv to constructors.) */
 #define SANDBOX_ENV "POPVAULT_PARSER_SANDBOX"
-__attribute__((constructor)) static void parser_entry(int argc, char **argv)
+int index_sandbox_child(int argc, char **argv)
 {
 	const char *v = getenv(SANDBOX_ENV);
 	int cpu_s;
-	if (v == NULL || strcmp(v, "1") != 0)
-		return;
+	if (v == NULL || strcmp(v, "1") != 0) {
+		dprintf(2, "popvault-parser: the parser sandbox of popvault, run by popvault only\n");
+		return 2;
+	}
 	if (argc != 3 || strcmp(argv[0], "pv-parser") != 0 ||
 	    (cpu_s = atoi(argv[2])) <= 0 || cpu_s > 3600)
 		_exit(2);
 	prctl(PR_SET_NAME, "pv-parser", 0, 0, 0);
 	index_mime_set_pdftotext(strcmp(argv[1], "-") != 0 ? argv[1] : NULL);
 	child_main(0, cpu_s);
+	return 2; /* not reached */
+}
+
+__attribute__((constructor)) static void parser_entry(int argc, char **argv)
+{
+	const char *v = getenv(SANDBOX_ENV);
+	if (v != NULL && strcmp(v, "1") == 0)
+		_exit(index_sandbox_child(argc, argv));
 }
 
 /* ---- the parent ---- */
@@ -365,15 +396,38 @@ int index_sandbox_pid(const struct index_sandbox *sb)
 	return (int)sb->pid;
 }
 
+/* What the child runs: popvault-parser beside this program (the build
+ * tree) or in ../libexec/popvault/ (the Debian package): an image of only
+ * what parsing needs (GMime, libseccomp), whose fork per message costs
+ * far less than forking all of popvault (every library mapped is copied
+ * into each worker's page tables and torn down again). Else this very
+ * program (the unit tests, whose hooks live in the test binary). */
+static int child_program(char *exe, size_t n, struct pv_error *err)
+{
+	static const char *const near[] = {"popvault-parser", "../libexec/popvault/popvault-parser"};
+	ssize_t k = readlink("/proc/self/exe", exe, n - 1);
+	if (k <= 0)
+		return pv_fail(err, PV_ERR, "parser sandbox: cannot find this program: %s",
+			       strerror(errno));
+	exe[k] = '\0';
+	char *slash = strrchr(exe, '/');
+	for (size_t i = 0; slash != NULL && i < sizeof(near) / sizeof(near[0]); i++) {
+		char cand[PATH_MAX];
+		int w = snprintf(cand, sizeof(cand), "%.*s/%s", (int)(slash - exe), exe, near[i]);
+		if (w > 0 && (size_t)w < sizeof(cand) && (size_t)w < n && access(cand, X_OK) == 0) {
+			memcpy(exe, cand, (size_t)w + 1);
+			break;
+		}
+	}
+	return 0;
+}
+
 static int start(struct index_sandbox *sb, struct pv_error *err)
 {
 	char exe[PATH_MAX], cpu[16];
 	int sv[2];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return pv_fail(err, PV_ERR, "parser sandbox: cannot find this program: %s",
-			       strerror(errno));
-	exe[n] = '\0';
+	if (child_program(exe, sizeof(exe), err) < 0)
+		return PV_ERR;
 	snprintf(cpu, sizeof(cpu), "%d", sb->cpu_s);
 	const char *pdf = index_mime_pdftotext();
 	char *const argv[] = {"pv-parser", (char *)(pdf != NULL ? pdf : "-"), cpu, NULL};

@@ -6,7 +6,8 @@
  * through pdftotext) runs in a child process that gets the message's
  * bytes over a socket and returns the extracted document on it,
  * and can do nothing else:
- *   - a fresh image of this program (fork and exec: nothing of its
+ *   - a fresh image of popvault-parser, a program of only what parsing
+ *     needs, else of this program (fork and exec: nothing of its
  *     parent's memory, so none of the keys and passwords it held), no
  *     descriptor but its socket, an empty environment, the root
  *     directory as its working directory;
@@ -75,6 +76,11 @@ int index_sandbox_html(struct index_sandbox *sb, const unsigned char *raw, size_
 /* Whether argv and envp are those of a sandbox child this process would
  * start (what a spawner, lib/spawner.h, lets the web start). */
 bool index_sandbox_argv_ok(char *const argv[], char *const envp[]);
+/* The child's side: run as popvault-parser's main() (and before main()
+ * in any program linking this file, when the parent's environment marks
+ * it as the child). Confines itself, serves its socket, never returns;
+ * 2 (with a line on stderr) when not started by index_sandbox_new. */
+int index_sandbox_child(int argc, char **argv);
 
 /* The child's pid, 0 when none runs (tests look at it). */
 int index_sandbox_pid(const struct index_sandbox *sb);

@@ -4,6 +4,7 @@
 #include <gmime/gmime.h>
 #include <iconv.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,13 +29,63 @@ static const char *const pinned_charsets[] = {
 };
 
 #define PINNED (sizeof(pinned_charsets) / sizeof(pinned_charsets[0]))
-static iconv_t pinned[PINNED]; /* never closed, on purpose */
+static iconv_t pinned[PINNED]; /* never closed, on purpose; NULL: not loaded */
+_Static_assert(PINNED <= 32, "a bit of index_charsets_seen per charset");
+
+static bool pin_lazily;
 
 static void gmime_init_once(void)
 {
 	g_mime_init();
+	if (!pin_lazily)
+		index_charsets_pin(UINT32_MAX);
+}
+
+void index_gmime_init_lazy(void)
+{
+	pin_lazily = true;
+	index_gmime_init();
+}
+
+void index_charsets_pin(uint32_t mask)
+{
 	for (size_t i = 0; i < PINNED; i++)
-		pinned[i] = iconv_open("UTF-8", pinned_charsets[i]);
+		if ((mask & (UINT32_C(1) << i)) && pinned[i] == NULL)
+			pinned[i] = iconv_open("UTF-8", pinned_charsets[i]);
+}
+
+/* The bit of the common charset named by s[0..n), 0 for any other. */
+static uint32_t charset_bit(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < PINNED; i++)
+		if (strlen(pinned_charsets[i]) == n && strncasecmp((const char *)s, pinned_charsets[i], n) == 0)
+			return UINT32_C(1) << i;
+	return 0;
+}
+
+uint32_t index_charsets_seen(const unsigned char *raw, size_t len)
+{
+	const unsigned char *p = raw, *end = raw + len;
+	uint32_t seen = 0;
+	while (p < end && (p = memchr(p, '=', (size_t)(end - p))) != NULL) {
+		const unsigned char *name = p + 1, *e;
+		if (name < end && *name == '?') { /* =?charset?enc?text?= */
+			name++;
+		} else if (p - raw >= 7 && strncasecmp((const char *)p - 7, "charset", 7) == 0) {
+			if (name < end && *name == '"')
+				name++;
+		} else {
+			p++;
+			continue;
+		}
+		for (e = name; e < end && e - name < 16 && *e != '?' && *e != '"' && *e != ';' &&
+			       *e != '*' && *e > ' ';
+		     e++)
+			;
+		seen |= charset_bit(name, (size_t)(e - name));
+		p = e;
+	}
+	return seen;
 }
 
 void index_gmime_init(void)

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
@@ -57,7 +58,20 @@ int index_text_cjk_split(const char *in, size_t len, struct pv_buf *out,
 bool index_text_has_cjk(const char *in, size_t len);
 
 /* GMime is initialised once per process (g_mime_init is not thread-safe);
- * every index function that uses GMime calls this first. */
+ * every index function that uses GMime calls this first. It also pins
+ * the converters of the common mail charsets (loaded once, kept), unless
+ * index_gmime_init_lazy came first. */
 void index_gmime_init(void);
+
+/* For the parser sandbox, which forks a worker per message: a fork costs
+ * in proportion to the mappings (5 per converter), so only the charsets
+ * its messages use are pinned: index_charsets_seen (in the worker) says
+ * which of the common ones raw[0..len) names (a charset= parameter or an
+ * RFC 2047 word; a bit per charset), index_charsets_pin (in the process
+ * that forks) loads those not yet loaded. Any mask is harmless: at most
+ * every common converter is pinned, as index_gmime_init does. */
+void index_gmime_init_lazy(void);
+uint32_t index_charsets_seen(const unsigned char *raw, size_t len);
+void index_charsets_pin(uint32_t mask);
 
 #endif

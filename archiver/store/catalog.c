@@ -130,6 +130,16 @@ int catalog_begin(struct catalog *cat, struct pv_error *err)
 	return catalog_exec(cat->db, "BEGIN IMMEDIATE", err);
 }
 
+void catalog_relaxed_commits(struct catalog *cat)
+{
+	(void)sqlite3_exec(cat->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+}
+
+void catalog_durable_commits(struct catalog *cat)
+{
+	(void)sqlite3_exec(cat->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+}
+
 int catalog_begin_read(struct catalog *cat, struct pv_error *err)
 {
 	int64_t n;

@@ -34,6 +34,13 @@ int catalog_migrate(sqlite3 *db, int target, struct pv_error *err);
 int catalog_begin(struct catalog *cat, struct pv_error *err);
 int catalog_commit(struct catalog *cat, struct pv_error *err);
 void catalog_rollback(struct catalog *cat);
+/* Commits of derived data that may be lost in a power cut and made again
+ * (the search index: the indexer resumes from what reached the disk):
+ * synchronous=NORMAL on this connection until catalog_durable_commits
+ * puts FULL back. WAL keeps the catalog consistent either way; only the
+ * last such commits may be undone by a power cut. */
+void catalog_relaxed_commits(struct catalog *cat);
+void catalog_durable_commits(struct catalog *cat);
 /* A read transaction with its snapshot taken now (WAL: writers go on and
  * what they commit stays unseen until catalog_rollback ends it). */
 int catalog_begin_read(struct catalog *cat, struct pv_error *err);

@@ -483,6 +483,30 @@ static void test_empty_input_with_null_data(void **state)
 	pv_buf_free(&b);
 }
 
+/* The common charsets a message names, for the parser sandbox to pin:
+ * charset= parameters (quoted or not, any case) and RFC 2047 words; a
+ * name outside the list, or "charset" without "=", is no charset. */
+static void test_charsets_seen_are_the_named_common_ones(void **state)
+{
+	(void)state;
+	static const char msg[] =
+		"Subject: =?koi8-r?B?8NLJ18XU?= and =?UTF-8?Q?caf=C3=A9?=\r\n"
+		"Content-Type: text/plain; charset=\"ISO-8859-1\"\r\n\r\n"
+		"charset is a word; a=b =3D =?x-unknown?Q?a?=\r\n"
+		"--b\r\nContent-Type: text/html; CHARSET=windows-1252\r\n\r\n";
+	uint32_t a = index_charsets_seen((const unsigned char *)msg, sizeof(msg) - 1);
+	uint32_t koi = index_charsets_seen((const unsigned char *)"=?KOI8-R?Q?a?=", 14);
+	uint32_t latin = index_charsets_seen((const unsigned char *)"charset=iso-8859-1", 18);
+	uint32_t cp = index_charsets_seen((const unsigned char *)"charset=Windows-1252;", 21);
+	assert_int_not_equal(koi, 0);
+	assert_int_not_equal(latin, 0);
+	assert_int_not_equal(cp, 0);
+	assert_int_equal(a, koi | latin | cp);
+	assert_int_equal(index_charsets_seen((const unsigned char *)"charset iso-8859-1 =?", 21), 0);
+	assert_int_equal(index_charsets_seen((const unsigned char *)"charset=", 8), 0);
+	assert_int_equal(index_charsets_seen(NULL, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_base64_padding_mid_stream_does_not_hide_text),
 		cmocka_unit_test(test_empty_input_with_null_data),
 		cmocka_unit_test(test_show_header_lines_carry_no_bidi_controls),
+		cmocka_unit_test(test_charsets_seen_are_the_named_common_ones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* PDF attachment text through pdftotext in a child (archiver/index/pdf):
  * extracted and indexed, hidden from `show`, and a misbehaving child
- * (garbage, endless output, hanging, missing) costs bounded time. */
+ * (garbage, endless output, hanging, missing) costs bounded time; a PDF
+ * that cannot hold text is not given to it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,6 +154,41 @@ static void test_garbage_pdf_yields_no_text_and_no_failure(void **state)
 	index_doc_free(&doc);
 }
 
+/* A PDF without a font has no text: pdftotext is not run for it (a
+ * missing program would be an error); one with a font, also spelt with
+ * #xx escapes, or with object streams that may hide one, goes to it. */
+static void test_pdf_without_a_font_is_not_given_to_pdftotext(void **state)
+{
+	(void)state;
+	static const char *const no_text[] = {
+		"%PDF-1.4 \x01\x02 /Fonts /Fon /XObject /Font2 <</FontFile 3 0 R>>",
+		"%PDF-1.4\n1 0 obj << /Type /XObject /Subtype /Image >> endobj",
+	};
+	static const char *const text[] = {
+		"%PDF-1.4\n<< /Resources << /Font << /F1 5 0 R >> >> >>",
+		"%PDF-1.4\n<</Font<</F1 5 0 R>>>>",
+		"%PDF-1.4\n<< /Resources << /F#6fnt << /F1 5 0 R >> >> >>",
+		"%PDF-1.5\n7 0 obj << /Type /ObjStm /N 3 /First 20 /Filter /FlateDecode >>",
+	};
+	struct pv_buf out;
+	struct pv_error err;
+	pv_buf_init(&out, 1000);
+	for (size_t i = 0; i < sizeof(no_text) / sizeof(no_text[0]); i++) {
+		const unsigned char *p = (const unsigned char *)no_text[i];
+		assert_false(index_pdf_may_have_text(p, strlen(no_text[i])));
+		assert_int_equal(index_pdf_to_text("/nonexistent/pdftotext", p, strlen(no_text[i]),
+						   &out, &err), PV_OK);
+		assert_int_equal(out.len, 0);
+	}
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		const unsigned char *p = (const unsigned char *)text[i];
+		assert_true(index_pdf_may_have_text(p, strlen(text[i])));
+		assert_int_equal(index_pdf_to_text("/nonexistent/pdftotext", p, strlen(text[i]),
+						   &out, &err), PV_ERR);
+	}
+	pv_buf_free(&out);
+}
+
 static char dir[64];
 
 static const char *script(const char *name, const char *body)
@@ -235,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_pdf_attachment_text_is_indexed_not_shown),
 		cmocka_unit_test(test_pdf_text_comes_out_of_the_parser_sandbox),
 		cmocka_unit_test(test_garbage_pdf_yields_no_text_and_no_failure),
+		cmocka_unit_test(test_pdf_without_a_font_is_not_given_to_pdftotext),
 		cmocka_unit_test(test_endless_output_is_cut_at_the_buffer_max),
 		cmocka_unit_test(test_hanging_child_is_killed_at_the_deadline),
 		cmocka_unit_test(test_child_that_ignores_its_input_does_not_kill_us),

@@ -1,7 +1,9 @@
 /* The parser sandbox (archiver/index/sandbox.h): the same document as an
  * extraction in the process itself, and a child that crashes, loops,
  * opens a socket or the keys fails its one message, is killed, and is
- * replaced; the indexer records such a message as failed and goes on. */
+ * replaced; the indexer records such a message as failed and goes on;
+ * a pool of sandboxes gives every result back in order, a crash failing
+ * its own message only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include "archiver/archive/indexer.h"
 #include "archiver/index/index.h"
 #include "archiver/index/sandbox.h"
+#include "archiver/index/sandbox_pool.h"
 #include "archiver/lib/sandbox.h"
 #include "tests/unit/test_dispose_fixture.h"
 
@@ -304,6 +307,49 @@ static void test_the_indexer_records_the_failure_and_indexes_the_rest(void **sta
 	fx_free(&f);
 }
 
+/* Two slots, nine messages, every third one crashes its worker: each
+ * result comes back in the order the messages went in, the crashes fail
+ * their own message only, whichever slot ran them. */
+static void test_a_pool_gives_results_in_order_and_a_crash_fails_only_its_message(void **state)
+{
+	(void)state;
+	struct index_pool *pool;
+	struct pv_error err;
+	int64_t next_back = 1;
+	fx_must(index_pool_new(2, &pool, &err), &err, "pool");
+	assert_int_equal(index_pool_size(pool), 2);
+	for (int64_t id = 1; id <= 9 + 2; id++) {
+		struct index_pool_job *job = index_pool_next(pool);
+		if (job->id != 0) {
+			char want[32];
+			assert_int_equal(job->id, next_back);
+			snprintf(want, sizeof(want), "message %lld", (long long)job->id);
+			if (job->id % 3 == 0) {
+				assert_int_equal(job->r, PV_EPROTO);
+				assert_non_null(strstr(job->err.msg, "crashed"));
+			} else {
+				assert_int_equal(job->r, PV_OK);
+				assert_string_equal(pv_buf_str(&job->doc.subject), want);
+			}
+			job->id = 0;
+			next_back++;
+		}
+		if (id > 9)
+			continue; /* only taking back what is in hand */
+		char msg[160];
+		int n = snprintf(msg, sizeof(msg), "%sSubject: message %lld\r\n\r\nbody\r\n",
+				 id % 3 == 0 ? "X-Test: abort\r\n" : "", (long long)id);
+		pv_buf_reset(&job->raw);
+		assert_int_equal(pv_buf_append(&job->raw, msg, (size_t)n, NULL), 0);
+		job->id = id;
+		job->extract = true;
+		index_pool_start(pool, job);
+	}
+	assert_int_equal(next_back, 10);
+	index_pool_free(&pool);
+	assert_null(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_the_keys_are_out_of_its_reach),
 		cmocka_unit_test(test_a_lying_child_is_a_failure_not_a_document),
 		cmocka_unit_test(test_the_indexer_records_the_failure_and_indexes_the_rest),
+		cmocka_unit_test(test_a_pool_gives_results_in_order_and_a_crash_fails_only_its_message),
 	};
 	/* The shared fixture's helpers this file does not need. */
 	(void)fx_t;
