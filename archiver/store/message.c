@@ -13,6 +13,7 @@ struct message_reader {
 
 int message_reader_open(sqlite3 *db, struct message_reader **r_r, struct pv_error *err)
 {
+	*r_r = NULL; /* closing it after a failure is then harmless */
 	struct message_reader *mr = calloc(1, sizeof(*mr));
 	if (mr == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
@@ -43,7 +44,7 @@ void message_reader_close(struct message_reader **mr)
 
 int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_error *err)
 {
-	struct message_reader *mr;
+	struct message_reader *mr = NULL;
 	int r = message_reader_open(db, &mr, err);
 	if (r == PV_OK)
 		r = message_reader_load(mr, id, m, err);
