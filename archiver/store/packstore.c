@@ -344,6 +344,20 @@ static int pack_held(sqlite3 *db, int64_t id, bool *held_r, struct pv_error *err
 	return PV_OK;
 }
 
+/* v with room for element n (n elements of elem bytes in use, *cap
+ * allocated; doubling from 8): v itself, a new block, or NULL when out
+ * of memory (v is then left as it was). */
+static void *room_for_one(void *v, size_t n, size_t *cap, size_t elem)
+{
+	if (n < *cap)
+		return v;
+	size_t ncap = *cap ? 2 * *cap : 8;
+	void *nv = realloc(v, ncap * elem);
+	if (nv != NULL)
+		*cap = ncap;
+	return nv;
+}
+
 struct upload {
 	int64_t id;
 	char month[16];
@@ -369,16 +383,12 @@ static int unstored(sqlite3 *db, struct upload **v_r, size_t *n_r, struct pv_err
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n_r == cap) {
-			size_t ncap = cap ? 2 * cap : 8;
-			struct upload *v = realloc(*v_r, ncap * sizeof(*v));
-			if (v == NULL) {
-				r = pv_fail(err, PV_ERR, "out of memory");
-				break;
-			}
-			*v_r = v;
-			cap = ncap;
+		struct upload *v = room_for_one(*v_r, *n_r, &cap, sizeof(*v));
+		if (v == NULL) {
+			r = pv_fail(err, PV_ERR, "out of memory");
+			break;
 		}
+		*v_r = v;
 		struct upload *u = &(*v_r)[(*n_r)++];
 		const char *m = (const char *)sqlite3_column_text(st, 1);
 		u->id = sqlite3_column_int64(st, 0);
@@ -554,16 +564,12 @@ int packstore_sync_holds(struct packstore *ps, int64_t *changed_r, struct pv_err
 	struct { int64_t id; char version[PACKSTORE_VERSION_MAX]; bool want; } *v = NULL;
 	size_t n = 0, cap = 0;
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? 2 * cap : 8;
-			void *nv = realloc(v, ncap * sizeof(*v));
-			if (nv == NULL) {
-				r = pv_fail(err, PV_ERR, "out of memory");
-				break;
-			}
-			v = nv;
-			cap = ncap;
+		void *nv = room_for_one(v, n, &cap, sizeof(*v));
+		if (nv == NULL) {
+			r = pv_fail(err, PV_ERR, "out of memory");
+			break;
 		}
+		v = nv;
 		const char *ver = (const char *)sqlite3_column_text(st, 1);
 		v[n].id = sqlite3_column_int64(st, 0);
 		snprintf(v[n].version, sizeof(v[n].version), "%s", ver ? ver : "");
@@ -614,16 +620,12 @@ int packstore_sync_locks(struct packstore *ps, int64_t *changed_r, struct pv_err
 		int64_t want = packstore_retain_until(month ? month : "never", now);
 		if (want <= sqlite3_column_int64(st, 2))
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? 2 * cap : 8;
-			void *nv = realloc(v, ncap * sizeof(*v));
-			if (nv == NULL) {
-				r = pv_fail(err, PV_ERR, "out of memory");
-				break;
-			}
-			v = nv;
-			cap = ncap;
+		void *nv = room_for_one(v, n, &cap, sizeof(*v));
+		if (nv == NULL) {
+			r = pv_fail(err, PV_ERR, "out of memory");
+			break;
 		}
+		v = nv;
 		v[n].id = sqlite3_column_int64(st, 0);
 		v[n].until = want;
 		snprintf(v[n].version, sizeof(v[n].version), "%s", ver ? ver : "");
