@@ -68,7 +68,7 @@ mkdir -p "$H_RUN/seeded"
 cp -L "$H_RUN"/first/* "$H_RUN/seeded/"
 later=($(ls "$H_RUN/later"))
 per=$(((${#later[@]} + ROUNDS - 1) / ROUNDS))
-delays=($(python3 -c 'import random,sys; r=random.Random(int(sys.argv[1])); print(" ".join("%.3f" % r.uniform(0.05, 1.2) for _ in range(int(sys.argv[2]))))' "$SEED" "$ROUNDS"))
+delays=($(python3 -c 'import random,sys; r=random.Random(int(sys.argv[1])); print(" ".join("%.3f" % r.uniform(0.02, 0.3) for _ in range(int(sys.argv[2]))))' "$SEED" "$ROUNDS"))
 landed=0 lost=0 dups=0
 for ((k = 0; k < ROUNDS; k++)); do
 	slice=("${later[@]:k*per:per}")
