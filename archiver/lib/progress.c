@@ -50,20 +50,29 @@ void pv_meter_init(struct pv_meter *m, FILE *out, const char *label, const char 
 	m->start_ms = pv_clock_monotonic_ms();
 	m->last_ms = m->start_ms - PV_METER_REDRAW_MS;
 	m->shown = false;
+	m->updated = false;
+}
+
+static void draw(struct pv_meter *m, int64_t now)
+{
+	char line[256];
+	m->last_ms = now;
+	pv_meter_format(line, sizeof(line), m->label, m->unit, m->done, m->total, now - m->start_ms);
+	fprintf(m->out, "\r%s\033[K", line);
+	fflush(m->out);
+	m->shown = true;
 }
 
 void pv_meter_update(void *meter, uint64_t done, uint64_t total)
 {
 	struct pv_meter *m = meter;
-	char line[256];
 	int64_t now = pv_clock_monotonic_ms();
+	m->done = done;
+	m->total = total;
+	m->updated = true;
 	if (done < total && now - m->last_ms < PV_METER_REDRAW_MS)
 		return;
-	m->last_ms = now;
-	pv_meter_format(line, sizeof(line), m->label, m->unit, done, total, now - m->start_ms);
-	fprintf(m->out, "\r%s\033[K", line);
-	fflush(m->out);
-	m->shown = true;
+	draw(m, now);
 }
 
 void pv_meter_clear(struct pv_meter *m)
@@ -78,6 +87,10 @@ void pv_meter_clear(struct pv_meter *m)
 
 void pv_meter_end(struct pv_meter *m)
 {
+	/* A line cleared for output after the last update comes back, so the
+	 * run still ends on its count and time. */
+	if (!m->shown && m->updated)
+		draw(m, pv_clock_monotonic_ms());
 	if (!m->shown)
 		return;
 	fputc('\n', m->out);

@@ -36,7 +36,9 @@ struct pv_meter {
 	const char *label; /* "verify --full"; may be changed between updates */
 	const char *unit;  /* "messages" */
 	int64_t start_ms, last_ms;
-	bool shown; /* a line is on the screen (needs a newline or a clear) */
+	uint64_t done, total; /* the last update's, to draw the line again */
+	bool updated;	      /* there has been an update */
+	bool shown;	      /* a line is on the screen (needs a newline or a clear) */
 };
 
 /* Starts the clock. label and unit are borrowed, not copied. */
