@@ -382,6 +382,11 @@ void ingest_free(struct ingest **inp)
 	 * after the session's DELEs and QUIT, which needed only their local,
 	 * durable copy; a pack leaves the data directory only once the store
 	 * confirmed it. One that fails stays, for the next session. */
+	/* A pack left empty by a session killed before its first commit. */
+	struct pv_error pe;
+	int64_t emptied;
+	if (pack_remove_empty(in->ar->packs, in->ar->cat->db, &emptied, &pe) < 0)
+		pv_log(PV_LOG_WARN, "pack.kept", "%s (tried again at the next harvest)", pe.msg);
 	if (packstore_remote(in->ar->packs)) {
 		struct pv_error e;
 		int64_t stored, failed;

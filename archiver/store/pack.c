@@ -447,8 +447,9 @@ bool pack_exists(struct packstore *store, int64_t pack_id)
 
 /* ---- disposal ---- */
 
-int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
-		       int64_t *refused_r, struct pv_error *err)
+/* Removes the packs a query selects, as pack_remove_unused says. */
+static int remove_packs(struct packstore *store, sqlite3 *db, const char *select,
+			int64_t *removed_r, int64_t *refused_r, struct pv_error *err)
 {
 	sqlite3_stmt *st;
 	int64_t *ids = NULL, *gone = NULL;
@@ -457,9 +458,7 @@ int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
 	int r;
 
 	*removed_r = *refused_r = 0;
-	if ((r = catalog_prepare(db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND NOT"
-				     " EXISTS (SELECT 1 FROM messages m WHERE m.pack_id = p.id"
-				     " AND m.disposed_at IS NULL) ORDER BY p.id", &st, err)) < 0 ||
+	if ((r = catalog_prepare(db, select, &st, err)) < 0 ||
 	    (r = catalog_collect_ids(db, st, &ids, &n, err)) < 0)
 		return r;
 	if (n == 0)
@@ -502,6 +501,25 @@ int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
 	free(ids);
 	free(gone);
 	return r;
+}
+
+int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
+		       int64_t *refused_r, struct pv_error *err)
+{
+	return remove_packs(store, db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND NOT"
+				       " EXISTS (SELECT 1 FROM messages m WHERE m.pack_id = p.id"
+				       " AND m.disposed_at IS NULL) ORDER BY p.id",
+			    removed_r, refused_r, err);
+}
+
+int pack_remove_empty(struct packstore *store, sqlite3 *db, int64_t *removed_r,
+		      struct pv_error *err)
+{
+	int64_t busy;
+	return remove_packs(store, db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND"
+				       " p.sealed_at IS NULL AND NOT EXISTS (SELECT 1 FROM messages m"
+				       " WHERE m.pack_id = p.id) ORDER BY p.id",
+			    removed_r, &busy, err);
 }
 
 /* ---- verify ---- */

@@ -100,6 +100,13 @@ int pack_check_fd(int fd, uint64_t at, const struct blob_loc *loc, struct pv_err
 int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
 		       int64_t *refused_r, struct pv_error *err);
 
+/* Removes every pack that never got a message, the same way: a harvest
+ * killed after a new pack's catalog row and before its first commit
+ * leaves one (a header, no records), which would otherwise never be
+ * sealed, stored or disposed of. A pack a writer holds is left alone. */
+int pack_remove_empty(struct packstore *store, sqlite3 *db, int64_t *removed_r,
+		      struct pv_error *err);
+
 /* Walks every pack against the catalog: header and bucket, records laid
  * end to end with no unreferenced bytes between them, and what follows
  * the last committed record. problem() is called with harmless = false

@@ -497,6 +497,38 @@ static void test_writers_and_disposal_respect_the_lock(void **state)
 	fx_free(&f);
 }
 
+/* A session that ends (or is killed) before its new pack's first commit
+ * leaves a pack with a catalog row and a header but no message: removed
+ * once no writer holds it, never sealed or stored. */
+static void test_a_pack_that_never_got_a_message_is_removed(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct ingest *a;
+	struct ingest_msg im;
+	bool before;
+	int64_t removed;
+	char packs[4096];
+	const char *raw = "Subject: empty\r\n\r\nbody\r\n";
+	fx_init(&f);
+	snprintf(packs, sizeof(packs), "%s/packs", f.dir);
+	fx_must(ingest_new(f.ar, &f.acct, &a, &err), &err, "a");
+	fx_must(ingest_begin(a, &err), &err, "begin");
+	fx_must(ingest_write(a, raw, strlen(raw), &err), &err, "write");
+	fx_must(ingest_end(a, 1, "e1", 1700000000, &before, &im, &err), &err, "end");
+	assert_int_equal(count_dir(packs), 1);
+	/* held by its writer: left alone */
+	fx_must(pack_remove_empty(f.ar->packs, f.ar->cat->db, &removed, &err), &err, "remove");
+	assert_int_equal(removed, 0);
+	assert_int_equal(count_dir(packs), 1);
+	ingest_free(&a); /* no commit: the record is cut off, the pack empty */
+	assert_int_equal(count_dir(packs), 0);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM packs WHERE removed_at IS NULL"), 0);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM packs WHERE sealed_at IS NOT NULL"), 0);
+	fx_free(&f);
+}
+
 /* Archives from before packs (PVB1 blob files) and packs side by side. */
 static void test_old_blob_files_and_packs_both_read(void **state)
 {
@@ -609,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_uncommitted_records_are_cut_off),
 		cmocka_unit_test(test_archived_before_is_not_stored_twice),
 		cmocka_unit_test(test_writers_and_disposal_respect_the_lock),
+		cmocka_unit_test(test_a_pack_that_never_got_a_message_is_removed),
 		cmocka_unit_test(test_old_blob_files_and_packs_both_read),
 		cmocka_unit_test(test_a_record_opened_on_one_thread_reads_on_another),
 	};
