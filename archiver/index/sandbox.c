@@ -402,7 +402,7 @@ int index_sandbox_pid(const struct index_sandbox *sb)
  * far less than forking all of popvault (every library mapped is copied
  * into each worker's page tables and torn down again). Else this very
  * program (the unit tests, whose hooks live in the test binary). */
-static int child_program(char *exe, size_t n, struct pv_error *err)
+int index_sandbox_program(char *exe, size_t n, struct pv_error *err)
 {
 	static const char *const near[] = {"popvault-parser", "../libexec/popvault/popvault-parser"};
 	ssize_t k = readlink("/proc/self/exe", exe, n - 1);
@@ -426,7 +426,7 @@ static int start(struct index_sandbox *sb, struct pv_error *err)
 {
 	char exe[PATH_MAX], cpu[16];
 	int sv[2];
-	if (child_program(exe, sizeof(exe), err) < 0)
+	if (index_sandbox_program(exe, sizeof(exe), err) < 0)
 		return PV_ERR;
 	snprintf(cpu, sizeof(cpu), "%d", sb->cpu_s);
 	const char *pdf = index_mime_pdftotext();

@@ -76,6 +76,9 @@ int index_sandbox_html(struct index_sandbox *sb, const unsigned char *raw, size_
 /* Whether argv and envp are those of a sandbox child this process would
  * start (what a spawner, lib/spawner.h, lets the web start). */
 bool index_sandbox_argv_ok(char *const argv[], char *const envp[]);
+/* The program a sandbox child runs (popvault-parser beside this program
+ * or in ../libexec/popvault/, else this program) into exe[n]. */
+int index_sandbox_program(char *exe, size_t n, struct pv_error *err);
 /* The child's side: run as popvault-parser's main() (and before main()
  * in any program linking this file, when the parent's environment marks
  * it as the child). Confines itself, serves its socket, never returns;

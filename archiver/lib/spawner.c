@@ -95,6 +95,7 @@ static void serve(int fd, const char *exe, pv_spawn_allow_fn allow, void *ctx)
 {
 	static char buf[REQ_MAX + 1];
 	char *argv[STRINGS_MAX + 1], *envp[STRINGS_MAX + 1];
+	const char *program;
 	for (;;) {
 		union {
 			struct cmsghdr h;
@@ -119,13 +120,13 @@ static void serve(int fd, const char *exe, pv_spawn_allow_fn allow, void *ctx)
 				}
 		if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !parse(buf, (size_t)len, argv, envp))
 			answer(fd, 0, "malformed request");
-		else if (!allow(ctx, argv, envp))
+		else if ((program = allow(ctx, exe, argv, envp)) == NULL)
 			answer(fd, 0, "not a program this process may start");
 		else {
 			/* CLONE_PARENT: the requester's child, for it to wait for. */
 			long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
 			if (pid == 0)
-				child(exe, argv, envp, fds, n);
+				child(program, argv, envp, fds, n);
 			answer(fd, pid > 0 ? (int32_t)pid : 0, pid > 0 ? NULL : strerror(errno));
 		}
 		for (int i = 0; i < n; i++)

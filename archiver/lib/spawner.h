@@ -4,10 +4,11 @@
 /* Starting this program for a process that may not (the web: its seccomp
  * set has no execve; ARCHITECTURE.md §2 "Processes"). pv_spawner_start
  * forks a small process before the caller confines itself; from then on
- * pv_spawn asks it to start this very program (the path it had at the
- * fork, never another) with argv and envp, which `allow` (run in the
- * spawner, a copy of the caller made before anything untrusted) must
- * accept. The new process is made with CLONE_PARENT: it is the caller's
+ * pv_spawn asks it to start a program with argv and envp, which `allow`
+ * (run in the spawner, a copy of the caller made before anything
+ * untrusted) must accept, naming the program: this very program (the
+ * path it had at the fork) or one whose path the caller fixed before
+ * the fork, never one a request names. The new process is made with CLONE_PARENT: it is the caller's
  * child, so the caller waits for it and kills it as if it had forked it.
  * It gets fds[0..n) as its descriptors 0..n-1 and nothing else, every
  * signal unblocked and at its default, and the spawner's seccomp filters
@@ -21,7 +22,10 @@
 /* At most this many descriptors handed to one program. */
 #define PV_SPAWN_FDS_MAX 4
 
-typedef bool (*pv_spawn_allow_fn)(void *ctx, char *const argv[], char *const envp[]);
+/* The program to start for argv and envp: self (this program's path) or
+ * a path fixed before pv_spawner_start; NULL refuses the request. */
+typedef const char *(*pv_spawn_allow_fn)(void *ctx, const char *self, char *const argv[],
+					 char *const envp[]);
 
 /* Forks the spawner (PR_SET_PDEATHSIG: it ends with the caller) and runs
  * `confine` in it first (may be NULL: its seccomp set). Call before any

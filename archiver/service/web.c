@@ -1,6 +1,7 @@
 /* The web process of serve: the HTTP server (archiver/http) on the
  * supervisor's socket until SIGTERM or SIGINT. */
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -26,13 +27,21 @@ static void say(int fd, const char *what, const char *msg)
 	close(fd);
 }
 
-/* What the web's spawner may start for it: a view's parser sandbox, or
- * "harvest now" of this data directory. Runs in the spawner. */
-static bool web_may_start(void *ctx, char *const argv[], char *const envp[])
+struct web_programs {
+	const struct service *sv;
+	char parser[PATH_MAX]; /* fixed before the spawner forks */
+};
+
+/* What the web's spawner may start for it: a view's parser sandbox (the
+ * small popvault-parser, as the indexer runs it), or "harvest now" of
+ * this data directory (this program). Runs in the spawner. */
+static const char *web_may_start(void *ctx, const char *self, char *const argv[],
+				 char *const envp[])
 {
-	const struct service *sv = ctx;
-	return index_sandbox_argv_ok(argv, envp) ||
-	       harvest_job_argv_ok(sv->o->data_dir, argv, envp);
+	const struct web_programs *wp = ctx;
+	if (index_sandbox_argv_ok(argv, envp))
+		return wp->parser;
+	return harvest_job_argv_ok(wp->sv->o->data_dir, argv, envp) ? self : NULL;
 }
 
 static int confine_spawner(struct pv_error *err)
@@ -66,7 +75,10 @@ int svc_web_main(struct service *sv, int ready_fd)
 	json_object_seed(0);
 	/* The web execs nothing itself: a spawner forked now, before its
 	 * filter and its first request, starts what it may start. */
-	if (pv_spawner_start(web_may_start, sv, confine_spawner, &err) < 0 ||
+	static struct web_programs wp;
+	wp.sv = sv;
+	if (index_sandbox_program(wp.parser, sizeof(wp.parser), &err) < 0 ||
+	    pv_spawner_start(web_may_start, &wp, confine_spawner, &err) < 0 ||
 	    pv_sandbox_role(PV_ROLE_WEB, &err) < 0) {
 		say(ready_fd, "E", err.msg);
 		pv_log(PV_LOG_ERROR, "serve.web", "the web cannot confine itself: %s", err.msg);

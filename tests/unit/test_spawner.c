@@ -34,12 +34,15 @@ __attribute__((constructor)) static void as_spawned(void)
 
 static int allowed_calls;
 
-static bool allow(void *ctx, char *const argv[], char *const envp[])
+/* "ok": this program; "other": a program fixed before the fork. */
+static const char *allow(void *ctx, const char *self, char *const argv[], char *const envp[])
 {
 	(void)ctx;
 	allowed_calls++; /* in the spawner: the parent's counter stays 0 */
-	return argv[0] != NULL && strcmp(argv[0], "ok") == 0 && argv[1] == NULL &&
-	       envp[0] != NULL && strcmp(envp[0], "PV_SPAWN_TEST=yes") == 0 && envp[1] == NULL;
+	if (argv[0] == NULL || argv[1] != NULL || envp[0] == NULL ||
+	    strcmp(envp[0], "PV_SPAWN_TEST=yes") != 0 || envp[1] != NULL)
+		return NULL;
+	return strcmp(argv[0], "ok") == 0 ? self : strcmp(argv[0], "other") == 0 ? "/bin/false" : NULL;
 }
 
 static int setup(void **state)
@@ -93,11 +96,26 @@ static void test_another_program_or_environment_is_refused(void **state)
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), 0); /* the spawner only: nothing started */
 }
 
+/* The program allow names is the one started, not this one. */
+static void test_the_program_allow_names_is_started(void **state)
+{
+	(void)state;
+	char *const argv[] = {"other", NULL}, *const envp[] = {"PV_SPAWN_TEST=yes", NULL};
+	struct pv_error err;
+	int status = 0;
+	pid_t pid = 0;
+	assert_int_equal(pv_spawn(argv, envp, NULL, 0, &pid, &err), PV_OK);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1); /* /bin/false; this program would exit 7 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_an_allowed_program_is_our_child_with_our_descriptors),
 		cmocka_unit_test(test_another_program_or_environment_is_refused),
+		cmocka_unit_test(test_the_program_allow_names_is_started),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
