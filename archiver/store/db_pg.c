@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/hex.h"
+
 /* Server-side statements kept per connection: more distinct SQL texts
  * than this evict the oldest unused one (DEALLOCATE). */
 #define DB_PG_STMT_CACHE 512
@@ -381,17 +383,6 @@ static const char *p_column_text(struct db_stmt *st, int i)
 	return has_value(s, i) ? PQgetvalue(s->res, s->row, i) : NULL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A bytea in text form is "\x" and two hex digits a byte (bytea_output
  * hex, the default since 9.0). */
 static const void *p_column_blob(struct db_stmt *st, int i, size_t *len_r)
@@ -424,12 +415,8 @@ static const void *p_column_blob(struct db_stmt *st, int i, size_t *len_r)
 		sc->p = p;
 		sc->cap = len + 1;
 	}
-	for (size_t k = 0; k < len; k++) {
-		int hi = hexval(v[2 + 2 * k]), lo = hexval(v[3 + 2 * k]);
-		if (hi < 0 || lo < 0)
-			return NULL;
-		sc->p[k] = (unsigned char)(hi << 4 | lo);
-	}
+	if (pv_unhex(v + 2, n - 2, sc->p, len) < 0)
+		return NULL;
 	*len_r = len;
 	return sc->p;
 }
