@@ -16,7 +16,7 @@ int archive_user_add(struct archive *ar, const char *actor, const char *name, co
 	int r;
 	if ((r = user_validate(name, role, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_set(ar->cat->db, name, role, password, replace, pv_clock_now(), &changed,
+	if ((r = user_set(ar->cat->conn, name, role, password, replace, pv_clock_now(), &changed,
 			  err)) < 0 ||
 	    (r = archive_auditf(ar, actor, changed ? AUDIT_USER_CHANGE : AUDIT_USER_ADD, "ok", NULL,
 				err, "user=%s role=%s", name, role)) < 0 ||
@@ -33,7 +33,7 @@ int archive_user_remove(struct archive *ar, const char *actor, const char *name,
 	int r;
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_retire(ar->cat->db, name, pv_clock_now(), err)) < 0 ||
+	if ((r = user_retire(ar->cat->conn, name, pv_clock_now(), err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_REMOVE, "ok", NULL, err, "user=%s", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
@@ -43,13 +43,13 @@ int archive_user_remove(struct archive *ar, const char *actor, const char *name,
 int archive_user_list(struct archive *ar, int (*fn)(void *ctx, const struct user *u), void *ctx,
 		      struct pv_error *err)
 {
-	return user_each(ar->cat->db, fn, ctx, err);
+	return user_each(ar->cat->conn, fn, ctx, err);
 }
 
 int archive_user_get(struct archive *ar, const char *name, struct user *u_r,
 		     struct pv_error *err)
 {
-	return user_get(ar->cat->db, name, u_r, err);
+	return user_get(ar->cat->conn, name, u_r, err);
 }
 
 int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
@@ -58,7 +58,7 @@ int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
 	int r;
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_set_password(ar->cat->db, name, password, pv_clock_now(), err)) < 0 ||
+	if ((r = user_set_password(ar->cat->conn, name, password, pv_clock_now(), err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s password=changed", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
@@ -72,7 +72,7 @@ int archive_user_set_role(struct archive *ar, const char *actor, const char *nam
 	int r;
 	if ((r = user_validate(name, role, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_set_role(ar->cat->db, name, role, pv_clock_now(), err)) < 0 ||
+	if ((r = user_set_role(ar->cat->conn, name, role, pv_clock_now(), err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err, "user=%s role=%s",
 				name, role)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)

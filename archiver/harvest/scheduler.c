@@ -156,7 +156,7 @@ static void record_run(struct archive *ar, const struct account *a, int64_t star
 	struct harvest_run run = {a->id, started, pv_clock_now(), s->fetched, s->deleted,
 				  s->residue, outcome};
 	struct pv_error err;
-	if (harvest_runs_add(ar->cat->db, &run, &err) < 0)
+	if (harvest_runs_add(ar->cat->conn, &run, &err) < 0)
 		pv_log(PV_LOG_WARN, "harvest.run", "cannot record the run: %s", err.msg);
 }
 

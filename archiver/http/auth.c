@@ -111,7 +111,7 @@ int auth_load_session(struct http_request *rq, struct http_response *rs, struct 
 {
 	unsigned char token[SESSION_TOKEN_BYTES], hash[SESSION_HASH_BYTES];
 	struct web_session ws;
-	sqlite3 *db = rq->ar->cat->db;
+	struct db *db = rq->ar->cat->conn;
 	int c = cookie_token(rq, token), r;
 
 	if (c == 0)
@@ -252,13 +252,13 @@ static enum auth_outcome open_session(struct http_request *rq, const struct user
 		unsigned char old_hash[SESSION_HASH_BYTES];
 		session_token_hash(old, old_hash);
 		sodium_memzero(old, sizeof(old));
-		if ((r = session_delete(ar->cat->db, old_hash, &rq->err)) == PV_ENOTFOUND)
+		if ((r = session_delete(ar->cat->conn, old_hash, &rq->err)) == PV_ENOTFOUND)
 			r = PV_OK;
 	}
 	if (r < 0 ||
-	    (r = session_prune(ar->cat->db, now - rq->app->session_idle_s * 1000,
+	    (r = session_prune(ar->cat->conn, now - rq->app->session_idle_s * 1000,
 			       now - rq->app->session_max_s * 1000, &rq->err)) < 0 ||
-	    (r = session_create(ar->cat->db, hash, u, now, PV_HTTP_SESSIONS_PER_USER_MAX,
+	    (r = session_create(ar->cat->conn, hash, u, now, PV_HTTP_SESSIONS_PER_USER_MAX,
 				&rq->err)) < 0 ||
 	    (r = audited_commit(ar, &rq->err)) < 0) {
 		catalog_rollback(ar->cat);
@@ -297,7 +297,7 @@ enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const 
 		return AUTH_BUSY;
 	}
 	/* An invalid name is checked as "" (no user has it): the same work. */
-	r = user_check_password(rq->ar->cat->db, name_ok ? user : "", password, &u, &rq->err);
+	r = user_check_password(rq->ar->cat->conn, name_ok ? user : "", password, &u, &rq->err);
 	sem_post(&rq->app->argon2);
 	if (r == PV_EAUTH) {
 		pv_error_clear(&rq->err);
@@ -323,7 +323,7 @@ int auth_sign_out(struct http_request *rq, struct pv_error *err)
 		return r;
 	if ((r = archive_auditf(ar, rq->actor, AUDIT_LOGOUT, "ok", NULL, err, "session=%s ip=%s",
 				sid, rq->peer)) < 0 ||
-	    (r = session_delete(ar->cat->db, rq->session->token_hash, err)) < 0 ||
+	    (r = session_delete(ar->cat->conn, rq->session->token_hash, err)) < 0 ||
 	    (r = audited_commit(ar, err)) < 0)
 		catalog_rollback(ar->cat);
 	return r;

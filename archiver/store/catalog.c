@@ -98,6 +98,8 @@ int catalog_open(const char *data_dir, int create, struct catalog **cat_r, struc
 			    cat->db ? sqlite3_errmsg(cat->db) : "out of memory");
 		goto fail;
 	}
+	if ((r = db_sqlite_wrap(cat->db, &cat->conn, err)) < 0)
+		goto fail;
 	sqlite3_busy_handler(cat->db, catalog_busy, NULL);
 	sqlite3_extended_result_codes(cat->db, 1);
 	/* FULL: a commit that precedes an upstream DELE must survive power loss. */
@@ -119,6 +121,7 @@ void catalog_close(struct catalog **catp)
 	struct catalog *cat = *catp;
 	if (cat == NULL)
 		return;
+	db_close(&cat->conn);
 	sqlite3_close(cat->db);
 	free(cat->path);
 	free(cat);

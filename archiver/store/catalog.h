@@ -12,9 +12,14 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
+#include "archiver/store/db.h"
 
+/* db: the SQLite handle, for the modules not yet written against
+ * store/db.h; conn: the same database through that interface (the
+ * converted ones: users, sessions, harvest_runs; ARCHITECTURE.md §12). */
 struct catalog {
 	sqlite3 *db;
+	struct db *conn;
 	char *path;
 };
 

@@ -5,10 +5,10 @@
  * migration 1): when it ran and how it went, for `popvault stats`. The
  * evidence of a harvest is its audit entries; these rows are a summary. */
 
-#include <sqlite3.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
+#include "archiver/store/db.h"
 
 struct harvest_run {
 	int64_t account_id;
@@ -18,6 +18,6 @@ struct harvest_run {
 };
 
 /* Appends run (autocommit, or inside the caller's transaction). */
-int harvest_runs_add(sqlite3 *db, const struct harvest_run *run, struct pv_error *err);
+int harvest_runs_add(struct db *db, const struct harvest_run *run, struct pv_error *err);
 
 #endif

@@ -39,6 +39,25 @@ static int store_sealed(sqlite3 *db, int64_t id, const unsigned char *sealed, si
 	return r;
 }
 
+/* The id of the active user name (users.c's user_get, which is written
+ * against store/db.h while this file still holds a sqlite3 *). */
+static int active_user(sqlite3 *db, const char *name, struct user *u, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "SELECT id FROM users WHERE name = ? AND removed_at IS NULL",
+				&st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	memset(u, 0, sizeof(*u));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		u->id = sqlite3_column_int64(st, 0);
+	else
+		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
+	sqlite3_finalize(st);
+	return r;
+}
+
 int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
 		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
 {
@@ -48,7 +67,7 @@ int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
 	struct user u;
 	int r;
 
-	if ((r = user_get(db, name, &u, err)) < 0)
+	if ((r = active_user(db, name, &u, err)) < 0)
 		return r;
 	randombytes_buf(secret_r, TOTP_SECRET_BYTES);
 	pv_hex(secret_r, TOTP_SECRET_BYTES, hex);

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "archiver/store/catalog.h"
+#include "archiver/store/db.h"
 
 /* Argon2id at libsodium's "interactive" cost: 64 MiB and about 0.1 s a
  * check here, so a sign-in stays quick and a stolen catalog stays costly. */
@@ -18,6 +18,12 @@ void user_pwhash_cost_for_tests(void)
 {
 	pwhash_ops = crypto_pwhash_OPSLIMIT_MIN;
 	pwhash_mem = crypto_pwhash_MEMLIMIT_MIN;
+}
+
+void user_pwhash_cost_default_for_tests(void)
+{
+	pwhash_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+	pwhash_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 }
 
 static const char *const roles[] = {"admin", "legal", "compliance", NULL};
@@ -35,11 +41,37 @@ int user_validate(const char *name, const char *role, struct pv_error *err)
 	return pv_fail(err, PV_EUSAGE, "--role must be admin, legal or compliance");
 }
 
-int user_set(sqlite3 *db, const char *name, const char *role, const char *password, bool replace,
+/* The id of the active user name, 0 when there is none. */
+static int active_id(struct db *db, const char *name, int64_t *id_r, struct pv_error *err)
+{
+	struct db_stmt *st;
+	int r = db_prepare(db, "SELECT id FROM users WHERE name = ? AND removed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, name, -1);
+	*id_r = 0;
+	if ((r = db_step(st, err)) == DB_ROW)
+		*id_r = db_column_int64(st, 0);
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
+}
+
+/* Steps a statement that returns no row; PV_ENOTFOUND (naming the user)
+ * when it changed none and that matters. Finalizes it. */
+static int run(struct db_stmt **st, const char *name, bool must_change, struct pv_error *err)
+{
+	int r = db_step(*st, err);
+	if (r == DB_DONE && must_change && db_changes(*st) == 0)
+		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
+	db_finalize(st);
+	return r < 0 ? r : PV_OK;
+}
+
+int user_set(struct db *db, const char *name, const char *role, const char *password, bool replace,
 	     int64_t now, bool *changed_r, struct pv_error *err)
 {
 	char hash[crypto_pwhash_STRBYTES];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t id = 0;
 	int r;
 
@@ -48,124 +80,116 @@ int user_set(sqlite3 *db, const char *name, const char *role, const char *passwo
 			       USER_PASSWORD_MIN);
 	if (crypto_pwhash_str(hash, password, strlen(password), USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
 		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
-	if ((r = catalog_prepare(db, "SELECT id FROM users WHERE name = ? AND removed_at IS NULL",
-				 &st, err)) < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (id != 0 && !replace)
-		return pv_fail(err, PV_ERR, "a user named '%s' exists (use --replace to change it)", name);
+	if ((r = active_id(db, name, &id, err)) < 0)
+		goto done;
+	if (id != 0 && !replace) {
+		r = pv_fail(err, PV_ERR, "a user named '%s' exists (use --replace to change it)", name);
+		goto done;
+	}
 	*changed_r = id != 0;
-	if ((r = catalog_prepare(db, id != 0 ? "UPDATE users SET role = ?, password_hash = ?,"
-					       " changed_at = ? WHERE id = ?"
-					     : "INSERT INTO users (role, password_hash, created_at, name)"
-					       " VALUES (?, ?, ?, ?)",
-				 &st, err)) < 0)
-		return r;
-	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
+	if ((r = db_prepare(db, id != 0 ? "UPDATE users SET role = ?, password_hash = ?,"
+					  " changed_at = ? WHERE id = ?"
+					: "INSERT INTO users (role, password_hash, created_at, name)"
+					  " VALUES (?, ?, ?, ?)",
+			    &st, err)) < 0)
+		goto done;
+	db_bind_text(st, 1, role, -1);
+	db_bind_text(st, 2, hash, -1);
+	db_bind_int64(st, 3, now);
 	if (id != 0)
-		sqlite3_bind_int64(st, 4, id);
+		db_bind_int64(st, 4, id);
 	else
-		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+		db_bind_text(st, 4, name, -1);
+	r = run(&st, name, false, err);
+done:
 	sodium_memzero(hash, sizeof(hash));
 	return r;
 }
 
-int user_retire(sqlite3 *db, const char *name, int64_t now, struct pv_error *err)
+int user_retire(struct db *db, const char *name, int64_t now, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "UPDATE users SET removed_at = ? WHERE name = ? AND removed_at IS NULL",
-				&st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "UPDATE users SET removed_at = ? WHERE name = ? AND removed_at IS NULL",
+			   &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	else if (sqlite3_changes(db) == 0)
-		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
-	sqlite3_finalize(st);
-	return r;
+	db_bind_int64(st, 1, now);
+	db_bind_text(st, 2, name, -1);
+	return run(&st, name, true, err);
 }
 
-static void row_to_user(sqlite3_stmt *st, struct user *u)
+static void row_to_user(struct db_stmt *st, struct user *u)
 {
+	const char *name = db_column_text(st, 1), *role = db_column_text(st, 2);
 	memset(u, 0, sizeof(*u));
-	u->id = sqlite3_column_int64(st, 0);
-	snprintf(u->name, sizeof(u->name), "%s", (const char *)sqlite3_column_text(st, 1));
-	snprintf(u->role, sizeof(u->role), "%s", (const char *)sqlite3_column_text(st, 2));
-	u->created_at = sqlite3_column_int64(st, 3);
-	u->changed_at = sqlite3_column_int64(st, 4);
+	u->id = db_column_int64(st, 0);
+	snprintf(u->name, sizeof(u->name), "%s", name ? name : "");
+	snprintf(u->role, sizeof(u->role), "%s", role ? role : "");
+	u->created_at = db_column_int64(st, 3);
+	u->changed_at = db_column_int64(st, 4);
 }
 
 #define USER_COLUMNS \
 	"id, name, role, created_at, coalesce(changed_at, 0), totp_secret IS NOT NULL"
 
-int user_each(sqlite3 *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
+int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
 	      struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct user u;
-	int r = catalog_prepare(db, "SELECT " USER_COLUMNS
-				    " FROM users WHERE removed_at IS NULL ORDER BY name", &st, err);
+	int r = db_prepare(db, "SELECT " USER_COLUMNS
+			       " FROM users WHERE removed_at IS NULL ORDER BY name", &st, err);
 	if (r < 0)
 		return r;
-	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+	while ((r = db_step(st, err)) == DB_ROW) {
 		row_to_user(st, &u);
-		u.totp = sqlite3_column_int(st, 5) != 0;
-		r = fn(ctx, &u);
+		u.totp = db_column_int64(st, 5) != 0;
+		if ((r = fn(ctx, &u)) != 0)
+			break;
 	}
-	sqlite3_finalize(st);
-	return r;
+	db_finalize(&st);
+	return r == DB_DONE ? PV_OK : r;
 }
 
-int user_get(sqlite3 *db, const char *name, struct user *u_r, struct pv_error *err)
+int user_get(struct db *db, const char *name, struct user *u_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT " USER_COLUMNS
-				    " FROM users WHERE name = ? AND removed_at IS NULL", &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "SELECT " USER_COLUMNS
+			       " FROM users WHERE name = ? AND removed_at IS NULL", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_text(st, 1, name, -1);
+	if ((r = db_step(st, err)) == DB_ROW) {
 		row_to_user(st, u_r);
-		u_r->totp = sqlite3_column_int(st, 5) != 0;
-	} else if (rc == SQLITE_DONE) {
+		u_r->totp = db_column_int64(st, 5) != 0;
+		r = PV_OK;
+	} else if (r == DB_DONE) {
 		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
-	} else {
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 
-int user_set_role(sqlite3 *db, const char *name, const char *role, int64_t now,
+/* changed_at moves strictly forward: to now, or one past its last value
+ * (two changes in one second still end the sessions between). Written
+ * with CASE: max(a, b) is SQLite's, greatest(a, b) PostgreSQL's. */
+#define CHANGED_AT_NEXT(now)                                                        \
+	"CASE WHEN coalesce(changed_at, 0) + 1 > " now " THEN coalesce(changed_at, 0) + 1" \
+	" ELSE " now " END"
+
+int user_set_role(struct db *db, const char *name, const char *role, int64_t now,
 		  struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 	if ((r = user_validate(name, role, err)) < 0 ||
-	    (r = catalog_prepare(db, "UPDATE users SET role = ?1,"
-				     " changed_at = max(coalesce(changed_at, 0) + 1, ?2)"
-				     " WHERE name = ?3 AND removed_at IS NULL", &st, err)) < 0)
+	    (r = db_prepare(db, "UPDATE users SET role = ?1, changed_at = " CHANGED_AT_NEXT("?2")
+				" WHERE name = ?3 AND removed_at IS NULL", &st, err)) < 0)
 		return r;
-	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now > 0 ? now : 1);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	else if (sqlite3_changes(db) == 0)
-		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
-	sqlite3_finalize(st);
-	return r;
+	db_bind_text(st, 1, role, -1);
+	db_bind_int64(st, 2, now > 0 ? now : 1);
+	db_bind_text(st, 3, name, -1);
+	return run(&st, name, true, err);
 }
 
 /* A hash of a password nobody has, checked when the name is unknown so the
@@ -183,73 +207,63 @@ static void make_dummy_hash(void)
 		dummy_hash[0] = '\0';
 }
 
-/* changed_at 0: a rehash, not a change. Otherwise changed_at moves strictly
- * forward (two changes in one second still end the sessions between). */
 void user_check_prepare(void)
 {
 	pthread_once(&dummy_once, make_dummy_hash);
 }
 
-static int store_hash(sqlite3 *db, int64_t id, const char *password, int64_t changed_at,
+/* changed_at 0: a rehash, not a change. */
+static int store_hash(struct db *db, int64_t id, const char *password, int64_t changed_at,
 		      struct pv_error *err)
 {
 	char hash[crypto_pwhash_STRBYTES];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 	if (crypto_pwhash_str(hash, password, strlen(password), USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
 		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
-	if ((r = catalog_prepare(db, changed_at ? "UPDATE users SET password_hash = ?1,"
-						  " changed_at = max(coalesce(changed_at, 0) + 1, ?2)"
-						  " WHERE id = ?3"
-						: "UPDATE users SET password_hash = ?1 WHERE id = ?3",
-				 &st, err)) == PV_OK) {
-		sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	if ((r = db_prepare(db, changed_at ? "UPDATE users SET password_hash = ?1,"
+					     " changed_at = " CHANGED_AT_NEXT("?2") " WHERE id = ?3"
+					   : "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+			    &st, err)) == PV_OK) {
+		db_bind_text(st, 1, hash, -1);
 		if (changed_at)
-			sqlite3_bind_int64(st, 2, changed_at);
-		sqlite3_bind_int64(st, 3, id);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
+			db_bind_int64(st, 2, changed_at);
+		db_bind_int64(st, changed_at ? 3 : 2, id);
+		r = run(&st, "", false, err);
 	}
 	sodium_memzero(hash, sizeof(hash));
 	return r;
 }
 
-int user_set_password(sqlite3 *db, const char *name, const char *password, int64_t now,
+int user_set_password(struct db *db, const char *name, const char *password, int64_t now,
 		      struct pv_error *err)
 {
-	sqlite3_stmt *st;
 	int64_t id = 0;
 	int r;
 	if (strlen(password) < USER_PASSWORD_MIN)
 		return pv_fail(err, PV_EUSAGE, "the password must have at least %d characters",
 			       USER_PASSWORD_MIN);
-	if ((r = catalog_prepare(db, "SELECT id FROM users WHERE name = ? AND removed_at IS NULL",
-				 &st, err)) < 0)
+	if ((r = active_id(db, name, &id, err)) < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
 	if (id == 0)
 		return pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
 	return store_hash(db, id, password, now > 0 ? now : 1, err);
 }
 
-int user_check_password(sqlite3 *db, const char *name, const char *password, struct user *u_r,
+int user_check_password(struct db *db, const char *name, const char *password, struct user *u_r,
 			struct pv_error *err)
 {
 	char hash[crypto_pwhash_STRBYTES] = "";
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	bool found = false;
-	int r = catalog_prepare(db, "SELECT id, name, role, created_at, coalesce(changed_at, 0),"
-				    " password_hash FROM users WHERE name = ? AND removed_at IS NULL",
-				&st, err);
+	int r = db_prepare(db, "SELECT id, name, role, created_at, coalesce(changed_at, 0),"
+			       " password_hash FROM users WHERE name = ? AND removed_at IS NULL",
+			   &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *h = (const char *)sqlite3_column_text(st, 5);
+	db_bind_text(st, 1, name, -1);
+	if ((r = db_step(st, err)) == DB_ROW) {
+		const char *h = db_column_text(st, 5);
 		row_to_user(st, u_r);
 		found = h != NULL && strlen(h) < sizeof(hash);
 		if (found)
@@ -257,7 +271,9 @@ int user_check_password(sqlite3 *db, const char *name, const char *password, str
 	}
 	/* No statement stays open during the slow hash: a reader would hold
 	 * back WAL checkpoints for its whole duration. */
-	sqlite3_finalize(st);
+	db_finalize(&st);
+	if (r < 0)
+		return r;
 	if (!found) {
 		pthread_once(&dummy_once, make_dummy_hash);
 		if (dummy_hash[0] != '\0') {
@@ -266,6 +282,7 @@ int user_check_password(sqlite3 *db, const char *name, const char *password, str
 		}
 		return pv_fail(err, PV_EAUTH, "wrong user name or password");
 	}
+	r = PV_OK;
 	if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
 		r = pv_fail(err, PV_EAUTH, "wrong user name or password");
 	else if (crypto_pwhash_str_needs_rehash(hash, USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)

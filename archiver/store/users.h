@@ -3,13 +3,14 @@
 
 /* Web users: a name, one role (admin, legal, compliance: ARCHITECTURE.md §8) and
  * an Argon2id password hash. Passwords are never stored, printed or
- * logged; they are wiped as soon as they are hashed. */
+ * logged; they are wiped as soon as they are hashed. Written against
+ * store/db.h: runs on SQLite and PostgreSQL (the catalog's conn). */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
+#include "archiver/store/db.h"
 
 #define USER_NAME_MAX 64
 /* Below this a password is refused: it would fall to an offline guess. */
@@ -27,23 +28,23 @@ struct user {
 int user_validate(const char *name, const char *role, struct pv_error *err);
 /* Adds a user, or (when an active one has the name and replace is set)
  * changes its role and password. *changed_r tells which happened. */
-int user_set(sqlite3 *db, const char *name, const char *role, const char *password, bool replace,
+int user_set(struct db *db, const char *name, const char *role, const char *password, bool replace,
 	     int64_t now, bool *changed_r, struct pv_error *err);
 /* Retires a user; PV_ENOTFOUND when there is no active one. */
-int user_retire(sqlite3 *db, const char *name, int64_t now, struct pv_error *err);
+int user_retire(struct db *db, const char *name, int64_t now, struct pv_error *err);
 /* The active user name; PV_ENOTFOUND when there is none. */
-int user_get(sqlite3 *db, const char *name, struct user *u_r, struct pv_error *err);
+int user_get(struct db *db, const char *name, struct user *u_r, struct pv_error *err);
 /* Gives an active user another role, which ends their web sessions
  * (changed_at moves). PV_ENOTFOUND when there is no such user. */
-int user_set_role(sqlite3 *db, const char *name, const char *role, int64_t now,
+int user_set_role(struct db *db, const char *name, const char *role, int64_t now,
 		  struct pv_error *err);
 /* Active users in name order. */
-int user_each(sqlite3 *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
+int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
 	      struct pv_error *err);
 /* Sets a new password for an active user (popvault user passwd), which
  * also ends their web sessions (changed_at moves). PV_ENOTFOUND when there
  * is no such user, PV_EUSAGE for a short password. */
-int user_set_password(sqlite3 *db, const char *name, const char *password, int64_t now,
+int user_set_password(struct db *db, const char *name, const char *password, int64_t now,
 		      struct pv_error *err);
 /* Checks a password (constant time); PV_EAUTH when wrong or no such user,
  * after the same Argon2id work either way (names cannot be probed by
@@ -51,7 +52,7 @@ int user_set_password(sqlite3 *db, const char *name, const char *password, int64
  * own db. A right password whose hash was made with other parameters
  * than today's is hashed again and stored (not a change: changed_at
  * stays). */
-int user_check_password(sqlite3 *db, const char *name, const char *password, struct user *u_r,
+int user_check_password(struct db *db, const char *name, const char *password, struct user *u_r,
 			struct pv_error *err) PV_WARN_UNUSED;
 
 /* Makes now the hash user_check_password checks unknown names against
@@ -61,5 +62,7 @@ void user_check_prepare(void);
 /* Tests and the fuzzer only: Argon2id at libsodium's minimum cost, so a
  * sign-in costs microseconds. Call before any thread starts. */
 void user_pwhash_cost_for_tests(void);
+/* Back to the real cost (a test that runs twice, once per backend). */
+void user_pwhash_cost_default_for_tests(void);
 
 #endif

@@ -106,9 +106,9 @@ static void setup(void)
 	if (symlink("../data/popvault.conf", path) < 0)
 		abort();
 	if (archive_open(data, &ar, &err) < 0 ||
-	    user_set(ar->cat->db, "alice", "legal", "fuzz password 1", false, 1, &changed, &err) < 0 ||
-	    user_set(ar->cat->db, "adam", "admin", "fuzz password 1", false, 1, &changed, &err) < 0 ||
-	    user_check_password(ar->cat->db, "alice", "fuzz password 1", &alice, &err) < 0)
+	    user_set(ar->cat->conn, "alice", "legal", "fuzz password 1", false, 1, &changed, &err) < 0 ||
+	    user_set(ar->cat->conn, "adam", "admin", "fuzz password 1", false, 1, &changed, &err) < 0 ||
+	    user_check_password(ar->cat->conn, "alice", "fuzz password 1", &alice, &err) < 0)
 		abort();
 	archive_close(&ar);
 	struct http_config cfg = {data, web, true, PV_HTTP_SESSION_IDLE_S, PV_HTTP_SESSION_MAX_S,
@@ -129,7 +129,7 @@ static void ensure_session(void)
 	struct web_session s;
 	memset(token, TOKEN_BYTE, sizeof(token));
 	session_token_hash(token, hash);
-	sqlite3 *db = app->idle[0]->cat->db;
+	struct db *db = app->idle[0]->cat->conn;
 	if (session_find(db, hash, &s, NULL) == PV_ENOTFOUND &&
 	    session_create(db, hash, &alice, pv_clock_now_ms(), PV_HTTP_SESSIONS_PER_USER_MAX,
 			   NULL) < 0)

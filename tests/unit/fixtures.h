@@ -13,9 +13,14 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "archiver/lib/error.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/db.h"
+#include "archiver/store/migrations_pg.h"
 #include "audit/keys.h"
 #include "audit/note.h"
 #include "audit/tlog.h"
@@ -41,6 +46,34 @@ static inline void fx_catalog_schema(sqlite3 *db)
 {
 	struct pv_error err;
 	fx_must(catalog_migrate(db, catalog_schema_version(), &err), &err, "catalog migrations");
+}
+
+/* The PostgreSQL of PV_TEST_PG (a libpq conninfo or URL; the e2e tests
+ * tests/e2e/catalog_pg.t and search_pg.t start a real PostgreSQL 15 and
+ * set it), or NULL when unset: tests then run on SQLite only. */
+static inline const char *fx_pg_conninfo(void)
+{
+	const char *pg = getenv("PV_TEST_PG");
+	return pg != NULL && *pg != '\0' ? pg : NULL;
+}
+
+/* A connection to PV_TEST_PG in a schema of its own, new and empty
+ * (search_path), so that tests never see each other's tables; migrated
+ * to catalog version `version` (0: nothing). */
+static inline struct db *fx_pg_fresh(int version)
+{
+	static unsigned n;
+	struct pv_error err;
+	struct db *db = NULL;
+	char sql[160];
+	fx_must(db_open(fx_pg_conninfo(), 0, &db, &err), &err, "postgresql");
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA pv_t_%d_%u; SET search_path TO pv_t_%d_%u",
+		 (int)getpid(), n, (int)getpid(), n);
+	n++;
+	fx_must(db_exec(db, sql, &err), &err, sql);
+	fx_must(migrations_apply_pg(db, &migrations_catalog_pg, version, &err), &err,
+		"postgresql migrations");
+	return db;
 }
 
 /* The data directory of the log tests: dir = /tmp/pv-TAG-XXXXXX (made),

@@ -230,8 +230,8 @@ static int setup(void **state)
 	if (symlink("../data/popvault.conf", path) < 0)
 		return -1;
 	if (archive_open(data, &ar, &err) < 0 ||
-	    user_set(ar->cat->db, "alice", "legal", PW, false, 1, &changed, &err) < 0 ||
-	    user_set(ar->cat->db, "adam", "admin", PW, false, 1, &changed, &err) < 0)
+	    user_set(ar->cat->conn, "alice", "legal", PW, false, 1, &changed, &err) < 0 ||
+	    user_set(ar->cat->conn, "adam", "admin", PW, false, 1, &changed, &err) < 0)
 		return -1;
 	archive_close(&ar);
 	struct http_config cfg = {data, web, true, 600, 3600, NULL, NULL};

@@ -1,0 +1,34 @@
+#!/bin/bash
+# The catalog on PostgreSQL (docs/ARCHITECTURE.md §12) against a real
+# PostgreSQL 15 (tests/e2e/lib/pg.sh): the database interface
+# (test_db), the two dialects' migrations compared step by step
+# (test_schema_dialects), and the modules converted to the interface
+# (test_users, test_sessions), each suite on SQLite and PostgreSQL with
+# PV_TEST_PG set, nothing skipped.
+set -u
+. "$(dirname "$0")/lib/harness.sh"
+. "$(dirname "$0")/lib/pg.sh"
+h_init
+SUITES="test_db test_schema_dialects test_users test_sessions"
+h_plan 6
+
+for s in $SUITES; do
+	[ -x "$H_SRC/build/asan/tests/$s" ] || { echo "Bail out! no build/asan/tests/$s (make asan builds it)"; exit 1; }
+done
+pg_start "$H_RUN/pg" || { echo "Bail out! postgresql did not start"; exit 1; }
+h_pass "postgresql 15 started on 127.0.0.1:$PG_PORT as $PG_USER"
+
+for s in $SUITES; do
+	out=$(cd "$H_SRC" && PV_TEST_PG=$PG_CONNINFO POPVAULT_SRC=$H_SRC CMOCKA_MESSAGE_OUTPUT=stdout \
+		"$H_SRC/build/asan/tests/$s" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ] && ! printf '%s\n' "$out" | grep -q 'SKIPPED\|PV_TEST_PG not set'; then
+		h_pass "$s passes on SQLite and PostgreSQL"
+	else
+		h_fail "$s passes on SQLite and PostgreSQL" "$out"
+	fi
+done
+
+pid=$PG_PID
+pg_stop
+if h_pid_alive "$pid"; then h_fail "postgresql stopped by PID"; else h_pass "postgresql stopped by PID"; fi
