@@ -12,6 +12,7 @@ side): where it is, generated mail, and running it on one archive.
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -44,6 +45,17 @@ def store_options():
     return ["--store", url, "--store-key-file", rgw["RGW_KEY_FILE"]]
 
 
+def _check_stored(data):
+    """The matrix must not pass by testing the local store twice."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "catalog.db"), uri=True)
+    try:
+        kind = db.execute("SELECT kind FROM pack_store").fetchone()
+    finally:
+        db.close()
+    if kind is None or kind[0] != "s3":
+        raise SystemExit("Bail out! init: %s does not record its s3 store" % data)
+
+
 def _set_rgw_clock(rgw, days):
     with open(rgw["RGW_FAKETIME"], "w") as f:
         f.write("+%dd\n" % int(days))
@@ -72,7 +84,8 @@ class Archive:
         Returns the CompletedProcess (output captured as bytes); with check,
         a non-zero exit ends the script with popvault's stderr."""
         args = [str(a) for a in args]
-        if STORE == "s3" and _command(args) == "init" and "--store" not in args:
+        stored = STORE == "s3" and _command(args) == "init" and "--store" not in args
+        if stored:
             args += store_options()
         cmd = [PV, "--data", data_dir or self.data] + args
         env = dict(os.environ, **self.env)
@@ -88,6 +101,8 @@ class Archive:
                 _set_rgw_clock(rgw, 0)
         if check and p.returncode != 0:
             raise SystemExit("popvault %s failed (%d): %s" % (args, p.returncode, p.stderr.decode()))
+        if stored and p.returncode == 0:
+            _check_stored(data_dir or self.data)
         return p
 
     @staticmethod

@@ -46,7 +46,12 @@ pv_store_opts() {
 pv_init() {
 	D=$1
 	pv_store_opts "${@:2}"
-	"$PV" init --data "$D" "${PV_STORE_OPTS[@]}" "${@:2}" >/dev/null
+	"$PV" init --data "$D" "${PV_STORE_OPTS[@]}" "${@:2}" >/dev/null || return
+	# The matrix must not pass by testing the local store twice.
+	if [ ${#PV_STORE_OPTS[@]} -gt 0 ] && [ "$(pv_sql 'SELECT kind FROM pack_store')" != s3 ]; then
+		echo "Bail out! pv_init: $D does not record its s3 store"
+		exit 1
+	fi
 }
 
 # pv_dovecot_account USER [account add options]: account USER for the
