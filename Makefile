@@ -2,7 +2,9 @@
 # it runs. See README.md and docs/ARCHITECTURE.md.
 #   make            release build (hardened)
 #   make asan       ASan+UBSan build of the binary and the unit tests
-#   make test       every suite under prove, one summary line
+#   make test       every suite under prove, one summary line (some twice:
+#                   again with the packs in S3, the backend matrix)
+#   make e2e-s3     that matrix alone
 #   make demo       the appliance on loopback with sample mail: the web UI until Ctrl-C
 #   make bench      benchmarks (figures and ratios against peers)
 #   make fuzz       a round of every libFuzzer target (FUZZ_TIME=N seconds
@@ -76,7 +78,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/asan/obj/%.o)
 
 .SECONDARY:
-.PHONY: all asan test unit e2e web demo bench fuzz fuzz-build fuzz-smoke lint lint-scan clean deps man deb
+.PHONY: all asan test unit e2e e2e-s3 web demo bench fuzz fuzz-build fuzz-smoke lint lint-scan clean deps man deb
 # (A tree without the parser's main, as tests/e2e/make_fresh.t builds,
 # makes popvault alone.)
 PARSER_BIN := $(if $(wildcard archiver/cli/parser_main.c),$(BUILD)/popvault-parser)
@@ -129,14 +131,34 @@ TEST_ENV := CMOCKA_MESSAGE_OUTPUT=tap POPVAULT_SRC=$(CURDIR) \
 	POPVAULT_FUZZ_DIR=$(CURDIR)/$(BUILD)/fuzz
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
 
-test: all asan fuzz-build
-	$(TEST_ENV) prove --exec '' $(UNIT_BIN) $(E2E_TESTS) tests/fuzz/smoke.t
+# The backend matrix (tests/README): these suites run a second time with
+# every archive's sealed packs in a real S3 with Object Lock (Ceph RGW),
+# under the same expectations. Each is build/e2e-s3/SUITE.t, a link to
+# tests/e2e/lib/matrix.sh, so that prove tells the two runs apart and
+# make test still ends on one summary. E2E_S3_ENV lightens the matrix run
+# alone (fewer crash rounds; the full count runs on the local store).
+E2E_S3_SUITES := harvest_dovecot harvest_mailutils harvest_crash index_crash search \
+	policy hold dispose export
+E2E_S3_ENV := HARVEST_CRASH_ROUNDS=8 INDEX_CRASH_ROUNDS=8
+E2E_S3_TESTS := $(E2E_S3_SUITES:%=$(BUILD)/e2e-s3/%.t)
+
+$(BUILD)/e2e-s3/%.t: tests/e2e/%.t tests/e2e/lib/matrix.sh
+	@mkdir -p $(dir $@)
+	ln -sf $(CURDIR)/tests/e2e/lib/matrix.sh $@
+
+test: all asan fuzz-build $(E2E_S3_TESTS)
+	$(TEST_ENV) POPVAULT_MATRIX_ENV='$(E2E_S3_ENV)' prove --exec '' $(UNIT_BIN) $(E2E_TESTS) \
+		$(E2E_S3_TESTS) tests/fuzz/smoke.t
 
 unit: $(UNIT_BIN)
 	$(TEST_ENV) prove --exec '' $(UNIT_BIN)
 
 e2e: all
 	$(TEST_ENV) prove --exec '' $(E2E_TESTS)
+
+# The matrix suites alone, on the S3 store.
+e2e-s3: all $(E2E_S3_TESTS)
+	$(TEST_ENV) POPVAULT_MATRIX_ENV='$(E2E_S3_ENV)' prove --exec '' $(E2E_S3_TESTS)
 
 # The browser suite alone (tests/e2e/web.t runs tests/web under node; it is
 # also one of E2E_TESTS, so make test runs it).

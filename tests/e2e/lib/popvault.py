@@ -12,12 +12,53 @@ side): where it is, generated mail, and running it on one archive.
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+
+import pvharness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("POPVAULT_SRC") or os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 PV = os.environ.get("POPVAULT_BIN") or os.path.join(SRC, "build", "popvault")
+# The backend matrix (tests/README): with POPVAULT_TEST_STORE=s3 every
+# archive an Archive inits keeps its sealed packs in the run's Ceph RGW
+# (pvharness.Run.rgw), in a bucket of its own (popvault.sh says the same).
+STORE = os.environ.get("POPVAULT_TEST_STORE") or "local"
+if STORE not in ("local", "s3"):
+    raise SystemExit("Bail out! POPVAULT_TEST_STORE=%s: local or s3" % STORE)
+
+
+def _command(args):
+    """popvault's command in args: the first word that is not an option."""
+    return next((a for a in args if not a.startswith("-")), None)
+
+
+def store_options():
+    """The init options of a new archive in the store under test: a fresh
+    bucket on the newest run's RGW (started at the first call)."""
+    if STORE != "s3":
+        return []
+    rgw = pvharness.Run.current.rgw()
+    url = "s3://pv-%s?endpoint=%s&region=%s" % (os.urandom(6).hex(), rgw["RGW_URL"],
+                                                 rgw["RGW_REGION"])
+    return ["--store", url, "--store-key-file", rgw["RGW_KEY_FILE"]]
+
+
+def _check_stored(data):
+    """The matrix must not pass by testing the local store twice."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "catalog.db"), uri=True)
+    try:
+        kind = db.execute("SELECT kind FROM pack_store").fetchone()
+    finally:
+        db.close()
+    if kind is None or kind[0] != "s3":
+        raise SystemExit("Bail out! init: %s does not record its s3 store" % data)
+
+
+def _set_rgw_clock(rgw, days):
+    with open(rgw["RGW_FAKETIME"], "w") as f:
+        f.write("+%dd\n" % int(days))
 
 
 def genmail(out, *args):
@@ -42,16 +83,39 @@ class Archive:
         moved by that offset, so consecutive runs never see time go back).
         Returns the CompletedProcess (output captured as bytes); with check,
         a non-zero exit ends the script with popvault's stderr."""
-        cmd = [PV, "--data", data_dir or self.data] + [str(a) for a in args]
+        args = [str(a) for a in args]
+        stored = STORE == "s3" and _command(args) == "init" and "--store" not in args
+        if stored:
+            args += store_options()
+        cmd = [PV, "--data", data_dir or self.data] + args
         env = dict(os.environ, **self.env)
         if at is not None:
             cmd = ["faketime", "-f", "+%dd" % int(at)] + cmd
             # faketime is an LD_PRELOAD library: an ASan build must accept it.
             env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
-        p = subprocess.run(cmd, capture_output=True, env=env)
+        rgw = self._rgw_clock(at)
+        try:
+            p = subprocess.run(cmd, capture_output=True, env=env)
+        finally:
+            if rgw:
+                _set_rgw_clock(rgw, 0)
         if check and p.returncode != 0:
             raise SystemExit("popvault %s failed (%d): %s" % (args, p.returncode, p.stderr.decode()))
+        if stored and p.returncode == 0:
+            _check_stored(data_dir or self.data)
         return p
+
+    @staticmethod
+    def _rgw_clock(at):
+        """With the s3 store and a time moved by `at` days, the gateway's
+        clock moves along for the call (Object Lock's retain-until is
+        judged by it; SigV4 refuses a request 15 minutes off it). Returns
+        the RGW's variables when it was moved."""
+        run = pvharness.Run.current
+        if STORE != "s3" or at is None or run is None or run._rgw is None:
+            return None
+        _set_rgw_clock(run._rgw, at)
+        return run._rgw
 
     def glass(self, at=None):
         """Approves the newest pending approval (policy propose, hold

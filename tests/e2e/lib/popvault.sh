@@ -8,16 +8,50 @@
 #     pv_harvest                      # RC, OUT (JSON), ERR
 #     h_is "$RC $(pv_result fetched)" "0 12" "..."
 # Everything but pv_init works on the archive in $D.
+#
+# The backend matrix (tests/README): with POPVAULT_TEST_STORE=s3 every
+# archive pv_init makes keeps its sealed packs in a real S3 with Object
+# Lock, a Ceph RGW (lib/rgw.sh) started at the first pv_init and stopped
+# with the run, in a bucket of its own (init creates it: a bucket with
+# Object Lock cannot be shared).  pv_at moves the gateway's clock with
+# popvault's, and pv_pack_kept / pv_pack_lose look where the packs are.
 
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
+PV_TEST_STORE=${POPVAULT_TEST_STORE:-local}
+case $PV_TEST_STORE in
+local | s3) ;;
+*) echo "Bail out! POPVAULT_TEST_STORE=$PV_TEST_STORE: local or s3"; exit 1 ;;
+esac
 
 # pv ARGS...: popvault on the archive $D.
 pv() { "$PV" --data "$D" "$@"; }
 
-# pv_init DIR [init options]: a new archive at DIR, which becomes $D.
+# pv_store_opts [init options]: sets PV_STORE_OPTS, the init options
+# of the store under test: none for local; for s3 a fresh bucket on the
+# run's RGW (started here the first time), unless the options name a store.
+pv_store_opts() {
+	PV_STORE_OPTS=()
+	[ "$PV_TEST_STORE" = s3 ] || return 0
+	case " $* " in *" --store "*) return 0 ;; esac
+	if [ -z "${RGW_URL:-}" ]; then
+		. "$H_LIB/rgw.sh"
+		rgw_start
+	fi
+	PV_STORE_OPTS=(--store "s3://pv-$(od -An -N6 -tx1 /dev/urandom | tr -dc 0-9a-f)?endpoint=$RGW_URL&region=$RGW_REGION"
+		--store-key-file "$RGW_KEY_FILE")
+}
+
+# pv_init DIR [init options]: a new archive at DIR, which becomes $D (its
+# packs in the store under test: pv_store_opts).
 pv_init() {
 	D=$1
-	"$PV" init --data "$D" "${@:2}" >/dev/null
+	pv_store_opts "${@:2}"
+	"$PV" init --data "$D" "${PV_STORE_OPTS[@]}" "${@:2}" >/dev/null || return
+	# The matrix must not pass by testing the local store twice.
+	if [ ${#PV_STORE_OPTS[@]} -gt 0 ] && [ "$(pv_sql 'SELECT kind FROM pack_store')" != s3 ]; then
+		echo "Bail out! pv_init: $D does not record its s3 store"
+		exit 1
+	fi
 }
 
 # pv_dovecot_account USER [account add options]: account USER for the
@@ -81,10 +115,77 @@ pv_date() { date -u -d "+$1 days" '+%Y-%m-%d %H:%M:%S'; }
 # clock is the real one moved by a fixed offset, so consecutive runs at the
 # same DAYS never see time go back (an absolute start time would: each run
 # would restart the clock at the second it was computed).
+# With the s3 store the gateway's clock moves along for the call (Object
+# Lock's retain-until is judged by it, and SigV4 refuses a request 15
+# minutes off it), and comes back after it.
 pv_at() {
-	local days=$1
+	local days=$1 rc
 	shift
+	pv__rgw_at "$days"
 	TZ=UTC faketime -f "+${days}d" "$PV" --data "$D" "$@"
+	rc=$?
+	pv__rgw_at 0
+	return "$rc"
+}
+pv__rgw_at() {
+	[ "$PV_TEST_STORE" = s3 ] && [ -n "${RGW_FAKETIME:-}" ] && echo "+$1d" >"$RGW_FAKETIME"
+	return 0
+}
+
+# pv_pack_kept ID: true while pack ID's bytes are kept: its file in the
+# data directory, or (s3) its object version in the store: HEAD answers
+# 200.  Any other answer than 404 counts as kept, with a diagnostic (a
+# check that a pack is gone must not pass on an unreachable store).
+pv_pack_kept() {
+	local name ver code
+	name=$(printf %08d "$1").pack
+	[ -e "$D/packs/$name" ] && return 0
+	[ "$PV_TEST_STORE" = s3 ] || return 1
+	ver=$(pv_sql "SELECT store_version FROM packs WHERE id = $1")
+	[ -n "$ver" ] || return 1
+	code=$(pv__s3 -o /dev/null -w '%{http_code}' -I "$RGW_URL/$(pv__bucket)/packs/$name?versionId=$ver")
+	[ "$code" = 404 ] && return 1
+	[ "$code" = 200 ] || h_diag "HEAD of pack $1 in the store: HTTP $code"
+	return 0
+}
+
+# pv_pack_locked_until ID: (s3) the epoch until which the store locks pack
+# ID's object version (its x-amz-object-lock-retain-until-date); nothing
+# for a pack that is not in a store.
+pv_pack_locked_until() {
+	local ver until
+	[ "$PV_TEST_STORE" = s3 ] || return 0
+	ver=$(pv_sql "SELECT store_version FROM packs WHERE id = $1 AND stored_at IS NOT NULL")
+	[ -n "$ver" ] || return 0
+	until=$(pv__s3 -I "$RGW_URL/$(pv__bucket)/packs/$(printf %08d "$1").pack?versionId=$ver" |
+		tr -d '\r' | sed -n 's/^x-amz-object-lock-retain-until-date: *//Ip')
+	[ -n "$until" ] && date -u -d "$until" +%s
+	return 0
+}
+
+# pv_pack_lose ID: pack ID's bytes deleted behind popvault's back: its
+# file, or (s3, once stored) its object version, removed by the Ceph
+# cluster's admin (the one deletion Object Lock does not stop).
+pv_pack_lose() {
+	local name ver
+	name=$(printf %08d "$1").pack
+	ver=$(pv_sql "SELECT store_version FROM packs WHERE id = $1 AND stored_at IS NOT NULL")
+	if [ "$PV_TEST_STORE" = s3 ] && [ -n "$ver" ]; then
+		rgw_admin object rm --bucket="$(pv__bucket)" --object="packs/$name" \
+			--object-version="$ver" --bypass-gc >/dev/null 2>&1
+	else
+		rm "$D/packs/$name"
+	fi
+	pv_pack_kept "$1" && { echo "Bail out! pv_pack_lose: pack $1 is still there"; exit 1; }
+	return 0
+}
+
+# pv__bucket: the bucket of the archive $D's store; pv__s3 ARGS...: curl
+# signed as the store's user.
+pv__bucket() { pv_sql 'SELECT url FROM pack_store' | sed 's|^s3://\([^?/]*\).*|\1|'; }
+pv__s3() {
+	curl -s --max-time 20 --aws-sigv4 "aws:amz:$RGW_REGION:s3" \
+		--user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
 }
 
 # pv_glass RUNNER...: approves the newest pending approval (policy

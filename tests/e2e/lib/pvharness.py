@@ -274,7 +274,10 @@ def parse_user(spec):
 
 class Run:
     """One test run: a temp dir, a CA, servers.  Run(dir) re-opens an
-    existing run (the bash CLI does this on every call)."""
+    existing run (the bash CLI does this on every call).  Run.current is
+    the newest (popvault.Archive starts its RGW there)."""
+
+    current = None
 
     def __init__(self, path=None, keep=None):
         if path is None:
@@ -290,6 +293,8 @@ class Run:
         self.keep = keep if keep is not None else \
             bool(os.environ.get("H_KEEP"))
         self._servers = {}
+        self._rgw = None
+        Run.current = self
 
     # -- pid registry (a file: bash calls are separate processes)
     def _pids_path(self):
@@ -379,6 +384,19 @@ class Run:
         _write(done, "")
         _chown_tree(d)
         return paths
+
+    def rgw(self):
+        """The run's Ceph RGW (S3 with Object Lock, lib/rgw.sh), started at
+        the first call and stopped with the run: a dict of its RGW_*
+        variables (RGW_URL, RGW_REGION, RGW_KEY_FILE, RGW_FAKETIME, ...)."""
+        if self._rgw is None:
+            p = subprocess.run(["bash", os.path.join(LIB, "rgw.sh"), "start", self.dir],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise HarnessError("Ceph RGW did not start: " + p.stderr[-3000:])
+            self._rgw = dict(kv.split("=", 1) for ln in p.stdout.splitlines()
+                             for kv in shlex.split(ln))
+        return self._rgw
 
     # -- servers (each returns a Server; see the classes below)
     def dovecot(self, name="dovecot", **kw):

@@ -172,3 +172,19 @@ rgw_at() { echo "+$1d" >"$RGW_FAKETIME"; }
 # wait, KILL; the harness checks the start time, so a reused PID is never
 # hit): the gateway first, the monitor last.
 rgw_stop() { h_stop rgw >/dev/null 2>&1; return 0; }
+
+# Run as a program (what pvharness.Run.rgw does for the python tests):
+#     rgw.sh start RUN_DIR      the cluster in RUN_DIR/rgw, registered in
+#                               RUN_DIR's pid list (stopped with the run);
+#                               prints the RGW_* assignments
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -u
+	[ "${1:-}" = start ] && [ $# -eq 2 ] || { echo "usage: $0 start RUN_DIR" >&2; exit 2; }
+	. "$(dirname "$0")/harness.sh"
+	H_RUN=$2
+	rgw_start >&2 || exit 1
+	for v in RGW_URL RGW_REGION RGW_ACCESS_KEY RGW_SECRET_KEY RGW_KEY_FILE RGW_DIR RGW_CONF \
+		RGW_FAKETIME RGW_LOG; do
+		printf "%s='%s'\n" "$v" "${!v}"
+	done
+fi
