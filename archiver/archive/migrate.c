@@ -153,7 +153,9 @@ int archive_migrate_store(struct archive *ar, const char *actor, const char *url
 	/* Step 3: as a harvest's end does it, for every pack. */
 	if (pack_remove_empty(ar->packs, ar->cat->db, &emptied, err) < 0)
 		pv_log(PV_LOG_WARN, "store.migrate", "%s", err->msg);
+	int64_t dropped;
 	if ((r = packstore_flush(ar->packs, &rep->stored, &rep->failed, err)) < 0 ||
+	    (r = packstore_drop_stored_files(ar->packs, &dropped, err)) < 0 ||
 	    (r = packstore_sync_holds(ar->packs, &rep->holds, err)) < 0 ||
 	    (r = packstore_pending(ar->cat->db, &left, &rep->legacy_blobs, err)) < 0)
 		return r;

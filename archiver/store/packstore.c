@@ -604,6 +604,33 @@ int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 	return PV_OK;
 }
 
+int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	char path[4096];
+	struct stat sb;
+	int r;
+
+	*removed_r = 0;
+	if (!packstore_remote(ps))
+		return PV_OK;
+	if ((r = catalog_prepare(ps->db, "SELECT id FROM packs WHERE stored_at IS NOT NULL AND"
+					 " removed_at IS NULL ORDER BY id", &st, err)) < 0 ||
+	    (r = catalog_collect_ids(ps->db, st, &ids, &n, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		pack_path(ps->dir, ids[i], path, sizeof(path));
+		if (stat(path, &sb) != 0)
+			continue;
+		if ((r = ps->local_ops->remove(ps->local, ids[i], "", err)) == PV_OK)
+			(*removed_r)++;
+	}
+	free(ids);
+	return r;
+}
+
 /* ---- holds ---- */
 
 int packstore_sync_holds(struct packstore *ps, int64_t *changed_r, struct pv_error *err)

@@ -159,6 +159,11 @@ bool packstore_present(struct packstore *ps, int64_t id);
 int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 		    struct pv_error *err);
 
+/* Removes the local file of every stored pack that still has one: the
+ * process that uploaded it died between recording it and its unlink. The
+ * stored copy is the pack then. *removed_r: how many files went. */
+int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct pv_error *err);
+
 /* Puts the store's legal hold on every stored pack holding a message an
  * active hold covers, and takes it off every other one that has it. */
 int packstore_sync_holds(struct packstore *ps, int64_t *changed_r, struct pv_error *err);
