@@ -614,8 +614,6 @@ int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct
 	int r;
 
 	*removed_r = 0;
-	if (!packstore_remote(ps))
-		return PV_OK;
 	if ((r = catalog_prepare(ps->db, "SELECT id FROM packs WHERE stored_at IS NOT NULL AND"
 					 " removed_at IS NULL ORDER BY id", &st, err)) < 0 ||
 	    (r = catalog_collect_ids(ps->db, st, &ids, &n, err)) < 0)
