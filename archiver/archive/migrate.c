@@ -34,6 +34,18 @@ static void logs_object(const struct migrate_report *rep, char *out, size_t n)
 		 (unsigned long long)rep->audit.size_before, u);
 }
 
+static int held_packs(struct archive *ar, int64_t *n_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(ar->cat->db, "SELECT count(*) FROM packs WHERE legal_hold = 1 AND"
+				    " stored_at IS NOT NULL AND removed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	*n_r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return PV_OK;
+}
+
 /* Is this archive's store one a migration may (still) go to? */
 static int check_state(struct archive *ar, const char *url, struct migrate_report *rep,
 		       struct pv_error *err)
@@ -153,10 +165,11 @@ int archive_migrate_store(struct archive *ar, const char *actor, const char *url
 	/* Step 3: as a harvest's end does it, for every pack. */
 	if (pack_remove_empty(ar->packs, ar->cat->db, &emptied, err) < 0)
 		pv_log(PV_LOG_WARN, "store.migrate", "%s", err->msg);
-	int64_t dropped;
+	int64_t dropped, changed;
 	if ((r = packstore_flush(ar->packs, &rep->stored, &rep->failed, err)) < 0 ||
 	    (r = packstore_drop_stored_files(ar->packs, &dropped, err)) < 0 ||
-	    (r = packstore_sync_holds(ar->packs, &rep->holds, err)) < 0 ||
+	    (r = packstore_sync_holds(ar->packs, &changed, err)) < 0 ||
+	    (r = held_packs(ar, &rep->held, err)) < 0 ||
 	    (r = packstore_pending(ar->cat->db, &left, &rep->legacy_blobs, err)) < 0)
 		return r;
 	if (left > 0)

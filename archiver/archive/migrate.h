@@ -45,7 +45,7 @@ struct migrate_report {
 	int64_t packs;         /* local packs with messages at the start */
 	int64_t stored;        /* uploaded by this run */
 	int64_t failed;        /* refused by the store: still local */
-	int64_t holds;         /* legal holds set or cleared */
+	int64_t held;          /* stored packs under legal hold (a held message in them) */
 	int64_t legacy_blobs;  /* messages in PVB1 files, left in DIR/blobs */
 	struct migrate_log archive, audit;
 	bool archive_same;     /* the archive log's size and root did not change */

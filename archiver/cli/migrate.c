@@ -38,18 +38,17 @@ static void print_report(const struct cli_ctx *ctx, const struct migrate_report 
 		printf("{\"store\": ");
 		json_print_str(stdout, rep->url);
 		printf(", \"resumed\": %s, \"packs\": %lld, \"stored\": %lld, \"failed\": %lld,"
-		       " \"holds\": %lld, \"legacy_blobs\": %lld", rep->resumed ? "true" : "false",
+		       " \"held_packs\": %lld, \"legacy_blobs\": %lld", rep->resumed ? "true" : "false",
 		       (long long)rep->packs, (long long)rep->stored, (long long)rep->failed,
-		       (long long)rep->holds, (long long)rep->legacy_blobs);
+		       (long long)rep->held, (long long)rep->legacy_blobs);
 		print_log_json("archive_log", &rep->archive, "unchanged", rep->archive_same);
 		print_log_json("audit_log", &rep->audit, "prefix", rep->audit_prefix);
 		printf("}\n");
 		return;
 	}
-	printf("%s %s: %lld pack%s stored (COMPLIANCE-locked), %lld legal hold%s set\n",
+	printf("%s %s: %lld pack%s stored (COMPLIANCE-locked), %lld under legal hold\n",
 	       rep->resumed ? "Finished the migration to" : "Migrated to", rep->url,
-	       (long long)rep->stored, rep->stored == 1 ? "" : "s", (long long)rep->holds,
-	       rep->holds == 1 ? "" : "s");
+	       (long long)rep->stored, rep->stored == 1 ? "" : "s", (long long)rep->held);
 	if (rep->legacy_blobs > 0)
 		printf("%lld message%s in legacy blob files (from before packs) stay in the data "
 		       "directory's blobs/\n", (long long)rep->legacy_blobs,

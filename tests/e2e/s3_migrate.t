@@ -18,7 +18,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/rgw.sh"
 h_init
-h_plan 44
+h_plan 45
 
 rgw_start
 
@@ -157,8 +157,8 @@ h_fails "an unfinished migration does not go to another store" 2 'unfinished' \
 pv --json migrate --to-store "$STORE" --store-key-file "$RGW_KEY_FILE" >"$H_RUN/m.json" 2>"$H_RUN/m.err"
 h_is "$?" 0 "run again, migrate finishes" || sed 's/^/# /' "$H_RUN/m.err" >&2
 j() { h_json "$1" <"$H_RUN/m.json"; }
-h_is "$(j 'd["resumed"], d["stored"] + '"$stored"', d["failed"], d["legacy_blobs"]')" \
-	"True $n_packs 0 0" "…resumed: the rest stored, none refused, no legacy blob"
+h_is "$(j 'd["resumed"], d["stored"] + '"$stored"', d["failed"], d["held_packs"], d["legacy_blobs"]')" \
+	"True $n_packs 0 1 0" "…resumed: the rest stored, none refused, one under legal hold, no legacy blob"
 h_is "$(pv_sql 'SELECT migration FROM pack_store')" done "…the migration is recorded as done"
 h_is "$(pv_sql 'SELECT count(*) FROM packs WHERE stored_at IS NOT NULL AND store_version IS NOT NULL')" \
 	"$n_packs" "every pack is stored, each with one recorded version"
@@ -243,5 +243,13 @@ h_is "$(j 'd["packs"], d["stored"], d["legacy_blobs"], d["archive_log"]["unchang
 h_is "$(find "$D/blobs" -type f | sort | xargs sha256sum)" "$blobs_before" \
 	"…the legacy blob files stay in the data directory, unchanged"
 h_like "$("$PV" --data "$D" migrate --help)" 'legacy blob files' "migrate --help says so"
+# Without --json: what moved, what stayed, both logs' roots before and after.
+mkdir "$H_RUN/copy" && tar -xzf "$H_SRC/tests/data/upgrade/archive-v4.tar.gz" -C "$H_RUN/copy"
+"$PV" --data "$H_RUN/copy/archive" migrate --to-store "s3://pv-legacy2?endpoint=$RGW_URL&region=$RGW_REGION" \
+	--store-key-file "$RGW_KEY_FILE" >"$H_RUN/human.out" 2>&1
+sed 's/^/# /' "$H_RUN/human.out"
+h_like "$(tr '\n' '|' <"$H_RUN/human.out")" \
+	"Migrated to s3://pv-legacy2.*5 messages in legacy blob files.*archive log before: [0-9]+ entries, root [A-Za-z0-9+/]+=.*archive log after: .*unchanged.*audit log before: .*audit log after: .*consistent" \
+	"without --json it says the same in words"
 out=$(pv verify --full 2>&1)
 h_is "$?" 0 "…and verify --full passes" || printf '%s\n' "$out" | sed 's/^/# /' >&2
