@@ -152,7 +152,9 @@ int archive_migrate_store(struct archive *ar, const char *actor, const char *url
 	    (r = packstore_pending(ar->cat->db, &rep->packs, &rep->legacy_blobs, err)) < 0)
 		return r;
 	/* Step 1: a store that refuses is said before anything is recorded. */
-	if ((r = packstore_probe(url, secret, err)) < 0) {
+	if ((r = packstore_probe(url, secret, err)) == PV_EUSAGE)
+		return r; /* a URL or key file that does not parse: nothing was tried */
+	if (r < 0) {
 		char why[512];
 		struct pv_error ae;
 		snprintf(why, sizeof(why), "failed: %.480s", err->msg);
@@ -173,10 +175,9 @@ int archive_migrate_store(struct archive *ar, const char *actor, const char *url
 	    (r = packstore_pending(ar->cat->db, &left, &rep->legacy_blobs, err)) < 0)
 		return r;
 	if (left > 0)
-		return pv_fail(err, PV_ERR, "%lld pack%s still in the data directory (the store "
-			       "refused %s; see the log): nothing is lost; run migrate again to "
-			       "finish", (long long)left, left == 1 ? " is" : "s are",
-			       left == 1 ? "it" : "them");
+		return pv_fail(err, PV_ERR, "%lld pack%s still in the data directory, not stored "
+			       "(the log says why): nothing is lost; run migrate again to finish",
+			       (long long)left, left == 1 ? " is" : "s are");
 	if ((r = record_done(ar, actor, rep, err)) < 0)
 		return r;
 	return prove_continuity(ar, rep, err);
