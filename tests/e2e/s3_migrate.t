@@ -92,40 +92,14 @@ h_is "$(pack_sums)" "$sums_before" "…and every local pack is there, unchanged"
 h_is "$(pv --json audit list --type store-migrate | grep -c '"failed: ')" 3 \
 	"each refusal by the store is in the audit log as a failed store-migrate"
 
-# A relay between popvault and the gateway at 200 KB/s each way, so a
-# pack's upload takes a while; the store is recorded with its address.
-cat >"$H_RUN/relay.py" <<'EOF'
-import socket, sys, threading, time
-lport, tport, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-def pipe(a, b):
-    try:
-        while True:
-            d = a.recv(16384)
-            if not d:
-                break
-            b.sendall(d)
-            time.sleep(len(d) / rate)
-    except OSError:
-        pass
-    for s in (a, b):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", lport))
-srv.listen(16)
-while True:
-    c, _ = srv.accept()
-    u = socket.create_connection(("127.0.0.1", tport))
-    for a, b in ((c, u), (u, c)):
-        threading.Thread(target=pipe, args=(a, b), daemon=True).start()
-EOF
+# A relay between popvault and the gateway passing 200 KB/s upward
+# (lib/pipeproxy.py), so a pack's upload takes a while; the store is
+# recorded with its address.
 RELAY_PORT=$(h_port)
-python3 "$H_RUN/relay.py" "$RELAY_PORT" "${RGW_URL##*:}" 200000 &
-h_register relay $! >/dev/null
-h_wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$RELAY_PORT" >/dev/null
+"$H_PY" "$H_LIB/pipeproxy.py" --port "$RELAY_PORT" --to-port "${RGW_URL##*:}" --log /dev/null \
+	--up-rate 200000 >"$H_RUN/relay.out" 2>&1 &
+h_at_exit "kill $! 2>/dev/null"
+h_wait_for 10 grep -qs ready "$H_RUN/relay.out"
 STORE="s3://pv-migrate?endpoint=http://127.0.0.1:$RELAY_PORT&region=$RGW_REGION"
 
 # Killed once the first pack is stored, while the next ones upload.
