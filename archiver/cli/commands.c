@@ -256,8 +256,8 @@ static const struct cli_command commands[] = {
 	 "  removes each local file once the store has confirmed it. Prints both\n"
 	 "  logs' size and root before and after: the archive log is unchanged, the\n"
 	 "  audit log before is a prefix of after (checked by a consistency proof).\n"
-	 "  Harvests are kept out meanwhile (refused while one runs); stop serve\n"
-	 "  first and start it again after. Interrupted, or with packs the store\n"
+	 "  Refused while serve or a harvest runs (stop serve first, start it again\n"
+	 "  after); harvests are kept out meanwhile. Interrupted, or with packs the store\n"
 	 "  refused, run it again with the same store: it resumes. Messages in\n"
 	 "  legacy blob files (from before packs) stay in DIR/blobs, counted.\n",
 	 cli_migrate},

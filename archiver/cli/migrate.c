@@ -79,11 +79,19 @@ int cli_migrate(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	if (url == NULL || key_file == NULL)
 		return pv_fail(err, PV_EUSAGE, "migrate needs --to-store URL and --store-key-file F "
 			       "(the PostgreSQL catalog is not migrated yet)");
-	if ((r = pv_read_secret_file(key_file, &secret, err)) < 0)
+	int serve_fd = -1;
+	if ((r = pv_lock_take(ctx->data_dir, CLI_SERVE_LOCK, true, &serve_fd, err)) < 0)
+		return r == PV_ETEMP ? pv_fail(err, PV_ERR, "popvault serve is running on %s: stop it, "
+					       "migrate, then start it again", ctx->data_dir)
+				     : r;
+	if ((r = pv_read_secret_file(key_file, &secret, err)) < 0) {
+		close(serve_fd);
 		return r;
+	}
 	/* No harvest may write a pack while they move. */
 	if ((r = harvest_lock_take(ctx->data_dir, &lock_fd, err)) < 0) {
 		pv_secret_free(&secret);
+		close(serve_fd);
 		if (r == PV_ETEMP)
 			r = pv_fail(err, PV_ERR, "a harvest is running on %s: wait for it to end (stop "
 				    "serve) and run migrate again", ctx->data_dir);
@@ -97,5 +105,6 @@ int cli_migrate(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 	archive_close(&ar);
 	pv_secret_free(&secret);
 	close(lock_fd);
+	close(serve_fd);
 	return r;
 }

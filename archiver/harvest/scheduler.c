@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,17 +101,10 @@ static int64_t job_interval(const struct sched *sc, const struct job *j)
 
 int harvest_lock_take(const char *dir, int *fd_r, struct pv_error *err)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/harvest.lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return pv_fail(err, PV_ERR, "open %s: %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
+	int r = pv_lock_take(dir, "harvest.lock", true, fd_r, err);
+	if (r == PV_ETEMP)
 		return pv_fail(err, PV_ETEMP, "another harvest is running on %s", dir);
-	}
-	*fd_r = fd;
-	return PV_OK;
+	return r;
 }
 
 /* Temp blobs of a harvest that was killed: never committed, so garbage.

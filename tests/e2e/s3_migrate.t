@@ -3,7 +3,7 @@
 # Dovecot with its packs in the data directory moves them into a real S3
 # with Object Lock (a single-node Ceph RGW on loopback, lib/rgw.sh).
 # Refusals first (wrong key, a bucket without Object Lock, an endpoint
-# that does not answer, a harvest running): each a clear error, nothing
+# that does not answer, a harvest or serve running): each a clear error, nothing
 # recorded, every local pack as it was. Then the migration, through a
 # throttled TCP relay so that it can be SIGKILLed between two uploads:
 # every message still reads back, and run again it finishes without loss
@@ -18,7 +18,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/rgw.sh"
 h_init
-h_plan 45
+h_plan 46
 
 rgw_start
 
@@ -85,6 +85,15 @@ refused "an endpoint that does not answer: a clear error" 'pack store s3://pv-mi
 	--store-key-file "$RGW_KEY_FILE"
 h_fails "while a harvest holds the data directory: refused" 1 'a harvest is running' \
 	flock "$D/harvest.lock" "$PV" --data "$D" migrate --to-store "$STORE" --store-key-file "$RGW_KEY_FILE"
+setsid "$PV" --data "$D" serve --web-only --listen 127.0.0.1:0 --web-root "$H_SRC/web-static" \
+	>"$H_RUN/serve.out" 2>"$H_RUN/serve.log" &
+SERVE=$!
+h_register serve "$SERVE" >/dev/null
+h_wait_for 20 eval "! flock -n -x '$D/serve.lock' true" >/dev/null
+h_fails "while serve runs: refused (its parts opened the archive as local)" 1 'serve is running' \
+	"$PV" --data "$D" migrate --to-store "$STORE" --store-key-file "$RGW_KEY_FILE"
+kill -TERM "$SERVE"
+wait "$SERVE"
 h_fails "--to-store without --store-key-file is a usage error" 2 'store-key-file' \
 	"$PV" --data "$D" migrate --to-store "$STORE"
 h_is "$(pv_sql 'SELECT count(*) FROM pack_store')" 0 "after the refusals no store is recorded"
