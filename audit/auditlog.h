@@ -93,6 +93,10 @@
 /* A checkpoint shown to a party outside the box (archiver/archive/anchor.h):
  * log=L size=N checkpoint=S party=tsa|WITNESS ...; outcome ok / failed: why. */
 #define AUDIT_ANCHOR "anchor"
+/* migrate --to-store (archiver/archive/migrate.h): before, store=URL packs=N
+ * legacy-blobs=N and both logs' size and root; done: what went. */
+#define AUDIT_STORE_MIGRATE "store-migrate"
+#define AUDIT_STORE_MIGRATE_DONE "store-migrate-done"
 #define AUDIT_HARVEST_PAUSE "harvest-pause"   /* reason=disk-low free=N reserve=N */
 #define AUDIT_HARVEST_RESUME "harvest-resume" /* reason=disk-low free=N reserve=N */
 #define AUDIT_CLOCK_STEP "clock-step" /* the clock went back: from=T to=T back=Ns (system) */

@@ -134,6 +134,11 @@ int cli_export(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_backup(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_restore(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_migrate(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+/* DIR/serve.lock: serve holds it shared while it runs; migrate takes it
+ * exclusive, so it refuses while serve runs (its parts opened the archive
+ * as it was and chose their seccomp sets so). */
+#define CLI_SERVE_LOCK "serve.lock"
 int cli_anchor(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_witness(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 /* user_auth.c: user passwd NAME --password-file F | user totp NAME [--remove] |

@@ -245,6 +245,22 @@ static const struct cli_command commands[] = {
 	 "  left. NEWDIR must not exist or be empty; it is made only when all\n"
 	 "  checks pass, with a restore audit entry. Exit 3 when the copy fails them.\n",
 	 cli_restore},
+	{"migrate", "move an archive's local packs into an S3 store with Object Lock",
+	 "popvault migrate --to-store 's3://BUCKET?endpoint=URL&region=R' --store-key-file F\n"
+	 "         [--json]\n"
+	 "  For an archive made without --store: checks the store (reachable, these\n"
+	 "  credentials, a bucket with Object Lock; F holds ACCESS_KEY:SECRET_KEY),\n"
+	 "  audits the move, records the store (credentials sealed), then seals and\n"
+	 "  uploads every pack as a harvest's end does (COMPLIANCE-locked to the end\n"
+	 "  of its bucket's expiry month, legal hold on where a hold covers it) and\n"
+	 "  removes each local file once the store has confirmed it. Prints both\n"
+	 "  logs' size and root before and after: the archive log is unchanged, the\n"
+	 "  audit log before is a prefix of after (checked by a consistency proof).\n"
+	 "  Refused while serve or a harvest runs (stop serve first, start it again\n"
+	 "  after); harvests are kept out meanwhile. Interrupted, or with packs the store\n"
+	 "  refused, run it again with the same store: it resumes. Messages in\n"
+	 "  legacy blob files (from before packs) stay in DIR/blobs, counted.\n",
+	 cli_migrate},
 	{"serve", "run the appliance: harvests, index, heartbeats, web UI and API",
 	 "popvault serve [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--plain-http]\n"
 	 "               [--web-root DIR] [--config F] [--metrics-token-file F] [--web-only]\n"

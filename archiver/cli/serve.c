@@ -26,6 +26,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/log.h"
 #include "archiver/service/service.h"
 #include "archiver/signer/signer.h"
 
@@ -199,6 +200,12 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		.web_only = cli_opt(&args, "web-only") != NULL,
 		.seccomp_selftest = selftest_role,
 	};
+	/* While it runs: a migrate waits for it to stop. Not fatal when the
+	 * file cannot be made (a read-only copy): nothing to keep out then. */
+	int serve_lock = -1;
+	struct pv_error le;
+	if (r == PV_OK && pv_lock_take(ctx->data_dir, CLI_SERVE_LOCK, false, &serve_lock, &le) < 0)
+		pv_log(PV_LOG_DEBUG, "serve.lock", "%s", le.msg);
 	/* Before any thread or child: the signer, then this process (and every
 	 * part it forks) loses the log keys. */
 	struct signer *sg = NULL;
@@ -207,6 +214,8 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		r = service_run(&so, err);
 		cli_privsep_end(&sg);
 	}
+	if (serve_lock >= 0)
+		close(serve_lock);
 	free(cert);
 	pv_secret_free(&key);
 	return r;

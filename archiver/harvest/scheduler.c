@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,19 +99,12 @@ static int64_t job_interval(const struct sched *sc, const struct job *j)
 
 /* ---- the data directory: lock, leftovers, index, run records ---- */
 
-static int take_lock(const char *dir, int *fd_r, struct pv_error *err)
+int harvest_lock_take(const char *dir, int *fd_r, struct pv_error *err)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/harvest.lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return pv_fail(err, PV_ERR, "open %s: %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
+	int r = pv_lock_take(dir, "harvest.lock", true, fd_r, err);
+	if (r == PV_ETEMP)
 		return pv_fail(err, PV_ETEMP, "another harvest is running on %s", dir);
-	}
-	*fd_r = fd;
-	return PV_OK;
+	return r;
 }
 
 /* Temp blobs of a harvest that was killed: never committed, so garbage.
@@ -138,7 +130,7 @@ static bool lock_for_round(struct sched *sc)
 	struct pv_error err;
 	if (sc->lock_fd >= 0)
 		return true;
-	if (take_lock(sc->o->data_dir, &sc->lock_fd, &err) < 0) {
+	if (harvest_lock_take(sc->o->data_dir, &sc->lock_fd, &err) < 0) {
 		if (!sc->lock_busy_said)
 			pv_log(PV_LOG_INFO, "harvest.wait", "%s; the due harvests wait for it", err.msg);
 		sc->lock_busy_said = true;
@@ -646,7 +638,7 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 		/* serve's scheduler holds the lock only for its rounds: a
 		 * harvest by hand or "harvest now" may wait for one to end. */
 		int64_t until = pv_clock_monotonic_ms() + o->lock_wait_s * 1000;
-		while ((r = take_lock(o->data_dir, &sc.lock_fd, err)) == PV_ETEMP &&
+		while ((r = harvest_lock_take(o->data_dir, &sc.lock_fd, err)) == PV_ETEMP &&
 		       pv_clock_monotonic_ms() < until && !stopping(&sc))
 			usleep(200000);
 		if (r < 0)

@@ -82,6 +82,11 @@ struct harvest_sched_opts {
  * status when it could not run at all. */
 int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err);
 
+/* Takes DIR/harvest.lock (flock, not waiting) into *fd_r, for one who must
+ * keep every harvest out meanwhile (migrate --to-store); close *fd_r to
+ * release it. PV_ETEMP when a harvest (or serve's harvester) runs. */
+int harvest_lock_take(const char *data_dir, int *fd_r, struct pv_error *err);
+
 /* Seconds to wait before the next harvest of an account after `failures`
  * consecutive failed harvests (0: it succeeded): the interval after a
  * success; after failures min(interval, 60) s doubling up to

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -162,4 +163,22 @@ long long pv_fs_free_bytes(const char *path)
 	if (statvfs(path, &vfs) != 0)
 		return -1;
 	return (long long)vfs.f_bavail * (long long)vfs.f_frsize;
+}
+
+int pv_lock_take(const char *dir, const char *name, bool exclusive, int *fd_r,
+		 struct pv_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return pv_fail(err, PV_ERR, "open %s: %s", path, strerror(errno));
+	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		return pv_fail(err, e == EWOULDBLOCK ? PV_ETEMP : PV_ERR, "%s: %s", path,
+			       e == EWOULDBLOCK ? "held by another process" : strerror(e));
+	}
+	*fd_r = fd;
+	return PV_OK;
 }

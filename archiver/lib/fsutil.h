@@ -5,6 +5,7 @@
  * entry are fsynced: fetchmail and mpop skip the directory fsync before
  * DELE, and a crash can then lose a message they already deleted upstream. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -27,6 +28,13 @@ int pv_read_file(const char *path, size_t max, unsigned char **data_r, size_t *l
  * trailing CR/LF stripped, into a secret buffer (secret.h). Caller wipes
  * and frees with pv_secret_free. */
 int pv_read_secret_file(const char *path, char **secret_r, struct pv_error *err);
+
+/* An flock on dir/name (made 0600 when missing), exclusive or shared,
+ * never waiting: held through *fd_r until it is closed (a child forked
+ * meanwhile holds it too). PV_ETEMP when another holds it in a way that
+ * conflicts. */
+int pv_lock_take(const char *dir, const char *name, bool exclusive, int *fd_r,
+		 struct pv_error *err);
 
 /* Bytes free to this (unprivileged) user on the file system holding path
  * (statvfs f_bavail); -1 when it cannot be told. */

@@ -415,6 +415,32 @@ int s3_create_bucket(struct s3_client *c, bool object_lock, bool *created_r,
 	return r;
 }
 
+static int buf_sink(void *ctx, const unsigned char *data, size_t len, struct pv_error *err)
+{
+	return pv_buf_append(ctx, data, len, err);
+}
+
+int s3_object_lock_enabled(struct s3_client *c, bool *enabled_r, struct pv_error *err)
+{
+	struct pv_buf body;
+	char status[32];
+	struct req q;
+	*enabled_r = false;
+	pv_buf_init(&body, 16 * 1024);
+	req_init(&q, "GET", NULL, "object-lock=");
+	q.sink = buf_sink;
+	q.sink_ctx = &body;
+	int r = run(c, &q, err);
+	if (r == PV_OK) {
+		xml_field(&body, "ObjectLockEnabled", status, sizeof(status));
+		*enabled_r = strcmp(status, "Enabled") == 0;
+	} else if (r == PV_ENOTFOUND && strstr(err->msg, "ObjectLockConfigurationNotFound") != NULL) {
+		r = PV_OK; /* a bucket made without it: S3 cannot turn it on later for us */
+	}
+	pv_buf_free(&body);
+	return r;
+}
+
 static int hash_file(int fd, uint64_t len, char sha_hex[65], char md5_b64[32],
 		     struct pv_error *err)
 {

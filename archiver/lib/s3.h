@@ -43,6 +43,11 @@ const char *s3_bucket(const struct s3_client *c);
 int s3_create_bucket(struct s3_client *c, bool object_lock, bool *created_r,
 		     struct pv_error *err) PV_WARN_UNUSED;
 
+/* Whether the bucket has Object Lock enabled (GET ?object-lock): a
+ * bucket made without it cannot keep a pack locked. */
+int s3_object_lock_enabled(struct s3_client *c, bool *enabled_r,
+			   struct pv_error *err) PV_WARN_UNUSED;
+
 /* What an upload asks of Object Lock: mode "COMPLIANCE" or "GOVERNANCE"
  * (NULL: none) until retain_until (unix seconds), and a legal hold. */
 struct s3_lock {

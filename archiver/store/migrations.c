@@ -457,6 +457,14 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"CREATE INDEX packs_unstored ON packs (id) WHERE sealed_at IS NOT NULL"
 	" AND stored_at IS NULL AND removed_at IS NULL;\n",
 	},
+	/* 15 (issue 18): `migrate --to-store` moving an archive's local packs
+	 * into a store. migration: NULL for a store named by `init --store`,
+	 * 'running' while a migrate has recorded the store and not yet seen
+	 * every pack stored (run again, it resumes), 'done' after. */
+	{
+	"ALTER TABLE pack_store ADD COLUMN migration TEXT"
+	" CHECK (migration IS NULL OR migration IN ('running', 'done'));\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

@@ -154,10 +154,17 @@ int packstore_probe(const char *url, const char *secret, struct pv_error *err)
 	pv_secret_free(&access);
 	if (r < 0)
 		return r;
-	r = s3_create_bucket(c, true, &created, err);
+	bool locking = false;
+	if ((r = s3_create_bucket(c, true, &created, err)) == PV_OK)
+		r = s3_object_lock_enabled(c, &locking, err);
 	s3_client_free(&c);
 	if (r < 0)
 		return pv_error_prefix(err, "pack store %s", url);
+	/* A bucket of ours made without Object Lock would refuse every
+	 * locked upload: said now, before anything is recorded. */
+	if (!locking)
+		return pv_fail(err, PV_ERR, "pack store %s: bucket %s has no Object Lock (make it "
+			       "with Object Lock enabled, or name a new bucket)", url, t.bucket);
 	pv_log(PV_LOG_DEBUG, "store.probe", "pack store %s: bucket %s", url,
 	       created ? "ready with Object Lock" : "already there, ours");
 	return PV_OK;
@@ -188,6 +195,66 @@ int packstore_configure(sqlite3 *db, struct keyring *kr, const char *url, const 
 	}
 	free(sealed);
 	return r;
+}
+
+int packstore_recorded(sqlite3 *db, bool *found_r, char url_r[PACKSTORE_URL_MAX],
+		       char migration_r[16], struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	*found_r = false;
+	url_r[0] = migration_r[0] = '\0';
+	int r = catalog_prepare(db, "SELECT url, coalesce(migration, '') FROM pack_store WHERE id = 1",
+				&st, err);
+	if (r < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *url = (const char *)sqlite3_column_text(st, 0);
+		*found_r = true;
+		snprintf(url_r, PACKSTORE_URL_MAX, "%s", url ? url : "");
+		snprintf(migration_r, 16, "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return PV_OK;
+}
+
+int packstore_set_migration(sqlite3 *db, const char *state, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, "UPDATE pack_store SET migration = ? WHERE id = 1", &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(db) != 1)
+		r = pv_fail(err, PV_ERR, "catalog: pack store migration: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int count(sqlite3 *db, const char *sql, int64_t *n_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = catalog_prepare(db, sql, &st, err);
+	if (r < 0)
+		return r;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n_r = sqlite3_column_int64(st, 0);
+	else
+		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+int packstore_pending(sqlite3 *db, int64_t *packs_r, int64_t *legacy_blobs_r,
+		      struct pv_error *err)
+{
+	int r;
+	*packs_r = *legacy_blobs_r = 0;
+	if ((r = count(db, "SELECT count(*) FROM packs p WHERE p.stored_at IS NULL AND"
+			   " p.removed_at IS NULL AND EXISTS (SELECT 1 FROM messages m WHERE"
+			   " m.pack_id = p.id)", packs_r, err)) < 0)
+		return r;
+	return count(db, "SELECT count(*) FROM messages WHERE pack_id IS NULL AND disposed_at IS NULL",
+		     legacy_blobs_r, err);
 }
 
 int64_t packstore_retain_until(const char *month, int64_t now)
@@ -535,6 +602,31 @@ int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 	if (*stored_r > 0)
 		(void)pv_fsync_dir(dir, NULL);
 	return PV_OK;
+}
+
+int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct pv_error *err)
+{
+	sqlite3_stmt *st;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	char path[4096];
+	struct stat sb;
+	int r;
+
+	*removed_r = 0;
+	if ((r = catalog_prepare(ps->db, "SELECT id FROM packs WHERE stored_at IS NOT NULL AND"
+					 " removed_at IS NULL ORDER BY id", &st, err)) < 0 ||
+	    (r = catalog_collect_ids(ps->db, st, &ids, &n, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		pack_path(ps->dir, ids[i], path, sizeof(path));
+		if (stat(path, &sb) != 0)
+			continue;
+		if ((r = ps->local_ops->remove(ps->local, ids[i], "", err)) == PV_OK)
+			(*removed_r)++;
+	}
+	free(ids);
+	return r;
 }
 
 /* ---- holds ---- */

@@ -44,6 +44,7 @@
 #include "archiver/store/keyring.h"
 
 #define PACKSTORE_VERSION_MAX S3_VERSION_MAX
+#define PACKSTORE_URL_MAX 600 /* a store's s3:// URL */
 
 /* What a store says about one stored pack. */
 struct packstore_stat {
@@ -91,7 +92,7 @@ struct packstore {
 	void *impl;
 	const struct packstore_ops *local_ops; /* DIR/packs, also for a remote store */
 	void *local;
-	char url[600];                   /* the remote store, "" for local */
+	char url[PACKSTORE_URL_MAX];     /* the remote store, "" for local */
 	bool whole_packs;                /* verify --full: fetch whole packs */
 	/* Whole packs fetched (whole_packs), a few kept. */
 	struct { int64_t id; int fd; } cache[PV_PACK_FETCH_CACHE];
@@ -122,6 +123,20 @@ int packstore_probe(const char *url, const char *secret, struct pv_error *err);
 int packstore_configure(sqlite3 *db, struct keyring *kr, const char *url, const char *secret,
 			struct pv_error *err);
 
+/* What the catalog records of the store (table pack_store): *found_r
+ * false when none (packs stay in DIR/packs); else its URL and how it came:
+ * migration_r "" (init --store), "running" (a migrate --to-store that has
+ * not yet stored every pack) or "done". */
+int packstore_recorded(sqlite3 *db, bool *found_r, char url_r[PACKSTORE_URL_MAX],
+		       char migration_r[16], struct pv_error *err);
+/* migrate: records the store's migration as state ("running", "done"). */
+int packstore_set_migration(sqlite3 *db, const char *state, struct pv_error *err);
+/* What is left to move: packs with messages not yet in the store (not
+ * removed), and messages in legacy blob files of their own (PVB1, from
+ * before packs; content not disposed of), which stay in DIR/blobs. */
+int packstore_pending(sqlite3 *db, int64_t *packs_r, int64_t *legacy_blobs_r,
+		      struct pv_error *err);
+
 /* The sealed secret's binding (keyring_seal_secret's associated data). */
 #define PACKSTORE_SECRET_KIND "pack-store"
 
@@ -143,6 +158,11 @@ bool packstore_present(struct packstore *ps, int64_t id);
  * many went, *failed_r how many stay local (each logged with why). */
 int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 		    struct pv_error *err);
+
+/* Removes the local file of every stored pack that still has one: the
+ * process that uploaded it died between recording it and its unlink. The
+ * stored copy is the pack then. *removed_r: how many files went. */
+int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct pv_error *err);
 
 /* Puts the store's legal hold on every stored pack holding a message an
  * active hold covers, and takes it off every other one that has it. */

@@ -551,6 +551,56 @@ static void test_old_blob_files_and_packs_both_read(void **state)
 	fx_free(&f);
 }
 
+/* migrate --to-store: what is left to move (packs not stored, legacy
+ * blob files counted apart), the store's record and its migration state,
+ * and a stored pack whose local file a killed run left behind. */
+static void test_what_a_migration_has_left_to_move(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	int64_t packs, legacy, removed;
+	char url[PACKSTORE_URL_MAX], migration[16], dir[4096], sql[128];
+	const char *store = "s3://pv-b?endpoint=http://127.0.0.1:9&region=r";
+	bool found;
+	fx_init(&f);
+	snprintf(dir, sizeof(dir), "%s/packs", f.dir);
+	fx_archive(&f, "Subject: old\r\n\r\na blob file of its own\r\n", fx_t("2025-06-01"));
+	unsigned char *msgs[1] = {make_message(5000, 9)};
+	size_t lens[1] = {5000};
+	int64_t ids[1];
+	session_archive(&f, msgs, lens, 1, ids);
+	fx_must(packstore_pending(f.ar->cat->db, &packs, &legacy, &err), &err, "pending");
+	assert_int_equal(packs, 1);
+	assert_int_equal(legacy, 1);
+	fx_must(packstore_recorded(f.ar->cat->db, &found, url, migration, &err), &err, "recorded");
+	assert_false(found);
+	assert_int_not_equal(packstore_set_migration(f.ar->cat->db, "running", &err), PV_OK);
+	fx_must(packstore_configure(f.ar->cat->db, f.ar->kr, store, "ACCESS:SECRET", &err), &err,
+		"configure");
+	fx_must(packstore_recorded(f.ar->cat->db, &found, url, migration, &err), &err, "recorded");
+	assert_true(found);
+	assert_string_equal(url, store);
+	assert_string_equal(migration, "");
+	fx_must(packstore_set_migration(f.ar->cat->db, "running", &err), &err, "running");
+	fx_must(packstore_recorded(f.ar->cat->db, &found, url, migration, &err), &err, "recorded");
+	assert_string_equal(migration, "running");
+	/* Stored and recorded, killed before its unlink: pending no more,
+	 * and its leftover file goes. */
+	int64_t pack = fx_load(&f, ids[0]).loc.pack_id;
+	snprintf(sql, sizeof(sql), "UPDATE packs SET stored_at = 1, store_version = 'v' WHERE id = %lld",
+		 (long long)pack);
+	assert_int_equal(sqlite3_exec(f.ar->cat->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	fx_must(packstore_pending(f.ar->cat->db, &packs, &legacy, &err), &err, "pending");
+	assert_int_equal(packs, 0);
+	assert_int_equal(count_dir(dir), 1);
+	fx_must(packstore_drop_stored_files(f.ar->packs, &removed, &err), &err, "drop");
+	assert_int_equal(removed, 1);
+	assert_int_equal(count_dir(dir), 0);
+	free(msgs[0]);
+	fx_free(&f);
+}
+
 struct opened_read {
 	const char *dir;
 	struct blob_opened *o;
@@ -643,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_writers_and_disposal_respect_the_lock),
 		cmocka_unit_test(test_a_pack_that_never_got_a_message_is_removed),
 		cmocka_unit_test(test_old_blob_files_and_packs_both_read),
+		cmocka_unit_test(test_what_a_migration_has_left_to_move),
 		cmocka_unit_test(test_a_record_opened_on_one_thread_reads_on_another),
 	};
 	if (sodium_init() < 0)

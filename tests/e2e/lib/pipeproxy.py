@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A TCP relay between popvault and a real POP3 server (plain POP3 only),
-to see how the client pipelines and to cut a session mid-pipeline.
+to see how the client pipelines and to cut a session mid-pipeline; with
+--up-rate alone, a slow link to any TCP server (s3_migrate.t: an S3 store).
 
     pipeproxy.py --port P --to-port Q --log FILE [--strip-pipelining] [--down-rate B]
-                 [--check-dele | --cut-at-dele] [--catalog DB]
+                 [--up-rate B] [--check-dele | --cut-at-dele] [--catalog DB]
 
 Prints "ready" once listening, then relays connection after connection.
 The log has one line per chunk the client wrote:
@@ -17,6 +18,7 @@ to the server, and both sides are closed at once, with RETRs still in
 flight and no QUIT; later connections are refused (closed at once).
 --strip-pipelining removes PIPELINING from the server's CAPA replies.
 --down-rate B: the server's bytes reach the client at about B bytes/s.
+--up-rate B: the client's bytes reach the server at about B bytes/s.
 """
 import argparse
 import socket
@@ -100,6 +102,8 @@ def relay(a, cli, logf):
                     srv.sendall(d)
                     break
             srv.sendall(d)
+            if a.up_rate:
+                time.sleep(len(d) / a.up_rate)
     except OSError:
         pass
     for s in (cli, srv):
@@ -119,6 +123,7 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--strip-pipelining", action="store_true")
     ap.add_argument("--down-rate", type=float, default=0)
+    ap.add_argument("--up-rate", type=float, default=0)
     ap.add_argument("--check-dele", action="store_true")
     ap.add_argument("--cut-at-dele", action="store_true")
     ap.add_argument("--catalog")
