@@ -389,6 +389,11 @@ static const char *const pg_catalog_steps[][MIGRATION_PARTS] = {
 	"CREATE INDEX packs_unstored ON packs (id) WHERE sealed_at IS NOT NULL"
 	" AND stored_at IS NULL AND removed_at IS NULL;\n",
 	},
+	/* 15: migrate --to-store's state */
+	{
+	"ALTER TABLE pack_store ADD COLUMN migration text"
+	" CHECK (migration IS NULL OR migration IN ('running', 'done'));\n",
+	},
 };
 
 const struct migration_set migrations_catalog_pg = {
