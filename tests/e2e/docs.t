@@ -3,7 +3,8 @@
 # `man --warnings` finds nothing to say; popvault(8) names every command
 # of `popvault --help` and every option of each `popvault CMD --help`;
 # the bash completion (packaging/popvault.bash-completion) offers every
-# command, and every option of each.
+# command, and every option of each; the web's audit page suggests every
+# audit entry type the log has (audit/auditlog.h), and no other.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 h_init
@@ -14,7 +15,7 @@ MAN=$H_RUN/man
 mapfile -t pages < <(cd docs/man && ls ./*.scd | sed 's|^\./||; s|\.scd$||')
 mapfile -t cmds < <("$PV" --help | awk '/^Commands:/ { on = 1; next }
 	on && /^$/ { exit } on && /^  [a-z]/ { print $1 }')
-h_plan $((2 + ${#pages[@]} + 2 * ${#cmds[@]} + 1))
+h_plan $((2 + ${#pages[@]} + 2 * ${#cmds[@]} + 2))
 
 h_check "docs/man/build.sh builds ${#pages[@]} pages with scdoc" docs/man/build.sh "$MAN" "$PV"
 want="popvault-policy.5 popvault-query.7 popvault.8 popvault.conf.5"
@@ -52,3 +53,9 @@ for c in "${cmds[@]}"; do
 done
 h_is "$(complete_words account "" | xargs)" "add change list remove test" \
 	"bash completion offers a command's subcommands"
+
+# The audit page's type suggestions (its datalist) against the log's types.
+logged=$(grep -o '#define AUDIT_[A-Z_]* "[^"]*"' audit/auditlog.h | sed 's/.*"\(.*\)"/\1/' | sort -u | xargs)
+offered=$(sed -n "/id: 'audit-types'/,/\]\.map/p" web-static/pages/audit.js | grep -o "'[a-z-]*'" |
+	tr -d "'" | grep -vx -e audit-types -e datalist -e option | sort -u | xargs)
+h_is "$offered" "$logged" "the web's audit page suggests every audit entry type, and only those"

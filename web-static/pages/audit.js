@@ -129,8 +129,12 @@ export async function render({ main, params, alive }) {
 		object: field({ label: 'Object contains', name: 'object', value: f.object, attrs: { placeholder: 'message=42' } }),
 	};
 	const types = h('datalist', { id: 'audit-types' }, ['login', 'login-failed', 'logout', 'search', 'view', 'download', 'export',
-		'export-done', 'hold-place', 'hold-release', 'policy-set', 'policy-propose', 'approval', 'verify', 'harvest',
-		'account-add', 'account-test', 'user-add', 'user-change', 'heartbeat', 'harvest-pause', 'harvest-resume'].map((t) => h('option', { value: t })));
+		'export-done', 'matter', 'hold-place', 'hold-release', 'policy-set', 'approval-propose', 'approval-approve',
+		'approval-reject', 'break-glass', 'dispose-intent', 'disposal-item', 'dispose-done', 'verify', 'harvest-batch',
+		'harvest-request', 'upstream-delete', 'upstream-delete-confirmed', 'upstream-residue', 'account-add',
+		'account-change', 'account-remove', 'account-test', 'user-add', 'user-change', 'user-remove', 'heartbeat',
+		'anchor', 'key-rotation', 'clock-step', 'audit-export', 'harvest-pause', 'harvest-resume', 'init',
+		'store-migrate', 'store-migrate-done'].map((t) => h('option', { value: t })));
 	const form = h('form', { class: 'card stack', 'aria-labelledby': 'audit-filters' },
 		h('h2', { id: 'audit-filters' }, 'Filters'), types,
 		h('div', { class: 'grid' }, Object.values(fields).map((x) => x.row)),
