@@ -91,6 +91,7 @@ void pv_meter_end(struct pv_meter *m)
 	 * run still ends on its count and time. */
 	if (!m->shown && m->updated)
 		draw(m, pv_clock_monotonic_ms());
+	m->updated = false; /* ended: a second call draws nothing */
 	if (!m->shown)
 		return;
 	fputc('\n', m->out);

@@ -219,6 +219,30 @@ static void test_progress_meter_rewrites_one_line(void **state)
 	free(text);
 }
 
+/* A line cleared for other output after the last update comes back at
+ * the end, so the run ends on its count and time. */
+static void test_progress_meter_ends_on_its_line_after_a_clear(void **state)
+{
+	(void)state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct pv_meter m;
+	assert_non_null(f);
+	pv_meter_init(&m, f, "verify --full", "messages");
+	pv_meter_update(&m, 2, 2);
+	pv_meter_clear(&m);
+	fputs("FAIL: message 2\n", f);
+	pv_meter_end(&m);
+	pv_meter_end(&m);
+	fclose(f);
+	const char *after = strstr(text, "FAIL: message 2\n");
+	assert_non_null(after);
+	assert_non_null(strstr(after, "\rverify --full: 2/2 messages  "));
+	assert_int_equal(strlen(strstr(after, " done in 0:00\033[K\n")), strlen(" done in 0:00\033[K\n"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_line_diff_marks_removed_and_added_lines),
 		cmocka_unit_test(test_progress_line_has_rate_and_eta),
 		cmocka_unit_test(test_progress_meter_rewrites_one_line),
+		cmocka_unit_test(test_progress_meter_ends_on_its_line_after_a_clear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
