@@ -179,6 +179,13 @@ int policy_evaluate_traced(const struct policy *p, const struct policy_message *
 int policy_evaluate_replay(const struct policy *p, const struct policy_message *facts,
 			   const struct policy_trace *trace, struct policy_result *r,
 			   struct pv_error *err) PV_WARN_UNUSED;
+/* The result when the facts alone (account, size, received_at of
+ * `facts`) decide it, whatever the message's content: PV_OK and *r as
+ * policy_evaluate would give for any content. PV_ENOTFOUND when a content
+ * test could change which rule matches: then the content must be parsed
+ * and policy_evaluate run on it (ingest skips the parse otherwise). */
+int policy_evaluate_facts(const struct policy *p, const struct policy_message *facts,
+			  struct policy_result *r, struct pv_error *err) PV_WARN_UNUSED;
 /* Whether rule i can be the first match of some message with these facts
  * (account, size, received_at), whatever its content: no earlier rule's
  * condition holds on the facts alone, and rule i's does not fail on them. */

@@ -183,7 +183,10 @@ static int evaluate(const struct policy *p, struct ectx *c, struct policy_result
 	for (size_t i = 0; i < p->n_rules; i++) {
 		const struct prule *rule = &p->rules[i];
 		/* The default rule (no condition) is last and always matches. */
-		if (rule->cond != NULL && eval(rule->cond, c) != TRI_TRUE)
+		enum tri t = rule->cond != NULL ? eval(rule->cond, c) : TRI_TRUE;
+		if (t == TRI_UNKNOWN)
+			return PV_ENOTFOUND; /* EVAL_PARTIAL: the content decides */
+		if (t == TRI_FALSE)
 			continue;
 		int rc = policy_expiry(c->m->received_at, &rule->ret, &r->expires_at, err);
 		if (rc < 0)
@@ -230,6 +233,13 @@ int policy_evaluate_replay(const struct policy *p, const struct policy_message *
 		return pv_fail(err, PV_EINTEGRITY, "the policy asks %u content tests, the record holds %u",
 			       c.pos, trace->n);
 	return PV_OK;
+}
+
+int policy_evaluate_facts(const struct policy *p, const struct policy_message *facts,
+			  struct policy_result *r, struct pv_error *err)
+{
+	struct ectx c = {.m = facts, .mode = EVAL_PARTIAL};
+	return evaluate(p, &c, r, err);
 }
 
 bool policy_rule_possible(const struct policy *p, const struct policy_message *facts, size_t i)

@@ -14,6 +14,7 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/random.h"
+#include "archiver/lib/secretstream.h"
 #include "archiver/lib/sha256.h"
 
 #define SS_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
@@ -41,6 +42,7 @@
 struct record_sealer {
 	char data_dir[2048];
 	ZSTD_CCtx *zc;
+	struct pv_ss_pusher *push;
 	crypto_secretstream_xchacha20poly1305_state ss;
 	struct pv_sha256 ct_hash;
 	bool active, ended;
@@ -73,6 +75,12 @@ int record_sealer_new(const char *data_dir, struct record_sealer **s_r, struct p
 		free(s);
 		return pv_fail(err, PV_ERR, "zstd: cannot start compression");
 	}
+	int r = pv_ss_pusher_new(&s->push, err);
+	if (r < 0) {
+		ZSTD_freeCCtx(s->zc);
+		free(s);
+		return r;
+	}
 	*s_r = s;
 	return PV_OK;
 }
@@ -84,6 +92,7 @@ void record_sealer_free(struct record_sealer **sp)
 		return;
 	record_abort(s);
 	ZSTD_freeCCtx(s->zc);
+	pv_ss_pusher_free(&s->push);
 	pv_buf_free(&s->mem);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
@@ -165,9 +174,10 @@ static int seal_block(struct record_sealer *s, bool last, struct pv_error *err)
 			mlen = 1 + z;
 		}
 	}
-	crypto_secretstream_xchacha20poly1305_push(
-		&s->ss, s->chunk + 4, &clen, m, mlen, NULL, 0,
-		last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+	int r = pv_ss_push(s->push, &s->ss, s->chunk + 4, &clen, m, mlen,
+			   last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0, err);
+	if (r < 0)
+		return r;
 	uint32_t word = (uint32_t)clen | (last ? CHUNK_LAST : 0);
 	s->chunk[0] = (unsigned char)(word >> 24);
 	s->chunk[1] = (unsigned char)(word >> 16);

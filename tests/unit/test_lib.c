@@ -17,6 +17,7 @@
 #include "archiver/lib/linediff.h"
 #include "archiver/lib/progress.h"
 #include "archiver/lib/random.h"
+#include "archiver/lib/secretstream.h"
 #include "archiver/lib/strpool.h"
 
 static void test_fail_fills_error_and_returns_code(void **state)
@@ -243,11 +244,60 @@ static void test_progress_meter_ends_on_its_line_after_a_clear(void **state)
 	free(text);
 }
 
+/* Records are sealed by pv_ss_push and opened by libsodium's pull: its
+ * output must be libsodium's push's, byte for byte, for every length
+ * (around the 64-byte blocks and the 16-byte padding), every tag, and
+ * along a stream (the nonce update, the rekey). */
+static void test_secretstream_push_is_libsodiums(void **state)
+{
+	(void)state;
+	static const size_t lens[] = {0, 1, 15, 16, 17, 47, 48, 49, 63, 64, 65, 127, 128, 1000, 65537};
+	static const unsigned char tags[] = {0, crypto_secretstream_xchacha20poly1305_TAG_PUSH,
+					     crypto_secretstream_xchacha20poly1305_TAG_REKEY, 0,
+					     crypto_secretstream_xchacha20poly1305_TAG_FINAL};
+	crypto_secretstream_xchacha20poly1305_state ours, theirs, pull;
+	unsigned char key[32], header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+	size_t max = 65537 + crypto_secretstream_xchacha20poly1305_ABYTES;
+	unsigned char *m = malloc(65537), *a = malloc(max), *b = malloc(max), *back = malloc(65537);
+	struct pv_ss_pusher *p;
+	struct pv_error err;
+	assert_int_equal(pv_ss_pusher_new(&p, &err), PV_OK);
+	randombytes_buf(m, 65537);
+	crypto_secretstream_xchacha20poly1305_keygen(key);
+	crypto_secretstream_xchacha20poly1305_init_push(&theirs, header, key);
+	ours = theirs;
+	assert_int_equal(crypto_secretstream_xchacha20poly1305_init_pull(&pull, header, key), 0);
+	for (size_t round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			unsigned char tag = tags[(i + round) % 5], got;
+			unsigned long long la, lb, lm;
+			assert_int_equal(pv_ss_push(p, &ours, a, &la, m + i, lens[i], tag, &err), PV_OK);
+			crypto_secretstream_xchacha20poly1305_push(&theirs, b, &lb, m + i, lens[i], NULL, 0,
+								   tag);
+			assert_int_equal(la, lb);
+			assert_memory_equal(a, b, (size_t)la);
+			assert_memory_equal(&ours, &theirs, sizeof(ours));
+			assert_int_equal(crypto_secretstream_xchacha20poly1305_pull(&pull, back, &lm, &got, a,
+										  la, NULL, 0), 0);
+			assert_int_equal(got, tag);
+			assert_int_equal(lm, lens[i]);
+			if (lm > 0)
+				assert_memory_equal(back, m + i, (size_t)lm);
+		}
+	pv_ss_pusher_free(&p);
+	assert_null(p);
+	free(m);
+	free(a);
+	free(b);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fail_fills_error_and_returns_code),
 		cmocka_unit_test(test_blake2b_matches_libsodium),
+		cmocka_unit_test(test_secretstream_push_is_libsodiums),
 		cmocka_unit_test(test_strpool_keeps_every_string_in_place),
 		cmocka_unit_test(test_buf_refuses_to_grow_past_max),
 		cmocka_unit_test(test_rfc3339_round_trip_and_rejects),

@@ -176,15 +176,24 @@ static void test_one_pack_per_bucket(void **state)
 	(void)state;
 	struct fx f;
 	fx_init(&f);
-	fx_policy_store(&f, "rule \"long\": retain 10y when subject ~ \"keep*\"\n"
+	/* "tiny" is decided by the size alone (ingest then skips the parse),
+	 * "long" needs the subject. */
+	fx_policy_store(&f, "rule \"tiny\": retain 20y when size < 20\n"
+			    "rule \"long\": retain 10y when subject ~ \"keep*\"\n"
 			    "default: retain 30d\n");
 	const char *a = "Subject: keep me\r\n\r\nbody\r\n", *b = "Subject: other\r\n\r\nbody\r\n";
-	unsigned char *msgs[3] = {(unsigned char *)a, (unsigned char *)b, (unsigned char *)a};
-	size_t lens[3] = {strlen(a), strlen(b), strlen(a)};
-	int64_t ids[3];
-	session_archive(&f, msgs, lens, 3, ids);
+	const char *c = "Subject: keep\r\n\r\n";
+	unsigned char *msgs[4] = {(unsigned char *)a, (unsigned char *)b, (unsigned char *)a,
+				  (unsigned char *)c};
+	size_t lens[4] = {strlen(a), strlen(b), strlen(a), strlen(c)};
+	int64_t ids[4];
+	session_archive(&f, msgs, lens, 4, ids);
 	struct stored_message m0 = fx_load(&f, ids[0]), m1 = fx_load(&f, ids[1]),
-			      m2 = fx_load(&f, ids[2]);
+			      m2 = fx_load(&f, ids[2]), m3 = fx_load(&f, ids[3]);
+	assert_string_equal(m0.class_name, "long");
+	assert_string_equal(m1.class_name, "default");
+	assert_string_equal(m3.class_name, "tiny");
+	assert_reads_back(&f, ids[3], msgs[3], lens[3]);
 	assert_int_not_equal(m0.bucket_id, m1.bucket_id);
 	assert_int_equal(m0.loc.pack_id, m2.loc.pack_id);
 	assert_int_not_equal(m0.loc.pack_id, m1.loc.pack_id);

@@ -593,6 +593,53 @@ static void test_rule_possible_from_facts(void **state)
 	policy_free(&p);
 }
 
+/* Ingest skips the content's parse when the facts decide: the answer
+ * must be policy_evaluate's for every content, and "the content decides"
+ * whenever a content test could change the matching rule. */
+static void test_facts_decide_only_without_content_tests(void **state)
+{
+	(void)state;
+	struct policy *p = parse_ok("rule \"big\": retain 1d when size > 1MB\n"
+				    "rule \"sec\": retain 7y when from ~ \"*@sec.gov\"\n"
+				    "rule \"fin\": retain 10y when account = \"finance\" or"
+				    " subject ~ \"*invoice*\"\n"
+				    "default: retain 6y\n");
+	struct policy_message f = {.account = "main", .size = 286,
+				   .received_at = at("2024-01-31T10:00:00Z")};
+	struct policy_result r, full;
+	struct pv_error err;
+	assert_int_equal(policy_evaluate_facts(p, &f, &r, &err), PV_ENOTFOUND); /* from? */
+	f.size = 5000000;
+	assert_int_equal(policy_evaluate_facts(p, &f, &r, &err), PV_OK);
+	assert_string_equal(r.rule, "big");
+	assert_int_equal(policy_evaluate(p, &f, &full, &err), PV_OK);
+	assert_int_equal(r.expires_at, full.expires_at);
+	assert_int_equal(r.rule_index, full.rule_index);
+	policy_free(&p);
+
+	/* A rule of facts before the content rules, and a content test after
+	 * a decided "or": no content needed. */
+	p = parse_ok("rule \"fin\": retain 10y when account = \"finance\" or"
+		     " subject ~ \"*invoice*\"\n"
+		     "rule \"sec\": retain 7y when from ~ \"*@sec.gov\"\n"
+		     "default: retain 6y\n");
+	f.account = "finance";
+	assert_int_equal(policy_evaluate_facts(p, &f, &r, &err), PV_OK);
+	assert_string_equal(r.rule, "fin");
+	f.account = "main";
+	assert_int_equal(policy_evaluate_facts(p, &f, &r, &err), PV_ENOTFOUND);
+	policy_free(&p);
+
+	/* The policy popvault init stores: the default rule only. */
+	p = parse_ok("default: retain 6y\n");
+	assert_int_equal(policy_evaluate_facts(p, &f, &r, &err), PV_OK);
+	assert_int_equal(policy_evaluate(p, &f, &full, &err), PV_OK);
+	assert_string_equal(r.rule, full.rule);
+	assert_int_equal(r.expires_at, full.expires_at);
+	assert_int_equal(r.action, full.action);
+	policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_trace_replays_the_decision),
 		cmocka_unit_test(test_trace_text_is_strict),
 		cmocka_unit_test(test_rule_possible_from_facts),
+		cmocka_unit_test(test_facts_decide_only_without_content_tests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,139 @@
+#include "archiver/lib/secretstream.h"
+
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SS_COUNTER 4 /* the state's nonce: a 32-bit counter, then 8 bytes */
+#define SS_INONCE 8  /* libsodium's INONCEBYTES (private) */
+
+struct pv_ss_pusher {
+	EVP_CIPHER_CTX *cipher;
+	EVP_MAC *mac;
+	EVP_MAC_CTX *poly;
+};
+
+/* A few chunks pushed both ways from one state must agree: a push that
+ * differed would seal records no pull can open, and their mail is then
+ * deleted upstream. Checked once per pusher (microseconds). */
+static int self_check(struct pv_ss_pusher *p, struct pv_error *err)
+{
+	static const unsigned char tags[] = {0, crypto_secretstream_xchacha20poly1305_TAG_REKEY,
+					     crypto_secretstream_xchacha20poly1305_TAG_FINAL};
+	crypto_secretstream_xchacha20poly1305_state a, b;
+	unsigned char key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
+	unsigned char header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+	unsigned char m[150], ca[sizeof(m) + crypto_secretstream_xchacha20poly1305_ABYTES];
+	unsigned char cb[sizeof(ca)];
+	unsigned long long la, lb;
+	int r = PV_OK;
+	for (size_t i = 0; i < sizeof(m); i++)
+		m[i] = (unsigned char)(i * 7);
+	memset(key, 0x5a, sizeof(key));
+	crypto_secretstream_xchacha20poly1305_init_push(&a, header, key);
+	b = a;
+	for (size_t i = 0; r == PV_OK && i < sizeof(tags); i++) {
+		size_t len = sizeof(m) - 61 * i; /* 150, 89, 28: across blocks and padding */
+		crypto_secretstream_xchacha20poly1305_push(&a, ca, &la, m, len, NULL, 0, tags[i]);
+		if ((r = pv_ss_push(p, &b, cb, &lb, m, len, tags[i], err)) == PV_OK &&
+		    (la != lb || memcmp(ca, cb, (size_t)la) != 0))
+			r = pv_fail(err, PV_ERR, "secretstream: OpenSSL's ChaCha20-Poly1305 does not "
+						 "match libsodium's; refusing to seal with it");
+	}
+	sodium_memzero(&a, sizeof(a));
+	sodium_memzero(&b, sizeof(b));
+	return r;
+}
+
+int pv_ss_pusher_new(struct pv_ss_pusher **p_r, struct pv_error *err)
+{
+	struct pv_ss_pusher *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	p->cipher = EVP_CIPHER_CTX_new();
+	p->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+	p->poly = p->mac ? EVP_MAC_CTX_new(p->mac) : NULL;
+	if (p->cipher == NULL || p->poly == NULL) {
+		pv_ss_pusher_free(&p);
+		return pv_fail(err, PV_ERR, "OpenSSL: no ChaCha20 or Poly1305");
+	}
+	int r = self_check(p, err);
+	if (r < 0) {
+		pv_ss_pusher_free(&p);
+		return r;
+	}
+	*p_r = p;
+	return PV_OK;
+}
+
+void pv_ss_pusher_free(struct pv_ss_pusher **pp)
+{
+	struct pv_ss_pusher *p = *pp;
+	if (p == NULL)
+		return;
+	EVP_CIPHER_CTX_free(p->cipher);
+	EVP_MAC_CTX_free(p->poly);
+	EVP_MAC_free(p->mac);
+	free(p);
+	*pp = NULL;
+}
+
+static void le64(unsigned char out[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The construction of libsodium's secretstream.c: one ChaCha20 (IETF)
+ * stream under the state's key and nonce, its block 0 the Poly1305 key,
+ * block 1 the tag block, the message from block 2; the MAC over the tag
+ * block, the message, libsodium's padding and the two lengths; the MAC's
+ * first 8 bytes XORed into the nonce; the counter incremented; a rekey on
+ * TAG_REKEY or when the counter wraps. */
+int pv_ss_push(struct pv_ss_pusher *p, crypto_secretstream_xchacha20poly1305_state *st,
+	       unsigned char *c, unsigned long long *clen_r, const unsigned char *m, size_t mlen,
+	       unsigned char tag, struct pv_error *err)
+{
+	static const unsigned char zero[64];
+	unsigned char iv[16], block0[64], block[64], lens[16], mac[16];
+	size_t maclen = 0;
+	int n, ok;
+
+	if (mlen > INT_MAX - 64)
+		return pv_fail(err, PV_ERR, "secretstream: chunk too long");
+	memset(iv, 0, 4); /* block counter 0 (little-endian), then the nonce */
+	memcpy(iv + 4, st->nonce, sizeof(st->nonce));
+	memset(block, 0, sizeof(block));
+	block[0] = tag;
+	unsigned char *ct = c + 1;
+	ok = EVP_EncryptInit_ex(p->cipher, EVP_chacha20(), NULL, st->k, iv) == 1 &&
+	     EVP_EncryptUpdate(p->cipher, block0, &n, zero, sizeof(zero)) == 1 &&
+	     EVP_EncryptUpdate(p->cipher, block, &n, block, sizeof(block)) == 1 &&
+	     (mlen == 0 || EVP_EncryptUpdate(p->cipher, ct, &n, m, (int)mlen) == 1);
+	ok = ok && EVP_MAC_init(p->poly, block0, 32, NULL) == 1 &&
+	     EVP_MAC_update(p->poly, block, sizeof(block)) == 1 &&
+	     (mlen == 0 || EVP_MAC_update(p->poly, ct, mlen) == 1);
+	size_t pad = (0x10 - sizeof(block) + mlen) & 0xf; /* libsodium's, as it is */
+	le64(lens, 0);
+	le64(lens + 8, (uint64_t)sizeof(block) + mlen);
+	ok = ok && (pad == 0 || EVP_MAC_update(p->poly, zero, pad) == 1) &&
+	     EVP_MAC_update(p->poly, lens, sizeof(lens)) == 1 &&
+	     EVP_MAC_final(p->poly, mac, &maclen, sizeof(mac)) == 1 && maclen == sizeof(mac);
+	sodium_memzero(block0, sizeof(block0));
+	if (!ok) {
+		sodium_memzero(block, sizeof(block));
+		return pv_fail(err, PV_ERR, "OpenSSL: ChaCha20-Poly1305 failed");
+	}
+	c[0] = block[0];
+	sodium_memzero(block, sizeof(block));
+	memcpy(ct + mlen, mac, sizeof(mac));
+	for (size_t i = 0; i < SS_INONCE; i++)
+		st->nonce[SS_COUNTER + i] ^= mac[i];
+	sodium_increment(st->nonce, SS_COUNTER);
+	if ((tag & crypto_secretstream_xchacha20poly1305_TAG_REKEY) != 0 ||
+	    sodium_is_zero(st->nonce, SS_COUNTER))
+		crypto_secretstream_xchacha20poly1305_rekey(st);
+	*clen_r = mlen + crypto_secretstream_xchacha20poly1305_ABYTES;
+	return PV_OK;
+}
