@@ -512,6 +512,7 @@ struct msink {
 	struct pv_blake2b commit;
 	struct pv_buf head;             /* the header section, for the load files */
 	bool head_done;
+	bool digested;                  /* MD5 and commitment made by the read-ahead */
 	uint64_t bytes;
 };
 
@@ -565,9 +566,10 @@ static int msink_pass1(void *ctx, const unsigned char *p, size_t n, struct pv_er
 	int r;
 	if ((r = mbox_quote_feed(&s->q, p, n, err)) < 0)
 		return r;
-	if (EVP_DigestUpdate(s->md5, p, n) != 1)
+	if (!s->digested && EVP_DigestUpdate(s->md5, p, n) != 1)
 		return pv_fail(err, PV_ERR, "MD5 failed");
-	pv_blake2b_update(&s->commit, p, n);
+	if (!s->digested)
+		pv_blake2b_update(&s->commit, p, n);
 	head_collect(s, p, n);
 	s->bytes += n;
 	return 0;
@@ -703,7 +705,8 @@ static int rows_finish(struct xp *x, struct rows *rw)
 
 /* Keeps the read-ahead (archive/read_ahead.h) fed with the messages in
  * Bates order from *pushed on, as far as it has room; message k always. */
-static int feed(struct xp *x, struct read_ahead *ra, size_t k, size_t *pushed)
+static int feed(struct xp *x, struct read_ahead *ra, size_t k, size_t *pushed,
+		read_ahead_digest_fn digest)
 {
 	while (*pushed < x->n_exported && (*pushed == k || read_ahead_room(ra))) {
 		const struct item *it = &x->items[x->order[*pushed]];
@@ -713,7 +716,7 @@ static int feed(struct xp *x, struct read_ahead *ra, size_t k, size_t *pushed)
 			r = pv_fail(x->err, PV_ERR, "message %lld was disposed of during the export; "
 						    "run it again", (long long)it->id);
 		if (r == 0)
-			r = read_ahead_push(ra, &m, x->err);
+			r = read_ahead_push(ra, &m, digest, x->err);
 		sodium_memzero(&m, sizeof(m));
 		if (r < 0)
 			return r;
@@ -732,12 +735,30 @@ static int take(struct xp *x, struct read_ahead *ra, const struct stored_message
 	return r;
 }
 
+/* Pass 1's digests of a message read ahead, on the reading thread: its
+ * leaf commitment (out[0..32), checked by the caller) and its MD5 for the
+ * load files (out[32..48)). */
+static int pass1_digest(const uint8_t *salt, const unsigned char *data, size_t len,
+			uint8_t out[READ_AHEAD_DIGEST_BYTES], struct pv_error *err)
+{
+	struct pv_blake2b commit;
+	unsigned md5_len = 0;
+	int r = pv_blake2b_init(&commit, salt, BLOB_SALT_BYTES, 32, err);
+	if (r < 0)
+		return r;
+	pv_blake2b_update(&commit, data, len);
+	pv_blake2b_final(&commit, out);
+	if (EVP_Digest(data, len, out + 32, &md5_len, EVP_md5(), NULL) != 1 || md5_len != 16)
+		return pv_fail(err, PV_ERR, "MD5 failed");
+	return 0;
+}
+
 /* Pass 1 for one message: its proof, then its content into the mbox and the
  * load files, checked against the leaf commitment on the way. */
 static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct read_ahead *ra)
 {
 	const struct stored_message *m;
-	const uint8_t *salt;
+	const uint8_t *salt, *digest;
 	const unsigned char *data;
 	size_t len;
 	struct msink s;
@@ -753,29 +774,39 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 	pv_buf_init(&s.head, PV_MIME_HEADER_MAX);
 	bates_of(x, it, bates);
 	snprintf(sender, sizeof(sender), "%s@" EDISCOVERY_MBOX_DOMAIN, bates);
-	if ((s.md5 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(s.md5, EVP_md5(), NULL) != 1) {
+	if ((r = take(x, ra, &m, &salt, &data, &len)) < 0 || (r = write_proof(x, rw, it, salt)) < 0)
+		goto out;
+	/* Read ahead: digested on the reading thread; else (too big for
+	 * that) streamed and digested now. */
+	digest = read_ahead_digest(ra);
+	s.digested = data != NULL && digest != NULL;
+	if (!s.digested &&
+	    ((s.md5 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(s.md5, EVP_md5(), NULL) != 1)) {
 		r = pv_fail(x->err, PV_ERR, "MD5 is not available");
 		goto out;
 	}
-	if ((r = take(x, ra, &m, &salt, &data, &len)) < 0 || (r = write_proof(x, rw, it, salt)) < 0)
-		goto out;
-	if ((r = pv_blake2b_init(&s.commit, salt, BLOB_SALT_BYTES, sizeof(commit), x->err)) < 0)
+	if (!s.digested &&
+	    (r = pv_blake2b_init(&s.commit, salt, BLOB_SALT_BYTES, sizeof(commit), x->err)) < 0)
 		goto out;
 	if ((r = mbox_from_line(sender, it->received_at, from, sizeof(from), x->err)) < 0 ||
 	    (r = mbox_quote_begin(&s.q, from, mbox_out, rw->mbox, x->err)) < 0)
 		goto out;
-	/* Read ahead, or (too big for that) streamed now. */
 	if ((r = data ? msink_pass1(&s, data, len, x->err) : message_read(x->ar, m, msink_pass1, &s,
 									   x->err)) < 0)
 		goto out;
-	pv_blake2b_final(&s.commit, commit);
+	if (s.digested) {
+		memcpy(commit, digest, sizeof(commit));
+		memcpy(md5, digest + 32, sizeof(md5));
+	} else {
+		pv_blake2b_final(&s.commit, commit);
+		if (EVP_DigestFinal_ex(s.md5, md5, &md5_len) != 1 || md5_len != 16) {
+			r = pv_fail(x->err, PV_ERR, "MD5 failed");
+			goto out;
+		}
+	}
 	if (s.bytes != it->size || sodium_memcmp(commit, it->commit, sizeof(commit)) != 0) {
 		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld does not match its archive leaf "
 						   "commitment (run popvault verify)", (long long)it->id);
-		goto out;
-	}
-	if (EVP_DigestFinal_ex(s.md5, md5, &md5_len) != 1 || md5_len != 16) {
-		r = pv_fail(x->err, PV_ERR, "MD5 failed");
 		goto out;
 	}
 	if ((r = mbox_quote_end(&s.q, x->err)) < 0 || (r = rows_start(x, rw, it, m, &s, md5)) < 0)
@@ -919,7 +950,7 @@ static int write_bundle(struct xp *x)
 	if ((r = read_ahead_new(x->ar, &ra, x->err)) < 0)
 		goto out;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
-		if ((r = feed(x, ra, k, &pushed)) == 0)
+		if ((r = feed(x, ra, k, &pushed, pass1_digest)) == 0)
 			r = message_pass1(x, &rw, &x->items[x->order[k]], ra);
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, k + 1, total);
@@ -937,7 +968,7 @@ static int write_bundle(struct xp *x)
 		goto out;
 	pushed = 0;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
-		if ((r = feed(x, ra, k, &pushed)) == 0)
+		if ((r = feed(x, ra, k, &pushed, NULL)) == 0)
 			r = message_pass2(x, &x->items[x->order[k]], ra);
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, x->n_exported + k + 1, total);
