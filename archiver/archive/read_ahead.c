@@ -64,8 +64,11 @@ static void *worker(void *arg)
 			struct slot *s = at(ra, ra->next++);
 			s->state = SLOT_RUNNING;
 			pthread_mutex_unlock(&ra->mu);
-			s->r = message_read_key(ra->ar->dir, &s->src, &s->m, s->key, append, &s->data,
-						&s->err);
+			/* Its size is known: one allocation, not a copy per doubling. */
+			s->r = pv_buf_reserve(&s->data, s->data.max, &s->err);
+			if (s->r == PV_OK)
+				s->r = message_read_key(ra->ar->dir, &s->src, &s->m, s->key, append,
+							&s->data, &s->err);
 			if (s->r == PV_OK && s->digest_fn != NULL &&
 			    (s->r = s->digest_fn(s->salt, s->data.data ? s->data.data
 								   : (const unsigned char *)"",
