@@ -39,8 +39,10 @@
 /* Messages up to this size are gathered in memory and added at once;
  * bigger ones are staged in a temporary file (bundle_member_*). */
 #define EML_MEMORY_MAX (1024 * 1024)
-/* Parser sandboxes parsing load-file fields at once (a second core). */
-#define EXPORT_SANDBOXES 2
+/* Parser sandboxes parsing load-file fields at once: a second core, and
+ * enough parses in flight that the caller seldom waits for one (2 left it
+ * waiting on the pool more than on anything else, sched_switch profile). */
+#define EXPORT_SANDBOXES 4
 /* The header section is looked for this many bytes at a time. */
 #define HEAD_STEP 4096
 
