@@ -20,6 +20,9 @@ struct slot {
 	struct blob_opened src; /* opened by the caller's thread (message_open) */
 	struct pv_buf data;
 	bool big; /* not read ahead */
+	read_ahead_digest_fn digest_fn;
+	bool digested;
+	uint8_t digest[READ_AHEAD_DIGEST_BYTES];
 	int r;
 	struct pv_error err;
 	enum slot_state state;
@@ -61,8 +64,16 @@ static void *worker(void *arg)
 			struct slot *s = at(ra, ra->next++);
 			s->state = SLOT_RUNNING;
 			pthread_mutex_unlock(&ra->mu);
-			s->r = message_read_key(ra->ar->dir, &s->src, &s->m, s->key, append, &s->data,
-						&s->err);
+			/* Its size is known: one allocation, not a copy per doubling. */
+			s->r = pv_buf_reserve(&s->data, s->data.max, &s->err);
+			if (s->r == PV_OK)
+				s->r = message_read_key(ra->ar->dir, &s->src, &s->m, s->key, append,
+							&s->data, &s->err);
+			if (s->r == PV_OK && s->digest_fn != NULL &&
+			    (s->r = s->digest_fn(s->salt, s->data.data ? s->data.data
+								   : (const unsigned char *)"",
+						 s->data.len, s->digest, &s->err)) == PV_OK)
+				s->digested = true;
 			sodium_memzero(s->key, sizeof(s->key));
 			blob_opened_close(&s->src);
 			pthread_mutex_lock(&ra->mu);
@@ -113,7 +124,8 @@ bool read_ahead_room(const struct read_ahead *ra)
 	return room;
 }
 
-int read_ahead_push(struct read_ahead *ra, const struct stored_message *m, struct pv_error *err)
+int read_ahead_push(struct read_ahead *ra, const struct stored_message *m,
+		    read_ahead_digest_fn digest, struct pv_error *err)
 {
 	pthread_mutex_lock(&ra->mu);
 	bool full = ra->tail - ra->head + ra->given >= READ_AHEAD_WINDOW;
@@ -123,6 +135,8 @@ int read_ahead_push(struct read_ahead *ra, const struct stored_message *m, struc
 	/* The slot at tail is free and no worker looks at it. */
 	struct slot *s = at(ra, ra->tail);
 	s->m = *m;
+	s->digest_fn = digest;
+	s->digested = false;
 	s->r = message_unwrap(ra->ar, m, s->key, s->salt, &s->err);
 	s->big = s->r == PV_OK && m->size > READ_AHEAD_ONE_MAX;
 	/* The pack store is read here too, the workers get an fd. */
@@ -159,6 +173,8 @@ static void release(struct read_ahead *ra)
 		pv_buf_free(&s->data);
 	pv_buf_reset(&s->data);
 	sodium_memzero(s->salt, sizeof(s->salt));
+	sodium_memzero(s->digest, sizeof(s->digest));
+	s->digested = false;
 	s->state = SLOT_FREE;
 	ra->given = false;
 }
@@ -186,6 +202,14 @@ int read_ahead_take(struct read_ahead *ra, const struct stored_message **m_r,
 	if (s->r < 0)
 		return pv_fail(err, s->r, "%s", s->err.msg);
 	return PV_OK;
+}
+
+const uint8_t *read_ahead_digest(const struct read_ahead *ra)
+{
+	if (!ra->given)
+		return NULL;
+	const struct slot *s = &ra->slots[(ra->head - 1) % READ_AHEAD_WINDOW];
+	return s->digested ? s->digest : NULL;
 }
 
 void read_ahead_free(struct read_ahead **rap)

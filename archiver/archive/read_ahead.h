@@ -30,11 +30,22 @@
 
 struct read_ahead;
 
+#define READ_AHEAD_DIGEST_BYTES 64
+
+/* What a worker may compute over a message's bytes once it read them
+ * (export: the leaf commitment and the load file's MD5), so that the
+ * caller's thread need not: into out, with the salt of the message's
+ * commitment; 0 or an error, which read_ahead_take returns. */
+typedef int (*read_ahead_digest_fn)(const uint8_t *salt, const unsigned char *data, size_t len,
+				    uint8_t out[READ_AHEAD_DIGEST_BYTES], struct pv_error *err);
+
 int read_ahead_new(struct archive *ar, struct read_ahead **ra_r, struct pv_error *err);
 /* True while another message may be pushed without waiting. */
 bool read_ahead_room(const struct read_ahead *ra);
-/* Queues m (copied) with its key and salt (message_unwrap's errors). */
-int read_ahead_push(struct read_ahead *ra, const struct stored_message *m, struct pv_error *err);
+/* Queues m (copied) with its key and salt (message_unwrap's errors);
+ * digest (may be NULL) runs on the worker after it read the bytes. */
+int read_ahead_push(struct read_ahead *ra, const struct stored_message *m,
+		    read_ahead_digest_fn digest, struct pv_error *err);
 /* The oldest message pushed, once read: *m_r, the salt of its commitment
  * and its bytes (*data_r NULL when it is too big to be read ahead: then
  * the caller reads it); message_read's errors. Valid until the next take
@@ -42,6 +53,9 @@ int read_ahead_push(struct read_ahead *ra, const struct stored_message *m, struc
 int read_ahead_take(struct read_ahead *ra, const struct stored_message **m_r,
 		    const uint8_t **salt_r, const unsigned char **data_r, size_t *len_r,
 		    struct pv_error *err);
+/* The digest of the message last taken: NULL when none was made (pushed
+ * without one, or too big to be read ahead). Valid as its bytes are. */
+const uint8_t *read_ahead_digest(const struct read_ahead *ra);
 /* Stops the workers, wipes what waits, frees (NULL is fine). */
 void read_ahead_free(struct read_ahead **ra);
 

@@ -15,7 +15,7 @@
 #include "archiver/export/loadfile.h"
 #include "archiver/export/mbox.h"
 #include "archiver/index/index.h"
-#include "archiver/index/sandbox.h"
+#include "archiver/index/sandbox_pool.h"
 #include "archiver/index/mime.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/blake2b.h"
@@ -39,6 +39,12 @@
 /* Messages up to this size are gathered in memory and added at once;
  * bigger ones are staged in a temporary file (bundle_member_*). */
 #define EML_MEMORY_MAX (1024 * 1024)
+/* Parser sandboxes parsing load-file fields at once: a second core, and
+ * enough parses in flight that the caller seldom waits for one (2 left it
+ * waiting on the pool more than on anything else, sched_switch profile). */
+#define EXPORT_SANDBOXES 4
+/* The header section is looked for this many bytes at a time. */
+#define HEAD_STEP 4096
 
 struct item {
 	int64_t id;
@@ -69,8 +75,18 @@ struct xp {
 	uint64_t seq;    /* the export event */
 	int64_t time;    /* its time */
 	struct bundle_writer *w;
-	struct index_sandbox *sb; /* the load file's fields are parsed in it */
+	/* The load file's fields are parsed in parser sandboxes while the
+	 * next messages are read; their rows are written in Bates order. */
+	struct index_pool *pool;
+	struct row_meta *meta; /* per pool slot: what the row needs besides the fields */
 	struct message_reader *mr; /* every message is loaded, three times */
+};
+
+/* What a load-file row takes from pass 1 besides the parsed fields. */
+struct row_meta {
+	struct item *it;
+	char account[sizeof(((struct stored_message *)0)->account)];
+	uint8_t md5[16];
 };
 
 /* The streamed members of pass 1 and its scratch buffers. */
@@ -498,6 +514,7 @@ struct msink {
 	struct pv_blake2b commit;
 	struct pv_buf head;             /* the header section, for the load files */
 	bool head_done;
+	bool digested;                  /* MD5 and commitment made by the read-ahead */
 	uint64_t bytes;
 };
 
@@ -507,12 +524,10 @@ static int mbox_out(void *ctx, const void *p, size_t n, struct pv_error *err)
 }
 
 /* Keeps the header section (up to the first empty line) for the DAT. */
-static void head_collect(struct msink *s, const unsigned char *p, size_t n)
+static void head_collect_step(struct msink *s, const unsigned char *p, size_t n)
 {
 	size_t from = s->head.len > 3 ? s->head.len - 3 : 0;
 	size_t room = s->head.max - s->head.len;
-	if (s->head_done)
-		return;
 	if (n > room)
 		n = room;
 	if (n == 0 || pv_buf_append(&s->head, p, n, NULL) < 0) {
@@ -534,15 +549,29 @@ static void head_collect(struct msink *s, const unsigned char *p, size_t n)
 	}
 }
 
+/* A whole message comes as one chunk: it is looked at a few KiB at a time,
+ * so only about its header section is copied (the same bytes are kept
+ * whatever the chunking: the search restarts 3 bytes back). */
+static void head_collect(struct msink *s, const unsigned char *p, size_t n)
+{
+	while (n > 0 && !s->head_done) {
+		size_t k = n < HEAD_STEP ? n : HEAD_STEP;
+		head_collect_step(s, p, k);
+		p += k;
+		n -= k;
+	}
+}
+
 static int msink_pass1(void *ctx, const unsigned char *p, size_t n, struct pv_error *err)
 {
 	struct msink *s = ctx;
 	int r;
 	if ((r = mbox_quote_feed(&s->q, p, n, err)) < 0)
 		return r;
-	if (EVP_DigestUpdate(s->md5, p, n) != 1)
+	if (!s->digested && EVP_DigestUpdate(s->md5, p, n) != 1)
 		return pv_fail(err, PV_ERR, "MD5 failed");
-	pv_blake2b_update(&s->commit, p, n);
+	if (!s->digested)
+		pv_blake2b_update(&s->commit, p, n);
 	head_collect(s, p, n);
 	s->bytes += n;
 	return 0;
@@ -571,42 +600,45 @@ static void dat_date(int64_t t, char date[16], char tod[16])
 	snprintf(tod, 16, "%.8s", r + 11);
 }
 
-static int write_rows(struct xp *x, struct rows *rw, const struct item *it,
-		      const struct stored_message *m, struct msink *s, const char *bates,
-		      const uint8_t md5[16])
+/* The DAT and CSV rows of one message from its parse in a sandbox (a
+ * pool job handed back in Bates order) and what pass 1 kept of it. */
+static int write_rows(struct xp *x, struct rows *rw, const struct row_meta *meta,
+		      struct index_pool_job *job)
 {
-	struct index_doc doc;
+	const struct item *it = meta->it;
+	const struct index_doc *doc = &job->doc;
 	char sha[65], md5h[33], idb[24], size[24], arch[PV_RFC3339_LEN], date[16] = "", tod[16] = "";
 	char rfc[PV_RFC3339_LEN] = "", file[BATES_LEN_MAX + 8], path[BATES_LEN_MAX + 20], mid[1100];
+	char bates[BATES_LEN_MAX + 1];
 	int r;
 
-	/* Hostile mail is parsed in the parser sandbox (index/sandbox.h): this
-	 * may be the web server's process. */
-	if ((x->sb == NULL && (r = index_sandbox_new(NULL, &x->sb, x->err)) < 0) ||
-	    (r = index_sandbox_extract(x->sb, s->head.data ? s->head.data : (const unsigned char *)"",
-				       s->head.len, &doc, x->err)) < 0) {
+	bates_of(x, it, bates);
+	if (job->r < 0) {
+		if (x->err != NULL)
+			*x->err = job->err;
 		pv_error_prefix(x->err, "message %lld (%s)", (long long)it->id, bates);
-		index_doc_free(&doc);
-		return r;
+		return job->r;
 	}
 	pv_hex(it->sha256, 32, sha);
-	pv_hex(md5, 16, md5h);
+	pv_hex(meta->md5, 16, md5h);
 	snprintf(idb, sizeof(idb), "%lld", (long long)it->id);
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)it->size);
 	pv_clock_format_rfc3339(it->received_at, arch);
-	if (doc.date_known) {
-		dat_date(doc.date, date, tod);
-		pv_clock_format_rfc3339(doc.date, rfc);
+	if (doc->date_known) {
+		dat_date(doc->date, date, tod);
+		pv_clock_format_rfc3339(doc->date, rfc);
 	}
 	snprintf(file, sizeof(file), "%s.eml", bates);
 	snprintf(path, sizeof(path), "messages/%s.eml", bates);
-	snprintf(mid, sizeof(mid), doc.message_id.len ? "<%.1024s>" : "%s", pv_buf_str(&doc.message_id));
-	const char *from = pv_buf_str(&doc.from), *to = pv_buf_str(&doc.to), *cc = pv_buf_str(&doc.cc),
-		   *bcc = pv_buf_str(&doc.bcc), *subj = pv_buf_str(&doc.subject);
+	snprintf(mid, sizeof(mid), doc->message_id.len ? "<%.1024s>" : "%s",
+		 pv_buf_str(&doc->message_id));
+	const char *from = pv_buf_str(&doc->from), *to = pv_buf_str(&doc->to),
+		   *cc = pv_buf_str(&doc->cc), *bcc = pv_buf_str(&doc->bcc),
+		   *subj = pv_buf_str(&doc->subject), *account = meta->account;
 	const char *dat[EDISCOVERY_DAT_NFIELDS] = {bates, bates, from, to,   cc,   bcc, subj,
-						    date,  tod,   mid,  m->account, arch, idb, size,
+						    date,  tod,   mid,  account, arch, idb, size,
 						    file,  path,  sha,  md5h};
-	const char *csv[EDISCOVERY_CSV_NFIELDS] = {bates, idb, m->account, arch, rfc, from, to, cc,
+	const char *csv[EDISCOVERY_CSV_NFIELDS] = {bates, idb, account, arch, rfc, from, to, cc,
 						    bcc, subj, mid, size, sha, md5h, path};
 	pv_buf_reset(&rw->line);
 	if ((r = loadfile_row(LOADFILE_DAT, dat, EDISCOVERY_DAT_NFIELDS, &rw->line, x->err)) == 0 &&
@@ -615,13 +647,68 @@ static int write_rows(struct xp *x, struct rows *rw, const struct item *it,
 		if ((r = loadfile_row(LOADFILE_CSV, csv, EDISCOVERY_CSV_NFIELDS, &rw->line, x->err)) == 0)
 			r = bundle_member_write(rw->csv, rw->line.data, rw->line.len, x->err);
 	}
-	index_doc_free(&doc);
+	return r;
+}
+
+/* The next pool slot in turn: the rows of the message it held first. */
+static int rows_next(struct xp *x, struct rows *rw, struct index_pool_job **job_r)
+{
+	struct index_pool_job *job = index_pool_next(x->pool);
+	int r = 0;
+	if (job->id != 0)
+		r = write_rows(x, rw, &x->meta[job->slot], job);
+	job->id = 0;
+	index_doc_free(&job->doc);
+	*job_r = job;
+	return r;
+}
+
+/* Hands the message's header section to a sandbox of the pool (started
+ * with the first message); its rows are written when the pool hands it
+ * back, after the messages before it. Hostile mail is parsed there
+ * (index/sandbox.h): this may be the web server's process. */
+static int rows_start(struct xp *x, struct rows *rw, struct item *it,
+		      const struct stored_message *m, const struct msink *s, const uint8_t md5[16])
+{
+	struct index_pool_job *job;
+	int r;
+	if (x->pool == NULL) {
+		int k = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? EXPORT_SANDBOXES : 1;
+		if ((r = index_pool_new(k, &x->pool, x->err)) < 0)
+			return r;
+		if ((x->meta = calloc((size_t)k, sizeof(*x->meta))) == NULL)
+			return pv_fail(x->err, PV_ERR, "out of memory");
+	}
+	if ((r = rows_next(x, rw, &job)) < 0)
+		return r;
+	pv_buf_reset(&job->raw);
+	if (s->head.len > 0 && (r = pv_buf_append(&job->raw, s->head.data, s->head.len, x->err)) < 0)
+		return r;
+	struct row_meta *meta = &x->meta[job->slot];
+	meta->it = it;
+	snprintf(meta->account, sizeof(meta->account), "%s", m->account);
+	memcpy(meta->md5, md5, sizeof(meta->md5));
+	job->id = it->id;
+	job->extract = true;
+	index_pool_start(x->pool, job);
+	return 0;
+}
+
+/* The rows of every message still in the pool, in order. (After an
+ * error, index_pool_free waits for them and drops them.) */
+static int rows_finish(struct xp *x, struct rows *rw)
+{
+	struct index_pool_job *job;
+	int r = 0;
+	for (int i = 0; x->pool != NULL && i < index_pool_size(x->pool) && r == 0; i++)
+		r = rows_next(x, rw, &job);
 	return r;
 }
 
 /* Keeps the read-ahead (archive/read_ahead.h) fed with the messages in
  * Bates order from *pushed on, as far as it has room; message k always. */
-static int feed(struct xp *x, struct read_ahead *ra, size_t k, size_t *pushed)
+static int feed(struct xp *x, struct read_ahead *ra, size_t k, size_t *pushed,
+		read_ahead_digest_fn digest)
 {
 	while (*pushed < x->n_exported && (*pushed == k || read_ahead_room(ra))) {
 		const struct item *it = &x->items[x->order[*pushed]];
@@ -631,7 +718,7 @@ static int feed(struct xp *x, struct read_ahead *ra, size_t k, size_t *pushed)
 			r = pv_fail(x->err, PV_ERR, "message %lld was disposed of during the export; "
 						    "run it again", (long long)it->id);
 		if (r == 0)
-			r = read_ahead_push(ra, &m, x->err);
+			r = read_ahead_push(ra, &m, digest, x->err);
 		sodium_memzero(&m, sizeof(m));
 		if (r < 0)
 			return r;
@@ -650,12 +737,30 @@ static int take(struct xp *x, struct read_ahead *ra, const struct stored_message
 	return r;
 }
 
+/* Pass 1's digests of a message read ahead, on the reading thread: its
+ * leaf commitment (out[0..32), checked by the caller) and its MD5 for the
+ * load files (out[32..48)). */
+static int pass1_digest(const uint8_t *salt, const unsigned char *data, size_t len,
+			uint8_t out[READ_AHEAD_DIGEST_BYTES], struct pv_error *err)
+{
+	struct pv_blake2b commit;
+	unsigned md5_len = 0;
+	int r = pv_blake2b_init(&commit, salt, BLOB_SALT_BYTES, 32, err);
+	if (r < 0)
+		return r;
+	pv_blake2b_update(&commit, data, len);
+	pv_blake2b_final(&commit, out);
+	if (EVP_Digest(data, len, out + 32, &md5_len, EVP_md5(), NULL) != 1 || md5_len != 16)
+		return pv_fail(err, PV_ERR, "MD5 failed");
+	return 0;
+}
+
 /* Pass 1 for one message: its proof, then its content into the mbox and the
  * load files, checked against the leaf commitment on the way. */
 static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct read_ahead *ra)
 {
 	const struct stored_message *m;
-	const uint8_t *salt;
+	const uint8_t *salt, *digest;
 	const unsigned char *data;
 	size_t len;
 	struct msink s;
@@ -671,33 +776,42 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 	pv_buf_init(&s.head, PV_MIME_HEADER_MAX);
 	bates_of(x, it, bates);
 	snprintf(sender, sizeof(sender), "%s@" EDISCOVERY_MBOX_DOMAIN, bates);
-	if ((s.md5 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(s.md5, EVP_md5(), NULL) != 1) {
+	if ((r = take(x, ra, &m, &salt, &data, &len)) < 0 || (r = write_proof(x, rw, it, salt)) < 0)
+		goto out;
+	/* Read ahead: digested on the reading thread; else (too big for
+	 * that) streamed and digested now. */
+	digest = read_ahead_digest(ra);
+	s.digested = data != NULL && digest != NULL;
+	if (!s.digested &&
+	    ((s.md5 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(s.md5, EVP_md5(), NULL) != 1)) {
 		r = pv_fail(x->err, PV_ERR, "MD5 is not available");
 		goto out;
 	}
-	if ((r = take(x, ra, &m, &salt, &data, &len)) < 0 || (r = write_proof(x, rw, it, salt)) < 0)
-		goto out;
-	if ((r = pv_blake2b_init(&s.commit, salt, BLOB_SALT_BYTES, sizeof(commit), x->err)) < 0)
+	if (!s.digested &&
+	    (r = pv_blake2b_init(&s.commit, salt, BLOB_SALT_BYTES, sizeof(commit), x->err)) < 0)
 		goto out;
 	if ((r = mbox_from_line(sender, it->received_at, from, sizeof(from), x->err)) < 0 ||
 	    (r = mbox_quote_begin(&s.q, from, mbox_out, rw->mbox, x->err)) < 0)
 		goto out;
-	/* Read ahead, or (too big for that) streamed now. */
 	if ((r = data ? msink_pass1(&s, data, len, x->err) : message_read(x->ar, m, msink_pass1, &s,
 									   x->err)) < 0)
 		goto out;
-	pv_blake2b_final(&s.commit, commit);
+	if (s.digested) {
+		memcpy(commit, digest, sizeof(commit));
+		memcpy(md5, digest + 32, sizeof(md5));
+	} else {
+		pv_blake2b_final(&s.commit, commit);
+		if (EVP_DigestFinal_ex(s.md5, md5, &md5_len) != 1 || md5_len != 16) {
+			r = pv_fail(x->err, PV_ERR, "MD5 failed");
+			goto out;
+		}
+	}
 	if (s.bytes != it->size || sodium_memcmp(commit, it->commit, sizeof(commit)) != 0) {
 		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld does not match its archive leaf "
 						   "commitment (run popvault verify)", (long long)it->id);
 		goto out;
 	}
-	if (EVP_DigestFinal_ex(s.md5, md5, &md5_len) != 1 || md5_len != 16) {
-		r = pv_fail(x->err, PV_ERR, "MD5 failed");
-		goto out;
-	}
-	if ((r = mbox_quote_end(&s.q, x->err)) < 0 ||
-	    (r = write_rows(x, rw, it, m, &s, bates, md5)) < 0)
+	if ((r = mbox_quote_end(&s.q, x->err)) < 0 || (r = rows_start(x, rw, it, m, &s, md5)) < 0)
 		goto out;
 	x->sum->bytes += s.bytes;
 out:
@@ -838,7 +952,7 @@ static int write_bundle(struct xp *x)
 	if ((r = read_ahead_new(x->ar, &ra, x->err)) < 0)
 		goto out;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
-		if ((r = feed(x, ra, k, &pushed)) == 0)
+		if ((r = feed(x, ra, k, &pushed, pass1_digest)) == 0)
 			r = message_pass1(x, &rw, &x->items[x->order[k]], ra);
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, k + 1, total);
@@ -847,7 +961,7 @@ static int write_bundle(struct xp *x)
 	}
 	/* The load files before the mbox: a reader streaming them again then
 	 * decompresses only the proofs before them, not the whole mbox. */
-	if (r < 0 || (r = bundle_member_end(x->w, &rw.dat, x->err)) < 0 ||
+	if (r < 0 || (r = rows_finish(x, &rw)) < 0 || (r = bundle_member_end(x->w, &rw.dat, x->err)) < 0 ||
 	    (r = bundle_member_end(x->w, &rw.csv, x->err)) < 0)
 		goto out;
 	/* The mail itself is stored in a .zip, not deflated (bundle_write.h). */
@@ -856,7 +970,7 @@ static int write_bundle(struct xp *x)
 		goto out;
 	pushed = 0;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
-		if ((r = feed(x, ra, k, &pushed)) == 0)
+		if ((r = feed(x, ra, k, &pushed, NULL)) == 0)
 			r = message_pass2(x, &x->items[x->order[k]], ra);
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, x->n_exported + k + 1, total);
@@ -938,7 +1052,8 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	recorded = false; /* the file is there: no failure entry */
 out:
 	bundle_writer_abort(&x.w);
-	index_sandbox_free(&x.sb);
+	index_pool_free(&x.pool);
+	free(x.meta);
 	message_reader_close(&x.mr);
 	if (r < 0) {
 		if (recorded) {

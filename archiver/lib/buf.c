@@ -34,6 +34,11 @@ static int buf_reserve(struct pv_buf *b, size_t extra, struct pv_error *err)
 	return PV_OK;
 }
 
+int pv_buf_reserve(struct pv_buf *b, size_t n, struct pv_error *err)
+{
+	return buf_reserve(b, n, err);
+}
+
 int pv_buf_append(struct pv_buf *b, const void *p, size_t n, struct pv_error *err)
 {
 	int r = buf_reserve(b, n, err);

@@ -18,6 +18,9 @@ struct pv_buf {
 
 /* Initialises an empty buffer that may grow up to max bytes. No allocation. */
 void pv_buf_init(struct pv_buf *b, size_t max);
+/* Makes room for n more bytes at once (when their number is known: no
+ * growing copy by copy); PV_ELIMIT past max, PV_ERR on ENOMEM. */
+int pv_buf_reserve(struct pv_buf *b, size_t n, struct pv_error *err);
 /* Appends n bytes; PV_ELIMIT if len would exceed max, PV_ERR on ENOMEM. */
 int pv_buf_append(struct pv_buf *b, const void *p, size_t n, struct pv_error *err);
 int pv_buf_append_str(struct pv_buf *b, const char *s, struct pv_error *err);

@@ -21,6 +21,7 @@
 #include "archiver/export/loadfile.h"
 #include "archiver/export/mbox.h"
 #include "archiver/archive/indexer.h"
+#include "archiver/index/sandbox.h"
 #include "audit/bundle.h"
 #include "test_dispose_fixture.h"
 
@@ -34,6 +35,22 @@
 	"From here\r\n>From there\r\n"
 #define MSG_NO_EOL \
 	"From: Ann <ann@sec.gov>\r\nSubject: noeol\r\n\r\nthe last line has no end"
+
+/* In the parser sandbox's child (this program exec'd afresh, index/sandbox.h):
+ * a message that names it kills its worker when only its header section
+ * came (the export's parse; the indexer's, of the whole message, passes).
+ * Set before the sandbox's own constructor runs the child. */
+static void sandbox_hook(const unsigned char *raw, size_t len)
+{
+	if (memmem(raw, len, "X-Test: abort", 13) != NULL && len >= 4 &&
+	    memcmp(raw + len - 4, "\r\n\r\n", 4) == 0)
+		abort();
+}
+
+__attribute__((constructor(101))) static void install_hook(void)
+{
+	index_sandbox_test_hook = sandbox_hook;
+}
 
 /* --- mbox ------------------------------------------------------------------- */
 
@@ -501,6 +518,80 @@ static void test_export_reads_ahead_and_streams_big_mail(void **state)
 	fx_free(&f);
 }
 
+/* The load files' fields are parsed in several sandboxes at once: every
+ * row still holds its own message's fields, in Bates order, in both files;
+ * a message whose parse dies fails the export, named. */
+static void test_export_load_file_rows_keep_their_message_and_order(void **state)
+{
+	struct fx f;
+	struct pv_error err;
+	struct export_summary sum;
+	struct lines l;
+	char path[256], msg[512];
+	(void)state;
+	fx_init(&f);
+	for (int i = 1; i <= 23; i++) {
+		snprintf(msg, sizeof(msg), "From: Ann <ann@sec.gov>\r\nTo: r%d@corp.example\r\n"
+			 "Subject: order %d\r\nMessage-ID: <m%d@t>\r\n\r\n%.*s\r\n", i, i, i,
+			 i * 9, "bodybodybodybodybodybodybodybodybodybodybodybodybodybodybody"
+				"bodybodybodybodybodybodybodybodybodybodybodybodybodybodybodybody"
+				"bodybodybodybodybodybodybodybodybodybodybodybodybodybodybodybody"
+				"bodybodybodybodybodybodybodybodybodybodybodybodybodybody");
+		assert_int_equal(fx_archive(&f, msg, 1700000000 + i), i);
+	}
+	fx_must(export_to(&f, "o.tar.gz", "from:sec.gov", "O", &sum, &err, path, sizeof(path)), &err,
+		"export");
+	assert_int_equal(sum.messages, 23);
+	assert_int_equal(verify(&f, path, NULL, 0, &l), 0);
+	lines_free(&l);
+	struct bundle *b = NULL;
+	fx_must(bundle_open_file(path, &b, &err), &err, "open");
+	const char *names[] = {"loadfile.dat", "index.csv"};
+	const enum loadfile_kind kinds[] = {LOADFILE_DAT, LOADFILE_CSV};
+	const int id_col[] = {12, 1}, subj_col[] = {6, 9}, to_col[] = {3, 6}, bates_col[] = {0, 0};
+	for (int k = 0; k < 2; k++) {
+		struct bundle_stream *st = NULL;
+		struct pv_buf line;
+		struct loadfile_fields lf;
+		int n = 0;
+		pv_buf_init(&line, 1 << 16);
+		loadfile_fields_init(&lf, 1 << 16);
+		fx_must(bundle_stream_open(b, names[k], &st, &err), &err, names[k]);
+		while (bundle_stream_line(st, &line, &err) == 1) {
+			size_t len = line.len;
+			while (len > 0 && (line.data[len - 1] == '\n' || line.data[len - 1] == '\r'))
+				len--;
+			if (n++ == 0)
+				continue; /* the header row */
+			fx_must(loadfile_parse(kinds[k], (const char *)line.data, len, &lf, &err), &err,
+				"parse");
+			char want[64];
+			snprintf(want, sizeof(want), "%d", n - 1);
+			assert_string_equal(loadfile_field(&lf, id_col[k]), want);
+			snprintf(want, sizeof(want), "order %d", n - 1);
+			assert_string_equal(loadfile_field(&lf, subj_col[k]), want);
+			snprintf(want, sizeof(want), "r%d@corp.example", n - 1);
+			assert_string_equal(loadfile_field(&lf, to_col[k]), want);
+			snprintf(want, sizeof(want), "PV%08d", n - 1);
+			assert_string_equal(loadfile_field(&lf, bates_col[k]), want);
+		}
+		assert_int_equal(n, 24);
+		loadfile_fields_free(&lf);
+		bundle_stream_close(&st);
+		pv_buf_free(&line);
+	}
+	bundle_free(&b);
+	/* A message whose parse dies in its worker, among others. */
+	(void)fx_archive(&f, "From: Ann <ann@sec.gov>\r\nX-Test: abort\r\nSubject: x\r\n\r\nx\r\n",
+			 1700000100);
+	assert_int_equal(export_to(&f, "d.tar.gz", "from:sec.gov", "O", &sum, &err, path,
+				   sizeof(path)), PV_EPROTO);
+	assert_non_null(strstr(err.msg, "message 24 (PV00000024): parser sandbox"));
+	assert_non_null(strstr(err.msg, "crashed"));
+	assert_int_equal(access(path, F_OK), -1);
+	fx_free(&f);
+}
+
 /* The leaf named by the catalog must be the message's own: an export never
  * ships a proof for another message's leaf. */
 static void test_export_refuses_a_message_whose_leaf_is_not_its_own(void **state)
@@ -596,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_bates_numbers_are_stable_per_matter),
 		cmocka_unit_test(test_export_verifies_and_holds_the_exact_bytes),
 		cmocka_unit_test(test_export_reads_ahead_and_streams_big_mail),
+		cmocka_unit_test(test_export_load_file_rows_keep_their_message_and_order),
 		cmocka_unit_test(test_export_refuses_a_message_whose_leaf_is_not_its_own),
 		cmocka_unit_test(test_export_fails_closed_when_the_audit_log_fails),
 		cmocka_unit_test(test_export_lists_disposed_mail_instead_of_failing),
