@@ -404,6 +404,9 @@ void ingest_free(struct ingest **inp)
 		int64_t stored, failed;
 		if (packstore_flush(in->ar->packs, &stored, &failed, &e) < 0)
 			pv_log(PV_LOG_WARN, "store.upload", "%s (retried at the next harvest)", e.msg);
+		/* and the local file of one a killed session had stored */
+		else if (packstore_drop_stored_files(in->ar->packs, &stored, &e) < 0)
+			pv_log(PV_LOG_WARN, "store.upload", "%s (tried again at the next harvest)", e.msg);
 	}
 	record_sealer_free(&in->seal);
 	stmts_free(&in->st);

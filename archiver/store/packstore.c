@@ -2,6 +2,7 @@
  * catalog names, and what the catalog records of each pack's copy there. */
 #include "archiver/store/packstore.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -607,25 +608,35 @@ int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct pv_error *err)
 {
 	sqlite3_stmt *st;
-	int64_t *ids = NULL;
-	size_t n = 0;
-	char path[4096];
-	struct stat sb;
+	char dir[4096];
+	struct dirent *e;
 	int r;
 
+	/* The files in packs/, not the catalog's stored packs: after their
+	 * uploads only a few packs are local, however big the archive. */
 	*removed_r = 0;
-	if ((r = catalog_prepare(ps->db, "SELECT id FROM packs WHERE stored_at IS NOT NULL AND"
-					 " removed_at IS NULL ORDER BY id", &st, err)) < 0 ||
-	    (r = catalog_collect_ids(ps->db, st, &ids, &n, err)) < 0)
+	snprintf(dir, sizeof(dir), "%s/packs", ps->dir);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? PV_OK : pv_fail(err, PV_ERR, "%s: %s", dir, strerror(errno));
+	if ((r = catalog_prepare(ps->db, "SELECT 1 FROM packs WHERE id = ? AND stored_at IS NOT"
+					 " NULL AND removed_at IS NULL", &st, err)) < 0) {
+		closedir(d);
 		return r;
-	for (size_t i = 0; i < n && r == PV_OK; i++) {
-		pack_path(ps->dir, ids[i], path, sizeof(path));
-		if (stat(path, &sb) != 0)
+	}
+	while (r == PV_OK && (e = readdir(d)) != NULL) {
+		char *end;
+		long long id = strtoll(e->d_name, &end, 10);
+		if (id <= 0 || strcmp(end, ".pack") != 0)
 			continue;
-		if ((r = ps->local_ops->remove(ps->local, ids[i], "", err)) == PV_OK)
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    (r = ps->local_ops->remove(ps->local, id, "", err)) == PV_OK)
 			(*removed_r)++;
 	}
-	free(ids);
+	sqlite3_finalize(st);
+	closedir(d);
 	return r;
 }
 

@@ -161,7 +161,9 @@ int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 
 /* Removes the local file of every stored pack that still has one: the
  * process that uploaded it died between recording it and its unlink. The
- * stored copy is the pack then. *removed_r: how many files went. */
+ * stored copy is the pack then. Looks at the files in packs/ (few once
+ * uploaded), not at every stored pack. Run at each harvest's end after
+ * the uploads, and by migrate. *removed_r: how many files went. */
 int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct pv_error *err);
 
 /* Puts the store's legal hold on every stored pack holding a message an
