@@ -100,7 +100,7 @@ static void test_account_change_new_host_needs_the_password(void **state)
 	assert_string_equal(e.actor, "web:admin");
 	assert_non_null(strstr(e.object, "account=sales changed=host,password server=pop2.example:"));
 	struct account a;
-	fx_must(account_load(f.ar->cat->db, "sales", &a, &err), &err, "load");
+	fx_must(account_load(f.ar->cat->conn, "sales", &a, &err), &err, "load");
 	char *pw = NULL;
 	fx_must(account_open(f.ar->kr, &a, &pw, &err), &err, "open");
 	assert_string_equal(pw, "new-pw");
@@ -140,7 +140,7 @@ static unsigned char *blob_of(struct fx *f, const char *table, const char *col, 
 static int open_account(struct fx *f, const char *name, char **secret_r, struct pv_error *err)
 {
 	struct account a;
-	fx_must(account_load(f->ar->cat->db, name, &a, err), err, "load");
+	fx_must(account_load(f->ar->cat->conn, name, &a, err), err, "load");
 	int r = account_open(f->ar->kr, &a, secret_r, err);
 	account_clear(&a);
 	return r;
@@ -195,7 +195,7 @@ static void test_sealed_secrets_open_only_in_their_own_row(void **state)
 	assert_non_null(strstr(err.msg, "popvault account change sales --password-file F"));
 	assert_int_equal(open_account(&f, "legal", &pw, &err), PV_EINTEGRITY);
 	struct account loaded;
-	fx_must(account_load(f.ar->cat->db, "sales", &loaded, &err), &err, "load");
+	fx_must(account_load(f.ar->cat->conn, "sales", &loaded, &err), &err, "load");
 	assert_int_equal(harvest_account_secret(f.ar, &loaded, &pw, &err), PV_EINTEGRITY);
 	account_clear(&loaded);
 	ops_set_blob(&f, "accounts", "secret", "sales", sales_secret, la);
