@@ -18,25 +18,17 @@
 #include "tests/unit/fixtures.h"
 
 struct fx {
-	char dir[64];
-	struct catalog *cat; /* SQLite; NULL on PostgreSQL */
-	struct db *db;       /* cat->conn, or a PostgreSQL schema of its own */
+	struct fx_catalog c;
+	struct db *db; /* c.db */
 };
 
 static int setup_on(void **state, bool pg)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct pv_error err;
 	if (f == NULL)
 		return -1;
-	if (pg) {
-		f->db = fx_pg_fresh(migrations_catalog_pg.count);
-	} else {
-		snprintf(f->dir, sizeof(f->dir), "/tmp/pv-apstore-XXXXXX");
-		if (mkdtemp(f->dir) == NULL || catalog_open(f->dir, 1, &f->cat, &err) < 0)
-			return -1;
-		f->db = f->cat->conn;
-	}
+	fx_catalog_open(&f->c, "apstore", pg);
+	f->db = f->c.db;
 	*state = f;
 	return 0;
 }
@@ -54,12 +46,7 @@ static int setup_pg(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	if (f->cat != NULL) {
-		catalog_close(&f->cat);
-		fx_rmtree(f->dir);
-	} else {
-		db_close(&f->db);
-	}
+	fx_catalog_close(&f->c);
 	free(f);
 	return 0;
 }
@@ -195,9 +182,7 @@ static void test_each_pages_newest_first(void **state)
 	assert_int_equal(s.ids[0], id[1]);
 }
 
-#define BOTH(t)                                                \
-	cmocka_unit_test_setup_teardown(t, setup, teardown), \
-		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
+#define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
 {
@@ -207,12 +192,5 @@ int main(void)
 		BOTH(test_decided_once),
 		BOTH(test_each_pages_newest_first),
 	};
-	/* Even entries run on SQLite, odd ones on PostgreSQL (PV_TEST_PG;
-	 * tests/e2e/catalog_pg.t): without it only the SQLite half runs. */
-	struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (i % 2 == 0 || fx_pg_conninfo() != NULL)
-			run[n++] = tests[i];
-	return _cmocka_run_group_tests("approval_store", run, n, NULL, NULL);
+	return fx_run_both("approval_store", tests, sizeof(tests) / sizeof(tests[0]));
 }

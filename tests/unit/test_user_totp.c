@@ -22,10 +22,10 @@
 #include "tests/unit/fixtures.h"
 
 struct fx {
-	char dir[64];
-	struct catalog *cat; /* SQLite; NULL on PostgreSQL */
-	struct db *db;       /* cat->conn, or a PostgreSQL schema of its own */
-	struct keyring *kr;
+	struct fx_catalog c;
+	struct db *db; /* c.db */
+	char keydir[64];
+	struct keyring *kr; /* a file of its own in keydir */
 	struct user alice, bob;
 };
 
@@ -38,19 +38,15 @@ static int setup_on(void **state, bool pg)
 	if (sodium_init() < 0 || f == NULL)
 		return -1;
 	user_pwhash_cost_for_tests();
-	snprintf(f->dir, sizeof(f->dir), "/tmp/pv-utotp-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	snprintf(f->keydir, sizeof(f->keydir), "/tmp/pv-utotpkr-XXXXXX");
+	if (mkdtemp(f->keydir) == NULL)
 		return -1;
-	snprintf(keys, sizeof(keys), "%s/keys", f->dir);
+	snprintf(keys, sizeof(keys), "%s/keys", f->keydir);
 	fx_must(pv_mkdir(keys, 0700, 0, &err), &err, "mkdir keys");
-	fx_must(keyring_create(f->dir, &err), &err, "keyring");
-	fx_must(keyring_open(f->dir, &f->kr, &err), &err, "keyring open");
-	if (pg) {
-		f->db = fx_pg_fresh(migrations_catalog_pg.count);
-	} else {
-		fx_must(catalog_open(f->dir, 1, &f->cat, &err), &err, "catalog");
-		f->db = f->cat->conn;
-	}
+	fx_must(keyring_create(f->keydir, &err), &err, "keyring");
+	fx_must(keyring_open(f->keydir, &f->kr, &err), &err, "keyring open");
+	fx_catalog_open(&f->c, "utotp", pg);
+	f->db = f->c.db;
 	fx_must(user_set(f->db, "alice", "admin", "a long password", false, 1, &changed, &err),
 		&err, "alice");
 	fx_must(user_set(f->db, "bob", "legal", "a long password", false, 1, &changed, &err),
@@ -74,12 +70,9 @@ static int setup_pg(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	if (f->cat != NULL)
-		catalog_close(&f->cat);
-	else
-		db_close(&f->db);
+	fx_catalog_close(&f->c);
 	keyring_free(&f->kr);
-	fx_rmtree(f->dir);
+	fx_rmtree(f->keydir);
 	free(f);
 	return 0;
 }
@@ -166,9 +159,7 @@ static void test_required_roles(void **state)
 	assert_false(req);
 }
 
-#define BOTH(t)                                                \
-	cmocka_unit_test_setup_teardown(t, setup, teardown), \
-		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
+#define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
 {
@@ -178,12 +169,5 @@ int main(void)
 		BOTH(test_each_step_once),
 		BOTH(test_required_roles),
 	};
-	/* Even entries run on SQLite, odd ones on PostgreSQL (PV_TEST_PG;
-	 * tests/e2e/catalog_pg.t): without it only the SQLite half runs. */
-	struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (i % 2 == 0 || fx_pg_conninfo() != NULL)
-			run[n++] = tests[i];
-	return _cmocka_run_group_tests("user_totp", run, n, NULL, NULL);
+	return fx_run_both("user_totp", tests, sizeof(tests) / sizeof(tests[0]));
 }

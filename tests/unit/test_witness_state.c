@@ -157,9 +157,7 @@ static void test_open_create_or_existing(void **state)
 	fx_rmtree(dir);
 }
 
-#define BOTH(t)                                                \
-	cmocka_unit_test_setup_teardown(t, setup, teardown), \
-		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
+#define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
 {
