@@ -82,7 +82,7 @@ int archive_account_add(struct archive *ar, const char *actor, struct account *a
 					a->name, a->host, a->port, a->tls, a->auth,
 					a->insecure ? "no" : "yes", a->keep_upstream ? "yes" : "no",
 					token_audit)) < 0 ||
-		    (r = account_insert(ar->cat->db, a, err)) < 0 ||
+		    (r = account_insert(ar->cat->conn, a, err)) < 0 ||
 		    (r = catalog_commit(ar->cat, err)) < 0)
 			catalog_rollback(ar->cat);
 	}
@@ -98,7 +98,7 @@ int archive_account_remove(struct archive *ar, const char *actor, const char *na
 		return r;
 	if ((r = archive_auditf(ar, actor, AUDIT_ACCOUNT_REMOVE, "ok", NULL, err, "account=%s",
 				name)) < 0 ||
-	    (r = account_retire(ar->cat->db, name, pv_clock_now(), err)) < 0 ||
+	    (r = account_retire(ar->cat->conn, name, pv_clock_now(), err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	return r;
@@ -107,13 +107,13 @@ int archive_account_remove(struct archive *ar, const char *actor, const char *na
 int archive_account_list(struct archive *ar, int (*fn)(void *ctx, const struct account *a),
 			 void *ctx, struct pv_error *err)
 {
-	return account_each(ar->cat->db, fn, ctx, err);
+	return account_each(ar->cat->conn, fn, ctx, err);
 }
 
 int archive_account_get(struct archive *ar, const char *name, struct account *a_r,
 			struct pv_error *err)
 {
-	return account_load(ar->cat->db, name, a_r, err);
+	return account_load(ar->cat->conn, name, a_r, err);
 }
 
 /* Applies the fields of next named in `fields` to a; lists what differs
@@ -179,7 +179,7 @@ int archive_account_change(struct archive *ar, const char *actor, const char *na
 					       "not both");
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = account_load(ar->cat->db, name, &a, err)) < 0)
+	if ((r = account_load(ar->cat->conn, name, &a, err)) < 0)
 		goto out;
 	bool had_token = a.token_command[0] != '\0';
 	apply_fields(&a, next, fields, changed, sizeof(changed), &route);
@@ -215,7 +215,7 @@ int archive_account_change(struct archive *ar, const char *actor, const char *na
 				"account=%s changed=%s server=%s:%d tls=%s auth=%s keep-upstream=%s",
 				a.name, changed, a.host, a.port, a.tls, a.auth,
 				a.keep_upstream ? "yes" : "no")) < 0 ||
-	    (r = account_update(ar->cat->db, &a, err)) < 0)
+	    (r = account_update(ar->cat->conn, &a, err)) < 0)
 		goto out;
 	r = catalog_commit(ar->cat, err);
 out:
@@ -237,7 +237,7 @@ int archive_harvest_request(struct archive *ar, const char *actor, const char *a
 	struct account a;
 	int r;
 	if (account != NULL) {
-		if ((r = account_load(ar->cat->db, account, &a, err)) < 0)
+		if ((r = account_load(ar->cat->conn, account, &a, err)) < 0)
 			return r;
 		account_clear(&a);
 	}

@@ -27,7 +27,7 @@ int anchor_record(struct archive *ar, const char *actor, const struct anchor_res
 		snprintf(outcome, sizeof(outcome), "failed: %s", p->error);
 	/* The attempt first: it says the party is stale even when the audit
 	 * append below fails. */
-	if (anchors_attempt_record(ar->cat->db, res->log, p->name, pv_clock_now(),
+	if (anchors_attempt_record(ar->cat->conn, res->log, p->name, pv_clock_now(),
 				   p->status == PV_OK ? NULL : p->error, &e) < 0) {
 		/* best effort: the audit entry is the record that counts */
 	}
@@ -111,7 +111,7 @@ static int tsa_round(struct archive *ar, const char *actor, struct anchor_result
 	tok.created_at = pv_clock_now();
 	/* The token and its audit entry commit together (fail closed). */
 	if ((r = catalog_begin(ar->cat, err)) == 0) {
-		if ((r = anchors_token_insert(ar->cat->db, &tok, err)) < 0 ||
+		if ((r = anchors_token_insert(ar->cat->conn, &tok, err)) < 0 ||
 		    (r = anchor_record(ar, actor, res, p, err)) < 0 ||
 		    (r = catalog_commit(ar->cat, err)) < 0)
 			catalog_rollback(ar->cat);
@@ -229,13 +229,13 @@ int archive_anchor_status(struct archive *ar, const char *name, struct anchor_st
 	memset(st, 0, sizeof(*st));
 	st->tsa_time = st->witness_time = st->last_attempt = st->last_ok = -1;
 	st->configured = ar->cfg.tsa_url[0] != '\0' || ar->cfg.n_witnesses > 0;
-	r = anchors_token_each(ar->cat->db, name, true, UINT64_MAX, 1, newest_token, st, err);
+	r = anchors_token_each(ar->cat->conn, name, true, UINT64_MAX, 1, newest_token, st, err);
 	if (r == 1)
 		r = 0;
 	if (r == 0)
-		r = anchors_cosig_each(ar->cat->db, name, UINT64_MAX, newest_cosig, st, err);
+		r = anchors_cosig_each(ar->cat->conn, name, UINT64_MAX, newest_cosig, st, err);
 	if (r == 0)
-		r = anchors_attempt_each(ar->cat->db, name, attempt, st, err);
+		r = anchors_attempt_each(ar->cat->conn, name, attempt, st, err);
 	if (r < 0)
 		return r;
 	int64_t newest = st->tsa_time > st->witness_time ? st->tsa_time : st->witness_time;

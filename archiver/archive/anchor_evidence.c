@@ -45,16 +45,16 @@ int archive_anchor_evidence(struct archive *ar, const char *name, uint64_t max_s
 	uint64_t seqs[PV_BUNDLE_TIMESTAMPS_MAX];
 	size_t n = 0;
 	/* Newest first: the stamps nearest the bundle's own checkpoint. */
-	int r = anchors_token_each(ar->cat->db, name, true, max_size, 0, add_token, &g, err);
+	int r = anchors_token_each(ar->cat->conn, name, true, max_size, 0, add_token, &g, err);
 	if (r == 1)
 		r = 0;
 	if (r == 0)
-		r = anchors_cosig_checkpoints(ar->cat->db, name, max_size, seqs,
+		r = anchors_cosig_checkpoints(ar->cat->conn, name, max_size, seqs,
 					      PV_BUNDLE_TIMESTAMPS_MAX, &n, err);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct cosigned c = {.started = false};
 		pv_buf_init(&c.note, PV_NOTE_MAX);
-		r = anchors_cosig_each(ar->cat->db, name, seqs[i], add_line, &c, err);
+		r = anchors_cosig_each(ar->cat->conn, name, seqs[i], add_line, &c, err);
 		if (r == PV_ELIMIT)
 			r = pv_fail(err, r, "a cosigned checkpoint is too long");
 		if (r == 0 && c.started)

@@ -139,7 +139,7 @@ static int prepare_hold(struct archive *ar, const char *name, struct approval_pr
 	int64_t id, members, pending;
 	int r;
 	if ((r = hold_active(ar->cat->db, name, &id, &members, err)) < 0 ||
-	    (r = approval_store_pending(ar->cat->db, "hold-release", name, strlen(name), &pending,
+	    (r = approval_store_pending(ar->cat->conn, "hold-release", name, strlen(name), &pending,
 					err)) < 0)
 		return r;
 	if (pending != 0 && (res->conflict = true))
@@ -155,7 +155,7 @@ static int prepare_dispose(struct archive *ar, struct approval_proposal *res, st
 {
 	const struct dispose_plan *p = &res->plan.plan;
 	int64_t pending;
-	int r = approval_store_pending(ar->cat->db, "dispose", NULL, 0, &pending, err);
+	int r = approval_store_pending(ar->cat->conn, "dispose", NULL, 0, &pending, err);
 	if (r < 0)
 		return r;
 	if (pending != 0 && (res->conflict = true))
@@ -245,7 +245,7 @@ int approval_propose(struct archive *ar, const char *actor, const char *role,
 	/* Audited in the transaction that stores it: no proposal without its entry. */
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		goto out;
-	if ((r = approval_store_add(ar->cat->db, row, &res->id, err)) < 0 ||
+	if ((r = approval_store_add(ar->cat->conn, row, &res->id, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_APPROVAL_PROPOSE, "ok", personal, err,
 				"approval=%lld kind=%s sha256=%s role=%s", (long long)res->id,
 				rule->name, row->payload_sha256, role)) < 0 ||
@@ -293,7 +293,7 @@ static int record_decision(struct decision *d, struct pv_error *err)
 				   d->role);
 	free(personal);
 	if (r == PV_OK)
-		r = approval_store_decide(d->ar->cat->db, row->id, d->approve ? "approved" : "rejected",
+		r = approval_store_decide(d->ar->cat->conn, row->id, d->approve ? "approved" : "rejected",
 					  d->actor, d->role, d->reason ? d->reason : "",
 					  pv_clock_now(), d->break_glass, d->result, err);
 	return r;
@@ -364,7 +364,7 @@ static int approve_policy(struct decision *d, struct approval_outcome *out, stru
 	    (r = policy_set_in_tx(ar, d->row->proposer, &out->set, err)) < 0)
 		goto fail;
 	snprintf(result, sizeof(result), "policy version %lld set", (long long)out->set.version);
-	if ((r = approval_store_set_result(ar->cat->db, d->row->id, result, err)) < 0 ||
+	if ((r = approval_store_set_result(ar->cat->conn, d->row->id, result, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		goto fail;
 	policies_sync_store(ar);
@@ -404,7 +404,7 @@ static int approve_dispose(struct decision *d, struct approval_outcome *out, str
 		 (long long)out->run.res.disposal_id, (long long)out->run.res.disposed,
 		 out->run.res.disposed == 1 ? "" : "s");
 	struct pv_error e;
-	if (approval_store_set_result(d->ar->cat->db, d->row->id, result, &e) < 0 && r == PV_OK)
+	if (approval_store_set_result(d->ar->cat->conn, d->row->id, result, &e) < 0 && r == PV_OK)
 		r = pv_fail(err, e.code, "%s", e.msg);
 	return r;
 }
@@ -421,7 +421,7 @@ int approval_decide(struct archive *ar, const char *actor, const char *role, int
 	memset(out, 0, sizeof(*out));
 	if ((r = approval_reason_check(reason, !approve || break_glass, err)) < 0)
 		return r;
-	if ((r = approval_store_get(ar->cat->db, id, true, &row, err)) < 0)
+	if ((r = approval_store_get(ar->cat->conn, id, true, &row, err)) < 0)
 		return r;
 	if ((d.rule = approval_rule_named(row.kind)) == NULL) {
 		r = pv_fail(err, PV_EINTEGRITY, "approval %lld has an unknown kind", (long long)id);
@@ -449,7 +449,7 @@ int approval_decide(struct archive *ar, const char *actor, const char *role, int
 	}
 	struct pv_error e;
 	if ((r == PV_OK || out->run.completed) &&
-	    approval_store_get(ar->cat->db, id, true, &out->row, &e) < 0 && r == PV_OK)
+	    approval_store_get(ar->cat->conn, id, true, &out->row, &e) < 0 && r == PV_OK)
 		r = pv_fail(err, e.code, "%s", e.msg);
 out:
 	approval_row_free(&row);
@@ -459,12 +459,12 @@ out:
 int approval_get(struct archive *ar, int64_t id, bool with_payload, struct approval_row *row,
 		 struct pv_error *err)
 {
-	return approval_store_get(ar->cat->db, id, with_payload, row, err);
+	return approval_store_get(ar->cat->conn, id, with_payload, row, err);
 }
 
 int approval_list(struct archive *ar, const char *state, uint64_t offset, uint64_t limit,
 		  int (*fn)(void *ctx, const struct approval_row *row), void *ctx,
 		  uint64_t *total_r, struct pv_error *err)
 {
-	return approval_store_each(ar->cat->db, state, offset, limit, fn, ctx, total_r, err);
+	return approval_store_each(ar->cat->conn, state, offset, limit, fn, ctx, total_r, err);
 }

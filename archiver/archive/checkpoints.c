@@ -36,7 +36,7 @@ static int cosigned_note(struct archive *ar, struct tlog *t, uint64_t seq, struc
 	tlog_checkpoint_row_init(&row);
 	if ((r = tlog_checkpoint_get(t, seq, &row, err)) == 0 &&
 	    (r = pv_buf_append(note_r, row.note.data, row.note.len, err)) == 0 &&
-	    (r = anchors_cosig_each(ar->cat->db, tlog_name(t), row.seq, append_line, note_r,
+	    (r = anchors_cosig_each(ar->cat->conn, tlog_name(t), row.seq, append_line, note_r,
 				    err)) > 0)
 		r = pv_fail(err, PV_ELIMIT, "the cosigned note is too long");
 	tlog_checkpoint_row_free(&row);
@@ -59,7 +59,7 @@ int archive_checkpoint_witnessed(struct archive *ar, const char *name, struct pv
 	size_t n = 0;
 	int r = log_named(ar, name, &t, err);
 	if (r == 0 &&
-	    (r = anchors_cosig_checkpoints(ar->cat->db, name, UINT64_MAX, &seq, 1, &n, err)) == 0 &&
+	    (r = anchors_cosig_checkpoints(ar->cat->conn, name, UINT64_MAX, &seq, 1, &n, err)) == 0 &&
 	    n == 0)
 		r = pv_fail(err, PV_ENOTFOUND, "no checkpoint of the %s log was cosigned yet "
 					       "(popvault anchor, [witnesses])", name);

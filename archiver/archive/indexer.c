@@ -61,7 +61,7 @@ static int64_t through(struct archive *ar)
 {
 	char *v = NULL;
 	int64_t id = 0;
-	if (catalog_meta_get(ar->cat->db, INDEXER_THROUGH, &v, NULL) == PV_OK)
+	if (catalog_meta_get(ar->cat->conn, INDEXER_THROUGH, &v, NULL) == PV_OK)
 		id = strtoll(v, NULL, 10);
 	free(v);
 	return id > 0 ? id : 0;
@@ -123,7 +123,7 @@ static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n,
 		r = index_mark_failed(ar->cat->db, failed[i].id, failed[i].reason, pv_clock_now(), err);
 	snprintf(v, sizeof(v), "%lld", (long long)upto);
 	if (r == PV_OK && upto > through(ar))
-		r = catalog_meta_set(ar->cat->db, INDEXER_THROUGH, v, err);
+		r = catalog_meta_set(ar->cat->conn, INDEXER_THROUGH, v, err);
 	if (r == PV_OK)
 		r = catalog_commit(ar->cat, err);
 	else
@@ -304,7 +304,7 @@ int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 {
 	int r = index_clear(ar->cat->db, err);
 	if (r == PV_OK)
-		r = catalog_meta_set(ar->cat->db, INDEXER_THROUGH, "0", err);
+		r = catalog_meta_set(ar->cat->conn, INDEXER_THROUGH, "0", err);
 	if (r < 0)
 		return r;
 	return indexer_catch_up(ar, indexed_r, failed_r, err);

@@ -123,7 +123,7 @@ int archive_system_status(struct archive *ar, struct archive_system_status *st,
 	    (r = index_age(ar, st, err)) < 0 ||
 	    (r = last_verify(ar, st, err)) < 0 ||
 	    (r = disk_guard_state(ar, &st->harvest_pause, err)) < 0 ||
-	    (r = approval_store_each(ar->cat->db, "pending", 0, 1, skip_row, NULL, &pending, err)) < 0)
+	    (r = approval_store_each(ar->cat->conn, "pending", 0, 1, skip_row, NULL, &pending, err)) < 0)
 		return r;
 	st->pending_approvals = (int64_t)pending;
 	return auditlog_index_gaps(ar->audit_log, AUDITLOG_HEARTBEAT_GAP_S, &st->heartbeat_gaps,

@@ -108,7 +108,7 @@ int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *n
 	memset(e_r, 0, sizeof(*e_r));
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_totp_enrol(ar->cat->db, ar->kr, name, secret, err)) < 0 ||
+	if ((r = user_totp_enrol(ar->cat->conn, ar->kr, name, secret, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s totp=enrolled", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0) {
@@ -127,7 +127,7 @@ int archive_user_totp_remove(struct archive *ar, const char *actor, const char *
 	int r;
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_totp_remove(ar->cat->db, name, err)) < 0 ||
+	if ((r = user_totp_remove(ar->cat->conn, name, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s totp=removed", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
@@ -138,7 +138,7 @@ int archive_user_totp_remove(struct archive *ar, const char *actor, const char *
 int archive_totp_required_roles(struct archive *ar, char roles_r[USER_TOTP_ROLES_MAX],
 				struct pv_error *err)
 {
-	return user_totp_required_roles(ar->cat->db, roles_r, err);
+	return user_totp_required_roles(ar->cat->conn, roles_r, err);
 }
 
 int archive_totp_require(struct archive *ar, const char *actor, const char *roles,
@@ -148,7 +148,7 @@ int archive_totp_require(struct archive *ar, const char *actor, const char *role
 	int r;
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_totp_require(ar->cat->db, roles, set, err)) < 0 ||
+	if ((r = user_totp_require(ar->cat->conn, roles, set, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"totp-required=%s", set[0] ? set : "none")) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)

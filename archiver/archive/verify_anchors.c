@@ -274,9 +274,9 @@ int verify_anchors(struct archive *ar, verify_anchor_say_fn say, void *ctx,
 		     v->n_wit);
 	if ((r = load_keys(v, 0, ar->archive_log, err)) == 0 &&
 	    (r = load_keys(v, 1, ar->audit_log, err)) == 0 &&
-	    (r = anchors_token_each(ar->cat->db, NULL, false, UINT64_MAX, 0, check_token, v,
+	    (r = anchors_token_each(ar->cat->conn, NULL, false, UINT64_MAX, 0, check_token, v,
 				    err)) == 0 &&
-	    (r = anchors_cosig_each(ar->cat->db, NULL, UINT64_MAX, check_cosig, v, err)) == 0)
+	    (r = anchors_cosig_each(ar->cat->conn, NULL, UINT64_MAX, check_cosig, v, err)) == 0)
 		quorum(v);
 	if (r == 0 && !rep->chain_checked && ar->cfg.tsa_ca_file[0] == '\0' &&
 	    (rep->log[0].tokens || rep->log[1].tokens))

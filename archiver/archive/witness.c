@@ -13,7 +13,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/number.h"
-#include "archiver/store/catalog.h"
+#include "archiver/store/db.h"
 #include "archiver/store/witness_state.h"
 #include "audit/checkpoint.h"
 #include "audit/cosig.h"
@@ -24,7 +24,7 @@
 
 struct witness {
 	pthread_mutex_t lock;
-	sqlite3 *db;
+	struct db *db;
 	struct cosig_signer *key; /* sodium_malloc'ed */
 	struct note_verifier *logs;
 	size_t n_logs;
@@ -58,7 +58,7 @@ int witness_init(const char *key_file, const char *state_file, const char *name,
 	struct cosig_signer *s = sodium_malloc(sizeof(*s));
 	struct cosig_verifier v;
 	struct pv_buf skey;
-	sqlite3 *db = NULL;
+	struct db *db = NULL;
 	int r;
 	if (s == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
@@ -74,7 +74,7 @@ int witness_init(const char *key_file, const char *state_file, const char *name,
 		cosig_signer_verifier(s, &v);
 		r = cosig_verifier_format(&v, vkey_r, err);
 	}
-	sqlite3_close(db);
+	db_close(&db);
 	pv_buf_free_secret(&skey);
 	cosig_signer_wipe(s);
 	sodium_free(s);
@@ -121,7 +121,7 @@ void witness_free(struct witness **wp)
 	struct witness *w = *wp;
 	if (w == NULL)
 		return;
-	sqlite3_close(w->db);
+	db_close(&w->db);
 	if (w->key != NULL) {
 		cosig_signer_wipe(w->key);
 		sodium_free(w->key);
@@ -303,17 +303,18 @@ void witness_add_checkpoint(struct witness *w, const uint8_t *req, size_t len,
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
-	/* BEGIN IMMEDIATE: another process on the same state file waits. */
-	if ((r = catalog_exec(w->db, "BEGIN IMMEDIATE", &e)) == 0) {
+	/* db_begin (BEGIN IMMEDIATE): another process on the same state file
+	 * waits. */
+	if ((r = db_begin(w->db, &e)) == 0) {
 		r = decide(w, &q, &cp, req, len, a, &e);
-		if (r == 0 && (r = catalog_exec(w->db, "COMMIT", &e)) == 0 && a->status == 0) {
+		if (r == 0 && (r = db_commit(w->db, &e)) == 0 && a->status == 0) {
 			a->status = 200;
 			a->content_type = "text/plain; charset=utf-8";
 			pv_buf_reset(&a->body);
 			r = cosig_sign(w->key, q.note, text_len, (uint64_t)pv_clock_now(), &a->body, &e);
 		}
 		if (r < 0)
-			sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+			db_rollback(w->db);
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (r < 0)

@@ -88,7 +88,7 @@ static int ask_witness(struct ask *a, struct pv_error *err)
 	struct pv_buf body;
 	struct pv_httpc_reply rep;
 	uint64_t old = 0, held;
-	int r = anchors_cosig_witness_size(a->ar->cat->db, tlog_name(a->t), a->v->name, &old, err);
+	int r = anchors_cosig_witness_size(a->ar->cat->conn, tlog_name(a->t), a->v->name, &old, err);
 	if (r == PV_ENOTFOUND || (r == 0 && old > a->cp->size))
 		old = 0; /* the witness says what it holds: 409 */
 	else if (r < 0)
@@ -183,7 +183,7 @@ static int one_witness(struct archive *ar, struct tlog *t, const char *actor,
 	row.created_at = pv_clock_now();
 	if ((r = pv_buf_append(&row.note, cp->note.data, cp->note.len, err)) == 0 &&
 	    (r = catalog_begin(ar->cat, err)) == 0) {
-		if ((r = anchors_cosig_insert(ar->cat->db, &row, NULL, err)) < 0 ||
+		if ((r = anchors_cosig_insert(ar->cat->conn, &row, NULL, err)) < 0 ||
 		    (r = anchor_record(ar, actor, res, p, err)) < 0 ||
 		    (r = catalog_commit(ar->cat, err)) < 0)
 			catalog_rollback(ar->cat);

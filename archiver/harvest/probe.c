@@ -126,7 +126,7 @@ int harvest_probe_account(struct archive *ar, const char *actor, const char *nam
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	if ((r = account_load(ar->cat->db, name, &a, err)) < 0)
+	if ((r = account_load(ar->cat->conn, name, &a, err)) < 0)
 		return r;
 	run_test(ar, &a, res);
 	res->elapsed_ms = pv_clock_monotonic_ms() - t0;

@@ -263,7 +263,7 @@ static int load_jobs(struct sched *sc, struct pv_error *err)
 		sc->jobs[i].present = false;
 	sc->found = 0;
 	pv_error_clear(err);
-	r = account_each(ar->cat->db, add_account, sc, err);
+	r = account_each(ar->cat->conn, add_account, sc, err);
 	if (r == PV_ERR && err->msg[0] == '\0')
 		pv_fail(err, PV_ERR, "out of memory");
 	archive_close(&ar);

@@ -184,7 +184,7 @@ static enum auth_outcome check_totp(struct http_request *rq, const struct user *
 	unsigned char secret[TOTP_SECRET_BYTES];
 	uint64_t last = 0, step;
 	bool enrolled = false, required = false;
-	sqlite3 *db = rq->ar->cat->db;
+	struct db *db = rq->ar->cat->conn;
 
 	if (user_totp_role_required(db, u->role, &required, &rq->err) < 0 ||
 	    user_totp_get(db, rq->ar->kr, u->id, &enrolled, secret, &last, &rq->err) < 0)

@@ -80,20 +80,27 @@ int account_open(struct keyring *kr, const struct account *a, char **secret_r,
 	return r;
 }
 
-int accounts_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
+static void copy_text(char *dst, size_t n, struct db_stmt *st, int col)
+{
+	const char *t = db_column_text(st, col);
+	snprintf(dst, n, "%s", t ? t : "");
+}
+
+int accounts_upgrade_secrets(struct db *db, struct keyring *kr, int *changed_r,
 			     struct pv_error *err)
 {
-	sqlite3_stmt *st, *up = NULL;
+	struct db_stmt *st, *up = NULL;
 	struct account a;
 	*changed_r = 0;
-	int r = catalog_prepare(db, "SELECT id, name, host, port, tls, ca_file, insecure,"
-				    " token_command, secret FROM accounts", &st, err);
+	int r = db_prepare(db, "SELECT id, name, host, port, tls, ca_file, insecure,"
+			       " token_command, secret FROM accounts", &st, err);
 	if (r < 0)
 		return r;
-	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *sealed = sqlite3_column_blob(st, 8);
-		size_t sealed_len = (size_t)sqlite3_column_bytes(st, 8);
+	while (r == PV_OK && (r = db_step(st, err)) == DB_ROW) {
+		size_t sealed_len;
+		const unsigned char *sealed = db_column_blob(st, 8, &sealed_len);
 		char *old = NULL;
+		r = PV_OK;
 		if (keyring_sealed_bound(sealed, sealed_len))
 			continue;
 		if (keyring_open_unbound(kr, sealed, sealed_len, &old, err) < 0) {
@@ -101,44 +108,43 @@ int accounts_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
 			continue;
 		}
 		memset(&a, 0, sizeof(a));
-		snprintf(a.name, sizeof(a.name), "%s", (const char *)sqlite3_column_text(st, 1));
-		snprintf(a.host, sizeof(a.host), "%s", (const char *)sqlite3_column_text(st, 2));
-		a.port = sqlite3_column_int(st, 3);
-		snprintf(a.tls, sizeof(a.tls), "%s", (const char *)sqlite3_column_text(st, 4));
-		const unsigned char *ca = sqlite3_column_text(st, 5), *tc = sqlite3_column_text(st, 7);
-		snprintf(a.ca_file, sizeof(a.ca_file), "%s", ca ? (const char *)ca : "");
-		a.insecure = sqlite3_column_int(st, 6) != 0;
+		copy_text(a.name, sizeof(a.name), st, 1);
+		copy_text(a.host, sizeof(a.host), st, 2);
+		a.port = (int)db_column_int64(st, 3);
+		copy_text(a.tls, sizeof(a.tls), st, 4);
+		copy_text(a.ca_file, sizeof(a.ca_file), st, 5);
+		a.insecure = db_column_int64(st, 6) != 0;
+		const char *tc = db_column_text(st, 7);
 		const char *secret = old;
 		if (tc != NULL && tc[0] != '\0' && old[0] == '\0') {
 			/* token_command held the command in clear then, the secret "" */
-			account_token_describe((const char *)tc, a.token_command,
-					       sizeof(a.token_command));
-			secret = (const char *)tc;
+			account_token_describe(tc, a.token_command, sizeof(a.token_command));
+			secret = tc;
 		} else if (tc != NULL) {
-			snprintf(a.token_command, sizeof(a.token_command), "%s", (const char *)tc);
+			snprintf(a.token_command, sizeof(a.token_command), "%s", tc);
 		}
 		r = account_seal(kr, &a, secret, err);
 		pv_secret_free(&old);
 		if (r == PV_OK && up == NULL)
-			r = catalog_prepare(db, "UPDATE accounts SET token_command = ?, secret = ?"
-						" WHERE id = ?", &up, err);
+			r = db_prepare(db, "UPDATE accounts SET token_command = ?, secret = ?"
+					   " WHERE id = ?", &up, err);
 		if (r == PV_OK) {
 			if (a.token_command[0])
-				sqlite3_bind_text(up, 1, a.token_command, -1, SQLITE_STATIC);
+				db_bind_text(up, 1, a.token_command, -1);
 			else
-				sqlite3_bind_null(up, 1);
-			sqlite3_bind_blob(up, 2, a.secret, (int)a.secret_len, SQLITE_STATIC);
-			sqlite3_bind_int64(up, 3, sqlite3_column_int64(st, 0));
-			if (sqlite3_step(up) != SQLITE_DONE)
-				r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
-			sqlite3_reset(up);
+				db_bind_null(up, 1);
+			db_bind_blob(up, 2, a.secret, a.secret_len);
+			db_bind_int64(up, 3, db_column_int64(st, 0));
+			if ((r = db_step(up, err)) >= 0)
+				r = PV_OK;
+			db_reset(up);
 			(*changed_r)++;
 		}
 		account_clear(&a);
 	}
-	sqlite3_finalize(st);
-	sqlite3_finalize(up);
-	return r;
+	db_finalize(&st);
+	db_finalize(&up);
+	return r < 0 ? r : PV_OK;
 }
 
 int account_validate(const struct account *a, struct pv_error *err)
@@ -164,40 +170,41 @@ int account_validate(const struct account *a, struct pv_error *err)
 	return PV_OK;
 }
 
-int account_insert(sqlite3 *db, struct account *a, struct pv_error *err)
+int account_insert(struct db *db, struct account *a, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db,
+	struct db_stmt *st;
+	int r = db_prepare(db,
 				"INSERT INTO accounts (name, host, port, tls, username, auth, ca_file,"
 				" token_command, insecure, keep_upstream, secret, created_at,"
-				" harvest_interval_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				" harvest_interval_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+				" ON CONFLICT DO NOTHING RETURNING id",
 				&st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, a->host, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, a->port);
-	sqlite3_bind_text(st, 4, a->tls, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, a->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, a->auth, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, a->name, -1);
+	db_bind_text(st, 2, a->host, -1);
+	db_bind_int64(st, 3, a->port);
+	db_bind_text(st, 4, a->tls, -1);
+	db_bind_text(st, 5, a->user, -1);
+	db_bind_text(st, 6, a->auth, -1);
 	if (a->ca_file[0])
-		sqlite3_bind_text(st, 7, a->ca_file, -1, SQLITE_STATIC);
+		db_bind_text(st, 7, a->ca_file, -1);
 	if (a->token_command[0])
-		sqlite3_bind_text(st, 8, a->token_command, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 9, a->insecure);
-	sqlite3_bind_int(st, 10, a->keep_upstream);
-	sqlite3_bind_blob(st, 11, a->secret, (int)a->secret_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 12, a->created_at);
+		db_bind_text(st, 8, a->token_command, -1);
+	db_bind_int64(st, 9, a->insecure);
+	db_bind_int64(st, 10, a->keep_upstream);
+	db_bind_blob(st, 11, a->secret, a->secret_len);
+	db_bind_int64(st, 12, a->created_at);
 	if (a->harvest_interval_s > 0)
-		sqlite3_bind_int64(st, 13, a->harvest_interval_s);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		db_bind_int64(st, 13, a->harvest_interval_s);
+	/* no row: the name is taken (the unique index on active names) */
+	if ((r = db_step(st, err)) == DB_ROW) {
+		a->id = db_column_int64(st, 0);
+		r = PV_OK;
+	} else if (r == DB_DONE) {
 		r = pv_fail(err, PV_ERR, "an account named '%s' exists", a->name);
-	else if (rc != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
-	else
-		a->id = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(st);
+	}
+	db_finalize(&st);
 	return r;
 }
 
@@ -205,116 +212,116 @@ int account_insert(sqlite3 *db, struct account *a, struct pv_error *err)
 	"id, name, host, port, tls, username, auth, ca_file, token_command, insecure,"     \
 	" keep_upstream, secret, created_at, coalesce(harvest_interval_s, 0)"
 
-static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	snprintf(dst, n, "%s", t ? (const char *)t : "");
-}
-
-static int row_to_account(sqlite3_stmt *st, struct account *a, struct pv_error *err)
+static int row_to_account(struct db_stmt *st, struct account *a, struct pv_error *err)
 {
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(st, 0);
+	a->id = db_column_int64(st, 0);
 	copy_text(a->name, sizeof(a->name), st, 1);
 	copy_text(a->host, sizeof(a->host), st, 2);
-	a->port = sqlite3_column_int(st, 3);
+	a->port = (int)db_column_int64(st, 3);
 	copy_text(a->tls, sizeof(a->tls), st, 4);
 	copy_text(a->user, sizeof(a->user), st, 5);
 	copy_text(a->auth, sizeof(a->auth), st, 6);
 	copy_text(a->ca_file, sizeof(a->ca_file), st, 7);
 	copy_text(a->token_command, sizeof(a->token_command), st, 8);
-	a->insecure = sqlite3_column_int(st, 9) != 0;
-	a->keep_upstream = sqlite3_column_int(st, 10) != 0;
-	a->secret_len = (size_t)sqlite3_column_bytes(st, 11);
+	a->insecure = db_column_int64(st, 9) != 0;
+	a->keep_upstream = db_column_int64(st, 10) != 0;
+	const void *secret = db_column_blob(st, 11, &a->secret_len);
 	a->secret = malloc(a->secret_len ? a->secret_len : 1);
 	if (a->secret == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	if (a->secret_len)
-		memcpy(a->secret, sqlite3_column_blob(st, 11), a->secret_len);
-	a->created_at = sqlite3_column_int64(st, 12);
-	a->harvest_interval_s = sqlite3_column_int64(st, 13);
+		memcpy(a->secret, secret, a->secret_len);
+	a->created_at = db_column_int64(st, 12);
+	a->harvest_interval_s = db_column_int64(st, 13);
 	return PV_OK;
 }
 
-int account_load(sqlite3 *db, const char *name, struct account *a_r, struct pv_error *err)
+int account_load(struct db *db, const char *name, struct account *a_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT " ACCOUNT_COLUMNS " FROM accounts"
+	struct db_stmt *st;
+	int r = db_prepare(db, "SELECT " ACCOUNT_COLUMNS " FROM accounts"
 				    " WHERE name = ? AND removed_at IS NULL", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	db_bind_text(st, 1, name, -1);
+	if ((r = db_step(st, err)) == DB_ROW)
 		r = row_to_account(st, a_r, err);
-	else
+	else if (r == DB_DONE)
 		r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", name);
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 
-int account_each(sqlite3 *db, int (*fn)(void *ctx, const struct account *a), void *ctx,
+int account_each(struct db *db, int (*fn)(void *ctx, const struct account *a), void *ctx,
 		 struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct account a;
-	int r = catalog_prepare(db, "SELECT " ACCOUNT_COLUMNS " FROM accounts"
+	int r = db_prepare(db, "SELECT " ACCOUNT_COLUMNS " FROM accounts"
 				    " WHERE removed_at IS NULL ORDER BY name", &st, err);
 	if (r < 0)
 		return r;
-	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+	while (r == PV_OK && (r = db_step(st, err)) == DB_ROW) {
 		if ((r = row_to_account(st, &a, err)) == PV_OK)
 			r = fn(ctx, &a);
 		account_clear(&a);
 	}
-	sqlite3_finalize(st);
-	return r;
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
-int account_retire(sqlite3 *db, const char *name, int64_t now, struct pv_error *err)
+/* Steps a statement that returns no row and finalizes it; *changes_r
+ * gets the rows it changed. */
+static int run(struct db_stmt **st, int64_t *changes_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "UPDATE accounts SET removed_at = ?"
+	int r = db_step(*st, err);
+	*changes_r = db_changes(*st);
+	db_finalize(st);
+	return r < 0 ? r : PV_OK;
+}
+
+int account_retire(struct db *db, const char *name, int64_t now, struct pv_error *err)
+{
+	struct db_stmt *st;
+	int64_t changed;
+	int r = db_prepare(db, "UPDATE accounts SET removed_at = ?"
 				    " WHERE name = ? AND removed_at IS NULL", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
-	else if (sqlite3_changes(db) == 0)
+	db_bind_int64(st, 1, now);
+	db_bind_text(st, 2, name, -1);
+	if ((r = run(&st, &changed, err)) == PV_OK && changed == 0)
 		r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", name);
-	sqlite3_finalize(st);
 	return r;
 }
 
-int account_update(sqlite3 *db, const struct account *a, struct pv_error *err)
+int account_update(struct db *db, const struct account *a, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "UPDATE accounts SET host = ?, port = ?, tls = ?, username = ?,"
+	struct db_stmt *st;
+	int64_t changed;
+	int r = db_prepare(db, "UPDATE accounts SET host = ?, port = ?, tls = ?, username = ?,"
 				    " auth = ?, ca_file = ?, keep_upstream = ?, secret = ?,"
 				    " token_command = ?, harvest_interval_s = ? WHERE id = ? AND removed_at IS NULL",
 				    &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, a->host, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, a->port);
-	sqlite3_bind_text(st, 3, a->tls, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, a->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, a->auth, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, a->host, -1);
+	db_bind_int64(st, 2, a->port);
+	db_bind_text(st, 3, a->tls, -1);
+	db_bind_text(st, 4, a->user, -1);
+	db_bind_text(st, 5, a->auth, -1);
 	if (a->ca_file[0])
-		sqlite3_bind_text(st, 6, a->ca_file, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 7, a->keep_upstream);
-	sqlite3_bind_blob(st, 8, a->secret, (int)a->secret_len, SQLITE_STATIC);
+		db_bind_text(st, 6, a->ca_file, -1);
+	db_bind_int64(st, 7, a->keep_upstream);
+	db_bind_blob(st, 8, a->secret, a->secret_len);
 	if (a->token_command[0])
-		sqlite3_bind_text(st, 9, a->token_command, -1, SQLITE_STATIC);
+		db_bind_text(st, 9, a->token_command, -1);
 	if (a->harvest_interval_s > 0)
-		sqlite3_bind_int64(st, 10, a->harvest_interval_s);
-	sqlite3_bind_int64(st, 11, a->id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
-	else if (sqlite3_changes(db) == 0)
+		db_bind_int64(st, 10, a->harvest_interval_s);
+	db_bind_int64(st, 11, a->id);
+	if ((r = run(&st, &changed, err)) == PV_OK && changed == 0)
 		r = pv_fail(err, PV_ENOTFOUND, "no account named '%s'", a->name);
-	sqlite3_finalize(st);
 	return r;
 }
 

@@ -3,13 +3,14 @@
 
 /* Upstream POP3 accounts in the catalog. The secret an account logs in
  * with, its password or its OAuth token command (harvest/token.h), is
- * stored sealed under the keyring's secrets key and never printed. */
+ * stored sealed under the keyring's secrets key and never printed.
+ * Written against store/db.h: runs on SQLite and PostgreSQL. */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/catalog.h"
+#include "archiver/store/db.h"
 #include "archiver/store/keyring.h"
 
 #define ACCOUNT_NAME_MAX 64
@@ -61,25 +62,25 @@ int account_open(struct keyring *kr, const struct account *a, char **secret_r,
  * empty) becomes the sealed secret, leaving account_token_describe's text
  * in the column. A secret that does not open is left for account_open to
  * report. Inside the caller's transaction. *changed_r: rows rewritten. */
-int accounts_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
+int accounts_upgrade_secrets(struct db *db, struct keyring *kr, int *changed_r,
 			     struct pv_error *err);
 
 /* Validates the fields a user typed; names the first bad one. */
 int account_validate(const struct account *a, struct pv_error *err);
 /* Inserts a new account; PV_ERR if an active account has the name. */
-int account_insert(sqlite3 *db, struct account *a, struct pv_error *err);
+int account_insert(struct db *db, struct account *a, struct pv_error *err);
 /* Loads an active account by name; PV_ENOTFOUND if none. */
-int account_load(sqlite3 *db, const char *name, struct account *a_r, struct pv_error *err);
+int account_load(struct db *db, const char *name, struct account *a_r, struct pv_error *err);
 /* Writes a's editable fields (host, port, tls, user, auth, ca_file,
  * keep_upstream, token_command and the sealed secret) over the active
  * account a->id;
  * PV_ENOTFOUND if it is not active. */
-int account_update(sqlite3 *db, const struct account *a, struct pv_error *err);
+int account_update(struct db *db, const struct account *a, struct pv_error *err);
 /* Lists active accounts: calls fn for each in name order. */
-int account_each(sqlite3 *db, int (*fn)(void *ctx, const struct account *a), void *ctx,
+int account_each(struct db *db, int (*fn)(void *ctx, const struct account *a), void *ctx,
 		 struct pv_error *err);
 /* Retires an account (its archived mail stays); PV_ENOTFOUND if none. */
-int account_retire(sqlite3 *db, const char *name, int64_t now, struct pv_error *err);
+int account_retire(struct db *db, const char *name, int64_t now, struct pv_error *err);
 /* Frees the sealed secret held by a. */
 void account_clear(struct account *a);
 

@@ -14,15 +14,15 @@
  * Tokens and cosignatures are appended, never changed (triggers refuse
  * it); nothing here is trusted: verify re-checks every row against the
  * logs and the keys. Calls work inside the caller's transaction, if one
- * is open. */
+ * is open. Written against store/db.h: runs on SQLite and PostgreSQL. */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
+#include "archiver/store/db.h"
 
 struct anchor_token_row {
 	int64_t id;
@@ -61,36 +61,36 @@ void anchor_cosig_row_init(struct anchor_cosig_row *row);
 void anchor_cosig_row_free(struct anchor_cosig_row *row);
 
 /* Appends a token (row->id is ignored and set). */
-int anchors_token_insert(sqlite3 *db, struct anchor_token_row *row, struct pv_error *err);
+int anchors_token_insert(struct db *db, struct anchor_token_row *row, struct pv_error *err);
 /* The tokens of log (NULL: both), oldest first, or newest first with
  * newest; at most limit (0: all) with size <= max_size. fn gets each row
  * (borrowed for the call); its non-zero return stops and is returned. */
-int anchors_token_each(sqlite3 *db, const char *log, bool newest, uint64_t max_size,
+int anchors_token_each(struct db *db, const char *log, bool newest, uint64_t max_size,
 		       uint64_t limit, int (*fn)(void *ctx, const struct anchor_token_row *row),
 		       void *ctx, struct pv_error *err);
 
 /* Appends a cosignature; one per (log, checkpoint, witness): a second for
  * the same checkpoint is ignored (*added_r false). */
-int anchors_cosig_insert(sqlite3 *db, struct anchor_cosig_row *row, bool *added_r,
+int anchors_cosig_insert(struct db *db, struct anchor_cosig_row *row, bool *added_r,
 			 struct pv_error *err);
 /* The cosignatures of log (NULL: both), by checkpoint then witness;
  * checkpoint_seq UINT64_MAX: every checkpoint's. As anchors_token_each. */
-int anchors_cosig_each(sqlite3 *db, const char *log, uint64_t checkpoint_seq,
+int anchors_cosig_each(struct db *db, const char *log, uint64_t checkpoint_seq,
 		       int (*fn)(void *ctx, const struct anchor_cosig_row *row), void *ctx,
 		       struct pv_error *err);
 /* The largest tree size `witness` cosigned for log; PV_ENOTFOUND if none. */
-int anchors_cosig_witness_size(sqlite3 *db, const char *log, const char *witness,
+int anchors_cosig_witness_size(struct db *db, const char *log, const char *witness,
 			       uint64_t *size_r, struct pv_error *err);
 /* The checkpoint seqs of log with cosignatures, newest first, at most max
  * with size <= max_size (into seqs; *n_r how many). */
-int anchors_cosig_checkpoints(sqlite3 *db, const char *log, uint64_t max_size, uint64_t *seqs,
+int anchors_cosig_checkpoints(struct db *db, const char *log, uint64_t max_size, uint64_t *seqs,
 			      size_t max, size_t *n_r, struct pv_error *err);
 
 /* Records an attempt now: error NULL for a success. */
-int anchors_attempt_record(sqlite3 *db, const char *log, const char *party, int64_t now,
+int anchors_attempt_record(struct db *db, const char *log, const char *party, int64_t now,
 			   const char *error, struct pv_error *err);
 /* Every attempt row of log, by party. */
-int anchors_attempt_each(sqlite3 *db, const char *log,
+int anchors_attempt_each(struct db *db, const char *log,
 			 int (*fn)(void *ctx, const struct anchor_attempt_row *row), void *ctx,
 			 struct pv_error *err);
 

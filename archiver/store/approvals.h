@@ -7,15 +7,15 @@
  * proposer, role, reason); it is decided once (approved or rejected, by
  * whom, with which role and why); after that only `result` (what the
  * approval did) may still be written. Triggers refuse anything else, and
- * deletion. */
+ * deletion. Written against store/db.h: runs on SQLite and PostgreSQL. */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
+#include "archiver/store/db.h"
 
 #define APPROVAL_ACTOR_MAX 127
 #define APPROVAL_ROLE_MAX 15
@@ -49,35 +49,35 @@ void approval_row_free(struct approval_row *row);
 /* Stores row (kind, payload, payload_sha256, base, summary, proposer,
  * proposer_role, reason, created_at) as a pending proposal, inside the
  * caller's transaction if one is open; *id_r gets its id. */
-int approval_store_add(sqlite3 *db, const struct approval_row *row, int64_t *id_r,
+int approval_store_add(struct db *db, const struct approval_row *row, int64_t *id_r,
 		       struct pv_error *err);
 
 /* Row id (with its payload when with_payload; free with approval_row_free).
  * PV_ENOTFOUND when there is none. */
-int approval_store_get(sqlite3 *db, int64_t id, bool with_payload, struct approval_row *row_r,
+int approval_store_get(struct db *db, int64_t id, bool with_payload, struct approval_row *row_r,
 		       struct pv_error *err);
 
 /* Decides pending row id: state "approved" or "rejected", who, their role,
  * why, when, whether by break-glass, and the result (may be NULL).
  * PV_ERR when it is not pending (any more). */
-int approval_store_decide(sqlite3 *db, int64_t id, const char *state, const char *by,
+int approval_store_decide(struct db *db, int64_t id, const char *state, const char *by,
 			  const char *role, const char *reason, int64_t at, bool break_glass,
 			  const char *result, struct pv_error *err);
 
 /* Writes the result of a decided row (what its approval did). */
-int approval_store_set_result(sqlite3 *db, int64_t id, const char *result, struct pv_error *err);
+int approval_store_set_result(struct db *db, int64_t id, const char *result, struct pv_error *err);
 
 /* Whether a pending row of kind has exactly this payload (a second release
  * of the same hold), or (payload NULL) any pending row of kind; *id_r
  * gets its id, 0 when none. */
-int approval_store_pending(sqlite3 *db, const char *kind, const void *payload, size_t len,
+int approval_store_pending(struct db *db, const char *kind, const void *payload, size_t len,
 			   int64_t *id_r, struct pv_error *err);
 
 /* Calls fn for the rows in state (NULL: every state), newest first,
  * skipping offset and passing at most limit (0: all), without payloads.
  * *total_r (may be NULL) gets how many rows are in that state. A non-zero
  * return of fn stops and is returned. */
-int approval_store_each(sqlite3 *db, const char *state, uint64_t offset, uint64_t limit,
+int approval_store_each(struct db *db, const char *state, uint64_t offset, uint64_t limit,
 			int (*fn)(void *ctx, const struct approval_row *row), void *ctx,
 			uint64_t *total_r, struct pv_error *err);
 

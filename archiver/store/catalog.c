@@ -195,38 +195,35 @@ int catalog_collect_ids(sqlite3 *db, sqlite3_stmt *st, int64_t **ids_r, size_t *
 	return PV_OK;
 }
 
-int catalog_meta_get(sqlite3 *db, const char *key, char **value_r, struct pv_error *err)
+int catalog_meta_get(struct db *db, const char *key, char **value_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT value FROM meta WHERE key = ?", &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "SELECT value FROM meta WHERE key = ?", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*value_r = strdup((const char *)sqlite3_column_text(st, 0));
+	db_bind_text(st, 1, key, -1);
+	if ((r = db_step(st, err)) == DB_ROW) {
+		const char *v = db_column_text(st, 0);
+		*value_r = strdup(v ? v : "");
 		r = *value_r ? PV_OK : pv_fail(err, PV_ERR, "out of memory");
-	} else if (rc == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		r = pv_fail(err, PV_ENOTFOUND, "no setting '%s'", key);
-	} else {
-		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 
-int catalog_meta_set(sqlite3 *db, const char *key, const char *value, struct pv_error *err)
+int catalog_meta_set(struct db *db, const char *key, const char *value, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "INSERT INTO meta (key, value) VALUES (?, ?) "
-				    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-				&st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "INSERT INTO meta (key, value) VALUES (?, ?) "
+			       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			   &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
+	db_bind_text(st, 1, key, -1);
+	db_bind_text(st, 2, value, -1);
+	r = db_step(st, err);
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }

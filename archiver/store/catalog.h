@@ -63,8 +63,9 @@ int catalog_query_int(sqlite3 *db, const char *sql, int64_t *value_r, struct pv_
 int catalog_collect_ids(sqlite3 *db, sqlite3_stmt *st, int64_t **ids_r, size_t *n_r,
 			struct pv_error *err);
 
-/* Key/value settings kept in the meta table. value_r is malloc'ed. */
-int catalog_meta_get(sqlite3 *db, const char *key, char **value_r, struct pv_error *err);
-int catalog_meta_set(sqlite3 *db, const char *key, const char *value, struct pv_error *err);
+/* Key/value settings kept in the meta table (on store/db.h: SQLite or
+ * PostgreSQL). value_r is malloc'ed. */
+int catalog_meta_get(struct db *db, const char *key, char **value_r, struct pv_error *err);
+int catalog_meta_set(struct db *db, const char *key, const char *value, struct pv_error *err);
 
 #endif

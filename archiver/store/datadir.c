@@ -106,8 +106,8 @@ static int bind_secrets(struct archive *ar, struct pv_error *err)
 		return r;
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = accounts_upgrade_secrets(ar->cat->db, ar->kr, &n, err)) < 0 ||
-	    (r = user_totp_upgrade_secrets(ar->cat->db, ar->kr, &t, err)) < 0 ||
+	if ((r = accounts_upgrade_secrets(ar->cat->conn, ar->kr, &n, err)) < 0 ||
+	    (r = user_totp_upgrade_secrets(ar->cat->conn, ar->kr, &t, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0) {
 		catalog_rollback(ar->cat);
 		return pv_error_prefix(err, "sealing the account secrets bound to their accounts");

@@ -8,6 +8,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/db.h"
 #include "archiver/store/users.h"
 
 #define META_KEY "totp_required_roles"
@@ -24,41 +25,30 @@ static int seal_for(struct keyring *kr, int64_t id, const char *name, const char
 	return keyring_seal_secret(kr, ad, 3, hex, sealed_r, len_r, err);
 }
 
-static int store_sealed(sqlite3 *db, int64_t id, const unsigned char *sealed, size_t len,
+/* Steps a statement that returns no row and finalizes it; *changes_r
+ * gets the rows it changed. */
+static int run(struct db_stmt **st, int64_t *changes_r, struct pv_error *err)
+{
+	int r = db_step(*st, err);
+	*changes_r = db_changes(*st);
+	db_finalize(st);
+	return r < 0 ? r : PV_OK;
+}
+
+static int store_sealed(struct db *db, int64_t id, const unsigned char *sealed, size_t len,
 			struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "UPDATE users SET totp_secret = ? WHERE id = ?", &st, err);
+	struct db_stmt *st;
+	int64_t changed;
+	int r = db_prepare(db, "UPDATE users SET totp_secret = ? WHERE id = ?", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_blob(st, 1, sealed, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
+	db_bind_blob(st, 1, sealed, len);
+	db_bind_int64(st, 2, id);
+	return run(&st, &changed, err);
 }
 
-/* The id of the active user name (users.c's user_get, which is written
- * against store/db.h while this file still holds a sqlite3 *). */
-static int active_user(sqlite3 *db, const char *name, struct user *u, struct pv_error *err)
-{
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT id FROM users WHERE name = ? AND removed_at IS NULL",
-				&st, err);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	memset(u, 0, sizeof(*u));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		u->id = sqlite3_column_int64(st, 0);
-	else
-		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
-	sqlite3_finalize(st);
-	return r;
-}
-
-int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
+int user_totp_enrol(struct db *db, struct keyring *kr, const char *name,
 		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
 {
 	char hex[2 * TOTP_SECRET_BYTES + 1];
@@ -67,7 +57,7 @@ int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
 	struct user u;
 	int r;
 
-	if ((r = active_user(db, name, &u, err)) < 0)
+	if ((r = user_get(db, name, &u, err)) < 0)
 		return r;
 	randombytes_buf(secret_r, TOTP_SECRET_BYTES);
 	pv_hex(secret_r, TOTP_SECRET_BYTES, hex);
@@ -81,18 +71,19 @@ int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
 	return r;
 }
 
-int user_totp_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
+int user_totp_upgrade_secrets(struct db *db, struct keyring *kr, int *changed_r,
 			      struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	*changed_r = 0;
-	int r = catalog_prepare(db, "SELECT id, name, totp_secret FROM users"
-				    " WHERE totp_secret IS NOT NULL", &st, err);
+	int r = db_prepare(db, "SELECT id, name, totp_secret FROM users"
+			       " WHERE totp_secret IS NOT NULL", &st, err);
 	if (r < 0)
 		return r;
-	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *old = sqlite3_column_blob(st, 2);
-		size_t old_len = (size_t)sqlite3_column_bytes(st, 2);
+	while (r == PV_OK && (r = db_step(st, err)) == DB_ROW) {
+		size_t old_len;
+		const unsigned char *old = db_column_blob(st, 2, &old_len);
+		r = PV_OK;
 		unsigned char *sealed = NULL;
 		size_t len = 0;
 		char *hex = NULL;
@@ -102,87 +93,85 @@ int user_totp_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
 			pv_error_clear(err); /* user_totp_get says so when it is used */
 			continue;
 		}
-		int64_t id = sqlite3_column_int64(st, 0);
-		r = seal_for(kr, id, (const char *)sqlite3_column_text(st, 1), hex, &sealed, &len, err);
+		int64_t id = db_column_int64(st, 0);
+		r = seal_for(kr, id, db_column_text(st, 1), hex, &sealed, &len, err);
 		pv_secret_free(&hex);
 		if (r == PV_OK && (r = store_sealed(db, id, sealed, len, err)) == PV_OK)
 			(*changed_r)++;
 		free(sealed);
 	}
-	sqlite3_finalize(st);
-	return r;
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
-int user_totp_remove(sqlite3 *db, const char *name, struct pv_error *err)
+int user_totp_remove(struct db *db, const char *name, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "UPDATE users SET totp_secret = NULL WHERE name = ?"
-				    " AND removed_at IS NULL AND totp_secret IS NOT NULL", &st, err);
+	struct db_stmt *st;
+	int64_t changed;
+	int r = db_prepare(db, "UPDATE users SET totp_secret = NULL WHERE name = ?"
+			       " AND removed_at IS NULL AND totp_secret IS NOT NULL", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	else if (sqlite3_changes(db) == 0)
+	db_bind_text(st, 1, name, -1);
+	if ((r = run(&st, &changed, err)) == PV_OK && changed == 0)
 		r = pv_fail(err, PV_ENOTFOUND, "user '%s' has no second factor", name);
-	sqlite3_finalize(st);
 	return r;
 }
 
-int user_totp_get(sqlite3 *db, struct keyring *kr, int64_t user_id, bool *enrolled_r,
+int user_totp_get(struct db *db, struct keyring *kr, int64_t user_id, bool *enrolled_r,
 		  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
 		  struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	char *hex = NULL;
-	int r = catalog_prepare(db, "SELECT totp_secret, totp_last_step, name FROM users"
-				    " WHERE id = ?", &st, err);
+	int r = db_prepare(db, "SELECT totp_secret, totp_last_step, name FROM users"
+			       " WHERE id = ?", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, user_id);
+	db_bind_int64(st, 1, user_id);
 	*enrolled_r = false;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return pv_fail(err, PV_ENOTFOUND, "no such user");
+	if ((r = db_step(st, err)) != DB_ROW) {
+		db_finalize(&st);
+		return r < 0 ? r : pv_fail(err, PV_ENOTFOUND, "no such user");
 	}
-	*last_step_r = (uint64_t)sqlite3_column_int64(st, 1);
-	if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+	r = PV_OK;
+	*last_step_r = (uint64_t)db_column_int64(st, 1);
+	if (!db_column_is_null(st, 0)) {
 		char ids[24];
+		size_t len;
+		const unsigned char *sealed = db_column_blob(st, 0, &len);
+		const char *name = db_column_text(st, 2);
 		snprintf(ids, sizeof(ids), "%lld", (long long)user_id);
-		const char *ad[] = {"user totp", ids, (const char *)sqlite3_column_text(st, 2)};
-		r = keyring_open_secret(kr, ad, 3, sqlite3_column_blob(st, 0),
-					(size_t)sqlite3_column_bytes(st, 0), &hex, err);
+		const char *ad[] = {"user totp", ids, name};
+		r = keyring_open_secret(kr, ad, 3, sealed, len, &hex, err);
 		if (r == PV_EINTEGRITY)
-			pv_error_prefix(err, "user %s: second factor",
-					(const char *)sqlite3_column_text(st, 2));
+			pv_error_prefix(err, "user %s: second factor", name);
 		if (r == PV_OK && (strlen(hex) != 2 * TOTP_SECRET_BYTES ||
 				   pv_unhex(hex, strlen(hex), secret_r, TOTP_SECRET_BYTES) != 0))
 			r = pv_fail(err, PV_EINTEGRITY, "a sealed TOTP secret is malformed");
 		*enrolled_r = r == PV_OK;
 		pv_secret_free(&hex);
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 
-int user_totp_claim_step(sqlite3 *db, int64_t user_id, uint64_t step, struct pv_error *err)
+int user_totp_claim_step(struct db *db, int64_t user_id, uint64_t step, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "UPDATE users SET totp_last_step = ?1 WHERE id = ?2"
-				    " AND totp_last_step < ?1", &st, err);
+	struct db_stmt *st;
+	int64_t changed;
+	int r = db_prepare(db, "UPDATE users SET totp_last_step = ?1 WHERE id = ?2"
+			       " AND totp_last_step < ?1", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, (int64_t)step);
-	sqlite3_bind_int64(st, 2, user_id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	else if (sqlite3_changes(db) == 0)
+	db_bind_int64(st, 1, (int64_t)step);
+	db_bind_int64(st, 2, user_id);
+	if ((r = run(&st, &changed, err)) == PV_OK && changed == 0)
 		r = pv_fail(err, PV_EAUTH, "this one-time code was used already");
-	sqlite3_finalize(st);
 	return r;
 }
 
-int user_totp_required_roles(sqlite3 *db, char out[USER_TOTP_ROLES_MAX], struct pv_error *err)
+int user_totp_required_roles(struct db *db, char out[USER_TOTP_ROLES_MAX], struct pv_error *err)
 {
 	char *v = NULL;
 	int r = catalog_meta_get(db, META_KEY, &v, err);
@@ -195,7 +184,7 @@ int user_totp_required_roles(sqlite3 *db, char out[USER_TOTP_ROLES_MAX], struct 
 	return r;
 }
 
-int user_totp_require(sqlite3 *db, const char *list, char out_r[USER_TOTP_ROLES_MAX],
+int user_totp_require(struct db *db, const char *list, char out_r[USER_TOTP_ROLES_MAX],
 		      struct pv_error *err)
 {
 	bool want[3] = {false, false, false};
@@ -226,7 +215,7 @@ int user_totp_require(sqlite3 *db, const char *list, char out_r[USER_TOTP_ROLES_
 	return r;
 }
 
-int user_totp_role_required(sqlite3 *db, const char *role, bool *required_r,
+int user_totp_role_required(struct db *db, const char *role, bool *required_r,
 			    struct pv_error *err)
 {
 	char list[USER_TOTP_ROLES_MAX];

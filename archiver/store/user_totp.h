@@ -5,48 +5,49 @@
  * user's secret sealed under the data directory's secrets key (so the
  * catalog alone does not hold it) and bound to the user's row (id and
  * name: moved to another user it does not open), the last time step
- * accepted (so a code works once), and the roles an admin requires it for. */
+ * accepted (so a code works once), and the roles an admin requires it for.
+ * Written against store/db.h: runs on SQLite and PostgreSQL. */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
 #include "archiver/lib/totp.h"
+#include "archiver/store/db.h"
 #include "archiver/store/keyring.h"
 
 /* Gives active user `name` a fresh random secret (replacing any), returned
  * in secret_r to be shown once. PV_ENOTFOUND when there is no such user. */
-int user_totp_enrol(sqlite3 *db, struct keyring *kr, const char *name,
+int user_totp_enrol(struct db *db, struct keyring *kr, const char *name,
 		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err);
 /* Removes the second factor of `name`; PV_ENOTFOUND when the user has none. */
-int user_totp_remove(sqlite3 *db, const char *name, struct pv_error *err);
+int user_totp_remove(struct db *db, const char *name, struct pv_error *err);
 
 /* Whether user_id has a second factor; if so its secret (wipe it after
  * use) and the last step accepted. */
-int user_totp_get(sqlite3 *db, struct keyring *kr, int64_t user_id, bool *enrolled_r,
+int user_totp_get(struct db *db, struct keyring *kr, int64_t user_id, bool *enrolled_r,
 		  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
 		  struct pv_error *err) PV_WARN_UNUSED;
 /* The one-time upgrade (store/datadir.c): every TOTP secret sealed in
  * format 1 (keyring.h) sealed again bound to its user. Inside the
  * caller's transaction; *changed_r: users rewritten. */
-int user_totp_upgrade_secrets(sqlite3 *db, struct keyring *kr, int *changed_r,
+int user_totp_upgrade_secrets(struct db *db, struct keyring *kr, int *changed_r,
 			      struct pv_error *err);
 /* Records step as used, only if it is past the last one: PV_EAUTH when it
  * is not (the same code again, perhaps by a concurrent sign-in). */
-int user_totp_claim_step(sqlite3 *db, int64_t user_id, uint64_t step,
+int user_totp_claim_step(struct db *db, int64_t user_id, uint64_t step,
 			 struct pv_error *err) PV_WARN_UNUSED;
 
 /* The roles that must sign in with a second factor: a comma-separated
  * subset of admin,legal,compliance in that order ("" for none). */
 #define USER_TOTP_ROLES_MAX 32
-int user_totp_required_roles(sqlite3 *db, char out[USER_TOTP_ROLES_MAX], struct pv_error *err);
+int user_totp_required_roles(struct db *db, char out[USER_TOTP_ROLES_MAX], struct pv_error *err);
 /* Sets them from a comma-separated list ("none" or "" for none); PV_EUSAGE
  * for an unknown role. out_r (may be NULL) gets the normalised list. */
-int user_totp_require(sqlite3 *db, const char *roles, char out_r[USER_TOTP_ROLES_MAX],
+int user_totp_require(struct db *db, const char *roles, char out_r[USER_TOTP_ROLES_MAX],
 		      struct pv_error *err);
 /* Whether role is among them. */
-int user_totp_role_required(sqlite3 *db, const char *role, bool *required_r,
+int user_totp_role_required(struct db *db, const char *role, bool *required_r,
 			    struct pv_error *err);
 
 #endif

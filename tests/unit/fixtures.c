@@ -98,3 +98,17 @@ void fx_log_open(sqlite3 *db, const char *keydir, const char *log, struct tlog *
 	fx_must(tlog_open(db, log, t_r, &err), &err, "tlog_open");
 	fx_must(keys_load(keydir, *t_r, s_r, &err), &err, "keys_load");
 }
+
+int fx_run_both(const char *name, const struct CMUnitTest *tests, size_t n)
+{
+	struct CMUnitTest *run = calloc(n ? n : 1, sizeof(*run));
+	size_t k = 0;
+	if (run == NULL)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (i % 2 == 0 || fx_pg_conninfo() != NULL)
+			run[k++] = tests[i];
+	int r = _cmocka_run_group_tests(name, run, k, NULL, NULL);
+	free(run);
+	return r;
+}

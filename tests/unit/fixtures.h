@@ -12,9 +12,11 @@
 #define PV_TESTS_UNIT_FIXTURES_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "archiver/lib/error.h"
@@ -75,6 +77,50 @@ static inline struct db *fx_pg_fresh(int version)
 		"postgresql migrations");
 	return db;
 }
+
+/* A catalog for a test that runs on both engines: SQLite in a new data
+ * directory /tmp/pv-TAG-XXXXXX, or (pg) a PostgreSQL schema of its own
+ * (fx_pg_fresh), both fully migrated. db is the one to use. */
+struct fx_catalog {
+	char dir[64];
+	struct catalog *cat; /* SQLite; NULL on PostgreSQL */
+	struct db *db;       /* cat->conn, or the PostgreSQL connection */
+};
+
+static inline void fx_catalog_open(struct fx_catalog *c, const char *tag, bool pg)
+{
+	struct pv_error err;
+	memset(c, 0, sizeof(*c));
+	if (pg) {
+		c->db = fx_pg_fresh(migrations_catalog_pg.count);
+		return;
+	}
+	snprintf(c->dir, sizeof(c->dir), "/tmp/pv-%s-XXXXXX", tag);
+	if (mkdtemp(c->dir) == NULL)
+		fail_msg("mkdtemp %s", c->dir);
+	fx_must(catalog_open(c->dir, 1, &c->cat, &err), &err, "catalog");
+	c->db = c->cat->conn;
+}
+
+static inline void fx_catalog_close(struct fx_catalog *c)
+{
+	if (c->cat != NULL) {
+		catalog_close(&c->cat);
+		fx_rmtree(c->dir);
+	} else {
+		db_close(&c->db);
+	}
+}
+
+/* Each case twice: on SQLite (setup), then on PostgreSQL (setup_pg). */
+#define FX_BOTH(t, setup, setup_pg, teardown)                   \
+	cmocka_unit_test_setup_teardown(t, setup, teardown),     \
+		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
+
+/* Runs n tests made with FX_BOTH: the PostgreSQL half (odd entries) only
+ * with PV_TEST_PG (tests/e2e/catalog_pg.t), as a cmocka skip would fail
+ * prove. */
+int fx_run_both(const char *name, const struct CMUnitTest *tests, size_t n);
 
 /* The data directory of the log tests: dir = /tmp/pv-TAG-XXXXXX (made),
  * keydir = dir/keys (made, 0700), dbpath = dir/catalog.db (not opened). */

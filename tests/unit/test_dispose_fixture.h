@@ -69,7 +69,7 @@ static void fx_init(struct fx *f)
 	snprintf(f->acct.user, sizeof(f->acct.user), "u");
 	snprintf(f->acct.auth, sizeof(f->acct.auth), "auto");
 	fx_must(account_seal(f->ar->kr, &f->acct, "pw", &err), &err, "seal");
-	fx_must(account_insert(f->ar->cat->db, &f->acct, &err), &err, "account");
+	fx_must(account_insert(f->ar->cat->conn, &f->acct, &err), &err, "account");
 }
 
 static void fx_free(struct fx *f)

@@ -580,22 +580,22 @@ static void test_totp_required_once_enrolled_and_never_replayed(void **state)
 	struct pv_error err;
 	(void)state;
 	assert_int_equal(archive_open(app->data_dir, &ar, &err), PV_OK);
-	assert_int_equal(user_totp_enrol(ar->cat->db, ar->kr, "adam", secret, &err), PV_OK);
+	assert_int_equal(user_totp_enrol(ar->cat->conn, ar->kr, "adam", secret, &err), PV_OK);
 	assert_int_equal(sign_in("adam", PW, NULL, cookie, csrf), 401);
 	snprintf(code, sizeof(code), "%06u", totp_hotp(secret, sizeof(secret),
 						      totp_step(pv_clock_now())));
 	assert_int_equal(sign_in("adam", PW, code, cookie, csrf), 200);
 	assert_int_equal(sign_in("adam", PW, code, cookie, csrf), 401);
 	assert_int_equal(sign_in("adam", "wrong password!", code, cookie, csrf), 401);
-	assert_int_equal(user_totp_remove(ar->cat->db, "adam", &err), PV_OK);
-	assert_int_equal(user_totp_require(ar->cat->db, "admin", NULL, &err), PV_OK);
+	assert_int_equal(user_totp_remove(ar->cat->conn, "adam", &err), PV_OK);
+	assert_int_equal(user_totp_require(ar->cat->conn, "admin", NULL, &err), PV_OK);
 	struct call c;
 	const char *h[] = {"Content-Type", "application/json", NULL};
 	assert_int_equal(call(&c, "POST", "/api/v1/session", h,
 			      "{\"user\": \"adam\", \"password\": \"" PW "\"}"), 401);
 	assert_string_equal(error_code(&c), "totp_not_enrolled");
 	done(&c);
-	assert_int_equal(user_totp_require(ar->cat->db, "none", NULL, &err), PV_OK);
+	assert_int_equal(user_totp_require(ar->cat->conn, "none", NULL, &err), PV_OK);
 	assert_int_equal(sign_in("adam", PW, NULL, cookie, csrf), 200);
 	sodium_memzero(secret, sizeof(secret));
 	archive_close(&ar);

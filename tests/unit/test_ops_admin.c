@@ -243,7 +243,7 @@ static void test_account_changes_audited_secret_sealed(void **state)
 				      "verify-cert=yes keep-upstream=no");
 	assert_null(strstr(e.object, "counsel"));
 	struct account back;
-	fx_must(account_load(f.ar->cat->db, "legal-box", &back, &err), &err, "load");
+	fx_must(account_load(f.ar->cat->conn, "legal-box", &back, &err), &err, "load");
 	assert_true(back.secret_len > 0);
 	assert_null(memmem(back.secret, back.secret_len, "s3cret-pw", 9));
 	account_clear(&back);
@@ -315,7 +315,7 @@ static void test_token_command_sealed_and_audited_redacted(void **state)
 				     "verify-cert=yes keep-upstream=no token-command=%s "
 				     "token-command-args=2", helper);
 	assert_string_equal(e.object, want);
-	fx_must(account_load(f.ar->cat->db, "oauth", &back, &err), &err, "load");
+	fx_must(account_load(f.ar->cat->conn, "oauth", &back, &err), &err, "load");
 	snprintf(want, sizeof(want), "%s (2 arguments, not shown)", helper);
 	assert_string_equal(back.token_command, want);
 	assert_null(memmem(back.secret, back.secret_len, "arg-s3cr3t", 10));
@@ -385,7 +385,7 @@ static void test_clear_token_command_of_an_older_catalog_is_sealed_on_open(void 
 	ops_keyring_before_issue16(&f);
 
 	fx_must(archive_open(f.dir, &f.ar, &err), &err, "reopen");
-	fx_must(account_load(f.ar->cat->db, "sales", &back, &err), &err, "load");
+	fx_must(account_load(f.ar->cat->conn, "sales", &back, &err), &err, "load");
 	char want[600];
 	snprintf(want, sizeof(want), "%s (2 arguments, not shown)", helper);
 	assert_string_equal(back.token_command, want);
@@ -397,7 +397,7 @@ static void test_clear_token_command_of_an_older_catalog_is_sealed_on_open(void 
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	assert_false(file_holds(path, "arg-0ld-s3cr3t"));
 	assert_false(file_holds(wal, "arg-0ld-s3cr3t"));
-	fx_must(account_load(f.ar->cat->db, "shell", &back, &err), &err, "load shell");
+	fx_must(account_load(f.ar->cat->conn, "shell", &back, &err), &err, "load shell");
 	assert_string_equal(back.token_command, "(not a plain command line: give it again)");
 	assert_int_equal(harvest_account_secret(f.ar, &back, &open_line, &err), PV_EAUTH);
 	assert_non_null(strstr(err.msg, "account shell: give its token command again (popvault "
@@ -406,7 +406,7 @@ static void test_clear_token_command_of_an_older_catalog_is_sealed_on_open(void 
 	/* a second open finds nothing to do */
 	archive_close(&f.ar);
 	fx_must(archive_open(f.dir, &f.ar, &err), &err, "reopen again");
-	fx_must(account_load(f.ar->cat->db, "sales", &back, &err), &err, "load");
+	fx_must(account_load(f.ar->cat->conn, "sales", &back, &err), &err, "load");
 	assert_string_equal(back.token_command, want);
 	account_clear(&back);
 	fx_free(&f);

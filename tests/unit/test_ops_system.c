@@ -100,7 +100,7 @@ static void test_account_change_new_host_needs_the_password(void **state)
 	assert_string_equal(e.actor, "web:admin");
 	assert_non_null(strstr(e.object, "account=sales changed=host,password server=pop2.example:"));
 	struct account a;
-	fx_must(account_load(f.ar->cat->db, "sales", &a, &err), &err, "load");
+	fx_must(account_load(f.ar->cat->conn, "sales", &a, &err), &err, "load");
 	char *pw = NULL;
 	fx_must(account_open(f.ar->kr, &a, &pw, &err), &err, "open");
 	assert_string_equal(pw, "new-pw");
@@ -140,7 +140,7 @@ static unsigned char *blob_of(struct fx *f, const char *table, const char *col, 
 static int open_account(struct fx *f, const char *name, char **secret_r, struct pv_error *err)
 {
 	struct account a;
-	fx_must(account_load(f->ar->cat->db, name, &a, err), err, "load");
+	fx_must(account_load(f->ar->cat->conn, name, &a, err), err, "load");
 	int r = account_open(f->ar->kr, &a, secret_r, err);
 	account_clear(&a);
 	return r;
@@ -154,7 +154,7 @@ static void add_user(struct fx *f, const char *name, unsigned char totp[TOTP_SEC
 	bool changed;
 	fx_must(archive_user_add(f->ar, "cli:root", name, "legal", "correct horse battery", false,
 				 &changed, &err), &err, "user");
-	fx_must(user_totp_enrol(f->ar->cat->db, f->ar->kr, name, totp, &err), &err, "enrol");
+	fx_must(user_totp_enrol(f->ar->cat->conn, f->ar->kr, name, totp, &err), &err, "enrol");
 	fx_must(archive_user_get(f->ar, name, &u, &err), &err, "get");
 	*id_r = u.id;
 }
@@ -195,7 +195,7 @@ static void test_sealed_secrets_open_only_in_their_own_row(void **state)
 	assert_non_null(strstr(err.msg, "popvault account change sales --password-file F"));
 	assert_int_equal(open_account(&f, "legal", &pw, &err), PV_EINTEGRITY);
 	struct account loaded;
-	fx_must(account_load(f.ar->cat->db, "sales", &loaded, &err), &err, "load");
+	fx_must(account_load(f.ar->cat->conn, "sales", &loaded, &err), &err, "load");
 	assert_int_equal(harvest_account_secret(f.ar, &loaded, &pw, &err), PV_EINTEGRITY);
 	account_clear(&loaded);
 	ops_set_blob(&f, "accounts", "secret", "sales", sales_secret, la);
@@ -222,13 +222,13 @@ static void test_sealed_secrets_open_only_in_their_own_row(void **state)
 	bool enrolled;
 	add_user(&f, "lena", t1, &id1);
 	add_user(&f, "otto", t2, &id2);
-	fx_must(user_totp_get(f.ar->cat->db, f.ar->kr, id1, &enrolled, got, &step, &err), &err,
+	fx_must(user_totp_get(f.ar->cat->conn, f.ar->kr, id1, &enrolled, got, &step, &err), &err,
 		"totp");
 	assert_memory_equal(got, t1, TOTP_SECRET_BYTES);
 	unsigned char *s1 = blob_of(&f, "users", "totp_secret", "lena", &la);
 	unsigned char *s2 = blob_of(&f, "users", "totp_secret", "otto", &lb);
 	ops_set_blob(&f, "users", "totp_secret", "lena", s2, lb);
-	assert_int_equal(user_totp_get(f.ar->cat->db, f.ar->kr, id1, &enrolled, got, &step, &err),
+	assert_int_equal(user_totp_get(f.ar->cat->conn, f.ar->kr, id1, &enrolled, got, &step, &err),
 			 PV_EINTEGRITY);
 	assert_false(enrolled);
 	assert_non_null(strstr(err.msg, "user lena: second factor"));
@@ -274,7 +274,7 @@ static void test_secrets_of_an_older_archive_are_bound_on_first_open(void **stat
 	fx_must(open_account(&f, "sales", &pw, &err), &err, "open");
 	assert_string_equal(pw, "old-sales-pw");
 	pv_secret_free(&pw);
-	fx_must(user_totp_get(f.ar->cat->db, f.ar->kr, id, &enrolled, got, &step, &err), &err,
+	fx_must(user_totp_get(f.ar->cat->conn, f.ar->kr, id, &enrolled, got, &step, &err), &err,
 		"totp");
 	assert_true(enrolled);
 	assert_memory_equal(got, totp, TOTP_SECRET_BYTES);

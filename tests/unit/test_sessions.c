@@ -183,9 +183,7 @@ static void test_pruned_by_age_and_capped_per_user(void **state)
 	assert_int_equal(n, 0);
 }
 
-#define BOTH(t)                                                \
-	cmocka_unit_test_setup_teardown(t, setup, teardown), \
-		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
+#define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
 {
@@ -194,13 +192,5 @@ int main(void)
 		BOTH(test_role_password_or_removal_end_sessions),
 		BOTH(test_pruned_by_age_and_capped_per_user),
 	};
-	/* Even entries run on SQLite, odd ones on PostgreSQL (PV_TEST_PG;
-	 * tests/e2e/catalog_pg.t): without it only the SQLite half runs (a
-	 * cmocka skip would fail prove). */
-	struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (i % 2 == 0 || fx_pg_conninfo() != NULL)
-			run[n++] = tests[i];
-	return _cmocka_run_group_tests("sessions", run, n, NULL, NULL);
+	return fx_run_both("sessions", tests, sizeof(tests) / sizeof(tests[0]));
 }

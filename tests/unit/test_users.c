@@ -173,9 +173,7 @@ static void test_rehashed_when_parameters_change(void **state)
 	assert_int_equal(user_check_password(f->db, "fred", "a long password", &u, &err), PV_OK);
 }
 
-#define BOTH(t)                                                \
-	cmocka_unit_test_setup_teardown(t, setup, teardown), \
-		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
+#define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
 {
@@ -187,12 +185,5 @@ int main(void)
 		BOTH(test_passwd_changes_password_and_moves_changed_at),
 		BOTH(test_rehashed_when_parameters_change),
 	};
-	/* Even entries run on SQLite, odd ones on PostgreSQL (PV_TEST_PG;
-	 * tests/e2e/catalog_pg.t): without it only the SQLite half runs. */
-	struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (i % 2 == 0 || fx_pg_conninfo() != NULL)
-			run[n++] = tests[i];
-	return _cmocka_run_group_tests("users", run, n, NULL, NULL);
+	return fx_run_both("users", tests, sizeof(tests) / sizeof(tests[0]));
 }
