@@ -612,6 +612,8 @@ static int write_rows(struct xp *x, struct rows *rw, const struct row_meta *meta
 	char bates[BATES_LEN_MAX + 1];
 	int r;
 
+	if (it == NULL) /* every job is submitted with its item */
+		return pv_fail(x->err, PV_ERR, "export: a parse came back without its message");
 	bates_of(x, it, bates);
 	if (job->r < 0) {
 		if (x->err != NULL)
@@ -796,7 +798,7 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 	if ((r = data ? msink_pass1(&s, data, len, x->err) : message_read(x->ar, m, msink_pass1, &s,
 									   x->err)) < 0)
 		goto out;
-	if (s.digested) {
+	if (s.digested && digest != NULL) {
 		memcpy(commit, digest, sizeof(commit));
 		memcpy(md5, digest + 32, sizeof(md5));
 	} else {

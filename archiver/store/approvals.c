@@ -185,7 +185,6 @@ int approval_store_each(struct db *db, const char *state, uint64_t offset, uint6
 		db_finalize(&st);
 		if (r < 0)
 			return r;
-		r = PV_OK;
 		*total_r = (uint64_t)total;
 	}
 	if ((r = db_prepare(db, "SELECT " COLUMNS " FROM approvals WHERE CAST(?1 AS text) IS NULL"
