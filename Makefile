@@ -137,7 +137,10 @@ E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
 # tests/e2e/lib/matrix.sh, so that prove tells the two runs apart and
 # make test still ends on one summary. E2E_S3_ENV lightens the matrix run
 # alone (fewer crash rounds; the full count runs on the local store).
-E2E_S3_SUITES := harvest_dovecot harvest_mailutils harvest_crash index_crash search \
+# harvest_crash is left out: s3_crash.t kills harvests on a store before,
+# during and after their uploads, and the suite must stay well under 30
+# minutes (`make e2e-s3 E2E_S3_SUITES=harvest_crash` runs it on demand).
+E2E_S3_SUITES ?= harvest_dovecot harvest_mailutils index_crash search \
 	policy hold dispose export
 E2E_S3_ENV := HARVEST_CRASH_ROUNDS=8 INDEX_CRASH_ROUNDS=8
 E2E_S3_TESTS := $(E2E_S3_SUITES:%=$(BUILD)/e2e-s3/%.t)
