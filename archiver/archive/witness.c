@@ -13,7 +13,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/number.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/witness_state.h"
 #include "audit/checkpoint.h"
 #include "audit/cosig.h"

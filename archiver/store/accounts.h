@@ -4,13 +4,13 @@
 /* Upstream POP3 accounts in the catalog. The secret an account logs in
  * with, its password or its OAuth token command (harvest/token.h), is
  * stored sealed under the keyring's secrets key and never printed.
- * Written against store/db.h: runs on SQLite and PostgreSQL. */
+ * Written against lib/db.h: runs on SQLite and PostgreSQL. */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/keyring.h"
 
 #define ACCOUNT_NAME_MAX 64

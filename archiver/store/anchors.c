@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 void anchor_token_row_init(struct anchor_token_row *row)
 {

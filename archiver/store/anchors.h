@@ -14,7 +14,7 @@
  * Tokens and cosignatures are appended, never changed (triggers refuse
  * it); nothing here is trusted: verify re-checks every row against the
  * logs and the keys. Calls work inside the caller's transaction, if one
- * is open. Written against store/db.h: runs on SQLite and PostgreSQL. */
+ * is open. Written against lib/db.h: runs on SQLite and PostgreSQL. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,7 +22,7 @@
 #include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 struct anchor_token_row {
 	int64_t id;

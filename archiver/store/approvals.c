@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 #define COLUMNS                                                                          \
 	"id, kind, state, payload_sha256, base, summary, proposer, proposer_role, reason,"  \

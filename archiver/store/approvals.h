@@ -7,7 +7,7 @@
  * proposer, role, reason); it is decided once (approved or rejected, by
  * whom, with which role and why); after that only `result` (what the
  * approval did) may still be written. Triggers refuse anything else, and
- * deletion. Written against store/db.h: runs on SQLite and PostgreSQL. */
+ * deletion. Written against lib/db.h: runs on SQLite and PostgreSQL. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@
 
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 #define APPROVAL_ACTOR_MAX 127
 #define APPROVAL_ROLE_MAX 15

@@ -12,10 +12,10 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 /* db: the SQLite handle, for the modules not yet written against
- * store/db.h; conn: the same database through that interface (the
+ * lib/db.h; conn: the same database through that interface (the
  * converted ones: users, sessions, harvest_runs; ARCHITECTURE.md §12). */
 struct catalog {
 	sqlite3 *db;
@@ -63,7 +63,7 @@ int catalog_query_int(sqlite3 *db, const char *sql, int64_t *value_r, struct pv_
 int catalog_collect_ids(sqlite3 *db, sqlite3_stmt *st, int64_t **ids_r, size_t *n_r,
 			struct pv_error *err);
 
-/* Key/value settings kept in the meta table (on store/db.h: SQLite or
+/* Key/value settings kept in the meta table (on lib/db.h: SQLite or
  * PostgreSQL). value_r is malloc'ed. */
 int catalog_meta_get(struct db *db, const char *key, char **value_r, struct pv_error *err);
 int catalog_meta_set(struct db *db, const char *key, const char *value, struct pv_error *err);

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 struct harvest_run {
 	int64_t account_id;

@@ -12,7 +12,7 @@
  * empty databases and compares the tables, columns, keys and indexes, so
  * a step added to one dialect only fails it. */
 
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/migrations.h"
 
 extern const struct migration_set migrations_catalog_pg;

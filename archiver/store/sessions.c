@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 /* Alive: the user is active, with the role and password of the sign-in. */
 #define SESSION_ALIVE                                                                      \

@@ -11,12 +11,12 @@
  * removing a user or changing their role or password ends every session
  * of theirs at once, whoever made the change. The idle and absolute
  * timeouts are the caller's policy (session_find returns the times).
- * Written against store/db.h: runs on SQLite and PostgreSQL. */
+ * Written against lib/db.h: runs on SQLite and PostgreSQL. */
 
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/users.h"
 
 #define SESSION_TOKEN_BYTES 32

@@ -8,7 +8,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/catalog.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/users.h"
 
 #define META_KEY "totp_required_roles"

@@ -6,14 +6,14 @@
  * catalog alone does not hold it) and bound to the user's row (id and
  * name: moved to another user it does not open), the last time step
  * accepted (so a code works once), and the roles an admin requires it for.
- * Written against store/db.h: runs on SQLite and PostgreSQL. */
+ * Written against lib/db.h: runs on SQLite and PostgreSQL. */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
 #include "archiver/lib/totp.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/keyring.h"
 
 /* Gives active user `name` a fresh random secret (replacing any), returned

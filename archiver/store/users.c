@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 /* Argon2id at libsodium's "interactive" cost: 64 MiB and about 0.1 s a
  * check here, so a sign-in stays quick and a stolen catalog stays costly. */

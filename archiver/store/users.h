@@ -4,13 +4,13 @@
 /* Web users: a name, one role (admin, legal, compliance: ARCHITECTURE.md §8) and
  * an Argon2id password hash. Passwords are never stored, printed or
  * logged; they are wiped as soon as they are hashed. Written against
- * store/db.h: runs on SQLite and PostgreSQL (the catalog's conn). */
+ * lib/db.h: runs on SQLite and PostgreSQL (the catalog's conn). */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 #define USER_NAME_MAX 64
 /* Below this a password is refused: it would fall to an offline guess. */

@@ -6,14 +6,14 @@
  * note of the checkpoint it last cosigned, and the requests it refused
  * for a conflict or a bad proof, kept as evidence. Losing this file
  * makes the witness forget what it promised: it must then be retired,
- * not restarted empty. Written against store/db.h (the SQL runs on
+ * not restarted empty. Written against lib/db.h (the SQL runs on
  * SQLite and PostgreSQL); the file itself is SQLite's. */
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "archiver/lib/error.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 /* Opens the state file (create: make it, refusing one that exists;
  * otherwise it must exist), WAL and synchronous=FULL, migrated. *db_r

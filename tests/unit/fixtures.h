@@ -21,7 +21,7 @@
 
 #include "archiver/lib/error.h"
 #include "archiver/store/catalog.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/migrations_pg.h"
 #include "audit/keys.h"
 #include "audit/note.h"

@@ -17,7 +17,7 @@
 #include "archiver/lib/secret.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/catalog.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/keyring.h"
 #include "tests/unit/fixtures.h"
 

@@ -14,7 +14,7 @@
 
 #include "archiver/store/approvals.h"
 #include "archiver/store/catalog.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "tests/unit/fixtures.h"
 
 struct fx {

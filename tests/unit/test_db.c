@@ -1,4 +1,4 @@
-/* The database interface (archiver/store/db.h) behaves the same on SQLite
+/* The database interface (archiver/lib/db.h) behaves the same on SQLite
  * and, when PV_TEST_PG is set (tests/e2e/catalog_pg.t), on a real
  * PostgreSQL: every test runs once per backend. */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "tests/unit/fixtures.h"
 
 struct fx {

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "archiver/store/catalog.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/migrations.h"
 #include "archiver/store/migrations_pg.h"
 #include "tests/unit/fixtures.h"

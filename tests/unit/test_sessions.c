@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 #include "archiver/store/catalog.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/sessions.h"
 #include "archiver/store/users.h"
 #include "tests/unit/fixtures.h"

@@ -15,7 +15,7 @@
 
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/catalog.h"
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/keyring.h"
 #include "archiver/store/user_totp.h"
 #include "archiver/store/users.h"

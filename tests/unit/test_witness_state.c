@@ -1,7 +1,7 @@
 /* A witness's state (archiver/store/witness_state): the checkpoint last
  * cosigned per log, replaced by the next one, and the refused requests
  * kept. Each case on the state file (SQLite) and, with PV_TEST_PG, on
- * PostgreSQL (the same SQL through store/db.h). */
+ * PostgreSQL (the same SQL through lib/db.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 #include "archiver/store/witness_state.h"
 #include "tests/unit/fixtures.h"
 

@@ -1,12 +1,12 @@
 #ifndef PV_STORE_DB_BACKEND_H
 #define PV_STORE_DB_BACKEND_H
 
-/* What an implementation of store/db.h provides (db_sqlite.c, db_pg.c):
+/* What an implementation of lib/db.h provides (db_sqlite.c, db_pg.c):
  * a table of functions chosen when a connection is opened. Only db.c and
  * the implementations include this. Every struct db and struct db_stmt of
  * an implementation starts with the common part below. */
 
-#include "archiver/store/db.h"
+#include "archiver/lib/db.h"
 
 struct db_ops {
 	enum db_kind kind;

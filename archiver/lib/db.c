@@ -1,6 +1,6 @@
-/* store/db.h: dispatch to the implementation a connection was opened
+/* lib/db.h: dispatch to the implementation a connection was opened
  * with, and what is written once for both. */
-#include "archiver/store/db_backend.h"
+#include "archiver/lib/db_backend.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* store/db.h on PostgreSQL (libpq). A statement's SQL has its `?`
+/* lib/db.h on PostgreSQL (libpq). A statement's SQL has its `?`
  * placeholders turned into $n once, at prepare; the server-side prepared
  * statement is made once per connection and text (a small cache), so
  * preparing the same SQL again costs no round trip. Parameters go as text
@@ -6,7 +6,7 @@
  * as text, a bytea decoded from its hex form into a buffer of the
  * statement. The whole result of a statement is fetched by its first
  * step. */
-#include "archiver/store/db_backend.h"
+#include "archiver/lib/db_backend.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>

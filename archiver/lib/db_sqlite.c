@@ -1,7 +1,7 @@
-/* store/db.h on SQLite: each call is the sqlite3_* call it names. A
+/* lib/db.h on SQLite: each call is the sqlite3_* call it names. A
  * statement is the common header and the sqlite3_stmt; a step allocates
  * nothing. */
-#include "archiver/store/db_backend.h"
+#include "archiver/lib/db_backend.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
