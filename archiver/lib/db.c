@@ -2,6 +2,7 @@
  * with, and what is written once for both. */
 #include "archiver/lib/db_backend.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_postgres(const char *url)
@@ -124,6 +125,33 @@ int db_query_int(struct db *db, const char *sql, int64_t *v_r, struct pv_error *
 	}
 	db_finalize(&st);
 	return r;
+}
+
+int db_collect_ids(struct db_stmt **st, int64_t **ids_r, size_t *n_r, struct pv_error *err)
+{
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+	while ((r = db_step(*st, err)) == DB_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			int64_t *v = realloc(ids, cap * sizeof(*v));
+			if (v == NULL) {
+				r = pv_fail(err, PV_ERR, "out of memory");
+				break;
+			}
+			ids = v;
+		}
+		ids[n++] = db_column_int64(*st, 0);
+	}
+	db_finalize(st);
+	if (r < 0) {
+		free(ids);
+		return r;
+	}
+	*ids_r = ids;
+	*n_r = n;
+	return PV_OK;
 }
 
 int db_begin(struct db *db, struct pv_error *err)

@@ -93,6 +93,12 @@ int db_exec(struct db *db, const char *sql, struct pv_error *err) PV_WARN_UNUSED
 int db_query_int(struct db *db, const char *sql, int64_t *v_r, struct pv_error *err)
 	PV_WARN_UNUSED;
 
+/* Steps *st to its end collecting every row's first column (an id) into
+ * a malloc'ed array (*ids_r, owned by the caller; NULL when there is
+ * none); finalizes *st in every case. */
+int db_collect_ids(struct db_stmt **st, int64_t **ids_r, size_t *n_r, struct pv_error *err)
+	PV_WARN_UNUSED;
+
 /* A write transaction: one writer at a time in the whole archive. SQLite:
  * BEGIN IMMEDIATE (the file's write lock). PostgreSQL: BEGIN, then
  * pg_advisory_xact_lock(DB_PG_WRITER_LOCK), released by COMMIT or

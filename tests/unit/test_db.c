@@ -252,6 +252,31 @@ static void test_postgresql_one_writer_at_a_time(void **state)
 	db_close(&other);
 }
 
+/* db_collect_ids: every row's first column, in order; none is NULL. */
+static void test_collect_ids(void **state)
+{
+	struct fx *f = *state;
+	struct db_stmt *st;
+	struct pv_error err;
+	int64_t *ids = NULL;
+	size_t n = 99;
+	for (int i = 0; i < 300; i++) /* past the first allocation of 256 */
+		(void)insert(f->db, i, NULL, NULL, 0);
+	fx_must(db_prepare(f->db, "SELECT n FROM t WHERE n >= ? ORDER BY n DESC", &st, &err), &err,
+		"prepare");
+	db_bind_int64(st, 1, 0);
+	fx_must(db_collect_ids(&st, &ids, &n, &err), &err, "collect");
+	assert_null(st);
+	assert_int_equal(n, 300);
+	assert_int_equal(ids[0], 299);
+	assert_int_equal(ids[299], 0);
+	free(ids);
+	fx_must(db_prepare(f->db, "SELECT n FROM t WHERE n < 0", &st, &err), &err, "prepare");
+	fx_must(db_collect_ids(&st, &ids, &n, &err), &err, "collect none");
+	assert_null(ids);
+	assert_int_equal(n, 0);
+}
+
 #define BOTH(t)                                                       \
 	cmocka_unit_test_setup_teardown(t, setup_sqlite, teardown), \
 		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
@@ -266,6 +291,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transactions, setup_sqlite, teardown),
 		cmocka_unit_test_setup_teardown(test_statements_side_by_side, setup_sqlite,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_collect_ids, setup_sqlite, teardown),
 	};
 	const struct CMUnitTest both[] = {
 		BOTH(test_values_round_trip),
@@ -273,6 +299,7 @@ int main(void)
 		BOTH(test_changes_and_errors),
 		BOTH(test_transactions),
 		BOTH(test_statements_side_by_side),
+		BOTH(test_collect_ids),
 		cmocka_unit_test_setup_teardown(test_postgresql_one_writer_at_a_time, setup_pg,
 						teardown),
 	};
