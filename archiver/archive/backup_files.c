@@ -753,6 +753,30 @@ int backup_sqlite_to_file(sqlite3 *src, const char *path, struct pv_error *err)
 	return r;
 }
 
+int backup_sqlite_open_copy(const char *path, struct db **db_r, struct pv_error *err)
+{
+	sqlite3 *h = NULL;
+	int r;
+	*db_r = NULL;
+	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		r = sqlite_fail(h, err, path);
+		sqlite3_close(h);
+		return r;
+	}
+	if ((r = db_sqlite_wrap(h, db_r, err)) < 0)
+		sqlite3_close(h);
+	return r;
+}
+
+void backup_sqlite_close_copy(struct db **db)
+{
+	if (*db == NULL)
+		return;
+	sqlite3 *h = db_sqlite(*db);
+	db_close(db); /* the view only: the handle is ours */
+	sqlite3_close(h);
+}
+
 int backup_sqlite_image(const char *path, unsigned char **data_r, size_t *len_r,
 			struct pv_error *err)
 {
