@@ -4,6 +4,7 @@
  * needs the whole archive (test_dispose, SQLite). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,24 +21,24 @@
 #include "archiver/store/catalog.h"
 #include "tests/unit/fixtures.h"
 
-static int setup(void **state)
+static int setup_on(void **state, bool pg)
 {
 	struct fx_catalog *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -1;
-	fx_catalog_open(c, "dispcat", false);
+	fx_catalog_open(c, "dispcat", pg);
 	*state = c;
 	return 0;
 }
 
+static int setup(void **state)
+{
+	return setup_on(state, false);
+}
+
 static int setup_pg(void **state)
 {
-	struct fx_catalog *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return -1;
-	fx_catalog_open(c, "dispcat", true);
-	*state = c;
-	return 0;
+	return setup_on(state, true);
 }
 
 static int teardown(void **state)
