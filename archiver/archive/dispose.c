@@ -393,7 +393,8 @@ static int confirm_due(struct planner *pl, const struct stored_message *m, struc
 		free(j);
 		return r;
 	}
-	r = index_add_doc(db_sqlite(pl->ar->cat->conn), m->id, m->account, leaf.time, pl->raw.len, &doc, &e);
+	r = index_add_doc(db_sqlite(pl->ar->cat->conn), m->id, m->account, leaf.time, pl->raw.len,
+			  &doc, &e);
 	index_doc_free(&doc);
 	if (r < 0) {
 		snprintf(it->why, sizeof(it->why), "could not be indexed again from its content, so "
@@ -531,7 +532,8 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 	memset(plan, 0, sizeof(*plan));
 	plan->now = now;
 	pv_buf_init(&pl.raw, 0);
-	if ((r = index_ensure_schema(db_sqlite(conn), err)) < 0 || (r = check_signed(ar, &ev, &ap, &rf, err)) < 0)
+	if ((r = index_ensure_schema(db_sqlite(conn), err)) < 0 ||
+	    (r = check_signed(ar, &ev, &ap, &rf, err)) < 0)
 		goto out;
 	plan->policy_version = ap.current;
 	if ((pl.cur = attest_policy(&ap, ap.current)) != NULL) {

@@ -120,7 +120,8 @@ static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n,
 	if (r == PV_OK && n > 0)
 		r = index_add_docs(db_sqlite(ar->cat->conn), v_docs, n, err);
 	for (size_t i = 0; r == PV_OK && i < n_failed; i++)
-		r = index_mark_failed(db_sqlite(ar->cat->conn), failed[i].id, failed[i].reason, pv_clock_now(), err);
+		r = index_mark_failed(db_sqlite(ar->cat->conn), failed[i].id, failed[i].reason,
+				      pv_clock_now(), err);
 	snprintf(v, sizeof(v), "%lld", (long long)upto);
 	if (r == PV_OK && upto > through(ar))
 		r = catalog_meta_set(ar->cat->conn, INDEXER_THROUGH, v, err);
