@@ -20,10 +20,7 @@
 #include "archiver/store/bates_store.h"
 #include "tests/unit/fixtures.h"
 
-struct fx {
-	struct fx_catalog c;
-	struct db *db; /* c.db */
-};
+FX_CATALOG_SETUPS("batstore")
 
 static void run(struct db *db, const char *sql)
 {
@@ -61,39 +58,17 @@ static void messages(struct db *db, int n, const int *disposed, size_t n_dispose
 	}
 }
 
-static int setup_on(void **state, bool pg)
+/* The catalog of the case, with messages 1..10, 4 and 7 disposed of. */
+static struct fx_catalog *with_messages(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		return -1;
-	fx_catalog_open(&f->c, "batstore", pg);
-	f->db = f->c.db;
+	struct fx_catalog *f = *state;
 	messages(f->db, 10, (const int[]){4, 7}, 2);
-	*state = f;
-	return 0;
-}
-
-static int setup(void **state)
-{
-	return setup_on(state, false);
-}
-
-static int setup_pg(void **state)
-{
-	return setup_on(state, true);
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	fx_catalog_close(&f->c);
-	free(f);
-	return 0;
+	return f;
 }
 
 static void test_matter_numbering_fixed_at_first_export(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = with_messages(state);
 	struct pv_error err;
 	char prefix[16];
 	int64_t start = 0;
@@ -111,7 +86,7 @@ static void test_matter_numbering_fixed_at_first_export(void **state)
 
 static void test_numbers_stable_and_next_after_highest(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = with_messages(state);
 	struct pv_error err;
 	int64_t nums[3], n = -2;
 	size_t fresh = 0;
@@ -141,7 +116,7 @@ static void test_numbers_stable_and_next_after_highest(void **state)
 
 static void test_first_number_and_limit(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = with_messages(state);
 	struct pv_error err;
 	int64_t nums[3];
 	fx_must(bates_store_matter_add(f->db, "N", "N", 1000, "cli:t", 1, &err), &err, "matter");
@@ -156,7 +131,7 @@ static void test_first_number_and_limit(void **state)
 
 static void test_assign_refused_outside_a_transaction(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = with_messages(state);
 	struct pv_error err;
 	int64_t nums[1], n = 0;
 	fx_must(bates_store_matter_add(f->db, "M", "PV", 1, "cli:t", 1, &err), &err, "matter");
@@ -182,7 +157,7 @@ static int collect_gone(void *ctx, int64_t id, int64_t number)
 
 static void test_disposed_numbered_messages_listed(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = with_messages(state);
 	struct pv_error err;
 	struct gone g = {0};
 	int64_t nums[4];
@@ -213,7 +188,7 @@ static void holds(struct db *db)
 
 static void test_hold_lookups(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = with_messages(state);
 	struct pv_error err;
 	int64_t id = 0, members = 0;
 	char **names = NULL;
@@ -235,7 +210,7 @@ static void test_hold_lookups(void **state)
 
 static void test_holds_digest_sees_members_up_to_a_time(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = with_messages(state);
 	struct pv_error err;
 	char early[65], late[65], again[65];
 	holds(f->db);

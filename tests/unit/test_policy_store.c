@@ -16,41 +16,9 @@
 #include "archiver/store/policy_store.h"
 #include "tests/unit/fixtures.h"
 
-struct fx {
-	struct fx_catalog c;
-	struct db *db; /* c.db */
-};
+FX_CATALOG_SETUPS("polstore")
 
-static int setup_on(void **state, bool pg)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		return -1;
-	fx_catalog_open(&f->c, "polstore", pg);
-	f->db = f->c.db;
-	*state = f;
-	return 0;
-}
-
-static int setup(void **state)
-{
-	return setup_on(state, false);
-}
-
-static int setup_pg(void **state)
-{
-	return setup_on(state, true);
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	fx_catalog_close(&f->c);
-	free(f);
-	return 0;
-}
-
-static int64_t add(struct fx *f, const char *text, const char *actor, int64_t now)
+static int64_t add(struct fx_catalog *f, const char *text, const char *actor, int64_t now)
 {
 	struct pv_error err;
 	int64_t v = 0;
@@ -61,7 +29,7 @@ static int64_t add(struct fx *f, const char *text, const char *actor, int64_t no
 
 static void test_versions_numbered_in_order_highest_in_force(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = *state;
 	struct policy_version_info info;
 	struct pv_error err;
 	assert_int_equal(policy_store_current(f->db, &info, &err), PV_ENOTFOUND);
@@ -77,7 +45,7 @@ static void test_versions_numbered_in_order_highest_in_force(void **state)
 
 static void test_text_comes_back_byte_for_byte(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = *state;
 	struct policy_version_info info;
 	struct pv_error err;
 	unsigned char *text = NULL;
@@ -111,7 +79,7 @@ static int collect(void *ctx, const struct policy_version_info *v)
 
 static void test_each_oldest_first_and_stops(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = *state;
 	struct pv_error err;
 	struct seen s = {0};
 	for (int i = 0; i < 3; i++)
@@ -124,7 +92,7 @@ static void test_each_oldest_first_and_stops(void **state)
 
 static void test_versions_never_edited_nor_deleted(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = *state;
 	struct pv_error err;
 	(void)add(f, "default: retain 3y\n", "system", 1);
 	assert_int_not_equal(db_exec(f->db, "UPDATE policy_versions SET actor = 'x'", &err), PV_OK);
@@ -136,7 +104,7 @@ static void test_versions_never_edited_nor_deleted(void **state)
 
 static void test_edited_text_is_an_integrity_failure(void **state)
 {
-	struct fx *f = *state;
+	struct fx_catalog *f = *state;
 	struct pv_error err;
 	unsigned char *text = NULL;
 	size_t len;
