@@ -74,10 +74,10 @@ int archive_matter_get(struct archive *ar, const char *name, struct matter *m_r,
 	int rc = db_step(st, err);
 	if (rc == DB_ROW)
 		matter_row(st, m_r);
-	else if (rc == DB_DONE)
-		r = pv_fail(err, PV_ENOTFOUND, "no matter named '%s'", name);
-	else
+	else if (rc < 0)
 		r = rc;
+	else
+		r = pv_fail(err, PV_ENOTFOUND, "no matter named '%s'", name);
 	db_finalize(&st);
 	return r;
 }
