@@ -5,6 +5,7 @@
  * one after the highest, assignment refused outside a write transaction,
  * disposed messages listed; rows never changed. Each case on SQLite and,
  * with PV_TEST_PG, on PostgreSQL. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -142,6 +144,79 @@ static void test_assign_refused_outside_a_transaction(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* A second connection to the catalog of the case: the same file, or the
+ * same PostgreSQL schema. */
+static struct db *second_connection(struct fx_catalog *f, struct catalog **cat_r)
+{
+	struct pv_error err;
+	struct db *db = NULL;
+	*cat_r = NULL;
+	if (f->cat != NULL) {
+		fx_must(catalog_open(f->dir, 0, cat_r, &err), &err, "second catalog");
+		return (*cat_r)->conn;
+	}
+	struct db_stmt *st;
+	char sql[128];
+	fx_must(db_prepare(f->db, "SELECT current_schema()", &st, &err), &err, "schema");
+	assert_int_equal(db_step(st, &err), DB_ROW);
+	snprintf(sql, sizeof(sql), "SET search_path TO %s", db_column_text(st, 0));
+	db_finalize(&st);
+	fx_must(db_open(fx_pg_conninfo(), 0, &db, &err), &err, "second connection");
+	run(db, sql);
+	return db;
+}
+
+struct writer {
+	struct db *db;
+	int64_t number;
+	int r;
+	struct pv_error err;
+};
+
+static void *number_message_5(void *arg)
+{
+	struct writer *w = arg;
+	if ((w->r = db_begin(w->db, &w->err)) == PV_OK &&
+	    (w->r = bates_store_assign(w->db, "M", 1, 1000, (int64_t[]){5}, 1, 2, &w->number, NULL,
+				       &w->err)) == PV_OK)
+		w->r = db_commit(w->db, &w->err);
+	if (w->r < 0)
+		db_rollback(w->db);
+	return NULL;
+}
+
+/* Two exports of one matter at once: the second writer waits for the
+ * first one's transaction, then numbers after it (without the writers'
+ * lock both would take number 1, and one would fail on its key). */
+static void test_two_writers_number_in_turn(void **state)
+{
+	struct fx_catalog *f = with_messages(state);
+	struct catalog *cat2;
+	struct pv_error err;
+	struct writer w = {0};
+	pthread_t t;
+	int64_t nums[2];
+	fx_must(bates_store_matter_add(f->db, "M", "PV", 1, "cli:t", 1, &err), &err, "matter");
+	w.db = second_connection(f, &cat2);
+	fx_must(db_begin(f->db, &err), &err, "begin");
+	fx_must(bates_store_assign(f->db, "M", 1, 1000, (int64_t[]){3}, 1, 1, nums, NULL, &err),
+		&err, "first");
+	assert_int_equal(pthread_create(&t, NULL, number_message_5, &w), 0);
+	usleep(300 * 1000); /* the second writer is waiting for the lock by now */
+	fx_must(bates_store_assign(f->db, "M", 1, 1000, (int64_t[]){4}, 1, 1, nums + 1, NULL, &err),
+		&err, "second");
+	fx_must(db_commit(f->db, &err), &err, "commit");
+	assert_int_equal(pthread_join(t, NULL), 0);
+	fx_must(w.r, &w.err, "the other writer");
+	assert_int_equal(nums[0], 1);
+	assert_int_equal(nums[1], 2);
+	assert_int_equal(w.number, 3);
+	if (cat2 != NULL)
+		catalog_close(&cat2);
+	else
+		db_close(&w.db);
+}
+
 struct gone {
 	int64_t ids[8], numbers[8];
 	size_t n;
@@ -230,6 +305,7 @@ int main(void)
 		BOTH(test_numbers_stable_and_next_after_highest),
 		BOTH(test_first_number_and_limit),
 		BOTH(test_assign_refused_outside_a_transaction),
+		BOTH(test_two_writers_number_in_turn),
 		BOTH(test_disposed_numbered_messages_listed),
 		BOTH(test_hold_lookups),
 		BOTH(test_holds_digest_sees_members_up_to_a_time),
