@@ -6,7 +6,8 @@
  * ... in order; versions are never edited or deleted (triggers refuse it),
  * and the highest one is in force. Its SHA-256 is what the audit log
  * cites; loading a version re-checks it, so an edited row is an integrity
- * failure, not a silently different policy. */
+ * failure, not a silently different policy. On lib/db.h: SQLite or
+ * PostgreSQL (callers pass the catalog's conn). */
 
 #include <stddef.h>
 #include <stdint.h>
