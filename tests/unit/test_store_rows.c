@@ -1,7 +1,8 @@
 /* The harvest path's catalog rows through lib/db.h, each case on SQLite
  * and (PV_TEST_PG, tests/e2e/catalog_pg.t) on PostgreSQL: the safe-delete
- * ledger, message rows read back, pack rows removed, and the pack
- * store's rows (uploads, holds, locks) against a fake remote store. */
+ * ledger, message rows read back, pack rows removed, the pack store's
+ * rows (uploads, holds, locks) against a fake remote store, and the
+ * status counts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include "archiver/store/message.h"
 #include "archiver/store/pack.h"
 #include "archiver/store/packstore.h"
+#include "archiver/store/stats.h"
+#include "archiver/store/stats_system.h"
 #include "tests/unit/fixtures.h"
 
 struct fx {
@@ -462,6 +465,55 @@ static void test_packstore_rows_on_both_engines(void **state)
 	packstore_close(&ps);
 }
 
+/* Guards the status page's counts on both engines (sum of a comparison,
+ * sum() of bigint read as an integer, a day's number grouped by alias). */
+static void test_stats_on_both_engines(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	struct stats_counts c;
+	struct stats_account *acc = NULL;
+	struct stats_run *runs = NULL;
+	size_t n_acc = 0, n_runs = 0;
+	int64_t msgs[3], bytes[3];
+	unsigned char a[32];
+
+	memset(a, 1, sizeof(a));
+	int64_t m1 = add_message(f, "u1", 1, f->bucket, 0, 0, 0, 0);
+	add_message(f, "u2", 2, f->bucket, 1, 0, 0, 1700000500);
+	fx_must(ledger_insert(f->db, f->account, "u1", a, m1, 10, &err), &err, "ledger");
+	run(f->db, "INSERT INTO harvest_runs (account_id, started_at, finished_at, fetched, deleted,"
+		   " residue, outcome) SELECT id, 100, 110, 3, 2, 0, 'ok' FROM accounts");
+	run(f->db, "INSERT INTO harvest_runs (account_id, started_at, finished_at, fetched, deleted,"
+		   " residue, outcome) SELECT id, 200, 210, 1, 0, 1, 'auth failed' FROM accounts");
+	fx_must(stats_counts(f->db, &c, &err), &err, "counts");
+	assert_int_equal(c.messages, 1);
+	assert_int_equal(c.disposed, 1);
+	assert_int_equal(c.bytes, 1001);
+	assert_int_equal(c.accounts, 1);
+	assert_int_equal(c.upstream_pending, 1);
+	assert_int_equal(c.upstream_residue, 0);
+	fx_must(stats_accounts(f->db, &acc, &n_acc, &err), &err, "accounts");
+	assert_int_equal(n_acc, 1);
+	assert_string_equal(acc[0].name, "sales");
+	assert_int_equal(acc[0].runs_ok, 1);
+	assert_int_equal(acc[0].runs_failed, 1);
+	assert_int_equal(acc[0].last_success, 100);
+	assert_int_equal(acc[0].last_success_finished, 110);
+	assert_int_equal(acc[0].last_started, 200);
+	assert_string_equal(acc[0].last_outcome, "auth failed");
+	stats_accounts_free(&acc, n_acc);
+	fx_must(stats_last_runs(f->db, &runs, &n_runs, &err), &err, "runs");
+	assert_int_equal(n_runs, 1);
+	assert_int_equal(runs[0].fetched, 1);
+	stats_runs_free(&runs, n_runs);
+	/* both messages were received on day 1700000000 / 86400 */
+	fx_must(stats_growth(f->db, 1700000000 + 86400, 3, msgs, bytes, &err), &err, "growth");
+	assert_int_equal(msgs[1], 2);
+	assert_int_equal(bytes[1], 1001 + 1002);
+	assert_int_equal(msgs[0] + msgs[2], 0);
+}
+
 #define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
@@ -471,6 +523,7 @@ int main(void)
 		BOTH(test_message_rows_read_back_on_both_engines),
 		BOTH(test_pack_rows_removed_on_both_engines),
 		BOTH(test_packstore_rows_on_both_engines),
+		BOTH(test_stats_on_both_engines),
 	};
 	return fx_run_both("store_rows", tests, sizeof(tests) / sizeof(tests[0]));
 }
