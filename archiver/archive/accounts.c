@@ -228,7 +228,7 @@ out:
 int archive_account_records(struct archive *ar, struct stats_account **records_r, size_t *n_r,
 			    struct pv_error *err)
 {
-	return stats_accounts(ar->cat->db, records_r, n_r, err);
+	return stats_accounts(ar->cat->conn, records_r, n_r, err);
 }
 
 int archive_harvest_request(struct archive *ar, const char *actor, const char *account,

@@ -19,7 +19,6 @@
 #include "archiver/lib/number.h"
 #include "archiver/lib/random.h"
 #include "archiver/lib/sha256.h"
-#include "archiver/store/catalog.h"
 
 #define IO_CHUNK (256 * 1024)
 
@@ -739,8 +738,8 @@ int backup_sqlite_to_file(sqlite3 *src, const char *path, struct pv_error *err)
 							sqlite3_errstr(rc));
 	}
 	/* One self-contained file: no -wal beside it. */
-	if (r == PV_OK)
-		r = catalog_exec(dst, "PRAGMA journal_mode=DELETE;", err);
+	if (r == PV_OK && sqlite3_exec(dst, "PRAGMA journal_mode=DELETE;", NULL, NULL, NULL) != SQLITE_OK)
+		r = sqlite_fail(dst, err, path);
 	if (sqlite3_close(dst) != SQLITE_OK && r == PV_OK)
 		r = pv_fail(err, PV_ERR, "close %s", path);
 	if (r == PV_OK) {

@@ -110,7 +110,7 @@ static int row_leaf(void *ctx, uint64_t index, const void *data, size_t len)
 		}
 		return 0;
 	}
-	int r = message_load(rs->ar->cat->db, leaf.seq, &m, &rs->e);
+	int r = message_load(rs->ar->cat->conn, leaf.seq, &m, &rs->e);
 	if (r == PV_ENOTFOUND || r == PV_EINTEGRITY) {
 		snprintf(msg, sizeof(msg), "archive leaf %llu: message %lld: %.120s", (unsigned long long)index,
 			 (long long)leaf.seq, r == PV_ENOTFOUND ? "no catalog row" : rs->e.msg);
@@ -466,7 +466,7 @@ static int check_bucket_binding(struct planner *pl, struct pv_error *err)
 			k++;
 		if (k < plan->n && plan->v[k].id == ids[i] && plan->v[k].state == DISPOSE_DUE)
 			continue;
-		if ((r = message_load(pl->ar->cat->db, ids[i], &m, err)) < 0)
+		if ((r = message_load(pl->ar->cat->conn, ids[i], &m, err)) < 0)
 			break;
 		if (m.wrapped_len > 0 && m.blob[0] != '\0' &&
 		    keyring_unwrap(pl->ar->kr, m.bucket_id, m.blob, m.wrapped, m.wrapped_len, key, salt,
@@ -517,7 +517,6 @@ static int check_signed(struct archive *ar, struct evidence *ev, struct attest_p
 
 int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
 	struct db *conn = ar->cat->conn;
 	struct evidence ev = {0};
 	struct attest_policies ap = {0};
@@ -562,7 +561,7 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct stored_message m;
 		struct dispose_item *it = &plan->v[plan->n++];
-		if ((r = message_load(db, ids[i], &m, err)) < 0)
+		if ((r = message_load(conn, ids[i], &m, err)) < 0)
 			break;
 		decide_item(&pl, &hs, &m, it);
 		if (it->state == DISPOSE_DUE) {
@@ -917,7 +916,7 @@ int dispose_remove_packs(struct archive *ar, struct pv_error *err)
 	 * again: the store's holds and locks follow first. */
 	holds_sync_store(ar);
 	policies_sync_store(ar);
-	int r = pack_remove_unused(ar->packs, ar->cat->db, &removed, &kept, err);
+	int r = pack_remove_unused(ar->packs, ar->cat->conn, &removed, &kept, err);
 	if (r == PV_OK && kept > 0)
 		pv_log(PV_LOG_WARN, "dispose.packs", "%lld pack%s of disposed mail kept: the pack "
 		       "store refuses to remove %s yet (see above); nothing is lost, the next "

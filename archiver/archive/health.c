@@ -52,7 +52,7 @@ static void harvests(struct archive *ar, const struct archive_health_opts *o,
 	size_t n = 0;
 	int64_t now = pv_clock_now();
 
-	if (stats_accounts(ar->cat->db, &a, &n, &e) < 0) {
+	if (stats_accounts(ar->cat->conn, &a, &n, &e) < 0) {
 		unwell(h, "cannot read the harvest records: %s", e.msg);
 	} else {
 		for (size_t i = 0; i < n; i++) {

@@ -236,7 +236,7 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 			    " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
 			    " ORDER BY m.id LIMIT ?",
 			    &st, err)) < 0 ||
-	    (r = message_reader_open(ar->cat->db, &mr, err)) < 0)
+	    (r = message_reader_open(ar->cat->conn, &mr, err)) < 0)
 		goto out;
 	c.t0 = pv_clock_monotonic_ms();
 	while (r == PV_OK) {

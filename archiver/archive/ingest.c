@@ -150,64 +150,69 @@ static int decide(struct decider *d, struct archive *ar, const struct account *a
 
 /* The statements a group commit runs per message, prepared once. */
 struct stmts {
-	sqlite3_stmt *insert;
+	struct db_stmt *insert;
 	struct ledger_stmts *ledger;
 };
 
 static void stmts_free(struct stmts *st)
 {
-	sqlite3_finalize(st->insert);
+	db_finalize(&st->insert);
 	ledger_stmts_free(&st->ledger);
-	st->insert = NULL;
 }
 
-static int stmts_prepare(struct stmts *st, sqlite3 *db, struct pv_error *err)
+static int stmts_prepare(struct stmts *st, struct db *db, struct pv_error *err)
 {
 	int r;
-	if ((r = catalog_prepare(db,
-				 "INSERT INTO messages (account_id, uidl, sha256, size, received_at,"
-				 " blob, bucket_id, wrapped_key, leaf_index, retention_class,"
-				 " expires_at, policy_version, pack_id, pack_offset, pack_length)"
-				 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-				 &st->insert, err)) < 0 ||
+	if ((r = db_prepare(db,
+			    "INSERT INTO messages (account_id, uidl, sha256, size, received_at,"
+			    " blob, bucket_id, wrapped_key, leaf_index, retention_class,"
+			    " expires_at, policy_version, pack_id, pack_offset, pack_length)"
+			    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+			    &st->insert, err)) < 0 ||
 	    (r = ledger_stmts_new(db, &st->ledger, err)) < 0)
 		stmts_free(st);
 	return r;
 }
 
-static int insert_message(struct archive *ar, sqlite3_stmt *st, const struct account *a,
-			  const struct row *w, uint64_t leaf_index, int64_t *id_r, struct pv_error *err)
+/* Every parameter is bound each time: a statement keeps the last row's. */
+static int insert_message(struct db_stmt *st, const struct account *a, const struct row *w,
+			  uint64_t leaf_index, int64_t *id_r, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	int r = PV_OK;
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	sqlite3_bind_int64(st, 1, a->id);
+	db_reset(st);
+	db_bind_int64(st, 1, a->id);
 	if (strncmp(w->msg.uidl, "sha256:", 7) != 0)
-		sqlite3_bind_text(st, 2, w->msg.uidl, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, w->msg.sha256, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)w->msg.size);
-	sqlite3_bind_int64(st, 5, w->received_at);
-	sqlite3_bind_text(st, 6, w->loc.id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, w->bucket_id);
-	sqlite3_bind_blob(st, 8, w->wrapped, sizeof(w->wrapped), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)leaf_index);
-	sqlite3_bind_text(st, 10, w->ret.class_name, -1, SQLITE_STATIC);
-	if (!w->ret.forever)
-		sqlite3_bind_int64(st, 11, w->ret.expires_at);
-	sqlite3_bind_int64(st, 12, w->ret.policy_version);
-	if (w->loc.pack_id != 0) { /* else NULL: a PVB1 blob file */
-		sqlite3_bind_int64(st, 13, w->loc.pack_id);
-		sqlite3_bind_int64(st, 14, (sqlite3_int64)w->loc.offset);
-		sqlite3_bind_int64(st, 15, (sqlite3_int64)w->loc.length);
-	}
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+		db_bind_text(st, 2, w->msg.uidl, -1);
 	else
-		*id_r = sqlite3_last_insert_rowid(db);
-	sqlite3_reset(st);
-	return r;
+		db_bind_null(st, 2);
+	db_bind_blob(st, 3, w->msg.sha256, 32);
+	db_bind_int64(st, 4, (int64_t)w->msg.size);
+	db_bind_int64(st, 5, w->received_at);
+	db_bind_text(st, 6, w->loc.id, -1);
+	db_bind_int64(st, 7, w->bucket_id);
+	db_bind_blob(st, 8, w->wrapped, sizeof(w->wrapped));
+	db_bind_int64(st, 9, (int64_t)leaf_index);
+	db_bind_text(st, 10, w->ret.class_name, -1);
+	if (!w->ret.forever)
+		db_bind_int64(st, 11, w->ret.expires_at);
+	else
+		db_bind_null(st, 11);
+	db_bind_int64(st, 12, w->ret.policy_version);
+	if (w->loc.pack_id != 0) {
+		db_bind_int64(st, 13, w->loc.pack_id);
+		db_bind_int64(st, 14, (int64_t)w->loc.offset);
+		db_bind_int64(st, 15, (int64_t)w->loc.length);
+	} else { /* a PVB1 blob file */
+		db_bind_null(st, 13);
+		db_bind_null(st, 14);
+		db_bind_null(st, 15);
+	}
+	int r = db_step(st, err);
+	if (r == DB_ROW)
+		*id_r = db_column_int64(st, 0);
+	else if (r == DB_DONE)
+		r = pv_fail(err, PV_ERR, "no id for the new message");
+	db_reset(st);
+	return r < 0 ? pv_error_prefix(err, "catalog") : PV_OK;
 }
 
 /* Wraps every row's key under its bucket's key, one key lookup per bucket,
@@ -236,6 +241,23 @@ static int wrap_keys(struct keyring *kr, struct row *w, size_t n, struct pv_erro
 	free(items);
 	free(done);
 	return r;
+}
+
+/* After a failed COMMIT: may the transaction have committed? Not while
+ * it is still open. SQLite: disk full or busy means the commit frame
+ * never reached the WAL; any other failure (an fsync error) may have
+ * committed it. PostgreSQL: a failure there may be a lost connection
+ * after the server committed, so yes. */
+static bool commit_maybe_done(struct db *db)
+{
+	sqlite3 *h = db_sqlite(db);
+	if (db_in_transaction(db))
+		return false;
+	if (h != NULL) {
+		int rc = sqlite3_extended_errcode(h) & 0xff;
+		return rc != SQLITE_FULL && rc != SQLITE_BUSY;
+	}
+	return true;
 }
 
 /* The group commit proper (ARCHITECTURE.md §3 (group commit)): keys wrapped, then one
@@ -273,7 +295,7 @@ static int commit_rows(struct archive *ar, const struct account *a, struct stmts
 		struct archive_leaf leaf = {.kind = LEAF_MESSAGE, .time = w[i].received_at,
 					    .size = w[i].msg.size};
 		int64_t id = 0;
-		if ((r = insert_message(ar, st->insert, a, &w[i], size + i, &id, err)) < 0 ||
+		if ((r = insert_message(st->insert, a, &w[i], size + i, &id, err)) < 0 ||
 		    (r = ledger_stmts_insert(st->ledger, a->id, w[i].msg.uidl, w[i].msg.sha256, id,
 					     w[i].received_at, err)) < 0)
 			goto rollback;
@@ -310,12 +332,8 @@ static int commit_rows(struct archive *ar, const struct account *a, struct stmts
 	if (extra != NULL && (r = extra(extra_ctx, msgs, n, err)) < 0)
 		goto rollback;
 	*maybe_committed_r = true;
-	if ((r = catalog_exec(ar->cat->db, "COMMIT", err)) < 0) {
-		/* Disk full or busy: the commit frame never reached the WAL, so
-		 * the batch is surely not in the catalog. Any other failure
-		 * (an fsync error) may have committed it. */
-		int rc = sqlite3_extended_errcode(ar->cat->db) & 0xff;
-		if (!sqlite3_get_autocommit(ar->cat->db) || rc == SQLITE_FULL || rc == SQLITE_BUSY)
+	if ((r = db_exec(ar->cat->conn, "COMMIT", err)) < 0) {
+		if (!commit_maybe_done(ar->cat->conn))
 			*maybe_committed_r = false;
 		catalog_rollback(ar->cat);
 	}
@@ -364,8 +382,8 @@ int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r
 	in->a = a;
 	pv_buf_init(&in->head, PV_INGEST_READBACK_MAX);
 	if ((r = record_sealer_new(ar->dir, &in->seal, err)) < 0 ||
-	    (r = pack_set_new(ar->dir, ar->cat->db, &in->packs, err)) < 0 ||
-	    (r = stmts_prepare(&in->st, ar->cat->db, err)) < 0) {
+	    (r = pack_set_new(ar->dir, ar->cat->conn, &in->packs, err)) < 0 ||
+	    (r = stmts_prepare(&in->st, ar->cat->conn, err)) < 0) {
 		ingest_free(&in);
 		return r;
 	}
@@ -397,7 +415,7 @@ void ingest_free(struct ingest **inp)
 	/* A pack left empty by a session killed before its first commit. */
 	struct pv_error pe;
 	int64_t emptied;
-	if (pack_remove_empty(in->ar->packs, in->ar->cat->db, &emptied, &pe) < 0)
+	if (pack_remove_empty(in->ar->packs, in->ar->cat->conn, &emptied, &pe) < 0)
 		pv_log(PV_LOG_WARN, "pack.kept", "%s (tried again at the next harvest)", pe.msg);
 	if (packstore_remote(in->ar->packs)) {
 		struct pv_error e;
@@ -691,7 +709,7 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 		r = decide(&dec, ar, a, raw, len, &w[i], err);
 	}
 	/* 3. One transaction. */
-	if (r == PV_OK && (r = stmts_prepare(&st, ar->cat->db, err)) == PV_OK &&
+	if (r == PV_OK && (r = stmts_prepare(&st, ar->cat->conn, err)) == PV_OK &&
 	    (r = commit_rows(ar, a, &st, w, n, NULL, NULL, &maybe_committed, err)) == PV_OK &&
 	    (r = archive_seal(ar, err)) == PV_OK)
 		for (size_t i = 0; i < n; i++)

@@ -72,13 +72,13 @@ int archive_init_store(struct archive *ar, const char *url, const char *secret,
 	int r = catalog_begin(ar->cat, err);
 	if (r < 0)
 		return r;
-	if ((r = packstore_configure(ar->cat->db, ar->kr, url, secret, err)) < 0 ||
+	if ((r = packstore_configure(ar->cat->conn, ar->kr, url, secret, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0) {
 		catalog_rollback(ar->cat);
 		return r;
 	}
 	packstore_close(&ar->packs);
-	return packstore_open(ar->dir, ar->cat->db, ar->kr, &ar->packs, err);
+	return packstore_open(ar->dir, ar->cat->conn, ar->kr, &ar->packs, err);
 }
 
 int archive_init_policy(struct archive *ar, const char *actor, struct pv_error *err)

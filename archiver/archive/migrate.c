@@ -46,7 +46,7 @@ static int check_state(struct archive *ar, const char *url, struct migrate_repor
 {
 	char recorded[PACKSTORE_URL_MAX], migration[16];
 	bool found;
-	int r = packstore_recorded(ar->cat->db, &found, recorded, migration, err);
+	int r = packstore_recorded(ar->cat->conn, &found, recorded, migration, err);
 	if (r < 0 || !found)
 		return r;
 	if (strcmp(migration, "running") != 0)
@@ -72,8 +72,8 @@ static int record_start(struct archive *ar, const char *actor, const char *url,
 				"store=%s packs=%lld legacy-blobs=%lld resumed=%d %s", url,
 				(long long)rep->packs, (long long)rep->legacy_blobs, rep->resumed ? 1 : 0,
 				logs)) < 0 ||
-	    (!rep->resumed && ((r = packstore_configure(ar->cat->db, ar->kr, url, secret, err)) < 0 ||
-			       (r = packstore_set_migration(ar->cat->db, "running", err)) < 0)) ||
+	    (!rep->resumed && ((r = packstore_configure(ar->cat->conn, ar->kr, url, secret, err)) < 0 ||
+			       (r = packstore_set_migration(ar->cat->conn, "running", err)) < 0)) ||
 	    (r = db_commit(ar->cat->conn, err)) < 0) {
 		db_rollback(ar->cat->conn);
 		return r;
@@ -82,7 +82,7 @@ static int record_start(struct archive *ar, const char *actor, const char *url,
 		return PV_OK;
 	/* From now on this archive's packs go to the store. */
 	packstore_close(&ar->packs);
-	return packstore_open(ar->dir, ar->cat->db, ar->kr, &ar->packs, err);
+	return packstore_open(ar->dir, ar->cat->conn, ar->kr, &ar->packs, err);
 }
 
 static int record_done(struct archive *ar, const char *actor, const struct migrate_report *rep,
@@ -96,7 +96,7 @@ static int record_done(struct archive *ar, const char *actor, const struct migra
 	if ((r = archive_auditf(ar, actor, AUDIT_STORE_MIGRATE_DONE, "ok", NULL, err,
 				"store=%s stored=%lld legacy-blobs=%lld %s", rep->url,
 				(long long)rep->stored, (long long)rep->legacy_blobs, logs)) < 0 ||
-	    (r = packstore_set_migration(ar->cat->db, "done", err)) < 0 ||
+	    (r = packstore_set_migration(ar->cat->conn, "done", err)) < 0 ||
 	    (r = db_commit(ar->cat->conn, err)) < 0)
 		db_rollback(ar->cat->conn);
 	return r;
@@ -143,7 +143,7 @@ int archive_migrate_store(struct archive *ar, const char *actor, const char *url
 	    (r = log_state(ar->archive_log, &rep->archive.size_before, rep->archive.root_before,
 			   err)) < 0 ||
 	    (r = log_state(ar->audit_log, &rep->audit.size_before, rep->audit.root_before, err)) < 0 ||
-	    (r = packstore_pending(ar->cat->db, &rep->packs, &rep->legacy_blobs, err)) < 0)
+	    (r = packstore_pending(ar->cat->conn, &rep->packs, &rep->legacy_blobs, err)) < 0)
 		return r;
 	/* Step 1: a store that refuses is said before anything is recorded. */
 	if ((r = packstore_probe(url, secret, err)) == PV_EUSAGE)
@@ -159,14 +159,14 @@ int archive_migrate_store(struct archive *ar, const char *actor, const char *url
 	if ((r = record_start(ar, actor, url, secret, rep, err)) < 0)
 		return r;
 	/* Step 3: as a harvest's end does it, for every pack. */
-	if (pack_remove_empty(ar->packs, ar->cat->db, &emptied, err) < 0)
+	if (pack_remove_empty(ar->packs, ar->cat->conn, &emptied, err) < 0)
 		pv_log(PV_LOG_WARN, "store.migrate", "%s", err->msg);
 	int64_t dropped, changed;
 	if ((r = packstore_flush(ar->packs, &rep->stored, &rep->failed, err)) < 0 ||
 	    (r = packstore_drop_stored_files(ar->packs, &dropped, err)) < 0 ||
 	    (r = packstore_sync_holds(ar->packs, &changed, err)) < 0 ||
 	    (r = held_packs(ar, &rep->held, err)) < 0 ||
-	    (r = packstore_pending(ar->cat->db, &left, &rep->legacy_blobs, err)) < 0)
+	    (r = packstore_pending(ar->cat->conn, &left, &rep->legacy_blobs, err)) < 0)
 		return r;
 	if (left > 0)
 		return pv_fail(err, PV_ERR, "%lld pack%s still in the data directory, not stored "

@@ -129,8 +129,7 @@ int archive_policy_preview(struct archive *ar, const void *text, size_t len,
 	pv_buf_init(&raw, PV_INGEST_READBACK_MAX);
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct stored_message m;
-		/* store/message is not on lib/db.h yet: its SQLite handle */
-		if ((r = message_load(db_sqlite(db), ids[i], &m, err)) < 0)
+		if ((r = message_load(db, ids[i], &m, err)) < 0)
 			break;
 		pv->messages++;
 		r = preview_one(ar, pv, now, &m, &raw, &cap, err);

@@ -376,8 +376,7 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 	r = PV_OK;
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct stored_message m;
-		/* store/message is not on lib/db.h yet: its SQLite handle */
-		if ((r = message_load(db_sqlite(ar->cat->conn), ids[i], &m, err)) < 0)
+		if ((r = message_load(ar->cat->conn, ids[i], &m, err)) < 0)
 			break;
 		r = reapply_one(ar, p, version, &m, &raw, imp, stats, err);
 		pv_buf_free_secret(&raw); /* wiped between messages */

@@ -14,7 +14,7 @@ int archive_status(struct archive *ar, struct archive_status *st, struct pv_erro
 	int r;
 
 	memset(st, 0, sizeof(*st));
-	if ((r = stats_counts(ar->cat->db, &st->counts, err)) < 0)
+	if ((r = stats_counts(ar->cat->conn, &st->counts, err)) < 0)
 		return r;
 	if (tlog_size(ar->archive_log, &n, NULL) == PV_OK)
 		st->archive_log_size = (int64_t)n;
@@ -26,7 +26,7 @@ int archive_status(struct archive *ar, struct archive_status *st, struct pv_erro
 	    (r = archive_anchor_status(ar, AUDIT_LOG, &st->anchors[1], err)) < 0 ||
 	    (r = disk_guard_state(ar, &st->harvest_pause, err)) < 0)
 		return r;
-	return stats_last_runs(ar->cat->db, &st->runs, &st->n_runs, err);
+	return stats_last_runs(ar->cat->conn, &st->runs, &st->n_runs, err);
 }
 
 void archive_status_free(struct archive_status *st)
@@ -115,11 +115,11 @@ int archive_system_status(struct archive *ar, struct archive_system_status *st,
 	st->growth_day0 = st->now / 86400 - (ARCHIVE_GROWTH_DAYS - 1);
 	if ((r = log_status(ar, ar->archive_log, &st->archive_log, err)) < 0 ||
 	    (r = log_status(ar, ar->audit_log, &st->audit_log, err)) < 0 ||
-	    (r = stats_counts(ar->cat->db, &st->counts, err)) < 0 ||
-	    (r = stats_accounts(ar->cat->db, &st->accounts, &st->n_accounts, err)) < 0 ||
-	    (r = stats_growth(ar->cat->db, st->now, ARCHIVE_GROWTH_DAYS, st->growth_messages,
+	    (r = stats_counts(ar->cat->conn, &st->counts, err)) < 0 ||
+	    (r = stats_accounts(ar->cat->conn, &st->accounts, &st->n_accounts, err)) < 0 ||
+	    (r = stats_growth(ar->cat->conn, st->now, ARCHIVE_GROWTH_DAYS, st->growth_messages,
 			      st->growth_bytes, err)) < 0 ||
-	    (r = stats_index_lag(ar->cat->db, &st->index_lag, err)) < 0 ||
+	    (r = stats_index_lag(ar->cat->conn, &st->index_lag, err)) < 0 ||
 	    (r = index_age(ar, st, err)) < 0 ||
 	    (r = last_verify(ar, st, err)) < 0 ||
 	    (r = disk_guard_state(ar, &st->harvest_pause, err)) < 0 ||

@@ -577,7 +577,7 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 		return r;
 	total = (uint64_t)total_rows;
 	if ((r = dispose_pending_ids(ar->cat->conn, &vp->pending, &vp->n_pending, err)) < 0 ||
-	    (r = message_reader_open(ar->cat->db, &vp->mr, err)) < 0 ||
+	    (r = message_reader_open(ar->cat->conn, &vp->mr, err)) < 0 ||
 	    (r = verify_pool_new(ar->dir, &vp->pool, err)) < 0 ||
 	    (r = db_prepare(ar->cat->conn, "SELECT id FROM messages ORDER BY id", &st, err)) < 0)
 		return r;
@@ -630,7 +630,7 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 	if ((r = count_orphans(vp)) < 0)
 		return pv_fail(err, r, "cannot list blobs");
 	struct pack_scan_stats ps;
-	if ((r = pack_scan(ar->dir, ar->cat->db, vp->since, pack_problem, vp, &ps, err)) < 0)
+	if ((r = pack_scan(ar->dir, ar->cat->conn, vp->since, pack_problem, vp, &ps, err)) < 0)
 		return r;
 	/* A remote pack store: every stored pack there, whole, locked as
 	 * recorded (a pack that vanished is also missing for its messages). */
@@ -653,7 +653,7 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 
 	if (sample != 0) {
 		struct stats_counts c;
-		if ((r = stats_counts(ar->cat->db, &c, err)) < 0)
+		if ((r = stats_counts(ar->cat->conn, &c, err)) < 0)
 			return r;
 		v.full = true;
 		v.sample_ppm = c.messages <= (int64_t)sample ? 1000000

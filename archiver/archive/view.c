@@ -46,7 +46,7 @@ void archive_message_parts_free(struct archive_message_parts *parts)
 static int load(struct archive *ar, int64_t id, unsigned flags, struct stored_message *m_r,
 		struct pv_error *err)
 {
-	int r = message_load(ar->cat->db, id, m_r, err);
+	int r = message_load(ar->cat->conn, id, m_r, err);
 	if (r == PV_OK && (flags & ARCHIVE_VIEW_LIVE) && m_r->disposed_at != 0)
 		return message_read(ar, m_r, NULL, NULL, err); /* says when and why, PV_ENOTFOUND */
 	return r;

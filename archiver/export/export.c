@@ -1029,7 +1029,7 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 		goto out;
 	/* The output first: a bad name fails before anything is recorded. */
 	if ((r = bundle_writer_open(o->out, EDISCOVERY_KIND, &x.w, err)) < 0 ||
-	    (r = message_reader_open(ar->cat->db, &x.mr, err)) < 0)
+	    (r = message_reader_open(ar->cat->conn, &x.mr, err)) < 0)
 		goto out;
 	/* The index is derived: bring it up to date before resolving the query. */
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||

@@ -459,7 +459,7 @@ static int cmp_listed(const void *a, const void *b)
 static bool same_size(struct session *ss, int64_t message_id, uint64_t size)
 {
 	uint64_t archived;
-	return message_size(ss->ar->cat->db, message_id, &archived, NULL) == PV_OK &&
+	return message_size(ss->ar->cat->conn, message_id, &archived, NULL) == PV_OK &&
 	       archived == size;
 }
 
@@ -494,13 +494,13 @@ static int settle(struct session *ss, const struct pop3_mailbox *mb, int64_t *go
 	qsort(listed, n_listed, sizeof(*listed), cmp_listed);
 	for (size_t i = 0; r == PV_OK && i < sizeof(states) / sizeof(states[0]); i++) {
 		rows.state = states[i];
-		r = ledger_each(ss->ar->cat->db, ss->a->id, states[i], collect_row, &rows, err);
+		r = ledger_each(ss->ar->cat->conn, ss->a->id, states[i], collect_row, &rows, err);
 	}
 	if (r < 0 || rows.n == 0)
 		goto out;
 	/* One statement for every row: a mailbox of thousands is settled in
 	 * one go after each harvest. */
-	if ((r = ledger_stmts_new(ss->ar->cat->db, &ls, err)) < 0 ||
+	if ((r = ledger_stmts_new(ss->ar->cat->conn, &ls, err)) < 0 ||
 	    (r = catalog_begin(ss->ar->cat, err)) < 0)
 		goto out;
 	for (size_t i = 0; r == PV_OK && i < rows.n; i++) {
@@ -596,7 +596,7 @@ static int plan_fetch(struct session *ss, uint32_t **nums_r, size_t *n_r, struct
 		}
 		if (ss->a->keep_upstream && m->has_uidl && !m->uidl_dup) {
 			bool known;
-			int r = ledger_uidl_known(ss->ar->cat->db, ss->a->id, m->uidl, m->size, &known, err);
+			int r = ledger_uidl_known(ss->ar->cat->conn, ss->a->id, m->uidl, m->size, &known, err);
 			if (r < 0) {
 				free(nums);
 				return r;
@@ -782,7 +782,7 @@ static int run(struct session *ss, struct pv_error *err)
 		goto out;
 	}
 	int64_t moved = 0;
-	if ((r = ledger_move_all(ss->ar->cat->db, ss->a->id, "dele-sent", "quit-ok", pv_clock_now(),
+	if ((r = ledger_move_all(ss->ar->cat->conn, ss->a->id, "dele-sent", "quit-ok", pv_clock_now(),
 				 &moved, err)) < 0) {
 		local_failure(ss, err);
 		goto out;

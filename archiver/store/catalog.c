@@ -130,42 +130,37 @@ void catalog_close(struct catalog **catp)
 
 int catalog_begin(struct catalog *cat, struct pv_error *err)
 {
-	return catalog_exec(cat->db, "BEGIN IMMEDIATE", err);
+	return db_begin(cat->conn, err);
 }
 
+/* synchronous is SQLite's; PostgreSQL's commits stay as its server says. */
 void catalog_relaxed_commits(struct catalog *cat)
 {
-	(void)sqlite3_exec(cat->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	sqlite3 *h = db_sqlite(cat->conn);
+	if (h != NULL)
+		(void)sqlite3_exec(h, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 }
 
 void catalog_durable_commits(struct catalog *cat)
 {
-	(void)sqlite3_exec(cat->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	sqlite3 *h = db_sqlite(cat->conn);
+	if (h != NULL)
+		(void)sqlite3_exec(h, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 }
 
 int catalog_begin_read(struct catalog *cat, struct pv_error *err)
 {
-	int64_t n;
-	int r = catalog_exec(cat->db, "BEGIN", err);
-	/* A deferred transaction takes its snapshot at its first read. */
-	if (r == PV_OK && (r = catalog_query_int(cat->db, "SELECT count(*) FROM sqlite_master", &n,
-						 err)) < 0)
-		catalog_rollback(cat);
-	return r;
+	return db_begin_read(cat->conn, err);
 }
 
 int catalog_commit(struct catalog *cat, struct pv_error *err)
 {
-	int r = catalog_exec(cat->db, "COMMIT", err);
-	if (r < 0)
-		catalog_rollback(cat);
-	return r;
+	return db_commit(cat->conn, err);
 }
 
 void catalog_rollback(struct catalog *cat)
 {
-	if (!sqlite3_get_autocommit(cat->db))
-		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+	db_rollback(cat->conn);
 }
 
 int catalog_collect_ids(sqlite3 *db, sqlite3_stmt *st, int64_t **ids_r, size_t *n_r,

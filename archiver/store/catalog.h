@@ -35,7 +35,8 @@ void catalog_close(struct catalog **cat);
 /* Applies migrations up to `target` (tests use this to check each step). */
 int catalog_migrate(sqlite3 *db, int target, struct pv_error *err);
 
-/* Transactions: BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+/* Transactions on cat->conn (lib/db.h: db_begin, db_commit, db_rollback):
+ * one writer at a time on SQLite and on PostgreSQL. */
 int catalog_begin(struct catalog *cat, struct pv_error *err);
 int catalog_commit(struct catalog *cat, struct pv_error *err);
 void catalog_rollback(struct catalog *cat);
@@ -43,12 +44,18 @@ void catalog_rollback(struct catalog *cat);
  * (the search index: the indexer resumes from what reached the disk):
  * synchronous=NORMAL on this connection until catalog_durable_commits
  * puts FULL back. WAL keeps the catalog consistent either way; only the
- * last such commits may be undone by a power cut. */
+ * last such commits may be undone by a power cut. SQLite only: nothing
+ * on PostgreSQL (its server's settings decide). */
 void catalog_relaxed_commits(struct catalog *cat);
 void catalog_durable_commits(struct catalog *cat);
 /* A read transaction with its snapshot taken now (WAL: writers go on and
  * what they commit stays unseen until catalog_rollback ends it). */
 int catalog_begin_read(struct catalog *cat, struct pv_error *err);
+
+/* Transitional: the four helpers below take the SQLite handle, for the
+ * modules not yet converted to lib/db.h (ARCHITECTURE.md §12). New code
+ * uses db_exec, db_prepare, db_query_int and db_collect_ids on
+ * cat->conn; these go once their last caller has moved. */
 
 /* Runs one statement without results. */
 int catalog_exec(sqlite3 *db, const char *sql, struct pv_error *err);

@@ -192,7 +192,7 @@ static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r
 	    (r = pv_config_load(data_dir, &ar->cfg, err)) < 0 ||
 	    (r = keyring_open(data_dir, &ar->kr, err)) < 0 ||
 	    (!for_verify && (r = bind_secrets(ar, err)) < 0) ||
-	    (r = packstore_open(data_dir, ar->cat->db, ar->kr, &ar->packs, err)) < 0 ||
+	    (r = packstore_open(data_dir, ar->cat->conn, ar->kr, &ar->packs, err)) < 0 ||
 	    (r = open_log(ar, ARCHIVE_LOG, &ar->archive_log, &ar->archive_key, for_verify ? 0 : -1,
 			  err)) < 0 ||
 	    (r = open_log(ar, AUDIT_LOG, &ar->audit_log, &ar->audit_key, for_verify ? 1 : -1,

@@ -8,23 +8,23 @@
 #include "archiver/lib/clock.h"
 
 struct message_reader {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 };
 
-int message_reader_open(sqlite3 *db, struct message_reader **r_r, struct pv_error *err)
+int message_reader_open(struct db *db, struct message_reader **r_r, struct pv_error *err)
 {
 	*r_r = NULL; /* closing it after a failure is then harmless */
 	struct message_reader *mr = calloc(1, sizeof(*mr));
 	if (mr == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	int r = catalog_prepare(db,
-				"SELECT m.id, m.account_id, a.name, m.uidl, m.sha256, m.size,"
-				" m.received_at, m.blob, m.bucket_id, m.wrapped_key, m.leaf_index,"
-				" m.retention_class, m.expires_at, m.policy_version, m.disposed_at,"
-				" coalesce(m.archived_class, m.retention_class),"
-				" m.pack_id, m.pack_offset, m.pack_length"
-				" FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?",
-				&mr->st, err);
+	int r = db_prepare(db,
+			   "SELECT m.id, m.account_id, a.name, m.uidl, m.sha256, m.size,"
+			   " m.received_at, m.blob, m.bucket_id, m.wrapped_key, m.leaf_index,"
+			   " m.retention_class, m.expires_at, m.policy_version, m.disposed_at,"
+			   " coalesce(m.archived_class, m.retention_class),"
+			   " m.pack_id, m.pack_offset, m.pack_length"
+			   " FROM messages m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?",
+			   &mr->st, err);
 	if (r < 0) {
 		free(mr);
 		return r;
@@ -37,12 +37,12 @@ void message_reader_close(struct message_reader **mr)
 {
 	if (*mr == NULL)
 		return;
-	sqlite3_finalize((*mr)->st);
+	db_finalize(&(*mr)->st);
 	free(*mr);
 	*mr = NULL;
 }
 
-int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_error *err)
+int message_load(struct db *db, int64_t id, struct stored_message *m, struct pv_error *err)
 {
 	struct message_reader *mr = NULL;
 	int r = message_reader_open(db, &mr, err);
@@ -52,67 +52,73 @@ int message_load(sqlite3 *db, int64_t id, struct stored_message *m, struct pv_er
 	return r;
 }
 
+/* A text column into a fixed field ("" for NULL). */
+static void text_into(struct db_stmt *st, int i, char *out, size_t out_len)
+{
+	const char *v = db_column_text(st, i);
+	snprintf(out, out_len, "%s", v ? v : "");
+}
+
 int message_reader_load(struct message_reader *mr, int64_t id, struct stored_message *m,
 			struct pv_error *err)
 {
-	sqlite3_stmt *st = mr->st;
-	int r = PV_OK;
-	sqlite3_reset(st);
+	struct db_stmt *st = mr->st;
+	size_t len;
+	int r;
+	db_reset(st);
 	memset(m, 0, sizeof(*m));
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return pv_fail(err, PV_ENOTFOUND, "no message %lld", (long long)id);
+	db_bind_int64(st, 1, id);
+	if ((r = db_step(st, err)) != DB_ROW) {
+		db_reset(st);
+		return r < 0 ? r : pv_fail(err, PV_ENOTFOUND, "no message %lld", (long long)id);
 	}
-	m->id = sqlite3_column_int64(st, 0);
-	m->account_id = sqlite3_column_int64(st, 1);
-	snprintf(m->account, sizeof(m->account), "%s", (const char *)sqlite3_column_text(st, 2));
-	if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-		snprintf(m->uidl, sizeof(m->uidl), "%s", (const char *)sqlite3_column_text(st, 3));
-	if (sqlite3_column_bytes(st, 4) == 32)
-		memcpy(m->sha256, sqlite3_column_blob(st, 4), 32);
+	r = PV_OK;
+	m->id = db_column_int64(st, 0);
+	m->account_id = db_column_int64(st, 1);
+	text_into(st, 2, m->account, sizeof(m->account));
+	text_into(st, 3, m->uidl, sizeof(m->uidl));
+	const void *sha256 = db_column_blob(st, 4, &len);
+	if (len == 32)
+		memcpy(m->sha256, sha256, 32);
 	else
 		r = pv_fail(err, PV_EINTEGRITY, "message %lld: malformed hash in the catalog", (long long)id);
-	m->size = (uint64_t)sqlite3_column_int64(st, 5);
-	m->received_at = sqlite3_column_int64(st, 6);
-	if (sqlite3_column_type(st, 7) != SQLITE_NULL)
-		snprintf(m->blob, sizeof(m->blob), "%s", (const char *)sqlite3_column_text(st, 7));
-	m->bucket_id = sqlite3_column_int64(st, 8);
-	int wl = sqlite3_column_bytes(st, 9);
-	if (wl > 0 && (size_t)wl <= sizeof(m->wrapped)) {
-		memcpy(m->wrapped, sqlite3_column_blob(st, 9), (size_t)wl);
-		m->wrapped_len = (size_t)wl;
+	m->size = (uint64_t)db_column_int64(st, 5);
+	m->received_at = db_column_int64(st, 6);
+	text_into(st, 7, m->blob, sizeof(m->blob));
+	m->bucket_id = db_column_int64(st, 8);
+	const void *wrapped = db_column_blob(st, 9, &len);
+	if (len > 0 && len <= sizeof(m->wrapped)) {
+		memcpy(m->wrapped, wrapped, len);
+		m->wrapped_len = len;
 	}
-	m->leaf_index = sqlite3_column_int64(st, 10);
-	snprintf(m->class_name, sizeof(m->class_name), "%s", (const char *)sqlite3_column_text(st, 11));
-	m->expires_at = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12);
-	m->policy_version = sqlite3_column_int64(st, 13);
-	m->disposed_at = sqlite3_column_type(st, 14) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14);
-	snprintf(m->archived_class, sizeof(m->archived_class), "%s",
-		 (const char *)sqlite3_column_text(st, 15));
+	m->leaf_index = db_column_int64(st, 10);
+	text_into(st, 11, m->class_name, sizeof(m->class_name));
+	m->expires_at = db_column_is_null(st, 12) ? -1 : db_column_int64(st, 12);
+	m->policy_version = db_column_int64(st, 13);
+	m->disposed_at = db_column_is_null(st, 14) ? 0 : db_column_int64(st, 14);
+	text_into(st, 15, m->archived_class, sizeof(m->archived_class));
 	memcpy(m->loc.id, m->blob, sizeof(m->loc.id));
-	m->loc.pack_id = sqlite3_column_int64(st, 16); /* NULL: 0, a PVB1 file */
-	m->loc.offset = (uint64_t)sqlite3_column_int64(st, 17);
-	m->loc.length = (uint64_t)sqlite3_column_int64(st, 18);
-	sqlite3_reset(st);
+	m->loc.pack_id = db_column_int64(st, 16); /* NULL: 0, a PVB1 file */
+	m->loc.offset = (uint64_t)db_column_int64(st, 17);
+	m->loc.length = (uint64_t)db_column_int64(st, 18);
+	db_reset(st);
 	return r;
 }
 
-int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err)
+int message_size(struct db *db, int64_t id, uint64_t *size_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT size FROM messages WHERE id = ?", &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "SELECT size FROM messages WHERE id = ?", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*size_r = (uint64_t)sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
+	db_bind_int64(st, 1, id);
+	if ((r = db_step(st, err)) == DB_ROW) {
+		*size_r = (uint64_t)db_column_int64(st, 0);
+		r = PV_OK;
+	} else if (r == DB_DONE) {
 		r = pv_fail(err, PV_ENOTFOUND, "no message %lld", (long long)id);
-	else
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	}
+	db_finalize(&st);
 	return r;
 }
 

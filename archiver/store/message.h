@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
 #include "archiver/store/blob.h"
@@ -34,18 +35,18 @@ struct stored_message {
 };
 
 /* PV_ENOTFOUND when there is no message with this id. */
-int message_load(sqlite3 *db, int64_t id, struct stored_message *m_r, struct pv_error *err);
+int message_load(struct db *db, int64_t id, struct stored_message *m_r, struct pv_error *err);
 
 /* message_load for many ids, its statement prepared once (verify and
  * export load every message). */
 struct message_reader;
-int message_reader_open(sqlite3 *db, struct message_reader **mr_r, struct pv_error *err);
+int message_reader_open(struct db *db, struct message_reader **mr_r, struct pv_error *err);
 int message_reader_load(struct message_reader *mr, int64_t id, struct stored_message *m_r,
 			struct pv_error *err);
 void message_reader_close(struct message_reader **mr);
 /* The size in bytes of message id as archived; PV_ENOTFOUND when there
  * is no such message. */
-int message_size(sqlite3 *db, int64_t id, uint64_t *size_r, struct pv_error *err);
+int message_size(struct db *db, int64_t id, uint64_t *size_r, struct pv_error *err);
 
 /* Streams the exact stored bytes to sink. PV_ENOTFOUND (with the disposal
  * date in the message) for disposed mail; PV_EINTEGRITY when anything fails

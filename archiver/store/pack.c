@@ -52,13 +52,13 @@ struct open_pack {
 
 struct pack_set {
 	char dir[2048];
-	sqlite3 *db;
+	struct db *db;
 	bool seal_at_end;
 	struct open_pack *v;
 	size_t n, cap;
 };
 
-int pack_set_new(const char *data_dir, sqlite3 *db, struct pack_set **ps_r, struct pv_error *err)
+int pack_set_new(const char *data_dir, struct db *db, struct pack_set **ps_r, struct pv_error *err)
 {
 	struct pack_set *ps = calloc(1, sizeof(*ps));
 	if (ps == NULL)
@@ -89,22 +89,22 @@ void pack_set_seal_at_end(struct pack_set *ps)
  * still holds their locks, so no other writer is appending). */
 static void seal_all(struct pack_set *ps)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(ps->db, "UPDATE packs SET sealed_at = ? WHERE id = ?"
-				       " AND sealed_at IS NULL", -1, &st, NULL) != SQLITE_OK)
+	struct db_stmt *st;
+	struct pv_error e;
+	if (db_prepare(ps->db, "UPDATE packs SET sealed_at = ? WHERE id = ?"
+			       " AND sealed_at IS NULL", &st, &e) < 0)
 		return;
 	for (size_t i = 0; i < ps->n; i++) {
 		if (ps->v[i].committed <= PACK_HEADER_BYTES)
 			continue;
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, pv_clock_now());
-		sqlite3_bind_int64(st, 2, ps->v[i].id);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		db_reset(st);
+		db_bind_int64(st, 1, pv_clock_now());
+		db_bind_int64(st, 2, ps->v[i].id);
+		if (db_step(st, &e) < 0)
 			pv_log(PV_LOG_WARN, "pack.seal", "pack %lld: %s (it takes more records; "
-			       "sealed by a later session)", (long long)ps->v[i].id,
-			       sqlite3_errmsg(ps->db));
+			       "sealed by a later session)", (long long)ps->v[i].id, e.msg);
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 }
 
 void pack_set_free(struct pack_set **psp)
@@ -121,20 +121,20 @@ void pack_set_free(struct pack_set **psp)
 	*psp = NULL;
 }
 
-static int64_t query_id(sqlite3 *db, const char *sql, int64_t arg, int64_t none)
+static int64_t query_id(struct db *db, const char *sql, int64_t arg, int64_t none)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t v = none;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (db_prepare(db, sql, &st, NULL) < 0)
 		return none;
-	sqlite3_bind_int64(st, 1, arg);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	db_bind_int64(st, 1, arg);
+	if (db_step(st, NULL) == DB_ROW && !db_column_is_null(st, 0))
+		v = db_column_int64(st, 0);
+	db_finalize(&st);
 	return v;
 }
 
-static bool removed(sqlite3 *db, int64_t id)
+static bool removed(struct db *db, int64_t id)
 {
 	return query_id(db, "SELECT removed_at IS NOT NULL FROM packs WHERE id = ?", id, 1) != 0;
 }
@@ -142,13 +142,13 @@ static bool removed(sqlite3 *db, int64_t id)
 /* Sealed (store/packstore.h) since this writer looked it up: another
  * session's end, or packstore_flush, sealed it between the query and the
  * lock. Appending now would add records its upload does not carry. */
-static bool sealed(sqlite3 *db, int64_t id)
+static bool sealed(struct db *db, int64_t id)
 {
 	return query_id(db, "SELECT sealed_at IS NOT NULL FROM packs WHERE id = ?", id, 1) != 0;
 }
 
 /* End of the records the catalog refers to in pack id. */
-static uint64_t committed_end(sqlite3 *db, int64_t id)
+static uint64_t committed_end(struct db *db, int64_t id)
 {
 	return (uint64_t)query_id(db, "SELECT max(pack_offset + pack_length) FROM messages"
 				      " WHERE pack_id = ?", id, PACK_HEADER_BYTES);
@@ -220,7 +220,7 @@ static int start_new(struct pack_set *ps, int64_t bucket_id, struct open_pack *o
 {
 	unsigned char head[PACK_HEADER_BYTES];
 	char path[4096];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 
 	if ((r = packs_dir(ps, err)) < 0)
@@ -228,16 +228,18 @@ static int start_new(struct pack_set *ps, int64_t bucket_id, struct open_pack *o
 	/* A disposal run may mark a pack removed between its row and its
 	 * lock (it finds no file yet): then this writer starts another. */
 	for (int attempt = 0; attempt < 3; attempt++) {
-		if ((r = catalog_prepare(ps->db, "INSERT INTO packs (bucket_id, created_at)"
-						 " VALUES (?, ?)", &st, err)) < 0)
+		if ((r = db_prepare(ps->db, "INSERT INTO packs (bucket_id, created_at)"
+					    " VALUES (?, ?) RETURNING id", &st, err)) < 0)
 			return r;
-		sqlite3_bind_int64(st, 1, bucket_id);
-		sqlite3_bind_int64(st, 2, pv_clock_now());
-		int rc = sqlite3_step(st);
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE)
-			return pv_fail(err, PV_ERR, "catalog: new pack: %s", sqlite3_errmsg(ps->db));
-		int64_t id = sqlite3_last_insert_rowid(ps->db);
+		db_bind_int64(st, 1, bucket_id);
+		db_bind_int64(st, 2, pv_clock_now());
+		int64_t id = 0;
+		if ((r = db_step(st, err)) == DB_ROW)
+			id = db_column_int64(st, 0);
+		db_finalize(&st);
+		if (id == 0)
+			return r < 0 ? pv_error_prefix(err, "catalog: new pack")
+				     : pv_fail(err, PV_ERR, "catalog: new pack: no id");
 		pack_path(ps->dir, id, path, sizeof(path));
 		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -448,18 +450,18 @@ bool pack_exists(struct packstore *store, int64_t pack_id)
 /* ---- disposal ---- */
 
 /* Removes the packs a query selects, as pack_remove_unused says. */
-static int remove_packs(struct packstore *store, sqlite3 *db, const char *select,
+static int remove_packs(struct packstore *store, struct db *db, const char *select,
 			int64_t *removed_r, int64_t *refused_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t *ids = NULL, *gone = NULL;
 	size_t n = 0, n_gone = 0;
 	char path[4096];
 	int r;
 
 	*removed_r = *refused_r = 0;
-	if ((r = catalog_prepare(db, select, &st, err)) < 0 ||
-	    (r = catalog_collect_ids(db, st, &ids, &n, err)) < 0)
+	if ((r = db_prepare(db, select, &st, err)) < 0 ||
+	    (r = db_collect_ids(&st, &ids, &n, err)) < 0)
 		return r;
 	if (n == 0)
 		return PV_OK;
@@ -487,15 +489,15 @@ static int remove_packs(struct packstore *store, sqlite3 *db, const char *select
 	snprintf(path, sizeof(path), "%s/packs", store->dir);
 	struct stat sb;
 	if (n_gone > 0 && (stat(path, &sb) < 0 || (r = pv_fsync_dir(path, err)) == PV_OK) &&
-	    (r = catalog_prepare(db, "UPDATE packs SET removed_at = ? WHERE id = ?", &st, err)) == PV_OK) {
+	    (r = db_prepare(db, "UPDATE packs SET removed_at = ? WHERE id = ?", &st, err)) == PV_OK) {
 		for (size_t i = 0; i < n_gone && r == PV_OK; i++) {
-			sqlite3_reset(st);
-			sqlite3_bind_int64(st, 1, pv_clock_now());
-			sqlite3_bind_int64(st, 2, gone[i]);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+			db_reset(st);
+			db_bind_int64(st, 1, pv_clock_now());
+			db_bind_int64(st, 2, gone[i]);
+			if ((r = db_step(st, err)) >= 0)
+				r = PV_OK;
 		}
-		sqlite3_finalize(st);
+		db_finalize(&st);
 		*removed_r = (int64_t)n_gone;
 	}
 	free(ids);
@@ -503,7 +505,7 @@ static int remove_packs(struct packstore *store, sqlite3 *db, const char *select
 	return r;
 }
 
-int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
+int pack_remove_unused(struct packstore *store, struct db *db, int64_t *removed_r,
 		       int64_t *refused_r, struct pv_error *err)
 {
 	return remove_packs(store, db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND NOT"
@@ -512,7 +514,7 @@ int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
 			    removed_r, refused_r, err);
 }
 
-int pack_remove_empty(struct packstore *store, sqlite3 *db, int64_t *removed_r,
+int pack_remove_empty(struct packstore *store, struct db *db, int64_t *removed_r,
 		      struct pv_error *err)
 {
 	int64_t busy;
@@ -552,17 +554,16 @@ static void scan_tail(int fd, int64_t id, uint64_t pos, uint64_t size, pack_prob
 	    (unsigned long long)whole, whole == 1 ? "" : "s", pos < size ? ", then a torn one" : "");
 }
 
-static void scan_one(const char *data_dir, sqlite3 *db, int64_t since, sqlite3_stmt *row,
-		     sqlite3_stmt *recs, int64_t id, pack_problem_fn *problem, void *ctx,
+static void scan_one(const char *data_dir, int64_t since, struct db_stmt *row,
+		     struct db_stmt *recs, int64_t id, pack_problem_fn *problem, void *ctx,
 		     struct pack_scan_stats *stats)
 {
 	unsigned char want[PACK_HEADER_BYTES], got[PACK_HEADER_BYTES];
 	char path[4096];
 	struct stat st;
-	(void)db;
-	sqlite3_reset(row);
-	sqlite3_bind_int64(row, 1, id);
-	if (sqlite3_step(row) != SQLITE_ROW) {
+	db_reset(row);
+	db_bind_int64(row, 1, id);
+	if (db_step(row, NULL) != DB_ROW) {
 		pack_path(data_dir, id, path, sizeof(path));
 		if (since > 0 && stat(path, &st) == 0 && st.st_ctim.tv_sec >= since)
 			say(problem, ctx, true, "pack file %08lld.pack was made after this check "
@@ -572,8 +573,8 @@ static void scan_one(const char *data_dir, sqlite3 *db, int64_t since, sqlite3_s
 			    (long long)id);
 		return;
 	}
-	int64_t bucket = sqlite3_column_int64(row, 0);
-	if (sqlite3_column_type(row, 1) != SQLITE_NULL) {
+	int64_t bucket = db_column_int64(row, 0);
+	if (!db_column_is_null(row, 1)) {
 		say(problem, ctx, true, "pack %lld was removed by a disposal but its file is still "
 		    "there (its keys are destroyed)", (long long)id);
 		return;
@@ -591,11 +592,11 @@ static void scan_one(const char *data_dir, sqlite3 *db, int64_t since, sqlite3_s
 		say(problem, ctx, false, "pack %lld: bad header (not a pack of bucket %lld)",
 		    (long long)id, (long long)bucket);
 	uint64_t pos = PACK_HEADER_BYTES;
-	sqlite3_reset(recs);
-	sqlite3_bind_int64(recs, 1, id);
-	while (sqlite3_step(recs) == SQLITE_ROW) {
-		uint64_t off = (uint64_t)sqlite3_column_int64(recs, 0);
-		uint64_t len = (uint64_t)sqlite3_column_int64(recs, 1);
+	db_reset(recs);
+	db_bind_int64(recs, 1, id);
+	while (db_step(recs, NULL) == DB_ROW) {
+		uint64_t off = (uint64_t)db_column_int64(recs, 0);
+		uint64_t len = (uint64_t)db_column_int64(recs, 1);
 		stats->records++;
 		if (off > pos)
 			say(problem, ctx, false, "pack %lld: %llu bytes at %llu belong to no message",
@@ -616,10 +617,10 @@ static void scan_one(const char *data_dir, sqlite3 *db, int64_t since, sqlite3_s
 	close(fd);
 }
 
-int pack_scan(const char *data_dir, sqlite3 *db, int64_t since, pack_problem_fn *problem, void *ctx,
-	      struct pack_scan_stats *stats_r, struct pv_error *err)
+int pack_scan(const char *data_dir, struct db *db, int64_t since, pack_problem_fn *problem,
+	      void *ctx, struct pack_scan_stats *stats_r, struct pv_error *err)
 {
-	sqlite3_stmt *row = NULL, *recs = NULL;
+	struct db_stmt *row = NULL, *recs = NULL;
 	char path[4096];
 	struct dirent *e;
 	int r;
@@ -629,10 +630,10 @@ int pack_scan(const char *data_dir, sqlite3 *db, int64_t since, pack_problem_fn 
 	DIR *d = opendir(path);
 	if (d == NULL)
 		return errno == ENOENT ? PV_OK : pv_fail(err, PV_ERR, "%s: %s", path, strerror(errno));
-	if ((r = catalog_prepare(db, "SELECT bucket_id, removed_at FROM packs WHERE id = ?", &row,
-				 err)) < 0 ||
-	    (r = catalog_prepare(db, "SELECT pack_offset, pack_length FROM messages"
-				     " WHERE pack_id = ? ORDER BY pack_offset", &recs, err)) < 0)
+	if ((r = db_prepare(db, "SELECT bucket_id, removed_at FROM packs WHERE id = ?", &row,
+			    err)) < 0 ||
+	    (r = db_prepare(db, "SELECT pack_offset, pack_length FROM messages"
+				" WHERE pack_id = ? ORDER BY pack_offset", &recs, err)) < 0)
 		goto out;
 	while ((e = readdir(d)) != NULL) {
 		char *end;
@@ -643,11 +644,11 @@ int pack_scan(const char *data_dir, sqlite3 *db, int64_t since, pack_problem_fn 
 			say(problem, ctx, false, "packs/%s is not a pack file", e->d_name);
 			continue;
 		}
-		scan_one(data_dir, db, since, row, recs, id, problem, ctx, stats_r);
+		scan_one(data_dir, since, row, recs, id, problem, ctx, stats_r);
 	}
 out:
-	sqlite3_finalize(row);
-	sqlite3_finalize(recs);
+	db_finalize(&row);
+	db_finalize(&recs);
 	closedir(d);
 	return r;
 }

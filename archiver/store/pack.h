@@ -21,10 +21,10 @@
  * (another harvest process) is left alone and a new segment started.
  * Disposal removes a pack only under the same lock. */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/blob.h"
 #include "archiver/store/record.h"
@@ -38,7 +38,7 @@ void pack_path(const char *data_dir, int64_t pack_id, char *out, size_t out_len)
 
 struct pack_set;
 
-int pack_set_new(const char *data_dir, sqlite3 *db, struct pack_set **ps_r, struct pv_error *err);
+int pack_set_new(const char *data_dir, struct db *db, struct pack_set **ps_r, struct pv_error *err);
 /* With a remote pack store (store/packstore.h): pack_set_free seals every
  * pack this writer committed records to (packs.sealed_at: no writer takes
  * it again), so it can be uploaded as it is. */
@@ -97,14 +97,14 @@ int pack_check_fd(int fd, uint64_t at, const struct blob_loc *loc, struct pv_err
  * its object in the pack store (packstore_remove). One the store refuses
  * (Object Lock: before its retain-until, or under legal hold) is kept,
  * logged, counted in *refused_r, and tried again by the next call. */
-int pack_remove_unused(struct packstore *store, sqlite3 *db, int64_t *removed_r,
+int pack_remove_unused(struct packstore *store, struct db *db, int64_t *removed_r,
 		       int64_t *refused_r, struct pv_error *err);
 
 /* Removes every pack that never got a message, the same way: a harvest
  * killed after a new pack's catalog row and before its first commit
  * leaves one (a header, no records), which would otherwise never be
  * sealed, stored or disposed of. A pack a writer holds is left alone. */
-int pack_remove_empty(struct packstore *store, sqlite3 *db, int64_t *removed_r,
+int pack_remove_empty(struct packstore *store, struct db *db, int64_t *removed_r,
 		      struct pv_error *err);
 
 /* Walks every pack against the catalog: header and bucket, records laid
@@ -122,7 +122,7 @@ typedef void pack_problem_fn(void *ctx, bool harmless, const char *msg);
 /* since: the caller reads the catalog in a snapshot taken then (unix
  * seconds; 0: none): a pack file the catalog does not know yet that was
  * made at or after it belongs to a harvest writing meanwhile (harmless). */
-int pack_scan(const char *data_dir, sqlite3 *db, int64_t since, pack_problem_fn *problem, void *ctx,
+int pack_scan(const char *data_dir, struct db *db, int64_t since, pack_problem_fn *problem, void *ctx,
 	      struct pack_scan_stats *stats_r, struct pv_error *err);
 
 #endif

@@ -62,11 +62,11 @@ static int open_remote(struct packstore *ps, struct keyring *kr, const char *kin
 	return PV_OK;
 }
 
-int packstore_open(const char *data_dir, sqlite3 *db, struct keyring *kr, struct packstore **ps_r,
-		   struct pv_error *err)
+int packstore_open(const char *data_dir, struct db *db, struct keyring *kr,
+		   struct packstore **ps_r, struct pv_error *err)
 {
 	struct packstore *ps = calloc(1, sizeof(*ps));
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 
 	if (ps == NULL)
@@ -82,18 +82,19 @@ int packstore_open(const char *data_dir, sqlite3 *db, struct keyring *kr, struct
 	}
 	ps->ops = ps->local_ops;
 	ps->impl = ps->local;
-	if ((r = catalog_prepare(db, "SELECT kind, url, secret FROM pack_store WHERE id = 1", &st,
-				 err)) < 0) {
+	if ((r = db_prepare(db, "SELECT kind, url, secret FROM pack_store WHERE id = 1", &st,
+			    err)) < 0) {
 		packstore_close(&ps);
 		return r;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *kind = (const char *)sqlite3_column_text(st, 0);
-		const char *url = (const char *)sqlite3_column_text(st, 1);
-		r = open_remote(ps, kr, kind ? kind : "", url ? url : "", sqlite3_column_blob(st, 2),
-				(size_t)sqlite3_column_bytes(st, 2), err);
+	if ((r = db_step(st, err)) == DB_ROW) {
+		const char *kind = db_column_text(st, 0);
+		const char *url = db_column_text(st, 1);
+		size_t len;
+		const void *secret = db_column_blob(st, 2, &len);
+		r = open_remote(ps, kr, kind ? kind : "", url ? url : "", secret, len, err);
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	if (r < 0) {
 		packstore_close(&ps);
 		return r;
@@ -102,6 +103,8 @@ int packstore_open(const char *data_dir, sqlite3 *db, struct keyring *kr, struct
 	return PV_OK;
 }
 
+/* The catalog file read directly, as catalog_open does (SQLite only until
+ * a catalog is opened by URL), read-only: nothing is made or changed. */
 bool packstore_remote_at(const char *data_dir)
 {
 	char path[4096];
@@ -171,81 +174,77 @@ int packstore_probe(const char *url, const char *secret, struct pv_error *err)
 	return PV_OK;
 }
 
-int packstore_configure(sqlite3 *db, struct keyring *kr, const char *url, const char *secret,
+int packstore_configure(struct db *db, struct keyring *kr, const char *url, const char *secret,
 			struct pv_error *err)
 {
 	const char *ad[] = {PACKSTORE_SECRET_KIND, url};
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	struct s3_target t;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 
 	if ((r = s3_url_parse(url, &t, err)) < 0)
 		return r;
 	if ((r = keyring_seal_secret(kr, ad, 2, secret, &sealed, &sealed_len, err)) < 0)
 		return r;
-	if ((r = catalog_prepare(db, "INSERT INTO pack_store (id, kind, url, secret, created_at)"
-				     " VALUES (1, 's3', ?, ?, ?)", &st, err)) == PV_OK) {
-		sqlite3_bind_text(st, 1, url, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_blob(st, 2, sealed, (int)sealed_len, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, pv_clock_now());
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = pv_fail(err, PV_ERR, "catalog: pack store: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
+	if ((r = db_prepare(db, "INSERT INTO pack_store (id, kind, url, secret, created_at)"
+				" VALUES (1, 's3', ?, ?, ?)", &st, err)) == PV_OK) {
+		db_bind_text(st, 1, url, -1);
+		db_bind_blob(st, 2, sealed, sealed_len);
+		db_bind_int64(st, 3, pv_clock_now());
+		r = db_step(st, err) < 0 ? pv_error_prefix(err, "catalog: pack store") : PV_OK;
+		db_finalize(&st);
 	}
 	free(sealed);
 	return r;
 }
 
-int packstore_recorded(sqlite3 *db, bool *found_r, char url_r[PACKSTORE_URL_MAX],
+int packstore_recorded(struct db *db, bool *found_r, char url_r[PACKSTORE_URL_MAX],
 		       char migration_r[16], struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	*found_r = false;
 	url_r[0] = migration_r[0] = '\0';
-	int r = catalog_prepare(db, "SELECT url, coalesce(migration, '') FROM pack_store WHERE id = 1",
-				&st, err);
+	int r = db_prepare(db, "SELECT url, coalesce(migration, '') FROM pack_store WHERE id = 1",
+			   &st, err);
 	if (r < 0)
 		return r;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *url = (const char *)sqlite3_column_text(st, 0);
+	if ((r = db_step(st, err)) == DB_ROW) {
+		const char *url = db_column_text(st, 0);
+		const char *migration = db_column_text(st, 1);
 		*found_r = true;
 		snprintf(url_r, PACKSTORE_URL_MAX, "%s", url ? url : "");
-		snprintf(migration_r, 16, "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(migration_r, 16, "%s", migration ? migration : "");
 	}
-	sqlite3_finalize(st);
-	return PV_OK;
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
-int packstore_set_migration(sqlite3 *db, const char *state, struct pv_error *err)
+int packstore_set_migration(struct db *db, const char *state, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "UPDATE pack_store SET migration = ? WHERE id = 1", &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "UPDATE pack_store SET migration = ? WHERE id = 1", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(db) != 1)
-		r = pv_fail(err, PV_ERR, "catalog: pack store migration: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
-}
-
-static int count(sqlite3 *db, const char *sql, int64_t *n_r, struct pv_error *err)
-{
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, sql, &st, err);
-	if (r < 0)
-		return r;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*n_r = sqlite3_column_int64(st, 0);
+	db_bind_text(st, 1, state, -1);
+	if ((r = db_step(st, err)) < 0)
+		r = pv_error_prefix(err, "catalog: pack store migration");
+	else if (db_changes(st) != 1)
+		r = pv_fail(err, PV_ERR, "catalog: pack store migration: no pack store recorded");
 	else
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+		r = PV_OK;
+	db_finalize(&st);
 	return r;
 }
 
-int packstore_pending(sqlite3 *db, int64_t *packs_r, int64_t *legacy_blobs_r,
+static int count(struct db *db, const char *sql, int64_t *n_r, struct pv_error *err)
+{
+	int r = db_query_int(db, sql, n_r, err);
+	return r < 0 ? pv_error_prefix(err, "catalog") : PV_OK;
+}
+
+int packstore_pending(struct db *db, int64_t *packs_r, int64_t *legacy_blobs_r,
 		      struct pv_error *err)
 {
 	int r;
@@ -284,26 +283,26 @@ struct pack_row {
 	bool legal_hold;
 };
 
-static int pack_row(sqlite3 *db, int64_t id, struct pack_row *row, struct pv_error *err)
+static int pack_row(struct db *db, int64_t id, struct pack_row *row, struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	memset(row, 0, sizeof(*row));
-	int r = catalog_prepare(db, "SELECT stored_at IS NOT NULL, store_version, size, retain_until,"
-				    " legal_hold FROM packs WHERE id = ?", &st, err);
+	int r = db_prepare(db, "SELECT stored_at IS NOT NULL, store_version, size, retain_until,"
+			       " legal_hold FROM packs WHERE id = ?", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(st, 1);
+	db_bind_int64(st, 1, id);
+	if ((r = db_step(st, err)) == DB_ROW) {
+		const char *v = db_column_text(st, 1);
 		row->found = true;
-		row->stored = sqlite3_column_int(st, 0) != 0;
+		row->stored = db_column_int64(st, 0) != 0;
 		snprintf(row->version, sizeof(row->version), "%s", v ? v : "");
-		row->size = sqlite3_column_int64(st, 2);
-		row->retain_until = sqlite3_column_int64(st, 3);
-		row->legal_hold = sqlite3_column_int(st, 4) != 0;
+		row->size = db_column_int64(st, 2);
+		row->retain_until = db_column_int64(st, 3);
+		row->legal_hold = db_column_int64(st, 4) != 0;
 	}
-	sqlite3_finalize(st);
-	return PV_OK;
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
 /* An unnamed file in DIR/tmp for what a GET returns. */
@@ -396,20 +395,18 @@ bool packstore_present(struct packstore *ps, int64_t id)
 /* ---- uploading ---- */
 
 /* Is any message of pack id covered by an active hold? */
-static int pack_held(sqlite3 *db, int64_t id, bool *held_r, struct pv_error *err)
+static int pack_held(struct db *db, int64_t id, bool *held_r, struct pv_error *err)
 {
-	int64_t v;
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT EXISTS (SELECT 1 FROM messages m JOIN hold_members hm"
-				    " ON hm.message_id = m.id JOIN holds h ON h.id = hm.hold_id"
-				    " WHERE m.pack_id = ? AND h.released_at IS NULL)", &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "SELECT EXISTS (SELECT 1 FROM messages m JOIN hold_members hm"
+			       " ON hm.message_id = m.id JOIN holds h ON h.id = hm.hold_id"
+			       " WHERE m.pack_id = ? AND h.released_at IS NULL)", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	*held_r = v != 0;
-	return PV_OK;
+	db_bind_int64(st, 1, id);
+	*held_r = (r = db_step(st, err)) == DB_ROW && db_column_int64(st, 0) != 0;
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
 /* v with room for element n (n elements of elem bytes in use, *cap
@@ -432,25 +429,25 @@ struct upload {
 	int64_t size; /* the end of its last committed record */
 };
 
-static int unstored(sqlite3 *db, struct upload **v_r, size_t *n_r, struct pv_error *err)
+static int unstored(struct db *db, struct upload **v_r, size_t *n_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t cap = 0;
-	int rc;
 	*v_r = NULL;
 	*n_r = 0;
 	/* The latest month of its bucket and of the buckets its messages
-	 * moved to since ('never' sorts after every YYYY-MM). */
-	int r = catalog_prepare(db, "SELECT p.id, max(b.expiry_month, coalesce((SELECT"
-				    " max(mb.expiry_month) FROM messages m JOIN buckets mb ON mb.id ="
-				    " m.bucket_id WHERE m.pack_id = p.id AND m.disposed_at IS NULL), '')),"
-				    " (SELECT max(pack_offset + pack_length) FROM messages m WHERE"
-				    " m.pack_id = p.id) FROM packs p JOIN buckets b ON b.id = p.bucket_id"
-				    " WHERE p.sealed_at IS NOT NULL AND p.stored_at IS NULL AND"
-				    " p.removed_at IS NULL ORDER BY p.id", &st, err);
+	 * moved to since ('never' sorts after every YYYY-MM): the larger of
+	 * the two is taken here, a scalar max() being SQLite's only. */
+	int r = db_prepare(db, "SELECT p.id, b.expiry_month, (SELECT max(mb.expiry_month) FROM"
+			       " messages m JOIN buckets mb ON mb.id = m.bucket_id WHERE"
+			       " m.pack_id = p.id AND m.disposed_at IS NULL),"
+			       " (SELECT max(pack_offset + pack_length) FROM messages m WHERE"
+			       " m.pack_id = p.id) FROM packs p JOIN buckets b ON b.id = p.bucket_id"
+			       " WHERE p.sealed_at IS NOT NULL AND p.stored_at IS NULL AND"
+			       " p.removed_at IS NULL ORDER BY p.id", &st, err);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st, err)) == DB_ROW) {
 		struct upload *v = room_for_one(*v_r, *n_r, &cap, sizeof(*v));
 		if (v == NULL) {
 			r = pv_fail(err, PV_ERR, "out of memory");
@@ -458,36 +455,34 @@ static int unstored(sqlite3 *db, struct upload **v_r, size_t *n_r, struct pv_err
 		}
 		*v_r = v;
 		struct upload *u = &(*v_r)[(*n_r)++];
-		const char *m = (const char *)sqlite3_column_text(st, 1);
-		u->id = sqlite3_column_int64(st, 0);
+		const char *m = db_column_text(st, 1), *moved = db_column_text(st, 2);
+		if (m == NULL || (moved != NULL && strcmp(moved, m) > 0))
+			m = moved;
+		u->id = db_column_int64(st, 0);
 		snprintf(u->month, sizeof(u->month), "%s", m ? m : "never");
-		u->size = sqlite3_column_type(st, 2) == SQLITE_NULL ? PACK_HEADER_BYTES
-								    : sqlite3_column_int64(st, 2);
+		u->size = db_column_is_null(st, 3) ? PACK_HEADER_BYTES : db_column_int64(st, 3);
 	}
-	if (r == PV_OK && rc != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
+	db_finalize(&st);
+	return r < 0 ? pv_error_prefix(err, "catalog") : PV_OK;
 }
 
-static int record_stored(sqlite3 *db, const struct upload *u, const char *version,
+static int record_stored(struct db *db, const struct upload *u, const char *version,
 			 int64_t retain_until, bool hold, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "UPDATE packs SET stored_at = ?, store_version = ?, size = ?,"
-				    " retain_until = ?, legal_hold = ? WHERE id = ? AND stored_at IS NULL",
-				&st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "UPDATE packs SET stored_at = ?, store_version = ?, size = ?,"
+			       " retain_until = ?, legal_hold = ? WHERE id = ? AND stored_at IS NULL",
+			   &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, pv_clock_now());
-	sqlite3_bind_text(st, 2, version, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, u->size);
-	sqlite3_bind_int64(st, 4, retain_until);
-	sqlite3_bind_int(st, 5, hold ? 1 : 0);
-	sqlite3_bind_int64(st, 6, u->id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	db_bind_int64(st, 1, pv_clock_now());
+	db_bind_text(st, 2, version, -1);
+	db_bind_int64(st, 3, u->size);
+	db_bind_int64(st, 4, retain_until);
+	db_bind_int64(st, 5, hold ? 1 : 0);
+	db_bind_int64(st, 6, u->id);
+	r = db_step(st, err) < 0 ? pv_error_prefix(err, "catalog") : PV_OK;
+	db_finalize(&st);
 	return r;
 }
 
@@ -542,32 +537,34 @@ static int upload_one(struct packstore *ps, const struct upload *u, struct pv_er
  * up before checks sealed_at once it has the lock, pack.c). */
 static void seal_orphans(struct packstore *ps)
 {
-	sqlite3_stmt *st, *up;
+	struct db_stmt *st, *up;
 	int64_t *ids = NULL;
 	size_t n = 0;
 	char path[4096];
 	struct pv_error e;
-	if (catalog_prepare(ps->db, "SELECT p.id FROM packs p WHERE p.sealed_at IS NULL AND"
-				    " p.removed_at IS NULL AND EXISTS (SELECT 1 FROM messages m"
-				    " WHERE m.pack_id = p.id) ORDER BY p.id", &st, &e) < 0 ||
-	    catalog_collect_ids(ps->db, st, &ids, &n, &e) < 0)
+	if (db_prepare(ps->db, "SELECT p.id FROM packs p WHERE p.sealed_at IS NULL AND"
+			       " p.removed_at IS NULL AND EXISTS (SELECT 1 FROM messages m"
+			       " WHERE m.pack_id = p.id) ORDER BY p.id", &st, &e) < 0 ||
+	    db_collect_ids(&st, &ids, &n, &e) < 0)
 		return;
-	if (n > 0 && catalog_prepare(ps->db, "UPDATE packs SET sealed_at = ? WHERE id = ?"
-					     " AND sealed_at IS NULL", &up, &e) == PV_OK) {
+	if (n > 0 && db_prepare(ps->db, "UPDATE packs SET sealed_at = ? WHERE id = ?"
+					" AND sealed_at IS NULL", &up, &e) == PV_OK) {
 		for (size_t i = 0; i < n; i++) {
 			pack_path(ps->dir, ids[i], path, sizeof(path));
 			int fd = open(path, O_RDWR | O_CLOEXEC);
 			if (fd < 0)
 				continue; /* verify reports a missing pack */
 			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-				sqlite3_reset(up);
-				sqlite3_bind_int64(up, 1, pv_clock_now());
-				sqlite3_bind_int64(up, 2, ids[i]);
-				(void)sqlite3_step(up);
+				db_reset(up);
+				db_bind_int64(up, 1, pv_clock_now());
+				db_bind_int64(up, 2, ids[i]);
+				if (db_step(up, &e) < 0) /* the next flush tries again */
+					pv_log(PV_LOG_WARN, "store.upload", "pack %lld: %s",
+					       (long long)ids[i], e.msg);
 			}
 			close(fd);
 		}
-		sqlite3_finalize(up);
+		db_finalize(&up);
 	}
 	free(ids);
 }
@@ -607,7 +604,7 @@ int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 
 int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	char dir[4096];
 	struct dirent *e;
 	int r;
@@ -619,8 +616,8 @@ int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return errno == ENOENT ? PV_OK : pv_fail(err, PV_ERR, "%s: %s", dir, strerror(errno));
-	if ((r = catalog_prepare(ps->db, "SELECT 1 FROM packs WHERE id = ? AND stored_at IS NOT"
-					 " NULL AND removed_at IS NULL", &st, err)) < 0) {
+	if ((r = db_prepare(ps->db, "SELECT 1 FROM packs WHERE id = ? AND stored_at IS NOT"
+				    " NULL AND removed_at IS NULL", &st, err)) < 0) {
 		closedir(d);
 		return r;
 	}
@@ -629,13 +626,15 @@ int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct
 		long long id = strtoll(e->d_name, &end, 10);
 		if (id <= 0 || strcmp(end, ".pack") != 0)
 			continue;
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    (r = ps->local_ops->remove(ps->local, id, "", err)) == PV_OK)
+		db_reset(st);
+		db_bind_int64(st, 1, id);
+		int k = db_step(st, err);
+		if (k < 0)
+			r = k;
+		else if (k == DB_ROW && (r = ps->local_ops->remove(ps->local, id, "", err)) == PV_OK)
 			(*removed_r)++;
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	closedir(d);
 	return r;
 }
@@ -644,56 +643,61 @@ int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct
 
 int packstore_sync_holds(struct packstore *ps, int64_t *changed_r, struct pv_error *err)
 {
-	sqlite3_stmt *st, *up = NULL;
+	struct db_stmt *st, *up = NULL;
 	int r;
 
 	*changed_r = 0;
 	if (!packstore_remote(ps))
 		return PV_OK;
-	/* Each stored pack whose legal hold is not what its messages need. */
-	if ((r = catalog_prepare(ps->db, "SELECT id, store_version, want FROM (SELECT p.id,"
-					 " p.store_version, p.legal_hold, EXISTS (SELECT 1 FROM messages m"
-					 " JOIN hold_members hm ON hm.message_id = m.id JOIN holds h ON"
-					 " h.id = hm.hold_id WHERE m.pack_id = p.id AND h.released_at IS"
-					 " NULL) AS want FROM packs p WHERE p.stored_at IS NOT NULL AND"
-					 " p.removed_at IS NULL) WHERE want != legal_hold ORDER BY id",
-				 &st, err)) < 0)
+	/* Each stored pack whose legal hold is not what its messages need
+	 * (want as an integer: legal_hold is one). */
+	if ((r = db_prepare(ps->db, "SELECT id, store_version, want FROM (SELECT p.id,"
+				    " p.store_version, p.legal_hold, CASE WHEN EXISTS (SELECT 1 FROM"
+				    " messages m JOIN hold_members hm ON hm.message_id = m.id JOIN holds h"
+				    " ON h.id = hm.hold_id WHERE m.pack_id = p.id AND h.released_at IS"
+				    " NULL) THEN 1 ELSE 0 END AS want FROM packs p WHERE p.stored_at IS"
+				    " NOT NULL AND p.removed_at IS NULL) AS s WHERE want != legal_hold"
+				    " ORDER BY id", &st, err)) < 0)
 		return r;
-	if ((r = catalog_prepare(ps->db, "UPDATE packs SET legal_hold = ? WHERE id = ?", &up, err)) < 0) {
-		sqlite3_finalize(st);
+	if ((r = db_prepare(ps->db, "UPDATE packs SET legal_hold = ? WHERE id = ?", &up, err)) < 0) {
+		db_finalize(&st);
 		return r;
 	}
 	/* Collected first: the updates change what the query reads. */
 	struct { int64_t id; char version[PACKSTORE_VERSION_MAX]; bool want; } *v = NULL;
 	size_t n = 0, cap = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((r = db_step(st, err)) == DB_ROW) {
 		void *nv = room_for_one(v, n, &cap, sizeof(*v));
 		if (nv == NULL) {
 			r = pv_fail(err, PV_ERR, "out of memory");
 			break;
 		}
 		v = nv;
-		const char *ver = (const char *)sqlite3_column_text(st, 1);
-		v[n].id = sqlite3_column_int64(st, 0);
+		const char *ver = db_column_text(st, 1);
+		v[n].id = db_column_int64(st, 0);
 		snprintf(v[n].version, sizeof(v[n].version), "%s", ver ? ver : "");
-		v[n].want = sqlite3_column_int(st, 2) != 0;
+		v[n].want = db_column_int64(st, 2) != 0;
 		n++;
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
+	if (r == DB_DONE)
+		r = PV_OK;
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		if ((r = ps->ops->hold(ps->impl, v[i].id, v[i].version, v[i].want, err)) < 0) {
 			pv_error_prefix(err, "legal hold of pack %lld", (long long)v[i].id);
 			break;
 		}
-		sqlite3_reset(up);
-		sqlite3_bind_int(up, 1, v[i].want ? 1 : 0);
-		sqlite3_bind_int64(up, 2, v[i].id);
-		if (sqlite3_step(up) != SQLITE_DONE)
-			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(ps->db));
-		else
+		db_reset(up);
+		db_bind_int64(up, 1, v[i].want ? 1 : 0);
+		db_bind_int64(up, 2, v[i].id);
+		if ((r = db_step(up, err)) < 0) {
+			r = pv_error_prefix(err, "catalog");
+		} else {
+			r = PV_OK;
 			(*changed_r)++;
+		}
 	}
-	sqlite3_finalize(up);
+	db_finalize(&up);
 	free(v);
 	return r;
 }
@@ -702,26 +706,26 @@ int packstore_sync_holds(struct packstore *ps, int64_t *changed_r, struct pv_err
 
 int packstore_sync_locks(struct packstore *ps, int64_t *changed_r, struct pv_error *err)
 {
-	sqlite3_stmt *st, *up = NULL;
+	struct db_stmt *st, *up = NULL;
 	int r;
 
 	*changed_r = 0;
 	if (!packstore_remote(ps))
 		return PV_OK;
-	if ((r = catalog_prepare(ps->db, "SELECT p.id, p.store_version, p.retain_until,"
-					 " max(b.expiry_month) FROM packs p JOIN messages m ON"
-					 " m.pack_id = p.id JOIN buckets b ON b.id = m.bucket_id WHERE"
-					 " p.stored_at IS NOT NULL AND p.removed_at IS NULL AND"
-					 " m.disposed_at IS NULL GROUP BY p.id ORDER BY p.id", &st, err)) < 0)
+	if ((r = db_prepare(ps->db, "SELECT p.id, p.store_version, p.retain_until,"
+				    " max(b.expiry_month) FROM packs p JOIN messages m ON"
+				    " m.pack_id = p.id JOIN buckets b ON b.id = m.bucket_id WHERE"
+				    " p.stored_at IS NOT NULL AND p.removed_at IS NULL AND"
+				    " m.disposed_at IS NULL GROUP BY p.id ORDER BY p.id", &st, err)) < 0)
 		return r;
 	struct { int64_t id, until; char version[PACKSTORE_VERSION_MAX]; } *v = NULL;
 	size_t n = 0, cap = 0;
 	int64_t now = pv_clock_now();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *ver = (const char *)sqlite3_column_text(st, 1);
-		const char *month = (const char *)sqlite3_column_text(st, 3);
+	while ((r = db_step(st, err)) == DB_ROW) {
+		const char *ver = db_column_text(st, 1);
+		const char *month = db_column_text(st, 3);
 		int64_t want = packstore_retain_until(month ? month : "never", now);
-		if (want <= sqlite3_column_int64(st, 2))
+		if (want <= db_column_int64(st, 2))
 			continue;
 		void *nv = room_for_one(v, n, &cap, sizeof(*v));
 		if (nv == NULL) {
@@ -729,29 +733,33 @@ int packstore_sync_locks(struct packstore *ps, int64_t *changed_r, struct pv_err
 			break;
 		}
 		v = nv;
-		v[n].id = sqlite3_column_int64(st, 0);
+		v[n].id = db_column_int64(st, 0);
 		v[n].until = want;
 		snprintf(v[n].version, sizeof(v[n].version), "%s", ver ? ver : "");
 		n++;
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
+	if (r == DB_DONE)
+		r = PV_OK;
 	if (r == PV_OK &&
-	    (r = catalog_prepare(ps->db, "UPDATE packs SET retain_until = ? WHERE id = ?", &up, err)) < 0)
+	    (r = db_prepare(ps->db, "UPDATE packs SET retain_until = ? WHERE id = ?", &up, err)) < 0)
 		n = 0;
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		if ((r = ps->ops->extend(ps->impl, v[i].id, v[i].version, v[i].until, err)) < 0) {
 			pv_error_prefix(err, "lock of pack %lld", (long long)v[i].id);
 			break;
 		}
-		sqlite3_reset(up);
-		sqlite3_bind_int64(up, 1, v[i].until);
-		sqlite3_bind_int64(up, 2, v[i].id);
-		if (sqlite3_step(up) != SQLITE_DONE)
-			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(ps->db));
-		else
+		db_reset(up);
+		db_bind_int64(up, 1, v[i].until);
+		db_bind_int64(up, 2, v[i].id);
+		if ((r = db_step(up, err)) < 0) {
+			r = pv_error_prefix(err, "catalog");
+		} else {
+			r = PV_OK;
 			(*changed_r)++;
+		}
 	}
-	sqlite3_finalize(up);
+	db_finalize(&up);
 	free(v);
 	return r;
 }
@@ -796,25 +804,25 @@ static void say(packstore_problem_fn *problem, void *ctx, bool harmless, const c
 int packstore_check(struct packstore *ps, packstore_problem_fn *problem, void *ctx,
 		    int64_t *checked_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 
 	*checked_r = 0;
 	if (!packstore_remote(ps))
 		return PV_OK;
-	if ((r = catalog_prepare(ps->db, "SELECT id, stored_at IS NOT NULL, store_version, size,"
-					 " retain_until, legal_hold FROM packs WHERE sealed_at IS NOT"
-					 " NULL AND removed_at IS NULL ORDER BY id", &st, err)) < 0)
+	if ((r = db_prepare(ps->db, "SELECT id, stored_at IS NOT NULL, store_version, size,"
+				    " retain_until, legal_hold FROM packs WHERE sealed_at IS NOT"
+				    " NULL AND removed_at IS NULL ORDER BY id", &st, err)) < 0)
 		return r;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		const char *ver = (const char *)sqlite3_column_text(st, 2);
-		int64_t size = sqlite3_column_int64(st, 3), until = sqlite3_column_int64(st, 4);
-		bool hold = sqlite3_column_int(st, 5) != 0;
+	while (db_step(st, NULL) == DB_ROW) {
+		int64_t id = db_column_int64(st, 0);
+		const char *ver = db_column_text(st, 2);
+		int64_t size = db_column_int64(st, 3), until = db_column_int64(st, 4);
+		bool hold = db_column_int64(st, 5) != 0;
 		struct packstore_stat s;
 		struct pv_error e;
 		char when[32];
-		if (sqlite3_column_int(st, 1) == 0) {
+		if (db_column_int64(st, 1) == 0) {
 			say(problem, ctx, true, "pack %lld is sealed but not yet in the store %s (kept "
 			    "in the data directory; the next harvest uploads it)", (long long)id, ps->url);
 			continue;
@@ -842,6 +850,6 @@ int packstore_check(struct packstore *ps, packstore_problem_fn *problem, void *c
 			say(problem, ctx, false, "pack %lld: the store's legal hold is %s, the catalog "
 			    "says %s", (long long)id, s.legal_hold ? "on" : "off", hold ? "on" : "off");
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return PV_OK;
 }

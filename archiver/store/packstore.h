@@ -34,10 +34,10 @@
  * the pack stays (in the store and in the catalog); a later disposal run
  * tries again. */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/s3.h"
@@ -87,7 +87,7 @@ int packstore_s3_new(const struct s3_target *t, const char *access_key, const ch
 
 struct packstore {
 	char dir[2048];
-	sqlite3 *db;                     /* the catalog (not owned) */
+	struct db *db;                   /* the catalog (not owned) */
 	const struct packstore_ops *ops; /* where sealed packs end up */
 	void *impl;
 	const struct packstore_ops *local_ops; /* DIR/packs, also for a remote store */
@@ -103,8 +103,8 @@ struct packstore {
 
 /* Opens the store the catalog names (table pack_store; none: local);
  * kr opens its sealed credentials. */
-int packstore_open(const char *data_dir, sqlite3 *db, struct keyring *kr, struct packstore **ps_r,
-		   struct pv_error *err);
+int packstore_open(const char *data_dir, struct db *db, struct keyring *kr,
+		   struct packstore **ps_r, struct pv_error *err);
 void packstore_close(struct packstore **ps);
 /* Is it a remote store (packs sealed at session end and uploaded)? */
 bool packstore_remote(const struct packstore *ps);
@@ -120,21 +120,21 @@ bool packstore_remote_at(const char *data_dir);
 int packstore_probe(const char *url, const char *secret, struct pv_error *err);
 /* Step 2: records the store with secret sealed by kr, inside the
  * caller's transaction. */
-int packstore_configure(sqlite3 *db, struct keyring *kr, const char *url, const char *secret,
+int packstore_configure(struct db *db, struct keyring *kr, const char *url, const char *secret,
 			struct pv_error *err);
 
 /* What the catalog records of the store (table pack_store): *found_r
  * false when none (packs stay in DIR/packs); else its URL and how it came:
  * migration_r "" (init --store), "running" (a migrate --to-store that has
  * not yet stored every pack) or "done". */
-int packstore_recorded(sqlite3 *db, bool *found_r, char url_r[PACKSTORE_URL_MAX],
+int packstore_recorded(struct db *db, bool *found_r, char url_r[PACKSTORE_URL_MAX],
 		       char migration_r[16], struct pv_error *err);
 /* migrate: records the store's migration as state ("running", "done"). */
-int packstore_set_migration(sqlite3 *db, const char *state, struct pv_error *err);
+int packstore_set_migration(struct db *db, const char *state, struct pv_error *err);
 /* What is left to move: packs with messages not yet in the store (not
  * removed), and messages in legacy blob files of their own (PVB1, from
  * before packs; content not disposed of), which stay in DIR/blobs. */
-int packstore_pending(sqlite3 *db, int64_t *packs_r, int64_t *legacy_blobs_r,
+int packstore_pending(struct db *db, int64_t *packs_r, int64_t *legacy_blobs_r,
 		      struct pv_error *err);
 
 /* The sealed secret's binding (keyring_seal_secret's associated data). */

@@ -3,33 +3,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/store/catalog.h"
 #include "archiver/store/stats_system.h"
 
-int stats_counts(sqlite3 *db, struct stats_counts *c, struct pv_error *err)
+int stats_counts(struct db *db, struct stats_counts *c, struct pv_error *err)
 {
 	int r;
 	memset(c, 0, sizeof(*c));
-	if ((r = catalog_query_int(db, "SELECT count(*) FROM messages WHERE disposed_at IS NULL",
+	if ((r = db_query_int(db, "SELECT count(*) FROM messages WHERE disposed_at IS NULL",
 				   &c->messages, err)) < 0 ||
-	    (r = catalog_query_int(db, "SELECT count(*) FROM messages WHERE disposed_at IS NOT NULL",
+	    (r = db_query_int(db, "SELECT count(*) FROM messages WHERE disposed_at IS NOT NULL",
 				   &c->disposed, err)) < 0 ||
-	    (r = catalog_query_int(db,
+	    (r = db_query_int(db,
 				   "SELECT coalesce(sum(size), 0) FROM messages WHERE disposed_at IS NULL",
 				   &c->bytes, err)) < 0 ||
-	    (r = catalog_query_int(db, "SELECT count(*) FROM accounts WHERE removed_at IS NULL",
+	    (r = db_query_int(db, "SELECT count(*) FROM accounts WHERE removed_at IS NULL",
 				   &c->accounts, err)) < 0 ||
-	    (r = catalog_query_int(db,
+	    (r = db_query_int(db,
 				   "SELECT count(*) FROM upstream WHERE state IN ('committed','dele-sent','quit-ok')",
 				   &c->upstream_pending, err)) < 0 ||
-	    (r = catalog_query_int(db, "SELECT count(*) FROM upstream WHERE state = 'residue'",
+	    (r = db_query_int(db, "SELECT count(*) FROM upstream WHERE state = 'residue'",
 				   &c->upstream_residue, err)) < 0 ||
-	    (r = catalog_query_int(db, "SELECT count(*) FROM packs WHERE stored_at IS NOT NULL"
+	    (r = db_query_int(db, "SELECT count(*) FROM packs WHERE stored_at IS NOT NULL"
 				       " AND removed_at IS NULL", &c->packs_stored, err)) < 0 ||
-	    (r = catalog_query_int(db, "SELECT count(*) FROM packs WHERE sealed_at IS NOT NULL"
+	    (r = db_query_int(db, "SELECT count(*) FROM packs WHERE sealed_at IS NOT NULL"
 				       " AND stored_at IS NULL AND removed_at IS NULL",
 				   &c->packs_unstored, err)) < 0 ||
-	    (r = catalog_query_int(db, "SELECT count(*) FROM packs p WHERE p.stored_at IS NOT NULL"
+	    (r = db_query_int(db, "SELECT count(*) FROM packs p WHERE p.stored_at IS NOT NULL"
 				       " AND p.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM"
 				       " messages m WHERE m.pack_id = p.id AND m.disposed_at IS NULL)",
 				   &c->packs_kept, err)) < 0)
@@ -38,7 +37,7 @@ int stats_counts(sqlite3 *db, struct stats_counts *c, struct pv_error *err)
 }
 
 /* The newest run of each account that has one: stats_accounts' record. */
-int stats_last_runs(sqlite3 *db, struct stats_run **runs_r, size_t *n_r, struct pv_error *err)
+int stats_last_runs(struct db *db, struct stats_run **runs_r, size_t *n_r, struct pv_error *err)
 {
 	struct stats_account *acc = NULL;
 	size_t n_acc = 0;

@@ -5,10 +5,10 @@
  * (archiver/archive/status.h). Read-only: they begin no transaction and
  * read no message content. */
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 
 struct stats_counts {
@@ -25,7 +25,7 @@ struct stats_counts {
 	int64_t packs_kept;       /* every message disposed of; the store's lock keeps it */
 };
 
-int stats_counts(sqlite3 *db, struct stats_counts *c_r, struct pv_error *err);
+int stats_counts(struct db *db, struct stats_counts *c_r, struct pv_error *err);
 
 /* The newest harvest run of an active account. */
 struct stats_run {
@@ -38,7 +38,7 @@ struct stats_run {
 /* One run per active account that has harvested, in account name order.
  * *runs_r (NULL when there is none) is owned by the caller: stats_runs_free,
  * also after an error. */
-int stats_last_runs(sqlite3 *db, struct stats_run **runs_r, size_t *n_r, struct pv_error *err);
+int stats_last_runs(struct db *db, struct stats_run **runs_r, size_t *n_r, struct pv_error *err);
 void stats_runs_free(struct stats_run **runs, size_t n);
 
 #endif

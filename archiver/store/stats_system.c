@@ -3,13 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/store/catalog.h"
 
 /* One pass over harvest_runs and one over the residue rows, however long
  * the history: the page and /metrics are asked often. */
 static const char accounts_sql[] =
-	"WITH r AS (SELECT account_id, sum(outcome = 'ok') AS ok,"
-	"   sum(coalesce(outcome, '') <> 'ok') AS failed,"
+	"WITH r AS (SELECT account_id, sum(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) AS ok,"
+	"   sum(CASE WHEN coalesce(outcome, '') <> 'ok' THEN 1 ELSE 0 END) AS failed,"
 	"   max(CASE WHEN outcome = 'ok' THEN started_at END) AS last_ok,"
 	"   max(CASE WHEN outcome = 'ok' THEN finished_at END) AS last_ok_end, max(id) AS last_id"
 	"   FROM harvest_runs GROUP BY account_id),"
@@ -23,28 +22,30 @@ static const char accounts_sql[] =
 	" LEFT JOIN harvest_runs l ON l.id = r.last_id"
 	" WHERE a.removed_at IS NULL ORDER BY a.name";
 
-static char *dup_col(sqlite3_stmt *st, int col)
+static char *dup_col(struct db_stmt *st, int col)
 {
-	const char *s = (const char *)sqlite3_column_text(st, col);
+	const char *s = db_column_text(st, col);
 	return strdup(s ? s : "");
 }
 
-int stats_accounts(sqlite3 *db, struct stats_account **out, size_t *n_r, struct pv_error *err)
+int stats_accounts(struct db *db, struct stats_account **out, size_t *n_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t cap = 0;
-	int rc, r;
+	int r;
 
 	*out = NULL;
 	*n_r = 0;
-	if ((r = catalog_prepare(db, accounts_sql, &st, err)) < 0)
+	if ((r = db_prepare(db, accounts_sql, &st, err)) < 0)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st, err)) == DB_ROW) {
 		if (*n_r == cap) {
 			size_t ncap = cap ? 2 * cap : 8;
 			struct stats_account *v = realloc(*out, ncap * sizeof(*v));
-			if (v == NULL)
+			if (v == NULL) {
+				r = pv_fail(err, PV_ERR, "out of memory");
 				break;
+			}
 			*out = v;
 			cap = ncap;
 		}
@@ -53,21 +54,19 @@ int stats_accounts(sqlite3 *db, struct stats_account **out, size_t *n_r, struct 
 				   &a->residue,       &a->last_started, &a->last_finished,
 				   &a->last_fetched,  &a->last_deleted, &a->last_residue};
 		for (int i = 0; i < 9; i++)
-			*nums[i] = sqlite3_column_int64(st, i + 1);
-		a->last_success_finished = sqlite3_column_int64(st, 11);
-		a->created_at = sqlite3_column_int64(st, 12);
-		a->harvest_interval_s = sqlite3_column_int64(st, 13);
+			*nums[i] = db_column_int64(st, i + 1);
+		a->last_success_finished = db_column_int64(st, 11);
+		a->created_at = db_column_int64(st, 12);
+		a->harvest_interval_s = db_column_int64(st, 13);
 		a->name = dup_col(st, 0);
 		a->last_outcome = dup_col(st, 10);
-		if (a->name == NULL || a->last_outcome == NULL)
+		if (a->name == NULL || a->last_outcome == NULL) {
+			r = pv_fail(err, PV_ERR, "out of memory");
 			break;
+		}
 	}
-	if (rc == SQLITE_ROW)
-		r = pv_fail(err, PV_ERR, "out of memory");
-	else if (rc != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
 void stats_accounts_free(struct stats_account **accounts, size_t n)
@@ -80,37 +79,35 @@ void stats_accounts_free(struct stats_account **accounts, size_t n)
 	*accounts = NULL;
 }
 
-int stats_growth(sqlite3 *db, int64_t now, size_t n, int64_t *messages, int64_t *bytes,
+int stats_growth(struct db *db, int64_t now, size_t n, int64_t *messages, int64_t *bytes,
 		 struct pv_error *err)
 {
 	int64_t today = now / 86400, first = today - (int64_t)n + 1;
-	sqlite3_stmt *st;
-	int rc, r;
+	struct db_stmt *st;
+	int r;
 
 	memset(messages, 0, n * sizeof(*messages));
 	memset(bytes, 0, n * sizeof(*bytes));
-	if ((r = catalog_prepare(db, "SELECT received_at / 86400 AS d, count(*), sum(size)"
-				     " FROM messages WHERE received_at >= ? GROUP BY d",
-				 &st, err)) < 0)
+	if ((r = db_prepare(db, "SELECT received_at / 86400 AS d, count(*), sum(size)"
+				" FROM messages WHERE received_at >= ? GROUP BY d",
+			    &st, err)) < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, first * 86400);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t d = sqlite3_column_int64(st, 0);
+	db_bind_int64(st, 1, first * 86400);
+	while ((r = db_step(st, err)) == DB_ROW) {
+		int64_t d = db_column_int64(st, 0);
 		if (d < first || d > today)
 			continue; /* harvested "in the future": a clock that was wrong */
-		messages[d - first] = sqlite3_column_int64(st, 1);
-		bytes[d - first] = sqlite3_column_int64(st, 2);
+		messages[d - first] = db_column_int64(st, 1);
+		bytes[d - first] = db_column_int64(st, 2);
 	}
-	if (rc != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
-int stats_index_lag(sqlite3 *db, int64_t *lag_r, struct pv_error *err)
+int stats_index_lag(struct db *db, int64_t *lag_r, struct pv_error *err)
 {
-	return catalog_query_int(db,
-				 "SELECT count(*) FROM messages m WHERE m.disposed_at IS NULL"
-				 " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)",
-				 lag_r, err);
+	return db_query_int(db,
+			    "SELECT count(*) FROM messages m WHERE m.disposed_at IS NULL"
+			    " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)",
+			    lag_r, err);
 }

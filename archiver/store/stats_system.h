@@ -6,10 +6,10 @@
  * archive's growth per day and the search index's lag. Read-only, no
  * message content. */
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 
 struct stats_account {
@@ -27,17 +27,17 @@ struct stats_account {
 
 /* One entry per active account, in name order; *accounts_r (NULL when
  * none) is owned by the caller: stats_accounts_free, also after an error. */
-int stats_accounts(sqlite3 *db, struct stats_account **accounts_r, size_t *n_r,
+int stats_accounts(struct db *db, struct stats_account **accounts_r, size_t *n_r,
 		   struct pv_error *err);
 void stats_accounts_free(struct stats_account **accounts, size_t n);
 
 /* Messages archived per UTC day (by received_at; disposed ones included)
  * and their bytes, for the n days ending with the day of `now`:
  * messages_r[0] and bytes_r[0] are the oldest day, [n - 1] today. */
-int stats_growth(sqlite3 *db, int64_t now, size_t n, int64_t *messages_r, int64_t *bytes_r,
+int stats_growth(struct db *db, int64_t now, size_t n, int64_t *messages_r, int64_t *bytes_r,
 		 struct pv_error *err);
 
 /* Archived, undisposed messages that are not in the search index. */
-int stats_index_lag(sqlite3 *db, int64_t *lag_r, struct pv_error *err);
+int stats_index_lag(struct db *db, int64_t *lag_r, struct pv_error *err);
 
 #endif

@@ -140,7 +140,7 @@ static struct stored_message fx_load(struct fx *f, int64_t id)
 {
 	struct stored_message m;
 	struct pv_error err;
-	fx_must(message_load(f->ar->cat->db, id, &m, &err), &err, "message_load");
+	fx_must(message_load(f->ar->cat->conn, id, &m, &err), &err, "message_load");
 	return m;
 }
 

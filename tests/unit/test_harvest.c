@@ -84,7 +84,7 @@ static void test_ledger_keys_by_uidl_and_content(void **state)
 	(void)state;
 
 	fx_init(&f);
-	sqlite3 *db = f.ar->cat->db;
+	struct db *db = f.ar->cat->conn;
 	/* Same UIDL and the same Message-ID, different bytes: two messages. */
 	archive_as(&f, "dup", "Message-ID: <same@x>\r\n\r\none\r\n", &ida, a);
 	archive_as(&f, "dup", "Message-ID: <same@x>\r\n\r\ntwo\r\n", &idb, b);

@@ -101,7 +101,7 @@ static struct scan scan(struct fx *f)
 	struct scan s = {0};
 	struct pack_scan_stats st;
 	struct pv_error err;
-	fx_must(pack_scan(f->dir, f->ar->cat->db, 0, on_problem, &s, &st, &err), &err, "pack_scan");
+	fx_must(pack_scan(f->dir, f->ar->cat->conn, 0, on_problem, &s, &st, &err), &err, "pack_scan");
 	return s;
 }
 
@@ -483,7 +483,7 @@ static void test_writers_and_disposal_respect_the_lock(void **state)
 	fx_must(ingest_write(b, raw, strlen(raw) - 1, &err), &err, "write");
 	fx_must(ingest_end(b, 1, "b1", 1700000000, &before, &im, &err), &err, "end");
 	/* a's pack has no committed message yet, but a holds it */
-	fx_must(pack_remove_unused(f.ar->packs, f.ar->cat->db, &removed, &refused, &err), &err, "remove");
+	fx_must(pack_remove_unused(f.ar->packs, f.ar->cat->conn, &removed, &refused, &err), &err, "remove");
 	assert_int_equal(removed, 0);
 	fx_must(ingest_group_commit(a, NULL, NULL, &done, &n_done, &err), &err, "commit a");
 	int64_t pa = fx_load(&f, done[0].message_id).loc.pack_id;
@@ -497,7 +497,7 @@ static void test_writers_and_disposal_respect_the_lock(void **state)
 	snprintf(sql, sizeof(sql), "UPDATE messages SET disposed_at = 1, blob = NULL, wrapped_key = NULL"
 		 " WHERE pack_id = %lld", (long long)pa);
 	fx_must(catalog_exec(f.ar->cat->db, sql, &err), &err, "dispose");
-	fx_must(pack_remove_unused(f.ar->packs, f.ar->cat->db, &removed, &refused, &err), &err, "remove");
+	fx_must(pack_remove_unused(f.ar->packs, f.ar->cat->conn, &removed, &refused, &err), &err, "remove");
 	assert_int_equal(removed, 1);
 	assert_false(pack_exists(f.ar->packs, pa));
 	assert_true(pack_exists(f.ar->packs, pb));
@@ -528,7 +528,7 @@ static void test_a_pack_that_never_got_a_message_is_removed(void **state)
 	fx_must(ingest_end(a, 1, "e1", 1700000000, &before, &im, &err), &err, "end");
 	assert_int_equal(count_dir(packs), 1);
 	/* held by its writer: left alone */
-	fx_must(pack_remove_empty(f.ar->packs, f.ar->cat->db, &removed, &err), &err, "remove");
+	fx_must(pack_remove_empty(f.ar->packs, f.ar->cat->conn, &removed, &err), &err, "remove");
 	assert_int_equal(removed, 0);
 	assert_int_equal(count_dir(packs), 1);
 	ingest_free(&a); /* no commit: the record is cut off, the pack empty */
@@ -579,20 +579,20 @@ static void test_what_a_migration_has_left_to_move(void **state)
 	size_t lens[1] = {5000};
 	int64_t ids[1];
 	session_archive(&f, msgs, lens, 1, ids);
-	fx_must(packstore_pending(f.ar->cat->db, &packs, &legacy, &err), &err, "pending");
+	fx_must(packstore_pending(f.ar->cat->conn, &packs, &legacy, &err), &err, "pending");
 	assert_int_equal(packs, 1);
 	assert_int_equal(legacy, 1);
-	fx_must(packstore_recorded(f.ar->cat->db, &found, url, migration, &err), &err, "recorded");
+	fx_must(packstore_recorded(f.ar->cat->conn, &found, url, migration, &err), &err, "recorded");
 	assert_false(found);
-	assert_int_not_equal(packstore_set_migration(f.ar->cat->db, "running", &err), PV_OK);
-	fx_must(packstore_configure(f.ar->cat->db, f.ar->kr, store, "ACCESS:SECRET", &err), &err,
+	assert_int_not_equal(packstore_set_migration(f.ar->cat->conn, "running", &err), PV_OK);
+	fx_must(packstore_configure(f.ar->cat->conn, f.ar->kr, store, "ACCESS:SECRET", &err), &err,
 		"configure");
-	fx_must(packstore_recorded(f.ar->cat->db, &found, url, migration, &err), &err, "recorded");
+	fx_must(packstore_recorded(f.ar->cat->conn, &found, url, migration, &err), &err, "recorded");
 	assert_true(found);
 	assert_string_equal(url, store);
 	assert_string_equal(migration, "");
-	fx_must(packstore_set_migration(f.ar->cat->db, "running", &err), &err, "running");
-	fx_must(packstore_recorded(f.ar->cat->db, &found, url, migration, &err), &err, "recorded");
+	fx_must(packstore_set_migration(f.ar->cat->conn, "running", &err), &err, "running");
+	fx_must(packstore_recorded(f.ar->cat->conn, &found, url, migration, &err), &err, "recorded");
 	assert_string_equal(migration, "running");
 	/* Stored and recorded, killed before its unlink: pending no more,
 	 * and its leftover file goes. */
@@ -600,7 +600,7 @@ static void test_what_a_migration_has_left_to_move(void **state)
 	snprintf(sql, sizeof(sql), "UPDATE packs SET stored_at = 1, store_version = 'v' WHERE id = %lld",
 		 (long long)pack);
 	assert_int_equal(sqlite3_exec(f.ar->cat->db, sql, NULL, NULL, NULL), SQLITE_OK);
-	fx_must(packstore_pending(f.ar->cat->db, &packs, &legacy, &err), &err, "pending");
+	fx_must(packstore_pending(f.ar->cat->conn, &packs, &legacy, &err), &err, "pending");
 	assert_int_equal(packs, 0);
 	assert_int_equal(count_dir(dir), 1);
 	fx_must(packstore_drop_stored_files(f.ar->packs, &removed, &err), &err, "drop");
