@@ -177,26 +177,29 @@ static inline void fx_logdb_close(struct db **db, sqlite3 **h)
 
 /* Runs sql, whose ?1 is the text s (len -1: up to its NUL) or the blob
  * (p, len), on either engine; fails the test unless it runs to its end. */
-static inline void fx_exec_text(struct db *db, const char *sql, const char *s, int len)
+static inline void fx_exec_bound(struct db *db, const char *sql, const void *p, size_t len,
+				 bool blob)
 {
 	struct pv_error err;
 	struct db_stmt *st = NULL;
 	fx_must(db_prepare(db, sql, &st, &err), &err, sql);
-	db_bind_text(st, 1, s, len);
+	if (blob)
+		db_bind_blob(st, 1, p, len);
+	else
+		db_bind_text(st, 1, p, (int)len);
 	int r = db_step(st, &err);
 	db_finalize(&st);
 	fx_must(r == DB_DONE ? 0 : r < 0 ? r : PV_ERR, &err, sql);
 }
 
+static inline void fx_exec_text(struct db *db, const char *sql, const char *s, int len)
+{
+	fx_exec_bound(db, sql, s, len < 0 ? strlen(s) : (size_t)len, false);
+}
+
 static inline void fx_exec_blob(struct db *db, const char *sql, const void *p, size_t len)
 {
-	struct pv_error err;
-	struct db_stmt *st = NULL;
-	fx_must(db_prepare(db, sql, &st, &err), &err, sql);
-	db_bind_blob(st, 1, p, len);
-	int r = db_step(st, &err);
-	db_finalize(&st);
-	fx_must(r == DB_DONE ? 0 : r < 0 ? r : PV_ERR, &err, sql);
+	fx_exec_bound(db, sql, p, len, true);
 }
 
 /* Setups for FX_BOTH cases that open their database themselves: the
