@@ -138,7 +138,7 @@ static int prepare_hold(struct archive *ar, const char *name, struct approval_pr
 {
 	int64_t id, members, pending;
 	int r;
-	if ((r = hold_active(ar->cat->db, name, &id, &members, err)) < 0 ||
+	if ((r = hold_active(ar->cat->conn, name, &id, &members, err)) < 0 ||
 	    (r = approval_store_pending(ar->cat->conn, "hold-release", name, strlen(name), &pending,
 					err)) < 0)
 		return r;
@@ -243,14 +243,14 @@ int approval_propose(struct archive *ar, const char *actor, const char *role,
 		goto out;
 	}
 	/* Audited in the transaction that stores it: no proposal without its entry. */
-	if ((r = catalog_begin(ar->cat, err)) < 0)
+	if ((r = db_begin(ar->cat->conn, err)) < 0)
 		goto out;
 	if ((r = approval_store_add(ar->cat->conn, row, &res->id, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_APPROVAL_PROPOSE, "ok", personal, err,
 				"approval=%lld kind=%s sha256=%s role=%s", (long long)res->id,
 				rule->name, row->payload_sha256, role)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0) {
-		catalog_rollback(ar->cat);
+	    (r = db_commit(ar->cat->conn, err)) < 0) {
+		db_rollback(ar->cat->conn);
 		res->id = 0;
 	}
 out:
@@ -346,7 +346,7 @@ static int approve_policy(struct decision *d, struct approval_outcome *out, stru
 	struct archive *ar = d->ar;
 	struct policy_version_info cur;
 	char result[APPROVAL_RESULT_MAX + 1];
-	int r = policy_store_current(ar->cat->db, &cur, err);
+	int r = policy_store_current(ar->cat->conn, &cur, err);
 	if (r < 0 && r != PV_ENOTFOUND)
 		return r;
 	int64_t in_force = r == PV_OK ? cur.version : 0;
@@ -358,19 +358,19 @@ static int approve_policy(struct decision *d, struct approval_outcome *out, stru
 	if ((r = policy_parse(d->row->payload, d->row->payload_len, &out->set.policy, NULL, err)) < 0)
 		return pv_fail(err, PV_EINTEGRITY, "approval %lld: the proposed policy no longer "
 						   "parses", (long long)d->row->id);
-	if ((r = catalog_begin(ar->cat, err)) < 0)
+	if ((r = db_begin(ar->cat->conn, err)) < 0)
 		return r;
 	if ((r = record_decision(d, err)) < 0 ||
 	    (r = policy_set_in_tx(ar, d->row->proposer, &out->set, err)) < 0)
 		goto fail;
 	snprintf(result, sizeof(result), "policy version %lld set", (long long)out->set.version);
 	if ((r = approval_store_set_result(ar->cat->conn, d->row->id, result, err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
+	    (r = db_commit(ar->cat->conn, err)) < 0)
 		goto fail;
 	policies_sync_store(ar);
 	return PV_OK;
 fail:
-	catalog_rollback(ar->cat);
+	db_rollback(ar->cat->conn);
 	return r;
 }
 
@@ -380,13 +380,13 @@ static int approve_hold(struct decision *d, struct pv_error *err)
 	char name[PV_HOLD_NAME_MAX + 1];
 	snprintf(name, sizeof(name), "%.*s", (int)d->row->payload_len, (const char *)d->row->payload);
 	d->result = "hold released";
-	int r = catalog_begin(ar->cat, err);
+	int r = db_begin(ar->cat->conn, err);
 	if (r < 0)
 		return r;
 	if ((r = record_decision(d, err)) < 0 ||
 	    (r = hold_release_in_tx(ar, name, d->row->proposer, pv_clock_now(), err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
-		catalog_rollback(ar->cat);
+	    (r = db_commit(ar->cat->conn, err)) < 0)
+		db_rollback(ar->cat->conn);
 	else
 		holds_sync_store(ar);
 	return r;
@@ -436,10 +436,10 @@ int approval_decide(struct archive *ar, const char *actor, const char *role, int
 	if ((r = may_decide(&d, err)) < 0)
 		goto out;
 	if (!approve) {
-		if ((r = catalog_begin(ar->cat, err)) < 0)
+		if ((r = db_begin(ar->cat->conn, err)) < 0)
 			goto out;
-		if ((r = record_decision(&d, err)) < 0 || (r = catalog_commit(ar->cat, err)) < 0)
-			catalog_rollback(ar->cat);
+		if ((r = record_decision(&d, err)) < 0 || (r = db_commit(ar->cat->conn, err)) < 0)
+			db_rollback(ar->cat->conn);
 	} else if (d.rule->kind == APPROVAL_POLICY) {
 		r = approve_policy(&d, out, err);
 	} else if (d.rule->kind == APPROVAL_HOLD_RELEASE) {

@@ -46,7 +46,7 @@ static int check_stored(void *c, const struct policy_version_info *v)
 	return 0;
 }
 
-int attest_policies_load(sqlite3 *db, const struct evidence *ev, struct attest_policies *ap,
+int attest_policies_load(struct db *db, const struct evidence *ev, struct attest_policies *ap,
 			 attest_problem_fn problem, void *ctx, struct pv_error *err)
 {
 	struct pload pl = {ap, ev, problem, ctx};

@@ -53,7 +53,7 @@ struct attest_policies {
 	int64_t current;       /* highest version recorded in the audit log (0: none) */
 };
 
-int attest_policies_load(sqlite3 *db, const struct evidence *ev, struct attest_policies *ap_r,
+int attest_policies_load(struct db *db, const struct evidence *ev, struct attest_policies *ap_r,
 			 attest_problem_fn problem, void *ctx, struct pv_error *err);
 /* Version's parsed policy, or NULL (unknown or unusable). */
 const struct attest_policy *attest_policy(const struct attest_policies *ap, int64_t version);

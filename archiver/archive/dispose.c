@@ -491,11 +491,11 @@ static int check_signed(struct archive *ar, struct evidence *ev, struct attest_p
 	}
 	if (r < 0)
 		return pv_fail(err, r, "%s", e.msg);
-	if ((r = attest_policies_load(ar->cat->db, ev, ap, refuse_note, rf, err)) < 0 ||
+	if ((r = attest_policies_load(ar->cat->conn, ev, ap, refuse_note, rf, err)) < 0 ||
 	    (r = attest_holds(ar, ev, refuse_note, rf, err)) < 0 ||
 	    (r = check_rows(ar, ap, rf, err)) < 0)
 		return r;
-	r = policy_store_current(ar->cat->db, &info, err);
+	r = policy_store_current(ar->cat->conn, &info, err);
 	if (r < 0 && r != PV_ENOTFOUND)
 		return r;
 	if ((r == PV_ENOTFOUND ? 0 : info.version) != ap->current) {

@@ -17,33 +17,28 @@
 	"id, status, matter, query, format, bates_prefix, created_at, created_by, finished_at,"  \
 	" messages, disposed, progress_total, file_size, audit_seq, sha256, vkeys, error"
 
-static int db_fail(sqlite3 *db, struct pv_error *err)
+static void copy_col(char *dst, size_t n, struct db_stmt *st, int col)
 {
-	return pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+	const char *t = db_column_text(st, col);
+	snprintf(dst, n, "%s", t ? t : "");
 }
 
-static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
+static int64_t int_or(struct db_stmt *st, int col, int64_t none)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-	snprintf(dst, n, "%s", t ? (const char *)t : "");
+	return db_column_is_null(st, col) ? none : db_column_int64(st, col);
 }
 
-static int64_t int_or(sqlite3_stmt *st, int col, int64_t none)
-{
-	return sqlite3_column_type(st, col) == SQLITE_NULL ? none : sqlite3_column_int64(st, col);
-}
-
-static void job_row(sqlite3_stmt *st, struct export_job *j)
+static void job_row(struct db_stmt *st, struct export_job *j)
 {
 	char vkeys[2 * EXPORT_JOB_VKEY_MAX + 2];
 	memset(j, 0, sizeof(*j));
-	j->id = sqlite3_column_int64(st, 0);
+	j->id = db_column_int64(st, 0);
 	copy_col(j->status, sizeof(j->status), st, 1);
 	copy_col(j->matter, sizeof(j->matter), st, 2);
 	copy_col(j->query, sizeof(j->query), st, 3);
 	copy_col(j->format, sizeof(j->format), st, 4);
 	copy_col(j->bates_prefix, sizeof(j->bates_prefix), st, 5);
-	j->created_at = sqlite3_column_int64(st, 6);
+	j->created_at = db_column_int64(st, 6);
 	copy_col(j->created_by, sizeof(j->created_by), st, 7);
 	j->finished_at = int_or(st, 8, 0);
 	j->messages = int_or(st, 9, -1);
@@ -72,29 +67,33 @@ int archive_export_job_begin(struct archive *ar, const char *actor, const char *
 			     const char *query, const char *format, const char *bates_prefix,
 			     int64_t now, int64_t *id_r, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db *db = ar->cat->conn;
+	struct db_stmt *st;
 	char dir[sizeof(ar->dir) + 16];
 	if (strcmp(format, "zip") != 0 && strcmp(format, "tar.gz") != 0)
 		return pv_fail(err, PV_EUSAGE, "an export's format is \"zip\" or \"tar.gz\"");
 	snprintf(dir, sizeof(dir), "%s/exports", ar->dir);
 	int r = pv_mkdir(dir, 0700, 1, err);
-	if (r < 0 || (r = catalog_prepare(db, "INSERT INTO export_jobs (matter, query, format,"
-					     " bates_prefix, status, created_at, created_by)"
-					     " VALUES (?, ?, ?, ?, 'running', ?, ?)", &st, err)) < 0)
+	if (r < 0 || (r = db_prepare(db, "INSERT INTO export_jobs (matter, query, format,"
+					 " bates_prefix, status, created_at, created_by)"
+					 " VALUES (?, ?, ?, ?, 'running', ?, ?) RETURNING id",
+				     &st, err)) < 0)
 		return r;
-	sqlite3_bind_text(st, 1, matter, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, query, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, format, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, matter, -1);
+	db_bind_text(st, 2, query, -1);
+	db_bind_text(st, 3, format, -1);
 	if (bates_prefix != NULL)
-		sqlite3_bind_text(st, 4, bates_prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_text(st, 6, actor, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = db_fail(db, err);
+		db_bind_text(st, 4, bates_prefix, -1);
 	else
-		*id_r = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(st);
+		db_bind_null(st, 4);
+	db_bind_int64(st, 5, now);
+	db_bind_text(st, 6, actor, -1);
+	int rc = db_step(st, err);
+	if (rc == DB_ROW)
+		*id_r = db_column_int64(st, 0);
+	else
+		r = rc < 0 ? rc : pv_fail(err, PV_ERR, "catalog: no export job id was returned");
+	db_finalize(&st);
 	return r;
 }
 
@@ -102,8 +101,8 @@ int archive_export_job_end(struct archive *ar, int64_t id, const char *status,
 			   const struct export_job_result *res, const char *error, int64_t now,
 			   struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db *db = ar->cat->conn;
+	struct db_stmt *st;
 	struct pv_buf vkeys;
 	bool done = strcmp(status, EXPORT_JOB_DONE) == 0;
 	int r = PV_OK;
@@ -113,30 +112,33 @@ int archive_export_job_end(struct archive *ar, int64_t id, const char *status,
 		     (r = pv_buf_append(&vkeys, "\n", 1, err)) < 0 ||
 		     (r = archive_checkpoint_vkey(ar, AUDIT_LOG, &vkeys, err)) < 0))
 		goto out;
-	if ((r = catalog_prepare(db, "UPDATE export_jobs SET status = ?, finished_at = ?,"
-				     " messages = ?, disposed = ?, progress_total = ?, file_size = ?,"
-				     " audit_seq = ?, sha256 = ?, vkeys = ?, error = ?"
-				     " WHERE id = ? AND status = 'running'", &st, err)) < 0)
+	if ((r = db_prepare(db, "UPDATE export_jobs SET status = ?, finished_at = ?,"
+				" messages = ?, disposed = ?, progress_total = ?, file_size = ?,"
+				" audit_seq = ?, sha256 = ?, vkeys = ?, error = ?"
+				" WHERE id = ? AND status = 'running'", &st, err)) < 0)
 		goto out;
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
+	db_bind_text(st, 1, status, -1);
+	db_bind_int64(st, 2, now);
+	for (int i = 3; i <= 10; i++)
+		db_bind_null(st, i);
 	if (done && res != NULL) {
-		sqlite3_bind_int64(st, 3, res->messages);
-		sqlite3_bind_int64(st, 4, res->disposed);
-		sqlite3_bind_int64(st, 5, res->progress_total);
-		sqlite3_bind_int64(st, 6, res->file_size);
-		sqlite3_bind_int64(st, 7, res->audit_seq);
-		sqlite3_bind_text(st, 8, res->sha256, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 9, pv_buf_str(&vkeys), -1, SQLITE_STATIC);
+		db_bind_int64(st, 3, res->messages);
+		db_bind_int64(st, 4, res->disposed);
+		db_bind_int64(st, 5, res->progress_total);
+		db_bind_int64(st, 6, res->file_size);
+		db_bind_int64(st, 7, res->audit_seq);
+		db_bind_text(st, 8, res->sha256, -1);
+		db_bind_text(st, 9, pv_buf_str(&vkeys), -1);
 	}
 	if (error != NULL)
-		sqlite3_bind_text(st, 10, error, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 11, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = db_fail(db, err);
-	else if (sqlite3_changes(db) != 1)
+		db_bind_text(st, 10, error, -1);
+	db_bind_int64(st, 11, id);
+	int rc = db_step(st, err);
+	if (rc < 0)
+		r = rc;
+	else if (db_changes(st) != 1)
 		r = pv_fail(err, PV_ENOTFOUND, "no running export job %lld", (long long)id);
-	sqlite3_finalize(st);
+	db_finalize(&st);
 out:
 	pv_buf_free(&vkeys);
 	return r;
@@ -145,20 +147,20 @@ out:
 int archive_export_job_get(struct archive *ar, int64_t id, struct export_job *job_r,
 			   struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT " JOB_COLUMNS " FROM export_jobs WHERE id = ?", &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(ar->cat->conn, "SELECT " JOB_COLUMNS " FROM export_jobs WHERE id = ?",
+			   &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	db_bind_int64(st, 1, id);
+	int rc = db_step(st, err);
+	if (rc == DB_ROW)
 		job_row(st, job_r);
-	else if (rc == SQLITE_DONE)
+	else if (rc == DB_DONE)
 		r = pv_fail(err, PV_ENOTFOUND, "no export job %lld", (long long)id);
 	else
-		r = db_fail(db, err);
-	sqlite3_finalize(st);
+		r = rc;
+	db_finalize(&st);
 	return r;
 }
 
@@ -166,26 +168,28 @@ int archive_export_jobs_each(struct archive *ar, const char *matter,
 			     int (*fn)(void *ctx, const struct export_job *j), void *ctx,
 			     struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct export_job *j = malloc(sizeof(*j));
-	int r = j ? catalog_prepare(db, "SELECT " JOB_COLUMNS " FROM export_jobs"
-					" WHERE ?1 IS NULL OR matter = ?1 ORDER BY id DESC", &st, err)
+	int r = j ? db_prepare(ar->cat->conn, "SELECT " JOB_COLUMNS " FROM export_jobs"
+					      " WHERE CAST(?1 AS text) IS NULL OR matter = ?1"
+					      " ORDER BY id DESC", &st, err)
 		  : pv_fail(err, PV_ERR, "out of memory");
 	if (r < 0) {
 		free(j);
 		return r;
 	}
 	if (matter != NULL)
-		sqlite3_bind_text(st, 1, matter, -1, SQLITE_STATIC);
-	int rc;
-	while (r == PV_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_bind_text(st, 1, matter, -1);
+	else
+		db_bind_null(st, 1);
+	int rc = DB_DONE;
+	while (r == PV_OK && (rc = db_step(st, err)) == DB_ROW) {
 		job_row(st, j);
 		r = fn(ctx, j);
 	}
-	if (r == PV_OK && rc != SQLITE_DONE)
-		r = db_fail(db, err);
-	sqlite3_finalize(st);
+	if (r == PV_OK && rc < 0)
+		r = rc;
+	db_finalize(&st);
 	free(j);
 	return r;
 }
@@ -210,21 +214,19 @@ static int sweep_one(void *ctx, const struct export_job *j)
 
 int archive_export_jobs_sweep(struct archive *ar, int64_t now, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct sweep s = {ar, 0};
 	int r = archive_export_jobs_each(ar, NULL, sweep_one, &s, err);
 	if (r < 0 || s.found == 0) /* nothing to write: a read-only catalog is fine */
 		return r;
-	if ((r = catalog_prepare(db, "UPDATE export_jobs SET status = 'failed',"
-					     " finished_at = ?, error = 'interrupted: the server stopped"
-					     " while it ran' WHERE status = 'running'", &st, err)) < 0)
+	if ((r = db_prepare(ar->cat->conn, "UPDATE export_jobs SET status = 'failed',"
+					   " finished_at = ?, error = 'interrupted: the server stopped"
+					   " while it ran' WHERE status = 'running'", &st, err)) < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = db_fail(db, err);
-	sqlite3_finalize(st);
-	return r;
+	db_bind_int64(st, 1, now);
+	int rc = db_step(st, err);
+	db_finalize(&st);
+	return rc < 0 ? rc : PV_OK;
 }
 
 /* The SHA-256 of the open file fd (hex), read from the start. */

@@ -46,60 +46,77 @@ void holds_ids_digest(const int64_t *ids, size_t n, char out[65])
 	pv_hex(d, sizeof(d), out);
 }
 
+/* The ids a hold's query matches now. The search index is still FTS5 in
+ * the SQLite catalog (archive/search_backend.h is not wired in yet), so
+ * this one call takes the SQLite handle; on PostgreSQL it is refused. */
+static int match_ids(struct db *db, const char *query, int64_t **ids_r, size_t *n_r,
+		     struct pv_error *err)
+{
+	if (db_sqlite(db) == NULL)
+		return pv_fail(err, PV_ERR, "hold queries need the search backend on PostgreSQL");
+	return index_match_ids(db_sqlite(db), query, ids_r, n_r, err);
+}
+
 /* Records ids as members of hold_id (ids no longer in the catalog skipped). */
-static int add_members(sqlite3 *db, int64_t hold_id, const int64_t *ids, size_t n, int64_t now,
+static int add_members(struct db *db, int64_t hold_id, const int64_t *ids, size_t n, int64_t now,
 		       struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "INSERT OR IGNORE INTO hold_members (hold_id, message_id, added_at)"
-				    " SELECT ?, id, ? FROM messages WHERE id = ?", &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "INSERT INTO hold_members (hold_id, message_id, added_at)"
+			       " SELECT ?, id, ? FROM messages WHERE id = ? ON CONFLICT DO NOTHING",
+			   &st, err);
 	if (r < 0)
 		return r;
+	db_bind_int64(st, 1, hold_id);
+	db_bind_int64(st, 2, now);
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, hold_id);
-		sqlite3_bind_int64(st, 2, now);
-		sqlite3_bind_int64(st, 3, ids[i]);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+		db_reset(st);
+		db_bind_int64(st, 3, ids[i]);
+		int rc = db_step(st, err);
+		if (rc < 0)
+			r = rc;
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 
 int hold_add(struct archive *ar, const char *name, const char *query, const char *note,
 	     const char *actor, int64_t now, int64_t *members_r, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db *db = ar->cat->conn;
+	struct db_stmt *st;
 	int64_t *ids = NULL, hold_id = 0;
 	size_t n = 0;
 	int r;
 
 	if ((r = hold_validate(name, query, note, err)) < 0 ||
 	    (r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
-	    (r = catalog_begin(ar->cat, err)) < 0)
+	    (r = db_begin(db, err)) < 0)
 		return r;
-	if ((r = catalog_prepare(db, "INSERT INTO holds (name, query, note, created_at, actor)"
-				     " VALUES (?, ?, ?, ?, ?)", &st, err)) < 0)
+	/* no row back: the active-name index refused it */
+	if ((r = db_prepare(db, "INSERT INTO holds (name, query, note, created_at, actor)"
+				" VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+			    &st, err)) < 0)
 		goto fail;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, query, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name, -1);
+	db_bind_text(st, 2, query, -1);
 	if (note != NULL)
-		sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_CONSTRAINT_UNIQUE)
-		r = pv_fail(err, PV_EEXISTS, "a hold named '%s' is already active", name);
-	else if (rc != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+		db_bind_text(st, 3, note, -1);
 	else
-		hold_id = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(st);
+		db_bind_null(st, 3);
+	db_bind_int64(st, 4, now);
+	db_bind_text(st, 5, actor, -1);
+	int rc = db_step(st, err);
+	if (rc == DB_ROW)
+		hold_id = db_column_int64(st, 0);
+	else if (rc == DB_DONE)
+		r = pv_fail(err, PV_EEXISTS, "a hold named '%s' is already active", name);
+	else
+		r = rc;
+	db_finalize(&st);
 	if (r < 0)
 		goto fail;
-	if ((r = index_match_ids(db, query, &ids, &n, err)) < 0) {
+	if ((r = match_ids(db, query, &ids, &n, err)) < 0) {
 		pv_error_prefix(err, "hold query");
 		goto fail;
 	}
@@ -115,7 +132,7 @@ int hold_add(struct archive *ar, const char *name, const char *query, const char
 			   "hold=%lld messages=%zu ids-sha256=%s", (long long)hold_id, n, digest);
 	free(personal);
 	if (r < 0 || (r = add_members(db, hold_id, ids, n, now, err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
+	    (r = db_commit(db, err)) < 0)
 		goto fail;
 	free(ids);
 	holds_sync_store(ar);
@@ -123,66 +140,65 @@ int hold_add(struct archive *ar, const char *name, const char *query, const char
 		*members_r = (int64_t)n;
 	return PV_OK;
 fail:
-	catalog_rollback(ar->cat);
+	db_rollback(db);
 	free(ids);
 	return r;
 }
 
-int hold_active(sqlite3 *db, const char *name, int64_t *id_r, int64_t *members_r,
+int hold_active(struct db *db, const char *name, int64_t *id_r, int64_t *members_r,
 		struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, "SELECT h.id, (SELECT count(*) FROM hold_members m"
-				    " WHERE m.hold_id = h.id) FROM holds h"
-				    " WHERE h.name = ? AND h.released_at IS NULL", &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, "SELECT h.id, (SELECT count(*) FROM hold_members m"
+			       " WHERE m.hold_id = h.id) FROM holds h"
+			       " WHERE h.name = ? AND h.released_at IS NULL", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id_r = sqlite3_column_int64(st, 0);
-		*members_r = sqlite3_column_int64(st, 1);
-	} else if (rc == SQLITE_DONE) {
+	db_bind_text(st, 1, name, -1);
+	int rc = db_step(st, err);
+	if (rc == DB_ROW) {
+		*id_r = db_column_int64(st, 0);
+		*members_r = db_column_int64(st, 1);
+	} else if (rc == DB_DONE) {
 		r = pv_fail(err, PV_ENOTFOUND, "no active hold named '%s'", name);
 	} else {
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+		r = rc;
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 
 int hold_release_in_tx(struct archive *ar, const char *name, const char *actor, int64_t now,
 		       struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db *db = ar->cat->conn;
+	struct db_stmt *st;
 	int64_t id = 0, members = 0;
 	int r;
 
 	if ((r = hold_active(db, name, &id, &members, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_HOLD_RELEASE, "ok", name, err,
 				"hold=%lld messages=%lld", (long long)id, (long long)members)) < 0 ||
-	    (r = catalog_prepare(db, "UPDATE holds SET released_at = ?, released_by = ? WHERE id = ?",
-				 &st, err)) < 0)
+	    (r = db_prepare(db, "UPDATE holds SET released_at = ?, released_by = ? WHERE id = ?",
+			    &st, err)) < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
+	db_bind_int64(st, 1, now);
+	db_bind_text(st, 2, actor, -1);
+	db_bind_int64(st, 3, id);
+	int rc = db_step(st, err);
+	db_finalize(&st);
+	return rc < 0 ? rc : PV_OK;
 }
 
 int hold_release(struct archive *ar, const char *name, const char *actor, int64_t now,
 		 struct pv_error *err)
 {
-	int r = catalog_begin(ar->cat, err);
+	int r = db_begin(ar->cat->conn, err);
 	if (r < 0)
 		return r;
 	if ((r = hold_release_in_tx(ar, name, actor, now, err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
-		catalog_rollback(ar->cat);
+	    (r = db_commit(ar->cat->conn, err)) < 0)
+		db_rollback(ar->cat->conn);
 	else
 		holds_sync_store(ar);
 	return r;
@@ -201,64 +217,67 @@ void holds_sync_store(struct archive *ar)
 		       (long long)changed, changed == 1 ? "" : "s");
 }
 
-static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
+static void copy_col(char *dst, size_t n, struct db_stmt *st, int col)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-	snprintf(dst, n, "%s", t ? (const char *)t : "");
+	const char *t = db_column_text(st, col);
+	snprintf(dst, n, "%s", t ? t : "");
 }
 
 int hold_each(struct archive *ar, bool include_released,
 	      int (*fn)(void *ctx, const struct hold *h), void *ctx, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct hold *h = malloc(sizeof(*h));
 	if (h == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	int r = catalog_prepare(db, "SELECT h.id, h.name, h.query, h.note, h.created_at, h.actor,"
-				    " h.released_at, h.released_by,"
-				    " (SELECT count(*) FROM hold_members m WHERE m.hold_id = h.id)"
-				    " FROM holds h WHERE ? OR h.released_at IS NULL ORDER BY h.id",
-				&st, err);
+	int r = db_prepare(ar->cat->conn,
+			   "SELECT h.id, h.name, h.query, h.note, h.created_at, h.actor,"
+			   " h.released_at, h.released_by,"
+			   " (SELECT count(*) FROM hold_members m WHERE m.hold_id = h.id)"
+			   " FROM holds h WHERE CAST(? AS bigint) = 1 OR h.released_at IS NULL"
+			   " ORDER BY h.id", &st, err);
 	if (r < 0) {
 		free(h);
 		return r;
 	}
-	sqlite3_bind_int(st, 1, include_released);
-	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, include_released);
+	int rc = DB_DONE;
+	while (r == PV_OK && (rc = db_step(st, err)) == DB_ROW) {
 		memset(h, 0, sizeof(*h));
-		h->id = sqlite3_column_int64(st, 0);
+		h->id = db_column_int64(st, 0);
 		copy_col(h->name, sizeof(h->name), st, 1);
 		copy_col(h->query, sizeof(h->query), st, 2);
 		copy_col(h->note, sizeof(h->note), st, 3);
-		h->created_at = sqlite3_column_int64(st, 4);
+		h->created_at = db_column_int64(st, 4);
 		copy_col(h->actor, sizeof(h->actor), st, 5);
-		h->released_at = sqlite3_column_int64(st, 6);
+		h->released_at = db_column_int64(st, 6);
 		copy_col(h->released_by, sizeof(h->released_by), st, 7);
-		h->members = sqlite3_column_int64(st, 8);
+		h->members = db_column_int64(st, 8);
 		r = fn(ctx, h);
 	}
-	sqlite3_finalize(st);
+	if (r == PV_OK && rc < 0)
+		r = rc;
+	db_finalize(&st);
 	free(h);
 	return r;
 }
 
-int hold_names_of(sqlite3 *db, int64_t message_id, char ***names_r, size_t *n_r,
+int hold_names_of(struct db *db, int64_t message_id, char ***names_r, size_t *n_r,
 		  struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t cap = 0;
 	int rc;
 
 	*names_r = NULL;
 	*n_r = 0;
-	int r = catalog_prepare(db, "SELECT h.name FROM hold_members m JOIN holds h ON h.id = m.hold_id"
-				    " WHERE m.message_id = ? AND h.released_at IS NULL ORDER BY h.id",
-				&st, err);
+	int r = db_prepare(db, "SELECT h.name FROM hold_members m JOIN holds h ON h.id = m.hold_id"
+			       " WHERE m.message_id = ? AND h.released_at IS NULL ORDER BY h.id",
+			   &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, message_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, message_id);
+	while ((rc = db_step(st, err)) == DB_ROW) {
 		if (*n_r == cap) {
 			size_t ncap = cap ? 2 * cap : 4;
 			char **v = realloc(*names_r, ncap * sizeof(*v));
@@ -267,16 +286,16 @@ int hold_names_of(sqlite3 *db, int64_t message_id, char ***names_r, size_t *n_r,
 			*names_r = v;
 			cap = ncap;
 		}
-		const unsigned char *t = sqlite3_column_text(st, 0);
-		if (((*names_r)[*n_r] = strdup(t ? (const char *)t : "")) == NULL)
+		const char *t = db_column_text(st, 0);
+		if (((*names_r)[*n_r] = strdup(t ? t : "")) == NULL)
 			break;
 		(*n_r)++;
 	}
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
 		r = pv_fail(err, PV_ERR, "out of memory");
-	else if (rc != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	else if (rc < 0)
+		r = rc;
+	db_finalize(&st);
 	return r;
 }
 
@@ -298,16 +317,18 @@ void hold_set_free(struct hold_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int load_active(sqlite3 *db, struct hold_set *s, char ***queries_r, struct pv_error *err)
+static int load_active(struct db *db, struct hold_set *s, char ***queries_r,
+		       struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t cap = 0;
-	int r = catalog_prepare(db, "SELECT id, name, query FROM holds WHERE released_at IS NULL"
-				    " ORDER BY id", &st, err);
+	int r = db_prepare(db, "SELECT id, name, query FROM holds WHERE released_at IS NULL"
+			       " ORDER BY id", &st, err);
 	if (r < 0)
 		return r;
 	*queries_r = NULL;
-	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+	int rc = DB_DONE;
+	while (r == PV_OK && (rc = db_step(st, err)) == DB_ROW) {
 		if (s->n_holds == cap) {
 			cap = cap ? 2 * cap : 8;
 			int64_t *ids = realloc(s->hold_ids, cap * sizeof(*ids));
@@ -325,21 +346,24 @@ static int load_active(sqlite3 *db, struct hold_set *s, char ***queries_r, struc
 			}
 		}
 		size_t i = s->n_holds;
-		s->hold_ids[i] = sqlite3_column_int64(st, 0);
-		s->names[i] = strdup((const char *)sqlite3_column_text(st, 1));
-		(*queries_r)[i] = strdup((const char *)sqlite3_column_text(st, 2));
+		const char *name = db_column_text(st, 1), *query = db_column_text(st, 2);
+		s->hold_ids[i] = db_column_int64(st, 0);
+		s->names[i] = strdup(name ? name : "");
+		(*queries_r)[i] = strdup(query ? query : "");
 		s->n_holds++;
 		if (s->names[i] == NULL || (*queries_r)[i] == NULL)
 			r = pv_fail(err, PV_ERR, "out of memory");
 	}
-	sqlite3_finalize(st);
+	if (r == PV_OK && rc < 0)
+		r = rc;
+	db_finalize(&st);
 	return r;
 }
 
 int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db *db = ar->cat->conn;
+	struct db_stmt *st;
 	char **queries = NULL;
 	size_t cap = 0;
 	int r;
@@ -351,7 +375,7 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv
 	for (size_t i = 0; i < s->n_holds && r == PV_OK; i++) {
 		int64_t *ids = NULL;
 		size_t n = 0;
-		if ((r = index_match_ids(db, queries[i], &ids, &n, err)) < 0)
+		if ((r = match_ids(db, queries[i], &ids, &n, err)) < 0)
 			pv_error_prefix(err, "hold '%s'", s->names[i]);
 		else
 			r = add_members(db, s->hold_ids[i], ids, n, now, err);
@@ -359,11 +383,12 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv
 	}
 	if (r < 0)
 		goto out;
-	if ((r = catalog_prepare(db, "SELECT m.message_id, m.hold_id FROM hold_members m"
-				     " JOIN holds h ON h.id = m.hold_id WHERE h.released_at IS NULL"
-				     " ORDER BY m.message_id, m.hold_id", &st, err)) < 0)
+	if ((r = db_prepare(db, "SELECT m.message_id, m.hold_id FROM hold_members m"
+				" JOIN holds h ON h.id = m.hold_id WHERE h.released_at IS NULL"
+				" ORDER BY m.message_id, m.hold_id", &st, err)) < 0)
 		goto out;
-	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+	int rc = DB_DONE;
+	while (r == PV_OK && (rc = db_step(st, err)) == DB_ROW) {
 		if (s->n_pairs == cap) {
 			cap = cap ? 2 * cap : 64;
 			struct hold_pair *p = realloc(s->pairs, cap * sizeof(*p));
@@ -373,7 +398,7 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv
 			}
 			s->pairs = p;
 		}
-		int64_t mid = sqlite3_column_int64(st, 0), hid = sqlite3_column_int64(st, 1);
+		int64_t mid = db_column_int64(st, 0), hid = db_column_int64(st, 1);
 		size_t h = 0;
 		while (h < s->n_holds && s->hold_ids[h] != hid)
 			h++;
@@ -383,7 +408,9 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv
 		}
 		s->pairs[s->n_pairs++] = (struct hold_pair){mid, h};
 	}
-	sqlite3_finalize(st);
+	if (r == PV_OK && rc < 0)
+		r = rc;
+	db_finalize(&st);
 	if (r == PV_OK)
 		r = holds_digest_at(db, s->hold_ids, s->n_holds, now, s->digest, err);
 out:
@@ -401,42 +428,47 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int holds_digest_at(sqlite3 *db, const int64_t *hold_ids, size_t n, int64_t as_of, char out[65],
-		    struct pv_error *err)
+int holds_digest_at(struct db *db, const int64_t *hold_ids, size_t n, int64_t as_of,
+		    char out[65], struct pv_error *err)
 {
 	crypto_hash_sha256_state hs;
-	sqlite3_stmt *name, *st;
+	struct db_stmt *name, *st;
 	unsigned char d[32];
 	char line[320];
-	int r;
+	int r, rc;
 
-	if ((r = catalog_prepare(db, "SELECT name FROM holds WHERE id = ?", &name, err)) < 0)
+	if ((r = db_prepare(db, "SELECT name FROM holds WHERE id = ?", &name, err)) < 0)
 		return r;
 	crypto_hash_sha256_init(&hs);
 	crypto_hash_sha256_update(&hs, (const unsigned char *)"popvault/holds/v1\n", 18);
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_reset(name);
-		sqlite3_bind_int64(name, 1, hold_ids[i]);
-		const unsigned char *t = sqlite3_step(name) == SQLITE_ROW ? sqlite3_column_text(name, 0)
-									  : NULL;
+		db_reset(name);
+		db_bind_int64(name, 1, hold_ids[i]);
+		if ((rc = db_step(name, err)) < 0) {
+			db_finalize(&name);
+			return rc;
+		}
+		const char *t = rc == DB_ROW ? db_column_text(name, 0) : NULL;
 		int k = snprintf(line, sizeof(line), "hold %lld %s\n", (long long)hold_ids[i],
-				 t ? (const char *)t : "");
+				 t ? t : "");
 		crypto_hash_sha256_update(&hs, (const unsigned char *)line,
 					  (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1);
 	}
-	sqlite3_finalize(name);
-	if ((r = catalog_prepare(db, "SELECT message_id, hold_id FROM hold_members WHERE added_at <= ?"
-				     " ORDER BY message_id, hold_id", &st, err)) < 0)
+	db_finalize(&name);
+	if ((r = db_prepare(db, "SELECT message_id, hold_id FROM hold_members WHERE added_at <= ?"
+				" ORDER BY message_id, hold_id", &st, err)) < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, as_of);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t mid = sqlite3_column_int64(st, 0), hid = sqlite3_column_int64(st, 1);
+	db_bind_int64(st, 1, as_of);
+	while ((rc = db_step(st, err)) == DB_ROW) {
+		int64_t mid = db_column_int64(st, 0), hid = db_column_int64(st, 1);
 		if (n == 0 || bsearch(&hid, hold_ids, n, sizeof(*hold_ids), cmp_id) == NULL)
 			continue;
 		int k = snprintf(line, sizeof(line), "%lld %lld\n", (long long)hid, (long long)mid);
 		crypto_hash_sha256_update(&hs, (const unsigned char *)line, (size_t)k);
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
+	if (rc < 0)
+		return rc;
 	crypto_hash_sha256_final(&hs, d);
 	pv_hex(d, sizeof(d), out);
 	return PV_OK;

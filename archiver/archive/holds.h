@@ -61,7 +61,7 @@ int hold_release_in_tx(struct archive *ar, const char *name, const char *actor, 
 
 /* The id and recorded member count of the active hold with this name;
  * PV_ENOTFOUND when there is none. */
-int hold_active(sqlite3 *db, const char *name, int64_t *id_r, int64_t *members_r,
+int hold_active(struct db *db, const char *name, int64_t *id_r, int64_t *members_r,
 		struct pv_error *err);
 
 /* Calls fn for each hold (active ones, or all with include_released), in
@@ -76,7 +76,7 @@ int hold_each(struct archive *ar, bool include_released,
  * since the hold was placed is recorded by the next disposal run
  * (holds_resolve); it is held all the same, but not listed here before.
  * *names_r: NULL when none, else owned by the caller (hold_names_free). */
-int hold_names_of(sqlite3 *db, int64_t message_id, char ***names_r, size_t *n_r,
+int hold_names_of(struct db *db, int64_t message_id, char ***names_r, size_t *n_r,
 		  struct pv_error *err);
 void hold_names_free(char ***names, size_t n);
 
@@ -105,8 +105,8 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *set_r, struc
 /* The digest of the hold state made of holds hold_ids (ascending) and
  * their members recorded at or before as_of: what holds_resolve wrote
  * into a disposal's intent, recomputed (verify). */
-int holds_digest_at(sqlite3 *db, const int64_t *hold_ids, size_t n, int64_t as_of, char out[65],
-		    struct pv_error *err);
+int holds_digest_at(struct db *db, const int64_t *hold_ids, size_t n, int64_t as_of,
+		    char out[65], struct pv_error *err);
 /* Names of the holds covering message id: up to max of them into names
  * (borrowed from set); returns how many cover it. */
 size_t hold_set_lookup(const struct hold_set *set, int64_t id, const char **names, size_t max);

@@ -63,7 +63,7 @@ static void decider_free(struct decider *d)
 	policy_free(&d->policy);
 }
 
-static int decider_refresh(struct decider *d, sqlite3 *db, struct pv_error *err)
+static int decider_refresh(struct decider *d, struct db *db, struct pv_error *err)
 {
 	struct policy_version_info info;
 	if (d->fresh)
@@ -123,7 +123,7 @@ static int decide(struct decider *d, struct archive *ar, const struct account *a
 	struct policy_result res;
 	struct index_doc facts;
 	int r;
-	if ((r = decider_refresh(d, ar->cat->db, err)) < 0)
+	if ((r = decider_refresh(d, ar->cat->conn, err)) < 0)
 		return r;
 	if (d->policy == NULL) {
 		r = retention_builtin(w->received_at, &w->ret, err);

@@ -99,7 +99,7 @@ int archive_init_policy(struct archive *ar, const char *actor, struct pv_error *
 				packstore_remote(ar->packs) ? ar->packs->url : "")) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_POLICY_SET, "ok", NULL, err,
 				"version=1 sha256=%s previous=0", hex)) < 0 ||
-	    (r = policy_version_add(ar->cat->db, p, actor, pv_clock_now(), &version, err)) < 0 ||
+	    (r = policy_version_add(ar->cat->conn, p, actor, pv_clock_now(), &version, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 out:

@@ -8,7 +8,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/log.h"
 
-int policy_version_load(sqlite3 *db, int64_t version, struct policy **p_r,
+int policy_version_load(struct db *db, int64_t version, struct policy **p_r,
 			struct policy_version_info *info_r, struct pv_error *err)
 {
 	unsigned char *text;
@@ -24,7 +24,7 @@ int policy_version_load(sqlite3 *db, int64_t version, struct policy **p_r,
 	return PV_OK;
 }
 
-int policy_version_add(sqlite3 *db, const struct policy *p, const char *actor, int64_t now,
+int policy_version_add(struct db *db, const struct policy *p, const char *actor, int64_t now,
 		       int64_t *version_r, struct pv_error *err)
 {
 	size_t len;
@@ -46,7 +46,7 @@ int archive_policy_check(const void *text, size_t len, struct policy_diags *diag
 	return PV_OK;
 }
 
-int policy_in_force(sqlite3 *db, struct policy **p_r, int64_t *version_r, struct pv_error *err)
+int policy_in_force(struct db *db, struct policy **p_r, int64_t *version_r, struct pv_error *err)
 {
 	struct policy_version_info cur;
 	int r = policy_store_current(db, &cur, err);
@@ -72,16 +72,31 @@ int policy_set_in_tx(struct archive *ar, const char *actor, struct policy_set_re
 		return r;
 	/* Audited first, in the same transaction: the version exists only if
 	 * the entry does. The hash is of the exact text. */
-	if (policy_store_current(ar->cat->db, &cur, NULL) == PV_OK)
+	if (policy_store_current(ar->cat->conn, &cur, NULL) == PV_OK)
 		previous = cur.version;
 	if ((r = archive_auditf(ar, actor, AUDIT_POLICY_SET, "ok", NULL, err,
 				"version=%lld sha256=%s previous=%lld", (long long)previous + 1,
 				res->sha256, (long long)previous)) < 0 ||
-	    (r = policy_version_add(ar->cat->db, res->policy, actor, pv_clock_now(), &res->version,
+	    (r = policy_version_add(ar->cat->conn, res->policy, actor, pv_clock_now(), &res->version,
 				    err)) < 0)
 		return r;
 	return retention_reapply(ar, res->policy, res->version, false, res->impact, &res->reapply,
 				 err);
+}
+
+/* Live messages decided under another version than `version`. */
+static int count_stale(struct db *db, int64_t version, int64_t *n_r, struct pv_error *err)
+{
+	struct db_stmt *st;
+	int r = db_prepare(db, "SELECT count(*) FROM messages WHERE disposed_at IS NULL"
+			       " AND policy_version != ?", &st, err);
+	if (r < 0)
+		return r;
+	db_bind_int64(st, 1, version);
+	if ((r = db_step(st, err)) == DB_ROW)
+		*n_r = db_column_int64(st, 0);
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
 /* PV_EPERM when p shortens any retention against the version in force
@@ -96,7 +111,7 @@ static int refuse_shortening(struct archive *ar, const void *text, size_t len,
 	char why[POLICY_SHORTEN_WHY_MAX + 64] = "";
 	int r;
 
-	if ((r = policy_in_force(ar->cat->db, &cur, &version, err)) < 0)
+	if ((r = policy_in_force(ar->cat->conn, &cur, &version, err)) < 0)
 		return r;
 	r = policy_compare(cur, p, &sh, err);
 	policy_free(&cur);
@@ -108,10 +123,7 @@ static int refuse_shortening(struct archive *ar, const void *text, size_t len,
 		/* The rules keep every message decided under the version in
 		 * force as long; one decided under an older version is checked
 		 * against what the catalog holds for it. */
-		char sql[160];
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM messages WHERE disposed_at IS NULL"
-					   " AND policy_version != %lld", (long long)version);
-		if ((r = catalog_query_int(ar->cat->db, sql, &stale, err)) < 0)
+		if ((r = count_stale(ar->cat->conn, version, &stale, err)) < 0)
 			return r;
 	}
 	if (stale > 0) {
@@ -146,7 +158,7 @@ int archive_policy_set(struct archive *ar, const char *actor, const void *text, 
 		return r;
 	}
 	policy_hash_hex(res->policy, res->sha256);
-	r = policy_store_current(ar->cat->db, &cur, err);
+	r = policy_store_current(ar->cat->conn, &cur, err);
 	if (r == PV_OK && strcmp(cur.sha256, res->sha256) == 0) {
 		res->unchanged = true;
 		res->version = cur.version;
@@ -155,10 +167,11 @@ int archive_policy_set(struct archive *ar, const char *actor, const void *text, 
 	if (r < 0 && r != PV_ENOTFOUND)
 		return r;
 	if ((r = refuse_shortening(ar, text, len, res->policy, res, err)) < 0 ||
-	    (r = catalog_begin(ar->cat, err)) < 0)
+	    (r = db_begin(ar->cat->conn, err)) < 0)
 		return r;
-	if ((r = policy_set_in_tx(ar, actor, res, err)) < 0 || (r = catalog_commit(ar->cat, err)) < 0)
-		catalog_rollback(ar->cat);
+	if ((r = policy_set_in_tx(ar, actor, res, err)) < 0 ||
+	    (r = db_commit(ar->cat->conn, err)) < 0)
+		db_rollback(ar->cat->conn);
 	else
 		policies_sync_store(ar);
 	return r;
@@ -189,11 +202,11 @@ int archive_policy_get(struct archive *ar, int64_t version, unsigned char **text
 	struct policy_version_info cur;
 	int r;
 	if (version == 0) {
-		if ((r = policy_store_current(ar->cat->db, &cur, err)) < 0)
+		if ((r = policy_store_current(ar->cat->conn, &cur, err)) < 0)
 			return r;
 		version = cur.version;
 	}
-	return policy_store_get(ar->cat->db, version, text_r, len_r, info_r, err);
+	return policy_store_get(ar->cat->conn, version, text_r, len_r, info_r, err);
 }
 
 int archive_policy_list(struct archive *ar, int64_t *current_r,
@@ -201,6 +214,6 @@ int archive_policy_list(struct archive *ar, int64_t *current_r,
 			struct pv_error *err)
 {
 	struct policy_version_info cur = {0};
-	*current_r = policy_store_current(ar->cat->db, &cur, NULL) == PV_OK ? cur.version : 0;
-	return policy_store_each(ar->cat->db, fn, ctx, err);
+	*current_r = policy_store_current(ar->cat->conn, &cur, NULL) == PV_OK ? cur.version : 0;
+	return policy_store_each(ar->cat->conn, fn, ctx, err);
 }

@@ -7,7 +7,6 @@
  * policy check|set|show|list`, the web API). Setting a version is audited
  * inside; reading policies is not (they are rules, not archived content). */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,11 +21,11 @@
  * stored version whose text no longer matches its SHA-256, or that does
  * not parse (it parsed when it was set), is PV_EINTEGRITY. info_r may be
  * NULL. */
-int policy_version_load(sqlite3 *db, int64_t version, struct policy **p_r,
+int policy_version_load(struct db *db, int64_t version, struct policy **p_r,
 			struct policy_version_info *info_r, struct pv_error *err) PV_WARN_UNUSED;
 
 /* Stores p's exact source as the next version (see policy_store_add). */
-int policy_version_add(sqlite3 *db, const struct policy *p, const char *actor, int64_t now,
+int policy_version_add(struct db *db, const struct policy *p, const char *actor, int64_t now,
 		       int64_t *version_r, struct pv_error *err);
 
 /* ---- operations -------------------------------------------------------- */
@@ -81,7 +80,7 @@ int policy_set_in_tx(struct archive *ar, const char *actor, struct policy_set_re
 /* The policy in force, parsed (*p_r: the caller frees it), and its version
  * (0 when none is stored: then the built-in retention, which is the text
  * `popvault init` stores as version 1: keep six years). */
-int policy_in_force(sqlite3 *db, struct policy **p_r, int64_t *version_r, struct pv_error *err);
+int policy_in_force(struct db *db, struct policy **p_r, int64_t *version_r, struct pv_error *err);
 
 /* ---- what a text would change (`POST /api/v1/policy/dry-run`, proposals) */
 

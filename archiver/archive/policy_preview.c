@@ -97,9 +97,9 @@ int archive_policy_preview(struct archive *ar, const void *text, size_t len,
 			   struct policy_diags *diags, struct policy_preview *pv,
 			   struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
+	struct db *db = ar->cat->conn;
 	struct policy *cur = NULL;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t *ids = NULL, now = pv_clock_now();
 	size_t n = 0, cap = 0;
 	int r;
@@ -120,16 +120,17 @@ int archive_policy_preview(struct archive *ar, const void *text, size_t len,
 	}
 	if ((r = policy_compare(cur, pv->policy, &pv->rules, err)) < 0 ||
 	    (r = policy_impact_new(pv->policy, now, &pv->impact, err)) < 0 ||
-	    (r = catalog_prepare(db, "SELECT id FROM messages WHERE disposed_at IS NULL ORDER BY id",
-				 &st, err)) < 0 ||
-	    (r = catalog_collect_ids(db, st, &ids, &n, err)) < 0)
+	    (r = db_prepare(db, "SELECT id FROM messages WHERE disposed_at IS NULL ORDER BY id",
+			    &st, err)) < 0 ||
+	    (r = db_collect_ids(&st, &ids, &n, err)) < 0)
 		goto out;
 	/* What ingest and retention_reapply read of a message, wiped after each. */
 	struct pv_buf raw;
 	pv_buf_init(&raw, PV_INGEST_READBACK_MAX);
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct stored_message m;
-		if ((r = message_load(db, ids[i], &m, err)) < 0)
+		/* store/message is not on lib/db.h yet: its SQLite handle */
+		if ((r = message_load(db_sqlite(db), ids[i], &m, err)) < 0)
 			break;
 		pv->messages++;
 		r = preview_one(ar, pv, now, &m, &raw, &cap, err);

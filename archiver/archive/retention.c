@@ -111,7 +111,7 @@ static struct policy *cache_policy;
 static int64_t cache_version;
 static char cache_sha[POLICY_HASH_HEX_LEN];
 
-static int cache_refresh(sqlite3 *db, struct pv_error *err)
+static int cache_refresh(struct db *db, struct pv_error *err)
 {
 	struct policy_version_info info;
 	int r = policy_store_current(db, &info, err);
@@ -141,7 +141,7 @@ int retention_decide_msg(struct archive *ar, const struct account *a, const stru
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&cache_lock);
-	if ((r = cache_refresh(ar->cat->db, err)) == PV_OK) {
+	if ((r = cache_refresh(ar->cat->conn, err)) == PV_OK) {
 		if (cache_policy == NULL)
 			r = retention_builtin(received_at, ret, err);
 		else
@@ -188,16 +188,17 @@ int retention_bucket(struct archive *ar, const struct retention *ret, int64_t *b
 	}
 	if (r < 0)
 		return r;
-	sqlite3_stmt *st;
-	if ((r = catalog_prepare(ar->cat->db, "INSERT OR IGNORE INTO buckets (id, class, expiry_month)"
-					      " VALUES (?, ?, ?)", &st, err)) < 0)
+	struct db_stmt *st;
+	if ((r = db_prepare(ar->cat->conn, "INSERT INTO buckets (id, class, expiry_month)"
+					   " VALUES (?, ?, ?) ON CONFLICT DO NOTHING", &st, err)) < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, ret->class_name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, label, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(ar->cat->db));
-	sqlite3_finalize(st);
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, ret->class_name, -1);
+	db_bind_text(st, 3, label, -1);
+	int rc = db_step(st, err);
+	if (rc < 0)
+		r = rc;
+	db_finalize(&st);
 	*bucket_id_r = id;
 	return r;
 }
@@ -230,10 +231,9 @@ int retention_read_message(struct archive *ar, const struct stored_message *m, s
 static int update_row(struct archive *ar, const struct stored_message *m, const struct retention *nr,
 		      bool rebucket, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
 	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES], wrapped[KEYRING_WRAPPED_BYTES];
 	int64_t bucket = m->bucket_id;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	char label[RETENTION_BUCKET_LABEL_MAX];
 	int r = PV_OK;
 
@@ -248,25 +248,31 @@ static int update_row(struct archive *ar, const struct stored_message *m, const 
 		if (r < 0)
 			return r;
 	}
-	if ((r = catalog_prepare(db, "UPDATE messages SET archived_class = coalesce(archived_class,"
-				     " retention_class), retention_class = ?, expires_at = ?,"
-				     " policy_version = ?, bucket_id = ?,"
-				     " wrapped_key = CASE WHEN ? THEN ? ELSE wrapped_key END"
-				     " WHERE id = ? AND disposed_at IS NULL", &st, err)) < 0)
+	/* the new wrapped key only when rebucketed: its blob parameter
+	 * takes its type from wrapped_key in the CASE on PostgreSQL */
+	if ((r = db_prepare(ar->cat->conn,
+			    "UPDATE messages SET archived_class = coalesce(archived_class,"
+			    " retention_class), retention_class = ?, expires_at = ?,"
+			    " policy_version = ?, bucket_id = ?,"
+			    " wrapped_key = CASE WHEN CAST(? AS bigint) = 1 THEN ? ELSE wrapped_key END"
+			    " WHERE id = ? AND disposed_at IS NULL", &st, err)) < 0)
 		return r;
-	sqlite3_bind_text(st, 1, nr->class_name, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, nr->class_name, -1);
 	if (!nr->forever)
-		sqlite3_bind_int64(st, 2, nr->expires_at);
-	sqlite3_bind_int64(st, 3, nr->policy_version);
-	sqlite3_bind_int64(st, 4, bucket);
-	sqlite3_bind_int(st, 5, rebucket);
+		db_bind_int64(st, 2, nr->expires_at);
+	else
+		db_bind_null(st, 2);
+	db_bind_int64(st, 3, nr->policy_version);
+	db_bind_int64(st, 4, bucket);
+	db_bind_int64(st, 5, rebucket);
 	if (rebucket)
-		sqlite3_bind_blob(st, 6, wrapped, sizeof(wrapped), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, m->id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
+		db_bind_blob(st, 6, wrapped, sizeof(wrapped));
+	else
+		db_bind_null(st, 6);
+	db_bind_int64(st, 7, m->id);
+	int rc = db_step(st, err);
+	db_finalize(&st);
+	return rc < 0 ? rc : PV_OK;
 }
 
 int retention_evaluate_stored(struct archive *ar, const struct policy *p, int64_t version,
@@ -349,19 +355,19 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 		      struct policy_impact *imp, struct retention_reapply_stats *stats,
 		      struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t *ids = NULL;
 	size_t n = 0;
 	int r;
 
 	memset(stats, 0, sizeof(*stats));
-	if ((r = catalog_prepare(db, "SELECT id FROM messages WHERE disposed_at IS NULL"
-				     " AND (? = 0 OR policy_version != ?) ORDER BY id", &st, err)) < 0)
+	if ((r = db_prepare(ar->cat->conn, "SELECT id FROM messages WHERE disposed_at IS NULL"
+					   " AND (CAST(? AS bigint) = 0 OR policy_version != ?)"
+					   " ORDER BY id", &st, err)) < 0)
 		return r;
-	sqlite3_bind_int(st, 1, only_stale);
-	sqlite3_bind_int64(st, 2, version);
-	if ((r = catalog_collect_ids(db, st, &ids, &n, err)) < 0)
+	db_bind_int64(st, 1, only_stale);
+	db_bind_int64(st, 2, version);
+	if ((r = db_collect_ids(&st, &ids, &n, err)) < 0)
 		return r;
 	/* What ingest reads of a message for its policy: the same decision
 	 * from the same bytes, and memory flat whatever the message size. */
@@ -370,7 +376,8 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 	r = PV_OK;
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct stored_message m;
-		if ((r = message_load(db, ids[i], &m, err)) < 0)
+		/* store/message is not on lib/db.h yet: its SQLite handle */
+		if ((r = message_load(db_sqlite(ar->cat->conn), ids[i], &m, err)) < 0)
 			break;
 		r = reapply_one(ar, p, version, &m, &raw, imp, stats, err);
 		pv_buf_free_secret(&raw); /* wiped between messages */

@@ -405,7 +405,7 @@ static int verify_disposals(struct vctx *v, struct pv_error *err)
 		for (size_t h = 0; h < v->ev.n_holds; h++)
 			if (evidence_hold_in_force(&v->ev.holds[h], d->intent_seq))
 				ids[n++] = v->ev.holds[h].id;
-		if ((r = holds_digest_at(v->ar->cat->db, ids, n, d->intent_at, digest, err)) < 0)
+		if ((r = holds_digest_at(v->ar->cat->conn, ids, n, d->intent_at, digest, err)) < 0)
 			break;
 		if (d->holds >= 0 && (size_t)d->holds != n)
 			problem(v, "disposal %lld: holds: its intent counted %lld holds in force, the audit "
@@ -536,12 +536,12 @@ static int verify_signed(struct vctx *v, struct pv_error *err)
 	if (r < 0)
 		return pv_fail(err, r, "%s", e.msg);
 	v->ev_ok = true;
-	if ((r = attest_policies_load(ar->cat->db, &v->ev, &v->ap, vproblem, v, err)) < 0)
+	if ((r = attest_policies_load(ar->cat->conn, &v->ev, &v->ap, vproblem, v, err)) < 0)
 		return r;
 	v->ap_ok = true;
 	if ((r = attest_holds(ar, &v->ev, vproblem, v, err)) < 0)
 		return r;
-	r = policy_store_current(ar->cat->db, &info, err);
+	r = policy_store_current(ar->cat->conn, &info, err);
 	if (r < 0 && r != PV_ENOTFOUND)
 		return r;
 	if ((r == PV_ENOTFOUND ? 0 : info.version) != v->ap.current)

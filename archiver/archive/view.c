@@ -93,7 +93,7 @@ static int fill_meta(struct archive *ar, const struct stored_message *m,
 	meta->policy_version = m->policy_version;
 	meta->disposed_at = m->disposed_at;
 	meta->leaf_index = m->leaf_index;
-	return hold_names_of(ar->cat->db, m->id, &meta->holds, &meta->n_holds, err);
+	return hold_names_of(ar->cat->conn, m->id, &meta->holds, &meta->n_holds, err);
 }
 
 /* The parsing of a message for a reader, in the parser sandbox

@@ -38,7 +38,7 @@ void bates_format(const char *prefix, int64_t number, char out[BATES_LEN_MAX + 1
 	snprintf(out, BATES_LEN_MAX + 1, "%s%0*lld", prefix, BATES_DIGITS, (long long)number);
 }
 
-int bates_matter_open(sqlite3 *db, const char *matter, const char *prefix, int64_t start,
+int bates_matter_open(struct db *db, const char *matter, const char *prefix, int64_t start,
 		      const char *actor, int64_t now, struct bates_matter *m, struct pv_error *err)
 {
 	int r;
@@ -74,20 +74,20 @@ int bates_matter_open(sqlite3 *db, const char *matter, const char *prefix, int64
 	return bates_store_matter_add(db, m->name, m->prefix, m->start, actor, now, err);
 }
 
-int bates_assign(sqlite3 *db, const struct bates_matter *m, const int64_t *ids, size_t n,
+int bates_assign(struct db *db, const struct bates_matter *m, const int64_t *ids, size_t n,
 		 int64_t now, int64_t *numbers, size_t *new_r, struct pv_error *err)
 {
 	return bates_store_assign(db, m->name, m->start, PV_EXPORT_BATES_NUMBER_MAX, ids, n, now,
 				  numbers, new_r, err);
 }
 
-int bates_lookup(sqlite3 *db, const struct bates_matter *m, int64_t id, int64_t *number_r,
+int bates_lookup(struct db *db, const struct bates_matter *m, int64_t id, int64_t *number_r,
 		 struct pv_error *err)
 {
 	return bates_store_lookup(db, m->name, id, number_r, err);
 }
 
-int bates_disposed(sqlite3 *db, const struct bates_matter *m, bates_disposed_fn fn, void *ctx,
+int bates_disposed(struct db *db, const struct bates_matter *m, bates_disposed_fn fn, void *ctx,
 		   struct pv_error *err)
 {
 	return bates_store_disposed(db, m->name, fn, ctx, err);

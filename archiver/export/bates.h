@@ -11,11 +11,11 @@
  * highest number. A Bates number is the prefix and the number written
  * with at least BATES_DIGITS digits: "PV00000001". */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
 
@@ -44,7 +44,7 @@ bool bates_matter_valid(const char *name);
  * existing matter, a prefix or start that differs from the stored one is
  * PV_EUSAGE: its numbers must not change. Needs the caller's open
  * transaction (it writes). */
-int bates_matter_open(sqlite3 *db, const char *matter, const char *prefix, int64_t start,
+int bates_matter_open(struct db *db, const char *matter, const char *prefix, int64_t start,
 		      const char *actor, int64_t now, struct bates_matter *m_r,
 		      struct pv_error *err);
 
@@ -53,19 +53,19 @@ int bates_matter_open(sqlite3 *db, const char *matter, const char *prefix, int64
  * number. numbers_r[i] is for ids[i]; *new_r (may be NULL) counts the
  * numbers given now. Inside the caller's transaction. PV_ELIMIT past
  * PV_EXPORT_BATES_NUMBER_MAX. */
-int bates_assign(sqlite3 *db, const struct bates_matter *m, const int64_t *ids, size_t n,
+int bates_assign(struct db *db, const struct bates_matter *m, const int64_t *ids, size_t n,
 		 int64_t now, int64_t *numbers_r, size_t *new_r, struct pv_error *err);
 
 /* The number the matter gave message id in an earlier export, or -1
  * (*number_r). Does not assign. */
-int bates_lookup(sqlite3 *db, const struct bates_matter *m, int64_t id, int64_t *number_r,
+int bates_lookup(struct db *db, const struct bates_matter *m, int64_t id, int64_t *number_r,
 		 struct pv_error *err);
 
 /* Calls fn for every message the matter numbered that has been disposed
  * of since (in id order): a gap in the matter's numbering is explained in
  * every later export. A non-zero return from fn stops and is returned. */
 typedef int (*bates_disposed_fn)(void *ctx, int64_t id, int64_t number);
-int bates_disposed(sqlite3 *db, const struct bates_matter *m, bates_disposed_fn fn, void *ctx,
+int bates_disposed(struct db *db, const struct bates_matter *m, bates_disposed_fn fn, void *ctx,
 		   struct pv_error *err);
 
 /* "<prefix><number, BATES_DIGITS digits at least>" into out. */

@@ -213,7 +213,7 @@ static int load_items(struct xp *x, const int64_t *ids, size_t n, int64_t now)
 		r = add_item(x, ids[i], &cap);
 	if (r < 0)
 		return r;
-	if ((r = bates_matter_open(x->ar->cat->db, matter_of(x->o), x->o->bates_prefix,
+	if ((r = bates_matter_open(x->ar->cat->conn, matter_of(x->o), x->o->bates_prefix,
 				   x->o->bates_start, x->o->actor, now, &x->matter, x->err)) < 0)
 		return r;
 	if ((exp_ids = calloc(x->n ? x->n : 1, sizeof(*exp_ids))) == NULL ||
@@ -225,17 +225,17 @@ static int load_items(struct xp *x, const int64_t *ids, size_t n, int64_t now)
 		if (x->items[i].disposed_at == 0)
 			exp_ids[k++] = x->items[i].id;
 		else
-			r = bates_lookup(x->ar->cat->db, &x->matter, x->items[i].id, &x->items[i].number,
+			r = bates_lookup(x->ar->cat->conn, &x->matter, x->items[i].id, &x->items[i].number,
 					 x->err);
 	}
-	if (r < 0 || (r = bates_assign(x->ar->cat->db, &x->matter, exp_ids, k, now, nums, &fresh,
+	if (r < 0 || (r = bates_assign(x->ar->cat->conn, &x->matter, exp_ids, k, now, nums, &fresh,
 				       x->err)) < 0)
 		goto out;
 	for (size_t i = 0; i < k; i++)
 		item_by_id(x, exp_ids[i])->number = nums[i];
 	x->sum->new_numbers = fresh;
 	struct gone_ctx g = {x, x->n, &cap};
-	if ((r = bates_disposed(x->ar->cat->db, &x->matter, add_gone, &g, x->err)) < 0)
+	if ((r = bates_disposed(x->ar->cat->conn, &x->matter, add_gone, &g, x->err)) < 0)
 		goto out;
 	if (x->n > 1)
 		qsort(x->items, x->n, sizeof(*x->items), cmp_item_id);

@@ -465,6 +465,16 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE pack_store ADD COLUMN migration TEXT"
 	" CHECK (migration IS NULL OR migration IN ('running', 'done'));\n",
 	},
+	/* 16 (issue 18): mailbox leases (store/leases.h): which harvester
+	 * holds a session on an account, until when, when several share one
+	 * catalog. */
+	{
+	"CREATE TABLE mailbox_leases (\n"
+	"  account_id INTEGER PRIMARY KEY REFERENCES accounts(id),\n"
+	"  holder TEXT NOT NULL,\n"
+	"  expires_at INTEGER NOT NULL\n"
+	");\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

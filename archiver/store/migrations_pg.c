@@ -394,6 +394,14 @@ static const char *const pg_catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE pack_store ADD COLUMN migration text"
 	" CHECK (migration IS NULL OR migration IN ('running', 'done'));\n",
 	},
+	/* 16: mailbox leases */
+	{
+	"CREATE TABLE mailbox_leases (\n"
+	"  account_id bigint PRIMARY KEY REFERENCES accounts(id),\n"
+	"  holder text NOT NULL,\n"
+	"  expires_at bigint NOT NULL\n"
+	");\n",
+	},
 };
 
 const struct migration_set migrations_catalog_pg = {

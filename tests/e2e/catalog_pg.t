@@ -4,15 +4,17 @@
 # (test_db), the two dialects' migrations compared step by step
 # (test_schema_dialects), and the modules converted to the interface
 # (test_users, test_sessions, test_witness_state, test_approval_store,
-# test_anchor, test_user_totp, test_accounts_store; the Merkle and audit
-# logs: test_tlog, test_auditlog, test_auditbundle, test_keys), each suite
-# on SQLite and PostgreSQL with PV_TEST_PG set, nothing skipped.
+# test_anchor, test_user_totp, test_accounts_store, test_policy_store,
+# test_bates_store, test_matter_rows) and store/leases.c (test_leases),
+# the Merkle and audit logs (test_tlog, test_auditlog, test_auditbundle,
+# test_keys), each suite on SQLite and PostgreSQL with PV_TEST_PG set,
+# nothing skipped.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-SUITES="test_db test_schema_dialects test_users test_sessions test_witness_state test_approval_store test_anchor test_user_totp test_accounts_store test_tlog test_auditlog test_auditbundle test_keys"
-h_plan 15
+SUITES="test_db test_schema_dialects test_users test_sessions test_witness_state test_approval_store test_anchor test_user_totp test_accounts_store test_leases test_policy_store test_bates_store test_matter_rows test_tlog test_auditlog test_auditbundle test_keys"
+h_plan 19
 
 for s in $SUITES; do
 	[ -x "$H_SRC/build/asan/tests/$s" ] || { echo "Bail out! no build/asan/tests/$s (make asan builds it)"; exit 1; }

@@ -117,6 +117,33 @@ static inline void fx_catalog_close(struct fx_catalog *c)
 	cmocka_unit_test_setup_teardown(t, setup, teardown),     \
 		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
 
+/* The set-ups of a suite whose state is just a struct fx_catalog
+ * (*state, tag TAG): setup (SQLite), setup_pg and teardown, for FX_BOTH. */
+#define FX_CATALOG_SETUPS(tag)                                          \
+	static int fx_catalog_setup_on(void **state, bool pg)          \
+	{                                                               \
+		struct fx_catalog *c = calloc(1, sizeof(*c));           \
+		if (c == NULL)                                          \
+			return -1;                                      \
+		fx_catalog_open(c, tag, pg);                            \
+		*state = c;                                             \
+		return 0;                                               \
+	}                                                               \
+	static int setup(void **state)                                  \
+	{                                                               \
+		return fx_catalog_setup_on(state, false);               \
+	}                                                               \
+	static int setup_pg(void **state)                               \
+	{                                                               \
+		return fx_catalog_setup_on(state, true);                \
+	}                                                               \
+	static int teardown(void **state)                               \
+	{                                                               \
+		fx_catalog_close(*state);                               \
+		free(*state);                                           \
+		return 0;                                               \
+	}
+
 /* A case among FX_BOTH ones that runs on SQLite only (it needs SQLite's
  * file, or no database at all): its PostgreSQL half is empty. */
 #define FX_ONCE(t) cmocka_unit_test(t), {.name = NULL}

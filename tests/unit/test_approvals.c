@@ -332,18 +332,18 @@ static void test_hold_release_waits_for_another_role(void **state)
 					  strlen(name), NULL, NULL, &prop, &err), PV_ERR);
 	approval_proposal_free(&prop);
 	/* still held */
-	fx_must(hold_active(f.ar->cat->db, name, &id, &members, &err), &err, "active");
+	fx_must(hold_active(f.ar->cat->conn, name, &id, &members, &err), &err, "active");
 
 	/* another legal user: the same role as the proposal's */
 	assert_int_equal(approval_decide(f.ar, "web:lou", "legal", 1, true, NULL, false, &out, &err),
 			 PV_EPERM);
 	assert_non_null(strstr(err.msg, "proposed with the role legal"));
 	approval_outcome_free(&out);
-	fx_must(hold_active(f.ar->cat->db, name, &id, &members, &err), &err, "still active");
+	fx_must(hold_active(f.ar->cat->conn, name, &id, &members, &err), &err, "still active");
 	fx_must(approval_decide(f.ar, "web:carl", "compliance", 1, true, "agreed", false, &out, &err),
 		&err, "approve");
 	approval_outcome_free(&out);
-	assert_int_equal(hold_active(f.ar->cat->db, name, &id, &members, &err), PV_ENOTFOUND);
+	assert_int_equal(hold_active(f.ar->cat->conn, name, &id, &members, &err), PV_ENOTFOUND);
 	struct audit_entry e = ops_audit_last(&f);
 	assert_string_equal(e.type, "hold-release");
 	assert_string_equal(e.actor, "web:lena");
@@ -383,7 +383,7 @@ static void test_rejection_ends_a_proposal(void **state)
 	assert_int_equal(approval_decide(f.ar, "web:cora", "compliance", 1, true, NULL, false, &out,
 					 &err), PV_ERR);
 	approval_outcome_free(&out);
-	fx_must(hold_active(f.ar->cat->db, name, &id, &members, &err), &err, "still active");
+	fx_must(hold_active(f.ar->cat->conn, name, &id, &members, &err), &err, "still active");
 	/* the proposer may withdraw a proposal of their own */
 	fx_must(approval_propose(f.ar, "web:lena", "legal", APPROVAL_HOLD_RELEASE, name, strlen(name),
 				 NULL, NULL, &prop, &err), &err, "propose again");

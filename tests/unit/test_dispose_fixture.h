@@ -122,14 +122,14 @@ static int64_t fx_policy_store(struct fx *f, const char *text)
 	int64_t v = 0, prev = 0;
 	fx_must(policy_parse(text, strlen(text), &p, NULL, &err), &err, "policy_parse");
 	policy_hash_hex(p, hex);
-	if (policy_store_current(f->ar->cat->db, &cur, NULL) == PV_OK)
+	if (policy_store_current(f->ar->cat->conn, &cur, NULL) == PV_OK)
 		prev = cur.version;
 	fx_must(catalog_begin(f->ar->cat, &err), &err, "begin");
 	fx_must(archive_auditf(f->ar, "cli:test", AUDIT_POLICY_SET, "ok", NULL, &err,
 			       "version=%lld sha256=%s previous=%lld", (long long)prev + 1, hex,
 			       (long long)prev),
 		&err, "audit policy-set");
-	fx_must(policy_version_add(f->ar->cat->db, p, "cli:test", 1700000000, &v, &err), &err,
+	fx_must(policy_version_add(f->ar->cat->conn, p, "cli:test", 1700000000, &v, &err), &err,
 		"policy_version_add");
 	fx_must(catalog_commit(f->ar->cat, &err), &err, "commit");
 	policy_free(&p);

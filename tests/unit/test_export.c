@@ -315,8 +315,8 @@ static void test_bates_numbers_are_stable_per_matter(void **state)
 	fx_init(&f);
 	for (int i = 0; i < 10; i++)
 		(void)fx_archive(&f, MSG_PLAIN, 1700000000 + i);
-	sqlite3 *db = f.ar->cat->db;
-	fx_must(catalog_begin(f.ar->cat, &err), &err, "begin");
+	struct db *db = f.ar->cat->conn;
+	fx_must(db_begin(db, &err), &err, "begin");
 	fx_must(bates_matter_open(db, "M", NULL, -1, "cli:t", 1, &m, &err), &err, "open");
 	assert_true(m.created);
 	assert_string_equal(m.prefix, BATES_DEFAULT_PREFIX);
@@ -343,10 +343,10 @@ static void test_bates_numbers_are_stable_per_matter(void **state)
 	fx_must(bates_matter_open(db, "N", NULL, -1, "cli:t", 1, &m, &err), &err, "reopen N");
 	assert_false(m.created);
 	assert_int_equal(m.start, 1000);
-	assert_int_not_equal(catalog_exec(db, "UPDATE export_bates SET number = 7 WHERE matter = 'M'",
-					  &err), 0);
-	assert_int_not_equal(catalog_exec(db, "DELETE FROM export_bates", &err), 0);
-	catalog_rollback(f.ar->cat);
+	assert_int_not_equal(db_exec(db, "UPDATE export_bates SET number = 7 WHERE matter = 'M'",
+				     &err), 0);
+	assert_int_not_equal(db_exec(db, "DELETE FROM export_bates", &err), 0);
+	db_rollback(db);
 	assert_false(bates_prefix_valid(""));
 	assert_false(bates_prefix_valid("-x"));
 	assert_false(bates_prefix_valid("a/b"));

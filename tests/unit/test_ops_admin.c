@@ -68,7 +68,7 @@ static void test_policy_set_is_audited_first_and_once(void **state)
 	ops_assert_audit_refused(r, &err);
 	approval_outcome_free(&out);
 	ops_audit_read_only(&f, false);
-	assert_int_equal(policy_store_current(f.ar->cat->db, &cur, &err), PV_ENOTFOUND);
+	assert_int_equal(policy_store_current(f.ar->cat->conn, &cur, &err), PV_ENOTFOUND);
 
 	fx_must(approval_decide(f.ar, "web:carl", "compliance", 1, true, "ok", false, &out, &err),
 		&err, "approve");

@@ -420,18 +420,18 @@ static void test_policy_versions_are_never_edited(void **state)
 	unsigned char *text;
 	size_t len;
 	fx_init(&f);
-	assert_int_equal(policy_store_current(f.ar->cat->db, &info, &err), PV_ENOTFOUND);
+	assert_int_equal(policy_store_current(f.ar->cat->conn, &info, &err), PV_ENOTFOUND);
 	static const char t1[] = "# one\ndefault: retain 6y\n", t2[] = "default:   retain 7y # two\n";
 	assert_int_equal(fx_policy_store(&f, t1), 1);
 	assert_int_equal(fx_policy_store(&f, t2), 2);
-	fx_must(policy_store_current(f.ar->cat->db, &info, &err), &err, "current");
+	fx_must(policy_store_current(f.ar->cat->conn, &info, &err), &err, "current");
 	assert_int_equal(info.version, 2);
 	assert_string_equal(info.actor, "cli:test");
-	fx_must(policy_store_get(f.ar->cat->db, 1, &text, &len, &info, &err), &err, "get");
+	fx_must(policy_store_get(f.ar->cat->conn, 1, &text, &len, &info, &err), &err, "get");
 	assert_int_equal(len, strlen(t1));
 	assert_memory_equal(text, t1, len); /* the exact bytes, comments and all */
 	free(text);
-	assert_int_equal(policy_store_get(f.ar->cat->db, 3, &text, &len, NULL, &err), PV_ENOTFOUND);
+	assert_int_equal(policy_store_get(f.ar->cat->conn, 3, &text, &len, NULL, &err), PV_ENOTFOUND);
 	sqlite3 *db = f.ar->cat->db;
 	assert_int_not_equal(sqlite3_exec(db, "UPDATE policy_versions SET text = 'default: retain 1d'"
 					      " WHERE version = 1", NULL, NULL, NULL), SQLITE_OK);
@@ -444,7 +444,7 @@ static void test_policy_versions_are_never_edited(void **state)
 					  "UPDATE policy_versions SET text = CAST('default: retain 1d\n'"
 					  " AS BLOB) WHERE version = 2", NULL, NULL, NULL), SQLITE_OK);
 	struct policy *p = NULL;
-	assert_int_equal(policy_version_load(db, 2, &p, NULL, &err), PV_EINTEGRITY);
+	assert_int_equal(policy_version_load(f.ar->cat->conn, 2, &p, NULL, &err), PV_EINTEGRITY);
 	assert_null(p);
 	assert_non_null(strstr(err.msg, "SHA-256"));
 	fx_free(&f);
@@ -471,7 +471,7 @@ static void test_shorter_retention_rewraps_into_new_bucket(void **state)
 	fx_must(policy_impact_new(p, fx_t("2026-03-01"), &imp, &err), &err, "impact");
 	fx_must(catalog_begin(f.ar->cat, &err), &err, "begin");
 	int64_t v = 0;
-	fx_must(policy_version_add(f.ar->cat->db, p, "cli:test", 1, &v, &err), &err, "add");
+	fx_must(policy_version_add(f.ar->cat->conn, p, "cli:test", 1, &v, &err), &err, "add");
 	fx_must(retention_reapply(f.ar, p, v, false, imp, &rs, &err), &err, "reapply");
 	fx_must(catalog_commit(f.ar->cat, &err), &err, "commit");
 	assert_int_equal(rs.evaluated, 3);
