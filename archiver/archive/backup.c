@@ -89,7 +89,9 @@ static int write_checkpoints(struct bctx *b, sqlite3 *snap)
 		struct tlog *t = NULL;
 		struct checkpoint cp;
 		pv_buf_reset(&note);
-		if ((r = tlog_open(snap, cp_logs[i], &t, b->err)) == PV_OK &&
+		struct db *sdb = NULL; /* the snapshot file through lib/db.h, for tlog_open */
+		if ((r = db_sqlite_wrap(snap, &sdb, b->err)) == PV_OK &&
+		    (r = tlog_open(sdb, cp_logs[i], &t, b->err)) == PV_OK &&
 		    (r = checkpoint_latest(t, &note, &cp, b->err)) == PV_OK) {
 			if ((r = backup_path(path, sizeof(path), b->err, "%s/%s", b->out,
 					     cp_files[i])) == PV_OK)
@@ -97,6 +99,7 @@ static int write_checkpoints(struct bctx *b, sqlite3 *snap)
 			*(i == 0 ? &b->sum->archive_size : &b->sum->audit_size) = cp.size;
 		}
 		tlog_free(&t);
+		db_close(&sdb);
 		if (r == PV_OK)
 			r = add_file(b, cp_files[i]);
 	}
