@@ -248,7 +248,7 @@ struct feed {
 	struct tlog *t;
 	struct bundle_writer *w;
 	struct bundle_member *leaves, *jsonl, *csv, *personal;
-	sqlite3_stmt *pers; /* audit_personal rows from lo, in seq order */
+	struct db_stmt *pers; /* audit_personal rows from lo, in seq order */
 	bool pers_row;      /* pers is on a row */
 	uint64_t lo, next, hi;
 	uint64_t n_personal;
@@ -260,11 +260,9 @@ struct feed {
 
 static int pers_step(struct feed *f)
 {
-	int rc = sqlite3_step(f->pers);
-	f->pers_row = rc == SQLITE_ROW;
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return pv_fail(f->err, PV_ERR, "audit side table: %s", sqlite3_errmsg(tlog_db(f->t)));
-	return 0;
+	int rc = db_step(f->pers, f->err);
+	f->pers_row = rc == DB_ROW;
+	return rc >= 0 ? 0 : pv_error_prefix(f->err, "audit side table");
 }
 
 /* The side data of seq from the ordered cursor (NULL when none). */
@@ -274,16 +272,16 @@ static int pers_for(struct feed *f, uint64_t seq, const struct audit_entry *e, c
 	int r;
 	*p_r = NULL;
 	while (f->pers != NULL && f->pers_row &&
-	       (uint64_t)sqlite3_column_int64(f->pers, 0) < seq)
+	       (uint64_t)db_column_int64(f->pers, 0) < seq)
 		if ((r = pers_step(f)) < 0)
 			return r;
-	if (f->pers == NULL || !f->pers_row || (uint64_t)sqlite3_column_int64(f->pers, 0) != seq)
+	if (f->pers == NULL || !f->pers_row || (uint64_t)db_column_int64(f->pers, 0) != seq)
 		return 0;
 	uint8_t commit[AUDIT_COMMIT_LEN];
-	const void *s = sqlite3_column_blob(f->pers, 1);
-	const void *d = sqlite3_column_blob(f->pers, 2);
-	size_t n = (size_t)sqlite3_column_bytes(f->pers, 2);
-	if (s == NULL || sqlite3_column_bytes(f->pers, 1) != AUDIT_SALT_LEN || !e->has_commit)
+	size_t slen, n;
+	const void *s = db_column_blob(f->pers, 1, &slen);
+	const void *d = db_column_blob(f->pers, 2, &n);
+	if (s == NULL || slen != AUDIT_SALT_LEN || !e->has_commit)
 		return pv_fail(f->err, PV_EINTEGRITY, "entry %llu: malformed personal data row",
 			       (unsigned long long)seq);
 	memcpy(salt, s, AUDIT_SALT_LEN);
@@ -372,14 +370,14 @@ static int write_entries(struct tlog *t, struct bundle_writer *w, const struct a
 	    (r = bundle_member_write(f.csv, AUDITLOG_CSV_HEADER, strlen(AUDITLOG_CSV_HEADER), err)) < 0)
 		goto out;
 	if (o->personal) {
-		if (sqlite3_prepare_v2(tlog_db(t),
-				       "SELECT seq, salt, data FROM audit_personal WHERE seq >= ?"
-				       " ORDER BY seq",
-				       -1, &f.pers, NULL) != SQLITE_OK) {
-			r = pv_fail(err, PV_ERR, "audit side table: %s", sqlite3_errmsg(tlog_db(t)));
+		if ((r = db_prepare(tlog_db(t),
+				    "SELECT seq, salt, data FROM audit_personal WHERE seq >= ?"
+				    " ORDER BY seq",
+				    &f.pers, err)) < 0) {
+			r = pv_error_prefix(err, "audit side table");
 			goto out;
 		}
-		sqlite3_bind_int64(f.pers, 1, (sqlite3_int64)lo);
+		db_bind_int64(f.pers, 1, (int64_t)lo);
 		if ((r = pers_step(&f)) < 0)
 			goto out;
 	}
@@ -411,7 +409,7 @@ out:
 	bundle_member_abort(&f.jsonl);
 	bundle_member_abort(&f.csv);
 	bundle_member_abort(&f.personal);
-	sqlite3_finalize(f.pers);
+	db_finalize(&f.pers);
 	pv_buf_free(&f.line);
 	pv_buf_free_secret(&f.pdata);
 	pv_buf_free(&leaf);
@@ -522,7 +520,7 @@ int auditbundle_export(struct tlog *t, const struct note_signer *key,
 	/* With the signer process, the checkpoint the bundle ends on is signed
 	 * after the commit: now. */
 	if ((r = tlog_tx_end(&tx, r, err)) < 0 ||
-	    (sqlite3_get_autocommit(tlog_db(t)) && (r = checkpoint_seal(t, key, NULL, err)) < 0)) {
+	    (!db_in_transaction(tlog_db(t)) && (r = checkpoint_seal(t, key, NULL, err)) < 0)) {
 		pv_error_prefix(err, "audit log");
 		goto fail;
 	}

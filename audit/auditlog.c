@@ -369,38 +369,40 @@ int auditlog_entry_csv(const struct audit_entry *e, const char *personal, size_t
 
 /* --- append ------------------------------------------------------------------ */
 
-static int step_done(sqlite3 *db, sqlite3_stmt *st, struct pv_error *err)
+static int step_done(struct db_stmt **st, struct pv_error *err)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : pv_fail(err, PV_ERR, "%s", sqlite3_errmsg(db));
+	int r = db_step(*st, err);
+	db_finalize(st);
+	return r == DB_DONE ? 0 : r < 0 ? r : pv_fail(err, PV_ERR, "unexpected row");
 }
 
-static int index_event(sqlite3 *db, uint64_t seq, int64_t time_s, const struct audit_event *ev,
+static int index_event(struct db *db, uint64_t seq, int64_t time_s, const struct audit_event *ev,
 		       struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "INSERT INTO audit_event (seq, time, type, actor) VALUES (?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return pv_fail(err, PV_ERR, "%s", sqlite3_errmsg(db));
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-	sqlite3_bind_int64(st, 2, time_s);
-	sqlite3_bind_text(st, 3, ev->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, ev->actor, -1, SQLITE_STATIC);
-	return step_done(db, st, err);
+	struct db_stmt *st = NULL;
+	int r;
+	if ((r = db_prepare(db, "INSERT INTO audit_event (seq, time, type, actor) VALUES (?,?,?,?)",
+			    &st, err)) < 0)
+		return r;
+	db_bind_int64(st, 1, (int64_t)seq);
+	db_bind_int64(st, 2, time_s);
+	db_bind_text(st, 3, ev->type, -1);
+	db_bind_text(st, 4, ev->actor, -1);
+	return step_done(&st, err);
 }
 
-static int store_personal(sqlite3 *db, uint64_t seq, const uint8_t salt[AUDIT_SALT_LEN],
+static int store_personal(struct db *db, uint64_t seq, const uint8_t salt[AUDIT_SALT_LEN],
 			  const char *data, struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "INSERT INTO audit_personal (seq, salt, data) VALUES (?,?,?)", -1,
-			       &st, NULL) != SQLITE_OK)
-		return pv_fail(err, PV_ERR, "%s", sqlite3_errmsg(db));
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-	sqlite3_bind_blob(st, 2, salt, AUDIT_SALT_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, data, (int)strlen(data), SQLITE_STATIC);
-	return step_done(db, st, err);
+	struct db_stmt *st = NULL;
+	int r;
+	if ((r = db_prepare(db, "INSERT INTO audit_personal (seq, salt, data) VALUES (?,?,?)", &st,
+			    err)) < 0)
+		return r;
+	db_bind_int64(st, 1, (int64_t)seq);
+	db_bind_blob(st, 2, salt, AUDIT_SALT_LEN);
+	db_bind_blob(st, 3, data, strlen(data));
+	return step_done(&st, err);
 }
 
 static int append_locked(struct tlog *t, const struct note_signer *key,
@@ -412,19 +414,19 @@ static int append_locked(struct tlog *t, const struct note_signer *key,
 static int record_clock_step(struct tlog *t, const struct note_signer *key, int64_t now,
 			     struct pv_error *err)
 {
-	sqlite3 *db = tlog_db(t);
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int64_t last = INT64_MIN;
-	if (sqlite3_prepare_v2(db, "SELECT time FROM audit_event ORDER BY seq DESC LIMIT 1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		last = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
-	if (rc == SQLITE_DONE || now >= last - AUDITLOG_CLOCK_STEP_S)
+	int rc;
+	if ((rc = db_prepare(tlog_db(t), "SELECT time FROM audit_event ORDER BY seq DESC LIMIT 1",
+			     &st, err)) < 0)
+		return pv_error_prefix(err, "audit index");
+	rc = db_step(st, err);
+	if (rc == DB_ROW)
+		last = db_column_int64(st, 0);
+	db_finalize(&st);
+	if (rc < 0)
+		return pv_error_prefix(err, "audit index");
+	if (rc == DB_DONE || now >= last - AUDITLOG_CLOCK_STEP_S)
 		return 0;
 	char from[PV_RFC3339_LEN], to[PV_RFC3339_LEN], object[128];
 	pv_clock_format_rfc3339(last, from);
@@ -438,7 +440,7 @@ static int record_clock_step(struct tlog *t, const struct note_signer *key, int6
 static int append_locked(struct tlog *t, const struct note_signer *key,
 			 const struct audit_event *ev, bool sign, uint64_t *seq_r, struct pv_error *err)
 {
-	sqlite3 *db = tlog_db(t);
+	struct db *db = tlog_db(t);
 	uint8_t salt[AUDIT_SALT_LEN], commit[AUDIT_COMMIT_LEN];
 	struct pv_buf leaf;
 	uint64_t seq, first;
@@ -511,36 +513,45 @@ int auditlog_append_batch(struct tlog *t, const struct note_signer *key,
 
 /* --- reading ------------------------------------------------------------------ */
 
-static int query_u64(sqlite3 *db, const char *sql, int64_t arg, bool *null_r, uint64_t *v_r,
+static int query_u64(struct db *db, const char *sql, int64_t arg, bool *null_r, uint64_t *v_r,
 		     struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
-	sqlite3_bind_int64(st, 1, arg);
-	int rc = sqlite3_step(st);
-	int r = 0;
-	if (rc == SQLITE_ROW) {
-		*null_r = sqlite3_column_type(st, 0) == SQLITE_NULL;
-		int64_t v = sqlite3_column_int64(st, 0);
+	struct db_stmt *st = NULL;
+	int r;
+	if ((r = db_prepare(db, sql, &st, err)) < 0)
+		return pv_error_prefix(err, "audit index");
+	db_bind_int64(st, 1, arg);
+	if ((r = db_step(st, err)) == DB_ROW) {
+		*null_r = db_column_is_null(st, 0);
+		int64_t v = db_column_int64(st, 0);
 		*v_r = v < 0 ? 0 : (uint64_t)v;
+		r = 0;
 	} else {
-		r = pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
+		r = r < 0 ? pv_error_prefix(err, "audit index")
+			  : pv_fail(err, PV_ERR, "audit index: no row");
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 
-static bool has_tables(sqlite3 *db)
+bool auditlog_has_index(struct db *db)
 {
-	return sqlite3_table_column_metadata(db, NULL, "audit_event", "seq", NULL, NULL, NULL, NULL,
-					     NULL) == SQLITE_OK;
+	int64_t n = 0;
+	/* PostgreSQL's catalog is migrated whole (migrations_pg.c step 5);
+	 * a SQLite file may predate the index. */
+	if (db_kind(db) != DB_SQLITE)
+		return true;
+	return db_query_int(db,
+			    "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+			    " AND name = 'audit_event'",
+			    &n, NULL) == 0 &&
+	       n > 0;
 }
 
 int auditlog_range(struct tlog *t, int64_t since, int64_t until, uint64_t *lo_r, uint64_t *hi_r,
 		   struct pv_error *err)
 {
-	sqlite3 *db = tlog_db(t);
+	struct db *db = tlog_db(t);
 	uint64_t size, v;
 	bool null;
 	int r;
@@ -550,7 +561,7 @@ int auditlog_range(struct tlog *t, int64_t since, int64_t until, uint64_t *lo_r,
 	*hi_r = size;
 	if (since == INT64_MIN && until == INT64_MAX)
 		return 0;
-	if (!has_tables(db)) {
+	if (!auditlog_has_index(db)) {
 		*hi_r = 0;
 		return 0;
 	}
@@ -577,14 +588,14 @@ int auditlog_seqs_of_types(struct tlog *t, const char *const *types, size_t ntyp
 			   uint64_t before, size_t max, uint64_t *seqs_r, size_t *n_r,
 			   struct pv_error *err)
 {
-	sqlite3 *db = tlog_db(t);
-	sqlite3_stmt *st = NULL;
+	struct db *db = tlog_db(t);
+	struct db_stmt *st = NULL;
 	struct pv_buf sql;
-	int r = 0, rc = SQLITE_DONE;
+	int r = 0, rc = DB_DONE;
 	*n_r = 0;
 	if (ntypes == 0 || ntypes > AUDITLOG_TYPES_MAX)
 		return pv_fail(err, PV_ERR, "audit index: 1 to %d types", AUDITLOG_TYPES_MAX);
-	if (max == 0 || !has_tables(db))
+	if (max == 0 || !auditlog_has_index(db))
 		return 0;
 	pv_buf_init(&sql, 256);
 	if ((r = pv_buf_append_str(&sql, "SELECT seq FROM audit_event WHERE seq < ?1 AND type IN (",
@@ -594,22 +605,22 @@ int auditlog_seqs_of_types(struct tlog *t, const char *const *types, size_t ntyp
 		r = pv_buf_printf(&sql, err, "%s?%zu", i ? ", " : "", i + 3);
 	if (r < 0 || (r = pv_buf_append_str(&sql, ") ORDER BY seq DESC LIMIT ?2", err)) < 0)
 		goto out;
-	if (sqlite3_prepare_v2(db, pv_buf_str(&sql), -1, &st, NULL) != SQLITE_OK) {
-		r = pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
+	if ((r = db_prepare(db, pv_buf_str(&sql), &st, err)) < 0) {
+		r = pv_error_prefix(err, "audit index");
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, before > INT64_MAX ? INT64_MAX : (int64_t)before);
-	sqlite3_bind_int64(st, 2, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+	db_bind_int64(st, 1, before > INT64_MAX ? INT64_MAX : (int64_t)before);
+	db_bind_int64(st, 2, max > INT64_MAX ? INT64_MAX : (int64_t)max);
 	for (size_t i = 0; i < ntypes; i++)
-		sqlite3_bind_text(st, (int)i + 3, types[i], -1, SQLITE_STATIC);
-	while (*n_r < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t v = sqlite3_column_int64(st, 0);
+		db_bind_text(st, (int)i + 3, types[i], -1);
+	while (*n_r < max && (rc = db_step(st, err)) == DB_ROW) {
+		int64_t v = db_column_int64(st, 0);
 		seqs_r[(*n_r)++] = v < 0 ? 0 : (uint64_t)v;
 	}
-	if (*n_r < max && rc != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "audit index: %s", sqlite3_errmsg(db));
+	if (*n_r < max && rc < 0)
+		r = pv_error_prefix(err, "audit index");
 out:
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	pv_buf_free(&sql);
 	return r;
 }
@@ -617,34 +628,34 @@ out:
 int auditlog_personal(struct tlog *t, uint64_t seq, uint8_t salt_r[AUDIT_SALT_LEN],
 		      struct pv_buf *data_r, struct pv_error *err)
 {
-	sqlite3 *db = tlog_db(t);
-	sqlite3_stmt *st = NULL;
+	struct db *db = tlog_db(t);
+	struct db_stmt *st = NULL;
 	int r;
-	if (!has_tables(db))
+	if (!auditlog_has_index(db))
 		return pv_fail(err, PV_ENOTFOUND, "no personal data for entry %llu",
 			       (unsigned long long)seq);
-	if (sqlite3_prepare_v2(db, "SELECT salt, data FROM audit_personal WHERE seq = ?", -1, &st,
-			       NULL) != SQLITE_OK)
-		return pv_fail(err, PV_ERR, "audit side table: %s", sqlite3_errmsg(db));
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const void *s = sqlite3_column_blob(st, 0);
-		if (sqlite3_column_bytes(st, 0) != AUDIT_SALT_LEN || s == NULL) {
+	if ((r = db_prepare(db, "SELECT salt, data FROM audit_personal WHERE seq = ?", &st, err)) < 0)
+		return pv_error_prefix(err, "audit side table");
+	db_bind_int64(st, 1, seq > INT64_MAX ? INT64_MAX : (int64_t)seq);
+	int rc = db_step(st, err);
+	if (rc == DB_ROW) {
+		size_t slen, dlen;
+		const void *s = db_column_blob(st, 0, &slen);
+		if (slen != AUDIT_SALT_LEN || s == NULL) {
 			r = pv_fail(err, PV_EINTEGRITY, "entry %llu: personal data has a bad salt",
 				    (unsigned long long)seq);
 		} else {
 			memcpy(salt_r, s, AUDIT_SALT_LEN);
-			r = pv_buf_append(data_r, sqlite3_column_blob(st, 1),
-					  (size_t)sqlite3_column_bytes(st, 1), err);
+			const void *d = db_column_blob(st, 1, &dlen);
+			r = pv_buf_append(data_r, d, dlen, err);
 		}
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		r = pv_fail(err, PV_ENOTFOUND, "no personal data for entry %llu",
 			    (unsigned long long)seq);
 	} else {
-		r = pv_fail(err, PV_ERR, "audit side table: %s", sqlite3_errmsg(db));
+		r = pv_error_prefix(err, "audit side table");
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 
@@ -728,7 +739,7 @@ int auditlog_list(struct tlog *t, const struct auditlog_filter *f, auditlog_entr
 
 struct check_ctx {
 	struct tlog *t;
-	sqlite3_stmt *pers; /* audit_personal in seq order, or NULL */
+	struct db_stmt *pers; /* audit_personal in seq order, or NULL */
 	bool row;
 	void (*problem)(void *ctx, const char *msg);
 	void *ctx;
@@ -753,20 +764,18 @@ static void check_problem(struct check_ctx *c, const char *fmt, ...)
 
 static int check_step(struct check_ctx *c)
 {
-	int rc = sqlite3_step(c->pers);
-	c->row = rc == SQLITE_ROW;
-	return rc == SQLITE_ROW || rc == SQLITE_DONE
-		       ? 0
-		       : pv_fail(c->err, PV_ERR, "audit side table: %s", sqlite3_errmsg(tlog_db(c->t)));
+	int rc = db_step(c->pers, c->err);
+	c->row = rc == DB_ROW;
+	return rc >= 0 ? 0 : pv_error_prefix(c->err, "audit side table");
 }
 
 /* Side rows below `upto` that no entry claimed are orphans. */
 static int check_orphans(struct check_ctx *c, uint64_t upto)
 {
 	int r;
-	while (c->pers != NULL && c->row && (uint64_t)sqlite3_column_int64(c->pers, 0) < upto) {
+	while (c->pers != NULL && c->row && (uint64_t)db_column_int64(c->pers, 0) < upto) {
 		check_problem(c, "personal data row %lld belongs to no entry with a commitment",
-			      (long long)sqlite3_column_int64(c->pers, 0));
+			      (long long)db_column_int64(c->pers, 0));
 		if ((r = check_step(c)) < 0)
 			return r;
 	}
@@ -798,7 +807,7 @@ static int check_one(void *vctx, uint64_t index, const void *data, size_t len)
 		c->rep->clock_step_seq = index;
 		snprintf(c->rep->clock_step, sizeof(c->rep->clock_step), "%.100s", e.object);
 	}
-	bool row = c->pers != NULL && c->row && (uint64_t)sqlite3_column_int64(c->pers, 0) == index;
+	bool row = c->pers != NULL && c->row && (uint64_t)db_column_int64(c->pers, 0) == index;
 	if (e.has_commit && !row) {
 		check_problem(c, "entry %llu: its personal data is missing from the side table",
 			      (unsigned long long)index);
@@ -807,9 +816,9 @@ static int check_one(void *vctx, uint64_t index, const void *data, size_t len)
 			      (unsigned long long)index);
 	} else if (row) {
 		uint8_t commit[AUDIT_COMMIT_LEN];
-		const void *salt = sqlite3_column_blob(c->pers, 1), *d = sqlite3_column_blob(c->pers, 2);
-		size_t n = (size_t)sqlite3_column_bytes(c->pers, 2);
-		if (salt == NULL || sqlite3_column_bytes(c->pers, 1) != AUDIT_SALT_LEN) {
+		size_t slen, n;
+		const void *salt = db_column_blob(c->pers, 1, &slen), *d = db_column_blob(c->pers, 2, &n);
+		if (salt == NULL || slen != AUDIT_SALT_LEN) {
 			check_problem(c, "entry %llu: its personal data has a bad salt",
 				      (unsigned long long)index);
 		} else {
@@ -843,11 +852,10 @@ int auditlog_check(struct tlog *t, void (*problem)(void *ctx, const char *msg), 
 	int r;
 	memset(rep, 0, sizeof(*rep));
 	rep->last_time = -1;
-	if (has_tables(tlog_db(t))) {
-		if (sqlite3_prepare_v2(tlog_db(t),
-				       "SELECT seq, salt, data FROM audit_personal ORDER BY seq", -1,
-				       &c.pers, NULL) != SQLITE_OK)
-			return pv_fail(err, PV_ERR, "audit side table: %s", sqlite3_errmsg(tlog_db(t)));
+	if (auditlog_has_index(tlog_db(t))) {
+		if ((r = db_prepare(tlog_db(t), "SELECT seq, salt, data FROM audit_personal ORDER BY seq",
+				    &c.pers, err)) < 0)
+			return pv_error_prefix(err, "audit side table");
 		if ((r = check_step(&c)) < 0)
 			goto out;
 	}
@@ -855,6 +863,6 @@ int auditlog_check(struct tlog *t, void (*problem)(void *ctx, const char *msg), 
 		goto out;
 	r = check_orphans(&c, UINT64_MAX);
 out:
-	sqlite3_finalize(c.pers);
+	db_finalize(&c.pers);
 	return r;
 }

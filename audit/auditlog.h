@@ -47,7 +47,6 @@
  *   audit_event(seq, time, type, actor) an index for --since/--until; never
  *                                     trusted: listings re-read the leaves. */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -236,6 +235,11 @@ int auditlog_list(struct tlog *audit, const struct auditlog_filter *f, auditlog_
 int auditlog_seqs_of_types(struct tlog *audit, const char *const *types, size_t ntypes,
 			   uint64_t before, size_t max, uint64_t *seqs_r, size_t *n_r,
 			   struct pv_error *err);
+
+/* Whether db holds the audit log's index and side table (a SQLite file
+ * from before catalog migration 5 may not); readers take "no" as an
+ * empty index. */
+bool auditlog_has_index(struct db *db);
 
 /* The side data of leaf seq: salt and data (appended to data_r).
  * PV_ENOTFOUND when the entry has none. */

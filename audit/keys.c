@@ -311,7 +311,7 @@ int keys_file_discard_next(const char *dir, const char *log, struct pv_error *er
 	return r < 0 ? r : wipe_key_file(dir, next, err);
 }
 
-int keys_init_log(sqlite3 *db, const char *dir, const char *log, const char *origin,
+int keys_init_log(struct db *db, const char *dir, const char *log, const char *origin,
 		  struct pv_buf *vkey_r, struct pv_error *err)
 {
 	struct tlog_tx tx;
@@ -567,7 +567,7 @@ int keys_rotate(struct tlog *t, struct tlog *record, const char *dir, struct not
 	struct tlog_tx tx;
 	int r;
 
-	if (!sqlite3_get_autocommit(tlog_db(t)) || tlog_db(record) != tlog_db(t))
+	if (db_in_transaction(tlog_db(t)) || tlog_db(record) != tlog_db(t))
 		return pv_fail(err, PV_ERR,
 			       "key rotation needs its own transaction on the logs' database");
 	if ((*s_io)->remote != NULL)

@@ -24,7 +24,6 @@
  * Signers returned here live in sodium_malloc'ed (guarded, locked) memory:
  * release them with keys_free, which wipes them. */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -75,7 +74,7 @@ int keys_file_discard_next(const char *dir, const char *log, struct pv_error *er
  * of the empty tree, in one transaction (the key file is removed if that
  * fails), and the signer's state file (keys_state_write) for it.
  * Appends the verifier key (to pin out of band) to vkey_r. */
-int keys_init_log(sqlite3 *db, const char *dir, const char *log, const char *origin,
+int keys_init_log(struct db *db, const char *dir, const char *log, const char *origin,
 		  struct pv_buf *vkey_r, struct pv_error *err);
 
 /* Rotates log t's key. *s_io is the current signer; on success it is

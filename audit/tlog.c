@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/db.h"
 #include "archiver/lib/limits.h"
 #include "audit/note.h"
 
@@ -21,11 +22,11 @@ struct tile {
 };
 
 struct tlog {
-	sqlite3 *db;
+	struct db *db;
 	int64_t id;
 	char name[PV_TLOG_NAME_MAX + 1];
 	char origin[PV_KEY_NAME_MAX + 1];
-	sqlite3_stmt *tile_get, *tile_put, *leaf_put, *leaf_get, *size_get, *size_put;
+	struct db_stmt *tile_get, *tile_put, *leaf_put, *leaf_get, *size_get, *size_put;
 	struct tile cache[CACHE_SLOTS]; /* valid within one call only */
 	struct tile edge[TILE_LEVELS];  /* rightmost tiles while appending */
 	uint64_t root_size;             /* tlog_root_cached: root of this size, */
@@ -51,43 +52,33 @@ const char tlog_schema_sql[] =
 	" first_seq INTEGER NOT NULL, note TEXT, record_log TEXT, record_idx INTEGER,"
 	" PRIMARY KEY (log_id, epoch));";
 
-static int db_fail(struct tlog *t, sqlite3 *db, struct pv_error *err, const char *what)
+/* The step or prepare that failed left the engine's message in err. */
+static int db_fail(const struct tlog *t, struct pv_error *err, const char *what)
 {
-	return pv_fail(err, PV_ERR, "tlog %s: %s: %s", t != NULL ? t->name : "", what,
-		       sqlite3_errmsg(db));
+	return pv_error_prefix(err, "tlog %s: %s", t != NULL ? t->name : "", what);
 }
 
-static int exec(sqlite3 *db, const char *sql, struct pv_error *err)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int r = pv_fail(err, PV_ERR, "sqlite: %s: %s", sql, msg != NULL ? msg : "?");
-		sqlite3_free(msg);
-		return r;
-	}
-	return 0;
-}
-
-int tlog_tx_begin(sqlite3 *db, struct tlog_tx *tx, struct pv_error *err)
+int tlog_tx_begin(struct db *db, struct tlog_tx *tx, struct pv_error *err)
 {
 	tx->db = db;
-	tx->own = sqlite3_get_autocommit(db);
+	tx->own = !db_in_transaction(db);
 	/* Inside the caller's transaction we must not BEGIN or COMMIT: a
-	 * savepoint still makes our part all-or-nothing. */
-	return exec(db, tx->own ? "BEGIN IMMEDIATE" : "SAVEPOINT tlog_tx", err);
+	 * savepoint still makes our part all-or-nothing (both engines). */
+	return tx->own ? db_begin(db, err) : db_exec(db, "SAVEPOINT tlog_tx", err);
 }
 
 int tlog_tx_end(struct tlog_tx *tx, int r, struct pv_error *err)
 {
 	if (r >= 0) {
-		r = exec(tx->db, tx->own ? "COMMIT" : "RELEASE tlog_tx", err);
-		if (r >= 0)
+		r = tx->own ? db_commit(tx->db, err) : db_exec(tx->db, "RELEASE tlog_tx", err);
+		if (r >= 0 || tx->own) /* a failed COMMIT has rolled back */
 			return r;
 	}
-	if (tx->own)
-		sqlite3_exec(tx->db, "ROLLBACK", NULL, NULL, NULL);
-	else
-		sqlite3_exec(tx->db, "ROLLBACK TO tlog_tx; RELEASE tlog_tx", NULL, NULL, NULL);
+	if (tx->own) {
+		db_rollback(tx->db);
+	} else if (db_exec(tx->db, "ROLLBACK TO tlog_tx; RELEASE tlog_tx", NULL) < 0) {
+		/* nothing more to undo with: the caller's transaction fails */
+	}
 	return r;
 }
 
@@ -104,28 +95,31 @@ static int name_valid(const char *name)
 	return 1;
 }
 
-int tlog_create(sqlite3 *db, const char *name, const char *origin, struct pv_error *err)
+int tlog_create(struct db *db, const char *name, const char *origin, struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
+	int r;
 	if (!name_valid(name))
 		return pv_fail(err, PV_ERR, "invalid log name '%s'", name);
 	if (!note_name_valid(origin, strlen(origin)))
 		return pv_fail(err, PV_ERR, "invalid log origin '%s'", origin);
-	if (sqlite3_prepare_v2(db, "INSERT INTO tlog_log (name, origin) VALUES (?1, ?2)", -1, &st,
-			       NULL) != SQLITE_OK)
-		return db_fail(NULL, db, err, "create");
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_CONSTRAINT)
+	/* A taken name gives no row, not a constraint error: on PostgreSQL
+	 * that error would abort the caller's transaction. */
+	if ((r = db_prepare(db,
+			    "INSERT INTO tlog_log (name, origin) VALUES (?1, ?2)"
+			    " ON CONFLICT (name) DO NOTHING RETURNING id",
+			    &st, err)) < 0)
+		return db_fail(NULL, err, "create");
+	db_bind_text(st, 1, name, -1);
+	db_bind_text(st, 2, origin, -1);
+	r = db_step(st, err);
+	db_finalize(&st);
+	if (r == DB_DONE)
 		return pv_fail(err, PV_ERR, "log '%s' already exists", name);
-	if (rc != SQLITE_DONE)
-		return db_fail(NULL, db, err, "create");
-	return 0;
+	return r < 0 ? db_fail(NULL, err, "create") : 0;
 }
 
-int tlog_open(sqlite3 *db, const char *name, struct tlog **t_r, struct pv_error *err)
+int tlog_open(struct db *db, const char *name, struct tlog **t_r, struct pv_error *err)
 {
 	static const struct {
 		size_t off;
@@ -134,7 +128,8 @@ int tlog_open(sqlite3 *db, const char *name, struct tlog **t_r, struct pv_error 
 		{offsetof(struct tlog, tile_get),
 		 "SELECT hashes FROM tlog_tile WHERE log_id = ?1 AND level = ?2 AND idx = ?3"},
 		{offsetof(struct tlog, tile_put),
-		 "INSERT OR REPLACE INTO tlog_tile (log_id, level, idx, hashes) VALUES (?1, ?2, ?3, ?4)"},
+		 "INSERT INTO tlog_tile (log_id, level, idx, hashes) VALUES (?1, ?2, ?3, ?4)"
+		 " ON CONFLICT (log_id, level, idx) DO UPDATE SET hashes = excluded.hashes"},
 		{offsetof(struct tlog, leaf_put),
 		 "INSERT INTO tlog_leaf (log_id, idx, data) VALUES (?1, ?2, ?3)"},
 		{offsetof(struct tlog, leaf_get),
@@ -142,7 +137,7 @@ int tlog_open(sqlite3 *db, const char *name, struct tlog **t_r, struct pv_error 
 		{offsetof(struct tlog, size_get), "SELECT size FROM tlog_log WHERE id = ?1"},
 		{offsetof(struct tlog, size_put), "UPDATE tlog_log SET size = ?2 WHERE id = ?1"},
 	};
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct tlog *t;
 	int rc;
 
@@ -153,37 +148,37 @@ int tlog_open(sqlite3 *db, const char *name, struct tlog **t_r, struct pv_error 
 		return pv_fail(err, PV_ERR, "out of memory");
 	t->db = db;
 	snprintf(t->name, sizeof(t->name), "%s", name);
-	if (sqlite3_prepare_v2(db, "SELECT id, origin FROM tlog_log WHERE name = ?1", -1, &st,
-			       NULL) != SQLITE_OK) {
-		rc = db_fail(t, db, err, "open");
+	if ((rc = db_prepare(db, "SELECT id, origin FROM tlog_log WHERE name = ?1", &st, err)) < 0) {
+		rc = db_fail(t, err, "open");
 		goto fail;
 	}
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		rc = rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "no log named '%s'", name)
-				       : db_fail(t, db, err, "open");
+	db_bind_text(st, 1, name, -1);
+	rc = db_step(st, err);
+	if (rc != DB_ROW) {
+		rc = rc == DB_DONE ? pv_fail(err, PV_ENOTFOUND, "no log named '%s'", name)
+				   : db_fail(t, err, "open");
 		goto fail;
 	}
-	t->id = sqlite3_column_int64(st, 0);
-	const unsigned char *origin = sqlite3_column_text(st, 1);
-	if (origin == NULL || strlen((const char *)origin) > PV_KEY_NAME_MAX) {
+	t->id = db_column_int64(st, 0);
+	const char *origin = db_column_text(st, 1);
+	if (origin == NULL || strlen(origin) > PV_KEY_NAME_MAX) {
 		rc = pv_fail(err, PV_EINTEGRITY, "log '%s' has an invalid origin", name);
 		goto fail;
 	}
-	snprintf(t->origin, sizeof(t->origin), "%s", (const char *)origin);
-	sqlite3_finalize(st);
-	st = NULL;
+	snprintf(t->origin, sizeof(t->origin), "%s", origin);
+	db_finalize(&st);
+	/* Prepared once per handle and reused: tlog_append is on the
+	 * harvest path. */
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
-		if (sqlite3_prepare_v3(db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
-				       (sqlite3_stmt **)((char *)t + stmts[i].off), NULL) != SQLITE_OK) {
-			rc = db_fail(t, db, err, "prepare");
+		if ((rc = db_prepare(db, stmts[i].sql,
+				     (struct db_stmt **)((char *)t + stmts[i].off), err)) < 0) {
+			rc = db_fail(t, err, "prepare");
 			goto fail;
 		}
 	*t_r = t;
 	return 0;
 fail:
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	tlog_free(&t);
 	return rc;
 }
@@ -193,12 +188,12 @@ void tlog_free(struct tlog **tp)
 	struct tlog *t = *tp;
 	if (t == NULL)
 		return;
-	sqlite3_finalize(t->tile_get);
-	sqlite3_finalize(t->tile_put);
-	sqlite3_finalize(t->leaf_put);
-	sqlite3_finalize(t->leaf_get);
-	sqlite3_finalize(t->size_get);
-	sqlite3_finalize(t->size_put);
+	db_finalize(&t->tile_get);
+	db_finalize(&t->tile_put);
+	db_finalize(&t->leaf_put);
+	db_finalize(&t->leaf_get);
+	db_finalize(&t->size_get);
+	db_finalize(&t->size_put);
 	free(t);
 	*tp = NULL;
 }
@@ -213,24 +208,24 @@ const char *tlog_origin(const struct tlog *t)
 	return t->origin;
 }
 
-sqlite3 *tlog_db(const struct tlog *t)
+struct db *tlog_db(const struct tlog *t)
 {
 	return t->db;
 }
 
 int tlog_size(struct tlog *t, uint64_t *size_r, struct pv_error *err)
 {
-	sqlite3_stmt *st = t->size_get;
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, t->id);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? pv_fail(err, PV_EINTEGRITY, "log '%s' vanished", t->name)
-					 : db_fail(t, t->db, err, "size");
+	struct db_stmt *st = t->size_get;
+	db_reset(st);
+	db_bind_int64(st, 1, t->id);
+	int rc = db_step(st, err);
+	if (rc != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? pv_fail(err, PV_EINTEGRITY, "log '%s' vanished", t->name)
+				     : db_fail(t, err, "size");
 	}
-	int64_t v = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	int64_t v = db_column_int64(st, 0);
+	db_reset(st);
 	if (v < 0)
 		return pv_fail(err, PV_EINTEGRITY, "log '%s' has a negative size", t->name);
 	*size_r = (uint64_t)v;
@@ -243,28 +238,27 @@ int tlog_size(struct tlog *t, uint64_t *size_r, struct pv_error *err)
 static int tile_read(struct tlog *t, unsigned level, uint64_t index, struct tile *tile,
 		     struct pv_error *err)
 {
-	sqlite3_stmt *st = t->tile_get;
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, t->id);
-	sqlite3_bind_int(st, 2, (int)level);
-	sqlite3_bind_int64(st, 3, (int64_t)index);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE
-			       ? pv_fail(err, PV_ENOTFOUND, "tlog %s: tile %u/%llu missing", t->name,
-					 level, (unsigned long long)index)
-			       : db_fail(t, t->db, err, "read tile");
+	struct db_stmt *st = t->tile_get;
+	db_reset(st);
+	db_bind_int64(st, 1, t->id);
+	db_bind_int64(st, 2, (int64_t)level);
+	db_bind_int64(st, 3, (int64_t)index);
+	int rc = db_step(st, err);
+	if (rc != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: tile %u/%llu missing",
+					       t->name, level, (unsigned long long)index)
+				     : db_fail(t, err, "read tile");
 	}
-	size_t n = (size_t)sqlite3_column_bytes(st, 0);
-	const void *p = sqlite3_column_blob(st, 0);
+	size_t n;
+	const void *p = db_column_blob(st, 0, &n);
 	if (n == 0 || n % MERKLE_HASH_LEN != 0 || n > sizeof(tile->h) || p == NULL) {
-		sqlite3_reset(st);
+		db_reset(st);
 		return pv_fail(err, PV_EINTEGRITY, "tlog %s: tile %u/%llu has %zu bytes", t->name,
 			       level, (unsigned long long)index, n);
 	}
 	memcpy(tile->h, p, n);
-	sqlite3_reset(st);
+	db_reset(st);
 	tile->level = level;
 	tile->index = index;
 	tile->width = n / MERKLE_HASH_LEN;
@@ -274,15 +268,15 @@ static int tile_read(struct tlog *t, unsigned level, uint64_t index, struct tile
 
 static int tile_write(struct tlog *t, const struct tile *tile, struct pv_error *err)
 {
-	sqlite3_stmt *st = t->tile_put;
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, t->id);
-	sqlite3_bind_int(st, 2, (int)tile->level);
-	sqlite3_bind_int64(st, 3, (int64_t)tile->index);
-	sqlite3_bind_blob(st, 4, tile->h, (int)(tile->width * MERKLE_HASH_LEN), SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(t, t->db, err, "write tile");
+	struct db_stmt *st = t->tile_put;
+	db_reset(st);
+	db_bind_int64(st, 1, t->id);
+	db_bind_int64(st, 2, (int64_t)tile->level);
+	db_bind_int64(st, 3, (int64_t)tile->index);
+	db_bind_blob(st, 4, tile->h, tile->width * MERKLE_HASH_LEN);
+	int rc = db_step(st, err);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : db_fail(t, err, "write tile");
 }
 
 static void cache_clear(struct tlog *t)
@@ -386,33 +380,30 @@ static int append_locked(struct tlog *t, const struct tlog_entry *entries, size_
 		return pv_fail(err, PV_ELIMIT, "tlog %s: full", t->name);
 	for (size_t i = 0; i < n; i++) {
 		merkle_hash h;
-		sqlite3_stmt *st = t->leaf_put;
+		struct db_stmt *st = t->leaf_put;
 		merkle_leaf_hash(entries[i].data, entries[i].len, h);
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, t->id);
-		sqlite3_bind_int64(st, 2, (int64_t)(size + i));
-		if (entries[i].len == 0)
-			sqlite3_bind_zeroblob(st, 3, 0);
-		else
-			sqlite3_bind_blob(st, 3, entries[i].data, (int)entries[i].len, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return db_fail(t, t->db, err, "insert leaf");
+		db_reset(st);
+		db_bind_int64(st, 1, t->id);
+		db_bind_int64(st, 2, (int64_t)(size + i));
+		db_bind_blob(st, 3, entries[i].data, entries[i].len); /* len 0: an empty blob */
+		int rc = db_step(st, err);
+		db_reset(st);
+		if (rc != DB_DONE)
+			return db_fail(t, err, "insert leaf");
 		if ((r = edge_push(t, h, err)) < 0)
 			return r;
 	}
 	for (unsigned level = 0; level < TILE_LEVELS; level++)
 		if (t->edge[level].valid && (r = tile_write(t, &t->edge[level], err)) < 0)
 			return r;
-	sqlite3_stmt *st = t->size_put;
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, t->id);
-	sqlite3_bind_int64(st, 2, (int64_t)(size + n));
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(t, t->db, err, "update size");
+	struct db_stmt *st = t->size_put;
+	db_reset(st);
+	db_bind_int64(st, 1, t->id);
+	db_bind_int64(st, 2, (int64_t)(size + n));
+	int rc = db_step(st, err);
+	db_reset(st);
+	if (rc != DB_DONE)
+		return db_fail(t, err, "update size");
 	if (first_r != NULL)
 		*first_r = size;
 	return 0;
@@ -508,23 +499,23 @@ int tlog_leaf_hash(struct tlog *t, uint64_t index, merkle_hash hash_r, struct pv
 
 int tlog_leaf(struct tlog *t, uint64_t index, struct pv_buf *out, struct pv_error *err)
 {
-	sqlite3_stmt *st = t->leaf_get;
+	struct db_stmt *st = t->leaf_get;
 	if (index > (uint64_t)INT64_MAX)
 		return pv_fail(err, PV_ENOTFOUND, "no such leaf");
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, t->id);
-	sqlite3_bind_int64(st, 2, (int64_t)index);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no leaf %llu",
-						   t->name, (unsigned long long)index)
-					 : db_fail(t, t->db, err, "read leaf");
+	db_reset(st);
+	db_bind_int64(st, 1, t->id);
+	db_bind_int64(st, 2, (int64_t)index);
+	int rc = db_step(st, err);
+	if (rc != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no leaf %llu", t->name,
+					       (unsigned long long)index)
+				     : db_fail(t, err, "read leaf");
 	}
-	size_t n = (size_t)sqlite3_column_bytes(st, 0);
-	const void *p = sqlite3_column_blob(st, 0);
+	size_t n;
+	const void *p = db_column_blob(st, 0, &n);
 	int r = n == 0 ? 0 : pv_buf_append(out, p, n, err);
-	sqlite3_reset(st);
+	db_reset(st);
 	return r;
 }
 
@@ -567,19 +558,23 @@ int tlog_tile_get(struct tlog *t, unsigned level, uint64_t index, struct pv_buf 
 	return r;
 }
 
+/* One integer from sql over this log (?1) and, when arg >= 0, ?2 = arg. */
 static int query_u64(struct tlog *t, const char *sql, int64_t arg, uint64_t *v_r,
 		     struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_fail(t, t->db, err, "query");
-	sqlite3_bind_int64(st, 1, t->id);
-	sqlite3_bind_int64(st, 2, arg);
-	int rc = sqlite3_step(st);
-	int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return db_fail(t, t->db, err, "query");
+	struct db_stmt *st = NULL;
+	int rc;
+	if ((rc = db_prepare(t->db, sql, &st, err)) < 0)
+		return db_fail(t, err, "query");
+	db_bind_int64(st, 1, t->id);
+	if (arg >= 0)
+		db_bind_int64(st, 2, arg);
+	rc = db_step(st, err);
+	int64_t v = rc == DB_ROW ? db_column_int64(st, 0) : 0;
+	db_finalize(&st);
+	if (rc != DB_ROW)
+		return rc == DB_DONE ? pv_fail(err, PV_ERR, "tlog %s: query: no row", t->name)
+				     : db_fail(t, err, "query");
 	*v_r = v < 0 ? 0 : (uint64_t)v;
 	return 0;
 }
@@ -592,26 +587,25 @@ int tlog_tile_count(struct tlog *t, unsigned level, uint64_t *count_r, struct pv
 
 int tlog_leaf_count(struct tlog *t, uint64_t *count_r, struct pv_error *err)
 {
-	return query_u64(t, "SELECT count(*) + 0 * ?2 FROM tlog_leaf WHERE log_id = ?1", 0, count_r,
-			 err);
+	return query_u64(t, "SELECT count(*) FROM tlog_leaf WHERE log_id = ?1", -1, count_r, err);
 }
 
 int tlog_leaf_scan(struct tlog *t, uint64_t from, tlog_leaf_fn fn, void *ctx,
 		   struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int rc, r = 0;
-	if (sqlite3_prepare_v2(t->db,
-			       "SELECT idx, data FROM tlog_leaf WHERE log_id = ?1 AND idx >= ?2"
-			       " ORDER BY idx",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(t, t->db, err, "scan");
-	sqlite3_bind_int64(st, 1, t->id);
-	sqlite3_bind_int64(st, 2, from > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t idx = sqlite3_column_int64(st, 0);
-		const void *p = sqlite3_column_blob(st, 1);
-		size_t n = (size_t)sqlite3_column_bytes(st, 1);
+	if ((rc = db_prepare(t->db,
+			     "SELECT idx, data FROM tlog_leaf WHERE log_id = ?1 AND idx >= ?2"
+			     " ORDER BY idx",
+			     &st, err)) < 0)
+		return db_fail(t, err, "scan");
+	db_bind_int64(st, 1, t->id);
+	db_bind_int64(st, 2, from > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from);
+	while ((rc = db_step(st, err)) == DB_ROW) {
+		int64_t idx = db_column_int64(st, 0);
+		size_t n;
+		const void *p = db_column_blob(st, 1, &n);
 		if (idx < 0) {
 			r = pv_fail(err, PV_EINTEGRITY, "tlog %s: negative leaf index", t->name);
 			break;
@@ -619,9 +613,9 @@ int tlog_leaf_scan(struct tlog *t, uint64_t from, tlog_leaf_fn fn, void *ctx,
 		if ((r = fn(ctx, (uint64_t)idx, n ? p : "", n)) != 0)
 			break;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = db_fail(t, t->db, err, "scan");
-	sqlite3_finalize(st);
+	if (r == 0 && rc != DB_DONE)
+		r = db_fail(t, err, "scan");
+	db_finalize(&st);
 	return r;
 }
 
@@ -638,16 +632,17 @@ void tlog_checkpoint_row_free(struct tlog_checkpoint_row *row)
 	pv_buf_free(&row->note);
 }
 
+/* max(seq) from the primary key only: count(*) would scan every
+ * checkpoint, and a log signs one per audit entry. */
+#define NEXT_SEQ_SQL "SELECT coalesce(max(seq) + 1, 0) FROM tlog_checkpoint WHERE log_id = ?1"
+
 int tlog_checkpoint_count(struct tlog *t, uint64_t *count_r, uint64_t *next_seq_r,
 			  struct pv_error *err)
 {
-	int r = query_u64(t, "SELECT count(*) + 0 * ?2 FROM tlog_checkpoint WHERE log_id = ?1", 0,
-			  count_r, err);
+	int r = query_u64(t, "SELECT count(*) FROM tlog_checkpoint WHERE log_id = ?1", -1, count_r,
+			  err);
 	if (r == 0 && next_seq_r != NULL)
-		r = query_u64(t,
-			      "SELECT coalesce(max(seq) + 1, 0) + 0 * ?2 FROM tlog_checkpoint"
-			      " WHERE log_id = ?1",
-			      0, next_seq_r, err);
+		r = query_u64(t, NEXT_SEQ_SQL, -1, next_seq_r, err);
 	return r;
 }
 
@@ -656,33 +651,28 @@ int tlog_checkpoint_insert(struct tlog *t, uint64_t size, const merkle_hash root
 			   struct pv_error *err)
 {
 	uint64_t seq;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 	if (len > PV_NOTE_MAX || size > (uint64_t)INT64_MAX)
 		return pv_fail(err, PV_ELIMIT, "checkpoint too large");
-	/* max(seq) from the primary key only: count(*) would scan every
-	 * checkpoint, and a log signs one per audit entry. */
-	if ((r = query_u64(t,
-			   "SELECT coalesce(max(seq) + 1, 0) + 0 * ?2 FROM tlog_checkpoint"
-			   " WHERE log_id = ?1",
-			   0, &seq, err)) < 0)
+	if ((r = query_u64(t, NEXT_SEQ_SQL, -1, &seq, err)) < 0)
 		return r;
-	if (sqlite3_prepare_v2(t->db,
-			       "INSERT INTO tlog_checkpoint (log_id, seq, size, root, epoch,"
-			       " created_ms, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(t, t->db, err, "insert checkpoint");
-	sqlite3_bind_int64(st, 1, t->id);
-	sqlite3_bind_int64(st, 2, (int64_t)seq);
-	sqlite3_bind_int64(st, 3, (int64_t)size);
-	sqlite3_bind_blob(st, 4, root, MERKLE_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, epoch);
-	sqlite3_bind_int64(st, 6, created_ms);
-	sqlite3_bind_text(st, 7, note, (int)len, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(t, t->db, err, "insert checkpoint");
+	if ((r = db_prepare(t->db,
+			    "INSERT INTO tlog_checkpoint (log_id, seq, size, root, epoch,"
+			    " created_ms, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			    &st, err)) < 0)
+		return db_fail(t, err, "insert checkpoint");
+	db_bind_int64(st, 1, t->id);
+	db_bind_int64(st, 2, (int64_t)seq);
+	db_bind_int64(st, 3, (int64_t)size);
+	db_bind_blob(st, 4, root, MERKLE_HASH_LEN);
+	db_bind_int64(st, 5, epoch);
+	db_bind_int64(st, 6, created_ms);
+	db_bind_text(st, 7, note, (int)len);
+	r = db_step(st, err);
+	db_finalize(&st);
+	if (r != DB_DONE)
+		return db_fail(t, err, "insert checkpoint");
 	if (seq_r != NULL)
 		*seq_r = seq;
 	return 0;
@@ -692,24 +682,25 @@ int tlog_checkpoint_insert(struct tlog *t, uint64_t size, const merkle_hash root
 static int checkpoint_query(struct tlog *t, const char *sql, int64_t arg2,
 			    struct tlog_checkpoint_row *row, struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = 0;
-	if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_fail(t, t->db, err, "read checkpoint");
-	sqlite3_bind_int64(st, 1, t->id);
+	if ((r = db_prepare(t->db, sql, &st, err)) < 0)
+		return db_fail(t, err, "read checkpoint");
+	db_bind_int64(st, 1, t->id);
 	if (arg2 >= 0)
-		sqlite3_bind_int64(st, 2, arg2);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no checkpoint", t->name)
-				      : db_fail(t, t->db, err, "read checkpoint");
+		db_bind_int64(st, 2, arg2);
+	int rc = db_step(st, err);
+	if (rc != DB_ROW) {
+		r = rc == DB_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no checkpoint", t->name)
+				  : db_fail(t, err, "read checkpoint");
 		goto out;
 	}
-	int64_t s = sqlite3_column_int64(st, 0), size = sqlite3_column_int64(st, 1),
-		epoch = sqlite3_column_int64(st, 3);
-	const void *root = sqlite3_column_blob(st, 2);
+	int64_t s = db_column_int64(st, 0), size = db_column_int64(st, 1),
+		epoch = db_column_int64(st, 3);
+	size_t root_len;
+	const void *root = db_column_blob(st, 2, &root_len);
 	if (s < 0 || size < 0 || epoch < 0 || epoch > (int64_t)UINT32_MAX - 1 || root == NULL ||
-	    sqlite3_column_bytes(st, 2) != MERKLE_HASH_LEN) {
+	    root_len != MERKLE_HASH_LEN) {
 		r = pv_fail(err, PV_EINTEGRITY, "tlog %s: checkpoint row %lld is malformed", t->name,
 			    (long long)s);
 		goto out;
@@ -718,13 +709,12 @@ static int checkpoint_query(struct tlog *t, const char *sql, int64_t arg2,
 	row->size = (uint64_t)size;
 	memcpy(row->root, root, MERKLE_HASH_LEN);
 	row->epoch = (uint32_t)epoch;
-	row->created_ms = sqlite3_column_int64(st, 4);
+	row->created_ms = db_column_int64(st, 4);
 	pv_buf_reset(&row->note);
-	const void *note = sqlite3_column_text(st, 5);
-	r = note == NULL ? 0
-			 : pv_buf_append(&row->note, note, (size_t)sqlite3_column_bytes(st, 5), err);
+	const char *note = db_column_text(st, 5);
+	r = note == NULL ? 0 : pv_buf_append(&row->note, note, strlen(note), err);
 out:
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 
@@ -745,8 +735,10 @@ int tlog_checkpoint_get(struct tlog *t, uint64_t seq, struct tlog_checkpoint_row
 }
 
 /* A signed note holds the blank line before its signatures; a reserved
- * row (an unsigned body, checkpoint.h) has none. */
-#define SIGNED_SQL "instr(note, char(10, 10)) > 0"
+ * row (an unsigned body, checkpoint.h) has none. The newlines are in the
+ * literal: SQLite's char() and PostgreSQL's chr() differ, and neither
+ * has the other's instr/strpos. */
+#define SIGNED_SQL "note LIKE '%\n\n%'"
 
 int tlog_checkpoint_at_most(struct tlog *t, uint64_t size, struct tlog_checkpoint_row *row,
 			    struct pv_error *err)
@@ -777,25 +769,27 @@ bool tlog_checkpoint_row_signed(const struct tlog_checkpoint_row *row)
 int tlog_checkpoint_replace(struct tlog *t, uint64_t seq, uint64_t size, const merkle_hash root,
 			    int64_t created_ms, const char *note, size_t len, struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
+	int r;
 	if (len > PV_NOTE_MAX || size > (uint64_t)INT64_MAX || seq > (uint64_t)INT64_MAX)
 		return pv_fail(err, PV_ELIMIT, "checkpoint too large");
-	if (sqlite3_prepare_v2(t->db,
-			       "UPDATE tlog_checkpoint SET size = ?3, root = ?4, created_ms = ?5,"
-			       " note = ?6 WHERE log_id = ?1 AND seq = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(t, t->db, err, "update checkpoint");
-	sqlite3_bind_int64(st, 1, t->id);
-	sqlite3_bind_int64(st, 2, (int64_t)seq);
-	sqlite3_bind_int64(st, 3, (int64_t)size);
-	sqlite3_bind_blob(st, 4, root, MERKLE_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, created_ms);
-	sqlite3_bind_text(st, 6, note, (int)len, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(t, t->db, err, "update checkpoint");
-	if (sqlite3_changes(t->db) != 1)
+	if ((r = db_prepare(t->db,
+			    "UPDATE tlog_checkpoint SET size = ?3, root = ?4, created_ms = ?5,"
+			    " note = ?6 WHERE log_id = ?1 AND seq = ?2",
+			    &st, err)) < 0)
+		return db_fail(t, err, "update checkpoint");
+	db_bind_int64(st, 1, t->id);
+	db_bind_int64(st, 2, (int64_t)seq);
+	db_bind_int64(st, 3, (int64_t)size);
+	db_bind_blob(st, 4, root, MERKLE_HASH_LEN);
+	db_bind_int64(st, 5, created_ms);
+	db_bind_text(st, 6, note, (int)len);
+	r = db_step(st, err);
+	int64_t changed = r == DB_DONE ? db_changes(st) : 0;
+	db_finalize(&st);
+	if (r != DB_DONE)
+		return db_fail(t, err, "update checkpoint");
+	if (changed != 1)
 		return pv_fail(err, PV_ENOTFOUND, "tlog %s: no checkpoint %llu", t->name,
 			       (unsigned long long)seq);
 	return 0;
@@ -814,35 +808,41 @@ void tlog_epoch_row_free(struct tlog_epoch_row *row)
 
 int tlog_epoch_insert(struct tlog *t, const struct tlog_epoch_row *row, struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
+	int r;
 	if (row->first_seq > (uint64_t)INT64_MAX || row->record_index > (uint64_t)INT64_MAX)
 		return pv_fail(err, PV_ELIMIT, "epoch row out of range");
-	if (sqlite3_prepare_v2(t->db,
-			       "INSERT INTO tlog_epoch (log_id, epoch, vkey, first_seq, note,"
-			       " record_log, record_idx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(t, t->db, err, "insert epoch");
-	sqlite3_bind_int64(st, 1, t->id);
-	sqlite3_bind_int64(st, 2, row->epoch);
-	sqlite3_bind_text(st, 3, row->vkey, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (int64_t)row->first_seq);
+	/* A taken epoch gives no row (see tlog_create). */
+	if ((r = db_prepare(t->db,
+			    "INSERT INTO tlog_epoch (log_id, epoch, vkey, first_seq, note,"
+			    " record_log, record_idx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+			    " ON CONFLICT (log_id, epoch) DO NOTHING RETURNING epoch",
+			    &st, err)) < 0)
+		return db_fail(t, err, "insert epoch");
+	db_bind_int64(st, 1, t->id);
+	db_bind_int64(st, 2, row->epoch);
+	db_bind_text(st, 3, row->vkey, -1);
+	db_bind_int64(st, 4, (int64_t)row->first_seq);
 	if (row->note.len > 0) {
-		sqlite3_bind_text(st, 5, (const char *)row->note.data, (int)row->note.len,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, row->record_log, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 7, (int64_t)row->record_index);
+		db_bind_text(st, 5, (const char *)row->note.data, (int)row->note.len);
+		db_bind_text(st, 6, row->record_log, -1);
+		db_bind_int64(st, 7, (int64_t)row->record_index);
+	} else {
+		db_bind_null(st, 5);
+		db_bind_null(st, 6);
+		db_bind_null(st, 7);
 	}
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_CONSTRAINT)
+	r = db_step(st, err);
+	db_finalize(&st);
+	if (r == DB_DONE)
 		return pv_fail(err, PV_ERR, "tlog %s: epoch %u already exists", t->name, row->epoch);
-	return rc == SQLITE_DONE ? 0 : db_fail(t, t->db, err, "insert epoch");
+	return r < 0 ? db_fail(t, err, "insert epoch") : 0;
 }
 
 int tlog_epoch_get(struct tlog *t, uint32_t epoch, struct tlog_epoch_row *row,
 		   struct pv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	const char *sql =
 		epoch == UINT32_MAX
 			? "SELECT epoch, vkey, first_seq, note, record_log, record_idx FROM tlog_epoch"
@@ -850,22 +850,22 @@ int tlog_epoch_get(struct tlog *t, uint32_t epoch, struct tlog_epoch_row *row,
 			: "SELECT epoch, vkey, first_seq, note, record_log, record_idx FROM tlog_epoch"
 			  " WHERE log_id = ?1 AND epoch = ?2";
 	int r = 0;
-	if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_fail(t, t->db, err, "read epoch");
-	sqlite3_bind_int64(st, 1, t->id);
+	if ((r = db_prepare(t->db, sql, &st, err)) < 0)
+		return db_fail(t, err, "read epoch");
+	db_bind_int64(st, 1, t->id);
 	if (epoch != UINT32_MAX)
-		sqlite3_bind_int64(st, 2, epoch);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no key epoch %s", t->name,
-						epoch == UINT32_MAX ? "at all" : "by that number")
-				      : db_fail(t, t->db, err, "read epoch");
+		db_bind_int64(st, 2, epoch);
+	int rc = db_step(st, err);
+	if (rc != DB_ROW) {
+		r = rc == DB_DONE ? pv_fail(err, PV_ENOTFOUND, "tlog %s: no key epoch %s", t->name,
+					    epoch == UINT32_MAX ? "at all" : "by that number")
+				  : db_fail(t, err, "read epoch");
 		goto out;
 	}
-	int64_t e = sqlite3_column_int64(st, 0), first = sqlite3_column_int64(st, 2),
-		ridx = sqlite3_column_int64(st, 5);
-	const char *vkey = (const char *)sqlite3_column_text(st, 1);
-	const char *rlog = (const char *)sqlite3_column_text(st, 4);
+	int64_t e = db_column_int64(st, 0), first = db_column_int64(st, 2),
+		ridx = db_column_int64(st, 5);
+	const char *vkey = db_column_text(st, 1);
+	const char *rlog = db_column_text(st, 4);
 	if (e < 0 || e >= (int64_t)UINT32_MAX || first < 0 || ridx < 0 || vkey == NULL ||
 	    strlen(vkey) >= sizeof(row->vkey) || (rlog != NULL && strlen(rlog) > PV_TLOG_NAME_MAX)) {
 		r = pv_fail(err, PV_EINTEGRITY, "tlog %s: key epoch row is malformed", t->name);
@@ -877,10 +877,10 @@ int tlog_epoch_get(struct tlog *t, uint32_t epoch, struct tlog_epoch_row *row,
 	snprintf(row->record_log, sizeof(row->record_log), "%s", rlog != NULL ? rlog : "");
 	row->record_index = (uint64_t)ridx;
 	pv_buf_reset(&row->note);
-	const void *note = sqlite3_column_text(st, 3);
+	const char *note = db_column_text(st, 3);
 	if (note != NULL)
-		r = pv_buf_append(&row->note, note, (size_t)sqlite3_column_bytes(st, 3), err);
+		r = pv_buf_append(&row->note, note, strlen(note), err);
 out:
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }

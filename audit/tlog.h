@@ -1,8 +1,8 @@
 #ifndef PV_TLOG_H
 #define PV_TLOG_H
 
-/* An append-only RFC 6962 Merkle log stored in the caller's SQLite
- * database. Several logs ("archive", "audit") share one database; each has
+/* An append-only RFC 6962 Merkle log stored in the caller's database
+ * (archiver/lib/db.h: SQLite or PostgreSQL, the catalog's connection). Several logs ("archive", "audit") share one database; each has
  * a name (a short identifier) and an origin (the checkpoint origin line and
  * signing-key name, e.g. "mx1.example/popvault/audit").
  *
@@ -19,7 +19,8 @@
  *
  * Transactions: every writing call works inside the caller's open
  * transaction (as a SAVEPOINT, rolled back on error) or, when the
- * connection is in autocommit mode, in its own BEGIN IMMEDIATE ... COMMIT.
+ * connection is in autocommit mode, in its own db_begin ... db_commit (the
+ * one writer's lock on both engines).
  * So a harvester can write catalog rows, leaves and the signed checkpoint
  * and commit them once. Reads see the caller's uncommitted writes.
  *
@@ -27,12 +28,12 @@
  * It caches nothing between calls, so a rolled-back transaction never
  * leaves it stale. Not thread-safe (one handle per thread). */
 
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "archiver/lib/buf.h"
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
 #include "audit/merkle.h"
@@ -45,24 +46,25 @@ struct tlog_entry {
 	size_t len; /* 0 .. PV_TLOG_ENTRY_MAX */
 };
 
-/* The DDL of the tlog_ tables (CREATE ... IF NOT EXISTS). A data
- * directory gets them from catalog migration 5 (archiver/store/
- * migrations.h), which runs this text: it is frozen, a change is a new
- * migration. Every function below needs the tables. */
+/* The DDL of the tlog_ tables (CREATE ... IF NOT EXISTS), SQLite's
+ * dialect. A data directory gets them from catalog migration 5
+ * (archiver/store/migrations.h), which runs this text: it is frozen, a
+ * change is a new migration; PostgreSQL's twin is migrations_pg.c's step
+ * 5. Every function below needs the tables. */
 extern const char tlog_schema_sql[];
 
 /* Registers a new, empty log. name: [a-z0-9_-]{1,PV_TLOG_NAME_MAX};
  * origin: a valid note key name. PV_ERR if the name is taken. */
-int tlog_create(sqlite3 *db, const char *name, const char *origin, struct pv_error *err);
+int tlog_create(struct db *db, const char *name, const char *origin, struct pv_error *err);
 
 /* Opens an existing log; PV_ENOTFOUND if there is none by that name.
- * Free with tlog_free (before sqlite3_close). */
-int tlog_open(sqlite3 *db, const char *name, struct tlog **t_r, struct pv_error *err);
+ * Free with tlog_free (before db is closed). */
+int tlog_open(struct db *db, const char *name, struct tlog **t_r, struct pv_error *err);
 void tlog_free(struct tlog **t);
 
 const char *tlog_name(const struct tlog *t);
 const char *tlog_origin(const struct tlog *t);
-sqlite3 *tlog_db(const struct tlog *t);
+struct db *tlog_db(const struct tlog *t);
 
 /* The recorded number of leaves. */
 int tlog_size(struct tlog *t, uint64_t *size_r, struct pv_error *err);
@@ -169,10 +171,10 @@ int tlog_epoch_get(struct tlog *t, uint32_t epoch, struct tlog_epoch_row *row,
 
 /* Transaction helper shared by the audit/ modules (see the top comment). */
 struct tlog_tx {
-	sqlite3 *db;
+	struct db *db;
 	int own; /* 1: we issued BEGIN; 0: a SAVEPOINT inside the caller's */
 };
-int tlog_tx_begin(sqlite3 *db, struct tlog_tx *tx, struct pv_error *err);
+int tlog_tx_begin(struct db *db, struct tlog_tx *tx, struct pv_error *err);
 /* Commits (ok) or rolls back; returns r when r < 0, else the commit result. */
 int tlog_tx_end(struct tlog_tx *tx, int r, struct pv_error *err);
 

@@ -34,7 +34,7 @@ int archive_audit(struct archive *ar, const char *actor, const char *type, const
 		  const char *outcome, const char *personal, struct pv_error *err)
 {
 	struct audit_event ev = {actor, type, object, outcome, personal};
-	bool own = sqlite3_get_autocommit(ar->cat->db);
+	bool own = !db_in_transaction(ar->cat->conn);
 	int r = auditlog_append(ar->audit_log, ar->audit_key, &ev, NULL, err);
 	/* Committed on its own: signed before the action goes on. */
 	if (r == 0 && own)
@@ -51,7 +51,7 @@ int archive_audit(struct archive *ar, const char *actor, const char *type, const
 int archive_audit_batch(struct archive *ar, const struct audit_event *evs, size_t n,
 			struct pv_error *err)
 {
-	bool own = sqlite3_get_autocommit(ar->cat->db);
+	bool own = !db_in_transaction(ar->cat->conn);
 	int r = auditlog_append_batch(ar->audit_log, ar->audit_key, evs, n, NULL, err);
 	if (r == 0 && own)
 		r = archive_seal(ar, err);

@@ -87,7 +87,7 @@ static int write_checkpoints(struct bctx *b, struct db *snap)
 		struct tlog *t = NULL;
 		struct checkpoint cp;
 		pv_buf_reset(&note);
-		if ((r = tlog_open(db_sqlite(snap), cp_logs[i], &t, b->err)) == PV_OK &&
+		if ((r = tlog_open(snap, cp_logs[i], &t, b->err)) == PV_OK &&
 		    (r = checkpoint_latest(t, &note, &cp, b->err)) == PV_OK) {
 			if ((r = backup_path(path, sizeof(path), b->err, "%s/%s", b->out,
 					     cp_files[i])) == PV_OK)

@@ -59,7 +59,7 @@ int archive_init_create(const char *data_dir, const char *origin, struct pv_buf 
 	    (r = keyring_create(data_dir, err)) < 0 ||
 	    (r = catalog_open(data_dir, 1, &cat, err)) < 0)
 		return r;
-	r = archive_create_logs(cat->db, data_dir, cfg.origin, vkeys_r, err);
+	r = archive_create_logs(cat->conn, data_dir, cfg.origin, vkeys_r, err);
 	catalog_close(&cat);
 	if (r < 0)
 		return r;

@@ -34,7 +34,7 @@ static void keys_dir(const char *data_dir, char *out, size_t n)
 	archive_sign_dir(data_dir, out, n);
 }
 
-int archive_create_logs(sqlite3 *db, const char *data_dir, const char *origin,
+int archive_create_logs(struct db *db, const char *data_dir, const char *origin,
 			struct pv_buf *vkeys_r, struct pv_error *err)
 {
 	static const char *const logs[] = {ARCHIVE_LOG, AUDIT_LOG};
@@ -62,7 +62,7 @@ static int open_log(struct archive *ar, const char *name, struct tlog **t_r,
 	struct pv_error e;
 	int r;
 	keys_dir(ar->dir, dir, sizeof(dir));
-	if ((r = tlog_open(ar->cat->db, name, t_r, err)) < 0)
+	if ((r = tlog_open(ar->cat->conn, name, t_r, err)) < 0)
 		return pv_error_prefix(err, "%s log", name);
 	if (ar->signer_conn != NULL) {
 		struct tlog_epoch_row ep;

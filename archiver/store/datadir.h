@@ -74,7 +74,7 @@ int archive_key_source_fd(void);
 
 /* Creates both logs with their keys and signed genesis checkpoints (init).
  * Appends "vkey\n" per log to vkeys_r. */
-int archive_create_logs(sqlite3 *db, const char *data_dir, const char *origin,
+int archive_create_logs(struct db *db, const char *data_dir, const char *origin,
 			struct pv_buf *vkeys_r, struct pv_error *err);
 
 /* Opens DIR (config, catalog with pending migrations, keyring); on the

@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 	struct pv_buf vk;
 	struct note_verifier v;
 	sqlite3 *db;
+	struct db *conn = NULL; /* db through lib/db.h, for the logs */
 	struct tlog *t;
 	struct note_signer *s;
 	struct auditbundle_summary sum;
@@ -96,10 +97,11 @@ int main(int argc, char **argv)
 	if (mkdir(keys, 0700) != 0 || sqlite3_open(dbpath, &db) != SQLITE_OK ||
 	    sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
 		die("database", NULL);
-	if (catalog_migrate(db, catalog_schema_version(), &err) != 0 ||
-	    keys_init_log(db, keys, "audit", "bench.example/pv/audit", &vk, &err) != 0 ||
+	if (db_sqlite_wrap(db, &conn, &err) < 0 ||
+	    catalog_migrate(db, catalog_schema_version(), &err) != 0 ||
+	    keys_init_log(conn, keys, "audit", "bench.example/pv/audit", &vk, &err) != 0 ||
 	    note_verifier_parse((const char *)vk.data, vk.len, &v, &err) != 0 ||
-	    tlog_open(db, "audit", &t, &err) != 0 || keys_load(keys, t, &s, &err) != 0)
+	    tlog_open(conn, "audit", &t, &err) != 0 || keys_load(keys, t, &s, &err) != 0)
 		die("log", &err);
 
 	/* 1. Appends: a realistic mix, one in three with personal data. */
@@ -159,6 +161,7 @@ int main(int argc, char **argv)
 	printf("peak RSS %ld MiB\n", ru.ru_maxrss / 1024);
 	keys_free(&s);
 	tlog_free(&t);
+	db_close(&conn);
 	sqlite3_close(db);
 	pv_buf_free(&vk);
 	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);

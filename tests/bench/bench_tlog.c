@@ -50,6 +50,7 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/pv-bench-tlog-XXXXXX", keys[64], dbpath[64], pragma[128];
 	struct pv_error err;
 	sqlite3 *db;
+	struct db *conn = NULL; /* db through lib/db.h, for the logs */
 	struct tlog *t;
 	struct note_signer *s;
 	enum { BATCH = 256 };
@@ -67,9 +68,10 @@ int main(int argc, char **argv)
 		 strcmp(sync, "normal") == 0 ? "NORMAL" : "FULL");
 	if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
 		die("pragma", NULL);
-	if (catalog_migrate(db, catalog_schema_version(), &err) < 0 ||
-	    keys_init_log(db, keys, "archive", "bench.example/popvault/archive", NULL, &err) < 0 ||
-	    tlog_open(db, "archive", &t, &err) < 0 || keys_load(keys, t, &s, &err) < 0)
+	if (db_sqlite_wrap(db, &conn, &err) < 0 ||
+	    catalog_migrate(db, catalog_schema_version(), &err) < 0 ||
+	    keys_init_log(conn, keys, "archive", "bench.example/popvault/archive", NULL, &err) < 0 ||
+	    tlog_open(conn, "archive", &t, &err) < 0 || keys_load(keys, t, &s, &err) < 0)
 		die("init", &err);
 
 	printf("bench_tlog: %llu leaves, batches of %d, one signed checkpoint per batch, "
@@ -150,6 +152,7 @@ int main(int argc, char **argv)
 		       (double)st.st_size / (double)n);
 	keys_free(&s);
 	tlog_free(&t);
+	db_close(&conn);
 	sqlite3_close(db);
 	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 	return 0;

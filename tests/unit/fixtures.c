@@ -79,7 +79,49 @@ sqlite3 *fx_logdb_open(const char *path, const char *pragmas)
 	return db;
 }
 
-void fx_log_create(sqlite3 *db, const char *keydir, const char *log, const char *origin,
+struct db *fx_conn(sqlite3 *h)
+{
+	/* A list reachable from here: not a leak to LeakSanitizer. A handle
+	 * reopened at a freed one's address reuses its view, which is right:
+	 * the view is only the address. */
+	static struct conn {
+		sqlite3 *h;
+		struct db *db;
+		struct conn *next;
+	} *conns;
+	struct pv_error err;
+	for (struct conn *c = conns; c != NULL; c = c->next)
+		if (c->h == h)
+			return c->db;
+	struct conn *c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	fx_must(db_sqlite_wrap(h, &c->db, &err), &err, "db_sqlite_wrap");
+	c->h = h;
+	c->next = conns;
+	conns = c;
+	return c->db;
+}
+
+int fx_setup_sqlite(void **state)
+{
+	*state = NULL;
+	return 0;
+}
+
+int fx_setup_pg(void **state)
+{
+	static int pg = 1;
+	*state = &pg;
+	return 0;
+}
+
+int fx_teardown_none(void **state)
+{
+	(void)state;
+	return 0;
+}
+
+void fx_log_create(struct db *db, const char *keydir, const char *log, const char *origin,
 		   char vkey_r[NOTE_VKEY_MAX + 1])
 {
 	struct pv_error err;
@@ -91,7 +133,7 @@ void fx_log_create(sqlite3 *db, const char *keydir, const char *log, const char 
 	pv_buf_free(&vk);
 }
 
-void fx_log_open(sqlite3 *db, const char *keydir, const char *log, struct tlog **t_r,
+void fx_log_open(struct db *db, const char *keydir, const char *log, struct tlog **t_r,
 		 struct note_signer **s_r)
 {
 	struct pv_error err;
@@ -106,7 +148,7 @@ int fx_run_both(const char *name, const struct CMUnitTest *tests, size_t n)
 	if (run == NULL)
 		return 1;
 	for (size_t i = 0; i < n; i++)
-		if (i % 2 == 0 || fx_pg_conninfo() != NULL)
+		if ((i % 2 == 0 || fx_pg_conninfo() != NULL) && tests[i].test_func != NULL)
 			run[k++] = tests[i];
 	int r = _cmocka_run_group_tests(name, run, k, NULL, NULL);
 	free(run);

@@ -144,9 +144,13 @@ static inline void fx_catalog_close(struct fx_catalog *c)
 		return 0;                                               \
 	}
 
-/* Runs n tests made with FX_BOTH: the PostgreSQL half (odd entries) only
- * with PV_TEST_PG (tests/e2e/catalog_pg.t), as a cmocka skip would fail
- * prove. */
+/* A case among FX_BOTH ones that runs on SQLite only (it needs SQLite's
+ * file, or no database at all): its PostgreSQL half is empty. */
+#define FX_ONCE(t) cmocka_unit_test(t), {.name = NULL}
+
+/* Runs n tests made with FX_BOTH (and FX_ONCE): the PostgreSQL half (odd
+ * entries) only with PV_TEST_PG (tests/e2e/catalog_pg.t), as a cmocka
+ * skip would fail prove. */
 int fx_run_both(const char *name, const struct CMUnitTest *tests, size_t n);
 
 /* The data directory of the log tests: dir = /tmp/pv-TAG-XXXXXX (made),
@@ -161,12 +165,78 @@ sqlite3 *fx_logdb_open(const char *path, const char *pragmas);
 
 /* Genesis of log `log` with origin in db, its key in keydir
  * (keys_init_log); its verifier key into vkey_r (may be NULL). */
-void fx_log_create(sqlite3 *db, const char *keydir, const char *log, const char *origin,
+void fx_log_create(struct db *db, const char *keydir, const char *log, const char *origin,
 		   char vkey_r[NOTE_VKEY_MAX + 1]);
 
 /* Opens log `log` of db and loads its signing key from keydir. Free with
  * keys_free and tlog_free (before closing db). */
-void fx_log_open(sqlite3 *db, const char *keydir, const char *log, struct tlog **t_r,
+void fx_log_open(struct db *db, const char *keydir, const char *log, struct tlog **t_r,
 		 struct note_signer **s_r);
+
+/* The view through lib/db.h of a SQLite handle a test opened itself
+ * (db_sqlite_wrap), made once per handle and kept for the binary's life:
+ * it holds nothing but h, so closing h is all a test does. */
+struct db *fx_conn(sqlite3 *h);
+
+/* A log test's database, on either engine: SQLite at path with the log
+ * tables (fx_logdb_open; *h_r the handle, for what only SQLite does) or
+ * (pg) a fresh PostgreSQL schema with the catalog migrated (*h_r NULL).
+ * Close with fx_logdb_close. */
+static inline struct db *fx_logdb(const char *path, bool pg, sqlite3 **h_r)
+{
+	*h_r = NULL;
+	if (pg)
+		return fx_pg_fresh(migrations_catalog_pg.count);
+	*h_r = fx_logdb_open(path, NULL);
+	return fx_conn(*h_r);
+}
+
+static inline void fx_logdb_close(struct db **db, sqlite3 **h)
+{
+	if (*h != NULL) {
+		sqlite3_close(*h);
+		*h = NULL;
+		*db = NULL;
+	} else {
+		db_close(db);
+	}
+}
+
+/* Runs sql, whose ?1 is the text s (len -1: up to its NUL) or the blob
+ * (p, len), on either engine; fails the test unless it runs to its end. */
+static inline void fx_exec_bound(struct db *db, const char *sql, const void *p, size_t len,
+				 bool blob)
+{
+	struct pv_error err;
+	struct db_stmt *st = NULL;
+	fx_must(db_prepare(db, sql, &st, &err), &err, sql);
+	if (blob)
+		db_bind_blob(st, 1, p, len);
+	else
+		db_bind_text(st, 1, p, (int)len);
+	int r = db_step(st, &err);
+	db_finalize(&st);
+	fx_must(r == DB_DONE ? 0 : r < 0 ? r : PV_ERR, &err, sql);
+}
+
+static inline void fx_exec_text(struct db *db, const char *sql, const char *s, int len)
+{
+	fx_exec_bound(db, sql, s, len < 0 ? strlen(s) : (size_t)len, false);
+}
+
+static inline void fx_exec_blob(struct db *db, const char *sql, const void *p, size_t len)
+{
+	fx_exec_bound(db, sql, p, len, true);
+}
+
+/* Setups for FX_BOTH cases that open their database themselves: the
+ * case asks fx_on_pg(state). */
+int fx_setup_sqlite(void **state);
+int fx_setup_pg(void **state);
+int fx_teardown_none(void **state);
+static inline bool fx_on_pg(void **state)
+{
+	return *state != NULL;
+}
 
 #endif

@@ -428,8 +428,8 @@ static void wfx_setup(struct wfx *f)
 	struct pv_error err;
 	fx_logdir_make("witness", f->dir, f->keydir, f->dbpath);
 	f->db = fx_logdb_open(f->dbpath, NULL);
-	fx_log_create(f->db, f->keydir, "audit", "example.com/log", vkey);
-	fx_log_open(f->db, f->keydir, "audit", &f->t, &f->s);
+	fx_log_create(fx_conn(f->db), f->keydir, "audit", "example.com/log", vkey);
+	fx_log_open(fx_conn(f->db), f->keydir, "audit", &f->t, &f->s);
 	snprintf(f->wkey, sizeof(f->wkey), "%s/w.key", f->dir);
 	snprintf(f->wstate, sizeof(f->wstate), "%s/w.db", f->dir);
 	pv_buf_init(&wvk, 512);

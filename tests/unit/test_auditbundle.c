@@ -18,7 +18,6 @@
 
 #include <cmocka.h>
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "archiver/lib/clock.h"
 #include "audit/auditbundle.h"
@@ -31,19 +30,25 @@
 
 struct fx {
 	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
-	sqlite3 *db;
+	sqlite3 *h;    /* SQLite only */
+	struct db *db; /* either engine */
 	struct tlog *t;
 	struct note_signer *s;
 	struct note_verifier v;
 };
 
-static void fx_init(struct fx *f)
+static void fx_init(struct fx *f, bool pg)
 {
 	struct pv_error err;
 	char vkey[NOTE_VKEY_MAX + 1];
 	memset(f, 0, sizeof(*f));
 	fx_logdir_make("abundle", f->dir, f->keydir, f->dbpath);
-	f->db = fx_logdb_open(f->dbpath, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF");
+	if (pg) {
+		f->db = fx_pg_fresh(migrations_catalog_pg.count);
+	} else {
+		f->h = fx_logdb_open(f->dbpath, "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF");
+		f->db = fx_conn(f->h);
+	}
 	fx_log_create(f->db, f->keydir, "audit", "test.example/pv/audit", vkey);
 	fx_must(note_verifier_parse(vkey, strlen(vkey), &f->v, &err), &err, "vkey");
 	fx_log_open(f->db, f->keydir, "audit", &f->t, &f->s);
@@ -53,7 +58,7 @@ static void fx_done(struct fx *f)
 {
 	keys_free(&f->s);
 	tlog_free(&f->t);
-	sqlite3_close(f->db);
+	fx_logdb_close(&f->db, &f->h);
 	fx_rmtree(f->dir);
 }
 
@@ -289,7 +294,7 @@ static void test_exported_bundle_verifies_tar_gz_and_zip(void **state)
 	(void)state;
 	struct fx f;
 	char p1[256], p2[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	fill(&f, 20);
 	export_to(&f, "a.tar.gz", INT64_MIN, INT64_MAX, p1, sizeof(p1));
 	expect_ok(&f, p1, NULL);
@@ -313,7 +318,7 @@ static void test_personal_data_on_several_lines_verifies(void **state)
 	struct fx f;
 	struct members ms;
 	char p[256], q[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	fill(&f, 4);
 	append(&f, AUDIT_HOLD_PLACE, "hold=1 messages=0", "name: m1\nquery: x\nnote: a note");
 	append(&f, AUDIT_VIEW, "message=9", NULL);
@@ -337,7 +342,7 @@ static void test_a_time_range_bundle_rebuilds_the_root_from_both_edges(void **st
 	struct fx f;
 	char p[256];
 	struct lines l;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	for (int i = 0; i < 40; i++)
 		append(&f, AUDIT_HEARTBEAT, "log=audit", NULL);
 	/* Give the index times a minute apart, then export 7..28. */
@@ -346,8 +351,8 @@ static void test_a_time_range_bundle_rebuilds_the_root_from_both_edges(void **st
 	struct pv_error err;
 	fx_must(auditlog_range(f.t, INT64_MIN, INT64_MAX, &lo, &hi, &err), &err, "range");
 	assert_int_equal(hi, 40);
-	assert_int_equal(sqlite3_exec(f.db, "UPDATE audit_event SET time = 1795300000 + 60 * seq",
-				      NULL, NULL, NULL), SQLITE_OK);
+	fx_must(db_exec(f.db, "UPDATE audit_event SET time = 1795300000 + 60 * seq", &err), &err,
+		"times");
 	export_to(&f, "r.tar.gz", t0 + 60 * 7, t0 + 60 * 28, p, sizeof(p));
 	assert_int_equal(verify(&f, p, NULL, &l), 0);
 	bool found = false;
@@ -366,7 +371,7 @@ static void test_outsider_edits_fail_the_manifest_naming_the_file(void **state)
 	struct fx f;
 	struct members ms;
 	char p[256], q[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	fill(&f, 10);
 	export_to(&f, "a.tar.gz", INT64_MIN, INT64_MAX, p, sizeof(p));
 	snprintf(q, sizeof(q), "%s/t.tar.gz", f.dir);
@@ -403,7 +408,7 @@ static void test_key_holder_edits_are_caught_by_the_leaves(void **state)
 	struct members ms;
 	size_t off[64], len[64];
 	char p[256], q[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	fill(&f, 10);
 	export_to(&f, "a.tar.gz", INT64_MIN, INT64_MAX, p, sizeof(p));
 	snprintf(q, sizeof(q), "%s/t.tar.gz", f.dir);
@@ -475,7 +480,7 @@ static void test_other_key_older_checkpoint_and_missing_export_event(void **stat
 	struct pv_error err;
 	uint8_t seed[32];
 	char p[256], q[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	fill(&f, 10);
 	export_to(&f, "a.tar.gz", INT64_MIN, INT64_MAX, p, sizeof(p));
 	snprintf(q, sizeof(q), "%s/t.tar.gz", f.dir);
@@ -522,16 +527,17 @@ static void test_last_checkpoint_rollback_and_continuity(void **state)
 {
 	(void)state;
 	struct fx f;
+	struct pv_error err;
 	char p1[256], p2[256];
 	struct members m1, m2;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	fill(&f, 6);
 	export_to(&f, "1.tar.gz", INT64_MIN, INT64_MAX, p1, sizeof(p1));
 	fill(&f, 300);
 	/* The second bundle starts late: only the consistency proof from
 	 * the first bundle's checkpoint ties them. */
-	assert_int_equal(sqlite3_exec(f.db, "UPDATE audit_event SET time = 1795300000 + seq", NULL,
-				      NULL, NULL), SQLITE_OK);
+	fx_must(db_exec(f.db, "UPDATE audit_event SET time = 1795300000 + seq", &err), &err,
+		"times");
 	export_to(&f, "2.tar.gz", 1795300000 + 200, INT64_MAX, p2, sizeof(p2));
 	read_members(p1, &m1, false);
 	read_members(p2, &m2, false);
@@ -542,7 +548,7 @@ static void test_last_checkpoint_rollback_and_continuity(void **state)
 	expect_problem(&f, p1, c2, "the bundle is older");
 	/* A checkpoint from another log of the same origin (a fork). */
 	struct fx g;
-	fx_init(&g);
+	fx_init(&g, fx_on_pg(state));
 	fill(&g, 9);
 	char pg[256];
 	export_to(&g, "g.tar.gz", INT64_MIN, INT64_MAX, pg, sizeof(pg));
@@ -570,7 +576,7 @@ static void test_hostile_archives_are_refused_by_the_reader(void **state)
 	struct bundle *b;
 	struct pv_error err;
 	char p[256], q[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	fill(&f, 3);
 	export_to(&f, "a.tar.gz", INT64_MIN, INT64_MAX, p, sizeof(p));
 	snprintf(q, sizeof(q), "%s/t.tar.gz", f.dir);
@@ -626,7 +632,7 @@ static void test_a_rotated_key_is_followed_from_the_key_held(void **state)
 	struct members ms;
 	struct pv_error err;
 	char p[256], q[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	fill(&f, 5);
 	fx_must(keys_rotate(f.t, f.t, f.keydir, &f.s, NULL, &err), &err, "rotate");
 	fill(&f, 5);
@@ -679,7 +685,7 @@ static void test_one_pass_over_every_member(void **state)
 	struct pv_error err;
 	struct each_ctx c = {0, 0, 0};
 	char p[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	fill(&f, 30);
 	export_to(&f, "a.zip", INT64_MIN, INT64_MAX, p, sizeof(p));
 	fx_must(bundle_open_file(p, &b, &err), &err, "open");
@@ -705,7 +711,7 @@ static void test_manifest_note_found_after_the_keep_budget(void **state)
 	size_t member = PV_BUNDLE_SMALL_MAX - 1;
 	unsigned char *data = calloc(1, member);
 	assert_non_null(data);
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	snprintf(p, sizeof(p), "%s/many.tar.gz", f.dir);
 	fx_must(bundle_writer_open(p, AUDITBUNDLE_KIND, &w, &err), &err, "writer");
 	for (size_t i = 0; i < PV_BUNDLE_KEPT_MAX / member + 2; i++) {
@@ -722,22 +728,25 @@ static void test_manifest_note_found_after_the_keep_budget(void **state)
 	fx_done(&f);
 }
 
+#define BOTH(t) FX_BOTH(t, fx_setup_sqlite, fx_setup_pg, fx_teardown_none)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exported_bundle_verifies_tar_gz_and_zip),
-		cmocka_unit_test(test_personal_data_on_several_lines_verifies),
-		cmocka_unit_test(test_a_time_range_bundle_rebuilds_the_root_from_both_edges),
-		cmocka_unit_test(test_outsider_edits_fail_the_manifest_naming_the_file),
-		cmocka_unit_test(test_key_holder_edits_are_caught_by_the_leaves),
-		cmocka_unit_test(test_other_key_older_checkpoint_and_missing_export_event),
-		cmocka_unit_test(test_last_checkpoint_rollback_and_continuity),
-		cmocka_unit_test(test_hostile_archives_are_refused_by_the_reader),
-		cmocka_unit_test(test_a_rotated_key_is_followed_from_the_key_held),
-		cmocka_unit_test(test_one_pass_over_every_member),
-		cmocka_unit_test(test_manifest_note_found_after_the_keep_budget),
+		BOTH(test_exported_bundle_verifies_tar_gz_and_zip),
+		BOTH(test_personal_data_on_several_lines_verifies),
+		BOTH(test_a_time_range_bundle_rebuilds_the_root_from_both_edges),
+		BOTH(test_outsider_edits_fail_the_manifest_naming_the_file),
+		BOTH(test_key_holder_edits_are_caught_by_the_leaves),
+		BOTH(test_other_key_older_checkpoint_and_missing_export_event),
+		BOTH(test_last_checkpoint_rollback_and_continuity),
+		BOTH(test_hostile_archives_are_refused_by_the_reader),
+		BOTH(test_a_rotated_key_is_followed_from_the_key_held),
+		BOTH(test_one_pass_over_every_member),
+		BOTH(test_manifest_note_found_after_the_keep_budget),
 	};
 	if (sodium_init() < 0)
 		return 1;
-	return cmocka_run_group_tests_name("auditbundle", tests, NULL, NULL);
+	/* Each case on SQLite, then on PostgreSQL with PV_TEST_PG. */
+	return fx_run_both("auditbundle", tests, sizeof(tests) / sizeof(tests[0]));
 }

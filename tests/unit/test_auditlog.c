@@ -28,16 +28,22 @@
 
 struct fx {
 	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
-	sqlite3 *db;
+	sqlite3 *h;    /* SQLite only */
+	struct db *db; /* either engine */
 	struct tlog *t;
 	struct note_signer *s;
 };
 
-static void fx_init(struct fx *f)
+static void fx_init(struct fx *f, bool pg)
 {
 	memset(f, 0, sizeof(*f));
 	fx_logdir_make("auditlog", f->dir, f->keydir, f->dbpath);
-	f->db = fx_logdb_open(f->dbpath, "PRAGMA journal_mode=WAL");
+	if (pg) {
+		f->db = fx_pg_fresh(migrations_catalog_pg.count);
+	} else {
+		f->h = fx_logdb_open(f->dbpath, "PRAGMA journal_mode=WAL");
+		f->db = fx_conn(f->h);
+	}
 	fx_log_create(f->db, f->keydir, "audit", "test.example/pv/audit", NULL);
 	fx_log_open(f->db, f->keydir, "audit", &f->t, &f->s);
 }
@@ -46,7 +52,7 @@ static void fx_done(struct fx *f)
 {
 	keys_free(&f->s);
 	tlog_free(&f->t);
-	sqlite3_close(f->db);
+	fx_logdb_close(&f->db, &f->h);
 	fx_rmtree(f->dir);
 }
 
@@ -147,7 +153,7 @@ static void test_bad_events_are_refused_before_anything_is_written(void **state)
 	struct fx f;
 	struct pv_error err;
 	uint64_t size;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	const struct audit_event bad[] = {
 		{"", "view", "message=1", "ok", NULL},
 		{"cli:root", "View", "message=1", "ok", NULL},
@@ -174,7 +180,7 @@ static void test_append_keeps_personal_data_out_of_the_leaf(void **state)
 	struct audit_entry e;
 	uint8_t salt[AUDIT_SALT_LEN], c[AUDIT_COMMIT_LEN];
 	const char *query = "from:ceo@example.com subject:merger";
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	uint64_t seq = append(&f, "web:alice", AUDIT_SEARCH, "results=2 ids-sha256=00", query);
 	assert_int_equal(seq, 0);
 	pv_buf_init(&leaf, PV_TLOG_ENTRY_MAX);
@@ -211,7 +217,7 @@ static void test_every_append_signs_a_timed_checkpoint_covering_it(void **state)
 	struct pv_buf note;
 	struct checkpoint cp;
 	struct tlog_verify_report rep;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	pv_buf_init(&note, PV_NOTE_MAX);
 	for (int i = 0; i < 5; i++) {
 		uint64_t seq = append(&f, "system", AUDIT_HEARTBEAT, "log=audit", NULL);
@@ -233,23 +239,20 @@ static void test_append_in_a_rolled_back_transaction_leaves_nothing(void **state
 	struct fx f;
 	struct pv_error err;
 	uint64_t size, count, next;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	append(&f, "cli:root", AUDIT_INIT, "origin=x", NULL);
-	assert_int_equal(sqlite3_exec(f.db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	fx_must(db_begin(f.db, &err), &err, "begin");
 	append(&f, "cli:root", AUDIT_HOLD_PLACE, "hold=m1", "query text");
 	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	assert_int_equal(size, 2); /* visible inside the transaction */
-	assert_int_equal(sqlite3_exec(f.db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	db_rollback(f.db);
 	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	assert_int_equal(size, 1);
 	fx_must(tlog_checkpoint_count(f.t, &count, &next, &err), &err, "count");
 	assert_int_equal(count, 2);
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(f.db, "SELECT count(*) FROM audit_personal", -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 0);
-	sqlite3_finalize(st);
+	int64_t rows = -1;
+	fx_must(db_query_int(f.db, "SELECT count(*) FROM audit_personal", &rows, &err), &err, "rows");
+	assert_int_equal(rows, 0);
 	fx_done(&f);
 }
 
@@ -263,10 +266,10 @@ static void test_append_fails_on_a_read_only_store(void **state)
 	sqlite3 *ro;
 	struct tlog *t;
 	uint64_t size;
-	fx_init(&f);
+	fx_init(&f, false); /* SQLite's read-only file and file lock */
 	append(&f, "cli:root", AUDIT_INIT, "origin=x", NULL);
 	assert_int_equal(sqlite3_open_v2(f.dbpath, &ro, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	fx_must(tlog_open(ro, "audit", &t, &err), &err, "open ro");
+	fx_must(tlog_open(fx_conn(ro), "audit", &t, &err), &err, "open ro");
 	struct audit_event ev = {"cli:root", AUDIT_VIEW, "message=1", "ok", NULL};
 	assert_true(auditlog_append(t, f.s, &ev, NULL, &err) < 0);
 	assert_true(strlen(err.msg) > 0);
@@ -310,7 +313,7 @@ static void test_list_filters_by_time_actor_and_type(void **state)
 	(void)state;
 	struct fx f;
 	struct pv_error err;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	pv_clock_override(fake_clock);
 	int64_t t0 = 1795300000;
 	const struct {
@@ -369,7 +372,7 @@ static void test_changed_or_orphaned_personal_data_is_detected(void **state)
 	struct pv_error err;
 	struct auditlog_check_report rep;
 	int problems = 0;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	append(&f, "web:alice", AUDIT_SEARCH, "results=1", "secret query");
 	append(&f, "web:alice", AUDIT_VIEW, "message=1", NULL);
 	fx_must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
@@ -377,8 +380,7 @@ static void test_changed_or_orphaned_personal_data_is_detected(void **state)
 	assert_int_equal(rep.entries, 2);
 	assert_int_equal(rep.personal, 1);
 	/* Someone edits the side table: the commitment gives it away. */
-	assert_int_equal(sqlite3_exec(f.db, "UPDATE audit_personal SET data = 'harmless query'",
-				      NULL, NULL, NULL), SQLITE_OK);
+	fx_exec_blob(f.db, "UPDATE audit_personal SET data = ?1", "harmless query", 14);
 	fx_must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
 	assert_int_equal(problems, 1);
 	struct seen s = {0};
@@ -387,8 +389,7 @@ static void test_changed_or_orphaned_personal_data_is_detected(void **state)
 	assert_non_null(strstr(err.msg, "does not match its commitment"));
 	/* A row for an entry that has no commitment, and a missing row. */
 	problems = 0;
-	assert_int_equal(sqlite3_exec(f.db, "UPDATE audit_personal SET seq = 1", NULL, NULL, NULL),
-			 SQLITE_OK);
+	fx_must(db_exec(f.db, "UPDATE audit_personal SET seq = 1", &err), &err, "move row");
 	fx_must(auditlog_check(f.t, problem_cb, &problems, &rep, &err), &err, "check");
 	assert_int_equal(problems, 2);
 	fx_done(&f);
@@ -401,7 +402,7 @@ static void test_heartbeat_gaps_are_reported_with_their_ends(void **state)
 	struct pv_error err;
 	struct auditlog_check_report rep;
 	int problems = 0;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	pv_clock_override(fake_clock);
 	int64_t t0 = 1795300000, dts[] = {0, 15 * 60, 30 * 60, 30 * 60 + 31 * 60, 2 * 3600 + 31 * 60};
 	for (size_t i = 0; i < 5; i++) {
@@ -432,7 +433,7 @@ static void test_a_clock_step_back_is_recorded_once(void **state)
 	struct auditlog_filter all = {INT64_MIN, INT64_MAX, NULL, NULL};
 	int problems = 0;
 	int64_t t0 = 1795300000, ahead = t0 + 3 * 86400;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	pv_clock_override(fake_clock);
 	fake_now_ms = ahead * 1000;
 	append(&f, "cli:root", AUDIT_DISPOSE_DONE, "disposal=1", NULL);
@@ -493,23 +494,27 @@ static void test_json_and_csv_are_valid_and_defuse_formulas(void **state)
 	pv_buf_free(&b);
 }
 
+#define BOTH(t) FX_BOTH(t, fx_setup_sqlite, fx_setup_pg, fx_teardown_none)
+
 int main(void)
 {
+	/* On SQLite, then on PostgreSQL with PV_TEST_PG; FX_ONCE: SQLite only
+	 * (no database, or SQLite's own file). */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_leaf_round_trip_escapes_control_bytes_and_percent),
-		cmocka_unit_test(test_leaf_parser_accepts_one_spelling_only),
-		cmocka_unit_test(test_bad_events_are_refused_before_anything_is_written),
-		cmocka_unit_test(test_append_keeps_personal_data_out_of_the_leaf),
-		cmocka_unit_test(test_every_append_signs_a_timed_checkpoint_covering_it),
-		cmocka_unit_test(test_append_in_a_rolled_back_transaction_leaves_nothing),
-		cmocka_unit_test(test_append_fails_on_a_read_only_store),
-		cmocka_unit_test(test_list_filters_by_time_actor_and_type),
-		cmocka_unit_test(test_changed_or_orphaned_personal_data_is_detected),
-		cmocka_unit_test(test_heartbeat_gaps_are_reported_with_their_ends),
-		cmocka_unit_test(test_a_clock_step_back_is_recorded_once),
-		cmocka_unit_test(test_json_and_csv_are_valid_and_defuse_formulas),
+		FX_ONCE(test_leaf_round_trip_escapes_control_bytes_and_percent),
+		FX_ONCE(test_leaf_parser_accepts_one_spelling_only),
+		FX_ONCE(test_append_fails_on_a_read_only_store),
+		FX_ONCE(test_json_and_csv_are_valid_and_defuse_formulas),
+		BOTH(test_bad_events_are_refused_before_anything_is_written),
+		BOTH(test_append_keeps_personal_data_out_of_the_leaf),
+		BOTH(test_every_append_signs_a_timed_checkpoint_covering_it),
+		BOTH(test_append_in_a_rolled_back_transaction_leaves_nothing),
+		BOTH(test_list_filters_by_time_actor_and_type),
+		BOTH(test_changed_or_orphaned_personal_data_is_detected),
+		BOTH(test_heartbeat_gaps_are_reported_with_their_ends),
+		BOTH(test_a_clock_step_back_is_recorded_once),
 	};
 	if (sodium_init() < 0)
 		return 1;
-	return cmocka_run_group_tests_name("auditlog", tests, NULL, NULL);
+	return fx_run_both("auditlog", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -58,7 +58,7 @@ static void fx_init(struct fx *f)
 	fx_must(keyring_create(f->dir, &err), &err, "keyring");
 	fx_must(catalog_open(f->dir, 1, &cat, &err), &err, "catalog");
 	pv_buf_init(&vkeys, 4096);
-	fx_must(archive_create_logs(cat->db, f->dir, cfg.origin, &vkeys, &err), &err, "logs");
+	fx_must(archive_create_logs(cat->conn, f->dir, cfg.origin, &vkeys, &err), &err, "logs");
 	pv_buf_free(&vkeys);
 	catalog_close(&cat);
 	fx_must(archive_open(f->dir, &f->ar, &err), &err, "archive_open");

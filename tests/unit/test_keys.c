@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "archiver/lib/fsutil.h"
 #include "audit/checkpoint.h"
@@ -25,17 +24,18 @@
 
 struct fx {
 	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
-	sqlite3 *db;
+	sqlite3 *h;    /* SQLite only */
+	struct db *db; /* either engine */
 	struct tlog *archive, *audit;
 	struct note_signer *sa, *su;
 	char vkey_archive[NOTE_VKEY_MAX + 1], vkey_audit[NOTE_VKEY_MAX + 1];
 };
 
-static void fx_init(struct fx *f)
+static void fx_init(struct fx *f, bool pg)
 {
 	memset(f, 0, sizeof(*f));
 	fx_logdir_make("keys", f->dir, f->keydir, f->dbpath);
-	f->db = fx_logdb_open(f->dbpath, NULL);
+	f->db = fx_logdb(f->dbpath, pg, &f->h);
 	fx_log_create(f->db, f->keydir, "archive", "mx1.example/popvault/archive", f->vkey_archive);
 	fx_log_create(f->db, f->keydir, "audit", "mx1.example/popvault/audit", f->vkey_audit);
 	fx_log_open(f->db, f->keydir, "archive", &f->archive, &f->sa);
@@ -48,7 +48,7 @@ static void fx_done(struct fx *f)
 	keys_free(&f->su);
 	tlog_free(&f->archive);
 	tlog_free(&f->audit);
-	sqlite3_close(f->db);
+	fx_logdb_close(&f->db, &f->h);
 	fx_rmtree(f->dir);
 }
 
@@ -80,7 +80,6 @@ static void read_file(const char *path, char *buf, size_t cap, size_t *len)
 
 static void test_init_writes_private_key_files_and_genesis(void **state)
 {
-	(void)state;
 	struct fx f;
 	struct pv_error err;
 	struct stat st;
@@ -89,7 +88,7 @@ static void test_init_writes_private_key_files_and_genesis(void **state)
 	struct checkpoint cp;
 	struct pv_buf note;
 	struct note_verifier v;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	snprintf(path, sizeof(path), "%s/archive.key", f.keydir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -143,12 +142,11 @@ static void test_init_writes_private_key_files_and_genesis(void **state)
 
 static void test_load_refuses_readable_or_foreign_keys(void **state)
 {
-	(void)state;
 	struct fx f;
 	struct pv_error err;
 	struct note_signer *s = NULL;
 	char a[256], u[256], tmp[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	snprintf(a, sizeof(a), "%s/archive.key", f.keydir);
 	snprintf(u, sizeof(u), "%s/audit.key", f.keydir);
 	snprintf(tmp, sizeof(tmp), "%s/tmp.key", f.keydir);
@@ -203,14 +201,13 @@ static void copy_file(const char *from, const char *to)
 
 static void test_rotation_is_logged_and_destroys_the_old_key(void **state)
 {
-	(void)state;
 	struct fx f;
 	struct pv_error err;
 	struct pv_buf old_skey, note, leaf;
 	struct tlog_verify_report rep;
 	struct note_signer *old_copy;
 	uint64_t audit_size;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	append(f.archive, 40);
 	fx_must(checkpoint_sign(f.archive, f.sa, 0, NULL, NULL, &err), &err, "sign");
 	pv_buf_init(&old_skey, 1024);
@@ -276,7 +273,6 @@ static void rotate_archive(struct fx *f)
 
 static void test_old_epoch_resigned_by_new_key_is_rejected(void **state)
 {
-	(void)state;
 	/* CVE-2023-31439's shape: the holder of the current key rewrites an
 	 * old epoch's checkpoint. Each epoch is checked against its own key. */
 	struct fx f;
@@ -284,7 +280,7 @@ static void test_old_epoch_resigned_by_new_key_is_rejected(void **state)
 	struct pv_buf body, forged;
 	struct tlog_checkpoint_row row;
 	size_t tl, ns;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	rotate_archive(&f);
 	tlog_checkpoint_row_init(&row);
 	fx_must(tlog_checkpoint_get(f.archive, 1, &row, &err), &err, "get");
@@ -293,20 +289,15 @@ static void test_old_epoch_resigned_by_new_key_is_rejected(void **state)
 	pv_buf_init(&forged, PV_NOTE_MAX);
 	fx_must(pv_buf_append(&body, row.note.data, tl, &err), &err, "body");
 	fx_must(note_sign((char *)body.data, body.len, f.sa, &forged, &err), &err, "forge");
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(f.db, "UPDATE tlog_checkpoint SET note = ?1 WHERE seq = 1 AND"
-						  " log_id = (SELECT id FROM tlog_log WHERE name = 'archive')",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_text(st, 1, (char *)forged.data, (int)forged.len, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
+	fx_exec_text(f.db,
+		     "UPDATE tlog_checkpoint SET note = ?1 WHERE seq = 1 AND"
+		     " log_id = (SELECT id FROM tlog_log WHERE name = 'archive')",
+		     (char *)forged.data, (int)forged.len);
 	assert_int_equal(verify(f.archive, f.vkey_archive, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "checkpoint 1 (key epoch 0)"));
 	/* Filing it under the new epoch instead does not help either. */
-	assert_int_equal(sqlite3_exec(f.db, "UPDATE tlog_checkpoint SET epoch = 1 WHERE seq = 1", NULL,
-				      NULL, NULL),
-			 SQLITE_OK);
+	fx_must(db_exec(f.db, "UPDATE tlog_checkpoint SET epoch = 1 WHERE seq = 1", &err), &err,
+		"epoch");
 	assert_int_equal(verify(f.archive, f.vkey_archive, &err), PV_EINTEGRITY);
 	tlog_checkpoint_row_free(&row);
 	pv_buf_free(&body);
@@ -316,10 +307,9 @@ static void test_old_epoch_resigned_by_new_key_is_rejected(void **state)
 
 static void test_rotation_without_the_old_keys_signature_is_rejected(void **state)
 {
-	(void)state;
 	struct fx f;
 	struct pv_error err;
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	rotate_archive(&f);
 	/* An attacker swaps in their own key (same name) as the epoch-1 key
 	 * and re-signs that epoch's checkpoints with it. */
@@ -331,48 +321,39 @@ static void test_rotation_without_the_old_keys_signature_is_rejected(void **stat
 	note_signer_verifier(&evil, &ev);
 	pv_buf_init(&evk, NOTE_VKEY_MAX);
 	fx_must(note_verifier_format(&ev, &evk, &err), &err, "vkey");
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(f.db, "UPDATE tlog_epoch SET vkey = ?1 WHERE epoch = 1",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_text(st, 1, pv_buf_str(&evk), -1, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
+	fx_exec_text(f.db, "UPDATE tlog_epoch SET vkey = ?1 WHERE epoch = 1", pv_buf_str(&evk), -1);
 	assert_int_equal(verify(f.archive, f.vkey_archive, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "rotation to key epoch 1"));
 	note_signer_wipe(&evil);
 	pv_buf_free(&evk);
 	fx_done(&f);
 
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	rotate_archive(&f);
 	/* The rotation note's leaf removed from the audit log's record. */
-	assert_int_equal(sqlite3_exec(f.db,
-				      "UPDATE tlog_leaf SET data = CAST('x' AS BLOB) WHERE log_id ="
-				      " (SELECT id FROM tlog_log WHERE name = 'audit')",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	fx_exec_blob(f.db,
+		     "UPDATE tlog_leaf SET data = ?1 WHERE log_id ="
+		     " (SELECT id FROM tlog_log WHERE name = 'audit')",
+		     "x", 1);
 	assert_int_equal(verify(f.archive, f.vkey_archive, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "rotation note of epoch 1"));
 	fx_done(&f);
 
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	rotate_archive(&f);
 	/* The epoch row deleted: later checkpoints no longer verify. */
-	assert_int_equal(sqlite3_exec(f.db, "DELETE FROM tlog_epoch WHERE epoch = 1", NULL, NULL, NULL),
-			 SQLITE_OK);
+	fx_must(db_exec(f.db, "DELETE FROM tlog_epoch WHERE epoch = 1", &err), &err, "delete epoch");
 	assert_int_equal(verify(f.archive, f.vkey_archive, &err), PV_EINTEGRITY);
 	fx_done(&f);
 }
 
 static void test_load_finishes_or_discards_an_interrupted_rotation(void **state)
 {
-	(void)state;
 	struct fx f;
 	struct pv_error err;
 	struct note_signer *s = NULL, *stray = NULL;
 	char key[256], next[256], saved[256];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	snprintf(key, sizeof(key), "%s/archive.key", f.keydir);
 	snprintf(next, sizeof(next), "%s/archive.key.next", f.keydir);
 	snprintf(saved, sizeof(saved), "%s/saved", f.keydir);
@@ -404,14 +385,13 @@ static void test_load_finishes_or_discards_an_interrupted_rotation(void **state)
 
 static void test_rotation_refuses_inside_a_transaction(void **state)
 {
-	(void)state;
 	/* The old key may only be destroyed after the rotation is durable. */
 	struct fx f;
 	struct pv_error err;
-	fx_init(&f);
-	assert_int_equal(sqlite3_exec(f.db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	fx_init(&f, fx_on_pg(state));
+	fx_must(db_exec(f.db, "BEGIN", &err), &err, "begin");
 	assert_int_equal(keys_rotate(f.archive, f.audit, f.keydir, &f.sa, NULL, &err), PV_ERR);
-	assert_int_equal(sqlite3_exec(f.db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	fx_must(db_exec(f.db, "ROLLBACK", &err), &err, "rollback");
 	struct note_signer *s;
 	fx_must(keys_load(f.keydir, f.archive, &s, &err), &err, "old key still there");
 	keys_free(&s);
@@ -423,12 +403,11 @@ static void test_rotation_refuses_inside_a_transaction(void **state)
  * slots are an integrity error, not a fresh start. */
 static void test_the_signers_record_survives_a_torn_write(void **state)
 {
-	(void)state;
 	struct fx f;
 	struct pv_error err;
 	struct keys_state st;
 	char path[FX_PATH_MAX + 32];
-	fx_init(&f);
+	fx_init(&f, fx_on_pg(state));
 	keys_state_init(&st);
 	fx_must(keys_state_read(f.keydir, "audit", &st, &err), &err, "genesis record");
 	assert_int_equal(st.size, 0);
@@ -454,19 +433,22 @@ static void test_the_signers_record_survives_a_torn_write(void **state)
 	fx_done(&f);
 }
 
+#define BOTH(t) FX_BOTH(t, fx_setup_sqlite, fx_setup_pg, fx_teardown_none)
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_writes_private_key_files_and_genesis),
-		cmocka_unit_test(test_load_refuses_readable_or_foreign_keys),
-		cmocka_unit_test(test_rotation_is_logged_and_destroys_the_old_key),
-		cmocka_unit_test(test_old_epoch_resigned_by_new_key_is_rejected),
-		cmocka_unit_test(test_rotation_without_the_old_keys_signature_is_rejected),
-		cmocka_unit_test(test_load_finishes_or_discards_an_interrupted_rotation),
-		cmocka_unit_test(test_rotation_refuses_inside_a_transaction),
-		cmocka_unit_test(test_the_signers_record_survives_a_torn_write),
+		BOTH(test_init_writes_private_key_files_and_genesis),
+		BOTH(test_load_refuses_readable_or_foreign_keys),
+		BOTH(test_rotation_is_logged_and_destroys_the_old_key),
+		BOTH(test_old_epoch_resigned_by_new_key_is_rejected),
+		BOTH(test_rotation_without_the_old_keys_signature_is_rejected),
+		BOTH(test_load_finishes_or_discards_an_interrupted_rotation),
+		BOTH(test_rotation_refuses_inside_a_transaction),
+		BOTH(test_the_signers_record_survives_a_torn_write),
 	};
-	return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
+	/* Each case on SQLite, then on PostgreSQL with PV_TEST_PG. */
+	return fx_run_both("keys", tests, sizeof(tests) / sizeof(tests[0]));
 }

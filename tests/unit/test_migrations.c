@@ -160,9 +160,9 @@ static void make_legacy_catalog(sqlite3 *db, const char *keydir)
 	struct note_signer *s;
 	fx_must(catalog_migrate(db, 4, &err), &err, "migrations 1-4");
 	exec(db, legacy_catalog_ddl);
-	fx_log_create(db, keydir, "archive", "test.example/popvault/archive", NULL);
-	fx_log_create(db, keydir, "audit", "test.example/popvault/audit", NULL);
-	fx_log_open(db, keydir, "audit", &t, &s);
+	fx_log_create(fx_conn(db), keydir, "archive", "test.example/popvault/archive", NULL);
+	fx_log_create(fx_conn(db), keydir, "audit", "test.example/popvault/audit", NULL);
+	fx_log_open(fx_conn(db), keydir, "audit", &t, &s);
 	struct audit_event ev = {"cli:root", AUDIT_SEARCH, "results=1", "ok", "from:alice"};
 	fx_must(auditlog_append(t, s, &ev, NULL, &err), &err, "audit append");
 	keys_free(&s);
@@ -208,7 +208,7 @@ static void test_catalog_made_before_migration_5_keeps_logs_audit_and_index(void
 	assert_int_equal(query_int(cat->db, "SELECT count(*) FROM idx_meta"), 1);
 	fx_must(index_ensure_schema(cat->db, &err), &err, "index schema");
 
-	fx_log_open(cat->db, keydir, "audit", &t, &s);
+	fx_log_open(cat->conn, keydir, "audit", &t, &s);
 	fx_must(tlog_size(t, &size, &err), &err, "size");
 	assert_int_equal(size, 1);
 	fx_must(tlog_verify(t, NULL, NULL, NULL, 0, &rep, &err), &err, "verify");

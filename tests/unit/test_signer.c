@@ -56,7 +56,7 @@ static void make_datadir(struct fx *f)
 	fx_must(keyring_create(f->dir, &err), &err, "keyring");
 	fx_must(catalog_open(f->dir, 1, &cat, &err), &err, "catalog");
 	pv_buf_init(&vkeys, 4096);
-	fx_must(archive_create_logs(cat->db, f->dir, cfg.origin, &vkeys, &err), &err, "logs");
+	fx_must(archive_create_logs(cat->conn, f->dir, cfg.origin, &vkeys, &err), &err, "logs");
 	pv_buf_free(&vkeys);
 	catalog_close(&cat);
 }
@@ -205,8 +205,8 @@ static void other_tree(uint64_t n, uint64_t from, merkle_hash root, merkle_hash 
 	struct tlog *t;
 	fx_logdir_make("signer-fork", dir, keydir, dbpath);
 	sqlite3 *db = fx_logdb_open(dbpath, NULL);
-	fx_must(tlog_create(db, "audit", ORIGIN "/audit", &err), &err, "create");
-	fx_must(tlog_open(db, "audit", &t, &err), &err, "open");
+	fx_must(tlog_create(fx_conn(db), "audit", ORIGIN "/audit", &err), &err, "create");
+	fx_must(tlog_open(fx_conn(db), "audit", &t, &err), &err, "open");
 	for (uint64_t i = 0; i < n; i++) {
 		char leaf[32];
 		int len = snprintf(leaf, sizeof(leaf), "fork-%llu", (unsigned long long)i);

@@ -28,7 +28,8 @@
 
 struct fx {
 	char dir[FX_PATH_MAX], keydir[FX_PATH_MAX], dbpath[FX_PATH_MAX];
-	sqlite3 *db;
+	sqlite3 *h;    /* SQLite only */
+	struct db *db; /* either engine */
 	struct tlog *t;
 	struct note_signer *s;
 	char vkey[NOTE_VKEY_MAX + 1];
@@ -36,17 +37,22 @@ struct fx {
 
 static const char *const fx_pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL";
 
+/* SQLite: a new connection to the file. */
 static void fx_open_db(struct fx *f)
 {
-	f->db = fx_logdb_open(f->dbpath, fx_pragmas);
+	f->h = fx_logdb_open(f->dbpath, fx_pragmas);
+	f->db = fx_conn(f->h);
 }
 
-static void fx_init(struct fx *f, const char *log)
+static void fx_init(struct fx *f, const char *log, bool pg)
 {
 	char origin[128];
 	memset(f, 0, sizeof(*f));
 	fx_logdir_make("tlog", f->dir, f->keydir, f->dbpath);
-	fx_open_db(f);
+	if (pg)
+		f->db = fx_pg_fresh(migrations_catalog_pg.count);
+	else
+		fx_open_db(f);
 	snprintf(origin, sizeof(origin), "test.example/popvault/%s", log);
 	fx_log_create(f->db, f->keydir, log, origin, f->vkey);
 	fx_log_open(f->db, f->keydir, log, &f->t, &f->s);
@@ -56,8 +62,7 @@ static void fx_close(struct fx *f)
 {
 	keys_free(&f->s);
 	tlog_free(&f->t);
-	sqlite3_close(f->db);
-	f->db = NULL;
+	fx_logdb_close(&f->db, &f->h);
 }
 
 static void fx_done(struct fx *f)
@@ -98,6 +103,18 @@ static void append_range(struct tlog *t, uint64_t from, uint64_t to, size_t batc
 	}
 }
 
+/* A database with the log tables and nothing else: SQLite in memory, or
+ * a fresh PostgreSQL schema. Close with fx_logdb_close. */
+static struct db *mem_db(bool pg, sqlite3 **h_r)
+{
+	*h_r = NULL;
+	if (pg)
+		return fx_pg_fresh(migrations_catalog_pg.count);
+	assert_int_equal(sqlite3_open(":memory:", h_r), SQLITE_OK);
+	fx_audit_schema(*h_r);
+	return fx_conn(*h_r);
+}
+
 static void flip(void *p, size_t bit)
 {
 	((unsigned char *)p)[bit / 8] ^= (unsigned char)(1u << (bit % 8));
@@ -108,13 +125,13 @@ static void flip(void *p, size_t bit)
 static void test_schema_idempotent_and_logs_independent(void **state)
 {
 	(void)state;
-	sqlite3 *db;
+	sqlite3 *sh;
 	struct pv_error err;
 	struct tlog *a, *b;
 	uint64_t sa, sb;
-	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	fx_audit_schema(db);
-	fx_audit_schema(db); /* twice: catalog migration 5 runs it on old archives */
+	struct db *db = mem_db(fx_on_pg(state), &sh);
+	if (sh != NULL)
+		fx_audit_schema(sh); /* twice: catalog migration 5 runs it on old archives */
 	fx_must(tlog_create(db, "archive", "h.example/popvault/archive", &err), &err, "create");
 	fx_must(tlog_create(db, "audit", "h.example/popvault/audit", &err), &err, "create");
 	assert_int_equal(tlog_create(db, "audit", "h.example/popvault/audit", &err), PV_ERR);
@@ -133,7 +150,7 @@ static void test_schema_idempotent_and_logs_independent(void **state)
 	tlog_free(&a);
 	tlog_free(&b);
 	assert_null(a);
-	sqlite3_close(db);
+	fx_logdb_close(&db, &sh);
 }
 
 static void test_roots_match_reference_across_tile_boundaries(void **state)
@@ -142,13 +159,12 @@ static void test_roots_match_reference_across_tile_boundaries(void **state)
 	/* 66,000 leaves cross the first level-1 tile (65,536 leaves = one
 	 * full level-1 tile): appends must carry hashes up tile levels. */
 	enum { N = 66000 };
-	sqlite3 *db;
+	sqlite3 *sh;
 	struct tlog *t;
 	struct pv_error err;
 	merkle_hash *ref = calloc(N, sizeof(merkle_hash)), got, want;
 	assert_non_null(ref);
-	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	fx_audit_schema(db);
+	struct db *db = mem_db(fx_on_pg(state), &sh);
 	fx_must(tlog_create(db, "audit", "h.example/a", &err), &err, "create");
 	fx_must(tlog_open(db, "audit", &t, &err), &err, "open");
 	/* Odd batch sizes so batches straddle tile edges. */
@@ -184,7 +200,7 @@ static void test_roots_match_reference_across_tile_boundaries(void **state)
 	assert_int_equal(tlog_leaf(t, N, &b, &err), PV_ENOTFOUND);
 	pv_buf_free(&b);
 	tlog_free(&t);
-	sqlite3_close(db);
+	fx_logdb_close(&db, &sh);
 	free(ref);
 }
 
@@ -192,14 +208,13 @@ static void test_proofs_verify_and_any_flipped_bit_fails(void **state)
 {
 	(void)state;
 	enum { MAX = 3000 };
-	sqlite3 *db;
+	sqlite3 *sh;
 	struct tlog *t;
 	struct pv_error err;
 	merkle_hash *ref = calloc(MAX, sizeof(merkle_hash));
 	merkle_hash proof[PV_PROOF_HASHES_MAX], root, r1;
 	size_t len;
-	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	fx_audit_schema(db);
+	struct db *db = mem_db(fx_on_pg(state), &sh);
 	fx_must(tlog_create(db, "audit", "h.example/a", &err), &err, "create");
 	fx_must(tlog_open(db, "audit", &t, &err), &err, "open");
 	uint64_t have = 0;
@@ -256,7 +271,7 @@ static void test_proofs_verify_and_any_flipped_bit_fails(void **state)
 		}
 	}
 	tlog_free(&t);
-	sqlite3_close(db);
+	fx_logdb_close(&db, &sh);
 	free(ref);
 }
 
@@ -268,24 +283,23 @@ static void test_append_joins_the_callers_transaction(void **state)
 	struct fx f;
 	struct pv_error err;
 	uint64_t size, cps, next;
-	fx_init(&f, "archive");
-	assert_int_equal(sqlite3_exec(f.db, "CREATE TABLE msg (id INTEGER)", NULL, NULL, NULL), 0);
-	assert_int_equal(sqlite3_exec(f.db, "BEGIN IMMEDIATE; INSERT INTO msg VALUES (1)", NULL, NULL,
-				      NULL),
-			 0);
+	fx_init(&f, "archive", fx_on_pg(state));
+	fx_must(db_exec(f.db, "CREATE TABLE msg (id INTEGER)", &err), &err, "msg");
+	fx_must(db_begin(f.db, &err), &err, "begin");
+	fx_must(db_exec(f.db, "INSERT INTO msg VALUES (1)", &err), &err, "row");
 	append_range(f.t, 0, 10, 10, 0, NULL);
 	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "sign");
-	assert_int_equal(sqlite3_get_autocommit(f.db), 0);
+	assert_true(db_in_transaction(f.db));
 	/* A failing append inside the transaction undoes only itself: a row
 	 * planted at index 11 makes the second insert fail after the first
 	 * one (index 10) succeeded. */
-	assert_int_equal(sqlite3_exec(f.db, "INSERT INTO tlog_leaf SELECT log_id, 11, x'00'"
-					    " FROM tlog_leaf WHERE idx = 0",
-				      NULL, NULL, NULL),
-			 0);
+	fx_exec_blob(f.db,
+		     "INSERT INTO tlog_leaf (log_id, idx, data) VALUES"
+		     " ((SELECT log_id FROM tlog_leaf WHERE idx = 0), 11, ?1)",
+		     "", 1);
 	struct tlog_entry e[2] = {{"ok", 2}, {"no", 2}};
 	assert_int_equal(tlog_append(f.t, e, 2, NULL, &err), PV_ERR);
-	assert_int_equal(sqlite3_get_autocommit(f.db), 0);
+	assert_true(db_in_transaction(f.db));
 	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	assert_int_equal(size, 10);
 	struct pv_buf none;
@@ -295,20 +309,23 @@ static void test_append_joins_the_callers_transaction(void **state)
 	static unsigned char big[PV_TLOG_ENTRY_MAX + 1];
 	struct tlog_entry e2 = {big, sizeof(big)};
 	assert_int_equal(tlog_append(f.t, &e2, 1, NULL, &err), PV_ELIMIT);
-	assert_int_equal(sqlite3_exec(f.db, "ROLLBACK", NULL, NULL, NULL), 0);
+	db_rollback(f.db);
 	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	fx_must(tlog_checkpoint_count(f.t, &cps, &next, &err), &err, "count");
 	assert_int_equal(size, 0);
 	assert_int_equal(cps, 1); /* only the genesis checkpoint */
 	/* The same batch committed: everything lands together. */
-	assert_int_equal(sqlite3_exec(f.db, "BEGIN IMMEDIATE; INSERT INTO msg VALUES (1)", NULL, NULL,
-				      NULL),
-			 0);
+	fx_must(db_begin(f.db, &err), &err, "begin");
+	fx_must(db_exec(f.db, "INSERT INTO msg VALUES (1)", &err), &err, "row");
 	append_range(f.t, 0, 10, 10, 0, NULL);
 	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "sign");
-	assert_int_equal(sqlite3_exec(f.db, "COMMIT", NULL, NULL, NULL), 0);
-	fx_close(&f);
-	fx_open_db(&f);
+	fx_must(db_commit(f.db, &err), &err, "commit");
+	keys_free(&f.s);
+	tlog_free(&f.t);
+	if (f.h != NULL) { /* SQLite: what another connection reads from the file */
+		fx_logdb_close(&f.db, &f.h);
+		fx_open_db(&f);
+	}
 	fx_must(tlog_open(f.db, "archive", &f.t, &err), &err, "reopen");
 	fx_must(tlog_size(f.t, &size, &err), &err, "size");
 	fx_must(tlog_checkpoint_count(f.t, &cps, &next, &err), &err, "count");
@@ -320,15 +337,14 @@ static void test_append_joins_the_callers_transaction(void **state)
 static void test_entry_size_limits_and_empty_entries(void **state)
 {
 	(void)state;
-	sqlite3 *db;
+	sqlite3 *sh;
 	struct tlog *t;
 	struct pv_error err;
 	struct pv_buf b;
 	static unsigned char max[PV_TLOG_ENTRY_MAX];
 	merkle_hash h, want;
 	memset(max, 0x5a, sizeof(max));
-	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-	fx_audit_schema(db);
+	struct db *db = mem_db(fx_on_pg(state), &sh);
 	fx_must(tlog_create(db, "audit", "h.example/a", &err), &err, "create");
 	fx_must(tlog_open(db, "audit", &t, &err), &err, "open");
 	struct tlog_entry e[2] = {{"", 0}, {max, sizeof(max)}};
@@ -343,7 +359,7 @@ static void test_entry_size_limits_and_empty_entries(void **state)
 	assert_memory_equal(h, want, 32);
 	pv_buf_free(&b);
 	tlog_free(&t);
-	sqlite3_close(db);
+	fx_logdb_close(&db, &sh);
 }
 
 /* --- checkpoints ------------------------------------------------------------------ */
@@ -397,7 +413,7 @@ static void test_heartbeat_signs_when_idle_and_checkpoints_open(void **state)
 	struct checkpoint c1, c2, cl;
 	struct note_verifier v;
 	uint64_t cps, next;
-	fx_init(&f, "audit");
+	fx_init(&f, "audit", fx_on_pg(state));
 	assert_int_equal(note_verifier_parse(f.vkey, strlen(f.vkey), &v, &err), 0);
 	append_range(f.t, 0, 5, 5, 0, NULL);
 	pv_buf_init(&n1, PV_NOTE_MAX);
@@ -448,7 +464,7 @@ static void test_checkpoint_time_never_goes_back_when_the_clock_does(void **stat
 	struct note_verifier v;
 	struct tlog_verify_report rep;
 	int64_t t0 = 4100000000, ahead = t0 + 3 * 86400; /* after the genesis checkpoint */
-	fx_init(&f, "audit");
+	fx_init(&f, "audit", fx_on_pg(state));
 	assert_int_equal(note_verifier_parse(f.vkey, strlen(f.vkey), &v, &err), 0);
 	pv_buf_init(&n1, PV_NOTE_MAX);
 	pv_buf_init(&n2, PV_NOTE_MAX);
@@ -490,7 +506,7 @@ static void test_verify_reports_an_older_step_back_without_failing(void **state)
 	merkle_hash root;
 	uint64_t size, seq;
 	int64_t t0 = 4100000000, ahead = t0 + 3 * 86400; /* after the genesis checkpoint */
-	fx_init(&f, "audit");
+	fx_init(&f, "audit", fx_on_pg(state));
 	pv_clock_override(fake_clock);
 	fake_now_ms = ahead * 1000;
 	fx_must(checkpoint_heartbeat(f.t, f.s, NULL, &err), &err, "ahead");
@@ -524,7 +540,7 @@ static void test_accept_rejects_older_and_forked_checkpoints(void **state)
 	struct pv_buf n100, n200, fork200;
 	struct note_verifier v;
 	struct checkpoint got;
-	fx_init(&f, "audit");
+	fx_init(&f, "audit", fx_on_pg(state));
 	assert_int_equal(note_verifier_parse(f.vkey, strlen(f.vkey), &v, &err), 0);
 	pv_buf_init(&n100, PV_NOTE_MAX);
 	pv_buf_init(&n200, PV_NOTE_MAX);
@@ -545,10 +561,9 @@ static void test_accept_rejects_older_and_forked_checkpoints(void **state)
 	/* A fork: the same key signs a different history of the same origin
 	 * (a rollback and rewrite). Its checkpoint must not be accepted over
 	 * the one we knew. */
-	sqlite3 *db2;
+	sqlite3 *h2;
 	struct tlog *t2;
-	assert_int_equal(sqlite3_open(":memory:", &db2), SQLITE_OK);
-	fx_audit_schema(db2);
+	struct db *db2 = mem_db(fx_on_pg(state), &h2);
 	fx_must(tlog_create(db2, "audit", tlog_origin(f.t), &err), &err, "create");
 	fx_must(tlog_open(db2, "audit", &t2, &err), &err, "open");
 	struct tlog_epoch_row ep;
@@ -568,7 +583,7 @@ static void test_accept_rejects_older_and_forked_checkpoints(void **state)
 					   fork200.len, &v, 1, &got, &err),
 			 PV_EINTEGRITY);
 	tlog_free(&t2);
-	sqlite3_close(db2);
+	fx_logdb_close(&db2, &h2);
 	pv_buf_free(&n100);
 	pv_buf_free(&n200);
 	pv_buf_free(&fork200);
@@ -580,10 +595,10 @@ static void test_sign_refuses_a_log_that_shrank_or_changed(void **state)
 	(void)state;
 	struct fx f;
 	struct pv_error err;
-	fx_init(&f, "audit");
+	fx_init(&f, "audit", fx_on_pg(state));
 	append_range(f.t, 0, 50, 50, 0, NULL);
 	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "sign");
-	assert_int_equal(sqlite3_exec(f.db, "UPDATE tlog_log SET size = 40", NULL, NULL, NULL), 0);
+	fx_must(db_exec(f.db, "UPDATE tlog_log SET size = 40", &err), &err, "shrink");
 	assert_int_equal(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "shrank"));
 	fx_done(&f);
@@ -599,7 +614,7 @@ static void test_tlog_proof_verifies_offline_and_rejects_tampering(void **state)
 	struct pv_buf cp, proof;
 	unsigned char e[160];
 	const char extra[] = "seq=41 salt=00ff";
-	fx_init(&f, "archive");
+	fx_init(&f, "archive", fx_on_pg(state));
 	append_range(f.t, 0, 700, 100, 0, NULL);
 	pv_buf_init(&cp, PV_NOTE_MAX);
 	pv_buf_init(&proof, PV_TLOG_PROOF_MAX);
@@ -700,7 +715,7 @@ static void test_verify_passes_on_an_untouched_log(void **state)
 	struct fx f;
 	struct pv_error err;
 	struct tlog_verify_report rep;
-	fx_init(&f, "archive");
+	fx_init(&f, "archive", fx_on_pg(state));
 	build_log(&f, 1000);
 	fx_must(tlog_verify(f.t, f.vkey, NULL, NULL, 0, &rep, &err), &err, "verify");
 	assert_int_equal(rep.size, 1000);
@@ -738,7 +753,7 @@ static void test_verify_detects_deleted_changed_swapped_leaves(void **state)
 	};
 	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
 		struct fx f;
-		fx_init(&f, "archive");
+		fx_init(&f, "archive", false); /* attacked through the file */
 		build_log(&f, 1000);
 		expect_detected(&f, attacks[i].sql, attacks[i].want);
 		fx_done(&f);
@@ -756,7 +771,7 @@ static void test_verify_detects_truncation_against_an_exported_checkpoint(void *
 	struct pv_buf exported;
 	const char *notes[1];
 	size_t lens[1];
-	fx_init(&f, "archive");
+	fx_init(&f, "archive", false); /* attacked through the file */
 	build_log(&f, 1000);
 	pv_buf_init(&exported, PV_NOTE_MAX);
 	fx_must(checkpoint_latest(f.t, &exported, NULL, &err), &err, "export");
@@ -771,14 +786,14 @@ static void test_verify_detects_truncation_against_an_exported_checkpoint(void *
 			 SQLITE_OK);
 	/* Re-append the kept 600 entries and re-sign with the same key. */
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(f.db, "SELECT data FROM keep ORDER BY idx", -1, &st, NULL),
+	assert_int_equal(sqlite3_prepare_v2(f.h, "SELECT data FROM keep ORDER BY idx", -1, &st, NULL),
 			 SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct tlog_entry e = {sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)};
 		fx_must(tlog_append(f.t, &e, 1, NULL, &err), &err, "re-append");
 	}
 	sqlite3_finalize(st);
-	assert_int_equal(sqlite3_exec(f.db, "DROP TABLE keep", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(f.h, "DROP TABLE keep", NULL, NULL, NULL), SQLITE_OK);
 	fx_must(checkpoint_sign(f.t, f.s, 0, NULL, NULL, &err), &err, "re-sign");
 	/* Undetectable from inside (ARCHITECTURE.md §4) ... */
 	fx_must(verify(&f, NULL, NULL, 0, &err), &err, "verify without anchor");
@@ -794,26 +809,30 @@ static void test_verify_detects_truncation_against_an_exported_checkpoint(void *
 	fx_done(&f);
 }
 
+#define BOTH(t) FX_BOTH(t, fx_setup_sqlite, fx_setup_pg, fx_teardown_none)
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
+	/* On SQLite, then on PostgreSQL with PV_TEST_PG; FX_ONCE: SQLite only
+	 * (no database, or SQLite's own file). */
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_schema_idempotent_and_logs_independent),
-		cmocka_unit_test(test_roots_match_reference_across_tile_boundaries),
-		cmocka_unit_test(test_proofs_verify_and_any_flipped_bit_fails),
-		cmocka_unit_test(test_append_joins_the_callers_transaction),
-		cmocka_unit_test(test_entry_size_limits_and_empty_entries),
-		cmocka_unit_test(test_checkpoint_body_parse_is_strict),
-		cmocka_unit_test(test_heartbeat_signs_when_idle_and_checkpoints_open),
-		cmocka_unit_test(test_accept_rejects_older_and_forked_checkpoints),
-		cmocka_unit_test(test_sign_refuses_a_log_that_shrank_or_changed),
-		cmocka_unit_test(test_tlog_proof_verifies_offline_and_rejects_tampering),
-		cmocka_unit_test(test_checkpoint_time_never_goes_back_when_the_clock_does),
-		cmocka_unit_test(test_verify_reports_an_older_step_back_without_failing),
-		cmocka_unit_test(test_verify_passes_on_an_untouched_log),
-		cmocka_unit_test(test_verify_detects_deleted_changed_swapped_leaves),
-		cmocka_unit_test(test_verify_detects_truncation_against_an_exported_checkpoint),
+		FX_ONCE(test_checkpoint_body_parse_is_strict),
+		FX_ONCE(test_verify_detects_deleted_changed_swapped_leaves),
+		FX_ONCE(test_verify_detects_truncation_against_an_exported_checkpoint),
+		BOTH(test_schema_idempotent_and_logs_independent),
+		BOTH(test_roots_match_reference_across_tile_boundaries),
+		BOTH(test_proofs_verify_and_any_flipped_bit_fails),
+		BOTH(test_append_joins_the_callers_transaction),
+		BOTH(test_entry_size_limits_and_empty_entries),
+		BOTH(test_heartbeat_signs_when_idle_and_checkpoints_open),
+		BOTH(test_accept_rejects_older_and_forked_checkpoints),
+		BOTH(test_sign_refuses_a_log_that_shrank_or_changed),
+		BOTH(test_tlog_proof_verifies_offline_and_rejects_tampering),
+		BOTH(test_checkpoint_time_never_goes_back_when_the_clock_does),
+		BOTH(test_verify_reports_an_older_step_back_without_failing),
+		BOTH(test_verify_passes_on_an_untouched_log),
 	};
-	return cmocka_run_group_tests_name("tlog", tests, NULL, NULL);
+	return fx_run_both("tlog", tests, sizeof(tests) / sizeof(tests[0]));
 }
