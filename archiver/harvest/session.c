@@ -19,6 +19,7 @@
 #include "archiver/pop3/pop3.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/harvest/pipeline.h"
+#include "archiver/store/leases.h"
 
 /* Sessions one harvest may open in all, after a message ended one
  * (connection lost in its RETR, or retrieved but not archivable on a
@@ -28,6 +29,12 @@
 /* Under LOGIN-DELAY (RFC 2449 §6.8) that fresh session must wait; for
  * longer delays than this it is left to the next harvest. */
 #define HARVEST_RETRY_WAIT_MAX_S 120
+/* Harvesters on several machines may share one catalog (ARCHITECTURE.md
+ * §12): an account's lease (store/leases.h) keeps them from opening two
+ * sessions on one mailbox. A session's lease lasts its longest life (the
+ * POP3 client's session timeout ends it sooner) plus this margin for
+ * clocks that disagree, so every DELE it sends is sent under the lease. */
+#define HARVEST_LEASE_MARGIN_S 120
 
 /* A message left alone by the later sessions of one harvest: by UIDL when
  * it has its own, else by number (numbers do not move: the session it
@@ -74,6 +81,8 @@ struct session {
 	bool stopped;            /* stopped on request before the end of the list */
 	bool timed;              /* ... because the session's time was 3/4 used */
 	int64_t started_ms;      /* monotonic: when this session connected */
+	char lease_site[LEASE_HOLDER_MAX], lease_holder[LEASE_HOLDER_MAX];
+	bool leased;             /* this session holds the account's lease */
 	char broke_why[PV_ERROR_MSG_MAX];
 };
 
@@ -730,12 +739,35 @@ static void check_gone(struct session *ss, int64_t moved)
 		       ss->a->name);
 }
 
+/* Before connecting: the account's lease, or PV_ETEMP naming the
+ * harvester that holds it. */
+static int take_lease(struct session *ss, struct pv_error *err)
+{
+	int64_t now = pv_clock_now();
+	int64_t until = now + (int64_t)ss->ar->cfg.session_max_s + HARVEST_LEASE_MARGIN_S;
+	int r = lease_take(ss->ar->cat->conn, ss->a->id, ss->lease_site, ss->lease_holder, now, until,
+			   NULL, NULL, err);
+	ss->leased = r == PV_OK;
+	return r;
+}
+
+static void release_lease(struct session *ss)
+{
+	struct pv_error err;
+	if (ss->leased && lease_release(ss->ar->cat->conn, ss->a->id, ss->lease_holder, &err) < 0)
+		pv_log(PV_LOG_WARN, "harvest.lease", "%s: the lease was not given back (%s); it "
+		       "runs out by itself", ss->a->name, err.msg);
+	ss->leased = false;
+}
+
 static int run(struct session *ss, struct pv_error *err)
 {
 	uint32_t *nums = NULL;
 	size_t n = 0;
 	int r;
 
+	if ((r = take_lease(ss, err)) < 0)
+		return r;
 	if ((r = open_session(ss, &ss->c, err)) < 0)
 		return r;
 	const struct pop3_caps *caps = pop3_caps(ss->c);
@@ -816,12 +848,15 @@ int harvest_account(struct archive *ar, const struct account *a, const struct ha
 	int r;
 
 	signal(SIGPIPE, SIG_IGN);
+	if ((r = lease_holder_make(ar->dir, ss.lease_holder, ss.lease_site, err)) < 0)
+		return r;
 	for (;;) {
 		ss.broke = false;
 		ss.has_local = false;
 		r = run(&ss, err);
 		/* Any failure: no QUIT (pop3_client_free drops the connection). */
 		end_session(&ss);
+		release_lease(&ss);
 		if (r == PV_OK || !ss.broke)
 			break;
 		/* One message ended the session (and with it every DELE of it):

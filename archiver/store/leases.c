@@ -9,13 +9,15 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/random.h"
 
-/* Taken when free, ours already, or run out at ?4; otherwise the upsert's
- * WHERE leaves the row alone and RETURNING gives nothing. */
+/* Taken when free, ours already, our site's (?5), or run out at ?4;
+ * otherwise the upsert's WHERE leaves the row alone and RETURNING gives
+ * nothing. */
 static const char take_sql[] =
 	"INSERT INTO mailbox_leases (account_id, holder, expires_at) VALUES (?1, ?2, ?3)"
 	" ON CONFLICT (account_id) DO UPDATE SET holder = excluded.holder,"
 	" expires_at = excluded.expires_at"
 	" WHERE mailbox_leases.holder = excluded.holder OR mailbox_leases.expires_at <= ?4"
+	" OR substr(mailbox_leases.holder, 1, length(CAST(?5 AS text))) = CAST(?5 AS text)"
 	" RETURNING account_id";
 
 static int who_holds(struct db *db, int64_t account_id, char other_r[LEASE_HOLDER_MAX],
@@ -45,12 +47,15 @@ static int who_holds(struct db *db, int64_t account_id, char other_r[LEASE_HOLDE
 	return r;
 }
 
-int lease_take(struct db *db, int64_t account_id, const char *holder, int64_t now, int64_t until,
-	       char other_r[LEASE_HOLDER_MAX], int64_t *other_until_r, struct pv_error *err)
+int lease_take(struct db *db, int64_t account_id, const char *site, const char *holder, int64_t now,
+	       int64_t until, char other_r[LEASE_HOLDER_MAX], int64_t *other_until_r,
+	       struct pv_error *err)
 {
 	struct db_stmt *st;
 	if (holder == NULL || *holder == '\0' || strlen(holder) >= LEASE_HOLDER_MAX)
 		return pv_fail(err, PV_ERR, "lease: bad holder name");
+	if (site != NULL && (*site == '\0' || strncmp(holder, site, strlen(site)) != 0))
+		return pv_fail(err, PV_ERR, "lease: the site must start the holder's name");
 	if (until <= now)
 		return pv_fail(err, PV_ERR, "lease: it must end after now");
 	int r = db_prepare(db, take_sql, &st, err);
@@ -60,6 +65,8 @@ int lease_take(struct db *db, int64_t account_id, const char *holder, int64_t no
 	db_bind_text(st, 2, holder, -1);
 	db_bind_int64(st, 3, until);
 	db_bind_int64(st, 4, now);
+	/* no site: a string no holder starts with (holders are printable) */
+	db_bind_text(st, 5, site != NULL ? site : "\n", -1);
 	r = db_step(st, err);
 	db_finalize(&st);
 	if (r == DB_ROW)
@@ -83,7 +90,8 @@ int lease_release(struct db *db, int64_t account_id, const char *holder, struct 
 	return r < 0 ? r : PV_OK;
 }
 
-int lease_holder_make(char out[LEASE_HOLDER_MAX], struct pv_error *err)
+int lease_holder_make(const char *data_dir, char out[LEASE_HOLDER_MAX],
+		      char site_r[LEASE_HOLDER_MAX], struct pv_error *err)
 {
 	char host[64];
 	unsigned char nonce[8];
@@ -93,6 +101,11 @@ int lease_holder_make(char out[LEASE_HOLDER_MAX], struct pv_error *err)
 	host[sizeof(host) - 1] = '\0';
 	pv_random_bytes(nonce, sizeof(nonce));
 	pv_hex(nonce, sizeof(nonce), hex);
-	snprintf(out, LEASE_HOLDER_MAX, "%s pid %ld #%s", host, (long)getpid(), hex);
+	/* room for " pid 4194304 #" and the nonce after the site */
+	snprintf(site_r, LEASE_HOLDER_MAX - 40, "%s:%s", host, data_dir);
+	size_t n = strlen(site_r);
+	site_r[n] = ' ';
+	site_r[n + 1] = '\0';
+	snprintf(out, LEASE_HOLDER_MAX, "%spid %ld #%s", site_r, (long)getpid(), hex);
 	return PV_OK;
 }

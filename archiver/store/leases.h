@@ -23,21 +23,27 @@
 
 #define LEASE_HOLDER_MAX 128
 
-/* Takes or extends the lease on account_id for holder until `until`. A
+/* Takes or extends the lease on account_id for holder until `until`.
+ * site, when not NULL, is the start of holder naming its data directory
+ * (lease_holder_make): a lease whose holder starts with it is taken too,
+ * even before it runs out — it belongs to a process of this data
+ * directory that died (its harvest lock keeps the live ones apart). A
  * lease held by another holder that has not run out at `now` is not
  * taken: PV_ETEMP, with that holder and its end in other_r / other_until_r
  * (either may be NULL) and in err. One statement: atomic on both engines
  * without a transaction of the caller's. */
-int lease_take(struct db *db, int64_t account_id, const char *holder, int64_t now, int64_t until,
-	       char other_r[LEASE_HOLDER_MAX], int64_t *other_until_r, struct pv_error *err)
-	PV_WARN_UNUSED;
+int lease_take(struct db *db, int64_t account_id, const char *site, const char *holder, int64_t now,
+	       int64_t until, char other_r[LEASE_HOLDER_MAX], int64_t *other_until_r,
+	       struct pv_error *err) PV_WARN_UNUSED;
 
 /* Gives the lease back if holder has it (nothing otherwise). */
 int lease_release(struct db *db, int64_t account_id, const char *holder, struct pv_error *err)
 	PV_WARN_UNUSED;
 
-/* This process's name as a holder: "HOST pid PID #RANDOM" (the random part
- * tells apart two processes that got the same pid on one host). */
-int lease_holder_make(char out[LEASE_HOLDER_MAX], struct pv_error *err) PV_WARN_UNUSED;
+/* This process's name as a holder: "HOST:DATA_DIR pid PID #RANDOM" (the
+ * random part tells apart two processes that got the same pid), and in
+ * site_r its start "HOST:DATA_DIR " (data_dir cut to fit). */
+int lease_holder_make(const char *data_dir, char out[LEASE_HOLDER_MAX],
+		      char site_r[LEASE_HOLDER_MAX], struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

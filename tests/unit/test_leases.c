@@ -78,21 +78,21 @@ static void test_one_holder_at_a_time(void **state)
 	struct pv_error err;
 	char other[LEASE_HOLDER_MAX] = "";
 	int64_t until = 0;
-	assert_int_equal(lease_take(db, f->acct[0], "a", 100, 160, other, &until, &err), PV_OK);
+	assert_int_equal(lease_take(db, f->acct[0], NULL, "a", 100, 160, other, &until, &err), PV_OK);
 	/* b is refused while a's lease runs, and told who holds it */
-	assert_int_equal(lease_take(db, f->acct[0], "b", 120, 180, other, &until, &err), PV_ETEMP);
+	assert_int_equal(lease_take(db, f->acct[0], NULL, "b", 120, 180, other, &until, &err), PV_ETEMP);
 	assert_string_equal(other, "a");
 	assert_int_equal(until, 160);
 	assert_non_null(strstr(err.msg, "being harvested by a"));
 	/* the other account is free */
-	assert_int_equal(lease_take(db, f->acct[1], "b", 120, 180, NULL, NULL, &err), PV_OK);
+	assert_int_equal(lease_take(db, f->acct[1], NULL, "b", 120, 180, NULL, NULL, &err), PV_OK);
 	/* a extends its own, even before it runs out */
-	assert_int_equal(lease_take(db, f->acct[0], "a", 150, 300, NULL, NULL, &err), PV_OK);
-	assert_int_equal(lease_take(db, f->acct[0], "b", 299, 400, other, &until, &err), PV_ETEMP);
+	assert_int_equal(lease_take(db, f->acct[0], NULL, "a", 150, 300, NULL, NULL, &err), PV_OK);
+	assert_int_equal(lease_take(db, f->acct[0], NULL, "b", 299, 400, other, &until, &err), PV_ETEMP);
 	assert_int_equal(until, 300);
 	/* once run out, anyone may take it; the old holder is then refused */
-	assert_int_equal(lease_take(db, f->acct[0], "b", 300, 400, NULL, NULL, &err), PV_OK);
-	assert_int_equal(lease_take(db, f->acct[0], "a", 310, 500, other, NULL, &err), PV_ETEMP);
+	assert_int_equal(lease_take(db, f->acct[0], NULL, "b", 300, 400, NULL, NULL, &err), PV_OK);
+	assert_int_equal(lease_take(db, f->acct[0], NULL, "a", 310, 500, other, NULL, &err), PV_ETEMP);
 	assert_string_equal(other, "b");
 }
 
@@ -101,11 +101,11 @@ static void test_release_frees_only_ones_own(void **state)
 	struct fx *f = *state;
 	struct db *db = f->c.db;
 	struct pv_error err;
-	assert_int_equal(lease_take(db, f->acct[0], "a", 100, 1000, NULL, NULL, &err), PV_OK);
+	assert_int_equal(lease_take(db, f->acct[0], NULL, "a", 100, 1000, NULL, NULL, &err), PV_OK);
 	assert_int_equal(lease_release(db, f->acct[0], "b", &err), PV_OK); /* not b's: no effect */
-	assert_int_equal(lease_take(db, f->acct[0], "b", 101, 1000, NULL, NULL, &err), PV_ETEMP);
+	assert_int_equal(lease_take(db, f->acct[0], NULL, "b", 101, 1000, NULL, NULL, &err), PV_ETEMP);
 	assert_int_equal(lease_release(db, f->acct[0], "a", &err), PV_OK);
-	assert_int_equal(lease_take(db, f->acct[0], "b", 102, 1000, NULL, NULL, &err), PV_OK);
+	assert_int_equal(lease_take(db, f->acct[0], NULL, "b", 102, 1000, NULL, NULL, &err), PV_OK);
 	assert_int_equal(lease_release(db, f->acct[1], "a", &err), PV_OK); /* none: fine */
 }
 
@@ -116,22 +116,51 @@ static void test_bad_arguments(void **state)
 	char longname[LEASE_HOLDER_MAX + 1];
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	assert_int_equal(lease_take(f->c.db, f->acct[0], "", 1, 2, NULL, NULL, &err), PV_ERR);
-	assert_int_equal(lease_take(f->c.db, f->acct[0], longname, 1, 2, NULL, NULL, &err), PV_ERR);
-	assert_int_equal(lease_take(f->c.db, f->acct[0], "a", 5, 5, NULL, NULL, &err), PV_ERR);
+	assert_int_equal(lease_take(f->c.db, f->acct[0], NULL, "", 1, 2, NULL, NULL, &err), PV_ERR);
+	assert_int_equal(lease_take(f->c.db, f->acct[0], NULL, longname, 1, 2, NULL, NULL, &err), PV_ERR);
+	assert_int_equal(lease_take(f->c.db, f->acct[0], NULL, "a", 5, 5, NULL, NULL, &err), PV_ERR);
 	/* an account that does not exist: the foreign key refuses */
-	assert_true(lease_take(f->c.db, 999999, "a", 1, 2, NULL, NULL, &err) < 0);
+	assert_true(lease_take(f->c.db, 999999, NULL, "a", 1, 2, NULL, NULL, &err) < 0);
 }
 
 static void test_holder_names_differ(void **state)
 {
 	(void)state;
 	struct pv_error err;
-	char a[LEASE_HOLDER_MAX], b[LEASE_HOLDER_MAX];
-	fx_must(lease_holder_make(a, &err), &err, "holder a");
-	fx_must(lease_holder_make(b, &err), &err, "holder b");
-	assert_non_null(strstr(a, " pid "));
+	char a[LEASE_HOLDER_MAX], b[LEASE_HOLDER_MAX], site[LEASE_HOLDER_MAX];
+	char longdir[300];
+	fx_must(lease_holder_make("/var/lib/popvault", a, site, &err), &err, "holder a");
+	fx_must(lease_holder_make("/var/lib/popvault", b, site, &err), &err, "holder b");
+	assert_non_null(strstr(a, ":/var/lib/popvault pid "));
+	assert_int_equal(strncmp(a, site, strlen(site)), 0);
 	assert_string_not_equal(a, b); /* same host and pid: the random part */
+	memset(longdir, 'd', sizeof(longdir) - 1);
+	longdir[sizeof(longdir) - 1] = '\0';
+	fx_must(lease_holder_make(longdir, a, site, &err), &err, "long dir");
+	assert_true(strlen(a) < LEASE_HOLDER_MAX);
+	assert_non_null(strstr(a, " pid "));
+	assert_int_equal(strncmp(a, site, strlen(site)), 0);
+}
+
+/* A process of the same data directory (site) takes over a lease its
+ * predecessor left when it was killed; another site may not. */
+static void test_same_site_takes_over(void **state)
+{
+	struct fx *f = *state;
+	struct db *db = f->c.db;
+	struct pv_error err;
+	assert_int_equal(lease_take(db, f->acct[0], "h1:/d ", "h1:/d pid 7 #1", 100, 900, NULL, NULL,
+				    &err), PV_OK);
+	assert_int_equal(lease_take(db, f->acct[0], "h2:/d ", "h2:/d pid 8 #2", 101, 900, NULL, NULL,
+				    &err), PV_ETEMP);
+	assert_int_equal(lease_take(db, f->acct[0], "h1:/d ", "h1:/d pid 9 #3", 102, 900, NULL, NULL,
+				    &err), PV_OK);
+	/* a site that is only a prefix of the holder's data directory is not it */
+	assert_int_equal(lease_take(db, f->acct[0], "h1:/ ", "h1:/ pid 9 #4", 103, 900, NULL, NULL,
+				    &err), PV_ETEMP);
+	/* the site must start the holder's own name */
+	assert_int_equal(lease_take(db, f->acct[0], "h1:/d ", "h3:/d pid 1 #5", 104, 900, NULL,
+				    NULL, &err), PV_ERR);
 }
 
 /* A second connection to the same catalog, as another machine's
@@ -155,10 +184,10 @@ static void test_two_connections(void **state)
 		db_finalize(&st);
 		fx_must(db_exec(other, sql, &err), &err, "search_path");
 	}
-	assert_int_equal(lease_take(f->c.db, f->acct[0], "a", 100, 200, NULL, NULL, &err), PV_OK);
-	assert_int_equal(lease_take(other, f->acct[0], "b", 150, 250, NULL, NULL, &err), PV_ETEMP);
-	assert_int_equal(lease_take(other, f->acct[0], "b", 200, 250, NULL, NULL, &err), PV_OK);
-	assert_int_equal(lease_take(f->c.db, f->acct[0], "a", 210, 300, NULL, NULL, &err), PV_ETEMP);
+	assert_int_equal(lease_take(f->c.db, f->acct[0], NULL, "a", 100, 200, NULL, NULL, &err), PV_OK);
+	assert_int_equal(lease_take(other, f->acct[0], NULL, "b", 150, 250, NULL, NULL, &err), PV_ETEMP);
+	assert_int_equal(lease_take(other, f->acct[0], NULL, "b", 200, 250, NULL, NULL, &err), PV_OK);
+	assert_int_equal(lease_take(f->c.db, f->acct[0], NULL, "a", 210, 300, NULL, NULL, &err), PV_ETEMP);
 	db_close(&other);
 }
 
@@ -171,6 +200,7 @@ int main(void)
 		BOTH(test_release_frees_only_ones_own),
 		BOTH(test_bad_arguments),
 		BOTH(test_holder_names_differ),
+		BOTH(test_same_site_takes_over),
 		BOTH(test_two_connections),
 	};
 	return fx_run_both("leases", tests, sizeof(tests) / sizeof(tests[0]));
