@@ -417,8 +417,8 @@ static int record_clock_step(struct tlog *t, const struct note_signer *key, int6
 	struct db_stmt *st = NULL;
 	int64_t last = INT64_MIN;
 	int rc;
-	if ((rc = db_prepare(tlog_db(t), "SELECT time FROM audit_event ORDER BY seq DESC LIMIT 1",
-			     &st, err)) < 0)
+	if (db_prepare(tlog_db(t), "SELECT time FROM audit_event ORDER BY seq DESC LIMIT 1", &st,
+		       err) < 0)
 		return pv_error_prefix(err, "audit index");
 	rc = db_step(st, err);
 	if (rc == DB_ROW)

@@ -148,7 +148,7 @@ int tlog_open(struct db *db, const char *name, struct tlog **t_r, struct pv_erro
 		return pv_fail(err, PV_ERR, "out of memory");
 	t->db = db;
 	snprintf(t->name, sizeof(t->name), "%s", name);
-	if ((rc = db_prepare(db, "SELECT id, origin FROM tlog_log WHERE name = ?1", &st, err)) < 0) {
+	if (db_prepare(db, "SELECT id, origin FROM tlog_log WHERE name = ?1", &st, err) < 0) {
 		rc = db_fail(t, err, "open");
 		goto fail;
 	}
@@ -170,8 +170,8 @@ int tlog_open(struct db *db, const char *name, struct tlog **t_r, struct pv_erro
 	/* Prepared once per handle and reused: tlog_append is on the
 	 * harvest path. */
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
-		if ((rc = db_prepare(db, stmts[i].sql,
-				     (struct db_stmt **)((char *)t + stmts[i].off), err)) < 0) {
+		if (db_prepare(db, stmts[i].sql, (struct db_stmt **)((char *)t + stmts[i].off),
+			       err) < 0) {
 			rc = db_fail(t, err, "prepare");
 			goto fail;
 		}
@@ -432,7 +432,7 @@ int tlog_append(struct tlog *t, const struct tlog_entry *entries, size_t n, uint
 
 static int check_size(struct tlog *t, uint64_t size, struct pv_error *err)
 {
-	uint64_t have;
+	uint64_t have = 0; /* set unless tlog_size fails */
 	int r = tlog_size(t, &have, err);
 	if (r < 0)
 		return r;
@@ -564,7 +564,7 @@ static int query_u64(struct tlog *t, const char *sql, int64_t arg, uint64_t *v_r
 {
 	struct db_stmt *st = NULL;
 	int rc;
-	if ((rc = db_prepare(t->db, sql, &st, err)) < 0)
+	if (db_prepare(t->db, sql, &st, err) < 0)
 		return db_fail(t, err, "query");
 	db_bind_int64(st, 1, t->id);
 	if (arg >= 0)
@@ -595,10 +595,9 @@ int tlog_leaf_scan(struct tlog *t, uint64_t from, tlog_leaf_fn fn, void *ctx,
 {
 	struct db_stmt *st = NULL;
 	int rc, r = 0;
-	if ((rc = db_prepare(t->db,
-			     "SELECT idx, data FROM tlog_leaf WHERE log_id = ?1 AND idx >= ?2"
-			     " ORDER BY idx",
-			     &st, err)) < 0)
+	if (db_prepare(t->db,
+		       "SELECT idx, data FROM tlog_leaf WHERE log_id = ?1 AND idx >= ?2 ORDER BY idx",
+		       &st, err) < 0)
 		return db_fail(t, err, "scan");
 	db_bind_int64(st, 1, t->id);
 	db_bind_int64(st, 2, from > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from);

@@ -449,7 +449,6 @@ static int check_bucket_binding(struct planner *pl, struct pv_error *err)
 	db_finalize(&st);
 	if (r < 0)
 		return r;
-	r = PV_OK;
 	if (!any)
 		return PV_OK;
 	int64_t *ids = NULL;
