@@ -48,21 +48,19 @@ struct bctx {
 /* How many files the backup will hold, for ar->progress (counted only
  * when someone listens): the catalog, two checkpoints, the config, the
  * keys, and the blob and pack files copy_blobs and copy_packs copy. */
-static int count_files(struct bctx *b, sqlite3 *snap, bool keys)
+static int count_files(struct bctx *b, struct db *snap, bool keys)
 {
-	sqlite3_stmt *st = NULL;
+	int64_t n;
 	if (b->ar->progress.fn == NULL)
 		return PV_OK;
-	int r = catalog_prepare(snap, "SELECT (SELECT count(DISTINCT blob) FROM messages"
-				      " WHERE blob IS NOT NULL AND pack_id IS NULL)"
-				      " + (SELECT count(*) FROM (SELECT pack_id FROM messages"
-				      " WHERE pack_id IS NOT NULL GROUP BY pack_id"
-				      " HAVING sum(disposed_at IS NULL) > 0))", &st, b->err);
+	int r = db_query_int(snap, "SELECT (SELECT count(DISTINCT blob) FROM messages"
+				   " WHERE blob IS NOT NULL AND pack_id IS NULL)"
+				   " + (SELECT count(*) FROM (SELECT pack_id FROM messages"
+				   " WHERE pack_id IS NOT NULL GROUP BY pack_id"
+				   " HAVING count(*) > count(disposed_at)) AS live)", &n, b->err);
 	if (r < 0)
 		return r;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		b->to_copy = (uint64_t)sqlite3_column_int64(st, 0) + 4 + keys;
-	sqlite3_finalize(st);
+	b->to_copy = (uint64_t)n + 4 + keys;
 	pv_progress_report(&b->ar->progress, b->copied, b->to_copy);
 	return PV_OK;
 }
@@ -79,7 +77,7 @@ static int add_file(struct bctx *b, const char *rel)
 }
 
 /* The snapshot's latest checkpoints, as files: what the backup covers. */
-static int write_checkpoints(struct bctx *b, sqlite3 *snap)
+static int write_checkpoints(struct bctx *b, struct db *snap)
 {
 	struct pv_buf note;
 	char path[4096];
@@ -89,9 +87,7 @@ static int write_checkpoints(struct bctx *b, sqlite3 *snap)
 		struct tlog *t = NULL;
 		struct checkpoint cp;
 		pv_buf_reset(&note);
-		struct db *sdb = NULL; /* the snapshot file through lib/db.h, for tlog_open */
-		if ((r = db_sqlite_wrap(snap, &sdb, b->err)) == PV_OK &&
-		    (r = tlog_open(sdb, cp_logs[i], &t, b->err)) == PV_OK &&
+		if ((r = tlog_open(snap, cp_logs[i], &t, b->err)) == PV_OK &&
 		    (r = checkpoint_latest(t, &note, &cp, b->err)) == PV_OK) {
 			if ((r = backup_path(path, sizeof(path), b->err, "%s/%s", b->out,
 					     cp_files[i])) == PV_OK)
@@ -99,7 +95,6 @@ static int write_checkpoints(struct bctx *b, sqlite3 *snap)
 			*(i == 0 ? &b->sum->archive_size : &b->sum->audit_size) = cp.size;
 		}
 		tlog_free(&t);
-		db_close(&sdb);
 		if (r == PV_OK)
 			r = add_file(b, cp_files[i]);
 	}
@@ -108,20 +103,20 @@ static int write_checkpoints(struct bctx *b, sqlite3 *snap)
 }
 
 /* Every blob the snapshot refers to, linked or copied. */
-static int copy_blobs(struct bctx *b, sqlite3 *snap)
+static int copy_blobs(struct bctx *b, struct db *snap)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char src[4096], dst[4096], rel[128];
-	int r, rc;
+	int r, rc = DB_DONE;
 	/* Messages in packs name their record in "blob" too: only the
 	 * blob files (pack_id NULL) are here. */
-	if ((r = catalog_prepare(snap, "SELECT DISTINCT blob FROM messages WHERE blob IS NOT NULL "
-					"AND pack_id IS NULL ORDER BY blob", &st, b->err)) < 0)
+	if ((r = db_prepare(snap, "SELECT DISTINCT blob FROM messages WHERE blob IS NOT NULL "
+				  "AND pack_id IS NULL ORDER BY blob", &st, b->err)) < 0)
 		return r;
 	if ((r = backup_path(dst, sizeof(dst), b->err, "%s/blobs", b->out)) == PV_OK)
 		r = pv_mkdir(dst, 0700, 0, b->err);
-	while (r == PV_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *id = (const char *)sqlite3_column_text(st, 0);
+	while (r == PV_OK && (rc = db_step(st, b->err)) == DB_ROW) {
+		const char *id = db_column_text(st, 0);
 		bool linked;
 		if (id == NULL || strlen(id) != BLOB_ID_LEN) {
 			r = pv_fail(b->err, PV_EINTEGRITY, "backup: the catalog names a blob '%s'",
@@ -144,9 +139,9 @@ static int copy_blobs(struct bctx *b, sqlite3 *snap)
 			r = add_file(b, rel);
 		}
 	}
-	if (r == PV_OK && rc != SQLITE_DONE)
-		r = pv_fail(b->err, PV_ERR, "backup: %s", sqlite3_errmsg(snap));
-	sqlite3_finalize(st);
+	if (r == PV_OK && rc < 0)
+		r = rc;
+	db_finalize(&st);
 	return r;
 }
 
@@ -158,25 +153,26 @@ static int copy_blobs(struct bctx *b, sqlite3 *snap)
  * Packs in an object store (store/packstore.h) are not copied: the
  * store's locked version is their copy, and the restored catalog names
  * it (the same bucket, the same credentials). */
-static int copy_packs(struct bctx *b, sqlite3 *snap)
+static int copy_packs(struct bctx *b, struct db *snap)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char src[4096], dst[4096], rel[64];
-	int r, rc;
+	int r, rc = DB_DONE;
 	bool made = false;
-	if ((r = catalog_prepare(snap, "SELECT m.pack_id, max(m.pack_offset + m.pack_length),"
-					" sum(m.disposed_at IS NULL)"
-					" FROM messages m WHERE m.pack_id IS NOT NULL"
-					" AND m.pack_id NOT IN (SELECT id FROM packs"
-					" WHERE stored_at IS NOT NULL)"
-					" GROUP BY m.pack_id"
-					" HAVING sum(m.disposed_at IS NULL) > 0"
-					" ORDER BY m.pack_id", &st, b->err)) < 0)
+	/* Live records: the rows minus those disposed of (count() skips NULLs). */
+	if ((r = db_prepare(snap, "SELECT m.pack_id, max(m.pack_offset + m.pack_length),"
+				  " count(*) - count(m.disposed_at)"
+				  " FROM messages m WHERE m.pack_id IS NOT NULL"
+				  " AND m.pack_id NOT IN (SELECT id FROM packs"
+				  " WHERE stored_at IS NOT NULL)"
+				  " GROUP BY m.pack_id"
+				  " HAVING count(*) > count(m.disposed_at)"
+				  " ORDER BY m.pack_id", &st, b->err)) < 0)
 		return r;
-	while (r == PV_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		int64_t end = sqlite3_column_int64(st, 1);
-		int64_t live = sqlite3_column_int64(st, 2);
+	while (r == PV_OK && (rc = db_step(st, b->err)) == DB_ROW) {
+		int64_t id = db_column_int64(st, 0);
+		int64_t end = db_column_int64(st, 1);
+		int64_t live = db_column_int64(st, 2);
 		if (id <= 0 || end <= PACK_HEADER_BYTES) {
 			r = pv_fail(b->err, PV_EINTEGRITY, "backup: the catalog names pack %lld "
 							   "ending at %lld", (long long)id, (long long)end);
@@ -203,18 +199,18 @@ static int copy_packs(struct bctx *b, sqlite3 *snap)
 			r = add_file(b, rel);
 		}
 	}
-	if (r == PV_OK && rc != SQLITE_DONE)
-		r = pv_fail(b->err, PV_ERR, "backup: %s", sqlite3_errmsg(snap));
-	sqlite3_finalize(st);
+	if (r == PV_OK && rc < 0)
+		r = rc;
+	db_finalize(&st);
 	return r;
 }
 
-static int snapshot_buckets(struct bctx *b, sqlite3 *snap)
+static int snapshot_buckets(struct bctx *b, struct db *snap)
 {
-	sqlite3_stmt *st = NULL;
-	int r = catalog_prepare(snap, "SELECT DISTINCT bucket_id FROM messages WHERE disposed_at "
-				      "IS NULL", &st, b->err);
-	return r < 0 ? r : catalog_collect_ids(snap, st, &b->buckets, &b->n_buckets, b->err);
+	struct db_stmt *st = NULL;
+	int r = db_prepare(snap, "SELECT DISTINCT bucket_id FROM messages WHERE disposed_at "
+				 "IS NULL", &st, b->err);
+	return r < 0 ? r : db_collect_ids(&st, &b->buckets, &b->n_buckets, b->err);
 }
 
 /* The regular files of one key directory but the keyring (and its
@@ -309,23 +305,19 @@ static int write_keys(struct bctx *b, const char *pass, size_t pass_len,
 static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const struct backup_kdf *kdf)
 {
 	char path[4096], src[4096];
-	sqlite3 *snap = NULL;
+	struct db *snap = NULL;
 	int r;
 
 	if ((r = backup_path(path, sizeof(path), b->err, "%s/catalog.db", b->out)) < 0 ||
-	    (r = backup_sqlite_to_file(b->ar->cat->db, path, b->err)) < 0 ||
-	    (r = add_file(b, "catalog.db")) < 0)
+	    (r = backup_sqlite_to_file(db_sqlite(b->ar->cat->conn), path, b->err)) < 0 ||
+	    (r = add_file(b, "catalog.db")) < 0 ||
+	    (r = backup_sqlite_open_copy(path, &snap, b->err)) < 0)
 		return r;
-	if (sqlite3_open_v2(path, &snap, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		r = pv_fail(b->err, PV_ERR, "%s: %s", path, snap ? sqlite3_errmsg(snap) : "no memory");
-		sqlite3_close(snap);
-		return r;
-	}
 	if ((r = count_files(b, snap, pass != NULL)) == PV_OK &&
 	    (r = write_checkpoints(b, snap)) == PV_OK && (r = copy_blobs(b, snap)) == PV_OK &&
 	    (r = copy_packs(b, snap)) == PV_OK)
 		r = snapshot_buckets(b, snap);
-	sqlite3_close(snap);
+	backup_sqlite_close_copy(&snap);
 	if (r == PV_OK &&
 	    (r = backup_path(src, sizeof(src), b->err, "%s/popvault.conf", b->ar->dir)) == PV_OK &&
 	    (r = backup_path(path, sizeof(path), b->err, "%s/popvault.conf", b->out)) == PV_OK &&
@@ -345,6 +337,13 @@ int archive_backup(struct archive *ar, const char *actor, const char *out_dir,
 
 	memset(sum_r, 0, sizeof(*sum_r));
 	sum_r->keys = passphrase != NULL;
+	/* What follows copies a SQLite file; a server's catalog is the
+	 * server's to back up. Refused before anything is written. */
+	if (db_kind(ar->cat->conn) != DB_SQLITE)
+		return pv_fail(err, PV_EUSAGE, "this archive's catalog is on PostgreSQL, and "
+			       "popvault backup copies a SQLite catalog file: back the catalog up "
+			       "with pg_dump (or the server's own backups), and the data "
+			       "directory's keys and packs with it");
 	if (passphrase != NULL && passphrase_len < BACKUP_PASSPHRASE_MIN)
 		return pv_fail(err, PV_EUSAGE, "the passphrase must have at least %d characters",
 			       BACKUP_PASSPHRASE_MIN);

@@ -83,7 +83,9 @@ struct backup_summary {
  * (a failure is recorded as "backup" with outcome "failed: ..."). A
  * disposal that ran while copying makes the copy inconsistent: then
  * PV_ETEMP and nothing is left in out_dir but what to delete. The files
- * written so far go to ar->progress. */
+ * written so far go to ar->progress. A catalog on PostgreSQL is not a
+ * file to copy: PV_EUSAGE naming pg_dump, before anything is written or
+ * audited. */
 int archive_backup(struct archive *ar, const char *actor, const char *out_dir,
 		   const char *passphrase, size_t passphrase_len, const struct backup_kdf *kdf,
 		   struct backup_summary *sum_r, struct pv_error *err) PV_WARN_UNUSED;

@@ -19,7 +19,6 @@
 #include "archiver/lib/number.h"
 #include "archiver/lib/random.h"
 #include "archiver/lib/sha256.h"
-#include "archiver/store/catalog.h"
 
 #define IO_CHUNK (256 * 1024)
 
@@ -739,8 +738,8 @@ int backup_sqlite_to_file(sqlite3 *src, const char *path, struct pv_error *err)
 							sqlite3_errstr(rc));
 	}
 	/* One self-contained file: no -wal beside it. */
-	if (r == PV_OK)
-		r = catalog_exec(dst, "PRAGMA journal_mode=DELETE;", err);
+	if (r == PV_OK && sqlite3_exec(dst, "PRAGMA journal_mode=DELETE;", NULL, NULL, NULL) != SQLITE_OK)
+		r = sqlite_fail(dst, err, path);
 	if (sqlite3_close(dst) != SQLITE_OK && r == PV_OK)
 		r = pv_fail(err, PV_ERR, "close %s", path);
 	if (r == PV_OK) {
@@ -751,6 +750,30 @@ int backup_sqlite_to_file(sqlite3 *src, const char *path, struct pv_error *err)
 			close(fd);
 	}
 	return r;
+}
+
+int backup_sqlite_open_copy(const char *path, struct db **db_r, struct pv_error *err)
+{
+	sqlite3 *h = NULL;
+	int r;
+	*db_r = NULL;
+	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		r = sqlite_fail(h, err, path);
+		sqlite3_close(h);
+		return r;
+	}
+	if ((r = db_sqlite_wrap(h, db_r, err)) < 0)
+		sqlite3_close(h);
+	return r;
+}
+
+void backup_sqlite_close_copy(struct db **db)
+{
+	if (*db == NULL)
+		return;
+	sqlite3 *h = db_sqlite(*db);
+	db_close(db); /* the view only: the handle is ours */
+	sqlite3_close(h);
 }
 
 int backup_sqlite_image(const char *path, unsigned char **data_r, size_t *len_r,

@@ -12,6 +12,7 @@
 
 #include "archiver/archive/backup.h"
 #include "archiver/lib/buf.h"
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 #include "archiver/lib/limits.h"
 
@@ -123,6 +124,11 @@ int backup_keys_open(const unsigned char *in, size_t len, const char *passphrase
  * with the online backup API in one step (one read transaction: a
  * consistent snapshot), in rollback-journal mode, fsynced. */
 int backup_sqlite_to_file(sqlite3 *src, const char *path, struct pv_error *err);
+/* Opens the copy at path read-only (its bytes are in the manifest), as a
+ * database of lib/db.h; close with backup_sqlite_close_copy. */
+int backup_sqlite_open_copy(const char *path, struct db **db_r, struct pv_error *err)
+	PV_WARN_UNUSED;
+void backup_sqlite_close_copy(struct db **db);
 /* The same into memory: the image of the database file at path, opened
  * read-only (*data_r from sqlite3_malloc: wipe, then sqlite3_free). */
 int backup_sqlite_image(const char *path, unsigned char **data_r, size_t *len_r,

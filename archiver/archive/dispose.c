@@ -162,15 +162,15 @@ static int cmp_i64(const void *a, const void *b)
  * shredding while its content is still there. */
 static int check_disposed_rows(struct archive *ar, struct rowscan *rs, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(ar->cat->db, "SELECT id FROM messages WHERE disposed_at IS NOT NULL",
-				&st, err);
+	struct db_stmt *st;
+	int r = db_prepare(ar->cat->conn, "SELECT id FROM messages WHERE disposed_at IS NOT NULL",
+			   &st, err);
 	if (r < 0)
 		return r;
 	if (rs->n_tomb > 0)
 		qsort(rs->tombstoned, rs->n_tomb, sizeof(int64_t), cmp_i64);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
+	while ((r = db_step(st, err)) == DB_ROW) {
+		int64_t id = db_column_int64(st, 0);
 		if (rs->n_tomb == 0 ||
 		    bsearch(&id, rs->tombstoned, rs->n_tomb, sizeof(int64_t), cmp_i64) == NULL) {
 			char msg[160];
@@ -179,8 +179,8 @@ static int check_disposed_rows(struct archive *ar, struct rowscan *rs, struct pv
 			refuse_note(rs->rf, msg);
 		}
 	}
-	sqlite3_finalize(st);
-	return PV_OK;
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
 static int check_rows(struct archive *ar, const struct attest_policies *ap, struct refusal *rf,
@@ -208,7 +208,7 @@ static int check_rows(struct archive *ar, const struct attest_policies *ap, stru
 	}
 	if (r < 0)
 		return pv_fail(err, r, "%s", e.msg);
-	if ((r = catalog_query_int(ar->cat->db, "SELECT count(*) FROM messages", &rows, err)) < 0)
+	if ((r = db_query_int(ar->cat->conn, "SELECT count(*) FROM messages", &rows, err)) < 0)
 		return r;
 	if (rows != rs.message_leaves) {
 		char msg[160];
@@ -285,7 +285,7 @@ struct planner {
 	const struct attest_policies *ap;
 	const struct attest_policy *cur; /* the version in force; NULL: none stored */
 	struct refusal *rf;
-	sqlite3_stmt *indexed;
+	struct db_stmt *indexed;
 	struct pv_buf raw;
 };
 
@@ -334,9 +334,10 @@ static void decide_item(struct planner *pl, const struct hold_set *hs,
 		it->missing = true;
 		return;
 	}
-	sqlite3_reset(pl->indexed);
-	sqlite3_bind_int64(pl->indexed, 1, m->id);
-	if (sqlite3_step(pl->indexed) != SQLITE_ROW) {
+	struct pv_error e;
+	db_reset(pl->indexed);
+	db_bind_int64(pl->indexed, 1, m->id);
+	if (db_step(pl->indexed, &e) != DB_ROW) {
 		snprintf(it->why, sizeof(it->why), "expired %s, but not in the search index, so holds "
 						   "cannot be checked", t);
 		it->missing = !content_present(pl->ar, m, it->why, sizeof(it->why));
@@ -392,7 +393,8 @@ static int confirm_due(struct planner *pl, const struct stored_message *m, struc
 		free(j);
 		return r;
 	}
-	r = index_add_doc(pl->ar->cat->db, m->id, m->account, leaf.time, pl->raw.len, &doc, &e);
+	r = index_add_doc(db_sqlite(pl->ar->cat->conn), m->id, m->account, leaf.time, pl->raw.len,
+			  &doc, &e);
 	index_doc_free(&doc);
 	if (r < 0) {
 		snprintf(it->why, sizeof(it->why), "could not be indexed again from its content, so "
@@ -421,11 +423,11 @@ static int confirm_due(struct planner *pl, const struct stored_message *m, struc
 static int check_bucket_binding(struct planner *pl, struct pv_error *err)
 {
 	struct dispose_plan *plan = pl->plan;
-	sqlite3 *db = pl->ar->cat->db;
-	sqlite3_stmt *st;
+	struct db *conn = pl->ar->cat->conn;
+	struct db_stmt *st;
 	bool any = false;
-	int r = catalog_prepare(db, "SELECT count(*) FROM messages WHERE bucket_id = ?"
-				    " AND disposed_at IS NULL", &st, err);
+	int r = db_prepare(conn, "SELECT count(*) FROM messages WHERE bucket_id = ?"
+			       " AND disposed_at IS NULL", &st, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < plan->n && !any; i++) {
@@ -436,20 +438,25 @@ static int check_bucket_binding(struct planner *pl, struct pv_error *err)
 			continue;
 		for (size_t j = 0; j < plan->n; j++)
 			due += plan->v[j].state == DISPOSE_DUE && plan->v[j].bucket_id == it->bucket_id;
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, it->bucket_id);
-		int64_t live = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+		db_reset(st);
+		db_bind_int64(st, 1, it->bucket_id);
+		if ((r = db_step(st, err)) < 0)
+			break;
+		int64_t live = r == DB_ROW ? db_column_int64(st, 0) : -1;
 		any = live == due && keyring_bucket_info(pl->ar->kr, it->bucket_id, &bi, NULL) == PV_OK &&
 		      month_over(bi.label, plan->now);
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
+	if (r < 0)
+		return r;
+	r = PV_OK;
 	if (!any)
 		return PV_OK;
 	int64_t *ids = NULL;
 	size_t n = 0;
-	if ((r = catalog_prepare(db, "SELECT id FROM messages WHERE disposed_at IS NULL ORDER BY id",
-				 &st, err)) < 0 ||
-	    (r = catalog_collect_ids(db, st, &ids, &n, err)) < 0)
+	if ((r = db_prepare(conn, "SELECT id FROM messages WHERE disposed_at IS NULL ORDER BY id",
+			    &st, err)) < 0 ||
+	    (r = db_collect_ids(&st, &ids, &n, err)) < 0)
 		return r;
 	for (size_t i = 0, k = 0; i < n && r == PV_OK; i++) {
 		struct stored_message m;
@@ -510,13 +517,13 @@ static int check_signed(struct archive *ar, struct evidence *ev, struct attest_p
 
 int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
+	struct db *conn = ar->cat->conn;
 	struct evidence ev = {0};
 	struct attest_policies ap = {0};
 	struct refusal rf = {0};
 	struct hold_set hs = {0};
 	struct planner pl = {.ar = ar, .plan = plan, .ap = &ap, .rf = &rf};
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t *ids = NULL;
 	size_t n = 0;
 	int r;
@@ -524,7 +531,8 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 	memset(plan, 0, sizeof(*plan));
 	plan->now = now;
 	pv_buf_init(&pl.raw, 0);
-	if ((r = index_ensure_schema(db, err)) < 0 || (r = check_signed(ar, &ev, &ap, &rf, err)) < 0)
+	if ((r = index_ensure_schema(db_sqlite(conn), err)) < 0 ||
+	    (r = check_signed(ar, &ev, &ap, &rf, err)) < 0)
 		goto out;
 	plan->policy_version = ap.current;
 	if ((pl.cur = attest_policy(&ap, ap.current)) != NULL) {
@@ -538,13 +546,13 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 	}
 	if ((r = holds_resolve(ar, now, &hs, err)) < 0)
 		goto out;
-	if ((r = catalog_prepare(db, "SELECT id FROM messages WHERE disposed_at IS NULL"
-				     " AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY id",
-				 &st, err)) < 0)
+	if ((r = db_prepare(conn, "SELECT id FROM messages WHERE disposed_at IS NULL"
+				  " AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY id",
+			    &st, err)) < 0)
 		goto out;
-	sqlite3_bind_int64(st, 1, now);
-	if ((r = catalog_collect_ids(db, st, &ids, &n, err)) < 0 ||
-	    (r = catalog_prepare(db, "SELECT 1 FROM idx_doc WHERE id = ?", &pl.indexed, err)) < 0)
+	db_bind_int64(st, 1, now);
+	if ((r = db_collect_ids(&st, &ids, &n, err)) < 0 ||
+	    (r = db_prepare(conn, "SELECT 1 FROM idx_doc WHERE id = ?", &pl.indexed, err)) < 0)
 		goto out;
 	if (n > 0 && (plan->v = calloc(n, sizeof(*plan->v))) == NULL) {
 		r = pv_fail(err, PV_ERR, "out of memory");
@@ -553,7 +561,7 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct stored_message m;
 		struct dispose_item *it = &plan->v[plan->n++];
-		if ((r = message_load(ar->cat->conn, ids[i], &m, err)) < 0)
+		if ((r = message_load(conn, ids[i], &m, err)) < 0)
 			break;
 		decide_item(&pl, &hs, &m, it);
 		if (it->state == DISPOSE_DUE) {
@@ -596,7 +604,7 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 		plan->missing += it->missing;
 	}
 out:
-	sqlite3_finalize(pl.indexed);
+	db_finalize(&pl.indexed);
 	pv_buf_free_secret(&pl.raw);
 	free(ids);
 	attest_policies_free(&ap);
@@ -618,19 +626,22 @@ void dispose_plan_free(struct dispose_plan *plan)
 
 /* ---- the run ---------------------------------------------------------- */
 
-static int exec_id(sqlite3 *db, const char *sql, int64_t a, int64_t b, struct pv_error *err)
+/* Runs sql with its n_params (1 or 2) parameters a, b. PostgreSQL
+ * refuses a parameter the statement does not take, so the count is
+ * the caller's. */
+static int exec_id(struct db *db, const char *sql, int n_params, int64_t a, int64_t b,
+		   struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(db, sql, &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(db, sql, &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, a);
-	if (sqlite3_bind_parameter_count(st) > 1)
-		sqlite3_bind_int64(st, 2, b);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return r;
+	db_bind_int64(st, 1, a);
+	if (n_params > 1)
+		db_bind_int64(st, 2, b);
+	r = db_step(st, err);
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
 }
 
 /* Destroys the keys of buckets that hold nothing that outlives this
@@ -638,26 +649,27 @@ static int exec_id(sqlite3 *db, const char *sql, int64_t a, int64_t b, struct pv
 static int destroy_buckets(struct archive *ar, int64_t disposal_id, int64_t now,
 			   int64_t *destroyed_r, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db *db = ar->cat->conn;
+	struct db_stmt *st;
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
 	/* Under the catalog's write lock: a policy set re-wrapping a key into
 	 * one of these buckets waits, then sees it destroyed and takes a
 	 * successor (retention_bucket). */
-	int r = catalog_begin(ar->cat, err);
-	if (r < 0 || (r = catalog_prepare(db,
+	int r = db_begin(db, err);
+	if (r < 0 || (r = db_prepare(db,
 				"SELECT b.id, b.expiry_month FROM buckets b WHERE b.destroyed_at IS NULL"
 				" AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.bucket_id = b.id"
 				"  AND m.disposed_at IS NULL AND m.id NOT IN"
 				"  (SELECT message_id FROM disposal_items WHERE disposal_id = ?))",
 				&st, err)) < 0)
 		goto out;
-	sqlite3_bind_int64(st, 1, disposal_id);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, disposal_id);
+	int rc;
+	while ((rc = db_step(st, err)) == DB_ROW) {
 		/* The month as the keyring made the key for it, not the catalog's copy. */
 		struct keyring_bucket_info bi;
-		if (keyring_bucket_info(ar->kr, sqlite3_column_int64(st, 0), &bi, NULL) < 0 ||
+		if (keyring_bucket_info(ar->kr, db_column_int64(st, 0), &bi, NULL) < 0 ||
 		    !month_over(bi.label, now))
 			continue;
 		if (n == cap) {
@@ -669,25 +681,27 @@ static int destroy_buckets(struct archive *ar, int64_t disposal_id, int64_t now,
 			}
 			ids = v;
 		}
-		ids[n++] = sqlite3_column_int64(st, 0);
+		ids[n++] = db_column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
+	if (r == PV_OK && rc < 0)
+		r = rc;
 	/* A crash after a key is destroyed but before the commit leaves the
 	 * bucket unmarked: the resumed run destroys it again (idempotent). */
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		if ((r = keyring_destroy_bucket(ar->kr, ids[i], err)) < 0 ||
-		    (r = exec_id(db, "UPDATE buckets SET destroyed_at = ? WHERE id = ?", now, ids[i],
+		    (r = exec_id(db, "UPDATE buckets SET destroyed_at = ? WHERE id = ?", 2, now, ids[i],
 				 err)) < 0)
 			break;
 		r = exec_id(db, "UPDATE disposal_items SET bucket_destroyed = 1 WHERE disposal_id = ?"
 				" AND message_id IN (SELECT id FROM messages WHERE bucket_id = ?)",
-			    disposal_id, ids[i], err);
+			    2, disposal_id, ids[i], err);
 	}
 	if (r == PV_OK)
-		r = catalog_commit(ar->cat, err);
+		r = db_commit(db, err);
 out:
 	if (r < 0)
-		catalog_rollback(ar->cat);
+		db_rollback(db);
 	free(ids);
 	*destroyed_r = (int64_t)n;
 	return r;
@@ -699,20 +713,21 @@ struct done_item {
 	char blob[BLOB_ID_LEN + 1];
 };
 
-static int load_items(sqlite3 *db, int64_t disposal_id, struct done_item **v_r, size_t *n_r,
+static int load_items(struct db *db, int64_t disposal_id, struct done_item **v_r, size_t *n_r,
 		      struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	struct done_item *v = NULL;
 	size_t n = 0, cap = 0;
-	int r = catalog_prepare(db, "SELECT i.message_id, i.policy_version, i.expires_at, i.rule, m.blob"
+	int rc;
+	int r = db_prepare(db, "SELECT i.message_id, i.policy_version, i.expires_at, i.rule, m.blob"
 				    " FROM disposal_items i JOIN messages m ON m.id = i.message_id"
 				    " WHERE i.disposal_id = ? AND m.disposed_at IS NULL"
 				    " ORDER BY i.message_id", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, disposal_id);
-	while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_int64(st, 1, disposal_id);
+	while (r == PV_OK && (rc = db_step(st, err)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
 			struct done_item *p = realloc(v, cap * sizeof(*p));
@@ -724,14 +739,16 @@ static int load_items(sqlite3 *db, int64_t disposal_id, struct done_item **v_r, 
 		}
 		struct done_item *d = &v[n++];
 		memset(d, 0, sizeof(*d));
-		d->id = sqlite3_column_int64(st, 0);
-		d->policy_version = sqlite3_column_int64(st, 1);
-		d->expires_at = sqlite3_column_int64(st, 2);
-		snprintf(d->rule, sizeof(d->rule), "%s", (const char *)sqlite3_column_text(st, 3));
-		if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-			snprintf(d->blob, sizeof(d->blob), "%s", (const char *)sqlite3_column_text(st, 4));
+		d->id = db_column_int64(st, 0);
+		d->policy_version = db_column_int64(st, 1);
+		d->expires_at = db_column_int64(st, 2);
+		snprintf(d->rule, sizeof(d->rule), "%s", db_column_text(st, 3));
+		if (!db_column_is_null(st, 4))
+			snprintf(d->blob, sizeof(d->blob), "%s", db_column_text(st, 4));
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
+	if (r == PV_OK && rc < 0)
+		r = rc;
 	if (r < 0) {
 		free(v);
 		return r;
@@ -747,7 +764,7 @@ static int load_items(sqlite3 *db, int64_t disposal_id, struct done_item **v_r, 
 static int record_done(struct archive *ar, int64_t disposal_id, const struct done_item *v, size_t n,
 		       int64_t now, int64_t buckets, const char *actor, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
+	struct db *db = ar->cat->conn;
 	struct pv_buf *leaves = calloc(n ? n : 1, sizeof(*leaves));
 	struct tlog_entry *entries = calloc(n ? n : 1, sizeof(*entries));
 	uint64_t first = 0;
@@ -758,7 +775,7 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 		free(entries);
 		return pv_fail(err, PV_ERR, "out of memory");
 	}
-	if ((r = catalog_begin(ar->cat, err)) < 0)
+	if ((r = db_begin(db, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct archive_leaf l = {.kind = LEAF_TOMBSTONE, .seq = v[i].id, .time = now,
@@ -770,8 +787,8 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 		entries[i].data = leaves[i].data;
 		entries[i].len = leaves[i].len;
 		if ((r = exec_id(db, "UPDATE messages SET disposed_at = ?, blob = NULL,"
-				     " wrapped_key = NULL WHERE id = ?", now, v[i].id, err)) < 0 ||
-		    (r = index_remove(db, v[i].id, err)) < 0)
+				     " wrapped_key = NULL WHERE id = ?", 2, now, v[i].id, err)) < 0 ||
+		    (r = index_remove(db_sqlite(db), v[i].id, err)) < 0)
 			break;
 	}
 	for (size_t i = 0; i < n && r == PV_OK; i += PV_TLOG_APPEND_MAX) {
@@ -782,31 +799,31 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 	}
 	for (size_t i = 0; i < n && r == PV_OK; i++)
 		r = exec_id(db, "UPDATE disposal_items SET tombstone_index = ? WHERE message_id = ?",
-			    (int64_t)(first + i), v[i].id, err);
+			    2, (int64_t)(first + i), v[i].id, err);
 	if (r == PV_OK)
 		r = archive_auditf(ar, actor, AUDIT_DISPOSE_DONE, "ok", NULL, err,
 				   "disposal=%lld messages=%zu tombstones=%llu-%llu buckets-destroyed=%lld",
 				   (long long)disposal_id, n, (unsigned long long)first,
 				   (unsigned long long)(n ? first + n - 1 : first), (long long)buckets);
 	if (r == PV_OK) {
-		sqlite3_stmt *st;
-		if ((r = catalog_prepare(db, "UPDATE disposals SET state = 'done', done_at = ?,"
-					     " buckets_destroyed = buckets_destroyed + ? WHERE id = ?",
-					 &st, err)) == PV_OK) {
-			sqlite3_bind_int64(st, 1, now);
-			sqlite3_bind_int64(st, 2, buckets);
-			sqlite3_bind_int64(st, 3, disposal_id);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-			sqlite3_finalize(st);
+		struct db_stmt *st;
+		if ((r = db_prepare(db, "UPDATE disposals SET state = 'done', done_at = ?,"
+					" buckets_destroyed = buckets_destroyed + ? WHERE id = ?",
+				    &st, err)) == PV_OK) {
+			db_bind_int64(st, 1, now);
+			db_bind_int64(st, 2, buckets);
+			db_bind_int64(st, 3, disposal_id);
+			if ((r = db_step(st, err)) > 0)
+				r = PV_OK;
+			db_finalize(&st);
 		}
 	}
 	if (r == PV_OK)
 		r = archive_sign_checkpoint(ar, ar->archive_log, err);
 	if (r == PV_OK)
-		r = catalog_commit(ar->cat, err);
+		r = db_commit(db, err);
 	else
-		catalog_rollback(ar->cat);
+		db_rollback(db);
 out:
 	for (size_t i = 0; i < n; i++)
 		pv_buf_free(&leaves[i]);
@@ -820,16 +837,21 @@ out:
  * truncated (it holds old page images: wrapped keys, indexed text). */
 static int scrub_files(struct archive *ar, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	int r = index_purge(db, err);
+	struct db *db = ar->cat->conn;
+	struct pv_error e;
+	/* SQLite's files only: PostgreSQL has neither FTS5 segments nor this
+	 * WAL (its own WAL and vacuum are the server's). */
+	if (db_kind(db) != DB_SQLITE)
+		return PV_OK;
+	int r = index_purge(db_sqlite(db), err);
 	if (r < 0)
 		return r;
 	for (int attempt = 0; attempt < 50; attempt++) {
-		sqlite3_stmt *st;
-		if ((r = catalog_prepare(db, "PRAGMA wal_checkpoint(TRUNCATE)", &st, err)) < 0)
+		struct db_stmt *st;
+		if ((r = db_prepare(db, "PRAGMA wal_checkpoint(TRUNCATE)", &st, err)) < 0)
 			return r;
-		int busy = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 1;
-		sqlite3_finalize(st);
+		int busy = db_step(st, &e) == DB_ROW ? (int)db_column_int64(st, 0) : 1;
+		db_finalize(&st);
 		if (!busy)
 			return PV_OK;
 		struct timespec ts = {0, 100 * 1000 * 1000};
@@ -844,7 +866,7 @@ static int scrub_files(struct archive *ar, struct pv_error *err)
 static int finish(struct archive *ar, int64_t disposal_id, int64_t now, const char *actor,
 		  int64_t *disposed_r, int64_t *buckets_r, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
+	struct db *db = ar->cat->conn;
 	struct done_item *v = NULL;
 	size_t n = 0;
 	int64_t buckets = 0;
@@ -855,7 +877,7 @@ static int finish(struct archive *ar, int64_t disposal_id, int64_t now, const ch
 	/* Destroy: every wrapped key of the run (secure_delete overwrites it),
 	 * the bucket keys nothing outlives, then the blob files. */
 	if ((r = exec_id(db, "UPDATE messages SET wrapped_key = NULL WHERE id IN (SELECT message_id"
-			     " FROM disposal_items WHERE disposal_id = ?)", disposal_id, 0, err)) < 0 ||
+			     " FROM disposal_items WHERE disposal_id = ?)", 1, disposal_id, 0, err)) < 0 ||
 	    (r = destroy_buckets(ar, disposal_id, now, &buckets, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
@@ -909,7 +931,7 @@ static int check_resumable(struct archive *ar, const int64_t *ids, size_t n, str
 {
 	struct evidence ev;
 	struct refusal rf = {0};
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	char msg[200];
 	struct pv_error e;
 	int r = evidence_load(ar->audit_log, 0, &ev, NULL, NULL, &e);
@@ -919,12 +941,12 @@ static int check_resumable(struct archive *ar, const int64_t *ids, size_t n, str
 	}
 	if (r < 0)
 		return pv_fail(err, r, "%s", e.msg);
-	if ((r = catalog_prepare(ar->cat->db, "SELECT message_id FROM disposal_items"
-						       " WHERE disposal_id = ?", &st, err)) < 0) {
+	if ((r = db_prepare(ar->cat->conn, "SELECT message_id FROM disposal_items"
+					       " WHERE disposal_id = ?", &st, err)) < 0) {
 		evidence_free(&ev);
 		return r;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && r >= 0; i++) {
 		const struct ev_disposal *d = evidence_disposal(&ev, ids[i]);
 		if (d == NULL || d->done) {
 			snprintf(msg, sizeof(msg), "disposal %lld: state: the catalog has it unfinished, the "
@@ -933,10 +955,10 @@ static int check_resumable(struct archive *ar, const int64_t *ids, size_t n, str
 			refuse_note(&rf, msg);
 			continue;
 		}
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, ids[i]);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			int64_t mid = sqlite3_column_int64(st, 0);
+		db_reset(st);
+		db_bind_int64(st, 1, ids[i]);
+		while ((r = db_step(st, err)) == DB_ROW) {
+			int64_t mid = db_column_int64(st, 0);
 			const struct ev_item *it = evidence_item(&ev, mid);
 			if (it == NULL || it->disposal_id != ids[i]) {
 				snprintf(msg, sizeof(msg), "disposal %lld: message %lld has no justification "
@@ -945,8 +967,10 @@ static int check_resumable(struct archive *ar, const int64_t *ids, size_t n, str
 			}
 		}
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	evidence_free(&ev);
+	if (r < 0)
+		return r;
 	return rf.n > 0 ? refused(&rf, err) : PV_OK;
 }
 
@@ -954,12 +978,12 @@ static int check_resumable(struct archive *ar, const int64_t *ids, size_t n, str
  * against the audit log (check_resumable). */
 static int unfinished(struct archive *ar, int64_t **ids_r, size_t *n_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(ar->cat->db, "SELECT id FROM disposals WHERE state = 'intent'"
-					     " ORDER BY id", &st, err);
+	struct db_stmt *st;
+	int r = db_prepare(ar->cat->conn, "SELECT id FROM disposals WHERE state = 'intent'"
+					  " ORDER BY id", &st, err);
 	*ids_r = NULL;
 	*n_r = 0;
-	if (r < 0 || (r = catalog_collect_ids(ar->cat->db, st, ids_r, n_r, err)) < 0)
+	if (r < 0 || (r = db_collect_ids(&st, ids_r, n_r, err)) < 0)
 		return r;
 	return *n_r > 0 ? check_resumable(ar, *ids_r, *n_r, err) : PV_OK;
 }
@@ -1034,56 +1058,58 @@ out:
 int dispose_commit_intent(struct archive *ar, const struct dispose_plan *plan, const char *actor,
 			  int64_t *id_r, struct pv_error *err)
 {
-	sqlite3 *db = ar->cat->db;
-	sqlite3_stmt *st;
+	struct db *db = ar->cat->conn;
+	struct db_stmt *st;
 	uint64_t cp_seq;
 	int64_t id = 0;
 	int r;
 
 	*id_r = 0;
 	if (plan->due == 0)
-		return catalog_commit(ar->cat, err); /* hold matches and re-evaluations */
+		return db_commit(db, err); /* hold matches and re-evaluations */
 	/* Intent, in the plan's transaction: nothing can change in between. */
-	if ((r = catalog_prepare(db, "INSERT INTO disposals (state, policy_version, intent_at,"
-				     " holds_digest, messages, actor) VALUES ('intent', ?, ?, ?, ?, ?)",
-				 &st, err)) < 0)
+	if ((r = db_prepare(db, "INSERT INTO disposals (state, policy_version, intent_at,"
+				" holds_digest, messages, actor) VALUES ('intent', ?, ?, ?, ?, ?)"
+				" RETURNING id", &st, err)) < 0)
 		goto fail;
-	sqlite3_bind_int64(st, 1, plan->policy_version);
-	sqlite3_bind_int64(st, 2, plan->now);
-	sqlite3_bind_text(st, 3, plan->holds_digest, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (int64_t)plan->due);
-	sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
-	else
-		id = sqlite3_last_insert_rowid(db);
-	sqlite3_finalize(st);
-	if (r < 0 || (r = catalog_prepare(db, "INSERT INTO disposal_items (disposal_id, message_id,"
-						  " policy_version, rule, expires_at) VALUES (?,?,?,?,?)",
-					  &st, err)) < 0)
+	db_bind_int64(st, 1, plan->policy_version);
+	db_bind_int64(st, 2, plan->now);
+	db_bind_text(st, 3, plan->holds_digest, -1);
+	db_bind_int64(st, 4, (int64_t)plan->due);
+	db_bind_text(st, 5, actor, -1);
+	if ((r = db_step(st, err)) == DB_ROW) {
+		id = db_column_int64(st, 0);
+		r = PV_OK;
+	} else if (r == DB_DONE) {
+		r = pv_fail(err, PV_ERR, "catalog: no id for the new disposal");
+	}
+	db_finalize(&st);
+	if (r < 0 || (r = db_prepare(db, "INSERT INTO disposal_items (disposal_id, message_id,"
+					     " policy_version, rule, expires_at) VALUES (?,?,?,?,?)",
+				     &st, err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < plan->n && r == PV_OK; i++) {
 		const struct dispose_item *it = &plan->v[i];
 		if (it->state != DISPOSE_DUE)
 			continue;
 		/* What the bytes gave, which the catalog was checked to agree with. */
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, it->id);
-		sqlite3_bind_int64(st, 3, it->just->policy);
-		sqlite3_bind_text(st, 4, it->just->rule, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, it->just->expires);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(db));
+		db_reset(st);
+		db_bind_int64(st, 1, id);
+		db_bind_int64(st, 2, it->id);
+		db_bind_int64(st, 3, it->just->policy);
+		db_bind_text(st, 4, it->just->rule, -1);
+		db_bind_int64(st, 5, it->just->expires);
+		if ((r = db_step(st, err)) > 0)
+			r = PV_OK;
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	/* Audited before anything is destroyed, in the intent's transaction. */
 	if (r < 0 || (r = audit_intent(ar, plan, id, actor, err)) < 0 ||
 	    (r = checkpoint_sign(ar->archive_log, archive_signer(ar, ar->archive_log), CHECKPOINT_TIME,
 				 NULL, &cp_seq, err)) < 0 ||
 	    (r = exec_id(db, "UPDATE disposals SET intent_checkpoint = ? WHERE id = ?",
-			 (int64_t)cp_seq, id, err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
+			 2, (int64_t)cp_seq, id, err)) < 0 ||
+	    (r = db_commit(db, err)) < 0)
 		goto fail;
 	*id_r = id;
 	/* Nothing is destroyed before the intent's checkpoint is signed (the
@@ -1091,7 +1117,7 @@ int dispose_commit_intent(struct archive *ar, const struct dispose_plan *plan, c
 	 * finished by the next run. */
 	return archive_seal(ar, err);
 fail:
-	catalog_rollback(ar->cat);
+	db_rollback(db);
 	return r;
 }
 
@@ -1106,15 +1132,15 @@ int dispose_execute(struct archive *ar, const struct dispose_plan *plan, const c
 		      err);
 }
 
-int dispose_pending_ids(sqlite3 *db, int64_t **ids_r, size_t *n_r, struct pv_error *err)
+int dispose_pending_ids(struct db *db, int64_t **ids_r, size_t *n_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	*ids_r = NULL;
 	*n_r = 0;
-	int r = catalog_prepare(db, "SELECT i.message_id FROM disposal_items i JOIN disposals d ON"
-				    " d.id = i.disposal_id WHERE d.state = 'intent' ORDER BY i.message_id",
-				&st, err);
-	return r < 0 ? r : catalog_collect_ids(db, st, ids_r, n_r, err);
+	int r = db_prepare(db, "SELECT i.message_id FROM disposal_items i JOIN disposals d ON"
+			       " d.id = i.disposal_id WHERE d.state = 'intent' ORDER BY i.message_id",
+			   &st, err);
+	return r < 0 ? r : db_collect_ids(&st, ids_r, n_r, err);
 }
 
 int dispose_check_missing(const struct dispose_plan *plan, struct pv_error *err)
@@ -1147,10 +1173,10 @@ int archive_dispose(struct archive *ar, const char *actor, bool dry_run, struct 
 	free(ids);
 	if (r < 0)
 		return r;
-	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
+	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = db_begin(ar->cat->conn, err)) < 0)
 		return r;
 	r = dispose_plan(ar, pv_clock_now(), &run->plan, err);
-	catalog_rollback(ar->cat); /* changes nothing */
+	db_rollback(ar->cat->conn); /* changes nothing */
 	if (r < 0)
 		return r;
 	run->completed = true;

@@ -58,6 +58,7 @@
 #include <stdint.h>
 
 #include "archiver/archive/justify.h"
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
 #include "archiver/store/blob.h"
@@ -136,7 +137,7 @@ int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *
  * disposals whose intent is recorded but which did not finish (a crash
  * mid-run). Their keys or blobs may already be gone, and that is not
  * unauthorised loss: the next `popvault dispose` finishes the run. */
-int dispose_pending_ids(sqlite3 *db, int64_t **ids_r, size_t *n_r, struct pv_error *err);
+int dispose_pending_ids(struct db *db, int64_t **ids_r, size_t *n_r, struct pv_error *err);
 
 const char *dispose_state_name(enum dispose_state s); /* dispose held review blocked */
 

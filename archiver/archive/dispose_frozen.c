@@ -175,15 +175,15 @@ int dispose_run_frozen(struct archive *ar, const char *actor, const void *frozen
 		return r;
 	/* A run cut short after its intent is finished before anything else. */
 	if ((r = dispose_resume(ar, pv_clock_now(), actor, &resumed, err)) < 0 ||
-	    (r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
+	    (r = indexer_catch_up(ar, NULL, NULL, err)) < 0 || (r = db_begin(ar->cat->conn, err)) < 0)
 		goto out;
 	if ((r = dispose_plan(ar, pv_clock_now(), &run->plan, err)) < 0) {
-		catalog_rollback(ar->cat);
+		db_rollback(ar->cat->conn);
 		goto out;
 	}
 	keep_approved(&run->plan, v, n);
 	if ((r = in_tx(ctx, &run->plan, err)) < 0) {
-		catalog_rollback(ar->cat);
+		db_rollback(ar->cat->conn);
 		goto out;
 	}
 	if ((r = dispose_execute(ar, &run->plan, actor, &run->res, err)) < 0)

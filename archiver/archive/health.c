@@ -24,13 +24,18 @@ static void unwell(struct archive_health *h, const char *fmt, ...)
 
 /* The audit log can take an entry: the catalog (and its write-ahead log)
  * is open for writing and writable. Checked without writing, so a busy
- * harvest does not make the appliance look down. */
+ * harvest does not make the appliance look down. On PostgreSQL the
+ * files are the server's: only the log's readability is checked here. */
 static bool audit_writable(struct archive *ar)
 {
 	char path[sizeof(ar->dir) + 32];
 	uint64_t size;
-	if (sqlite3_db_readonly(ar->cat->db, "main") != 0 ||
-	    tlog_size(ar->audit_log, &size, NULL) < 0)
+	if (tlog_size(ar->audit_log, &size, NULL) < 0)
+		return false;
+	if (db_kind(ar->cat->conn) != DB_SQLITE)
+		return true;
+	/* A read-only open is SQLite's own notion: its handle says it. */
+	if (sqlite3_db_readonly(db_sqlite(ar->cat->conn), "main") != 0)
 		return false;
 	snprintf(path, sizeof(path), "%s/catalog.db", ar->dir);
 	if (access(path, W_OK) != 0)

@@ -116,18 +116,19 @@ static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n,
 	 * the next catch-up makes them again (no fsync each, which a
 	 * harvest's own commits would wait behind). */
 	catalog_relaxed_commits(ar->cat);
-	int r = catalog_begin(ar->cat, err);
+	int r = db_begin(ar->cat->conn, err);
 	if (r == PV_OK && n > 0)
-		r = index_add_docs(ar->cat->db, v_docs, n, err);
+		r = index_add_docs(db_sqlite(ar->cat->conn), v_docs, n, err);
 	for (size_t i = 0; r == PV_OK && i < n_failed; i++)
-		r = index_mark_failed(ar->cat->db, failed[i].id, failed[i].reason, pv_clock_now(), err);
+		r = index_mark_failed(db_sqlite(ar->cat->conn), failed[i].id, failed[i].reason,
+				      pv_clock_now(), err);
 	snprintf(v, sizeof(v), "%lld", (long long)upto);
 	if (r == PV_OK && upto > through(ar))
 		r = catalog_meta_set(ar->cat->conn, INDEXER_THROUGH, v, err);
 	if (r == PV_OK)
-		r = catalog_commit(ar->cat, err);
+		r = db_commit(ar->cat->conn, err);
 	else
-		catalog_rollback(ar->cat);
+		db_rollback(ar->cat->conn);
 	catalog_durable_commits(ar->cat);
 	return r;
 }
@@ -211,7 +212,7 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 		if (access(INDEXER_PDFTOTEXT, X_OK) == 0)
 			index_mime_set_pdftotext(INDEXER_PDFTOTEXT);
 	}
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct message_reader *mr = NULL;
 	struct catch_up c = {.ar = ar};
 	int64_t from;
@@ -223,7 +224,7 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
 	}
-	if ((r = index_ensure_schema(ar->cat->db, err)) < 0)
+	if ((r = index_ensure_schema(db_sqlite(ar->cat->conn), err)) < 0)
 		goto out;
 	c.last = from = through(ar);
 	/* Counted only for a listener (reindex): every search catches up too. */
@@ -233,23 +234,28 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 			goto out;
 		c.total = (uint64_t)is.pending;
 	}
-	if ((r = catalog_prepare(ar->cat->db,
-				 "SELECT m.id FROM messages m WHERE m.id > ? AND m.disposed_at IS NULL"
-				 " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
-				 " ORDER BY m.id LIMIT ?",
-				 &st, err)) < 0 ||
+	if ((r = db_prepare(ar->cat->conn,
+			    "SELECT m.id FROM messages m WHERE m.id > ? AND m.disposed_at IS NULL"
+			    " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
+			    " ORDER BY m.id LIMIT ?",
+			    &st, err)) < 0 ||
 	    (r = message_reader_open(ar->cat->conn, &mr, err)) < 0)
 		goto out;
 	c.t0 = pv_clock_monotonic_ms();
 	while (r == PV_OK) {
 		int64_t ids[INDEXER_BATCH];
 		int k = 0;
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, from); /* past what is in the slots */
-		sqlite3_bind_int(st, 2, INDEXER_BATCH);
-		while (k < INDEXER_BATCH && sqlite3_step(st) == SQLITE_ROW)
-			ids[k++] = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st); /* no read transaction held while extracting */
+		int rc = DB_DONE;
+		db_reset(st);
+		db_bind_int64(st, 1, from); /* past what is in the slots */
+		db_bind_int64(st, 2, INDEXER_BATCH);
+		while (k < INDEXER_BATCH && (rc = db_step(st, err)) == DB_ROW)
+			ids[k++] = db_column_int64(st, 0);
+		db_reset(st); /* no read transaction held while extracting */
+		if (rc < 0) {
+			r = rc;
+			break;
+		}
 		if (k == 0)
 			break;
 		if (*pool == NULL) {
@@ -280,7 +286,7 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 	if (r == PV_OK && (c.n > 0 || c.nf > 0 || c.last > through(ar)))
 		r = write_docs(ar, c.docs, c.n, c.fails, c.nf, c.last, err);
 out:
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	message_reader_close(&mr);
 	for (size_t j = 0; c.docs != NULL && j < c.n; j++)
 		index_doc_free(&c.docs[j].doc);
@@ -305,7 +311,7 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		    struct pv_error *err)
 {
-	int r = index_clear(ar->cat->db, err);
+	int r = index_clear(db_sqlite(ar->cat->conn), err);
 	if (r == PV_OK)
 		r = catalog_meta_set(ar->cat->conn, INDEXER_THROUGH, "0", err);
 	if (r < 0)
@@ -315,20 +321,21 @@ int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 
 int indexer_status(struct archive *ar, struct indexer_status *st_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	memset(st_r, 0, sizeof(*st_r));
-	int r = catalog_prepare(ar->cat->db, "SELECT count(*), min(received_at) FROM messages"
-					     " WHERE id > ? AND disposed_at IS NULL", &st, err);
+	int r = db_prepare(ar->cat->conn, "SELECT count(*), min(received_at) FROM messages"
+					  " WHERE id > ? AND disposed_at IS NULL", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, through(ar));
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		st_r->pending = sqlite3_column_int64(st, 0);
-		st_r->oldest_received_at = sqlite3_column_int64(st, 1);
-	} else {
-		r = pv_fail(err, PV_ERR, "catalog: %s", sqlite3_errmsg(ar->cat->db));
+	db_bind_int64(st, 1, through(ar));
+	if ((r = db_step(st, err)) == DB_ROW) {
+		st_r->pending = db_column_int64(st, 0);
+		st_r->oldest_received_at = db_column_int64(st, 1);
+		r = PV_OK;
+	} else if (r == DB_DONE) {
+		r = pv_fail(err, PV_ERR, "catalog: no count of messages to index");
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return r;
 }
 

@@ -36,14 +36,8 @@ static void logs_object(const struct migrate_report *rep, char *out, size_t n)
 
 static int held_packs(struct archive *ar, int64_t *n_r, struct pv_error *err)
 {
-	sqlite3_stmt *st;
-	int r = catalog_prepare(ar->cat->db, "SELECT count(*) FROM packs WHERE legal_hold = 1 AND"
-				    " stored_at IS NOT NULL AND removed_at IS NULL", &st, err);
-	if (r < 0)
-		return r;
-	*n_r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return PV_OK;
+	return db_query_int(ar->cat->conn, "SELECT count(*) FROM packs WHERE legal_hold = 1 AND"
+					   " stored_at IS NOT NULL AND removed_at IS NULL", n_r, err);
 }
 
 /* Is this archive's store one a migration may (still) go to? */
@@ -72,7 +66,7 @@ static int record_start(struct archive *ar, const char *actor, const char *url,
 	char logs[400];
 	int r;
 	logs_object(rep, logs, sizeof(logs));
-	if ((r = catalog_begin(ar->cat, err)) < 0)
+	if ((r = db_begin(ar->cat->conn, err)) < 0)
 		return r;
 	if ((r = archive_auditf(ar, actor, AUDIT_STORE_MIGRATE, "ok", NULL, err,
 				"store=%s packs=%lld legacy-blobs=%lld resumed=%d %s", url,
@@ -80,8 +74,8 @@ static int record_start(struct archive *ar, const char *actor, const char *url,
 				logs)) < 0 ||
 	    (!rep->resumed && ((r = packstore_configure(ar->cat->conn, ar->kr, url, secret, err)) < 0 ||
 			       (r = packstore_set_migration(ar->cat->conn, "running", err)) < 0)) ||
-	    (r = catalog_commit(ar->cat, err)) < 0) {
-		catalog_rollback(ar->cat);
+	    (r = db_commit(ar->cat->conn, err)) < 0) {
+		db_rollback(ar->cat->conn);
 		return r;
 	}
 	if (rep->resumed)
@@ -97,14 +91,14 @@ static int record_done(struct archive *ar, const char *actor, const struct migra
 	char logs[400];
 	int r;
 	logs_object(rep, logs, sizeof(logs));
-	if ((r = catalog_begin(ar->cat, err)) < 0)
+	if ((r = db_begin(ar->cat->conn, err)) < 0)
 		return r;
 	if ((r = archive_auditf(ar, actor, AUDIT_STORE_MIGRATE_DONE, "ok", NULL, err,
 				"store=%s stored=%lld legacy-blobs=%lld %s", rep->url,
 				(long long)rep->stored, (long long)rep->legacy_blobs, logs)) < 0 ||
 	    (r = packstore_set_migration(ar->cat->conn, "done", err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0)
-		catalog_rollback(ar->cat);
+	    (r = db_commit(ar->cat->conn, err)) < 0)
+		db_rollback(ar->cat->conn);
 	return r;
 }
 

@@ -18,7 +18,7 @@ int archive_search(struct archive *ar, const char *actor, const char *query,
 	res->offset = offset;
 	res->limit = limit;
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
-	    (r = index_search_ordered(ar->cat->db, query, order, limit, offset, &res->hits,
+	    (r = index_search_ordered(db_sqlite(ar->cat->conn), query, order, limit, offset, &res->hits,
 				      &res->total, err)) < 0)
 		goto out;
 	/* The query is personal data, kept beside the log; the ids shown are hashed. */

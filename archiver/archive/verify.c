@@ -50,7 +50,7 @@ struct vctx {
 	size_t n_pending;
 	struct justification *just;
 	struct audit_entry *entry;
-	sqlite3_stmt *item_of, *members;
+	struct db_stmt *item_of, *members;
 };
 
 /* One line to the caller: "FAIL: ..." or "note: ...". */
@@ -209,10 +209,10 @@ static void verify_disposed(struct vctx *v, const struct stored_message *m,
 	if (r == PV_ENOTFOUND) {
 		int64_t did = 0;
 		const struct ev_disposal *d = NULL;
-		sqlite3_reset(v->item_of);
-		sqlite3_bind_int64(v->item_of, 1, m->id);
-		if (sqlite3_step(v->item_of) == SQLITE_ROW)
-			did = sqlite3_column_int64(v->item_of, 0);
+		db_reset(v->item_of);
+		db_bind_int64(v->item_of, 1, m->id);
+		if (db_step(v->item_of, &e) == DB_ROW)
+			did = db_column_int64(v->item_of, 0);
 		if ((d = evidence_disposal(&v->ev, did)) != NULL && d->policy_sha256[0] == '\0')
 			note(v, "message %lld was disposed of by disposal %lld, before disposals recorded a "
 				"justification per message: not re-derived", (long long)m->id,
@@ -255,15 +255,18 @@ static void verify_disposed(struct vctx *v, const struct stored_message *m,
 	}
 	/* No hold in force at the intent had it among its recorded members
 	 * (which the intent's holds-sha256 pins: see verify_disposals). */
-	sqlite3_reset(v->members);
-	sqlite3_bind_int64(v->members, 1, m->id);
-	sqlite3_bind_int64(v->members, 2, d->intent_at);
-	while (sqlite3_step(v->members) == SQLITE_ROW) {
-		const struct ev_hold *h = evidence_hold(&v->ev, sqlite3_column_int64(v->members, 0));
+	db_reset(v->members);
+	db_bind_int64(v->members, 1, m->id);
+	db_bind_int64(v->members, 2, d->intent_at);
+	while ((r = db_step(v->members, &e)) == DB_ROW) {
+		const struct ev_hold *h = evidence_hold(&v->ev, db_column_int64(v->members, 0));
 		if (h != NULL && evidence_hold_in_force(h, d->intent_seq))
 			problem(v, "message %lld: holds: hold %lld covered it when disposal %lld disposed "
 				   "of it", (long long)m->id, (long long)h->id, (long long)d->id);
 	}
+	if (r < 0)
+		problem(v, "message %lld: its hold memberships cannot be read: %s", (long long)m->id,
+			e.msg);
 	/* (Its disposal time is the plan's clock, a moment before the intent
 	 * entry's own time: it is not compared with it.) */
 	if (!d->done)
@@ -292,10 +295,11 @@ static enum pending pending_state(struct vctx *v, const struct stored_message *m
 	const struct ev_item *it = evidence_item(&v->ev, m->id);
 	const struct ev_disposal *d = it ? evidence_disposal(&v->ev, it->disposal_id) : NULL;
 	int64_t did = -1;
-	sqlite3_reset(v->item_of);
-	sqlite3_bind_int64(v->item_of, 1, m->id);
-	if (sqlite3_step(v->item_of) == SQLITE_ROW)
-		did = sqlite3_column_int64(v->item_of, 0);
+	struct pv_error e;
+	db_reset(v->item_of);
+	db_bind_int64(v->item_of, 1, m->id);
+	if (db_step(v->item_of, &e) == DB_ROW)
+		did = db_column_int64(v->item_of, 0);
 	return d != NULL && !d->done && d->id == did ? PENDING_RECORDED : PENDING_FORGED;
 }
 
@@ -422,7 +426,7 @@ static int verify_disposals(struct vctx *v, struct pv_error *err)
  * disposed message. */
 struct leaf_scan {
 	struct vctx *v;
-	sqlite3_stmt *by_id;
+	struct db_stmt *by_id;
 	int64_t message_leaves, tombstones;
 };
 
@@ -436,20 +440,26 @@ static int scan_leaf(void *ctx, uint64_t index, const void *data, size_t len)
 			problem(ls->v, "archive leaf %llu: %s", (unsigned long long)index, e.msg);
 		return 0;
 	}
-	sqlite3_reset(ls->by_id);
-	sqlite3_bind_int64(ls->by_id, 1, leaf.seq);
-	bool row = sqlite3_step(ls->by_id) == SQLITE_ROW;
+	db_reset(ls->by_id);
+	db_bind_int64(ls->by_id, 1, leaf.seq);
+	int rc = db_step(ls->by_id, &e);
+	if (rc < 0) {
+		problem(ls->v, "archive leaf %llu: its catalog row cannot be read: %s",
+			(unsigned long long)index, e.msg);
+		return 0;
+	}
+	bool row = rc == DB_ROW;
 	if (leaf.kind == LEAF_MESSAGE) {
 		ls->message_leaves++;
 		if (!row)
 			problem(ls->v, "archive leaf %llu: message %lld has no catalog row (deleted "
 				       "from the catalog)", (unsigned long long)index, (long long)leaf.seq);
-		else if ((uint64_t)sqlite3_column_int64(ls->by_id, 0) != index)
+		else if ((uint64_t)db_column_int64(ls->by_id, 0) != index)
 			problem(ls->v, "archive leaf %llu: message %lld points at another leaf",
 				(unsigned long long)index, (long long)leaf.seq);
 	} else {
 		ls->tombstones++;
-		if (!row || sqlite3_column_type(ls->by_id, 1) == SQLITE_NULL) {
+		if (!row || db_column_is_null(ls->by_id, 1)) {
 			problem(ls->v, "archive leaf %llu: tombstone for message %lld, which is not "
 				       "marked disposed", (unsigned long long)index, (long long)leaf.seq);
 			return 0;
@@ -481,10 +491,11 @@ static int count_orphans(struct vctx *v)
 	snprintf(path, sizeof(path), "%s/blobs", v->ar->dir);
 	DIR *top = opendir(path);
 	struct dirent *d;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
+	struct pv_error e;
 	if (top == NULL)
 		return PV_OK;
-	if (catalog_prepare(v->ar->cat->db, "SELECT 1 FROM messages WHERE blob = ?", &st, NULL) < 0) {
+	if (db_prepare(v->ar->cat->conn, "SELECT 1 FROM messages WHERE blob = ?", &st, &e) < 0) {
 		closedir(top);
 		return PV_ERR;
 	}
@@ -498,16 +509,16 @@ static int count_orphans(struct vctx *v)
 		while (dd != NULL && (f = readdir(dd)) != NULL) {
 			if (f->d_name[0] == '.')
 				continue;
-			sqlite3_reset(st);
-			sqlite3_bind_text(st, 1, f->d_name, -1, SQLITE_TRANSIENT);
-			if (sqlite3_step(st) != SQLITE_ROW)
+			db_reset(st);
+			db_bind_text(st, 1, f->d_name, -1);
+			if (db_step(st, &e) != DB_ROW)
 				v->rep->orphan_blobs++;
 		}
 		if (dd)
 			closedir(dd);
 	}
 	closedir(top);
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	return PV_OK;
 }
 
@@ -523,10 +534,10 @@ static int verify_signed(struct vctx *v, struct pv_error *err)
 	if ((v->just = calloc(1, sizeof(*v->just))) == NULL ||
 	    (v->entry = calloc(1, sizeof(*v->entry))) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	if ((r = catalog_prepare(ar->cat->db, "SELECT disposal_id FROM disposal_items"
-					      " WHERE message_id = ?", &v->item_of, err)) < 0 ||
-	    (r = catalog_prepare(ar->cat->db, "SELECT hold_id FROM hold_members WHERE message_id = ?"
-					      " AND added_at <= ?", &v->members, err)) < 0)
+	if ((r = db_prepare(ar->cat->conn, "SELECT disposal_id FROM disposal_items"
+					   " WHERE message_id = ?", &v->item_of, err)) < 0 ||
+	    (r = db_prepare(ar->cat->conn, "SELECT hold_id FROM hold_members WHERE message_id = ?"
+					   " AND added_at <= ?", &v->members, err)) < 0)
 		return r;
 	r = evidence_load(ar->audit_log, EVIDENCE_RESERVED_OK, &v->ev, audit_problem, v, &e);
 	if (r == PV_EINTEGRITY) {
@@ -554,28 +565,27 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 {
 	struct archive *ar = vp->ar;
 	struct verify_report *rep = vp->rep;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
+	int64_t total_rows = 0;
 	int r;
 
 	/* Catalog rows against leaves and blobs, the content on the pool's
 	 * workers meanwhile; reported to the handle's progress callback one
 	 * message at a time. */
 	uint64_t total = 0, done = 0;
-	if ((r = catalog_prepare(ar->cat->db, "SELECT count(*) FROM messages", &st, err)) < 0)
+	if ((r = db_query_int(ar->cat->conn, "SELECT count(*) FROM messages", &total_rows, err)) < 0)
 		return r;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		total = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if ((r = dispose_pending_ids(ar->cat->db, &vp->pending, &vp->n_pending, err)) < 0 ||
+	total = (uint64_t)total_rows;
+	if ((r = dispose_pending_ids(ar->cat->conn, &vp->pending, &vp->n_pending, err)) < 0 ||
 	    (r = message_reader_open(ar->cat->conn, &vp->mr, err)) < 0 ||
 	    (r = verify_pool_new(ar->dir, &vp->pool, err)) < 0 ||
-	    (r = catalog_prepare(ar->cat->db, "SELECT id FROM messages ORDER BY id", &st, err)) < 0)
+	    (r = db_prepare(ar->cat->conn, "SELECT id FROM messages ORDER BY id", &st, err)) < 0)
 		return r;
 	int64_t expect = 1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((r = db_step(st, err)) == DB_ROW) {
 		struct stored_message m;
 		struct pv_error e;
-		int64_t id = sqlite3_column_int64(st, 0);
+		int64_t id = db_column_int64(st, 0);
 		vp->job = verify_pool_next(vp->pool, report_job, vp);
 		vp->job->m.id = id;
 		if (id != expect)
@@ -597,16 +607,18 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 			total = done;
 		pv_progress_report(&ar->progress, done, total);
 	}
-	sqlite3_finalize(st);
+	db_finalize(&st);
 	verify_pool_drain(vp->pool, report_job, vp);
+	if (r < 0)
+		return r;
 
 	/* Leaves against catalog rows. */
 	struct leaf_scan ls = {vp, NULL, 0, 0};
-	if ((r = catalog_prepare(ar->cat->db, "SELECT leaf_index, disposed_at FROM messages WHERE id = ?",
-				 &ls.by_id, err)) < 0)
+	if ((r = db_prepare(ar->cat->conn, "SELECT leaf_index, disposed_at FROM messages WHERE id = ?",
+			    &ls.by_id, err)) < 0)
 		return r;
 	r = tlog_leaf_scan(ar->archive_log, 0, scan_leaf, &ls, err);
-	sqlite3_finalize(ls.by_id);
+	db_finalize(&ls.by_id);
 	if (r < 0)
 		return r;
 	if (ls.message_leaves != rep->messages)
@@ -742,8 +754,8 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 	free(v.pending);
 	free(v.just);
 	free(v.entry);
-	sqlite3_finalize(v.item_of);
-	sqlite3_finalize(v.members);
+	db_finalize(&v.item_of);
+	db_finalize(&v.members);
 	attest_policies_free(&v.ap);
 	evidence_free(&v.ev);
 	if (r < 0)
@@ -765,11 +777,11 @@ static int verify_run(struct archive *ar, bool full, uint32_t sample,
 {
 	int r;
 	memset(rep, 0, sizeof(*rep));
-	if ((r = catalog_begin_read(ar->cat, err)) < 0)
+	if ((r = db_begin_read(ar->cat->conn, err)) < 0)
 		return r;
 	r = verify_checks(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx, rep,
 			  err);
-	catalog_rollback(ar->cat); /* it only read */
+	db_rollback(ar->cat->conn); /* it only read */
 	return r;
 }
 

@@ -119,13 +119,14 @@ void http_app_archive_put(struct http_app *app, struct archive **arp, bool disca
 	if (ar == NULL)
 		return;
 	*arp = NULL;
-	if (!sqlite3_get_autocommit(ar->cat->db)) {
+	if (db_in_transaction(ar->cat->conn)) {
 		pv_log(PV_LOG_ERROR, "http.bug", "a request left a transaction open; rolled back");
-		catalog_rollback(ar->cat);
+		db_rollback(ar->cat->conn);
 	}
-	/* A connection opened while the catalog could not be written stays
-	 * read-only for good: not worth keeping. */
-	discard = discard || sqlite3_db_readonly(ar->cat->db, "main") == 1;
+	/* A SQLite connection opened while the catalog file could not be
+	 * written stays read-only for good: not worth keeping. */
+	discard = discard || (db_kind(ar->cat->conn) == DB_SQLITE &&
+			      sqlite3_db_readonly(db_sqlite(ar->cat->conn), "main") == 1);
 	pthread_mutex_lock(&app->lock);
 	if (discard) {
 		app->n_open--;

@@ -412,7 +412,7 @@ static void test_interrupted_disposal_is_finished(void **state)
 	dispose_plan_free(&plan);
 	int64_t *pending = NULL;
 	size_t n_pending = 0;
-	fx_must(dispose_pending_ids(f.ar->cat->db, &pending, &n_pending, &err), &err, "pending");
+	fx_must(dispose_pending_ids(f.ar->cat->conn, &pending, &n_pending, &err), &err, "pending");
 	assert_int_equal(n_pending, 1);
 	assert_int_equal(pending[0], a);
 	free(pending);
@@ -423,7 +423,7 @@ static void test_interrupted_disposal_is_finished(void **state)
 	assert_int_equal(s1, s0 + 1);
 	assert_int_equal(fx_read(&f, a, NULL), PV_ENOTFOUND);
 	assert_int_equal(fx_int(&f, "SELECT count(*) FROM disposals WHERE state = 'done'"), 1);
-	fx_must(dispose_pending_ids(f.ar->cat->db, &pending, &n_pending, &err), &err, "pending");
+	fx_must(dispose_pending_ids(f.ar->cat->conn, &pending, &n_pending, &err), &err, "pending");
 	assert_int_equal(n_pending, 0);
 	assert_null(pending);
 	/* nothing left to resume; finishing twice is harmless */
