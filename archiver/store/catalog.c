@@ -93,21 +93,30 @@ static int catalog_busy(void *ctx, int n)
 	return 1;
 }
 
+/* The catalog's schema version in db's current schema: 0 when there is
+ * none (no schema_version table, or only the row a first migration that
+ * failed left behind). Read without creating anything. */
+static int server_version(struct db *db, int64_t *v_r, struct pv_error *err)
+{
+	int64_t has_table = 0;
+	*v_r = 0;
+	int r = db_query_int(db, "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename ="
+				 " 'schema_version' AND schemaname = current_schema()", &has_table, err);
+	if (r == PV_OK && has_table > 0)
+		r = db_query_int(db, "SELECT coalesce(max(version), 0) FROM schema_version", v_r, err);
+	return r;
+}
+
 int catalog_server_free(const char *url, struct pv_error *err)
 {
 	struct db *db = NULL;
-	int64_t has_table = 0, rows = 0;
+	int64_t v = 0;
 	int r;
 	if ((r = catalog_url_check(url, err)) < 0 || (r = db_open(url, 0, &db, err)) < 0)
 		return r;
-	/* schema_version in the schema this connection creates in */
-	r = db_query_int(db, "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename ="
-			     " 'schema_version' AND schemaname = current_schema()", &has_table, err);
-	if (r == PV_OK && has_table > 0)
-		r = db_query_int(db, "SELECT count(*) FROM schema_version", &rows, err);
-	if (r == PV_OK && rows > 0)
-		r = pv_fail(err, PV_ERR, "that PostgreSQL database already holds a popvault catalog; "
-					 "refusing to use it for a new archive");
+	if ((r = server_version(db, &v, err)) == PV_OK && v > 0)
+		r = pv_fail(err, PV_ERR, "that PostgreSQL database already holds a popvault catalog "
+					 "(schema %lld); refusing to use it for a new archive", (long long)v);
 	db_close(&db);
 	return r;
 }
@@ -116,22 +125,16 @@ int catalog_server_free(const char *url, struct pv_error *err)
  * handle (cat->db NULL), only cat->conn. url is taken over. */
 static int open_server(char *url, int create, struct catalog *cat, struct pv_error *err)
 {
+	int64_t v = 0;
 	int r;
 	cat->path = url;
 	if (create && (r = catalog_server_free(url, err)) < 0)
 		return r;
 	if ((r = db_open(url, 0, &cat->conn, err)) < 0)
 		return r;
-	if (!create) {
-		int64_t v = 0;
-		if ((r = db_query_int(cat->conn, "SELECT count(*) FROM pg_catalog.pg_tables WHERE"
-						 " tablename = 'schema_version' AND schemaname ="
-						 " current_schema()", &v, err)) < 0)
-			return r;
-		if (v == 0)
-			return pv_fail(err, PV_ERR, "no popvault catalog in the PostgreSQL database "
-						    "that " CATALOG_URL_FILE " names");
-	}
+	if (!create && ((r = server_version(cat->conn, &v, err)) < 0 || v == 0))
+		return r < 0 ? r : pv_fail(err, PV_ERR, "no popvault catalog in the PostgreSQL "
+						      "database that " CATALOG_URL_FILE " names");
 	return migrations_apply_pg(cat->conn, &migrations_catalog_pg, migrations_catalog_pg.count,
 				   err);
 }

@@ -36,8 +36,9 @@ int catalog_schema_version(void);
 int catalog_open(const char *data_dir, int create, struct catalog **cat_r, struct pv_error *err);
 
 /* PV_OK when url (checked by catalog_url_check) reaches a PostgreSQL
- * database holding no popvault catalog (no schema_version row in its
- * current schema); init asks before it makes anything. */
+ * database holding no popvault catalog (no schema_version row above 0 in
+ * its current schema: a first migration that failed leaves at most a
+ * 0, and init may be run again); init asks before it makes anything. */
 int catalog_server_free(const char *url, struct pv_error *err) PV_WARN_UNUSED;
 void catalog_close(struct catalog **cat);
 
