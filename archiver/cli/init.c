@@ -56,11 +56,13 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	const char *store = cli_opt(&args, "store"), *key_file = cli_opt(&args, "store-key-file");
 	if ((store == NULL) != (key_file == NULL))
 		return pv_fail(err, PV_EUSAGE, "--store and --store-key-file go together");
-	/* The store is checked before anything is made: an archive that
-	 * cannot reach it is not created. */
+	/* A password in the catalog URL is a usage error, before anything
+	 * (archive_init_create then asks the server itself). */
 	const char *catalog_url = cli_opt(&args, "catalog");
 	if (catalog_url != NULL && (r = catalog_url_check(catalog_url, err)) < 0)
 		return r;
+	/* The store is checked before anything is made: an archive that
+	 * cannot reach it is not created. */
 	if (store != NULL && ((r = pv_read_secret_file(key_file, &store_secret, err)) < 0 ||
 			      (r = packstore_probe(store, store_secret, err)) < 0)) {
 		pv_secret_free(&store_secret);
