@@ -203,6 +203,9 @@ static int take(struct catch_up *c, struct index_pool_job *job, struct pv_error 
 static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *indexed_r,
 		    int64_t *failed_r, struct pv_error *err)
 {
+	int r0 = catalog_search_ready(ar->cat, err);
+	if (r0 < 0)
+		return r0;
 	static bool pdf_checked;
 	if (!pdf_checked) {
 		pdf_checked = true;

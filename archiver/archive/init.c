@@ -12,6 +12,7 @@
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/catalog_url.h"
 #include "archiver/store/keyring.h"
 
 /* 1 when dir is missing or holds no archive, 0 when it does. */
@@ -24,12 +25,15 @@ static int dir_is_empty_or_missing(const char *dir, struct pv_error *err)
 	snprintf(probe, sizeof(probe), "%s/popvault.conf", dir);
 	if (access(probe, F_OK) == 0)
 		return 0;
+	snprintf(probe, sizeof(probe), "%s/" CATALOG_URL_FILE, dir);
+	if (access(probe, F_OK) == 0)
+		return 0;
 	snprintf(probe, sizeof(probe), "%s/catalog.db", dir);
 	return access(probe, F_OK) != 0;
 }
 
-int archive_init_create(const char *data_dir, const char *origin, struct pv_buf *vkeys_r,
-			struct pv_error *err)
+int archive_init_create(const char *data_dir, const char *origin, const char *catalog_url,
+			struct pv_buf *vkeys_r, struct pv_error *err)
 {
 	struct pv_config cfg;
 	struct catalog *cat = NULL;
@@ -46,6 +50,10 @@ int archive_init_create(const char *data_dir, const char *origin, struct pv_buf 
 	if (r == 0)
 		return pv_fail(err, PV_ERR, "%s already holds an archive; refusing to overwrite it",
 			       data_dir);
+	/* A catalog on a server: reachable, and holding no catalog yet,
+	 * before anything is made. */
+	if (catalog_url != NULL && (r = catalog_server_free(catalog_url, err)) < 0)
+		return r;
 	if ((r = pv_mkdir(data_dir, 0700, 1, err)) < 0)
 		return r;
 	chmod(data_dir, 0700);
@@ -55,7 +63,8 @@ int archive_init_create(const char *data_dir, const char *origin, struct pv_buf 
 		if ((r = pv_mkdir(path, 0700, 0, err)) < 0)
 			return r;
 	}
-	if ((r = pv_config_write(data_dir, &cfg, err)) < 0 ||
+	if ((catalog_url != NULL && (r = catalog_url_write(data_dir, catalog_url, err)) < 0) ||
+	    (r = pv_config_write(data_dir, &cfg, err)) < 0 ||
 	    (r = keyring_create(data_dir, err)) < 0 ||
 	    (r = catalog_open(data_dir, 1, &cat, err)) < 0)
 		return r;

@@ -17,10 +17,13 @@
 
 /* Creates DIR with origin (a non-empty name without spaces or '+'; the
  * checkpoints' origin line). Refuses a directory that already holds an
- * archive (a config or a catalog). Appends "vkey\n" per log (archive,
- * then audit) to vkeys_r. */
-int archive_init_create(const char *data_dir, const char *origin, struct pv_buf *vkeys_r,
-			struct pv_error *err);
+ * archive (a config or a catalog). catalog_url: NULL for DIR/catalog.db,
+ * else the PostgreSQL database to make the catalog in (recorded in
+ * DIR/catalog.url, store/catalog_url.h); one with a password, or one
+ * already holding a catalog, is refused before anything is made.
+ * Appends "vkey\n" per log (archive, then audit) to vkeys_r. */
+int archive_init_create(const char *data_dir, const char *origin, const char *catalog_url,
+			struct pv_buf *vkeys_r, struct pv_error *err);
 
 /* Between the two steps, with `init --store URL`: the pack store
  * (store/packstore.h; packstore_probe checked it before step 1) recorded

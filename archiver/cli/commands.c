@@ -6,7 +6,11 @@
 static const struct cli_command commands[] = {
 	{"init", "create the data directory: keys, database, default policy",
 	 "popvault init [--data DIR] [--origin NAME]\n"
-	 "         [--store 's3://BUCKET?endpoint=URL&region=R' --store-key-file F]\n", cli_init},
+	 "         [--store 's3://BUCKET?endpoint=URL&region=R' --store-key-file F]\n"
+	 "         [--catalog postgresql://USER@HOST:PORT/DB]\n"
+	 "  --catalog: the catalog in that PostgreSQL database (recorded in DIR/catalog.url)\n"
+	 "  instead of DIR/catalog.db; no password in the URL: libpq reads it from\n"
+	 "  PGPASSFILE or ~/.pgpass. search is not yet available there.\n", cli_init},
 	{"account", "add, change, list or remove upstream POP3 accounts",
 	 "popvault account add NAME --host H [--port P] [--tls implicit|starttls|none]\n"
 	 "         --user U (--password-file F | --token-command-file F)\n"

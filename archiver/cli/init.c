@@ -1,4 +1,5 @@
-/* popvault init [--origin NAME]: the data directory, its config, catalog and keys. */
+/* popvault init [--origin NAME] [--catalog URL]: the data directory, its config,
+ * catalog (DIR/catalog.db, or a PostgreSQL database) and keys. */
 #include <stdio.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/secret.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/catalog_url.h"
 
 /* The signed genesis checkpoints, so an officer can pin both logs at size 0. */
 static void print_genesis(struct archive *ar)
@@ -29,8 +31,9 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"origin", CLI_VALUE, NULL},
 				 {"store", CLI_VALUE, NULL},
-				 {"store-key-file", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 3, {0}, 0, false};
+				 {"store-key-file", CLI_VALUE, NULL},
+				 {"catalog", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 4, {0}, 0, false};
 	char *store_secret = NULL;
 	const struct cli_command *cmd = cli_find_command("init");
 	struct archive *ar = NULL;
@@ -53,6 +56,11 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	const char *store = cli_opt(&args, "store"), *key_file = cli_opt(&args, "store-key-file");
 	if ((store == NULL) != (key_file == NULL))
 		return pv_fail(err, PV_EUSAGE, "--store and --store-key-file go together");
+	/* A password in the catalog URL is a usage error, before anything
+	 * (archive_init_create then asks the server itself). */
+	const char *catalog_url = cli_opt(&args, "catalog");
+	if (catalog_url != NULL && (r = catalog_url_check(catalog_url, err)) < 0)
+		return r;
 	/* The store is checked before anything is made: an archive that
 	 * cannot reach it is not created. */
 	if (store != NULL && ((r = pv_read_secret_file(key_file, &store_secret, err)) < 0 ||
@@ -61,7 +69,7 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r;
 	}
 	pv_buf_init(&vkeys, 4096);
-	if ((r = archive_init_create(ctx->data_dir, origin, &vkeys, err)) < 0) {
+	if ((r = archive_init_create(ctx->data_dir, origin, catalog_url, &vkeys, err)) < 0) {
 		pv_buf_free(&vkeys);
 		pv_secret_free(&store_secret);
 		return r;

@@ -15,6 +15,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/log.h"
+#include "archiver/store/catalog_url.h"
 #include "archiver/store/datadir.h"
 #include "archiver/store/harvest_runs.h"
 #include "archiver/archive/audit_hook.h"
@@ -65,6 +66,9 @@ struct sched {
 	size_t n, cap;
 	unsigned parallel, running;
 	bool index_needed, dirty_tmp, forwarded;
+	/* No indexer: asked so, or the catalog is on PostgreSQL, whose
+	 * search index popvault does not feed yet (issue 18). */
+	bool no_index;
 	struct indexer_proc ix;  /* indexes what the harvests commit, meanwhile */
 	int64_t loaded_at;
 	int64_t heartbeat_at;    /* monotonic ms of the last heartbeat (daemon) */
@@ -634,6 +638,7 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 	struct pv_error ierr;
 	int r;
 
+	sc.no_index = o->no_indexer || catalog_url_present(o->data_dir);
 	if (!o->lock_while_busy) {
 		/* serve's scheduler holds the lock only for its rounds: a
 		 * harvest by hand or "harvest now" may wait for one to end. */
@@ -671,7 +676,7 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 		/* The index follows the harvests in a process of its own (on
 		 * the other core, at a lower priority): DELE never waits for it.
 		 * Started after the first harvests, whose processes come first. */
-		if (!ix_tried && !o->no_indexer && indexer_start(o->data_dir, &sc.ix, &ierr) < 0)
+		if (!ix_tried && !sc.no_index && indexer_start(o->data_dir, &sc.ix, &ierr) < 0)
 			pv_log(PV_LOG_WARN, "index", "no indexer process (%s): indexing after the "
 			       "harvests", ierr.msg);
 		ix_tried = true;
@@ -684,7 +689,7 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 				close(sc.lock_fd); /* between rounds, another harvest may run */
 				sc.lock_fd = -1;
 			}
-			if (sc.index_needed && !o->no_indexer && !indexer_alive(&sc.ix)) {
+			if (sc.index_needed && !sc.no_index && !indexer_alive(&sc.ix)) {
 				run_index(&sc); /* the indexer process died: do its work */
 				if (!o->once && indexer_start(o->data_dir, &sc.ix, &ierr) < 0)
 					pv_log(PV_LOG_WARN, "index", "no indexer process: %s", ierr.msg);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_postgres(const char *url)
+bool db_url_is_postgres(const char *url)
 {
 	return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0 ||
 	       strchr(url, '=') != NULL;
@@ -14,7 +14,7 @@ static bool is_postgres(const char *url)
 int db_open(const char *url, int flags, struct db **db_r, struct pv_error *err)
 {
 	*db_r = NULL;
-	if (is_postgres(url))
+	if (db_url_is_postgres(url))
 		return db_pg_open(url, db_r, err);
 	return db_sqlite_open(url, flags, db_r, err);
 }

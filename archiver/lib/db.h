@@ -38,6 +38,12 @@ enum db_kind { DB_SQLITE, DB_POSTGRES };
  * catalog (catalog.h) sets what it needs. *db_r owned by the caller
  * (db_close). */
 int db_open(const char *url, int flags, struct db **db_r, struct pv_error *err) PV_WARN_UNUSED;
+/* url names a PostgreSQL server (the test db_open makes). */
+bool db_url_is_postgres(const char *url);
+/* Refuses (PV_EUSAGE) a PostgreSQL URL or conninfo that is not one
+ * (libpq cannot parse it) or that holds a password: a password belongs
+ * in libpq's passfile (PGPASSFILE, ~/.pgpass), never in a file of ours. */
+int db_url_check_no_password(const char *url, struct pv_error *err) PV_WARN_UNUSED;
 /* A view of an open SQLite handle through this interface, for code that
  * still holds a sqlite3 * (the catalog keeps one beside its handle).
  * db_close frees the view and leaves h open. */

@@ -85,6 +85,26 @@ static void quiet(void *arg, const char *message)
 	(void)message;
 }
 
+int db_url_check_no_password(const char *url, struct pv_error *err)
+{
+	char *why = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &why);
+	int r = PV_OK;
+	if (opts == NULL) {
+		r = pv_fail(err, PV_EUSAGE, "not a PostgreSQL URL or conninfo: %s",
+			    why ? why : "out of memory");
+		PQfreemem(why);
+		return r;
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+			r = pv_fail(err, PV_EUSAGE,
+				    "the catalog URL holds a password; put it in a libpq passfile "
+				    "(PGPASSFILE or ~/.pgpass, mode 0600) and give the URL without it");
+	PQconninfoFree(opts);
+	return r;
+}
+
 int db_pg_open(const char *conninfo, struct db **db_r, struct pv_error *err)
 {
 	struct db_pg *d = calloc(1, sizeof(*d));

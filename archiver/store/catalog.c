@@ -7,16 +7,35 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "archiver/store/catalog_url.h"
 #include "archiver/store/migrations.h"
+#include "archiver/store/migrations_pg.h"
 
 int catalog_schema_version(void)
 {
 	return migrations_catalog.count;
 }
 
+/* The transitional helpers on a catalog without a SQLite handle (on
+ * PostgreSQL): what calls them is not converted yet; say so, not crash. */
+static int not_on_server(struct pv_error *err)
+{
+	return pv_fail(err, PV_ERR, "not yet available on a PostgreSQL catalog (issue 18)");
+}
+
+int catalog_search_ready(const struct catalog *cat, struct pv_error *err)
+{
+	if (cat->db != NULL)
+		return PV_OK;
+	return pv_fail(err, PV_ERR, "search is not yet available on a PostgreSQL catalog "
+				       "(issue 18): the indexer does not feed its index yet");
+}
+
 int catalog_exec(sqlite3 *db, const char *sql, struct pv_error *err)
 {
 	char *msg = NULL;
+	if (db == NULL)
+		return not_on_server(err);
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		int r = pv_fail(err, PV_ERR, "database: %s", msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
@@ -27,6 +46,9 @@ int catalog_exec(sqlite3 *db, const char *sql, struct pv_error *err)
 
 int catalog_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt_r, struct pv_error *err)
 {
+	*stmt_r = NULL;
+	if (db == NULL)
+		return not_on_server(err);
 	if (sqlite3_prepare_v2(db, sql, -1, stmt_r, NULL) != SQLITE_OK)
 		return pv_fail(err, PV_ERR, "database: %s", sqlite3_errmsg(db));
 	return PV_OK;
@@ -71,14 +93,71 @@ static int catalog_busy(void *ctx, int n)
 	return 1;
 }
 
+/* The catalog's schema version in db's current schema: 0 when there is
+ * none (no schema_version table, or only the row a first migration that
+ * failed left behind). Read without creating anything. */
+static int server_version(struct db *db, int64_t *v_r, struct pv_error *err)
+{
+	int64_t has_table = 0;
+	*v_r = 0;
+	int r = db_query_int(db, "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename ="
+				 " 'schema_version' AND schemaname = current_schema()", &has_table, err);
+	if (r == PV_OK && has_table > 0)
+		r = db_query_int(db, "SELECT coalesce(max(version), 0) FROM schema_version", v_r, err);
+	return r;
+}
+
+int catalog_server_free(const char *url, struct pv_error *err)
+{
+	struct db *db = NULL;
+	int64_t v = 0;
+	int r;
+	if ((r = catalog_url_check(url, err)) < 0 || (r = db_open(url, 0, &db, err)) < 0)
+		return r;
+	if ((r = server_version(db, &v, err)) == PV_OK && v > 0)
+		r = pv_fail(err, PV_ERR, "that PostgreSQL database already holds a popvault catalog "
+					 "(schema %lld); refusing to use it for a new archive", (long long)v);
+	db_close(&db);
+	return r;
+}
+
+/* The catalog in a PostgreSQL database (DIR/catalog.url): no SQLite
+ * handle (cat->db NULL), only cat->conn. url is taken over. */
+static int open_server(char *url, int create, struct catalog *cat, struct pv_error *err)
+{
+	int64_t v = 0;
+	int r;
+	cat->path = url;
+	if (create && (r = catalog_server_free(url, err)) < 0)
+		return r;
+	if ((r = db_open(url, 0, &cat->conn, err)) < 0)
+		return r;
+	if (!create && ((r = server_version(cat->conn, &v, err)) < 0 || v == 0))
+		return r < 0 ? r : pv_fail(err, PV_ERR, "no popvault catalog in the PostgreSQL "
+						      "database that " CATALOG_URL_FILE " names");
+	return migrations_apply_pg(cat->conn, &migrations_catalog_pg, migrations_catalog_pg.count,
+				   err);
+}
+
 int catalog_open(const char *data_dir, int create, struct catalog **cat_r, struct pv_error *err)
 {
 	struct catalog *cat = calloc(1, sizeof(*cat));
 	struct stat st;
+	char *url = NULL;
 	int r;
 
 	if (cat == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
+	if ((r = catalog_url_read(data_dir, &url, err)) < 0) {
+		free(cat);
+		return r;
+	}
+	if (url != NULL) {
+		if ((r = open_server(url, create, cat, err)) < 0)
+			goto fail;
+		*cat_r = cat;
+		return PV_OK;
+	}
 	if (asprintf(&cat->path, "%s/catalog.db", data_dir) < 0) {
 		free(cat);
 		return pv_fail(err, PV_ERR, "out of memory");

@@ -15,8 +15,9 @@
 #include "archiver/lib/db.h"
 
 /* db: the SQLite handle, for the modules not yet written against
- * lib/db.h; conn: the same database through that interface (the
- * converted ones: users, sessions, harvest_runs; ARCHITECTURE.md §12). */
+ * lib/db.h (NULL when the catalog is on PostgreSQL); conn: the same
+ * database through that interface (ARCHITECTURE.md §12). path: the file,
+ * or the PostgreSQL URL. */
 struct catalog {
 	sqlite3 *db;
 	struct db *conn;
@@ -26,10 +27,19 @@ struct catalog {
 /* Number of the newest migration this binary knows. */
 int catalog_schema_version(void);
 
-/* Opens DIR/catalog.db. create: make it (refuse if it exists) and migrate;
- * otherwise it must exist, and pending migrations are applied. A database
- * newer than this binary is refused. Caller frees with catalog_close. */
+/* Opens DIR/catalog.db, or the PostgreSQL database DIR/catalog.url names
+ * (catalog_url.h; then cat->db is NULL and only cat->conn is there).
+ * create: make it (refuse a file that exists, or a database that holds a
+ * catalog already) and migrate; otherwise it must exist, and pending
+ * migrations are applied. A database newer than this binary is refused.
+ * Caller frees with catalog_close. */
 int catalog_open(const char *data_dir, int create, struct catalog **cat_r, struct pv_error *err);
+
+/* PV_OK when url (checked by catalog_url_check) reaches a PostgreSQL
+ * database holding no popvault catalog (no schema_version row above 0 in
+ * its current schema: a first migration that failed leaves at most a
+ * 0, and init may be run again); init asks before it makes anything. */
+int catalog_server_free(const char *url, struct pv_error *err) PV_WARN_UNUSED;
 void catalog_close(struct catalog **cat);
 
 /* Applies migrations up to `target` (tests use this to check each step). */
@@ -51,6 +61,11 @@ void catalog_durable_commits(struct catalog *cat);
 /* A read transaction with its snapshot taken now (WAL: writers go on and
  * what they commit stays unseen until catalog_rollback ends it). */
 int catalog_begin_read(struct catalog *cat, struct pv_error *err);
+
+/* PV_OK when the catalog carries SQLite's FTS5 search index; on
+ * PostgreSQL PV_ERR saying search is not yet available there (its
+ * backend, search_pg.c, is not fed by the indexer yet: issue 18). */
+int catalog_search_ready(const struct catalog *cat, struct pv_error *err) PV_WARN_UNUSED;
 
 /* Transitional: the four helpers below take the SQLite handle, for the
  * modules not yet converted to lib/db.h (ARCHITECTURE.md §12). New code

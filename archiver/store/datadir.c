@@ -112,7 +112,7 @@ static int bind_secrets(struct archive *ar, struct pv_error *err)
 		catalog_rollback(ar->cat);
 		return pv_error_prefix(err, "sealing the account secrets bound to their accounts");
 	}
-	if (n + t > 0)
+	if (n + t > 0 && ar->cat->db != NULL) /* SQLite's WAL; a server keeps its own files */
 		sqlite3_exec(ar->cat->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	return keyring_mark_secrets_bound(ar->kr, err);
 }
@@ -124,8 +124,8 @@ int archive_seal(struct archive *ar, struct pv_error *err)
 	 * reserved again, and the signer, whose own record of them is
 	 * durable, signs the same bodies again. The leaves they cover were
 	 * committed with synchronous=FULL. */
-	sqlite3 *db = ar->cat->db;
-	bool relax = sqlite3_get_autocommit(db);
+	sqlite3 *db = ar->cat->db; /* NULL on PostgreSQL: its server decides */
+	bool relax = db != NULL && sqlite3_get_autocommit(db);
 	int r;
 	if (relax)
 		(void)sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
@@ -200,7 +200,9 @@ static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r
 		archive_close(&ar);
 		return r;
 	}
-	if (ar->signer_conn != NULL)
+	/* SQLite's WAL hook; on PostgreSQL there is none, and what a commit
+	 * reserved is signed by the archive_seal calls that follow it. */
+	if (ar->signer_conn != NULL && ar->cat->db != NULL)
 		sqlite3_wal_hook(ar->cat->db, on_commit, ar);
 	/* What a process that died between a commit and its signature left
 	 * reserved is signed now (verify only notes it). */
@@ -226,7 +228,7 @@ void archive_close(struct archive **arp)
 	struct archive *ar = *arp;
 	if (ar == NULL)
 		return;
-	if (ar->cat != NULL)
+	if (ar->cat != NULL && ar->cat->db != NULL)
 		sqlite3_wal_hook(ar->cat->db, NULL, NULL);
 	keys_free(&ar->archive_key);
 	keys_free(&ar->audit_key);

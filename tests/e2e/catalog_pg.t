@@ -9,14 +9,15 @@
 # the store's harvest path (test_store_rows: ledger, message, pack and
 # pack store rows, status counts), the Merkle and audit logs (test_tlog,
 # test_auditlog, test_auditbundle, test_keys) and the catalog side of
-# disposal and backup (test_dispose_catalog), each suite on SQLite and
+# disposal and backup (test_dispose_catalog), catalog_open by URL
+# (test_catalog_url), each suite on SQLite and
 # PostgreSQL with PV_TEST_PG set, nothing skipped.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-SUITES="test_db test_schema_dialects test_users test_sessions test_witness_state test_approval_store test_anchor test_user_totp test_accounts_store test_leases test_policy_store test_bates_store test_matter_rows test_store_rows test_tlog test_auditlog test_auditbundle test_keys test_dispose_catalog"
-h_plan 21
+SUITES="test_db test_schema_dialects test_users test_sessions test_witness_state test_approval_store test_anchor test_user_totp test_accounts_store test_leases test_policy_store test_bates_store test_matter_rows test_store_rows test_tlog test_auditlog test_auditbundle test_keys test_dispose_catalog test_catalog_url"
+h_plan 22
 
 for s in $SUITES; do
 	[ -x "$H_SRC/build/asan/tests/$s" ] || { echo "Bail out! no build/asan/tests/$s (make asan builds it)"; exit 1; }
