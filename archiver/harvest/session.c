@@ -29,9 +29,9 @@
 /* Under LOGIN-DELAY (RFC 2449 §6.8) that fresh session must wait; for
  * longer delays than this it is left to the next harvest. */
 #define HARVEST_RETRY_WAIT_MAX_S 120
-/* Harvesters on several machines may share one catalog (ARCHITECTURE.md
- * §12): an account's lease (store/leases.h) keeps them from opening two
- * sessions on one mailbox. A session's lease lasts its longest life (the
+/* Harvesters on several machines may share one catalog on PostgreSQL
+ * (ARCHITECTURE.md §12): an account's lease (store/leases.h) keeps them
+ * from opening two sessions on one mailbox. A session's lease lasts its longest life (the
  * POP3 client's session timeout ends it sooner) plus this margin for
  * clocks that disagree, so every DELE it sends is sent under the lease. */
 #define HARVEST_LEASE_MARGIN_S 120
@@ -743,6 +743,11 @@ static void check_gone(struct session *ss, int64_t moved)
  * harvester that holds it. */
 static int take_lease(struct session *ss, struct pv_error *err)
 {
+	/* A SQLite catalog is no other machine's, and the data directory's
+	 * harvest lock keeps its own processes apart: no lease there (one
+	 * would also travel into a backup and hold up the restored copy). */
+	if (db_kind(ss->ar->cat->conn) != DB_POSTGRES)
+		return PV_OK;
 	int64_t now = pv_clock_now();
 	int64_t until = now + (int64_t)ss->ar->cfg.session_max_s + HARVEST_LEASE_MARGIN_S;
 	int r = lease_take(ss->ar->cat->conn, ss->a->id, ss->lease_site, ss->lease_holder, now, until,

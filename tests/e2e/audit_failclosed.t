@@ -51,7 +51,7 @@ if [ "$(id -u)" -eq 0 ]; then
 		attempt "…account add fails, naming the audit failure" "$RO" \
 			pv account add bob --host localhost --user bob --password-file "$H_RUN/alice.pw"
 		h_fails "…harvest fails: the catalog is read-only, nothing was deleted upstream" 1 \
-			'^popvault: harvest of alice: catalog: .*readonly database; nothing of the failed batch was deleted upstream' \
+			'^popvault: harvest of alice: (catalog|database): .*readonly database; nothing of the failed batch was deleted upstream' \
 			pv harvest --once
 		h_is "$(maildir_count alice)" 1 "…and deletes nothing upstream"
 		attempt "…heartbeat fails" "$RO" pv checkpoint --heartbeat

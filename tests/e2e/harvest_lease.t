@@ -1,8 +1,10 @@
 #!/bin/bash
 # Mailbox leases (store/leases.h, catalog migration 16): when several
-# harvesters share one catalog, one of them holding an account's lease
-# keeps the others from opening a session on that mailbox. Here the other
-# harvester is a lease row of another machine written into the catalog:
+# harvesters share one catalog (on PostgreSQL: a SQLite catalog is one
+# machine's, and takes no lease), one of them holding an account's lease
+# keeps the others from opening a session on that mailbox. Against a real
+# PostgreSQL 15 and Dovecot; the other harvester is a lease row of
+# another machine written into the catalog:
 # while it runs the harvest of that account is refused, naming the holder,
 # and touches nothing upstream; the other account is harvested; once the
 # lease ran out the account is harvested and the lease given back. A
@@ -11,23 +13,25 @@
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
+. "$(dirname "$0")/lib/pg.sh"
 h_init
 h_plan 10
+
+pg_start "$H_RUN/pg" || { echo "Bail out! postgresql did not start"; exit 1; }
+"$PG_BINDIR/psql" "$PG_URL" -qAtc "CREATE DATABASE pv_lease" >/dev/null ||
+	{ echo "Bail out! cannot create the database"; exit 1; }
+URL="postgresql://postgres@$PG_HOST:$PG_PORT/pv_lease"
 
 h_genmail --count 400 --seed 71 --out "$H_RUN/a"
 h_genmail --count 9 --seed 72 --out "$H_RUN/b"
 h_dovecot_start --seed "alice=$H_RUN/a" --seed "bob=$H_RUN/b"
-pv_init "$H_RUN/data"
+D=$H_RUN/data
+"$PV" init --data "$D" --catalog "$URL" >"$H_RUN/init.out" 2>&1 ||
+	{ echo "Bail out! init --catalog failed: $(cat "$H_RUN/init.out")"; exit 1; }
 pv_dovecot_account alice
 pv_dovecot_account bob
 
-sql() {
-	python3 -c 'import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-rows = db.execute(sys.argv[2]).fetchall()
-db.commit()
-print("\n".join("|".join(str(c) for c in r) for r in rows))' "$D/catalog.db" "$1"
-}
+sql() { "$PG_BINDIR/psql" "$URL" -qAt -F '|' -c "$1"; }
 bob=$(sql "SELECT id FROM accounts WHERE name = 'bob'")
 far=$(($(date +%s) + 3600))
 sql "INSERT INTO mailbox_leases (account_id, holder, expires_at) VALUES ($bob, 'site2:/srv/popvault pid 4242 #0badc0de', $far)" >/dev/null
