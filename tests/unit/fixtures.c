@@ -148,7 +148,8 @@ int fx_run_both(const char *name, const struct CMUnitTest *tests, size_t n)
 	if (run == NULL)
 		return 1;
 	for (size_t i = 0; i < n; i++)
-		if ((i % 2 == 0 || fx_pg_conninfo() != NULL) && tests[i].test_func != NULL)
+		if ((i % 2 == 0 ? getenv("PV_TEST_PG_ONLY") == NULL : fx_pg_conninfo() != NULL) &&
+		    tests[i].test_func != NULL)
 			run[k++] = tests[i];
 	int r = _cmocka_run_group_tests(name, run, k, NULL, NULL);
 	free(run);

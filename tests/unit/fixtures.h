@@ -150,7 +150,8 @@ static inline void fx_catalog_close(struct fx_catalog *c)
 
 /* Runs n tests made with FX_BOTH (and FX_ONCE): the PostgreSQL half (odd
  * entries) only with PV_TEST_PG (tests/e2e/catalog_pg.t), as a cmocka
- * skip would fail prove. */
+ * skip would fail prove; with PV_TEST_PG_ONLY set, only that half (the
+ * SQLite one is make unit's). */
 int fx_run_both(const char *name, const struct CMUnitTest *tests, size_t n);
 
 /* The data directory of the log tests: dir = /tmp/pv-TAG-XXXXXX (made),
