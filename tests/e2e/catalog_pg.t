@@ -10,8 +10,8 @@
 # pack store rows, status counts), the Merkle and audit logs (test_tlog,
 # test_auditlog, test_auditbundle, test_keys) and the catalog side of
 # disposal and backup (test_dispose_catalog), catalog_open by URL
-# (test_catalog_url), each suite on SQLite and
-# PostgreSQL with PV_TEST_PG set, nothing skipped.
+# (test_catalog_url): each suite's PostgreSQL half with PV_TEST_PG set
+# (its SQLite half runs in make unit), nothing skipped.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/pg.sh"
