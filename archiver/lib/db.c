@@ -108,7 +108,15 @@ int64_t db_changes(struct db_stmt *st)
 
 int db_exec(struct db *db, const char *sql, struct pv_error *err)
 {
-	return db->ops->exec(db, sql, err);
+	int r = db->ops->exec(db, sql, err);
+	/* The end of a write transaction: a COMMIT that went through runs
+	 * the hook (a strcmp per exec, none per statement stepped). */
+	if (db->writing && !db->ops->in_transaction(db)) {
+		db->writing = false;
+		if (r == PV_OK && db->on_commit != NULL && strcmp(sql, "COMMIT") == 0)
+			db->on_commit(db->on_commit_ctx);
+	}
+	return r;
 }
 
 int db_query_int(struct db *db, const char *sql, int64_t *v_r, struct pv_error *err)
@@ -156,7 +164,9 @@ int db_collect_ids(struct db_stmt **st, int64_t **ids_r, size_t *n_r, struct pv_
 
 int db_begin(struct db *db, struct pv_error *err)
 {
-	return db->ops->begin(db, err);
+	int r = db->ops->begin(db, err);
+	db->writing = r == PV_OK;
+	return r;
 }
 
 int db_begin_read(struct db *db, struct pv_error *err)
@@ -176,9 +186,24 @@ void db_rollback(struct db *db)
 {
 	if (db->ops->in_transaction(db))
 		(void)db->ops->exec(db, "ROLLBACK", NULL);
+	db->writing = false;
 }
 
 bool db_in_transaction(struct db *db)
 {
 	return db->ops->in_transaction(db);
+}
+
+void db_on_commit(struct db *db, void (*fn)(void *ctx), void *ctx)
+{
+	db->on_commit = fn;
+	db->on_commit_ctx = ctx;
+}
+
+int db_server(struct db *db, char *host_r, size_t host_n, bool *unix_r, unsigned *port_r,
+	      struct pv_error *err)
+{
+	if (db->ops->server == NULL)
+		return pv_fail(err, PV_ENOTFOUND, "a SQLite catalog has no server");
+	return db->ops->server(db, host_r, host_n, unix_r, port_r, err);
 }

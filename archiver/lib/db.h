@@ -122,6 +122,20 @@ int db_commit(struct db *db, struct pv_error *err) PV_WARN_UNUSED;
 void db_rollback(struct db *db);
 bool db_in_transaction(struct db *db);
 
+/* fn(ctx) after each COMMIT (db_commit, or db_exec of "COMMIT") that
+ * ended a write transaction begun by db_begin on db, once the engine
+ * reports it committed; NULL fn: none. It may use db (a db_begin inside
+ * it calls it again: the callee guards itself). What SQLite's WAL hook
+ * does for the archive (store/datadir.c: signing the checkpoints a
+ * commit reserved); the archive sets it on PostgreSQL, which has none. */
+void db_on_commit(struct db *db, void (*fn)(void *ctx), void *ctx);
+
+/* Where the server of a PostgreSQL connection is, for the sandbox's
+ * choice (lib/sandbox.h): *unix_r true for a unix socket (host_r its
+ * directory), else TCP to host_r:*port_r. PV_ENOTFOUND on SQLite. */
+int db_server(struct db *db, char *host_r, size_t host_n, bool *unix_r, unsigned *port_r,
+	      struct pv_error *err) PV_WARN_UNUSED;
+
 /* The key of the writers' advisory lock ("popv"). */
 #define DB_PG_WRITER_LOCK 0x706f7076
 

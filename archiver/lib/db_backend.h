@@ -30,10 +30,17 @@ struct db_ops {
 	int (*begin)(struct db *db, struct pv_error *err);
 	int (*begin_read)(struct db *db, struct pv_error *err);
 	bool (*in_transaction)(struct db *db);
+	/* NULL where there is no server (SQLite) */
+	int (*server)(struct db *db, char *host_r, size_t host_n, bool *unix_r, unsigned *port_r,
+		      struct pv_error *err);
 };
 
+/* The common part; an implementation allocates it zeroed. */
 struct db {
 	const struct db_ops *ops;
+	void (*on_commit)(void *ctx); /* db_on_commit */
+	void *on_commit_ctx;
+	bool writing; /* inside a transaction db_begin began */
 };
 
 struct db_stmt {

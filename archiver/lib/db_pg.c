@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "archiver/lib/hex.h"
+#include "archiver/lib/number.h"
 
 /* Server-side statements kept per connection: more distinct SQL texts
  * than this evict the oldest unused one (DEALLOCATE). */
@@ -481,6 +482,24 @@ static bool p_in_transaction(struct db *db)
 	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
+/* libpq says where it connected: a unix socket's directory (or an
+ * abstract "@name") or a host, and the port. */
+static int p_server(struct db *db, char *host_r, size_t host_n, bool *unix_r, unsigned *port_r,
+		    struct pv_error *err)
+{
+	PGconn *c = DB(db)->conn;
+	const char *host = PQhost(c), *port = PQport(c);
+	uint64_t p = 0;
+	if (host == NULL || host[0] == '\0')
+		return pv_fail(err, PV_ERR, "postgresql: the connection names no server");
+	*unix_r = host[0] == '/' || host[0] == '@';
+	if (!*unix_r && (port == NULL || pv_parse_u64(port, strlen(port), 1, 65535, 0, &p) < 0))
+		return pv_fail(err, PV_ERR, "postgresql: the connection names no port");
+	snprintf(host_r, host_n, "%s", host);
+	*port_r = (unsigned)p;
+	return PV_OK;
+}
+
 const struct db_ops db_pg_ops = {
 	.kind = DB_POSTGRES,
 	.close = p_close,
@@ -502,4 +521,5 @@ const struct db_ops db_pg_ops = {
 	.begin = p_begin,
 	.begin_read = p_begin_read,
 	.in_transaction = p_in_transaction,
+	.server = p_server,
 };

@@ -19,6 +19,7 @@
 #define LL_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
 #define LL_NET_BIND_TCP (1ULL << 0)  /* ABI 4 */
 #define LL_NET_CONNECT_TCP (1ULL << 1)
+#define LL_RULE_NET_PORT 2             /* LANDLOCK_RULE_NET_PORT */
 #define LL_SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
 #define LL_SCOPE_SIGNAL (1ULL << 1)
 
@@ -109,6 +110,36 @@ int pv_landlock_restrict(const struct pv_landlock_path *paths, size_t n, const c
 				    strerror(errno));
 		close(fd);
 	}
+	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		r = pv_fail(err, PV_ERR, "no_new_privs: %s", strerror(errno));
+	if (r == 0 && syscall(SYS_landlock_restrict_self, rs, 0) != 0)
+		r = pv_fail(err, PV_ERR, "landlock: restrict: %s", strerror(errno));
+	close(rs);
+	return r;
+}
+
+int pv_landlock_tcp_connect_only(unsigned port, const char **why_r, struct pv_error *err)
+{
+	struct ll_ruleset_attr attr = {0};
+	int abi = pv_landlock_abi(), r = 0;
+	if (abi < 4) {
+		if (why_r != NULL)
+			*why_r = abi <= 0 ? "this kernel has no Landlock"
+					  : "this kernel's Landlock has no network rules (ABI < 4)";
+		return 1;
+	}
+	attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+	int rs = (int)syscall(SYS_landlock_create_ruleset, &attr,
+			      offsetof(struct ll_ruleset_attr, scoped), 0);
+	if (rs < 0)
+		return pv_fail(err, PV_ERR, "landlock: create ruleset: %s", strerror(errno));
+	/* struct landlock_net_port_attr (ABI 4; newer than Debian 12's headers) */
+	struct __attribute__((packed)) {
+		uint64_t allowed_access;
+		uint64_t port;
+	} np = {LL_NET_CONNECT_TCP, port};
+	if (syscall(SYS_landlock_add_rule, rs, LL_RULE_NET_PORT, &np, 0) != 0)
+		r = pv_fail(err, PV_ERR, "landlock: rule for port %u: %s", port, strerror(errno));
 	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		r = pv_fail(err, PV_ERR, "no_new_privs: %s", strerror(errno));
 	if (r == 0 && syscall(SYS_landlock_restrict_self, rs, 0) != 0)

@@ -80,6 +80,25 @@ int pv_sandbox_role(enum pv_role role, struct pv_error *err);
  * inherits it. */
 void pv_sandbox_store_net(bool on);
 
+/* The catalog is on a PostgreSQL server (store/catalog_reach.h): the
+ * roles that open the catalog and are otherwise no network client
+ * (indexer, task, dispose) may then reach that server and no more.
+ * PV_CATNET_UNIX: socket() of AF_UNIX only, and connect. PV_CATNET_TCP:
+ * AF_INET/AF_INET6 sockets too (and the resolver's FIONREAD), connect
+ * limited by Landlock (ABI 4+) to TCP port `port` unless the packs are in
+ * an object store as well (pv_sandbox_store_net: any port then). The
+ * roles that are network clients anyway (web, harvest, anchor, the
+ * spawner, the supervisor) and the signer and parser (never) are not
+ * changed. Set before pv_sandbox_role; a fork inherits it. */
+enum pv_catalog_net { PV_CATNET_NONE, PV_CATNET_UNIX, PV_CATNET_TCP };
+void pv_sandbox_catalog_net(enum pv_catalog_net net, unsigned port);
+
+/* Landlock (ABI 4+) for this process and its children: no TCP bind, TCP
+ * connect to `port` only; files are not restricted by it. Returns 0, 1
+ * when the kernel's Landlock has no network rules (*why_r says why;
+ * nothing done), or a negative status. */
+int pv_landlock_tcp_connect_only(unsigned port, const char **why_r, struct pv_error *err);
+
 /* The self-test of serve's hidden --seccomp-selftest ROLE (tests/e2e/
  * seccomp.t): armed in the supervisor for one start of a part, it makes
  * that part, at pv_sandbox_selftest_point once set up, try the call its

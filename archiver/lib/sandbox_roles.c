@@ -90,6 +90,13 @@ static const char *const g_net_client[] = {
 	"socket", "connect", "bind", "getsockname", "getpeername", "sendmmsg", "recvmmsg", NULL,
 };
 
+/* The catalog's server reached by a role that is no network client
+ * otherwise (pv_sandbox_catalog_net): socket() itself is added with its
+ * address family checked (catalog_socket). */
+static const char *const g_catalog_net[] = {
+	"connect", "getsockname", "getpeername", NULL,
+};
+
 /* Answering clients on a socket it was given (the supervisor binds it). */
 static const char *const g_net_server[] = {
 	"accept", "accept4", "getsockname", "getpeername", "epoll_create", "epoll_create1",
@@ -136,10 +143,11 @@ struct role {
 #define IOC_TTY 0x1    /* isatty(): TCGETS, TIOCGWINSZ */
 #define IOC_FIONREAD 0x2 /* glibc's DNS resolver */
 #define THREADS_ONLY 0x4 /* g_threads_only: threads, never fork */
-/* Reads or removes packs without being a network client otherwise: with
- * an object store (pv_sandbox_store_net) also g_net_client and the
- * resolver's FIONREAD, and its self-test call is unshare, not an inet
- * socket (which it may then make). */
+/* Reads or removes packs and opens the catalog without being a network
+ * client otherwise: with an object store (pv_sandbox_store_net) also
+ * g_net_client and the resolver's FIONREAD; with the catalog on a server
+ * (pv_sandbox_catalog_net) g_catalog_net and that server's socket only.
+ * Where it may make an inet socket, its self-test call is unshare. */
 #define STORE_NET 0x8
 
 static const struct role roles[PV_ROLE_N] = {
@@ -172,6 +180,8 @@ static const struct role roles[PV_ROLE_N] = {
 
 static bool seccomp_on;
 static bool store_net;
+static enum pv_catalog_net catalog_net;
+static unsigned catalog_port;
 static int selftest_armed = -1;
 static const char *active_role = "?";
 
@@ -185,10 +195,28 @@ void pv_sandbox_store_net(bool on)
 	store_net = on;
 }
 
+void pv_sandbox_catalog_net(enum pv_catalog_net net, unsigned port)
+{
+	catalog_net = net;
+	catalog_port = port;
+}
+
 /* Does role get the network for the pack store? */
 static bool role_store_net(const struct role *ro)
 {
 	return store_net && (ro->ioctls & STORE_NET);
+}
+
+/* Does role get its catalog server (and no more, unless the store)? */
+static enum pv_catalog_net role_catalog_net(const struct role *ro)
+{
+	return (ro->ioctls & STORE_NET) && !role_store_net(ro) ? catalog_net : PV_CATNET_NONE;
+}
+
+/* May role make an inet socket (its self-test then tries another call)? */
+static bool role_inet(const struct role *ro)
+{
+	return role_store_net(ro) || role_catalog_net(ro) == PV_CATNET_TCP;
 }
 
 const char *pv_role_name(enum pv_role role)
@@ -277,6 +305,33 @@ static int allow_ioctl(scmp_filter_ctx ctx, unsigned long req, struct pv_error *
 	return rc < 0 ? pv_fail(err, PV_ERR, "seccomp: ioctl rule: %s", strerror(-rc)) : 0;
 }
 
+/* socket() of the families that reach the catalog's server: AF_UNIX for
+ * a unix socket (glibc's name service asks nscd over one too); AF_INET
+ * and AF_INET6 besides for TCP (the resolver's UDP included). */
+static int allow_catalog_socket(scmp_filter_ctx ctx, enum pv_catalog_net net,
+				struct pv_error *err)
+{
+	const int fams[] = {AF_UNIX, AF_INET, AF_INET6};
+	int n = net == PV_CATNET_TCP ? 3 : 1, rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		const struct scmp_arg_cmp fam = {0, SCMP_CMP_EQ, (scmp_datum_t)fams[i], 0};
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, fam);
+	}
+	return rc < 0 ? pv_fail(err, PV_ERR, "seccomp: socket rule: %s", strerror(-rc)) : 0;
+}
+
+/* TCP to the catalog's port only (Landlock ABI 4+; below that seccomp
+ * alone holds, noted once). */
+static int catalog_landlock(const struct role *ro, struct pv_error *err)
+{
+	const char *why = NULL;
+	int r = pv_landlock_tcp_connect_only(catalog_port, &why, err);
+	if (r == 1)
+		pv_log(PV_LOG_WARN, "sandbox.landlock", "%s: %s; it may connect to any TCP port",
+		       ro->name, why);
+	return r < 0 ? r : 0;
+}
+
 static int allow_threads_only(scmp_filter_ctx ctx, struct pv_error *err)
 {
 #if defined(__SANITIZE_ADDRESS__)
@@ -303,8 +358,14 @@ int pv_sandbox_role(enum pv_role role, struct pv_error *err)
 	for (int i = 0; i < GROUPS_MAX && ro->groups[i] != NULL && r == 0; i++)
 		r = allow(ctx, ro->groups[i], err);
 	bool net = role_store_net(ro);
+	enum pv_catalog_net cnet = role_catalog_net(ro);
 	if (r == 0 && net)
 		r = allow(ctx, g_net_client, err);
+	if (r == 0 && cnet != PV_CATNET_NONE &&
+	    (r = allow(ctx, g_catalog_net, err)) == 0)
+		r = allow_catalog_socket(ctx, cnet, err);
+	if (r == 0 && cnet == PV_CATNET_TCP)
+		r = catalog_landlock(ro, err);
 #if defined(__SANITIZE_ADDRESS__)
 	if (r == 0 && !ro->kill)
 		r = allow(ctx, g_asan, err);
@@ -312,7 +373,7 @@ int pv_sandbox_role(enum pv_role role, struct pv_error *err)
 	if (r == 0 && (ro->ioctls & IOC_TTY) &&
 	    ((r = allow_ioctl(ctx, TCGETS, err)) < 0 || (r = allow_ioctl(ctx, TIOCGWINSZ, err)) < 0))
 		goto out;
-	if (r == 0 && ((ro->ioctls & IOC_FIONREAD) || net))
+	if (r == 0 && ((ro->ioctls & IOC_FIONREAD) || net || cnet == PV_CATNET_TCP))
 		r = allow_ioctl(ctx, FIONREAD, err);
 	if (r == 0 && (ro->ioctls & THREADS_ONLY))
 		r = allow_threads_only(ctx, err);
@@ -366,7 +427,7 @@ void pv_sandbox_selftest_point(enum pv_role role)
 	       roles[role].name);
 	long rc = -1;
 	enum selftest_call test = roles[role].test;
-	if (test == ST_INET_SOCKET && role_store_net(&roles[role]))
+	if (test == ST_INET_SOCKET && role_inet(&roles[role]))
 		test = ST_UNSHARE; /* it may make one now */
 	switch (test) {
 	case ST_UNSHARE:

@@ -26,7 +26,7 @@
 #include "archiver/lib/sandbox.h"
 #include "archiver/lib/sdnotify.h"
 #include "archiver/service/service_int.h"
-#include "archiver/store/packstore.h"
+#include "archiver/store/catalog_reach.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -575,8 +575,10 @@ static int setup(struct sup *s, const struct service_opts *o, struct pv_error *e
 	if (s->sigfd < 0)
 		return pv_fail(err, PV_ERR, "signalfd: %s", strerror(errno));
 	/* Set up: from here on what any part may do, and no more. With an
-	 * object store, the parts that read packs connect out (inherited). */
-	pv_sandbox_store_net(packstore_remote_at(o->data_dir));
+	 * object store, the parts that read packs connect out; with the
+	 * catalog on a server, the parts that open it reach that server
+	 * (inherited). */
+	catalog_reach_sandbox(o->data_dir, "serve");
 	return pv_sandbox_role(PV_ROLE_SUPERVISOR, err);
 }
 

@@ -144,20 +144,32 @@ int archive_seal(struct archive *ar, struct pv_error *err)
  * unsigned call. The hook replaces SQLite's automatic WAL checkpoint, so
  * it does that too, at SQLite's default size. */
 #define WAL_AUTOCHECKPOINT_PAGES 1000
-static int on_commit(void *ctx, sqlite3 *db, const char *name, int pages)
+static void seal_after_commit(struct archive *ar)
 {
-	struct archive *ar = ctx;
-	if (!ar->sealing && ar->archive_log != NULL && ar->audit_log != NULL &&
-	    sqlite3_get_autocommit(db)) {
+	if (!ar->sealing && ar->archive_log != NULL && ar->audit_log != NULL) {
 		struct pv_error e;
 		ar->sealing = true;
 		if (archive_seal(ar, &e) < 0)
 			pv_log(PV_LOG_WARN, "signer.seal", "%s (retried at the next commit)", e.msg);
 		ar->sealing = false;
 	}
+}
+
+static int on_commit(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+	if (sqlite3_get_autocommit(db))
+		seal_after_commit(ctx);
 	if (pages >= WAL_AUTOCHECKPOINT_PAGES)
 		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
+}
+
+/* PostgreSQL has no WAL hook: the interface calls this after each write
+ * transaction's COMMIT (db_on_commit), on the connection in autocommit
+ * again, as SQLite's hook is. */
+static void on_commit_pg(void *ctx)
+{
+	seal_after_commit(ctx);
 }
 
 static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r,
@@ -200,10 +212,12 @@ static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r
 		archive_close(&ar);
 		return r;
 	}
-	/* SQLite's WAL hook; on PostgreSQL there is none, and what a commit
-	 * reserved is signed by the archive_seal calls that follow it. */
+	/* After every commit, what it reserved is signed: SQLite's WAL hook,
+	 * PostgreSQL's the interface's commit hook. */
 	if (ar->signer_conn != NULL && ar->cat->db != NULL)
 		sqlite3_wal_hook(ar->cat->db, on_commit, ar);
+	else if (ar->signer_conn != NULL)
+		db_on_commit(ar->cat->conn, on_commit_pg, ar);
 	/* What a process that died between a commit and its signature left
 	 * reserved is signed now (verify only notes it). */
 	struct pv_error e;
@@ -230,6 +244,8 @@ void archive_close(struct archive **arp)
 		return;
 	if (ar->cat != NULL && ar->cat->db != NULL)
 		sqlite3_wal_hook(ar->cat->db, NULL, NULL);
+	else if (ar->cat != NULL)
+		db_on_commit(ar->cat->conn, NULL, NULL);
 	keys_free(&ar->archive_key);
 	keys_free(&ar->audit_key);
 	tlog_free(&ar->archive_log);

@@ -19,6 +19,7 @@
 #include "archiver/lib/log.h"
 #include "archiver/lib/secret.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/catalog_reach.h"
 #include "archiver/store/pack.h"
 
 static void cache_reset(struct packstore *ps)
@@ -103,21 +104,10 @@ int packstore_open(const char *data_dir, struct db *db, struct keyring *kr,
 	return PV_OK;
 }
 
-/* The catalog file read directly, as catalog_open does (SQLite only until
- * a catalog is opened by URL), read-only: nothing is made or changed. */
 bool packstore_remote_at(const char *data_dir)
 {
-	char path[4096];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	bool remote = false;
-	snprintf(path, sizeof(path), "%s/catalog.db", data_dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT 1 FROM pack_store WHERE id = 1", -1, &st, NULL) == SQLITE_OK)
-		remote = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return remote;
+	struct catalog_reach r;
+	return catalog_reach_at(data_dir, &r, NULL) == PV_OK && r.store_remote;
 }
 
 void packstore_close(struct packstore **psp)

@@ -110,8 +110,9 @@ void packstore_close(struct packstore **ps);
 bool packstore_remote(const struct packstore *ps);
 /* The same asked of the catalog of data_dir before the archive is open
  * (a process choosing its seccomp set, lib/sandbox.h
- * pv_sandbox_store_net); false when it cannot tell (no catalog, one
- * older than the pack store). */
+ * pv_sandbox_store_net; store/catalog_reach.h says it with the catalog's
+ * server); false when it cannot tell (no catalog, one older than the
+ * pack store). */
 bool packstore_remote_at(const char *data_dir);
 
 /* init --store, step 1, before anything is made: checks url and secret

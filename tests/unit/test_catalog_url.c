@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "archiver/lib/fsutil.h"
+#include "archiver/store/catalog_reach.h"
 #include "archiver/store/catalog_url.h"
 #include "tests/unit/fixtures.h"
 
@@ -130,6 +131,33 @@ static void test_catalog_open_on_postgres(void **state)
 	fx_rmtree(dir);
 }
 
+/* What the sandbox is chosen from before the archive opens
+ * (store/catalog_reach.h): a catalog file is reached without a network;
+ * one on a server is reached where libpq connected (the test server's
+ * loopback port), and names no object store until it has one. */
+static void test_reach_of_a_catalog(void **state)
+{
+	struct pv_error err;
+	struct catalog_reach r;
+	char dir[64];
+	(void)state;
+	tmpdir(dir, sizeof(dir));
+	fx_must(catalog_reach_at(dir, &r, &err), &err, "reach of a directory without a catalog");
+	assert_int_equal(r.net, PV_CATNET_NONE);
+	assert_false(r.store_remote);
+	if (fx_pg_conninfo() != NULL) {
+		struct db *db = fx_pg_fresh(0);
+		fx_must(catalog_url_write(dir, fx_pg_conninfo(), &err), &err, "catalog.url");
+		fx_must(catalog_reach_at(dir, &r, &err), &err, "reach on PostgreSQL");
+		assert_true(r.net == PV_CATNET_UNIX || (r.net == PV_CATNET_TCP && r.port > 0));
+		if (strstr(fx_pg_conninfo(), "host=127.0.0.1") != NULL)
+			assert_int_equal(r.net, PV_CATNET_TCP);
+		assert_false(r.store_remote);
+		db_close(&db);
+	}
+	fx_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +165,7 @@ int main(void)
 		cmocka_unit_test(test_url_file_written_once_0600_read_back),
 		cmocka_unit_test(test_hand_edited_password_is_refused_at_open),
 		cmocka_unit_test(test_catalog_open_on_postgres),
+		cmocka_unit_test(test_reach_of_a_catalog),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

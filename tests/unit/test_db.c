@@ -277,6 +277,87 @@ static void test_collect_ids(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* db_on_commit: after each COMMIT of a write transaction, never after a
+ * rollback, a read transaction or an autocommit statement; the hook may
+ * write through the same connection (the archive signs checkpoints in
+ * it), guarding itself against the call its own commit makes. */
+struct hook_ctx {
+	struct db *db;
+	int calls;
+	bool inside;
+	bool write; /* the hook writes a row in a transaction of its own */
+};
+
+static void on_commit(void *ctx)
+{
+	struct hook_ctx *h = ctx;
+	struct pv_error err;
+	h->calls++;
+	if (!h->write || h->inside)
+		return;
+	h->inside = true;
+	assert_false(db_in_transaction(h->db));
+	fx_must(db_begin(h->db, &err), &err, "begin in the hook");
+	insert(h->db, 7, NULL, NULL, 0);
+	fx_must(db_commit(h->db, &err), &err, "commit in the hook");
+	h->inside = false;
+}
+
+static void test_commit_hook(void **state)
+{
+	struct fx *f = *state;
+	struct hook_ctx h = {.db = f->db};
+	struct pv_error err;
+	int64_t n;
+	db_on_commit(f->db, on_commit, &h);
+	fx_must(db_begin(f->db, &err), &err, "begin");
+	insert(f->db, 1, "a", NULL, 0);
+	assert_int_equal(h.calls, 0);
+	fx_must(db_commit(f->db, &err), &err, "commit");
+	assert_int_equal(h.calls, 1);
+	fx_must(db_begin(f->db, &err), &err, "begin");
+	insert(f->db, 2, "b", NULL, 0);
+	fx_must(db_exec(f->db, "COMMIT", &err), &err, "COMMIT"); /* as the group commit does */
+	assert_int_equal(h.calls, 2);
+	fx_must(db_begin(f->db, &err), &err, "begin");
+	insert(f->db, 3, "c", NULL, 0);
+	db_rollback(f->db);
+	fx_must(db_begin_read(f->db, &err), &err, "read");
+	fx_must(db_commit(f->db, &err), &err, "end of a read");
+	insert(f->db, 4, "d", NULL, 0); /* autocommit */
+	assert_int_equal(h.calls, 2);
+	h.write = true;
+	fx_must(db_begin(f->db, &err), &err, "begin");
+	insert(f->db, 5, "e", NULL, 0);
+	fx_must(db_commit(f->db, &err), &err, "commit");
+	assert_int_equal(h.calls, 4); /* the caller's, then the hook's own */
+	fx_must(db_query_int(f->db, "SELECT count(*) FROM t WHERE n = 7", &n, &err), &err, "count");
+	assert_int_equal(n, 1);
+	db_on_commit(f->db, NULL, NULL);
+	fx_must(db_begin(f->db, &err), &err, "begin");
+	fx_must(db_commit(f->db, &err), &err, "commit");
+	assert_int_equal(h.calls, 4);
+}
+
+/* Where a PostgreSQL connection went, for the sandbox's choice; SQLite
+ * has no server. */
+static void test_server(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	char host[256];
+	bool is_unix = true;
+	unsigned port = 0;
+	int r = db_server(f->db, host, sizeof(host), &is_unix, &port, &err);
+	if (db_kind(f->db) == DB_SQLITE) {
+		assert_int_equal(r, PV_ENOTFOUND);
+		return;
+	}
+	fx_must(r, &err, "server");
+	assert_true(host[0] != '\0');
+	assert_true(is_unix || (port > 0 && port < 65536));
+}
+
 #define BOTH(t)                                                       \
 	cmocka_unit_test_setup_teardown(t, setup_sqlite, teardown), \
 		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
@@ -292,6 +373,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_statements_side_by_side, setup_sqlite,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_collect_ids, setup_sqlite, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_hook, setup_sqlite, teardown),
+		cmocka_unit_test_setup_teardown(test_server, setup_sqlite, teardown),
 	};
 	const struct CMUnitTest both[] = {
 		BOTH(test_values_round_trip),
@@ -300,6 +383,8 @@ int main(void)
 		BOTH(test_transactions),
 		BOTH(test_statements_side_by_side),
 		BOTH(test_collect_ids),
+		BOTH(test_commit_hook),
+		BOTH(test_server),
 		cmocka_unit_test_setup_teardown(test_postgresql_one_writer_at_a_time, setup_pg,
 						teardown),
 	};

@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,6 +141,94 @@ static void test_with_an_object_store_the_pack_readers_may_open_a_tcp_socket(voi
 	assert_non_null(strstr(out, "(role signer) made a system call its role may not: socket ("));
 }
 
+static void unix_socket(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	_exit(fd >= 0 ? 76 : 77);
+}
+
+/* Two listening ports on loopback: the catalog's, and another one. */
+static unsigned short port_catalog, port_other;
+
+static unsigned short listen_on_loopback(int *fd_r)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*fd_r = fd;
+	return ntohs(a.sin_port);
+}
+
+static int connect_to(unsigned short port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1000;
+	int r = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 ? 0 : errno;
+	close(fd);
+	return r;
+}
+
+/* exit 80: the catalog's port reached and the other refused by Landlock
+ * (EACCES); 81: both reached (no Landlock network rules); else what failed. */
+static void connect_both(void)
+{
+	int a = connect_to(port_catalog), b = connect_to(port_other);
+	if (a == 0 && b == EACCES)
+		_exit(80);
+	if (a == 0 && b == 0)
+		_exit(81);
+	_exit(a == 0 ? 82 : 83);
+}
+
+/* The catalog on a unix socket: the roles that open it and are no
+ * network client otherwise may make a unix socket, still no inet one;
+ * the signer neither. */
+static void test_with_the_catalog_on_a_unix_socket_no_inet_socket(void **state)
+{
+	(void)state;
+	char out[1024];
+	const enum pv_role readers[] = {PV_ROLE_INDEXER, PV_ROLE_TASK, PV_ROLE_DISPOSE};
+	pv_sandbox_catalog_net(PV_CATNET_UNIX, 0);
+	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
+		int st = confined(readers[i], unix_socket, out, sizeof(out));
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 76);
+		st = confined(readers[i], tcp_socket, out, sizeof(out));
+		assert_true(WIFSIGNALED(st));
+		assert_int_equal(WTERMSIG(st), SIGSYS);
+	}
+	int st = confined(PV_ROLE_SIGNER, unix_socket, out, sizeof(out));
+	pv_sandbox_catalog_net(PV_CATNET_NONE, 0);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+	assert_non_null(strstr(out, "(role signer) made a system call its role may not: socket ("));
+}
+
+/* The catalog over TCP: a task reaches the server's port and, where the
+ * kernel's Landlock has network rules, no other port. */
+static void test_with_the_catalog_on_tcp_a_task_reaches_its_port_only(void **state)
+{
+	(void)state;
+	char out[1024];
+	int fa, fb;
+	port_catalog = listen_on_loopback(&fa);
+	port_other = listen_on_loopback(&fb);
+	pv_sandbox_catalog_net(PV_CATNET_TCP, port_catalog);
+	int st = confined(PV_ROLE_TASK, connect_both, out, sizeof(out));
+	pv_sandbox_catalog_net(PV_CATNET_NONE, 0);
+	close(fa);
+	close(fb);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), pv_landlock_abi() >= 4 ? 80 : 81);
+}
+
 static void test_roles_by_name(void **state)
 {
 	(void)state;
@@ -154,6 +246,8 @@ int main(void)
 		cmocka_unit_test(test_a_task_running_a_program_is_killed),
 		cmocka_unit_test(test_the_harvest_may_open_a_tcp_socket),
 		cmocka_unit_test(test_with_an_object_store_the_pack_readers_may_open_a_tcp_socket),
+		cmocka_unit_test(test_with_the_catalog_on_a_unix_socket_no_inet_socket),
+		cmocka_unit_test(test_with_the_catalog_on_tcp_a_task_reaches_its_port_only),
 		cmocka_unit_test(test_roles_by_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
