@@ -371,8 +371,8 @@ static void child_main(const char *data_dir, int fd)
 	int prio = getpriority(PRIO_PROCESS, 0);
 	if (errno == 0)
 		setpriority(PRIO_PROCESS, 0, prio + INDEXER_NICE > 19 ? 19 : prio + INDEXER_NICE);
-	catalog_reach_sandbox(data_dir, "indexer"); /* it reads packs and the catalog */
-	if (pv_sandbox_role(PV_ROLE_INDEXER, &err) < 0) {
+	/* It reads packs and the catalog: the network for them, if any. */
+	if (catalog_reach_sandbox(data_dir, &err) < 0 || pv_sandbox_role(PV_ROLE_INDEXER, &err) < 0) {
 		pv_log(PV_LOG_ERROR, "index", "the indexer cannot confine itself: %s", err.msg);
 		_exit(1);
 	}

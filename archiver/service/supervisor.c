@@ -578,7 +578,8 @@ static int setup(struct sup *s, const struct service_opts *o, struct pv_error *e
 	 * object store, the parts that read packs connect out; with the
 	 * catalog on a server, the parts that open it reach that server
 	 * (inherited). */
-	catalog_reach_sandbox(o->data_dir, "serve");
+	if ((r = catalog_reach_sandbox(o->data_dir, err)) < 0)
+		return r;
 	return pv_sandbox_role(PV_ROLE_SUPERVISOR, err);
 }
 

@@ -359,6 +359,13 @@ static void take_channel(struct server *s, bool *ctl_open)
 		}
 		s->fds[s->n].fd = fd;
 		s->fds[s->n].events = POLLIN;
+		/* Not the revents of a channel this slot held before: read as
+		 * "ready", the loop below would wait in recv for this one's first
+		 * request, every other channel waiting with it (a client that
+		 * opens its archive, then waits for the catalog's writer lock,
+		 * held by one waiting for a signature: a deadlock on PostgreSQL,
+		 * whose lock has no timeout). */
+		s->fds[s->n].revents = 0;
 		s->n++;
 	}
 }

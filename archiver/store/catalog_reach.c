@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "archiver/lib/db.h"
-#include "archiver/lib/log.h"
 #include "archiver/store/catalog_url.h"
 
 /* The catalog file read directly, as catalog_open does, read-only. */
@@ -62,15 +61,15 @@ int catalog_reach_at(const char *data_dir, struct catalog_reach *r, struct pv_er
 	return rc;
 }
 
-void catalog_reach_sandbox(const char *data_dir, const char *who)
+int catalog_reach_sandbox(const char *data_dir, struct pv_error *err)
 {
 	struct catalog_reach r;
-	struct pv_error err;
-	if (catalog_reach_at(data_dir, &r, &err) < 0) {
-		pv_log(PV_LOG_ERROR, "sandbox.catalog", "%s: cannot tell how to reach the catalog: %s",
-		       who, err.msg);
-		memset(&r, 0, sizeof(r));
-	}
+	pv_sandbox_store_net(false);
+	pv_sandbox_catalog_net(PV_CATNET_NONE, 0);
+	int rc = catalog_reach_at(data_dir, &r, err);
+	if (rc < 0)
+		return pv_error_prefix(err, "cannot tell how to reach the catalog");
 	pv_sandbox_store_net(r.store_remote);
 	pv_sandbox_catalog_net(r.net, r.port);
+	return PV_OK;
 }

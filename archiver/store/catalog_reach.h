@@ -27,9 +27,9 @@ int catalog_reach_at(const char *data_dir, struct catalog_reach *r, struct pv_er
 	PV_WARN_UNUSED;
 
 /* catalog_reach_at, then pv_sandbox_store_net and pv_sandbox_catalog_net
- * set from it; an error is logged (as role, "serve" or "indexer") and
- * leaves the catalog's network off, so the process fails to open the
- * archive rather than run with more than it needs. */
-void catalog_reach_sandbox(const char *data_dir, const char *who);
+ * set from it. On an error (the server down) both stay off and the
+ * error is returned: the caller stops rather than confine itself to a
+ * set without its catalog. */
+int catalog_reach_sandbox(const char *data_dir, struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

@@ -254,6 +254,20 @@ with pvharness.Run() as run:
         t.is_(alice.delete("/api/v1/session").status, 200, "alice signs out")
         t.is_(srv.stop(), 0, "serve stops cleanly")
 
+        # A part given the server is still held to its role: a task may not fork.
+        s2 = pvweb.Server(run, PV, data, ["--config", conf, "--seccomp-selftest", "task"],
+                          appliance=True, name="serve-task",
+                          env={"POPVAULT_HEARTBEAT_S": "2", "TZ": "UTC"})
+        pat = r'event=seccomp\.violation msg="pv-heartbeat \(role task\) made a system call ' \
+              r'its role may not: clone \(\d+\); killed"'
+        deadline = time.time() + 30
+        while time.time() < deadline and not re.search(pat, open(s2.log).read()):
+            time.sleep(0.2)
+        t.ok(re.search(pat, open(s2.log).read()) and "NOT stopped" not in open(s2.log).read(),
+             "a task on the PostgreSQL catalog still may not fork (its self-test is killed)",
+             open(s2.log).read()[-1500:])
+        t.is_(s2.stop(), 0, "…and serve stops cleanly")
+
         p = pv("--json", "verify", "--full", check=False)
         try:
             v = json.loads(p.stdout)

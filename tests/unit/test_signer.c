@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "archiver/archive/audit_hook.h"
+#include "archiver/lib/clock.h"
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/signer/signer.h"
@@ -141,6 +143,51 @@ static void test_archive_keys_are_remote_and_every_checkpoint_is_signed(void **s
 	fx_must(tlog_size(f.ar->audit_log, &size, &err), &err, "size");
 	assert_int_equal(st.size, size);
 	keys_state_free(&st);
+	fx_free(&f);
+}
+
+/* A channel to the signer as signer_client.c makes one: our end of a
+ * fresh pair, the other end sent over the control socket. */
+static int raw_channel(struct fx *f)
+{
+	int sv[2];
+	char byte = 'C', cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {&byte, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			   .msg_controllen = sizeof(cbuf)};
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	memset(cbuf, 0, sizeof(cbuf));
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+	assert_int_equal(sendmsg(signer_control_fd(f->sg), &m, MSG_NOSIGNAL), 1);
+	close(sv[1]);
+	usleep(100000); /* the signer takes it */
+	return sv[0];
+}
+
+/* A channel taken into the slot of one that was closed is not "ready"
+ * by that one's poll result: the signer once waited in recv for the new
+ * channel's first request, and every other channel waited with it (a
+ * deadlock on PostgreSQL, whose writer lock the silent client waited
+ * for while the lock's holder waited for a signature). */
+static void test_a_silent_new_channel_holds_up_no_other(void **state_)
+{
+	(void)state_;
+	struct fx f;
+	fx_init(&f);
+	int a = raw_channel(&f), b = raw_channel(&f);
+	close(a);
+	close(b);
+	usleep(100000); /* the signer drops both */
+	int silent = raw_channel(&f);
+	int64_t t0 = pv_clock_monotonic_ms();
+	audit(&f, "message=1"); /* signs through the archive's own channel */
+	assert_true(pv_clock_monotonic_ms() - t0 < 5000);
+	assert_log_sound(f.ar->audit_log);
+	close(silent);
 	fx_free(&f);
 }
 
@@ -455,6 +502,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_archive_keys_are_remote_and_every_checkpoint_is_signed),
+		cmocka_unit_test(test_a_silent_new_channel_holds_up_no_other),
 		cmocka_unit_test(test_a_rolled_back_transaction_leaves_nothing_signed),
 		cmocka_unit_test(test_the_signer_refuses_a_tree_that_does_not_extend_its_last),
 		cmocka_unit_test(test_the_signer_signs_nothing_but_checkpoints_rotations_and_manifests),
