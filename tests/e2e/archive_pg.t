@@ -12,11 +12,7 @@
 # search_pg.c yet, so the harvest runs without an indexer there),
 # dispose (it keeps the FTS5 index in step), backup (pg_dump is the way).
 # Refused the same way but not exercised here: hold add with a query,
-# export by query. Not made to work yet: serve (its indexer part fails
-# and is restarted; its parts are not yet let connect to the server
-# through their sandbox), the signer process's commit hook (on
-# PostgreSQL the checkpoints a commit reserved are signed by the
-# archive_seal calls that follow, not by SQLite's WAL hook).
+# export by query. serve on PostgreSQL has its own test (serve_pg.t).
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
