@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -93,23 +92,8 @@ def proof_leaf(proof, raw):
     return index if got is not None and got == base64.b64decode(root) else None
 
 
-def pg_start(run):
-    """tests/e2e/lib/pg.sh start: a private PostgreSQL 15 on loopback."""
-    p = subprocess.run(["bash", PG_SH, "start", os.path.join(run.dir, "pg")],
-                       capture_output=True)
-    if p.returncode != 0:
-        print("Bail out! postgresql did not start: %s" % p.stderr.decode())
-        sys.exit(1)
-    v = {}
-    for ln in p.stdout.decode().splitlines():
-        k, _, val = ln.partition("=")
-        v[k] = shlex.split(val)[0] if val else ""
-    run.register("postgres", int(v["PG_PID"]))
-    return v
-
-
 with pvharness.Run() as run:
-    pg = pg_start(run)
+    pg = run.pg()
     try:
         t.ok(True, "postgresql 15 started on 127.0.0.1:%s" % pg["PG_PORT"])
 
@@ -277,6 +261,6 @@ with pvharness.Run() as run:
              "verify --full passes after the session, every message decrypted",
              p.stdout.decode()[-1500:], p.stderr.decode()[-1500:])
     finally:
-        subprocess.run(["bash", PG_SH, "stop", os.path.join(run.dir, "pg")])
+        subprocess.run(["bash", PG_SH, "stop", os.path.join(run.dir, "pg-matrix")])
 
 sys.exit(t.done())
