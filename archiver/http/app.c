@@ -124,9 +124,11 @@ void http_app_archive_put(struct http_app *app, struct archive **arp, bool disca
 		db_rollback(ar->cat->conn);
 	}
 	/* A SQLite connection opened while the catalog file could not be
-	 * written stays read-only for good: not worth keeping. */
-	discard = discard || (db_kind(ar->cat->conn) == DB_SQLITE &&
-			      sqlite3_db_readonly(db_sqlite(ar->cat->conn), "main") == 1);
+	 * written stays read-only for good, a PostgreSQL one whose server
+	 * went away (a restart) fails for good: not worth keeping. */
+	discard = discard || db_broken(ar->cat->conn) ||
+		  (db_kind(ar->cat->conn) == DB_SQLITE &&
+		   sqlite3_db_readonly(db_sqlite(ar->cat->conn), "main") == 1);
 	pthread_mutex_lock(&app->lock);
 	if (discard) {
 		app->n_open--;

@@ -200,6 +200,11 @@ void db_on_commit(struct db *db, void (*fn)(void *ctx), void *ctx)
 	db->on_commit_ctx = ctx;
 }
 
+bool db_broken(struct db *db)
+{
+	return db->ops->broken != NULL && db->ops->broken(db);
+}
+
 int db_server(struct db *db, char *host_r, size_t host_n, bool *unix_r, unsigned *port_r,
 	      struct pv_error *err)
 {

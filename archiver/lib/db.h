@@ -130,6 +130,11 @@ bool db_in_transaction(struct db *db);
  * commit reserved); the archive sets it on PostgreSQL, which has none. */
 void db_on_commit(struct db *db, void (*fn)(void *ctx), void *ctx);
 
+/* The connection to the server is lost (PostgreSQL: libpq's
+ * CONNECTION_BAD, after a restart of the server, say): every statement
+ * on it fails from now on, so a pool drops it. Never on SQLite. */
+bool db_broken(struct db *db);
+
 /* Where the server of a PostgreSQL connection is, for the sandbox's
  * choice (lib/sandbox.h): *unix_r true for a unix socket (host_r its
  * directory), else TCP to host_r:*port_r. PV_ENOTFOUND on SQLite. */

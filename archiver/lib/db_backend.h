@@ -31,6 +31,7 @@ struct db_ops {
 	int (*begin_read)(struct db *db, struct pv_error *err);
 	bool (*in_transaction)(struct db *db);
 	/* NULL where there is no server (SQLite) */
+	bool (*broken)(struct db *db);
 	int (*server)(struct db *db, char *host_r, size_t host_n, bool *unix_r, unsigned *port_r,
 		      struct pv_error *err);
 };

@@ -482,6 +482,11 @@ static bool p_in_transaction(struct db *db)
 	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
+static bool p_broken(struct db *db)
+{
+	return PQstatus(DB(db)->conn) == CONNECTION_BAD;
+}
+
 /* libpq says where it connected: a unix socket's directory (or an
  * abstract "@name") or a host, and the port. */
 static int p_server(struct db *db, char *host_r, size_t host_n, bool *unix_r, unsigned *port_r,
@@ -522,4 +527,5 @@ const struct db_ops db_pg_ops = {
 	.begin_read = p_begin_read,
 	.in_transaction = p_in_transaction,
 	.server = p_server,
+	.broken = p_broken,
 };

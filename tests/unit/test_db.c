@@ -358,6 +358,22 @@ static void test_server(void **state)
 	assert_true(is_unix || (port > 0 && port < 65536));
 }
 
+/* A connection whose server ended it says so (the web's pool drops it);
+ * SQLite never does. */
+static void test_broken(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	int64_t n;
+	assert_false(db_broken(f->db));
+	if (db_kind(f->db) == DB_SQLITE)
+		return;
+	if (db_exec(f->db, "SELECT pg_terminate_backend(pg_backend_pid())", &err) == PV_OK)
+		print_message("the server answered its own termination\n");
+	assert_true(db_query_int(f->db, "SELECT 1", &n, &err) < 0);
+	assert_true(db_broken(f->db));
+}
+
 #define BOTH(t)                                                       \
 	cmocka_unit_test_setup_teardown(t, setup_sqlite, teardown), \
 		cmocka_unit_test_setup_teardown(t, setup_pg, teardown)
@@ -375,6 +391,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_collect_ids, setup_sqlite, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_hook, setup_sqlite, teardown),
 		cmocka_unit_test_setup_teardown(test_server, setup_sqlite, teardown),
+		cmocka_unit_test_setup_teardown(test_broken, setup_sqlite, teardown),
 	};
 	const struct CMUnitTest both[] = {
 		BOTH(test_values_round_trip),
@@ -385,6 +402,7 @@ int main(void)
 		BOTH(test_collect_ids),
 		BOTH(test_commit_hook),
 		BOTH(test_server),
+		BOTH(test_broken),
 		cmocka_unit_test_setup_teardown(test_postgresql_one_writer_at_a_time, setup_pg,
 						teardown),
 	};
