@@ -127,7 +127,7 @@ with pvharness.Run() as run:
         conf = os.path.join(run.dir, "popvault.conf")
         with open(conf, "w") as f:
             f.write("[harvest]\ninterval = 1h\n[serve]\nverify_interval = 2s\n"
-                    "verify_sample = 3\nverify_full_interval = 3s\ndispose_interval = 1h\n")
+                    "verify_sample = 3\nverify_full_interval = 3s\ndispose_interval = 3s\n")
         srv = pvweb.Server(run, PV, data, ["--config", conf], appliance=True,
                            env={"POPVAULT_HEARTBEAT_S": "2", "TZ": "UTC"})
         t.ok(srv.url is not None, "serve starts on the PostgreSQL catalog")
@@ -221,6 +221,13 @@ with pvharness.Run() as run:
             time.sleep(0.2)
         t.ok("full verify: ok" in log() and "sample verify: ok" in log(),
              "the full and sample verify tasks run and pass", log()[-2000:])
+        deadline = time.time() + 30
+        while time.time() < deadline and "event=dispose " not in log():
+            time.sleep(0.2)
+        t.ok(re.search(r'level=debug event=dispose msg="nothing is due"', log())
+             and not re.search(r"level=error event=dispose", log()),
+             "the disposal task runs: nothing is due",
+             "\n".join(ln for ln in log().splitlines() if "dispose" in ln)[-1500:])
         beats = sql("SELECT count(*) FROM audit_event WHERE type = 'heartbeat'")
         t.ok(int(beats) >= 1, "the heartbeat task signs heartbeats", beats)
         unsigned = "SELECT count(*) FROM tlog_checkpoint WHERE note NOT LIKE " \
