@@ -490,7 +490,13 @@ static int check_signed(struct archive *ar, struct evidence *ev, struct attest_p
 {
 	struct policy_version_info info;
 	struct pv_error e;
-	int r = evidence_load(ar->audit_log, 0, ev, refuse_note, rf, &e);
+	/* What another writer committed and reserved, and has not signed yet
+	 * (it signs after its commit, waiting for the writers' lock this
+	 * plan holds), is signed here first: the plan reads a signed log. */
+	int r = checkpoint_seal(ar->audit_log, ar->audit_key, NULL, err);
+	if (r < 0)
+		return r;
+	r = evidence_load(ar->audit_log, 0, ev, refuse_note, rf, &e);
 	if (r == PV_EINTEGRITY) {
 		refuse_note(rf, e.msg);
 		return refused(rf, err);
