@@ -21,6 +21,7 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 #include "archiver/lib/sandbox.h"
+#include "archiver/store/catalog_url.h"
 #include "archiver/store/message.h"
 #include "archiver/store/packstore.h"
 
@@ -385,7 +386,9 @@ static void child_main(const char *data_dir, int fd)
 	int prio = getpriority(PRIO_PROCESS, 0);
 	if (errno == 0)
 		setpriority(PRIO_PROCESS, 0, prio + INDEXER_NICE > 19 ? 19 : prio + INDEXER_NICE);
-	pv_sandbox_store_net(packstore_remote_at(data_dir)); /* it reads packs */
+	/* It reads packs, and on a PostgreSQL catalog talks to the server:
+	 * a network client then (its own connection, made after this). */
+	pv_sandbox_store_net(packstore_remote_at(data_dir) || catalog_url_present(data_dir));
 	if (pv_sandbox_role(PV_ROLE_INDEXER, &err) < 0) {
 		pv_log(PV_LOG_ERROR, "index", "the indexer cannot confine itself: %s", err.msg);
 		_exit(1);
