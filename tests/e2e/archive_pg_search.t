@@ -10,23 +10,30 @@
 # query holds exactly the matching messages; export by query exports
 # them and verify-bundle passes; dispose plans and disposes what the
 # policy says, keeps the held mail, and the disposed messages vanish from
-# search and from the index.
+# search and from the index. Then a harvest with its indexer killed
+# (SIGKILL to the process group) mid-run: the next harvest leaves every
+# message indexed once and no index row without its message (the index
+# rows and the indexer's mark commit in the catalog's transaction).
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-h_plan 22
+h_plan 24
 
 pg_start "$H_RUN/pg" || { echo "Bail out! postgresql did not start"; exit 1; }
 h_pass "postgresql 15 started on 127.0.0.1:$PG_PORT"
-"$PG_BINDIR/psql" "$PG_URL" -qAtc "CREATE DATABASE pv_search" >/dev/null ||
-	{ echo "Bail out! cannot create database pv_search"; exit 1; }
+for db in pv_search pv_crash; do
+	"$PG_BINDIR/psql" "$PG_URL" -qAtc "CREATE DATABASE $db" >/dev/null ||
+		{ echo "Bail out! cannot create database $db"; exit 1; }
+done
 URL="postgresql://postgres@$PG_HOST:$PG_PORT/pv_search"
 psql_pv() { "$PG_BINDIR/psql" "$URL" -qAtc "$1"; }
 
 h_genmail --count 25 --seed 5 --out "$H_RUN/mail" --max-attachment 20000
-h_dovecot_start --seed alice="$H_RUN/mail" --seed bob="$H_RUN/mail"
+h_genmail --count 300 --seed 7 --out "$H_RUN/many" --max-attachment 20000
+h_dovecot_start --user alice:alicepw --user bob:bobpw --user carol:carolpw \
+	--seed alice="$H_RUN/mail" --seed bob="$H_RUN/mail" --seed carol="$H_RUN/many"
 
 # The SQLite twin, harvested from alice's copy.
 S=$H_RUN/sqlite
@@ -120,5 +127,29 @@ h_is "$(pv_at 65 --json search 'participant:sec.gov' --limit 100 | h_json '" ".j
 pv_at 65 verify >"$H_RUN/verify.out" 2>&1
 h_is "$?" 0 "verify passes after the disposal"
 [ -s "$H_RUN/dry.err" ] && sed 's/^/# /' "$H_RUN/dry.err"
+
+# Killed mid-harvest, indexer and all, then harvested again.
+C=$H_RUN/crash
+CURL="postgresql://postgres@$PG_HOST:$PG_PORT/pv_crash"
+"$PV" init --data "$C" --catalog "$CURL" >/dev/null 2>&1
+D=$C
+pv_dovecot_account carol
+setsid "$PV" --data "$C" harvest --once >/dev/null 2>&1 &
+hpid=$!
+for _ in $(seq 1 200); do
+	n=$("$PG_BINDIR/psql" "$CURL" -qAtc 'SELECT count(*) FROM idx_doc' 2>/dev/null || echo 0)
+	[ "${n:-0}" -gt 20 ] && break
+	sleep 0.05
+done
+kill -KILL -- "-$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
+h_diag "killed with ${n:-0} indexed of $("$PG_BINDIR/psql" "$CURL" -qAtc 'SELECT count(*) FROM messages') archived"
+sleep 0.3
+pv harvest --once >/dev/null 2>&1
+pv --json search 'after:1970-01-01' --limit 0 >/dev/null 2>&1 # catches the index up
+h_is "$("$PG_BINDIR/psql" "$CURL" -qAtc 'SELECT count(*) FROM messages') $("$PG_BINDIR/psql" "$CURL" -qAtc 'SELECT count(*) FROM idx_doc')" \
+	"300 300" "after a kill mid-harvest and a second harvest: 300 archived, 300 indexed"
+h_is "$("$PG_BINDIR/psql" "$CURL" -qAtc 'SELECT count(*) FROM idx_doc d WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = d.id)') $(pv --json search 'after:1970-01-01' --limit 0 | h_json 'd["total"]')" \
+	"0 300" "…no index row without its message, and search finds all 300"
 
 pg_stop
