@@ -137,15 +137,20 @@ E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
 # tests/e2e/lib/matrix.sh, so that prove tells the two runs apart and
 # make test still ends on one summary. E2E_S3_ENV lightens the matrix run
 # alone (fewer crash rounds; the full count runs on the local store).
-# harvest_crash is left out: s3_crash.t kills harvests on a store before,
-# during and after their uploads, and the suite must stay well under 30
-# minutes (`make e2e-s3 E2E_S3_SUITES=harvest_crash` runs it on demand).
-E2E_S3_SUITES ?= harvest_dovecot harvest_mailutils index_crash search \
-	policy hold dispose export
+# harvest_crash runs on PostgreSQL + RGW only (s3_crash.t kills harvests
+# on a store alone, before, during and after their uploads).
+# The suites that already work with the catalog on PostgreSQL run there
+# with their packs in the RGW too (build/e2e-pg-s3/: both switches), in
+# place of their S3-only run: the matrix's second run is PostgreSQL + RGW
+# as issue 18 asks (harvest_crash there is new: about a minute). The rest wait for
+# search and disposal on PostgreSQL (docs/ARCHITECTURE.md §12).
+E2E_PG_S3_SUITES ?= harvest_dovecot harvest_mailutils harvest_crash
+E2E_S3_SUITES ?= index_crash search policy hold dispose export
 E2E_S3_ENV := HARVEST_CRASH_ROUNDS=8 INDEX_CRASH_ROUNDS=8
-E2E_S3_TESTS := $(E2E_S3_SUITES:%=$(BUILD)/e2e-s3/%.t)
+E2E_S3_TESTS := $(E2E_S3_SUITES:%=$(BUILD)/e2e-s3/%.t) \
+	$(E2E_PG_S3_SUITES:%=$(BUILD)/e2e-pg-s3/%.t)
 
-$(BUILD)/e2e-s3/%.t: tests/e2e/%.t tests/e2e/lib/matrix.sh
+$(BUILD)/e2e-s3/%.t $(BUILD)/e2e-pg-s3/%.t: tests/e2e/%.t tests/e2e/lib/matrix.sh
 	@mkdir -p $(dir $@)
 	ln -sf $(CURDIR)/tests/e2e/lib/matrix.sh $@
 
@@ -159,7 +164,7 @@ unit: $(UNIT_BIN)
 e2e: all
 	$(TEST_ENV) prove --exec '' $(E2E_TESTS)
 
-# The matrix suites alone, on the S3 store.
+# The matrix suites alone, on the S3 store (and PostgreSQL, build/e2e-pg-s3).
 e2e-s3: all $(E2E_S3_TESTS)
 	$(TEST_ENV) POPVAULT_MATRIX_ENV='$(E2E_S3_ENV)' prove --exec '' $(E2E_S3_TESTS)
 
