@@ -121,9 +121,10 @@ int archive_system_status(struct archive *ar, struct archive_system_status *st,
 	    (r = stats_accounts(ar->cat->conn, &st->accounts, &st->n_accounts, err)) < 0 ||
 	    (r = stats_growth(ar->cat->conn, st->now, ARCHIVE_GROWTH_DAYS, st->growth_messages,
 			      st->growth_bytes, err)) < 0 ||
-	    /* the index's idx_doc is beside the catalog's tables on either
-	     * engine once its backend is open (made there when missing) */
-	    (r = archive_search_backend(ar, &sb, err)) < 0 ||
+	    /* idx_doc is beside the catalog's tables on either engine; on
+	     * PostgreSQL its backend makes it (SQLite's migrations do) */
+	    (db_kind(ar->cat->conn) == DB_POSTGRES &&
+	     (r = archive_search_backend(ar, &sb, err)) < 0) ||
 	    (r = stats_index_lag(ar->cat->conn, &st->index_lag, err)) < 0 ||
 	    (r = index_age(ar, st, err)) < 0 ||
 	    (r = last_verify(ar, st, err)) < 0 ||
