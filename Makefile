@@ -155,7 +155,7 @@ $(BUILD)/e2e-s3/%.t $(BUILD)/e2e-pg-s3/%.t: tests/e2e/%.t tests/e2e/lib/matrix.s
 	ln -sf $(CURDIR)/tests/e2e/lib/matrix.sh $@
 
 test: all asan fuzz-build $(E2E_S3_TESTS)
-	$(TEST_ENV) POPVAULT_MATRIX_ENV='$(E2E_S3_ENV)' prove --exec '' $(UNIT_BIN) $(E2E_TESTS) \
+	$(TEST_ENV) POPVAULT_MATRIX_ENV='$(E2E_S3_ENV)' prove --timer --exec '' $(UNIT_BIN) $(E2E_TESTS) \
 		$(E2E_S3_TESTS) tests/fuzz/smoke.t
 
 unit: $(UNIT_BIN)
