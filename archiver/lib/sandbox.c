@@ -71,6 +71,18 @@ static uint64_t rights_for(unsigned access, int abi, bool dir)
 	return r & fs_rights(abi);
 }
 
+/* Ruleset rs (closed here) in force for this process, unless r (the
+ * status of making it) is already an error. */
+static int restrict_self(int rs, int r, struct pv_error *err)
+{
+	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		r = pv_fail(err, PV_ERR, "no_new_privs: %s", strerror(errno));
+	if (r == 0 && syscall(SYS_landlock_restrict_self, rs, 0) != 0)
+		r = pv_fail(err, PV_ERR, "landlock: restrict: %s", strerror(errno));
+	close(rs);
+	return r;
+}
+
 int pv_landlock_restrict(const struct pv_landlock_path *paths, size_t n, const char **why_r,
 			 struct pv_error *err)
 {
@@ -110,12 +122,7 @@ int pv_landlock_restrict(const struct pv_landlock_path *paths, size_t n, const c
 				    strerror(errno));
 		close(fd);
 	}
-	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		r = pv_fail(err, PV_ERR, "no_new_privs: %s", strerror(errno));
-	if (r == 0 && syscall(SYS_landlock_restrict_self, rs, 0) != 0)
-		r = pv_fail(err, PV_ERR, "landlock: restrict: %s", strerror(errno));
-	close(rs);
-	return r;
+	return restrict_self(rs, r, err);
 }
 
 int pv_landlock_tcp_connect_only(unsigned port, const char **why_r, struct pv_error *err)
@@ -140,12 +147,7 @@ int pv_landlock_tcp_connect_only(unsigned port, const char **why_r, struct pv_er
 	} np = {LL_NET_CONNECT_TCP, port};
 	if (syscall(SYS_landlock_add_rule, rs, LL_RULE_NET_PORT, &np, 0) != 0)
 		r = pv_fail(err, PV_ERR, "landlock: rule for port %u: %s", port, strerror(errno));
-	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		r = pv_fail(err, PV_ERR, "no_new_privs: %s", strerror(errno));
-	if (r == 0 && syscall(SYS_landlock_restrict_self, rs, 0) != 0)
-		r = pv_fail(err, PV_ERR, "landlock: restrict: %s", strerror(errno));
-	close(rs);
-	return r;
+	return restrict_self(rs, r, err);
 }
 
 int pv_sandbox_signer(const char *key_dir, struct pv_error *err)
