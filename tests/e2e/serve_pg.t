@@ -16,7 +16,8 @@
 # the heartbeat, verify and disposal tasks run without an error, no part
 # makes a call its role may not, serve stops cleanly, a task and the
 # indexer are still stopped at their self-test's forbidden call, and
-# `popvault verify --full` passes on what it left.
+# `popvault verify --full` passes on what it left. Last, an archive whose
+# catalog is reached over the server's unix socket: its tasks pass too.
 import hashlib
 import json
 import os
@@ -231,6 +232,25 @@ with pvharness.Run() as run:
         t.ok(p.returncode == 0 and v.get("ok") is True and v.get("blobs_decrypted") == len(idx),
              "verify --full passes after the session, every message decrypted",
              p.stdout.decode()[-1500:], p.stderr.decode()[-1500:])
+
+        # The catalog over the server's unix socket: the parts get an AF_UNIX
+        # socket and no inet one; the tasks still reach it and pass.
+        psql(pg["PG_URL"], "CREATE DATABASE pv_unix")
+        data2 = os.path.join(run.dir, "data-unix")
+        pv2 = popvault.Archive(data2)
+        pv2("init", "--catalog", "host=%s port=%s user=postgres dbname=pv_unix"
+            % (pg["PG_SOCKDIR"], pg["PG_PORT"]))
+        s3 = pvweb.Server(run, PV, data2, ["--config", conf], appliance=True, name="serve-unix",
+                          env={"POPVAULT_HEARTBEAT_S": "2", "TZ": "UTC"})
+        deadline = time.time() + 30
+        while time.time() < deadline and "full verify: ok" not in open(s3.log).read():
+            time.sleep(0.2)
+        log3 = open(s3.log).read()
+        t.ok("full verify: ok" in log3 and "sample verify: ok" in log3
+             and not re.search(r"seccomp|SIGSYS|level=error", log3),
+             "over the unix socket: the tasks run and pass, no call refused, no error",
+             log3[-1500:])
+        t.is_(s3.stop(), 0, "…and serve stops cleanly")
     finally:
         subprocess.run(["bash", PG_SH, "stop", os.path.join(run.dir, "pg-matrix")])
 
