@@ -17,8 +17,8 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-SUITES="test_db test_schema_dialects test_users test_sessions test_witness_state test_approval_store test_anchor test_user_totp test_accounts_store test_leases test_policy_store test_bates_store test_matter_rows test_store_rows test_tlog test_auditlog test_auditbundle test_keys test_dispose_catalog test_catalog_url test_search_open"
-h_plan 23
+SUITES="test_db test_schema_dialects test_users test_sessions test_witness_state test_approval_store test_anchor test_user_totp test_accounts_store test_leases test_policy_store test_bates_store test_matter_rows test_store_rows test_tlog test_auditlog test_auditbundle test_keys test_dispose_catalog test_catalog_url test_search_open test_signer"
+h_plan 24
 
 for s in $SUITES; do
 	[ -x "$H_SRC/build/asan/tests/$s" ] || { echo "Bail out! no build/asan/tests/$s (make asan builds it)"; exit 1; }

@@ -23,6 +23,7 @@
 #include "archiver/signer/signer.h"
 #include "archiver/signer/signer_wire.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/catalog_url.h"
 #include "archiver/store/datadir.h"
 #include "archiver/store/keyring.h"
 #include "audit/checkpoint.h"
@@ -36,9 +37,26 @@ struct fx {
 	char dir[64];
 	struct signer *sg;
 	struct archive *ar;
+	struct db *pg; /* the catalog in a PostgreSQL schema of its own (DIR/catalog.url) */
 };
 
-static void make_datadir(struct fx *f)
+/* The catalog of f->dir in a fresh PostgreSQL schema: DIR/catalog.url
+ * names it (the schema by search_path), catalog_open makes it. */
+static void use_postgres(struct fx *f)
+{
+	struct pv_error err;
+	struct db_stmt *st;
+	char url[1024];
+	f->pg = fx_pg_fresh(0);
+	fx_must(db_prepare(f->pg, "SELECT current_schema()", &st, &err), &err, "schema");
+	assert_int_equal(db_step(st, &err), DB_ROW);
+	snprintf(url, sizeof(url), "%s options=-csearch_path=%s", fx_pg_conninfo(),
+		 db_column_text(st, 0));
+	db_finalize(&st);
+	fx_must(catalog_url_write(f->dir, url, &err), &err, "catalog.url");
+}
+
+static void make_datadir(struct fx *f, bool pg)
 {
 	struct pv_error err;
 	struct pv_config cfg;
@@ -56,6 +74,8 @@ static void make_datadir(struct fx *f)
 	snprintf(cfg.origin, sizeof(cfg.origin), ORIGIN);
 	fx_must(pv_config_write(f->dir, &cfg, &err), &err, "config");
 	fx_must(keyring_create(f->dir, &err), &err, "keyring");
+	if (pg)
+		use_postgres(f);
 	fx_must(catalog_open(f->dir, 1, &cat, &err), &err, "catalog");
 	pv_buf_init(&vkeys, 4096);
 	fx_must(archive_create_logs(cat->conn, f->dir, cfg.origin, &vkeys, &err), &err, "logs");
@@ -78,17 +98,23 @@ static void stop(struct fx *f)
 	signer_free(&f->sg);
 }
 
-static void fx_init(struct fx *f)
+static void fx_init_on(struct fx *f, bool pg)
 {
 	memset(f, 0, sizeof(*f));
-	make_datadir(f);
+	make_datadir(f, pg);
 	start(f);
+}
+
+static void fx_init(struct fx *f)
+{
+	fx_init_on(f, false);
 }
 
 static void fx_free(struct fx *f)
 {
 	stop(f);
 	fx_rmtree(f->dir);
+	db_close(&f->pg);
 }
 
 static void audit(struct fx *f, const char *what)
@@ -118,11 +144,12 @@ static void state(struct fx *f, const char *log, struct keys_state *st)
 	fx_must(keys_state_read(dir, log, st, &err), &err, "keys_state_read");
 }
 
-static void test_archive_keys_are_remote_and_every_checkpoint_is_signed(void **state_)
+/* On PostgreSQL too (catalog_pg.t): there is no WAL hook, the
+ * interface's commit hook (db_on_commit) signs what a commit reserved. */
+static void every_checkpoint_is_signed(bool pg)
 {
-	(void)state_;
 	struct fx f;
-	fx_init(&f);
+	fx_init_on(&f, pg);
 	assert_non_null(f.ar->audit_key->remote);
 	assert_non_null(f.ar->archive_key->remote);
 	for (int i = 0; i < 5; i++)
@@ -144,6 +171,18 @@ static void test_archive_keys_are_remote_and_every_checkpoint_is_signed(void **s
 	assert_int_equal(st.size, size);
 	keys_state_free(&st);
 	fx_free(&f);
+}
+
+static void test_archive_keys_are_remote_and_every_checkpoint_is_signed(void **state_)
+{
+	(void)state_;
+	every_checkpoint_is_signed(false);
+}
+
+static void test_on_postgresql_every_checkpoint_is_signed_after_its_commit(void **state_)
+{
+	(void)state_;
+	every_checkpoint_is_signed(true);
 }
 
 /* A channel to the signer as signer_client.c makes one: our end of a
@@ -394,7 +433,7 @@ static void test_a_data_directory_without_state_starts_from_its_latest_checkpoin
 	struct fx f;
 	char path[256];
 	memset(&f, 0, sizeof(f));
-	make_datadir(&f);
+	make_datadir(&f, false);
 	snprintf(path, sizeof(path), "%s/keys/sign/audit.signed", f.dir);
 	assert_int_equal(unlink(path), 0);
 	/* And the keys where they were before keys/sign. */
@@ -454,7 +493,7 @@ static void test_after_the_drop_the_seeds_cannot_be_opened(void **state_)
 	(void)state_;
 	struct fx f;
 	memset(&f, 0, sizeof(f));
-	make_datadir(&f);
+	make_datadir(&f, false);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -502,16 +541,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_archive_keys_are_remote_and_every_checkpoint_is_signed),
-		cmocka_unit_test(test_a_silent_new_channel_holds_up_no_other),
-		cmocka_unit_test(test_a_rolled_back_transaction_leaves_nothing_signed),
-		cmocka_unit_test(test_the_signer_refuses_a_tree_that_does_not_extend_its_last),
-		cmocka_unit_test(test_the_signer_signs_nothing_but_checkpoints_rotations_and_manifests),
-		cmocka_unit_test(test_its_memory_survives_a_restart),
-		cmocka_unit_test(test_a_data_directory_without_state_starts_from_its_latest_checkpoint),
-		cmocka_unit_test(test_rotation_goes_through_the_signer),
-		cmocka_unit_test(test_after_the_drop_the_seeds_cannot_be_opened),
+		cmocka_unit_test(test_on_postgresql_every_checkpoint_is_signed_after_its_commit),
+		FX_ONCE(test_a_silent_new_channel_holds_up_no_other),
+		FX_ONCE(test_a_rolled_back_transaction_leaves_nothing_signed),
+		FX_ONCE(test_the_signer_refuses_a_tree_that_does_not_extend_its_last),
+		FX_ONCE(test_the_signer_signs_nothing_but_checkpoints_rotations_and_manifests),
+		FX_ONCE(test_its_memory_survives_a_restart),
+		FX_ONCE(test_a_data_directory_without_state_starts_from_its_latest_checkpoint),
+		FX_ONCE(test_rotation_goes_through_the_signer),
+		FX_ONCE(test_after_the_drop_the_seeds_cannot_be_opened),
 	};
 	if (sodium_init() < 0)
 		return 1;
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return fx_run_both("signer", tests, sizeof(tests) / sizeof(tests[0]));
 }
