@@ -1,0 +1,45 @@
+#ifndef PV_KEYRING_CATALOG_H
+#define PV_KEYRING_CATALOG_H
+
+/* The bucket keys of a keyring kept in the catalog (catalog migration 17,
+ * table keyring_buckets), for an archive whose PostgreSQL catalog several
+ * harvesters share (ARCHITECTURE.md §12, "several harvesters"): the same
+ * bucket ids and keys on every machine. keyring.c calls it once
+ * keyring_use_catalog switched it here; nothing else should.
+ *
+ * Each key is stored wrapped: nonce (24) ‖ XChaCha20-Poly1305 of the key
+ * ‖ tag, under kek (derived from the archive's secrets key by keyring.c),
+ * with the class and month as associated data, so a key moved to another
+ * row does not open. Destroyed: wrapped_key NULL, destroyed_at set. */
+
+#include <stdint.h>
+
+#include "archiver/lib/db.h"
+#include "archiver/lib/error.h"
+#include "archiver/store/keyring.h"
+
+struct keyring_catalog;
+
+/* Uses db (not owned: it must outlive *kc_r). */
+int kcat_new(struct db *db, struct keyring_catalog **kc_r, struct pv_error *err);
+void kcat_free(struct keyring_catalog **kc);
+
+/* The bucket (class, month), made with a fresh key on first use: an
+ * INSERT ... ON CONFLICT DO NOTHING and a read, race-free between
+ * machines. Inside the caller's transaction when there is one. */
+int kcat_bucket(struct keyring_catalog *kc, const unsigned char kek[KEYRING_KEY_BYTES],
+		const char *class_name, const char *month, int64_t now, int64_t *id_r,
+		struct pv_error *err);
+int kcat_info(struct keyring_catalog *kc, int64_t id, struct keyring_bucket_info *info_r,
+	      struct pv_error *err);
+/* The bucket's key; PV_ENOTFOUND when destroyed or unknown, PV_EINTEGRITY
+ * when it does not open under kek (another archive's identity, or a row
+ * edited). */
+int kcat_key(struct keyring_catalog *kc, const unsigned char kek[KEYRING_KEY_BYTES], int64_t id,
+	     unsigned char key_r[KEYRING_KEY_BYTES], struct pv_error *err) PV_WARN_UNUSED;
+int kcat_destroy(struct keyring_catalog *kc, int64_t id, int64_t now, struct pv_error *err);
+/* The id of the newest bucket whose key is not destroyed; PV_ENOTFOUND
+ * when there is none. */
+int kcat_newest_live(struct keyring_catalog *kc, int64_t *id_r, struct pv_error *err);
+
+#endif
