@@ -99,10 +99,56 @@ int keyring_create(const char *data_dir, struct pv_error *err)
 	return r;
 }
 
+/* An archive made on PostgreSQL before the bucket keys moved into its
+ * catalog has them in keyring.db: moved once, same ids, in one catalog
+ * transaction; then wiped from the file (secure_delete, VACUUM). */
+static int adopt_local_keys(struct keyring *kr, struct db *db, struct pv_error *err)
+{
+	unsigned char kek[KEYRING_KEY_BYTES];
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int r = catalog_query_int(kr->db, "SELECT count(*) FROM bucket_keys", &n, err);
+	if (r < 0 || n == 0)
+		return r;
+	if ((r = catalog_prepare(kr->db, "SELECT id, class, expiry_month, key, destroyed_at"
+					 " FROM bucket_keys ORDER BY id", &st, err)) < 0)
+		return r;
+	if ((r = db_begin(db, err)) < 0) {
+		sqlite3_finalize(st);
+		return r;
+	}
+	bucket_kek(kr, kek);
+	int rc;
+	while (r == PV_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *key = sqlite3_column_blob(st, 3);
+		if (key != NULL && sqlite3_column_bytes(st, 3) != KEYRING_KEY_BYTES) {
+			r = pv_fail(err, PV_EINTEGRITY, "keyring: bucket %lld: key has the wrong size",
+				    (long long)sqlite3_column_int64(st, 0));
+			break;
+		}
+		r = kcat_adopt(kr->cat, kek, sqlite3_column_int64(st, 0),
+			       (const char *)sqlite3_column_text(st, 1),
+			       (const char *)sqlite3_column_text(st, 2), key,
+			       sqlite3_column_int64(st, 4), pv_clock_now(), err);
+	}
+	sodium_memzero(kek, sizeof(kek));
+	sqlite3_finalize(st);
+	if (r == PV_OK)
+		r = kcat_identity_follow(kr->cat, err);
+	if (r == PV_OK)
+		r = db_commit(db, err);
+	else
+		db_rollback(db);
+	if (r == PV_OK)
+		r = catalog_exec(kr->db, "DELETE FROM bucket_keys; VACUUM", err);
+	return r < 0 ? pv_error_prefix(err, "moving the bucket keys into the catalog") : r;
+}
+
 int keyring_use_catalog(struct keyring *kr, struct db *db, struct pv_error *err)
 {
 	kcat_free(&kr->cat);
-	return kcat_new(db, &kr->cat, err);
+	int r = kcat_new(db, &kr->cat, err);
+	return r < 0 ? r : adopt_local_keys(kr, db, err);
 }
 
 int keyring_check_identity(struct keyring *kr, struct pv_error *err)

@@ -83,27 +83,79 @@ static int lookup(struct keyring_catalog *kc, const char *class_name, const char
 	return rc == DB_ROW ? PV_OK : PV_ENOTFOUND;
 }
 
+/* nonce ‖ the key sealed under kek, bound to (class, month). */
+static int wrap_key(const unsigned char kek[KEYRING_KEY_BYTES], const char *class_name,
+		    const char *month, const unsigned char key[KEYRING_KEY_BYTES],
+		    unsigned char wrapped[WRAPPED_KEY_BYTES], struct pv_error *err)
+{
+	struct pv_buf ad;
+	pv_buf_init(&ad, 1024);
+	int r = wrap_ad(class_name, month, &ad, err);
+	if (r == PV_OK) {
+		pv_random_bytes(wrapped, WRAP_NONCE);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + WRAP_NONCE, NULL, key,
+							   KEYRING_KEY_BYTES, ad.data, ad.len, NULL,
+							   wrapped, kek);
+	}
+	pv_buf_free(&ad);
+	return r;
+}
+
+int kcat_adopt(struct keyring_catalog *kc, const unsigned char kek[KEYRING_KEY_BYTES], int64_t id,
+	       const char *class_name, const char *month, const unsigned char *key,
+	       int64_t destroyed_at, int64_t now, struct pv_error *err)
+{
+	unsigned char wrapped[WRAPPED_KEY_BYTES];
+	struct db_stmt *st;
+	int64_t have = 0;
+	int r;
+	if (key != NULL && (r = wrap_key(kek, class_name, month, key, wrapped, err)) < 0)
+		return r;
+	if ((r = db_prepare(kc->db, "INSERT INTO keyring_buckets (id, class, expiry_month,"
+				    " wrapped_key, created_at, destroyed_at) VALUES (?, ?, ?, ?, ?, ?)"
+				    " ON CONFLICT DO NOTHING", &st, err)) < 0)
+		return pv_error_prefix(err, "keyring");
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, class_name, -1);
+	db_bind_text(st, 3, month, -1);
+	if (key != NULL)
+		db_bind_blob(st, 4, wrapped, sizeof(wrapped));
+	else
+		db_bind_null(st, 4);
+	db_bind_int64(st, 5, now);
+	if (destroyed_at > 0)
+		db_bind_int64(st, 6, destroyed_at);
+	else
+		db_bind_null(st, 6);
+	int rc = db_step(st, err);
+	db_finalize(&st);
+	sodium_memzero(wrapped, sizeof(wrapped));
+	if (rc < 0)
+		return pv_error_prefix(err, "keyring");
+	if ((r = lookup(kc, class_name, month, &have, err)) < 0 || have != id)
+		return r < 0 && r != PV_ENOTFOUND
+			       ? r
+			       : pv_fail(err, PV_EINTEGRITY, "keyring: bucket %lld (%s %s) of this "
+							     "data directory is another bucket in "
+							     "the catalog", (long long)id,
+					 class_name, month);
+	return PV_OK;
+}
+
 int kcat_bucket(struct keyring_catalog *kc, const unsigned char kek[KEYRING_KEY_BYTES],
 		const char *class_name, const char *month, int64_t now, int64_t *id_r,
 		struct pv_error *err)
 {
 	unsigned char key[KEYRING_KEY_BYTES], wrapped[WRAPPED_KEY_BYTES];
 	struct db_stmt *st;
-	struct pv_buf ad;
 	int r = lookup(kc, class_name, month, id_r, err);
 	if (r != PV_ENOTFOUND)
 		return r;
-	pv_buf_init(&ad, 1024);
-	if ((r = wrap_ad(class_name, month, &ad, err)) < 0) {
-		pv_buf_free(&ad);
-		return r;
-	}
 	pv_random_bytes(key, sizeof(key));
-	pv_random_bytes(wrapped, WRAP_NONCE);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + WRAP_NONCE, NULL, key, sizeof(key),
-						   ad.data, ad.len, NULL, wrapped, kek);
+	r = wrap_key(kek, class_name, month, key, wrapped, err);
 	sodium_memzero(key, sizeof(key));
-	pv_buf_free(&ad);
+	if (r < 0)
+		return r;
 	/* Another machine (or process) making the same bucket at once: one
 	 * row wins, the other insert does nothing, and both read it. */
 	if ((r = db_prepare(kc->db, "INSERT INTO keyring_buckets (class, expiry_month, wrapped_key,"
@@ -230,4 +282,15 @@ int kcat_newest_live(struct keyring_catalog *kc, int64_t *id_r, struct pv_error 
 	if (rc < 0)
 		return pv_error_prefix(err, "keyring");
 	return rc == DB_ROW ? PV_OK : PV_ENOTFOUND;
+}
+
+int kcat_identity_follow(struct keyring_catalog *kc, struct pv_error *err)
+{
+	/* Rows given their id by kcat_adopt: the identity column's sequence
+	 * must go past them (SQLite's AUTOINCREMENT does so by itself). */
+	if (db_kind(kc->db) != DB_POSTGRES)
+		return PV_OK;
+	int r = db_exec(kc->db, "SELECT setval(pg_get_serial_sequence('keyring_buckets', 'id'),"
+				" (SELECT max(id) FROM keyring_buckets))", err);
+	return r < 0 ? pv_error_prefix(err, "keyring") : PV_OK;
 }

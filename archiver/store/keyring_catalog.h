@@ -37,6 +37,15 @@ int kcat_info(struct keyring_catalog *kc, int64_t id, struct keyring_bucket_info
  * edited). */
 int kcat_key(struct keyring_catalog *kc, const unsigned char kek[KEYRING_KEY_BYTES], int64_t id,
 	     unsigned char key_r[KEYRING_KEY_BYTES], struct pv_error *err) PV_WARN_UNUSED;
+/* Moves a bucket key of a data directory's own keyring.db into the
+ * catalog under the same id (key NULL: destroyed at destroyed_at), for an
+ * archive made on PostgreSQL before the keys moved there. A row already
+ * there is kept; PV_EINTEGRITY when (class, month) has another id in the
+ * catalog. kcat_identity_follow then moves the id sequence past them. */
+int kcat_adopt(struct keyring_catalog *kc, const unsigned char kek[KEYRING_KEY_BYTES], int64_t id,
+	       const char *class_name, const char *month, const unsigned char *key,
+	       int64_t destroyed_at, int64_t now, struct pv_error *err);
+int kcat_identity_follow(struct keyring_catalog *kc, struct pv_error *err);
 int kcat_destroy(struct keyring_catalog *kc, int64_t id, int64_t now, struct pv_error *err);
 /* The id of the newest bucket whose key is not destroyed; PV_ENOTFOUND
  * when there is none. */

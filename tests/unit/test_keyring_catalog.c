@@ -266,6 +266,73 @@ static void test_two_machines_race(void **state)
 	assert_int_equal(n, 24);
 }
 
+/* A data directory made on PostgreSQL before the bucket keys moved into
+ * the catalog: its keyring.db's keys move there on first use, same ids,
+ * destroyed ones destroyed; the file keeps none; buckets made after get
+ * new ids; another machine of the archive reads them. */
+static void test_local_keys_move_into_catalog(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	unsigned char wrapped[KEYRING_WRAPPED_BYTES], key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+	struct keyring *old = NULL;
+	struct keyring_bucket_info info;
+	int64_t kept = 0, gone = 0, later = 0, n = -1;
+	char dir[64] = "/tmp/pv-krold-XXXXXX", keys[96];
+	if (mkdtemp(dir) == NULL)
+		fail_msg("mkdtemp");
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	fx_must(pv_mkdir(keys, 0700, 0, &err), &err, "mkdir keys");
+	fx_must(keyring_create(dir, &err), &err, "keyring");
+	fx_must(keyring_open(dir, &old, &err), &err, "open");
+	fx_must(keyring_bucket(old, "mail", "2029-01", &gone, &err), &err, "gone");
+	fx_must(keyring_bucket(old, "mail", "2031-01", &kept, &err), &err, "kept");
+	fx_must(keyring_wrap(old, kept, "blob1", msg_key, msg_salt, wrapped, &err), &err, "wrap");
+	fx_must(keyring_destroy_bucket(old, gone, &err), &err, "destroy");
+	keyring_free(&old);
+
+	fx_must(keyring_open(dir, &old, &err), &err, "open again");
+	fx_must(keyring_use_catalog(old, f->c.db, &err), &err, "use catalog");
+	fx_must(keyring_unwrap(old, kept, "blob1", wrapped, sizeof(wrapped), key, salt, &err), &err,
+		"unwrap, same id");
+	assert_memory_equal(key, msg_key, sizeof(key));
+	fx_must(keyring_bucket_info(old, gone, &info, &err), &err, "info");
+	assert_true(info.destroyed);
+	fx_must(db_query_int(f->c.db, "SELECT count(*) FROM keyring_buckets", &n, &err), &err, "n");
+	assert_int_equal(n, 2);
+	fx_must(keyring_bucket(old, "mail", "2031-02", &later, &err), &err, "later");
+	assert_true(later > kept && later > gone);
+	keyring_free(&old);
+	/* nothing left in the file; opening again moves nothing twice */
+	fx_must(keyring_open(dir, &old, &err), &err, "open a third time");
+	fx_must(keyring_use_catalog(old, f->c.db, &err), &err, "use catalog again");
+	keyring_free(&old);
+	char path[128];
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	snprintf(path, sizeof(path), "%s/keys/keyring.db", dir);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM bucket_keys", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	/* another machine with that directory's secrets key reads the moved key */
+	unsigned char *sk;
+	size_t sk_len;
+	snprintf(path, sizeof(path), "%s/keys/secrets.key", dir);
+	fx_must(pv_read_file(path, 64, &sk, &sk_len, &err), &err, "secrets.key");
+	keyring_free(&f->kr[1]);
+	fx_rmtree(f->dir[1]);
+	keyring_in(f, 1, sk, f->other);
+	sodium_memzero(sk, sk_len);
+	free(sk);
+	fx_must(keyring_unwrap(f->kr[1], kept, "blob1", wrapped, sizeof(wrapped), key, salt, &err),
+		&err, "unwrap on another machine");
+	fx_rmtree(dir);
+}
+
 #define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
@@ -277,6 +344,7 @@ int main(void)
 		BOTH(test_key_moved_to_another_row),
 		BOTH(test_bucket_follows_the_transaction),
 		BOTH(test_two_machines_race),
+		BOTH(test_local_keys_move_into_catalog),
 	};
 	return fx_run_both("keyring_catalog", tests, sizeof(tests) / sizeof(tests[0]));
 }
