@@ -18,7 +18,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-h_plan 26
+h_plan 27
 SEED=${HARVEST_TWO_SEED:-$(date +%s)}
 ROUNDS=${HARVEST_TWO_ROUNDS:-6}
 h_diag "seed $SEED ($ROUNDS rounds; replay with HARVEST_TWO_SEED=$SEED)"
@@ -141,6 +141,8 @@ for ((k = 0; k < ROUNDS; k++)); do
 done
 h_like "$killed" '^[1-9][0-9]*$' "harvests were killed mid-run ($killed kills in $ROUNDS rounds)"
 h_is "$lost" 0 "no message was ever lost (upstream or archived after every round)"
+h_check "both machines' signers signed, each keeping its own record" \
+	test -s "$A/keys/sign/archive.signed" -a -s "$B/keys/sign/archive.signed"
 
 # Each machine finishes what it left (a killed harvest's lease is its own
 # site's to take over at once); twice, in parallel.
