@@ -35,7 +35,7 @@ USERS="alice bob carol dave"
 seeds=() n=0
 for u in $USERS; do
 	n=$((n + 1))
-	h_genmail --count 120 --seed "$((SEED % 100000 + n))" --out "$H_RUN/mail-$u" --max-attachment 4000
+	h_genmail --count 200 --seed "$((SEED % 100000 + n))" --out "$H_RUN/mail-$u" --max-attachment 4000
 	seeds+=(--seed "$u=$H_RUN/mail-$u" --user "$u:${u}pw")
 done
 h_genmail --count 15 --seed "$((SEED % 100000 + 9))" --out "$H_RUN/mail-erin"
