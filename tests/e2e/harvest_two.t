@@ -18,7 +18,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-h_plan 27
+h_plan 29
 SEED=${HARVEST_TWO_SEED:-$(date +%s)}
 ROUNDS=${HARVEST_TWO_ROUNDS:-6}
 h_diag "seed $SEED ($ROUNDS rounds; replay with HARVEST_TWO_SEED=$SEED)"
@@ -55,6 +55,11 @@ printf 'not the passphrase at all\n' >"$H_RUN/wrong"
 h_is "$? $(stat -c %a "$H_RUN/id.pvk" 2>/dev/null)" "0 600" "identity export writes the identity, mode 0600"
 h_is "$(sql "SELECT count(*) FROM audit_event WHERE type = 'identity-export'")" 1 \
 	"…audited as identity-export"
+
+"$PV" init --data "$H_RUN/lite" >/dev/null 2>&1
+h_fails "an archive with a SQLite catalog has no identity to share" 2 'PostgreSQL' \
+	"$PV" --data "$H_RUN/lite" identity export --out "$H_RUN/lite.pvk" --passphrase-file "$H_RUN/pass"
+h_check "…and writes no file" test ! -e "$H_RUN/lite.pvk"
 
 # Refusals: nothing is made.
 h_fails "a join with the wrong passphrase is refused" 1 'passphrase' \
