@@ -413,15 +413,7 @@ static int seal_ad(const char *const *ad, size_t n_ad, struct pv_buf *out, struc
 	static const char label[] = "popvault/sealed-secret/v2";
 	if (n_ad > KEYRING_AD_MAX)
 		return pv_fail(err, PV_ERR, "sealed secret: %zu associated data parts", n_ad);
-	int r = pv_buf_append(out, label, sizeof(label), err);
-	for (size_t i = 0; r == PV_OK && i < n_ad; i++) {
-		size_t n = strlen(ad[i]);
-		unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-					(unsigned char)(n >> 8), (unsigned char)n};
-		if ((r = pv_buf_append(out, len, 4, err)) == PV_OK)
-			r = pv_buf_append(out, ad[i], n, err);
-	}
-	return r;
+	return keyring_ad_build(label, sizeof(label), ad, n_ad, out, err);
 }
 
 /* Format 2's key: its own, derived from the secrets key. */

@@ -47,33 +47,42 @@ static int cached(struct keyring_catalog *kc, struct db_stmt **slot, const char 
 	return PV_OK;
 }
 
+int keyring_ad_build(const char *label, size_t label_len, const char *const *parts, size_t n,
+		     struct pv_buf *out, struct pv_error *err)
+{
+	int r = pv_buf_append(out, label, label_len, err);
+	for (size_t i = 0; r == PV_OK && i < n; i++) {
+		size_t len = strlen(parts[i]);
+		unsigned char be[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+				       (unsigned char)(len >> 8), (unsigned char)len};
+		if ((r = pv_buf_append(out, be, 4, err)) == PV_OK)
+			r = pv_buf_append(out, parts[i], len, err);
+	}
+	return r;
+}
+
 /* A label, then the class and the month each length-prefixed. */
 static int wrap_ad(const char *class_name, const char *month, struct pv_buf *ad,
 		   struct pv_error *err)
 {
 	static const char label[] = "popvault/bucket-key/v1";
 	const char *parts[2] = {class_name, month};
-	int r = pv_buf_append(ad, label, sizeof(label), err);
-	for (size_t i = 0; r == PV_OK && i < 2; i++) {
-		size_t n = strlen(parts[i]);
-		unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-					(unsigned char)(n >> 8), (unsigned char)n};
-		if ((r = pv_buf_append(ad, len, 4, err)) == PV_OK)
-			r = pv_buf_append(ad, parts[i], n, err);
-	}
-	return r;
+	return keyring_ad_build(label, sizeof(label), parts, 2, ad, err);
 }
 
-static int lookup(struct keyring_catalog *kc, const char *class_name, const char *month,
-		  int64_t *id_r, struct pv_error *err)
+/* The id the query sql (?1, ?2: the texts a, b when not NULL) gives;
+ * PV_ENOTFOUND without a row. */
+static int query_id(struct keyring_catalog *kc, const char *sql, const char *a, const char *b,
+		    int64_t *id_r, struct pv_error *err)
 {
 	struct db_stmt *st;
-	int r = db_prepare(kc->db, "SELECT id FROM keyring_buckets WHERE class = ?"
-				   " AND expiry_month = ?", &st, err);
+	int r = db_prepare(kc->db, sql, &st, err);
 	if (r < 0)
 		return pv_error_prefix(err, "keyring");
-	db_bind_text(st, 1, class_name, -1);
-	db_bind_text(st, 2, month, -1);
+	if (a != NULL)
+		db_bind_text(st, 1, a, -1);
+	if (b != NULL)
+		db_bind_text(st, 2, b, -1);
 	int rc = db_step(st, err);
 	if (rc == DB_ROW)
 		*id_r = db_column_int64(st, 0);
@@ -81,6 +90,13 @@ static int lookup(struct keyring_catalog *kc, const char *class_name, const char
 	if (rc < 0)
 		return pv_error_prefix(err, "keyring");
 	return rc == DB_ROW ? PV_OK : PV_ENOTFOUND;
+}
+
+static int lookup(struct keyring_catalog *kc, const char *class_name, const char *month,
+		  int64_t *id_r, struct pv_error *err)
+{
+	return query_id(kc, "SELECT id FROM keyring_buckets WHERE class = ? AND expiry_month = ?",
+			class_name, month, id_r, err);
 }
 
 /* nonce ‖ the key sealed under kek, bound to (class, month). */
@@ -270,18 +286,8 @@ int kcat_destroy(struct keyring_catalog *kc, int64_t id, int64_t now, struct pv_
 
 int kcat_newest_live(struct keyring_catalog *kc, int64_t *id_r, struct pv_error *err)
 {
-	struct db_stmt *st;
-	int r = db_prepare(kc->db, "SELECT id FROM keyring_buckets WHERE wrapped_key IS NOT NULL"
-				   " ORDER BY id DESC LIMIT 1", &st, err);
-	if (r < 0)
-		return pv_error_prefix(err, "keyring");
-	int rc = db_step(st, err);
-	if (rc == DB_ROW)
-		*id_r = db_column_int64(st, 0);
-	db_finalize(&st);
-	if (rc < 0)
-		return pv_error_prefix(err, "keyring");
-	return rc == DB_ROW ? PV_OK : PV_ENOTFOUND;
+	return query_id(kc, "SELECT id FROM keyring_buckets WHERE wrapped_key IS NOT NULL"
+			    " ORDER BY id DESC LIMIT 1", NULL, NULL, id_r, err);
 }
 
 int kcat_identity_follow(struct keyring_catalog *kc, struct pv_error *err)

@@ -19,6 +19,13 @@
 #include "archiver/store/keyring.h"
 
 struct keyring_catalog;
+struct pv_buf;
+
+/* Associated data for keyring.c and this file: label (label_len bytes),
+ * then each of the n parts as a 4-byte big-endian length and its bytes,
+ * so that no two lists of parts read the same. Appended to out. */
+int keyring_ad_build(const char *label, size_t label_len, const char *const *parts, size_t n,
+		     struct pv_buf *out, struct pv_error *err);
 
 /* Uses db (not owned: it must outlive *kc_r). */
 int kcat_new(struct db *db, struct keyring_catalog **kc_r, struct pv_error *err);

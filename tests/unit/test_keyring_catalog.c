@@ -32,26 +32,6 @@ struct fx {
 	struct keyring *kr[3];
 };
 
-/* A second connection to f's catalog, as another machine would have. */
-static struct db *second_connection(struct fx *f)
-{
-	struct pv_error err;
-	struct db *other = NULL;
-	if (f->c.cat != NULL) {
-		fx_must(db_open(f->c.cat->path, 0, &other, &err), &err, "second connection");
-		return other;
-	}
-	struct db_stmt *st;
-	char sql[160];
-	fx_must(db_open(fx_pg_conninfo(), 0, &other, &err), &err, "second connection");
-	fx_must(db_prepare(f->c.db, "SELECT current_schema()", &st, &err), &err, "schema");
-	assert_int_equal(db_step(st, &err), DB_ROW);
-	snprintf(sql, sizeof(sql), "SET search_path TO %s", db_column_text(st, 0));
-	db_finalize(&st);
-	fx_must(db_exec(other, sql, &err), &err, "search_path");
-	return other;
-}
-
 static void keyring_in(struct fx *f, int i, const unsigned char key[KEYRING_KEY_BYTES],
 		       struct db *db)
 {
@@ -74,7 +54,7 @@ static int setup_on(void **state, bool pg)
 	if (sodium_init() < 0 || f == NULL)
 		return -1;
 	fx_catalog_open(&f->c, "krcat", pg);
-	f->other = second_connection(f);
+	f->other = fx_catalog_second(&f->c);
 	randombytes_buf(ours, sizeof(ours));
 	randombytes_buf(theirs, sizeof(theirs));
 	keyring_in(f, 0, ours, f->c.db);
@@ -107,6 +87,23 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* How many bucket keys the data directory's own keyring.db holds. */
+static int local_keys(const char *dir)
+{
+	char path[128];
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	snprintf(path, sizeof(path), "%s/keys/keyring.db", dir);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM bucket_keys", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
 static const unsigned char msg_key[BLOB_KEY_BYTES] = {1, 2, 3};
 static const unsigned char msg_salt[BLOB_SALT_BYTES] = {4, 5, 6};
 
@@ -134,17 +131,7 @@ static void test_bucket_shared_between_machines(void **state)
 	assert_int_equal(keyring_bucket_info(f->kr[1], a + 1000, &info, &err), PV_ENOTFOUND);
 	assert_int_equal(keyring_check_identity(f->kr[1], &err), PV_OK);
 	/* the data directory's own keyring.db holds no bucket key */
-	char path[128];
-	sqlite3 *h;
-	snprintf(path, sizeof(path), "%s/keys/keyring.db", f->dir[0]);
-	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM bucket_keys", -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
+	assert_int_equal(local_keys(f->dir[0]), 0);
 }
 
 static void test_destroy_visible_to_all(void **state)
@@ -307,17 +294,8 @@ static void test_local_keys_move_into_catalog(void **state)
 	fx_must(keyring_open(dir, &old, &err), &err, "open a third time");
 	fx_must(keyring_use_catalog(old, f->c.db, &err), &err, "use catalog again");
 	keyring_free(&old);
+	assert_int_equal(local_keys(dir), 0);
 	char path[128];
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	snprintf(path, sizeof(path), "%s/keys/keyring.db", dir);
-	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM bucket_keys", -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
 	/* another machine with that directory's secrets key reads the moved key */
 	unsigned char *sk;
 	size_t sk_len;
