@@ -18,7 +18,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-h_plan 29
+h_plan 30
 SEED=${HARVEST_TWO_SEED:-$(date +%s)}
 ROUNDS=${HARVEST_TWO_ROUNDS:-6}
 h_diag "seed $SEED ($ROUNDS rounds; replay with HARVEST_TWO_SEED=$SEED)"
@@ -190,6 +190,8 @@ D=$A pv_dovecot_account erin
 h_is "$? $(maildir_count erin)" "0 0" "an account added on A (its password sealed there) is harvested by B"
 h_is "$(sql "SELECT count(*) FROM messages m JOIN accounts a ON a.id = m.account_id WHERE a.name = 'erin'")" 15 \
 	"…all of its messages archived"
+h_fails "a key rotation on the shared archive is refused, saying why" 2 'shared archive' \
+	"$PV" --data "$A" checkpoint --rotate-key
 "$PV" --data "$A" --json verify >"$H_RUN/last.json" 2>&1
 h_is "$?" 0 "verify passes from A at the end"
 
