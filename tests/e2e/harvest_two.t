@@ -6,8 +6,8 @@
 # Dovecot with several mailboxes. Joining is refused for a wrong
 # passphrase, a database without a catalog and another archive's
 # identity, leaving nothing behind. Then both harvest at once and are
-# SIGKILLed at random moments, several rounds; after every round no
-# message is lost. In the end: every mailbox empty, every message
+# SIGKILLed at random moments, several rounds, new mail delivered to
+# every mailbox before each; after every round no message is lost. In the end: every mailbox empty, every message
 # archived exactly once and byte for byte (show --raw from A and from B
 # against the mail sent), one consistent log (verify --full passes from
 # both directories), both machines' bucket keys the same rows, and an
@@ -36,7 +36,11 @@ seeds=() n=0
 for u in $USERS; do
 	n=$((n + 1))
 	h_genmail --count 200 --seed "$((SEED % 100000 + n))" --out "$H_RUN/mail-$u" --max-attachment 4000
-	seeds+=(--seed "$u=$H_RUN/mail-$u" --user "$u:${u}pw")
+	# 80 now, the rest in slices between the rounds
+	mkdir -p "$H_RUN/first-$u" "$H_RUN/later-$u"
+	ls "$H_RUN/mail-$u"/*.eml | head -80 | xargs -I{} ln -s {} "$H_RUN/first-$u/"
+	ls "$H_RUN/mail-$u"/*.eml | tail -n +81 | xargs -I{} ln -s {} "$H_RUN/later-$u/"
+	seeds+=(--seed "$u=$H_RUN/first-$u" --user "$u:${u}pw")
 done
 h_genmail --count 15 --seed "$((SEED % 100000 + 9))" --out "$H_RUN/mail-erin"
 h_dovecot_start "${seeds[@]}" --seed "erin=$H_RUN/mail-erin" --user erin:erinpw
@@ -133,12 +137,20 @@ PYEOF
 mkdir -p "$H_RUN/seeded"
 mds=()
 for u in $USERS erin; do
-	cp -r "$H_RUN/mail-$u" "$H_RUN/seeded/$u"
+	mkdir -p "$H_RUN/seeded/$u"
+	if [ "$u" = erin ]; then cp "$H_RUN/mail-erin"/*.eml "$H_RUN/seeded/erin/"; else cp -L "$H_RUN/first-$u"/* "$H_RUN/seeded/$u/"; fi
 	mds+=("$(h_maildir dovecot "$u")")
 done
 delays=($("$H_PY" -c 'import random,sys; r=random.Random(int(sys.argv[1])); print(" ".join("%.3f" % r.uniform(0.1, 1.5) for _ in range(2 * int(sys.argv[2]))))' "$SEED" "$ROUNDS"))
 killed=0 lost=0
+per=$(((120 + ROUNDS - 1) / ROUNDS))
 for ((k = 0; k < ROUNDS; k++)); do
+	for u in $USERS; do
+		slice=($(ls "$H_RUN/later-$u" | sed -n "$((k * per + 1)),$(((k + 1) * per))p"))
+		[ ${#slice[@]} -gt 0 ] || continue
+		(cd "$H_RUN/later-$u" && h_seed dovecot "$u" "${slice[@]}" >/dev/null &&
+			cp -L "${slice[@]}" "$H_RUN/seeded/$u/")
+	done
 	set -- $("$H_PY" "$H_RUN/round.py" "$PV" "$A" "$B" "$PG_BINDIR/psql" "$URL" "$H_RUN/seeded" \
 		"${delays[2 * k]}" "${delays[2 * k + 1]}" "${mds[@]}")
 	h_diag "round $k: kills after ${delays[2 * k]} s (A), ${delays[2 * k + 1]} s (B): $1 killed, lost $2, upstream $3, archived $4"
@@ -149,8 +161,12 @@ h_is "$lost" 0 "no message was ever lost (upstream or archived after every round
 h_check "both machines' signers signed, each keeping its own record" \
 	test -s "$A/keys/sign/archive.signed" -a -s "$B/keys/sign/archive.signed"
 
-# Each machine finishes what it left (a killed harvest's lease is its own
+# What no round delivered yet, then each machine finishes what it left (a killed harvest's lease is its own
 # site's to take over at once); twice, in parallel.
+for u in $USERS; do
+	rest=($(ls "$H_RUN/later-$u" | tail -n +$((ROUNDS * per + 1))))
+	[ ${#rest[@]} -gt 0 ] && (cd "$H_RUN/later-$u" && h_seed dovecot "$u" "${rest[@]}" >/dev/null)
+done
 for _ in 1 2 3; do
 	"$PV" --data "$A" harvest --once >>"$H_RUN/final-a.out" 2>&1 &
 	pa=$!
