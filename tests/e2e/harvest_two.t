@@ -50,7 +50,7 @@ D=$A
 "$PV" init --data "$A" --catalog "$URL" --origin two.example/popvault >"$H_RUN/init.out" 2>&1 ||
 	{ echo "Bail out! init --catalog failed: $(cat "$H_RUN/init.out")"; exit 1; }
 for u in $USERS; do pv_dovecot_account "$u"; done
-printf '[harvest]\nbatch_max = 16\n' >>"$A/popvault.conf"
+printf '[harvest]\nbatch_max = 16\nparallel = 2\n' >>"$A/popvault.conf"
 printf 'correct horse battery staple\n' >"$H_RUN/pass"
 printf 'not the passphrase at all\n' >"$H_RUN/wrong"
 
@@ -87,7 +87,7 @@ h_is "$(sql "SELECT count(*) FROM audit_event WHERE type = 'identity-join'")" 1 
 h_is "$(cmp "$A/keys/secrets.key" "$B/keys/secrets.key" && cmp "$A/keys/sign/archive.key" "$B/keys/sign/archive.key" && cmp "$A/keys/sign/audit.key" "$B/keys/sign/audit.key" && echo same)" \
 	same "…with the same secrets key and log keys"
 h_check "…and no signer record of A's (each signer keeps its own)" test ! -e "$B/keys/sign/archive.signed"
-printf '[harvest]\nbatch_max = 16\n' >>"$B/popvault.conf"
+printf '[harvest]\nbatch_max = 16\nparallel = 2\n' >>"$B/popvault.conf"
 # One packs/ for both, as a shared file system would be.
 mkdir -m 700 -p "$A/packs"
 ln -s "$A/packs" "$B/packs"
