@@ -16,6 +16,7 @@
 #include "archiver/archive/evidence.h"
 #include "archiver/archive/holds.h"
 #include "archiver/archive/indexer.h"
+#include "archiver/archive/search_open.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
 #include "archiver/store/pack.h"
@@ -285,7 +286,7 @@ struct planner {
 	const struct attest_policies *ap;
 	const struct attest_policy *cur; /* the version in force; NULL: none stored */
 	struct refusal *rf;
-	struct db_stmt *indexed;
+	struct search_backend *search;
 	struct pv_buf raw;
 };
 
@@ -335,9 +336,8 @@ static void decide_item(struct planner *pl, const struct hold_set *hs,
 		return;
 	}
 	struct pv_error e;
-	db_reset(pl->indexed);
-	db_bind_int64(pl->indexed, 1, m->id);
-	if (db_step(pl->indexed, &e) != DB_ROW) {
+	bool indexed = false;
+	if (search_backend_indexed(pl->search, &m->id, 1, &indexed, &e) < 0 || !indexed) {
 		snprintf(it->why, sizeof(it->why), "expired %s, but not in the search index, so holds "
 						   "cannot be checked", t);
 		it->missing = !content_present(pl->ar, m, it->why, sizeof(it->why));
@@ -393,8 +393,8 @@ static int confirm_due(struct planner *pl, const struct stored_message *m, struc
 		free(j);
 		return r;
 	}
-	r = index_add_doc(db_sqlite(pl->ar->cat->conn), m->id, m->account, leaf.time, pl->raw.len,
-			  &doc, &e);
+	struct index_batch_doc one = {m->id, m->account, leaf.time, pl->raw.len, &doc};
+	r = search_backend_add_docs(pl->search, &one, 1, &e);
 	index_doc_free(&doc);
 	if (r < 0) {
 		snprintf(it->why, sizeof(it->why), "could not be indexed again from its content, so "
@@ -530,7 +530,7 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 	memset(plan, 0, sizeof(*plan));
 	plan->now = now;
 	pv_buf_init(&pl.raw, 0);
-	if ((r = index_ensure_schema(db_sqlite(conn), err)) < 0 ||
+	if ((r = archive_search_backend(ar, &pl.search, err)) < 0 ||
 	    (r = check_signed(ar, &ev, &ap, &rf, err)) < 0)
 		goto out;
 	plan->policy_version = ap.current;
@@ -550,8 +550,7 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 			    &st, err)) < 0)
 		goto out;
 	db_bind_int64(st, 1, now);
-	if ((r = db_collect_ids(&st, &ids, &n, err)) < 0 ||
-	    (r = db_prepare(conn, "SELECT 1 FROM idx_doc WHERE id = ?", &pl.indexed, err)) < 0)
+	if ((r = db_collect_ids(&st, &ids, &n, err)) < 0)
 		goto out;
 	if (n > 0 && (plan->v = calloc(n, sizeof(*plan->v))) == NULL) {
 		r = pv_fail(err, PV_ERR, "out of memory");
@@ -603,7 +602,6 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 		plan->missing += it->missing;
 	}
 out:
-	db_finalize(&pl.indexed);
 	pv_buf_free_secret(&pl.raw);
 	free(ids);
 	attest_policies_free(&ap);
@@ -766,14 +764,17 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 	struct db *db = ar->cat->conn;
 	struct pv_buf *leaves = calloc(n ? n : 1, sizeof(*leaves));
 	struct tlog_entry *entries = calloc(n ? n : 1, sizeof(*entries));
+	struct search_backend *sb = NULL;
 	uint64_t first = 0;
-	int r;
+	int r = archive_search_backend(ar, &sb, err);
 
-	if (leaves == NULL || entries == NULL) {
+	if (r < 0 || leaves == NULL || entries == NULL) {
 		free(leaves);
 		free(entries);
-		return pv_fail(err, PV_ERR, "out of memory");
+		return r < 0 ? r : pv_fail(err, PV_ERR, "out of memory");
 	}
+	/* The index entries go in the same transaction as the rows, on
+	 * either engine (the backend is on the catalog's connection). */
 	if ((r = db_begin(db, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
@@ -787,7 +788,7 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 		entries[i].len = leaves[i].len;
 		if ((r = exec_id(db, "UPDATE messages SET disposed_at = ?, blob = NULL,"
 				     " wrapped_key = NULL WHERE id = ?", 2, now, v[i].id, err)) < 0 ||
-		    (r = index_remove(db_sqlite(db), v[i].id, err)) < 0)
+		    (r = search_backend_remove(sb, v[i].id, err)) < 0)
 			break;
 	}
 	for (size_t i = 0; i < n && r == PV_OK; i += PV_TLOG_APPEND_MAX) {
@@ -837,12 +838,15 @@ out:
 static int scrub_files(struct archive *ar, struct pv_error *err)
 {
 	struct db *db = ar->cat->conn;
+	struct search_backend *sb;
 	struct pv_error e;
 	/* SQLite's files only: PostgreSQL has neither FTS5 segments nor this
 	 * WAL (its own WAL and vacuum are the server's). */
 	if (db_kind(db) != DB_SQLITE)
 		return PV_OK;
-	int r = index_purge(db_sqlite(db), err);
+	int r = archive_search_backend(ar, &sb, err);
+	if (r == PV_OK)
+		r = search_backend_purge(sb, err);
 	if (r < 0)
 		return r;
 	for (int attempt = 0; attempt < 50; attempt++) {

@@ -11,6 +11,7 @@
 #include "archiver/lib/utf8.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
+#include "archiver/archive/search_open.h"
 #include "archiver/store/message.h"
 #include "archiver/archive/retention.h"
 
@@ -46,15 +47,14 @@ void holds_ids_digest(const int64_t *ids, size_t n, char out[65])
 	pv_hex(d, sizeof(d), out);
 }
 
-/* The ids a hold's query matches now. The search index is still FTS5 in
- * the SQLite catalog (archive/search_backend.h is not wired in yet), so
- * this one call takes the SQLite handle; on PostgreSQL it is refused. */
-static int match_ids(struct db *db, const char *query, int64_t **ids_r, size_t *n_r,
+/* The ids a hold's query matches now, from the archive's search index
+ * (on the catalog's connection: inside the caller's transaction). */
+static int match_ids(struct archive *ar, const char *query, int64_t **ids_r, size_t *n_r,
 		     struct pv_error *err)
 {
-	if (db_sqlite(db) == NULL)
-		return pv_fail(err, PV_ERR, "hold queries need the search backend on PostgreSQL");
-	return index_match_ids(db_sqlite(db), query, ids_r, n_r, err);
+	struct search_backend *sb;
+	int r = archive_search_backend(ar, &sb, err);
+	return r < 0 ? r : search_backend_match_ids(sb, query, ids_r, n_r, err);
 }
 
 /* Records ids as members of hold_id (ids no longer in the catalog skipped). */
@@ -116,7 +116,7 @@ int hold_add(struct archive *ar, const char *name, const char *query, const char
 	db_finalize(&st);
 	if (r < 0)
 		goto fail;
-	if ((r = match_ids(db, query, &ids, &n, err)) < 0) {
+	if ((r = match_ids(ar, query, &ids, &n, err)) < 0) {
 		pv_error_prefix(err, "hold query");
 		goto fail;
 	}
@@ -375,7 +375,7 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv
 	for (size_t i = 0; i < s->n_holds && r == PV_OK; i++) {
 		int64_t *ids = NULL;
 		size_t n = 0;
-		if ((r = match_ids(db, queries[i], &ids, &n, err)) < 0)
+		if ((r = match_ids(ar, queries[i], &ids, &n, err)) < 0)
 			pv_error_prefix(err, "hold '%s'", s->names[i]);
 		else
 			r = add_members(db, s->hold_ids[i], ids, n, now, err);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "archiver/archive/search_open.h"
 #include "archiver/index/index.h"
 #include "archiver/index/mime.h"
 #include "archiver/index/sandbox_pool.h"
@@ -20,6 +21,7 @@
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 #include "archiver/lib/sandbox.h"
+#include "archiver/store/catalog_url.h"
 #include "archiver/store/message.h"
 #include "archiver/store/packstore.h"
 
@@ -108,7 +110,11 @@ static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n,
 		      struct pv_error *err)
 {
 	struct index_batch_doc v_docs[INDEXER_TX_DOCS];
+	struct search_backend *sb;
 	char v[24];
+	int r = archive_search_backend(ar, &sb, err);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++)
 		v_docs[i] = (struct index_batch_doc){docs[i].id, docs[i].account, docs[i].received_at,
 						     docs[i].size, &docs[i].doc};
@@ -116,12 +122,12 @@ static int write_docs(struct archive *ar, struct pending_doc *docs, size_t n,
 	 * the next catch-up makes them again (no fsync each, which a
 	 * harvest's own commits would wait behind). */
 	catalog_relaxed_commits(ar->cat);
-	int r = db_begin(ar->cat->conn, err);
+	r = db_begin(ar->cat->conn, err);
 	if (r == PV_OK && n > 0)
-		r = index_add_docs(db_sqlite(ar->cat->conn), v_docs, n, err);
+		r = search_backend_add_docs(sb, v_docs, n, err);
 	for (size_t i = 0; r == PV_OK && i < n_failed; i++)
-		r = index_mark_failed(db_sqlite(ar->cat->conn), failed[i].id, failed[i].reason,
-				      pv_clock_now(), err);
+		r = search_backend_mark_failed(sb, failed[i].id, failed[i].reason, pv_clock_now(),
+					       err);
 	snprintf(v, sizeof(v), "%lld", (long long)upto);
 	if (r == PV_OK && upto > through(ar))
 		r = catalog_meta_set(ar->cat->conn, INDEXER_THROUGH, v, err);
@@ -203,9 +209,6 @@ static int take(struct catch_up *c, struct index_pool_job *job, struct pv_error 
 static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *indexed_r,
 		    int64_t *failed_r, struct pv_error *err)
 {
-	int r0 = catalog_search_ready(ar->cat, err);
-	if (r0 < 0)
-		return r0;
 	static bool pdf_checked;
 	if (!pdf_checked) {
 		pdf_checked = true;
@@ -214,6 +217,7 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 	}
 	struct db_stmt *st = NULL;
 	struct message_reader *mr = NULL;
+	struct search_backend *sb = NULL;
 	struct catch_up c = {.ar = ar};
 	int64_t from;
 	int r;
@@ -224,7 +228,7 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
 	}
-	if ((r = index_ensure_schema(db_sqlite(ar->cat->conn), err)) < 0)
+	if ((r = archive_search_backend(ar, &sb, err)) < 0)
 		goto out;
 	c.last = from = through(ar);
 	/* Counted only for a listener (reindex): every search catches up too. */
@@ -234,9 +238,10 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 			goto out;
 		c.total = (uint64_t)is.pending;
 	}
+	/* Live messages past the mark, less those the index has (the
+	 * backend says which: its tables may not be the catalog's). */
 	if ((r = db_prepare(ar->cat->conn,
 			    "SELECT m.id FROM messages m WHERE m.id > ? AND m.disposed_at IS NULL"
-			    " AND NOT EXISTS (SELECT 1 FROM idx_doc d WHERE d.id = m.id)"
 			    " ORDER BY m.id LIMIT ?",
 			    &st, err)) < 0 ||
 	    (r = message_reader_open(ar->cat->conn, &mr, err)) < 0)
@@ -244,7 +249,8 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 	c.t0 = pv_clock_monotonic_ms();
 	while (r == PV_OK) {
 		int64_t ids[INDEXER_BATCH];
-		int k = 0;
+		bool done[INDEXER_BATCH];
+		int k = 0, kept = 0;
 		int rc = DB_DONE;
 		db_reset(st);
 		db_bind_int64(st, 1, from); /* past what is in the slots */
@@ -258,6 +264,14 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 		}
 		if (k == 0)
 			break;
+		if ((r = search_backend_indexed(sb, ids, (size_t)k, done, err)) < 0)
+			break;
+		from = ids[k - 1];
+		for (int i = 0; i < k; i++)
+			if (!done[i])
+				ids[kept++] = ids[i];
+		if ((k = kept) == 0)
+			continue; /* all indexed already: the next batch */
 		if (*pool == NULL) {
 			long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 			int n = cpus > 1 ? INDEXER_SANDBOXES : 1;
@@ -271,7 +285,6 @@ static int catch_up(struct archive *ar, struct index_pool **pool, int64_t *index
 			job->id = ids[i];
 			job->extract = read_one(ar, mr, ids[i], job, &c.meta[job->slot]);
 			index_pool_start(*pool, job);
-			from = ids[i];
 		}
 	}
 	/* The jobs still in hand, in order (after an error too: their
@@ -311,7 +324,10 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		    struct pv_error *err)
 {
-	int r = index_clear(db_sqlite(ar->cat->conn), err);
+	struct search_backend *sb;
+	int r = archive_search_backend(ar, &sb, err);
+	if (r == PV_OK)
+		r = search_backend_clear(sb, err);
 	if (r == PV_OK)
 		r = catalog_meta_set(ar->cat->conn, INDEXER_THROUGH, "0", err);
 	if (r < 0)
@@ -370,7 +386,9 @@ static void child_main(const char *data_dir, int fd)
 	int prio = getpriority(PRIO_PROCESS, 0);
 	if (errno == 0)
 		setpriority(PRIO_PROCESS, 0, prio + INDEXER_NICE > 19 ? 19 : prio + INDEXER_NICE);
-	pv_sandbox_store_net(packstore_remote_at(data_dir)); /* it reads packs */
+	/* It reads packs, and on a PostgreSQL catalog talks to the server:
+	 * a network client then (its own connection, made after this). */
+	pv_sandbox_store_net(packstore_remote_at(data_dir) || catalog_url_present(data_dir));
 	if (pv_sandbox_role(PV_ROLE_INDEXER, &err) < 0) {
 		pv_log(PV_LOG_ERROR, "index", "the indexer cannot confine itself: %s", err.msg);
 		_exit(1);

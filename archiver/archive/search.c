@@ -5,6 +5,7 @@
 
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
+#include "archiver/archive/search_open.h"
 #include "archiver/index/query.h"
 
 int archive_search(struct archive *ar, const char *actor, const char *query,
@@ -12,14 +13,16 @@ int archive_search(struct archive *ar, const char *actor, const char *query,
 		   struct archive_search_result *res, struct pv_error *err)
 {
 	int64_t *ids = NULL;
+	struct search_backend *sb;
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	res->offset = offset;
 	res->limit = limit;
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
-	    (r = index_search_ordered(db_sqlite(ar->cat->conn), query, order, limit, offset, &res->hits,
-				      &res->total, err)) < 0)
+	    (r = archive_search_backend(ar, &sb, err)) < 0 ||
+	    (r = search_backend_search(sb, query, order, limit, offset, &res->hits, &res->total,
+				       err)) < 0)
 		goto out;
 	/* The query is personal data, kept beside the log; the ids shown are hashed. */
 	if ((ids = calloc(res->hits.n + 1, sizeof(*ids))) == NULL) {

@@ -54,6 +54,23 @@ int search_backend_match_ids(struct search_backend *b, const char *query, int64_
 	return b->ops->match_ids(b, query, ids_r, n_r, err);
 }
 
+int search_backend_indexed(struct search_backend *b, const int64_t *ids, size_t n,
+	bool *indexed_r, struct pv_error *err)
+{
+	return b->ops->indexed(b, ids, n, indexed_r, err);
+}
+
+int search_backend_mark_failed(struct search_backend *b, int64_t id, const char *reason,
+	int64_t at, struct pv_error *err)
+{
+	return b->ops->mark_failed(b, id, reason, at, err);
+}
+
+int search_backend_purge(struct search_backend *b, struct pv_error *err)
+{
+	return b->ops->purge(b, err);
+}
+
 const char *search_backend_name(const struct search_backend *b)
 {
 	return b->ops->name;

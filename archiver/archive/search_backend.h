@@ -10,12 +10,16 @@
  * (tests/data/search/known_answers.txt). What differs on PostgreSQL is in
  * docs/SCALE.md, "Search on PostgreSQL".
  *
- * Status: the PostgreSQL backend is complete for indexing and searching
- * and tested against a real server, but `popvault` does not use it yet:
- * archive_search and the indexer call the FTS5 functions directly, and
- * the catalog stays in SQLite. Every function has index.h's contract. */
+ * popvault reaches the index only through this interface, one backend
+ * per open archive (archive_search_backend, archive/search_open.h): FTS5
+ * on the catalog's SQLite handle, or PostgreSQL on the catalog's own
+ * connection when the catalog is there, so an index write inside a
+ * catalog transaction (a disposal, the indexer's batch and its mark)
+ * commits or rolls back with it on either engine. Every function has
+ * index.h's contract. */
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +40,11 @@ struct search_backend_ops {
 		struct pv_error *err);
 	int (*match_ids)(struct search_backend *b, const char *query, int64_t **ids_r,
 		size_t *n_r, struct pv_error *err);
+	int (*indexed)(struct search_backend *b, const int64_t *ids, size_t n, bool *indexed_r,
+		struct pv_error *err);
+	int (*mark_failed)(struct search_backend *b, int64_t id, const char *reason, int64_t at,
+		struct pv_error *err);
+	int (*purge)(struct search_backend *b, struct pv_error *err);
 	void (*close)(struct search_backend *b);
 };
 
@@ -48,10 +57,15 @@ struct search_backend {
 int search_backend_fts5_open(sqlite3 *db, struct search_backend **b_r, struct pv_error *err)
 	PV_WARN_UNUSED;
 
-/* PostgreSQL at conninfo (libpq syntax); the tables are made when
- * missing. */
+/* PostgreSQL at conninfo (libpq syntax), a connection of its own; the
+ * tables are made when missing. */
 int search_backend_pg_open(const char *conninfo, struct search_backend **b_r,
 	struct pv_error *err) PV_WARN_UNUSED;
+/* PostgreSQL on an open connection (borrowed: it must outlive the
+ * backend; the catalog's); the tables are made when missing. */
+struct db;
+int search_backend_pg_attach(struct db *db, struct search_backend **b_r, struct pv_error *err)
+	PV_WARN_UNUSED;
 
 /* Indexes n messages from their extracted fields (index_batch_doc), all
  * or nothing; an id indexed again is replaced. */
@@ -73,6 +87,19 @@ int search_backend_search(struct search_backend *b, const char *query,
 /* index_match_ids's contract. */
 int search_backend_match_ids(struct search_backend *b, const char *query, int64_t **ids_r,
 	size_t *n_r, struct pv_error *err) PV_WARN_UNUSED;
+/* indexed_r[i]: whether ids[i] is in the index now (the indexer's
+ * catch-up: what is left to index; disposal: "can holds be checked").
+ * A message recorded as failed (mark_failed) is not indexed. */
+int search_backend_indexed(struct search_backend *b, const int64_t *ids, size_t n,
+	bool *indexed_r, struct pv_error *err) PV_WARN_UNUSED;
+/* index_mark_failed's contract: id could not be parsed; recorded with the
+ * reason instead of an entry (a reindex tries again, remove forgets it). */
+int search_backend_mark_failed(struct search_backend *b, int64_t id, const char *reason,
+	int64_t at, struct pv_error *err) PV_WARN_UNUSED;
+/* After removals (disposal): leaves no removed text in live pages where
+ * the engine is ours to compact (FTS5: index_purge); PostgreSQL's dead
+ * rows are its vacuum's, nothing to do here. */
+int search_backend_purge(struct search_backend *b, struct pv_error *err) PV_WARN_UNUSED;
 const char *search_backend_name(const struct search_backend *b);
 void search_backend_close(struct search_backend **b);
 

@@ -6,6 +6,7 @@
 struct fts5_backend {
 	struct search_backend base; /* first: the interface's pointer is ours */
 	sqlite3 *db;
+	sqlite3_stmt *indexed; /* prepared at its first use, kept */
 };
 
 static sqlite3 *db_of(struct search_backend *b)
@@ -47,13 +48,47 @@ static int match_ids(struct search_backend *b, const char *query, int64_t **ids_
 	return index_match_ids(db_of(b), query, ids_r, n_r, err);
 }
 
+static int indexed(struct search_backend *b, const int64_t *ids, size_t n, bool *indexed_r,
+	struct pv_error *err)
+{
+	struct fts5_backend *fb = (struct fts5_backend *)b;
+	if (fb->indexed == NULL &&
+	    sqlite3_prepare_v2(fb->db, "SELECT 1 FROM idx_doc WHERE id = ?", -1, &fb->indexed,
+		    NULL) != SQLITE_OK)
+		return pv_fail(err, PV_ERR, "index: prepare: %s", sqlite3_errmsg(fb->db));
+	int r = PV_OK;
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		sqlite3_reset(fb->indexed);
+		sqlite3_bind_int64(fb->indexed, 1, ids[i]);
+		int rc = sqlite3_step(fb->indexed);
+		indexed_r[i] = rc == SQLITE_ROW;
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			r = pv_fail(err, PV_ERR, "index: %s", sqlite3_errmsg(fb->db));
+	}
+	sqlite3_reset(fb->indexed); /* no read transaction left open */
+	return r;
+}
+
+static int mark_failed(struct search_backend *b, int64_t id, const char *reason, int64_t at,
+	struct pv_error *err)
+{
+	return index_mark_failed(db_of(b), id, reason, at, err);
+}
+
+static int purge(struct search_backend *b, struct pv_error *err)
+{
+	return index_purge(db_of(b), err);
+}
+
 static void close_backend(struct search_backend *b)
 {
+	sqlite3_finalize(((struct fts5_backend *)b)->indexed);
 	free(b);
 }
 
 static const struct search_backend_ops fts5_ops = {
-	"sqlite-fts5", add_docs, remove_id, clear, count, search, match_ids, close_backend,
+	"sqlite-fts5", add_docs, remove_id, clear, count, search, match_ids, indexed, mark_failed,
+	purge, close_backend,
 };
 
 int search_backend_fts5_open(sqlite3 *db, struct search_backend **b_r, struct pv_error *err)

@@ -202,6 +202,26 @@ static int match_ids(struct search_backend *b, const char *query, int64_t **ids_
 	return r;
 }
 
+static int indexed(struct search_backend *b, const int64_t *ids, size_t n, bool *indexed_r,
+	struct pv_error *err)
+{
+	return pg_index_indexed(px_of(b), ids, n, indexed_r, err);
+}
+
+static int mark_failed(struct search_backend *b, int64_t id, const char *reason, int64_t at,
+	struct pv_error *err)
+{
+	return pg_index_mark_failed(px_of(b), id, reason, at, err);
+}
+
+/* Dead rows are PostgreSQL's vacuum's to reclaim. */
+static int purge(struct search_backend *b, struct pv_error *err)
+{
+	(void)b;
+	(void)err;
+	return PV_OK;
+}
+
 static void close_backend(struct search_backend *b)
 {
 	struct pg_backend *pb = (struct pg_backend *)b;
@@ -210,17 +230,19 @@ static void close_backend(struct search_backend *b)
 }
 
 static const struct search_backend_ops pg_ops = {
-	"postgresql", add_docs, remove_id, clear, count, search, match_ids, close_backend,
+	"postgresql", add_docs, remove_id, clear, count, search, match_ids, indexed, mark_failed,
+	purge, close_backend,
 };
 
-int search_backend_pg_open(const char *conninfo, struct search_backend **b_r,
+/* conninfo: a connection of its own; else on db. */
+static int pg_backend_new(const char *conninfo, struct db *db, struct search_backend **b_r,
 	struct pv_error *err)
 {
 	struct pg_backend *b = calloc(1, sizeof(*b));
 	*b_r = NULL;
 	if (b == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	int r = pg_index_open(conninfo, &b->px, err);
+	int r = conninfo ? pg_index_open(conninfo, &b->px, err) : pg_index_attach(db, &b->px, err);
 	if (r < 0) {
 		free(b);
 		return r;
@@ -228,4 +250,15 @@ int search_backend_pg_open(const char *conninfo, struct search_backend **b_r,
 	b->base.ops = &pg_ops;
 	*b_r = &b->base;
 	return PV_OK;
+}
+
+int search_backend_pg_open(const char *conninfo, struct search_backend **b_r,
+	struct pv_error *err)
+{
+	return pg_backend_new(conninfo, NULL, b_r, err);
+}
+
+int search_backend_pg_attach(struct db *db, struct search_backend **b_r, struct pv_error *err)
+{
+	return pg_backend_new(NULL, db, b_r, err);
 }

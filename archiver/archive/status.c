@@ -1,4 +1,5 @@
 #include "archiver/archive/status.h"
+#include "archiver/archive/search_open.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +108,7 @@ int archive_system_status(struct archive *ar, struct archive_system_status *st,
 			  struct pv_error *err)
 {
 	uint64_t pending = 0;
+	struct search_backend *sb;
 	int r;
 
 	memset(st, 0, sizeof(*st));
@@ -119,6 +121,10 @@ int archive_system_status(struct archive *ar, struct archive_system_status *st,
 	    (r = stats_accounts(ar->cat->conn, &st->accounts, &st->n_accounts, err)) < 0 ||
 	    (r = stats_growth(ar->cat->conn, st->now, ARCHIVE_GROWTH_DAYS, st->growth_messages,
 			      st->growth_bytes, err)) < 0 ||
+	    /* idx_doc is beside the catalog's tables on either engine; on
+	     * PostgreSQL its backend makes it (SQLite's migrations do) */
+	    (db_kind(ar->cat->conn) == DB_POSTGRES &&
+	     (r = archive_search_backend(ar, &sb, err)) < 0) ||
 	    (r = stats_index_lag(ar->cat->conn, &st->index_lag, err)) < 0 ||
 	    (r = index_age(ar, st, err)) < 0 ||
 	    (r = last_verify(ar, st, err)) < 0 ||

@@ -98,10 +98,6 @@ int cli_reindex(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		return pv_fail(err, PV_EUSAGE, "reindex takes no arguments");
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
-	if ((r = catalog_search_ready(ar->cat, err)) < 0) {
-		archive_close(&ar);
-		return r;
-	}
 	struct pv_meter meter;
 	bool meter_on = cli_progress_wanted(ctx);
 	if (meter_on) {

@@ -28,6 +28,7 @@
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/archive/proof.h"
+#include "archiver/archive/search_open.h"
 #include "archiver/archive/read_ahead.h"
 #include "archiver/store/message.h"
 #include "audit/auditlog.h"
@@ -1017,6 +1018,7 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	       struct pv_error *err)
 {
 	struct xp x = {.ar = ar, .o = o, .sum = sum, .err = err};
+	struct search_backend *sb;
 	int64_t *ids = NULL;
 	size_t n = 0;
 	bool recorded = false;
@@ -1033,7 +1035,8 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 		goto out;
 	/* The index is derived: bring it up to date before resolving the query. */
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
-	    (r = index_match_ids(ar->cat->db, o->query, &ids, &n, err)) < 0 ||
+	    (r = archive_search_backend(ar, &sb, err)) < 0 ||
+	    (r = search_backend_match_ids(sb, o->query, &ids, &n, err)) < 0 ||
 	    (r = record_export(&x, ids, n)) < 0)
 		goto out;
 	recorded = true;

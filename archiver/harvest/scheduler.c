@@ -15,7 +15,6 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/log.h"
-#include "archiver/store/catalog_url.h"
 #include "archiver/store/datadir.h"
 #include "archiver/store/harvest_runs.h"
 #include "archiver/archive/audit_hook.h"
@@ -66,9 +65,7 @@ struct sched {
 	size_t n, cap;
 	unsigned parallel, running;
 	bool index_needed, dirty_tmp, forwarded;
-	/* No indexer: asked so, or the catalog is on PostgreSQL, whose
-	 * search index popvault does not feed yet (issue 18). */
-	bool no_index;
+	bool no_index; /* no indexer: asked so */
 	struct indexer_proc ix;  /* indexes what the harvests commit, meanwhile */
 	int64_t loaded_at;
 	int64_t heartbeat_at;    /* monotonic ms of the last heartbeat (daemon) */
@@ -638,7 +635,7 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 	struct pv_error ierr;
 	int r;
 
-	sc.no_index = o->no_indexer || catalog_url_present(o->data_dir);
+	sc.no_index = o->no_indexer;
 	if (!o->lock_while_busy) {
 		/* serve's scheduler holds the lock only for its rounds: a
 		 * harvest by hand or "harvest now" may wait for one to end. */

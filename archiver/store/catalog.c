@@ -23,14 +23,6 @@ static int not_on_server(struct pv_error *err)
 	return pv_fail(err, PV_ERR, "not yet available on a PostgreSQL catalog (issue 18)");
 }
 
-int catalog_search_ready(const struct catalog *cat, struct pv_error *err)
-{
-	if (cat->db != NULL)
-		return PV_OK;
-	return pv_fail(err, PV_ERR, "search is not yet available on a PostgreSQL catalog "
-				       "(issue 18): the indexer does not feed its index yet");
-}
-
 int catalog_exec(sqlite3 *db, const char *sql, struct pv_error *err)
 {
 	char *msg = NULL;

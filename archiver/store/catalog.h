@@ -65,10 +65,6 @@ void catalog_durable_commits(struct catalog *cat);
  * what they commit stays unseen until catalog_rollback ends it). */
 int catalog_begin_read(struct catalog *cat, struct pv_error *err);
 
-/* PV_OK when the catalog carries SQLite's FTS5 search index; on
- * PostgreSQL PV_ERR saying search is not yet available there (its
- * backend, search_pg.c, is not fed by the indexer yet: issue 18). */
-int catalog_search_ready(const struct catalog *cat, struct pv_error *err) PV_WARN_UNUSED;
 
 /* Transitional: the four helpers below take the SQLite handle, for the
  * modules not yet converted to lib/db.h (ARCHITECTURE.md §12). New code

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/archive/search_backend.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/user_totp.h"
 #include "archiver/lib/fsutil.h"
@@ -233,6 +234,7 @@ void archive_close(struct archive **arp)
 		return;
 	if (ar->cat != NULL && ar->cat->db != NULL)
 		sqlite3_wal_hook(ar->cat->db, NULL, NULL);
+	search_backend_close(&ar->search); /* before the catalog it runs on */
 	keys_free(&ar->archive_key);
 	keys_free(&ar->audit_key);
 	tlog_free(&ar->archive_log);

@@ -25,6 +25,8 @@
 #include "audit/note.h"
 #include "audit/tlog.h"
 
+struct search_backend;
+
 struct archive {
 	char dir[2048];
 	struct pv_config cfg;
@@ -45,6 +47,8 @@ struct archive {
 	 * front end that wants to show it, empty after archive_open. */
 	struct pv_progress progress;
 	void *signer_conn;  /* the key source's connection, NULL for local keys */
+	/* The search index (archive/search_open.h), opened at first use. */
+	struct search_backend *search;
 	bool sealing;       /* the commit hook is signing (it commits too) */
 };
 

@@ -1,7 +1,6 @@
 #include "archiver/store/pg_index.h"
 
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +9,12 @@
 #include "archiver/lib/limits.h"
 
 struct pg_index {
-	PGconn *conn;
+	struct db *db;
+	bool owned; /* pg_index_open's own connection, closed with it */
 };
 
 /* Same columns and indexes as the SQLite index (catalog migration 5), the
- * FTS5 table replaced by tv and its GIN index. */
+ * FTS5 table replaced by tv and its GIN index; idx_failed as SQLite's. */
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS idx_meta (key text PRIMARY KEY, value bigint NOT NULL);\n"
 	"CREATE TABLE IF NOT EXISTS idx_doc (\n"
@@ -36,79 +36,131 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS idx_doc_account ON idx_doc (account, date);\n"
 	"CREATE INDEX IF NOT EXISTS idx_doc_size ON idx_doc (size);\n"
 	"CREATE INDEX IF NOT EXISTS idx_doc_tv ON idx_doc USING gin (tv);\n"
+	"CREATE TABLE IF NOT EXISTS idx_failed (id bigint PRIMARY KEY, reason text NOT NULL,"
+	" failed_at bigint NOT NULL);\n"
 	"INSERT INTO idx_meta VALUES ('schema', 1) ON CONFLICT DO NOTHING;\n";
 
-static int pq_fail(struct pg_index *px, struct pv_error *err, const char *what)
+/* A write of its own transaction when the caller has none (the writers'
+ * lock, as every catalog write), else a savepoint in the caller's: a
+ * failure undoes this write only, as FTS5's writers do (index.h). */
+static int write_begin(struct pg_index *px, bool *own_r, struct pv_error *err)
 {
-	char msg[PV_ERROR_MSG_MAX];
-	snprintf(msg, sizeof(msg), "%s", PQerrorMessage(px->conn));
-	msg[strcspn(msg, "\n")] = '\0'; /* libpq's first line says it */
-	return pv_fail(err, PV_ERR, "postgresql: %s: %s", what, msg);
+	*own_r = !db_in_transaction(px->db);
+	return *own_r ? db_begin(px->db, err) : db_exec(px->db, "SAVEPOINT pg_idx_sp", err);
 }
 
-/* Runs a command, checks its status is want; *res_r gets the result when
- * asked (the caller PQclear's it). */
-static int run(struct pg_index *px, const char *sql, int n, const char *const *params,
-	ExecStatusType want, PGresult **res_r, struct pv_error *err)
+static int write_end(struct pg_index *px, bool own, int r, struct pv_error *err)
 {
-	PGresult *res = n > 0 || res_r ? PQexecParams(px->conn, sql, n, NULL, params, NULL, NULL, 0)
-				       : PQexec(px->conn, sql);
-	int r = PQresultStatus(res) == want ? PV_OK : pq_fail(px, err, "query");
-	if (r == PV_OK && res_r)
-		*res_r = res;
-	else
-		PQclear(res);
-	return r;
+	if (own) {
+		if (r == PV_OK)
+			return db_commit(px->db, err);
+		db_rollback(px->db);
+		return r;
+	}
+	if (r != PV_OK && db_exec(px->db, "ROLLBACK TO SAVEPOINT pg_idx_sp", NULL) < 0)
+		return r; /* the RELEASE would fail too: the caller's transaction is lost */
+	int r2 = db_exec(px->db, "RELEASE SAVEPOINT pg_idx_sp", r == PV_OK ? err : NULL);
+	return r != PV_OK ? r : r2;
+}
+
+/* Runs one prepared statement to its end (no rows wanted). */
+static int run_done(struct db_stmt *st, struct pv_error *err)
+{
+	int rc;
+	while ((rc = db_step(st, err)) == DB_ROW)
+		;
+	return rc < 0 ? rc : PV_OK;
 }
 
 int pg_index_exec(struct pg_index *px, const char *sql, struct pv_error *err)
 {
-	return run(px, sql, 0, NULL, PGRES_COMMAND_OK, NULL, err);
+	return db_exec(px->db, sql, err);
+}
+
+/* Copies sql, its $n placeholders (query_pg.h's) turned into ?n
+ * (lib/db.h's, which it numbers the same). The text is ours: no quote or
+ * comment holds a '$' or a '?'. */
+static int placeholders(const char *sql, struct pv_buf *out, struct pv_error *err)
+{
+	for (const char *p = sql; *p; p++)
+		if (pv_buf_append(out, *p == '$' ? "?" : p, 1, err) < 0)
+			return PV_ERR;
+	return PV_OK;
+}
+
+static int prepare_q(struct pg_index *px, const char *sql, const struct pg_index_query *q,
+	struct db_stmt **st_r, struct pv_error *err)
+{
+	struct pv_buf b;
+	pv_buf_init(&b, strlen(sql));
+	int r = placeholders(sql, &b, err);
+	if (r == PV_OK)
+		r = db_prepare(px->db, pv_buf_str(&b), st_r, err);
+	pv_buf_free(&b);
+	for (size_t i = 0; r == PV_OK && q != NULL && i < q->nparams; i++)
+		db_bind_text(*st_r, (int)i + 1, q->params[i], -1);
+	return r;
 }
 
 int pg_index_rows(struct pg_index *px, const char *sql, size_t nparams,
 	const char *const *params, int64_t *rows_r, struct pv_error *err)
 {
-	PGresult *res;
-	int r = run(px, sql, (int)nparams, params, PGRES_TUPLES_OK, &res, err);
-	if (r == PV_OK) {
-		*rows_r = PQntuples(res);
-		PQclear(res);
-	}
-	return r;
+	struct pg_index_query q = {sql, params, nparams, 0};
+	struct db_stmt *st = NULL;
+	int rc = prepare_q(px, sql, &q, &st, err);
+	*rows_r = 0;
+	while (rc == PV_OK && (rc = db_step(st, err)) == DB_ROW)
+		(*rows_r)++;
+	db_finalize(&st);
+	return rc < 0 ? rc : PV_OK;
 }
 
-static void rollback(struct pg_index *px)
-{
-	PQclear(PQexec(px->conn, "ROLLBACK"));
-}
-
-int pg_index_open(const char *conninfo, struct pg_index **px_r, struct pv_error *err)
+int pg_index_attach(struct db *db, struct pg_index **px_r, struct pv_error *err)
 {
 	*px_r = NULL;
+	if (db_kind(db) != DB_POSTGRES)
+		return pv_fail(err, PV_EUSAGE, "the PostgreSQL index needs a PostgreSQL database");
 	struct pg_index *px = calloc(1, sizeof(*px));
 	if (px == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	px->conn = PQconnectdb(conninfo);
-	int r = PQstatus(px->conn) == CONNECTION_OK ? PV_OK : pq_fail(px, err, "connect");
-	/* warnings (a NOTICE for "IF NOT EXISTS") are not for the user's terminal */
-	if (r == PV_OK)
-		r = pg_index_exec(px, "SET client_min_messages = warning", err);
-	if (r == PV_OK)
-		r = pg_index_exec(px, schema_sql, err);
+	px->db = db;
+	/* Made once (a catalog's migrations make idx_failed, not idx_doc).
+	 * Else in the writers' lock: two processes making the tables at once
+	 * would collide in the system catalogs. */
+	int64_t made = 0;
+	int r = db_query_int(db, "SELECT CASE WHEN to_regclass('idx_doc') IS NULL"
+				 " OR to_regclass('idx_failed') IS NULL THEN 0 ELSE 1 END", &made, err);
+	bool own;
+	if (r == PV_OK && !made && (r = write_begin(px, &own, err)) == PV_OK)
+		r = write_end(px, own, db_exec(db, schema_sql, err), err);
 	if (r < 0) {
-		pg_index_close(&px);
+		free(px);
 		return r;
 	}
 	*px_r = px;
 	return PV_OK;
 }
 
+int pg_index_open(const char *conninfo, struct pg_index **px_r, struct pv_error *err)
+{
+	struct db *db = NULL;
+	*px_r = NULL;
+	if (!db_url_is_postgres(conninfo))
+		return pv_fail(err, PV_EUSAGE, "not a PostgreSQL URL or conninfo");
+	int r = db_open(conninfo, 0, &db, err);
+	if (r == PV_OK && (r = pg_index_attach(db, px_r, err)) == PV_OK)
+		(*px_r)->owned = true;
+	if (r < 0)
+		db_close(&db);
+	return r;
+}
+
 void pg_index_close(struct pg_index **px)
 {
 	if (*px == NULL)
 		return;
-	PQfinish((*px)->conn);
+	if ((*px)->owned)
+		db_close(&(*px)->db);
 	free(*px);
 	*px = NULL;
 }
@@ -119,62 +171,135 @@ int pg_index_put(struct pg_index *px, const struct pg_index_row *v, size_t n,
 	static const char sql[] =
 		"INSERT INTO idx_doc (id, account, date, date_known, received_at, size,"
 		" has_attachment, message_id, from_disp, subject_disp, truncated, tv, tv_cut)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::tsvector, $13)"
+		" VALUES (?, ?, ?, CAST(? AS bigint) = 1, ?, ?, CAST(? AS bigint) = 1, ?, ?, ?, ?,"
+		" CAST(? AS tsvector), ?)"
 		" ON CONFLICT (id) DO UPDATE SET account = excluded.account, date = excluded.date,"
 		" date_known = excluded.date_known, received_at = excluded.received_at,"
 		" size = excluded.size, has_attachment = excluded.has_attachment,"
 		" message_id = excluded.message_id, from_disp = excluded.from_disp,"
 		" subject_disp = excluded.subject_disp, truncated = excluded.truncated,"
 		" tv = excluded.tv, tv_cut = excluded.tv_cut";
-	int r = pg_index_exec(px, "BEGIN", err);
+	struct db_stmt *st = NULL;
+	bool own;
+	int r = write_begin(px, &own, err);
+	if (r < 0)
+		return r;
+	r = db_prepare(px->db, sql, &st, err);
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
-		char num[6][24];
-		snprintf(num[0], sizeof(num[0]), "%" PRId64, v[i].id);
-		snprintf(num[1], sizeof(num[1]), "%" PRId64, v[i].date);
-		snprintf(num[2], sizeof(num[2]), "%" PRId64, v[i].received_at);
-		snprintf(num[3], sizeof(num[3]), "%" PRId64, v[i].size);
-		snprintf(num[4], sizeof(num[4]), "%u", v[i].truncated);
-		snprintf(num[5], sizeof(num[5]), "%u", v[i].tv_cut);
-		const char *p[13] = {num[0], v[i].account, num[1], v[i].date_known ? "t" : "f",
-			num[2], num[3], v[i].has_attachment ? "t" : "f", v[i].message_id,
-			v[i].from_disp, v[i].subject_disp, num[4], v[i].tsvector, num[5]};
-		if ((r = run(px, sql, 13, p, PGRES_COMMAND_OK, NULL, err)) < 0)
+		db_reset(st);
+		db_bind_int64(st, 1, v[i].id);
+		db_bind_text(st, 2, v[i].account, -1);
+		db_bind_int64(st, 3, v[i].date);
+		db_bind_int64(st, 4, v[i].date_known);
+		db_bind_int64(st, 5, v[i].received_at);
+		db_bind_int64(st, 6, v[i].size);
+		db_bind_int64(st, 7, v[i].has_attachment);
+		db_bind_text(st, 8, v[i].message_id, -1);
+		db_bind_text(st, 9, v[i].from_disp, -1);
+		db_bind_text(st, 10, v[i].subject_disp, -1);
+		db_bind_int64(st, 11, v[i].truncated);
+		db_bind_text(st, 12, v[i].tsvector, -1);
+		db_bind_int64(st, 13, v[i].tv_cut);
+		if ((r = run_done(st, err)) < 0)
 			pv_error_prefix(err, "index message %" PRId64, v[i].id);
 	}
-	if (r == PV_OK)
-		r = pg_index_exec(px, "COMMIT", err);
-	else
-		rollback(px);
-	return r;
+	db_finalize(&st);
+	return write_end(px, own, r, err);
+}
+
+/* Statements taking id as their one parameter, in write_begin's frame. */
+static int write_id(struct pg_index *px, const char *const *sqls, size_t n, int64_t id,
+	struct pv_error *err)
+{
+	bool own;
+	int r = write_begin(px, &own, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		struct db_stmt *st = NULL;
+		if ((r = db_prepare(px->db, sqls[i], &st, err)) < 0)
+			break;
+		db_bind_int64(st, 1, id);
+		r = run_done(st, err);
+		db_finalize(&st);
+	}
+	return write_end(px, own, r, err);
 }
 
 int pg_index_remove(struct pg_index *px, int64_t id, struct pv_error *err)
 {
-	char num[24];
-	snprintf(num, sizeof(num), "%" PRId64, id);
-	const char *p[1] = {num};
-	return run(px, "DELETE FROM idx_doc WHERE id = $1", 1, p, PGRES_COMMAND_OK, NULL, err);
+	static const char *const sqls[] = {"DELETE FROM idx_doc WHERE id = ?",
+		"DELETE FROM idx_failed WHERE id = ?"};
+	return write_id(px, sqls, 2, id, err);
+}
+
+int pg_index_mark_failed(struct pg_index *px, int64_t id, const char *reason, int64_t at,
+	struct pv_error *err)
+{
+	struct db_stmt *st = NULL;
+	bool own;
+	int r = write_begin(px, &own, err);
+	if (r < 0)
+		return r;
+	r = db_prepare(px->db, "INSERT INTO idx_failed (id, reason, failed_at)"
+			" VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET reason = excluded.reason,"
+			" failed_at = excluded.failed_at", &st, err);
+	if (r == PV_OK) {
+		db_bind_int64(st, 1, id);
+		db_bind_text(st, 2, reason, -1);
+		db_bind_int64(st, 3, at);
+		r = run_done(st, err);
+	}
+	db_finalize(&st);
+	return write_end(px, own, r, err);
 }
 
 int pg_index_clear(struct pg_index *px, struct pv_error *err)
 {
-	return pg_index_exec(px, "TRUNCATE idx_doc", err);
-}
-
-static int64_t int_at(PGresult *res, int row, int col)
-{
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+	bool own;
+	int r = write_begin(px, &own, err);
+	if (r < 0)
+		return r;
+	return write_end(px, own, db_exec(px->db, "DELETE FROM idx_doc; DELETE FROM idx_failed",
+					  err), err);
 }
 
 int pg_index_count(struct pg_index *px, int64_t *n_r, struct pv_error *err)
 {
-	PGresult *res;
-	int r = run(px, "SELECT count(*) FROM idx_doc", 0, NULL, PGRES_TUPLES_OK, &res, err);
-	if (r == PV_OK) {
-		*n_r = int_at(res, 0, 0);
-		PQclear(res);
+	return db_query_int(px->db, "SELECT count(*) FROM idx_doc", n_r, err);
+}
+
+int pg_index_indexed(struct pg_index *px, const int64_t *ids, size_t n, bool *indexed_r,
+	struct pv_error *err)
+{
+	struct pv_buf list;
+	struct db_stmt *st = NULL;
+	for (size_t i = 0; i < n; i++)
+		indexed_r[i] = false;
+	if (n == 0)
+		return PV_OK;
+	/* one round trip: the ids as an array literal, "{1,2,3}" */
+	pv_buf_init(&list, 24 * n + 3);
+	int r = pv_buf_printf(&list, err, "{");
+	for (size_t i = 0; i < n && r == PV_OK; i++)
+		r = pv_buf_printf(&list, err, "%s%" PRId64, i ? "," : "", ids[i]);
+	if (r == PV_OK)
+		r = pv_buf_printf(&list, err, "}");
+	if (r == PV_OK)
+		r = db_prepare(px->db, "SELECT id FROM idx_doc WHERE id = ANY (CAST(? AS bigint[]))",
+			&st, err);
+	if (r == PV_OK)
+		db_bind_text(st, 1, pv_buf_str(&list), -1);
+	int rc = r;
+	while (r == PV_OK && (rc = db_step(st, err)) == DB_ROW) {
+		int64_t id = db_column_int64(st, 0);
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] == id)
+				indexed_r[i] = true;
 	}
-	return r;
+	db_finalize(&st);
+	pv_buf_free(&list);
+	return rc < 0 ? rc : PV_OK;
 }
 
 /* Whether the page should be read by walking idx_doc_date and testing each
@@ -186,12 +311,11 @@ int pg_index_count(struct pg_index *px, int64_t *n_r, struct pv_error *err)
  * 1 M documents), but here the exact total is already counted. */
 static bool walk_date_index(struct pg_index *px, int64_t total, int64_t wanted)
 {
-	PGresult *res = PQexec(px->conn, "SELECT reltuples::bigint FROM pg_class"
-					 " WHERE oid = 'idx_doc'::regclass");
-	double rows = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-			      ? (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-	PQclear(res);
-	return total > 0 && rows * (double)wanted / (double)total < (double)total;
+	int64_t rows = 0;
+	if (db_query_int(px->db, "SELECT CAST(reltuples AS bigint) FROM pg_class"
+				 " WHERE oid = CAST('idx_doc' AS regclass)", &rows, NULL) < 0)
+		rows = 0;
+	return total > 0 && (double)rows * (double)wanted / (double)total < (double)total;
 }
 
 static const char *order_by(const struct pg_index_query *q, bool by_rank, bool ascending,
@@ -199,8 +323,8 @@ static const char *order_by(const struct pg_index_query *q, bool by_rank, bool a
 {
 	if (by_rank && q->rank_param > 0) {
 		/* ts_rank: higher is better, the reverse of FTS5's bm25 rank */
-		snprintf(buf, n, " ORDER BY ts_rank(d.tv, $%zu::tsquery) %s, d.date DESC, d.id DESC",
-			q->rank_param, ascending ? "" : "DESC");
+		snprintf(buf, n, " ORDER BY ts_rank(d.tv, CAST($%zu AS tsquery)) %s, d.date DESC,"
+			" d.id DESC", q->rank_param, ascending ? "" : "DESC");
 		return buf;
 	}
 	/* "d.date + 0" is the same order that idx_doc_date cannot give */
@@ -214,45 +338,58 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 	void *ctx, struct pv_error *err)
 {
 	struct pv_buf sql;
-	PGresult *res = NULL;
-	char order[128];
+	struct db_stmt *st = NULL;
+	char order[160];
 	*total_r = 0;
-	pv_buf_init(&sql, strlen(q->where) + 1024);
-	int r = pg_index_exec(px, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+	/* the count and the page in one snapshot, unless the caller's
+	 * transaction is that already */
+	bool own = !db_in_transaction(px->db);
+	int r = own ? db_begin_read(px->db, err) : PV_OK;
 	if (r < 0)
 		return r;
+	pv_buf_init(&sql, strlen(q->where) + 1024);
 	if ((r = pv_buf_printf(&sql, err, "SELECT count(*) FROM idx_doc d WHERE %s", q->where)) ==
 		PV_OK &&
-	    (r = run(px, pv_buf_str(&sql), (int)q->nparams, q->params, PGRES_TUPLES_OK, &res,
-		 err)) == PV_OK) {
-		*total_r = int_at(res, 0, 0);
-		PQclear(res);
-		res = NULL;
+	    (r = prepare_q(px, pv_buf_str(&sql), q, &st, err)) == PV_OK) {
+		int rc = db_step(st, err);
+		if (rc == DB_ROW)
+			*total_r = db_column_int64(st, 0);
+		else
+			r = rc < 0 ? rc : pv_fail(err, PV_ERR, "postgresql: no count");
 	}
+	db_finalize(&st);
 	if (r < 0 || limit == 0 || offset >= *total_r)
 		goto out;
 	pv_buf_reset(&sql);
+	/* limit and offset as parameters: one prepared statement a query */
 	r = pv_buf_printf(&sql, err, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
 		" d.from_disp, d.subject_disp, d.has_attachment FROM idx_doc d WHERE %s%s"
-		" LIMIT %" PRId64 " OFFSET %" PRId64, q->where,
+		" LIMIT $%zu OFFSET $%zu", q->where,
 		order_by(q, by_rank, ascending, walk_date_index(px, *total_r, offset + limit), order,
-			sizeof(order)), limit, offset);
-	if (r == PV_OK)
-		r = run(px, pv_buf_str(&sql), (int)q->nparams, q->params, PGRES_TUPLES_OK, &res, err);
-	for (int i = 0; r == PV_OK && i < PQntuples(res); i++) {
+			sizeof(order)), q->nparams + 1, q->nparams + 2);
+	if (r == PV_OK && (r = prepare_q(px, pv_buf_str(&sql), q, &st, err)) == PV_OK) {
+		db_bind_int64(st, (int)q->nparams + 1, limit);
+		db_bind_int64(st, (int)q->nparams + 2, offset);
+	}
+	int rc = r;
+	while (r == PV_OK && (rc = db_step(st, err)) == DB_ROW) {
+		const char *a = db_column_text(st, 4), *f = db_column_text(st, 5),
+			   *s = db_column_text(st, 6);
 		struct pg_index_hit h = {
-			.id = int_at(res, i, 0), .date = int_at(res, i, 1),
-			.date_known = PQgetvalue(res, i, 2)[0] == 't', .size = int_at(res, i, 3),
-			.account = PQgetvalue(res, i, 4), .from_disp = PQgetvalue(res, i, 5),
-			.subject_disp = PQgetvalue(res, i, 6),
-			.has_attachment = PQgetvalue(res, i, 7)[0] == 't',
+			.id = db_column_int64(st, 0), .date = db_column_int64(st, 1),
+			.date_known = db_column_int64(st, 2) != 0, .size = db_column_int64(st, 3),
+			.account = a ? a : "", .from_disp = f ? f : "", .subject_disp = s ? s : "",
+			.has_attachment = db_column_int64(st, 7) != 0,
 		};
 		r = fn(ctx, &h);
 	}
-	PQclear(res);
+	if (r == PV_OK && rc < 0)
+		r = rc;
+	db_finalize(&st);
 out:
 	pv_buf_free(&sql);
-	rollback(px); /* read only: nothing to keep */
+	if (own)
+		db_rollback(px->db); /* read only: nothing to keep */
 	return r;
 }
 
@@ -260,25 +397,19 @@ int pg_index_match_ids(struct pg_index *px, const struct pg_index_query *q, int6
 	size_t *n_r, struct pv_error *err)
 {
 	struct pv_buf sql;
-	PGresult *res = NULL;
+	struct db_stmt *st = NULL;
 	*ids_r = NULL;
 	*n_r = 0;
 	pv_buf_init(&sql, strlen(q->where) + 1024);
 	int r = pv_buf_printf(&sql, err, "SELECT d.id FROM idx_doc d WHERE %s ORDER BY d.id",
 		q->where);
 	if (r == PV_OK)
-		r = run(px, pv_buf_str(&sql), (int)q->nparams, q->params, PGRES_TUPLES_OK, &res, err);
-	if (r == PV_OK) {
-		size_t n = (size_t)PQntuples(res);
-		*ids_r = malloc((n ? n : 1) * sizeof(**ids_r));
-		if (*ids_r == NULL)
-			r = pv_fail(err, PV_ERR, "out of memory");
-		for (size_t i = 0; r == PV_OK && i < n; i++)
-			(*ids_r)[i] = int_at(res, (int)i, 0);
-		if (r == PV_OK)
-			*n_r = n;
-		PQclear(res);
-	}
+		r = prepare_q(px, pv_buf_str(&sql), q, &st, err);
+	if (r == PV_OK)
+		r = db_collect_ids(&st, ids_r, n_r, err);
+	db_finalize(&st);
 	pv_buf_free(&sql);
+	if (r == PV_OK && *ids_r == NULL && (*ids_r = malloc(sizeof(**ids_r))) == NULL)
+		r = pv_fail(err, PV_ERR, "out of memory");
 	return r;
 }

@@ -1,16 +1,24 @@
 #ifndef PV_STORE_PG_INDEX_H
 #define PV_STORE_PG_INDEX_H
 
-/* The search index's tables on PostgreSQL (libpq): what idx_doc and
- * idx_fts are on SQLite (archiver/index/index.h), as one table
+/* The search index's tables on PostgreSQL (through lib/db.h): what
+ * idx_doc and idx_fts are on SQLite (archiver/index/index.h), as one table
  *
  *   idx_doc (id, account, date, date_known, received_at, size,
  *            has_attachment, message_id, from_disp, subject_disp,
  *            truncated, tv tsvector, tv_cut)
  *
- * with a GIN index on tv and B-trees as on SQLite, plus idx_meta
- * ('schema' = 1). Only the search index runs on PostgreSQL so far: the
- * catalog, the logs and the blobs stay in the data directory.
+ * with a GIN index on tv and B-trees as on SQLite, plus idx_failed (id,
+ * reason, failed_at) and idx_meta ('schema' = 1). On an archive whose
+ * catalog is on PostgreSQL these tables live beside the catalog's, on the
+ * catalog's own connection (pg_index_attach): an index write made inside
+ * a catalog transaction (disposal, the indexer's batch with its
+ * high-water mark) commits or rolls back with it.
+ *
+ * Writers: outside a transaction each write is one transaction of its
+ * own, taken in the writers' lock (db_begin); inside the caller's, a
+ * savepoint, so a failed index write leaves the caller's transaction
+ * usable (as FTS5's writers do, index.h).
  *
  * This file knows SQL and libpq, nothing of mail or of the query language:
  * rows arrive ready (the tsvector as PostgreSQL's input text, from
@@ -22,14 +30,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archiver/lib/db.h"
 #include "archiver/lib/error.h"
 
 struct pg_index;
 
 /* Connects (conninfo: libpq's "host=... port=..." or a postgresql:// URL)
  * and makes the tables when missing. *px_r owned by the caller
- * (pg_index_close). PV_ERR with libpq's reason when it cannot connect. */
+ * (pg_index_close, which closes the connection). PV_ERR with libpq's
+ * reason when it cannot connect. */
 int pg_index_open(const char *conninfo, struct pg_index **px_r, struct pv_error *err)
+	PV_WARN_UNUSED;
+/* The same on an open PostgreSQL connection (borrowed: it must outlive
+ * *px_r; PV_EUSAGE on SQLite). */
+int pg_index_attach(struct db *db, struct pg_index **px_r, struct pv_error *err)
 	PV_WARN_UNUSED;
 void pg_index_close(struct pg_index **px);
 
@@ -57,6 +71,12 @@ int pg_index_put(struct pg_index *px, const struct pg_index_row *v, size_t n,
 int pg_index_remove(struct pg_index *px, int64_t id, struct pv_error *err) PV_WARN_UNUSED;
 int pg_index_clear(struct pg_index *px, struct pv_error *err) PV_WARN_UNUSED;
 int pg_index_count(struct pg_index *px, int64_t *n_r, struct pv_error *err) PV_WARN_UNUSED;
+/* indexed_r[i]: whether ids[i] has a row (one query for all n). */
+int pg_index_indexed(struct pg_index *px, const int64_t *ids, size_t n, bool *indexed_r,
+	struct pv_error *err) PV_WARN_UNUSED;
+/* Records that id could not be indexed, and why (replacing a record). */
+int pg_index_mark_failed(struct pg_index *px, int64_t id, const char *reason, int64_t at,
+	struct pv_error *err) PV_WARN_UNUSED;
 
 /* A compiled query: where is a condition on d; params[0..n) are $1..$n
  * (text); rank_param names the $k holding a tsquery every result matches,
@@ -77,7 +97,7 @@ struct pg_index_hit {
 typedef int (*pg_index_hit_fn)(void *ctx, const struct pg_index_hit *h);
 
 /* The total and one page (limit rows from offset), in one repeatable-read
- * transaction: ordered by date (then id) or, when by_rank and the query
+ * transaction (the caller's when one is open): ordered by date (then id) or, when by_rank and the query
  * has a rank, by ts_rank (best first), then date and id newest first;
  * ascending reverses. fn is called for each row in order; a non-zero
  * return stops and is returned. limit 0: the total only. */
@@ -89,13 +109,13 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 int pg_index_match_ids(struct pg_index *px, const struct pg_index_query *q, int64_t **ids_r,
 	size_t *n_r, struct pv_error *err) PV_WARN_UNUSED;
 
-/* Runs sql (no parameters, no rows wanted), for schema work and the
- * benchmark's generator. */
 /* Runs a query with $n text parameters; *rows_r gets its row count (the
  * benchmark's catalog lookups: tests/bench/bench_pg.c). */
 int pg_index_rows(struct pg_index *px, const char *sql, size_t nparams,
 	const char *const *params, int64_t *rows_r, struct pv_error *err) PV_WARN_UNUSED;
 
+/* Runs sql (no parameters, no rows wanted), for schema work and the
+ * benchmark's generator. */
 int pg_index_exec(struct pg_index *px, const char *sql, struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

@@ -40,7 +40,9 @@ MD=$(h_maildir dovecot alice)
 # after the given delay, then check the invariants. Prints one line:
 # "landed|finished LOST DUPS LOGOK upstream archived".
 cat >"$H_RUN/round.py" <<'EOF'
-import collections, hashlib, os, signal, sqlite3, subprocess, sys, time
+import collections, hashlib, os, signal, subprocess, sys, time
+sys.path.insert(0, os.environ["H_LIB"])
+import pvcatalog
 pv, d, md, seeded, delay = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
 h = subprocess.Popen([pv, "--data", d, "harvest", "--once"], stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True)
@@ -61,9 +63,9 @@ for sub in ("new", "cur"):
             up[sha(os.path.join(md, sub, n))] += 1
         except FileNotFoundError:
             pass
-db = sqlite3.connect(os.path.join(d, "catalog.db"))
-got = collections.Counter(r[0].hex() for r in db.execute("select sha256 from messages"))
-n = db.execute("select count(*) from messages").fetchone()[0]
+db = pvcatalog.connect(d)
+got = collections.Counter(r[0] for r in db.rows("select lower(hex(sha256)) from messages"))
+n = int(db.value("select count(*) from messages"))
 db.close()
 lost = sum(max(0, want[k] - up[k] - got[k]) for k in want)
 dups = sum(max(0, got[k] - want[k]) for k in got)
@@ -108,7 +110,7 @@ h_like "$(cat "$H_RUN/verify.out")" '2000 in the catalog' "verify saw the 2,000 
 sample=$(python3 -c 'import random,sys; r=random.Random(int(sys.argv[1])); print(" ".join(str(i) for i in sorted(r.sample(range(1, 2001), 60))))' "$SEED")
 bad=0
 for id in $sample; do
-	want=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select hex(sha256) from messages where id=?", (int(sys.argv[2]),)).fetchone()[0].lower())' "$D/catalog.db" "$id")
+	want=$(pv_sql "select lower(hex(sha256)) from messages where id = $id")
 	[ "$(pv show "$id" --raw | sha256sum | cut -d' ' -f1)" = "$want" ] || bad=$((bad + 1))
 done
 h_is "$bad" 0 "show --raw of 60 random messages: the bytes hash to the catalog's sha256"

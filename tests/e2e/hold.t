@@ -35,7 +35,7 @@ out=$(pv --json hold add carol --query 'from:carol.compliance@sec.gov' --note 'l
 h_is "$(echo "$out" | h_json 'd["messages"]')" "$(echo $carol | wc -w)" "hold 'carol' covers the $(echo $carol | wc -w) message(s) from Carol"
 out=$(pv --json hold add 'Dan v. Example Corp' --query 'participant:dan.enforcement@sec.gov')
 h_is "$(echo "$out" | h_json 'd["messages"]')" "$(echo $dan | wc -w)" "hold 'Dan v. Example Corp' covers the $(echo $dan | wc -w) messages Dan took part in"
-h_is "$(pv_sql "SELECT group_concat(message_id, ' ') FROM (SELECT message_id FROM hold_members m JOIN holds h ON h.id = m.hold_id WHERE h.name = 'carol' ORDER BY 1)")" \
+h_is "$(pv_sql "SELECT group_concat(message_id, ' ') FROM (SELECT message_id FROM hold_members m JOIN holds h ON h.id = m.hold_id WHERE h.name = 'carol' ORDER BY 1) x")" \
 	"$carol" "…exactly those messages are recorded"
 h_fails "a second active hold with the same name is refused, naming it" 1 \
 	"^popvault: a hold named 'carol' is already active" pv hold add carol --query 'subject:x'
@@ -73,13 +73,13 @@ pv_at 65 dispose >/dev/null 2>&1
 pv_glass pv_at 65 >"$H_RUN/d.out" 2>&1
 h_is $? 0 "dispose on day 65"
 left=$(printf '%s\n' $dan | sort -n -u | tr '\n' ' ' | sed 's/ $//')
-h_is "$(pv_sql 'SELECT group_concat(id, " ") FROM (SELECT id FROM messages WHERE disposed_at IS NULL ORDER BY id)')" \
+h_is "$(pv_sql "SELECT group_concat(id, ' ') FROM (SELECT id FROM messages WHERE disposed_at IS NULL ORDER BY id) x")" \
 	"$left" "only the messages Dan's hold covers are left"
 h_is "$(pv_at 65 show "${dan%% *}" --raw | sha256sum | cut -d' ' -f1)" \
 	"$(sha256sum <"$H_RUN/mail/$(printf %05d "${dan%% *}").eml" | cut -d' ' -f1)" "held mail reads back byte for byte"
 
 # Audited: placing and releasing, the query kept as personal data beside the log.
-h_is "$(pv_sql "SELECT group_concat(type, ' ') FROM (SELECT type FROM audit_event WHERE type LIKE 'hold-%' ORDER BY seq)")" \
+h_is "$(pv_sql "SELECT group_concat(type, ' ') FROM (SELECT type FROM audit_event WHERE type LIKE 'hold-%' ORDER BY seq) x")" \
 	"hold-place hold-place hold-release" "audit log: two placed, one released"
 h_is "$(pv_sql "SELECT count(*) FROM audit_personal WHERE CAST(data AS TEXT) LIKE '%participant:dan.enforcement@sec.gov%'") $(pv_sql "SELECT count(*) FROM tlog_leaf WHERE CAST(data AS TEXT) LIKE '%dan.enforcement%'")" \
 	"1 0" "the query is in the audit side table, not in any log leaf"

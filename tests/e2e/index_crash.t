@@ -47,7 +47,9 @@ MD=$(h_maildir dovecot alice)
 # group), let whatever survives finish, then check. Prints one line:
 # "killed|missed LOST DUPS LOGOK INDEXOK upstream archived indexed".
 cat >"$H_RUN/round.py" <<'EOF'
-import collections, hashlib, os, signal, sqlite3, subprocess, sys, time
+import collections, hashlib, os, signal, subprocess, sys, time
+sys.path.insert(0, os.environ["H_LIB"])
+import pvcatalog
 pv, d, md, seeded, delay, target = sys.argv[1:7]
 h = subprocess.Popen([pv, "--data", d, "harvest", "--once"], stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True)
@@ -68,8 +70,8 @@ def children(pid):
     return out
 # Both at work: the indexer process is there and the harvest has
 # committed something in this round; then the seeded jitter.
-db = sqlite3.connect("file:%s/catalog.db?mode=ro" % d, uri=True, timeout=30)
-count = lambda: db.execute("select count(*) from messages").fetchone()[0]
+db = pvcatalog.connect(d, readonly=True)
+count = lambda: int(db.value("select count(*) from messages"))
 start = count()
 deadline = time.time() + 60
 while h.poll() is None and time.time() < deadline and target != "none":
@@ -110,14 +112,19 @@ for sub in ("new", "cur"):
             up[sha(os.path.join(md, sub, n))] += 1
         except FileNotFoundError:
             pass
-db = sqlite3.connect(os.path.join(d, "catalog.db"))
-got = collections.Counter(r[0].hex() for r in db.execute("select sha256 from messages"))
-n = db.execute("select count(*) from messages").fetchone()[0]
-docs = db.execute("select count(*) from idx_doc").fetchone()[0]
-texts = db.execute("select count(*) from idx_fts").fetchone()[0]
-orphans = db.execute("select count(*) from idx_doc where id not in (select id from messages)").fetchone()[0]
-# (an idx_fts rowid is the document's sort key, idx_doc.key)
-no_text = db.execute("select count(*) from idx_doc where key not in (select rowid from idx_fts)").fetchone()[0]
+db = pvcatalog.connect(d)
+got = collections.Counter(r[0] for r in db.rows("select lower(hex(sha256)) from messages"))
+n = int(db.value("select count(*) from messages"))
+docs = int(db.value("select count(*) from idx_doc"))
+orphans = int(db.value("select count(*) from idx_doc where id not in (select id from messages)"))
+if os.path.exists(os.path.join(d, "catalog.url")):
+    # PostgreSQL's index (store/pg_index.c): a document's text is its row's tsvector
+    texts = int(db.value("select count(*) from idx_doc where tv is not null"))
+    no_text = docs - texts
+else:
+    texts = int(db.value("select count(*) from idx_fts"))
+    # (an idx_fts rowid is the document's sort key, idx_doc.key)
+    no_text = int(db.value("select count(*) from idx_doc where key not in (select rowid from idx_fts)"))
 db.close()
 lost = sum(max(0, want[k] - up[k] - got[k]) for k in want)
 dups = sum(max(0, got[k] - want[k]) for k in got)
@@ -187,11 +194,13 @@ h_check "verify --full passes" eval 'pv verify --full >"$H_RUN/verify.out" 2>&1'
 # Searchable: every keyword finds exactly the messages genmail put it in
 # (by content hash), and a sample of messages by their own Message-ID.
 python3 - "$PV" "$D" "$M/index.json" "$SEED" >"$H_RUN/search.out" <<'EOF'
-import json, random, sqlite3, subprocess, sys
+import json, os, random, subprocess, sys
+sys.path.insert(0, os.environ["H_LIB"])
+import pvcatalog
 pv, d, index, seed = sys.argv[1:5]
 msgs = json.load(open(index))["messages"]
-db = sqlite3.connect(d + "/catalog.db")
-id_of = {r[0].hex(): r[1] for r in db.execute("select sha256, id from messages")}
+db = pvcatalog.connect(d)
+id_of = {r[0]: int(r[1]) for r in db.rows("select lower(hex(sha256)), id from messages")}
 def search(q):
     out = subprocess.run([pv, "--data", d, "--json", "search", q, "--limit", "10000"],
                          stdout=subprocess.PIPE, text=True, check=True).stdout

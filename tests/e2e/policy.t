@@ -48,19 +48,19 @@ h_genmail --count 30 --seed 5 --out "$H_RUN/mail" --max-attachment 20000
 h_dovecot_start --seed alice="$H_RUN/mail"
 pv_dovecot_account alice
 pv harvest --once >/dev/null 2>&1
-h_is "$(pv_sql 'SELECT count(*) FROM messages WHERE policy_version = 1 AND retention_class = "default"')" 30 \
+h_is "$(pv_sql "SELECT count(*) FROM messages WHERE policy_version = 1 AND retention_class = 'default'")" 30 \
 	"archived under policy version 1 from init (default, 6 years)"
 h_like "$(pv policy show)" 'default: retain 6y' "policy show prints version 1"
 
 # --- bad files change nothing --------------------------------------------------
-before=$(pv_sql 'SELECT group_concat(id || ":" || retention_class || ":" || expires_at || ":" || policy_version || ":" || hex(wrapped_key)) FROM messages')
+before=$(pv_sql "SELECT group_concat(id || ':' || retention_class || ':' || expires_at || ':' || policy_version || ':' || hex(wrapped_key)) FROM (SELECT * FROM messages ORDER BY id) m")
 changed=0
 for f in "$POL"/bad-*.policy "$H_RUN/1mb.policy" "$H_RUN/garbage.policy"; do
 	pv policy set "$f" 2>/dev/null && changed=1
 done
 h_is "$changed" 0 "policy set refuses every bad file"
 h_is "$(pv_sql 'SELECT count(*) FROM policy_versions')" 1 "…stores no version"
-h_is "$(pv_sql 'SELECT group_concat(id || ":" || retention_class || ":" || expires_at || ":" || policy_version || ":" || hex(wrapped_key)) FROM messages')" \
+h_is "$(pv_sql "SELECT group_concat(id || ':' || retention_class || ':' || expires_at || ':' || policy_version || ':' || hex(wrapped_key)) FROM (SELECT * FROM messages ORDER BY id) m")" \
 	"$before" "…and changes no message"
 
 # --- a new version: impact per rule against the generator's index ---------------

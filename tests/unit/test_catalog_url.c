@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "archiver/archive/search_backend.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/store/catalog_url.h"
 #include "tests/unit/fixtures.h"
@@ -118,7 +119,13 @@ static void test_catalog_open_on_postgres(void **state)
 	fx_must(db_query_int(cat->conn, "SELECT version FROM schema_version", &v, &err), &err,
 		"version");
 	assert_int_equal(v, catalog_schema_version());
-	assert_int_equal(catalog_search_ready(cat, &err), PV_ERR);
+	/* the search index on the catalog's own connection, beside it */
+	struct search_backend *sb = NULL;
+	int64_t n = -1;
+	fx_must(search_backend_pg_attach(cat->conn, &sb, &err), &err, "search backend");
+	fx_must(search_backend_count(sb, &n, &err), &err, "count");
+	assert_int_equal(n, 0);
+	search_backend_close(&sb);
 	catalog_close(&cat);
 
 	assert_int_equal(catalog_server_free(url, &err), PV_ERR);

@@ -11,6 +11,7 @@
 # dir is removed unless H_KEEP=1.  See tests/e2e/lib/README.md.
 
 H_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export H_LIB # python parts of the suites import lib/pvcatalog.py from it
 H_PY=${PYTHON:-python3}
 H_SRC=${POPVAULT_SRC:-$(cd "$H_LIB/../../.." && pwd)}
 H_TESTS=0

@@ -12,10 +12,10 @@ side): where it is, generated mail, and running it on one archive.
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
+import pvcatalog
 import pvharness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -27,6 +27,12 @@ PV = os.environ.get("POPVAULT_BIN") or os.path.join(SRC, "build", "popvault")
 STORE = os.environ.get("POPVAULT_TEST_STORE") or "local"
 if STORE not in ("local", "s3"):
     raise SystemExit("Bail out! POPVAULT_TEST_STORE=%s: local or s3" % STORE)
+# With POPVAULT_TEST_CATALOG=pg every archive an Archive inits keeps its
+# catalog in the run's PostgreSQL (pvharness.Run.pg), in a database of its
+# own.
+CATALOG = os.environ.get("POPVAULT_TEST_CATALOG") or "sqlite"
+if CATALOG not in ("sqlite", "pg"):
+    raise SystemExit("Bail out! POPVAULT_TEST_CATALOG=%s: sqlite or pg" % CATALOG)
 
 
 def _command(args):
@@ -45,15 +51,39 @@ def store_options():
     return ["--store", url, "--store-key-file", rgw["RGW_KEY_FILE"]]
 
 
+def catalog_options():
+    """The init options of a new archive in the catalog under test: a new
+    database (with lib/pg_sqlite_compat.sql) on the newest run's
+    PostgreSQL (started at the first call)."""
+    if CATALOG != "pg":
+        return []
+    pg = pvharness.Run.current.pg()
+    psql = os.path.join(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"), "psql")
+    name = "pv_" + os.urandom(6).hex()
+    url = "postgresql://postgres@%s:%s/%s" % (pg["PG_HOST"], pg["PG_PORT"], name)
+    subprocess.run([psql, pg["PG_URL"], "-qAtc", "CREATE DATABASE " + name], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([psql, url, "-qAt", "-v", "ON_ERROR_STOP=1", "-f",
+                    os.path.join(HERE, "pg_sqlite_compat.sql")], check=True,
+                   stdout=subprocess.DEVNULL)
+    return ["--catalog", url]
+
+
 def _check_stored(data):
     """The matrix must not pass by testing the local store twice."""
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "catalog.db"), uri=True)
+    db = pvcatalog.connect(data, readonly=True)
     try:
-        kind = db.execute("SELECT kind FROM pack_store").fetchone()
+        kind = db.value("SELECT kind FROM pack_store")
     finally:
         db.close()
-    if kind is None or kind[0] != "s3":
+    if kind != "s3":
         raise SystemExit("Bail out! init: %s does not record its s3 store" % data)
+
+
+def _check_catalog(data):
+    """Nor by testing SQLite twice."""
+    if not os.path.exists(os.path.join(data, "catalog.url")):
+        raise SystemExit("Bail out! init: %s does not record its PostgreSQL catalog" % data)
 
 
 def _set_rgw_clock(rgw, days):
@@ -87,6 +117,9 @@ class Archive:
         stored = STORE == "s3" and _command(args) == "init" and "--store" not in args
         if stored:
             args += store_options()
+        on_pg = CATALOG == "pg" and _command(args) == "init" and "--catalog" not in args
+        if on_pg:
+            args += catalog_options()
         cmd = [PV, "--data", data_dir or self.data] + args
         env = dict(os.environ, **self.env)
         if at is not None:
@@ -103,6 +136,8 @@ class Archive:
             raise SystemExit("popvault %s failed (%d): %s" % (args, p.returncode, p.stderr.decode()))
         if stored and p.returncode == 0:
             _check_stored(data_dir or self.data)
+        if on_pg and p.returncode == 0:
+            _check_catalog(data_dir or self.data)
         return p
 
     @staticmethod

@@ -15,12 +15,21 @@
 # with the run, in a bucket of its own (init creates it: a bucket with
 # Object Lock cannot be shared).  pv_at moves the gateway's clock with
 # popvault's, and pv_pack_kept / pv_pack_lose look where the packs are.
+# With POPVAULT_TEST_CATALOG=pg every archive pv_init makes keeps its
+# catalog in a real PostgreSQL 15 (lib/pg.sh, started at the first pv_init
+# and stopped with the run), in a database of its own; pv_sql then runs
+# psql there, printing rows as sqlite3 does (fields joined by "|").
 
 PV=${POPVAULT_BIN:-$H_SRC/build/popvault}
 PV_TEST_STORE=${POPVAULT_TEST_STORE:-local}
 case $PV_TEST_STORE in
 local | s3) ;;
 *) echo "Bail out! POPVAULT_TEST_STORE=$PV_TEST_STORE: local or s3"; exit 1 ;;
+esac
+PV_TEST_CATALOG=${POPVAULT_TEST_CATALOG:-sqlite}
+case $PV_TEST_CATALOG in
+sqlite | pg) ;;
+*) echo "Bail out! POPVAULT_TEST_CATALOG=$PV_TEST_CATALOG: sqlite or pg"; exit 1 ;;
 esac
 
 # pv ARGS...: popvault on the archive $D.
@@ -41,12 +50,40 @@ pv_store_opts() {
 		--store-key-file "$RGW_KEY_FILE")
 }
 
+# pv_catalog_opts [init options]: sets PV_CATALOG_OPTS, the init options
+# of the catalog under test: none for sqlite; for pg a new database on the
+# run's PostgreSQL (started here the first time), unless the options name
+# a catalog.
+pv_catalog_opts() {
+	PV_CATALOG_OPTS=()
+	[ "$PV_TEST_CATALOG" = pg ] || return 0
+	case " $* " in *" --catalog "*) return 0 ;; esac
+	if [ -z "${PG_URL:-}" ]; then
+		. "$H_LIB/pg.sh"
+		pg_start "$H_RUN/pg-matrix" || { echo "Bail out! postgresql did not start"; exit 1; }
+	fi
+	local db
+	db=pv_$(od -An -N6 -tx1 /dev/urandom | tr -dc 0-9a-f)
+	"$PG_BINDIR/psql" "$PG_URL" -qAtc "CREATE DATABASE $db" >/dev/null ||
+		{ echo "Bail out! cannot create database $db"; exit 1; }
+	"$PG_BINDIR/psql" "postgresql://postgres@$PG_HOST:$PG_PORT/$db" -qAt \
+		-f "$H_LIB/pg_sqlite_compat.sql" >/dev/null ||
+		{ echo "Bail out! cannot load pg_sqlite_compat.sql into $db"; exit 1; }
+	PV_CATALOG_OPTS=(--catalog "postgresql://postgres@$PG_HOST:$PG_PORT/$db")
+}
+
 # pv_init DIR [init options]: a new archive at DIR, which becomes $D (its
-# packs in the store under test: pv_store_opts).
+# catalog in the catalog under test, pv_catalog_opts; its packs in the
+# store under test, pv_store_opts).
 pv_init() {
 	D=$1
+	pv_catalog_opts "${@:2}"
 	pv_store_opts "${@:2}"
-	"$PV" init --data "$D" "${PV_STORE_OPTS[@]}" "${@:2}" >/dev/null || return
+	"$PV" init --data "$D" "${PV_CATALOG_OPTS[@]}" "${PV_STORE_OPTS[@]}" "${@:2}" >/dev/null || return
+	if [ ${#PV_CATALOG_OPTS[@]} -gt 0 ] && [ ! -s "$D/catalog.url" ]; then
+		echo "Bail out! pv_init: $D does not record its PostgreSQL catalog"
+		exit 1
+	fi
 	# The matrix must not pass by testing the local store twice.
 	if [ ${#PV_STORE_OPTS[@]} -gt 0 ] && [ "$(pv_sql 'SELECT kind FROM pack_store')" != s3 ]; then
 		echo "Bail out! pv_init: $D does not record its s3 store"
@@ -103,8 +140,22 @@ pv_archived() {
 	for ((i = 1; i <= n; i++)); do pv show "$i" --raw | sha256sum | cut -d' ' -f1; done | sort
 }
 
-# pv_sql SQL...: sqlite3 on the archive's catalog.
-pv_sql() { sqlite3 "$D/catalog.db" "$@"; }
+# pv_sql SQL: the statements SQL on the archive's catalog: sqlite3 on
+# catalog.db, or psql on the database DIR/catalog.url names (rows printed
+# as sqlite3 prints them; pg_sqlite_compat.sql gives that database
+# SQLite's hex() and group_concat() for the tests' queries).
+pv_sql() {
+	if [ -s "$D/catalog.url" ]; then
+		"${PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql" "$(cat "$D/catalog.url")" \
+			-qAt -F '|' -v ON_ERROR_STOP=1 -c "$1"
+	else
+		sqlite3 "$D/catalog.db" "$@"
+	fi
+}
+
+# pv_is_pg: true when the archive $D's catalog is on PostgreSQL (checks
+# of SQLite's own files are skipped there, saying why).
+pv_is_pg() { [ -s "$D/catalog.url" ]; }
 
 # pv_date DAYS: the UTC time DAYS days from now, as faketime takes it.
 # Moving time back is a clock step: allowed, but recorded (a clock-step

@@ -294,6 +294,7 @@ class Run:
             bool(os.environ.get("H_KEEP"))
         self._servers = {}
         self._rgw = None
+        self._pg = None
         Run.current = self
 
     # -- pid registry (a file: bash calls are separate processes)
@@ -397,6 +398,21 @@ class Run:
             self._rgw = dict(kv.split("=", 1) for ln in p.stdout.splitlines()
                              for kv in shlex.split(ln))
         return self._rgw
+
+    def pg(self):
+        """The run's PostgreSQL 15 (lib/pg.sh), started at the first call
+        and stopped with the run (registered by PID): a dict of its PG_*
+        variables (PG_URL, PG_HOST, PG_PORT, ...)."""
+        if self._pg is None:
+            p = subprocess.run(["bash", os.path.join(LIB, "pg.sh"), "start",
+                                os.path.join(self.dir, "pg-matrix")],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise HarnessError("postgresql did not start: " + p.stderr[-3000:])
+            self._pg = dict(kv.split("=", 1) for ln in p.stdout.splitlines()
+                            for kv in shlex.split(ln))
+            self.register("postgres", int(self._pg["PG_PID"]))
+        return self._pg
 
     # -- servers (each returns a Server; see the classes below)
     def dovecot(self, name="dovecot", **kw):
