@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "archiver/lib/clock.h"
+#include "archiver/lib/db.h"
 #include "archiver/lib/hex.h"
 #include "audit/checkpoint.h"
 #include "audit/keys.h"
@@ -102,6 +103,19 @@ int archive_rotate_key(struct archive *ar, struct tlog *t, const char *actor,
 	struct tlog_epoch_row ep;
 	char dir[sizeof(ar->dir) + 16];
 	int r;
+	int64_t shared = 0;
+	/* Other harvesters hold this identity's seeds (archive/identity.h):
+	 * rotated here, theirs would no longer sign, and a new identity must
+	 * reach them first. Not built yet: refused rather than half done. */
+	if (ar->cat->db == NULL &&
+	    (r = db_query_int(ar->cat->conn, "SELECT count(*) FROM audit_event"
+					     " WHERE type = 'identity-export'", &shared, err)) < 0)
+		return r;
+	if (shared > 0)
+		return pv_fail(err, PV_EUSAGE, "this archive's identity was exported to other "
+					       "harvesters: a key rotated here would leave them with "
+					       "the old one; rotation on a shared archive is not "
+					       "supported yet");
 	tlog_epoch_row_init(&ep);
 	archive_sign_dir(ar->dir, dir, sizeof(dir));
 	if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) < 0 ||

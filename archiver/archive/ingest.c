@@ -160,15 +160,29 @@ static void stmts_free(struct stmts *st)
 	ledger_stmts_free(&st->ledger);
 }
 
+/* Message ids are the archive order from 1 without a gap (verify reports
+ * a gap as rows deleted). SQLite's AUTOINCREMENT gives that: a rolled
+ * back insert takes its number back. A PostgreSQL identity does not (a
+ * harvest killed mid-commit, on any machine, would leave a gap), so there
+ * the id is the next one, read inside the group commit's transaction,
+ * which holds the writers' lock: two harvesters never take one id. */
+#define INSERT_MESSAGE_COLUMNS                                                            \
+	"account_id, uidl, sha256, size, received_at, blob, bucket_id, wrapped_key,"      \
+	" leaf_index, retention_class, expires_at, policy_version, pack_id, pack_offset," \
+	" pack_length"
+
 static int stmts_prepare(struct stmts *st, struct db *db, struct pv_error *err)
 {
+	static const char sqlite_sql[] =
+		"INSERT INTO messages (" INSERT_MESSAGE_COLUMNS ")"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id";
+	static const char pg_sql[] =
+		"INSERT INTO messages (id, " INSERT_MESSAGE_COLUMNS ")"
+		" VALUES ((SELECT coalesce(max(id), 0) + 1 FROM messages),"
+		" ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id";
 	int r;
-	if ((r = db_prepare(db,
-			    "INSERT INTO messages (account_id, uidl, sha256, size, received_at,"
-			    " blob, bucket_id, wrapped_key, leaf_index, retention_class,"
-			    " expires_at, policy_version, pack_id, pack_offset, pack_length)"
-			    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-			    &st->insert, err)) < 0 ||
+	if ((r = db_prepare(db, db_kind(db) == DB_POSTGRES ? pg_sql : sqlite_sql, &st->insert,
+			    err)) < 0 ||
 	    (r = ledger_stmts_new(db, &st->ledger, err)) < 0)
 		stmts_free(st);
 	return r;

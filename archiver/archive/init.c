@@ -15,6 +15,13 @@
 #include "archiver/store/catalog_url.h"
 #include "archiver/store/keyring.h"
 
+static int dir_is_empty_or_missing(const char *dir, struct pv_error *err);
+
+int archive_init_dir_free(const char *dir, struct pv_error *err)
+{
+	return dir_is_empty_or_missing(dir, err);
+}
+
 /* 1 when dir is missing or holds no archive, 0 when it does. */
 static int dir_is_empty_or_missing(const char *dir, struct pv_error *err)
 {

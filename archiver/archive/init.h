@@ -25,6 +25,10 @@
 int archive_init_create(const char *data_dir, const char *origin, const char *catalog_url,
 			struct pv_buf *vkeys_r, struct pv_error *err);
 
+/* 1 when dir is missing or holds no archive (no config, catalog or
+ * catalog.url), 0 when it does, negative when it cannot be told. */
+int archive_init_dir_free(const char *dir, struct pv_error *err);
+
 /* Between the two steps, with `init --store URL`: the pack store
  * (store/packstore.h; packstore_probe checked it before step 1) recorded
  * with its credentials sealed, and ar switched to it. The "init" audit

@@ -125,6 +125,7 @@ int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 int cli_reindex(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_user(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
+int cli_identity(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_policy(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_hold(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_dispose(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);

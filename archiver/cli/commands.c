@@ -10,7 +10,18 @@ static const struct cli_command commands[] = {
 	 "         [--catalog postgresql://USER@HOST:PORT/DB]\n"
 	 "  --catalog: the catalog in that PostgreSQL database (recorded in DIR/catalog.url)\n"
 	 "  instead of DIR/catalog.db; no password in the URL: libpq reads it from\n"
-	 "  PGPASSFILE or ~/.pgpass. search is not yet available there.\n", cli_init},
+	 "  PGPASSFILE or ~/.pgpass. search is not yet available there.\n"
+	 "       popvault init [--data DIR] --catalog URL --join FILE --passphrase-file F\n"
+	 "  --join: another harvester of the archive whose catalog is at URL, from the\n"
+	 "  identity FILE that 'popvault identity export' wrote there (sealed to the\n"
+	 "  passphrase in F); refused unless its keys are that catalog's. Audited.\n", cli_init},
+	{"identity", "export this archive's identity for another harvester to join",
+	 "popvault identity export --out FILE --passphrase-file F\n"
+	 "  The secrets key and both logs' signing keys, with the origin, encrypted to\n"
+	 "  the passphrase in F (Argon2id; at least 12 characters), for\n"
+	 "  'popvault init --catalog URL --join FILE' on another machine. Only for a\n"
+	 "  catalog on PostgreSQL. Audited before the file is written.\n",
+	 cli_identity},
 	{"account", "add, change, list or remove upstream POP3 accounts",
 	 "popvault account add NAME --host H [--port P] [--tls implicit|starttls|none]\n"
 	 "         --user U (--password-file F | --token-command-file F)\n"

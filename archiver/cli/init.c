@@ -1,9 +1,11 @@
 /* popvault init [--origin NAME] [--catalog URL]: the data directory, its config,
  * catalog (DIR/catalog.db, or a PostgreSQL database) and keys. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "archiver/archive/checkpoints.h"
+#include "archiver/archive/identity.h"
 #include "archiver/archive/init.h"
 #include "archiver/cli/cli.h"
 #include "archiver/lib/config.h"
@@ -27,13 +29,39 @@ static void print_genesis(struct archive *ar)
 	pv_buf_free(&note);
 }
 
+/* init --catalog URL --join FILE --passphrase-file F: another harvester
+ * of an archive (archive/identity.h). */
+static int init_join(struct cli_ctx *ctx, const struct cli_args *args, struct pv_error *err)
+{
+	const char *url = cli_opt(args, "catalog"), *file = cli_opt(args, "join");
+	const char *pf = cli_opt(args, "passphrase-file");
+	char origin[IDENTITY_ORIGIN_MAX], *pass = NULL;
+	int r;
+	if (url == NULL || file == NULL || pf == NULL)
+		return pv_fail(err, PV_EUSAGE, "--join wants --catalog URL and --passphrase-file F");
+	if (cli_opt(args, "origin") != NULL || cli_opt(args, "store") != NULL)
+		return pv_fail(err, PV_EUSAGE, "--join takes the archive's origin and store from "
+					       "its identity and catalog: no --origin or --store");
+	if ((r = catalog_url_check(url, err)) < 0 || (r = pv_read_secret_file(pf, &pass, err)) < 0)
+		return r;
+	r = archive_identity_join(ctx->data_dir, url, file, pass, strlen(pass), ctx->actor, origin,
+				  err);
+	pv_secret_free(&pass);
+	if (r == PV_OK)
+		printf("joined %s to the archive %s (catalog %s): it harvests into the same logs,\n"
+		       "with the same keys\n", ctx->data_dir, origin, url);
+	return r;
+}
+
 int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"origin", CLI_VALUE, NULL},
 				 {"store", CLI_VALUE, NULL},
 				 {"store-key-file", CLI_VALUE, NULL},
-				 {"catalog", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 4, {0}, 0, false};
+				 {"catalog", CLI_VALUE, NULL},
+				 {"join", CLI_VALUE, NULL},
+				 {"passphrase-file", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 6, {0}, 0, false};
 	char *store_secret = NULL;
 	const struct cli_command *cmd = cli_find_command("init");
 	struct archive *ar = NULL;
@@ -45,6 +73,8 @@ int cli_init(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r; /* 1: --help was printed */
 	if (args.n_pos != 0)
 		return pv_fail(err, PV_EUSAGE, "init takes no arguments");
+	if (cli_opt(&args, "join") != NULL || cli_opt(&args, "passphrase-file") != NULL)
+		return init_join(ctx, &args, err);
 	pv_config_defaults(&cfg);
 	const char *origin = cli_opt(&args, "origin");
 	if (origin == NULL) {

@@ -51,7 +51,7 @@ static const struct {
 	{"account", true}, {"stats", true},  {"search", true},    {"reindex", true},
 	{"show", true},    {"export", true}, {"anchor", true},    {"audit", true},
 	{"policy", true},  {"hold", true},   {"dispose", true},   {"approvals", true},
-	{"user", true},    {"backup", false}, {"migrate", true},
+	{"user", true},    {"backup", false}, {"migrate", true},  {"identity", false},
 };
 
 int cli_privsep_short(struct cli_ctx *ctx, const char *command, int argc, char **argv,

@@ -113,6 +113,20 @@ int catalog_server_free(const char *url, struct pv_error *err)
 	return r;
 }
 
+int catalog_server_holds(const char *url, struct pv_error *err)
+{
+	struct db *db = NULL;
+	int64_t v = 0;
+	int r;
+	if ((r = catalog_url_check(url, err)) < 0 || (r = db_open(url, 0, &db, err)) < 0)
+		return r;
+	if ((r = server_version(db, &v, err)) == PV_OK && v == 0)
+		r = pv_fail(err, PV_ERR, "that PostgreSQL database holds no popvault catalog: "
+					 "joining needs the archive's own (made by init --catalog)");
+	db_close(&db);
+	return r;
+}
+
 /* The catalog in a PostgreSQL database (DIR/catalog.url): no SQLite
  * handle (cat->db NULL), only cat->conn. url is taken over. */
 static int open_server(char *url, int create, struct catalog *cat, struct pv_error *err)

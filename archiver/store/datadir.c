@@ -204,6 +204,9 @@ static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r
 	if ((r = catalog_open(data_dir, 0, &ar->cat, err)) < 0 ||
 	    (r = pv_config_load(data_dir, &ar->cfg, err)) < 0 ||
 	    (r = keyring_open(data_dir, &ar->kr, err)) < 0 ||
+	    /* A catalog on a server may be shared by several harvesters:
+	     * the bucket keys are its own (keyring.h). */
+	    (ar->cat->db == NULL && (r = keyring_use_catalog(ar->kr, ar->cat->conn, err)) < 0) ||
 	    (!for_verify && (r = bind_secrets(ar, err)) < 0) ||
 	    (r = packstore_open(data_dir, ar->cat->conn, ar->kr, &ar->packs, err)) < 0 ||
 	    (r = open_log(ar, ARCHIVE_LOG, &ar->archive_log, &ar->archive_key, for_verify ? 0 : -1,

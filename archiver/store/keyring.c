@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "archiver/lib/buf.h"
+#include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/random.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/keyring_catalog.h"
 #include "archiver/store/migrations.h"
 
 /* Only the key is in guarded memory (sodium_malloc): LeakSanitizer does
@@ -24,7 +26,17 @@ struct keyring {
 	 * message's key: parsing the SQL each time cost more than the
 	 * lookup); reset after every use, so no read lock is held. */
 	sqlite3_stmt *key_get, *info_get;
+	/* Set by keyring_use_catalog: the bucket keys are the catalog's. */
+	struct keyring_catalog *cat;
 };
+
+/* The key-encryption key of bucket keys kept in the catalog: derived
+ * from the secrets key, so every machine holding the archive's identity
+ * has it. */
+static void bucket_kek(const struct keyring *kr, unsigned char kek[KEYRING_KEY_BYTES])
+{
+	crypto_kdf_derive_from_key(kek, KEYRING_KEY_BYTES, 3, "bucketky", kr->secrets_key);
+}
 
 /* The cached statement *slot for sql, reset. */
 static int cached(struct keyring *kr, sqlite3_stmt **slot, const char *sql, struct pv_error *err)
@@ -60,24 +72,100 @@ static int open_db(const char *data_dir, int create, sqlite3 **db_r, struct pv_e
 	return r;
 }
 
-int keyring_create(const char *data_dir, struct pv_error *err)
+int keyring_create_with(const char *data_dir, const unsigned char secrets_key[KEYRING_KEY_BYTES],
+			struct pv_error *err)
 {
-	unsigned char key[crypto_secretbox_KEYBYTES];
 	char path[4096];
 	sqlite3 *db = NULL;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/keys/secrets.key", data_dir);
-	pv_random_bytes(key, sizeof(key));
-	r = pv_write_file(path, key, sizeof(key), 0600, 1, err);
-	sodium_memzero(key, sizeof(key));
-	if (r < 0)
+	if ((r = pv_write_file(path, secrets_key, KEYRING_KEY_BYTES, 0600, 1, err)) < 0)
 		return r;
 	r = open_db(data_dir, 1, &db, err);
 	/* a new keyring: every secret is sealed bound from the start */
 	if (r == PV_OK)
 		r = catalog_exec(db, "INSERT INTO keyring_meta VALUES ('secrets', 'bound')", err);
 	sqlite3_close(db);
+	return r;
+}
+
+int keyring_create(const char *data_dir, struct pv_error *err)
+{
+	unsigned char key[KEYRING_KEY_BYTES];
+	pv_random_bytes(key, sizeof(key));
+	int r = keyring_create_with(data_dir, key, err);
+	sodium_memzero(key, sizeof(key));
+	return r;
+}
+
+/* An archive made on PostgreSQL before the bucket keys moved into its
+ * catalog has them in keyring.db: moved once, same ids, in one catalog
+ * transaction; then wiped from the file (secure_delete, VACUUM). */
+static int adopt_local_keys(struct keyring *kr, struct db *db, struct pv_error *err)
+{
+	unsigned char kek[KEYRING_KEY_BYTES];
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int r = catalog_query_int(kr->db, "SELECT count(*) FROM bucket_keys", &n, err);
+	if (r < 0 || n == 0)
+		return r;
+	if ((r = catalog_prepare(kr->db, "SELECT id, class, expiry_month, key, destroyed_at"
+					 " FROM bucket_keys ORDER BY id", &st, err)) < 0)
+		return r;
+	if ((r = db_begin(db, err)) < 0) {
+		sqlite3_finalize(st);
+		return r;
+	}
+	bucket_kek(kr, kek);
+	int rc;
+	while (r == PV_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *key = sqlite3_column_blob(st, 3);
+		if (key != NULL && sqlite3_column_bytes(st, 3) != KEYRING_KEY_BYTES) {
+			r = pv_fail(err, PV_EINTEGRITY, "keyring: bucket %lld: key has the wrong size",
+				    (long long)sqlite3_column_int64(st, 0));
+			break;
+		}
+		r = kcat_adopt(kr->cat, kek, sqlite3_column_int64(st, 0),
+			       (const char *)sqlite3_column_text(st, 1),
+			       (const char *)sqlite3_column_text(st, 2), key,
+			       sqlite3_column_int64(st, 4), pv_clock_now(), err);
+	}
+	sodium_memzero(kek, sizeof(kek));
+	sqlite3_finalize(st);
+	if (r == PV_OK)
+		r = kcat_identity_follow(kr->cat, err);
+	if (r == PV_OK)
+		r = db_commit(db, err);
+	else
+		db_rollback(db);
+	if (r == PV_OK)
+		r = catalog_exec(kr->db, "DELETE FROM bucket_keys; VACUUM", err);
+	return r < 0 ? pv_error_prefix(err, "moving the bucket keys into the catalog") : r;
+}
+
+int keyring_use_catalog(struct keyring *kr, struct db *db, struct pv_error *err)
+{
+	kcat_free(&kr->cat);
+	int r = kcat_new(db, &kr->cat, err);
+	return r < 0 ? r : adopt_local_keys(kr, db, err);
+}
+
+int keyring_check_identity(struct keyring *kr, struct pv_error *err)
+{
+	unsigned char kek[KEYRING_KEY_BYTES], key[KEYRING_KEY_BYTES];
+	int64_t id;
+	if (kr->cat == NULL)
+		return PV_OK;
+	int r = kcat_newest_live(kr->cat, &id, err);
+	if (r == PV_ENOTFOUND)
+		return PV_OK;
+	if (r < 0)
+		return r;
+	bucket_kek(kr, kek);
+	r = kcat_key(kr->cat, kek, id, key, err);
+	sodium_memzero(kek, sizeof(kek));
+	sodium_memzero(key, sizeof(key));
 	return r;
 }
 
@@ -121,6 +209,7 @@ void keyring_free(struct keyring **krp)
 		return;
 	sqlite3_finalize((*krp)->key_get);
 	sqlite3_finalize((*krp)->info_get);
+	kcat_free(&(*krp)->cat);
 	sqlite3_close((*krp)->db);
 	sodium_free((*krp)->secrets_key); /* wipes */
 	free(*krp);
@@ -153,6 +242,13 @@ int keyring_bucket(struct keyring *kr, const char *class_name, const char *expir
 {
 	sqlite3_stmt *st;
 	unsigned char key[KEYRING_KEY_BYTES];
+	if (kr->cat != NULL) {
+		bucket_kek(kr, key);
+		int r = kcat_bucket(kr->cat, key, class_name, expiry_month, pv_clock_now(),
+				    bucket_id_r, err);
+		sodium_memzero(key, sizeof(key));
+		return r;
+	}
 	int r = bucket_lookup(kr, class_name, expiry_month, bucket_id_r, err);
 	if (r != PV_ENOTFOUND)
 		return r;
@@ -179,6 +275,8 @@ int keyring_bucket(struct keyring *kr, const char *class_name, const char *expir
 int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bucket_info *info_r,
 			struct pv_error *err)
 {
+	if (kr->cat != NULL)
+		return kcat_info(kr->cat, bucket_id, info_r, err);
 	int r = cached(kr, &kr->info_get, "SELECT class, expiry_month, key IS NULL FROM bucket_keys"
 					  " WHERE id = ?", err);
 	sqlite3_stmt *st = kr->info_get;
@@ -206,6 +304,13 @@ int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bu
 static int load_bucket_key(struct keyring *kr, int64_t bucket_id, unsigned char key[KEYRING_KEY_BYTES],
 			   struct pv_error *err)
 {
+	if (kr->cat != NULL) {
+		unsigned char kek[KEYRING_KEY_BYTES];
+		bucket_kek(kr, kek);
+		int r = kcat_key(kr->cat, kek, bucket_id, key, err);
+		sodium_memzero(kek, sizeof(kek));
+		return r;
+	}
 	int r = cached(kr, &kr->key_get, "SELECT key FROM bucket_keys WHERE id = ?", err);
 	sqlite3_stmt *st = kr->key_get;
 	if (r < 0)
@@ -278,6 +383,8 @@ int keyring_unwrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
 
 int keyring_destroy_bucket(struct keyring *kr, int64_t bucket_id, struct pv_error *err)
 {
+	if (kr->cat != NULL)
+		return kcat_destroy(kr->cat, bucket_id, pv_clock_now(), err);
 	sqlite3_stmt *st;
 	int r = catalog_prepare(kr->db,
 				"UPDATE bucket_keys SET key = NULL, destroyed_at = strftime('%s','now')"
@@ -306,15 +413,7 @@ static int seal_ad(const char *const *ad, size_t n_ad, struct pv_buf *out, struc
 	static const char label[] = "popvault/sealed-secret/v2";
 	if (n_ad > KEYRING_AD_MAX)
 		return pv_fail(err, PV_ERR, "sealed secret: %zu associated data parts", n_ad);
-	int r = pv_buf_append(out, label, sizeof(label), err);
-	for (size_t i = 0; r == PV_OK && i < n_ad; i++) {
-		size_t n = strlen(ad[i]);
-		unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-					(unsigned char)(n >> 8), (unsigned char)n};
-		if ((r = pv_buf_append(out, len, 4, err)) == PV_OK)
-			r = pv_buf_append(out, ad[i], n, err);
-	}
-	return r;
+	return keyring_ad_build(label, sizeof(label), ad, n_ad, out, err);
 }
 
 /* Format 2's key: its own, derived from the secrets key. */

@@ -25,10 +25,30 @@
 
 struct keyring;
 
-/* Creates DIR/keys/keyring.db and DIR/keys/secrets.key (init only). */
+/* Creates DIR/keys/keyring.db and DIR/keys/secrets.key (init only): a
+ * fresh secrets key, or (keyring_create_with, a machine joining an
+ * archive) the archive's own. */
 int keyring_create(const char *data_dir, struct pv_error *err);
+int keyring_create_with(const char *data_dir, const unsigned char secrets_key[KEYRING_KEY_BYTES],
+			struct pv_error *err);
 int keyring_open(const char *data_dir, struct keyring **kr_r, struct pv_error *err);
 void keyring_free(struct keyring **kr);
+
+/* Several harvesters on one catalog (ARCHITECTURE.md §12): from now on
+ * the bucket keys are the rows of the catalog's keyring_buckets
+ * (store/keyring_catalog.h) reached through db (not owned; it must
+ * outlive kr), each wrapped under a key derived from the secrets key, so
+ * every machine enrolled with the archive's identity has the same
+ * buckets. Bucket creation and destruction then run on db, inside its
+ * transaction when one is open. DIR/keys/keyring.db keeps only
+ * keyring_meta. Used for a catalog on PostgreSQL. */
+struct db;
+int keyring_use_catalog(struct keyring *kr, struct db *db, struct pv_error *err);
+/* Whether this keyring's secrets key is the catalog's: PV_EINTEGRITY when
+ * the newest live bucket key does not open (another archive's identity);
+ * PV_OK when it opens, when there is none yet, or when the bucket keys
+ * are not the catalog's. */
+int keyring_check_identity(struct keyring *kr, struct pv_error *err) PV_WARN_UNUSED;
 
 /* The bucket for (class, expiry_month) — "YYYY-MM" or "never" — created
  * durably on first use. Returns its id. */

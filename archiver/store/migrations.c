@@ -475,6 +475,22 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"  expires_at INTEGER NOT NULL\n"
 	");\n",
 	},
+	/* 17 (issue 18): bucket keys in the catalog, for an archive whose
+	 * catalog several harvesters share (store/keyring.h): each key
+	 * wrapped under a key-encryption key from the archive's identity,
+	 * NULL once destroyed. Unused on SQLite, whose bucket keys stay in
+	 * DIR/keys/keyring.db. */
+	{
+	"CREATE TABLE keyring_buckets (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  class TEXT NOT NULL,\n"
+	"  expiry_month TEXT NOT NULL,\n"
+	"  wrapped_key BLOB,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  destroyed_at INTEGER,\n"
+	"  UNIQUE (class, expiry_month)\n"
+	");\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

@@ -112,6 +112,28 @@ static inline void fx_catalog_close(struct fx_catalog *c)
 	}
 }
 
+/* A second connection to c's catalog, as another process or machine
+ * would have (PostgreSQL: into the fixture's own schema). Close with
+ * db_close. */
+static inline struct db *fx_catalog_second(struct fx_catalog *c)
+{
+	struct pv_error err;
+	struct db *other = NULL;
+	if (c->cat != NULL) {
+		fx_must(db_open(c->cat->path, 0, &other, &err), &err, "second connection");
+		return other;
+	}
+	struct db_stmt *st;
+	char sql[160];
+	fx_must(db_open(fx_pg_conninfo(), 0, &other, &err), &err, "second connection");
+	fx_must(db_prepare(c->db, "SELECT current_schema()", &st, &err), &err, "schema");
+	assert_int_equal(db_step(st, &err), DB_ROW);
+	snprintf(sql, sizeof(sql), "SET search_path TO %s", db_column_text(st, 0));
+	db_finalize(&st);
+	fx_must(db_exec(other, sql, &err), &err, "search_path");
+	return other;
+}
+
 /* Each case twice: on SQLite (setup), then on PostgreSQL (setup_pg). */
 #define FX_BOTH(t, setup, setup_pg, teardown)                   \
 	cmocka_unit_test_setup_teardown(t, setup, teardown),     \

@@ -170,20 +170,7 @@ static void test_two_connections(void **state)
 {
 	struct fx *f = *state;
 	struct pv_error err;
-	struct db *other = NULL;
-	if (f->c.cat != NULL) {
-		fx_must(db_open(f->c.cat->path, 0, &other, &err), &err, "second connection");
-	} else {
-		/* the fixture's tables are in a schema of its own (search_path) */
-		struct db_stmt *st;
-		char sql[160];
-		fx_must(db_open(fx_pg_conninfo(), 0, &other, &err), &err, "second connection");
-		fx_must(db_prepare(f->c.db, "SELECT current_schema()", &st, &err), &err, "schema");
-		assert_int_equal(db_step(st, &err), DB_ROW);
-		snprintf(sql, sizeof(sql), "SET search_path TO %s", db_column_text(st, 0));
-		db_finalize(&st);
-		fx_must(db_exec(other, sql, &err), &err, "search_path");
-	}
+	struct db *other = fx_catalog_second(&f->c);
 	assert_int_equal(lease_take(f->c.db, f->acct[0], NULL, "a", 100, 200, NULL, NULL, &err), PV_OK);
 	assert_int_equal(lease_take(other, f->acct[0], NULL, "b", 150, 250, NULL, NULL, &err), PV_ETEMP);
 	assert_int_equal(lease_take(other, f->acct[0], NULL, "b", 200, 250, NULL, NULL, &err), PV_OK);
