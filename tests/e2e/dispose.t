@@ -72,11 +72,17 @@ held1=${want_held%% *}
 packs=$(for i in $due; do pv_sql "SELECT pack_id FROM messages WHERE id = $i"; done | sort -u)
 wrapped=$(for i in $due; do pv_sql "SELECT hex(wrapped_key) FROM messages WHERE id = $i"; done)
 bucket=$(pv_sql "SELECT bucket_id FROM messages WHERE id = $first_due")
-bkey=$(sqlite3 "$D/keys/keyring.db" "SELECT hex(key) FROM bucket_keys WHERE id = $bucket")
+# The bucket key: in keys/keyring.db, or (PostgreSQL) wrapped in the
+# catalog's keyring_buckets, shared by every harvester (§12, pgmulti).
+if pv_is_pg; then
+	bkey=$(pv_sql "SELECT hex(wrapped_key) FROM keyring_buckets WHERE id = $bucket")
+else
+	bkey=$(sqlite3 "$D/keys/keyring.db" "SELECT hex(key) FROM bucket_keys WHERE id = $bucket")
+fi
 if pv_is_pg; then
 	# PostgreSQL's files are the server's: the catalog is looked at in SQL
-	h_check "before: the bucket key is in keyring.db, the wrapped keys in the catalog" \
-		eval "has '$D/keys/keyring.db' $bkey && [ \"\$(pv_sql \"SELECT count(*) FROM messages WHERE hex(wrapped_key) = '${wrapped%%$'\n'*}'\")\" = 1 ]"
+	h_check "before: the bucket key and the wrapped keys are in the catalog" \
+		eval "[ -n '$bkey' ] && [ \"\$(pv_sql \"SELECT count(*) FROM messages WHERE hex(wrapped_key) = '${wrapped%%$'\n'*}'\")\" = 1 ]"
 else
 	h_check "before: the wrapped keys and the bucket key are in the files" \
 		eval "has '$D/keys/keyring.db' $bkey && { has '$D/catalog.db' ${wrapped%%$'\n'*} || has '$D/catalog.db-wal' ${wrapped%%$'\n'*}; }"
@@ -130,9 +136,17 @@ pv_at 67 dispose >/dev/null 2>&1
 pv_glass pv_at 67 >"$H_RUN/d2.out" 2>&1
 h_like "$(cat "$H_RUN/d2.out")" "disposed of $n_held messages \(disposal 2; 1 bucket key destroyed\)" \
 	"after the release the held mail is disposed of, and its bucket key destroyed"
-h_check "the bucket key is gone from keyring.db (and its journal)" \
-	eval "! has '$D/keys/keyring.db' $bkey && ! has '$D/keys/keyring.db-journal' $bkey"
-h_is "$(sqlite3 "$D/keys/keyring.db" "SELECT key IS NULL AND destroyed_at IS NOT NULL FROM bucket_keys WHERE id = $bucket")" 1 \
+if pv_is_pg; then
+	h_is "$(pv_sql "SELECT count(*) FROM keyring_buckets WHERE hex(wrapped_key) = '$bkey'")" 0 \
+		"the bucket key is gone from the catalog's keyring_buckets"
+	kr_destroyed="SELECT CAST(wrapped_key IS NULL AND destroyed_at IS NOT NULL AS INTEGER) FROM keyring_buckets WHERE id = $bucket"
+	kr_destroyed=$(pv_sql "$kr_destroyed")
+else
+	h_check "the bucket key is gone from keyring.db (and its journal)" \
+		eval "! has '$D/keys/keyring.db' $bkey && ! has '$D/keys/keyring.db-journal' $bkey"
+	kr_destroyed=$(sqlite3 "$D/keys/keyring.db" "SELECT key IS NULL AND destroyed_at IS NOT NULL FROM bucket_keys WHERE id = $bucket")
+fi
+h_is "$kr_destroyed" 1 \
 	"…marked destroyed"
 # Its packs go whole with their last message. In a store, one the store
 # still locks stays (kept, its catalog row unremoved, its content shredded):
