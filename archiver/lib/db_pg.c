@@ -453,7 +453,15 @@ static int p_exec(struct db *db, const char *sql, struct pv_error *err)
 	ExecStatusType t = PQresultStatus(res);
 	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
 		return res_fail(DB(db)->conn, res, err);
+	/* A COMMIT of a transaction a failed statement aborted succeeds as a
+	 * command but rolls back: its tag says ROLLBACK. Nothing was written,
+	 * and the caller must not act as if it had (a DELE after it would
+	 * lose mail). */
+	bool rolled_back = strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
 	PQclear(res);
+	if (rolled_back)
+		return pv_fail(err, PV_ERR, "database: the transaction was rolled back (a statement "
+					    "in it had failed): nothing was committed");
 	return PV_OK;
 }
 

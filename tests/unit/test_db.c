@@ -252,6 +252,24 @@ static void test_postgresql_one_writer_at_a_time(void **state)
 	db_close(&other);
 }
 
+/* PostgreSQL: a failed statement aborts the transaction, and its COMMIT
+ * then rolls back. db_commit must say so: a caller told "committed" would
+ * act on writes that are not there (the harvest would send DELE). */
+static void test_postgresql_commit_of_an_aborted_transaction_fails(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	int64_t n;
+	fx_must(db_begin(f->db, &err), &err, "begin");
+	insert(f->db, 1, "lost", NULL, 0);
+	assert_int_equal(db_exec(f->db, "INSERT INTO no_such_table VALUES (1)", &err), PV_ERR);
+	assert_int_equal(db_commit(f->db, &err), PV_ERR);
+	assert_non_null(strstr(err.msg, "rolled back"));
+	assert_false(db_in_transaction(f->db));
+	fx_must(db_query_int(f->db, "SELECT count(*) FROM t", &n, &err), &err, "count");
+	assert_int_equal(n, 0);
+}
+
 /* db_collect_ids: every row's first column, in order; none is NULL. */
 static void test_collect_ids(void **state)
 {
@@ -405,6 +423,8 @@ int main(void)
 		BOTH(test_broken),
 		cmocka_unit_test_setup_teardown(test_postgresql_one_writer_at_a_time, setup_pg,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_postgresql_commit_of_an_aborted_transaction_fails, setup_pg, teardown),
 	};
 	/* cmocka's skip fails prove: without a server only SQLite runs. */
 	if (fx_pg_conninfo() == NULL) {
