@@ -414,6 +414,28 @@ static void drop_rows(struct ingest *in)
 	in->n = 0;
 }
 
+void ingest_settle_packs(struct archive *ar)
+{
+	/* The packs sealed just now go to the pack store (store/packstore.h):
+	 * after the session's DELEs and QUIT, which needed only their local,
+	 * durable copy; a pack leaves the data directory only once the store
+	 * confirmed it. One that fails stays, for the next session. */
+	/* A pack left empty by a session killed before its first commit. */
+	struct pv_error pe;
+	int64_t emptied;
+	if (pack_remove_empty(ar->packs, ar->cat->conn, &emptied, &pe) < 0)
+		pv_log(PV_LOG_WARN, "pack.kept", "%s (tried again at the next harvest)", pe.msg);
+	if (packstore_remote(ar->packs)) {
+		struct pv_error e;
+		int64_t stored, failed;
+		if (packstore_flush(ar->packs, &stored, &failed, &e) < 0)
+			pv_log(PV_LOG_WARN, "store.upload", "%s (retried at the next harvest)", e.msg);
+		/* and the local file of one a killed session had stored */
+		else if (packstore_drop_stored_files(ar->packs, &stored, &e) < 0)
+			pv_log(PV_LOG_WARN, "store.upload", "%s (tried again at the next harvest)", e.msg);
+	}
+}
+
 void ingest_free(struct ingest **inp)
 {
 	struct ingest *in = *inp;
@@ -422,24 +444,7 @@ void ingest_free(struct ingest **inp)
 	ingest_abort(in);
 	drop_rows(in);
 	pack_set_free(&in->packs); /* cuts off what was not committed */
-	/* The packs sealed just now go to the pack store (store/packstore.h):
-	 * after the session's DELEs and QUIT, which needed only their local,
-	 * durable copy; a pack leaves the data directory only once the store
-	 * confirmed it. One that fails stays, for the next session. */
-	/* A pack left empty by a session killed before its first commit. */
-	struct pv_error pe;
-	int64_t emptied;
-	if (pack_remove_empty(in->ar->packs, in->ar->cat->conn, &emptied, &pe) < 0)
-		pv_log(PV_LOG_WARN, "pack.kept", "%s (tried again at the next harvest)", pe.msg);
-	if (packstore_remote(in->ar->packs)) {
-		struct pv_error e;
-		int64_t stored, failed;
-		if (packstore_flush(in->ar->packs, &stored, &failed, &e) < 0)
-			pv_log(PV_LOG_WARN, "store.upload", "%s (retried at the next harvest)", e.msg);
-		/* and the local file of one a killed session had stored */
-		else if (packstore_drop_stored_files(in->ar->packs, &stored, &e) < 0)
-			pv_log(PV_LOG_WARN, "store.upload", "%s (tried again at the next harvest)", e.msg);
-	}
+	ingest_settle_packs(in->ar);
 	record_sealer_free(&in->seal);
 	stmts_free(&in->st);
 	decider_free(&in->dec);

@@ -15,6 +15,8 @@ int archive_search_backend(struct archive *ar, struct search_backend **b_r,
 	} else if ((r = index_ensure_schema(db_sqlite(conn), err)) == PV_OK) {
 		r = search_backend_fts5_open(db_sqlite(conn), &ar->search, err);
 	}
+	if (ar->search != NULL)
+		ar->search_close = search_backend_close;
 	*b_r = ar->search;
 	return r;
 }

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "archiver/archive/search_backend.h"
 #include "archiver/store/accounts.h"
 #include "archiver/store/user_totp.h"
 #include "archiver/lib/fsutil.h"
@@ -250,7 +249,8 @@ void archive_close(struct archive **arp)
 		sqlite3_wal_hook(ar->cat->db, NULL, NULL);
 	else if (ar->cat != NULL)
 		db_on_commit(ar->cat->conn, NULL, NULL);
-	search_backend_close(&ar->search); /* before the catalog it runs on */
+	if (ar->search_close != NULL)
+		ar->search_close(&ar->search); /* before the catalog it runs on */
 	keys_free(&ar->archive_key);
 	keys_free(&ar->audit_key);
 	tlog_free(&ar->archive_log);

@@ -47,8 +47,11 @@ struct archive {
 	 * front end that wants to show it, empty after archive_open. */
 	struct pv_progress progress;
 	void *signer_conn;  /* the key source's connection, NULL for local keys */
-	/* The search index (archive/search_open.h), opened at first use. */
+	/* The search index (archive/search_open.h), opened at first use, and
+	 * how to close it (set by the archive layer that opened it: this
+	 * layer does not reach up to the backends). */
 	struct search_backend *search;
+	void (*search_close)(struct search_backend **b);
 	bool sealing;       /* the commit hook is signing (it commits too) */
 };
 
