@@ -142,9 +142,9 @@ E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
 # SQLite catalog has suites of its own (tests/e2e/s3_*.t); E2E_S3_SUITES
 # runs suites on that pairing too (build/e2e-s3/), none by default.
 E2E_PG_S3_SUITES ?= harvest_dovecot harvest_mailutils harvest_crash index_crash search \
-	policy hold dispose export
+	policy hold dispose export harvest_two
 E2E_S3_SUITES ?=
-E2E_S3_ENV := HARVEST_CRASH_ROUNDS=8 INDEX_CRASH_ROUNDS=8
+E2E_S3_ENV := HARVEST_CRASH_ROUNDS=8 INDEX_CRASH_ROUNDS=8 HARVEST_TWO_ROUNDS=3
 E2E_S3_TESTS := $(E2E_S3_SUITES:%=$(BUILD)/e2e-s3/%.t) \
 	$(E2E_PG_S3_SUITES:%=$(BUILD)/e2e-pg-s3/%.t)
 

@@ -118,7 +118,7 @@ static int adopt_local_keys(struct keyring *kr, struct db *db, struct pv_error *
 		return r;
 	}
 	bucket_kek(kr, kek);
-	int rc;
+	int rc = SQLITE_DONE;
 	while (r == PV_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *key = sqlite3_column_blob(st, 3);
 		if (key != NULL && sqlite3_column_bytes(st, 3) != KEYRING_KEY_BYTES) {
@@ -132,6 +132,10 @@ static int adopt_local_keys(struct keyring *kr, struct db *db, struct pv_error *
 			       sqlite3_column_int64(st, 4), pv_clock_now(), err);
 	}
 	sodium_memzero(kek, sizeof(kek));
+	/* A read that failed part way must not look like the end: the file's
+	 * keys are deleted below once moved. */
+	if (r == PV_OK && rc != SQLITE_DONE)
+		r = pv_fail(err, PV_ERR, "keyring: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
 	sqlite3_finalize(st);
 	if (r == PV_OK)
 		r = kcat_identity_follow(kr->cat, err);

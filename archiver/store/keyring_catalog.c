@@ -52,6 +52,8 @@ int keyring_ad_build(const char *label, size_t label_len, const char *const *par
 {
 	int r = pv_buf_append(out, label, label_len, err);
 	for (size_t i = 0; r == PV_OK && i < n; i++) {
+		if (parts[i] == NULL)
+			return pv_fail(err, PV_EINTEGRITY, "keyring: a bucket without its class or month");
 		size_t len = strlen(parts[i]);
 		unsigned char be[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
 				       (unsigned char)(len >> 8), (unsigned char)len};
