@@ -129,7 +129,10 @@ TEST_ENV := CMOCKA_MESSAGE_OUTPUT=tap POPVAULT_SRC=$(CURDIR) \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	POPVAULT_FUZZ_DIR=$(CURDIR)/$(BUILD)/fuzz
-E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
+# harvest_two runs in the matrix only (build/e2e-pg-s3/: two harvesters'
+# packs in one bucket, the real set-up of several machines; its
+# shared-packs/ form alone: prove tests/e2e/harvest_two.t), for time.
+E2E_TESTS := $(filter-out tests/e2e/harvest_two.t,$(sort $(wildcard tests/e2e/*.t)))
 
 # The backend matrix (tests/README): these suites run a second time with
 # every archive's catalog in a real PostgreSQL 15 and its sealed packs in a
