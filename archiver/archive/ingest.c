@@ -444,7 +444,6 @@ void ingest_free(struct ingest **inp)
 	ingest_abort(in);
 	drop_rows(in);
 	pack_set_free(&in->packs); /* cuts off what was not committed */
-	ingest_settle_packs(in->ar);
 	record_sealer_free(&in->seal);
 	stmts_free(&in->st);
 	decider_free(&in->dec);

@@ -66,14 +66,15 @@ int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r
 	       struct pv_error *err);
 /* Drops what is not committed (records cut off the packs), frees. */
 void ingest_free(struct ingest **in);
-/* The packs of this data directory after a session: an empty one a
- * killed session left is removed; with an object store, an unsealed one
- * nobody writes (a killed session's) is sealed, every sealed one uploaded
- * and the local files of stored ones dropped. ingest_free does it; a
- * session that ingested nothing (its lease refused, an empty mailbox)
- * calls it too, so that with several harvesters on one archive what this
- * machine harvested reaches the store for the others to read. Failures
- * are logged and tried again next time. */
+/* The packs of this data directory after a session (after ingest_free,
+ * which seals the session's own): an empty one a killed session left is
+ * removed; with an object store, an unsealed one nobody writes (a killed
+ * session's) is sealed, every sealed one uploaded and the local files of
+ * stored ones dropped. Every session's end calls it, also one that
+ * ingested nothing (its lease refused, an empty mailbox), so that with
+ * several harvesters on one archive what this machine harvested reaches
+ * the store for the others to read. Failures are logged and tried again
+ * next time. */
 void ingest_settle_packs(struct archive *ar);
 
 /* ---- one message ---- */

@@ -21,7 +21,6 @@
 #include "archiver/archive/ingest.h"
 #include "archiver/harvest/pipeline.h"
 #include "archiver/store/leases.h"
-#include "archiver/store/packstore.h"
 
 /* Sessions one harvest may open in all, after a message ended one
  * (connection lost in its RETR, or retrieved but not archivable on a
@@ -864,11 +863,10 @@ int harvest_account(struct archive *ar, const struct account *a, const struct ha
 		/* Any failure: no QUIT (pop3_client_free drops the connection). */
 		end_session(&ss);
 		release_lease(&ss);
-		/* With an object store, also after a session that ingested
-		 * nothing: a pack a killed session of this machine left must
-		 * reach the store for the archive's other harvesters to read. */
-		if (packstore_remote(ar->packs))
-			ingest_settle_packs(ar);
+		/* Also after a session that ingested nothing: a pack a killed
+		 * session of this machine left must reach the store for the
+		 * archive's other harvesters to read. */
+		ingest_settle_packs(ar);
 		if (r == PV_OK || !ss.broke)
 			break;
 		/* One message ended the session (and with it every DELE of it):
