@@ -1,0 +1,282 @@
+/* A catalog's rows from SQLite into PostgreSQL (catalog_copy.h). */
+#include "archiver/store/catalog_copy.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum col_type { COL_INT, COL_TEXT, COL_BLOB };
+
+#define COPY_COLS_MAX 64
+#define COPY_SQL_MAX 8192
+
+struct table_cols {
+	char name[COPY_COLS_MAX][CATALOG_COPY_NAME_MAX];
+	enum col_type type[COPY_COLS_MAX];
+	bool identity[COPY_COLS_MAX];
+	int n;
+};
+
+/* Names come from the target's own catalog, never from outside; still,
+ * nothing that would need quoting inside quotes is taken. */
+static int name_take(char *dst, const char *src, struct pv_error *err)
+{
+	if (src == NULL || src[0] == '\0' || strlen(src) >= CATALOG_COPY_NAME_MAX ||
+	    strspn(src, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(src))
+		return pv_fail(err, PV_ERR, "catalog copy: unexpected name '%s' in the target's schema",
+			       src ? src : "");
+	memcpy(dst, src, strlen(src) + 1);
+	return PV_OK;
+}
+
+/* The target's tables, parents before the tables whose foreign keys
+ * point at them. */
+static int target_tables(struct db *to, struct catalog_copy_report *rep, struct pv_error *err)
+{
+	static const char tables_sql[] =
+		"SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+		" AND tablename <> 'schema_version' ORDER BY tablename";
+	static const char fk_sql[] =
+		"SELECT a.relname, b.relname FROM pg_catalog.pg_constraint c"
+		" JOIN pg_catalog.pg_class a ON a.oid = c.conrelid"
+		" JOIN pg_catalog.pg_class b ON b.oid = c.confrelid"
+		" JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace"
+		" WHERE c.contype = 'f' AND n.nspname = current_schema()";
+	char names[CATALOG_COPY_TABLES_MAX][CATALOG_COPY_NAME_MAX];
+	char child[256][CATALOG_COPY_NAME_MAX], parent[256][CATALOG_COPY_NAME_MAX];
+	bool done[CATALOG_COPY_TABLES_MAX] = {false};
+	size_t n = 0, n_fk = 0;
+	struct db_stmt *st = NULL;
+	int r;
+
+	if ((r = db_prepare(to, tables_sql, &st, err)) < 0)
+		return r;
+	while ((r = db_step(st, err)) == DB_ROW) {
+		if (n == CATALOG_COPY_TABLES_MAX) {
+			r = pv_fail(err, PV_ERR, "catalog copy: more than %d tables",
+				    CATALOG_COPY_TABLES_MAX);
+			break;
+		}
+		if ((r = name_take(names[n++], db_column_text(st, 0), err)) < 0)
+			break;
+	}
+	db_finalize(&st);
+	if (r < 0 || (r = db_prepare(to, fk_sql, &st, err)) < 0)
+		return r;
+	while ((r = db_step(st, err)) == DB_ROW) {
+		if (n_fk == sizeof(child) / sizeof(child[0])) {
+			r = pv_fail(err, PV_ERR, "catalog copy: too many foreign keys");
+			break;
+		}
+		if ((r = name_take(child[n_fk], db_column_text(st, 0), err)) < 0 ||
+		    (r = name_take(parent[n_fk], db_column_text(st, 1), err)) < 0)
+			break;
+		n_fk++;
+	}
+	db_finalize(&st);
+	if (r < 0)
+		return r;
+	/* Kahn's order: take a table once every parent (itself aside) is taken. */
+	rep->n_tables = 0;
+	while (rep->n_tables < n) {
+		bool progress = false;
+		for (size_t i = 0; i < n; i++) {
+			bool ready = !done[i];
+			for (size_t k = 0; ready && k < n_fk; k++) {
+				if (strcmp(child[k], names[i]) != 0 || strcmp(parent[k], names[i]) == 0)
+					continue;
+				for (size_t j = 0; j < n; j++)
+					if (strcmp(names[j], parent[k]) == 0 && !done[j])
+						ready = false;
+			}
+			if (!ready)
+				continue;
+			done[i] = progress = true;
+			memset(&rep->tables[rep->n_tables], 0, sizeof(rep->tables[0]));
+			memcpy(rep->tables[rep->n_tables++].name, names[i], CATALOG_COPY_NAME_MAX);
+		}
+		if (!progress)
+			return pv_fail(err, PV_ERR, "catalog copy: the target's foreign keys form a cycle");
+	}
+	return PV_OK;
+}
+
+static int target_columns(struct db *to, const char *table, struct table_cols *c,
+			  struct pv_error *err)
+{
+	struct db_stmt *st = NULL;
+	int r = db_prepare(to, "SELECT column_name, data_type, is_identity FROM"
+			       " information_schema.columns WHERE table_schema = current_schema()"
+			       " AND table_name = ? ORDER BY ordinal_position", &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, table, -1);
+	c->n = 0;
+	while ((r = db_step(st, err)) == DB_ROW) {
+		const char *type = db_column_text(st, 1);
+		if (c->n == COPY_COLS_MAX) {
+			r = pv_fail(err, PV_ERR, "catalog copy: %s has too many columns", table);
+			break;
+		}
+		if ((r = name_take(c->name[c->n], db_column_text(st, 0), err)) < 0)
+			break;
+		if (strcmp(type, "bigint") == 0 || strcmp(type, "integer") == 0)
+			c->type[c->n] = COL_INT;
+		else if (strcmp(type, "text") == 0)
+			c->type[c->n] = COL_TEXT;
+		else if (strcmp(type, "bytea") == 0)
+			c->type[c->n] = COL_BLOB;
+		else {
+			r = pv_fail(err, PV_ERR, "catalog copy: %s.%s has type %s, which a catalog "
+				    "does not use", table, c->name[c->n], type);
+			break;
+		}
+		c->identity[c->n] = strcmp(db_column_text(st, 2), "YES") == 0;
+		c->n++;
+	}
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
+}
+
+/* "SELECT "a", "b" FROM "t"" and "INSERT INTO "t" ("a", "b") VALUES (?, ?)". */
+static int copy_sql(const char *table, const struct table_cols *c, char *sel, char *ins,
+		    struct pv_error *err)
+{
+	size_t s = (size_t)snprintf(sel, COPY_SQL_MAX, "SELECT ");
+	size_t i = (size_t)snprintf(ins, COPY_SQL_MAX, "INSERT INTO \"%s\" (", table);
+	for (int k = 0; k < c->n; k++) {
+		s += (size_t)snprintf(sel + s, COPY_SQL_MAX - s, "%s\"%s\"", k ? ", " : "", c->name[k]);
+		i += (size_t)snprintf(ins + i, COPY_SQL_MAX - i, "%s\"%s\"", k ? ", " : "", c->name[k]);
+		if (s >= COPY_SQL_MAX || i >= COPY_SQL_MAX)
+			return pv_fail(err, PV_ERR, "catalog copy: %s: statement too long", table);
+	}
+	s += (size_t)snprintf(sel + s, COPY_SQL_MAX - s, " FROM \"%s\"", table);
+	i += (size_t)snprintf(ins + i, COPY_SQL_MAX - i, ") VALUES (");
+	for (int k = 0; k < c->n; k++)
+		i += (size_t)snprintf(ins + i, COPY_SQL_MAX - i, "%s?", k ? ", " : "");
+	i += (size_t)snprintf(ins + i, COPY_SQL_MAX - i, ")");
+	if (s >= COPY_SQL_MAX || i >= COPY_SQL_MAX)
+		return pv_fail(err, PV_ERR, "catalog copy: %s: statement too long", table);
+	return PV_OK;
+}
+
+static int count_rows(struct db *db, const char *table, int64_t *n_r, struct pv_error *err)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\"", table);
+	return db_query_int(db, sql, n_r, err);
+}
+
+/* The identity column's sequence past the largest id copied. */
+static int move_identity(struct db *to, const char *table, const char *col, struct pv_error *err)
+{
+	char sql[384];
+	int64_t max = 0, v;
+	int r;
+	snprintf(sql, sizeof(sql), "SELECT coalesce(max(\"%s\"), 0) FROM \"%s\"", col, table);
+	if ((r = db_query_int(to, sql, &max, err)) < 0 || max <= 0)
+		return r;
+	snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_sequence('\"%s\"', '%s'), %lld, true)",
+		 table, col, (long long)max);
+	return db_query_int(to, sql, &v, err);
+}
+
+static void bind_value(struct db_stmt *from, struct db_stmt *ins, int k, enum col_type type)
+{
+	size_t len;
+	const void *p;
+	if (db_column_is_null(from, k)) {
+		db_bind_null(ins, k + 1);
+		return;
+	}
+	switch (type) {
+	case COL_INT:
+		db_bind_int64(ins, k + 1, db_column_int64(from, k));
+		break;
+	case COL_TEXT: /* with its length: bytes as they are, sent as such */
+		p = db_column_blob(from, k, &len);
+		db_bind_text(ins, k + 1, p != NULL ? p : "", (int)len);
+		break;
+	case COL_BLOB:
+		p = db_column_blob(from, k, &len);
+		db_bind_blob(ins, k + 1, p, len);
+		break;
+	}
+}
+
+static int copy_table(struct db *from, struct db *to, struct catalog_copy_table *t,
+		      struct pv_error *err)
+{
+	char sel[COPY_SQL_MAX], ins[COPY_SQL_MAX];
+	struct table_cols c;
+	struct db_stmt *src = NULL, *dst = NULL;
+	int64_t already;
+	int r;
+
+	if ((r = target_columns(to, t->name, &c, err)) < 0 ||
+	    (r = copy_sql(t->name, &c, sel, ins, err)) < 0 ||
+	    (r = count_rows(to, t->name, &already, err)) < 0)
+		return r;
+	if (already != 0)
+		return pv_fail(err, PV_ERR, "catalog copy: the target's table %s is not empty (%lld rows)",
+			       t->name, (long long)already);
+	if ((r = db_prepare(from, sel, &src, err)) < 0)
+		return pv_error_prefix(err, "catalog copy: %s in the source", t->name);
+	if ((r = db_prepare(to, ins, &dst, err)) < 0) {
+		db_finalize(&src);
+		return pv_error_prefix(err, "catalog copy: %s", t->name);
+	}
+	while ((r = db_step(src, err)) == DB_ROW) {
+		for (int k = 0; k < c.n; k++)
+			bind_value(src, dst, k, c.type[k]);
+		if ((r = db_step(dst, err)) < 0)
+			break;
+		db_reset(dst);
+		t->rows++;
+	}
+	db_finalize(&src);
+	db_finalize(&dst);
+	if (r < 0)
+		return pv_error_prefix(err, "catalog copy: %s, after %lld rows", t->name,
+				       (long long)t->rows);
+	for (int k = 0; k < c.n; k++)
+		if (c.identity[k] && (r = move_identity(to, t->name, c.name[k], err)) < 0)
+			return pv_error_prefix(err, "catalog copy: %s.%s's identity", t->name, c.name[k]);
+	return PV_OK;
+}
+
+int catalog_copy(struct db *from, struct db *to, struct catalog_copy_report *rep,
+		 struct pv_error *err)
+{
+	int r;
+	memset(rep, 0, sizeof(*rep));
+	if (db_kind(from) != DB_SQLITE || db_kind(to) != DB_POSTGRES)
+		return pv_fail(err, PV_EUSAGE, "catalog copy: only SQLite into PostgreSQL");
+	if (!db_in_transaction(to))
+		return pv_fail(err, PV_ERR, "catalog copy: the target needs the caller's transaction");
+	if ((r = target_tables(to, rep, err)) < 0)
+		return r;
+	for (size_t i = 0; i < rep->n_tables; i++) {
+		if ((r = copy_table(from, to, &rep->tables[i], err)) < 0)
+			return r;
+		rep->rows += rep->tables[i].rows;
+	}
+	return PV_OK;
+}
+
+int catalog_copy_recount(struct db *from, struct db *to, const struct catalog_copy_report *rep,
+			 struct pv_error *err)
+{
+	for (size_t i = 0; i < rep->n_tables; i++) {
+		const struct catalog_copy_table *t = &rep->tables[i];
+		int64_t a, b;
+		int r;
+		if ((r = count_rows(from, t->name, &a, err)) < 0 ||
+		    (r = count_rows(to, t->name, &b, err)) < 0)
+			return r;
+		if (a != b || b != t->rows)
+			return pv_fail(err, PV_EINTEGRITY, "catalog copy: table %s has %lld rows in the "
+				       "source and %lld in the copy (%lld copied)", t->name,
+				       (long long)a, (long long)b, (long long)t->rows);
+	}
+	return PV_OK;
+}
