@@ -127,14 +127,26 @@ static int record_start(struct archive *ar, const char *actor, const char *url,
 	return archive_seal(ar, err);
 }
 
-/* Step 3: schema, rows and proof in one transaction on pg. */
+/* Set in the SQLite file once its copy has committed: a process that had
+ * the archive open before the switch (a search, a hold) and writes after
+ * it would put its audit entry into the file no one reads any more; every
+ * entry of either log is a tlog_leaf row, so that write fails instead
+ * (fail closed) and the command is run again on PostgreSQL. */
+static const char seal_sql[] =
+	"CREATE TRIGGER IF NOT EXISTS catalog_moved BEFORE INSERT ON tlog_leaf BEGIN SELECT RAISE(ABORT, "
+	"'this catalog was moved to PostgreSQL (migrate --to-catalog): run the command again');"
+	" END";
+
+/* Step 3: schema, rows and proof in one transaction on pg, while the
+ * SQLite file's write lock keeps every other writer out (the CLI commands
+ * that audit: search, show, holds); its snapshot is what is copied. */
 static int copy_and_prove(struct archive *ar, struct db *pg, struct migrate_catalog_report *rep,
 			  struct pv_error *err)
 {
 	struct db *sq = ar->cat->conn;
 	struct db_stmt *st = NULL;
 	int r;
-	if ((r = db_begin_read(sq, err)) < 0)
+	if ((r = db_begin(sq, err)) < 0)
 		return r;
 	if ((r = db_begin(pg, err)) < 0) {
 		db_rollback(sq);
@@ -163,7 +175,13 @@ static int copy_and_prove(struct archive *ar, struct db *pg, struct migrate_cata
 	}
 	if ((r = db_commit(pg, err)) < 0)
 		goto fail;
-	db_rollback(sq);
+	/* Killed before this commit, the file stays writable and a rerun
+	 * takes the copy only while the logs still match it. */
+	if ((r = db_exec(sq, seal_sql, err)) < 0 || (r = db_commit(sq, err)) < 0) {
+		db_rollback(sq);
+		return pv_error_prefix(err, "the copy is committed, but sealing %s failed (run "
+				       "migrate again)", ar->cat->path);
+	}
 	return PV_OK;
 fail:
 	db_rollback(pg);
@@ -301,9 +319,17 @@ int archive_migrate_catalog(const char *dir, const char *actor, const char *url,
 		goto out;
 	}
 	if (version > 0) {
-		/* Killed after the COMMIT: this is our copy, or it is refused. */
-		if ((r = is_own_copy(ar->cat->conn, pg, rep, err)) < 0)
+		/* Killed after the COMMIT: this is our copy (proven before that
+		 * COMMIT), or it is refused; the file is sealed as it would have
+		 * been, under its write lock. */
+		struct db *sq = ar->cat->conn;
+		if ((r = db_begin(sq, err)) < 0)
 			goto out;
+		if ((r = is_own_copy(sq, pg, rep, err)) < 0 || (r = db_exec(sq, seal_sql, err)) < 0 ||
+		    (r = db_commit(sq, err)) < 0) {
+			db_rollback(sq);
+			goto out;
+		}
 		rep->resumed = true;
 	} else if ((r = record_start(ar, actor, url, err)) < 0 ||
 		   (r = copy_and_prove(ar, pg, rep, err)) < 0) {

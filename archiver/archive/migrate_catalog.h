@@ -17,7 +17,11 @@
  *      search index is rebuilt there), and the proof: rows per table and
  *      both logs' size and root recomputed from the copy equal to the
  *      SQLite catalog's. Only then COMMIT: killed before, the database is
- *      left without a catalog and the SQLite archive is untouched;
+ *      left without a catalog and the SQLite archive is untouched. The
+ *      SQLite file's write lock is held meanwhile (no CLI command audits
+ *      into it), and released by sealing it: a trigger refuses any new
+ *      log entry there (a process that opened it before the switch fails
+ *      closed rather than write where no one reads);
  *   4. DIR/catalog.url written (0600, atomically), catalog.db (with any
  *      -wal, -shm) renamed to catalog.db.migrated, kept for the operator
  *      to remove;

@@ -18,7 +18,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-h_plan 47
+h_plan 49
 
 pg_start "$H_RUN/pg" || { echo "Bail out! postgresql did not start"; exit 1; }
 h_pass "postgresql 15 started on 127.0.0.1:$PG_PORT"
@@ -98,6 +98,8 @@ env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_LINK=/catalog.url \
 h_is $? 137 "migrate SIGKILLed after its COMMIT, as it writes catalog.url"
 h_check "…the archive is still on SQLite" unchanged
 h_like "$(psql_new 'SELECT version FROM schema_version')" '^[0-9]+$' "…and the database holds the committed copy"
+h_fails "…and the SQLite file, sealed, refuses a new audit entry (a search): fail closed" 1 \
+	'moved to PostgreSQL' pv search 'subject:x'
 pv --json migrate --to-catalog "$URL" >"$H_RUN/migrate.json" 2>"$H_RUN/migrate.err"
 rc=$?
 h_is "$rc $(h_json 'd["resumed"]' <"$H_RUN/migrate.json")" "0 True" \
@@ -111,6 +113,8 @@ h_diag "$(h_json '"archive log root before %s after %s" % (d["archive_log"]["roo
 h_is "$(cat "$D/catalog.url") $(stat -c %a "$D/catalog.url")" "$URL 600" "DIR/catalog.url names the database, mode 0600"
 h_check "catalog.db is put aside as catalog.db.migrated" \
 	test ! -e "$D/catalog.db" -a -s "$D/catalog.db.migrated"
+h_like "$(sqlite3 "$D/catalog.db.migrated" 'INSERT INTO tlog_leaf SELECT log_id, idx + 1000, data FROM tlog_leaf LIMIT 1' 2>&1)" \
+	'moved to PostgreSQL' "…sealed: no log entry can be added to it"
 pv migrate --to-catalog "$URL" >/dev/null 2>"$H_RUN/again.err"
 h_is "$? $(head -1 "$H_RUN/again.err" | grep -c 'already on PostgreSQL')" "2 1" \
 	"a second migrate: the archive is already on PostgreSQL"
