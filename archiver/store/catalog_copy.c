@@ -1,13 +1,26 @@
 /* A catalog's rows from SQLite into PostgreSQL (catalog_copy.h). */
 #include "archiver/store/catalog_copy.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "archiver/lib/buf.h"
 
 enum col_type { COL_INT, COL_TEXT, COL_BLOB };
 
 #define COPY_COLS_MAX 64
-#define COPY_SQL_MAX 8192
+/* Rows per INSERT (one round trip each); a batch whose values reach
+ * COPY_BATCH_BYTES goes sooner (tiles and personal data are blobs). */
+#define COPY_BATCH_ROWS 256
+#define COPY_BATCH_BYTES (4u << 20)
+/* ...so a batch holds at most that and one more value (a catalog value is
+ * far smaller than this; a bigger one is refused, not copied in part). */
+#define COPY_BATCH_BYTES_MAX (256u << 20)
+#define COPY_PARAMS_MAX 999
+/* The SQL of one INSERT: its parameters and the column names. */
+#define COPY_SQL_MAX (1u << 20)
 
 struct table_cols {
 	char name[COPY_COLS_MAX][CATALOG_COPY_NAME_MAX];
@@ -137,26 +150,33 @@ static int target_columns(struct db *to, const char *table, struct table_cols *c
 	return r < 0 ? r : PV_OK;
 }
 
-/* "SELECT "a", "b" FROM "t"" and "INSERT INTO "t" ("a", "b") VALUES (?, ?)". */
-static int copy_sql(const char *table, const struct table_cols *c, char *sel, char *ins,
-		    struct pv_error *err)
+/* "SELECT "a", "b" FROM "t"". */
+static int select_sql(const char *table, const struct table_cols *c, struct pv_buf *sql,
+		      struct pv_error *err)
 {
-	size_t s = (size_t)snprintf(sel, COPY_SQL_MAX, "SELECT ");
-	size_t i = (size_t)snprintf(ins, COPY_SQL_MAX, "INSERT INTO \"%s\" (", table);
-	for (int k = 0; k < c->n; k++) {
-		s += (size_t)snprintf(sel + s, COPY_SQL_MAX - s, "%s\"%s\"", k ? ", " : "", c->name[k]);
-		i += (size_t)snprintf(ins + i, COPY_SQL_MAX - i, "%s\"%s\"", k ? ", " : "", c->name[k]);
-		if (s >= COPY_SQL_MAX || i >= COPY_SQL_MAX)
-			return pv_fail(err, PV_ERR, "catalog copy: %s: statement too long", table);
+	int r = pv_buf_append_str(sql, "SELECT ", err);
+	for (int k = 0; r == PV_OK && k < c->n; k++)
+		r = pv_buf_printf(sql, err, "%s\"%s\"", k ? ", " : "", c->name[k]);
+	return r < 0 ? r : pv_buf_printf(sql, err, " FROM \"%s\"", table);
+}
+
+/* "INSERT INTO "t" ("a", "b") VALUES (?, ?), (?, ?), ..." for `rows` rows. */
+static int insert_sql(const char *table, const struct table_cols *c, size_t rows,
+		      struct pv_buf *sql, struct pv_error *err)
+{
+	int r = pv_buf_printf(sql, err, "INSERT INTO \"%s\" (", table);
+	for (int k = 0; r == PV_OK && k < c->n; k++)
+		r = pv_buf_printf(sql, err, "%s\"%s\"", k ? ", " : "", c->name[k]);
+	if (r == PV_OK)
+		r = pv_buf_append_str(sql, ") VALUES ", err);
+	for (size_t i = 0; r == PV_OK && i < rows; i++) {
+		r = pv_buf_append_str(sql, i ? ", (" : "(", err);
+		for (int k = 0; r == PV_OK && k < c->n; k++)
+			r = pv_buf_append_str(sql, k ? ", ?" : "?", err);
+		if (r == PV_OK)
+			r = pv_buf_append_str(sql, ")", err);
 	}
-	s += (size_t)snprintf(sel + s, COPY_SQL_MAX - s, " FROM \"%s\"", table);
-	i += (size_t)snprintf(ins + i, COPY_SQL_MAX - i, ") VALUES (");
-	for (int k = 0; k < c->n; k++)
-		i += (size_t)snprintf(ins + i, COPY_SQL_MAX - i, "%s?", k ? ", " : "");
-	i += (size_t)snprintf(ins + i, COPY_SQL_MAX - i, ")");
-	if (s >= COPY_SQL_MAX || i >= COPY_SQL_MAX)
-		return pv_fail(err, PV_ERR, "catalog copy: %s: statement too long", table);
-	return PV_OK;
+	return r;
 }
 
 static int count_rows(struct db *db, const char *table, int64_t *n_r, struct pv_error *err)
@@ -180,62 +200,144 @@ static int move_identity(struct db *to, const char *table, const char *col, stru
 	return db_query_int(to, sql, &v, err);
 }
 
-static void bind_value(struct db_stmt *from, struct db_stmt *ins, int k, enum col_type type)
+/* A batch of source rows, their values kept (the source's pointers die
+ * at its next step) until one INSERT sends them all: one round trip for
+ * many rows. */
+struct batch_val {
+	bool null;
+	int64_t i;
+	size_t off, len; /* text and blob: in bytes */
+};
+
+struct batch {
+	const struct table_cols *c;
+	struct batch_val *v; /* max_rows * c->n */
+	size_t rows, max_rows;
+	struct pv_buf bytes;
+	struct db_stmt *full; /* the INSERT of max_rows rows, prepared once */
+};
+
+static int batch_add(struct batch *b, struct db_stmt *src, struct pv_error *err)
 {
-	size_t len;
-	const void *p;
-	if (db_column_is_null(from, k)) {
-		db_bind_null(ins, k + 1);
-		return;
+	for (int k = 0; k < b->c->n; k++) {
+		struct batch_val *v = &b->v[b->rows * (size_t)b->c->n + (size_t)k];
+		memset(v, 0, sizeof(*v));
+		if ((v->null = db_column_is_null(src, k)))
+			continue;
+		if (b->c->type[k] == COL_INT) {
+			v->i = db_column_int64(src, k);
+			continue;
+		}
+		/* text as its bytes with their length, as the source holds it */
+		size_t len;
+		const void *p = db_column_blob(src, k, &len);
+		int r;
+		v->off = b->bytes.len;
+		v->len = len;
+		if (len > 0 && (r = pv_buf_append(&b->bytes, p, len, err)) < 0)
+			return r;
 	}
-	switch (type) {
-	case COL_INT:
-		db_bind_int64(ins, k + 1, db_column_int64(from, k));
-		break;
-	case COL_TEXT: /* with its length: bytes as they are, sent as such */
-		p = db_column_blob(from, k, &len);
-		db_bind_text(ins, k + 1, p != NULL ? p : "", (int)len);
-		break;
-	case COL_BLOB:
-		p = db_column_blob(from, k, &len);
-		db_bind_blob(ins, k + 1, p, len);
-		break;
+	b->rows++;
+	return PV_OK;
+}
+
+static int batch_flush(struct batch *b, struct db *to, const char *table, struct pv_error *err)
+{
+	struct db_stmt *st = b->full, *once = NULL;
+	int r;
+	if (b->rows == 0)
+		return PV_OK;
+	if (b->rows < b->max_rows || st == NULL) {
+		struct pv_buf sql;
+		pv_buf_init(&sql, COPY_SQL_MAX);
+		r = insert_sql(table, b->c, b->rows, &sql, err);
+		if (r == PV_OK)
+			r = db_prepare(to, pv_buf_str(&sql), &once, err);
+		pv_buf_free(&sql);
+		if (r < 0)
+			return r;
+		if (b->rows == b->max_rows)
+			b->full = once, once = NULL, st = b->full;
+		else
+			st = once;
 	}
+	for (size_t i = 0; i < b->rows; i++)
+		for (int k = 0; k < b->c->n; k++) {
+			const struct batch_val *v = &b->v[i * (size_t)b->c->n + (size_t)k];
+			int n = (int)(i * (size_t)b->c->n) + k + 1;
+			const char *p = (const char *)b->bytes.data + v->off;
+			if (v->null)
+				db_bind_null(st, n);
+			else if (b->c->type[k] == COL_INT)
+				db_bind_int64(st, n, v->i);
+			else if (b->c->type[k] == COL_TEXT)
+				db_bind_text(st, n, v->len ? p : "", (int)v->len);
+			else
+				db_bind_blob(st, n, v->len ? p : "", v->len);
+		}
+	r = db_step(st, err);
+	db_reset(st);
+	db_finalize(&once);
+	b->rows = 0;
+	pv_buf_reset(&b->bytes);
+	return r < 0 ? r : PV_OK;
+}
+
+static int copy_rows(struct db *from, struct db *to, struct catalog_copy_table *t,
+		     const struct table_cols *c, struct pv_error *err)
+{
+	struct batch b = {.c = c};
+	struct db_stmt *src = NULL;
+	struct pv_buf sql;
+	int r;
+	/* lib/db.h takes at most 999 parameters in one statement (db_pg.c) */
+	b.max_rows = COPY_BATCH_ROWS;
+	if (b.max_rows * (size_t)c->n > COPY_PARAMS_MAX)
+		b.max_rows = COPY_PARAMS_MAX / (size_t)c->n;
+	pv_buf_init(&b.bytes, COPY_BATCH_BYTES_MAX);
+	pv_buf_init(&sql, COPY_SQL_MAX);
+	if ((b.v = calloc(b.max_rows * (size_t)c->n, sizeof(*b.v))) == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	if ((r = select_sql(t->name, c, &sql, err)) == PV_OK &&
+	    (r = db_prepare(from, pv_buf_str(&sql), &src, err)) < 0)
+		pv_error_prefix(err, "in the source");
+	while (r == PV_OK && (r = db_step(src, err)) == DB_ROW) {
+		if ((r = batch_add(&b, src, err)) < 0)
+			break;
+		if (b.rows == b.max_rows || b.bytes.len >= COPY_BATCH_BYTES) {
+			size_t n = b.rows;
+			if ((r = batch_flush(&b, to, t->name, err)) < 0)
+				break;
+			t->rows += (int64_t)n;
+		}
+	}
+	if (r == DB_DONE) {
+		size_t n = b.rows;
+		if ((r = batch_flush(&b, to, t->name, err)) == PV_OK)
+			t->rows += (int64_t)n;
+	}
+	db_finalize(&src);
+	db_finalize(&b.full);
+	free(b.v);
+	pv_buf_free(&b.bytes);
+	pv_buf_free(&sql);
+	return r < 0 ? r : PV_OK;
 }
 
 static int copy_table(struct db *from, struct db *to, struct catalog_copy_table *t,
 		      struct pv_error *err)
 {
-	char sel[COPY_SQL_MAX], ins[COPY_SQL_MAX];
 	struct table_cols c;
-	struct db_stmt *src = NULL, *dst = NULL;
 	int64_t already;
 	int r;
 
 	if ((r = target_columns(to, t->name, &c, err)) < 0 ||
-	    (r = copy_sql(t->name, &c, sel, ins, err)) < 0 ||
 	    (r = count_rows(to, t->name, &already, err)) < 0)
 		return r;
 	if (already != 0)
 		return pv_fail(err, PV_ERR, "catalog copy: the target's table %s is not empty (%lld rows)",
 			       t->name, (long long)already);
-	if ((r = db_prepare(from, sel, &src, err)) < 0)
-		return pv_error_prefix(err, "catalog copy: %s in the source", t->name);
-	if ((r = db_prepare(to, ins, &dst, err)) < 0) {
-		db_finalize(&src);
-		return pv_error_prefix(err, "catalog copy: %s", t->name);
-	}
-	while ((r = db_step(src, err)) == DB_ROW) {
-		for (int k = 0; k < c.n; k++)
-			bind_value(src, dst, k, c.type[k]);
-		if ((r = db_step(dst, err)) < 0)
-			break;
-		db_reset(dst);
-		t->rows++;
-	}
-	db_finalize(&src);
-	db_finalize(&dst);
-	if (r < 0)
+	if ((r = copy_rows(from, to, t, &c, err)) < 0)
 		return pv_error_prefix(err, "catalog copy: %s, after %lld rows", t->name,
 				       (long long)t->rows);
 	for (int k = 0; k < c.n; k++)

@@ -16,7 +16,8 @@
  * column type asks (bigint, text, bytea). Tables only one engine has are
  * not copied: SQLite's FTS5 search index (idx_doc, idx_fts, idx_meta and
  * FTS5's shadow tables) is not in the PostgreSQL schema, and PostgreSQL's
- * own search tables (pg_index.c) are made by its backend. Identity
+ * own search tables (pg_index.c) are made by its backend. Rows go as
+ * multi-row INSERTs (one round trip per batch). Identity
  * columns are moved past the largest id copied, so the next row inserted
  * on the target gets a new id. */
 

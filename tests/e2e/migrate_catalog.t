@@ -83,9 +83,9 @@ h_is "$(psql_new "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 
 sqlite3 "$D/catalog.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
 	INSERT INTO web_sessions SELECT randomblob(32), (SELECT id FROM users WHERE name = 'carol'),
 	'compliance', 0, 0, 0 FROM n"
-env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_PREPARE='INSERT INTO "web_sessions"' PVTEST_KILL_AFTER=1500 \
+env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_PREPARE='INSERT INTO "web_sessions"' PVTEST_KILL_AFTER=9 \
 	"$PV" --data "$D" migrate --to-catalog "$URL" >"$H_RUN/kill.out" 2>&1
-h_is $? 137 "migrate SIGKILLed in the middle of the copy (web_sessions row 1500)"
+h_is $? 137 "migrate SIGKILLed in the middle of the copy (the 9th batch of web_sessions rows)"
 h_wait_for 10 test "$(psql_new "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pv_new' AND pid <> pg_backend_pid()")" = 0
 h_is "$(psql_new "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 \
 	"…the database holds nothing: schema and rows were one transaction"

@@ -193,6 +193,39 @@ static void test_recount_sees_a_missing_row(void **state)
 	db_rollback(f->pg);
 }
 
+/* More rows than one INSERT takes: full batches and the rest, each row
+ * once, its bytes with it. */
+static void test_many_rows_go_in_batches(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_copy_report rep;
+	struct pv_error err;
+	if (f->pg == NULL)
+		return;
+	run(f->src.db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)"
+		       " INSERT INTO web_sessions SELECT randomblob(32), 1, 'admin', i, i, i FROM n");
+	fx_must(copy_in_tx(f, &rep, &err), &err, "copy");
+	fx_must(catalog_copy_recount(f->src.db, f->pg, &rep, &err), &err, "recount");
+	assert_int_equal(q(f->pg, "SELECT count(*) FROM web_sessions"), 1001);
+	assert_int_equal(q(f->pg, "SELECT count(DISTINCT token_hash) FROM web_sessions"), 1001);
+	assert_int_equal(q(f->pg, "SELECT sum(created_ms) FROM web_sessions"), 1000 * 1001 / 2 + 5);
+	/* the same bytes: the smallest token on both sides */
+	struct db_stmt *a, *b;
+	size_t na, nb;
+	fx_must(db_prepare(f->src.db, "SELECT token_hash FROM web_sessions ORDER BY token_hash"
+				      " LIMIT 1", &a, &err), &err, "prepare");
+	fx_must(db_prepare(f->pg, "SELECT token_hash FROM web_sessions ORDER BY token_hash LIMIT 1",
+			   &b, &err), &err, "prepare");
+	assert_int_equal(db_step(a, &err), DB_ROW);
+	assert_int_equal(db_step(b, &err), DB_ROW);
+	const void *pa = db_column_blob(a, 0, &na), *pb = db_column_blob(b, 0, &nb);
+	assert_int_equal(na, nb);
+	assert_memory_equal(pa, pb, na);
+	db_finalize(&a);
+	db_finalize(&b);
+	db_rollback(f->pg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +233,7 @@ int main(void)
 		FX_BOTH(test_copy_refuses_a_target_with_rows, setup, setup_pg, teardown),
 		FX_BOTH(test_rolled_back_copy_leaves_no_schema, setup, setup_pg, teardown),
 		FX_BOTH(test_recount_sees_a_missing_row, setup, setup_pg, teardown),
+		FX_BOTH(test_many_rows_go_in_batches, setup, setup_pg, teardown),
 	};
 	return fx_run_both("catalog_copy", tests, sizeof(tests) / sizeof(tests[0]));
 }
