@@ -177,7 +177,7 @@ static int copy_and_prove(struct archive *ar, struct db *pg, struct migrate_cata
 		goto fail;
 	/* Killed before this commit, the file stays writable and a rerun
 	 * takes the copy only while the logs still match it. */
-	if ((r = db_exec(sq, seal_sql, err)) < 0 || (r = db_commit(sq, err)) < 0) {
+	if (db_exec(sq, seal_sql, err) < 0 || db_commit(sq, err) < 0) {
 		db_rollback(sq);
 		return pv_error_prefix(err, "the copy is committed, but sealing %s failed (run "
 				       "migrate again)", ar->cat->path);

@@ -337,11 +337,11 @@ static int copy_table(struct db *from, struct db *to, struct catalog_copy_table 
 	if (already != 0)
 		return pv_fail(err, PV_ERR, "catalog copy: the target's table %s is not empty (%lld rows)",
 			       t->name, (long long)already);
-	if ((r = copy_rows(from, to, t, &c, err)) < 0)
+	if (copy_rows(from, to, t, &c, err) < 0)
 		return pv_error_prefix(err, "catalog copy: %s, after %lld rows", t->name,
 				       (long long)t->rows);
 	for (int k = 0; k < c.n; k++)
-		if (c.identity[k] && (r = move_identity(to, t->name, c.name[k], err)) < 0)
+		if (c.identity[k] && move_identity(to, t->name, c.name[k], err) < 0)
 			return pv_error_prefix(err, "catalog copy: %s.%s's identity", t->name, c.name[k]);
 	return PV_OK;
 }

@@ -446,7 +446,7 @@ static int apply_step(struct db *db, const struct migration_set *set, int v, boo
 		if (r == PV_OK)
 			r = db_exec(db, sql, err);
 	}
-	if (r == PV_OK && (!own_tx || (r = db_commit(db, err)) == PV_OK))
+	if (r == PV_OK && (!own_tx || db_commit(db, err) == PV_OK))
 		return PV_OK;
 	if (own_tx)
 		db_rollback(db);
