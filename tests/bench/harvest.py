@@ -602,12 +602,13 @@ class Bench:
                         continue
                     r["bytes"] = self.bytes
                     self.results.append(r)
-                    log("%s round %d %-5s %-9s %6.2f s  %6.0f msg/s  cpu %5.2f s"
-                        "  rss %5.1f MB  dovecot cpu %5.2f s  others %.2f cores"
+                    log("%s round %d %-5s %-11s %6.2f s  %6.0f msg/s  cpu %5.2f s"
+                        "  rss %5.1f MB  dovecot cpu %5.2f s%s  others %.2f cores"
                         "  (sync before: %.1f s)"
                         % (time.strftime("%H:%M:%S"), rnd, mode, name, r["wall"],
-                           a.count / r["wall"], r["cpu"], r["rss_mb"],
-                           r["server_cpu"], r["others"], r["sync_s"]))
+                           a.count / r["wall"], r["cpu"], r["rss_mb"], r["server_cpu"],
+                           "  postgresql cpu %5.2f s" % r["db_cpu"] if "db_cpu" in r else "",
+                           r["others"], r["sync_s"]))
 
     def big(self):
         a = self.args
