@@ -1156,7 +1156,7 @@ def main():
             lines.append("")
             lines.append("One message of %.1f MB (one run each):" % (b.big_size / 1e6))
             for x in b.big_results:
-                lines.append("  %-10s %-5s %6.2f s  %6.1f MB/s  CPU %5.2f s  "
+                lines.append("  %-11s %-5s %6.2f s  %6.1f MB/s  CPU %5.2f s  "
                              "peak RSS %6.1f MB" % (
                                  x["tool"], x["mode"], x["wall"],
                                  x["bytes"] / 1e6 / x["wall"], x["cpu"], x["rss_mb"]))
