@@ -2,7 +2,7 @@
 """Harvest benchmark: popvault against the POP3 clients people use today.
 
     harvest.py --popvault BIN --null BIN [--count N] [--runs R]
-               [--tools popvault,mpop,fetchmail,getmail,null]
+               [--tools popvault,popvault-pg,mpop,fetchmail,getmail,null]
                [--modes plain,tls] [--big-mb MB] [--json FILE]
                [--profile auto|always|never] [--scale 1000,10000]
                [--scale-probe 1000]
