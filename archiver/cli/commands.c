@@ -240,7 +240,8 @@ static const struct cli_command commands[] = {
 	{"backup", "copy the archive while it runs, with a manifest",
 	 "popvault backup --out DIR [--with-keys --passphrase-file F] [--json]\n"
 	 "  A consistent copy while harvests and serve go on: the catalog (SQLite\n"
-	 "  online backup), its blobs (hard-linked on the same file system, else\n"
+	 "  online backup; a catalog on PostgreSQL as a SQLite copy taken in one\n"
+	 "  snapshot, which restore checks the same way), its blobs (hard-linked on the same file system, else\n"
 	 "  copied), the config, the latest signed checkpoint of each log\n"
 	 "  (DIR/checkpoint-archive, DIR/checkpoint-audit: what the copy covers) and\n"
 	 "  DIR/MANIFEST with the SHA-256 of every file. DIR must not exist or be\n"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "archiver/lib/buf.h"
 
@@ -45,15 +46,28 @@ static int name_take(char *dst, const char *src, struct pv_error *err)
  * point at them. */
 static int target_tables(struct db *to, struct catalog_copy_report *rep, struct pv_error *err)
 {
-	static const char tables_sql[] =
+	/* The schema's own tables: PostgreSQL's current schema less its
+	 * version row; SQLite's less its own and FTS5's (idx_doc, idx_meta,
+	 * idx_fts and its shadow tables: the search index, rebuilt there). */
+	static const char pg_tables_sql[] =
 		"SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
 		" AND tablename <> 'schema_version' ORDER BY tablename";
-	static const char fk_sql[] =
+	static const char pg_fk_sql[] =
 		"SELECT a.relname, b.relname FROM pg_catalog.pg_constraint c"
 		" JOIN pg_catalog.pg_class a ON a.oid = c.conrelid"
 		" JOIN pg_catalog.pg_class b ON b.oid = c.confrelid"
 		" JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace"
 		" WHERE c.contype = 'f' AND n.nspname = current_schema()";
+	static const char sq_tables_sql[] =
+		"SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%'"
+		" ESCAPE '!' AND name NOT LIKE 'idx!_fts%' ESCAPE '!' AND name NOT IN ('idx_doc',"
+		" 'idx_meta') ORDER BY name";
+	static const char sq_fk_sql[] =
+		"SELECT m.name, f.\"table\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f"
+		" WHERE m.type = 'table'";
+	bool pg = db_kind(to) == DB_POSTGRES;
+	const char *tables_sql = pg ? pg_tables_sql : sq_tables_sql;
+	const char *fk_sql = pg ? pg_fk_sql : sq_fk_sql;
 	char names[CATALOG_COPY_TABLES_MAX][CATALOG_COPY_NAME_MAX];
 	char child[256][CATALOG_COPY_NAME_MAX], parent[256][CATALOG_COPY_NAME_MAX];
 	bool done[CATALOG_COPY_TABLES_MAX] = {false};
@@ -113,13 +127,23 @@ static int target_tables(struct db *to, struct catalog_copy_report *rep, struct 
 	return PV_OK;
 }
 
+/* A column's type as the target declares it. SQLite's declared types are
+ * INTEGER, TEXT and BLOB in every catalog migration; an AUTOINCREMENT key
+ * follows the largest id inserted by itself (no identity to move). */
+static bool type_is(const char *type, const char *pg, const char *sqlite)
+{
+	return strcmp(type, pg) == 0 || strcasecmp(type, sqlite) == 0;
+}
+
 static int target_columns(struct db *to, const char *table, struct table_cols *c,
 			  struct pv_error *err)
 {
 	struct db_stmt *st = NULL;
-	int r = db_prepare(to, "SELECT column_name, data_type, is_identity FROM"
-			       " information_schema.columns WHERE table_schema = current_schema()"
-			       " AND table_name = ? ORDER BY ordinal_position", &st, err);
+	int r = db_prepare(to, db_kind(to) == DB_POSTGRES
+		? "SELECT column_name, data_type, is_identity FROM information_schema.columns"
+		  " WHERE table_schema = current_schema() AND table_name = ? ORDER BY"
+		  " ordinal_position"
+		: "SELECT name, type, 'NO' FROM pragma_table_info(?) ORDER BY cid", &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, table, -1);
@@ -132,11 +156,11 @@ static int target_columns(struct db *to, const char *table, struct table_cols *c
 		}
 		if ((r = name_take(c->name[c->n], db_column_text(st, 0), err)) < 0)
 			break;
-		if (strcmp(type, "bigint") == 0 || strcmp(type, "integer") == 0)
+		if (type_is(type, "bigint", "INTEGER") || strcmp(type, "integer") == 0)
 			c->type[c->n] = COL_INT;
-		else if (strcmp(type, "text") == 0)
+		else if (type_is(type, "text", "TEXT"))
 			c->type[c->n] = COL_TEXT;
-		else if (strcmp(type, "bytea") == 0)
+		else if (type_is(type, "bytea", "BLOB"))
 			c->type[c->n] = COL_BLOB;
 		else {
 			r = pv_fail(err, PV_ERR, "catalog copy: %s.%s has type %s, which a catalog "
@@ -351,8 +375,8 @@ int catalog_copy(struct db *from, struct db *to, struct catalog_copy_report *rep
 {
 	int r;
 	memset(rep, 0, sizeof(*rep));
-	if (db_kind(from) != DB_SQLITE || db_kind(to) != DB_POSTGRES)
-		return pv_fail(err, PV_EUSAGE, "catalog copy: only SQLite into PostgreSQL");
+	if (db_kind(from) == db_kind(to))
+		return pv_fail(err, PV_EUSAGE, "catalog copy: from one engine to the other only");
 	if (!db_in_transaction(to))
 		return pv_fail(err, PV_ERR, "catalog copy: the target needs the caller's transaction");
 	if ((r = target_tables(to, rep, err)) < 0)

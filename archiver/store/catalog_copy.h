@@ -39,8 +39,11 @@ struct catalog_copy_report {
 	int64_t rows; /* all tables */
 };
 
-/* Copies every table of to's schema from `from` (SQLite) into `to`
- * (PostgreSQL, inside the caller's transaction). PV_ERR with the table's
+/* Copies every table of to's schema from `from` into `to` (inside the
+ * caller's transaction): SQLite into PostgreSQL (migrate --to-catalog)
+ * or PostgreSQL into a new SQLite catalog (backup; the target's FTS5
+ * tables are left empty, and read from a PostgreSQL source each table's
+ * rows are fetched whole, as lib/db.h does). PV_ERR with the table's
  * name when a row is refused, a table or column is missing in the source,
  * or the target is not empty. rep filled as far as it went. */
 int catalog_copy(struct db *from, struct db *to, struct catalog_copy_report *rep,

@@ -2,7 +2,8 @@
  * migrate --to-catalog): ids kept, a child table after its parent, bytes
  * (NUL included), UTF-8 text and NULLs as they were, identity columns moved
  * past the copied ids; a target that holds rows is refused; rolled back,
- * the schema goes with the rows. The copy needs both engines: the SQLite
+ * the schema goes with the rows; and back into a new SQLite catalog (a
+ * backup of a PostgreSQL archive). The copy needs both engines: the SQLite
  * half of each case checks what needs no server (refusals), the
  * PostgreSQL half (PV_TEST_PG, tests/e2e/catalog_pg.t) copies. */
 #include <setjmp.h>
@@ -226,6 +227,46 @@ static void test_many_rows_go_in_batches(void **state)
 	db_rollback(f->pg);
 }
 
+/* The other way (backup of a PostgreSQL catalog): the copy on PostgreSQL
+ * copied into a new SQLite catalog gives the source's rows back, its
+ * FTS5 tables left alone. */
+static void test_round_trip_into_sqlite(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_copy_report rep, back;
+	struct fx_catalog dst;
+	struct pv_error err;
+	struct db_stmt *st;
+	if (f->pg == NULL)
+		return;
+	fx_must(copy_in_tx(f, &rep, &err), &err, "copy");
+	fx_must(db_commit(f->pg, &err), &err, "commit");
+	fx_catalog_open(&dst, "copyback", false);
+	fx_must(db_begin_read(f->pg, &err), &err, "snapshot");
+	fx_must(db_begin(dst.db, &err), &err, "begin");
+	fx_must(catalog_copy(f->pg, dst.db, &back, &err), &err, "copy back");
+	fx_must(catalog_copy_recount(f->pg, dst.db, &back, &err), &err, "recount");
+	fx_must(db_commit(dst.db, &err), &err, "commit");
+	db_rollback(f->pg);
+	assert_int_equal(back.rows, rep.rows);
+	fx_must(db_prepare(dst.db, "SELECT name FROM users WHERE id = 7", &st, &err), &err, "name");
+	assert_int_equal(db_step(st, &err), DB_ROW);
+	assert_string_equal(db_column_text(st, 0), "Zoë ☃");
+	db_finalize(&st);
+	fx_must(db_prepare(dst.db, "SELECT secret FROM accounts WHERE id = 3", &st, &err), &err,
+		"secret");
+	assert_int_equal(db_step(st, &err), DB_ROW);
+	size_t len;
+	const void *p = db_column_blob(st, 0, &len);
+	assert_int_equal(len, sizeof(secret));
+	assert_memory_equal(p, secret, sizeof(secret));
+	db_finalize(&st);
+	/* a new row after the copied ids, as on the source */
+	assert_int_equal(q(dst.db, "INSERT INTO users (name, role, password_hash, created_at)"
+				   " VALUES ('new', 'admin', 'h', 13) RETURNING id"), 8);
+	fx_catalog_close(&dst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +275,7 @@ int main(void)
 		FX_BOTH(test_rolled_back_copy_leaves_no_schema, setup, setup_pg, teardown),
 		FX_BOTH(test_recount_sees_a_missing_row, setup, setup_pg, teardown),
 		FX_BOTH(test_many_rows_go_in_batches, setup, setup_pg, teardown),
+		FX_BOTH(test_round_trip_into_sqlite, setup, setup_pg, teardown),
 	};
 	return fx_run_both("catalog_copy", tests, sizeof(tests) / sizeof(tests[0]));
 }
