@@ -1,25 +1,29 @@
 #ifndef PV_CATALOG_COPY_H
 #define PV_CATALOG_COPY_H
 
-/* A catalog's rows copied from one engine to the other (migrate
- * --to-catalog, ARCHITECTURE.md §12): every table of the target's schema,
- * ids preserved, through lib/db.h on both sides.
+/* A catalog's rows copied from one engine to the other (ARCHITECTURE.md
+ * §12): SQLite into PostgreSQL for migrate --to-catalog, PostgreSQL into
+ * SQLite for the backup of an archive on PostgreSQL. Every table of the
+ * target's schema, ids preserved, through lib/db.h on both sides.
  *
- * The target is a PostgreSQL database already migrated to the same schema
- * version as the source (migrations_apply_pg_in_tx) and empty; the caller
- * holds a transaction on it (db_begin), so the copy commits whole or not
- * at all. The source is read as it is: the caller takes a read snapshot
- * on it first (db_begin_read) when writers may run.
+ * The target is a catalog of the other engine already migrated to the
+ * same schema version as the source (on PostgreSQL by
+ * migrations_apply_pg_in_tx, on SQLite by catalog_migrate) and empty;
+ * the caller holds a transaction on it (db_begin), so the copy commits
+ * whole or not at all. The source is read as it is: the caller takes a
+ * snapshot of it first (db_begin, or db_begin_read when writers may run).
  *
  * Tables are copied parents first (the target's foreign keys decide the
  * order), the columns the target has, each value read as the target's
  * column type asks (bigint, text, bytea). Tables only one engine has are
  * not copied: SQLite's FTS5 search index (idx_doc, idx_fts, idx_meta and
- * FTS5's shadow tables) is not in the PostgreSQL schema, and PostgreSQL's
- * own search tables (pg_index.c) are made by its backend. Rows go as
- * multi-row INSERTs (one round trip per batch). Identity
- * columns are moved past the largest id copied, so the next row inserted
- * on the target gets a new id. */
+ * FTS5's shadow tables) is not in the PostgreSQL schema (and left empty
+ * in a SQLite target), and PostgreSQL's own search tables (pg_index.c)
+ * are made by its backend (and not in a SQLite catalog's schema). Rows go
+ * as multi-row INSERTs (one round trip per batch). PostgreSQL's identity
+ * columns are moved past the largest id copied (SQLite's AUTOINCREMENT
+ * follows the ids inserted by itself), so the next row inserted on the
+ * target gets a new id. */
 
 #include <stdint.h>
 

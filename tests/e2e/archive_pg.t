@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-h_plan 24
+h_plan 25
 
 pg_start "$H_RUN/pg" || { echo "Bail out! postgresql did not start"; exit 1; }
 h_pass "postgresql 15 started on 127.0.0.1:$PG_PORT"
@@ -79,7 +79,10 @@ pv dispose --dry-run >"$H_RUN/dry.out" 2>&1
 h_like "$? $(tr "\n" " " <"$H_RUN/dry.out")" '^0 Disposal plan .*0 to dispose' "dispose --dry-run plans on PostgreSQL: nothing due"
 pv --json backup --out "$H_RUN/bk" >"$H_RUN/bk.json" 2>&1
 h_is "$? $(h_json 'd["archive_size"]' <"$H_RUN/bk.json" 2>/dev/null)" "0 25" \
-	"backup runs: its catalog a SQLite copy of the PostgreSQL one (restore: migrate_catalog.t)"
+	"backup runs: its catalog a SQLite copy of the PostgreSQL one"
+"$PV" --data "$H_RUN/restored" restore "$H_RUN/bk" --keys "$D/keys" >/dev/null 2>"$H_RUN/rs.err"
+h_is "$? $(D=$H_RUN/restored pv --json verify --full | h_json 'd["ok"], d["blobs_decrypted"]')" "0 True 25" \
+	"…which restores, with the archive's keys/, into a SQLite archive that verifies in full"
 
 # A libpq conninfo names the database just as well.
 "$PV" init --data "$H_RUN/ci" --catalog "host=$PG_HOST port=$PG_PORT user=postgres dbname=pv_conninfo" \
