@@ -42,12 +42,6 @@ static int log_state_on(struct db *db, const char *name, uint64_t *size_r, merkl
 	return r < 0 ? pv_error_prefix(err, "%s log", name) : PV_OK;
 }
 
-static bool log_equal(const struct migrate_log *l)
-{
-	return l->size_before == l->size_after &&
-	       memcmp(l->root_before, l->root_after, MERKLE_HASH_LEN) == 0;
-}
-
 /* The logs on `from` (before) and on `to` (after), and whether they match. */
 static int compare_logs(struct db *from, struct db *to, struct migrate_catalog_report *rep,
 			struct pv_error *err)
@@ -61,7 +55,7 @@ static int compare_logs(struct db *from, struct db *to, struct migrate_catalog_r
 			      err)) < 0 ||
 	    (r = log_state_on(to, AUDIT_LOG, &rep->audit.size_after, rep->audit.root_after, err)) < 0)
 		return r;
-	rep->same = log_equal(&rep->archive) && log_equal(&rep->audit);
+	rep->same = migrate_log_same(&rep->archive) && migrate_log_same(&rep->audit);
 	return PV_OK;
 }
 

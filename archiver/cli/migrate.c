@@ -3,7 +3,6 @@
  * DIR/catalog.db onto PostgreSQL (archive/migrate_catalog.h). Both under
  * the harvest lock, refused while serve runs. */
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "archiver/archive/migrate.h"
@@ -34,12 +33,6 @@ static void print_log(const char *name, const struct migrate_log *l, const char 
 	       "%s log after:  %llu entries, root %s\n  %s\n",
 	       name, (unsigned long long)l->size_before, before, name,
 	       (unsigned long long)l->size_after, after, verdict);
-}
-
-static bool log_same(const struct migrate_log *l)
-{
-	return l->size_before == l->size_after &&
-	       memcmp(l->root_before, l->root_after, MERKLE_HASH_LEN) == 0;
 }
 
 static void print_report(const struct cli_ctx *ctx, const struct migrate_report *rep)
@@ -81,8 +74,8 @@ static void print_catalog_report(const struct cli_ctx *ctx, const struct migrate
 		       " \"index_pending\": %lld", rep->resumed ? "true" : "false", rep->copy.n_tables,
 		       (long long)rep->copy.rows, (long long)rep->indexed, (long long)rep->index_failed,
 		       (long long)rep->index_pending);
-		print_log_json("archive_log", &rep->archive, "equal", log_same(&rep->archive));
-		print_log_json("audit_log", &rep->audit, "equal", log_same(&rep->audit));
+		print_log_json("archive_log", &rep->archive, "equal", migrate_log_same(&rep->archive));
+		print_log_json("audit_log", &rep->audit, "equal", migrate_log_same(&rep->audit));
 		printf("}\n");
 		return;
 	}
@@ -91,9 +84,9 @@ static void print_catalog_report(const struct cli_ctx *ctx, const struct migrate
 	else
 		printf("Migrated the catalog to %s: %zu tables, %lld rows copied in one transaction\n",
 		       rep->url, rep->copy.n_tables, (long long)rep->copy.rows);
-	print_log("archive", &rep->archive, log_same(&rep->archive)
+	print_log("archive", &rep->archive, migrate_log_same(&rep->archive)
 		  ? "equal: recomputed from the PostgreSQL copy" : "DIFFERENT");
-	print_log("audit", &rep->audit, log_same(&rep->audit)
+	print_log("audit", &rep->audit, migrate_log_same(&rep->audit)
 		  ? "equal: recomputed from the PostgreSQL copy" : "DIFFERENT");
 	printf("Search index: %lld message%s indexed on PostgreSQL, %lld unreadable, %lld pending\n",
 	       (long long)rep->indexed, rep->indexed == 1 ? "" : "s", (long long)rep->index_failed,
