@@ -98,6 +98,15 @@ static int is_own_copy(struct db *sqlite, struct db *pg, struct migrate_catalog_
 		return r;
 	if (rep->same && strcmp(type, AUDIT_CATALOG_MIGRATE) == 0)
 		return PV_OK;
+	if (strcmp(type, AUDIT_CATALOG_MIGRATE) == 0)
+		return pv_fail(err, PV_ERR, "that PostgreSQL database holds an earlier migration's "
+			       "copy that this archive has outgrown (archive log %llu entries there, "
+			       "%llu here; audit log %llu, %llu): it stays on SQLite; empty that "
+			       "database (drop and create it) and run migrate again",
+			       (unsigned long long)rep->archive.size_after,
+			       (unsigned long long)rep->archive.size_before,
+			       (unsigned long long)rep->audit.size_after,
+			       (unsigned long long)rep->audit.size_before);
 	return pv_fail(err, PV_ERR, "that PostgreSQL database already holds a popvault catalog, "
 		       "not a copy of this archive; refusing to migrate into it");
 }

@@ -20,7 +20,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-h_plan 55
+h_plan 57
 
 pg_start "$H_RUN/pg" || { echo "Bail out! postgresql did not start"; exit 1; }
 h_pass "postgresql 15 started on 127.0.0.1:$PG_PORT"
@@ -184,6 +184,17 @@ D=$H_RUN/data2
 POPVAULT_TEST_CATALOG=sqlite pv_init "$D"
 "$PG_BINDIR/psql" "$PG_URL" -qAtc "CREATE DATABASE pv_three" >/dev/null
 URL3="postgresql://postgres@$PG_HOST:$PG_PORT/pv_three"
+# A committed copy the archive outgrew (a kill between the COMMIT and the
+# seal leaves this: here the seal is undone by hand, then a search audits
+# on SQLite): refused, saying what to do; the archive stays on SQLite.
+env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_LINK=/catalog.url \
+	"$PV" --data "$D" migrate --to-catalog "$URL3" >/dev/null 2>&1
+sqlite3 "$D/catalog.db" 'DROP TRIGGER catalog_moved'
+pv search 'subject:x' >/dev/null 2>&1
+h_fails "a committed copy that the archive has outgrown is refused, saying to empty the database" 1 \
+	'outgrown.*drop and create it' pv migrate --to-catalog "$URL3"
+h_check "…and the archive stays on SQLite" unchanged
+"$PG_BINDIR/psql" "$PG_URL" -qAtc "DROP DATABASE pv_three" -c "CREATE DATABASE pv_three" >/dev/null
 env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_LINK=/catalog.db.migrated \
 	"$PV" --data "$D" migrate --to-catalog "$URL3" >/dev/null 2>&1
 h_is "$? $(test -e "$D/catalog.url" && test -e "$D/catalog.db" && echo both)" "137 both" \
