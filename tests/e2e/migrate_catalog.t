@@ -85,8 +85,8 @@ h_is "$(psql_new "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 
 sqlite3 "$D/catalog.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
 	INSERT INTO web_sessions SELECT randomblob(32), (SELECT id FROM users WHERE name = 'carol'),
 	'compliance', 0, 0, 0 FROM n"
-env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_PREPARE='INSERT INTO "web_sessions"' PVTEST_KILL_AFTER=9 \
-	"$PV" --data "$D" migrate --to-catalog "$URL" >"$H_RUN/kill.out" 2>&1
+(env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_PREPARE='INSERT INTO "web_sessions"' PVTEST_KILL_AFTER=9 \
+	"$PV" --data "$D" migrate --to-catalog "$URL" >"$H_RUN/kill.out" 2>&1; exit $?) 2>/dev/null # no "Killed" notice from bash
 h_is $? 137 "migrate SIGKILLed in the middle of the copy (the 9th batch of web_sessions rows)"
 h_wait_for 10 test "$(psql_new "SELECT count(*) FROM pg_stat_activity WHERE datname = 'pv_new' AND pid <> pg_backend_pid()")" = 0
 h_is "$(psql_new "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" 0 \
@@ -95,8 +95,8 @@ h_check "…the archive is still on SQLite" unchanged
 h_is "$(pv_count) $(pv --json verify | h_json 'd["ok"]')" "25 True" "…and works there: stats, verify"
 
 # --- killed after the COMMIT, before DIR/catalog.url ------------------------
-env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_LINK=/catalog.url \
-	"$PV" --data "$D" migrate --to-catalog "$URL" >"$H_RUN/kill2.out" 2>&1
+(env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_LINK=/catalog.url \
+	"$PV" --data "$D" migrate --to-catalog "$URL" >"$H_RUN/kill2.out" 2>&1; exit $?) 2>/dev/null # no "Killed" notice from bash
 h_is $? 137 "migrate SIGKILLed after its COMMIT, as it writes catalog.url"
 h_check "…the archive is still on SQLite" unchanged
 h_like "$(psql_new 'SELECT version FROM schema_version')" '^[0-9]+$' "…and the database holds the committed copy"
@@ -187,16 +187,16 @@ URL3="postgresql://postgres@$PG_HOST:$PG_PORT/pv_three"
 # A committed copy the archive outgrew (a kill between the COMMIT and the
 # seal leaves this: here the seal is undone by hand, then a search audits
 # on SQLite): refused, saying what to do; the archive stays on SQLite.
-env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_LINK=/catalog.url \
-	"$PV" --data "$D" migrate --to-catalog "$URL3" >/dev/null 2>&1
+(env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_LINK=/catalog.url \
+	"$PV" --data "$D" migrate --to-catalog "$URL3" >/dev/null 2>&1; exit $?) 2>/dev/null # no "Killed" notice from bash
 sqlite3 "$D/catalog.db" 'DROP TRIGGER catalog_moved'
 pv search 'subject:x' >/dev/null 2>&1
 h_fails "a committed copy that the archive has outgrown is refused, saying to empty the database" 1 \
 	'outgrown.*drop and create it' pv migrate --to-catalog "$URL3"
 h_check "…and the archive stays on SQLite" unchanged
 "$PG_BINDIR/psql" "$PG_URL" -qAtc "DROP DATABASE pv_three" -c "CREATE DATABASE pv_three" >/dev/null
-env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_LINK=/catalog.db.migrated \
-	"$PV" --data "$D" migrate --to-catalog "$URL3" >/dev/null 2>&1
+(env LD_PRELOAD="$H_RUN/killat.so" PVTEST_KILL_LINK=/catalog.db.migrated \
+	"$PV" --data "$D" migrate --to-catalog "$URL3" >/dev/null 2>&1; exit $?) 2>/dev/null # no "Killed" notice from bash
 h_is "$? $(test -e "$D/catalog.url" && test -e "$D/catalog.db" && echo both)" "137 both" \
 	"killed between catalog.url and putting catalog.db aside"
 pv --json migrate --to-catalog "$URL3" >"$H_RUN/m3.json" 2>"$H_RUN/m3.err"
