@@ -28,6 +28,7 @@ struct index_query_pg {
 	char **params;       /* $1..$nparams, text (numbers in decimal) */
 	size_t nparams;
 	size_t rank_param;   /* $k: a tsquery every result matches (for ranking), 0: none */
+	bool positions;      /* a phrase: GIN finds candidates, each one's vector decides */
 };
 
 /* q may have a NULL root (every message). Fills *pg_r (free with
