@@ -321,9 +321,13 @@ static void plan_end(struct pg_index *px, bool own)
 
 static int plan_begin(struct pg_index *px, bool *own_r, struct pv_error *err)
 {
+	/* one round trip: the transaction's (or savepoint's) and the setting;
+	 * REPEATABLE READ: the count and the page see one snapshot */
 	*own_r = !db_in_transaction(px->db);
-	int r = *own_r ? db_begin_read(px->db, err) : db_exec(px->db, "SAVEPOINT pg_idx_q", err);
-	if (r == PV_OK && (r = db_exec(px->db, "SET LOCAL enable_seqscan = off", err)) < 0)
+	int r = db_exec(px->db, *own_r ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+					 " SET LOCAL enable_seqscan = off"
+				       : "SAVEPOINT pg_idx_q; SET LOCAL enable_seqscan = off", err);
+	if (r < 0 && (!*own_r || db_in_transaction(px->db)))
 		plan_end(px, *own_r);
 	return r;
 }
@@ -338,12 +342,8 @@ static int plan_begin(struct pg_index *px, bool *own_r, struct pv_error *err)
  * a hundred (measured: 30,771 guessed, 247 found, 0.46 s instead of 5 ms on
  * 1 M documents), but here the exact total is already counted. */
 #define WALK_ROW_COST 30.0
-static bool walk_date_index(struct pg_index *px, int64_t total, int64_t wanted)
+static bool walk_date_index(int64_t rows, int64_t total, int64_t wanted)
 {
-	int64_t rows = 0;
-	if (db_query_int(px->db, "SELECT CAST(reltuples AS bigint) FROM pg_class"
-				 " WHERE oid = CAST('idx_doc' AS regclass)", &rows, NULL) < 0)
-		rows = 0;
 	return total > 0 &&
 	       WALK_ROW_COST * (double)rows * (double)wanted / (double)total < (double)total;
 }
@@ -383,12 +383,16 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 	 * for words, and then the page, by the cheaper way (walk_date_index). */
 	bool one = q->positions && offset == 0 && limit > 0;
 	pv_buf_init(&sql, strlen(q->where) + 1024);
-	if (!one && (r = pv_buf_printf(&sql, err, "SELECT count(*) FROM idx_doc d WHERE %s",
-			     q->where)) == PV_OK &&
+	int64_t rows = 0; /* the table's, as last counted by ANALYZE */
+	if (!one && (r = pv_buf_printf(&sql, err, "SELECT count(*), (SELECT CAST(reltuples AS"
+				" bigint) FROM pg_class WHERE oid = CAST('idx_doc' AS regclass))"
+				" FROM idx_doc d WHERE %s", q->where)) == PV_OK &&
 	    (r = prepare_q(px, pv_buf_str(&sql), q, &st, err)) == PV_OK) {
 		int rc = db_step(st, err);
-		if (rc == DB_ROW)
+		if (rc == DB_ROW) {
 			*total_r = db_column_int64(st, 0);
+			rows = db_column_int64(st, 1);
+		}
 		else
 			r = rc < 0 ? rc : pv_fail(err, PV_ERR, "postgresql: no count");
 	}
@@ -401,7 +405,7 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 		" d.from_disp, d.subject_disp, d.has_attachment, %s FROM idx_doc d WHERE %s%s"
 		" LIMIT $%zu OFFSET $%zu", one ? "count(*) OVER ()" : "0", q->where,
 		order_by(q, by_rank, ascending,
-			!one && walk_date_index(px, *total_r, offset + limit), order, sizeof(order)),
+			!one && walk_date_index(rows, *total_r, offset + limit), order, sizeof(order)),
 		q->nparams + 1, q->nparams + 2);
 	if (r == PV_OK && (r = prepare_q(px, pv_buf_str(&sql), q, &st, err)) == PV_OK) {
 		db_bind_int64(st, (int)q->nparams + 1, limit);
