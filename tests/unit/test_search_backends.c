@@ -411,6 +411,19 @@ static void pages_are_fts5s(struct fixture *fx, struct search_backend *pg)
 			index_hits_free(&a);
 			index_hits_free(&b);
 		}
+		/* by relevance: the same total and set size (the order is ts_rank's) */
+		struct index_order rel = {INDEX_SORT_RELEVANCE, false};
+		struct index_hits a, b;
+		int64_t ta, tb;
+		struct pv_error err;
+		fx_must(search_backend_search(fx->fts5, queries[i], &rel, 100, 0, &a, &ta, &err), &err,
+			queries[i]);
+		fx_must(search_backend_search(pg, queries[i], &rel, 100, 0, &b, &tb, &err), &err,
+			queries[i]);
+		assert_int_equal(ta, tb);
+		assert_int_equal(a.n, b.n);
+		index_hits_free(&a);
+		index_hits_free(&b);
 	}
 }
 
