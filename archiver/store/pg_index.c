@@ -307,28 +307,39 @@ int pg_index_indexed(struct pg_index *px, const int64_t *ids, size_t n, bool *in
  * row's vector is first read from TOAST and decompressed (about 35 us a
  * row, measured): a query matching many rows looks cheaper by the table
  * than by the index, whose answer for words needs no vector at all, and
- * costs 40 times more. Off for this transaction only; in the caller's,
- * under a savepoint that takes the setting back (and any error with it:
- * the search only reads). */
-static void plan_end(struct pg_index *px, bool own)
+ * costs 40 times more. So a query with a tsquery turns sequential scans
+ * off, for this transaction only; in the caller's, under a savepoint that
+ * takes the setting back (and any error with it: the search only reads).
+ * A query without one (dates, sizes, flags) keeps the planner's choice. */
+struct plan {
+	bool own; /* our transaction */
+	bool sp;  /* our savepoint in the caller's */
+};
+
+static void plan_end(struct pg_index *px, const struct plan *p)
 {
-	if (own)
+	if (p->own)
 		db_rollback(px->db); /* read only: nothing to keep */
-	else if (db_exec(px->db, "ROLLBACK TO SAVEPOINT pg_idx_q", NULL) < 0 ||
-		 db_exec(px->db, "RELEASE SAVEPOINT pg_idx_q", NULL) < 0)
+	else if (p->sp && (db_exec(px->db, "ROLLBACK TO SAVEPOINT pg_idx_q", NULL) < 0 ||
+				  db_exec(px->db, "RELEASE SAVEPOINT pg_idx_q", NULL) < 0))
 		return; /* the caller's transaction is lost: its commit will say so */
 }
 
-static int plan_begin(struct pg_index *px, bool *own_r, struct pv_error *err)
+/* snapshot: the statements to come must see one (REPEATABLE READ). One
+ * round trip for the transaction (or savepoint) and the setting. */
+static int plan_begin(struct pg_index *px, const struct pg_index_query *q, bool snapshot,
+	struct plan *p, struct pv_error *err)
 {
-	/* one round trip: the transaction's (or savepoint's) and the setting;
-	 * REPEATABLE READ: the count and the page see one snapshot */
-	*own_r = !db_in_transaction(px->db);
-	int r = db_exec(px->db, *own_r ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
-					 " SET LOCAL enable_seqscan = off"
-				       : "SAVEPOINT pg_idx_q; SET LOCAL enable_seqscan = off", err);
-	if (r < 0 && (!*own_r || db_in_transaction(px->db)))
-		plan_end(px, *own_r);
+	bool gin = strstr(q->where, "tv @@") != NULL; /* our SQL: user text is in $n */
+	p->own = !db_in_transaction(px->db) && (snapshot || gin);
+	p->sp = !p->own && gin && db_in_transaction(px->db);
+	const char *sql = p->own ? (gin ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+					  " SET LOCAL enable_seqscan = off"
+					: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+			  : p->sp ? "SAVEPOINT pg_idx_q; SET LOCAL enable_seqscan = off" : NULL;
+	int r = sql ? db_exec(px->db, sql, err) : PV_OK;
+	if (r < 0)
+		plan_end(px, p);
 	return r;
 }
 
@@ -373,8 +384,8 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 	*total_r = 0;
 	/* the count and the page in one snapshot, unless the caller's
 	 * transaction is that already */
-	bool own;
-	int r = plan_begin(px, &own, err);
+	struct plan plan;
+	int r = plan_begin(px, q, true, &plan, err);
 	if (r < 0)
 		return r;
 	/* A phrase's candidates are each read from TOAST to decide: the first
@@ -430,7 +441,7 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 	db_finalize(&st);
 out:
 	pv_buf_free(&sql);
-	plan_end(px, own);
+	plan_end(px, &plan);
 	return r;
 }
 
@@ -441,8 +452,8 @@ int pg_index_match_ids(struct pg_index *px, const struct pg_index_query *q, int6
 	struct db_stmt *st = NULL;
 	*ids_r = NULL;
 	*n_r = 0;
-	bool own;
-	int r = plan_begin(px, &own, err);
+	struct plan plan;
+	int r = plan_begin(px, q, false, &plan, err);
 	if (r < 0)
 		return r;
 	pv_buf_init(&sql, strlen(q->where) + 1024);
@@ -453,7 +464,7 @@ int pg_index_match_ids(struct pg_index *px, const struct pg_index_query *q, int6
 		r = db_collect_ids(&st, ids_r, n_r, err);
 	db_finalize(&st);
 	pv_buf_free(&sql);
-	plan_end(px, own);
+	plan_end(px, &plan);
 	if (r == PV_OK && *ids_r == NULL && (*ids_r = malloc(sizeof(**ids_r))) == NULL)
 		r = pv_fail(err, PV_ERR, "out of memory");
 	return r;
