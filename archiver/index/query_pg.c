@@ -18,7 +18,7 @@
  * whole index, and the planner then tests every row's vector instead
  * (each read from TOAST: about 60 times FTS5's time, measured). Such a
  * part keeps its complement, a positive tsquery, and is placed as "no row
- * of the GIN index's answer to the complement" (neg_sql). A negative
+ * of the GIN index's answer to the complement" (place). A negative
  * tsquery is joined with a positive one only by &, which keeps it
  * positive. */
 enum part_kind { P_FALSE, P_TRUE, P_TSQ, P_SQL };
