@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "archiver/lib/limits.h"
+#include "archiver/lib/log.h"
 #include "archiver/store/blob.h"
 #include "archiver/archive/ingest.h"
 #include "archiver/store/message.h"
@@ -287,6 +288,8 @@ int retention_evaluate_stored(struct archive *ar, const struct policy *p, int64_
 
 	*unreadable_r = false;
 	if (retention_read_message(ar, m, raw, &size, &e) < 0) {
+		pv_log(PV_LOG_WARN, "retention.unreadable", "message %lld: %s (its retention stays)",
+		       (long long)m->id, e.msg);
 		*unreadable_r = true;
 		return PV_OK;
 	}

@@ -23,3 +23,9 @@ CREATE AGGREGATE group_concat(anyelement) (SFUNC = pv_group_concat_step, STYPE =
 CREATE FUNCTION pv_bytea_text(b bytea) RETURNS text
 	LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT convert_from(b, 'UTF8') $$;
 CREATE CAST (bytea AS text) WITH FUNCTION pv_bytea_text(bytea);
+
+-- instr(haystack, needle): the 1-based position of needle, 0 when absent.
+CREATE FUNCTION instr(h bytea, n text) RETURNS integer
+	LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT position(convert_to(n, 'UTF8') IN h) $$;
+CREATE FUNCTION instr(h text, n text) RETURNS integer
+	LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT position(n IN h) $$;
