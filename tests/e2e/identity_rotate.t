@@ -90,6 +90,7 @@ before=$(sql 'SELECT count(*) FROM messages')
 "$PV" --data "$B" --json harvest --once --account bob >"$H_RUN/stale.json" 2>"$H_RUN/stale.err"
 h_is "$? $(maildir_count bob) $(sql 'SELECT count(*) FROM messages')" "1 10 $before" \
 	"B's harvest with the old keys fails: its mail stays upstream, nothing archived"
+h_diag "B says: $(head -c 700 "$H_RUN/stale.err")"
 h_like "$(cat "$H_RUN/stale.err")" "popvault identity update FILE --passphrase-file" \
 	"…and names popvault identity update"
 h_fails "B's other signing commands say the same" 1 'identity update' \
