@@ -9,7 +9,9 @@
 # identity update`, and its mail stays upstream, nothing deleted. B's
 # update refuses a wrong passphrase, another archive's identity and the
 # older file (written before the audit key's rotation), then installs the
-# newest; both harvest again; verify --full passes from both, and audit
+# newest. A rotates the archive key again while B harvests in small
+# batches: no message is lost or archived twice, and B, updated,
+# finishes. Both harvest again; verify --full passes from both, and audit
 # bundles from both verify offline under the keys pinned before the
 # rotations (the rotation notes carry the trust on).
 set -u
@@ -17,7 +19,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-h_plan 31
+h_plan 33
 
 pg_start "$H_RUN/pg" || { echo "Bail out! postgresql did not start"; exit 1; }
 for db in pv_shared pv_other; do
@@ -35,8 +37,11 @@ ls "$H_RUN/mail-alice"/*.eml | tail -n +11 | xargs -I{} ln -s {} "$H_RUN/a2/"
 ls "$H_RUN/mail-bob"/*.eml | head -10 | xargs -I{} ln -s {} "$H_RUN/b1/"
 ls "$H_RUN/mail-bob"/*.eml | sed -n 11,20p | xargs -I{} ln -s {} "$H_RUN/b2/"
 ls "$H_RUN/mail-bob"/*.eml | tail -n +21 | xargs -I{} ln -s {} "$H_RUN/b3/"
-h_dovecot_start --seed "alice=$H_RUN/a1" --user alice:alicepw --seed "bob=$H_RUN/b1" --user bob:bobpw
-seed() { (cd "$2" && h_seed dovecot "$1" $(ls) >/dev/null); }
+h_genmail --count 80 --seed 83 --out "$H_RUN/mail-carol" --max-attachment 2000
+mkdir -p "$H_RUN/none"
+h_dovecot_start --seed "alice=$H_RUN/a1" --user alice:alicepw --seed "bob=$H_RUN/b1" --user bob:bobpw \
+	--seed "carol=$H_RUN/none" --user carol:carolpw
+seed() { (cd "$2" && h_seed dovecot "$1" $(ls | grep "\.eml$") >/dev/null); }
 
 A=$H_RUN/a B=$H_RUN/b
 D=$A
@@ -124,6 +129,34 @@ h_fails "replaying the older file after the update is refused" 3 'older one' \
 h_is "$? $(sql "SELECT count(*) FROM audit_event WHERE type = 'identity-update'")" "0 1" \
 	"the same file again: nothing to do, nothing audited"
 
+# A rotation while B harvests (small batches): whatever the moment, no
+# message is lost — each is upstream or archived — none is archived
+# twice, and B, stopped, takes the newer file and finishes.
+D=$A pv_dovecot_account carol
+printf '[harvest]\nbatch_max = 4\n' >>"$B/popvault.conf"
+seed carol "$H_RUN/mail-carol"
+"$PV" --data "$B" harvest --once --account carol >"$H_RUN/race.out" 2>&1 &
+pb=$!
+sleep 0.5
+"$PV" --data "$A" checkpoint --rotate-key --identity-out "$H_RUN/id3.pvk" \
+	--passphrase-file "$H_RUN/pass" >"$H_RUN/rot3.out" 2>&1
+ra=$?
+wait "$pb"
+rb=$?
+md=$(h_maildir dovecot carol)
+h_hashes "$H_RUN"/mail-carol/*.eml >"$H_RUN/carol.sent"
+{ for f in "$md"/new/* "$md"/cur/*; do [ -f "$f" ] && sha256sum <"$f" | cut -d' ' -f1; done
+  sql "SELECT encode(sha256, 'hex') FROM messages"; } | sort -u >"$H_RUN/carol.kept"
+got=$(sql "SELECT count(*) FROM messages m JOIN accounts a ON a.id = m.account_id WHERE a.name = 'carol'")
+h_diag "rotation during B's harvest: rotate exit $ra, B's harvest exit $rb, $got of 80 archived, $(maildir_count carol) upstream" \
+	"$(grep -m1 -i 'key' "$H_RUN/race.out" | head -c 400)"
+h_is "$ra $(comm -23 "$H_RUN/carol.sent" "$H_RUN/carol.kept" | wc -l) $(sql 'SELECT count(*) - count(DISTINCT sha256) FROM messages')" \
+	"0 0 0" "A rotates while B harvests: no message lost, none archived twice"
+"$PV" --data "$B" identity update "$H_RUN/id3.pvk" --passphrase-file "$H_RUN/pass" >/dev/null 2>&1 &&
+	"$PV" --data "$B" harvest --once --account carol >>"$H_RUN/race.out" 2>&1
+h_is "$? $(maildir_count carol) $(sql "SELECT count(*) FROM messages m JOIN accounts a ON a.id = m.account_id WHERE a.name = 'carol'")" \
+	"0 0 80" "…B updated finishes: every message archived once, the mailbox empty"
+
 # Both harvest again, at once.
 "$PV" --data "$B" --json harvest --once --account bob >"$H_RUN/b.json" 2>"$H_RUN/b.err"
 h_is "$? $(maildir_count bob)" "0 0" "B harvests again: its mail archived and deleted upstream"
@@ -141,7 +174,7 @@ ra=$?
 rb=$?
 h_is "$ra $rb $(maildir_count alice) $(maildir_count bob) $(grep -c 'identity update' "$H_RUN/a3.out" "$H_RUN/b3.out" | cut -d: -f2 | xargs)" \
 	"0 0 0 0 0 0" "both harvest at once, every mailbox emptied, no key refused"
-all=$(h_hashes "$H_RUN"/mail-{alice,bob}/*.eml)
+all=$(h_hashes "$H_RUN"/mail-{alice,bob,carol}/*.eml)
 h_is "$(sql "SELECT encode(sha256, 'hex') FROM messages ORDER BY 1")" "$all" \
 	"every message archived exactly once"
 
@@ -151,7 +184,7 @@ for d in A B; do
 	"$PV" --data "$dir" --json verify --full --checkpoint "$H_RUN/before.cp" >"$H_RUN/full-$d.json" 2>"$H_RUN/full-$d.err"
 	rc=$?
 	h_is "$rc $(h_json 'd["ok"], d["blobs_decrypted"]' <"$H_RUN/full-$d.json" 2>/dev/null)" \
-		"0 True 60" "verify --full from $d across both rotations, consistent with the checkpoint before"
+		"0 True 140" "verify --full from $d across the three rotations, consistent with the checkpoint before them"
 	[ "$rc" -eq 0 ] || sed 's/^/# /' "$H_RUN/full-$d.err" | head -20
 done
 for d in A B; do
