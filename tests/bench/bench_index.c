@@ -1,6 +1,7 @@
 /* Index and search benchmark (archiver/index).
  *
  *   bench_index [MESSAGES [QUERY_RUNS [CACHE_FILE]]]  defaults: 100000 messages, 100 runs
+ *   bench_index --pg CONNINFO MESSAGES QUERY_RUNS CACHE_FILE
  *
  * Generates MESSAGES synthetic messages (plain, multipart/alternative with
  * HTML, some with attachments, some in ISO-8859-1 quoted-printable; words
@@ -13,6 +14,14 @@
  * the query plans of a class that misses it. With CACHE_FILE, the index is
  * built there once and reused while MESSAGES, the generator (BENCH_GEN) and
  * the catalog schema are the same: building 1,000,000 takes minutes.
+ *
+ * --pg: the same MESSAGES generated messages also indexed into PostgreSQL
+ * at CONNINFO the way popvault's indexer writes them (extracted, then
+ * search_backend_add_docs in transactions of the indexer's 64; kept in
+ * that database like CACHE_FILE), then every query of
+ * every class run on both backends through search_backend.h, the same
+ * queries in the same order, printed side by side with the ratio. No
+ * target lines in that mode: issue 12's targets are FTS5's, at 1,000,000.
  * Prints measured figures only. */
 #include <sqlite3.h>
 #include <errno.h>
@@ -21,12 +30,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "archiver/archive/search_backend.h"
 #include "archiver/index/index.h"
 #include "archiver/lib/buf.h"
+#include "archiver/index/mime.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/db.h"
 #include "archiver/lib/limits.h"
 #include "archiver/store/catalog.h"
 
@@ -36,7 +49,11 @@
 #define TARGET_P95_MS 50.0
 #define PEOPLE 500
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
+/* The generator's seed (build) and the queries' (both backends see the
+ * same sequence). */
+#define GEN_SEED 0x2545F4914F6CDD1Dull
+#define QUERY_SEED 0x9E3779B97F4A7C15ull
+static uint64_t rng = GEN_SEED;
 
 static uint64_t next(void)
 {
@@ -186,15 +203,18 @@ static const char *const class_name[] = {"word", "from:", "date-range", "phrase"
 	"common-word", "negation"};
 #define CLASSES 7
 
-/* Runs each class `runs` times (first page of 50 and the exact total, as
- * search does); prints p50/p95/p99 and, for a class over the target, the
- * plans of its slowest query. Returns the p95 in ms. */
-static double run_queries(sqlite3 *db, int kind, int runs)
+/* One class's figures: latencies in ms over its runs, the mean total. */
+struct class_fig {
+	double p50, p95, p99, max;
+	int64_t mean_matches;
+};
+
+/* Runs class `kind` `runs` times through sb (first page of 50 and the
+ * exact total, as search does), from the current rng. */
+static void measure_class(struct search_backend *sb, int kind, int runs, struct class_fig *f)
 {
 	double *ms = calloc((size_t)runs, sizeof(double));
 	int64_t total_sum = 0;
-	double worst = -1;
-	char worst_q[512] = "";
 	for (int r = 0; r < runs; r++) {
 		char q[512];
 		make_query(q, sizeof(q), kind, r);
@@ -202,25 +222,29 @@ static double run_queries(sqlite3 *db, int kind, int runs)
 		struct pv_error err;
 		int64_t total;
 		double t0 = now_ms();
-		if (index_search(db, q, 50, 0, &hits, &total, &err) != PV_OK) {
-			fprintf(stderr, "bench_index: %s: %s\n", q, err.msg);
+		if (search_backend_search(sb, q, NULL, 50, 0, &hits, &total, &err) != PV_OK) {
+			fprintf(stderr, "bench_index: %s: %s: %s\n", search_backend_name(sb), q,
+				err.msg);
 			exit(1);
 		}
 		ms[r] = now_ms() - t0;
-		if (ms[r] > worst) {
-			worst = ms[r];
-			snprintf(worst_q, sizeof(worst_q), "%s", q);
-		}
 		total_sum += total;
 		index_hits_free(&hits);
 	}
 	qsort(ms, (size_t)runs, sizeof(double), cmp_ms);
-	double p95 = ms[(runs * 95 + 99) / 100 - 1];
-	printf("query %-12s p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  max %7.2f ms  (mean matches %lld)\n",
-		class_name[kind], ms[runs / 2], p95, ms[(runs * 99 + 99) / 100 - 1], ms[runs - 1],
-		(long long)(total_sum / runs));
+	*f = (struct class_fig){ms[runs / 2], ms[(runs * 95 + 99) / 100 - 1],
+		ms[(runs * 99 + 99) / 100 - 1], ms[runs - 1], total_sum / runs};
 	free(ms);
-	return p95;
+}
+
+/* FTS5 alone: each class's line; returns its p95 in ms. */
+static double run_queries(struct search_backend *sb, int kind, int runs)
+{
+	struct class_fig f;
+	measure_class(sb, kind, runs, &f);
+	printf("query %-12s p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  max %7.2f ms  (mean matches %lld)\n",
+		class_name[kind], f.p50, f.p95, f.p99, f.max, (long long)f.mean_matches);
+	return f.p95;
 }
 
 /* A cached index is reused when it was built by this generator for this
@@ -265,6 +289,7 @@ static void build(const char *path, long n, double *index_s, double *mb_r)
 	}
 	struct pv_buf b;
 	pv_buf_init(&b, 1 << 20);
+	rng = GEN_SEED;
 	double index_ms = 0;
 	size_t bytes = 0;
 	for (long i = 1; i <= n; i += PV_HARVEST_BATCH_MAX) {
@@ -311,13 +336,173 @@ static void unlink_db(const char *path)
 	unlink(aux);
 }
 
+/* --pg: PostgreSQL's cached index is reused when its bench_meta says it
+ * holds these n messages of this generator and catalog schema. */
+#define PG_TX_DOCS 64 /* the indexer's transactions (INDEXER_TX_DOCS) */
+
+static void pg_die(const char *what, const struct pv_error *err)
+{
+	fprintf(stderr, "bench_index: postgresql: %s: %s\n", what, err->msg);
+	exit(1);
+}
+
+static bool pg_cache_ok(struct db *pg, long n, double *build_s, double *mb)
+{
+	struct db_stmt *st;
+	struct pv_error err;
+	bool ok = false;
+	if (db_exec(pg, "CREATE TABLE IF NOT EXISTS bench_meta (messages bigint, gen bigint, "
+		    "schema bigint, build_ms bigint, kb bigint)", &err) != PV_OK ||
+	    db_prepare(pg, "SELECT messages, gen, schema, build_ms, kb FROM bench_meta", &st,
+		    &err) != PV_OK)
+		pg_die("bench_meta", &err);
+	if (db_step(st, &err) == DB_ROW) {
+		ok = db_column_int64(st, 0) == n && db_column_int64(st, 1) == BENCH_GEN &&
+		     db_column_int64(st, 2) == catalog_schema_version();
+		*build_s = (double)db_column_int64(st, 3) / 1e3;
+		*mb = (double)db_column_int64(st, 4) / 1e3;
+	}
+	db_finalize(&st);
+	return ok;
+}
+
+/* The same n messages as build(), written as popvault's indexer writes
+ * them: extracted (index_mime_extract), then search_backend_add_docs in
+ * transactions of PG_TX_DOCS. The time counts both, as build()'s
+ * index_add does; then VACUUM ANALYZE (timed apart) so the planner knows
+ * the table, as autovacuum would soon after. */
+static void build_pg(struct db *pg, struct search_backend *sb, long n, double *index_s,
+	double *mb_r, double *vacuum_s)
+{
+	struct pv_error err;
+	if (db_exec(pg, "DELETE FROM bench_meta", &err) != PV_OK ||
+	    search_backend_clear(sb, &err) != PV_OK)
+		pg_die("clear", &err);
+	struct pv_buf b;
+	pv_buf_init(&b, 1 << 20);
+	rng = GEN_SEED;
+	static struct index_doc docs[PG_TX_DOCS];
+	struct index_batch_doc v[PG_TX_DOCS];
+	double ms = 0;
+	size_t bytes = 0;
+	for (long i = 1; i <= n; i += PG_TX_DOCS) {
+		size_t k = 0;
+		for (long id = i; id < i + PG_TX_DOCS && id <= n; id++, k++) {
+			int64_t date;
+			gen(&b, id, &date);
+			bytes += b.len;
+			double t0 = now_ms();
+			if (index_mime_extract((const unsigned char *)b.data, b.len, &docs[k], &err) != PV_OK)
+				pg_die("extract", &err);
+			ms += now_ms() - t0;
+			v[k] = (struct index_batch_doc){id, id % 4 ? "sales" : "legal", date + 60, b.len,
+				&docs[k]};
+		}
+		double t0 = now_ms();
+		if (db_begin(pg, &err) != PV_OK || search_backend_add_docs(sb, v, k, &err) != PV_OK ||
+		    db_commit(pg, &err) != PV_OK)
+			pg_die("index", &err);
+		ms += now_ms() - t0;
+		for (size_t j = 0; j < k; j++)
+			index_doc_free(&docs[j]);
+	}
+	pv_buf_free(&b);
+	double t0 = now_ms();
+	if (db_exec(pg, "VACUUM ANALYZE", &err) != PV_OK)
+		pg_die("vacuum", &err);
+	*vacuum_s = (now_ms() - t0) / 1e3;
+	*index_s = ms / 1e3;
+	*mb_r = bytes / 1e6;
+	char meta[256];
+	snprintf(meta, sizeof(meta), "INSERT INTO bench_meta VALUES (%ld, %d, %d, %.0f, %.0f)", n,
+		BENCH_GEN, catalog_schema_version(), ms, *mb_r * 1e3);
+	if (db_exec(pg, meta, &err) != PV_OK)
+		pg_die("bench_meta", &err);
+}
+
+/* Every class on both backends, the same queries in the same order,
+ * side by side; the totals must agree (the same documents, the same
+ * query language). Returns 1 when they do not. */
+static int side_by_side(struct search_backend *fts, struct search_backend *pgb, long n, int runs)
+{
+	struct class_fig f[CLASSES], p[CLASSES];
+	rng = QUERY_SEED;
+	for (int k = 0; k < CLASSES; k++)
+		measure_class(fts, k, runs, &f[k]);
+	rng = QUERY_SEED;
+	for (int k = 0; k < CLASSES; k++)
+		measure_class(pgb, k, runs, &p[k]);
+	int rc = 0;
+	printf("search at %ld messages on both backends, %d queries per class (the same queries, "
+	       "first page of 50 newest first + the exact total), ms:\n", n, runs);
+	printf("%-12s | %8s %8s %8s | %8s %8s %8s | %6s %6s | %10s\n", "class", "FTS5 p50", "p95",
+		"p99", "PG p50", "p95", "p99", "pg/FTS5", "p95", "matches");
+	for (int k = 0; k < CLASSES; k++) {
+		printf("%-12s | %8.2f %8.2f %8.2f | %8.2f %8.2f %8.2f | %6.2fx %5.2fx | %10lld",
+			class_name[k], f[k].p50, f[k].p95, f[k].p99, p[k].p50, p[k].p95, p[k].p99,
+			p[k].p50 / f[k].p50, p[k].p95 / f[k].p95, (long long)f[k].mean_matches);
+		if (p[k].mean_matches != f[k].mean_matches) {
+			printf("  DIFFER: PostgreSQL %lld", (long long)p[k].mean_matches);
+			rc = 1;
+		}
+		printf("\n");
+	}
+	printf("(matches: the mean exact total per query, the same on both; pg/FTS5: the ratio "
+	       "of PostgreSQL's latency to FTS5's, above 1 slower)\n");
+	return rc;
+}
+
+static int pg_mode(sqlite3 *fts_db, const char *path, const char *conninfo, long n, int runs)
+{
+	struct db *pg;
+	struct search_backend *fts, *pgb;
+	struct pv_error err;
+	if (db_open(conninfo, 0, &pg, &err) != PV_OK)
+		pg_die("connect", &err);
+	if (search_backend_pg_attach(pg, &pgb, &err) != PV_OK ||
+	    search_backend_fts5_open(fts_db, &fts, &err) != PV_OK)
+		pg_die("backend", &err);
+	double build_s = 0, mb = 0, vacuum_s = 0;
+	if (pg_cache_ok(pg, n, &build_s, &mb)) {
+		printf("postgresql: index of %ld messages (%.1f MB) kept in its database, built "
+		       "earlier at %.0f messages/s (BENCH_PG_INDEX_DIR: delete it to measure "
+		       "indexing again)\n", n, mb, n / build_s);
+	} else {
+		build_pg(pg, pgb, n, &build_s, &mb, &vacuum_s);
+		printf("postgresql: indexed the same %ld messages (%.1f MB) in %.2f s: %.0f "
+		       "messages/s (extracted, then search_backend_add_docs in transactions of %d "
+		       "as the indexer writes; fsync off); VACUUM ANALYZE %.1f s\n", n, mb,
+			build_s, n / build_s, PG_TX_DOCS, vacuum_s);
+	}
+	int64_t pg_bytes = 0;
+	struct stat st;
+	if (db_query_int(pg, "SELECT pg_database_size(current_database())", &pg_bytes, &err) ==
+		    PV_OK &&
+	    stat(path, &st) == 0)
+		printf("size: FTS5 catalog file %.0f MB, PostgreSQL database %.0f MB\n",
+			st.st_size / 1e6, pg_bytes / 1e6);
+	int rc = side_by_side(fts, pgb, n, runs);
+	search_backend_close(&fts);
+	search_backend_close(&pgb);
+	db_close(&pg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
+	const char *conninfo = NULL;
+	if (argc > 2 && strcmp(argv[1], "--pg") == 0) {
+		conninfo = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 100000;
 	int runs = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 100;
 	const char *cache = argc > 3 ? argv[3] : NULL;
-	if (n < 1 || runs < 1 || argc > 4 || (cache && strlen(cache) > 4000)) {
-		fprintf(stderr, "usage: bench_index [MESSAGES [QUERY_RUNS [CACHE_FILE]]]\n");
+	if (n < 1 || runs < 1 || argc > 4 || (cache && strlen(cache) > 4000) ||
+	    (conninfo && !cache)) {
+		fprintf(stderr, "usage: bench_index [MESSAGES [QUERY_RUNS [CACHE_FILE]]]\n"
+				"       bench_index --pg CONNINFO MESSAGES QUERY_RUNS CACHE_FILE\n");
 		return 2;
 	}
 	char path[4100] = "/tmp/pv-bench-index-XXXXXX";
@@ -356,11 +541,23 @@ int main(int argc, char **argv)
 			n / build_s);
 	}
 	sqlite3 *db = open_db(path);
+	if (conninfo) {
+		int rc = pg_mode(db, path, conninfo, n, runs);
+		sqlite3_close(db);
+		return rc;
+	}
+	struct search_backend *sb;
+	struct pv_error oerr;
+	if (search_backend_fts5_open(db, &sb, &oerr) != PV_OK) {
+		fprintf(stderr, "bench_index: %s\n", oerr.msg);
+		return 1;
+	}
 	/* the same sequence of query words whether the index was built now */
-	rng = 0x9E3779B97F4A7C15ull;
+	rng = QUERY_SEED;
 	double p95[CLASSES];
 	for (int k = 0; k < CLASSES; k++)
-		p95[k] = run_queries(db, k, runs);
+		p95[k] = run_queries(sb, k, runs);
+	search_backend_close(&sb);
 	for (int k = 0; k < CLASSES; k++) {
 		char q[512], what[80];
 		bool over = p95[k] >= TARGET_P95_MS;
@@ -371,7 +568,7 @@ int main(int argc, char **argv)
 			printf("       (measured at %ld messages, not 1,000,000: BENCH_INDEX_N)\n", n);
 		if (!over)
 			continue;
-		rng = 0x9E3779B97F4A7C15ull;
+		rng = QUERY_SEED;
 		make_query(q, sizeof(q), k, 0);
 		struct pv_buf plan;
 		struct pv_error err;

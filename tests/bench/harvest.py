@@ -2,7 +2,7 @@
 """Harvest benchmark: popvault against the POP3 clients people use today.
 
     harvest.py --popvault BIN --null BIN [--count N] [--runs R]
-               [--tools popvault,mpop,fetchmail,getmail,null]
+               [--tools popvault,popvault-pg,mpop,fetchmail,getmail,null]
                [--modes plain,tls] [--big-mb MB] [--json FILE]
                [--profile auto|always|never] [--scale 1000,10000]
                [--scale-probe 1000]
@@ -19,6 +19,9 @@ then round 2 ...) so drift hits all tools alike; the figures are medians.
 
   popvault   harvest --once: fetch, seal (encrypt, hash), group-commit
              with a signed checkpoint, fsync, then DELE; indexes after
+  popvault-pg  the same with its catalog (logs, audit, search index) on a
+             private PostgreSQL 15 the bench starts (fsync on), a fresh
+             database per run; that server's CPU is its own column
   mpop       native maildir delivery, pipelined
   fetchmail  hands each message to procmail (its usual MDA) for a maildir
   getmail    getmail6's Maildir destination
@@ -38,6 +41,7 @@ grows.  Issue 12's targets are printed MET or SHORT.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -51,6 +55,7 @@ import pvharness  # noqa: E402
 
 USER, PASSWORD = "alice", "alicepw"
 ALL_TOOLS = ["popvault", "mpop", "fetchmail", "getmail", "null"]
+PG_BINDIR = os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin")
 # Issue 12's targets.
 TARGET_NULL = {"plain": 0.5, "tls": 0.6}  # popvault / null client, messages/s
 TARGET_MPOP = 2.0                         # popvault / mpop, messages/s, both modes
@@ -177,6 +182,9 @@ class Tool:
     def stored(self, work, out):
         return maildir_messages(os.path.join(work, "Maildir"))
 
+    def cleanup(self):
+        """After the run, failed or not: what prepare made outside work."""
+
     def port(self, mode):
         return self.b.dovecot.tls_port if mode == "tls" else self.b.dovecot.port
 
@@ -187,9 +195,12 @@ class Popvault(Tool):
     def binary(self):
         return self.b.args.popvault
 
+    def init_argv(self, pv, data):
+        return [pv, "init", "--data", data]
+
     def prepare(self, work, mode):
         pv, data = self.binary(), os.path.join(work, "data")
-        run([pv, "init", "--data", data], preexec_fn=self.b.as_user)
+        run(self.init_argv(pv, data), preexec_fn=self.b.as_user)
         argv = [pv, "--data", data, "account", "add", "bench", "--host",
                 "localhost", "--port", str(self.port(mode)), "--user", USER,
                 "--password-file", self.b.pwfile]
@@ -302,7 +313,29 @@ class PopvaultBase(Popvault):
         return self.b.args.baseline
 
 
-TOOLS = {c.name: c for c in (Popvault, PopvaultBase, Mpop, Fetchmail, Getmail, Null)}
+class PopvaultPg(Popvault):
+    """popvault with its catalog on PostgreSQL (init --catalog): the
+    bench's private PostgreSQL 15, a fresh database per run, dropped
+    after it."""
+    name = "popvault-pg"
+    runs = 0
+
+    def init_argv(self, pv, data):
+        PopvaultPg.runs += 1
+        self.db = "pv_bench_%d" % PopvaultPg.runs
+        self.b.psql("CREATE DATABASE %s" % self.db)
+        return [pv, "init", "--data", data, "--catalog",
+                "postgresql://postgres@%s:%s/%s" % (self.b.pg["PG_HOST"],
+                                                   self.b.pg["PG_PORT"], self.db)]
+
+    def cleanup(self):
+        if getattr(self, "db", None):
+            self.b.psql("DROP DATABASE %s WITH (FORCE)" % self.db)
+            self.db = None
+
+
+TOOLS = {c.name: c for c in (Popvault, PopvaultPg, PopvaultBase, Mpop, Fetchmail, Getmail,
+                             Null)}
 
 
 # ------------------------------------------------------------ running
@@ -343,6 +376,28 @@ def server_cpu(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[13]) + int(fields[14])) / CLK   # cutime, cstime
+
+
+def tree_cpu(pid):
+    """CPU seconds of a server and all its processes: its own, what it
+    has reaped (PostgreSQL's backends that ended), and each live child's
+    (walwriter, checkpointer, backends still running)."""
+    def fields(p):
+        with open("/proc/%d/stat" % p) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in v[11:15])
+    total = fields(pid)
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(k) for k in f.read().split()]
+    except FileNotFoundError:
+        kids = []
+    for k in kids:
+        try:
+            total += fields(k)
+        except (FileNotFoundError, ProcessLookupError):
+            pass   # ended between the two reads: its CPU is in the reaped part next time
+    return total / CLK
 
 
 def machine_busy():
@@ -387,6 +442,28 @@ class Bench:
         self.pwfile = os.path.join(self.run.dir, "password")
         write(self.pwfile, PASSWORD + "\n", 0o600)
         os.chown(self.pwfile, self.uid, self.gid)
+        self.pg = None
+        if "popvault-pg" in a.tools:
+            self.start_pg()
+
+    def start_pg(self):
+        """The private PostgreSQL 15 of popvault-pg (tests/e2e/lib/pg.sh,
+        fsync on: popvault on SQLite syncs its catalog too), stopped with
+        the run by its PID."""
+        p = subprocess.run(["bash", os.path.join(HERE, "..", "e2e", "lib", "pg.sh"),
+                            "start", os.path.join(self.run.dir, "pg"), "--fsync"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise BenchError("postgresql did not start: " + p.stderr[-2000:])
+        self.pg = dict(kv.split("=", 1) for ln in p.stdout.splitlines()
+                       for kv in shlex.split(ln))
+        self.run.register("postgres", int(self.pg["PG_PID"]))
+        log("postgresql 15 on %s:%s (fsync on) for popvault-pg"
+            % (self.pg["PG_HOST"], self.pg["PG_PORT"]))
+
+    def psql(self, sql):
+        run([os.path.join(PG_BINDIR, "psql"), self.pg["PG_URL"], "-qAt",
+             "-v", "ON_ERROR_STOP=1", "-c", sql])
 
     def as_user(self):
         """Clients run unprivileged, as people run them (getmail refuses
@@ -450,6 +527,12 @@ class Bench:
         return j
 
     def measure(self, tool, mode, template, expect, rnd, keep_work=False):
+        try:
+            return self.measure_one(tool, mode, template, expect, rnd, keep_work)
+        finally:
+            tool.cleanup()
+
+    def measure_one(self, tool, mode, template, expect, rnd, keep_work):
         work = os.path.join(self.run.dir, "work-%s-%s-%d" % (tool.name, mode, rnd))
         os.makedirs(work)
         os.chown(work, self.uid, self.gid)
@@ -462,11 +545,14 @@ class Bench:
         subprocess.run(["sync"])     # no writeback of earlier runs in this one
         self.sync_s = time.perf_counter() - ts
         srv0 = server_cpu(self.dovecot.pid)
+        pg_pid = int(self.pg["PG_PID"]) if isinstance(tool, PopvaultPg) else None
+        db0 = tree_cpu(pg_pid) if pg_pid else 0.0
         busy0 = machine_busy()
         c = self.client(argv, work, env, summary=isinstance(tool, Popvault))
         busy = machine_busy() - busy0
-        time.sleep(0.3)    # let Dovecot's master reap the session's processes
+        time.sleep(0.3)    # let Dovecot's (and PostgreSQL's) master reap the session's processes
         srv = server_cpu(self.dovecot.pid) - srv0
+        db = tree_cpu(pg_pid) - db0 if pg_pid else None
         if c["rc"] != 0:
             raise BenchError("%s %s exited %d: %s %s" % (
                 tool.name, mode, c["rc"], c["out"][-400:], c["err"][-800:]))
@@ -485,8 +571,11 @@ class Bench:
                  wall=c["wall"], cpu=c["cpu"], rss_mb=c["rss_mb"],
                  server_cpu=srv, work=work,
                  # other processes on the machine during the run, in cores
-                 others=max(0.0, busy - c.get("cpu_all", c["cpu"]) - srv) / wall_all,
+                 others=max(0.0, busy - c.get("cpu_all", c["cpu"]) - srv - (db or 0))
+                 / wall_all,
                  sync_s=self.sync_s)
+        if db is not None:
+            r["db_cpu"] = round(db, 3)
         for k in ("lag", "wall_all", "cpu_all"):
             if k in c:
                 r[k] = c[k]
@@ -513,12 +602,13 @@ class Bench:
                         continue
                     r["bytes"] = self.bytes
                     self.results.append(r)
-                    log("%s round %d %-5s %-9s %6.2f s  %6.0f msg/s  cpu %5.2f s"
-                        "  rss %5.1f MB  dovecot cpu %5.2f s  others %.2f cores"
+                    log("%s round %d %-5s %-11s %6.2f s  %6.0f msg/s  cpu %5.2f s"
+                        "  rss %5.1f MB  dovecot cpu %5.2f s%s  others %.2f cores"
                         "  (sync before: %.1f s)"
                         % (time.strftime("%H:%M:%S"), rnd, mode, name, r["wall"],
-                           a.count / r["wall"], r["cpu"], r["rss_mb"],
-                           r["server_cpu"], r["others"], r["sync_s"]))
+                           a.count / r["wall"], r["cpu"], r["rss_mb"], r["server_cpu"],
+                           "  postgresql cpu %5.2f s" % r["db_cpu"] if "db_cpu" in r else "",
+                           r["others"], r["sync_s"]))
 
     def big(self):
         a = self.args
@@ -668,6 +758,8 @@ def summarize(results, tools, modes):
                 out[(t, m)].update(lag=median_of(rows, "lag"),
                                    lag_max=max(r["lag"] for r in rows),
                                    cpu_all=median_of(rows, "cpu_all"))
+            if all("db_cpu" in r for r in rows):
+                out[(t, m)]["db_cpu"] = median_of(rows, "db_cpu")
     return out
 
 
@@ -687,8 +779,8 @@ def table(b, s):
                     "with S=,W= sizes" if a.names == "dovecot" else "without sizes"))
     lines.append("ratio = popvault msgs/s / tool msgs/s; every run checked: "
                  "all %d stored (null: retrieved), mailbox empty after" % a.count)
-    hdr = "%-10s %-5s %8s %7s %7s %7s %7s %8s %5s %7s %6s  %s" % (
-        "tool", "mode", "msgs/s", "MB/s", "CPU s", "+index", "RSS MB", "ratio",
+    hdr = "%-11s %-5s %8s %7s %7s %7s %7s %7s %8s %5s %7s %6s  %s" % (
+        "tool", "mode", "msgs/s", "MB/s", "CPU s", "+index", "DB CPU", "RSS MB", "ratio",
         "runs", "srv CPU", "others", "wall s of each run")
     lines.append(hdr)
     lines.append("-" * len(hdr))
@@ -699,7 +791,7 @@ def table(b, s):
             fails = [f for f in b.failures if f["tool"] == t and f["mode"] == m
                      and f["round"] != "big"]
             if x is None:
-                lines.append("%-10s %-5s   FAILED: %s" % (
+                lines.append("%-11s %-5s   FAILED: %s" % (
                     t, "TLS" if m == "tls" else m,
                     fails[0]["error"][:100] if fails else "not run"))
                 continue
@@ -710,8 +802,9 @@ def table(b, s):
             else:
                 ratio = "n/a"
             idx = "%.2f" % (x["cpu_all"] - x["cpu"]) if "cpu_all" in x else "-"
-            lines.append("%-10s %-5s %8.0f %7.1f %7.2f %7s %7.1f %8s %5s %7.2f %6.2f  %s%s" % (
-                t, "TLS" if m == "tls" else m, x["msgs_s"], x["mb_s"], x["cpu"], idx,
+            dbc = "%.2f" % x["db_cpu"] if "db_cpu" in x else "-"
+            lines.append("%-11s %-5s %8.0f %7.1f %7.2f %7s %7s %7.1f %8s %5s %7.2f %6.2f  %s%s" % (
+                t, "TLS" if m == "tls" else m, x["msgs_s"], x["mb_s"], x["cpu"], idx, dbc,
                 x["rss_mb"], ratio, x["n"], x["server_cpu"], x["others"],
                 " ".join("%.2f" % w for w in x["walls"]),
                 "  (+%d failed)" % len(fails) if fails else ""))
@@ -722,7 +815,9 @@ def table(b, s):
                  "user+sys, children included (procmail for fetchmail, getmail's")
     lines.append("delivery forks; popvault's harvest processes); +index: the CPU s of "
                  "popvault's indexer process besides; RSS: peak of the largest")
-    lines.append("process in any run; srv CPU: Dovecot's CPU s in the session; "
+    lines.append("process in any run; DB CPU: popvault-pg's PostgreSQL server, all its "
+                 "processes (not in CPU s; on SQLite the database work is")
+    lines.append("in popvault's own CPU s); srv CPU: Dovecot's CPU s in the session; "
                  "others: cores busy with other processes on the machine")
     lines.append("during the run (0 = quiet machine; high values depress every "
                  "figure of that run).")
@@ -732,9 +827,37 @@ def table(b, s):
             lines.append("index lag %-5s: %.2f s median, %.2f s max from the harvest's "
                          "end until all %d messages are searchable (stats: nothing "
                          "pending)" % (m, x["lag"], x["lag_max"], a.count))
+    lines += pg_beside_sqlite(s, a.modes, a.count)
     for f in b.failures:
         lines.append("failed: %s %s round %s: %s" % (f["tool"], f["mode"], f["round"],
                                                     f["error"][:240].replace("\n", " ")))
+    return lines
+
+
+def pg_beside_sqlite(s, modes, count):
+    """popvault-pg / popvault, medians of the same interleaved rounds."""
+    lines = []
+    for m in modes:
+        sq, pg = s.get(("popvault", m)), s.get(("popvault-pg", m))
+        if not (sq and pg):
+            continue
+        if not lines:
+            lines += ["", "The catalog on PostgreSQL beside SQLite (popvault-pg / popvault, "
+                      "medians of the same rounds; CPU with the indexer, and on",
+                      "PostgreSQL with its server's CPU, is all the CPU the archive "
+                      "used for the harvest):"]
+        sq_all = sq.get("cpu_all", sq["cpu"])
+        pg_all = pg.get("cpu_all", pg["cpu"]) + pg.get("db_cpu", 0.0)
+        lines.append("  %-5s msgs/s %.2fx (%.0f / %.0f); harvest CPU %.2fx (%.2f / %.2f s); "
+                     "with the indexer and the server %.2fx (%.2f / %.2f s: %.2f / %.2f ms a "
+                     "message)" % (
+                         "TLS" if m == "tls" else m, pg["msgs_s"] / sq["msgs_s"], pg["msgs_s"],
+                         sq["msgs_s"], pg["cpu"] / sq["cpu"], pg["cpu"], sq["cpu"],
+                         pg_all / sq_all, pg_all, sq_all, 1000 * pg_all / count,
+                         1000 * sq_all / count))
+        if "lag" in sq and "lag" in pg:
+            lines.append("        index lag %.2f s against %.2f s (median; max %.2f against "
+                         "%.2f)" % (pg["lag"], sq["lag"], pg["lag_max"], sq["lag_max"]))
     return lines
 
 
@@ -1000,6 +1123,9 @@ def main():
     for t in a.tools:
         if t not in TOOLS:
             ap.error("unknown tool %s" % t)
+    if "popvault-pg" in a.tools and not os.access(os.path.join(PG_BINDIR, "initdb"), os.X_OK):
+        ap.error("popvault-pg: no PostgreSQL 15 in %s (packaging/deps.sh installs "
+                 "postgresql-15)" % PG_BINDIR)
     for t in ("mpop", "fetchmail", "getmail", "procmail"):
         if (t in a.tools or (t == "procmail" and "fetchmail" in a.tools)) \
                 and not shutil.which(t):
@@ -1030,7 +1156,7 @@ def main():
             lines.append("")
             lines.append("One message of %.1f MB (one run each):" % (b.big_size / 1e6))
             for x in b.big_results:
-                lines.append("  %-10s %-5s %6.2f s  %6.1f MB/s  CPU %5.2f s  "
+                lines.append("  %-11s %-5s %6.2f s  %6.1f MB/s  CPU %5.2f s  "
                              "peak RSS %6.1f MB" % (
                                  x["tool"], x["mode"], x["wall"],
                                  x["bytes"] / 1e6 / x["wall"], x["cpu"], x["rss_mb"]))

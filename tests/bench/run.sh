@@ -2,14 +2,16 @@
 # make bench: every benchmark figure in one run, measured now, on this machine.
 #   1. harvest: popvault against mpop, fetchmail, getmail6 and a client that
 #      stores nothing, same Dovecot, same generated mailbox, plain and TLS
-#      (tests/bench/harvest.py); the index lag after the harvest; one 50 MB
+#      (tests/bench/harvest.py), and popvault with its catalog on PostgreSQL
+#      (popvault-pg) in the same rounds; the index lag after the harvest; one 50 MB
 #      message for peak RSS; scaling: harvest msg/s and verify --full MB/s
 #      at 1,000 and 10,000 messages in the archive (and 100,000 on request)
 #   2. tlog: appends in batches of 256 with a signed checkpoint, proofs at
 #      1,000,000 leaves (bench_tlog)
 #   3. index: messages/s indexed, query p50/p95/p99 per query class at
 #      1,000,000 messages (bench_index; the index is built once and kept in
-#      $BUILD/bench/index-N.db)
+#      $BUILD/bench/index-N.db); then the same classes on PostgreSQL's
+#      search beside FTS5 at 100,000 messages (tests/bench/pg_index.sh)
 #   4. audit: single appends with a signed checkpoint each, bundle export
 #      and offline verification (bench_audit, 10 x BENCH_N events)
 #   5. export: eDiscovery bundle of BENCH_N harvested messages, verify-bundle
@@ -32,7 +34,10 @@
 # verify-bundle memory is measured, default 100000: several minutes; 0: none), BENCH_API_SECONDS (per wrk run, default 10),
 # BENCH_TOOL_RUNS (fewer runs for slow peers, default getmail=1),
 # BENCH_PROFILE (auto: perf profile when popvault misses a harvest target |
-# always | never), BENCH_ONLY (harvest,tlog,index,audit,export,api), BENCH_PG=1 (the PostgreSQL part),
+# always | never), BENCH_ONLY (harvest,tlog,index,audit,export,api),
+# BENCH_PG_HARVEST=0 (no popvault-pg in the harvest), BENCH_PG_INDEX_N
+# (messages of the search comparison on PostgreSQL, default 100000; 0: none;
+# both need PostgreSQL 15, which packaging/deps.sh installs), BENCH_PG=1 (the PostgreSQL scale part),
 # BENCH_REV (what to call the measured source in the report; default: the
 # work tree's commit).
 # The report is printed and kept in $BUILD/bench/report.txt (JSON figures
@@ -49,6 +54,7 @@ if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then
 	SCALE_PROBE=100
 	BIG_MB=5
 	INDEX_N=${BENCH_INDEX_N:-5000}
+	PG_INDEX_N=${BENCH_PG_INDEX_N:-$INDEX_N}
 	BUNDLE_N=${BENCH_BUNDLE_N:-300}
 	QUERY_RUNS=20
 	PROFILE=${BENCH_PROFILE:-never}
@@ -61,6 +67,7 @@ else
 	SCALE_PROBE=1000
 	BIG_MB=50
 	INDEX_N=${BENCH_INDEX_N:-1000000}
+	PG_INDEX_N=${BENCH_PG_INDEX_N:-100000}
 	BUNDLE_N=${BENCH_BUNDLE_N:-100000}
 	QUERY_RUNS=100
 	PROFILE=${BENCH_PROFILE:-auto}
@@ -73,6 +80,16 @@ mkdir -p "$OUT"
 : >"$REPORT"
 
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
+# PostgreSQL 15 (packaging/deps.sh installs it with everything make needs)
+have_pg() { [ -x "${PG_BINDIR:-/usr/lib/postgresql/15/bin}/initdb" ]; }
+HARVEST_TOOLS=popvault,mpop,fetchmail,getmail,null
+if [ "${BENCH_PG_HARVEST:-1}" != 0 ]; then
+	if have_pg; then
+		HARVEST_TOOLS=popvault,popvault-pg,mpop,fetchmail,getmail,null
+	else
+		echo "bench: no PostgreSQL 15: the harvest runs without popvault-pg" >&2
+	fi
+fi
 section() { printf '\n== %s\n' "$*" | tee -a "$REPORT"; }
 start=$(date +%s)
 rc=0
@@ -85,6 +102,7 @@ if want harvest; then
 	section "harvest: $N messages, $RUNS runs (tests/bench/harvest.py)"
 	python3 tests/bench/harvest.py --popvault "$BUILD/popvault" --null "$OUT/popnull" \
 		--count "$N" --runs "$RUNS" --tool-runs "$TOOL_RUNS" --profile "$PROFILE" \
+		--tools "$HARVEST_TOOLS" \
 		--big-mb "$BIG_MB" --scale "$SCALE" --scale-probe "$SCALE_PROBE" \
 		--json "$OUT/harvest.json" | tee -a "$REPORT" || rc=1
 fi
@@ -99,6 +117,19 @@ fi
 if want index && [ -x "$OUT/bench_index" ]; then
 	section "index: $INDEX_N messages, $QUERY_RUNS queries per class (bench_index)"
 	"$OUT/bench_index" "$INDEX_N" "$QUERY_RUNS" "$OUT/index-$INDEX_N.db" | tee -a "$REPORT" || rc=1
+fi
+
+# Search on PostgreSQL beside FTS5: the same generated messages at
+# PG_INDEX_N in both (index-N.db and a kept cluster in $OUT/pg-index),
+# the same queries; figures and ratios, no targets (issue 12's are FTS5's).
+if want index && [ "$PG_INDEX_N" != 0 ] && [ -x "$OUT/bench_index" ]; then
+	if have_pg; then
+		section "index on PostgreSQL beside FTS5: $PG_INDEX_N messages, $QUERY_RUNS queries per class (pg_index.sh)"
+		BUILD=$BUILD tests/bench/pg_index.sh "$PG_INDEX_N" "$QUERY_RUNS" "$OUT/index-$PG_INDEX_N.db" |
+			tee -a "$REPORT" || rc=1
+	else
+		section "index on PostgreSQL: left out, no PostgreSQL 15 (packaging/deps.sh installs postgresql-15)"
+	fi
 fi
 
 if want audit && [ -x "$OUT/bench_audit" ]; then
