@@ -19,10 +19,8 @@
 #include "archiver/lib/buf.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/datadir.h"
+#include "audit/auditlog.h" /* AUDIT_IDENTITY_* */
 
-#define AUDIT_IDENTITY_EXPORT "identity-export" /* out=FILE: the keys left the box */
-#define AUDIT_IDENTITY_JOIN "identity-join"     /* site=HOST:DIR: a harvester enrolled */
-#define AUDIT_IDENTITY_UPDATE "identity-update" /* site=HOST:DIR keys=...: new keys installed */
 #define IDENTITY_ORIGIN "origin"
 
 /* Writes ar's identity to out_path (which must not exist; 0600, durable)
