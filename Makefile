@@ -144,8 +144,8 @@ E2E_TESTS := $(filter-out tests/e2e/harvest_two.t,$(sort $(wildcard tests/e2e/*.
 # the full count runs on SQLite and the local store). The S3 store with a
 # SQLite catalog has suites of its own (tests/e2e/s3_*.t); E2E_S3_SUITES
 # runs suites on that pairing too (build/e2e-s3/), none by default.
-E2E_PG_S3_SUITES ?= harvest_dovecot harvest_mailutils harvest_crash index_crash search \
-	policy hold dispose export harvest_two
+E2E_PG_S3_SUITES ?= harvest_two harvest_dovecot harvest_mailutils harvest_crash index_crash \
+	search policy hold dispose export
 E2E_S3_SUITES ?=
 E2E_S3_ENV := HARVEST_CRASH_ROUNDS=8 INDEX_CRASH_ROUNDS=8 HARVEST_TWO_ROUNDS=3
 E2E_S3_TESTS := $(E2E_S3_SUITES:%=$(BUILD)/e2e-s3/%.t) \
@@ -155,9 +155,13 @@ $(BUILD)/e2e-s3/%.t $(BUILD)/e2e-pg-s3/%.t: tests/e2e/%.t tests/e2e/lib/matrix.s
 	@mkdir -p $(dir $@)
 	ln -sf $(CURDIR)/tests/e2e/lib/matrix.sh $@
 
+# Two suites at a time (TEST_JOBS), the longest first so that the two
+# lanes end together; every suite makes its own servers, ports and
+# directories, so none waits for another.
+TEST_JOBS ?= 2
 test: all asan fuzz-build $(E2E_S3_TESTS)
-	$(TEST_ENV) POPVAULT_MATRIX_ENV='$(E2E_S3_ENV)' prove --timer --exec '' $(UNIT_BIN) $(E2E_TESTS) \
-		$(E2E_S3_TESTS) tests/fuzz/smoke.t
+	$(TEST_ENV) POPVAULT_MATRIX_ENV='$(E2E_S3_ENV)' prove -j$(TEST_JOBS) --timer --exec '' \
+		$(E2E_S3_TESTS) tests/fuzz/smoke.t $(E2E_TESTS) $(UNIT_BIN)
 
 unit: $(UNIT_BIN)
 	$(TEST_ENV) prove --exec '' $(UNIT_BIN)

@@ -102,6 +102,11 @@
  * legacy-blobs=N and both logs' size and root; done: what went. */
 #define AUDIT_STORE_MIGRATE "store-migrate"
 #define AUDIT_STORE_MIGRATE_DONE "store-migrate-done"
+/* migrate --to-catalog (archiver/archive/migrate_catalog.h): before, in
+ * the SQLite catalog (so the copy carries it), catalog=URL and both logs'
+ * size and root; done, in the PostgreSQL catalog: tables=N rows=N. */
+#define AUDIT_CATALOG_MIGRATE "catalog-migrate"
+#define AUDIT_CATALOG_MIGRATE_DONE "catalog-migrate-done"
 #define AUDIT_HARVEST_PAUSE "harvest-pause"   /* reason=disk-low free=N reserve=N */
 #define AUDIT_HARVEST_RESUME "harvest-resume" /* reason=disk-low free=N reserve=N */
 #define AUDIT_CLOCK_STEP "clock-step" /* the clock went back: from=T to=T back=Ns (system) */

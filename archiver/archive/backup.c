@@ -309,7 +309,9 @@ static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const str
 	int r;
 
 	if ((r = backup_path(path, sizeof(path), b->err, "%s/catalog.db", b->out)) < 0 ||
-	    (r = backup_sqlite_to_file(db_sqlite(b->ar->cat->conn), path, b->err)) < 0 ||
+	    (r = db_kind(b->ar->cat->conn) == DB_SQLITE
+		     ? backup_sqlite_to_file(db_sqlite(b->ar->cat->conn), path, b->err)
+		     : backup_catalog_from_pg(b->ar->cat->conn, path, b->err)) < 0 ||
 	    (r = add_file(b, "catalog.db")) < 0 ||
 	    (r = backup_sqlite_open_copy(path, &snap, b->err)) < 0)
 		return r;
@@ -337,13 +339,6 @@ int archive_backup(struct archive *ar, const char *actor, const char *out_dir,
 
 	memset(sum_r, 0, sizeof(*sum_r));
 	sum_r->keys = passphrase != NULL;
-	/* What follows copies a SQLite file; a server's catalog is the
-	 * server's to back up. Refused before anything is written. */
-	if (db_kind(ar->cat->conn) != DB_SQLITE)
-		return pv_fail(err, PV_EUSAGE, "this archive's catalog is on PostgreSQL, and "
-			       "popvault backup copies a SQLite catalog file: back the catalog up "
-			       "with pg_dump (or the server's own backups), and the data "
-			       "directory's keys and packs with it");
 	if (passphrase != NULL && passphrase_len < BACKUP_PASSPHRASE_MIN)
 		return pv_fail(err, PV_EUSAGE, "the passphrase must have at least %d characters",
 			       BACKUP_PASSPHRASE_MIN);

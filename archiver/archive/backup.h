@@ -8,7 +8,8 @@
  *                       without it is unfinished (format below)
  *   catalog.db          the catalog, copied with SQLite's online backup
  *                       API: one consistent snapshot while harvests and
- *                       the web server go on writing (WAL)
+ *                       the web server go on writing (WAL); a catalog on
+ *                       PostgreSQL is copied into a new SQLite catalog
  *   popvault.conf       the data directory's config
  *   blobs/XX/ID         every blob file (PVB1, from before packs) the
  *                       snapshot refers to, hard-linked from the data
@@ -83,9 +84,12 @@ struct backup_summary {
  * (a failure is recorded as "backup" with outcome "failed: ..."). A
  * disposal that ran while copying makes the copy inconsistent: then
  * PV_ETEMP and nothing is left in out_dir but what to delete. The files
- * written so far go to ar->progress. A catalog on PostgreSQL is not a
- * file to copy: PV_EUSAGE naming pg_dump, before anything is written or
- * audited. */
+ * written so far go to ar->progress. A catalog on PostgreSQL becomes
+ * the backup's catalog.db, a SQLite catalog filled from one REPEATABLE
+ * READ snapshot (backup_pg.c), so restore makes a SQLite archive of it;
+ * the bucket keys' rows, wrapped under the identity's secrets key, come
+ * with it (as in a pg_dump): a key destroyed after the backup stays in
+ * it, readable by whoever holds DIR/keys. */
 int archive_backup(struct archive *ar, const char *actor, const char *out_dir,
 		   const char *passphrase, size_t passphrase_len, const struct backup_kdf *kdf,
 		   struct backup_summary *sum_r, struct pv_error *err) PV_WARN_UNUSED;

@@ -124,6 +124,12 @@ int backup_keys_open(const unsigned char *in, size_t len, const char *passphrase
  * with the online backup API in one step (one read transaction: a
  * consistent snapshot), in rollback-journal mode, fsynced. */
 int backup_sqlite_to_file(sqlite3 *src, const char *path, struct pv_error *err);
+/* The same for a catalog on PostgreSQL (pg): a new SQLite catalog file at
+ * path, made by the SQLite migrations and filled with every table's rows
+ * from one REPEATABLE READ snapshot (store/catalog_copy.h; the bucket
+ * keys' rows, wrapped under the identity, with them), its search index
+ * empty and marked to be rebuilt. */
+int backup_catalog_from_pg(struct db *pg, const char *path, struct pv_error *err);
 /* Opens the copy at path read-only (its bytes are in the manifest), as a
  * database of lib/db.h; close with backup_sqlite_close_copy. */
 int backup_sqlite_open_copy(const char *path, struct db **db_r, struct pv_error *err)

@@ -11,6 +11,12 @@
 #include "archiver/lib/log.h"
 #include "archiver/store/pack.h"
 
+bool migrate_log_same(const struct migrate_log *l)
+{
+	return l->size_before == l->size_after &&
+	       memcmp(l->root_before, l->root_after, MERKLE_HASH_LEN) == 0;
+}
+
 void migrate_root_b64(const merkle_hash root, char out[MIGRATE_ROOT_B64])
 {
 	sodium_bin2base64(out, MIGRATE_ROOT_B64, root, MERKLE_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
@@ -112,8 +118,7 @@ static int prove_continuity(struct archive *ar, struct migrate_report *rep, stru
 	if ((r = log_state(ar->archive_log, &rep->archive.size_after, rep->archive.root_after, err)) < 0 ||
 	    (r = log_state(ar->audit_log, &rep->audit.size_after, rep->audit.root_after, err)) < 0)
 		return r;
-	rep->archive_same = rep->archive.size_after == rep->archive.size_before &&
-			    memcmp(rep->archive.root_after, rep->archive.root_before, MERKLE_HASH_LEN) == 0;
+	rep->archive_same = migrate_log_same(&rep->archive);
 	struct pv_error e;
 	rep->audit_prefix =
 		tlog_consistency_proof(ar->audit_log, rep->audit.size_before, rep->audit.size_after,

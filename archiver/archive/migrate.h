@@ -52,6 +52,9 @@ struct migrate_report {
 	bool audit_prefix;     /* the audit log before is a prefix of after (consistency proof) */
 };
 
+/* The log's size and root after are those before. */
+bool migrate_log_same(const struct migrate_log *l);
+
 /* A root as checkpoints spell it (standard base64), NUL-terminated. */
 #define MIGRATE_ROOT_B64 48
 void migrate_root_b64(const merkle_hash root, char out[MIGRATE_ROOT_B64]);

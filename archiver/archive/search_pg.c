@@ -124,7 +124,7 @@ static int compile(const char *query, struct index_query_pg *pg, struct pv_error
 static struct pg_index_query pg_query(const struct index_query_pg *pg)
 {
 	return (struct pg_index_query){pv_buf_str(&pg->where), (const char *const *)pg->params,
-		pg->nparams, pg->rank_param};
+		pg->nparams, pg->rank_param, pg->positions};
 }
 
 static char *display_dup(const char *s)

@@ -249,7 +249,8 @@ static const struct cli_command commands[] = {
 	{"backup", "copy the archive while it runs, with a manifest",
 	 "popvault backup --out DIR [--with-keys --passphrase-file F] [--json]\n"
 	 "  A consistent copy while harvests and serve go on: the catalog (SQLite\n"
-	 "  online backup), its blobs (hard-linked on the same file system, else\n"
+	 "  online backup; a catalog on PostgreSQL as a SQLite copy taken in one\n"
+	 "  snapshot, which restore checks the same way), its blobs (hard-linked on the same file system, else\n"
 	 "  copied), the config, the latest signed checkpoint of each log\n"
 	 "  (DIR/checkpoint-archive, DIR/checkpoint-audit: what the copy covers) and\n"
 	 "  DIR/MANIFEST with the SHA-256 of every file. DIR must not exist or be\n"
@@ -269,9 +270,21 @@ static const struct cli_command commands[] = {
 	 "  left. NEWDIR must not exist or be empty; it is made only when all\n"
 	 "  checks pass, with a restore audit entry. Exit 3 when the copy fails them.\n",
 	 cli_restore},
-	{"migrate", "move an archive's local packs into an S3 store with Object Lock",
+	{"migrate", "move an archive's packs into an S3 store, or its catalog onto PostgreSQL",
 	 "popvault migrate --to-store 's3://BUCKET?endpoint=URL&region=R' --store-key-file F\n"
 	 "         [--json]\n"
+	 "popvault migrate --to-catalog postgresql://USER@HOST:PORT/DB [--json]\n"
+	 "  --to-catalog: for an archive whose catalog is DIR/catalog.db, into an empty\n"
+	 "  PostgreSQL database (no password in the URL: libpq's passfile; refused,\n"
+	 "  as init --catalog refuses, when it holds a catalog). Audits the move in\n"
+	 "  the SQLite catalog, then makes the schema and copies every row (ids kept)\n"
+	 "  in one PostgreSQL transaction, which commits only when every table's\n"
+	 "  rows and both logs' size and root, recomputed from the copy, equal the\n"
+	 "  SQLite catalog's. Then writes DIR/catalog.url, renames catalog.db to\n"
+	 "  catalog.db.migrated (kept: remove it yourself), moves the bucket keys into\n"
+	 "  the catalog and builds the search index. Killed anywhere, the SQLite\n"
+	 "  archive still works or a rerun with the same URL finishes.\n"
+	 "  --to-store:\n"
 	 "  For an archive made without --store: checks the store (reachable, these\n"
 	 "  credentials, a bucket with Object Lock; F holds ACCESS_KEY:SECRET_KEY),\n"
 	 "  audits the move, records the store (credentials sealed), then seals and\n"

@@ -11,12 +11,23 @@
 #include "archiver/lib/limits.h"
 
 /* A compiled subtree: a constant, a tsquery not yet placed in the SQL
- * (so that its neighbours can join it), or SQL. */
+ * (so that its neighbours can join it), or SQL.
+ *
+ * A tsquery that matches a message holding none of its words (a NOT, or
+ * an AND of NOTs) is "negative": GIN can only answer it by reading the
+ * whole index, and the planner then tests every row's vector instead
+ * (each read from TOAST: about 60 times FTS5's time, measured). Such a
+ * part keeps its complement, a positive tsquery, and is placed as "no row
+ * of the GIN index's answer to the complement" (place). A negative
+ * tsquery is joined with a positive one only by &, which keeps it
+ * positive. */
 enum part_kind { P_FALSE, P_TRUE, P_TSQ, P_SQL };
 
 struct part {
 	enum part_kind kind;
 	struct pv_buf s; /* P_TSQ: tsquery text; P_SQL: SQL */
+	bool neg;        /* P_TSQ: negative; s is "!(inner)" */
+	struct pv_buf inner;
 };
 
 struct comp {
@@ -30,7 +41,15 @@ struct comp {
 static void part_init(struct part *p, enum part_kind k)
 {
 	p->kind = k;
+	p->neg = false;
 	pv_buf_init(&p->s, PART_MAX);
+	pv_buf_init(&p->inner, PART_MAX);
+}
+
+static void part_free(struct part *p)
+{
+	pv_buf_free(&p->s);
+	pv_buf_free(&p->inner);
 }
 
 static void out(struct comp *c, struct pv_buf *b, const char *s)
@@ -131,6 +150,7 @@ static void text_term(struct comp *c, const struct index_query_node *n, struct p
 		part_init(p, P_FALSE); /* FTS5's empty phrase matches nothing */
 	} else if (c->r == PV_OK) {
 		part_init(p, P_TSQ);
+		c->pg->positions |= toks.n > 1;
 		size_t ncols = field_ncols[n->field];
 		out(c, &p->s, ncols > 1 ? "(" : "");
 		for (size_t i = 0; i < ncols; i++) {
@@ -198,63 +218,105 @@ static void predicate(struct comp *c, const struct index_query_node *n, struct p
 	}
 }
 
-/* A tsquery part placed in the SQL: "d.tv @@ $n::tsquery". */
+/* A tsquery part placed in the SQL: "d.tv @@ $n::tsquery"; a negative
+ * one as "not among the rows its complement finds". "x.id + 0" keeps
+ * the primary key out of that inner scan: the planner would read every
+ * row by it and test its vector rather than ask the GIN index. */
 static void place(struct comp *c, struct part *p, size_t *param_r)
 {
 	if (p->kind != P_TSQ)
 		return;
 	struct pv_buf sql;
-	pv_buf_init(&sql, 64);
-	out(c, &sql, "d.tv @@ ");
-	size_t n = param(c, pv_buf_str(&p->s));
+	pv_buf_init(&sql, PART_MAX);
+	out(c, &sql, p->neg ? "NOT EXISTS (SELECT 1 FROM idx_doc x WHERE x.id + 0 = d.id"
+			      " AND x.tv @@ " : "d.tv @@ ");
+	size_t n = param(c, pv_buf_str(p->neg ? &p->inner : &p->s));
 	if (c->r == PV_OK)
-		c->r = pv_buf_printf(&sql, c->err, "$%zu::tsquery", n);
+		c->r = pv_buf_printf(&sql, c->err, "$%zu::tsquery%s", n, p->neg ? ")" : "");
 	if (param_r)
-		*param_r = n;
+		*param_r = p->neg ? 0 : n; /* a negative query ranks nothing */
+	part_free(p);
+	part_init(p, P_SQL);
 	pv_buf_free(&p->s);
 	p->s = sql;
-	p->kind = P_SQL;
+}
+
+/* p (a tsquery) becomes its negation: "!(p)", p kept as the complement. */
+static void negate(struct comp *c, struct part *p)
+{
+	struct pv_buf t = p->inner;
+	p->inner = p->s;
+	p->s = t;
+	pv_buf_reset(&p->s);
+	out(c, &p->s, "!(");
+	out(c, &p->s, pv_buf_str(&p->inner));
+	out(c, &p->s, ")");
+	p->neg = true;
+}
+
+/* Appends text to into, joined by op to what it holds: "(a) op (b)". */
+static void join(struct comp *c, struct part *into, enum part_kind kind, const char *op,
+	const char *text)
+{
+	out(c, &into->s, into->kind == kind ? op : "(");
+	out(c, &into->s, into->kind == kind ? "(" : "");
+	out(c, &into->s, text);
+	out(c, &into->s, ")");
+	into->kind = kind;
 }
 
 static void compile(struct comp *c, const struct index_query_node *n, struct part *p);
 
-/* AND or OR of the kids: constants folded, the tsquery kids joined into
- * one, the SQL kids beside it. */
+/* AND or OR of the kids: constants folded, the positive tsquery kids
+ * joined into one, the negative ones into another (by their complements:
+ * !a & !b is !(a | b)), the SQL kids beside them. */
 static void list(struct comp *c, const struct index_query_node *n, struct part *p,
 	size_t *rank_r)
 {
 	bool and = n->op == IQ_AND;
-	enum part_kind absorbing = and ? P_FALSE : P_TRUE;
-	struct part tsq, sql;
-	part_init(&tsq, and ? P_TRUE : P_FALSE);
-	part_init(&sql, and ? P_TRUE : P_FALSE);
+	enum part_kind absorbing = and ? P_FALSE : P_TRUE, identity = and ? P_TRUE : P_FALSE;
+	struct part tsq, sql, negs;
+	part_init(&tsq, identity);
+	part_init(&sql, identity);
+	part_init(&negs, identity);
 	bool done = false;
 	size_t nparams = c->pg->nparams;
 	for (size_t i = 0; i < n->nkids && !done && c->r == PV_OK; i++) {
 		struct part k;
 		compile(c, n->kids[i], &k);
-		if (k.kind == absorbing) {
+		if (k.kind == absorbing)
 			done = true;
-		} else if (k.kind == P_TSQ || k.kind == P_SQL) {
-			struct part *into = k.kind == P_TSQ ? &tsq : &sql;
-			const char *op = k.kind == P_TSQ ? (and ? " & " : " | ")
-							 : (and ? " AND " : " OR ");
-			out(c, &into->s, into->kind == k.kind ? op : "(");
-			out(c, &into->s, into->kind == k.kind ? "(" : "");
-			out(c, &into->s, pv_buf_str(&k.s));
-			out(c, &into->s, ")");
-			into->kind = k.kind;
-		}
-		pv_buf_free(&k.s);
+		else if (k.kind == P_SQL)
+			join(c, &sql, P_SQL, and ? " AND " : " OR ", pv_buf_str(&k.s));
+		else if (k.kind == P_TSQ && k.neg)
+			join(c, &negs, P_TSQ, and ? " | " : " & ", pv_buf_str(&k.inner));
+		else if (k.kind == P_TSQ)
+			join(c, &tsq, P_TSQ, and ? " & " : " | ", pv_buf_str(&k.s));
+		part_free(&k);
 	}
 	if (done) {
 		/* the kids' parameters go with them: PostgreSQL refuses one unused */
 		while (c->pg->nparams > nparams)
 			free(c->pg->params[--c->pg->nparams]);
 		part_init(p, absorbing);
-	} else if (sql.kind != P_SQL) {
+		goto out;
+	}
+	if (negs.kind == P_TSQ) {
+		negate(c, &negs);
+		if (and && tsq.kind == P_TSQ) { /* a & !(b): positive, one GIN scan */
+			join(c, &tsq, P_TSQ, " & ", pv_buf_str(&negs.s));
+		} else if (tsq.kind == P_TSQ || sql.kind == P_SQL) {
+			place(c, &negs, NULL);
+			join(c, &sql, P_SQL, and ? " AND " : " OR ", pv_buf_str(&negs.s));
+		} else { /* negative kids alone: a negative tsquery */
+			part_free(&tsq);
+			tsq = negs;
+			part_init(&negs, identity);
+		}
+	}
+	if (sql.kind != P_SQL) {
 		*p = tsq; /* the tsquery alone, or the identity when neither */
-		tsq.s.data = NULL;
+		part_init(&tsq, identity);
 	} else {
 		part_init(p, P_SQL);
 		if (tsq.kind == P_TSQ) {
@@ -268,8 +330,10 @@ static void list(struct comp *c, const struct index_query_node *n, struct part *
 			out(c, &p->s, pv_buf_str(&sql.s));
 		}
 	}
-	pv_buf_free(&tsq.s);
-	pv_buf_free(&sql.s);
+out:
+	part_free(&tsq);
+	part_free(&sql);
+	part_free(&negs);
 	if (!and && rank_r)
 		*rank_r = 0; /* an OR's tsquery is not matched by every result */
 }
@@ -288,13 +352,26 @@ static void compile(struct comp *c, const struct index_query_node *n, struct par
 	} else if (n->op == IQ_NOT) {
 		struct part k;
 		compile(c, n->kids[0], &k);
+		if (k.kind == P_TSQ && k.neg) { /* NOT of a negative: its complement */
+			*p = k;
+			struct pv_buf t = p->s;
+			p->s = p->inner;
+			p->inner = t;
+			p->neg = false;
+			return;
+		}
+		if (k.kind == P_TSQ) {
+			negate(c, &k);
+			*p = k;
+			return;
+		}
 		part_init(p, k.kind == P_FALSE ? P_TRUE : k.kind == P_TRUE ? P_FALSE : k.kind);
-		if (k.kind == P_TSQ || k.kind == P_SQL) {
-			out(c, &p->s, k.kind == P_TSQ ? "!(" : "NOT (");
+		if (k.kind == P_SQL) {
+			out(c, &p->s, "NOT (");
 			out(c, &p->s, pv_buf_str(&k.s));
 			out(c, &p->s, ")");
 		}
-		pv_buf_free(&k.s);
+		part_free(&k);
 	} else {
 		list(c, n, p, NULL);
 	}
@@ -319,7 +396,7 @@ int index_query_compile_pg(const struct index_query *q, struct index_query_pg *p
 		place(&c, &p, NULL);
 	out(&c, &pg->where, p.kind == P_TRUE ? "TRUE" : p.kind == P_FALSE ? "FALSE"
 									 : pv_buf_str(&p.s));
-	pv_buf_free(&p.s);
+	part_free(&p);
 	return c.r;
 }
 

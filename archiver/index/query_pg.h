@@ -13,7 +13,11 @@
  * under each of its field's column prefixes, OR'd. A term without a token
  * ("*", "-") matches nothing, as FTS5's empty phrase does. AND, OR and NOT
  * of text terms are one tsquery (&, |, !), so the GIN index on tv answers
- * them in one scan; the other fields are SQL on d's columns. User text
+ * them in one scan; except a tsquery that would match a message holding
+ * none of its words (a NOT alone, an OR with a NOT), which GIN cannot
+ * answer without reading all of itself: that one becomes "NOT EXISTS" a
+ * row the GIN index finds for its complement. The other fields are SQL on
+ * d's columns. User text
  * never enters the SQL: every value is a $n parameter (text), and tokens
  * reach the tsquery only as quoted lexemes. */
 
@@ -28,6 +32,7 @@ struct index_query_pg {
 	char **params;       /* $1..$nparams, text (numbers in decimal) */
 	size_t nparams;
 	size_t rank_param;   /* $k: a tsquery every result matches (for ranking), 0: none */
+	bool positions;      /* a phrase: GIN finds candidates, each one's vector decides */
 };
 
 /* q may have a NULL root (every message). Fills *pg_r (free with

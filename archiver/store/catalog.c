@@ -99,6 +99,11 @@ static int server_version(struct db *db, int64_t *v_r, struct pv_error *err)
 	return r;
 }
 
+int catalog_server_version(struct db *db, int64_t *v_r, struct pv_error *err)
+{
+	return server_version(db, v_r, err);
+}
+
 int catalog_server_free(const char *url, struct pv_error *err)
 {
 	struct db *db = NULL;

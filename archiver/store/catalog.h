@@ -40,6 +40,9 @@ int catalog_open(const char *data_dir, int create, struct catalog **cat_r, struc
  * its current schema: a first migration that failed leaves at most a
  * 0, and init may be run again); init asks before it makes anything. */
 int catalog_server_free(const char *url, struct pv_error *err) PV_WARN_UNUSED;
+/* The catalog schema version in the PostgreSQL database db (its current
+ * schema), 0 when it holds none: what catalog_server_free asks. */
+int catalog_server_version(struct db *db, int64_t *v_r, struct pv_error *err) PV_WARN_UNUSED;
 /* The opposite, for a machine joining an archive (archive/identity.h):
  * PV_OK when the database at url holds a catalog, PV_ERR when not. */
 int catalog_server_holds(const char *url, struct pv_error *err) PV_WARN_UNUSED;

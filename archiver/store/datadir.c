@@ -210,6 +210,19 @@ static void on_commit_pg(void *ctx)
 	seal_after_commit(ctx);
 }
 
+/* The bucket keys are rows of the catalog (keyring_buckets): always on
+ * PostgreSQL; on SQLite only in an archive restored from the backup of
+ * one (backup_pg.c copies them, wrapped), never in one made on SQLite. */
+static bool keys_in_catalog(struct catalog *cat)
+{
+	int64_t n = 0;
+	struct pv_error e;
+	if (cat->db == NULL)
+		return true;
+	return db_query_int(cat->conn, "SELECT count(*) FROM keyring_buckets", &n, &e) == PV_OK &&
+	       n > 0;
+}
+
 static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r,
 		    struct pv_error *err)
 {
@@ -242,8 +255,9 @@ static int open_dir(const char *data_dir, bool for_verify, struct archive **ar_r
 	    (r = pv_config_load(data_dir, &ar->cfg, err)) < 0 ||
 	    (r = keyring_open(data_dir, &ar->kr, err)) < 0 ||
 	    /* A catalog on a server may be shared by several harvesters:
-	     * the bucket keys are its own (keyring.h). */
-	    (ar->cat->db == NULL && (r = keyring_use_catalog(ar->kr, ar->cat->conn, err)) < 0) ||
+	     * the bucket keys are its own (keyring.h); so are they in a
+	     * SQLite catalog restored from such an archive's backup. */
+	    (keys_in_catalog(ar->cat) && (r = keyring_use_catalog(ar->kr, ar->cat->conn, err)) < 0) ||
 	    (!for_verify && (r = bind_secrets(ar, err)) < 0) ||
 	    (r = packstore_open(data_dir, ar->cat->conn, ar->kr, &ar->packs, err)) < 0 ||
 	    (r = open_log(ar, ARCHIVE_LOG, &ar->archive_log, &ar->archive_key, for_verify ? 0 : -1,

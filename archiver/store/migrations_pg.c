@@ -431,11 +431,11 @@ static int schema_version(struct db *db, int64_t *v_r, struct pv_error *err)
 
 /* Step v in its own transaction, under the writers' lock: a second
  * process migrating at the same time waits, then finds it done. */
-static int apply_step(struct db *db, const struct migration_set *set, int v,
+static int apply_step(struct db *db, const struct migration_set *set, int v, bool own_tx,
 		      struct pv_error *err)
 {
 	int64_t version;
-	int r = db_begin(db, err);
+	int r = own_tx ? db_begin(db, err) : PV_OK;
 	if (r < 0)
 		return pv_error_prefix(err, "%s migration %d", set->name, v + 1);
 	if ((r = schema_version(db, &version, err)) == PV_OK && version <= v) {
@@ -446,9 +446,10 @@ static int apply_step(struct db *db, const struct migration_set *set, int v,
 		if (r == PV_OK)
 			r = db_exec(db, sql, err);
 	}
-	if (r == PV_OK && (r = db_commit(db, err)) == PV_OK)
+	if (r == PV_OK && (!own_tx || db_commit(db, err) == PV_OK))
 		return PV_OK;
-	db_rollback(db);
+	if (own_tx)
+		db_rollback(db);
 	return pv_error_prefix(err, "%s migration %d", set->name, v + 1);
 }
 
@@ -470,7 +471,26 @@ int migrations_apply_pg(struct db *db, const struct migration_set *set, int targ
 			       "%s database schema version %lld is newer than this popvault (%d)",
 			       set->name, (long long)version, set->count);
 	for (int v = (int)version; v < target && v < set->count; v++)
-		if ((r = apply_step(db, set, v, err)) < 0)
+		if ((r = apply_step(db, set, v, true, err)) < 0)
+			return r;
+	return PV_OK;
+}
+
+int migrations_apply_pg_in_tx(struct db *db, const struct migration_set *set,
+			      struct pv_error *err)
+{
+	int64_t version;
+	int r;
+	if (db_kind(db) != DB_POSTGRES || !db_in_transaction(db))
+		return pv_fail(err, PV_ERR, "migrations_apply_pg_in_tx needs a PostgreSQL transaction");
+	if ((r = schema_version(db, &version, err)) < 0)
+		return r;
+	if (version > set->count)
+		return pv_fail(err, PV_ERR,
+			       "%s database schema version %lld is newer than this popvault (%d)",
+			       set->name, (long long)version, set->count);
+	for (int v = (int)version; v < set->count; v++)
+		if ((r = apply_step(db, set, v, false, err)) < 0)
 			return r;
 	return PV_OK;
 }

@@ -22,5 +22,10 @@ extern const struct migration_set migrations_catalog_pg;
  * than the set is refused, PV_ERR. */
 int migrations_apply_pg(struct db *db, const struct migration_set *set, int target,
 			struct pv_error *err) PV_WARN_UNUSED;
+/* The same, every step, inside the caller's open transaction (db_begin):
+ * the schema commits or rolls back with what the caller writes into it
+ * (migrate --to-catalog: a copy killed half-way leaves no schema). */
+int migrations_apply_pg_in_tx(struct db *db, const struct migration_set *set,
+			      struct pv_error *err) PV_WARN_UNUSED;
 
 #endif

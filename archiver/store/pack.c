@@ -449,21 +449,22 @@ bool pack_exists(struct packstore *store, int64_t pack_id)
 
 /* ---- disposal ---- */
 
-/* Removes the packs a query selects, as pack_remove_unused says. */
-/* On a PostgreSQL catalog several harvesters share the packs table, each
- * writing its packs in its own data directory until the store holds them.
- * A pack neither stored nor here is another machine's (perhaps one it has
- * just made and not yet committed to: empty for a moment): never this
- * machine's to remove. */
-static bool elsewhere(struct packstore *store, struct db *db, int64_t id)
+bool pack_file_elsewhere(const char *data_dir, struct db *db, int64_t pack_id)
 {
 	char path[4096];
-	struct stat sb;
-	struct db_stmt *st;
 	if (db_kind(db) != DB_POSTGRES)
 		return false;
-	pack_path(store->dir, id, path, sizeof(path));
-	if (stat(path, &sb) == 0 || errno != ENOENT)
+	pack_path(data_dir, pack_id, path, sizeof(path));
+	return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
+/* A pack neither stored nor here is another machine's (perhaps one it has
+ * just made and not yet committed to: empty for a moment): never this
+ * machine's to remove. */
+static bool others_pack(struct packstore *store, struct db *db, int64_t id)
+{
+	struct db_stmt *st;
+	if (!pack_file_elsewhere(store->dir, db, id))
 		return false;
 	if (db_prepare(db, "SELECT 1 FROM packs WHERE id = ? AND stored_at IS NOT NULL", &st,
 		       NULL) < 0)
@@ -474,6 +475,7 @@ static bool elsewhere(struct packstore *store, struct db *db, int64_t id)
 	return !stored;
 }
 
+/* Removes the packs a query selects, as pack_remove_unused says. */
 static int remove_packs(struct packstore *store, struct db *db, const char *select,
 			int64_t *removed_r, int64_t *refused_r, struct pv_error *err)
 {
@@ -495,7 +497,7 @@ static int remove_packs(struct packstore *store, struct db *db, const char *sele
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct pv_error e;
-		if (elsewhere(store, db, ids[i]))
+		if (others_pack(store, db, ids[i]))
 			continue;
 		int k = packstore_remove(store, ids[i], &e);
 		if (k == PV_OK) {

@@ -34,6 +34,13 @@
 
 void pack_path(const char *data_dir, int64_t pack_id, char *out, size_t out_len);
 
+/* On a PostgreSQL catalog several harvesters share the packs table, each
+ * writing its packs in its own data directory until the store holds them:
+ * true when the catalog is shared that way and pack_id's file is not in
+ * data_dir (another machine's, or already only in the store). Always
+ * false on SQLite, whose catalog is one data directory's. */
+bool pack_file_elsewhere(const char *data_dir, struct db *db, int64_t pack_id);
+
 /* ---- writing (one harvest session) ---- */
 
 struct pack_set;

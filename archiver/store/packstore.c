@@ -575,11 +575,9 @@ int packstore_flush(struct packstore *ps, int64_t *stored_r, int64_t *failed_r,
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		struct pv_error e;
-		/* On a shared PostgreSQL catalog, a sealed pack that is not in
-		 * this data directory is another harvester's to upload. */
-		char path[4096];
-		pack_path(ps->dir, v[i].id, path, sizeof(path));
-		if (db_kind(ps->db) == DB_POSTGRES && access(path, F_OK) < 0 && errno == ENOENT)
+		/* A sealed pack that is not in this data directory is another
+		 * harvester's to upload. */
+		if (pack_file_elsewhere(ps->dir, ps->db, v[i].id))
 			continue;
 		if (upload_one(ps, &v[i], &e) == PV_OK) {
 			(*stored_r)++;

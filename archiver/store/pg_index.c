@@ -105,7 +105,7 @@ static int prepare_q(struct pg_index *px, const char *sql, const struct pg_index
 int pg_index_rows(struct pg_index *px, const char *sql, size_t nparams,
 	const char *const *params, int64_t *rows_r, struct pv_error *err)
 {
-	struct pg_index_query q = {sql, params, nparams, 0};
+	struct pg_index_query q = {sql, params, nparams, 0, false};
 	struct db_stmt *st = NULL;
 	int rc = prepare_q(px, sql, &q, &st, err);
 	*rows_r = 0;
@@ -302,20 +302,61 @@ int pg_index_indexed(struct pg_index *px, const int64_t *ids, size_t n, bool *in
 	return rc < 0 ? rc : PV_OK;
 }
 
+/* A search's plan frame: the GIN index rather than a scan of every row.
+ * PostgreSQL prices "tv @@ q" on a row as one operator call, but the
+ * row's vector is first read from TOAST and decompressed (about 35 us a
+ * row, measured): a query matching many rows looks cheaper by the table
+ * than by the index, whose answer for words needs no vector at all, and
+ * costs 40 times more. So a query with a tsquery turns sequential scans
+ * off, for this transaction only; in the caller's, under a savepoint that
+ * takes the setting back (and any error with it: the search only reads).
+ * A query without one (dates, sizes, flags) keeps the planner's choice. */
+struct plan {
+	bool own; /* our transaction */
+	bool sp;  /* our savepoint in the caller's */
+};
+
+static void plan_end(struct pg_index *px, const struct plan *p)
+{
+	if (p->own)
+		db_rollback(px->db); /* read only: nothing to keep */
+	else if (p->sp && (db_exec(px->db, "ROLLBACK TO SAVEPOINT pg_idx_q", NULL) < 0 ||
+				  db_exec(px->db, "RELEASE SAVEPOINT pg_idx_q", NULL) < 0))
+		return; /* the caller's transaction is lost: its commit will say so */
+}
+
+/* snapshot: the statements to come must see one (REPEATABLE READ). One
+ * round trip for the transaction (or savepoint) and the setting. */
+static int plan_begin(struct pg_index *px, const struct pg_index_query *q, bool snapshot,
+	struct plan *p, struct pv_error *err)
+{
+	bool gin = strstr(q->where, "tv @@") != NULL; /* our SQL: user text is in $n */
+	p->own = !db_in_transaction(px->db) && (snapshot || gin);
+	p->sp = !p->own && gin && db_in_transaction(px->db);
+	const char *sql = p->own ? (gin ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+					  " SET LOCAL enable_seqscan = off"
+					: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+			  : p->sp ? "SAVEPOINT pg_idx_q; SET LOCAL enable_seqscan = off" : NULL;
+	int r = sql ? db_exec(px->db, sql, err) : PV_OK;
+	if (r < 0)
+		plan_end(px, p);
+	return r;
+}
+
 /* Whether the page should be read by walking idx_doc_date and testing each
  * row, rather than by finding every match (the GIN index) and sorting
  * them. The walk reads about rows * wanted / total rows before it has the
- * page; finding and sorting costs about total. PostgreSQL's planner guesses
- * a tsquery's matches from statistics and misses rare words by a factor of
+ * page, and tests each by its vector, read from TOAST (WALK_ROW_COST times
+ * a match found by the index and sorted: measured 35 us against about 1);
+ * finding and sorting costs about total. PostgreSQL's planner guesses a
+ * tsquery's matches from statistics and misses rare words by a factor of
  * a hundred (measured: 30,771 guessed, 247 found, 0.46 s instead of 5 ms on
  * 1 M documents), but here the exact total is already counted. */
-static bool walk_date_index(struct pg_index *px, int64_t total, int64_t wanted)
+#define WALK_ROW_COST 30.0
+static bool walk_date_index(int64_t rows, int64_t total, int64_t wanted)
 {
-	int64_t rows = 0;
-	if (db_query_int(px->db, "SELECT CAST(reltuples AS bigint) FROM pg_class"
-				 " WHERE oid = CAST('idx_doc' AS regclass)", &rows, NULL) < 0)
-		rows = 0;
-	return total > 0 && (double)rows * (double)wanted / (double)total < (double)total;
+	return total > 0 &&
+	       WALK_ROW_COST * (double)rows * (double)wanted / (double)total < (double)total;
 }
 
 static const char *order_by(const struct pg_index_query *q, bool by_rank, bool ascending,
@@ -343,30 +384,40 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 	*total_r = 0;
 	/* the count and the page in one snapshot, unless the caller's
 	 * transaction is that already */
-	bool own = !db_in_transaction(px->db);
-	int r = own ? db_begin_read(px->db, err) : PV_OK;
+	struct plan plan;
+	int r = plan_begin(px, q, true, &plan, err);
 	if (r < 0)
 		return r;
+	/* A phrase's candidates are each read from TOAST to decide: the first
+	 * page counts them in the same pass (a window over every match) rather
+	 * than reading them twice. Else the count first, by the GIN index alone
+	 * for words, and then the page, by the cheaper way (walk_date_index). */
+	bool one = q->positions && offset == 0 && limit > 0;
 	pv_buf_init(&sql, strlen(q->where) + 1024);
-	if ((r = pv_buf_printf(&sql, err, "SELECT count(*) FROM idx_doc d WHERE %s", q->where)) ==
-		PV_OK &&
+	int64_t rows = 0; /* the table's, as last counted by ANALYZE */
+	if (!one && (r = pv_buf_printf(&sql, err, "SELECT count(*), (SELECT CAST(reltuples AS"
+				" bigint) FROM pg_class WHERE oid = CAST('idx_doc' AS regclass))"
+				" FROM idx_doc d WHERE %s", q->where)) == PV_OK &&
 	    (r = prepare_q(px, pv_buf_str(&sql), q, &st, err)) == PV_OK) {
 		int rc = db_step(st, err);
-		if (rc == DB_ROW)
+		if (rc == DB_ROW) {
 			*total_r = db_column_int64(st, 0);
+			rows = db_column_int64(st, 1);
+		}
 		else
 			r = rc < 0 ? rc : pv_fail(err, PV_ERR, "postgresql: no count");
 	}
 	db_finalize(&st);
-	if (r < 0 || limit == 0 || offset >= *total_r)
+	if (r < 0 || (!one && (limit == 0 || offset >= *total_r)))
 		goto out;
 	pv_buf_reset(&sql);
 	/* limit and offset as parameters: one prepared statement a query */
 	r = pv_buf_printf(&sql, err, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
-		" d.from_disp, d.subject_disp, d.has_attachment FROM idx_doc d WHERE %s%s"
-		" LIMIT $%zu OFFSET $%zu", q->where,
-		order_by(q, by_rank, ascending, walk_date_index(px, *total_r, offset + limit), order,
-			sizeof(order)), q->nparams + 1, q->nparams + 2);
+		" d.from_disp, d.subject_disp, d.has_attachment, %s FROM idx_doc d WHERE %s%s"
+		" LIMIT $%zu OFFSET $%zu", one ? "count(*) OVER ()" : "0", q->where,
+		order_by(q, by_rank, ascending,
+			!one && walk_date_index(rows, *total_r, offset + limit), order, sizeof(order)),
+		q->nparams + 1, q->nparams + 2);
 	if (r == PV_OK && (r = prepare_q(px, pv_buf_str(&sql), q, &st, err)) == PV_OK) {
 		db_bind_int64(st, (int)q->nparams + 1, limit);
 		db_bind_int64(st, (int)q->nparams + 2, offset);
@@ -381,6 +432,8 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 			.account = a ? a : "", .from_disp = f ? f : "", .subject_disp = s ? s : "",
 			.has_attachment = db_column_int64(st, 7) != 0,
 		};
+		if (one)
+			*total_r = db_column_int64(st, 8);
 		r = fn(ctx, &h);
 	}
 	if (r == PV_OK && rc < 0)
@@ -388,8 +441,7 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 	db_finalize(&st);
 out:
 	pv_buf_free(&sql);
-	if (own)
-		db_rollback(px->db); /* read only: nothing to keep */
+	plan_end(px, &plan);
 	return r;
 }
 
@@ -400,15 +452,19 @@ int pg_index_match_ids(struct pg_index *px, const struct pg_index_query *q, int6
 	struct db_stmt *st = NULL;
 	*ids_r = NULL;
 	*n_r = 0;
+	struct plan plan;
+	int r = plan_begin(px, q, false, &plan, err);
+	if (r < 0)
+		return r;
 	pv_buf_init(&sql, strlen(q->where) + 1024);
-	int r = pv_buf_printf(&sql, err, "SELECT d.id FROM idx_doc d WHERE %s ORDER BY d.id",
-		q->where);
+	r = pv_buf_printf(&sql, err, "SELECT d.id FROM idx_doc d WHERE %s ORDER BY d.id", q->where);
 	if (r == PV_OK)
 		r = prepare_q(px, pv_buf_str(&sql), q, &st, err);
 	if (r == PV_OK)
 		r = db_collect_ids(&st, ids_r, n_r, err);
 	db_finalize(&st);
 	pv_buf_free(&sql);
+	plan_end(px, &plan);
 	if (r == PV_OK && *ids_r == NULL && (*ids_r = malloc(sizeof(**ids_r))) == NULL)
 		r = pv_fail(err, PV_ERR, "out of memory");
 	return r;

@@ -80,12 +80,14 @@ int pg_index_mark_failed(struct pg_index *px, int64_t id, const char *reason, in
 
 /* A compiled query: where is a condition on d; params[0..n) are $1..$n
  * (text); rank_param names the $k holding a tsquery every result matches,
- * 0 when there is none. */
+ * 0 when there is none; positions: the GIN index only finds candidates,
+ * whose vectors are read to decide (a phrase). */
 struct pg_index_query {
 	const char *where;
 	const char *const *params;
 	size_t nparams;
 	size_t rank_param;
+	bool positions;
 };
 
 /* One result, valid during the callback. */

@@ -9,15 +9,15 @@
 #
 # Search, reindex, hold by query, export by query and dispose run there
 # too (their answers: archive_pg_search.t); checked here that search
-# finds the harvested mail and a dry-run disposal plans. Refused with a
-# message rather than run: backup (pg_dump is the way). serve on
-# PostgreSQL has its own test (serve_pg.t).
+# finds the harvested mail and a dry-run disposal plans, and that backup
+# runs (its catalog a SQLite copy; restored in migrate_catalog.t). serve
+# on PostgreSQL has its own test (serve_pg.t).
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-h_plan 24
+h_plan 25
 
 pg_start "$H_RUN/pg" || { echo "Bail out! postgresql did not start"; exit 1; }
 h_pass "postgresql 15 started on 127.0.0.1:$PG_PORT"
@@ -77,7 +77,12 @@ h_is "$? $(h_json 'd["ok"], d["blobs_decrypted"]' <"$H_RUN/full.json")" "0 True 
 	"verify --full passes too, every message decrypted"
 pv dispose --dry-run >"$H_RUN/dry.out" 2>&1
 h_like "$? $(tr "\n" " " <"$H_RUN/dry.out")" '^0 Disposal plan .*0 to dispose' "dispose --dry-run plans on PostgreSQL: nothing due"
-h_fails "backup is refused, naming pg_dump" 2 'pg_dump' pv backup --out "$H_RUN/bk"
+pv --json backup --out "$H_RUN/bk" >"$H_RUN/bk.json" 2>&1
+h_is "$? $(h_json 'd["archive_size"]' <"$H_RUN/bk.json" 2>/dev/null)" "0 25" \
+	"backup runs: its catalog a SQLite copy of the PostgreSQL one"
+"$PV" --data "$H_RUN/restored" restore "$H_RUN/bk" --keys "$D/keys" >/dev/null 2>"$H_RUN/rs.err"
+h_is "$? $(D=$H_RUN/restored pv --json verify --full | h_json 'd["ok"], d["blobs_decrypted"]')" "0 True 25" \
+	"…which restores, with the archive's keys/, into a SQLite archive that verifies in full"
 
 # A libpq conninfo names the database just as well.
 "$PV" init --data "$H_RUN/ci" --catalog "host=$PG_HOST port=$PG_PORT user=postgres dbname=pv_conninfo" \

@@ -12,14 +12,15 @@
 # disposal and backup (test_dispose_catalog), catalog_open by URL
 # (test_catalog_url), the archive's search backend on the catalog's
 # connection (test_search_open), the bucket keys kept in the catalog for
-# several harvesters (test_keyring_catalog): each suite's PostgreSQL half
+# several harvesters (test_keyring_catalog), the rows of migrate
+# --to-catalog (test_catalog_copy): each suite's PostgreSQL half
 # with PV_TEST_PG set (its SQLite half runs in make unit), nothing skipped.
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/pg.sh"
 h_init
-SUITES="test_db test_schema_dialects test_users test_sessions test_witness_state test_approval_store test_anchor test_user_totp test_accounts_store test_leases test_policy_store test_bates_store test_matter_rows test_store_rows test_tlog test_auditlog test_auditbundle test_keys test_dispose_catalog test_catalog_url test_search_open test_signer test_keyring_catalog"
-h_plan 25
+SUITES="test_db test_schema_dialects test_users test_sessions test_witness_state test_approval_store test_anchor test_user_totp test_accounts_store test_leases test_policy_store test_bates_store test_matter_rows test_store_rows test_tlog test_auditlog test_auditbundle test_keys test_dispose_catalog test_catalog_url test_search_open test_signer test_keyring_catalog test_catalog_copy"
+h_plan 26
 
 for s in $SUITES; do
 	[ -x "$H_SRC/build/asan/tests/$s" ] || { echo "Bail out! no build/asan/tests/$s (make asan builds it)"; exit 1; }

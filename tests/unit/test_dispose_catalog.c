@@ -1,7 +1,8 @@
-/* The catalog side of disposal and backup on both engines (lib/db.h):
- * what verify takes from an interrupted disposal (dispose_pending_ids),
- * and backup refusing a catalog on PostgreSQL. The disposal run itself
- * needs the whole archive (test_dispose, SQLite). */
+/* The catalog side of disposal on both engines (lib/db.h): what verify
+ * takes from an interrupted disposal (dispose_pending_ids). The disposal
+ * run itself needs the whole archive (test_dispose, SQLite). A backup of
+ * a PostgreSQL catalog is a SQLite copy of it (test_catalog_copy,
+ * tests/e2e/migrate_catalog.t). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,7 +16,6 @@
 
 #include <cmocka.h>
 
-#include "archiver/archive/backup.h"
 #include "archiver/archive/dispose.h"
 #include "archiver/lib/db.h"
 #include "archiver/store/catalog.h"
@@ -109,36 +109,12 @@ static void test_pending_ids_are_the_unfinished_runs_messages(void **state)
 	free(ids);
 }
 
-/* popvault backup copies a SQLite file; on a server's catalog it says
- * what to use instead and touches nothing (test_backup covers SQLite). */
-static void test_backup_refuses_postgres_naming_pg_dump(void **state)
-{
-	struct fx_catalog *c = *state;
-	if (db_kind(c->db) != DB_POSTGRES)
-		return;
-	struct catalog cat = {.conn = c->db};
-	struct archive *ar = calloc(1, sizeof(*ar));
-	struct backup_summary sum;
-	struct pv_error err = {0};
-	char out[64];
-	struct stat sb;
-	assert_non_null(ar);
-	ar->cat = &cat;
-	snprintf(out, sizeof(out), "/tmp/pv-dispcat-backup-%d", (int)getpid());
-	assert_int_equal(archive_backup(ar, "tester", out, NULL, 0, &backup_kdf_default, &sum, &err),
-			 PV_EUSAGE);
-	assert_non_null(strstr(err.msg, "pg_dump"));
-	assert_int_equal(stat(out, &sb), -1); /* nothing made */
-	free(ar);
-}
-
 #define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		BOTH(test_pending_ids_are_the_unfinished_runs_messages),
-		BOTH(test_backup_refuses_postgres_naming_pg_dump),
 	};
 	return fx_run_both("dispose_catalog", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -20,6 +20,7 @@
 #include "archiver/index/fts_tokens.h"
 #include "archiver/index/tsvector.h"
 #include "archiver/lib/buf.h"
+#include "archiver/lib/db.h"
 #include "archiver/lib/limits.h"
 #include "tests/unit/fixtures.h"
 #include "tests/unit/known_answers.h"
@@ -379,6 +380,85 @@ static void test_postgresql_vector_too_big_for_one_row(void **state)
 	fx_must(search_backend_remove(pg, 101, &err), &err, "remove");
 }
 
+/* Phrases and negations take their own SQL on PostgreSQL (a phrase's
+ * first page carries its count, a negation is an anti-join on the GIN's
+ * answer): each page and each exact total is FTS5's, in date order, in
+ * and out of a caller's transaction. */
+static void pages_are_fts5s(struct fixture *fx, struct search_backend *pg)
+{
+	static const char *const queries[] = {
+		"\"lunch at\"", "\"lunch at noon\"", "-alice", "-alice -bob", "alice OR -bob",
+		"NOT NOT alice", "-(alice OR bob) lunch", "-(alice -bob)", "subject:(report -fwd)",
+		"(-alice OR has:attachment) -participant:bob", "\"lunch at\" OR -example",
+		"-\"lunch at\"", "-alice AND -example AND -report", "\"nothing here at all\"",
+	};
+	static const int64_t pages[][2] = {{3, 0}, {3, 3}, {100, 0}, {0, 0}, {5, 40}};
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		for (size_t k = 0; k < sizeof(pages) / sizeof(pages[0]); k++) {
+			struct index_hits a, b;
+			int64_t ta, tb;
+			struct pv_error err;
+			fx_must(search_backend_search(fx->fts5, queries[i], NULL, pages[k][0],
+					pages[k][1], &a, &ta, &err), &err, queries[i]);
+			fx_must(search_backend_search(pg, queries[i], NULL, pages[k][0], pages[k][1],
+					&b, &tb, &err), &err, queries[i]);
+			if (ta != tb || a.n != b.n)
+				fail_msg("[%s] limit %lld offset %lld: fts5 %lld (%zu), postgresql %lld "
+					 "(%zu)", queries[i], (long long)pages[k][0],
+					(long long)pages[k][1], (long long)ta, a.n, (long long)tb, b.n);
+			for (size_t j = 0; j < a.n; j++)
+				assert_int_equal(a.v[j].id, b.v[j].id);
+			index_hits_free(&a);
+			index_hits_free(&b);
+		}
+		/* by relevance: the same total and set size (the order is ts_rank's) */
+		struct index_order rel = {INDEX_SORT_RELEVANCE, false};
+		struct index_hits a, b;
+		int64_t ta, tb;
+		struct pv_error err;
+		fx_must(search_backend_search(fx->fts5, queries[i], &rel, 100, 0, &a, &ta, &err), &err,
+			queries[i]);
+		fx_must(search_backend_search(pg, queries[i], &rel, 100, 0, &b, &tb, &err), &err,
+			queries[i]);
+		assert_int_equal(ta, tb);
+		assert_int_equal(a.n, b.n);
+		index_hits_free(&a);
+		index_hits_free(&b);
+	}
+}
+
+/* The planner setting a search makes (pg_index.c, plan_begin) is its own:
+ * gone after it, in a caller's transaction too, which stays usable. */
+static void assert_seqscan_on(struct db *db)
+{
+	int64_t on = 0;
+	struct pv_error err;
+	fx_must(db_query_int(db, "SELECT CASE WHEN current_setting('enable_seqscan') = 'on'"
+				 " THEN 1 ELSE 0 END", &on, &err), &err, "enable_seqscan");
+	assert_int_equal(on, 1);
+}
+
+static void test_phrase_and_negation_pages_are_fts5s(void **state)
+{
+	struct fixture *fx = *state;
+	pages_are_fts5s(fx, pg_or_skip(state));
+	struct db *db = NULL;
+	struct search_backend *attached = NULL;
+	struct pv_error err;
+	fx_must(db_open(getenv("PV_TEST_PG"), 0, &db, &err), &err, "connect");
+	fx_must(search_backend_pg_attach(db, &attached, &err), &err, "attach");
+	pages_are_fts5s(fx, attached);
+	assert_false(db_in_transaction(db));
+	assert_seqscan_on(db);
+	fx_must(db_begin_read(db, &err), &err, "begin");
+	pages_are_fts5s(fx, attached);
+	assert_true(db_in_transaction(db));
+	assert_seqscan_on(db);
+	db_rollback(db);
+	search_backend_close(&attached);
+	db_close(&db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_random_queries_give_the_same_ids),
 		cmocka_unit_test(test_injection_attempts_are_harmless_on_postgresql),
 		cmocka_unit_test(test_paging_and_display_fields_on_postgresql),
+		cmocka_unit_test(test_phrase_and_negation_pages_are_fts5s),
 		cmocka_unit_test(test_postgresql_position_limit),
 		cmocka_unit_test(test_postgresql_vector_too_big_for_one_row),
 	};
