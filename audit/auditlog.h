@@ -87,6 +87,12 @@
 #define AUDIT_DISPOSE_ITEM "disposal-item" /* one per message of an intent: its justification */
 #define AUDIT_DISPOSE_DONE "dispose-done"
 #define AUDIT_KEY_ROTATION "key-rotation"
+/* Several harvesters, one identity (archiver/archive/identity.h): the
+ * keys written out (out=FILE keys=...), a harvester enrolled
+ * (site=HOST:DIR), a rotated key installed on one (site=HOST:DIR keys=...). */
+#define AUDIT_IDENTITY_EXPORT "identity-export"
+#define AUDIT_IDENTITY_JOIN "identity-join"
+#define AUDIT_IDENTITY_UPDATE "identity-update"
 #define AUDIT_VERIFY "verify"     /* after the run; outcome ok / failed: N problems */
 #define AUDIT_HEARTBEAT "heartbeat"
 /* A checkpoint shown to a party outside the box (archiver/archive/anchor.h):

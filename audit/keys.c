@@ -311,6 +311,68 @@ int keys_file_discard_next(const char *dir, const char *log, struct pv_error *er
 	return r < 0 ? r : wipe_key_file(dir, next, err);
 }
 
+int keys_parse(const unsigned char *text, size_t len, struct note_signer **s_r,
+	       struct pv_error *err)
+{
+	while (len > 0 && text[len - 1] == '\n')
+		len--;
+	if ((*s_r = signer_alloc(err)) == NULL)
+		return PV_ERR;
+	int r = note_signer_parse((const char *)text, len, *s_r, err);
+	if (r < 0)
+		keys_free(s_r);
+	return r;
+}
+
+int keys_vkey(const struct note_signer *s, struct pv_buf *out, struct pv_error *err)
+{
+	return signer_vkey(s, out, err);
+}
+
+/* Zeroes what fd holds and syncs it (an unlinked file's blocks too). */
+static void wipe_fd(int fd)
+{
+	char zeros[512];
+	struct stat st;
+	memset(zeros, 0, sizeof(zeros));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return;
+	for (off_t off = 0; off < st.st_size;) {
+		size_t k = st.st_size - off > (off_t)sizeof(zeros) ? sizeof(zeros)
+								    : (size_t)(st.st_size - off);
+		ssize_t w = pwrite(fd, zeros, k, off);
+		if (w <= 0)
+			break;
+		off += w;
+	}
+	(void)fsync(fd);
+}
+
+int keys_file_install(const char *dir, const char *log, const struct note_signer *s,
+		      struct pv_error *err)
+{
+	char path[4096], tmp[4096];
+	int r, old;
+	if ((r = key_path(path, sizeof(path), dir, log, "", err)) < 0 ||
+	    (r = key_path(tmp, sizeof(tmp), dir, log, ".new", err)) < 0 ||
+	    (r = wipe_key_file(dir, tmp, err)) < 0 || /* one a crash left */
+	    (r = write_key_file(dir, tmp, s, err)) < 0)
+		return r;
+	old = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (rename(tmp, path) != 0) {
+		r = pv_fail(err, PV_ERR, "rename %s: %s", tmp, strerror(errno));
+		(void)wipe_key_file(dir, tmp, NULL);
+	} else {
+		r = pv_fsync_dir(dir, err);
+	}
+	if (old >= 0) {
+		if (r == 0)
+			wipe_fd(old); /* the replaced seed, now unlinked */
+		close(old);
+	}
+	return r;
+}
+
 int keys_init_log(struct db *db, const char *dir, const char *log, const char *origin,
 		  struct pv_buf *vkey_r, struct pv_error *err)
 {

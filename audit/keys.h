@@ -69,6 +69,21 @@ int keys_file_create_next(const char *dir, const char *log, const char *name,
 int keys_file_promote_next(const char *dir, const char *log, struct pv_error *err);
 int keys_file_discard_next(const char *dir, const char *log, struct pv_error *err);
 
+/* A key handed over from another machine (an identity file, archiver/
+ * archive/identity.h). keys_parse reads the key file's text (one line,
+ * a trailing newline allowed) into locked memory (keys_free it).
+ * keys_file_install makes s <dir>/<log>.key in one rename (written to
+ * <log>.key.new first, 0600, fsynced; the directory fsynced): a crash
+ * leaves the old key or the new one, never neither. The old file's
+ * bytes are overwritten through a descriptor kept across the rename, so
+ * the replaced seed is destroyed as a rotation destroys it. */
+int keys_parse(const unsigned char *text, size_t len, struct note_signer **s_r,
+	       struct pv_error *err) PV_WARN_UNUSED;
+int keys_file_install(const char *dir, const char *log, const struct note_signer *s,
+		      struct pv_error *err);
+/* The verifier key of s ("name+id+base64"), appended to out. */
+int keys_vkey(const struct note_signer *s, struct pv_buf *out, struct pv_error *err);
+
 /* Genesis of one log, for `popvault init`: creates the log (in db, which
  * has the tlog_ tables), its key file, epoch 0 and the signed checkpoint
  * of the empty tree, in one transaction (the key file is removed if that

@@ -42,6 +42,7 @@ int archive_audit(struct archive *ar, const char *actor, const char *type, const
 		r = archive_seal(ar, err);
 	if (r < 0) {
 		count_failure();
+		archive_key_hint(ar, err);
 		pv_error_prefix(err, "audit log");
 	} else if (board != NULL) {
 		atomic_store(&board->audit_ok_at, pv_clock_now());
@@ -96,26 +97,43 @@ int archive_audit_search(struct archive *ar, const char *actor, const char *quer
 			      n_ids, hex);
 }
 
+int archive_identity_shared(struct archive *ar, bool *shared_r, struct pv_error *err)
+{
+	int64_t n = 0;
+	int r = 0;
+	if (ar->cat->db == NULL)
+		r = db_query_int(ar->cat->conn, "SELECT count(*) FROM audit_event"
+						" WHERE type = 'identity-export'", &n, err);
+	*shared_r = n > 0;
+	return r;
+}
+
 int archive_rotate_key(struct archive *ar, struct tlog *t, const char *actor,
 		       struct pv_buf *vkey_r, struct pv_error *err)
+{
+	bool shared;
+	int r;
+	/* Other harvesters hold this identity's seeds (archive/identity.h):
+	 * rotated here alone, theirs would no longer sign. The new identity
+	 * must be written for them (archive_identity_rotate). */
+	if ((r = archive_identity_shared(ar, &shared, err)) < 0)
+		return r;
+	if (shared)
+		return pv_fail(err, PV_EUSAGE, "this archive's identity was exported to other "
+					       "harvesters: a key rotated here would leave them with "
+					       "the old one. Give --identity-out FILE --passphrase-file "
+					       "P to write the new identity, then run 'popvault identity "
+					       "update FILE --passphrase-file P' on every other harvester");
+	return archive_rotate_key_any(ar, t, actor, vkey_r, err);
+}
+
+int archive_rotate_key_any(struct archive *ar, struct tlog *t, const char *actor,
+			   struct pv_buf *vkey_r, struct pv_error *err)
 {
 	struct note_signer **s = t == ar->archive_log ? &ar->archive_key : &ar->audit_key;
 	struct tlog_epoch_row ep;
 	char dir[sizeof(ar->dir) + 16];
 	int r;
-	int64_t shared = 0;
-	/* Other harvesters hold this identity's seeds (archive/identity.h):
-	 * rotated here, theirs would no longer sign, and a new identity must
-	 * reach them first. Not built yet: refused rather than half done. */
-	if (ar->cat->db == NULL &&
-	    (r = db_query_int(ar->cat->conn, "SELECT count(*) FROM audit_event"
-					     " WHERE type = 'identity-export'", &shared, err)) < 0)
-		return r;
-	if (shared > 0)
-		return pv_fail(err, PV_EUSAGE, "this archive's identity was exported to other "
-					       "harvesters: a key rotated here would leave them with "
-					       "the old one; rotation on a shared archive is not "
-					       "supported yet");
 	tlog_epoch_row_init(&ep);
 	archive_sign_dir(ar->dir, dir, sizeof(dir));
 	if ((r = tlog_epoch_get(t, UINT32_MAX, &ep, err)) < 0 ||

@@ -71,5 +71,14 @@ int archive_heartbeat(struct archive *ar, struct tlog *t, const char *actor, str
  * vkey_r. Needs no open transaction. */
 int archive_rotate_key(struct archive *ar, struct tlog *t, const char *actor,
 		       struct pv_buf *vkey_r, struct pv_error *err);
+/* Refused (PV_EUSAGE, naming --identity-out) once the archive's identity
+ * was exported (archive_identity_shared): archive_identity_rotate
+ * (identity.h) rotates a shared archive's key and writes the new
+ * identity; it calls archive_rotate_key_any, which does not ask. */
+int archive_rotate_key_any(struct archive *ar, struct tlog *t, const char *actor,
+			   struct pv_buf *vkey_r, struct pv_error *err);
+/* Whether the audit log holds an identity-export (only on a PostgreSQL
+ * catalog: a SQLite one has none to share). */
+int archive_identity_shared(struct archive *ar, bool *shared_r, struct pv_error *err);
 
 #endif

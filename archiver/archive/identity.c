@@ -1,4 +1,4 @@
-#include "archiver/archive/identity.h"
+#include "archiver/archive/identity_int.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -18,7 +18,7 @@
 #include "archiver/store/keyring.h"
 #include "audit/keys.h"
 
-static const char *const logs[] = {ARCHIVE_LOG, AUDIT_LOG};
+const char *const identity_logs[2] = {ARCHIVE_LOG, AUDIT_LOG};
 
 /* Reads dir/name into k under the same name. */
 static int add_file(struct backup_key_files *k, const char *dir, const char *name,
@@ -37,9 +37,15 @@ static int add_file(struct backup_key_files *k, const char *dir, const char *nam
 	return r;
 }
 
-static int collect(struct archive *ar, struct backup_key_files *k, struct pv_error *err)
+/* The identity's files, each log's seed checked first to be its log's
+ * current key (keys_load: a machine whose key was rotated elsewhere
+ * exports nothing stale; it also finishes a rotation's last rename).
+ * ids_r gets "archive:ID,audit:ID" (the keys' ids, hex). */
+static int collect(struct archive *ar, struct backup_key_files *k, char *ids_r, size_t ids_n,
+		   struct pv_error *err)
 {
 	char dir[4096], name[64];
+	size_t used = 0;
 	int r = backup_key_files_add(k, IDENTITY_ORIGIN, ar->cfg.origin, strlen(ar->cfg.origin),
 				     err);
 	if (r == PV_OK && (r = backup_path(dir, sizeof(dir), err, "%s/keys", ar->dir)) == PV_OK)
@@ -47,21 +53,24 @@ static int collect(struct archive *ar, struct backup_key_files *k, struct pv_err
 	if (r == PV_OK)
 		archive_sign_dir(ar->dir, dir, sizeof(dir));
 	for (size_t i = 0; r == PV_OK && i < 2; i++) {
-		snprintf(name, sizeof(name), "%s.key", logs[i]);
+		struct tlog *t = i == 0 ? ar->archive_log : ar->audit_log;
+		struct note_signer *s = NULL;
+		if ((r = keys_load(dir, t, &s, err)) < 0)
+			break;
+		used += (size_t)snprintf(ids_r + used, ids_n - used, "%s%s:%08x", i ? "," : "",
+					 identity_logs[i], s->id);
+		keys_free(&s);
+		snprintf(name, sizeof(name), "%s.key", identity_logs[i]);
 		r = add_file(k, dir, name, err);
 	}
 	return r;
 }
 
-int archive_identity_export(struct archive *ar, const char *actor, const char *out_path,
-			    const char *passphrase, size_t pass_len, const struct backup_kdf *kdf,
-			    struct pv_error *err)
+/* What both ways of writing an identity refuse before anything. */
+static int export_check(struct archive *ar, const char *out_path, size_t pass_len,
+			struct pv_error *err)
 {
-	struct backup_key_files k = {0};
-	struct pv_buf sealed;
 	struct stat st;
-	int r;
-
 	if (ar->cat->db != NULL)
 		return pv_fail(err, PV_EUSAGE, "this archive's catalog is a SQLite file, which only "
 					       "this machine can use: an identity is for an archive "
@@ -71,16 +80,27 @@ int archive_identity_export(struct archive *ar, const char *actor, const char *o
 			       BACKUP_PASSPHRASE_MIN);
 	if (lstat(out_path, &st) == 0 || errno != ENOENT)
 		return pv_fail(err, PV_EUSAGE, "%s already exists; refusing to overwrite it", out_path);
-	/* On the record before the keys leave the box. */
-	if ((r = archive_auditf(ar, actor, AUDIT_IDENTITY_EXPORT, "ok", NULL, err, "out=%s",
-				out_path)) < 0)
-		return r;
+	return PV_OK;
+}
+
+/* Collects, audits (the keys leave the box: on the record first, with
+ * why, e.g. the rotation that made them), then seals and writes. */
+static int export_to(struct archive *ar, const char *actor, const char *out_path,
+		     const char *passphrase, size_t pass_len, const struct backup_kdf *kdf,
+		     const char *why, struct pv_error *err)
+{
+	struct backup_key_files k = {0};
+	struct pv_buf sealed;
+	char ids[128] = "";
+	int r;
+
 	pv_buf_init(&sealed, PV_BACKUP_KEYS_MAX);
-	if ((r = collect(ar, &k, err)) == PV_OK &&
-	    (r = backup_keys_seal(&k, passphrase, pass_len, kdf, &sealed, err)) == PV_OK)
+	if ((r = collect(ar, &k, ids, sizeof(ids), err)) < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_IDENTITY_EXPORT, "ok", NULL, err,
+				"out=%s keys=%s%s%s", out_path, ids, why ? " " : "", why ? why : "")) < 0)
+		goto out;
+	if ((r = backup_keys_seal(&k, passphrase, pass_len, kdf, &sealed, err)) == PV_OK)
 		r = pv_write_file(out_path, sealed.data, sealed.len, 0600, 1, err);
-	pv_buf_free(&sealed);
-	backup_key_files_free(&k);
 	if (r < 0) {
 		struct pv_error e;
 		char outcome[300];
@@ -88,10 +108,39 @@ int archive_identity_export(struct archive *ar, const char *actor, const char *o
 		(void)archive_auditf(ar, actor, AUDIT_IDENTITY_EXPORT, outcome, NULL, &e, "out=%s",
 				     out_path);
 	}
+out:
+	pv_buf_free(&sealed);
+	backup_key_files_free(&k);
 	return r;
 }
 
-static const struct backup_key_file *find(const struct backup_key_files *k, const char *name)
+int archive_identity_export(struct archive *ar, const char *actor, const char *out_path,
+			    const char *passphrase, size_t pass_len, const struct backup_kdf *kdf,
+			    struct pv_error *err)
+{
+	int r = export_check(ar, out_path, pass_len, err);
+	return r < 0 ? r : export_to(ar, actor, out_path, passphrase, pass_len, kdf, NULL, err);
+}
+
+int archive_identity_rotate(struct archive *ar, struct tlog *t, const char *actor,
+			    const char *out_path, const char *passphrase, size_t pass_len,
+			    const struct backup_kdf *kdf, struct pv_buf *vkey_r, struct pv_error *err)
+{
+	char why[64];
+	int r;
+	if ((r = export_check(ar, out_path, pass_len, err)) < 0 ||
+	    (r = archive_rotate_key_any(ar, t, actor, vkey_r, err)) < 0)
+		return r;
+	snprintf(why, sizeof(why), "after=key-rotation log=%s", tlog_name(t));
+	if ((r = export_to(ar, actor, out_path, passphrase, pass_len, kdf, why, err)) < 0)
+		pv_error_prefix(err, "the %s log's key was rotated, but the new identity was not "
+				     "written (write it with 'popvault identity export --out FILE' "
+				     "for the other harvesters)",
+				tlog_name(t));
+	return r;
+}
+
+const struct backup_key_file *identity_find(const struct backup_key_files *k, const char *name)
 {
 	for (size_t i = 0; i < k->n; i++)
 		if (strcmp(k->f[i].name, name) == 0)
@@ -100,25 +149,41 @@ static const struct backup_key_file *find(const struct backup_key_files *k, cons
 }
 
 /* The identity's parts, all there and of the right shape. */
-static int identity_parts(const struct backup_key_files *k, char origin[IDENTITY_ORIGIN_MAX],
+static int parts(const struct backup_key_files *k, char origin[IDENTITY_ORIGIN_MAX],
 			  const struct backup_key_file **secrets_r, struct pv_error *err)
 {
-	const struct backup_key_file *o = find(k, IDENTITY_ORIGIN);
-	const struct backup_key_file *s = find(k, "secrets.key");
+	const struct backup_key_file *o = identity_find(k, IDENTITY_ORIGIN);
+	const struct backup_key_file *s = identity_find(k, "secrets.key");
 	char name[64];
 	if (o == NULL || s == NULL || o->len == 0 || o->len >= IDENTITY_ORIGIN_MAX ||
 	    memchr(o->data, '\0', o->len) != NULL || s->len != KEYRING_KEY_BYTES)
 		return pv_fail(err, PV_EINTEGRITY, "that file is not an archive identity "
 						   "(identity export writes one)");
 	for (size_t i = 0; i < 2; i++) {
-		snprintf(name, sizeof(name), "%s.key", logs[i]);
-		if (find(k, name) == NULL)
+		snprintf(name, sizeof(name), "%s.key", identity_logs[i]);
+		if (identity_find(k, name) == NULL)
 			return pv_fail(err, PV_EINTEGRITY, "the identity has no %s", name);
 	}
 	memcpy(origin, o->data, o->len);
 	origin[o->len] = '\0';
 	*secrets_r = s;
 	return PV_OK;
+}
+
+int identity_read(const char *path, const char *passphrase, size_t pass_len,
+		  struct backup_key_files *k, char origin[IDENTITY_ORIGIN_MAX],
+		  const struct backup_key_file **secrets_r, struct pv_error *err)
+{
+	unsigned char *file = NULL;
+	size_t len = 0;
+	int r = pv_read_file(path, PV_BACKUP_KEYS_MAX, &file, &len, err);
+	if (r < 0)
+		return r;
+	r = backup_keys_open(file, len, passphrase, pass_len, k, err);
+	free(file);
+	if (r == PV_OK && (r = parts(k, origin, secrets_r, err)) < 0)
+		backup_key_files_free(k);
+	return r;
 }
 
 /* The directory's files from the identity. */
@@ -145,8 +210,8 @@ static int write_dir(const char *data_dir, const char *url, const char *origin,
 	    (r = keyring_create_with(data_dir, secrets->data, err)) < 0)
 		return r;
 	for (size_t i = 0; i < 2; i++) {
-		snprintf(name, sizeof(name), "%s.key", logs[i]);
-		const struct backup_key_file *f = find(k, name);
+		snprintf(name, sizeof(name), "%s.key", identity_logs[i]);
+		const struct backup_key_file *f = identity_find(k, name);
 		if ((r = backup_path(path, sizeof(path), err, "%s/" KEYS_DATA_SUBDIR "/%s", data_dir,
 				     name)) < 0 ||
 		    (r = pv_write_file(path, f->data, f->len, 0600, 1, err)) < 0)
@@ -169,11 +234,11 @@ static int check_against_catalog(const char *data_dir, struct pv_error *err)
 	for (size_t i = 0; r == PV_OK && i < 2; i++) {
 		struct tlog *t = NULL;
 		struct note_signer *s = NULL;
-		if ((r = tlog_open(cat->conn, logs[i], &t, err)) == PV_OK &&
+		if ((r = tlog_open(cat->conn, identity_logs[i], &t, err)) == PV_OK &&
 		    (r = keys_load(dir, t, &s, err)) < 0)
 			r = pv_fail(err, PV_EINTEGRITY, "the identity's %s key is not this catalog's "
 							"(another archive's identity, or one from "
-							"before a key rotation): %s", logs[i], err->msg);
+							"before a key rotation): %s", identity_logs[i], err->msg);
 		keys_free(&s);
 		tlog_free(&t);
 	}
@@ -210,8 +275,6 @@ int archive_identity_join(const char *data_dir, const char *url, const char *ide
 	struct backup_key_files k = {0};
 	const struct backup_key_file *secrets = NULL;
 	char origin[IDENTITY_ORIGIN_MAX], host[256] = "";
-	unsigned char *file = NULL;
-	size_t len = 0;
 	struct archive *ar = NULL;
 	bool made = false, existed;
 	struct stat st;
@@ -223,15 +286,10 @@ int archive_identity_join(const char *data_dir, const char *url, const char *ide
 	if (r == 0)
 		return pv_fail(err, PV_ERR, "%s already holds an archive; refusing to overwrite it",
 			       data_dir);
-	if ((r = pv_read_file(identity_path, PV_BACKUP_KEYS_MAX, &file, &len, err)) < 0)
+	if ((r = identity_read(identity_path, passphrase, pass_len, &k, origin, &secrets, err)) < 0)
 		return r;
-	r = backup_keys_open(file, len, passphrase, pass_len, &k, err);
-	free(file);
-	if (r == PV_OK)
-		r = identity_parts(&k, origin, &secrets, err);
 	/* The archive's catalog must be there: a join never makes one. */
-	if (r == PV_OK)
-		r = catalog_server_holds(url, err);
+	r = catalog_server_holds(url, err);
 	if (r == PV_OK) {
 		existed = stat(data_dir, &st) == 0;
 		made = true;

@@ -96,6 +96,10 @@ int cli_cosig_key(void *ctx, const char *key, size_t len, struct pv_error *err);
 struct signer;
 int cli_privsep_begin(struct cli_ctx *ctx, struct signer **sg_r, struct pv_error *err);
 void cli_privsep_end(struct signer **sg);
+/* The same, keeping this process's access to the keys: for a command
+ * that writes them out afterwards (checkpoint --rotate-key
+ * --identity-out, as identity export does). */
+int cli_privsep_begin_keys(struct cli_ctx *ctx, struct signer **sg_r, struct pv_error *err);
 /* Short commands (main.c, before the command runs): those that sign
  * (their audit entries, a bundle's manifest) get a signer of their own,
  * so every signature of the data directory passes the signer's checks

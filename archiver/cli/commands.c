@@ -15,12 +15,17 @@ static const struct cli_command commands[] = {
 	 "  --join: another harvester of the archive whose catalog is at URL, from the\n"
 	 "  identity FILE that 'popvault identity export' wrote there (sealed to the\n"
 	 "  passphrase in F); refused unless its keys are that catalog's. Audited.\n", cli_init},
-	{"identity", "export this archive's identity for another harvester to join",
+	{"identity", "export this archive's identity, or install one after a key rotation",
 	 "popvault identity export --out FILE --passphrase-file F\n"
 	 "  The secrets key and both logs' signing keys, with the origin, encrypted to\n"
 	 "  the passphrase in F (Argon2id; at least 12 characters), for\n"
 	 "  'popvault init --catalog URL --join FILE' on another machine. Only for a\n"
-	 "  catalog on PostgreSQL. Audited before the file is written.\n",
+	 "  catalog on PostgreSQL. Audited before the file is written.\n"
+	 "       popvault identity update FILE --passphrase-file F\n"
+	 "  On every other harvester after 'checkpoint --rotate-key --identity-out FILE'\n"
+	 "  on one: installs the new log keys from FILE, refused unless it is this\n"
+	 "  archive's identity and its keys are the catalog's current ones (an older\n"
+	 "  file is refused). Audited. Until then this machine signs nothing.\n",
 	 cli_identity},
 	{"account", "add, change, list or remove upstream POP3 accounts",
 	 "popvault account add NAME --host H [--port P] [--tls implicit|starttls|none]\n"
@@ -110,15 +115,19 @@ static const struct cli_command commands[] = {
 	 "  Names every problem found; exit 3 when there is any.\n",
 	 cli_verify_bundle},
 	{"checkpoint", "print the latest signed checkpoint or the verifier key",
-	 "popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--rotate-key]\n"
-	 "                    [--witnessed]\n"
+	 "popvault checkpoint [--log archive|audit] [--vkey] [--heartbeat] [--witnessed]\n"
+	 "                    [--rotate-key [--identity-out FILE --passphrase-file F]]\n"
 	 "  Prints the latest signed checkpoint (C2SP signed note) of the log, with\n"
 	 "  the cosignatures witnesses gave it (popvault anchor); --witnessed: the\n"
 	 "  newest checkpoint witnesses cosigned instead;\n"
 	 "  --vkey: its verifier key instead; --heartbeat: sign a fresh one first\n"
 	 "  (run every 15 minutes by the daemon, or from cron; it is also an audit\n"
 	 "  entry); --rotate-key: a new signing key for the log, announced by a note\n"
-	 "  the old key signs (logged), after which the old key is destroyed.\n",
+	 "  the old key signs (logged), after which the old key is destroyed.\n"
+	 "  --identity-out FILE --passphrase-file F: with --rotate-key, on an archive\n"
+	 "  whose identity other harvesters share (identity export): writes the new\n"
+	 "  identity to FILE as identity export does (audited first), for\n"
+	 "  'popvault identity update FILE' on each of them; required there.\n",
 	 cli_checkpoint},
 	{"anchor", "have the logs' checkpoints time-stamped and witnessed outside",
 	 "popvault anchor [--log archive|audit] [--tsa URL --tsa-ca FILE] [--no-tsa]\n"

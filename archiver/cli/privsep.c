@@ -43,6 +43,11 @@ int cli_privsep_begin(struct cli_ctx *ctx, struct signer **sg_r, struct pv_error
 	return privsep(ctx, true, false, sg_r, err);
 }
 
+int cli_privsep_begin_keys(struct cli_ctx *ctx, struct signer **sg_r, struct pv_error *err)
+{
+	return privsep(ctx, false, false, sg_r, err);
+}
+
 /* The short commands that sign, and whether they may lose the keys. */
 static const struct {
 	const char *name;

@@ -75,6 +75,8 @@ static int open_log(struct archive *ar, const char *name, struct tlog **t_r,
 	}
 	if (r == PV_OK)
 		return PV_OK;
+	if (ar->cat->db == NULL) /* a shared catalog: the key may have moved on elsewhere */
+		pv_error_prefix(&e, "%s", ARCHIVE_KEY_HINT);
 	if (slot < 0)
 		return pv_fail(err, r, "%s log: %s", name, e.msg);
 	ar->signer_state[slot] = r;
@@ -84,7 +86,41 @@ static int open_log(struct archive *ar, const char *name, struct tlog **t_r,
 
 int archive_sign_checkpoint(struct archive *ar, struct tlog *t, struct pv_error *err)
 {
-	return checkpoint_sign(t, archive_signer(ar, t), 0, NULL, NULL, err);
+	int r = checkpoint_sign(t, archive_signer(ar, t), 0, NULL, NULL, err);
+	if (r < 0)
+		archive_key_hint(ar, err);
+	return r;
+}
+
+/* Whether the key this handle holds for t is no longer t's current key. */
+static bool key_stale(struct archive *ar, struct tlog *t)
+{
+	const struct note_signer *s = archive_signer(ar, t);
+	struct tlog_epoch_row ep;
+	struct note_verifier v;
+	struct pv_buf vkey;
+	struct pv_error e;
+	bool stale = false;
+	if (s == NULL)
+		return false;
+	tlog_epoch_row_init(&ep);
+	pv_buf_init(&vkey, NOTE_VKEY_MAX);
+	note_signer_verifier(s, &v);
+	if (tlog_epoch_get(t, UINT32_MAX, &ep, &e) == PV_OK &&
+	    note_verifier_format(&v, &vkey, &e) == PV_OK)
+		stale = strcmp(pv_buf_str(&vkey), ep.vkey) != 0;
+	pv_buf_free(&vkey);
+	tlog_epoch_row_free(&ep);
+	return stale;
+}
+
+void archive_key_hint(struct archive *ar, struct pv_error *err)
+{
+	if (ar->cat == NULL || ar->cat->db != NULL || ar->archive_log == NULL ||
+	    ar->audit_log == NULL || strstr(err->msg, ARCHIVE_KEY_HINT) != NULL)
+		return;
+	if (key_stale(ar, ar->archive_log) || key_stale(ar, ar->audit_log))
+		pv_error_prefix(err, "%s", ARCHIVE_KEY_HINT);
 }
 
 const struct note_signer *archive_signer(const struct archive *ar, const struct tlog *t)
@@ -130,8 +166,10 @@ int archive_seal(struct archive *ar, struct pv_error *err)
 	if (relax)
 		(void)sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	if ((r = checkpoint_seal(ar->archive_log, ar->archive_key, NULL, err)) < 0 ||
-	    (r = checkpoint_seal(ar->audit_log, ar->audit_key, NULL, err)) < 0)
+	    (r = checkpoint_seal(ar->audit_log, ar->audit_key, NULL, err)) < 0) {
 		pv_error_prefix(err, "signing checkpoints");
+		archive_key_hint(ar, err);
+	}
 	if (relax)
 		(void)sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	return r;

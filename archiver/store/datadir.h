@@ -107,6 +107,16 @@ int archive_sign_checkpoint(struct archive *ar, struct tlog *t, struct pv_error 
  * destroyed, a bundle written). Local keys sign as they go: then it only
  * signs what a signer process left reserved (archive_open does too). */
 int archive_seal(struct archive *ar, struct pv_error *err);
+/* On a catalog shared by several harvesters (PostgreSQL), a key that is
+ * not its log's current one was most likely rotated on another machine:
+ * errors say so, and what to run. archive_key_hint prefixes err with
+ * ARCHIVE_KEY_HINT when a key this handle holds is no longer its log's
+ * current one (a catalog read; called on failure paths only). */
+#define ARCHIVE_KEY_HINT                                                                          \
+	"this machine's signing key is not the log's current key; if it was rotated on "          \
+	"another harvester (checkpoint --rotate-key --identity-out FILE), install the new "        \
+	"identity here with 'popvault identity update FILE --passphrase-file P'"
+void archive_key_hint(struct archive *ar, struct pv_error *err);
 /* The directory of the log keys: DIR/keys/sign. */
 void archive_sign_dir(const char *data_dir, char *out, size_t n);
 /* The signer of log t. */

@@ -223,7 +223,7 @@ h_seed dovecot alice "$H_RUN/once-more.eml" >/dev/null
 "$PV" --data "$A" harvest --once --account alice >/dev/null 2>&1
 h_check "both machines' signers signed, each keeping its own record" \
 	test -s "$A/keys/sign/archive.signed" -a -s "$B/keys/sign/archive.signed"
-h_fails "a key rotation on the shared archive is refused, saying why" 2 'shared archive' \
+h_fails "a key rotation on the shared archive without --identity-out is refused, naming it" 2 'identity-out' \
 	"$PV" --data "$A" checkpoint --rotate-key
 "$PV" --data "$A" --json verify >"$H_RUN/last.json" 2>&1
 h_is "$?" 0 "verify passes from A at the end"

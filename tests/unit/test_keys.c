@@ -271,6 +271,66 @@ static void rotate_archive(struct fx *f)
 	fx_must(verify(f->archive, f->vkey_archive, &err), &err, "verify");
 }
 
+/* Another harvester of the same archive (identity update): a copy of
+ * the key directory taken before machine A rotated no longer loads; A's
+ * new key, installed there, does; the old seed is gone from it, bytes
+ * included; a leftover of a crashed install is no obstacle. */
+static void test_a_rotated_key_installed_on_another_machine(void **state)
+{
+	struct fx f;
+	struct pv_error err;
+	struct note_signer *s = NULL, *back = NULL;
+	struct pv_buf old_skey, new_skey;
+	char other[FX_PATH_MAX + 16], from[512], to[512], junk[512], old_bytes[4096];
+	struct stat st;
+	fx_init(&f, fx_on_pg(state));
+	snprintf(other, sizeof(other), "%s/b-sign", f.dir);
+	assert_int_equal(mkdir(other, 0700), 0);
+	snprintf(from, sizeof(from), "%s/archive.key", f.keydir);
+	snprintf(to, sizeof(to), "%s/archive.key", other);
+	copy_file(from, to);
+	pv_buf_init(&old_skey, 1024);
+	fx_must(note_signer_format(f.sa, &old_skey, &err), &err, "format");
+	int old_fd = open(to, O_RDONLY);
+	assert_true(old_fd >= 0);
+
+	rotate_archive(&f);
+	assert_int_equal(keys_load(other, f.archive, &back, &err), PV_ERR);
+	assert_non_null(strstr(err.msg, "not log archive's current key"));
+
+	/* The identity carries the key file's text: parsed, then installed. */
+	pv_buf_init(&new_skey, 1024);
+	fx_must(note_signer_format(f.sa, &new_skey, &err), &err, "format new");
+	fx_must(pv_buf_append_str(&new_skey, "\n", &err), &err, "nl");
+	assert_true(keys_parse((const unsigned char *)"PRIVATE+KEY+nonsense\n", 21, &s, &err) < 0);
+	assert_null(s);
+	fx_must(keys_parse(new_skey.data, new_skey.len, &s, &err), &err, "parse");
+	assert_memory_equal(s->pk, f.sa->pk, 32);
+	snprintf(junk, sizeof(junk), "%s/archive.key.new", other);
+	int fd = open(junk, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0 && write(fd, "half", 4) == 4);
+	close(fd);
+	fx_must(keys_file_install(other, "archive", s, &err), &err, "install");
+	fx_must(keys_load(other, f.archive, &back, &err), &err, "load installed");
+	assert_memory_equal(back->pk, f.sa->pk, 32);
+	assert_int_equal(stat(to, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(junk, &st), -1);
+	/* The replaced seed: not in the directory, and its old bytes zeroed. */
+	assert_false(file_contains(other, pv_buf_str(&old_skey)));
+	ssize_t n = pread(old_fd, old_bytes, sizeof(old_bytes), 0);
+	assert_true(n > 0);
+	for (ssize_t i = 0; i < n; i++)
+		assert_int_equal(old_bytes[i], 0);
+	close(old_fd);
+
+	keys_free(&s);
+	keys_free(&back);
+	pv_buf_free_secret(&old_skey);
+	pv_buf_free_secret(&new_skey);
+	fx_done(&f);
+}
+
 static void test_old_epoch_resigned_by_new_key_is_rejected(void **state)
 {
 	/* CVE-2023-31439's shape: the holder of the current key rewrites an
@@ -448,6 +508,7 @@ int main(void)
 		BOTH(test_load_finishes_or_discards_an_interrupted_rotation),
 		BOTH(test_rotation_refuses_inside_a_transaction),
 		BOTH(test_the_signers_record_survives_a_torn_write),
+		BOTH(test_a_rotated_key_installed_on_another_machine),
 	};
 	/* Each case on SQLite, then on PostgreSQL with PV_TEST_PG. */
 	return fx_run_both("keys", tests, sizeof(tests) / sizeof(tests[0]));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "archiver/archive/audit_hook.h"
+#include "archiver/archive/identity.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/config.h"
 #include "archiver/lib/fsutil.h"
@@ -537,6 +538,107 @@ static void test_after_the_drop_the_seeds_cannot_be_opened(void **state_)
 	fx_rmtree(f.dir);
 }
 
+/* Several harvesters on one PostgreSQL catalog (archive/identity.h): a
+ * key rotated on A reaches B only through the identity file A wrote.
+ * Until B installs it, B signs nothing and says what to run — at open,
+ * and on a handle opened before the rotation, whose append commits
+ * nothing. B's update refuses a wrong passphrase, another archive's
+ * file (of the same origin) and the file of an earlier rotation, each
+ * changing nothing. Local keys: the seeds are the files the signer
+ * reads. */
+static void test_a_rotation_reaches_another_harvester_by_its_identity(void **state_)
+{
+	static const struct backup_kdf cheap = {crypto_pwhash_OPSLIMIT_MIN,
+						crypto_pwhash_MEMLIMIT_MIN};
+	static const char pass[] = "correct horse battery";
+	const size_t pl = sizeof(pass) - 1;
+	struct fx a, c;
+	struct archive *b = NULL, *b_old = NULL;
+	struct pv_error err;
+	struct pv_buf vkey;
+	char bdir[64], id0[128], id1[128], id2[128], other[128], *url = NULL;
+	uint64_t size, size_after;
+	int changed = -1;
+	(void)state_;
+	memset(&a, 0, sizeof(a));
+	memset(&c, 0, sizeof(c));
+	make_datadir(&a, true);
+	fx_must(archive_open(a.dir, &a.ar, &err), &err, "open A");
+	snprintf(id0, sizeof(id0), "%s/id0.pvk", a.dir);
+	snprintf(id1, sizeof(id1), "%s/id1.pvk", a.dir);
+	snprintf(id2, sizeof(id2), "%s/id2.pvk", a.dir);
+	snprintf(other, sizeof(other), "%s/other.pvk", a.dir);
+	fx_must(archive_identity_export(a.ar, "cli:test", id0, pass, pl, &cheap, &err), &err, "export");
+	fx_must(catalog_url_read(a.dir, &url, &err), &err, "url");
+	snprintf(bdir, sizeof(bdir), "/tmp/pv-signer-b-XXXXXX");
+	assert_non_null(mkdtemp(bdir));
+	fx_must(archive_identity_join(bdir, url, id0, pass, pl, "cli:test", NULL, &err), &err, "join");
+	fx_must(archive_open(bdir, &b_old, &err), &err, "open B");
+
+	/* Without --identity-out the shared archive's key stays. */
+	pv_buf_init(&vkey, 4096);
+	assert_int_equal(archive_rotate_key(a.ar, a.ar->archive_log, "cli:test", &vkey, &err),
+			 PV_EUSAGE);
+	assert_non_null(strstr(err.msg, "--identity-out"));
+	fx_must(archive_identity_rotate(a.ar, a.ar->archive_log, "cli:test", id1, pass, pl, &cheap,
+					&vkey, &err),
+		&err, "rotate archive key");
+	assert_true(archive_open(bdir, &b, &err) < 0);
+	assert_non_null(strstr(err.msg, "popvault identity update FILE"));
+
+	/* Refusals: a wrong passphrase, another archive of the same origin. */
+	assert_int_equal(archive_identity_update(bdir, id1, "not the passphrase", 18, "cli:test",
+						 &changed, &err),
+			 PV_EAUTH);
+	make_datadir(&c, true);
+	fx_must(archive_open(c.dir, &c.ar, &err), &err, "open C");
+	fx_must(archive_identity_export(c.ar, "cli:test", other, pass, pl, &cheap, &err), &err,
+		"export C");
+	assert_int_equal(archive_identity_update(bdir, other, pass, pl, "cli:test", &changed, &err),
+			 PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "another archive"));
+
+	/* The audit key too: then the file of the first rotation is older. */
+	fx_must(archive_identity_rotate(a.ar, a.ar->audit_log, "cli:test", id2, pass, pl, &cheap,
+					&vkey, &err),
+		&err, "rotate audit key");
+	fx_must(tlog_size(a.ar->audit_log, &size, &err), &err, "size");
+	assert_true(archive_auditf(b_old, "cli:test", AUDIT_VIEW, "ok", NULL, &err, "message=1") < 0);
+	assert_non_null(strstr(err.msg, "popvault identity update FILE"));
+	fx_must(tlog_size(a.ar->audit_log, &size_after, &err), &err, "size");
+	assert_int_equal(size_after, size);
+	assert_int_equal(archive_identity_update(bdir, id1, pass, pl, "cli:test", &changed, &err),
+			 PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "audit key is an older one (epoch 0"));
+	assert_int_equal(changed, 0);
+
+	fx_must(archive_identity_update(bdir, id2, pass, pl, "cli:test", &changed, &err), &err,
+		"update");
+	assert_int_equal(changed, 2);
+	fx_must(archive_open(bdir, &b, &err), &err, "open B updated");
+	fx_must(archive_auditf(b, "cli:test", AUDIT_VIEW, "ok", NULL, &err, "message=2"), &err,
+		"B signs again");
+	assert_log_sound(b->audit_log);
+	assert_log_sound(b->archive_log);
+	assert_int_equal(archive_identity_update(bdir, id1, pass, pl, "cli:test", &changed, &err),
+			 PV_EINTEGRITY);
+	fx_must(archive_identity_update(bdir, id2, pass, pl, "cli:test", &changed, &err), &err,
+		"again");
+	assert_int_equal(changed, 0);
+
+	pv_buf_free(&vkey);
+	free(url);
+	archive_close(&b);
+	archive_close(&b_old);
+	archive_close(&a.ar);
+	archive_close(&c.ar);
+	fx_rmtree(bdir);
+	fx_rmtree(a.dir);
+	fx_rmtree(c.dir);
+	db_close(&a.pg);
+	db_close(&c.pg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +652,8 @@ int main(void)
 		FX_ONCE(test_a_data_directory_without_state_starts_from_its_latest_checkpoint),
 		FX_ONCE(test_rotation_goes_through_the_signer),
 		FX_ONCE(test_after_the_drop_the_seeds_cannot_be_opened),
+		{.name = NULL}, /* PostgreSQL only: a SQLite catalog has no identity to share */
+		cmocka_unit_test(test_a_rotation_reaches_another_harvester_by_its_identity),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -134,7 +134,8 @@ export async function render({ main, params, alive }) {
 		'harvest-request', 'upstream-delete', 'upstream-delete-confirmed', 'upstream-residue', 'account-add',
 		'account-change', 'account-remove', 'account-test', 'user-add', 'user-change', 'user-remove', 'heartbeat',
 		'anchor', 'key-rotation', 'clock-step', 'audit-export', 'harvest-pause', 'harvest-resume', 'init',
-		'store-migrate', 'store-migrate-done', 'catalog-migrate', 'catalog-migrate-done'].map((t) => h('option', { value: t })));
+		'store-migrate', 'store-migrate-done', 'catalog-migrate', 'catalog-migrate-done', 'identity-export',
+		'identity-join', 'identity-update'].map((t) => h('option', { value: t })));
 	const form = h('form', { class: 'card stack', 'aria-labelledby': 'audit-filters' },
 		h('h2', { id: 'audit-filters' }, 'Filters'), types,
 		h('div', { class: 'grid' }, Object.values(fields).map((x) => x.row)),
