@@ -47,7 +47,8 @@ struct bctx {
 
 /* How many files the backup will hold, for ar->progress (counted only
  * when someone listens): the catalog, two checkpoints, the config, the
- * keys, and the blob and pack files copy_blobs and copy_packs copy. */
+ * keys, and the blob and pack files copy_blobs and copy_packs copy (not
+ * the packs an object store holds). */
 static int count_files(struct bctx *b, struct db *snap, bool keys)
 {
 	int64_t n;
@@ -56,7 +57,8 @@ static int count_files(struct bctx *b, struct db *snap, bool keys)
 	int r = db_query_int(snap, "SELECT (SELECT count(DISTINCT blob) FROM messages"
 				   " WHERE blob IS NOT NULL AND pack_id IS NULL)"
 				   " + (SELECT count(*) FROM (SELECT pack_id FROM messages"
-				   " WHERE pack_id IS NOT NULL GROUP BY pack_id"
+				   " WHERE pack_id IS NOT NULL AND pack_id NOT IN (SELECT id FROM"
+				   " packs WHERE stored_at IS NOT NULL) GROUP BY pack_id"
 				   " HAVING count(*) > count(disposed_at)) AS live)", &n, b->err);
 	if (r < 0)
 		return r;

@@ -9,13 +9,13 @@ import json
 import os
 import pty
 import re
-import sqlite3
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(HERE, "lib"))
+import pvcatalog  # noqa: E402
 import pvharness  # noqa: E402
 import popvault  # noqa: E402
 
@@ -112,9 +112,8 @@ with pvharness.Run() as run:
 
     # A problem found mid-run, on the same terminal as the line: the line is
     # erased before it, and comes back after it.
-    db = sqlite3.connect(os.path.join(D, "catalog.db"))
+    db = pvcatalog.connect(D)
     db.execute("UPDATE messages SET size = size + 1 WHERE id = 60")
-    db.commit()
     db.close()
     rc, term, _ = on_terminal(base + ["verify", "--full"], both=True)
     fail = term.find(b"FAIL: message 60")

@@ -5,7 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { launch, openPage, signIn, go, shots, USERS, DATA } from './lib/env.mjs';
 
@@ -14,6 +14,21 @@ const AUDIT_WORDS = 'The audit log cannot be written, so nothing can be shown or
 
 function chattr(flag, files) {
 	return files.every((f) => spawnSync('chattr', [flag, f]).status === 0);
+}
+
+// The same fault on a PostgreSQL catalog (the backend matrix): a trigger
+// refuses every new log entry, as a read-only store would.
+const PSQL = path.join(process.env.PG_BINDIR || '/usr/lib/postgresql/15/bin', 'psql');
+function pgRefuseLog(on) {
+	const url = readFileSync(path.join(DATA, 'catalog.url'), 'utf8').trim();
+	const sql = on
+		? "CREATE FUNCTION pv_test_refuse() RETURNS trigger LANGUAGE plpgsql AS " +
+		  "$$BEGIN RAISE EXCEPTION 'refused by the test'; END$$; " +
+		  'CREATE TRIGGER pv_test_refuse BEFORE INSERT ON tlog_leaf ' +
+		  'FOR EACH ROW EXECUTE FUNCTION pv_test_refuse();'
+		: 'DROP TRIGGER IF EXISTS pv_test_refuse ON tlog_leaf; ' +
+		  'DROP FUNCTION IF EXISTS pv_test_refuse();';
+	return spawnSync(PSQL, [url, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', sql]).status === 0;
 }
 
 test('errors in words', async (t) => {
@@ -31,9 +46,13 @@ test('errors in words', async (t) => {
 	});
 
 	await t.test('the audit store cannot be written: nothing shown, and the user is told why', async (tt) => {
+		const onPg = existsSync(path.join(DATA, 'catalog.url'));
 		const db = path.join(DATA, 'catalog.db');
 		const live = [db, `${db}-wal`].filter((f) => existsSync(f));
-		if (process.getuid() !== 0 || !chattr('+i', live)) {
+		const writableAgain = () => (onPg ? pgRefuseLog(false) : chattr('-i', live));
+		if (onPg) {
+			assert.ok(pgRefuseLog(true), 'the trigger is made');
+		} else if (process.getuid() !== 0 || !chattr('+i', live)) {
 			chattr('-i', live);
 			tt.skip('needs root and chattr +i');
 			return;
@@ -46,7 +65,7 @@ test('errors in words', async (t) => {
 			assert.equal(await page.locator('td.subject').count(), 0, 'no result is shown');
 			await shots(page, 'error-audit-readonly');
 		} finally {
-			chattr('-i', live);
+			writableAgain();
 		}
 		// Writable again: the same page works at once.
 		await page.reload();

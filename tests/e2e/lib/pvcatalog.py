@@ -8,6 +8,7 @@ suites' SQLite forms provided by lib/pg_sqlite_compat.sql).
     cat = pvcatalog.connect(data_dir)
     rows = cat.rows("select lower(hex(sha256)) from messages")
     n = cat.value("select count(*) from messages")
+    cat.execute("update messages set size = size + 1 where id = 60")
 """
 import os
 import sqlite3
@@ -24,6 +25,10 @@ class _Sqlite:
     def rows(self, sql, params=()):
         return [tuple(str(v) if v is not None else None for v in r)
                 for r in self.db.execute(sql, params)]
+
+    def execute(self, sql, params=()):
+        self.db.execute(sql, params)
+        self.db.commit()
 
     def close(self):
         self.db.close()
@@ -47,6 +52,9 @@ class _Pg:
                               "-c", text], stdout=subprocess.PIPE, check=True, text=True).stdout
         return [tuple(line.split("\x1f")) for line in out.splitlines()]
 
+    def execute(self, sql, params=()):
+        self.rows(sql, params)
+
     def close(self):
         pass
 
@@ -57,6 +65,10 @@ class Catalog:
 
     def rows(self, sql, params=()):
         return self.impl.rows(sql, params)
+
+    def execute(self, sql, params=()):
+        """A change (a test's tampering), committed."""
+        self.impl.execute(sql, params)
 
     def value(self, sql, params=()):
         r = self.rows(sql, params)
