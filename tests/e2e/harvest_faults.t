@@ -26,7 +26,7 @@ newdata() {
 	pv_dovecot_account "${@:2}"
 }
 # Sealed messages stored (blob files, pack records), read without popvault.
-blobs() { python3 "$H_LIB/stored.py" "$D"; }
+blobs() { pv_stored_records; }
 
 # ---- [IN-USE]: a second session holds erin's mailbox (background) ----
 h_seed dovecot erin "$M/00001.eml" "$M/00002.eml" >/dev/null

@@ -72,7 +72,7 @@ h_is "$(h_popcheck --port "$MAILUTILS_PORT" --user dave@example.org --pass davep
 	"GNU pop3d advertises PIPELINING"
 
 # ---- Dovecot, pipelined ----
-relay dovecot "$DOVECOT_PORT" --down-rate 1000000 --check-dele --catalog "$H_RUN/data-dovecot/catalog.db"
+relay dovecot "$DOVECOT_PORT" --down-rate 1000000 --check-dele --data "$H_RUN/data-dovecot"
 newdata dovecot alice alice "$PROXY_PORT"
 pv_harvest
 h_is "$RC $(pv_result fetched deleted)" "0 $N $N" "Dovecot: all $N archived and deleted through the relay"
@@ -85,7 +85,7 @@ h_is "$(deles_committed "$H_RUN/dovecot.log")" ok "Dovecot: no DELE for a messag
 kill "$PROXY_PID"
 
 # ---- GNU pop3d, pipelined ----
-relay mailutils "$MAILUTILS_PORT" --down-rate 1000000 --check-dele --catalog "$H_RUN/data-mailutils/catalog.db"
+relay mailutils "$MAILUTILS_PORT" --down-rate 1000000 --check-dele --data "$H_RUN/data-mailutils"
 newdata mailutils dave dave@example.org "$PROXY_PORT" --auth user
 pv_harvest
 h_is "$RC $(pv_result fetched deleted)" "0 $N $N" "GNU pop3d: all $N archived and deleted through the relay"
@@ -104,7 +104,7 @@ h_is "$(most_cmds "$H_RUN/nopipe.log")" 1 "without PIPELINING: one command per w
 kill "$PROXY_PID"
 
 # ---- the connection cut mid-pipeline, right after the first DELEs ----
-relay cut "$DOVECOT_PORT" --cut-at-dele --catalog "$H_RUN/data-cut/catalog.db"
+relay cut "$DOVECOT_PORT" --cut-at-dele --data "$H_RUN/data-cut"
 CUT_PORT=$PROXY_PORT
 newdata cut carol carol "$PROXY_PORT"
 pv_harvest

@@ -4,14 +4,15 @@ to see how the client pipelines and to cut a session mid-pipeline; with
 --up-rate alone, a slow link to any TCP server (s3_migrate.t: an S3 store).
 
     pipeproxy.py --port P --to-port Q --log FILE [--strip-pipelining] [--down-rate B]
-                 [--up-rate B] [--check-dele | --cut-at-dele] [--catalog DB]
+                 [--up-rate B] [--check-dele | --cut-at-dele] [--data DIR]
 
 Prints "ready" once listening, then relays connection after connection.
 The log has one line per chunk the client wrote:
     CONN SEQ cmds RETR 1|RETR 2|...
 and, with --check-dele, for every chunk holding DELEs a line
     CONN SEQ check committed=N deles=1,2,...
-where N is the number of messages in the catalog, read (sqlite3) before
+where N is the number of messages in the catalog of the archive DIR
+(either engine: lib/pvcatalog.py), read before
 the chunk is passed on: every message DELEd must be among them.
 --cut-at-dele: the first such chunk is logged as "cut" instead, passed on
 to the server, and both sides are closed at once, with RETRs still in
@@ -22,7 +23,7 @@ flight and no QUIT; later connections are refused (closed at once).
 """
 import argparse
 import socket
-import sqlite3
+import os
 import sys
 import threading
 import time
@@ -37,10 +38,15 @@ def log(f, line):
         f.flush()
 
 
-def committed(db):
-    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pvcatalog  # noqa: E402
+
+
+def committed(data):
+    c = pvcatalog.connect(data, readonly=True)
     try:
-        return c.execute("SELECT count(*) FROM messages").fetchone()[0]
+        return int(c.value("SELECT count(*) FROM messages"))
     finally:
         c.close()
 
@@ -94,7 +100,7 @@ def relay(a, cli, logf):
             if deles and (a.check_dele or a.cut_at_dele):
                 cut = a.cut_at_dele and not state["cut"]
                 log(logf, "%d %d %s committed=%d deles=%s" % (
-                    conn, seq, "cut" if cut else "check", committed(a.catalog),
+                    conn, seq, "cut" if cut else "check", committed(a.data),
                     ",".join(deles)))
                 if cut:
                     with lock:
@@ -126,10 +132,10 @@ def main():
     ap.add_argument("--up-rate", type=float, default=0)
     ap.add_argument("--check-dele", action="store_true")
     ap.add_argument("--cut-at-dele", action="store_true")
-    ap.add_argument("--catalog")
+    ap.add_argument("--data")
     a = ap.parse_args()
-    if (a.check_dele or a.cut_at_dele) and not a.catalog:
-        ap.error("--check-dele and --cut-at-dele need --catalog")
+    if (a.check_dele or a.cut_at_dele) and not a.data:
+        ap.error("--check-dele and --cut-at-dele need --data")
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", a.port))

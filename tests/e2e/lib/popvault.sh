@@ -231,6 +231,23 @@ pv_pack_lose() {
 	return 0
 }
 
+# pv_stored_records: lib/stored.py over every sealed record of the archive
+# $D wherever it lies: its data directory and (s3) each pack the store
+# holds, fetched (the version the catalog records) into a scratch copy.
+pv_stored_records() {
+	[ "$PV_TEST_STORE" = s3 ] || { "$H_PY" "$H_LIB/stored.py" "$D"; return; }
+	local scratch=$H_RUN/stored-scratch id ver
+	rm -rf "$scratch" && mkdir -p "$scratch/packs"
+	[ -d "$D/blobs" ] && cp -a "$D/blobs" "$scratch/"
+	[ -d "$D/packs" ] && cp -a "$D/packs/." "$scratch/packs/"
+	pv_sql "SELECT id, store_version FROM packs WHERE stored_at IS NOT NULL AND removed_at IS NULL" |
+		tr '|' ' ' | while read -r id ver; do
+			pv__s3 -o "$scratch/packs/$(printf %08d "$id").pack" \
+				"$RGW_URL/$(pv__bucket)/packs/$(printf %08d "$id").pack?versionId=$ver"
+		done
+	"$H_PY" "$H_LIB/stored.py" "$scratch"
+}
+
 # pv__bucket: the bucket of the archive $D's store; pv__s3 ARGS...: curl
 # signed as the store's user.
 pv__bucket() { pv_sql 'SELECT url FROM pack_store' | sed 's|^s3://\([^?/]*\).*|\1|'; }
