@@ -153,6 +153,29 @@ pv_sql() {
 	fi
 }
 
+# pv_copy_archive SRC DST: DST a copy of the archive at SRC (cp -a), for a
+# test to tamper with the copy alone.  On PostgreSQL the catalog is not in
+# the directory: the copy gets a database of its own, made from SRC's as
+# its template (CREATE DATABASE ... TEMPLATE on the URL's server; nothing
+# may be connected to SRC's then), and DST/catalog.url names it, in the
+# URL's form.  The sealed packs in an S3 store are not copied: the copy's
+# catalog names the same object versions (locked: the copy cannot change
+# them either; pv_pack_lose on the copy loses them for SRC too).
+pv_copy_archive() {
+	local src=$1 dst=$2 url db new psql
+	rm -rf "$dst" && cp -a "$src" "$dst" || return
+	[ -s "$src/catalog.url" ] || return 0
+	psql=${PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql
+	url=$(cat "$src/catalog.url")
+	db=$(printf '%s\n' "$url" | sed -n 's|^[a-z]*://[^/]*/\([^?]*\).*|\1|p')
+	[ -n "$db" ] || { echo "Bail out! pv_copy_archive: no database in $url"; exit 1; }
+	new=pv_$(od -An -N6 -tx1 /dev/urandom | tr -dc 0-9a-f)
+	"$psql" "${url%%/"$db"*}/postgres" -qAt -v ON_ERROR_STOP=1 \
+		-c "CREATE DATABASE $new TEMPLATE \"$db\"" >/dev/null ||
+		{ echo "Bail out! pv_copy_archive: cannot copy database $db"; exit 1; }
+	printf '%s\n' "${url/\/$db/\/$new}" >"$dst/catalog.url"
+}
+
 # pv_is_pg: true when the archive $D's catalog is on PostgreSQL (checks
 # of SQLite's own files are skipped there, saying why).
 pv_is_pg() { [ -s "$D/catalog.url" ]; }
@@ -229,6 +252,66 @@ pv_pack_lose() {
 	fi
 	pv_pack_kept "$1" && { echo "Bail out! pv_pack_lose: pack $1 is still there"; exit 1; }
 	return 0
+}
+
+# pv_pack_patch ID COMMAND...: pack ID's bytes changed behind popvault's
+# back: COMMAND runs with a file holding them as its last argument and
+# changes it in place (same size).  Local: the pack's file itself.  S3
+# (once stored): the version the catalog records cannot be changed through
+# the S3 API (Object Lock: s3_lock.t), so the cluster's admin does it
+# below the gateway, overwriting the version's RADOS object (a pack is
+# one object: smaller than the gateway's head size); the original bytes
+# are kept for pv_pack_unpatch.  Archives copied with pv_copy_archive share
+# their store's objects: unpatch before the next copy.
+pv_pack_patch() {
+	local id=$1 name ver obj f
+	shift
+	name=$(printf %08d "$id").pack
+	ver=$(pv_sql "SELECT store_version FROM packs WHERE id = $id AND stored_at IS NOT NULL")
+	if [ "$PV_TEST_STORE" != s3 ] || [ -z "$ver" ]; then
+		"$@" "$D/packs/$name"
+		return
+	fi
+	obj=$(rgw__ceph rados -p default.rgw.buckets.data ls 2>/dev/null | grep -F -- "__:${ver}_packs/$name")
+	[ "$(printf '%s\n' "$obj" | grep -c .)" = 1 ] ||
+		{ echo "Bail out! pv_pack_patch: no single RADOS object for pack $id ($obj)"; exit 1; }
+	f=$H_RUN/patch-$id
+	if [ ! -e "$f.orig" ]; then
+		rm -f "$f"
+		rgw__ceph rados -p default.rgw.buckets.data get "$obj" "$f.orig" ||
+			{ echo "Bail out! pv_pack_patch: cannot read $obj"; exit 1; }
+		[ "$(stat -c %s "$f.orig")" = "$(pv_sql "SELECT size FROM packs WHERE id = $id")" ] ||
+			{ echo "Bail out! pv_pack_patch: pack $id is not one RADOS object"; exit 1; }
+		printf '%s\n' "$obj" >"$f.obj"
+	fi
+	{ [ -e "$f" ] || cp "$f.orig" "$f"; } && "$@" "$f" &&
+		rgw__ceph rados -p default.rgw.buckets.data put "$obj" "$f" ||
+		{ echo "Bail out! pv_pack_patch: cannot write $obj"; exit 1; }
+}
+
+# pv_pack_bytes ID OFFSET LENGTH: bytes [OFFSET, OFFSET + LENGTH) of pack
+# ID as the archive keeps it (its file, or the stored version), on stdout.
+pv_pack_bytes() {
+	local name ver
+	name=$(printf %08d "$1").pack
+	ver=$(pv_sql "SELECT store_version FROM packs WHERE id = $1 AND stored_at IS NOT NULL")
+	if [ "$PV_TEST_STORE" = s3 ] && [ -n "$ver" ]; then
+		pv__s3 -f -H "Range: bytes=$2-$(($2 + $3 - 1))" \
+			"$RGW_URL/$(pv__bucket)/packs/$name?versionId=$ver"
+	else
+		tail -c +$(($2 + 1)) "$D/packs/$name" | head -c "$3"
+	fi
+}
+
+# pv_pack_unpatch: (s3) every pack pv_pack_patch changed put back as it was.
+pv_pack_unpatch() {
+	local f
+	for f in "$H_RUN"/patch-*.orig; do
+		[ -e "$f" ] || continue
+		rgw__ceph rados -p default.rgw.buckets.data put "$(cat "${f%.orig}.obj")" "$f" ||
+			{ echo "Bail out! pv_pack_unpatch: cannot restore ${f%.orig}"; exit 1; }
+		rm -f "$f" "${f%.orig}" "${f%.orig}.obj"
+	done
 }
 
 # pv_stored_records: lib/stored.py over every sealed record of the archive
