@@ -20,8 +20,8 @@ h_is $? 0 "…also with --full and a checkpoint saved earlier"
 # tamper NAME WANT-REGEX [--full] -- SHELL-COMMANDS (run on a fresh copy in
 # $C: pv_copy_archive, so on PostgreSQL the copy has its own catalog).
 # Pack bytes change through pv_pack_patch: in the S3 store, below the
-# gateway as the cluster's admin (Object Lock refuses it through S3), and
-# put back after the case (copies share the store's objects).
+# gateway as the cluster's admin (Object Lock refuses it through S3); the
+# copy's packs are versions of its own there (pv_copy_archive).
 tamper() {
 	local name=$1 want=$2 full=$3
 	shift 3
@@ -40,13 +40,8 @@ poke() { printf '\x00' | dd of="$2" bs=1 seek="$1" conv=notrunc 2>/dev/null; }
 # put_at OFFSET SRC FILE: SRC's bytes written over FILE from OFFSET.
 put_at() { dd if="$2" of="$3" bs=1 seek="$1" conv=notrunc 2>/dev/null; }
 
-# The store's objects are shared by every copy, and a deletion in the S3
-# store cannot be put back: there that case runs last.
-deleted_blob() {
-	tamper "a deleted blob is unauthorised deletion" "unauthorised deletion" "" \
-		'set -- $(rec 1); D=$C pv_pack_lose $1'
-}
-[ "$PV_TEST_STORE" = s3 ] || deleted_blob
+tamper "a deleted blob is unauthorised deletion" "unauthorised deletion" "" \
+	'set -- $(rec 1); D=$C pv_pack_lose $1'
 tamper "a changed blob byte is found without --full" "does not match its hash" "" \
 	'set -- $(rec 1); D=$C pv_pack_patch $1 poke $(($2 + 100))'
 tamper "a blob replaced by another message's blob" "does not match|differs|commitment" "--full" \
@@ -113,5 +108,3 @@ else
 		"exit $rc, lines [$got], want [$want]" "$(head -c 2000 "$H_RUN/out")"
 fi
 D=$C pv_pack_unpatch
-
-[ "$PV_TEST_STORE" != s3 ] || deleted_blob

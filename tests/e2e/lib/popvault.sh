@@ -158,13 +158,13 @@ pv_sql() {
 # the directory: the copy gets a database of its own, made from SRC's as
 # its template (CREATE DATABASE ... TEMPLATE on the URL's server; nothing
 # may be connected to SRC's then), and DST/catalog.url names it, in the
-# URL's form.  The sealed packs in an S3 store are not copied: the copy's
-# catalog names the same object versions (locked: the copy cannot change
-# them either; pv_pack_lose on the copy loses them for SRC too).
+# URL's form.  With the S3 store the copy's packs are versions of their
+# own (pv__copy_store_packs), so what happens to the copy's (a legal hold,
+# a loss, a changed byte) leaves SRC's alone.
 pv_copy_archive() {
 	local src=$1 dst=$2 url db new psql
 	rm -rf "$dst" && cp -a "$src" "$dst" || return
-	[ -s "$src/catalog.url" ] || return 0
+	[ -s "$src/catalog.url" ] || { pv__copy_store_packs "$dst"; return; }
 	psql=${PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql
 	url=$(cat "$src/catalog.url")
 	db=$(printf '%s\n' "$url" | sed -n 's|^[a-z]*://[^/]*/\([^?]*\).*|\1|p')
@@ -174,6 +174,41 @@ pv_copy_archive() {
 		-c "CREATE DATABASE $new TEMPLATE \"$db\"" >/dev/null ||
 		{ echo "Bail out! pv_copy_archive: cannot copy database $db"; exit 1; }
 	printf '%s\n' "${url/\/$db/\/$new}" >"$dst/catalog.url"
+	pv__copy_store_packs "$dst"
+}
+
+# pv__copy_store_packs DIR: (s3) each pack the archive DIR (a copy) has in
+# the store gets a version of its own: the same bytes PUT again under the
+# same key (the bucket keeps every version; Object Lock forbids changing
+# one, not adding one) with the original's lock and legal hold, and DIR's
+# catalog records the new version (popvault reads only the version its
+# catalog names).  The store's key file is the same.
+pv__copy_store_packs() {
+	local D=$1 rows id ver key f=$H_RUN/copy-pack mode until hold newver
+	local -a lock
+	[ "$PV_TEST_STORE" = s3 ] || return 0
+	rows=$(pv_sql "SELECT id, store_version FROM packs WHERE stored_at IS NOT NULL AND removed_at IS NULL" | tr '|' ' ')
+	while read -r id ver; do
+		[ -n "$id" ] || continue
+		key=$RGW_URL/$(pv__bucket)/packs/$(printf %08d "$id").pack
+		pv__s3 -f -o "$f" "$key?versionId=$ver" &&
+			pv__s3 -f -I "$key?versionId=$ver" | tr -d '\r' >"$f.head" ||
+			{ echo "Bail out! pv_copy_archive: cannot read pack $id from the store"; exit 1; }
+		mode=$(sed -n 's/^x-amz-object-lock-mode: *//Ip' "$f.head")
+		until=$(sed -n 's/^x-amz-object-lock-retain-until-date: *//Ip' "$f.head")
+		hold=$(sed -n 's/^x-amz-object-lock-legal-hold: *//Ip' "$f.head")
+		lock=(-H "Content-MD5: $(openssl md5 -binary "$f" | base64)")
+		[ -n "$mode" ] && lock+=(-H "x-amz-object-lock-mode: $mode"
+			-H "x-amz-object-lock-retain-until-date: $until")
+		[ "$hold" = ON ] && lock+=(-H "x-amz-object-lock-legal-hold: ON")
+		newver=$(pv__s3 -f -D - -o /dev/null -X PUT --data-binary "@$f" "${lock[@]}" "$key" |
+			tr -d '\r' | sed -n 's/^x-amz-version-id: *//Ip')
+		[ -n "$newver" ] && [ "$newver" != "$ver" ] ||
+			{ echo "Bail out! pv_copy_archive: cannot put a copy of pack $id in the store"; exit 1; }
+		pv_sql "UPDATE packs SET store_version = '$newver' WHERE id = $id" >/dev/null ||
+			{ echo "Bail out! pv_copy_archive: cannot record pack $id's copy"; exit 1; }
+	done <<<"$rows"
+	rm -f "$f" "$f.head"
 }
 
 # pv_is_pg: true when the archive $D's catalog is on PostgreSQL (checks
@@ -261,8 +296,8 @@ pv_pack_lose() {
 # the S3 API (Object Lock: s3_lock.t), so the cluster's admin does it
 # below the gateway, overwriting the version's RADOS object (a pack is
 # one object: smaller than the gateway's head size); the original bytes
-# are kept for pv_pack_unpatch.  Archives copied with pv_copy_archive share
-# their store's objects: unpatch before the next copy.
+# are kept for pv_pack_unpatch (call it before the next patch of another
+# archive: the kept bytes are named by pack id).
 pv_pack_patch() {
 	local id=$1 name ver obj f
 	shift
