@@ -153,6 +153,16 @@ pv_sql() {
 	fi
 }
 
+# pv_catalog_dump: the archive $D's whole catalog as SQL text (sqlite3's
+# .dump, or pg_dump of its database), for a check of what it stores.
+pv_catalog_dump() {
+	if [ -s "$D/catalog.url" ]; then
+		"${PG_BINDIR:-/usr/lib/postgresql/15/bin}/pg_dump" "$(cat "$D/catalog.url")"
+	else
+		sqlite3 "$D/catalog.db" .dump
+	fi
+}
+
 # pv_copy_archive SRC DST: DST a copy of the archive at SRC (cp -a), for a
 # test to tamper with the copy alone.  On PostgreSQL the catalog is not in
 # the directory: the copy gets a database of its own, made from SRC's as
