@@ -6,6 +6,8 @@
 # truncated or rewritten and signed again; bundles carry the tokens and
 # verify-bundle --tsa-ca checks them offline, as VERIFY.md's openssl
 # command does.
+# In the backend matrix (tests/README) the forged and moved copies are
+# pv_copy_archive's (a database and pack versions of their own).
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
@@ -21,7 +23,7 @@ tokens() { pv_sql "SELECT count(*) FROM anchor_tokens"; }
 
 pv_init "$H_RUN/a"
 pv_dovecot_account alice
-cp -a "$D" "$H_RUN/snapshot"          # before anything was archived
+pv_copy_archive "$D" "$H_RUN/snapshot"  # before anything was archived
 cat >>"$D/popvault.conf" <<EOF
 [anchor]
 tsa_url = $TSA_URL
@@ -38,7 +40,8 @@ h_is "$(pv --json audit list --type anchor | grep -c '"outcome": *"ok"')" 2 \
 	"two 'anchor' audit entries, outcome ok"
 h_like "$(pv audit list --type anchor)" "log=archive size=6 checkpoint=[0-9]+ party=tsa gen-time=" \
 	"…naming the log, its size, the checkpoint and the token's time"
-pv_sql "SELECT writefile('$H_RUN/a.note', note), writefile('$H_RUN/a.tsr', token) FROM anchor_tokens WHERE log = 'archive'" >/dev/null
+pv_sql "SELECT hex(note) FROM anchor_tokens WHERE log = 'archive'" | xxd -r -p >"$H_RUN/a.note"
+pv_sql "SELECT hex(token) FROM anchor_tokens WHERE log = 'archive'" | xxd -r -p >"$H_RUN/a.tsr"
 openssl ts -verify -in "$H_RUN/a.tsr" -data "$H_RUN/a.note" -CAfile "$TSA_CA" >"$H_RUN/ossl" 2>&1
 h_like "$(cat "$H_RUN/ossl")" "Verification: OK" \
 	"the stored token is a real RFC 3161 one: openssl ts -verify accepts it over the stored note"
@@ -104,7 +107,7 @@ h_fails "verify --tsa-ca with another CA: the tokens' chains fail" 3 \
 	"$PV" --data "$D" verify --tsa-ca "$TSA_OTHER_CA"
 
 C="$H_RUN/elsewhere"
-cp -a "$D" "$C"
+pv_copy_archive "$D" "$C"
 sed -i "s|^tsa_ca_file = .*|tsa_ca_file = $H_RUN/not-here.pem|" "$C/popvault.conf"
 "$PV" --data "$C" verify >"$H_RUN/out" 2>&1
 h_is "$? $(grep -c 'the TSA CA file .* cannot be read here' "$H_RUN/out")" "0 1" \
@@ -115,8 +118,12 @@ h_fails "verify --tsa-ca with a file that is not there is a usage error" 2 "--ts
 # The owner truncates the log back to the snapshot and signs again with
 # the box's own keys; the time-stamps (which the TSA signed) stay.
 F="$H_RUN/forged"
-cp -a "$H_RUN/snapshot" "$F"
-sqlite3 "$F/catalog.db" "ATTACH '$D/catalog.db' AS d; INSERT INTO anchor_tokens SELECT * FROM d.anchor_tokens"
+pv_copy_archive "$H_RUN/snapshot" "$F"
+if pv_is_pg; then
+	pv_sql "COPY anchor_tokens TO STDOUT" | D=$F pv_sql "COPY anchor_tokens FROM STDIN"
+else
+	sqlite3 "$F/catalog.db" "ATTACH '$D/catalog.db' AS d; INSERT INTO anchor_tokens SELECT * FROM d.anchor_tokens"
+fi
 cp "$D/popvault.conf" "$F/popvault.conf"
 h_fails "a truncated log is caught by its time-stamp" 3 \
 	"FAIL: time-stamp [0-9]+ \(archive log, 6 entries, .*\) vouches for 6 entries of the archive log, which has only 0: the log was truncated" \
@@ -126,7 +133,7 @@ printf 'bobpw\n' >"$H_RUN/bob.pw"
 "$PV" --data "$F" account add bob --host localhost --port "$DOVECOT_TLS_PORT" --user bob \
 	--password-file "$H_RUN/bob.pw" --ca-file "$DOVECOT_CA" >/dev/null
 "$PV" --data "$F" harvest --once --account bob >/dev/null 2>&1
-h_is "$(sqlite3 "$F/catalog.db" "SELECT size FROM tlog_log WHERE name = 'archive'")" 9 \
+h_is "$(D=$F pv_sql "SELECT size FROM tlog_log WHERE name = 'archive'")" 9 \
 	"(the forged archive log has grown past the stamped size)"
 h_fails "a rewritten log is caught by its time-stamp" 3 \
 	"FAIL: time-stamp [0-9]+ \(archive log, 6 entries, .*\): the archive log's first 6 entries are no longer the ones it vouches for: the log was rewritten" \
@@ -134,7 +141,7 @@ h_fails "a rewritten log is caught by its time-stamp" 3 \
 h_like "$(cat "$H_RUN/fails.out")" "FAIL: time-stamp [0-9]+ \(audit log, [0-9]+ entries" \
 	"…and so is the rewritten audit log"
 G="$H_RUN/forged2"
-cp -a "$H_RUN/snapshot" "$G"
+pv_copy_archive "$H_RUN/snapshot" "$G"
 cp "$D/popvault.conf" "$G/popvault.conf"
 "$PV" --data "$G" verify >"$H_RUN/out" 2>&1
 h_like "$(cat "$H_RUN/out")" "warning: the archive log has no good RFC 3161 time-stamp" \

@@ -40,8 +40,8 @@ h_is "$rc" 0 "parallel: four accounts harvested"
 h_like "$ms" '^([0-9]{1,3}|[1-4][0-9]{3})$' "parallel: the four 1.5 s sessions overlapped (${ms} ms, sequential is over 6 s)"
 h_is "$(pv_count)" 20 "parallel: 20 messages in one archive"
 h_is "$(pv_archived)" "$(for n in 1 2 3 4; do h_hashes "$BASIC"/*; done | sort)" "parallel: each message archived once, byte for byte"
-h_is "$(python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*), min(id), max(id), count(distinct leaf_index), min(leaf_index), max(leaf_index) from messages").fetchone())' "$D/catalog.db")" \
-	"(20, 1, 20, 20, 0, 19)" "parallel: ids 1..20 and leaves 0..19, no gap, no collision"
+h_is "$(pv_sql "select count(*), min(id), max(id), count(distinct leaf_index), min(leaf_index), max(leaf_index) from messages")" \
+	"20|1|20|20|0|19" "parallel: ids 1..20 and leaves 0..19, no gap, no collision"
 h_is "$(pv checkpoint | sed -n 2p)" 20 "parallel: the archive checkpoint covers the 20 leaves"
 h_check "parallel: verify passes" eval "pv verify >/dev/null 2>&1"
 
