@@ -4,6 +4,12 @@
 # happen and says why. The store is made unwritable for real: an immutable
 # catalog (chattr +i; chmod does not stop root), a read-only bind mount of the
 # data directory in a private mount namespace, and chmod for an unprivileged user.
+# In the backend matrix (tests/README) the catalog is a PostgreSQL
+# database, which no chattr or chmod reaches: there every table refuses
+# every write (a trigger raising PostgreSQL's read-only error), which is
+# what the immutable file and the owner's chmod are to SQLite. (A database
+# set to default_transaction_read_only is no test: popvault cannot even
+# open it, its schema check being a CREATE TABLE IF NOT EXISTS.)
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
@@ -30,19 +36,60 @@ attempt() {
 	fi
 }
 RO='audit log: .*(readonly|read-only)'
+# What a refused write of the whole catalog says: SQLite's "attempt to
+# write a readonly database", the trigger's "cannot execute INSERT on
+# TABLE: the catalog is read-only".
+RO_DB='readonly database'
+pv_is_pg && RO_DB='the catalog is read-only'
 
-if [ "$(id -u)" -eq 0 ]; then
-	# chmod does not stop root: the audit append succeeds.
-	chmod a-w "$D/catalog.db"
-	pv show 1 >/dev/null 2>&1
-	h_is $? 0 "as root, chmod a-w does not make the store unwritable (so it is no test)"
-	chmod u+w "$D/catalog.db"
+# pg_readonly on|off: (PostgreSQL) every table of the archive $D's
+# catalog refuses every row written (a row trigger raising PostgreSQL's
+# read-only error), or no longer.  Reads, and so opening the catalog (its
+# schema check writes no row), still work, as with SQLite's immutable file.
+pg_readonly() {
+	if [ "$1" = on ]; then
+		pv_sql 'CREATE FUNCTION pv_test_readonly() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN
+			RAISE EXCEPTION USING ERRCODE = '"'read_only_sql_transaction'"', MESSAGE = format(
+				'"'cannot execute %s on %s: the catalog is read-only (the test''s trigger)'"', TG_OP, TG_TABLE_NAME);
+		END$$;
+		DO $$DECLARE t text; BEGIN
+			FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+				EXECUTE format('"'CREATE TRIGGER pv_test_readonly BEFORE INSERT OR UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION pv_test_readonly()'"', t);
+			END LOOP; END$$' >/dev/null
+	else
+		pv_sql 'DO $$DECLARE t text; BEGIN
+			FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+				EXECUTE format('"'DROP TRIGGER IF EXISTS pv_test_readonly ON %I'"', t);
+			END LOOP; END$$;
+		DROP FUNCTION IF EXISTS pv_test_readonly()' >/dev/null
+	fi
+}
+
+# unwritable / writable: the catalog of $D made unwritable for real, or
+# writable again (chattr +i on SQLite's file; the refusing triggers).
+unwritable() {
+	if pv_is_pg; then pg_readonly on; else chattr +i "$D/catalog.db" 2>/dev/null; fi
+}
+writable() {
+	if pv_is_pg; then pg_readonly off; else chattr -i "$D/catalog.db"; fi
+}
+
+if pv_is_pg || [ "$(id -u)" -eq 0 ]; then
+	if pv_is_pg; then
+		h_skip "the catalog is in PostgreSQL: no catalog file for chmod"
+	else
+		# chmod does not stop root: the audit append succeeds.
+		chmod a-w "$D/catalog.db"
+		pv show 1 >/dev/null 2>&1
+		h_is $? 0 "as root, chmod a-w does not make the store unwritable (so it is no test)"
+		chmod u+w "$D/catalog.db"
+	fi
 	n_before=$(pv --json audit list | wc -l)
 
-	if chattr +i "$D/catalog.db" 2>/dev/null; then
-		h_at_exit chattr -i "$D/catalog.db"  # or the run directory could not be removed
+	if unwritable; then
+		pv_is_pg || h_at_exit chattr -i "$D/catalog.db"  # or the run directory could not be removed
 		h_seed dovecot alice "$(ls "$H_RUN"/mail/*.eml | head -1)" >/dev/null
-		attempt "immutable catalog: show prints nothing, names the audit failure" "$RO" pv show 1
+		attempt "unwritable catalog: show prints nothing, names the audit failure" "$RO" pv show 1
 		attempt "…show --raw too" "$RO" pv show 2 --raw
 		attempt "…search shows no result" "(readonly|read-only)" pv search 'from:example'
 		attempt "…audit export writes no bundle" "audit log: .*(readonly|read-only)" \
@@ -50,12 +97,15 @@ if [ "$(id -u)" -eq 0 ]; then
 		h_is "$(ls "$H_RUN" | grep -c 'x.tar.gz')" 0 "…not even a temporary file"
 		attempt "…account add fails, naming the audit failure" "$RO" \
 			pv account add bob --host localhost --user bob --password-file "$H_RUN/alice.pw"
-		h_fails "…harvest fails: the catalog is read-only, nothing was deleted upstream" 1 \
-			'^popvault: harvest of alice: (catalog|database): .*readonly database; nothing of the failed batch was deleted upstream' \
+		# On PostgreSQL the mailbox's lease (catalog rows shared by the
+		# harvesters) is the first write, before any session begins.
+		harvest_ro="^popvault: harvest of alice: (catalog|database): .*$RO_DB; nothing of the failed batch was deleted upstream"
+		pv_is_pg && harvest_ro="^popvault: harvest of alice: lease on account [0-9]+: database: .*$RO_DB"
+		h_fails "…harvest fails: the catalog is read-only, nothing was deleted upstream" 1 "$harvest_ro" \
 			pv harvest --once
 		h_is "$(maildir_count alice)" 1 "…and deletes nothing upstream"
 		attempt "…heartbeat fails" "$RO" pv checkpoint --heartbeat
-		chattr -i "$D/catalog.db"
+		writable
 		h_is "$(pv --json audit list | wc -l)" "$n_before" "nothing was recorded meanwhile"
 		h_is "$(pv account list | grep -c '^bob ')" 0 "…and no account was added"
 		pv show 1 >/dev/null
@@ -90,7 +140,9 @@ else
 	h_skip "no mount namespace here" 3
 fi
 
-# An unprivileged owner: chmod is enough. As root, run it as nobody.
+# An unprivileged owner: chmod is enough. As root, run it as nobody. On
+# PostgreSQL the copy has a database of its own (pv_copy_archive), made
+# read-only as the owner's chmod would make the file.
 U="$H_RUN/user"
 run_as() { "$@"; }
 if [ "$(id -u)" -eq 0 ]; then
@@ -101,17 +153,17 @@ if [ "$(id -u)" -eq 0 ]; then
 	fi
 fi
 mkdir -p "$U"
-cp -a "$D" "$U/data"
+pv_copy_archive "$D" "$U/data"
 [ "$(id -u)" -eq 0 ] && chown -R nobody "$U"
 if run_as "$PV" --data "$U/data" audit list >/dev/null 2>&1; then
-	chmod a-w "$U/data/catalog.db"
+	if D=$U/data pv_is_pg; then D=$U/data pg_readonly on; else chmod a-w "$U/data/catalog.db"; fi
 	attempt "unwritable for its owner: show prints nothing" "$RO" run_as "$PV" --data "$U/data" show 1
 	attempt "…search shows nothing" "(readonly|read-only)" run_as "$PV" --data "$U/data" search 'from:example'
 	run_as "$PV" --data "$U/data" verify >"$H_RUN/a.out" 2>"$H_RUN/a.err"
 	h_is "$? $(grep -c 'this verify run could not be recorded' "$H_RUN/a.err")" "1 1" \
 		"…verify checks, but fails because its run cannot be recorded"
 	# SQLite gave the -wal and -shm files the catalog's mode: restore all.
-	chmod u+w "$U/data"/catalog.db*
+	if D=$U/data pv_is_pg; then D=$U/data pg_readonly off; else chmod u+w "$U/data"/catalog.db*; fi
 	run_as "$PV" --data "$U/data" show 1 >/dev/null
 	h_is $? 0 "…writable again: show works"
 	h_is "$(run_as "$PV" --data "$U/data" --json audit list | wc -l)" $(($(pv --json audit list | wc -l) + 1)) \
