@@ -12,6 +12,9 @@
 # of the same data directory takes it over at once.
 # The catalog is always on PostgreSQL here; in the backend matrix
 # (tests/README) the packs are in the S3 store too (pv_init).
+# HARVEST_LEASE_COUNT=N sets the killed mailbox's size (400; the matrix
+# takes fewer: each is read back at the end, and the kill comes as the
+# session begins).
 set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
@@ -24,7 +27,7 @@ pg_start "$H_RUN/pg" || { echo "Bail out! postgresql did not start"; exit 1; }
 	{ echo "Bail out! cannot create the database"; exit 1; }
 URL="postgresql://postgres@$PG_HOST:$PG_PORT/pv_lease"
 
-h_genmail --count 400 --seed 71 --out "$H_RUN/a"
+h_genmail --count "${HARVEST_LEASE_COUNT:-400}" --seed 71 --out "$H_RUN/a"
 h_genmail --count 9 --seed 72 --out "$H_RUN/b"
 h_dovecot_start --seed "alice=$H_RUN/a" --seed "bob=$H_RUN/b"
 D=$H_RUN/data
