@@ -292,6 +292,7 @@ with pvharness.Run() as run:
     # would stop it, not serve).
     fenv = dict(env, LD_PRELOAD=FAKETIME_LIB, FAKETIME="+3d",
                 ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    popvault.store_clock(3)  # an S3 store's gateway keeps time with serve
     srv = pvweb.Server(run, PV, data, ["--config", conf, "--web-root", WEB], env=fenv, appliance=True, name="later")
 
     def pending():
@@ -309,6 +310,7 @@ with pvharness.Run() as run:
     t.is_(json.loads(pv("--json", "stats").stdout)["disposed"], 0,
           "…and nothing is destroyed before a person approves it")
     t.is_(srv.stop(), 0, "serve stops")
+    popvault.store_clock(0)
 
     # ---- the disk reserve: a real tmpfs ----------------------------------------
     fs = os.path.join(run.dir, "fs")
