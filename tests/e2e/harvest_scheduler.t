@@ -39,7 +39,9 @@ pv --json harvest --once >"$H_RUN/par.json" 2>"$H_RUN/par.err"
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 h_is "$rc" 0 "parallel: four accounts harvested"
-h_like "$ms" '^([0-9]{1,3}|[1-4][0-9]{3})$' "parallel: the four 1.5 s sessions overlapped (${ms} ms, sequential is over 6 s)"
+# Under 6 s proves it: one after another, their UIDL waits alone take 6 s
+# (with the catalog and packs on servers, a busy machine took 5.06 s).
+h_like "$ms" '^([0-9]{1,3}|[1-5][0-9]{3})$' "parallel: the four 1.5 s sessions overlapped (${ms} ms, sequential is over 6 s)"
 h_is "$(pv_count)" 20 "parallel: 20 messages in one archive"
 h_is "$(pv_archived)" "$(for n in 1 2 3 4; do h_hashes "$BASIC"/*; done | sort)" "parallel: each message archived once, byte for byte"
 h_is "$(pv_sql "select count(*), min(id), max(id), count(distinct leaf_index), min(leaf_index), max(leaf_index) from messages")" \
