@@ -147,8 +147,9 @@ E2E_TESTS := $(filter-out tests/e2e/harvest_two.t,$(sort $(wildcard tests/e2e/*.
 # Not in the matrix: suites whose faults are SQLite's own files or a copy
 # of the data directory taken for the whole archive (signer's and
 # witness's rolled-back catalog, upgrade, backup), E2E_PG_S3_MORE (they
-# pass there, but would add some 8 minutes of suite time to make test, which
-# must stay well under 30 on two cores: make e2e-s3-more runs them),
+# pass there, but would add some 10 minutes of suite time, harvest_fake
+# alone 4-6, to make test, which must stay well under 30 on two cores:
+# make e2e-s3-more runs them),
 # tamper.t (it passes
 # there alone, but failed 2 runs of 7 beside others: a message read back
 # empty after a refused disposal; to be understood before it joins), suites of
