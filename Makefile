@@ -160,7 +160,7 @@ E2E_TESTS := $(filter-out tests/e2e/harvest_two.t,$(sort $(wildcard tests/e2e/*.
 E2E_PG_S3_SUITES ?= harvest_two web harvest_dovecot harvest_mailutils harvest_crash index_crash \
 	harvest_faults harvest_pipelining search policy hold dispose export serve api_admin api_gov \
 	api_legal audit_events audit_bundle anchor_serve progress verify \
-	harvest_scheduler appliance harvest_lease harvest_enospc anchor_tsa api_matrix seccomp \
+	appliance harvest_scheduler harvest_enospc harvest_lease anchor_tsa api_matrix seccomp \
 	parser_sandbox audit_failclosed clock_step cli display_text serve_notify
 E2E_PG_S3_MORE := harvest_fake
 E2E_S3_SUITES ?=
