@@ -369,9 +369,12 @@ int indexer_status(struct archive *ar, struct indexer_status *st_r, struct pv_er
 	struct db_stmt *st;
 	struct search_backend *sb;
 	memset(st_r, 0, sizeof(*st_r));
+	/* FTS5's segments (PostgreSQL has none to show: its backend is not
+	 * opened for a status) */
 	st_r->segments = -1;
-	if (archive_search_backend(ar, &sb, NULL) < 0 ||
-	    search_backend_segments(sb, &st_r->segments, NULL) < 0)
+	if (db_kind(ar->cat->conn) == DB_SQLITE &&
+	    (archive_search_backend(ar, &sb, NULL) < 0 ||
+	     search_backend_segments(sb, &st_r->segments, NULL) < 0))
 		st_r->segments = -1; /* cannot tell */
 	int r = db_prepare(ar->cat->conn, "SELECT count(*), min(received_at) FROM messages"
 					  " WHERE id > ? AND disposed_at IS NULL", &st, err);

@@ -142,7 +142,7 @@ int index_segments(sqlite3 *db, struct index_segments *s_r, struct pv_error *err
 int index_merge_step(sqlite3 *db, int pages, bool *done_r, struct pv_error *err);
 /* The pages of one step that the indexer and reindex use: a step holds
  * the write lock for a few ms (docs/ARCHITECTURE.md, ftsmerge). */
-#define INDEX_MERGE_PAGES 64
+#define INDEX_MERGE_PAGES 16
 
 /* Empties every index table (for reindex); the tables stay. */
 int index_clear(sqlite3 *db, struct pv_error *err);
