@@ -77,15 +77,6 @@ int search_backend_merge_step(struct search_backend *b, int pages, bool *done_r,
 	return b->ops->merge_step(b, pages, done_r, err);
 }
 
-int search_backend_merge_all(struct search_backend *b, int pages, struct pv_error *err)
-{
-	bool done = false;
-	int r = PV_OK;
-	while (r == PV_OK && !done)
-		r = search_backend_merge_step(b, pages, &done, err);
-	return r;
-}
-
 int search_backend_segments(struct search_backend *b, int64_t *n_r, struct pv_error *err)
 {
 	return b->ops->segments(b, n_r, err);

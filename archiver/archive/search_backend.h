@@ -108,9 +108,6 @@ int search_backend_purge(struct search_backend *b, struct pv_error *err) PV_WARN
  * nothing to do (its GIN pending list is autovacuum's), done at once. */
 int search_backend_merge_step(struct search_backend *b, int pages, bool *done_r,
 	struct pv_error *err) PV_WARN_UNUSED;
-/* Steps until done: what reindex ends with, and the benchmark's index. */
-int search_backend_merge_all(struct search_backend *b, int pages, struct pv_error *err)
-	PV_WARN_UNUSED;
 /* The index's segments (FTS5: index_segments; 1 is fully merged); -1
  * where the engine has none to show (PostgreSQL). */
 int search_backend_segments(struct search_backend *b, int64_t *n_r, struct pv_error *err)
