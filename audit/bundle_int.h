@@ -44,9 +44,15 @@ struct bundle {
 	uint64_t man_more, man_checked;
 	struct bundle_mrecord *man;
 	size_t n_man, cap_man;
-	/* Members by name while the first pass runs (index into files). */
+	/* Members by name while the first pass runs (index into files), and
+	 * which of them a manifest line named (a bit each, by index). */
 	uint32_t *hidx;
 	size_t hcap;
+	uint8_t *listed;
+	/* What the first pass leaves for bundle_check_manifest: the members
+	 * no line named (but the manifest's own two), sorted. */
+	const char **unlisted;
+	size_t n_unlisted;
 };
 
 /* bundle_read.c: the member named name[0..n), or NULL (first pass only). */

@@ -41,16 +41,23 @@ static void man_problem(struct bundle *b, const char *fmt, ...)
 static void man_match(struct bundle *b, struct bundle_file *f, const uint8_t sha[32],
 		      uint64_t lineno)
 {
+	size_t i = (size_t)(f - b->files);
+	bool listed = b->listed[i / 8] & (1u << (i % 8));
 	if (strcmp(f->name, BUNDLE_MANIFEST) == 0 || strcmp(f->name, BUNDLE_MANIFEST_NOTE) == 0)
 		man_problem(b, BUNDLE_MANIFEST " lists %s", f->name);
-	else if (f->listed)
+	else if (listed)
 		man_problem(b, BUNDLE_MANIFEST " lists %s twice", f->name);
 	else if (sodium_memcmp(f->sha256, sha, 32) != 0)
 		man_problem(b, "%s: its SHA-256 differs from " BUNDLE_MANIFEST " line %llu (changed?)",
 			    f->name, (unsigned long long)lineno);
 	else
 		b->man_checked++;
-	f->listed = true;
+	b->listed[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+static int cmp_name(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
 static int man_line(struct bundle *b, const char *l, size_t n, uint64_t lineno,
@@ -97,7 +104,6 @@ static int man_line(struct bundle *b, const char *l, size_t n, uint64_t lineno,
 
 int bundle_manifest_settle(struct bundle *b, struct pv_error *err)
 {
-	(void)err;
 	for (size_t i = 0; i < b->n_man; i++) {
 		struct bundle_mrecord *m = &b->man[i];
 		struct bundle_file *f = bundle_lookup(b, m->name, strlen(m->name));
@@ -110,6 +116,23 @@ int bundle_manifest_settle(struct bundle *b, struct pv_error *err)
 	free(b->man);
 	b->man = NULL;
 	b->n_man = b->cap_man = 0;
+	/* The members no line named, for bundle_check_manifest: the list of
+	 * members keeps no mark of its own. */
+	size_t n = 0;
+	for (size_t i = 0; i < b->n_files; i++)
+		n += !(b->listed[i / 8] & (1u << (i % 8)));
+	if (n > 0 && (b->unlisted = malloc(n * sizeof(*b->unlisted))) == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	for (size_t i = 0; i < b->n_files; i++) {
+		const char *name = b->files[i].name;
+		if (!(b->listed[i / 8] & (1u << (i % 8))) && strcmp(name, BUNDLE_MANIFEST) != 0 &&
+		    strcmp(name, BUNDLE_MANIFEST_NOTE) != 0)
+			b->unlisted[b->n_unlisted++] = name;
+	}
+	if (b->n_unlisted > 1)
+		qsort(b->unlisted, b->n_unlisted, sizeof(*b->unlisted), cmp_name);
+	free(b->listed);
+	b->listed = NULL;
 	return PV_OK;
 }
 
@@ -216,13 +239,9 @@ int bundle_check_manifest(struct bundle *b, const struct note_verifier *vs, size
 	}
 	if (b->man_more > 0)
 		bundle_problem(rep, BUNDLE_MANIFEST ": %llu more problems", (unsigned long long)b->man_more);
-	for (size_t i = 0; i < b->n_files; i++) {
-		const struct bundle_file *f = &b->files[i];
-		if (!f->listed && strcmp(f->name, BUNDLE_MANIFEST) != 0 &&
-		    strcmp(f->name, BUNDLE_MANIFEST_NOTE) != 0)
-			bundle_problem(rep, "%s is in the bundle but not in " BUNDLE_MANIFEST " (added?)",
-				       f->name);
-	}
+	for (size_t i = 0; i < b->n_unlisted; i++)
+		bundle_problem(rep, "%s is in the bundle but not in " BUNDLE_MANIFEST " (added?)",
+			       b->unlisted[i]);
 	if (rep->problems == before)
 		bundle_info(rep, "ok: " BUNDLE_MANIFEST " matches all %llu other members",
 			    (unsigned long long)b->man_checked);

@@ -25,20 +25,20 @@ static uint64_t name_hash(const char *s, size_t n)
 
 static void hidx_put(uint32_t *t, size_t cap, const struct bundle_file *files, uint32_t i)
 {
-	size_t k = name_hash(files[i].name, strlen(files[i].name)) & (cap - 1);
+	size_t k = name_hash(files[i].name, strlen(files[i].name)) % cap;
 	while (t[k] != UINT32_MAX)
-		k = (k + 1) & (cap - 1);
+		k = k + 1 < cap ? k + 1 : 0;
 	t[k] = i;
 }
 
-/* Room for one more member in the index (built on first use). */
+/* Room for one more member in the index (built on first use). Filled to
+ * two thirds at most, and no power of two: 6 bytes a member rather than
+ * up to 32 (it lives beside a zip's central directory). */
 static int hidx_grow(struct bundle *b)
 {
-	if (b->hidx != NULL && 2 * (b->n_files + 1) <= b->hcap)
+	if (b->hidx != NULL && 3 * (b->n_files + 1) <= 2 * b->hcap)
 		return 0;
-	size_t cap = 1024;
-	while (cap < 4 * (b->n_files + 1))
-		cap *= 2;
+	size_t cap = 1021 + 3 * (b->n_files + 1) / 2;
 	uint32_t *t = malloc(cap * sizeof(*t));
 	if (t == NULL)
 		return PV_ERR;
@@ -55,8 +55,8 @@ struct bundle_file *bundle_lookup(struct bundle *b, const char *name, size_t n)
 {
 	if (b->hidx == NULL && hidx_grow(b) < 0)
 		return NULL;
-	for (size_t k = name_hash(name, n) & (b->hcap - 1); b->hidx[k] != UINT32_MAX;
-	     k = (k + 1) & (b->hcap - 1)) {
+	for (size_t k = name_hash(name, n) % b->hcap; b->hidx[k] != UINT32_MAX;
+	     k = k + 1 < b->hcap ? k + 1 : 0) {
 		struct bundle_file *f = &b->files[b->hidx[k]];
 		if (strncmp(f->name, name, n) == 0 && f->name[n] == '\0')
 			return f;
@@ -73,9 +73,15 @@ static int add_file(struct bundle *b, const char *name, struct bundle_file **f_r
 		if (b->n_files >= PV_BUNDLE_FILES_MAX)
 			return pv_fail(err, PV_EINTEGRITY, "bundle has more than %d members",
 				       PV_BUNDLE_FILES_MAX);
+		uint8_t *l;
 		if ((p = realloc(b->files, cap * sizeof(*p))) == NULL)
 			return pv_fail(err, PV_ERR, "out of memory");
 		b->files = p;
+		if ((l = realloc(b->listed, cap / 8 + 1)) == NULL)
+			return pv_fail(err, PV_ERR, "out of memory");
+		memset(l + b->cap_files / 8 + (b->cap_files ? 1 : 0), 0,
+		       cap / 8 + 1 - (b->cap_files / 8 + (b->cap_files ? 1 : 0)));
+		b->listed = l;
 		b->cap_files = cap;
 	}
 	if (b->hidx != NULL && hidx_grow(b) < 0)
@@ -84,9 +90,9 @@ static int add_file(struct bundle *b, const char *name, struct bundle_file **f_r
 	memset(f, 0, sizeof(*f));
 	if ((f->name = pv_strpool_add(&b->names, name, strlen(name))) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	f->order = (uint32_t)b->n_files++;
+	b->n_files++;
 	if (b->hidx != NULL)
-		hidx_put(b->hidx, b->hcap, b->files, f->order);
+		hidx_put(b->hidx, b->hcap, b->files, (uint32_t)(b->n_files - 1));
 	*f_r = f;
 	return 0;
 }
@@ -120,10 +126,12 @@ static int keep_chunk(struct bundle *b, struct bundle_file *f, const uint8_t *ch
 	uint64_t nsize = f->size + (uint64_t)k;
 	if (nsize <= PV_BUNDLE_SMALL_MAX && (must_keep || b->kept + (uint64_t)k <= PV_BUNDLE_KEPT_MAX) &&
 	    (f->size == 0 || f->data != NULL)) {
+		/* The first chunk exactly (most members come in one): room
+		 * allocated ahead and given back later leaves holes between
+		 * the members kept, which count in the resident set. A longer
+		 * member doubles. */
 		if (nsize + 1 > *cap) {
-			size_t ncap = *cap ? *cap : 4096;
-			while (ncap < nsize + 1)
-				ncap *= 2;
+			size_t ncap = *cap == 0 || 2 * *cap < nsize + 1 ? (size_t)nsize + 1 : 2 * *cap;
 			uint8_t *p = realloc(f->data, ncap);
 			if (p == NULL)
 				return PV_ERR;
@@ -210,6 +218,9 @@ static int first_pass(struct bundle *b, struct pv_error *err)
 	}
 	if (r == 0)
 		r = bundle_source_end(src, err);
+	/* A zip reader holds its central directory: gone before the list is
+	 * settled and sorted (which need memory of their own). */
+	bundle_source_free(&src);
 	if (r == 0)
 		r = bundle_manifest_settle(b, err);
 	if (r < 0)
@@ -296,6 +307,8 @@ void bundle_free(struct bundle **bp)
 	pv_strpool_free(&b->names);
 	pv_buf_free(&b->man_problems);
 	free(b->hidx);
+	free(b->listed);
+	free(b->unlisted);
 	free(b->files);
 	free(b->man);
 	free(b);

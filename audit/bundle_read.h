@@ -16,13 +16,12 @@
 
 struct bundle;
 
+/* One a member: 56 bytes, and its name in a pool. */
 struct bundle_file {
 	char *name;
 	uint64_t size;
 	uint8_t sha256[32];
 	uint8_t *data; /* the content when size <= PV_BUNDLE_SMALL_MAX, else NULL */
-	uint32_t order; /* position in the archive */
-	bool listed;    /* MANIFEST.sha256 has a line for it */
 };
 
 /* Reads the whole bundle once: checks every entry's name, type and mode,

@@ -82,7 +82,7 @@ static void content_verdict(struct vst *v, struct vmsg *m, bool commit_ok, const
 		m->content_ok = true;
 		memcpy(m->md5, md5, 16);
 		m->have_md5 = true;
-		if (sodium_memcmp(m->eml->sha256, m->sha256, 32) != 0 || m->eml->size != m->size)
+		if (!m->sha_is_eml)
 			bundle_problem(v->rep, "messages/%s.eml matches its archive leaf, but not the "
 					       "SHA-256 and size in export/message-set",
 				       m->bates);
@@ -103,14 +103,15 @@ void edv_check_eml(struct vst *v, struct vmsg *m, struct bundle_stream *s)
 	size_t got;
 	bool ok;
 	int r = 0;
-	if (!m->leaf_ok || m->eml == NULL || (m->eml->data == NULL && s == NULL))
+	const struct bundle_file *eml = m->has_eml ? edv_member(v, m, ".eml") : NULL;
+	if (!m->leaf_ok || eml == NULL || (eml->data == NULL && s == NULL))
 		return;
-	if (digest_init(&d, m) < 0 || (m->eml->data == NULL && (buf = malloc(STREAM_CHUNK)) == NULL)) {
+	if (digest_init(&d, m) < 0 || (eml->data == NULL && (buf = malloc(STREAM_CHUNK)) == NULL)) {
 		bundle_problem(v->rep, "out of memory (or no MD5)");
 		return;
 	}
-	if (m->eml->data != NULL)
-		digest_update(&d, m->eml->data, m->eml->size);
+	if (eml->data != NULL)
+		digest_update(&d, eml->data, eml->size);
 	else
 		while ((r = bundle_stream_read(s, buf, STREAM_CHUNK, &got, &e)) == 0 && got > 0)
 			digest_update(&d, buf, got);
@@ -326,7 +327,7 @@ static int lf_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t 
 	}
 	*seen = true;
 	char sha[65], id[24], size[24], file[BATES_LEN_MAX + 8], path[BATES_LEN_MAX + 20];
-	pv_hex(m->sha256, 32, sha);
+	pv_hex(edv_set_sha256(v, m), 32, sha);
 	snprintf(id, sizeof(id), "%lld", (long long)m->id);
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)m->size);
 	snprintf(file, sizeof(file), "%s.eml", m->bates);

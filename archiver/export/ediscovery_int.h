@@ -25,22 +25,31 @@
 #define STREAM_CHUNK 65536
 
 /* One message of the set. A bundle may hold 100,000 of them: this is most
- * of what the verifier keeps (the Bates number in v->names). */
+ * of what the verifier keeps (the Bates number in v->names), 168 bytes.
+ * Its members are found again by name (edv_member) rather than pointed
+ * to; the set's SHA-256 of it is kept only where it is not the .eml's
+ * (v->set_sha, which a bundle we wrote leaves empty). */
 struct vmsg {
 	int64_t id;
 	const char *bates;
 	uint64_t leaf_index, size;
-	uint8_t sha256[32];
-	const struct bundle_file *eml, *proof;
-	bool leaf_ok;       /* its proof holds and carries its leaf and salt */
 	uint8_t salt[32], commit[32];
+	uint8_t md5[16];
+	uint8_t dat_md5[16], csv_md5[16]; /* what the load files claim */
+	uint32_t dat_line, csv_line;
+	bool has_eml, has_proof; /* its .eml and .tlog-proof are in the bundle */
+	bool sha_is_eml;    /* the set's SHA-256 and size are the .eml's */
+	bool leaf_ok;       /* its proof holds and carries its leaf and salt */
 	bool content_ok;    /* bytes equal to the .eml matched the commitment */
 	bool content_bad;   /* a mismatch was reported */
 	bool have_md5;
-	uint8_t md5[16];
 	bool in_mbox, in_dat, in_csv;
-	uint8_t dat_md5[16], csv_md5[16]; /* what the load files claim */
-	uint32_t dat_line, csv_line;
+};
+
+/* The set's SHA-256 of a message whose .eml has another (or is missing). */
+struct vsha {
+	int64_t id;
+	uint8_t sha256[32];
 };
 
 struct vdisp {
@@ -63,7 +72,9 @@ struct vst {
 	struct vmsg *m;   /* by id */
 	size_t n;
 	struct pv_strpool names; /* the messages' Bates numbers */
-	size_t *by_bates; /* indexes into m, sorted by Bates number */
+	uint32_t *by_bates; /* indexes into m, sorted by Bates number */
+	struct vsha *set_sha; /* by id: the exceptions to sha_is_eml */
+	size_t n_set_sha;
 	struct vdisp *d;
 	size_t nd;
 	bool set_read;    /* the set was read (possibly with problems) */
@@ -80,6 +91,10 @@ bool edv_hex32(const char *s, size_t n, uint8_t out[32]);
  * parses it unverified. 1 trusted, 0 parsed only, -1 absent or unparsable. */
 int edv_open_cp(struct vst *v, const char *what, const struct bundle_file *f,
 		struct checkpoint *cp);
+/* messages/<bates><suffix> of m (".eml", ".tlog-proof"), or NULL. */
+const struct bundle_file *edv_member(struct vst *v, const struct vmsg *m, const char *suffix);
+/* The SHA-256 export/message-set gives for m. */
+const uint8_t *edv_set_sha256(struct vst *v, const struct vmsg *m);
 /* The message with this Bates number (binary search), or NULL. */
 struct vmsg *edv_find_bates(struct vst *v, const char *bates, size_t len);
 /* A member's lines from a stream: fn gets each line without its "\n" (and

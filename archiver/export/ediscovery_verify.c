@@ -62,7 +62,33 @@ int edv_open_cp(struct vst *v, const char *what, const struct bundle_file *f,
 static int cmp_bates(const void *a, const void *b, void *ctx)
 {
 	const struct vmsg *m = ctx;
-	return strcmp(m[*(const size_t *)a].bates, m[*(const size_t *)b].bates);
+	return strcmp(m[*(const uint32_t *)a].bates, m[*(const uint32_t *)b].bates);
+}
+
+const struct bundle_file *edv_member(struct vst *v, const struct vmsg *m, const char *suffix)
+{
+	char name[BATES_LEN_MAX + 32];
+	snprintf(name, sizeof(name), "messages/%s%s", m->bates, suffix);
+	return bundle_find(v->b, name);
+}
+
+const uint8_t *edv_set_sha256(struct vst *v, const struct vmsg *m)
+{
+	static const uint8_t none[32];
+	const struct bundle_file *eml;
+	if (m->sha_is_eml && (eml = edv_member(v, m, ".eml")) != NULL)
+		return eml->sha256;
+	size_t lo = 0, hi = v->n_set_sha;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->set_sha[mid].id == m->id)
+			return v->set_sha[mid].sha256;
+		if (v->set_sha[mid].id < m->id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return none; /* out of memory while reading the set: reported */
 }
 
 struct vmsg *edv_find_bates(struct vst *v, const char *bates, size_t len)
@@ -199,7 +225,7 @@ static size_t words(const char *l, size_t n, const char **w, size_t *wl, size_t 
 }
 
 struct setctx {
-	size_t cap_m, cap_d;
+	size_t cap_m, cap_d, cap_s;
 	int64_t last_id;
 	bool bad;
 };
@@ -250,8 +276,26 @@ static int set_line(struct vst *v, void *ctx, uint64_t no, const char *l, size_t
 		}
 		m->leaf_index = leaf;
 		m->size = size;
-		memcpy(m->sha256, sha, 32);
 		c->last_id = (int64_t)id;
+		/* The hash is kept only when the .eml does not already carry it
+		 * (ids increase: set_sha stays sorted). */
+		const struct bundle_file *eml = edv_member(v, m, ".eml");
+		m->sha_is_eml = eml != NULL && eml->size == size && sodium_memcmp(eml->sha256, sha, 32) == 0;
+		if (!m->sha_is_eml) {
+			if (v->n_set_sha == c->cap_s) {
+				size_t cap = c->cap_s ? 2 * c->cap_s : 16;
+				struct vsha *p = realloc(v->set_sha, cap * sizeof(*p));
+				if (p == NULL) {
+					bundle_problem(v->rep, "out of memory");
+					c->bad = true;
+					return 1;
+				}
+				v->set_sha = p;
+				c->cap_s = cap;
+			}
+			v->set_sha[v->n_set_sha].id = m->id;
+			memcpy(v->set_sha[v->n_set_sha++].sha256, sha, 32);
+		}
 		return 0;
 	}
 	if (k == 5 && wl[0] == 8 && memcmp(w[0], "disposed", 8) == 0 && edv_dec(w[1], wl[1], &id) &&
@@ -295,7 +339,7 @@ order:
 
 static void read_set(struct vst *v)
 {
-	struct setctx c = {0, 0, 0, false};
+	struct setctx c = {0, 0, 0, 0, false};
 	if (bundle_find(v->b, "export/message-set") == NULL)
 		return; /* reported by the inventory */
 	if (each_line(v, "export/message-set", false, set_line, &c) < 0) {
@@ -314,23 +358,20 @@ static void read_set(struct vst *v)
 		return;
 	}
 	for (size_t i = 0; i < v->n; i++)
-		v->by_bates[i] = i;
+		v->by_bates[i] = (uint32_t)i;
 	qsort_r(v->by_bates, v->n, sizeof(*v->by_bates), cmp_bates, v->m);
 	for (size_t i = 1; i < v->n; i++)
 		if (strcmp(v->m[v->by_bates[i - 1]].bates, v->m[v->by_bates[i]].bates) == 0)
 			bundle_problem(v->rep, "export/message-set gives Bates number %s twice",
 				       v->m[v->by_bates[i]].bates);
 	for (size_t i = 0; i < v->n; i++) {
-		char name[BATES_LEN_MAX + 32];
 		struct vmsg *m = &v->m[i];
-		snprintf(name, sizeof(name), "messages/%s.eml", m->bates);
-		if ((m->eml = bundle_find(v->b, name)) == NULL)
-			bundle_problem(v->rep, "%s is missing (message %lld in export/message-set)",
-				       name, (long long)m->id);
-		snprintf(name, sizeof(name), "messages/%s.tlog-proof", m->bates);
-		if ((m->proof = bundle_find(v->b, name)) == NULL)
-			bundle_problem(v->rep, "%s is missing (message %lld in export/message-set)",
-				       name, (long long)m->id);
+		if (!(m->has_eml = edv_member(v, m, ".eml") != NULL))
+			bundle_problem(v->rep, "messages/%s.eml is missing (message %lld in "
+					       "export/message-set)", m->bates, (long long)m->id);
+		if (!(m->has_proof = edv_member(v, m, ".tlog-proof") != NULL))
+			bundle_problem(v->rep, "messages/%s.tlog-proof is missing (message %lld in "
+					       "export/message-set)", m->bates, (long long)m->id);
 	}
 	if (!c.bad)
 		bundle_info(v->rep, "ok: export/message-set: %zu messages, %zu disposed", v->n, v->nd);
@@ -663,11 +704,11 @@ static int each_member(void *ctx, const struct bundle_file *f, struct bundle_str
 	uint8_t *buf = NULL;
 	if (!v->set_read)
 		return 0;
-	if ((m = message_member(v, f->name, ".tlog-proof")) != NULL && m->proof == f) {
+	if ((m = message_member(v, f->name, ".tlog-proof")) != NULL && m->has_proof) {
 		const uint8_t *data = small_member(v, f, s, PV_TLOG_PROOF_MAX, &buf);
 		check_message_proof(v, m, data, f->size);
 		free(buf);
-	} else if ((m = message_member(v, f->name, ".eml")) != NULL && m->eml == f) {
+	} else if ((m = message_member(v, f->name, ".eml")) != NULL && m->has_eml) {
 		edv_check_eml(v, m, s);
 	} else if (strcmp(f->name, "messages.mbox") == 0) {
 		edv_check_mbox(v, s);
@@ -732,7 +773,7 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	size_t checked = 0;
 	for (size_t i = 0; i < v.n; i++) {
 		struct vmsg *m = &v.m[v.by_bates[i]];
-		if (m->leaf_ok && m->eml != NULL && !m->content_ok && !m->content_bad) {
+		if (m->leaf_ok && m->has_eml && !m->content_ok && !m->content_bad) {
 			edv_check_eml(&v, m, NULL); /* an .eml kept, before its proof */
 			if (!m->content_ok && !m->content_bad)
 				bundle_problem(rep, "messages/%s.eml was not checked: it comes before its "
@@ -755,6 +796,7 @@ int ediscovery_verify(struct bundle *b, const struct note_verifier *keys, size_t
 	pv_strpool_free(&v.names);
 	free(v.m);
 	free(v.by_bates);
+	free(v.set_sha);
 	free(v.d);
 	bundle_keys_free(&v.keys);
 	return rep->problems == before ? 0 : PV_EINTEGRITY;

@@ -171,32 +171,38 @@ struct members {
 	int n;
 };
 
+struct read_ctx {
+	struct members *ms;
+	bool with_manifest;
+};
+
+static int read_member(void *ctx, const struct bundle_file *bf, struct bundle_stream *st)
+{
+	struct read_ctx *c = ctx;
+	struct pv_error err;
+	size_t got;
+	if (!c->with_manifest &&
+	    (strcmp(bf->name, "BUNDLE") == 0 || strncmp(bf->name, "MANIFEST.", 9) == 0))
+		return 0;
+	assert_true(c->ms->n < 64);
+	struct member *m = &c->ms->m[c->ms->n++];
+	snprintf(m->name, sizeof(m->name), "%s", bf->name);
+	m->data = malloc(bf->size + 1);
+	m->len = (size_t)bf->size;
+	fx_must(bundle_stream_read(st, m->data, m->len, &got, &err), &err, "read");
+	assert_int_equal(got, m->len);
+	return 0;
+}
+
 static void read_members(const char *path, struct members *ms, bool with_manifest)
 {
 	struct bundle *b;
 	struct pv_error err;
+	struct read_ctx c = {ms, with_manifest};
 	memset(ms, 0, sizeof(*ms));
 	fx_must(bundle_open_file(path, &b, &err), &err, "open");
 	/* In archive order. */
-	for (uint64_t o = 0; o < bundle_count(b); o++)
-		for (size_t i = 0; i < bundle_count(b); i++) {
-			const struct bundle_file *bf = bundle_file_at(b, i);
-			if (bf->order != o)
-				continue;
-			if (!with_manifest && (strcmp(bf->name, "BUNDLE") == 0 ||
-					       strncmp(bf->name, "MANIFEST.", 9) == 0))
-				continue;
-			struct member *m = &ms->m[ms->n++];
-			struct bundle_stream *st;
-			size_t got;
-			snprintf(m->name, sizeof(m->name), "%s", bf->name);
-			m->data = malloc(bf->size + 1);
-			m->len = (size_t)bf->size;
-			fx_must(bundle_stream_open(b, bf->name, &st, &err), &err, "stream");
-			fx_must(bundle_stream_read(st, m->data, m->len, &got, &err), &err, "read");
-			assert_int_equal(got, m->len);
-			bundle_stream_close(&st);
-		}
+	fx_must(bundle_each(b, read_member, &c, &err), &err, "each");
 	bundle_free(&b);
 }
 

@@ -31,27 +31,31 @@ struct members {
 	int n;
 };
 
-/* The members in archive order, but BUNDLE and MANIFEST.* (the writer adds those). */
+static int keep_member(void *ctx, const struct bundle_file *bf, struct bundle_stream *s)
+{
+	struct members *ms = ctx;
+	(void)s;
+	if (strcmp(bf->name, "BUNDLE") == 0 || strncmp(bf->name, "MANIFEST.", 9) == 0)
+		return 0;
+	assert_true(ms->n < 64);
+	assert_non_null(bf->data);
+	struct member *m = &ms->m[ms->n++];
+	snprintf(m->name, sizeof(m->name), "%s", bf->name);
+	m->data = malloc(bf->size + 1);
+	memcpy(m->data, bf->data, bf->size);
+	m->len = (size_t)bf->size;
+	return 0;
+}
+
+/* The members in archive order (bundle_each), but BUNDLE and MANIFEST.*
+ * (the writer adds those). */
 static void read_members(const char *path, struct members *ms)
 {
 	struct bundle *b;
 	struct pv_error err;
 	memset(ms, 0, sizeof(*ms));
 	fx_must(bundle_open_file(path, &b, &err), &err, "open");
-	for (uint64_t o = 0; o < bundle_count(b); o++)
-		for (size_t i = 0; i < bundle_count(b); i++) {
-			const struct bundle_file *bf = bundle_file_at(b, i);
-			if (bf->order != o || strcmp(bf->name, "BUNDLE") == 0 ||
-			    strncmp(bf->name, "MANIFEST.", 9) == 0)
-				continue;
-			assert_true(ms->n < 64);
-			assert_non_null(bf->data);
-			struct member *m = &ms->m[ms->n++];
-			snprintf(m->name, sizeof(m->name), "%s", bf->name);
-			m->data = malloc(bf->size + 1);
-			memcpy(m->data, bf->data, bf->size);
-			m->len = (size_t)bf->size;
-		}
+	fx_must(bundle_each(b, keep_member, ms, &err), &err, "each");
 	bundle_free(&b);
 }
 
