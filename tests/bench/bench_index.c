@@ -340,24 +340,61 @@ static double run_queries(struct search_backend *sb, int kind, int runs)
 	return f.p95;
 }
 
+static char *meta_value(sqlite3 *db, const char *key)
+{
+	sqlite3_stmt *st;
+	char *v = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* An index of an older schema is upgraded as an archive's would be (its
+ * catalog migrated forward, the index kept) unless a step cleared the
+ * indexer's mark, which tells an archive to index everything again. */
+static bool cache_upgrade(sqlite3 *db, int from)
+{
+	struct pv_error err;
+	char *before = meta_value(db, "index.through"), *after;
+	bool ok = catalog_migrate(db, catalog_schema_version(), &err) == PV_OK;
+	after = meta_value(db, "index.through");
+	ok = ok && (before == NULL) == (after == NULL) && (before == NULL || strcmp(before, after) == 0);
+	free(before);
+	free(after);
+	char sql[160];
+	snprintf(sql, sizeof(sql), "UPDATE bench_meta SET schema = %d", catalog_schema_version());
+	if (!ok || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return false;
+	printf("index: catalog schema %d upgraded to %d as an archive's is, its index kept\n", from,
+	       catalog_schema_version());
+	return true;
+}
+
 /* A cached index is reused when it was built by this generator for this
- * schema and size: bench_meta says so. */
+ * size (bench_meta says so) and its schema is this one or upgrades to it. */
 static bool cache_ok(sqlite3 *db, long n, double *build_s, double *mb)
 {
 	sqlite3_stmt *st;
 	bool ok = false;
+	int schema = 0;
 	if (sqlite3_prepare_v2(db, "SELECT messages, gen, schema, build_s, mb FROM bench_meta", -1,
 		    &st, NULL) != SQLITE_OK)
 		return false;
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		schema = sqlite3_column_int(st, 2);
 		ok = sqlite3_column_int64(st, 0) == n && sqlite3_column_int(st, 1) == BENCH_GEN &&
-		     sqlite3_column_int(st, 2) == catalog_schema_version();
+		     schema <= catalog_schema_version();
+	}
 	if (ok) {
 		*build_s = sqlite3_column_double(st, 3);
 		*mb = sqlite3_column_double(st, 4);
 	}
 	sqlite3_finalize(st);
-	return ok;
+	return ok && (schema == catalog_schema_version() || cache_upgrade(db, schema));
 }
 
 static sqlite3 *open_db(const char *path)
