@@ -42,6 +42,11 @@
 /* The indexer process looks for newly committed mail this often while
  * harvests run: the index trails the harvest by about this much. */
 #define INDEXER_POLL_MS 100
+/* Caught up, it merges the index in steps of INDEX_MERGE_PAGES (a few
+ * ms of write lock each), and leaves the write lock free between two for
+ * at least this long and twice the step's time, so a harvest's commit
+ * that waits for a step gets it at its next try. */
+#define INDEXER_MERGE_GAP_MS 10
 /* ... and runs this much nicer than the harvest (setpriority). */
 #define INDEXER_NICE 10
 /* The catalog's meta key: every message up to this id is indexed. */
@@ -321,6 +326,30 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 	return r;
 }
 
+/* One merge step in a short transaction of its own, committed like the
+ * index's writes (derived data: no fsync). */
+static int merge_step(struct archive *ar, bool *done_r, struct pv_error *err)
+{
+	struct search_backend *sb;
+	int r = archive_search_backend(ar, &sb, err);
+	*done_r = true;
+	if (r < 0)
+		return r;
+	catalog_relaxed_commits(ar->cat);
+	r = search_backend_merge_step(sb, INDEX_MERGE_PAGES, done_r, err);
+	catalog_durable_commits(ar->cat);
+	return r;
+}
+
+int indexer_merge(struct archive *ar, struct pv_error *err)
+{
+	bool done = false;
+	int r = PV_OK;
+	while (r == PV_OK && !done)
+		r = merge_step(ar, &done, err);
+	return r;
+}
+
 int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		    struct pv_error *err)
 {
@@ -330,15 +359,23 @@ int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		r = search_backend_clear(sb, err);
 	if (r == PV_OK)
 		r = catalog_meta_set(ar->cat->conn, INDEXER_THROUGH, "0", err);
-	if (r < 0)
-		return r;
-	return indexer_catch_up(ar, indexed_r, failed_r, err);
+	if (r == PV_OK)
+		r = indexer_catch_up(ar, indexed_r, failed_r, err);
+	return r == PV_OK ? indexer_merge(ar, err) : r;
 }
 
 int indexer_status(struct archive *ar, struct indexer_status *st_r, struct pv_error *err)
 {
 	struct db_stmt *st;
+	struct search_backend *sb;
 	memset(st_r, 0, sizeof(*st_r));
+	/* FTS5's segments (PostgreSQL has none to show: its backend is not
+	 * opened for a status) */
+	st_r->segments = -1;
+	if (db_kind(ar->cat->conn) == DB_SQLITE &&
+	    (archive_search_backend(ar, &sb, NULL) < 0 ||
+	     search_backend_segments(sb, &st_r->segments, NULL) < 0))
+		st_r->segments = -1; /* cannot tell */
 	int r = db_prepare(ar->cat->conn, "SELECT count(*), min(received_at) FROM messages"
 					  " WHERE id > ? AND disposed_at IS NULL", &st, err);
 	if (r < 0)
@@ -398,17 +435,36 @@ static void child_main(const char *data_dir, int fd)
 	pv_sandbox_selftest_point(PV_ROLE_INDEXER);
 	/* One pool (its sandboxes started once) for every catch-up. */
 	struct index_pool *pool = NULL;
+	bool merged = false; /* checked once at start, again after any indexing */
 	for (bool last = false;;) {
-		if (catch_up(ar, &pool, NULL, NULL, &err) < 0) {
+		int64_t indexed = 0, failed = 0;
+		if (catch_up(ar, &pool, &indexed, &failed, &err) < 0) {
 			pv_log(PV_LOG_WARN, "index", "indexing failed: %s", err.msg);
 			status = 1;
 			break;
 		}
 		if (last)
-			break;
+			break; /* no merge on the way out: a harvest waits for this */
+		int wait_ms = INDEXER_POLL_MS;
+		if (indexed > 0 || failed > 0) {
+			merged = false;
+		} else if (!merged) {
+			/* Idle: one step of merging, then the catalog again. */
+			int64_t t0 = pv_clock_monotonic_ms();
+			if (merge_step(ar, &merged, &err) < 0) {
+				pv_log(PV_LOG_WARN, "index", "merging the index failed (searches "
+				       "are right, only slower): %s", err.msg);
+				merged = true; /* again after the next indexing */
+			}
+			int64_t t = pv_clock_monotonic_ms() - t0;
+			if (!merged)
+				wait_ms = 2 * t > INDEXER_MERGE_GAP_MS ? (int)(2 * t) : INDEXER_MERGE_GAP_MS;
+			if (wait_ms > INDEXER_POLL_MS)
+				wait_ms = INDEXER_POLL_MS;
+		}
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		char c;
-		if (poll(&pf, 1, INDEXER_POLL_MS) > 0 && read(fd, &c, 1) <= 0)
+		if (poll(&pf, 1, wait_ms) > 0 && read(fd, &c, 1) <= 0)
 			last = true; /* no more harvests: a last catch-up */
 	}
 	index_pool_free(&pool);

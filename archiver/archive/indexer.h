@@ -31,7 +31,12 @@
 int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		     struct pv_error *err);
 
-/* Drops the index and rebuilds it from the archive. */
+/* Merges the index until nothing is left to merge (index_merge_step's
+ * policy), in short transactions of its own: what the indexer process
+ * does when idle, step by step. */
+int indexer_merge(struct archive *ar, struct pv_error *err);
+
+/* Drops the index and rebuilds it from the archive, and merges it. */
 int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		    struct pv_error *err);
 
@@ -41,13 +46,15 @@ int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 struct indexer_status {
 	int64_t pending;
 	int64_t oldest_received_at;
+	int64_t segments; /* the index's segments (1: fully merged); -1: none to tell */
 };
 int indexer_status(struct archive *ar, struct indexer_status *st_r, struct pv_error *err);
 
 /* ---- the indexer process of a harvest ----
  * A child process with its own archive handle, at a lower CPU priority so
  * that the harvest (the network reader and the sealer) and the server come
- * first: it catches up, then again every PV_INDEXER_POLL_MS, until told
+ * first: it catches up, then again every PV_INDEXER_POLL_MS (and, caught
+ * up, merges the index a short step at a time: indexer_merge), until told
  * that no more harvests will commit (or its parent is gone); then it
  * catches up a last time and exits. Killed at any moment, it loses
  * nothing: the next catch-up resumes from the catalog. */

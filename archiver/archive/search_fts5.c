@@ -80,6 +80,19 @@ static int purge(struct search_backend *b, struct pv_error *err)
 	return index_purge(db_of(b), err);
 }
 
+static int merge_step(struct search_backend *b, int pages, bool *done_r, struct pv_error *err)
+{
+	return index_merge_step(db_of(b), pages, done_r, err);
+}
+
+static int segments(struct search_backend *b, int64_t *n_r, struct pv_error *err)
+{
+	struct index_segments s;
+	int r = index_segments(db_of(b), &s, err);
+	*n_r = s.segments;
+	return r;
+}
+
 static void close_backend(struct search_backend *b)
 {
 	sqlite3_finalize(((struct fts5_backend *)b)->indexed);
@@ -88,7 +101,7 @@ static void close_backend(struct search_backend *b)
 
 static const struct search_backend_ops fts5_ops = {
 	"sqlite-fts5", add_docs, remove_id, clear, count, search, match_ids, indexed, mark_failed,
-	purge, close_backend,
+	purge, merge_step, segments, close_backend,
 };
 
 int search_backend_fts5_open(sqlite3 *db, struct search_backend **b_r, struct pv_error *err)

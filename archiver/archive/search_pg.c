@@ -222,6 +222,24 @@ static int purge(struct search_backend *b, struct pv_error *err)
 	return PV_OK;
 }
 
+/* GIN's pending list is flushed by autovacuum: nothing to merge here. */
+static int merge_step(struct search_backend *b, int pages, bool *done_r, struct pv_error *err)
+{
+	(void)b;
+	(void)pages;
+	(void)err;
+	*done_r = true;
+	return PV_OK;
+}
+
+static int segments(struct search_backend *b, int64_t *n_r, struct pv_error *err)
+{
+	(void)b;
+	(void)err;
+	*n_r = -1;
+	return PV_OK;
+}
+
 static void close_backend(struct search_backend *b)
 {
 	struct pg_backend *pb = (struct pg_backend *)b;
@@ -231,7 +249,7 @@ static void close_backend(struct search_backend *b)
 
 static const struct search_backend_ops pg_ops = {
 	"postgresql", add_docs, remove_id, clear, count, search, match_ids, indexed, mark_failed,
-	purge, close_backend,
+	purge, merge_step, segments, close_backend,
 };
 
 /* conninfo: a connection of its own; else on db. */

@@ -92,15 +92,19 @@ static int skip_row(void *ctx, const struct approval_row *row)
 	return 0;
 }
 
-/* How long the oldest message not yet searchable has waited. */
+/* How long the oldest message not yet searchable has waited, and how
+ * merged the index is. */
 static int index_age(struct archive *ar, struct archive_system_status *st, struct pv_error *err)
 {
 	struct indexer_status ix;
 	(void)err;
 	st->index_lag_s = -1;
-	if (indexer_status(ar, &ix, NULL) == PV_OK)
+	st->index_segments = -1;
+	if (indexer_status(ar, &ix, NULL) == PV_OK) {
 		st->index_lag_s = ix.pending == 0 ? 0
 			: st->now > ix.oldest_received_at ? st->now - ix.oldest_received_at : 0;
+		st->index_segments = ix.segments;
+	}
 	return PV_OK;
 }
 

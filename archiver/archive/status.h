@@ -55,6 +55,7 @@ struct archive_system_status {
 	int64_t growth_messages[ARCHIVE_GROWTH_DAYS], growth_bytes[ARCHIVE_GROWTH_DAYS];
 	int64_t index_lag;              /* messages not in the search index */
 	int64_t index_lag_s;            /* age of the oldest of them (0: none; -1 unknown) */
+	int64_t index_segments;         /* FTS5 segments (1: merged; -1: none to tell) */
 	struct archive_log_status archive_log, audit_log;
 	int64_t verify_time;            /* the newest "verify" entry; -1: none */
 	char verify_outcome[AUDIT_OUTCOME_MAX + 1];

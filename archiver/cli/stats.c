@@ -114,6 +114,8 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		} else {
 			printf("null");
 		}
+		if (st.index.segments >= 0)
+			printf(", \"index_segments\": %lld", (long long)st.index.segments);
 		printf(", \"packs_stored\": %lld, \"packs_unstored\": %lld, \"packs_kept\": %lld",
 		       (long long)c->packs_stored, (long long)c->packs_unstored,
 		       (long long)c->packs_kept);
@@ -152,6 +154,9 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		if (st.index.pending)
 			printf("Not yet searchable: %lld (the oldest archived %lld s ago; the indexer "
 			       "catches up)\n", (long long)st.index.pending, (long long)lag);
+		if (st.index.segments > 1)
+			printf("Search index segments: %lld (the indexer merges them into one when idle: "
+			       "searches count faster)\n", (long long)st.index.segments);
 		print_runs(&st, false);
 		print_anchors(&st, false);
 	}

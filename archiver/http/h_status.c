@@ -68,13 +68,14 @@ static json_t *status_json(const struct archive_system_status *st, bool accounts
 		verify = json_pack("{s:o, s:s, s:b}", "time", h_json_time(st->verify_time), "outcome",
 				   st->verify_outcome, "full", st->verify_full);
 	json_t *o = json_pack(
-		"{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:{s:I}, s:{s:o, s:o}, s:o,"
+		"{s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:{s:I, s:o}, s:{s:o, s:o}, s:o,"
 		" s:{s:I, s:o, s:o}, s:o}",
 		"archive", "messages", (json_int_t)c->messages, "disposed", (json_int_t)c->disposed,
 		"bytes", (json_int_t)c->bytes, "upstream_pending_delete",
 		(json_int_t)c->upstream_pending, "upstream_residue", (json_int_t)c->upstream_residue,
 		"accounts", (json_int_t)c->accounts, "growth", growth_json(st), "index", "lag",
-		(json_int_t)st->index_lag, "logs", ARCHIVE_LOG, log_json(st, &st->archive_log),
+		(json_int_t)st->index_lag, "segments",
+		st->index_segments < 0 ? json_null() : json_integer(st->index_segments), "logs", ARCHIVE_LOG, log_json(st, &st->archive_log),
 		AUDIT_LOG, log_json(st, &st->audit_log), "verify", verify, "heartbeat", "gaps",
 		(json_int_t)st->heartbeat_gaps, "last_entry", h_json_time(st->last_audit_entry),
 		"since_last_entry_s", age_or_null(st->now, st->last_audit_entry),

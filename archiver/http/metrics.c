@@ -168,6 +168,12 @@ int metrics_render(const struct archive_system_status *st, uint64_t audit_failur
 			 "Age of the oldest archived message not yet in the search index.", err)) < 0 ||
 	     (r = sample(out, "popvault_index_lag_seconds", st->index_lag_s, err)) < 0))
 		return r;
+	if (st->index_segments >= 0 &&
+	    ((r = family(out, "popvault_index_segments", "gauge",
+			 "Segments of the search index (1: fully merged; the indexer merges "
+			 "them when idle).", err)) < 0 ||
+	     (r = sample(out, "popvault_index_segments", st->index_segments, err)) < 0))
+		return r;
 	if ((r = family(out, "popvault_audit_append_failures_total", "counter",
 			"Audit appends that failed in this server (each refused its action).",
 			err)) < 0)

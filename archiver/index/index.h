@@ -116,6 +116,34 @@ int index_failed_reason(sqlite3 *db, int64_t id, char *reason, size_t n, struct 
  * live pages too (FTS5 'optimize'; costs time proportional to the index). */
 int index_purge(sqlite3 *db, struct pv_error *err);
 
+/* The FTS5 index's segments (index_merge.c): how many, their leaf pages
+ * (all, and the largest one's), and whether a merge is under way. Read
+ * from one small record: cheap enough for a status page. */
+struct index_segments {
+	int64_t segments;
+	int64_t pages, largest_pages;
+	bool merging;
+};
+int index_segments(sqlite3 *db, struct index_segments *s_r, struct pv_error *err);
+
+/* One bounded step of keeping the index merged, as a search engine merges
+ * its segments: FTS5's incremental 'merge' of about `pages` leaf pages
+ * (each some 4 KB), run as its own statement, so outside a transaction it
+ * is its own short write transaction. It goes on with a merge under way;
+ * else it starts merging every segment into one when those beside the
+ * largest hold an eighth of its pages or more (a merged index then
+ * takes new mail as small segments, which FTS5's automerge keeps few,
+ * until they are worth rewriting the whole index for). *done_r: nothing
+ * is left to do now (one segment, or only small ones beside a large
+ * one); the caller stops calling until it writes to the index again.
+ * Interrupted at any point (killed, rolled back), the index is as before
+ * that step: FTS5 writes a step's pages and its structure record in the
+ * same transaction. */
+int index_merge_step(sqlite3 *db, int pages, bool *done_r, struct pv_error *err);
+/* The pages of one step that the indexer and reindex use: a step holds
+ * the write lock for a few ms (docs/ARCHITECTURE.md, ftsmerge). */
+#define INDEX_MERGE_PAGES 16
+
 /* Empties every index table (for reindex); the tables stay. */
 int index_clear(sqlite3 *db, struct pv_error *err);
 

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -48,12 +51,10 @@ static void add_file(sqlite3 *db, int64_t id, const char *name)
 		fail_msg("%s: %s", name, err.msg);
 }
 
-static int setup(void **state)
+/* The corpus as messages 1..17, in one group commit as harvest does: 0
+ * when all 17 went in. */
+static int load_corpus(sqlite3 *db)
 {
-	sqlite3 *db;
-	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
-		return -1;
-	fx_catalog_schema(db);
 	const char *src = getenv("POPVAULT_SRC");
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/tests/data/mime", src ? src : ".");
@@ -73,8 +74,17 @@ static int setup(void **state)
 		free(names[i]);
 	}
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	*state = db;
 	return n == 17 ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	sqlite3 *db;
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+		return -1;
+	fx_catalog_schema(db);
+	*state = db;
+	return load_corpus(db);
 }
 
 static int teardown(void **state)
@@ -538,6 +548,203 @@ static void test_other_schema_version_is_rebuilt_empty(void **state)
 	sqlite3_close(db);
 }
 
+static const char *const ka_sections[] = {"text operators", "other operators",
+	"phrases, charsets and bare words", "combinations", "inert FTS5 operators inside a term"};
+
+static int64_t segments(sqlite3 *db)
+{
+	struct index_segments s;
+	struct pv_error err;
+	if (index_segments(db, &s, &err) != PV_OK)
+		fail_msg("segments: %s", err.msg);
+	return s.segments;
+}
+
+static void integrity_ok(sqlite3 *db)
+{
+	if (sqlite3_exec(db, "INSERT INTO idx_fts(idx_fts) VALUES ('integrity-check')", NULL, NULL,
+		    NULL) != SQLITE_OK)
+		fail_msg("integrity-check: %s", sqlite3_errmsg(db));
+}
+
+/* The indexer's idle merge: short steps (one page here, so many), each
+ * its own transaction, until FTS5 has one segment; every known answer the
+ * same after it. */
+static void test_idle_merge_runs_to_one_segment_with_the_same_answers(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	assert_int_equal(load_corpus(db), 0);
+	int64_t before = segments(db);
+	assert_true(before > 1); /* a savepoint a message: a segment each, then automerge */
+	bool done = false;
+	int steps = 0;
+	for (; !done && steps < 10000; steps++) {
+		assert_int_equal(index_merge_step(db, 1, &done, NULL), PV_OK);
+		assert_true(sqlite3_get_autocommit(db)); /* nothing left open between steps */
+	}
+	assert_true(done);
+	assert_true(steps >= 2);
+	assert_int_equal(segments(db), 1);
+	integrity_ok(db);
+	for (size_t i = 0; i < sizeof(ka_sections) / sizeof(ka_sections[0]); i++)
+		run_section(db, ka_sections[i]);
+	/* merged: a step is a read of the structure record, nothing written */
+	int64_t changes = sqlite3_total_changes64(db);
+	assert_int_equal(index_merge_step(db, 64, &done, NULL), PV_OK);
+	assert_true(done);
+	assert_int_equal(sqlite3_total_changes64(db), changes);
+	assert_int_equal(index_merge_step(db, 0, &done, NULL), PV_EUSAGE);
+	sqlite3_close(db);
+}
+
+/* Messages from..to of generated words (60 each, 5000 different), a
+ * segment each (a savepoint each), automerged, in one transaction. */
+static void add_generated(sqlite3 *db, int from, int to)
+{
+	char msg[4096];
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	for (int id = from; id <= to; id++) {
+		int o = snprintf(msg, sizeof(msg), "Subject: m%d\r\n\r\n", id);
+		for (int w = 0; w < 60; w++)
+			o += snprintf(msg + o, sizeof(msg) - (size_t)o, "w%dx%d ", (id * 7 + w * 13) % 5000, w);
+		add_text(db, id, msg);
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+}
+
+/* Once merged, a little new mail is a small segment beside the large one
+ * (FTS5's automerge keeps those few): not worth rewriting the whole index
+ * for until they hold an eighth of its pages. */
+static void test_merged_index_leaves_small_new_segments_alone(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	add_generated(db, 1, 400);
+	bool done = false;
+	while (!done)
+		assert_int_equal(index_merge_step(db, 64, &done, NULL), PV_OK);
+	assert_int_equal(segments(db), 1);
+	add_text(db, 1000, "Subject: late\r\n\r\nlatecomer\r\n");
+	assert_int_equal(segments(db), 2);
+	assert_int_equal(index_merge_step(db, 64, &done, NULL), PV_OK);
+	assert_true(done);
+	assert_int_equal(segments(db), 2);
+	expect(db, "latecomer", "1000");
+	sqlite3_close(db);
+}
+
+/* Every known-answer query's matches (ids ascending, then the total of a
+ * first page) appended to out: the same index gives the same text. */
+static void all_answers(sqlite3 *db, struct pv_buf *out)
+{
+	size_t n;
+	struct ka_entry *v = ka_load(&n);
+	for (size_t i = 0; i < n; i++) {
+		int64_t *ids, total;
+		size_t k;
+		struct index_hits hits;
+		assert_int_equal(index_match_ids(db, v[i].query, &ids, &k, NULL), PV_OK);
+		assert_int_equal(index_search(db, v[i].query, 50, 0, &hits, &total, NULL), PV_OK);
+		pv_buf_printf(out, NULL, "%s: %lld:", v[i].query, (long long)total);
+		for (size_t j = 0; j < k; j++)
+			pv_buf_printf(out, NULL, " %lld", (long long)ids[j]);
+		pv_buf_append_str(out, "\n", NULL);
+		free(ids);
+		index_hits_free(&hits);
+	}
+	ka_free(v, n);
+}
+
+/* FTS5's structure record (segments, levels, merges under way). */
+static size_t structure(sqlite3 *db, unsigned char *out, size_t max)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT block FROM idx_fts_data WHERE id = 10", -1,
+		&st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = (size_t)sqlite3_column_bytes(st, 0);
+	assert_true(n <= max);
+	memcpy(out, sqlite3_column_blob(st, 0), n);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* A merge killed in the middle of a step (the indexer process killed, a
+ * power cut) leaves the index as the last committed step left it: FTS5
+ * writes a step's pages and its structure record in one transaction. */
+static void test_merge_killed_mid_step_leaves_a_usable_index(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pv-test-merge-XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/catalog.db", dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+	fx_catalog_schema(db);
+	assert_int_equal(load_corpus(db), 0);
+	add_generated(db, 100, 500); /* enough pages that a step of one is not all */
+	bool done;
+	assert_int_equal(index_merge_step(db, 1, &done, NULL), PV_OK); /* one committed step */
+	assert_false(done);
+	unsigned char was[4096], now[4096];
+	size_t was_n = structure(db, was, sizeof(was));
+	struct pv_buf before, after;
+	pv_buf_init(&before, 1 << 20);
+	pv_buf_init(&after, 1 << 20);
+	all_answers(db, &before);
+	sqlite3_close(db);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* steps inside a transaction that never commits: killed in it,
+		 * after saying how many rows they changed */
+		sqlite3 *c;
+		if (sqlite3_open(path, &c) != SQLITE_OK ||
+		    sqlite3_exec(c, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+			_exit(1);
+		for (int i = 0; i < 5; i++)
+			if (index_merge_step(c, 1, &done, NULL) != PV_OK)
+				_exit(1);
+		int64_t changed = sqlite3_total_changes64(c);
+		if (write(fds[1], &changed, sizeof(changed)) != sizeof(changed))
+			_exit(1);
+		raise(SIGKILL);
+		_exit(1);
+	}
+	close(fds[1]);
+	int64_t changed = 0;
+	assert_int_equal(read(fds[0], &changed, sizeof(changed)), sizeof(changed));
+	close(fds[0]);
+	assert_true(changed > 2); /* the killed steps did merge */
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	/* the killed steps never happened: the structure of the last commit */
+	size_t now_n = structure(db, now, sizeof(now));
+	assert_true(now_n == was_n && memcmp(now, was, was_n) == 0);
+	integrity_ok(db);
+	all_answers(db, &after);
+	assert_string_equal(pv_buf_str(&after), pv_buf_str(&before));
+	done = false;
+	for (int steps = 0; !done && steps < 100000; steps++)
+		assert_int_equal(index_merge_step(db, 1, &done, NULL), PV_OK); /* and resumes */
+	assert_int_equal(segments(db), 1);
+	integrity_ok(db);
+	pv_buf_reset(&after);
+	all_answers(db, &after);
+	assert_string_equal(pv_buf_str(&after), pv_buf_str(&before));
+	pv_buf_free(&before);
+	pv_buf_free(&after);
+	sqlite3_close(db);
+	fx_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -563,6 +770,9 @@ int main(void)
 		cmocka_unit_test(test_failed_add_leaves_the_callers_transaction_usable),
 		cmocka_unit_test(test_remove_purge_clear),
 		cmocka_unit_test(test_other_schema_version_is_rebuilt_empty),
+		cmocka_unit_test(test_idle_merge_runs_to_one_segment_with_the_same_answers),
+		cmocka_unit_test(test_merged_index_leaves_small_new_segments_alone),
+		cmocka_unit_test(test_merge_killed_mid_step_leaves_a_usable_index),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

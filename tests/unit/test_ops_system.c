@@ -582,6 +582,7 @@ static void test_metrics_text_format_and_escaping(void **state)
 	st.heartbeat_gaps = 4;
 	st.data_free_bytes = 99;
 	st.index_lag_s = 12;
+	st.index_segments = 3;
 	st.harvest_pause.paused = true;
 	pv_buf_init(&out, 1 << 20);
 	fx_must(metrics_render(&st, 7, &out, &err), &err, "render");
@@ -610,6 +611,7 @@ static void test_metrics_text_format_and_escaping(void **state)
 	assert_non_null(strstr(s, "popvault_harvest_seconds_since_success{account=\"we\\\"ird\\\\na"
 				  "\\nme\"} 100\n"));
 	assert_non_null(strstr(s, "popvault_index_lag_seconds 12\n"));
+	assert_non_null(strstr(s, "popvault_index_segments 3\n")); /* 1 once merged */
 	assert_non_null(strstr(s, "popvault_harvest_paused 1\n"));
 	assert_non_null(strstr(s, "popvault_data_dir_reserve_bytes 1073741824\n"));
 	/* Only the escaped newline: every raw one ends a line. */

@@ -149,6 +149,29 @@ static void test_known_answers_on_postgresql(void **state)
 	known_answers(pg_or_skip(state));
 }
 
+/* merge_step through the interface: FTS5 merges to one segment with the
+ * same answers; PostgreSQL has nothing to merge (done at once, no
+ * segments to show). The later cases run on the merged index. */
+static void test_merge_step_on_both(void **state)
+{
+	struct fixture *fx = *state;
+	struct search_backend *b = fx->fts5;
+	bool done = false;
+	int64_t n;
+	for (int steps = 0; !done && steps < 10000; steps++)
+		assert_int_equal(search_backend_merge_step(b, 1, &done, NULL), PV_OK);
+	assert_true(done);
+	assert_int_equal(search_backend_segments(b, &n, NULL), PV_OK);
+	assert_int_equal(n, 1);
+	known_answers(b);
+	b = pg_or_skip(state);
+	done = false;
+	assert_int_equal(search_backend_merge_step(b, 16, &done, NULL), PV_OK);
+	assert_true(done);
+	assert_int_equal(search_backend_segments(b, &n, NULL), PV_OK);
+	assert_int_equal(n, -1);
+}
+
 /* The PostgreSQL backend's tokens are FTS5's own: the tokenizer reads a
  * text exactly as idx_fts (made by the catalog's migrations) does. */
 struct tokens {
@@ -465,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_known_answers_on_fts5),
 		cmocka_unit_test(test_tokens_are_idx_fts_tokens),
 		cmocka_unit_test(test_known_answers_on_postgresql),
+		cmocka_unit_test(test_merge_step_on_both),
 		cmocka_unit_test(test_random_queries_give_the_same_ids),
 		cmocka_unit_test(test_injection_attempts_are_harmless_on_postgresql),
 		cmocka_unit_test(test_paging_and_display_fields_on_postgresql),
