@@ -21,6 +21,8 @@ import pvharness
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("POPVAULT_SRC") or os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 PV = os.environ.get("POPVAULT_BIN") or os.path.join(SRC, "build", "popvault")
+# The dynamic loader expands $LIB (the faketime program sets the same).
+LIBFAKETIME = os.environ.get("H_LIBFAKETIME") or "/usr/$LIB/faketime/libfaketime.so.1"
 # The backend matrix (tests/README): with POPVAULT_TEST_STORE=s3 every
 # archive an Archive inits keeps its sealed packs in the run's Ceph RGW
 # (pvharness.Run.rgw), in a bucket of its own (popvault.sh says the same).
@@ -116,7 +118,7 @@ class Archive:
 
     def __call__(self, *args, check=True, data_dir=None, at=None):
         """Runs popvault --data DIR ARGS (DIR: data_dir, else this archive),
-        as if run `at` days from now when given (faketime: the real clock
+        as if run `at` days from now when given (libfaketime: the real clock
         moved by that offset, so consecutive runs never see time go back).
         Returns the CompletedProcess (output captured as bytes); with check,
         a non-zero exit ends the script with popvault's stderr."""
@@ -130,7 +132,11 @@ class Archive:
         cmd = [PV, "--data", data_dir or self.data] + args
         env = dict(os.environ, **self.env)
         if at is not None:
-            cmd = ["faketime", "-f", "+%dd" % int(at)] + cmd
+            # libfaketime preloaded by itself, not the faketime program
+            # (harness.sh h_faketime says why).
+            env["FAKETIME"] = "+%dd" % int(at)
+            env["LD_PRELOAD"] = ":".join(
+                lib for lib in (LIBFAKETIME, env.get("LD_PRELOAD", "")) if lib)
             # faketime is an LD_PRELOAD library: an ASan build must accept it.
             env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
         rgw = self._rgw_clock(at)
