@@ -71,6 +71,31 @@ def catalog_options():
     return ["--catalog", url]
 
 
+def catalog_copy(data, url=None):
+    """(PostgreSQL) a new database made from the catalog of the archive at
+    data (or the database url names) as its template, which nothing may be
+    connected to then; returns its URL. A snapshot to roll back to: give
+    catalog_rollback a copy of it, the snapshot itself stays as it was."""
+    src = url or open(os.path.join(data, "catalog.url")).read().strip()
+    base, _, db = src.rpartition("/")
+    db = db.split("?", 1)[0]
+    name = "pv_" + os.urandom(6).hex()
+    psql = os.path.join(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"), "psql")
+    subprocess.run([psql, base + "/postgres", "-qAt", "-v", "ON_ERROR_STOP=1", "-c",
+                    'CREATE DATABASE %s TEMPLATE "%s"' % (name, db)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return base + "/" + name
+
+
+def catalog_rollback(data, snapshot_url):
+    """(PostgreSQL) the archive at data rolled back to the snapshot: its
+    catalog.url names a fresh copy of it (what putting back an older
+    catalog.db is on SQLite)."""
+    url = catalog_copy(data, snapshot_url)
+    with open(os.path.join(data, "catalog.url"), "w") as f:
+        f.write(url + "\n")
+
+
 def _check_stored(data):
     """The matrix must not pass by testing the local store twice."""
     db = pvcatalog.connect(data, readonly=True)
