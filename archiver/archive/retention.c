@@ -288,8 +288,12 @@ int retention_evaluate_stored(struct archive *ar, const struct policy *p, int64_
 
 	*unreadable_r = false;
 	if (retention_read_message(ar, m, raw, &size, &e) < 0) {
-		pv_log(PV_LOG_WARN, "retention.unreadable", "message %lld: %s (its retention stays)",
-		       (long long)m->id, e.msg);
+		/* The store's errors mostly name the message already. */
+		char who[32];
+		snprintf(who, sizeof(who), "message %lld: ", (long long)m->id);
+		bool named = strncmp(e.msg, who, strlen(who)) == 0;
+		pv_log(PV_LOG_WARN, "retention.unreadable", "%s%s (its retention stays)", named ? "" : who,
+		       e.msg);
 		*unreadable_r = true;
 		return PV_OK;
 	}

@@ -2,16 +2,17 @@
 
 #include <stdint.h>
 
-int pv_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
+#define B64_1(c)                                                                                 \
+	((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                      \
+	 : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                                 \
+	 : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                                 \
+	 : (c) == '+'               ? 62                                                             \
+	 : (c) == '/'               ? 63                                                             \
+				    : -1)
+#define B64_4(c) B64_1(c), B64_1((c) + 1), B64_1((c) + 2), B64_1((c) + 3)
+#define B64_16(c) B64_4(c), B64_4((c) + 4), B64_4((c) + 8), B64_4((c) + 12)
+#define B64_64(c) B64_16(c), B64_16((c) + 16), B64_16((c) + 32), B64_16((c) + 48)
+const signed char pv_b64_values[256] = {B64_64(0), B64_64(64), B64_64(128), B64_64(192)};
 
 int pv_b64_decode(const char *s, size_t len, unsigned char *out, size_t max, size_t *len_r)
 {

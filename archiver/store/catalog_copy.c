@@ -20,6 +20,10 @@ enum col_type { COL_INT, COL_TEXT, COL_BLOB };
  * far smaller than this; a bigger one is refused, not copied in part). */
 #define COPY_BATCH_BYTES_MAX (256u << 20)
 #define COPY_PARAMS_MAX 999
+/* Rows per FETCH from a PostgreSQL source: libpq holds a statement's
+ * whole result, so a table is read through a cursor, a slice at a time,
+ * and memory stays flat whatever the table's size. */
+#define COPY_FETCH_ROWS 1000
 /* The SQL of one INSERT: its parameters and the column names. */
 #define COPY_SQL_MAX (1u << 20)
 
@@ -307,11 +311,68 @@ static int batch_flush(struct batch *b, struct db *to, const char *table, struct
 	return r < 0 ? r : PV_OK;
 }
 
+/* The source's rows: the SELECT itself on SQLite (it steps row by row);
+ * on PostgreSQL a cursor in the caller's snapshot, fetched in slices. */
+struct source {
+	struct db *db;
+	struct db_stmt *st;
+	bool cursor;
+	int64_t in_slice; /* rows of the current FETCH so far */
+};
+
+static int source_open(struct source *s, struct db *from, const char *select,
+		       struct pv_error *err)
+{
+	char fetch[64];
+	memset(s, 0, sizeof(*s));
+	s->db = from;
+	if (db_kind(from) != DB_POSTGRES)
+		return db_prepare(from, select, &s->st, err);
+	struct pv_buf sql;
+	pv_buf_init(&sql, COPY_SQL_MAX);
+	int r = pv_buf_printf(&sql, err, "DECLARE pv_catalog_copy NO SCROLL CURSOR FOR %s", select);
+	if (r == PV_OK)
+		r = db_exec(from, pv_buf_str(&sql), err);
+	pv_buf_free(&sql);
+	if (r < 0)
+		return r;
+	s->cursor = true;
+	snprintf(fetch, sizeof(fetch), "FETCH FORWARD %d FROM pv_catalog_copy", COPY_FETCH_ROWS);
+	return db_prepare(from, fetch, &s->st, err);
+}
+
+/* DB_ROW, DB_DONE or an error, as db_step. */
+static int source_next(struct source *s, struct pv_error *err)
+{
+	int r = db_step(s->st, err);
+	if (r == DB_ROW)
+		s->in_slice++;
+	else if (r == DB_DONE && s->cursor && s->in_slice == COPY_FETCH_ROWS) {
+		/* a full slice: there may be more */
+		db_reset(s->st);
+		s->in_slice = 0;
+		return source_next(s, err);
+	}
+	return r;
+}
+
+static void source_close(struct source *s)
+{
+	struct pv_error e;
+	db_finalize(&s->st);
+	if (s->cursor) {
+		/* Fails in a transaction an error aborted: its end closes it. */
+		int r = db_exec(s->db, "CLOSE pv_catalog_copy", &e);
+		(void)r;
+	}
+	s->cursor = false;
+}
+
 static int copy_rows(struct db *from, struct db *to, struct catalog_copy_table *t,
 		     const struct table_cols *c, struct pv_error *err)
 {
 	struct batch b = {.c = c};
-	struct db_stmt *src = NULL;
+	struct source src = {NULL, NULL, false, 0};
 	struct pv_buf sql;
 	int r;
 	/* lib/db.h takes at most 999 parameters in one statement (db_pg.c) */
@@ -323,10 +384,10 @@ static int copy_rows(struct db *from, struct db *to, struct catalog_copy_table *
 	if ((b.v = calloc(b.max_rows * (size_t)c->n, sizeof(*b.v))) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	if ((r = select_sql(t->name, c, &sql, err)) == PV_OK &&
-	    (r = db_prepare(from, pv_buf_str(&sql), &src, err)) < 0)
+	    (r = source_open(&src, from, pv_buf_str(&sql), err)) < 0)
 		pv_error_prefix(err, "in the source");
-	while (r == PV_OK && (r = db_step(src, err)) == DB_ROW) {
-		if ((r = batch_add(&b, src, err)) < 0)
+	while (r == PV_OK && (r = source_next(&src, err)) == DB_ROW) {
+		if ((r = batch_add(&b, src.st, err)) < 0)
 			break;
 		if (b.rows == b.max_rows || b.bytes.len >= COPY_BATCH_BYTES) {
 			size_t n = b.rows;
@@ -340,7 +401,7 @@ static int copy_rows(struct db *from, struct db *to, struct catalog_copy_table *
 		if ((r = batch_flush(&b, to, t->name, err)) == PV_OK)
 			t->rows += (int64_t)n;
 	}
-	db_finalize(&src);
+	source_close(&src);
 	db_finalize(&b.full);
 	free(b.v);
 	pv_buf_free(&b.bytes);
@@ -379,6 +440,9 @@ int catalog_copy(struct db *from, struct db *to, struct catalog_copy_report *rep
 		return pv_fail(err, PV_EUSAGE, "catalog copy: from one engine to the other only");
 	if (!db_in_transaction(to))
 		return pv_fail(err, PV_ERR, "catalog copy: the target needs the caller's transaction");
+	if (db_kind(from) == DB_POSTGRES && !db_in_transaction(from))
+		return pv_fail(err, PV_ERR, "catalog copy: a PostgreSQL source needs the caller's "
+					    "snapshot (its cursors live in a transaction)");
 	if ((r = target_tables(to, rep, err)) < 0)
 		return r;
 	for (size_t i = 0; i < rep->n_tables; i++) {

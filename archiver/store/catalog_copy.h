@@ -46,8 +46,8 @@ struct catalog_copy_report {
 /* Copies every table of to's schema from `from` into `to` (inside the
  * caller's transaction): SQLite into PostgreSQL (migrate --to-catalog)
  * or PostgreSQL into a new SQLite catalog (backup; the target's FTS5
- * tables are left empty, and read from a PostgreSQL source each table's
- * rows are fetched whole, as lib/db.h does). PV_ERR with the table's
+ * tables are left empty; a PostgreSQL source, which must be inside a
+ * transaction, is read through a cursor a slice of rows at a time). PV_ERR with the table's
  * name when a row is refused, a table or column is missing in the source,
  * or the target is not empty. rep filled as far as it went. */
 int catalog_copy(struct db *from, struct db *to, struct catalog_copy_report *rep,

@@ -491,6 +491,12 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"  UNIQUE (class, expiry_month)\n"
 	");\n",
 	},
+	/* 18 (issue 18): PostgreSQL's search index stores its vectors
+	 * compressed with lz4 (migrations_pg.c). Nothing on SQLite, whose
+	 * index is FTS5: the step only moves the version. */
+	{
+	NULL,
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

@@ -6,6 +6,8 @@
 
 #include <stdio.h>
 
+#include "archiver/store/pg_index.h"
+
 /* A trigger that refuses a change with its argument as the message: what
  * SQLite's RAISE(ABORT, msg) triggers do. */
 #define PG_REFUSE(name, when, table, msg)                                          \
@@ -413,6 +415,13 @@ static const char *const pg_catalog_steps[][MIGRATION_PARTS] = {
 	"  destroyed_at bigint,\n"
 	"  UNIQUE (class, expiry_month)\n"
 	");\n",
+	},
+	/* 18: the search index's vectors in lz4 (pg_index.h), when the
+	 * archive has made its index already; rows written before keep
+	 * pglz: rewriting them here would hold the writers' lock for
+	 * minutes per 100,000 messages (ARCHITECTURE.md section 12, pglz4) */
+	{
+	PG_INDEX_TV_LZ4_SQL,
 	},
 };
 

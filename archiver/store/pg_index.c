@@ -14,7 +14,8 @@ struct pg_index {
 };
 
 /* Same columns and indexes as the SQLite index (catalog migration 5), the
- * FTS5 table replaced by tv and its GIN index; idx_failed as SQLite's. */
+ * FTS5 table replaced by tv and its GIN index (tv in lz4, as catalog
+ * migration 18 makes it); idx_failed as SQLite's. */
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS idx_meta (key text PRIMARY KEY, value bigint NOT NULL);\n"
 	"CREATE TABLE IF NOT EXISTS idx_doc (\n"
@@ -38,7 +39,8 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS idx_doc_tv ON idx_doc USING gin (tv);\n"
 	"CREATE TABLE IF NOT EXISTS idx_failed (id bigint PRIMARY KEY, reason text NOT NULL,"
 	" failed_at bigint NOT NULL);\n"
-	"INSERT INTO idx_meta VALUES ('schema', 1) ON CONFLICT DO NOTHING;\n";
+	"INSERT INTO idx_meta VALUES ('schema', 1) ON CONFLICT DO NOTHING;\n"
+	PG_INDEX_TV_LZ4_SQL;
 
 /* A write of its own transaction when the caller has none (the writers'
  * lock, as every catalog write), else a savepoint in the caller's: a

@@ -35,6 +35,22 @@
 
 struct pg_index;
 
+/* idx_doc's vectors compressed with lz4 instead of pglz: a phrase reads
+ * every candidate's vector from TOAST and decompresses it, and lz4 halves
+ * that (ARCHITECTURE.md section 12, pglz4). PostgreSQL does not rewrite
+ * the table: rows already written keep pglz until written again (a
+ * reindex). A server built without lz4 keeps pglz (feature_not_supported
+ * is the error it gives). Nothing when idx_doc does not exist yet: the
+ * tables made by pg_index_attach run this too. Catalog migration 18 runs
+ * this text: never edit it, add a step. */
+#define PG_INDEX_TV_LZ4_SQL                                                   \
+	"DO $$BEGIN\n"                                                          \
+	"  IF to_regclass('idx_doc') IS NOT NULL THEN\n"                        \
+	"    ALTER TABLE idx_doc ALTER COLUMN tv SET COMPRESSION lz4;\n"        \
+	"  END IF;\n"                                                           \
+	"EXCEPTION WHEN feature_not_supported THEN NULL;\n"                     \
+	"END$$;\n"
+
 /* Connects (conninfo: libpq's "host=... port=..." or a postgresql:// URL)
  * and makes the tables when missing. *px_r owned by the caller
  * (pg_index_close, which closes the connection). PV_ERR with libpq's

@@ -42,7 +42,7 @@
 struct record_sealer {
 	char data_dir[2048];
 	ZSTD_CCtx *zc;
-	struct pv_ss_pusher *push;
+	struct pv_ss *push;
 	crypto_secretstream_xchacha20poly1305_state ss;
 	struct pv_sha256 ct_hash;
 	bool active, ended;
@@ -75,7 +75,7 @@ int record_sealer_new(const char *data_dir, struct record_sealer **s_r, struct p
 		free(s);
 		return pv_fail(err, PV_ERR, "zstd: cannot start compression");
 	}
-	int r = pv_ss_pusher_new(&s->push, err);
+	int r = pv_ss_new(&s->push, err);
 	if (r < 0) {
 		ZSTD_freeCCtx(s->zc);
 		free(s);
@@ -92,7 +92,7 @@ void record_sealer_free(struct record_sealer **sp)
 		return;
 	record_abort(s);
 	ZSTD_freeCCtx(s->zc);
-	pv_ss_pusher_free(&s->push);
+	pv_ss_free(&s->push);
 	pv_buf_free(&s->mem);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
@@ -375,13 +375,15 @@ static uint32_t be32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* The decompression context kept between reads of one thread. */
+/* The decompression and cipher contexts kept between reads of one thread. */
 static _Thread_local ZSTD_DCtx *dctx_cache;
+static _Thread_local struct pv_ss *ss_cache;
 
 void record_thread_release(void)
 {
 	ZSTD_freeDCtx(dctx_cache);
 	dctx_cache = NULL;
+	pv_ss_free(&ss_cache);
 }
 
 int record_open(int fd, uint64_t off, uint64_t len, const char *id,
@@ -404,6 +406,8 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
 	}
+	if (ss_cache == NULL && (r = pv_ss_new(&ss_cache, err)) < 0)
+		goto out;
 	/* The bytes must hash to the record's id before one is trusted. */
 	if ((r = hash_pass(fd, off, len, id, buf, &whole, what, err)) < 0)
 		goto out;
@@ -437,9 +441,9 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 		unsigned char tag;
 		if (clen > pbuf_used)
 			pbuf_used = clen;
-		if (crypto_secretstream_xchacha20poly1305_pull(&ss, pbuf, &plen, &tag, p, clen, NULL,
-							       0) != 0) {
-			r = pv_fail(err, PV_EINTEGRITY, "%s: authentication failed", what);
+		if ((r = pv_ss_pull(ss_cache, &ss, pbuf, &plen, &tag, p, clen, err)) < 0) {
+			if (r == PV_EINTEGRITY)
+				pv_fail(err, r, "%s: authentication failed", what);
 			goto out;
 		}
 		if ((tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) != last) {

@@ -42,6 +42,7 @@
 #include "archiver/lib/db.h"
 #include "archiver/lib/limits.h"
 #include "archiver/store/catalog.h"
+#include "archiver/store/pg_index.h"
 
 #define VOCAB 20000
 /* Bump when gen() or make_vocab() change: a cached index is then rebuilt. */
@@ -375,8 +376,10 @@ static void build_pg(struct db *pg, struct search_backend *sb, long n, double *i
 	double *mb_r, double *vacuum_s)
 {
 	struct pv_error err;
+	/* the vectors stored as an archive migrated to 18 stores them (a
+	 * table kept from an older build was made in pglz) */
 	if (db_exec(pg, "DELETE FROM bench_meta", &err) != PV_OK ||
-	    search_backend_clear(sb, &err) != PV_OK)
+	    search_backend_clear(sb, &err) != PV_OK || db_exec(pg, PG_INDEX_TV_LZ4_SQL, &err) != PV_OK)
 		pg_die("clear", &err);
 	struct pv_buf b;
 	pv_buf_init(&b, 1 << 20);

@@ -86,6 +86,7 @@ def main():
     ap.add_argument("--keep", help="copy the last round's data directory here")
     a = ap.parse_args()
     a.popvault = os.path.abspath(a.popvault)
+    a.tools = ["popvault"]  # what harvest.py's setup starts servers for
     with pvharness.Run() as r:
         b = hb.Bench(a, r)
         b.setup()

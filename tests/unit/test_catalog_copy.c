@@ -239,9 +239,17 @@ static void test_round_trip_into_sqlite(void **state)
 	struct db_stmt *st;
 	if (f->pg == NULL)
 		return;
+	/* more rows than one FETCH of the cursor reads (COPY_FETCH_ROWS) */
+	run(f->src.db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)"
+		       " INSERT INTO web_sessions SELECT randomblob(32), 1, 'admin', i, i, i FROM n");
 	fx_must(copy_in_tx(f, &rep, &err), &err, "copy");
 	fx_must(db_commit(f->pg, &err), &err, "commit");
 	fx_catalog_open(&dst, "copyback", false);
+	/* outside a snapshot the PostgreSQL source is refused, not half read */
+	fx_must(db_begin(dst.db, &err), &err, "begin");
+	assert_int_equal(catalog_copy(f->pg, dst.db, &back, &err), PV_ERR);
+	assert_non_null(strstr(err.msg, "snapshot"));
+	db_rollback(dst.db);
 	fx_must(db_begin_read(f->pg, &err), &err, "snapshot");
 	fx_must(db_begin(dst.db, &err), &err, "begin");
 	fx_must(catalog_copy(f->pg, dst.db, &back, &err), &err, "copy back");
@@ -249,6 +257,8 @@ static void test_round_trip_into_sqlite(void **state)
 	fx_must(db_commit(dst.db, &err), &err, "commit");
 	db_rollback(f->pg);
 	assert_int_equal(back.rows, rep.rows);
+	assert_int_equal(q(dst.db, "SELECT count(*) FROM web_sessions"), 2501);
+	assert_int_equal(q(dst.db, "SELECT count(DISTINCT token_hash) FROM web_sessions"), 2501);
 	fx_must(db_prepare(dst.db, "SELECT name FROM users WHERE id = 7", &st, &err), &err, "name");
 	assert_int_equal(db_step(st, &err), DB_ROW);
 	assert_string_equal(db_column_text(st, 0), "Zoë ☃");

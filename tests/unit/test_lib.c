@@ -244,29 +244,34 @@ static void test_progress_meter_ends_on_its_line_after_a_clear(void **state)
 	free(text);
 }
 
-/* Records are sealed by pv_ss_push and opened by libsodium's pull: its
- * output must be libsodium's push's, byte for byte, for every length
- * (around the 64-byte blocks and the 16-byte padding), every tag, and
- * along a stream (the nonce update, the rekey). */
-static void test_secretstream_push_is_libsodiums(void **state)
+/* Records are sealed by pv_ss_push and opened by pv_ss_pull (older ones
+ * were sealed by libsodium): each must be libsodium's, byte for byte, for
+ * every length (around the 64-byte blocks and the 16-byte padding), every
+ * tag, and along a stream (the nonce update, the rekey); a forged chunk is
+ * refused and leaves the state as it was. */
+static void test_secretstream_is_libsodiums(void **state)
 {
 	(void)state;
 	static const size_t lens[] = {0, 1, 15, 16, 17, 47, 48, 49, 63, 64, 65, 127, 128, 1000, 65537};
 	static const unsigned char tags[] = {0, crypto_secretstream_xchacha20poly1305_TAG_PUSH,
 					     crypto_secretstream_xchacha20poly1305_TAG_REKEY, 0,
 					     crypto_secretstream_xchacha20poly1305_TAG_FINAL};
-	crypto_secretstream_xchacha20poly1305_state ours, theirs, pull;
+	crypto_secretstream_xchacha20poly1305_state ours, theirs, pull, ours_pull;
+	unsigned long long lm_short;
+	unsigned char tag_short;
 	unsigned char key[32], header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
 	size_t max = 65537 + crypto_secretstream_xchacha20poly1305_ABYTES;
 	unsigned char *m = malloc(65537), *a = malloc(max), *b = malloc(max), *back = malloc(65537);
-	struct pv_ss_pusher *p;
+	unsigned char *back2 = malloc(65537);
+	struct pv_ss *p;
 	struct pv_error err;
-	assert_int_equal(pv_ss_pusher_new(&p, &err), PV_OK);
+	assert_int_equal(pv_ss_new(&p, &err), PV_OK);
 	randombytes_buf(m, 65537);
 	crypto_secretstream_xchacha20poly1305_keygen(key);
 	crypto_secretstream_xchacha20poly1305_init_push(&theirs, header, key);
 	ours = theirs;
 	assert_int_equal(crypto_secretstream_xchacha20poly1305_init_pull(&pull, header, key), 0);
+	ours_pull = pull;
 	for (size_t round = 0; round < 3; round++)
 		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 			unsigned char tag = tags[(i + round) % 5], got;
@@ -283,13 +288,34 @@ static void test_secretstream_push_is_libsodiums(void **state)
 			assert_int_equal(lm, lens[i]);
 			if (lm > 0)
 				assert_memory_equal(back, m + i, (size_t)lm);
+			/* ours opens libsodium's chunk (b), refusing it forged */
+			crypto_secretstream_xchacha20poly1305_state kept = ours_pull;
+			size_t at = (i * 37 + round) % (size_t)lb;
+			unsigned long long lm2 = 0;
+			unsigned char got2 = 0xee;
+			b[at] ^= 0x20;
+			assert_int_equal(pv_ss_pull(p, &ours_pull, back2, &lm2, &got2, b, (size_t)lb, &err),
+					 PV_EINTEGRITY);
+			assert_memory_equal(&ours_pull, &kept, sizeof(kept));
+			b[at] ^= 0x20;
+			assert_int_equal(pv_ss_pull(p, &ours_pull, back2, &lm2, &got2, b, (size_t)lb, &err),
+					 PV_OK);
+			assert_int_equal(got2, tag);
+			assert_int_equal(lm2, lens[i]);
+			if (lm2 > 0)
+				assert_memory_equal(back2, m + i, (size_t)lm2);
+			assert_memory_equal(&ours_pull, &pull, sizeof(pull));
 		}
-	pv_ss_pusher_free(&p);
+	assert_int_equal(pv_ss_pull(p, &ours_pull, back2, &lm_short, &tag_short, a,
+				    crypto_secretstream_xchacha20poly1305_ABYTES - 1, &err),
+			 PV_EINTEGRITY);
+	pv_ss_free(&p);
 	assert_null(p);
 	free(m);
 	free(a);
 	free(b);
 	free(back);
+	free(back2);
 }
 
 int main(void)
@@ -297,7 +323,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fail_fills_error_and_returns_code),
 		cmocka_unit_test(test_blake2b_matches_libsodium),
-		cmocka_unit_test(test_secretstream_push_is_libsodiums),
+		cmocka_unit_test(test_secretstream_is_libsodiums),
 		cmocka_unit_test(test_strpool_keeps_every_string_in_place),
 		cmocka_unit_test(test_buf_refuses_to_grow_past_max),
 		cmocka_unit_test(test_rfc3339_round_trip_and_rejects),
