@@ -29,7 +29,7 @@ s3x() {
 	local days=$1
 	shift
 	rgw_at "$days"
-	TZ=UTC faketime -f "+${days}d" curl -s --aws-sigv4 "aws:amz:$RGW_REGION:s3" \
+	h_faketime "$days" curl -s --aws-sigv4 "aws:amz:$RGW_REGION:s3" \
 		--user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
 }
 # obj ID: the object URL of pack ID's stored version.
@@ -40,7 +40,7 @@ obj() {
 # status DAYS METHOD URL: the HTTP status of a request to the store, DAYS ahead.
 status() {
 	rgw_at "$1"
-	TZ=UTC faketime -f "+$1d" curl -s -o "$H_RUN/s3.body" -w '%{http_code}' \
+	h_faketime "$1" curl -s -o "$H_RUN/s3.body" -w '%{http_code}' \
 		--aws-sigv4 "aws:amz:$RGW_REGION:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" \
 		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
 		$([ "$2" = HEAD ] && echo -I || echo -X "$2") "$3"

@@ -159,13 +159,20 @@ with pvharness.Run() as run:
     # An insider puts back an older catalog: what the signer signed since is
     # gone from it. No command gets a checkpoint of that catalog signed, and
     # verify, reading the signer's record, says entries are missing.
+    # (PostgreSQL: a copy of the catalog's database; the packs in the
+    # store do not matter, checkpoints change none.)
     old = os.path.join(run.dir, "old")
     os.mkdir(old)
+    on_pg = os.path.exists(os.path.join(data, "catalog.url"))
+    if on_pg:
+        snapshot = popvault.catalog_copy(data)
     for f in os.listdir(data):
         if f.startswith("catalog.db"):
             shutil.copy2(os.path.join(data, f), old)
     pv("checkpoint", "--heartbeat", "--log", "audit")
     pv("checkpoint", "--heartbeat", "--log", "audit")
+    if on_pg:
+        popvault.catalog_rollback(data, snapshot)
     for f in os.listdir(data):
         if f.startswith("catalog.db"):
             os.unlink(os.path.join(data, f))

@@ -138,8 +138,16 @@ check() {
 	# the edited row.
 	[ -n "${undo:-}" ] && eval "$undo"
 	undo=
-	h_is "$(pvc "$day" show "$target" --raw 2>/dev/null | sha256sum | cut -d' ' -f1)" "$(eml "$target")" \
-		"$name: message $target still reads back byte for byte"
+	pvc "$day" show "$target" --raw >"$H_RUN/show.out" 2>"$H_RUN/show.err"
+	rc=$?
+	local got
+	got=$(sha256sum <"$H_RUN/show.out" | cut -d' ' -f1)
+	if [ "$got" = "$(eml "$target")" ]; then
+		h_pass "$name: message $target still reads back byte for byte"
+	else
+		h_fail "$name: message $target still reads back byte for byte" \
+			"show exit $rc, $(stat -c %s "$H_RUN/show.out") bytes, sha256 $got" "$(cat "$H_RUN/show.err")"
+	fi
 }
 
 # --- the two reproductions of the issue --------------------------------

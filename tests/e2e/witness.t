@@ -48,7 +48,7 @@ h_is "$(grep -c ': ok, cosigned-at=' "$H_RUN/out")" 4 "…four cosignatures"
 pvb anchor >"$H_RUN/out" 2>&1
 h_is $? 0 "one witness serves several archives: b's logs are cosigned too"
 h_is "$(wsql "$W1_STATE" "SELECT group_concat(origin || '=' || size, ' ') FROM (SELECT * FROM witness_logs ORDER BY origin)")" \
-	"a.example/popvault/archive=5 a.example/popvault/audit=$(sqlite3 "$H_RUN/a/catalog.db" "SELECT size FROM cosignatures WHERE log = 'audit' AND witness = '$W1_NAME'") b.example/popvault/archive=4 b.example/popvault/audit=$(sqlite3 "$H_RUN/b/catalog.db" "SELECT size FROM cosignatures WHERE log = 'audit' AND witness = '$W1_NAME'")" \
+	"a.example/popvault/archive=5 a.example/popvault/audit=$(D=$H_RUN/a pv_sql "SELECT size FROM cosignatures WHERE log = 'audit' AND witness = '$W1_NAME'") b.example/popvault/archive=4 b.example/popvault/audit=$(D=$H_RUN/b pv_sql "SELECT size FROM cosignatures WHERE log = 'audit' AND witness = '$W1_NAME'")" \
 	"the witness's state: per origin the size it cosigned"
 pva checkpoint --log archive >"$H_RUN/cp"
 h_is "$(grep -c "^— w[12].example/w " "$H_RUN/cp")" 2 \
@@ -76,11 +76,11 @@ h_like "$(pva audit list --type anchor)" "party=w1.example/w cosigned-at=.* -> o
 	"each cosignature is an 'anchor' audit entry"
 
 # Cosignatures accumulate as the log grows.
-cp -a "$H_RUN/a" "$H_RUN/a.before"   # a copy to roll back to, later
+pv_copy_archive "$H_RUN/a" "$H_RUN/a.before"   # a copy to roll back to, later
 h_seed dovecot alice "${more[0]}" >/dev/null
 pva harvest --once >/dev/null 2>&1
 pva anchor --log archive >/dev/null 2>&1
-h_is "$(sqlite3 "$H_RUN/a/catalog.db" "SELECT group_concat(size, ' ') FROM (SELECT DISTINCT size FROM cosignatures WHERE log = 'archive' ORDER BY size)")" \
+h_is "$(D=$H_RUN/a pv_sql "SELECT group_concat(size, ' ') FROM (SELECT DISTINCT size FROM cosignatures WHERE log = 'archive' ORDER BY size) AS s")" \
 	"5 6" "cosignatures accumulate: the archive log's checkpoints at 5 and 6 entries"
 h_is "$(wsql "$W2_STATE" "SELECT size FROM witness_logs WHERE origin = 'a.example/popvault/archive'")" 6 \
 	"…the witness now holds 6 (it checked the consistency proof from 5)"
@@ -122,13 +122,13 @@ h_is "$(curl -s -o /dev/null -w '%{http_code}' "$W1_URL/add-checkpoint")" 405 "G
 # The owner rolls the archive back to the copy from before the 6th message
 # and signs on with the box's own key.
 F="$H_RUN/a.forked"
-cp -a "$H_RUN/a.before" "$F"
+pv_copy_archive "$H_RUN/a.before" "$F"
 h_fails "the rolled-back log is refused: the witness cosigned more than it has" 3 \
 	"FAILED: 409 Conflict: the witness has cosigned 6 entries of this log, more than the 5 it has now" \
 	"$PV" --data "$F" anchor --log archive
 h_seed dovecot alice "${more[1]}" >/dev/null
 "$PV" --data "$F" harvest --once >/dev/null 2>&1
-h_is "$(sqlite3 "$F/catalog.db" "SELECT size FROM tlog_log WHERE name = 'archive'")" 6 \
+h_is "$(D=$F pv_sql "SELECT size FROM tlog_log WHERE name = 'archive'")" 6 \
 	"(the forked log has 6 entries again, the 6th another message)"
 h_fails "a fork of the same size is refused with 409 Conflict" 3 \
 	"FAILED: 409 Conflict: the witness holds another tree of 6 entries of this log: the log was forked" \

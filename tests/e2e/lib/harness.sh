@@ -187,6 +187,29 @@ h_pid_alive() {
 	[ "$st" != Z ] && [ "$st" != X ]
 }
 
+# h_faketime DAYS CMD...: CMD as if run DAYS days from now (UTC): the
+# real clock moved by that offset, libfaketime preloaded by itself
+# (FAKETIME, LD_PRELOAD; what CMD starts inherits both).  Not through the
+# faketime program: it makes a POSIX semaphore and shared memory named
+# after its own PID (/dev/shm/sem.faketime_sem_PID) with O_EXCL, so one
+# left behind by a faketime that was killed makes every later faketime
+# given that PID exit 1 ("sem_open: File exists") without running CMD; on
+# a busy machine PIDs come round within minutes (harness_faketime.t).
+# libfaketime makes such a pair itself when it is not given one (the first
+# process it is loaded in, removing it at exit), but goes on without it
+# when the name is taken. h_faketime_env DAYS prints the VAR=VALUE words
+# CMD runs under (env takes them).
+H_LIBFAKETIME=${H_LIBFAKETIME:-'/usr/$LIB/faketime/libfaketime.so.1'}
+h_faketime_env() {
+	printf '%s\n' TZ=UTC "FAKETIME=+${1}d" "LD_PRELOAD=$H_LIBFAKETIME${LD_PRELOAD:+:$LD_PRELOAD}"
+}
+h_faketime() {
+	local days=$1
+	shift
+	# shellcheck disable=SC2046 # one word a line, none with blanks
+	env $(h_faketime_env "$days") "$@"
+}
+
 # ---- TAP ------------------------------------------------------------
 h_plan() { H_PLANNED=$1; echo "1..$1"; }
 h_diag() { printf '%s\n' "$@" | sed 's/^/# /'; }

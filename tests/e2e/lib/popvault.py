@@ -21,6 +21,8 @@ import pvharness
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("POPVAULT_SRC") or os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 PV = os.environ.get("POPVAULT_BIN") or os.path.join(SRC, "build", "popvault")
+# The dynamic loader expands $LIB (the faketime program sets the same).
+LIBFAKETIME = os.environ.get("H_LIBFAKETIME") or "/usr/$LIB/faketime/libfaketime.so.1"
 # The backend matrix (tests/README): with POPVAULT_TEST_STORE=s3 every
 # archive an Archive inits keeps its sealed packs in the run's Ceph RGW
 # (pvharness.Run.rgw), in a bucket of its own (popvault.sh says the same).
@@ -67,6 +69,31 @@ def catalog_options():
                     os.path.join(HERE, "pg_sqlite_compat.sql")], check=True,
                    stdout=subprocess.DEVNULL)
     return ["--catalog", url]
+
+
+def catalog_copy(data, url=None):
+    """(PostgreSQL) a new database made from the catalog of the archive at
+    data (or the database url names) as its template, which nothing may be
+    connected to then; returns its URL. A snapshot to roll back to: give
+    catalog_rollback a copy of it, the snapshot itself stays as it was."""
+    src = url or open(os.path.join(data, "catalog.url")).read().strip()
+    base, _, db = src.rpartition("/")
+    db = db.split("?", 1)[0]
+    name = "pv_" + os.urandom(6).hex()
+    psql = os.path.join(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"), "psql")
+    subprocess.run([psql, base + "/postgres", "-qAt", "-v", "ON_ERROR_STOP=1", "-c",
+                    'CREATE DATABASE %s TEMPLATE "%s"' % (name, db)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return base + "/" + name
+
+
+def catalog_rollback(data, snapshot_url):
+    """(PostgreSQL) the archive at data rolled back to the snapshot: its
+    catalog.url names a fresh copy of it (what putting back an older
+    catalog.db is on SQLite)."""
+    url = catalog_copy(data, snapshot_url)
+    with open(os.path.join(data, "catalog.url"), "w") as f:
+        f.write(url + "\n")
 
 
 def _check_stored(data):
@@ -116,7 +143,7 @@ class Archive:
 
     def __call__(self, *args, check=True, data_dir=None, at=None):
         """Runs popvault --data DIR ARGS (DIR: data_dir, else this archive),
-        as if run `at` days from now when given (faketime: the real clock
+        as if run `at` days from now when given (libfaketime: the real clock
         moved by that offset, so consecutive runs never see time go back).
         Returns the CompletedProcess (output captured as bytes); with check,
         a non-zero exit ends the script with popvault's stderr."""
@@ -130,7 +157,11 @@ class Archive:
         cmd = [PV, "--data", data_dir or self.data] + args
         env = dict(os.environ, **self.env)
         if at is not None:
-            cmd = ["faketime", "-f", "+%dd" % int(at)] + cmd
+            # libfaketime preloaded by itself, not the faketime program
+            # (harness.sh h_faketime says why).
+            env["FAKETIME"] = "+%dd" % int(at)
+            env["LD_PRELOAD"] = ":".join(
+                lib for lib in (LIBFAKETIME, env.get("LD_PRELOAD", "")) if lib)
             # faketime is an LD_PRELOAD library: an ASan build must accept it.
             env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
         rgw = self._rgw_clock(at)

@@ -230,7 +230,7 @@ pv_is_pg() { [ -s "$D/catalog.url" ]; }
 # audit entry and a verify note; tests/e2e/clock_step.t).
 pv_date() { date -u -d "+$1 days" '+%Y-%m-%d %H:%M:%S'; }
 
-# pv_at DAYS ARGS...: pv as if run DAYS days from now (faketime, UTC). The
+# pv_at DAYS ARGS...: pv as if run DAYS days from now (h_faketime). The
 # clock is the real one moved by a fixed offset, so consecutive runs at the
 # same DAYS never see time go back (an absolute start time would: each run
 # would restart the clock at the second it was computed).
@@ -241,7 +241,7 @@ pv_at() {
 	local days=$1 rc
 	shift
 	pv__rgw_at "$days"
-	TZ=UTC faketime -f "+${days}d" "$PV" --data "$D" "$@"
+	h_faketime "$days" "$PV" --data "$D" "$@"
 	rc=$?
 	pv__rgw_at 0
 	return "$rc"
