@@ -324,9 +324,13 @@ int packstore_open_range(struct packstore *ps, int64_t id, uint64_t off, uint64_
 	}
 	if ((r = pack_row(ps->db, id, &row, err)) < 0)
 		return r;
+	/* Not stored in this reader's snapshot, and no file: its upload may
+	 * have committed after the snapshot began (the file goes once the
+	 * row says stored), as under a verify while a harvest settles its
+	 * packs. The store's newest version then holds it; the record's
+	 * hash against the catalog still decides whether it is the one. */
 	if (!row.stored)
-		return pv_fail(err, PV_ENOTFOUND, "pack %lld: no file and not in the store",
-			       (long long)id);
+		row.version[0] = '\0';
 	if (ps->whole_packs) {
 		for (size_t i = 0; i < PV_PACK_FETCH_CACHE; i++)
 			if (ps->cache[i].fd >= 0 && ps->cache[i].id == id) {
@@ -342,6 +346,9 @@ int packstore_open_range(struct packstore *ps, int64_t id, uint64_t off, uint64_
 	r = ps->ops->get(ps->impl, id, row.version, whole ? 0 : off, whole ? 0 : len, fd, err);
 	if (r < 0) {
 		close(fd);
+		if (!row.stored && r == PV_ENOTFOUND)
+			return pv_fail(err, PV_ENOTFOUND, "pack %lld: no file and not in the store",
+				       (long long)id);
 		return pv_error_prefix(err, "pack %lld", (long long)id);
 	}
 	if (whole) {

@@ -234,6 +234,10 @@ h_is "$bad" 0 "show --raw of 40 random messages: the bytes hash to the catalog's
 # reindex ends with the index merged into one FTS5 segment (what the
 # indexer does when idle), with the same answers.
 pv reindex >"$H_RUN/reindex.out" 2>&1
-h_is "$(pv --json stats | h_json 'd["index_segments"]')" 1 "reindex leaves the index merged (one segment)"
+if pv_is_pg; then
+	h_skip "the index is PostgreSQL's: no FTS5 segments to merge"
+else
+	h_is "$(pv --json stats | h_json 'd["index_segments"]')" 1 "reindex leaves the index merged (one segment)"
+fi
 python3 "$H_RUN/search.py" "$PV" "$D" "$M/index.json" "$SEED" >"$H_RUN/search2.out"
 h_is "$(cat "$H_RUN/search2.out")" "bad 0" "merged, every keyword and sampled Message-ID finds exactly its messages"

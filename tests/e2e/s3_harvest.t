@@ -12,7 +12,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/rgw.sh"
 h_init
-h_plan 25
+h_plan 26
 
 rgw_start
 STORE="s3://pv-archive?endpoint=$RGW_URL&region=$RGW_REGION"
@@ -88,6 +88,19 @@ h_is "$(pv_sql "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', retain_until, 'unixepoch')
 h_like "$(s3 -I "$RGW_URL/pv-archive/packs/$(printf '%08d' "$id").pack?versionId=$ver" | tr -d '\r' |
 	grep -i '^x-amz-object-lock-retain-until-date:')" "${want%Z}" "…and so does the store's lock"
 h_check "verify passes" eval 'pv verify >/dev/null 2>&1'
+
+# A reader whose snapshot of the catalog began before a pack's upload
+# committed sees it unstored, and its file is gone by then (a verify
+# while a harvest settles its packs): the store's newest version is read,
+# checked against the catalog as always. Made here by taking the row's
+# upload back for the length of one read.
+mid=$(pv_sql "SELECT min(id) FROM messages WHERE pack_id = $id")
+want=$(pv_sql "SELECT lower(hex(sha256)) FROM messages WHERE id = $mid")
+sat=$(pv_sql "SELECT stored_at FROM packs WHERE id = $id")
+pv_sql "UPDATE packs SET stored_at = NULL, store_version = NULL WHERE id = $id" >/dev/null
+h_is "$("$PV" --data "$D" show "$mid" --raw 2>"$H_RUN/stale.err" | sha256sum | cut -d' ' -f1)" \
+	"$want" "a pack unstored in the reader's view, its file gone: read from the store, byte for byte"
+pv_sql "UPDATE packs SET stored_at = $sat, store_version = '$ver' WHERE id = $id" >/dev/null
 
 # The cluster's admin purges the bucket (RADOS underneath Object Lock):
 # verify reports every pack and message gone without a disposal record.
