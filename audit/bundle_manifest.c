@@ -38,14 +38,19 @@ static void man_problem(struct bundle *b, const char *fmt, ...)
 }
 
 /* A line against the member it names. */
+/* Whether a manifest line named member i (a bit each in b->listed). */
+static bool listed(const struct bundle *b, size_t i)
+{
+	return (b->listed[i / 8] & (1u << (i % 8))) != 0;
+}
+
 static void man_match(struct bundle *b, struct bundle_file *f, const uint8_t sha[32],
 		      uint64_t lineno)
 {
 	size_t i = (size_t)(f - b->files);
-	bool listed = b->listed[i / 8] & (1u << (i % 8));
 	if (strcmp(f->name, BUNDLE_MANIFEST) == 0 || strcmp(f->name, BUNDLE_MANIFEST_NOTE) == 0)
 		man_problem(b, BUNDLE_MANIFEST " lists %s", f->name);
-	else if (listed)
+	else if (listed(b, i))
 		man_problem(b, BUNDLE_MANIFEST " lists %s twice", f->name);
 	else if (sodium_memcmp(f->sha256, sha, 32) != 0)
 		man_problem(b, "%s: its SHA-256 differs from " BUNDLE_MANIFEST " line %llu (changed?)",
@@ -120,12 +125,12 @@ int bundle_manifest_settle(struct bundle *b, struct pv_error *err)
 	 * members keeps no mark of its own. */
 	size_t n = 0;
 	for (size_t i = 0; i < b->n_files; i++)
-		n += !(b->listed[i / 8] & (1u << (i % 8)));
+		n += !listed(b, i);
 	if (n > 0 && (b->unlisted = malloc(n * sizeof(*b->unlisted))) == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	for (size_t i = 0; i < b->n_files; i++) {
 		const char *name = b->files[i].name;
-		if (!(b->listed[i / 8] & (1u << (i % 8))) && strcmp(name, BUNDLE_MANIFEST) != 0 &&
+		if (!listed(b, i) && strcmp(name, BUNDLE_MANIFEST) != 0 &&
 		    strcmp(name, BUNDLE_MANIFEST_NOTE) != 0)
 			b->unlisted[b->n_unlisted++] = name;
 	}

@@ -64,6 +64,12 @@ struct bundle_file *bundle_lookup(struct bundle *b, const char *name, size_t n)
 	return NULL;
 }
 
+/* The bytes of b->listed (a bit a member) for room for cap members. */
+static size_t listed_bytes(size_t cap)
+{
+	return cap == 0 ? 0 : cap / 8 + 1;
+}
+
 static int add_file(struct bundle *b, const char *name, struct bundle_file **f_r,
 		    struct pv_error *err)
 {
@@ -77,10 +83,9 @@ static int add_file(struct bundle *b, const char *name, struct bundle_file **f_r
 		if ((p = realloc(b->files, cap * sizeof(*p))) == NULL)
 			return pv_fail(err, PV_ERR, "out of memory");
 		b->files = p;
-		if ((l = realloc(b->listed, cap / 8 + 1)) == NULL)
+		if ((l = realloc(b->listed, listed_bytes(cap))) == NULL)
 			return pv_fail(err, PV_ERR, "out of memory");
-		memset(l + b->cap_files / 8 + (b->cap_files ? 1 : 0), 0,
-		       cap / 8 + 1 - (b->cap_files / 8 + (b->cap_files ? 1 : 0)));
+		memset(l + listed_bytes(b->cap_files), 0, listed_bytes(cap) - listed_bytes(b->cap_files));
 		b->listed = l;
 		b->cap_files = cap;
 	}
