@@ -1,11 +1,24 @@
 #include "archiver/lib/sha256.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
+
+/* Fetched once: EVP_sha256() makes every EVP_DigestInit_ex look the
+ * algorithm up in the providers again (locks and a hash table; the
+ * harvest starts two digests per message). */
+static EVP_MD *md;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void fetch(void)
+{
+	md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 int pv_sha256_init(struct pv_sha256 *h, struct pv_error *err)
 {
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+	pthread_once(&md_once, fetch);
+	EVP_MD_CTX *c = md ? EVP_MD_CTX_new() : NULL;
+	if (c == NULL || EVP_DigestInit_ex2(c, md, NULL) != 1) {
 		EVP_MD_CTX_free(c);
 		h->ctx = NULL;
 		return pv_fail(err, PV_ERR, "out of memory (SHA-256)");
