@@ -49,6 +49,7 @@ struct record_sealer {
 	/* plain[0] is the mode byte; the block accumulates in plain + 1. */
 	unsigned char plain[1 + RECORD_BLOCK];
 	size_t block_len;
+	size_t plain_used; /* the most of plain + 1 this record filled: what to wipe */
 	unsigned char zbuf[1 + ZSTD_COMPRESSBOUND(RECORD_BLOCK)];
 	unsigned char chunk[4 + CHUNK_CT_MAX];
 	/* The staged record: mem, then (past PV_MESSAGE_SPILL_THRESHOLD) spill_fd. */
@@ -156,12 +157,16 @@ int record_begin(struct record_sealer *s, const unsigned char key[BLOB_KEY_BYTES
 	return stage(s, head, sizeof(head), err);
 }
 
-/* Seals the pending block as one chunk. */
+/* Seals the pending block as one chunk: straight into the staged record
+ * while it stays in memory (no copy of the chunk), else through chunk. */
 static int seal_block(struct record_sealer *s, bool last, struct pv_error *err)
 {
 	const unsigned char *m = s->plain;
 	size_t mlen = 1 + s->block_len;
 	unsigned long long clen;
+	unsigned char *out = s->chunk;
+	bool in_mem = s->spill_fd < 0 && s->mem.len + 4 + CHUNK_CT_MAX <= PV_MESSAGE_SPILL_THRESHOLD;
+	int r;
 
 	s->plain[0] = RECORD_STORED;
 	if (s->block_len >= RECORD_ZSTD_MIN_BLOCK) {
@@ -174,17 +179,29 @@ static int seal_block(struct record_sealer *s, bool last, struct pv_error *err)
 			mlen = 1 + z;
 		}
 	}
-	int r = pv_ss_push(s->push, &s->ss, s->chunk + 4, &clen, m, mlen,
-			   last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0, err);
+	if (in_mem) {
+		if ((r = pv_buf_reserve(&s->mem, 4 + CHUNK_CT_MAX, err)) < 0)
+			return r;
+		out = s->mem.data + s->mem.len;
+	}
+	r = pv_ss_push(s->push, &s->ss, out + 4, &clen, m, mlen,
+		       last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0, err);
 	if (r < 0)
 		return r;
 	uint32_t word = (uint32_t)clen | (last ? CHUNK_LAST : 0);
-	s->chunk[0] = (unsigned char)(word >> 24);
-	s->chunk[1] = (unsigned char)(word >> 16);
-	s->chunk[2] = (unsigned char)(word >> 8);
-	s->chunk[3] = (unsigned char)word;
+	out[0] = (unsigned char)(word >> 24);
+	out[1] = (unsigned char)(word >> 16);
+	out[2] = (unsigned char)(word >> 8);
+	out[3] = (unsigned char)word;
 	s->block_len = 0;
-	return stage(s, s->chunk, 4 + (size_t)clen, err);
+	if (!in_mem)
+		return stage(s, s->chunk, 4 + (size_t)clen, err);
+	/* what stage() does, the bytes being in place already */
+	pv_sha256_update(&s->ct_hash, out, 4 + (size_t)clen);
+	s->len += 4 + (size_t)clen;
+	s->mem.len += 4 + (size_t)clen;
+	s->mem.data[s->mem.len] = '\0';
+	return PV_OK;
 }
 
 int record_write(struct record_sealer *s, const void *data, size_t len, struct pv_error *err)
@@ -203,6 +220,8 @@ int record_write(struct record_sealer *s, const void *data, size_t len, struct p
 			take = len;
 		memcpy(s->plain + 1 + s->block_len, p, take);
 		s->block_len += take;
+		if (1 + s->block_len > s->plain_used)
+			s->plain_used = 1 + s->block_len;
 		p += take;
 		len -= take;
 	}
@@ -215,7 +234,8 @@ int record_end(struct record_sealer *s, char id_r[BLOB_ID_LEN + 1], uint64_t *le
 	unsigned char digest[32];
 	int r = seal_block(s, true, err);
 	sodium_memzero(&s->ss, sizeof(s->ss));
-	sodium_memzero(s->plain, sizeof(s->plain));
+	sodium_memzero(s->plain, s->plain_used); /* not all 64 KiB for a small message */
+	s->plain_used = 0;
 	if (r < 0)
 		return r;
 	pv_sha256_final(&s->ct_hash, digest);
@@ -266,6 +286,8 @@ void record_abort(struct record_sealer *s)
 	}
 	pv_sha256_abort(&s->ct_hash); /* after record_end: already released */
 	sodium_memzero(&s->ss, sizeof(s->ss));
+	sodium_memzero(s->plain, s->plain_used); /* an abandoned record's plaintext */
+	s->plain_used = 0;
 	if (s->mem.data != NULL)
 		pv_buf_reset(&s->mem);
 	s->block_len = 0;
