@@ -186,6 +186,10 @@ int policy_evaluate_replay(const struct policy *p, const struct policy_message *
  * and policy_evaluate run on it (ingest skips the parse otherwise). */
 int policy_evaluate_facts(const struct policy *p, const struct policy_message *facts,
 			  struct policy_result *r, struct pv_error *err) PV_WARN_UNUSED;
+/* Whether any rule tests the content (addresses, subject, headers,
+ * attachments): when none does, policy_evaluate_facts decides every
+ * message, and ingest keeps no copy of a message's head to parse. */
+bool policy_reads_content(const struct policy *p);
 /* Whether rule i can be the first match of some message with these facts
  * (account, size, received_at), whatever its content: no earlier rule's
  * condition holds on the facts alone, and rule i's does not fail on them. */

@@ -242,6 +242,24 @@ int policy_evaluate_facts(const struct policy *p, const struct policy_message *f
 	return evaluate(p, &c, r, err);
 }
 
+static bool node_reads_content(const struct pnode *n)
+{
+	if (is_content_test(n))
+		return true;
+	for (const struct pnode *k = n->kids; k != NULL; k = k->next)
+		if (node_reads_content(k))
+			return true;
+	return false;
+}
+
+bool policy_reads_content(const struct policy *p)
+{
+	for (size_t i = 0; i < p->n_rules; i++)
+		if (p->rules[i].cond != NULL && node_reads_content(p->rules[i].cond))
+			return true;
+	return false;
+}
+
 bool policy_rule_possible(const struct policy *p, const struct policy_message *facts, size_t i)
 {
 	struct ectx c = {.m = facts, .mode = EVAL_PARTIAL};

@@ -107,15 +107,24 @@ static int decider_bucket(struct decider *d, struct archive *ar, const struct re
 	return r;
 }
 
-/* Decides a message's retention under the batch's policy and picks its
- * live bucket. When the account, size and time decide it whatever the
- * content (no stored policy, a policy of facts only, or a rule of facts
- * that matches first), the content is not parsed: that parse was a
- * sixth of the sealer's time. Otherwise from the policy's facts
- * (index_mime_facts: headers and MIME structure, no body text) of its
- * first bytes (raw, len; the message is w->msg.size bytes). The
- * full-text index is not made here: the indexer (indexer.h) extracts and
- * indexes it after the commit, off the path to DELE. */
+/* Whether the decider's policy may need a message's content: else its
+ * head is not kept (a copy and a wipe of up to PV_INGEST_READBACK_MAX
+ * bytes per message, for nothing, under init's policy). */
+static bool decider_reads_content(const struct decider *d)
+{
+	return d->policy != NULL && policy_reads_content(d->policy);
+}
+
+/* Decides a message's retention under the decider's policy (refreshed by
+ * the caller) and picks its live bucket. When the account, size and time
+ * decide it whatever the content (no stored policy, a policy of facts
+ * only, or a rule of facts that matches first), the content is not
+ * parsed: that parse was a sixth of the sealer's time. Otherwise from the
+ * policy's facts (index_mime_facts: headers and MIME structure, no body
+ * text) of its first bytes (raw, len; the message is w->msg.size bytes;
+ * raw NULL: not kept, as the policy reads no content). The full-text
+ * index is not made here: the indexer (indexer.h) extracts and indexes it
+ * after the commit, off the path to DELE. */
 static int decide(struct decider *d, struct archive *ar, const struct account *a,
 		  const unsigned char *raw, size_t len, struct row *w, struct pv_error *err)
 {
@@ -123,8 +132,6 @@ static int decide(struct decider *d, struct archive *ar, const struct account *a
 	struct policy_result res;
 	struct index_doc facts;
 	int r;
-	if ((r = decider_refresh(d, ar->cat->conn, err)) < 0)
-		return r;
 	if (d->policy == NULL) {
 		r = retention_builtin(w->received_at, &w->ret, err);
 	} else if ((r = retention_message_init(&rm, a->name, NULL, w->msg.size, w->received_at,
@@ -134,6 +141,8 @@ static int decide(struct decider *d, struct archive *ar, const struct account *a
 		if (r == PV_OK)
 			retention_from_result(&res, d->version, &w->ret);
 	}
+	if (r == PV_ENOTFOUND && raw == NULL)
+		return pv_fail(err, PV_ERR, "ingest: the policy reads the content, which was not kept");
 	if (r == PV_ENOTFOUND) {
 		if ((r = index_mime_facts(raw, len, &facts, err)) == PV_OK &&
 		    (r = retention_message_init(&rm, a->name, &facts, w->msg.size, w->received_at,
@@ -376,7 +385,8 @@ struct ingest {
 	unsigned char key[BLOB_KEY_BYTES];
 	struct ingest_hasher hash; /* for ingest_write */
 	uint64_t size;
-	struct pv_buf head; /* its first PV_INGEST_READBACK_MAX bytes */
+	struct pv_buf head; /* its first PV_INGEST_READBACK_MAX bytes, when kept */
+	bool keep_head;     /* the policy of its batch reads content */
 	/* Ended, not committed. */
 	struct row *rows;
 	size_t n, cap;
@@ -493,6 +503,12 @@ int ingest_begin(struct ingest *in, struct pv_error *err)
 {
 	int r;
 	ingest_abort(in);
+	/* The policy is looked up when a batch's first message begins (and
+	 * kept until it is decided, a commit between notwithstanding): it
+	 * says whether the head must be kept for its facts. */
+	if ((r = decider_refresh(&in->dec, in->ar->cat->conn, err)) < 0)
+		return r;
+	in->keep_head = decider_reads_content(&in->dec);
 	pv_random_bytes(in->key, sizeof(in->key));
 	if ((r = ingest_hash_begin(&in->hash, err)) < 0)
 		return r;
@@ -502,7 +518,7 @@ int ingest_begin(struct ingest *in, struct pv_error *err)
 int ingest_seal(struct ingest *in, const void *data, size_t len, struct pv_error *err)
 {
 	in->size += len;
-	size_t room = in->head.max - in->head.len;
+	size_t room = in->keep_head ? in->head.max - in->head.len : 0;
 	if (room > 0 && pv_buf_append(&in->head, data, len < room ? len : room, err) < 0)
 		return PV_ERR;
 	return record_write(in->seal, data, len, err);
@@ -586,8 +602,9 @@ int ingest_end_hashed(struct ingest *in, uint32_t msgnum, const char *uidl, int6
 	memcpy(w.key, in->key, sizeof(w.key));
 	memcpy(w.salt, d->salt, sizeof(w.salt));
 	if ((r = decide(&in->dec, in->ar, in->a,
-			in->head.data ? in->head.data : (const unsigned char *)"", in->head.len,
-			&w, err)) < 0 ||
+			!in->keep_head ? NULL
+			: in->head.data ? in->head.data : (const unsigned char *)"",
+			in->head.len, &w, err)) < 0 ||
 	    (r = pack_set_append(in->packs, w.bucket_id, in->seal, &w.loc, err)) < 0) {
 		row_clear(&w);
 		goto fail;
@@ -724,7 +741,8 @@ int ingest_commit(struct archive *ar, const struct account *a, struct ingest_ite
 			raw = back.data ? back.data : (const unsigned char *)"";
 			len = back.len;
 		}
-		r = decide(&dec, ar, a, raw, len, &w[i], err);
+		if ((r = decider_refresh(&dec, ar->cat->conn, err)) == PV_OK)
+			r = decide(&dec, ar, a, raw, len, &w[i], err);
 	}
 	/* 3. One transaction. */
 	if (r == PV_OK && (r = stmts_prepare(&st, ar->cat->conn, err)) == PV_OK &&

@@ -640,6 +640,36 @@ static void test_facts_decide_only_without_content_tests(void **state)
 	policy_free(&p);
 }
 
+/* Ingest keeps no head of a message when the policy reads no content:
+ * every content test, however deep in and/or/not, must count; account
+ * and size tests must not. */
+static void test_reads_content_finds_every_content_test(void **state)
+{
+	(void)state;
+	static const char *const reads[] = {
+		"rule \"a\": retain 1y when from ~ \"*@x.example\"\ndefault: retain 6y\n",
+		"rule \"a\": retain 1y when size > 1MB and not (account = \"m\" or"
+		" subject ~ \"*x*\")\ndefault: retain 6y\n",
+		"rule \"a\": retain 1y when account = \"m\"\n"
+		"rule \"b\": retain 2y when has:attachment\ndefault: retain 6y\n",
+	};
+	static const char *const facts_only[] = {
+		"default: retain 6y\n",
+		"rule \"a\": retain 1y when size > 1MB or not account = \"m\"\n"
+		"default: retain 6y\n",
+	};
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		struct policy *p = parse_ok(reads[i]);
+		assert_true(policy_reads_content(p));
+		policy_free(&p);
+	}
+	for (size_t i = 0; i < sizeof(facts_only) / sizeof(facts_only[0]); i++) {
+		struct policy *p = parse_ok(facts_only[i]);
+		assert_false(policy_reads_content(p));
+		policy_free(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -656,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_trace_text_is_strict),
 		cmocka_unit_test(test_rule_possible_from_facts),
 		cmocka_unit_test(test_facts_decide_only_without_content_tests),
+		cmocka_unit_test(test_reads_content_finds_every_content_test),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
