@@ -15,6 +15,7 @@ void pop3_dot_init(struct pop3_dot *d, bool bare_lf)
 	d->state = DOT_LINE_START;
 	d->lf_ends = bare_lf;
 	d->prev_cr = false;
+	d->bare_lfs = 0;
 }
 
 bool pop3_dot_done(const struct pop3_dot *d)
@@ -65,6 +66,8 @@ int pop3_dot_feed(struct pop3_dot *d, const unsigned char *in, size_t n,
 			size_t k = (size_t)(lf - in);
 			bool crlf = k > i ? in[k - 1] == '\r' : d->prev_cr;
 			i = k + 1;
+			if (!crlf)
+				d->bare_lfs++; /* in[k - 1] (or prev_cr) was passed on: no CR held back */
 			d->prev_cr = false;
 			if (crlf || d->lf_ends)
 				d->state = DOT_LINE_START;

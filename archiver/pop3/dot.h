@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "archiver/lib/error.h"
 
@@ -29,6 +30,10 @@ struct pop3_dot {
 	int state;    /* private */
 	bool lf_ends; /* a bare LF ends a line (bare-LF reply) */
 	bool prev_cr; /* the last byte consumed was CR */
+	/* LFs passed on with no CR before them: RFC 1939 §11 sizes count
+	 * each as two bytes (found by the scan for line ends, so the caller
+	 * need not scan the bytes again). */
+	uint64_t bare_lfs;
 };
 
 /* Receives unstuffed bytes; returns 0, or a negative pv_status to stop. */

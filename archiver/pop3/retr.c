@@ -13,24 +13,7 @@ struct retr_run {
 	struct pop3_retr_result *res;
 	uint64_t max;
 	int cb_status; /* a callback's own failure */
-	bool last_cr;  /* the last byte given to the sink was CR */
 };
-
-/* RFC 1939 §11: sizes count every line end as CRLF; a bare LF as two. */
-static uint64_t bare_lfs(struct retr_run *run, const unsigned char *d, size_t len)
-{
-	uint64_t n = 0;
-	const unsigned char *p = d, *end = d + len;
-	if (len == 0)
-		return 0;
-	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		if (p == d ? !run->last_cr : p[-1] != '\r')
-			n++;
-		p++;
-	}
-	run->last_cr = d[len - 1] == '\r';
-	return n;
-}
 
 static int emit(void *ctx, const unsigned char *d, size_t len)
 {
@@ -43,7 +26,6 @@ static int emit(void *ctx, const unsigned char *d, size_t len)
 	if (r < 0)
 		return run->cb_status = r;
 	run->res->bytes += len;
-	run->res->crlf_bytes += len + bare_lfs(run, d, len);
 	return PV_OK;
 }
 
@@ -113,6 +95,8 @@ static int read_one(struct pop3_client *c, uint32_t msgnum, uint64_t max,
 		r = pop3_dot_feed(&dot, c->net.buf + c->net.start, pop3_net_buffered(&c->net),
 				  emit, &run, &used);
 		c->net.start += used;
+		/* RFC 1939 §11: sizes count every line end as CRLF, a bare LF as two. */
+		res->crlf_bytes = res->bytes + dot.bare_lfs;
 		if (r < 0) {
 			res->status = r;
 			*cb_abort = run.cb_status < 0;

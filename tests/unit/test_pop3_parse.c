@@ -277,6 +277,12 @@ static void check_unstuff_mode(bool bare_lf, const char *in, size_t in_len, cons
 		size_t used = feed_chunks(in, in_len, chunk, bare_lf, &c, &d);
 		assert_true(pop3_dot_done(&d));
 		assert_int_equal(used, want_used);
+		/* The bare LFs it counted are those of what it passed on (the
+		 * LIST size check counts each as two bytes). */
+		uint64_t bare = 0;
+		for (size_t i = 0; i < want_len; i++)
+			bare += want[i] == '\n' && (i == 0 || want[i - 1] != '\r');
+		assert_int_equal(d.bare_lfs, bare);
 		assert_int_equal(c.out.len, want_len);
 		if (want_len > 0)
 			assert_memory_equal(c.out.data, want, want_len);
