@@ -216,6 +216,56 @@ static void test_one_pack_per_bucket(void **state)
 /* Bytes after the last committed record (a harvest killed after writing,
  * before its catalog commit): ignored by readers, reported by verify as
  * harmless, dropped by the next writer into that pack. */
+/* Ingest keeps a message's head for the policy's facts only when the
+ * policy tests content, so a message is decided by the policy it began
+ * under: one stored while it arrives, a commit between, decides the next
+ * message, not that one (whose head was not kept), and no error. */
+static void test_policy_of_a_message_is_the_one_it_began_under(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct ingest *in;
+	const struct ingest_msg *done;
+	struct ingest_msg im;
+	size_t n_done;
+	bool before;
+	int64_t ids[3];
+	const char *msg = "Subject: keep me\r\n\r\nbody\r\n";
+	size_t len = strlen(msg), half = len / 2;
+	fx_init(&f);
+	fx_policy_store(&f, "default: retain 30d\n");
+	fx_must(ingest_new(f.ar, &f.acct, &in, &err), &err, "ingest_new");
+	fx_must(ingest_begin(in, &err), &err, "begin 1");
+	fx_must(ingest_write(in, msg, len, &err), &err, "write 1");
+	fx_must(ingest_end(in, 1, "u-1", 1700000000, &before, &im, &err), &err, "end 1");
+	fx_must(ingest_begin(in, &err), &err, "begin 2");
+	fx_must(ingest_write(in, msg, half, &err), &err, "write 2a");
+	fx_policy_store(&f, "rule \"long\": retain 10y when subject ~ \"keep*\"\n"
+			    "default: retain 30d\n");
+	fx_must(ingest_group_commit(in, NULL, NULL, &done, &n_done, &err), &err, "commit 1");
+	assert_int_equal(n_done, 1);
+	ids[0] = done[0].message_id;
+	fx_must(ingest_write(in, msg + half, len - half, &err), &err, "write 2b");
+	fx_must(ingest_end(in, 2, "u-2", 1700000000, &before, &im, &err), &err, "end 2");
+	fx_must(ingest_begin(in, &err), &err, "begin 3");
+	fx_must(ingest_write(in, msg, len, &err), &err, "write 3");
+	fx_must(ingest_end(in, 3, "u-3", 1700000000, &before, &im, &err), &err, "end 3");
+	fx_must(ingest_group_commit(in, NULL, NULL, &done, &n_done, &err), &err, "commit 2");
+	assert_int_equal(n_done, 2);
+	ids[1] = done[0].message_id;
+	ids[2] = done[1].message_id;
+	ingest_free(&in);
+	struct stored_message m0 = fx_load(&f, ids[0]), m1 = fx_load(&f, ids[1]),
+			      m2 = fx_load(&f, ids[2]);
+	assert_string_equal(m0.class_name, "default");
+	assert_string_equal(m1.class_name, "default"); /* begun under the first policy */
+	assert_string_equal(m2.class_name, "long");
+	assert_int_equal(m1.policy_version + 1, m2.policy_version);
+	assert_reads_back(&f, ids[1], (const unsigned char *)msg, len);
+	fx_free(&f);
+}
+
 static void test_torn_tail_is_ignored_reported_and_dropped(void **state)
 {
 	(void)state;
@@ -696,6 +746,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_is_byte_exact_whatever_the_size),
 		cmocka_unit_test(test_one_pack_per_bucket),
+		cmocka_unit_test(test_policy_of_a_message_is_the_one_it_began_under),
 		cmocka_unit_test(test_torn_tail_is_ignored_reported_and_dropped),
 		cmocka_unit_test(test_altered_record_is_an_integrity_failure),
 		cmocka_unit_test(test_last_chunk_mark_is_checked),
