@@ -30,7 +30,8 @@
  * BENCH_MERGE_PAGES sets a step's pages (INDEX_MERGE_PAGES). With
  * BENCH_INDEX_CPU=K each query is also run K times more and its least
  * CPU time kept: p50/p95 of those per class, steadier than wall time on
- * a shared machine.
+ * a shared machine (the process's CPU: both threads of a total counted on
+ * two cores). BENCH_INDEX_PAR=0 counts every total on one thread.
  *
  * BENCH_INDEX_ADD=K (on a copy: it writes to the file and makes it no
  * cache) then indexes K more messages as the indexer writes them
@@ -740,6 +741,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_index: %s\n", oerr.msg);
 		return 1;
 	}
+	/* BENCH_INDEX_PAR=0: every total counted on one thread, as before the
+	 * count on two cores (index/index_par.h), to compare on one index */
+	search_backend_fts5_parallel(sb, env_long("BENCH_INDEX_PAR", 1) != 0);
+	printf("totals counted on %s\n", env_long("BENCH_INDEX_PAR", 1) != 0
+		? "two cores when large (BENCH_INDEX_PAR=0: one)" : "one core (BENCH_INDEX_PAR=0)");
 	/* the same sequence of query words whether the index was built now */
 	rng = QUERY_SEED;
 	double p95[CLASSES];
