@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,6 +20,7 @@
 #include "archiver/index/index.h"
 #include "archiver/index/index_par.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/sandbox.h"
 #include "tests/unit/fixtures.h"
 
 #define DOCS 300
@@ -260,6 +262,38 @@ static void test_in_memory_database_has_no_helper(void **state)
 	sqlite3_close(db);
 }
 
+/* Search runs in serve's web process: under the web role's seccomp
+ * filter the helper's connection opens (at the first search, as the
+ * FTS5 backend does) and its thread starts. In a child confined to it. */
+static void test_split_under_the_web_roles_filter(void **state)
+{
+	struct fx *f = *state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pv_error err;
+		sqlite3 *db;
+		struct index_par *par;
+		struct index_hits h;
+		int64_t t = 0;
+		if (pv_sandbox_role(PV_ROLE_WEB, &err) != 0)
+			_exit(70);
+		if (sqlite3_open(f->path, &db) != SQLITE_OK || index_par_open(db, &par, &err) != 0)
+			_exit(71);
+		const struct index_par_opts always = {0, NULL, NULL};
+		index_par_set(par, &always);
+		if (index_search_par(db, par, "oldonly", NULL, 10, 0, &h, &t, &err) != 0)
+			_exit(72);
+		_exit(t == 100 && h.n == 10 && index_par_stats(par).split == 1 ? 0 : 73);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("child: %s %d", WIFEXITED(status) ? "exit" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_small_counts_and_an_empty_index_stay_on_one_thread,
 			setup, teardown),
 		cmocka_unit_test(test_in_memory_database_has_no_helper),
+		cmocka_unit_test_setup_teardown(test_split_under_the_web_roles_filter, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
