@@ -165,10 +165,24 @@ static bool count_split(struct index_par *p, sqlite3 *db, const struct index_que
 	return true;
 }
 
+/* A statement of db still stepping holds a read transaction whose
+ * snapshot began earlier than this call's BEGIN. */
+static bool reading(sqlite3 *db)
+{
+	for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st != NULL; st = sqlite3_next_stmt(db, st))
+		if (sqlite3_stmt_busy(st))
+			return true;
+	return false;
+}
+
 int index_par_count(struct index_par *p, sqlite3 *db, const struct index_query_sql *q,
 	int64_t *total_r, struct pv_error *err)
 {
 	int64_t before = 0, lo = 0, hi = 0, probe = 0, rest = 0;
+	if (reading(db)) {
+		p->stats.alone++;
+		return index_sql_count(db, q, total_r, err);
+	}
 	/* read before the caller's snapshot begins: unchanged when the
 	 * helper's begins, no connection committed in between */
 	bool versioned = data_version(p, &before);

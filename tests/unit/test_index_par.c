@@ -229,6 +229,27 @@ static void test_inside_callers_transaction_counts_alone(void **state)
 		s0.split + s0.alone + s0.changed + s0.failed);
 }
 
+/* A statement of the caller's still stepping holds an older snapshot
+ * than the search's BEGIN: the caller counts alone, in that snapshot. */
+static void test_callers_open_statement_counts_alone(void **state)
+{
+	struct fx *f = *state;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(f->db, "SELECT id FROM idx_doc", -1, &st, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	remove_newest(f); /* another connection commits; st's snapshot is older */
+	struct index_par_stats s0 = index_par_stats(f->par);
+	struct index_hits h;
+	int64_t t;
+	struct pv_error err;
+	fx_must(index_search_par(f->db, f->par, "common", NULL, 0, 0, &h, &t, &err), &err, "search");
+	sqlite3_finalize(st);
+	assert_int_equal(t, DOCS);
+	assert_int_equal(index_par_stats(f->par).alone - s0.alone, 1);
+	assert_int_equal(same_as_one_thread(f, "common"), DOCS - 1);
+}
+
 /* Under the threshold the caller counts alone; an empty index too. */
 static void test_small_counts_and_an_empty_index_stay_on_one_thread(void **state)
 {
@@ -303,6 +324,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_between_snapshots_counts_alone, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_inside_callers_transaction_counts_alone, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_callers_open_statement_counts_alone, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_small_counts_and_an_empty_index_stay_on_one_thread,
 			setup, teardown),
