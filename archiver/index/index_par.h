@@ -21,8 +21,9 @@
  *
  * It pays only for a large count: the caller first counts the newest
  * 1/64 of the range itself (part of the total, not extra work) and goes
- * on alone when the whole projects under min_ms. A query without a
- * full-text part (from:, dates: the catalog's own indexes) never uses it. */
+ * on alone when the whole projects under min_ms of its thread's CPU. A
+ * query without a full-text part (dates alone: the catalog's own index)
+ * never uses it. */
 
 #include <sqlite3.h>
 #include <stdint.h>
@@ -41,7 +42,7 @@ struct index_par;
 int index_par_open(sqlite3 *db, struct index_par **par_r, struct pv_error *err);
 void index_par_free(struct index_par **par);
 
-/* When a count is projected to take min_ms or more it is split
+/* When a count is projected to take min_ms of CPU or more it is split
  * (INDEX_PAR_MIN_MS by default; 0: always, for tests). between, when not
  * NULL, runs after the caller's snapshot began and before the helper's
  * (tests: a commit there must make the caller count alone). */
