@@ -55,9 +55,15 @@ struct search_backend {
 };
 
 /* FTS5 in db (borrowed: it must outlive the backend; its index tables
- * made by the catalog's migrations). */
+ * made by the catalog's migrations). A search whose total is large
+ * counts it on two cores, the second through a read-only connection of
+ * its own to db's file opened at the first search (index/index_par.h; an
+ * in-memory db, or a file that does not open again, searches on one). */
 int search_backend_fts5_open(sqlite3 *db, struct search_backend **b_r, struct pv_error *err)
 	PV_WARN_UNUSED;
+/* Whether b (FTS5's; any other is left alone) may count on two cores:
+ * on by default; off for benchmarks that compare with one. */
+void search_backend_fts5_parallel(struct search_backend *b, bool on);
 
 /* PostgreSQL at conninfo (libpq syntax), a connection of its own; the
  * tables are made when missing. */

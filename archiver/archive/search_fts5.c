@@ -2,11 +2,14 @@
 #include <stdlib.h>
 
 #include "archiver/archive/search_backend.h"
+#include "archiver/index/index_par.h"
 
 struct fts5_backend {
 	struct search_backend base; /* first: the interface's pointer is ours */
 	sqlite3 *db;
 	sqlite3_stmt *indexed; /* prepared at its first use, kept */
+	struct index_par *par; /* the count's second core, opened at the first search */
+	bool par_off;          /* not (wanted, or it did not open) */
 };
 
 static sqlite3 *db_of(struct search_backend *b)
@@ -39,7 +42,13 @@ static int search(struct search_backend *b, const char *query, const struct inde
 	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
 	struct pv_error *err)
 {
-	return index_search_ordered(db_of(b), query, order, limit, offset, hits_r, total_r, err);
+	struct fts5_backend *fb = (struct fts5_backend *)b;
+	if (fb->par == NULL && !fb->par_off) {
+		struct pv_error perr;
+		fb->par_off = index_par_open(fb->db, &fb->par, &perr) < 0;
+	}
+	return index_search_par(fb->db, fb->par_off ? NULL : fb->par, query, order, limit, offset,
+		hits_r, total_r, err);
 }
 
 static int match_ids(struct search_backend *b, const char *query, int64_t **ids_r, size_t *n_r,
@@ -95,7 +104,9 @@ static int segments(struct search_backend *b, int64_t *n_r, struct pv_error *err
 
 static void close_backend(struct search_backend *b)
 {
-	sqlite3_finalize(((struct fts5_backend *)b)->indexed);
+	struct fts5_backend *fb = (struct fts5_backend *)b;
+	sqlite3_finalize(fb->indexed);
+	index_par_free(&fb->par);
 	free(b);
 }
 
@@ -114,4 +125,10 @@ int search_backend_fts5_open(sqlite3 *db, struct search_backend **b_r, struct pv
 	b->db = db;
 	*b_r = &b->base;
 	return PV_OK;
+}
+
+void search_backend_fts5_parallel(struct search_backend *b, bool on)
+{
+	if (b->ops == &fts5_ops)
+		((struct fts5_backend *)b)->par_off = !on;
 }

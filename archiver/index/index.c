@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/index/index_par.h"
+#include "archiver/index/index_sql.h"
 #include "archiver/index/mime.h"
 #include "archiver/index/query.h"
 #include "archiver/index/text.h"
@@ -441,7 +443,7 @@ static int query_from(const struct index_query_sql *q, struct pv_buf *sql, struc
 	return r;
 }
 
-static int bind_query(sqlite3_stmt *st, const struct index_query_sql *q)
+int index_sql_bind(sqlite3_stmt *st, const struct index_query_sql *q)
 {
 	int i = 1;
 	if (q->match)
@@ -529,35 +531,47 @@ static int search_sql(const struct index_query_sql *q, const struct index_order 
 	return r;
 }
 
-static int run_search(sqlite3 *db, const struct index_query_sql *q, const struct index_order *o,
-	int64_t limit, int64_t offset, struct index_hits *hits, int64_t *total_r,
+int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t *n_r,
 	struct pv_error *err)
+{
+	static const struct index_order newest_first = {INDEX_SORT_DATE, false};
+	struct pv_buf sql;
+	sqlite3_stmt *st = NULL;
+	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
+	int r = search_sql(q, &newest_first, false, &sql, err);
+	if (r == PV_OK)
+		r = prepare(db, pv_buf_str(&sql), &st, err);
+	if (r == PV_OK) {
+		index_sql_bind(st, q);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			*n_r = sqlite3_column_int64(st, 0);
+		else
+			r = db_fail(db, err, "count");
+	}
+	sqlite3_finalize(st);
+	pv_buf_free(&sql);
+	return r;
+}
+
+/* The count (on two cores through par when it pays and this call owns
+ * the read transaction, which then has not read yet), then the page. */
+static int run_search(sqlite3 *db, struct index_par *par, bool own,
+	const struct index_query_sql *q, const struct index_order *o, int64_t limit,
+	int64_t offset, struct index_hits *hits, int64_t *total_r, struct pv_error *err)
 {
 	struct pv_buf sql;
 	sqlite3_stmt *st = NULL;
 	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
-	int r;
-	r = search_sql(q, o, false, &sql, err);
-	if (r == PV_OK)
-		r = prepare(db, pv_buf_str(&sql), &st, err);
-	if (r == PV_OK) {
-		bind_query(st, q);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			*total_r = sqlite3_column_int64(st, 0);
-		else
-			r = db_fail(db, err, "count");
-		sqlite3_finalize(st);
-		st = NULL;
-	}
+	int r = par != NULL && own && q->match != NULL ? index_par_count(par, db, q, total_r, err)
+						       : index_sql_count(db, q, total_r, err);
 	if (r < 0 || limit == 0 || offset >= *total_r)
 		goto out;
-	pv_buf_reset(&sql);
 	r = search_sql(q, o, true, &sql, err);
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
 	if (r < 0)
 		goto out;
-	int i = bind_query(st, q);
+	int i = index_sql_bind(st, q);
 	sqlite3_bind_int64(st, i, limit);
 	sqlite3_bind_int64(st, i + 1, offset);
 	size_t cap = (size_t)(limit < *total_r - offset ? limit : *total_r - offset);
@@ -608,7 +622,7 @@ int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
 			r = prepare(db, pv_buf_str(&sql), &st, err);
 		if (r < 0)
 			break;
-		int i = bind_query(st, &q);
+		int i = index_sql_bind(st, &q);
 		sqlite3_bind_int64(st, i, 50);
 		sqlite3_bind_int64(st, i + 1, 0);
 		r = pv_buf_append_str(out, page ? "page:\n" : "count:\n", err);
@@ -647,6 +661,13 @@ int index_search_ordered(sqlite3 *db, const char *query, const struct index_orde
 	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
 	struct pv_error *err)
 {
+	return index_search_par(db, NULL, query, order, limit, offset, hits_r, total_r, err);
+}
+
+int index_search_par(sqlite3 *db, struct index_par *par, const char *query,
+	const struct index_order *order, int64_t limit, int64_t offset,
+	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err)
+{
 	static const struct index_order newest_first = {INDEX_SORT_DATE, false};
 	hits_r->v = NULL;
 	hits_r->n = 0;
@@ -661,8 +682,8 @@ int index_search_ordered(sqlite3 *db, const char *query, const struct index_orde
 	if (r == PV_OK)
 		r = read_begin(db, &own, err);
 	if (r == PV_OK) {
-		r = run_search(db, &q, order ? order : &newest_first, limit, offset, hits_r,
-			total_r, err);
+		r = run_search(db, par, own, &q, order ? order : &newest_first, limit, offset,
+			hits_r, total_r, err);
 		read_end(db, own);
 	}
 	index_query_sql_free(&q);
@@ -690,7 +711,7 @@ int index_match_ids(sqlite3 *db, const char *query, int64_t **ids_r, size_t *n_r
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
 	if (r == PV_OK) {
-		bind_query(st, &q);
+		index_sql_bind(st, &q);
 		size_t cap = 0;
 		int rc;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -172,7 +172,8 @@ void index_hits_free(struct index_hits *hits);
  * ORDER BY date DESC, id DESC (the sort key; dates outside 1698..2242 sort
  * at that end), a total order, so pages never overlap or
  * skip. The total is exact: it counts every match (at 1,000,000 messages a
- * word in nearly all of them costs some 50 ms of FTS5's time). limit
+ * word in nearly all of them costs some 50 ms of FTS5's time; index_par.h
+ * counts a large one on two cores). limit
  * 0..PV_SEARCH_LIMIT_MAX (0: only the total), offset >= 0;
  * anything else is PV_EUSAGE, never a silent cap. *total_r is the number of
  * matches, counted in the same read transaction as the page. A bad query
