@@ -133,6 +133,8 @@ static la_ssize_t gz_read(struct archive *a, void *ud, const void **buf)
 	return k;
 }
 
+static bool zip_end_at_end(const struct bundle_source *s);
+
 static int not_an_archive(struct archive *a, struct pv_error *err)
 {
 	return pv_fail(err, PV_EINTEGRITY, "bundle is damaged or truncated, or not a .tar.gz or .zip: %s",
@@ -192,7 +194,12 @@ int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, bool again,
 	}
 	archive_read_set_callback_data(a, s);
 	if (archive_read_open1(a) != ARCHIVE_OK) {
-		r = not_an_archive(a, err);
+		/* The streaming reader wants a zip's first entry at offset 0. */
+		if (s->gz == NULL && zip_end_at_end(s))
+			r = pv_fail(err, PV_EINTEGRITY, "bundle has bytes before its zip archive "
+							"(another file in front?)");
+		else
+			r = not_an_archive(a, err);
 		bundle_source_free(&s);
 		return r;
 	}
