@@ -18,9 +18,11 @@
 /* The extra fields of one header: ours take some 60 bytes (timestamps,
  * Unix ids, Zip64 sizes). */
 #define EXTRA_MAX 1024
-/* Reads go through a window this big: the directory and the local
- * headers are both read front to back. */
+/* Reads go through a window: the directory is read front to back 64 KiB
+ * at a time; a local header 512 bytes at a time (with the data
+ * descriptor before it: the data between is not read again). */
 #define WIN_SIZE 65536
+#define WIN_LOCAL 512
 
 /* Extra field ids (APPNOTE 4.5.2, 4.6): the ones a bundle may carry. */
 #define X_ZIP64 0x0001
@@ -84,7 +86,8 @@ struct window {
 	uint64_t size;
 	uint64_t off; /* buf holds the file's bytes [off, off + len) */
 	size_t len;
-	uint8_t *buf;
+	size_t chunk; /* bytes read at a time, unless more are asked for */
+	uint8_t *buf; /* WIN_SIZE */
 };
 
 /* The n bytes at `at` (n <= WIN_SIZE), or NULL when the file ends before
@@ -95,7 +98,9 @@ static const uint8_t *win_at(struct window *w, uint64_t at, size_t n)
 		return w->buf + (at - w->off);
 	if (at > w->size || n > w->size - at)
 		return NULL;
-	size_t want = w->size - at < WIN_SIZE ? (size_t)(w->size - at) : WIN_SIZE, got = 0;
+	size_t want = n > w->chunk ? n : w->chunk, got = 0;
+	if (want > w->size - at)
+		want = (size_t)(w->size - at);
 	while (got < want) {
 		ssize_t k = w->rd(w->ctx, at + got, w->buf + got, want - got);
 		if (k <= 0)
@@ -372,8 +377,8 @@ static int check_local(struct window *w, const struct centry *c, uint64_t expect
 int zipdir_check(zipdir_read_fn rd, void *ctx, uint64_t file_size, const struct zipdir_fold *stream,
 		 struct pv_error *err)
 {
-	struct window cw = {.rd = rd, .ctx = ctx, .size = file_size};
-	struct window lw = cw;
+	struct window cw = {.rd = rd, .ctx = ctx, .size = file_size, .chunk = WIN_SIZE};
+	struct window lw = {.rd = rd, .ctx = ctx, .size = file_size, .chunk = WIN_LOCAL};
 	struct zipdir_end e = {0};
 	struct zipdir_fold fold;
 	struct centry c;
