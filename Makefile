@@ -156,10 +156,7 @@ E2E_TESTS := $(filter-out tests/e2e/harvest_two.t,$(sort $(wildcard tests/e2e/*.
 # E2E_PG_S3_MORE (harvest_fake: it passes there, but makes an archive per
 # fault: 92 s on a quiet machine, 4-6 minutes on a busy one, the longest
 # of those added; make test must stay well under 30 minutes on two cores:
-# make e2e-s3-more runs it; appliance and seccomp: they pass there run
-# alone and beside another suite, but under make test's two lanes their
-# "harvest now" through the web timed out or was refused once each, not
-# yet understood), suites of one engine or store (catalog_pg,
+# make e2e-s3-more runs it), suites of one engine or store (catalog_pg,
 # archive_pg*, serve_pg, search_pg,
 # migrate_catalog, identity_rotate, s3_*), and those where neither backend
 # is reached (the harness, fuzz, docs, layers, packaging).
@@ -167,8 +164,8 @@ E2E_PG_S3_SUITES ?= harvest_two web harvest_dovecot harvest_mailutils harvest_cr
 	harvest_faults harvest_pipelining search policy hold dispose export serve api_admin api_gov \
 	api_legal audit_events audit_bundle anchor_serve progress verify tamper signer witness \
 	harvest_scheduler harvest_enospc harvest_lease anchor_tsa api_matrix \
-	parser_sandbox audit_failclosed clock_step cli display_text serve_notify
-E2E_PG_S3_MORE := harvest_fake appliance seccomp
+	parser_sandbox audit_failclosed clock_step cli display_text serve_notify appliance seccomp
+E2E_PG_S3_MORE := harvest_fake
 E2E_S3_SUITES ?=
 E2E_S3_ENV := HARVEST_CRASH_ROUNDS=8 INDEX_CRASH_ROUNDS=8 HARVEST_TWO_ROUNDS=3 \
 	HARVEST_LEASE_COUNT=100 HARVEST_SCHEDULER_RACES=3
@@ -237,7 +234,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libpopvault.a
 # fuzz-build builds them; fuzz runs one round of each, FUZZ_TIME seconds,
 # two at a time, from tests/fuzz/corpus/fuzz_X/ (minimised again after the
 # round), and makes the table in tests/fuzz/README.md (tests/fuzz/fuzz.sh);
-# fuzz-smoke is smoke.t alone (30 s each unless FUZZ_TIME is given).
+# fuzz-smoke is smoke.t alone (15 s each unless FUZZ_TIME is given).
 # FUZZ: a glob like UNIT (make FUZZ=note fuzz).
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60

@@ -72,7 +72,7 @@ struct sched {
 	size_t found;
 	int64_t interval_s;      /* o->interval_s, or what reload_fn gave */
 	int lock_fd;             /* DIR/harvest.lock while held, else -1 */
-	bool lock_busy_said;     /* lock_while_busy: "waiting for another harvest" logged */
+	bool lock_busy_said;     /* lock_while_busy: kept back by another harvest (logged once) */
 	bool paused;             /* daemon: stopped for a low disk (disk_guard.h) */
 };
 
@@ -124,11 +124,56 @@ static void clean_tmp(const char *dir)
 	closedir(d);
 }
 
-/* lock_while_busy: the lock before the first harvest of a round. False
- * while another harvest holds it (the due ones wait for it). */
+/* A harvest waiting for DIR/harvest.lock (--wait: "harvest now", or one
+ * started by hand beside serve) holds DIR/harvest.want while it waits.
+ * Serve's scheduler starts no round while it is held: its rounds may
+ * follow each other so closely that a waiter looking every 200 ms would
+ * never find the lock free. */
+#define HARVEST_WANT "harvest.want"
+
+static bool harvest_waiting(const char *dir)
+{
+	struct pv_error err;
+	int fd = -1;
+	if (pv_lock_take(dir, HARVEST_WANT, false, &fd, &err) == PV_ETEMP)
+		return true;
+	if (fd >= 0)
+		close(fd);
+	return false;
+}
+
+/* Waits up to wait_s for DIR/harvest.lock, saying so in harvest.want
+ * after the first refusal (a second waiter waits without it). */
+static int harvest_lock_wait(const struct harvest_sched_opts *o, int *fd_r, struct pv_error *err)
+{
+	int64_t until = pv_clock_monotonic_ms() + o->lock_wait_s * 1000;
+	int want_fd = -1, r;
+	struct pv_error werr;
+	while ((r = harvest_lock_take(o->data_dir, fd_r, err)) == PV_ETEMP &&
+	       pv_clock_monotonic_ms() < until && !(o->stop != NULL && *o->stop)) {
+		if (want_fd < 0 && pv_lock_take(o->data_dir, HARVEST_WANT, true, &want_fd, &werr) < 0)
+			want_fd = -2;
+		usleep(200000);
+	}
+	if (want_fd >= 0)
+		close(want_fd);
+	return r;
+}
+
+/* lock_while_busy: the lock before a harvest starts. False while
+ * another harvest holds it, or waits for it: then what is due waits, the
+ * running harvests end, and the lock is let go (a round held open by
+ * accounts whose sessions overlap would otherwise never let it go). */
 static bool lock_for_round(struct sched *sc)
 {
 	struct pv_error err;
+	if (harvest_waiting(sc->o->data_dir)) {
+		if (!sc->lock_busy_said)
+			pv_log(PV_LOG_INFO, "harvest.wait", "a harvest waits for %s/harvest.lock; "
+			       "the due harvests let it go first", sc->o->data_dir);
+		sc->lock_busy_said = true;
+		return false;
+	}
 	if (sc->lock_fd >= 0)
 		return true;
 	if (harvest_lock_take(sc->o->data_dir, &sc->lock_fd, &err) < 0) {
@@ -496,6 +541,10 @@ static int poll_timeout(const struct sched *sc, int64_t now)
 		for (size_t i = 0; i < sc->n; i++)
 			if (sc->jobs[i].pid == 0 && sc->jobs[i].next_due - now < t)
 				t = sc->jobs[i].next_due - now;
+	/* Due harvests kept back by another's lock look again in a while,
+	 * not in a loop that takes a core from the harvest they wait for. */
+	if (sc->lock_busy_said && t < 200)
+		t = 200;
 	return t < 0 ? 0 : (int)t;
 }
 
@@ -639,11 +688,7 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 	if (!o->lock_while_busy) {
 		/* serve's scheduler holds the lock only for its rounds: a
 		 * harvest by hand or "harvest now" may wait for one to end. */
-		int64_t until = pv_clock_monotonic_ms() + o->lock_wait_s * 1000;
-		while ((r = harvest_lock_take(o->data_dir, &sc.lock_fd, err)) == PV_ETEMP &&
-		       pv_clock_monotonic_ms() < until && !stopping(&sc))
-			usleep(200000);
-		if (r < 0)
+		if ((r = harvest_lock_wait(o, &sc.lock_fd, err)) < 0)
 			return r;
 		clean_tmp(o->data_dir);
 	}

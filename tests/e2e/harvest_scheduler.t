@@ -12,7 +12,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 25
+h_plan 29
 
 BASIC=$H_SRC/tests/data/mail/basic
 printf 'pw\n' >"$H_RUN/pw"
@@ -171,3 +171,45 @@ h_like "$(nexts delay)" '^3 3( 3)*$' "daemon: an account with LOGIN-DELAY 3 wait
 h_check "daemon: ... and never meets [LOGIN-DELAY]" eval '! grep -q "LOGIN-DELAY\]" "$H_RUN/daemon.json"'
 h_like "$(pv audit list --type heartbeat | grep -c 'system .*heartbeat')" '^2$' \
 	"daemon: signs a heartbeat of both logs when it starts (then every 15 minutes)"
+
+# ---- serve's scheduler and a harvest that waits for its lock ----
+# Two accounts one at a time (parallel = 1), every second, each session
+# 1.5 s in UIDL: the next is due before the last ends, so serve's
+# scheduler never goes a moment without a harvest and never lets the lock
+# go of its own. A `harvest --wait` (what the web's "harvest now" runs)
+# says it waits (DIR/harvest.want); the scheduler lets the running
+# session end and starts no other until the waiting harvest has run.
+pv_init "$H_RUN/data-wait"
+printf '[harvest]\nparallel = 1\ninterval = 1s\n' >>"$D/popvault.conf"
+EVERYSLOW="mailbox $BASIC
+on UIDL
+  sleep 1.5
+  builtin
+"
+h_fake w1 "$EVERYSLOW"
+addacct w1 "$PORT" "$CA"
+TRW1=$TR
+h_fake w2 "$EVERYSLOW"
+addacct w2 "$PORT" "$CA"
+TRW2=$TR
+"$PV" --data "$D" serve --plain-http --listen 127.0.0.1:0 >"$H_RUN/wait-serve.log" 2>&1 &
+serve=$!
+h_at_exit "kill -TERM $serve 2>/dev/null"
+sessions() { grep -c '^# session .* connect' "$TRW1" "$TRW2" | awk -F: '{n += $2} END {print n}'; }
+h_wait_for 60 eval '[ "$(sessions)" -ge 3 ]'
+t0=$(date +%s%N)
+timeout 90 "$PV" --data "$D" --json harvest --once --wait >"$H_RUN/wait.json" 2>"$H_RUN/wait.err"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+# Its own two sessions take 3 s and the one it waits for up to 1.5 s more;
+# without a way to be let in it waited until --wait gave up (600 s).
+h_is "$rc" 0 "serve beside a harvest --wait: the waiting harvest ran" "$(cat "$H_RUN/wait.err")"
+h_like "$ms" '^([0-9]{1,4}|[12][0-9]{4})$' "...within seconds, though serve's sessions follow each other without a gap (${ms} ms)"
+h_check "...serve's log says it let the waiting harvest go first" \
+	grep -q 'a harvest waits for .*harvest.lock; the due harvests let it go first' "$H_RUN/wait-serve.log"
+after=$(sessions)
+h_check "...and serve's scheduler harvests again after it" \
+	h_wait_for 30 eval '[ "$(sessions)" -gt "$after" ]'
+kill -TERM "$serve"
+h_wait_for 60 eval '! h_pid_alive $serve'
+unset 'H_AT_EXIT[-1]'

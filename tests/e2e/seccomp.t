@@ -45,18 +45,22 @@ def procs_in_group(pgid):
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
+        # stat first, status only for the group's own: a scan of every
+        # process's status is slow enough under load to miss a task that
+        # lives a few milliseconds.
         try:
             with open("/proc/%s/stat" % d) as f:
                 st = f.read()
+            rest = st[st.rindex(")") + 2:].split()
+            if rest[0] == "Z" or int(rest[2]) != pgid:
+                continue
             with open("/proc/%s/status" % d) as f:
                 status = f.read()
-        except OSError:
+        except (OSError, ValueError, IndexError):
             continue
         comm = st[st.index("(") + 1:st.rindex(")")]
-        rest = st[st.rindex(")") + 2:].split()
         m = re.search(r"^Seccomp:\s*(\d+)", status, re.M)
-        if rest[0] != "Z" and int(rest[2]) == pgid:
-            out[int(d)] = (comm, int(rest[1]), m.group(1) if m else None)
+        out[int(d)] = (comm, int(rest[1]), m.group(1) if m else None)
     return out
 
 
@@ -145,7 +149,7 @@ with pvharness.Run() as run:
     t.ok(j and j["state"] == "done", "harvest now: a popvault harvest under the web's filter "
          "and its own ran to the end", repr(j))
     # The scheduled work has run by now (heartbeat at 2 s, verify 2 s, full 3 s).
-    wait_for(lambda: {"pv-heartbeat", "pv-verify"} <= {c for _, c in sampler.seen}, 20)
+    wait_for(lambda: {"pv-heartbeat", "pv-verify"} <= {c for _, c in sampler.seen}, 60)
     lasting = {c: child_pid(srv, c) for c in ("pv-web", "pv-harvest", "pv-indexer", "pv-signer")}
     web = lasting["pv-web"]
     spawner = [p for p, (c, pp, _) in procs_in_group(srv.proc.pid).items()
