@@ -63,11 +63,12 @@ struct bundle_file *bundle_lookup(struct bundle *b, const char *name, size_t n);
 /* A reader with its own position, so several can read one descriptor (or
  * the memory at mem when fd < 0) of size bytes at once. */
 struct bundle_source;
-/* PV_EINTEGRITY when the bytes are not a .tar.gz, .tar or .zip. A zip is
- * read through its central directory (what unzip shows) on the first
- * pass; later passes (again: false) read its entries one after another,
- * which keeps no directory in memory, and check each against the first
- * pass. */
+/* PV_EINTEGRITY when the bytes are not a .tar.gz, .tar or .zip. A zip's
+ * entries are read one after another (libarchive's streaming reader,
+ * which keeps no central directory in memory); the first pass (again:
+ * false) folds them as it goes, and bundle_source_end checks the central
+ * directory, what unzip shows, against that fold (bundle_zipdir.h);
+ * later passes check each member against the first pass. */
 int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, bool again,
 		       struct bundle_source **s_r, struct pv_error *err);
 /* The next regular member: 1 with its name in *name_r (valid until the
@@ -81,9 +82,11 @@ int bundle_source_next(struct bundle_source *s, const char **name_r, struct pv_e
 int64_t bundle_source_read(struct bundle_source *s, void *buf, size_t n, struct pv_error *err);
 /* At the end (bundle_source_next returned 0), for the first pass: only
  * padding may follow the archive (zeros after a tar's end, nothing after
- * a gzip stream or a zip's end record, nothing before a zip), and the file
+ * a gzip stream or a zip's end record, nothing before a zip), the file
  * must not read as another archive format too (a tar whose last bytes end
- * a zip, a zip whose first block is a tar header): PV_EINTEGRITY. */
+ * a zip, a zip whose first block is a tar header), and a zip's central
+ * directory must describe the entries read (bundle_zipdir.h), with
+ * modes neither set-id, sticky nor writable by others: PV_EINTEGRITY. */
 int bundle_source_end(struct bundle_source *s, struct pv_error *err);
 void bundle_source_free(struct bundle_source **s);
 

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+
+#include "audit/bundle_zipdir.h"
 
 /* Bytes that end a zip (its end of central directory record, APPNOTE
  * 4.3.16), and the most a comment after them can add. */
@@ -29,6 +32,16 @@ struct bundle_source {
 	uint64_t handed;    /* bytes of the gzip stream handed to a */
 	uint64_t nonzero;   /* 1 + the offset of the last of them that is not 0 */
 	bool again;         /* a later pass (bundle_source_open) */
+	/* A zip's first pass: its entries as the stream shows them, folded
+	 * (bundle_zipdir.h), the current one's name, start, method, bytes
+	 * and CRC-32 until it ends. */
+	bool zfold_on, zcur;
+	struct zipdir_fold zfold;
+	char zname[PV_BUNDLE_PATH_MAX + 2];
+	size_t zname_len;
+	uint64_t zdata, zsize;
+	unsigned zmethod;
+	uint32_t zcrc;
 	uint8_t buf[BUNDLE_IO_CHUNK];
 	uint8_t gbuf[BUNDLE_IO_CHUNK];
 };
@@ -120,6 +133,8 @@ static la_ssize_t gz_read(struct archive *a, void *ud, const void **buf)
 	return k;
 }
 
+static bool zip_end_at_end(const struct bundle_source *s);
+
 static int not_an_archive(struct archive *a, struct pv_error *err)
 {
 	return pv_fail(err, PV_EINTEGRITY, "bundle is damaged or truncated, or not a .tar.gz or .zip: %s",
@@ -140,6 +155,7 @@ int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, bool again,
 	}
 	s->a = a;
 	s->again = again;
+	zipdir_fold_init(&s->zfold);
 	s->fd = fd;
 	s->mem = mem;
 	s->size = size;
@@ -167,24 +183,68 @@ int bundle_source_open(int fd, const uint8_t *mem, uint64_t size, bool again,
 		archive_read_set_read_callback(a, gz_read);
 	} else {
 		archive_read_support_format_tar(a);
-		/* Seekable zip reads the central directory: what unzip shows.
-		 * It keeps it in memory (some 200 bytes a member): later passes,
-		 * which only check the members against the first, stream. */
-		if (again)
-			archive_read_support_format_zip_streamable(a);
-		else
-			archive_read_support_format_zip_seekable(a);
+		/* A zip is read entry after entry (libarchive's seekable reader
+		 * would keep the central directory in memory, 144 bytes an
+		 * entry); the first pass then checks the central directory,
+		 * what unzip shows, against what it read (bundle_source_end). */
+		archive_read_support_format_zip_streamable(a);
 		archive_read_set_read_callback(a, src_read);
 		archive_read_set_seek_callback(a, src_seek);
 		archive_read_set_skip_callback(a, src_skip);
 	}
 	archive_read_set_callback_data(a, s);
 	if (archive_read_open1(a) != ARCHIVE_OK) {
-		r = not_an_archive(a, err);
+		/* The streaming reader wants a zip's first entry at offset 0. */
+		if (s->gz == NULL && zip_end_at_end(s))
+			r = pv_fail(err, PV_EINTEGRITY, "bundle has bytes before its zip archive "
+							"(another file in front?)");
+		else
+			r = not_an_archive(a, err);
 		bundle_source_free(&s);
 		return r;
 	}
 	*s_r = s;
+	return 0;
+}
+
+/* The zip entry just read, into the first pass's fold. */
+static void zip_entry_done(struct bundle_source *s)
+{
+	if (s->zcur)
+		zipdir_fold_entry(&s->zfold, s->zname, s->zname_len, s->zdata, s->zmethod, s->zsize,
+				  s->zcrc);
+	s->zcur = false;
+}
+
+/* The compression of the entry libarchive just read: it names it only in
+ * the format's name ("ZIP 2.0 (deflation)"). */
+static unsigned zip_method(struct archive *a)
+{
+	const char *f = archive_format_name(a);
+	if (f != NULL && strstr(f, "(uncompressed)") != NULL)
+		return ZIPDIR_STORED;
+	if (f != NULL && strstr(f, "(deflation)") != NULL)
+		return ZIPDIR_DEFLATED;
+	return ZIPDIR_OTHER;
+}
+
+/* A zip entry begins: what the fold will take of it. The data begins
+ * where libarchive stopped reading its local header. */
+static int zip_entry_start(struct bundle_source *s, struct archive_entry *e, const char *name,
+			   struct pv_error *err)
+{
+	size_t n = strlen(name);
+	if (archive_entry_is_encrypted(e))
+		return pv_fail(err, PV_EINTEGRITY, "bundle zip: entry '%.300s' is encrypted", name);
+	if (n >= sizeof(s->zname))
+		return pv_fail(err, PV_EINTEGRITY, "bundle member name '%.300s' is not allowed", name);
+	memcpy(s->zname, name, n + 1);
+	s->zname_len = n;
+	s->zdata = (uint64_t)archive_filter_bytes(s->a, 0);
+	s->zmethod = zip_method(s->a);
+	s->zsize = 0;
+	s->zcrc = (uint32_t)crc32(0, NULL, 0);
+	s->zcur = true;
 	return 0;
 }
 
@@ -193,6 +253,7 @@ int bundle_source_next(struct bundle_source *s, const char **name_r, struct pv_e
 	struct archive *a = s->a;
 	struct archive_entry *e;
 	for (;;) {
+		zip_entry_done(s);
 		int rc = archive_read_next_header(a, &e);
 		if (rc == ARCHIVE_EOF)
 			return 0;
@@ -215,13 +276,19 @@ int bundle_source_next(struct bundle_source *s, const char **name_r, struct pv_e
 		if (!bundle_name_valid(name, len))
 			return pv_fail(err, PV_EINTEGRITY, "bundle member name '%.300s' is not allowed",
 				       name);
-		/* (A zip's modes are in its central directory, which only the
-		 * first pass reads.) */
-		if (!s->again &&
+		if (!s->again && !s->zfold_on &&
+		    (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP)
+			s->zfold_on = true;
+		/* A zip's modes are in its central directory, which the first
+		 * pass checks at the end (bundle_zipdir.h). */
+		if (!s->again && !s->zfold_on &&
 		    archive_entry_perm(e) & (S_ISUID | S_ISGID | S_ISVTX | S_IWGRP | S_IWOTH))
 			return pv_fail(err, PV_EINTEGRITY,
 				       "bundle member '%.300s' has mode %04o: set-id, sticky or "
 				       "writable by others", name, (unsigned)archive_entry_perm(e));
+		int r;
+		if (s->zfold_on && (r = zip_entry_start(s, e, name, err)) < 0)
+			return r;
 		if (type == AE_IFDIR)
 			continue;
 		s->name = name;
@@ -237,6 +304,10 @@ int64_t bundle_source_read(struct bundle_source *s, void *buf, size_t n, struct 
 		return pv_fail(err, PV_EINTEGRITY, "bundle is damaged or truncated in %s: %s",
 			       s->name ? s->name : "?",
 			       archive_error_string(s->a) ? archive_error_string(s->a) : "?");
+	if (s->zcur && k > 0) {
+		s->zcrc = (uint32_t)crc32(s->zcrc, buf, (uInt)k);
+		s->zsize += (uint64_t)k;
+	}
 	return (int64_t)k;
 }
 
@@ -335,6 +406,11 @@ static int tar_end(struct bundle_source *s, struct pv_error *err)
 	return 0;
 }
 
+static ssize_t zip_pread(void *ctx, uint64_t off, void *buf, size_t n)
+{
+	return src_pread(ctx, off, buf, n);
+}
+
 int bundle_source_end(struct bundle_source *s, struct pv_error *err)
 {
 	int r;
@@ -348,7 +424,8 @@ int bundle_source_end(struct bundle_source *s, struct pv_error *err)
 		if (tar_header_at_start(s))
 			return pv_fail(err, PV_EINTEGRITY, "bundle is a zip and a tar file at once "
 							   "(tar would show other members)");
-		return 0;
+		zip_entry_done(s);
+		return zipdir_check(zip_pread, s, s->size, &s->zfold, err);
 	}
 	if ((r = tar_end(s, err)) < 0)
 		return r;
