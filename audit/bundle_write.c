@@ -18,6 +18,7 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/sha256.h"
 #include "audit/bundle_gzip.h"
+#include "audit/bundle_zipend.h"
 
 /* Staging buffer of a streamed member. */
 #define IO_CHUNK 65536
@@ -31,6 +32,7 @@ struct bundle_writer {
 	struct archive *a;
 	struct bundle_gzip *gz; /* .tar.gz: the tar goes through it */
 	bool zip;
+	bool store; /* .zip: members are stored, not deflated */
 	int fd;
 	struct pv_sha256 file_hash; /* of every byte written to fd */
 	char *path, *tmp_path, *dir;
@@ -44,6 +46,8 @@ struct bundle_member {
 	char *name;
 	int fd;
 	uint64_t size;
+	bool scan; /* a .zip's: watched for a false end (bundle_zipend.h) */
+	struct zipend end;
 	size_t blen;
 	uint8_t buf[IO_CHUNK];
 };
@@ -80,8 +84,10 @@ static int record(struct bundle_writer *w, const char *name, const uint8_t sha[3
 	return 0;
 }
 
+/* false_end: the member's bytes would end it early if stored
+ * (bundle_zipend.h), so it is deflated whatever was asked. */
 static int entry_header(struct bundle_writer *w, const char *name, uint64_t size,
-			struct pv_error *err)
+			bool false_end, struct pv_error *err)
 {
 	struct archive_entry *e = archive_entry_new();
 	int r = 0;
@@ -92,8 +98,14 @@ static int entry_header(struct bundle_writer *w, const char *name, uint64_t size
 	archive_entry_set_perm(e, 0644);
 	archive_entry_set_size(e, (la_int64_t)size);
 	archive_entry_set_mtime(e, (time_t)w->mtime, 0);
+	bool deflate = w->zip && w->store && false_end;
+	if (deflate)
+		(void)archive_write_zip_set_compression_deflate(w->a);
 	if (archive_write_header(w->a, e) != ARCHIVE_OK)
 		r = la_fail(w->a, err, name);
+	/* The method is the entry's from its header on: the next is stored. */
+	if (deflate)
+		(void)archive_write_zip_set_compression_store(w->a);
 	archive_entry_free(e);
 	return r;
 }
@@ -111,7 +123,9 @@ int bundle_add_hashed(struct bundle_writer *w, const char *name, const void *dat
 	int r;
 	if (!bundle_name_valid(name, strlen(name)))
 		return pv_fail(err, PV_ERR, "bundle: bad member name '%s'", name);
-	if ((r = entry_header(w, name, len, err)) < 0 || (r = entry_data(w, data, len, err)) < 0)
+	bool false_end = w->zip && w->store && zipend_false_end(data, len);
+	if ((r = entry_header(w, name, len, false_end, err)) < 0 ||
+	    (r = entry_data(w, data, len, err)) < 0)
 		return r;
 	return record(w, name, sha256, err);
 }
@@ -157,10 +171,11 @@ static la_ssize_t to_gzip(struct archive *a, void *ctx, const void *p, size_t n)
 
 void bundle_writer_compress(struct bundle_writer *w, bool on)
 {
-	if (w->zip)
+	if (w->zip) {
 		(void)(on ? archive_write_zip_set_compression_deflate(w->a)
 			  : archive_write_zip_set_compression_store(w->a));
-	else if (w->gz != NULL)
+		w->store = !on;
+	} else if (w->gz != NULL)
 		bundle_gzip_compress(w->gz, on);
 }
 
@@ -260,6 +275,9 @@ int bundle_member_begin(struct bundle_writer *w, const char *name, struct bundle
 		free(m);
 		return pv_fail(err, PV_ERR, "out of memory");
 	}
+	/* Whether it will be stored is known only at its end. */
+	m->scan = w->zip;
+	zipend_init(&m->end);
 	/* Unlinked from the start: nothing to clean up after a crash. */
 	m->fd = open(w->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (m->fd < 0) {
@@ -302,6 +320,8 @@ int bundle_member_write(struct bundle_member *m, const void *data, size_t len,
 {
 	const uint8_t *p = data;
 	int r;
+	if (m->scan)
+		zipend_feed(&m->end, data, len);
 	while (len > 0) {
 		size_t k = sizeof(m->buf) - m->blen;
 		if (k > len)
@@ -348,7 +368,7 @@ int bundle_member_end(struct bundle_writer *w, struct bundle_member **mp, struct
 		r = pv_fail(err, PV_ERR, "bundle: rewind %s: %s", m->name, strerror(errno));
 		goto out;
 	}
-	if ((r = entry_header(w, m->name, m->size, err)) < 0)
+	if ((r = entry_header(w, m->name, m->size, m->scan && zipend_found(&m->end), err)) < 0)
 		goto out;
 	if ((r = pv_sha256_init(&st, err)) < 0)
 		goto out;

@@ -25,7 +25,9 @@ int bundle_writer_open(const char *path, const char *kind, struct bundle_writer 
  * compressed already; compressing them took most of an export's time for a
  * quarter of their size). A .zip sets it per member; a .tar.gz switches
  * its gzip stream between Huffman coding and stored blocks at a block
- * boundary near this point (bundle_gzip.h). */
+ * boundary near this point (bundle_gzip.h). A .zip member whose bytes
+ * would end it early for a streaming reader is deflated even when off
+ * (bundle_zipend.h). */
 void bundle_writer_compress(struct bundle_writer *w, bool on);
 /* A member from memory. */
 int bundle_add(struct bundle_writer *w, const char *name, const void *data, size_t len,

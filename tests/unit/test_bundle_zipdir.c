@@ -328,7 +328,9 @@ static void test_central_crc_size_or_name_differing_is_refused(void **state)
 
 /* A stored member holding a data descriptor of its own first bytes (a
  * mail can be written so): a streaming reader ends the member there, unzip
- * does not. The directory is consistent; only the fold tells. */
+ * does not. The directory is consistent; only the fold tells. popvault's
+ * writer deflates such a member instead (test_bundle_zipend.c); this is
+ * a zip written by another. */
 static void test_stored_member_with_a_fake_data_descriptor_is_refused(void **state)
 {
 	static const char head[] = "first part of a crafted mail ";
