@@ -42,6 +42,26 @@ QUOTED = (b"From: Quentin <q@example.org>\r\nTo: alice@example.org\r\n"
           b"From here the body starts\r\n>From one level\r\n>>From two levels\r\n"
           b"From\r\nFrom:not a separator\r\n\r\nFrom the end\r\n")
 
+
+def false_end_mail():
+    """A mail holding what libarchive's streaming zip reader takes for the
+    end of a stored member: "PK\x07\x08" and the CRC-32 of the mail's bytes
+    before it (the .eml member is the mail as stored). Its CRC-32 is made
+    printable by a counter in the body, so the mail travels as text."""
+    import zlib
+    head = (b"From: Fiona <f@example.org>\r\nTo: alice@example.org\r\n"
+            b"Subject: falseend descriptor\r\nDate: Tue, 03 Mar 2020 10:00:00 +0000\r\n"
+            b"Message-ID: <falseend@example.org>\r\n\r\nA body that ends a stored zip member early ")
+    for n in range(100000):
+        pre = head + b"%d " % n
+        crc = zlib.crc32(pre).to_bytes(4, "little")
+        if all(0x21 <= c <= 0x7e for c in crc):
+            return pre + b"PK\x07\x08" + crc + b" for a streaming reader.\r\nThe rest of it.\r\n"
+    raise RuntimeError("no printable CRC-32")
+
+
+FALSE_END = false_end_mail()
+
 with pvharness.Run() as run:
     mail = os.path.join(run.dir, "mail")
     idx = popvault.genmail(mail, "--count", 60, "--seed", 8, "--max-attachment", 1600000,
@@ -49,6 +69,7 @@ with pvharness.Run() as run:
     extra = os.path.join(run.dir, "extra")
     os.mkdir(extra)
     open(os.path.join(extra, "quoted.eml"), "wb").write(QUOTED)
+    open(os.path.join(extra, "falseend.eml"), "wb").write(FALSE_END)
     d = run.dovecot(seed={"alice": [mail, extra]})
     data = os.path.join(run.dir, "data")
     work = os.path.join(run.dir, "work")
@@ -245,10 +266,21 @@ with pvharness.Run() as run:
     rc, out, fails = verify(z)
     t.ok(rc == 0 and numbering(z) == first, "a .zip re-export verifies and has the same Bates numbers",
          fails[:5])
+    # A mail whose bytes end a stored member early for a streaming reader:
+    # the .zip deflates that member, so it verifies and extracts as it is.
+    fz = os.path.join(work, "falseend.zip")
+    pv("export", "subject:falseend", "--out", fz, "--matter", "False end")
+    rc, out, fails = verify(fz)
+    t.ok(rc == 0 and out.rstrip().endswith("verify-bundle: OK"),
+         "a .zip export of a mail holding a false data descriptor end verifies", out[-600:])
+    with zipfile.ZipFile(fz) as zf:
+        fe = [i for i in zf.infolist() if i.filename.startswith("messages/") and i.filename.endswith(".eml")]
+        t.ok(len(fe) == 1 and zf.read(fe[0]) == FALSE_END and fe[0].compress_type == zipfile.ZIP_DEFLATED,
+             "…its .eml, deflated, extracts byte for byte as the mail", [(i.filename, i.compress_type) for i in fe])
     wide = os.path.join(work, "smith-wide.tar.gz")
     res = json.loads(pv("--json", "export", "after:1980-01-01", "--out", wide,
                         "--matter", "Smith v. Jones").stdout)
-    n_all = len(idx) + 1
+    n_all = len(idx) + 2
     wn = numbering(wide)
     newer = sorted((int(i), b) for i, b in wn.items() if i not in first)
     t.ok(res["messages"] == n_all and all(wn[i] == b for i, b in first.items())
