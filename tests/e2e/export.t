@@ -8,7 +8,9 @@
 # forgery fails with a message naming the file: one byte of an .eml (kept in
 # memory or too big to be), a dropped file, an added file, two proofs swapped,
 # the checkpoint replaced by one signed by another key, an mbox record. Bates
-# numbers stay the same across re-exports of a matter (tar.gz and zip), the
+# numbers stay the same across re-exports of a matter (tar.gz and zip), a
+# mail holding a false end of a stored zip member exports to a .zip that
+# verifies and extracts byte for byte, the
 # export and its file hash are in the audit log, --last-checkpoint continuity,
 # messages disposed of later are listed with their numbers, bad requests
 # write nothing.
