@@ -744,9 +744,11 @@ int harvest_schedule(const struct harvest_sched_opts *o, struct pv_error *err)
 				break;
 			/* The daemon picks up accounts added or removed meanwhile. */
 			if (!o->once && now - sc.loaded_at >= RELOAD_MS &&
-			    (r = load_jobs(&sc, err)) < 0)
+			    (r = load_jobs(&sc, err)) < 0) {
 				pv_log(PV_LOG_WARN, "harvest.accounts", "cannot re-read the accounts: %s",
 				       err->msg);
+				sc.loaded_at = now; /* tried again in RELOAD_MS, not at once */
+			}
 			r = PV_OK;
 		}
 		wait_some(&sc, poll_timeout(&sc, pv_clock_monotonic_ms()));
