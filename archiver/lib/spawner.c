@@ -19,7 +19,9 @@
  * strings, with the descriptors as SCM_RIGHTS. The answer: the pid (i32;
  * 0 when refused or failed) and why not, as text. */
 #define REQ_MAX 65536
-#define STRINGS_MAX 64
+/* Arguments, and variables: the web's whole environment goes with a
+ * harvest it starts (a shell's or make's has more than 64). */
+#define STRINGS_MAX 1024
 
 static int spawner_fd = -1;
 static pid_t spawner_pid;
@@ -200,7 +202,9 @@ int pv_spawn(char *const argv[], char *const envp[], const int *fds, int n, pid_
 	}
 	if (r < 0) {
 		pthread_mutex_unlock(&lock);
-		return pv_fail(err, PV_ERR, "spawner: the request is too big");
+		return pv_fail(err, PV_ERR, "spawner: the request is too big (%u arguments and %u "
+			       "variables; at most %d of each and %d bytes in all)", argc, envc,
+			       STRINGS_MAX, REQ_MAX);
 	}
 	memcpy(buf, &argc, 4);
 	memcpy(buf + 4, &envc, 4);

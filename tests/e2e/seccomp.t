@@ -117,6 +117,10 @@ with pvharness.Run() as run:
         f.write("[harvest]\ninterval = 30s\n[serve]\ndispose_interval = 5s\n"
                 "verify_interval = 2s\nverify_sample = 3\nverify_full_interval = 3s\n")
     env = {"POPVAULT_HEARTBEAT_S": "2", "TZ": "UTC"}
+    # An environment as big as a shell's or make's: the web passes all of
+    # it with "harvest now" (the spawner once took 64 variables at most, and
+    # under make the harvest was refused: 500 "the request is too big").
+    env.update({"PV_TEST_PAD_%03d" % i: "x" for i in range(100)})
     args = ["--config", conf, "--web-root", WEB]
 
     # ---- the appliance at work, every process under its filter -------------
