@@ -264,6 +264,25 @@ fail:
 	return r;
 }
 
+/* An unlinked temporary file beside the output (nothing to clean up after
+ * a crash), or -1 with errno. */
+static int stage_fd(const struct bundle_writer *w)
+{
+	int fd = open(w->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		char *tmpl = NULL;
+		if (asprintf(&tmpl, "%s/.popvault-stage-XXXXXX", w->dir) >= 0) {
+			fd = mkostemp(tmpl, O_CLOEXEC);
+			int e = errno;
+			if (fd >= 0)
+				unlink(tmpl);
+			free(tmpl);
+			errno = e;
+		}
+	}
+	return fd;
+}
+
 int bundle_member_begin(struct bundle_writer *w, const char *name, struct bundle_member **m_r,
 			struct pv_error *err)
 {
@@ -278,24 +297,21 @@ int bundle_member_begin(struct bundle_writer *w, const char *name, struct bundle
 	/* Whether it will be stored is known only at its end. */
 	m->scan = w->zip;
 	zipend_init(&m->end);
-	/* Unlinked from the start: nothing to clean up after a crash. */
-	m->fd = open(w->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (m->fd < 0) {
-		char *tmpl = NULL;
-		if (asprintf(&tmpl, "%s/.popvault-stage-XXXXXX", w->dir) >= 0) {
-			m->fd = mkstemp(tmpl);
-			if (m->fd >= 0)
-				unlink(tmpl);
-			free(tmpl);
-		}
-	}
-	if (m->fd < 0) {
+	if ((m->fd = stage_fd(w)) < 0) {
 		int e = errno;
 		free(m->name);
 		free(m);
 		return pv_fail(err, PV_ERR, "bundle: staging file in %s: %s", w->dir, strerror(e));
 	}
 	*m_r = m;
+	return 0;
+}
+
+int bundle_writer_scratch(struct bundle_writer *w, int *fd_r, struct pv_error *err)
+{
+	if ((*fd_r = stage_fd(w)) < 0)
+		return pv_fail(err, PV_ERR, "bundle: scratch file in %s: %s", w->dir,
+			       strerror(errno));
 	return 0;
 }
 

@@ -12,6 +12,9 @@
 #define TILE_W (1u << TILE_H)    /* and holds up to 256 hashes */
 #define TILE_LEVELS 8            /* tile levels 0..7 cover tree levels 0..63 */
 #define CACHE_SLOTS 4
+/* Subtree hashes kept between proofs (tlog_proof_memo): direct-mapped;
+ * the proofs of neighbouring leaves share all but a few of theirs. */
+#define MEMO_SLOTS 1024
 
 struct tile {
 	unsigned level;
@@ -21,13 +24,20 @@ struct tile {
 	merkle_hash h[TILE_W];
 };
 
+struct memo_slot {
+	uint64_t index;
+	unsigned level; /* 0: the slot is empty (level-0 hashes are not kept) */
+	merkle_hash h;
+};
+
 struct tlog {
 	struct db *db;
 	int64_t id;
 	char name[PV_TLOG_NAME_MAX + 1];
 	char origin[PV_KEY_NAME_MAX + 1];
 	struct db_stmt *tile_get, *tile_put, *leaf_put, *leaf_get, *size_get, *size_put;
-	struct tile cache[CACHE_SLOTS]; /* valid within one call only */
+	struct tile cache[CACHE_SLOTS]; /* valid within one call only, or while memo is on */
+	struct memo_slot *memo;         /* tlog_proof_memo: NULL when off */
 	struct tile edge[TILE_LEVELS];  /* rightmost tiles while appending */
 	uint64_t root_size;             /* tlog_root_cached: root of this size, */
 	merkle_hash root;               /* until something is appended here */
@@ -194,6 +204,7 @@ void tlog_free(struct tlog **tp)
 	db_finalize(&t->leaf_get);
 	db_finalize(&t->size_get);
 	db_finalize(&t->size_put);
+	free(t->memo);
 	free(t);
 	*tp = NULL;
 }
@@ -300,7 +311,28 @@ static int tile_subtree(void *ctx, unsigned level, uint64_t index, merkle_hash o
 
 	if (tl >= TILE_LEVELS)
 		return pv_fail(err, PV_ERR, "tlog: subtree level %u out of range", level);
-	if (!c->valid || c->level != tl || c->index != ti) {
+	struct memo_slot *m = NULL;
+	if (t->memo != NULL && level > 0) {
+		m = &t->memo[(index * 0x9E3779B97F4A7C15ull + level) % MEMO_SLOTS];
+		if (m->level == level && m->index == index) {
+			memcpy(out, m->h, MERKLE_HASH_LEN);
+			return 0;
+		}
+	}
+	if (m != NULL && j > 0) {
+		/* From its two halves, each kept in turn: O(1) hashes a subtree. */
+		merkle_hash left, right;
+		if ((r = tile_subtree(t, level - 1, 2 * index, left, err)) < 0 ||
+		    (r = tile_subtree(t, level - 1, 2 * index + 1, right, err)) < 0)
+			return r;
+		merkle_node_hash(left, right, out);
+		m->level = level;
+		m->index = index;
+		memcpy(m->h, out, MERKLE_HASH_LEN);
+		return 0;
+	}
+	/* A tile kept from an earlier proof (memo) may have grown since. */
+	if (!c->valid || c->level != tl || c->index != ti || c->width < off + cnt) {
 		if ((r = tile_read(t, tl, ti, c, err)) < 0) {
 			c->valid = 0;
 			return r == PV_ENOTFOUND ? PV_EINTEGRITY : r;
@@ -313,6 +345,21 @@ static int tile_subtree(void *ctx, unsigned level, uint64_t index, merkle_hash o
 		memcpy(out, c->h[off], MERKLE_HASH_LEN);
 	else
 		merkle_root(c->h + off, cnt, out);
+	if (m != NULL) {
+		m->level = level;
+		m->index = index;
+		memcpy(m->h, out, MERKLE_HASH_LEN);
+	}
+	return 0;
+}
+
+int tlog_proof_memo(struct tlog *t, bool on, struct pv_error *err)
+{
+	cache_clear(t);
+	free(t->memo);
+	t->memo = NULL;
+	if (on && (t->memo = calloc(MEMO_SLOTS, sizeof(*t->memo))) == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
 	return 0;
 }
 
@@ -374,6 +421,8 @@ static int append_locked(struct tlog *t, const struct tlog_entry *entries, size_
 	int r;
 
 	t->root_size = 0;
+	if (t->memo != NULL) /* the caller broke tlog_proof_memo's rule: be safe */
+		memset(t->memo, 0, MEMO_SLOTS * sizeof(*t->memo));
 	if ((r = tlog_size(t, &size, err)) < 0 || (r = edge_load(t, size, err)) < 0)
 		return r;
 	if (size > (uint64_t)INT64_MAX - n)
@@ -526,7 +575,8 @@ int tlog_inclusion_proof(struct tlog *t, uint64_t index, uint64_t size, merkle_h
 	*len_r = 0;
 	if ((r = check_size(t, size, err)) < 0)
 		return r;
-	cache_clear(t);
+	if (t->memo == NULL)
+		cache_clear(t);
 	return merkle_inclusion_proof(tile_subtree, t, index, size, proof_r, len_r, err);
 }
 

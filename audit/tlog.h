@@ -97,6 +97,15 @@ int tlog_inclusion_proof(struct tlog *t, uint64_t index, uint64_t size, merkle_h
 			 size_t *len_r, struct pv_error *err);
 int tlog_consistency_proof(struct tlog *t, uint64_t size1, uint64_t size2, merkle_hash *proof_r,
 			   size_t *len_r, struct pv_error *err);
+/* While on, tlog_inclusion_proof keeps the hashes of the complete
+ * subtrees it computes (a fixed number of them, about 48 KB) and the tiles
+ * it read, from one proof to the next: an export proves thousands of
+ * neighbouring leaves against one checkpoint, and their proofs share all
+ * but a few hashes. A complete subtree of an append-only log never
+ * changes, but a rolled-back append would leave hashes of leaves that are
+ * gone: turn it on only while this process appends nothing to t (an
+ * append through t empties it). Off frees them. */
+int tlog_proof_memo(struct tlog *t, bool on, struct pv_error *err);
 
 /* --- storage for the other audit/ modules (checkpoint, keys, tlog_verify) */
 

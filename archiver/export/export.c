@@ -14,6 +14,7 @@
 #include "archiver/export/ediscovery.h"
 #include "archiver/export/loadfile.h"
 #include "archiver/export/mbox.h"
+#include "archiver/export/spool.h"
 #include "archiver/index/index.h"
 #include "archiver/index/sandbox_pool.h"
 #include "archiver/index/mime.h"
@@ -80,7 +81,8 @@ struct xp {
 	 * next messages are read; their rows are written in Bates order. */
 	struct index_pool *pool;
 	struct row_meta *meta; /* per pool slot: what the row needs besides the fields */
-	struct message_reader *mr; /* every message is loaded, three times */
+	struct message_reader *mr; /* every message is loaded twice (its row) */
+	struct spool *spool; /* pass 1's bytes of every message, for pass 2 */
 };
 
 /* What a load-file row takes from pass 1 besides the parsed fields. */
@@ -506,9 +508,6 @@ static int write_proof(struct xp *x, struct rows *rw, struct item *it,
 
 struct msink {
 	struct xp *x;
-	const char *name;
-	struct pv_buf eml;              /* the message while it is small */
-	struct bundle_member *staged;   /* once it is not */
 	struct bundle_member *mbox;
 	struct mbox_quote q;
 	EVP_MD_CTX *md5;
@@ -575,21 +574,7 @@ static int msink_pass1(void *ctx, const unsigned char *p, size_t n, struct pv_er
 		pv_blake2b_update(&s->commit, p, n);
 	head_collect(s, p, n);
 	s->bytes += n;
-	return 0;
-}
-
-static int msink_pass2(void *ctx, const unsigned char *p, size_t n, struct pv_error *err)
-{
-	struct msink *s = ctx;
-	int r;
-	if (s->staged == NULL && s->eml.len + n > EML_MEMORY_MAX) {
-		if ((r = bundle_member_begin(s->x->w, s->name, &s->staged, err)) < 0 ||
-		    (r = bundle_member_write(s->staged, s->eml.data, s->eml.len, err)) < 0)
-			return r;
-		pv_buf_reset(&s->eml);
-	}
-	s->bytes += n;
-	return s->staged ? bundle_member_write(s->staged, p, n, err) : pv_buf_append(&s->eml, p, n, err);
+	return spool_write(s->x->spool, p, n, err);
 }
 
 /* MM/DD/YYYY and HH:MM:SS in UTC (the DAT convention; VERIFY.md says UTC). */
@@ -824,49 +809,61 @@ out:
 	return r;
 }
 
-/* Pass 2 for one message: messages/<BATES>.eml. */
-static int message_pass2(struct xp *x, const struct item *it, struct read_ahead *ra)
+/* The next message from the spool (spool.h) into eml, or into a staged
+ * member when bigger than EML_MEMORY_MAX; either way its SHA-256 is
+ * checked against the set's before the member is ended or added, so
+ * nothing goes into the bundle that was not verified. */
+static int spooled(struct xp *x, const struct item *it, const char *name, struct pv_buf *eml,
+		   struct bundle_member **staged)
 {
-	const struct stored_message *m;
-	const uint8_t *salt;
-	const unsigned char *data;
-	size_t len;
-	struct msink s;
+	struct pv_sha256 h;
+	uint8_t sha[32];
+	uint64_t left = it->size;
+	int r;
+	if ((r = pv_sha256_init(&h, x->err)) < 0)
+		return r;
+	if (it->size > EML_MEMORY_MAX && (r = bundle_member_begin(x->w, name, staged, x->err)) < 0)
+		goto out;
+	while (left > 0 && r == 0) {
+		size_t k = left > EML_MEMORY_MAX ? EML_MEMORY_MAX : (size_t)left;
+		pv_buf_reset(eml);
+		if ((r = pv_buf_reserve(eml, k, x->err)) < 0 ||
+		    (r = spool_read(x->spool, eml->data, k, x->err)) < 0)
+			break;
+		eml->len = k;
+		pv_sha256_update(&h, eml->data, k);
+		left -= k;
+		if (*staged != NULL)
+			r = bundle_member_write(*staged, eml->data, k, x->err);
+	}
+	if (r == 0) {
+		pv_sha256_final(&h, sha);
+		if (sodium_memcmp(sha, it->sha256, sizeof(sha)) != 0)
+			r = pv_fail(x->err, PV_EINTEGRITY, "message %lld changed in the export's "
+							   "spool", (long long)it->id);
+	}
+out:
+	pv_sha256_abort(&h);
+	return r;
+}
+
+/* Pass 2 for one message: messages/<BATES>.eml, from the bytes pass 1
+ * read and verified (spooled). */
+static int message_pass2(struct xp *x, const struct item *it, struct pv_buf *eml)
+{
+	struct bundle_member *staged = NULL;
 	char bates[BATES_LEN_MAX + 1], name[BATES_LEN_MAX + 16];
 	int r;
 
-	memset(&s, 0, sizeof(s));
-	s.x = x;
-	s.name = name;
-	pv_buf_init(&s.eml, EML_MEMORY_MAX);
 	bates_of(x, it, bates);
 	snprintf(name, sizeof(name), "messages/%s.eml", bates);
-	if ((r = take(x, ra, &m, &salt, &data, &len)) < 0)
-		goto out;
-	if (data != NULL) {
-		/* Read ahead, checked against m->sha256 */
-		if (len != it->size) {
-			r = pv_fail(x->err, PV_EINTEGRITY, "message %lld changed size between two "
-							   "reads", (long long)it->id);
-			goto out;
-		}
-		r = bundle_add_hashed(x->w, name, data, len, m->sha256, x->err);
-		goto out;
-	}
-	if ((r = message_read(x->ar, m, msink_pass2, &s, x->err)) < 0)
-		goto out;
-	if (s.bytes != it->size) {
-		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld changed size between two reads",
-			    (long long)it->id);
-		goto out;
-	}
-	/* message_read checked the bytes against m->sha256 */
-	r = s.staged ? bundle_member_end(x->w, &s.staged, x->err)
-		     : bundle_add_hashed(x->w, name, s.eml.data ? (const void *)s.eml.data : "",
-					 s.eml.len, m->sha256, x->err);
-out:
-	bundle_member_abort(&s.staged);
-	pv_buf_free(&s.eml);
+	if ((r = spooled(x, it, name, eml, &staged)) == 0)
+		r = staged ? bundle_member_end(x->w, &staged, x->err)
+			   : bundle_add_hashed(x->w, name, eml->len ? (const void *)eml->data : "",
+					       eml->len, it->sha256, x->err);
+	bundle_member_abort(&staged);
+	if (eml->data != NULL)
+		sodium_memzero(eml->data, eml->len);
 	return r;
 }
 
@@ -920,11 +917,13 @@ static int write_bundle(struct xp *x)
 	struct rows rw = {0};
 	struct bundle_member *set = NULL;
 	struct read_ahead *ra = NULL;
-	struct pv_buf text;
+	struct pv_buf text, eml;
+	int spool_fd;
 	uint64_t total = 2 * (uint64_t)x->n_exported;
 	int r;
 
 	pv_buf_init(&text, 256 * 1024);
+	pv_buf_init(&eml, EML_MEMORY_MAX);
 	pv_buf_init(&rw.line, 16 * PV_MIME_FIELD_MAX);
 	pv_buf_init(&rw.proof, PV_TLOG_PROOF_MAX);
 	if ((r = export_verify_md(tlog_origin(x->ar->archive_log), tlog_origin(x->ar->audit_log),
@@ -952,7 +951,12 @@ static int write_bundle(struct xp *x)
 	 * load files after them; pass 2: the .eml files. So a reader keeping
 	 * small members in memory keeps every proof first (ediscovery.h). */
 	size_t pushed = 0;
-	if ((r = read_ahead_new(x->ar, &ra, x->err)) < 0)
+	/* Nothing is appended to the archive log meanwhile: the proofs share
+	 * their subtree hashes. */
+	if ((r = bundle_writer_scratch(x->w, &spool_fd, x->err)) < 0 ||
+	    (r = spool_new(spool_fd, &x->spool, x->err)) < 0 ||
+	    (r = read_ahead_new(x->ar, &ra, x->err)) < 0 ||
+	    (r = tlog_proof_memo(x->ar->archive_log, true, x->err)) < 0)
 		goto out;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
 		if ((r = feed(x, ra, k, &pushed, pass1_digest)) == 0)
@@ -969,12 +973,12 @@ static int write_bundle(struct xp *x)
 		goto out;
 	/* The mail itself is stored in a .zip, not deflated (bundle_write.h). */
 	bundle_writer_compress(x->w, false);
-	if ((r = bundle_member_end(x->w, &rw.mbox, x->err)) < 0)
+	read_ahead_free(&ra);
+	if ((r = bundle_member_end(x->w, &rw.mbox, x->err)) < 0 ||
+	    (r = spool_rewind(x->spool, x->err)) < 0)
 		goto out;
-	pushed = 0;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
-		if ((r = feed(x, ra, k, &pushed, NULL)) == 0)
-			r = message_pass2(x, &x->items[x->order[k]], ra);
+		r = message_pass2(x, &x->items[x->order[k]], &eml);
 		if (r == 0 && x->o->progress != NULL)
 			x->o->progress(x->o->progress_ctx, x->n_exported + k + 1, total);
 		if (r == 0)
@@ -984,7 +988,9 @@ static int write_bundle(struct xp *x)
 	if (r == 0)
 		r = write_disposed(x);
 out:
+	(void)tlog_proof_memo(x->ar->archive_log, false, NULL);
 	read_ahead_free(&ra);
+	spool_free(&x->spool);
 	bundle_member_abort(&set);
 	bundle_member_abort(&rw.mbox);
 	bundle_member_abort(&rw.dat);
@@ -992,6 +998,7 @@ out:
 	pv_buf_free(&rw.line);
 	pv_buf_free(&rw.proof);
 	pv_buf_free(&text);
+	pv_buf_free_secret(&eml);
 	return r;
 }
 
