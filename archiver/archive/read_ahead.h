@@ -2,7 +2,7 @@
 #define PV_READ_AHEAD_H
 
 /* Messages read ahead, in order, on worker threads (one per CPU): an
- * export goes through every message of its set twice, and reading one
+ * export goes through every message of its set, and reading one
  * back (its record hashed, authenticated, decrypted, decompressed and
  * checked against the catalog's SHA-256, store/message.h) is half of the
  * work; the caller's thread does the rest meanwhile.

@@ -275,6 +275,59 @@ static void test_proofs_verify_and_any_flipped_bit_fails(void **state)
 	free(ref);
 }
 
+/* tlog_proof_memo: the proofs of every leaf with the memo on are those
+ * made without it, across tile boundaries and for two tree sizes; an
+ * append through the log empties it, so proofs in the grown tree hold. */
+static void test_proof_memo_gives_the_same_proofs_and_forgets_on_append(void **state)
+{
+	(void)state;
+	enum { FIRST = 700, MAX = 1300 };
+	sqlite3 *sh;
+	struct tlog *t;
+	struct pv_error err;
+	merkle_hash *ref = calloc(MAX, sizeof(merkle_hash));
+	merkle_hash a[PV_PROOF_HASHES_MAX], b[PV_PROOF_HASHES_MAX], root;
+	size_t alen, blen;
+	struct db *db = mem_db(fx_on_pg(state), &sh);
+	fx_must(tlog_create(db, "archive", "h.example/m", &err), &err, "create");
+	fx_must(tlog_open(db, "archive", &t, &err), &err, "open");
+	append_range(t, 0, FIRST, 64, 0, ref);
+	const uint64_t sizes[] = {FIRST, 513, 256, 1};
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint64_t n = sizes[k];
+		merkle_root(ref, n, root);
+		fx_must(tlog_proof_memo(t, true, &err), &err, "memo on");
+		for (uint64_t i = 0; i < n; i++) {
+			fx_must(tlog_inclusion_proof(t, i, n, a, &alen, &err), &err, "memo proof");
+			if (merkle_verify_inclusion(i, n, ref[i], a, alen, root, &err) != 0)
+				fail_msg("memo: leaf %llu of %llu: %s", (unsigned long long)i,
+					 (unsigned long long)n, err.msg);
+		}
+		/* Again in another order, against proofs made without it. */
+		for (uint64_t i = n; i-- > 0;) {
+			fx_must(tlog_inclusion_proof(t, i, n, a, &alen, &err), &err, "memo proof");
+			fx_must(tlog_proof_memo(t, false, &err), &err, "memo off");
+			fx_must(tlog_inclusion_proof(t, i, n, b, &blen, &err), &err, "proof");
+			assert_int_equal(alen, blen);
+			assert_memory_equal(a, b, alen * sizeof(merkle_hash));
+			fx_must(tlog_proof_memo(t, true, &err), &err, "memo on");
+		}
+	}
+	/* Still on: the append empties it, and every proof of the grown
+	 * tree holds (a kept hash of the old edge would fail them). */
+	append_range(t, FIRST, MAX, 100, 0, ref);
+	merkle_root(ref, MAX, root);
+	for (uint64_t i = 0; i < MAX; i++) {
+		fx_must(tlog_inclusion_proof(t, i, MAX, a, &alen, &err), &err, "grown proof");
+		if (merkle_verify_inclusion(i, MAX, ref[i], a, alen, root, &err) != 0)
+			fail_msg("grown: leaf %llu: %s", (unsigned long long)i, err.msg);
+	}
+	fx_must(tlog_proof_memo(t, false, &err), &err, "memo off");
+	tlog_free(&t);
+	fx_logdb_close(&db, &sh);
+	free(ref);
+}
+
 static void test_append_joins_the_callers_transaction(void **state)
 {
 	(void)state;
@@ -824,6 +877,7 @@ int main(void)
 		BOTH(test_schema_idempotent_and_logs_independent),
 		BOTH(test_roots_match_reference_across_tile_boundaries),
 		BOTH(test_proofs_verify_and_any_flipped_bit_fails),
+		BOTH(test_proof_memo_gives_the_same_proofs_and_forgets_on_append),
 		BOTH(test_append_joins_the_callers_transaction),
 		BOTH(test_entry_size_limits_and_empty_entries),
 		BOTH(test_heartbeat_signs_when_idle_and_checkpoints_open),
