@@ -421,7 +421,9 @@ static int append_locked(struct tlog *t, const struct tlog_entry *entries, size_
 	int r;
 
 	t->root_size = 0;
-	if (t->memo != NULL) /* the caller broke tlog_proof_memo's rule: be safe */
+	/* Kept hashes and tiles may be of leaves a rollback took back. */
+	cache_clear(t);
+	if (t->memo != NULL)
 		memset(t->memo, 0, MEMO_SLOTS * sizeof(*t->memo));
 	if ((r = tlog_size(t, &size, err)) < 0 || (r = edge_load(t, size, err)) < 0)
 		return r;
