@@ -307,14 +307,6 @@ int bundle_member_begin(struct bundle_writer *w, const char *name, struct bundle
 	return 0;
 }
 
-int bundle_writer_scratch(struct bundle_writer *w, int *fd_r, struct pv_error *err)
-{
-	if ((*fd_r = stage_fd(w)) < 0)
-		return pv_fail(err, PV_ERR, "bundle: scratch file in %s: %s", w->dir,
-			       strerror(errno));
-	return 0;
-}
-
 static int member_flush(struct bundle_member *m, struct pv_error *err)
 {
 	size_t off = 0;
@@ -372,6 +364,12 @@ void bundle_member_abort(struct bundle_member **mp)
 
 int bundle_member_end(struct bundle_writer *w, struct bundle_member **mp, struct pv_error *err)
 {
+	return bundle_member_end_keep(w, mp, NULL, err);
+}
+
+int bundle_member_end_keep(struct bundle_writer *w, struct bundle_member **mp, int *fd_r,
+			   struct pv_error *err)
+{
 	struct bundle_member *m = *mp;
 	struct pv_sha256 st = {NULL};
 	uint8_t sha[32];
@@ -410,6 +408,14 @@ int bundle_member_end(struct bundle_writer *w, struct bundle_member **mp, struct
 	}
 	pv_sha256_final(&st, sha);
 	r = record(w, m->name, sha, err);
+	if (r == 0 && fd_r != NULL) {
+		if (lseek(m->fd, 0, SEEK_SET) != 0) {
+			r = pv_fail(err, PV_ERR, "bundle: rewind %s: %s", m->name, strerror(errno));
+			goto out;
+		}
+		*fd_r = m->fd;
+		m->fd = -1;
+	}
 out:
 	pv_sha256_abort(&st);
 	member_free(mp);

@@ -46,9 +46,12 @@ int bundle_member_begin(struct bundle_writer *w, const char *name, struct bundle
 int bundle_member_write(struct bundle_member *m, const void *data, size_t len,
 			struct pv_error *err);
 int bundle_member_end(struct bundle_writer *w, struct bundle_member **m, struct pv_error *err);
-/* An unlinked temporary file of the caller's beside the output, as a
- * staged member's (read-write, close-on-exec; the caller closes it). */
-int bundle_writer_scratch(struct bundle_writer *w, int *fd_r, struct pv_error *err);
+/* The same, and on success the staging file stays open for the caller
+ * (*fd_r, rewound; the caller closes it): the bytes just copied into the
+ * archive, to read again without keeping a copy of its own (an export's
+ * .eml files come from its mbox). */
+int bundle_member_end_keep(struct bundle_writer *w, struct bundle_member **m, int *fd_r,
+			   struct pv_error *err);
 /* Drops a member that will not be ended (NULL is fine). */
 void bundle_member_abort(struct bundle_member **m);
 /* Writes MANIFEST.sha256 and MANIFEST.note (signed by s), closes, fsyncs

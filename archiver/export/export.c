@@ -14,7 +14,6 @@
 #include "archiver/export/ediscovery.h"
 #include "archiver/export/loadfile.h"
 #include "archiver/export/mbox.h"
-#include "archiver/export/spool.h"
 #include "archiver/index/index.h"
 #include "archiver/index/sandbox_pool.h"
 #include "archiver/index/mime.h"
@@ -47,6 +46,8 @@
 #define EXPORT_SANDBOXES 4
 /* The header section is looked for this many bytes at a time. */
 #define HEAD_STEP 4096
+/* The mbox's staging file is read again this many bytes at a time. */
+#define STAGE_READ (1024 * 1024)
 
 struct item {
 	int64_t id;
@@ -82,7 +83,6 @@ struct xp {
 	struct index_pool *pool;
 	struct row_meta *meta; /* per pool slot: what the row needs besides the fields */
 	struct message_reader *mr; /* every message is loaded twice (its row) */
-	struct spool *spool; /* pass 1's bytes of every message, for pass 2 */
 };
 
 /* What a load-file row takes from pass 1 besides the parsed fields. */
@@ -574,7 +574,7 @@ static int msink_pass1(void *ctx, const unsigned char *p, size_t n, struct pv_er
 		pv_blake2b_update(&s->commit, p, n);
 	head_collect(s, p, n);
 	s->bytes += n;
-	return spool_write(s->x->spool, p, n, err);
+	return 0;
 }
 
 /* MM/DD/YYYY and HH:MM:SS in UTC (the DAT convention; VERIFY.md says UTC). */
@@ -809,61 +809,148 @@ out:
 	return r;
 }
 
-/* The next message from the spool (spool.h) into eml, or into a staged
- * member when bigger than EML_MEMORY_MAX; either way its SHA-256 is
- * checked against the set's before the member is ended or added, so
- * nothing goes into the bundle that was not verified. */
-static int spooled(struct xp *x, const struct item *it, const char *name, struct pv_buf *eml,
-		   struct bundle_member **staged)
+static int check_cancel(struct xp *x)
 {
-	struct pv_sha256 h;
-	uint8_t sha[32];
-	uint64_t left = it->size;
-	int r;
-	if ((r = pv_sha256_init(&h, x->err)) < 0)
-		return r;
-	if (it->size > EML_MEMORY_MAX && (r = bundle_member_begin(x->w, name, staged, x->err)) < 0)
-		goto out;
-	while (left > 0 && r == 0) {
-		size_t k = left > EML_MEMORY_MAX ? EML_MEMORY_MAX : (size_t)left;
-		pv_buf_reset(eml);
-		if ((r = pv_buf_reserve(eml, k, x->err)) < 0 ||
-		    (r = spool_read(x->spool, eml->data, k, x->err)) < 0)
-			break;
-		eml->len = k;
-		pv_sha256_update(&h, eml->data, k);
-		left -= k;
-		if (*staged != NULL)
-			r = bundle_member_write(*staged, eml->data, k, x->err);
-	}
-	if (r == 0) {
-		pv_sha256_final(&h, sha);
-		if (sodium_memcmp(sha, it->sha256, sizeof(sha)) != 0)
-			r = pv_fail(x->err, PV_EINTEGRITY, "message %lld changed in the export's "
-							   "spool", (long long)it->id);
-	}
-out:
-	pv_sha256_abort(&h);
-	return r;
+	if (x->o->cancelled != NULL && x->o->cancelled(x->o->progress_ctx))
+		return pv_fail(x->err, PV_ERR, "cancelled");
+	return 0;
 }
 
-/* Pass 2 for one message: messages/<BATES>.eml, from the bytes pass 1
- * read and verified (spooled). */
-static int message_pass2(struct xp *x, const struct item *it, struct pv_buf *eml)
-{
-	struct bundle_member *staged = NULL;
-	char bates[BATES_LEN_MAX + 1], name[BATES_LEN_MAX + 16];
-	int r;
+/* Pass 2: the .eml files from the mbox's staging file, read again
+ * (bundle_member_end_keep): its records are pass 1's verified bytes,
+ * quoted; unquoted (mbox.h: mboxrd gives each message back byte for byte,
+ * plus the '\n' the mbox added to one that did not end in one), each
+ * is checked against the set's SHA-256 and size before it goes in, so
+ * nothing comes into the bundle unverified, whatever happened to the
+ * file meanwhile. */
+struct pass2 {
+	struct xp *x;
+	size_t k;                     /* the record's place in Bates order */
+	const struct item *it;
+	char name[BATES_LEN_MAX + 16];
+	struct pv_buf eml;            /* the message while it is small */
+	struct bundle_member *staged; /* when it is not */
+	struct pv_sha256 h;           /* of a staged one */
+	uint64_t got;                 /* bytes of the message so far */
+	bool extra_nl;                /* and the mbox's '\n' after them */
+};
 
-	bates_of(x, it, bates);
-	snprintf(name, sizeof(name), "messages/%s.eml", bates);
-	if ((r = spooled(x, it, name, eml, &staged)) == 0)
-		r = staged ? bundle_member_end(x->w, &staged, x->err)
-			   : bundle_add_hashed(x->w, name, eml->len ? (const void *)eml->data : "",
-					       eml->len, it->sha256, x->err);
-	bundle_member_abort(&staged);
-	if (eml->data != NULL)
-		sodium_memzero(eml->data, eml->len);
+static int p2_begin(void *ctx, const char *from_line, size_t len, struct pv_error *err)
+{
+	struct pass2 *p = ctx;
+	char bates[BATES_LEN_MAX + 1], sender[BATES_LEN_MAX + 16];
+	char want[PV_EXPORT_FROM_LINE_MAX + 1];
+	int r;
+	if (p->k >= p->x->n_exported)
+		return pv_fail(err, PV_EINTEGRITY, "export: the mbox holds more messages than the set");
+	p->it = &p->x->items[p->x->order[p->k]];
+	bates_of(p->x, p->it, bates);
+	snprintf(sender, sizeof(sender), "%s@" EDISCOVERY_MBOX_DOMAIN, bates);
+	if ((r = mbox_from_line(sender, p->it->received_at, want, sizeof(want), err)) < 0)
+		return r;
+	if ((size_t)r != len + 1 || memcmp(want, from_line, len) != 0)
+		return pv_fail(err, PV_EINTEGRITY, "export: the mbox's record %zu is not %s",
+			       p->k + 1, bates);
+	snprintf(p->name, sizeof(p->name), "messages/%s.eml", bates);
+	pv_buf_reset(&p->eml);
+	p->got = 0;
+	p->extra_nl = false;
+	if (p->it->size > EML_MEMORY_MAX) {
+		if ((r = pv_sha256_init(&p->h, err)) < 0)
+			return r;
+		return bundle_member_begin(p->x->w, p->name, &p->staged, err);
+	}
+	return pv_buf_reserve(&p->eml, (size_t)p->it->size, err);
+}
+
+static int p2_data(void *ctx, const void *data, size_t len, struct pv_error *err)
+{
+	struct pass2 *p = ctx;
+	const unsigned char *b = data;
+	uint64_t want = p->it->size - p->got;
+	size_t k = len < want ? len : (size_t)want;
+	int r;
+	if (k > 0) {
+		if (p->staged != NULL) {
+			pv_sha256_update(&p->h, b, k);
+			r = bundle_member_write(p->staged, b, k, err);
+		} else {
+			r = pv_buf_append(&p->eml, b, k, err);
+		}
+		if (r < 0)
+			return r;
+		p->got += k;
+	}
+	if (len > k) {
+		if (p->extra_nl || len - k != 1 || b[k] != '\n')
+			return pv_fail(err, PV_EINTEGRITY, "message %lld is longer in the mbox than "
+							   "archived", (long long)p->it->id);
+		p->extra_nl = true;
+	}
+	return 0;
+}
+
+static int p2_end(void *ctx, struct pv_error *err)
+{
+	struct pass2 *p = ctx;
+	struct xp *x = p->x;
+	uint8_t sha[32];
+	int r;
+	if (p->staged != NULL)
+		pv_sha256_final(&p->h, sha);
+	else if ((r = pv_sha256_once(p->eml.len ? (const void *)p->eml.data : "", p->eml.len, sha,
+				     err)) < 0)
+		return r;
+	if (p->got != p->it->size || sodium_memcmp(sha, p->it->sha256, sizeof(sha)) != 0)
+		return pv_fail(err, PV_EINTEGRITY, "message %lld changed in the export's staging "
+						   "file", (long long)p->it->id);
+	r = p->staged ? bundle_member_end(x->w, &p->staged, err)
+		      : bundle_add_hashed(x->w, p->name, p->eml.len ? (const void *)p->eml.data : "",
+					  p->eml.len, p->it->sha256, err);
+	if (p->eml.data != NULL)
+		sodium_memzero(p->eml.data, p->eml.len);
+	if (r < 0)
+		return r;
+	p->k++;
+	if (x->o->progress != NULL)
+		x->o->progress(x->o->progress_ctx, x->n_exported + p->k, 2 * (uint64_t)x->n_exported);
+	return check_cancel(x);
+}
+
+static int write_emls(struct xp *x, int fd)
+{
+	struct pass2 p = {.x = x};
+	struct mbox_reader rd;
+	const struct mbox_reader_cb cb = {p2_begin, p2_data, p2_end, &p};
+	unsigned char *buf = malloc(STAGE_READ);
+	int r = 0;
+	if (buf == NULL)
+		return pv_fail(x->err, PV_ERR, "out of memory");
+	pv_buf_init(&p.eml, EML_MEMORY_MAX);
+	mbox_reader_init(&rd, &cb);
+	for (;;) {
+		ssize_t k = read(fd, buf, STAGE_READ);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = pv_fail(x->err, PV_ERR, "export: reading the mbox again: %s",
+				    strerror(errno));
+			break;
+		}
+		if (k == 0 || (r = mbox_reader_feed(&rd, buf, (size_t)k, x->err)) != 0)
+			break;
+	}
+	if (r == 0)
+		r = mbox_reader_finish(&rd, x->err);
+	if (r == 0 && p.k != x->n_exported)
+		r = pv_fail(x->err, PV_EINTEGRITY, "export: the mbox holds %zu of %zu messages", p.k,
+			    x->n_exported);
+	if (p.staged != NULL)
+		pv_sha256_abort(&p.h);
+	bundle_member_abort(&p.staged);
+	pv_buf_free_secret(&p.eml);
+	sodium_memzero(buf, STAGE_READ);
+	free(buf);
 	return r;
 }
 
@@ -903,13 +990,6 @@ out:
 	return r;
 }
 
-static int check_cancel(struct xp *x)
-{
-	if (x->o->cancelled != NULL && x->o->cancelled(x->o->progress_ctx))
-		return pv_fail(x->err, PV_ERR, "cancelled");
-	return 0;
-}
-
 static int write_bundle(struct xp *x)
 {
 	static const char *const dat_head[] = {EDISCOVERY_DAT_FIELDS};
@@ -917,13 +997,12 @@ static int write_bundle(struct xp *x)
 	struct rows rw = {0};
 	struct bundle_member *set = NULL;
 	struct read_ahead *ra = NULL;
-	struct pv_buf text, eml;
-	int spool_fd;
+	struct pv_buf text;
+	int mbox_fd = -1;
 	uint64_t total = 2 * (uint64_t)x->n_exported;
 	int r;
 
 	pv_buf_init(&text, 256 * 1024);
-	pv_buf_init(&eml, EML_MEMORY_MAX);
 	pv_buf_init(&rw.line, 16 * PV_MIME_FIELD_MAX);
 	pv_buf_init(&rw.proof, PV_TLOG_PROOF_MAX);
 	if ((r = export_verify_md(tlog_origin(x->ar->archive_log), tlog_origin(x->ar->audit_log),
@@ -953,9 +1032,7 @@ static int write_bundle(struct xp *x)
 	size_t pushed = 0;
 	/* Nothing is appended to the archive log meanwhile: the proofs share
 	 * their subtree hashes. */
-	if ((r = bundle_writer_scratch(x->w, &spool_fd, x->err)) < 0 ||
-	    (r = spool_new(spool_fd, &x->spool, x->err)) < 0 ||
-	    (r = read_ahead_new(x->ar, &ra, x->err)) < 0 ||
+	if ((r = read_ahead_new(x->ar, &ra, x->err)) < 0 ||
 	    (r = tlog_proof_memo(x->ar->archive_log, true, x->err)) < 0)
 		goto out;
 	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
@@ -974,23 +1051,18 @@ static int write_bundle(struct xp *x)
 	/* The mail itself is stored in a .zip, not deflated (bundle_write.h). */
 	bundle_writer_compress(x->w, false);
 	read_ahead_free(&ra);
-	if ((r = bundle_member_end(x->w, &rw.mbox, x->err)) < 0 ||
-	    (r = spool_rewind(x->spool, x->err)) < 0)
+	/* Pass 2: the .eml files, unquoted from the mbox. */
+	if ((r = bundle_member_end_keep(x->w, &rw.mbox, &mbox_fd, x->err)) < 0 ||
+	    (r = write_emls(x, mbox_fd)) < 0)
 		goto out;
-	for (size_t k = 0; k < x->n_exported && r == 0; k++) {
-		r = message_pass2(x, &x->items[x->order[k]], &eml);
-		if (r == 0 && x->o->progress != NULL)
-			x->o->progress(x->o->progress_ctx, x->n_exported + k + 1, total);
-		if (r == 0)
-			r = check_cancel(x);
-	}
 	bundle_writer_compress(x->w, true);
 	if (r == 0)
 		r = write_disposed(x);
 out:
 	(void)tlog_proof_memo(x->ar->archive_log, false, NULL);
 	read_ahead_free(&ra);
-	spool_free(&x->spool);
+	if (mbox_fd >= 0)
+		close(mbox_fd);
 	bundle_member_abort(&set);
 	bundle_member_abort(&rw.mbox);
 	bundle_member_abort(&rw.dat);
@@ -998,7 +1070,6 @@ out:
 	pv_buf_free(&rw.line);
 	pv_buf_free(&rw.proof);
 	pv_buf_free(&text);
-	pv_buf_free_secret(&eml);
 	return r;
 }
 

@@ -16,9 +16,10 @@
  *  3. streams the bundle in two passes over the messages, in Bates order:
  *     first each one's proof, then its content read back verified
  *     (message_read: blob tag and hash) and checked against its leaf
- *     commitment into the mbox, the load files and a spool (spool.h);
- *     then the .eml files from the spool, each checked against its
- *     SHA-256 again as it goes in. Signs the manifest with the archive key;
+ *     commitment into the mbox and the load files; then the .eml files,
+ *     unquoted from the mbox's staging file (read again, not the
+ *     archive), each checked against its SHA-256 again as it goes in.
+ *     Signs the manifest with the archive key;
  *  4. appends an "export-done" event naming the final file's SHA-256 and
  *     size (so the audit log also binds the exact file delivered), or on
  *     failure an "export" event with outcome "failed: ..." (best effort)
@@ -27,8 +28,8 @@
  * Memory: per message ~100 bytes (id, Bates number, hashes) plus the
  * writer's member list; contents are streamed through staging files
  * (audit/bundle.h), so message size and count do not matter otherwise.
- * Disk beside the bundle meanwhile: the mail twice (the mbox's staging
- * file and the spool), both unlinked. */
+ * Disk beside the bundle meanwhile: the mail once (the mbox's staging
+ * file, unlinked). */
 
 #include <stdbool.h>
 #include <stdint.h>
