@@ -80,7 +80,10 @@ static void run_job(const char *dir, struct verify_job *j, struct pv_buf *prefix
 			job_line(j, "message %lld: %s", (long long)j->m.id, e.msg);
 		return;
 	}
-	r = attest_content(dir, &j->src, &j->m, &j->leaf, j->key, j->salt, prefix, PV_INGEST_READBACK_MAX, &len,
+	/* The policy's reading, kept only when it can read content (else the
+	 * signed facts decide: attest_classify parses nothing). */
+	size_t keep = j->policy != NULL && policy_reads_content(j->policy) ? PV_INGEST_READBACK_MAX : 0;
+	r = attest_content(dir, &j->src, &j->m, &j->leaf, j->key, j->salt, prefix, keep, &len,
 			   job_problem, j, &mismatches, &e);
 	sodium_memzero(j->key, sizeof(j->key));
 	sodium_memzero(j->salt, sizeof(j->salt));
