@@ -17,6 +17,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/blob.h"
+#include "archiver/store/keyring.h"
 #include "archiver/store/policy_store.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
@@ -779,8 +780,11 @@ static int verify_run(struct archive *ar, bool full, uint32_t sample,
 	memset(rep, 0, sizeof(*rep));
 	if ((r = db_begin_read(ar->cat->conn, err)) < 0)
 		return r;
-	r = verify_checks(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx, rep,
-			  err);
+	/* Each bucket's facts and key read once per run of its messages. */
+	if ((r = keyring_memo_begin(ar->kr, err)) == PV_OK)
+		r = verify_checks(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx,
+				  rep, err);
+	keyring_memo_end(ar->kr);
 	db_rollback(ar->cat->conn); /* it only read */
 	return r;
 }
