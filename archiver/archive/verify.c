@@ -29,6 +29,8 @@
 
 /* Past this many problems, stop listing them (the count still grows). */
 #define VERIFY_PRINT_MAX 200
+/* Lines verify_tail holds back: as many as can be listed, of either kind. */
+#define TAIL_LINES_MAX ((size_t)(2 * VERIFY_PRINT_MAX + 2) * (VERIFY_LINE_MAX + 2))
 
 struct vctx {
 	struct archive *ar;
@@ -371,6 +373,22 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 	j->content = true;
 }
 
+/* The lines verify_tail held back (capture), in order; lines that did
+ * not fit count as problems still. */
+static void report_held(struct vctx *v, struct verify_job *j)
+{
+	for (size_t o = 0; o < j->lines.len;) {
+		const char *p = (const char *)j->lines.data + o;
+		if (p[0] == 'F')
+			problem(v, "%s", p + 1);
+		else
+			note(v, "%s", p + 1);
+		o += strlen(p) + 1;
+	}
+	for (int64_t k = 0; k < j->lost; k++)
+		problem(v, "another problem (too many to list)");
+}
+
 /* A message's lines, in order, and what its worker found. */
 static void report_job(void *ctx, struct verify_job *j)
 {
@@ -562,6 +580,8 @@ static int verify_signed(struct vctx *v, struct pv_error *err)
 	return PV_OK;
 }
 
+static int verify_tail(struct vctx *vp, struct pv_error *err);
+
 static int verify_catalog(struct vctx *vp, struct pv_error *err)
 {
 	struct archive *ar = vp->ar;
@@ -609,9 +629,34 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 		pv_progress_report(&ar->progress, done, total);
 	}
 	db_finalize(&st);
+	/* The rest reads only the catalog and the logs: it runs while the
+	 * workers finish the jobs still queued, its lines held back and
+	 * reported after theirs, in the order one thread would write them. */
+	struct verify_job *tail = calloc(1, sizeof(*tail));
+	if (tail == NULL && r >= 0)
+		r = pv_fail(err, PV_ERR, "out of memory");
+	if (r >= 0) {
+		pv_buf_init(&tail->lines, TAIL_LINES_MAX);
+		vp->job = tail;
+		r = verify_tail(vp, err);
+		vp->job = NULL;
+	}
 	verify_pool_drain(vp->pool, report_job, vp);
-	if (r < 0)
-		return r;
+	if (tail != NULL) {
+		report_held(vp, tail);
+		pv_buf_free(&tail->lines);
+		free(tail);
+	}
+	return r;
+}
+
+/* Leaves against catalog rows, blob files and packs against the catalog,
+ * disposals as wholes. */
+static int verify_tail(struct vctx *vp, struct pv_error *err)
+{
+	struct archive *ar = vp->ar;
+	struct verify_report *rep = vp->rep;
+	int r;
 
 	/* Leaves against catalog rows. */
 	struct leaf_scan ls = {vp, NULL, 0, 0};

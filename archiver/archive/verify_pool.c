@@ -14,12 +14,15 @@
 
 #define POOL_WORKERS_MAX 16
 /* Jobs in flight: enough that a big message on one worker does not stall
- * the others (the slot after it must wait to be reported, not to run). */
-#define POOL_SLOTS 64
+ * the others (the slot after it must wait to be reported, not to run),
+ * and that the workers are still busy while the main thread checks the
+ * leaves and packs after the last message (verify.c verify_tail; each job
+ * holds one descriptor). */
+#define POOL_SLOTS 256
 /* When every slot is taken, the main thread sleeps until this many are
  * reported and free, not one: woken for each message, it took turns with
  * the workers on the cores (a wake-up and a switch per message). */
-#define POOL_REFILL 16
+#define POOL_REFILL 32
 /* Report lines one message may carry (a handful in practice). */
 #define JOB_LINES_MAX (64 * 1024)
 
