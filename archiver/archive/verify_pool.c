@@ -199,8 +199,9 @@ static void report(struct verify_pool *p, uint64_t busy, verify_job_done_fn *don
 struct verify_job *verify_pool_next(struct verify_pool *p, verify_job_done_fn *done, void *ctx)
 {
 	pthread_mutex_lock(&p->mu);
-	report(p, p->tail - p->head == POOL_SLOTS ? POOL_SLOTS - POOL_REFILL : POOL_SLOTS - 1, done,
-	       ctx);
+	if (done != NULL)
+		report(p, p->tail - p->head == POOL_SLOTS ? POOL_SLOTS - POOL_REFILL : POOL_SLOTS - 1,
+		       done, ctx);
 	size_t i = p->tail++ % POOL_SLOTS;
 	p->state[i] = SLOT_FILLING;
 	pthread_mutex_unlock(&p->mu);
@@ -211,6 +212,14 @@ struct verify_job *verify_pool_next(struct verify_pool *p, verify_job_done_fn *d
 	j->lines = lines;
 	j->src = BLOB_OPENED_NONE;
 	return j;
+}
+
+bool verify_pool_full(struct verify_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	bool full = p->tail - p->head == POOL_SLOTS;
+	pthread_mutex_unlock(&p->mu);
+	return full;
 }
 
 void verify_pool_submit(struct verify_pool *p, struct verify_job *j)
