@@ -936,6 +936,16 @@ def targets(b, s):
                            "(%.0f msgs/s on one core, at nice 10)"
                            % (pv["cpu_all"] - pv["cpu"], a.count,
                               a.count / max(1e-9, pv["cpu_all"] - pv["cpu"])))
+                # Everything the run computed had only these cores: the
+                # index cannot be complete before all of it was done.
+                work = pv["cpu_all"] + pv["server_cpu"]
+                cores = os.cpu_count() or 1
+                out.append("       bound: harvest, indexer and Dovecot used %.2f CPU s; on "
+                           "%d cores that is at least %.2f s of wall, so the lag cannot be "
+                           "below %.2f s at this CPU per message (the indexer's "
+                           "extraction already runs in %d sandboxes beside its reader and writer)"
+                           % (work, cores, work / cores,
+                              max(0.0, work / cores - pv["wall"]), min(cores, 2)))
     rss = [r["rss_mb"] for r in b.results if r["tool"] == "popvault"]
     rss += [r["rss_mb"] for r in getattr(b, "big_results", [])
             if r["tool"] == "popvault"]
