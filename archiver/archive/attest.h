@@ -118,7 +118,9 @@ size_t attest_read_max(const struct archive *ar, const struct stored_message *m)
  * (for the index; the caller frees it with index_doc_free, also on error).
  * len is the message's length: raw must hold its first
  * min(len, PV_INGEST_READBACK_MAX) bytes (what the policy reads), all of
- * them when doc_r is wanted. */
+ * them when doc_r is wanted. With neither trace_r nor doc_r, a policy
+ * that reads no content (policy_reads_content) never looks at raw: the
+ * facts decide, as at ingest, and nothing is parsed. */
 int attest_classify(const struct policy *p, int64_t version, const char *account,
 		    const unsigned char *raw, size_t len, int64_t received_at, struct retention *ret_r,
 		    struct policy_trace *trace_r, struct index_doc *doc_r,

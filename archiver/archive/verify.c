@@ -17,6 +17,7 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/store/blob.h"
+#include "archiver/store/keyring.h"
 #include "archiver/store/policy_store.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
@@ -28,6 +29,8 @@
 
 /* Past this many problems, stop listing them (the count still grows). */
 #define VERIFY_PRINT_MAX 200
+/* Lines verify_tail holds back: as many as can be listed, of either kind. */
+#define TAIL_LINES_MAX ((size_t)(2 * VERIFY_PRINT_MAX + 2) * (VERIFY_LINE_MAX + 2))
 
 struct vctx {
 	struct archive *ar;
@@ -44,6 +47,8 @@ struct vctx {
 	struct attest_policies ap;     /* stored policy versions, checked */
 	bool ap_ok;
 	struct verify_pool *pool;      /* content checks on worker threads */
+	struct log_checks *logs;       /* run once the workers have work (run_log_checks) */
+	struct verify_job *signed_lines; /* verify_signed's lines, listed after the logs' */
 	struct verify_job *job;        /* the message being checked: its lines go here */
 	struct message_reader *mr;
 	int64_t *pending;              /* messages of unfinished disposals, ascending */
@@ -170,6 +175,50 @@ static void anchor_say(void *ctx, bool is_problem, const char *msg)
 		problem(ctx, "%s", msg);
 	else
 		note(ctx, "%s", msg);
+}
+
+/* Both logs, the audit entries, the time-stamps and cosignatures: what
+ * verify checks first (its lines come first), run by verify_catalog once
+ * the workers have a full queue to check meanwhile. */
+struct log_checks {
+	const char **kn[2];   /* known checkpoints per log (and the signer's record) */
+	size_t *kl[2], nk[2];
+	struct keys_state st[2];
+	bool done;
+};
+
+static void report_held(struct vctx *v, struct verify_job *j);
+
+static int run_log_checks(struct vctx *v, struct pv_error *err)
+{
+	struct archive *ar = v->ar;
+	struct verify_report *rep = v->rep;
+	struct log_checks *lc = v->logs;
+	int r;
+	if (lc == NULL || lc->done)
+		return PV_OK;
+	lc->done = true;
+	r = verify_log(v, ar->archive_log, lc->kn[0], lc->kl[0], lc->nk[0], &rep->archive_leaves,
+		       &rep->archive_checkpoints, err);
+	if (r == PV_OK)
+		r = verify_log(v, ar->audit_log, lc->kn[1], lc->kl[1], lc->nk[1], &rep->audit_leaves,
+			       &rep->audit_checkpoints, err);
+	/* Audit entries, their personal data, heartbeat gaps (audit/auditlog.h). */
+	if (r == PV_OK)
+		r = auditlog_check(ar->audit_log, audit_problem, v, &rep->audit, err);
+	/* Time-stamps and cosignatures against the logs just verified. */
+	if (r == PV_OK)
+		r = verify_anchors(ar, anchor_say, v, &rep->anchors, err);
+	if (r < 0)
+		return r;
+	if (rep->audit.clock_steps > 0)
+		note(v, "audit log: the clock stepped back %llu time%s (clock-step entries; the "
+			"first, seq %llu: %s); checkpoint times stayed in order",
+		     (unsigned long long)rep->audit.clock_steps, rep->audit.clock_steps == 1 ? "" : "s",
+		     (unsigned long long)rep->audit.clock_step_seq, rep->audit.clock_step);
+	if (v->signed_lines != NULL)
+		report_held(v, v->signed_lines);
+	return PV_OK;
 }
 
 /* The justification of disposed message id, from its disposal-item entry;
@@ -370,6 +419,22 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 	j->content = true;
 }
 
+/* The lines verify_tail held back (capture), in order; lines that did
+ * not fit count as problems still. */
+static void report_held(struct vctx *v, struct verify_job *j)
+{
+	for (size_t o = 0; o < j->lines.len;) {
+		const char *p = (const char *)j->lines.data + o;
+		if (p[0] == 'F')
+			problem(v, "%s", p + 1);
+		else
+			note(v, "%s", p + 1);
+		o += strlen(p) + 1;
+	}
+	for (int64_t k = 0; k < j->lost; k++)
+		problem(v, "another problem (too many to list)");
+}
+
 /* A message's lines, in order, and what its worker found. */
 static void report_job(void *ctx, struct verify_job *j)
 {
@@ -561,6 +626,8 @@ static int verify_signed(struct vctx *v, struct pv_error *err)
 	return PV_OK;
 }
 
+static int verify_tail(struct vctx *vp, struct pv_error *err);
+
 static int verify_catalog(struct vctx *vp, struct pv_error *err)
 {
 	struct archive *ar = vp->ar;
@@ -586,7 +653,15 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 		struct stored_message m;
 		struct pv_error e;
 		int64_t id = db_column_int64(st, 0);
-		vp->job = verify_pool_next(vp->pool, report_job, vp);
+		/* The log checks once the workers have a full queue: until then
+		 * no job is reported (their lines come after the logs'). */
+		bool logs_pending = vp->logs != NULL && !vp->logs->done;
+		if (logs_pending && verify_pool_full(vp->pool)) {
+			if ((r = run_log_checks(vp, err)) < 0)
+				break;
+			logs_pending = false;
+		}
+		vp->job = verify_pool_next(vp->pool, logs_pending ? NULL : report_job, vp);
 		vp->job->m.id = id;
 		if (id != expect)
 			problem(vp, "messages %lld to %lld are missing from the catalog", (long long)expect,
@@ -608,9 +683,36 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 		pv_progress_report(&ar->progress, done, total);
 	}
 	db_finalize(&st);
+	/* The rest reads only the catalog and the logs: it runs while the
+	 * workers finish the jobs still queued, its lines held back and
+	 * reported after theirs, in the order one thread would write them. */
+	if (r >= 0)
+		r = run_log_checks(vp, err); /* fewer messages than the queue holds */
+	struct verify_job *tail = calloc(1, sizeof(*tail));
+	if (tail == NULL && r >= 0)
+		r = pv_fail(err, PV_ERR, "out of memory");
+	if (r >= 0) {
+		pv_buf_init(&tail->lines, TAIL_LINES_MAX);
+		vp->job = tail;
+		r = verify_tail(vp, err);
+		vp->job = NULL;
+	}
 	verify_pool_drain(vp->pool, report_job, vp);
-	if (r < 0)
-		return r;
+	if (tail != NULL) {
+		report_held(vp, tail);
+		pv_buf_free(&tail->lines);
+		free(tail);
+	}
+	return r;
+}
+
+/* Leaves against catalog rows, blob files and packs against the catalog,
+ * disposals as wholes. */
+static int verify_tail(struct vctx *vp, struct pv_error *err)
+{
+	struct archive *ar = vp->ar;
+	struct verify_report *rep = vp->rep;
+	int r;
 
 	/* Leaves against catalog rows. */
 	struct leaf_scan ls = {vp, NULL, 0, 0};
@@ -723,32 +825,39 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 				tlog_name(logs[j]), e.msg);
 		}
 	}
-	r = verify_log(&v, ar->archive_log, kn[0], kl[0], nk[0], &rep->archive_leaves,
-		       &rep->archive_checkpoints, err);
-	if (r == PV_OK)
-		r = verify_log(&v, ar->audit_log, kn[1], kl[1], nk[1], &rep->audit_leaves,
-			       &rep->audit_checkpoints, err);
+	/* The logs are checked first in the report, but run once the
+	 * workers have messages to check (run_log_checks); what the audit
+	 * log records about policies and holds is read before the messages
+	 * need it, its lines held back until the logs' are listed. */
+	struct log_checks lc = {.kn = {kn[0], kn[1]}, .kl = {kl[0], kl[1]}, .nk = {nk[0], nk[1]},
+				.st = {st[0], st[1]}};
+	struct verify_job *held = calloc(1, sizeof(*held));
+	if (held == NULL) {
+		r = pv_fail(err, PV_ERR, "out of memory");
+	} else {
+		pv_buf_init(&held->lines, TAIL_LINES_MAX);
+		v.logs = &lc;
+		v.job = held;
+		r = verify_signed(&v, err);
+		v.job = NULL;
+		v.signed_lines = held;
+		if (r == PV_OK)
+			r = verify_catalog(&v, err);
+		if (!lc.done) { /* verify_catalog stopped early: the logs still reported */
+			struct pv_error e2;
+			int r2 = run_log_checks(&v, r < 0 ? &e2 : err);
+			if (r >= 0)
+				r = r2;
+		}
+		v.signed_lines = NULL;
+		pv_buf_free(&held->lines);
+		free(held);
+	}
 	for (int j = 0; j < 2; j++) {
 		free(kn[j]);
 		free(kl[j]);
-		keys_state_free(&st[j]);
+		keys_state_free(&lc.st[j]);
 	}
-	/* Audit entries, their personal data, heartbeat gaps (audit/auditlog.h). */
-	if (r == PV_OK)
-		r = auditlog_check(ar->audit_log, audit_problem, &v, &rep->audit, err);
-	/* Time-stamps and cosignatures against the logs just verified. */
-	if (r == PV_OK)
-		r = verify_anchors(ar, anchor_say, &v, &rep->anchors, err);
-	if (r < 0)
-		return r;
-	if (rep->audit.clock_steps > 0)
-		note(&v, "audit log: the clock stepped back %llu time%s (clock-step entries; the "
-			 "first, seq %llu: %s); checkpoint times stayed in order",
-		     (unsigned long long)rep->audit.clock_steps,
-		     rep->audit.clock_steps == 1 ? "" : "s",
-		     (unsigned long long)rep->audit.clock_step_seq, rep->audit.clock_step);
-	if ((r = verify_signed(&v, err)) == PV_OK)
-		r = verify_catalog(&v, err);
 	verify_pool_free(&v.pool);
 	message_reader_close(&v.mr);
 	free(v.pending);
@@ -779,8 +888,11 @@ static int verify_run(struct archive *ar, bool full, uint32_t sample,
 	memset(rep, 0, sizeof(*rep));
 	if ((r = db_begin_read(ar->cat->conn, err)) < 0)
 		return r;
-	r = verify_checks(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx, rep,
-			  err);
+	/* Each bucket's facts and key read once per run of its messages. */
+	if ((r = keyring_memo_begin(ar->kr, err)) == PV_OK)
+		r = verify_checks(ar, full, sample, known_notes, known_lens, n_known, line, line_ctx,
+				  rep, err);
+	keyring_memo_end(ar->kr);
 	db_rollback(ar->cat->conn); /* it only read */
 	return r;
 }

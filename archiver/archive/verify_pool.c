@@ -14,8 +14,15 @@
 
 #define POOL_WORKERS_MAX 16
 /* Jobs in flight: enough that a big message on one worker does not stall
- * the others (the slot after it must wait to be reported, not to run). */
-#define POOL_SLOTS 64
+ * the others (the slot after it must wait to be reported, not to run),
+ * and that the workers are still busy while the main thread checks the
+ * leaves and packs after the last message (verify.c verify_tail; each job
+ * holds one descriptor). */
+#define POOL_SLOTS 256
+/* When every slot is taken, the main thread sleeps until this many are
+ * reported and free, not one: woken for each message, it took turns with
+ * the workers on the cores (a wake-up and a switch per message). */
+#define POOL_REFILL 32
 /* Report lines one message may carry (a handful in practice). */
 #define JOB_LINES_MAX (64 * 1024)
 
@@ -29,6 +36,7 @@ struct verify_pool {
 	enum slot_state state[POOL_SLOTS];
 	uint64_t head, tail, take; /* oldest not reported, next handed out, next to run */
 	bool stop;
+	bool main_waits;   /* the main thread sleeps on done for the head slot */
 	int workers;
 	pthread_t tid[POOL_WORKERS_MAX];
 };
@@ -80,7 +88,10 @@ static void run_job(const char *dir, struct verify_job *j, struct pv_buf *prefix
 			job_line(j, "message %lld: %s", (long long)j->m.id, e.msg);
 		return;
 	}
-	r = attest_content(dir, &j->src, &j->m, &j->leaf, j->key, j->salt, prefix, PV_INGEST_READBACK_MAX, &len,
+	/* The policy's reading, kept only when it can read content (else the
+	 * signed facts decide: attest_classify parses nothing). */
+	size_t keep = j->policy != NULL && policy_reads_content(j->policy) ? PV_INGEST_READBACK_MAX : 0;
+	r = attest_content(dir, &j->src, &j->m, &j->leaf, j->key, j->salt, prefix, keep, &len,
 			   job_problem, j, &mismatches, &e);
 	sodium_memzero(j->key, sizeof(j->key));
 	sodium_memzero(j->salt, sizeof(j->salt));
@@ -122,7 +133,8 @@ static void *worker(void *arg)
 			blob_opened_close(&p->jobs[i].src);
 			pthread_mutex_lock(&p->mu);
 			p->state[i] = SLOT_DONE;
-			pthread_cond_broadcast(&p->done);
+			if (p->main_waits && p->state[p->head % POOL_SLOTS] == SLOT_DONE)
+				pthread_cond_signal(&p->done);
 			continue;
 		}
 		if (p->stop)
@@ -161,16 +173,19 @@ int verify_pool_new(const char *data_dir, struct verify_pool **p_r, struct pv_er
 	return PV_OK;
 }
 
-/* Reports the finished jobs at the head; with wait, at least one. Called
- * with the lock held; done() runs without it (the slot is the caller's). */
-static void report(struct verify_pool *p, bool wait, verify_job_done_fn *done, void *ctx)
+/* Reports the finished jobs at the head, waiting until at most `busy`
+ * slots are taken. Called with the lock held; done() runs without it (the
+ * slot is the caller's). */
+static void report(struct verify_pool *p, uint64_t busy, verify_job_done_fn *done, void *ctx)
 {
 	while (p->head < p->tail) {
 		size_t i = p->head % POOL_SLOTS;
 		if (p->state[i] != SLOT_DONE) {
-			if (!wait)
+			if (p->tail - p->head <= busy)
 				return;
+			p->main_waits = true;
 			pthread_cond_wait(&p->done, &p->mu);
+			p->main_waits = false;
 			continue;
 		}
 		pthread_mutex_unlock(&p->mu);
@@ -178,14 +193,15 @@ static void report(struct verify_pool *p, bool wait, verify_job_done_fn *done, v
 		pthread_mutex_lock(&p->mu);
 		p->state[i] = SLOT_FREE;
 		p->head++;
-		wait = false;
 	}
 }
 
 struct verify_job *verify_pool_next(struct verify_pool *p, verify_job_done_fn *done, void *ctx)
 {
 	pthread_mutex_lock(&p->mu);
-	report(p, p->tail - p->head == POOL_SLOTS, done, ctx);
+	if (done != NULL)
+		report(p, p->tail - p->head == POOL_SLOTS ? POOL_SLOTS - POOL_REFILL : POOL_SLOTS - 1,
+		       done, ctx);
 	size_t i = p->tail++ % POOL_SLOTS;
 	p->state[i] = SLOT_FILLING;
 	pthread_mutex_unlock(&p->mu);
@@ -196,6 +212,14 @@ struct verify_job *verify_pool_next(struct verify_pool *p, verify_job_done_fn *d
 	j->lines = lines;
 	j->src = BLOB_OPENED_NONE;
 	return j;
+}
+
+bool verify_pool_full(struct verify_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	bool full = p->tail - p->head == POOL_SLOTS;
+	pthread_mutex_unlock(&p->mu);
+	return full;
 }
 
 void verify_pool_submit(struct verify_pool *p, struct verify_job *j)
@@ -211,8 +235,7 @@ void verify_pool_submit(struct verify_pool *p, struct verify_job *j)
 void verify_pool_drain(struct verify_pool *p, verify_job_done_fn *done, void *ctx)
 {
 	pthread_mutex_lock(&p->mu);
-	while (p->head < p->tail)
-		report(p, true, done, ctx);
+	report(p, 0, done, ctx);
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -49,8 +49,12 @@ struct verify_pool;
 /* Starts one worker per online CPU (at most 16). */
 int verify_pool_new(const char *data_dir, struct verify_pool **p_r, struct pv_error *err);
 /* The next job, emptied, for the caller to fill; finished jobs ahead of
- * it go to done() first, in order (waiting when every slot is taken). */
+ * it go to done() first, in order (waiting when every slot is taken).
+ * done NULL: none is reported yet, and a slot must be free
+ * (!verify_pool_full). */
 struct verify_job *verify_pool_next(struct verify_pool *p, verify_job_done_fn *done, void *ctx);
+/* Whether every slot is taken (the next verify_pool_next would wait). */
+bool verify_pool_full(struct verify_pool *p);
 /* Hands j (from verify_pool_next) over: to a worker when j->content. */
 void verify_pool_submit(struct verify_pool *p, struct verify_job *j);
 /* Waits for every job handed in; done() for each, in order. */

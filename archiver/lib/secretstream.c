@@ -10,6 +10,11 @@
 #define SS_INONCE 8  /* libsodium's INONCEBYTES (private) */
 
 struct pv_ss {
+	/* ChaCha20 fetched once, and set on the context by its first chunk
+	 * only: EVP_chacha20() made every chunk's init fetch it from the
+	 * providers again and remake the context (a sixth of pull's time). */
+	EVP_CIPHER *chacha;
+	bool cipher_set;
 	EVP_CIPHER_CTX *cipher;
 	EVP_MAC *mac;
 	EVP_MAC_CTX *poly;
@@ -73,10 +78,11 @@ int pv_ss_new(struct pv_ss **p_r, struct pv_error *err)
 	struct pv_ss *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
+	p->chacha = EVP_CIPHER_fetch(NULL, "ChaCha20", NULL);
 	p->cipher = EVP_CIPHER_CTX_new();
 	p->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
 	p->poly = p->mac ? EVP_MAC_CTX_new(p->mac) : NULL;
-	if (p->cipher == NULL || p->poly == NULL) {
+	if (p->chacha == NULL || p->cipher == NULL || p->poly == NULL) {
 		pv_ss_free(&p);
 		return pv_fail(err, PV_ERR, "OpenSSL: no ChaCha20 or Poly1305");
 	}
@@ -95,6 +101,7 @@ void pv_ss_free(struct pv_ss **pp)
 	if (p == NULL)
 		return;
 	EVP_CIPHER_CTX_free(p->cipher);
+	EVP_CIPHER_free(p->chacha);
 	EVP_MAC_CTX_free(p->poly);
 	EVP_MAC_free(p->mac);
 	free(p);
@@ -123,8 +130,11 @@ static bool chunk_start(struct pv_ss *p, const crypto_secretstream_xchacha20poly
 	memcpy(iv + 4, st->nonce, sizeof(st->nonce));
 	memset(block, 0, 64);
 	block[0] = first;
-	return EVP_EncryptInit_ex(p->cipher, EVP_chacha20(), NULL, st->k, iv) == 1 &&
-	       EVP_EncryptUpdate(p->cipher, block0, &n, zero, 64) == 1 &&
+	/* A new key and IV on the cipher already set: the stream starts over. */
+	if (EVP_EncryptInit_ex2(p->cipher, p->cipher_set ? NULL : p->chacha, st->k, iv, NULL) != 1)
+		return false;
+	p->cipher_set = true;
+	return EVP_EncryptUpdate(p->cipher, block0, &n, zero, 64) == 1 &&
 	       EVP_EncryptUpdate(p->cipher, block, &n, block, 64) == 1;
 }
 

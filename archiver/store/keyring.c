@@ -28,6 +28,12 @@ struct keyring {
 	sqlite3_stmt *key_get, *info_get;
 	/* Set by keyring_use_catalog: the bucket keys are the catalog's. */
 	struct keyring_catalog *cat;
+	/* keyring_memo_begin: the last bucket read, its facts and its key
+	 * (memo_key, sodium_malloc'd; NULL while off). */
+	unsigned char *memo_key;
+	int64_t memo_id;
+	bool memo_info_ok, memo_key_ok;
+	struct keyring_bucket_info memo_info;
 };
 
 /* The key-encryption key of bucket keys kept in the catalog: derived
@@ -211,6 +217,7 @@ void keyring_free(struct keyring **krp)
 {
 	if (*krp == NULL)
 		return;
+	keyring_memo_end(*krp);
 	sqlite3_finalize((*krp)->key_get);
 	sqlite3_finalize((*krp)->info_get);
 	kcat_free(&(*krp)->cat);
@@ -276,8 +283,54 @@ int keyring_bucket(struct keyring *kr, const char *class_name, const char *expir
 	return r == PV_ENOTFOUND ? pv_fail(err, PV_ERR, "keyring: bucket vanished") : r;
 }
 
+int keyring_memo_begin(struct keyring *kr, struct pv_error *err)
+{
+	if (kr->memo_key == NULL && (kr->memo_key = sodium_malloc(KEYRING_KEY_BYTES)) == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	kr->memo_info_ok = kr->memo_key_ok = false;
+	return PV_OK;
+}
+
+void keyring_memo_end(struct keyring *kr)
+{
+	sodium_free(kr->memo_key); /* wipes; NULL: nothing */
+	kr->memo_key = NULL;
+	kr->memo_info_ok = kr->memo_key_ok = false;
+}
+
+/* Whether bucket_id is the memo's (forgetting the memo when it is not). */
+static bool memo_holds(struct keyring *kr, int64_t bucket_id)
+{
+	if (kr->memo_key == NULL)
+		return false;
+	if (kr->memo_id != bucket_id) {
+		kr->memo_info_ok = kr->memo_key_ok = false;
+		kr->memo_id = bucket_id;
+	}
+	return true;
+}
+
+static int bucket_info_read(struct keyring *kr, int64_t bucket_id, struct keyring_bucket_info *info_r,
+			    struct pv_error *err);
+
 int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bucket_info *info_r,
 			struct pv_error *err)
+{
+	bool memo = memo_holds(kr, bucket_id);
+	if (memo && kr->memo_info_ok) {
+		*info_r = kr->memo_info;
+		return PV_OK;
+	}
+	int r = bucket_info_read(kr, bucket_id, info_r, err);
+	if (memo && r == PV_OK) {
+		kr->memo_info = *info_r;
+		kr->memo_info_ok = true;
+	}
+	return r;
+}
+
+static int bucket_info_read(struct keyring *kr, int64_t bucket_id, struct keyring_bucket_info *info_r,
+			    struct pv_error *err)
 {
 	if (kr->cat != NULL)
 		return kcat_info(kr->cat, bucket_id, info_r, err);
@@ -304,8 +357,27 @@ int keyring_bucket_info(struct keyring *kr, int64_t bucket_id, struct keyring_bu
 	return r;
 }
 
+static int bucket_key_read(struct keyring *kr, int64_t bucket_id, unsigned char key[KEYRING_KEY_BYTES],
+			   struct pv_error *err);
+
 /* Loads a bucket key; PV_ENOTFOUND when destroyed or unknown. */
 static int load_bucket_key(struct keyring *kr, int64_t bucket_id, unsigned char key[KEYRING_KEY_BYTES],
+			   struct pv_error *err)
+{
+	bool memo = memo_holds(kr, bucket_id);
+	if (memo && kr->memo_key_ok) {
+		memcpy(key, kr->memo_key, KEYRING_KEY_BYTES);
+		return PV_OK;
+	}
+	int r = bucket_key_read(kr, bucket_id, key, err);
+	if (memo && r == PV_OK) {
+		memcpy(kr->memo_key, key, KEYRING_KEY_BYTES);
+		kr->memo_key_ok = true;
+	}
+	return r;
+}
+
+static int bucket_key_read(struct keyring *kr, int64_t bucket_id, unsigned char key[KEYRING_KEY_BYTES],
 			   struct pv_error *err)
 {
 	if (kr->cat != NULL) {
@@ -387,6 +459,10 @@ int keyring_unwrap(struct keyring *kr, int64_t bucket_id, const char *blob_id,
 
 int keyring_destroy_bucket(struct keyring *kr, int64_t bucket_id, struct pv_error *err)
 {
+	if (kr->memo_key != NULL && kr->memo_id == bucket_id) {
+		sodium_memzero(kr->memo_key, KEYRING_KEY_BYTES);
+		kr->memo_info_ok = kr->memo_key_ok = false;
+	}
 	if (kr->cat != NULL)
 		return kcat_destroy(kr->cat, bucket_id, pv_clock_now(), err);
 	sqlite3_stmt *st;

@@ -5,7 +5,7 @@ set -u
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
-h_plan 17
+h_plan 18
 
 h_genmail --count 12 --seed 3 --out "$H_RUN/mail" --max-attachment 100000
 h_dovecot_start --seed alice="$H_RUN/mail"
@@ -87,7 +87,9 @@ h_fails "a checkpoint that is not this archive's is reported, and named" 3 \
 
 # Several damaged messages at once: the content checks run on worker
 # threads, yet every problem is counted and listed in message order, each
-# once, with the catalog's findings of the same message beside them.
+# once, with the catalog's findings of the same message beside them; the
+# checks of leaves and packs after the last message run while the workers
+# finish, and their lines still come after every message's.
 C="$H_RUN/copy"; pv_copy_archive "$D" "$C"
 for id in 3 9; do
 	set -- $(rec $id)
@@ -95,16 +97,25 @@ for id in 3 9; do
 done
 q "UPDATE messages SET sha256 = (SELECT sha256 FROM messages WHERE id = 1) WHERE id = 5"
 q "UPDATE messages SET retention_class = 'short' WHERE id = 9"
+q "UPDATE messages SET disposed_at = 1 WHERE id = 12"
 $PV --data "$C" verify --full >"$H_RUN/out" 2>&1
 rc=$?
 got=$(grep -Eo '^FAIL: message [0-9]+: [a-z_0-9]+' "$H_RUN/out" | tr '\n' '|')
 # message 9: the row's three findings (leaf, policy, bucket), then its content's
 want='FAIL: message 3: blob|FAIL: message 5: sha256|FAIL: message 9: retention_class|'
 want+='FAIL: message 9: retention_class|FAIL: message 9: bucket_id|FAIL: message 9: blob|'
-if [ "$rc" -eq 3 ] && [ "$got" = "$want" ] && grep -q '6 integrity problems found' "$H_RUN/out"; then
+want+='FAIL: message 12: disposed_at|'
+if [ "$rc" -eq 3 ] && [ "$got" = "$want" ] && grep -q '8 integrity problems found' "$H_RUN/out"; then
 	h_pass "several damaged messages: each problem once, in message order, all counted"
 else
 	h_fail "several damaged messages: each problem once, in message order, all counted" \
 		"exit $rc, lines [$got], want [$want]" "$(head -c 2000 "$H_RUN/out")"
 fi
+last=$(grep '^FAIL: ' "$H_RUN/out" | tail -n 1)
+case $last in
+*"1 messages are marked disposed but 0 tombstones"*)
+	h_pass "…the tombstone count, checked after the last message, listed after every message's lines" ;;
+*)	h_fail "…the tombstone count, checked after the last message, listed after every message's lines" \
+		"last problem line: $last" "$(head -c 2000 "$H_RUN/out")" ;;
+esac
 D=$C pv_pack_unpatch

@@ -311,6 +311,57 @@ static void test_local_keys_move_into_catalog(void **state)
 	fx_rmtree(dir);
 }
 
+/* verify's memo (keyring_memo_begin): each answer is the bucket asked
+ * for, not the last one read; a bucket this keyring destroys is gone at
+ * once; one destroyed elsewhere is seen from the next begin on. */
+static void test_memo_answers_for_the_bucket_asked(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	unsigned char wa[KEYRING_WRAPPED_BYTES], wb[KEYRING_WRAPPED_BYTES];
+	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+	int64_t a = 0, b = 0;
+	struct keyring_bucket_info info;
+	fx_must(keyring_bucket(f->kr[0], "mail", "2031-01", &a, &err), &err, "bucket a");
+	fx_must(keyring_bucket(f->kr[0], "short", "2031-02", &b, &err), &err, "bucket b");
+	fx_must(keyring_wrap(f->kr[0], a, "blob1", msg_key, msg_salt, wa, &err), &err, "wrap a");
+	fx_must(keyring_wrap(f->kr[0], b, "blob2", msg_salt, msg_key, wb, &err), &err, "wrap b");
+	fx_must(keyring_memo_begin(f->kr[1], &err), &err, "memo");
+	for (int round = 0; round < 2; round++) {
+		fx_must(keyring_unwrap(f->kr[1], a, "blob1", wa, sizeof(wa), key, salt, &err), &err,
+			"unwrap a");
+		assert_memory_equal(key, msg_key, sizeof(key));
+		/* a's key, just read, must not open what b's row names */
+		assert_int_equal(keyring_unwrap(f->kr[1], b, "blob1", wa, sizeof(wa), key, salt, &err),
+				 PV_EINTEGRITY);
+		fx_must(keyring_unwrap(f->kr[1], b, "blob2", wb, sizeof(wb), key, salt, &err), &err,
+			"unwrap b");
+		assert_memory_equal(key, msg_salt, sizeof(key));
+		fx_must(keyring_bucket_info(f->kr[1], a, &info, &err), &err, "info a");
+		assert_string_equal(info.class_name, "mail");
+		fx_must(keyring_bucket_info(f->kr[1], b, &info, &err), &err, "info b");
+		assert_string_equal(info.class_name, "short");
+		assert_string_equal(info.label, "2031-02");
+	}
+	/* destroyed here: gone at once, though the memo held its key */
+	fx_must(keyring_unwrap(f->kr[1], b, "blob2", wb, sizeof(wb), key, salt, &err), &err, "b");
+	fx_must(keyring_destroy_bucket(f->kr[1], b, &err), &err, "destroy b");
+	assert_int_equal(keyring_unwrap(f->kr[1], b, "blob2", wb, sizeof(wb), key, salt, &err),
+			 PV_ENOTFOUND);
+	/* destroyed elsewhere: the memo's run keeps what it read (one
+	 * snapshot), the next run sees it */
+	fx_must(keyring_unwrap(f->kr[1], a, "blob1", wa, sizeof(wa), key, salt, &err), &err, "a");
+	fx_must(keyring_destroy_bucket(f->kr[0], a, &err), &err, "destroy a elsewhere");
+	fx_must(keyring_unwrap(f->kr[1], a, "blob1", wa, sizeof(wa), key, salt, &err), &err,
+		"a in the same run");
+	keyring_memo_end(f->kr[1]);
+	fx_must(keyring_memo_begin(f->kr[1], &err), &err, "memo again");
+	assert_int_equal(keyring_unwrap(f->kr[1], a, "blob1", wa, sizeof(wa), key, salt, &err),
+			 PV_ENOTFOUND);
+	keyring_memo_end(f->kr[1]);
+	keyring_memo_end(f->kr[1]); /* twice is harmless */
+}
+
 #define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
@@ -323,6 +374,7 @@ int main(void)
 		BOTH(test_bucket_follows_the_transaction),
 		BOTH(test_two_machines_race),
 		BOTH(test_local_keys_move_into_catalog),
+		BOTH(test_memo_answers_for_the_bucket_asked),
 	};
 	return fx_run_both("keyring_catalog", tests, sizeof(tests) / sizeof(tests[0]));
 }

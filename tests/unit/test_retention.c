@@ -14,6 +14,7 @@
 
 #include "archiver/index/index.h"
 #include "archiver/index/mime.h"
+#include "archiver/archive/attest.h"
 #include "archiver/archive/retention.h"
 #include "test_dispose_fixture.h"
 #include "archiver/archive/indexer.h"
@@ -375,6 +376,57 @@ static void test_policy_reads_the_index_parse(void **state)
 	}
 }
 
+/* verify --full classifies each message without a trace or a document:
+ * then the signed facts (account, size, received time) decide alone when
+ * they can, as at ingest, and the message is not parsed; when a content
+ * test can change the rule, it is parsed. Either way the class and expiry
+ * are the ones the traced evaluation (dispose's) gives the same bytes. */
+static void test_classify_parses_only_when_content_can_decide(void **state)
+{
+	(void)state;
+	static const char *const policies[] = {
+		"rule \"big\": retain 1y when size > 100KB\ndefault: retain 6y\n",
+		"rule \"sec\": retain 7y when from ~ \"*@sec.gov\"\ndefault: retain 6y\n",
+		"rule \"legal\": retain 2y when account = \"legal\"\n"
+		"rule \"sec\": retain 7y when from ~ \"*@sec.gov\"\ndefault: retain 6y\n",
+	};
+	static const char *const raws[] = {
+		"From: a@sec.gov\r\nSubject: s\r\n\r\nbody\r\n",
+		"From: b@example.com\r\nSubject: s\r\n\r\nbody\r\n",
+	};
+	static const char *const accounts[] = {"sales", "legal"};
+	int64_t t = fx_t("2026-01-10");
+	struct pv_error err;
+	for (size_t i = 0; i < 3; i++) {
+		struct policy *p = parse_ok(policies[i]);
+		for (size_t k = 0; k < 2; k++)
+			for (size_t a = 0; a < 2; a++) {
+				const unsigned char *raw = (const unsigned char *)raws[k];
+				size_t len = strlen(raws[k]);
+				struct retention fast, traced;
+				struct policy_trace trace;
+				fx_must(attest_classify(p, 1, accounts[a], raw, len, t, &fast, NULL, NULL,
+							&err), &err, "classify");
+				fx_must(attest_classify(p, 1, accounts[a], raw, len, t, &traced, &trace,
+							NULL, &err), &err, "classify traced");
+				if (strcmp(fast.class_name, traced.class_name) != 0 ||
+				    fast.expires_at != traced.expires_at)
+					fail_msg("policy %zu, message %zu, account %s: '%s' against '%s' traced",
+						 i, k, accounts[a], fast.class_name, traced.class_name);
+			}
+		/* The facts decide: the bytes are not read at all (NULL here;
+		 * verify keeps none under such a policy). */
+		struct retention ret;
+		const char *acct = i == 2 ? "legal" : "sales";
+		if (i != 1) {
+			fx_must(attest_classify(p, 1, acct, NULL, 200 * 1024, t, &ret, NULL, NULL, &err),
+				&err, "classify without bytes");
+			assert_string_equal(ret.class_name, i == 0 ? "big" : "legal");
+		}
+		policy_free(&p);
+	}
+}
+
 static void test_archive_time_decision_uses_version_in_force(void **state)
 {
 	(void)state;
@@ -624,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_headers_are_bounded),
 		cmocka_unit_test(test_policy_and_search_agree_on_hostile_headers),
 		cmocka_unit_test(test_policy_reads_the_index_parse),
+		cmocka_unit_test(test_classify_parses_only_when_content_can_decide),
 		cmocka_unit_test(test_archive_time_decision_uses_version_in_force),
 		cmocka_unit_test(test_policy_versions_are_never_edited),
 		cmocka_unit_test(test_shorter_retention_rewraps_into_new_bucket),
