@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -170,6 +171,22 @@ static void worker(int fd, uint8_t op, const unsigned char *msg, size_t n, int c
 	_exit(0);
 }
 
+/* The part of the child's buffers a message may fill and keep: the
+ * common message fits. */
+#define CHILD_KEEP (256 * 1024)
+
+/* After a message over CHILD_KEEP: its pages are given back. Every page
+ * the child holds is copied into each worker's page tables at the fork
+ * and write-protected, and the child's next write to it faults; a big
+ * message once made every later one pay for its size. */
+static void give_back(unsigned char *msg, size_t n, struct pv_buf *res)
+{
+	if (n > CHILD_KEEP)
+		madvise(msg + CHILD_KEEP, n - CHILD_KEEP, MADV_DONTNEED);
+	if (res->cap > CHILD_KEEP)
+		pv_buf_free(res);
+}
+
 /* What the child tells the parent of one message: */
 enum sb_kind {
 	SB_DONE = 0,   /* the result follows */
@@ -184,9 +201,12 @@ enum sb_kind {
  * exit status, and tells the parent; one socket both ways. */
 static void child_loop(int fd, int cpu_s)
 {
-	unsigned char *msg = malloc(PV_VIEW_RAW_MAX);
+	/* A mapping of its own, so that what a big message filled can be
+	 * given back (give_back). */
+	unsigned char *msg =
+		mmap(NULL, PV_VIEW_RAW_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct pv_buf res;
-	if (msg == NULL)
+	if (msg == MAP_FAILED)
 		_exit(2);
 	pv_buf_init(&res, WORKER_HDR + PV_SANDBOX_OUTPUT_MAX);
 	for (;;) {
@@ -246,6 +266,7 @@ static void child_loop(int fd, int cpu_s)
 			_exit(0);
 		/* Off the parent's wait: the next workers find them loaded. */
 		index_charsets_pin(charsets);
+		give_back(msg, (size_t)n, &res);
 	}
 }
 
