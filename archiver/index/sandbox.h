@@ -22,7 +22,9 @@
  * The child itself never parses: for each message it forks a worker
  * that does, with its own CPU limit, and relays the worker's answer and
  * how it ended. A message that subverts its worker therefore cannot
- * touch another message's result. A worker that crashes, runs out of
+ * touch another message's result (each fork copies the page tables of
+ * what the child holds, so the child gives back the pages a big message
+ * filled). A worker that crashes, runs out of
  * CPU or makes a forbidden call, and a child that overruns the deadline
  * or answers something malformed (then it is killed and replaced), fail
  * that one message (the caller records why, archive untouched). A
