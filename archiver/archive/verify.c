@@ -419,9 +419,8 @@ static void verify_message(struct vctx *v, const struct stored_message *m)
 	j->content = true;
 }
 
-/* The lines verify_tail held back (capture), in order; lines that did
- * not fit count as problems still. */
-static void report_held(struct vctx *v, struct verify_job *j)
+/* Lines held in j->lines ('F' a problem, else a note), in order. */
+static void report_lines(struct vctx *v, const struct verify_job *j)
 {
 	for (size_t o = 0; o < j->lines.len;) {
 		const char *p = (const char *)j->lines.data + o;
@@ -431,6 +430,13 @@ static void report_held(struct vctx *v, struct verify_job *j)
 			note(v, "%s", p + 1);
 		o += strlen(p) + 1;
 	}
+}
+
+/* The lines verify_tail held back (capture), in order; lines that did
+ * not fit count as problems still. */
+static void report_held(struct vctx *v, struct verify_job *j)
+{
+	report_lines(v, j);
 	for (int64_t k = 0; k < j->lost; k++)
 		problem(v, "another problem (too many to list)");
 }
@@ -439,14 +445,7 @@ static void report_held(struct vctx *v, struct verify_job *j)
 static void report_job(void *ctx, struct verify_job *j)
 {
 	struct vctx *v = ctx;
-	for (size_t o = 0; o < j->lines.len;) {
-		const char *p = (const char *)j->lines.data + o;
-		if (p[0] == 'F')
-			problem(v, "%s", p + 1);
-		else
-			note(v, "%s", p + 1);
-		o += strlen(p) + 1;
-	}
+	report_lines(v, j);
 	for (int64_t k = 0; k < j->lost; k++)
 		problem(v, "message %lld: another problem (too many to list)", (long long)j->m.id);
 	if (j->decrypted)
