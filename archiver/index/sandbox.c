@@ -175,16 +175,26 @@ static void worker(int fd, uint8_t op, const unsigned char *msg, size_t n, int c
  * common message fits. */
 #define CHILD_KEEP (256 * 1024)
 
-/* After a message over CHILD_KEEP: its pages are given back. Every page
- * the child holds is copied into each worker's page tables at the fork
- * and write-protected, and the child's next write to it faults; a big
- * message once made every later one pay for its size. */
-static void give_back(unsigned char *msg, size_t n, struct pv_buf *res)
+/* The largest answer a worker may give. */
+#define WORKER_ANSWER_MAX (WORKER_HDR + PV_SANDBOX_OUTPUT_MAX)
+
+/* A buffer of the child's: a mapping of its own, never grown or moved. */
+static unsigned char *child_buffer(size_t size)
 {
-	if (n > CHILD_KEEP)
-		madvise(msg + CHILD_KEEP, n - CHILD_KEEP, MADV_DONTNEED);
-	if (res->cap > CHILD_KEEP)
-		pv_buf_free(res);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(2);
+	return p;
+}
+
+/* After a message or answer over CHILD_KEEP: its pages are given back.
+ * Every page the child holds is copied into each worker's page tables at
+ * the fork and write-protected, and the child's next write to it faults;
+ * a big message once made every later one pay for its size. */
+static void give_back(unsigned char *buf, size_t used)
+{
+	if (used > CHILD_KEEP)
+		madvise(buf + CHILD_KEEP, used - CHILD_KEEP, MADV_DONTNEED);
 }
 
 /* What the child tells the parent of one message: */
@@ -201,16 +211,12 @@ enum sb_kind {
  * exit status, and tells the parent; one socket both ways. */
 static void child_loop(int fd, int cpu_s)
 {
-	/* A mapping of its own, so that what a big message filled can be
+	/* Mappings of their own, so that what a big message filled can be
 	 * given back (give_back). */
-	unsigned char *msg =
-		mmap(NULL, PV_VIEW_RAW_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct pv_buf res;
-	if (msg == MAP_FAILED)
-		_exit(2);
-	pv_buf_init(&res, WORKER_HDR + PV_SANDBOX_OUTPUT_MAX);
+	unsigned char *msg = child_buffer(PV_VIEW_RAW_MAX);
+	unsigned char *res = child_buffer(WORKER_ANSWER_MAX);
 	for (;;) {
-		unsigned char req[9], ans[13], chunk[65536];
+		unsigned char req[9], ans[13], more;
 		if (read_all(fd, req, 9) != 0)
 			_exit(0); /* the parent is done */
 		uint64_t n = le64(req + 1);
@@ -228,19 +234,22 @@ static void child_loop(int fd, int cpu_s)
 			worker(pp[1], req[0], msg, (size_t)n, cpu_s);
 		}
 		close(pp[1]);
-		pv_buf_reset(&res);
+		size_t got = 0;
 		bool over = false;
 		for (;;) {
-			ssize_t k = read(pp[0], chunk, sizeof(chunk));
+			bool full = got == WORKER_ANSWER_MAX;
+			ssize_t k = full ? read(pp[0], &more, 1)
+					 : read(pp[0], res + got, WORKER_ANSWER_MAX - got);
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k <= 0)
 				break;
-			if (pv_buf_append(&res, chunk, (size_t)k, NULL) != 0) {
+			if (full) {
 				over = true; /* more than any result may be */
 				kill(pid, SIGKILL);
 				break;
 			}
+			got += (size_t)k;
 		}
 		close(pp[0]);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -248,25 +257,26 @@ static void child_loop(int fd, int cpu_s)
 		uint8_t kind = SB_DIED;
 		uint64_t len = 0;
 		uint32_t charsets = 0;
-		if (!over && WIFEXITED(status) && WEXITSTATUS(status) == 0 && res.len >= WORKER_HDR) {
-			uint64_t want = le64(res.data);
-			if (want == UINT64_MAX && res.len == WORKER_HDR)
+		if (!over && WIFEXITED(status) && WEXITSTATUS(status) == 0 && got >= WORKER_HDR) {
+			uint64_t want = le64(res);
+			if (want == UINT64_MAX && got == WORKER_HDR)
 				kind = SB_FAILED;
-			else if (want == res.len - WORKER_HDR)
+			else if (want == got - WORKER_HDR)
 				kind = SB_DONE, len = want;
 			for (int i = 0; i < 4; i++)
-				charsets |= (uint32_t)res.data[8 + i] << (8 * i);
+				charsets |= (uint32_t)res[8 + i] << (8 * i);
 		}
 		ans[0] = kind;
 		for (int i = 0; i < 4; i++)
 			ans[1 + i] = (unsigned char)((uint32_t)status >> (8 * i));
 		put_le64(ans + 5, len);
 		if (write_all(fd, ans, 13) != 0 ||
-		    (kind == SB_DONE && write_all(fd, res.data + WORKER_HDR, (size_t)len) != 0))
+		    (kind == SB_DONE && write_all(fd, res + WORKER_HDR, (size_t)len) != 0))
 			_exit(0);
 		/* Off the parent's wait: the next workers find them loaded. */
 		index_charsets_pin(charsets);
-		give_back(msg, (size_t)n, &res);
+		give_back(msg, (size_t)n);
+		give_back(res, got);
 	}
 }
 

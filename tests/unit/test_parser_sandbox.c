@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -101,6 +102,52 @@ static void test_the_sandbox_gives_the_document_an_extraction_in_process_gives(v
 	pv_buf_free(&eb);
 	index_sandbox_free(&sb);
 	free(raw);
+}
+
+/* The child's anonymous memory in KiB (/proc/PID/smaps_rollup). */
+static long child_anon_kib(int pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Anonymous: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* A big message leaves nothing behind in the child: every page it holds
+ * would be copied into each later worker's page tables at the fork. */
+static void test_a_big_message_leaves_the_child_small(void **state)
+{
+	(void)state;
+	struct index_sandbox *sb;
+	struct index_doc doc;
+	struct pv_error err;
+	struct pv_buf big;
+	pv_buf_init(&big, PV_INDEX_RAW_MAX);
+	fx_must(pv_buf_append_str(&big, "From: a@example.org\r\nSubject: big\r\n\r\n", &err), &err,
+		"big");
+	while (big.len < 6 * 1024 * 1024)
+		fx_must(pv_buf_append_str(&big, "a line of the big message body\r\n", &err), &err, "big");
+	fx_must(index_sandbox_new(NULL, &sb, &err), &err, "new");
+	fx_must(index_sandbox_extract(sb, (const unsigned char *)plain, sizeof(plain) - 1, &doc, &err),
+		&err, "small");
+	index_doc_free(&doc);
+	long before = child_anon_kib(index_sandbox_pid(sb));
+	fx_must(index_sandbox_extract(sb, big.data, big.len, &doc, &err), &err, "big");
+	index_doc_free(&doc);
+	fx_must(index_sandbox_extract(sb, (const unsigned char *)plain, sizeof(plain) - 1, &doc, &err),
+		&err, "small again");
+	index_doc_free(&doc);
+	long after = child_anon_kib(index_sandbox_pid(sb));
+	assert_true(before > 0);
+	assert_true(after - before < 1024); /* the message was 6 MiB */
+	index_sandbox_free(&sb);
+	pv_buf_free(&big);
 }
 
 /* A reader's views come out of the sandbox as they would in process: the
@@ -354,6 +401,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_the_sandbox_gives_the_document_an_extraction_in_process_gives),
+		cmocka_unit_test(test_a_big_message_leaves_the_child_small),
 		cmocka_unit_test(test_the_views_of_a_message_are_made_in_the_sandbox),
 		cmocka_unit_test(test_a_crash_a_loop_and_a_socket_each_fail_one_message),
 		cmocka_unit_test(test_the_keys_are_out_of_its_reach),
