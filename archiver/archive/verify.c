@@ -183,7 +183,6 @@ static void anchor_say(void *ctx, bool is_problem, const char *msg)
 struct log_checks {
 	const char **kn[2];   /* known checkpoints per log (and the signer's record) */
 	size_t *kl[2], nk[2];
-	struct keys_state st[2];
 	bool done;
 };
 
@@ -828,8 +827,7 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 	 * workers have messages to check (run_log_checks); what the audit
 	 * log records about policies and holds is read before the messages
 	 * need it, its lines held back until the logs' are listed. */
-	struct log_checks lc = {.kn = {kn[0], kn[1]}, .kl = {kl[0], kl[1]}, .nk = {nk[0], nk[1]},
-				.st = {st[0], st[1]}};
+	struct log_checks lc = {.kn = {kn[0], kn[1]}, .kl = {kl[0], kl[1]}, .nk = {nk[0], nk[1]}};
 	struct verify_job *held = calloc(1, sizeof(*held));
 	if (held == NULL) {
 		r = pv_fail(err, PV_ERR, "out of memory");
@@ -855,7 +853,7 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 	for (int j = 0; j < 2; j++) {
 		free(kn[j]);
 		free(kl[j]);
-		keys_state_free(&lc.st[j]);
+		keys_state_free(&st[j]);
 	}
 	verify_pool_free(&v.pool);
 	message_reader_close(&v.mr);
