@@ -328,7 +328,7 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 
 /* One merge step in a short transaction of its own, committed like the
  * index's writes (derived data: no fsync). */
-static int merge_step(struct archive *ar, bool *done_r, struct pv_error *err)
+static int merge_step(struct archive *ar, bool full, bool *done_r, struct pv_error *err)
 {
 	struct search_backend *sb;
 	int r = archive_search_backend(ar, &sb, err);
@@ -336,17 +336,17 @@ static int merge_step(struct archive *ar, bool *done_r, struct pv_error *err)
 	if (r < 0)
 		return r;
 	catalog_relaxed_commits(ar->cat);
-	r = search_backend_merge_step(sb, INDEX_MERGE_PAGES, done_r, err);
+	r = search_backend_merge_step(sb, INDEX_MERGE_PAGES, full, done_r, err);
 	catalog_durable_commits(ar->cat);
 	return r;
 }
 
-int indexer_merge(struct archive *ar, struct pv_error *err)
+int indexer_merge(struct archive *ar, bool full, struct pv_error *err)
 {
 	bool done = false;
 	int r = PV_OK;
 	while (r == PV_OK && !done)
-		r = merge_step(ar, &done, err);
+		r = merge_step(ar, full, &done, err);
 	return r;
 }
 
@@ -361,7 +361,7 @@ int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		r = catalog_meta_set(ar->cat->conn, INDEXER_THROUGH, "0", err);
 	if (r == PV_OK)
 		r = indexer_catch_up(ar, indexed_r, failed_r, err);
-	return r == PV_OK ? indexer_merge(ar, err) : r;
+	return r == PV_OK ? indexer_merge(ar, true, err) : r;
 }
 
 int indexer_status(struct archive *ar, struct indexer_status *st_r, struct pv_error *err)
@@ -451,7 +451,7 @@ static void child_main(const char *data_dir, int fd)
 		} else if (!merged) {
 			/* Idle: one step of merging, then the catalog again. */
 			int64_t t0 = pv_clock_monotonic_ms();
-			if (merge_step(ar, &merged, &err) < 0) {
+			if (merge_step(ar, false, &merged, &err) < 0) {
 				pv_log(PV_LOG_WARN, "index", "merging the index failed (searches "
 				       "are right, only slower): %s", err.msg);
 				merged = true; /* again after the next indexing */

@@ -32,9 +32,9 @@ int indexer_catch_up(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,
 		     struct pv_error *err);
 
 /* Merges the index until nothing is left to merge (index_merge_step's
- * policy), in short transactions of its own: what the indexer process
- * does when idle, step by step. */
-int indexer_merge(struct archive *ar, struct pv_error *err);
+ * policy; `full`: to one segment), in short transactions of its own:
+ * what the indexer process does when idle (not full), step by step. */
+int indexer_merge(struct archive *ar, bool full, struct pv_error *err);
 
 /* Drops the index and rebuilds it from the archive, and merges it. */
 int indexer_rebuild(struct archive *ar, int64_t *indexed_r, int64_t *failed_r,

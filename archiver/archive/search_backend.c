@@ -71,10 +71,10 @@ int search_backend_purge(struct search_backend *b, struct pv_error *err)
 	return b->ops->purge(b, err);
 }
 
-int search_backend_merge_step(struct search_backend *b, int pages, bool *done_r,
+int search_backend_merge_step(struct search_backend *b, int pages, bool full, bool *done_r,
 	struct pv_error *err)
 {
-	return b->ops->merge_step(b, pages, done_r, err);
+	return b->ops->merge_step(b, pages, full, done_r, err);
 }
 
 int search_backend_segments(struct search_backend *b, int64_t *n_r, struct pv_error *err)

@@ -45,7 +45,8 @@ struct search_backend_ops {
 	int (*mark_failed)(struct search_backend *b, int64_t id, const char *reason, int64_t at,
 		struct pv_error *err);
 	int (*purge)(struct search_backend *b, struct pv_error *err);
-	int (*merge_step)(struct search_backend *b, int pages, bool *done_r, struct pv_error *err);
+	int (*merge_step)(struct search_backend *b, int pages, bool full, bool *done_r,
+		struct pv_error *err);
 	int (*segments)(struct search_backend *b, int64_t *n_r, struct pv_error *err);
 	void (*close)(struct search_backend *b);
 };
@@ -109,10 +110,11 @@ int search_backend_mark_failed(struct search_backend *b, int64_t id, const char 
  * rows are its vacuum's, nothing to do here. */
 int search_backend_purge(struct search_backend *b, struct pv_error *err) PV_WARN_UNUSED;
 /* One bounded step of keeping the index merged (FTS5: index_merge_step,
- * its own short write transaction when called outside one); *done_r when
- * nothing is left to merge until the index is written again. PostgreSQL:
+ * its own short write transaction when called outside one; `full`: to
+ * one segment, not only when worth it); *done_r when nothing is left to
+ * merge until the index is written again. PostgreSQL:
  * nothing to do (its GIN pending list is autovacuum's), done at once. */
-int search_backend_merge_step(struct search_backend *b, int pages, bool *done_r,
+int search_backend_merge_step(struct search_backend *b, int pages, bool full, bool *done_r,
 	struct pv_error *err) PV_WARN_UNUSED;
 /* The index's segments (FTS5: index_segments; 1 is fully merged); -1
  * where the engine has none to show (PostgreSQL). */

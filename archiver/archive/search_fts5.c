@@ -89,9 +89,10 @@ static int purge(struct search_backend *b, struct pv_error *err)
 	return index_purge(db_of(b), err);
 }
 
-static int merge_step(struct search_backend *b, int pages, bool *done_r, struct pv_error *err)
+static int merge_step(struct search_backend *b, int pages, bool full, bool *done_r,
+	struct pv_error *err)
 {
-	return index_merge_step(db_of(b), pages, done_r, err);
+	return index_merge_step(db_of(b), pages, full, done_r, err);
 }
 
 static int segments(struct search_backend *b, int64_t *n_r, struct pv_error *err)

@@ -223,10 +223,12 @@ static int purge(struct search_backend *b, struct pv_error *err)
 }
 
 /* GIN's pending list is flushed by autovacuum: nothing to merge here. */
-static int merge_step(struct search_backend *b, int pages, bool *done_r, struct pv_error *err)
+static int merge_step(struct search_backend *b, int pages, bool full, bool *done_r,
+	struct pv_error *err)
 {
 	(void)b;
 	(void)pages;
+	(void)full;
 	(void)err;
 	*done_r = true;
 	return PV_OK;

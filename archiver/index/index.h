@@ -133,13 +133,15 @@ int index_segments(sqlite3 *db, struct index_segments *s_r, struct pv_error *err
  * else it starts merging every segment into one when those beside the
  * largest hold an eighth of its pages or more (a merged index then
  * takes new mail as small segments, which FTS5's automerge keeps few,
- * until they are worth rewriting the whole index for). *done_r: nothing
- * is left to do now (one segment, or only small ones beside a large
- * one); the caller stops calling until it writes to the index again.
+ * until they are worth rewriting the whole index for), or whenever there
+ * is more than one when `full` (reindex: the index was just rewritten,
+ * it ends as one segment). *done_r: nothing is left to do now (one
+ * segment, or only small ones beside a large one when not `full`); the
+ * caller stops calling until it writes to the index again.
  * Interrupted at any point (killed, rolled back), the index is as before
  * that step: FTS5 writes a step's pages and its structure record in the
  * same transaction. */
-int index_merge_step(sqlite3 *db, int pages, bool *done_r, struct pv_error *err);
+int index_merge_step(sqlite3 *db, int pages, bool full, bool *done_r, struct pv_error *err);
 /* The pages of one step that the indexer and reindex use: a step holds
  * the write lock for a few ms (docs/ARCHITECTURE.md, ftsmerge). */
 #define INDEX_MERGE_PAGES 16

@@ -102,25 +102,25 @@ int index_segments(sqlite3 *db, struct index_segments *s_r, struct pv_error *err
 
 /* What a step does next: continue a merge under way, start a full one,
  * or nothing. */
-static int merge_pages(const struct index_segments *s, int pages)
+static int merge_pages(const struct index_segments *s, int pages, bool full)
 {
 	if (s->segments <= 1)
 		return 0;
 	if (s->merging)
 		return pages; /* 'merge', +N: goes on with the merge under way */
-	if ((s->pages - s->largest_pages) * INDEX_MERGE_RATIO >= s->largest_pages)
+	if (full || (s->pages - s->largest_pages) * INDEX_MERGE_RATIO >= s->largest_pages)
 		return -pages; /* 'merge', -N: every segment into one, N pages a call */
 	return 0;
 }
 
-int index_merge_step(sqlite3 *db, int pages, bool *done_r, struct pv_error *err)
+int index_merge_step(sqlite3 *db, int pages, bool full, bool *done_r, struct pv_error *err)
 {
 	struct index_segments s;
 	*done_r = true;
 	if (pages < 1)
 		return pv_fail(err, PV_EUSAGE, "index: merge step of %d pages", pages);
 	int r = index_segments(db, &s, err);
-	int n = r == PV_OK ? merge_pages(&s, pages) : 0;
+	int n = r == PV_OK ? merge_pages(&s, pages, full) : 0;
 	if (n == 0)
 		return r;
 	char sql[96];

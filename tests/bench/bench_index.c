@@ -230,7 +230,7 @@ static void merge_index(sqlite3 *db)
 	double *held = malloc(cap * sizeof(double));
 	for (bool done = false; !done; steps++) {
 		double t = now_ms();
-		if (index_merge_step(db, pages, &done, &err) != PV_OK) {
+		if (index_merge_step(db, pages, false, &done, &err) != PV_OK) {
 			fprintf(stderr, "bench_index: merge: %s\n", err.msg);
 			exit(1);
 		}

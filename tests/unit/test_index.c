@@ -580,7 +580,7 @@ static void test_idle_merge_runs_to_one_segment_with_the_same_answers(void **sta
 	bool done = false;
 	int steps = 0;
 	for (; !done && steps < 10000; steps++) {
-		assert_int_equal(index_merge_step(db, 1, &done, NULL), PV_OK);
+		assert_int_equal(index_merge_step(db, 1, false, &done, NULL), PV_OK);
 		assert_true(sqlite3_get_autocommit(db)); /* nothing left open between steps */
 	}
 	assert_true(done);
@@ -591,10 +591,10 @@ static void test_idle_merge_runs_to_one_segment_with_the_same_answers(void **sta
 		run_section(db, ka_sections[i]);
 	/* merged: a step is a read of the structure record, nothing written */
 	int64_t changes = sqlite3_total_changes64(db);
-	assert_int_equal(index_merge_step(db, 64, &done, NULL), PV_OK);
+	assert_int_equal(index_merge_step(db, 64, false, &done, NULL), PV_OK);
 	assert_true(done);
 	assert_int_equal(sqlite3_total_changes64(db), changes);
-	assert_int_equal(index_merge_step(db, 0, &done, NULL), PV_EUSAGE);
+	assert_int_equal(index_merge_step(db, 0, false, &done, NULL), PV_EUSAGE);
 	sqlite3_close(db);
 }
 
@@ -623,14 +623,40 @@ static void test_merged_index_leaves_small_new_segments_alone(void **state)
 	add_generated(db, 1, 400);
 	bool done = false;
 	while (!done)
-		assert_int_equal(index_merge_step(db, 64, &done, NULL), PV_OK);
+		assert_int_equal(index_merge_step(db, 64, false, &done, NULL), PV_OK);
 	assert_int_equal(segments(db), 1);
 	add_text(db, 1000, "Subject: late\r\n\r\nlatecomer\r\n");
 	assert_int_equal(segments(db), 2);
-	assert_int_equal(index_merge_step(db, 64, &done, NULL), PV_OK);
+	assert_int_equal(index_merge_step(db, 64, false, &done, NULL), PV_OK);
 	assert_true(done);
 	assert_int_equal(segments(db), 2);
 	expect(db, "latecomer", "1000");
+	sqlite3_close(db);
+}
+
+/* reindex's merge (full) does not wait for small segments to be worth
+ * it: the index it just rewrote ends as one segment, answers the same. */
+static void test_full_merge_takes_small_segments_too(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	add_generated(db, 1, 400);
+	bool done = false;
+	while (!done)
+		assert_int_equal(index_merge_step(db, 64, false, &done, NULL), PV_OK);
+	add_text(db, 1000, "Subject: late\r\n\r\nlatecomer\r\n");
+	assert_int_equal(segments(db), 2);
+	done = false;
+	for (int steps = 0; !done && steps < 10000; steps++)
+		assert_int_equal(index_merge_step(db, 16, true, &done, NULL), PV_OK);
+	assert_true(done);
+	assert_int_equal(segments(db), 1);
+	integrity_ok(db);
+	expect(db, "latecomer", "1000");
+	int64_t changes = sqlite3_total_changes64(db);
+	assert_int_equal(index_merge_step(db, 16, true, &done, NULL), PV_OK);
+	assert_true(done);
+	assert_int_equal(sqlite3_total_changes64(db), changes);
 	sqlite3_close(db);
 }
 
@@ -687,7 +713,7 @@ static void test_merge_killed_mid_step_leaves_a_usable_index(void **state)
 	assert_int_equal(load_corpus(db), 0);
 	add_generated(db, 100, 500); /* enough pages that a step of one is not all */
 	bool done;
-	assert_int_equal(index_merge_step(db, 1, &done, NULL), PV_OK); /* one committed step */
+	assert_int_equal(index_merge_step(db, 1, false, &done, NULL), PV_OK); /* one committed step */
 	assert_false(done);
 	unsigned char was[4096], now[4096];
 	size_t was_n = structure(db, was, sizeof(was));
@@ -708,7 +734,7 @@ static void test_merge_killed_mid_step_leaves_a_usable_index(void **state)
 		    sqlite3_exec(c, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 			_exit(1);
 		for (int i = 0; i < 5; i++)
-			if (index_merge_step(c, 1, &done, NULL) != PV_OK)
+			if (index_merge_step(c, 1, false, &done, NULL) != PV_OK)
 				_exit(1);
 		int64_t changed = sqlite3_total_changes64(c);
 		if (write(fds[1], &changed, sizeof(changed)) != sizeof(changed))
@@ -733,7 +759,7 @@ static void test_merge_killed_mid_step_leaves_a_usable_index(void **state)
 	assert_string_equal(pv_buf_str(&after), pv_buf_str(&before));
 	done = false;
 	for (int steps = 0; !done && steps < 100000; steps++)
-		assert_int_equal(index_merge_step(db, 1, &done, NULL), PV_OK); /* and resumes */
+		assert_int_equal(index_merge_step(db, 1, false, &done, NULL), PV_OK); /* and resumes */
 	assert_int_equal(segments(db), 1);
 	integrity_ok(db);
 	pv_buf_reset(&after);
@@ -772,6 +798,7 @@ int main(void)
 		cmocka_unit_test(test_other_schema_version_is_rebuilt_empty),
 		cmocka_unit_test(test_idle_merge_runs_to_one_segment_with_the_same_answers),
 		cmocka_unit_test(test_merged_index_leaves_small_new_segments_alone),
+		cmocka_unit_test(test_full_merge_takes_small_segments_too),
 		cmocka_unit_test(test_merge_killed_mid_step_leaves_a_usable_index),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

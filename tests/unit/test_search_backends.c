@@ -159,14 +159,14 @@ static void test_merge_step_on_both(void **state)
 	bool done = false;
 	int64_t n;
 	for (int steps = 0; !done && steps < 10000; steps++)
-		assert_int_equal(search_backend_merge_step(b, 1, &done, NULL), PV_OK);
+		assert_int_equal(search_backend_merge_step(b, 1, false, &done, NULL), PV_OK);
 	assert_true(done);
 	assert_int_equal(search_backend_segments(b, &n, NULL), PV_OK);
 	assert_int_equal(n, 1);
 	known_answers(b);
 	b = pg_or_skip(state);
 	done = false;
-	assert_int_equal(search_backend_merge_step(b, 16, &done, NULL), PV_OK);
+	assert_int_equal(search_backend_merge_step(b, 16, false, &done, NULL), PV_OK);
 	assert_true(done);
 	assert_int_equal(search_backend_segments(b, &n, NULL), PV_OK);
 	assert_int_equal(n, -1);
