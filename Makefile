@@ -78,7 +78,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/tests/%)
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(BUILD)/asan/obj/%.o)
 
 .SECONDARY:
-.PHONY: all asan test unit e2e e2e-s3 e2e-s3-more web demo bench fuzz fuzz-build fuzz-smoke lint lint-scan clean deps man deb
+.PHONY: all asan test unit e2e e2e-s3 e2e-s3-more web demo bench fuzz fuzz-build fuzz-smoke lint lint-scan lint-cflags clean deps man deb
 # (A tree without the parser's main, as tests/e2e/make_fresh.t builds,
 # makes popvault alone.)
 PARSER_BIN := $(if $(wildcard archiver/cli/parser_main.c),$(BUILD)/popvault-parser)
@@ -276,6 +276,10 @@ lint:
 	@BUILD=$(BUILD) tests/static/lint.sh $(LINT_SRC)
 
 lint-scan: $(LINT_OBJ)
+
+# The flags a lint object is compiled with (lint.sh's cache key).
+lint-cflags:
+	@echo $(filter-out -MMD -MP,$(BASE_CFLAGS))
 
 $(BUILD)/lint/obj/%.o: %.c
 	@mkdir -p $(dir $@)

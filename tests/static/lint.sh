@@ -31,11 +31,48 @@ if [ "$only" != scan-build ]; then
 	grep '^cppcheck|' "$B/cppcheck.txt" >>"$B/findings"
 fi
 
+# scan-build's reports kept by what was analysed (ccache's idea): the key
+# is the hash of clang's version, the flags and the preprocessed source,
+# so a clean checkout (CI) analyses again only what differs from any
+# earlier run on this machine. LINT_CACHE names the directory; empty: no
+# cache (static.t's planted bugs are always analysed afresh).
+cache=${LINT_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/popvault/lint}
+lint_key() {
+	{
+		echo "popvault lint 1"
+		clang --version
+		echo "$flags"
+		# shellcheck disable=SC2086 # the flags are words
+		clang $flags -E "$1" 2>&1 || echo "not preprocessed: $RANDOM$RANDOM$RANDOM"
+	} | sha256sum | cut -c1-64
+}
+if [ "$only" != cppcheck ] && [ -n "$cache" ] && mkdir -p "$cache" 2>/dev/null; then
+	flags=$(make -s --no-print-directory lint-cflags)
+	export -f lint_key
+	export flags
+	printf '%s\n' "$@" | xargs -P 2 -I{} bash -c 'echo "{} $(lint_key {})"' >"$B/keys"
+	# a hit: its report, and an object newer than its sources, so make
+	# leaves it (lint objects are never linked: they only mark the analysis)
+	while read -r src key; do
+		[ -e "$cache/$key" ] || continue
+		mkdir -p "$B/obj/$(dirname "$src")"
+		cp "$cache/$key" "$B/obj/${src%.c}.o.scan" && touch "$B/obj/${src%.c}.o"
+	done <"$B/keys"
+else
+	cache=
+fi
+
 if [ "$only" != cppcheck ]; then
 	tools="$tools scan-build"
 	if ! scan-build --use-cc=clang -o "$B/report" make -s -j2 PV_DEPS_DONE=1 \
 		BUILD="${BUILD:-build}" LINT_SRC="$*" lint-scan >"$B/scan-build.log" 2>&1; then
 		echo "lint: the scan-build run failed:"; tail -n 20 "$B/scan-build.log"; exit 2
+	fi
+	if [ -n "$cache" ]; then
+		while read -r src key; do
+			[ -e "$cache/$key" ] && continue
+			cp "$B/obj/${src%.c}.o.scan" "$cache/.$key.$$" && mv "$cache/.$key.$$" "$cache/$key"
+		done <"$B/keys"
 	fi
 	for src in "$@"; do
 		cat "$B/obj/${src%.c}.o.scan"
