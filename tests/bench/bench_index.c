@@ -317,7 +317,8 @@ static void measure_class(struct search_backend *sb, int kind, int runs, struct 
 		struct pv_error err;
 		int64_t total;
 		double t0 = now_ms();
-		if (search_backend_search(sb, q, NULL, 50, 0, &hits, &total, &err) != PV_OK) {
+		if (search_backend_search(sb, q, NULL, INDEX_COUNT_ALL, 50, 0, &hits, &total, NULL,
+			&err) != PV_OK) {
 			fprintf(stderr, "bench_index: %s: %s: %s\n", search_backend_name(sb), q,
 				err.msg);
 			exit(1);
@@ -327,7 +328,8 @@ static void measure_class(struct search_backend *sb, int kind, int runs, struct 
 		index_hits_free(&hits);
 		for (int k = 0; k < cpu_k; k++) {
 			double c0 = cpu_ms(), t0c = clock_ms(CLOCK_THREAD_CPUTIME_ID);
-			if (search_backend_search(sb, q, NULL, 50, 0, &hits, &total, &err) != PV_OK)
+			if (search_backend_search(sb, q, NULL, INDEX_COUNT_ALL, 50, 0, &hits,
+				&total, NULL, &err) != PV_OK)
 				exit(1);
 			c0 = cpu_ms() - c0;
 			t0c = clock_ms(CLOCK_THREAD_CPUTIME_ID) - t0c;
