@@ -144,6 +144,17 @@ with pvharness.Run() as run:
     t.ok(is_error(r, 400, "bad_request"), "sort=size: 400", repr(r))
     r = c.get("/api/v1/search?limit=10001")
     t.ok(is_error(r, 400, "bad_request"), "limit over 10000: 400, never a silent cap", repr(r))
+    # The total is counted up to 10,000 (unit tests prove the cap with a
+    # small one); below it, exact, and total=exact gives the same.
+    capped = c.get("/api/v1/search?q=%s&limit=7" % q(query)).json
+    exact = c.get("/api/v1/search?q=%s&limit=7&total=exact" % q(query)).json
+    t.ok(capped["total_exact"] is True and exact["total_exact"] is True
+         and capped["total"] == exact["total"] == full["total"]
+         and capped["results"] == exact["results"],
+         "total_exact: true below 10,000; total=exact: the same answer", repr((capped, exact))[:300])
+    r = c.get("/api/v1/search?q=%s&total=approximate" % q(query))
+    t.ok(is_error(r, 400, "bad_request") and "total" in r.json["error"]["message"],
+         "total=approximate: 400 naming the parameter", repr(r))
     n_search = len(audit("search"))
     r = c.get("/api/v1/search/check?q=%s" % q("from:(bob"))
     r2 = c.get("/api/v1/search/check?q=%s" % q("from:bob has:attachment"))
