@@ -388,8 +388,9 @@ static double run_queries(struct search_backend *sb, int kind, int runs)
 	       " exact up to %d, %d of %d past it)", class_name[kind], f.p50, f.p95, f.p99, f.max,
 		PV_SEARCH_TOTAL_CAP, f.capped, runs);
 	print_cpu(&f);
-	printf("      %-12s p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  max %7.2f ms  (exact total:"
-	       " mean matches %lld)", "", x.p50, x.p95, x.p99, x.max, (long long)x.mean_matches);
+	printf("exact %-12s p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  max %7.2f ms  (the same"
+	       " queries, --exact-total: mean matches %lld)", class_name[kind], x.p50, x.p95, x.p99,
+		x.max, (long long)x.mean_matches);
 	print_cpu(&x);
 	return f.p95;
 }
