@@ -247,13 +247,12 @@ export async function render({ main, params }) {
 
 	// Counting every match of a common word takes a while at a million
 	// messages: asked for, not done on every page.
-	let countAll = null;
+	let title = h('h2', { id: 'results-title' }, `${exact ? num(r.total) : `More than ${num(r.total)}`} ${noun}`);
 	if (!exact) {
-		countAll = h('button', { type: 'button', class: 'secondary', id: 'count-all' }, 'Count all');
+		const countAll = h('button', { type: 'button', class: 'secondary', id: 'count-all' }, 'Count all');
 		countAll.addEventListener('click', () => go('search', state({ total: 'exact' })));
+		title = h('div', { class: 'row' }, title, countAll);
 	}
-	fill(results,
-		h('div', { class: 'row' }, h('h2', { id: 'results-title' }, `${exact ? num(r.total) : `More than ${num(r.total)}`} ${noun}`), countAll),
-		actions, note, pg.el, tbl, !exact || r.total > LIMIT ? pgBottom.el : null);
+	fill(results, title, actions, note, pg.el, tbl, !exact || r.total > LIMIT ? pgBottom.el : null);
 	if (params.get('focus') === 'results') tbl.focus();
 }
