@@ -63,9 +63,9 @@ static void print_hits(const struct cli_ctx *ctx, const struct archive_search_re
 	if (!res->total_exact) {
 		/* the count stopped at its cap: a lower bound, said as one */
 		if (hits->n == 0)
-			printf("no messages past offset %lld", (long long)offset);
+			printf("none past offset %lld", (long long)offset);
 		else
-			printf("showing %lld-%lld", (long long)offset + 1, (long long)shown_to);
+			printf("showing %lld–%lld", (long long)offset + 1, (long long)shown_to);
 		printf(" of more than ");
 		print_count(total);
 		printf(" messages (search --exact-total counts them all");
