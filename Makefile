@@ -234,7 +234,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libpopvault.a
 # fuzz-build builds them; fuzz runs one round of each, FUZZ_TIME seconds,
 # two at a time, from tests/fuzz/corpus/fuzz_X/ (minimised again after the
 # round), and makes the table in tests/fuzz/README.md (tests/fuzz/fuzz.sh);
-# fuzz-smoke is smoke.t alone (15 s each unless FUZZ_TIME is given).
+# fuzz-smoke is smoke.t alone (8 s each unless FUZZ_TIME is given).
 # FUZZ: a glob like UNIT (make FUZZ=note fuzz).
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60

@@ -20,24 +20,41 @@ extern char **environ;
 static int spawn(const struct pv_cmdline *c, int out_fd, pid_t *pid_r, struct pv_error *err)
 {
 	posix_spawn_file_actions_t fa;
-	int e = posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_t at;
+	int e = posix_spawnattr_init(&at);
+	if (e != 0)
+		return pv_fail(err, PV_EAUTH, "cannot run the token command %.200s: %s", c->argv[0],
+			       strerror(e));
+	/* a process group of its own: a late command is killed with all it
+	 * started (a script's curl, its sleep), not only the script */
+	e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
 	if (e == 0)
-		e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		e = posix_spawnattr_setpgroup(&at, 0);
+	if (e == 0)
+		e = posix_spawn_file_actions_init(&fa);
+	if (e != 0) {
+		posix_spawnattr_destroy(&at);
+		return pv_fail(err, PV_EAUTH, "cannot run the token command %.200s: %s", c->argv[0],
+			       strerror(e));
+	}
+	e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	if (e == 0)
 		e = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 	if (e == 0) /* nothing of popvault's (catalog, keys, sockets) reaches the helper */
 		e = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	if (e == 0)
-		e = posix_spawn(pid_r, c->argv[0], &fa, NULL, c->argv, environ);
+		e = posix_spawn(pid_r, c->argv[0], &fa, &at, c->argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
 	if (e != 0)
 		return pv_fail(err, PV_EAUTH, "cannot run the token command %.200s: %s", c->argv[0],
 			       strerror(e));
 	return PV_OK;
 }
 
-/* Waits for pid until deadline (monotonic ms), then kills it. *status_r:
- * its wait status; returns false when it had to be killed. */
+/* Waits for pid until deadline (monotonic ms), then kills its process
+ * group. *status_r: its wait status; returns false when it had to be
+ * killed. */
 static bool reap(pid_t pid, int64_t deadline, int *status_r)
 {
 	for (;;) {
@@ -45,7 +62,7 @@ static bool reap(pid_t pid, int64_t deadline, int *status_r)
 		if (w == pid || (w < 0 && errno != EINTR))
 			return w == pid;
 		if (w == 0 && pv_clock_monotonic_ms() >= deadline) {
-			kill(pid, SIGKILL);
+			kill(-pid, SIGKILL);
 			while (waitpid(pid, status_r, 0) < 0 && errno == EINTR)
 				;
 			return false;
@@ -102,7 +119,7 @@ int harvest_token_run(const char *command_line, int64_t timeout_ms, char **token
 	bool finished = false, stop = slow || big || r < 0;
 	if (spawned) {
 		if (stop)
-			kill(pid, SIGKILL);
+			kill(-pid, SIGKILL); /* its group: everything it started */
 		finished = reap(pid, stop ? 0 : deadline, &status);
 	}
 	if (r == PV_OK) {

@@ -8,7 +8,8 @@
  * /dev/null, stdout a pipe, stderr popvault's, no other descriptor open.
  * Its first output line is the token. Output is bounded
  * (PV_SECRET_FILE_MAX); a helper still running after timeout_ms is
- * killed. A failing helper is an error naming its exit status. */
+ * killed with every process it started (it runs in a process group of
+ * its own). A failing helper is an error naming its exit status. */
 
 #include <stdint.h>
 

@@ -74,8 +74,8 @@ static const char *const g_threads_only[] = {
  * confines itself (a filter stacks on the parent's), the parser's own. */
 static const char *const g_spawn[] = {
 	"clone", "clone3", "fork", "vfork", "execve", "wait4", "waitid", "kill", "pipe", "pipe2",
-	"getpriority", "setpriority", "getpgrp", "arch_prctl", "chdir", "setrlimit", "getrusage",
-	"times", "seccomp", "landlock_create_ruleset", "landlock_add_rule",
+	"getpriority", "setpriority", "getpgrp", "setpgid", "arch_prctl", "chdir", "setrlimit",
+	"getrusage", "times", "seccomp", "landlock_create_ruleset", "landlock_add_rule",
 	"landlock_restrict_self", NULL,
 };
 

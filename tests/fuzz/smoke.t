@@ -1,6 +1,6 @@
 #!/bin/bash
 # Every libFuzzer target, two at a time (tests/fuzz/run_target.sh smoke):
-# its regression inputs once, then POPVAULT_FUZZ_SECS (15) seconds from its
+# its regression inputs once, then POPVAULT_FUZZ_SECS (8) seconds from its
 # kept corpus plus new inputs. A crash, leak, timeout or sanitizer report
 # fails the target; the input is kept under $POPVAULT_FUZZ_DIR/findings/,
 # new corpus entries under $POPVAULT_FUZZ_DIR/smoke/ (nothing is deleted;
@@ -8,7 +8,7 @@
 # tests/fuzz/regressions/open.txt is a TODO test until it passes.
 set -u
 DIR=${POPVAULT_FUZZ_DIR:-build/fuzz}
-SECS=${POPVAULT_FUZZ_SECS:-15}
+SECS=${POPVAULT_FUZZ_SECS:-8}
 cd "${POPVAULT_SRC:-.}" || exit 1
 bins=$(printf '%s\n' ${POPVAULT_FUZZ_ONLY:-} | grep . ||
 	find "$DIR" -maxdepth 1 -name 'fuzz_*' -type f -perm -u+x | sort)

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +50,33 @@ static void script(const char *name, const char *body, char path[2 * FX_PATH_MAX
 	fprintf(f, "#!/bin/sh\n%s\n", body);
 	fclose(f);
 	assert_int_equal(chmod(path, 0700), 0);
+}
+
+/* The process whose pid DIR/name holds has ended (gone, or a zombie
+ * nobody reaped yet) within 3 s. */
+static bool gone_soon(const char *name)
+{
+	char path[2 * FX_PATH_MAX], stat_path[64], buf[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	long pid = 0;
+	if (f == NULL || fscanf(f, "%ld", &pid) != 1 || pid <= 0)
+		fail_msg("no pid in %s", path);
+	fclose(f);
+	snprintf(stat_path, sizeof(stat_path), "/proc/%ld/stat", pid);
+	for (int i = 0; i < 300; i++) {
+		FILE *st = fopen(stat_path, "r");
+		if (st == NULL)
+			return true;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, st);
+		fclose(st);
+		buf[n] = '\0';
+		const char *end = strrchr(buf, ')');
+		if (end != NULL && end[1] == ' ' && end[2] == 'Z')
+			return true;
+		usleep(10000);
+	}
+	return false;
 }
 
 /* --- secret buffers ---------------------------------------------------------- */
@@ -183,9 +211,13 @@ static void test_token_command_failures_are_named(void **state)
 	script("big.sh", "head -c 20000 /dev/zero | tr '\\0' a", path);
 	assert_int_equal(harvest_token_run(path, 5000, &tok, &err), PV_ELIMIT);
 	assert_non_null(strstr(err.msg, "more than 8192 bytes"));
-	script("slow.sh", "sleep 30; echo late", path);
+	/* late: killed with what it started (the sleep would hold the pipe
+	 * and live on for 30 s) */
+	snprintf(line, sizeof(line), "sleep 30 & echo $! >%s/sleep.pid; wait", dir);
+	script("slow.sh", line, path);
 	assert_int_equal(harvest_token_run(path, 300, &tok, &err), PV_ETEMP);
 	assert_non_null(strstr(err.msg, "did not finish within"));
+	assert_true(gone_soon("sleep.pid"));
 	snprintf(line, sizeof(line), "%s/missing", dir);
 	assert_int_equal(harvest_token_run(line, 5000, &tok, &err), PV_EAUTH);
 	assert_non_null(strstr(err.msg, "cannot run the token command"));
