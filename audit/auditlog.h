@@ -73,7 +73,8 @@
 #define AUDIT_LOGIN "login"
 #define AUDIT_LOGIN_FAILED "login-failed"
 #define AUDIT_LOGOUT "logout"
-#define AUDIT_SEARCH "search"     /* object: results=N ids-sha256=HEX; personal: the query */
+#define AUDIT_SEARCH "search"     /* object: results=N[+] shown=N ids-sha256=HEX (+: more
+                                      than N); personal: the query */
 #define AUDIT_VIEW "view"         /* object: message=ID */
 #define AUDIT_DOWNLOAD "download" /* a file handed out: message=ID part=N, export=ID */
 #define AUDIT_MATTER "matter"     /* a matter made, a search saved; personal: names, query */

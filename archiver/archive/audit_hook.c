@@ -80,7 +80,8 @@ int archive_auditf(struct archive *ar, const char *actor, const char *type, cons
 }
 
 int archive_audit_search(struct archive *ar, const char *actor, const char *query,
-			 uint64_t total, const int64_t *ids, size_t n_ids, struct pv_error *err)
+			 uint64_t total, bool total_exact, const int64_t *ids, size_t n_ids,
+			 struct pv_error *err)
 {
 	crypto_hash_sha256_state st;
 	unsigned char h[32];
@@ -93,8 +94,8 @@ int archive_audit_search(struct archive *ar, const char *actor, const char *quer
 	crypto_hash_sha256_final(&st, h);
 	pv_hex(h, sizeof(h), hex);
 	return archive_auditf(ar, actor, AUDIT_SEARCH, "ok", query, err,
-			      "results=%llu shown=%zu ids-sha256=%s", (unsigned long long)total,
-			      n_ids, hex);
+			      "results=%llu%s shown=%zu ids-sha256=%s", (unsigned long long)total,
+			      total_exact ? "" : "+", n_ids, hex);
 }
 
 int archive_identity_shared(struct archive *ar, bool *shared_r, struct pv_error *err)

@@ -53,9 +53,13 @@ int archive_audit_batch(struct archive *ar, const struct audit_event *evs, size_
 /* A search, audited before its results are shown (ARCHITECTURE.md §5): object
  * "results=TOTAL shown=N ids-sha256=HEX" where HEX is the SHA-256 of the
  * shown ids, each in decimal followed by "\n", in result order; the query
- * text is personal data. */
+ * text is personal data. A total that is not exact (the count stopped at
+ * its cap: there are more) is written "results=TOTAL+", e.g.
+ * "results=10000+"; entries before it was (exact totals only) read as
+ * they always did. */
 int archive_audit_search(struct archive *ar, const char *actor, const char *query,
-			 uint64_t total, const int64_t *ids, size_t n_ids, struct pv_error *err);
+			 uint64_t total, bool total_exact, const int64_t *ids, size_t n_ids,
+			 struct pv_error *err);
 
 /* The idle heartbeat of log t (ARCHITECTURE.md §4): an audit entry (whose
  * checkpoint carries the time) and, for the archive log, a fresh

@@ -10,7 +10,7 @@
 
 int archive_search(struct archive *ar, const char *actor, const char *query,
 		   const struct index_order *order, int64_t offset, int64_t limit,
-		   struct archive_search_result *res, struct pv_error *err)
+		   int64_t count_cap, struct archive_search_result *res, struct pv_error *err)
 {
 	int64_t *ids = NULL;
 	struct search_backend *sb;
@@ -21,8 +21,8 @@ int archive_search(struct archive *ar, const char *actor, const char *query,
 	res->limit = limit;
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
 	    (r = archive_search_backend(ar, &sb, err)) < 0 ||
-	    (r = search_backend_search(sb, query, order, limit, offset, &res->hits, &res->total,
-				       err)) < 0)
+	    (r = search_backend_search(sb, query, order, count_cap, limit, offset, &res->hits,
+				       &res->total, &res->total_exact, err)) < 0)
 		goto out;
 	/* The query is personal data, kept beside the log; the ids shown are hashed. */
 	if ((ids = calloc(res->hits.n + 1, sizeof(*ids))) == NULL) {
@@ -31,12 +31,14 @@ int archive_search(struct archive *ar, const char *actor, const char *query,
 	}
 	for (size_t i = 0; i < res->hits.n; i++)
 		ids[i] = res->hits.v[i].id;
-	r = archive_audit_search(ar, actor, query, (uint64_t)res->total, ids, res->hits.n, err);
+	r = archive_audit_search(ar, actor, query, (uint64_t)res->total, res->total_exact, ids,
+				 res->hits.n, err);
 out:
 	free(ids);
 	if (r < 0) { /* no entry, no result */
 		index_hits_free(&res->hits);
 		res->total = 0;
+		res->total_exact = true;
 	}
 	return r;
 }

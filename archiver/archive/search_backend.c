@@ -42,10 +42,15 @@ int search_backend_count(struct search_backend *b, int64_t *n_r, struct pv_error
 }
 
 int search_backend_search(struct search_backend *b, const char *query,
-	const struct index_order *order, int64_t limit, int64_t offset,
-	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err)
+	const struct index_order *order, int64_t count_cap, int64_t limit, int64_t offset,
+	struct index_hits *hits_r, int64_t *total_r, bool *exact_r, struct pv_error *err)
 {
-	return b->ops->search(b, query, order, limit, offset, hits_r, total_r, err);
+	bool exact = true;
+	int r = b->ops->search(b, query, order, count_cap, limit, offset, hits_r, total_r, &exact,
+		err);
+	if (exact_r != NULL)
+		*exact_r = exact;
+	return r;
 }
 
 int search_backend_match_ids(struct search_backend *b, const char *query, int64_t **ids_r,

@@ -36,8 +36,8 @@ struct search_backend_ops {
 	int (*clear)(struct search_backend *b, struct pv_error *err);
 	int (*count)(struct search_backend *b, int64_t *n_r, struct pv_error *err);
 	int (*search)(struct search_backend *b, const char *query, const struct index_order *order,
-		int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
-		struct pv_error *err);
+		int64_t count_cap, int64_t limit, int64_t offset, struct index_hits *hits_r,
+		int64_t *total_r, bool *exact_r, struct pv_error *err);
 	int (*match_ids)(struct search_backend *b, const char *query, int64_t **ids_r,
 		size_t *n_r, struct pv_error *err);
 	int (*indexed)(struct search_backend *b, const int64_t *ids, size_t n, bool *indexed_r,
@@ -89,10 +89,14 @@ int search_backend_remove(struct search_backend *b, int64_t id, struct pv_error 
 int search_backend_clear(struct search_backend *b, struct pv_error *err) PV_WARN_UNUSED;
 int search_backend_count(struct search_backend *b, int64_t *n_r, struct pv_error *err)
 	PV_WARN_UNUSED;
-/* index_search_ordered's contract (limits, order, errors). */
+/* index_search_par's contract (index_par.h: limits, order, errors, the
+ * total counted up to count_cap, PV_SEARCH_TOTAL_CAP for a user's search,
+ * or INDEX_COUNT_ALL; *exact_r, which may be NULL, says whether it is
+ * every match). Only FTS5's exact count uses two cores. */
 int search_backend_search(struct search_backend *b, const char *query,
-	const struct index_order *order, int64_t limit, int64_t offset,
-	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err) PV_WARN_UNUSED;
+	const struct index_order *order, int64_t count_cap, int64_t limit, int64_t offset,
+	struct index_hits *hits_r, int64_t *total_r, bool *exact_r, struct pv_error *err)
+	PV_WARN_UNUSED;
 /* index_match_ids's contract. */
 int search_backend_match_ids(struct search_backend *b, const char *query, int64_t **ids_r,
 	size_t *n_r, struct pv_error *err) PV_WARN_UNUSED;

@@ -39,16 +39,17 @@ static int count(struct search_backend *b, int64_t *n_r, struct pv_error *err)
 }
 
 static int search(struct search_backend *b, const char *query, const struct index_order *order,
-	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
-	struct pv_error *err)
+	int64_t count_cap, int64_t limit, int64_t offset, struct index_hits *hits_r,
+	int64_t *total_r, bool *exact_r, struct pv_error *err)
 {
 	struct fts5_backend *fb = (struct fts5_backend *)b;
-	if (fb->par == NULL && !fb->par_off) {
+	/* the second core only for an exact count: a capped one is short */
+	if (count_cap == INDEX_COUNT_ALL && fb->par == NULL && !fb->par_off) {
 		struct pv_error perr;
 		fb->par_off = index_par_open(fb->db, &fb->par, &perr) < 0;
 	}
-	return index_search_par(fb->db, fb->par_off ? NULL : fb->par, query, order, limit, offset,
-		hits_r, total_r, err);
+	return index_search_par(fb->db, fb->par_off ? NULL : fb->par, query, order, count_cap,
+		limit, offset, hits_r, total_r, exact_r, err);
 }
 
 static int match_ids(struct search_backend *b, const char *query, int64_t **ids_r, size_t *n_r,

@@ -161,28 +161,33 @@ static int on_hit(void *ctx, const struct pg_index_hit *h)
 }
 
 static int search(struct search_backend *b, const char *query, const struct index_order *order,
-	int64_t limit, int64_t offset, struct index_hits *hits, int64_t *total_r,
-	struct pv_error *err)
+	int64_t count_cap, int64_t limit, int64_t offset, struct index_hits *hits,
+	int64_t *total_r, bool *exact_r, struct pv_error *err)
 {
 	hits->v = NULL;
 	hits->n = 0;
 	*total_r = 0;
+	*exact_r = true;
 	if (limit < 0 || limit > PV_SEARCH_LIMIT_MAX)
 		return pv_fail(err, PV_EUSAGE, "limit must be 0..%d", PV_SEARCH_LIMIT_MAX);
 	if (offset < 0)
 		return pv_fail(err, PV_EUSAGE, "offset must not be negative");
+	if (count_cap <= 0)
+		return pv_fail(err, PV_EUSAGE, "a search counts up to at least 1 match");
 	struct index_query_pg pg;
 	int r = compile(query, &pg, err);
 	if (r == PV_OK) {
 		struct pg_index_query q = pg_query(&pg);
 		struct page p = {hits, 0, err};
 		r = pg_index_search(px_of(b), &q, order && order->by == INDEX_SORT_RELEVANCE,
-			order && order->ascending, limit, offset, total_r, on_hit, &p, err);
+			order && order->ascending, count_cap, limit, offset, total_r, exact_r, on_hit,
+			&p, err);
 	}
 	index_query_pg_free(&pg);
 	if (r < 0) {
 		index_hits_free(hits);
 		*total_r = 0;
+		*exact_r = true;
 	}
 	return r;
 }

@@ -62,11 +62,13 @@ static const struct cli_command commands[] = {
 	 cli_harvest},
 	{"stats", "counts, bytes, log sizes, last runs", "popvault stats [--json]\n", cli_stats},
 	{"search", "search the archive",
-	 "popvault search QUERY [--limit N] [--offset N] [--json]\n"
+	 "popvault search QUERY [--limit N] [--offset N] [--exact-total] [--json]\n"
 	 "  QUERY: words, \"phrases\", from: to: cc: bcc: participant: subject: body:\n"
 	 "  has:attachment filename: before: after: on: (YYYY-MM-DD) larger: smaller:\n"
 	 "  account: message-id:, AND OR NOT - and parentheses. Newest first;\n"
-	 "  --limit (default 50, at most 10000) and --offset page through all matches.\n",
+	 "  --limit (default 50, at most 10000) and --offset page through all matches.\n"
+	 "  The total is counted up to 10,000 (\"more than 10,000\"; JSON:\n"
+	 "  \"total_exact\": false); --exact-total counts every match.\n",
 	 cli_search},
 	{"reindex", "rebuild the search index from the archive", "popvault reindex\n", cli_reindex},
 	{"show", "show an archived message",

@@ -1,4 +1,5 @@
-/* popvault search QUERY [--limit N] [--offset N] [--json], popvault reindex */
+/* popvault search QUERY [--limit N] [--offset N] [--exact-total] [--json],
+ * popvault reindex */
 #include <stdio.h>
 
 #include "archiver/archive/indexer.h"
@@ -13,13 +14,25 @@
 
 #define SEARCH_LIMIT_DEFAULT 50
 
-static void print_hits(const struct cli_ctx *ctx, const struct index_hits *hits, int64_t total,
+/* n with thousands separators ("10,000"): the way a total is read. */
+static void print_count(int64_t n)
+{
+	char d[24];
+	int len = snprintf(d, sizeof(d), "%lld", (long long)n);
+	for (int i = 0; i < len; i++)
+		printf("%s%c", i > 0 && (len - i) % 3 == 0 ? "," : "", d[i]);
+}
+
+static void print_hits(const struct cli_ctx *ctx, const struct archive_search_result *res,
 		       int64_t limit, int64_t offset)
 {
 	char t[PV_RFC3339_LEN];
+	const struct index_hits *hits = &res->hits;
+	int64_t total = res->total;
 	if (ctx->json) {
-		printf("{\"total\": %lld, \"limit\": %lld, \"offset\": %lld, \"results\": [",
-		       (long long)total, (long long)limit, (long long)offset);
+		printf("{\"total\": %lld, \"total_exact\": %s, \"limit\": %lld, \"offset\": %lld,"
+		       " \"results\": [", (long long)total, res->total_exact ? "true" : "false",
+		       (long long)limit, (long long)offset);
 		for (size_t i = 0; i < hits->n; i++) {
 			const struct index_hit *h = &hits->v[i];
 			pv_clock_format_rfc3339(h->date, t);
@@ -47,7 +60,19 @@ static void print_hits(const struct cli_ctx *ctx, const struct index_hits *hits,
 		       h->subject ? h->subject : "");
 	}
 	int64_t shown_to = offset + (int64_t)hits->n;
-	if (hits->n == 0)
+	if (!res->total_exact) {
+		/* the count stopped at its cap: a lower bound, said as one */
+		if (hits->n == 0)
+			printf("none past offset %lld", (long long)offset);
+		else
+			printf("showing %lld–%lld", (long long)offset + 1, (long long)shown_to);
+		printf(" of more than ");
+		print_count(total);
+		printf(" messages (search --exact-total counts them all");
+		if (hits->n > 0)
+			printf("; --offset %lld for the next page", (long long)shown_to);
+		puts(")");
+	} else if (hits->n == 0)
 		printf("%lld messages match; none past offset %lld\n", (long long)total, (long long)offset);
 	else if (shown_to < total || offset > 0)
 		printf("%lld–%lld of %lld messages (--offset %lld for the next page)\n",
@@ -58,8 +83,9 @@ static void print_hits(const struct cli_ctx *ctx, const struct index_hits *hits,
 
 int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
-	struct cli_opt opts[] = {{"limit", CLI_VALUE, NULL}, {"offset", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 2, {0}, 0, false};
+	struct cli_opt opts[] = {{"limit", CLI_VALUE, NULL}, {"offset", CLI_VALUE, NULL},
+				 {"exact-total", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 3, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("search");
 	struct archive *ar = NULL;
 	struct archive_search_result res;
@@ -76,10 +102,12 @@ int cli_search(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	if ((r = archive_open(ctx->data_dir, &ar, err)) < 0)
 		return r;
 	/* Audited inside, before any result comes back (ARCHITECTURE.md §1.4). */
-	r = archive_search(ar, ctx->actor, args.pos[0], NULL, offset, limit, &res, err);
+	r = archive_search(ar, ctx->actor, args.pos[0], NULL, offset, limit,
+			   cli_opt(&args, "exact-total") ? INDEX_COUNT_ALL : PV_SEARCH_TOTAL_CAP, &res,
+			   err);
 	archive_close(&ar);
 	if (r == PV_OK)
-		print_hits(ctx, &res.hits, res.total, limit, offset);
+		print_hits(ctx, &res, limit, offset);
 	archive_search_result_free(&res);
 	return r;
 }

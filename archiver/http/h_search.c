@@ -39,16 +39,32 @@ static int order_args(struct http_request *rq, struct index_order *o, const char
 	return PV_OK;
 }
 
+/* total=exact counts every match; absent, up to PV_SEARCH_TOTAL_CAP. */
+static int total_arg(struct http_request *rq, int64_t *count_cap_r)
+{
+	char total[8];
+	int r = http_query_get(rq, "total", total, sizeof(total), &rq->err);
+	*count_cap_r = PV_SEARCH_TOTAL_CAP;
+	if (r == PV_ENOTFOUND)
+		return PV_OK;
+	if (r < 0 || strcmp(total, "exact") != 0)
+		return pv_fail(&rq->err, PV_EUSAGE, "total is \"exact\" (count every match) or"
+			" absent (count up to %d)", PV_SEARCH_TOTAL_CAP);
+	*count_cap_r = INDEX_COUNT_ALL;
+	return PV_OK;
+}
+
 int h_search(struct http_request *rq, struct http_response *rs)
 {
 	char q[PV_QUERY_MAX + 1];
 	struct index_order o;
 	struct archive_search_result res;
 	const char *sort = "date", *order = "desc";
-	int64_t offset, limit;
+	int64_t offset, limit, count_cap;
 	int r;
 
 	if ((r = query_arg(rq, q)) < 0 || (r = order_args(rq, &o, &sort, &order)) < 0 ||
+	    (r = total_arg(rq, &count_cap)) < 0 ||
 	    (r = http_query_int(rq, "offset", 0, 0, INT64_MAX / 2, &offset, &rq->err)) < 0 ||
 	    (r = http_query_int(rq, "limit", SEARCH_LIMIT_DEFAULT, 0, PV_SEARCH_LIMIT_MAX, &limit,
 				&rq->err)) < 0)
@@ -56,7 +72,8 @@ int h_search(struct http_request *rq, struct http_response *rs)
 	if (archive_search_check(q, NULL, &rq->err) < 0)
 		return legal_json_bad_query(rs, &rq->err);
 	/* Audited inside, before a single hit comes back. */
-	if ((r = archive_search(rq->ar, rq->actor, q, &o, offset, limit, &res, &rq->err)) < 0) {
+	if ((r = archive_search(rq->ar, rq->actor, q, &o, offset, limit, count_cap, &res,
+				&rq->err)) < 0) {
 		archive_search_result_free(&res);
 		return r;
 	}
@@ -66,9 +83,10 @@ int h_search(struct http_request *rq, struct http_response *rs)
 			json_decref(hits);
 			hits = NULL;
 		}
-	json_t *body = json_pack("{s:I, s:I, s:I, s:s, s:s, s:o}", "total", (json_int_t)res.total,
-				 "offset", (json_int_t)offset, "limit", (json_int_t)limit, "sort",
-				 sort, "order", order, "results", hits);
+	json_t *body = json_pack("{s:I, s:b, s:I, s:I, s:s, s:s, s:o}", "total",
+				 (json_int_t)res.total, "total_exact", res.total_exact, "offset",
+				 (json_int_t)offset, "limit", (json_int_t)limit, "sort", sort, "order",
+				 order, "results", hits);
 	archive_search_result_free(&res);
 	return http_reply_json(rs, 200, body);
 }

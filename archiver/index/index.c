@@ -505,21 +505,34 @@ static const char *order_by(const struct index_query_sql *q, const struct index_
 	return o->ascending ? " ORDER BY d.key" : " ORDER BY d.key DESC";
 }
 
-/* The SQL of run_search's count, then of its page (binds as there). */
-static int search_sql(const struct index_query_sql *q, const struct index_order *o, bool page,
-	struct pv_buf *sql, struct pv_error *err)
+/* run_search's statements: the count of every match, the count up to a
+ * bound (its LIMIT bound after q's), the page (LIMIT, OFFSET after q's). */
+enum search_stmt { STMT_COUNT, STMT_COUNT_UPTO, STMT_PAGE };
+
+static int search_sql(const struct index_query_sql *q, const struct index_order *o,
+	enum search_stmt kind, struct pv_buf *sql, struct pv_error *err)
 {
 	int r;
-	if (!page) {
+	if (kind != STMT_PAGE) {
+		bool upto = kind == STMT_COUNT_UPTO;
 		/* a pure text query counts on the FTS index alone: every idx_fts
 		 * row has its idx_doc row (both are written in one savepoint) */
 		if (q->match && strcmp(pv_buf_str(&q->where), "1") == 0) {
-			r = pv_buf_append_str(sql, "SELECT count(*) FROM idx_fts WHERE idx_fts MATCH ?",
+			r = pv_buf_append_str(sql, upto ? "SELECT count(*) FROM (SELECT 1 FROM idx_fts"
+							  " WHERE idx_fts MATCH ?"
+							: "SELECT count(*) FROM idx_fts WHERE idx_fts MATCH ?",
 				err);
-			return r == PV_OK ? key_range(q, sql, err) : r;
+			if (r == PV_OK)
+				r = key_range(q, sql, err);
+		} else {
+			r = pv_buf_append_str(sql, upto ? "SELECT count(*) FROM (SELECT 1" : "SELECT count(*)",
+				err);
+			if (r == PV_OK)
+				r = query_from(q, sql, err);
 		}
-		if ((r = pv_buf_append_str(sql, "SELECT count(*)", err)) == PV_OK)
-			r = query_from(q, sql, err);
+		/* the LIMIT stops the engine at the bound's match */
+		if (r == PV_OK && upto)
+			r = pv_buf_append_str(sql, " LIMIT ?)", err);
 		return r;
 	}
 	r = pv_buf_append_str(sql, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
@@ -531,18 +544,21 @@ static int search_sql(const struct index_query_sql *q, const struct index_order 
 	return r;
 }
 
-int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t *n_r,
-	struct pv_error *err)
+/* A count statement (STMT_COUNT, or STMT_COUNT_UPTO with max). */
+static int count_stmt(sqlite3 *db, const struct index_query_sql *q, enum search_stmt kind,
+	int64_t max, int64_t *n_r, struct pv_error *err)
 {
 	static const struct index_order newest_first = {INDEX_SORT_DATE, false};
 	struct pv_buf sql;
 	sqlite3_stmt *st = NULL;
 	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
-	int r = search_sql(q, &newest_first, false, &sql, err);
+	int r = search_sql(q, &newest_first, kind, &sql, err);
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
 	if (r == PV_OK) {
-		index_sql_bind(st, q);
+		int i = index_sql_bind(st, q);
+		if (kind == STMT_COUNT_UPTO)
+			sqlite3_bind_int64(st, i, max);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			*n_r = sqlite3_column_int64(st, 0);
 		else
@@ -553,20 +569,44 @@ int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t *n_r,
 	return r;
 }
 
-/* The count (on two cores through par when it pays and this call owns
- * the read transaction, which then has not read yet), then the page. */
+int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t *n_r,
+	struct pv_error *err)
+{
+	return count_stmt(db, q, STMT_COUNT, 0, n_r, err);
+}
+
+int index_sql_count_upto(sqlite3 *db, const struct index_query_sql *q, int64_t max,
+	int64_t *n_r, struct pv_error *err)
+{
+	return count_stmt(db, q, STMT_COUNT_UPTO, max, n_r, err);
+}
+
+/* The count (up to count_cap; an exact one on two cores through par when
+ * it pays and this call owns the read transaction, which then has not read
+ * yet), then the page, which never relies on the count being exact. */
 static int run_search(sqlite3 *db, struct index_par *par, bool own,
-	const struct index_query_sql *q, const struct index_order *o, int64_t limit,
-	int64_t offset, struct index_hits *hits, int64_t *total_r, struct pv_error *err)
+	const struct index_query_sql *q, const struct index_order *o, int64_t count_cap,
+	int64_t limit, int64_t offset, struct index_hits *hits, int64_t *total_r, bool *exact_r,
+	struct pv_error *err)
 {
 	struct pv_buf sql;
 	sqlite3_stmt *st = NULL;
 	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
-	int r = par != NULL && own && q->match != NULL ? index_par_count(par, db, q, total_r, err)
-						       : index_sql_count(db, q, total_r, err);
-	if (r < 0 || limit == 0 || offset >= *total_r)
+	int r;
+	*exact_r = true;
+	if (count_cap != INDEX_COUNT_ALL) {
+		r = index_sql_count_upto(db, q, count_cap + 1, total_r, err);
+		if (r == PV_OK && *total_r > count_cap) {
+			*total_r = count_cap;
+			*exact_r = false;
+		}
+	} else {
+		r = par != NULL && own && q->match != NULL ? index_par_count(par, db, q, total_r, err)
+							   : index_sql_count(db, q, total_r, err);
+	}
+	if (r < 0 || limit == 0 || (*exact_r && offset >= *total_r))
 		goto out;
-	r = search_sql(q, o, true, &sql, err);
+	r = search_sql(q, o, STMT_PAGE, &sql, err);
 	if (r == PV_OK)
 		r = prepare(db, pv_buf_str(&sql), &st, err);
 	if (r < 0)
@@ -574,7 +614,8 @@ static int run_search(sqlite3 *db, struct index_par *par, bool own,
 	int i = index_sql_bind(st, q);
 	sqlite3_bind_int64(st, i, limit);
 	sqlite3_bind_int64(st, i + 1, offset);
-	size_t cap = (size_t)(limit < *total_r - offset ? limit : *total_r - offset);
+	/* an exact total sizes the page; else up to limit rows */
+	size_t cap = (size_t)(*exact_r && *total_r - offset < limit ? *total_r - offset : limit);
 	hits->v = calloc(cap ? cap : 1, sizeof(*hits->v));
 	if (hits->v == NULL) {
 		r = pv_fail(err, PV_ERR, "out of memory");
@@ -617,14 +658,15 @@ int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
 		pv_buf_reset(&sql);
 		r = pv_buf_append_str(&sql, "EXPLAIN QUERY PLAN ", err);
 		if (r == PV_OK)
-			r = search_sql(&q, &newest_first, page, &sql, err);
+			r = search_sql(&q, &newest_first, page ? STMT_PAGE : STMT_COUNT_UPTO, &sql, err);
 		if (r == PV_OK)
 			r = prepare(db, pv_buf_str(&sql), &st, err);
 		if (r < 0)
 			break;
 		int i = index_sql_bind(st, &q);
-		sqlite3_bind_int64(st, i, 50);
-		sqlite3_bind_int64(st, i + 1, 0);
+		sqlite3_bind_int64(st, i, page ? 50 : PV_SEARCH_TOTAL_CAP + 1);
+		if (page)
+			sqlite3_bind_int64(st, i + 1, 0);
 		r = pv_buf_append_str(out, page ? "page:\n" : "count:\n", err);
 		while (r == PV_OK && sqlite3_step(st) == SQLITE_ROW)
 			r = pv_buf_printf(out, err, "  %s\n", (const char *)sqlite3_column_text(st, 3));
@@ -661,34 +703,45 @@ int index_search_ordered(sqlite3 *db, const char *query, const struct index_orde
 	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
 	struct pv_error *err)
 {
-	return index_search_par(db, NULL, query, order, limit, offset, hits_r, total_r, err);
+	return index_search_par(db, NULL, query, order, INDEX_COUNT_ALL, limit, offset, hits_r,
+		total_r, NULL, err);
 }
 
 int index_search_par(sqlite3 *db, struct index_par *par, const char *query,
-	const struct index_order *order, int64_t limit, int64_t offset,
-	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err)
+	const struct index_order *order, int64_t count_cap, int64_t limit, int64_t offset,
+	struct index_hits *hits_r, int64_t *total_r, bool *exact_r, struct pv_error *err)
 {
 	static const struct index_order newest_first = {INDEX_SORT_DATE, false};
+	bool exact = true;
 	hits_r->v = NULL;
 	hits_r->n = 0;
 	*total_r = 0;
+	if (exact_r != NULL)
+		*exact_r = true;
 	if (limit < 0 || limit > PV_SEARCH_LIMIT_MAX)
 		return pv_fail(err, PV_EUSAGE, "limit must be 0..%d", PV_SEARCH_LIMIT_MAX);
 	if (offset < 0)
 		return pv_fail(err, PV_EUSAGE, "offset must not be negative");
+	if (count_cap <= 0)
+		return pv_fail(err, PV_EUSAGE, "a search counts up to at least 1 match");
 	struct index_query_sql q;
 	int r = compile(query, &q, err);
 	bool own = false;
 	if (r == PV_OK)
 		r = read_begin(db, &own, err);
 	if (r == PV_OK) {
-		r = run_search(db, par, own, &q, order ? order : &newest_first, limit, offset,
-			hits_r, total_r, err);
+		r = run_search(db, par, own, &q, order ? order : &newest_first, count_cap, limit,
+			offset, hits_r, total_r, &exact, err);
 		read_end(db, own);
 	}
 	index_query_sql_free(&q);
-	if (r < 0)
+	if (r < 0) {
 		index_hits_free(hits_r);
+		*total_r = 0;
+		exact = true;
+	}
+	if (exact_r != NULL)
+		*exact_r = exact;
 	return r;
 }
 

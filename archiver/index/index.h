@@ -173,9 +173,10 @@ void index_hits_free(struct index_hits *hits);
 /* Runs a query (query.h) and returns one page of results, newest first:
  * ORDER BY date DESC, id DESC (the sort key; dates outside 1698..2242 sort
  * at that end), a total order, so pages never overlap or
- * skip. The total is exact: it counts every match (at 1,000,000 messages a
- * word in nearly all of them costs some 50 ms of FTS5's time; index_par.h
- * counts a large one on two cores). limit
+ * skip. The total here is exact: it counts every match (at 1,000,000
+ * messages a word in nearly all of them costs some 75 ms of FTS5's time;
+ * index_par.h counts a large one on two cores); index_search_par (index_par.h)
+ * counts up to a cap, as a user's search does (PV_SEARCH_TOTAL_CAP). limit
  * 0..PV_SEARCH_LIMIT_MAX (0: only the total), offset >= 0;
  * anything else is PV_EUSAGE, never a silent cap. *total_r is the number of
  * matches, counted in the same read transaction as the page. A bad query
@@ -196,13 +197,19 @@ struct index_order {
 	bool ascending;
 };
 
+/* How far a search counts its total: up to a cap (> 0; matches beyond it
+ * are not counted, the total is then the cap and not exact) or every
+ * match. Whatever the count, the page is the same: offset and limit page
+ * through every match. */
+#define INDEX_COUNT_ALL INT64_MAX
+
 /* index_search in that order (NULL: by date, newest first). */
 int index_search_ordered(sqlite3 *db, const char *query, const struct index_order *order,
 	int64_t limit, int64_t offset, struct index_hits *hits_r, int64_t *total_r,
 	struct pv_error *err);
 
-/* The plans SQLite chooses for index_search's two statements (the count,
- * then the page), EXPLAIN QUERY PLAN's rows one per line, appended to out:
+/* The plans SQLite chooses for a search's two statements (the count up to
+ * PV_SEARCH_TOTAL_CAP, then the page), EXPLAIN QUERY PLAN's rows one per line, appended to out:
  * for benchmarks and slow-query reports. */
 int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
 	struct pv_error *err);

@@ -26,6 +26,7 @@
  * never uses it. */
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "archiver/index/index.h"
@@ -62,13 +63,19 @@ struct index_par_stats {
 };
 struct index_par_stats index_par_stats(const struct index_par *par);
 
-/* index_search_ordered (index.h) with its total counted through par
- * (NULL: as index_search_ordered) when this call begins the read
- * transaction; inside the caller's transaction it counts on one thread
- * (that snapshot began earlier, and may hold its own writes). */
+/* index_search_ordered (index.h) with its total counted up to count_cap
+ * matches (> 0, or INDEX_COUNT_ALL): *total_r is the number of matches
+ * and *exact_r (may be NULL) true when there are at most count_cap; else
+ * *total_r is count_cap and *exact_r false (at most count_cap + 1 matches
+ * are visited: a LIMIT under the count, so the engine stops early). The
+ * page never depends on the total: offset may lie past count_cap. Only an
+ * exact count (INDEX_COUNT_ALL) goes through par (NULL: one thread), when
+ * this call begins the read transaction; inside the caller's transaction
+ * it counts on one thread (that snapshot began earlier, and may hold its
+ * own writes). */
 int index_search_par(sqlite3 *db, struct index_par *par, const char *query,
-	const struct index_order *order, int64_t limit, int64_t offset,
-	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err);
+	const struct index_order *order, int64_t count_cap, int64_t limit, int64_t offset,
+	struct index_hits *hits_r, int64_t *total_r, bool *exact_r, struct pv_error *err);
 
 /* For index.c: q's matches counted in db's read transaction, begun by the
  * caller and not yet read in (its snapshot begins here). */

@@ -353,10 +353,14 @@ static int plan_begin(struct pg_index *px, const struct pg_index_query *q, bool 
  * finding and sorting costs about total. PostgreSQL's planner guesses a
  * tsquery's matches from statistics and misses rare words by a factor of
  * a hundred (measured: 30,771 guessed, 247 found, 0.46 s instead of 5 ms on
- * 1 M documents), but here the exact total is already counted. */
+ * 1 M documents), but here the exact total is already counted. When the
+ * count stopped at its cap, the matches are many and of unknown number:
+ * the planner chooses (its guess errs on rare words, which these are not). */
 #define WALK_ROW_COST 30.0
-static bool walk_date_index(int64_t rows, int64_t total, int64_t wanted)
+static bool walk_date_index(int64_t rows, int64_t total, bool exact, int64_t wanted)
 {
+	if (!exact)
+		return true;
 	return total > 0 &&
 	       WALK_ROW_COST * (double)rows * (double)wanted / (double)total < (double)total;
 }
@@ -377,13 +381,15 @@ static const char *order_by(const struct pg_index_query *q, bool by_rank, bool a
 }
 
 int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by_rank,
-	bool ascending, int64_t limit, int64_t offset, int64_t *total_r, pg_index_hit_fn fn,
-	void *ctx, struct pv_error *err)
+	bool ascending, int64_t count_cap, int64_t limit, int64_t offset, int64_t *total_r,
+	bool *exact_r, pg_index_hit_fn fn, void *ctx, struct pv_error *err)
 {
 	struct pv_buf sql;
 	struct db_stmt *st = NULL;
 	char order[160];
+	bool capped = count_cap != INT64_MAX;
 	*total_r = 0;
+	*exact_r = true;
 	/* the count and the page in one snapshot, unless the caller's
 	 * transaction is that already */
 	struct plan plan;
@@ -393,13 +399,18 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 	/* A phrase's candidates are each read from TOAST to decide: the first
 	 * page counts them in the same pass (a window over every match) rather
 	 * than reading them twice. Else the count first, by the GIN index alone
-	 * for words, and then the page, by the cheaper way (walk_date_index). */
-	bool one = q->positions && offset == 0 && limit > 0;
+	 * for words, and then the page, by the cheaper way (walk_date_index).
+	 * A capped count stops at count_cap + 1 matches (a LIMIT under it); a
+	 * phrase's candidates are then read twice, at most that many by it. */
+	bool one = q->positions && offset == 0 && limit > 0 && !capped;
 	pv_buf_init(&sql, strlen(q->where) + 1024);
 	int64_t rows = 0; /* the table's, as last counted by ANALYZE */
 	if (!one && (r = pv_buf_printf(&sql, err, "SELECT count(*), (SELECT CAST(reltuples AS"
 				" bigint) FROM pg_class WHERE oid = CAST('idx_doc' AS regclass))"
-				" FROM idx_doc d WHERE %s", q->where)) == PV_OK &&
+				" FROM %sidx_doc d WHERE %s", capped ? "(SELECT 1 FROM " : "",
+				q->where)) == PV_OK &&
+	    (!capped || (r = pv_buf_printf(&sql, err, " LIMIT %" PRId64 ") s", count_cap + 1)) ==
+			    PV_OK) &&
 	    (r = prepare_q(px, pv_buf_str(&sql), q, &st, err)) == PV_OK) {
 		int rc = db_step(st, err);
 		if (rc == DB_ROW) {
@@ -410,15 +421,19 @@ int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by
 			r = rc < 0 ? rc : pv_fail(err, PV_ERR, "postgresql: no count");
 	}
 	db_finalize(&st);
-	if (r < 0 || (!one && (limit == 0 || offset >= *total_r)))
+	if (r == PV_OK && capped && *total_r > count_cap) {
+		*total_r = count_cap;
+		*exact_r = false;
+	}
+	if (r < 0 || (!one && (limit == 0 || (*exact_r && offset >= *total_r))))
 		goto out;
 	pv_buf_reset(&sql);
 	/* limit and offset as parameters: one prepared statement a query */
 	r = pv_buf_printf(&sql, err, "SELECT d.id, d.date, d.date_known, d.size, d.account,"
 		" d.from_disp, d.subject_disp, d.has_attachment, %s FROM idx_doc d WHERE %s%s"
 		" LIMIT $%zu OFFSET $%zu", one ? "count(*) OVER ()" : "0", q->where,
-		order_by(q, by_rank, ascending,
-			!one && walk_date_index(rows, *total_r, offset + limit), order, sizeof(order)),
+		order_by(q, by_rank, ascending, !one && walk_date_index(rows, *total_r, *exact_r,
+								  offset + limit), order, sizeof(order)),
 		q->nparams + 1, q->nparams + 2);
 	if (r == PV_OK && (r = prepare_q(px, pv_buf_str(&sql), q, &st, err)) == PV_OK) {
 		db_bind_int64(st, (int)q->nparams + 1, limit);

@@ -118,10 +118,12 @@ typedef int (*pg_index_hit_fn)(void *ctx, const struct pg_index_hit *h);
  * transaction (the caller's when one is open): ordered by date (then id) or, when by_rank and the query
  * has a rank, by ts_rank (best first), then date and id newest first;
  * ascending reverses. fn is called for each row in order; a non-zero
- * return stops and is returned. limit 0: the total only. */
+ * return stops and is returned. limit 0: the total only. The total counts
+ * up to count_cap matches (INT64_MAX: every one): *exact_r false when
+ * there are more, *total_r then count_cap; the page does not depend on it. */
 int pg_index_search(struct pg_index *px, const struct pg_index_query *q, bool by_rank,
-	bool ascending, int64_t limit, int64_t offset, int64_t *total_r, pg_index_hit_fn fn,
-	void *ctx, struct pv_error *err) PV_WARN_UNUSED;
+	bool ascending, int64_t count_cap, int64_t limit, int64_t offset, int64_t *total_r,
+	bool *exact_r, pg_index_hit_fn fn, void *ctx, struct pv_error *err) PV_WARN_UNUSED;
 
 /* Every matching id, ascending: *ids_r malloc'd, owned by the caller. */
 int pg_index_match_ids(struct pg_index *px, const struct pg_index_query *q, int64_t **ids_r,

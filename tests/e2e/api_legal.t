@@ -88,8 +88,9 @@ with pvharness.Run() as run:
     # --- search ------------------------------------------------------------------------------
     r = c.get("/api/v1/search?limit=100")
     j = r.json
-    t.ok(r.status == 200 and sorted(j) == ["limit", "offset", "order", "results", "sort", "total"]
-         and j["total"] == n_all and len(j["results"]) == n_all
+    t.ok(r.status == 200 and sorted(j) == ["limit", "offset", "order", "results", "sort", "total",
+                                           "total_exact"]
+         and j["total"] == n_all and j["total_exact"] is True and len(j["results"]) == n_all
          and (j["sort"], j["order"], j["offset"], j["limit"]) == ("date", "desc", 0, 100),
          "empty query: every message, exact total", repr(r))
     t.ok(all(sorted(h) == ["account", "date", "date_known", "from", "has_attachment", "id",
@@ -156,6 +157,17 @@ with pvharness.Run() as run:
          and s[-1]["object"].startswith("results=%d shown=%d ids-sha256=" % (datewise["total"],
                                                                              datewise["total"])),
          "each search audited as web:alice with its result count", repr(s[-1:]))
+    # The total is counted up to 10,000 (unit tests prove the cap with a
+    # small one); below it, exact, and total=exact gives the same.
+    capped = c.get("/api/v1/search?q=%s&limit=7" % q(query)).json
+    exact = c.get("/api/v1/search?q=%s&limit=7&total=exact" % q(query)).json
+    t.ok(capped["total_exact"] is True and exact["total_exact"] is True
+         and capped["total"] == exact["total"] == full["total"]
+         and capped["results"] == exact["results"],
+         "total_exact: true below 10,000; total=exact: the same answer", repr((capped, exact))[:300])
+    r = c.get("/api/v1/search?q=%s&total=approximate" % q(query))
+    t.ok(is_error(r, 400, "bad_request") and "total" in r.json["error"]["message"],
+         "total=approximate: 400 naming the parameter", repr(r))
 
     # --- one message ---------------------------------------------------------------------
     hit = c.get("/api/v1/search?q=%s" % q("has:attachment -from:bob -from:mallory")).json["results"][0]

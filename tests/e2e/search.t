@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -98,6 +99,13 @@ with pvharness.Run() as run:
     t.ok(dates == sorted(dates, reverse=True), "results are newest first")
     zero, _ = search("has:attachment", limit=0)
     t.ok(zero["total"] > 0 and zero["results"] == [], "--limit 0 gives only the total")
+    t.ok(zero["total_exact"] is True, "a total below 10,000 is exact", repr(zero)[:200])
+    ex = json.loads(pv("--json", "search", "has:attachment", "--limit", "0", "--exact-total").stdout)
+    t.ok(ex["total"] == zero["total"] and ex["total_exact"] is True,
+         "--exact-total: the same total, exact", repr(ex)[:200])
+    text = pv("search", "has:attachment", "--limit", "1", "--exact-total").stdout.decode()
+    t.ok(re.search(r"(?m)^1–1 of %d messages" % zero["total"], text) is not None,
+         "search --exact-total prints the exact count", text)
     p = pv("search", "x", "--limit", "10001", check=False)
     t.fails_with(p, 2, r"^popvault: --limit must be an integer from 0 to 10000",
             "a limit above the maximum is refused, not silently capped, and the maximum named")

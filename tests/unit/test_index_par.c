@@ -92,7 +92,8 @@ static int64_t same_as_one_thread(struct fx *f, const char *query)
 	int64_t t1, t2;
 	struct pv_error err;
 	fx_must(index_search(f->db, query, PV_SEARCH_LIMIT_MAX, 0, &one, &t1, &err), &err, query);
-	fx_must(index_search_par(f->db, f->par, query, NULL, PV_SEARCH_LIMIT_MAX, 0, &two, &t2,
+	fx_must(index_search_par(f->db, f->par, query, NULL, INDEX_COUNT_ALL, PV_SEARCH_LIMIT_MAX,
+		0, &two, &t2, NULL,
 		&err), &err, query);
 	if (t1 != t2 || one.n != two.n)
 		fail_msg("%s: one thread %lld (%zu), two %lld (%zu)", query, (long long)t1, one.n,
@@ -164,10 +165,12 @@ static void test_pages_and_limit_zero(void **state)
 	struct index_hits h;
 	int64_t t;
 	struct pv_error err;
-	fx_must(index_search_par(f->db, f->par, "alpha", NULL, 0, 0, &h, &t, &err), &err, "limit 0");
+	fx_must(index_search_par(f->db, f->par, "alpha", NULL, INDEX_COUNT_ALL, 0, 0, &h, &t, NULL,
+		&err), &err, "limit 0");
 	assert_int_equal(t, DOCS / 3);
 	assert_int_equal(h.n, 0);
-	fx_must(index_search_par(f->db, f->par, "alpha", NULL, 7, 95, &h, &t, &err), &err, "page");
+	fx_must(index_search_par(f->db, f->par, "alpha", NULL, INDEX_COUNT_ALL, 7, 95, &h, &t,
+		NULL, &err), &err, "page");
 	assert_int_equal(t, DOCS / 3);
 	assert_int_equal(h.n, 5);
 	assert_int_equal(h.v[0].id, 15); /* newest first: 300, 297, ... the 96th is 15 */
@@ -196,7 +199,8 @@ static void test_commit_between_snapshots_counts_alone(void **state)
 	const struct index_par_opts between = {0, remove_newest, f};
 	index_par_set(f->par, &between);
 	struct index_par_stats s0 = index_par_stats(f->par);
-	fx_must(index_search_par(f->db, f->par, "common", NULL, 1, 0, &h, &t, &err), &err, "search");
+	fx_must(index_search_par(f->db, f->par, "common", NULL, INDEX_COUNT_ALL, 1, 0, &h, &t,
+		NULL, &err), &err, "search");
 	struct index_par_stats s1 = index_par_stats(f->par);
 	assert_int_equal(s1.changed - s0.changed, 1);
 	assert_int_equal(s1.split, s0.split);
@@ -221,7 +225,8 @@ static void test_inside_callers_transaction_counts_alone(void **state)
 	struct index_par_stats s0 = index_par_stats(f->par);
 	sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL);
 	add_doc(f->db, DOCS + 1);
-	fx_must(index_search_par(f->db, f->par, "common", NULL, 0, 0, &h, &t, &err), &err, "search");
+	fx_must(index_search_par(f->db, f->par, "common", NULL, INDEX_COUNT_ALL, 0, 0, &h, &t,
+		NULL, &err), &err, "search");
 	sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
 	assert_int_equal(t, DOCS + 1);
 	struct index_par_stats s1 = index_par_stats(f->par);
@@ -243,7 +248,8 @@ static void test_callers_open_statement_counts_alone(void **state)
 	struct index_hits h;
 	int64_t t;
 	struct pv_error err;
-	fx_must(index_search_par(f->db, f->par, "common", NULL, 0, 0, &h, &t, &err), &err, "search");
+	fx_must(index_search_par(f->db, f->par, "common", NULL, INDEX_COUNT_ALL, 0, 0, &h, &t,
+		NULL, &err), &err, "search");
 	sqlite3_finalize(st);
 	assert_int_equal(t, DOCS);
 	assert_int_equal(index_par_stats(f->par).alone - s0.alone, 1);
@@ -303,7 +309,8 @@ static void test_split_under_the_web_roles_filter(void **state)
 			_exit(71);
 		const struct index_par_opts always = {0, NULL, NULL};
 		index_par_set(par, &always);
-		if (index_search_par(db, par, "oldonly", NULL, 10, 0, &h, &t, &err) != 0)
+		if (index_search_par(db, par, "oldonly", NULL, INDEX_COUNT_ALL, 10, 0, &h, &t,
+			NULL, &err) != 0)
 			_exit(72);
 		_exit(t == 100 && h.n == 10 && index_par_stats(par).split == 1 ? 0 : 73);
 	}

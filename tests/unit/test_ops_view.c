@@ -158,7 +158,8 @@ static void test_view_lists_holds_recorded_on_the_message(void **state)
 	struct pv_error err;
 	struct archive_message_meta meta;
 	setup_archive(&f);
-	fx_must(hold_add(f.ar, "Smith v. Jones", "subject:merger", NULL, "web:legal", 5, NULL, &err),
+	fx_must(hold_add(f.ar, "Smith v. Jones", "subject:merger", NULL, "web:legal", 5, NULL,
+		&err),
 		&err, "hold");
 	fx_must(archive_view_meta(f.ar, "web:alice", 1, 0, &meta, &err), &err, "meta 1");
 	assert_int_equal(meta.n_holds, 1);
@@ -209,7 +210,8 @@ static void test_reads_fail_closed_when_audit_store_is_read_only(void **state)
 	int r;
 	setup_archive(&f);
 	/* index first: the search's catch-up is not what must fail here */
-	fx_must(archive_search(f.ar, "web:alice", "merger", NULL, 0, 10, &res, &err), &err, "search");
+	fx_must(archive_search(f.ar, "web:alice", "merger", NULL, 0, 10,
+		PV_SEARCH_TOTAL_CAP, &res, &err), &err, "search");
 	assert_int_equal(res.total, 2);
 	archive_search_result_free(&res);
 	uint64_t before = ops_audit_size(&f);
@@ -217,7 +219,8 @@ static void test_reads_fail_closed_when_audit_store_is_read_only(void **state)
 	pv_buf_init(&proof, PV_TLOG_PROOF_MAX);
 	ops_audit_read_only(&f, true);
 
-	r = archive_search(f.ar, "web:alice", "merger", NULL, 0, 10, &res, &err);
+	r = archive_search(f.ar, "web:alice", "merger", NULL, 0, 10,
+		PV_SEARCH_TOTAL_CAP, &res, &err);
 	ops_assert_audit_refused(r, &err);
 	assert_int_equal(res.hits.n, 0);
 	assert_null(res.hits.v);
@@ -257,6 +260,43 @@ static void test_reads_fail_closed_when_audit_store_is_read_only(void **state)
 	fx_free(&f);
 }
 
+/* A total counted up to its cap says so, in the result and in the audit
+ * entry ("results=N+"), and the pages go on past the cap. */
+static void test_search_total_past_cap_is_marked_and_audited(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct archive_search_result res;
+	setup_archive(&f);
+	/* two matches, counted up to one: the page past the cap is there */
+	fx_must(archive_search(f.ar, "web:alice", "subject:merger", NULL, 1, 1, 1, &res, &err),
+		&err, "capped");
+	assert_int_equal(res.total, 1);
+	assert_false(res.total_exact);
+	assert_int_equal(res.hits.n, 1);
+	assert_int_equal(res.hits.v[0].id, 1);
+	struct audit_entry e = ops_audit_last(&f);
+	assert_int_equal(strncmp(e.object, "results=1+ shown=1 ids-sha256=", 30), 0);
+	archive_search_result_free(&res);
+	/* exact on request */
+	fx_must(archive_search(f.ar, "web:alice", "subject:merger", NULL, 0, 10, INDEX_COUNT_ALL,
+		&res, &err), &err, "exact");
+	assert_int_equal(res.total, 2);
+	assert_true(res.total_exact);
+	assert_int_equal(res.hits.n, 2);
+	e = ops_audit_last(&f);
+	assert_int_equal(strncmp(e.object, "results=2 shown=2 ids-sha256=", 29), 0);
+	archive_search_result_free(&res);
+	/* as many as the cap: exact */
+	fx_must(archive_search(f.ar, "web:alice", "subject:merger", NULL, 0, 10, 2, &res, &err),
+		&err, "at the cap");
+	assert_int_equal(res.total, 2);
+	assert_true(res.total_exact);
+	archive_search_result_free(&res);
+	fx_free(&f);
+}
+
 static void test_search_pages_exact_total_and_audits_the_page(void **state)
 {
 	(void)state;
@@ -264,7 +304,8 @@ static void test_search_pages_exact_total_and_audits_the_page(void **state)
 	struct pv_error err;
 	struct archive_search_result res;
 	setup_archive(&f);
-	fx_must(archive_search(f.ar, "web:alice", "subject:merger", NULL, 1, 1, &res, &err), &err, "search");
+	fx_must(archive_search(f.ar, "web:alice", "subject:merger", NULL, 1, 1,
+		PV_SEARCH_TOTAL_CAP, &res, &err), &err, "search");
 	assert_int_equal(res.total, 2);
 	assert_int_equal(res.offset, 1);
 	assert_int_equal(res.limit, 1);
@@ -278,7 +319,8 @@ static void test_search_pages_exact_total_and_audits_the_page(void **state)
 	archive_search_result_free(&res);
 	/* a bad query is refused, and not audited */
 	uint64_t before = ops_audit_size(&f);
-	assert_int_equal(archive_search(f.ar, "web:alice", "from:(", NULL, 0, 10, &res, &err), PV_EUSAGE);
+	assert_int_equal(archive_search(f.ar, "web:alice", "from:(", NULL, 0, 10,
+		PV_SEARCH_TOTAL_CAP, &res, &err), PV_EUSAGE);
 	assert_int_equal(res.hits.n, 0);
 	assert_int_equal(ops_audit_size(&f), before);
 	archive_search_result_free(&res);
@@ -495,11 +537,13 @@ static void test_search_orders_and_syntax_check(void **state)
 	assert_int_equal(fx_archive(&f, MSG("dee@d.example", "merger merger merger"),
 				    fx_t("2020-01-09T10:00:00Z")), 4);
 	struct index_order rel = {INDEX_SORT_RELEVANCE, false}, old = {INDEX_SORT_DATE, true};
-	fx_must(archive_search(f.ar, "web:alice", "merger", &rel, 0, 10, &res, &err), &err, "rel");
+	fx_must(archive_search(f.ar, "web:alice", "merger", &rel, 0, 10,
+		PV_SEARCH_TOTAL_CAP, &res, &err), &err, "rel");
 	assert_int_equal(res.total, 3);
 	assert_int_equal(res.hits.v[0].id, 4);
 	archive_search_result_free(&res);
-	fx_must(archive_search(f.ar, "web:alice", "merger", &old, 0, 10, &res, &err), &err, "asc");
+	fx_must(archive_search(f.ar, "web:alice", "merger", &old, 0, 10,
+		PV_SEARCH_TOTAL_CAP, &res, &err), &err, "asc");
 	/* one Date for all: ascending ids */
 	assert_int_equal(res.hits.v[0].id, 1);
 	assert_int_equal(res.hits.v[1].id, 2);
@@ -527,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_view_of_unknown_id_is_not_found_and_not_audited),
 		cmocka_unit_test(test_reads_fail_closed_when_audit_store_is_read_only),
 		cmocka_unit_test(test_search_pages_exact_total_and_audits_the_page),
+		cmocka_unit_test(test_search_total_past_cap_is_marked_and_audited),
 		cmocka_unit_test(test_view_html_is_sanitised_and_audited),
 		cmocka_unit_test(test_view_parts_and_part_download_audited),
 		cmocka_unit_test(test_live_views_of_a_disposed_message_are_not_found_unaudited),

@@ -110,7 +110,8 @@ static void ids_of(struct search_backend *b, const char *query, char *got, size_
 	struct index_hits hits;
 	struct pv_error err;
 	int64_t total;
-	int r = search_backend_search(b, query, NULL, PV_SEARCH_LIMIT_MAX, 0, &hits, &total, &err);
+	int r = search_backend_search(b, query, NULL, INDEX_COUNT_ALL, PV_SEARCH_LIMIT_MAX, 0,
+		&hits, &total, NULL, &err);
 	if (r != PV_OK)
 		fail_msg("%s: %s: %s", search_backend_name(b), query, err.msg);
 	size_t o = 0;
@@ -137,6 +138,81 @@ static void known_answers(struct search_backend *b)
 	ka_free(v, n);
 	if (bad)
 		fail_msg("%zu known answers wrong on %s", bad, search_backend_name(b));
+}
+
+/* A total counted up to a cap (3 here, 10,000 in use): with more matches
+ * it is the cap and not exact; exact on request or at most the cap; and
+ * the pages go on past the cap with the same ids as the exact search's,
+ * none twice, none skipped (a page that trusted the capped total as
+ * exact stopped at the cap). */
+static void capped_totals_page_on(struct search_backend *b)
+{
+	static const char *const queries[] = {
+		"participant:bob", "-participant:bob", "after:2000-01-01", "-nosuchword",
+	};
+	static const struct index_order rel = {INDEX_SORT_RELEVANCE, false};
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		const char *q = queries[i];
+		struct pv_error err;
+		struct index_hits all, page;
+		int64_t n, t;
+		bool exact;
+		fx_must(search_backend_search(b, q, NULL, INDEX_COUNT_ALL, 100, 0, &all, &n, &exact,
+			&err), &err, q);
+		assert_true(exact);
+		assert_true(n > 3);
+		fx_must(search_backend_search(b, q, NULL, 3, 0, 0, &page, &t, &exact, &err), &err, q);
+		assert_int_equal(t, 3);
+		assert_false(exact);
+		index_hits_free(&page);
+		fx_must(search_backend_search(b, q, NULL, n, 0, 0, &page, &t, &exact, &err), &err, q);
+		assert_int_equal(t, n);
+		assert_true(exact);
+		index_hits_free(&page);
+		fx_must(search_backend_search(b, q, NULL, n - 1, 0, 0, &page, &t, &exact, &err), &err,
+			q);
+		assert_int_equal(t, n - 1);
+		assert_false(exact);
+		index_hits_free(&page);
+		for (int64_t off = 0; off <= n + 2; off += 2) {
+			fx_must(search_backend_search(b, q, NULL, 3, 2, off, &page, &t, &exact, &err),
+				&err, q);
+			assert_int_equal(t, 3);
+			assert_false(exact);
+			assert_int_equal(page.n, off + 2 <= n ? 2 : off < n ? n - off : 0);
+			for (size_t k = 0; k < page.n; k++)
+				assert_int_equal(page.v[k].id, all.v[off + (int64_t)k].id);
+			index_hits_free(&page);
+		}
+		index_hits_free(&all);
+		/* relevance too: a page past the cap is the exact search's */
+		fx_must(search_backend_search(b, q, &rel, INDEX_COUNT_ALL, 100, 0, &all, &n, NULL,
+			&err), &err, q);
+		fx_must(search_backend_search(b, q, &rel, 3, 3, n - 3, &page, &t, &exact, &err), &err,
+			q);
+		assert_false(exact);
+		assert_int_equal(page.n, 3);
+		for (size_t k = 0; k < page.n; k++)
+			assert_int_equal(page.v[k].id, all.v[n - 3 + (int64_t)k].id);
+		index_hits_free(&page);
+		index_hits_free(&all);
+	}
+	struct pv_error err;
+	struct index_hits page;
+	int64_t t;
+	assert_int_equal(search_backend_search(b, "bob", NULL, 0, 10, 0, &page, &t, NULL, &err),
+		PV_EUSAGE);
+}
+
+static void test_capped_totals_page_on_fts5(void **state)
+{
+	struct fixture *fx = *state;
+	capped_totals_page_on(fx->fts5);
+}
+
+static void test_capped_totals_page_on_postgresql(void **state)
+{
+	capped_totals_page_on(pg_or_skip(state));
 }
 
 static void test_known_answers_on_fts5(void **state)
@@ -309,11 +385,13 @@ static void test_paging_and_display_fields_on_postgresql(void **state)
 	struct pv_error err;
 	struct index_hits all, page;
 	int64_t total, t;
-	fx_must(search_backend_search(pg, "participant:bob", NULL, 100, 0, &all, &total, &err), &err,
+	fx_must(search_backend_search(pg, "participant:bob", NULL, INDEX_COUNT_ALL, 100, 0, &all,
+		&total, NULL, &err), &err,
 		"all");
 	assert_int_equal(total, 11);
 	for (int64_t off = 0; off < 12; off += 4) {
-		fx_must(search_backend_search(pg, "participant:bob", NULL, 4, off, &page, &t, &err),
+		fx_must(search_backend_search(pg, "participant:bob", NULL, INDEX_COUNT_ALL, 4, off,
+			&page, &t, NULL, &err),
 			&err, "page");
 		assert_int_equal(t, 11);
 		assert_int_equal(page.n, off + 4 <= 11 ? 4 : 11 - off);
@@ -322,14 +400,17 @@ static void test_paging_and_display_fields_on_postgresql(void **state)
 		index_hits_free(&page);
 	}
 	index_hits_free(&all);
-	assert_int_equal(search_backend_search(pg, "x", NULL, PV_SEARCH_LIMIT_MAX + 1, 0, &page, &t,
+	assert_int_equal(search_backend_search(pg, "x", NULL, INDEX_COUNT_ALL,
+		PV_SEARCH_LIMIT_MAX + 1, 0, &page, &t, NULL,
 		&err), PV_EUSAGE);
-	assert_int_equal(search_backend_search(pg, "x", NULL, 10, -1, &page, &t, &err), PV_EUSAGE);
-	assert_int_equal(search_backend_search(pg, "from:alice AND (bob", NULL, 10, 0, &page, &t,
-		&err), PV_EUSAGE);
+	assert_int_equal(search_backend_search(pg, "x", NULL, INDEX_COUNT_ALL, 10, -1, &page, &t,
+		NULL, &err), PV_EUSAGE);
+	assert_int_equal(search_backend_search(pg, "from:alice AND (bob", NULL, INDEX_COUNT_ALL, 10,
+		0, &page, &t, NULL, &err), PV_EUSAGE);
 	assert_string_equal(err.msg, "column 20: expected ')' to close '(' at column 16");
 
-	fx_must(search_backend_search(pg, "message-id:latin1-2@example.fr", NULL, 10, 0, &page, &t,
+	fx_must(search_backend_search(pg, "message-id:latin1-2@example.fr", NULL, INDEX_COUNT_ALL,
+		10, 0, &page, &t, NULL,
 		&err), &err, "message-id");
 	assert_int_equal(page.n, 1);
 	assert_string_equal(page.v[0].from, "Renée Dupré <renee@example.fr>");
@@ -342,7 +423,8 @@ static void test_paging_and_display_fields_on_postgresql(void **state)
 
 	/* relevance: the same set, in an order of its own (ts_rank, not bm25) */
 	struct index_order rel = {INDEX_SORT_RELEVANCE, false};
-	fx_must(search_backend_search(pg, "alice lunch", &rel, 10, 0, &page, &t, &err), &err, "rank");
+	fx_must(search_backend_search(pg, "alice lunch", &rel, INDEX_COUNT_ALL, 10, 0, &page, &t,
+		NULL, &err), &err, "rank");
 	assert_int_equal(t, 1);
 	assert_int_equal(page.v[0].id, 9);
 	index_hits_free(&page);
@@ -421,10 +503,12 @@ static void pages_are_fts5s(struct fixture *fx, struct search_backend *pg)
 			struct index_hits a, b;
 			int64_t ta, tb;
 			struct pv_error err;
-			fx_must(search_backend_search(fx->fts5, queries[i], NULL, pages[k][0],
-					pages[k][1], &a, &ta, &err), &err, queries[i]);
-			fx_must(search_backend_search(pg, queries[i], NULL, pages[k][0], pages[k][1],
-					&b, &tb, &err), &err, queries[i]);
+			fx_must(search_backend_search(fx->fts5, queries[i], NULL, INDEX_COUNT_ALL,
+				pages[k][0],
+					pages[k][1], &a, &ta, NULL, &err), &err, queries[i]);
+			fx_must(search_backend_search(pg, queries[i], NULL, INDEX_COUNT_ALL,
+				pages[k][0], pages[k][1],
+					&b, &tb, NULL, &err), &err, queries[i]);
 			if (ta != tb || a.n != b.n)
 				fail_msg("[%s] limit %lld offset %lld: fts5 %lld (%zu), postgresql %lld "
 					 "(%zu)", queries[i], (long long)pages[k][0],
@@ -439,9 +523,11 @@ static void pages_are_fts5s(struct fixture *fx, struct search_backend *pg)
 		struct index_hits a, b;
 		int64_t ta, tb;
 		struct pv_error err;
-		fx_must(search_backend_search(fx->fts5, queries[i], &rel, 100, 0, &a, &ta, &err), &err,
+		fx_must(search_backend_search(fx->fts5, queries[i], &rel, INDEX_COUNT_ALL, 100, 0,
+			&a, &ta, NULL, &err), &err,
 			queries[i]);
-		fx_must(search_backend_search(pg, queries[i], &rel, 100, 0, &b, &tb, &err), &err,
+		fx_must(search_backend_search(pg, queries[i], &rel, INDEX_COUNT_ALL, 100, 0, &b,
+			&tb, NULL, &err), &err,
 			queries[i]);
 		assert_int_equal(ta, tb);
 		assert_int_equal(a.n, b.n);
@@ -487,6 +573,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_answers_on_fts5),
 		cmocka_unit_test(test_tokens_are_idx_fts_tokens),
+		cmocka_unit_test(test_capped_totals_page_on_fts5),
+		cmocka_unit_test(test_capped_totals_page_on_postgresql),
 		cmocka_unit_test(test_known_answers_on_postgresql),
 		cmocka_unit_test(test_merge_step_on_both),
 		cmocka_unit_test(test_random_queries_give_the_same_ids),
@@ -503,7 +591,7 @@ int main(void)
 	if (getenv("PV_TEST_PG") == NULL || *getenv("PV_TEST_PG") == '\0') {
 		print_message("PV_TEST_PG not set: the PostgreSQL tests are left to "
 			      "tests/e2e/search_pg.t\n");
-		n = 2;
+		n = 3;
 	}
 	return _cmocka_run_group_tests("search_backends", tests, n, setup, teardown);
 }

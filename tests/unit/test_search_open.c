@@ -166,7 +166,8 @@ static void test_same_answers_through_either_backend(void **state)
 	match(sb, "report", "10 11");
 	match(sb, "numbers -report", "12");
 	match(sb, "subject:lunch OR subject:quarterly", "10 11 12");
-	fx_must(search_backend_search(sb, "numbers", NULL, 2, 0, &hits, &total, &err), &err, "page");
+	fx_must(search_backend_search(sb, "numbers", NULL, INDEX_COUNT_ALL, 2, 0, &hits, &total,
+		NULL, &err), &err, "page");
 	assert_int_equal(total, 3);
 	assert_int_equal(hits.n, 2);
 	assert_int_equal(hits.v[0].id, 12); /* newest first */

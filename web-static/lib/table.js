@@ -102,13 +102,17 @@ export function table(opts) {
 // Paging controls: "Showing 51–100 of 1,234" and Previous/Next. opts:
 // {offset, limit, total, go(offset), noun}. Returns the element and
 // {next, prev} (null at the ends) for keyboard paging.
-export function pager({ offset, limit, total, go, noun = 'results', label = 'Pages' }) {
-	const first = total === 0 ? 0 : offset + 1;
-	const last = Math.min(offset + limit, total);
+// exact: false when total is only a lower bound (a search counts up to
+// 10,000): the count says "more than", and Next stays on while this page
+// (shown rows) is full.
+export function pager({ offset, limit, total, go, noun = 'results', label = 'Pages', exact = true, shown = 0 }) {
+	const first = (exact ? total : shown) === 0 ? 0 : offset + 1;
+	const last = exact ? Math.min(offset + limit, total) : offset + shown;
 	const pages = Math.max(1, Math.ceil(total / limit));
 	const page = Math.floor(offset / limit) + 1;
 	const prev = offset > 0 ? () => go(Math.max(0, offset - limit)) : null;
-	const next = offset + limit < total ? () => go(offset + limit) : null;
+	const more = exact ? offset + limit < total : shown === limit;
+	const next = more ? () => go(offset + limit) : null;
 	const bPrev = h('button', { type: 'button', class: 'secondary', 'aria-keyshortcuts': 'PageUp' }, '← Previous');
 	const bNext = h('button', { type: 'button', class: 'secondary', 'aria-keyshortcuts': 'PageDown' }, 'Next →');
 	bPrev.disabled = !prev;
@@ -116,8 +120,10 @@ export function pager({ offset, limit, total, go, noun = 'results', label = 'Pag
 	if (prev) bPrev.addEventListener('click', prev);
 	if (next) bNext.addEventListener('click', next);
 	const el = h('nav', { class: 'pager', 'aria-label': label },
-		h('span', { class: 'count' }, total === 0 ? `No ${noun}` : `${num(first)}–${num(last)} of ${num(total)} ${noun}`),
-		h('span', { class: 'muted' }, `page ${num(page)} of ${num(pages)}`),
+		h('span', { class: 'count' }, !exact ? (shown === 0 ? `No ${noun} past ${num(offset)} (more than ${num(total)} in all)`
+			: `${num(first)}–${num(last)} of more than ${num(total)} ${noun}`)
+			: total === 0 ? `No ${noun}` : `${num(first)}–${num(last)} of ${num(total)} ${noun}`),
+		h('span', { class: 'muted' }, exact ? `page ${num(page)} of ${num(pages)}` : `page ${num(page)}`),
 		h('span', { class: 'spacer' }), bPrev, bNext);
 	return { el, next, prev };
 }

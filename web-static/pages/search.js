@@ -1,6 +1,7 @@
 // Search (legal): one query box with the operator help beside it and a
 // syntax check as you type (GET /search/check), results as a table with the
-// exact total (never capped), paging (PageDown/PageUp in the table), sort
+// total (counted up to 10,000, then "more than 10,000" with a button that
+// counts them all), paging through every match (PageDown/PageUp in the table), sort
 // by date or relevance, browse by account; the results → place a hold,
 // export, or save as a matter search.
 
@@ -102,9 +103,12 @@ export async function render({ main, params }) {
 	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
 	const sort = params.get('sort') === 'relevance' ? 'relevance' : 'date';
 	const order = params.get('order') === 'asc' ? 'asc' : 'desc';
+	// total=exact: count every match ("Count all"); else up to 10,000.
+	const exactTotal = params.get('total') === 'exact';
 	// An empty query lists everything: the address says so with all=1.
 	const run = params.has('q') || params.get('all') === '1';
-	const state = (over) => ({ q, all: q ? '' : 1, offset, sort: sort === 'date' ? '' : sort, order: order === 'desc' ? '' : order, ...over });
+	const state = (over) => ({ q, all: q ? '' : 1, offset, sort: sort === 'date' ? '' : sort, order: order === 'desc' ? '' : order,
+		total: exactTotal ? 'exact' : '', ...over });
 
 	main.appendChild(h('h1', 'Search'));
 	const box = h('input', { type: 'search', id: 'q', name: 'q', 'aria-label': 'Search',
@@ -160,15 +164,22 @@ export async function render({ main, params }) {
 	}
 	let r;
 	try {
-		r = await api.get('/search', { q, offset, limit: LIMIT, sort, order });
+		const args = { q, offset, limit: LIMIT, sort, order };
+		if (exactTotal) args.total = 'exact';
+		r = await api.get('/search', args);
 	} catch (err) {
 		fill(results, h('h2', { id: 'results-title' }, 'No results'), errorBox(err, err.code === 'bad_query' ? 'The query does not parse' : null));
 		if (err.code === 'bad_query') box.setAttribute('aria-invalid', 'true');
 		return;
 	}
-	const pg = pager({ offset, limit: LIMIT, total: r.total, noun: r.total === 1 ? 'message' : 'messages',
+	// r.total_exact false: r.total is a lower bound, there are more
+	const exact = r.total_exact !== false;
+	const shown = (r.results || []).length;
+	const many = exact ? num(r.total) : `more than ${num(r.total)}`;
+	const noun = exact && r.total === 1 ? 'message' : 'messages';
+	const pg = pager({ offset, limit: LIMIT, total: r.total, noun, exact, shown,
 		go: (o) => go('search', state({ offset: o, focus: 'results' })) });
-	const pgBottom = pager({ offset, limit: LIMIT, total: r.total, noun: r.total === 1 ? 'message' : 'messages',
+	const pgBottom = pager({ offset, limit: LIMIT, total: r.total, noun, exact, shown,
 		go: (o) => go('search', state({ offset: o })), label: 'Pages (bottom)' });
 	const tbl = table({
 		label: 'Search results',
@@ -187,7 +198,7 @@ export async function render({ main, params }) {
 	});
 
 	const actions = h('div', { class: 'selection-bar', role: 'group', 'aria-label': 'Act on these results' },
-		h('span', { class: 'muted' }, `All ${num(r.total)} results of this search:`));
+		h('span', { class: 'muted' }, exact ? `All ${num(r.total)} results of this search:` : `All results of this search (${many}):`));
 	const holdB = h('button', { type: 'button' }, 'Place hold…');
 	const exportB = h('button', { type: 'button' }, 'Export…');
 	const saveB = h('button', { type: 'button' }, 'Save to matter…');
@@ -196,7 +207,7 @@ export async function render({ main, params }) {
 	holdB.addEventListener('click', async () => {
 		fill(note);
 		try {
-			const m = await pickMatter(`Place a hold on ${num(r.total)} messages`, [
+			const m = await pickMatter(`Place a hold on ${many} messages`, [
 				{ label: 'Hold name', name: 'name', attrs: { required: true } },
 				{ label: 'Note', name: 'note', tag: 'textarea', attrs: { rows: 2 } },
 			], 'Place hold');
@@ -211,7 +222,7 @@ export async function render({ main, params }) {
 	exportB.addEventListener('click', async () => {
 		fill(note);
 		try {
-			const m = await pickMatter(`Export ${num(r.total)} messages`, [
+			const m = await pickMatter(`Export ${many} messages`, [
 				{ label: 'Bates prefix', name: 'bates', hint: 'Optional; the matter’s own once it has an export.', attrs: { pattern: '[A-Za-z0-9_-]{0,32}' } },
 			], 'Start export');
 			if (!m) return;
@@ -234,8 +245,14 @@ export async function render({ main, params }) {
 		} catch (err) { fill(note, errorBox(err)); }
 	});
 
-	fill(results,
-		h('h2', { id: 'results-title' }, `${num(r.total)} ${r.total === 1 ? 'message' : 'messages'}`),
-		actions, note, pg.el, tbl, r.total > LIMIT ? pgBottom.el : null);
+	// Counting every match of a common word takes a while at a million
+	// messages: asked for, not done on every page.
+	let title = h('h2', { id: 'results-title' }, `${exact ? num(r.total) : `More than ${num(r.total)}`} ${noun}`);
+	if (!exact) {
+		const countAll = h('button', { type: 'button', class: 'secondary', id: 'count-all' }, 'Count all');
+		countAll.addEventListener('click', () => go('search', state({ total: 'exact' })));
+		title = h('div', { class: 'row' }, title, countAll);
+	}
+	fill(results, title, actions, note, pg.el, tbl, !exact || r.total > LIMIT ? pgBottom.el : null);
 	if (params.get('focus') === 'results') tbl.focus();
 }
