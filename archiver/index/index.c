@@ -581,8 +581,8 @@ int index_sql_count_upto(sqlite3 *db, const struct index_query_sql *q, int64_t m
 	return count_stmt(db, q, STMT_COUNT_UPTO, max, n_r, err);
 }
 
-/* The count (up to count_cap; an exact one on two cores through par when
- * it pays and this call owns the read transaction, which then has not read
+/* The count (up to count_cap, or exact; on two cores through par when it
+ * pays and this call owns the read transaction, which then has not read
  * yet), then the page, which never relies on the count being exact. */
 static int run_search(sqlite3 *db, struct index_par *par, bool own,
 	const struct index_query_sql *q, const struct index_order *o, int64_t count_cap,
@@ -594,15 +594,17 @@ static int run_search(sqlite3 *db, struct index_par *par, bool own,
 	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
 	int r;
 	*exact_r = true;
-	if (count_cap != INDEX_COUNT_ALL) {
-		r = index_sql_count_upto(db, q, count_cap + 1, total_r, err);
-		if (r == PV_OK && *total_r > count_cap) {
-			*total_r = count_cap;
-			*exact_r = false;
-		}
-	} else {
-		r = par != NULL && own && q->match != NULL ? index_par_count(par, db, q, total_r, err)
-							   : index_sql_count(db, q, total_r, err);
+	/* counting stops at cap + 1: past the cap, the total is "more than" */
+	int64_t max = count_cap == INDEX_COUNT_ALL ? INDEX_COUNT_ALL : count_cap + 1;
+	if (par != NULL && own && q->match != NULL)
+		r = index_par_count(par, db, q, max, total_r, err);
+	else if (max == INDEX_COUNT_ALL)
+		r = index_sql_count(db, q, total_r, err);
+	else
+		r = index_sql_count_upto(db, q, max, total_r, err);
+	if (r == PV_OK && count_cap != INDEX_COUNT_ALL && *total_r > count_cap) {
+		*total_r = count_cap;
+		*exact_r = false;
 	}
 	if (r < 0 || limit == 0 || (*exact_r && offset >= *total_r))
 		goto out;

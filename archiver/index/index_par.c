@@ -111,15 +111,24 @@ static int key_bounds(struct index_par *p, sqlite3 *db, int64_t *lo_r, int64_t *
 struct half {
 	sqlite3 *db;
 	const struct index_query_sql *q;
+	int64_t max; /* stop at this many (INDEX_COUNT_ALL: count all) */
 	int64_t n;
 	int r;
 	struct pv_error err;
 };
 
+/* q's matches, stopping at max (INDEX_COUNT_ALL: every one). */
+static int count_upto(sqlite3 *db, const struct index_query_sql *q, int64_t max, int64_t *n_r,
+	struct pv_error *err)
+{
+	return max == INDEX_COUNT_ALL ? index_sql_count(db, q, n_r, err)
+				      : index_sql_count_upto(db, q, max, n_r, err);
+}
+
 static void *count_half(void *arg)
 {
 	struct half *h = arg;
-	h->r = index_sql_count(h->db, h->q, &h->n, &h->err);
+	h->r = count_upto(h->db, h->q, h->max, &h->n, &h->err);
 	return NULL;
 }
 
@@ -127,7 +136,8 @@ static void *count_half(void *arg)
  * helper's thread and connection, the newer on the caller's; false when
  * the helper's snapshot is not the caller's (then nothing was counted). */
 static bool count_split(struct index_par *p, sqlite3 *db, const struct index_query_sql *q,
-	int64_t before, int64_t mid, int64_t cut, int64_t *n_r, int *r_r, struct pv_error *err)
+	int64_t max, int64_t before, int64_t mid, int64_t cut, int64_t *n_r, int *r_r,
+	struct pv_error *err)
 {
 	int64_t after = before + 1;
 	if (p->opts.between != NULL)
@@ -145,11 +155,11 @@ static bool count_split(struct index_par *p, sqlite3 *db, const struct index_que
 	older.hi = mid;
 	newer.lo = mid;
 	newer.hi = cut;
-	struct half h = {p->db, &older, 0, PV_OK, {0}};
+	struct half h = {p->db, &older, max, 0, PV_OK, {0}};
 	pthread_t t;
 	bool threaded = pthread_create(&t, NULL, count_half, &h) == 0;
 	int64_t n_new = 0;
-	*r_r = index_sql_count(db, &newer, &n_new, err);
+	*r_r = count_upto(db, &newer, max, &n_new, err);
 	if (threaded)
 		pthread_join(t, NULL);
 	else if (*r_r == PV_OK) /* no thread: the same snapshot, on this one */
@@ -157,7 +167,7 @@ static bool count_split(struct index_par *p, sqlite3 *db, const struct index_que
 	sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL);
 	if (*r_r == PV_OK && h.r < 0) { /* the helper's half again, on the caller's */
 		p->stats.failed++;
-		*r_r = index_sql_count(db, &older, &h.n, err);
+		*r_r = count_upto(db, &older, max, &h.n, err);
 	} else if (threaded) {
 		p->stats.split++;
 	} else {
@@ -178,12 +188,12 @@ static bool reading(sqlite3 *db)
 }
 
 int index_par_count(struct index_par *p, sqlite3 *db, const struct index_query_sql *q,
-	int64_t *total_r, struct pv_error *err)
+	int64_t max, int64_t *total_r, struct pv_error *err)
 {
 	int64_t before = 0, lo = 0, hi = 0, probe = 0, rest = 0;
 	if (reading(db)) {
 		p->stats.alone++;
-		return index_sql_count(db, q, total_r, err);
+		return count_upto(db, q, max, total_r, err);
 	}
 	/* read before the caller's snapshot begins: unchanged when the
 	 * helper's begins, no connection committed in between */
@@ -195,7 +205,7 @@ int index_par_count(struct index_par *p, sqlite3 *db, const struct index_query_s
 	hi = q->hi < hi ? q->hi : hi;
 	if (r == 1 || hi <= lo || hi - lo < 2 * PROBE_PARTS) {
 		p->stats.alone++;
-		return index_sql_count(db, q, total_r, err);
+		return count_upto(db, q, max, total_r, err);
 	}
 	/* keys are date-ordered: equal spans of dates are a fair guess at
 	 * equal work (a median of the matches would cost a count) */
@@ -203,18 +213,24 @@ int index_par_count(struct index_par *p, sqlite3 *db, const struct index_query_s
 	struct index_query_sql part = *q;
 	part.lo = cut;
 	double t0 = thread_cpu_ms();
-	if ((r = index_sql_count(db, &part, &probe, err)) < 0)
+	if ((r = count_upto(db, &part, max, &probe, err)) < 0)
 		return r;
+	if (max != INDEX_COUNT_ALL && probe >= max) {
+		*total_r = probe; /* the bound is reached in the newest part */
+		return PV_OK;
+	}
+	/* each part stops at what is left of the bound: past it, so is the sum */
+	int64_t left = max == INDEX_COUNT_ALL ? max : max - probe;
 	bool big = (thread_cpu_ms() - t0) * (PROBE_PARTS - 1) >= p->opts.min_ms;
 	if (!(big && versioned &&
-		    count_split(p, db, q, before, lo + (cut - lo) / 2, cut, &rest, &r, err))) {
+		    count_split(p, db, q, left, before, lo + (cut - lo) / 2, cut, &rest, &r, err))) {
 		if (big && !versioned)
 			p->stats.failed++;
 		else if (!big)
 			p->stats.alone++;
 		part.lo = q->lo;
 		part.hi = cut;
-		r = index_sql_count(db, &part, &rest, err);
+		r = count_upto(db, &part, left, &rest, err);
 	}
 	*total_r = probe + rest;
 	return r;

@@ -67,19 +67,24 @@ struct index_par_stats index_par_stats(const struct index_par *par);
  * matches (> 0, or INDEX_COUNT_ALL): *total_r is the number of matches
  * and *exact_r (may be NULL) true when there are at most count_cap; else
  * *total_r is count_cap and *exact_r false (at most count_cap + 1 matches
- * are visited: a LIMIT under the count, so the engine stops early). The
- * page never depends on the total: offset may lie past count_cap. Only an
- * exact count (INDEX_COUNT_ALL) goes through par (NULL: one thread), when
- * this call begins the read transaction; inside the caller's transaction
- * it counts on one thread (that snapshot began earlier, and may hold its
- * own writes). */
+ * are visited: a LIMIT under the count, so the engine stops early; on
+ * two cores each part stops at what is left). The page never depends on
+ * the total: offset may lie past count_cap. The count goes through par
+ * (NULL: one thread) when this call begins the read transaction: a count
+ * that ends under the cap visits every match, on two cores as an exact
+ * one does (at 1,000,000 messages, on one it made a rare phrase or a
+ * negation's capped search slower than the exact one); inside the
+ * caller's transaction it counts on one thread (that snapshot began
+ * earlier, and may hold its own writes). */
 int index_search_par(sqlite3 *db, struct index_par *par, const char *query,
 	const struct index_order *order, int64_t count_cap, int64_t limit, int64_t offset,
 	struct index_hits *hits_r, int64_t *total_r, bool *exact_r, struct pv_error *err);
 
 /* For index.c: q's matches counted in db's read transaction, begun by the
- * caller and not yet read in (its snapshot begins here). */
+ * caller and not yet read in (its snapshot begins here), stopping once
+ * max are found (INDEX_COUNT_ALL: every one; each part stops at what is
+ * left of max, so a sum past max only says "more than max"). */
 int index_par_count(struct index_par *par, sqlite3 *db, const struct index_query_sql *q,
-	int64_t *total_r, struct pv_error *err);
+	int64_t max, int64_t *total_r, struct pv_error *err);
 
 #endif

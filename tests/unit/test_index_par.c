@@ -135,6 +135,53 @@ static void test_split_totals_equal_one_threads(void **state)
 	assert_int_equal(s1.changed + s1.failed, 0);
 }
 
+/* A capped count on two cores: each part stops at what is left of the
+ * bound, and the answer is the one-thread one's (the total when at most
+ * the cap, else the cap and not exact), for bounds reached in the newest
+ * part, in either half, or never; the page is the same either way. */
+static void test_capped_counts_split_like_one_thread(void **state)
+{
+	struct fx *f = *state;
+	static const char *const queries[] = {"common", "alpha", "oldonly", "newonly", "-alpha",
+		"\"beta gamma\"", "alpha OR oldonly", "common from:alice", "nosuchword"};
+	static const int64_t caps[] = {1, 3, 4, 5, 50, 99, 100, 101, 166, 167, 168, DOCS - 1, DOCS};
+	struct pv_error err;
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		struct index_hits all, h;
+		int64_t exact;
+		fx_must(index_search(f->db, queries[i], 10, 0, &all, &exact, &err), &err, queries[i]);
+		for (size_t k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
+			int64_t t;
+			bool is_exact;
+			struct index_par_stats s0 = index_par_stats(f->par);
+			fx_must(index_search_par(f->db, f->par, queries[i], NULL, caps[k], 10, 0, &h, &t,
+				&is_exact, &err), &err, queries[i]);
+			struct index_par_stats s1 = index_par_stats(f->par);
+			int64_t want = exact <= caps[k] ? exact : caps[k];
+			if (t != want || is_exact != (exact <= caps[k]))
+				fail_msg("%s, cap %lld: %lld %s, want %lld", queries[i], (long long)caps[k],
+					(long long)t, is_exact ? "exact" : "more", (long long)want);
+			assert_int_equal(s1.changed + s1.failed, s0.changed + s0.failed);
+			assert_int_equal(h.n, all.n);
+			for (size_t j = 0; j < h.n; j++)
+				assert_int_equal(h.v[j].id, all.v[j].id);
+			index_hits_free(&h);
+		}
+		index_hits_free(&all);
+	}
+	/* a bound not reached in the newest part: the rest counted on two */
+	struct index_par_stats s0 = index_par_stats(f->par);
+	struct index_hits h;
+	int64_t t;
+	bool is_exact;
+	fx_must(index_search_par(f->db, f->par, "oldonly", NULL, 50, 0, 0, &h, &t, &is_exact, &err),
+		&err, "oldonly");
+	index_hits_free(&h);
+	assert_int_equal(t, 50);
+	assert_false(is_exact);
+	assert_int_equal(index_par_stats(f->par).split, s0.split + 1);
+}
+
 /* Date ranges: one half empty, the range beside the mail, a range too
  * small to split (counted alone), and ranges that cut the mail anywhere. */
 static void test_date_ranges_with_an_empty_half(void **state)
@@ -326,6 +373,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_split_totals_equal_one_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capped_counts_split_like_one_thread, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_date_ranges_with_an_empty_half, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pages_and_limit_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_between_snapshots_counts_alone, setup,
