@@ -431,6 +431,24 @@ static void report_lines(struct vctx *v, const struct verify_job *j)
 	}
 }
 
+/* A job that only holds lines back (the signed checks', the tail's);
+ * NULL when out of memory. */
+static struct verify_job *held_job_new(void)
+{
+	struct verify_job *j = calloc(1, sizeof(*j));
+	if (j != NULL)
+		pv_buf_init(&j->lines, TAIL_LINES_MAX);
+	return j;
+}
+
+static void held_job_free(struct verify_job *j)
+{
+	if (j == NULL)
+		return;
+	pv_buf_free(&j->lines);
+	free(j);
+}
+
 /* The lines verify_tail held back (capture), in order; lines that did
  * not fit count as problems still. */
 static void report_held(struct vctx *v, struct verify_job *j)
@@ -686,21 +704,18 @@ static int verify_catalog(struct vctx *vp, struct pv_error *err)
 	 * reported after theirs, in the order one thread would write them. */
 	if (r >= 0)
 		r = run_log_checks(vp, err); /* fewer messages than the queue holds */
-	struct verify_job *tail = calloc(1, sizeof(*tail));
+	struct verify_job *tail = held_job_new();
 	if (tail == NULL && r >= 0)
 		r = pv_fail(err, PV_ERR, "out of memory");
 	if (r >= 0) {
-		pv_buf_init(&tail->lines, TAIL_LINES_MAX);
 		vp->job = tail;
 		r = verify_tail(vp, err);
 		vp->job = NULL;
 	}
 	verify_pool_drain(vp->pool, report_job, vp);
-	if (tail != NULL) {
+	if (tail != NULL)
 		report_held(vp, tail);
-		pv_buf_free(&tail->lines);
-		free(tail);
-	}
+	held_job_free(tail);
 	return r;
 }
 
@@ -828,11 +843,10 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 	 * log records about policies and holds is read before the messages
 	 * need it, its lines held back until the logs' are listed. */
 	struct log_checks lc = {.kn = {kn[0], kn[1]}, .kl = {kl[0], kl[1]}, .nk = {nk[0], nk[1]}};
-	struct verify_job *held = calloc(1, sizeof(*held));
+	struct verify_job *held = held_job_new();
 	if (held == NULL) {
 		r = pv_fail(err, PV_ERR, "out of memory");
 	} else {
-		pv_buf_init(&held->lines, TAIL_LINES_MAX);
 		v.logs = &lc;
 		v.job = held;
 		r = verify_signed(&v, err);
@@ -847,8 +861,7 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 				r = r2;
 		}
 		v.signed_lines = NULL;
-		pv_buf_free(&held->lines);
-		free(held);
+		held_job_free(held);
 	}
 	for (int j = 0; j < 2; j++) {
 		free(kn[j]);
