@@ -296,6 +296,14 @@ static void cache_clear(struct tlog *t)
 		t->cache[i].valid = 0;
 }
 
+static void memo_keep(struct memo_slot *m, unsigned level, uint64_t index,
+		      const merkle_hash h)
+{
+	m->level = level;
+	m->index = index;
+	memcpy(m->h, h, MERKLE_HASH_LEN);
+}
+
 /* merkle_get_fn over the stored tiles: a subtree of height h lives in tile
  * level h/8 as 2^(h%8) consecutive hashes, hashed up on the fly. */
 static int tile_subtree(void *ctx, unsigned level, uint64_t index, merkle_hash out,
@@ -326,9 +334,7 @@ static int tile_subtree(void *ctx, unsigned level, uint64_t index, merkle_hash o
 		    (r = tile_subtree(t, level - 1, 2 * index + 1, right, err)) < 0)
 			return r;
 		merkle_node_hash(left, right, out);
-		m->level = level;
-		m->index = index;
-		memcpy(m->h, out, MERKLE_HASH_LEN);
+		memo_keep(m, level, index, out);
 		return 0;
 	}
 	/* A tile kept from an earlier proof (memo) may have grown since. */
@@ -345,11 +351,8 @@ static int tile_subtree(void *ctx, unsigned level, uint64_t index, merkle_hash o
 		memcpy(out, c->h[off], MERKLE_HASH_LEN);
 	else
 		merkle_root(c->h + off, cnt, out);
-	if (m != NULL) {
-		m->level = level;
-		m->index = index;
-		memcpy(m->h, out, MERKLE_HASH_LEN);
-	}
+	if (m != NULL)
+		memo_keep(m, level, index, out);
 	return 0;
 }
 
