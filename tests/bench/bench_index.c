@@ -601,7 +601,7 @@ static void unlink_db(const char *path)
  * holds these n messages of this generator and catalog schema. */
 #define PG_TX_DOCS 64 /* the indexer's transactions (INDEXER_TX_DOCS) */
 
-static void pg_die(const char *what, const struct pv_error *err)
+static _Noreturn void pg_die(const char *what, const struct pv_error *err)
 {
 	fprintf(stderr, "bench_index: postgresql: %s: %s\n", what, err->msg);
 	exit(1);
