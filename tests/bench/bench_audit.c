@@ -40,7 +40,7 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 	return remove(p);
 }
 
-static void die(const char *what, const struct pv_error *err)
+static _Noreturn void die(const char *what, const struct pv_error *err)
 {
 	fprintf(stderr, "bench_audit: %s: %s\n", what, err != NULL ? err->msg : "");
 	exit(1);

@@ -146,8 +146,8 @@ static int catalog_lookups(struct pg_index *px, int runs)
 {
 	static const char *const sql[] = {
 		"SELECT * FROM messages WHERE id = $1",
-		"SELECT id FROM messages WHERE account_id = 1 + $1::bigint % 1000"
-		" AND uidl = 'UID' || $1 || '.' || ($1::bigint % 7919)",
+		("SELECT id FROM messages WHERE account_id = 1 + $1::bigint % 1000"
+		 " AND uidl = 'UID' || $1 || '.' || ($1::bigint % 7919)"),
 		"SELECT id FROM messages WHERE sha256 = sha256(int8send($1::bigint))",
 		"SELECT id, pack_offset, pack_length FROM messages WHERE pack_id = 1 + $1::bigint / 20000",
 	};

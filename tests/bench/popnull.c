@@ -37,6 +37,7 @@ struct conn {
 	size_t start, end;
 };
 
+static _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -102,6 +103,8 @@ static void status(struct conn *c, const char *what)
 		die("%s: %.*s", what, (int)(n > 80 ? 80 : n), (const char *)l);
 }
 
+static void cmd(struct conn *c, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void cmd(struct conn *c, const char *what, const char *fmt, ...)
 {
 	char line[LINE_MAX_STATUS];
