@@ -71,6 +71,7 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		await go(page, 'search?all=1');
 		await page.getByRole('heading', { name: 'More than 20 messages' }).waitFor();
 		await page.getByText('1–50 of more than 20 messages').first().waitFor();
+		await shots(page, 'search-more-than');
 		// A full page: Next goes on past the count.
 		await page.getByRole('region', { name: 'Search results' }).focus();
 		await page.keyboard.press('PageDown');
