@@ -613,12 +613,10 @@ static void add_generated(sqlite3 *db, int from, int to)
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 }
 
-/* Once merged, a little new mail is a small segment beside the large one
- * (FTS5's automerge keeps those few): not worth rewriting the whole index
- * for until they hold an eighth of its pages. */
-static void test_merged_index_leaves_small_new_segments_alone(void **state)
+/* 400 messages merged into one segment, then one more: a small segment
+ * beside the large one. */
+static sqlite3 *merged_and_a_latecomer(void)
 {
-	(void)state;
 	sqlite3 *db = fresh();
 	add_generated(db, 1, 400);
 	bool done = false;
@@ -627,6 +625,17 @@ static void test_merged_index_leaves_small_new_segments_alone(void **state)
 	assert_int_equal(segments(db), 1);
 	add_text(db, 1000, "Subject: late\r\n\r\nlatecomer\r\n");
 	assert_int_equal(segments(db), 2);
+	return db;
+}
+
+/* Once merged, a little new mail is a small segment beside the large one
+ * (FTS5's automerge keeps those few): not worth rewriting the whole index
+ * for until they hold an eighth of its pages. */
+static void test_merged_index_leaves_small_new_segments_alone(void **state)
+{
+	(void)state;
+	sqlite3 *db = merged_and_a_latecomer();
+	bool done = false;
 	assert_int_equal(index_merge_step(db, 64, false, &done, NULL), PV_OK);
 	assert_true(done);
 	assert_int_equal(segments(db), 2);
@@ -639,14 +648,8 @@ static void test_merged_index_leaves_small_new_segments_alone(void **state)
 static void test_full_merge_takes_small_segments_too(void **state)
 {
 	(void)state;
-	sqlite3 *db = fresh();
-	add_generated(db, 1, 400);
+	sqlite3 *db = merged_and_a_latecomer();
 	bool done = false;
-	while (!done)
-		assert_int_equal(index_merge_step(db, 64, false, &done, NULL), PV_OK);
-	add_text(db, 1000, "Subject: late\r\n\r\nlatecomer\r\n");
-	assert_int_equal(segments(db), 2);
-	done = false;
 	for (int steps = 0; !done && steps < 10000; steps++)
 		assert_int_equal(index_merge_step(db, 16, true, &done, NULL), PV_OK);
 	assert_true(done);
