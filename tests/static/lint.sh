@@ -36,7 +36,8 @@ fi
 # so a clean checkout (CI) analyses again only what differs from any
 # earlier run on this machine. LINT_CACHE names the directory; empty: no
 # cache (static.t's planted bugs are always analysed afresh).
-cache=${LINT_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/popvault/lint}
+base=${XDG_CACHE_HOME:-${HOME:+$HOME/.cache}}
+cache=${LINT_CACHE-${base:+$base/popvault/lint}}
 lint_key() {
 	{
 		echo "popvault lint 1"
