@@ -92,7 +92,7 @@ int search_backend_count(struct search_backend *b, int64_t *n_r, struct pv_error
 /* index_search_par's contract (index_par.h: limits, order, errors, the
  * total counted up to count_cap, PV_SEARCH_TOTAL_CAP for a user's search,
  * or INDEX_COUNT_ALL; *exact_r, which may be NULL, says whether it is
- * every match). Only FTS5's exact count uses two cores. */
+ * every match). FTS5 counts a large total on two cores, capped or not. */
 int search_backend_search(struct search_backend *b, const char *query,
 	const struct index_order *order, int64_t count_cap, int64_t limit, int64_t offset,
 	struct index_hits *hits_r, int64_t *total_r, bool *exact_r, struct pv_error *err)

@@ -43,8 +43,7 @@ static int search(struct search_backend *b, const char *query, const struct inde
 	int64_t *total_r, bool *exact_r, struct pv_error *err)
 {
 	struct fts5_backend *fb = (struct fts5_backend *)b;
-	/* the second core only for an exact count: a capped one is short */
-	if (count_cap == INDEX_COUNT_ALL && fb->par == NULL && !fb->par_off) {
+	if (fb->par == NULL && !fb->par_off) {
 		struct pv_error perr;
 		fb->par_off = index_par_open(fb->db, &fb->par, &perr) < 0;
 	}

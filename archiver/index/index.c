@@ -544,11 +544,11 @@ static int search_sql(const struct index_query_sql *q, const struct index_order 
 	return r;
 }
 
-/* A count statement (STMT_COUNT, or STMT_COUNT_UPTO with max). */
-static int count_stmt(sqlite3 *db, const struct index_query_sql *q, enum search_stmt kind,
-	int64_t max, int64_t *n_r, struct pv_error *err)
+int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t max, int64_t *n_r,
+	struct pv_error *err)
 {
 	static const struct index_order newest_first = {INDEX_SORT_DATE, false};
+	enum search_stmt kind = max == INDEX_COUNT_ALL ? STMT_COUNT : STMT_COUNT_UPTO;
 	struct pv_buf sql;
 	sqlite3_stmt *st = NULL;
 	pv_buf_init(&sql, 64 * 1024 + 20 * PV_QUERY_MAX);
@@ -569,18 +569,6 @@ static int count_stmt(sqlite3 *db, const struct index_query_sql *q, enum search_
 	return r;
 }
 
-int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t *n_r,
-	struct pv_error *err)
-{
-	return count_stmt(db, q, STMT_COUNT, 0, n_r, err);
-}
-
-int index_sql_count_upto(sqlite3 *db, const struct index_query_sql *q, int64_t max,
-	int64_t *n_r, struct pv_error *err)
-{
-	return count_stmt(db, q, STMT_COUNT_UPTO, max, n_r, err);
-}
-
 /* The count (up to count_cap, or exact; on two cores through par when it
  * pays and this call owns the read transaction, which then has not read
  * yet), then the page, which never relies on the count being exact. */
@@ -598,10 +586,8 @@ static int run_search(sqlite3 *db, struct index_par *par, bool own,
 	int64_t max = count_cap == INDEX_COUNT_ALL ? INDEX_COUNT_ALL : count_cap + 1;
 	if (par != NULL && own && q->match != NULL)
 		r = index_par_count(par, db, q, max, total_r, err);
-	else if (max == INDEX_COUNT_ALL)
-		r = index_sql_count(db, q, total_r, err);
 	else
-		r = index_sql_count_upto(db, q, max, total_r, err);
+		r = index_sql_count(db, q, max, total_r, err);
 	if (r == PV_OK && count_cap != INDEX_COUNT_ALL && *total_r > count_cap) {
 		*total_r = count_cap;
 		*exact_r = false;

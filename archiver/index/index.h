@@ -209,8 +209,8 @@ int index_search_ordered(sqlite3 *db, const char *query, const struct index_orde
 	struct pv_error *err);
 
 /* The plans SQLite chooses for a search's two statements (the count up to
- * PV_SEARCH_TOTAL_CAP, then the page), EXPLAIN QUERY PLAN's rows one per line, appended to out:
- * for benchmarks and slow-query reports. */
+ * PV_SEARCH_TOTAL_CAP, then the page), EXPLAIN QUERY PLAN's rows one per
+ * line, appended to out: for benchmarks and slow-query reports. */
 int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
 	struct pv_error *err);
 

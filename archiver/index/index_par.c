@@ -117,18 +117,10 @@ struct half {
 	struct pv_error err;
 };
 
-/* q's matches, stopping at max (INDEX_COUNT_ALL: every one). */
-static int count_upto(sqlite3 *db, const struct index_query_sql *q, int64_t max, int64_t *n_r,
-	struct pv_error *err)
-{
-	return max == INDEX_COUNT_ALL ? index_sql_count(db, q, n_r, err)
-				      : index_sql_count_upto(db, q, max, n_r, err);
-}
-
 static void *count_half(void *arg)
 {
 	struct half *h = arg;
-	h->r = count_upto(h->db, h->q, h->max, &h->n, &h->err);
+	h->r = index_sql_count(h->db, h->q, h->max, &h->n, &h->err);
 	return NULL;
 }
 
@@ -159,7 +151,7 @@ static bool count_split(struct index_par *p, sqlite3 *db, const struct index_que
 	pthread_t t;
 	bool threaded = pthread_create(&t, NULL, count_half, &h) == 0;
 	int64_t n_new = 0;
-	*r_r = count_upto(db, &newer, max, &n_new, err);
+	*r_r = index_sql_count(db, &newer, max, &n_new, err);
 	if (threaded)
 		pthread_join(t, NULL);
 	else if (*r_r == PV_OK) /* no thread: the same snapshot, on this one */
@@ -167,7 +159,7 @@ static bool count_split(struct index_par *p, sqlite3 *db, const struct index_que
 	sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL);
 	if (*r_r == PV_OK && h.r < 0) { /* the helper's half again, on the caller's */
 		p->stats.failed++;
-		*r_r = count_upto(db, &older, max, &h.n, err);
+		*r_r = index_sql_count(db, &older, max, &h.n, err);
 	} else if (threaded) {
 		p->stats.split++;
 	} else {
@@ -193,7 +185,7 @@ int index_par_count(struct index_par *p, sqlite3 *db, const struct index_query_s
 	int64_t before = 0, lo = 0, hi = 0, probe = 0, rest = 0;
 	if (reading(db)) {
 		p->stats.alone++;
-		return count_upto(db, q, max, total_r, err);
+		return index_sql_count(db, q, max, total_r, err);
 	}
 	/* read before the caller's snapshot begins: unchanged when the
 	 * helper's begins, no connection committed in between */
@@ -205,7 +197,7 @@ int index_par_count(struct index_par *p, sqlite3 *db, const struct index_query_s
 	hi = q->hi < hi ? q->hi : hi;
 	if (r == 1 || hi <= lo || hi - lo < 2 * PROBE_PARTS) {
 		p->stats.alone++;
-		return count_upto(db, q, max, total_r, err);
+		return index_sql_count(db, q, max, total_r, err);
 	}
 	/* keys are date-ordered: equal spans of dates are a fair guess at
 	 * equal work (a median of the matches would cost a count) */
@@ -213,7 +205,7 @@ int index_par_count(struct index_par *p, sqlite3 *db, const struct index_query_s
 	struct index_query_sql part = *q;
 	part.lo = cut;
 	double t0 = thread_cpu_ms();
-	if ((r = count_upto(db, &part, max, &probe, err)) < 0)
+	if ((r = index_sql_count(db, &part, max, &probe, err)) < 0)
 		return r;
 	if (max != INDEX_COUNT_ALL && probe >= max) {
 		*total_r = probe; /* the bound is reached in the newest part */
@@ -230,7 +222,7 @@ int index_par_count(struct index_par *p, sqlite3 *db, const struct index_query_s
 			p->stats.alone++;
 		part.lo = q->lo;
 		part.hi = cut;
-		r = count_upto(db, &part, left, &rest, err);
+		r = index_sql_count(db, &part, left, &rest, err);
 	}
 	*total_r = probe + rest;
 	return r;

@@ -16,12 +16,10 @@
 int index_sql_bind(sqlite3_stmt *st, const struct index_query_sql *q);
 
 /* The number of q's matches with a sort key in [q->lo, q->hi), in db's
- * current read transaction (or one of its own). */
-int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t *n_r,
+ * current read transaction (or one of its own), counting no further than
+ * max (> 0; the engine stops at the max-th: a LIMIT under the count), or
+ * every one (INDEX_COUNT_ALL, index.h). */
+int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t max, int64_t *n_r,
 	struct pv_error *err);
-/* The same, counting no further than max matches (> 0): *n_r <= max, and
- * the engine stops at the max-th (a LIMIT under the count). */
-int index_sql_count_upto(sqlite3 *db, const struct index_query_sql *q, int64_t max,
-	int64_t *n_r, struct pv_error *err);
 
 #endif
