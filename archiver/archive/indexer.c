@@ -97,7 +97,7 @@ static bool read_one(struct archive *ar, struct message_reader *mr, int64_t id,
 	int r = message_reader_load(mr, id, &m, &e);
 	pv_buf_reset(&job->raw);
 	if (r == PV_OK)
-		r = message_read(ar, &m, blob_sink_prefix, &job->raw, &e);
+		r = message_read_into(ar, &m, &job->raw, &e);
 	if (r < 0) {
 		pv_log(PV_LOG_WARN, "index.skip", "message %lld not indexed: %s", (long long)id, e.msg);
 		return false;

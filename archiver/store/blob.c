@@ -424,6 +424,18 @@ int blob_read_at(const char *data_dir, struct packstore *store, const struct blo
 	return blob_read(data_dir, loc->id, key, expect_sha256, sink, ctx, err);
 }
 
+int blob_read_into_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc,
+		      const unsigned char key[BLOB_KEY_BYTES], const unsigned char expect_sha256[32],
+		      struct pv_buf *b, struct pv_error *err)
+{
+	int r = loc->pack_id != 0
+			? pack_read_into(store, loc, key, expect_sha256, b, err)
+			: blob_read(data_dir, loc->id, key, expect_sha256, blob_sink_prefix, b, err);
+	if (r < 0)
+		pv_buf_reset(b);
+	return r;
+}
+
 int blob_check_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc,
 		  struct pv_error *err)
 {

@@ -104,6 +104,15 @@ int blob_read_at(const char *data_dir, struct packstore *store, const struct blo
 		 blob_sink_fn sink, void *ctx, struct pv_error *err) PV_WARN_UNUSED;
 int blob_check_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc,
 		  struct pv_error *err) PV_WARN_UNUSED;
+/* blob_read_at into a buffer (its first b->max bytes)
+ * that the caller throws away on an error, which empties it: a pack's
+ * record is read by record_read_into (no hash of its id first, the
+ * plaintext checked against expect_sha256, required), a PVB1 blob as
+ * blob_read_at reads it. */
+struct pv_buf;
+int blob_read_into_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc,
+		      const unsigned char key[BLOB_KEY_BYTES], const unsigned char expect_sha256[32],
+		      struct pv_buf *b, struct pv_error *err) PV_WARN_UNUSED;
 bool blob_present_at(const char *data_dir, struct packstore *store, const struct blob_loc *loc);
 
 /* Reading on worker threads (verify's pool, export's read-ahead). The

@@ -179,6 +179,19 @@ int message_read(struct archive *ar, const struct stored_message *m, blob_sink_f
 	return r;
 }
 
+int message_read_into(struct archive *ar, const struct stored_message *m, struct pv_buf *b,
+		      struct pv_error *err)
+{
+	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
+	int r = message_unwrap(ar, m, key, salt, err);
+	if (r == PV_OK)
+		r = missing(m, blob_read_into_at(ar->dir, ar->packs, &m->loc, key, m->sha256, b,
+						 err), err);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(salt, sizeof(salt));
+	return r;
+}
+
 int message_commit_salt(struct archive *ar, const struct stored_message *m,
 			unsigned char salt_r[BLOB_SALT_BYTES], struct pv_error *err)
 {

@@ -54,6 +54,15 @@ int message_size(struct db *db, int64_t id, uint64_t *size_r, struct pv_error *e
 int message_read(struct archive *ar, const struct stored_message *m, blob_sink_fn sink, void *ctx,
 		 struct pv_error *err) PV_WARN_UNUSED;
 
+/* message_read into b (its first b->max bytes), which the caller throws
+ * away on an error (it is emptied): a pack's record is not hashed against
+ * its id first, since every chunk authenticates under the message's key
+ * and the message must hash to the catalog's SHA-256 (blob_read_into_at,
+ * store/record.h record_read_into). The indexer reads so. */
+struct pv_buf;
+int message_read_into(struct archive *ar, const struct stored_message *m, struct pv_buf *b,
+		      struct pv_error *err) PV_WARN_UNUSED;
+
 /* message_read in steps, for reading on another thread: message_unwrap
  * reads the keyring and message_open the pack store (databases and the
  * network: the caller's thread; store/blob.h blob_open_at), then

@@ -418,6 +418,21 @@ int pack_check_fd(int fd, uint64_t at, const struct blob_loc *loc, struct pv_err
 	return record_check_hash(fd, at, loc->length, loc->id, what, err);
 }
 
+int pack_read_into(struct packstore *store, const struct blob_loc *loc,
+		   const unsigned char key[BLOB_KEY_BYTES], const unsigned char expect_sha256[32],
+		   struct pv_buf *into, struct pv_error *err)
+{
+	char what[96];
+	uint64_t at;
+	int fd, r = pack_open(store, loc, &fd, &at, err);
+	if (r < 0)
+		return r;
+	what_of(loc, what, sizeof(what));
+	r = record_read_into(fd, at, loc->length, key, expect_sha256, into, what, err);
+	close(fd);
+	return r;
+}
+
 int pack_read(struct packstore *store, const struct blob_loc *loc,
 	      const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 	      blob_sink_fn sink, void *ctx, struct pv_error *err)

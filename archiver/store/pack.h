@@ -83,6 +83,11 @@ struct packstore;
 int pack_read(struct packstore *store, const struct blob_loc *loc,
 	      const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 	      blob_sink_fn sink, void *ctx, struct pv_error *err) PV_WARN_UNUSED;
+/* pack_read into a buffer, its record read by record_read_into (no
+ * hash of the id first; expect_sha256 required; *into emptied on error). */
+int pack_read_into(struct packstore *store, const struct blob_loc *loc,
+		   const unsigned char key[BLOB_KEY_BYTES], const unsigned char expect_sha256[32],
+		   struct pv_buf *into, struct pv_error *err) PV_WARN_UNUSED;
 /* The record's bytes against its id only (no key). */
 int pack_check(struct packstore *store, const struct blob_loc *loc, struct pv_error *err) PV_WARN_UNUSED;
 bool pack_exists(struct packstore *store, int64_t pack_id);

@@ -341,20 +341,24 @@ static size_t read_buf_size(uint64_t len)
 	return len <= RECORD_WHOLE_MAX ? (len > 0 ? (size_t)len : 1) : RECORD_READ_BUF;
 }
 
-/* Hashes [off, off + len) of fd into buf (read_buf_size(len) bytes) and
- * compares with id; a record that fits stays in it for the second pass
- * (*whole_r). */
+/* Reads [off, off + len) of fd into buf (read_buf_size(len) bytes) and,
+ * given an id, compares the bytes' hash with it; a record that fits stays
+ * in buf for the second pass (*whole_r). Without an id a record that does
+ * not fit is left to the second pass, which streams it. */
 static int hash_pass(int fd, uint64_t off, uint64_t len, const char *id, unsigned char *buf,
 		     bool *whole_r, const char *what, struct pv_error *err)
 {
-	struct pv_sha256 h;
+	struct pv_sha256 h = {NULL};
 	unsigned char digest[32];
 	char hex[BLOB_ID_LEN + 1];
 	uint64_t done = 0;
 	bool whole = len <= RECORD_WHOLE_MAX;
 	size_t step = whole ? read_buf_size(len) : RECORD_READ_BUF;
 	int r;
-	if ((r = pv_sha256_init(&h, err)) < 0)
+	*whole_r = false;
+	if (id == NULL && !whole)
+		return PV_OK;
+	if (id != NULL && (r = pv_sha256_init(&h, err)) < 0)
 		return r;
 	while (done < len) {
 		size_t want = len - done > step ? step : (size_t)(len - done);
@@ -369,13 +373,17 @@ static int hash_pass(int fd, uint64_t off, uint64_t len, const char *id, unsigne
 							"%llu bytes into it)", what,
 					       (unsigned long long)done);
 		}
-		pv_sha256_update(&h, into, (size_t)k);
+		if (id != NULL)
+			pv_sha256_update(&h, into, (size_t)k);
 		done += (uint64_t)k;
 	}
-	pv_sha256_final(&h, digest);
-	pv_hex(digest, sizeof(digest), hex);
-	if (strcmp(hex, id) != 0)
-		return pv_fail(err, PV_EINTEGRITY, "%s: content does not match its hash", what);
+	if (id != NULL) {
+		pv_sha256_final(&h, digest);
+		pv_hex(digest, sizeof(digest), hex);
+		if (strcmp(hex, id) != 0)
+			return pv_fail(err, PV_EINTEGRITY, "%s: content does not match its hash",
+				       what);
+	}
 	*whole_r = whole;
 	return PV_OK;
 }
@@ -408,9 +416,10 @@ void record_thread_release(void)
 	pv_ss_free(&ss_cache);
 }
 
-int record_open(int fd, uint64_t off, uint64_t len, const char *id,
-		const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
-		blob_sink_fn sink, void *ctx, const char *what, struct pv_error *err)
+/* record_open; id NULL: the bytes are not hashed first (record_read_into). */
+static int open_record(int fd, uint64_t off, uint64_t len, const char *id,
+		       const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
+		       blob_sink_fn sink, void *ctx, const char *what, struct pv_error *err)
 {
 	crypto_secretstream_xchacha20poly1305_state ss;
 	struct pv_sha256 plain_hash = {NULL};
@@ -430,7 +439,8 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 	}
 	if (ss_cache == NULL && (r = pv_ss_new(&ss_cache, err)) < 0)
 		goto out;
-	/* The bytes must hash to the record's id before one is trusted. */
+	/* The bytes must hash to the record's id before one is trusted
+	 * (record_read_into says when they need not). */
 	if ((r = hash_pass(fd, off, len, id, buf, &whole, what, err)) < 0)
 		goto out;
 	struct rd rd = {.fd = fd, .pos = off, .end = off + len, .buf = buf};
@@ -514,6 +524,24 @@ out:
 	free(buf);
 	free(pbuf);
 	free(dec);
+	return r;
+}
+
+int record_open(int fd, uint64_t off, uint64_t len, const char *id,
+		const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
+		blob_sink_fn sink, void *ctx, const char *what, struct pv_error *err)
+{
+	return open_record(fd, off, len, id, key, expect_sha256, sink, ctx, what, err);
+}
+
+int record_read_into(int fd, uint64_t off, uint64_t len, const unsigned char key[BLOB_KEY_BYTES],
+		     const unsigned char expect_sha256[32], struct pv_buf *into, const char *what,
+		     struct pv_error *err)
+{
+	int r = open_record(fd, off, len, NULL, key, expect_sha256, blob_sink_prefix, into, what,
+			    err);
+	if (r < 0)
+		pv_buf_reset(into);
 	return r;
 }
 

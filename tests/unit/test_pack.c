@@ -381,6 +381,62 @@ static void test_altered_record_is_an_integrity_failure(void **state)
 	fx_free(&f);
 }
 
+/* message_read_into (the indexer's read) does not hash the record's id
+ * first; what it takes must still be exactly what the catalog committed:
+ * a changed byte fails its chunk's authentication, another message's
+ * record fails under this message's key, a message that does not hash to
+ * the catalog's SHA-256 is refused. The buffer is emptied every time,
+ * also when the chunks before a bad one had reached it. */
+static void test_a_read_into_a_buffer_takes_only_what_was_committed(void **state)
+{
+	(void)state;
+	struct fx f;
+	char path[300];
+	struct pv_error err;
+	struct pv_buf b;
+	unsigned char *msgs[3] = {make_message(4000, 1), make_message(300000, 2),
+				  make_message(7000, 3)};
+	size_t lens[3] = {4000, 300000, 7000};
+	int64_t ids[3];
+	fx_init(&f);
+	pv_buf_init(&b, 1 << 20);
+	session_archive(&f, msgs, lens, 3, ids);
+	pack_file(&f, ids[1], path, sizeof(path));
+	struct stored_message m = fx_load(&f, ids[1]);
+
+	fx_must(message_read_into(f.ar, &m, &b, &err), &err, "read");
+	assert_int_equal(b.len, lens[1]);
+	assert_memory_equal(b.data, msgs[1], lens[1]);
+
+	/* a byte of the last chunk: the ones before it reached the buffer */
+	flip(path, m.loc.offset + m.loc.length - 20, 0x01);
+	assert_int_equal(message_read_into(f.ar, &m, &b, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "authentication failed"));
+	assert_int_equal(b.len, 0);
+	flip(path, m.loc.offset + m.loc.length - 20, 0x01);
+	fx_must(message_read_into(f.ar, &m, &b, &err), &err, "read again");
+	assert_int_equal(b.len, lens[1]);
+
+	/* the catalog's SHA-256 of the message is not this message's */
+	struct stored_message other = m;
+	other.sha256[0] ^= 1;
+	assert_int_equal(message_read_into(f.ar, &other, &b, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "plaintext hash differs from the catalog"));
+	assert_int_equal(b.len, 0);
+
+	/* the row pointing at another message's record */
+	other = m;
+	other.loc.offset = fx_load(&f, ids[0]).loc.offset;
+	other.loc.length = fx_load(&f, ids[0]).loc.length;
+	assert_int_equal(message_read_into(f.ar, &other, &b, &err), PV_EINTEGRITY);
+	assert_int_equal(b.len, 0);
+
+	pv_buf_free(&b);
+	for (int i = 0; i < 3; i++)
+		free(msgs[i]);
+	fx_free(&f);
+}
+
 /* The last-chunk mark in the clear must agree with the FINAL tag inside:
  * a record made to look shorter or longer fails even with a fixed hash. */
 static void test_last_chunk_mark_is_checked(void **state)
@@ -749,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_policy_of_a_message_is_the_one_it_began_under),
 		cmocka_unit_test(test_torn_tail_is_ignored_reported_and_dropped),
 		cmocka_unit_test(test_altered_record_is_an_integrity_failure),
+		cmocka_unit_test(test_a_read_into_a_buffer_takes_only_what_was_committed),
 		cmocka_unit_test(test_last_chunk_mark_is_checked),
 		cmocka_unit_test(test_uncommitted_records_are_cut_off),
 		cmocka_unit_test(test_archived_before_is_not_stored_twice),
