@@ -39,6 +39,13 @@ static void hook(const unsigned char *raw, size_t len)
 	if (has(raw, len, "X-Test: loop"))
 		for (volatile unsigned long i = 0;; i++)
 			;
+	if (has(raw, len, "X-Test: tail")) {
+		/* a worker reading past its message (the buffer it inherits is
+		 * far longer): no byte of an earlier message may be there */
+		for (size_t i = 0; i < 512 * 1024; i++)
+			if (raw[len + i] != 0)
+				_exit(46);
+	}
 	if (has(raw, len, "X-Test: socket")) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0); /* seccomp: killed here */
 		if (fd >= 0)
@@ -148,6 +155,74 @@ static void test_a_big_message_leaves_the_child_small(void **state)
 	assert_true(after - before < 1024); /* the message was 6 MiB */
 	index_sandbox_free(&sb);
 	pv_buf_free(&big);
+}
+
+/* A worker finds nothing of the message before its own past its message
+ * (it could have put another message's text into its own document), and
+ * nothing of that message's answer (test below). */
+static void test_a_worker_finds_nothing_of_an_earlier_message(void **state)
+{
+	(void)state;
+	static const char small[] = "From: a@example.org\r\nSubject: small\r\nX-Test: tail\r\n\r\n"
+				    "short\r\n";
+	struct index_sandbox *sb;
+	struct index_doc doc;
+	struct pv_error err;
+	struct pv_buf big;
+	pv_buf_init(&big, PV_INDEX_RAW_MAX);
+	fx_must(pv_buf_append_str(&big, "From: b@example.org\r\nSubject: big\r\n\r\n", &err), &err,
+		"big");
+	while (big.len < 200 * 1024)
+		fx_must(pv_buf_append_str(&big, "the private text of another message\r\n", &err), &err,
+			"big");
+	fx_must(index_sandbox_new(NULL, &sb, &err), &err, "new");
+	fx_must(index_sandbox_extract(sb, big.data, big.len, &doc, &err), &err, "big");
+	index_doc_free(&doc);
+	fx_must(index_sandbox_extract(sb, (const unsigned char *)small, sizeof(small) - 1, &doc, &err),
+		&err, "small after big");
+	assert_string_equal(pv_buf_str(&doc.subject), "small");
+	index_doc_free(&doc);
+	index_sandbox_free(&sb);
+	pv_buf_free(&big);
+}
+
+/* The mappings of the child's that its workers do not get
+ * (/proc/PID/smaps: "dc" in VmFlags, MADV_DONTFORK), in KiB. */
+static long child_dontfork_kib(int pid)
+{
+	char path[64], line[512];
+	long size = 0, kib = 0;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		long v;
+		if (sscanf(line, "Size: %ld kB", &v) == 1)
+			size = v;
+		else if (strncmp(line, "VmFlags:", 8) == 0 && strstr(line, " dc") != NULL)
+			kib += size;
+	}
+	fclose(f);
+	return kib;
+}
+
+/* The buffer the child reads each worker's answer into is not forked
+ * into the next worker: that worker cannot read the document of the
+ * message before its own, and the fork neither copies nor write-protects
+ * those pages (the child's read of every answer took a fault a page). */
+static void test_a_worker_does_not_get_the_answer_buffer(void **state)
+{
+	(void)state;
+	struct index_sandbox *sb;
+	struct index_doc doc;
+	struct pv_error err;
+	fx_must(index_sandbox_new(NULL, &sb, &err), &err, "new");
+	fx_must(index_sandbox_extract(sb, (const unsigned char *)plain, sizeof(plain) - 1, &doc, &err),
+		&err, "extract");
+	index_doc_free(&doc);
+	/* the answer buffer: at least the largest answer a worker may give */
+	assert_true(child_dontfork_kib(index_sandbox_pid(sb)) >= PV_SANDBOX_OUTPUT_MAX / 1024);
+	index_sandbox_free(&sb);
 }
 
 /* A reader's views come out of the sandbox as they would in process: the
@@ -402,6 +477,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_the_sandbox_gives_the_document_an_extraction_in_process_gives),
 		cmocka_unit_test(test_a_big_message_leaves_the_child_small),
+		cmocka_unit_test(test_a_worker_finds_nothing_of_an_earlier_message),
+		cmocka_unit_test(test_a_worker_does_not_get_the_answer_buffer),
 		cmocka_unit_test(test_the_views_of_a_message_are_made_in_the_sandbox),
 		cmocka_unit_test(test_a_crash_a_loop_and_a_socket_each_fail_one_message),
 		cmocka_unit_test(test_the_keys_are_out_of_its_reach),
