@@ -187,22 +187,6 @@ static unsigned char *child_buffer(size_t size)
 	return p;
 }
 
-/* Before a message of n bytes is read into buf: its pages made writable
- * in one call. The last fork write-protected every page the child held;
- * read() would otherwise take a fault for each page it fills (the bench's
- * mix: some 22 a message). A kernel without MADV_POPULATE_WRITE (before
- * 5.14) takes the faults as before. */
-static void writable(unsigned char *buf, size_t n)
-{
-#ifdef MADV_POPULATE_WRITE
-	if (n > 0)
-		madvise(buf, n, MADV_POPULATE_WRITE);
-#else
-	(void)buf;
-	(void)n;
-#endif
-}
-
 /* After an answer over CHILD_KEEP: its pages are given back, so that one
  * big answer does not leave the child holding its size. */
 static void give_back(unsigned char *buf, size_t used)
@@ -256,10 +240,7 @@ static void child_loop(int fd, int cpu_s)
 		if (read_all(fd, req, 9) != 0)
 			_exit(0); /* the parent is done */
 		uint64_t n = le64(req + 1);
-		if (n > op_input_max(req[0]))
-			_exit(2);
-		writable(msg, (size_t)n);
-		if (read_all(fd, msg, (size_t)n) != 0)
+		if (n > op_input_max(req[0]) || read_all(fd, msg, (size_t)n) != 0)
 			_exit(2);
 		only_this_message(msg, (size_t)n, &held);
 		int pp[2], status = 0;
