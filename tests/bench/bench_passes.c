@@ -27,7 +27,8 @@
  * cache with a sink hashing SHA-256 and BLAKE2b: verify --full's
  * attest_content per message). memcpy: the bytes copied once (the least a
  * receive costs); write: the sealed records written into a file (page
- * cache, no sync).
+ * cache, no sync); md5: the MD5 export computes of every message for the
+ * load files (export.c pass1_digest's EVP_Digest), no invariant's.
  *
  * Prints one JSON object: per pass ms per message (mean over the sample)
  * and MB/s (plaintext MB per CPU second, whatever bytes the pass reads);
@@ -35,6 +36,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -346,6 +348,15 @@ static void p_blake2b(struct sample *s)
 		pv_blake2b_update(&h, s->m[i].plain, s->m[i].len);
 		pv_blake2b_final(&h, d);
 	}
+}
+
+static void p_md5(struct sample *s)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned len;
+	for (size_t i = 0; i < s->n; i++)
+		if (EVP_Digest(s->m[i].plain, s->m[i].len, d, &len, EVP_md5(), NULL) != 1)
+			die("md5");
 }
 
 static void p_zstd1(struct sample *s)
@@ -690,6 +701,7 @@ int main(int argc, char **argv)
 		{"seal", p_seal, 0, 0, s.bytes},
 		{"check", p_check, 0, 0, s.rec_z_len},
 		{"write", p_write, 0, 0, s.rec_z_len},
+		{"md5", p_md5, 0, 0, s.bytes},
 	};
 	size_t nv = sizeof(v) / sizeof(v[0]);
 	for (size_t i = 0; i < nv; i++)
