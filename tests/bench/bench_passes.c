@@ -97,7 +97,7 @@ struct sample {
 
 static struct pv_error err;
 
-static void die(const char *what)
+_Noreturn static void die(const char *what)
 {
 	fprintf(stderr, "bench_passes: %s%s%s\n", what, err.msg[0] ? ": " : "", err.msg);
 	exit(1);
