@@ -523,7 +523,7 @@ def passes_bounds(b, s, m, cpu_short, share_short):
         left = TARGET_CPU_MS - des
         out.append("       bound: with zstd-1 as records are sealed today (%.3f ms, and less "
                    "left to encrypt and hash) %.3f ms: %s for receiving, the catalog, packs "
-                   "and fsyncs (%.3f ms without zstd); popvault spends %.3f ms beyond the "
+                   "and fsyncs (%.3f ms left without zstd); popvault spends %.3f ms beyond the "
                    "passes (%.3f - %.3f)" % (
                        ms("zstd1"), des, "the target leaves %.3f ms" % left if left >= 0
                        else "the passes alone exceed the target by %.3f ms, nothing left"
