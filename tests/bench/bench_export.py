@@ -12,7 +12,12 @@ time and peak resident memory of each command come from /usr/bin/time (the
 process's own maximum RSS), so the figures say whether memory grows with the
 number or size of the messages. With --bundle-count, the same for that many
 small messages (no attachments): the memory target of verify-bundle is
-stated at 100,000 messages. Prints measured figures only.
+stated at 100,000 messages. bench_passes (tests/bench/bench_passes.c,
+--passes; default build/bench/ beside the binary) times, on the generated
+messages, the passes over every byte that export makes (reading the
+record, the leaf commitment, MD5 for the load files, the SHA-256 of the
+message's two members): a SHORT export target gets them as its bound.
+Prints measured figures only.
 """
 import argparse
 import json
@@ -31,6 +36,30 @@ import pvharness  # noqa: E402
 
 TARGET_MSG_S = 1000.0       # export, messages/s (issue 12)
 TARGET_VERIFY_MIB = 64.0    # verify-bundle peak RSS at 100,000 messages
+# The passes of bench_passes over every byte of a message that export
+# makes (export.c): its record read (SHA-256 of the record, XChaCha20-
+# Poly1305, zstd decompression), the leaf commitment (BLAKE2b), MD5 for
+# the load files, SHA-256 of the mbox member (hashed as copied) and of the
+# .eml (checked against the catalog, then the member's hash).
+EXPORT_PASSES = ("record_sha256_zstd", "pull_zstd", "unzstd", "blake2b", "md5", "sha256",
+                 "sha256")
+
+
+def measure_passes(exe, mail):
+    """bench_passes over the generated messages: (figures, None) or (None,
+    why not)."""
+    if not os.access(exe, os.X_OK):
+        return None, ("export's passes: not measured (%s is missing; make bench builds it "
+                      "with every tests/bench/*.c)" % exe)
+    p = subprocess.run([exe, "-m", "64", "-r", "5", mail], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None, "export's passes: bench_passes failed: %s" % p.stderr[-300:]
+    return json.loads(p.stdout), None
+
+
+def passes_ms(p, mean_mb):
+    """{pass: ms of one core per message of mean_mb MB} for EXPORT_PASSES."""
+    return {n: 1000.0 / p["passes"][n]["mb_s"] * mean_mb for n in set(EXPORT_PASSES)}
 
 
 def timed(cmd, env=None):
@@ -52,19 +81,22 @@ def target_line(what, figure, goal, ok):
                                                    "MET" if ok else "SHORT")
 
 
-def bundle_set(run, pv_bin, name, count, gen_args, formats, keep_upstream=False):
+def bundle_set(run, pv_bin, name, count, gen_args, formats, keep_upstream=False,
+               passes_exe=None):
     """Harvests `count` generated messages into a data directory of their
     own, exports them all in each format and verifies each bundle: one
     result per format, the bundles removed. keep_upstream: no DELE (a
     mailbox of 100,000 messages takes Dovecot longer to expunge at QUIT
     than a client waits on a loaded machine; the deletes are not what is
-    measured)."""
+    measured). passes_exe: bench_passes, run on the messages (the
+    first result's "passes")."""
     mail = os.path.join(run.dir, "mail-" + name)
     subprocess.run([sys.executable, os.path.join(SRC, "tests", "e2e", "lib", "genmail.py"),
                     "--count", str(count), "--seed", "2026", "--out", mail] + gen_args,
                    check=True, stdout=subprocess.DEVNULL)
     os.unlink(os.path.join(mail, "index.json"))
     mail_bytes = sum(os.path.getsize(os.path.join(mail, f)) for f in os.listdir(mail))
+    passes = measure_passes(passes_exe, mail) if passes_exe else (None, None)
     d = run.dovecot(name="dovecot-" + name, seed={"alice": [mail]})
     data = os.path.join(run.dir, "data-" + name)
     pw = os.path.join(run.dir, "pw")
@@ -101,7 +133,8 @@ def bundle_set(run, pv_bin, name, count, gen_args, formats, keep_upstream=False)
         out.append({"format": fmt, "messages": count, "bundle_bytes": os.path.getsize(path),
                     "export_s": ew, "export_cpu_s": ecpu, "export_rss_mib": erss,
                     "verify_s": vw, "verify_cpu_s": vcpu, "verify_rss_mib": vrss,
-                    "mail_bytes": mail_bytes, "harvest_s": harvest_s})
+                    "mail_bytes": mail_bytes, "harvest_s": harvest_s,
+                    "passes": passes[0], "passes_note": passes[1]})
         os.unlink(path)
     shutil.rmtree(data)
     return out
@@ -116,12 +149,15 @@ def main():
                          "verify-bundle's memory target at 100,000 (0: none)")
     ap.add_argument("--formats", default="tar.gz,zip")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--passes", help="bench_passes (default: bench/ beside --popvault)")
     a = ap.parse_args()
     pv_bin = os.path.abspath(a.popvault)
     formats = [f for f in a.formats.split(",") if f]
     res = {"messages": a.count, "runs": [], "memory_runs": []}
     with pvharness.Run() as run:
-        res["runs"] = bundle_set(run, pv_bin, "mix", a.count, [], formats)
+        res["runs"] = bundle_set(run, pv_bin, "mix", a.count, [], formats,
+                                 passes_exe=a.passes or os.path.join(
+                                     os.path.dirname(pv_bin), "bench", "bench_passes"))
         mail_bytes = res["runs"][0]["mail_bytes"]
         print("corpus: %d messages, %.0f MB (genmail.py mix; harvested in %.1f s, not part of "
               "the figures)" % (a.count, mail_bytes / 1e6, res["runs"][0]["harvest_s"]))
@@ -148,6 +184,25 @@ def main():
                       "%6.1f s, peak %5.1f MiB" % (r["format"], r["bundle_bytes"] / 1e6,
                                                     r["export_s"], r["messages"] / r["export_s"],
                                                     r["verify_s"], r["verify_rss_mib"]))
+    p = res["runs"][0]["passes"]
+    mean_mb = mail_bytes / a.count / 1e6
+    if p is not None:
+        ms = passes_ms(p, mean_mb)
+        floor = sum(ms[n] for n in EXPORT_PASSES)
+        print("export's passes over every message, one core, measured now (bench_passes: %d of "
+              "the %d messages; thread CPU, best of %d; ms per message at the mean of %.0f KB):"
+              % (p["messages"], p["files"], p["reps"], mean_mb * 1000))
+        print("  reading the record %.3f (its SHA-256 %.3f, XChaCha20-Poly1305 %.3f, zstd %.3f) "
+              "+ the leaf commitment's BLAKE2b %.3f + MD5 %.3f + SHA-256 of the" % (
+                  ms["record_sha256_zstd"] + ms["pull_zstd"] + ms["unzstd"],
+                  ms["record_sha256_zstd"], ms["pull_zstd"], ms["unzstd"], ms["blake2b"],
+                  ms["md5"]))
+        print("  mbox member and of the .eml 2 x %.3f = %.3f ms; not counted: deflate (tar.gz), "
+              "the bundle file's SHA-256, mbox quoting and the" % (ms["sha256"], floor))
+        print("  staging file read back, the load files' MIME parse in the sandbox, tar/zip "
+              "framing")
+    else:
+        print(res["runs"][0]["passes_note"])
     for r in res["runs"]:
         rate = a.count / r["export_s"]
         ok = rate >= TARGET_MSG_S
@@ -158,6 +213,17 @@ def main():
                   "cores busy; the CPU alone allows %.0f msg/s on one core"
                   % (r["export_cpu_s"], r["export_s"], 1000 * r["export_cpu_s"] / a.count,
                      r["export_cpu_s"] / r["export_s"], a.count / r["export_cpu_s"]))
+            if p is not None:
+                cores = os.cpu_count() or 1
+                print("       bound: the passes over every byte that export makes (its record's "
+                      "SHA-256, XChaCha20-Poly1305 and zstd, the leaf commitment's BLAKE2b, "
+                      "MD5 (the load files' convention, no invariant's), the SHA-256 of the "
+                      "two members) cost %.3f ms per message on one core, "
+                      "measured now (bench_passes): %d cores allow at most %.0f msg/s on them "
+                      "alone; export used %.3f ms CPU per message, %.3f beyond them" % (
+                          floor, cores, cores * 1000 / floor,
+                          1000 * r["export_cpu_s"] / a.count,
+                          1000 * r["export_cpu_s"] / a.count - floor))
     for r in res["memory_runs"] or res["runs"]:
         n = r["messages"]
         ok = r["verify_rss_mib"] < TARGET_VERIFY_MIB and n >= 100000

@@ -14,7 +14,11 @@
  * then of the same queries with the exact total (--exact-total), and the
  * target (p95 under 50 ms at 1,000,000 messages, issue 12) per class on
  * the default search, with
- * the query plans of a class that misses it. With CACHE_FILE, the index is
+ * the query plans of a class that misses it; for a phrase or a negation
+ * that misses it, also the query at its p95 and what that query's count
+ * must walk to the end when its total is under the cap: each term's
+ * documents in its date range, each walk timed alone on one core, and
+ * the whole count on one core (two cores at best halve it). With CACHE_FILE, the index is
  * built there once and reused while MESSAGES, the generator (BENCH_GEN) and
  * the catalog schema are the same: building 1,000,000 takes minutes.
  *
@@ -67,6 +71,8 @@
 
 #include "archiver/archive/search_backend.h"
 #include "archiver/index/index.h"
+#include "archiver/index/index_sql.h"
+#include "archiver/index/query.h"
 #include "archiver/lib/buf.h"
 #include "archiver/index/mime.h"
 #include "archiver/lib/clock.h"
@@ -303,6 +309,7 @@ struct class_fig {
 	/* of that run: the searching thread's CPU, and the rest of the
 	 * process's (the count's second thread, index/index_par.h) */
 	double thr_p50, thr_p95, helper_p50, helper_p95;
+	int r95; /* the run whose time is the p95 */
 };
 
 /* Runs class `kind` `runs` times through sb (first page of 50 and the
@@ -312,6 +319,7 @@ static void measure_class(struct search_backend *sb, int kind, int runs, int64_t
 	struct class_fig *f)
 {
 	double *ms = calloc((size_t)runs, sizeof(double));
+	double *ms_run = calloc((size_t)runs, sizeof(double));
 	double *cpu = calloc((size_t)runs, sizeof(double));
 	double *thr = calloc((size_t)runs, sizeof(double));
 	double *helper = calloc((size_t)runs, sizeof(double));
@@ -332,7 +340,7 @@ static void measure_class(struct search_backend *sb, int kind, int runs, int64_t
 				err.msg);
 			exit(1);
 		}
-		ms[r] = now_ms() - t0;
+		ms_run[r] = ms[r] = now_ms() - t0;
 		total_sum += total;
 		capped += !exact;
 		index_hits_free(&hits);
@@ -358,8 +366,12 @@ static void measure_class(struct search_backend *sb, int kind, int runs, int64_t
 	size_t i95 = (size_t)((runs * 95 + 99) / 100 - 1);
 	*f = (struct class_fig){ms[runs / 2], ms[i95], ms[(runs * 99 + 99) / 100 - 1],
 		ms[runs - 1], total_sum / runs, capped, cpu[runs / 2], cpu[i95], thr[runs / 2],
-		thr[i95], helper[runs / 2], helper[i95]};
+		thr[i95], helper[runs / 2], helper[i95], 0};
+	for (int r = 0; r < runs; r++)
+		if (ms_run[r] == ms[i95])
+			f->r95 = r;
 	free(ms);
+	free(ms_run);
 	free(cpu);
 	free(thr);
 	free(helper);
@@ -377,7 +389,7 @@ static void print_cpu(const struct class_fig *f)
 /* FTS5 alone: each class's lines, the default search (the total exact up
  * to PV_SEARCH_TOTAL_CAP) and then the same queries with the exact total
  * (--exact-total); returns the default's p95 in ms. */
-static double run_queries(struct search_backend *sb, int kind, int runs)
+static double run_queries(struct search_backend *sb, int kind, int runs, int *r95_r)
 {
 	struct class_fig f, x;
 	uint64_t from = rng;
@@ -392,7 +404,105 @@ static double run_queries(struct search_backend *sb, int kind, int runs)
 	       " queries, --exact-total: mean matches %lld)", class_name[kind], x.p50, x.p95, x.p99,
 		x.max, (long long)x.mean_matches);
 	print_cpu(&x);
+	*r95_r = f.r95;
 	return f.p95;
+}
+
+/* What the count of query must walk: the documents in [lo, hi) matching
+ * query (its FTS5 expression replaced by match when given), counted to
+ * the end on this thread as index_sql_count does; *n_r gets the number.
+ * Returns the least CPU ms of three walks (the index is in RAM). */
+static double walk_ms(sqlite3 *db, const char *query, const char *match, int64_t lo, int64_t hi,
+	int64_t *n_r)
+{
+	struct index_query *parsed;
+	struct index_query_sql s;
+	struct pv_error err;
+	double best = -1;
+	if (index_query_parse(query, &parsed, &err) != PV_OK) {
+		fprintf(stderr, "bench_index: %s: %s\n", query, err.msg);
+		exit(1);
+	}
+	int r = index_query_compile(parsed, &s, &err);
+	index_query_free(&parsed);
+	if (r == PV_OK && match != NULL) {
+		free(s.match);
+		if ((s.match = strdup(match)) == NULL)
+			r = pv_fail(&err, PV_ERR, "out of memory");
+	}
+	s.lo = lo;
+	s.hi = hi;
+	for (int i = 0; r == PV_OK && i < 3; i++) {
+		double t0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
+		r = index_sql_count(db, &s, INDEX_COUNT_ALL, n_r, &err);
+		double t = clock_ms(CLOCK_THREAD_CPUTIME_ID) - t0;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	index_query_sql_free(&s);
+	if (r != PV_OK) {
+		fprintf(stderr, "bench_index: %s: %s\n", query, err.msg);
+		exit(1);
+	}
+	return best;
+}
+
+/* The date range of query (its top level's after:/before:). */
+static void query_range(const char *query, int64_t *lo_r, int64_t *hi_r)
+{
+	struct index_query *parsed;
+	struct index_query_sql s;
+	struct pv_error err;
+	if (index_query_parse(query, &parsed, &err) != PV_OK ||
+	    index_query_compile(parsed, &s, &err) != PV_OK) {
+		fprintf(stderr, "bench_index: %s: %s\n", query, err.msg);
+		exit(1);
+	}
+	index_query_free(&parsed);
+	*lo_r = s.lo;
+	*hi_r = s.hi;
+	index_query_sql_free(&s);
+}
+
+/* For a phrase or negation that misses the target: the query at its p95,
+ * what its count must walk to the end when its total ends under the cap
+ * (every term's documents in its date range, each walk timed alone on
+ * one core), and the whole count on one core against what two cores can
+ * at best make of it. */
+static void print_walk(sqlite3 *db, int kind, int r95)
+{
+	char q[512], t[3][64];
+	int nt = 0;
+	int64_t lo, hi, n[3], total;
+	double ms[3];
+	make_query(q, sizeof(q), kind, r95);
+	query_range(q, &lo, &hi);
+	if (kind == 3) { /* "a b": a, b, and the documents holding both */
+		snprintf(t[0], sizeof(t[0]), "%s", words[r95 % 50]);
+		snprintf(t[1], sizeof(t[1]), "%s", words[(r95 * 7) % 50]);
+		snprintf(t[2], sizeof(t[2]), "%s %s", words[r95 % 50], words[(r95 * 7) % 50]);
+		nt = 3;
+	} else { /* -w after:...: w's documents and every document in the range */
+		snprintf(t[0], sizeof(t[0]), "%s", words[r95 % 3]);
+		nt = 1;
+	}
+	for (int i = 0; i < nt; i++)
+		ms[i] = walk_ms(db, t[i], NULL, lo, hi, &n[i]);
+	double all = walk_ms(db, q, NULL, lo, hi, &total);
+	printf("       bound: the query at p95, '%s', has %lld matches: under the cap, its count "
+	       "walks to the end. Measured now, each walk alone on one core:", q, (long long)total);
+	if (kind == 3) {
+		printf(" '%s' %lld documents %.1f ms, '%s' %lld %.1f ms, both %lld %.1f ms (whose "
+		       "positions FTS5 then compares)", t[0], (long long)n[0], ms[0], t[1],
+			(long long)n[1], ms[1], (long long)n[2], ms[2]);
+	} else {
+		int64_t every;
+		double e = walk_ms(db, "x", "{every} : \"" INDEX_EVERY_TOKEN "\"", lo, hi, &every);
+		printf(" every document in its date range %lld, %.1f ms; '%s' %lld there, %.1f ms",
+			(long long)every, e, t[0], (long long)n[0], ms[0]);
+	}
+	printf("; the whole count %.1f ms of CPU on one core, at best %.1f ms of wall on two\n", all,
+		all / 2);
 }
 
 /* Maps and locks the file at path (BENCH_INDEX_RESIDENT, above); *len_r
@@ -837,11 +947,10 @@ int main(int argc, char **argv)
 	/* the same sequence of query words whether the index was built now */
 	rng = QUERY_SEED;
 	double p95[CLASSES];
+	int r95[CLASSES];
 	for (int k = 0; k < CLASSES; k++)
-		p95[k] = run_queries(sb, k, runs);
+		p95[k] = run_queries(sb, k, runs, &r95[k]);
 	search_backend_close(&sb);
-	if (held != NULL)
-		munmap(held, held_len);
 	for (int k = 0; k < CLASSES; k++) {
 		char q[512], what[80];
 		bool over = p95[k] >= TARGET_P95_MS;
@@ -868,7 +977,11 @@ int main(int argc, char **argv)
 			}
 		}
 		pv_buf_free(&plan);
+		if (k == 3 || k == 6) /* their queries are a function of the run alone */
+			print_walk(db, k, r95[k]);
 	}
+	if (held != NULL) /* the walks above read it too */
+		munmap(held, held_len);
 	sqlite3_close(db);
 	if (!cache)
 		unlink_db(path);

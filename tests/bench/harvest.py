@@ -36,7 +36,11 @@ popvault's rate ends at its --json summary line (the harvests are over);
 the index lag is the time from there until it returns (its indexer has
 caught up; stats must then show nothing pending).  Then the scaling
 figures (--scale): harvest msg/s and verify --full MB/s as one archive
-grows.  Issue 12's targets are printed MET or SHORT.
+grows.  Issue 12's targets are printed MET or SHORT.  Before the runs,
+bench_passes (tests/bench/bench_passes.c, --passes; default beside --null)
+times the passes over the bytes the design requires on this run's
+messages, one core; a SHORT CPU, share or verify target gets bound: lines
+from them.
 """
 import argparse
 import json
@@ -65,6 +69,8 @@ TARGET_VERIFY_MB_S = 600.0                # verify --full, plaintext
 SCALE_KEEP = 0.8                          # largest archive / smallest: no slowdown
 RSS_LIMIT_MB = 32.0
 PROFILE_MAX = 3000    # messages in the profiled harvest
+PASSES_MB = 64        # bench_passes' sample of the run's messages
+PASSES_REPS = 5       # its repetitions of each pass (the best is kept)
 CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -413,6 +419,134 @@ def loadavg():
         return float(f.read().split()[0])
 
 
+def measure_passes(a, template):
+    """bench_passes (tests/bench/bench_passes.c) over this run's messages:
+    what the passes over the bytes that the design requires cost on one
+    core of this machine, now, with popvault's own functions. (figures,
+    None) or (None, why not)."""
+    exe = a.passes or os.path.join(os.path.dirname(a.null), "bench_passes")
+    if not os.access(exe, os.X_OK):
+        return None, ("the design's passes: not measured (%s is missing; make bench "
+                      "builds it with every tests/bench/*.c)" % exe)
+    t0 = time.monotonic()
+    p = subprocess.run([exe, "-m", str(PASSES_MB), "-r", str(PASSES_REPS), template],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        return None, "the design's passes: bench_passes failed: %s" % p.stderr[-300:]
+    log("bench_passes: %.1f s" % (time.monotonic() - t0))
+    return json.loads(p.stdout), None
+
+
+def pass_ms_mb(p, name):
+    """ms of one core per MB of plaintext for a pass of bench_passes."""
+    return 1000.0 / p["passes"][name]["mb_s"]
+
+
+# The sums bench_passes prints, by what they hold: the passes the
+# invariants require (exact bytes: content SHA-256; hash-committed: the
+# salted BLAKE2b leaf; encrypted: XChaCha20-Poly1305; pack integrity: the
+# record's SHA-256), every block stored; then as records are sealed today,
+# zstd-1 kept where it saves (no invariant asks for it).
+SEAL_REQUIRED = ("sha256", "blake2b", "push_plain", "record_sha256_plain")
+SEAL_DESIGN = ("sha256", "blake2b", "zstd1", "push_zstd", "record_sha256_zstd")
+CHECK_REQUIRED = ("record_sha256_plain", "pull_plain", "sha256", "blake2b")
+CHECK_DESIGN = ("record_sha256_zstd", "pull_zstd", "unzstd", "sha256", "blake2b")
+
+
+def passes_ms_mb(p, names):
+    return sum(pass_ms_mb(p, n) for n in names)
+
+
+def passes_lines(b):
+    """The report's lines on the design's passes (bench_passes)."""
+    p = b.passes
+    if p is None:
+        return [b.passes_note]
+    mb = b.bytes / b.args.count / 1e6     # this run's mean message, MB
+
+    def ms(name):
+        return pass_ms_mb(p, name) * mb
+    req, des = passes_ms_mb(p, SEAL_REQUIRED) * mb, passes_ms_mb(p, SEAL_DESIGN) * mb
+    creq, cdes = passes_ms_mb(p, CHECK_REQUIRED), passes_ms_mb(p, CHECK_DESIGN)
+    chk = pass_ms_mb(p, "check")
+    return [
+        "The design's passes over this run's messages, one core, measured now (bench_passes: "
+        "%d of the %d messages, %.1f MB; thread CPU, best of %d;" % (
+            p["messages"], p["files"], p["bytes"] / 1e6, p["reps"]),
+        "popvault's own functions; ms per message at this run's mean message of %.0f KB):"
+        % (mb * 1000),
+        "  seal (the harvest): content SHA-256 %.3f (exact bytes) + salted BLAKE2b %.3f "
+        "(hash-committed) + XChaCha20-Poly1305 %.3f (encrypted)" % (
+            ms("sha256"), ms("blake2b"), ms("push_plain")),
+        "    + the record's SHA-256 %.3f (pack integrity) = %.3f ms required; zstd-1 (no "
+        "invariant's) %.3f, after which encryption %.3f and" % (
+            ms("record_sha256_plain"), req, ms("zstd1"), ms("push_zstd")),
+        "    the record's SHA-256 %.3f: %.3f ms as records are sealed today; popvault's "
+        "sealing code (ingest_hash_*, record_*) measured %.3f ms" % (
+            ms("record_sha256_zstd"), des, ms("seal")),
+        "  check (verify --full), per MB: the record's SHA-256 %.2f + XChaCha20-Poly1305 "
+        "%.2f + SHA-256 %.2f + BLAKE2b %.2f = %.2f ms required (%.0f MB/s" % (
+            pass_ms_mb(p, "record_sha256_plain"), pass_ms_mb(p, "pull_plain"),
+            pass_ms_mb(p, "sha256"), pass_ms_mb(p, "blake2b"), creq, 1000 / creq),
+        "    a core); as stored today, with zstd decompression %.2f: %.2f ms (%.0f MB/s); "
+        "record_open and the two hashes measured %.2f ms (%.0f MB/s)" % (
+            pass_ms_mb(p, "unzstd"), cdes, 1000 / cdes, chk, 1000 / chk),
+        "  for scale: one memcpy of the bytes %.3f ms per message; writing the sealed "
+        "records into the page cache %.3f ms" % (ms("memcpy"), ms("write")),
+    ]
+
+
+def passes_bounds(b, s, m, cpu_short, share_short):
+    """The bound: lines the passes give a SHORT harvest target of mode m:
+    the CPU per message (cpu_short), the null client's share
+    (share_short)."""
+    p = b.passes
+    pv, nl = s.get(("popvault", m)), s.get(("null", m))
+    if p is None or pv is None:
+        return []
+    n = b.args.count
+    mb = b.bytes / n / 1e6
+
+    def ms(name):
+        return pass_ms_mb(p, name) * mb
+    req = passes_ms_mb(p, SEAL_REQUIRED) * mb
+    des = passes_ms_mb(p, SEAL_DESIGN) * mb
+    cpu = 1000 * pv["cpu"] / n
+    out = []
+    if cpu_short:
+        out.append("       bound: the passes the invariants require (content SHA-256 %.3f, "
+                   "salted BLAKE2b %.3f, XChaCha20-Poly1305 %.3f, the record's SHA-256 %.3f) "
+                   "cost %.3f ms per message on this CPU, measured now (bench_passes, one "
+                   "core, this run's messages)" % (
+                       ms("sha256"), ms("blake2b"), ms("push_plain"),
+                       ms("record_sha256_plain"), req))
+        left = TARGET_CPU_MS - des
+        out.append("       bound: with zstd-1 as records are sealed today (%.3f ms, and less "
+                   "left to encrypt and hash) %.3f ms: %s for receiving, the catalog, packs "
+                   "and fsyncs (%.3f ms left without zstd); popvault spends %.3f ms beyond the "
+                   "passes (%.3f - %.3f)" % (
+                       ms("zstd1"), des, "the target leaves %.3f ms" % left if left >= 0
+                       else "the passes alone exceed the target by %.3f ms, nothing left"
+                       % -left, TARGET_CPU_MS - req, cpu - des, cpu, des))
+    if share_short and nl:
+        cores = os.cpu_count() or 1
+        srv = 1000 * pv["server_cpu"] / n
+        idx = 1000 * (pv.get("cpu_all", pv["cpu"]) - pv["cpu"]) / n
+
+        def share(pv_ms):
+            rate = cores * 1000 / (pv_ms + srv)
+            return rate, 100 * rate / nl["msgs_s"]
+        out.append("       bound: popvault %.3f ms + Dovecot %.3f ms CPU per message (this "
+                   "run) on %d cores allow at most %.0f msgs/s, %.0f%% of the null client's "
+                   "%.0f (Dovecot's CPU serves the null client too); with the indexer's %.3f "
+                   "ms, %.0f msgs/s (%.0f%%)" % ((cpu, srv, cores) + share(cpu)
+                                                 + (nl["msgs_s"], idx) + share(cpu + idx)))
+        out.append("       bound: were popvault's CPU the passes alone (%.3f ms with zstd-1, "
+                   "%.3f without), the CPUs would allow %.0f msgs/s (%.0f%%), %.0f "
+                   "(%.0f%%) without zstd" % ((des, req) + share(des) + share(req)))
+    return out
+
+
 class Bench:
     def __init__(self, args, run_):
         self.args = args
@@ -436,6 +570,7 @@ class Bench:
         shutil.rmtree(mail)
         log("generated %d messages, %.1f MB, in %.1f s"
             % (len(files), self.bytes / 1e6, time.monotonic() - t0))
+        self.passes, self.passes_note = measure_passes(a, self.template)
         self.dovecot = self.run.dovecot(users=["%s:%s" % (USER, PASSWORD)])
         self.dovecot.ca_file = self.run.ca()["ca"]
         self.maildir = self.dovecot.maildir(USER)
@@ -922,6 +1057,8 @@ def targets(b, s):
                        "on one core), busy %.0f%% of one core; see 'what bounds popvault' "
                        "below" % (1000 * pv["cpu"] / a.count, a.count / pv["cpu"],
                                   100 * pv["cpu"] / pv["wall"]))
+            out += passes_bounds(b, s, m, 1000 * pv["cpu"] / a.count >= TARGET_CPU_MS,
+                                 bool(nl) and pv["msgs_s"] / nl["msgs_s"] < TARGET_NULL[m])
         if pv and "lag" in pv and m == "plain":
             ok = pv["lag_max"] <= TARGET_LAG_S
             out.append(target_line(
@@ -969,6 +1106,26 @@ def targets(b, s):
                        "others %.2f cores; the CPU alone allows %.0f MB/s per core"
                        % (v["cpu"], v["wall"], v["cores"], os.cpu_count(), v["others"],
                           v["bytes"] / 1e6 / v["cpu"]))
+            p = b.passes
+            if p is not None:
+                cores = os.cpu_count() or 1
+                creq = passes_ms_mb(p, CHECK_REQUIRED)
+                cdes = passes_ms_mb(p, CHECK_DESIGN)
+                chk = pass_ms_mb(p, "check")
+                out.append("       bound: the checks the invariants require (the record's "
+                           "SHA-256 %.2f, XChaCha20-Poly1305 %.2f, SHA-256 %.2f, BLAKE2b %.2f "
+                           "ms per MB) cost %.2f ms per MB on one core, measured now "
+                           "(bench_passes): %d cores reach at most %.0f MB/s" % (
+                               pass_ms_mb(p, "record_sha256_plain"), pass_ms_mb(p, "pull_plain"),
+                               pass_ms_mb(p, "sha256"), pass_ms_mb(p, "blake2b"), creq, cores,
+                               cores * 1000 / creq))
+                out.append("       bound: as records are stored today, with zstd "
+                           "decompression (%.2f ms per MB), %.2f ms per MB: at most %.0f MB/s "
+                           "on %d cores; popvault's record_open with the two hashes measured "
+                           "%.2f ms per MB (%.0f MB/s); verify --full used %.2f ms CPU per MB "
+                           "in this run" % (
+                               pass_ms_mb(p, "unzstd"), cdes, cores * 1000 / cdes, cores, chk,
+                               cores * 1000 / chk, 1000 * v["cpu"] / (v["bytes"] / 1e6)))
         if len(rows) > 1:
             first = rows[0]
             h = top["msgs_s"] / first["msgs_s"]
@@ -1119,6 +1276,7 @@ def main():
                     "--popvault as the tool pv-base (ratio = the speed-up)")
     ap.add_argument("--json")
     ap.add_argument("--perf-dir", help="keep perf.data files here")
+    ap.add_argument("--passes", help="bench_passes (default: beside --null)")
     ap.add_argument("--profile", default="auto",
                     choices=("auto", "always", "never"))
     a = ap.parse_args()
@@ -1174,6 +1332,8 @@ def main():
         if sc:
             lines.append("")
             lines += sc
+        lines.append("")
+        lines += passes_lines(b)
         tl, short = targets(b, s)
         lines.append("")
         lines += tl
@@ -1192,6 +1352,7 @@ def main():
                                big=[{k: v for k, v in x.items() if k != "work"}
                                     for x in getattr(b, "big_results", [])],
                                scaling=getattr(b, "scale_results", []),
+                               passes=b.passes,
                                summary={"%s/%s" % k: v for k, v in s.items()},
                                targets=tl), f, indent=1)
     return 0
