@@ -496,12 +496,12 @@ def passes_lines(b):
     ]
 
 
-def passes_bounds(b, s, m, cpu_short, share_short):
+def passes_bounds(b, s, m, cpu_short, share_short, mpop_short=False):
     """The bound: lines the passes give a SHORT harvest target of mode m:
     the CPU per message (cpu_short), the null client's share
-    (share_short)."""
+    (share_short), the ratio to mpop (mpop_short)."""
     p = b.passes
-    pv, nl = s.get(("popvault", m)), s.get(("null", m))
+    pv, nl, mp = (s.get((t, m)) for t in ("popvault", "null", "mpop"))
     if p is None or pv is None:
         return []
     n = b.args.count
@@ -544,6 +544,19 @@ def passes_bounds(b, s, m, cpu_short, share_short):
         out.append("       bound: were popvault's CPU the passes alone (%.3f ms with zstd-1, "
                    "%.3f without), the CPUs would allow %.0f msgs/s (%.0f%%), %.0f "
                    "(%.0f%%) without zstd" % ((des, req) + share(des) + share(req)))
+    if mpop_short and mp:
+        cores = os.cpu_count() or 1
+        srv = 1000 * pv["server_cpu"] / n
+        idx = 1000 * (pv.get("cpu_all", pv["cpu"]) - pv["cpu"]) / n
+
+        def rate(pv_ms):
+            r = cores * 1000 / (pv_ms + srv)
+            return r, r / mp["msgs_s"]
+        out.append("       bound: popvault %.3f ms + Dovecot %.3f ms CPU per message (this "
+                   "run) on %d cores allow at most %.0f msgs/s, %.2fx mpop's %.0f; with the "
+                   "indexer's %.3f ms beside the harvest (it takes what the harvest leaves "
+                   "of the cores, at nice 10), %.0f msgs/s (%.2fx)"
+                   % ((cpu, srv, cores) + rate(cpu) + (mp["msgs_s"], idx) + rate(cpu + idx)))
     return out
 
 
@@ -1058,7 +1071,8 @@ def targets(b, s):
                        "below" % (1000 * pv["cpu"] / a.count, a.count / pv["cpu"],
                                   100 * pv["cpu"] / pv["wall"]))
             out += passes_bounds(b, s, m, 1000 * pv["cpu"] / a.count >= TARGET_CPU_MS,
-                                 bool(nl) and pv["msgs_s"] / nl["msgs_s"] < TARGET_NULL[m])
+                                 bool(nl) and pv["msgs_s"] / nl["msgs_s"] < TARGET_NULL[m],
+                                 bool(mp) and pv["msgs_s"] / mp["msgs_s"] < TARGET_MPOP)
         if pv and "lag" in pv and m == "plain":
             ok = pv["lag_max"] <= TARGET_LAG_S
             out.append(target_line(
