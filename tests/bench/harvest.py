@@ -528,14 +528,17 @@ def passes_bounds(b, s, m, cpu_short, share_short, mpop_short=False):
                        ms("zstd1"), des, "the target leaves %.3f ms" % left if left >= 0
                        else "the passes alone exceed the target by %.3f ms, nothing left"
                        % -left, TARGET_CPU_MS - req, cpu - des, cpu, des))
-    if share_short and nl:
-        cores = os.cpu_count() or 1
-        srv = 1000 * pv["server_cpu"] / n
-        idx = 1000 * (pv.get("cpu_all", pv["cpu"]) - pv["cpu"]) / n
+    # What the cores allow when popvault and Dovecot use pv_ms and srv ms
+    # of CPU per message (and the indexer idx more beside the harvest).
+    cores = os.cpu_count() or 1
+    srv = 1000 * pv["server_cpu"] / n
+    idx = 1000 * (pv.get("cpu_all", pv["cpu"]) - pv["cpu"]) / n
 
+    def rate(pv_ms):
+        return cores * 1000 / (pv_ms + srv)
+    if share_short and nl:
         def share(pv_ms):
-            rate = cores * 1000 / (pv_ms + srv)
-            return rate, 100 * rate / nl["msgs_s"]
+            return rate(pv_ms), 100 * rate(pv_ms) / nl["msgs_s"]
         out.append("       bound: popvault %.3f ms + Dovecot %.3f ms CPU per message (this "
                    "run) on %d cores allow at most %.0f msgs/s, %.0f%% of the null client's "
                    "%.0f (Dovecot's CPU serves the null client too); with the indexer's %.3f "
@@ -545,18 +548,13 @@ def passes_bounds(b, s, m, cpu_short, share_short, mpop_short=False):
                    "%.3f without), the CPUs would allow %.0f msgs/s (%.0f%%), %.0f "
                    "(%.0f%%) without zstd" % ((des, req) + share(des) + share(req)))
     if mpop_short and mp:
-        cores = os.cpu_count() or 1
-        srv = 1000 * pv["server_cpu"] / n
-        idx = 1000 * (pv.get("cpu_all", pv["cpu"]) - pv["cpu"]) / n
-
-        def rate(pv_ms):
-            r = cores * 1000 / (pv_ms + srv)
-            return r, r / mp["msgs_s"]
+        def ratio(pv_ms):
+            return rate(pv_ms), rate(pv_ms) / mp["msgs_s"]
         out.append("       bound: popvault %.3f ms + Dovecot %.3f ms CPU per message (this "
                    "run) on %d cores allow at most %.0f msgs/s, %.2fx mpop's %.0f; with the "
                    "indexer's %.3f ms beside the harvest (it takes what the harvest leaves "
                    "of the cores, at nice 10), %.0f msgs/s (%.2fx)"
-                   % ((cpu, srv, cores) + rate(cpu) + (mp["msgs_s"], idx) + rate(cpu + idx)))
+                   % ((cpu, srv, cores) + ratio(cpu) + (mp["msgs_s"], idx) + ratio(cpu + idx)))
     return out
 
 
