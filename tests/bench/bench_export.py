@@ -32,6 +32,7 @@ SRC = os.path.dirname(os.path.dirname(HERE))
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(SRC, "tests", "e2e", "lib"))
 import pvharness  # noqa: E402
+import benchpasses  # noqa: E402  (tests/bench, this script's directory)
 
 
 TARGET_MSG_S = 1000.0       # export, messages/s (issue 12)
@@ -48,18 +49,13 @@ EXPORT_PASSES = ("record_sha256_zstd", "pull_zstd", "unzstd", "blake2b", "md5", 
 def measure_passes(exe, mail):
     """bench_passes over the generated messages: (figures, None) or (None,
     why not)."""
-    if not os.access(exe, os.X_OK):
-        return None, ("export's passes: not measured (%s is missing; make bench builds it "
-                      "with every tests/bench/*.c)" % exe)
-    p = subprocess.run([exe, "-m", "64", "-r", "5", mail], capture_output=True, text=True)
-    if p.returncode != 0:
-        return None, "export's passes: bench_passes failed: %s" % p.stderr[-300:]
-    return json.loads(p.stdout), None
+    got, why = benchpasses.measure(exe, mail)
+    return got, None if got is not None else "export's passes: " + why
 
 
 def passes_ms(p, mean_mb):
     """{pass: ms of one core per message of mean_mb MB} for EXPORT_PASSES."""
-    return {n: 1000.0 / p["passes"][n]["mb_s"] * mean_mb for n in set(EXPORT_PASSES)}
+    return {n: benchpasses.ms_per_mb(p, n) * mean_mb for n in set(EXPORT_PASSES)}
 
 
 def timed(cmd, env=None):

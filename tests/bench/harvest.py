@@ -56,6 +56,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e", "lib"))
 import pvharness  # noqa: E402
+import benchpasses  # noqa: E402  (tests/bench, this script's directory)
+from benchpasses import ms_per_mb  # noqa: E402
 
 USER, PASSWORD = "alice", "alicepw"
 ALL_TOOLS = ["popvault", "mpop", "fetchmail", "getmail", "null"]
@@ -69,8 +71,6 @@ TARGET_VERIFY_MB_S = 600.0                # verify --full, plaintext
 SCALE_KEEP = 0.8                          # largest archive / smallest: no slowdown
 RSS_LIMIT_MB = 32.0
 PROFILE_MAX = 3000    # messages in the profiled harvest
-PASSES_MB = 64        # bench_passes' sample of the run's messages
-PASSES_REPS = 5       # its repetitions of each pass (the best is kept)
 CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -432,22 +432,13 @@ def measure_passes(a, template):
     what the passes over the bytes that the design requires cost on one
     core of this machine, now, with popvault's own functions. (figures,
     None) or (None, why not)."""
-    exe = a.passes or os.path.join(os.path.dirname(a.null), "bench_passes")
-    if not os.access(exe, os.X_OK):
-        return None, ("the design's passes: not measured (%s is missing; make bench "
-                      "builds it with every tests/bench/*.c)" % exe)
     t0 = time.monotonic()
-    p = subprocess.run([exe, "-m", str(PASSES_MB), "-r", str(PASSES_REPS), template],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        return None, "the design's passes: bench_passes failed: %s" % p.stderr[-300:]
+    got, why = benchpasses.measure(
+        a.passes or os.path.join(os.path.dirname(a.null), "bench_passes"), template)
+    if got is None:
+        return None, "the design's passes: " + why
     log("bench_passes: %.1f s" % (time.monotonic() - t0))
-    return json.loads(p.stdout), None
-
-
-def pass_ms_mb(p, name):
-    """ms of one core per MB of plaintext for a pass of bench_passes."""
-    return 1000.0 / p["passes"][name]["mb_s"]
+    return got, None
 
 
 # The sums bench_passes prints, by what they hold: the passes the
@@ -462,7 +453,7 @@ CHECK_DESIGN = ("record_sha256_zstd", "pull_zstd", "unzstd", "sha256", "blake2b"
 
 
 def passes_ms_mb(p, names):
-    return sum(pass_ms_mb(p, n) for n in names)
+    return sum(ms_per_mb(p, n) for n in names)
 
 
 def passes_lines(b):
@@ -473,10 +464,10 @@ def passes_lines(b):
     mb = b.bytes / b.args.count / 1e6     # this run's mean message, MB
 
     def ms(name):
-        return pass_ms_mb(p, name) * mb
+        return ms_per_mb(p, name) * mb
     req, des = passes_ms_mb(p, SEAL_REQUIRED) * mb, passes_ms_mb(p, SEAL_DESIGN) * mb
     creq, cdes = passes_ms_mb(p, CHECK_REQUIRED), passes_ms_mb(p, CHECK_DESIGN)
-    chk = pass_ms_mb(p, "check")
+    chk = ms_per_mb(p, "check")
     return [
         "The design's passes over this run's messages, one core, measured now (bench_passes: "
         "%d of the %d messages, %.1f MB; thread CPU, best of %d;" % (
@@ -494,11 +485,11 @@ def passes_lines(b):
             ms("record_sha256_zstd"), des, ms("seal")),
         "  check (verify --full), per MB: the record's SHA-256 %.2f + XChaCha20-Poly1305 "
         "%.2f + SHA-256 %.2f + BLAKE2b %.2f = %.2f ms required (%.0f MB/s" % (
-            pass_ms_mb(p, "record_sha256_plain"), pass_ms_mb(p, "pull_plain"),
-            pass_ms_mb(p, "sha256"), pass_ms_mb(p, "blake2b"), creq, 1000 / creq),
+            ms_per_mb(p, "record_sha256_plain"), ms_per_mb(p, "pull_plain"),
+            ms_per_mb(p, "sha256"), ms_per_mb(p, "blake2b"), creq, 1000 / creq),
         "    a core); as stored today, with zstd decompression %.2f: %.2f ms (%.0f MB/s); "
         "record_open and the two hashes measured %.2f ms (%.0f MB/s)" % (
-            pass_ms_mb(p, "unzstd"), cdes, 1000 / cdes, chk, 1000 / chk),
+            ms_per_mb(p, "unzstd"), cdes, 1000 / cdes, chk, 1000 / chk),
         "  for scale: one memcpy of the bytes %.3f ms per message; writing the sealed "
         "records into the page cache %.3f ms" % (ms("memcpy"), ms("write")),
     ]
@@ -516,7 +507,7 @@ def passes_bounds(b, s, m, cpu_short, share_short, mpop_short=False):
     mb = b.bytes / n / 1e6
 
     def ms(name):
-        return pass_ms_mb(p, name) * mb
+        return ms_per_mb(p, name) * mb
     req = passes_ms_mb(p, SEAL_REQUIRED) * mb
     des = passes_ms_mb(p, SEAL_DESIGN) * mb
     cpu = 1000 * pv["cpu"] / n
@@ -1131,20 +1122,20 @@ def targets(b, s):
                 cores = os.cpu_count() or 1
                 creq = passes_ms_mb(p, CHECK_REQUIRED)
                 cdes = passes_ms_mb(p, CHECK_DESIGN)
-                chk = pass_ms_mb(p, "check")
+                chk = ms_per_mb(p, "check")
                 out.append("       bound: the checks the invariants require (the record's "
                            "SHA-256 %.2f, XChaCha20-Poly1305 %.2f, SHA-256 %.2f, BLAKE2b %.2f "
                            "ms per MB) cost %.2f ms per MB on one core, measured now "
                            "(bench_passes): %d cores reach at most %.0f MB/s" % (
-                               pass_ms_mb(p, "record_sha256_plain"), pass_ms_mb(p, "pull_plain"),
-                               pass_ms_mb(p, "sha256"), pass_ms_mb(p, "blake2b"), creq, cores,
+                               ms_per_mb(p, "record_sha256_plain"), ms_per_mb(p, "pull_plain"),
+                               ms_per_mb(p, "sha256"), ms_per_mb(p, "blake2b"), creq, cores,
                                cores * 1000 / creq))
                 out.append("       bound: as records are stored today, with zstd "
                            "decompression (%.2f ms per MB), %.2f ms per MB: at most %.0f MB/s "
                            "on %d cores; popvault's record_open with the two hashes measured "
                            "%.2f ms per MB (%.0f MB/s); verify --full used %.2f ms CPU per MB "
                            "in this run" % (
-                               pass_ms_mb(p, "unzstd"), cdes, cores * 1000 / cdes, cores, chk,
+                               ms_per_mb(p, "unzstd"), cdes, cores * 1000 / cdes, cores, chk,
                                cores * 1000 / chk, 1000 * v["cpu"] / (v["bytes"] / 1e6)))
         if len(rows) > 1:
             first = rows[0]
