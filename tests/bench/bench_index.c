@@ -408,6 +408,22 @@ static double run_queries(struct search_backend *sb, int kind, int runs, int *r9
 	return f.p95;
 }
 
+/* query compiled as a search compiles it; exits on an error. */
+static void compile_query(const char *query, struct index_query_sql *s)
+{
+	struct index_query *parsed;
+	struct pv_error err;
+	int r = index_query_parse(query, &parsed, &err);
+	if (r == PV_OK) {
+		r = index_query_compile(parsed, s, &err);
+		index_query_free(&parsed);
+	}
+	if (r != PV_OK) {
+		fprintf(stderr, "bench_index: %s: %s\n", query, err.msg);
+		exit(1);
+	}
+}
+
 /* What the count of query must walk: the documents in [lo, hi) matching
  * query (its FTS5 expression replaced by match when given), counted to
  * the end on this thread as index_sql_count does; *n_r gets the number.
@@ -415,17 +431,12 @@ static double run_queries(struct search_backend *sb, int kind, int runs, int *r9
 static double walk_ms(sqlite3 *db, const char *query, const char *match, int64_t lo, int64_t hi,
 	int64_t *n_r)
 {
-	struct index_query *parsed;
 	struct index_query_sql s;
 	struct pv_error err;
 	double best = -1;
-	if (index_query_parse(query, &parsed, &err) != PV_OK) {
-		fprintf(stderr, "bench_index: %s: %s\n", query, err.msg);
-		exit(1);
-	}
-	int r = index_query_compile(parsed, &s, &err);
-	index_query_free(&parsed);
-	if (r == PV_OK && match != NULL) {
+	int r = PV_OK;
+	compile_query(query, &s);
+	if (match != NULL) {
 		free(s.match);
 		if ((s.match = strdup(match)) == NULL)
 			r = pv_fail(&err, PV_ERR, "out of memory");
@@ -450,15 +461,8 @@ static double walk_ms(sqlite3 *db, const char *query, const char *match, int64_t
 /* The date range of query (its top level's after:/before:). */
 static void query_range(const char *query, int64_t *lo_r, int64_t *hi_r)
 {
-	struct index_query *parsed;
 	struct index_query_sql s;
-	struct pv_error err;
-	if (index_query_parse(query, &parsed, &err) != PV_OK ||
-	    index_query_compile(parsed, &s, &err) != PV_OK) {
-		fprintf(stderr, "bench_index: %s: %s\n", query, err.msg);
-		exit(1);
-	}
-	index_query_free(&parsed);
+	compile_query(query, &s);
 	*lo_r = s.lo;
 	*hi_r = s.hi;
 	index_query_sql_free(&s);
