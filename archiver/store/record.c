@@ -531,6 +531,11 @@ int record_open(int fd, uint64_t off, uint64_t len, const char *id,
 		const unsigned char key[BLOB_KEY_BYTES], const unsigned char *expect_sha256,
 		blob_sink_fn sink, void *ctx, const char *what, struct pv_error *err)
 {
+	/* Only record_read_into may skip the hash of the id (open_record's
+	 * NULL): a caller here that has none gets an error, not a read that
+	 * trusts unhashed bytes. */
+	if (id == NULL)
+		return pv_fail(err, PV_ERR, "%s: no record id to check the record against", what);
 	return open_record(fd, off, len, id, key, expect_sha256, sink, ctx, what, err);
 }
 

@@ -463,6 +463,9 @@ static void test_last_chunk_mark_is_checked(void **state)
 	assert_int_equal(record_measure(fd, 0, len, &measured), PV_OK);
 	assert_int_equal(measured, len);
 	assert_int_equal(record_open(fd, 0, len, id, key, NULL, NULL, NULL, "rec", &err), PV_OK);
+	/* without an id to hash it against, record_open reads nothing */
+	assert_int_equal(record_open(fd, 0, len, NULL, key, NULL, NULL, NULL, "rec", &err), PV_ERR);
+	assert_non_null(strstr(err.msg, "no record id"));
 	/* mark the first chunk as the last: record_measure sees a shorter record */
 	close(fd);
 	flip(path, 4 + 24, 0x80);
