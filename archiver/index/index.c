@@ -544,7 +544,6 @@ static int search_sql(const struct index_query_sql *q, const struct index_order 
 	return r;
 }
 
-/* Counts and page in one read transaction, unless the caller has one. */
 static int read_begin(sqlite3 *db, bool *own_r, struct pv_error *err)
 {
 	*own_r = false;
@@ -713,6 +712,7 @@ int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
 	return r;
 }
 
+/* Count and page in one read transaction, unless the caller has one. */
 int index_search(sqlite3 *db, const char *query, int64_t limit, int64_t offset,
 	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err)
 {

@@ -818,12 +818,12 @@ static void sql(struct comp *c, const struct index_query_node *n, struct pv_buf 
 	}
 }
 
-/* What the exclusion-only query n excludes (n's own when it is one
- * negation, else its negated kids'): their OR. */
-static void excluded(struct comp *c, const struct index_query_node *n, struct pv_buf *b)
+/* What the exclusion-only query n excludes (n itself when it is one
+ * negation, else its negated kids among the first nkids): their OR. */
+static void excluded(struct comp *c, const struct index_query_node *n, size_t nkids,
+	struct pv_buf *b)
 {
 	bool first = true;
-	size_t nkids = n->op == IQ_NOT ? 1 : n->nkids;
 	for (size_t i = 0; i < nkids; i++) {
 		const struct index_query_node *k = n->op == IQ_NOT ? n : n->kids[i];
 		if (!neg_pure(k))
@@ -890,7 +890,7 @@ int index_query_compile(const struct index_query *q, struct index_query_sql *s,
 		fts(&c, n->kids[0], &m);
 		out(&c, &m, ")");
 		out(&c, &s->where, "1");
-		excluded(&c, n, &x);
+		excluded(&c, n, 1, &x);
 	} else if (is_date(n)) {
 		narrow(s, n);
 		out(&c, &s->where, "1");
@@ -916,7 +916,7 @@ int index_query_compile(const struct index_query *q, struct index_query_sql *s,
 					fts(&c, n->kids[i]->kids[0], &m);
 				}
 			out(&c, &m, ")");
-			excluded(&c, n, &x);
+			excluded(&c, n, n->nkids, &x);
 		}
 		bool first = true;
 		for (size_t i = 0; i < n->nkids; i++) {
