@@ -84,8 +84,12 @@ def main():
     ap.add_argument("--strace")
     ap.add_argument("--names", default="dovecot")
     ap.add_argument("--keep", help="copy the last round's data directory here")
+    ap.add_argument("--passes", help="bench_passes (default: build/bench/ beside --popvault)")
     a = ap.parse_args()
     a.popvault = os.path.abspath(a.popvault)
+    # harvest.py's Bench measures the design's passes: bench_passes, found
+    # as harvest.py finds it (beside its --null, the bench's popnull)
+    a.null = os.path.join(os.path.dirname(a.popvault), "bench", "popnull")
     a.tools = ["popvault"]  # what harvest.py's setup starts servers for
     with pvharness.Run() as r:
         b = hb.Bench(a, r)
