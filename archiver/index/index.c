@@ -544,30 +544,10 @@ static int search_sql(const struct index_query_sql *q, const struct index_order 
 	return r;
 }
 
-static int read_begin(sqlite3 *db, bool *own_r, struct pv_error *err)
-{
-	*own_r = false;
-	if (db == NULL)
-		return no_sqlite(err);
-	*own_r = sqlite3_get_autocommit(db) != 0;
-	return *own_r ? exec(db, "BEGIN", err) : PV_OK;
-}
-
-static void read_end(sqlite3 *db, bool own)
-{
-	if (own)
-		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-}
-
-static int count_excluding(sqlite3 *db, const struct index_query_sql *q, int64_t *n_r,
-	struct pv_error *err);
-
 int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t max, int64_t *n_r,
 	struct pv_error *err)
 {
 	static const struct index_order newest_first = {INDEX_SORT_DATE, false};
-	if (max == INDEX_COUNT_ALL && q->excluded != NULL)
-		return count_excluding(db, q, n_r, err);
 	enum search_stmt kind = max == INDEX_COUNT_ALL ? STMT_COUNT : STMT_COUNT_UPTO;
 	struct pv_buf sql;
 	sqlite3_stmt *st = NULL;
@@ -586,33 +566,6 @@ int index_sql_count(sqlite3 *db, const struct index_query_sql *q, int64_t max, i
 	}
 	sqlite3_finalize(st);
 	pv_buf_free(&sql);
-	return r;
-}
-
-/* An exclusion-only query's exact count: the documents of its range (and
- * its other conditions) less those among them matching what it excludes,
- * each counted on its own in one snapshot. FTS5 would walk every
- * document of the range in column `every` and the excluded words'
- * doclists beside it; this walks the key index of idx_doc over the range
- * and the excluded words' doclists alone (every idx_fts row has its
- * idx_doc row: both are written in one savepoint). */
-static int count_excluding(sqlite3 *db, const struct index_query_sql *q, int64_t *n_r,
-	struct pv_error *err)
-{
-	struct index_query_sql all = *q, hit = *q;
-	all.match = all.excluded = NULL;
-	hit.match = q->excluded;
-	hit.excluded = NULL;
-	int64_t n_all = 0, n_hit = 0;
-	bool own = false;
-	int r = read_begin(db, &own, err);
-	if (r == PV_OK)
-		r = index_sql_count(db, &all, INDEX_COUNT_ALL, &n_all, err);
-	if (r == PV_OK)
-		r = index_sql_count(db, &hit, INDEX_COUNT_ALL, &n_hit, err);
-	read_end(db, own);
-	if (r == PV_OK)
-		*n_r = n_all - n_hit;
 	return r;
 }
 
@@ -713,6 +666,21 @@ int index_search_explain(sqlite3 *db, const char *query, struct pv_buf *out,
 }
 
 /* Count and page in one read transaction, unless the caller has one. */
+static int read_begin(sqlite3 *db, bool *own_r, struct pv_error *err)
+{
+	*own_r = false;
+	if (db == NULL)
+		return no_sqlite(err);
+	*own_r = sqlite3_get_autocommit(db) != 0;
+	return *own_r ? exec(db, "BEGIN", err) : PV_OK;
+}
+
+static void read_end(sqlite3 *db, bool own)
+{
+	if (own)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+}
+
 int index_search(sqlite3 *db, const char *query, int64_t limit, int64_t offset,
 	struct index_hits *hits_r, int64_t *total_r, struct pv_error *err)
 {

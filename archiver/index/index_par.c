@@ -213,13 +213,6 @@ int index_par_count(struct index_par *p, sqlite3 *db, const struct index_query_s
 	}
 	/* each part stops at what is left of the bound: past it, so is the sum */
 	int64_t left = max == INDEX_COUNT_ALL ? max : max - probe;
-	/* An exclusion-only query projected to end under its bound walks its
-	 * whole range either way: an exact count subtracts instead (index.c
-	 * count_excluding), far less work than FTS5's walk of the range. The
-	 * total may then pass max: the caller only reads "more than max". */
-	if (q->excluded != NULL && left != INDEX_COUNT_ALL &&
-	    probe * (PROBE_PARTS - 1) < 2 * left)
-		left = INDEX_COUNT_ALL;
 	bool big = (thread_cpu_ms() - t0) * (PROBE_PARTS - 1) >= p->opts.min_ms;
 	if (!(big && versioned &&
 		    count_split(p, db, q, left, before, lo + (cut - lo) / 2, cut, &rest, &r, err))) {

@@ -818,23 +818,6 @@ static void sql(struct comp *c, const struct index_query_node *n, struct pv_buf 
 	}
 }
 
-/* What the exclusion-only query n excludes (n itself when it is one
- * negation, else its negated kids among the first nkids): their OR. */
-static void excluded(struct comp *c, const struct index_query_node *n, size_t nkids,
-	struct pv_buf *b)
-{
-	bool first = true;
-	for (size_t i = 0; i < nkids; i++) {
-		const struct index_query_node *k = n->op == IQ_NOT ? n : n->kids[i];
-		if (!neg_pure(k))
-			continue;
-		out(c, b, first ? "(" : " OR (");
-		fts(c, k->kids[0], b);
-		out(c, b, ")");
-		first = false;
-	}
-}
-
 int64_t index_query_key(int64_t date, int64_t id)
 {
 	const int64_t half = (int64_t)1 << 33;
@@ -876,9 +859,8 @@ int index_query_compile(const struct index_query *q, struct index_query_sql *s,
 	pv_buf_init(&s->where, 16 * PV_QUERY_MAX + 4096);
 	struct comp c = {.sql = s, .err = err};
 	const struct index_query_node *n = q->root;
-	struct pv_buf m, x;
+	struct pv_buf m;
 	pv_buf_init(&m, 4 * PV_QUERY_MAX + 1024);
-	pv_buf_init(&x, 4 * PV_QUERY_MAX + 1024);
 	if (n == NULL) {
 		out(&c, &s->where, "1");
 	} else if (pure(n)) {
@@ -890,7 +872,6 @@ int index_query_compile(const struct index_query *q, struct index_query_sql *s,
 		fts(&c, n->kids[0], &m);
 		out(&c, &m, ")");
 		out(&c, &s->where, "1");
-		excluded(&c, n, 1, &x);
 	} else if (is_date(n)) {
 		narrow(s, n);
 		out(&c, &s->where, "1");
@@ -916,7 +897,6 @@ int index_query_compile(const struct index_query *q, struct index_query_sql *s,
 					fts(&c, n->kids[i]->kids[0], &m);
 				}
 			out(&c, &m, ")");
-			excluded(&c, n, n->nkids, &x);
 		}
 		bool first = true;
 		for (size_t i = 0; i < n->nkids; i++) {
@@ -933,10 +913,7 @@ int index_query_compile(const struct index_query *q, struct index_query_sql *s,
 	}
 	if (c.r == PV_OK && m.len > 0 && (s->match = strdup(pv_buf_str(&m))) == NULL)
 		c.r = pv_fail(err, PV_ERR, "out of memory");
-	if (c.r == PV_OK && x.len > 0 && (s->excluded = strdup(pv_buf_str(&x))) == NULL)
-		c.r = pv_fail(err, PV_ERR, "out of memory");
 	pv_buf_free(&m);
-	pv_buf_free(&x);
 	return c.r;
 }
 
@@ -946,7 +923,6 @@ void index_query_sql_free(struct index_query_sql *s)
 		free(s->params[i].text);
 	free(s->params);
 	free(s->match);
-	free(s->excluded);
 	pv_buf_free(&s->where);
 	memset(s, 0, sizeof(*s));
 }

@@ -105,10 +105,6 @@ struct index_query_param {
 struct index_query_sql {
 	char *match;            /* FTS5 expression every result matches, bound
 	                           first; NULL when the query has none at top level */
-	char *excluded;         /* when the query only excludes text (match is
-	                           "every document NOT these"): these, as one FTS5
-	                           expression, so that a count may take their
-	                           matches from the documents in range; else NULL */
 	int64_t lo, hi;         /* every result's sort key is in [lo, hi): the
 	                           date range of the top level's before:, after:
 	                           and on: (INT64_MIN, INT64_MAX: none) */

@@ -22,10 +22,21 @@
 /* SHA-256 of nothing: the payload hash of a GET, HEAD or DELETE. */
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
+/* A read (GET, HEAD) that failed for a passing reason (no answer, or a
+ * 5xx such as 503 Slow Down) before any byte of its body arrived is
+ * tried again after a short wait: object stores shed load that way, and
+ * verify would report a message it could not read once as a problem.
+ * After a read failed every try, each read is tried once until one
+ * succeeds: a store that is down costs one round of waits, not one per
+ * message. Writes are never repeated here (their callers decide). */
+#define S3_READ_TRIES 3
+#define S3_RETRY_WAIT_MS 250
+
 struct s3_client {
 	char endpoint[512], region[64], bucket[S3_NAME_MAX + 1], sigv4[96];
 	char *access, *secret; /* secret buffers */
 	char *ca_file;
+	bool reads_failing; /* the last read failed every try */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -272,7 +283,7 @@ static void xml_field(const struct pv_buf *b, const char *tag, char *out, size_t
 	out[k] = '\0';
 }
 
-static int run(struct s3_client *c, struct req *q, struct pv_error *err)
+static int run_once(struct s3_client *c, struct req *q, struct pv_error *err)
 {
 	char url[2048], errbuf[CURL_ERROR_SIZE] = "", hsha[128];
 	struct curl_slist *hdrs = NULL;
@@ -357,6 +368,23 @@ static int run(struct s3_client *c, struct req *q, struct pv_error *err)
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	pv_buf_free(&q->errbody);
+	return r;
+}
+
+static int run(struct s3_client *c, struct req *q, struct pv_error *err)
+{
+	bool read = strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0;
+	int tries = read && !c->reads_failing ? S3_READ_TRIES : 1, r;
+	for (int i = 1;; i++) {
+		r = run_once(c, q, err);
+		if (r != PV_ETEMP || i >= tries || q->sink_failed || q->down_len > 0)
+			break;
+		struct timespec wait = {0, (long)S3_RETRY_WAIT_MS * i * 1000000L};
+		while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
+			;
+	}
+	if (read)
+		c->reads_failing = r == PV_ETEMP;
 	return r;
 }
 

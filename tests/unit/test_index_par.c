@@ -205,80 +205,6 @@ static void test_date_ranges_with_an_empty_half(void **state)
 	}
 }
 
-/* The statements run on a connection: the count's kind noted. */
-struct trace {
-	int range_counts; /* counts of idx_doc alone (a range, no MATCH) */
-	int every_counts; /* counts through the token every document has */
-};
-
-static int on_stmt(unsigned type, void *ctx, void *p, void *x)
-{
-	struct trace *t = ctx;
-	(void)type;
-	(void)x;
-	char *sql = sqlite3_expanded_sql(p);
-	if (sql != NULL && strncmp(sql, "SELECT count(*)", 15) == 0) {
-		t->range_counts += strstr(sql, "FROM idx_doc d WHERE 1") != NULL;
-		t->every_counts += strstr(sql, INDEX_EVERY_TOKEN) != NULL;
-	}
-	sqlite3_free(sql);
-	return 0;
-}
-
-/* Message i's words (add_doc) for the known answers below. */
-static bool has_alpha(int i) { return i % 3 == 0; }
-static bool has_oldonly(int i) { return i <= 100; }
-static bool has_phrase(int i) { return i % 5 == 0; } /* "beta gamma" */
-
-/* A query that only excludes text is counted exactly as the documents of
- * its range (and its catalog conditions) less those matching what it
- * excludes (index.c count_excluding), never by walking every document
- * through FTS5; the totals are the known answers and the page's, on one
- * thread and on two, exact and capped. */
-static void test_exclusions_count_by_subtraction(void **state)
-{
-	struct fx *f = *state;
-	int64_t no_alpha = 0, neither = 0, no_phrase = 0, no_old_after = 0;
-	for (int i = 1; i <= DOCS; i++) {
-		no_alpha += !has_alpha(i);
-		neither += !has_alpha(i) && !has_oldonly(i);
-		no_phrase += !has_phrase(i);
-		no_old_after += i >= 108 && !has_oldonly(i) && !has_alpha(i);
-	}
-	static const char *const queries[] = {"-alpha", "-alpha -oldonly", "-\"beta gamma\"",
-		"-common", "-alpha smaller:1M", "-alpha -oldonly after:2024-03-01"};
-	const int64_t want[] = {no_alpha, neither, no_phrase, 0, no_alpha, no_old_after};
-	struct trace t = {0, 0};
-	sqlite3_trace_v2(f->db, SQLITE_TRACE_STMT, on_stmt, &t);
-	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
-		int64_t got = same_as_one_thread(f, queries[i]);
-		if (got != want[i])
-			fail_msg("%s: %lld, want %lld", queries[i], (long long)got, (long long)want[i]);
-	}
-	/* one thread and two: every exact count subtracted, none walked */
-	assert_true(t.range_counts >= (int)(2 * sizeof(queries) / sizeof(queries[0])));
-	assert_int_equal(t.every_counts, 0);
-	/* capped: a bound the newest part projects to reach is counted
-	 * directly (it stops early); one it does not, by subtraction */
-	struct index_hits h;
-	int64_t n;
-	bool exact;
-	struct pv_error err;
-	t = (struct trace){0, 0};
-	fx_must(index_search_par(f->db, f->par, "-alpha", NULL, 10, 5, 0, &h, &n, &exact, &err),
-		&err, "-alpha capped");
-	index_hits_free(&h);
-	assert_true(n == 10 && !exact);
-	assert_int_equal(t.range_counts, 0);
-	t = (struct trace){0, 0};
-	fx_must(index_search_par(f->db, f->par, "-common -alpha", NULL, 10, 5, 0, &h, &n, &exact,
-		&err), &err, "-common capped");
-	index_hits_free(&h);
-	assert_true(n == 0 && exact && h.n == 0);
-	assert_true(t.range_counts > 0);
-	sqlite3_trace_v2(f->db, 0, NULL, NULL);
-}
-
 /* Paging and a total alone (limit 0) through par. */
 static void test_pages_and_limit_zero(void **state)
 {
@@ -450,7 +376,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capped_counts_split_like_one_thread, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_date_ranges_with_an_empty_half, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exclusions_count_by_subtraction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pages_and_limit_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_between_snapshots_counts_alone, setup,
 			teardown),

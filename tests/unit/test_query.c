@@ -297,22 +297,12 @@ static void test_compile_mixed_binds_every_value(void **state)
 	compile("-alice", &s);
 	assert_string_equal(s.match, "({every} : \"" INDEX_EVERY_TOKEN "\" NOT \"alice\")");
 	assert_string_equal(pv_buf_str(&s.where), "1");
-	/* what it excludes, for a count by subtraction (index.c) */
-	assert_string_equal(s.excluded, "(\"alice\")");
 	index_query_sql_free(&s);
 	compile("-alice -from:bob after:2024-01-01 larger:1K", &s);
 	assert_string_equal(s.match,
 		"({every} : \"" INDEX_EVERY_TOKEN "\" NOT \"alice\" NOT {hfrom} : \"bob\")");
-	assert_string_equal(s.excluded, "(\"alice\") OR ({hfrom} : \"bob\")");
 	assert_string_equal(pv_buf_str(&s.where), "d.size > ?");
 	assert_true(s.lo == index_query_key(1704067200, 0) && s.hi == INT64_MAX);
-	index_query_sql_free(&s);
-	compile("-(a b) -\"c d\"", &s);
-	assert_string_equal(s.excluded, "((\"a\" AND \"b\")) OR (\"c d\")");
-	index_query_sql_free(&s);
-	/* a query that also includes is no exclusion-only one */
-	compile("alice -bob", &s);
-	assert_null(s.excluded);
 	index_query_sql_free(&s);
 	/* a bare word that could be the token every document has skips its column */
 	compile("x" INDEX_EVERY_TOKEN "0", &s);

@@ -1,12 +1,20 @@
 /* Unit tests for what the S3 client and the pack store decide without a
  * server (the server side is tests/e2e/s3_*.t, against Ceph RGW): the
  * store URL of `init --store`, S3's dates, and retain-until of a pack
- * from its bucket's expiry month. */
+ * from its bucket's expiry month; and, against a loopback peer that
+ * answers as scripted (faults RGW does not make on demand), how a read
+ * is tried again after a passing failure. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -105,6 +113,126 @@ static void test_retain_until_is_the_end_of_the_expiry_month(void **state)
 	assert_string_equal(s, "2127-01-01T00:00:00Z");
 }
 
+/* A loopback HTTP peer: connection k (from 0) reads one request's head
+ * and gets answers[k] (the last one for every later connection), then is
+ * closed. */
+struct peer {
+	int fd;
+	const char *const *answers;
+	int nanswers, served, want;
+	pthread_t tid;
+};
+
+static void *serve(void *arg)
+{
+	struct peer *p = arg;
+	for (; p->served < p->want; p->served++) {
+		int c = accept(p->fd, NULL, NULL);
+		if (c < 0)
+			break;
+		char head[8192];
+		size_t n = 0;
+		while (n < sizeof(head) - 1) {
+			ssize_t k = read(c, head + n, sizeof(head) - 1 - n);
+			if (k <= 0)
+				break;
+			n += (size_t)k;
+			head[n] = '\0';
+			if (strstr(head, "\r\n\r\n") != NULL)
+				break;
+		}
+		int i = p->served < p->nanswers ? p->served : p->nanswers - 1;
+		const char *a = p->answers[i];
+		(void)!write(c, a, strlen(a));
+		close(c);
+	}
+	return NULL;
+}
+
+/* Starts a peer for up to `want` connections; *client_r talks to it. */
+static void peer_start(struct peer *p, const char *const *answers, int n, int want,
+		       struct s3_client **client_r)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	*p = (struct peer){.answers = answers, .nanswers = n, .want = want};
+	p->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(p->fd >= 0);
+	assert_int_equal(bind(p->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(p->fd, 8), 0);
+	assert_int_equal(getsockname(p->fd, (struct sockaddr *)&a, &len), 0);
+	assert_int_equal(pthread_create(&p->tid, NULL, serve, p), 0);
+	char url[64];
+	struct pv_error err;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+	assert_int_equal(s3_client_new(url, "r", "bucket", "a", "s", NULL, client_r, &err), PV_OK);
+}
+
+/* The number of connections the peer served (it stops listening). */
+static int peer_stop(struct peer *p)
+{
+	shutdown(p->fd, SHUT_RDWR);
+	pthread_join(p->tid, NULL);
+	close(p->fd);
+	return p->served;
+}
+
+#define SLOW_DOWN "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 60\r\n\r\n" \
+	"<Error><Code>SlowDown</Code><Message>later</Message></Error>"
+#define RANGE_OK "HTTP/1.1 206 Partial Content\r\nContent-Length: 5\r\n\r\nhello"
+#define HALF_BODY "HTTP/1.1 206 Partial Content\r\nContent-Length: 5\r\n\r\nhe"
+
+/* Read the range back into a temporary file; its bytes in out. */
+static int get_range(struct s3_client *c, char out[8], struct pv_error *err)
+{
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	int r = s3_get_range(c, "packs/00000001.pack", NULL, 10, 5, fileno(f), err);
+	memset(out, 0, 8);
+	rewind(f);
+	(void)!fread(out, 1, 7, f);
+	fclose(f);
+	return r;
+}
+
+static void test_a_read_is_tried_again_after_a_passing_failure(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct s3_client *c;
+	struct pv_error err;
+	char got[8];
+	/* 503 twice, then the bytes: the third try reads them */
+	static const char *const twice[] = {SLOW_DOWN, SLOW_DOWN, RANGE_OK};
+	peer_start(&p, twice, 3, 3, &c);
+	assert_int_equal(get_range(c, got, &err), PV_OK);
+	assert_string_equal(got, "hello");
+	assert_int_equal(peer_stop(&p), 3);
+	s3_client_free(&c);
+
+	/* 503 every time: three tries, then the failure, named; the next
+	 * read of that client is tried once (the store is down) until one
+	 * succeeds, after which reads are tried again as before */
+	static const char *const always[] = {SLOW_DOWN, SLOW_DOWN, SLOW_DOWN, SLOW_DOWN, RANGE_OK,
+		SLOW_DOWN, RANGE_OK};
+	peer_start(&p, always, 7, 7, &c);
+	assert_int_equal(get_range(c, got, &err), PV_ETEMP);
+	assert_non_null(strstr(err.msg, "HTTP 503 SlowDown"));
+	assert_int_equal(get_range(c, got, &err), PV_ETEMP); /* the 4th answer: once */
+	assert_int_equal(get_range(c, got, &err), PV_OK);    /* the 5th */
+	assert_int_equal(get_range(c, got, &err), PV_OK);    /* 503, then the 7th */
+	assert_int_equal(peer_stop(&p), 7);
+	s3_client_free(&c);
+
+	/* part of the body came: never tried again (the bytes were written
+	 * where the caller asked); the failure is the caller's to handle */
+	static const char *const half[] = {HALF_BODY, RANGE_OK};
+	peer_start(&p, half, 2, 2, &c);
+	assert_true(get_range(c, got, &err) < 0);
+	assert_int_equal(peer_stop(&p), 1);
+	s3_client_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_client_refuses_bad_endpoint_and_credentials),
 		cmocka_unit_test(test_s3_dates_both_ways),
 		cmocka_unit_test(test_retain_until_is_the_end_of_the_expiry_month),
+		cmocka_unit_test(test_a_read_is_tried_again_after_a_passing_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
