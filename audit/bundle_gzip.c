@@ -16,6 +16,7 @@
 
 struct bundle_gzip {
 	int fd;
+	bool gzip; /* false: the bytes are written as they are */
 	struct pv_sha256 *file_hash;
 	pthread_t tid;
 	pthread_mutex_t mu;
@@ -122,13 +123,15 @@ static void *compressor(void *arg)
 			break;
 		if (g->head == g->tail) { /* finish, and everything is in */
 			pthread_mutex_unlock(&g->mu);
-			squeeze(g, NULL, 0, Z_FINISH);
+			if (g->gzip)
+				squeeze(g, NULL, 0, Z_FINISH);
 			return NULL;
 		}
 		size_t i = g->head % SLOTS;
 		pthread_mutex_unlock(&g->mu);
-		bool ok = (g->stored[i] == g->stored_z || set_mode(g, g->stored[i])) &&
-			  squeeze(g, g->buf[i], g->len[i], Z_NO_FLUSH);
+		bool ok = !g->gzip ? put(g, g->buf[i], g->len[i])
+				   : (g->stored[i] == g->stored_z || set_mode(g, g->stored[i])) &&
+					     squeeze(g, g->buf[i], g->len[i], Z_NO_FLUSH);
 		pthread_mutex_lock(&g->mu);
 		if (!ok)
 			break;
@@ -140,7 +143,7 @@ static void *compressor(void *arg)
 	return NULL;
 }
 
-int bundle_gzip_open(int fd, struct pv_sha256 *file_hash, struct bundle_gzip **g_r,
+int bundle_gzip_open(int fd, bool gzip, struct pv_sha256 *file_hash, struct bundle_gzip **g_r,
 		     struct pv_error *err)
 {
 	struct bundle_gzip *g = calloc(1, sizeof(*g));
@@ -148,17 +151,19 @@ int bundle_gzip_open(int fd, struct pv_sha256 *file_hash, struct bundle_gzip **g
 	if (g == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	g->fd = fd;
+	g->gzip = gzip;
 	g->file_hash = file_hash;
 	for (int i = 0; i < SLOTS; i++)
 		if ((g->buf[i] = malloc(BUNDLE_GZIP_CHUNK)) == NULL)
 			goto oom;
 	/* 15 + 16: a gzip wrapper; the level matters not with Huffman only. */
-	if (deflateInit2(&g->z, 1, Z_DEFLATED, 15 + 16, 8, Z_HUFFMAN_ONLY) != Z_OK)
+	if (gzip && deflateInit2(&g->z, 1, Z_DEFLATED, 15 + 16, 8, Z_HUFFMAN_ONLY) != Z_OK)
 		goto oom;
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
 	if (pthread_create(&g->tid, NULL, compressor, g) != 0) {
-		deflateEnd(&g->z);
+		if (gzip)
+			deflateEnd(&g->z);
 		pthread_cond_destroy(&g->cv);
 		pthread_mutex_destroy(&g->mu);
 		for (int i = 0; i < SLOTS; i++)
@@ -188,7 +193,7 @@ static void hand_over(struct bundle_gzip *g)
 
 void bundle_gzip_compress(struct bundle_gzip *g, bool on)
 {
-	if (g->stored_now == !on)
+	if (!g->gzip || g->stored_now == !on)
 		return;
 	if (g->len[g->tail % SLOTS] > 0)
 		hand_over(g); /* what is in it keeps its mode */
@@ -220,7 +225,8 @@ int bundle_gzip_write(struct bundle_gzip *g, const void *p, size_t n, struct pv_
 
 static void release(struct bundle_gzip *g)
 {
-	deflateEnd(&g->z);
+	if (g->gzip)
+		deflateEnd(&g->z);
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
 	for (int i = 0; i < SLOTS; i++)

@@ -13,7 +13,13 @@
  * (bundle_gzip_compress): it is mostly base64 of attachments that are
  * compressed already, and Huffman coding them took an export more time
  * than everything else together. One gzip member, readable by any gzip
- * reader. Memory: a few buffers of BUNDLE_GZIP_CHUNK. */
+ * reader. Memory: a few buffers of BUNDLE_GZIP_CHUNK.
+ *
+ * A .zip's bytes take the same thread without gzip (bundle_gzip_open with
+ * gzip false): libarchive frames and deflates them itself, and the thread
+ * hashes and writes them as they come, so that the file's SHA-256 and its
+ * writes run beside the export as they do for a .tar.gz (they were a
+ * third of the .zip export's main thread). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,12 +33,12 @@ struct bundle_gzip;
 
 /* Starts the stream and its thread; fd is written to (not closed), and
  * every byte written to it goes through file_hash too (the thread's until
- * bundle_gzip_close returns). */
-int bundle_gzip_open(int fd, struct pv_sha256 *file_hash, struct bundle_gzip **g_r,
+ * bundle_gzip_close returns). gzip false: the bytes go to fd unchanged. */
+int bundle_gzip_open(int fd, bool gzip, struct pv_sha256 *file_hash, struct bundle_gzip **g_r,
 		     struct pv_error *err);
 /* Bytes written from now on are Huffman coded (on: the default) or go
  * into stored blocks (off). The switch lands at a block boundary near
- * this point of the stream. */
+ * this point of the stream. Nothing without gzip. */
 void bundle_gzip_compress(struct bundle_gzip *g, bool on);
 /* Copies n bytes in; a failure of the thread (compression, a write)
  * shows here or in bundle_gzip_close. */

@@ -30,7 +30,7 @@ struct wrecord {
 
 struct bundle_writer {
 	struct archive *a;
-	struct bundle_gzip *gz; /* .tar.gz: the tar goes through it */
+	struct bundle_gzip *gz; /* the archive's bytes go through it (.zip: as they are) */
 	bool zip;
 	bool store; /* .zip: members are stored, not deflated */
 	int fd;
@@ -138,27 +138,7 @@ int bundle_add(struct bundle_writer *w, const char *name, const void *data, size
 	return r < 0 ? r : bundle_add_hashed(w, name, data, len, sha, err);
 }
 
-/* The .zip's bytes: to the file, hashed on the way. */
-static la_ssize_t to_file(struct archive *a, void *ctx, const void *p, size_t n)
-{
-	struct bundle_writer *w = ctx;
-	const unsigned char *s = p;
-	pv_sha256_update(&w->file_hash, p, n);
-	for (size_t done = 0; done < n;) {
-		ssize_t k = write(w->fd, s + done, n - done);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			archive_set_error(a, k < 0 ? errno : EIO, "write: %s",
-					  k < 0 ? strerror(errno) : "short write");
-			return -1;
-		}
-		done += (size_t)k;
-	}
-	return (la_ssize_t)n;
-}
-
-static la_ssize_t to_gzip(struct archive *a, void *ctx, const void *p, size_t n)
+static la_ssize_t to_output(struct archive *a, void *ctx, const void *p, size_t n)
 {
 	struct bundle_writer *w = ctx;
 	struct pv_error e;
@@ -232,8 +212,11 @@ int bundle_writer_open(const char *path, const char *kind, struct bundle_writer 
 			r = la_fail(w->a, err, "zip");
 			goto fail;
 		}
+		/* Hashed and written on bundle_gzip.h's thread, without gzip. */
+		if ((r = bundle_gzip_open(w->fd, false, &w->file_hash, &w->gz, err)) < 0)
+			goto fail;
 		if (archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
-		    archive_write_open2(w->a, w, NULL, to_file, NULL, NULL) != ARCHIVE_OK) {
+		    archive_write_open2(w->a, w, NULL, to_output, NULL, NULL) != ARCHIVE_OK) {
 			r = la_fail(w->a, err, path);
 			goto fail;
 		}
@@ -243,12 +226,12 @@ int bundle_writer_open(const char *path, const char *kind, struct bundle_writer 
 			r = la_fail(w->a, err, "tar.gz");
 			goto fail;
 		}
-		if ((r = bundle_gzip_open(w->fd, &w->file_hash, &w->gz, err)) < 0)
+		if ((r = bundle_gzip_open(w->fd, true, &w->file_hash, &w->gz, err)) < 0)
 			goto fail;
 		/* As archive_write_open_fd does for a file: no padding past
 		 * the tar's end. */
 		if (archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
-		    archive_write_open2(w->a, w, NULL, to_gzip, NULL, NULL) != ARCHIVE_OK) {
+		    archive_write_open2(w->a, w, NULL, to_output, NULL, NULL) != ARCHIVE_OK) {
 			r = la_fail(w->a, err, path);
 			goto fail;
 		}

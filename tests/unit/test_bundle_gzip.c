@@ -2,7 +2,8 @@
  * goes in comes out of any gzip reader byte for byte, whatever the sizes of
  * the writes and wherever the switches between Huffman coding and stored
  * blocks fall; stored blocks really are stored and the rest compressed;
- * every byte written is hashed; a failed write is reported, not lost. */
+ * every byte written is hashed; a failed write is reported, not lost.
+ * Without gzip (a .zip's bytes): the file is what went in, hashed. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,7 +70,7 @@ static void test_round_trip_with_switches(void **state)
 	assert_non_null(in);
 	fill(in, total, 7);
 	assert_int_equal(pv_sha256_init(&h, &err), 0);
-	assert_int_equal(bundle_gzip_open(fd, &h, &g, &err), 0);
+	assert_int_equal(bundle_gzip_open(fd, true, &h, &g, &err), 0);
 	/* writes of every size, switching mode now and then */
 	size_t o = 0, step = 1;
 	for (int k = 0; o < total; k++) {
@@ -116,7 +117,7 @@ static void test_stored_blocks_are_stored(void **state)
 		struct pv_sha256 h;
 		struct pv_error err;
 		assert_int_equal(pv_sha256_init(&h, &err), 0);
-		assert_int_equal(bundle_gzip_open(fd, &h, &g, &err), 0);
+		assert_int_equal(bundle_gzip_open(fd, true, &h, &g, &err), 0);
 		bundle_gzip_compress(g, !stored);
 		assert_int_equal(bundle_gzip_write(g, in, total, &err), 0);
 		assert_int_equal(bundle_gzip_close(&g, &err), 0);
@@ -150,7 +151,7 @@ static void test_a_failed_write_is_reported(void **state)
 	int r = 0;
 	fill(in, total, 5);
 	assert_int_equal(pv_sha256_init(&h, &err), 0);
-	assert_int_equal(bundle_gzip_open(fd, &h, &g, &err), 0);
+	assert_int_equal(bundle_gzip_open(fd, true, &h, &g, &err), 0);
 	for (size_t o = 0; o < total && r == 0; o += 65536)
 		r = bundle_gzip_write(g, in + o, 65536, &err);
 	if (r == 0)
@@ -167,12 +168,73 @@ static void test_a_failed_write_is_reported(void **state)
 	free(in);
 }
 
+/* Without gzip the thread writes the bytes as they come (switches change
+ * nothing), in order, and hashes them; a refused write still fails. */
+static void test_plain_writes_the_bytes_as_they_come(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/pv-gz-XXXXXX";
+	int fd = mkstemp(path);
+	size_t total = 5 * 1024 * 1024 + 777;
+	unsigned char *in = malloc(total), digest[32], want[32];
+	struct bundle_gzip *g;
+	struct pv_sha256 h;
+	struct pv_error err;
+	assert_true(fd >= 0);
+	fill(in, total, 11);
+	assert_int_equal(pv_sha256_init(&h, &err), 0);
+	assert_int_equal(bundle_gzip_open(fd, false, &h, &g, &err), 0);
+	size_t o = 0, step = 1;
+	for (int k = 0; o < total; k++) {
+		size_t n = step < total - o ? step : total - o;
+		assert_int_equal(bundle_gzip_write(g, in + o, n, &err), 0);
+		o += n;
+		step = step * 5 + 3 < 2 * 1024 * 1024 ? step * 5 + 3 : 1;
+		bundle_gzip_compress(g, k % 2 == 0);
+	}
+	assert_int_equal(bundle_gzip_close(&g, &err), 0);
+	pv_sha256_final(&h, digest);
+	close(fd);
+	assert_int_equal(size_of(path), (off_t)total);
+	unsigned char *file = malloc(total);
+	FILE *f = fopen(path, "rb");
+	assert_int_equal(fread(file, 1, total, f), total);
+	fclose(f);
+	assert_memory_equal(file, in, total);
+	assert_int_equal(pv_sha256_once(in, total, want, &err), 0);
+	assert_memory_equal(digest, want, 32);
+	free(file);
+	unlink(path);
+
+	/* a read-only descriptor: the failure shows */
+	char path2[] = "/tmp/pv-gz-XXXXXX";
+	int wfd = mkstemp(path2);
+	int rfd = open(path2, O_RDONLY);
+	int r = 0;
+	assert_int_equal(pv_sha256_init(&h, &err), 0);
+	assert_int_equal(bundle_gzip_open(rfd, false, &h, &g, &err), 0);
+	for (o = 0; o + 65536 <= total && r == 0; o += 65536)
+		r = bundle_gzip_write(g, in + o, 65536, &err);
+	if (r == 0)
+		r = bundle_gzip_close(&g, &err);
+	else
+		bundle_gzip_abort(&g);
+	assert_int_equal(r, PV_ERR);
+	assert_non_null(strstr(err.msg, "bundle: write"));
+	pv_sha256_abort(&h);
+	close(rfd);
+	close(wfd);
+	unlink(path2);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_with_switches),
 		cmocka_unit_test(test_stored_blocks_are_stored),
 		cmocka_unit_test(test_a_failed_write_is_reported),
+		cmocka_unit_test(test_plain_writes_the_bytes_as_they_come),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
