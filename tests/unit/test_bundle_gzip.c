@@ -56,6 +56,38 @@ static off_t size_of(const char *path)
 	return st.st_size;
 }
 
+/* The whole file at path; *len_r its size. */
+static unsigned char *slurp(const char *path, size_t *len_r)
+{
+	size_t len = (size_t)size_of(path);
+	unsigned char *b = malloc(len ? len : 1);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(b);
+	assert_non_null(f);
+	assert_int_equal(fread(b, 1, len, f), len);
+	fclose(f);
+	*len_r = len;
+	return b;
+}
+
+/* in[0..total) through g in pieces of every size (each step * mul + add,
+ * back to 1 past max), the mode switched after every `every`-th piece
+ * (compressing after the even ones). */
+static void write_in_pieces(struct bundle_gzip *g, const unsigned char *in, size_t total,
+	size_t mul, size_t add, size_t max, int every)
+{
+	struct pv_error err;
+	size_t o = 0, step = 1;
+	for (int k = 0; o < total; k++) {
+		size_t n = step < total - o ? step : total - o;
+		assert_int_equal(bundle_gzip_write(g, in + o, n, &err), 0);
+		o += n;
+		step = step * mul + add < max ? step * mul + add : 1;
+		if (k % every == every - 1)
+			bundle_gzip_compress(g, k % 2 == 0);
+	}
+}
+
 static void test_round_trip_with_switches(void **state)
 {
 	(void)state;
@@ -72,15 +104,7 @@ static void test_round_trip_with_switches(void **state)
 	assert_int_equal(pv_sha256_init(&h, &err), 0);
 	assert_int_equal(bundle_gzip_open(fd, true, &h, &g, &err), 0);
 	/* writes of every size, switching mode now and then */
-	size_t o = 0, step = 1;
-	for (int k = 0; o < total; k++) {
-		size_t n = step < total - o ? step : total - o;
-		assert_int_equal(bundle_gzip_write(g, in + o, n, &err), 0);
-		o += n;
-		step = step * 3 + 1 < 3 * 1024 * 1024 ? step * 3 + 1 : 1;
-		if (k % 3 == 2)
-			bundle_gzip_compress(g, k % 2 == 0);
-	}
+	write_in_pieces(g, in, total, 3, 1, 3 * 1024 * 1024, 3);
 	assert_int_equal(bundle_gzip_close(&g, &err), 0);
 	assert_null(g);
 	pv_sha256_final(&h, digest);
@@ -91,11 +115,8 @@ static void test_round_trip_with_switches(void **state)
 	assert_memory_equal(out, in, total);
 	free(out);
 	/* the file's hash is the hash of what was written */
-	unsigned char *file = malloc((size_t)size_of(path));
-	FILE *f = fopen(path, "rb");
-	assert_int_equal(fread(file, 1, (size_t)size_of(path), f), (size_t)size_of(path));
-	fclose(f);
-	assert_int_equal(pv_sha256_once(file, (size_t)size_of(path), want, &err), 0);
+	unsigned char *file = slurp(path, &len);
+	assert_int_equal(pv_sha256_once(file, len, want, &err), 0);
 	assert_memory_equal(digest, want, 32);
 	free(file);
 	unlink(path);
@@ -184,22 +205,13 @@ static void test_plain_writes_the_bytes_as_they_come(void **state)
 	fill(in, total, 11);
 	assert_int_equal(pv_sha256_init(&h, &err), 0);
 	assert_int_equal(bundle_gzip_open(fd, false, &h, &g, &err), 0);
-	size_t o = 0, step = 1;
-	for (int k = 0; o < total; k++) {
-		size_t n = step < total - o ? step : total - o;
-		assert_int_equal(bundle_gzip_write(g, in + o, n, &err), 0);
-		o += n;
-		step = step * 5 + 3 < 2 * 1024 * 1024 ? step * 5 + 3 : 1;
-		bundle_gzip_compress(g, k % 2 == 0);
-	}
+	write_in_pieces(g, in, total, 5, 3, 2 * 1024 * 1024, 1);
 	assert_int_equal(bundle_gzip_close(&g, &err), 0);
 	pv_sha256_final(&h, digest);
 	close(fd);
-	assert_int_equal(size_of(path), (off_t)total);
-	unsigned char *file = malloc(total);
-	FILE *f = fopen(path, "rb");
-	assert_int_equal(fread(file, 1, total, f), total);
-	fclose(f);
+	size_t len;
+	unsigned char *file = slurp(path, &len);
+	assert_int_equal(len, total);
 	assert_memory_equal(file, in, total);
 	assert_int_equal(pv_sha256_once(in, total, want, &err), 0);
 	assert_memory_equal(digest, want, 32);
@@ -213,7 +225,7 @@ static void test_plain_writes_the_bytes_as_they_come(void **state)
 	int r = 0;
 	assert_int_equal(pv_sha256_init(&h, &err), 0);
 	assert_int_equal(bundle_gzip_open(rfd, false, &h, &g, &err), 0);
-	for (o = 0; o + 65536 <= total && r == 0; o += 65536)
+	for (size_t o = 0; o + 65536 <= total && r == 0; o += 65536)
 		r = bundle_gzip_write(g, in + o, 65536, &err);
 	if (r == 0)
 		r = bundle_gzip_close(&g, &err);
