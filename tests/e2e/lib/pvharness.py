@@ -394,7 +394,7 @@ class Run:
             p = subprocess.run(["bash", os.path.join(LIB, "rgw.sh"), "start", self.dir],
                                stdin=subprocess.DEVNULL, capture_output=True, text=True)
             if p.returncode != 0:
-                raise HarnessError("Ceph RGW did not start: " + p.stderr[-3000:])
+                raise HarnessError("Ceph RGW did not start: " + p.stderr[-6000:])
             self._rgw = dict(kv.split("=", 1) for ln in p.stdout.splitlines()
                              for kv in shlex.split(ln))
         return self._rgw

@@ -28,10 +28,15 @@ RGW_LIBFAKETIME=${RGW_LIBFAKETIME:-/usr/lib/x86_64-linux-gnu/faketime/libfaketim
 
 rgw__fail() {
 	echo "# rgw: $*" >&2
-	local f
+	local f gw=${RGW_LOG:-}
+	# the gateway's own log last: a caller that keeps only the tail of
+	# this output (pvharness.py) keeps the daemon started and waited for last
 	for f in "$RGW_DIR"/log/*.log; do
-		[ -s "$f" ] && { echo "# --- $f (last lines)"; tail -n 15 "$f" | sed 's/^/#   /'; } >&2
+		[ "$f" != "$gw" ] && [ -s "$f" ] &&
+			{ echo "# --- $f (last lines)"; tail -n 15 "$f" | sed 's/^/#   /'; } >&2
 	done
+	[ -n "$gw" ] && [ -s "$gw" ] &&
+		{ echo "# --- $gw (last lines)"; tail -n 25 "$gw" | sed 's/^/#   /'; } >&2
 	rgw_stop
 	[ -n "${H_NO_BAIL:-}" ] && return 1
 	echo "Bail out! Ceph RGW did not start: $*"
@@ -152,7 +157,9 @@ rgw_start() {
 		FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
 		timeout 30 radosgw --conf "$RGW_CONF" -n client.rgw >>"$RGW_DIR/log/setup.log" 2>&1 &&
 		rgw__wait_pid client.rgw || { rgw__fail "radosgw did not start"; return 1; }
-	h_wait_for 60 rgw__http_up || { rgw__fail "radosgw does not answer on $RGW_URL"; return 1; }
+	# (it creates its pools first; at the start of a busy make test,
+	# three suites at a time, it once did not answer within 60 s)
+	h_wait_for 120 rgw__http_up || { rgw__fail "radosgw does not answer on $RGW_URL"; return 1; }
 	rgw__ceph radosgw-admin user create --uid=popvault --display-name=popvault \
 		--access-key="$RGW_ACCESS_KEY" --secret-key="$RGW_SECRET_KEY" \
 		>>"$RGW_DIR/log/setup.log" 2>&1 ||
