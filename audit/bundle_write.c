@@ -212,29 +212,20 @@ int bundle_writer_open(const char *path, const char *kind, struct bundle_writer 
 			r = la_fail(w->a, err, "zip");
 			goto fail;
 		}
-		/* Hashed and written on bundle_gzip.h's thread, without gzip. */
-		if ((r = bundle_gzip_open(w->fd, false, &w->file_hash, &w->gz, err)) < 0)
-			goto fail;
-		if (archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
-		    archive_write_open2(w->a, w, NULL, to_output, NULL, NULL) != ARCHIVE_OK) {
-			r = la_fail(w->a, err, path);
-			goto fail;
-		}
-	} else {
-		/* The tar, uncompressed, to bundle_gzip.h's thread. */
-		if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK) {
-			r = la_fail(w->a, err, "tar.gz");
-			goto fail;
-		}
-		if ((r = bundle_gzip_open(w->fd, true, &w->file_hash, &w->gz, err)) < 0)
-			goto fail;
-		/* As archive_write_open_fd does for a file: no padding past
-		 * the tar's end. */
-		if (archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
-		    archive_write_open2(w->a, w, NULL, to_output, NULL, NULL) != ARCHIVE_OK) {
-			r = la_fail(w->a, err, path);
-			goto fail;
-		}
+	} else if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK) {
+		r = la_fail(w->a, err, "tar.gz");
+		goto fail;
+	}
+	/* The archive's bytes go to bundle_gzip.h's thread, which hashes and
+	 * writes them: a tar gzipped there, a zip as they come (libarchive
+	 * deflates its members itself). As archive_write_open_fd does for a
+	 * file: no padding past the archive's end. */
+	if ((r = bundle_gzip_open(w->fd, !zip, &w->file_hash, &w->gz, err)) < 0)
+		goto fail;
+	if (archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+	    archive_write_open2(w->a, w, NULL, to_output, NULL, NULL) != ARCHIVE_OK) {
+		r = la_fail(w->a, err, path);
+		goto fail;
 	}
 	char head[64 + BUNDLE_KIND_MAX];
 	int n = snprintf(head, sizeof(head), BUNDLE_MAGIC "\nkind %s\n", kind);
