@@ -373,8 +373,8 @@ static int run_once(struct s3_client *c, struct req *q, struct pv_error *err)
 
 static int run(struct s3_client *c, struct req *q, struct pv_error *err)
 {
-	bool read = strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0;
-	int tries = read && !c->reads_failing ? S3_READ_TRIES : 1, r;
+	bool is_read = strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0;
+	int tries = is_read && !c->reads_failing ? S3_READ_TRIES : 1, r;
 	for (int i = 1;; i++) {
 		r = run_once(c, q, err);
 		if (r != PV_ETEMP || i >= tries || q->sink_failed || q->down_len > 0)
@@ -383,7 +383,7 @@ static int run(struct s3_client *c, struct req *q, struct pv_error *err)
 		while (nanosleep(&wait, &wait) < 0 && errno == EINTR)
 			;
 	}
-	if (read)
+	if (is_read)
 		c->reads_failing = r == PV_ETEMP;
 	return r;
 }
