@@ -16,22 +16,13 @@
 #include "archiver/lib/random.h"
 #include "archiver/lib/secretstream.h"
 #include "archiver/lib/sha256.h"
+#include "archiver/store/record_block.h"
 
 #define SS_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
 #define SS_HEADER crypto_secretstream_xchacha20poly1305_HEADERBYTES
 #define CHUNK_LAST 0x80000000u
 /* Ciphertext of one chunk: mode byte, at most a block, the tag. */
 #define CHUNK_CT_MAX (1 + RECORD_BLOCK + SS_ABYTES)
-/* zstd level 1, measured on the bench's generated mix (2,000 messages,
- * 64 KiB blocks): text blocks 249 MB/s to 40% of their size, base64
- * attachments 724 MB/s to 76%; level 3 gains under 1% for 20% more time,
- * negative levels leave base64 untouched. */
-#define RECORD_ZSTD_LEVEL 1
-/* A block is kept compressed only when that saves at least 1/16 of it:
- * less is not worth decompressing at every read. Tiny blocks are not
- * tried. */
-#define RECORD_ZSTD_MIN_GAIN_SHIFT 4
-#define RECORD_ZSTD_MIN_BLOCK 128
 /* Records up to RECORD_WHOLE_MAX are read whole and checked in memory
  * (most attachments fit: reading them twice cost verify a tenth of its
  * time); bigger ones stream through a buffer of RECORD_READ_BUF, in two
@@ -41,7 +32,7 @@
 
 struct record_sealer {
 	char data_dir[2048];
-	ZSTD_CCtx *zc;
+	struct record_block_enc enc;
 	struct pv_ss *push;
 	crypto_secretstream_xchacha20poly1305_state ss;
 	struct pv_sha256 ct_hash;
@@ -50,7 +41,6 @@ struct record_sealer {
 	unsigned char plain[1 + RECORD_BLOCK];
 	size_t block_len;
 	size_t plain_used; /* the most of plain + 1 this record filled: what to wipe */
-	unsigned char zbuf[1 + ZSTD_COMPRESSBOUND(RECORD_BLOCK)];
 	unsigned char chunk[4 + CHUNK_CT_MAX];
 	/* The staged record: mem, then (past PV_MESSAGE_SPILL_THRESHOLD) spill_fd. */
 	struct pv_buf mem;
@@ -69,16 +59,13 @@ int record_sealer_new(const char *data_dir, struct record_sealer **s_r, struct p
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
 	s->spill_fd = -1;
 	pv_buf_init(&s->mem, PV_MESSAGE_SPILL_THRESHOLD);
-	s->zc = ZSTD_createCCtx();
-	if (s->zc == NULL ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(s->zc, ZSTD_c_compressionLevel, RECORD_ZSTD_LEVEL))) {
-		ZSTD_freeCCtx(s->zc);
-		free(s);
-		return pv_fail(err, PV_ERR, "zstd: cannot start compression");
-	}
-	int r = pv_ss_new(&s->push, err);
+	int r = record_block_enc_init(&s->enc, err);
 	if (r < 0) {
-		ZSTD_freeCCtx(s->zc);
+		free(s);
+		return r;
+	}
+	if ((r = pv_ss_new(&s->push, err)) < 0) {
+		record_block_enc_free(&s->enc);
 		free(s);
 		return r;
 	}
@@ -92,7 +79,7 @@ void record_sealer_free(struct record_sealer **sp)
 	if (s == NULL)
 		return;
 	record_abort(s);
-	ZSTD_freeCCtx(s->zc);
+	record_block_enc_free(&s->enc);
 	pv_ss_free(&s->push);
 	pv_buf_free(&s->mem);
 	sodium_memzero(s, sizeof(*s));
@@ -161,24 +148,14 @@ int record_begin(struct record_sealer *s, const unsigned char key[BLOB_KEY_BYTES
  * while it stays in memory (no copy of the chunk), else through chunk. */
 static int seal_block(struct record_sealer *s, bool last, struct pv_error *err)
 {
-	const unsigned char *m = s->plain;
-	size_t mlen = 1 + s->block_len;
+	const unsigned char *m;
+	size_t mlen;
 	unsigned long long clen;
 	unsigned char *out = s->chunk;
 	bool in_mem = s->spill_fd < 0 && s->mem.len + 4 + CHUNK_CT_MAX <= PV_MESSAGE_SPILL_THRESHOLD;
 	int r;
 
-	s->plain[0] = RECORD_STORED;
-	if (s->block_len >= RECORD_ZSTD_MIN_BLOCK) {
-		size_t z = ZSTD_compress2(s->zc, s->zbuf + 1, sizeof(s->zbuf) - 1, s->plain + 1,
-					  s->block_len);
-		if (!ZSTD_isError(z) &&
-		    z <= s->block_len - (s->block_len >> RECORD_ZSTD_MIN_GAIN_SHIFT)) {
-			s->zbuf[0] = RECORD_ZSTD;
-			m = s->zbuf;
-			mlen = 1 + z;
-		}
-	}
+	m = record_block_encode(&s->enc, s->plain, s->block_len, &mlen);
 	if (in_mem) {
 		if ((r = pv_buf_reserve(&s->mem, 4 + CHUNK_CT_MAX, err)) < 0)
 			return r;
@@ -426,6 +403,7 @@ static int open_record(int fd, uint64_t off, uint64_t len, const char *id,
 	unsigned char digest[32];
 	unsigned char *buf = malloc(read_buf_size(len)), *pbuf = malloc(CHUNK_CT_MAX);
 	unsigned char *dec = malloc(RECORD_BLOCK);
+	unsigned char *vals = NULL; /* a RECORD_B64_ZSTD block's values */
 	size_t pbuf_used = 0, dec_used = 0; /* what holds plaintext, to wipe */
 	const unsigned char *p;
 	bool whole = false, last = false;
@@ -483,22 +461,15 @@ static int open_record(int fd, uint64_t off, uint64_t len, const char *id,
 					"disagree", what);
 			goto out;
 		}
-		const unsigned char *m = pbuf + 1;
-		size_t mlen = (size_t)plen - 1;
-		if (pbuf[0] == RECORD_ZSTD) {
-			size_t z = ZSTD_decompressDCtx(dctx_cache, dec, RECORD_BLOCK, pbuf + 1, mlen);
-			if (ZSTD_isError(z)) {
-				r = pv_fail(err, PV_EINTEGRITY, "%s: %s", what, ZSTD_getErrorName(z));
-				goto out;
-			}
-			m = dec;
-			mlen = z;
-			if (z > dec_used)
-				dec_used = z;
-		} else if (pbuf[0] != RECORD_STORED || mlen > RECORD_BLOCK) {
-			r = pv_fail(err, PV_EINTEGRITY, "%s: unknown block mode %u", what, pbuf[0]);
+		const unsigned char *m;
+		size_t mlen;
+		if ((r = record_block_decode(dctx_cache, pbuf, (size_t)plen, dec, &vals, &m, &mlen,
+					     err)) < 0) {
+			pv_error_prefix(err, "%s", what);
 			goto out;
 		}
+		if (m == dec)
+			dec_used = RECORD_BLOCK;
 		if (expect_sha256 != NULL)
 			pv_sha256_update(&plain_hash, m, mlen);
 		if (mlen > 0 && sink != NULL && (r = sink(ctx, m, mlen, err)) < 0)
@@ -521,6 +492,9 @@ out:
 		sodium_memzero(pbuf, pbuf_used);
 	if (dec != NULL)
 		sodium_memzero(dec, dec_used > 0 ? RECORD_BLOCK : 0); /* zstd may write past z */
+	if (vals != NULL)
+		sodium_memzero(vals, RECORD_B64_VALUES_MAX);
+	free(vals);
 	free(buf);
 	free(pbuf);
 	free(dec);

@@ -9,12 +9,16 @@
  *          bits 0-30: ciphertext length) | secretstream ciphertext
  *   a chunk's plaintext: one mode byte | payload, which decodes to at
  *          most RECORD_BLOCK bytes of the message: RECORD_STORED, the
- *          bytes as they came; RECORD_ZSTD, one zstd frame of them
+ *          bytes as they came; RECORD_ZSTD, one zstd frame of them;
+ *          RECORD_B64, base64 lines as the 6-bit values of their
+ *          characters (store/b64block.h: head, values); RECORD_B64_ZSTD,
+ *          the same head and one zstd frame of the values
  *
  * Each RECORD_BLOCK of the message is compressed on its own and kept
- * compressed only when that saves enough (base64 of already-compressed
- * attachments, the bulk of mail by bytes, is stored as it comes when
- * zstd does not pay). The last chunk carries the secretstream FINAL tag
+ * compressed only when that saves enough. A block of base64 lines (most
+ * of mail's bytes: attachments) is packed instead, which takes the
+ * quarter zstd would at a fraction of its cost both ways, and its values
+ * are compressed too when a sample of them compresses. The last chunk carries the secretstream FINAL tag
  * and says so in its clear length word, so a pack can be walked record by
  * record without keys; the two must agree. A record's id is the SHA-256 of
  * all its bytes (the `ct` of its archive leaf). The key is the message's
@@ -32,6 +36,8 @@
 #define RECORD_BLOCK (64 * 1024)
 #define RECORD_STORED 0
 #define RECORD_ZSTD 1
+#define RECORD_B64 2
+#define RECORD_B64_ZSTD 3
 
 /* ---- sealing ---- */
 
