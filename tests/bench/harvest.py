@@ -553,7 +553,7 @@ def passes_bounds(b, s, m, cpu_short, share_short, mpop_short=False):
         out.append("       bound: popvault %.3f ms + Dovecot %.3f ms CPU per message (this "
                    "run) on %d cores allow at most %.0f msgs/s, %.2fx mpop's %.0f; with the "
                    "indexer's %.3f ms beside the harvest (it takes what the harvest leaves "
-                   "of the cores, at nice 10), %.0f msgs/s (%.2fx)"
+                   "of the cores, at nice 15), %.0f msgs/s (%.2fx)"
                    % ((cpu, srv, cores) + ratio(cpu) + (mp["msgs_s"], idx) + ratio(cpu + idx)))
     return out
 
@@ -1082,7 +1082,7 @@ def targets(b, s):
             if not ok:
                 short.append("lag")
                 out.append("       bound: the indexer's CPU %.2f s for %d messages "
-                           "(%.0f msgs/s on one core, at nice 10)"
+                           "(%.0f msgs/s on one core, at nice 15)"
                            % (pv["cpu_all"] - pv["cpu"], a.count,
                               a.count / max(1e-9, pv["cpu_all"] - pv["cpu"])))
                 # Everything the run computed had only these cores: the
@@ -1092,9 +1092,10 @@ def targets(b, s):
                 out.append("       bound: harvest, indexer and Dovecot used %.2f CPU s; on "
                            "%d cores that is at least %.2f s of wall, so the lag cannot be "
                            "below %.2f s at this CPU per message (the indexer's "
-                           "extraction already runs in %d sandboxes beside its reader and writer)"
+                           "extraction already runs in %d sandboxes beside its reader and "
+                           "its writer thread)"
                            % (work, cores, work / cores,
-                              max(0.0, work / cores - pv["wall"]), min(cores, 2)))
+                              max(0.0, work / cores - pv["wall"]), 4 if cores > 1 else 1))
     rss = [r["rss_mb"] for r in b.results if r["tool"] == "popvault"]
     rss += [r["rss_mb"] for r in getattr(b, "big_results", [])
             if r["tool"] == "popvault"]

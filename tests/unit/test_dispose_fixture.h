@@ -1,8 +1,9 @@
 /* A real data directory for the retention and disposal tests: config,
  * keyring, catalog with both logs, one account, and messages archived
  * through ingest_commit (blob written, retention decided under the policy
- * in force, leaf and checkpoint). Included by test_retention.c and
- * test_dispose.c (cmocka must be included first). */
+ * in force, leaf and checkpoint). Included by the tests that need an
+ * archive (cmocka must be included first); not every one uses every
+ * helper (FX_HELPER). */
 #ifndef PV_TEST_DISPOSE_FIXTURE_H
 #define PV_TEST_DISPOSE_FIXTURE_H
 
@@ -28,6 +29,8 @@
 #include "archiver/archive/policies.h"
 #include "policy/policy.h"
 #include "tests/unit/fixtures.h"
+
+#define FX_HELPER static __attribute__((unused))
 
 struct fx {
 	char dir[64];
@@ -113,7 +116,7 @@ static int64_t fx_archive(struct fx *f, const char *raw, int64_t received)
 /* Stores text as the next policy version (no re-evaluation), audited as
  * `policy set` does (disposal checks versions against the audit log);
  * returns it. */
-static int64_t fx_policy_store(struct fx *f, const char *text)
+FX_HELPER int64_t fx_policy_store(struct fx *f, const char *text)
 {
 	struct pv_error err;
 	struct policy *p = NULL;
@@ -158,7 +161,7 @@ static int fx_sink_buf(void *ctx, const unsigned char *d, size_t n, struct pv_er
 }
 
 /* 0 when message id reads back as expected, else the message_read status. */
-static int fx_read(struct fx *f, int64_t id, const char *expect)
+FX_HELPER int fx_read(struct fx *f, int64_t id, const char *expect)
 {
 	struct stored_message m = fx_load(f, id);
 	struct pv_error err;
@@ -172,7 +175,7 @@ static int fx_read(struct fx *f, int64_t id, const char *expect)
 }
 
 /* Unix seconds of a UTC date "YYYY-MM-DD" or RFC 3339 time. */
-static int64_t fx_t(const char *s)
+FX_HELPER int64_t fx_t(const char *s)
 {
 	int64_t t;
 	assert_int_equal(pv_clock_parse_rfc3339(s, &t), 0);
