@@ -96,6 +96,13 @@ static bool read_one(struct archive *ar, struct message_reader *mr, int64_t id,
  * waited on one slot while the other stood done (bench: the index's lag
  * after 10,000 messages 8.4-8.9 -> 7.6-8.2 s). */
 #define INDEXER_SANDBOXES 4
+/* Memory (the harvest's tree keeps under 32 MB): the messages out in the
+ * sandboxes hold at most this much (as two of PV_INDEX_RAW_MAX did with
+ * two sandboxes), and a slot keeps at most this much of its buffer
+ * between messages (with 1 MiB, four slots put the indexer at 31 MB on
+ * the bench's mix; 26-28 MB now). */
+#define INDEXER_RAW_OUT (2 * PV_INDEX_RAW_MAX)
+#define INDEXER_RAW_KEEP (256 * 1024)
 
 /* The documents, failures and counts of one catch-up, taken back from the
  * slots in the order the messages went in. */
@@ -105,6 +112,7 @@ struct catch_up {
 	struct index_pending_doc *docs;
 	struct index_failed_doc *fails;
 	struct job_meta meta[8];
+	size_t out[8], out_sum; /* message bytes out in each slot, and in all */
 	size_t n, nf, text;
 	int64_t indexed, failed, last, t0;
 	uint64_t done, total;
@@ -154,6 +162,13 @@ static int take(struct catch_up *c, struct index_pool_job *job, struct pv_error 
 	}
 	int64_t id = job->id;
 	job->id = 0;
+	c->out_sum -= c->out[job->slot];
+	c->out[job->slot] = 0;
+	if (job->raw.cap > INDEXER_RAW_KEEP) {
+		/* a big message's buffer is not kept for the next one */
+		pv_buf_free_secret(&job->raw);
+		pv_buf_init(&job->raw, PV_INDEX_RAW_MAX);
+	}
 	if (r < 0)
 		return r;
 	c->last = id;
@@ -166,6 +181,25 @@ static int take(struct catch_up *c, struct index_pool_job *job, struct pv_error 
 		c->text = 0;
 		c->t0 = pv_clock_monotonic_ms();
 	}
+	return r;
+}
+
+/* Before job's message (read, not started) goes out: the jobs of the
+ * slots after it are taken back, in turn, until the messages out leave
+ * room for it within INDEXER_RAW_OUT (it goes whatever its size when it
+ * is the only one). */
+static int make_room(struct catch_up *c, struct index_pool *pool, struct index_pool_job *job,
+		     struct pv_error *err)
+{
+	size_t len = job->extract ? job->raw.len : 0;
+	int r = PV_OK;
+	while (r == PV_OK && c->out_sum > 0 && c->out_sum + len > INDEXER_RAW_OUT) {
+		struct index_pool_job *o = index_pool_next(pool);
+		if (o->id != 0)
+			r = take(c, o, err);
+	}
+	c->out[job->slot] = len;
+	c->out_sum += len;
 	return r;
 }
 
@@ -249,7 +283,10 @@ static int catch_up(struct archive *ar, struct index_pool **pool, struct index_w
 				break;
 			job->id = ids[i];
 			job->extract = read_one(ar, mr, ids[i], job, &c.meta[job->slot]);
-			index_pool_start(*pool, job);
+			int room = make_room(&c, *pool, job, err);
+			index_pool_start(*pool, job); /* even so: the end takes it back */
+			if ((r = room) < 0)
+				break;
 		}
 	}
 	/* The jobs still in hand, in order (after an error too: their

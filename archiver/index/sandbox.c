@@ -649,6 +649,16 @@ static int child_failed(struct index_sandbox *sb, int r, struct pv_error *err)
 	return pv_fail(err, r == PV_ERR ? PV_ERR : PV_EPROTO, "parser sandbox: %s", what);
 }
 
+/* After an answer was taken: one over CHILD_KEEP is not kept for the next
+ * (an indexer keeps four sandboxes, each with the largest answer it got). */
+static void reply_release(struct index_sandbox *sb)
+{
+	if (sb->reply.cap > CHILD_KEEP) {
+		pv_buf_free(&sb->reply);
+		pv_buf_init(&sb->reply, PV_SANDBOX_OUTPUT_MAX);
+	}
+}
+
 int index_sandbox_extract(struct index_sandbox *sb, const unsigned char *raw, size_t len,
 			  struct index_doc *doc_r, struct pv_error *err)
 {
@@ -656,6 +666,7 @@ int index_sandbox_extract(struct index_sandbox *sb, const unsigned char *raw, si
 	int r = run(sb, SB_EXTRACT, raw, len, err);
 	if (r == 0 && (r = index_doc_decode(sb->reply.data, sb->reply.len, doc_r, err)) < 0)
 		r = child_failed(sb, PV_EPROTO, err); /* it lied: not to be trusted again */
+	reply_release(sb);
 	if (r < 0) {
 		index_doc_free(doc_r);
 		index_doc_init(doc_r);
@@ -676,6 +687,7 @@ int index_sandbox_meta(struct index_sandbox *sb, const unsigned char *raw, size_
 	}
 	if (r == 0)
 		*has_html_r = sb->reply.data[0] == 1;
+	reply_release(sb);
 	if (r < 0) {
 		index_doc_free(doc_r);
 		index_doc_init(doc_r);
@@ -701,7 +713,10 @@ int index_sandbox_show(struct index_sandbox *sb, const unsigned char *raw, size_
 		       struct pv_buf *text_r, struct pv_error *err)
 {
 	int r = run(sb, SB_TEXT, raw, len, err);
-	return r < 0 ? r : take_text(sb, 0, text_r, err);
+	if (r == 0)
+		r = take_text(sb, 0, text_r, err);
+	reply_release(sb);
+	return r;
 }
 
 int index_sandbox_html(struct index_sandbox *sb, const unsigned char *raw, size_t len,
@@ -716,5 +731,7 @@ int index_sandbox_html(struct index_sandbox *sb, const unsigned char *raw, size_
 		return r;
 	if (had_html_r != NULL)
 		*had_html_r = sb->reply.data[0] == 1;
-	return take_text(sb, 1, html_r, err);
+	r = take_text(sb, 1, html_r, err);
+	reply_release(sb);
+	return r;
 }

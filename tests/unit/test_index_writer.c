@@ -1,7 +1,9 @@
 /* Unit tests for archive/index_writer.h: batches handed to the writer
  * thread land in the index in order with the high-water mark, the caller
  * gets emptied arrays back at once, and a batch that fails is reported at
- * the next hand-over or wait (nothing after it is written). */
+ * the next hand-over or wait (nothing after it is written). And the
+ * catch-up that feeds it (archive/indexer.h): big messages, more than
+ * its sandboxes may hold at once, are all indexed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include "test_dispose_fixture.h"
 
 #include "archiver/archive/index_writer.h"
+#include "archiver/archive/indexer.h"
 #include "archiver/index/mime.h"
 
 #define CAP 4
@@ -103,11 +106,59 @@ static void test_a_failed_batch_is_reported_and_stops_what_follows(void **state)
 	fx_free(&f);
 }
 
+/* A message of about mb MB: a header and base64 lines of a pseudo-random
+ * attachment. */
+static char *big_message(size_t mb, unsigned seed, size_t *len_r)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = mb * 1000 * 1000, k;
+	char *m = malloc(n + 256);
+	uint32_t x = seed;
+	k = (size_t)sprintf(m, "Subject: big %u\r\nContent-Type: application/octet-stream\r\n"
+			    "Content-Transfer-Encoding: base64\r\n\r\n", seed);
+	while (k < n) {
+		for (int i = 0; i < 76; i++) {
+			x = x * 1664525u + 1013904223u;
+			m[k++] = alpha[x >> 26];
+		}
+		m[k++] = '\r';
+		m[k++] = '\n';
+	}
+	*len_r = k;
+	return m;
+}
+
+static void test_big_messages_beyond_what_the_sandboxes_may_hold_are_all_indexed(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	int64_t indexed = 0, failed = 0;
+	fx_init(&f);
+	/* 6 MB each: three at once are over the 16 MB the messages out may
+	 * hold, so the catch-up must take some back before it sends more */
+	for (unsigned i = 0; i < 5; i++) {
+		size_t len;
+		char *m = big_message(6, i + 1, &len);
+		fx_archive_bytes(&f, m, len, 1700000000, false);
+		free(m);
+	}
+	for (unsigned i = 0; i < 5; i++)
+		fx_archive(&f, "Subject: small\r\n\r\nsmall\r\n", 1700000000);
+	fx_must(indexer_catch_up(f.ar, &indexed, &failed, &err), &err, "catch up");
+	assert_int_equal(indexed, 10);
+	assert_int_equal(failed, 0);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM idx_doc"), 10);
+	assert_int_equal(index_through(f.ar), fx_int(&f, "SELECT max(id) FROM messages"));
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batches_land_in_order_with_the_high_water_mark),
 		cmocka_unit_test(test_a_failed_batch_is_reported_and_stops_what_follows),
+		cmocka_unit_test(test_big_messages_beyond_what_the_sandboxes_may_hold_are_all_indexed),
 	};
 	if (sodium_init() < 0)
 		return 1;
