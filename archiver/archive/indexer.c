@@ -165,11 +165,8 @@ static int take(struct catch_up *c, struct index_pool_job *job, struct pv_error 
 	job->id = 0;
 	c->out_sum -= c->out[job->slot];
 	c->out[job->slot] = 0;
-	if (job->raw.cap > INDEXER_RAW_KEEP) {
-		/* a big message's buffer is not kept for the next one */
+	if (job->raw.cap > INDEXER_RAW_KEEP) /* a big message's buffer is not kept */
 		pv_buf_free_secret(&job->raw);
-		pv_buf_init(&job->raw, PV_INDEX_RAW_MAX);
-	}
 	if (r < 0)
 		return r;
 	c->last = id;

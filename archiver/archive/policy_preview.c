@@ -134,7 +134,6 @@ int archive_policy_preview(struct archive *ar, const void *text, size_t len,
 		pv->messages++;
 		r = preview_one(ar, pv, now, &m, &raw, &cap, err);
 		pv_buf_free_secret(&raw);
-		pv_buf_init(&raw, PV_INGEST_READBACK_MAX);
 		sodium_memzero(&m, sizeof(m));
 	}
 	pv_buf_free_secret(&raw);

@@ -387,7 +387,6 @@ int retention_reapply(struct archive *ar, const struct policy *p, int64_t versio
 			break;
 		r = reapply_one(ar, p, version, &m, &raw, imp, stats, err);
 		pv_buf_free_secret(&raw); /* wiped between messages */
-		pv_buf_init(&raw, PV_INGEST_READBACK_MAX);
 		sodium_memzero(&m, sizeof(m));
 	}
 	pv_buf_free_secret(&raw);

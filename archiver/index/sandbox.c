@@ -653,10 +653,8 @@ static int child_failed(struct index_sandbox *sb, int r, struct pv_error *err)
  * (an indexer keeps four sandboxes, each with the largest answer it got). */
 static void reply_release(struct index_sandbox *sb)
 {
-	if (sb->reply.cap > CHILD_KEEP) {
+	if (sb->reply.cap > CHILD_KEEP)
 		pv_buf_free(&sb->reply);
-		pv_buf_init(&sb->reply, PV_SANDBOX_OUTPUT_MAX);
-	}
 }
 
 int index_sandbox_extract(struct index_sandbox *sb, const unsigned char *raw, size_t len,
