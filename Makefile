@@ -223,8 +223,14 @@ deb: all
 # Every tests/bench/*.c program (bench_tlog, bench_index, popnull, ...) is
 # built first; run.sh runs them and the harvest comparison.
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) $(BUILD)/bench/popvault-parser
 	BUILD=$(BUILD) tests/bench/run.sh
+
+# The benchmark programs that run the parser sandbox (bench_facts) run it
+# as popvault does: popvault-parser beside them.
+$(BUILD)/bench/popvault-parser: $(BUILD)/popvault-parser
+	@mkdir -p $(dir $@)
+	ln -sf ../popvault-parser $@
 
 # Benchmark programs: tests/bench/bench_X.c -> $(BUILD)/bench/bench_X,
 # release flags, linked with the release library.

@@ -582,6 +582,8 @@ class Bench:
         log("generated %d messages, %.1f MB, in %.1f s"
             % (len(files), self.bytes / 1e6, time.monotonic() - t0))
         self.passes, self.passes_note = measure_passes(a, self.template)
+        self.parse, self.parse_note = benchpasses.measure_parse(
+            os.path.join(os.path.dirname(a.null), "bench_facts"), self.template)
         self.dovecot = self.run.dovecot(users=["%s:%s" % (USER, PASSWORD)])
         self.dovecot.ca_file = self.run.ca()["ca"]
         self.maildir = self.dovecot.maildir(USER)
@@ -1096,6 +1098,11 @@ def targets(b, s):
                            "its writer thread)"
                            % (work, cores, work / cores,
                               max(0.0, work / cores - pv["wall"]), 4 if cores > 1 else 1))
+                if b.parse is not None:
+                    out.append(benchpasses.sandbox_line(b.parse, "a message",
+                                                        pv["cpu_all"] - pv["cpu"], a.count))
+                else:
+                    out.append("       (the parser sandbox: %s)" % b.parse_note)
     rss = [r["rss_mb"] for r in b.results if r["tool"] == "popvault"]
     rss += [r["rss_mb"] for r in getattr(b, "big_results", [])
             if r["tool"] == "popvault"]
