@@ -56,8 +56,9 @@ int indexer_status(struct archive *ar, struct indexer_status *st_r, struct pv_er
  * first: it catches up, then again every PV_INDEXER_POLL_MS (and, once no
  * new mail came for a second, merges the index a short step at a time:
  * indexer_merge), until told that no more harvests will commit (or its
- * parent is gone); then it catches up a last time and exits. Killed at any moment, it loses
- * nothing: the next catch-up resumes from the catalog. */
+ * parent is gone); then it catches up a last time and exits. Killed at
+ * any moment, it loses nothing: the next catch-up resumes from the
+ * catalog. */
 struct indexer_proc {
 	pid_t pid; /* 0: not running */
 	int fd;    /* write end of its pipe: closed = finish */
