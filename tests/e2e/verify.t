@@ -35,15 +35,13 @@ tamper() {
 q() { D=$C pv_sql "$1"; }
 # rec ID: "PACK OFFSET LENGTH" of message ID's sealed record.
 rec() { q "SELECT pack_id, pack_offset, pack_length FROM messages WHERE id = $1" | tr '|' ' '; }
-# poke OFFSET FILE: a zero byte at OFFSET of FILE.
-poke() { printf '\x00' | dd of="$2" bs=1 seek="$1" conv=notrunc 2>/dev/null; }
 # put_at OFFSET SRC FILE: SRC's bytes written over FILE from OFFSET.
 put_at() { dd if="$2" of="$3" bs=1 seek="$1" conv=notrunc 2>/dev/null; }
 
 tamper "a deleted blob is unauthorised deletion" "unauthorised deletion" "" \
 	'set -- $(rec 1); D=$C pv_pack_lose $1'
 tamper "a changed blob byte is found without --full" "does not match its hash" "" \
-	'set -- $(rec 1); D=$C pv_pack_patch $1 poke $(($2 + 100))'
+	'set -- $(rec 1); D=$C pv_pack_patch $1 pv_flip_byte $(($2 + 100))'
 tamper "a blob replaced by another message's blob" "does not match|differs|commitment" "--full" \
 	'set -- $(rec 1); a=$1 at=$2 al=$3; set -- $(rec 2)
 	 D=$C pv_pack_bytes $1 $2 $((al < $3 ? al : $3)) >"$H_RUN/blob2"
@@ -93,7 +91,7 @@ h_fails "a checkpoint that is not this archive's is reported, and named" 3 \
 C="$H_RUN/copy"; pv_copy_archive "$D" "$C"
 for id in 3 9; do
 	set -- $(rec $id)
-	D=$C pv_pack_patch $1 poke $(($2 + 60))
+	D=$C pv_pack_patch $1 pv_flip_byte $(($2 + 60))
 done
 q "UPDATE messages SET sha256 = (SELECT sha256 FROM messages WHERE id = 1) WHERE id = 5"
 q "UPDATE messages SET retention_class = 'short' WHERE id = 9"

@@ -19,10 +19,9 @@ C="$H_RUN/copy"
 pv_copy_archive "$D" "$C"
 q() { D=$C pv_sql "$1"; }
 rec() { q "SELECT pack_id, pack_offset, pack_length FROM messages WHERE id = $1" | tr '|' ' '; }
-poke() { printf '\x00' | dd of="$2" bs=1 seek="$1" conv=notrunc 2>/dev/null; }
 for id in 3 290; do
 	set -- $(rec $id)
-	D=$C pv_pack_patch $1 poke $(($2 + 60))
+	D=$C pv_pack_patch $1 pv_flip_byte $(($2 + 60))
 done
 q "DELETE FROM tlog_checkpoint WHERE seq = 1 AND log_id = (SELECT id FROM tlog_log WHERE name = 'archive')"
 "$PV" --data "$C" verify --full >"$H_RUN/out" 2>&1

@@ -299,6 +299,16 @@ pv_pack_lose() {
 	return 0
 }
 
+# pv_flip_byte OFFSET FILE: the byte at OFFSET of FILE complemented (for
+# pv_pack_patch). Writing a fixed value would change nothing one time in
+# 256: a sealed record's bytes are random.
+pv_flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$1" -N1 "$2" | tr -d ' ')
+	[ -n "$b" ] || { echo "Bail out! pv_flip_byte: no byte at $1 of $2"; exit 1; }
+	printf "$(printf '\\x%02x' $((255 - b)))" | dd of="$2" bs=1 seek="$1" conv=notrunc 2>/dev/null
+}
+
 # pv_pack_patch ID COMMAND...: pack ID's bytes changed behind popvault's
 # back: COMMAND runs with a file holding them as its last argument and
 # changes it in place (same size).  Local: the pack's file itself.  S3
