@@ -725,11 +725,10 @@ int index_sandbox_html(struct index_sandbox *sb, const unsigned char *raw, size_
 		pv_fail(err, PV_EPROTO, "its answer is malformed");
 		r = child_failed(sb, PV_EPROTO, err);
 	}
-	if (r < 0)
-		return r;
-	if (had_html_r != NULL)
+	if (r == 0 && had_html_r != NULL)
 		*had_html_r = sb->reply.data[0] == 1;
-	r = take_text(sb, 1, html_r, err);
+	if (r == 0)
+		r = take_text(sb, 1, html_r, err);
 	reply_release(sb);
 	return r;
 }
