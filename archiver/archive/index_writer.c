@@ -3,7 +3,6 @@
 #include "archiver/archive/index_writer.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "archiver/archive/search_backend.h"
 #include "archiver/archive/search_open.h"
 #include "archiver/lib/clock.h"
+#include "archiver/lib/thread.h"
 #include "archiver/store/catalog.h"
 
 int64_t index_through(struct archive *ar)
@@ -120,7 +120,6 @@ int index_writer_start(const char *data_dir, size_t cap, struct index_writer **w
 		       struct pv_error *err)
 {
 	struct index_writer *w = calloc(1, sizeof(*w));
-	sigset_t all, old;
 	int r;
 	if (w == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
@@ -137,11 +136,7 @@ int index_writer_start(const char *data_dir, size_t cap, struct index_writer **w
 		return r;
 	}
 	/* Signals stay with the indexer's own thread. */
-	sigfillset(&all);
-	sigdelset(&all, SIGSYS);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = pthread_create(&w->thread, NULL, writer_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	r = pv_thread_start(&w->thread, writer_main, w);
 	if (r != 0) {
 		destroy(w);
 		return pv_fail(err, PV_ERR, "cannot start the index writer: %s", strerror(r));

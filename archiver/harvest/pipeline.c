@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
+#include "archiver/lib/thread.h"
 #include "audit/checkpoint.h"
 
 /* A group commit is due once this many bytes wait in it (and the records
@@ -327,7 +327,6 @@ int pipeline_start(struct archive *ar, const struct account *a, struct pipeline 
 		   struct pv_error *err)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
-	sigset_t all, old;
 	int r;
 	if (p == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
@@ -353,14 +352,8 @@ int pipeline_start(struct archive *ar, const struct account *a, struct pipeline 
 		pipeline_free(&p);
 		return r;
 	}
-	/* Signals (SIGTERM: stop at the next slice) go to the reader; but
-	 * SIGSYS, so a call the seccomp filter forbids is logged by its
-	 * handler (lib/sandbox.h) rather than killing the process unsaid. */
-	sigfillset(&all);
-	sigdelset(&all, SIGSYS);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = pthread_create(&p->thread, NULL, sealer_main, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* Signals (SIGTERM: stop at the next slice) go to the reader. */
+	r = pv_thread_start(&p->thread, sealer_main, p);
 	if (r != 0) {
 		pipeline_free(&p);
 		return pv_fail(err, PV_ERR, "cannot start the sealer thread: %s", strerror(r));
