@@ -24,9 +24,9 @@ int64_t index_through(struct archive *ar)
 	return id > 0 ? id : 0;
 }
 
-int index_write_batch(struct archive *ar, const struct index_pending_doc *docs, size_t n,
-		      const struct index_failed_doc *failed, size_t n_failed, int64_t upto,
-		      struct pv_error *err)
+static int write_batch(struct archive *ar, const struct index_pending_doc *docs, size_t n,
+		       const struct index_failed_doc *failed, size_t n_failed, int64_t upto,
+		       struct pv_error *err)
 {
 	struct index_batch_doc *v_docs = calloc(n ? n : 1, sizeof(*v_docs));
 	struct search_backend *sb;
@@ -62,6 +62,17 @@ int index_write_batch(struct archive *ar, const struct index_pending_doc *docs, 
 	return r;
 }
 
+int index_write_batch(struct archive *ar, struct index_pending_doc *docs, size_t *n,
+		      const struct index_failed_doc *failed, size_t *n_failed, int64_t upto,
+		      struct pv_error *err)
+{
+	int r = write_batch(ar, docs, *n, failed, *n_failed, upto, err);
+	for (size_t i = 0; i < *n; i++)
+		index_doc_free(&docs[i].doc);
+	*n = *n_failed = 0;
+	return r;
+}
+
 /* ---- the writer thread ---- */
 
 struct index_writer {
@@ -90,10 +101,8 @@ static void *writer_main(void *arg)
 			break;
 		pthread_mutex_unlock(&w->mu);
 		struct pv_error err;
-		int r = index_write_batch(w->ar, w->docs, w->n, w->failed, w->n_failed, w->upto, &err);
-		for (size_t i = 0; i < w->n; i++)
-			index_doc_free(&w->docs[i].doc);
-		w->n = w->n_failed = 0;
+		int r = index_write_batch(w->ar, w->docs, &w->n, w->failed, &w->n_failed, w->upto,
+					  &err);
 		pthread_mutex_lock(&w->mu);
 		w->r = r;
 		if (r < 0)

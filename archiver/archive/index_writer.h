@@ -34,10 +34,12 @@ struct index_failed_doc {
 /* Its value (0 when none). */
 int64_t index_through(struct archive *ar);
 
-/* One batch in the caller's thread and connection: the documents (left
- * to the caller to free), the failures, "index.through" raised to upto. */
-int index_write_batch(struct archive *ar, const struct index_pending_doc *docs, size_t n,
-		      const struct index_failed_doc *failed, size_t n_failed, int64_t upto,
+/* One batch in the caller's thread and connection: the *n documents,
+ * the *n_failed failures, "index.through" raised to upto; then the
+ * documents are freed and *n, *n_failed set to 0, as a hand-over leaves
+ * them, whether the write worked or not. */
+int index_write_batch(struct archive *ar, struct index_pending_doc *docs, size_t *n,
+		      const struct index_failed_doc *failed, size_t *n_failed, int64_t upto,
 		      struct pv_error *err);
 
 struct index_writer;

@@ -132,11 +132,7 @@ static int write_batch(struct catch_up *c, struct pv_error *err)
 {
 	if (c->w != NULL)
 		return index_writer_hand(c->w, &c->docs, &c->n, &c->fails, &c->nf, c->last, err);
-	int r = index_write_batch(c->ar, c->docs, c->n, c->fails, c->nf, c->last, err);
-	for (size_t j = 0; j < c->n; j++)
-		index_doc_free(&c->docs[j].doc);
-	c->n = c->nf = 0;
-	return r;
+	return index_write_batch(c->ar, c->docs, &c->n, c->fails, &c->nf, c->last, err);
 }
 
 /* Takes one job's result back (in order): a document, a failure or an
