@@ -9,17 +9,22 @@ SAMPLE_MB = 64  # its sample of the messages
 REPS = 5        # its repetitions of each pass (the best is kept)
 
 
-def measure(exe, path):
-    """bench_passes over the messages at path: (figures, None), or (None,
-    why not)."""
+def run_json(exe, args):
+    """One of the bench's measuring programs, which prints one JSON object:
+    (figures, None), or (None, why not)."""
     if not os.access(exe, os.X_OK):
         return None, ("not measured (%s is missing; make bench builds it with every "
                       "tests/bench/*.c)" % exe)
-    p = subprocess.run([exe, "-m", str(SAMPLE_MB), "-r", str(REPS), path],
-                       capture_output=True, text=True)
+    p = subprocess.run([exe] + args, capture_output=True, text=True)
     if p.returncode != 0:
-        return None, "bench_passes failed: %s" % p.stderr[-300:]
+        return None, "%s failed: %s" % (os.path.basename(exe), (p.stderr or p.stdout)[-300:])
     return json.loads(p.stdout), None
+
+
+def measure(exe, path):
+    """bench_passes over the messages at path: (figures, None), or (None,
+    why not)."""
+    return run_json(exe, ["-m", str(SAMPLE_MB), "-r", str(REPS), path])
 
 
 def ms_per_mb(p, name):
@@ -38,15 +43,8 @@ def measure_parse(exe, path, head=False):
     load files: the extraction's CPU a message in process and through the
     parser sandbox (a worker process forked per message). (figures, None),
     or (None, why not)."""
-    if not os.access(exe, os.X_OK):
-        return None, ("not measured (%s is missing; make bench builds it with every "
-                      "tests/bench/*.c)" % exe)
     what = ["--head"] if head else ["--bytes", str(INDEX_RAW_MAX)]
-    p = subprocess.run([exe, "--json", "--count", str(PARSE_SAMPLE)] + what + [path],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        return None, "bench_facts failed: %s" % (p.stderr or p.stdout)[-300:]
-    return json.loads(p.stdout), None
+    return run_json(exe, ["--json", "--count", str(PARSE_SAMPLE)] + what + [path])
 
 
 def sandbox_line(f, per, cpu_s, count):

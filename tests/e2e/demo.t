@@ -104,25 +104,28 @@ with pvharness.Run() as run:
     t.ok(ok, "... and the UI keeps answering (GET /healthz over HTTPS, its certificate)")
     os.write(fd, b"\x03")  # Ctrl-C, as the terminal sends it
     read_until(rb"the archive stays in", 60)
-    status = -1
-    for _ in range(600):  # a demo that ignored Ctrl-C fails, it does not hang the suite
-        try:
-            done, st = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if done:
-            status = st
-            break
-        time.sleep(0.1)
-    else:
-        os.kill(pid, signal.SIGTERM)  # the demo stops its serve and upstream on TERM too
-        for _ in range(300):
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                break
+
+    def reap(seconds):
+        """The demo's wait status once it ended; None while it runs."""
+        for _ in range(int(seconds * 10)):
+            try:
+                done, st = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return -1
+            if done:
+                return st
             time.sleep(0.1)
-        else:
+        return None
+
+    # A demo that ignored Ctrl-C fails, it does not hang the suite: TERM
+    # (it stops its serve and upstream on that too), then KILL.
+    status = reap(60)
+    if status is None:
+        os.kill(pid, signal.SIGTERM)
+        if reap(30) is None:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+        status = -1
     try:
         while True:
             chunk = os.read(fd, 65536)
