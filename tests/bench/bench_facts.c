@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "archiver/index/mime.h"
@@ -102,8 +103,12 @@ static size_t load(const char *dir, size_t count, size_t max, bool head, struct 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		FILE *f = fopen(path, "rb");
 		struct msg *m = &(*out)[n];
-		if (f != NULL && (m->raw = malloc(max)) != NULL) {
-			m->len = fread(m->raw, 1, max, f);
+		struct stat st;
+		/* As much as the file holds, not max each (the indexer's 8 MiB). */
+		size_t want = f != NULL && fstat(fileno(f), &st) == 0 && (size_t)st.st_size < max
+				      ? (size_t)st.st_size : max;
+		if (f != NULL && (m->raw = malloc(want ? want : 1)) != NULL) {
+			m->len = fread(m->raw, 1, want, f);
 			if (head)
 				m->len = head_len(m->raw, m->len);
 			n++;
