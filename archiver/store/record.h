@@ -43,8 +43,9 @@
 
 /* Seals one message at a time; reusable (its compression context and
  * buffers are kept between messages). The record is staged: in memory up
- * to PV_MESSAGE_SPILL_THRESHOLD bytes, beyond that in a file DIR/tmp/blob-<hex>
- * (removed when the record is placed or abandoned), so memory does not
+ * to PV_MESSAGE_SPILL_THRESHOLD bytes, beyond that in an unnamed file in
+ * DIR/tmp (one per sealer, emptied when the record is placed or
+ * abandoned, gone when the sealer is freed or dies), so memory does not
  * grow with message size. */
 struct record_sealer;
 

@@ -49,7 +49,7 @@ pv --json harvest --once >"$H_RUN/inuse.json" 2>"$H_RUN/inuse.err" &
 inuse=$!
 
 # ---- the connection killed in the middle of a big message's RETR ----
-# Five small messages, a 40 MB one, five more. When the big one's blob is
+# Five small messages, a 40 MB one, five more. When the big one's record is
 # being written, the harvester is stopped, Dovecot kicks the session, and
 # it continues: the message arrives cut short.
 python3 - "$H_RUN/big.eml" <<'EOF'
@@ -68,17 +68,30 @@ d, pv, doveadm, conf = sys.argv[1:5]
 h = subprocess.Popen([pv, "--data", d, "--json", "harvest", "--once"],
                      stdout=open(d + "/../kick.json", "w"), stderr=subprocess.STDOUT,
                      start_new_session=True)
+tmp = os.path.realpath(d + "/tmp") + "/"
+
+def spilling():
+    """The big record's spill file (unnamed, in DIR/tmp) past 2 MB, seen
+    through the descriptors of the harvest's processes."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.getsid(int(pid)) != h.pid:
+                continue
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                f = "/proc/%s/fd/%s" % (pid, fd)
+                if os.readlink(f).startswith(tmp) and os.stat(f).st_size > 2000000:
+                    return True
+        except OSError:
+            pass
+    return False
+
 stopped = False
 deadline = time.time() + 30
 while h.poll() is None and time.time() < deadline and not stopped:
-    try:
-        for e in os.scandir(d + "/tmp"):
-            if e.name.startswith("blob-") and e.stat().st_size > 2000000:
-                os.killpg(h.pid, signal.SIGSTOP)
-                stopped = True
-                break
-    except FileNotFoundError:
-        pass
+    if spilling():
+        os.killpg(h.pid, signal.SIGSTOP)
+        stopped = True
+        break
     time.sleep(0.001)
 if stopped:
     subprocess.run([doveadm, "-c", conf, "kick", "alice"], stdout=subprocess.DEVNULL)

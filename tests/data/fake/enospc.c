@@ -1,13 +1,14 @@
 /* LD_PRELOAD shim for the e2e tests: the disk "fills up" during a harvest.
  * Files whose path contains PVTEST_ENOSPC_MATCH are watched; by default
- * those that hold message bytes: "/tmp/blob-" (a blob or big record being
- * received) and "/packs/" (pack files):
+ * those that hold message bytes: "/tmp/blob-" (a blob being received),
+ * "/tmp/#" (an unnamed file: the sealer's spill file of a big record,
+ * reused from record to record) and "/packs/" (pack files):
  *   PVTEST_ENOSPC_AFTER=N   once N bytes went to watched files, every
  *                           later write() to one fails with ENOSPC;
  *   PVTEST_ENOSPC_FILES=N   the first N watched files are written in full,
  *                           writes to any later one fail with ENOSPC (in
- *                           a pack, each record counts as a file: popvault
- *                           appends one with one write starting "PVB2").
+ *                           a pack or spill file, each record counts as a
+ *                           file: its first write starts "PVB2").
  * With neither it does nothing. Build:
  *     cc -shared -fPIC -o enospc.so enospc.c -ldl */
 #define _GNU_SOURCE
@@ -34,11 +35,11 @@ static int watched(int fd, const void *buf, size_t n_buf)
 	if (n < 0)
 		return 0;
 	path[n] = '\0';
+	int by_record = strstr(path, "/packs/") != NULL || strstr(path, "/tmp/#") != NULL;
 	if (match != NULL ? strstr(path, match) == NULL
-			  : strstr(path, "/tmp/blob-") == NULL && strstr(path, "/packs/") == NULL)
+			  : strstr(path, "/tmp/blob-") == NULL && !by_record)
 		return 0;
-	int pack = strstr(path, "/packs/") != NULL;
-	if (pack ? n_buf >= 4 && memcmp(buf, "PVB2", 4) == 0 : strcmp(path, last) != 0) {
+	if (by_record ? n_buf >= 4 && memcmp(buf, "PVB2", 4) == 0 : strcmp(path, last) != 0) {
 		snprintf(last, sizeof(last), "%s", path);
 		if (files > 0)
 			files--;
