@@ -24,6 +24,14 @@
 /* Events in the queue at once (their bytes are bounded by
  * PV_HARVEST_QUEUE_MAX): a small message is three. */
 #define PIPELINE_EVENTS 1024
+/* The reader wakes a waiting sealer only once this much waits for it (or
+ * a message was abandoned); a sealer that waits looks again after at most
+ * PIPELINE_POLL_MS in any case. Woken for every message, the sealer
+ * (faster than the reader) slept and woke about once a message: two
+ * context switches and three futex calls each. */
+#define PIPELINE_WAKE_BYTES (PV_HARVEST_QUEUE_MAX / 8)
+#define PIPELINE_WAKE_EVENTS (PIPELINE_EVENTS / 4)
+#define PIPELINE_POLL_MS 20
 
 enum ev_kind { EV_BEGIN, EV_DATA, EV_END, EV_ABORT };
 
@@ -278,16 +286,15 @@ static void *sealer_main(void *arg)
 			if (p->closed)
 				break;
 			p->sealer_waits = true;
-			if (p->first_ms != 0 && !p->failed) {
-				/* Wake when the oldest message has waited batch_ms
-				 * (the condition variable runs on CLOCK_MONOTONIC). */
-				int64_t at_ms = p->first_ms + (int64_t)p->ar->cfg.batch_ms;
-				struct timespec ts = {.tv_sec = at_ms / 1000,
-						      .tv_nsec = (at_ms % 1000) * 1000000};
-				pthread_cond_timedwait(&p->work, &p->mu, &ts);
-			} else {
-				pthread_cond_wait(&p->work, &p->mu);
-			}
+			/* Look again after PIPELINE_POLL_MS, or once the oldest
+			 * message has waited batch_ms if that is sooner (the
+			 * condition variable runs on CLOCK_MONOTONIC). */
+			int64_t at_ms = now + PIPELINE_POLL_MS;
+			if (p->first_ms != 0 && !p->failed &&
+			    p->first_ms + (int64_t)p->ar->cfg.batch_ms < at_ms)
+				at_ms = p->first_ms + (int64_t)p->ar->cfg.batch_ms;
+			struct timespec ts = {.tv_sec = at_ms / 1000, .tv_nsec = (at_ms % 1000) * 1000000};
+			pthread_cond_timedwait(&p->work, &p->mu, &ts);
 			p->sealer_waits = false;
 			continue;
 		}
@@ -364,9 +371,13 @@ int pipeline_start(struct archive *ar, const struct account *a, struct pipeline 
 }
 
 /* Queues one event (and len bytes of data for EV_DATA) once there is
- * room; PV_ERR when the sealer has failed. */
+ * room; PV_ERR when the sealer has failed. The bytes are copied outside
+ * the lock: the reader alone writes ring_head and the free bytes after
+ * it, and the sealer reads no byte before the event is queued (a copy
+ * under the lock kept the sealer waiting for it about once a message). */
 static int put(struct pipeline *p, const struct ev *e, const void *data, struct pv_error *err)
 {
+	size_t off = p->ring_head, skip = 0;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		if (p->failed) {
@@ -389,27 +400,33 @@ static int put(struct pipeline *p, const struct ev *e, const void *data, struct 
 		pthread_cond_wait(&p->space, &p->mu);
 		p->reader_waits = false;
 	}
-	struct ev *slot = &p->evs[p->ev_head];
-	*slot = *e;
 	if (e->kind == EV_DATA) {
 		/* Contiguous: a piece that would straddle the end starts at 0
-		 * (the skipped tail counts as used until this event is freed). */
-		size_t skip = 0;
+		 * (the skipped tail counts as used until this event is freed).
+		 * The room stays: the sealer only frees. */
 		if (p->ring_head + e->len > PV_HARVEST_QUEUE_MAX) {
 			skip = PV_HARVEST_QUEUE_MAX - p->ring_head;
-			p->ring_head = 0;
+			off = 0;
 		}
-		slot->off = p->ring_head;
-		slot->release = e->len + skip;
-		memcpy(p->ring + p->ring_head, data, e->len);
-		p->ring_head = (p->ring_head + e->len) % PV_HARVEST_QUEUE_MAX;
+		pthread_mutex_unlock(&p->mu);
+		memcpy(p->ring + off, data, e->len);
+		pthread_mutex_lock(&p->mu);
+		p->ring_head = (off + e->len) % PV_HARVEST_QUEUE_MAX;
 		p->ring_used += e->len + skip;
 	}
+	struct ev *slot = &p->evs[p->ev_head];
+	*slot = *e;
+	slot->off = off;
+	slot->release = e->len + skip;
 	p->ev_head = (p->ev_head + 1) % PIPELINE_EVENTS;
 	p->ev_n++;
-	if (p->sealer_waits)
-		pthread_cond_signal(&p->work);
+	/* Signalled after the unlock, or the sealer wakes only to wait for
+	 * the lock still held here. */
+	bool wake = p->sealer_waits && (p->ring_used >= PIPELINE_WAKE_BYTES ||
+					p->ev_n >= PIPELINE_WAKE_EVENTS || e->kind == EV_ABORT);
 	pthread_mutex_unlock(&p->mu);
+	if (wake)
+		pthread_cond_signal(&p->work);
 	return PV_OK;
 }
 
