@@ -253,11 +253,13 @@ int pop3_fetch_run(struct pop3_client *c, const struct pop3_fetch *f, size_t *se
 	for (;;) {
 		/* DELEs first (small, and they free the caller's bookkeeping),
 		 * but while RETRs remain at most half the window: the
-		 * messages keep flowing. */
-		if (f->deles != NULL && q.n < w) {
-			size_t room = w - q.n;
-			if (next < f->n && w > 1)
-				room = q.deles < w / 2 ? w / 2 - q.deles : 0;
+		 * messages keep flowing. Refilled once at most half their
+		 * share is in flight, so that they go out many to a write,
+		 * not one per reply (a write wakes the server, and on
+		 * loopback runs its receive path in this thread). */
+		size_t share = next < f->n && w > 1 ? w / 2 : w;
+		if (f->deles != NULL && q.n < w && q.deles <= share / 2) {
+			size_t room = share - q.deles;
 			if (room > w - q.n)
 				room = w - q.n;
 			size_t k = room > 0 ? f->deles(f->ctx, nums, room) : 0;
