@@ -16,6 +16,7 @@
 #include "archiver/lib/random.h"
 #include "archiver/lib/sha256.h"
 #include "archiver/store/leaf.h"
+#include "archiver/store/leaf_commit.h"
 #include "archiver/store/pack.h"
 #include "archiver/store/record.h"
 #include "audit/tlog.h"
@@ -468,24 +469,19 @@ int ingest_hash_begin(struct ingest_hasher *h, struct pv_error *err)
 {
 	pv_random_bytes(h->salt, sizeof(h->salt));
 	h->size = 0;
-	h->sha.ctx = NULL;
-	int r = pv_blake2b_init(&h->commit, h->salt, sizeof(h->salt), BLOB_HASH_BYTES, err);
-	if (r == PV_OK && (r = pv_sha256_init(&h->sha, err)) < 0)
-		pv_blake2b_abort(&h->commit);
-	return r;
+	return pv_sha256_init(&h->sha, err);
 }
 
 void ingest_hash_update(struct ingest_hasher *h, const void *data, size_t len)
 {
 	pv_sha256_update(&h->sha, data, len);
-	pv_blake2b_update(&h->commit, data, len);
 	h->size += len;
 }
 
 void ingest_hash_end(struct ingest_hasher *h, struct ingest_digest *d)
 {
 	pv_sha256_final(&h->sha, d->sha256);
-	pv_blake2b_final(&h->commit, d->commit);
+	leaf_commit_of_sha256(h->salt, d->sha256, d->commit);
 	memcpy(d->salt, h->salt, sizeof(d->salt));
 	d->size = h->size;
 	ingest_hash_abort(h);
@@ -494,7 +490,6 @@ void ingest_hash_end(struct ingest_hasher *h, struct ingest_digest *d)
 void ingest_hash_abort(struct ingest_hasher *h)
 {
 	pv_sha256_abort(&h->sha);
-	pv_blake2b_abort(&h->commit); /* OpenSSL wipes the context it frees */
 	sodium_memzero(h->salt, sizeof(h->salt));
 	h->size = 0;
 }

@@ -31,7 +31,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "archiver/lib/blake2b.h"
 #include "archiver/lib/sha256.h"
 #include "archiver/lib/error.h"
 #include "archiver/store/accounts.h"
@@ -42,13 +41,12 @@
 struct ingest;
 
 /* ---- a message's digests ----
- * SHA-256, and the salted commitment of its archive leaf (BLAKE2b-256
- * keyed by a fresh random salt), computed as the bytes arrive, by
- * whichever thread reads them (harvest/pipeline.c: the network reader,
- * while the sealer thread seals). */
+ * SHA-256, computed as the bytes arrive by whichever thread reads them
+ * (harvest/pipeline.c: the network reader, while the sealer thread
+ * seals), and from it the salted commitment of its v3 archive leaf
+ * (leaf_commit.h, keyed by a fresh random salt). */
 struct ingest_hasher {
 	struct pv_sha256 sha;
-	struct pv_blake2b commit;
 	unsigned char salt[BLOB_SALT_BYTES];
 	uint64_t size;
 };

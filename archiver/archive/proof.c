@@ -40,7 +40,8 @@ done:
 
 int proof_message(struct archive *ar, int64_t id, int64_t leaf_index,
 		  const uint8_t salt[BLOB_SALT_BYTES], const char *note, size_t note_len,
-		  struct pv_buf *out, uint8_t commit_r[32], struct pv_error *err)
+		  struct pv_buf *out, uint8_t commit_r[32], int *leaf_version_r,
+		  struct pv_error *err)
 {
 	struct archive_leaf l;
 	struct pv_buf leaf, extra;
@@ -66,6 +67,8 @@ int proof_message(struct archive *ar, int64_t id, int64_t leaf_index,
 		goto out;
 	if (commit_r != NULL)
 		memcpy(commit_r, commit, sizeof(commit));
+	if (leaf_version_r != NULL)
+		*leaf_version_r = l.version;
 out:
 	sodium_memzero(hex, sizeof(hex));
 	pv_buf_free_secret(&extra);

@@ -30,10 +30,12 @@ int proof_checkpoint_covering(struct archive *ar, int64_t max_leaf, struct pv_bu
 /* Appends to out the tlog-proof of message id, whose archive leaf is
  * leaf_index, against note (an archive checkpoint covering the leaf).
  * salt: message_commit_salt (store/message.h). The leaf must be id's message leaf,
- * else PV_EINTEGRITY ("... is not its leaf"). commit_r (may be NULL) gets
- * the leaf's commitment. */
+ * else PV_EINTEGRITY ("... is not its leaf"). commit_r and leaf_version_r
+ * (may be NULL) get the leaf's commitment and version (how it commits:
+ * store/leaf_commit.h). */
 int proof_message(struct archive *ar, int64_t id, int64_t leaf_index,
 		  const uint8_t salt[BLOB_SALT_BYTES], const char *note, size_t note_len,
-		  struct pv_buf *out, uint8_t commit_r[32], struct pv_error *err);
+		  struct pv_buf *out, uint8_t commit_r[32], int *leaf_version_r,
+		  struct pv_error *err);
 
 #endif

@@ -33,7 +33,8 @@ struct read_ahead;
 #define READ_AHEAD_DIGEST_BYTES 64
 
 /* What a worker may compute over a message's bytes once it read them
- * (export: the leaf commitment and the load file's MD5), so that the
+ * (export: the SHA-256 a v3 leaf's commitment is made from, and the load
+ * file's MD5), so that the
  * caller's thread need not: into out, with the salt of the message's
  * commitment; 0 or an error, which read_ahead_take returns. */
 typedef int (*read_ahead_digest_fn)(const uint8_t *salt, const unsigned char *data, size_t len,

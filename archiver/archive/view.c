@@ -197,7 +197,7 @@ int archive_view_proof(struct archive *ar, const char *actor, int64_t id, unsign
 	pv_buf_init(&note, PV_NOTE_MAX);
 	if ((r = proof_checkpoint_covering(ar, m.leaf_index, &note, NULL, err)) == PV_OK)
 		r = proof_message(ar, m.id, m.leaf_index, salt, (const char *)note.data, note.len,
-				  proof_r, NULL, err);
+				  proof_r, NULL, NULL, err);
 	sodium_memzero(salt, sizeof(salt));
 	pv_buf_free(&note);
 	return r;

@@ -9,9 +9,9 @@
 
 #include "archiver/export/ediscovery_int.h"
 #include "archiver/export/mbox.h"
-#include "archiver/lib/blake2b.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/sha256.h"
+#include "archiver/store/leaf_commit.h"
 
 /* d is sorted by id (the set is). */
 static struct vdisp *find_disposed(struct vst *v, int64_t id)
@@ -31,7 +31,8 @@ static struct vdisp *find_disposed(struct vst *v, int64_t id)
 
 /* Hashes of bytes believed to be one message. */
 struct digest {
-	struct pv_blake2b commit;
+	bool commit_stream;        /* a v1 or v2 leaf: its commitment is over the bytes */
+	struct leaf_commit commit; /* when commit_stream */
 	struct pv_sha256 sha;
 	EVP_MD_CTX *md5;
 	uint64_t size;
@@ -40,11 +41,12 @@ struct digest {
 static int digest_init(struct digest *d, const struct vmsg *m)
 {
 	memset(d, 0, sizeof(*d));
-	if (pv_blake2b_init(&d->commit, m->salt, sizeof(m->salt), sizeof(m->commit), NULL) < 0)
+	d->commit_stream = !leaf_commit_via_sha256(m->leaf_version);
+	if (d->commit_stream && leaf_commit_begin(&d->commit, m->leaf_version, m->salt, NULL) < 0)
 		return -1;
 	if (pv_sha256_init(&d->sha, NULL) < 0 || (d->md5 = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(d->md5, EVP_md5(), NULL) != 1) {
-		pv_blake2b_abort(&d->commit);
+		leaf_commit_abort(&d->commit);
 		pv_sha256_abort(&d->sha);
 		EVP_MD_CTX_free(d->md5);
 		d->md5 = NULL;
@@ -55,7 +57,8 @@ static int digest_init(struct digest *d, const struct vmsg *m)
 
 static void digest_update(struct digest *d, const void *p, size_t n)
 {
-	pv_blake2b_update(&d->commit, p, n);
+	if (d->commit_stream)
+		leaf_commit_update(&d->commit, p, n);
 	pv_sha256_update(&d->sha, p, n);
 	EVP_DigestUpdate(d->md5, p, n);
 	d->size += n;
@@ -67,8 +70,11 @@ static void digest_final(struct digest *d, const struct vmsg *m, bool *commit_ok
 {
 	uint8_t c[32];
 	unsigned ml = 0;
-	pv_blake2b_final(&d->commit, c);
 	pv_sha256_final(&d->sha, sha);
+	if (d->commit_stream)
+		leaf_commit_end(&d->commit, c);
+	else
+		leaf_commit_of_sha256(m->salt, sha, c);
 	EVP_DigestFinal_ex(d->md5, md5, &ml);
 	EVP_MD_CTX_free(d->md5);
 	d->md5 = NULL;
@@ -237,7 +243,7 @@ void edv_check_mbox(struct vst *v, struct bundle_stream *s)
 		bundle_problem(v->rep, "messages.mbox could not be read to the end (%s)", e.msg);
 	if (c.digesting) {
 		EVP_MD_CTX_free(c.d.md5);
-		pv_blake2b_abort(&c.d.commit);
+		leaf_commit_abort(&c.d.commit);
 		pv_sha256_abort(&c.d.sha);
 	}
 	size_t missing = 0;

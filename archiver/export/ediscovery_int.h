@@ -34,6 +34,7 @@ struct vmsg {
 	const char *bates;
 	uint64_t leaf_index, size;
 	uint8_t salt[32], commit[32];
+	int leaf_version;   /* how commit commits (store/leaf_commit.h) */
 	uint8_t md5[16];
 	uint8_t dat_md5[16], csv_md5[16]; /* what the load files claim */
 	uint32_t dat_line, csv_line;

@@ -681,6 +681,7 @@ static void check_message_proof(struct vst *v, struct vmsg *m, const uint8_t *da
 		bundle_problem(v->rep, "%s: malformed commitment or salt", name);
 		goto out;
 	}
+	m->leaf_version = l.version;
 	m->leaf_ok = true;
 out:
 	tlog_proof_free(&p);

@@ -18,12 +18,12 @@
 #include "archiver/index/sandbox_pool.h"
 #include "archiver/index/mime.h"
 #include "archiver/lib/clock.h"
-#include "archiver/lib/blake2b.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/sha256.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/number.h"
 #include "archiver/store/leaf.h"
+#include "archiver/store/leaf_commit.h"
 #include "archiver/archive/anchor.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
@@ -63,6 +63,7 @@ struct item {
 	int64_t policy_version;
 	uint8_t sha256[32];
 	uint8_t commit[32]; /* from the leaf, filled with the proofs */
+	int leaf_version;   /* likewise: how commit commits (store/leaf_commit.h) */
 };
 
 struct xp {
@@ -492,7 +493,8 @@ out:
 	return r;
 }
 
-/* messages/<BATES>.tlog-proof (archive/proof.h); it->commit gets the leaf's. */
+/* messages/<BATES>.tlog-proof (archive/proof.h); it->commit and
+ * it->leaf_version get the leaf's. */
 static int write_proof(struct xp *x, struct rows *rw, struct item *it,
 		       const uint8_t salt[BLOB_SALT_BYTES])
 {
@@ -503,7 +505,8 @@ static int write_proof(struct xp *x, struct rows *rw, struct item *it,
 	bates_of(x, it, bates);
 	snprintf(name, sizeof(name), "messages/%s.tlog-proof", bates);
 	if ((r = proof_message(x->ar, it->id, it->leaf_index, salt, (const char *)x->acp_note.data,
-			       x->acp_note.len, &rw->proof, it->commit, x->err)) == 0)
+			       x->acp_note.len, &rw->proof, it->commit, &it->leaf_version,
+			       x->err)) == 0)
 		r = add_buf(x, name, &rw->proof);
 	return r;
 }
@@ -515,7 +518,7 @@ struct msink {
 	struct bundle_member *mbox;
 	struct mbox_quote q;
 	EVP_MD_CTX *md5;
-	struct pv_blake2b commit;
+	struct leaf_commit commit;
 	struct pv_buf head;             /* the header section, for the load files */
 	bool head_done;
 	bool digested;                  /* MD5 and commitment made by the read-ahead */
@@ -575,7 +578,7 @@ static int msink_pass1(void *ctx, const unsigned char *p, size_t n, struct pv_er
 	if (!s->digested && EVP_DigestUpdate(s->md5, p, n) != 1)
 		return pv_fail(err, PV_ERR, "MD5 failed");
 	if (!s->digested)
-		pv_blake2b_update(&s->commit, p, n);
+		leaf_commit_update(&s->commit, p, n);
 	head_collect(s, p, n);
 	s->bytes += n;
 	return 0;
@@ -730,20 +733,37 @@ static int take(struct xp *x, struct read_ahead *ra, const struct stored_message
 }
 
 /* Pass 1's digests of a message read ahead, on the reading thread: its
- * leaf commitment (out[0..32), checked by the caller) and its MD5 for the
- * load files (out[32..48)). */
+ * SHA-256 (out[0..32): what a v3 leaf's commitment is made from, checked
+ * by the caller, who knows the leaf) and its MD5 for the load files
+ * (out[32..48)). */
 static int pass1_digest(const uint8_t *salt, const unsigned char *data, size_t len,
 			uint8_t out[READ_AHEAD_DIGEST_BYTES], struct pv_error *err)
 {
-	struct pv_blake2b commit;
 	unsigned md5_len = 0;
-	int r = pv_blake2b_init(&commit, salt, BLOB_SALT_BYTES, 32, err);
+	(void)salt;
+	int r = pv_sha256_once(data, len, out, err);
 	if (r < 0)
 		return r;
-	pv_blake2b_update(&commit, data, len);
-	pv_blake2b_final(&commit, out);
 	if (EVP_Digest(data, len, out + 32, &md5_len, EVP_md5(), NULL) != 1 || md5_len != 16)
 		return pv_fail(err, PV_ERR, "MD5 failed");
+	return 0;
+}
+
+/* The commitment of a message read ahead whole, from its digests. */
+static int pass1_commit(const struct item *it, const uint8_t *salt, const unsigned char *data,
+			size_t len, const uint8_t *digest, uint8_t commit[32], struct pv_error *err)
+{
+	struct leaf_commit c;
+	if (leaf_commit_via_sha256(it->leaf_version)) {
+		leaf_commit_of_sha256(salt, digest, commit);
+		return 0;
+	}
+	/* A v1 or v2 leaf commits over the bytes: hashed here, once more. */
+	int r = leaf_commit_begin(&c, it->leaf_version, salt, err);
+	if (r < 0)
+		return r;
+	leaf_commit_update(&c, data, len);
+	leaf_commit_end(&c, commit);
 	return 0;
 }
 
@@ -779,8 +799,7 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 		r = pv_fail(x->err, PV_ERR, "MD5 is not available");
 		goto out;
 	}
-	if (!s.digested &&
-	    (r = pv_blake2b_init(&s.commit, salt, BLOB_SALT_BYTES, sizeof(commit), x->err)) < 0)
+	if (!s.digested && (r = leaf_commit_begin(&s.commit, it->leaf_version, salt, x->err)) < 0)
 		goto out;
 	if ((r = mbox_from_line(sender, it->received_at, from, sizeof(from), x->err)) < 0 ||
 	    (r = mbox_quote_begin(&s.q, from, mbox_out, rw->mbox, x->err)) < 0)
@@ -789,10 +808,11 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 									   x->err)) < 0)
 		goto out;
 	if (s.digested && digest != NULL) {
-		memcpy(commit, digest, sizeof(commit));
+		if ((r = pass1_commit(it, salt, data, len, digest, commit, x->err)) < 0)
+			goto out;
 		memcpy(md5, digest + 32, sizeof(md5));
 	} else {
-		pv_blake2b_final(&s.commit, commit);
+		leaf_commit_end(&s.commit, commit);
 		if (EVP_DigestFinal_ex(s.md5, md5, &md5_len) != 1 || md5_len != 16) {
 			r = pv_fail(x->err, PV_ERR, "MD5 failed");
 			goto out;
@@ -807,7 +827,7 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 		goto out;
 	x->sum->bytes += s.bytes;
 out:
-	pv_blake2b_abort(&s.commit);
+	leaf_commit_abort(&s.commit);
 	EVP_MD_CTX_free(s.md5);
 	pv_buf_free(&s.head);
 	return r;

@@ -16,6 +16,7 @@
 #include "archiver/lib/hex.h"
 #include "archiver/lib/random.h"
 #include "archiver/lib/sha256.h"
+#include "archiver/store/leaf_commit.h"
 #include "archiver/store/pack.h"
 
 #define BLOB_MAGIC "PVB1"
@@ -33,7 +34,6 @@ struct blob_writer {
 	ZSTD_CCtx *zc;
 	crypto_secretstream_xchacha20poly1305_state ss;
 	struct pv_sha256 plain_hash, cipher_hash;
-	crypto_generichash_state commit;
 	unsigned char key[BLOB_KEY_BYTES], salt[BLOB_SALT_BYTES];
 	unsigned char chunk[BLOB_CHUNK]; /* compressed bytes waiting for encryption */
 	size_t chunk_len;
@@ -140,7 +140,6 @@ int blob_writer_new(const char *data_dir, struct blob_writer **w_r, struct pv_er
 		blob_writer_abort(&w);
 		return r;
 	}
-	crypto_generichash_init(&w->commit, w->salt, sizeof(w->salt), BLOB_HASH_BYTES);
 	crypto_secretstream_xchacha20poly1305_init_push(&w->ss, header, w->key);
 	if ((r = write_all(w, (const unsigned char *)BLOB_MAGIC, 4, err)) < 0 ||
 	    (r = write_all(w, header, sizeof(header), err)) < 0) {
@@ -171,7 +170,6 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struc
 {
 	ZSTD_inBuffer in = {data, len, 0};
 	pv_sha256_update(&w->plain_hash, data, len);
-	crypto_generichash_update(&w->commit, data, len);
 	w->size += len;
 	return compress_some(w, &in, ZSTD_e_continue, err);
 }
@@ -216,7 +214,7 @@ int blob_writer_finish(struct blob_writer **wp, struct blob_info *info, struct p
 	pv_sha256_final(&w->cipher_hash, digest);
 	pv_hex(digest, sizeof(digest), info->id);
 	pv_sha256_final(&w->plain_hash, info->sha256);
-	crypto_generichash_final(&w->commit, info->commit, BLOB_HASH_BYTES);
+	leaf_commit_of_sha256(w->salt, info->sha256, info->commit);
 	memcpy(info->key, w->key, sizeof(info->key));
 	memcpy(info->salt, w->salt, sizeof(info->salt));
 	info->size = w->size;
@@ -396,7 +394,9 @@ out:
 void blob_commitment(const unsigned char salt[BLOB_SALT_BYTES], const unsigned char *data,
 		     size_t len, unsigned char out[BLOB_HASH_BYTES])
 {
-	crypto_generichash(out, BLOB_HASH_BYTES, data, len, salt, BLOB_SALT_BYTES);
+	unsigned char sha[BLOB_HASH_BYTES];
+	crypto_hash_sha256(sha, data, len);
+	leaf_commit_of_sha256(salt, sha, out);
 }
 
 int blob_remove(const char *data_dir, const char *id, struct pv_error *err)

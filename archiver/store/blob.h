@@ -35,7 +35,7 @@
 struct blob_info {
 	char id[BLOB_ID_LEN + 1];                 /* hex SHA-256 of the ciphertext file */
 	unsigned char sha256[BLOB_HASH_BYTES];    /* of the plaintext */
-	unsigned char commit[BLOB_HASH_BYTES];    /* BLAKE2b-256 keyed by salt, of the plaintext */
+	unsigned char commit[BLOB_HASH_BYTES];    /* the v3 leaf's, of the plaintext (leaf_commit.h) */
 	unsigned char key[BLOB_KEY_BYTES];        /* secret: wipe after wrapping */
 	unsigned char salt[BLOB_SALT_BYTES];      /* secret: wipe after wrapping */
 	uint64_t size;                            /* plaintext bytes */
@@ -76,7 +76,7 @@ int blob_sink_prefix(void *ctx, const unsigned char *data, size_t len, struct pv
  * PV_ENOTFOUND when missing, PV_EINTEGRITY when altered. */
 int blob_check_hash(const char *data_dir, const char *id, struct pv_error *err) PV_WARN_UNUSED;
 
-/* Computes the salted commitment of a plaintext (for verifying exports). */
+/* Computes a v3 leaf's salted commitment of a plaintext (leaf_commit.h). */
 void blob_commitment(const unsigned char salt[BLOB_SALT_BYTES], const unsigned char *data,
 		     size_t len, unsigned char out[BLOB_HASH_BYTES]);
 

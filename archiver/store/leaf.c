@@ -9,6 +9,7 @@
 
 #define LEAF_MAGIC_V1 "popvault/archive/v1 "
 #define LEAF_MAGIC_V2 "popvault/archive/v2 "
+#define LEAF_MAGIC_V3 "popvault/archive/v3 "
 #define LEAF_MAGIC_LEN 20
 
 static int valid_text(const char *s, size_t max)
@@ -37,13 +38,15 @@ int archive_leaf_format(const struct archive_leaf *l, struct pv_buf *out, struct
 							   "class %s\nct %s\ncommit %s\n",
 					     (long long)l->seq, t, l->mailbox, l->class_name, l->ct,
 					     l->commit);
-		if (version != 2)
+		if (version != 2 && version != 3)
 			return pv_fail(err, PV_ERR, "leaf: no message leaf version %d", version);
+		/* v3 has v2's lines; its commit is over the plaintext's SHA-256. */
 		return pv_buf_printf(out, err,
-				     LEAF_MAGIC_V2 "message\nseq %lld\ntime %s\nmailbox %s\nclass %s\n"
-						   "size %llu\nct %s\ncommit %s\n",
-				     (long long)l->seq, t, l->mailbox, l->class_name,
-				     (unsigned long long)l->size, l->ct, l->commit);
+				     "%smessage\nseq %lld\ntime %s\nmailbox %s\nclass %s\n"
+				     "size %llu\nct %s\ncommit %s\n",
+				     version == 2 ? LEAF_MAGIC_V2 : LEAF_MAGIC_V3, (long long)l->seq, t,
+				     l->mailbox, l->class_name, (unsigned long long)l->size, l->ct,
+				     l->commit);
 	}
 	if (!valid_text(l->reason, sizeof(l->reason)))
 		return pv_fail(err, PV_ERR, "leaf: bad tombstone reason");
@@ -91,6 +94,8 @@ int archive_leaf_parse(const char *data, size_t len, struct archive_leaf *l, str
 		l->version = 1;
 	else if (memcmp(p, LEAF_MAGIC_V2, LEAF_MAGIC_LEN) == 0)
 		l->version = 2;
+	else if (memcmp(p, LEAF_MAGIC_V3, LEAF_MAGIC_LEN) == 0)
+		l->version = 3;
 	else
 		return pv_fail(err, PV_EINTEGRITY, "not a popvault archive leaf");
 	p += LEAF_MAGIC_LEN;
@@ -108,7 +113,7 @@ int archive_leaf_parse(const char *data, size_t len, struct archive_leaf *l, str
 		if (take_line(&p, end, "mailbox", l->mailbox, sizeof(l->mailbox)) < 0 ||
 		    take_line(&p, end, "class", l->class_name, sizeof(l->class_name)) < 0)
 			goto bad;
-		if (l->version == 2) {
+		if (l->version >= 2) {
 			int64_t size;
 			if (take_line(&p, end, "size", num, sizeof(num)) < 0 || parse_int(num, &size) < 0)
 				goto bad;

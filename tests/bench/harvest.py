@@ -443,7 +443,8 @@ def measure_passes(a, template):
 
 # The sums bench_passes prints, by what they hold: the passes the
 # invariants require (exact bytes: content SHA-256; hash-committed: the
-# salted BLAKE2b leaf; encrypted: XChaCha20-Poly1305; pack integrity: the
+# v3 leaf's salted BLAKE2b of that SHA-256, 32 bytes (a v2 leaf's was
+# over every byte: blake2b_bytes); encrypted: XChaCha20-Poly1305; pack integrity: the
 # record's SHA-256), every block stored; then as records are sealed today,
 # compressed (no invariant asks for it: base64 lines packed to their
 # values, other blocks zstd-1 where that saves).
@@ -475,9 +476,10 @@ def passes_lines(b):
             p["messages"], p["files"], p["bytes"] / 1e6, p["reps"]),
         "popvault's own functions; ms per message at this run's mean message of %.0f KB):"
         % (mb * 1000),
-        "  seal (the harvest): content SHA-256 %.3f (exact bytes) + salted BLAKE2b %.3f "
-        "(hash-committed) + XChaCha20-Poly1305 %.3f (encrypted)" % (
-            ms("sha256"), ms("blake2b"), ms("push_plain")),
+        "  seal (the harvest): content SHA-256 %.3f (exact bytes) + the leaf's salted BLAKE2b "
+        "of it %.3f (hash-committed; over the bytes, as v2 leaves, %.3f) + XChaCha20-Poly1305 "
+        "%.3f (encrypted)" % (
+            ms("sha256"), ms("blake2b"), ms("blake2b_bytes"), ms("push_plain")),
         "    + the record's SHA-256 %.3f (pack integrity) = %.3f ms required; compression "
         "(no invariant's) %.3f, after which encryption %.3f and" % (
             ms("record_sha256_plain"), req, ms("compress"), ms("push_sealed")),
@@ -485,7 +487,7 @@ def passes_lines(b):
         "sealing code (ingest_hash_*, record_*) measured %.3f ms" % (
             ms("record_sha256_sealed"), des, ms("seal")),
         "  check (verify --full), per MB: the record's SHA-256 %.2f + XChaCha20-Poly1305 "
-        "%.2f + SHA-256 %.2f + BLAKE2b %.2f = %.2f ms required (%.0f MB/s" % (
+        "%.2f + SHA-256 %.2f + its commitment %.2f = %.2f ms required (%.0f MB/s" % (
             ms_per_mb(p, "record_sha256_plain"), ms_per_mb(p, "pull_plain"),
             ms_per_mb(p, "sha256"), ms_per_mb(p, "blake2b"), creq, 1000 / creq),
         "    a core); as stored today, with decompression %.2f: %.2f ms (%.0f MB/s); "
@@ -515,7 +517,7 @@ def passes_bounds(b, s, m, cpu_short, share_short, mpop_short=False):
     out = []
     if cpu_short:
         out.append("       bound: the passes the invariants require (content SHA-256 %.3f, "
-                   "salted BLAKE2b %.3f, XChaCha20-Poly1305 %.3f, the record's SHA-256 %.3f) "
+                   "the leaf's salted BLAKE2b of it %.3f, XChaCha20-Poly1305 %.3f, the record's SHA-256 %.3f) "
                    "cost %.3f ms per message on this CPU, measured now (bench_passes, one "
                    "core, this run's messages)" % (
                        ms("sha256"), ms("blake2b"), ms("push_plain"),
@@ -1133,7 +1135,7 @@ def targets(b, s):
                 cdes = passes_ms_mb(p, CHECK_DESIGN)
                 chk = ms_per_mb(p, "check")
                 out.append("       bound: the checks the invariants require (the record's "
-                           "SHA-256 %.2f, XChaCha20-Poly1305 %.2f, SHA-256 %.2f, BLAKE2b %.2f "
+                           "SHA-256 %.2f, XChaCha20-Poly1305 %.2f, SHA-256 %.2f, its commitment %.2f "
                            "ms per MB) cost %.2f ms per MB on one core, measured now "
                            "(bench_passes): %d cores reach at most %.0f MB/s" % (
                                ms_per_mb(p, "record_sha256_plain"), ms_per_mb(p, "pull_plain"),

@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "archiver/store/leaf.h"
+#include "archiver/store/leaf_commit.h"
 
 static const char message_leaf[] =
 	"popvault/archive/v1 message\nseq 17\ntime 2026-11-22T10:00:00Z\n"
@@ -100,10 +102,19 @@ static void test_v2_leaf_carries_the_size(void **state)
 	pv_buf_init(&b, LEAF_MAX);
 	assert_int_equal(archive_leaf_format(&l, &b, &err), PV_OK);
 	assert_string_equal(pv_buf_str(&b), message_leaf_v2);
-	/* version 0 formats the current version */
+	/* version 0 formats the current version: v3, v2's lines under its own
+	 * magic (its commit is over the plaintext's SHA-256, leaf_commit.h) */
 	l.version = 0;
 	assert_int_equal(archive_leaf_format(&l, &b, &err), PV_OK);
-	assert_string_equal(pv_buf_str(&b), message_leaf_v2);
+	assert_string_equal(pv_buf_str(&b) + strlen("popvault/archive/v3"),
+			    message_leaf_v2 + strlen("popvault/archive/v2"));
+	assert_memory_equal(pv_buf_str(&b), "popvault/archive/v3 message\n", 28);
+	struct archive_leaf l3;
+	assert_int_equal(archive_leaf_parse(pv_buf_str(&b), b.len, &l3, &err), PV_OK);
+	assert_int_equal(l3.version, 3);
+	assert_true(l3.has_size);
+	assert_int_equal(l3.size, 286);
+	assert_string_equal(l3.commit, l.commit);
 	assert_int_equal(archive_leaf_parse(message_leaf, strlen(message_leaf), &l, &err), PV_OK);
 	assert_int_equal(l.version, 1);
 	assert_false(l.has_size);
@@ -128,7 +139,7 @@ static void test_v2_leaf_must_be_canonical(void **state)
 		{"size 286", "size"},             /* no value */
 		{"size 286", "size 99999999999999999999"}, /* out of range */
 		{"class default\nsize 286", "size 286\nclass default"}, /* order */
-		{"v2 message", "v3 message"},     /* unknown version */
+		{"v2 message", "v4 message"},     /* unknown version */
 	};
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
 		const char *at = strstr(message_leaf_v2, edits[i].from);
@@ -146,6 +157,57 @@ static void test_v2_leaf_must_be_canonical(void **state)
 	assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_EINTEGRITY);
 	buf[18] = '1';
 	assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_OK);
+	/* v3 has v2's lines: without its size it is no leaf, nor a v3 tombstone */
+	at = strstr(message_leaf_v2, "size 286\n");
+	snprintf(buf, sizeof(buf), "%.*s%s", (int)(at - message_leaf_v2), message_leaf_v2,
+		 at + strlen("size 286\n"));
+	buf[18] = '3';
+	assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_EINTEGRITY);
+	snprintf(buf, sizeof(buf), "popvault/archive/v3 tombstone\nseq 4\ntime 2030-03-17T08:26:40Z\n"
+				   "policy 3\nreason expired\n");
+	assert_int_equal(archive_leaf_parse(buf, strlen(buf), &l, &err), PV_EINTEGRITY);
+}
+
+/* The commitment of each version, against libsodium's one-shot functions:
+ * v1 and v2 over the bytes, v3 over their SHA-256; streamed in pieces or
+ * from the SHA-256 the caller has, the same. */
+static void test_leaf_commitment_by_version(void **state)
+{
+	(void)state;
+	unsigned char salt[BLOB_SALT_BYTES], msg[100000], sha[32], want2[32], want3[32], got[32];
+	struct leaf_commit c;
+	struct pv_error err;
+	for (size_t i = 0; i < sizeof(salt); i++)
+		salt[i] = (unsigned char)(7 * i + 1);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)(i * 2654435761u >> 13);
+	crypto_generichash(want2, 32, msg, sizeof(msg), salt, sizeof(salt));
+	crypto_hash_sha256(sha, msg, sizeof(msg));
+	crypto_generichash(want3, 32, sha, sizeof(sha), salt, sizeof(salt));
+	assert_memory_not_equal(want2, want3, 32);
+	for (int version = 1; version <= 3; version++) {
+		assert_int_equal(leaf_commit_begin(&c, version, salt, &err), PV_OK);
+		for (size_t off = 0; off < sizeof(msg); off += 7777)
+			leaf_commit_update(&c, msg + off,
+					   sizeof(msg) - off < 7777 ? sizeof(msg) - off : 7777);
+		leaf_commit_end(&c, got);
+		assert_memory_equal(got, version == 3 ? want3 : want2, 32);
+		assert_int_equal(leaf_commit_via_sha256(version), version == 3);
+	}
+	leaf_commit_of_sha256(salt, sha, got);
+	assert_memory_equal(got, want3, 32);
+	blob_commitment(salt, msg, sizeof(msg), got); /* what new leaves carry */
+	assert_memory_equal(got, want3, 32);
+	/* another salt, another commitment */
+	salt[0] ^= 1;
+	leaf_commit_of_sha256(salt, sha, got);
+	assert_memory_not_equal(got, want3, 32);
+	/* an abandoned one is released (LeakSanitizer watches) */
+	assert_int_equal(leaf_commit_begin(&c, 2, salt, &err), PV_OK);
+	leaf_commit_update(&c, msg, 10);
+	leaf_commit_abort(&c);
+	assert_int_equal(leaf_commit_begin(&c, 3, salt, &err), PV_OK);
+	leaf_commit_abort(&c);
 }
 
 int main(void)
@@ -156,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_non_canonical_leaves_rejected),
 		cmocka_unit_test(test_v2_leaf_carries_the_size),
 		cmocka_unit_test(test_v2_leaf_must_be_canonical),
+		cmocka_unit_test(test_leaf_commitment_by_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
