@@ -398,16 +398,14 @@ struct rsink {
 	size_t keep;   /* bytes of the message raw gets (the rest is only hashed) */
 	uint64_t len;  /* bytes of the message */
 	struct pv_sha256 sha;
-	bool commit_stream;        /* v1 and v2 leaves commit over the bytes themselves */
-	struct leaf_commit commit; /* when commit_stream */
+	struct leaf_commit commit; /* given the SHA-256 above at the end */
 };
 
 static int rsink_put(void *ctx, const unsigned char *d, size_t n, struct pv_error *err)
 {
 	struct rsink *s = ctx;
 	pv_sha256_update(&s->sha, d, n);
-	if (s->commit_stream)
-		leaf_commit_update(&s->commit, d, n);
+	leaf_commit_update(&s->commit, d, n);
 	size_t room = s->len < s->keep ? s->keep - (size_t)s->len : 0;
 	s->len += n;
 	return room == 0 ? PV_OK : pv_buf_append(s->raw, d, n < room ? n : room, err);
@@ -446,18 +444,14 @@ int attest_content(const char *data_dir, const struct blob_opened *o, const stru
 	pv_buf_reset(raw);
 	if ((r = pv_sha256_init(&s.sha, err)) < 0)
 		return r;
-	s.commit_stream = !leaf_commit_via_sha256(leaf->version);
-	if (s.commit_stream && (r = leaf_commit_begin(&s.commit, leaf->version, salt, err)) < 0) {
+	if ((r = leaf_commit_begin(&s.commit, leaf->version, salt, true, err)) < 0) {
 		pv_sha256_abort(&s.sha);
 		return r;
 	}
 	/* No catalog hash here: the bytes are checked against the leaf. */
 	r = blob_read_opened(data_dir, &m->loc, o, key, NULL, rsink_put, &s, err);
 	pv_sha256_final(&s.sha, sha);
-	if (s.commit_stream)
-		leaf_commit_end(&s.commit, commit);
-	else
-		leaf_commit_of_sha256(salt, sha, commit);
+	leaf_commit_end(&s.commit, sha, commit);
 	if (r < 0)
 		return gone(m, r, err);
 	pv_hex(commit, sizeof(commit), hex);

@@ -70,8 +70,7 @@ static void *worker(void *arg)
 				s->r = message_read_key(ra->ar->dir, &s->src, &s->m, s->key, append,
 							&s->data, &s->err);
 			if (s->r == PV_OK && s->digest_fn != NULL &&
-			    (s->r = s->digest_fn(s->salt, s->data.data ? s->data.data
-								   : (const unsigned char *)"",
+			    (s->r = s->digest_fn(s->data.data ? s->data.data : (const unsigned char *)"",
 						 s->data.len, s->digest, &s->err)) == PV_OK)
 				s->digested = true;
 			sodium_memzero(s->key, sizeof(s->key));

@@ -34,10 +34,9 @@ struct read_ahead;
 
 /* What a worker may compute over a message's bytes once it read them
  * (export: the SHA-256 a v3 leaf's commitment is made from, and the load
- * file's MD5), so that the
- * caller's thread need not: into out, with the salt of the message's
- * commitment; 0 or an error, which read_ahead_take returns. */
-typedef int (*read_ahead_digest_fn)(const uint8_t *salt, const unsigned char *data, size_t len,
+ * file's MD5), so that the caller's thread need not: into out; 0 or an
+ * error, which read_ahead_take returns. */
+typedef int (*read_ahead_digest_fn)(const unsigned char *data, size_t len,
 				    uint8_t out[READ_AHEAD_DIGEST_BYTES], struct pv_error *err);
 
 int read_ahead_new(struct archive *ar, struct read_ahead **ra_r, struct pv_error *err);

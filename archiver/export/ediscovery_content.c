@@ -31,8 +31,7 @@ static struct vdisp *find_disposed(struct vst *v, int64_t id)
 
 /* Hashes of bytes believed to be one message. */
 struct digest {
-	bool commit_stream;        /* a v1 or v2 leaf: its commitment is over the bytes */
-	struct leaf_commit commit; /* when commit_stream */
+	struct leaf_commit commit; /* given the SHA-256 below at the end */
 	struct pv_sha256 sha;
 	EVP_MD_CTX *md5;
 	uint64_t size;
@@ -41,8 +40,7 @@ struct digest {
 static int digest_init(struct digest *d, const struct vmsg *m)
 {
 	memset(d, 0, sizeof(*d));
-	d->commit_stream = !leaf_commit_via_sha256(m->leaf_version);
-	if (d->commit_stream && leaf_commit_begin(&d->commit, m->leaf_version, m->salt, NULL) < 0)
+	if (leaf_commit_begin(&d->commit, m->leaf_version, m->salt, true, NULL) < 0)
 		return -1;
 	if (pv_sha256_init(&d->sha, NULL) < 0 || (d->md5 = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(d->md5, EVP_md5(), NULL) != 1) {
@@ -57,8 +55,7 @@ static int digest_init(struct digest *d, const struct vmsg *m)
 
 static void digest_update(struct digest *d, const void *p, size_t n)
 {
-	if (d->commit_stream)
-		leaf_commit_update(&d->commit, p, n);
+	leaf_commit_update(&d->commit, p, n);
 	pv_sha256_update(&d->sha, p, n);
 	EVP_DigestUpdate(d->md5, p, n);
 	d->size += n;
@@ -71,10 +68,7 @@ static void digest_final(struct digest *d, const struct vmsg *m, bool *commit_ok
 	uint8_t c[32];
 	unsigned ml = 0;
 	pv_sha256_final(&d->sha, sha);
-	if (d->commit_stream)
-		leaf_commit_end(&d->commit, c);
-	else
-		leaf_commit_of_sha256(m->salt, sha, c);
+	leaf_commit_end(&d->commit, sha, c);
 	EVP_DigestFinal_ex(d->md5, md5, &ml);
 	EVP_MD_CTX_free(d->md5);
 	d->md5 = NULL;

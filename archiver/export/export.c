@@ -521,7 +521,7 @@ struct msink {
 	struct leaf_commit commit;
 	struct pv_buf head;             /* the header section, for the load files */
 	bool head_done;
-	bool digested;                  /* MD5 and commitment made by the read-ahead */
+	bool digested;                  /* MD5 and SHA-256 made by the read-ahead */
 	uint64_t bytes;
 };
 
@@ -577,8 +577,7 @@ static int msink_pass1(void *ctx, const unsigned char *p, size_t n, struct pv_er
 		return r;
 	if (!s->digested && EVP_DigestUpdate(s->md5, p, n) != 1)
 		return pv_fail(err, PV_ERR, "MD5 failed");
-	if (!s->digested)
-		leaf_commit_update(&s->commit, p, n);
+	leaf_commit_update(&s->commit, p, n); /* nothing for a v3 leaf read ahead */
 	head_collect(s, p, n);
 	s->bytes += n;
 	return 0;
@@ -736,34 +735,15 @@ static int take(struct xp *x, struct read_ahead *ra, const struct stored_message
  * SHA-256 (out[0..32): what a v3 leaf's commitment is made from, checked
  * by the caller, who knows the leaf) and its MD5 for the load files
  * (out[32..48)). */
-static int pass1_digest(const uint8_t *salt, const unsigned char *data, size_t len,
+static int pass1_digest(const unsigned char *data, size_t len,
 			uint8_t out[READ_AHEAD_DIGEST_BYTES], struct pv_error *err)
 {
 	unsigned md5_len = 0;
-	(void)salt;
 	int r = pv_sha256_once(data, len, out, err);
 	if (r < 0)
 		return r;
 	if (EVP_Digest(data, len, out + 32, &md5_len, EVP_md5(), NULL) != 1 || md5_len != 16)
 		return pv_fail(err, PV_ERR, "MD5 failed");
-	return 0;
-}
-
-/* The commitment of a message read ahead whole, from its digests. */
-static int pass1_commit(const struct item *it, const uint8_t *salt, const unsigned char *data,
-			size_t len, const uint8_t *digest, uint8_t commit[32], struct pv_error *err)
-{
-	struct leaf_commit c;
-	if (leaf_commit_via_sha256(it->leaf_version)) {
-		leaf_commit_of_sha256(salt, digest, commit);
-		return 0;
-	}
-	/* A v1 or v2 leaf commits over the bytes: hashed here, once more. */
-	int r = leaf_commit_begin(&c, it->leaf_version, salt, err);
-	if (r < 0)
-		return r;
-	leaf_commit_update(&c, data, len);
-	leaf_commit_end(&c, commit);
 	return 0;
 }
 
@@ -799,7 +779,9 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 		r = pv_fail(x->err, PV_ERR, "MD5 is not available");
 		goto out;
 	}
-	if (!s.digested && (r = leaf_commit_begin(&s.commit, it->leaf_version, salt, x->err)) < 0)
+	/* Read ahead, the SHA-256 is known; a v1 or v2 leaf's BLAKE2b is
+	 * still made here, over the bytes. */
+	if ((r = leaf_commit_begin(&s.commit, it->leaf_version, salt, s.digested, x->err)) < 0)
 		goto out;
 	if ((r = mbox_from_line(sender, it->received_at, from, sizeof(from), x->err)) < 0 ||
 	    (r = mbox_quote_begin(&s.q, from, mbox_out, rw->mbox, x->err)) < 0)
@@ -807,16 +789,12 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 	if ((r = data ? msink_pass1(&s, data, len, x->err) : message_read(x->ar, m, msink_pass1, &s,
 									   x->err)) < 0)
 		goto out;
-	if (s.digested && digest != NULL) {
-		if ((r = pass1_commit(it, salt, data, len, digest, commit, x->err)) < 0)
-			goto out;
+	leaf_commit_end(&s.commit, s.digested ? digest : NULL, commit);
+	if (s.digested) {
 		memcpy(md5, digest + 32, sizeof(md5));
-	} else {
-		leaf_commit_end(&s.commit, commit);
-		if (EVP_DigestFinal_ex(s.md5, md5, &md5_len) != 1 || md5_len != 16) {
-			r = pv_fail(x->err, PV_ERR, "MD5 failed");
-			goto out;
-		}
+	} else if (EVP_DigestFinal_ex(s.md5, md5, &md5_len) != 1 || md5_len != 16) {
+		r = pv_fail(x->err, PV_ERR, "MD5 failed");
+		goto out;
 	}
 	if (s.bytes != it->size || sodium_memcmp(commit, it->commit, sizeof(commit)) != 0) {
 		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld does not match its archive leaf "

@@ -32,19 +32,26 @@ void leaf_commit_of_sha256(const unsigned char salt[BLOB_SALT_BYTES],
 			   const unsigned char sha256[BLOB_HASH_BYTES],
 			   unsigned char out[BLOB_HASH_BYTES]);
 
-/* The commitment of a leaf of any version, streamed over the plaintext. */
+/* The commitment of a leaf of any version, streamed over the plaintext.
+ * sha256_known: the caller hashes the plaintext with SHA-256 itself and
+ * hands the digest to leaf_commit_end, so a v3 commitment costs nothing
+ * per byte here (leaf_commit_update only feeds a v1 or v2 leaf's
+ * BLAKE2b). */
 struct leaf_commit {
-	bool via_sha256;
+	bool via_sha256, sha256_known;
 	unsigned char salt[BLOB_SALT_BYTES]; /* v3: for the last step; wiped */
-	struct pv_sha256 sha;               /* v3 */
+	struct pv_sha256 sha;               /* v3, unless sha256_known */
 	struct pv_blake2b b2;               /* v1, v2 */
 };
 
 int leaf_commit_begin(struct leaf_commit *c, int leaf_version,
-		      const unsigned char salt[BLOB_SALT_BYTES], struct pv_error *err);
+		      const unsigned char salt[BLOB_SALT_BYTES], bool sha256_known,
+		      struct pv_error *err);
 void leaf_commit_update(struct leaf_commit *c, const void *data, size_t len);
-/* Writes the commitment and releases c. */
-void leaf_commit_end(struct leaf_commit *c, unsigned char out[BLOB_HASH_BYTES]);
+/* Writes the commitment and releases c; sha256: the plaintext's digest
+ * when begun with sha256_known, else NULL. */
+void leaf_commit_end(struct leaf_commit *c, const unsigned char *sha256,
+		     unsigned char out[BLOB_HASH_BYTES]);
 /* Releases c without a result (safe after leaf_commit_end, or on a zeroed c). */
 void leaf_commit_abort(struct leaf_commit *c);
 

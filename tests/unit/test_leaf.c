@@ -169,8 +169,9 @@ static void test_v2_leaf_must_be_canonical(void **state)
 }
 
 /* The commitment of each version, against libsodium's one-shot functions:
- * v1 and v2 over the bytes, v3 over their SHA-256; streamed in pieces or
- * from the SHA-256 the caller has, the same. */
+ * v1 and v2 over the bytes, v3 over their SHA-256; streamed in pieces,
+ * hashing the bytes itself or given the SHA-256 the caller made, the
+ * same. */
 static void test_leaf_commitment_by_version(void **state)
 {
 	(void)state;
@@ -185,15 +186,25 @@ static void test_leaf_commitment_by_version(void **state)
 	crypto_hash_sha256(sha, msg, sizeof(msg));
 	crypto_generichash(want3, 32, sha, sizeof(sha), salt, sizeof(salt));
 	assert_memory_not_equal(want2, want3, 32);
-	for (int version = 1; version <= 3; version++) {
-		assert_int_equal(leaf_commit_begin(&c, version, salt, &err), PV_OK);
-		for (size_t off = 0; off < sizeof(msg); off += 7777)
-			leaf_commit_update(&c, msg + off,
-					   sizeof(msg) - off < 7777 ? sizeof(msg) - off : 7777);
-		leaf_commit_end(&c, got);
-		assert_memory_equal(got, version == 3 ? want3 : want2, 32);
-		assert_int_equal(leaf_commit_via_sha256(version), version == 3);
+	for (int known = 0; known <= 1; known++) {
+		for (int version = 1; version <= 3; version++) {
+			assert_int_equal(leaf_commit_begin(&c, version, salt, known, &err), PV_OK);
+			for (size_t off = 0; off < sizeof(msg); off += 7777)
+				leaf_commit_update(&c, msg + off,
+						   sizeof(msg) - off < 7777 ? sizeof(msg) - off : 7777);
+			leaf_commit_end(&c, known ? sha : NULL, got);
+			assert_memory_equal(got, version == 3 ? want3 : want2, 32);
+			assert_int_equal(leaf_commit_via_sha256(version), version == 3);
+		}
 	}
+	/* given, the SHA-256 is what a v3 commitment is made from */
+	unsigned char other[32];
+	memcpy(other, sha, sizeof(other));
+	other[5] ^= 1;
+	assert_int_equal(leaf_commit_begin(&c, 3, salt, true, &err), PV_OK);
+	leaf_commit_update(&c, msg, sizeof(msg));
+	leaf_commit_end(&c, other, got);
+	assert_memory_not_equal(got, want3, 32);
 	leaf_commit_of_sha256(salt, sha, got);
 	assert_memory_equal(got, want3, 32);
 	blob_commitment(salt, msg, sizeof(msg), got); /* what new leaves carry */
@@ -203,10 +214,10 @@ static void test_leaf_commitment_by_version(void **state)
 	leaf_commit_of_sha256(salt, sha, got);
 	assert_memory_not_equal(got, want3, 32);
 	/* an abandoned one is released (LeakSanitizer watches) */
-	assert_int_equal(leaf_commit_begin(&c, 2, salt, &err), PV_OK);
+	assert_int_equal(leaf_commit_begin(&c, 2, salt, false, &err), PV_OK);
 	leaf_commit_update(&c, msg, 10);
 	leaf_commit_abort(&c);
-	assert_int_equal(leaf_commit_begin(&c, 3, salt, &err), PV_OK);
+	assert_int_equal(leaf_commit_begin(&c, 3, salt, false, &err), PV_OK);
 	leaf_commit_abort(&c);
 }
 
