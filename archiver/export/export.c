@@ -790,7 +790,7 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 									   x->err)) < 0)
 		goto out;
 	leaf_commit_end(&s.commit, s.digested ? digest : NULL, commit);
-	if (s.digested) {
+	if (s.digested && digest != NULL) {
 		memcpy(md5, digest + 32, sizeof(md5));
 	} else if (EVP_DigestFinal_ex(s.md5, md5, &md5_len) != 1 || md5_len != 16) {
 		r = pv_fail(x->err, PV_ERR, "MD5 failed");
