@@ -215,54 +215,88 @@ static int packs_dir(struct pack_set *ps, struct pv_error *err)
 	return PV_OK;
 }
 
+/* The pack's file, created and locked under the id of a row not yet
+ * committed: ENOENT-free for everyone else. A file already there is the
+ * leftover of a writer that died before its commit (SQLite hands out the
+ * uncommitted id again): nobody can hold it, so it is replaced. */
+static int create_locked(const char *path, int *fd_r, struct pv_error *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(path) == 0)
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return pv_fail(err, PV_ERR, "create %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		unlink(path);
+		close(fd);
+		return pv_fail(err, PV_ERR, "lock %s: %s", path, strerror(e));
+	}
+	*fd_r = fd;
+	return PV_OK;
+}
+
+/* The row and the file appear together: the row is committed only once
+ * its file exists and this writer holds its lock. A removal of empty or
+ * unused packs (pack_remove_empty at another session's end, a disposal
+ * run) that sees the row therefore finds the file locked and leaves it.
+ * Committed first, the row once let such a run find no file yet, mark
+ * the pack removed and leave this writer filling a pack the catalog
+ * called removed: never uploaded to a remote store, unreadable once its
+ * file was cleaned up. */
 static int start_new(struct pack_set *ps, int64_t bucket_id, struct open_pack *op,
 		     struct pv_error *err)
 {
 	unsigned char head[PACK_HEADER_BYTES];
 	char path[4096];
 	struct db_stmt *st;
-	int r;
+	int64_t id = 0;
+	int fd = -1, r;
 
 	if ((r = packs_dir(ps, err)) < 0)
 		return r;
-	/* A disposal run may mark a pack removed between its row and its
-	 * lock (it finds no file yet): then this writer starts another. */
-	for (int attempt = 0; attempt < 3; attempt++) {
-		if ((r = db_prepare(ps->db, "INSERT INTO packs (bucket_id, created_at)"
-					    " VALUES (?, ?) RETURNING id", &st, err)) < 0)
-			return r;
-		db_bind_int64(st, 1, bucket_id);
-		db_bind_int64(st, 2, pv_clock_now());
-		int64_t id = 0;
-		if ((r = db_step(st, err)) == DB_ROW)
-			id = db_column_int64(st, 0);
-		db_finalize(&st);
-		if (id == 0)
-			return r < 0 ? pv_error_prefix(err, "catalog: new pack")
-				     : pv_fail(err, PV_ERR, "catalog: new pack: no id");
-		pack_path(ps->dir, id, path, sizeof(path));
-		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return pv_fail(err, PV_ERR, "create %s: %s", path, strerror(errno));
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0 || removed(ps->db, id)) {
-			unlink(path);
-			close(fd);
-			continue;
-		}
-		header(bucket_id, head);
-		ssize_t k = write(fd, head, sizeof(head));
-		if (k != (ssize_t)sizeof(head)) {
-			r = pv_fail(err, PV_ERR, "write %s: %s", path, k < 0 ? strerror(errno) : "short");
-			unlink(path);
-			close(fd);
-			return r;
-		}
-		*op = (struct open_pack){.id = id, .bucket_id = bucket_id, .fd = fd,
-					 .committed = PACK_HEADER_BYTES, .end = PACK_HEADER_BYTES,
-					 .unsynced = true, .created = true};
-		return PV_OK;
+	bool own_tx = !db_in_transaction(ps->db);
+	if (own_tx && (r = db_begin(ps->db, err)) < 0)
+		return pv_error_prefix(err, "catalog: new pack");
+	if ((r = db_prepare(ps->db, "INSERT INTO packs (bucket_id, created_at)"
+				    " VALUES (?, ?) RETURNING id", &st, err)) < 0)
+		goto fail;
+	db_bind_int64(st, 1, bucket_id);
+	db_bind_int64(st, 2, pv_clock_now());
+	if ((r = db_step(st, err)) == DB_ROW)
+		id = db_column_int64(st, 0);
+	db_finalize(&st);
+	if (id == 0) {
+		r = r < 0 ? pv_error_prefix(err, "catalog: new pack")
+			  : pv_fail(err, PV_ERR, "catalog: new pack: no id");
+		goto fail;
 	}
-	return pv_fail(err, PV_ERR, "cannot start a pack for bucket %lld", (long long)bucket_id);
+	pack_path(ps->dir, id, path, sizeof(path));
+	if ((r = create_locked(path, &fd, err)) < 0)
+		goto fail;
+	header(bucket_id, head);
+	ssize_t k = write(fd, head, sizeof(head));
+	if (k != (ssize_t)sizeof(head)) {
+		r = pv_fail(err, PV_ERR, "write %s: %s", path, k < 0 ? strerror(errno) : "short");
+		goto fail;
+	}
+	if (own_tx && (r = db_commit(ps->db, err)) < 0) {
+		pv_error_prefix(err, "catalog: new pack");
+		own_tx = false; /* rolled back by db_commit */
+		goto fail;
+	}
+	*op = (struct open_pack){.id = id, .bucket_id = bucket_id, .fd = fd,
+				 .committed = PACK_HEADER_BYTES, .end = PACK_HEADER_BYTES,
+				 .unsynced = true, .created = true};
+	return PV_OK;
+fail:
+	if (fd >= 0) {
+		unlink(path);
+		close(fd);
+	}
+	if (own_tx)
+		db_rollback(ps->db);
+	return r;
 }
 
 static struct open_pack *current(struct pack_set *ps, int64_t bucket_id, uint64_t len)
@@ -608,9 +642,13 @@ static void scan_one(const char *data_dir, int64_t since, struct db_stmt *row,
 	db_bind_int64(row, 1, id);
 	if (db_step(row, NULL) != DB_ROW) {
 		pack_path(data_dir, id, path, sizeof(path));
-		if (since > 0 && stat(path, &st) == 0 && st.st_ctim.tv_sec >= since)
+		bool there = stat(path, &st) == 0;
+		if (since > 0 && there && st.st_ctim.tv_sec >= since)
 			say(problem, ctx, true, "pack file %08lld.pack was made after this check "
 			    "began (a harvest writing it)", (long long)id);
+		else if (there && st.st_size <= PACK_HEADER_BYTES)
+			say(problem, ctx, true, "pack file %08lld.pack holds no record: left by a "
+			    "harvest stopped before its pack was recorded", (long long)id);
 		else
 			say(problem, ctx, false, "pack file %08lld.pack is not in the catalog",
 			    (long long)id);
