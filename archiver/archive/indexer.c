@@ -440,6 +440,7 @@ static void child_main(const char *data_dir, int fd)
 		pv_log(PV_LOG_WARN, "index", "the indexer cannot open the archive: %s", err.msg);
 		_exit(1);
 	}
+	ar->packs->drop_after_read = true; /* each record is read once here */
 	pv_sandbox_selftest_point(PV_ROLE_INDEXER);
 	/* One pool (its sandboxes started once) and one writer for every
 	 * catch-up; without a writer thread it writes in this one. */

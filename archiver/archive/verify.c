@@ -780,6 +780,8 @@ static int verify_checks(struct archive *ar, bool full, uint32_t sample,
 	/* --full reads every record: from an object store, whole packs (one
 	 * GET each) rather than a ranged GET per message. */
 	ar->packs->whole_packs = full && sample == 0;
+	/* and reads each once: its pages need not stay in the page cache */
+	ar->packs->drop_after_read = full;
 	memset(rep, 0, sizeof(*rep));
 	rep->latest_checkpoint_age_s = -1;
 	/* Signatures are checked with the public keys the logs record; a

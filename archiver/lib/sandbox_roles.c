@@ -48,7 +48,7 @@ static const char *const g_files[] = {
 	"mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2", "link",
 	"linkat", "fsync", "fdatasync", "syncfs", "ftruncate", "fallocate", "flock", "fchmod",
 	"fchmodat", "chmod", "fchown", "fchownat", "umask", "statfs", "fstatfs", "getcwd",
-	"utimensat", "copy_file_range", "sendfile", "sync_file_range", NULL,
+	"utimensat", "copy_file_range", "sendfile", "sync_file_range", "fadvise64", NULL,
 };
 
 /* Sockets it was given or made in pairs: the signer's channel, a

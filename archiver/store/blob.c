@@ -18,6 +18,7 @@
 #include "archiver/lib/sha256.h"
 #include "archiver/store/leaf_commit.h"
 #include "archiver/store/pack.h"
+#include "archiver/store/packstore.h"
 
 #define BLOB_MAGIC "PVB1"
 #define BLOB_CHUNK (64 * 1024) /* plaintext (compressed) bytes per secretstream chunk */
@@ -460,7 +461,10 @@ int blob_open_at(struct packstore *store, const struct blob_loc *loc, struct blo
 	*o_r = BLOB_OPENED_NONE;
 	if (loc->pack_id == 0)
 		return PV_OK;
-	return pack_open(store, loc, &o_r->fd, &o_r->at, err);
+	int r = pack_open(store, loc, &o_r->fd, &o_r->at, err);
+	if (r == PV_OK && store->drop_after_read)
+		o_r->drop = loc->length;
+	return r;
 }
 
 int blob_read_opened(const char *data_dir, const struct blob_loc *loc, const struct blob_opened *o,
@@ -486,6 +490,8 @@ int blob_check_opened(const char *data_dir, const struct blob_loc *loc, const st
 
 void blob_opened_close(struct blob_opened *o)
 {
+	if (o->fd >= 0 && o->drop > 0) /* a hint: whole pages of the record only */
+		(void)posix_fadvise(o->fd, (off_t)o->at, (off_t)o->drop, POSIX_FADV_DONTNEED);
 	if (o->fd >= 0)
 		close(o->fd);
 	*o = BLOB_OPENED_NONE;

@@ -127,8 +127,10 @@ bool blob_present_at(const char *data_dir, struct packstore *store, const struct
 struct blob_opened {
 	int fd;      /* -1: nothing opened */
 	uint64_t at; /* where the record starts in fd */
+	uint64_t drop; /* bytes from at whose pages blob_opened_close drops
+			* from the page cache (the store's drop_after_read) */
 };
-#define BLOB_OPENED_NONE ((struct blob_opened){.fd = -1, .at = 0})
+#define BLOB_OPENED_NONE ((struct blob_opened){.fd = -1, .at = 0, .drop = 0})
 int blob_open_at(struct packstore *store, const struct blob_loc *loc, struct blob_opened *o_r,
 		 struct pv_error *err) PV_WARN_UNUSED;
 int blob_read_opened(const char *data_dir, const struct blob_loc *loc, const struct blob_opened *o,

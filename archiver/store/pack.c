@@ -452,6 +452,16 @@ int pack_check_fd(int fd, uint64_t at, const struct blob_loc *loc, struct pv_err
 	return record_check_hash(fd, at, loc->length, loc->id, what, err);
 }
 
+/* Closes a record's pack after reading it; a reader that reads each
+ * record once (drop_after_read) drops its pages from the page cache first
+ * (a hint: only the record's whole pages go). */
+static void read_done(struct packstore *store, int fd, uint64_t at, const struct blob_loc *loc)
+{
+	if (store->drop_after_read)
+		(void)posix_fadvise(fd, (off_t)at, (off_t)loc->length, POSIX_FADV_DONTNEED);
+	close(fd);
+}
+
 int pack_read_into(struct packstore *store, const struct blob_loc *loc,
 		   const unsigned char key[BLOB_KEY_BYTES], const unsigned char expect_sha256[32],
 		   struct pv_buf *into, struct pv_error *err)
@@ -463,7 +473,7 @@ int pack_read_into(struct packstore *store, const struct blob_loc *loc,
 		return r;
 	what_of(loc, what, sizeof(what));
 	r = record_read_into(fd, at, loc->length, key, expect_sha256, into, what, err);
-	close(fd);
+	read_done(store, fd, at, loc);
 	return r;
 }
 
@@ -476,7 +486,7 @@ int pack_read(struct packstore *store, const struct blob_loc *loc,
 	if (r < 0)
 		return r;
 	r = pack_read_fd(fd, at, loc, key, expect_sha256, sink, ctx, err);
-	close(fd);
+	read_done(store, fd, at, loc);
 	return r;
 }
 
@@ -487,7 +497,7 @@ int pack_check(struct packstore *store, const struct blob_loc *loc, struct pv_er
 	if (r < 0)
 		return r;
 	r = pack_check_fd(fd, at, loc, err);
-	close(fd);
+	read_done(store, fd, at, loc);
 	return r;
 }
 

@@ -14,6 +14,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
 
 #include "test_dispose_fixture.h"
 
@@ -818,6 +821,79 @@ static void test_a_new_pack_is_recorded_only_once_its_file_is_held(void **state)
 	fx_free(&f);
 }
 
+/* How many of the whole pages inside [off, off+len) of path are in the
+ * page cache. */
+static size_t resident_pages(const char *path, uint64_t off, uint64_t len)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t first = (off + (uint64_t)pg - 1) / (uint64_t)pg, end = (off + len) / (uint64_t)pg;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	size_t n = (size_t)(end - first), in = 0;
+	void *map = mmap(NULL, n * (size_t)pg, PROT_READ, MAP_SHARED, fd, (off_t)(first * (uint64_t)pg));
+	assert_true(map != MAP_FAILED);
+	unsigned char *vec = calloc(n, 1);
+	assert_int_equal(mincore(map, n * (size_t)pg, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	free(vec);
+	munmap(map, n * (size_t)pg);
+	close(fd);
+	return in;
+}
+
+/* A reader that reads each record once (the indexer, verify --full:
+ * drop_after_read) leaves none of its whole pages in the page cache,
+ * through either read path; any other reader leaves them. */
+static void test_a_read_once_reader_leaves_the_record_out_of_the_page_cache(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	char path[4096];
+	fx_init(&f);
+	unsigned char *msgs[2] = {make_message(400000, 3), make_message(400000, 4)};
+	size_t lens[2] = {400000, 400000};
+	int64_t ids[2];
+	session_archive(&f, msgs, lens, 2, ids);
+	struct stored_message m[2] = {fx_load(&f, ids[0]), fx_load(&f, ids[1])};
+	pack_file(&f, ids[0], path, sizeof(path));
+	struct statfs fs;
+	assert_int_equal(statfs(path, &fs), 0);
+	if (fs.f_type == TMPFS_MAGIC) { /* its pages are the file: nothing to drop */
+		free(msgs[0]);
+		free(msgs[1]);
+		fx_free(&f);
+		skip();
+	}
+	size_t pages = resident_pages(path, m[0].loc.offset, m[0].loc.length);
+	assert_true(pages > 50); /* written just now: in the cache */
+
+	struct pv_buf b;
+	pv_buf_init(&b, 8 << 20);
+	assert_int_equal(read_into(&f, ids[0], &b), PV_OK); /* an ordinary reader */
+	assert_int_equal(resident_pages(path, m[0].loc.offset, m[0].loc.length), pages);
+	f.ar->packs->drop_after_read = true;
+	pv_buf_reset(&b);
+	fx_must(message_read_into(f.ar, &m[0], &b, &err), &err, "read"); /* the indexer's */
+	assert_int_equal(b.len, lens[0]);
+	assert_memory_equal(b.data, msgs[0], lens[0]);
+	assert_int_equal(resident_pages(path, m[0].loc.offset, m[0].loc.length), 0);
+	/* verify's path: opened on one thread, read on another, closed */
+	assert_true(resident_pages(path, m[1].loc.offset, m[1].loc.length) > 50);
+	struct blob_opened o = BLOB_OPENED_NONE;
+	fx_must(message_open(f.ar, &m[1], &o, &err), &err, "open");
+	fx_must(blob_check_opened(f.dir, &m[1].loc, &o, &err), &err, "check");
+	blob_opened_close(&o);
+	assert_int_equal(resident_pages(path, m[1].loc.offset, m[1].loc.length), 0);
+	f.ar->packs->drop_after_read = false;
+	assert_reads_back(&f, ids[1], msgs[1], lens[1]); /* read again, from the disk */
+	pv_buf_free(&b);
+	free(msgs[0]);
+	free(msgs[1]);
+	fx_free(&f);
+}
+
 /* Archives from before packs (PVB1 blob files) and packs side by side. */
 static void test_old_blob_files_and_packs_both_read(void **state)
 {
@@ -985,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(test_writers_and_disposal_respect_the_lock),
 		cmocka_unit_test(test_a_pack_that_never_got_a_message_is_removed),
 		cmocka_unit_test(test_a_new_pack_is_recorded_only_once_its_file_is_held),
+		cmocka_unit_test(test_a_read_once_reader_leaves_the_record_out_of_the_page_cache),
 		cmocka_unit_test(test_old_blob_files_and_packs_both_read),
 		cmocka_unit_test(test_what_a_migration_has_left_to_move),
 		cmocka_unit_test(test_a_record_opened_on_one_thread_reads_on_another),
