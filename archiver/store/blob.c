@@ -490,8 +490,8 @@ int blob_check_opened(const char *data_dir, const struct blob_loc *loc, const st
 
 void blob_opened_close(struct blob_opened *o)
 {
-	if (o->fd >= 0 && o->drop > 0) /* a hint: whole pages of the record only */
-		(void)posix_fadvise(o->fd, (off_t)o->at, (off_t)o->drop, POSIX_FADV_DONTNEED);
+	if (o->fd >= 0 && o->drop > 0)
+		pack_drop_cached(o->fd, o->at, o->drop);
 	if (o->fd >= 0)
 		close(o->fd);
 	*o = BLOB_OPENED_NONE;
