@@ -650,8 +650,8 @@ static void scan_tail(int fd, int64_t id, uint64_t pos, uint64_t size, pack_prob
 }
 
 static void scan_one(const char *data_dir, int64_t since, struct db_stmt *row,
-		     struct db_stmt *recs, int64_t id, pack_problem_fn *problem, void *ctx,
-		     struct pack_scan_stats *stats)
+		     struct db_stmt *recs, struct db_stmt *live, int64_t id,
+		     pack_problem_fn *problem, void *ctx, struct pack_scan_stats *stats)
 {
 	unsigned char want[PACK_HEADER_BYTES], got[PACK_HEADER_BYTES];
 	char path[4096];
@@ -674,8 +674,18 @@ static void scan_one(const char *data_dir, int64_t since, struct db_stmt *row,
 	}
 	int64_t bucket = db_column_int64(row, 0);
 	if (!db_column_is_null(row, 1)) {
-		say(problem, ctx, true, "pack %lld was removed by a disposal but its file is still "
-		    "there (its keys are destroyed)", (long long)id);
+		/* Only once every message in it is disposed of (pack.h); one
+		 * still live in a pack marked removed is never uploaded, and
+		 * its file may be cleaned up under it. */
+		db_reset(live);
+		db_bind_int64(live, 1, id);
+		int64_t n = db_step(live, NULL) == DB_ROW ? db_column_int64(live, 0) : 0;
+		if (n > 0)
+			say(problem, ctx, false, "pack %lld is recorded as removed but holds %lld "
+			    "message%s not disposed of", (long long)id, (long long)n, n == 1 ? "" : "s");
+		else
+			say(problem, ctx, true, "pack %lld was removed by a disposal but its file is "
+			    "still there (its keys are destroyed)", (long long)id);
 		return;
 	}
 	pack_path(data_dir, id, path, sizeof(path));
@@ -719,7 +729,7 @@ static void scan_one(const char *data_dir, int64_t since, struct db_stmt *row,
 int pack_scan(const char *data_dir, struct db *db, int64_t since, pack_problem_fn *problem,
 	      void *ctx, struct pack_scan_stats *stats_r, struct pv_error *err)
 {
-	struct db_stmt *row = NULL, *recs = NULL;
+	struct db_stmt *row = NULL, *recs = NULL, *live = NULL;
 	char path[4096];
 	struct dirent *e;
 	int r;
@@ -732,7 +742,9 @@ int pack_scan(const char *data_dir, struct db *db, int64_t since, pack_problem_f
 	if ((r = db_prepare(db, "SELECT bucket_id, removed_at FROM packs WHERE id = ?", &row,
 			    err)) < 0 ||
 	    (r = db_prepare(db, "SELECT pack_offset, pack_length FROM messages"
-				" WHERE pack_id = ? ORDER BY pack_offset", &recs, err)) < 0)
+				" WHERE pack_id = ? ORDER BY pack_offset", &recs, err)) < 0 ||
+	    (r = db_prepare(db, "SELECT count(*) FROM messages WHERE pack_id = ?"
+				" AND disposed_at IS NULL", &live, err)) < 0)
 		goto out;
 	while ((e = readdir(d)) != NULL) {
 		char *end;
@@ -743,11 +755,12 @@ int pack_scan(const char *data_dir, struct db *db, int64_t since, pack_problem_f
 			say(problem, ctx, false, "packs/%s is not a pack file", e->d_name);
 			continue;
 		}
-		scan_one(data_dir, since, row, recs, id, problem, ctx, stats_r);
+		scan_one(data_dir, since, row, recs, live, id, problem, ctx, stats_r);
 	}
 out:
 	db_finalize(&row);
 	db_finalize(&recs);
+	db_finalize(&live);
 	closedir(d);
 	return r;
 }
