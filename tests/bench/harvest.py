@@ -369,18 +369,11 @@ def run(argv, **kw):
     return p.stdout
 
 
-def proc_cpu(pid):
-    """CPU seconds of a live process and the children it has reaped."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / CLK   # utime stime cutime cstime
-
-
 def proc_cpu_split(pid):
     """(user, sys) CPU seconds of a live process and its reaped children."""
     with open("/proc/%d/stat" % pid) as f:
-        f_ = [int(x) for x in f.read().rsplit(")", 1)[1].split()[11:15]]
-    return (f_[0] + f_[2]) / CLK, (f_[1] + f_[3]) / CLK
+        ut, st, cut, cst = (int(x) for x in f.read().rsplit(")", 1)[1].split()[11:15])
+    return (ut + cut) / CLK, (st + cst) / CLK
 
 
 PAGE_REPORTING = "/sys/module/page_reporting/parameters"
@@ -687,9 +680,8 @@ class Bench:
             out.append(line)
             if summary and t_sum is None and line.startswith("{"):
                 t_sum = time.perf_counter()
-                kid = only_child(p.pid)
-                cpu_sum = proc_cpu(kid)
-                cpu_split = proc_cpu_split(kid)
+                cpu_split = proc_cpu_split(only_child(p.pid))
+                cpu_sum = sum(cpu_split)
         p.wait()
         wall = time.perf_counter() - t0
         p.stdout.close()
@@ -917,9 +909,7 @@ class Bench:
                     % (held["msgs"], level))
                 continue
             fill_s = time.monotonic() - t0
-            rep0 = page_reporting()
             c = harvest(probe)
-            rep1 = page_reporting()
             self.check_indexed(data)
             v = self.verify(data, held["bytes"], held["msgs"])
             row = dict(level=held["msgs"], probe=probe, msgs_s=probe / c["wall"],
@@ -927,8 +917,6 @@ class Bench:
                        user_ms=1000 * c["cpu_user"] / probe,
                        sys_ms=1000 * c["cpu_sys"] / probe,
                        index_ms=1000 * max(0.0, c["cpu_all"] - c["cpu"]) / probe,
-                       reported_mb=(rep1[1] - rep0[1]) / 1024.0
-                       if rep0 and rep1 and rep0[1] is not None else None,
                        others=c["others"], verify=v, fill_s=fill_s)
             out.append(row)
             log("scaling: %d in the archive (fill %.0f s): harvest of %d %.0f msg/s, "
