@@ -490,9 +490,10 @@ int blob_check_opened(const char *data_dir, const struct blob_loc *loc, const st
 
 void blob_opened_close(struct blob_opened *o)
 {
-	if (o->fd >= 0 && o->drop > 0)
-		pack_drop_cached(o->fd, o->at, o->drop);
-	if (o->fd >= 0)
+	if (o->fd >= 0) {
+		if (o->drop > 0)
+			pack_drop_cached(o->fd, o->at, o->drop);
 		close(o->fd);
+	}
 	*o = BLOB_OPENED_NONE;
 }

@@ -94,11 +94,13 @@ struct packstore {
 	void *local;
 	char url[PACKSTORE_URL_MAX];     /* the remote store, "" for local */
 	bool whole_packs;                /* verify --full: fetch whole packs */
-	/* The indexer reads each record once, soon after its harvest wrote
-	 * it: its pages then leave the page cache (pack_read_into), which
-	 * write-once mail would otherwise fill, crowding out the catalog and
-	 * the index (and, in a VM that hands free memory back to its host,
-	 * making every new page cost a fault on the host). */
+	/* A reader that reads each record once (the indexer process, soon
+	 * after the harvest wrote it; verify --full): after each read the
+	 * record's pages leave the page cache (pack_drop_cached, from
+	 * pack_read, pack_read_into, pack_check and blob_opened_close).
+	 * Write-once mail would otherwise fill it, crowding out the catalog
+	 * and the index (and, in a VM that hands free memory back to its
+	 * host, making every new page cost a fault on the host). */
 	bool drop_after_read;
 	/* Whole packs fetched (whole_packs), a few kept. */
 	struct { int64_t id; int fd; } cache[PV_PACK_FETCH_CACHE];
