@@ -10,12 +10,15 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "archiver/lib/pagecache.h"
+
 /* Filled buffers waiting for the thread, plus the one being filled. */
 #define SLOTS 4
 #define OUT_CHUNK (256 * 1024)
 
 struct bundle_gzip {
 	int fd;
+	struct pv_writebehind wb; /* the bundle is not read again here */
 	bool gzip; /* false: the bytes are written as they are */
 	struct pv_sha256 *file_hash;
 	pthread_t tid;
@@ -55,6 +58,7 @@ static bool put(struct bundle_gzip *g, const unsigned char *p, size_t n)
 			fail(g, "bundle: write", k < 0 ? errno : EIO);
 			return false;
 		}
+		pv_writebehind_wrote(&g->wb, (size_t)k);
 		p += k;
 		n -= (size_t)k;
 	}
@@ -151,6 +155,7 @@ int bundle_gzip_open(int fd, bool gzip, struct pv_sha256 *file_hash, struct bund
 	if (g == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	g->fd = fd;
+	pv_writebehind_init(&g->wb, fd);
 	g->gzip = gzip;
 	g->file_hash = file_hash;
 	for (int i = 0; i < SLOTS; i++)

@@ -22,6 +22,7 @@
 #include "archiver/lib/sha256.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/number.h"
+#include "archiver/lib/pagecache.h"
 #include "archiver/store/leaf.h"
 #include "archiver/store/leaf_commit.h"
 #include "archiver/archive/anchor.h"
@@ -925,6 +926,7 @@ static int write_emls(struct xp *x, int fd)
 	struct mbox_reader rd;
 	const struct mbox_reader_cb cb = {p2_begin, p2_data, p2_end, &p};
 	unsigned char *buf = malloc(STAGE_READ);
+	uint64_t done = 0;
 	int r = 0;
 	if (buf == NULL)
 		return pv_fail(x->err, PV_ERR, "out of memory");
@@ -941,6 +943,10 @@ static int write_emls(struct xp *x, int fd)
 		}
 		if (k == 0 || (r = mbox_reader_feed(&rd, buf, (size_t)k, x->err)) != 0)
 			break;
+		/* Read for the last time: the staging file shrinks as the
+		 * .eml files grow, and its pages serve the next writes. */
+		pv_tmpfile_forget(fd, done, (uint64_t)k);
+		done += (uint64_t)k;
 	}
 	if (r == 0)
 		r = mbox_reader_finish(&rd, x->err);
@@ -1113,6 +1119,8 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	if ((r = bundle_writer_open(o->out, EDISCOVERY_KIND, &x.w, err)) < 0 ||
 	    (r = message_reader_open(ar->cat->conn, &x.mr, err)) < 0)
 		goto out;
+	/* Each record is read once: its pages leave the page cache after. */
+	ar->packs->drop_after_read = true;
 	/* The index is derived: bring it up to date before resolving the query. */
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
 	    (r = archive_search_backend(ar, &sb, err)) < 0 ||

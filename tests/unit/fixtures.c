@@ -6,7 +6,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -32,6 +37,35 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
 void fx_rmtree(const char *dir)
 {
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+size_t fx_resident_pages(const char *path, uint64_t off, uint64_t len)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t first = (off + (uint64_t)pg - 1) / (uint64_t)pg, end = (off + len) / (uint64_t)pg;
+	if (end <= first)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	size_t n = (size_t)(end - first), in = 0;
+	void *map = mmap(NULL, n * (size_t)pg, PROT_READ, MAP_SHARED, fd, (off_t)(first * (uint64_t)pg));
+	assert_true(map != MAP_FAILED);
+	unsigned char *vec = calloc(n, 1);
+	assert_non_null(vec);
+	assert_int_equal(mincore(map, n * (size_t)pg, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	free(vec);
+	munmap(map, n * (size_t)pg);
+	close(fd);
+	return in;
+}
+
+bool fx_on_tmpfs(const char *path)
+{
+	struct statfs fs;
+	assert_int_equal(statfs(path, &fs), 0);
+	return fs.f_type == TMPFS_MAGIC;
 }
 
 unsigned char *fx_mime_sample(const char *name, size_t *len_r)

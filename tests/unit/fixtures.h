@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,13 @@ void fx_must(int r, const struct pv_error *err, const char *what);
 
 /* Removes dir and everything under it (a test's temporary directory). */
 void fx_rmtree(const char *dir);
+
+/* How many of the whole pages inside [off, off+len) of path are in the
+ * page cache (mincore). */
+size_t fx_resident_pages(const char *path, uint64_t off, uint64_t len);
+/* Whether path is on tmpfs, whose pages are the files themselves: nothing
+ * can leave its page cache, so tests of that skip there. */
+bool fx_on_tmpfs(const char *path);
 
 /* The bytes of tests/data/mime/NAME (below $POPVAULT_SRC, else "."), up to
  * 1 MiB, malloc'ed (the caller frees); fails the test when missing. */

@@ -107,6 +107,36 @@ static int64_t fx_archive_bytes(struct fx *f, const char *raw, size_t len, int64
 	return it.message_id;
 }
 
+/* Archives each message through one ingest session, one group commit, as
+ * the harvest does (into packs); ids[i] is msgs[i]'s. */
+FX_HELPER void fx_archive_session(struct fx *f, unsigned char **msgs, const size_t *lens, size_t n,
+				int64_t *ids)
+{
+	struct pv_error err;
+	struct ingest *in;
+	const struct ingest_msg *done;
+	size_t n_done;
+	bool before;
+	struct ingest_msg im;
+	fx_must(ingest_new(f->ar, &f->acct, &in, &err), &err, "ingest_new");
+	for (size_t i = 0; i < n; i++) {
+		char uidl[32];
+		snprintf(uidl, sizeof(uidl), "u-%d", ++f->next_uidl);
+		fx_must(ingest_begin(in, &err), &err, "begin");
+		for (size_t off = 0; off < lens[i]; off += 7001) /* odd pieces, across blocks */
+			fx_must(ingest_write(in, msgs[i] + off, lens[i] - off < 7001 ? lens[i] - off : 7001,
+					     &err), &err, "write");
+		fx_must(ingest_end(in, (uint32_t)i + 1, uidl, 1700000000, &before, &im, &err), &err, "end");
+		assert_false(before);
+	}
+	assert_int_equal(ingest_pending(in), n);
+	fx_must(ingest_group_commit(in, NULL, NULL, &done, &n_done, &err), &err, "commit");
+	assert_int_equal(n_done, n);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = done[i].message_id;
+	ingest_free(&in);
+}
+
 /* Archives raw (NUL-terminated text) as received at `received`; returns its id. */
 static int64_t fx_archive(struct fx *f, const char *raw, int64_t received)
 {

@@ -22,6 +22,8 @@
 #include "archiver/export/mbox.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/index/sandbox.h"
+#include "archiver/lib/pagecache.h"
+#include "archiver/store/pack.h"
 #include "audit/bundle.h"
 #include "test_dispose_fixture.h"
 
@@ -518,6 +520,69 @@ static void test_export_reads_ahead_and_streams_big_mail(void **state)
 	fx_free(&f);
 }
 
+/* An export reads each message once and writes a bundle nobody reads
+ * again here: neither stays in the page cache (archive/read_ahead.h reads
+ * with the packs' drop_after_read; the bundle is written behind,
+ * lib/pagecache.h), and the bundle is still whole. */
+static void test_export_leaves_neither_mail_nor_bundle_in_the_page_cache(void **state)
+{
+	enum { N = 32, SIZE = 1 << 20 };
+	struct fx f;
+	struct pv_error err;
+	struct export_summary sum;
+	struct lines l;
+	char path[256], pack[4096];
+	unsigned char *msgs[N];
+	size_t lens[N];
+	int64_t ids[N];
+	(void)state;
+	fx_init(&f);
+	if (fx_on_tmpfs(f.dir)) {
+		fx_free(&f);
+		skip();
+	}
+	for (int i = 0; i < N; i++) {
+		int h = snprintf((char *)(msgs[i] = malloc(SIZE)), SIZE,
+				 "From: Big <big@sec.gov>\r\nSubject: big %d\r\n\r\n", i);
+		uint32_t x = (uint32_t)i + 1;
+		for (size_t o = (size_t)h; o < SIZE; o++) { /* random base64 lines */
+			x = x * 1664525u + 1013904223u;
+			msgs[i][o] = o % 66 == 64   ? '\r'
+				     : o % 66 == 65 ? '\n'
+						    : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[x >> 26];
+		}
+		lens[i] = SIZE;
+	}
+	fx_archive_session(&f, msgs, lens, N, ids);
+	struct stored_message m[N];
+	size_t cached = 0;
+	for (int i = 0; i < N; i++) {
+		m[i] = fx_load(&f, ids[i]);
+		assert_true(m[i].loc.pack_id != 0);
+		pack_path(f.dir, m[i].loc.pack_id, pack, sizeof(pack));
+		cached += fx_resident_pages(pack, m[i].loc.offset, m[i].loc.length);
+	}
+	assert_true(cached > N * 100); /* written just now: in the cache */
+	fx_must(export_to(&f, "big.tar.gz", "from:sec.gov", "B", &sum, &err, path, sizeof(path)),
+		&err, "export");
+	assert_int_equal(sum.messages, N);
+	for (int i = 0; i < N; i++) {
+		pack_path(f.dir, m[i].loc.pack_id, pack, sizeof(pack));
+		assert_int_equal(fx_resident_pages(pack, m[i].loc.offset, m[i].loc.length), 0);
+	}
+	/* Twice the mail; at most the last two steps are left, and the tail. */
+	assert_true(sum.file_size > 2u * N * SIZE);
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t left = fx_resident_pages(path, 0, sum.file_size);
+	assert_true(left * (size_t)pg <= 2 * PV_WRITEBEHIND_STEP + (4u << 20));
+	assert_int_equal(verify(&f, path, NULL, 0, &l), 0);
+	assert_non_null(strstr(pv_buf_str(&l.all), "all 32 messages are exactly what the archive holds"));
+	lines_free(&l);
+	for (int i = 0; i < N; i++)
+		free(msgs[i]);
+	fx_free(&f);
+}
+
 /* The load files' fields are parsed in several sandboxes at once: every
  * row still holds its own message's fields, in Bates order, in both files;
  * a message whose parse dies fails the export, named. */
@@ -687,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_bates_numbers_are_stable_per_matter),
 		cmocka_unit_test(test_export_verifies_and_holds_the_exact_bytes),
 		cmocka_unit_test(test_export_reads_ahead_and_streams_big_mail),
+		cmocka_unit_test(test_export_leaves_neither_mail_nor_bundle_in_the_page_cache),
 		cmocka_unit_test(test_export_load_file_rows_keep_their_message_and_order),
 		cmocka_unit_test(test_export_refuses_a_message_whose_leaf_is_not_its_own),
 		cmocka_unit_test(test_export_fails_closed_when_the_audit_log_fails),

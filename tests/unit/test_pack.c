@@ -14,9 +14,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/file.h>
-#include <linux/magic.h>
-#include <sys/mman.h>
-#include <sys/vfs.h>
 
 #include "test_dispose_fixture.h"
 
@@ -37,35 +34,6 @@ static unsigned char *make_message(size_t len, unsigned seed)
 		m[i] = (i / RECORD_BLOCK) % 3 == 0 ? (unsigned char)text[i % 35] : (unsigned char)(x >> 24);
 	}
 	return m;
-}
-
-/* Archives each message through one ingest session, one group commit. */
-static void session_archive(struct fx *f, unsigned char **msgs, const size_t *lens, size_t n,
-			    int64_t *ids)
-{
-	struct pv_error err;
-	struct ingest *in;
-	const struct ingest_msg *done;
-	size_t n_done;
-	bool before;
-	struct ingest_msg im;
-	fx_must(ingest_new(f->ar, &f->acct, &in, &err), &err, "ingest_new");
-	for (size_t i = 0; i < n; i++) {
-		char uidl[32];
-		snprintf(uidl, sizeof(uidl), "u-%d", ++f->next_uidl);
-		fx_must(ingest_begin(in, &err), &err, "begin");
-		for (size_t off = 0; off < lens[i]; off += 7001) /* odd pieces, across blocks */
-			fx_must(ingest_write(in, msgs[i] + off, lens[i] - off < 7001 ? lens[i] - off : 7001,
-					     &err), &err, "write");
-		fx_must(ingest_end(in, (uint32_t)i + 1, uidl, 1700000000, &before, &im, &err), &err, "end");
-		assert_false(before);
-	}
-	assert_int_equal(ingest_pending(in), n);
-	fx_must(ingest_group_commit(in, NULL, NULL, &done, &n_done, &err), &err, "commit");
-	assert_int_equal(n_done, n);
-	for (size_t i = 0; i < n; i++)
-		ids[i] = done[i].message_id;
-	ingest_free(&in);
 }
 
 static int read_into(struct fx *f, int64_t id, struct pv_buf *b)
@@ -151,7 +119,7 @@ static void test_round_trip_is_byte_exact_whatever_the_size(void **state)
 	fx_init(&f);
 	for (size_t i = 0; i < N; i++)
 		msgs[i] = make_message(sizes[i], (unsigned)i);
-	session_archive(&f, msgs, sizes, N, ids);
+	fx_archive_session(&f, msgs, sizes, N, ids);
 	for (size_t i = 0; i < N; i++) {
 		assert_reads_back(&f, ids[i], msgs[i], sizes[i]);
 		struct stored_message m = fx_load(&f, ids[i]);
@@ -225,7 +193,7 @@ static void test_base64_attachments_are_packed_and_read_back_exactly(void **stat
 	fx_init(&f);
 	msgs[0] = make_attachment_message(600000, false, &lens[0]);
 	msgs[1] = make_attachment_message(600000, true, &lens[1]);
-	session_archive(&f, msgs, lens, 2, ids);
+	fx_archive_session(&f, msgs, lens, 2, ids);
 	for (size_t i = 0; i < 2; i++)
 		assert_reads_back(&f, ids[i], msgs[i], lens[i]);
 	/* Random bytes: their 6-bit values, 3/4 of the characters (0.735 of
@@ -258,7 +226,7 @@ static void test_one_pack_per_bucket(void **state)
 				  (unsigned char *)c};
 	size_t lens[4] = {strlen(a), strlen(b), strlen(a), strlen(c)};
 	int64_t ids[4];
-	session_archive(&f, msgs, lens, 4, ids);
+	fx_archive_session(&f, msgs, lens, 4, ids);
 	struct stored_message m0 = fx_load(&f, ids[0]), m1 = fx_load(&f, ids[1]),
 			      m2 = fx_load(&f, ids[2]), m3 = fx_load(&f, ids[3]);
 	assert_string_equal(m0.class_name, "long");
@@ -346,7 +314,7 @@ static void test_torn_tail_is_ignored_reported_and_dropped(void **state)
 	size_t lens[2] = {5000, 90000};
 	int64_t ids[2];
 	fx_init(&f);
-	session_archive(&f, msgs, lens, 2, ids);
+	fx_archive_session(&f, msgs, lens, 2, ids);
 	pack_file(&f, ids[0], path, sizeof(path));
 	off_t committed = file_size(path);
 
@@ -371,7 +339,7 @@ static void test_torn_tail_is_ignored_reported_and_dropped(void **state)
 	unsigned char *third[1] = {make_message(3000, 3)};
 	size_t len3[1] = {3000};
 	int64_t id3[1];
-	session_archive(&f, third, len3, 1, id3);
+	fx_archive_session(&f, third, len3, 1, id3);
 	assert_int_equal(fx_load(&f, id3[0]).loc.offset, (uint64_t)committed);
 	assert_int_equal(fx_load(&f, id3[0]).loc.pack_id, fx_load(&f, ids[0]).loc.pack_id);
 	s = scan(&f);
@@ -407,7 +375,7 @@ static void test_altered_record_is_an_integrity_failure(void **state)
 	int64_t ids[3];
 	fx_init(&f);
 	pv_buf_init(&b, 1 << 20);
-	session_archive(&f, msgs, lens, 3, ids);
+	fx_archive_session(&f, msgs, lens, 3, ids);
 	pack_file(&f, ids[1], path, sizeof(path));
 	struct stored_message m = fx_load(&f, ids[1]);
 
@@ -471,7 +439,7 @@ static void test_a_read_into_a_buffer_takes_only_what_was_committed(void **state
 	int64_t ids[3];
 	fx_init(&f);
 	pv_buf_init(&b, 1 << 20);
-	session_archive(&f, msgs, lens, 3, ids);
+	fx_archive_session(&f, msgs, lens, 3, ids);
 	pack_file(&f, ids[1], path, sizeof(path));
 	struct stored_message m = fx_load(&f, ids[1]);
 
@@ -583,7 +551,7 @@ static void test_uncommitted_records_are_cut_off(void **state)
 	size_t l1[1] = {6000};
 	int64_t id1[1];
 	fx_init(&f);
-	session_archive(&f, m1, l1, 1, id1);
+	fx_archive_session(&f, m1, l1, 1, id1);
 	pack_file(&f, id1[0], path, sizeof(path));
 	off_t committed = file_size(path);
 
@@ -792,10 +760,10 @@ static void test_a_new_pack_is_recorded_only_once_its_file_is_held(void **state)
 	unsigned char *msgs[2] = {make_message(5000, 1), make_message(7000, 2)};
 	size_t lens[2] = {5000, 7000};
 	int64_t ids[2];
-	session_archive(&f, msgs, lens, 1, &ids[0]);
+	fx_archive_session(&f, msgs, lens, 1, &ids[0]);
 	/* sealed, so the next session starts a second pack */
 	fx_must(catalog_exec(f.ar->cat->db, "UPDATE packs SET sealed_at = 1", &err), &err, "seal");
-	session_archive(&f, msgs + 1, lens + 1, 1, &ids[1]);
+	fx_archive_session(&f, msgs + 1, lens + 1, 1, &ids[1]);
 	sqlite3_update_hook(f.ar->cat->db, NULL, NULL);
 	sqlite3_commit_hook(f.ar->cat->db, NULL, NULL);
 	sqlite3_rollback_hook(f.ar->cat->db, NULL, NULL);
@@ -839,27 +807,6 @@ static void test_a_new_pack_is_recorded_only_once_its_file_is_held(void **state)
 	fx_free(&f);
 }
 
-/* How many of the whole pages inside [off, off+len) of path are in the
- * page cache. */
-static size_t resident_pages(const char *path, uint64_t off, uint64_t len)
-{
-	long pg = sysconf(_SC_PAGESIZE);
-	uint64_t first = (off + (uint64_t)pg - 1) / (uint64_t)pg, end = (off + len) / (uint64_t)pg;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	size_t n = (size_t)(end - first), in = 0;
-	void *map = mmap(NULL, n * (size_t)pg, PROT_READ, MAP_SHARED, fd, (off_t)(first * (uint64_t)pg));
-	assert_true(map != MAP_FAILED);
-	unsigned char *vec = calloc(n, 1);
-	assert_int_equal(mincore(map, n * (size_t)pg, vec), 0);
-	for (size_t i = 0; i < n; i++)
-		in += vec[i] & 1;
-	free(vec);
-	munmap(map, n * (size_t)pg);
-	close(fd);
-	return in;
-}
-
 /* A reader that reads each record once (the indexer, verify --full:
  * drop_after_read) leaves none of its whole pages in the page cache,
  * through either read path; any other reader leaves them. */
@@ -873,37 +820,35 @@ static void test_a_read_once_reader_leaves_the_record_out_of_the_page_cache(void
 	unsigned char *msgs[2] = {make_message(400000, 3), make_message(400000, 4)};
 	size_t lens[2] = {400000, 400000};
 	int64_t ids[2];
-	session_archive(&f, msgs, lens, 2, ids);
+	fx_archive_session(&f, msgs, lens, 2, ids);
 	struct stored_message m[2] = {fx_load(&f, ids[0]), fx_load(&f, ids[1])};
 	pack_file(&f, ids[0], path, sizeof(path));
-	struct statfs fs;
-	assert_int_equal(statfs(path, &fs), 0);
-	if (fs.f_type == TMPFS_MAGIC) { /* its pages are the file: nothing to drop */
+	if (fx_on_tmpfs(path)) {
 		free(msgs[0]);
 		free(msgs[1]);
 		fx_free(&f);
 		skip();
 	}
-	size_t pages = resident_pages(path, m[0].loc.offset, m[0].loc.length);
+	size_t pages = fx_resident_pages(path, m[0].loc.offset, m[0].loc.length);
 	assert_true(pages > 50); /* written just now: in the cache */
 
 	struct pv_buf b;
 	pv_buf_init(&b, 8 << 20);
 	assert_int_equal(read_into(&f, ids[0], &b), PV_OK); /* an ordinary reader */
-	assert_int_equal(resident_pages(path, m[0].loc.offset, m[0].loc.length), pages);
+	assert_int_equal(fx_resident_pages(path, m[0].loc.offset, m[0].loc.length), pages);
 	f.ar->packs->drop_after_read = true;
 	pv_buf_reset(&b);
 	fx_must(message_read_into(f.ar, &m[0], &b, &err), &err, "read"); /* the indexer's */
 	assert_int_equal(b.len, lens[0]);
 	assert_memory_equal(b.data, msgs[0], lens[0]);
-	assert_int_equal(resident_pages(path, m[0].loc.offset, m[0].loc.length), 0);
+	assert_int_equal(fx_resident_pages(path, m[0].loc.offset, m[0].loc.length), 0);
 	/* verify's path: opened on one thread, read on another, closed */
-	assert_true(resident_pages(path, m[1].loc.offset, m[1].loc.length) > 50);
+	assert_true(fx_resident_pages(path, m[1].loc.offset, m[1].loc.length) > 50);
 	struct blob_opened o = BLOB_OPENED_NONE;
 	fx_must(message_open(f.ar, &m[1], &o, &err), &err, "open");
 	fx_must(blob_check_opened(f.dir, &m[1].loc, &o, &err), &err, "check");
 	blob_opened_close(&o);
-	assert_int_equal(resident_pages(path, m[1].loc.offset, m[1].loc.length), 0);
+	assert_int_equal(fx_resident_pages(path, m[1].loc.offset, m[1].loc.length), 0);
 	f.ar->packs->drop_after_read = false;
 	assert_reads_back(&f, ids[1], msgs[1], lens[1]); /* read again, from the disk */
 	pv_buf_free(&b);
@@ -923,7 +868,7 @@ static void test_old_blob_files_and_packs_both_read(void **state)
 	unsigned char *msgs[1] = {make_message(70000, 5)};
 	size_t lens[1] = {70000};
 	int64_t ids[1];
-	session_archive(&f, msgs, lens, 1, ids);
+	fx_archive_session(&f, msgs, lens, 1, ids);
 	struct stored_message mo = fx_load(&f, id_old);
 	assert_int_equal(mo.loc.pack_id, 0);
 	assert_int_equal(fx_read(&f, id_old, old), PV_OK);
@@ -952,7 +897,7 @@ static void test_what_a_migration_has_left_to_move(void **state)
 	unsigned char *msgs[1] = {make_message(5000, 9)};
 	size_t lens[1] = {5000};
 	int64_t ids[1];
-	session_archive(&f, msgs, lens, 1, ids);
+	fx_archive_session(&f, msgs, lens, 1, ids);
 	fx_must(packstore_pending(f.ar->cat->conn, &packs, &legacy, &err), &err, "pending");
 	assert_int_equal(packs, 1);
 	assert_int_equal(legacy, 1);
@@ -1018,7 +963,7 @@ static void test_a_record_opened_on_one_thread_reads_on_another(void **state)
 	unsigned char *msgs[1] = {make_message(300000, 9)};
 	size_t lens[1] = {300000};
 	int64_t ids[2];
-	session_archive(&f, msgs, lens, 1, ids);
+	fx_archive_session(&f, msgs, lens, 1, ids);
 	ids[1] = id_old;
 	for (int i = 0; i < 2; i++) {
 		struct stored_message m = fx_load(&f, ids[i]);

@@ -1,0 +1,38 @@
+/* Bytes written or read once, kept out of the page cache (pagecache.h). */
+#include "archiver/lib/pagecache.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+
+void pv_writebehind_init(struct pv_writebehind *wb, int fd)
+{
+	*wb = (struct pv_writebehind){.fd = fd};
+}
+
+void pv_writebehind_wrote(struct pv_writebehind *wb, size_t n)
+{
+	wb->written += n;
+	if (wb->written - wb->kicked < PV_WRITEBEHIND_STEP)
+		return;
+	/* The step started last time has had a step's writing to go out:
+	 * waiting for it seldom waits, and only then can it be dropped
+	 * (DONTNEED leaves dirty pages and pages under writeback). */
+	if (wb->kicked > wb->dropped) {
+		off_t at = (off_t)wb->dropped, len = (off_t)(wb->kicked - wb->dropped);
+		(void)sync_file_range(wb->fd, at, len,
+				      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					      SYNC_FILE_RANGE_WAIT_AFTER);
+		(void)posix_fadvise(wb->fd, at, len, POSIX_FADV_DONTNEED);
+		wb->dropped = wb->kicked;
+	}
+	(void)sync_file_range(wb->fd, (off_t)wb->kicked, (off_t)(wb->written - wb->kicked),
+			      SYNC_FILE_RANGE_WRITE);
+	wb->kicked = wb->written;
+}
+
+void pv_tmpfile_forget(int fd, uint64_t at, uint64_t len)
+{
+	if (len > 0)
+		(void)fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)at,
+				(off_t)len);
+}
