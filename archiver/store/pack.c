@@ -542,9 +542,12 @@ static bool others_pack(struct packstore *store, struct db *db, int64_t id)
 	return !stored;
 }
 
-/* Removes the packs a query selects, as pack_remove_unused says. */
+/* Removes the packs a query selects, as pack_remove_unused says; `next`
+ * names who tries a kept one again. held_is_normal: a pack a writer holds
+ * is a live session's, kept without a word. */
 static int remove_packs(struct packstore *store, struct db *db, const char *select,
-			int64_t *removed_r, int64_t *refused_r, struct pv_error *err)
+			const char *next, bool held_is_normal, int64_t *removed_r,
+			int64_t *refused_r, struct pv_error *err)
 {
 	struct db_stmt *st;
 	int64_t *ids = NULL, *gone = NULL;
@@ -569,17 +572,14 @@ static int remove_packs(struct packstore *store, struct db *db, const char *sele
 		int k = packstore_remove(store, ids[i], &e);
 		if (k == PV_OK) {
 			gone[n_gone++] = ids[i];
-		} else if (k == PV_EPERM) {
-			/* Object Lock, or a writer holds it: kept, and so is
-			 * its row; the next disposal run tries again. */
-			(*refused_r)++;
-			pv_log(PV_LOG_WARN, "pack.kept", "%s: the store refuses to remove it yet; "
-			       "kept, the next disposal run tries again", e.msg);
-		} else {
-			(*refused_r)++;
-			pv_log(PV_LOG_WARN, "pack.kept", "%s; kept, the next disposal run tries again",
-			       e.msg);
+			continue;
 		}
+		/* Kept, and so is its row: Object Lock (PV_EPERM, its
+		 * retain-until named), a writer holding it (PV_EPERM), or a
+		 * failure. */
+		(*refused_r)++;
+		if (k != PV_EPERM || !held_is_normal)
+			pv_log(PV_LOG_WARN, "pack.kept", "%s; kept, %s tries again", e.msg, next);
 	}
 	snprintf(path, sizeof(path), "%s/packs", store->dir);
 	struct stat sb;
@@ -606,7 +606,7 @@ int pack_remove_unused(struct packstore *store, struct db *db, int64_t *removed_
 	return remove_packs(store, db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND NOT"
 				       " EXISTS (SELECT 1 FROM messages m WHERE m.pack_id = p.id"
 				       " AND m.disposed_at IS NULL) ORDER BY p.id",
-			    removed_r, refused_r, err);
+			    "the next disposal run", false, removed_r, refused_r, err);
 }
 
 int pack_remove_empty(struct packstore *store, struct db *db, int64_t *removed_r,
@@ -616,7 +616,7 @@ int pack_remove_empty(struct packstore *store, struct db *db, int64_t *removed_r
 	return remove_packs(store, db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND"
 				       " p.sealed_at IS NULL AND NOT EXISTS (SELECT 1 FROM messages m"
 				       " WHERE m.pack_id = p.id) ORDER BY p.id",
-			    removed_r, &busy, err);
+			    "the next harvest", true, removed_r, &busy, err);
 }
 
 /* ---- verify ---- */
