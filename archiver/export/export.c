@@ -1107,7 +1107,7 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	struct search_backend *sb;
 	int64_t *ids = NULL;
 	size_t n = 0;
-	bool recorded = false;
+	bool recorded = false, drop_before = ar->packs->drop_after_read;
 	int r;
 
 	memset(sum, 0, sizeof(*sum));
@@ -1119,7 +1119,8 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	if ((r = bundle_writer_open(o->out, EDISCOVERY_KIND, &x.w, err)) < 0 ||
 	    (r = message_reader_open(ar->cat->conn, &x.mr, err)) < 0)
 		goto out;
-	/* Each record is read once: its pages leave the page cache after. */
+	/* Each record is read once: its pages leave the page cache after
+	 * (for this export; the caller's archive gets its setting back). */
 	ar->packs->drop_after_read = true;
 	/* The index is derived: bring it up to date before resolving the query. */
 	if ((r = indexer_catch_up(ar, NULL, NULL, err)) < 0 ||
@@ -1144,6 +1145,7 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 		pv_error_prefix(err, "%s was written, but recording it failed", o->out);
 	recorded = false; /* the file is there: no failure entry */
 out:
+	ar->packs->drop_after_read = drop_before;
 	bundle_writer_abort(&x.w);
 	index_pool_free(&x.pool);
 	free(x.meta);

@@ -566,6 +566,7 @@ static void test_export_leaves_neither_mail_nor_bundle_in_the_page_cache(void **
 	fx_must(export_to(&f, "big.tar.gz", "from:sec.gov", "B", &sum, &err, path, sizeof(path)),
 		&err, "export");
 	assert_int_equal(sum.messages, N);
+	assert_false(f.ar->packs->drop_after_read); /* the archive's own setting, back */
 	for (int i = 0; i < N; i++) {
 		pack_path(f.dir, m[i].loc.pack_id, pack, sizeof(pack));
 		assert_int_equal(fx_resident_pages(pack, m[i].loc.offset, m[i].loc.length), 0);
