@@ -161,17 +161,19 @@ def main():
         mail_bytes = res["runs"][0]["mail_bytes"]
         print("corpus: %d messages, %.0f MB (genmail.py mix; harvested in %.1f s, not part of "
               "the figures)" % (a.count, mail_bytes / 1e6, res["runs"][0]["harvest_s"]))
-        print("%-7s %10s %9s %9s %9s %10s | %9s %9s %10s"
-              % ("format", "bundle MB", "export s", "msg/s", "MB/s", "peak MiB",
-                 "verify s", "MB/s", "peak MiB"))
+        print("%-7s %10s %9s %9s %9s %8s %6s %10s | %9s %9s %10s"
+              % ("format", "bundle MB", "export s", "msg/s", "MB/s", "CPU ms", "cores",
+                 "peak MiB", "verify s", "MB/s", "peak MiB"))
         for r in res["runs"]:
-            print("%-7s %10.0f %9.1f %9.0f %9.1f %10.1f | %9.1f %9.1f %10.1f"
+            print("%-7s %10.0f %9.1f %9.0f %9.1f %8.2f %6.2f %10.1f | %9.1f %9.1f %10.1f"
                   % (r["format"], r["bundle_bytes"] / 1e6, r["export_s"],
                      a.count / r["export_s"], mail_bytes / 1e6 / r["export_s"],
+                     1000 * r["export_cpu_s"] / a.count, r["export_cpu_s"] / r["export_s"],
                      r["export_rss_mib"], r["verify_s"], mail_bytes / 1e6 / r["verify_s"],
                      r["verify_rss_mib"]))
         print("(MB/s: message bytes per second; each bundle holds them twice, as .eml files "
-              "and in the mbox)")
+              "and in the mbox; CPU ms: the export's CPU a message, its sandboxes included; "
+              "cores: its CPU s / wall s)")
         if a.bundle_count > 0:
             res["memory_runs"] = bundle_set(run, pv_bin, "small", a.bundle_count,
                                             ["--attachment-ratio", "0"], formats,
