@@ -58,7 +58,11 @@ static bool put(struct bundle_gzip *g, const unsigned char *p, size_t n)
 			fail(g, "bundle: write", k < 0 ? errno : EIO);
 			return false;
 		}
-		pv_writebehind_wrote(&g->wb, (size_t)k);
+		int e = pv_writebehind_wrote(&g->wb, (size_t)k);
+		if (e != 0) {
+			fail(g, "bundle: writing out", e);
+			return false;
+		}
 		p += k;
 		n -= (size_t)k;
 	}

@@ -9,13 +9,17 @@
  * at its next write; README "Performance"). Hints only: a file system
  * that refuses them changes nothing but the cache. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* A file written front to back: every PV_WRITEBEHIND_STEP bytes its
  * writeback starts, and the step before, written out by then (waited
  * for), leaves the page cache. The fsync that makes the file durable is
- * still the caller's; it then has little left to write. */
+ * still the caller's; it then has little left to write. A write-out that
+ * fails is the caller's failure: the wait takes the error from the file
+ * (Linux reports a writeback error once per open file), and its fsync
+ * would then succeed. */
 #define PV_WRITEBEHIND_STEP (8u << 20)
 
 struct pv_writebehind {
@@ -23,11 +27,14 @@ struct pv_writebehind {
 	uint64_t written; /* bytes written from the start */
 	uint64_t kicked;  /* writeback started up to here */
 	uint64_t dropped; /* out of the page cache up to here */
+	bool off;         /* the file takes no hints */
 };
 
 void pv_writebehind_init(struct pv_writebehind *wb, int fd);
-/* n more bytes were written at the file's end. */
-void pv_writebehind_wrote(struct pv_writebehind *wb, size_t n);
+/* n more bytes were written at the file's end: 0, or the errno of a
+ * write-out that failed (EIO, ENOSPC, ...). A file that cannot take the
+ * hints (a pipe, a file system without them) gets none, and 0. */
+int pv_writebehind_wrote(struct pv_writebehind *wb, size_t n);
 
 /* A temporary file's bytes [at, at + len) were read for the last time:
  * their pages and disk blocks go now (a hole), and its dirty pages are

@@ -1,7 +1,9 @@
 /* Unit tests for bytes written or read once (archiver/lib/pagecache.h): a
  * file written behind leaves the page cache as it grows, all but its last
- * two steps, and reads back whole; a temporary file's bytes read for the
+ * two steps, and reads back whole; a write-out that fails is reported, a
+ * hint the file cannot take is not; a temporary file's bytes read for the
  * last time become a hole at once, its size kept. */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,7 +59,7 @@ static void test_a_file_written_behind_leaves_the_page_cache_as_it_grows(void **
 	for (uint32_t i = 0; i < chunks; i++) {
 		fill(buf, CHUNK, i);
 		write_all(fd, buf, CHUNK);
-		pv_writebehind_wrote(&wb, CHUNK);
+		assert_int_equal(pv_writebehind_wrote(&wb, CHUNK), 0);
 	}
 	uint64_t total = (uint64_t)chunks * CHUNK;
 	assert_int_equal(wb.written, total);
@@ -81,6 +83,30 @@ static void test_a_file_written_behind_leaves_the_page_cache_as_it_grows(void **
 	free(back);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* A file that cannot take the hints gets none and no error; a failure of
+ * the file itself is the caller's (the wait took it from the file: its
+ * fsync would not report it again). */
+static void test_write_behind_tells_a_refused_hint_from_a_failure(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	struct pv_writebehind wb;
+	pv_writebehind_init(&wb, p[1]);
+	assert_int_equal(pv_writebehind_wrote(&wb, PV_WRITEBEHIND_STEP), 0); /* ESPIPE */
+	assert_true(wb.off);
+	assert_int_equal(pv_writebehind_wrote(&wb, PV_WRITEBEHIND_STEP), 0);
+	close(p[0]);
+	close(p[1]);
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	close(fd); /* its number now names nothing */
+	pv_writebehind_init(&wb, fd);
+	assert_int_equal(pv_writebehind_wrote(&wb, CHUNK), 0); /* under a step: no call */
+	assert_int_equal(pv_writebehind_wrote(&wb, PV_WRITEBEHIND_STEP), EBADF);
+	assert_false(wb.off);
 }
 
 static void test_a_temporary_file_forgets_what_was_read_for_the_last_time(void **state)
@@ -112,6 +138,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_file_written_behind_leaves_the_page_cache_as_it_grows),
+		cmocka_unit_test(test_write_behind_tells_a_refused_hint_from_a_failure),
 		cmocka_unit_test(test_a_temporary_file_forgets_what_was_read_for_the_last_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
