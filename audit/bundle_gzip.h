@@ -19,7 +19,9 @@
  * gzip false): libarchive frames and deflates them itself, and the thread
  * hashes and writes them as they come, so that the file's SHA-256 and its
  * writes run beside the export as they do for a .tar.gz (they were a
- * third of the .zip export's main thread). */
+ * third of the .zip export's main thread). Either way the file is
+ * written behind (lib/pagecache.h): it leaves the page cache as it grows,
+ * and a write-out that fails fails the bundle. */
 
 #include <stdbool.h>
 #include <stddef.h>
