@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <sys/stat.h>
 
 void pv_writebehind_init(struct pv_writebehind *wb, int fd)
 {
@@ -47,6 +48,13 @@ int pv_writebehind_wrote(struct pv_writebehind *wb, size_t n)
 						SYNC_FILE_RANGE_WRITE));
 	wb->kicked = wb->written;
 	return e;
+}
+
+void pv_read_forget(int fd, uint64_t at, uint64_t len)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_nlink > 0)
+		(void)posix_fadvise(fd, (off_t)at, (off_t)len, POSIX_FADV_DONTNEED);
 }
 
 void pv_tmpfile_forget(int fd, uint64_t at, uint64_t len)

@@ -36,6 +36,13 @@ void pv_writebehind_init(struct pv_writebehind *wb, int fd);
  * hints (a pipe, a file system without them) gets none, and 0. */
 int pv_writebehind_wrote(struct pv_writebehind *wb, size_t n);
 
+/* A file's bytes [at, at + len) were read for the last time (a pack's
+ * record, by a reader that reads each once): their whole pages leave the
+ * page cache. Nothing for an unlinked file (a store's temp file of
+ * fetched bytes): its pages are dirty, DONTNEED would start writing them
+ * out just before they go. */
+void pv_read_forget(int fd, uint64_t at, uint64_t len);
+
 /* A temporary file's bytes [at, at + len) were read for the last time:
  * their pages and disk blocks go now (a hole), and its dirty pages are
  * never written out. The file keeps its size. */

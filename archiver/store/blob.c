@@ -14,6 +14,7 @@
 #include "archiver/lib/buf.h"
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
+#include "archiver/lib/pagecache.h"
 #include "archiver/lib/random.h"
 #include "archiver/lib/sha256.h"
 #include "archiver/store/leaf_commit.h"
@@ -492,7 +493,7 @@ void blob_opened_close(struct blob_opened *o)
 {
 	if (o->fd >= 0) {
 		if (o->drop > 0)
-			pack_drop_cached(o->fd, o->at, o->drop);
+			pv_read_forget(o->fd, o->at, o->drop);
 		close(o->fd);
 	}
 	*o = BLOB_OPENED_NONE;

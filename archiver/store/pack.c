@@ -15,6 +15,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
+#include "archiver/lib/pagecache.h"
 #include "archiver/store/catalog.h"
 #include "archiver/store/packstore.h"
 
@@ -452,21 +453,12 @@ int pack_check_fd(int fd, uint64_t at, const struct blob_loc *loc, struct pv_err
 	return record_check_hash(fd, at, loc->length, loc->id, what, err);
 }
 
-void pack_drop_cached(int fd, uint64_t at, uint64_t len)
-{
-	struct stat st;
-	/* A pack file only: what a GET put in an unnamed temp file is dirty,
-	 * and DONTNEED would start writing it out just before it goes. */
-	if (fstat(fd, &st) == 0 && st.st_nlink > 0)
-		(void)posix_fadvise(fd, (off_t)at, (off_t)len, POSIX_FADV_DONTNEED);
-}
-
 /* Closes a record's pack after reading it, first dropping its pages for
  * a reader that reads each record once (drop_after_read). */
 static void read_done(struct packstore *store, int fd, uint64_t at, const struct blob_loc *loc)
 {
 	if (store->drop_after_read)
-		pack_drop_cached(fd, at, loc->length);
+		pv_read_forget(fd, at, loc->length);
 	close(fd);
 }
 

@@ -91,10 +91,6 @@ int pack_read_into(struct packstore *store, const struct blob_loc *loc,
 /* The record's bytes against its id only (no key). */
 int pack_check(struct packstore *store, const struct blob_loc *loc, struct pv_error *err) PV_WARN_UNUSED;
 bool pack_exists(struct packstore *store, int64_t pack_id);
-/* Drops the whole pages of [at, at+len) of a pack file from the page
- * cache (a hint; the packs' readers that read each record once, the
- * store's drop_after_read); nothing for a store's temp file. */
-void pack_drop_cached(int fd, uint64_t at, uint64_t len);
 /* pack_read and pack_check in two steps, for readers on other threads:
  * pack_open (the store: the catalog and the network, so the caller's
  * thread) gives an fd and where the record starts in it; the _fd readers

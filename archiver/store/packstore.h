@@ -96,7 +96,7 @@ struct packstore {
 	bool whole_packs;                /* verify --full: fetch whole packs */
 	/* A reader that reads each record once (the indexer process, soon
 	 * after the harvest wrote it; verify --full): after each read the
-	 * record's pages leave the page cache (pack_drop_cached, from
+	 * record's pages leave the page cache (pv_read_forget, from
 	 * pack_read, pack_read_into, pack_check and blob_opened_close).
 	 * Write-once mail would otherwise fill it, crowding out the catalog
 	 * and the index (and, in a VM that hands free memory back to its
