@@ -68,6 +68,25 @@ bool fx_on_tmpfs(const char *path)
 	return fs.f_type == TMPFS_MAGIC;
 }
 
+void fx_stderr_capture(struct fx_stderr *c)
+{
+	c->tmp = tmpfile();
+	assert_non_null(c->tmp);
+	fflush(stderr);
+	c->saved = dup(2);
+	assert_true(c->saved >= 0 && dup2(fileno(c->tmp), 2) == 2);
+}
+
+void fx_stderr_release(struct fx_stderr *c, char *said, size_t cap)
+{
+	fflush(stderr);
+	assert_int_equal(dup2(c->saved, 2), 2);
+	close(c->saved);
+	rewind(c->tmp);
+	said[fread(said, 1, cap - 1, c->tmp)] = '\0';
+	fclose(c->tmp);
+}
+
 unsigned char *fx_mime_sample(const char *name, size_t *len_r)
 {
 	const char *src = getenv("POPVAULT_SRC");

@@ -44,6 +44,16 @@ size_t fx_resident_pages(const char *path, uint64_t off, uint64_t len);
  * can leave its page cache, so tests of that skip there. */
 bool fx_on_tmpfs(const char *path);
 
+/* What a call writes to stderr: fx_stderr_capture sends stderr to a
+ * temporary file, fx_stderr_release puts it back and hands over what was
+ * written meanwhile (said, NUL-terminated, at most cap - 1 bytes). */
+struct fx_stderr {
+	FILE *tmp;
+	int saved;
+};
+void fx_stderr_capture(struct fx_stderr *c);
+void fx_stderr_release(struct fx_stderr *c, char *said, size_t cap);
+
 /* The bytes of tests/data/mime/NAME (below $POPVAULT_SRC, else "."), up to
  * 1 MiB, malloc'ed (the caller frees); fails the test when missing. */
 unsigned char *fx_mime_sample(const char *name, size_t *len_r);

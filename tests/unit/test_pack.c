@@ -662,20 +662,11 @@ static int64_t remove_empty_saying(struct fx *f, char *said, size_t cap)
 {
 	struct pv_error err;
 	int64_t removed;
-	FILE *tmp = tmpfile();
-	assert_non_null(tmp);
-	fflush(stderr);
-	int saved = dup(2);
-	assert_true(saved >= 0 && dup2(fileno(tmp), 2) == 2);
+	struct fx_stderr c;
+	fx_stderr_capture(&c);
 	int r = pack_remove_empty(f->ar->packs, f->ar->cat->conn, &removed, &err);
-	fflush(stderr);
-	assert_int_equal(dup2(saved, 2), 2);
-	close(saved);
+	fx_stderr_release(&c, said, cap);
 	fx_must(r, &err, "remove");
-	rewind(tmp);
-	size_t n = fread(said, 1, cap - 1, tmp);
-	said[n] = '\0';
-	fclose(tmp);
 	return removed;
 }
 
