@@ -53,6 +53,23 @@ def need_tools():
     return node
 
 
+def anchor(run, pv, data):
+    """Both logs time-stamped by a real TSA (the harness's openssl ts), with
+    a witness configured that never answers: the dashboard shows each log's
+    anchor and that witness's failed attempt."""
+    tsa = run.tsa()
+    wdir = os.path.join(run.dir, "witness")
+    vkey = pv("witness", "init", "--name", "witness.test/w1",
+              data_dir=wdir).stdout.decode().split()[-1]
+    with open(os.path.join(data, "popvault.conf"), "a") as f:
+        f.write("\n[anchor]\ntsa_url = %s\ntsa_ca_file = %s\n[witnesses]\nwitness = %s "
+                "http://127.0.0.1:%d/\n" % (tsa.vars["URL"], tsa.vars["CA"], vkey,
+                                            pvharness.free_port()))
+    p = pv("anchor", check=False)
+    if p.returncode == 0 or b"witness" not in p.stderr:
+        bail("popvault anchor with a silent witness: exit %d, %s" % (p.returncode, p.stderr))
+
+
 def main():
     node = need_tools()
     shots = os.path.join(SRC, "build", "web-shots")
@@ -71,6 +88,7 @@ def main():
             f.write(PW + "\n")
         for name, role in USERS:
             pv("user", "add", name, "--role", role, "--password-file", pwf)
+        anchor(run, pv, data)
         srv = pvweb.Server(run, PV, data, ["--web-root", os.path.join(SRC, "web-static")])
         env = dict(os.environ, FORCE_COLOR="0", NO_COLOR="1",
                    PV_URL=srv.url, PV_BIN=PV, PV_DATA=data, PV_PASSWORD=PW, PV_RUN=run.dir,

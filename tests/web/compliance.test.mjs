@@ -1,7 +1,7 @@
 // The compliance officer's whole job in the browser (issue 14): the audit
 // trail with filters and an entry's proof, who viewed a message, an audit
-// export that `popvault verify-bundle` accepts, integrity (verify, keys,
-// checkpoint history), and approving a hold release a legal user asked for
+// export that `popvault verify-bundle` accepts, the logs' anchors on the
+// dashboard, integrity (verify, keys, checkpoint history), and approving a hold release a legal user asked for
 // (the two-person rule).
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,6 +75,40 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		const v = spawnSync(PV_BIN, ['verify-bundle', file, '--vkey', vkey], { encoding: 'utf8', cwd: '/' });
 		assert.match(v.stdout, /verify-bundle: OK/, `verify-bundle: ${v.stdout}${v.stderr}`);
 		await shots(page, 'audit-export');
+	});
+
+	await t.test('dashboard: each log\'s anchor outside the appliance, and a witness that failed', async () => {
+		// tests/e2e/web.t had both logs time-stamped by a real TSA, with a
+		// witness configured that never answers.
+		await go(page, 'dashboard');
+		const facts = page.getByRole('region', { name: 'Integrity' });
+		for (const log of ['Archive log', 'Audit log']) {
+			const line = facts.getByText(new RegExp(`^${log}: time-stamped`));
+			await line.waitFor();
+			assert.match(await line.textContent(), /\(\d+ entries, \d+ (s|min) ago\) current$/,
+				`${log}: the newest time-stamp, what it covers, current`);
+		}
+		const failed = facts.locator('details', { hasText: 'failed' });
+		assert.equal(await failed.count(), 2, 'each log says its last attempt failed');
+		await failed.first().locator('summary').click();
+		await failed.first().getByText(/witness\.test\/w1: .*127\.0\.0\.1/).waitFor();
+		assert.equal(await page.getByText(/no recent anchor outside the appliance/).count(), 0,
+			'fresh time-stamps: no stale warning');
+		await assertAxe(page, 'dashboard with anchors');
+		// Stale takes [anchor] stale_after (a minute at least) to happen for
+		// real: the server's own answer, its archive log's anchor marked so.
+		await page.route('**/api/v1/status', async (route) => {
+			const res = await route.fetch();
+			const st = await res.json();
+			st.logs.archive.anchor.stale = true;
+			await route.fulfill({ response: res, json: st });
+		});
+		await go(page, 'dashboard');
+		const warn = page.getByRole('status').filter({ hasText: 'no recent anchor outside the appliance' });
+		await warn.waitFor();
+		assert.match(await warn.textContent(), /^The archive log has no recent anchor .* The last attempt failed: witness\.test\/w1: /);
+		assert.match(await facts.getByText(/^Archive log: time-stamped/).textContent(), /stale$/);
+		await page.unroute('**/api/v1/status');
 	});
 
 	await t.test('integrity: verify, keys, checkpoint history, heartbeat', async () => {

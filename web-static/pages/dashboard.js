@@ -1,7 +1,9 @@
 // Dashboard: each role sees its part of GET /api/v1/status (accounts for
 // admin and compliance), the archive's growth as a chart, the index lag,
-// the logs' latest checkpoints, the last verify, heartbeat gaps, the
-// approvals waiting, and a harvest stopped for a low disk.
+// the logs' latest checkpoints and their anchors outside the appliance
+// (time-stamps, witnesses), the last verify, heartbeat gaps, the
+// approvals waiting, a harvest stopped for a low disk, and anchors gone
+// stale.
 
 import { api } from '../lib/api.js';
 import { h, when, num, bytes } from '../lib/dom.js';
@@ -40,6 +42,42 @@ function accountsTable(accounts) {
 	});
 }
 
+const LOG_NAMES = { archive: 'Archive log', audit: 'Audit log' };
+
+// Each log's newest time-stamp (RFC 3161) or witness cosignature: what it
+// covers, how old it is, and a last attempt that failed.
+function anchorLine(name, an) {
+	const newest = an.timestamp_time || an.witnessed_time;
+	const what = [];
+	if (an.timestamp_time) what.push(['time-stamped ', when(an.timestamp_time)]);
+	if (an.witnessed_time) what.push([what.length ? ', witnessed ' : 'witnessed ', when(an.witnessed_time)]);
+	return h('div', { class: 'anchor' }, h('div', `${LOG_NAMES[name]}: `,
+		newest ? [what, ` (${num(an.anchored_size)} entries, ${ago(an.age_s)}) `] : 'never anchored yet ',
+		h('span', { class: `badge ${an.stale ? 'warn' : 'ok'}` }, an.stale ? 'stale' : 'current')),
+		an.last_error ? h('details', { class: 'small-text' }, h('summary', 'Last attempt ', when(an.last_attempt), ' failed'),
+			an.last_error) : null);
+}
+
+function anchorFacts(logs) {
+	const names = ['archive', 'audit'].filter((n) => logs[n] && logs[n].anchor);
+	if (!names.some((n) => logs[n].anchor.configured)) {
+		return h('span', { class: 'muted' }, 'not configured: no time-stamp authority or witness in popvault.conf');
+	}
+	return names.map((n) => anchorLine(n, logs[n].anchor));
+}
+
+// A warning when a log's anchors are stale: its history since the newest
+// one is vouched for by nobody outside the appliance.
+function staleNotice(logs) {
+	const stale = ['archive', 'audit'].filter((n) => logs[n] && logs[n].anchor && logs[n].anchor.stale);
+	if (!stale.length) return null;
+	const failed = stale.map((n) => logs[n].anchor.last_error).find((e) => e);
+	return h('p', { class: 'notice warn', role: 'status' },
+		`The ${stale.map((n) => LOG_NAMES[n].toLowerCase()).join(' and the ')}${stale.length > 1 ? ' have' : ' has'} no recent anchor outside the appliance: `,
+		'what it recorded since is vouched for by no time-stamp authority or witness. ',
+		failed ? `The last attempt failed: ${failed}.` : 'Anchoring has not run recently.');
+}
+
 function integrityCard(st, cps) {
 	const logs = st.logs || {};
 	const v = st.verify;
@@ -52,6 +90,7 @@ function integrityCard(st, cps) {
 			h('dd', `${num(l.size !== undefined ? l.size : cp && cp.size)} entries`,
 				l.checkpoint_time ? ['; checkpoint ', when(l.checkpoint_time), typeof l.age_s === 'number' ? ` (${ago(l.age_s)})` : ''] : '; checkpoint signed'));
 	}
+	items.push(h('dt', 'Anchored outside'), h('dd', anchorFacts(logs)));
 	items.push(h('dt', 'Last verify'), h('dd', v ? [when(v.time), ' ',
 		h('span', { class: `badge ${v.outcome === 'ok' ? 'ok' : 'bad'}` }, v.outcome === 'ok' ? 'passed' : v.outcome),
 		v.full ? ' (full)' : ''] : 'never run'));
@@ -78,6 +117,8 @@ export async function render({ main, me }) {
 			`: the data directory's disk has ${bytes(disk.free_bytes)} free, under the ${bytes(disk.reserve_bytes)} reserve. `,
 			'It resumes by itself once there is room.'));
 	}
+	const notice = staleNotice(st.logs || {});
+	if (notice) main.appendChild(notice);
 	const a = st.archive || {};
 	const growth = st.growth || [];
 	const week = growth.slice(-7).reduce((n, d) => n + (d.messages || 0), 0);
