@@ -144,6 +144,7 @@ struct req {
 	s3_sink_fn sink;                  /* to this sink */
 	void *sink_ctx;
 	uint64_t down_len;                /* 2xx body bytes received */
+	uint64_t down_max;                /* more is refused (0: no cap) */
 	struct pv_error sink_err;
 	int sink_failed;
 	/* the answer */
@@ -182,6 +183,13 @@ static size_t on_write(char *p, size_t size, size_t n, void *ctx)
 	if (q->status < 200 || q->status > 299) {
 		(void)pv_buf_append(&q->errbody, p, len, NULL); /* what fits is enough */
 		return len;
+	}
+	if (q->down_max > 0 && len > q->down_max - q->down_len) {
+		/* A store that ignores the range would send the whole object. */
+		q->sink_failed = 1;
+		pv_fail(&q->sink_err, PV_EINTEGRITY, "the store sent more than the %llu bytes asked "
+			"for", (unsigned long long)q->down_max);
+		return 0;
 	}
 	q->down_len += len;
 	if (q->down_fd >= 0) {
@@ -576,6 +584,7 @@ int s3_get_range(struct s3_client *c, const char *key, const char *version, uint
 	version_query(query, sizeof(query), "", version);
 	req_init(&q, "GET", key, query[0] ? query : NULL);
 	q.down_fd = fd;
+	q.down_max = len;
 	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
 	if ((hdrs = curl_slist_append(NULL, range)) == NULL)

@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -233,6 +235,39 @@ static void test_a_read_is_tried_again_after_a_passing_failure(void **state)
 	s3_client_free(&c);
 }
 
+/* A store that ignores the range and sends a whole 4 MiB object: the
+ * read fails as soon as more than the range arrives, and the caller's
+ * file holds no byte past it (a bigger object would otherwise fill the
+ * disk before the length check after the transfer). */
+static void test_a_read_takes_no_more_than_its_range(void **state)
+{
+	(void)state;
+	struct peer p;
+	struct s3_client *c;
+	struct pv_error err;
+	struct stat st;
+	size_t body = 4u << 20;
+	const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 4194304\r\n\r\n";
+	char *whole = malloc(strlen(head) + body + 1);
+	assert_non_null(whole);
+	memcpy(whole, head, strlen(head));
+	memset(whole + strlen(head), 'x', body);
+	whole[strlen(head) + body] = '\0';
+	const char *const answers[] = {whole};
+	peer_start(&p, answers, 1, 1, &c);
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	assert_int_equal(s3_get_range(c, "packs/00000001.pack", NULL, 0, 5, fileno(f), &err),
+			 PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "more than the 5 bytes asked for"));
+	assert_int_equal(fstat(fileno(f), &st), 0);
+	assert_true(st.st_size <= 5);
+	fclose(f);
+	assert_int_equal(peer_stop(&p), 1);
+	s3_client_free(&c);
+	free(whole);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_s3_dates_both_ways),
 		cmocka_unit_test(test_retain_until_is_the_end_of_the_expiry_month),
 		cmocka_unit_test(test_a_read_is_tried_again_after_a_passing_failure),
+		cmocka_unit_test(test_a_read_takes_no_more_than_its_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
