@@ -6,6 +6,23 @@
 #include <linux/falloc.h>
 #include <sys/stat.h>
 
+/* The page cache holds a file in folios of up to 2 MiB (x86-64's largest,
+ * each aligned to its size: read ahead or written in large pieces, a
+ * file's pages come in such folios), and DONTNEED drops only the folios
+ * wholly inside its range. A range of one record, or of one chunk, leaves
+ * the folios it shares with its neighbours, and the next range, starting
+ * where it ended, leaves them too: they would never go. The callers read
+ * or write front to back, so everything from the 2 MiB boundary below the
+ * range is behind them: the range starts there. */
+#define FOLIO_MAX (2u << 20)
+
+static void drop(int fd, uint64_t at, uint64_t end)
+{
+	uint64_t from = at - at % FOLIO_MAX;
+	if (end > from)
+		(void)posix_fadvise(fd, (off_t)from, (off_t)(end - from), POSIX_FADV_DONTNEED);
+}
+
 void pv_writebehind_init(struct pv_writebehind *wb, int fd)
 {
 	*wb = (struct pv_writebehind){.fd = fd};
@@ -40,7 +57,7 @@ int pv_writebehind_wrote(struct pv_writebehind *wb, size_t n)
 								SYNC_FILE_RANGE_WAIT_AFTER));
 		if (e != 0 || wb->off)
 			return e;
-		(void)posix_fadvise(wb->fd, at, len, POSIX_FADV_DONTNEED);
+		drop(wb->fd, wb->dropped, wb->kicked);
 		wb->dropped = wb->kicked;
 	}
 	int e = hint_failed(wb, sync_file_range(wb->fd, (off_t)wb->kicked,
@@ -54,7 +71,7 @@ void pv_read_forget(int fd, uint64_t at, uint64_t len)
 {
 	struct stat st;
 	if (fstat(fd, &st) == 0 && st.st_nlink > 0)
-		(void)posix_fadvise(fd, (off_t)at, (off_t)len, POSIX_FADV_DONTNEED);
+		drop(fd, at, at + len);
 }
 
 void pv_tmpfile_forget(int fd, uint64_t at, uint64_t len)

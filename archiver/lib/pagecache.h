@@ -37,10 +37,11 @@ void pv_writebehind_init(struct pv_writebehind *wb, int fd);
 int pv_writebehind_wrote(struct pv_writebehind *wb, size_t n);
 
 /* A file's bytes [at, at + len) were read for the last time (a pack's
- * record, by a reader that reads each once): their whole pages leave the
- * page cache. Nothing for an unlinked file (a store's temp file of
- * fetched bytes): its pages are dirty, DONTNEED would start writing them
- * out just before they go. */
+ * record, by a reader that reads each once, front to back): they leave
+ * the page cache, with what the file holds from the 2 MiB boundary below
+ * at (read before them; the page cache's folios span records). Nothing
+ * for an unlinked file (a store's temp file of fetched bytes): its pages
+ * are dirty, DONTNEED would start writing them out just before they go. */
 void pv_read_forget(int fd, uint64_t at, uint64_t len);
 
 /* A temporary file's bytes [at, at + len) were read for the last time:

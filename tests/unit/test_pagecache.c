@@ -88,6 +88,47 @@ static void test_a_file_written_behind_leaves_the_page_cache_as_it_grows(void **
 /* A file that cannot take the hints gets none and no error; a failure of
  * the file itself is the caller's (the wait took it from the file: its
  * fsync would not report it again). */
+/* A pack read record by record, front to back, each forgotten once read:
+ * nothing of it stays cached, though the page cache holds it in folios
+ * that span records (read ahead in large pieces, as a cold pack is). */
+static void test_records_read_once_leave_the_page_cache(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pv-pagecache-XXXXXX", path[64];
+	const uint32_t chunks = (16u << 20) / CHUNK, record = 100003;
+	assert_non_null(mkdtemp(dir));
+	if (fx_on_tmpfs(dir)) {
+		rmdir(dir);
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s/pack", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	unsigned char *buf = malloc(CHUNK), *rec = malloc(record);
+	for (uint32_t i = 0; i < chunks; i++) {
+		fill(buf, CHUNK, i);
+		write_all(fd, buf, CHUNK);
+	}
+	uint64_t total = (uint64_t)chunks * CHUNK;
+	assert_int_equal(fsync(fd), 0);
+	/* Cold, then read ahead in large folios. */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	for (uint32_t i = 0; i < chunks; i++)
+		assert_int_equal(pread(fd, buf, CHUNK, (off_t)i * CHUNK), CHUNK);
+	assert_true(fx_resident_pages(path, 0, total) > 0);
+	for (uint64_t at = 0; at < total; at += record) {
+		size_t n = total - at < record ? (size_t)(total - at) : record;
+		assert_int_equal(pread(fd, rec, n, (off_t)at), (ssize_t)n);
+		pv_read_forget(fd, at, n);
+	}
+	assert_int_equal(fx_resident_pages(path, 0, total), 0);
+	free(buf);
+	free(rec);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_write_behind_tells_a_refused_hint_from_a_failure(void **state)
 {
 	(void)state;
@@ -138,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_file_written_behind_leaves_the_page_cache_as_it_grows),
+		cmocka_unit_test(test_records_read_once_leave_the_page_cache),
 		cmocka_unit_test(test_write_behind_tells_a_refused_hint_from_a_failure),
 		cmocka_unit_test(test_a_temporary_file_forgets_what_was_read_for_the_last_time),
 	};
