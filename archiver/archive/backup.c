@@ -67,15 +67,23 @@ static int count_files(struct bctx *b, struct db *snap, bool keys)
 	return PV_OK;
 }
 
-/* out/rel is written: into the manifest, and one more file done. */
-static int add_file(struct bctx *b, const char *rel)
+/* out/rel is written: into the manifest (hashed here, unless the copy
+ * hashed it: sha256 and size given), and one more file done. */
+static int add_file_hashed(struct bctx *b, const char *rel, const unsigned char *sha256,
+			   uint64_t size)
 {
-	int r = backup_manifest_add(&b->m, b->out, rel, b->err);
+	int r = sha256 != NULL ? backup_manifest_add_hashed(&b->m, rel, sha256, size, b->err)
+			       : backup_manifest_add(&b->m, b->out, rel, b->err);
 	if (++b->copied > b->to_copy)
 		b->to_copy = b->copied;
 	if (b->ar->progress.fn != NULL && b->to_copy > 1)
 		pv_progress_report(&b->ar->progress, b->copied, b->to_copy);
 	return r;
+}
+
+static int add_file(struct bctx *b, const char *rel)
+{
+	return add_file_hashed(b, rel, NULL, 0);
 }
 
 /* The snapshot's latest checkpoints, as files: what the backup covers. */
@@ -159,6 +167,7 @@ static int copy_packs(struct bctx *b, struct db *snap)
 {
 	struct db_stmt *st = NULL;
 	char src[4096], dst[4096], rel[64];
+	unsigned char sha256[32];
 	int r, rc = DB_DONE;
 	bool made = false;
 	/* Live records: the rows minus those disposed of (count() skips NULLs). */
@@ -190,7 +199,7 @@ static int copy_packs(struct bctx *b, struct db *snap)
 		if ((r = backup_path(dst, sizeof(dst), b->err, "%s/%s", b->out, rel)) < 0)
 			break;
 		pack_path(b->ar->dir, id, src, sizeof(src));
-		r = backup_copy_prefix(src, dst, (uint64_t)end, b->err);
+		r = backup_copy_prefix(src, dst, (uint64_t)end, sha256, b->err);
 		if (r == PV_ENOTFOUND)
 			r = pv_fail(b->err, PV_ETEMP, "pack %lld went away while it was copied (a "
 						      "disposal ran meanwhile): run the backup again",
@@ -198,7 +207,7 @@ static int copy_packs(struct bctx *b, struct db *snap)
 		if (r == PV_OK) {
 			b->sum->packs++;
 			b->sum->records += (uint64_t)live;
-			r = add_file(b, rel);
+			r = add_file_hashed(b, rel, sha256, (uint64_t)end);
 		}
 	}
 	if (r == PV_OK && rc < 0)

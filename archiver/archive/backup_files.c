@@ -17,6 +17,7 @@
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/number.h"
+#include "archiver/lib/pagecache.h"
 #include "archiver/lib/random.h"
 #include "archiver/lib/sha256.h"
 
@@ -112,7 +113,8 @@ int backup_copy_file(const char *src, const char *dst, struct pv_error *err)
 	return r;
 }
 
-int backup_copy_prefix(const char *src, const char *dst, uint64_t len, struct pv_error *err)
+int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned char sha256_r[32],
+		       struct pv_error *err)
 {
 	struct stat st;
 	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -135,22 +137,44 @@ int backup_copy_prefix(const char *src, const char *dst, uint64_t len, struct pv
 		close(in);
 		return pv_fail(err, PV_ERR, "create %s: %s", dst, strerror(e));
 	}
+	struct pv_sha256 h;
+	struct pv_writebehind wb;
+	unsigned char *buf = malloc(IO_CHUNK);
+	int r = buf ? pv_sha256_init(&h, err) : pv_fail(err, PV_ERR, "out of memory");
+	bool hashing = r == PV_OK;
+	pv_writebehind_init(&wb, out);
 	/* Only the first len bytes: what follows is being appended by a
-	 * harvest, or an interrupted one's tail, and is not in the snapshot. */
-	int r = PV_OK;
-	off_t pos = 0;
-	while (r == PV_OK && (uint64_t)pos < len) {
-		uint64_t left = len - (uint64_t)pos;
-		ssize_t n = sendfile(out, in, &pos, left > (1u << 30) ? (size_t)1 << 30 : (size_t)left);
+	 * harvest, or an interrupted one's tail, and is not in the snapshot.
+	 * Each byte is read and written once, hashed for the manifest on the
+	 * way, and leaves the page cache behind the copy on both sides. */
+	uint64_t pos = 0;
+	while (r == PV_OK && pos < len) {
+		size_t want = len - pos > IO_CHUNK ? IO_CHUNK : (size_t)(len - pos);
+		ssize_t n = pread(in, buf, want, (off_t)pos);
+		int e;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			r = pv_fail(err, PV_ERR, "copy %s to %s: %s", src, dst, strerror(errno));
+			r = pv_fail(err, PV_ERR, "read %s: %s", src, strerror(errno));
 		else if (n == 0)
 			r = pv_fail(err, PV_EINTEGRITY, "%s: cut short while it was copied (%llu of "
 							"%llu bytes)", src, (unsigned long long)pos,
 				    (unsigned long long)len);
+		else if (pv_write_all(out, buf, (size_t)n) < 0)
+			r = pv_fail(err, PV_ERR, "write %s: %s", dst, strerror(errno));
+		else if ((e = pv_writebehind_wrote(&wb, (size_t)n)) != 0)
+			r = pv_fail(err, PV_ERR, "write %s: %s", dst, strerror(e));
+		if (r == PV_OK) {
+			pv_sha256_update(&h, buf, (size_t)n);
+			pv_read_forget(in, pos, (uint64_t)n);
+			pos += (uint64_t)n;
+		}
 	}
+	if (r == PV_OK)
+		pv_sha256_final(&h, sha256_r);
+	else if (hashing)
+		pv_sha256_abort(&h);
+	free(buf);
 	close(in);
 	if (close(out) < 0 && r == PV_OK)
 		r = pv_fail(err, PV_ERR, "close %s: %s", dst, strerror(errno));
@@ -257,18 +281,29 @@ static int manifest_push(struct backup_manifest *m, struct backup_file **f_r, st
 int backup_manifest_add(struct backup_manifest *m, const char *dir, const char *path,
 			struct pv_error *err)
 {
-	struct backup_file *f;
+	unsigned char sha256[32];
+	uint64_t size;
 	char full[4096];
+	int r;
+	if ((r = backup_path(full, sizeof(full), err, "%s/%s", dir, path)) < 0 ||
+	    (r = backup_file_hash(full, sha256, &size, err)) < 0)
+		return r;
+	return backup_manifest_add_hashed(m, path, sha256, size, err);
+}
+
+int backup_manifest_add_hashed(struct backup_manifest *m, const char *path,
+			       const unsigned char sha256[32], uint64_t size, struct pv_error *err)
+{
+	struct backup_file *f;
 	int r;
 	if (strlen(path) >= sizeof(f->path))
 		return pv_fail(err, PV_ERR, "backup: path too long: %s", path);
 	if ((r = manifest_push(m, &f, err)) < 0)
 		return r;
 	snprintf(f->path, sizeof(f->path), "%s", path);
-	if ((r = backup_path(full, sizeof(full), err, "%s/%s", dir, path)) < 0 ||
-	    (r = backup_file_hash(full, f->sha256, &f->size, err)) < 0)
-		m->n--;
-	return r;
+	memcpy(f->sha256, sha256, sizeof(f->sha256));
+	f->size = size;
+	return PV_OK;
 }
 
 static int by_path(const void *a, const void *b)

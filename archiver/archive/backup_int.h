@@ -30,9 +30,13 @@ int backup_file_hash(const char *path, unsigned char sha256_r[32], uint64_t *siz
  * true), else a copy made 0600; dst must not exist. Not yet durable: see
  * backup_syncfs. */
 int backup_link_or_copy(const char *src, const char *dst, bool *linked_r, struct pv_error *err);
-/* A copy of the first len bytes of src at dst (0600); dst must not exist.
- * PV_EINTEGRITY when src is shorter than len. */
-int backup_copy_prefix(const char *src, const char *dst, uint64_t len, struct pv_error *err);
+/* A copy of the first len bytes of src at dst (0600), their SHA-256 to
+ * sha256_r; dst must not exist. PV_EINTEGRITY when src is shorter than
+ * len. Read and written once, both sides kept out of the page cache
+ * (lib/pagecache.h: gigabytes of packs would push the live catalog and
+ * index out of memory). */
+int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned char sha256_r[32],
+		       struct pv_error *err);
 /* p is "packs/<id>.pack" as pack_path names it (id > 0, at least 8
  * digits, zero-padded to 8 and no further): the id to *id_r (may be NULL). */
 bool backup_pack_path_id(const char *p, int64_t *id_r);
@@ -71,6 +75,9 @@ void backup_manifest_free(struct backup_manifest *m);
 /* Hashes dir/path and adds it. */
 int backup_manifest_add(struct backup_manifest *m, const char *dir, const char *path,
 			struct pv_error *err);
+/* Adds path, whose SHA-256 and size the caller took as it wrote it. */
+int backup_manifest_add_hashed(struct backup_manifest *m, const char *path,
+			       const unsigned char sha256[32], uint64_t size, struct pv_error *err);
 /* Sorts the files and writes dir/MANIFEST durably; its SHA-256 to hex_r. */
 int backup_manifest_write(struct backup_manifest *m, const char *dir, char hex_r[65],
 			  struct pv_error *err);

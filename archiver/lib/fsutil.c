@@ -37,7 +37,7 @@ int pv_mkdir(const char *dir, mode_t mode, int exist_ok, struct pv_error *err)
 	return pv_fail(err, PV_ERR, "mkdir %s: %s", dir, strerror(errno));
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int pv_write_all(int fd, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	while (len > 0) {
@@ -65,7 +65,7 @@ int pv_write_file(const char *path, const void *data, size_t len, mode_t mode, i
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return pv_fail(err, PV_ERR, "create %s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || pv_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		int e = errno;
 		close(fd);
 		unlink(tmp);

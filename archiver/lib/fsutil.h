@@ -16,6 +16,9 @@
 int pv_fsync_dir(const char *dir, struct pv_error *err);
 /* Creates dir with mode; PV_ERR if it exists unless exist_ok. */
 int pv_mkdir(const char *dir, mode_t mode, int exist_ok, struct pv_error *err);
+/* All len bytes of data to fd (a write cut short goes on): 0, or -1 with
+ * errno. */
+int pv_write_all(int fd, const void *data, size_t len);
 /* Writes data to path atomically (tmp file, fsync, rename, fsync dir).
  * excl: fail if path already exists. */
 int pv_write_file(const char *path, const void *data, size_t len, mode_t mode, int excl,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 
 #include "archiver/archive/backup_int.h"
 #include "archiver/lib/fsutil.h"
+#include "archiver/lib/pagecache.h"
+#include "tests/unit/fixtures.h"
 
 static const struct backup_kdf cheap = {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 static const char pass[] = "correct horse battery staple";
@@ -200,8 +203,9 @@ static void test_manifest_pack_paths_accepted(void **state)
 static void test_copy_prefix(void **state)
 {
 	char dir[64], src[128], dst[128], cmd[128];
-	unsigned char *data;
+	unsigned char *data, sha[32], want[32];
 	size_t len;
+	uint64_t size;
 	struct pv_error err = {0};
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/pv-backup-XXXXXX");
@@ -209,17 +213,56 @@ static void test_copy_prefix(void **state)
 	snprintf(src, sizeof(src), "%s/src", dir);
 	snprintf(dst, sizeof(dst), "%s/dst", dir);
 	assert_int_equal(pv_write_file(src, "committed|tail", 14, 0600, 1, NULL), 0);
-	assert_int_equal(backup_copy_prefix(src, dst, 9, NULL), 0);
+	assert_int_equal(backup_copy_prefix(src, dst, 9, sha, NULL), 0);
 	assert_int_equal(pv_read_file(dst, 100, &data, &len, NULL), 0);
 	assert_int_equal(len, 9);
 	assert_memory_equal(data, "committed", 9);
 	free(data);
+	assert_int_equal(backup_file_hash(dst, want, &size, NULL), 0);
+	assert_memory_equal(sha, want, 32); /* the manifest's hash, taken as it copied */
 	unlink(dst);
-	assert_int_equal(backup_copy_prefix(src, dst, 15, &err), PV_EINTEGRITY);
+	assert_int_equal(backup_copy_prefix(src, dst, 15, sha, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "shorter than its committed records"));
 	assert_int_equal(access(dst, F_OK), -1);
 	snprintf(src, sizeof(src), "%s/none", dir);
-	assert_int_equal(backup_copy_prefix(src, dst, 1, NULL), PV_ENOTFOUND);
+	assert_int_equal(backup_copy_prefix(src, dst, 1, sha, NULL), PV_ENOTFOUND);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A pack of 40 MiB copied: the source's pages leave the page cache as
+ * they are read, the copy's as they are written out (all but the last
+ * two write-behind steps), and the hash taken on the way is the file's. */
+static void test_copy_prefix_leaves_the_page_cache(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pv-backup-XXXXXX", src[64], dst[64], cmd[96];
+	unsigned char sha[32], want[32];
+	uint64_t size, len = 40u << 20;
+	assert_non_null(mkdtemp(dir));
+	if (fx_on_tmpfs(dir)) {
+		rmdir(dir);
+		skip();
+	}
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(dst, sizeof(dst), "%s/dst", dir);
+	unsigned char *data = malloc((size_t)len);
+	assert_non_null(data);
+	randombytes_buf(data, (size_t)len);
+	assert_int_equal(pv_write_file(src, data, (size_t)len, 0600, 1, NULL), 0);
+	free(data);
+	int fd = open(src, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fsync(fd), 0); /* a pack's pages are clean, as an old one's */
+	close(fd);
+	assert_true(fx_resident_pages(src, 0, len) > 0); /* just written: cached */
+	assert_int_equal(backup_copy_prefix(src, dst, len, sha, NULL), 0);
+	assert_int_equal(fx_resident_pages(src, 0, len), 0);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	assert_true(fx_resident_pages(dst, 0, len) * page <= 2 * PV_WRITEBEHIND_STEP + (256 << 10));
+	assert_int_equal(backup_file_hash(dst, want, &size, NULL), 0);
+	assert_int_equal(size, len);
+	assert_memory_equal(sha, want, 32);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -275,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_paths_outside_the_backup_refused),
 		cmocka_unit_test(test_manifest_pack_paths_accepted),
 		cmocka_unit_test(test_copy_prefix),
+		cmocka_unit_test(test_copy_prefix_leaves_the_page_cache),
 		cmocka_unit_test(test_manifest_check_names_changed_missing_and_extra_files),
 	};
 	if (sodium_init() < 0)
