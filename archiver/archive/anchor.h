@@ -21,8 +21,8 @@
  * page, /metrics and the audit log. A party that cannot be reached fails
  * nothing else: harvests go on.
  *
- * archive_anchor_all is what a scheduler calls (on [anchor] interval and
- * after a disposal); `popvault anchor` calls archive_anchor per log. */
+ * archive_anchor_all is what a scheduler calls (serve's anchor part, on
+ * [anchor] interval); `popvault anchor` calls archive_anchor per log. */
 
 #include <stdbool.h>
 #include <stddef.h>
