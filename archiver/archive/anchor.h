@@ -21,8 +21,9 @@
  * page, /metrics and the audit log. A party that cannot be reached fails
  * nothing else: harvests go on.
  *
- * archive_anchor_all is what a scheduler calls (serve's anchor part, on
- * [anchor] interval); `popvault anchor` calls archive_anchor per log. */
+ * archive_anchor_all is what a scheduler calls (serve's anchor part, when
+ * archive_anchor_due says so); `popvault anchor` calls archive_anchor per
+ * log. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -74,6 +75,14 @@ int archive_anchor(struct archive *ar, const char *name, const char *actor,
  * when nothing is configured. Failures are recorded and audited as above;
  * the return is the first of them. */
 int archive_anchor_all(struct archive *ar, const char *actor, struct pv_error *err);
+
+/* Whether a scheduler should call archive_anchor_all now: a TSA or a
+ * witness is configured, and a log was not tried for interval_s, or a
+ * disposal run ended after the last attempt (its record is then vouched
+ * for outside the box at once, not up to an interval later). *why_r:
+ * "interval" or "disposal"; NULL when not due. */
+int archive_anchor_due(struct archive *ar, int64_t interval_s, const char **why_r,
+		       struct pv_error *err);
 
 /* The outside evidence a bundle of log `name` carries (x initialised by
  * the caller with bundle_external_init): the newest time-stamps, one per

@@ -197,6 +197,7 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		.request_time_max_s = env_seconds("POPVAULT_HTTP_REQUEST_S", PV_HTTP_REQUEST_TIME_MAX_S),
 		.heartbeat_s = env_seconds("POPVAULT_HEARTBEAT_S", ARCHIVE_HEARTBEAT_S),
 		.anchor_max_s = env_seconds("POPVAULT_ANCHOR_S", 7 * 86400),
+		.anchor_check_s = env_seconds("POPVAULT_ANCHOR_CHECK_S", SVC_ANCHOR_CHECK_S),
 		.web_only = cli_opt(&args, "web-only") != NULL,
 		.seccomp_selftest = selftest_role,
 	};

@@ -17,10 +17,13 @@
  *              rule decides: approvals.h), every [serve] dispose_interval
  *   verify     a verify of a sample, every [serve] verify_interval, and a
  *              full verify every [serve] verify_full_interval
+ *   anchor     both logs' checkpoints to the TSA and witnesses configured,
+ *              every [anchor] interval and soon after a disposal run
+ *              (archive_anchor_due, looked at every SVC_ANCHOR_CHECK_S)
  *
  * The first three run all the time; a child that dies is logged and
  * started again after 1 s, doubling up to a minute while it keeps dying.
- * The last three are short processes the supervisor forks when due.
+ * The others are short processes the supervisor forks when due.
  *
  * Signals: SIGTERM or SIGINT stop every child (each harvest finishes the
  * batch in hand and QUITs, as `harvest` does) and return once all have
@@ -44,6 +47,10 @@
 #include "archiver/lib/error.h"
 #include "archiver/lib/sandbox.h"
 
+/* How often the anchor part looks whether anchoring is due (at most its
+ * interval): a disposal's record is anchored within this. */
+#define SVC_ANCHOR_CHECK_S 300
+
 struct service_opts {
 	const char *data_dir;
 	const char *config_path;      /* read again on SIGHUP */
@@ -58,6 +65,7 @@ struct service_opts {
 	int64_t session_idle_s, session_max_s, request_time_max_s;
 	int64_t heartbeat_s;          /* ARCHIVE_HEARTBEAT_S; tests shorten it */
 	int64_t anchor_max_s;         /* at most this between anchors (tests shorten it) */
+	int64_t anchor_check_s;       /* SVC_ANCHOR_CHECK_S; tests shorten it */
 	bool web_only;
 	/* Hidden --seccomp-selftest (tests/e2e/seccomp.t): the first part of
 	 * this role tries a call its filter forbids; PV_ROLE_N: none. */

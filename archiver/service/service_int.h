@@ -34,8 +34,13 @@ int svc_heartbeat_main(struct service *sv);
 int svc_dispose_main(struct service *sv);
 int svc_verify_main(struct service *sv, bool full);
 /* Shows both logs' latest checkpoints to the configured TSA and witnesses
- * (archive_anchor_all); the first run a minute after the start. */
+ * (archive_anchor_all) when archive_anchor_due says so: once the
+ * interval below has passed since the last attempt (a restart does not
+ * anchor sooner), or after a disposal run. */
 int svc_anchor_main(struct service *sv);
+/* [anchor] interval (at most the test's POPVAULT_ANCHOR_S); 0 when no TSA
+ * or witness is configured. */
+int64_t svc_anchor_interval_s(const struct service *sv);
 
 /* The config file of sv again (sv->o->config_path). */
 int svc_config_read(const struct service *sv, struct pv_config *cfg, struct pv_error *err);

@@ -363,10 +363,11 @@ static void plan_all(struct sup *s, int64_t verify_any, int64_t verify_full)
 	plan(s, PART_DISPOSE, c->dispose_interval_s, 0);
 	plan(s, PART_VERIFY, c->verify_interval_s, verify_any);
 	plan(s, PART_VERIFY_FULL, c->verify_full_interval_s, verify_full);
-	/* Anchoring only when a TSA or a witness is configured. */
-	int64_t anchor_s = c->tsa_url[0] || c->n_witnesses ? (int64_t)c->anchor_interval_s : 0;
-	if (anchor_s > 0 && s->sv.o->anchor_max_s > 0 && s->sv.o->anchor_max_s < anchor_s)
-		anchor_s = s->sv.o->anchor_max_s;
+	/* Anchoring only when a TSA or a witness is configured; the part
+	 * looks often whether it is due (an interval, or a disposal run). */
+	int64_t anchor_s = svc_anchor_interval_s(&s->sv);
+	if (anchor_s > 0 && s->sv.o->anchor_check_s > 0 && s->sv.o->anchor_check_s < anchor_s)
+		anchor_s = s->sv.o->anchor_check_s;
 	plan(s, PART_ANCHOR, anchor_s, 0);
 	/* The heartbeat is signed at the start, then every 15 minutes. */
 	s->p[PART_HEARTBEAT].every_s = s->sv.o->heartbeat_s;

@@ -98,14 +98,26 @@ int svc_verify_main(struct service *sv, bool full)
 	return sum.ok ? 0 : 3;
 }
 
+int64_t svc_anchor_interval_s(const struct service *sv)
+{
+	const struct pv_config *c = &sv->cfg;
+	int64_t s = c->tsa_url[0] || c->n_witnesses ? (int64_t)c->anchor_interval_s : 0;
+	if (s > 0 && sv->o->anchor_max_s > 0 && sv->o->anchor_max_s < s)
+		s = sv->o->anchor_max_s;
+	return s;
+}
+
 /* A TSA or a witness that cannot be reached fails nothing else: each
  * attempt is recorded and audited inside, and staleness shows in status. */
 int svc_anchor_main(struct service *sv)
 {
 	struct archive *ar = NULL;
 	struct pv_error err;
+	const char *why = NULL;
 	int r;
-	if ((r = archive_open(sv->o->data_dir, &ar, &err)) == PV_OK)
+	if ((r = archive_open(sv->o->data_dir, &ar, &err)) == PV_OK &&
+	    (r = archive_anchor_due(ar, svc_anchor_interval_s(sv), &why, &err)) == PV_OK &&
+	    why != NULL)
 		r = archive_anchor_all(ar, ACTOR, &err);
 	archive_close(&ar);
 	if (r < 0) {
@@ -113,6 +125,8 @@ int svc_anchor_main(struct service *sv)
 		       "anchoring the logs' checkpoints failed: %s", err.msg);
 		return r == PV_EINTEGRITY ? 3 : 1;
 	}
-	pv_log(PV_LOG_DEBUG, "anchor", "both logs' checkpoints anchored");
+	if (why != NULL)
+		pv_log(PV_LOG_INFO, "anchor", "both logs' checkpoints anchored (%s)",
+		       strcmp(why, "disposal") == 0 ? "after a disposal run" : "their interval");
 	return 0;
 }
