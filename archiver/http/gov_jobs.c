@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "archiver/archive/anchor.h"
 #include "archiver/archive/audit_trail.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/fsutil.h"
@@ -196,6 +197,44 @@ int gov_verify_start(struct gov_jobs *j, const char *actor, bool full, int64_t *
 	return r;
 }
 
+/* ---- anchor ----------------------------------------------------------- */
+
+static void *anchor_main(void *arg)
+{
+	struct gov_job *job = arg;
+	struct archive *ar = NULL;
+	struct pv_error e = {0};
+	int r = archive_open(job->jobs->data_dir, &ar, &e);
+	if (r == PV_OK)
+		r = archive_anchor_all(ar, job->v.actor, &e);
+	archive_close(&ar);
+	finish(job, r, &e);
+	return NULL;
+}
+
+int gov_anchor_start(struct gov_jobs *j, const char *actor, int64_t *id_r, bool *busy_r,
+		     struct pv_error *err)
+{
+	struct gov_job *job = calloc(1, sizeof(*job));
+	int r;
+	*busy_r = false;
+	if (job == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	job->v.kind = GOV_JOB_ANCHOR;
+	snprintf(job->v.actor, sizeof(job->v.actor), "%s", actor);
+	pthread_mutex_lock(&j->lock);
+	if (running(j, GOV_JOB_ANCHOR) > 0 && (*busy_r = true))
+		r = pv_fail(err, PV_ERR, "the logs are being anchored already");
+	else if (!make_room(j))
+		r = pv_fail(err, PV_ETEMP, "too many jobs running");
+	else
+		r = start(j, job, anchor_main, id_r, err);
+	pthread_mutex_unlock(&j->lock);
+	if (r < 0)
+		job_free(job);
+	return r;
+}
+
 /* ---- audit export ----------------------------------------------------- */
 
 static void *export_main(void *arg)
@@ -281,12 +320,12 @@ static void copy_view(const struct gov_job *job, struct gov_job_view *out)
 			out->n_lines++;
 }
 
-bool gov_verify_latest(struct gov_jobs *j, struct gov_job_view *view)
+bool gov_job_latest(struct gov_jobs *j, enum gov_job_kind kind, struct gov_job_view *view)
 {
 	bool found = false;
 	pthread_mutex_lock(&j->lock);
 	for (size_t i = j->n; i-- > 0 && !found;)
-		if (j->v[i]->v.kind == GOV_JOB_VERIFY) {
+		if (j->v[i]->v.kind == kind) {
 			copy_view(j->v[i], view);
 			found = true;
 		}

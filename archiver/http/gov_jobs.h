@@ -2,7 +2,9 @@
 #define PV_HTTP_GOV_JOBS_H
 
 /* Background jobs of the compliance API (docs/api.md): a verify run
- * (archive_verify, one at a time) and audit-bundle exports
+ * (archive_verify, one at a time), anchoring both logs now
+ * (archive_anchor_all: the TSA and witnesses configured, one at a time)
+ * and audit-bundle exports
  * (archive_audit_export, at most PV_HTTP_AUDIT_EXPORTS_RUNNING at once,
  * written to DIR/audit-exports/). Each runs in a thread of its own with
  * an archive of its own; the archive operation audits it as the CLI's
@@ -17,7 +19,7 @@
 #include "archiver/lib/limits.h"
 #include "audit/auditbundle.h"
 
-enum gov_job_kind { GOV_JOB_VERIFY, GOV_JOB_AUDIT_EXPORT };
+enum gov_job_kind { GOV_JOB_VERIFY, GOV_JOB_AUDIT_EXPORT, GOV_JOB_ANCHOR };
 enum gov_job_state { GOV_JOB_RUNNING, GOV_JOB_DONE, GOV_JOB_FAILED };
 
 /* A job as it was when looked at (a copy; gov_job_view_free). */
@@ -54,8 +56,14 @@ void gov_jobs_free(struct gov_jobs **jobs);
 /* Starts a verify run by actor; *busy_r (PV_ERR returned) when one runs. */
 int gov_verify_start(struct gov_jobs *jobs, const char *actor, bool full, int64_t *id_r,
 		     bool *busy_r, struct pv_error *err);
-/* The newest verify run of this server; false when there was none. */
-bool gov_verify_latest(struct gov_jobs *jobs, struct gov_job_view *view_r);
+/* The newest job of that kind of this server; false when there was none. */
+bool gov_job_latest(struct gov_jobs *jobs, enum gov_job_kind kind, struct gov_job_view *view_r);
+
+/* Starts anchoring both logs by actor; *busy_r (PV_ERR returned) when it
+ * runs already. A party that fails is the job's failure (its error); what
+ * the others gave is kept (archive_anchor_all). */
+int gov_anchor_start(struct gov_jobs *jobs, const char *actor, int64_t *id_r, bool *busy_r,
+		     struct pv_error *err);
 
 /* Starts an audit export of the entries from since to until (unix seconds,
  * INT64_MIN / INT64_MAX when open) in format "tar.gz" or "zip", with the

@@ -1,5 +1,5 @@
-/* Integrity on the web (docs/api.md "Integrity"): verify runs in the
- * background (gov_jobs.h), checkpoint history, heartbeat gaps. */
+/* Integrity on the web (docs/api.md "Integrity"): verify and anchoring
+ * run in the background (gov_jobs.h), checkpoint history, heartbeat gaps. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +23,39 @@ int h_verify_start(struct http_request *rq, struct http_response *rs)
 		return busy ? http_reply_error(rs, 409, "conflict", "%s", rq->err.msg) : r;
 	return http_reply_json(rs, 202, json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "status",
 						  "running", "full", full != 0));
+}
+
+/* Both logs to the TSA and witnesses of popvault.conf, now: what serve's
+ * anchor part does on its schedule, started by a person. */
+int h_anchor_start(struct http_request *rq, struct http_response *rs)
+{
+	int64_t id;
+	bool busy;
+	int r;
+	if ((r = http_json_unpack(rq, "{}")) < 0)
+		return r;
+	if (rq->ar->cfg.tsa_url[0] == '\0' && rq->ar->cfg.n_witnesses == 0)
+		return http_reply_error(rs, 409, "conflict", "no time-stamp authority or witness is "
+				       "configured (popvault.conf [anchor], [witnesses])");
+	if ((r = gov_anchor_start(rq->app->gov, rq->actor, &id, &busy, &rq->err)) < 0)
+		return busy ? http_reply_error(rs, 409, "conflict", "%s", rq->err.msg) : r;
+	return http_reply_json(rs, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status",
+						  "running"));
+}
+
+int h_anchor_status(struct http_request *rq, struct http_response *rs)
+{
+	struct gov_job_view v;
+	if (!gov_job_latest(rq->app->gov, GOV_JOB_ANCHOR, &v))
+		return http_reply_json(rs, 200, json_pack("{s:s}", "status", "none"));
+	json_t *body = json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)v.id, "status",
+				 v.state == GOV_JOB_RUNNING ? "running"
+				 : v.state == GOV_JOB_DONE  ? "done"
+							    : "failed",
+				 "started_by", v.actor, "started", h_json_time(v.created), "finished",
+				 h_json_time(v.finished), "error", gov_json_opt(v.error));
+	gov_job_view_free(&v);
+	return http_reply_json(rs, 200, body);
 }
 
 static json_t *gaps_json(const struct auditlog_gap *g, size_t n)
@@ -68,7 +101,7 @@ static int keep_last(void *ctx, const struct audit_entry *e, const char *persona
 int h_verify_status(struct http_request *rq, struct http_response *rs)
 {
 	struct gov_job_view v;
-	if (!gov_verify_latest(rq->app->gov, &v)) {
+	if (!gov_job_latest(rq->app->gov, GOV_JOB_VERIFY, &v)) {
 		/* None since this server started: the latest one the log holds. */
 		struct archive_audit_query q = {{INT64_MIN, INT64_MAX, NULL, AUDIT_VERIFY}, 0, 0, NULL};
 		json_t *last = NULL;

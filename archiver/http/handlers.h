@@ -94,6 +94,8 @@ int h_audit_export_download(struct http_request *rq, struct http_response *rs);
 /* h_gov_integrity.c: /api/v1/verify, checkpoint history, heartbeat gaps */
 int h_verify_start(struct http_request *rq, struct http_response *rs);
 int h_verify_status(struct http_request *rq, struct http_response *rs);
+int h_anchor_start(struct http_request *rq, struct http_response *rs);
+int h_anchor_status(struct http_request *rq, struct http_response *rs);
 int h_checkpoint_history(struct http_request *rq, struct http_response *rs);
 int h_heartbeat_gaps(struct http_request *rq, struct http_response *rs);
 

@@ -90,6 +90,8 @@ const struct http_route http_routes[] = {
 	{"GET", "/api/v1/audit/{seq}", COMPLIANCE, 0, h_audit_entry},
 	{"POST", "/api/v1/verify", COMPLIANCE, HTTP_JSON_BODY, h_verify_start},
 	{"GET", "/api/v1/verify", COMPLIANCE, 0, h_verify_status},
+	{"POST", "/api/v1/anchor", COMPLIANCE, HTTP_JSON_BODY, h_anchor_start},
+	{"GET", "/api/v1/anchor", COMPLIANCE, 0, h_anchor_status},
 	{"GET", "/api/v1/checkpoints/history", COMPLIANCE | ADMIN, 0, h_checkpoint_history},
 	{"GET", "/api/v1/checkpoints/gaps", COMPLIANCE | ADMIN, 0, h_heartbeat_gaps},
 	/* ---- end of area b --------------------------------------------- */

@@ -393,6 +393,15 @@ with pvharness.Run() as run:
     r = audit(carl, "type=verify")
     t.ok(r.status == 200 and r.json["entries"][-1]["actor"] == "web:carl"
          and r.json["entries"][-1]["object"].startswith("full=yes problems=0"), "the verify run is audited", r)
+    # anchoring on request: this archive has no TSA or witness (the web
+    # suite anchors with a real TSA, tests/web/compliance.test.mjs)
+    r = carl.get("/api/v1/anchor")
+    t.ok(r.status == 200 and r.json == {"status": "none"}, "anchor: none run by this server yet", r)
+    r = post(carl, "/api/v1/anchor", {})
+    t.ok(r.status == 409 and "no time-stamp authority or witness" in r.json["error"]["message"],
+         "anchor with nobody configured to ask: 409, saying so", r)
+    r = post(carl, "/api/v1/anchor", {"now": True})
+    t.ok(r.status == 400, "anchor with a field it does not take: 400", r)
     r = carl.get("/api/v1/checkpoints/history?log=audit&limit=3")
     cps = (r.json or {}).get("checkpoints", [])
     t.ok(r.status == 200 and len(cps) == 3 and r.json["total"] >= 3

@@ -109,6 +109,22 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		assert.match(await warn.textContent(), /^The archive log has no recent anchor .* The last attempt failed: witness\.test\/w1: /);
 		assert.match(await facts.getByText(/^Archive log: time-stamped/).textContent(), /stale$/);
 		await page.unroute('**/api/v1/status');
+		// Anchor now: the TSA stamps both logs again, the silent witness
+		// fails, and each attempt is audited with the officer as actor.
+		await go(page, 'dashboard');
+		const before = pv('audit', 'list', '--type', 'anchor', '--actor', `web:${compliance}`, '--json').split('\n').filter(Boolean).length;
+		await page.getByRole('button', { name: 'Anchor now' }).click();
+		await facts.getByText(/Not every party answered/).waitFor({ timeout: 60000 });
+		const failed2 = facts.locator('details', { hasText: 'failed' }).first();
+		await failed2.locator('summary').click();
+		await failed2.getByText(/witness\.test\/w1/).waitFor();
+		const after = pv('audit', 'list', '--type', 'anchor', '--actor', `web:${compliance}`, '--json').split('\n').filter(Boolean)
+			.map((l) => JSON.parse(l));
+		assert.equal(after.length - before, 4, 'an audited attempt for each party and log');
+		const tsa = after.filter((e) => /party=tsa/.test(e.object) && e.outcome === 'ok').map((e) => e.object.split(' ')[0]).sort();
+		assert.deepEqual(tsa, ['log=archive', 'log=audit'], 'the TSA stamped both logs');
+		await assertAxe(page, 'dashboard after anchoring');
+		await shots(page, 'dashboard-anchored');
 	});
 
 	await t.test('integrity: verify, keys, checkpoint history, heartbeat', async () => {

@@ -6,10 +6,10 @@
 // stale.
 
 import { api } from '../lib/api.js';
-import { h, when, num, bytes } from '../lib/dom.js';
+import { h, fill, when, num, bytes } from '../lib/dom.js';
 import { table } from '../lib/table.js';
 import { bars, legend } from '../lib/charts.js';
-import { errorBox } from '../lib/dialogs.js';
+import { errorBox, announce } from '../lib/dialogs.js';
 
 function ago(seconds) {
 	if (typeof seconds !== 'number') return '—';
@@ -78,7 +78,37 @@ function staleNotice(logs) {
 		failed ? `The last attempt failed: ${failed}.` : 'Anchoring has not run recently.');
 }
 
-function integrityCard(st, cps) {
+// "Anchor now" (compliance): both logs to the TSA and witnesses at once,
+// as serve does on its schedule; then the facts shown again.
+function anchorNow(facts, alive) {
+	const out = h('span', { 'aria-live': 'polite' });
+	const btn = h('button', { type: 'button' }, 'Anchor now');
+	btn.addEventListener('click', async () => {
+		btn.disabled = true;
+		fill(out, h('span', { class: 'muted' }, ' Asking the time-stamp authority and the witnesses…'));
+		try {
+			await api.post('/anchor', {});
+			let job = await api.get('/anchor');
+			while (job.status === 'running' && alive()) {
+				await new Promise((r) => { setTimeout(r, 500); });
+				job = await api.get('/anchor');
+			}
+			if (!alive()) return;
+			const st = await api.get('/status');
+			fill(facts, anchorFacts(st.logs || {}));
+			const text = job.status === 'done' ? 'Both logs anchored.'
+				: 'Not every party answered: each log\'s last attempt says which and why.';
+			fill(out, h('span', { class: job.status === 'done' ? 'muted' : '' }, ` ${text}`));
+			announce(text);
+		} catch (err) {
+			fill(out, errorBox(err));
+		}
+		btn.disabled = false;
+	});
+	return h('div', { class: 'buttons' }, btn, out);
+}
+
+function integrityCard(st, cps, me, alive) {
 	const logs = st.logs || {};
 	const v = st.verify;
 	const hb = st.heartbeat || {};
@@ -90,7 +120,10 @@ function integrityCard(st, cps) {
 			h('dd', `${num(l.size !== undefined ? l.size : cp && cp.size)} entries`,
 				l.checkpoint_time ? ['; checkpoint ', when(l.checkpoint_time), typeof l.age_s === 'number' ? ` (${ago(l.age_s)})` : ''] : '; checkpoint signed'));
 	}
-	items.push(h('dt', 'Anchored outside'), h('dd', anchorFacts(logs)));
+	const facts = h('div', anchorFacts(logs));
+	const configured = ['archive', 'audit'].some((n) => logs[n] && logs[n].anchor && logs[n].anchor.configured);
+	items.push(h('dt', 'Anchored outside'), h('dd', facts,
+		me.role === 'compliance' && configured ? anchorNow(facts, alive) : null));
 	items.push(h('dt', 'Last verify'), h('dd', v ? [when(v.time), ' ',
 		h('span', { class: `badge ${v.outcome === 'ok' ? 'ok' : 'bad'}` }, v.outcome === 'ok' ? 'passed' : v.outcome),
 		v.full ? ' (full)' : ''] : 'never run'));
@@ -100,7 +133,7 @@ function integrityCard(st, cps) {
 		h('dl', { class: 'facts' }, items));
 }
 
-export async function render({ main, me }) {
+export async function render({ main, me, alive }) {
 	main.appendChild(h('h1', 'Dashboard'));
 	let st;
 	let cps = null;
@@ -138,7 +171,7 @@ export async function render({ main, me }) {
 			bars({ title: 'Messages archived per day', labels, series }),
 			legend(series),
 			h('p', { class: 'muted small-text' }, `Bytes in these days: ${bytes(growth.reduce((n, d) => n + (d.bytes || 0), 0))}`)),
-		integrityCard(st, cps)));
+		integrityCard(st, cps, me, alive)));
 
 	if (st.accounts && (me.role === 'admin' || me.role === 'compliance')) {
 		main.appendChild(h('h2', 'Accounts'));
