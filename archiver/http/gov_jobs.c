@@ -171,11 +171,29 @@ static int start(struct gov_jobs *j, struct gov_job *job, void *(*fn)(void *), i
 	return PV_OK;
 }
 
+/* Starts job (its kind and actor set) unless one of its kind runs: then
+ * *busy_r and PV_ERR with `busy`. The job is freed when it does not start. */
+static int start_alone(struct gov_jobs *j, struct gov_job *job, void *(*fn)(void *),
+		       const char *busy, int64_t *id_r, bool *busy_r, struct pv_error *err)
+{
+	int r;
+	pthread_mutex_lock(&j->lock);
+	if (running(j, job->v.kind) > 0 && (*busy_r = true))
+		r = pv_fail(err, PV_ERR, "%s", busy);
+	else if (!make_room(j))
+		r = pv_fail(err, PV_ETEMP, "too many jobs running");
+	else
+		r = start(j, job, fn, id_r, err);
+	pthread_mutex_unlock(&j->lock);
+	if (r < 0)
+		job_free(job);
+	return r;
+}
+
 int gov_verify_start(struct gov_jobs *j, const char *actor, bool full, int64_t *id_r,
 		     bool *busy_r, struct pv_error *err)
 {
 	struct gov_job *job = calloc(1, sizeof(*job));
-	int r = PV_OK;
 	*busy_r = false;
 	if (job == NULL || (job->v.lines = calloc(PV_HTTP_VERIFY_LINES_KEPT, sizeof(char *))) == NULL) {
 		free(job);
@@ -184,17 +202,7 @@ int gov_verify_start(struct gov_jobs *j, const char *actor, bool full, int64_t *
 	job->v.kind = GOV_JOB_VERIFY;
 	job->v.full = full;
 	snprintf(job->v.actor, sizeof(job->v.actor), "%s", actor);
-	pthread_mutex_lock(&j->lock);
-	if (running(j, GOV_JOB_VERIFY) > 0 && (*busy_r = true))
-		r = pv_fail(err, PV_ERR, "a verify run is in progress");
-	else if (!make_room(j))
-		r = pv_fail(err, PV_ETEMP, "too many jobs running");
-	else
-		r = start(j, job, verify_main, id_r, err);
-	pthread_mutex_unlock(&j->lock);
-	if (r < 0)
-		job_free(job);
-	return r;
+	return start_alone(j, job, verify_main, "a verify run is in progress", id_r, busy_r, err);
 }
 
 /* ---- anchor ----------------------------------------------------------- */
@@ -216,23 +224,13 @@ int gov_anchor_start(struct gov_jobs *j, const char *actor, int64_t *id_r, bool 
 		     struct pv_error *err)
 {
 	struct gov_job *job = calloc(1, sizeof(*job));
-	int r;
 	*busy_r = false;
 	if (job == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
 	job->v.kind = GOV_JOB_ANCHOR;
 	snprintf(job->v.actor, sizeof(job->v.actor), "%s", actor);
-	pthread_mutex_lock(&j->lock);
-	if (running(j, GOV_JOB_ANCHOR) > 0 && (*busy_r = true))
-		r = pv_fail(err, PV_ERR, "the logs are being anchored already");
-	else if (!make_room(j))
-		r = pv_fail(err, PV_ETEMP, "too many jobs running");
-	else
-		r = start(j, job, anchor_main, id_r, err);
-	pthread_mutex_unlock(&j->lock);
-	if (r < 0)
-		job_free(job);
-	return r;
+	return start_alone(j, job, anchor_main, "the logs are being anchored already", id_r, busy_r,
+			   err);
 }
 
 /* ---- audit export ----------------------------------------------------- */
