@@ -1,6 +1,6 @@
 /* Unit tests for the admin and system operations the web API and the CLI
  * share (archiver/archive/accounts.c, users.c, status.c, health.c,
- * disk_guard.c, verify --sample) and the
+ * disk_guard.c, verify --sample, anchor.c's schedule) and the
  * Prometheus rendering of GET /metrics (archiver/http/metrics.c): each
  * change audited in its own transaction (nothing changes when the audit
  * store cannot be written), a stored password never sent to a new server
@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "archiver/archive/accounts.h"
+#include "archiver/archive/anchor.h"
+#include "archiver/archive/audit_hook.h"
 #include "archiver/archive/disk_guard.h"
 #include "archiver/archive/health.h"
 #include "archiver/archive/status.h"
@@ -560,6 +562,41 @@ static void test_verify_sample_audited(void **state)
 	fx_free(&f);
 }
 
+/* When serve's anchor part anchors: never with nobody to ask; at once when
+ * never tried; not again within the interval; after a disposal run ended,
+ * until the next attempt covers it. The TSA here is unreachable: a failed
+ * attempt is an attempt (recorded and audited) all the same. */
+static void test_anchor_due_by_interval_and_disposal(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct anchor_opts o = {0};
+	struct anchor_result res;
+	const char *why = "x";
+	fx_init(&f);
+	fx_must(archive_anchor_due(f.ar, 3600, &why, &err), &err, "due");
+	assert_null(why); /* no TSA, no witness */
+	snprintf(f.ar->cfg.tsa_url, sizeof(f.ar->cfg.tsa_url), "http://127.0.0.1:1/");
+	snprintf(f.ar->cfg.tsa_ca_file, sizeof(f.ar->cfg.tsa_ca_file), "/dev/null");
+	fx_must(archive_anchor_due(f.ar, 3600, &why, &err), &err, "due");
+	assert_string_equal(why, "interval"); /* never tried */
+	for (int i = 0; i < 2; i++)
+		assert_true(archive_anchor(f.ar, i ? "audit" : "archive", "system", &o, &res, &err) < 0);
+	fx_must(archive_anchor_due(f.ar, 3600, &why, &err), &err, "due");
+	assert_null(why);
+	fx_must(archive_anchor_due(f.ar, 0, &why, &err), &err, "due");
+	assert_string_equal(why, "interval");
+	fx_must(archive_auditf(f.ar, "cli:test", AUDIT_DISPOSE_DONE, "ok", NULL, &err,
+			       "run=1 disposed=0"), &err, "audit");
+	fx_must(archive_anchor_due(f.ar, 3600, &why, &err), &err, "due");
+	assert_string_equal(why, "disposal");
+	assert_true(archive_anchor(f.ar, "archive", "system", &o, &res, &err) < 0);
+	fx_must(archive_anchor_due(f.ar, 3600, &why, &err), &err, "due");
+	assert_null(why); /* the attempt came after it */
+	fx_free(&f);
+}
+
 static void test_metrics_text_format_and_escaping(void **state)
 {
 	(void)state;
@@ -631,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_health_reasons),
 		cmocka_unit_test(test_disk_guard_state_and_edge),
 		cmocka_unit_test(test_verify_sample_audited),
+		cmocka_unit_test(test_anchor_due_by_interval_and_disposal),
 		cmocka_unit_test(test_metrics_text_format_and_escaping),
 	};
 	if (sodium_init() < 0)

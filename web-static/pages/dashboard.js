@@ -3,7 +3,7 @@
 // the logs' latest checkpoints and their anchors outside the appliance
 // (time-stamps, witnesses), the last verify, heartbeat gaps, the
 // approvals waiting, a harvest stopped for a low disk, and anchors gone
-// stale.
+// stale; a compliance officer can anchor both logs now.
 
 import { api } from '../lib/api.js';
 import { h, fill, when, num, bytes } from '../lib/dom.js';
