@@ -74,7 +74,10 @@ static void *worker(void *arg)
 						 s->data.len, s->digest, &s->err)) == PV_OK)
 				s->digested = true;
 			sodium_memzero(s->key, sizeof(s->key));
-			blob_opened_close(&s->src);
+			/* Its fd stays open until the caller is done with it
+			 * (release): a pack store that drops what was read
+			 * (drop_after_read) drops it in order then, not while a
+			 * worker behind this one still reads the same pages. */
 			pthread_mutex_lock(&ra->mu);
 			s->state = SLOT_DONE;
 			pthread_cond_broadcast(&ra->done);
@@ -158,12 +161,16 @@ int read_ahead_push(struct read_ahead *ra, const struct stored_message *m,
 	return PV_OK;
 }
 
-/* The caller's slot goes back (under the lock). */
-static void release(struct read_ahead *ra)
+/* The caller's slot goes back (under the lock); its record's fd to
+ * *done_r, for the caller to close after unlocking. */
+static void release(struct read_ahead *ra, struct blob_opened *done_r)
 {
+	*done_r = BLOB_OPENED_NONE;
 	if (!ra->given)
 		return;
 	struct slot *s = at(ra, ra->head - 1);
+	*done_r = s->src;
+	s->src = BLOB_OPENED_NONE;
 	if (!s->big && s->r == PV_OK)
 		ra->bytes -= (size_t)s->m.size;
 	if (s->data.data != NULL)
@@ -182,10 +189,12 @@ int read_ahead_take(struct read_ahead *ra, const struct stored_message **m_r,
 		    const uint8_t **salt_r, const unsigned char **data_r, size_t *len_r,
 		    struct pv_error *err)
 {
+	struct blob_opened done;
 	pthread_mutex_lock(&ra->mu);
-	release(ra);
+	release(ra, &done);
 	if (ra->head == ra->tail) {
 		pthread_mutex_unlock(&ra->mu);
+		blob_opened_close(&done);
 		return pv_fail(err, PV_ERR, "read ahead: nothing pushed");
 	}
 	struct slot *s = at(ra, ra->head);
@@ -194,6 +203,7 @@ int read_ahead_take(struct read_ahead *ra, const struct stored_message **m_r,
 	ra->head++;
 	ra->given = true;
 	pthread_mutex_unlock(&ra->mu);
+	blob_opened_close(&done);
 	*m_r = &s->m;
 	*salt_r = s->salt;
 	*data_r = s->big ? NULL : s->data.data ? s->data.data : (const unsigned char *)"";

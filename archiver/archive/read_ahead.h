@@ -11,7 +11,10 @@
  * lookup and the pack store (its catalog rows, and with an object store
  * the GET of the record's bytes into a temp file) happen in
  * read_ahead_push, on the caller's thread (the only one that touches a
- * database or the network); the workers only pread what it opened. Memory is bounded: at most READ_AHEAD_WINDOW
+ * database or the network); the workers only pread what it opened, and
+ * a record's fd is closed when the caller takes the next (in order: a
+ * pack store with drop_after_read forgets what was read only then, never
+ * pages a worker still reads). Memory is bounded: at most READ_AHEAD_WINDOW
  * messages and READ_AHEAD_BYTES of content wait; a message bigger than
  * READ_AHEAD_ONE_MAX is not read ahead: read_ahead_take hands it back
  * without content and the caller streams it with message_read. */
