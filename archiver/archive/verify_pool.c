@@ -130,7 +130,6 @@ static void *worker(void *arg)
 			p->state[i] = SLOT_RUNNING;
 			pthread_mutex_unlock(&p->mu);
 			run_job(p->dir, &p->jobs[i], &prefix);
-			blob_opened_close(&p->jobs[i].src);
 			pthread_mutex_lock(&p->mu);
 			p->state[i] = SLOT_DONE;
 			if (p->main_waits && p->state[p->head % POOL_SLOTS] == SLOT_DONE)
@@ -190,6 +189,11 @@ static void report(struct verify_pool *p, uint64_t busy, verify_job_done_fn *don
 		}
 		pthread_mutex_unlock(&p->mu);
 		done(ctx, &p->jobs[i]);
+		/* Its descriptor goes in order, reported: with drop_after_read
+		 * what it read is forgotten then, never pages a worker behind
+		 * it still reads (forgetting starts at the 2 MiB boundary below
+		 * a record, lib/pagecache.h). */
+		blob_opened_close(&p->jobs[i].src);
 		pthread_mutex_lock(&p->mu);
 		p->state[i] = SLOT_FREE;
 		p->head++;
