@@ -316,6 +316,8 @@ static int write_keys(struct bctx *b, const char *pass, size_t pass_len,
 static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const struct backup_kdf *kdf)
 {
 	char path[4096], src[4096];
+	unsigned char sha256[32];
+	uint64_t size;
 	struct db *snap = NULL;
 	int r;
 
@@ -334,8 +336,8 @@ static int copy_all(struct bctx *b, const char *pass, size_t pass_len, const str
 	if (r == PV_OK &&
 	    (r = backup_path(src, sizeof(src), b->err, "%s/popvault.conf", b->ar->dir)) == PV_OK &&
 	    (r = backup_path(path, sizeof(path), b->err, "%s/popvault.conf", b->out)) == PV_OK &&
-	    (r = backup_copy_file(src, path, b->err)) == PV_OK)
-		r = add_file(b, "popvault.conf");
+	    (r = backup_copy_file(src, path, sha256, &size, b->err)) == PV_OK)
+		r = add_file_hashed(b, "popvault.conf", sha256, size);
 	if (r == PV_OK && pass != NULL)
 		r = write_keys(b, pass, pass_len, kdf);
 	return r;
@@ -403,14 +405,23 @@ int archive_backup(struct archive *ar, const char *actor, const char *out_dir,
 
 /* ---- restore ---- */
 
+/* The files restore_files copies (checked against the manifest as they
+ * are copied, one read each); the others are read where they are. */
+static bool copied(const char *p)
+{
+	return strcmp(p, BACKUP_KEYS) != 0 && strncmp(p, "checkpoint-", 11) != 0;
+}
+
 static int restore_files(const struct backup_manifest *m, const char *from, const char *to,
 			 struct pv_error *err)
 {
 	char src[4096], dst[4096];
+	unsigned char sha256[32];
+	uint64_t size;
 	int r = PV_OK;
 	for (size_t i = 0; r == PV_OK && i < m->n; i++) {
 		const char *p = m->files[i].path;
-		if (strcmp(p, BACKUP_KEYS) == 0 || strncmp(p, "checkpoint-", 11) == 0)
+		if (!copied(p))
 			continue;
 		if (strncmp(p, "blobs/", 6) == 0 &&
 		    ((r = backup_path(dst, sizeof(dst), err, "%s/%.8s", to, p)) < 0 ||
@@ -423,8 +434,11 @@ static int restore_files(const struct backup_manifest *m, const char *from, cons
 			break;
 		}
 		if ((r = backup_path(src, sizeof(src), err, "%s/%s", from, p)) == PV_OK &&
-		    (r = backup_path(dst, sizeof(dst), err, "%s/%s", to, p)) == PV_OK)
-			r = backup_copy_file(src, dst, err);
+		    (r = backup_path(dst, sizeof(dst), err, "%s/%s", to, p)) == PV_OK &&
+		    (r = backup_copy_file(src, dst, sha256, &size, err)) == PV_ENOTFOUND)
+			r = pv_fail(err, PV_EINTEGRITY, "backup: %s is missing", p);
+		if (r == PV_OK)
+			r = backup_file_matches(&m->files[i], sha256, size, err);
 	}
 	return r;
 }
@@ -551,7 +565,7 @@ int archive_restore(const char *backup_dir, const char *new_dir, const char *act
 		r = pv_fail(err, PV_EUSAGE, "this backup has its own keys: --keys is for a backup "
 					    "made without them");
 	if (r == PV_OK)
-		r = backup_manifest_check(&m, backup_dir, err);
+		r = backup_manifest_check(&m, backup_dir, copied, err);
 	for (int i = 0; i < 2; i++)
 		pv_buf_init(&notes[i], PV_NOTE_MAX);
 	for (int i = 0; r == PV_OK && i < 2; i++) {

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,54 +81,20 @@ int backup_file_hash(const char *path, unsigned char sha256_r[32], uint64_t *siz
 	return r;
 }
 
-int backup_copy_file(const char *src, const char *dst, struct pv_error *err)
-{
-	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0)
-		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : PV_ERR, "%s: %s", src,
-			       strerror(errno));
-	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		int e = errno;
-		close(in);
-		return pv_fail(err, PV_ERR, "create %s: %s", dst, strerror(e));
-	}
-	/* The kernel copies (sendfile works between any two files). */
-	int r = PV_OK;
-	for (;;) {
-		ssize_t n = sendfile(out, in, NULL, 1 << 30);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = pv_fail(err, PV_ERR, "copy %s to %s: %s", src, dst, strerror(errno));
-		if (n <= 0)
-			break;
-	}
-	close(in);
-	if (close(out) < 0 && r == PV_OK)
-		r = pv_fail(err, PV_ERR, "close %s: %s", dst, strerror(errno));
-	if (r < 0)
-		unlink(dst);
-	return r;
-}
-
-int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned char sha256_r[32],
-		       struct pv_error *err)
+/* src opened to read, dst created (0600, must not exist); PV_OK or the
+ * error, nothing open. */
+static int open_pair(const char *src, const char *dst, int *in_r, int *out_r,
+		     struct pv_error *err)
 {
 	struct stat st;
 	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (in < 0)
-		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : PV_ERR, "%s: %s", src,
-			       strerror(errno));
+		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : errno == ELOOP ? PV_EINTEGRITY
+										     : PV_ERR,
+			       "%s: %s", src, strerror(errno));
 	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(in);
 		return pv_fail(err, PV_EINTEGRITY, "%s: not a regular file", src);
-	}
-	if ((uint64_t)st.st_size < len) {
-		close(in);
-		return pv_fail(err, PV_EINTEGRITY, "%s is %llu bytes, shorter than its committed "
-						   "records (%llu)", src, (unsigned long long)st.st_size,
-			       (unsigned long long)len);
 	}
 	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0) {
@@ -137,17 +102,27 @@ int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned 
 		close(in);
 		return pv_fail(err, PV_ERR, "create %s: %s", dst, strerror(e));
 	}
+	*in_r = in;
+	*out_r = out;
+	return PV_OK;
+}
+
+/* Copies in to out from the start: len bytes exactly (a shorter file is
+ * PV_EINTEGRITY), or to the end with len UINT64_MAX; their SHA-256 and
+ * number to sha256_r and *size_r. Each byte is read and written once,
+ * hashed on the way, and leaves the page cache behind the copy on both
+ * sides (lib/pagecache.h: gigabytes of packs would push the live catalog
+ * and index out of memory). Closes both; dst is removed on an error. */
+static int copy_hashed(int in, int out, uint64_t len, const char *src, const char *dst,
+		       unsigned char sha256_r[32], uint64_t *size_r, struct pv_error *err)
+{
 	struct pv_sha256 h;
 	struct pv_writebehind wb;
 	unsigned char *buf = malloc(IO_CHUNK);
 	int r = buf ? pv_sha256_init(&h, err) : pv_fail(err, PV_ERR, "out of memory");
 	bool hashing = r == PV_OK;
-	pv_writebehind_init(&wb, out);
-	/* Only the first len bytes: what follows is being appended by a
-	 * harvest, or an interrupted one's tail, and is not in the snapshot.
-	 * Each byte is read and written once, hashed for the manifest on the
-	 * way, and leaves the page cache behind the copy on both sides. */
 	uint64_t pos = 0;
+	pv_writebehind_init(&wb, out);
 	while (r == PV_OK && pos < len) {
 		size_t want = len - pos > IO_CHUNK ? IO_CHUNK : (size_t)(len - pos);
 		ssize_t n = pread(in, buf, want, (off_t)pos);
@@ -156,6 +131,8 @@ int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned 
 			continue;
 		if (n < 0)
 			r = pv_fail(err, PV_ERR, "read %s: %s", src, strerror(errno));
+		else if (n == 0 && len == UINT64_MAX)
+			break;
 		else if (n == 0)
 			r = pv_fail(err, PV_EINTEGRITY, "%s: cut short while it was copied (%llu of "
 							"%llu bytes)", src, (unsigned long long)pos,
@@ -170,10 +147,12 @@ int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned 
 			pos += (uint64_t)n;
 		}
 	}
-	if (r == PV_OK)
+	if (r == PV_OK) {
 		pv_sha256_final(&h, sha256_r);
-	else if (hashing)
+		*size_r = pos;
+	} else if (hashing) {
 		pv_sha256_abort(&h);
+	}
 	free(buf);
 	close(in);
 	if (close(out) < 0 && r == PV_OK)
@@ -181,6 +160,34 @@ int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned 
 	if (r < 0)
 		unlink(dst);
 	return r;
+}
+
+int backup_copy_file(const char *src, const char *dst, unsigned char sha256_r[32],
+		     uint64_t *size_r, struct pv_error *err)
+{
+	int in, out, r = open_pair(src, dst, &in, &out, err);
+	return r < 0 ? r : copy_hashed(in, out, UINT64_MAX, src, dst, sha256_r, size_r, err);
+}
+
+int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned char sha256_r[32],
+		       struct pv_error *err)
+{
+	struct stat st;
+	uint64_t size;
+	int in, out, r = open_pair(src, dst, &in, &out, err);
+	if (r < 0)
+		return r;
+	if (fstat(in, &st) == 0 && (uint64_t)st.st_size < len) {
+		close(in);
+		close(out);
+		unlink(dst);
+		return pv_fail(err, PV_EINTEGRITY, "%s is %llu bytes, shorter than its committed "
+						   "records (%llu)", src, (unsigned long long)st.st_size,
+			       (unsigned long long)len);
+	}
+	/* Only the first len bytes: what follows is being appended by a
+	 * harvest, or an interrupted one's tail, and is not in the snapshot. */
+	return copy_hashed(in, out, len, src, dst, sha256_r, &size, err);
 }
 
 int backup_link_or_copy(const char *src, const char *dst, bool *linked_r, struct pv_error *err)
@@ -194,7 +201,9 @@ int backup_link_or_copy(const char *src, const char *dst, bool *linked_r, struct
 		return pv_fail(err, PV_ENOTFOUND, "%s: %s", src, strerror(errno));
 	/* Another file system, or one without hard links (EXDEV, EPERM,
 	 * EMLINK): copy. */
-	return backup_copy_file(src, dst, err);
+	unsigned char sha256[32];
+	uint64_t size;
+	return backup_copy_file(src, dst, sha256, &size, err);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -529,24 +538,37 @@ static int no_other_files(const struct backup_manifest *m, const char *dir, cons
 	return r;
 }
 
-int backup_manifest_check(const struct backup_manifest *m, const char *dir, struct pv_error *err)
+int backup_file_matches(const struct backup_file *f, const unsigned char sha256[32],
+			uint64_t size, struct pv_error *err)
+{
+	if (size != f->size || sodium_memcmp(sha256, f->sha256, 32) != 0)
+		return pv_fail(err, PV_EINTEGRITY,
+			       "backup: %s differs from the manifest (%llu bytes, %llu listed)",
+			       f->path, (unsigned long long)size, (unsigned long long)f->size);
+	return PV_OK;
+}
+
+int backup_manifest_check(const struct backup_manifest *m, const char *dir,
+			  bool (*checked_later)(const char *path), struct pv_error *err)
 {
 	char full[4096];
 	unsigned char sum[32];
+	struct stat st;
 	uint64_t size = 0;
 	int r;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct backup_file *f = &m->files[i];
 		if ((r = backup_path(full, sizeof(full), err, "%s/%s", dir, f->path)) < 0)
 			return r;
+		if (checked_later != NULL && checked_later(f->path)) {
+			if (lstat(full, &st) < 0 && errno == ENOENT)
+				return pv_fail(err, PV_EINTEGRITY, "backup: %s is missing", f->path);
+			continue;
+		}
 		if ((r = backup_file_hash(full, sum, &size, err)) == PV_ENOTFOUND)
 			return pv_fail(err, PV_EINTEGRITY, "backup: %s is missing", f->path);
-		if (r < 0)
+		if (r < 0 || (r = backup_file_matches(f, sum, size, err)) < 0)
 			return r;
-		if (size != f->size || sodium_memcmp(sum, f->sha256, 32) != 0)
-			return pv_fail(err, PV_EINTEGRITY,
-				       "backup: %s differs from the manifest (%llu bytes, %llu listed)",
-				       f->path, (unsigned long long)size, (unsigned long long)f->size);
 	}
 	return no_other_files(m, dir, "", err);
 }

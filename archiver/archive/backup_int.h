@@ -40,8 +40,10 @@ int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned 
 /* p is "packs/<id>.pack" as pack_path names it (id > 0, at least 8
  * digits, zero-padded to 8 and no further): the id to *id_r (may be NULL). */
 bool backup_pack_path_id(const char *p, int64_t *id_r);
-/* A copy of src at dst (0600); dst must not exist. */
-int backup_copy_file(const char *src, const char *dst, struct pv_error *err);
+/* A copy of src at dst (0600), its SHA-256 and size taken on the way (as
+ * backup_copy_prefix copies); dst must not exist. */
+int backup_copy_file(const char *src, const char *dst, unsigned char sha256_r[32],
+		     uint64_t *size_r, struct pv_error *err);
 /* Makes everything written on dir's file system durable (syncfs), once
  * for all the files copied, as blob_sync does for a harvest. */
 int backup_syncfs(const char *dir, struct pv_error *err);
@@ -87,9 +89,16 @@ int backup_manifest_write(struct backup_manifest *m, const char *dir, char hex_r
 int backup_manifest_read(const char *dir, struct backup_manifest *m, char hex_r[65],
 			 struct pv_error *err) PV_WARN_UNUSED;
 /* Every file of the manifest has its size and SHA-256 in dir, and dir
- * holds no other file. PV_EINTEGRITY naming the first difference. */
+ * holds no other file. PV_EINTEGRITY naming the first difference. The
+ * files for which checked_later(path) is true are only looked for: their
+ * caller checks them as it copies them (NULL: all are hashed here). */
 int backup_manifest_check(const struct backup_manifest *m, const char *dir,
+			  bool (*checked_later)(const char *path),
 			  struct pv_error *err) PV_WARN_UNUSED;
+/* f's bytes, as copied (SHA-256 and size), against the manifest:
+ * PV_EINTEGRITY naming the file when they differ. */
+int backup_file_matches(const struct backup_file *f, const unsigned char sha256[32],
+			uint64_t size, struct pv_error *err);
 
 /* ---- keys.enc ----
  * "PVKEYS1\n" | salt (16) | ops (8, big-endian) | mem (8, big-endian) |

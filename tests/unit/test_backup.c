@@ -267,6 +267,11 @@ static void test_copy_prefix_leaves_the_page_cache(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static bool is_conf(const char *p)
+{
+	return strcmp(p, "popvault.conf") == 0;
+}
+
 static void test_manifest_check_names_changed_missing_and_extra_files(void **state)
 {
 	struct backup_manifest m;
@@ -278,29 +283,42 @@ static void test_manifest_check_names_changed_missing_and_extra_files(void **sta
 	assert_int_equal(m.n, 2);
 	snprintf(path, sizeof(path), "%s/catalog.db", dir);
 	assert_int_equal(pv_write_file(path, "", 0, 0600, 1, NULL), 0);
-	assert_int_equal(backup_manifest_check(&m, dir, &err), PV_EINTEGRITY);
+	assert_int_equal(backup_manifest_check(&m, dir, NULL, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "popvault.conf is missing"));
 	snprintf(path, sizeof(path), "%s/popvault.conf", dir);
 	assert_int_equal(pv_write_file(path, "x", 1, 0600, 1, NULL), 0);
-	assert_int_equal(backup_manifest_check(&m, dir, &err), PV_EINTEGRITY);
+	assert_int_equal(backup_manifest_check(&m, dir, NULL, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "popvault.conf differs"));
+	/* A file its caller checks as it copies it is only looked for here;
+	 * the copy's hash is held to the manifest by backup_file_matches. */
+	assert_int_equal(backup_manifest_check(&m, dir, is_conf, NULL), 0);
+	unsigned char sha[32];
+	uint64_t size;
+	char dst[160];
+	snprintf(dst, sizeof(dst), "%s/conf-copy", dir);
+	assert_int_equal(backup_copy_file(path, dst, sha, &size, NULL), 0);
+	unlink(dst);
+	assert_int_equal(backup_file_matches(&m.files[1], sha, size, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "popvault.conf differs from the manifest (1 bytes, 0 listed)"));
 	unlink(path);
+	assert_int_equal(backup_manifest_check(&m, dir, is_conf, &err), PV_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "popvault.conf is missing"));
 	assert_int_equal(pv_write_file(path, "", 0, 0600, 1, NULL), 0);
-	assert_int_equal(backup_manifest_check(&m, dir, NULL), 0);
+	assert_int_equal(backup_manifest_check(&m, dir, NULL, NULL), 0);
 	snprintf(path, sizeof(path), "%s/blobs", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/blobs/stray", dir);
 	assert_int_equal(pv_write_file(path, "", 0, 0600, 1, NULL), 0);
-	assert_int_equal(backup_manifest_check(&m, dir, &err), PV_EINTEGRITY);
+	assert_int_equal(backup_manifest_check(&m, dir, NULL, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "blobs/stray is not in the manifest"));
 	snprintf(path, sizeof(path), "%s/blobs/stray", dir);
 	unlink(path);
-	assert_int_equal(backup_manifest_check(&m, dir, NULL), 0);
+	assert_int_equal(backup_manifest_check(&m, dir, NULL, NULL), 0);
 	snprintf(path, sizeof(path), "%s/packs", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/packs/00000001.pack", dir);
 	assert_int_equal(pv_write_file(path, "", 0, 0600, 1, NULL), 0);
-	assert_int_equal(backup_manifest_check(&m, dir, &err), PV_EINTEGRITY);
+	assert_int_equal(backup_manifest_check(&m, dir, NULL, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "packs/00000001.pack is not in the manifest"));
 	backup_manifest_free(&m);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
