@@ -343,7 +343,11 @@ int packstore_open_range(struct packstore *ps, int64_t id, uint64_t off, uint64_
 	if ((r = temp_fd(ps, &fd, err)) < 0)
 		return r;
 	bool whole = ps->whole_packs;
-	r = ps->ops->get(ps->impl, id, row.version, whole ? 0 : off, whole ? 0 : len, fd, err);
+	/* A whole stored pack is the range of the size its upload recorded
+	 * (checked then by a HEAD): no HEAD now, and never more than that.
+	 * A version not recorded yet (above) is sized by the store. */
+	uint64_t want = !whole ? len : row.stored && row.size > 0 ? (uint64_t)row.size : 0;
+	r = ps->ops->get(ps->impl, id, row.version, whole ? 0 : off, want, fd, err);
 	if (r < 0) {
 		close(fd);
 		if (!row.stored && r == PV_ENOTFOUND)

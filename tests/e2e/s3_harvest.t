@@ -12,7 +12,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 . "$(dirname "$0")/lib/rgw.sh"
 h_init
-h_plan 26
+h_plan 27
 
 rgw_start
 STORE="s3://pv-archive?endpoint=$RGW_URL&region=$RGW_REGION"
@@ -65,8 +65,12 @@ h_like "$(echo "$hdrs" | tr -d '\r' | grep -i '^x-amz-object-lock-mode:')" 'COMP
 	"the store has the pack under COMPLIANCE lock"
 
 h_is "$(pv_archived)" "$(h_hashes "$H_RUN"/mail/*.eml)" "every message reads back byte-exact (ranged GETs)"
+heads() { grep -c 'HEAD /pv-archive/packs/' "$RGW_LOG" 2>/dev/null; }
+n_heads=$(heads)
 out=$(pv verify --full 2>&1)
 h_is "$?" 0 "verify --full passes (whole packs from the store)"
+h_is "$(($(heads) - n_heads))" "$n_packs" \
+	"…one HEAD a pack (its lock checked), each read as the range its upload recorded"
 h_like "$(grep -c 'GET /pv-archive/packs/' "$RGW_LOG" 2>/dev/null || echo 0)" '^[1-9]' \
 	"the gateway served the reads"
 # export reads ahead on worker threads: its main thread GETs each record
