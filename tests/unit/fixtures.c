@@ -68,6 +68,15 @@ bool fx_on_tmpfs(const char *path)
 	return fs.f_type == TMPFS_MAGIC;
 }
 
+void fx_cache_dir(char *tmpl)
+{
+	assert_non_null(mkdtemp(tmpl));
+	if (fx_on_tmpfs(tmpl)) {
+		rmdir(tmpl);
+		skip();
+	}
+}
+
 void fx_stderr_capture(struct fx_stderr *c)
 {
 	c->tmp = tmpfile();

@@ -43,6 +43,9 @@ size_t fx_resident_pages(const char *path, uint64_t off, uint64_t len);
 /* Whether path is on tmpfs, whose pages are the files themselves: nothing
  * can leave its page cache, so tests of that skip there. */
 bool fx_on_tmpfs(const char *path);
+/* mkdtemp(tmpl) for a test of the page cache; on tmpfs the directory is
+ * removed again and the test skipped. */
+void fx_cache_dir(char *tmpl);
 
 /* What a call writes to stderr: fx_stderr_capture sends stderr to a
  * temporary file, fx_stderr_release puts it back and hands over what was

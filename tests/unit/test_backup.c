@@ -239,11 +239,7 @@ static void test_copy_prefix_leaves_the_page_cache(void **state)
 	char dir[] = "/tmp/pv-backup-XXXXXX", src[64], dst[64], cmd[96];
 	unsigned char sha[32], want[32];
 	uint64_t size, len = 40u << 20;
-	assert_non_null(mkdtemp(dir));
-	if (fx_on_tmpfs(dir)) {
-		rmdir(dir);
-		skip();
-	}
+	fx_cache_dir(dir);
 	snprintf(src, sizeof(src), "%s/src", dir);
 	snprintf(dst, sizeof(dst), "%s/dst", dir);
 	unsigned char *data = malloc((size_t)len);

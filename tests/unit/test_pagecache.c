@@ -44,11 +44,7 @@ static void test_a_file_written_behind_leaves_the_page_cache_as_it_grows(void **
 {
 	(void)state;
 	char dir[] = "/tmp/pv-pagecache-XXXXXX", path[64];
-	assert_non_null(mkdtemp(dir));
-	if (fx_on_tmpfs(dir)) {
-		rmdir(dir);
-		skip();
-	}
+	fx_cache_dir(dir);
 	snprintf(path, sizeof(path), "%s/out", dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
@@ -85,9 +81,6 @@ static void test_a_file_written_behind_leaves_the_page_cache_as_it_grows(void **
 	rmdir(dir);
 }
 
-/* A file that cannot take the hints gets none and no error; a failure of
- * the file itself is the caller's (the wait took it from the file: its
- * fsync would not report it again). */
 /* A pack read record by record, front to back, each forgotten once read:
  * nothing of it stays cached, though the page cache holds it in folios
  * that span records (read ahead in large pieces, as a cold pack is). */
@@ -96,11 +89,7 @@ static void test_records_read_once_leave_the_page_cache(void **state)
 	(void)state;
 	char dir[] = "/tmp/pv-pagecache-XXXXXX", path[64];
 	const uint32_t chunks = (16u << 20) / CHUNK, record = 100003;
-	assert_non_null(mkdtemp(dir));
-	if (fx_on_tmpfs(dir)) {
-		rmdir(dir);
-		skip();
-	}
+	fx_cache_dir(dir);
 	snprintf(path, sizeof(path), "%s/pack", dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
@@ -129,6 +118,9 @@ static void test_records_read_once_leave_the_page_cache(void **state)
 	rmdir(dir);
 }
 
+/* A file that cannot take the hints gets none and no error; a failure of
+ * the file itself is the caller's (the wait took it from the file: its
+ * fsync would not report it again). */
 static void test_write_behind_tells_a_refused_hint_from_a_failure(void **state)
 {
 	(void)state;
