@@ -35,12 +35,11 @@ int backup_path(char *out, size_t n, struct pv_error *err, const char *fmt, ...)
 	return PV_OK;
 }
 
-int backup_file_hash(const char *path, unsigned char sha256_r[32], uint64_t *size_r,
-		     struct pv_error *err)
+/* path opened to read: a regular file, no symlink followed (either is
+ * PV_EINTEGRITY); its size to *size_r. */
+static int open_regular(const char *path, int *fd_r, uint64_t *size_r, struct pv_error *err)
 {
-	struct pv_sha256 h;
 	struct stat st;
-	uint64_t total = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : errno == ELOOP ? PV_EINTEGRITY
@@ -50,8 +49,21 @@ int backup_file_hash(const char *path, unsigned char sha256_r[32], uint64_t *siz
 		close(fd);
 		return pv_fail(err, PV_EINTEGRITY, "%s: not a regular file", path);
 	}
+	*fd_r = fd;
+	*size_r = (uint64_t)st.st_size;
+	return PV_OK;
+}
+
+int backup_file_hash(const char *path, unsigned char sha256_r[32], uint64_t *size_r,
+		     struct pv_error *err)
+{
+	struct pv_sha256 h;
+	uint64_t total = 0, size;
+	int fd, r = open_regular(path, &fd, &size, err);
+	if (r < 0)
+		return r;
 	unsigned char *buf = malloc(IO_CHUNK);
-	int r = buf ? pv_sha256_init(&h, err) : pv_fail(err, PV_ERR, "out of memory");
+	r = buf ? pv_sha256_init(&h, err) : pv_fail(err, PV_ERR, "out of memory");
 	if (r < 0) {
 		free(buf);
 		close(fd);
@@ -81,21 +93,14 @@ int backup_file_hash(const char *path, unsigned char sha256_r[32], uint64_t *siz
 	return r;
 }
 
-/* src opened to read, dst created (0600, must not exist); PV_OK or the
- * error, nothing open. */
-static int open_pair(const char *src, const char *dst, int *in_r, int *out_r,
+/* src opened to read (open_regular; its size to *size_r), dst created
+ * (0600, must not exist); PV_OK or the error, nothing open. */
+static int open_pair(const char *src, const char *dst, int *in_r, int *out_r, uint64_t *size_r,
 		     struct pv_error *err)
 {
-	struct stat st;
-	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0)
-		return pv_fail(err, errno == ENOENT ? PV_ENOTFOUND : errno == ELOOP ? PV_EINTEGRITY
-										     : PV_ERR,
-			       "%s: %s", src, strerror(errno));
-	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(in);
-		return pv_fail(err, PV_EINTEGRITY, "%s: not a regular file", src);
-	}
+	int in, r = open_regular(src, &in, size_r, err);
+	if (r < 0)
+		return r;
 	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0) {
 		int e = errno;
@@ -165,24 +170,24 @@ static int copy_hashed(int in, int out, uint64_t len, const char *src, const cha
 int backup_copy_file(const char *src, const char *dst, unsigned char sha256_r[32],
 		     uint64_t *size_r, struct pv_error *err)
 {
-	int in, out, r = open_pair(src, dst, &in, &out, err);
+	uint64_t size;
+	int in = -1, out = -1, r = open_pair(src, dst, &in, &out, &size, err);
 	return r < 0 ? r : copy_hashed(in, out, UINT64_MAX, src, dst, sha256_r, size_r, err);
 }
 
 int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned char sha256_r[32],
 		       struct pv_error *err)
 {
-	struct stat st;
 	uint64_t size;
-	int in, out, r = open_pair(src, dst, &in, &out, err);
+	int in = -1, out = -1, r = open_pair(src, dst, &in, &out, &size, err);
 	if (r < 0)
 		return r;
-	if (fstat(in, &st) == 0 && (uint64_t)st.st_size < len) {
+	if (size < len) {
 		close(in);
 		close(out);
 		unlink(dst);
 		return pv_fail(err, PV_EINTEGRITY, "%s is %llu bytes, shorter than its committed "
-						   "records (%llu)", src, (unsigned long long)st.st_size,
+						   "records (%llu)", src, (unsigned long long)size,
 			       (unsigned long long)len);
 	}
 	/* Only the first len bytes: what follows is being appended by a
