@@ -178,7 +178,7 @@ int archive_anchor_all(struct archive *ar, const char *actor, struct pv_error *e
 	struct anchor_result res;
 	struct pv_error e;
 	int first = PV_OK;
-	if (ar->cfg.tsa_url[0] == '\0' && ar->cfg.n_witnesses == 0)
+	if (!pv_config_anchors(&ar->cfg))
 		return PV_OK;
 	for (int i = 0; i < 2; i++) {
 		int r = archive_anchor(ar, logs[i], actor, &o, &res, &e);
@@ -201,7 +201,7 @@ int archive_anchor_due(struct archive *ar, int64_t interval_s, const char **why_
 	size_t n = 0, m = 0;
 	int r;
 	*why_r = NULL;
-	if (ar->cfg.tsa_url[0] == '\0' && ar->cfg.n_witnesses == 0)
+	if (!pv_config_anchors(&ar->cfg))
 		return PV_OK;
 	for (int i = 0; i < 2; i++) {
 		if ((r = archive_anchor_status(ar, logs[i], &st, err)) < 0)
@@ -263,7 +263,7 @@ int archive_anchor_status(struct archive *ar, const char *name, struct anchor_st
 	int r;
 	memset(st, 0, sizeof(*st));
 	st->tsa_time = st->witness_time = st->last_attempt = st->last_ok = -1;
-	st->configured = ar->cfg.tsa_url[0] != '\0' || ar->cfg.n_witnesses > 0;
+	st->configured = pv_config_anchors(&ar->cfg);
 	r = anchors_token_each(ar->cat->conn, name, true, UINT64_MAX, 1, newest_token, st, err);
 	if (r == 1)
 		r = 0;

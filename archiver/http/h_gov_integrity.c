@@ -34,7 +34,7 @@ int h_anchor_start(struct http_request *rq, struct http_response *rs)
 	int r;
 	if ((r = http_json_unpack(rq, "{}")) < 0)
 		return r;
-	if (rq->ar->cfg.tsa_url[0] == '\0' && rq->ar->cfg.n_witnesses == 0)
+	if (!pv_config_anchors(&rq->ar->cfg))
 		return http_reply_error(rs, 409, "conflict", "no time-stamp authority or witness is "
 				       "configured (popvault.conf [anchor], [witnesses])");
 	if ((r = gov_anchor_start(rq->app->gov, rq->actor, &id, &busy, &rq->err)) < 0)

@@ -214,6 +214,11 @@ bad:
 	return 0;
 }
 
+bool pv_config_anchors(const struct pv_config *cfg)
+{
+	return cfg->tsa_url[0] != '\0' || cfg->n_witnesses > 0;
+}
+
 int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error *err)
 {
 	char path[4096];

@@ -5,6 +5,7 @@
  * is needed before the database opens; everything an admin edits lives in
  * SQLite, versioned and audited (ARCHITECTURE.md §9). */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,9 @@ void pv_config_defaults(struct pv_config *cfg);
  * errors naming the line. Durations are digits with an optional unit s, m,
  * h or d (seconds without one). */
 int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error *err);
+/* Whether anyone outside is configured to anchor the logs: a TSA
+ * ([anchor] tsa_url) or a witness ([witnesses]). */
+bool pv_config_anchors(const struct pv_config *cfg);
 /* The same from another file (serve --config F). */
 int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error *err);
 /* A duration as the config spells it: digits with an optional unit s, m,
