@@ -58,9 +58,14 @@ function anchorLine(name, an) {
 			an.last_error) : null);
 }
 
+// Whether a TSA or a witness is configured (status says so per log).
+function anchorsConfigured(logs) {
+	return ['archive', 'audit'].some((n) => logs[n] && logs[n].anchor && logs[n].anchor.configured);
+}
+
 function anchorFacts(logs) {
 	const names = ['archive', 'audit'].filter((n) => logs[n] && logs[n].anchor);
-	if (!names.some((n) => logs[n].anchor.configured)) {
+	if (!anchorsConfigured(logs)) {
 		return h('span', { class: 'muted' }, 'not configured: no time-stamp authority or witness in popvault.conf');
 	}
 	return names.map((n) => anchorLine(n, logs[n].anchor));
@@ -121,9 +126,8 @@ function integrityCard(st, cps, me, alive) {
 				l.checkpoint_time ? ['; checkpoint ', when(l.checkpoint_time), typeof l.age_s === 'number' ? ` (${ago(l.age_s)})` : ''] : '; checkpoint signed'));
 	}
 	const facts = h('div', anchorFacts(logs));
-	const configured = ['archive', 'audit'].some((n) => logs[n] && logs[n].anchor && logs[n].anchor.configured);
 	items.push(h('dt', 'Anchored outside'), h('dd', facts,
-		me.role === 'compliance' && configured ? anchorNow(facts, alive) : null));
+		me.role === 'compliance' && anchorsConfigured(logs) ? anchorNow(facts, alive) : null));
 	items.push(h('dt', 'Last verify'), h('dd', v ? [when(v.time), ' ',
 		h('span', { class: `badge ${v.outcome === 'ok' ? 'ok' : 'bad'}` }, v.outcome === 'ok' ? 'passed' : v.outcome),
 		v.full ? ' (full)' : ''] : 'never run'));
