@@ -190,40 +190,6 @@ int archive_anchor_all(struct archive *ar, const char *actor, struct pv_error *e
 	return first;
 }
 
-int archive_anchor_due(struct archive *ar, int64_t interval_s, const char **why_r,
-		       struct pv_error *err)
-{
-	static const char *const logs[2] = {ARCHIVE_LOG, AUDIT_LOG};
-	static const char *const either[2] = {AUDIT_ANCHOR, AUDIT_DISPOSE_DONE};
-	static const char *const attempts[1] = {AUDIT_ANCHOR};
-	struct anchor_status st;
-	uint64_t newest = 0, attempted = 0;
-	size_t n = 0, m = 0;
-	int r;
-	*why_r = NULL;
-	if (!pv_config_anchors(&ar->cfg))
-		return PV_OK;
-	for (int i = 0; i < 2; i++) {
-		if ((r = archive_anchor_status(ar, logs[i], &st, err)) < 0)
-			return r;
-		if (st.last_attempt < 0 || pv_clock_now() - st.last_attempt >= interval_s) {
-			*why_r = "interval";
-			return PV_OK;
-		}
-	}
-	/* Every attempt is audited first: a disposal's end after the newest
-	 * attempt's entry is not covered yet. Both reads stop at that entry,
-	 * at most an interval's entries back (the index's seq, newest first). */
-	if ((r = auditlog_seqs_of_types(ar->audit_log, either, 2, UINT64_MAX, 1, &newest, &n,
-					err)) < 0 ||
-	    (r = auditlog_seqs_of_types(ar->audit_log, attempts, 1, UINT64_MAX, 1, &attempted, &m,
-					err)) < 0)
-		return r;
-	if (n == 1 && (m == 0 || newest != attempted))
-		*why_r = "disposal";
-	return PV_OK;
-}
-
 /* --- status ------------------------------------------------------------------------- */
 
 static int newest_token(void *ctx, const struct anchor_token_row *row)
@@ -277,4 +243,40 @@ int archive_anchor_status(struct archive *ar, const char *name, struct anchor_st
 	st->stale = st->configured &&
 		    (newest < 0 || pv_clock_now() - newest > (int64_t)ar->cfg.anchor_stale_s);
 	return 0;
+}
+
+int archive_anchor_due(struct archive *ar, int64_t interval_s, const char **why_r,
+		       struct pv_error *err)
+{
+	static const char *const logs[2] = {ARCHIVE_LOG, AUDIT_LOG};
+	static const char *const either[2] = {AUDIT_ANCHOR, AUDIT_DISPOSE_DONE};
+	static const char *const attempts[1] = {AUDIT_ANCHOR};
+	uint64_t newest = 0, attempted = 0;
+	size_t n = 0, m = 0;
+	int r;
+	*why_r = NULL;
+	if (!pv_config_anchors(&ar->cfg))
+		return PV_OK;
+	for (int i = 0; i < 2; i++) {
+		/* The attempts only: status also reads every cosignature, which
+		 * grow with the log's age; this runs every few minutes. */
+		struct anchor_status st = {.last_attempt = -1, .last_ok = -1};
+		if ((r = anchors_attempt_each(ar->cat->conn, logs[i], attempt, &st, err)) < 0)
+			return r;
+		if (st.last_attempt < 0 || pv_clock_now() - st.last_attempt >= interval_s) {
+			*why_r = "interval";
+			return PV_OK;
+		}
+	}
+	/* Every attempt is audited first: a disposal's end after the newest
+	 * attempt's entry is not covered yet. Both reads stop at that entry,
+	 * at most an interval's entries back (the index's seq, newest first). */
+	if ((r = auditlog_seqs_of_types(ar->audit_log, either, 2, UINT64_MAX, 1, &newest, &n,
+					err)) < 0 ||
+	    (r = auditlog_seqs_of_types(ar->audit_log, attempts, 1, UINT64_MAX, 1, &attempted, &m,
+					err)) < 0)
+		return r;
+	if (n == 1 && (m == 0 || newest != attempted))
+		*why_r = "disposal";
+	return PV_OK;
 }
