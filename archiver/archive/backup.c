@@ -117,6 +117,8 @@ static int copy_blobs(struct bctx *b, struct db *snap)
 {
 	struct db_stmt *st = NULL;
 	char src[4096], dst[4096], rel[128];
+	unsigned char sha256[32];
+	uint64_t size = 0;
 	int r, rc = DB_DONE;
 	/* Messages in packs name their record in "blob" too: only the
 	 * blob files (pack_id NULL) are here. */
@@ -139,14 +141,15 @@ static int copy_blobs(struct bctx *b, struct db *snap)
 		    (r = backup_path(dst, sizeof(dst), b->err, "%s/%s", b->out, rel)) < 0)
 			break;
 		blob_path(b->ar->dir, id, src, sizeof(src));
-		r = backup_link_or_copy(src, dst, &linked, b->err);
+		r = backup_link_or_copy(src, dst, &linked, sha256, &size, b->err);
 		if (r == PV_ENOTFOUND)
 			r = pv_fail(b->err, PV_ETEMP, "blob %s went away while it was copied (a "
 						      "disposal ran meanwhile): run the backup again", id);
 		if (r == PV_OK) {
 			b->sum->blobs++;
 			b->sum->linked += linked;
-			r = add_file(b, rel);
+			/* A link is hashed here; a copy was hashed as it was made. */
+			r = add_file_hashed(b, rel, linked ? NULL : sha256, size);
 		}
 	}
 	if (r == PV_OK && rc < 0)

@@ -195,7 +195,8 @@ int backup_copy_prefix(const char *src, const char *dst, uint64_t len, unsigned 
 	return copy_hashed(in, out, len, src, dst, sha256_r, &size, err);
 }
 
-int backup_link_or_copy(const char *src, const char *dst, bool *linked_r, struct pv_error *err)
+int backup_link_or_copy(const char *src, const char *dst, bool *linked_r,
+			unsigned char sha256_r[32], uint64_t *size_r, struct pv_error *err)
 {
 	*linked_r = false;
 	if (link(src, dst) == 0) {
@@ -206,9 +207,7 @@ int backup_link_or_copy(const char *src, const char *dst, bool *linked_r, struct
 		return pv_fail(err, PV_ENOTFOUND, "%s: %s", src, strerror(errno));
 	/* Another file system, or one without hard links (EXDEV, EPERM,
 	 * EMLINK): copy. */
-	unsigned char sha256[32];
-	uint64_t size;
-	return backup_copy_file(src, dst, sha256, &size, err);
+	return backup_copy_file(src, dst, sha256_r, size_r, err);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -27,9 +27,11 @@ int backup_path(char *out, size_t n, struct pv_error *err, const char *fmt, ...)
 int backup_file_hash(const char *path, unsigned char sha256_r[32], uint64_t *size_r,
 		     struct pv_error *err);
 /* dst as a hard link to src when they share a file system (*linked_r
- * true), else a copy made 0600; dst must not exist. Not yet durable: see
+ * true), else a copy made 0600, its SHA-256 and size taken on the way
+ * (backup_copy_file); dst must not exist. Not yet durable: see
  * backup_syncfs. */
-int backup_link_or_copy(const char *src, const char *dst, bool *linked_r, struct pv_error *err);
+int backup_link_or_copy(const char *src, const char *dst, bool *linked_r,
+			unsigned char sha256_r[32], uint64_t *size_r, struct pv_error *err);
 /* A copy of the first len bytes of src at dst (0600), their SHA-256 to
  * sha256_r; dst must not exist. PV_EINTEGRITY when src is shorter than
  * len. Read and written once, both sides kept out of the page cache
