@@ -601,14 +601,111 @@ int pack_remove_unused(struct packstore *store, struct db *db, int64_t *removed_
 			    "the next disposal run", false, removed_r, refused_r, err);
 }
 
+/* True when no catalog row names pack id (false on a failed query). */
+static bool unrecorded(struct db_stmt *row, int64_t id)
+{
+	db_reset(row);
+	db_bind_int64(row, 1, id);
+	return db_step(row, NULL) == DB_DONE;
+}
+
+/* The ids of the files in DIR/packs that hold no record (a header at
+ * most) and that no catalog row names, as seen without any lock. */
+static int stray_candidates(DIR *d, struct db_stmt *row, int64_t **ids_r, size_t *n_r)
+{
+	struct dirent *e;
+	struct stat st;
+	size_t cap = 0;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long long id = strtoll(e->d_name, &end, 10);
+		if (e->d_name[0] == '.' || id <= 0 || strcmp(end, ".pack") != 0 ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_size > PACK_HEADER_BYTES || !unrecorded(row, id))
+			continue;
+		if (*n_r == cap) {
+			cap = cap ? 2 * cap : 8;
+			int64_t *v = realloc(*ids_r, cap * sizeof(*v));
+			if (v == NULL)
+				return PV_ERR;
+			*ids_r = v;
+		}
+		(*ids_r)[(*n_r)++] = id;
+	}
+	return PV_OK;
+}
+
+/* Removes stray id under the writers' lock: still no row, and its file
+ * not held by a writer (one whose transaction rolled back keeps it). */
+static bool remove_stray(const char *data_dir, struct db_stmt *row, int64_t id)
+{
+	char path[4096];
+	struct stat st;
+	bool gone = false;
+	pack_path(data_dir, id, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_nlink > 0 && st.st_size <= PACK_HEADER_BYTES && unrecorded(row, id) &&
+	    unlink(path) == 0) {
+		gone = true;
+		pv_log(PV_LOG_INFO, "pack.stray", "pack file %08lld.pack removed: it held no record "
+		       "and no catalog row named it (a harvest stopped before its pack was "
+		       "recorded)", (long long)id);
+	}
+	close(fd);
+	return gone;
+}
+
+/* A writer killed between creating a new pack's file and committing its
+ * row (start_new) leaves the file, a header at most, that no row names.
+ * SQLite would hand the id out again and the next pack replace it; on
+ * PostgreSQL the identity has moved on and nothing would. Removed under
+ * the writers' lock (db_begin): then no writer is between its INSERT and
+ * its COMMIT, and a COMMIT whose client died has been settled by the
+ * server, so "no row" is final. */
+static int remove_strays(const char *data_dir, struct db *db, int64_t *removed_r,
+			 struct pv_error *err)
+{
+	struct db_stmt *row = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	char path[4096];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/packs", data_dir);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return errno == ENOENT ? PV_OK : pv_fail(err, PV_ERR, "%s: %s", path, strerror(errno));
+	if ((r = db_prepare(db, "SELECT 1 FROM packs WHERE id = ?", &row, err)) == PV_OK &&
+	    stray_candidates(d, row, &ids, &n) < 0)
+		r = pv_fail(err, PV_ERR, "out of memory");
+	closedir(d);
+	bool own_tx = !db_in_transaction(db);
+	if (r == PV_OK && n > 0 && (!own_tx || (r = db_begin(db, err)) == PV_OK)) {
+		int64_t gone = 0;
+		for (size_t i = 0; i < n; i++)
+			gone += remove_stray(data_dir, row, ids[i]);
+		if (own_tx)
+			db_rollback(db); /* nothing written: the lock was all */
+		if (gone > 0 && (r = pv_fsync_dir(path, err)) == PV_OK)
+			*removed_r += gone;
+	}
+	db_finalize(&row);
+	free(ids);
+	return r;
+}
+
 int pack_remove_empty(struct packstore *store, struct db *db, int64_t *removed_r,
 		      struct pv_error *err)
 {
 	int64_t busy;
-	return remove_packs(store, db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND"
-				       " p.sealed_at IS NULL AND NOT EXISTS (SELECT 1 FROM messages m"
-				       " WHERE m.pack_id = p.id) ORDER BY p.id",
-			    "the next harvest", true, removed_r, &busy, err);
+	int r = remove_packs(store, db, "SELECT p.id FROM packs p WHERE p.removed_at IS NULL AND"
+					" p.sealed_at IS NULL AND NOT EXISTS (SELECT 1 FROM messages m"
+					" WHERE m.pack_id = p.id) ORDER BY p.id",
+			     "the next harvest", true, removed_r, &busy, err);
+	return r < 0 ? r : remove_strays(store->dir, db, removed_r, err);
 }
 
 /* ---- verify ---- */
@@ -658,7 +755,8 @@ static void scan_one(const char *data_dir, int64_t since, struct db_stmt *row,
 			    "began (a harvest writing it)", (long long)id);
 		else if (there && st.st_size <= PACK_HEADER_BYTES)
 			say(problem, ctx, true, "pack file %08lld.pack holds no record: left by a "
-			    "harvest stopped before its pack was recorded", (long long)id);
+			    "harvest stopped before its pack was recorded (the next harvest's end "
+			    "removes it)", (long long)id);
 		else
 			say(problem, ctx, false, "pack file %08lld.pack is not in the catalog",
 			    (long long)id);

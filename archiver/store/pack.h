@@ -115,7 +115,10 @@ int pack_remove_unused(struct packstore *store, struct db *db, int64_t *removed_
 /* Removes every pack that never got a message, the same way: a harvest
  * killed after a new pack's catalog row and before its first commit
  * leaves one (a header, no records), which would otherwise never be
- * sealed, stored or disposed of. A pack a writer holds is left alone. */
+ * sealed, stored or disposed of. A pack a writer holds is left alone.
+ * Also removes a file holding no record that no row names (a harvest
+ * killed between creating a pack's file and committing its row), under
+ * the writers' lock. */
 int pack_remove_empty(struct packstore *store, struct db *db, int64_t *removed_r,
 		      struct pv_error *err);
 
