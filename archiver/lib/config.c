@@ -110,6 +110,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	struct load_state *st = user;
 	struct pv_config *cfg = st->cfg;
 	uint64_t n;
+	int64_t secs;
 
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(name, k) == 0)
 	if (IS("archive", "origin")) {
@@ -134,17 +135,17 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			goto bad;
 		cfg->parallel = (uint32_t)n;
 	} else if (IS("harvest", "io_timeout")) {
-		if (parse_u64(value, 1, 3600, &n) < 0)
+		if (pv_parse_duration(value, 1, 3600, &secs) < 0)
 			goto bad;
-		cfg->io_timeout_s = (uint32_t)n;
+		cfg->io_timeout_s = (uint32_t)secs;
 	} else if (IS("harvest", "min_rate")) {
 		if (parse_u64(value, 1, 1ull << 30, &n) < 0)
 			goto bad;
 		cfg->min_rate = (uint32_t)n;
 	} else if (IS("harvest", "session_max")) {
-		if (parse_u64(value, 1, 7 * 24 * 3600, &n) < 0)
+		if (pv_parse_duration(value, 1, 7 * 24 * 3600, &secs) < 0)
 			goto bad;
-		cfg->session_max_s = (uint32_t)n;
+		cfg->session_max_s = (uint32_t)secs;
 	} else if (IS("anchor", "tsa_url")) {
 		if (!url_ok(value, PV_URL_MAX))
 			goto bad;
@@ -159,13 +160,13 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			goto bad;
 		snprintf(cfg->tsa_policy, sizeof(cfg->tsa_policy), "%s", value);
 	} else if (IS("anchor", "interval")) {
-		if (parse_u64(value, 60, 7 * 86400, &n) < 0)
+		if (pv_parse_duration(value, 60, 7 * 86400, &secs) < 0)
 			goto bad;
-		cfg->anchor_interval_s = (uint32_t)n;
+		cfg->anchor_interval_s = (uint32_t)secs;
 	} else if (IS("anchor", "stale_after")) {
-		if (parse_u64(value, 60, 365 * 86400, &n) < 0)
+		if (pv_parse_duration(value, 60, 365 * 86400, &secs) < 0)
 			goto bad;
-		cfg->anchor_stale_s = (uint32_t)n;
+		cfg->anchor_stale_s = (uint32_t)secs;
 	} else if (IS("witnesses", "witness")) {
 		if (cfg->n_witnesses >= PV_WITNESSES_MAX) {
 			pv_fail(st->err, PV_ERR, "popvault.conf: more than %d witnesses",

@@ -17,6 +17,10 @@
 struct service {
 	const struct service_opts *o;
 	struct pv_config cfg;    /* the config in force (read again on SIGHUP) */
+	/* DIR/popvault.conf, the archive's own, which every command reads:
+	 * [anchor] and [witnesses] are its (popvault.conf(5)) also when
+	 * serve was given --config (the Debian unit's /etc file). */
+	struct pv_config archive_cfg;
 	struct pv_board *board;  /* shared with every child */
 	int listen_fd;           /* the web's socket */
 	pid_t supervisor;
@@ -42,7 +46,10 @@ int svc_anchor_main(struct service *sv);
  * or witness is configured. */
 int64_t svc_anchor_interval_s(const struct service *sv);
 
-/* The config file of sv again (sv->o->config_path). */
+/* The config file of sv again (sv->o->config_path), and the data
+ * directory's (sv->archive_cfg). */
 int svc_config_read(const struct service *sv, struct pv_config *cfg, struct pv_error *err);
+int svc_archive_config_read(const struct service *sv, struct pv_config *cfg,
+			    struct pv_error *err);
 
 #endif

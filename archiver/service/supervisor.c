@@ -97,6 +97,12 @@ int svc_config_read(const struct service *sv, struct pv_config *cfg, struct pv_e
 	return pv_config_load_file(sv->o->config_path, cfg, err);
 }
 
+int svc_archive_config_read(const struct service *sv, struct pv_config *cfg,
+			    struct pv_error *err)
+{
+	return pv_config_load(sv->o->data_dir, cfg, err);
+}
+
 /* ---- the children ---- */
 
 /* In a new child: nothing of the supervisor's but what the part needs. */
@@ -434,16 +440,18 @@ static void update_status(struct sup *s)
 /* SIGHUP: the config file again; the web and the scheduler are told. */
 static void reload(struct sup *s)
 {
-	struct pv_config cfg;
+	struct pv_config cfg, archive_cfg;
 	struct pv_error err;
 	(void)pv_sd_notify("RELOADING=1", NULL);
-	if (svc_config_read(&s->sv, &cfg, &err) < 0) {
+	if (svc_config_read(&s->sv, &cfg, &err) < 0 ||
+	    svc_archive_config_read(&s->sv, &archive_cfg, &err) < 0) {
 		pv_log(PV_LOG_ERROR, "serve.reload", "keeping the configuration in force: %s", err.msg);
 	} else {
 		if (strcmp(cfg.listen, s->sv.cfg.listen) != 0)
 			pv_log(PV_LOG_WARN, "serve.reload", "[serve] listen changed: it takes effect at "
 			       "the next start");
 		s->sv.cfg = cfg;
+		s->sv.archive_cfg = archive_cfg;
 		plan_all(s, 0, 0);
 		if (s->p[PART_WEB].pid != 0)
 			kill(s->p[PART_WEB].pid, SIGHUP);
@@ -557,7 +565,8 @@ static int setup(struct sup *s, const struct service_opts *o, struct pv_error *e
 	s->ix.fd = -1;
 	s->start_ms = pv_clock_monotonic_ms();
 	s->selftest = o->seccomp_selftest;
-	if ((r = pv_board_new(&s->sv.board, err)) < 0)
+	if ((r = svc_archive_config_read(&s->sv, &s->sv.archive_cfg, err)) < 0 ||
+	    (r = pv_board_new(&s->sv.board, err)) < 0)
 		return r;
 	s->sv.board->harvesting = !o->web_only;
 	s->sv.board->started_at = pv_clock_now();

@@ -100,7 +100,7 @@ int svc_verify_main(struct service *sv, bool full)
 
 int64_t svc_anchor_interval_s(const struct service *sv)
 {
-	const struct pv_config *c = &sv->cfg;
+	const struct pv_config *c = &sv->archive_cfg;
 	int64_t s = pv_config_anchors(c) ? (int64_t)c->anchor_interval_s : 0;
 	if (s > 0 && sv->o->anchor_max_s > 0 && sv->o->anchor_max_s < s)
 		s = sv->o->anchor_max_s;

@@ -18,11 +18,13 @@ pv_dovecot_account alice
 stamped() { pv_sql "SELECT count(DISTINCT log) FROM anchor_tokens"; }
 system_anchors() { pv --json audit list --type anchor | grep -c '"actor": *"system"'; }
 
-# serve DIR-OF-LOG: serve in the background on a free loopback port;
-# SERVE_PID is its pid.
+# serve DIR-OF-LOG: serve in the background on a free loopback port, as
+# the Debian unit runs it (--config with [serve] and [harvest] only: the
+# archive's [anchor] stays in DIR/popvault.conf); SERVE_PID is its pid.
+printf '[harvest]\ninterval = 5m\n' >"$H_RUN/etc.conf"
 serve() {
-	POPVAULT_ANCHOR_S=1 "$PV" --data "$D" serve --plain-http --listen 127.0.0.1:0 \
-		>"$H_RUN/$1.log" 2>&1 &
+	POPVAULT_ANCHOR_S=1 "$PV" --data "$D" serve --config "$H_RUN/etc.conf" --plain-http \
+		--listen 127.0.0.1:0 >"$H_RUN/$1.log" 2>&1 &
 	SERVE_PID=$!
 	h_at_exit "kill $SERVE_PID 2>/dev/null"
 }

@@ -58,6 +58,13 @@ static void test_durations_take_units(void **state)
 	assert_int_equal(cfg.verify_sample, 7);
 	assert_int_equal(load("[harvest]\ninterval = 1d\n", &cfg, &err), 0);
 	assert_int_equal(cfg.harvest_interval_s, 86400);
+	/* Every setting in seconds takes the units (popvault.conf(5)). */
+	assert_int_equal(load("[harvest]\nio_timeout = 2m\nsession_max = 6h\n[anchor]\n"
+			      "interval = 1h\nstale_after = 2d\n", &cfg, &err), 0);
+	assert_int_equal(cfg.io_timeout_s, 120);
+	assert_int_equal(cfg.session_max_s, 6 * 3600);
+	assert_int_equal(cfg.anchor_interval_s, 3600);
+	assert_int_equal(cfg.anchor_stale_s, 2 * 86400);
 	/* 0: that scheduled work is off. */
 	assert_int_equal(load("[serve]\nverify_full_interval = 0\n", &cfg, &err), 0);
 	assert_int_equal(cfg.verify_full_interval_s, 0);
@@ -75,6 +82,9 @@ static void test_bad_durations_refused_by_name(void **state)
 		"[serve]\nverify_interval = 367d\n",  /* over a year */
 		"[serve]\nverify_sample = 0\n",
 		"[serve]\ndispose_interval = 99999999999999999999d\n",
+		"[anchor]\ninterval = 4K\n",          /* a size, not a duration */
+		"[anchor]\ninterval = 30s\n",         /* under a minute */
+		"[harvest]\nio_timeout = 2h\n",       /* over an hour */
 	};
 	struct pv_config cfg;
 	struct pv_error err;
