@@ -209,7 +209,8 @@ static void check_stamp(const struct bundle *b, struct bundle_keys *k, struct bu
 			       (unsigned long long)cp.size);
 		return;
 	}
-	if (tsa_token_verify(tsr->data, tsr->size, note->data, note->size, ca, &info, &e) != 0) {
+	if (tsa_token_verify(tsr->data, tsr->size, note->data, note->size, ca,
+			     pol ? pol->tsa_crl_file : NULL, &info, &e) != 0) {
 		bundle_problem(rep, "%s: %s", tsr->name, e.msg);
 		return;
 	}
@@ -221,6 +222,18 @@ static void check_stamp(const struct bundle *b, struct bundle_keys *k, struct bu
 		bundle_info(rep, "ok: %s: the %s log had %llu entries at %s (TSA %s, serial %s), "
 				 "and the bundle's log extends them", tsr->name, dir,
 			    (unsigned long long)a, when, info.tsa, info.serial);
+		if (info.revoked_at >= 0) {
+			char on[PV_RFC3339_LEN];
+			pv_clock_format_rfc3339(info.revoked_at, on);
+			bundle_info(rep, "note: %s: its TSA's certificate was revoked on %s, after "
+					 "it, for a reason that leaves earlier time-stamps standing "
+					 "(RFC 3161 §4)", tsr->name, on);
+		} else if (info.crl_time >= 0) {
+			char of[PV_RFC3339_LEN];
+			pv_clock_format_rfc3339(info.crl_time, of);
+			bundle_info(rep, "ok: %s: its TSA's certificate is not revoked by the CRL "
+					 "of %s", tsr->name, of);
+		}
 	} else {
 		nw->unchecked++;
 	}

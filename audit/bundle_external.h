@@ -89,6 +89,7 @@ struct bundle_policy {
 	const struct cosig_verifier *witnesses; /* the witness keys the verifier trusts */
 	size_t n_witnesses;
 	unsigned quorum;         /* cosignatures a checkpoint needs; 0: none asked */
+	const char *tsa_crl_file; /* the TSA CA's CRLs (tsa.h); NULL: not checked */
 };
 
 /* True for a member name bundle_external_write makes in dir. */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "archiver/lib/random.h"
+#include "audit/tsa_crl.h"
 
 /* The reason OpenSSL left in its error queue (the last one, with its
  * data: TS puts "Verify error:certificate has expired" there), which is
@@ -168,7 +169,8 @@ static void fill_info(TS_RESP *resp, struct tsa_token_info *info)
 {
 	TS_TST_INFO *ti = TS_RESP_get_tst_info(resp);
 	memset(info, 0, sizeof(*info));
-	info->gen_time = -1;
+	info->gen_time = info->crl_time = info->revoked_at = -1;
+	info->revoked_reason = -1;
 	snprintf(info->tsa, sizeof(info->tsa), "-");
 	if (ti == NULL)
 		return;
@@ -251,8 +253,8 @@ static int req_nonce(TS_REQ *req, uint64_t *nonce_r)
 }
 
 int tsa_reply_check(const uint8_t *req_der, size_t req_len, const uint8_t *reply,
-		    size_t reply_len, const char *ca_file, struct tsa_token_info *info_r,
-		    struct pv_error *err)
+		    size_t reply_len, const char *ca_file, const char *crl_file,
+		    struct tsa_token_info *info_r, struct pv_error *err)
 {
 	const unsigned char *p = req_der;
 	TS_REQ *req = req_len > 0 && req_len < LONG_MAX ? d2i_TS_REQ(NULL, &p, (long)req_len) : NULL;
@@ -261,7 +263,8 @@ int tsa_reply_check(const uint8_t *req_der, size_t req_len, const uint8_t *reply
 	int r;
 
 	memset(info_r, 0, sizeof(*info_r));
-	info_r->gen_time = -1;
+	info_r->gen_time = info_r->crl_time = info_r->revoked_at = -1;
+	info_r->revoked_reason = -1;
 	if (req == NULL || req_nonce(req, &want_nonce) != 0) {
 		TS_REQ_free(req);
 		ERR_clear_error();
@@ -289,7 +292,9 @@ int tsa_reply_check(const uint8_t *req_der, size_t req_len, const uint8_t *reply
 						"one asked for", info_r->policy);
 		goto out;
 	}
-	r = verify_with(req, resp, ca_file, -1, err);
+	if ((r = verify_with(req, resp, ca_file, -1, err)) == 0 && crl_file != NULL)
+		r = tsa_crl_check(TS_RESP_get_token(resp), ca_file, crl_file, info_r->gen_time,
+				  info_r, err);
 out:
 	TS_REQ_free(req);
 	TS_RESP_free(resp);
@@ -297,14 +302,19 @@ out:
 }
 
 int tsa_token_verify(const uint8_t *reply, size_t len, const void *data, size_t data_len,
-		     const char *ca_file, struct tsa_token_info *info_r, struct pv_error *err)
+		     const char *ca_file, const char *crl_file, struct tsa_token_info *info_r,
+		     struct pv_error *err)
 {
 	TS_RESP *resp = NULL;
 	uint8_t imprint[32];
 	int r;
 
 	memset(info_r, 0, sizeof(*info_r));
-	info_r->gen_time = -1;
+	info_r->gen_time = info_r->crl_time = info_r->revoked_at = -1;
+	info_r->revoked_reason = -1;
+	if (crl_file != NULL && ca_file == NULL)
+		return pv_fail(err, PV_EUSAGE, "a TSA CRL is checked with the TSA's CA certificate: "
+			       "give the CA file too");
 	crypto_hash_sha256(imprint, data, data_len);
 	if ((r = parse_resp(reply, len, &resp, err)) < 0)
 		return r;
@@ -318,6 +328,9 @@ int tsa_token_verify(const uint8_t *reply, size_t len, const void *data, size_t 
 				: verify_with(req, resp, ca_file, info_r->gen_time, err);
 		TS_REQ_free(req);
 	}
+	if (r == 0 && crl_file != NULL)
+		r = tsa_crl_check(TS_RESP_get_token(resp), ca_file, crl_file, info_r->gen_time,
+				  info_r, err);
 	if (r == PV_EPERM) /* a stored refusal is not a token */
 		r = PV_EINTEGRITY;
 	TS_RESP_free(resp);

@@ -42,8 +42,8 @@ int anchor_record(struct archive *ar, const char *actor, const struct anchor_res
 /* Asks the TSA at url for a token over the signed note of cp, checks it
  * and fills *tok (note and token set). */
 static int tsa_ask(const struct tlog_checkpoint_row *cp, const char *url, const char *ca_file,
-		   const char *policy, struct anchor_token_row *tok, struct tsa_token_info *info,
-		   struct pv_error *err)
+		   const char *crl_file, const char *policy, struct anchor_token_row *tok,
+		   struct tsa_token_info *info, struct pv_error *err)
 {
 	struct pv_buf req;
 	struct pv_httpc_reply rep;
@@ -63,7 +63,8 @@ static int tsa_ask(const struct tlog_checkpoint_row *cp, const char *url, const 
 		r = pv_fail(err, PV_EPROTO, "the TSA's answer is '%s', not " TSR_TYPE,
 			    rep.content_type[0] ? rep.content_type : "untyped");
 	if (r == 0)
-		r = tsa_reply_check(req.data, req.len, rep.body.data, rep.body.len, ca_file, info, err);
+		r = tsa_reply_check(req.data, req.len, rep.body.data, rep.body.len, ca_file,
+				    crl_file, info, err);
 	if (r == 0 && (r = pv_buf_append(&tok->note, cp->note.data, cp->note.len, err)) == 0)
 		r = pv_buf_append(&tok->token, rep.body.data, rep.body.len, err);
 	pv_httpc_reply_free(&rep);
@@ -87,8 +88,9 @@ static int tsa_round(struct archive *ar, const char *actor, struct anchor_result
 	snprintf(p->name, sizeof(p->name), "tsa");
 	p->time = -1;
 	anchor_token_row_init(&tok);
-	p->status = tsa_ask(cp, url, ca_file, ar->cfg.tsa_policy[0] ? ar->cfg.tsa_policy : NULL,
-			    &tok, &info, &e);
+	/* A TSA whose certificate its CA revoked is not asked to vouch. */
+	p->status = tsa_ask(cp, url, ca_file, ar->cfg.tsa_crl_file[0] ? ar->cfg.tsa_crl_file : NULL,
+			    ar->cfg.tsa_policy[0] ? ar->cfg.tsa_policy : NULL, &tok, &info, &e);
 	if (p->status < 0) {
 		snprintf(p->error, sizeof(p->error), "%s", e.msg);
 		r = anchor_record(ar, actor, res, p, err);

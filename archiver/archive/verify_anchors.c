@@ -22,6 +22,7 @@ struct vanc {
 	void *ctx;
 	struct verify_anchor_report *rep;
 	const char *ca_file;
+	const char *crl_file; /* the TSA CA's CRLs, or NULL */
 	/* per log: its size and every epoch's verifier key */
 	uint64_t size[2];
 	struct note_verifier keys[2][KEYS_MAX];
@@ -132,9 +133,20 @@ static int check_token(void *ctx, const struct anchor_token_row *row)
 		sayf(v, true, "%s: its checkpoint has %llu entries, its row says %llu", what,
 		     (unsigned long long)cp.size, (unsigned long long)row->size);
 	if (tsa_token_verify(row->token.data, row->token.len, row->note.data, row->note.len,
-			     v->ca_file, &info, &e) != 0) {
+			     v->ca_file, v->crl_file, &info, &e) != 0) {
 		sayf(v, true, "%s: %s", what, e.msg);
 		return 0;
+	}
+	if (v->crl_file != NULL) {
+		v->rep->revocation_checked++;
+		if (info.crl_time > v->rep->crl_time)
+			v->rep->crl_time = info.crl_time;
+	}
+	if (info.revoked_at >= 0) {
+		char on[PV_RFC3339_LEN];
+		pv_clock_format_rfc3339(info.revoked_at, on);
+		sayf(v, false, "%s: its TSA's certificate was revoked on %s, after it, for a reason "
+			       "that leaves earlier time-stamps standing (RFC 3161 §4)", what, on);
 	}
 	if (info.gen_time != row->gen_time)
 		sayf(v, true, "%s: the token says %lld, its row %lld", what, (long long)info.gen_time,
@@ -259,6 +271,16 @@ int verify_anchors(struct archive *ar, verify_anchor_say_fn say, void *ctx,
 		v->ca_file = NULL;
 	}
 	rep->chain_checked = v->ca_file != NULL;
+	rep->crl_time = -1;
+	v->crl_file = ar->cfg.tsa_crl_file[0] ? ar->cfg.tsa_crl_file : NULL;
+	if (v->crl_file != NULL && (v->ca_file == NULL || access(v->crl_file, R_OK) != 0)) {
+		sayf(v, false, v->ca_file == NULL ? "the TSA CRL file %s is checked with the TSA's CA "
+						    "file: revocation not checked"
+						  : "the TSA CRL file %s cannot be read here: "
+						    "revocation not checked (verify --tsa-crl FILE)",
+		     v->crl_file);
+		v->crl_file = NULL;
+	}
 	rep->quorum = ar->cfg.witness_quorum;
 	pv_buf_init(&v->note, PV_NOTE_MAX + COSIG_LINE_MAX);
 	for (size_t k = 0; k < ar->cfg.n_witnesses; k++) {

@@ -4,7 +4,8 @@
 /* verify's look at what parties outside the box said (anchor.h): every
  * stored RFC 3161 token and witness cosignature is checked on its own
  * (the note signed by the log's key, the token's imprint and signature,
- * its TSA's chain up to [anchor] tsa_ca_file as of its genTime; the
+ * its TSA's chain up to [anchor] tsa_ca_file as of its genTime, and the
+ * TSA's certificate against [anchor] tsa_crl_file when there is one; the
  * cosignature under the configured witness key), and the checkpoint each
  * vouches for must still be a prefix of today's log (its size at most the
  * log's, the recomputed root at that size equal to its root). A log that
@@ -31,6 +32,8 @@ struct verify_anchor_log {
 struct verify_anchor_report {
 	struct verify_anchor_log log[2]; /* archive, audit */
 	bool chain_checked;              /* a TSA CA file was there to check chains */
+	uint64_t revocation_checked;     /* tokens whose TSA a CRL showed standing */
+	int64_t crl_time;                /* the newest CRL used; -1: none */
 	unsigned quorum;                 /* witnesses a checkpoint needs (0: none asked) */
 };
 

@@ -1,4 +1,4 @@
-/* popvault verify [--full | --sample N] [--checkpoint FILE] [--tsa-ca FILE]
+/* popvault verify [--full | --sample N] [--checkpoint FILE] [--tsa-ca FILE] [--tsa-crl FILE]
  *                 [--witness VKEY]... [--witness-quorum K] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +78,31 @@ static void print_anchors(const struct cli_ctx *ctx, const struct archive *ar,
 			printf("warning: the %s log's newest time-stamp is %lld hours old (is the TSA "
 			       "reachable?)\n", names[i], (long long)(now - l->newest_time) / 3600);
 	}
+	const struct verify_anchor_report *a = &rep->anchors;
+	if (ctx->json) {
+		printf(", \"revocation_checked\": %llu, \"crl_time\": %lld",
+		       (unsigned long long)a->revocation_checked, (long long)a->crl_time);
+	} else if (a->revocation_checked > 0) {
+		char t[PV_RFC3339_LEN];
+		pv_clock_format_rfc3339(a->crl_time, t);
+		printf("revocation:  %llu time-stamp%s checked against the TSA CA's CRL of %s\n",
+		       (unsigned long long)a->revocation_checked,
+		       a->revocation_checked == 1 ? "" : "s", t);
+	}
+}
+
+/* --OPT FILE, readable, replaces a path of popvault.conf for this run. */
+static int path_option(const struct cli_args *args, const char *opt, char *dst, size_t n,
+		       struct pv_error *err)
+{
+	const char *v = cli_opt(args, opt);
+	if (v == NULL)
+		return PV_OK;
+	if (access(v, R_OK) != 0)
+		return pv_fail(err, PV_EUSAGE, "--%s %s: cannot be read", opt, v);
+	if ((size_t)snprintf(dst, n, "%s", v) >= n)
+		return pv_fail(err, PV_EUSAGE, "--%s: path too long", opt);
+	return PV_OK;
 }
 
 struct lines {
@@ -99,9 +124,10 @@ static void print_line(void *ctx, const char *line)
 int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"full", CLI_FLAG, NULL}, {"checkpoint", CLI_VALUE, NULL},
-				 {"tsa-ca", CLI_VALUE, NULL}, {"witness", CLI_VALUE, NULL},
-				 {"witness-quorum", CLI_VALUE, NULL}, {"sample", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 6, {0}, 0, false};
+				 {"tsa-ca", CLI_VALUE, NULL}, {"tsa-crl", CLI_VALUE, NULL},
+				 {"witness", CLI_VALUE, NULL}, {"witness-quorum", CLI_VALUE, NULL},
+				 {"sample", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 7, {0}, 0, false};
 	struct witness_keys wk = {.n = 0};
 	long long quorum = 0, sample;
 	size_t n_given = 0;
@@ -122,9 +148,6 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		return r;
 	if (sample != 0 && (cli_opt(&args, "full") != NULL || cli_opt(&args, "checkpoint") != NULL))
 		return pv_fail(err, PV_EUSAGE, "--sample goes without --full and --checkpoint");
-	const char *tsa_ca_arg = cli_opt(&args, "tsa-ca");
-	if (tsa_ca_arg != NULL && access(tsa_ca_arg, R_OK) != 0)
-		return pv_fail(err, PV_EUSAGE, "--tsa-ca %s: cannot be read", tsa_ca_arg);
 	const char *cp_file = cli_opt(&args, "checkpoint");
 	if (cp_file != NULL && (r = pv_read_file(cp_file, PV_NOTE_MAX, &known, &known_len, err)) < 0)
 		return r;
@@ -132,13 +155,15 @@ int cli_verify(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		free(known);
 		return r;
 	}
-	/* --tsa-ca replaces [anchor] tsa_ca_file for this run. */
-	const char *tsa_ca = cli_opt(&args, "tsa-ca");
-	if (tsa_ca != NULL && (size_t)snprintf(ar->cfg.tsa_ca_file, sizeof(ar->cfg.tsa_ca_file),
-					       "%s", tsa_ca) >= sizeof(ar->cfg.tsa_ca_file)) {
+	/* --tsa-ca and --tsa-crl replace [anchor] tsa_ca_file and
+	 * tsa_crl_file for this run. */
+	if ((r = path_option(&args, "tsa-ca", ar->cfg.tsa_ca_file, sizeof(ar->cfg.tsa_ca_file),
+			     err)) < 0 ||
+	    (r = path_option(&args, "tsa-crl", ar->cfg.tsa_crl_file, sizeof(ar->cfg.tsa_crl_file),
+			     err)) < 0) {
 		free(known);
 		archive_close(&ar);
-		return pv_fail(err, PV_EUSAGE, "--tsa-ca: path too long");
+		return r;
 	}
 	/* --witness replaces [witnesses] (all of them must have cosigned unless
 	 * --witness-quorum says how many); --witness-quorum replaces quorum. */

@@ -1,5 +1,6 @@
 /* popvault verify-bundle FILE --vkey VKEY [--vkey VKEY] [--last-checkpoint F]
- *                       [--tsa-ca FILE] [--witness VKEY]... [--witness-quorum K]
+ *                       [--tsa-ca FILE [--tsa-crl FILE]] [--witness VKEY]...
+ *                       [--witness-quorum K]
  *
  * Offline: no data directory, no configuration. Trusts only the keys given
  * on the command line (never keys inside the bundle). The bundle's BUNDLE
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "archiver/cli/cli.h"
 #include "archiver/cli/json.h"
@@ -69,12 +71,12 @@ static void line_cb(void *ctx, bool problem, const char *msg)
 int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"vkey", CLI_VALUE, NULL}, {"last-checkpoint", CLI_VALUE, NULL},
-				 {"tsa-ca", CLI_VALUE, NULL}, {"witness", CLI_VALUE, NULL},
-				 {"witness-quorum", CLI_VALUE, NULL}};
-	struct cli_args args = {opts, 5, {0}, 0, false};
+				 {"tsa-ca", CLI_VALUE, NULL}, {"tsa-crl", CLI_VALUE, NULL},
+				 {"witness", CLI_VALUE, NULL}, {"witness-quorum", CLI_VALUE, NULL}};
+	struct cli_args args = {opts, 6, {0}, 0, false};
 	struct cli_keys wk = {0};
 	long long quorum;
-	struct bundle_policy pol = {NULL, NULL, 0, 0};
+	struct bundle_policy pol = {NULL, NULL, 0, 0, NULL};
 	const struct cli_command *cmd = cli_find_command("verify-bundle");
 	struct cli_keys vk = {0};
 	size_t given;
@@ -117,6 +119,14 @@ int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_erro
 		if (!pem)
 			return pv_fail(err, PV_EUSAGE, "--tsa-ca %s: no PEM certificate in it",
 				       pol.tsa_ca_file);
+	}
+	if ((pol.tsa_crl_file = cli_opt(&args, "tsa-crl")) != NULL) {
+		if (pol.tsa_ca_file == NULL)
+			return pv_fail(err, PV_EUSAGE, "--tsa-crl goes with --tsa-ca (the CRL is "
+						       "checked with the TSA's CA certificate)");
+		if (access(pol.tsa_crl_file, R_OK) != 0)
+			return pv_fail(err, PV_EUSAGE, "--tsa-crl %s: cannot be read",
+				       pol.tsa_crl_file);
 	}
 	const char *lf = cli_opt(&args, "last-checkpoint");
 	if (lf != NULL && (r = pv_read_file(lf, PV_NOTE_MAX, &last, &last_len, err)) < 0)

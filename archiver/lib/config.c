@@ -154,6 +154,10 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_ca_file))
 			goto bad;
 		snprintf(cfg->tsa_ca_file, sizeof(cfg->tsa_ca_file), "%s", value);
+	} else if (IS("anchor", "tsa_crl_file")) {
+		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_crl_file))
+			goto bad;
+		snprintf(cfg->tsa_crl_file, sizeof(cfg->tsa_crl_file), "%s", value);
 	} else if (IS("anchor", "tsa_policy")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_policy) ||
 		    strspn(value, "0123456789.") != strlen(value))
@@ -274,9 +278,11 @@ int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv
 			 "#[anchor]\n"
 			 "#tsa_url = https://tsa.example.org/\n"
 			 "#tsa_ca_file = /etc/popvault/tsa-ca.pem\n"
+			 "# The CA's CRLs (PEM), kept fresh by you: a revoked TSA is refused.\n"
+			 "#tsa_crl_file = /etc/popvault/tsa-ca.crl\n"
 			 "#tsa_policy = 1.2.3.4.1\n"
-			 "#interval = 3600\n"
-			 "#stale_after = 93600\n"
+			 "#interval = 1h\n"
+			 "#stale_after = 26h\n"
 			 "# C2SP tlog-witness witnesses cosign them (one line each: VKEY URL):\n"
 			 "#[witnesses]\n"
 			 "#witness = witness.example.org+1234abcd+BASE64 https://witness.example.org/\n",

@@ -36,6 +36,7 @@ struct pv_config {
 	 * how often the scheduler anchors, and when an anchor counts as stale. */
 	char tsa_url[PV_URL_MAX + 1];
 	char tsa_ca_file[1024];
+	char tsa_crl_file[1024]; /* CRLs of the TSA's CA; "": revocation not checked */
 	char tsa_policy[128];
 	uint32_t anchor_interval_s;
 	uint32_t anchor_stale_s;

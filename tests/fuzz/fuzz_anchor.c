@@ -85,9 +85,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 		ready = 1;
 	}
-	if (tsa_reply_check(req.data, req.len, data, size, no_ca, &info, &err) == 0)
+	if (tsa_reply_check(req.data, req.len, data, size, no_ca, NULL, &info, &err) == 0)
 		abort();
-	(void)!tsa_token_verify(data, size, data, size / 2, NULL, &info, &err);
+	(void)!tsa_token_verify(data, size, data, size / 2, NULL, NULL, &info, &err);
 
 	struct witness_answer a;
 	witness_answer_init(&a);

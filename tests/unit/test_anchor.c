@@ -168,21 +168,22 @@ static void test_tsa_garbage_replies_are_refused(void **state)
 	pv_buf_init(&req, 4096);
 	fx_must(tsa_request_build(imprint, NULL, &req, &nonce, &err), &err, "build");
 	assert_int_equal(tsa_reply_check(req.data, req.len, junk, sizeof(junk), "/nonexistent",
-					 &info, &err), PV_EINTEGRITY);
+					 NULL, &info, &err), PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "not a DER TimeStampResp"));
-	assert_int_equal(tsa_reply_check(req.data, req.len, junk, 0, "/nonexistent", &info, &err),
+	assert_int_equal(tsa_reply_check(req.data, req.len, junk, 0, "/nonexistent", NULL, &info,
+					 &err),
 			 PV_EINTEGRITY);
 	assert_int_equal(tsa_reply_check(req.data, req.len, rejected, sizeof(rejected),
-					 "/nonexistent", &info, &err), PV_EPERM);
+					 "/nonexistent", NULL, &info, &err), PV_EPERM);
 	assert_non_null(strstr(err.msg, "status rejection"));
 	/* A stored refusal is no token. */
-	assert_int_equal(tsa_token_verify(rejected, sizeof(rejected), "x", 1, NULL, &info, &err),
+	assert_int_equal(tsa_token_verify(rejected, sizeof(rejected), "x", 1, NULL, NULL, &info, &err),
 			 PV_EINTEGRITY);
 	/* Trailing bytes after the DER are refused. */
 	uint8_t longer[sizeof(rejected) + 1];
 	memcpy(longer, rejected, sizeof(rejected));
 	longer[sizeof(rejected)] = 0;
-	assert_int_equal(tsa_token_verify(longer, sizeof(longer), "x", 1, NULL, &info, &err),
+	assert_int_equal(tsa_token_verify(longer, sizeof(longer), "x", 1, NULL, NULL, &info, &err),
 			 PV_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "after the DER"));
 	pv_buf_free(&req);
