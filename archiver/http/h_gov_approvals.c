@@ -32,8 +32,10 @@ int h_approvals_list(struct http_request *rq, struct http_response *rs)
 	if (r < 0 && r != PV_ENOTFOUND)
 		return r;
 	if (strcmp(state, "all") != 0 && strcmp(state, "pending") != 0 &&
-	    strcmp(state, "approved") != 0 && strcmp(state, "rejected") != 0)
-		return pv_fail(&rq->err, PV_EUSAGE, "state is pending, approved, rejected or all");
+	    strcmp(state, "approved") != 0 && strcmp(state, "rejected") != 0 &&
+	    strcmp(state, "decided") != 0)
+		return pv_fail(&rq->err, PV_EUSAGE,
+			       "state is pending, approved, rejected, decided or all");
 	if ((r = http_query_int(rq, "offset", 0, 0, INT64_MAX, &offset, &rq->err)) < 0 ||
 	    (r = http_query_int(rq, "limit", 50, 1, PV_APPROVALS_PAGE_MAX, &limit, &rq->err)) < 0)
 		return r;

@@ -167,6 +167,11 @@ int approval_store_pending(struct db *db, const char *kind, const void *payload,
 	return r < 0 ? r : PV_OK;
 }
 
+/* The rows of state ?1: NULL every one, "decided" all but the pending. */
+#define IN_STATE                                                                                   \
+	" WHERE CAST(?1 AS text) IS NULL OR state = ?1 OR"                                        \
+	" (CAST(?1 AS text) = 'decided' AND state <> 'pending')"
+
 int approval_store_each(struct db *db, const char *state, uint64_t offset, uint64_t limit,
 			int (*fn)(void *ctx, const struct approval_row *row), void *ctx,
 			uint64_t *total_r, struct pv_error *err)
@@ -175,8 +180,7 @@ int approval_store_each(struct db *db, const char *state, uint64_t offset, uint6
 	int64_t total = 0;
 	int r;
 	if (total_r != NULL) {
-		if ((r = db_prepare(db, "SELECT count(*) FROM approvals"
-					" WHERE CAST(?1 AS text) IS NULL OR state = ?1", &st, err)) < 0)
+		if ((r = db_prepare(db, "SELECT count(*) FROM approvals" IN_STATE, &st, err)) < 0)
 			return r;
 		if (state != NULL)
 			db_bind_text(st, 1, state, -1);
@@ -187,8 +191,8 @@ int approval_store_each(struct db *db, const char *state, uint64_t offset, uint6
 			return r;
 		*total_r = (uint64_t)total;
 	}
-	if ((r = db_prepare(db, "SELECT " COLUMNS " FROM approvals WHERE CAST(?1 AS text) IS NULL"
-				" OR state = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3", &st, err)) < 0)
+	if ((r = db_prepare(db, "SELECT " COLUMNS " FROM approvals" IN_STATE
+				" ORDER BY id DESC LIMIT ?2 OFFSET ?3", &st, err)) < 0)
 		return r;
 	if (state != NULL)
 		db_bind_text(st, 1, state, -1);

@@ -73,7 +73,8 @@ int approval_store_set_result(struct db *db, int64_t id, const char *result, str
 int approval_store_pending(struct db *db, const char *kind, const void *payload, size_t len,
 			   int64_t *id_r, struct pv_error *err);
 
-/* Calls fn for the rows in state (NULL: every state), newest first,
+/* Calls fn for the rows in state (NULL: every state; "decided": every
+ * state but pending), newest first,
  * skipping offset and passing at most limit (0: all), without payloads.
  * *total_r (may be NULL) gets how many rows are in that state. A non-zero
  * return of fn stops and is returned. */

@@ -180,6 +180,16 @@ static void test_each_pages_newest_first(void **state)
 			 PV_OK);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.ids[0], id[1]);
+	/* decided: approved or rejected, counted as such (the web's history) */
+	assert_int_equal(approval_store_decide(f->db, id[3], "rejected", "bob", "compliance", "no",
+					       10, false, NULL, &err), PV_OK);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(approval_store_each(f->db, "decided", 0, 0, collect, &s, &total, &err),
+			 PV_OK);
+	assert_int_equal(total, 2);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[0], id[3]);
+	assert_int_equal(s.ids[1], id[1]);
 }
 
 #define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
