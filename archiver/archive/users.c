@@ -9,6 +9,27 @@
 
 #define TOTP_ISSUER "popvault"
 
+/* After a change in the caller's transaction: when admins must use a
+ * second factor, at least one admin who can sign in has one enrolled.
+ * Otherwise every admin, and with them whoever could enrol one in the
+ * web, would be locked out: refused (HTTP 409). */
+static int admins_can_sign_in(struct db *db, struct pv_error *err)
+{
+	bool required;
+	int64_t n = 0;
+	int r = user_totp_role_required(db, "admin", &required, err);
+	if (r < 0 || !required)
+		return r;
+	if ((r = db_query_int(db, "SELECT count(*) FROM users WHERE role = 'admin' AND"
+				  " removed_at IS NULL AND totp_secret IS NOT NULL", &n, err)) < 0)
+		return r;
+	if (n == 0)
+		return pv_fail(err, PV_EEXISTS, "admins must use a second factor and no admin would "
+			       "have one enrolled: every admin would be locked out (enrol one "
+			       "first)");
+	return PV_OK;
+}
+
 int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
 		     const char *password, bool replace, bool *changed_r, struct pv_error *err)
 {
@@ -34,6 +55,7 @@ int archive_user_remove(struct archive *ar, const char *actor, const char *name,
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_retire(ar->cat->conn, name, pv_clock_now(), err)) < 0 ||
+	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_REMOVE, "ok", NULL, err, "user=%s", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
@@ -73,6 +95,7 @@ int archive_user_set_role(struct archive *ar, const char *actor, const char *nam
 	if ((r = user_validate(name, role, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_set_role(ar->cat->conn, name, role, pv_clock_now(), err)) < 0 ||
+	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err, "user=%s role=%s",
 				name, role)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
@@ -128,6 +151,7 @@ int archive_user_totp_remove(struct archive *ar, const char *actor, const char *
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_totp_remove(ar->cat->conn, name, err)) < 0 ||
+	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s totp=removed", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
@@ -149,6 +173,7 @@ int archive_totp_require(struct archive *ar, const char *actor, const char *role
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_totp_require(ar->cat->conn, roles, set, err)) < 0 ||
+	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"totp-required=%s", set[0] ? set : "none")) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)

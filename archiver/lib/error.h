@@ -19,7 +19,8 @@ enum pv_status {
 	PV_ELIMIT = -7,     /* a limit from limits.h was exceeded */
 	PV_EPROTO = -8,     /* peer violated the protocol */
 	PV_EPERM = -9,      /* permanent failure reported by a peer ([SYS/PERM]) */
-	PV_EEXISTS = -10,   /* the name is taken (an active hold, a matter): HTTP 409 */
+	PV_EEXISTS = -10,   /* refused for the state of things (a name taken: an active
+			     * hold, a matter; admins locked out): HTTP 409 */
 };
 
 #define PV_ERROR_MSG_MAX 512

@@ -268,6 +268,18 @@ with pvharness.Run() as run:
          "legal sees the status without the accounts", repr(r))
     t.is_(lena.get("/api/v1/users").status, 403, "legal may not list users: 403")
 
+    t.ok(error_is(adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["admin"]}),
+                  409, "conflict"),
+         "requiring a second factor of admins while none has one (every admin locked out): 409")
+    t.is_(adam.get("/api/v1/settings/totp").json, {"required_roles": []}, "…and nothing changed")
+    t.is_(adam.request("POST", "/api/v1/users/adam/totp").status, 201, "adam enrols a second factor")
+    t.is_(adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["admin"]}).status, 200,
+          "…then admins may be made to use one")
+    t.ok(error_is(adam.request("DELETE", "/api/v1/users/adam/totp"), 409, "conflict"),
+         "removing the only admin's second factor while admins need one: 409")
+    t.is_(adam.request("PUT", "/api/v1/settings/totp", {"required_roles": []}).status, 200,
+          "none required again")
+    t.is_(adam.request("DELETE", "/api/v1/users/adam/totp").status, 200, "…then it may go")
     r = adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["compliance", "legal"]})
     t.ok(r.status == 200 and r.json == {"required_roles": ["legal", "compliance"]},
          "PUT /api/v1/settings/totp: normalised", repr(r))
@@ -299,7 +311,8 @@ with pvharness.Run() as run:
     t.ok(error_is(adam.request("DELETE", "/api/v1/users/tina"), 404, "not_found"), "again: 404")
     ev = audit("user-change")
     objs = [e["object"] for e in ev]
-    t.ok(objs == ["user=lena totp=enrolled", "totp-required=legal,compliance",
+    t.ok(objs == ["user=lena totp=enrolled", "user=adam totp=enrolled", "totp-required=admin",
+                  "totp-required=none", "user=adam totp=removed", "totp-required=legal,compliance",
                   "totp-required=none", "user=lena role=compliance",
                   "user=tina password=changed", "user=lena totp=removed"]
          and all(e["actor"] == "web:adam" for e in ev), "each user change audited", repr(objs))
