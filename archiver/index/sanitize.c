@@ -628,7 +628,9 @@ static int document(const char *s, size_t len, struct pv_buf *out, bool html,
 	if (html) {
 		run(&z);
 	} else {
-		puts_(&z, out, "<pre>");
+		/* Wrapped: a plain-text mail's long lines (an address, a URL, a
+		 * paragraph sent unwrapped) stay inside the frame. */
+		puts_(&z, out, "<pre style=\"white-space: pre-wrap; overflow-wrap: anywhere\">");
 		put_escaped(&z, out, z.s, z.len);
 		if (!z.full)
 			puts_(&z, out, "</pre>");

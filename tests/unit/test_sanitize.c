@@ -240,7 +240,8 @@ static void test_text_document_is_escaped_in_pre(void **state)
 	pv_buf_init(&out, 1 << 20);
 	assert_int_equal(index_text_to_html(t, strlen(t), &out, &err), PV_OK);
 	assert_non_null(strstr(pv_buf_str(&out),
-			       "<pre>Hi &lt;script&gt;alert(1)&lt;/script&gt; &amp; bye\n</pre>"));
+			       "<pre style=\"white-space: pre-wrap; overflow-wrap: anywhere\">Hi "
+			       "&lt;script&gt;alert(1)&lt;/script&gt; &amp; bye\n</pre>"));
 	pv_buf_free(&out);
 }
 
