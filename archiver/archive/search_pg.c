@@ -50,9 +50,8 @@ static int make_row(const struct index_batch_doc *in, struct pg_index_row *row,
 	if (r == PV_OK)
 		r = index_row_tsvector(&ir, &t->tv, &row->tv_cut, err);
 	if (r == PV_OK) {
-		t->from = strndup(d->from.len ? (const char *)d->from.data : "", ir.from_disp_len);
-		t->subject = strndup(d->subject.len ? (const char *)d->subject.data : "",
-			ir.subject_disp_len);
+		t->from = strndup(ir.from_disp, ir.from_disp_len);
+		t->subject = strndup(ir.subject_disp, ir.subject_disp_len);
 		t->message_id = strndup(d->message_id.len ? (const char *)d->message_id.data : "",
 			d->message_id.len);
 		if (!t->from || !t->subject || !t->message_id)

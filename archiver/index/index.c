@@ -14,8 +14,6 @@
 #include "archiver/lib/utf8.h"
 
 #define INDEX_SCHEMA_VERSION 2
-#define DISPLAY_FROM_MAX 256
-#define DISPLAY_SUBJECT_MAX 512
 #define INDEX_DATE_SKEW_MAX 86400
 
 static int db_fail(sqlite3 *db, struct pv_error *err, const char *what)
@@ -23,12 +21,13 @@ static int db_fail(sqlite3 *db, struct pv_error *err, const char *what)
 	return pv_fail(err, PV_ERR, "index: %s: %s", what, sqlite3_errmsg(db));
 }
 
-/* No SQLite handle: the catalog is on PostgreSQL, whose search index
- * (search_pg.c) popvault does not feed yet. Said, not crashed on. */
+/* No SQLite handle: the catalog is on PostgreSQL, whose search index is
+ * search_pg.c's (archive/search_backend.h picks it); a caller that reached
+ * this FTS5 code there is a bug, said rather than crashed on. */
 static int no_sqlite(struct pv_error *err)
 {
-	return pv_fail(err, PV_ERR, "the search index is not yet available on a PostgreSQL "
-				    "catalog (issue 18)");
+	return pv_fail(err, PV_ERR, "the SQLite search index was asked for on a PostgreSQL "
+				    "catalog (whose index is in PostgreSQL)");
 }
 
 static int exec(sqlite3 *db, const char *sql, struct pv_error *err)
@@ -189,6 +188,22 @@ void index_row_free(struct index_row *row)
 		pv_buf_free(&row->text[i]);
 }
 
+/* The first max bytes' whole characters of b in out, "…" after them when
+ * b is longer; its length. */
+static size_t display(const struct pv_buf *b, size_t max, char *out)
+{
+	static const char more[] = "\xe2\x80\xa6"; /* U+2026 */
+	size_t n = index_text_utf8_prefix((const char *)b->data, b->len, max);
+	if (n > 0)
+		memcpy(out, b->data, n);
+	if (n < b->len) {
+		memcpy(out + n, more, sizeof(more) - 1);
+		n += sizeof(more) - 1;
+	}
+	out[n] = '\0';
+	return n;
+}
+
 int index_row_make(int64_t received_at, const struct index_doc *d, struct index_row *row,
 	struct pv_error *err)
 {
@@ -198,10 +213,8 @@ int index_row_make(int64_t received_at, const struct index_doc *d, struct index_
 	 * so a Date in 2099 cannot pin it to the top of every listing. */
 	row->date_known = d->date_known && d->date <= received_at + INDEX_DATE_SKEW_MAX;
 	row->date = row->date_known ? d->date : received_at;
-	row->from_disp_len = index_text_utf8_prefix((const char *)d->from.data, d->from.len,
-		DISPLAY_FROM_MAX);
-	row->subject_disp_len = index_text_utf8_prefix((const char *)d->subject.data,
-		d->subject.len, DISPLAY_SUBJECT_MAX);
+	row->from_disp_len = display(&d->from, INDEX_DISPLAY_FROM_MAX, row->from_disp);
+	row->subject_disp_len = display(&d->subject, INDEX_DISPLAY_SUBJECT_MAX, row->subject_disp);
 
 	/* every Subject field is searchable, the first one is displayed */
 	struct pv_buf subj;
@@ -266,8 +279,8 @@ static int write_doc(sqlite3 *db, struct doc_stmts *ds, int64_t id, const char *
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)len);
 	sqlite3_bind_int(st, 8, d->has_attachment);
 	bind_buf(st, 9, &d->message_id);
-	bind_text(st, 10, d->from.data, row.from_disp_len);
-	bind_text(st, 11, d->subject.data, row.subject_disp_len);
+	bind_text(st, 10, row.from_disp, row.from_disp_len);
+	bind_text(st, 11, row.subject_disp, row.subject_disp_len);
 	sqlite3_bind_int(st, 12, (int)d->truncated);
 	if ((r = step_done(db, st, "insert document", err)) == PV_OK) {
 		st = ds->stage;

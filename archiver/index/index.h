@@ -83,11 +83,18 @@ enum index_column {
 	INDEX_COL_BODY, INDEX_COL_FILENAME, INDEX_COL_CTYPE, INDEX_COLUMNS
 };
 
+#define INDEX_DISPLAY_FROM_MAX 256
+#define INDEX_DISPLAY_SUBJECT_MAX 512
+
 struct index_row {
 	int64_t date;            /* the Date field when trusted, else received_at */
 	bool date_known;         /* the Date field was used */
-	size_t from_disp_len;    /* bytes of doc->from shown in result lists */
-	size_t subject_disp_len; /* bytes of doc->subject shown */
+	/* What result lists show of the first From and Subject fields: whole
+	 * UTF-8 characters up to the maximum, then "…" when more was cut. */
+	char from_disp[INDEX_DISPLAY_FROM_MAX + 4];
+	size_t from_disp_len;
+	char subject_disp[INDEX_DISPLAY_SUBJECT_MAX + 4];
+	size_t subject_disp_len;
 	struct pv_buf text[INDEX_COLUMNS]; /* as indexed: every Subject field one a
 	                                      line, CJK characters split (text.h) */
 };

@@ -374,6 +374,40 @@ static void test_hits_display_fields_carry_no_bidi_controls(void **state)
 	sqlite3_close(db);
 }
 
+/* A subject longer than a result list shows ends in "…" there, cut at a
+ * whole character; a short one is shown whole. */
+static void test_long_subject_is_shown_cut_with_an_ellipsis(void **state)
+{
+	(void)state;
+	sqlite3 *db = fresh();
+	struct index_hits hits = {0};
+	struct pv_error err;
+	int64_t total;
+	char msg[2048] = "Subject: cut";
+	for (int i = 0; i < 300; i++)
+		strcat(msg, " \xc3\xa9"); /* é: two bytes, so a cut could split one */
+	strcat(msg, "\r\n\r\nx\r\n");
+	add_text(db, 1, msg);
+	add_text(db, 2, "Subject: short cut\r\n\r\nx\r\n");
+	assert_int_equal(index_search(db, "subject:cut", 10, 0, &hits, &total, &err), PV_OK);
+	assert_int_equal(hits.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const char *sj = hits.v[i].subject;
+		size_t n = strlen(sj);
+		if (hits.v[i].id == 2) {
+			assert_string_equal(sj, "short cut");
+			continue;
+		}
+		assert_true(n <= INDEX_DISPLAY_SUBJECT_MAX + 3);
+		assert_true(n > INDEX_DISPLAY_SUBJECT_MAX - 3);
+		assert_string_equal(sj + n - 3, "\xe2\x80\xa6");
+		/* before it, a whole é or the space between two */
+		assert_true(strcmp(sj + n - 5, "\xc3\xa9\xe2\x80\xa6") == 0 || sj[n - 4] == ' ');
+	}
+	index_hits_free(&hits);
+	sqlite3_close(db);
+}
+
 static void test_date_after_receipt_is_not_trusted(void **state)
 {
 	(void)state;
@@ -790,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_explain_shows_both_plans),
 		cmocka_unit_test(test_negation_alone_and_the_every_token),
 		cmocka_unit_test(test_equal_dates_order_by_id),
+		cmocka_unit_test(test_long_subject_is_shown_cut_with_an_ellipsis),
 		cmocka_unit_test(test_date_after_receipt_is_not_trusted),
 		cmocka_unit_test(test_hits_display_fields_carry_no_bidi_controls),
 		cmocka_unit_test(test_hostile_messages_index_in_bounded_time),
