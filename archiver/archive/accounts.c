@@ -32,7 +32,7 @@ int archive_token_command_check(const char *line, const char *auth, struct pv_er
 		r = pv_fail(err, PV_EUSAGE, "token command: %.200s is not a program popvault may run",
 			    c.argv[0]);
 	else if (auth != NULL && strcmp(auth, "xoauth2") != 0 && strcmp(auth, "oauthbearer") != 0)
-		r = pv_fail(err, PV_EUSAGE, "a token command logs in with --auth xoauth2 or "
+		r = pv_fail(err, PV_EUSAGE, "a token command logs in with auth xoauth2 or "
 					    "oauthbearer, not %s", auth);
 	pv_cmdline_free(&c);
 	return r;
@@ -194,7 +194,7 @@ int archive_account_change(struct archive *ar, const char *actor, const char *na
 	if (password == NULL && token_command == NULL && had_token &&
 	    (fields & ACCOUNT_SET_AUTH) && strcmp(a.auth, "xoauth2") != 0 &&
 	    strcmp(a.auth, "oauthbearer") != 0) {
-		r = pv_fail(err, PV_EUSAGE, "a token command logs in with --auth xoauth2 or "
+		r = pv_fail(err, PV_EUSAGE, "a token command logs in with auth xoauth2 or "
 					    "oauthbearer, not %s", a.auth);
 		goto out;
 	}

@@ -71,7 +71,7 @@ int approval_reason_check(const char *reason, bool required, struct pv_error *er
 {
 	if (reason == NULL || reason[0] == '\0') {
 		if (required)
-			return pv_fail(err, PV_EUSAGE, "a reason is required (--reason TEXT)");
+			return pv_fail(err, PV_EUSAGE, "a reason is required");
 		return PV_OK;
 	}
 	if (strlen(reason) > PV_APPROVAL_REASON_MAX || !pv_utf8_printable(reason))

@@ -24,7 +24,7 @@ int hold_validate(const char *name, const char *query, const char *note, struct 
 			       "a hold name is 1-%d bytes of text without control characters or"
 			       " surrounding spaces", PV_HOLD_NAME_MAX);
 	if (query == NULL || query[strspn(query, " \t")] == '\0')
-		return pv_fail(err, PV_EUSAGE, "a hold needs a search query (--query Q)");
+		return pv_fail(err, PV_EUSAGE, "a hold needs a search query: it holds what the query finds");
 	if (strlen(query) > PV_QUERY_MAX)
 		return pv_fail(err, PV_ELIMIT, "the query is longer than %d bytes", PV_QUERY_MAX);
 	if (note != NULL && (strlen(note) > PV_HOLD_NOTE_MAX || !pv_utf8_printable(note)))
