@@ -269,15 +269,16 @@ static enum auth_outcome open_session(struct http_request *rq, const struct user
 	return AUTH_OK;
 }
 
-enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const char *password,
-			       const char *totp, unsigned char token_r[SESSION_TOKEN_BYTES],
-			       int64_t *retry_after_r)
+/* user's password, throttled by the name as typed and the address, in
+ * an Argon2id slot; a wrong one is counted and audited (why). *u_r: the
+ * user when AUTH_OK. */
+static enum auth_outcome check_password(struct http_request *rq, const char *user,
+					const char *password, const char *why, struct user *u_r,
+					int64_t *retry_after_r)
 {
 	char ip_key[128], user_key[USER_NAME_MAX + 64];
-	struct user u;
 	bool name_ok = user_validate(user, "legal", NULL) == PV_OK;
 	int64_t now_ms = pv_clock_now_ms(), wait;
-	enum auth_outcome out;
 	int r;
 
 	/* Tracked by the name as typed, so unknown names throttle like
@@ -297,19 +298,49 @@ enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const 
 		return AUTH_BUSY;
 	}
 	/* An invalid name is checked as "" (no user has it): the same work. */
-	r = user_check_password(rq->ar->cat->conn, name_ok ? user : "", password, &u, &rq->err);
+	r = user_check_password(rq->ar->cat->conn, name_ok ? user : "", password, u_r, &rq->err);
 	sem_post(&rq->app->argon2);
 	if (r == PV_EAUTH) {
 		pv_error_clear(&rq->err);
-		return refuse(rq, user_key + 5, name_ok, "denied: wrong user name or password",
-			      AUTH_DENIED, true);
+		return refuse(rq, user_key + 5, name_ok, why, AUTH_DENIED, true);
 	}
-	if (r < 0)
-		return AUTH_FAILED;
-	if ((out = check_totp(rq, &u, totp)) != AUTH_OK)
+	return r < 0 ? AUTH_FAILED : AUTH_OK;
+}
+
+/* After a whole success (password, and code when one is needed): the
+ * name's failures are forgotten, not before, or a known password would
+ * reset the count of wrong codes at each try. */
+static void forget_failures(struct http_request *rq, const char *user)
+{
+	char user_key[USER_NAME_MAX + 64];
+	snprintf(user_key, sizeof(user_key), "user:%.*s", USER_NAME_MAX, user);
+	ratelimit_forget(rq->app->fail_user, user_key);
+}
+
+enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const char *password,
+			       const char *totp, unsigned char token_r[SESSION_TOKEN_BYTES],
+			       int64_t *retry_after_r)
+{
+	struct user u;
+	enum auth_outcome out;
+	if ((out = check_password(rq, user, password, "denied: wrong user name or password", &u,
+				  retry_after_r)) != AUTH_OK ||
+	    (out = check_totp(rq, &u, totp)) != AUTH_OK)
 		return out;
 	if ((out = open_session(rq, &u, token_r)) == AUTH_OK)
-		ratelimit_forget(rq->app->fail_user, user_key);
+		forget_failures(rq, user);
+	return out;
+}
+
+enum auth_outcome auth_recheck_password(struct http_request *rq, const char *password,
+					int64_t *retry_after_r)
+{
+	struct user u;
+	enum auth_outcome out = check_password(rq, rq->session->user, password,
+					       "denied: wrong current password (password change)",
+					       &u, retry_after_r);
+	if (out == AUTH_OK)
+		forget_failures(rq, rq->session->user);
 	return out;
 }
 

@@ -36,6 +36,12 @@ enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const 
 			       const char *totp, unsigned char token_r[SESSION_TOKEN_BYTES],
 			       int64_t *retry_after_r);
 
+/* The signed-in user's own password once more (changing it asks for it):
+ * AUTH_OK, or AUTH_DENIED (counted and audited as a failed sign-in),
+ * AUTH_THROTTLED, AUTH_BUSY, AUTH_FAILED as above. */
+enum auth_outcome auth_recheck_password(struct http_request *rq, const char *password,
+					int64_t *retry_after_r);
+
 /* Ends rq->session (audited first). */
 int auth_sign_out(struct http_request *rq, struct pv_error *err);
 

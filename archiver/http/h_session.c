@@ -1,6 +1,7 @@
 /* Signing in and out (ARCHITECTURE.md §8 contract), and who am I. */
 #include <stdio.h>
 
+#include "archiver/archive/users.h"
 #include "archiver/http/app.h"
 #include "archiver/http/auth.h"
 #include "archiver/http/handlers.h"
@@ -9,17 +10,36 @@
 /* One answer for a wrong password and an unknown user (auth.h). */
 #define WRONG "wrong user name or password"
 
+/* The outcomes that say "not now" (throttled, busy) or failed. */
+static int not_now(struct http_request *rq, struct http_response *rs, enum auth_outcome out,
+		   int64_t retry)
+{
+	char secs[32];
+	if (out == AUTH_THROTTLED) {
+		snprintf(secs, sizeof(secs), "%lld", (long long)retry);
+		(void)http_response_header(rs, "Retry-After", secs);
+		return http_reply_error(rs, 429, "too_many_requests",
+					"too many failed attempts; try again in %lld s",
+					(long long)retry);
+	}
+	if (out == AUTH_BUSY) {
+		(void)http_response_header(rs, "Retry-After", "1");
+		return http_reply_error(rs, 503, "unavailable", "too many sign-ins at once; retry");
+	}
+	return rq->err.code < 0 ? rq->err.code : PV_ERR;
+}
+
 int h_session_create(struct http_request *rq, struct http_response *rs)
 {
 	const char *user, *password, *totp = NULL;
 	unsigned char token[SESSION_TOKEN_BYTES];
 	int64_t retry = 0;
-	char secs[32];
+	enum auth_outcome out;
 
 	if (http_json_unpack(rq, "{s:s, s:s, s?s}", "user", &user, "password", &password, "totp",
 			     &totp) < 0)
 		return PV_EUSAGE;
-	switch (auth_sign_in(rq, user, password, totp, token, &retry)) {
+	switch ((out = auth_sign_in(rq, user, password, totp, token, &retry))) {
 	case AUTH_OK:
 		if (auth_set_cookie(rq, rs, token) < 0)
 			return PV_ERR;
@@ -32,19 +52,12 @@ int h_session_create(struct http_request *rq, struct http_response *rs)
 	case AUTH_TOTP_UNENROLLED:
 		return http_reply_error(rs, 401, "totp_not_enrolled",
 					"your role requires a second factor; ask an admin to enrol "
-					"you ('popvault user totp NAME')");
+					"you (Users, Second factor)");
 	case AUTH_THROTTLED:
-		snprintf(secs, sizeof(secs), "%lld", (long long)retry);
-		(void)http_response_header(rs, "Retry-After", secs);
-		return http_reply_error(rs, 429, "too_many_requests",
-					"too many failed attempts; try again in %lld s",
-					(long long)retry);
 	case AUTH_BUSY:
-		(void)http_response_header(rs, "Retry-After", "1");
-		return http_reply_error(rs, 503, "unavailable", "too many sign-ins at once; retry");
 	case AUTH_FAILED: break;
 	}
-	return rq->err.code < 0 ? rq->err.code : PV_ERR;
+	return not_now(rq, rs, out, retry);
 }
 
 int h_session_delete(struct http_request *rq, struct http_response *rs)
@@ -66,4 +79,30 @@ int h_me(struct http_request *rq, struct http_response *rs)
 						  s->user, "role", s->role, "csrf", s->csrf,
 						  "session", "created", created, "expires", expires,
 						  "idle_timeout_s", (json_int_t)rq->app->session_idle_s));
+}
+
+/* One's own password, with the current one (a session left open on a
+ * desk must not be enough). Every session of the user ends with it, this
+ * one too: the answer clears its cookie. */
+int h_me_password(struct http_request *rq, struct http_response *rs)
+{
+	const char *current, *next;
+	char user[USER_NAME_MAX + 1];
+	int64_t retry = 0;
+	enum auth_outcome out;
+	int r;
+
+	if (http_json_unpack(rq, "{s:s, s:s}", "current", &current, "new", &next) < 0)
+		return PV_EUSAGE;
+	snprintf(user, sizeof(user), "%s", rq->session->user);
+	out = auth_recheck_password(rq, current, &retry);
+	if (out == AUTH_DENIED)
+		return http_reply_error(rs, 403, "forbidden", "the current password is wrong");
+	if (out != AUTH_OK)
+		return not_now(rq, rs, out, retry);
+	if ((r = archive_user_passwd(rq->ar, rq->actor, user, next, &rq->err)) < 0)
+		return r;
+	if (auth_clear_cookie(rq, rs) < 0)
+		return PV_ERR;
+	return http_reply_json(rs, 200, json_pack("{s:s, s:b}", "user", user, "signed_out", 1));
 }

@@ -10,6 +10,7 @@
 int h_session_create(struct http_request *rq, struct http_response *rs);
 int h_session_delete(struct http_request *rq, struct http_response *rs);
 int h_me(struct http_request *rq, struct http_response *rs);
+int h_me_password(struct http_request *rq, struct http_response *rs);
 
 /* h_system.c: GET /healthz, GET /api/v1/checkpoints */
 int h_healthz(struct http_request *rq, struct http_response *rs);

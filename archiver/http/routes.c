@@ -20,6 +20,7 @@ const struct http_route http_routes[] = {
 	 h_session_create},
 	{"DELETE", "/api/v1/session", ANYONE_SIGNED_IN, 0, h_session_delete},
 	{"GET", "/api/v1/me", ANYONE_SIGNED_IN, 0, h_me},
+	{"PUT", "/api/v1/me/password", ANYONE_SIGNED_IN, HTTP_JSON_BODY, h_me_password},
 	{"GET", "/api/v1/checkpoints", LEGAL | COMPLIANCE | ADMIN, 0, h_checkpoints},
 	/* --- area (c): admin and system (never mail content) --- */
 	{"GET", "/api/v1/accounts", ADMIN, 0, h_accounts_list},

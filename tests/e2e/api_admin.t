@@ -321,6 +321,29 @@ with pvharness.Run() as run:
          ["user=lena role=legal", "user=tina role=legal", "user=tina"],
          "user-add and user-remove by web:adam", repr(ev))
 
+    # ---- one's own password ----------------------------------------------------
+    NEW = "a brand new passphrase"
+    adam.request("POST", "/api/v1/users", {"name": "otto", "role": "legal", "password": PW})
+    otto, other = pvweb.Client(srv), pvweb.Client(srv)
+    otto.sign_in("otto", PW)
+    other.sign_in("otto", PW)
+    t.ok(error_is(otto.request("PUT", "/api/v1/me/password", {"current": "not it at all", "new": NEW}),
+                  403, "forbidden"), "PUT /api/v1/me/password with a wrong current password: 403")
+    t.is_(otto.get("/api/v1/me").status, 200, "…the session goes on")
+    t.ok(any(e["actor"] == "web:otto" and "password change" in e["outcome"]
+             for e in audit("login-failed")), "…and the wrong password is audited as a failed sign-in")
+    t.ok(error_is(otto.request("PUT", "/api/v1/me/password", {"current": PW, "new": "short"}),
+                  400, "bad_request"), "a new password under the minimum: 400")
+    r = otto.request("PUT", "/api/v1/me/password", {"current": PW, "new": NEW})
+    t.ok(r.status == 200 and r.json == {"user": "otto", "signed_out": True},
+         "PUT /api/v1/me/password: 200, and this session is over", repr(r))
+    t.is_(other.get("/api/v1/me").status, 401, "every session of the user ends with it")
+    t.ok(error_is(pvweb.Client(srv).sign_in("otto", PW), 401, "unauthorized"),
+         "the old password signs in no more")
+    t.is_(pvweb.Client(srv).sign_in("otto", NEW).status, 200, "the new one does")
+    t.ok([e["object"] for e in audit("user-change") if e["actor"] == "web:otto"] ==
+         ["user=otto password=changed"], "the change is audited with the user as actor")
+
     # ---- metrics ---------------------------------------------------------------
     r = adam.get("/metrics")
     t.ok(r.status == 200 and r.headers.get("content-type") ==
