@@ -682,13 +682,13 @@ static int remove_strays(const char *data_dir, struct db *db, int64_t *removed_r
 	    stray_candidates(d, row, &ids, &n) < 0)
 		r = pv_fail(err, PV_ERR, "out of memory");
 	closedir(d);
-	bool own_tx = !db_in_transaction(db);
-	if (r == PV_OK && n > 0 && (!own_tx || (r = db_begin(db, err)) == PV_OK)) {
+	/* Inside a caller's transaction (perhaps a read one, without the
+	 * lock) they wait for the next call. */
+	if (r == PV_OK && n > 0 && !db_in_transaction(db) && (r = db_begin(db, err)) == PV_OK) {
 		int64_t gone = 0;
 		for (size_t i = 0; i < n; i++)
 			gone += remove_stray(data_dir, row, ids[i]);
-		if (own_tx)
-			db_rollback(db); /* nothing written: the lock was all */
+		db_rollback(db); /* nothing written: the lock was all */
 		if (gone > 0 && (r = pv_fsync_dir(path, err)) == PV_OK)
 			*removed_r += gone;
 	}
