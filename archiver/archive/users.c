@@ -39,6 +39,7 @@ int archive_user_add(struct archive *ar, const char *actor, const char *name, co
 		return r;
 	if ((r = user_set(ar->cat->conn, name, role, password, replace, pv_clock_now(), &changed,
 			  err)) < 0 ||
+	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, changed ? AUDIT_USER_CHANGE : AUDIT_USER_ADD, "ok", NULL,
 				err, "user=%s role=%s", name, role)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
