@@ -49,9 +49,30 @@ function drawNav(activePath) {
 		return h('li', a);
 	});
 	fill(nav, h('ul', items));
+	showCurrent(nav);
 	const out = h('button', { type: 'button', class: 'secondary small' }, 'Sign out');
 	out.addEventListener('click', signOut);
 	fill(who, h('span', { class: 'user' }, me.user, h('span', { class: 'role' }, ROLE_NAMES[me.role] || me.role)), out);
+}
+
+// On a phone the navigation scrolls sideways: the current page's link is
+// brought into view (the list only, never the page).
+function showCurrent(nav) {
+	const ul = nav.querySelector('ul');
+	const a = nav.querySelector('[aria-current="page"]');
+	if (!ul || !a || ul.scrollWidth <= ul.clientWidth) return;
+	const box = ul.getBoundingClientRect();
+	const it = a.getBoundingClientRect();
+	ul.scrollLeft += it.left - box.left - (box.width - it.width) / 2;
+}
+
+// An address that cannot be read (bad %-encoding, typed or cut by hand).
+function notFound() {
+	drawNav(null);
+	setTitle('Not found');
+	fill(main, h('h1', 'Not found'),
+		errorBox({ message: 'This address is not valid: nothing is found under it.' }),
+		h('p', h('a', { href: '#/' }, 'Go to the dashboard')));
 }
 
 async function signOut() {
@@ -76,7 +97,8 @@ function showSignIn(note) {
 async function route(focus) {
 	if (!me) return;
 	const gen = ++generation;
-	const { parts, params } = current();
+	const { parts, params, bad } = current();
+	if (bad) { notFound(); return; }
 	let r = match(ROUTES, me.role, parts);
 	if (!r) {
 		r = ROUTES[0];

@@ -51,9 +51,68 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await shots(page, 'accounts');
 	});
 
-	await t.test('harvest now', async () => {
+	await t.test('accounts: the same words for security in the table as in the form; a long failure wraps', async () => {
+		const row = page.getByRole('region', { name: 'Upstream accounts' }).getByRole('row', { name: /^bob/ });
+		const security = row.getByRole('cell').nth(2);
+		assert.equal(await security.innerText(), 'TLS');
+		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Add an account' }) });
+		const words = await form.getByLabel('Security').locator('option').allInnerTexts();
+		assert.ok(words.includes('TLS'), `the form says TLS too: ${words}`);
+		const long = `harvest of bob: ${'the server closed the connection during the TLS handshake, '.repeat(4)}`;
+		await page.route('**/api/v1/accounts', async (route) => {
+			const res = await route.fetch();
+			const j = await res.json();
+			j.accounts[0].last_harvest = { time: '2026-12-02T07:30:00Z', ok: false, fetched: 0, outcome: long };
+			return route.fulfill({ response: res, json: j });
+		});
+		await go(page, 'accounts');
+		const badge = page.locator('.badge', { hasText: 'closed the connection' });
+		await badge.waitFor();
+		const fit = await page.evaluate(() => {
+			const wrap = document.querySelector('.table-wrap');
+			const b = document.querySelector('td .badge.bad');
+			return { scroll: wrap.scrollWidth, client: wrap.clientWidth, badge: b.getBoundingClientRect().width, cell: b.closest('td').getBoundingClientRect().width };
+		});
+		assert.ok(fit.scroll <= fit.client + 1, `the table does not overflow: ${JSON.stringify(fit)}`);
+		assert.ok(fit.badge <= fit.cell, `the badge stays in its cell: ${JSON.stringify(fit)}`);
+		await shots(page, 'accounts-long-failure');
+		await page.unroute('**/api/v1/accounts');
+	});
+
+	await t.test('edit an account: the password when the server changes; refusals in the dialog', async () => {
+		await go(page, 'accounts');
+		await page.getByRole('button', { name: 'Edit bob' }).click();
+		const dlg = page.getByRole('dialog', { name: 'Edit account bob' });
+		await dlg.getByLabel('Port').fill('10995');
+		await dlg.getByRole('button', { name: 'Save' }).click();
+		await dlg.getByRole('alert').filter({ hasText: 'Enter the account password' }).waitFor();
+		const pw = dlg.getByLabel('Account password (leave empty to keep it)');
+		assert.equal(await pw.getAttribute('aria-invalid'), 'true');
+		assert.equal(await dlg.getByLabel('Port').inputValue(), '10995', 'what was typed stays');
+		await assertAxe(page, 'account edit, password needed');
+		// The server refuses: its words, in the dialog, which stays open.
+		await page.route('**/api/v1/accounts/bob', (route) => (route.request().method() === 'PATCH'
+			? route.fulfill({ status: 400, json: { error: { code: 'invalid', message: 'port: nothing answers there' } } })
+			: route.continue()));
+		await pw.fill(DOVECOT.password);
+		await dlg.getByRole('button', { name: 'Save' }).click();
+		await dlg.getByRole('alert').filter({ hasText: 'port: nothing answers there' }).waitFor();
+		await shots(page, 'account-edit-refused');
+		await dlg.getByRole('button', { name: 'Cancel' }).click();
+		await dlg.waitFor({ state: 'detached' });
+		await page.unroute('**/api/v1/accounts/bob');
+	});
+
+	await t.test('harvest now: the accounts are drawn anew when it ends, in words', async () => {
+		const row = page.getByRole('region', { name: 'Upstream accounts' }).getByRole('row', { name: /^bob/ });
+		assert.match(await row.innerText(), /never/, 'bob was never harvested');
 		await page.getByRole('button', { name: 'Harvest now' }).click();
-		await page.getByText(/The last harvest (finished|failed)/).waitFor({ timeout: 60000 });
+		const done = page.getByText(/The last harvest (finished|failed)/);
+		await done.waitFor({ timeout: 60000 });
+		assert.match(await done.innerText(), /\d+ messages? fetched, \d+ deleted upstream, \d+ messages? failed\./);
+		assert.doesNotMatch(await done.innerText(), /harvests failed/);
+		await row.getByText('never').waitFor({ state: 'detached' });
+		await row.locator('time').waitFor();
 	});
 
 	await t.test('add a user, enrol TOTP (QR drawn here), the user signs in with a code', async () => {
@@ -89,6 +148,57 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await other.context.close();
 	});
 
+	await t.test('roles that must use a second factor: no lock-out', async () => {
+		await go(page, 'users');
+		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Roles that must use a second factor' }) });
+		const setting = () => page.evaluate(async () => (await (await fetch('/api/v1/settings/totp')).json()).required_roles);
+		const before = await setting();
+		// This admin has none enrolled: refused here, with the way to enrol.
+		await form.getByLabel('Administrator').check();
+		await form.getByRole('button', { name: 'Save' }).click();
+		await form.getByRole('alert').filter({ hasText: 'Enrol yours first' }).waitFor();
+		await form.getByRole('button', { name: 'Enrol your second factor' }).waitFor();
+		assert.deepEqual(await setting(), before, 'nothing saved');
+		await assertAxe(page, 'second factor refused');
+		await shots(page, 'users-totp-refused');
+		await form.getByLabel('Administrator').uncheck();
+		// Legal: lena and tess have none (quinn has one): named, asked, cancelled.
+		await form.getByLabel('Legal').check();
+		await form.getByRole('button', { name: 'Save' }).click();
+		const dlg = page.getByRole('dialog', { name: 'Require a second factor?' });
+		const names = await dlg.getByRole('listitem').allInnerTexts();
+		assert.ok(names.includes('lena (Legal)') && names.includes('tess (Legal)'), `named: ${names}`);
+		assert.ok(!names.some((n) => n.startsWith('quinn')), 'quinn has one');
+		await dlg.getByRole('button', { name: 'Cancel' }).click();
+		assert.deepEqual(await setting(), before, 'nothing saved');
+		// The server's own refusal (409) is shown in the dialog.
+		await page.route('**/api/v1/settings/totp', (route) => (route.request().method() === 'PUT'
+			? route.fulfill({ status: 409, json: { error: { code: 'conflict', message: 'no administrator could sign in' } } })
+			: route.continue()));
+		await form.getByRole('button', { name: 'Save' }).click();
+		await dlg.getByRole('button', { name: 'Require it' }).click();
+		await dlg.getByRole('alert').filter({ hasText: 'no administrator could sign in' }).waitFor();
+		await dlg.getByRole('button', { name: 'Cancel' }).click();
+		await page.unroute('**/api/v1/settings/totp');
+		assert.deepEqual(await setting(), before, 'nothing saved');
+		await form.getByLabel('Legal').uncheck();
+	});
+
+	await t.test('phone: the current page\'s link is in view in the navigation', async () => {
+		await page.setViewportSize({ width: 390, height: 844 });
+		await go(page, 'approvals');
+		await go(page, 'users');
+		const fit = await page.evaluate(() => {
+			const ul = document.querySelector('#nav ul');
+			const a = ul.querySelector('[aria-current="page"]').getBoundingClientRect();
+			const u = ul.getBoundingClientRect();
+			return { left: a.left, right: a.right, uleft: u.left, uright: u.right, scroll: ul.scrollLeft, overflow: ul.scrollWidth > ul.clientWidth };
+		});
+		assert.ok(fit.overflow, 'the navigation is wider than the phone');
+		assert.ok(fit.left >= fit.uleft - 1 && fit.right <= fit.uright + 1, `the current link is in view: ${JSON.stringify(fit)}`);
+		await page.setViewportSize({ width: 1280, height: 860 });
+	});
+
 	await t.test('propose a shorter policy: syntax checked as you type, dry-run chart, pending approval', async () => {
 		await go(page, 'policy');
 		const editor = page.getByLabel('Policy text');
@@ -109,7 +219,30 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		const dlg = page.getByRole('dialog');
 		await dlg.getByLabel('Reason for the change').fill('retention agreed with counsel');
 		await dlg.getByRole('button', { name: 'Propose' }).click();
-		await page.getByText(/^Proposal #\d+ shortens retention: it waits for approval/).waitFor();
+		const ok = page.getByText(/^Proposal #\d+ shortens retention: it waits for approval/);
+		await ok.waitFor();
+		// Pending proposals drawn anew: this one, its dry run for the approver.
+		const id = /#(\d+)/.exec(await ok.innerText())[1];
+		await page.getByRole('region', { name: 'Pending policy proposals' }).getByRole('button', { name: `Withdraw #${id}` }).waitFor();
+		await page.getByRole('button', { name: `Dry run of proposal #${id}` }).click();
+		await page.getByRole('region', { name: 'Pending proposals' }).getByText(/messages change class or expiry/).waitFor();
+		// Editing: the answer about the last text goes; a text that does not
+		// parse cannot be proposed.
+		await editor.fill(`${text}\n`);
+		await ok.waitFor({ state: 'detached' });
+		await editor.fill(text.replace('default: retain 6y', 'default: retain 6q'));
+		await page.locator('#policy-syntax').filter({ hasText: /^✗/ }).waitFor();
+		assert.equal(await editor.getAttribute('aria-invalid'), 'true');
+		assert.ok(await page.getByRole('button', { name: 'Propose…' }).isDisabled(), 'no proposal of a text that does not parse');
+		// A proposal the server refuses (the text in force): said in the dialog.
+		await editor.fill(text);
+		await page.locator('#policy-syntax').filter({ hasText: '✓' }).waitFor();
+		await page.getByRole('button', { name: 'Propose…' }).click();
+		await dlg.getByLabel('Reason for the change').fill('no change');
+		await dlg.getByRole('button', { name: 'Propose' }).click();
+		await dlg.getByRole('alert').waitFor();
+		await dlg.getByRole('button', { name: 'Cancel' }).click();
+		await assertAxe(page, 'policy with a pending proposal');
 	});
 
 	await t.test('an admin cannot open a message', async () => {

@@ -7,7 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { launch, openPage, signIn, go, RUN_DIR, PV_BIN, shots, assertAxe, assertClean, pv, USERS } from './lib/env.mjs';
+import { launch, openPage, signIn, go, RUN_DIR, PV_BIN, shots, assertAxe, assertClean, assertUtcTimes, pv, USERS } from './lib/env.mjs';
 
 const compliance = Object.keys(USERS).find((u) => USERS[u] === 'compliance');
 const legal2 = 'tess';
@@ -25,7 +25,10 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 	const asked = await other.page.evaluate(async () => {
 		const me = await (await fetch('/api/v1/me')).json();
 		const post = (p, b) => fetch(p, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf }, body: JSON.stringify(b) });
+		// Opening a message in the page reads its metadata, proof, parts
+		// and body: an audit entry each.
 		const view = await fetch('/api/v1/messages/3');
+		for (const p of ['proof', 'parts', 'html']) await fetch(`/api/v1/messages/3/${p}`);
 		const rel = await post('/api/v1/holds/Release%20me/release', { reason: 'matter closed' });
 		return { view: view.status, release: rel.status };
 	});
@@ -57,11 +60,69 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		await shots(page, 'audit');
 	});
 
-	await t.test('who viewed this message', async () => {
+	await t.test('audit trail paging: pages on page boundaries, the labels right on each', async () => {
+		const count = () => pv('audit', 'list', '--json').split('\n').filter(Boolean).length;
+		if (count() <= 100) {
+			// More than two pages: the legal user reads some messages (one
+			// audit entry each).
+			const reader = await openPage(browser);
+			await signIn(reader.page, legal2);
+			await reader.page.evaluate(async () => { for (let i = 4; i <= 62; i += 1) await fetch(`/api/v1/messages/${i}`); });
+			await reader.context.close();
+		}
+		// A total that is a multiple of the page size would hide misaligned pages.
+		if (count() % 50 === 0) await page.evaluate(() => fetch('/api/v1/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"user":"nobody","password":"wrong password"}' }));
+		await go(page, 'audit');
+		const total = count();
+		assert.ok(total > 50, `more than one page of entries (${total})`);
+		const pages = Math.ceil(total / 50);
+		const pager = page.getByRole('navigation', { name: 'Pages', exact: true });
+		const at = async (p) => {
+			const first = (p - 1) * 50 + 1;
+			const last = Math.min(p * 50, total);
+			await pager.getByText(`${first}–${last} of ${total} entries`).waitFor();
+			await pager.getByText(`page ${p} of ${pages}`).waitFor();
+			assert.equal(await pager.getByRole('button', { name: 'Next →' }).isDisabled(), p === pages, `Next on page ${p}`);
+			assert.equal(await pager.getByRole('button', { name: '← Previous' }).isDisabled(), p === 1, `Previous on page ${p}`);
+		};
+		await at(pages);
+		for (let p = pages - 1; p >= 1; p -= 1) {
+			await pager.getByRole('button', { name: '← Previous' }).click();
+			await at(p);
+		}
+		await pager.getByRole('button', { name: 'Next →' }).click();
+		await at(2);
+		await go(page, 'audit');
+	});
+
+	await t.test('who viewed this message: full width, entries grouped by actor and minute', async () => {
 		assert.equal(asked.view, 200, 'the legal user viewed message 3');
 		await page.getByLabel('Message number').fill('3');
 		await page.getByRole('button', { name: 'Show who viewed it' }).click();
-		await page.getByRole('region', { name: 'Accesses to message 3' }).getByText(`web:${legal2}`).first().waitFor();
+		const region = page.getByRole('region', { name: 'Accesses to message 3' });
+		await region.getByText(`web:${legal2}`).first().waitFor();
+		const views = pv('audit', 'list', '--type', 'view', '--actor', `web:${legal2}`, '--json').split('\n').filter(Boolean)
+			.map((l) => JSON.parse(l)).filter((e) => /(^| )message=3( |$)/.test(e.object));
+		assert.ok(views.length >= 4, `the page's four reads are audited (${views.length})`);
+		const all = JSON.parse(await page.evaluate(async () => JSON.stringify(await (await fetch('/api/v1/audit/who-viewed?message=3')).json())));
+		await page.getByText(new RegExp(`^${all.total} audit entries for message 3, in \\d+ groups?`)).waitFor();
+		// tess's views: one group a minute, their counts adding up.
+		const rows = await region.getByRole('row').filter({ hasText: `views by web:${legal2}` }).allInnerTexts();
+		assert.ok(rows.length >= 1 && rows.length <= 2, `grouped: ${rows}`);
+		const n = rows.map((r) => Number(/(\d+) views by/.exec(r)[1])).reduce((a, b) => a + b, 0);
+		assert.equal(n, views.length, 'every view is in a group');
+		// Each entry is there to open, one button each.
+		assert.equal(await region.getByRole('button', { name: /^Entry \d+: details and proof$/ }).count(), all.total);
+		// Full width: as wide as the filters card above it.
+		const w = await page.evaluate(() => {
+			const card = document.getElementById('who-viewed').closest('.card');
+			return { card: card.getBoundingClientRect().width, main: document.querySelector('main form.card').getBoundingClientRect().width };
+		});
+		assert.ok(w.card >= w.main - 2, `full width: ${JSON.stringify(w)}`);
+		await page.getByText(/^All \d+ audit entries, one by one$/).click();
+		await page.getByRole('region', { name: 'Audit entries for message 3' }).getByText(`web:${legal2}`).first().waitFor();
+		await assertAxe(page, 'who viewed');
+		await shots(page, 'audit-who-viewed');
 	});
 
 	await t.test('export the audit trail and verify the bundle', async () => {
@@ -133,6 +194,13 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		await page.getByText(/^Verified: no problem found/).waitFor({ timeout: 60000 });
 		await page.getByRole('button', { name: 'Copy archive key' }).first().waitFor();
 		await page.getByRole('region', { name: 'archive checkpoints' }).waitFor();
+		// The archive is minutes old: no 7 days of green.
+		const hb = page.getByRole('region', { name: 'Heartbeat (last 7 days)' });
+		await hb.getByText(/^The audit log began .*UTC: no data before it \(grey\)\.$/).waitFor();
+		await hb.getByText('no gaps since then').waitFor();
+		assert.equal(await hb.locator('svg rect.nodata').count(), 1);
+		const desc = await hb.locator('svg desc').textContent();
+		assert.match(desc, /^No data before .*, the log's first entry\./);
 		await assertAxe(page, 'integrity');
 		await shots(page, 'integrity');
 	});
@@ -149,8 +217,30 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		await dlg.getByRole('button', { name: 'Approve' }).click();
 		await row.waitFor({ state: 'detached' });
 		assert.doesNotMatch(pv('hold', 'list'), /Release me/, 'the hold is released');
+		// History: only decided ones, counted as such, each with its time.
+		const decided = await page.evaluate(async () => (await (await fetch('/api/v1/approvals?state=decided')).json()).total);
+		await page.getByRole('navigation', { name: 'Pages', exact: true }).getByText(`1–${decided} of ${decided} decided proposals`).waitFor();
+		const hist = page.getByRole('region', { name: 'Decided approvals' });
+		const done = hist.getByRole('row', { name: /Hold release/ }).filter({ hasText: 'counsel confirmed' });
+		await done.getByText(/approved by web:/).waitFor();
+		await done.getByRole('cell').last().locator('time').waitFor();
+		assert.equal(await hist.getByText('pending').count(), 0);
 		await assertAxe(page, 'approvals');
 		await shots(page, 'approvals');
+	});
+	await t.test('times in UTC, named, whatever the browser\'s zone', async () => {
+		const ny = await openPage(browser, { timezoneId: 'America/New_York' });
+		await signIn(ny.page, compliance);
+		for (const [where, ready] of [['audit', 'button[aria-label$="details and proof"]'], ['integrity', 'svg.chart'],
+			['approvals', 'time'], ['policy', 'time']]) {
+			await go(ny.page, where);
+			await ny.page.locator(`main ${ready}`).first().waitFor();
+			await assertUtcTimes(ny.page, where);
+		}
+		await go(ny.page, 'integrity');
+		const labels = await ny.page.locator('section', { hasText: 'Heartbeat' }).locator('svg text').allTextContents();
+		for (const l of labels) assert.match(l, /UTC$/, `the time line's ends in UTC: ${l}`);
+		await ny.context.close();
 	});
 	assertClean(rec, 'the compliance pages');
 });

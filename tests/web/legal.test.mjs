@@ -7,13 +7,19 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { launch, openPage, signIn, go, URL_BASE, RUN_DIR, PV_BIN, shots, assertAxe, assertClean, pv, USERS } from './lib/env.mjs';
+import { launch, openPage, signIn, go, URL_BASE, RUN_DIR, PV_BIN, shots, assertAxe, assertClean, assertUtcTimes, pv, USERS } from './lib/env.mjs';
 
 const legal = Object.keys(USERS).find((u) => USERS[u] === 'legal');
 
 function cliTotal(q) {
 	return JSON.parse(pv('--json', 'search', q, '--limit', '1')).total;
 }
+
+async function matterNames(page) {
+	return page.evaluate(async () => (await (await fetch('/api/v1/matters')).json()).matters.map((m) => m.name));
+}
+
+const LONG_SUBJECT = `${'A very long subject line about the quarterly filing and its many annexes, '.repeat(7)}end`.slice(0, 531);
 
 test('legal: search, message, hold, matter export verified', async (t) => {
 	const browser = await launch();
@@ -113,14 +119,90 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		await page.getByRole('heading', { name: /messages?$/ }).waitFor();
 		const n = cliTotal('participant:carol');
 		await page.getByRole('button', { name: 'Place hold…' }).click();
-		const dlg = page.getByRole('dialog');
+		const dlg = page.getByRole('dialog', { name: /^Place a hold/ });
 		await dlg.getByLabel('Matter').fill(matter);
 		await dlg.getByLabel('Hold name').fill('Carol hold');
 		await dlg.getByLabel('Note').fill('per counsel');
 		await shots(page, 'search-hold-dialog');
 		await dlg.getByRole('button', { name: 'Place hold' }).click();
+		// A new name: the matter is made only once confirmed.
+		const create = page.getByRole('dialog', { name: `Create matter “${matter}”?` });
+		await create.waitFor();
+		await assertAxe(page, 'create matter confirmation');
+		await create.getByRole('button', { name: 'Create matter' }).click();
 		await page.getByText(`Hold “Carol hold” placed: it covers ${n} messages`).waitFor();
 		assert.match(pv('hold', 'list'), /Carol hold/);
+	});
+
+	await t.test('search actions: no hold without a query; a new matter is confirmed, and made only right before the action', async () => {
+		await go(page, 'search?all=1');
+		await page.getByRole('heading', { name: /messages?$/ }).waitFor();
+		const hold = page.getByRole('button', { name: 'Place hold…' });
+		assert.ok(await hold.isDisabled(), 'no hold on an empty query');
+		assert.match(await hold.getAttribute('title'), /A hold needs a query/);
+		await page.getByText('A hold needs a query.').waitFor();
+
+		await go(page, 'search?q=participant%3Acarol');
+		await page.getByRole('heading', { name: /messages?$/ }).waitFor();
+		// Declined: nothing is made, the dialog says so and keeps what was typed.
+		await page.getByRole('button', { name: 'Place hold…' }).click();
+		const dlg = page.getByRole('dialog', { name: /^Place a hold/ });
+		await dlg.getByLabel('Matter').fill('Never made');
+		await dlg.getByLabel('Hold name').fill('Carol hold 2');
+		await dlg.getByRole('button', { name: 'Place hold' }).click();
+		await page.getByRole('dialog', { name: 'Create matter “Never made”?' }).getByRole('button', { name: 'Cancel' }).click();
+		await dlg.getByRole('alert').filter({ hasText: 'No matter was created' }).waitFor();
+		assert.equal(await dlg.getByLabel('Hold name').inputValue(), 'Carol hold 2');
+		assert.ok(!(await matterNames(page)).includes('Never made'), 'no matter made');
+		// Confirmed, then the hold fails (its name is taken): the dialog says
+		// the matter was made and the hold was not placed.
+		await dlg.getByLabel('Matter').fill('Stray check');
+		await dlg.getByLabel('Hold name').fill('Carol hold');
+		await dlg.getByRole('button', { name: 'Place hold' }).click();
+		await page.getByRole('dialog', { name: 'Create matter “Stray check”?' }).getByRole('button', { name: 'Create matter' }).click();
+		const err = dlg.getByRole('alert');
+		await err.filter({ hasText: 'The matter “Stray check” was created, but the hold was not placed' }).waitFor();
+		await shots(page, 'search-hold-failed');
+		assert.ok((await matterNames(page)).includes('Stray check'));
+		// Again, into the matter now there: no second "create".
+		await dlg.getByLabel('Hold name').fill('Carol hold, stray');
+		await dlg.getByRole('button', { name: 'Place hold' }).click();
+		await page.getByText('Hold “Carol hold, stray” placed').waitFor();
+		assert.equal(await page.getByRole('dialog').count(), 0);
+	});
+
+	await t.test('search results: the subject has the room, two lines at most', async (st) => {
+		const search = /\/api\/v1\/search\?/;
+		st.after(async () => {
+			// back where the next test starts
+			await page.unroute(search);
+			await page.setViewportSize({ width: 1280, height: 860 });
+			await go(page, 'search?q=participant%3Acarol');
+			await page.getByRole('heading', { name: /messages?$/ }).waitFor();
+		});
+		await page.route(search, async (route) => {
+			const res = await route.fetch();
+			const j = await res.json();
+			j.results[0].subject = LONG_SUBJECT;
+			return route.fulfill({ response: res, json: j });
+		});
+		for (const width of [1280, 1024]) {
+			await page.setViewportSize({ width, height: 860 });
+			await go(page, 'search?all=1');
+			const link = page.locator('td.subject a').first();
+			await link.waitFor();
+			assert.equal(await link.getAttribute('title'), LONG_SUBJECT, 'the whole subject in the title');
+			const w = await page.evaluate(() => {
+				const th = (c) => document.querySelector(`table th.${c}`).getBoundingClientRect().width;
+				const a = document.querySelector('td.subject a');
+				return { subject: th('subject'), from: th('from'), table: document.querySelector('table').getBoundingClientRect().width,
+					lines: a.getBoundingClientRect().height / parseFloat(getComputedStyle(a).lineHeight) };
+			});
+			assert.ok(w.subject > w.table * 0.4, `${width}: the subject has the room: ${JSON.stringify(w)}`);
+			assert.ok(w.subject > w.from * 2, `${width}: the subject is twice as wide as the sender: ${JSON.stringify(w)}`);
+			assert.ok(w.lines <= 2.1, `${width}: two lines at most: ${JSON.stringify(w)}`);
+			await shots(page, `search-long-subject-${width}`);
+		}
 	});
 
 	await t.test('save the search to the matter, export the matter, download and verify it', async () => {
@@ -150,11 +232,123 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		assert.match(v.stdout, /verify-bundle: OK/, `verify-bundle: ${v.stdout}${v.stderr}`);
 	});
 
+	await t.test('a hold placed on the matter\'s page shows at once', async () => {
+		await go(page, 'matters');
+		await page.getByRole('link', { name: matter }).click();
+		await page.getByRole('heading', { name: `Matter: ${matter}` }).waitFor();
+		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Place a hold' }) });
+		await form.getByLabel('Hold name').fill('Smith hold');
+		await form.getByLabel('Query').fill('from:nobody-at-all@example.invalid');
+		await form.getByRole('button', { name: 'Place hold' }).click();
+		await page.getByRole('region', { name: 'Holds' }).getByRole('cell', { name: 'Smith hold', exact: true }).waitFor();
+		assert.match(pv('hold', 'list'), /Smith hold/);
+	});
+
+	await t.test('ask to release a hold: the server\'s refusal shows in the dialog', async () => {
+		const ask = page.getByRole('button', { name: 'Ask to release “Smith hold”' });
+		await ask.click();
+		let dlg = page.getByRole('dialog');
+		await dlg.getByLabel('Reason').fill('inquiry closed');
+		await dlg.getByRole('button', { name: 'Ask for release' }).click();
+		await page.getByText(/^Release of “Smith hold” asked for \(approval #\d+\)/).waitFor();
+		// Asked again: 409, said in the dialog, which stays open with the reason.
+		await ask.click();
+		dlg = page.getByRole('dialog');
+		await dlg.getByLabel('Reason').fill('once more');
+		await dlg.getByRole('button', { name: 'Ask for release' }).click();
+		await dlg.getByRole('alert').waitFor();
+		assert.equal(await dlg.getByLabel('Reason').inputValue(), 'once more');
+		await assertAxe(page, 'dialog with an error');
+		await shots(page, 'matter-release-refused');
+		await dlg.getByRole('button', { name: 'Cancel' }).click();
+		await dlg.waitFor({ state: 'detached' });
+		const pending = await page.evaluate(async () => (await (await fetch('/api/v1/approvals?state=pending')).json()).approvals);
+		const mine = pending.find((a) => a.kind === 'hold-release' && a.summary.includes('Smith hold'));
+		assert.ok(mine, 'the release waits for approval');
+	});
+
+	await t.test('a running export can be cancelled', async () => {
+		// The export made above is done: the page is told it still runs, and
+		// the server then refuses to cancel it (409), in the dialog.
+		const running = (j) => ({ ...j, status: 'running', download: null, progress: { done: 1, total: 4 } });
+		await page.route(/\/api\/v1\/matters\/[^/?]+$/, async (route) => {
+			const res = await route.fetch();
+			const m = await res.json();
+			return route.fulfill({ response: res, json: { ...m, exports: m.exports.map(running) } });
+		});
+		await page.route(/\/api\/v1\/exports\?matter=/, async (route) => route.fulfill({ json: { exports: [] } }));
+		await page.reload();
+		const cancel = page.getByRole('button', { name: /^Cancel export \d+$/ }).first();
+		await cancel.click();
+		const dlg = page.getByRole('dialog', { name: /^Cancel export \d+\?$/ });
+		const [req] = await Promise.all([page.waitForRequest((r) => r.method() === 'DELETE' && /\/api\/v1\/exports\/\d+$/.test(r.url())),
+			dlg.getByRole('button', { name: 'Cancel the export' }).click()]);
+		assert.ok(req);
+		await dlg.getByRole('alert').waitFor();
+		await dlg.getByRole('button', { name: 'Cancel', exact: true }).click();
+		await page.unroute(/\/api\/v1\/matters\/[^/?]+$/);
+		await page.unroute(/\/api\/v1\/exports\?matter=/);
+	});
+
+	await t.test('matter names with %, ?, #, spaces and accents; an address that cannot be read', async () => {
+		const odd = '100% Fraud: Q3 review #2? – Zürich';
+		await go(page, 'matters');
+		const form = page.locator('form', { has: page.getByRole('heading', { name: 'New matter' }) });
+		await form.getByLabel('Name').fill(odd);
+		await form.getByRole('button', { name: 'Create matter' }).click();
+		await page.getByRole('heading', { name: `Matter: ${odd}` }).waitFor();
+		await page.getByText('No holds.').waitFor();
+		await go(page, 'matters');
+		await page.getByRole('link', { name: odd }).click();
+		await page.getByRole('heading', { name: `Matter: ${odd}` }).waitFor();
+		await page.getByText('No holds.').waitFor();
+		await page.reload();
+		await page.getByRole('heading', { name: `Matter: ${odd}` }).waitFor();
+		await page.goto(`${URL_BASE}/#/matters/100%`);
+		await page.getByRole('heading', { name: 'Not found' }).waitFor();
+		await page.getByRole('alert').waitFor();
+	});
+
 	await t.test('matters list', async () => {
 		await go(page, 'matters');
 		await page.getByRole('link', { name: matter }).waitFor();
 		await assertAxe(page, 'matters');
 		await shots(page, 'matters');
+	});
+
+	await t.test('a long subject on the message page at 390 px is cut, all of it at hand', async () => {
+		const meta = /\/api\/v1\/messages\/\d+$/;
+		await page.route(meta, async (route) => {
+			const res = await route.fetch();
+			const j = await res.json();
+			return route.fulfill({ response: res, json: { ...j, headers: { ...j.headers, subject: LONG_SUBJECT } } });
+		});
+		await page.setViewportSize({ width: 390, height: 844 });
+		await go(page, `message/${messageId}`);
+		const h1 = page.locator('main h1');
+		await page.getByRole('heading', { name: '✓ Integrity mark' }).waitFor();
+		assert.equal(await h1.getAttribute('title'), LONG_SUBJECT);
+		const box = await h1.boundingBox();
+		assert.ok(box.height < 844 / 4, `the heading is a few lines: ${box.height}px`);
+		await page.getByRole('region', { name: 'Headers' }).getByText(LONG_SUBJECT).waitFor();
+		await shots(page, 'message-long-subject');
+		await page.setViewportSize({ width: 1280, height: 860 });
+		await page.unroute(meta);
+	});
+
+	await t.test('times in UTC, named, whatever the browser\'s zone', async () => {
+		const ny = await openPage(browser, { timezoneId: 'America/New_York' });
+		await signIn(ny.page, legal);
+		await go(ny.page, 'search?all=1');
+		await ny.page.locator('td.subject a').first().waitFor();
+		await assertUtcTimes(ny.page, 'search results');
+		await go(ny.page, `message/${messageId}`);
+		await ny.page.getByRole('heading', { name: '✓ Integrity mark' }).waitFor();
+		await assertUtcTimes(ny.page, 'message');
+		await go(ny.page, 'matters');
+		await ny.page.getByRole('link', { name: matter }).waitFor();
+		await assertUtcTimes(ny.page, 'matters');
+		await ny.context.close();
 	});
 	assertClean(rec, 'the legal pages');
 	assert.ok(URL_BASE);

@@ -2,7 +2,7 @@
 // rather look than read). Each chart is role="img" with a title and a
 // description that says its numbers in words, for screen readers.
 
-import { s, h, uid, num } from './dom.js';
+import { s, h, uid, num, timeText } from './dom.js';
 
 function frame(w, ht, title, desc) {
 	const tid = uid('chart-title');
@@ -70,17 +70,27 @@ export function legend(series) {
 }
 
 // A time line from `from` to `to` (Date): ticks for heartbeats and red
-// bands for gaps [{from, to}] (Dates).
-export function timeline({ title, from, to, beats = [], gaps = [], width = 420, height = 70 }) {
+// bands for gaps [{from, to}] (Dates). start (a Date, optional): where
+// the data begins; before it the line is grey, "no data".
+export function timeline({ title, from, to, start = null, beats = [], gaps = [], width = 420, height = 70 }) {
 	const span = Math.max(1, to - from);
-	const x = (t) => 8 + ((width - 16) * (t - from)) / span;
-	const fmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-	const desc = gaps.length
+	const x = (t) => 8 + ((width - 16) * (Math.min(Math.max(t, from), to) - from)) / span;
+	const fmt = { format: (d) => timeText(d, 'short') };
+	const first = start && start > from ? start : null;
+	const since = first || from;
+	const words = gaps.length
 		? `${gaps.length} gap${gaps.length === 1 ? '' : 's'}: ${gaps.map((g) => `${fmt.format(g.from)} to ${fmt.format(g.to)}`).join('; ')}`
-		: `No gaps between ${fmt.format(from)} and ${fmt.format(to)}.`;
+		: `No gaps between ${fmt.format(since)} and ${fmt.format(to)}.`;
+	const desc = first ? `No data before ${fmt.format(first)}, the log's first entry. ${words}` : words;
 	const svg = frame(width, height, title, desc);
-	// A green band where the log has entries, red where it paused.
-	svg.appendChild(s('rect', { class: 'beat', x: 8, y: 22, width: width - 16, height: 16, rx: 3 }));
+	// A green band where the log has entries, red where it paused, grey
+	// before its first entry.
+	if (first) {
+		const r = s('rect', { class: 'nodata', x: 8, y: 22, width: Math.max(0, x(first) - 8).toFixed(1), height: 16, rx: 3 });
+		r.appendChild(s('title', {}, `no data before ${fmt.format(first)}`));
+		svg.appendChild(r);
+	}
+	svg.appendChild(s('rect', { class: 'beat', x: x(since).toFixed(1), y: 22, width: Math.max(2, width - 8 - x(since)).toFixed(1), height: 16, rx: 3 }));
 	for (const g of gaps) {
 		const r = s('rect', { class: 'gap', x: x(g.from).toFixed(1), y: 14,
 			width: Math.max(2, x(g.to) - x(g.from)).toFixed(1), height: 32 });

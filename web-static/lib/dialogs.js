@@ -2,7 +2,7 @@
 // status line read out by screen readers, and modal <dialog>s (the browser
 // keeps focus inside them and Escape closes them).
 
-import { h, field, fill } from './dom.js';
+import { h, field, fill, uid } from './dom.js';
 import { ApiError } from './api.js';
 
 // The words for an error of any kind.
@@ -32,21 +32,38 @@ export function announce(text) {
 	announce.timer = setTimeout(() => fill(el), 8000);
 }
 
+// An error about one field of a dialog (thrown by a submit step): shown in
+// the dialog, the field marked invalid and focused.
+export class FieldError extends Error {
+	constructor(field, message) {
+		super(message);
+		this.field = field;
+	}
+}
+
 // A modal question. opts: {title, body (text or nodes), confirm (button
 // text), danger, reason: {label, required}, fields: [{label, name, type,
-// value, hint}]}. Resolves to null when cancelled, else {reason, values}.
+// value, hint}], submit}. Resolves to null when cancelled, else {reason,
+// values, result}.
+// submit(answer) (optional, async): the request the dialog makes, run
+// while it stays open; what it throws is shown inside the dialog, which
+// keeps what was typed, and the user may correct it or cancel; what it
+// returns is answer.result once it closes.
 export function ask(opts) {
 	return new Promise((resolve) => {
 		const inputs = {};
 		let reasonInput = null;
 		const form = h('form', { method: 'dialog', class: 'stack' });
-		const heading = h('h2', { id: 'dialog-title' }, opts.title);
+		// Its own id: a question may be asked over another dialog.
+		const tid = uid('dialog-title');
+		const heading = h('h2', { id: tid }, opts.title);
 		form.appendChild(heading);
 		if (opts.body) form.appendChild(h('div', { class: 'dialog-body' }, opts.body));
 		for (const f of opts.fields || []) {
 			const { row, input } = field(f);
 			if (f.required) input.required = true;
 			inputs[f.name] = input;
+			input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
 			form.appendChild(row);
 		}
 		if (opts.reason) {
@@ -59,11 +76,13 @@ export function ask(opts) {
 		const err = h('div', { class: 'dialog-error' });
 		form.appendChild(err);
 		const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-		const ok = h('button', { type: 'submit', class: opts.danger ? 'danger' : 'primary' }, opts.confirm || 'OK');
+		const label = opts.confirm || 'OK';
+		const ok = h('button', { type: 'submit', class: opts.danger ? 'danger' : 'primary' }, label);
 		form.appendChild(h('div', { class: 'buttons' }, ok, cancel));
-		const dlg = h('dialog', { 'aria-labelledby': 'dialog-title' }, form);
+		const dlg = h('dialog', { 'aria-labelledby': tid }, form);
 		document.body.appendChild(dlg);
 		let done = false;
+		let busy = false;
 		const finish = (v) => {
 			if (done) return;
 			done = true;
@@ -71,14 +90,38 @@ export function ask(opts) {
 			dlg.remove();
 			resolve(v);
 		};
+		// While the request is on its way the dialog waits for its answer.
+		const setBusy = (on) => {
+			busy = on;
+			ok.disabled = on;
+			cancel.disabled = on;
+			dlg.setAttribute('aria-busy', on ? 'true' : 'false');
+			fill(ok, on ? `${label}…` : label);
+		};
+		const failed = (x) => {
+			fill(err, errorBox(x));
+			const bad = x && x.field && inputs[x.field];
+			if (bad) { bad.setAttribute('aria-invalid', 'true'); bad.focus(); } else ok.focus();
+		};
 		cancel.addEventListener('click', () => finish(null));
-		dlg.addEventListener('cancel', (e) => { e.preventDefault(); finish(null); });
-		form.addEventListener('submit', (e) => {
+		dlg.addEventListener('cancel', (e) => { e.preventDefault(); if (!busy) finish(null); });
+		form.addEventListener('submit', async (e) => {
 			e.preventDefault();
-			if (!form.reportValidity()) return;
+			if (busy || !form.reportValidity()) return;
 			const values = {};
 			for (const [k, i] of Object.entries(inputs)) values[k] = i.type === 'checkbox' ? i.checked : i.value;
-			finish({ reason: reasonInput ? reasonInput.value.trim() : undefined, values });
+			const answer = { reason: reasonInput ? reasonInput.value.trim() : undefined, values };
+			if (!opts.submit) { finish(answer); return; }
+			fill(err);
+			setBusy(true);
+			try {
+				answer.result = await opts.submit(answer);
+			} catch (x) {
+				setBusy(false);
+				failed(x);
+				return;
+			}
+			finish(answer);
 		});
 		dlg.showModal();
 		const first = form.querySelector('input, textarea, select');
@@ -90,8 +133,9 @@ export function ask(opts) {
 export function show(title, body) {
 	return new Promise((resolve) => {
 		const close = h('button', { type: 'button', class: 'primary' }, 'Close');
-		const dlg = h('dialog', { 'aria-labelledby': 'dialog-title', class: 'wide' },
-			h('h2', { id: 'dialog-title' }, title), h('div', { class: 'dialog-body' }, body),
+		const tid = uid('dialog-title');
+		const dlg = h('dialog', { 'aria-labelledby': tid, class: 'wide' },
+			h('h2', { id: tid }, title), h('div', { class: 'dialog-body' }, body),
 			h('div', { class: 'buttons' }, close));
 		document.body.appendChild(dlg);
 		const finish = () => { dlg.close(); dlg.remove(); resolve(); };

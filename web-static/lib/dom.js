@@ -96,18 +96,41 @@ export function select({ label, name, options, value, hint }) {
 	return field({ label, name, tag: 'select', hint, options, value });
 }
 
+// Times are shown in UTC, the zone named ("5 Dec 2026, 14:03 UTC"): the
+// search's after:/before: and the audit filters are in UTC too.
 const dateFmt = new Intl.DateTimeFormat(undefined, {
 	year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
+	timeZone: 'UTC', timeZoneName: 'short',
 });
-const dayFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+const shortFmt = new Intl.DateTimeFormat(undefined, {
+	month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short',
+});
+const dayFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', timeZone: 'UTC' });
+const minuteFmt = new Intl.DateTimeFormat(undefined, {
+	year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC',
+});
 const numFmt = new Intl.NumberFormat();
 
-// A <time> for an ISO 8601 string or unix seconds; '—' when unknown.
+// A Date in words, in UTC with the zone: 'full' (the default), 'short'
+// (no year: charts) or 'day' (the day in UTC, "(UTC)" after it).
+export function timeText(d, style) {
+	if (style === 'day') return `${dayFmt.format(d)} (UTC)`;
+	return (style === 'short' ? shortFmt : dateFmt).format(d);
+}
+
+// The minute a time falls in, as a key and in words without the zone
+// (grouping entries of one minute).
+export function minuteOf(t) {
+	const d = new Date(t);
+	return Number.isNaN(d.getTime()) ? String(t) : minuteFmt.format(d);
+}
+
+// A <time> for an ISO 8601 string or unix seconds, in UTC; '—' when unknown.
 export function when(t, dayOnly) {
 	if (t === undefined || t === null || t === '') return h('span', { class: 'muted' }, '—');
 	const d = typeof t === 'number' ? new Date(t * 1000) : new Date(t);
 	if (Number.isNaN(d.getTime())) return h('span', String(t));
-	return h('time', { datetime: d.toISOString() }, (dayOnly ? dayFmt : dateFmt).format(d));
+	return h('time', { datetime: d.toISOString() }, timeText(d, dayOnly ? 'day' : 'full'));
 }
 
 export function num(n) {

@@ -105,11 +105,15 @@ export function table(opts) {
 // exact: false when total is only a lower bound (a search counts up to
 // 10,000): the count says "more than", and Next stays on while this page
 // (shown rows) is full.
+// An offset off the page boundaries (an address edited by hand) still
+// counts right: the pages before it, and those from it on.
 export function pager({ offset, limit, total, go, noun = 'results', label = 'Pages', exact = true, shown = 0 }) {
 	const first = (exact ? total : shown) === 0 ? 0 : offset + 1;
 	const last = exact ? Math.min(offset + limit, total) : offset + shown;
-	const pages = Math.max(1, Math.ceil(total / limit));
-	const page = Math.floor(offset / limit) + 1;
+	const before = Math.ceil(offset / limit);
+	const pages = before + Math.max(1, Math.ceil((total - offset) / limit));
+	const page = before + 1;
+	const past = exact && total > 0 && offset >= total;
 	const prev = offset > 0 ? () => go(Math.max(0, offset - limit)) : null;
 	const more = exact ? offset + limit < total : shown === limit;
 	const next = more ? () => go(offset + limit) : null;
@@ -122,7 +126,8 @@ export function pager({ offset, limit, total, go, noun = 'results', label = 'Pag
 	const el = h('nav', { class: 'pager', 'aria-label': label },
 		h('span', { class: 'count' }, !exact ? (shown === 0 ? `No ${noun} past ${num(offset)} (more than ${num(total)} in all)`
 			: `${num(first)}–${num(last)} of more than ${num(total)} ${noun}`)
-			: total === 0 ? `No ${noun}` : `${num(first)}–${num(last)} of ${num(total)} ${noun}`),
+			: total === 0 ? `No ${noun}` : past ? `No ${noun} past ${num(offset)} (${num(total)} in all)`
+				: `${num(first)}–${num(last)} of ${num(total)} ${noun}`),
 		h('span', { class: 'muted' }, exact ? `page ${num(page)} of ${num(pages)}` : `page ${num(page)}`),
 		h('span', { class: 'spacer' }), bPrev, bNext);
 	return { el, next, prev };

@@ -5,10 +5,14 @@
 import { api } from '../lib/api.js';
 import { h, field, fill, when, num, bytes, actionButton } from '../lib/dom.js';
 import { table } from '../lib/table.js';
-import { ask, show, errorBox, okBox, announce } from '../lib/dialogs.js';
+import { ask, show, errorBox, okBox, announce, FieldError } from '../lib/dialogs.js';
 import { go } from '../lib/router.js';
 
-const TLS = [['implicit', 'TLS (port 995)'], ['starttls', 'STARTTLS (port 110)'], ['none', 'none (plain text)']];
+// The same words in the form and in the table.
+const TLS = [['implicit', 'TLS'], ['starttls', 'STARTTLS'], ['none', 'None (plain text)']];
+const TLS_NAME = Object.fromEntries(TLS);
+// What changes where (or how safely) the password is sent: needs it again.
+const WHERE = ['host', 'port', 'tls', 'ca_file'];
 const AUTH = ['auto', 'user', 'apop', 'plain', 'login', 'cram-md5', 'scram-sha-256', 'xoauth2', 'oauthbearer'].map((a) => [a, a]);
 
 function testResult(r) {
@@ -25,22 +29,42 @@ function testResult(r) {
 			h('dt', 'Took'), h('dd', `${num(r.elapsed_ms)} ms`)));
 }
 
-async function harvestCard(alive) {
+function messages(n) {
+	return `${num(n)} ${n === 1 ? 'message' : 'messages'}`;
+}
+
+// The harvest command says "2 of 3 harvests failed": one harvest per
+// account, so the page says accounts.
+function harvestError(text) {
+	return (text || '').replace(/^(\d+) of (\d+) harvests failed/, '$1 of $2 accounts failed');
+}
+
+function harvestResult(job) {
+	const res = job.result;
+	const err = harvestError(job.error);
+	return h('p', { class: `notice ${job.state === 'done' ? 'ok' : 'error'}` },
+		job.state === 'done' ? 'The last harvest finished: ' : `The last harvest failed${err ? `: ${err}` : ''}. `,
+		res ? `${messages(res.fetched)} fetched, ${num(res.deleted)} deleted upstream, ${messages(res.failed)} failed.` : '', ' ', when(job.finished));
+}
+
+// finished(): called when a harvest started or seen running here ends
+// (the accounts' "Last harvest" is then redrawn).
+async function harvestCard(alive, finished) {
 	const out = h('div', { 'aria-live': 'polite' });
 	const btn = h('button', { type: 'button', class: 'primary' }, 'Harvest now');
 	const card = h('section', { class: 'card stack', 'aria-labelledby': 'harvest-title' },
 		h('h2', { id: 'harvest-title' }, 'Harvest now'),
 		h('p', { class: 'muted' }, 'Fetches new mail from every account now, archives it, then deletes it upstream.'),
 		h('div', { class: 'buttons' }, btn), out);
+	let watching = false;
 	function draw(job) {
 		if (!job || job.state === 'idle') { fill(out); return; }
-		const res = job.result;
 		fill(out,
 			job.state === 'running' ? h('div', h('progress', { 'aria-label': 'Harvest running' }), h('p', { class: 'muted' }, 'Harvesting… started ', when(job.started)))
-				: h('p', { class: `notice ${job.state === 'done' ? 'ok' : 'error'}` },
-					job.state === 'done' ? 'The last harvest finished: ' : `The last harvest failed${job.error ? `: ${job.error}` : ''}. `,
-					res ? `${num(res.fetched)} fetched, ${num(res.deleted)} deleted upstream, ${num(res.failed)} failed.` : '', ' ', when(job.finished)));
+				: harvestResult(job));
 		btn.disabled = job.state === 'running';
+		if (job.state === 'running') watching = true;
+		else if (watching) { watching = false; finished(); }
 		if (job.state === 'running' && alive()) {
 			setTimeout(async () => {
 				if (!alive()) return;
@@ -50,9 +74,10 @@ async function harvestCard(alive) {
 	}
 	btn.addEventListener('click', async () => {
 		try {
+			watching = true;
 			draw(await api.post('/harvest', {}));
 			announce('Harvest started.');
-		} catch (err) { fill(out, errorBox(err)); }
+		} catch (err) { watching = false; fill(out, errorBox(err)); }
 	});
 	try { draw(await api.get('/harvest')); } catch (err) { fill(out, errorBox(err)); }
 	return card;
@@ -94,6 +119,23 @@ function addForm() {
 	return form;
 }
 
+// What the edit dialog's values change, as the PATCH body.
+function changes(a, v, every) {
+	const body = {};
+	if (v.host.trim() !== a.host) body.host = v.host.trim();
+	if (v.port !== '' && Number(v.port) !== a.port) body.port = Number(v.port);
+	if (v.tls !== a.tls) body.tls = v.tls;
+	if (v.user !== a.user) body.user = v.user;
+	if (v.auth !== a.auth) body.auth = v.auth;
+	if ((v.ca_file.trim() || null) !== (a.ca_file || null)) body.ca_file = v.ca_file.trim() || null;
+	if (v.keep !== a.keep_upstream) body.keep_upstream = v.keep;
+	if (String(v.interval) !== every) body.harvest_interval_s = v.interval ? Number(v.interval) * 60 : null;
+	if (v.password) body.password = v.password;
+	return body;
+}
+
+// The edit dialog; it stays open until the server took the change (its
+// refusal is shown in the dialog). Resolves true when something changed.
 async function edit(a) {
 	const every = a.harvest_interval_s ? String(Math.max(1, Math.round(a.harvest_interval_s / 60))) : '';
 	const r = await ask({
@@ -111,45 +153,29 @@ async function edit(a) {
 			{ label: 'Account password (leave empty to keep it)', name: 'password', type: 'password', attrs: { autocomplete: 'new-password' } },
 		],
 		confirm: 'Save',
+		submit: async ({ values }) => {
+			const body = changes(a, values, every);
+			if (!Object.keys(body).length) return false;
+			if (WHERE.some((k) => k in body) && !body.password) {
+				throw new FieldError('password', 'Enter the account password: changing the server, port, security or CA file needs it again.');
+			}
+			await api.patch(`/accounts/${encodeURIComponent(a.name)}`, body);
+			return true;
+		},
 	});
-	if (!r) return false;
-	const v = r.values;
-	const body = {};
-	if (v.host.trim() !== a.host) body.host = v.host.trim();
-	if (Number(v.port) !== a.port) body.port = Number(v.port);
-	if (v.tls !== a.tls) body.tls = v.tls;
-	if (v.user !== a.user) body.user = v.user;
-	if (v.auth !== a.auth) body.auth = v.auth;
-	if ((v.ca_file.trim() || null) !== (a.ca_file || null)) body.ca_file = v.ca_file.trim() || null;
-	if (v.keep !== a.keep_upstream) body.keep_upstream = v.keep;
-	if (String(v.interval) !== every) body.harvest_interval_s = v.interval ? Number(v.interval) * 60 : null;
-	if (v.password) body.password = v.password;
-	if (!Object.keys(body).length) return false;
-	await api.patch(`/accounts/${encodeURIComponent(a.name)}`, body);
-	return true;
+	return Boolean(r && r.result);
 }
 
-export async function render({ main, alive, params }) {
-	main.appendChild(h('h1', 'Accounts'));
-	const msg = h('div');
-	main.appendChild(msg);
-	if (params.get('added')) fill(msg, okBox(`Account ${params.get('added')} added. Test its connection below.`));
-	let r;
-	try {
-		r = await api.get('/accounts');
-	} catch (err) {
-		main.appendChild(errorBox(err));
-		return;
-	}
-	main.appendChild(table({
+function accountsTable(accounts, msg) {
+	return table({
 		label: 'Upstream accounts',
 		columns: [
 			{ label: 'Account', render: (a) => a.name },
 			{ label: 'Server', cls: 'break', render: (a) => `${a.host}:${a.port}` },
-			{ label: 'Security', cls: 'hide-narrow', render: (a) => a.tls },
+			{ label: 'Security', cls: 'hide-narrow', render: (a) => TLS_NAME[a.tls] || a.tls },
 			{ label: 'Login', cls: 'break hide-narrow', render: (a) => a.user },
 			{ label: 'Last harvest', render: (a) => (a.last_harvest ? [when(a.last_harvest.time), ' ',
-				h('span', { class: `badge ${a.last_harvest.ok ? 'ok' : 'bad'}` }, a.last_harvest.ok ? `${num(a.last_harvest.fetched)} fetched` : a.last_harvest.outcome)] : 'never') },
+				h('span', { class: `badge long ${a.last_harvest.ok ? 'ok' : 'bad'}` }, a.last_harvest.ok ? `${num(a.last_harvest.fetched)} fetched` : a.last_harvest.outcome)] : 'never') },
 			{ label: 'Left upstream', cls: 'num hide-narrow', render: (a) => num(a.residue_upstream) },
 			{ label: 'Actions', render: (a) => {
 				const t = actionButton('Test', a.name);
@@ -165,26 +191,42 @@ export async function render({ main, alive, params }) {
 					} catch (err) { fill(msg, errorBox(err)); } finally { t.disabled = false; }
 				});
 				e.addEventListener('click', async () => {
-					try {
-						if (await edit(a)) { announce(`Account ${a.name} changed.`); go('accounts'); }
-					} catch (err) { fill(msg, errorBox(err)); }
+					if (await edit(a)) { announce(`Account ${a.name} changed.`); go('accounts'); }
 				});
 				d.addEventListener('click', async () => {
 					const ok = await ask({ title: `Remove account ${a.name}?`, danger: true, confirm: 'Remove',
-						body: 'Nothing more is harvested from it. Its archived mail stays in the archive.' });
+						body: 'Nothing more is harvested from it. Its archived mail stays in the archive.',
+						submit: () => api.del(`/accounts/${encodeURIComponent(a.name)}`) });
 					if (!ok) return;
-					try {
-						await api.del(`/accounts/${encodeURIComponent(a.name)}`);
-						announce(`Account ${a.name} removed.`);
-						go('accounts');
-					} catch (err) { fill(msg, errorBox(err)); }
+					announce(`Account ${a.name} removed.`);
+					go('accounts');
 				});
 				return h('div', { class: 'buttons' }, t, e, d);
 			} },
 		],
-		rows: r.accounts || [],
+		rows: accounts,
 		empty: 'No accounts yet: add one below.',
-	}));
-	main.appendChild(h('div', { class: 'grid' }, await harvestCard(alive)));
+	});
+}
+
+export async function render({ main, alive, params }) {
+	main.appendChild(h('h1', 'Accounts'));
+	const msg = h('div');
+	main.appendChild(msg);
+	if (params.get('added')) fill(msg, okBox(`Account ${params.get('added')} added. Test its connection below.`));
+	const list = h('div');
+	main.appendChild(list);
+	async function drawAccounts() {
+		try {
+			const r = await api.get('/accounts');
+			if (alive()) fill(list, accountsTable(r.accounts || [], msg));
+			return true;
+		} catch (err) {
+			fill(list, errorBox(err));
+			return false;
+		}
+	}
+	if (!await drawAccounts()) return;
+	main.appendChild(h('div', { class: 'grid' }, await harvestCard(alive, drawAccounts)));
 	main.appendChild(addForm());
 }

@@ -6,7 +6,7 @@
 import { api } from '../lib/api.js';
 import { h, fill, when, num } from '../lib/dom.js';
 import { table, pager } from '../lib/table.js';
-import { ask, errorBox, announce } from '../lib/dialogs.js';
+import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
 import { go } from '../lib/router.js';
 
 const KIND = { policy: 'Retention policy', 'hold-release': 'Hold release', dispose: 'Disposal run' };
@@ -22,7 +22,7 @@ function mayApprove(a, me) {
 }
 
 // Approve or reject (withdraw, for one's own) an item, asking for the
-// reason. Resolves true when done.
+// reason; a refusal is shown in the dialog. Resolves true when done.
 export async function decide(a, verb, msg) {
 	const withdraw = verb === 'reject' && msg && msg.dataset.me === a.proposer;
 	const what = (KIND[a.kind] || a.kind).toLowerCase();
@@ -33,16 +33,12 @@ export async function decide(a, verb, msg) {
 		reason: { label: 'Your reason', required: true },
 		confirm: verb === 'approve' ? 'Approve' : withdraw ? 'Withdraw' : 'Reject',
 		danger: verb === 'approve',
+		submit: ({ reason }) => api.post(`/approvals/${a.id}/${verb}`, { reason }),
 	});
 	if (!r) return false;
-	try {
-		const res = await api.post(`/approvals/${a.id}/${verb}`, { reason: r.reason });
-		announce(`${KIND[a.kind] || a.kind} #${a.id} ${verb === 'approve' ? 'approved' : 'rejected'}.${res.warning ? ` ${res.warning}` : ''}`);
-		return true;
-	} catch (err) {
-		fill(msg, errorBox(err));
-		return false;
-	}
+	const res = r.result || {};
+	announce(`${KIND[a.kind] || a.kind} #${a.id} ${verb === 'approve' ? 'approved' : 'rejected'}.${res.warning ? ` ${res.warning}` : ''}`);
+	return true;
 }
 
 export function queueTable(items, me, msg, label = 'Pending approvals', after = () => go('approvals', { t: Date.now() }), empty = 'Nothing waits for approval.') {
@@ -57,8 +53,10 @@ export function queueTable(items, me, msg, label = 'Pending approvals', after = 
 			{ label: 'Reason', cls: 'break hide-narrow', render: (a) => a.reason || '' },
 			{ label: 'Decision', render: (a) => {
 				if (a.state !== 'pending') {
+					const at = a.decided || a.decided_at;
 					return h('span', h('span', { class: `badge ${a.state === 'approved' ? 'ok' : 'bad'}` }, a.state),
 						a.decided_by ? [' by ', a.decided_by, a.break_glass ? ' (break-glass)' : ''] : '',
+						at ? [' · ', when(at)] : '',
 						a.decision_reason ? h('span', { class: 'muted' }, ` “${a.decision_reason}”`) : '');
 				}
 				const b = [];
@@ -90,13 +88,11 @@ function disposalCard(msg) {
 	b.addEventListener('click', async () => {
 		const a = await ask({ title: 'Propose a disposal run?', confirm: 'Propose',
 			body: 'The messages due now under the policy in force, and not held, are frozen into a plan. Nothing is destroyed until another role approves it.',
-			reason: { label: 'Reason', required: true } });
+			reason: { label: 'Reason', required: true },
+			submit: ({ reason }) => api.post('/dispositions', { reason }) });
 		if (!a) return;
-		try {
-			const r = await api.post('/dispositions', { reason: a.reason });
-			if (r.state === 'nothing_due') announce('Nothing is due for disposal now.');
-			else go('approvals', { t: Date.now() });
-		} catch (err) { fill(msg, errorBox(err)); }
+		if (a.result.state === 'nothing_due') fill(msg, okBox('Nothing is due for disposal now.'));
+		else go('approvals', { t: Date.now() });
 	});
 	return h('div', { class: 'buttons' }, b);
 }
@@ -109,15 +105,15 @@ export async function render({ main, me, params }) {
 	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
 	if (me.role === 'admin' || me.role === 'compliance') main.appendChild(disposalCard(msg));
 	try {
+		// History: the decided ones (approved or rejected), with their own total.
 		const [pend, done] = await Promise.all([api.get('/approvals', { state: 'pending', limit: 200 }),
-			api.get('/approvals', { state: 'all', offset, limit: LIMIT })]);
+			api.get('/approvals', { state: 'decided', offset, limit: LIMIT })]);
 		main.appendChild(h('h2', `Waiting: ${num(pend.total)}`));
 		main.appendChild(queueTable(pend.approvals || [], me, msg));
-		const decided = (done.approvals || []).filter((a) => a.state !== 'pending');
 		main.appendChild(h('h2', 'History'));
-		const pg = pager({ offset, limit: LIMIT, total: done.total, noun: 'proposals', go: (o) => go('approvals', { offset: o }) });
+		const pg = pager({ offset, limit: LIMIT, total: done.total, noun: 'decided proposals', go: (o) => go('approvals', { offset: o }) });
 		main.appendChild(pg.el);
-		main.appendChild(queueTable(decided, me, msg, 'Decided approvals', undefined, 'Nothing decided yet.'));
+		main.appendChild(queueTable(done.approvals || [], me, msg, 'Decided approvals', undefined, 'Nothing decided yet.'));
 	} catch (err) {
 		main.appendChild(errorBox(err));
 	}

@@ -3,7 +3,7 @@
 // message", and an audit bundle export with progress and download.
 
 import { api } from '../lib/api.js';
-import { h, field, fill, when, num, bytes, copyButton } from '../lib/dom.js';
+import { h, field, fill, when, num, bytes, copyButton, minuteOf } from '../lib/dom.js';
 import { table, pager } from '../lib/table.js';
 import { go, href } from '../lib/router.js';
 import { show, errorBox, announce } from '../lib/dialogs.js';
@@ -38,25 +38,77 @@ async function detail(seq) {
 	URL.revokeObjectURL(href);
 }
 
+// The entry's number as a button that opens it with its proof.
+function entryButton(e) {
+	const b = h('button', { type: 'button', class: 'small secondary' }, String(e.seq));
+	b.setAttribute('aria-label', `Entry ${e.seq}: details and proof`);
+	b.addEventListener('click', () => detail(e.seq).catch((err) => show('Audit entry', errorBox(err))));
+	return b;
+}
+
 function entriesTable(entries, pg, label) {
 	return table({
 		label,
 		columns: [
-			{ label: '#', cls: 'num', render: (e) => {
-				const b = h('button', { type: 'button', class: 'small secondary' }, String(e.seq));
-				b.setAttribute('aria-label', `Entry ${e.seq}: details and proof`);
-				b.addEventListener('click', () => detail(e.seq).catch((err) => show('Audit entry', errorBox(err))));
-				return b;
-			} },
+			{ label: '#', cls: 'num', render: entryButton },
 			{ label: 'Time', cls: 'nowrap', render: (e) => when(e.time) },
 			{ label: 'Actor', render: (e) => e.actor },
 			{ label: 'Type', render: (e) => h('code', e.type) },
 			{ label: 'Object', cls: 'break', render: (e) => e.object || '' },
-			{ label: 'Outcome', render: (e) => h('span', { class: `badge ${e.outcome === 'ok' ? 'ok' : 'bad'}` }, e.outcome) },
+			{ label: 'Outcome', render: (e) => h('span', { class: `badge long ${e.outcome === 'ok' ? 'ok' : 'bad'}` }, e.outcome) },
 		],
 		rows: entries,
 		empty: 'No entry matches.',
 		pager: pg,
+	});
+}
+
+const NOUNS = { view: ['view', 'views'], download: ['download', 'downloads'] };
+
+function entries(n) {
+	return `${num(n)} audit ${n === 1 ? 'entry' : 'entries'}`;
+}
+
+// Opening a message once writes several entries (its metadata, proof,
+// parts, body): those of one actor in one minute make one group, "4 views
+// by web:lena", each entry still there to open.
+function groupViews(es) {
+	const groups = new Map();
+	for (const e of es) {
+		const minute = e.time ? minuteOf(e.time) : '—';
+		const key = `${e.actor}\n${minute}`;
+		if (!groups.has(key)) groups.set(key, { actor: e.actor, minute, time: e.time, entries: [] });
+		groups.get(key).entries.push(e);
+	}
+	return [...groups.values()];
+}
+
+function groupWords(g) {
+	const counts = new Map();
+	for (const e of g.entries) counts.set(e.type, (counts.get(e.type) || 0) + 1);
+	const what = [...counts].map(([t, n]) => {
+		const [one, many] = NOUNS[t] || [`${t} entry`, `${t} entries`];
+		return `${num(n)} ${n === 1 ? one : many}`;
+	}).join(', ');
+	return `${what} by ${g.actor}`;
+}
+
+function groupsTable(groups, label) {
+	return table({
+		label,
+		columns: [
+			{ label: 'Minute (UTC)', cls: 'nowrap', render: (g) => (g.time ? h('time', { datetime: new Date(g.time).toISOString() }, g.minute) : '—') },
+			{ label: 'Actor', render: (g) => g.actor },
+			{ label: 'What', render: (g) => groupWords(g) },
+			{ label: 'Entries', render: (g) => h('div', { class: 'buttons' }, g.entries.map(entryButton)) },
+			{ label: 'Outcome', render: (g) => {
+				const bad = g.entries.filter((e) => e.outcome !== 'ok');
+				return bad.length ? bad.map((e) => h('span', { class: 'badge long bad' }, `#${e.seq} ${e.outcome}`))
+					: h('span', { class: 'badge ok' }, 'ok');
+			} },
+		],
+		rows: groups,
+		empty: 'Nobody viewed or downloaded it.',
 	});
 }
 
@@ -68,11 +120,16 @@ function viewersCard(params) {
 		h('h2', { id: 'who-viewed' }, 'Who viewed this message'),
 		h('div', { class: 'row' }, id.row, h('button', { type: 'submit' }, 'Show who viewed it')), out);
 	async function run() {
+		const n = id.input.value;
 		try {
-			const r = await api.get('/audit/who-viewed', { message: id.input.value });
+			const r = await api.get('/audit/who-viewed', { message: n });
 			const es = r.entries || [];
-			fill(out, h('p', `${num(es.length)} ${es.length === 1 ? 'access' : 'accesses'} to message ${id.input.value}.`),
-				entriesTable(es, null, `Accesses to message ${id.input.value}`));
+			const groups = groupViews(es);
+			fill(out, h('p', `${entries(es.length)} for message ${n}`,
+				es.length ? `, in ${num(groups.length)} group${groups.length === 1 ? '' : 's'} (one actor, one minute)` : '', '.'),
+			groupsTable(groups, `Accesses to message ${n}`),
+			es.length ? h('details', h('summary', `All ${entries(es.length)}, one by one`),
+				entriesTable(es, null, `Audit entries for message ${n}`)) : null);
 		} catch (err) { fill(out, errorBox(err)); }
 	}
 	form.addEventListener('submit', (e) => { e.preventDefault(); if (form.reportValidity()) run(); });
@@ -152,11 +209,14 @@ export async function render({ main, params, alive }) {
 
 	const list = h('section', { 'aria-labelledby': 'audit-entries' });
 	main.appendChild(list);
-	main.appendChild(h('div', { class: 'grid two' }, viewersCard(params), exportCard(f, alive)));
+	// Full width: the entries' objects and outcomes need the room.
+	main.appendChild(viewersCard(params));
+	main.appendChild(exportCard(f, alive));
 	try {
 		let r = await api.get('/audit', { ...f, offset: Math.max(0, offset), limit: LIMIT });
 		if (offset < 0) {
-			offset = Math.max(0, r.total - LIMIT);
+			// The newest page, on a page boundary: pages never overlap.
+			offset = r.total > 0 ? Math.floor((r.total - 1) / LIMIT) * LIMIT : 0;
 			if (offset > 0) r = await api.get('/audit', { ...f, offset, limit: LIMIT });
 		}
 		const total = r.total;

@@ -31,7 +31,7 @@ function accountsTable(accounts) {
 			{ label: 'Account', render: (a) => a.name },
 			{ label: 'Last harvest', render: (a) => (a.last_harvest ? when(a.last_harvest.time) : 'never') },
 			{ label: 'Outcome', render: (a) => (!a.last_harvest ? '—'
-				: h('span', { class: `badge ${a.last_harvest.ok ? 'ok' : 'bad'}` }, a.last_harvest.ok ? 'ok' : a.last_harvest.outcome)) },
+				: h('span', { class: `badge long ${a.last_harvest.ok ? 'ok' : 'bad'}` }, a.last_harvest.ok ? 'ok' : a.last_harvest.outcome)) },
 			{ label: 'Fetched', cls: 'num', render: (a) => num(a.last_harvest ? a.last_harvest.fetched : null) },
 			{ label: 'Failed runs', cls: 'num', render: (a) => num(a.runs ? a.runs.failed : null) },
 			{ label: 'Left upstream', cls: 'num', render: (a) => num(a.residue_upstream) },
@@ -129,7 +129,7 @@ function integrityCard(st, cps, me, alive) {
 	items.push(h('dt', 'Anchored outside'), h('dd', facts,
 		me.role === 'compliance' && anchorsConfigured(logs) ? anchorNow(facts, alive) : null));
 	items.push(h('dt', 'Last verify'), h('dd', v ? [when(v.time), ' ',
-		h('span', { class: `badge ${v.outcome === 'ok' ? 'ok' : 'bad'}` }, v.outcome === 'ok' ? 'passed' : v.outcome),
+		h('span', { class: `badge long ${v.outcome === 'ok' ? 'ok' : 'bad'}` }, v.outcome === 'ok' ? 'passed' : v.outcome),
 		v.full ? ' (full)' : ''] : 'never run'));
 	items.push(h('dt', 'Heartbeat gaps'), h('dd', h('span', { class: `badge ${hb.gaps ? 'warn' : 'ok'}` }, num(hb.gaps || 0)),
 		hb.last_entry ? [' · last entry ', when(hb.last_entry)] : ''));

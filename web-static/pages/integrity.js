@@ -44,7 +44,7 @@ async function verifyCard(alive) {
 		if (job.status === 'none') {
 			const last = job.last_recorded;
 			fill(out, h('p', { class: 'muted' }, last
-				? ['Last verify in the audit log: ', when(last.time), ` by ${last.actor}, `, h('span', { class: `badge ${last.outcome === 'ok' ? 'ok' : 'bad'}` }, last.outcome)]
+				? ['Last verify in the audit log: ', when(last.time), ` by ${last.actor}, `, h('span', { class: `badge long ${last.outcome === 'ok' ? 'ok' : 'bad'}` }, last.outcome)]
 				: 'Verify has not run yet.'));
 		} else if (job.status === 'running') {
 			const p = job.progress || {};
@@ -116,16 +116,29 @@ async function historyCard(params) {
 	return box;
 }
 
+// When the audit log began (its first entry with a time), or null.
+async function logStart() {
+	const r = await api.get('/audit', { offset: 0, limit: 5 });
+	const e = (r.entries || []).find((x) => x.time);
+	return e ? new Date(e.time) : null;
+}
+
 async function heartbeatCard() {
 	const box = h('section', { class: 'card stack', 'aria-labelledby': 'hb-title' }, h('h2', { id: 'hb-title' }, 'Heartbeat (last 7 days)'));
 	try {
 		const to = new Date();
 		const from = new Date(to.getTime() - 7 * 86400e3);
-		const r = await api.get('/checkpoints/gaps', { since: from.toISOString().replace(/\.\d+Z$/, 'Z') });
+		const [r, first] = await Promise.all([
+			api.get('/checkpoints/gaps', { since: from.toISOString().replace(/\.\d+Z$/, 'Z') }),
+			logStart().catch(() => null)]);
+		const start = first && first > from ? first : null;
 		const gaps = (r.gaps || []).map((g) => ({ from: new Date(g.from), to: new Date(g.to || to) }));
-		box.append(timeline({ title: 'Gaps in the audit log over the last 7 days', from, to, gaps }),
-			h('p', r.total ? h('span', { class: 'badge warn' }, `${num(r.total)} gap${r.total === 1 ? '' : 's'}`)
-				: h('span', { class: 'badge ok' }, 'no gaps'), ' ', h('span', { class: 'muted small-text' },
+		const gapWords = r.total ? h('span', { class: 'badge warn' }, `${num(r.total)} gap${r.total === 1 ? '' : 's'}`)
+			: h('span', { class: 'badge ok' }, start ? 'no gaps since then' : 'no gaps');
+		box.append(timeline({ title: 'Gaps in the audit log over the last 7 days', from, to, start, gaps }),
+			start ? h('p', 'The audit log began ', when(start),
+				': no data before it (grey).') : null,
+			h('p', gapWords, ' ', h('span', { class: 'muted small-text' },
 				`A gap is a pause of more than ${Math.round((r.threshold_s || 1800) / 60)} minutes between audit entries: the appliance was stopped, or entries are missing.`)));
 	} catch (err) {
 		box.appendChild(errorBox(err));

@@ -50,17 +50,30 @@ async function list(main) {
 	main.appendChild(form);
 }
 
-function exportRow(job) {
+// Cancels a running export, asking first; the server's answer (409 when
+// it finished meanwhile) is shown in the dialog. Resolves true when done.
+async function cancelExport(job) {
+	const a = await ask({ title: `Cancel export ${job.id}?`, confirm: 'Cancel the export', danger: true,
+		body: 'The export stops within a message and its partial file is removed. It can be started again.',
+		submit: () => api.del(`/exports/${job.id}`) });
+	if (a) announce(`Export ${job.id} cancelled.`);
+	return Boolean(a);
+}
+
+// A job's row; cancelled(): after a running job was cancelled here.
+function exportRow(job, cancelled) {
 	const p = job.progress || { done: 0, total: 0 };
 	let state;
 	if (job.status === 'running') {
+		const stop = actionButton('Cancel', `export ${job.id}`, 'small danger');
+		stop.addEventListener('click', async () => { if (await cancelExport(job)) cancelled(); });
 		state = h('div', h('progress', { max: String(p.total || 1), value: String(p.done || 0), 'aria-label': `Export ${job.id} progress` }),
-			h('span', { class: 'small-text muted' }, `${num(p.done)} of ${num(p.total)} steps`));
+			h('span', { class: 'small-text muted' }, `${num(p.done)} of ${num(p.total)} steps `), stop);
 	} else if (job.status === 'done') {
 		state = h('a', { class: 'button small primary', href: job.download ? job.download : api.url(`/exports/${job.id}/download`), download: '' },
 			`Download export ${job.id}`);
 	} else {
-		state = h('span', { class: 'badge bad' }, job.status, job.error ? `: ${job.error}` : '');
+		state = h('span', { class: 'badge long bad' }, job.status, job.error ? `: ${job.error}` : '');
 	}
 	return { job, state };
 }
@@ -117,12 +130,10 @@ async function one(main, name, params, alive) {
 				const b = actionButton('Ask to release', `“${x.name}”`, 'small secondary');
 				b.addEventListener('click', async () => {
 					const a = await ask({ title: `Ask to release the hold “${x.name}”?`, confirm: 'Ask for release',
-						body: 'A compliance officer must approve it; until then the hold stays.', reason: { label: 'Reason', required: true } });
+						body: 'A compliance officer must approve it; until then the hold stays.', reason: { label: 'Reason', required: true },
+						submit: ({ reason }) => api.post(`/holds/${encodeURIComponent(x.name)}/release`, { reason }) });
 					if (!a) return;
-					try {
-						const r = await api.post(`/holds/${encodeURIComponent(x.name)}/release`, { reason: a.reason });
-						fill(hmsg, okBox(`Release of “${x.name}” asked for (approval #${r.approval.id}); the hold stays until it is approved.`));
-					} catch (err) { fill(hmsg, errorBox(err)); }
+					fill(hmsg, okBox(`Release of “${x.name}” asked for (approval #${a.result.approval.id}); the hold stays until it is approved.`));
 				});
 				return b;
 			} },
@@ -137,6 +148,7 @@ async function one(main, name, params, alive) {
 		h('div', { class: 'row' }, hn.row, hq.row, h('button', { type: 'submit' }, 'Place hold')), hmsg);
 	holdForm.addEventListener('submit', async (e) => {
 		e.preventDefault();
+		fill(hmsg);
 		try {
 			const r = await api.post('/holds', { name: hn.input.value.trim(), query: hq.input.value, matter: name });
 			announce(`Hold ${r.name} placed on ${r.members} messages.`);
@@ -149,8 +161,16 @@ async function one(main, name, params, alive) {
 	const exportsBox = h('div', { class: 'stack', 'aria-live': 'polite' });
 	body.appendChild(exportsBox);
 	const highlight = params.get('export');
-	async function drawExports(jobs) {
-		const rows = jobs.map(exportRow);
+	let poll = null;
+	async function refresh() {
+		try {
+			const r = await api.get('/exports', { matter: name });
+			if (alive()) drawExports(r.exports || []);
+		} catch (err) { if (alive()) exportsBox.appendChild(errorBox(err)); }
+	}
+	function drawExports(jobs) {
+		clearTimeout(poll);
+		const rows = jobs.map((j) => exportRow(j, refresh));
 		fill(exportsBox, table({
 			label: 'Exports',
 			columns: [
@@ -164,13 +184,7 @@ async function one(main, name, params, alive) {
 			empty: 'No exports yet.',
 		}), jobs.filter((j) => j.status === 'done').slice(0, highlight ? 3 : 1).map(verifyHelp));
 		if (jobs.some((j) => j.status === 'running') && alive()) {
-			setTimeout(async () => {
-				if (!alive()) return;
-				try {
-					const r = await api.get('/exports', { matter: name });
-					if (alive()) drawExports(r.exports || []);
-				} catch (err) { if (alive()) exportsBox.appendChild(errorBox(err)); }
-			}, 700);
+			poll = setTimeout(() => { if (alive()) refresh(); }, 700);
 		}
 	}
 	drawExports(m.exports || []);
@@ -190,8 +204,7 @@ async function one(main, name, params, alive) {
 			if (bates.input.value.trim()) b.bates_prefix = bates.input.value.trim();
 			const r = await api.post('/exports', b);
 			fill(emsg, okBox(`Export ${r.id} started.`));
-			const all = await api.get('/exports', { matter: name });
-			drawExports(all.exports || []);
+			await refresh();
 		} catch (err) { fill(emsg, errorBox(err)); }
 	});
 	body.appendChild(exportForm);

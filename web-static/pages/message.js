@@ -64,7 +64,9 @@ export async function render({ main, parts, params, title }) {
 	}
 	const hd = meta.headers || {};
 	title(hd.subject || `Message ${id}`);
-	main.append(h('h1', { class: 'break' }, hd.subject || '(no subject)'), backLink);
+	// A long subject is cut to a few lines here; all of it is in the
+	// heading's title and in the headers below.
+	main.append(h('h1', { class: 'break clamp', title: hd.subject || null }, hd.subject || '(no subject)'), backLink);
 
 	const [proofText, cps, partList] = await Promise.all([
 		fetch(api.url(`/messages/${id}/proof`), { credentials: 'same-origin' }).then((r) => (r.ok ? r.text() : null)).catch(() => null),

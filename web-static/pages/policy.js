@@ -48,22 +48,27 @@ function impactView(r) {
 	return h('div', { class: 'stack dry-run' }, parts);
 }
 
-function editor(current, msg) {
+// editor(): proposed() is called after a proposal was made (the pending
+// proposals are drawn anew).
+function editor(current, msg, proposed) {
 	const text = field({ label: 'Policy text', name: 'policy', tag: 'textarea', value: current.text || '',
 		attrs: { rows: 14, spellcheck: 'false', 'aria-describedby': 'policy-syntax' } });
 	const syntax = h('p', { id: 'policy-syntax', class: 'syntax muted', 'aria-live': 'polite' }, 'Edit the rules; they are checked as you type.');
 	const impact = h('div', { 'aria-live': 'polite' });
 	const dry = h('button', { type: 'button' }, 'Dry run');
-	const propose = h('button', { type: 'button', class: 'primary' }, 'Propose…');
+	const propose = h('button', { type: 'button', class: 'primary', 'aria-describedby': 'policy-syntax' }, 'Propose…');
 	let timer = null;
 	let seq = 0;
 	text.input.addEventListener('input', () => {
+		// An earlier proposal's answer is about another text.
+		fill(msg);
 		clearTimeout(timer);
 		timer = setTimeout(async () => {
 			const mine = ++seq;
 			try {
 				const r = await api.post('/policy/check', { text: text.input.value });
 				if (mine !== seq) return;
+				propose.disabled = !r.ok;
 				if (r.ok) {
 					text.input.removeAttribute('aria-invalid');
 					syntax.className = 'syntax good';
@@ -90,15 +95,15 @@ function editor(current, msg) {
 	propose.addEventListener('click', async () => {
 		const a = await ask({ title: 'Propose this policy', confirm: 'Propose',
 			body: 'If it shortens any retention, it takes effect only when a compliance officer approves it.',
-			reason: { label: 'Reason for the change', required: true } });
+			reason: { label: 'Reason for the change', required: true },
+			submit: ({ reason }) => api.post('/policy/proposals', { text: text.input.value, reason }) });
 		if (!a) return;
-		try {
-			const r = await api.post('/policy/proposals', { text: text.input.value, reason: a.reason });
-			fill(msg, okBox(r.state === 'applied'
-				? `Policy version ${r.version} is in force: it shortens no retention, so it needed no approval.`
-				: `Proposal #${r.approval.id} shortens retention: it waits for approval by a compliance officer.`));
-			msg.scrollIntoView({ block: 'nearest' });
-		} catch (err) { fill(msg, errorBox(err)); }
+		const r = a.result;
+		// In force at once: the page is drawn anew around the new version.
+		if (r.state === 'applied') { go('policy', { applied: r.version }); return; }
+		fill(msg, okBox(`Proposal #${r.approval.id} shortens retention: it waits for approval by a compliance officer.`));
+		msg.scrollIntoView({ block: 'nearest' });
+		proposed();
 	});
 	return h('section', { class: 'card stack', 'aria-labelledby': 'edit-title' },
 		h('h2', { id: 'edit-title' }, 'Propose a change'), text.row, syntax,
@@ -139,27 +144,49 @@ async function history() {
 	return box;
 }
 
-async function proposals(me, msg) {
-	const box = h('section', { class: 'stack', 'aria-labelledby': 'prop-title' }, h('h2', { id: 'prop-title' }, 'Pending proposals'));
-	try {
-		const r = await api.get('/approvals', { state: 'pending' });
-		const items = (r.approvals || []).filter((a) => a.kind === 'policy');
-		box.appendChild(queueTable(items, me, msg, 'Pending policy proposals', () => go('policy', { t: Date.now() })));
-		for (const a of items) {
-			const one = await api.get(`/approvals/${a.id}`);
-			const d = one.proposal && one.proposal.diff;
-			if (d) box.append(h('h3', `Proposal #${a.id}: changes against version ${one.proposal.base_version}`), diffView(d));
-		}
-	} catch (err) {
-		box.appendChild(errorBox(err));
-	}
-	return box;
+// A pending policy proposal: its changes, and its impact on the archive
+// now (the dry run of its text), for the approver to see before deciding.
+function proposalView(a, one) {
+	const p = one.proposal || {};
+	const impact = h('div', { 'aria-live': 'polite' });
+	const dry = h('button', { type: 'button', class: 'secondary' }, `Dry run of proposal #${a.id}`);
+	dry.addEventListener('click', async () => {
+		fill(impact, h('p', { class: 'muted' }, 'Working out the impact…'));
+		try {
+			const r = await api.post('/policy/dry-run', { text: p.text });
+			fill(impact, r.ok === false ? errorBox({ message: `The policy does not parse: ${diagText(r)}` }) : impactView(r));
+		} catch (err) { fill(impact, errorBox(err)); }
+	});
+	return h('div', { class: 'stack' },
+		p.diff ? [h('h3', `Proposal #${a.id}: changes against version ${p.base_version}`), diffView(p.diff)] : h('h3', `Proposal #${a.id}`),
+		typeof p.text === 'string' ? h('div', { class: 'buttons' }, dry) : null, impact);
 }
 
-export async function render({ main, me }) {
+// The pending policy proposals; returns the section and draw() that
+// fills it anew.
+function proposals(me, msg) {
+	const list = h('div', { class: 'stack' });
+	const box = h('section', { class: 'stack', 'aria-labelledby': 'prop-title' }, h('h2', { id: 'prop-title' }, 'Pending proposals'), list);
+	async function draw() {
+		try {
+			const r = await api.get('/approvals', { state: 'pending' });
+			const items = (r.approvals || []).filter((a) => a.kind === 'policy');
+			const views = await Promise.all(items.map(async (a) => proposalView(a, await api.get(`/approvals/${a.id}`))));
+			fill(list, queueTable(items, me, msg, 'Pending policy proposals', () => go('policy', { t: Date.now() })), views);
+		} catch (err) {
+			fill(list, errorBox(err));
+		}
+	}
+	return { box, draw };
+}
+
+export async function render({ main, me, params }) {
 	main.appendChild(h('h1', 'Retention policy'));
 	const msg = h('div');
 	main.appendChild(msg);
+	if (params.get('applied')) {
+		fill(msg, okBox(`Policy version ${params.get('applied')} is in force: it shortens no retention, so it needed no approval.`));
+	}
 	let current;
 	try {
 		current = await api.get('/policy');
@@ -171,8 +198,10 @@ export async function render({ main, me }) {
 		h('h2', { id: 'cur-title' }, `In force: version ${current.version}`),
 		h('p', { class: 'muted small-text' }, 'Set ', when(current.created), ` by ${current.actor}`),
 		h('pre', { 'aria-label': 'The policy in force' }, current.text || ''));
-	main.appendChild(me.role === 'admin' ? h('div', { class: 'split' }, editor(current, msg), inForce) : inForce);
-	main.appendChild(await proposals(me, msg));
+	const pending = proposals(me, msg);
+	main.appendChild(me.role === 'admin' ? h('div', { class: 'split' }, editor(current, msg, pending.draw), inForce) : inForce);
+	await pending.draw();
+	main.appendChild(pending.box);
 	main.appendChild(await history());
 	if (me.role === 'compliance') main.appendChild(h('p', h('a', { href: '#/approvals' }, 'All approvals')));
 }

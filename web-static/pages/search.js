@@ -9,7 +9,7 @@ import { api } from '../lib/api.js';
 import { h, field, select, fill, when, num, bytes, clipIcon } from '../lib/dom.js';
 import { table, pager } from '../lib/table.js';
 import { go, href } from '../lib/router.js';
-import { ask, errorBox, announce, okBox } from '../lib/dialogs.js';
+import { ask, errorBox, announce, okBox, words } from '../lib/dialogs.js';
 
 const LIMIT = 50;
 
@@ -78,21 +78,40 @@ async function matterNames() {
 	return (r.matters || []).map((m) => m.name);
 }
 
-// Asks for a matter (an existing one, or a new one's name) and creates it
-// when it is new. Resolves to the matter's name or null.
-async function pickMatter(title, extraFields, confirm) {
+// Asks for a matter (an existing one, or a new one's name) and what else
+// the action needs, then does it with the dialog open: a new matter is
+// confirmed ("Create matter X?") and created only then, right before the
+// action; when the action then fails the dialog says the matter was made.
+// opts: {title, fields, confirm, failed (words: "the hold was not placed"),
+// action(name, values) -> result}. Resolves to {name, values, result,
+// created} or null.
+async function pickMatter({ title, fields: extra, confirm, failed, action }) {
 	let names = [];
 	try { names = await matterNames(); } catch { names = []; }
 	const fields = [{ label: 'Matter', name: 'matter', attrs: { list: 'matter-names', required: true },
-		hint: names.length ? 'An existing matter, or a new name to create one.' : 'A name for a new matter.' }, ...extraFields];
+		hint: names.length ? 'An existing matter, or a new name to create one.' : 'A name for a new matter.' }, ...extra];
 	const dl = h('datalist', { id: 'matter-names' }, names.map((n) => h('option', { value: n })));
 	document.body.appendChild(dl);
+	let created = null;
 	try {
-		const a = await ask({ title, fields, confirm });
-		if (!a) return null;
-		const name = a.values.matter.trim();
-		if (!names.includes(name)) await api.post('/matters', { name });
-		return { name, values: a.values };
+		const a = await ask({ title, fields, confirm, submit: async ({ values }) => {
+			const name = values.matter.trim();
+			if (!names.includes(name)) {
+				const yes = await ask({ title: `Create matter “${name}”?`, confirm: 'Create matter',
+					body: `There is no matter “${name}” yet. Matters cannot be deleted: check the name.` });
+				if (!yes) throw new Error('No matter was created. Pick an existing matter or confirm the new name.');
+				await api.post('/matters', { name });
+				names.push(name);
+				created = name;
+			}
+			try {
+				return await action(name, values);
+			} catch (err) {
+				if (created !== name) throw err;
+				throw new Error(`The matter “${name}” was created, but ${failed}: ${words(err)}`);
+			}
+		} });
+		return a ? { name: a.values.matter.trim(), values: a.values, result: a.result, created } : null;
 	} finally {
 		dl.remove();
 	}
@@ -184,9 +203,10 @@ export async function render({ main, params }) {
 	const tbl = table({
 		label: 'Search results',
 		columns: [
-			{ label: 'Date', cls: 'nowrap', render: (m) => when(m.date) },
-			{ label: 'From', cls: 'break hide-narrow', render: (m) => m.from || '' },
-			{ label: 'Subject', cls: 'subject', render: (m) => [h('a', { href: href(`message/${m.id}`, { back: location.hash }) }, m.subject || '(no subject)'),
+			{ label: 'Date', cls: 'date', render: (m) => when(m.date) },
+			{ label: 'From', cls: 'from break hide-narrow', render: (m) => m.from || '' },
+			{ label: 'Subject', cls: 'subject', render: (m) => [h('a', { href: href(`message/${m.id}`, { back: location.hash }),
+				title: m.subject || null }, m.subject || '(no subject)'),
 				h('span', { class: 'show-narrow muted small-text' }, m.from || '')] },
 			{ label: 'Account', cls: 'hide-narrow', render: (m) => m.account },
 			{ label: 'Size', cls: 'num hide-narrow nowrap', render: (m) => [m.has_attachment ? clipIcon('has attachments') : '', ' ', bytes(m.size)] },
@@ -199,50 +219,56 @@ export async function render({ main, params }) {
 
 	const actions = h('div', { class: 'selection-bar', role: 'group', 'aria-label': 'Act on these results' },
 		h('span', { class: 'muted' }, exact ? `All ${num(r.total)} results of this search:` : `All results of this search (${many}):`));
-	const holdB = h('button', { type: 'button' }, 'Place hold…');
+	// A hold without a query would hold everything: it needs one.
+	const holdB = h('button', { type: 'button', 'aria-describedby': q ? null : 'hold-needs-query',
+		title: q ? null : 'A hold needs a query: search for what to hold first.' }, 'Place hold…');
+	holdB.disabled = !q;
 	const exportB = h('button', { type: 'button' }, 'Export…');
 	const saveB = h('button', { type: 'button' }, 'Save to matter…');
 	const note = h('div');
 	actions.append(holdB, exportB, saveB);
+	if (!q) actions.append(h('span', { id: 'hold-needs-query', class: 'muted small-text' }, 'A hold needs a query.'));
 	holdB.addEventListener('click', async () => {
 		fill(note);
-		try {
-			const m = await pickMatter(`Place a hold on ${many} messages`, [
+		const m = await pickMatter({ title: `Place a hold on ${many} messages`, confirm: 'Place hold',
+			fields: [
 				{ label: 'Hold name', name: 'name', attrs: { required: true } },
 				{ label: 'Note', name: 'note', tag: 'textarea', attrs: { rows: 2 } },
-			], 'Place hold');
-			if (!m) return;
-			const body = { name: m.values.name.trim(), query: q, matter: m.name };
-			if (m.values.note.trim()) body.note = m.values.note.trim();
-			const res = await api.post('/holds', body);
-			fill(note, okBox(`Hold “${res.name}” placed: it covers ${num(res.members)} messages, and later mail that matches.`));
-			announce(`Hold ${res.name} placed.`);
-		} catch (err) { fill(note, errorBox(err)); }
+			],
+			failed: 'the hold was not placed',
+			action: (matter, v) => {
+				const body = { name: v.name.trim(), query: q, matter };
+				if (v.note.trim()) body.note = v.note.trim();
+				return api.post('/holds', body);
+			} });
+		if (!m) return;
+		fill(note, okBox(`Hold “${m.result.name}” placed: it covers ${num(m.result.members)} messages, and later mail that matches.`));
+		announce(`Hold ${m.result.name} placed.`);
 	});
 	exportB.addEventListener('click', async () => {
 		fill(note);
-		try {
-			const m = await pickMatter(`Export ${many} messages`, [
+		const m = await pickMatter({ title: `Export ${many} messages`, confirm: 'Start export',
+			fields: [
 				{ label: 'Bates prefix', name: 'bates', hint: 'Optional; the matter’s own once it has an export.', attrs: { pattern: '[A-Za-z0-9_-]{0,32}' } },
-			], 'Start export');
-			if (!m) return;
-			const body = { query: q, matter: m.name, format: 'zip' };
-			if (m.values.bates.trim()) body.bates_prefix = m.values.bates.trim();
-			const res = await api.post('/exports', body);
-			announce(`Export ${res.id} started.`);
-			go(`matters/${m.name}`, { export: res.id });
-		} catch (err) { fill(note, errorBox(err)); }
+			],
+			failed: 'the export did not start',
+			action: (matter, v) => {
+				const body = { query: q, matter, format: 'zip' };
+				if (v.bates.trim()) body.bates_prefix = v.bates.trim();
+				return api.post('/exports', body);
+			} });
+		if (!m) return;
+		announce(`Export ${m.result.id} started.`);
+		go(`matters/${m.name}`, { export: m.result.id });
 	});
 	saveB.addEventListener('click', async () => {
 		fill(note);
-		try {
-			const m = await pickMatter('Save this search to a matter', [
-				{ label: 'Search name', name: 'name', attrs: { required: true } },
-			], 'Save search');
-			if (!m) return;
-			await api.post(`/matters/${encodeURIComponent(m.name)}/searches`, { name: m.values.name.trim(), query: q });
-			fill(note, okBox(h('span', `Saved to the matter `, h('a', { href: href(`matters/${m.name}`) }, m.name), '.')));
-		} catch (err) { fill(note, errorBox(err)); }
+		const m = await pickMatter({ title: 'Save this search to a matter', confirm: 'Save search',
+			fields: [{ label: 'Search name', name: 'name', attrs: { required: true } }],
+			failed: 'the search was not saved',
+			action: (matter, v) => api.post(`/matters/${encodeURIComponent(matter)}/searches`, { name: v.name.trim(), query: q }) });
+		if (!m) return;
+		fill(note, okBox(h('span', `Saved to the matter `, h('a', { href: href(`matters/${m.name}`) }, m.name), '.')));
 	});
 
 	// Counting every match of a common word takes a while at a million

@@ -41,14 +41,15 @@ export async function launch() {
 // A new context and page with everything that happens in it recorded:
 // rec.requests (URLs), rec.dialogs, rec.csp (securitypolicyviolation
 // events of the app's pages), rec.console (errors), rec.pageErrors.
-export async function openPage(browser, { width = 1280, height = 860, scheme = 'light' } = {}) {
+// timezoneId: the browser's own zone (the app shows UTC whatever it is).
+export async function openPage(browser, { width = 1280, height = 860, scheme = 'light', timezoneId = 'UTC' } = {}) {
 	const context = await browser.newContext({
 		ignoreHTTPSErrors: true, // the appliance's self-signed certificate
 		viewport: { width, height },
 		colorScheme: scheme,
 		acceptDownloads: true,
 		locale: 'en-GB',
-		timezoneId: 'UTC',
+		timezoneId,
 	});
 	const rec = { requests: [], dialogs: [], csp: [], console: [], pageErrors: [] };
 	context.on('request', (r) => rec.requests.push(r.url()));
@@ -154,6 +155,22 @@ export function pvRun(...args) {
 
 export function auditEntries(...filter) {
 	return pv('--json', 'audit', 'list', ...filter).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+// Every <time> in <main> is shown in UTC and says so: its text ends in
+// "UTC" (a day: "(UTC)"), and a time of day is its datetime's in UTC,
+// whatever the browser's own zone.
+export async function assertUtcTimes(page, what) {
+	const times = await page.locator('main time').evaluateAll((ts) => ts.map((t) => ({ text: t.textContent, dt: t.getAttribute('datetime') })));
+	assert.ok(times.length > 0, `${what}: some times shown`);
+	for (const { text, dt } of times) {
+		assert.match(text, /UTC\)?$/, `${what}: "${text}" names its zone`);
+		const m = /(\d{1,2}):(\d{2})/.exec(text);
+		if (!m) continue;
+		const d = new Date(dt);
+		assert.equal(`${Number(m[1])}:${m[2]}`, `${d.getUTCHours()}:${String(d.getUTCMinutes()).padStart(2, '0')}`,
+			`${what}: "${text}" is ${dt} in UTC`);
+	}
 }
 
 // No CSP violation, page error or dialog so far on the app's pages.
