@@ -5,7 +5,7 @@
 import { api, setCsrf, whenExpired } from './lib/api.js';
 import { h, fill } from './lib/dom.js';
 import { current, match } from './lib/router.js';
-import { errorBox } from './lib/dialogs.js';
+import { errorBox, ask, FieldError } from './lib/dialogs.js';
 import * as signin from './pages/signin.js';
 
 const ALL = ['admin', 'legal', 'compliance'];
@@ -50,9 +50,11 @@ function drawNav(activePath) {
 	});
 	fill(nav, h('ul', items));
 	showCurrent(nav);
+	const pw = h('button', { type: 'button', class: 'secondary small' }, 'Change password');
+	pw.addEventListener('click', changePassword);
 	const out = h('button', { type: 'button', class: 'secondary small' }, 'Sign out');
 	out.addEventListener('click', signOut);
-	fill(who, h('span', { class: 'user' }, me.user, h('span', { class: 'role' }, ROLE_NAMES[me.role] || me.role)), out);
+	fill(who, h('span', { class: 'user' }, me.user, h('span', { class: 'role' }, ROLE_NAMES[me.role] || me.role)), pw, out);
 }
 
 // On a phone the navigation scrolls sideways: the current page's link is
@@ -73,6 +75,33 @@ function notFound() {
 	fill(main, h('h1', 'Not found'),
 		errorBox({ message: 'This address is not valid: nothing is found under it.' }),
 		h('p', h('a', { href: '#/' }, 'Go to the dashboard')));
+}
+
+// One's own password: the current one first; every session of the user
+// ends with the change, this one too.
+async function changePassword() {
+	const answer = await ask({
+		title: 'Change your password',
+		body: 'Every session of yours ends with the change, this one too: you then sign in with the new password.',
+		confirm: 'Change password',
+		fields: [
+			{ label: 'Current password', name: 'current', type: 'password', attrs: { required: true, autocomplete: 'current-password' } },
+			{ label: 'New password', name: 'next', type: 'password', hint: 'At least 12 characters.', attrs: { required: true, minlength: 12, autocomplete: 'new-password' } },
+			{ label: 'New password again', name: 'again', type: 'password', attrs: { required: true, minlength: 12, autocomplete: 'new-password' } },
+		],
+		submit: async ({ values }) => {
+			if (values.next !== values.again) throw new FieldError('again', 'The two new passwords differ.');
+			try {
+				await api.put('/me/password', { current: values.current, new: values.next });
+			} catch (x) {
+				if (x.status === 403) throw new FieldError('current', 'The current password is wrong.');
+				throw x;
+			}
+		},
+	});
+	if (!answer) return;
+	setCsrf(null);
+	showSignIn('Your password was changed: sign in with the new one.');
 }
 
 async function signOut() {

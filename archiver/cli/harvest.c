@@ -211,7 +211,7 @@ int cli_harvest(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
 		if (p.t.sessions_failed == 1)
 			r = pv_fail(err, PV_ERR, "harvest of %s", p.t.first_failure);
 		else if (p.t.sessions_failed > 1)
-			r = pv_fail(err, PV_ERR, "%d of %d harvests failed; the first: %s",
+			r = pv_fail(err, PV_ERR, "%d of %d accounts failed; the first: %s",
 				    p.t.sessions_failed, p.t.sessions, p.t.first_failure);
 	}
 	fflush(stdout);

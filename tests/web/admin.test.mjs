@@ -148,6 +148,43 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await other.context.close();
 	});
 
+	await t.test('a user changes their own password: the current one first, then signs in anew', async () => {
+		await go(page, 'users');
+		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Add a user' }) });
+		await form.getByLabel('New user name').fill('rosa');
+		await form.getByLabel('Role').selectOption('legal');
+		await form.getByLabel('Initial password').fill(PW);
+		await form.getByRole('button', { name: 'Add user' }).click();
+		await page.getByRole('button', { name: 'Enrol TOTP for rosa' }).waitFor();
+
+		const other = await openPage(browser);
+		const p = other.page;
+		await signIn(p, 'rosa');
+		const NEW = 'rosa has a new passphrase';
+		await p.getByRole('button', { name: 'Change password' }).click();
+		const dlg = p.getByRole('dialog', { name: 'Change your password' });
+		await dlg.getByLabel('Current password').fill('not the password at all');
+		await dlg.getByLabel('New password', { exact: true }).fill(NEW);
+		await dlg.getByLabel('New password again').fill(NEW + '!');
+		await dlg.getByRole('button', { name: 'Change password' }).click();
+		await dlg.getByText('The two new passwords differ.').waitFor();
+		await dlg.getByLabel('New password again').fill(NEW);
+		await dlg.getByRole('button', { name: 'Change password' }).click();
+		await dlg.getByText('The current password is wrong.').waitFor();
+		assert.equal(await dlg.getByLabel('Current password').getAttribute('aria-invalid'), 'true');
+		await assertAxe(p, 'change password');
+		await shots(p, 'change-password');
+		await dlg.getByLabel('Current password').fill(PW);
+		await dlg.getByRole('button', { name: 'Change password' }).click();
+		await p.getByText('Your password was changed: sign in with the new one.').waitFor();
+		await p.getByLabel('User name').fill('rosa');
+		await p.getByLabel('Password').fill(PW);
+		await p.getByRole('button', { name: 'Sign in' }).click();
+		await p.getByText('The user name or password is wrong.').waitFor();
+		await signIn(p, 'rosa', { password: NEW });
+		await other.context.close();
+	});
+
 	await t.test('roles that must use a second factor: no lock-out', async () => {
 		await go(page, 'users');
 		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Roles that must use a second factor' }) });

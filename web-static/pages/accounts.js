@@ -33,15 +33,9 @@ function messages(n) {
 	return `${num(n)} ${n === 1 ? 'message' : 'messages'}`;
 }
 
-// The harvest command says "2 of 3 harvests failed": one harvest per
-// account, so the page says accounts.
-function harvestError(text) {
-	return (text || '').replace(/^(\d+) of (\d+) harvests failed/, '$1 of $2 accounts failed');
-}
-
 function harvestResult(job) {
 	const res = job.result;
-	const err = harvestError(job.error);
+	const err = job.error || '';
 	return h('p', { class: `notice ${job.state === 'done' ? 'ok' : 'error'}` },
 		job.state === 'done' ? 'The last harvest finished: ' : `The last harvest failed${err ? `: ${err}` : ''}. `,
 		res ? `${messages(res.fetched)} fetched, ${num(res.deleted)} deleted upstream, ${messages(res.failed)} failed.` : '', ' ', when(job.finished));
