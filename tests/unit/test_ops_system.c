@@ -340,12 +340,29 @@ static void test_user_password_role_totp_audited(void **state)
 	assert_string_equal(ops_audit_last(&f).object, "user=lena totp=removed");
 	assert_int_equal(archive_user_totp_remove(f.ar, "web:adam", "lena", &err), PV_ENOTFOUND);
 
+	/* Not of admins while none has a second factor: all locked out. */
+	assert_int_equal(archive_totp_require(f.ar, "web:adam", "compliance,admin", roles, &err),
+			 PV_EEXISTS);
+	assert_non_null(strstr(err.msg, "every admin would be locked out"));
+	fx_must(archive_totp_required_roles(f.ar, roles, &err), &err, "get");
+	assert_string_equal(roles, "");
+	fx_must(archive_user_add(f.ar, "cli:root", "adam", "admin", "correct horse battery", false,
+				 NULL, &err), &err, "add adam");
+	fx_must(archive_user_totp_enrol(f.ar, "cli:root", "adam", &e, &err), &err, "enrol adam");
+	archive_totp_enrolment_wipe(&e);
 	fx_must(archive_totp_require(f.ar, "web:adam", "compliance,admin", roles, &err), &err, "req");
 	assert_string_equal(roles, "admin,compliance");
 	assert_string_equal(ops_audit_last(&f).object, "totp-required=admin,compliance");
 	fx_must(archive_totp_required_roles(f.ar, roles, &err), &err, "get");
 	assert_string_equal(roles, "admin,compliance");
 	assert_int_equal(archive_totp_require(f.ar, "web:adam", "root", roles, &err), PV_EUSAGE);
+	/* nor may the last admin with one lose it, their role or their account */
+	assert_int_equal(archive_user_totp_remove(f.ar, "web:adam", "adam", &err), PV_EEXISTS);
+	assert_int_equal(archive_user_set_role(f.ar, "web:adam", "adam", "legal", &err), PV_EEXISTS);
+	assert_int_equal(archive_user_remove(f.ar, "web:adam", "adam", &err), PV_EEXISTS);
+	fx_must(archive_user_get(f.ar, "adam", &u, &err), &err, "get adam");
+	assert_string_equal(u.role, "admin");
+	assert_true(u.totp);
 	fx_free(&f);
 }
 

@@ -367,7 +367,7 @@ static void test_view_html_is_sanitised_and_audited(void **state)
 	fx_must(archive_view_html(f.ar, "web:alice", 3, ARCHIVE_VIEW_LIVE, &html, &had, &err), &err,
 		"html of text");
 	assert_false(had);
-	assert_non_null(strstr(pv_buf_str(&html), "<pre>From: cy@c.example\nTo: x@o.example\n"));
+	assert_non_null(strstr(pv_buf_str(&html), "\">From: cy@c.example\nTo: x@o.example\n"));
 	assert_non_null(strstr(pv_buf_str(&html), "body of lunch"));
 	pv_buf_free(&html);
 	fx_free(&f);
