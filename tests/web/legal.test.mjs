@@ -238,9 +238,18 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		await page.getByRole('heading', { name: `Matter: ${matter}` }).waitFor();
 		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Place a hold' }) });
 		await form.getByLabel('Hold name').fill('Smith hold');
-		await form.getByLabel('Query').fill('from:nobody-at-all@example.invalid');
+		// The query is checked as it is typed, as in the search.
+		const query = form.getByLabel('Query');
+		await query.fill('from:(unclosed');
+		await form.getByText(/^✗ /).waitFor();
+		assert.equal(await query.getAttribute('aria-invalid'), 'true');
+		await query.fill('from:nobody-at-all@example.invalid');
+		await form.getByText('✓ The query is well formed.').waitFor();
+		await form.getByLabel('Note (optional)').fill('Case 42-17, letter of 1 Dec');
 		await form.getByRole('button', { name: 'Place hold' }).click();
-		await page.getByRole('region', { name: 'Holds' }).getByRole('cell', { name: 'Smith hold', exact: true }).waitFor();
+		const cell = page.getByRole('region', { name: 'Holds' }).getByRole('cell', { name: /^Smith hold/ });
+		await cell.waitFor();
+		assert.match(await cell.innerText(), /Case 42-17, letter of 1 Dec/);
 		assert.match(pv('hold', 'list'), /Smith hold/);
 	});
 

@@ -8,6 +8,20 @@ import { h, field, select, fill, when, num, bytes, copyButton, actionButton } fr
 import { table } from '../lib/table.js';
 import { href, go } from '../lib/router.js';
 import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
+import { syntaxChecker } from '../lib/syntax.js';
+
+// A query box of a matter's form: wide, its syntax checked as it is typed.
+function queryField(label, name, value, emptyText) {
+	const f = field({ label, name, value, attrs: { required: true, maxlength: 4096, autocomplete: 'off', spellcheck: 'false' } });
+	const out = h('p', { id: `${f.input.id}-syntax`, class: 'syntax muted', 'aria-live': 'polite' });
+	f.input.setAttribute('aria-describedby', out.id);
+	f.row.classList.add('grow');
+	f.row.appendChild(out);
+	const check = syntaxChecker(f.input, out, emptyText);
+	f.input.addEventListener('input', check);
+	if (value) check();
+	return f;
+}
 
 async function list(main) {
 	main.appendChild(h('h1', 'Matters'));
@@ -120,7 +134,7 @@ async function one(main, name, params, alive) {
 	body.appendChild(table({
 		label: 'Holds',
 		columns: [
-			{ label: 'Hold', render: (x) => x.name },
+			{ label: 'Hold', render: (x) => (x.note ? h('span', x.name, h('br'), h('span', { class: 'muted small-text' }, x.note)) : x.name) },
 			{ label: 'Query', cls: 'break', render: (x) => h('code', x.query) },
 			{ label: 'Messages', cls: 'num', render: (x) => num(x.members) },
 			{ label: 'State', render: (x) => (x.released ? h('span', { class: 'badge' }, 'released ', when(x.released, true))
@@ -142,15 +156,19 @@ async function one(main, name, params, alive) {
 		rows: m.holds || [],
 		empty: 'No holds.',
 	}));
-	const hq = field({ label: 'Query', name: 'query', attrs: { required: true } });
+	const hq = queryField('Query', 'query', '', 'A hold needs a query: it holds what the query finds.');
 	const hn = field({ label: 'Hold name', name: 'hold', attrs: { required: true, maxlength: 128 } });
+	const hnote = field({ label: 'Note (optional)', name: 'note', hint: 'Why it is held: a case number, a letter.', attrs: { maxlength: 1024 } });
+	hnote.row.classList.add('grow');
 	const holdForm = h('form', { class: 'card stack', 'aria-labelledby': 'new-hold' }, h('h3', { id: 'new-hold' }, 'Place a hold'),
-		h('div', { class: 'row' }, hn.row, hq.row, h('button', { type: 'submit' }, 'Place hold')), hmsg);
+		h('div', { class: 'row top' }, hn.row, hq.row), h('div', { class: 'row' }, hnote.row, h('button', { type: 'submit' }, 'Place hold')), hmsg);
 	holdForm.addEventListener('submit', async (e) => {
 		e.preventDefault();
 		fill(hmsg);
 		try {
-			const r = await api.post('/holds', { name: hn.input.value.trim(), query: hq.input.value, matter: name });
+			const b = { name: hn.input.value.trim(), query: hq.input.value, matter: name };
+			if (hnote.input.value.trim()) b.note = hnote.input.value.trim();
+			const r = await api.post('/holds', b);
 			announce(`Hold ${r.name} placed on ${r.members} messages.`);
 			go(`matters/${name}`);
 		} catch (err) { fill(hmsg, errorBox(err)); }
@@ -189,14 +207,14 @@ async function one(main, name, params, alive) {
 	}
 	drawExports(m.exports || []);
 
-	const eq = field({ label: 'Query', name: 'equery', attrs: { required: true },
-		value: (m.searches && m.searches[0] && m.searches[0].query) || '' });
+	const eq = queryField('Query', 'equery', (m.searches && m.searches[0] && m.searches[0].query) || '',
+		'An export needs a query: it exports what the query finds.');
 	const fmt = select({ label: 'Format', name: 'format', options: [['zip', 'zip'], ['tar.gz', 'tar.gz']] });
 	const bates = field({ label: 'Bates prefix', name: 'bates', hint: 'Fixed by the matter’s first export.',
 		attrs: { maxlength: 32 } });
 	const emsg = h('div');
 	const exportForm = h('form', { class: 'card stack', 'aria-labelledby': 'new-export' }, h('h3', { id: 'new-export' }, 'New export'),
-		h('div', { class: 'row' }, eq.row, fmt.row, bates.row, h('button', { type: 'submit', class: 'primary' }, 'Start export')), emsg);
+		h('div', { class: 'row' }, eq.row), h('div', { class: 'row' }, fmt.row, bates.row, h('button', { type: 'submit', class: 'primary' }, 'Start export')), emsg);
 	exportForm.addEventListener('submit', async (e) => {
 		e.preventDefault();
 		try {

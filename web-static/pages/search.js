@@ -10,6 +10,7 @@ import { h, field, select, fill, when, num, bytes, clipIcon } from '../lib/dom.j
 import { table, pager } from '../lib/table.js';
 import { go, href } from '../lib/router.js';
 import { ask, errorBox, announce, okBox, words } from '../lib/dialogs.js';
+import { syntaxChecker } from '../lib/syntax.js';
 
 const LIMIT = 50;
 
@@ -35,42 +36,6 @@ function helpPanel() {
 		h('h3', 'Keyboard'),
 		h('p', { class: 'small-text' }, h('kbd', 'PageDown'), ' / ', h('kbd', 'PageUp'),
 			' in the results: next / previous page. ', h('kbd', '/'), ': back to the search box.'));
-}
-
-// Asks the server whether q parses, as the user types (debounced).
-function syntaxChecker(input, out) {
-	let timer = null;
-	let seq = 0;
-	return function check() {
-		clearTimeout(timer);
-		timer = setTimeout(async () => {
-			const mine = ++seq;
-			const q = input.value;
-			if (!q.trim()) {
-				input.removeAttribute('aria-invalid');
-				out.className = 'syntax muted';
-				fill(out, 'An empty search lists every message.');
-				return;
-			}
-			try {
-				const r = await api.get('/search/check', { q });
-				if (mine !== seq) return;
-				if (r.ok) {
-					input.removeAttribute('aria-invalid');
-					out.className = 'syntax good';
-					fill(out, '✓ The query is well formed.');
-				} else {
-					input.setAttribute('aria-invalid', 'true');
-					out.className = 'syntax bad';
-					fill(out, `✗ ${r.message}`);
-				}
-			} catch (err) {
-				if (mine !== seq) return;
-				out.className = 'syntax bad';
-				fill(out, err.message);
-			}
-		}, 250);
-	};
 }
 
 async function matterNames() {
