@@ -23,6 +23,17 @@ function totp(b32, t = Date.now() / 1000) {
 	return String((mac.readUInt32BE(off) & 0x7fffffff) % 1e6).padStart(6, '0');
 }
 
+// Adds a user with the Users page's form, as the admin does.
+async function addUser(page, name, role) {
+	await go(page, 'users');
+	const form = page.locator('form', { has: page.getByRole('heading', { name: 'Add a user' }) });
+	await form.getByLabel('New user name').fill(name);
+	await form.getByLabel('Role').selectOption(role);
+	await form.getByLabel('Initial password').fill(PW);
+	await form.getByRole('button', { name: 'Add user' }).click();
+	await page.getByRole('button', { name: `Enrol TOTP for ${name}` }).waitFor();
+}
+
 test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async (t) => {
 	const browser = await launch();
 	t.after(() => browser.close());
@@ -116,12 +127,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 	});
 
 	await t.test('add a user, enrol TOTP (QR drawn here), the user signs in with a code', async () => {
-		await go(page, 'users');
-		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Add a user' }) });
-		await form.getByLabel('New user name').fill('quinn');
-		await form.getByLabel('Role').selectOption('legal');
-		await form.getByLabel('Initial password').fill(PW);
-		await form.getByRole('button', { name: 'Add user' }).click();
+		await addUser(page, 'quinn', 'legal');
 		await page.getByRole('button', { name: 'Enrol TOTP for quinn' }).click();
 		await page.getByRole('dialog').getByRole('button', { name: 'Enrol' }).click();
 		const qr = page.getByRole('img', { name: "QR code for quinn's authenticator" });
@@ -149,13 +155,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 	});
 
 	await t.test('a user changes their own password: the current one first, then signs in anew', async () => {
-		await go(page, 'users');
-		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Add a user' }) });
-		await form.getByLabel('New user name').fill('rosa');
-		await form.getByLabel('Role').selectOption('legal');
-		await form.getByLabel('Initial password').fill(PW);
-		await form.getByRole('button', { name: 'Add user' }).click();
-		await page.getByRole('button', { name: 'Enrol TOTP for rosa' }).waitFor();
+		await addUser(page, 'rosa', 'legal');
 
 		const other = await openPage(browser);
 		const p = other.page;
