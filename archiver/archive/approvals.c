@@ -139,8 +139,7 @@ static int prepare_hold(struct archive *ar, const char *name, struct approval_pr
 	int64_t id, members, pending;
 	int r;
 	if ((r = hold_active(ar->cat->conn, name, &id, &members, err)) < 0 ||
-	    (r = approval_store_pending(ar->cat->conn, "hold-release", name, strlen(name), &pending,
-					err)) < 0)
+	    (r = approval_pending_release(ar, name, &pending, err)) < 0)
 		return r;
 	if (pending != 0 && (res->conflict = true))
 		return pv_fail(err, PV_ERR, "the release of hold '%s' is already proposed (approval "
@@ -460,6 +459,12 @@ int approval_get(struct archive *ar, int64_t id, bool with_payload, struct appro
 		 struct pv_error *err)
 {
 	return approval_store_get(ar->cat->conn, id, with_payload, row, err);
+}
+
+int approval_pending_release(struct archive *ar, const char *name, int64_t *id_r,
+			     struct pv_error *err)
+{
+	return approval_store_pending(ar->cat->conn, "hold-release", name, strlen(name), id_r, err);
 }
 
 int approval_list(struct archive *ar, const char *state, uint64_t offset, uint64_t limit,

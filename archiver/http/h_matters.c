@@ -3,6 +3,7 @@
  * POST /api/v1/matters/{name}/searches (legal). */
 #include <string.h>
 
+#include "archiver/archive/approvals.h"
 #include "archiver/archive/export_jobs.h"
 #include "archiver/archive/matters.h"
 #include "archiver/archive/search.h"
@@ -20,6 +21,16 @@ struct holds_out {
 	struct pv_error *err;
 };
 
+/* h as JSON, with the approval that would release it while it is active. */
+static int append_hold_json(struct holds_out *o, const struct hold *h, const char *matter)
+{
+	int64_t pending = 0;
+	int r;
+	if (h->released_at == 0 && (r = approval_pending_release(o->ar, h->name, &pending, o->err)) < 0)
+		return r;
+	return json_array_append_new(o->a, legal_json_hold(h, matter, pending)) < 0 ? PV_ERR : 0;
+}
+
 static int hold_out(void *ctx, const struct hold *h)
 {
 	struct holds_out *o = ctx;
@@ -32,7 +43,7 @@ static int hold_out(void *ctx, const struct hold *h)
 	}
 	if ((r = archive_matter_of_hold(o->ar, h->name, matter, sizeof(matter), o->err)) < 0)
 		return r;
-	return json_array_append_new(o->a, legal_json_hold(h, matter)) < 0 ? PV_ERR : 0;
+	return append_hold_json(o, h, matter);
 }
 
 int h_holds(struct http_request *rq, struct http_response *rs)
@@ -101,8 +112,7 @@ static int append_search(void *ctx, const struct matter_search *s)
 
 static int append_hold(void *ctx, const struct hold *h)
 {
-	struct holds_out *o = ctx;
-	return json_array_append_new(o->a, legal_json_hold(h, o->only)) < 0 ? PV_ERR : 0;
+	return append_hold_json(ctx, h, ((struct holds_out *)ctx)->only);
 }
 
 struct jobs_out {

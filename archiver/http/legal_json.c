@@ -93,15 +93,17 @@ json_t *legal_json_part(const struct archive_message_part *p)
 			 "in_message", p->in_message, "size", (json_int_t)p->size, "cut", p->cut);
 }
 
-json_t *legal_json_hold(const struct hold *h, const char *matter)
+json_t *legal_json_hold(const struct hold *h, const char *matter, int64_t release_pending)
 {
-	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}", "id",
+	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "id",
 			 (json_int_t)h->id, "name", legal_json_text(h->name), "query",
 			 legal_json_text(h->query), "note", legal_json_text(h->note), "created",
 			 legal_json_time(h->created_at, false), "created_by",
 			 legal_json_text(h->actor), "released", legal_json_time(h->released_at, true),
 			 "released_by", text_or_null(h->released_at ? h->released_by : NULL),
-			 "members", (json_int_t)h->members, "matter", text_or_null(matter));
+			 "members", (json_int_t)h->members, "matter", text_or_null(matter),
+			 "release_pending",
+			 release_pending > 0 ? json_integer(release_pending) : json_null());
 }
 
 json_t *legal_json_matter(const struct matter *m)

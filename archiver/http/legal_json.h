@@ -28,8 +28,9 @@ json_t *legal_json_time(int64_t t, bool zero_is_null);
 json_t *legal_json_hit(const struct index_hit *h);
 json_t *legal_json_meta(const struct archive_message_meta *m);
 json_t *legal_json_part(const struct archive_message_part *p);
-/* matter: the matter the hold belongs to ("" for none). */
-json_t *legal_json_hold(const struct hold *h, const char *matter);
+/* matter: the matter the hold belongs to ("" for none); release_pending:
+ * the approval that would release it, 0 for none. */
+json_t *legal_json_hold(const struct hold *h, const char *matter, int64_t release_pending);
 json_t *legal_json_matter(const struct matter *m);
 json_t *legal_json_search(const struct matter_search *s);
 /* running: the runner's progress (done, total) when it runs the job. */

@@ -255,6 +255,8 @@ with pvharness.Run() as run:
     t.is_(err(post(lou, "/api/v1/holds/sec/release")), (409, "conflict"), "…once only")
     t.is_(catalog("SELECT count(*) FROM holds WHERE released_at IS NULL")[0][0], 1,
           "the hold stays in force while pending")
+    t.is_([x["release_pending"] for x in lena.get("/api/v1/holds").json["holds"] if x["name"] == "sec"],
+          [h1["id"]], "GET /api/v1/holds names the pending release's approval")
     r = post(lena, "/api/v1/approvals/%d/approve" % h1["id"])
     t.ok(r.status == 403 and "you proposed" in r.json["error"]["message"], "hold: the proposer cannot approve", r)
     r = post(lou, "/api/v1/approvals/%d/approve" % h1["id"])
