@@ -112,7 +112,7 @@ int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_erro
 	if ((pol.tsa_ca_file = cli_opt(&args, "tsa-ca")) != NULL) {
 		unsigned char *ca = NULL;
 		size_t ca_len;
-		if ((r = pv_read_file(pol.tsa_ca_file, 1024 * 1024, &ca, &ca_len, err)) < 0)
+		if ((r = pv_read_file(pol.tsa_ca_file, PV_CA_FILE_MAX, &ca, &ca_len, err)) < 0)
 			return pv_fail(err, PV_EUSAGE, "--tsa-ca: %s", err->msg);
 		bool pem = memmem(ca, ca_len, "-----BEGIN CERTIFICATE-----", 27) != NULL;
 		free(ca);

@@ -368,6 +368,8 @@
 
 /* Config and secret files read from disk. */
 #define PV_CONFIG_FILE_MAX (64 * 1024)
+/* A CA certificate file (an account's, the TSA's): a bundle of roots. */
+#define PV_CA_FILE_MAX (1024 * 1024)
 #define PV_SECRET_FILE_MAX 8192
 /* The OAuth token command (harvest/token.h): words on its line (an
  * argv of a helper, not a script), and how long it may take before it is

@@ -122,6 +122,12 @@ with pvharness.Run() as run:
     bad = dict(acct, name="bad", port=0)
     t.ok(error_is(adam.request("POST", "/api/v1/accounts", bad), 400, "bad_request"),
          "port 0: 400")
+    r = adam.request("POST", "/api/v1/accounts", dict(acct, name="bad", ca_file="/nonexistent/ca.pem"))
+    t.ok(error_is(r, 400, "bad_request") and "CA file /nonexistent/ca.pem" in r.json["error"]["message"],
+         "a CA file that is not there: 400, named (not a TLS error at every harvest)", repr(r))
+    r = adam.request("POST", "/api/v1/accounts", dict(acct, name="bad", ca_file="/etc/hostname"))
+    t.ok(error_is(r, 400, "bad_request") and "holds no PEM certificate" in r.json["error"]["message"],
+         "a CA file without a certificate: 400", repr(r))
     bad = dict(acct, name="bad", insecure_skip_verify=True)
     t.ok(error_is(adam.request("POST", "/api/v1/accounts", bad), 400, "bad_request"),
          "certificate checking cannot be switched off through the API: 400")
