@@ -728,7 +728,7 @@ static int take(struct xp *x, struct read_ahead *ra, const struct stored_message
 {
 	int r = read_ahead_take(ra, m, salt, data, len, x->err);
 	if (r == PV_EINTEGRITY)
-		pv_error_prefix(x->err, "run popvault verify");
+		pv_error_prefix(x->err, "integrity failure (verify the archive)");
 	return r;
 }
 
@@ -799,7 +799,7 @@ static int message_pass1(struct xp *x, struct rows *rw, struct item *it, struct 
 	}
 	if (s.bytes != it->size || sodium_memcmp(commit, it->commit, sizeof(commit)) != 0) {
 		r = pv_fail(x->err, PV_EINTEGRITY, "message %lld does not match its archive leaf "
-						   "commitment (run popvault verify)", (long long)it->id);
+						   "commitment (verify the archive)", (long long)it->id);
 		goto out;
 	}
 	if ((r = mbox_quote_end(&s.q, x->err)) < 0 || (r = rows_start(x, rw, it, m, &s, md5)) < 0)

@@ -178,8 +178,8 @@ int legal_json_fail(struct http_request *rq, struct http_response *rs, int r)
 	if (r != PV_EINTEGRITY)
 		return r;
 	pv_log(PV_LOG_ERROR, "http.integrity", "%s: %s", rq->path, rq->err.msg);
-	return http_reply_error(rs, 500, "integrity_failed", "%s (run popvault verify)",
-				rq->err.msg);
+	return http_reply_error(rs, 500, "integrity_failed", "%s (a compliance officer runs a "
+				"verify: Integrity page)", rq->err.msg);
 }
 
 /* --- file answers ----------------------------------------------------------- */

@@ -515,7 +515,7 @@ static void test_export_reads_ahead_and_streams_big_mail(void **state)
 	fclose(b);
 	assert_int_equal(export_to(&f, "bad.tar.gz", "from:sec.gov", "R", &sum, &err, path,
 				   sizeof(path)), PV_EINTEGRITY);
-	assert_non_null(strstr(err.msg, "run popvault verify"));
+	assert_non_null(strstr(err.msg, "integrity failure (verify the archive)"));
 	assert_int_equal(access(path, F_OK), -1);
 	fx_free(&f);
 }
