@@ -203,6 +203,24 @@ static int gap_one(void *ctx, const struct audit_entry *e, const char *personal,
 	return 0;
 }
 
+static int first_time(void *ctx, const struct audit_entry *e, const char *personal, size_t plen)
+{
+	(void)personal;
+	(void)plen;
+	if (e->time < 0) /* a key-rotation note has no time of its own */
+		return 0;
+	*(int64_t *)ctx = e->time;
+	return 1; /* found: stop */
+}
+
+int archive_audit_first_time(struct archive *ar, int64_t *time_r, struct pv_error *err)
+{
+	struct auditlog_filter f = {0, INT64_MAX, NULL, NULL};
+	*time_r = -1;
+	int r = auditlog_list(ar->audit_log, &f, first_time, time_r, err);
+	return r < 0 ? r : PV_OK;
+}
+
 int archive_audit_gaps(struct archive *ar, int64_t since, int64_t until,
 		       struct auditlog_gap *gaps, size_t max, size_t *n_r, struct pv_error *err)
 {

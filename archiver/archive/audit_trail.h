@@ -73,6 +73,10 @@ int archive_audit_who_viewed(struct archive *ar, int64_t message_id, auditlog_en
 int archive_audit_gaps(struct archive *ar, int64_t since, int64_t until,
 		       struct auditlog_gap *gaps, size_t max, size_t *n_r, struct pv_error *err);
 
+/* The time of the audit log's first entry (its start: nothing can be said
+ * of heartbeats before it); *time_r -1 for an empty log. */
+int archive_audit_first_time(struct archive *ar, int64_t *time_r, struct pv_error *err);
+
 /* A bundle file written by archive_audit_export handed out, open as fd:
  * its SHA-256 (into sha256_r) must be expect_sha256 when given (a changed
  * file is PV_EINTEGRITY, nothing handed out), and the hand-out is audited

@@ -171,7 +171,7 @@ int h_checkpoint_history(struct http_request *rq, struct http_response *rs)
 int h_heartbeat_gaps(struct http_request *rq, struct http_response *rs)
 {
 	struct auditlog_gap gaps[AUDITLOG_GAPS_KEPT * 10];
-	int64_t now = pv_clock_now(), since, until;
+	int64_t now = pv_clock_now(), since, until, start;
 	size_t n = 0;
 	int r;
 	if ((r = gov_query_time(rq, "since", false, now - GAPS_DEFAULT_DAYS * 86400, &since)) < 0 ||
@@ -180,11 +180,13 @@ int h_heartbeat_gaps(struct http_request *rq, struct http_response *rs)
 	if (until > now)
 		until = now; /* the future has no heartbeats yet */
 	if ((r = archive_audit_gaps(rq->ar, since, until, gaps, sizeof(gaps) / sizeof(gaps[0]), &n,
-				    &rq->err)) < 0)
+				    &rq->err)) < 0 ||
+	    (r = archive_audit_first_time(rq->ar, &start, &rq->err)) < 0)
 		return r;
 	size_t shown = n < sizeof(gaps) / sizeof(gaps[0]) ? n : sizeof(gaps) / sizeof(gaps[0]);
-	return http_reply_json(rs, 200, json_pack("{s:o, s:o, s:i, s:I, s:o}", "since",
+	return http_reply_json(rs, 200, json_pack("{s:o, s:o, s:o, s:i, s:I, s:o}", "since",
 						  h_json_time(since), "until", h_json_time(until),
+						  "log_start", start < 0 ? json_null() : h_json_time(start),
 						  "threshold_s", AUDITLOG_HEARTBEAT_GAP_S, "total",
 						  (json_int_t)n, "gaps", gaps_json(gaps, shown)));
 }

@@ -415,6 +415,8 @@ with pvharness.Run() as run:
     t.ok(r.status == 200 and r.json["threshold_s"] == 1800 and r.json["total"] >= 1
          and r.json["gaps"][0]["minutes"] >= 64 * 24 * 60,
          "heartbeat gaps: the 65 days without an audit entry", r)
+    first = carl.get("/api/v1/audit?offset=0&limit=1").json["entries"][0]["time"]
+    t.is_(r.json.get("log_start"), first, "…and log_start, the time of the audit log's first entry")
 
     # --- the queue, and who may see it -----------------------------------------------------
     r = adele.get("/api/v1/approvals")
