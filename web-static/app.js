@@ -2,10 +2,10 @@
 // page module at a time in <main>. Pages live in pages/*.js and export
 // render(ctx); ctx = {main, me, parts, params, title(text)}.
 
-import { api, setCsrf, whenExpired } from './lib/api.js';
+import { api, setCsrf, whenExpired, whenRefused } from './lib/api.js';
 import { h, fill } from './lib/dom.js';
 import { current, match } from './lib/router.js';
-import { errorBox, ask, FieldError } from './lib/dialogs.js';
+import { errorBox, ask, FieldError, closeAll, announce } from './lib/dialogs.js';
 import * as signin from './pages/signin.js';
 
 const ALL = ['admin', 'legal', 'compliance'];
@@ -30,6 +30,8 @@ const ROLE_NAMES = { admin: 'Administrator', legal: 'Legal', compliance: 'Compli
 const main = document.getElementById('main');
 let me = null;
 let generation = 0;
+// A line for the next page drawn (another tab signed in as someone else).
+let switchedNote = null;
 
 function setTitle(text) {
 	document.title = text ? `${text} — popvault` : 'popvault';
@@ -142,11 +144,17 @@ async function route(focus) {
 		// at once, not in the middle of a form.
 		const [who, mod] = await Promise.all([api.get('/me'), r.load()]);
 		if (gen !== generation) return;
-		if (who.role !== me.role) { me = who; route(focus); return; }
+		if (switched(who)) { route(focus); return; }
 		me = who;
 		setCsrf(who.csrf);
 		fill(main);
 		await mod.render({ main, me, parts, params, title: setTitle, alive: () => gen === generation });
+		if (switchedNote && gen === generation) {
+			const n = h('p', { class: 'notice info', role: 'status' }, switchedNote);
+			const h1 = main.querySelector('h1');
+			if (h1) h1.after(n); else main.prepend(n);
+			switchedNote = null;
+		}
 	} catch (err) {
 		if (gen !== generation) return;
 		fill(main, h('h1', r.title), errorBox(err));
@@ -158,8 +166,46 @@ async function route(focus) {
 	}
 }
 
-whenExpired(() => {
-	if (me) showSignIn('Your session has ended. Please sign in again.');
+// Whether the session is now someone else's, or the role changed (a
+// sign-in in another tab of this browser): then me is the new one, the
+// dialogs of the old one are closed, and the next page says so.
+function switched(who) {
+	if (!me || (who.user === me.user && who.role === me.role)) return false;
+	if (who.user !== me.user) {
+		switchedNote = `You are now signed in as ${who.user} (in another tab).`;
+		announce(switchedNote);
+	}
+	closeAll();
+	me = who;
+	setCsrf(who.csrf);
+	return true;
+}
+
+// The session ended under the page: any dialog still open is closed (its
+// question left unanswered) before the sign-in is drawn, so the form can
+// be used and has the focus; the note says what was not done.
+whenExpired((err, req) => {
+	if (!me) return;
+	const open = closeAll();
+	let note = 'Your session has ended. Please sign in again.';
+	if (open.length) note += ` “${open[0]}” was not done: what you entered there was not sent. Do it again once signed in.`;
+	else if (req && req.method !== 'GET') note += ' Your last action was not done: do it again once signed in.';
+	showSignIn(note);
+});
+
+// Refused as forbidden or without the CSRF token: who is signed in now?
+// Another tab may have signed in as someone else.
+whenRefused(async () => {
+	if (!me) return;
+	let who;
+	try {
+		who = await api.get('/me');
+	} catch {
+		return;
+	}
+	if (!me) return;
+	if (switched(who)) route(true);
+	else setCsrf(who.csrf);
 });
 
 window.addEventListener('hashchange', () => route(true));

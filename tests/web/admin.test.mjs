@@ -51,6 +51,12 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await form.getByLabel('CA file on the appliance').fill(DOVECOT.ca);
 		await form.getByRole('button', { name: 'Add account' }).click();
 		await page.getByText('Account bob added.').first().waitFor();
+		// The notice is shown once: not in the address, gone on a reload.
+		await page.getByText('Account bob added. Test its connection below.').waitFor();
+		assert.doesNotMatch(page.url(), /added=/);
+		await page.reload();
+		await page.getByRole('button', { name: 'Test bob' }).waitFor();
+		assert.equal(await page.getByText('Account bob added. Test its connection below.').count(), 0, 'no notice after a reload');
 		// The password is write-only: it is nowhere in the page or its data.
 		assert.ok(!(await page.content()).includes(DOVECOT.password));
 		await page.getByRole('button', { name: 'Test bob' }).click();
@@ -76,6 +82,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 			j.accounts[0].last_harvest = { time: '2026-12-02T07:30:00Z', ok: false, fetched: 0, outcome: long };
 			return route.fulfill({ response: res, json: j });
 		});
+		await go(page, 'dashboard');
 		await go(page, 'accounts');
 		const badge = page.locator('.badge', { hasText: 'closed the connection' });
 		await badge.waitFor();
@@ -221,6 +228,39 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await form.getByLabel('Legal').uncheck();
 	});
 
+	await t.test('users: a refused addition is said in the form; a second factor can be removed', async () => {
+		await go(page, 'users');
+		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Add a user' }) });
+		await form.getByLabel('New user name').fill('quinn');
+		await form.getByLabel('Initial password').fill(PW);
+		await form.getByRole('button', { name: 'Add user' }).click();
+		const err = form.getByRole('alert');
+		await err.filter({ hasText: 'The user was not added' }).waitFor();
+		assert.ok(await page.evaluate(() => document.activeElement.closest('form') !== null
+			&& document.activeElement.contains(document.querySelector('form [role="alert"]'))), 'the focus moved to the error, in the form');
+		await assertAxe(page, 'users, addition refused');
+		await shots(page, 'users-add-refused');
+		// Removing quinn's second factor: asked first; the server's refusal
+		// (the last admin's while admins must use one) said in the dialog.
+		const rm = page.getByRole('button', { name: 'Remove second factor of quinn' });
+		await page.route('**/api/v1/users/quinn/totp', (route) => (route.request().method() === 'DELETE'
+			? route.fulfill({ status: 409, json: { error: { code: 'conflict', message: 'the last administrator’s second factor cannot be removed while administrators must use one' } } })
+			: route.continue()));
+		await rm.click();
+		const dlg = page.getByRole('dialog', { name: 'Remove quinn’s second factor?' });
+		await dlg.getByRole('button', { name: 'Remove second factor' }).click();
+		await dlg.getByRole('alert').filter({ hasText: 'cannot be removed while administrators must use one' }).waitFor();
+		await assertAxe(page, 'second factor removal refused');
+		await page.unroute('**/api/v1/users/quinn/totp');
+		await dlg.getByRole('button', { name: 'Remove second factor' }).click();
+		await dlg.waitFor({ state: 'detached' });
+		const row = page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^quinn/ });
+		await row.getByText('none', { exact: true }).waitFor();
+		assert.equal(await page.getByRole('button', { name: 'Remove second factor of quinn' }).count(), 0);
+		const users = await page.evaluate(async () => (await (await fetch('/api/v1/users')).json()).users);
+		assert.equal(users.find((u) => u.name === 'quinn').totp, false, 'the server removed it');
+	});
+
 	await t.test('phone: the current page\'s link is in view in the navigation', async () => {
 		await page.setViewportSize({ width: 390, height: 844 });
 		await go(page, 'approvals');
@@ -280,6 +320,65 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await dlg.getByRole('alert').waitFor();
 		await dlg.getByRole('button', { name: 'Cancel' }).click();
 		await assertAxe(page, 'policy with a pending proposal');
+	});
+
+	await t.test('policy: notices leave the address; a decision adds no history entry', async () => {
+		await go(page, 'policy');
+		const pending = page.getByRole('region', { name: 'Pending policy proposals' });
+		const withdraw = pending.getByRole('button', { name: /^Withdraw #\d+$/ }).first();
+		await withdraw.waitFor();
+		const before = await page.evaluate(() => history.length);
+		await withdraw.click();
+		const dlg = page.getByRole('dialog');
+		await dlg.getByLabel('Your reason').fill('not needed after all');
+		await dlg.getByRole('button', { name: 'Withdraw' }).click();
+		await dlg.waitFor({ state: 'detached' });
+		await pending.getByText('Nothing waits for approval.').waitFor();
+		assert.doesNotMatch(page.url(), /[?&]t=/);
+		assert.equal(await page.evaluate(() => history.length), before, 'no history entry for the decision');
+		// A policy in force at once (the server's answer, as for a longer
+		// retention): the notice shows, the address keeps no trace of it.
+		await page.route('**/api/v1/policy/proposals', (route) => route.fulfill({ status: 201, json: { state: 'applied', version: 99 } }));
+		const editor = page.getByLabel('Policy text');
+		await editor.fill(`${await editor.inputValue()}\n`);
+		await page.locator('#policy-syntax').filter({ hasText: '✓' }).waitFor();
+		await page.getByRole('button', { name: 'Propose…' }).click();
+		await dlg.getByLabel('Reason for the change').fill('longer');
+		await dlg.getByRole('button', { name: 'Propose' }).click();
+		await page.getByText('Policy version 99 is in force').waitFor();
+		assert.doesNotMatch(page.url(), /applied=/);
+		assert.equal(await page.evaluate(() => history.length), before, 'no history entry for the proposal');
+		await page.unroute('**/api/v1/policy/proposals');
+		await page.reload();
+		await page.getByRole('heading', { name: /^In force: version/ }).waitFor();
+		assert.equal(await page.getByText('Policy version 99 is in force').count(), 0, 'no notice after a reload');
+	});
+
+	await t.test('charts: whole-number axes, "Nothing yet" when all zero, large values fit', async () => {
+		const growth = (v) => Array.from({ length: 30 }, (_, i) => ({ day: `2026-11-${String(i + 1).padStart(2, '0')}`, messages: v(i), bytes: 0 }));
+		const ticks = () => page.getByRole('img', { name: /Messages archived per day/ }).evaluate((svg) => [...svg.querySelectorAll(':scope > text')]
+			.filter((t) => t.getAttribute('text-anchor') === 'end').map((t) => ({ text: t.textContent, left: t.getBBox().x })));
+		for (const [name, v, want] of [['zero', () => 0, ['0', '1', '2', '3', '4']],
+			['small', (i) => (i === 3 ? 2 : 0), ['0', '1', '2', '3', '4']],
+			['huge', (i) => (i === 3 ? 1e9 : 0), null]]) {
+			await page.route('**/api/v1/status', async (route) => {
+				const res = await route.fetch();
+				const st = await res.json();
+				return route.fulfill({ response: res, json: { ...st, growth: growth(v) } });
+			});
+			await go(page, 'approvals');
+			await go(page, 'dashboard');
+			const chart = page.getByRole('img', { name: /Messages archived per day/ });
+			await chart.waitFor();
+			const t = await ticks();
+			if (want) assert.deepEqual(t.map((x) => x.text), want, `${name}: the axis`);
+			for (const x of t) assert.ok(x.left >= 0, `${name}: the label ${x.text} is not cut (${x.left})`);
+			if (name === 'huge') assert.match(t[t.length - 1].text, /^\d+\s?(B|bn)$/, 'a short label for a large value');
+			assert.equal(await chart.getByText('Nothing yet', { exact: true }).count(), name === 'zero' ? 1 : 0, `${name}: "Nothing yet"`);
+			if (name === 'zero') await shots(page, 'dashboard-nothing-yet');
+			await page.unroute('**/api/v1/status');
+		}
+		await assertAxe(page, 'dashboard with a chart of large values');
 	});
 
 	await t.test('an admin cannot open a message', async () => {

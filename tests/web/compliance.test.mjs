@@ -60,6 +60,27 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		await shots(page, 'audit');
 	});
 
+	await t.test('audit trail: "To" includes the minute it names', async () => {
+		const logins = pv('audit', 'list', '--type', 'login', '--actor', `web:${legal2}`, '--json').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+		const e = logins[logins.length - 1];
+		const minute = e.time.slice(0, 16);
+		await go(page, 'audit');
+		await page.getByLabel('Type').fill('login');
+		await page.getByLabel('Actor').fill(`web:${legal2}`);
+		await page.getByLabel('To (UTC)').fill(minute);
+		await page.getByText('To the end of this minute, which is included.').waitFor();
+		await page.getByRole('button', { name: 'Apply filters' }).click();
+		await page.waitForURL(/type=login/);
+		assert.match(page.url(), new RegExp(`until=${encodeURIComponent(`${minute}:59Z`)}`), 'until is the end of the minute');
+		const n = logins.filter((x) => x.time <= `${minute}:59Z`).length;
+		await page.getByRole('heading', { name: `${n} ${n === 1 ? 'entry' : 'entries'}` }).waitFor();
+		await page.getByRole('button', { name: `Entry ${e.seq}: details and proof` }).waitFor();
+		// The field shows the minute again, as typed.
+		await page.reload();
+		await page.getByRole('button', { name: `Entry ${e.seq}: details and proof` }).waitFor();
+		assert.equal(await page.getByLabel('To (UTC)').inputValue(), minute);
+	});
+
 	await t.test('audit trail paging: pages on page boundaries, the labels right on each', async () => {
 		const count = () => pv('audit', 'list', '--json').split('\n').filter(Boolean).length;
 		if (count() <= 100) {
@@ -136,6 +157,35 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		const v = spawnSync(PV_BIN, ['verify-bundle', file, '--vkey', vkey], { encoding: 'utf8', cwd: '/' });
 		assert.match(v.stdout, /verify-bundle: OK/, `verify-bundle: ${v.stdout}${v.stderr}`);
 		await shots(page, 'audit-export');
+		// The job is in the address: a reload, or another page and Back,
+		// shows it again with its download and the command.
+		const id = /^Download audit bundle (\d+)$/.exec(await link.innerText())[1];
+		assert.match(page.url(), new RegExp(`[?&]export=${id}(&|$)`));
+		await page.reload();
+		await page.getByRole('link', { name: `Download audit bundle ${id}` }).waitFor();
+		await page.locator('pre', { hasText: 'popvault verify-bundle' }).waitFor();
+		await go(page, 'integrity');
+		await page.goBack();
+		await page.getByRole('link', { name: `Download audit bundle ${id}` }).waitFor();
+		await assertAxe(page, 'audit export after a reload');
+	});
+
+	await t.test('audit export: only the time range applies, said so; personal data and format as chosen', async () => {
+		await go(page, `audit?type=login&since=${encodeURIComponent('2020-01-01T00:00:00Z')}`);
+		const card = page.getByRole('region', { name: 'Export' });
+		await card.getByText('the actor, type and object filters do not apply to a bundle').waitFor();
+		await card.getByText('Your type filter is not applied here: the bundle holds every entry of the time range.').waitFor();
+		await card.getByLabel('Format').selectOption('zip');
+		await card.getByLabel(/Include the personal data/).uncheck();
+		const [req] = await Promise.all([page.waitForRequest((r) => r.method() === 'POST' && /\/api\/v1\/audit\/exports$/.test(r.url())),
+			card.getByRole('button', { name: 'Export audit bundle' }).click()]);
+		assert.deepEqual(JSON.parse(req.postData()), { personal: false, format: 'zip', since: '2020-01-01T00:00:00Z' });
+		const link = card.getByRole('link', { name: /^Download audit bundle \d+$/ });
+		await link.waitFor({ timeout: 60000 });
+		assert.match(await link.getAttribute('download'), /\.zip$/);
+		await card.getByText(/without the personal data, zip/).waitFor();
+		await assertAxe(page, 'audit export with options');
+		await shots(page, 'audit-export-options');
 	});
 
 	await t.test('dashboard: each log\'s anchor outside the appliance, and a witness that failed', async () => {
@@ -174,8 +224,17 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		// fails, and each attempt is audited with the officer as actor.
 		await go(page, 'dashboard');
 		const before = pv('audit', 'list', '--type', 'anchor', '--actor', `web:${compliance}`, '--json').split('\n').filter(Boolean).length;
+		const auditSize = () => page.evaluate(() => {
+			const dt = [...document.querySelectorAll('main dl.facts dt')].find((d) => d.textContent === 'Audit log');
+			return Number(dt.nextElementSibling.textContent.split(' ')[0].replace(/\D/g, ''));
+		});
+		const sizeBefore = await auditSize();
 		await page.getByRole('button', { name: 'Anchor now' }).click();
 		await facts.getByText(/Not every party answered/).waitFor({ timeout: 60000 });
+		// The card is drawn anew: the audit log grew by the attempts.
+		assert.ok(await auditSize() >= sizeBefore + 4, `the audit log's size is fresh: ${sizeBefore} → ${await auditSize()}`);
+		assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Anchor now', 'the focus stays on the button');
+		assert.equal(await page.locator('#status').getAttribute('class'), 'status error', 'a failure is not announced in green');
 		const failed2 = facts.locator('details', { hasText: 'failed' }).first();
 		await failed2.locator('summary').click();
 		await failed2.getByText(/witness\.test\/w1/).waitFor();
@@ -203,6 +262,32 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		assert.match(desc, /^No data before .*, the log's first entry\./);
 		await assertAxe(page, 'integrity');
 		await shots(page, 'integrity');
+	});
+
+	await t.test('integrity: a failed verify shows its findings, in red', async () => {
+		const fail = 'FAIL: message 34: blob 2a5d0b59548eb904… (pack 1 at 149752): content does not match its hash';
+		await page.route('**/api/v1/verify', (route) => (route.request().method() === 'GET'
+			? route.fulfill({ json: { id: 9, status: 'done', full: false, started_by: `web:${compliance}`, started: '2026-12-05T10:00:00Z',
+				finished: '2026-12-05T10:00:04Z', progress: { elapsed_s: 4, problems: 1, notes: 1 },
+				result: { ok: false, problems: 1, archive_leaves: 60, audit_leaves: 400, archive_checkpoints: 3, audit_checkpoints: 20,
+					messages: 60, disposed: 0, blobs_checked: 60, blobs_decrypted: 0, orphan_blobs: 0, heartbeat_gaps: 0 },
+				lines: ['note: checking 60 messages', fail], lines_truncated: false, error: null } })
+			: route.continue()));
+		try {
+			await go(page, 'dashboard');
+			await go(page, 'integrity');
+			const notice = page.getByRole('alert').filter({ hasText: 'Verify found 1 problem:' });
+			await notice.waitFor();
+			await notice.getByText(fail).waitFor();
+			assert.equal(await notice.getByText('note: checking').count(), 0, 'only the FAIL lines in the notice');
+			assert.equal(await page.locator('details', { hasText: 'What verify said' }).getAttribute('open'), '', 'what verify said is open');
+			await page.locator('#status').getByText('Verify found problems.').waitFor();
+			assert.equal(await page.locator('#status').getAttribute('class'), 'status error', 'announced as a failure');
+			await assertAxe(page, 'a failed verify');
+			await shots(page, 'integrity-verify-failed');
+		} finally {
+			await page.unroute('**/api/v1/verify');
+		}
 	});
 
 	await t.test('approve the hold release (two-person rule)', async () => {

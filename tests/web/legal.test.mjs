@@ -38,6 +38,8 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		const total = cliTotal('');
 		assert.ok(total > 50, `the archive has more than one page (${total})`);
 		await page.getByRole('heading', { name: `${total} messages` }).waitFor();
+		// The focus stays in the box: the next query is typed at once.
+		assert.equal(await page.evaluate(() => document.activeElement.id), 'q', 'the focus is in the search box after Enter');
 		await page.getByText(`1–50 of ${total} messages`).first().waitFor();
 		await assertAxe(page, 'search results');
 		await shots(page, 'search', { dark: true, doc: 'search' });
@@ -232,6 +234,37 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		assert.match(v.stdout, /verify-bundle: OK/, `verify-bundle: ${v.stdout}${v.stderr}`);
 	});
 
+	await t.test('export everything: "(all messages)"; every finished export says how to verify it, time-stamps too; nothing to export, no Export', async () => {
+		await go(page, 'search?q=from%3Anobody-at-all%40example.invalid');
+		await page.getByRole('heading', { name: '0 messages' }).waitFor();
+		assert.ok(await page.getByRole('button', { name: 'Export…' }).isDisabled(), 'no export of no message');
+		await page.getByText('No message to export.').waitFor();
+		await go(page, 'search?all=1');
+		await page.getByRole('heading', { name: /messages$/ }).waitFor();
+		assert.ok(!(await page.getByRole('button', { name: 'Export…' }).isDisabled()));
+		await page.getByRole('button', { name: 'Export…' }).click();
+		const dlg = page.getByRole('dialog');
+		await dlg.getByLabel('Matter').fill(matter);
+		await dlg.getByRole('button', { name: 'Start export' }).click();
+		await page.getByRole('heading', { name: `Matter: ${matter}` }).waitFor();
+		const exports = page.getByRole('region', { name: 'Exports' });
+		await exports.getByRole('link', { name: /^Download export \d+$/ }).nth(1).waitFor({ timeout: 60000 });
+		await page.waitForFunction(() => document.querySelectorAll('[aria-label="Exports"] a.button').length === 2, null, { timeout: 60000 });
+		const rows = await exports.getByRole('row').allInnerTexts();
+		assert.match(rows[1], /\(all messages\)/, `the newest export, of everything: ${rows[1]}`);
+		assert.doesNotMatch(rows[2], /\(all messages\)/);
+		// Each finished export has its instructions: the newest open, the older folded.
+		const helps = page.getByText(/^For the recipient of export \d+$/);
+		assert.equal(await helps.count(), 2, 'instructions for each finished export');
+		assert.equal(await page.locator('details', { hasText: 'For the recipient of export' }).count(), 1, 'the older one folded');
+		// web.t had both logs time-stamped before these exports: say how to check them.
+		const tsa = page.locator('.notice', { hasText: 'This bundle carries RFC 3161 time-stamps' }).first();
+		await tsa.waitFor();
+		assert.match(await tsa.innerText(), /add --tsa-ca TSA-CA\.pem to the command/);
+		await assertAxe(page, 'matter with two exports');
+		await shots(page, 'matter-exports');
+	});
+
 	await t.test('a hold placed on the matter\'s page shows at once', async () => {
 		await go(page, 'matters');
 		await page.getByRole('link', { name: matter }).click();
@@ -253,17 +286,40 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		assert.match(pv('hold', 'list'), /Smith hold/);
 	});
 
-	await t.test('ask to release a hold: the server\'s refusal shows in the dialog', async () => {
+	await t.test('ask to release a hold: then it says so, and cannot be asked again; the server\'s refusal shows in the dialog', async () => {
 		const ask = page.getByRole('button', { name: 'Ask to release “Smith hold”' });
 		await ask.click();
 		let dlg = page.getByRole('dialog');
 		await dlg.getByLabel('Reason').fill('inquiry closed');
 		await dlg.getByRole('button', { name: 'Ask for release' }).click();
-		await page.getByText(/^Release of “Smith hold” asked for \(approval #\d+\)/).waitFor();
-		// Asked again: 409, said in the dialog, which stays open with the reason.
-		await ask.click();
+		const ok = page.getByText(/^Release of “Smith hold” asked for \(approval #\d+\)/);
+		await ok.waitFor();
+		const id = /#(\d+)/.exec(await ok.innerText())[1];
+		// The hold says its release waits, linking to the queue; no second ask
+		// (the server would refuse it), here nor after a reload.
+		const holds = page.getByRole('region', { name: 'Holds' });
+		const row = holds.getByRole('row', { name: /^Smith hold/ });
+		const waits = row.getByRole('link', { name: `release asked (#${id}), waits for approval` });
+		await waits.waitFor();
+		assert.equal(await waits.getAttribute('href'), '#/approvals');
+		assert.equal(await ask.count(), 0, 'no "Ask to release" while one waits');
+		await page.reload();
+		await waits.waitFor();
+		assert.equal(await ask.count(), 0, 'no "Ask to release" after a reload');
+		const fromServer = await page.evaluate(async () => (await (await fetch('/api/v1/holds')).json()).holds.find((x) => x.name === 'Smith hold'));
+		assert.equal(fromServer.release_pending, Number(id), 'GET /holds says which approval waits');
+		await assertAxe(page, 'a hold whose release waits');
+		await shots(page, 'matter-release-waits');
+		// Asked elsewhere meanwhile (another tab): 409, said in the dialog,
+		// which stays open with the reason.
+		await holds.getByRole('button', { name: 'Ask to release “Carol hold”' }).click();
 		dlg = page.getByRole('dialog');
 		await dlg.getByLabel('Reason').fill('once more');
+		await page.evaluate(async () => {
+			const me = await (await fetch('/api/v1/me')).json();
+			await fetch('/api/v1/holds/Carol%20hold/release', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf },
+				body: JSON.stringify({ reason: 'asked in the other tab' }) });
+		});
 		await dlg.getByRole('button', { name: 'Ask for release' }).click();
 		await dlg.getByRole('alert').waitFor();
 		assert.equal(await dlg.getByLabel('Reason').inputValue(), 'once more');
@@ -274,6 +330,7 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		const pending = await page.evaluate(async () => (await (await fetch('/api/v1/approvals?state=pending')).json()).approvals);
 		const mine = pending.find((a) => a.kind === 'hold-release' && a.summary.includes('Smith hold'));
 		assert.ok(mine, 'the release waits for approval');
+		assert.equal(String(mine.id), id);
 	});
 
 	await t.test('a running export can be cancelled', async () => {
@@ -343,6 +400,32 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		await shots(page, 'message-long-subject');
 		await page.setViewportSize({ width: 1280, height: 860 });
 		await page.unroute(meta);
+	});
+
+	await t.test('a message whose content fails its integrity check: words, no CLI advice, the proof still there', async () => {
+		const meta = new RegExp(`/api/v1/messages/${messageId}$`);
+		await page.route(meta, (route) => route.fulfill({ status: 500,
+			json: { error: { code: 'integrity_failed', message: 'blob 2a5d0b59548eb904… (pack 1 at 149752): content does not match its hash (run popvault verify)' } } }));
+		try {
+			await go(page, 'matters');
+			await go(page, `message/${messageId}`);
+			const alert = page.getByRole('alert');
+			await alert.waitFor();
+			const words = await alert.innerText();
+			assert.match(words, /fails its integrity check/);
+			assert.match(words, /compliance officer must run Verify \(Integrity page\)/);
+			assert.doesNotMatch(words, /popvault verify|blob/, 'no CLI advice, no internals');
+			const link = page.getByRole('link', { name: 'Download inclusion proof' });
+			await link.waitFor();
+			const [dl] = await Promise.all([page.waitForEvent('download'), link.click()]);
+			const file = path.join(RUN_DIR, `proof-damaged-${messageId}`);
+			await dl.saveAs(file);
+			assert.match(execFileSync('cat', [file], { encoding: 'utf8' }), /^c2sp\.org\/tlog-proof@v1\n/);
+			await assertAxe(page, 'a damaged message');
+			await shots(page, 'message-integrity-failed');
+		} finally {
+			await page.unroute(meta);
+		}
 	});
 
 	await t.test('times in UTC, named, whatever the browser\'s zone', async () => {

@@ -6,6 +6,7 @@
 const BASE = '/api/v1';
 let csrf = null;
 let onExpired = null;
+let onRefused = null;
 
 export class ApiError extends Error {
 	constructor(status, code, serverMessage, retryAfter) {
@@ -32,6 +33,10 @@ export function explain(status, code, serverMessage, retryAfter) {
 	case 'same_user':
 	case 'two_person':
 		return serverMessage || 'The request was refused.';
+	case 'integrity_failed':
+		return 'This message’s stored content fails its integrity check, so it is not shown; a compliance officer must run Verify (Integrity page) to find what changed.';
+	case 'integrity':
+		return 'Expired messages lost their content without a disposal record, so no disposal can be proposed. A compliance officer must run Verify (Integrity page) to find what changed.';
 	case 'unauthorized':
 		return 'Your session has ended. Please sign in again.';
 	case 'totp_required':
@@ -62,7 +67,11 @@ export function explain(status, code, serverMessage, retryAfter) {
 }
 
 export function setCsrf(token) { csrf = token; }
+// fn(err, {method, path}): a request found the session ended.
 export function whenExpired(fn) { onExpired = fn; }
+// fn(err): a request was refused as forbidden or without the session's
+// CSRF token (another tab may have signed in as someone else).
+export function whenRefused(fn) { onRefused = fn; }
 
 export function url(path, params) {
 	const u = new URL(BASE + path, location.origin);
@@ -97,7 +106,8 @@ async function call(method, path, { params, body, quiet401 } = {}) {
 	const e = (data && data.error) || {};
 	const err = new ApiError(res.status, e.code || `http_${res.status}`, e.message || null,
 		res.headers.get('Retry-After'));
-	if (res.status === 401 && err.code === 'unauthorized' && !quiet401 && onExpired) onExpired(err);
+	if (res.status === 401 && err.code === 'unauthorized' && !quiet401 && onExpired) onExpired(err, { method, path });
+	if (res.status === 403 && (err.code === 'forbidden' || err.code === 'csrf') && onRefused) onRefused(err);
 	throw err;
 }
 

@@ -13,30 +13,43 @@ function frame(w, ht, title, desc) {
 	return svg;
 }
 
+// The axis runs 0..4 steps; a step is 1, 2 or 5 times a power of ten and
+// at least 1 (whole numbers: an all-zero or small series reads 0,1,2,3,4).
+const STEPS = 4;
 function niceMax(v) {
-	if (v <= 0) return 1;
-	const p = 10 ** Math.floor(Math.log10(v));
-	for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
-	return 10 * p;
+	const want = Math.max(1, v / STEPS);
+	const p = 10 ** Math.floor(Math.log10(want));
+	for (const m of [1, 2, 5, 10]) if (m * p >= want) return m * p * STEPS;
+	return 10 * p * STEPS;
+}
+
+// Axis labels stay short at any size: 1.5K, 250M, 1B.
+const compact = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
+function tick(n) {
+	return n < 10000 ? num(n) : compact.format(n);
 }
 
 // Vertical bars, one group per label; series: [{name, values, cls}] (up to
 // two, side by side). labels: short strings along the bottom.
 export function bars({ title, labels, series, width = 640, height = 220, unit = '' }) {
-	const max = niceMax(Math.max(0, ...series.flatMap((x) => x.values)));
-	const left = 44;
+	const top0 = Math.max(0, ...series.flatMap((x) => x.values.map((v) => v || 0)));
+	const max = niceMax(top0);
+	const ticks = Array.from({ length: STEPS + 1 }, (_, k) => tick((max * k) / STEPS));
+	// Room on the left for the longest label (about 7 units a character).
+	const left = Math.max(44, 12 + 7 * Math.max(...ticks.map((t) => t.length)));
 	const bottom = 30;
 	const top = 10;
 	const plotW = width - left - 8;
 	const plotH = height - top - bottom;
-	const desc = labels.length
-		? labels.map((l, i) => `${l}: ${series.map((x) => `${x.name} ${num(x.values[i])}${unit}`).join(', ')}`).join('; ')
-		: 'No data yet.';
+	const nothing = labels.length > 0 && top0 === 0;
+	let desc = 'No data yet.';
+	if (nothing) desc = `Nothing yet: every value is 0 (${labels[0]} to ${labels[labels.length - 1]}).`;
+	else if (labels.length) desc = labels.map((l, i) => `${l}: ${series.map((x) => `${x.name} ${num(x.values[i])}${unit}`).join(', ')}`).join('; ');
 	const svg = frame(width, height, title, desc);
-	for (let k = 0; k <= 4; k += 1) {
-		const y = top + plotH - (plotH * k) / 4;
+	for (let k = 0; k <= STEPS; k += 1) {
+		const y = top + plotH - (plotH * k) / STEPS;
 		svg.appendChild(s('line', { class: 'axis', x1: left, x2: width - 8, y1: y, y2: y }));
-		svg.appendChild(s('text', { x: left - 6, y: y + 4, 'text-anchor': 'end' }, num(Math.round((max * k) / 4))));
+		svg.appendChild(s('text', { x: left - 6, y: y + 4, 'text-anchor': 'end' }, ticks[k]));
 	}
 	const n = Math.max(1, labels.length);
 	const slot = plotW / n;
@@ -59,6 +72,8 @@ export function bars({ title, labels, series, width = 640, height = 220, unit = 
 	});
 	if (!labels.length) {
 		svg.appendChild(s('text', { x: width / 2, y: height / 2, 'text-anchor': 'middle' }, 'No data yet'));
+	} else if (nothing) {
+		svg.appendChild(s('text', { class: 'empty', x: left + plotW / 2, y: (top + plotH * 0.375 + 5).toFixed(1), 'text-anchor': 'middle' }, 'Nothing yet'));
 	}
 	return svg;
 }

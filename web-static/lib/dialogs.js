@@ -24,9 +24,11 @@ export function okBox(text) {
 }
 
 // Shows text in the page's live region (#status), cleared after a while.
-export function announce(text) {
+// error: a failure, drawn red (not in the green of a success).
+export function announce(text, { error = false } = {}) {
 	const el = document.getElementById('status');
 	if (!el) return;
+	el.classList.toggle('error', error);
 	fill(el, text);
 	clearTimeout(announce.timer);
 	announce.timer = setTimeout(() => fill(el), 8000);
@@ -39,6 +41,22 @@ export class FieldError extends Error {
 		super(message);
 		this.field = field;
 	}
+}
+
+// The dialogs open now, each with its title and a way to close it as if
+// cancelled (closeAll: the session ended under them).
+const openDialogs = new Set();
+
+// Closes every open dialog, each resolving as cancelled (ask: null).
+// Returns the titles of the questions (ask) that were open: left
+// unanswered, what they would have done was not done.
+export function closeAll() {
+	const titles = [];
+	for (const d of [...openDialogs]) {
+		if (d.question) titles.push(d.title);
+		d.close();
+	}
+	return titles;
 }
 
 // A modal question. opts: {title, body (text or nodes), confirm (button
@@ -83,13 +101,16 @@ export function ask(opts) {
 		document.body.appendChild(dlg);
 		let done = false;
 		let busy = false;
+		const entry = { title: opts.title, question: true, close: () => finish(null) };
 		const finish = (v) => {
 			if (done) return;
 			done = true;
+			openDialogs.delete(entry);
 			dlg.close();
 			dlg.remove();
 			resolve(v);
 		};
+		openDialogs.add(entry);
 		// While the request is on its way the dialog waits for its answer.
 		const setBusy = (on) => {
 			busy = on;
@@ -117,11 +138,12 @@ export function ask(opts) {
 			try {
 				answer.result = await opts.submit(answer);
 			} catch (x) {
+				if (done) return;
 				setBusy(false);
 				failed(x);
 				return;
 			}
-			finish(answer);
+			if (!done) finish(answer);
 		});
 		dlg.showModal();
 		const first = form.querySelector('input, textarea, select');
@@ -138,7 +160,9 @@ export function show(title, body) {
 			h('h2', { id: tid }, title), h('div', { class: 'dialog-body' }, body),
 			h('div', { class: 'buttons' }, close));
 		document.body.appendChild(dlg);
-		const finish = () => { dlg.close(); dlg.remove(); resolve(); };
+		const entry = { title, close: () => finish() };
+		const finish = () => { openDialogs.delete(entry); dlg.close(); dlg.remove(); resolve(); };
+		openDialogs.add(entry);
 		close.addEventListener('click', finish);
 		dlg.addEventListener('cancel', (e) => { e.preventDefault(); finish(); });
 		dlg.showModal();

@@ -44,6 +44,12 @@ export function go(path, params) {
 	if (location.hash === before) window.dispatchEvent(new HashChangeEvent('hashchange'));
 }
 
+// Renders the page at the address anew, adding no history entry (after a
+// change made here: a decision, a proposal).
+export function refresh() {
+	window.dispatchEvent(new HashChangeEvent('hashchange'));
+}
+
 // Changes the address without a new render (a page keeping its state in
 // the address, e.g. the search's offset).
 export function replace(path, params) {

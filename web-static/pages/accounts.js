@@ -6,7 +6,7 @@ import { api } from '../lib/api.js';
 import { h, field, fill, when, num, bytes, actionButton } from '../lib/dom.js';
 import { table } from '../lib/table.js';
 import { ask, show, errorBox, okBox, announce, FieldError } from '../lib/dialogs.js';
-import { go } from '../lib/router.js';
+import { go, replace, refresh } from '../lib/router.js';
 
 // The same words in the form and in the table.
 const TLS = [['implicit', 'TLS'], ['starttls', 'STARTTLS'], ['none', 'None (plain text)']];
@@ -107,7 +107,9 @@ function addForm() {
 			await api.post('/accounts', body);
 			f.password.input.value = '';
 			announce(`Account ${body.name} added.`);
-			go('accounts', { added: body.name });
+			// Drawn anew with the notice, which then leaves the address.
+			replace('accounts', { added: body.name });
+			refresh();
 		} catch (err) { fill(msg, errorBox(err)); }
 	});
 	return form;
@@ -207,7 +209,11 @@ export async function render({ main, alive, params }) {
 	main.appendChild(h('h1', 'Accounts'));
 	const msg = h('div');
 	main.appendChild(msg);
-	if (params.get('added')) fill(msg, okBox(`Account ${params.get('added')} added. Test its connection below.`));
+	// The notice is shown once: Back or a reload does not bring it back.
+	if (params.get('added')) {
+		fill(msg, okBox(`Account ${params.get('added')} added. Test its connection below.`));
+		replace('accounts');
+	}
 	const list = h('div');
 	main.appendChild(list);
 	async function drawAccounts() {

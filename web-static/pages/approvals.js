@@ -7,7 +7,7 @@ import { api } from '../lib/api.js';
 import { h, fill, when, num } from '../lib/dom.js';
 import { table, pager } from '../lib/table.js';
 import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
-import { go } from '../lib/router.js';
+import { go, refresh } from '../lib/router.js';
 
 const KIND = { policy: 'Retention policy', 'hold-release': 'Hold release', dispose: 'Disposal run' };
 const ROLE = { admin: 'an administrator', legal: 'legal', compliance: 'compliance' };
@@ -41,7 +41,7 @@ export async function decide(a, verb, msg) {
 	return true;
 }
 
-export function queueTable(items, me, msg, label = 'Pending approvals', after = () => go('approvals', { t: Date.now() }), empty = 'Nothing waits for approval.') {
+export function queueTable(items, me, msg, label = 'Pending approvals', after = refresh, empty = 'Nothing waits for approval.') {
 	msg.dataset.me = `web:${me.user}`;
 	return table({
 		label,
@@ -92,7 +92,7 @@ function disposalCard(msg) {
 			submit: ({ reason }) => api.post('/dispositions', { reason }) });
 		if (!a) return;
 		if (a.result.state === 'nothing_due') fill(msg, okBox('Nothing is due for disposal now.'));
-		else go('approvals', { t: Date.now() });
+		else refresh();
 	});
 	return h('div', { class: 'buttons' }, b);
 }

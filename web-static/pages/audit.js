@@ -5,17 +5,20 @@
 import { api } from '../lib/api.js';
 import { h, field, fill, when, num, bytes, copyButton, minuteOf } from '../lib/dom.js';
 import { table, pager } from '../lib/table.js';
-import { go, href } from '../lib/router.js';
+import { go, href, replace } from '../lib/router.js';
 import { show, errorBox, announce } from '../lib/dialogs.js';
 
 const LIMIT = 50;
 const FILTERS = ['since', 'until', 'actor', 'type', 'object'];
 
 // "2026-12-02" or "2026-12-02T10:00" from a date/datetime field -> the API's
-// RFC 3339 UTC form; empty stays empty.
-function toApiTime(v) {
+// RFC 3339 UTC form; empty stays empty. end: the end of the minute named
+// (10:00:59), for "To": the minute it names is in the range (the API's
+// until is inclusive, to the second; a bare date is the whole day).
+function toApiTime(v, end) {
 	if (!v) return '';
-	return /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : `${v.length === 16 ? `${v}:00` : v}Z`;
+	if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return v;
+	return `${v.length === 16 ? `${v}:${end ? '59' : '00'}` : v}Z`;
 }
 
 function entryFacts(e) {
@@ -137,15 +140,37 @@ function viewersCard(params) {
 	return form;
 }
 
-function exportCard(filters, alive) {
+// The time range of a job or of the filters, in words.
+function rangeWords(since, until) {
+	const t = (v) => (/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v} (UTC)` : when(v));
+	if (since && until) return ['from ', t(since), ' to ', t(until)];
+	if (since) return ['from ', t(since), ' on'];
+	if (until) return ['up to ', t(until)];
+	return 'the whole log';
+}
+
+// The audit bundle: made of the filters' time range only (the API takes
+// no actor, type or object), with or without the personal data, tar.gz or
+// zip. The job's number goes into the address, so a reload or a visit
+// elsewhere and Back shows it again, with its download and verify command.
+function exportCard(filters, params, alive) {
 	const out = h('div', { 'aria-live': 'polite' });
 	const btn = h('button', { type: 'button', class: 'primary' }, 'Export audit bundle');
+	const personal = field({ label: 'Include the personal data (queries, matter names, reasons)', name: 'personal', type: 'checkbox', value: true,
+		hint: 'Without it the bundle keeps each entry’s commitment to that data, not the data.' });
+	const format = field({ label: 'Format', name: 'format', tag: 'select', options: [['tar.gz', 'tar.gz'], ['zip', 'zip']] });
+	const ignored = ['actor', 'type', 'object'].filter((k) => filters[k]);
 	const card = h('section', { class: 'card stack', 'aria-labelledby': 'audit-export' },
 		h('h2', { id: 'audit-export' }, 'Export'),
-		h('p', { class: 'muted' }, 'A signed bundle of the entries in the time range above, which popvault verify-bundle checks offline.'),
+		h('p', 'A signed bundle of ', filters.since || filters.until ? ['the audit entries ', rangeWords(filters.since, filters.until)] : 'the whole audit log',
+			', which popvault verify-bundle checks offline. It takes the time range of the filters above only: the actor, type and object filters do not apply to a bundle.'),
+		ignored.length ? h('p', { class: 'notice warn' }, `Your ${ignored.join(' and ')} filter${ignored.length > 1 ? 's are' : ' is'} not applied here: the bundle holds every entry of the time range.`) : null,
+		h('div', { class: 'row' }, format.row), personal.row,
 		h('div', { class: 'buttons' }, btn), out);
+	let watched = false;
 	function draw(job) {
 		if (job.status === 'running') {
+			watched = true;
 			fill(out, h('progress', { 'aria-label': 'Audit export running' }), h('p', { class: 'muted' }, `Writing audit bundle ${job.id}…`));
 			setTimeout(async () => {
 				if (!alive()) return;
@@ -153,23 +178,41 @@ function exportCard(filters, alive) {
 			}, 500);
 		} else if (job.status === 'done') {
 			const cmd = job.verify && job.verify.command;
-			fill(out, h('p', `${num(job.entries)} entries, ${bytes(job.file_size)}.`),
+			fill(out, h('h3', `Audit bundle ${job.id}`),
+				h('p', `${num(job.entries)} entries (`, rangeWords(job.since, job.until),
+					`), ${job.personal === false ? 'without' : 'with'} the personal data, ${job.format || 'tar.gz'}, ${bytes(job.file_size)}; made `,
+					when(job.finished || job.created), job.created_by ? ` by ${job.created_by}.` : '.'),
 				h('a', { class: 'button primary', href: job.download, download: job.filename || '' }, `Download audit bundle ${job.id}`),
 				cmd ? [h('p', 'The recipient checks it with:'), h('pre', cmd), copyButton(cmd, 'Copy the command')] : null);
-			announce('The audit bundle is ready.');
+			if (watched) announce('The audit bundle is ready.');
+			watched = false;
 		} else {
-			fill(out, h('p', { class: 'notice error' }, `The export failed${job.error ? `: ${job.error}` : ''}.`));
+			fill(out, h('p', { class: 'notice error' }, `Audit export ${job.id} failed${job.error ? `: ${job.error}` : ''}.`));
+			if (watched) announce('The audit export failed.', { error: true });
+			watched = false;
 		}
 		btn.disabled = job.status === 'running';
 	}
 	btn.addEventListener('click', async () => {
 		try {
-			const body = {};
+			const body = { personal: personal.input.checked, format: format.input.value };
 			if (filters.since) body.since = filters.since;
 			if (filters.until) body.until = filters.until;
-			draw(await api.post('/audit/exports', body));
+			const job = await api.post('/audit/exports', body);
+			replace('audit', { ...Object.fromEntries(params), export: job.id });
+			watched = true;
+			draw(job);
 		} catch (err) { fill(out, errorBox(err)); }
 	});
+	const id = params.get('export');
+	if (/^[0-9]+$/.test(id || '')) {
+		api.get(`/audit/exports/${id}`).then((job) => { if (alive()) draw(job); }).catch((err) => {
+			if (!alive()) return;
+			fill(out, err.status === 404
+				? h('p', { class: 'notice info' }, `Audit bundle ${id} is no longer known: the server keeps its jobs in memory until it restarts (the file and its audit entries stay). Export again to get a download.`)
+				: errorBox(err));
+		});
+	}
 	return card;
 }
 
@@ -179,8 +222,10 @@ export async function render({ main, params, alive }) {
 	// Without an offset the newest page is shown (the log is in order, oldest first).
 	let offset = params.has('offset') ? Math.max(0, parseInt(params.get('offset'), 10) || 0) : -1;
 	const fields = {
-		since: field({ label: 'From (UTC)', name: 'since', type: 'datetime-local', value: f.since.replace(/:00Z$|Z$/, '') }),
-		until: field({ label: 'To (UTC)', name: 'until', type: 'datetime-local', value: f.until.replace(/:00Z$|Z$/, '') }),
+		since: field({ label: 'From (UTC)', name: 'since', type: 'datetime-local', value: f.since.replace(/:00Z$|Z$/, ''),
+			hint: 'From the start of this minute.' }),
+		until: field({ label: 'To (UTC)', name: 'until', type: 'datetime-local', value: f.until.replace(/:59Z$|Z$/, ''),
+			hint: 'To the end of this minute, which is included.' }),
 		actor: field({ label: 'Actor', name: 'actor', value: f.actor, attrs: { placeholder: 'web:lena' } }),
 		type: field({ label: 'Type', name: 'type', value: f.type, attrs: { placeholder: 'view, search, login…', list: 'audit-types' } }),
 		object: field({ label: 'Object contains', name: 'object', value: f.object, attrs: { placeholder: 'message=42' } }),
@@ -201,8 +246,9 @@ export async function render({ main, params, alive }) {
 	form.addEventListener('submit', (e) => {
 		e.preventDefault();
 		go('audit', {
-			since: toApiTime(fields.since.input.value), until: toApiTime(fields.until.input.value),
+			since: toApiTime(fields.since.input.value), until: toApiTime(fields.until.input.value, true),
 			actor: fields.actor.input.value.trim(), type: fields.type.input.value.trim(), object: fields.object.input.value.trim(),
+			export: params.get('export'),
 		});
 	});
 	main.appendChild(form);
@@ -211,7 +257,7 @@ export async function render({ main, params, alive }) {
 	main.appendChild(list);
 	// Full width: the entries' objects and outcomes need the room.
 	main.appendChild(viewersCard(params));
-	main.appendChild(exportCard(f, alive));
+	main.appendChild(exportCard(f, params, alive));
 	try {
 		let r = await api.get('/audit', { ...f, offset: Math.max(0, offset), limit: LIMIT });
 		if (offset < 0) {
@@ -220,7 +266,7 @@ export async function render({ main, params, alive }) {
 			if (offset > 0) r = await api.get('/audit', { ...f, offset, limit: LIMIT });
 		}
 		const total = r.total;
-		const pg = pager({ offset, limit: LIMIT, total, noun: 'entries', go: (o) => go('audit', { ...f, offset: o, focus: 'results' }) });
+		const pg = pager({ offset, limit: LIMIT, total, noun: 'entries', go: (o) => go('audit', { ...f, offset: o, focus: 'results', export: params.get('export') }) });
 		const tbl = entriesTable(r.entries || [], pg, 'Audit entries');
 		fill(list, h('h2', { id: 'audit-entries' }, `${num(total)} ${total === 1 ? 'entry' : 'entries'}`),
 			h('p', { class: 'muted small-text' }, 'Oldest first, as in the log; the newest page opens first.'), pg.el, tbl);

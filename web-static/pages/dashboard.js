@@ -84,9 +84,11 @@ function staleNotice(logs) {
 }
 
 // "Anchor now" (compliance): both logs to the TSA and witnesses at once,
-// as serve does on its schedule; then the facts shown again.
-function anchorNow(facts, alive) {
-	const out = h('span', { 'aria-live': 'polite' });
+// as serve does on its schedule; then redraw(text, ok) draws the whole
+// card anew from a fresh /status (the logs grew: each attempt is audited).
+// said: the outcome of the last run here, shown beside the button.
+function anchorNow(alive, redraw, said) {
+	const out = h('span', { 'aria-live': 'polite' }, said ? h('span', { class: said.ok ? 'muted' : '' }, ` ${said.text}`) : null);
 	const btn = h('button', { type: 'button' }, 'Anchor now');
 	btn.addEventListener('click', async () => {
 		btn.disabled = true;
@@ -99,21 +101,20 @@ function anchorNow(facts, alive) {
 				job = await api.get('/anchor');
 			}
 			if (!alive()) return;
-			const st = await api.get('/status');
-			fill(facts, anchorFacts(st.logs || {}));
-			const text = job.status === 'done' ? 'Both logs anchored.'
+			const ok = job.status === 'done';
+			const text = ok ? 'Both logs anchored.'
 				: 'Not every party answered: each log\'s last attempt says which and why.';
-			fill(out, h('span', { class: job.status === 'done' ? 'muted' : '' }, ` ${text}`));
-			announce(text);
+			await redraw({ text, ok });
+			announce(text, { error: !ok });
 		} catch (err) {
 			fill(out, errorBox(err));
+			btn.disabled = false;
 		}
-		btn.disabled = false;
 	});
 	return h('div', { class: 'buttons' }, btn, out);
 }
 
-function integrityCard(st, cps, me, alive) {
+function integrityCard(st, cps, me, alive, said) {
 	const logs = st.logs || {};
 	const v = st.verify;
 	const hb = st.heartbeat || {};
@@ -125,16 +126,27 @@ function integrityCard(st, cps, me, alive) {
 			h('dd', `${num(l.size !== undefined ? l.size : cp && cp.size)} entries`,
 				l.checkpoint_time ? ['; checkpoint ', when(l.checkpoint_time), typeof l.age_s === 'number' ? ` (${ago(l.age_s)})` : ''] : '; checkpoint signed'));
 	}
-	const facts = h('div', anchorFacts(logs));
-	items.push(h('dt', 'Anchored outside'), h('dd', facts,
-		me.role === 'compliance' && anchorsConfigured(logs) ? anchorNow(facts, alive) : null));
+	let card = null;
+	// The whole card from a fresh /status and checkpoints, the focus kept
+	// on its button.
+	const redraw = async (words) => {
+		const [st2, cps2] = await Promise.all([api.get('/status'), api.get('/checkpoints').catch(() => null)]);
+		if (!alive()) return;
+		const fresh = integrityCard(st2, cps2, me, alive, words);
+		card.replaceWith(fresh);
+		const b = fresh.querySelector('button');
+		if (b) b.focus();
+	};
+	items.push(h('dt', 'Anchored outside'), h('dd', h('div', anchorFacts(logs)),
+		me.role === 'compliance' && anchorsConfigured(logs) ? anchorNow(alive, redraw, said) : null));
 	items.push(h('dt', 'Last verify'), h('dd', v ? [when(v.time), ' ',
 		h('span', { class: `badge long ${v.outcome === 'ok' ? 'ok' : 'bad'}` }, v.outcome === 'ok' ? 'passed' : v.outcome),
 		v.full ? ' (full)' : ''] : 'never run'));
 	items.push(h('dt', 'Heartbeat gaps'), h('dd', h('span', { class: `badge ${hb.gaps ? 'warn' : 'ok'}` }, num(hb.gaps || 0)),
 		hb.last_entry ? [' · last entry ', when(hb.last_entry)] : ''));
-	return h('section', { class: 'card', 'aria-labelledby': 'dash-int' }, h('h2', { id: 'dash-int' }, 'Integrity'),
+	card = h('section', { class: 'card', 'aria-labelledby': 'dash-int' }, h('h2', { id: 'dash-int' }, 'Integrity'),
 		h('dl', { class: 'facts' }, items));
+	return card;
 }
 
 export async function render({ main, me, alive }) {

@@ -21,13 +21,19 @@ function verifyResult(job) {
 		['Messages decrypted', num(r.blobs_decrypted)], ['Stray blobs', num(r.orphan_blobs)],
 		['Heartbeat gaps', num(r.heartbeat_gaps)],
 	];
+	// A failure says what failed in the red notice itself, and opens all
+	// verify said.
+	const fails = (job.lines || []).filter((l) => /^FAIL\b/.test(l));
+	const SHOWN = 10;
 	return h('div', { class: 'stack' },
-		h('p', { class: `notice ${ok ? 'ok' : 'error'}` }, ok
+		h('div', { class: `notice ${ok ? 'ok' : 'error'}`, role: ok ? null : 'alert' }, h('p', ok
 			? `Verified: no problem found in ${num(r.messages)} messages, ${num(r.archive_leaves)} archive log entries and ${num(r.audit_leaves)} audit log entries${job.full ? ' (full check)' : ''}.`
 			: job.status === 'failed' ? `Verify could not run: ${job.error || 'unknown error'}.`
-				: `Verify found ${num(r.problems)} problem${r.problems === 1 ? '' : 's'}.`),
+				: `Verify found ${num(r.problems)} problem${r.problems === 1 ? '' : 's'}${fails.length ? ':' : '.'}`),
+		!ok && fails.length ? h('ul', { class: 'findings' }, fails.slice(0, SHOWN).map((l) => h('li', h('code', { class: 'break' }, l))),
+			fails.length > SHOWN ? h('li', `and ${num(fails.length - SHOWN)} more (below)`) : null) : null),
 		job.result ? h('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [h('dt', k), h('dd', v)])) : null,
-		(job.lines || []).length ? h('details', h('summary', 'What verify said'), h('pre', job.lines.join('\n'))) : null,
+		(job.lines || []).length ? h('details', { open: !ok }, h('summary', 'What verify said'), h('pre', job.lines.join('\n'))) : null,
 		h('p', { class: 'muted small-text' }, 'Started by ', job.started_by || '—', ' ', when(job.started),
 			job.finished ? [' · finished ', when(job.finished)] : ''));
 }
@@ -56,7 +62,10 @@ async function verifyCard(alive) {
 			}, 500);
 		} else {
 			fill(out, verifyResult(job));
-			if (!announced) announce(job.status === 'done' && job.result && job.result.ok ? 'Verify passed.' : 'Verify found problems.');
+			const passed = job.status === 'done' && job.result && job.result.ok;
+			if (!announced) {
+				announce(passed ? 'Verify passed.' : job.status === 'failed' ? 'Verify could not run.' : 'Verify found problems.', { error: !passed });
+			}
 			announced = true;
 		}
 	}

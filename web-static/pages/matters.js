@@ -92,14 +92,42 @@ function exportRow(job, cancelled) {
 	return { job, state };
 }
 
-function verifyHelp(job) {
+// Whether a finished export's bundle carries RFC 3161 time-stamps: a log
+// had one (GET /status: its newest) before the export finished. null:
+// not known (no status, or every time-stamp is newer than the export).
+function carriesStamps(job, logs) {
+	if (!logs) return null;
+	const stamps = ['archive', 'audit'].map((n) => logs[n] && logs[n].anchor && logs[n].anchor.timestamp_time).filter(Boolean);
+	if (!stamps.length) return false;
+	const end = new Date(job.finished || job.created || Date.now());
+	return stamps.some((t) => new Date(t) <= end) ? true : null;
+}
+
+// What the recipient of a finished export runs; open: shown at once (the
+// newest), else folded under its summary.
+function verifyHelp(job, logs, open) {
 	if (!job || job.status !== 'done' || !job.verify) return null;
-	return h('section', { class: 'card', 'aria-labelledby': `verify-${job.id}` },
-		h('h3', { id: `verify-${job.id}` }, `For the recipient of export ${job.id}`),
+	const stamps = carriesStamps(job, logs);
+	const tsa = h('code', '--tsa-ca TSA-CA.pem');
+	const parts = [
 		h('p', 'Check the bundle with popvault on any machine (no archive needed). Compare the keys with copies kept off the appliance:'),
 		h('pre', job.verify.command), copyButton(job.verify.command, 'Copy the command'),
+		stamps === false ? null : h('p', { class: 'notice info' }, stamps
+			? ['This bundle carries RFC 3161 time-stamps of the logs: add ', tsa,
+				' to the command (your time-stamp authority’s CA certificate, obtained from the TSA, not from the bundle) to check them too.']
+			: ['If the bundle has archive/timestamps/ or audit/timestamps/, it carries RFC 3161 time-stamps: add ', tsa,
+				' (your time-stamp authority’s CA certificate) to the command to check them too.']),
 		h('p', { class: 'small-text muted' }, `${num(job.messages)} messages, ${bytes(job.file_size)}, SHA-256 `,
-			h('code', { class: 'break' }, job.sha256 || '')));
+			h('code', { class: 'break' }, job.sha256 || ''))];
+	const title = `For the recipient of export ${job.id}`;
+	if (!open) return h('details', { class: 'card' }, h('summary', title), parts);
+	return h('section', { class: 'card', 'aria-labelledby': `verify-${job.id}` },
+		h('h3', { id: `verify-${job.id}` }, title), parts);
+}
+
+// An export's query; an empty one exported every message.
+function queryText(q) {
+	return q ? h('code', q) : h('span', { class: 'muted' }, '(all messages)');
 }
 
 async function one(main, name, params, alive) {
@@ -131,7 +159,11 @@ async function one(main, name, params, alive) {
 
 	body.appendChild(h('h2', 'Holds'));
 	const hmsg = h('div');
-	body.appendChild(table({
+	const holdsBox = h('div');
+	body.appendChild(holdsBox);
+	// release_pending: the approval that would release the hold, while it
+	// waits; no second request then (the server would refuse it, 409).
+	const drawHolds = () => fill(holdsBox, table({
 		label: 'Holds',
 		columns: [
 			{ label: 'Hold', render: (x) => (x.note ? h('span', x.name, h('br'), h('span', { class: 'muted small-text' }, x.note)) : x.name) },
@@ -141,13 +173,22 @@ async function one(main, name, params, alive) {
 				: h('span', { class: 'badge ok' }, 'active')) },
 			{ label: 'Release', render: (x) => {
 				if (x.released) return '';
+				if (x.release_pending !== undefined && x.release_pending !== null) {
+					return h('a', { class: 'badge long warn', href: href('approvals') },
+						`release asked (#${x.release_pending}), waits for approval`);
+				}
 				const b = actionButton('Ask to release', `“${x.name}”`, 'small secondary');
 				b.addEventListener('click', async () => {
 					const a = await ask({ title: `Ask to release the hold “${x.name}”?`, confirm: 'Ask for release',
 						body: 'A compliance officer must approve it; until then the hold stays.', reason: { label: 'Reason', required: true },
 						submit: ({ reason }) => api.post(`/holds/${encodeURIComponent(x.name)}/release`, { reason }) });
 					if (!a) return;
-					fill(hmsg, okBox(`Release of “${x.name}” asked for (approval #${a.result.approval.id}); the hold stays until it is approved.`));
+					const id = a.result.approval.id;
+					x.release_pending = id;
+					drawHolds();
+					fill(hmsg, okBox(`Release of “${x.name}” asked for (approval #${id}); the hold stays until it is approved.`));
+					const badge = [...holdsBox.querySelectorAll('a.badge')].find((el) => el.textContent.includes(`(#${id})`));
+					if (badge) badge.focus();
 				});
 				return b;
 			} },
@@ -156,6 +197,7 @@ async function one(main, name, params, alive) {
 		rows: m.holds || [],
 		empty: 'No holds.',
 	}));
+	drawHolds();
 	const hq = queryField('Query', 'query', '', 'A hold needs a query: it holds what the query finds.');
 	const hn = field({ label: 'Hold name', name: 'hold', attrs: { required: true, maxlength: 128 } });
 	const hnote = field({ label: 'Note (optional)', name: 'note', hint: 'Why it is held: a case number, a letter.', attrs: { maxlength: 1024 } });
@@ -180,6 +222,9 @@ async function one(main, name, params, alive) {
 	body.appendChild(exportsBox);
 	const highlight = params.get('export');
 	let poll = null;
+	// The logs' anchors: whether a bundle carries time-stamps to check.
+	let logs = null;
+	try { logs = (await api.get('/status')).logs || null; } catch { logs = null; }
 	async function refresh() {
 		try {
 			const r = await api.get('/exports', { matter: name });
@@ -193,14 +238,15 @@ async function one(main, name, params, alive) {
 			label: 'Exports',
 			columns: [
 				{ label: 'Export', render: (x) => String(x.job.id) },
-				{ label: 'Query', cls: 'break', render: (x) => h('code', x.job.query) },
+				{ label: 'Query', cls: 'break', render: (x) => queryText(x.job.query) },
 				{ label: 'Bates', render: (x) => x.job.bates_prefix || '' },
 				{ label: 'Started', cls: 'hide-narrow', render: (x) => when(x.job.created) },
 				{ label: 'State', render: (x) => x.state },
 			],
 			rows,
 			empty: 'No exports yet.',
-		}), jobs.filter((j) => j.status === 'done').slice(0, highlight ? 3 : 1).map(verifyHelp));
+		}), jobs.filter((j) => j.status === 'done').map((j, i) => verifyHelp(j, logs,
+			i === 0 || String(j.id) === highlight)));
 		if (jobs.some((j) => j.status === 'running') && alive()) {
 			poll = setTimeout(() => { if (alive()) refresh(); }, 700);
 		}

@@ -47,6 +47,19 @@ function integrityMark(meta, proof, vkeys) {
 		h('div', { class: 'buttons' }, dl('proof', 'Download inclusion proof'), dl('raw', 'Download raw message (.eml)')));
 }
 
+// A message whose stored content fails its integrity check: its content
+// is not shown, but its inclusion proof still answers, and shows what was
+// archived (the leaf commits to the original bytes).
+async function damagedMark(id) {
+	const ok = await fetch(api.url(`/messages/${id}/proof`), { credentials: 'same-origin' })
+		.then((r) => r.ok).catch(() => false);
+	return h('section', { class: 'integrity bad', 'aria-labelledby': 'int-title' },
+		h('h2', { id: 'int-title' }, '✗ Integrity check failed'),
+		h('p', 'What is stored for this message now is not what was archived. Its inclusion proof still shows what was: its leaf in the signed archive log commits to the original bytes.'),
+		ok ? h('div', { class: 'buttons' }, h('a', { class: 'button small', href: api.url(`/messages/${id}/proof`), download: '' }, 'Download inclusion proof'))
+			: h('p', { class: 'muted' }, 'The inclusion proof cannot be read either.'));
+}
+
 export async function render({ main, parts, params, title }) {
 	const id = parts[1];
 	const back = params.get('back');
@@ -60,6 +73,7 @@ export async function render({ main, parts, params, title }) {
 		meta = await api.get(`/messages/${id}`);
 	} catch (err) {
 		main.append(h('h1', `Message ${id}`), backLink, errorBox(err));
+		if (err.code === 'integrity_failed') main.append(await damagedMark(id));
 		return;
 	}
 	const hd = meta.headers || {};

@@ -9,7 +9,7 @@ import { table } from '../lib/table.js';
 import { bars, legend } from '../lib/charts.js';
 import { ask, errorBox, okBox } from '../lib/dialogs.js';
 import { queueTable } from './approvals.js';
-import { go } from '../lib/router.js';
+import { replace, refresh } from '../lib/router.js';
 
 // A line diff as the API gives it: [{op: same|add|del, text}].
 function diffView(d) {
@@ -100,7 +100,7 @@ function editor(current, msg, proposed) {
 		if (!a) return;
 		const r = a.result;
 		// In force at once: the page is drawn anew around the new version.
-		if (r.state === 'applied') { go('policy', { applied: r.version }); return; }
+		if (r.state === 'applied') { replace('policy', { applied: r.version }); refresh(); return; }
 		fill(msg, okBox(`Proposal #${r.approval.id} shortens retention: it waits for approval by a compliance officer.`));
 		msg.scrollIntoView({ block: 'nearest' });
 		proposed();
@@ -172,7 +172,7 @@ function proposals(me, msg) {
 			const r = await api.get('/approvals', { state: 'pending' });
 			const items = (r.approvals || []).filter((a) => a.kind === 'policy');
 			const views = await Promise.all(items.map(async (a) => proposalView(a, await api.get(`/approvals/${a.id}`))));
-			fill(list, queueTable(items, me, msg, 'Pending policy proposals', () => go('policy', { t: Date.now() })), views);
+			fill(list, queueTable(items, me, msg, 'Pending policy proposals', refresh), views);
 		} catch (err) {
 			fill(list, errorBox(err));
 		}
@@ -184,8 +184,10 @@ export async function render({ main, me, params }) {
 	main.appendChild(h('h1', 'Retention policy'));
 	const msg = h('div');
 	main.appendChild(msg);
+	// The notice is shown once: Back or a reload does not bring it back.
 	if (params.get('applied')) {
 		fill(msg, okBox(`Policy version ${params.get('applied')} is in force: it shortens no retention, so it needed no approval.`));
+		replace('policy');
 	}
 	let current;
 	try {

@@ -13,6 +13,9 @@ import { ask, errorBox, announce, okBox, words } from '../lib/dialogs.js';
 import { syntaxChecker } from '../lib/syntax.js';
 
 const LIMIT = 50;
+// Set by a search sent from the box: the page drawn for it keeps the
+// focus in the box (Enter, then Enter again with a changed query).
+let keepFocus = false;
 
 const HELP = [
 	['from: to: cc: bcc:', 'a sender or recipient: from:carol or from:"Carol Smith"'],
@@ -112,6 +115,7 @@ export async function render({ main, params }) {
 	form.addEventListener('submit', (e) => {
 		e.preventDefault();
 		const [s, o] = sortSel.input.value.split('-');
+		keepFocus = true;
 		go('search', { q: box.value, all: box.value ? '' : 1, sort: s === 'relevance' ? s : '', order: o === 'asc' ? o : '' });
 	});
 	sortSel.input.addEventListener('change', () => {
@@ -141,6 +145,10 @@ export async function render({ main, params }) {
 	});
 
 	if (q) check();
+	if (keepFocus) {
+		keepFocus = false;
+		box.focus();
+	}
 	if (!run) {
 		fill(results, h('h2', { id: 'results-title', class: 'muted' }, 'Type a query and press Search (an empty one lists everything).'));
 		box.focus();
@@ -188,11 +196,14 @@ export async function render({ main, params }) {
 	const holdB = h('button', { type: 'button', 'aria-describedby': q ? null : 'hold-needs-query',
 		title: q ? null : 'A hold needs a query: search for what to hold first.' }, 'Place hold…');
 	holdB.disabled = !q;
-	const exportB = h('button', { type: 'button' }, 'Export…');
+	// Nothing to export when nothing matches.
+	const exportB = h('button', { type: 'button', 'aria-describedby': r.total === 0 ? 'export-needs-results' : null }, 'Export…');
+	exportB.disabled = r.total === 0;
 	const saveB = h('button', { type: 'button' }, 'Save to matter…');
 	const note = h('div');
 	actions.append(holdB, exportB, saveB);
 	if (!q) actions.append(h('span', { id: 'hold-needs-query', class: 'muted small-text' }, 'A hold needs a query.'));
+	if (r.total === 0) actions.append(h('span', { id: 'export-needs-results', class: 'muted small-text' }, 'No message to export.'));
 	holdB.addEventListener('click', async () => {
 		fill(note);
 		const m = await pickMatter({ title: `Place a hold on ${many} messages`, confirm: 'Place hold',

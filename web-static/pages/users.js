@@ -29,22 +29,28 @@ async function enrol(u, msg) {
 	} catch (err) { fill(msg, errorBox(err)); }
 }
 
-function addForm(msg) {
+function addForm() {
 	const name = field({ label: 'New user name', name: 'name', attrs: { required: true, autocomplete: 'off' } });
 	const role = field({ label: 'Role', name: 'role', tag: 'select', options: ROLES });
 	const pw = field({ label: 'Initial password', name: 'pw', type: 'password', hint: 'At least 12 characters.',
 		attrs: { required: true, minlength: 12, autocomplete: 'new-password' } });
+	// A refusal is shown in the form, next to what was typed, and focused.
+	const err = h('div', { tabindex: '-1', class: 'form-error' });
 	const form = h('form', { class: 'card stack', 'aria-labelledby': 'add-user' },
 		h('h2', { id: 'add-user' }, 'Add a user'), h('div', { class: 'row' }, name.row, role.row, pw.row,
-			h('button', { type: 'submit', class: 'primary' }, 'Add user')));
+			h('button', { type: 'submit', class: 'primary' }, 'Add user')), err);
 	form.addEventListener('submit', async (e) => {
 		e.preventDefault();
+		fill(err);
 		if (!form.reportValidity()) return;
 		try {
 			await api.post('/users', { name: name.input.value.trim(), role: role.input.value, password: pw.input.value });
 			announce(`User ${name.input.value.trim()} added.`);
 			go('users');
-		} catch (err) { fill(msg, errorBox(err)); }
+		} catch (x) {
+			fill(err, errorBox(x, 'The user was not added'));
+			err.focus();
+		}
 	});
 	return form;
 }
@@ -124,6 +130,21 @@ export async function render({ main, me }) {
 				const t = actionButton(`${u.totp ? 'Re-enrol' : 'Enrol'} TOTP`, `for ${u.name}`);
 				t.addEventListener('click', () => enrol(u, msg));
 				b.push(t);
+				if (u.totp) {
+					// The server refuses (409) the last admin's while admins must
+					// use one: said in the dialog.
+					const x = actionButton('Remove second factor', `of ${u.name}`, 'small secondary');
+					x.addEventListener('click', async () => {
+						const a = await ask({ title: `Remove ${u.name}’s second factor?`, confirm: 'Remove second factor', danger: true,
+							body: u.name === me.user ? 'You then sign in with your password alone, unless your role must use a second factor.'
+								: 'They then sign in with their password alone; if their role must use a second factor, they cannot sign in until one is enrolled again.',
+							submit: () => api.del(`/users/${encodeURIComponent(u.name)}/totp`) });
+						if (!a) return;
+						announce(`Second factor of ${u.name} removed.`);
+						go('users');
+					});
+					b.push(x);
+				}
 				if (u.name !== me.user) {
 					const c = actionButton('Change', u.name, 'small secondary');
 					c.addEventListener('click', async () => {
@@ -156,5 +177,5 @@ export async function render({ main, me }) {
 		],
 		rows: r.users || [],
 	}));
-	main.appendChild(h('div', { class: 'grid' }, addForm(msg), await totpSettings(msg, r.users || [], me)));
+	main.appendChild(h('div', { class: 'grid' }, addForm(), await totpSettings(msg, r.users || [], me)));
 }
