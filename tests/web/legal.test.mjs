@@ -327,6 +327,9 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		await shots(page, 'matter-release-refused');
 		await dlg.getByRole('button', { name: 'Cancel' }).click();
 		await dlg.waitFor({ state: 'detached' });
+		// Cancelled after the refusal: the table shows the release asked elsewhere.
+		await holds.getByRole('link', { name: /^release asked \(#\d+\), waits for approval$/ }).nth(1).waitFor();
+		assert.equal(await holds.getByRole('button', { name: 'Ask to release “Carol hold”' }).count(), 0);
 		const pending = await page.evaluate(async () => (await (await fetch('/api/v1/approvals?state=pending')).json()).approvals);
 		const mine = pending.find((a) => a.kind === 'hold-release' && a.summary.includes('Smith hold'));
 		assert.ok(mine, 'the release waits for approval');

@@ -182,7 +182,15 @@ async function one(main, name, params, alive) {
 					const a = await ask({ title: `Ask to release the hold “${x.name}”?`, confirm: 'Ask for release',
 						body: 'A compliance officer must approve it; until then the hold stays.', reason: { label: 'Reason', required: true },
 						submit: ({ reason }) => api.post(`/holds/${encodeURIComponent(x.name)}/release`, { reason }) });
-					if (!a) return;
+					if (!a) {
+						// Cancelled, perhaps after a refusal (someone else asked
+						// meanwhile): the holds as they are now.
+						try {
+							m.holds = (await api.get(`/matters/${encodeURIComponent(name)}`)).holds;
+							drawHolds();
+						} catch (err) { fill(hmsg, errorBox(err)); }
+						return;
+					}
 					const id = a.result.approval.id;
 					x.release_pending = id;
 					drawHolds();
