@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct index_sandbox {
 	int fd; /* our end of the child's socket (its descriptor 0) */
 	int64_t time_ms;
 	int cpu_s;
+	int pin; /* the CPU the child runs on, or -1 */
 	struct pv_buf reply;
 };
 
@@ -341,8 +343,8 @@ static void child_main(int fd, int cpu_s)
  * its keys and passwords included; no lock another thread held at the
  * fork): popvault-parser, or this very program when there is none. With
  * SANDBOX_ENV set, this runs before main() and never returns. argv:
- * "pv-parser", pdftotext's path or "-", CPU seconds per message. (glibc
- * passes argc, argv to constructors.) */
+ * "pv-parser", pdftotext's path or "-", CPU seconds per message, the CPU
+ * to run on or "-". (glibc passes argc, argv to constructors.) */
 #define SANDBOX_ENV "POPVAULT_PARSER_SANDBOX"
 int index_sandbox_child(int argc, char **argv)
 {
@@ -352,10 +354,18 @@ int index_sandbox_child(int argc, char **argv)
 		dprintf(2, "popvault-parser: the parser sandbox of popvault, run by popvault only\n");
 		return 2;
 	}
-	if (argc != 3 || strcmp(argv[0], "pv-parser") != 0 ||
+	/* (Three arguments: a popvault from before pinning still running
+	 * beside this program after an upgrade, until serve restarts.) */
+	if ((argc != 3 && argc != 4) || strcmp(argv[0], "pv-parser") != 0 ||
 	    (cpu_s = atoi(argv[2])) <= 0 || cpu_s > 3600)
 		_exit(2);
 	prctl(PR_SET_NAME, "pv-parser", 0, 0, 0);
+	if (argc == 4 && strcmp(argv[3], "-") != 0) { /* before the filter; failing costs speed only */
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(atoi(argv[3]), &one);
+		(void)sched_setaffinity(0, sizeof(one), &one);
+	}
 	index_mime_set_pdftotext(strcmp(argv[1], "-") != 0 ? argv[1] : NULL);
 	child_main(0, cpu_s);
 	return 2; /* not reached */
@@ -379,13 +389,21 @@ static bool pdftotext_ok(const char *p)
 	       strcmp(p, "/bin/pdftotext") == 0;
 }
 
+/* "-", or a CPU number below CPU_SETSIZE. */
+static bool pin_ok(const char *p)
+{
+	size_t n = strlen(p);
+	return strcmp(p, "-") == 0 ||
+	       (n > 0 && n < 5 && strspn(p, "0123456789") == n && atoi(p) < CPU_SETSIZE);
+}
+
 bool index_sandbox_argv_ok(char *const argv[], char *const envp[])
 {
 	int cpu;
 	return argv[0] != NULL && strcmp(argv[0], "pv-parser") == 0 && argv[1] != NULL &&
-	       pdftotext_ok(argv[1]) && argv[2] != NULL &&
-	       argv[3] == NULL && (cpu = atoi(argv[2])) > 0 && cpu <= 3600 && envp[0] != NULL &&
-	       strcmp(envp[0], SANDBOX_ENV "=1") == 0 && envp[1] == NULL;
+	       pdftotext_ok(argv[1]) && argv[2] != NULL && (cpu = atoi(argv[2])) > 0 &&
+	       cpu <= 3600 && argv[3] != NULL && pin_ok(argv[3]) && argv[4] == NULL &&
+	       envp[0] != NULL && strcmp(envp[0], SANDBOX_ENV "=1") == 0 && envp[1] == NULL;
 }
 
 int index_sandbox_new(const struct index_sandbox_opts *opts, struct index_sandbox **sb_r,
@@ -397,6 +415,9 @@ int index_sandbox_new(const struct index_sandbox_opts *opts, struct index_sandbo
 	sb->fd = -1;
 	sb->time_ms = opts != NULL && opts->time_ms > 0 ? opts->time_ms : PV_SANDBOX_TIME_MAX_MS;
 	sb->cpu_s = opts != NULL && opts->cpu_s > 0 ? opts->cpu_s : PV_SANDBOX_CPU_MAX_S;
+	sb->pin = opts != NULL && opts->pinned && opts->cpu >= 0 && opts->cpu < CPU_SETSIZE
+			  ? opts->cpu
+			  : -1;
 	pv_buf_init(&sb->reply, PV_SANDBOX_OUTPUT_MAX);
 	*sb_r = sb;
 	return 0;
@@ -475,13 +496,15 @@ int index_sandbox_program(char *exe, size_t n, struct pv_error *err)
 
 static int start(struct index_sandbox *sb, struct pv_error *err)
 {
-	char exe[PATH_MAX], cpu[16];
+	char exe[PATH_MAX], cpu[16], pin[16] = "-";
 	int sv[2];
 	if (index_sandbox_program(exe, sizeof(exe), err) < 0)
 		return PV_ERR;
 	snprintf(cpu, sizeof(cpu), "%d", sb->cpu_s);
+	if (sb->pin >= 0)
+		snprintf(pin, sizeof(pin), "%d", sb->pin);
 	const char *pdf = index_mime_pdftotext();
-	char *const argv[] = {"pv-parser", (char *)(pdf != NULL ? pdf : "-"), cpu, NULL};
+	char *const argv[] = {"pv-parser", (char *)(pdf != NULL ? pdf : "-"), cpu, pin, NULL};
 	char *const envp[] = {SANDBOX_ENV "=1", NULL};
 	/* A socket, not pipes: MSG_NOSIGNAL, so a dead child costs no SIGPIPE. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)

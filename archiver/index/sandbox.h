@@ -43,6 +43,12 @@ struct index_sandbox;
 struct index_sandbox_opts {
 	int64_t time_ms; /* wall clock per message; 0: PV_SANDBOX_TIME_MAX_MS */
 	int cpu_s;       /* CPU seconds per message; 0: PV_SANDBOX_CPU_MAX_S */
+	/* The child and the workers it forks run on this CPU only: a fork of a
+	 * process whose memory was used on several CPUs write-protects it with
+	 * a TLB shootdown to each of them (costly in a VM: about a tenth of
+	 * the sandbox's CPU on the bench); pinned, the process has used one. */
+	bool pinned;
+	int cpu;
 };
 
 /* A sandbox (the child starts with the first message). opts may be NULL. */

@@ -1,6 +1,7 @@
 #include "archiver/index/sandbox_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "archiver/index/sandbox.h"
@@ -20,6 +21,24 @@ struct index_pool {
 	struct slot *slots;
 };
 
+/* Slot i's sandbox runs on the i-th CPU this process may use, round
+ * robin (index/sandbox.h, pinned): the slots share the CPUs evenly. */
+static struct index_sandbox_opts slot_opts(int i)
+{
+	struct index_sandbox_opts o = {0};
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) < 2)
+		return o;
+	int want = i % CPU_COUNT(&set);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set) && want-- == 0) {
+			o.pinned = true;
+			o.cpu = c;
+			break;
+		}
+	return o;
+}
+
 static void do_job(struct slot *s)
 {
 	struct index_pool_job *j = &s->job;
@@ -27,7 +46,8 @@ static void do_job(struct slot *s)
 	j->r = PV_OK;
 	if (!j->extract)
 		return;
-	if (s->sb == NULL && (j->r = index_sandbox_new(NULL, &s->sb, &j->err)) < 0)
+	struct index_sandbox_opts o = slot_opts(j->slot);
+	if (s->sb == NULL && (j->r = index_sandbox_new(&o, &s->sb, &j->err)) < 0)
 		return;
 	j->r = index_sandbox_extract(s->sb, j->raw.data ? j->raw.data : (const unsigned char *)"",
 				     j->raw.len, &j->doc, &j->err);

@@ -71,12 +71,13 @@ static const char *const g_threads_only[] = {
 
 /* Starting and waiting for a child program (the parser sandbox, "harvest
  * now", the token command); with what that program needs until it
- * confines itself (a filter stacks on the parent's), the parser's own. */
+ * confines itself (a filter stacks on the parent's), the parser's own,
+ * and its CPU (a pinned sandbox, index/sandbox.h). */
 static const char *const g_spawn[] = {
 	"clone", "clone3", "fork", "vfork", "execve", "wait4", "waitid", "kill", "pipe", "pipe2",
 	"getpriority", "setpriority", "getpgrp", "setpgid", "arch_prctl", "chdir", "setrlimit",
 	"getrusage", "times", "seccomp", "landlock_create_ruleset", "landlock_add_rule",
-	"landlock_restrict_self", NULL,
+	"landlock_restrict_self", "sched_getaffinity", "sched_setaffinity", NULL,
 };
 
 /* Waiting for and stopping children another process started for it

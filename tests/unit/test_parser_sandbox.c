@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,37 @@ static void test_a_worker_does_not_get_the_answer_buffer(void **state)
 	/* the answer buffer: at least the largest answer a worker may give */
 	assert_true(child_dontfork_kib(index_sandbox_pid(sb)) >= PV_SANDBOX_OUTPUT_MAX / 1024);
 	index_sandbox_free(&sb);
+}
+
+/* A pinned sandbox's child runs on its CPU only (its workers inherit it);
+ * an unpinned one may run anywhere this process may. */
+static void test_a_pinned_sandbox_runs_on_its_cpu(void **state)
+{
+	(void)state;
+	struct index_sandbox *sb;
+	struct index_doc doc;
+	struct pv_error err;
+	cpu_set_t mine, got;
+	assert_int_equal(sched_getaffinity(0, sizeof(mine), &mine), 0);
+	int last = -1;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &mine))
+			last = c;
+	struct index_sandbox_opts o = {.pinned = true, .cpu = last};
+	for (int round = 0; round < 2; round++) {
+		fx_must(index_sandbox_new(round == 0 ? &o : NULL, &sb, &err), &err, "new");
+		fx_must(index_sandbox_extract(sb, (const unsigned char *)plain, sizeof(plain) - 1,
+					      &doc, &err), &err, "extract");
+		index_doc_free(&doc);
+		assert_int_equal(sched_getaffinity(index_sandbox_pid(sb), sizeof(got), &got), 0);
+		if (round == 0) {
+			assert_int_equal(CPU_COUNT(&got), 1);
+			assert_true(CPU_ISSET(last, &got));
+		} else {
+			assert_true(CPU_EQUAL(&got, &mine));
+		}
+		index_sandbox_free(&sb);
+	}
 }
 
 /* A reader's views come out of the sandbox as they would in process: the
@@ -477,6 +509,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_the_sandbox_gives_the_document_an_extraction_in_process_gives),
 		cmocka_unit_test(test_a_big_message_leaves_the_child_small),
+		cmocka_unit_test(test_a_pinned_sandbox_runs_on_its_cpu),
 		cmocka_unit_test(test_a_worker_finds_nothing_of_an_earlier_message),
 		cmocka_unit_test(test_a_worker_does_not_get_the_answer_buffer),
 		cmocka_unit_test(test_the_views_of_a_message_are_made_in_the_sandbox),
