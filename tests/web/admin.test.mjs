@@ -6,7 +6,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { launch, openPage, signIn, go, URL_BASE, PW, shots, assertAxe, assertClean, DOVECOT, USERS } from './lib/env.mjs';
+import { launch, openPage, signIn, go, URL_BASE, PW, shots, assertAxe, assertClean, DOVECOT, USERS,
+	listen, heard, said, description, focused } from './lib/env.mjs';
 
 const admin = Object.keys(USERS).find((u) => USERS[u] === 'admin');
 
@@ -42,6 +43,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 
 	await t.test('add an account and test its connection', async () => {
 		await go(page, 'accounts');
+		await listen(page);
 		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Add an account' }) });
 		await form.getByLabel('Account name').fill('bob');
 		await form.getByLabel('Server').fill(DOVECOT.host);
@@ -52,18 +54,38 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await form.getByRole('button', { name: 'Add account' }).click();
 		await page.getByText('Account bob added.').first().waitFor();
 		// The notice is shown once: not in the address, gone on a reload.
-		await page.getByText('Account bob added. Test its connection below.').waitFor();
+		await page.locator('main').getByText('Account bob added. Test its connection below.').waitFor();
+		await heard(page, /^Account bob added\. Test its connection below\.$/);
 		assert.doesNotMatch(page.url(), /added=/);
 		await page.reload();
 		await page.getByRole('button', { name: 'Test bob' }).waitFor();
 		assert.equal(await page.getByText('Account bob added. Test its connection below.').count(), 0, 'no notice after a reload');
 		// The password is write-only: it is nowhere in the page or its data.
 		assert.ok(!(await page.content()).includes(DOVECOT.password));
-		await page.getByRole('button', { name: 'Test bob' }).click();
+		// Keyboard only: the button keeps the focus while the test runs
+		// (busy, not disabled), the start is announced, and the focus is
+		// back on it when the result's dialog closes.
+		await listen(page);
+		const test = page.getByRole('button', { name: 'Test bob' });
+		let release;
+		const held = new Promise((r) => { release = r; });
+		await page.route('**/api/v1/accounts/bob/test', async (route) => { await held; await route.continue(); });
+		await test.focus();
+		await page.keyboard.press('Enter');
+		await heard(page, /^Testing bob…$/);
+		assert.equal(await test.getAttribute('aria-disabled'), 'true', 'busy while the test runs');
+		assert.ok(await focused(test), 'the busy button keeps the focus');
+		release();
 		const dlg = page.getByRole('dialog');
 		await dlg.getByText('The connection works').waitFor({ timeout: 30000 });
+		await page.unroute('**/api/v1/accounts/bob/test');
+		// The result is the dialog's description: read when it opens.
+		assert.match(await description(dlg), /The connection works/);
 		await shots(page, 'accounts-test');
-		await dlg.getByRole('button', { name: 'Close' }).click();
+		await page.keyboard.press('Enter');
+		await dlg.waitFor({ state: 'detached' });
+		assert.ok(await focused(test), 'the focus is back on "Test bob" once the dialog closes');
+		assert.equal(await test.getAttribute('aria-disabled'), null, 'no longer busy');
 		await assertAxe(page, 'accounts');
 		await shots(page, 'accounts');
 	});
@@ -155,6 +177,14 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await other.page.getByRole('button', { name: 'Sign in' }).click();
 		await other.page.getByLabel('One-time code').waitFor();
 		await shots(other.page, 'signin-totp');
+		// A wrong code: the code is what is typed again, selected, not the password.
+		const code = other.page.getByLabel('One-time code');
+		const good = totp(secret);
+		await code.fill(good === '000000' ? '111111' : '000000');
+		await code.press('Enter');
+		await other.page.getByRole('alert').filter({ hasText: 'The user name, password or one-time code is wrong.' }).waitFor();
+		assert.ok(await focused(code), 'the focus is in the code field after a wrong code');
+		assert.deepEqual(await code.evaluate((el) => [el.selectionStart, el.selectionEnd]), [0, 6], 'the wrong code is selected');
 		await other.page.getByLabel('One-time code').fill(totp(secret));
 		await other.page.getByRole('button', { name: 'Sign in' }).click();
 		await other.page.getByRole('button', { name: 'Sign out' }).waitFor();
@@ -292,12 +322,17 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		assert.ok(await chart.locator('rect').count() > 0, 'the chart has bars');
 		await assertAxe(page, 'policy dry run');
 		await shots(page, 'policy-dry-run');
+		await listen(page);
 		await page.getByRole('button', { name: 'Propose…' }).click();
 		const dlg = page.getByRole('dialog');
+		// The dialog's warning is its description, read with its title.
+		assert.match(await description(dlg), /^If it shortens any retention, it takes effect only when a compliance officer approves it\.$/);
 		await dlg.getByLabel('Reason for the change').fill('retention agreed with counsel');
 		await dlg.getByRole('button', { name: 'Propose' }).click();
-		const ok = page.getByText(/^Proposal #\d+ shortens retention: it waits for approval/);
+		const ok = page.locator('main').getByText(/^Proposal #\d+ shortens retention: it waits for approval/);
 		await ok.waitFor();
+		// Announced too: a role=status box inserted with its text is not read by every screen reader.
+		await heard(page, /^Proposal #\d+ shortens retention: it waits for approval by a compliance officer\.$/);
 		// Pending proposals drawn anew: this one, its dry run for the approver.
 		const id = /#(\d+)/.exec(await ok.innerText())[1];
 		await page.getByRole('region', { name: 'Pending policy proposals' }).getByRole('button', { name: `Withdraw #${id}` }).waitFor();
@@ -328,11 +363,16 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		const withdraw = pending.getByRole('button', { name: /^Withdraw #\d+$/ }).first();
 		await withdraw.waitFor();
 		const before = await page.evaluate(() => history.length);
+		await listen(page);
+		const wid = /#(\d+)/.exec(await withdraw.innerText())[1];
 		await withdraw.click();
 		const dlg = page.getByRole('dialog');
 		await dlg.getByLabel('Your reason').fill('not needed after all');
 		await dlg.getByRole('button', { name: 'Withdraw' }).click();
 		await dlg.waitFor({ state: 'detached' });
+		// One's own proposal is withdrawn, not "rejected".
+		await heard(page, new RegExp(`^Retention policy #${wid} withdrawn\\.`));
+		assert.ok(!(await said(page)).some((t) => /rejected/.test(t)), `not "rejected": ${await said(page)}`);
 		await pending.getByText('Nothing waits for approval.').waitFor();
 		assert.doesNotMatch(page.url(), /[?&]t=/);
 		assert.equal(await page.evaluate(() => history.length), before, 'no history entry for the decision');
@@ -345,7 +385,8 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await page.getByRole('button', { name: 'Propose…' }).click();
 		await dlg.getByLabel('Reason for the change').fill('longer');
 		await dlg.getByRole('button', { name: 'Propose' }).click();
-		await page.getByText('Policy version 99 is in force').waitFor();
+		await page.locator('main').getByText('Policy version 99 is in force').waitFor();
+		await heard(page, /^Policy version 99 is in force: it shortens no retention/);
 		assert.doesNotMatch(page.url(), /applied=/);
 		assert.equal(await page.evaluate(() => history.length), before, 'no history entry for the proposal');
 		await page.unroute('**/api/v1/policy/proposals');

@@ -7,7 +7,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { launch, openPage, signIn, go, URL_BASE, RUN_DIR, PV_BIN, shots, assertAxe, assertClean, assertUtcTimes, pv, USERS } from './lib/env.mjs';
+import { launch, openPage, signIn, go, URL_BASE, RUN_DIR, PV_BIN, shots, assertAxe, assertClean, assertUtcTimes, pv, USERS,
+	listen, heard, said, focused } from './lib/env.mjs';
 
 const legal = Object.keys(USERS).find((u) => USERS[u] === 'legal');
 
@@ -33,11 +34,24 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		await box.fill('(from:carol');
 		await page.locator('#q-syntax').filter({ hasText: /✗ column \d+/ }).waitFor();
 		assert.equal(await box.getAttribute('aria-invalid'), 'true');
+		// No match, and a query that does not parse: announced too, the
+		// failure as one.
+		await listen(page);
+		await box.fill('from:nobody-at-all@example.invalid');
+		await box.press('Enter');
+		await heard(page, /^No message matches\.$/);
+		await box.fill('(from:carol');
+		await box.press('Enter');
+		await heard(page, /^The query does not parse: /);
+		assert.equal(await page.locator('#status').getAttribute('class'), 'status error', 'a failure is not announced in green');
 		await box.fill('');
+		await listen(page);
 		await box.press('Enter');
 		const total = cliTotal('');
 		assert.ok(total > 50, `the archive has more than one page (${total})`);
 		await page.getByRole('heading', { name: `${total} messages` }).waitFor();
+		// The count is announced: the focus stays in the box, nothing else says it.
+		await heard(page, new RegExp(`^${total} messages$`));
 		// The focus stays in the box: the next query is typed at once.
 		assert.equal(await page.evaluate(() => document.activeElement.id), 'q', 'the focus is in the search box after Enter');
 		await page.getByText(`1–50 of ${total} messages`).first().waitFor();
@@ -113,6 +127,34 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		assert.match(text, /^c2sp\.org\/tlog-proof@v1\n/);
 		await assertAxe(page, 'message view');
 		await shots(page, 'message', { doc: 'message' });
+	});
+
+	await t.test('back from a message, by its link or the browser\'s Back: the focus on that message\'s link, in view', async () => {
+		await go(page, 'search?all=1');
+		await page.getByRole('heading', { name: /^\d+ messages$/ }).waitFor();
+		const links = page.locator('td.subject a');
+		for (const [i, how] of [[30, 'link'], [40, 'Back']]) {
+			const link = links.nth(i);
+			const id = /message\/(\d+)/.exec(await link.getAttribute('href'))[1];
+			await link.focus();
+			await page.keyboard.press('Enter');
+			await page.getByRole('heading', { name: '✓ Integrity mark' }).waitFor();
+			if (how === 'link') {
+				const backLink = page.getByRole('link', { name: '← Back to the search' });
+				assert.match(await backLink.getAttribute('href'), new RegExp(`[?&]from=${id}(&|$)`), 'the back link carries the message');
+				await backLink.focus();
+				await page.keyboard.press('Enter');
+			} else {
+				await page.goBack();
+			}
+			await page.getByRole('heading', { name: /^\d+ messages$/ }).waitFor();
+			const again = page.locator(`td.subject a[href^="#/message/${id}?"]`);
+			await page.waitForFunction(() => document.activeElement && document.activeElement.matches('td.subject a'));
+			assert.ok(await focused(again), `${how}: the focus is on the link of message ${id}, not ${await page.evaluate(() => document.activeElement.outerHTML.slice(0, 120))}`);
+			const inView = await again.evaluate((a) => { const r = a.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; });
+			assert.ok(inView, `${how}: the link is in view`);
+			assert.ok(await page.evaluate(() => scrollY) > 0, `${how}: not scrolled to the top`);
+		}
 	});
 
 	const matter = 'Smith v. Jones';
@@ -217,9 +259,19 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		await page.getByRole('heading', { name: `Matter: ${matter}` }).waitFor();
 		await page.getByRole('link', { name: 'Run “carol mail”' }).waitFor();
 		await page.getByLabel('Bates prefix').fill('SMITH');
+		await listen(page);
 		await page.getByRole('button', { name: 'Start export' }).click();
 		const link = page.getByRole('link', { name: /^Download export \d+$/ });
 		await link.waitFor({ timeout: 60000 });
+		// The start and the end are announced, the table is not read out on
+		// every poll (no live region around it); the "started" notice goes.
+		await heard(page, /^Export \d+ started\.$/);
+		await heard(page, /^Export \d+ finished: download below\.$/, { timeout: 60000 });
+		const eid = /(\d+)/.exec(await link.innerText())[1];
+		assert.ok((await said(page)).includes(`Export ${eid} finished: download below.`), `${await said(page)}`);
+		assert.equal(await page.getByRole('region', { name: 'Exports' }).evaluate((el) => Boolean(el.closest('[aria-live]'))), false,
+			'the exports table is in no live region');
+		assert.equal(await page.locator('main').getByText(/^Export \d+ started\.$/).count(), 0, 'the "started" notice is gone');
 		await assertAxe(page, 'matter');
 		await shots(page, 'matter');
 		const [dl] = await Promise.all([page.waitForEvent('download'), link.click()]);
@@ -292,7 +344,7 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		let dlg = page.getByRole('dialog');
 		await dlg.getByLabel('Reason').fill('inquiry closed');
 		await dlg.getByRole('button', { name: 'Ask for release' }).click();
-		const ok = page.getByText(/^Release of “Smith hold” asked for \(approval #\d+\)/);
+		const ok = page.locator('main').getByText(/^Release of “Smith hold” asked for \(approval #\d+\)/);
 		await ok.waitFor();
 		const id = /#(\d+)/.exec(await ok.innerText())[1];
 		// The hold says its release waits, linking to the queue; no second ask
@@ -355,6 +407,27 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		assert.ok(req);
 		await dlg.getByRole('alert').waitFor();
 		await dlg.getByRole('button', { name: 'Cancel', exact: true }).click();
+		await page.unroute(/\/api\/v1\/matters\/[^/?]+$/);
+		await page.unroute(/\/api\/v1\/exports\?matter=/);
+	});
+
+	await t.test('an export that fails while the page polls: announced once, as a failure', async () => {
+		const running = (j) => ({ ...j, status: 'running', download: null, progress: { done: 1, total: 4 } });
+		let jobs = null;
+		await page.route(/\/api\/v1\/matters\/[^/?]+$/, async (route) => {
+			const res = await route.fetch();
+			const m = await res.json();
+			jobs = m.exports.slice(0, 1);
+			return route.fulfill({ response: res, json: { ...m, exports: jobs.map(running) } });
+		});
+		await page.route(/\/api\/v1\/exports\?matter=/, async (route) => route.fulfill({ json: { exports: jobs.map((j) => ({ ...j,
+			status: 'failed', download: null, error: 'the disk is full' })) } }));
+		await listen(page);
+		await page.reload();
+		await heard(page, /^Export \d+ failed: the disk is full$/);
+		assert.equal(await page.locator('#status').getAttribute('class'), 'status error', 'a failure is not announced in green');
+		await page.waitForTimeout(1500);
+		assert.equal((await said(page)).filter((x) => /failed/.test(x)).length, 1, `once: ${await said(page)}`);
 		await page.unroute(/\/api\/v1\/matters\/[^/?]+$/);
 		await page.unroute(/\/api\/v1\/exports\?matter=/);
 	});

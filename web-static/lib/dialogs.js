@@ -76,7 +76,10 @@ export function ask(opts) {
 		const tid = uid('dialog-title');
 		const heading = h('h2', { id: tid }, opts.title);
 		form.appendChild(heading);
-		if (opts.body) form.appendChild(h('div', { class: 'dialog-body' }, opts.body));
+		// The body (a warning, a summary) is the dialog's description: read
+		// out with its title when it opens.
+		const bid = opts.body ? uid('dialog-body') : null;
+		if (opts.body) form.appendChild(h('div', { class: 'dialog-body', id: bid }, opts.body));
 		for (const f of opts.fields || []) {
 			const { row, input } = field(f);
 			if (f.required) input.required = true;
@@ -97,7 +100,7 @@ export function ask(opts) {
 		const label = opts.confirm || 'OK';
 		const ok = h('button', { type: 'submit', class: opts.danger ? 'danger' : 'primary' }, label);
 		form.appendChild(h('div', { class: 'buttons' }, ok, cancel));
-		const dlg = h('dialog', { 'aria-labelledby': tid }, form);
+		const dlg = h('dialog', { 'aria-labelledby': tid, 'aria-describedby': bid }, form);
 		document.body.appendChild(dlg);
 		let done = false;
 		let busy = false;
@@ -156,8 +159,9 @@ export function show(title, body) {
 	return new Promise((resolve) => {
 		const close = h('button', { type: 'button', class: 'primary' }, 'Close');
 		const tid = uid('dialog-title');
-		const dlg = h('dialog', { 'aria-labelledby': tid, class: 'wide' },
-			h('h2', { id: tid }, title), h('div', { class: 'dialog-body' }, body),
+		const bid = body ? uid('dialog-body') : null;
+		const dlg = h('dialog', { 'aria-labelledby': tid, 'aria-describedby': bid, class: 'wide' },
+			h('h2', { id: tid }, title), h('div', { class: 'dialog-body', id: bid }, body),
 			h('div', { class: 'buttons' }, close));
 		document.body.appendChild(dlg);
 		const entry = { title, close: () => finish() };

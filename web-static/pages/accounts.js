@@ -177,14 +177,27 @@ function accountsTable(accounts, msg) {
 				const t = actionButton('Test', a.name);
 				const e = actionButton('Edit', a.name, 'small secondary');
 				const d = actionButton('Remove', a.name, 'small danger');
+				// Busy while the test runs: aria-disabled, not disabled, so the
+				// button keeps the focus (it is where the user is when the
+				// result's dialog closes).
+				let testing = false;
 				t.addEventListener('click', async () => {
-					t.disabled = true;
+					if (testing) return;
+					testing = true;
+					t.setAttribute('aria-disabled', 'true');
 					fill(msg, h('p', { class: 'muted' }, `Testing ${a.name}…`));
+					announce(`Testing ${a.name}…`);
 					try {
 						const res = await api.post(`/accounts/${encodeURIComponent(a.name)}/test`);
 						fill(msg);
 						await show(`Connection test of ${a.name}`, testResult(res));
-					} catch (err) { fill(msg, errorBox(err)); } finally { t.disabled = false; }
+					} catch (err) {
+						fill(msg, errorBox(err));
+					} finally {
+						testing = false;
+						t.removeAttribute('aria-disabled');
+						if (t.isConnected && (!document.activeElement || document.activeElement === document.body)) t.focus();
+					}
 				});
 				e.addEventListener('click', async () => {
 					if (await edit(a)) { announce(`Account ${a.name} changed.`); go('accounts'); }
@@ -211,7 +224,9 @@ export async function render({ main, alive, params }) {
 	main.appendChild(msg);
 	// The notice is shown once: Back or a reload does not bring it back.
 	if (params.get('added')) {
-		fill(msg, okBox(`Account ${params.get('added')} added. Test its connection below.`));
+		const said = `Account ${params.get('added')} added. Test its connection below.`;
+		fill(msg, okBox(said));
+		announce(said);
 		replace('accounts');
 	}
 	const list = h('div');

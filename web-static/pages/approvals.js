@@ -37,7 +37,7 @@ export async function decide(a, verb, msg) {
 	});
 	if (!r) return false;
 	const res = r.result || {};
-	announce(`${KIND[a.kind] || a.kind} #${a.id} ${verb === 'approve' ? 'approved' : 'rejected'}.${res.warning ? ` ${res.warning}` : ''}`);
+	announce(`${KIND[a.kind] || a.kind} #${a.id} ${verb === 'approve' ? 'approved' : withdraw ? 'withdrawn' : 'rejected'}.${res.warning ? ` ${res.warning}` : ''}`);
 	return true;
 }
 
@@ -91,7 +91,10 @@ function disposalCard(msg) {
 			reason: { label: 'Reason', required: true },
 			submit: ({ reason }) => api.post('/dispositions', { reason }) });
 		if (!a) return;
-		if (a.result.state === 'nothing_due') fill(msg, okBox('Nothing is due for disposal now.'));
+		if (a.result.state === 'nothing_due') {
+			fill(msg, okBox('Nothing is due for disposal now.'));
+			announce('Nothing is due for disposal now.');
+		}
 		else refresh();
 	});
 	return h('div', { class: 'buttons' }, b);

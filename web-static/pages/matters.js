@@ -65,12 +65,12 @@ async function list(main) {
 }
 
 // Cancels a running export, asking first; the server's answer (409 when
-// it finished meanwhile) is shown in the dialog. Resolves true when done.
+// it finished meanwhile) is shown in the dialog. Resolves true when done
+// (the table's next refresh announces it, as it would another tab's).
 async function cancelExport(job) {
 	const a = await ask({ title: `Cancel export ${job.id}?`, confirm: 'Cancel the export', danger: true,
 		body: 'The export stops within a message and its partial file is removed. It can be started again.',
 		submit: () => api.del(`/exports/${job.id}`) });
-	if (a) announce(`Export ${job.id} cancelled.`);
 	return Boolean(a);
 }
 
@@ -194,7 +194,9 @@ async function one(main, name, params, alive) {
 					const id = a.result.approval.id;
 					x.release_pending = id;
 					drawHolds();
-					fill(hmsg, okBox(`Release of “${x.name}” asked for (approval #${id}); the hold stays until it is approved.`));
+					const said = `Release of “${x.name}” asked for (approval #${id}); the hold stays until it is approved.`;
+					fill(hmsg, okBox(said));
+					announce(said);
 					const badge = [...holdsBox.querySelectorAll('a.badge')].find((el) => el.textContent.includes(`(#${id})`));
 					if (badge) badge.focus();
 				});
@@ -226,9 +228,28 @@ async function one(main, name, params, alive) {
 	body.appendChild(holdForm);
 
 	body.appendChild(h('h2', 'Exports'));
-	const exportsBox = h('div', { class: 'stack', 'aria-live': 'polite' });
+	// Not a live region: it is drawn anew while an export runs (every
+	// 700 ms); a change of a job's state is announced instead.
+	const exportsBox = h('div', { class: 'stack' });
 	body.appendChild(exportsBox);
 	const highlight = params.get('export');
+	const emsg = h('div');
+	// Each export's state as last drawn; one started here (or from the
+	// search, ?export=N) counts as running until it is seen otherwise.
+	const seen = new Map();
+	if (highlight) seen.set(highlight, 'running');
+	function noteChanges(jobs) {
+		for (const j of jobs) {
+			const id = String(j.id);
+			const was = seen.get(id);
+			seen.set(id, j.status);
+			if (was !== 'running' || j.status === 'running') continue;
+			fill(emsg);
+			if (j.status === 'done') announce(`Export ${id} finished: download below.`);
+			else if (j.status === 'cancelled') announce(`Export ${id} cancelled.`);
+			else announce(`Export ${id} ${j.status}${j.error ? `: ${j.error}` : '.'}`, { error: true });
+		}
+	}
 	let poll = null;
 	// The logs' anchors: whether a bundle carries time-stamps to check.
 	let logs = null;
@@ -241,6 +262,7 @@ async function one(main, name, params, alive) {
 	}
 	function drawExports(jobs) {
 		clearTimeout(poll);
+		noteChanges(jobs);
 		const rows = jobs.map((j) => exportRow(j, refresh));
 		fill(exportsBox, table({
 			label: 'Exports',
@@ -266,7 +288,6 @@ async function one(main, name, params, alive) {
 	const fmt = select({ label: 'Format', name: 'format', options: [['zip', 'zip'], ['tar.gz', 'tar.gz']] });
 	const bates = field({ label: 'Bates prefix', name: 'bates', hint: 'Fixed by the matter’s first export.',
 		attrs: { maxlength: 32 } });
-	const emsg = h('div');
 	const exportForm = h('form', { class: 'card stack', 'aria-labelledby': 'new-export' }, h('h3', { id: 'new-export' }, 'New export'),
 		h('div', { class: 'row' }, eq.row), h('div', { class: 'row' }, fmt.row, bates.row, h('button', { type: 'submit', class: 'primary' }, 'Start export')), emsg);
 	exportForm.addEventListener('submit', async (e) => {
@@ -275,7 +296,9 @@ async function one(main, name, params, alive) {
 			const b = { query: eq.input.value, matter: name, format: fmt.input.value };
 			if (bates.input.value.trim()) b.bates_prefix = bates.input.value.trim();
 			const r = await api.post('/exports', b);
+			seen.set(String(r.id), 'running');
 			fill(emsg, okBox(`Export ${r.id} started.`));
+			announce(`Export ${r.id} started.`);
 			await refresh();
 		} catch (err) { fill(emsg, errorBox(err)); }
 	});

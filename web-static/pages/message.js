@@ -60,10 +60,22 @@ async function damagedMark(id) {
 			: h('p', { class: 'muted' }, 'The inclusion proof cannot be read either.'));
 }
 
+// The search the message was opened from, with from=ID: that page gives
+// the message's link the focus again (not the heading at the top).
+function backTo(back, id) {
+	if (!back || !back.startsWith('#/search')) return href('search');
+	if (!/^[0-9]+$/.test(id || '')) return back;
+	const q = back.indexOf('?');
+	const p = new URLSearchParams(q < 0 ? '' : back.slice(q + 1));
+	p.set('from', id);
+	p.delete('focus');
+	return `${q < 0 ? back : back.slice(0, q)}?${p}`;
+}
+
 export async function render({ main, parts, params, title }) {
 	const id = parts[1];
 	const back = params.get('back');
-	const backLink = h('p', h('a', { href: back && back.startsWith('#/search') ? back : href('search') }, '← Back to the search'));
+	const backLink = h('p', h('a', { href: backTo(back, id) }, '← Back to the search'));
 	if (!/^[0-9]+$/.test(id || '')) {
 		main.append(h('h1', 'Message'), backLink, errorBox({ message: 'This is not a message number.' }));
 		return;

@@ -7,7 +7,7 @@ import { api } from '../lib/api.js';
 import { h, field, fill, when, num } from '../lib/dom.js';
 import { table } from '../lib/table.js';
 import { bars, legend } from '../lib/charts.js';
-import { ask, errorBox, okBox } from '../lib/dialogs.js';
+import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
 import { queueTable } from './approvals.js';
 import { replace, refresh } from '../lib/router.js';
 
@@ -101,7 +101,9 @@ function editor(current, msg, proposed) {
 		const r = a.result;
 		// In force at once: the page is drawn anew around the new version.
 		if (r.state === 'applied') { replace('policy', { applied: r.version }); refresh(); return; }
-		fill(msg, okBox(`Proposal #${r.approval.id} shortens retention: it waits for approval by a compliance officer.`));
+		const said = `Proposal #${r.approval.id} shortens retention: it waits for approval by a compliance officer.`;
+		fill(msg, okBox(said));
+		announce(said);
 		msg.scrollIntoView({ block: 'nearest' });
 		proposed();
 	});
@@ -186,7 +188,9 @@ export async function render({ main, me, params }) {
 	main.appendChild(msg);
 	// The notice is shown once: Back or a reload does not bring it back.
 	if (params.get('applied')) {
-		fill(msg, okBox(`Policy version ${params.get('applied')} is in force: it shortens no retention, so it needed no approval.`));
+		const said = `Policy version ${params.get('applied')} is in force: it shortens no retention, so it needed no approval.`;
+		fill(msg, okBox(said));
+		announce(said);
 		replace('policy');
 	}
 	let current;

@@ -8,7 +8,7 @@
 import { api } from '../lib/api.js';
 import { h, field, select, fill, when, num, bytes, clipIcon } from '../lib/dom.js';
 import { table, pager } from '../lib/table.js';
-import { go, href } from '../lib/router.js';
+import { go, href, current } from '../lib/router.js';
 import { ask, errorBox, announce, okBox, words } from '../lib/dialogs.js';
 import { syntaxChecker } from '../lib/syntax.js';
 
@@ -145,6 +145,7 @@ export async function render({ main, params }) {
 	});
 
 	if (q) check();
+	const keepFocusNow = keepFocus;
 	if (keepFocus) {
 		keepFocus = false;
 		box.focus();
@@ -162,6 +163,7 @@ export async function render({ main, params }) {
 	} catch (err) {
 		fill(results, h('h2', { id: 'results-title' }, 'No results'), errorBox(err, err.code === 'bad_query' ? 'The query does not parse' : null));
 		if (err.code === 'bad_query') box.setAttribute('aria-invalid', 'true');
+		announce(err.code === 'bad_query' ? `The query does not parse: ${words(err)}` : words(err), { error: true });
 		return;
 	}
 	// r.total_exact false: r.total is a lower bound, there are more
@@ -173,13 +175,30 @@ export async function render({ main, params }) {
 		go: (o) => go('search', state({ offset: o, focus: 'results' })) });
 	const pgBottom = pager({ offset, limit: LIMIT, total: r.total, noun, exact, shown,
 		go: (o) => go('search', state({ offset: o })), label: 'Pages (bottom)' });
+	// The message opened from here comes back as from=ID (its page's back
+	// link, or Back in the browser: the click notes it in this page's own
+	// history entry): its link gets the focus again, where the user was.
+	const from = params.get('from');
+	let fromLink = null;
+	const openLink = (m) => {
+		const a = h('a', { href: href(`message/${m.id}`, { back: location.hash }), title: m.subject || null },
+			m.subject || '(no subject)');
+		a.addEventListener('click', () => {
+			const here = current();
+			if (here.params.get('from') === String(m.id)) return;
+			here.params.set('from', String(m.id));
+			here.params.delete('focus');
+			history.replaceState(null, '', `#/${here.path}?${here.params}`);
+		});
+		if (from && String(m.id) === from) fromLink = a;
+		return a;
+	};
 	const tbl = table({
 		label: 'Search results',
 		columns: [
 			{ label: 'Date', cls: 'date', render: (m) => when(m.date) },
 			{ label: 'From', cls: 'from break hide-narrow', render: (m) => m.from || '' },
-			{ label: 'Subject', cls: 'subject', render: (m) => [h('a', { href: href(`message/${m.id}`, { back: location.hash }),
-				title: m.subject || null }, m.subject || '(no subject)'),
+			{ label: 'Subject', cls: 'subject', render: (m) => [openLink(m),
 				h('span', { class: 'show-narrow muted small-text' }, m.from || '')] },
 			{ label: 'Account', cls: 'hide-narrow', render: (m) => m.account },
 			{ label: 'Size', cls: 'num hide-narrow nowrap', render: (m) => [m.has_attachment ? clipIcon('has attachments') : '', ' ', bytes(m.size)] },
@@ -245,6 +264,7 @@ export async function render({ main, params }) {
 			action: (matter, v) => api.post(`/matters/${encodeURIComponent(matter)}/searches`, { name: v.name.trim(), query: q }) });
 		if (!m) return;
 		fill(note, okBox(h('span', `Saved to the matter `, h('a', { href: href(`matters/${m.name}`) }, m.name), '.')));
+		announce(`Search saved to the matter ${m.name}.`);
 	});
 
 	// Counting every match of a common word takes a while at a million
@@ -256,5 +276,7 @@ export async function render({ main, params }) {
 		title = h('div', { class: 'row' }, title, countAll);
 	}
 	fill(results, title, actions, note, pg.el, tbl, !exact || r.total > LIMIT ? pgBottom.el : null);
+	announce(r.total === 0 ? 'No message matches.' : `${exact ? num(r.total) : `More than ${num(r.total)}`} ${noun}`);
 	if (params.get('focus') === 'results') tbl.focus();
+	else if (fromLink && !keepFocusNow) fromLink.focus();
 }

@@ -57,8 +57,11 @@ export function render({ main, note, done }) {
 					? { message: code.row.hidden ? 'The user name or password is wrong.' : 'The user name, password or one-time code is wrong.' }
 					: err;
 				fill(msg, errorBox(shown));
-				pass.input.select();
-				pass.input.focus();
+				// With the code asked for, a wrong one is the likely mistake
+				// (the password was right a moment ago): the code is retyped.
+				const again = code.row.hidden ? pass.input : code.input;
+				again.select();
+				again.focus();
 			}
 		} finally {
 			button.disabled = false;

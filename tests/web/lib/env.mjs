@@ -180,3 +180,47 @@ export function assertClean(rec, what) {
 	assert.deepEqual(rec.dialogs, [], `dialogs on ${what}`);
 	assert.deepEqual(foreignRequests(rec), [], `requests to other hosts on ${what}`);
 }
+
+// What announce() puts in the page's live region (#status), every text,
+// one replaced a moment later too: listen(page) once (it lasts across
+// reloads), then heard(page, /re/) waits for a text, said(page) lists them.
+function watchStatus() {
+	if (window.__heard) return;
+	window.__heard = [];
+	const start = () => {
+		const el = document.getElementById('status');
+		if (!el) return;
+		new MutationObserver(() => { if (el.textContent) window.__heard.push(el.textContent); })
+			.observe(el, { childList: true, characterData: true, subtree: true });
+	};
+	if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+	else start();
+}
+
+export async function listen(page) {
+	await page.addInitScript(watchStatus);
+	await page.evaluate(watchStatus);
+	await page.evaluate(() => { window.__heard.length = 0; });
+}
+
+export async function heard(page, re, { timeout = 30000 } = {}) {
+	await page.waitForFunction(([src, flags]) => (window.__heard || []).some((t) => new RegExp(src, flags).test(t)),
+		[re.source, re.flags], { timeout });
+}
+
+export async function said(page) {
+	return page.evaluate(() => window.__heard || []);
+}
+
+// The text a dialog's aria-describedby points at ('' when it has none).
+export async function description(dlg) {
+	return dlg.evaluate((d) => {
+		const ids = (d.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
+		return ids.map((id) => (document.getElementById(id) || {}).textContent || '').join(' ').trim();
+	});
+}
+
+// Whether the element the locator finds has the focus.
+export async function focused(locator) {
+	return locator.evaluate((el) => el === document.activeElement);
+}
