@@ -1,8 +1,6 @@
 #include "archiver/archive/accounts.h"
 
-#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -10,28 +8,14 @@
 #include "archiver/lib/clock.h"
 #include "archiver/lib/cmdline.h"
 #include "archiver/lib/fsutil.h"
-#include "archiver/lib/limits.h"
-
-/* A CA file the harvest will load: there, readable, with a certificate
- * (else every harvest of the account fails at its TLS handshake with
- * OpenSSL's words for it). */
-static int ca_file_check(const char *path, struct pv_error *err)
-{
-	unsigned char *text = NULL;
-	size_t len;
-	if (pv_read_file(path, PV_CA_FILE_MAX, &text, &len, err) < 0)
-		return pv_fail(err, PV_EUSAGE, "CA file %s: %s", path, err->msg);
-	bool pem = memmem(text, len, "-----BEGIN CERTIFICATE-----", 27) != NULL;
-	free(text);
-	return pem ? PV_OK
-		   : pv_fail(err, PV_EUSAGE, "CA file %s holds no PEM certificate", path);
-}
 
 int archive_account_check(const struct account *a, struct pv_error *err)
 {
 	int r = account_validate(a, err);
+	/* The CA file the harvest will load: checked now, else every harvest
+	 * of the account fails at its handshake with OpenSSL's words for it. */
 	if (r == PV_OK && a->ca_file[0] != '\0')
-		r = ca_file_check(a->ca_file, err);
+		r = pv_cert_file_check("CA file", a->ca_file, err);
 	if (r == PV_OK && strcmp(a->tls, "none") == 0 && a->insecure)
 		r = pv_fail(err, PV_EUSAGE, "--insecure-skip-verify makes no sense with --tls none");
 	/* Issue 16, finding 7: without a verified certificate the server may

@@ -109,17 +109,9 @@ int cli_verify_bundle(struct cli_ctx *ctx, int argc, char **argv, struct pv_erro
 		return pv_fail(err, PV_EUSAGE,
 			       "verify-bundle needs --vkey VKEY: the verifier key you hold (printed "
 			       "by popvault init); keys inside the bundle are never trusted");
-	if ((pol.tsa_ca_file = cli_opt(&args, "tsa-ca")) != NULL) {
-		unsigned char *ca = NULL;
-		size_t ca_len;
-		if ((r = pv_read_file(pol.tsa_ca_file, PV_CA_FILE_MAX, &ca, &ca_len, err)) < 0)
-			return pv_fail(err, PV_EUSAGE, "--tsa-ca: %s", err->msg);
-		bool pem = memmem(ca, ca_len, "-----BEGIN CERTIFICATE-----", 27) != NULL;
-		free(ca);
-		if (!pem)
-			return pv_fail(err, PV_EUSAGE, "--tsa-ca %s: no PEM certificate in it",
-				       pol.tsa_ca_file);
-	}
+	if ((pol.tsa_ca_file = cli_opt(&args, "tsa-ca")) != NULL &&
+	    (r = pv_cert_file_check("--tsa-ca", pol.tsa_ca_file, err)) < 0)
+		return r;
 	if ((pol.tsa_crl_file = cli_opt(&args, "tsa-crl")) != NULL) {
 		if (pol.tsa_ca_file == NULL)
 			return pv_fail(err, PV_EUSAGE, "--tsa-crl goes with --tsa-ca (the CRL is "

@@ -135,6 +135,18 @@ int pv_read_file(const char *path, size_t max, unsigned char **data_r, size_t *l
 	return PV_OK;
 }
 
+int pv_cert_file_check(const char *what, const char *path, struct pv_error *err)
+{
+	unsigned char *text = NULL;
+	size_t len;
+	if (pv_read_file(path, PV_CA_FILE_MAX, &text, &len, err) < 0)
+		return pv_fail(err, PV_EUSAGE, "%s %s: %s", what, path, err->msg);
+	bool pem = memmem(text, len, "-----BEGIN CERTIFICATE-----", 27) != NULL;
+	free(text);
+	return pem ? PV_OK
+		   : pv_fail(err, PV_EUSAGE, "%s %s holds no PEM certificate", what, path);
+}
+
 int pv_read_secret_file(const char *path, char **secret_r, struct pv_error *err)
 {
 	unsigned char *data;

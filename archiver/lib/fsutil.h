@@ -27,6 +27,11 @@ int pv_write_file(const char *path, const void *data, size_t len, mode_t mode, i
  * buffer. Over max is PV_ELIMIT. */
 int pv_read_file(const char *path, size_t max, unsigned char **data_r, size_t *len_r,
 		 struct pv_error *err);
+/* A certificate file a later step loads (an account's CA, the TSA's):
+ * readable, at most PV_CA_FILE_MAX bytes, holding a PEM certificate.
+ * PV_EUSAGE otherwise: "WHAT PATH: why", or "WHAT PATH holds no PEM
+ * certificate". */
+int pv_cert_file_check(const char *what, const char *path, struct pv_error *err);
 /* Reads a secret (password, token) file: at most PV_SECRET_FILE_MAX bytes,
  * trailing CR/LF stripped, into a secret buffer (secret.h). Caller wipes
  * and frees with pv_secret_free. */
