@@ -24,6 +24,13 @@ void pack_path(const char *data_dir, int64_t pack_id, char *out, size_t out_len)
 	snprintf(out, out_len, "%s/packs/%08lld.pack", data_dir, (long long)pack_id);
 }
 
+int64_t pack_file_id(const char *name)
+{
+	char *end;
+	long long id = strtoll(name, &end, 10);
+	return id > 0 && strcmp(end, ".pack") == 0 ? (int64_t)id : 0;
+}
+
 static void put_be64(unsigned char *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)
@@ -617,10 +624,8 @@ static int stray_candidates(DIR *d, struct db_stmt *row, int64_t **ids_r, size_t
 	struct stat st;
 	size_t cap = 0;
 	while ((e = readdir(d)) != NULL) {
-		char *end;
-		long long id = strtoll(e->d_name, &end, 10);
-		if (e->d_name[0] == '.' || id <= 0 || strcmp(end, ".pack") != 0 ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		int64_t id = pack_file_id(e->d_name);
+		if (id == 0 || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode) || st.st_size > PACK_HEADER_BYTES || !unrecorded(row, id))
 			continue;
 		if (*n_r == cap) {
@@ -837,11 +842,10 @@ int pack_scan(const char *data_dir, struct db *db, int64_t since, pack_problem_f
 				" AND disposed_at IS NULL", &live, err)) < 0)
 		goto out;
 	while ((e = readdir(d)) != NULL) {
-		char *end;
 		if (e->d_name[0] == '.')
 			continue;
-		long long id = strtoll(e->d_name, &end, 10);
-		if (id <= 0 || strcmp(end, ".pack") != 0) {
+		int64_t id = pack_file_id(e->d_name);
+		if (id == 0) {
 			say(problem, ctx, false, "packs/%s is not a pack file", e->d_name);
 			continue;
 		}

@@ -33,6 +33,9 @@
 #define PACK_HEADER_BYTES 16
 
 void pack_path(const char *data_dir, int64_t pack_id, char *out, size_t out_len);
+/* The pack id a file name in DIR/packs gives ("<id>.pack"); 0 for any
+ * other name. */
+int64_t pack_file_id(const char *name);
 
 /* On a PostgreSQL catalog several harvesters share the packs table, each
  * writing its packs in its own data directory until the store holds them:

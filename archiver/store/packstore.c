@@ -627,9 +627,8 @@ int packstore_drop_stored_files(struct packstore *ps, int64_t *removed_r, struct
 		return r;
 	}
 	while (r == PV_OK && (e = readdir(d)) != NULL) {
-		char *end;
-		long long id = strtoll(e->d_name, &end, 10);
-		if (id <= 0 || strcmp(end, ".pack") != 0)
+		int64_t id = pack_file_id(e->d_name);
+		if (id == 0)
 			continue;
 		db_reset(st);
 		db_bind_int64(st, 1, id);
