@@ -165,12 +165,18 @@ static int check_status(TS_RESP *resp, struct pv_error *err)
 		       text, text[0] ? ")" : "");
 }
 
-static void fill_info(TS_RESP *resp, struct tsa_token_info *info)
+/* Nothing known yet: the times and the reason -1. */
+static void info_clear(struct tsa_token_info *info)
 {
-	TS_TST_INFO *ti = TS_RESP_get_tst_info(resp);
 	memset(info, 0, sizeof(*info));
 	info->gen_time = info->crl_time = info->revoked_at = -1;
 	info->revoked_reason = -1;
+}
+
+static void fill_info(TS_RESP *resp, struct tsa_token_info *info)
+{
+	TS_TST_INFO *ti = TS_RESP_get_tst_info(resp);
+	info_clear(info);
 	snprintf(info->tsa, sizeof(info->tsa), "-");
 	if (ti == NULL)
 		return;
@@ -262,9 +268,7 @@ int tsa_reply_check(const uint8_t *req_der, size_t req_len, const uint8_t *reply
 	uint64_t want_nonce, got_nonce;
 	int r;
 
-	memset(info_r, 0, sizeof(*info_r));
-	info_r->gen_time = info_r->crl_time = info_r->revoked_at = -1;
-	info_r->revoked_reason = -1;
+	info_clear(info_r);
 	if (req == NULL || req_nonce(req, &want_nonce) != 0) {
 		TS_REQ_free(req);
 		ERR_clear_error();
@@ -309,9 +313,7 @@ int tsa_token_verify(const uint8_t *reply, size_t len, const void *data, size_t 
 	uint8_t imprint[32];
 	int r;
 
-	memset(info_r, 0, sizeof(*info_r));
-	info_r->gen_time = info_r->crl_time = info_r->revoked_at = -1;
-	info_r->revoked_reason = -1;
+	info_clear(info_r);
 	if (crl_file != NULL && ca_file == NULL)
 		return pv_fail(err, PV_EUSAGE, "a TSA CRL is checked with the TSA's CA certificate: "
 			       "give the CA file too");
