@@ -138,12 +138,11 @@ int approval_decide(struct archive *ar, const char *actor, const char *role, int
  * retention plans, no archived content. */
 int approval_get(struct archive *ar, int64_t id, bool with_payload, struct approval_row *row_r,
 		 struct pv_error *err) PV_WARN_UNUSED;
-/* state NULL: all; "pending", "approved", "rejected", "decided" (approved
- * or rejected). Newest first. */
 /* The pending approval that would release hold `name` (*id_r 0: none). */
 int approval_pending_release(struct archive *ar, const char *name, int64_t *id_r,
 			     struct pv_error *err);
-
+/* state NULL: all; "pending", "approved", "rejected", "decided" (approved
+ * or rejected). Newest first. */
 int approval_list(struct archive *ar, const char *state, uint64_t offset, uint64_t limit,
 		  int (*fn)(void *ctx, const struct approval_row *row), void *ctx,
 		  uint64_t *total_r, struct pv_error *err);
