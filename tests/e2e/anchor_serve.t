@@ -41,11 +41,7 @@ stop_serve
 h_is "$(pv --json audit list --type anchor | grep -c '"type"')" 0 \
 	"without [anchor] or [witnesses], serve never tries to anchor"
 
-cat >>"$D/popvault.conf" <<EOF
-[anchor]
-tsa_url = $TSA_URL
-tsa_ca_file = $TSA_CA
-EOF
+pv_tsa_anchor
 serve anchored
 h_check "with a TSA configured, serve has both logs time-stamped on its own" \
 	h_wait_for 60 eval '[ "$(stamped)" = 2 ]'

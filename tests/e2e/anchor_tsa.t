@@ -24,11 +24,7 @@ tokens() { pv_sql "SELECT count(*) FROM anchor_tokens"; }
 pv_init "$H_RUN/a"
 pv_dovecot_account alice
 pv_copy_archive "$D" "$H_RUN/snapshot"  # before anything was archived
-cat >>"$D/popvault.conf" <<EOF
-[anchor]
-tsa_url = $TSA_URL
-tsa_ca_file = $TSA_CA
-EOF
+pv_tsa_anchor
 pv harvest --once >/dev/null 2>&1
 
 # --- a good token for each log ----------------------------------------------------------

@@ -19,11 +19,7 @@ h_dovecot_start --seed alice="$H_RUN/mail"
 h_tsa_start
 pv_init "$H_RUN/a"
 pv_dovecot_account alice
-cat >>"$D/popvault.conf" <<EOF
-[anchor]
-tsa_url = $TSA_URL
-tsa_ca_file = $TSA_CA
-EOF
+pv_tsa_anchor
 pv harvest --once >/dev/null 2>&1
 tokens() { pv_sql "SELECT count(*) FROM anchor_tokens"; }
 pv anchor >"$H_RUN/out" 2>&1

@@ -103,6 +103,12 @@ pv_dovecot_account() {
 		--password-file "$H_RUN/$user.pw" --ca-file "$DOVECOT_CA" "$@" >/dev/null
 }
 
+# The archive's [anchor]: h_tsa_start's TSA (TSA_URL, its CA TSA_CA),
+# appended to $D/popvault.conf (its last section then).
+pv_tsa_anchor() {
+	printf '[anchor]\ntsa_url = %s\ntsa_ca_file = %s\n' "$TSA_URL" "$TSA_CA" >>"$D/popvault.conf"
+}
+
 # pv_harvested DIR: a new archive at DIR ($D) holding what Dovecot's
 # mailbox alice held (h_dovecot_start), harvested once.
 pv_harvested() {
