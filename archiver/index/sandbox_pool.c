@@ -46,9 +46,11 @@ static void do_job(struct slot *s)
 	j->r = PV_OK;
 	if (!j->extract)
 		return;
-	struct index_sandbox_opts o = slot_opts(j->slot);
-	if (s->sb == NULL && (j->r = index_sandbox_new(&o, &s->sb, &j->err)) < 0)
-		return;
+	if (s->sb == NULL) {
+		struct index_sandbox_opts o = slot_opts(j->slot);
+		if ((j->r = index_sandbox_new(&o, &s->sb, &j->err)) < 0)
+			return;
+	}
 	j->r = index_sandbox_extract(s->sb, j->raw.data ? j->raw.data : (const unsigned char *)"",
 				     j->raw.len, &j->doc, &j->err);
 }
