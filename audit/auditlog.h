@@ -86,6 +86,9 @@
 #define AUDIT_HOLD_RELEASE "hold-release"
 #define AUDIT_DISPOSE_INTENT "dispose-intent"
 #define AUDIT_DISPOSE_ITEM "disposal-item" /* one per message of an intent: its justification */
+/* A message of an intent not destroyed after all: reason=held hold=N (a
+ * hold placed since) or reason=policy policy=N (another version in force). */
+#define AUDIT_DISPOSE_SPARED "disposal-spared"
 #define AUDIT_DISPOSE_DONE "dispose-done"
 #define AUDIT_KEY_ROTATION "key-rotation"
 /* Several harvesters, one identity (archiver/archive/identity.h): the

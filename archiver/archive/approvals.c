@@ -149,8 +149,8 @@ static int prepare_hold(struct archive *ar, const char *name, struct approval_pr
 	return PV_OK;
 }
 
-static int prepare_dispose(struct archive *ar, struct approval_proposal *res, struct pv_buf *plan,
-			   struct approval_row *row, struct pv_error *err)
+static int prepare_dispose(struct archive *ar, const char *actor, struct approval_proposal *res,
+			   struct pv_buf *plan, struct approval_row *row, struct pv_error *err)
 {
 	const struct dispose_plan *p = &res->plan.plan;
 	int64_t pending;
@@ -160,7 +160,15 @@ static int prepare_dispose(struct archive *ar, struct approval_proposal *res, st
 	if (pending != 0 && (res->conflict = true))
 		return pv_fail(err, PV_ERR, "disposal run %lld is already proposed: approve or reject "
 					    "it first", (long long)pending);
-	if ((r = dispose_freeze(ar, &res->plan, plan, &res->frozen, err)) < 0 || res->frozen == 0)
+	/* A run approved earlier and cut short is finished first: its
+	 * approval stands (what a hold or a policy set since covers is
+	 * spared), and its messages would otherwise sit half destroyed. */
+	int64_t resumed;
+	if ((r = dispose_resume(ar, pv_clock_now(), actor, &resumed, err)) < 0)
+		return r;
+	r = dispose_freeze(ar, &res->plan, plan, &res->frozen, err);
+	res->plan.res.resumed = resumed;
+	if (r < 0 || res->frozen == 0)
 		return r;
 	int64_t first = 0, last = 0;
 	for (size_t i = 0, k = 0; i < p->n && k < res->frozen; i++)
@@ -218,7 +226,7 @@ int approval_propose(struct archive *ar, const char *actor, const char *role,
 		r = prepare_hold(ar, name, res, row, err);
 		break;
 	case APPROVAL_DISPOSE:
-		r = prepare_dispose(ar, res, &plan, row, err);
+		r = prepare_dispose(ar, actor, res, &plan, row, err);
 		if (r == PV_OK) {
 			payload = plan.data;
 			len = plan.len;

@@ -20,6 +20,7 @@
 #include "archiver/store/leaf.h"
 #include "archiver/store/message.h"
 #include "archiver/store/pack.h"
+#include "archiver/store/policy_store.h"
 #include "archiver/archive/policies.h"
 #include "archiver/archive/retention.h"
 #include "audit/checkpoint.h"
@@ -551,8 +552,16 @@ int dispose_plan(struct archive *ar, int64_t now, struct dispose_plan *plan, str
 	}
 	if ((r = holds_resolve(ar, now, &hs, err)) < 0)
 		goto out;
-	if ((r = db_prepare(conn, "SELECT id FROM messages WHERE disposed_at IS NULL"
-				  " AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY id",
+	/* Messages of a run cut short are not planned again: that run's
+	 * approval stands, and dispose_resume finishes it. */
+	if ((r = db_query_int(conn, "SELECT count(*) FROM disposal_items i JOIN disposals d ON"
+				    " d.id = i.disposal_id JOIN messages m ON m.id = i.message_id"
+				    " WHERE d.state = 'intent' AND m.disposed_at IS NULL",
+			      &plan->pending, err)) < 0 ||
+	    (r = db_prepare(conn, "SELECT id FROM messages WHERE disposed_at IS NULL"
+				  " AND expires_at IS NOT NULL AND expires_at <= ? AND id NOT IN"
+				  " (SELECT i.message_id FROM disposal_items i JOIN disposals d ON"
+				  " d.id = i.disposal_id WHERE d.state = 'intent') ORDER BY id",
 			    &st, err)) < 0)
 		goto out;
 	db_bind_int64(st, 1, now);
@@ -765,7 +774,8 @@ static int load_items(struct db *db, int64_t disposal_id, struct done_item **v_r
  * a signed checkpoint, index entries removed, the run marked done — one
  * transaction. */
 static int record_done(struct archive *ar, int64_t disposal_id, const struct done_item *v, size_t n,
-		       int64_t now, int64_t buckets, const char *actor, struct pv_error *err)
+		       int64_t now, int64_t buckets, int64_t spared, const char *actor,
+		       struct pv_error *err)
 {
 	struct db *db = ar->cat->conn;
 	struct pv_buf *leaves = calloc(n ? n : 1, sizeof(*leaves));
@@ -808,9 +818,10 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 			    2, (int64_t)(first + i), v[i].id, err);
 	if (r == PV_OK)
 		r = archive_auditf(ar, actor, AUDIT_DISPOSE_DONE, "ok", NULL, err,
-				   "disposal=%lld messages=%zu tombstones=%llu-%llu buckets-destroyed=%lld",
-				   (long long)disposal_id, n, (unsigned long long)first,
-				   (unsigned long long)(n ? first + n - 1 : first), (long long)buckets);
+				   "disposal=%lld messages=%zu tombstones=%llu-%llu buckets-destroyed=%lld"
+				   " spared=%lld", (long long)disposal_id, n, (unsigned long long)first,
+				   (unsigned long long)(n ? first + n - 1 : first), (long long)buckets,
+				   (long long)spared);
 	if (r == PV_OK) {
 		struct db_stmt *st;
 		if ((r = db_prepare(db, "UPDATE disposals SET state = 'done', done_at = ?,"
@@ -872,21 +883,144 @@ static int scrub_files(struct archive *ar, struct pv_error *err)
 	return PV_OK;
 }
 
+/* A message of the run that must not be destroyed after all: */
+struct spared {
+	int64_t id;
+	int64_t hold; /* the hold in force that covers it, or 0: */
+	int64_t policy; /* the version in force, not the intent's */
+};
+
+/* The run's messages whose key is still there and that are spared now:
+ * covered by a hold in force, or every one of them when a policy version
+ * other than the intent's is in force (the next plan decides them under
+ * it). *v_r malloc'ed. */
+static int find_spared(struct db *db, int64_t disposal_id, struct spared **v_r, size_t *n_r,
+		       struct pv_error *err)
+{
+	struct policy_version_info cur = {0};
+	struct db_stmt *st;
+	struct spared *v = NULL;
+	size_t n = 0, cap = 0;
+	int64_t intent_policy = -1;
+	int rc, r = policy_store_current(db, &cur, err);
+	*v_r = NULL;
+	*n_r = 0;
+	if (r == PV_ENOTFOUND)
+		r = PV_OK;
+	if (r < 0 || (r = db_prepare(db, "SELECT policy_version FROM disposals WHERE id = ?", &st,
+				     err)) < 0)
+		return r;
+	db_bind_int64(st, 1, disposal_id);
+	if ((rc = db_step(st, err)) == DB_ROW)
+		intent_policy = db_column_int64(st, 0);
+	db_finalize(&st);
+	if (rc < 0)
+		return rc;
+	if ((r = db_prepare(db, "SELECT i.message_id, (SELECT min(hm.hold_id) FROM hold_members hm"
+				" JOIN holds h ON h.id = hm.hold_id WHERE hm.message_id = i.message_id"
+				" AND h.released_at IS NULL) FROM disposal_items i JOIN messages m ON"
+				" m.id = i.message_id WHERE i.disposal_id = ? AND m.disposed_at IS NULL"
+				" AND m.wrapped_key IS NOT NULL ORDER BY i.message_id", &st, err)) < 0)
+		return r;
+	db_bind_int64(st, 1, disposal_id);
+	while ((rc = db_step(st, err)) == DB_ROW) {
+		int64_t hold = db_column_is_null(st, 1) ? 0 : db_column_int64(st, 1);
+		if (hold == 0 && cur.version == intent_policy)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			struct spared *p = realloc(v, cap * sizeof(*p));
+			if (p == NULL) {
+				rc = pv_fail(err, PV_ERR, "out of memory");
+				break;
+			}
+			v = p;
+		}
+		v[n++] = (struct spared){db_column_int64(st, 0), hold, cur.version};
+	}
+	db_finalize(&st);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*v_r = v;
+	*n_r = n;
+	return PV_OK;
+}
+
+/* Between the intent and the destruction a hold may have been placed or
+ * a policy set (a run cut short and finished later, or one that raced
+ * them): in one transaction under the writers' lock, which hold add and
+ * policy set take too, the spared messages leave the run (a
+ * disposal-spared audit entry each) and every other one's wrapped key is
+ * destroyed (secure_delete overwrites it). A key gone already, by a run
+ * cut short after this step, is past sparing. */
+static int spare_then_shred(struct archive *ar, int64_t disposal_id, const char *actor,
+			    int64_t *spared_r, struct pv_error *err)
+{
+	struct db *db = ar->cat->conn;
+	struct spared *v = NULL;
+	struct audit_event *evs = NULL;
+	char (*objs)[AUDIT_OBJECT_MAX + 1] = NULL;
+	size_t n = 0, nb = 0;
+	int r = db_begin(db, err);
+	*spared_r = 0;
+	if (r < 0)
+		return r;
+	if ((r = find_spared(db, disposal_id, &v, &n, err)) < 0)
+		goto out;
+	if (n > 0 && ((evs = calloc(PV_DISPOSE_AUDIT_BATCH, sizeof(*evs))) == NULL ||
+		      (objs = calloc(PV_DISPOSE_AUDIT_BATCH, sizeof(*objs))) == NULL)) {
+		r = pv_fail(err, PV_ERR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		if (v[i].hold != 0)
+			snprintf(objs[nb], sizeof(objs[nb]), "disposal=%lld message=%lld reason=held "
+				 "hold=%lld", (long long)disposal_id, (long long)v[i].id,
+				 (long long)v[i].hold);
+		else
+			snprintf(objs[nb], sizeof(objs[nb]), "disposal=%lld message=%lld reason=policy "
+				 "policy=%lld", (long long)disposal_id, (long long)v[i].id,
+				 (long long)v[i].policy);
+		evs[nb] = (struct audit_event){actor, AUDIT_DISPOSE_SPARED, objs[nb], "ok", NULL};
+		if ((r = exec_id(db, "DELETE FROM disposal_items WHERE disposal_id = ? AND message_id = ?",
+				 2, disposal_id, v[i].id, err)) < 0)
+			break;
+		if (++nb == PV_DISPOSE_AUDIT_BATCH || i + 1 == n) {
+			r = archive_audit_batch(ar, evs, nb, err);
+			nb = 0;
+		}
+	}
+	if (r == PV_OK)
+		r = exec_id(db, "UPDATE messages SET wrapped_key = NULL WHERE id IN (SELECT message_id"
+				" FROM disposal_items WHERE disposal_id = ?)", 1, disposal_id, 0, err);
+	if (r == PV_OK)
+		r = db_commit(db, err);
+out:
+	if (r < 0)
+		db_rollback(db);
+	else
+		*spared_r = (int64_t)n;
+	free(v);
+	free(evs);
+	free(objs);
+	return r;
+}
+
 static int finish(struct archive *ar, int64_t disposal_id, int64_t now, const char *actor,
 		  int64_t *disposed_r, int64_t *buckets_r, struct pv_error *err)
 {
 	struct db *db = ar->cat->conn;
 	struct done_item *v = NULL;
 	size_t n = 0;
-	int64_t buckets = 0;
+	int64_t buckets = 0, spared = 0;
 	int r;
 
-	if ((r = load_items(db, disposal_id, &v, &n, err)) < 0)
-		return r;
-	/* Destroy: every wrapped key of the run (secure_delete overwrites it),
-	 * the bucket keys nothing outlives, then the blob files. */
-	if ((r = exec_id(db, "UPDATE messages SET wrapped_key = NULL WHERE id IN (SELECT message_id"
-			     " FROM disposal_items WHERE disposal_id = ?)", 1, disposal_id, 0, err)) < 0 ||
+	/* Destroy: every wrapped key of the run not spared, the bucket keys
+	 * nothing outlives, then the blob files. */
+	if ((r = spare_then_shred(ar, disposal_id, actor, &spared, err)) < 0 ||
+	    (r = load_items(db, disposal_id, &v, &n, err)) < 0 ||
 	    (r = destroy_buckets(ar, disposal_id, now, &buckets, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
@@ -905,7 +1039,7 @@ static int finish(struct archive *ar, int64_t disposal_id, int64_t now, const ch
 	}
 	if (r < 0)
 		goto out;
-	if ((r = record_done(ar, disposal_id, v, n, now, buckets, actor, err)) < 0)
+	if ((r = record_done(ar, disposal_id, v, n, now, buckets, spared, actor, err)) < 0)
 		goto out;
 	/* Packs whose every message is now disposed of go whole. */
 	if ((r = dispose_remove_packs(ar, err)) < 0)

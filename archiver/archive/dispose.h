@@ -92,6 +92,7 @@ struct dispose_plan {
 	struct dispose_item *v;  /* every expired message not yet disposed, by id */
 	size_t n;
 	size_t due, held, review, blocked, missing;
+	int64_t pending;         /* messages of an approved run cut short, not planned again */
 	uint64_t reevaluated;    /* messages first re-evaluated under the version in force */
 };
 

@@ -267,6 +267,27 @@ static int on_hold(struct load *l, const struct audit_entry *e, bool place)
 	return 0;
 }
 
+/* A message of d's intent spared before destruction: its justification
+ * no longer stands (a later run may dispose of it with its own). */
+static int on_spared(struct load *l, const struct audit_entry *e, struct ev_disposal *d)
+{
+	struct evidence *ev = l->ev;
+	int64_t message;
+	if (!evidence_field_int(e->object, "message", &message)) {
+		say(l, "audit entry %llu: malformed disposal-spared record", (unsigned long long)e->seq);
+		return 0;
+	}
+	for (size_t i = ev->n_items; i-- > 0;)
+		if (ev->items[i].message_id == message && ev->items[i].disposal_id == d->id) {
+			ev->items[i] = ev->items[--ev->n_items];
+			d->spared++;
+			return 0;
+		}
+	say(l, "audit entry %llu: spares message %lld, which disposal %lld's intent does not name",
+	    (unsigned long long)e->seq, (long long)message, (long long)d->id);
+	return 0;
+}
+
 static int on_dispose(struct load *l, const struct audit_entry *e)
 {
 	struct evidence *ev = l->ev;
@@ -306,6 +327,8 @@ static int on_dispose(struct load *l, const struct audit_entry *e)
 		    (unsigned long long)e->seq, e->type, (long long)id);
 		return 0;
 	}
+	if (strcmp(e->type, AUDIT_DISPOSE_SPARED) == 0)
+		return on_spared(l, e, d);
 	if (strcmp(e->type, AUDIT_DISPOSE_DONE) == 0) {
 		d->done = true;
 		d->done_seq = e->seq;
@@ -338,7 +361,7 @@ static int on_entry(struct load *l, uint64_t index, const void *data, size_t len
 	if (strcmp(e->type, AUDIT_HOLD_PLACE) == 0 || strcmp(e->type, AUDIT_HOLD_RELEASE) == 0)
 		return on_hold(l, e, strcmp(e->type, AUDIT_HOLD_PLACE) == 0);
 	if (strcmp(e->type, AUDIT_DISPOSE_INTENT) == 0 || strcmp(e->type, AUDIT_DISPOSE_ITEM) == 0 ||
-	    strcmp(e->type, AUDIT_DISPOSE_DONE) == 0)
+	    strcmp(e->type, AUDIT_DISPOSE_SPARED) == 0 || strcmp(e->type, AUDIT_DISPOSE_DONE) == 0)
 		return on_dispose(l, e);
 	return 0;
 }

@@ -58,6 +58,7 @@ struct ev_disposal {
 	int64_t holds;            /* holds in force (-1: not recorded) */
 	char holds_sha256[65];
 	int64_t items;            /* disposal-item entries seen */
+	int64_t spared;           /* of them, disposal-spared before destruction */
 	bool done;
 	uint64_t done_seq;
 	int64_t done_at;

@@ -15,9 +15,10 @@ static void print_plan(const struct cli_ctx *ctx, const struct dispose_plan *pla
 	if (ctx->json) {
 		printf("{\"dry_run\": %s, \"now\": \"%s\", \"policy_version\": %lld, \"dispose\": %zu,"
 		       " \"held\": %zu, \"review\": %zu, \"blocked\": %zu, \"missing\": %zu,"
-		       " \"holds_digest\": \"%s\", \"items\": [",
+		       " \"pending\": %lld, \"holds_digest\": \"%s\", \"items\": [",
 		       dry_run ? "true" : "false", now, (long long)plan->policy_version, plan->due,
-		       plan->held, plan->review, plan->blocked, plan->missing, plan->holds_digest);
+		       plan->held, plan->review, plan->blocked, plan->missing,
+		       (long long)plan->pending, plan->holds_digest);
 		for (size_t i = 0; i < plan->n; i++) {
 			const struct dispose_item *it = &plan->v[i];
 			pv_clock_format_rfc3339(it->expires_at, t);
@@ -46,6 +47,10 @@ static void print_plan(const struct cli_ctx *ctx, const struct dispose_plan *pla
 	}
 	printf("%zu to dispose, %zu held, %zu review required, %zu blocked\n", plan->due, plan->held,
 	       plan->review, plan->blocked);
+	if (plan->pending > 0)
+		printf("%lld more of an approved run that was cut short: finished first by the next "
+		       "proposal or approval (messages a hold or policy set since covers are spared)\n",
+		       (long long)plan->pending);
 }
 
 void cli_dispose_print_run(const struct cli_ctx *ctx, const struct dispose_run *run, bool dry_run,
@@ -103,9 +108,12 @@ static int dispose_propose(struct cli_ctx *ctx, const struct cli_args *args, str
 	if (res.plan.completed) { /* also with PV_EINTEGRITY: the plan says what is missing */
 		print_plan(ctx, &res.plan.plan, true);
 		if (ctx->json)
-			printf(", \"approval\": %lld, \"proposed\": %zu}\n", (long long)res.id,
-			       res.frozen);
+			printf(", \"approval\": %lld, \"proposed\": %zu, \"resumed\": %lld}\n",
+			       (long long)res.id, res.frozen, (long long)res.plan.res.resumed);
 	}
+	if (!ctx->json && res.plan.res.resumed > 0)
+		printf("an approved disposal run that had been cut short was finished first (the "
+		       "audit trail has what it destroyed and spared)\n");
 	if (r == PV_OK && !ctx->json && res.id == 0)
 		printf("nothing is due: no disposal run proposed\n");
 	else if (r == PV_OK && !ctx->json)

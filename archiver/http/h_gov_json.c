@@ -109,10 +109,11 @@ json_t *gov_json_preview(const struct policy_preview *pv)
 
 json_t *gov_json_plan(const struct dispose_plan *p)
 {
-	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "planned", h_json_time(p->now),
+	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "planned", h_json_time(p->now),
 			 "policy_version", (json_int_t)p->policy_version, "due", (json_int_t)p->due,
 			 "held", (json_int_t)p->held, "review", (json_int_t)p->review, "blocked",
-			 (json_int_t)p->blocked, "missing", (json_int_t)p->missing);
+			 (json_int_t)p->blocked, "missing", (json_int_t)p->missing, "pending",
+			 (json_int_t)p->pending);
 }
 
 int gov_query_time(struct http_request *rq, const char *name, bool until, int64_t def,

@@ -122,6 +122,22 @@ int message_size(struct db *db, int64_t id, uint64_t *size_r, struct pv_error *e
 	return r;
 }
 
+/* The unfinished disposal run holding message id, or 0. */
+static int64_t being_disposed(struct db *db, int64_t id)
+{
+	struct db_stmt *st;
+	struct pv_error e;
+	int64_t run = 0;
+	if (db_prepare(db, "SELECT d.id FROM disposal_items i JOIN disposals d ON d.id ="
+			   " i.disposal_id WHERE i.message_id = ? AND d.state = 'intent'", &st, &e) < 0)
+		return 0;
+	db_bind_int64(st, 1, id);
+	if (db_step(st, &e) == DB_ROW)
+		run = db_column_int64(st, 0);
+	db_finalize(&st);
+	return run;
+}
+
 int message_unwrap(struct archive *ar, const struct stored_message *m,
 		   unsigned char key[BLOB_KEY_BYTES], unsigned char salt[BLOB_SALT_BYTES],
 		   struct pv_error *err)
@@ -133,14 +149,21 @@ int message_unwrap(struct archive *ar, const struct stored_message *m,
 			       "message %lld was disposed of on %s under policy version %lld",
 			       (long long)m->id, t, (long long)m->policy_version);
 	}
-	if (m->blob[0] == '\0' || m->wrapped_len == 0)
-		return pv_fail(err, PV_EINTEGRITY,
-			       "message %lld: content missing without a disposal record", (long long)m->id);
-	int r = keyring_unwrap(ar->kr, m->bucket_id, m->blob, m->wrapped, m->wrapped_len, key, salt, err);
-	if (r == PV_ENOTFOUND)
-		r = pv_fail(err, PV_EINTEGRITY,
-			    "message %lld: its key is gone without a disposal record", (long long)m->id);
-	return r;
+	bool no_key = m->blob[0] == '\0' || m->wrapped_len == 0;
+	int r = no_key ? PV_ENOTFOUND
+		       : keyring_unwrap(ar->kr, m->bucket_id, m->blob, m->wrapped, m->wrapped_len, key,
+					salt, err);
+	if (r != PV_ENOTFOUND)
+		return r;
+	int64_t run = being_disposed(ar->cat->conn, m->id);
+	if (run > 0)
+		return pv_fail(err, PV_ENOTFOUND, "message %lld is being disposed of (disposal %lld, "
+			       "approved, was cut short; the next disposal proposal finishes it)",
+			       (long long)m->id, (long long)run);
+	return pv_fail(err, PV_EINTEGRITY, no_key ? "message %lld: content missing without a disposal "
+						    "record"
+						  : "message %lld: its key is gone without a disposal record",
+		       (long long)m->id);
 }
 
 /* A record that is gone while its message is not disposed of. */

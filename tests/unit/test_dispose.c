@@ -15,6 +15,7 @@
 
 #include "archiver/index/index.h"
 #include "archiver/archive/dispose.h"
+#include "archiver/archive/evidence.h"
 #include "archiver/archive/holds.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/store/leaf.h"
@@ -432,6 +433,110 @@ static void test_interrupted_disposal_is_finished(void **state)
 	fx_free(&f);
 }
 
+/* An intent committed, then the run cut short: a hold placed before it
+ * is finished spares what the hold covers (a disposal-spared entry each),
+ * and a policy version set since spares the rest (the next plan decides
+ * them under it). */
+static void test_resumed_run_spares_what_holds_and_policy_now_keep(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct dispose_plan plan;
+	int64_t id = 0, resumed = 0, members = 0;
+	fx_init(&f);
+	fx_policy_store(&f, "default: retain 30d\n");
+	int64_t a = fx_archive(&f, MSG("a@o.example", "a"), fx_t("2020-01-10"));
+	int64_t b = fx_archive(&f, MSG("lawyer@firm.example", "b"), fx_t("2020-01-10"));
+	int64_t c = fx_archive(&f, MSG("c@o.example", "c"), fx_t("2020-01-10"));
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
+	plan_in_tx(&f, fx_t("2020-03-01"), &plan);
+	assert_int_equal(plan.due, 3);
+	fx_must(dispose_commit_intent(f.ar, &plan, "cli:test", &id, &err), &err, "intent");
+	dispose_plan_free(&plan);
+	/* a new plan leaves the run's messages to it, and calls none missing */
+	plan_in_tx(&f, fx_t("2020-03-01"), &plan);
+	assert_int_equal(plan.due, 0);
+	assert_int_equal(plan.missing, 0);
+	assert_int_equal(plan.pending, 3);
+	catalog_rollback(f.ar->cat);
+	dispose_plan_free(&plan);
+
+	fx_must(hold_add(f.ar, "Smith", "from:lawyer@firm.example", NULL, "cli:legal",
+			 fx_t("2020-03-01"), &members, &err), &err, "hold_add");
+	assert_int_equal(members, 1);
+	fx_must(dispose_resume(f.ar, fx_t("2020-03-02"), "cli:test", &resumed, &err), &err, "resume");
+	assert_int_equal(resumed, 1);
+	assert_int_equal(fx_read(&f, a, NULL), PV_ENOTFOUND);
+	assert_int_equal(fx_read(&f, b, MSG("lawyer@firm.example", "b")), PV_OK);
+	assert_int_equal(fx_read(&f, c, NULL), PV_ENOTFOUND);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM disposal_items"), 2);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM audit_event WHERE type = 'disposal-spared'"), 1);
+	/* the audit log's evidence: b's justification withdrawn, the others' stand */
+	struct evidence ev;
+	fx_must(evidence_load(f.ar->audit_log, 0, &ev, NULL, NULL, &err), &err, "evidence");
+	assert_null(evidence_item(&ev, b));
+	assert_non_null(evidence_item(&ev, a));
+	assert_int_equal(evidence_disposal(&ev, 1)->spared, 1);
+	assert_int_equal(evidence_disposal(&ev, 1)->items, 3);
+	evidence_free(&ev);
+
+	/* released, b is disposed of by a run of its own */
+	fx_must(hold_release(f.ar, "Smith", "cli:legal", fx_t("2020-03-03"), &err), &err, "release");
+	int64_t d = fx_archive(&f, MSG("d@o.example", "d"), fx_t("2020-01-11"));
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
+	plan_in_tx(&f, fx_t("2020-03-04"), &plan);
+	assert_int_equal(plan.due, 2);
+	fx_must(dispose_commit_intent(f.ar, &plan, "cli:test", &id, &err), &err, "intent 2");
+	dispose_plan_free(&plan);
+	/* ... cut short again, and a policy set meanwhile: all of it spared */
+	fx_policy_store(&f, "default: retain 60d\n");
+	fx_must(dispose_resume(f.ar, fx_t("2020-03-05"), "cli:test", &resumed, &err), &err, "resume 2");
+	assert_int_equal(fx_read(&f, b, MSG("lawyer@firm.example", "b")), PV_OK);
+	assert_int_equal(fx_read(&f, d, MSG("d@o.example", "d")), PV_OK);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM audit_event WHERE type = 'disposal-spared'"), 3);
+	fx_must(evidence_load(f.ar->audit_log, 0, &ev, NULL, NULL, &err), &err, "evidence");
+	assert_int_equal(evidence_disposal(&ev, 2)->spared, 2);
+	assert_null(evidence_item(&ev, b));
+	assert_null(evidence_item(&ev, d));
+	evidence_free(&ev);
+	fx_free(&f);
+}
+
+/* Cut short after the keys were destroyed: past sparing, and not "lost
+ * without a disposal record" in the meantime; the next run finishes it
+ * even with a hold covering it now. */
+static void test_run_cut_after_shredding_is_finished(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct dispose_plan plan;
+	int64_t id = 0, resumed = 0, members = 0;
+	fx_init(&f);
+	fx_policy_store(&f, "default: retain 30d\n");
+	int64_t a = fx_archive(&f, MSG("a@o.example", "a"), fx_t("2020-01-10"));
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
+	plan_in_tx(&f, fx_t("2020-03-01"), &plan);
+	fx_must(dispose_commit_intent(f.ar, &plan, "cli:test", &id, &err), &err, "intent");
+	dispose_plan_free(&plan);
+	fx_must(db_exec(f.ar->cat->conn, "UPDATE messages SET wrapped_key = NULL", &err), &err,
+		"shred");
+	struct dispose_run run;
+	fx_must(archive_dispose(f.ar, "cli:test", true, &run, &err), &err, "dry run");
+	assert_int_equal(run.plan.missing, 0);
+	assert_int_equal(run.plan.pending, 1);
+	dispose_run_free(&run);
+	assert_int_equal(fx_read(&f, a, NULL), PV_ENOTFOUND); /* being disposed of, not lost */
+	fx_must(hold_add(f.ar, "All", "from:a@o.example", NULL, "cli:legal", fx_t("2020-03-01"),
+			 &members, &err), &err, "hold_add");
+	fx_must(dispose_resume(f.ar, fx_t("2020-03-02"), "cli:test", &resumed, &err), &err, "resume");
+	assert_int_equal(resumed, 1);
+	assert_int_not_equal(fx_load(&f, a).disposed_at, 0);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM audit_event WHERE type = 'disposal-spared'"), 0);
+	fx_free(&f);
+}
+
 /* A catalog edit that would make mail due is refused, whole run, nothing
  * destroyed (issue 19). */
 static void test_catalog_edit_is_refused(void **state)
@@ -550,6 +655,8 @@ int main(void)
 		cmocka_unit_test(test_dry_run_changes_nothing),
 		cmocka_unit_test(test_policy_change_makes_mail_due),
 		cmocka_unit_test(test_interrupted_disposal_is_finished),
+		cmocka_unit_test(test_resumed_run_spares_what_holds_and_policy_now_keep),
+		cmocka_unit_test(test_run_cut_after_shredding_is_finished),
 		cmocka_unit_test(test_catalog_edit_is_refused),
 		cmocka_unit_test(test_intent_records_each_justification),
 		cmocka_unit_test(test_forged_intent_is_not_finished),
