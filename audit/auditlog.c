@@ -183,11 +183,11 @@ static int parse_rotation(const char *data, size_t len, uint64_t index, struct a
 {
 	struct keys_rotation rot;
 	size_t text_len, nsigs;
-	int r;
-	if ((r = note_split(data, len, &text_len, &nsigs, err)) < 0 ||
-	    (r = keys_rotation_parse(data, text_len, &rot, err)) < 0)
+	struct pv_error why;
+	if (note_split(data, len, &text_len, &nsigs, &why) < 0 ||
+	    keys_rotation_parse(data, text_len, &rot, &why) < 0)
 		return pv_fail(err, PV_EINTEGRITY, "leaf %llu: bad key-rotation note: %s",
-			       (unsigned long long)index, err ? err->msg : "");
+			       (unsigned long long)index, why.msg);
 	e->kind = AUDIT_ENTRY_ROTATION;
 	e->seq = index;
 	e->time = -1;

@@ -14,6 +14,9 @@ int archive_account_check(const struct account *a, struct pv_error *err)
 	int r = account_validate(a, err);
 	/* The CA file the harvest will load: checked now, else every harvest
 	 * of the account fails at its handshake with OpenSSL's words for it. */
+	if (r == PV_OK && a->ca_file[0] != '\0' && a->ca_file[0] != '/')
+		r = pv_fail(err, PV_EUSAGE, "CA file %.200s: give its absolute path (serve harvests "
+			    "from /, not from here)", a->ca_file);
 	if (r == PV_OK && a->ca_file[0] != '\0')
 		r = pv_cert_file_check("CA file", a->ca_file, err);
 	if (r == PV_OK && strcmp(a->tls, "none") == 0 && a->insecure)

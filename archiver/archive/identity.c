@@ -234,11 +234,12 @@ static int check_against_catalog(const char *data_dir, struct pv_error *err)
 	for (size_t i = 0; r == PV_OK && i < 2; i++) {
 		struct tlog *t = NULL;
 		struct note_signer *s = NULL;
+		struct pv_error e;
 		if ((r = tlog_open(cat->conn, identity_logs[i], &t, err)) == PV_OK &&
-		    (r = keys_load(dir, t, &s, err)) < 0)
+		    (r = keys_load(dir, t, &s, &e)) < 0)
 			r = pv_fail(err, PV_EINTEGRITY, "the identity's %s key is not this catalog's "
 							"(another archive's identity, or one from "
-							"before a key rotation): %s", identity_logs[i], err->msg);
+							"before a key rotation): %s", identity_logs[i], e.msg);
 		keys_free(&s);
 		tlog_free(&t);
 	}

@@ -16,11 +16,12 @@ int policy_version_load(struct db *db, int64_t version, struct policy **p_r,
 	int r = policy_store_get(db, version, &text, &len, info_r, err);
 	if (r < 0)
 		return r;
-	r = policy_parse(text, len, p_r, NULL, err);
+	struct pv_error e;
+	r = policy_parse(text, len, p_r, NULL, &e);
 	free(text);
 	if (r < 0)
 		return pv_fail(err, PV_EINTEGRITY, "stored policy version %lld does not parse: %s",
-			       (long long)version, err ? err->msg : "");
+			       (long long)version, e.msg);
 	return PV_OK;
 }
 

@@ -14,6 +14,18 @@
 /* --password-file F or --token-command-file F (exactly one, when need),
  * read into *password_r or *token_r. The token command comes from a file,
  * never the command line: that shows in the process list. */
+/* A CA file named relative to here, made absolute: serve harvests from
+ * "/". One that does not resolve stays as given, for the check to name. */
+static void ca_file_absolute(char *path, size_t n)
+{
+	char *abs;
+	if (path[0] == '\0' || path[0] == '/' || (abs = realpath(path, NULL)) == NULL)
+		return;
+	if (strlen(abs) < n)
+		memcpy(path, abs, strlen(abs) + 1);
+	free(abs);
+}
+
 static int read_login(const struct cli_args *args, bool need, char **password_r, char **token_r,
 		      struct pv_error *err)
 {
@@ -53,6 +65,7 @@ static int account_add(struct cli_ctx *ctx, struct archive *ar, const struct cli
 	snprintf(a.auth, sizeof(a.auth), "%s", cli_opt(args, "auth") ? cli_opt(args, "auth") : "auto");
 	if (cli_opt(args, "ca-file"))
 		snprintf(a.ca_file, sizeof(a.ca_file), "%s", cli_opt(args, "ca-file"));
+	ca_file_absolute(a.ca_file, sizeof(a.ca_file));
 	a.insecure = cli_opt(args, "insecure-skip-verify") != NULL;
 	a.keep_upstream = cli_opt(args, "keep-upstream") != NULL;
 	if (cli_opt(args, "interval") != NULL &&
@@ -115,6 +128,7 @@ static int account_change(struct cli_ctx *ctx, struct archive *ar, const struct 
 		memcpy((char *)&next + text[i].off, v, strlen(v) + 1);
 		fields |= text[i].bit;
 	}
+	ca_file_absolute(next.ca_file, sizeof(next.ca_file));
 	if (cli_opt(args, "port") != NULL) {
 		if ((r = cli_opt_int(args, "port", 0, 1, 65535, &port, err)) < 0)
 			return r;
@@ -148,6 +162,11 @@ static int print_account(void *ctx, const struct account *a)
 		json_print_str(stdout, a->host);
 		printf(", \"port\": %d, \"tls\": \"%s\", \"user\": ", a->port, a->tls);
 		json_print_str(stdout, a->user);
+		printf(", \"ca_file\": ");
+		if (a->ca_file[0])
+			json_print_str(stdout, a->ca_file);
+		else
+			printf("null");
 		printf(", \"auth\": \"%s\", \"verify_certificate\": %s, \"keep_upstream\": %s, "
 		       "\"token_command\": %s, \"harvest_interval_s\": ",
 		       a->auth, a->insecure ? "false" : "true", a->keep_upstream ? "true" : "false",
@@ -174,6 +193,8 @@ static int print_account(void *ctx, const struct account *a)
 			flags[fl - 1] = '\0';
 		printf("%-20s %-32s %-9s %-20s %-14s %s\n", a->name, server, a->tls, a->user, a->auth,
 		       flags);
+		if (a->ca_file[0])
+			printf("%-20s CA file %s\n", "", a->ca_file);
 	}
 	st->n++;
 	return PV_OK;

@@ -139,8 +139,9 @@ int pv_cert_file_check(const char *what, const char *path, struct pv_error *err)
 {
 	unsigned char *text = NULL;
 	size_t len;
-	if (pv_read_file(path, PV_CA_FILE_MAX, &text, &len, err) < 0)
-		return pv_fail(err, PV_EUSAGE, "%s %s: %s", what, path, err->msg);
+	struct pv_error why;
+	if (pv_read_file(path, PV_CA_FILE_MAX, &text, &len, &why) < 0)
+		return pv_fail(err, PV_EUSAGE, "%s: %s", what, why.msg); /* names the path */
 	bool pem = memmem(text, len, "-----BEGIN CERTIFICATE-----", 27) != NULL;
 	free(text);
 	return pem ? PV_OK

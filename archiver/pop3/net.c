@@ -288,6 +288,9 @@ int pop3_net_start_tls(struct pop3_net *n, const struct pop3_tls_opts *o,
 		int ok = o->ca_file != NULL
 				 ? SSL_CTX_load_verify_locations(n->ctx, o->ca_file, NULL)
 				 : SSL_CTX_set_default_verify_paths(n->ctx);
+		if (ok != 1 && o->ca_file != NULL && access(o->ca_file, R_OK) != 0)
+			return pv_fail(err, PV_ERR, "TLS: cannot read the CA file %.200s: %s",
+				       o->ca_file, strerror(errno));
 		if (ok != 1)
 			return ssl_fail(err, PV_ERR, o->ca_file != NULL
 						     ? "TLS: cannot load the CA file"

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
 T=$H_RUN
-h_plan 21
+h_plan 23
 
 h_like "$("$PV" --version)" '^popvault [0-9]+\.[0-9]+\.[0-9]+$' "--version prints the version"
 h_like "$("$PV" --help)" 'harvest' "--help lists the commands"
@@ -34,6 +34,15 @@ h_fails "a duplicate account name is refused, naming it" 1 "^popvault: an accoun
 h_fails "a bad account name is a usage error, saying what a name may be" 2 \
 	'^popvault: account name must be 1-64 letters, digits' pv account add 'bad/name' --host h --user u --password-file "$T/pw"
 pv --json account list >>"$T/out"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 2 \
+	-subj /CN=cli-ca >/dev/null 2>&1
+h_check "a CA file named relative to here is kept by its absolute path (serve harvests from /)" \
+	eval '(cd "$T" && pv account add box2 --host h --user u --password-file "$T/pw" --ca-file ca.pem >/dev/null) &&
+	pv --json account list | python3 -c "import json,sys; a=json.load(sys.stdin); assert a[1][\"ca_file\"]==\"$T/ca.pem\", a" &&
+	pv account list | grep -q "CA file $T/ca.pem" && pv account remove box2 >/dev/null'
+h_fails "a CA file that cannot be read is named, with why" 2 \
+	"^popvault: CA file: open $T/none.pem: No such file or directory\$" \
+	pv account add box3 --host h --user u --password-file "$T/pw" --ca-file "$T/none.pem"
 h_check "account list --json" eval 'pv --json account list |
 	python3 -c "import json,sys; a=json.load(sys.stdin); assert a[0][\"name\"]==\"box1\" and a[0][\"port\"]==1110, a"'
 h_check "the password is neither printed nor stored in clear" \
