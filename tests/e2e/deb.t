@@ -21,7 +21,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 command -v dpkg-buildpackage >/dev/null ||
 	h_skip_all "dpkg-buildpackage is missing (packaging/deps.sh installs dpkg-dev)"
-h_plan 30
+h_plan 31
 
 VERSION=$("$PV" --version | sed -n 's/^popvault //p')
 ARCH=$(dpkg-architecture -qDEB_HOST_ARCH)
@@ -175,6 +175,15 @@ echo "popvault popvault/purge-archive boolean true" | debconf-set-selections
 pkg --purge popvault
 h_diag "$(cat "$H_RUN/dpkg.out")"
 h_is "$([ -e "$DATA" ] && echo kept)" "" "a purge confirmed through debconf deletes the archive"
+# A data volume mounted there beforehand: an empty directory of root's.
+install -d -m 0755 "$DATA"
+pkg -i "$DEB"
+h_is "$(stat -c '%U %a' "$DATA"; [ -s "$DATA/VERIFIER-KEYS.txt" ] && echo keys;
+	grep -c 'user add NAME --role admin' "$H_RUN/dpkg.out")" "popvault 700
+keys
+1" "an empty data directory made beforehand is taken over (owner, mode), the archive made in it, the first admin's command printed"
+echo "popvault popvault/purge-archive boolean true" | debconf-set-selections
+pkg --purge popvault
 cleanup
 h_is "$(getent passwd popvault; getent group popvault; ls -d "$DATA" 2>/dev/null)" "" \
 	"the machine is as it was: no popvault user, group or data"
