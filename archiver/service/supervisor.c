@@ -79,6 +79,9 @@ struct sup {
 	char status[256];
 	enum pv_role selftest; /* --seccomp-selftest, until its part started */
 	bool signer_lost;      /* the signer died: serve ends with an error */
+	/* When verify last ran by the audit log at the start (unix s, 0:
+	 * never): a reload plans from them, as the start did. */
+	int64_t verify_any_at, verify_full_at;
 };
 
 static const struct part parts[PART_N] = {
@@ -452,7 +455,7 @@ static void reload(struct sup *s)
 			       "the next start");
 		s->sv.cfg = cfg;
 		s->sv.archive_cfg = archive_cfg;
-		plan_all(s, 0, 0);
+		plan_all(s, s->verify_any_at, s->verify_full_at);
 		if (s->p[PART_WEB].pid != 0)
 			kill(s->p[PART_WEB].pid, SIGHUP);
 		if (s->p[PART_HARVEST].pid != 0)
@@ -615,7 +618,6 @@ static void teardown(struct sup *s)
 int service_run(const struct service_opts *o, struct pv_error *err)
 {
 	struct sup s;
-	int64_t verify_any, verify_full;
 	int r;
 
 	setvbuf(stderr, NULL, _IOLBF, 0); /* a log line is one write, whichever process */
@@ -627,8 +629,8 @@ int service_run(const struct service_opts *o, struct pv_error *err)
 	printf("popvault: serving %s://%s%s%s:%u/ (web root %s)\n", o->cert_pem ? "https" : "http",
 	       v6 ? "[" : "", o->host, v6 ? "]" : "", s.port, o->web_root);
 	fflush(stdout);
-	last_verifies(&s, &verify_any, &verify_full);
-	plan_all(&s, verify_any, verify_full);
+	last_verifies(&s, &s.verify_any_at, &s.verify_full_at);
+	plan_all(&s, s.verify_any_at, s.verify_full_at);
 	for (int i = PART_HARVEST; i <= PART_INDEXER; i++)
 		s.p[i].due_ms = o->web_only ? NEVER : 0;
 	s.p[PART_WEB].due_ms = NEVER;
