@@ -80,6 +80,7 @@
 #define AUDIT_MATTER "matter"     /* a matter made, a search saved; personal: names, query */
 #define AUDIT_EXPORT "export"     /* eDiscovery export; personal: query, matter */
 #define AUDIT_EXPORT_DONE "export-done" /* the bundle written: its SHA-256 and size */
+#define AUDIT_EXPORT_REMOVE "export-remove" /* a kept bundle removed: export=ID sha256=HEX reason=R */
 #define AUDIT_AUDIT_EXPORT "audit-export" /* this log's own export */
 #define AUDIT_POLICY_SET "policy-set"     /* object: version=N sha256=HEX */
 #define AUDIT_HOLD_PLACE "hold-place"

@@ -14,6 +14,7 @@
 #include "archiver/archive/attest.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/evidence.h"
+#include "archiver/archive/export_jobs.h"
 #include "archiver/archive/holds.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/archive/search_open.h"
@@ -1041,8 +1042,11 @@ static int finish(struct archive *ar, int64_t disposal_id, int64_t now, const ch
 		goto out;
 	if ((r = record_done(ar, disposal_id, v, n, now, buckets, spared, actor, err)) < 0)
 		goto out;
-	/* Packs whose every message is now disposed of go whole. */
-	if ((r = dispose_remove_packs(ar, err)) < 0)
+	/* Packs whose every message is now disposed of go whole; so do the
+	 * export bundles kept here that hold one of them. */
+	int64_t bundles;
+	if ((r = dispose_remove_packs(ar, err)) < 0 ||
+	    (r = archive_export_bundles_disposed(ar, actor, disposal_id, &bundles, err)) < 0)
 		goto out;
 	r = scrub_files(ar, err);
 	*disposed_r = (int64_t)n;

@@ -15,7 +15,8 @@
 
 #define JOB_COLUMNS                                                                             \
 	"id, status, matter, query, format, bates_prefix, created_at, created_by, finished_at,"  \
-	" messages, disposed, progress_total, file_size, audit_seq, sha256, vkeys, error"
+	" messages, disposed, progress_total, file_size, audit_seq, sha256, vkeys, error,"        \
+	" removed_at, removed_by"
 
 static void copy_col(char *dst, size_t n, struct db_stmt *st, int col)
 {
@@ -52,6 +53,8 @@ static void job_row(struct db_stmt *st, struct export_job *j)
 	snprintf(j->vkeys[0], sizeof(j->vkeys[0]), "%.*s", (int)a, vkeys);
 	snprintf(j->vkeys[1], sizeof(j->vkeys[1]), "%s", vkeys[a] ? vkeys + a + 1 : "");
 	copy_col(j->error, sizeof(j->error), st, 16);
+	j->removed_at = int_or(st, 17, 0);
+	copy_col(j->removed_by, sizeof(j->removed_by), st, 18);
 }
 
 int archive_export_job_path(const char *data_dir, int64_t id, const char *format, char *out,
@@ -97,6 +100,26 @@ int archive_export_job_begin(struct archive *ar, const char *actor, const char *
 	return r;
 }
 
+/* What a done job's bundle holds, for disposal to find it. */
+static int add_members(struct db *db, int64_t id, const int64_t *ids, size_t n,
+		       struct pv_error *err)
+{
+	struct db_stmt *st;
+	int r = n == 0 ? PV_OK
+		       : db_prepare(db, "INSERT INTO export_members (export_id, message_id)"
+					" VALUES (?, ?)", &st, err);
+	for (size_t i = 0; i < n && r == PV_OK; i++) {
+		db_reset(st);
+		db_bind_int64(st, 1, id);
+		db_bind_int64(st, 2, ids[i]);
+		if ((r = db_step(st, err)) > 0)
+			r = PV_OK;
+	}
+	if (n > 0)
+		db_finalize(&st);
+	return r;
+}
+
 int archive_export_job_end(struct archive *ar, int64_t id, const char *status,
 			   const struct export_job_result *res, const char *error, int64_t now,
 			   struct pv_error *err)
@@ -111,6 +134,8 @@ int archive_export_job_end(struct archive *ar, int64_t id, const char *status,
 	if (done && ((r = archive_checkpoint_vkey(ar, ARCHIVE_LOG, &vkeys, err)) < 0 ||
 		     (r = pv_buf_append(&vkeys, "\n", 1, err)) < 0 ||
 		     (r = archive_checkpoint_vkey(ar, AUDIT_LOG, &vkeys, err)) < 0))
+		goto out;
+	if ((r = db_begin(db, err)) < 0)
 		goto out;
 	if ((r = db_prepare(db, "UPDATE export_jobs SET status = ?, finished_at = ?,"
 				" messages = ?, disposed = ?, progress_total = ?, file_size = ?,"
@@ -139,6 +164,12 @@ int archive_export_job_end(struct archive *ar, int64_t id, const char *status,
 	else if (db_changes(st) != 1)
 		r = pv_fail(err, PV_ENOTFOUND, "no running export job %lld", (long long)id);
 	db_finalize(&st);
+	if (r == PV_OK && done && res != NULL)
+		r = add_members(db, id, res->ids, res->n_ids, err);
+	if (r == PV_OK)
+		r = db_commit(db, err);
+	else
+		db_rollback(db);
 out:
 	pv_buf_free(&vkeys);
 	return r;
@@ -204,6 +235,10 @@ static int sweep_one(void *ctx, const struct export_job *j)
 {
 	struct sweep *s = ctx;
 	char path[sizeof(s->ar->dir) + 64];
+	/* A removal cut short between its row and its file: the file goes. */
+	if (j->removed_at != 0 &&
+	    archive_export_job_path(s->ar->dir, j->id, j->format, path, sizeof(path), NULL) == PV_OK)
+		(void)unlink(path);
 	if (strcmp(j->status, EXPORT_JOB_RUNNING) != 0)
 		return 0;
 	s->found++;
@@ -266,6 +301,9 @@ int archive_export_job_download(struct archive *ar, const char *actor, int64_t i
 	if (strcmp(job_r->status, EXPORT_JOB_DONE) != 0)
 		return pv_fail(err, PV_EEXISTS, "export %lld is %s, not done", (long long)id,
 			       job_r->status);
+	if (job_r->removed_at != 0)
+		return pv_fail(err, PV_EEXISTS, "export %lld: its bundle was removed by %s",
+			       (long long)id, job_r->removed_by);
 	if ((r = archive_export_job_path(ar->dir, id, job_r->format, path, sizeof(path), err)) < 0)
 		return r;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)

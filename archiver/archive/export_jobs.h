@@ -6,7 +6,9 @@
  * archiver/http/export_jobs.h; the export itself export/export.h, which
  * audits it). Their bundles are DIR/exports/ID.zip or ID.tar.gz (the
  * directory 0700). A job is running, then done, failed or cancelled; a
- * row is never deleted.
+ * row is never deleted. A done job's bundle may be removed (on request,
+ * or by the disposal of a message it holds: export_members records
+ * which), audited first; its row then says when and by whom.
  *
  * Handing a bundle out (archive_export_job_download) is audited as a
  * download, after its file was checked against the SHA-256 recorded when
@@ -42,12 +44,16 @@ struct export_job {
 	char sha256[65];
 	char vkeys[2][EXPORT_JOB_VKEY_MAX + 1]; /* archive, audit */
 	char error[PV_ERROR_MSG_MAX];           /* failed, cancelled */
+	int64_t removed_at;                     /* 0: its bundle is there */
+	char removed_by[AUDIT_ACTOR_MAX + 1];
 };
 
 /* What a finished export reports (export_summary's figures). */
 struct export_job_result {
 	int64_t messages, disposed, progress_total, file_size, audit_seq;
 	const char *sha256;
+	const int64_t *ids; /* the messages whose content the bundle holds */
+	size_t n_ids;
 };
 
 /* Records a new running job; its bundle goes to the path archive_export_job_path
@@ -90,5 +96,18 @@ int archive_export_jobs_each(struct archive *ar, const char *matter,
  * the job. */
 int archive_export_job_download(struct archive *ar, const char *actor, int64_t id, int *fd_r,
 				struct export_job *job_r, struct pv_error *err);
+
+/* Removes done job id's bundle: a "export-remove" audit entry (object
+ * "export=ID sha256=HEX reason=REASON"), the row marked removed, then the
+ * file. reason: "request", or "disposal=N". PV_ENOTFOUND for no such
+ * job, PV_EEXISTS (a conflict) when it is not done or removed already. */
+int archive_export_job_remove(struct archive *ar, const char *actor, int64_t id,
+			      const char *reason, struct pv_error *err);
+
+/* After disposal disposal_id destroyed its messages: every bundle still
+ * kept that holds one of them is removed (reason "disposal=N"). A bundle
+ * that cannot be is logged; *removed_r counts those that went. */
+int archive_export_bundles_disposed(struct archive *ar, const char *actor, int64_t disposal_id,
+				    int64_t *removed_r, struct pv_error *err);
 
 #endif

@@ -1100,6 +1100,21 @@ static int check_opts(const struct export_opts *o, struct pv_error *err)
 	return 0;
 }
 
+/* The ids whose content the bundle holds, into the summary. */
+static int kept_ids(struct xp *x)
+{
+	size_t n = 0;
+	int64_t *v = malloc((x->n ? x->n : 1) * sizeof(*v));
+	if (v == NULL)
+		return pv_fail(x->err, PV_ERR, "out of memory");
+	for (size_t i = 0; i < x->n; i++)
+		if (x->items[i].disposed_at == 0)
+			v[n++] = x->items[i].id;
+	x->sum->ids = v;
+	x->sum->n_ids = n;
+	return PV_OK;
+}
+
 int export_run(struct archive *ar, const struct export_opts *o, struct export_summary *sum,
 	       struct pv_error *err)
 {
@@ -1138,6 +1153,8 @@ int export_run(struct archive *ar, const struct export_opts *o, struct export_su
 	    (r = bundle_writer_finish_file(&x.w, ar->archive_key, file_sha, &sum->file_size, err)) < 0)
 		goto out;
 	pv_hex(file_sha, 32, sum->file_sha256);
+	if (o->keep_ids && (r = kept_ids(&x)) < 0)
+		goto out;
 	r = archive_auditf(ar, o->actor, AUDIT_EXPORT_DONE, "ok", NULL, err,
 			   "export=%llu bundle-sha256=%s bytes=%llu", (unsigned long long)x.seq,
 			   sum->file_sha256, (unsigned long long)sum->file_size);

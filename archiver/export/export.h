@@ -54,6 +54,9 @@ struct export_opts {
 	 * export as a failure, "cancelled" (no file is left, the failure is
 	 * recorded as any other). */
 	bool (*cancelled)(void *ctx);
+	/* Set: sum->ids gets the ids of the messages whose content the
+	 * bundle holds (a bundle kept in DIR/exports/: disposal finds it). */
+	bool keep_ids;
 };
 
 struct export_summary {
@@ -66,6 +69,8 @@ struct export_summary {
 	uint64_t archive_size;  /* archive/checkpoint's tree size */
 	uint64_t file_size;     /* of the bundle */
 	char file_sha256[65];   /* hex */
+	int64_t *ids;           /* with keep_ids, ascending (malloc'ed: the caller frees) */
+	size_t n_ids;
 };
 
 /* See above. PV_EUSAGE for a bad query, matter, prefix or output name. */

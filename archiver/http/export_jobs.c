@@ -126,7 +126,7 @@ static void *run(void *arg)
 		.query = j->query, .out = j->out, .matter = j->matter,
 		.bates_prefix = j->has_prefix ? j->prefix : NULL, .bates_start = -1,
 		.actor = j->actor, .progress = on_progress, .progress_ctx = j,
-		.cancelled = is_cancelled,
+		.cancelled = is_cancelled, .keep_ids = true,
 	};
 	pv_error_clear(&err);
 	int r = archive_open(j->runner->data_dir, &ar, &err);
@@ -138,6 +138,7 @@ static void *run(void *arg)
 		struct export_job_result res = {
 			(int64_t)sum.messages, (int64_t)sum.disposed, 2 * (int64_t)sum.messages,
 			(int64_t)sum.file_size, (int64_t)sum.audit_seq, sum.file_sha256,
+			sum.ids, sum.n_ids,
 		};
 		if (archive_export_job_end(ar, j->id, status, &res, r == PV_OK ? NULL : err.msg,
 					   pv_clock_now(), &err2) < 0)
@@ -147,6 +148,7 @@ static void *run(void *arg)
 	if (r < 0)
 		pv_log(PV_LOG_WARN, "export.job", "export %lld %s: %s", (long long)j->id, status,
 		       err.msg);
+	free(sum.ids);
 	archive_close(&ar);
 	pthread_mutex_lock(&j->runner->lock);
 	j->finished = true;

@@ -1,6 +1,8 @@
 /* Export jobs (legal): POST/GET /api/v1/exports, GET/DELETE
- * /api/v1/exports/{id}, GET /api/v1/exports/{id}/download. The export is
- * audited by export_run, the download by archive_export_job_download. */
+ * /api/v1/exports/{id} (DELETE cancels a running one), GET
+ * /api/v1/exports/{id}/download, DELETE /api/v1/exports/{id}/bundle. The
+ * export is audited by export_run, the download by
+ * archive_export_job_download, a removal by archive_export_job_remove. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,6 +102,18 @@ int h_export_cancel(struct http_request *rq, struct http_response *rs)
 	if (strcmp(j.status, EXPORT_JOB_DONE) == 0)
 		return pv_fail(&rq->err, PV_EEXISTS, "export %lld finished before it could be "
 			       "cancelled", (long long)id);
+	return h_export(rq, rs);
+}
+
+/* A finished export's bundle removed (the plaintext it holds): a request
+ * of its own, so that a cancel that comes too late never removes one. */
+int h_export_remove(struct http_request *rq, struct http_response *rs)
+{
+	int64_t id;
+	int r;
+	if ((r = http_param_int(rq, 0, 1, INT64_MAX, &id, &rq->err)) < 0 ||
+	    (r = archive_export_job_remove(rq->ar, rq->actor, id, "request", &rq->err)) < 0)
+		return r;
 	return h_export(rq, rs);
 }
 

@@ -69,6 +69,7 @@ int h_exports(struct http_request *rq, struct http_response *rs);
 int h_export(struct http_request *rq, struct http_response *rs);
 int h_export_cancel(struct http_request *rq, struct http_response *rs);
 int h_export_download(struct http_request *rq, struct http_response *rs);
+int h_export_remove(struct http_request *rq, struct http_response *rs);
 /* ---- governance and the two-person rule (area b) -------------------- */
 /* h_gov_policy.c: /api/v1/policy... */
 int h_policy_current(struct http_request *rq, struct http_response *rs);

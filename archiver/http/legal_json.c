@@ -145,12 +145,13 @@ static json_t *verify_json(const struct export_job *j)
 json_t *legal_json_job(const struct export_job *j, bool running, uint64_t done, uint64_t total)
 {
 	bool is_done = strcmp(j->status, EXPORT_JOB_DONE) == 0;
+	bool kept = is_done && j->removed_at == 0;
 	char download[64];
 	snprintf(download, sizeof(download), "/api/v1/exports/%lld/download", (long long)j->id);
 	if (!running && is_done && j->progress_total >= 0)
 		done = total = (uint64_t)j->progress_total;
 	return json_pack("{s:I, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:{s:I, s:I}, s:o, s:o, "
-			 "s:o, s:o, s:o, s:o, s:o}",
+			 "s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "id", (json_int_t)j->id, "status", j->status, "matter",
 			 legal_json_text(j->matter), "query", legal_json_text(j->query), "format",
 			 j->format, "bates_prefix", text_or_null(j->bates_prefix), "created",
@@ -161,8 +162,10 @@ json_t *legal_json_job(const struct export_job *j, bool running, uint64_t done, 
 			 "disposed", count_or_null(j->disposed), "file_size",
 			 count_or_null(j->file_size), "sha256", text_or_null(j->sha256), "error",
 			 text_or_null(j->error), "download",
-			 is_done ? json_string(download) : json_null(), "verify",
-			 is_done ? verify_json(j) : json_null());
+			 kept ? json_string(download) : json_null(), "verify",
+			 is_done ? verify_json(j) : json_null(), "removed",
+			 legal_json_time(j->removed_at, true), "removed_by",
+			 j->removed_at != 0 ? legal_json_text(j->removed_by) : json_null());
 }
 
 int legal_json_bad_query(struct http_response *rs, const struct pv_error *err)

@@ -63,6 +63,7 @@ const struct http_route http_routes[] = {
 	{"GET", "/api/v1/exports/{id}", LEGAL, 0, h_export},
 	{"DELETE", "/api/v1/exports/{id}", LEGAL, 0, h_export_cancel},
 	{"GET", "/api/v1/exports/{id}/download", LEGAL, 0, h_export_download},
+	{"DELETE", "/api/v1/exports/{id}/bundle", LEGAL, 0, h_export_remove},
 
 	/* ---- governance and the two-person rule (area b) ---------------
 	 * Who may propose and approve each kind is the one table of

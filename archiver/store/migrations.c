@@ -497,6 +497,20 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	{
 	NULL,
 	},
+	/* 19: an export's bundle removed (on request, or because it holds
+	 * mail since disposed of), and the messages each bundle holds, so
+	 * that disposal finds the bundles holding what it destroys
+	 * (archiver/archive/export_jobs.h). */
+	{
+	"ALTER TABLE export_jobs ADD COLUMN removed_at INTEGER;\n"
+	"ALTER TABLE export_jobs ADD COLUMN removed_by TEXT;\n"
+	"CREATE TABLE export_members (\n"
+	"  export_id INTEGER NOT NULL REFERENCES export_jobs(id),\n"
+	"  message_id INTEGER NOT NULL,\n"
+	"  PRIMARY KEY (export_id, message_id)\n"
+	");\n"
+	"CREATE INDEX export_members_message ON export_members (message_id);\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

@@ -423,6 +423,17 @@ static const char *const pg_catalog_steps[][MIGRATION_PARTS] = {
 	{
 	PG_INDEX_TV_LZ4_SQL,
 	},
+	/* 19: removed export bundles, and what each bundle holds */
+	{
+	"ALTER TABLE export_jobs ADD COLUMN removed_at bigint;\n"
+	"ALTER TABLE export_jobs ADD COLUMN removed_by text;\n"
+	"CREATE TABLE export_members (\n"
+	"  export_id bigint NOT NULL REFERENCES export_jobs(id),\n"
+	"  message_id bigint NOT NULL,\n"
+	"  PRIMARY KEY (export_id, message_id)\n"
+	");\n"
+	"CREATE INDEX export_members_message ON export_members (message_id);\n",
+	},
 };
 
 const struct migration_set migrations_catalog_pg = {

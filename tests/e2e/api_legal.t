@@ -383,7 +383,24 @@ with pvharness.Run() as run:
          and mj["holds"][0]["name"] == "SEC inquiry" and len(mj["searches"]) == 1,
          "the matter gathers its search, hold and export", repr(mj)[:400])
     r = c.delete("/api/v1/exports/%d" % xid)
-    t.ok(is_error(r, 409, "conflict"), "cancelling a finished export: 409", repr(r))
+    t.ok(is_error(r, 409, "conflict") and os.path.exists(os.path.join(data, "exports", "%d.zip" % xid)),
+         "cancelling a finished export: 409, its bundle kept", repr(r))
+    r = c.delete("/api/v1/exports/%d/bundle" % xid)
+    path = os.path.join(data, "exports", "%d.zip" % xid)
+    t.ok(r.status == 200 and r.json["status"] == "done" and r.json["removed"] is not None
+         and r.json["removed_by"] == "web:alice" and r.json["download"] is None
+         and not os.path.exists(path),
+         "DELETE of a finished export removes its bundle (the plaintext it holds)", repr(r)[:300])
+    e = audit("export-remove")
+    t.ok(len(e) == 1 and e[0]["actor"] == "web:alice" and e[0]["object"] ==
+         "export=%d sha256=%s reason=request" % (xid, job["sha256"]),
+         "…audited (export-remove), before the file went", repr(e))
+    r = c.delete("/api/v1/exports/%d/bundle" % xid)
+    t.ok(is_error(r, 409, "conflict") and "removed already" in r.json["error"]["message"],
+         "removing it again: 409", repr(r))
+    r = c.get("/api/v1/exports/%d/download" % xid)
+    t.ok(is_error(r, 409, "conflict") and "removed by web:alice" in r.json["error"]["message"],
+         "downloading a removed bundle: 409, saying who removed it", repr(r)[:200])
     r = c.request("POST", "/api/v1/exports", {"query": "x", "matter": "nope", "format": "zip"})
     t.ok(is_error(r, 404, "not_found"), "an export for an unknown matter: 404", repr(r))
     r = c.request("POST", "/api/v1/exports", {"query": "x", "matter": "Smith v. Jones",
@@ -428,7 +445,8 @@ with pvharness.Run() as run:
               ("POST", "/api/v1/matters", {"name": "n"}),
               ("POST", "/api/v1/matters/x/searches", {"name": "n", "query": "x"}),
               ("POST", "/api/v1/exports", {"query": "x", "matter": "x", "format": "zip"}),
-              ("DELETE", "/api/v1/exports/%d" % xid, None)]
+              ("DELETE", "/api/v1/exports/%d" % xid, None),
+              ("DELETE", "/api/v1/exports/%d/bundle" % xid, None)]
     before = audit_count()
     for who in ("adam", "carl"):
         o = pvweb.Client(srv)

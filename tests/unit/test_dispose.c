@@ -10,12 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "archiver/index/index.h"
 #include "archiver/archive/dispose.h"
 #include "archiver/archive/evidence.h"
+#include "archiver/archive/export_jobs.h"
 #include "archiver/archive/holds.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/store/leaf.h"
@@ -537,6 +540,58 @@ static void test_run_cut_after_shredding_is_finished(void **state)
 	fx_free(&f);
 }
 
+/* A bundle kept in DIR/exports/ that holds a message the disposal
+ * destroys is removed with it (audited); one holding only kept mail
+ * stays. */
+static void test_disposal_removes_the_bundles_holding_its_mail(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct export_job j;
+	int64_t x1 = 0, x2 = 0, members = 0;
+	char p1[4200], p2[4200];
+	fx_init(&f);
+	fx_policy_store(&f, "default: retain 30d\n");
+	int64_t a = fx_archive(&f, MSG("a@o.example", "a"), fx_t("2020-01-10"));
+	int64_t b = fx_archive(&f, MSG("lawyer@firm.example", "b"), fx_t("2020-01-10"));
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
+	fx_must(hold_add(f.ar, "Smith", "from:lawyer@firm.example", NULL, "cli:legal",
+			 fx_t("2020-01-15"), &members, &err), &err, "hold_add");
+	const int64_t both[] = {a, b}, held[] = {b};
+	const int64_t *sets[] = {both, held};
+	const size_t ns[] = {2, 1};
+	int64_t *ids[] = {&x1, &x2};
+	char *paths[] = {p1, p2};
+	for (int i = 0; i < 2; i++) {
+		fx_must(archive_export_job_begin(f.ar, "web:lena", "Smith", "x", "zip", NULL,
+						 fx_t("2020-01-20"), ids[i], &err), &err, "begin");
+		fx_must(archive_export_job_path(f.ar->dir, *ids[i], "zip", paths[i], sizeof(p1), &err),
+			&err, "path");
+		FILE *fp = fopen(paths[i], "w");
+		assert_non_null(fp);
+		fputs("bundle", fp);
+		fclose(fp);
+		struct export_job_result res = {(int64_t)ns[i], 0, 0, 6, 1, "00", sets[i], ns[i]};
+		fx_must(archive_export_job_end(f.ar, *ids[i], EXPORT_JOB_DONE, &res, NULL,
+					       fx_t("2020-01-20"), &err), &err, "end");
+	}
+	assert_int_equal(run(&f, fx_t("2020-03-01"), NULL), 1);
+	assert_int_equal(access(p1, F_OK), -1);
+	assert_int_equal(access(p2, F_OK), 0);
+	fx_must(archive_export_job_get(f.ar, x1, &j, &err), &err, "get");
+	assert_int_not_equal(j.removed_at, 0);
+	assert_string_equal(j.removed_by, "cli:test");
+	fx_must(archive_export_job_get(f.ar, x2, &j, &err), &err, "get");
+	assert_int_equal(j.removed_at, 0);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM audit_event WHERE type = 'export-remove'"), 1);
+	/* removed once: not again, and a download says so */
+	assert_int_equal(archive_export_job_remove(f.ar, "web:lena", x1, "request", &err), PV_EEXISTS);
+	int fd;
+	assert_int_equal(archive_export_job_download(f.ar, "web:lena", x1, &fd, &j, &err), PV_EEXISTS);
+	fx_free(&f);
+}
+
 /* A catalog edit that would make mail due is refused, whole run, nothing
  * destroyed (issue 19). */
 static void test_catalog_edit_is_refused(void **state)
@@ -657,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_interrupted_disposal_is_finished),
 		cmocka_unit_test(test_resumed_run_spares_what_holds_and_policy_now_keep),
 		cmocka_unit_test(test_run_cut_after_shredding_is_finished),
+		cmocka_unit_test(test_disposal_removes_the_bundles_holding_its_mail),
 		cmocka_unit_test(test_catalog_edit_is_refused),
 		cmocka_unit_test(test_intent_records_each_justification),
 		cmocka_unit_test(test_forged_intent_is_not_finished),

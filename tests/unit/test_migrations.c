@@ -106,7 +106,7 @@ static const char *const tables[] = {
 	"tlog_checkpoint", "tlog_epoch", "audit_personal", "audit_event", "idx_meta", "idx_doc",
 	"idx_fts", "web_sessions", "matters", "matter_searches", "matter_holds", "export_jobs",
 	"approvals", "packs", "anchor_tokens", "cosignatures", "anchor_attempts", "idx_failed",
-	"pack_store", "mailbox_leases", "keyring_buckets",
+	"pack_store", "mailbox_leases", "keyring_buckets", "export_members",
 };
 
 static void test_every_step_applies_in_turn(void **state)
@@ -120,7 +120,7 @@ static void test_every_step_applies_in_turn(void **state)
 		fx_must(catalog_migrate(db, v, &err), &err, "migrate");
 		assert_int_equal(query_int(db, "PRAGMA user_version"), v);
 	}
-	assert_int_equal(catalog_schema_version(), 18);
+	assert_int_equal(catalog_schema_version(), 19);
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'",

@@ -317,6 +317,23 @@ test('legal: search, message, hold, matter export verified', async (t) => {
 		await shots(page, 'matter-exports');
 	});
 
+	await t.test('a finished export\'s bundle removed: asked first, the row says when and by whom, no download', async () => {
+		const exports = page.getByRole('region', { name: 'Exports' });
+		const remove = exports.getByRole('button', { name: /^Remove the bundle of export \d+$/ }).nth(1);
+		const id = /(\d+)$/.exec(await remove.textContent())[1];
+		await remove.click();
+		const dlg = page.getByRole('dialog', { name: `Remove the bundle of export ${id}?` });
+		assert.match(await dlg.innerText(), /holds the plaintext of \d+ messages/);
+		await dlg.getByRole('button', { name: 'Remove the bundle' }).click();
+		await exports.getByText(/^Bundle removed .* by web:/).waitFor();
+		assert.equal(await exports.getByRole('link', { name: /^Download export \d+$/ }).count(), 1, 'one bundle left to download');
+		const job = await page.evaluate(async (n) => (await fetch(`/api/v1/exports/${n}`)).json(), id);
+		assert.ok(job.removed && job.removed_by && job.download === null, JSON.stringify(job));
+		const dl = await page.evaluate(async (n) => (await fetch(`/api/v1/exports/${n}/download`)).status, id);
+		assert.equal(dl, 409, 'a removed bundle is not handed out');
+		await assertAxe(page, 'matter with a removed bundle');
+	});
+
 	await t.test('a hold placed on the matter\'s page shows at once', async () => {
 		await go(page, 'matters');
 		await page.getByRole('link', { name: matter }).click();

@@ -74,7 +74,15 @@ async function cancelExport(job) {
 	return Boolean(a);
 }
 
-// A job's row; cancelled(): after a running job was cancelled here.
+// Removes a finished export's bundle from the appliance, asking first.
+async function removeExport(job) {
+	const a = await ask({ title: `Remove the bundle of export ${job.id}?`, confirm: 'Remove the bundle', danger: true,
+		body: `It holds the plaintext of ${num(job.messages)} messages. Copies already downloaded are not affected, and its record (SHA-256, verifier keys) stays, so they can still be checked. A disposal run removes a bundle holding mail it destroys by itself.`,
+		submit: () => api.del(`/exports/${job.id}/bundle`) });
+	return Boolean(a);
+}
+
+// A job's row; cancelled(): after a job was cancelled or its bundle removed here.
 function exportRow(job, cancelled) {
 	const p = job.progress || { done: 0, total: 0 };
 	let state;
@@ -83,9 +91,13 @@ function exportRow(job, cancelled) {
 		stop.addEventListener('click', async () => { if (await cancelExport(job)) cancelled(); });
 		state = h('div', h('progress', { max: String(p.total || 1), value: String(p.done || 0), 'aria-label': `Export ${job.id} progress` }),
 			h('span', { class: 'small-text muted' }, `${num(p.done)} of ${num(p.total)} steps `), stop);
+	} else if (job.status === 'done' && job.removed) {
+		state = h('span', { class: 'muted' }, 'Bundle removed ', when(job.removed), ` by ${job.removed_by || '?'}`);
 	} else if (job.status === 'done') {
-		state = h('a', { class: 'button small primary', href: job.download ? job.download : api.url(`/exports/${job.id}/download`), download: '' },
-			`Download export ${job.id}`);
+		const remove = actionButton('Remove', `the bundle of export ${job.id}`, 'small danger');
+		remove.addEventListener('click', async () => { if (await removeExport(job)) cancelled(); });
+		state = h('div', h('a', { class: 'button small primary', href: job.download ? job.download : api.url(`/exports/${job.id}/download`), download: '' },
+			`Download export ${job.id}`), ' ', remove);
 	} else {
 		state = h('span', { class: 'badge long bad' }, job.status, job.error ? `: ${job.error}` : '');
 	}
