@@ -195,7 +195,7 @@ static void test_export_job_rows_and_download(void **state)
 	char hex[65];
 	crypto_hash_sha256(d, (const unsigned char *)"bundle", 6);
 	pv_hex(d, 32, hex);
-	struct export_job_result res = {2, 0, 4, 6, 17, hex};
+	struct export_job_result res = {2, 0, 4, 6, 17, hex, NULL, 0};
 	fx_must(archive_export_job_end(f.ar, id, EXPORT_JOB_DONE, &res, NULL, 9, &err), &err, "end");
 	assert_int_equal(archive_export_job_end(f.ar, id, EXPORT_JOB_FAILED, NULL, "x", 9, &err),
 			 PV_ENOTFOUND);
