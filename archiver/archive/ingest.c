@@ -394,6 +394,9 @@ struct ingest {
 	/* What the last group commit committed. */
 	struct ingest_msg *done;
 	size_t n_done, cap_done;
+	/* The latest time the audit log has recorded, when the session began:
+	 * no message is received before it (time_floor below). */
+	int64_t time_floor;
 };
 
 int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r,
@@ -414,6 +417,16 @@ int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r
 	}
 	if (packstore_remote(ar->packs))
 		pack_set_seal_at_end(in->packs);
+	/* A clock that stepped back (a dead RTC battery, a VM restored from a
+	 * snapshot) would date mail years early and so dispose of it years
+	 * early: its retention counts from no earlier than the latest time the
+	 * archive has seen. A clock that was ahead and came back errs the safe
+	 * way (kept longer). */
+	if ((r = db_query_int(ar->cat->conn, "SELECT coalesce(max(time), 0) FROM audit_event",
+			      &in->time_floor, err)) < 0) {
+		ingest_free(&in);
+		return r;
+	}
 	*in_r = in;
 	return PV_OK;
 }
@@ -576,7 +589,7 @@ int ingest_end_hashed(struct ingest *in, uint32_t msgnum, const char *uidl, int6
 	memcpy(w.commit, d->commit, sizeof(w.commit));
 	w.msg.msgnum = msgnum;
 	w.msg.size = in->size;
-	w.received_at = received_at;
+	w.received_at = received_at > in->time_floor ? received_at : in->time_floor;
 	if (uidl != NULL) {
 		snprintf(w.msg.uidl, sizeof(w.msg.uidl), "%s", uidl);
 	} else {

@@ -201,7 +201,9 @@ h_pid_alive() {
 # CMD runs under (env takes them).
 H_LIBFAKETIME=${H_LIBFAKETIME:-'/usr/$LIB/faketime/libfaketime.so.1'}
 h_faketime_env() {
-	printf '%s\n' TZ=UTC "FAKETIME=+${1}d" "LD_PRELOAD=$H_LIBFAKETIME${LD_PRELOAD:+:$LD_PRELOAD}"
+	local sign=+
+	[ "${1#-}" != "$1" ] && sign= # -N: N days back
+	printf '%s\n' TZ=UTC "FAKETIME=$sign${1}d" "LD_PRELOAD=$H_LIBFAKETIME${LD_PRELOAD:+:$LD_PRELOAD}"
 }
 h_faketime() {
 	local days=$1

@@ -253,7 +253,9 @@ pv_at() {
 	return "$rc"
 }
 pv__rgw_at() {
-	[ "$PV_TEST_STORE" = s3 ] && [ -n "${RGW_FAKETIME:-}" ] && echo "+$1d" >"$RGW_FAKETIME"
+	local sign=+
+	[ "${1#-}" != "$1" ] && sign=
+	[ "$PV_TEST_STORE" = s3 ] && [ -n "${RGW_FAKETIME:-}" ] && echo "$sign$1d" >"$RGW_FAKETIME"
 	return 0
 }
 
