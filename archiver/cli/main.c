@@ -24,10 +24,22 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* cli:LOGIN. Run as the archive's user through sudo (sudo -u popvault
+ * popvault ...), LOGIN is the person who ran sudo: the audit trail tells
+ * them apart, and the two-person rule works between them on the command
+ * line. (Whoever may run sudo could name anyone, as they could approve
+ * with --break-glass: the command line is the appliance owner's.) */
 static void set_actor(struct cli_ctx *ctx)
 {
+	const char *sudo = getenv("SUDO_USER");
 	struct passwd *pw = getpwuid(getuid());
-	snprintf(ctx->actor, sizeof(ctx->actor), "cli:%s", pw ? pw->pw_name : "unknown");
+	size_t n = sudo ? strlen(sudo) : 0;
+	if (getuid() != 0 && n > 0 && n <= 64 &&
+	    strspn(sudo, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n &&
+	    (pw == NULL || strcmp(sudo, pw->pw_name) != 0))
+		snprintf(ctx->actor, sizeof(ctx->actor), "cli:%s", sudo);
+	else
+		snprintf(ctx->actor, sizeof(ctx->actor), "cli:%s", pw ? pw->pw_name : "unknown");
 }
 
 int main(int argc, char **argv)
