@@ -83,6 +83,10 @@
 #define AUDIT_EXPORT_REMOVE "export-remove" /* a kept bundle removed: export=ID sha256=HEX reason=R */
 #define AUDIT_AUDIT_EXPORT "audit-export" /* this log's own export */
 #define AUDIT_POLICY_SET "policy-set"     /* object: version=N sha256=HEX */
+/* A web dry run of a policy text: its counts per rule follow from what the
+ * mail holds (a rule on a subject), so each is audited first. object:
+ * sha256=HEX bytes=N (of the text); personal: the text. */
+#define AUDIT_POLICY_DRY_RUN "policy-dry-run"
 #define AUDIT_HOLD_PLACE "hold-place"
 #define AUDIT_HOLD_RELEASE "hold-release"
 #define AUDIT_DISPOSE_INTENT "dispose-intent"

@@ -8,6 +8,7 @@
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/dispose_frozen.h"
 #include "archiver/archive/holds.h"
+#include "archiver/archive/users.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/utf8.h"
@@ -344,7 +345,22 @@ static int may_decide(const struct decision *d, struct pv_error *err)
 		return pv_fail(err, PV_EPERM, "approval %lld was proposed with the role %s: it needs "
 					      "a second person with another role", (long long)row->id,
 			       row->proposer_role);
-	return PV_OK;
+	/* A second person approves, not an account the proposer set up:
+	 * whoever set its role, password or second factor can sign in as it.
+	 * (Rejecting stops nothing from being kept.) */
+	bool independent = true;
+	char via[AUDIT_ACTOR_MAX + 1];
+	int r = !d->approve || strncmp(d->actor, "web:", 4) != 0
+			? PV_OK
+			: archive_user_independent(d->ar, d->actor + 4, row->proposer, &independent, via,
+						   err);
+	if (r == PV_OK && !independent)
+		r = pv_fail(err, PV_EPERM, "%s, who proposed approval %lld, set up %s%s%s: not a "
+					   "second person for it (have another admin, or the "
+					   "appliance's command line, set %s's password)",
+			    row->proposer, (long long)row->id, via[0] ? via : d->actor + 4,
+			    via[0] ? ", who set up " : "", via[0] ? d->actor + 4 : "", d->actor + 4);
+	return r;
 }
 
 /* Approving a policy: its base must still be the version in force. */

@@ -11,18 +11,17 @@
 #include "archiver/lib/utf8.h"
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
+#include "archiver/archive/matters.h"
 #include "archiver/archive/search_open.h"
 #include "archiver/store/message.h"
 #include "archiver/archive/retention.h"
 
 int hold_validate(const char *name, const char *query, const char *note, struct pv_error *err)
 {
-	size_t n = strlen(name);
-	if (n == 0 || n > PV_HOLD_NAME_MAX || !pv_utf8_printable(name) || name[0] == ' ' ||
-	    name[n - 1] == ' ')
-		return pv_fail(err, PV_EUSAGE,
-			       "a hold name is 1-%d bytes of text without control characters or"
-			       " surrounding spaces", PV_HOLD_NAME_MAX);
+	/* Its name is a path segment of the API (/api/v1/holds/NAME/release). */
+	int r = matter_name_check("a hold", name, PV_HOLD_NAME_MAX, err);
+	if (r < 0)
+		return r;
 	if (query == NULL || query[strspn(query, " \t")] == '\0')
 		return pv_fail(err, PV_EUSAGE, "a hold needs a search query: it holds what the query finds");
 	if (strlen(query) > PV_QUERY_MAX)

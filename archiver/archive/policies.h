@@ -109,13 +109,19 @@ struct policy_preview {
 };
 
 /* Evaluates every message not disposed of under text, changing nothing and
- * auditing nothing (it shows retention metadata, no content), against
+ * auditing nothing (archive_policy_dry_run audits a text from outside), against
  * what the catalog holds now. pv_r is owned by the caller
  * (policy_preview_free), also after an error. */
 int archive_policy_preview(struct archive *ar, const void *text, size_t len,
 			   struct policy_diags *diags, struct policy_preview *pv_r,
 			   struct pv_error *err);
 void policy_preview_free(struct policy_preview *pv);
+/* archive_policy_preview of a text someone gave: audited first (a
+ * "policy-dry-run" entry with the text as personal data), as its counts
+ * per rule tell what the mail holds: a rule on a subject is a query. */
+int archive_policy_dry_run(struct archive *ar, const char *actor, const void *text, size_t len,
+			   struct policy_diags *diags, struct policy_preview *pv_r,
+			   struct pv_error *err);
 
 /* The exact text of a version (0: the one in force; PV_ENOTFOUND when
  * there is none), as policy_store_get. */

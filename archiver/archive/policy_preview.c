@@ -7,6 +7,11 @@
 #include <string.h>
 
 #include "archiver/archive/policies.h"
+#include "archiver/archive/audit_hook.h"
+#include "archiver/lib/hex.h"
+#include "archiver/lib/limits.h"
+#include "archiver/lib/sha256.h"
+#include "archiver/lib/utf8.h"
 #include "archiver/lib/clock.h"
 #include "archiver/store/message.h"
 
@@ -142,4 +147,28 @@ out:
 	free(ids);
 	policy_free(&cur);
 	return r;
+}
+
+int archive_policy_dry_run(struct archive *ar, const char *actor, const void *text, size_t len,
+			   struct policy_diags *diags, struct policy_preview *pv_r,
+			   struct pv_error *err)
+{
+	unsigned char d[32];
+	char hex[65], *personal = NULL;
+	memset(pv_r, 0, sizeof(*pv_r));
+	/* The text as personal data when it fits; its SHA-256 always. */
+	if (len < PV_AUDIT_PERSONAL_MAX && pv_utf8_valid(text, len) && memchr(text, 0, len) == NULL) {
+		if ((personal = malloc(len + 1)) == NULL)
+			return pv_fail(err, PV_ERR, "out of memory");
+		memcpy(personal, text, len);
+		personal[len] = '\0';
+	}
+	int r = pv_sha256_once(text, len, d, err);
+	if (r == PV_OK) {
+		pv_hex(d, sizeof(d), hex);
+		r = archive_auditf(ar, actor, AUDIT_POLICY_DRY_RUN, "ok", personal, err,
+				   "sha256=%s bytes=%zu", hex, len);
+	}
+	free(personal);
+	return r < 0 ? r : archive_policy_preview(ar, text, len, diags, pv_r, err);
 }

@@ -30,6 +30,47 @@ static int admins_can_sign_in(struct db *db, struct pv_error *err)
 	return PV_OK;
 }
 
+/* In the caller's transaction: actor set name's role or credentials. A
+ * user's own change (web:NAME) vouches for nothing: a puppet account
+ * whose password its maker changes while signed in as it stays his. */
+static int vouch(struct archive *ar, const char *actor, const char *name, struct pv_error *err)
+{
+	if (strncmp(actor, "web:", 4) == 0 && strcmp(actor + 4, name) == 0)
+		return PV_OK;
+	return user_vouch(ar->cat->conn, name, actor, err);
+}
+
+int archive_user_independent(struct archive *ar, const char *name, const char *proposer,
+			     bool *independent_r, char via_r[AUDIT_ACTOR_MAX + 1],
+			     struct pv_error *err)
+{
+	char who[AUDIT_ACTOR_MAX + 1], user[USER_NAME_MAX + 1];
+	*independent_r = true;
+	via_r[0] = '\0';
+	snprintf(user, sizeof(user), "%s", name);
+	/* A chain: name's credentials set by A, A's by B, ...; it ends at the
+	 * command line or "system", at a user nobody else set up, or after 16
+	 * links (a cycle proves nothing either way). */
+	for (int depth = 0; depth < 16; depth++) {
+		int r = user_vouched_by(ar->cat->conn, user, who, sizeof(who), err);
+		if (r == PV_ENOTFOUND)
+			return PV_OK; /* retired since */
+		if (r < 0)
+			return r;
+		if (strcmp(who, proposer) == 0) {
+			*independent_r = false;
+			if (depth > 0)
+				snprintf(via_r, AUDIT_ACTOR_MAX + 1, "web:%s", user);
+			return PV_OK;
+		}
+		size_t n = strlen(who);
+		if (strncmp(who, "web:", 4) != 0 || n - 4 >= sizeof(user))
+			return PV_OK;
+		memcpy(user, who + 4, n - 4 + 1);
+	}
+	return PV_OK;
+}
+
 int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
 		     const char *password, bool replace, bool *changed_r, struct pv_error *err)
 {
@@ -39,7 +80,7 @@ int archive_user_add(struct archive *ar, const char *actor, const char *name, co
 		return r;
 	if ((r = user_set(ar->cat->conn, name, role, password, replace, pv_clock_now(), &changed,
 			  err)) < 0 ||
-	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
+	    (r = vouch(ar, actor, name, err)) < 0 || (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, changed ? AUDIT_USER_CHANGE : AUDIT_USER_ADD, "ok", NULL,
 				err, "user=%s role=%s", name, role)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
@@ -82,6 +123,7 @@ int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_set_password(ar->cat->conn, name, password, pv_clock_now(), err)) < 0 ||
+	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s password=changed", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
@@ -96,6 +138,7 @@ int archive_user_set_role(struct archive *ar, const char *actor, const char *nam
 	if ((r = user_validate(name, role, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_set_role(ar->cat->conn, name, role, pv_clock_now(), err)) < 0 ||
+	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err, "user=%s role=%s",
 				name, role)) < 0 ||
@@ -133,6 +176,7 @@ int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *n
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_totp_enrol(ar->cat->conn, ar->kr, name, secret, err)) < 0 ||
+	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s totp=enrolled", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0) {
@@ -152,6 +196,7 @@ int archive_user_totp_remove(struct archive *ar, const char *actor, const char *
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_totp_remove(ar->cat->conn, name, err)) < 0 ||
+	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s totp=removed", name)) < 0 ||

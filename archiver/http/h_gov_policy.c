@@ -150,7 +150,7 @@ int h_policy_dry_run(struct http_request *rq, struct http_response *rs)
 	if (diags == NULL)
 		return PV_ERR;
 	if ((r = http_json_unpack(rq, "{s:s%}", "text", &text, &len)) == PV_OK) {
-		r = archive_policy_preview(rq->ar, text, len, diags, &pv, &rq->err);
+		r = archive_policy_dry_run(rq->ar, rq->actor, text, len, diags, &pv, &rq->err);
 		if (r < 0 && pv.invalid)
 			r = http_reply_json(rs, 200, gov_json_diags(diags));
 		else if (r == PV_OK)

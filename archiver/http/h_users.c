@@ -77,6 +77,11 @@ int h_users_edit(struct http_request *rq, struct http_response *rs)
 		return r;
 	if (role != NULL && strcmp(role, u.role) != 0 && is_self(rq))
 		return http_reply_error(rs, 409, "conflict", "you cannot change your own role");
+	/* One's own password only with the current one (PUT /api/v1/me/password):
+	 * a session left open must not be enough to take the account. */
+	if (password != NULL && is_self(rq))
+		return http_reply_error(rs, 409, "conflict", "change your own password with your "
+					"current one (Change password)");
 	if (password != NULL && (r = archive_user_passwd(rq->ar, rq->actor, name, password,
 							 &rq->err)) < 0)
 		return r;

@@ -151,9 +151,10 @@ int account_validate(const struct account *a, struct pv_error *err)
 {
 	size_t n = strlen(a->name);
 	if (n == 0 || n > ACCOUNT_NAME_MAX || strspn(a->name, "abcdefghijklmnopqrstuvwxyz"
-						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n ||
+	    strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0) /* a path segment of the API */
 		return pv_fail(err, PV_EUSAGE,
-			       "account name must be 1-%d letters, digits, '.', '_' or '-'",
+			       "account name must be 1-%d letters, digits, '.', '_' or '-' (not . or ..)",
 			       ACCOUNT_NAME_MAX);
 	if (a->host[0] == '\0' || strpbrk(a->host, " /\t\r\n") != NULL)
 		return pv_fail(err, PV_EUSAGE, "--host must be a host name or address");

@@ -511,6 +511,12 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	");\n"
 	"CREATE INDEX export_members_message ON export_members (message_id);\n",
 	},
+	/* 20: who last set a user's role, password or second factor, when
+	 * not the user (archiver/archive/users.h): an approver whose
+	 * credentials the proposer set is not a second person. */
+	{
+	"ALTER TABLE users ADD COLUMN vouched_by TEXT;\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

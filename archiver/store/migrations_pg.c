@@ -434,6 +434,10 @@ static const char *const pg_catalog_steps[][MIGRATION_PARTS] = {
 	");\n"
 	"CREATE INDEX export_members_message ON export_members (message_id);\n",
 	},
+	/* 20: who last set a user's role or credentials */
+	{
+	"ALTER TABLE users ADD COLUMN vouched_by text;\n",
+	},
 };
 
 const struct migration_set migrations_catalog_pg = {

@@ -32,9 +32,10 @@ int user_validate(const char *name, const char *role, struct pv_error *err)
 {
 	size_t n = strlen(name);
 	if (n == 0 || n > USER_NAME_MAX ||
-	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") != n)
-		return pv_fail(err, PV_EUSAGE, "a user name is 1-%d letters, digits, '.', '_', '@' or '-'",
-			       USER_NAME_MAX);
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") != n ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0) /* a path segment of the API */
+		return pv_fail(err, PV_EUSAGE, "a user name is 1-%d letters, digits, '.', '_', '@' or '-'"
+			       " (not . or ..)", USER_NAME_MAX);
 	for (const char *const *r = roles; *r; r++)
 		if (strcmp(role, *r) == 0)
 			return PV_OK;
@@ -290,5 +291,37 @@ int user_check_password(struct db *db, const char *name, const char *password, s
 		 * catalog only means the next sign-in tries again. */
 		(void)store_hash(db, u_r->id, password, 0, NULL);
 	sodium_memzero(hash, sizeof(hash));
+	return r;
+}
+
+int user_vouch(struct db *db, const char *name, const char *actor, struct pv_error *err)
+{
+	struct db_stmt *st;
+	int r = db_prepare(db, "UPDATE users SET vouched_by = ? WHERE name = ? AND removed_at IS NULL",
+			   &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, actor, -1);
+	db_bind_text(st, 2, name, -1);
+	if ((r = db_step(st, err)) > 0)
+		r = PV_OK;
+	db_finalize(&st);
+	return r;
+}
+
+int user_vouched_by(struct db *db, const char *name, char *out, size_t n, struct pv_error *err)
+{
+	struct db_stmt *st;
+	int r = db_prepare(db, "SELECT coalesce(vouched_by, '') FROM users WHERE name = ?"
+			       " AND removed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, name, -1);
+	int rc = db_step(st, err);
+	if (rc == DB_ROW)
+		snprintf(out, n, "%s", db_column_text(st, 0));
+	else
+		r = rc < 0 ? rc : pv_fail(err, PV_ENOTFOUND, "no user %s", name);
+	db_finalize(&st);
 	return r;
 }

@@ -327,6 +327,27 @@ with pvharness.Run() as run:
          ["user=lena role=legal", "user=tina role=legal", "user=tina"],
          "user-add and user-remove by web:adam", repr(ev))
 
+    # ---- the two-person rule: a second person is not one the proposer set up --------
+    r = adam.request("POST", "/api/v1/users", {"name": "sock", "role": "compliance", "password": PW})
+    t.is_(r.status, 201, "an admin adds a compliance user")
+    r = adam.request("POST", "/api/v1/policy/proposals", {"text": "default: retain 1d\n",
+                                                          "reason": "shorter"})
+    aid = (r.json or {}).get("approval", {}).get("id")
+    t.ok(r.status == 202 and aid, "…and proposes a shorter policy", repr(r))
+    sock = pvweb.Client(srv)
+    sock.sign_in("sock", PW)
+    r = sock.request("POST", "/api/v1/approvals/%s/approve" % aid, {"reason": "fine"})
+    t.ok(error_is(r, 403, "forbidden") and r.json["error"]["message"].startswith(
+         "web:adam, who proposed approval %s, set up sock: not a second person" % aid),
+         "the user the proposer made may not approve it: 403, saying why", repr(r))
+    r = sock.request("POST", "/api/v1/approvals/%s/reject" % aid, {"reason": "not mine to approve"})
+    t.is_(r.status, 200, "(rejected, for the tests after)")
+    t.ok(error_is(adam.request("PATCH", "/api/v1/users/adam", {"password": "another long passphrase"}),
+                  409, "conflict"),
+         "one's own password is not changed through the admin's PATCH (it takes the current one): 409")
+    t.ok(error_is(adam.request("POST", "/api/v1/users", {"name": "..", "role": "legal", "password": PW}),
+                  400, "bad_request"), "a user named .. (not addressable in a path): 400")
+
     # ---- one's own password ----------------------------------------------------
     NEW = "a brand new passphrase"
     adam.request("POST", "/api/v1/users", {"name": "otto", "role": "legal", "password": PW})

@@ -159,6 +159,8 @@ with pvharness.Run() as run:
          and sorted(m["month"] for m in d["by_month"] if m["before"]) == months_now,
          "dry-run: every message expires earlier and is due now; by class and by month (before/after)", d)
     t.is_(catalog("SELECT count(*) FROM policy_versions")[0][0], 1, "…and the dry run changed nothing")
+    t.is_(catalog("SELECT actor FROM audit_event WHERE type = 'policy-dry-run'"), [("web:adam",)],
+          "…but is audited (its counts per rule tell what the mail holds)")
 
     r = post(adam, "/api/v1/policy/proposals", {"text": "default: retain 7y\n", "reason": "longer"})
     t.ok(r.status == 201 and r.json["state"] == "applied" and r.json["version"] == 2,

@@ -15,6 +15,7 @@
 #include "archiver/archive/dispose_frozen.h"
 #include "archiver/archive/holds.h"
 #include "archiver/archive/status.h"
+#include "archiver/archive/users.h"
 #include "test_ops_fixture.h"
 
 #define MSG(subject)                                                                    \
@@ -253,6 +254,55 @@ static void test_policy_approved_by_another_user_of_another_role(void **state)
 	assert_true(catalog_exec(f.ar->cat->db, "UPDATE approvals SET decided_by = 'x'", &err) < 0);
 	assert_true(catalog_exec(f.ar->cat->db, "UPDATE approvals SET reason = 'x'", &err) < 0);
 	assert_true(catalog_exec(f.ar->cat->db, "DELETE FROM approvals", &err) < 0);
+	fx_free(&f);
+}
+
+/* A second person is not an account the proposer set up: an admin who
+ * made a compliance user, reset one's password or made the admin who made
+ * it cannot approve through it (they can sign in as it); a user set up on
+ * the command line, or whose password another admin reset, can. */
+static void test_second_person_is_not_one_the_proposer_set_up(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct approval_proposal prop;
+	struct approval_outcome out;
+	const char *pw = "a password of some length";
+	fx_init(&f);
+	fx_archive(&f, MSG("a tmp file"), pv_clock_now() - 60 * 86400);
+	fx_must(archive_user_add(f.ar, "cli:root", "adam", "admin", pw, false, NULL, &err), &err, "adam");
+	fx_must(archive_user_add(f.ar, "cli:root", "anna", "admin", pw, false, NULL, &err), &err, "anna");
+	fx_must(archive_user_add(f.ar, "cli:root", "carl", "compliance", pw, false, NULL, &err), &err, "carl");
+	fx_must(archive_user_add(f.ar, "web:adam", "sock", "compliance", pw, false, NULL, &err), &err, "sock");
+	fx_must(archive_user_add(f.ar, "web:adam", "adam2", "admin", pw, false, NULL, &err), &err, "adam2");
+	fx_must(archive_user_add(f.ar, "web:adam2", "sock2", "compliance", pw, false, NULL, &err), &err,
+		"sock2");
+	/* sock changing its own password (its maker, signed in as it) changes nothing */
+	fx_must(archive_user_passwd(f.ar, "web:sock", "sock", "another password here", &err), &err, "own");
+	fx_must(approval_propose(f.ar, "web:adam", "admin", APPROVAL_POLICY, shorter, strlen(shorter),
+				 "tmp files after a month", NULL, &prop, &err), &err, "propose");
+	approval_proposal_free(&prop);
+	assert_int_equal(approval_decide(f.ar, "web:sock", "compliance", 1, true, NULL, false, &out, &err),
+			 PV_EPERM);
+	approval_outcome_free(&out);
+	assert_string_equal(err.msg, "web:adam, who proposed approval 1, set up sock: not a second "
+				     "person for it (have another admin, or the appliance's command "
+				     "line, set sock's password)");
+	assert_int_equal(approval_decide(f.ar, "web:sock2", "compliance", 1, true, NULL, false, &out,
+					 &err), PV_EPERM);
+	approval_outcome_free(&out);
+	assert_non_null(strstr(err.msg, "set up web:adam2, who set up sock2"));
+	/* carl's password reset by adam: carl is adam's now, for adam's proposals */
+	fx_must(archive_user_passwd(f.ar, "web:adam", "carl", "reset by adam, 1", &err), &err, "reset");
+	assert_int_equal(approval_decide(f.ar, "web:carl", "compliance", 1, true, NULL, false, &out,
+					 &err), PV_EPERM);
+	approval_outcome_free(&out);
+	/* ... until another admin sets it */
+	fx_must(archive_user_passwd(f.ar, "web:anna", "carl", "reset by anna, 2", &err), &err, "anna");
+	fx_must(approval_decide(f.ar, "web:carl", "compliance", 1, true, "reviewed", false, &out, &err),
+		&err, "carl approves");
+	approval_outcome_free(&out);
 	fx_free(&f);
 }
 
@@ -537,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_policy_compare_shorter_rules),
 		cmocka_unit_test(test_policy_compare_days_against_months),
 		cmocka_unit_test(test_policy_approved_by_another_user_of_another_role),
+		cmocka_unit_test(test_second_person_is_not_one_the_proposer_set_up),
 		cmocka_unit_test(test_policy_that_shortens_nothing_is_set_at_once),
 		cmocka_unit_test(test_stale_policy_proposal_cannot_be_approved),
 		cmocka_unit_test(test_hold_release_waits_for_another_role),

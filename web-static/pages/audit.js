@@ -231,7 +231,7 @@ export async function render({ main, params, alive }) {
 		object: field({ label: 'Object contains', name: 'object', value: f.object, attrs: { placeholder: 'message=42' } }),
 	};
 	const types = h('datalist', { id: 'audit-types' }, ['login', 'login-failed', 'logout', 'search', 'view', 'download', 'export',
-		'export-done', 'export-remove', 'matter', 'hold-place', 'hold-release', 'policy-set', 'approval-propose', 'approval-approve',
+		'export-done', 'export-remove', 'matter', 'hold-place', 'hold-release', 'policy-set', 'policy-dry-run', 'approval-propose', 'approval-approve',
 		'approval-reject', 'break-glass', 'dispose-intent', 'disposal-item', 'disposal-spared', 'dispose-done', 'verify', 'harvest-batch',
 		'harvest-request', 'upstream-delete', 'upstream-delete-confirmed', 'upstream-residue', 'account-add',
 		'account-change', 'account-remove', 'account-test', 'user-add', 'user-change', 'user-remove', 'heartbeat',
