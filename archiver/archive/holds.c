@@ -57,20 +57,26 @@ static int match_ids(struct archive *ar, const char *query, int64_t **ids_r, siz
 }
 
 /* Records ids as members of hold_id (ids no longer in the catalog skipped). */
-static int add_members(struct db *db, int64_t hold_id, const int64_t *ids, size_t n, int64_t now,
-		       struct pv_error *err)
+/* Members recorded with the audit log's size now (added_seq): a disposal
+ * intent written after has a larger seq, one written before a smaller or
+ * equal one, whatever the clock did. */
+static int add_members(struct archive *ar, int64_t hold_id, const int64_t *ids, size_t n,
+		       int64_t now, struct pv_error *err)
 {
+	struct db *db = ar->cat->conn;
 	struct db_stmt *st;
-	int r = db_prepare(db, "INSERT INTO hold_members (hold_id, message_id, added_at)"
-			       " SELECT ?, id, ? FROM messages WHERE id = ? ON CONFLICT DO NOTHING",
-			   &st, err);
-	if (r < 0)
+	uint64_t seq;
+	int r = tlog_size(ar->audit_log, &seq, err);
+	if (r < 0 || (r = db_prepare(db, "INSERT INTO hold_members (hold_id, message_id, added_at,"
+					 " added_seq) SELECT ?, id, ?, ? FROM messages WHERE id = ?"
+					 " ON CONFLICT DO NOTHING", &st, err)) < 0)
 		return r;
 	db_bind_int64(st, 1, hold_id);
 	db_bind_int64(st, 2, now);
+	db_bind_int64(st, 3, (int64_t)seq);
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		db_reset(st);
-		db_bind_int64(st, 3, ids[i]);
+		db_bind_int64(st, 4, ids[i]);
 		int rc = db_step(st, err);
 		if (rc < 0)
 			r = rc;
@@ -130,7 +136,7 @@ int hold_add(struct archive *ar, const char *name, const char *query, const char
 	r = archive_auditf(ar, actor, AUDIT_HOLD_PLACE, "ok", personal, err,
 			   "hold=%lld messages=%zu ids-sha256=%s", (long long)hold_id, n, digest);
 	free(personal);
-	if (r < 0 || (r = add_members(db, hold_id, ids, n, now, err)) < 0 ||
+	if (r < 0 || (r = add_members(ar, hold_id, ids, n, now, err)) < 0 ||
 	    (r = db_commit(db, err)) < 0)
 		goto fail;
 	free(ids);
@@ -377,7 +383,7 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv
 		if ((r = match_ids(ar, queries[i], &ids, &n, err)) < 0)
 			pv_error_prefix(err, "hold '%s'", s->names[i]);
 		else
-			r = add_members(db, s->hold_ids[i], ids, n, now, err);
+			r = add_members(ar, s->hold_ids[i], ids, n, now, err);
 		free(ids);
 	}
 	if (r < 0)
@@ -411,7 +417,7 @@ int holds_resolve(struct archive *ar, int64_t now, struct hold_set *s, struct pv
 		r = rc;
 	db_finalize(&st);
 	if (r == PV_OK)
-		r = holds_digest_at(db, s->hold_ids, s->n_holds, now, s->digest, err);
+		r = holds_digest_at(db, s->hold_ids, s->n_holds, now, INT64_MAX, s->digest, err);
 out:
 	for (size_t i = 0; queries != NULL && i < s->n_holds; i++)
 		free(queries[i]);
@@ -428,7 +434,7 @@ static int cmp_id(const void *a, const void *b)
 }
 
 int holds_digest_at(struct db *db, const int64_t *hold_ids, size_t n, int64_t as_of,
-		    char out[65], struct pv_error *err)
+		    int64_t as_of_seq, char out[65], struct pv_error *err)
 {
 	crypto_hash_sha256_state hs;
 	struct db_stmt *name, *st;
@@ -454,10 +460,12 @@ int holds_digest_at(struct db *db, const int64_t *hold_ids, size_t n, int64_t as
 					  (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1);
 	}
 	db_finalize(&name);
-	if ((r = db_prepare(db, "SELECT message_id, hold_id FROM hold_members WHERE added_at <= ?"
-				" ORDER BY message_id, hold_id", &st, err)) < 0)
+	if ((r = db_prepare(db, "SELECT message_id, hold_id FROM hold_members WHERE added_seq <= ?"
+				" OR (added_seq IS NULL AND added_at <= ?) ORDER BY message_id, hold_id",
+			    &st, err)) < 0)
 		return r;
-	db_bind_int64(st, 1, as_of);
+	db_bind_int64(st, 1, as_of_seq);
+	db_bind_int64(st, 2, as_of);
 	while ((rc = db_step(st, err)) == DB_ROW) {
 		int64_t mid = db_column_int64(st, 0), hid = db_column_int64(st, 1);
 		if (n == 0 || bsearch(&hid, hold_ids, n, sizeof(*hold_ids), cmp_id) == NULL)

@@ -103,10 +103,12 @@ struct hold_set {
 
 int holds_resolve(struct archive *ar, int64_t now, struct hold_set *set_r, struct pv_error *err);
 /* The digest of the hold state made of holds hold_ids (ascending) and
- * their members recorded at or before as_of: what holds_resolve wrote
- * into a disposal's intent, recomputed (verify). */
+ * their members recorded before the audit log reached size as_of_seq
+ * (members recorded before catalog migration 20: at or before time
+ * as_of): what holds_resolve wrote into a disposal's intent, recomputed
+ * (verify, with the intent entry's seq and time). */
 int holds_digest_at(struct db *db, const int64_t *hold_ids, size_t n, int64_t as_of,
-		    char out[65], struct pv_error *err);
+		    int64_t as_of_seq, char out[65], struct pv_error *err);
 /* Names of the holds covering message id: up to max of them into names
  * (borrowed from set); returns how many cover it. */
 size_t hold_set_lookup(const struct hold_set *set, int64_t id, const char **names, size_t max);

@@ -305,7 +305,8 @@ static void verify_disposed(struct vctx *v, const struct stored_message *m,
 	 * (which the intent's holds-sha256 pins: see verify_disposals). */
 	db_reset(v->members);
 	db_bind_int64(v->members, 1, m->id);
-	db_bind_int64(v->members, 2, d->intent_at);
+	db_bind_int64(v->members, 2, (int64_t)d->intent_seq);
+	db_bind_int64(v->members, 3, d->intent_at);
 	while ((r = db_step(v->members, &e)) == DB_ROW) {
 		const struct ev_hold *h = evidence_hold(&v->ev, db_column_int64(v->members, 0));
 		if (h != NULL && evidence_hold_in_force(h, d->intent_seq))
@@ -490,7 +491,8 @@ static int verify_disposals(struct vctx *v, struct pv_error *err)
 		for (size_t h = 0; h < v->ev.n_holds; h++)
 			if (evidence_hold_in_force(&v->ev.holds[h], d->intent_seq))
 				ids[n++] = v->ev.holds[h].id;
-		if ((r = holds_digest_at(v->ar->cat->conn, ids, n, d->intent_at, digest, err)) < 0)
+		if ((r = holds_digest_at(v->ar->cat->conn, ids, n, d->intent_at, (int64_t)d->intent_seq,
+					 digest, err)) < 0)
 			break;
 		if (d->holds >= 0 && (size_t)d->holds != n)
 			problem(v, "disposal %lld: holds: its intent counted %lld holds in force, the audit "
@@ -618,7 +620,8 @@ static int verify_signed(struct vctx *v, struct pv_error *err)
 	if ((r = db_prepare(ar->cat->conn, "SELECT disposal_id FROM disposal_items"
 					   " WHERE message_id = ?", &v->item_of, err)) < 0 ||
 	    (r = db_prepare(ar->cat->conn, "SELECT hold_id FROM hold_members WHERE message_id = ?"
-					   " AND added_at <= ?", &v->members, err)) < 0)
+					   " AND (added_seq <= ? OR (added_seq IS NULL AND added_at <= ?))",
+			    &v->members, err)) < 0)
 		return r;
 	r = evidence_load(ar->audit_log, EVIDENCE_RESERVED_OK, &v->ev, audit_problem, v, &e);
 	if (r == PV_EINTEGRITY) {

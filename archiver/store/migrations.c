@@ -513,9 +513,13 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	},
 	/* 20: who last set a user's role, password or second factor, when
 	 * not the user (archiver/archive/users.h): an approver whose
-	 * credentials the proposer set is not a second person. */
+	 * credentials the proposer set is not a second person. And when a
+	 * message joined a hold by the audit log's order (its size then), not
+	 * by a clock that may step back: verify compares it with a disposal
+	 * intent's entry (archiver/archive/holds.h). */
 	{
-	"ALTER TABLE users ADD COLUMN vouched_by TEXT;\n",
+	"ALTER TABLE users ADD COLUMN vouched_by TEXT;\n"
+	"ALTER TABLE hold_members ADD COLUMN added_seq INTEGER;\n",
 	},
 };
 

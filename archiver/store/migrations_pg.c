@@ -434,9 +434,11 @@ static const char *const pg_catalog_steps[][MIGRATION_PARTS] = {
 	");\n"
 	"CREATE INDEX export_members_message ON export_members (message_id);\n",
 	},
-	/* 20: who last set a user's role or credentials */
+	/* 20: who last set a user's role or credentials; a hold member's
+	 * place in the audit log's order */
 	{
-	"ALTER TABLE users ADD COLUMN vouched_by text;\n",
+	"ALTER TABLE users ADD COLUMN vouched_by text;\n"
+	"ALTER TABLE hold_members ADD COLUMN added_seq bigint;\n",
 	},
 };
 

@@ -289,11 +289,18 @@ static void test_holds_digest_sees_members_up_to_a_time(void **state)
 	struct pv_error err;
 	char early[65], late[65], again[65];
 	holds(f->db);
-	fx_must(holds_digest_at(f->db, (int64_t[]){1, 3}, 2, 20, early, &err), &err, "at 20");
-	fx_must(holds_digest_at(f->db, (int64_t[]){1, 3}, 2, 40, late, &err), &err, "at 40");
-	fx_must(holds_digest_at(f->db, (int64_t[]){1, 3}, 2, 29, again, &err), &err, "at 29");
+	fx_must(holds_digest_at(f->db, (int64_t[]){1, 3}, 2, 20, 0, early, &err), &err, "at 20");
+	fx_must(holds_digest_at(f->db, (int64_t[]){1, 3}, 2, 40, 0, late, &err), &err, "at 40");
+	fx_must(holds_digest_at(f->db, (int64_t[]){1, 3}, 2, 29, 0, again, &err), &err, "at 29");
 	assert_string_not_equal(early, late); /* (3, 3) was added at 30 */
 	assert_string_equal(early, again);
+	/* A member recorded with the audit log's size counts by it, not by
+	 * its time: (3, 3) joined when the log had 7 entries, its clock 30 */
+	run(f->db, "UPDATE hold_members SET added_seq = 7 WHERE hold_id = 3 AND message_id = 3");
+	fx_must(holds_digest_at(f->db, (int64_t[]){1, 3}, 2, 20, 7, again, &err), &err, "seq 7");
+	assert_string_equal(again, late);
+	fx_must(holds_digest_at(f->db, (int64_t[]){1, 3}, 2, 40, 6, again, &err), &err, "seq 6");
+	assert_string_equal(again, early);
 }
 
 #define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
