@@ -174,8 +174,15 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	else
 		default_web_root(web_root, sizeof(web_root));
 
-	if (tls_cert != NULL)
-		r = http_tls_load(tls_cert, tls_key, &cert, &key, err);
+	if (tls_cert != NULL && (r = http_tls_load(tls_cert, tls_key, &cert, &key, err)) == PV_OK) {
+		bool ours;
+		int left = http_tls_days_left(cert, &ours);
+		if (left != INT_MIN && left <= PV_HTTP_TLS_RENEW_DAYS)
+			pv_log(PV_LOG_WARN, "tls.expiry", "the certificate %s %s %d days%s: renew it "
+			       "(browsers refuse an expired one)", tls_cert,
+			       left < 0 ? "expired" : "expires in", left < 0 ? -left : left,
+			       left < 0 ? " ago" : "");
+	}
 	else if (!plain && (r = http_tls_self_signed(ctx->data_dir, la.host, &cert, &key, &created,
 						     err)) == PV_OK && created)
 		printf("popvault: made a self-signed certificate, %s/tls/cert.pem (trust it in "

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -17,6 +18,7 @@
 
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
+#include "archiver/lib/log.h"
 #include "archiver/lib/random.h"
 
 #define CERT_DAYS 825
@@ -150,6 +152,26 @@ out:
 	return r;
 }
 
+int http_tls_days_left(const char *cert_pem, bool *self_made_r)
+{
+	BIO *b = BIO_new_mem_buf(cert_pem, -1);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	int days = INT_MIN, secs;
+	*self_made_r = false;
+	if (x != NULL && ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) == 1) {
+		if (days == 0 && secs < 0)
+			days = -1;
+		/* make_cert's: its own issuer, O=popvault */
+		char o[32] = "";
+		X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_organizationName, o, sizeof(o));
+		*self_made_r = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0 &&
+			       strcmp(o, "popvault") == 0;
+	}
+	X509_free(x);
+	BIO_free(b);
+	return days;
+}
+
 int http_tls_self_signed(const char *data_dir, const char *host, char **cert_r, char **key_r,
 			 bool *created_r, struct pv_error *err)
 {
@@ -163,6 +185,25 @@ int http_tls_self_signed(const char *data_dir, const char *host, char **cert_r, 
 	if (have_cert != have_key)
 		return pv_fail(err, PV_ERR, "%s has only one of cert.pem and key.pem; remove it to "
 				    "make a new certificate", dir);
+	if (have_cert) {
+		if ((r = http_tls_load(cert, key, cert_r, key_r, err)) < 0)
+			return r;
+		/* One it made, ending soon: a new one (an appliance runs for years,
+		 * and a browser refuses an expired certificate outright). */
+		bool ours;
+		int left = http_tls_days_left(*cert_r, &ours);
+		if (!ours || left > PV_HTTP_TLS_RENEW_DAYS)
+			return PV_OK;
+		pv_log(PV_LOG_WARN, "tls.renew", "the self-signed certificate %s %s: made a new one "
+		       "(trust it in place of the old)", cert,
+		       left < 0 ? "has expired" : "expires within days");
+		free(*cert_r);
+		pv_secret_free(key_r);
+		if (unlink(cert) != 0 || unlink(key) != 0)
+			return pv_fail(err, PV_ERR, "TLS: removing the old certificate in %s: %s", dir,
+				       strerror(errno));
+		have_cert = false;
+	}
 	if (!have_cert) {
 		if ((r = pv_mkdir(dir, 0700, 1, err)) < 0 ||
 		    (r = make_cert(host, cert_r, key_r, err)) < 0)
@@ -176,7 +217,6 @@ int http_tls_self_signed(const char *data_dir, const char *host, char **cert_r, 
 			return r;
 		}
 		*created_r = true;
-		return PV_OK;
 	}
-	return http_tls_load(cert, key, cert_r, key_r, err);
+	return PV_OK;
 }

@@ -19,8 +19,15 @@
 int http_tls_load(const char *cert_file, const char *key_file, char **cert_r, char **key_r,
 		  struct pv_error *err);
 
-/* DIR/tls/cert.pem and key.pem, made first if neither exists (then
- * *created_r). host: the listen address or name, added to the names. */
+/* Days until the first certificate of cert_pem ends (negative once it
+ * has; INT_MIN when it does not parse); *self_made_r: it is one
+ * http_tls_self_signed made. */
+int http_tls_days_left(const char *cert_pem, bool *self_made_r);
+
+/* DIR/tls/cert.pem and key.pem, made first if neither exists, or made
+ * again when the one there is its own and ends within
+ * PV_HTTP_TLS_RENEW_DAYS (then *created_r). host: the listen address or
+ * name, added to the names. */
 int http_tls_self_signed(const char *data_dir, const char *host, char **cert_r, char **key_r,
 			 bool *created_r, struct pv_error *err);
 

@@ -293,6 +293,9 @@
 #define PV_HTTP_HARVEST_ERRORS_MAX (16 * 1024)
 /* TLS certificate and key files read by serve (PEM). */
 #define PV_HTTP_TLS_FILE_MAX (64 * 1024)
+/* serve makes its self-signed certificate again when it ends within this
+ * many days (it is made for 825), and warns of any other that does. */
+#define PV_HTTP_TLS_RENEW_DAYS 30
 /* Governance jobs of serve (http/gov_jobs.h): finished verify runs and
  * audit exports remembered (their files and audit entries stay anyway); */
 #define PV_HTTP_GOV_JOBS_KEPT 32
