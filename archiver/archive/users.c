@@ -211,6 +211,29 @@ int archive_totp_required_roles(struct archive *ar, char roles_r[USER_TOTP_ROLES
 	return user_totp_required_roles(ar->cat->conn, roles_r, err);
 }
 
+/* In the caller's transaction: the sessions of users of the roles in
+ * `set` ("legal,compliance") who have no second factor end (changed_at
+ * moves), as a fresh sign-in of theirs would now be refused. */
+static int end_sessions_without_totp(struct db *db, const char *set, struct pv_error *err)
+{
+	struct db_stmt *st;
+	char roles[USER_TOTP_ROLES_MAX];
+	int r = PV_OK;
+	snprintf(roles, sizeof(roles), "%s", set);
+	for (char *save = NULL, *role = strtok_r(roles, ",", &save); role != NULL && r == PV_OK;
+	     role = strtok_r(NULL, ",", &save)) {
+		if ((r = db_prepare(db, "UPDATE users SET changed_at = ? WHERE role = ? AND"
+					" removed_at IS NULL AND totp_secret IS NULL", &st, err)) < 0)
+			break;
+		db_bind_int64(st, 1, pv_clock_now());
+		db_bind_text(st, 2, role, -1);
+		if ((r = db_step(st, err)) > 0)
+			r = PV_OK;
+		db_finalize(&st);
+	}
+	return r;
+}
+
 int archive_totp_require(struct archive *ar, const char *actor, const char *roles,
 			 char roles_r[USER_TOTP_ROLES_MAX], struct pv_error *err)
 {
@@ -219,6 +242,7 @@ int archive_totp_require(struct archive *ar, const char *actor, const char *role
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_totp_require(ar->cat->conn, roles, set, err)) < 0 ||
+	    (r = end_sessions_without_totp(ar->cat->conn, set, err)) < 0 ||
 	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"totp-required=%s", set[0] ? set : "none")) < 0 ||

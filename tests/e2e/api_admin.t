@@ -286,9 +286,14 @@ with pvharness.Run() as run:
     t.is_(adam.request("PUT", "/api/v1/settings/totp", {"required_roles": []}).status, 200,
           "none required again")
     t.is_(adam.request("DELETE", "/api/v1/users/adam/totp").status, 200, "…then it may go")
+    adam.request("POST", "/api/v1/users", {"name": "lou", "role": "legal", "password": PW})
+    lou = pvweb.Client(srv)
+    lou.sign_in("lou", PW)
     r = adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["compliance", "legal"]})
     t.ok(r.status == 200 and r.json == {"required_roles": ["legal", "compliance"]},
          "PUT /api/v1/settings/totp: normalised", repr(r))
+    t.is_(lou.get("/api/v1/me").status, 401,
+          "…which ends the sessions of legal and compliance users without a second factor")
     t.is_(adam.get("/api/v1/settings/totp").json, {"required_roles": ["legal", "compliance"]},
           "GET /api/v1/settings/totp")
     t.ok(error_is(adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["root"]}),
@@ -324,7 +329,7 @@ with pvharness.Run() as run:
          and all(e["actor"] == "web:adam" for e in ev), "each user change audited", repr(objs))
     ev = audit("user-add") + audit("user-remove")
     t.ok([e["object"] for e in ev if e["actor"] == "web:adam"] ==
-         ["user=lena role=legal", "user=tina role=legal", "user=tina"],
+         ["user=lena role=legal", "user=lou role=legal", "user=tina role=legal", "user=tina"],
          "user-add and user-remove by web:adam", repr(ev))
 
     # ---- the two-person rule: a second person is not one the proposer set up --------
