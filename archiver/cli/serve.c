@@ -163,7 +163,14 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	if ((r = pv_config_load_file(config_path, &cfg, err)) < 0)
 		return r;
 	const char *listen = cli_opt(&args, "listen") ? cli_opt(&args, "listen") : cfg.listen;
-	if ((r = cli_parse_listen(listen, &la, err)) < 0)
+	if ((r = cli_parse_listen(listen, &la, err)) < 0 && cli_opt(&args, "listen") == NULL) {
+		/* From the file, not the command line: said so, without the usage. */
+		char why[PV_ERROR_MSG_MAX];
+		const char *w = err->msg + (strncmp(err->msg, "--listen", 8) == 0 ? 8 : 0);
+		snprintf(why, sizeof(why), "%s", w + strspn(w, ": "));
+		return pv_fail(err, PV_ERR, "%s: [serve] listen = %s: %s", config_path, listen, why);
+	}
+	if (r < 0)
 		return r;
 	/* Sessions and passwords in clear only where nobody else can listen. */
 	if (plain && !la.loopback)

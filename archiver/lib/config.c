@@ -66,7 +66,28 @@ struct load_state {
 	struct pv_config *cfg;
 	struct pv_error *err;
 	int failed;
+	const char *path;  /* for its messages */
+	const char *text;  /* to find a setting's line */
 };
+
+/* The line of `name` in [section] of text (the first), 0 when not found:
+ * inih as Debian builds it does not hand its handler the line. */
+static int line_of(const char *text, const char *section, const char *name)
+{
+	bool in = false;
+	size_t sl = strlen(section), nl = strlen(name);
+	int line = 1;
+	for (const char *p = text; *p; line++) {
+		const char *e = strchr(p, '\n'), *q = p + strspn(p, " \t");
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (*q == '[')
+			in = strncmp(q + 1, section, sl) == 0 && q[1 + sl] == ']';
+		else if (in && strncmp(q, name, nl) == 0 && strchr(" \t=:", q[nl]) != NULL)
+			return line;
+		p += len + (e != NULL);
+	}
+	return 0;
+}
 
 /* Digits with an optional K, M or G suffix (sizes), in [min, max]. */
 static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -112,109 +133,117 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	uint64_t n;
 	int64_t secs;
 
+	const char *want = NULL;
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(name, k) == 0)
+#define BAD(w)             \
+	do {               \
+		want = (w); \
+		goto bad;  \
+	} while (0)
 	if (IS("archive", "origin")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->origin) ||
 		    strpbrk(value, " +\t") != NULL)
-			goto bad;
+			BAD("a name without spaces or '+'");
 		snprintf(cfg->origin, sizeof(cfg->origin), "%s", value);
 	} else if (IS("harvest", "message_max")) {
 		if (parse_u64(value, 1024, 1ull << 40, &n) < 0)
-			goto bad;
+			BAD("a size from 1K to 1024G (K, M, G)");
 		cfg->message_max = n;
 	} else if (IS("harvest", "batch_max")) {
 		if (parse_u64(value, 1, 65536, &n) < 0)
-			goto bad;
+			BAD("a number from 1 to 65536");
 		cfg->batch_max = (uint32_t)n;
 	} else if (IS("harvest", "batch_ms")) {
 		if (parse_u64(value, 1, 600000, &n) < 0)
-			goto bad;
+			BAD("milliseconds, from 1 to 600000");
 		cfg->batch_ms = (uint32_t)n;
 	} else if (IS("harvest", "parallel")) {
 		if (parse_u64(value, 1, 64, &n) < 0)
-			goto bad;
+			BAD("a number from 1 to 64");
 		cfg->parallel = (uint32_t)n;
 	} else if (IS("harvest", "io_timeout")) {
 		if (pv_parse_duration(value, 1, 3600, &secs) < 0)
-			goto bad;
+			BAD("a duration from 1s to 1h (90, 30s, 15m)");
 		cfg->io_timeout_s = (uint32_t)secs;
 	} else if (IS("harvest", "min_rate")) {
 		if (parse_u64(value, 1, 1ull << 30, &n) < 0)
-			goto bad;
+			BAD("bytes a second, from 1 to 1G");
 		cfg->min_rate = (uint32_t)n;
 	} else if (IS("harvest", "session_max")) {
 		if (pv_parse_duration(value, 1, 7 * 24 * 3600, &secs) < 0)
-			goto bad;
+			BAD("a duration from 1s to 7d");
 		cfg->session_max_s = (uint32_t)secs;
 	} else if (IS("anchor", "tsa_url")) {
 		if (!url_ok(value, PV_URL_MAX))
-			goto bad;
+			BAD("an http or https URL");
 		snprintf(cfg->tsa_url, sizeof(cfg->tsa_url), "%s", value);
 	} else if (IS("anchor", "tsa_ca_file")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_ca_file))
-			goto bad;
+			BAD("a file name");
 		snprintf(cfg->tsa_ca_file, sizeof(cfg->tsa_ca_file), "%s", value);
 	} else if (IS("anchor", "tsa_crl_file")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_crl_file))
-			goto bad;
+			BAD("a file name");
 		snprintf(cfg->tsa_crl_file, sizeof(cfg->tsa_crl_file), "%s", value);
 	} else if (IS("anchor", "tsa_policy")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->tsa_policy) ||
 		    strspn(value, "0123456789.") != strlen(value))
-			goto bad;
+			BAD("an OID: digits and dots");
 		snprintf(cfg->tsa_policy, sizeof(cfg->tsa_policy), "%s", value);
 	} else if (IS("anchor", "interval")) {
 		if (pv_parse_duration(value, 60, 7 * 86400, &secs) < 0)
-			goto bad;
+			BAD("a duration from 1m to 7d");
 		cfg->anchor_interval_s = (uint32_t)secs;
 	} else if (IS("anchor", "stale_after")) {
 		if (pv_parse_duration(value, 60, 365 * 86400, &secs) < 0)
-			goto bad;
+			BAD("a duration from 1m to 365d");
 		cfg->anchor_stale_s = (uint32_t)secs;
 	} else if (IS("witnesses", "witness")) {
 		if (cfg->n_witnesses >= PV_WITNESSES_MAX) {
-			pv_fail(st->err, PV_ERR, "popvault.conf: more than %d witnesses",
+			pv_fail(st->err, PV_ERR, "%s: more than %d witnesses", st->path,
 				PV_WITNESSES_MAX);
 			st->failed = 1;
 			return 0;
 		}
 		if (witness_entry(value, &cfg->witnesses[cfg->n_witnesses]) < 0)
-			goto bad;
+			BAD("a witness's verifier key, a space, its URL");
 		cfg->n_witnesses++;
 	} else if (IS("witnesses", "quorum")) {
 		if (parse_u64(value, 1, PV_WITNESSES_MAX, &n) < 0)
-			goto bad;
+			BAD("a number from 1 to the witnesses allowed");
 		cfg->witness_quorum = (uint32_t)n;
 	} else if (IS("harvest", "interval")) {
 		if (pv_parse_duration(value, 1, 86400, &cfg->harvest_interval_s) < 0)
-			goto bad;
+			BAD("a duration from 1s to 1d (90, 30s, 15m, 6h)");
 	} else if (IS("serve", "dispose_interval")) {
 		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->dispose_interval_s) < 0)
-			goto bad;
+			BAD("a duration up to 366d (0: never)");
 	} else if (IS("serve", "verify_interval")) {
 		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->verify_interval_s) < 0)
-			goto bad;
+			BAD("a duration up to 366d (0: never)");
 	} else if (IS("serve", "verify_sample")) {
 		if (parse_u64(value, 1, 1000000, &n) < 0)
-			goto bad;
+			BAD("a number from 1 to 1000000");
 		cfg->verify_sample = (uint32_t)n;
 	} else if (IS("serve", "verify_full_interval")) {
 		if (pv_parse_duration(value, 0, 366 * 86400, &cfg->verify_full_interval_s) < 0)
-			goto bad;
+			BAD("a duration up to 366d (0: never)");
 	} else if (IS("serve", "listen")) {
 		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->listen))
-			goto bad;
+			BAD("HOST:PORT");
 		snprintf(cfg->listen, sizeof(cfg->listen), "%s", value);
 	} else {
-		pv_fail(st->err, PV_ERR, "popvault.conf: unknown setting '%s' in [%s]", name, section);
+		pv_fail(st->err, PV_ERR, "%s line %d: unknown setting '%s' in [%s]", st->path,
+			line_of(st->text, section, name), name, section);
 		st->failed = 1;
 		return 0;
 	}
 	return 1;
 #undef IS
+#undef BAD
 bad:
-	pv_fail(st->err, PV_ERR, "popvault.conf: bad value for %s in [%s]: '%s'", name, section,
-		value);
+	pv_fail(st->err, PV_ERR, "%s line %d: bad value for %s in [%s]: '%s' (want %s)", st->path,
+		line_of(st->text, section, name), name, section, value, want);
 	st->failed = 1;
 	return 0;
 }
@@ -235,18 +264,19 @@ int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error
 {
 	unsigned char *text;
 	size_t len;
-	struct load_state st = {cfg, err, 0};
+	struct load_state st = {cfg, err, 0, path, NULL};
 
 	pv_config_defaults(cfg);
 	int r = pv_read_file(path, PV_CONFIG_FILE_MAX, &text, &len, err);
 	if (r < 0)
 		return r;
+	st.text = (const char *)text;
 	int rc = ini_parse_string((const char *)text, on_entry, &st);
 	free(text);
 	if (st.failed)
 		return PV_ERR;
 	if (rc != 0)
-		return pv_fail(err, PV_ERR, "popvault.conf line %d: syntax error", rc);
+		return pv_fail(err, PV_ERR, "%s line %d: syntax error", path, rc);
 	return PV_OK;
 }
 

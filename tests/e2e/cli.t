@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
 T=$H_RUN
-h_plan 23
+h_plan 25
 
 h_like "$("$PV" --version)" '^popvault [0-9]+\.[0-9]+\.[0-9]+$' "--version prints the version"
 h_like "$("$PV" --help)" 'harvest' "--help lists the commands"
@@ -59,3 +59,11 @@ h_check "the web password is stored only as a hash" \
 	eval '! grep -rq "a long web password" "$T/a" && pv_catalog_dump >"$T/dump" && ! grep -q "a long web password" "$T/dump"'
 h_check "user remove, audited" \
 	eval 'pv user remove carol >/dev/null && pv audit list --type user-remove | grep -q "user=carol"'
+printf '# serve settings\n[serve]\nlisten = 127.0.0.1:99999\n' >"$T/bad.conf"
+h_fails "a bad listen in serve's config names the file, not a --listen never given" 1 \
+	"^popvault: $T/bad.conf: \\[serve\\] listen = 127.0.0.1:99999: bad port '99999'\$" \
+	pv serve --config "$T/bad.conf"
+printf '[harvest]\n\ninterval = 20 s\n' >"$T/bad2.conf"
+h_fails "a bad value in it names the file, the line and what would do" 1 \
+	"^popvault: $T/bad2.conf line 3: bad value for interval in \\[harvest\\]: '20 s' \\(want a duration from 1s to 1d" \
+	pv serve --config "$T/bad2.conf"

@@ -95,6 +95,17 @@ static void test_bad_durations_refused_by_name(void **state)
 	}
 	assert_int_equal(load("[serve]\nharvest_interval = 5\n", &cfg, &err), PV_ERR);
 	assert_non_null(strstr(err.msg, "unknown setting 'harvest_interval' in [serve]"));
+	/* The file, the line and what would do: two files are in play (the
+	 * data directory's and serve's --config). */
+	char want[600];
+	assert_int_equal(load("# c\n[serve]\nlisten = 127.0.0.1:8443\n[harvest]\n# an interval\n"
+			      "interval = 20 s\n", &cfg, &err), PV_ERR);
+	snprintf(want, sizeof(want), "%s line 6: bad value for interval in [harvest]: '20 s' (want a "
+		 "duration from 1s to 1d (90, 30s, 15m, 6h))", path);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(load("[serve]\nlisten = x\nbogus = 1\n", &cfg, &err), PV_ERR);
+	snprintf(want, sizeof(want), "%s line 3: unknown setting 'bogus' in [serve]", path);
+	assert_string_equal(err.msg, want);
 }
 
 int main(void)
