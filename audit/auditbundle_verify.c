@@ -303,10 +303,11 @@ struct streams {
 	uint8_t *leaf; /* PV_TLOG_ENTRY_MAX bytes: the length field is 16 bits */
 	uint64_t jsonl_line, csv_line, pers_line;
 	struct pers_rec pr;
+	uint64_t pers_last; /* the seq of the record before, +1 (0: none yet) */
 };
 
 /* Reads the next record of personal.jsonl into s->pr (have = false at the end). */
-static void pers_next(struct vstate *v, struct streams *s)
+static void pers_read(struct vstate *v, struct streams *s)
 {
 	struct pv_error e;
 	json_error_t je;
@@ -350,6 +351,23 @@ static void pers_next(struct vstate *v, struct streams *s)
 	}
 	json_decref(o);
 	s->pr.have = true;
+}
+
+/* The next record in ascending order: a line copied or moved back is
+ * named as such, and skipped. */
+static void pers_next(struct vstate *v, struct streams *s)
+{
+	for (;;) {
+		pers_read(v, s);
+		if (!s->pr.have || s->pers_last == 0 || s->pr.seq + 1 > s->pers_last)
+			break;
+		bundle_problem(v->rep, "audit/personal.jsonl line %llu: a record for seq %llu after "
+				       "one for seq %llu (a line repeated or moved)",
+			       (unsigned long long)s->pers_line, (unsigned long long)s->pr.seq,
+			       (unsigned long long)(s->pers_last - 1));
+	}
+	if (s->pr.have)
+		s->pers_last = s->pr.seq + 1;
 }
 
 /* The personal data of entry e (NULL when none), checked against its commitment. */

@@ -467,6 +467,19 @@ static void test_key_holder_edits_are_caught_by_the_leaves(void **state)
 	expect_problem(&f, q, NULL, "does not match its commitment");
 	free_members(&ms);
 
+	/* A personal data line repeated at the end: named as such. */
+	read_members(p, &ms, false);
+	pj = find(&ms, "audit/personal.jsonl");
+	size_t first = (size_t)((uint8_t *)memchr(pj->data, '\n', pj->len) - pj->data) + 1;
+	uint8_t *twice = malloc(pj->len + first);
+	memcpy(twice, pj->data, pj->len);
+	memcpy(twice + pj->len, pj->data, first);
+	set_member(&ms, "audit/personal.jsonl", twice, pj->len + first);
+	free(twice);
+	write_signed(q, &ms, f.s);
+	expect_problem(&f, q, NULL, "(a line repeated or moved)");
+	free_members(&ms);
+
 	/* An extra member, signed into the manifest. */
 	read_members(p, &ms, false);
 	set_member(&ms, "audit/extra", "x", 1);
