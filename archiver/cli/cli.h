@@ -144,6 +144,8 @@ int cli_migrate(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err
  * exclusive, so it refuses while serve runs (its parts opened the archive
  * as it was and chose their seccomp sets so). */
 #define CLI_SERVE_LOCK "serve.lock"
+/* Held alone by a serve that is not --web-only: one scheduler a directory. */
+#define CLI_SERVE_SCHEDULER_LOCK "serve-scheduler.lock"
 int cli_anchor(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 int cli_witness(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err);
 /* user_auth.c: user passwd NAME --password-file F | user totp NAME [--remove] |

@@ -221,6 +221,14 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	struct pv_error le;
 	if (r == PV_OK && pv_lock_take(ctx->data_dir, CLI_SERVE_LOCK, false, &serve_lock, &le) < 0)
 		pv_log(PV_LOG_DEBUG, "serve.lock", "%s", le.msg);
+	/* One scheduler a data directory: a second serve would harvest, sign
+	 * heartbeats, verify and propose disposals beside the first. */
+	int sched_lock = -1;
+	if (r == PV_OK && !so.web_only &&
+	    pv_lock_take(ctx->data_dir, CLI_SERVE_SCHEDULER_LOCK, true, &sched_lock, &le) == PV_ETEMP)
+		r = pv_fail(err, PV_ERR, "another popvault serve runs on %s (its scheduler: harvests, "
+			    "heartbeats, verify, disposal proposals): stop it, or run this one with "
+			    "--web-only", ctx->data_dir);
 	/* Before any thread or child: the signer, then this process (and every
 	 * part it forks) loses the log keys. */
 	struct signer *sg = NULL;
@@ -231,6 +239,8 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	}
 	if (serve_lock >= 0)
 		close(serve_lock);
+	if (sched_lock >= 0)
+		close(sched_lock);
 	free(cert);
 	pv_secret_free(&key);
 	return r;

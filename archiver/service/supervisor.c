@@ -518,8 +518,15 @@ static int bind_socket(struct sup *s, struct pv_error *err)
 	if (bind(fd, o->addr, o->addr_len) < 0 || listen(fd, PV_HTTP_CONNECTIONS_MAX) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
 		int e = errno;
+		unsigned port = ntohs(o->addr->sa_family == AF_INET6
+					      ? ((const struct sockaddr_in6 *)o->addr)->sin6_port
+					      : ((const struct sockaddr_in *)o->addr)->sin_port);
+		bool v6 = o->addr->sa_family == AF_INET6;
 		close(fd);
-		return pv_fail(err, PV_ERR, "cannot listen on %s: %s", o->host, strerror(e));
+		return pv_fail(err, PV_ERR, "cannot listen on %s%s%s:%u: %s (another popvault serve, "
+			       "or another server there? [serve] listen in %s, or --listen)",
+			       v6 ? "[" : "", o->host, v6 ? "]" : "", port, strerror(e),
+			       o->config_path ? o->config_path : "popvault.conf");
 	}
 	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 						  : ((struct sockaddr_in *)&ss)->sin_port);

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
 T=$H_RUN
-h_plan 25
+h_plan 27
 
 h_like "$("$PV" --version)" '^popvault [0-9]+\.[0-9]+\.[0-9]+$' "--version prints the version"
 h_like "$("$PV" --help)" 'harvest' "--help lists the commands"
@@ -67,3 +67,18 @@ printf '[harvest]\n\ninterval = 20 s\n' >"$T/bad2.conf"
 h_fails "a bad value in it names the file, the line and what would do" 1 \
 	"^popvault: $T/bad2.conf line 3: bad value for interval in \\[harvest\\]: '20 s' \\(want a duration from 1s to 1d" \
 	pv serve --config "$T/bad2.conf"
+
+# One scheduler a data directory; a port taken is named.
+setsid "$PV" --data "$D" serve --listen 127.0.0.1:0 --plain-http >"$T/serve1.out" 2>&1 &
+serve1=$!
+h_register serve "$serve1" >/dev/null
+for _ in $(seq 100); do grep -q "serving http" "$T/serve1.out" && break; sleep 0.1; done
+port=$(sed -n 's|.*serving http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$T/serve1.out")
+h_fails "a second serve on one data directory is refused (one scheduler), saying what to do" 1 \
+	"^popvault: another popvault serve runs on .*: stop it, or run this one with --web-only\$" \
+	pv serve --listen 127.0.0.1:0 --plain-http
+h_fails "a --web-only serve on a port taken names the address, the port and the setting" 1 \
+	"^popvault: cannot listen on 127.0.0.1:$port: Address already in use \\(another popvault serve, or another server there\\? \\[serve\\] listen in .*, or --listen\\)\$" \
+	pv serve --listen "127.0.0.1:$port" --plain-http --web-only
+kill -TERM "$serve1"
+wait "$serve1"
