@@ -1,5 +1,6 @@
 /* Health and integrity anchors: /healthz and the latest checkpoints. */
 #include <stdio.h>
+#include <string.h>
 
 #include "archiver/archive/health.h"
 #include "archiver/http/app.h"
@@ -28,10 +29,15 @@ int h_healthz(struct http_request *rq, struct http_response *rs)
 		return r;
 	if (h.ok)
 		return http_reply_json(rs, 200, json_pack("{s:s}", "status", "ok"));
+	(void)http_response_header(rs, "Retry-After", "30");
+	/* The reasons name accounts, upstream servers and their errors: for a
+	 * monitor on this machine, not for whoever reaches the port (the
+	 * signed-in see them in the dashboard). */
+	if (!http_peer_is_loopback(rq->peer))
+		return http_reply_json(rs, 503, json_pack("{s:s}", "status", "unavailable"));
 	json_t *reasons = json_array();
 	for (size_t i = 0; i < h.n; i++)
 		json_array_append_new(reasons, json_string(h.reason[i]));
-	(void)http_response_header(rs, "Retry-After", "30");
 	return http_reply_json(rs, 503, json_pack("{s:s, s:s, s:o}", "status", "unavailable",
 						  "reason", h.reason[0], "reasons", reasons));
 }

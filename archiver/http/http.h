@@ -167,4 +167,8 @@ int http_reply_stream(struct http_response *rs, int status, const char *content_
 int http_reply_fd(struct http_response *rs, int status, const char *content_type, int fd,
 		  int64_t size);
 
+/* Whether peer (a struct http_request's, as text) is this machine's
+ * loopback: 127.0.0.0/8, ::1, or 127.x mapped into IPv6. */
+bool http_peer_is_loopback(const char *peer);
+
 #endif

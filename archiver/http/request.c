@@ -222,3 +222,9 @@ int http_parse_json_body(struct http_request *rq, int *status_r, struct pv_error
 	*status_r = 0;
 	return PV_OK;
 }
+
+bool http_peer_is_loopback(const char *peer)
+{
+	return peer != NULL && (strncmp(peer, "127.", 4) == 0 || strcmp(peer, "::1") == 0 ||
+				strncmp(peer, "::ffff:127.", 11) == 0);
+}

@@ -249,6 +249,22 @@ static int teardown(void **state)
 
 /* --- tests ------------------------------------------------------------------------- */
 
+/* /healthz gives its reasons (accounts, upstream servers) to a monitor
+ * on this machine only. */
+static void test_loopback_peers(void **state)
+{
+	(void)state;
+	assert_true(http_peer_is_loopback("127.0.0.1"));
+	assert_true(http_peer_is_loopback("127.8.9.10"));
+	assert_true(http_peer_is_loopback("::1"));
+	assert_true(http_peer_is_loopback("::ffff:127.0.0.1"));
+	assert_false(http_peer_is_loopback("192.0.2.2"));
+	assert_false(http_peer_is_loopback("1127.0.0.1"));
+	assert_false(http_peer_is_loopback("::ffff:10.0.0.1"));
+	assert_false(http_peer_is_loopback("fd00::2"));
+	assert_false(http_peer_is_loopback(NULL));
+}
+
 static void test_targets_decoded_or_refused(void **state)
 {
 	static const struct {
@@ -626,6 +642,7 @@ static void test_failed_sign_ins_throttled_alike_for_any_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loopback_peers),
 		cmocka_unit_test(test_targets_decoded_or_refused),
 		cmocka_unit_test(test_routes_params_404_and_405),
 		cmocka_unit_test(test_deny_by_default_and_roles),
