@@ -160,7 +160,8 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		snprintf(config_path, sizeof(config_path), "%s", cli_opt(&args, "config"));
 	else
 		snprintf(config_path, sizeof(config_path), "%s/popvault.conf", ctx->data_dir);
-	if ((r = pv_config_load_file(config_path, &cfg, err)) < 0)
+	if ((r = cli_opt(&args, "config") != NULL ? pv_config_load_serve(config_path, &cfg, err)
+						  : pv_config_load_file(config_path, &cfg, err)) < 0)
 		return r;
 	const char *listen = cli_opt(&args, "listen") ? cli_opt(&args, "listen") : cfg.listen;
 	if ((r = cli_parse_listen(listen, &la, err)) < 0 && cli_opt(&args, "listen") == NULL) {

@@ -68,6 +68,7 @@ struct load_state {
 	int failed;
 	const char *path;  /* for its messages */
 	const char *text;  /* to find a setting's line */
+	bool serve_only;   /* serve's --config: its own settings only */
 };
 
 /* The line of `name` in [section] of text (the first), 0 when not found:
@@ -135,6 +136,17 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 
 	const char *want = NULL;
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(name, k) == 0)
+	/* Read from the data directory's file by whatever opens the archive
+	 * (harvest, anchor, verify): here it would be ignored, silently. */
+	if (st->serve_only && strcmp(section, "serve") != 0 && !IS("harvest", "interval") &&
+	    !IS("harvest", "parallel")) {
+		pv_fail(st->err, PV_ERR, "%s line %d: %s in [%s] belongs in the data directory's "
+			"popvault.conf, which every harvest reads; serve reads only [serve] and "
+			"[harvest] interval and parallel from this file", st->path,
+			line_of(st->text, section, name), name, section);
+		st->failed = 1;
+		return 0;
+	}
 #define BAD(w)             \
 	do {               \
 		want = (w); \
@@ -260,11 +272,12 @@ int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error 
 	return pv_config_load_file(path, cfg, err);
 }
 
-int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error *err)
+static int load_file(const char *path, bool serve_only, struct pv_config *cfg,
+		     struct pv_error *err)
 {
 	unsigned char *text;
 	size_t len;
-	struct load_state st = {cfg, err, 0, path, NULL};
+	struct load_state st = {cfg, err, 0, path, NULL, serve_only};
 
 	pv_config_defaults(cfg);
 	int r = pv_read_file(path, PV_CONFIG_FILE_MAX, &text, &len, err);
@@ -278,6 +291,16 @@ int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error
 	if (rc != 0)
 		return pv_fail(err, PV_ERR, "%s line %d: syntax error", path, rc);
 	return PV_OK;
+}
+
+int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error *err)
+{
+	return load_file(path, false, cfg, err);
+}
+
+int pv_config_load_serve(const char *path, struct pv_config *cfg, struct pv_error *err)
+{
+	return load_file(path, true, cfg, err);
 }
 
 int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv_error *err)

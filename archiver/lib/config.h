@@ -69,8 +69,12 @@ int pv_config_load(const char *data_dir, struct pv_config *cfg, struct pv_error 
 /* Whether anyone outside is configured to anchor the logs: a TSA
  * ([anchor] tsa_url) or a witness ([witnesses]). */
 bool pv_config_anchors(const struct pv_config *cfg);
-/* The same from another file (serve --config F). */
+/* The same from another file. */
 int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error *err);
+/* serve --config F: only serve's own settings ([serve], [harvest] interval
+ * and parallel); any other is an error naming where it belongs (the data
+ * directory's file, which every harvest reads). */
+int pv_config_load_serve(const char *path, struct pv_config *cfg, struct pv_error *err);
 /* A duration as the config spells it: digits with an optional unit s, m,
  * h or d ("90", "30s", "15m"), in [min, max] seconds. 0 or -1 (bad). */
 int pv_parse_duration(const char *s, int64_t min, int64_t max, int64_t *seconds_r);

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
 T=$H_RUN
-h_plan 27
+h_plan 28
 
 h_like "$("$PV" --version)" '^popvault [0-9]+\.[0-9]+\.[0-9]+$' "--version prints the version"
 h_like "$("$PV" --help)" 'harvest' "--help lists the commands"
@@ -82,3 +82,7 @@ h_fails "a --web-only serve on a port taken names the address, the port and the 
 	pv serve --listen "127.0.0.1:$port" --plain-http --web-only
 kill -TERM "$serve1"
 wait "$serve1"
+printf '[serve]\nlisten = 127.0.0.1:0\n[harvest]\nmessage_max = 1K\n' >"$T/archive-only.conf"
+h_fails "a setting of the data directory's file in serve's config is refused, saying where it belongs" 1 \
+	"^popvault: $T/archive-only.conf line 4: message_max in \\[harvest\\] belongs in the data directory's popvault.conf" \
+	pv serve --config "$T/archive-only.conf"
