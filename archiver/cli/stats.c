@@ -155,9 +155,9 @@ int cli_stats(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 			printf("Not yet searchable: %lld (the oldest archived %lld s ago; the indexer "
 			       "catches up)\n", (long long)st.index.pending, (long long)lag);
 		if (st.index.segments > 1)
-			printf("Search index segments: %lld (merged into one by serve's indexer once no "
-			       "new mail came for a second, or by reindex: searches count faster)\n",
-			       (long long)st.index.segments);
+			printf("Search index segments: %lld (serve's indexer merges them once the newer "
+			       "have grown to an eighth of the largest, reindex all at once: fewer "
+			       "segments count faster)\n", (long long)st.index.segments);
 		print_runs(&st, false);
 		print_anchors(&st, false);
 	}

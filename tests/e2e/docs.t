@@ -46,10 +46,16 @@ for c in "${cmds[@]}"; do
 	missing=""
 	grep -qx -- "$c" <<<"$offered" || missing=" the command"
 	opts=$(complete_words "$c" --)
-	for o in $("$PV" "$c" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+	usage=$("$PV" "$c" --help | awk '/^  [A-Za-z-]/ { exit } { print }')
+	for o in $(grep -o -- '--[a-z][a-z0-9-]*' <<<"$usage" | sort -u); do
 		grep -qx -- "$o" <<<"$opts" || missing="$missing $o"
 	done
-	h_is "$missing" "" "bash completion offers '$c' and each of its options"
+	# and none its usage lacks: the prose names other commands' ("verify --full")
+	for o in $opts; do
+		case $o in --data | --json | --help) continue ;; esac
+		grep -q -- "$o\b" <<<"$usage" || missing="$missing +$o"
+	done
+	h_is "$missing" "" "bash completion offers '$c' and each of its options, no other"
 done
 h_is "$(complete_words account "" | xargs)" "add change list remove test" \
 	"bash completion offers a command's subcommands"
