@@ -10,6 +10,7 @@
 #include "archiver/archive/policies.h"
 #include "archiver/archive/retention.h"
 #include "archiver/index/mime.h"
+#include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
@@ -394,8 +395,8 @@ struct ingest {
 	/* What the last group commit committed. */
 	struct ingest_msg *done;
 	size_t n_done, cap_done;
-	/* The latest time the audit log has recorded, when the session began:
-	 * no message is received before it (time_floor below). */
+	/* The latest time the audit log has recorded, when the session began
+	 * (ingest_now). */
 	int64_t time_floor;
 };
 
@@ -417,11 +418,7 @@ int ingest_new(struct archive *ar, const struct account *a, struct ingest **in_r
 	}
 	if (packstore_remote(ar->packs))
 		pack_set_seal_at_end(in->packs);
-	/* A clock that stepped back (a dead RTC battery, a VM restored from a
-	 * snapshot) would date mail years early and so dispose of it years
-	 * early: its retention counts from no earlier than the latest time the
-	 * archive has seen. A clock that was ahead and came back errs the safe
-	 * way (kept longer). */
+	/* ingest_now's floor. */
 	if ((r = db_query_int(ar->cat->conn, "SELECT coalesce(max(time), 0) FROM audit_event",
 			      &in->time_floor, err)) < 0) {
 		ingest_free(&in);
@@ -507,6 +504,12 @@ void ingest_hash_abort(struct ingest_hasher *h)
 	h->size = 0;
 }
 
+int64_t ingest_now(const struct ingest *in)
+{
+	int64_t now = pv_clock_now();
+	return now > in->time_floor ? now : in->time_floor;
+}
+
 int ingest_begin(struct ingest *in, struct pv_error *err)
 {
 	int r;
@@ -589,7 +592,7 @@ int ingest_end_hashed(struct ingest *in, uint32_t msgnum, const char *uidl, int6
 	memcpy(w.commit, d->commit, sizeof(w.commit));
 	w.msg.msgnum = msgnum;
 	w.msg.size = in->size;
-	w.received_at = received_at > in->time_floor ? received_at : in->time_floor;
+	w.received_at = received_at;
 	if (uidl != NULL) {
 		snprintf(w.msg.uidl, sizeof(w.msg.uidl), "%s", uidl);
 	} else {

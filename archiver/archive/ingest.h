@@ -99,6 +99,12 @@ struct ingest_msg {
  * batch), nothing is kept and *archived_before_r is true: the caller
  * deletes it upstream without archiving it twice. msg_r gets what the
  * message is. */
+/* The time a message received now is received at: the clock, but never
+ * before the latest time the audit log held when the session began (a
+ * clock that stepped back years would date mail, and dispose of it, years
+ * early; one that was ahead and came back errs the safe way). */
+int64_t ingest_now(const struct ingest *in);
+
 int ingest_end(struct ingest *in, uint32_t msgnum, const char *uidl, int64_t received_at,
 	       bool *archived_before_r, struct ingest_msg *msg_r, struct pv_error *err);
 /* The same with the digests of what went through ingest_seal (d->salt is

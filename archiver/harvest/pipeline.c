@@ -246,7 +246,7 @@ static void handle(struct pipeline *p, struct ev *e)
 		break;
 	case EV_END:
 		if ((r = ingest_end_hashed(p->in, e->msgnum, e->has_uidl ? e->uidl : NULL,
-					   pv_clock_now(), &e->digest, &before, &im, &err)) < 0)
+					   ingest_now(p->in), &e->digest, &before, &im, &err)) < 0)
 			break;
 		if (p->first_ms == 0 && (!before || !p->a->keep_upstream))
 			p->first_ms = pv_clock_monotonic_ms(); /* a message now waits for a commit */
