@@ -794,6 +794,22 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 	 * either engine (the backend is on the catalog's connection). */
 	if ((r = db_begin(db, err)) < 0)
 		goto out;
+	/* Two processes may finish one run (an approval's, and a proposal
+	 * resuming it meanwhile): under the writers' lock, only the first
+	 * records it done; the other's work was the same and idempotent. */
+	int64_t open_intent = 0;
+	struct db_stmt *q;
+	if ((r = db_prepare(db, "SELECT count(*) FROM disposals WHERE id = ? AND state = 'intent'",
+			    &q, err)) == PV_OK) {
+		db_bind_int64(q, 1, disposal_id);
+		if ((r = db_step(q, err)) == DB_ROW)
+			open_intent = db_column_int64(q, 0), r = PV_OK;
+		db_finalize(&q);
+	}
+	if (r == PV_OK && open_intent == 0) {
+		db_rollback(db);
+		goto out;
+	}
 	for (size_t i = 0; i < n && r == PV_OK; i++) {
 		struct archive_leaf l = {.kind = LEAF_TOMBSTONE, .seq = v[i].id, .time = now,
 					 .policy = v[i].policy_version};

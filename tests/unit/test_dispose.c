@@ -5,6 +5,7 @@
  * no copy in a database file); tombstones in the archive log; holds that
  * block and are released, that cover later mail; interrupted runs
  * finished; a dry run that changes nothing. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -592,6 +593,61 @@ static void test_disposal_removes_the_bundles_holding_its_mail(void **state)
 	fx_free(&f);
 }
 
+struct resumer {
+	struct archive *ar;
+	int r;
+	int64_t resumed;
+};
+
+static void *resume_thread(void *arg)
+{
+	struct resumer *z = arg;
+	struct pv_error err;
+	z->r = dispose_resume(z->ar, fx_t("2020-03-02"), "web:somebody", &z->resumed, &err);
+	return NULL;
+}
+
+/* Two processes finishing one run at once (an approval, and a proposal
+ * resuming it meanwhile): one dispose-done, and the archive goes on. */
+static void test_two_finishers_of_one_run_record_it_once(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct dispose_plan plan;
+	struct archive *ar2 = NULL;
+	int64_t id = 0;
+	fx_init(&f);
+	fx_policy_store(&f, "default: retain 30d\n");
+	for (int i = 0; i < 300; i++) {
+		char raw[512];
+		snprintf(raw, sizeof(raw), "From: a@o.example\r\nTo: b@y.example\r\nSubject: m%d\r\n"
+			 "Date: Fri, 10 Jan 2020 10:00:00 +0000\r\nMessage-ID: <m%d@t>\r\n\r\nhi\r\n",
+			 i, i);
+		fx_archive(&f, raw, fx_t("2020-01-10"));
+	}
+	fx_must(indexer_catch_up(f.ar, NULL, NULL, &err), &err, "catchup");
+	plan_in_tx(&f, fx_t("2020-03-01"), &plan);
+	fx_must(dispose_commit_intent(f.ar, &plan, "cli:test", &id, &err), &err, "intent");
+	dispose_plan_free(&plan);
+	fx_must(archive_open(f.dir, &ar2, &err), &err, "open 2");
+	struct resumer a = {f.ar, 0, 0}, b = {ar2, 0, 0};
+	pthread_t ta, tb;
+	pthread_create(&ta, NULL, resume_thread, &a);
+	pthread_create(&tb, NULL, resume_thread, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.r, PV_OK);
+	assert_int_equal(b.r, PV_OK);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM audit_event WHERE type = 'dispose-done'"), 1);
+	assert_int_equal(fx_int(&f, "SELECT count(*) FROM messages WHERE disposed_at IS NULL"), 0);
+	struct dispose_run run;
+	fx_must(archive_dispose(f.ar, "cli:test", true, &run, &err), &err, "a dry run after");
+	dispose_run_free(&run);
+	archive_close(&ar2);
+	fx_free(&f);
+}
+
 /* A catalog edit that would make mail due is refused, whole run, nothing
  * destroyed (issue 19). */
 static void test_catalog_edit_is_refused(void **state)
@@ -713,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_resumed_run_spares_what_holds_and_policy_now_keep),
 		cmocka_unit_test(test_run_cut_after_shredding_is_finished),
 		cmocka_unit_test(test_disposal_removes_the_bundles_holding_its_mail),
+		cmocka_unit_test(test_two_finishers_of_one_run_record_it_once),
 		cmocka_unit_test(test_catalog_edit_is_refused),
 		cmocka_unit_test(test_intent_records_each_justification),
 		cmocka_unit_test(test_forged_intent_is_not_finished),
