@@ -355,11 +355,10 @@ static int may_decide(const struct decision *d, struct pv_error *err)
 			: archive_user_independent(d->ar, d->actor + 4, row->proposer, &independent, via,
 						   err);
 	if (r == PV_OK && !independent)
-		r = pv_fail(err, PV_EPERM, "%s, who proposed approval %lld, set up %s%s%s: not a "
-					   "second person for it (have another admin, or the "
-					   "appliance's command line, set %s's password)",
-			    row->proposer, (long long)row->id, via[0] ? via : d->actor + 4,
-			    via[0] ? ", who set up " : "", via[0] ? d->actor + 4 : "", d->actor + 4);
+		r = pv_fail(err, PV_EPERM, "%s, who proposed approval %lld, and %s are not two "
+					   "people: %s set up both, or one the other (their passwords); "
+					   "have someone else set %s's password",
+			    row->proposer, (long long)row->id, d->actor, via, d->actor + 4);
 	return r;
 }
 

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "archiver/archive/audit_hook.h"
@@ -30,9 +31,11 @@ static int admins_can_sign_in(struct db *db, struct pv_error *err)
 	return PV_OK;
 }
 
-/* In the caller's transaction: actor set name's role or credentials. A
- * user's own change (web:NAME) vouches for nothing: a puppet account
- * whose password its maker changes while signed in as it stays his. */
+/* In the caller's transaction: actor set name's password (making the
+ * user, or a reset), and so can sign in as name. A user's own change
+ * (web:NAME) vouches for nothing: a puppet account whose password its
+ * maker changes while signed in as it stays his. A role or a second
+ * factor set by someone else gives them no password. */
 static int vouch(struct archive *ar, const char *actor, const char *name, struct pv_error *err)
 {
 	if (strncmp(actor, "web:", 4) == 0 && strcmp(actor + 4, name) == 0)
@@ -40,35 +43,69 @@ static int vouch(struct archive *ar, const char *actor, const char *name, struct
 	return user_vouch(ar->cat->conn, name, actor, err);
 }
 
+/* actor, then who set its password, who set theirs, ... while they are
+ * web users (the command line and "system" end it): at most
+ * INDEPENDENCE_DEPTH, *long_r when it went on. */
+#define INDEPENDENCE_DEPTH 16
+typedef char actor_name[AUDIT_ACTOR_MAX + 1];
+static int vouch_chain(struct archive *ar, const char *actor, actor_name *v, size_t *n_r,
+		       bool *long_r, struct pv_error *err)
+{
+	size_t n = 0;
+	*long_r = false;
+	snprintf(v[n++], sizeof(v[0]), "%s", actor);
+	while (strncmp(v[n - 1], "web:", 4) == 0) {
+		if (n == INDEPENDENCE_DEPTH) {
+			*long_r = true;
+			break;
+		}
+		int r = user_vouched_by(ar->cat->conn, v[n - 1] + 4, v[n], sizeof(v[0]), err);
+		if (r == PV_ENOTFOUND || (r == PV_OK && v[n][0] == '\0'))
+			break;
+		if (r < 0)
+			return r;
+		bool seen = false;
+		for (size_t i = 0; i < n; i++)
+			seen = seen || strcmp(v[i], v[n]) == 0;
+		if (seen)
+			break; /* a cycle: every member is in the chain already */
+		n++;
+	}
+	*n_r = n;
+	return PV_OK;
+}
+
 int archive_user_independent(struct archive *ar, const char *name, const char *proposer,
 			     bool *independent_r, char via_r[AUDIT_ACTOR_MAX + 1],
 			     struct pv_error *err)
 {
-	char who[AUDIT_ACTOR_MAX + 1], user[USER_NAME_MAX + 1];
+	actor_name *a = calloc(2 * INDEPENDENCE_DEPTH, sizeof(*a)), *p = a + INDEPENDENCE_DEPTH;
+	size_t na = 0, np = 0;
+	bool long_a = false, long_p = false;
+	char me[AUDIT_ACTOR_MAX + 1];
 	*independent_r = true;
 	via_r[0] = '\0';
-	snprintf(user, sizeof(user), "%s", name);
-	/* A chain: name's credentials set by A, A's by B, ...; it ends at the
-	 * command line or "system", at a user nobody else set up, or after 16
-	 * links (a cycle proves nothing either way). */
-	for (int depth = 0; depth < 16; depth++) {
-		int r = user_vouched_by(ar->cat->conn, user, who, sizeof(who), err);
-		if (r == PV_ENOTFOUND)
-			return PV_OK; /* retired since */
-		if (r < 0)
-			return r;
-		if (strcmp(who, proposer) == 0) {
-			*independent_r = false;
-			if (depth > 0)
-				snprintf(via_r, AUDIT_ACTOR_MAX + 1, "web:%s", user);
-			return PV_OK;
-		}
-		size_t n = strlen(who);
-		if (strncmp(who, "web:", 4) != 0 || n - 4 >= sizeof(user))
-			return PV_OK;
-		memcpy(user, who + 4, n - 4 + 1);
+	if (a == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	snprintf(me, sizeof(me), "web:%s", name);
+	int r = vouch_chain(ar, me, a, &na, &long_a, err);
+	if (r == PV_OK)
+		r = vouch_chain(ar, proposer, p, &np, &long_p, err);
+	/* Whoever set up both (or one the other) can be both: not two people.
+	 * A chain too long to follow is not taken as proof of the contrary. */
+	for (size_t i = 0; r == PV_OK && i < na && *independent_r; i++)
+		for (size_t j = 0; j < np && *independent_r; j++)
+			if (strncmp(a[i], "web:", 4) == 0 && strcmp(a[i], p[j]) == 0) {
+				*independent_r = false;
+				snprintf(via_r, AUDIT_ACTOR_MAX + 1, "%s", a[i]);
+			}
+	if (r == PV_OK && *independent_r && (long_a || long_p)) {
+		*independent_r = false;
+		snprintf(via_r, AUDIT_ACTOR_MAX + 1, "a chain of more than %d users",
+			 INDEPENDENCE_DEPTH);
 	}
-	return PV_OK;
+	free(a);
+	return r;
 }
 
 int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
@@ -138,7 +175,6 @@ int archive_user_set_role(struct archive *ar, const char *actor, const char *nam
 	if ((r = user_validate(name, role, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_set_role(ar->cat->conn, name, role, pv_clock_now(), err)) < 0 ||
-	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err, "user=%s role=%s",
 				name, role)) < 0 ||
@@ -176,7 +212,6 @@ int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *n
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_totp_enrol(ar->cat->conn, ar->kr, name, secret, err)) < 0 ||
-	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s totp=enrolled", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0) {
@@ -196,7 +231,6 @@ int archive_user_totp_remove(struct archive *ar, const char *actor, const char *
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_totp_remove(ar->cat->conn, name, err)) < 0 ||
-	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s totp=removed", name)) < 0 ||

@@ -33,11 +33,11 @@ int archive_user_list(struct archive *ar, int (*fn)(void *ctx, const struct user
 
 /* The active user name (with whether a second factor is enrolled);
  * PV_ENOTFOUND when there is none. Not audited. */
-/* Whether user name is a second person to actor proposer: not when the
- * proposer set name's role, password or second factor last, nor that of
- * whoever did (and so on): such an account may be the proposer's own.
- * *independent_r false then, via_r the user the chain went through ("" when
- * the proposer set name's directly). Who set what is recorded by every
+/* Whether user name is a second person to actor proposer: not when one
+ * web user set the passwords of both (or of one, the other), directly or
+ * through users they set up: whoever set a password can sign in with it.
+ * *independent_r false then, via_r the user both chains reach (or "a
+ * chain of more than 16 users"). Who set a password is recorded by every
  * change below (users.vouched_by); a user's own change records nothing. */
 int archive_user_independent(struct archive *ar, const char *name, const char *proposer,
 			     bool *independent_r, char via_r[AUDIT_ACTOR_MAX + 1],

@@ -313,7 +313,7 @@ int user_vouched_by(struct db *db, const char *name, char *out, size_t n, struct
 {
 	struct db_stmt *st;
 	int r = db_prepare(db, "SELECT coalesce(vouched_by, '') FROM users WHERE name = ?"
-			       " AND removed_at IS NULL", &st, err);
+			       " ORDER BY id DESC LIMIT 1", &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, name, -1);

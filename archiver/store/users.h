@@ -38,11 +38,12 @@ int user_get(struct db *db, const char *name, struct user *u_r, struct pv_error 
  * (changed_at moves). PV_ENOTFOUND when there is no such user. */
 int user_set_role(struct db *db, const char *name, const char *role, int64_t now,
 		  struct pv_error *err);
-/* Records actor as who last set active user name's role, password or
- * second factor (users.vouched_by). */
+/* Records actor as who last set active user name's password
+ * (users.vouched_by). */
 int user_vouch(struct db *db, const char *name, const char *actor, struct pv_error *err);
 /* Who last set it ("" when nobody recorded: set before migration 20, or
- * only by the user); PV_ENOTFOUND when there is no active user name. */
+ * only by the user), of the newest user of that name, retired too;
+ * PV_ENOTFOUND when there never was one. */
 int user_vouched_by(struct db *db, const char *name, char *out, size_t n, struct pv_error *err);
 /* Active users in name order. */
 int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *ctx,

@@ -343,7 +343,7 @@ with pvharness.Run() as run:
     sock.sign_in("sock", PW)
     r = sock.request("POST", "/api/v1/approvals/%s/approve" % aid, {"reason": "fine"})
     t.ok(error_is(r, 403, "forbidden") and r.json["error"]["message"].startswith(
-         "web:adam, who proposed approval %s, set up sock: not a second person" % aid),
+         "web:adam, who proposed approval %s, and web:sock are not two people" % aid),
          "the user the proposer made may not approve it: 403, saying why", repr(r))
     r = sock.request("POST", "/api/v1/approvals/%s/reject" % aid, {"reason": "not mine to approve"})
     t.is_(r.status, 200, "(rejected, for the tests after)")

@@ -258,9 +258,11 @@ static void test_policy_approved_by_another_user_of_another_role(void **state)
 }
 
 /* A second person is not an account the proposer set up: an admin who
- * made a compliance user, reset one's password or made the admin who made
- * it cannot approve through it (they can sign in as it); a user set up on
- * the command line, or whose password another admin reset, can. */
+ * made a compliance user, reset one's password, made the admin who made it,
+ * or made both the proposer and the approver cannot approve through them
+ * (they can sign in as them); a user set up on the command line, or whose
+ * password another admin reset, can. A retired link still counts; a role
+ * change by someone else does not clear who set the password. */
 static void test_second_person_is_not_one_the_proposer_set_up(void **state)
 {
 	(void)state;
@@ -278,21 +280,30 @@ static void test_second_person_is_not_one_the_proposer_set_up(void **state)
 	fx_must(archive_user_add(f.ar, "web:adam", "adam2", "admin", pw, false, NULL, &err), &err, "adam2");
 	fx_must(archive_user_add(f.ar, "web:adam2", "sock2", "compliance", pw, false, NULL, &err), &err,
 		"sock2");
+	fx_must(archive_user_add(f.ar, "web:adam", "puppet", "admin", pw, false, NULL, &err), &err,
+		"puppet");
 	/* sock changing its own password (its maker, signed in as it) changes nothing */
 	fx_must(archive_user_passwd(f.ar, "web:sock", "sock", "another password here", &err), &err, "own");
+	/* nor does another admin's role change */
+	fx_must(archive_user_set_role(f.ar, "web:anna", "sock", "legal", &err), &err, "role");
+	fx_must(archive_user_set_role(f.ar, "web:anna", "sock", "compliance", &err), &err, "role back");
 	fx_must(approval_propose(f.ar, "web:adam", "admin", APPROVAL_POLICY, shorter, strlen(shorter),
 				 "tmp files after a month", NULL, &prop, &err), &err, "propose");
 	approval_proposal_free(&prop);
 	assert_int_equal(approval_decide(f.ar, "web:sock", "compliance", 1, true, NULL, false, &out, &err),
 			 PV_EPERM);
 	approval_outcome_free(&out);
-	assert_string_equal(err.msg, "web:adam, who proposed approval 1, set up sock: not a second "
-				     "person for it (have another admin, or the appliance's command "
-				     "line, set sock's password)");
+	assert_string_equal(err.msg, "web:adam, who proposed approval 1, and web:sock are not two "
+				     "people: web:adam set up both, or one the other (their passwords); "
+				     "have someone else set sock's password");
 	assert_int_equal(approval_decide(f.ar, "web:sock2", "compliance", 1, true, NULL, false, &out,
 					 &err), PV_EPERM);
 	approval_outcome_free(&out);
-	assert_non_null(strstr(err.msg, "set up web:adam2, who set up sock2"));
+	/* ... adam2 retired: the chain still goes through it */
+	fx_must(archive_user_remove(f.ar, "web:anna", "adam2", &err), &err, "retire adam2");
+	assert_int_equal(approval_decide(f.ar, "web:sock2", "compliance", 1, true, NULL, false, &out,
+					 &err), PV_EPERM);
+	approval_outcome_free(&out);
 	/* carl's password reset by adam: carl is adam's now, for adam's proposals */
 	fx_must(archive_user_passwd(f.ar, "web:adam", "carl", "reset by adam, 1", &err), &err, "reset");
 	assert_int_equal(approval_decide(f.ar, "web:carl", "compliance", 1, true, NULL, false, &out,
@@ -303,6 +314,18 @@ static void test_second_person_is_not_one_the_proposer_set_up(void **state)
 	fx_must(approval_decide(f.ar, "web:carl", "compliance", 1, true, "reviewed", false, &out, &err),
 		&err, "carl approves");
 	approval_outcome_free(&out);
+
+	/* two accounts of one maker: a puppet admin proposes, its sibling approves */
+	static const char shorter2[] = "rule \"short\": retain 20d when subject ~ \"*tmp*\"\n"
+				       "default: retain 6y\n";
+	fx_must(approval_propose(f.ar, "web:puppet", "admin", APPROVAL_POLICY, shorter2,
+				 strlen(shorter2), "again", NULL, &prop, &err), &err, "propose 2");
+	int64_t second = prop.id;
+	approval_proposal_free(&prop);
+	assert_int_equal(approval_decide(f.ar, "web:sock", "compliance", second, true, NULL, false, &out,
+					 &err), PV_EPERM);
+	approval_outcome_free(&out);
+	assert_non_null(strstr(err.msg, "web:adam set up both"));
 	fx_free(&f);
 }
 
