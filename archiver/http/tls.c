@@ -194,29 +194,53 @@ int http_tls_self_signed(const char *data_dir, const char *host, char **cert_r, 
 		int left = http_tls_days_left(*cert_r, &ours);
 		if (!ours || left > PV_HTTP_TLS_RENEW_DAYS)
 			return PV_OK;
+		/* The new pair is written beside the old and renamed over it, the
+		 * key first: a crash between leaves the new key with the old
+		 * certificate, which ends soon, so the next start makes a pair
+		 * again. */
+		char *new_cert = NULL, *new_key = NULL, tmp_c[4210], tmp_k[4210];
+		snprintf(tmp_c, sizeof(tmp_c), "%s.new", cert);
+		snprintf(tmp_k, sizeof(tmp_k), "%s.new", key);
+		(void)unlink(tmp_c);
+		(void)unlink(tmp_k);
+		/* Failing, the old pair serves on (said): not a reason not to start. */
+		if ((r = make_cert(host, &new_cert, &new_key, err)) < 0 ||
+		    (r = pv_write_file(tmp_k, new_key, strlen(new_key), 0600, 1, err)) < 0 ||
+		    (r = pv_write_file(tmp_c, new_cert, strlen(new_cert), 0644, 1, err)) < 0 ||
+		    (rename(tmp_k, key) != 0 || rename(tmp_c, cert) != 0
+			     ? (r = pv_fail(err, PV_ERR, "TLS: renaming the new certificate into %s: %s",
+					    dir, strerror(errno)))
+			     : 0) < 0 ||
+		    (r = pv_fsync_dir(dir, err)) < 0) {
+			pv_log(PV_LOG_ERROR, "tls.renew", "the self-signed certificate %s ends soon and "
+			       "no new one could be made (%s): serving the old one", cert, err->msg);
+			free(new_cert);
+			pv_secret_free(&new_key);
+			(void)unlink(tmp_c);
+			(void)unlink(tmp_k);
+			return PV_OK;
+		}
 		pv_log(PV_LOG_WARN, "tls.renew", "the self-signed certificate %s %s: made a new one "
 		       "(trust it in place of the old)", cert,
 		       left < 0 ? "has expired" : "expires within days");
 		free(*cert_r);
 		pv_secret_free(key_r);
-		if (unlink(cert) != 0 || unlink(key) != 0)
-			return pv_fail(err, PV_ERR, "TLS: removing the old certificate in %s: %s", dir,
-				       strerror(errno));
-		have_cert = false;
-	}
-	if (!have_cert) {
-		if ((r = pv_mkdir(dir, 0700, 1, err)) < 0 ||
-		    (r = make_cert(host, cert_r, key_r, err)) < 0)
-			return r;
-		if ((r = pv_write_file(key, *key_r, strlen(*key_r), 0600, 1, err)) < 0 ||
-		    (r = pv_write_file(cert, *cert_r, strlen(*cert_r), 0644, 1, err)) < 0) {
-			free(*cert_r);
-			pv_secret_free(key_r);
-			unlink(key);
-			unlink(cert);
-			return r;
-		}
+		*cert_r = new_cert;
+		*key_r = new_key;
 		*created_r = true;
+		return PV_OK;
 	}
+	if ((r = pv_mkdir(dir, 0700, 1, err)) < 0 || (r = make_cert(host, cert_r, key_r, err)) < 0)
+		return r;
+	if ((r = pv_write_file(key, *key_r, strlen(*key_r), 0600, 1, err)) < 0 ||
+	    (r = pv_write_file(cert, *cert_r, strlen(*cert_r), 0644, 1, err)) < 0) {
+		free(*cert_r);
+		*cert_r = NULL;
+		pv_secret_free(key_r);
+		unlink(key);
+		unlink(cert);
+		return r;
+	}
+	*created_r = true;
 	return PV_OK;
 }

@@ -62,7 +62,7 @@ static void test_made_kept_and_made_again_when_ending(void **state)
 	free(cert);
 	pv_secret_free(&key);
 
-	/* someone else's, 10 days left: kept (serve warns of it) */
+	/* someone else's, 10 days left: kept (one given by --tls-cert is warned of) */
 	openssl_cert(dir, "Example Corp", 10);
 	fx_must(http_tls_self_signed(dir, "127.0.0.1", &cert, &key, &created, &err), &err, "theirs");
 	assert_false(created);
