@@ -140,8 +140,10 @@ int archive_export_job_end(struct archive *ar, int64_t id, const char *status,
 	if ((r = db_prepare(db, "UPDATE export_jobs SET status = ?, finished_at = ?,"
 				" messages = ?, disposed = ?, progress_total = ?, file_size = ?,"
 				" audit_seq = ?, sha256 = ?, vkeys = ?, error = ?"
-				" WHERE id = ? AND status = 'running'", &st, err)) < 0)
+				" WHERE id = ? AND status = 'running'", &st, err)) < 0) {
+		db_rollback(db);
 		goto out;
+	}
 	db_bind_text(st, 1, status, -1);
 	db_bind_int64(st, 2, now);
 	for (int i = 3; i <= 10; i++)
@@ -170,6 +172,10 @@ int archive_export_job_end(struct archive *ar, int64_t id, const char *status,
 		r = db_commit(db, err);
 	else
 		db_rollback(db);
+	/* A message it holds disposed of while it ran: the bundle goes. */
+	int64_t gone;
+	if (r == PV_OK && done)
+		r = archive_export_bundles_disposed(ar, "system", 0, &gone, err);
 out:
 	pv_buf_free(&vkeys);
 	return r;
@@ -252,6 +258,10 @@ int archive_export_jobs_sweep(struct archive *ar, int64_t now, struct pv_error *
 	struct db_stmt *st;
 	struct sweep s = {ar, 0};
 	int r = archive_export_jobs_each(ar, NULL, sweep_one, &s, err);
+	/* A run cut short between its tombstones and its bundles' removal. */
+	int64_t gone;
+	if (r == PV_OK && (r = archive_export_bundles_disposed(ar, "system", 0, &gone, err)) < 0)
+		return r;
 	if (r < 0 || s.found == 0) /* nothing to write: a read-only catalog is fine */
 		return r;
 	if ((r = db_prepare(ar->cat->conn, "UPDATE export_jobs SET status = 'failed',"

@@ -104,9 +104,10 @@ int archive_export_job_download(struct archive *ar, const char *actor, int64_t i
 int archive_export_job_remove(struct archive *ar, const char *actor, int64_t id,
 			      const char *reason, struct pv_error *err);
 
-/* After disposal disposal_id destroyed its messages: every bundle still
- * kept that holds one of them is removed (reason "disposal=N"). A bundle
- * that cannot be is logged; *removed_r counts those that went. */
+/* Every bundle still kept that holds a message disposed of is removed
+ * (reason "disposal=N" after disposal N, else "disposed-mail": at the end
+ * of an export, and of the sweep). A bundle that cannot be is logged;
+ * *removed_r counts those that went. */
 int archive_export_bundles_disposed(struct archive *ar, const char *actor, int64_t disposal_id,
 				    int64_t *removed_r, struct pv_error *err);
 

@@ -52,6 +52,10 @@ int archive_export_job_remove(struct archive *ar, const char *actor, int64_t id,
 		db_bind_int64(st, 3, id);
 		if ((r = db_step(st, err)) > 0)
 			r = PV_OK;
+		/* Removed meanwhile (a disposal, another request): not twice. */
+		if (r == PV_OK && db_changes(st) != 1)
+			r = pv_fail(err, PV_EEXISTS, "export %lld: its bundle was removed already",
+				    (long long)id);
 		db_finalize(&st);
 	}
 	if (r == PV_OK)
@@ -80,25 +84,26 @@ int archive_export_bundles_disposed(struct archive *ar, const char *actor, int64
 	size_t n = 0;
 	char reason[40];
 	*removed_r = 0;
+	/* Any disposed message, not only this run's: a bundle that finished
+	 * after a run read its mail, or a run cut short after its commit. */
 	int r = db_prepare(ar->cat->conn, "SELECT DISTINCT m.export_id FROM export_members m"
-					  " JOIN disposal_items i ON i.message_id = m.message_id"
+					  " JOIN messages g ON g.id = m.message_id"
 					  " JOIN export_jobs j ON j.id = m.export_id"
-					  " WHERE i.disposal_id = ? AND j.removed_at IS NULL"
+					  " WHERE g.disposed_at IS NOT NULL AND j.removed_at IS NULL"
 					  " ORDER BY m.export_id", &st, err);
-	if (r < 0)
+	if (r < 0 || (r = db_collect_ids(&st, &ids, &n, err)) < 0)
 		return r;
-	db_bind_int64(st, 1, disposal_id);
-	if ((r = db_collect_ids(&st, &ids, &n, err)) < 0)
-		return r;
-	snprintf(reason, sizeof(reason), "disposal=%lld", (long long)disposal_id);
+	if (disposal_id > 0)
+		snprintf(reason, sizeof(reason), "disposal=%lld", (long long)disposal_id);
+	else
+		snprintf(reason, sizeof(reason), "disposed-mail");
 	for (size_t i = 0; i < n; i++) {
 		struct pv_error e;
 		if (archive_export_job_remove(ar, actor, ids[i], reason, &e) == PV_OK)
 			(*removed_r)++;
 		else
-			pv_log(PV_LOG_ERROR, "dispose.exports", "export %lld holds mail disposal %lld "
-			       "destroyed, and its bundle could not be removed: %s", (long long)ids[i],
-			       (long long)disposal_id, e.msg);
+			pv_log(PV_LOG_ERROR, "dispose.exports", "export %lld holds mail disposed of, "
+			       "and its bundle could not be removed: %s", (long long)ids[i], e.msg);
 	}
 	free(ids);
 	return PV_OK;

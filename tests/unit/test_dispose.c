@@ -586,6 +586,23 @@ static void test_disposal_removes_the_bundles_holding_its_mail(void **state)
 	fx_must(archive_export_job_get(f.ar, x2, &j, &err), &err, "get");
 	assert_int_equal(j.removed_at, 0);
 	assert_int_equal(fx_int(&f, "SELECT count(*) FROM audit_event WHERE type = 'export-remove'"), 1);
+	/* an export that read a message before a run disposed of it, and
+	 * ended after: its bundle goes at its end */
+	int64_t x3 = 0;
+	char p3[4200];
+	fx_must(archive_export_job_begin(f.ar, "web:lena", "Smith", "x", "zip", NULL,
+					 fx_t("2020-02-29"), &x3, &err), &err, "begin 3");
+	fx_must(archive_export_job_path(f.ar->dir, x3, "zip", p3, sizeof(p3), &err), &err, "path 3");
+	FILE *fp3 = fopen(p3, "w");
+	assert_non_null(fp3);
+	fputs("bundle", fp3);
+	fclose(fp3);
+	struct export_job_result late = {1, 0, 0, 6, 1, "00", &a, 1};
+	fx_must(archive_export_job_end(f.ar, x3, EXPORT_JOB_DONE, &late, NULL, fx_t("2020-03-02"), &err),
+		&err, "end 3");
+	assert_int_equal(access(p3, F_OK), -1);
+	fx_must(archive_export_job_get(f.ar, x3, &j, &err), &err, "get 3");
+	assert_int_not_equal(j.removed_at, 0);
 	/* removed once: not again, and a download says so */
 	assert_int_equal(archive_export_job_remove(f.ar, "web:lena", x1, "request", &err), PV_EEXISTS);
 	int fd;
