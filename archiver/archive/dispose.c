@@ -833,11 +833,14 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 	for (size_t i = 0; i < n && r == PV_OK; i++)
 		r = exec_id(db, "UPDATE disposal_items SET tombstone_index = ? WHERE message_id = ?",
 			    2, (int64_t)(first + i), v[i].id, err);
+	char tomb[48] = "none"; /* every message spared */
+	if (n > 0)
+		snprintf(tomb, sizeof(tomb), "%llu-%llu", (unsigned long long)first,
+			 (unsigned long long)(first + n - 1));
 	if (r == PV_OK)
 		r = archive_auditf(ar, actor, AUDIT_DISPOSE_DONE, "ok", NULL, err,
-				   "disposal=%lld messages=%zu tombstones=%llu-%llu buckets-destroyed=%lld"
-				   " spared=%lld", (long long)disposal_id, n, (unsigned long long)first,
-				   (unsigned long long)(n ? first + n - 1 : first), (long long)buckets,
+				   "disposal=%lld messages=%zu tombstones=%s buckets-destroyed=%lld"
+				   " spared=%lld", (long long)disposal_id, n, tomb, (long long)buckets,
 				   (long long)spared);
 	if (r == PV_OK) {
 		struct db_stmt *st;

@@ -46,13 +46,16 @@
  * holds-sha256="), followed by one disposal-item per message, its
  * justification (justify.h: policy version and hash, rule, the signed
  * facts, the content tests, the expiry); dispose-done in the done
- * transaction ("disposal=ID messages=N tombstones=A-B
- * buckets-destroyed=K"). A failed append stops the run at that point.
+ * transaction ("disposal=ID messages=N tombstones=A-B|none
+ * buckets-destroyed=K spared=S"), after one disposal-spared per message
+ * spared right before its key would have gone ("disposal=ID message=M
+ * reason=held hold=H" or "reason=policy policy=V"). A failed append stops
+ * the run at that point.
  *
- * A run interrupted after its intent is finished by the next run
- * (dispose_resume) before anything else: every step is idempotent, and
- * only a disposal whose intent and items the audit log holds is
- * finished. */
+ * A run interrupted after its intent is finished by the next proposal
+ * or approval (dispose_resume) before anything else: every step is
+ * idempotent, only the first finisher records it done, and only a
+ * disposal whose intent and items the audit log holds is finished. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -137,7 +140,7 @@ int dispose_resume(struct archive *ar, int64_t now, const char *actor, int64_t *
 /* For verify: the messages (ascending, malloc'd, NULL when none) of the
  * disposals whose intent is recorded but which did not finish (a crash
  * mid-run). Their keys or blobs may already be gone, and that is not
- * unauthorised loss: the next `popvault dispose` finishes the run. */
+ * unauthorised loss: the next proposal or approval finishes the run. */
 int dispose_pending_ids(struct db *db, int64_t **ids_r, size_t *n_r, struct pv_error *err);
 
 const char *dispose_state_name(enum dispose_state s); /* dispose held review blocked */

@@ -160,8 +160,7 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		snprintf(config_path, sizeof(config_path), "%s", cli_opt(&args, "config"));
 	else
 		snprintf(config_path, sizeof(config_path), "%s/popvault.conf", ctx->data_dir);
-	if ((r = cli_opt(&args, "config") != NULL ? pv_config_load_serve(config_path, &cfg, err)
-						  : pv_config_load_file(config_path, &cfg, err)) < 0)
+	if ((r = pv_config_load_for_serve(ctx->data_dir, config_path, &cfg, err)) < 0)
 		return r;
 	const char *listen = cli_opt(&args, "listen") ? cli_opt(&args, "listen") : cfg.listen;
 	if ((r = cli_parse_listen(listen, &la, err)) < 0 && cli_opt(&args, "listen") == NULL) {
@@ -225,11 +224,16 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 	/* One scheduler a data directory: a second serve would harvest, sign
 	 * heartbeats, verify and propose disposals beside the first. */
 	int sched_lock = -1;
-	if (r == PV_OK && !so.web_only &&
-	    pv_lock_take(ctx->data_dir, CLI_SERVE_SCHEDULER_LOCK, true, &sched_lock, &le) == PV_ETEMP)
+	int lr = r == PV_OK && !so.web_only
+			 ? pv_lock_take(ctx->data_dir, CLI_SERVE_SCHEDULER_LOCK, true, &sched_lock, &le)
+			 : PV_OK;
+	if (lr == PV_ETEMP)
 		r = pv_fail(err, PV_ERR, "another popvault serve runs on %s (its scheduler: harvests, "
 			    "heartbeats, verify, disposal proposals): stop it, or run this one with "
 			    "--web-only", ctx->data_dir);
+	else if (lr < 0) /* a read-only copy: nothing to keep out */
+		pv_log(PV_LOG_WARN, "serve.lock", "%s (a second serve here would not be refused)",
+		       le.msg);
 	/* Before any thread or child: the signer, then this process (and every
 	 * part it forks) loses the log keys. */
 	struct signer *sg = NULL;

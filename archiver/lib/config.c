@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "archiver/lib/fsutil.h"
 #include "archiver/lib/limits.h"
@@ -71,9 +72,9 @@ struct load_state {
 	bool serve_only;   /* serve's --config: its own settings only */
 };
 
-/* The line of `name` in [section] of text (the first), 0 when not found:
+/* The line of the nth (from 0) `name` in [section] of text, 0 when not found:
  * inih as Debian builds it does not hand its handler the line. */
-static int line_of(const char *text, const char *section, const char *name)
+static int line_of(const char *text, const char *section, const char *name, int nth)
 {
 	bool in = false;
 	size_t sl = strlen(section), nl = strlen(name);
@@ -83,7 +84,8 @@ static int line_of(const char *text, const char *section, const char *name)
 		size_t len = e ? (size_t)(e - p) : strlen(p);
 		if (*q == '[')
 			in = strncmp(q + 1, section, sl) == 0 && q[1 + sl] == ']';
-		else if (in && strncmp(q, name, nl) == 0 && strchr(" \t=:", q[nl]) != NULL)
+		else if (in && strncmp(q, name, nl) == 0 && strchr(" \t=:", q[nl]) != NULL &&
+			 nth-- == 0)
 			return line;
 		p += len + (e != NULL);
 	}
@@ -135,6 +137,12 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	int64_t secs;
 
 	const char *want = NULL;
+	if (st->failed)
+		return 0; /* inih reads on: the first error is the one said */
+	/* Of a key that may repeat (witness), which one this is. */
+	int nth = strcmp(section, "witnesses") == 0 && strcmp(name, "witness") == 0
+			  ? (int)cfg->n_witnesses
+			  : 0;
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(name, k) == 0)
 	/* Read from the data directory's file by whatever opens the archive
 	 * (harvest, anchor, verify): here it would be ignored, silently. */
@@ -143,7 +151,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		pv_fail(st->err, PV_ERR, "%s line %d: %s in [%s] belongs in the data directory's "
 			"popvault.conf, which every harvest reads; serve reads only [serve] and "
 			"[harvest] interval and parallel from this file", st->path,
-			line_of(st->text, section, name), name, section);
+			line_of(st->text, section, name, nth), name, section);
 		st->failed = 1;
 		return 0;
 	}
@@ -246,7 +254,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		snprintf(cfg->listen, sizeof(cfg->listen), "%s", value);
 	} else {
 		pv_fail(st->err, PV_ERR, "%s line %d: unknown setting '%s' in [%s]", st->path,
-			line_of(st->text, section, name), name, section);
+			line_of(st->text, section, name, nth), name, section);
 		st->failed = 1;
 		return 0;
 	}
@@ -255,7 +263,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 #undef BAD
 bad:
 	pv_fail(st->err, PV_ERR, "%s line %d: bad value for %s in [%s]: '%s' (want %s)", st->path,
-		line_of(st->text, section, name), name, section, value, want);
+		line_of(st->text, section, name, nth), name, section, value, want);
 	st->failed = 1;
 	return 0;
 }
@@ -301,6 +309,17 @@ int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error
 int pv_config_load_serve(const char *path, struct pv_config *cfg, struct pv_error *err)
 {
 	return load_file(path, true, cfg, err);
+}
+
+int pv_config_load_for_serve(const char *data_dir, const char *path, struct pv_config *cfg,
+			     struct pv_error *err)
+{
+	char own[4096];
+	struct stat a, b;
+	snprintf(own, sizeof(own), "%s/popvault.conf", data_dir);
+	bool same = stat(path, &a) == 0 && stat(own, &b) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino;
+	return same ? pv_config_load_file(path, cfg, err) : pv_config_load_serve(path, cfg, err);
 }
 
 int pv_config_write(const char *data_dir, const struct pv_config *cfg, struct pv_error *err)

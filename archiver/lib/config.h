@@ -75,6 +75,10 @@ int pv_config_load_file(const char *path, struct pv_config *cfg, struct pv_error
  * and parallel); any other is an error naming where it belongs (the data
  * directory's file, which every harvest reads). */
 int pv_config_load_serve(const char *path, struct pv_config *cfg, struct pv_error *err);
+/* serve's settings from path: pv_config_load_serve, unless path is the
+ * data directory's own file (then all of it). */
+int pv_config_load_for_serve(const char *data_dir, const char *path, struct pv_config *cfg,
+			     struct pv_error *err);
 /* A duration as the config spells it: digits with an optional unit s, m,
  * h or d ("90", "30s", "15m"), in [min, max] seconds. 0 or -1 (bad). */
 int pv_parse_duration(const char *s, int64_t min, int64_t max, int64_t *seconds_r);

@@ -97,10 +97,7 @@ static const struct part parts[PART_N] = {
 
 int svc_config_read(const struct service *sv, struct pv_config *cfg, struct pv_error *err)
 {
-	char own[4200];
-	snprintf(own, sizeof(own), "%s/popvault.conf", sv->o->data_dir);
-	return strcmp(sv->o->config_path, own) == 0 ? pv_config_load_file(own, cfg, err)
-						    : pv_config_load_serve(sv->o->config_path, cfg, err);
+	return pv_config_load_for_serve(sv->o->data_dir, sv->o->config_path, cfg, err);
 }
 
 int svc_archive_config_read(const struct service *sv, struct pv_config *cfg,

@@ -106,6 +106,39 @@ static void test_bad_durations_refused_by_name(void **state)
 	assert_int_equal(load("[serve]\nlisten = x\nbogus = 1\n", &cfg, &err), PV_ERR);
 	snprintf(want, sizeof(want), "%s line 3: unknown setting 'bogus' in [serve]", path);
 	assert_string_equal(err.msg, want);
+	/* the first error, at its own line (a key that repeats) */
+	assert_int_equal(load("[witnesses]\nwitness = w1.example+1234abcd+"
+			      "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB http://127.0.0.1:9/\n"
+			      "witness = bad\nquorum = 0\n", &cfg, &err), PV_ERR);
+	assert_non_null(strstr(err.msg, " line 3: bad value for witness"));
+}
+
+/* serve --config: its own settings only, unless it is the data
+ * directory's file itself. */
+static void test_serve_config_scope(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pv-conf-XXXXXX", own[128], other[128];
+	struct pv_config cfg;
+	struct pv_error err;
+	const char text[] = "[serve]\nlisten = 127.0.0.1:8443\n[harvest]\nmessage_max = 1M\n";
+	assert_non_null(mkdtemp(dir));
+	snprintf(own, sizeof(own), "%s/popvault.conf", dir);
+	snprintf(other, sizeof(other), "%s/serve.conf", dir);
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(i ? other : own, "w");
+		assert_non_null(f);
+		fputs(text, f);
+		fclose(f);
+	}
+	assert_int_equal(pv_config_load_for_serve(dir, own, &cfg, &err), PV_OK); /* its own file */
+	assert_int_equal(cfg.message_max, 1024 * 1024);
+	assert_int_equal(pv_config_load_for_serve(dir, other, &cfg, &err), PV_ERR);
+	assert_non_null(strstr(err.msg, "line 4: message_max in [harvest] belongs in the data "
+					"directory's popvault.conf"));
+	unlink(own);
+	unlink(other);
+	rmdir(dir);
 }
 
 int main(void)
@@ -114,6 +147,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_of_the_schedule),
 		cmocka_unit_test(test_durations_take_units),
 		cmocka_unit_test(test_bad_durations_refused_by_name),
+		cmocka_unit_test(test_serve_config_scope),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
