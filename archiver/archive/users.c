@@ -79,7 +79,7 @@ int archive_user_independent(struct archive *ar, const char *name, const char *p
 			     bool *independent_r, char via_r[AUDIT_ACTOR_MAX + 1],
 			     struct pv_error *err)
 {
-	actor_name *a = calloc(2 * INDEPENDENCE_DEPTH, sizeof(*a)), *p = a + INDEPENDENCE_DEPTH;
+	actor_name *a = calloc(2 * INDEPENDENCE_DEPTH, sizeof(*a));
 	size_t na = 0, np = 0;
 	bool long_a = false, long_p = false;
 	char me[AUDIT_ACTOR_MAX + 1];
@@ -87,6 +87,7 @@ int archive_user_independent(struct archive *ar, const char *name, const char *p
 	via_r[0] = '\0';
 	if (a == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
+	actor_name *p = a + INDEPENDENCE_DEPTH;
 	snprintf(me, sizeof(me), "web:%s", name);
 	int r = vouch_chain(ar, me, a, &na, &long_a, err);
 	if (r == PV_OK)

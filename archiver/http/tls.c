@@ -131,6 +131,7 @@ static int make_cert(const char *host, char **cert_r, char **key_r, struct pv_er
 	*key_r = bio_string(kb, true);
 	if (*cert_r == NULL || *key_r == NULL) {
 		free(*cert_r);
+		*cert_r = NULL;
 		pv_secret_free(key_r);
 		r = pv_fail(err, PV_ERR, "out of memory");
 		goto out;
