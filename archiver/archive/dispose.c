@@ -657,6 +657,20 @@ static int exec_id(struct db *db, const char *sql, int n_params, int64_t a, int6
 	return r < 0 ? r : PV_OK;
 }
 
+/* The one integer sql (one id parameter) selects; *v_r untouched when no row. */
+static int query_id(struct db *db, const char *sql, int64_t id, int64_t *v_r, struct pv_error *err)
+{
+	struct db_stmt *st;
+	int r = db_prepare(db, sql, &st, err);
+	if (r < 0)
+		return r;
+	db_bind_int64(st, 1, id);
+	if ((r = db_step(st, err)) == DB_ROW)
+		*v_r = db_column_int64(st, 0);
+	db_finalize(&st);
+	return r < 0 ? r : PV_OK;
+}
+
 /* Destroys the keys of buckets that hold nothing that outlives this
  * disposal, once their month is over. */
 static int destroy_buckets(struct archive *ar, int64_t disposal_id, int64_t now,
@@ -798,14 +812,8 @@ static int record_done(struct archive *ar, int64_t disposal_id, const struct don
 	 * resuming it meanwhile): under the writers' lock, only the first
 	 * records it done; the other's work was the same and idempotent. */
 	int64_t open_intent = 0;
-	struct db_stmt *q;
-	if ((r = db_prepare(db, "SELECT count(*) FROM disposals WHERE id = ? AND state = 'intent'",
-			    &q, err)) == PV_OK) {
-		db_bind_int64(q, 1, disposal_id);
-		if ((r = db_step(q, err)) == DB_ROW)
-			open_intent = db_column_int64(q, 0), r = PV_OK;
-		db_finalize(&q);
-	}
+	r = query_id(db, "SELECT count(*) FROM disposals WHERE id = ? AND state = 'intent'",
+		     disposal_id, &open_intent, err);
 	if (r == PV_OK && open_intent == 0) {
 		db_rollback(db);
 		goto out;
@@ -927,16 +935,9 @@ static int find_spared(struct db *db, int64_t disposal_id, struct spared **v_r, 
 	*n_r = 0;
 	if (r == PV_ENOTFOUND)
 		r = PV_OK;
-	if (r < 0 || (r = db_prepare(db, "SELECT policy_version FROM disposals WHERE id = ?", &st,
-				     err)) < 0)
-		return r;
-	db_bind_int64(st, 1, disposal_id);
-	if ((rc = db_step(st, err)) == DB_ROW)
-		intent_policy = db_column_int64(st, 0);
-	db_finalize(&st);
-	if (rc < 0)
-		return rc;
-	if ((r = db_prepare(db, "SELECT i.message_id, (SELECT min(hm.hold_id) FROM hold_members hm"
+	if (r < 0 || (r = query_id(db, "SELECT policy_version FROM disposals WHERE id = ?",
+				   disposal_id, &intent_policy, err)) < 0 ||
+	    (r = db_prepare(db, "SELECT i.message_id, (SELECT min(hm.hold_id) FROM hold_members hm"
 				" JOIN holds h ON h.id = hm.hold_id WHERE hm.message_id = i.message_id"
 				" AND h.released_at IS NULL) FROM disposal_items i JOIN messages m ON"
 				" m.id = i.message_id WHERE i.disposal_id = ? AND m.disposed_at IS NULL"
