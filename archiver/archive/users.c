@@ -26,8 +26,8 @@ static int admins_can_sign_in(struct db *db, struct pv_error *err)
 		return r;
 	if (n == 0)
 		return pv_fail(err, PV_EEXISTS, "admins must use a second factor and no admin would "
-			       "have one enrolled: every admin would be locked out (enrol one "
-			       "first)");
+			       "have one enrolled (set up your own first: Your account, Second "
+			       "factor)");
 	return PV_OK;
 }
 
@@ -109,18 +109,28 @@ int archive_user_independent(struct archive *ar, const char *name, const char *p
 	return r;
 }
 
-int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
-		     const char *password, bool replace, bool *changed_r, struct pv_error *err)
+/* Whether actor setting name's password makes it one-time: asked for, or
+ * a web user setting another's (archive_user_add). */
+static bool password_once(const char *actor, const char *name, bool one_time)
 {
-	bool changed = false;
+	return one_time || (strncmp(actor, "web:", 4) == 0 && strcmp(actor + 4, name) != 0);
+}
+
+int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
+		     const char *password, bool replace, bool one_time, bool *changed_r,
+		     struct pv_error *err)
+{
+	bool changed = false, once = password_once(actor, name, one_time);
 	int r;
 	if ((r = user_validate(name, role, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_set(ar->cat->conn, name, role, password, replace, pv_clock_now(), &changed,
 			  err)) < 0 ||
+	    (r = user_set_password_once(ar->cat->conn, name, once, err)) < 0 ||
 	    (r = vouch(ar, actor, name, err)) < 0 || (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, changed ? AUDIT_USER_CHANGE : AUDIT_USER_ADD, "ok", NULL,
-				err, "user=%s role=%s", name, role)) < 0 ||
+				err, "user=%s role=%s%s", name, role,
+				once ? " password=one-time" : "")) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	if (r == PV_OK && changed_r != NULL)
@@ -155,15 +165,17 @@ int archive_user_get(struct archive *ar, const char *name, struct user *u_r,
 }
 
 int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
-			const char *password, struct pv_error *err)
+			const char *password, bool one_time, struct pv_error *err)
 {
+	bool once = password_once(actor, name, one_time);
 	int r;
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_set_password(ar->cat->conn, name, password, pv_clock_now(), err)) < 0 ||
+	    (r = user_set_password_once(ar->cat->conn, name, once, err)) < 0 ||
 	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
-				"user=%s password=changed", name)) < 0 ||
+				"user=%s password=%s", name, once ? "one-time" : "changed")) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	return r;
@@ -220,6 +232,61 @@ int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *n
 	} else {
 		totp_base32(secret, sizeof(secret), e_r->secret);
 		enrolment_uri(name, e_r);
+	}
+	sodium_memzero(secret, sizeof(secret));
+	return r;
+}
+
+int archive_user_totp_begin(struct archive *ar, const char *actor, const char *name,
+			    struct archive_totp_enrolment *e_r, struct pv_error *err)
+{
+	unsigned char secret[TOTP_SECRET_BYTES];
+	int r;
+	memset(e_r, 0, sizeof(*e_r));
+	if ((r = catalog_begin(ar->cat, err)) < 0)
+		return r;
+	if ((r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
+				"user=%s totp=setting-up", name)) < 0 ||
+	    (r = user_totp_begin(ar->cat->conn, ar->kr, name, secret, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0) {
+		catalog_rollback(ar->cat);
+	} else {
+		totp_base32(secret, sizeof(secret), e_r->secret);
+		enrolment_uri(name, e_r);
+	}
+	sodium_memzero(secret, sizeof(secret));
+	return r;
+}
+
+int archive_user_totp_confirm(struct archive *ar, const char *actor, const char *name,
+			      const char *code, struct pv_error *err)
+{
+	unsigned char secret[TOTP_SECRET_BYTES];
+	bool pending = false;
+	uint64_t last = 0, step = 0;
+	struct user u;
+	int r;
+	if ((r = user_get(ar->cat->conn, name, &u, err)) < 0 ||
+	    (r = user_totp_pending_get(ar->cat->conn, ar->kr, u.id, &pending, secret, &last,
+				       err)) < 0)
+		return r;
+	if (!pending)
+		return pv_fail(err, PV_ENOTFOUND, "no second factor is being set up for %s", name);
+	if (code != NULL)
+		step = totp_verify(secret, sizeof(secret), code, pv_clock_now(), last);
+	if (step == 0) {
+		sodium_memzero(secret, sizeof(secret));
+		return pv_fail(err, PV_EAUTH, "wrong or used one-time code");
+	}
+	if ((r = catalog_begin(ar->cat, err)) == PV_OK) {
+		/* The step first: a concurrent confirmation with the same code
+		 * finds it taken (PV_EAUTH). */
+		if ((r = user_totp_claim_step(ar->cat->conn, u.id, step, err)) < 0 ||
+		    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
+					"user=%s totp=enrolled", name)) < 0 ||
+		    (r = user_totp_confirm(ar->cat->conn, ar->kr, u.id, secret, err)) < 0 ||
+		    (r = catalog_commit(ar->cat, err)) < 0)
+			catalog_rollback(ar->cat);
 	}
 	sodium_memzero(secret, sizeof(secret));
 	return r;

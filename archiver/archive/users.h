@@ -18,10 +18,18 @@
 /* Adds user name with role and password (user_validate checks both name
  * and role first), or, when an active user has the name and replace is
  * set, changes its role and password. Audited as "user-add" or
- * "user-change" ("user=NAME role=ROLE"); *changed_r (may be NULL) says
- * which. The password is only hashed; the caller wipes its copy. */
+ * "user-change" ("user=NAME role=ROLE", " password=one-time" after it when
+ * so); *changed_r (may be NULL) says which. The password is only hashed;
+ * the caller wipes its copy.
+ *
+ * A password set by a web user for another is always one-time: it signs
+ * in once, with a new password of the user's own choosing (nobody else
+ * then knows it: an admin cannot read mail as a legal user without
+ * taking their password away, which they notice). one_time asks for it
+ * from the command line too. */
 int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
-		     const char *password, bool replace, bool *changed_r, struct pv_error *err);
+		     const char *password, bool replace, bool one_time, bool *changed_r,
+		     struct pv_error *err);
 
 /* Retires the active user name ("user-remove"); PV_ENOTFOUND if none. */
 int archive_user_remove(struct archive *ar, const char *actor, const char *name,
@@ -46,10 +54,11 @@ int archive_user_get(struct archive *ar, const char *name, struct user *u_r,
 		     struct pv_error *err);
 
 /* A new password for the active user name ("user-change", "user=NAME
- * password=changed"); ends their web sessions. PV_ENOTFOUND, or PV_EUSAGE
- * for a password shorter than USER_PASSWORD_MIN. */
+ * password=changed", or password=one-time as archive_user_add says); ends
+ * their web sessions. PV_ENOTFOUND, or PV_EUSAGE for a password
+ * user_password_check refuses. */
 int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
-			const char *password, struct pv_error *err);
+			const char *password, bool one_time, struct pv_error *err);
 
 /* A new role for the active user name ("user-change", "user=NAME
  * role=ROLE"); ends their web sessions. PV_ENOTFOUND, PV_EUSAGE. */
@@ -67,11 +76,27 @@ struct archive_totp_enrolment {
 void archive_totp_enrolment_wipe(struct archive_totp_enrolment *e);
 
 /* Gives the active user name a fresh second factor, replacing any
- * ("user-change", "user=NAME totp=enrolled"); *e_r gets it. PV_ENOTFOUND. */
+ * ("user-change", "user=NAME totp=enrolled"); *e_r gets it. PV_ENOTFOUND.
+ * The command line's (root holds every key anyway); the web has only the
+ * user's own set-up below. */
 int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *name,
 			    struct archive_totp_enrolment *e_r, struct pv_error *err);
-/* Removes it ("user-change", "user=NAME totp=removed"); PV_ENOTFOUND when
- * the user has none. */
+
+/* A second factor set up by its user (user_totp.h): a fresh secret kept
+ * aside for active user name, shown once in *e_r ("user-change",
+ * "user=NAME totp=setting-up"); any enrolled one stays in force until
+ * archive_user_totp_confirm. */
+int archive_user_totp_begin(struct archive *ar, const char *actor, const char *name,
+			    struct archive_totp_enrolment *e_r, struct pv_error *err);
+/* code, from the secret being set up, makes it name's second factor
+ * ("user-change", "user=NAME totp=enrolled"; the code's step is used up).
+ * PV_EAUTH for a wrong or used code, PV_ENOTFOUND when nothing is being
+ * set up. */
+int archive_user_totp_confirm(struct archive *ar, const char *actor, const char *name,
+			      const char *code, struct pv_error *err);
+/* Removes it, and one being set up ("user-change", "user=NAME
+ * totp=removed"): the user sets up a new one at their next sign-in when
+ * their role needs one. PV_ENOTFOUND when the user has neither. */
 int archive_user_totp_remove(struct archive *ar, const char *actor, const char *name,
 			     struct pv_error *err);
 

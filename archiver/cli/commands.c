@@ -242,14 +242,19 @@ static const struct cli_command commands[] = {
 	 cli_approvals},
 	{"user", "add, change, list or remove web users",
 	 "popvault user add NAME --role admin|legal|compliance --password-file F [--replace]\n"
-	 "       popvault user passwd NAME --password-file F\n"
+	 "                 [--one-time]\n"
+	 "       popvault user passwd NAME --password-file F [--one-time]\n"
 	 "       popvault user totp NAME [--remove]\n"
 	 "       popvault user require-totp [ROLE,ROLE...|none]\n"
 	 "       popvault user list|remove NAME\n"
-	 "  Passwords (at least 12 characters) are kept only as Argon2id hashes;\n"
-	 "  --replace changes an existing user's role and password; a new role or\n"
-	 "  password ends the user's web sessions. totp enrols a second factor (RFC\n"
-	 "  6238: prints the otpauth:// URI and the secret for an authenticator app);\n"
+	 "  Passwords (at least 12 characters, 5 of them different, not holding the\n"
+	 "  user's name) are kept only as Argon2id hashes; --replace changes an\n"
+	 "  existing user's role and password; a new role or password ends the\n"
+	 "  user's web sessions. --one-time: the password signs in once, with a new\n"
+	 "  one of the user's choosing (always so when an admin sets it in the web).\n"
+	 "  totp enrols a second factor (RFC 6238: prints the otpauth:// URI and the\n"
+	 "  secret for an authenticator app; in the web users set up their own);\n"
+	 "  --remove takes it away (they set up a new one at their next sign-in).\n"
 	 "  require-totp names the roles that must use one (without ROLES: shows\n"
 	 "  them). All audited.\n",
 	 cli_user},

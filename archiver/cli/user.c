@@ -1,4 +1,5 @@
-/* popvault user add NAME --role R --password-file F [--replace] | user list | user remove NAME */
+/* popvault user add NAME --role R --password-file F [--replace] [--one-time] | user list |
+ * user remove NAME */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,11 +22,17 @@ static int print_user(void *ctx, const struct user *u)
 	if (st->json) {
 		printf("%s{\"name\": ", st->n ? ", " : "");
 		json_print_str(stdout, u->name);
-		printf(", \"role\": \"%s\", \"since\": \"%s\"}", u->role, t);
+		printf(", \"role\": \"%s\", \"since\": \"%s\", \"totp\": %s, \"totp_pending\": %s,"
+		       " \"password_once\": %s}",
+		       u->role, t, u->totp ? "true" : "false", u->totp_pending ? "true" : "false",
+		       u->password_once ? "true" : "false");
 	} else {
+		const char *second = u->totp ? "yes" : u->totp_pending ? "setting-up" : "no";
 		if (st->n == 0)
-			printf("%-32s %-11s %s\n", "NAME", "ROLE", "SINCE");
-		printf("%-32s %-11s %s\n", u->name, u->role, t);
+			printf("%-32s %-11s %-20s %-10s %s\n", "NAME", "ROLE", "SINCE", "TOTP",
+			       "PASSWORD");
+		printf("%-32s %-11s %-20s %-10s %s\n", u->name, u->role, t, second,
+		       u->password_once ? "one-time" : "own");
 	}
 	st->n++;
 	return PV_OK;
@@ -48,7 +55,7 @@ static int user_add(struct cli_ctx *ctx, struct archive *ar, const struct cli_ar
 	    (r = pv_read_secret_file(pwfile, &password, err)) < 0)
 		return r;
 	r = archive_user_add(ar, ctx->actor, name, role, password, cli_opt(args, "replace") != NULL,
-			     &changed, err);
+			     cli_opt(args, "one-time") != NULL, &changed, err);
 	pv_secret_free(&password);
 	if (r == PV_OK)
 		printf("user %s %s (role %s)\n", name, changed ? "changed" : "added", role);
@@ -69,8 +76,9 @@ static int user_remove(struct cli_ctx *ctx, struct archive *ar, const struct cli
 int cli_user(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 {
 	struct cli_opt opts[] = {{"role", CLI_VALUE, NULL}, {"password-file", CLI_VALUE, NULL},
-				 {"replace", CLI_FLAG, NULL}, {"remove", CLI_FLAG, NULL}};
-	struct cli_args args = {opts, 4, {0}, 0, false};
+				 {"replace", CLI_FLAG, NULL}, {"remove", CLI_FLAG, NULL},
+				 {"one-time", CLI_FLAG, NULL}};
+	struct cli_args args = {opts, 5, {0}, 0, false};
 	const struct cli_command *cmd = cli_find_command("user");
 	struct archive *ar = NULL;
 	int r;

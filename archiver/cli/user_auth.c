@@ -1,4 +1,4 @@
-/* popvault user passwd NAME --password-file F
+/* popvault user passwd NAME --password-file F [--one-time]
  *              user totp NAME [--remove]
  *              user require-totp [ROLE,ROLE...|none]
  * How web users sign in (archiver/http/auth.h): passwords, the TOTP
@@ -23,10 +23,12 @@ static int user_passwd(struct cli_ctx *ctx, struct archive *ar, const struct cli
 		return pv_fail(err, PV_EUSAGE, "user passwd needs NAME and --password-file");
 	if ((r = pv_read_secret_file(pwfile, &password, err)) < 0)
 		return r;
-	r = archive_user_passwd(ar, ctx->actor, args->pos[1], password, err);
+	bool once = cli_opt(args, "one-time") != NULL;
+	r = archive_user_passwd(ar, ctx->actor, args->pos[1], password, once, err);
 	pv_secret_free(&password);
 	if (r == PV_OK)
-		printf("password of %s changed; their web sessions are ended\n", args->pos[1]);
+		printf("password of %s changed%s; their web sessions are ended\n", args->pos[1],
+		       once ? " (one-time: they choose their own at their next sign-in)" : "");
 	return r;
 }
 

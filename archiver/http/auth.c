@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "archiver/archive/audit_hook.h"
+#include "archiver/archive/users.h"
 #include "archiver/http/app.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
@@ -189,6 +190,20 @@ static enum auth_outcome check_totp(struct http_request *rq, const struct user *
 	if (user_totp_role_required(db, u->role, &required, &rq->err) < 0 ||
 	    user_totp_get(db, rq->ar->kr, u->id, &enrolled, secret, &last, &rq->err) < 0)
 		return AUTH_FAILED;
+	if (!enrolled && code != NULL && code[0] != '\0') {
+		/* The code of one being set up enrols it. */
+		char actor[AUDIT_ACTOR_MAX + 1];
+		snprintf(actor, sizeof(actor), "web:%s", u->name);
+		int r = archive_user_totp_confirm(rq->ar, actor, u->name, code, &rq->err);
+		if (r == PV_EAUTH) {
+			pv_error_clear(&rq->err);
+			return refuse(rq, u->name, true, "denied: wrong or used one-time code",
+				      AUTH_DENIED, true);
+		}
+		if (r != PV_ENOTFOUND)
+			return r < 0 ? AUTH_FAILED : AUTH_OK;
+		pv_error_clear(&rq->err); /* nothing being set up: as without a code */
+	}
 	if (!enrolled && !required)
 		return AUTH_OK;
 	if (!enrolled)
@@ -317,19 +332,70 @@ static void forget_failures(struct http_request *rq, const char *user)
 	ratelimit_forget(rq->app->fail_user, user_key);
 }
 
+/* new_password for u, checked before anything is used up (a code's step). */
+static enum auth_outcome check_new_password(struct http_request *rq, const struct user *u,
+					    const char *password, const char *new_password)
+{
+	if (new_password == NULL) {
+		if (!u->password_once)
+			return AUTH_OK;
+		return refuse(rq, u->name, true, "denied: a one-time password, no new one with it",
+			      AUTH_PASSWORD_ONCE, false);
+	}
+	if (strcmp(new_password, password) == 0) {
+		pv_fail(&rq->err, PV_EUSAGE, "the new password must differ from the %s one",
+			u->password_once ? "one-time" : "current");
+		return AUTH_BAD_NEW_PASSWORD;
+	}
+	return user_password_check(u->name, new_password, &rq->err) < 0 ? AUTH_BAD_NEW_PASSWORD
+									: AUTH_OK;
+}
+
 enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const char *password,
-			       const char *totp, unsigned char token_r[SESSION_TOKEN_BYTES],
-			       int64_t *retry_after_r)
+			       const char *totp, const char *new_password,
+			       unsigned char token_r[SESSION_TOKEN_BYTES], int64_t *retry_after_r)
 {
 	struct user u;
 	enum auth_outcome out;
 	if ((out = check_password(rq, user, password, "denied: wrong user name or password", &u,
 				  retry_after_r)) != AUTH_OK ||
+	    (out = check_new_password(rq, &u, password, new_password)) != AUTH_OK ||
 	    (out = check_totp(rq, &u, totp)) != AUTH_OK)
 		return out;
+	if (new_password != NULL) {
+		/* The user's own change (it ends their other sessions); the
+		 * session opens under the user as it is then. */
+		char actor[AUDIT_ACTOR_MAX + 1];
+		snprintf(actor, sizeof(actor), "web:%s", u.name);
+		if (archive_user_passwd(rq->ar, actor, u.name, new_password, false, &rq->err) < 0 ||
+		    user_get(rq->ar->cat->conn, u.name, &u, &rq->err) < 0)
+			return AUTH_FAILED;
+	}
 	if ((out = open_session(rq, &u, token_r)) == AUTH_OK)
 		forget_failures(rq, user);
 	return out;
+}
+
+enum auth_outcome auth_begin_totp(struct http_request *rq, const char *user, const char *password,
+				  struct archive_totp_enrolment *e_r, int64_t *retry_after_r)
+{
+	struct user u;
+	char actor[AUDIT_ACTOR_MAX + 1];
+	/* The name's failures are not forgotten here: a known password must
+	 * not reset the count of wrong codes. */
+	enum auth_outcome out = check_password(rq, user, password,
+					       "denied: wrong user name or password (second factor"
+					       " set-up)",
+					       &u, retry_after_r);
+	if (out != AUTH_OK)
+		return out;
+	if (user_get(rq->ar->cat->conn, u.name, &u, &rq->err) < 0)
+		return AUTH_FAILED;
+	if (u.totp)
+		return AUTH_HAS_TOTP;
+	snprintf(actor, sizeof(actor), "web:%s", u.name);
+	return archive_user_totp_begin(rq->ar, actor, u.name, e_r, &rq->err) < 0 ? AUTH_FAILED
+										 : AUTH_OK;
 }
 
 enum auth_outcome auth_recheck_password(struct http_request *rq, const char *password,

@@ -21,7 +21,12 @@ enum auth_outcome {
 	AUTH_DENIED,          /* wrong name or password, or a wrong or used code */
 	AUTH_TOTP_NEEDED,     /* password right; a TOTP code must come with it */
 	AUTH_TOTP_UNENROLLED, /* password right; the role needs a second factor
-			       * the user does not have */
+			       * the user does not have: they set one up
+			       * (auth_begin_totp), then sign in with a code */
+	AUTH_PASSWORD_ONCE,   /* password right but one-time: a new one must
+			       * come with it */
+	AUTH_BAD_NEW_PASSWORD, /* the new password is refused: rq->err says why */
+	AUTH_HAS_TOTP,        /* auth_begin_totp: a second factor is enrolled */
 	AUTH_THROTTLED,       /* too many failures: *retry_after_r seconds */
 	AUTH_BUSY,            /* every Argon2id slot taken: retry in *retry_after_r */
 	AUTH_FAILED,          /* storage or audit failure: rq->err; nobody signed in */
@@ -31,10 +36,23 @@ enum auth_outcome {
  * request's cookie, if any, is ended: no fixation), its token in token_r
  * for the cookie, rq->session set. A wrong password and an unknown user
  * take the same work and give the same outcome. Failures count against
- * the user name and the address (ratelimit.h). totp may be NULL. */
+ * the user name and the address (ratelimit.h). totp may be NULL: the code
+ * of the second factor, or, for a user without one, of the one they are
+ * setting up (which it then enrols). new_password may be NULL: the user's
+ * own password from now on, which a one-time password needs (set once
+ * the rest is right, audited as their own change). */
 enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const char *password,
-			       const char *totp, unsigned char token_r[SESSION_TOKEN_BYTES],
-			       int64_t *retry_after_r);
+			       const char *totp, const char *new_password,
+			       unsigned char token_r[SESSION_TOKEN_BYTES], int64_t *retry_after_r);
+
+/* Before signing in, a user without a second factor sets one up: their
+ * password as for a sign-in (throttled, counted, audited when wrong),
+ * then a secret kept aside, shown once in *e_r. AUTH_HAS_TOTP when one is
+ * enrolled (it is replaced signed in, with a code: never by a password
+ * alone). */
+struct archive_totp_enrolment;
+enum auth_outcome auth_begin_totp(struct http_request *rq, const char *user, const char *password,
+				  struct archive_totp_enrolment *e_r, int64_t *retry_after_r);
 
 /* The signed-in user's own password once more (changing it asks for it):
  * AUTH_OK, or AUTH_DENIED (counted and audited as a failed sign-in),

@@ -1,6 +1,8 @@
-/* Web users (admin): list, add, change role or password, remove, TOTP
- * enrolment, and the roles that must use TOTP. Each change is one audited
- * operation of archiver/archive/users.h, the same the CLI calls. */
+/* Web users (admin): list, add, change role or password (one-time: the
+ * user chooses their own at sign-in), remove, take a second factor away
+ * (never see one: users set up their own), and the roles that must use
+ * TOTP. Each change is one audited operation of archiver/archive/users.h,
+ * the same the CLI calls. */
 #include <string.h>
 
 #include "archiver/archive/users.h"
@@ -8,8 +10,9 @@
 
 static json_t *user_json(const struct user *u)
 {
-	return json_pack("{s:s, s:s, s:b, s:o, s:o}", "name", u->name, "role", u->role, "totp",
-			 u->totp, "created", h_json_time(u->created_at), "changed",
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o}", "name", u->name, "role", u->role,
+			 "totp", u->totp, "totp_pending", u->totp_pending, "password_once",
+			 u->password_once, "created", h_json_time(u->created_at), "changed",
 			 h_json_time(u->changed_at));
 }
 
@@ -51,8 +54,8 @@ int h_users_add(struct http_request *rq, struct http_response *rs)
 	if (archive_user_get(rq->ar, name, &u, &rq->err) == PV_OK)
 		return http_reply_error(rs, 409, "conflict", "a user named '%s' exists", name);
 	pv_error_clear(&rq->err);
-	if ((r = archive_user_add(rq->ar, rq->actor, name, role, password, false, NULL, &rq->err)) <
-	    0)
+	if ((r = archive_user_add(rq->ar, rq->actor, name, role, password, false, true, NULL,
+				  &rq->err)) < 0)
 		return r;
 	return reply_user(rq, rs, 201, name);
 }
@@ -82,7 +85,7 @@ int h_users_edit(struct http_request *rq, struct http_response *rs)
 	if (password != NULL && is_self(rq))
 		return http_reply_error(rs, 409, "conflict", "change your own password with your "
 					"current one (Change password)");
-	if (password != NULL && (r = archive_user_passwd(rq->ar, rq->actor, name, password,
+	if (password != NULL && (r = archive_user_passwd(rq->ar, rq->actor, name, password, true,
 							 &rq->err)) < 0)
 		return r;
 	if (role != NULL && strcmp(role, u.role) != 0 &&
@@ -99,17 +102,6 @@ int h_users_remove(struct http_request *rq, struct http_response *rs)
 	if ((r = archive_user_remove(rq->ar, rq->actor, rq->params[0], &rq->err)) < 0)
 		return r;
 	return http_reply_json(rs, 200, json_pack("{s:s}", "removed", rq->params[0]));
-}
-
-int h_users_totp_enrol(struct http_request *rq, struct http_response *rs)
-{
-	struct archive_totp_enrolment e;
-	int r = archive_user_totp_enrol(rq->ar, rq->actor, rq->params[0], &e, &rq->err);
-	if (r == PV_OK)
-		r = http_reply_json(rs, 201, json_pack("{s:s, s:s, s:s}", "user", rq->params[0],
-						       "uri", e.uri, "secret", e.secret));
-	archive_totp_enrolment_wipe(&e);
-	return r;
 }
 
 int h_users_totp_remove(struct http_request *rq, struct http_response *rs)

@@ -6,11 +6,15 @@
 
 #include "archiver/http/http.h"
 
-/* h_session.c: POST and DELETE /api/v1/session, GET /api/v1/me */
+/* h_session.c: POST and DELETE /api/v1/session, GET /api/v1/me, setting up
+ * one's own second factor */
 int h_session_create(struct http_request *rq, struct http_response *rs);
 int h_session_delete(struct http_request *rq, struct http_response *rs);
 int h_me(struct http_request *rq, struct http_response *rs);
 int h_me_password(struct http_request *rq, struct http_response *rs);
+int h_session_totp(struct http_request *rq, struct http_response *rs);
+int h_me_totp_begin(struct http_request *rq, struct http_response *rs);
+int h_me_totp_confirm(struct http_request *rq, struct http_response *rs);
 
 /* h_system.c: GET /healthz, GET /api/v1/checkpoints */
 int h_healthz(struct http_request *rq, struct http_response *rs);
@@ -36,7 +40,6 @@ int h_users_list(struct http_request *rq, struct http_response *rs);
 int h_users_add(struct http_request *rq, struct http_response *rs);
 int h_users_edit(struct http_request *rq, struct http_response *rs);
 int h_users_remove(struct http_request *rq, struct http_response *rs);
-int h_users_totp_enrol(struct http_request *rq, struct http_response *rs);
 int h_users_totp_remove(struct http_request *rq, struct http_response *rs);
 int h_settings_totp_get(struct http_request *rq, struct http_response *rs);
 int h_settings_totp_set(struct http_request *rq, struct http_response *rs);

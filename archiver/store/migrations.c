@@ -521,6 +521,14 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE users ADD COLUMN vouched_by TEXT;\n"
 	"ALTER TABLE hold_members ADD COLUMN added_seq INTEGER;\n",
 	},
+	/* 21: a password set by someone else signs in once, to choose one's
+	 * own (password_once); a second factor being set up by its user,
+	 * sealed like totp_secret, until a code from it is shown
+	 * (archiver/store/user_totp.h). Users before it keep their passwords. */
+	{
+	"ALTER TABLE users ADD COLUMN password_once INTEGER NOT NULL DEFAULT 0;\n"
+	"ALTER TABLE users ADD COLUMN totp_pending BLOB;\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

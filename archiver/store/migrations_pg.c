@@ -440,6 +440,11 @@ static const char *const pg_catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE users ADD COLUMN vouched_by text;\n"
 	"ALTER TABLE hold_members ADD COLUMN added_seq bigint;\n",
 	},
+	/* 21: a one-time password; a second factor being set up */
+	{
+	"ALTER TABLE users ADD COLUMN password_once bigint NOT NULL DEFAULT 0;\n"
+	"ALTER TABLE users ADD COLUMN totp_pending bytea;\n",
+	},
 };
 
 const struct migration_set migrations_catalog_pg = {

@@ -15,14 +15,25 @@
 
 static const char *const roles[] = {"admin", "legal", "compliance"};
 
-/* Seals hex bound to user (id, name). */
-static int seal_for(struct keyring *kr, int64_t id, const char *name, const char *hex,
-		    unsigned char **sealed_r, size_t *len_r, struct pv_error *err)
+/* What a sealed secret is bound to besides its user: in force, or being
+ * set up (moved from one column to the other it does not open). */
+#define AD_ENROLLED "user totp"
+#define AD_PENDING "user totp pending"
+
+/* Seals hex bound to user (id, name) and use. */
+static int seal_as(struct keyring *kr, const char *use, int64_t id, const char *name,
+		   const char *hex, unsigned char **sealed_r, size_t *len_r, struct pv_error *err)
 {
 	char ids[24];
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	const char *ad[] = {"user totp", ids, name};
+	const char *ad[] = {use, ids, name};
 	return keyring_seal_secret(kr, ad, 3, hex, sealed_r, len_r, err);
+}
+
+static int seal_for(struct keyring *kr, int64_t id, const char *name, const char *hex,
+		    unsigned char **sealed_r, size_t *len_r, struct pv_error *err)
+{
+	return seal_as(kr, AD_ENROLLED, id, name, hex, sealed_r, len_r, err);
 }
 
 /* Steps a statement that returns no row and finalizes it; *changes_r
@@ -48,27 +59,81 @@ static int store_sealed(struct db *db, int64_t id, const unsigned char *sealed, 
 	return run(&st, &changed, err);
 }
 
-int user_totp_enrol(struct db *db, struct keyring *kr, const char *name,
-		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
+/* secret sealed for user (id, name) into column `use` names: the second
+ * factor in force (totp_secret, and then nothing is being set up) or the
+ * one being set up (totp_pending). */
+static int store_secret(struct db *db, struct keyring *kr, const char *use, int64_t id,
+			const char *name, const unsigned char secret[TOTP_SECRET_BYTES],
+			struct pv_error *err)
 {
 	char hex[2 * TOTP_SECRET_BYTES + 1];
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
-	struct user u;
+	bool pending = strcmp(use, AD_PENDING) == 0;
+	struct db_stmt *st;
+	int64_t changed;
 	int r;
 
+	pv_hex(secret, TOTP_SECRET_BYTES, hex);
+	r = seal_as(kr, use, id, name, hex, &sealed, &sealed_len, err);
+	sodium_memzero(hex, sizeof(hex));
+	if (r == PV_OK &&
+	    (r = db_prepare(db, pending ? "UPDATE users SET totp_pending = ? WHERE id = ?"
+					: "UPDATE users SET totp_secret = ?, totp_pending = NULL"
+					  " WHERE id = ?",
+			    &st, err)) == PV_OK) {
+		db_bind_blob(st, 1, sealed, sealed_len);
+		db_bind_int64(st, 2, id);
+		r = run(&st, &changed, err);
+	}
+	free(sealed);
+	return r;
+}
+
+/* A fresh secret for active user name, stored as `use` says. */
+static int fresh_secret(struct db *db, struct keyring *kr, const char *use, const char *name,
+			unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
+{
+	struct user u;
+	int r;
 	if ((r = user_get(db, name, &u, err)) < 0)
 		return r;
 	randombytes_buf(secret_r, TOTP_SECRET_BYTES);
-	pv_hex(secret_r, TOTP_SECRET_BYTES, hex);
-	r = seal_for(kr, u.id, name, hex, &sealed, &sealed_len, err);
-	sodium_memzero(hex, sizeof(hex));
-	if (r == PV_OK)
-		r = store_sealed(db, u.id, sealed, sealed_len, err);
-	free(sealed);
-	if (r < 0)
+	if ((r = store_secret(db, kr, use, u.id, name, secret_r, err)) < 0)
 		sodium_memzero(secret_r, TOTP_SECRET_BYTES);
 	return r;
+}
+
+int user_totp_enrol(struct db *db, struct keyring *kr, const char *name,
+		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
+{
+	return fresh_secret(db, kr, AD_ENROLLED, name, secret_r, err);
+}
+
+int user_totp_begin(struct db *db, struct keyring *kr, const char *name,
+		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
+{
+	return fresh_secret(db, kr, AD_PENDING, name, secret_r, err);
+}
+
+int user_totp_confirm(struct db *db, struct keyring *kr, int64_t user_id,
+		      const unsigned char secret[TOTP_SECRET_BYTES], struct pv_error *err)
+{
+	struct db_stmt *st;
+	char name[USER_NAME_MAX + 1] = "";
+	int r = db_prepare(db, "SELECT name FROM users WHERE id = ? AND removed_at IS NULL", &st,
+			   err);
+	if (r < 0)
+		return r;
+	db_bind_int64(st, 1, user_id);
+	if ((r = db_step(st, err)) == DB_ROW)
+		snprintf(name, sizeof(name), "%s", db_column_text(st, 0));
+	db_finalize(&st);
+	if (r < 0)
+		return r;
+	if (name[0] == '\0')
+		return pv_fail(err, PV_ENOTFOUND, "no such user");
+	return store_secret(db, kr, AD_ENROLLED, user_id, name, secret, err);
 }
 
 int user_totp_upgrade_secrets(struct db *db, struct keyring *kr, int *changed_r,
@@ -108,8 +173,9 @@ int user_totp_remove(struct db *db, const char *name, struct pv_error *err)
 {
 	struct db_stmt *st;
 	int64_t changed;
-	int r = db_prepare(db, "UPDATE users SET totp_secret = NULL WHERE name = ?"
-			       " AND removed_at IS NULL AND totp_secret IS NOT NULL", &st, err);
+	int r = db_prepare(db, "UPDATE users SET totp_secret = NULL, totp_pending = NULL"
+			       " WHERE name = ? AND removed_at IS NULL AND (totp_secret IS NOT NULL"
+			       " OR totp_pending IS NOT NULL)", &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, name, -1);
@@ -118,18 +184,24 @@ int user_totp_remove(struct db *db, const char *name, struct pv_error *err)
 	return r;
 }
 
-int user_totp_get(struct db *db, struct keyring *kr, int64_t user_id, bool *enrolled_r,
-		  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
-		  struct pv_error *err)
+/* user_id's secret in column `use` names (AD_ENROLLED: totp_secret,
+ * AD_PENDING: totp_pending): *found_r, the secret, the last step taken. */
+static int open_column(struct db *db, struct keyring *kr, const char *use, int64_t user_id,
+		       bool *found_r, unsigned char secret_r[TOTP_SECRET_BYTES],
+		       uint64_t *last_step_r, struct pv_error *err)
 {
+	bool pending = strcmp(use, AD_PENDING) == 0;
 	struct db_stmt *st;
 	char *hex = NULL;
-	int r = db_prepare(db, "SELECT totp_secret, totp_last_step, name FROM users"
-			       " WHERE id = ?", &st, err);
+	int r = db_prepare(db, pending ? "SELECT totp_pending, totp_last_step, name FROM users"
+					 " WHERE id = ?"
+				       : "SELECT totp_secret, totp_last_step, name FROM users"
+					 " WHERE id = ?",
+			   &st, err);
 	if (r < 0)
 		return r;
 	db_bind_int64(st, 1, user_id);
-	*enrolled_r = false;
+	*found_r = false;
 	if ((r = db_step(st, err)) != DB_ROW) {
 		db_finalize(&st);
 		return r < 0 ? r : pv_fail(err, PV_ENOTFOUND, "no such user");
@@ -142,18 +214,33 @@ int user_totp_get(struct db *db, struct keyring *kr, int64_t user_id, bool *enro
 		const unsigned char *sealed = db_column_blob(st, 0, &len);
 		const char *name = db_column_text(st, 2);
 		snprintf(ids, sizeof(ids), "%lld", (long long)user_id);
-		const char *ad[] = {"user totp", ids, name};
+		const char *ad[] = {use, ids, name};
 		r = keyring_open_secret(kr, ad, 3, sealed, len, &hex, err);
 		if (r == PV_EINTEGRITY)
-			pv_error_prefix(err, "user %s: second factor", name);
+			pv_error_prefix(err, "user %s: second factor%s", name,
+					pending ? " being set up" : "");
 		if (r == PV_OK && (strlen(hex) != 2 * TOTP_SECRET_BYTES ||
 				   pv_unhex(hex, strlen(hex), secret_r, TOTP_SECRET_BYTES) != 0))
 			r = pv_fail(err, PV_EINTEGRITY, "a sealed TOTP secret is malformed");
-		*enrolled_r = r == PV_OK;
+		*found_r = r == PV_OK;
 		pv_secret_free(&hex);
 	}
 	db_finalize(&st);
 	return r;
+}
+
+int user_totp_get(struct db *db, struct keyring *kr, int64_t user_id, bool *enrolled_r,
+		  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
+		  struct pv_error *err)
+{
+	return open_column(db, kr, AD_ENROLLED, user_id, enrolled_r, secret_r, last_step_r, err);
+}
+
+int user_totp_pending_get(struct db *db, struct keyring *kr, int64_t user_id, bool *pending_r,
+			  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
+			  struct pv_error *err)
+{
+	return open_column(db, kr, AD_PENDING, user_id, pending_r, secret_r, last_step_r, err);
 }
 
 int user_totp_claim_step(struct db *db, int64_t user_id, uint64_t step, struct pv_error *err)

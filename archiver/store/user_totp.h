@@ -20,8 +20,28 @@
  * in secret_r to be shown once. PV_ENOTFOUND when there is no such user. */
 int user_totp_enrol(struct db *db, struct keyring *kr, const char *name,
 		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err);
-/* Removes the second factor of `name`; PV_ENOTFOUND when the user has none. */
+/* Removes the second factor of `name` (and one being set up);
+ * PV_ENOTFOUND when the user has neither. */
 int user_totp_remove(struct db *db, const char *name, struct pv_error *err);
+
+/* A second factor set up by its user, in two steps: begin gives active
+ * user `name` a fresh secret kept aside (sealed, bound to the user's row
+ * and to being set up), returned in secret_r to be shown once; any
+ * enrolled one stays in force. A code from it (the caller checks it
+ * against user_totp_pending_get's secret and claims its step) makes it
+ * the user's second factor: user_totp_confirm. Nobody but the user ever
+ * sees it. */
+int user_totp_begin(struct db *db, struct keyring *kr, const char *name,
+		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err);
+/* Whether user_id has a secret being set up; if so, it (wipe it after
+ * use) and the last step accepted (of either secret). */
+int user_totp_pending_get(struct db *db, struct keyring *kr, int64_t user_id, bool *pending_r,
+			  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
+			  struct pv_error *err) PV_WARN_UNUSED;
+/* secret (user_totp_pending_get's) becomes user_id's second factor,
+ * replacing any; nothing is left being set up. */
+int user_totp_confirm(struct db *db, struct keyring *kr, int64_t user_id,
+		      const unsigned char secret[TOTP_SECRET_BYTES], struct pv_error *err);
 
 /* Whether user_id has a second factor; if so its secret (wipe it after
  * use) and the last step accepted. */

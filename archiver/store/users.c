@@ -42,6 +42,29 @@ int user_validate(const char *name, const char *role, struct pv_error *err)
 	return pv_fail(err, PV_EUSAGE, "--role must be admin, legal or compliance");
 }
 
+int user_password_check(const char *name, const char *password, struct pv_error *err)
+{
+	static const char *const product = "popvault";
+	size_t n = strlen(password), distinct = 0;
+	bool seen[256] = {false};
+	if (n < USER_PASSWORD_MIN)
+		return pv_fail(err, PV_EUSAGE, "the password must have at least %d characters",
+			       USER_PASSWORD_MIN);
+	for (size_t i = 0; i < n; i++)
+		if (!seen[(unsigned char)password[i]]) {
+			seen[(unsigned char)password[i]] = true;
+			distinct++;
+		}
+	if (distinct < 5)
+		return pv_fail(err, PV_EUSAGE, "the password repeats too few characters (%zu different,"
+			       " at least 5)", distinct);
+	if ((strlen(name) >= 3 && strcasestr(password, name) != NULL) ||
+	    strcasestr(password, product) != NULL)
+		return pv_fail(err, PV_EUSAGE, "the password must not hold the user's name or '%s'",
+			       product);
+	return PV_OK;
+}
+
 /* The id of the active user name, 0 when there is none. */
 static int active_id(struct db *db, const char *name, int64_t *id_r, struct pv_error *err)
 {
@@ -76,9 +99,8 @@ int user_set(struct db *db, const char *name, const char *role, const char *pass
 	int64_t id = 0;
 	int r;
 
-	if (strlen(password) < USER_PASSWORD_MIN)
-		return pv_fail(err, PV_EUSAGE, "the password must have at least %d characters",
-			       USER_PASSWORD_MIN);
+	if ((r = user_password_check(name, password, err)) < 0)
+		return r;
 	if (crypto_pwhash_str(hash, password, strlen(password), USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
 		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
 	if ((r = active_id(db, name, &id, err)) < 0)
@@ -128,10 +150,20 @@ static void row_to_user(struct db_stmt *st, struct user *u)
 	snprintf(u->role, sizeof(u->role), "%s", role ? role : "");
 	u->created_at = db_column_int64(st, 3);
 	u->changed_at = db_column_int64(st, 4);
+	u->password_once = db_column_int64(st, 5) != 0;
 }
 
+/* row_to_user's columns; user_each and user_get add the second factor's. */
+#define USER_BASE_COLUMNS "id, name, role, created_at, coalesce(changed_at, 0), password_once"
 #define USER_COLUMNS \
-	"id, name, role, created_at, coalesce(changed_at, 0), totp_secret IS NOT NULL"
+	USER_BASE_COLUMNS ", totp_secret IS NOT NULL, totp_pending IS NOT NULL"
+
+static void row_to_user_totp(struct db_stmt *st, struct user *u)
+{
+	row_to_user(st, u);
+	u->totp = db_column_int64(st, 6) != 0;
+	u->totp_pending = db_column_int64(st, 7) != 0;
+}
 
 int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
 	      struct pv_error *err)
@@ -143,8 +175,7 @@ int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *c
 	if (r < 0)
 		return r;
 	while ((r = db_step(st, err)) == DB_ROW) {
-		row_to_user(st, &u);
-		u.totp = db_column_int64(st, 5) != 0;
+		row_to_user_totp(st, &u);
 		if ((r = fn(ctx, &u)) != 0)
 			break;
 	}
@@ -161,8 +192,7 @@ int user_get(struct db *db, const char *name, struct user *u_r, struct pv_error 
 		return r;
 	db_bind_text(st, 1, name, -1);
 	if ((r = db_step(st, err)) == DB_ROW) {
-		row_to_user(st, u_r);
-		u_r->totp = db_column_int64(st, 5) != 0;
+		row_to_user_totp(st, u_r);
 		r = PV_OK;
 	} else if (r == DB_DONE) {
 		r = pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
@@ -241,10 +271,8 @@ int user_set_password(struct db *db, const char *name, const char *password, int
 {
 	int64_t id = 0;
 	int r;
-	if (strlen(password) < USER_PASSWORD_MIN)
-		return pv_fail(err, PV_EUSAGE, "the password must have at least %d characters",
-			       USER_PASSWORD_MIN);
-	if ((r = active_id(db, name, &id, err)) < 0)
+	if ((r = user_password_check(name, password, err)) < 0 ||
+	    (r = active_id(db, name, &id, err)) < 0)
 		return r;
 	if (id == 0)
 		return pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
@@ -257,14 +285,13 @@ int user_check_password(struct db *db, const char *name, const char *password, s
 	char hash[crypto_pwhash_STRBYTES] = "";
 	struct db_stmt *st;
 	bool found = false;
-	int r = db_prepare(db, "SELECT id, name, role, created_at, coalesce(changed_at, 0),"
-			       " password_hash FROM users WHERE name = ? AND removed_at IS NULL",
-			   &st, err);
+	int r = db_prepare(db, "SELECT " USER_BASE_COLUMNS ", password_hash FROM users"
+			       " WHERE name = ? AND removed_at IS NULL", &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, name, -1);
 	if ((r = db_step(st, err)) == DB_ROW) {
-		const char *h = db_column_text(st, 5);
+		const char *h = db_column_text(st, 6);
 		row_to_user(st, u_r);
 		found = h != NULL && strlen(h) < sizeof(hash);
 		if (found)
@@ -292,6 +319,18 @@ int user_check_password(struct db *db, const char *name, const char *password, s
 		(void)store_hash(db, u_r->id, password, 0, NULL);
 	sodium_memzero(hash, sizeof(hash));
 	return r;
+}
+
+int user_set_password_once(struct db *db, const char *name, bool once, struct pv_error *err)
+{
+	struct db_stmt *st;
+	int r = db_prepare(db, "UPDATE users SET password_once = ? WHERE name = ?"
+			       " AND removed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	db_bind_int64(st, 1, once);
+	db_bind_text(st, 2, name, -1);
+	return run(&st, name, true, err);
 }
 
 int user_vouch(struct db *db, const char *name, const char *actor, struct pv_error *err)

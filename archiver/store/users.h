@@ -22,10 +22,16 @@ struct user {
 	char role[16];
 	int64_t created_at, changed_at; /* changed_at 0: never */
 	bool totp;                      /* a second factor is enrolled (user_each, user_get) */
+	bool totp_pending;              /* one is being set up by the user (user_each, user_get) */
+	bool password_once;             /* set by someone else: it signs in once, to choose one's own */
 };
 
 /* Checks a name ([A-Za-z0-9._@-], 1..USER_NAME_MAX) and a role. */
 int user_validate(const char *name, const char *role, struct pv_error *err);
+/* Checks a new password for name: at least USER_PASSWORD_MIN characters,
+ * not one or a few characters repeated, not holding the user's name or
+ * the product's (guessed first, NIST SP 800-63B 3.1.1.2). PV_EUSAGE. */
+int user_password_check(const char *name, const char *password, struct pv_error *err);
 /* Adds a user, or (when an active one has the name and replace is set)
  * changes its role and password. *changed_r tells which happened. */
 int user_set(struct db *db, const char *name, const char *role, const char *password, bool replace,
@@ -38,6 +44,9 @@ int user_get(struct db *db, const char *name, struct user *u_r, struct pv_error 
  * (changed_at moves). PV_ENOTFOUND when there is no such user. */
 int user_set_role(struct db *db, const char *name, const char *role, int64_t now,
 		  struct pv_error *err);
+/* Marks the password of active user name as one-time (it signs in once,
+ * to choose one's own) or not. */
+int user_set_password_once(struct db *db, const char *name, bool once, struct pv_error *err);
 /* Records actor as who last set active user name's password
  * (users.vouched_by). */
 int user_vouch(struct db *db, const char *name, const char *actor, struct pv_error *err);

@@ -273,17 +273,17 @@ static void test_second_person_is_not_one_the_proposer_set_up(void **state)
 	const char *pw = "a password of some length";
 	fx_init(&f);
 	fx_archive(&f, MSG("a tmp file"), pv_clock_now() - 60 * 86400);
-	fx_must(archive_user_add(f.ar, "cli:root", "adam", "admin", pw, false, NULL, &err), &err, "adam");
-	fx_must(archive_user_add(f.ar, "cli:root", "anna", "admin", pw, false, NULL, &err), &err, "anna");
-	fx_must(archive_user_add(f.ar, "cli:root", "carl", "compliance", pw, false, NULL, &err), &err, "carl");
-	fx_must(archive_user_add(f.ar, "web:adam", "sock", "compliance", pw, false, NULL, &err), &err, "sock");
-	fx_must(archive_user_add(f.ar, "web:adam", "adam2", "admin", pw, false, NULL, &err), &err, "adam2");
-	fx_must(archive_user_add(f.ar, "web:adam2", "sock2", "compliance", pw, false, NULL, &err), &err,
+	fx_must(archive_user_add(f.ar, "cli:root", "adam", "admin", pw, false, false, NULL, &err), &err, "adam");
+	fx_must(archive_user_add(f.ar, "cli:root", "anna", "admin", pw, false, false, NULL, &err), &err, "anna");
+	fx_must(archive_user_add(f.ar, "cli:root", "carl", "compliance", pw, false, false, NULL, &err), &err, "carl");
+	fx_must(archive_user_add(f.ar, "web:adam", "sock", "compliance", pw, false, false, NULL, &err), &err, "sock");
+	fx_must(archive_user_add(f.ar, "web:adam", "adam2", "admin", pw, false, false, NULL, &err), &err, "adam2");
+	fx_must(archive_user_add(f.ar, "web:adam2", "sock2", "compliance", pw, false, false, NULL, &err), &err,
 		"sock2");
-	fx_must(archive_user_add(f.ar, "web:adam", "puppet", "admin", pw, false, NULL, &err), &err,
+	fx_must(archive_user_add(f.ar, "web:adam", "puppet", "admin", pw, false, false, NULL, &err), &err,
 		"puppet");
 	/* sock changing its own password (its maker, signed in as it) changes nothing */
-	fx_must(archive_user_passwd(f.ar, "web:sock", "sock", "another password here", &err), &err, "own");
+	fx_must(archive_user_passwd(f.ar, "web:sock", "sock", "another password here", false, &err), &err, "own");
 	/* nor does another admin's role change */
 	fx_must(archive_user_set_role(f.ar, "web:anna", "sock", "legal", &err), &err, "role");
 	fx_must(archive_user_set_role(f.ar, "web:anna", "sock", "compliance", &err), &err, "role back");
@@ -305,12 +305,12 @@ static void test_second_person_is_not_one_the_proposer_set_up(void **state)
 					 &err), PV_EPERM);
 	approval_outcome_free(&out);
 	/* carl's password reset by adam: carl is adam's now, for adam's proposals */
-	fx_must(archive_user_passwd(f.ar, "web:adam", "carl", "reset by adam, 1", &err), &err, "reset");
+	fx_must(archive_user_passwd(f.ar, "web:adam", "carl", "reset by adam, 1", false, &err), &err, "reset");
 	assert_int_equal(approval_decide(f.ar, "web:carl", "compliance", 1, true, NULL, false, &out,
 					 &err), PV_EPERM);
 	approval_outcome_free(&out);
 	/* ... until another admin sets it */
-	fx_must(archive_user_passwd(f.ar, "web:anna", "carl", "reset by anna, 2", &err), &err, "anna");
+	fx_must(archive_user_passwd(f.ar, "web:anna", "carl", "reset by anna, 2", false, &err), &err, "anna");
 	fx_must(approval_decide(f.ar, "web:carl", "compliance", 1, true, "reviewed", false, &out, &err),
 		&err, "carl approves");
 	approval_outcome_free(&out);

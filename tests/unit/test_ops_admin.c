@@ -172,7 +172,7 @@ static void test_user_changes_audited_in_their_transaction(void **state)
 	uint64_t before = ops_audit_size(&f);
 
 	ops_audit_read_only(&f, true);
-	int r = archive_user_add(f.ar, "web:admin", "alice", "legal", "correct horse battery", false,
+	int r = archive_user_add(f.ar, "web:admin", "alice", "legal", "correct horse battery", false, false,
 				 &changed, &err);
 	ops_assert_audit_refused(r, &err);
 	ops_audit_read_only(&f, false);
@@ -181,14 +181,14 @@ static void test_user_changes_audited_in_their_transaction(void **state)
 	assert_int_equal(ops_audit_size(&f), before);
 
 	assert_int_equal(archive_user_add(f.ar, "web:admin", "al ice", "legal", "correct horse battery",
-					  false, NULL, &err), PV_EUSAGE);
-	fx_must(archive_user_add(f.ar, "web:admin", "alice", "legal", "correct horse battery", false,
+					  false, false, NULL, &err), PV_EUSAGE);
+	fx_must(archive_user_add(f.ar, "web:admin", "alice", "legal", "correct horse battery", false, false,
 				 &changed, &err), &err, "add");
 	assert_false(changed);
-	assert_string_equal(ops_audit_last(&f).object, "user=alice role=legal");
+	assert_string_equal(ops_audit_last(&f).object, "user=alice role=legal password=one-time");
 	assert_string_equal(ops_audit_last(&f).type, "user-add");
 	fx_must(archive_user_add(f.ar, "web:admin", "alice", "compliance", "correct horse battery 2",
-				 true, &changed, &err), &err, "change");
+				 true, false, &changed, &err), &err, "change");
 	assert_true(changed);
 	assert_string_equal(ops_audit_last(&f).type, "user-change");
 	fx_must(archive_user_list(f.ar, keep_user, &ns, &err), &err, "list");

@@ -154,7 +154,7 @@ static void add_user(struct fx *f, const char *name, unsigned char totp[TOTP_SEC
 	struct pv_error err;
 	struct user u;
 	bool changed;
-	fx_must(archive_user_add(f->ar, "cli:root", name, "legal", "correct horse battery", false,
+	fx_must(archive_user_add(f->ar, "cli:root", name, "legal", "correct horse battery", false, false,
 				 &changed, &err), &err, "user");
 	fx_must(user_totp_enrol(f->ar->cat->conn, f->ar->kr, name, totp, &err), &err, "enrol");
 	fx_must(archive_user_get(f->ar, name, &u, &err), &err, "get");
@@ -301,14 +301,42 @@ static void test_user_password_role_totp_audited(void **state)
 	struct user u;
 	char roles[USER_TOTP_ROLES_MAX];
 	fx_init(&f);
-	fx_must(archive_user_add(f.ar, "cli:root", "lena", "legal", "correct horse battery", false,
+	fx_must(archive_user_add(f.ar, "cli:root", "lena", "legal", "correct horse battery", false, false,
 				 NULL, &err), &err, "add");
 
-	fx_must(archive_user_passwd(f.ar, "web:adam", "lena", "another long passphrase", &err), &err,
-		"passwd");
+	fx_must(archive_user_passwd(f.ar, "web:adam", "lena", "another long passphrase", false,
+				    &err), &err, "passwd");
+	/* Set by another web user: it signs in once. */
+	assert_string_equal(ops_audit_last(&f).object, "user=lena password=one-time");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(u.password_once);
+	fx_must(archive_user_passwd(f.ar, "web:lena", "lena", "her very own phrase", false, &err),
+		&err, "own");
 	assert_string_equal(ops_audit_last(&f).object, "user=lena password=changed");
-	assert_int_equal(archive_user_passwd(f.ar, "web:adam", "lena", "short", &err), PV_EUSAGE);
-	assert_int_equal(archive_user_passwd(f.ar, "web:adam", "nosuch", "a long passphrase!", &err),
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_false(u.password_once);
+	fx_must(archive_user_passwd(f.ar, "cli:root", "lena", "set at the shell 1", false, &err),
+		&err, "cli");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_false(u.password_once);
+	fx_must(archive_user_passwd(f.ar, "cli:root", "lena", "set at the shell 2", true, &err),
+		&err, "cli once");
+	assert_string_equal(ops_audit_last(&f).object, "user=lena password=one-time");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(u.password_once);
+	/* Weak ones refused, naming why. */
+	assert_int_equal(archive_user_passwd(f.ar, "web:lena", "lena", "            ", false, &err),
+			 PV_EUSAGE);
+	assert_non_null(strstr(err.msg, "too few"));
+	assert_int_equal(archive_user_passwd(f.ar, "web:lena", "lena", "abababababababab", false,
+					     &err), PV_EUSAGE);
+	assert_int_equal(archive_user_passwd(f.ar, "web:lena", "lena", "I am LENA, 2026!", false,
+					     &err), PV_EUSAGE);
+	assert_non_null(strstr(err.msg, "name"));
+	assert_int_equal(archive_user_passwd(f.ar, "web:lena", "lena", "my PopVault pass", false,
+					     &err), PV_EUSAGE);
+	assert_int_equal(archive_user_passwd(f.ar, "web:adam", "lena", "short", false, &err), PV_EUSAGE);
+	assert_int_equal(archive_user_passwd(f.ar, "web:adam", "nosuch", "a long passphrase!", false, &err),
 			 PV_ENOTFOUND);
 
 	ops_audit_read_only(&f, true);
@@ -340,13 +368,59 @@ static void test_user_password_role_totp_audited(void **state)
 	assert_string_equal(ops_audit_last(&f).object, "user=lena totp=removed");
 	assert_int_equal(archive_user_totp_remove(f.ar, "web:adam", "lena", &err), PV_ENOTFOUND);
 
-	/* Not of admins while none has a second factor: all locked out. */
+	/* Set up by the user: kept aside until a code from it comes. */
+	fx_must(archive_user_totp_begin(f.ar, "web:lena", "lena", &e, &err), &err, "begin");
+	assert_string_equal(ops_audit_last(&f).object, "user=lena totp=setting-up");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(u.totp_pending && !u.totp);
+	unsigned char raw[TOTP_SECRET_BYTES];
+	char shown[TOTP_SECRET_B32_LEN];
+	bool pending = false;
+	uint64_t last = 0;
+	fx_must(user_totp_pending_get(f.ar->cat->conn, f.ar->kr, u.id, &pending, raw, &last, &err),
+		&err, "pending");
+	assert_true(pending);
+	totp_base32(raw, sizeof(raw), shown);
+	assert_string_equal(shown, e.secret); /* what the user was shown is what is kept */
+	archive_totp_enrolment_wipe(&e);
+	uint64_t now_step = totp_step(pv_clock_now());
+	char code[8], wrong[8];
+	unsigned hotp = totp_hotp(raw, sizeof(raw), now_step);
+	snprintf(code, sizeof(code), "%06u", hotp);
+	snprintf(wrong, sizeof(wrong), "%06u", (hotp + 1) % 1000000);
+	assert_int_equal(archive_user_totp_confirm(f.ar, "web:lena", "lena", wrong, &err), PV_EAUTH);
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(u.totp_pending && !u.totp);
+	fx_must(archive_user_totp_confirm(f.ar, "web:lena", "lena", code, &err), &err, "confirm");
+	assert_string_equal(ops_audit_last(&f).object, "user=lena totp=enrolled");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(u.totp && !u.totp_pending);
+	bool enrolled = false;
+	unsigned char got[TOTP_SECRET_BYTES];
+	fx_must(user_totp_get(f.ar->cat->conn, f.ar->kr, u.id, &enrolled, got, &last, &err), &err,
+		"get secret");
+	assert_true(enrolled);
+	assert_memory_equal(got, raw, sizeof(raw));
+	assert_true(last >= now_step); /* the code is used up */
+	assert_int_equal(archive_user_totp_confirm(f.ar, "web:lena", "lena", code, &err),
+			 PV_ENOTFOUND);
+	/* A replacement begun leaves the one in force until confirmed; taking
+	 * the factor away takes both. */
+	fx_must(archive_user_totp_begin(f.ar, "web:lena", "lena", &e, &err), &err, "begin again");
+	archive_totp_enrolment_wipe(&e);
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(u.totp && u.totp_pending);
+	fx_must(archive_user_totp_remove(f.ar, "web:adam", "lena", &err), &err, "remove both");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(!u.totp && !u.totp_pending);
+
+	/* Not of admins while none has a second factor. */
 	assert_int_equal(archive_totp_require(f.ar, "web:adam", "compliance,admin", roles, &err),
 			 PV_EEXISTS);
-	assert_non_null(strstr(err.msg, "every admin would be locked out"));
+	assert_non_null(strstr(err.msg, "set up your own first"));
 	fx_must(archive_totp_required_roles(f.ar, roles, &err), &err, "get");
 	assert_string_equal(roles, "");
-	fx_must(archive_user_add(f.ar, "cli:root", "adam", "admin", "correct horse battery", false,
+	fx_must(archive_user_add(f.ar, "cli:root", "adam", "admin", "correct horse battery", false, false,
 				 NULL, &err), &err, "add adam");
 	fx_must(archive_user_totp_enrol(f.ar, "cli:root", "adam", &e, &err), &err, "enrol adam");
 	archive_totp_enrolment_wipe(&e);
