@@ -314,25 +314,16 @@ int archive_totp_required_roles(struct archive *ar, char roles_r[USER_TOTP_ROLES
 }
 
 /* In the caller's transaction: the sessions of users of the roles in
- * `set` ("legal,compliance") who have no second factor end (changed_at
- * moves), as a fresh sign-in of theirs would now be refused. */
+ * `set` ("legal,compliance") who have no second factor end, as a fresh
+ * sign-in of theirs would now ask for one. */
 static int end_sessions_without_totp(struct db *db, const char *set, struct pv_error *err)
 {
-	struct db_stmt *st;
 	char roles[USER_TOTP_ROLES_MAX];
 	int r = PV_OK;
 	snprintf(roles, sizeof(roles), "%s", set);
 	for (char *save = NULL, *role = strtok_r(roles, ",", &save); role != NULL && r == PV_OK;
-	     role = strtok_r(NULL, ",", &save)) {
-		if ((r = db_prepare(db, "UPDATE users SET changed_at = ? WHERE role = ? AND"
-					" removed_at IS NULL AND totp_secret IS NULL", &st, err)) < 0)
-			break;
-		db_bind_int64(st, 1, pv_clock_now());
-		db_bind_text(st, 2, role, -1);
-		if ((r = db_step(st, err)) > 0)
-			r = PV_OK;
-		db_finalize(&st);
-	}
+	     role = strtok_r(NULL, ",", &save))
+		r = user_end_sessions_without_totp(db, role, pv_clock_now(), err);
 	return r;
 }
 

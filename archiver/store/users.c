@@ -321,6 +321,20 @@ int user_check_password(struct db *db, const char *name, const char *password, s
 	return r;
 }
 
+int user_end_sessions_without_totp(struct db *db, const char *role, int64_t now,
+				   struct pv_error *err)
+{
+	struct db_stmt *st;
+	int r = db_prepare(db, "UPDATE users SET changed_at = " CHANGED_AT_NEXT("?1")
+			       " WHERE role = ?2 AND removed_at IS NULL AND totp_secret IS NULL",
+			   &st, err);
+	if (r < 0)
+		return r;
+	db_bind_int64(st, 1, now > 0 ? now : 1);
+	db_bind_text(st, 2, role, -1);
+	return run(&st, role, false, err);
+}
+
 int user_set_password_once(struct db *db, const char *name, bool once, struct pv_error *err)
 {
 	struct db_stmt *st;

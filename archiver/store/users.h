@@ -47,6 +47,10 @@ int user_set_role(struct db *db, const char *name, const char *role, int64_t now
 /* Marks the password of active user name as one-time (it signs in once,
  * to choose one's own) or not. */
 int user_set_password_once(struct db *db, const char *name, bool once, struct pv_error *err);
+/* Ends the web sessions of the active users of role who have no second
+ * factor (changed_at moves): their next sign-in asks for one. */
+int user_end_sessions_without_totp(struct db *db, const char *role, int64_t now,
+				   struct pv_error *err);
 /* Records actor as who last set active user name's password
  * (users.vouched_by). */
 int user_vouch(struct db *db, const char *name, const char *actor, struct pv_error *err);

@@ -3,8 +3,10 @@
 # and system"): a real `popvault serve` over HTTPS, a real Dovecot upstream,
 # a real client. Add an account and test it (read-only upstream), edit it
 # (the password again for a new host), harvest now in the background, see
-# the dashboard with the account's last harvest, add a user, enrol TOTP and
-# sign in with it, require TOTP for a role, change a role (sessions end),
+# the dashboard with the account's last harvest, add a user (a one-time
+# password: they choose their own at their first sign-in), the user sets up
+# their own TOTP and signs in with it (no admin ever sees it), require TOTP
+# for a role (set up at the sign-in), change a role (sessions end),
 # read /metrics as Prometheus text (session and scrape token), and never
 # open a message. Every change is checked in the audit log.
 import hashlib
@@ -241,10 +243,14 @@ with pvharness.Run() as run:
          "pending_approvals" in s, "status: heartbeat gaps", repr(s["heartbeat"]))
 
     # ---- users and TOTP ----------------------------------------------------------
+    # What an admin sets is one-time: the user signs in once with it, choosing
+    # their own; users set up their own second factor: no admin sees it.
+    OWN = "a quiet river at dawn"
     r = adam.request("POST", "/api/v1/users", {"name": "lena", "role": "legal", "password": PW})
     t.ok(r.status == 201 and r.json == {"name": "lena", "role": "legal", "totp": False,
+                                        "totp_pending": False, "password_once": True,
                                         "created": r.json.get("created"), "changed": None},
-         "POST /api/v1/users adds lena (legal): 201", repr(r))
+         "POST /api/v1/users adds lena (legal) with a one-time password: 201", repr(r))
     t.ok(error_is(adam.request("POST", "/api/v1/users",
                                {"name": "lena", "role": "legal", "password": PW}), 409, "conflict"),
          "the same name again: 409")
@@ -254,20 +260,67 @@ with pvharness.Run() as run:
     t.ok(error_is(adam.request("POST", "/api/v1/users",
                                {"name": "x", "role": "legal", "password": "short"}), 400,
                   "bad_request"), "a short password: 400")
+    for weak, why in (("x" * 16, "too few"), ("xyzzy-xyzzy-xyzzy", "too few"),
+                      ("My popvault 2026", "popvault")):
+        r = adam.request("POST", "/api/v1/users", {"name": "xena", "role": "legal", "password": weak})
+        t.ok(error_is(r, 400, "bad_request") and why in r.json["error"]["message"],
+             "a weak password (%r) is refused, saying why" % weak, repr(r.json))
     r = adam.request("POST", "/api/v1/users/lena/totp")
+    t.ok(r.status in (404, 405) and "secret" not in r.body.decode("utf-8", "replace"),
+         "an admin cannot enrol (and so see) another's second factor: %d" % r.status, repr(r))
+    lena = pvweb.Client(srv)
+    t.ok(error_is(lena.sign_in("lena", PW), 401, "password_change_required"),
+         "lena's first sign-in without a new password: 401 password_change_required")
+    t.ok(error_is(lena.sign_in("lena", PW, new_password=PW), 400, "bad_request"),
+         "…the one-time password again as the new one: 400")
+    r = lena.sign_in("lena", PW, new_password="Lena lena lena 1")
+    t.ok(error_is(r, 400, "bad_request") and "name" in r.json["error"]["message"],
+         "…one holding her name: 400, saying why", repr(r.json))
+    t.is_(lena.sign_in("lena", PW, new_password=OWN).status, 200,
+          "…with a new password of her own she is signed in")
+    t.ok(error_is(pvweb.Client(srv).sign_in("lena", PW), 401, "unauthorized"),
+         "the one-time password works no more")
+    users = {u["name"]: u for u in adam.get("/api/v1/users").json["users"]}
+    t.ok(users["lena"]["password_once"] is False, "…and is no longer one-time", repr(users["lena"]))
+
+    # Signed in, she sets up a second factor: with her password, then a code.
+    t.ok(error_is(lena.request("POST", "/api/v1/me/totp", {"password": PW}), 403, "forbidden"),
+         "POST /api/v1/me/totp with a wrong password: 403 (a session left open is not enough)")
+    r = lena.request("POST", "/api/v1/me/totp", {"password": OWN})
     enr = r.json or {}
     t.ok(r.status == 201 and enr.get("user") == "lena"
          and re.fullmatch(r"[A-Z2-7]{32}", enr.get("secret", ""))
          and enr.get("uri") == ("otpauth://totp/popvault:lena?secret=%s&issuer=popvault"
                                 "&algorithm=SHA1&digits=6&period=30" % enr.get("secret")),
-         "POST .../totp: the otpauth URI and secret, once", repr(enr))
+         "POST /api/v1/me/totp: the otpauth URI and secret, to her", repr(enr))
+    users = {u["name"]: u for u in adam.get("/api/v1/users").json["users"]}
+    t.ok(users["lena"]["totp"] is False and users["lena"]["totp_pending"] is True,
+         "the admin sees it being set up, not its secret", repr(users["lena"]))
+    good = pvweb.totp(enr["secret"])
+    wrong = "%06d" % ((int(good) + 1) % 1000000)
+    t.ok(error_is(lena.request("PUT", "/api/v1/me/totp", {"code": wrong}), 400, "bad_request"),
+         "PUT /api/v1/me/totp with a wrong code: 400")
+    t.is_(lena.get("/api/v1/me").status, 200, "…her session goes on")
+    r = lena.request("PUT", "/api/v1/me/totp", {"code": good})
+    t.ok(r.status == 200 and r.json == {"user": "lena", "totp": True},
+         "…the right code enrols it", repr(r))
+    t.ok(error_is(lena.request("PUT", "/api/v1/me/totp", {"code": good}), 409, "conflict"),
+         "…nothing left being set up: 409")
+    t.is_(lena.get("/api/v1/me").json.get("totp"), True, "GET /api/v1/me: totp true")
     users = {u["name"]: u for u in adam.get("/api/v1/users").json["users"]}
     t.ok(users["lena"]["totp"] is True and users["adam"]["role"] == "admin",
          "GET /api/v1/users: lena has a second factor now", repr(users))
+    r = pvweb.Client(srv).request("POST", "/api/v1/session/totp", {"user": "lena", "password": OWN})
+    t.ok(error_is(r, 409, "conflict"),
+         "a second factor is not replaced with a password alone (POST /session/totp): 409")
     lena = pvweb.Client(srv)
-    t.ok(error_is(lena.sign_in("lena", PW), 401, "totp_required"),
+    t.ok(error_is(lena.sign_in("lena", OWN), 401, "totp_required"),
          "lena without a code: 401 totp_required")
-    t.is_(lena.sign_in("lena", PW, pvweb.totp(enr["secret"])).status, 200,
+    t.ok(error_is(lena.sign_in("lena", OWN, good), 401, "unauthorized"),
+         "…the code used to enrol is used up")
+    # A code is accepted once: the next one is the next step's (RFC 6238
+    # §5.2 allows one step of drift each way).
+    t.is_(lena.sign_in("lena", OWN, pvweb.totp(enr["secret"], time.time() + 30)).status, 200,
           "lena signs in with her password and TOTP code")
     r = lena.get("/api/v1/status")
     t.ok(r.status == 200 and "accounts" not in r.json and r.json["archive"]["messages"] == len(idx),
@@ -276,9 +329,13 @@ with pvharness.Run() as run:
 
     t.ok(error_is(adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["admin"]}),
                   409, "conflict"),
-         "requiring a second factor of admins while none has one (every admin locked out): 409")
+         "requiring a second factor of admins while none has one: 409")
     t.is_(adam.get("/api/v1/settings/totp").json, {"required_roles": []}, "…and nothing changed")
-    t.is_(adam.request("POST", "/api/v1/users/adam/totp").status, 201, "adam enrols a second factor")
+    r = adam.request("POST", "/api/v1/me/totp", {"password": PW})
+    adam_secret = (r.json or {}).get("secret", "")
+    t.is_(r.status, 201, "adam sets up a second factor")
+    t.is_(adam.request("PUT", "/api/v1/me/totp", {"code": pvweb.totp(adam_secret)}).status, 200,
+          "…and confirms it")
     t.is_(adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["admin"]}).status, 200,
           "…then admins may be made to use one")
     t.ok(error_is(adam.request("DELETE", "/api/v1/users/adam/totp"), 409, "conflict"),
@@ -288,7 +345,8 @@ with pvharness.Run() as run:
     t.is_(adam.request("DELETE", "/api/v1/users/adam/totp").status, 200, "…then it may go")
     adam.request("POST", "/api/v1/users", {"name": "lou", "role": "legal", "password": PW})
     lou = pvweb.Client(srv)
-    lou.sign_in("lou", PW)
+    lou.sign_in("lou", PW, new_password="copper kettle singing")
+    t.is_(lou.get("/api/v1/me").status, 200, "lou signed in (a new password of his own)")
     r = adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["compliance", "legal"]})
     t.ok(r.status == 200 and r.json == {"required_roles": ["legal", "compliance"]},
          "PUT /api/v1/settings/totp: normalised", repr(r))
@@ -298,9 +356,37 @@ with pvharness.Run() as run:
           "GET /api/v1/settings/totp")
     t.ok(error_is(adam.request("PUT", "/api/v1/settings/totp", {"required_roles": ["root"]}),
                   400, "bad_request"), "an unknown role: 400")
+
+    # A new user of a role that needs a second factor: one sign-in sets
+    # both their own password and their own second factor.
     adam.request("POST", "/api/v1/users", {"name": "tina", "role": "legal", "password": PW})
-    t.ok(error_is(pvweb.Client(srv).sign_in("tina", PW), 401, "totp_not_enrolled"),
-         "a legal user without a second factor can no longer sign in")
+    TINA = "seven green lanterns"
+    tina = pvweb.Client(srv)
+    t.ok(error_is(tina.sign_in("tina", PW), 401, "password_change_required"),
+         "tina (one-time password): 401 password_change_required first")
+    t.ok(error_is(tina.sign_in("tina", PW, new_password=TINA), 401, "totp_not_enrolled"),
+         "…with a new one: 401 totp_not_enrolled (her role needs a second factor)")
+    t.ok(error_is(pvweb.Client(srv).sign_in("tina", TINA), 401, "unauthorized"),
+         "…and her password is unchanged until the whole sign-in succeeds")
+    t.ok(error_is(tina.request("POST", "/api/v1/session/totp", {"user": "tina", "password": "nope"}),
+                  401, "unauthorized"), "POST /api/v1/session/totp with a wrong password: 401")
+    r = tina.request("POST", "/api/v1/session/totp", {"user": "tina", "password": PW})
+    tsec = (r.json or {}).get("secret", "")
+    t.ok(r.status == 201 and re.fullmatch(r"[A-Z2-7]{32}", tsec)
+         and r.json["uri"].startswith("otpauth://totp/popvault:tina?secret=" + tsec),
+         "POST /api/v1/session/totp (public): a secret being set up, shown to her", repr(r))
+    t.ok(error_is(tina.sign_in("tina", PW, "000000" if pvweb.totp(tsec) != "000000" else "111111",
+                               new_password=TINA), 401, "unauthorized"),
+         "…a wrong code: 401, nothing enrolled")
+    r = tina.sign_in("tina", PW, pvweb.totp(tsec), new_password=TINA)
+    t.is_(r.status, 200, "…password, new password and a code from it: signed in")
+    t.is_(tina.get("/api/v1/me").json.get("totp"), True, "…with the second factor enrolled")
+    t.is_(pvweb.Client(srv).sign_in("tina", TINA, pvweb.totp(tsec, time.time() + 30)).status, 200,
+          "her own password and the code sign her in from now on")
+    r = adam.request("DELETE", "/api/v1/users/tina/totp")
+    t.is_(r.status, 200, "the admin takes tina's second factor away (a lost phone)")
+    t.ok(error_is(pvweb.Client(srv).sign_in("tina", TINA), 401, "totp_not_enrolled"),
+         "…she is asked to set up a new one at her next sign-in")
     r = adam.request("PUT", "/api/v1/settings/totp", {"required_roles": []})
     t.ok(r.status == 200 and r.json == {"required_roles": []}, "none required again", repr(r))
 
@@ -312,7 +398,10 @@ with pvharness.Run() as run:
     t.ok(error_is(adam.request("DELETE", "/api/v1/users/adam"), 409, "conflict"),
          "an admin cannot remove themselves: 409")
     r = adam.request("PATCH", "/api/v1/users/tina", {"password": "another long passphrase"})
-    t.is_(r.status, 200, "PATCH a password: 200")
+    t.ok(r.status == 200 and r.json["password_once"] is True,
+         "PATCH a password: 200, one-time", repr(r))
+    t.ok(error_is(pvweb.Client(srv).sign_in("tina", "another long passphrase"), 401,
+                  "password_change_required"), "…tina must choose her own at her next sign-in")
     t.is_(adam.request("DELETE", "/api/v1/users/lena/totp").json, {"user": "lena", "totp": False},
           "DELETE .../totp removes the second factor")
     t.ok(error_is(adam.request("DELETE", "/api/v1/users/lena/totp"), 404, "not_found"),
@@ -321,15 +410,23 @@ with pvharness.Run() as run:
           "DELETE /api/v1/users/tina")
     t.ok(error_is(adam.request("DELETE", "/api/v1/users/tina"), 404, "not_found"), "again: 404")
     ev = audit("user-change")
-    objs = [e["object"] for e in ev]
-    t.ok(objs == ["user=lena totp=enrolled", "user=adam totp=enrolled", "totp-required=admin",
-                  "totp-required=none", "user=adam totp=removed", "totp-required=legal,compliance",
-                  "totp-required=none", "user=lena role=compliance",
-                  "user=tina password=changed", "user=lena totp=removed"]
-         and all(e["actor"] == "web:adam" for e in ev), "each user change audited", repr(objs))
+    by_adam = [e["object"] for e in ev if e["actor"] == "web:adam"]
+    t.ok(by_adam == ["user=adam totp=setting-up", "user=adam totp=enrolled", "totp-required=admin",
+                     "totp-required=none", "user=adam totp=removed",
+                     "totp-required=legal,compliance", "user=tina totp=removed",
+                     "totp-required=none", "user=lena role=compliance",
+                     "user=tina password=one-time", "user=lena totp=removed"],
+         "each admin's user change audited", repr(by_adam))
+    own = [(e["actor"], e["object"]) for e in ev if e["actor"] in ("web:lena", "web:tina")]
+    t.ok(own == [("web:lena", "user=lena password=changed"),
+                 ("web:lena", "user=lena totp=setting-up"), ("web:lena", "user=lena totp=enrolled"),
+                 ("web:tina", "user=tina totp=setting-up"), ("web:tina", "user=tina totp=enrolled"),
+                 ("web:tina", "user=tina password=changed")],
+         "the users' own changes audited with them as actor", repr(own))
     ev = audit("user-add") + audit("user-remove")
     t.ok([e["object"] for e in ev if e["actor"] == "web:adam"] ==
-         ["user=lena role=legal", "user=lou role=legal", "user=tina role=legal", "user=tina"],
+         ["user=lena role=legal password=one-time", "user=lou role=legal password=one-time",
+          "user=tina role=legal password=one-time", "user=tina"],
          "user-add and user-remove by web:adam", repr(ev))
 
     # ---- the two-person rule: a second person is not one the proposer set up --------
@@ -340,7 +437,8 @@ with pvharness.Run() as run:
     aid = (r.json or {}).get("approval", {}).get("id")
     t.ok(r.status == 202 and aid, "…and proposes a shorter policy", repr(r))
     sock = pvweb.Client(srv)
-    sock.sign_in("sock", PW)
+    t.is_(sock.sign_in("sock", PW, new_password="orange harbour lights").status, 200,
+          "…who signs in, choosing a password of their own")
     r = sock.request("POST", "/api/v1/approvals/%s/approve" % aid, {"reason": "fine"})
     t.ok(error_is(r, 403, "forbidden") and r.json["error"]["message"].startswith(
          "web:adam, who proposed approval %s, and web:sock are not two people" % aid),
@@ -355,26 +453,28 @@ with pvharness.Run() as run:
 
     # ---- one's own password ----------------------------------------------------
     NEW = "a brand new passphrase"
+    OTTO = "maple leaves in june"
     adam.request("POST", "/api/v1/users", {"name": "otto", "role": "legal", "password": PW})
     otto, other = pvweb.Client(srv), pvweb.Client(srv)
-    otto.sign_in("otto", PW)
-    other.sign_in("otto", PW)
+    otto.sign_in("otto", PW, new_password=OTTO)
+    other.sign_in("otto", OTTO)
     t.ok(error_is(otto.request("PUT", "/api/v1/me/password", {"current": "not it at all", "new": NEW}),
                   403, "forbidden"), "PUT /api/v1/me/password with a wrong current password: 403")
     t.is_(otto.get("/api/v1/me").status, 200, "…the session goes on")
     t.ok(any(e["actor"] == "web:otto" and "password change" in e["outcome"]
              for e in audit("login-failed")), "…and the wrong password is audited as a failed sign-in")
-    t.ok(error_is(otto.request("PUT", "/api/v1/me/password", {"current": PW, "new": "short"}),
+    t.ok(error_is(otto.request("PUT", "/api/v1/me/password", {"current": OTTO, "new": "short"}),
                   400, "bad_request"), "a new password under the minimum: 400")
-    r = otto.request("PUT", "/api/v1/me/password", {"current": PW, "new": NEW})
+    r = otto.request("PUT", "/api/v1/me/password", {"current": OTTO, "new": NEW})
     t.ok(r.status == 200 and r.json == {"user": "otto", "signed_out": True},
          "PUT /api/v1/me/password: 200, and this session is over", repr(r))
     t.is_(other.get("/api/v1/me").status, 401, "every session of the user ends with it")
-    t.ok(error_is(pvweb.Client(srv).sign_in("otto", PW), 401, "unauthorized"),
+    t.ok(error_is(pvweb.Client(srv).sign_in("otto", OTTO), 401, "unauthorized"),
          "the old password signs in no more")
     t.is_(pvweb.Client(srv).sign_in("otto", NEW).status, 200, "the new one does")
     t.ok([e["object"] for e in audit("user-change") if e["actor"] == "web:otto"] ==
-         ["user=otto password=changed"], "the change is audited with the user as actor")
+         ["user=otto password=changed"] * 2,
+         "the changes (at the first sign-in, then this one) are audited with the user as actor")
 
     # ---- metrics ---------------------------------------------------------------
     r = adam.get("/metrics")
@@ -413,7 +513,7 @@ with pvharness.Run() as run:
     t.ok(error_is(r, 401, "unauthorized"), "a wrong token: 401")
     t.ok(error_is(srv.request("GET", "/metrics"), 401, "unauthorized"), "no session, no token: 401")
     comp = pvweb.Client(srv)
-    comp.sign_in("lena", PW)
+    comp.sign_in("lena", "a quiet river at dawn")
     t.ok(error_is(comp.get("/metrics"), 403, "forbidden"), "a compliance session: 403")
 
     # ---- an admin does not read mail ----------------------------------------------

@@ -145,6 +145,15 @@ static void test_passwd_changes_password_and_moves_changed_at(void **state)
 	assert_int_equal(user_set_password(f->db, "erin", "third long password", 20, &err), PV_OK);
 	assert_int_equal(user_check_password(f->db, "erin", "third long password", &u, &err), PV_OK);
 	assert_int_equal(u.changed_at, 21); /* strictly later, even within one second */
+	/* Requiring a second factor in that same second ends the sessions too
+	 * (it once wrote 21 again: the session of a password changed just
+	 * before lived on without one). */
+	assert_int_equal(user_end_sessions_without_totp(f->db, "legal", 21, &err), PV_OK);
+	assert_int_equal(user_get(f->db, "erin", &u, &err), PV_OK);
+	assert_int_equal(u.changed_at, 22);
+	assert_int_equal(user_end_sessions_without_totp(f->db, "admin", 21, &err), PV_OK);
+	assert_int_equal(user_get(f->db, "erin", &u, &err), PV_OK);
+	assert_int_equal(u.changed_at, 22); /* another role's: untouched */
 }
 
 /* Last: it lowers the Argon2id cost for the whole process. */

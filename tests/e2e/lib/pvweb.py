@@ -235,10 +235,12 @@ class Client:
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 
-    def sign_in(self, user, password, code=None, headers=None):
+    def sign_in(self, user, password, code=None, headers=None, new_password=None):
         body = {"user": user, "password": password}
         if code is not None:
             body["totp"] = code
+        if new_password is not None:
+            body["new_password"] = new_password
         r = self.request("POST", "/api/v1/session", body, headers=headers)
         if r.status == 200 and r.json:
             self.csrf = r.json.get("csrf")
