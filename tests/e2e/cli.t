@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib/popvault.sh"
 h_init
 T=$H_RUN
-h_plan 28
+h_plan 30
 
 h_like "$("$PV" --version)" '^popvault [0-9]+\.[0-9]+\.[0-9]+$' "--version prints the version"
 h_like "$("$PV" --help)" 'harvest' "--help lists the commands"
@@ -53,8 +53,15 @@ h_check "account remove retires the account" \
 printf 'a long web password\n' >"$T/webpw"
 h_check "user add" eval 'pv user add carol --role compliance --password-file "$T/webpw" >/dev/null'
 h_is "$(pv --json user list)" \
-	'[{"name": "carol", "role": "compliance", "since": "'"$(pv --json user list | sed 's/.*since": "\([^"]*\)".*/\1/')"'"}]' \
+	'[{"name": "carol", "role": "compliance", "since": "'"$(pv --json user list | sed 's/.*since": "\([^"]*\)".*/\1/')"'", "totp": false, "totp_pending": false, "password_once": false}]' \
 	"user list --json"
+h_check "user passwd --one-time: listed as such, audited" \
+	eval 'pv user passwd carol --one-time --password-file "$T/webpw" >/dev/null &&
+	      pv user list | grep -Eq "^carol +compliance .* no +one-time$" &&
+	      pv --json audit list | grep -q "user=carol password=one-time"'
+printf 'carol is my name\n' >"$T/weakpw"
+h_like "$(pv user passwd carol --password-file "$T/weakpw" 2>&1)" "must not hold the user's name" \
+	"a password holding the user's name is refused, saying why"
 h_check "the web password is stored only as a hash" \
 	eval '! grep -rq "a long web password" "$T/a" && pv_catalog_dump >"$T/dump" && ! grep -q "a long web password" "$T/dump"'
 h_check "user remove, audited" \

@@ -45,7 +45,7 @@ pv_harvest
 h_is "$RC $(pv_result fetched deleted)" "0 25 25" "harvest on SQLite fetches all 25"
 pv hold add case-1 --query 'participant:sec.gov' >/dev/null
 held=$(pv_sql 'SELECT count(*) FROM hold_members')
-printf 'webpw-for-carol\n' >"$H_RUN/webpw"
+printf 'webpw-for-compliance\n' >"$H_RUN/webpw"
 pv user add carol --role compliance --password-file "$H_RUN/webpw" >/dev/null
 printf '# two rules\nrule "sec": retain 7y when participant.domain = "sec.gov"\ndefault: retain 6y\n' \
 	>"$H_RUN/v2.policy"
