@@ -1,5 +1,6 @@
 #include "archiver/http/router.h"
 
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,6 +139,42 @@ static bool cross_site(const struct http_request *rq)
 	size_t sl = strlen(scheme);
 	return host == NULL || strncasecmp(origin, scheme, sl) != 0 ||
 	       strcasecmp(origin + sl, host) != 0;
+}
+
+/* Over plain HTTP (serve allows it on a loopback address only) the Host
+ * must name the loopback too: localhost, 127.0.0.0/8 or [::1], with or
+ * without a port. Otherwise a page whose name its owner points at
+ * 127.0.0.1 (DNS rebinding) would be same-origin with the API. */
+static bool loopback_host(const char *host)
+{
+	char name[64];
+	unsigned char a[16];
+	const char *port;
+	if (host == NULL)
+		return false;
+	if (host[0] == '[') {
+		const char *end = strchr(host, ']');
+		if (end == NULL || (size_t)(end - host - 1) >= sizeof(name))
+			return false;
+		snprintf(name, sizeof(name), "%.*s", (int)(end - host - 1), host + 1);
+		port = end + 1;
+		if (inet_pton(AF_INET6, name, a) != 1 ||
+		    memcmp(a, in6addr_loopback.s6_addr, sizeof(a)) != 0)
+			return false;
+	} else {
+		size_t n = strcspn(host, ":");
+		if (n == 0 || n >= sizeof(name))
+			return false;
+		snprintf(name, sizeof(name), "%.*s", (int)n, host);
+		port = host + n;
+		if (strcasecmp(name, "localhost") != 0 &&
+		    (inet_pton(AF_INET, name, a) != 1 || a[0] != 127))
+			return false;
+	}
+	if (*port == '\0')
+		return true;
+	return port[0] == ':' && port[1] != '\0' && strlen(port + 1) <= 5 &&
+	       strspn(port + 1, "0123456789") == strlen(port + 1);
 }
 
 static bool csrf_ok(const struct http_request *rq)
@@ -281,6 +318,11 @@ void http_dispatch_routes(struct http_request *rq, struct http_response *rs,
 	if (rq->body_len > PV_HTTP_BODY_MAX) {
 		http_reply_error(rs, 413, "too_large", "the body is larger than %d bytes",
 				 PV_HTTP_BODY_MAX);
+		goto out;
+	}
+	if (!rq->app->tls && !loopback_host(http_header(rq, "Host"))) {
+		http_reply_error(rs, 421, "wrong_host", "over plain HTTP only a loopback name is "
+				 "served (localhost, 127.0.0.1, [::1])");
 		goto out;
 	}
 	if ((rt = find_route(rq, routes, n_routes, allow, sizeof(allow), &status)) == NULL) {

@@ -421,6 +421,19 @@ with pvharness.Run() as run:
          and "Secure" not in sc and "HttpOnly" in sc and "SameSite=Strict" in sc
          and "strict-transport-security" not in r.headers,
          "--plain-http on 127.0.0.1: a cookie without Secure, no HSTS", sc)
+    # DNS rebinding: a page of evil.example whose name now points at the
+    # loopback is same-origin with the API; only loopback names are served.
+    port = str(plain.port)
+    for host in ("evil.example:" + port, "evil.example", "127.0.0.1.evil.example:" + port,
+                 "localhost.:" + port, "[::2]:" + port, "127.0.0.1:x", "10.0.0.1:" + port):
+        r = plain.request("POST", "/api/v1/session", json.dumps({"user": "alice", "password": PW}),
+                          {"Host": host, "Content-Type": "application/json",
+                           "Origin": "http://" + host})
+        t.ok(error_shape(r, 421, "wrong_host") and "set-cookie" not in r.headers,
+             "plain HTTP, Host %s: 421 wrong_host, nobody signed in" % host, repr(r.body))
+    for host in ("localhost:" + port, "LOCALHOST", "127.0.0.1:" + port, "127.1.2.3", "[::1]:" + port):
+        t.is_(plain.request("GET", "/healthz", None, {"Host": host}).status, 200,
+              "plain HTTP, Host %s: served" % host)
     plain.stop()
 
     # --- a certificate of one's own ------------------------------------------------------

@@ -132,8 +132,9 @@ class Server:
     def request(self, method, path, body=None, headers=None, timeout=30):
         c = self.conn(timeout)
         try:
-            c.putrequest(method, path, skip_accept_encoding=True)
             hdrs = dict(headers or {})
+            # A Host given replaces http.client's own (not a second one).
+            c.putrequest(method, path, skip_host="Host" in hdrs, skip_accept_encoding=True)
             if body is not None:
                 if isinstance(body, str):
                     body = body.encode()
