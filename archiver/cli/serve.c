@@ -212,6 +212,8 @@ int cli_serve(struct cli_ctx *ctx, int argc, char **argv, struct pv_error *err)
 		.heartbeat_s = env_seconds("POPVAULT_HEARTBEAT_S", ARCHIVE_HEARTBEAT_S),
 		.anchor_max_s = env_seconds("POPVAULT_ANCHOR_S", 7 * 86400),
 		.anchor_check_s = env_seconds("POPVAULT_ANCHOR_CHECK_S", SVC_ANCHOR_CHECK_S),
+		.tls_self_signed = tls_cert == NULL && !plain,
+		.tls_check_s = env_seconds("POPVAULT_TLS_CHECK_S", SVC_TLS_CHECK_S),
 		.web_only = cli_opt(&args, "web-only") != NULL,
 		.seccomp_selftest = selftest_role,
 	};

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "archiver/http/router.h"
@@ -53,6 +54,7 @@ struct http_server {
 	bool stopping;
 	pthread_t watchdog;
 	bool watchdog_running;
+	bool borrowed_socket; /* listen_fd is its owner's (serve's supervisor) */
 };
 
 /* --- connections and the slowloris watchdog -------------------------------- */
@@ -384,8 +386,13 @@ int http_server_start(struct http_app *app, const struct http_server_config *cfg
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
 
+	/* A borrowed socket is given back at the stop (MHD_quiesce_daemon,
+	 * which needs the ITC): stopping with it, MHD would shut the socket
+	 * down for every process holding it, and the web started again by
+	 * serve's supervisor would listen on a dead one. */
+	srv->borrowed_socket = cfg->addr == NULL;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-			 (cfg->cert_pem ? MHD_USE_TLS : 0) |
+			 (srv->borrowed_socket ? MHD_USE_ITC : 0) | (cfg->cert_pem ? MHD_USE_TLS : 0) |
 			 (cfg->addr != NULL && cfg->addr->sa_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, o,
 				  MHD_OPTION_END);
@@ -423,6 +430,11 @@ void http_server_stop(struct http_server **srvp)
 	struct http_server *srv = *srvp;
 	if (srv == NULL)
 		return;
+	if (srv->d != NULL && srv->borrowed_socket) {
+		MHD_socket fd = MHD_quiesce_daemon(srv->d);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd); /* this process's copy only */
+	}
 	if (srv->d != NULL)
 		MHD_stop_daemon(srv->d);
 	pthread_mutex_lock(&srv->lock);

@@ -50,6 +50,8 @@
 /* How often the anchor part looks whether anchoring is due (at most its
  * interval): a disposal's record is anchored within this. */
 #define SVC_ANCHOR_CHECK_S 300
+/* How often serve looks whether its self-signed certificate nears its end. */
+#define SVC_TLS_CHECK_S (12 * 3600)
 
 struct service_opts {
 	const char *data_dir;
@@ -60,6 +62,11 @@ struct service_opts {
 	const char *host;             /* addr's host as shown ("127.0.0.1", "::1") */
 	const char *cert_pem;         /* HTTPS with these; NULL: plain HTTP */
 	const char *key_pem;
+	/* They are serve's own self-signed pair (http_tls_self_signed): made
+	 * again while it runs when it nears its end, checked every
+	 * tls_check_s (SVC_TLS_CHECK_S; tests shorten it). */
+	bool tls_self_signed;
+	int64_t tls_check_s;
 	const char *web_root;
 	const unsigned char *metrics_token_sha256; /* NULL: none */
 	int64_t session_idle_s, session_max_s, request_time_max_s;

@@ -24,6 +24,9 @@ struct service {
 	struct pv_board *board;  /* shared with every child */
 	int listen_fd;           /* the web's socket */
 	pid_t supervisor;
+	/* The TLS pair the web starts with: the options' until the
+	 * supervisor makes its self-signed one again (then its own copies). */
+	const char *cert_pem, *key_pem;
 };
 
 /* The web: serves until SIGTERM/SIGINT. ready_fd >= 0: writes "R" there

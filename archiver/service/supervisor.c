@@ -20,11 +20,13 @@
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/indexer.h"
 #include "archiver/archive/status.h"
+#include "archiver/http/tls.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/limits.h"
 #include "archiver/lib/log.h"
 #include "archiver/lib/sandbox.h"
 #include "archiver/lib/sdnotify.h"
+#include "archiver/lib/secret.h"
 #include "archiver/service/service_int.h"
 #include "archiver/store/catalog_reach.h"
 
@@ -82,6 +84,10 @@ struct sup {
 	/* When verify last ran by the audit log at the start (unix s, 0:
 	 * never): a reload plans from them, as the start did. */
 	int64_t verify_any_at, verify_full_at;
+	/* The self-signed pair made again while running (sv's then), and when
+	 * to look next whether it nears its end. */
+	char *tls_cert, *tls_key;
+	int64_t tls_check_ms;
 };
 
 static const struct part parts[PART_N] = {
@@ -297,6 +303,45 @@ static void reap(struct sup *s)
 		pv_log(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? PV_LOG_ERROR : PV_LOG_WARN,
 		       "serve.restart", "the %s process (pid %ld) %s; starting it again in %lld s",
 		       p->name, (long)pid, how, (long long)(delay / 1000));
+	}
+}
+
+/* serve's own self-signed certificate, within PV_HTTP_TLS_RENEW_DAYS of
+ * its end: made again (on disk, as a start would) and the web restarted
+ * with it. Not only at a start: an appliance may run for years without
+ * one, and a browser refuses an expired certificate outright. */
+static void renew_tls(struct sup *s)
+{
+	const struct service_opts *o = s->sv.o;
+	int64_t now = pv_clock_monotonic_ms();
+	if (!o->tls_self_signed || s->stopping || now < s->tls_check_ms)
+		return;
+	s->tls_check_ms = now + o->tls_check_s * 1000;
+	bool ours, created;
+	int left = http_tls_days_left(s->sv.cert_pem, &ours);
+	if (!ours || left > PV_HTTP_TLS_RENEW_DAYS)
+		return;
+	char *cert = NULL, *key = NULL;
+	struct pv_error err;
+	/* It says itself when it cannot make one (the old one serves on). */
+	if (http_tls_self_signed(o->data_dir, o->host, &cert, &key, &created, &err) < 0) {
+		pv_log(PV_LOG_ERROR, "tls.renew", "%s", err.msg);
+		return;
+	}
+	if (strcmp(cert, s->sv.cert_pem) == 0) {
+		free(cert);
+		pv_secret_free(&key);
+		return;
+	}
+	free(s->tls_cert);
+	pv_secret_free(&s->tls_key);
+	s->sv.cert_pem = s->tls_cert = cert;
+	s->sv.key_pem = s->tls_key = key;
+	/* The socket stays the supervisor's: connections wait in its backlog
+	 * while the web starts again with the new pair. */
+	if (s->p[PART_WEB].pid != 0) {
+		pv_log(PV_LOG_WARN, "tls.renew", "the web starts again with the new certificate");
+		kill(s->p[PART_WEB].pid, SIGTERM);
 	}
 }
 
@@ -569,6 +614,9 @@ static int setup(struct sup *s, const struct service_opts *o, struct pv_error *e
 	memcpy(s->p, parts, sizeof(parts));
 	s->sv.o = o;
 	s->sv.cfg = *o->cfg;
+	s->sv.cert_pem = o->cert_pem;
+	s->sv.key_pem = o->key_pem;
+	s->tls_check_ms = pv_clock_monotonic_ms() + o->tls_check_s * 1000;
 	s->sv.listen_fd = -1;
 	s->sv.supervisor = getpid();
 	s->sigfd = -1;
@@ -614,6 +662,8 @@ static void teardown(struct sup *s)
 		close(s->ix.fd);
 	archive_audit_board(NULL);
 	pv_board_free(&s->sv.board);
+	free(s->tls_cert);
+	pv_secret_free(&s->tls_key);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGCHLD);
 	sigaddset(&sigs, SIGTERM);
@@ -648,6 +698,7 @@ int service_run(const struct service_opts *o, struct pv_error *err)
 	uint64_t wd_us = pv_sd_watchdog_usec();
 	int64_t wd_next = pv_clock_monotonic_ms();
 	for (;;) {
+		renew_tls(&s);
 		if (!s.stopping)
 			start_due(&s);
 		else if (!any_running(&s))
@@ -663,6 +714,8 @@ int service_run(const struct service_opts *o, struct pv_error *err)
 		for (int i = 0; i < PART_N && !s.stopping; i++)
 			if (s.p[i].pid == 0 && s.p[i].due_ms - now < t)
 				t = s.p[i].due_ms - now;
+		if (o->tls_self_signed && s.tls_check_ms - now < t)
+			t = s.tls_check_ms - now;
 		struct pollfd pf = {.fd = s.sigfd, .events = POLLIN};
 		if (poll(&pf, 1, t < 0 ? 0 : (int)t) > 0)
 			take_signals(&s);

@@ -52,12 +52,12 @@ static int confine_spawner(struct pv_error *err)
 int svc_web_main(struct service *sv, int ready_fd)
 {
 	const struct service_opts *o = sv->o;
-	struct http_config hc = {o->data_dir, o->web_root, o->cert_pem != NULL, o->session_idle_s,
+	struct http_config hc = {o->data_dir, o->web_root, sv->cert_pem != NULL, o->session_idle_s,
 				 o->session_max_s, o->metrics_token_sha256, sv->board};
 	struct http_server_config sc = {.addr = NULL,
 					.listen_fd = sv->listen_fd,
-					.cert_pem = o->cert_pem,
-					.key_pem = o->key_pem,
+					.cert_pem = sv->cert_pem,
+					.key_pem = sv->key_pem,
 					.request_time_max_s = o->request_time_max_s};
 	struct http_app *app = NULL;
 	struct http_server *srv = NULL;
