@@ -7,6 +7,7 @@ import { h, fill } from './lib/dom.js';
 import { current, match } from './lib/router.js';
 import { errorBox, ask, FieldError, closeAll, announce } from './lib/dialogs.js';
 import * as signin from './pages/signin.js';
+import { setUpOwnTotp } from './lib/totp_setup.js';
 
 const ALL = ['admin', 'legal', 'compliance'];
 
@@ -54,9 +55,13 @@ function drawNav(activePath) {
 	showCurrent(nav);
 	const pw = h('button', { type: 'button', class: 'secondary small' }, 'Change password');
 	pw.addEventListener('click', changePassword);
+	const tf = h('button', { type: 'button', class: 'secondary small', id: 'own-totp' },
+		me.totp ? 'Replace second factor' : 'Set up second factor');
+	tf.addEventListener('click', ownTotp);
 	const out = h('button', { type: 'button', class: 'secondary small' }, 'Sign out');
 	out.addEventListener('click', signOut);
-	fill(who, h('span', { class: 'user' }, me.user, h('span', { class: 'role' }, ROLE_NAMES[me.role] || me.role)), pw, out);
+	fill(who, h('span', { class: 'user' }, me.user, h('span', { class: 'role' }, ROLE_NAMES[me.role] || me.role)),
+		h('span', { class: 'buttons' }, pw, tf), out);
 }
 
 // On a phone the navigation scrolls sideways: the current page's link is
@@ -106,6 +111,16 @@ async function changePassword() {
 	showSignIn('Your password was changed: sign in with the new one.');
 }
 
+// One's own second factor; the page is drawn anew (the Users page shows
+// it too) and the focus goes back to the button, now "Replace".
+async function ownTotp() {
+	if (!await setUpOwnTotp(me.user, me.totp)) return;
+	me.totp = true;
+	await route(false);
+	const b = document.getElementById('own-totp');
+	if (b) b.focus();
+}
+
 async function signOut() {
 	try {
 		await api.del('/session', { quiet401: true });
@@ -145,7 +160,11 @@ async function route(focus) {
 		const [who, mod] = await Promise.all([api.get('/me'), r.load()]);
 		if (gen !== generation) return;
 		if (switched(who)) { route(focus); return; }
+		// A second factor set up elsewhere (the Users page): the header's
+		// button says so.
+		const redraw = me.totp !== who.totp;
 		me = who;
+		if (redraw) drawNav(r.path);
 		setCsrf(who.csrf);
 		fill(main);
 		await mod.render({ main, me, parts, params, title: setTitle, alive: () => gen === generation });

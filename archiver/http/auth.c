@@ -342,13 +342,18 @@ static enum auth_outcome check_new_password(struct http_request *rq, const struc
 		return refuse(rq, u->name, true, "denied: a one-time password, no new one with it",
 			      AUTH_PASSWORD_ONCE, false);
 	}
-	if (strcmp(new_password, password) == 0) {
-		pv_fail(&rq->err, PV_EUSAGE, "the new password must differ from the %s one",
+	struct pv_error why;
+	if (strcmp(new_password, password) == 0)
+		pv_fail(&why, PV_EUSAGE, "the new password must differ from the %s one",
 			u->password_once ? "one-time" : "current");
-		return AUTH_BAD_NEW_PASSWORD;
-	}
-	return user_password_check(u->name, new_password, &rq->err) < 0 ? AUTH_BAD_NEW_PASSWORD
-									: AUTH_OK;
+	else if (user_password_check(u->name, new_password, &why) == PV_OK)
+		return AUTH_OK;
+	/* A failed sign-in like any other (audited), then why for the answer. */
+	enum auth_outcome out = refuse(rq, u->name, true, "denied: the new password is refused",
+				       AUTH_BAD_NEW_PASSWORD, false);
+	if (out == AUTH_BAD_NEW_PASSWORD)
+		rq->err = why;
+	return out;
 }
 
 enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const char *password,

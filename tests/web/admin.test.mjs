@@ -1,8 +1,8 @@
 // The admin's whole job in the browser (issue 14): add and test an account
-// (the password never comes back), harvest now, add a user and enrol their
-// second factor (the QR code drawn in the page; they then sign in with a
-// code), propose a policy and see the dry-run chart; and an admin cannot
-// open a message.
+// (the password never comes back), harvest now, add a user (who chooses
+// their own password at the first sign-in and sets up their own second
+// factor: an admin never sees it), propose a policy and see the dry-run
+// chart; and an admin cannot open a message.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -24,6 +24,45 @@ function totp(b32, t = Date.now() / 1000) {
 	return String((mac.readUInt32BE(off) & 0x7fffffff) % 1e6).padStart(6, '0');
 }
 
+// The server takes one code per 30 s step: after a code of this step was
+// used, the next step is awaited (no test depends on luck with the clock).
+const usedStep = new Map();
+async function freshCode(b32) {
+	const last = usedStep.get(b32);
+	const wait = last === undefined ? 0 : (last + 1) * 30000 - Date.now();
+	if (wait > 0) await new Promise((r) => setTimeout(r, wait + 250));
+	const t = Date.now() / 1000;
+	usedStep.set(b32, Math.floor(t / 30));
+	return totp(b32, t);
+}
+
+// A code the server refuses: none of the steps it accepts now.
+function wrongCode(b32) {
+	const t = Date.now() / 1000;
+	const near = [-30, 0, 30, 60].map((d) => totp(b32, t + d));
+	for (let n = 0; ; n += 1) {
+		const c = String(n * 111111 % 1e6).padStart(6, '0');
+		if (!near.includes(c)) return c;
+	}
+}
+
+// The roles that must use a second factor, as the server has them.
+const requiredRoles = (page) => page.evaluate(async () => (await (await fetch('/api/v1/settings/totp')).json()).required_roles);
+
+// A state-changing request as the page would send it (with its CSRF token).
+function send(page, method, path, body) {
+	return page.evaluate(async ([m, u, b]) => {
+		const me = await (await fetch('/api/v1/me')).json();
+		const headers = { 'X-CSRF-Token': me.csrf };
+		if (b !== null) headers['Content-Type'] = 'application/json';
+		const res = await fetch(u, { method: m, headers, body: b === null ? undefined : JSON.stringify(b) });
+		return { status: res.status, text: await res.text() };
+	}, [method, path, body === undefined ? null : body]);
+}
+
+const webUser = async (page, name) => (await page.evaluate(async () => (await (await fetch('/api/v1/users')).json()).users))
+	.find((u) => u.name === name);
+
 // Adds a user with the Users page's form, as the admin does.
 async function addUser(page, name, role) {
 	await go(page, 'users');
@@ -32,7 +71,7 @@ async function addUser(page, name, role) {
 	await form.getByLabel('Role').selectOption(role);
 	await form.getByLabel('Initial password').fill(PW);
 	await form.getByRole('button', { name: 'Add user' }).click();
-	await page.getByRole('button', { name: `Enrol TOTP for ${name}` }).waitFor();
+	await page.getByRole('region', { name: 'Users' }).getByRole('row', { name: new RegExp(`^${name}\\b`) }).waitFor();
 }
 
 test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async (t) => {
@@ -155,40 +194,112 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await row.locator('time').waitFor();
 	});
 
-	await t.test('add a user, enrol TOTP (QR drawn here), the user signs in with a code', async () => {
+	await t.test('a new user chooses their own password at the first sign-in, then sets up a second factor', async () => {
 		await addUser(page, 'quinn', 'legal');
-		await page.getByRole('button', { name: 'Enrol TOTP for quinn' }).click();
-		await page.getByRole('dialog').getByRole('button', { name: 'Enrol' }).click();
-		const qr = page.getByRole('img', { name: "QR code for quinn's authenticator" });
-		await qr.waitFor();
-		assert.ok(await qr.locator('rect.on').count() > 200, 'the QR code has its modules');
-		const secret = (await page.getByRole('dialog').locator('code').innerText()).trim();
-		assert.match(secret, /^[A-Z2-7]+=*$/);
-		await assertAxe(page, 'TOTP enrolment');
-		await shots(page, 'users-totp');
-		await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+		const row = page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^quinn\b/ });
+		await row.getByText('one-time password').waitFor();
+		assert.equal(await page.getByRole('button', { name: /Enrol/ }).count(), 0, 'no admin enrolment any more');
 		await assertAxe(page, 'users');
 		await shots(page, 'users');
 
 		const other = await openPage(browser);
-		await other.page.goto(`${URL_BASE}/`);
-		await other.page.getByLabel('User name').fill('quinn');
-		await other.page.getByLabel('Password').fill(PW);
-		await other.page.getByRole('button', { name: 'Sign in' }).click();
-		await other.page.getByLabel('One-time code').waitFor();
-		await shots(other.page, 'signin-totp');
+		const p = other.page;
+		await p.goto(`${URL_BASE}/`);
+		await p.getByLabel('User name').fill('quinn');
+		await p.getByLabel('Password').fill(PW);
+		await p.getByRole('button', { name: 'Sign in' }).click();
+		const next = p.getByLabel('New password', { exact: true });
+		const again = p.getByLabel('New password again');
+		await next.waitFor();
+		assert.ok(await focused(next), 'the focus is on the new password');
+		await p.getByText('works only once').waitFor();
+		await assertAxe(p, 'sign-in, new password');
+		await shots(p, 'signin-new-password');
+		const MINE = 'he keeps this one to himself';
+		// The two differ: caught here, at the second one.
+		await next.fill(MINE);
+		await again.fill(`${MINE}!`);
+		await p.getByRole('button', { name: 'Sign in' }).click();
+		await p.getByRole('alert').filter({ hasText: 'The two new passwords differ.' }).waitFor();
+		assert.equal(await again.getAttribute('aria-invalid'), 'true');
+		assert.ok(await focused(again), 'the focus is on the second new password');
+		// A weak one: the server's reason, at the new password.
+		await next.fill('quinnquinnquinn1');
+		await again.fill('quinnquinnquinn1');
+		await p.getByRole('button', { name: 'Sign in' }).click();
+		const refused = p.getByRole('alert').filter({ hasText: /^Not accepted: .*name/ });
+		await refused.waitFor();
+		assert.equal(await next.getAttribute('aria-invalid'), 'true');
+		assert.ok(await focused(next), 'the focus is on the refused new password');
+		assert.ok(await next.evaluate((el, box) => el.closest('.field').contains(box), await refused.elementHandle()), 'said at the field');
+		assert.equal((await webUser(page, 'quinn')).password_once, true, 'still the one-time password');
+		await assertAxe(p, 'sign-in, new password refused');
+		await shots(p, 'signin-new-password-refused');
+		await next.fill(MINE);
+		await again.fill(MINE);
+		await p.getByRole('button', { name: 'Sign in' }).click();
+		await p.getByRole('button', { name: 'Sign out' }).waitFor();
+		assert.equal((await webUser(page, 'quinn')).password_once, false, 'his own password now');
+
+		// His own second factor, from the header: the password first.
+		await listen(p);
+		await p.getByRole('button', { name: 'Set up second factor' }).click();
+		const ask = p.getByRole('dialog', { name: 'Set up your second factor' });
+		await ask.getByLabel('Your password').fill('not his password at all');
+		await ask.getByRole('button', { name: 'Continue' }).click();
+		await ask.getByRole('alert').filter({ hasText: 'The password is wrong.' }).waitFor();
+		assert.equal(await ask.getByLabel('Your password').getAttribute('aria-invalid'), 'true');
+		await ask.getByLabel('Your password').fill(MINE);
+		await ask.getByRole('button', { name: 'Continue' }).click();
+		const dlg = p.getByRole('dialog', { name: 'Add popvault to your authenticator app' });
+		const qr = dlg.getByRole('img', { name: "QR code for quinn's authenticator" });
+		await qr.waitFor();
+		assert.ok(await qr.locator('rect.on').count() > 200, 'the QR code has its modules');
+		const secret = (await dlg.locator('code').innerText()).trim();
+		assert.match(secret, /^[A-Z2-7]+$/);
+		assert.equal((await webUser(page, 'quinn')).totp_pending, true, 'being set up');
+		await assertAxe(p, 'second factor set-up');
+		await shots(p, 'totp-setup');
+		const code = dlg.getByLabel('One-time code');
+		await code.fill(wrongCode(secret));
+		await dlg.getByRole('button', { name: 'Set up second factor' }).click();
+		await dlg.getByRole('alert').filter({ hasText: 'The code is wrong' }).waitFor();
+		assert.equal(await code.getAttribute('aria-invalid'), 'true');
+		assert.equal((await webUser(page, 'quinn')).totp, false, 'not in force before a right code');
+		await code.fill(await freshCode(secret));
+		await dlg.getByRole('button', { name: 'Set up second factor' }).click();
+		await dlg.waitFor({ state: 'detached' });
+		await heard(p, /^Your second factor is set up/);
+		const replace = p.getByRole('button', { name: 'Replace second factor' });
+		await replace.waitFor();
+		assert.ok(await focused(replace), 'the focus is back on the header button');
+		assert.equal(await p.evaluate(async () => (await (await fetch('/api/v1/me')).json()).totp), true);
+
+		// Signing in again: the code is asked for.
+		await p.getByRole('button', { name: 'Sign out' }).click();
+		await p.getByLabel('User name').fill('quinn');
+		await p.getByLabel('Password').fill(MINE);
+		await p.getByRole('button', { name: 'Sign in' }).click();
+		await p.getByLabel('One-time code').waitFor();
+		await shots(p, 'signin-totp');
 		// A wrong code: the code is what is typed again, selected, not the password.
-		const code = other.page.getByLabel('One-time code');
-		const good = totp(secret);
-		await code.fill(good === '000000' ? '111111' : '000000');
-		await code.press('Enter');
-		await other.page.getByRole('alert').filter({ hasText: 'The user name, password or one-time code is wrong.' }).waitFor();
-		assert.ok(await focused(code), 'the focus is in the code field after a wrong code');
-		assert.deepEqual(await code.evaluate((el) => [el.selectionStart, el.selectionEnd]), [0, 6], 'the wrong code is selected');
-		await other.page.getByLabel('One-time code').fill(totp(secret));
-		await other.page.getByRole('button', { name: 'Sign in' }).click();
-		await other.page.getByRole('button', { name: 'Sign out' }).waitFor();
+		const signCode = p.getByLabel('One-time code');
+		await signCode.fill(wrongCode(secret));
+		await signCode.press('Enter');
+		await p.getByRole('alert').filter({ hasText: 'The user name, password or one-time code is wrong.' }).waitFor();
+		assert.ok(await focused(signCode), 'the focus is in the code field after a wrong code');
+		assert.deepEqual(await signCode.evaluate((el) => [el.selectionStart, el.selectionEnd]), [0, 6], 'the wrong code is selected');
+		await signCode.fill(await freshCode(secret));
+		await p.getByRole('button', { name: 'Sign in' }).click();
+		await p.getByRole('button', { name: 'Sign out' }).waitFor();
 		await other.context.close();
+	});
+
+	await t.test('an admin cannot obtain a user\'s second factor', async () => {
+		const r = await send(page, 'POST', '/api/v1/users/quinn/totp');
+		assert.ok(r.status >= 400, `refused: ${r.status}`);
+		assert.doesNotMatch(r.text, /secret/);
+		assert.equal((await webUser(page, 'quinn')).totp, true, 'his own stays');
 	});
 
 	await t.test('a user changes their own password: the current one first, then signs in anew', async () => {
@@ -196,8 +307,9 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 
 		const other = await openPage(browser);
 		const p = other.page;
-		await signIn(p, 'rosa');
-		const NEW = 'rosa has a new passphrase';
+		const MINE = 'she chose this passphrase';
+		await signIn(p, 'rosa', { newPassword: MINE });
+		const NEW = 'her next long passphrase';
 		await p.getByRole('button', { name: 'Change password' }).click();
 		const dlg = p.getByRole('dialog', { name: 'Change your password' });
 		await dlg.getByLabel('Current password').fill('not the password at all');
@@ -211,30 +323,90 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		assert.equal(await dlg.getByLabel('Current password').getAttribute('aria-invalid'), 'true');
 		await assertAxe(p, 'change password');
 		await shots(p, 'change-password');
-		await dlg.getByLabel('Current password').fill(PW);
+		await dlg.getByLabel('Current password').fill(MINE);
 		await dlg.getByRole('button', { name: 'Change password' }).click();
 		await p.getByText('Your password was changed: sign in with the new one.').waitFor();
-		await p.getByLabel('User name').fill('rosa');
-		await p.getByLabel('Password').fill(PW);
-		await p.getByRole('button', { name: 'Sign in' }).click();
-		await p.getByText('The user name or password is wrong.').waitFor();
+		for (const old of [PW, MINE]) {
+			await p.getByLabel('User name').fill('rosa');
+			await p.getByLabel('Password').fill(old);
+			await p.getByRole('button', { name: 'Sign in' }).click();
+			await p.getByText('The user name or password is wrong.').waitFor();
+		}
 		await signIn(p, 'rosa', { password: NEW });
 		await other.context.close();
+	});
+
+	await t.test('a role that must use a second factor: a new user sets theirs up at the first sign-in', async () => {
+		await addUser(page, 'nora', 'compliance');
+		const before = await requiredRoles(page);
+		assert.ok(!before.includes('compliance'), `compliance is free to require: ${before}`);
+		try {
+			const form = page.locator('form', { has: page.getByRole('heading', { name: 'Roles that must use a second factor' }) });
+			await form.getByLabel('Compliance').check();
+			await form.getByRole('button', { name: 'Save' }).click();
+			const ask = page.getByRole('dialog', { name: 'Require a second factor?' });
+			assert.ok((await ask.getByRole('listitem').allInnerTexts()).includes('nora (Compliance)'), 'nora is named');
+			await ask.getByRole('button', { name: 'Require it' }).click();
+			await form.getByText(/^Second factor required for: .*Compliance/).waitFor();
+			assert.ok((await requiredRoles(page)).includes('compliance'), 'saved');
+
+			const other = await openPage(browser);
+			const p = other.page;
+			await p.goto(`${URL_BASE}/`);
+			await p.getByLabel('User name').fill('nora');
+			await p.getByLabel('Password').fill(PW);
+			await p.getByRole('button', { name: 'Sign in' }).click();
+			const MINE = 'picked a long one herself';
+			await p.getByLabel('New password', { exact: true }).fill(MINE);
+			await p.getByLabel('New password again').fill(MINE);
+			await p.getByRole('button', { name: 'Sign in' }).click();
+			// Her role needs a second factor she has not: set up here, before
+			// she is signed in.
+			const qr = p.getByRole('img', { name: "QR code for nora's authenticator" });
+			await qr.waitFor();
+			assert.ok(await qr.locator('rect.on').count() > 200, 'the QR code has its modules');
+			const secret = (await p.locator('main code').innerText()).trim();
+			assert.match(secret, /^[A-Z2-7]+$/);
+			const code = p.getByLabel('One-time code');
+			assert.ok(await focused(code), 'the focus is on the code');
+			assert.equal(await p.getByRole('button', { name: 'Sign out' }).count(), 0, 'not signed in yet');
+			await assertAxe(p, 'sign-in, second factor set-up');
+			await shots(p, 'signin-totp-setup');
+			await code.fill(await freshCode(secret));
+			await p.getByRole('button', { name: 'Sign in' }).click();
+			await p.getByRole('button', { name: 'Sign out' }).waitFor();
+			await p.getByRole('button', { name: 'Replace second factor' }).waitFor();
+			const nora = await webUser(page, 'nora');
+			assert.deepEqual([nora.totp, nora.password_once], [true, false], 'her own factor and password');
+			await other.context.close();
+		} finally {
+			const r = await send(page, 'PUT', '/api/v1/settings/totp', { required_roles: before });
+			assert.equal(r.status, 200, r.text);
+			// The next tests start from the page as the server has it now.
+			await page.reload();
+			await page.locator('main h1').first().waitFor();
+		}
+		assert.deepEqual(await requiredRoles(page), before, 'the setting as before');
 	});
 
 	await t.test('roles that must use a second factor: no lock-out', async () => {
 		await go(page, 'users');
 		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Roles that must use a second factor' }) });
-		const setting = () => page.evaluate(async () => (await (await fetch('/api/v1/settings/totp')).json()).required_roles);
+		const setting = () => requiredRoles(page);
 		const before = await setting();
-		// This admin has none enrolled: refused here, with the way to enrol.
+		// This admin has none: refused here, with the way to set one up (the
+		// dialog of the header's button).
 		await form.getByLabel('Administrator').check();
 		await form.getByRole('button', { name: 'Save' }).click();
-		await form.getByRole('alert').filter({ hasText: 'Enrol yours first' }).waitFor();
-		await form.getByRole('button', { name: 'Enrol your second factor' }).waitFor();
+		await form.getByRole('alert').filter({ hasText: 'Set up yours first' }).waitFor();
 		assert.deepEqual(await setting(), before, 'nothing saved');
 		await assertAxe(page, 'second factor refused');
 		await shots(page, 'users-totp-refused');
+		await form.getByRole('button', { name: 'Set up your second factor' }).click();
+		const own = page.getByRole('dialog', { name: 'Set up your second factor' });
+		await own.getByLabel('Your password').waitFor();
+		await own.getByRole('button', { name: 'Cancel' }).click();
+		await own.waitFor({ state: 'detached' });
 		await form.getByLabel('Administrator').uncheck();
 		// Legal: lena and tess have none (quinn has one): named, asked, cancelled.
 		await form.getByLabel('Legal').check();
@@ -278,6 +450,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 			: route.continue()));
 		await rm.click();
 		const dlg = page.getByRole('dialog', { name: 'Remove quinn’s second factor?' });
+		assert.match(await description(dlg), /they set up a new one at their next sign-in/);
 		await dlg.getByRole('button', { name: 'Remove second factor' }).click();
 		await dlg.getByRole('alert').filter({ hasText: 'cannot be removed while administrators must use one' }).waitFor();
 		await assertAxe(page, 'second factor removal refused');
@@ -303,6 +476,10 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		});
 		assert.ok(fit.overflow, 'the navigation is wider than the phone');
 		assert.ok(fit.left >= fit.uleft - 1 && fit.right <= fit.uright + 1, `the current link is in view: ${JSON.stringify(fit)}`);
+		// The header's buttons (password, second factor, sign out) fit too.
+		const header = await page.evaluate(() => ({ page: document.documentElement.scrollWidth,
+			right: Math.max(...[...document.querySelectorAll('#who button')].map((b) => b.getBoundingClientRect().right)) }));
+		assert.ok(header.page <= 390 && header.right <= 390, `the header fits the phone: ${JSON.stringify(header)}`);
 		await page.setViewportSize({ width: 1280, height: 860 });
 	});
 

@@ -42,7 +42,9 @@ export function explain(status, code, serverMessage, retryAfter) {
 	case 'totp_required':
 		return 'Enter the six-digit code from your authenticator app.';
 	case 'totp_not_enrolled':
-		return 'Your role requires a one-time code, but no authenticator is set up for you yet. Ask an administrator to enrol you.';
+		return 'Your role requires a one-time code, but no authenticator is set up for you yet: set one up when you sign in.';
+	case 'password_change_required':
+		return 'This password was set for you and works once: choose your own when you sign in.';
 	case 'forbidden':
 		return 'Your role may not do this.';
 	case 'csrf':

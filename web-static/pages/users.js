@@ -1,38 +1,30 @@
-// Web users (admin): add, change role or password, remove; enrol or remove
-// a TOTP second factor (the QR code drawn here, from the otpauth URI); the
-// roles that must use one.
+// Web users (admin): add, change role or password, remove; take a second
+// factor away (users set up their own: an admin never sees it); the roles
+// that must use one. A password set here works once: the user chooses
+// their own at their next sign-in.
 
 import { api } from '../lib/api.js';
 import { h, field, fill, when, actionButton } from '../lib/dom.js';
 import { table } from '../lib/table.js';
-import { ask, show, errorBox, okBox, announce } from '../lib/dialogs.js';
-import { qrSvg } from '../lib/qr.js';
+import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
+import { setUpOwnTotp } from '../lib/totp_setup.js';
 import { go } from '../lib/router.js';
 
 const ROLES = [['legal', 'Legal'], ['compliance', 'Compliance'], ['admin', 'Administrator']];
 const ROLE_NAME = Object.fromEntries(ROLES);
 
-async function enrol(u, msg) {
-	const ok = await ask({ title: `Enrol a second factor for ${u.name}?`, confirm: 'Enrol',
-		body: u.totp ? 'A new secret replaces the one they have: their authenticator must be set up again.'
-			: 'They will need the code from their authenticator app at every sign-in.',
-		submit: () => api.post(`/users/${encodeURIComponent(u.name)}/totp`) });
-	if (!ok) return;
-	try {
-		const r = ok.result;
-		await show(`Authenticator for ${u.name}`, h('div', { class: 'stack' },
-			h('p', 'Scan this code with the authenticator app (shown once; it is not stored in this browser):'),
-			qrSvg(r.uri, `QR code for ${u.name}'s authenticator`),
-			h('p', 'Or type the secret: ', h('code', { class: 'break' }, r.secret))));
-		announce(`Second factor enrolled for ${u.name}.`);
-		go('users');
-	} catch (err) { fill(msg, errorBox(err)); }
+// A password set here works once (the server says so at the sign-in).
+const ONCE_HINT = 'At least 12 characters. It works once: they choose their own at their first sign-in.';
+
+function totpBadge(u) {
+	if (u.totp) return h('span', { class: 'badge ok' }, 'enrolled');
+	return h('span', { class: 'badge' }, u.totp_pending ? 'setting up' : 'none');
 }
 
 function addForm() {
 	const name = field({ label: 'New user name', name: 'name', attrs: { required: true, autocomplete: 'off' } });
 	const role = field({ label: 'Role', name: 'role', tag: 'select', options: ROLES });
-	const pw = field({ label: 'Initial password', name: 'pw', type: 'password', hint: 'At least 12 characters.',
+	const pw = field({ label: 'Initial password', name: 'pw', type: 'password', hint: ONCE_HINT,
 		attrs: { required: true, minlength: 12, autocomplete: 'new-password' } });
 	// A refusal is shown in the form, next to what was typed, and focused.
 	const err = h('div', { tabindex: '-1', class: 'form-error' });
@@ -56,13 +48,13 @@ function addForm() {
 }
 
 // The users of roles newly required to use a second factor who have none
-// enrolled: they could not sign in once it is saved.
+// enrolled: they must set one up at their next sign-in.
 function unenrolled(users, roles, before) {
 	const added = roles.filter((r) => !before.includes(r));
 	return users.filter((u) => added.includes(u.role) && !u.totp);
 }
 
-async function totpSettings(msg, users, me) {
+async function totpSettings(users, me) {
 	let cur;
 	try { cur = await api.get('/settings/totp'); } catch (err) { return errorBox(err); }
 	const boxes = ROLES.map(([r, n]) => field({ label: n, name: `req-${r}`, type: 'checkbox', value: cur.required_roles.includes(r) }));
@@ -70,7 +62,7 @@ async function totpSettings(msg, users, me) {
 	const form = h('form', { class: 'card stack', 'aria-labelledby': 'totp-req' },
 		h('h2', { id: 'totp-req' }, 'Roles that must use a second factor'),
 		h('fieldset', h('legend', 'Require a one-time code at sign-in for'), boxes.map((b) => b.row)),
-		h('p', { class: 'small-text muted' }, 'Enrol the users of a role first: without a second factor they cannot sign in.'),
+		h('p', { class: 'small-text muted' }, 'Users of these roles without one set up an authenticator app at their next sign-in.'),
 		h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Save')), note);
 	const save = (roles) => api.put('/settings/totp', { required_roles: roles });
 	form.addEventListener('submit', async (e) => {
@@ -81,17 +73,17 @@ async function totpSettings(msg, users, me) {
 		const self = bare.find((u) => u.name === me.user);
 		if (self) {
 			// Saving would lock the admin out at their next sign-in.
-			const b = h('button', { type: 'button', class: 'primary' }, 'Enrol your second factor');
-			b.addEventListener('click', () => enrol(self, msg));
+			const b = h('button', { type: 'button', class: 'primary' }, 'Set up your second factor');
+			b.addEventListener('click', async () => { if (await setUpOwnTotp(me.user, false)) go('users'); });
 			fill(note, h('div', { class: 'notice error', role: 'alert' },
-				`Not saved: you have no second factor, and ${ROLE_NAME[self.role]} would need one; you could not sign in again. Enrol yours first.`),
+				`Not saved: you have no second factor, and ${ROLE_NAME[self.role]} would need one. Set up yours first.`),
 			b);
 			return;
 		}
 		let r;
 		if (bare.length) {
 			const a = await ask({ title: 'Require a second factor?', confirm: 'Require it', danger: true,
-				body: [h('p', `${bare.length === 1 ? 'This user has' : 'These users have'} no second factor enrolled and could not sign in until an administrator enrols one:`),
+				body: [h('p', `${bare.length === 1 ? 'This user has' : 'These users have'} no second factor and must set one up with an authenticator app at their next sign-in; their open sessions end now:`),
 					h('ul', bare.map((u) => h('li', `${u.name} (${ROLE_NAME[u.role] || u.role})`)))],
 				submit: () => save(roles) });
 			if (!a) return;
@@ -109,8 +101,6 @@ async function totpSettings(msg, users, me) {
 
 export async function render({ main, me }) {
 	main.appendChild(h('h1', 'Users'));
-	const msg = h('div');
-	main.appendChild(msg);
 	let r;
 	try {
 		r = await api.get('/users');
@@ -123,21 +113,20 @@ export async function render({ main, me }) {
 		columns: [
 			{ label: 'User', render: (u) => u.name },
 			{ label: 'Role', render: (u) => ROLE_NAME[u.role] || u.role },
-			{ label: 'Second factor', render: (u) => h('span', { class: `badge ${u.totp ? 'ok' : ''}` }, u.totp ? 'enrolled' : 'none') },
+			{ label: 'Second factor', render: totpBadge },
+			{ label: 'Password', render: (u) => (u.password_once ? h('span', { class: 'badge warn' }, 'one-time password')
+				: h('span', { class: 'muted' }, 'their own')) },
 			{ label: 'Added', cls: 'hide-narrow', render: (u) => when(u.created) },
 			{ label: 'Actions', render: (u) => {
 				const b = [];
-				const t = actionButton(`${u.totp ? 'Re-enrol' : 'Enrol'} TOTP`, `for ${u.name}`);
-				t.addEventListener('click', () => enrol(u, msg));
-				b.push(t);
 				if (u.totp) {
 					// The server refuses (409) the last admin's while admins must
 					// use one: said in the dialog.
 					const x = actionButton('Remove second factor', `of ${u.name}`, 'small secondary');
 					x.addEventListener('click', async () => {
 						const a = await ask({ title: `Remove ${u.name}’s second factor?`, confirm: 'Remove second factor', danger: true,
-							body: u.name === me.user ? 'You then sign in with your password alone, unless your role must use a second factor.'
-								: 'They then sign in with their password alone; if their role must use a second factor, they cannot sign in until one is enrolled again.',
+							body: u.name === me.user ? 'You then sign in with your password alone, unless your role must use a second factor: then you set up a new one at your next sign-in.'
+								: 'For a lost phone. They then sign in with their password alone, unless their role must use a second factor: then they set up a new one at their next sign-in.',
 							submit: () => api.del(`/users/${encodeURIComponent(u.name)}/totp`) });
 						if (!a) return;
 						announce(`Second factor of ${u.name} removed.`);
@@ -150,7 +139,7 @@ export async function render({ main, me }) {
 					c.addEventListener('click', async () => {
 						const a = await ask({ title: `Change ${u.name}`, confirm: 'Save', body: 'Either change ends their sessions.', fields: [
 							{ label: 'Role', name: 'role', tag: 'select', options: ROLES, value: u.role },
-							{ label: 'New password (empty: unchanged)', name: 'password', type: 'password', attrs: { minlength: 12, autocomplete: 'new-password' } },
+							{ label: 'New password (empty: unchanged)', name: 'password', type: 'password', hint: ONCE_HINT, attrs: { minlength: 12, autocomplete: 'new-password' } },
 						], submit: async ({ values }) => {
 							const body = {};
 							if (values.role !== u.role) body.role = values.role;
@@ -177,5 +166,5 @@ export async function render({ main, me }) {
 		],
 		rows: r.users || [],
 	}));
-	main.appendChild(h('div', { class: 'grid' }, addForm(), await totpSettings(msg, r.users || [], me)));
+	main.appendChild(h('div', { class: 'grid' }, addForm(), await totpSettings(r.users || [], me)));
 }

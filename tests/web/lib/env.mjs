@@ -75,11 +75,18 @@ export function foreignRequests(rec) {
 	return rec.requests.filter((u) => !u.startsWith(`${ORIGIN}/`) && !u.startsWith('data:') && !u.startsWith('blob:') && u !== 'about:blank');
 }
 
-export async function signIn(page, user, { password = PW } = {}) {
+// newPassword: the user's own, asked for when password is a one-time one
+// (set by an admin in the web).
+export async function signIn(page, user, { password = PW, newPassword = null } = {}) {
 	await page.goto(`${URL_BASE}/`);
 	await page.getByLabel('User name').fill(user);
 	await page.getByLabel('Password').fill(password);
 	await page.getByRole('button', { name: 'Sign in' }).click();
+	if (newPassword) {
+		await page.getByLabel('New password', { exact: true }).fill(newPassword);
+		await page.getByLabel('New password again').fill(newPassword);
+		await page.getByRole('button', { name: 'Sign in' }).click();
+	}
 	await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
