@@ -164,21 +164,40 @@ int archive_user_get(struct archive *ar, const char *name, struct user *u_r,
 	return user_get(ar->cat->conn, name, u_r, err);
 }
 
-int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
-			const char *password, bool one_time, struct pv_error *err)
+/* archive_user_passwd, only while name's changed_at is was (>= 0); *u_r
+ * (may be NULL): the user as the change left them. */
+static int set_password(struct archive *ar, const char *actor, const char *name,
+			const char *password, bool one_time, int64_t was, struct user *u_r,
+			struct pv_error *err)
 {
 	bool once = password_once(actor, name, one_time);
 	int r;
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_set_password(ar->cat->conn, name, password, pv_clock_now(), err)) < 0 ||
+	if ((r = user_set_password_if(ar->cat->conn, name, password, pv_clock_now(), was, err)) <
+		    0 ||
 	    (r = user_set_password_once(ar->cat->conn, name, once, err)) < 0 ||
 	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s password=%s", name, once ? "one-time" : "changed")) < 0 ||
+	    (u_r != NULL && (r = user_get(ar->cat->conn, name, u_r, err)) < 0) ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	return r;
+}
+
+int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
+			const char *password, bool one_time, struct pv_error *err)
+{
+	return set_password(ar, actor, name, password, one_time, -1, NULL, err);
+}
+
+int archive_user_passwd_own(struct archive *ar, const char *name, const char *password,
+			    int64_t was_changed_at, struct user *u_r, struct pv_error *err)
+{
+	char actor[AUDIT_ACTOR_MAX + 1];
+	snprintf(actor, sizeof(actor), "web:%s", name);
+	return set_password(ar, actor, name, password, false, was_changed_at, u_r, err);
 }
 
 int archive_user_set_role(struct archive *ar, const char *actor, const char *name,
@@ -266,28 +285,26 @@ int archive_user_totp_confirm(struct archive *ar, const char *actor, const char 
 	uint64_t last = 0, step = 0;
 	struct user u;
 	int r;
-	if ((r = user_get(ar->cat->conn, name, &u, err)) < 0 ||
-	    (r = user_totp_pending_get(ar->cat->conn, ar->kr, u.id, &pending, secret, &last,
-				       err)) < 0)
+	/* The secret is read under the writers' lock: one set up anew
+	 * meanwhile is the one the code must come from. */
+	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if (!pending)
-		return pv_fail(err, PV_ENOTFOUND, "no second factor is being set up for %s", name);
-	if (code != NULL)
-		step = totp_verify(secret, sizeof(secret), code, pv_clock_now(), last);
-	if (step == 0) {
-		sodium_memzero(secret, sizeof(secret));
-		return pv_fail(err, PV_EAUTH, "wrong or used one-time code");
+	if ((r = user_get(ar->cat->conn, name, &u, err)) == PV_OK &&
+	    (r = user_totp_pending_get(ar->cat->conn, ar->kr, u.id, &pending, secret, &last,
+				       err)) == PV_OK) {
+		if (!pending)
+			r = pv_fail(err, PV_ENOTFOUND, "no second factor is being set up for %s",
+				    name);
+		else if (code == NULL ||
+			 (step = totp_verify(secret, sizeof(secret), code, pv_clock_now(), last)) == 0)
+			r = pv_fail(err, PV_EAUTH, "wrong or used one-time code");
 	}
-	if ((r = catalog_begin(ar->cat, err)) == PV_OK) {
-		/* The step first: a concurrent confirmation with the same code
-		 * finds it taken (PV_EAUTH). */
-		if ((r = user_totp_claim_step(ar->cat->conn, u.id, step, err)) < 0 ||
-		    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
-					"user=%s totp=enrolled", name)) < 0 ||
-		    (r = user_totp_confirm(ar->cat->conn, ar->kr, u.id, secret, err)) < 0 ||
-		    (r = catalog_commit(ar->cat, err)) < 0)
-			catalog_rollback(ar->cat);
-	}
+	if (r < 0 || (r = user_totp_claim_step(ar->cat->conn, u.id, step, err)) < 0 ||
+	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
+				"user=%s totp=enrolled", name)) < 0 ||
+	    (r = user_totp_confirm(ar->cat->conn, ar->kr, u.id, secret, err)) < 0 ||
+	    (r = catalog_commit(ar->cat, err)) < 0)
+		catalog_rollback(ar->cat);
 	sodium_memzero(secret, sizeof(secret));
 	return r;
 }

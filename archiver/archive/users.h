@@ -60,6 +60,14 @@ int archive_user_get(struct archive *ar, const char *name, struct user *u_r,
 int archive_user_passwd(struct archive *ar, const char *actor, const char *name,
 			const char *password, bool one_time, struct pv_error *err);
 
+/* A user's own new password as part of their sign-in (archiver/http/auth.c):
+ * audited as theirs, only while their changed_at is was_changed_at (the
+ * sign-in's check of the old one), else PV_EAUTH: of two sign-ins with one
+ * one-time password, one changes it. *u_r: the user as the change left
+ * them (the session opens with it). */
+int archive_user_passwd_own(struct archive *ar, const char *name, const char *password,
+			    int64_t was_changed_at, struct user *u_r, struct pv_error *err);
+
 /* A new role for the active user name ("user-change", "user=NAME
  * role=ROLE"); ends their web sessions. PV_ENOTFOUND, PV_EUSAGE. */
 int archive_user_set_role(struct archive *ar, const char *actor, const char *name,

@@ -368,12 +368,18 @@ enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const 
 	    (out = check_totp(rq, &u, totp)) != AUTH_OK)
 		return out;
 	if (new_password != NULL) {
-		/* The user's own change (it ends their other sessions); the
-		 * session opens under the user as it is then. */
-		char actor[AUDIT_ACTOR_MAX + 1];
-		snprintf(actor, sizeof(actor), "web:%s", u.name);
-		if (archive_user_passwd(rq->ar, actor, u.name, new_password, false, &rq->err) < 0 ||
-		    user_get(rq->ar->cat->conn, u.name, &u, &rq->err) < 0)
+		/* The user's own change (it ends their other sessions), only if
+		 * the password checked is still theirs: of two sign-ins with
+		 * one one-time password, one wins. The session opens under the
+		 * user as the change left them. */
+		int r = archive_user_passwd_own(rq->ar, u.name, new_password, u.changed_at, &u,
+						&rq->err);
+		if (r == PV_EAUTH) {
+			pv_error_clear(&rq->err);
+			return refuse(rq, user, true, "denied: the password was changed meanwhile",
+				      AUTH_DENIED, true);
+		}
+		if (r < 0)
 			return AUTH_FAILED;
 	}
 	if ((out = open_session(rq, &u, token_r)) == AUTH_OK)
@@ -396,8 +402,11 @@ enum auth_outcome auth_begin_totp(struct http_request *rq, const char *user, con
 		return out;
 	if (user_get(rq->ar->cat->conn, u.name, &u, &rq->err) < 0)
 		return AUTH_FAILED;
+	/* Said after the password, and audited like a sign-in that stops
+	 * there: it tells the password was right. */
 	if (u.totp)
-		return AUTH_HAS_TOTP;
+		return refuse(rq, u.name, true, "denied: a second factor is enrolled (set-up)",
+			      AUTH_HAS_TOTP, false);
 	snprintf(actor, sizeof(actor), "web:%s", u.name);
 	return archive_user_totp_begin(rq->ar, actor, u.name, e_r, &rq->err) < 0 ? AUTH_FAILED
 										 : AUTH_OK;
@@ -413,6 +422,26 @@ enum auth_outcome auth_recheck_password(struct http_request *rq, const char *pas
 	if (out == AUTH_OK)
 		forget_failures(rq, rq->session->user);
 	return out;
+}
+
+enum auth_outcome auth_confirm_totp(struct http_request *rq, const char *code,
+				    int64_t *retry_after_r)
+{
+	char user_key[USER_NAME_MAX + 64];
+	int64_t wait;
+	snprintf(user_key, sizeof(user_key), "user:%.*s", USER_NAME_MAX, rq->session->user);
+	if ((wait = ratelimit_wait_ms(rq->app->fail_user, user_key, pv_clock_now_ms())) > 0) {
+		*retry_after_r = (wait + 999) / 1000;
+		return AUTH_THROTTLED;
+	}
+	int r = archive_user_totp_confirm(rq->ar, rq->actor, rq->session->user, code, &rq->err);
+	if (r == PV_EAUTH) {
+		pv_error_clear(&rq->err);
+		return refuse(rq, rq->session->user, true,
+			      "denied: wrong or used one-time code (second factor set-up)", AUTH_DENIED,
+			      true);
+	}
+	return r < 0 ? AUTH_FAILED : AUTH_OK;
 }
 
 int auth_sign_out(struct http_request *rq, struct pv_error *err)

@@ -60,6 +60,14 @@ enum auth_outcome auth_begin_totp(struct http_request *rq, const char *user, con
 enum auth_outcome auth_recheck_password(struct http_request *rq, const char *password,
 					int64_t *retry_after_r);
 
+/* The signed-in user's second factor being set up, confirmed by code
+ * (archive_user_totp_confirm): AUTH_OK; AUTH_DENIED for a wrong or used
+ * code, counted against the user and audited as a failed sign-in (a
+ * stolen session cannot try codes without end); AUTH_THROTTLED;
+ * AUTH_FAILED with rq->err (PV_ENOTFOUND: nothing being set up). */
+enum auth_outcome auth_confirm_totp(struct http_request *rq, const char *code,
+				    int64_t *retry_after_r);
+
 /* Ends rq->session (audited first). */
 int auth_sign_out(struct http_request *rq, struct pv_error *err);
 

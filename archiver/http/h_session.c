@@ -155,18 +155,19 @@ int h_me_totp_begin(struct http_request *rq, struct http_response *rs)
 int h_me_totp_confirm(struct http_request *rq, struct http_response *rs)
 {
 	const char *code;
-	int r;
+	int64_t retry = 0;
+	enum auth_outcome out;
 	if (http_json_unpack(rq, "{s:s}", "code", &code) < 0)
 		return PV_EUSAGE;
-	r = archive_user_totp_confirm(rq->ar, rq->actor, rq->session->user, code, &rq->err);
+	out = auth_confirm_totp(rq, code, &retry);
 	/* Not 401: the session is fine, the code is not. */
-	if (r == PV_EAUTH)
+	if (out == AUTH_DENIED)
 		return http_reply_error(rs, 400, "bad_request", "the one-time code is wrong or used:"
 					" enter the six digits the app shows now");
-	if (r == PV_ENOTFOUND)
+	if (out == AUTH_FAILED && rq->err.code == PV_ENOTFOUND)
 		return http_reply_error(rs, 409, "conflict", "no second factor is being set up");
-	if (r < 0)
-		return r;
+	if (out != AUTH_OK)
+		return not_now(rq, rs, out, retry);
 	return http_reply_json(rs, 200, json_pack("{s:s, s:b}", "user", rq->session->user, "totp",
 						  1));
 }

@@ -223,6 +223,8 @@ static int open_column(struct db *db, struct keyring *kr, const char *use, int64
 				   pv_unhex(hex, strlen(hex), secret_r, TOTP_SECRET_BYTES) != 0))
 			r = pv_fail(err, PV_EINTEGRITY, "a sealed TOTP secret is malformed");
 		*found_r = r == PV_OK;
+		if (r < 0) /* nothing half-decoded is left behind */
+			sodium_memzero(secret_r, TOTP_SECRET_BYTES);
 		pv_secret_free(&hex);
 	}
 	db_finalize(&st);

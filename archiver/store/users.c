@@ -243,9 +243,10 @@ void user_check_prepare(void)
 	pthread_once(&dummy_once, make_dummy_hash);
 }
 
-/* changed_at 0: a rehash, not a change. */
+/* changed_at 0: a rehash, not a change. was >= 0: only if the user's
+ * changed_at is still that (PV_EAUTH otherwise). */
 static int store_hash(struct db *db, int64_t id, const char *password, int64_t changed_at,
-		      struct pv_error *err)
+		      int64_t was, struct pv_error *err)
 {
 	char hash[crypto_pwhash_STRBYTES];
 	struct db_stmt *st;
@@ -254,13 +255,20 @@ static int store_hash(struct db *db, int64_t id, const char *password, int64_t c
 		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
 	if ((r = db_prepare(db, changed_at ? "UPDATE users SET password_hash = ?1,"
 					     " changed_at = " CHANGED_AT_NEXT("?2") " WHERE id = ?3"
+					     " AND (?4 < 0 OR coalesce(changed_at, 0) = ?4)"
 					   : "UPDATE users SET password_hash = ?1 WHERE id = ?2",
 			    &st, err)) == PV_OK) {
 		db_bind_text(st, 1, hash, -1);
-		if (changed_at)
+		if (changed_at) {
 			db_bind_int64(st, 2, changed_at);
+			db_bind_int64(st, 4, was);
+		}
 		db_bind_int64(st, changed_at ? 3 : 2, id);
-		r = run(&st, "", false, err);
+		if ((r = db_step(st, err)) > 0)
+			r = PV_OK;
+		if (r == PV_OK && changed_at && db_changes(st) == 0)
+			r = pv_fail(err, PV_EAUTH, "the password was changed meanwhile");
+		db_finalize(&st);
 	}
 	sodium_memzero(hash, sizeof(hash));
 	return r;
@@ -269,6 +277,12 @@ static int store_hash(struct db *db, int64_t id, const char *password, int64_t c
 int user_set_password(struct db *db, const char *name, const char *password, int64_t now,
 		      struct pv_error *err)
 {
+	return user_set_password_if(db, name, password, now, -1, err);
+}
+
+int user_set_password_if(struct db *db, const char *name, const char *password, int64_t now,
+			 int64_t was_changed_at, struct pv_error *err)
+{
 	int64_t id = 0;
 	int r;
 	if ((r = user_password_check(name, password, err)) < 0 ||
@@ -276,7 +290,7 @@ int user_set_password(struct db *db, const char *name, const char *password, int
 		return r;
 	if (id == 0)
 		return pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
-	return store_hash(db, id, password, now > 0 ? now : 1, err);
+	return store_hash(db, id, password, now > 0 ? now : 1, was_changed_at, err);
 }
 
 int user_check_password(struct db *db, const char *name, const char *password, struct user *u_r,
@@ -316,7 +330,7 @@ int user_check_password(struct db *db, const char *name, const char *password, s
 	else if (crypto_pwhash_str_needs_rehash(hash, USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
 		/* Best effort: the password was right; a busy or read-only
 		 * catalog only means the next sign-in tries again. */
-		(void)store_hash(db, u_r->id, password, 0, NULL);
+		(void)store_hash(db, u_r->id, password, 0, -1, NULL);
 	sodium_memzero(hash, sizeof(hash));
 	return r;
 }

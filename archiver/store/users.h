@@ -66,6 +66,10 @@ int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *c
  * is no such user, PV_EUSAGE for a short password. */
 int user_set_password(struct db *db, const char *name, const char *password, int64_t now,
 		      struct pv_error *err);
+/* The same, only while the user's changed_at is was_changed_at (as a
+ * sign-in read it): PV_EAUTH when it moved since (a concurrent change). */
+int user_set_password_if(struct db *db, const char *name, const char *password, int64_t now,
+			 int64_t was_changed_at, struct pv_error *err);
 /* Checks a password (constant time); PV_EAUTH when wrong or no such user,
  * after the same Argon2id work either way (names cannot be probed by
  * timing). For the web sign-in; safe from several threads, each with its

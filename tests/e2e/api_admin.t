@@ -300,6 +300,9 @@ with pvharness.Run() as run:
     wrong = "%06d" % ((int(good) + 1) % 1000000)
     t.ok(error_is(lena.request("PUT", "/api/v1/me/totp", {"code": wrong}), 400, "bad_request"),
          "PUT /api/v1/me/totp with a wrong code: 400")
+    t.ok(any(e["actor"] == "web:lena" and "(second factor set-up)" in e["outcome"]
+             for e in audit("login-failed")),
+         "…counted and audited as a failed sign-in (a stolen session cannot try codes without end)")
     t.is_(lena.get("/api/v1/me").status, 200, "…her session goes on")
     r = lena.request("PUT", "/api/v1/me/totp", {"code": good})
     t.ok(r.status == 200 and r.json == {"user": "lena", "totp": True},
@@ -313,6 +316,9 @@ with pvharness.Run() as run:
     r = pvweb.Client(srv).request("POST", "/api/v1/session/totp", {"user": "lena", "password": OWN})
     t.ok(error_is(r, 409, "conflict"),
          "a second factor is not replaced with a password alone (POST /session/totp): 409")
+    t.ok(any(e["actor"] == "web:lena" and "second factor is enrolled" in e["outcome"]
+             for e in audit("login-failed")),
+         "…audited as a failed sign-in (it tells the password was right)")
     lena = pvweb.Client(srv)
     t.ok(error_is(lena.sign_in("lena", OWN), 401, "totp_required"),
          "lena without a code: 401 totp_required")

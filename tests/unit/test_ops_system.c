@@ -324,6 +324,19 @@ static void test_user_password_role_totp_audited(void **state)
 	assert_string_equal(ops_audit_last(&f).object, "user=lena password=one-time");
 	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
 	assert_true(u.password_once);
+	/* A sign-in's own change only while the password it checked is still
+	 * the user's: of two sign-ins with one one-time password, one wins. */
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	int64_t was = u.changed_at;
+	struct user after;
+	fx_must(archive_user_passwd_own(f.ar, "lena", "the first to come", was, &after, &err), &err,
+		"own, first");
+	assert_true(after.changed_at > was && !after.password_once);
+	assert_string_equal(ops_audit_last(&f).actor, "web:lena");
+	assert_int_equal(archive_user_passwd_own(f.ar, "lena", "the second to come", was, &after,
+						 &err), PV_EAUTH);
+	fx_must(user_check_password(f.ar->cat->conn, "lena", "the first to come", &after, &err),
+		&err, "the first one stands");
 	/* Weak ones refused, naming why. */
 	assert_int_equal(archive_user_passwd(f.ar, "web:lena", "lena", "            ", false, &err),
 			 PV_EUSAGE);
