@@ -244,7 +244,9 @@ void user_check_prepare(void)
 }
 
 /* changed_at 0: a rehash, not a change. was >= 0: only if the user's
- * changed_at is still that (PV_EAUTH otherwise). */
+ * changed_at is still that (PV_EAUTH otherwise). ?4 is first compared
+ * with changed_at: PostgreSQL then takes it as a bigint, not the integer
+ * of "?4 < 0". */
 static int store_hash(struct db *db, int64_t id, const char *password, int64_t changed_at,
 		      int64_t was, struct pv_error *err)
 {
@@ -255,7 +257,7 @@ static int store_hash(struct db *db, int64_t id, const char *password, int64_t c
 		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
 	if ((r = db_prepare(db, changed_at ? "UPDATE users SET password_hash = ?1,"
 					     " changed_at = " CHANGED_AT_NEXT("?2") " WHERE id = ?3"
-					     " AND (?4 < 0 OR coalesce(changed_at, 0) = ?4)"
+					     " AND (coalesce(changed_at, 0) = ?4 OR ?4 < 0)"
 					   : "UPDATE users SET password_hash = ?1 WHERE id = ?2",
 			    &st, err)) == PV_OK) {
 		db_bind_text(st, 1, hash, -1);
