@@ -23,7 +23,7 @@ const ROUTES = [
 	{ path: 'policy', title: 'Retention policy', roles: ['admin', 'compliance'], nav: true, load: () => import('./pages/policy.js') },
 	{ path: 'approvals', title: 'Approvals', roles: ALL, nav: true, load: () => import('./pages/approvals.js') },
 	{ path: 'accounts', title: 'Accounts', roles: ['admin'], nav: true, load: () => import('./pages/accounts.js') },
-	{ path: 'users', title: 'Users', roles: ['admin'], nav: true, load: () => import('./pages/users.js') },
+	{ path: 'users', title: 'Users', roles: ['admin', 'compliance'], nav: true, load: () => import('./pages/users.js') },
 ];
 
 const ROLE_NAMES = { admin: 'Administrator', legal: 'Legal', compliance: 'Compliance' };

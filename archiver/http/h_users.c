@@ -1,4 +1,5 @@
-/* Web users (admin): list, add, change role or password (one-time: the
+/* Web users (admin; the list for compliance too, who oversee who may read
+ * mail): list, add, change role or password (one-time: the
  * user chooses their own at sign-in), remove, take a second factor away
  * (never see one: users set up their own), and the roles that must use
  * TOTP. Each change is one audited operation of archiver/archive/users.h,
@@ -10,10 +11,11 @@
 
 static json_t *user_json(const struct user *u)
 {
-	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o}", "name", u->name, "role", u->role,
-			 "totp", u->totp, "totp_pending", u->totp_pending, "password_once",
-			 u->password_once, "created", h_json_time(u->created_at), "changed",
-			 h_json_time(u->changed_at));
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:o}", "name", u->name, "role",
+			 u->role, "totp", u->totp, "totp_pending", u->totp_pending, "password_once",
+			 u->password_once, "password_set_by",
+			 u->set_by[0] ? json_string(u->set_by) : json_null(), "created",
+			 h_json_time(u->created_at), "changed", h_json_time(u->changed_at));
 }
 
 static int add_one(void *ctx, const struct user *u)

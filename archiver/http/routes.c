@@ -5,7 +5,7 @@
  *
  * Roles: admin (accounts, users, policy drafts, system; never mail),
  * legal (search, view, matters, holds, exports), compliance (audit trail,
- * integrity, approvals; policy and holds read-only). */
+ * integrity, approvals; policy, holds and users read-only). */
 #include "archiver/http/handlers.h"
 #include "archiver/http/router.h"
 
@@ -34,7 +34,8 @@ const struct http_route http_routes[] = {
 	{"POST", "/api/v1/accounts/{name}/test", ADMIN, 0, h_accounts_test},
 	{"GET", "/api/v1/harvest", ADMIN, 0, h_harvest_status},
 	{"POST", "/api/v1/harvest", ADMIN, HTTP_JSON_BODY, h_harvest_start},
-	{"GET", "/api/v1/users", ADMIN, 0, h_users_list},
+	/* compliance oversees who holds which role (and who set them up) */
+	{"GET", "/api/v1/users", ADMIN | COMPLIANCE, 0, h_users_list},
 	{"POST", "/api/v1/users", ADMIN, HTTP_JSON_BODY, h_users_add},
 	{"PATCH", "/api/v1/users/{name}", ADMIN, HTTP_JSON_BODY, h_users_edit},
 	{"DELETE", "/api/v1/users/{name}", ADMIN, 0, h_users_remove},

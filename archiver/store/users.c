@@ -156,13 +156,16 @@ static void row_to_user(struct db_stmt *st, struct user *u)
 /* row_to_user's columns; user_each and user_get add the second factor's. */
 #define USER_BASE_COLUMNS "id, name, role, created_at, coalesce(changed_at, 0), password_once"
 #define USER_COLUMNS \
-	USER_BASE_COLUMNS ", totp_secret IS NOT NULL, totp_pending IS NOT NULL"
+	USER_BASE_COLUMNS ", totp_secret IS NOT NULL, totp_pending IS NOT NULL," \
+			  " coalesce(vouched_by, '')"
 
 static void row_to_user_totp(struct db_stmt *st, struct user *u)
 {
+	const char *by = db_column_text(st, 8);
 	row_to_user(st, u);
 	u->totp = db_column_int64(st, 6) != 0;
 	u->totp_pending = db_column_int64(st, 7) != 0;
+	snprintf(u->set_by, sizeof(u->set_by), "%s", by ? by : "");
 }
 
 int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *ctx,

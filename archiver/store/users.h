@@ -24,6 +24,9 @@ struct user {
 	bool totp;                      /* a second factor is enrolled (user_each, user_get) */
 	bool totp_pending;              /* one is being set up by the user (user_each, user_get) */
 	bool password_once;             /* set by someone else: it signs in once, to choose one's own */
+	char set_by[96];                /* who last set the password when not the user ("" none
+					 * recorded: before migration 20, or only the user); user_each,
+					 * user_get */
 };
 
 /* Checks a name ([A-Za-z0-9._@-], 1..USER_NAME_MAX) and a role. */

@@ -249,6 +249,7 @@ with pvharness.Run() as run:
     r = adam.request("POST", "/api/v1/users", {"name": "lena", "role": "legal", "password": PW})
     t.ok(r.status == 201 and r.json == {"name": "lena", "role": "legal", "totp": False,
                                         "totp_pending": False, "password_once": True,
+                                        "password_set_by": "web:adam",
                                         "created": r.json.get("created"), "changed": None},
          "POST /api/v1/users adds lena (legal) with a one-time password: 201", repr(r))
     t.ok(error_is(adam.request("POST", "/api/v1/users",
@@ -281,7 +282,9 @@ with pvharness.Run() as run:
     t.ok(error_is(pvweb.Client(srv).sign_in("lena", PW), 401, "unauthorized"),
          "the one-time password works no more")
     users = {u["name"]: u for u in adam.get("/api/v1/users").json["users"]}
-    t.ok(users["lena"]["password_once"] is False, "…and is no longer one-time", repr(users["lena"]))
+    t.ok(users["lena"]["password_once"] is False and users["lena"]["password_set_by"] == "web:adam"
+         and users["adam"]["password_set_by"] == "cli:root",
+         "…and is no longer one-time (who first set it stays known)", repr(users))
 
     # Signed in, she sets up a second factor: with her password, then a code.
     t.ok(error_is(lena.request("POST", "/api/v1/me/totp", {"password": PW}), 403, "forbidden"),
@@ -445,6 +448,14 @@ with pvharness.Run() as run:
     sock = pvweb.Client(srv)
     t.is_(sock.sign_in("sock", PW, new_password="orange harbour lights").status, 200,
           "…who signs in, choosing a password of their own")
+    r = sock.get("/api/v1/users")
+    seen = {u["name"]: u for u in (r.json or {}).get("users", [])}
+    t.ok(r.status == 200 and seen.get("sock", {}).get("password_set_by") == "web:adam"
+         and seen.get("adam", {}).get("role") == "admin",
+         "compliance reads the users: who holds which role, who set them up", repr(r))
+    t.ok(error_is(sock.request("POST", "/api/v1/users", {"name": "x2", "role": "legal",
+                                                         "password": PW}), 403, "forbidden"),
+         "…and changes none: 403")
     r = sock.request("POST", "/api/v1/approvals/%s/approve" % aid, {"reason": "fine"})
     t.ok(error_is(r, 403, "forbidden") and r.json["error"]["message"].startswith(
          "web:adam, who proposed approval %s, and web:sock are not two people" % aid),

@@ -37,6 +37,21 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 	const { page, rec } = await openPage(browser);
 	await signIn(page, compliance);
 
+	await t.test('users: read-only, who holds which role; each account\'s changes a link away', async () => {
+		await go(page, 'users');
+		const users = page.getByRole('region', { name: 'Users' });
+		const row = users.getByRole('row', { name: new RegExp(`^${legal2}\\b`) });
+		await row.getByText('Legal', { exact: true }).waitFor();
+		assert.equal(await page.getByRole('button', { name: 'Add user' }).count(), 0, 'no form to add users');
+		assert.equal(await users.getByRole('button').count(), 0, 'no button in the list: every change is the admin\'s');
+		await assertAxe(page, 'users, read-only');
+		await shots(page, 'users-compliance');
+		await row.getByRole('link', { name: `Account changes of ${legal2} in the audit trail` }).click();
+		await page.waitForURL(/#\/audit\?object=user%3Dtess/);
+		const entries = page.getByRole('region', { name: /Audit entries/ });
+		await entries.getByText('user-add', { exact: true }).first().waitFor();
+	});
+
 	await t.test('audit trail: filters, paging, an entry with its proof', async () => {
 		await go(page, 'audit');
 		await page.getByRole('heading', { name: /^\d+ entr(y|ies)$/ }).waitFor();

@@ -1,7 +1,8 @@
 // Web users (admin): add, change role or password, remove; take a second
 // factor away (users set up their own: an admin never sees it); the roles
 // that must use one. A password set here works once: the user chooses
-// their own at their next sign-in.
+// their own at their next sign-in. Compliance officers see the same list,
+// read-only: who holds which role, and who set them up.
 
 import { api } from '../lib/api.js';
 import { h, field, fill, when, actionButton } from '../lib/dom.js';
@@ -99,6 +100,25 @@ async function totpSettings(users, me) {
 	return form;
 }
 
+// Whether the password is still the one someone else set, and who set
+// it ("web:adam" as "adam"; at the shell as such).
+function passwordCell(u) {
+	const by = u.password_set_by;
+	const who = by && (by.startsWith('web:') ? by.slice(4) : `${by.slice(by.indexOf(':') + 1)} at the shell`);
+	if (u.password_once) {
+		return h('span', h('span', { class: 'badge warn' }, 'one-time password'), who ? h('span', { class: 'muted' }, ` set by ${who}`) : null);
+	}
+	// One set at the shell lasts; the user may have changed it since.
+	if (by && !by.startsWith('web:')) return h('span', { class: 'muted' }, `set by ${who}, or their own since`);
+	return h('span', { class: 'muted' }, who ? `their own (first set by ${who})` : 'their own');
+}
+
+// Compliance: the list alone, each user's account changes a link away.
+function readOnlyColumns() {
+	return [{ label: 'History', render: (u) => h('a', { href: `#/audit?object=${encodeURIComponent(`user=${u.name}`)}`,
+		'aria-label': `Account changes of ${u.name} in the audit trail` }, 'Account changes') }];
+}
+
 export async function render({ main, me }) {
 	main.appendChild(h('h1', 'Users'));
 	let r;
@@ -108,16 +128,20 @@ export async function render({ main, me }) {
 		main.appendChild(errorBox(err));
 		return;
 	}
+	const admin = me.role === 'admin';
+	if (!admin) {
+		main.appendChild(h('p', 'Who may sign in, with which role, and who set up their password. Only an administrator changes users; every change is in the audit trail.'));
+	}
 	main.appendChild(table({
 		label: 'Users',
 		columns: [
 			{ label: 'User', render: (u) => u.name },
 			{ label: 'Role', render: (u) => ROLE_NAME[u.role] || u.role },
 			{ label: 'Second factor', render: totpBadge },
-			{ label: 'Password', render: (u) => (u.password_once ? h('span', { class: 'badge warn' }, 'one-time password')
-				: h('span', { class: 'muted' }, 'their own')) },
+			{ label: 'Password', render: passwordCell },
 			{ label: 'Added', cls: 'hide-narrow', render: (u) => when(u.created) },
-			{ label: 'Actions', render: (u) => {
+			...(admin ? [] : readOnlyColumns()),
+			...(!admin ? [] : [{ label: 'Actions', render: (u) => {
 				const b = [];
 				if (u.totp) {
 					// The server refuses (409) the last admin's while admins must
@@ -162,9 +186,9 @@ export async function render({ main, me }) {
 					b.push(c, d);
 				}
 				return h('div', { class: 'buttons' }, b);
-			} },
+			} }]),
 		],
 		rows: r.users || [],
 	}));
-	main.appendChild(h('div', { class: 'grid' }, addForm(), await totpSettings(r.users || [], me)));
+	if (admin) main.appendChild(h('div', { class: 'grid' }, addForm(), await totpSettings(r.users || [], me)));
 }
