@@ -171,10 +171,14 @@ static int set_password(struct archive *ar, const char *actor, const char *name,
 			struct pv_error *err)
 {
 	bool once = password_once(actor, name, one_time);
-	int r;
-	if ((r = catalog_begin(ar->cat, err)) < 0)
+	char hash[USER_PWHASH_MAX];
+	/* Hashed first: the writers' lock is not held for Argon2id's time. */
+	int r = user_password_hash(name, password, hash, err);
+	if (r == PV_OK && (r = catalog_begin(ar->cat, err)) < 0)
+		sodium_memzero(hash, sizeof(hash));
+	if (r < 0)
 		return r;
-	if ((r = user_set_password_if(ar->cat->conn, name, password, pv_clock_now(), was, err)) <
+	if ((r = user_store_password_hash(ar->cat->conn, name, hash, pv_clock_now(), was, err)) <
 		    0 ||
 	    (r = user_set_password_once(ar->cat->conn, name, once, err)) < 0 ||
 	    (r = vouch(ar, actor, name, err)) < 0 ||
@@ -183,6 +187,7 @@ static int set_password(struct archive *ar, const char *actor, const char *name,
 	    (u_r != NULL && (r = user_get(ar->cat->conn, name, u_r, err)) < 0) ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
+	sodium_memzero(hash, sizeof(hash));
 	return r;
 }
 
@@ -235,17 +240,20 @@ static void enrolment_uri(const char *name, struct archive_totp_enrolment *e)
 		 label, e->secret, TOTP_DIGITS, TOTP_STEP_S);
 }
 
-int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *name,
-			    struct archive_totp_enrolment *e_r, struct pv_error *err)
+/* A fresh secret for name, in force (the command line's enrolment) or kept
+ * aside (a set-up), audited as `what` first, shown once in *e_r. */
+static int fresh_secret(struct archive *ar, const char *actor, const char *name, bool pending,
+			struct archive_totp_enrolment *e_r, struct pv_error *err)
 {
 	unsigned char secret[TOTP_SECRET_BYTES];
 	int r;
 	memset(e_r, 0, sizeof(*e_r));
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_totp_enrol(ar->cat->conn, ar->kr, name, secret, err)) < 0 ||
-	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
-				"user=%s totp=enrolled", name)) < 0 ||
+	if ((r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err, "user=%s totp=%s",
+				name, pending ? "setting-up" : "enrolled")) < 0 ||
+	    (r = (pending ? user_totp_begin : user_totp_enrol)(ar->cat->conn, ar->kr, name, secret,
+							       err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0) {
 		catalog_rollback(ar->cat);
 	} else {
@@ -256,25 +264,16 @@ int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *n
 	return r;
 }
 
+int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *name,
+			    struct archive_totp_enrolment *e_r, struct pv_error *err)
+{
+	return fresh_secret(ar, actor, name, false, e_r, err);
+}
+
 int archive_user_totp_begin(struct archive *ar, const char *actor, const char *name,
 			    struct archive_totp_enrolment *e_r, struct pv_error *err)
 {
-	unsigned char secret[TOTP_SECRET_BYTES];
-	int r;
-	memset(e_r, 0, sizeof(*e_r));
-	if ((r = catalog_begin(ar->cat, err)) < 0)
-		return r;
-	if ((r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
-				"user=%s totp=setting-up", name)) < 0 ||
-	    (r = user_totp_begin(ar->cat->conn, ar->kr, name, secret, err)) < 0 ||
-	    (r = catalog_commit(ar->cat, err)) < 0) {
-		catalog_rollback(ar->cat);
-	} else {
-		totp_base32(secret, sizeof(secret), e_r->secret);
-		enrolment_uri(name, e_r);
-	}
-	sodium_memzero(secret, sizeof(secret));
-	return r;
+	return fresh_secret(ar, actor, name, true, e_r, err);
 }
 
 int archive_user_totp_confirm(struct archive *ar, const char *actor, const char *name,
@@ -295,14 +294,18 @@ int archive_user_totp_confirm(struct archive *ar, const char *actor, const char 
 		if (!pending)
 			r = pv_fail(err, PV_ENOTFOUND, "no second factor is being set up for %s",
 				    name);
+		/* A new secret has no codes used yet: the steps taken by the
+		 * one in force (a sign-in a moment ago) do not count against it;
+		 * confirming then makes its step the last one taken. Being
+		 * set up, its code is used once: the secret goes with it. */
 		else if (code == NULL ||
-			 (step = totp_verify(secret, sizeof(secret), code, pv_clock_now(), last)) == 0)
-			r = pv_fail(err, PV_EAUTH, "wrong or used one-time code");
+			 (step = totp_verify(secret, sizeof(secret), code, pv_clock_now(), 0)) == 0)
+			r = pv_fail(err, PV_EAUTH, "wrong one-time code");
 	}
-	if (r < 0 || (r = user_totp_claim_step(ar->cat->conn, u.id, step, err)) < 0 ||
+	if (r < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s totp=enrolled", name)) < 0 ||
-	    (r = user_totp_confirm(ar->cat->conn, ar->kr, u.id, secret, err)) < 0 ||
+	    (r = user_totp_confirm(ar->cat->conn, ar->kr, u.id, secret, step, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	sodium_memzero(secret, sizeof(secret));

@@ -97,9 +97,10 @@ int archive_user_totp_enrol(struct archive *ar, const char *actor, const char *n
 int archive_user_totp_begin(struct archive *ar, const char *actor, const char *name,
 			    struct archive_totp_enrolment *e_r, struct pv_error *err);
 /* code, from the secret being set up, makes it name's second factor
- * ("user-change", "user=NAME totp=enrolled"; the code's step is used up).
- * PV_EAUTH for a wrong or used code, PV_ENOTFOUND when nothing is being
- * set up. */
+ * ("user-change", "user=NAME totp=enrolled"; the code's step is the last
+ * one taken: the steps the old one took do not count against a new
+ * secret). PV_EAUTH for a wrong code, PV_ENOTFOUND when nothing is being
+ * set up (a code confirms once: the secret set up goes with it). */
 int archive_user_totp_confirm(struct archive *ar, const char *actor, const char *name,
 			      const char *code, struct pv_error *err);
 /* Removes it, and one being set up ("user-change", "user=NAME

@@ -372,8 +372,13 @@ enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const 
 		 * the password checked is still theirs: of two sign-ins with
 		 * one one-time password, one wins. The session opens under the
 		 * user as the change left them. */
+		if (!argon2_enter(rq->app)) { /* the new password's hash: a slot as for a check */
+			*retry_after_r = 1;
+			return AUTH_BUSY;
+		}
 		int r = archive_user_passwd_own(rq->ar, u.name, new_password, u.changed_at, &u,
 						&rq->err);
+		sem_post(&rq->app->argon2);
 		if (r == PV_EAUTH) {
 			pv_error_clear(&rq->err);
 			return refuse(rq, user, true, "denied: the password was changed meanwhile",

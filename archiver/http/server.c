@@ -430,13 +430,15 @@ void http_server_stop(struct http_server **srvp)
 	struct http_server *srv = *srvp;
 	if (srv == NULL)
 		return;
-	if (srv->d != NULL && srv->borrowed_socket) {
-		MHD_socket fd = MHD_quiesce_daemon(srv->d);
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd); /* this process's copy only */
-	}
+	MHD_socket given_back = MHD_INVALID_SOCKET;
+	if (srv->d != NULL && srv->borrowed_socket)
+		given_back = MHD_quiesce_daemon(srv->d);
 	if (srv->d != NULL)
 		MHD_stop_daemon(srv->d);
+	/* Only after the stop (microhttpd.h): its threads may use it till then.
+	 * This process's copy only. */
+	if (given_back != MHD_INVALID_SOCKET)
+		close(given_back);
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = true;
 	pthread_cond_signal(&srv->wake);

@@ -117,7 +117,8 @@ int user_totp_begin(struct db *db, struct keyring *kr, const char *name,
 }
 
 int user_totp_confirm(struct db *db, struct keyring *kr, int64_t user_id,
-		      const unsigned char secret[TOTP_SECRET_BYTES], struct pv_error *err)
+		      const unsigned char secret[TOTP_SECRET_BYTES], uint64_t step,
+		      struct pv_error *err)
 {
 	struct db_stmt *st;
 	char name[USER_NAME_MAX + 1] = "";
@@ -133,7 +134,13 @@ int user_totp_confirm(struct db *db, struct keyring *kr, int64_t user_id,
 		return r;
 	if (name[0] == '\0')
 		return pv_fail(err, PV_ENOTFOUND, "no such user");
-	return store_secret(db, kr, AD_ENROLLED, user_id, name, secret, err);
+	if ((r = store_secret(db, kr, AD_ENROLLED, user_id, name, secret, err)) < 0 ||
+	    (r = db_prepare(db, "UPDATE users SET totp_last_step = ? WHERE id = ?", &st, err)) < 0)
+		return r;
+	int64_t changed;
+	db_bind_int64(st, 1, (int64_t)step);
+	db_bind_int64(st, 2, user_id);
+	return run(&st, &changed, err);
 }
 
 int user_totp_upgrade_secrets(struct db *db, struct keyring *kr, int *changed_r,

@@ -39,9 +39,11 @@ int user_totp_pending_get(struct db *db, struct keyring *kr, int64_t user_id, bo
 			  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
 			  struct pv_error *err) PV_WARN_UNUSED;
 /* secret (user_totp_pending_get's) becomes user_id's second factor,
- * replacing any; nothing is left being set up. */
+ * replacing any, step (the code's that confirmed it) its last step taken;
+ * nothing is left being set up. */
 int user_totp_confirm(struct db *db, struct keyring *kr, int64_t user_id,
-		      const unsigned char secret[TOTP_SECRET_BYTES], struct pv_error *err);
+		      const unsigned char secret[TOTP_SECRET_BYTES], uint64_t step,
+		      struct pv_error *err);
 
 /* Whether user_id has a second factor; if so its secret (wipe it after
  * use) and the last step accepted. */

@@ -246,56 +246,73 @@ void user_check_prepare(void)
 	pthread_once(&dummy_once, make_dummy_hash);
 }
 
-/* changed_at 0: a rehash, not a change. was >= 0: only if the user's
- * changed_at is still that (PV_EAUTH otherwise). ?4 is first compared
- * with changed_at: PostgreSQL then takes it as a bigint, not the integer
- * of "?4 < 0". */
-static int store_hash(struct db *db, int64_t id, const char *password, int64_t changed_at,
-		      int64_t was, struct pv_error *err)
+_Static_assert(USER_PWHASH_MAX == crypto_pwhash_STRBYTES, "the hash's size");
+
+/* hash as the user's password. changed_at 0: a rehash, not a change (what
+ * is being set up stays). was >= 0: only if the user's changed_at is still
+ * that (PV_EAUTH otherwise). ?4 is first compared with changed_at:
+ * PostgreSQL then takes it as a bigint, not the integer of "?4 < 0". */
+static int store_hash_str(struct db *db, int64_t id, const char *hash, int64_t changed_at,
+			  int64_t was, struct pv_error *err)
 {
-	char hash[crypto_pwhash_STRBYTES];
 	struct db_stmt *st;
 	int r;
-	if (crypto_pwhash_str(hash, password, strlen(password), USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
-		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
 	if ((r = db_prepare(db, changed_at ? "UPDATE users SET password_hash = ?1,"
-					     " changed_at = " CHANGED_AT_NEXT("?2") " WHERE id = ?3"
+					     " changed_at = " CHANGED_AT_NEXT("?2") ","
+					     " totp_pending = NULL WHERE id = ?3"
 					     " AND (coalesce(changed_at, 0) = ?4 OR ?4 < 0)"
 					   : "UPDATE users SET password_hash = ?1 WHERE id = ?2",
-			    &st, err)) == PV_OK) {
-		db_bind_text(st, 1, hash, -1);
-		if (changed_at) {
-			db_bind_int64(st, 2, changed_at);
-			db_bind_int64(st, 4, was);
-		}
-		db_bind_int64(st, changed_at ? 3 : 2, id);
-		if ((r = db_step(st, err)) > 0)
-			r = PV_OK;
-		if (r == PV_OK && changed_at && db_changes(st) == 0)
-			r = pv_fail(err, PV_EAUTH, "the password was changed meanwhile");
-		db_finalize(&st);
+			    &st, err)) < 0)
+		return r;
+	db_bind_text(st, 1, hash, -1);
+	if (changed_at) {
+		db_bind_int64(st, 2, changed_at);
+		db_bind_int64(st, 4, was);
 	}
-	sodium_memzero(hash, sizeof(hash));
+	db_bind_int64(st, changed_at ? 3 : 2, id);
+	if ((r = db_step(st, err)) > 0)
+		r = PV_OK;
+	if (r == PV_OK && changed_at && db_changes(st) == 0)
+		r = pv_fail(err, PV_EAUTH, "the password was changed meanwhile");
+	db_finalize(&st);
 	return r;
+}
+
+static int make_hash(const char *password, char hash[USER_PWHASH_MAX], struct pv_error *err)
+{
+	if (crypto_pwhash_str(hash, password, strlen(password), USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
+		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
+	return PV_OK;
+}
+
+int user_password_hash(const char *name, const char *password, char hash_r[USER_PWHASH_MAX],
+		       struct pv_error *err)
+{
+	int r = user_password_check(name, password, err);
+	return r < 0 ? r : make_hash(password, hash_r, err);
+}
+
+int user_store_password_hash(struct db *db, const char *name, const char *hash, int64_t now,
+			     int64_t was_changed_at, struct pv_error *err)
+{
+	int64_t id = 0;
+	int r;
+	if ((r = active_id(db, name, &id, err)) < 0)
+		return r;
+	if (id == 0)
+		return pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
+	return store_hash_str(db, id, hash, now > 0 ? now : 1, was_changed_at, err);
 }
 
 int user_set_password(struct db *db, const char *name, const char *password, int64_t now,
 		      struct pv_error *err)
 {
-	return user_set_password_if(db, name, password, now, -1, err);
-}
-
-int user_set_password_if(struct db *db, const char *name, const char *password, int64_t now,
-			 int64_t was_changed_at, struct pv_error *err)
-{
-	int64_t id = 0;
-	int r;
-	if ((r = user_password_check(name, password, err)) < 0 ||
-	    (r = active_id(db, name, &id, err)) < 0)
-		return r;
-	if (id == 0)
-		return pv_fail(err, PV_ENOTFOUND, "no user named '%s'", name);
-	return store_hash(db, id, password, now > 0 ? now : 1, was_changed_at, err);
+	char hash[USER_PWHASH_MAX];
+	int r = user_password_hash(name, password, hash, err);
+	if (r == PV_OK)
+		r = user_store_password_hash(db, name, hash, now, -1, err);
+	sodium_memzero(hash, sizeof(hash));
+	return r;
 }
 
 int user_check_password(struct db *db, const char *name, const char *password, struct user *u_r,
@@ -332,10 +349,14 @@ int user_check_password(struct db *db, const char *name, const char *password, s
 	r = PV_OK;
 	if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
 		r = pv_fail(err, PV_EAUTH, "wrong user name or password");
-	else if (crypto_pwhash_str_needs_rehash(hash, USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
+	else if (crypto_pwhash_str_needs_rehash(hash, USER_PWHASH_OPS, USER_PWHASH_MEM) != 0) {
 		/* Best effort: the password was right; a busy or read-only
 		 * catalog only means the next sign-in tries again. */
-		(void)store_hash(db, u_r->id, password, 0, -1, NULL);
+		char fresh[USER_PWHASH_MAX];
+		if (make_hash(password, fresh, NULL) == PV_OK)
+			(void)store_hash_str(db, u_r->id, fresh, 0, -1, NULL);
+		sodium_memzero(fresh, sizeof(fresh));
+	}
 	sodium_memzero(hash, sizeof(hash));
 	return r;
 }

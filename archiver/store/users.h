@@ -69,10 +69,17 @@ int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *c
  * is no such user, PV_EUSAGE for a short password. */
 int user_set_password(struct db *db, const char *name, const char *password, int64_t now,
 		      struct pv_error *err);
-/* The same, only while the user's changed_at is was_changed_at (as a
- * sign-in read it): PV_EAUTH when it moved since (a concurrent change). */
-int user_set_password_if(struct db *db, const char *name, const char *password, int64_t now,
-			 int64_t was_changed_at, struct pv_error *err);
+/* The same in two steps, so that the slow hash (Argon2id) is not made
+ * inside a transaction, holding the writers' lock: hash (after
+ * user_password_check), then store it, only while the user's changed_at
+ * is was_changed_at (as a sign-in read it; -1: whatever it is), else
+ * PV_EAUTH (a concurrent change). A password set ends what was being set
+ * up as a second factor with the old one (totp_pending). */
+#define USER_PWHASH_MAX 128
+int user_password_hash(const char *name, const char *password, char hash_r[USER_PWHASH_MAX],
+		       struct pv_error *err);
+int user_store_password_hash(struct db *db, const char *name, const char *hash, int64_t now,
+			     int64_t was_changed_at, struct pv_error *err);
 /* Checks a password (constant time); PV_EAUTH when wrong or no such user,
  * after the same Argon2id work either way (names cannot be probed by
  * timing). For the web sign-in; safe from several threads, each with its

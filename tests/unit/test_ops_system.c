@@ -417,9 +417,33 @@ static void test_user_password_role_totp_audited(void **state)
 	assert_true(last >= now_step); /* the code is used up */
 	assert_int_equal(archive_user_totp_confirm(f.ar, "web:lena", "lena", code, &err),
 			 PV_ENOTFOUND);
-	/* A replacement begun leaves the one in force until confirmed; taking
-	 * the factor away takes both. */
+	/* A replacement begun leaves the one in force until confirmed. Its
+	 * first code is of the very step the old one just used (a sign-in a
+	 * moment ago): accepted, a new secret has no history (it was refused
+	 * as "used"). */
 	fx_must(archive_user_totp_begin(f.ar, "web:lena", "lena", &e, &err), &err, "begin again");
+	archive_totp_enrolment_wipe(&e);
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(u.totp && u.totp_pending);
+	fx_must(user_totp_pending_get(f.ar->cat->conn, f.ar->kr, u.id, &pending, raw, &last, &err),
+		&err, "pending 2");
+	uint64_t step2 = totp_step(pv_clock_now());
+	assert_true(last >= now_step && step2 <= last + 1);
+	snprintf(code, sizeof(code), "%06u", totp_hotp(raw, sizeof(raw), last));
+	fx_must(archive_user_totp_confirm(f.ar, "web:lena", "lena", code, &err), &err,
+		"confirm at the old one's last step");
+	fx_must(user_totp_get(f.ar->cat->conn, f.ar->kr, u.id, &enrolled, got, &last, &err), &err,
+		"get secret 2");
+	assert_memory_equal(got, raw, sizeof(raw));
+	/* A password set ends a set-up begun with the old one. */
+	fx_must(archive_user_totp_begin(f.ar, "web:lena", "lena", &e, &err), &err, "begin 3");
+	archive_totp_enrolment_wipe(&e);
+	fx_must(archive_user_passwd(f.ar, "web:lena", "lena", "a brand new phrase", false, &err),
+		&err, "own password");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
+	assert_true(u.totp && !u.totp_pending);
+	/* Taking the factor away takes both. */
+	fx_must(archive_user_totp_begin(f.ar, "web:lena", "lena", &e, &err), &err, "begin 4");
 	archive_totp_enrolment_wipe(&e);
 	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "get");
 	assert_true(u.totp && u.totp_pending);

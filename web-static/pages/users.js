@@ -143,7 +143,7 @@ export async function render({ main, me }) {
 			...(admin ? [] : readOnlyColumns()),
 			...(!admin ? [] : [{ label: 'Actions', render: (u) => {
 				const b = [];
-				if (u.totp) {
+				if (u.totp || u.totp_pending) {
 					// The server refuses (409) the last admin's while admins must
 					// use one: said in the dialog.
 					const x = actionButton('Remove second factor', `of ${u.name}`, 'small secondary');
