@@ -81,7 +81,10 @@ def _chown_tree(path):
     os.chown(path, uid, gid)
     for root, dirs, files in os.walk(path):
         for n in dirs + files:
-            os.lchown(os.path.join(root, n), uid, gid)
+            try:
+                os.lchown(os.path.join(root, n), uid, gid)
+            except FileNotFoundError:
+                pass  # a message the running harvest just took (DELE)
 
 
 def _world_traversable(path):
