@@ -272,6 +272,9 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await heard(p, /^Your second factor is set up/);
 		const replace = p.getByRole('button', { name: 'Replace second factor' });
 		await replace.waitFor();
+		// The page is drawn anew first (its requests may take a while under
+		// load), then the focus goes back: waited for, not sampled.
+		await p.waitForFunction(() => document.activeElement && document.activeElement.id === 'own-totp', null, { timeout: 30000 });
 		assert.ok(await focused(replace), 'the focus is back on the header button');
 		assert.equal(await p.evaluate(async () => (await (await fetch('/api/v1/me')).json()).totp), true);
 
