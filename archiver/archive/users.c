@@ -121,11 +121,18 @@ int archive_user_add(struct archive *ar, const char *actor, const char *name, co
 		     struct pv_error *err)
 {
 	bool changed = false, once = password_once(actor, name, one_time);
+	char hash[USER_PWHASH_MAX];
 	int r;
-	if ((r = user_validate(name, role, err)) < 0 || (r = catalog_begin(ar->cat, err)) < 0)
+	/* Hashed first: the writers' lock is not held for Argon2id's time. */
+	if ((r = user_validate(name, role, err)) < 0 ||
+	    (r = user_password_hash(name, password, hash, err)) < 0)
 		return r;
-	if ((r = user_set(ar->cat->conn, name, role, password, replace, pv_clock_now(), &changed,
-			  err)) < 0 ||
+	if ((r = catalog_begin(ar->cat, err)) < 0) {
+		sodium_memzero(hash, sizeof(hash));
+		return r;
+	}
+	if ((r = user_set_hash(ar->cat->conn, name, role, hash, replace, pv_clock_now(), &changed,
+			       err)) < 0 ||
 	    (r = user_set_password_once(ar->cat->conn, name, once, err)) < 0 ||
 	    (r = vouch(ar, actor, name, err)) < 0 || (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, changed ? AUDIT_USER_CHANGE : AUDIT_USER_ADD, "ok", NULL,
@@ -133,6 +140,7 @@ int archive_user_add(struct archive *ar, const char *actor, const char *name, co
 				once ? " password=one-time" : "")) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
+	sodium_memzero(hash, sizeof(hash));
 	if (r == PV_OK && changed_r != NULL)
 		*changed_r = changed;
 	return r;

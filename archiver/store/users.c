@@ -91,40 +91,51 @@ static int run(struct db_stmt **st, const char *name, bool must_change, struct p
 	return r < 0 ? r : PV_OK;
 }
 
-int user_set(struct db *db, const char *name, const char *role, const char *password, bool replace,
-	     int64_t now, bool *changed_r, struct pv_error *err)
+/* changed_at moves strictly forward: to now, or one past its last value
+ * (two changes in one second still end the sessions between). Written
+ * with CASE: max(a, b) is SQLite's, greatest(a, b) PostgreSQL's. */
+#define CHANGED_AT_NEXT(now)                                                        \
+	"CASE WHEN coalesce(changed_at, 0) + 1 > " now " THEN coalesce(changed_at, 0) + 1" \
+	" ELSE " now " END"
+
+int user_set_hash(struct db *db, const char *name, const char *role, const char *hash,
+		  bool replace, int64_t now, bool *changed_r, struct pv_error *err)
 {
-	char hash[crypto_pwhash_STRBYTES];
 	struct db_stmt *st;
 	int64_t id = 0;
 	int r;
-
-	if ((r = user_password_check(name, password, err)) < 0)
-		return r;
-	if (crypto_pwhash_str(hash, password, strlen(password), USER_PWHASH_OPS, USER_PWHASH_MEM) != 0)
-		return pv_fail(err, PV_ERR, "out of memory while hashing the password");
 	if ((r = active_id(db, name, &id, err)) < 0)
-		goto done;
-	if (id != 0 && !replace) {
-		r = pv_fail(err, PV_ERR, "a user named '%s' exists (use --replace to change it)", name);
-		goto done;
-	}
+		return r;
+	if (id != 0 && !replace)
+		return pv_fail(err, PV_ERR, "a user named '%s' exists (use --replace to change it)",
+			       name);
 	*changed_r = id != 0;
-	if ((r = db_prepare(db, id != 0 ? "UPDATE users SET role = ?, password_hash = ?,"
-					  " changed_at = ? WHERE id = ?"
+	/* A change ends the sessions (changed_at strictly forward) and what
+	 * was being set up with the old password. */
+	if ((r = db_prepare(db, id != 0 ? "UPDATE users SET role = ?1, password_hash = ?2,"
+					  " changed_at = " CHANGED_AT_NEXT("?3") ","
+					  " totp_pending = NULL WHERE id = ?4"
 					: "INSERT INTO users (role, password_hash, created_at, name)"
-					  " VALUES (?, ?, ?, ?)",
+					  " VALUES (?1, ?2, ?3, ?4)",
 			    &st, err)) < 0)
-		goto done;
+		return r;
 	db_bind_text(st, 1, role, -1);
 	db_bind_text(st, 2, hash, -1);
-	db_bind_int64(st, 3, now);
+	db_bind_int64(st, 3, now > 0 ? now : 1);
 	if (id != 0)
 		db_bind_int64(st, 4, id);
 	else
 		db_bind_text(st, 4, name, -1);
-	r = run(&st, name, false, err);
-done:
+	return run(&st, name, false, err);
+}
+
+int user_set(struct db *db, const char *name, const char *role, const char *password, bool replace,
+	     int64_t now, bool *changed_r, struct pv_error *err)
+{
+	char hash[USER_PWHASH_MAX];
+	int r = user_password_hash(name, password, hash, err);
+	if (r == PV_OK)
+		r = user_set_hash(db, name, role, hash, replace, now, changed_r, err);
 	sodium_memzero(hash, sizeof(hash));
 	return r;
 }
@@ -204,12 +215,6 @@ int user_get(struct db *db, const char *name, struct user *u_r, struct pv_error 
 	return r;
 }
 
-/* changed_at moves strictly forward: to now, or one past its last value
- * (two changes in one second still end the sessions between). Written
- * with CASE: max(a, b) is SQLite's, greatest(a, b) PostgreSQL's. */
-#define CHANGED_AT_NEXT(now)                                                        \
-	"CASE WHEN coalesce(changed_at, 0) + 1 > " now " THEN coalesce(changed_at, 0) + 1" \
-	" ELSE " now " END"
 
 int user_set_role(struct db *db, const char *name, const char *role, int64_t now,
 		  struct pv_error *err)

@@ -39,6 +39,10 @@ int user_password_check(const char *name, const char *password, struct pv_error 
  * changes its role and password. *changed_r tells which happened. */
 int user_set(struct db *db, const char *name, const char *role, const char *password, bool replace,
 	     int64_t now, bool *changed_r, struct pv_error *err);
+/* The same with the password's hash (user_password_hash, made before a
+ * transaction: Argon2id's time is not spent holding the writers' lock). */
+int user_set_hash(struct db *db, const char *name, const char *role, const char *hash,
+		  bool replace, int64_t now, bool *changed_r, struct pv_error *err);
 /* Retires a user; PV_ENOTFOUND when there is no active one. */
 int user_retire(struct db *db, const char *name, int64_t now, struct pv_error *err);
 /* The active user name; PV_ENOTFOUND when there is none. */

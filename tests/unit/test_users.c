@@ -154,6 +154,16 @@ static void test_passwd_changes_password_and_moves_changed_at(void **state)
 	assert_int_equal(user_end_sessions_without_totp(f->db, "admin", 21, &err), PV_OK);
 	assert_int_equal(user_get(f->db, "erin", &u, &err), PV_OK);
 	assert_int_equal(u.changed_at, 22); /* another role's: untouched */
+	/* A change of role and password (add --replace) in that second too
+	 * (it wrote 21 again), and a set-up begun before it is gone. */
+	assert_int_equal(db_exec(f->db, "UPDATE users SET totp_pending = x'00' WHERE name = 'erin'",
+				 &err), PV_OK);
+	assert_int_equal(user_set(f->db, "erin", "compliance", "fourth long password", true, 21,
+				  &changed, &err), PV_OK);
+	assert_true(changed);
+	assert_int_equal(user_get(f->db, "erin", &u, &err), PV_OK);
+	assert_int_equal(u.changed_at, 23);
+	assert_false(u.totp_pending);
 }
 
 /* Last: it lowers the Argon2id cost for the whole process. */
