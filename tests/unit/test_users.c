@@ -156,8 +156,13 @@ static void test_passwd_changes_password_and_moves_changed_at(void **state)
 	assert_int_equal(u.changed_at, 22); /* another role's: untouched */
 	/* A change of role and password (add --replace) in that second too
 	 * (it wrote 21 again), and a set-up begun before it is gone. */
-	assert_int_equal(db_exec(f->db, "UPDATE users SET totp_pending = x'00' WHERE name = 'erin'",
-				 &err), PV_OK);
+	struct db_stmt *st;
+	static const unsigned char junk[1] = {0};
+	assert_int_equal(db_prepare(f->db, "UPDATE users SET totp_pending = ? WHERE name = 'erin'",
+				    &st, &err), PV_OK);
+	db_bind_blob(st, 1, junk, sizeof(junk));
+	assert_int_equal(db_step(st, &err), DB_DONE);
+	db_finalize(&st);
 	assert_int_equal(user_set(f->db, "erin", "compliance", "fourth long password", true, 21,
 				  &changed, &err), PV_OK);
 	assert_true(changed);
