@@ -289,7 +289,7 @@ int archive_user_totp_confirm(struct archive *ar, const char *actor, const char 
 {
 	unsigned char secret[TOTP_SECRET_BYTES];
 	bool pending = false;
-	uint64_t last = 0, step = 0;
+	uint64_t step = 0;
 	struct user u;
 	int r;
 	/* The secret is read under the writers' lock: one set up anew
@@ -297,8 +297,8 @@ int archive_user_totp_confirm(struct archive *ar, const char *actor, const char 
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
 	if ((r = user_get(ar->cat->conn, name, &u, err)) == PV_OK &&
-	    (r = user_totp_pending_get(ar->cat->conn, ar->kr, u.id, &pending, secret, &last,
-				       err)) == PV_OK) {
+	    (r = user_totp_pending_get(ar->cat->conn, ar->kr, u.id, &pending, secret, err)) ==
+		    PV_OK) {
 		if (!pending)
 			r = pv_fail(err, PV_ENOTFOUND, "no second factor is being set up for %s",
 				    name);
@@ -313,7 +313,7 @@ int archive_user_totp_confirm(struct archive *ar, const char *actor, const char 
 	if (r < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s totp=enrolled", name)) < 0 ||
-	    (r = user_totp_confirm(ar->cat->conn, ar->kr, u.id, secret, step, err)) < 0 ||
+	    (r = user_totp_confirm(ar->cat->conn, ar->kr, &u, secret, step, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	sodium_memzero(secret, sizeof(secret));

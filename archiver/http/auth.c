@@ -157,6 +157,14 @@ static bool argon2_enter(struct http_app *app)
 	return true;
 }
 
+/* The key a user name's failed sign-ins are counted under (ratelimit.h):
+ * the name as typed, so unknown names throttle like real ones. */
+#define USER_KEY_MAX (USER_NAME_MAX + 6)
+static void user_key_of(const char *user, char out[USER_KEY_MAX])
+{
+	snprintf(out, USER_KEY_MAX, "user:%.*s", USER_NAME_MAX, user);
+}
+
 /* A failed sign-in: counted, and audited before the answer. */
 static enum auth_outcome refuse(struct http_request *rq, const char *user, bool name_ok,
 				const char *why, enum auth_outcome outcome, bool counts)
@@ -166,7 +174,7 @@ static enum auth_outcome refuse(struct http_request *rq, const char *user, bool 
 	if (counts) {
 		snprintf(key, sizeof(key), "ip:%s", rq->peer);
 		ratelimit_failed(rq->app->fail_ip, key, now_ms);
-		snprintf(key, sizeof(key), "user:%s", user);
+		user_key_of(user, key);
 		ratelimit_failed(rq->app->fail_user, key, now_ms);
 	}
 	/* A name that is not a user name (it may even be a password typed in
@@ -291,7 +299,7 @@ static enum auth_outcome check_password(struct http_request *rq, const char *use
 					const char *password, const char *why, struct user *u_r,
 					int64_t *retry_after_r)
 {
-	char ip_key[128], user_key[USER_NAME_MAX + 64];
+	char ip_key[128], user_key[USER_KEY_MAX];
 	bool name_ok = user_validate(user, "legal", NULL) == PV_OK;
 	int64_t now_ms = pv_clock_now_ms(), wait;
 	int r;
@@ -299,7 +307,7 @@ static enum auth_outcome check_password(struct http_request *rq, const char *use
 	/* Tracked by the name as typed, so unknown names throttle like
 	 * real ones and the answer says nothing about which exist. */
 	snprintf(ip_key, sizeof(ip_key), "ip:%s", rq->peer);
-	snprintf(user_key, sizeof(user_key), "user:%.*s", USER_NAME_MAX, user);
+	user_key_of(user, user_key);
 	wait = ratelimit_wait_ms(rq->app->fail_ip, ip_key, now_ms);
 	int64_t wu = ratelimit_wait_ms(rq->app->fail_user, user_key, now_ms);
 	if (wu > wait)
@@ -327,8 +335,8 @@ static enum auth_outcome check_password(struct http_request *rq, const char *use
  * reset the count of wrong codes at each try. */
 static void forget_failures(struct http_request *rq, const char *user)
 {
-	char user_key[USER_NAME_MAX + 64];
-	snprintf(user_key, sizeof(user_key), "user:%.*s", USER_NAME_MAX, user);
+	char user_key[USER_KEY_MAX];
+	user_key_of(user, user_key);
 	ratelimit_forget(rq->app->fail_user, user_key);
 }
 
@@ -432,9 +440,9 @@ enum auth_outcome auth_recheck_password(struct http_request *rq, const char *pas
 enum auth_outcome auth_confirm_totp(struct http_request *rq, const char *code,
 				    int64_t *retry_after_r)
 {
-	char user_key[USER_NAME_MAX + 64];
+	char user_key[USER_KEY_MAX];
 	int64_t wait;
-	snprintf(user_key, sizeof(user_key), "user:%.*s", USER_NAME_MAX, rq->session->user);
+	user_key_of(rq->session->user, user_key);
 	if ((wait = ratelimit_wait_ms(rq->app->fail_user, user_key, pv_clock_now_ms())) > 0) {
 		*retry_after_r = (wait + 999) / 1000;
 		return AUTH_THROTTLED;

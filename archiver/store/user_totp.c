@@ -116,30 +116,18 @@ int user_totp_begin(struct db *db, struct keyring *kr, const char *name,
 	return fresh_secret(db, kr, AD_PENDING, name, secret_r, err);
 }
 
-int user_totp_confirm(struct db *db, struct keyring *kr, int64_t user_id,
+int user_totp_confirm(struct db *db, struct keyring *kr, const struct user *u,
 		      const unsigned char secret[TOTP_SECRET_BYTES], uint64_t step,
 		      struct pv_error *err)
 {
 	struct db_stmt *st;
-	char name[USER_NAME_MAX + 1] = "";
-	int r = db_prepare(db, "SELECT name FROM users WHERE id = ? AND removed_at IS NULL", &st,
-			   err);
-	if (r < 0)
-		return r;
-	db_bind_int64(st, 1, user_id);
-	if ((r = db_step(st, err)) == DB_ROW)
-		snprintf(name, sizeof(name), "%s", db_column_text(st, 0));
-	db_finalize(&st);
-	if (r < 0)
-		return r;
-	if (name[0] == '\0')
-		return pv_fail(err, PV_ENOTFOUND, "no such user");
-	if ((r = store_secret(db, kr, AD_ENROLLED, user_id, name, secret, err)) < 0 ||
+	int64_t changed;
+	int r;
+	if ((r = store_secret(db, kr, AD_ENROLLED, u->id, u->name, secret, err)) < 0 ||
 	    (r = db_prepare(db, "UPDATE users SET totp_last_step = ? WHERE id = ?", &st, err)) < 0)
 		return r;
-	int64_t changed;
 	db_bind_int64(st, 1, (int64_t)step);
-	db_bind_int64(st, 2, user_id);
+	db_bind_int64(st, 2, u->id);
 	return run(&st, &changed, err);
 }
 
@@ -246,10 +234,10 @@ int user_totp_get(struct db *db, struct keyring *kr, int64_t user_id, bool *enro
 }
 
 int user_totp_pending_get(struct db *db, struct keyring *kr, int64_t user_id, bool *pending_r,
-			  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
-			  struct pv_error *err)
+			  unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
 {
-	return open_column(db, kr, AD_PENDING, user_id, pending_r, secret_r, last_step_r, err);
+	uint64_t unused;
+	return open_column(db, kr, AD_PENDING, user_id, pending_r, secret_r, &unused, err);
 }
 
 int user_totp_claim_step(struct db *db, int64_t user_id, uint64_t step, struct pv_error *err)

@@ -15,6 +15,7 @@
 #include "archiver/lib/totp.h"
 #include "archiver/lib/db.h"
 #include "archiver/store/keyring.h"
+#include "archiver/store/users.h"
 
 /* Gives active user `name` a fresh random secret (replacing any), returned
  * in secret_r to be shown once. PV_ENOTFOUND when there is no such user. */
@@ -34,14 +35,14 @@ int user_totp_remove(struct db *db, const char *name, struct pv_error *err);
 int user_totp_begin(struct db *db, struct keyring *kr, const char *name,
 		    unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err);
 /* Whether user_id has a secret being set up; if so, it (wipe it after
- * use) and the last step accepted (of either secret). */
+ * use). Its codes have no history: nothing of the steps taken applies. */
 int user_totp_pending_get(struct db *db, struct keyring *kr, int64_t user_id, bool *pending_r,
-			  unsigned char secret_r[TOTP_SECRET_BYTES], uint64_t *last_step_r,
-			  struct pv_error *err) PV_WARN_UNUSED;
-/* secret (user_totp_pending_get's) becomes user_id's second factor,
+			  unsigned char secret_r[TOTP_SECRET_BYTES], struct pv_error *err)
+	PV_WARN_UNUSED;
+/* secret (user_totp_pending_get's) becomes active user u's second factor,
  * replacing any, step (the code's that confirmed it) its last step taken;
  * nothing is left being set up. */
-int user_totp_confirm(struct db *db, struct keyring *kr, int64_t user_id,
+int user_totp_confirm(struct db *db, struct keyring *kr, const struct user *u,
 		      const unsigned char secret[TOTP_SECRET_BYTES], uint64_t step,
 		      struct pv_error *err);
 
