@@ -23,6 +23,8 @@ const struct approval_rule approval_rules[] = {
 	 "a policy version that shortens retention"},
 	{APPROVAL_HOLD_RELEASE, "hold-release", LEGAL, LEGAL | COMPLIANCE, "releasing a legal hold"},
 	{APPROVAL_DISPOSE, "dispose", ADMIN | COMPLIANCE, COMPLIANCE | LEGAL, "a disposal run"},
+	{APPROVAL_USER_ACCESS, "user-access", ADMIN, COMPLIANCE,
+	 "access to mail granted by an admin (a legal user's account or password)"},
 };
 const size_t approval_rules_count = sizeof(approval_rules) / sizeof(approval_rules[0]);
 
@@ -185,6 +187,33 @@ static int prepare_dispose(struct archive *ar, const char *actor, struct approva
 	return PV_OK;
 }
 
+/* In the open transaction: row (its summary and base filled in) stored as
+ * a proposal of rule's kind by actor with role, and audited. */
+static int store_proposal(struct archive *ar, const struct approval_rule *rule, const char *actor,
+			  const char *role, const void *payload, size_t len, const char *reason,
+			  struct approval_row *row, int64_t *id_r, struct pv_error *err)
+{
+	char *personal = NULL;
+	snprintf(row->kind, sizeof(row->kind), "%s", rule->name);
+	row->payload = (unsigned char *)payload;
+	row->payload_len = len;
+	payload_hash(payload, len, row->payload_sha256);
+	snprintf(row->proposer, sizeof(row->proposer), "%s", actor);
+	snprintf(row->proposer_role, sizeof(row->proposer_role), "%s", role);
+	snprintf(row->reason, sizeof(row->reason), "%s", reason ? reason : "");
+	row->created_at = pv_clock_now();
+	if (asprintf(&personal, "reason: %s\nsummary: %s", row->reason, row->summary) < 0)
+		return pv_fail(err, PV_ERR, "out of memory");
+	int r = approval_store_add(ar->cat->conn, row, id_r, err);
+	if (r == PV_OK)
+		r = archive_auditf(ar, actor, AUDIT_APPROVAL_PROPOSE, "ok", personal, err,
+				   "approval=%lld kind=%s sha256=%s role=%s", (long long)*id_r,
+				   rule->name, row->payload_sha256, role);
+	row->payload = NULL; /* borrowed */
+	free(personal);
+	return r;
+}
+
 int approval_propose(struct archive *ar, const char *actor, const char *role,
 		     enum approval_kind kind, const void *payload, size_t len, const char *reason,
 		     struct policy_diags *diags, struct approval_proposal *res,
@@ -193,7 +222,7 @@ int approval_propose(struct archive *ar, const char *actor, const char *role,
 	const struct approval_rule *rule = approval_rule_of(kind);
 	struct approval_row *row = calloc(1, sizeof(*row));
 	struct pv_buf plan;
-	char who[64], *personal = NULL;
+	char who[64];
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -233,39 +262,40 @@ int approval_propose(struct archive *ar, const char *actor, const char *role,
 			len = plan.len;
 		}
 		break;
+	case APPROVAL_USER_ACCESS:
+		r = pv_fail(err, PV_EUSAGE, "access to mail is asked for by adding or changing "
+					    "the user, not proposed on its own");
+		break;
 	}
 	if (r < 0 || res->applied || (kind == APPROVAL_DISPOSE && res->frozen == 0))
 		goto out;
-	snprintf(row->kind, sizeof(row->kind), "%s", rule->name);
-	row->payload = (unsigned char *)payload;
-	row->payload_len = len;
-	payload_hash(payload, len, row->payload_sha256);
-	snprintf(row->proposer, sizeof(row->proposer), "%s", actor);
-	snprintf(row->proposer_role, sizeof(row->proposer_role), "%s", role);
-	snprintf(row->reason, sizeof(row->reason), "%s", reason ? reason : "");
-	row->created_at = pv_clock_now();
 	snprintf(res->summary, sizeof(res->summary), "%s", row->summary);
-	if (asprintf(&personal, "reason: %s\nsummary: %s", row->reason, row->summary) < 0) {
-		personal = NULL;
-		r = pv_fail(err, PV_ERR, "out of memory");
-		goto out;
-	}
 	/* Audited in the transaction that stores it: no proposal without its entry. */
 	if ((r = db_begin(ar->cat->conn, err)) < 0)
 		goto out;
-	if ((r = approval_store_add(ar->cat->conn, row, &res->id, err)) < 0 ||
-	    (r = archive_auditf(ar, actor, AUDIT_APPROVAL_PROPOSE, "ok", personal, err,
-				"approval=%lld kind=%s sha256=%s role=%s", (long long)res->id,
-				rule->name, row->payload_sha256, role)) < 0 ||
+	if ((r = store_proposal(ar, rule, actor, role, payload, len, reason, row, &res->id, err)) <
+		    0 ||
 	    (r = db_commit(ar->cat->conn, err)) < 0) {
 		db_rollback(ar->cat->conn);
 		res->id = 0;
 	}
 out:
-	row->payload = NULL; /* borrowed */
 	free(row);
-	free(personal);
 	pv_buf_free(&plan);
+	return r;
+}
+
+int approval_propose_user_access_in_tx(struct archive *ar, const char *actor, const char *role,
+				       const char *name, const char *summary, int64_t *id_r,
+				       struct pv_error *err)
+{
+	const struct approval_rule *rule = approval_rule_of(APPROVAL_USER_ACCESS);
+	struct approval_row *row = calloc(1, sizeof(*row));
+	if (row == NULL)
+		return pv_fail(err, PV_ERR, "out of memory");
+	snprintf(row->summary, sizeof(row->summary), "%s", summary);
+	int r = store_proposal(ar, rule, actor, role, name, strlen(name), "", row, id_r, err);
+	free(row);
 	return r;
 }
 
@@ -414,6 +444,36 @@ static int approve_hold(struct decision *d, struct pv_error *err)
 	return r;
 }
 
+/* Approving a user's access: they may sign in, if the account still waits
+ * for this approval (not removed, nor its access asked for anew since). */
+static int approve_user_access(struct decision *d, struct approval_outcome *out,
+			       struct pv_error *err)
+{
+	struct archive *ar = d->ar;
+	char name[USER_NAME_MAX + 1];
+	struct user u;
+	snprintf(name, sizeof(name), "%.*s", (int)d->row->payload_len, (const char *)d->row->payload);
+	d->result = "access granted";
+	int r = db_begin(ar->cat->conn, err);
+	if (r < 0)
+		return r;
+	if ((r = user_get(ar->cat->conn, name, &u, err)) == PV_ENOTFOUND ||
+	    (r == PV_OK && u.access_approval != d->row->id)) {
+		out->conflict = true;
+		r = pv_fail(err, PV_ERR, "approval %lld no longer stands: %s", (long long)d->row->id,
+			    r == PV_OK ? "the account's access was asked for anew since"
+				       : "the user was removed");
+	}
+	if (r < 0 || (r = record_decision(d, err)) < 0 ||
+	    (r = user_set_access_approval(ar->cat->conn, name, 0, err)) < 0 ||
+	    (r = archive_auditf(ar, d->row->proposer, AUDIT_USER_CHANGE, "ok", NULL, err,
+				"user=%s access=granted approval=%lld", name, (long long)d->row->id)) <
+		    0 ||
+	    (r = db_commit(ar->cat->conn, err)) < 0)
+		db_rollback(ar->cat->conn);
+	return r;
+}
+
 static int approve_dispose(struct decision *d, struct approval_outcome *out, struct pv_error *err)
 {
 	char result[APPROVAL_RESULT_MAX + 1];
@@ -466,6 +526,8 @@ int approval_decide(struct archive *ar, const char *actor, const char *role, int
 		r = approve_policy(&d, out, err);
 	} else if (d.rule->kind == APPROVAL_HOLD_RELEASE) {
 		r = approve_hold(&d, err);
+	} else if (d.rule->kind == APPROVAL_USER_ACCESS) {
+		r = approve_user_access(&d, out, err);
 	} else {
 		r = approve_dispose(&d, out, err);
 	}
@@ -474,6 +536,22 @@ int approval_decide(struct archive *ar, const char *actor, const char *role, int
 	    approval_store_get(ar->cat->conn, id, true, &out->row, &e) < 0 && r == PV_OK)
 		r = pv_fail(err, e.code, "%s", e.msg);
 out:
+	approval_row_free(&row);
+	return r;
+}
+
+int approval_withdraw_in_tx(struct archive *ar, const char *actor, const char *role, int64_t id,
+			    const char *reason, struct pv_error *err)
+{
+	struct approval_row row;
+	struct decision d = {ar, actor, role, reason, false, false, NULL, &row, NULL};
+	int r = approval_store_get(ar->cat->conn, id, false, &row, err);
+	if (r < 0)
+		return r;
+	if (strcmp(row.state, "pending") != 0)
+		r = pv_fail(err, PV_ERR, "approval %lld was already %s", (long long)id, row.state);
+	else
+		r = record_decision(&d, err);
 	approval_row_free(&row);
 	return r;
 }

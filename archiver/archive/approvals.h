@@ -9,6 +9,7 @@
  *   policy         admin                compliance           sets the policy version
  *   hold-release   legal                legal, compliance    releases the hold
  *   dispose        admin, compliance    compliance, legal    runs the frozen plan
+ *   user-access    admin                compliance           lets a legal user sign in
  *
  * (approval_rules below is that table, the only one: the web API's route
  * table lets these roles reach the endpoints, this one decides.) The
@@ -48,6 +49,8 @@ enum approval_kind {
 	APPROVAL_POLICY,       /* payload: the exact policy text */
 	APPROVAL_HOLD_RELEASE, /* payload: the hold's name */
 	APPROVAL_DISPOSE,      /* payload: the frozen plan (dispose_frozen.h) */
+	APPROVAL_USER_ACCESS,  /* payload: the user's name (user_access.h; proposed by a
+				* change of the user, not by approval_propose) */
 };
 
 #define APPROVAL_ROLE_ADMIN (1u << 0)
@@ -105,6 +108,20 @@ int approval_propose(struct archive *ar, const char *actor, const char *role,
 		     enum approval_kind kind, const void *payload, size_t len, const char *reason,
 		     struct policy_diags *diags, struct approval_proposal *res_r,
 		     struct pv_error *err);
+
+/* In the caller's open transaction: stores a proposal of kind user-access
+ * for user `name` (summary as given) and audits "approval-propose";
+ * *id_r gets its id. (user_access.h decides when.) */
+int approval_propose_user_access_in_tx(struct archive *ar, const char *actor, const char *role,
+				       const char *name, const char *summary, int64_t *id_r,
+				       struct pv_error *err);
+
+/* In the caller's open transaction: rejects pending approval id on
+ * actor's behalf, with reason, audited "approval-reject" like any
+ * rejection (a user-access proposal superseded by another or whose user
+ * went). Not pending: PV_ERR. */
+int approval_withdraw_in_tx(struct archive *ar, const char *actor, const char *role, int64_t id,
+			    const char *reason, struct pv_error *err);
 
 struct approval_outcome {
 	struct approval_row row;       /* the approval after the decision, with its payload */

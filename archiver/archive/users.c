@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "archiver/archive/audit_hook.h"
+#include "archiver/archive/user_access.h"
 #include "archiver/lib/clock.h"
 
 #define TOTP_ISSUER "popvault"
@@ -138,6 +139,7 @@ int archive_user_add(struct archive *ar, const char *actor, const char *name, co
 	    (r = archive_auditf(ar, actor, changed ? AUDIT_USER_CHANGE : AUDIT_USER_ADD, "ok", NULL,
 				err, "user=%s role=%s%s", name, role,
 				once ? " password=one-time" : "")) < 0 ||
+	    (r = user_access_after_change(ar, actor, name, true, true, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	sodium_memzero(hash, sizeof(hash));
@@ -152,7 +154,8 @@ int archive_user_remove(struct archive *ar, const char *actor, const char *name,
 	int r;
 	if ((r = catalog_begin(ar->cat, err)) < 0)
 		return r;
-	if ((r = user_retire(ar->cat->conn, name, pv_clock_now(), err)) < 0 ||
+	if ((r = user_access_before_remove(ar, actor, name, err)) < 0 ||
+	    (r = user_retire(ar->cat->conn, name, pv_clock_now(), err)) < 0 ||
 	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_REMOVE, "ok", NULL, err, "user=%s", name)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
@@ -192,6 +195,7 @@ static int set_password(struct archive *ar, const char *actor, const char *name,
 	    (r = vouch(ar, actor, name, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s password=%s", name, once ? "one-time" : "changed")) < 0 ||
+	    (r = user_access_after_change(ar, actor, name, true, false, err)) < 0 ||
 	    (u_r != NULL && (r = user_get(ar->cat->conn, name, u_r, err)) < 0) ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
@@ -223,6 +227,7 @@ int archive_user_set_role(struct archive *ar, const char *actor, const char *nam
 	    (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, AUDIT_USER_CHANGE, "ok", NULL, err, "user=%s role=%s",
 				name, role)) < 0 ||
+	    (r = user_access_after_change(ar, actor, name, false, true, err)) < 0 ||
 	    (r = catalog_commit(ar->cat, err)) < 0)
 		catalog_rollback(ar->cat);
 	return r;

@@ -155,6 +155,9 @@ static int print_outcome(const struct cli_ctx *ctx, const struct approval_outcom
 		printf("hold '%.*s' released (approval %lld): its messages follow the retention "
 		       "policy again\n", (int)a->payload_len, (const char *)a->payload,
 		       (long long)a->id);
+	else if (strcmp(a->kind, "user-access") == 0)
+		printf("%.*s may sign in (approval %lld)\n", (int)a->payload_len,
+		       (const char *)a->payload, (long long)a->id);
 	else if (o->run.completed)
 		cli_dispose_print_run(ctx, &o->run, false, false);
 	return r;

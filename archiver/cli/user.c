@@ -23,16 +23,27 @@ static int print_user(void *ctx, const struct user *u)
 		printf("%s{\"name\": ", st->n ? ", " : "");
 		json_print_str(stdout, u->name);
 		printf(", \"role\": \"%s\", \"since\": \"%s\", \"totp\": %s, \"totp_pending\": %s,"
-		       " \"password_once\": %s}",
+		       " \"password_once\": %s, \"access\": ",
 		       u->role, t, u->totp ? "true" : "false", u->totp_pending ? "true" : "false",
 		       u->password_once ? "true" : "false");
+		if (u->access_approval == 0)
+			printf("null}");
+		else
+			printf("{\"approval\": %lld, \"state\": \"%s\"}}",
+			       (long long)u->access_approval,
+			       u->access_state[0] ? u->access_state : "pending");
 	} else {
 		const char *second = u->totp ? "yes" : u->totp_pending ? "setting-up" : "no";
+		char access[48] = "yes";
+		if (u->access_approval != 0)
+			snprintf(access, sizeof(access), "%s (approval %lld)",
+				 strcmp(u->access_state, "rejected") == 0 ? "refused" : "waits",
+				 (long long)u->access_approval);
 		if (st->n == 0)
-			printf("%-32s %-11s %-20s %-10s %s\n", "NAME", "ROLE", "SINCE", "TOTP",
-			       "PASSWORD");
-		printf("%-32s %-11s %-20s %-10s %s\n", u->name, u->role, t, second,
-		       u->password_once ? "one-time" : "own");
+			printf("%-32s %-11s %-20s %-10s %-9s %s\n", "NAME", "ROLE", "SINCE", "TOTP",
+			       "PASSWORD", "SIGN-IN");
+		printf("%-32s %-11s %-20s %-10s %-9s %s\n", u->name, u->role, t, second,
+		       u->password_once ? "one-time" : "own", access);
 	}
 	st->n++;
 	return PV_OK;

@@ -340,6 +340,17 @@ static void forget_failures(struct http_request *rq, const char *user)
 	ratelimit_forget(rq->app->fail_user, user_key);
 }
 
+/* Said after the password (whoever asks knows it), before anything is
+ * used up or changed: an account whose access to mail waits for approval
+ * does nothing (user_access.h). Audited, not counted. */
+static enum auth_outcome check_approved(struct http_request *rq, const struct user *u)
+{
+	if (u->access_approval == 0)
+		return AUTH_OK;
+	return refuse(rq, u->name, true, "denied: access not approved yet", AUTH_NOT_APPROVED,
+		      false);
+}
+
 /* new_password for u, checked before anything is used up (a code's step). */
 static enum auth_outcome check_new_password(struct http_request *rq, const struct user *u,
 					    const char *password, const char *new_password)
@@ -372,6 +383,7 @@ enum auth_outcome auth_sign_in(struct http_request *rq, const char *user, const 
 	enum auth_outcome out;
 	if ((out = check_password(rq, user, password, "denied: wrong user name or password", &u,
 				  retry_after_r)) != AUTH_OK ||
+	    (out = check_approved(rq, &u)) != AUTH_OK ||
 	    (out = check_new_password(rq, &u, password, new_password)) != AUTH_OK ||
 	    (out = check_totp(rq, &u, totp)) != AUTH_OK)
 		return out;
@@ -411,7 +423,7 @@ enum auth_outcome auth_begin_totp(struct http_request *rq, const char *user, con
 					       "denied: wrong user name or password (second factor"
 					       " set-up)",
 					       &u, retry_after_r);
-	if (out != AUTH_OK)
+	if (out != AUTH_OK || (out = check_approved(rq, &u)) != AUTH_OK)
 		return out;
 	if (user_get(rq->ar->cat->conn, u.name, &u, &rq->err) < 0)
 		return AUTH_FAILED;

@@ -59,6 +59,8 @@ static json_t *proposal_json(struct http_request *rq, const struct approval_row 
 {
 	if (strcmp(row->kind, "hold-release") == 0)
 		return json_pack("{s:o}", "hold", legal_json_text((const char *)row->payload));
+	if (strcmp(row->kind, "user-access") == 0)
+		return json_pack("{s:o}", "user", legal_json_text((const char *)row->payload));
 	if (strcmp(row->kind, "policy") == 0) {
 		unsigned char *base = NULL;
 		size_t blen = 0;
@@ -111,6 +113,8 @@ static json_t *effect_json(const struct approval_outcome *o)
 				 o->set.sha256);
 	if (strcmp(o->row.kind, "hold-release") == 0)
 		return json_pack("{s:o}", "released", legal_json_text((const char *)o->row.payload));
+	if (strcmp(o->row.kind, "user-access") == 0)
+		return json_pack("{s:o}", "may_sign_in", legal_json_text((const char *)o->row.payload));
 	json_t *plan = gov_json_plan(&o->run.plan);
 	return json_pack("{s:I, s:I, s:I, s:o}", "disposal", (json_int_t)o->run.res.disposal_id,
 			 "disposed", (json_int_t)o->run.res.disposed, "buckets_destroyed",

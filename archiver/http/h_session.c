@@ -48,6 +48,10 @@ static int refused(struct http_request *rq, struct http_response *rs, enum auth_
 					"with a new password of your own (new_password)");
 	case AUTH_BAD_NEW_PASSWORD:
 		return http_reply_error(rs, 400, "bad_request", "new password: %s", rq->err.msg);
+	case AUTH_NOT_APPROVED:
+		return http_reply_error(rs, 403, "access_not_approved",
+					"an administrator set up this account's access to mail: "
+					"it opens once a compliance officer approves it");
 	case AUTH_HAS_TOTP:
 		return http_reply_error(rs, 409, "conflict",
 					"you have a second factor: sign in with it and set up "

@@ -9,13 +9,24 @@
 #include "archiver/archive/users.h"
 #include "archiver/http/handlers.h"
 
+/* null, or the approval the account waits for before it may sign in
+ * (user_access.h) and its state: "pending", or "rejected". */
+static json_t *access_json(const struct user *u)
+{
+	if (u->access_approval == 0)
+		return json_null();
+	return json_pack("{s:I, s:s}", "approval", (json_int_t)u->access_approval, "state",
+			 u->access_state[0] ? u->access_state : "pending");
+}
+
 static json_t *user_json(const struct user *u)
 {
-	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:o}", "name", u->name, "role",
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:o, s:o}", "name", u->name, "role",
 			 u->role, "totp", u->totp, "totp_pending", u->totp_pending, "password_once",
 			 u->password_once, "password_set_by",
-			 u->set_by[0] ? json_string(u->set_by) : json_null(), "created",
-			 h_json_time(u->created_at), "changed", h_json_time(u->changed_at));
+			 u->set_by[0] ? json_string(u->set_by) : json_null(), "access",
+			 access_json(u), "created", h_json_time(u->created_at), "changed",
+			 h_json_time(u->changed_at));
 }
 
 static int add_one(void *ctx, const struct user *u)
@@ -87,11 +98,17 @@ int h_users_edit(struct http_request *rq, struct http_response *rs)
 	if (password != NULL && is_self(rq))
 		return http_reply_error(rs, 409, "conflict", "change your own password with your "
 					"current one (Change password)");
-	if (password != NULL && (r = archive_user_passwd(rq->ar, rq->actor, name, password, true,
-							 &rq->err)) < 0)
-		return r;
-	if (role != NULL && strcmp(role, u.role) != 0 &&
-	    (r = archive_user_set_role(rq->ar, rq->actor, name, role, &rq->err)) < 0)
+	bool new_role = role != NULL && strcmp(role, u.role) != 0;
+	/* Both in one change: one audit entry, one request for approval when
+	 * it makes a legal user (user_access.h). */
+	if (password != NULL && new_role)
+		r = archive_user_add(rq->ar, rq->actor, name, role, password, true, true, NULL,
+				     &rq->err);
+	else if (password != NULL)
+		r = archive_user_passwd(rq->ar, rq->actor, name, password, true, &rq->err);
+	else if (new_role)
+		r = archive_user_set_role(rq->ar, rq->actor, name, role, &rq->err);
+	if (r < 0)
 		return r;
 	return reply_user(rq, rs, 200, name);
 }

@@ -529,6 +529,54 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE users ADD COLUMN password_once INTEGER NOT NULL DEFAULT 0;\n"
 	"ALTER TABLE users ADD COLUMN totp_pending BLOB;\n",
 	},
+	/* 22: a web admin's grant of access to mail (a legal account made, a
+	 * role made legal, a legal user's password set) waits for a
+	 * compliance officer's approval (archiver/archive/user_access.h):
+	 * users.access_approval is the approval an account waits for (0: none),
+	 * and approvals take the kind 'user-access'. SQLite cannot change a
+	 * CHECK: the table is made again, rows, ids and triggers the same. */
+	{
+	"ALTER TABLE users ADD COLUMN access_approval INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE TABLE approvals_22 (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('policy','hold-release','dispose','user-access')),\n"
+	"  state TEXT NOT NULL DEFAULT 'pending'\n"
+	"    CHECK (state IN ('pending','approved','rejected')),\n"
+	"  payload BLOB NOT NULL,           -- policy text, hold name, or the frozen disposal plan\n"
+	"  payload_sha256 TEXT NOT NULL,    -- hex SHA-256 of payload (what the audit log cites)\n"
+	"  base INTEGER NOT NULL DEFAULT 0, -- policy: the version in force when proposed\n"
+	"  summary TEXT NOT NULL,           -- one line for lists\n"
+	"  proposer TEXT NOT NULL,          -- actor: cli:USER, web:USER\n"
+	"  proposer_role TEXT NOT NULL,\n"
+	"  reason TEXT NOT NULL,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  decided_by TEXT,\n"
+	"  decided_role TEXT,\n"
+	"  decision_reason TEXT,\n"
+	"  decided_at INTEGER,\n"
+	"  break_glass INTEGER NOT NULL DEFAULT 0,\n"
+	"  result TEXT                      -- what the approval did: 'version=4', 'disposal=2 ...'\n"
+	");\n"
+	"INSERT INTO approvals_22 SELECT * FROM approvals;\n"
+	"DROP TABLE approvals;\n"
+	"ALTER TABLE approvals_22 RENAME TO approvals;\n"
+	"CREATE INDEX approvals_state ON approvals (state, id);\n"
+	"-- A proposal never changes; a decision is taken once (only the result of\n"
+	"-- what it did is written afterwards); nothing is deleted.\n"
+	"CREATE TRIGGER approvals_proposal_fixed BEFORE UPDATE ON approvals\n"
+	"WHEN NEW.kind IS NOT OLD.kind OR NEW.payload IS NOT OLD.payload\n"
+	"  OR NEW.payload_sha256 IS NOT OLD.payload_sha256 OR NEW.base IS NOT OLD.base\n"
+	"  OR NEW.summary IS NOT OLD.summary OR NEW.proposer IS NOT OLD.proposer\n"
+	"  OR NEW.proposer_role IS NOT OLD.proposer_role OR NEW.reason IS NOT OLD.reason\n"
+	"  OR NEW.created_at IS NOT OLD.created_at\n"
+	"  OR (OLD.state != 'pending' AND (NEW.state IS NOT OLD.state\n"
+	"    OR NEW.decided_by IS NOT OLD.decided_by OR NEW.decided_role IS NOT OLD.decided_role\n"
+	"    OR NEW.decision_reason IS NOT OLD.decision_reason\n"
+	"    OR NEW.decided_at IS NOT OLD.decided_at OR NEW.break_glass IS NOT OLD.break_glass))\n"
+	"BEGIN SELECT RAISE(ABORT, 'approvals are decided once and never edited'); END;\n"
+	"CREATE TRIGGER approvals_never_deleted BEFORE DELETE ON approvals\n"
+	"BEGIN SELECT RAISE(ABORT, 'approvals are never deleted'); END;\n",
+	},
 };
 
 /* DIR/keys/keyring.db: bucket keys, kept apart from the catalog. */

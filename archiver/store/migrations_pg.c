@@ -445,6 +445,13 @@ static const char *const pg_catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE users ADD COLUMN password_once bigint NOT NULL DEFAULT 0;\n"
 	"ALTER TABLE users ADD COLUMN totp_pending bytea;\n",
 	},
+	/* 22: access to mail granted by a web admin waits for approval */
+	{
+	"ALTER TABLE users ADD COLUMN access_approval bigint NOT NULL DEFAULT 0;\n"
+	"ALTER TABLE approvals DROP CONSTRAINT approvals_kind_check;\n"
+	"ALTER TABLE approvals ADD CONSTRAINT approvals_kind_check\n"
+	"  CHECK (kind IN ('policy','hold-release','dispose','user-access'));\n",
+	},
 };
 
 const struct migration_set migrations_catalog_pg = {

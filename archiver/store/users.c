@@ -162,21 +162,25 @@ static void row_to_user(struct db_stmt *st, struct user *u)
 	u->created_at = db_column_int64(st, 3);
 	u->changed_at = db_column_int64(st, 4);
 	u->password_once = db_column_int64(st, 5) != 0;
+	u->access_approval = db_column_int64(st, 6);
 }
 
 /* row_to_user's columns; user_each and user_get add the second factor's. */
-#define USER_BASE_COLUMNS "id, name, role, created_at, coalesce(changed_at, 0), password_once"
+#define USER_BASE_COLUMNS \
+	"id, name, role, created_at, coalesce(changed_at, 0), password_once, access_approval"
 #define USER_COLUMNS \
 	USER_BASE_COLUMNS ", totp_secret IS NOT NULL, totp_pending IS NOT NULL," \
-			  " coalesce(vouched_by, '')"
+			  " coalesce(vouched_by, ''), coalesce((SELECT state FROM approvals" \
+			  " WHERE approvals.id = users.access_approval), '')"
 
 static void row_to_user_totp(struct db_stmt *st, struct user *u)
 {
-	const char *by = db_column_text(st, 8);
+	const char *by = db_column_text(st, 9), *access = db_column_text(st, 10);
 	row_to_user(st, u);
-	u->totp = db_column_int64(st, 6) != 0;
-	u->totp_pending = db_column_int64(st, 7) != 0;
+	u->totp = db_column_int64(st, 7) != 0;
+	u->totp_pending = db_column_int64(st, 8) != 0;
 	snprintf(u->set_by, sizeof(u->set_by), "%s", by ? by : "");
+	snprintf(u->access_state, sizeof(u->access_state), "%s", access ? access : "");
 }
 
 int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
@@ -332,7 +336,7 @@ int user_check_password(struct db *db, const char *name, const char *password, s
 		return r;
 	db_bind_text(st, 1, name, -1);
 	if ((r = db_step(st, err)) == DB_ROW) {
-		const char *h = db_column_text(st, 6);
+		const char *h = db_column_text(st, 7);
 		row_to_user(st, u_r);
 		found = h != NULL && strlen(h) < sizeof(hash);
 		if (found)
@@ -388,6 +392,18 @@ int user_set_password_once(struct db *db, const char *name, bool once, struct pv
 	if (r < 0)
 		return r;
 	db_bind_int64(st, 1, once);
+	db_bind_text(st, 2, name, -1);
+	return run(&st, name, true, err);
+}
+
+int user_set_access_approval(struct db *db, const char *name, int64_t id, struct pv_error *err)
+{
+	struct db_stmt *st;
+	int r = db_prepare(db, "UPDATE users SET access_approval = ? WHERE name = ?"
+			       " AND removed_at IS NULL", &st, err);
+	if (r < 0)
+		return r;
+	db_bind_int64(st, 1, id);
 	db_bind_text(st, 2, name, -1);
 	return run(&st, name, true, err);
 }

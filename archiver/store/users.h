@@ -27,6 +27,10 @@ struct user {
 	char set_by[96];                /* who last set the password when not the user ("" none
 					 * recorded: before migration 20, or only the user); user_each,
 					 * user_get */
+	int64_t access_approval;        /* the approval this account waits for before it may sign
+					 * in (archive/user_access.h); 0: none */
+	char access_state[12];          /* that approval's state: "pending", "rejected" ("" none);
+					 * user_each, user_get */
 };
 
 /* Checks a name ([A-Za-z0-9._@-], 1..USER_NAME_MAX) and a role. */
@@ -58,6 +62,9 @@ int user_set_password_once(struct db *db, const char *name, bool once, struct pv
  * factor (changed_at moves): their next sign-in asks for one. */
 int user_end_sessions_without_totp(struct db *db, const char *role, int64_t now,
 				   struct pv_error *err);
+/* Sets the approval active user name waits for before signing in (0:
+ * none; archive/user_access.h). */
+int user_set_access_approval(struct db *db, const char *name, int64_t id, struct pv_error *err);
 /* Records actor as who last set active user name's password
  * (users.vouched_by). */
 int user_vouch(struct db *db, const char *name, const char *actor, struct pv_error *err);

@@ -94,6 +94,9 @@ with pvharness.Run() as run:
     pwf = os.path.join(run.dir, "pw")
     open(pwf, "w").write(PW + "\n")
     pv("user", "add", "adam", "--role", "admin", "--password-file", pwf)
+    # A compliance officer from the CLI too: access to mail an admin grants
+    # in the web waits for one (user_access.h), who is not the admin's.
+    pv("user", "add", "cora", "--role", "compliance", "--password-file", pwf)
     tokf = os.path.join(run.dir, "metrics.sha256")
     open(tokf, "w").write(hashlib.sha256(TOKEN.encode()).hexdigest() + "\n")
     srv = pvweb.Server(run, PV, data, ["--metrics-token-file", tokf])
@@ -102,6 +105,26 @@ with pvharness.Run() as run:
 
     adam = pvweb.Client(srv)
     t.is_(adam.sign_in("adam", PW).status, 200, "adam (admin) signs in")
+    cora = pvweb.Client(srv)
+    t.is_(cora.sign_in("cora", PW).status, 200, "cora (compliance) signs in")
+    # (with a second factor: requiring one of compliance below ends the
+    # sessions of those without)
+    r = cora.request("POST", "/api/v1/me/totp", {"password": PW})
+    t.is_(cora.request("PUT", "/api/v1/me/totp",
+                       {"code": pvweb.totp((r.json or {}).get("secret", ""))}).status, 200,
+          "…and sets up a second factor")
+
+    def grant(name):
+        """cora approves the access to mail that name's account waits for;
+        the approval's id."""
+        r = adam.get("/api/v1/users")
+        acc = {u["name"]: u for u in r.json["users"]}[name]["access"]
+        r = cora.request("POST", "/api/v1/approvals/%d/approve" % acc["approval"],
+                         {"reason": "on the legal team"})
+        t.ok(r.status == 200 and r.json["approval"]["state"] == "approved"
+             and r.json["effect"] == {"may_sign_in": name},
+             "cora approves %s's access (approval %d)" % (name, acc["approval"]), repr(r))
+        return acc["approval"]
 
     # ---- accounts ---------------------------------------------------------
     acct = {"name": "alice", "host": "localhost", "port": int(d.vars["TLS_PORT"]),
@@ -247,11 +270,29 @@ with pvharness.Run() as run:
     # their own; users set up their own second factor: no admin sees it.
     OWN = "a quiet river at dawn"
     r = adam.request("POST", "/api/v1/users", {"name": "lena", "role": "legal", "password": PW})
+    lena_access = (r.json or {}).get("access") or {}
     t.ok(r.status == 201 and r.json == {"name": "lena", "role": "legal", "totp": False,
                                         "totp_pending": False, "password_once": True,
                                         "password_set_by": "web:adam",
+                                        "access": {"approval": lena_access.get("approval"),
+                                                   "state": "pending"},
                                         "created": r.json.get("created"), "changed": None},
-         "POST /api/v1/users adds lena (legal) with a one-time password: 201", repr(r))
+         "POST /api/v1/users adds lena (legal) with a one-time password, her access to mail "
+         "waiting for approval: 201", repr(r))
+    t.ok(error_is(pvweb.Client(srv).sign_in("lena", PW, new_password="a quiet river at dawn"),
+                  403, "access_not_approved"),
+         "lena (or whoever has the password adam set) cannot sign in yet: 403 access_not_approved")
+    t.ok(any(e["actor"] == "web:lena" and e["outcome"] == "denied: access not approved yet"
+             for e in audit("login-failed")), "…audited as a failed sign-in")
+    r = cora.get("/api/v1/approvals/%d" % lena_access.get("approval", 0))
+    t.ok(r.status == 200 and r.json["kind"] == "user-access" and r.json["state"] == "pending"
+         and r.json["proposer"] == "web:adam" and r.json["proposal"] == {"user": "lena"}
+         and "let lena sign in with the role legal" in r.json["summary"],
+         "cora sees what is asked: kind user-access, by web:adam, for lena", repr(r.json))
+    r = adam.request("POST", "/api/v1/approvals/%d/approve" % lena_access.get("approval", 0),
+                     {"reason": "mine"})
+    t.ok(error_is(r, 403, "forbidden"), "adam cannot approve it himself: 403", repr(r))
+    grant("lena")
     t.ok(error_is(adam.request("POST", "/api/v1/users",
                                {"name": "lena", "role": "legal", "password": PW}), 409, "conflict"),
          "the same name again: 409")
@@ -353,6 +394,7 @@ with pvharness.Run() as run:
           "none required again")
     t.is_(adam.request("DELETE", "/api/v1/users/adam/totp").status, 200, "…then it may go")
     adam.request("POST", "/api/v1/users", {"name": "lou", "role": "legal", "password": PW})
+    grant("lou")
     lou = pvweb.Client(srv)
     lou.sign_in("lou", PW, new_password="copper kettle singing")
     t.is_(lou.get("/api/v1/me").status, 200, "lou signed in (a new password of his own)")
@@ -369,6 +411,7 @@ with pvharness.Run() as run:
     # A new user of a role that needs a second factor: one sign-in sets
     # both their own password and their own second factor.
     adam.request("POST", "/api/v1/users", {"name": "tina", "role": "legal", "password": PW})
+    grant("tina")
     TINA = "seven green lanterns"
     tina = pvweb.Client(srv)
     t.ok(error_is(tina.sign_in("tina", PW), 401, "password_change_required"),
@@ -407,10 +450,15 @@ with pvharness.Run() as run:
     t.ok(error_is(adam.request("DELETE", "/api/v1/users/adam"), 409, "conflict"),
          "an admin cannot remove themselves: 409")
     r = adam.request("PATCH", "/api/v1/users/tina", {"password": "another long passphrase"})
-    t.ok(r.status == 200 and r.json["password_once"] is True,
-         "PATCH a password: 200, one-time", repr(r))
+    t.ok(r.status == 200 and r.json["password_once"] is True
+         and (r.json.get("access") or {}).get("state") == "pending",
+         "PATCH a legal user's password: 200, one-time, her access waiting for approval again",
+         repr(r))
+    t.ok(error_is(pvweb.Client(srv).sign_in("tina", "another long passphrase"), 403,
+                  "access_not_approved"), "…so nobody signs in with it yet: 403")
+    grant("tina")
     t.ok(error_is(pvweb.Client(srv).sign_in("tina", "another long passphrase"), 401,
-                  "password_change_required"), "…tina must choose her own at her next sign-in")
+                  "password_change_required"), "…then tina must choose her own at her next sign-in")
     t.is_(adam.request("DELETE", "/api/v1/users/lena/totp").json, {"user": "lena", "totp": False},
           "DELETE .../totp removes the second factor")
     t.ok(error_is(adam.request("DELETE", "/api/v1/users/lena/totp"), 404, "not_found"),
@@ -419,13 +467,20 @@ with pvharness.Run() as run:
           "DELETE /api/v1/users/tina")
     t.ok(error_is(adam.request("DELETE", "/api/v1/users/tina"), 404, "not_found"), "again: 404")
     ev = audit("user-change")
-    by_adam = [e["object"] for e in ev if e["actor"] == "web:adam"]
-    t.ok(by_adam == ["user=adam totp=setting-up", "user=adam totp=enrolled", "totp-required=admin",
+    # (a granted access is written in the name of the admin who asked for it)
+    by_adam = [re.sub(r"approval=\d+", "approval=N", e["object"]) for e in ev
+               if e["actor"] == "web:adam"]
+    t.ok(by_adam == ["user=lena access=granted approval=N",
+                     "user=adam totp=setting-up", "user=adam totp=enrolled", "totp-required=admin",
                      "totp-required=none", "user=adam totp=removed",
-                     "totp-required=legal,compliance", "user=tina totp=removed",
+                     "user=lou access=granted approval=N", "totp-required=legal,compliance",
+                     "user=tina access=granted approval=N", "user=tina totp=removed",
                      "totp-required=none", "user=lena role=compliance",
-                     "user=tina password=one-time", "user=lena totp=removed"],
+                     "user=tina password=one-time", "user=tina access=granted approval=N",
+                     "user=lena totp=removed"],
          "each admin's user change audited", repr(by_adam))
+    t.ok([e["actor"] for e in audit("approval-approve") if "kind=user-access" in e["object"]]
+         == ["web:cora"] * 4, "…each access granted by cora (approval-approve)")
     own = [(e["actor"], e["object"]) for e in ev if e["actor"] in ("web:lena", "web:tina")]
     t.ok(own == [("web:lena", "user=lena password=changed"),
                  ("web:lena", "user=lena totp=setting-up"), ("web:lena", "user=lena totp=enrolled"),
@@ -462,6 +517,29 @@ with pvharness.Run() as run:
          "the user the proposer made may not approve it: 403, saying why", repr(r))
     r = sock.request("POST", "/api/v1/approvals/%s/reject" % aid, {"reason": "not mine to approve"})
     t.is_(r.status, 200, "(rejected, for the tests after)")
+    # An admin's own legal account, approved by a compliance account he made: refused.
+    r = adam.request("POST", "/api/v1/users", {"name": "lars", "role": "legal", "password": PW})
+    lars = (r.json or {}).get("access") or {}
+    r = sock.request("POST", "/api/v1/approvals/%s/approve" % lars.get("approval"), {"reason": "ok"})
+    t.ok(error_is(r, 403, "forbidden") and "are not two people" in r.json["error"]["message"],
+         "an admin's legal account approved by a compliance user he set up: 403", repr(r))
+    r = adam.request("PATCH", "/api/v1/users/lars", {"role": "admin"})
+    t.ok(r.status == 200 and r.json["access"] is None,
+         "made an admin instead (reads no mail): nothing waits", repr(r.json))
+    r = cora.get("/api/v1/approvals/%s" % lars.get("approval"))
+    t.ok(r.json["state"] == "rejected" and r.json["decided_by"] == "web:adam"
+         and "no longer a legal user" in r.json["decision_reason"],
+         "…the request withdrawn (rejected, saying why)", repr(r.json))
+    r = adam.request("PATCH", "/api/v1/users/lars", {"role": "legal", "password": PW + " 2"})
+    lars = (r.json or {}).get("access") or {}
+    t.ok(r.status == 200 and lars.get("state") == "pending",
+         "role and password set to legal in one PATCH: one request for approval", repr(r.json))
+    t.ok(len([e for e in audit("approval-propose") if "kind=user-access" in e["object"]]) == 6,
+         "…(six asked for so far: lena, lou, tina twice, lars twice)",
+         repr([e["object"] for e in audit("approval-propose")]))
+    t.is_(adam.request("DELETE", "/api/v1/users/lars").status, 200, "lars removed…")
+    t.is_(cora.get("/api/v1/approvals/%s" % lars.get("approval")).json["state"], "rejected",
+          "…withdraws his request")
     t.ok(error_is(adam.request("PATCH", "/api/v1/users/adam", {"password": "another long passphrase"}),
                   409, "conflict"),
          "one's own password is not changed through the admin's PATCH (it takes the current one): 409")
@@ -472,6 +550,7 @@ with pvharness.Run() as run:
     NEW = "a brand new passphrase"
     OTTO = "maple leaves in june"
     adam.request("POST", "/api/v1/users", {"name": "otto", "role": "legal", "password": PW})
+    grant("otto")
     otto, other = pvweb.Client(srv), pvweb.Client(srv)
     otto.sign_in("otto", PW, new_password=OTTO)
     other.sign_in("otto", OTTO)

@@ -120,7 +120,7 @@ static void test_every_step_applies_in_turn(void **state)
 		fx_must(catalog_migrate(db, v, &err), &err, "migrate");
 		assert_int_equal(query_int(db, "PRAGMA user_version"), v);
 	}
-	assert_int_equal(catalog_schema_version(), 21);
+	assert_int_equal(catalog_schema_version(), 22);
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'",

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "archiver/store/approvals.h"
 #include "archiver/store/catalog.h"
 #include "archiver/lib/db.h"
 #include "archiver/store/users.h"
@@ -197,6 +198,46 @@ static void test_rehashed_when_parameters_change(void **state)
 	assert_int_equal(user_check_password(f->db, "fred", "a long password", &u, &err), PV_OK);
 }
 
+/* The approval an account waits for (migration 22) comes back with its
+ * state, read from the approvals table; a user without one reads 0, "".
+ * The table takes the kind user-access. */
+static void test_access_approval_and_its_state(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	struct approval_row row;
+	struct user u;
+	bool changed;
+	int64_t id = 0;
+	fx_must(user_set(f->db, "lena", "legal", "a long password", false, 1, &changed, &err), &err,
+		"lena");
+	fx_must(user_get(f->db, "lena", &u, &err), &err, "get");
+	assert_int_equal(u.access_approval, 0);
+	assert_string_equal(u.access_state, "");
+	memset(&row, 0, sizeof(row));
+	snprintf(row.kind, sizeof(row.kind), "user-access");
+	row.payload = (unsigned char *)"lena";
+	row.payload_len = 4;
+	snprintf(row.payload_sha256, sizeof(row.payload_sha256), "%064d", 0);
+	snprintf(row.summary, sizeof(row.summary), "let lena sign in");
+	snprintf(row.proposer, sizeof(row.proposer), "web:adam");
+	snprintf(row.proposer_role, sizeof(row.proposer_role), "admin");
+	row.created_at = 2;
+	fx_must(approval_store_add(f->db, &row, &id, &err), &err, "add");
+	fx_must(user_set_access_approval(f->db, "lena", id, &err), &err, "wait");
+	fx_must(user_get(f->db, "lena", &u, &err), &err, "get");
+	assert_int_equal(u.access_approval, id);
+	assert_string_equal(u.access_state, "pending");
+	fx_must(approval_store_decide(f->db, id, "rejected", "web:carl", "compliance", "no", 3, false,
+				      NULL, &err), &err, "reject");
+	fx_must(user_get(f->db, "lena", &u, &err), &err, "get");
+	assert_string_equal(u.access_state, "rejected");
+	/* the sign-in's read carries it too */
+	fx_must(user_check_password(f->db, "lena", "a long password", &u, &err), &err, "check");
+	assert_int_equal(u.access_approval, id);
+	assert_int_equal(user_set_access_approval(f->db, "nobody", id, &err), PV_ENOTFOUND);
+}
+
 #define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
@@ -208,6 +249,7 @@ int main(void)
 		BOTH(test_bad_names_roles_and_short_passwords_refused),
 		BOTH(test_passwd_changes_password_and_moves_changed_at),
 		BOTH(test_rehashed_when_parameters_change),
+		BOTH(test_access_approval_and_its_state),
 	};
 	return fx_run_both("users", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -1,0 +1,35 @@
+#ifndef PV_ARCHIVE_USER_ACCESS_H
+#define PV_ARCHIVE_USER_ACCESS_H
+
+/* An admin does not read mail (DESIGN.md §8). Whoever sets a user's
+ * password can sign in as that user, so access to mail granted in the
+ * web takes two people: when a web user other than the user themselves
+ * makes a legal account, makes an account legal, or sets a legal user's
+ * password, the account waits (users.access_approval) for a compliance
+ * officer's approval of kind user-access (approvals.h) before anyone can
+ * sign in with it. The approver sees who asked and why the account needs
+ * it; a second person who knows the legal team can refuse an account
+ * nobody asked for. (A real user's first sign-in taken by whoever set its
+ * password is not prevented: that user then cannot sign in, and says so.)
+ *
+ * The command line is root's, who holds every key: a change there clears
+ * the wait. A user's own password change leaves it as it is. A new request
+ * withdraws the one before; removing the user withdraws theirs. */
+
+#include <stdbool.h>
+
+#include "archiver/lib/error.h"
+#include "archiver/store/datadir.h"
+
+/* In the caller's open transaction, after actor changed user name:
+ * set_password (a password set) or set_role (a role set, or the user
+ * added). Proposes, withdraws or clears as above; audited. */
+int user_access_after_change(struct archive *ar, const char *actor, const char *name,
+			     bool set_password, bool set_role, struct pv_error *err);
+
+/* In the caller's open transaction, before user name is removed: the
+ * approval their access waits for, if pending, is withdrawn. */
+int user_access_before_remove(struct archive *ar, const char *actor, const char *name,
+			      struct pv_error *err);
+
+#endif
