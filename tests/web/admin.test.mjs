@@ -1,7 +1,8 @@
 // The admin's whole job in the browser (issue 14): add and test an account
 // (the password never comes back), harvest now, add a user (who chooses
 // their own password at the first sign-in and sets up their own second
-// factor: an admin never sees it), propose a policy and see the dry-run
+// factor: an admin never sees it; a legal one signs in only once a
+// compliance officer approves), propose a policy and see the dry-run
 // chart; and an admin cannot open a message.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,8 @@ import { launch, openPage, signIn, go, URL_BASE, PW, shots, assertAxe, assertCle
 	listen, heard, said, description, focused } from './lib/env.mjs';
 
 const admin = Object.keys(USERS).find((u) => USERS[u] === 'admin');
+// Added on the command line: nobody in the web set them up.
+const compliance = Object.keys(USERS).find((u) => USERS[u] === 'compliance');
 
 // RFC 6238 (SHA-1, 30 s, 6 digits) for the secret the page showed.
 function totp(b32, t = Date.now() / 1000) {
@@ -62,6 +65,23 @@ function send(page, method, path, body) {
 
 const webUser = async (page, name) => (await page.evaluate(async () => (await (await fetch('/api/v1/users')).json()).users))
 	.find((u) => u.name === name);
+
+// The access to mail name's account waits for: {approval, state}, or null.
+const accessOf = async (page, name) => (await webUser(page, name)).access;
+
+// A compliance officer (one the admin did not set up) approves the access
+// to mail name's account waits for, through the API; returns its id.
+async function approveAccess(browser, page, name) {
+	const id = (await accessOf(page, name)).approval;
+	const other = await openPage(browser);
+	await signIn(other.page, compliance);
+	const r = await send(other.page, 'POST', `/api/v1/approvals/${id}/approve`, { reason: `${name} joined the legal team` });
+	assert.equal(r.status, 200, r.text);
+	assert.deepEqual(JSON.parse(r.text).effect, { may_sign_in: name });
+	await other.context.close();
+	assert.equal(await accessOf(page, name), null, `${name} may sign in`);
+	return id;
+}
 
 // Adds a user with the Users page's form, as the admin does.
 async function addUser(page, name, role) {
@@ -194,19 +214,99 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await row.locator('time').waitFor();
 	});
 
-	await t.test('a new user chooses their own password at the first sign-in, then sets up a second factor', async () => {
+	await t.test('a new user chooses their own password at the first sign-in, then sets up a second factor; a legal one waits for a compliance officer\'s approval first', async () => {
+		await go(page, 'users');
+		await listen(page);
 		await addUser(page, 'quinn', 'legal');
+		const access = await accessOf(page, 'quinn');
+		assert.equal(access && access.state, 'pending', `quinn's access waits: ${JSON.stringify(access)}`);
+		const id = access.approval;
+		const said = `User quinn added. The account opens once a compliance officer approves its access to mail (approval #${id}).`;
+		await page.locator('main').getByRole('status').filter({ hasText: said }).waitFor();
+		await heard(page, new RegExp(`^${said.replace(/[.()#]/g, '\\$&')}$`));
 		const row = page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^quinn\b/ });
 		await row.getByText('one-time password').waitFor();
+		const waits = row.getByRole('link', { name: `Access to mail waits for approval #${id}` });
+		await waits.waitFor();
+		assert.equal(await waits.getAttribute('href'), '#/approvals');
 		assert.equal(await page.getByRole('button', { name: /Enrol/ }).count(), 0, 'no admin enrolment any more');
 		await assertAxe(page, 'users');
 		await shots(page, 'users');
+		// Drawn anew, the notice is gone; the wait is still said.
+		await page.reload();
+		await waits.waitFor();
+		assert.equal(await page.getByText(said).count(), 0, 'no notice after a reload');
 
+		// Whoever knows the password adam set (quinn, or adam) cannot sign in.
 		const other = await openPage(browser);
 		const p = other.page;
 		await p.goto(`${URL_BASE}/`);
 		await p.getByLabel('User name').fill('quinn');
 		await p.getByLabel('Password').fill(PW);
+		await p.getByRole('button', { name: 'Sign in' }).click();
+		const shut = p.getByRole('alert').filter({ hasText: 'An administrator set up this account’s access to mail. It opens once a compliance officer approves it: ask them.' });
+		await shut.waitFor();
+		assert.ok(await focused(shut), 'the focus is on what is said');
+		assert.equal(await p.getByLabel('New password', { exact: true }).count(), 0, 'nothing more is asked');
+		assert.equal(await p.getByLabel('Password').inputValue(), PW, 'the form keeps what was typed');
+		await assertAxe(p, 'sign-in, access not approved');
+		await shots(p, 'signin-access-not-approved');
+
+		// A compliance officer adam set up is not a second person: the
+		// server's reason is shown in the dialog.
+		const cleo = await openPage(browser);
+		assert.equal((await send(page, 'POST', '/api/v1/users', { name: 'cleo', role: 'compliance', password: PW })).status, 201);
+		await signIn(cleo.page, 'cleo', { newPassword: 'she picked her own phrase' });
+		await go(cleo.page, 'approvals');
+		await cleo.page.getByRole('region', { name: 'Pending approvals' }).getByRole('button', { name: `Approve #${id}` }).click();
+		const no = cleo.page.getByRole('dialog', { name: `Approve access to mail #${id}?` });
+		await no.getByLabel('Your reason').fill('looks fine to me');
+		await no.getByRole('button', { name: 'Approve' }).click();
+		await no.getByRole('alert').filter({ hasText: new RegExp(`^Not allowed: web:${admin}, who proposed approval ${id}, and web:cleo are not two people`) }).waitFor();
+		await shots(cleo.page, 'approval-user-access-not-two-people');
+		await no.getByRole('button', { name: 'Cancel' }).click();
+		await cleo.context.close();
+		assert.equal((await accessOf(page, 'quinn')).state, 'pending', 'still waiting');
+
+		// The admin sees their own request, which they may withdraw.
+		await go(page, 'approvals');
+		const mine = page.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Access to mail`) });
+		await mine.getByRole('button', { name: `Withdraw #${id}` }).waitFor();
+		assert.equal(await mine.getByRole('button', { name: `Approve #${id}` }).count(), 0, 'not approved by the one who asked');
+
+		// A compliance officer, in another browser, sees who asked for which
+		// account and approves.
+		const officer = await openPage(browser);
+		const q = officer.page;
+		await signIn(q, compliance);
+		await go(q, 'approvals');
+		await listen(q);
+		const item = q.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Access to mail`) });
+		await item.getByText('Account: quinn').waitFor();
+		await item.getByText(`let quinn sign in with the role legal (reads mail): account and password set by web:${admin}`).waitFor();
+		assert.equal(await item.getByRole('link', { name: 'Account changes of quinn in the audit trail' }).getAttribute('href'), '#/audit?object=user%3Dquinn');
+		await assertAxe(q, 'approvals, access to mail');
+		await shots(q, 'approvals-user-access');
+		await item.getByRole('button', { name: `Approve #${id}` }).click();
+		const yes = q.getByRole('dialog', { name: `Approve access to mail #${id}?` });
+		const desc = await description(yes);
+		assert.match(desc, /^Account: quinn/);
+		assert.match(desc, /quinn may then sign in and read mail/);
+		await yes.getByLabel('Your reason').fill('quinn joined the legal team this week');
+		await assertAxe(q, 'approving access to mail');
+		await shots(q, 'approval-user-access-dialog');
+		await yes.getByRole('button', { name: 'Approve' }).click();
+		await heard(q, new RegExp(`^Access to mail #${id} approved\\. quinn may sign in now\\.$`));
+		await item.waitFor({ state: 'detached' });
+		await q.getByRole('region', { name: 'Decided approvals' }).getByRole('row', { name: new RegExp(`^${id} Access to mail`) })
+			.getByText(`approved by web:${compliance}`).waitFor();
+		await officer.context.close();
+		assert.equal(await accessOf(page, 'quinn'), null, 'quinn may sign in');
+		await go(page, 'users');
+		await page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^quinn\b/ }).getByText('one-time password').waitFor();
+		assert.equal(await page.getByRole('link', { name: /^Access to mail/ }).count(), 0, 'nothing waits');
+
+		// The same form, tried again: the password works (once).
 		await p.getByRole('button', { name: 'Sign in' }).click();
 		const next = p.getByLabel('New password', { exact: true });
 		const again = p.getByLabel('New password again');
@@ -307,6 +407,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 
 	await t.test('a user changes their own password: the current one first, then signs in anew', async () => {
 		await addUser(page, 'rosa', 'legal');
+		await approveAccess(browser, page, 'rosa');
 
 		const other = await openPage(browser);
 		const p = other.page;
@@ -336,6 +437,51 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 			await p.getByText('The user name or password is wrong.').waitFor();
 		}
 		await signIn(p, 'rosa', { password: NEW });
+		await other.context.close();
+	});
+
+	await t.test('a legal user\'s password set anew waits for approval again; withdrawn, the account stays shut', async () => {
+		await go(page, 'users');
+		await listen(page);
+		await page.getByRole('button', { name: 'Change rosa' }).click();
+		const dlg = page.getByRole('dialog', { name: 'Change rosa' });
+		assert.match(await description(dlg), /shuts the account until a compliance officer approves its access to mail/);
+		await dlg.getByLabel('New password (empty: unchanged)').fill(PW);
+		await dlg.getByRole('button', { name: 'Save' }).click();
+		await dlg.waitFor({ state: 'detached' });
+		const access = await accessOf(page, 'rosa');
+		assert.equal(access && access.state, 'pending', `rosa's access waits again: ${JSON.stringify(access)}`);
+		const id = access.approval;
+		const said = `rosa changed. The account opens once a compliance officer approves its access to mail (approval #${id}).`;
+		await page.locator('main').getByRole('status').filter({ hasText: said }).waitFor();
+		await heard(page, new RegExp(`^rosa changed\\. The account opens .* \\(approval #${id}\\)\\.$`));
+		const row = page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^rosa\b/ });
+		await row.getByRole('link', { name: `Access to mail waits for approval #${id}` }).waitFor();
+
+		// Asked by mistake: the admin withdraws it on the Approvals page.
+		await go(page, 'approvals');
+		await listen(page);
+		await page.getByRole('region', { name: 'Pending approvals' }).getByRole('button', { name: `Withdraw #${id}` }).click();
+		const w = page.getByRole('dialog', { name: `Withdraw access to mail #${id}?` });
+		await w.getByLabel('Your reason').fill('set by mistake');
+		await w.getByRole('button', { name: 'Withdraw' }).click();
+		await heard(page, new RegExp(`^Access to mail #${id} withdrawn\\.$`));
+		assert.deepEqual(await accessOf(page, 'rosa'), { approval: id, state: 'rejected' });
+
+		// The account stays shut, and the Users page says so and what opens it.
+		await go(page, 'users');
+		const refused = row.getByRole('link', { name: `Access to mail refused (approval #${id})` });
+		await refused.waitFor();
+		await row.getByText('To ask again, set a new password.').waitFor();
+		await assertAxe(page, 'users, access refused');
+		await shots(page, 'users-access-refused');
+		const other = await openPage(browser);
+		await other.page.goto(`${URL_BASE}/favicon.svg`);
+		const r = await other.page.evaluate(async (pw) => {
+			const res = await fetch('/api/v1/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'rosa', password: pw }) });
+			return { status: res.status, code: (await res.json()).error.code };
+		}, PW);
+		assert.deepEqual(r, { status: 403, code: 'access_not_approved' }, 'rosa (or adam) cannot sign in');
 		await other.context.close();
 	});
 

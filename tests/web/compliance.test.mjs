@@ -2,17 +2,20 @@
 // trail with filters and an entry's proof, who viewed a message, an audit
 // export that `popvault verify-bundle` accepts, the logs' anchors on the
 // dashboard, integrity (verify, keys, checkpoint history), and approving a hold release a legal user asked for
-// (the two-person rule).
+// (the two-person rule); refusing a legal account's access to mail an
+// admin asked for, which the read-only Users page then shows.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { launch, openPage, signIn, go, RUN_DIR, PV_BIN, shots, assertAxe, assertClean, assertUtcTimes, pv, USERS } from './lib/env.mjs';
+import { launch, openPage, signIn, go, RUN_DIR, PV_BIN, PW, shots, assertAxe, assertClean, assertUtcTimes, pv, USERS,
+	listen, heard, description } from './lib/env.mjs';
 
 const compliance = Object.keys(USERS).find((u) => USERS[u] === 'compliance');
+const admin = Object.keys(USERS).find((u) => USERS[u] === 'admin');
 const legal2 = 'tess';
 
-test('compliance: audit trail, who viewed, audit export, integrity, approve a hold release', async (t) => {
+test('compliance: audit trail, who viewed, audit export, integrity, approve a hold release, refuse access to mail', async (t) => {
 	const browser = await launch();
 	t.after(() => browser.close());
 
@@ -34,6 +37,21 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 	});
 	await other.context.close();
 
+	// An admin adds a legal user in the web: the account waits for a
+	// compliance officer's approval of its access to mail.
+	const adm = await openPage(browser);
+	await signIn(adm.page, admin);
+	const uma = await adm.page.evaluate(async (pw) => {
+		const me = await (await fetch('/api/v1/me')).json();
+		const res = await fetch('/api/v1/users', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf },
+			body: JSON.stringify({ name: 'uma', role: 'legal', password: pw }) });
+		return { status: res.status, access: (await res.json()).access };
+	}, PW);
+	await adm.context.close();
+	assert.equal(uma.status, 201);
+	assert.equal(uma.access.state, 'pending');
+	const umaId = uma.access.approval;
+
 	const { page, rec } = await openPage(browser);
 	await signIn(page, compliance);
 
@@ -42,6 +60,8 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		const users = page.getByRole('region', { name: 'Users' });
 		const row = users.getByRole('row', { name: new RegExp(`^${legal2}\\b`) });
 		await row.getByText('Legal', { exact: true }).waitFor();
+		// The account an admin added waits, said in the list too.
+		await users.getByRole('row', { name: /^uma\b/ }).getByRole('link', { name: `Access to mail waits for approval #${umaId}` }).waitFor();
 		assert.equal(await page.getByRole('button', { name: 'Add user' }).count(), 0, 'no form to add users');
 		assert.equal(await users.getByRole('button').count(), 0, 'no button in the list: every change is the admin\'s');
 		await assertAxe(page, 'users, read-only');
@@ -50,6 +70,32 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		await page.waitForURL(/#\/audit\?object=user%3Dtess/);
 		const entries = page.getByRole('region', { name: /Audit entries/ });
 		await entries.getByText('user-add', { exact: true }).first().waitFor();
+	});
+
+	await t.test('refuse access to mail an admin asked for: the account stays shut, the Users page says so', async () => {
+		await go(page, 'approvals');
+		await listen(page);
+		const row = page.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${umaId} Access to mail`) });
+		await row.getByText('Account: uma').waitFor();
+		await row.getByText(`let uma sign in with the role legal (reads mail): account and password set by web:${admin}`).waitFor();
+		await row.getByRole('button', { name: `Reject #${umaId}` }).click();
+		const dlg = page.getByRole('dialog', { name: `Reject access to mail #${umaId}?` });
+		assert.match(await description(dlg), /^Account: uma/);
+		await dlg.getByLabel('Your reason').fill('nobody in legal knows uma');
+		await dlg.getByRole('button', { name: 'Reject' }).click();
+		await heard(page, new RegExp(`^Access to mail #${umaId} rejected\\.$`));
+		await row.waitFor({ state: 'detached' });
+		await page.getByRole('region', { name: 'Decided approvals' }).getByRole('row', { name: new RegExp(`^${umaId} Access to mail`) })
+			.getByText('nobody in legal knows uma').waitFor();
+		await go(page, 'users');
+		const u = page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^uma\b/ });
+		await u.getByRole('link', { name: `Access to mail refused (approval #${umaId})` }).waitFor();
+		await u.getByText('Shut until an administrator asks again.').waitFor();
+		await assertAxe(page, 'users, read-only, access refused');
+		await shots(page, 'users-compliance-access-refused');
+		const shut = await page.evaluate(async (pw) => (await fetch('/api/v1/session', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+			body: JSON.stringify({ user: 'uma', password: pw }) })).status, PW);
+		assert.equal(shut, 403, 'uma cannot sign in');
 	});
 
 	await t.test('audit trail: filters, paging, an entry with its proof', async () => {

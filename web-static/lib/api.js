@@ -43,6 +43,8 @@ export function explain(status, code, serverMessage, retryAfter) {
 		return 'Enter the six-digit code from your authenticator app.';
 	case 'totp_not_enrolled':
 		return 'Your role requires a one-time code, but no authenticator is set up for you yet: set one up when you sign in.';
+	case 'access_not_approved':
+		return 'An administrator set up this account’s access to mail. It opens once a compliance officer approves it: ask them.';
 	case 'password_change_required':
 		return 'This password was set for you and works once: choose your own when you sign in.';
 	case 'forbidden':

@@ -1,7 +1,8 @@
 // Approvals: the two-person queue (a policy that shortens retention, a hold
-// release, a disposal run). What one user proposes takes effect only when
-// another user, of another role allowed to approve it, approves; each
-// decision carries a reason. A proposer may withdraw their own proposal.
+// release, a disposal run, a legal user's access to mail an administrator
+// set up). What one user proposes takes effect only when another user, of
+// another role allowed to approve it, approves; each decision carries a
+// reason. A proposer may withdraw their own proposal.
 
 import { api } from '../lib/api.js';
 import { h, fill, when, num } from '../lib/dom.js';
@@ -9,9 +10,47 @@ import { table, pager } from '../lib/table.js';
 import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
 import { go, refresh } from '../lib/router.js';
 
-const KIND = { policy: 'Retention policy', 'hold-release': 'Hold release', dispose: 'Disposal run' };
+const KIND = { policy: 'Retention policy', 'hold-release': 'Hold release', dispose: 'Disposal run', 'user-access': 'Access to mail' };
 const ROLE = { admin: 'an administrator', legal: 'legal', compliance: 'compliance' };
 const LIMIT = 50;
+
+// What an approval did, in words, from the server's effect (each kind
+// its own; none for a kind this page does not know).
+function effectWords(kind, e) {
+	if (!e) return '';
+	if (kind === 'policy' && e.policy_version !== undefined) return `Policy version ${e.policy_version} is in force.`;
+	if (kind === 'hold-release' && e.released) return `The hold “${e.released}” is released.`;
+	if (kind === 'user-access' && e.may_sign_in) return `${e.may_sign_in} may sign in now.`;
+	if (kind === 'dispose' && typeof e.disposed === 'number') return `${num(e.disposed)} message${e.disposed === 1 ? '' : 's'} disposed of.`;
+	return '';
+}
+
+// The account a user-access approval opens (GET /approvals/{id} names
+// it; the list does not): a.proposal filled in, null when it cannot be had.
+async function withProposal(a) {
+	if (a.kind !== 'user-access' || a.proposal) return a;
+	try {
+		a.proposal = (await api.get(`/approvals/${a.id}`)).proposal;
+	} catch {
+		a.proposal = null;
+	}
+	return a;
+}
+
+function accountOf(a) {
+	return a.kind === 'user-access' && a.proposal && typeof a.proposal.user === 'string' ? a.proposal.user : null;
+}
+
+// The Details cell: the summary; for access to mail, the account first
+// (and, for a compliance officer, its changes in the audit trail).
+function details(a, me) {
+	const user = accountOf(a);
+	if (!user) return a.summary;
+	return h('span', 'Account: ', h('strong', user),
+		me.role === 'compliance' ? [' · ', h('a', { class: 'nowrap', href: `#/audit?object=${encodeURIComponent(`user=${user}`)}`,
+			'aria-label': `Account changes of ${user} in the audit trail` }, 'Account changes')] : null,
+		h('br'), a.summary);
+}
 
 function mine(a, me) {
 	return a.proposer === `web:${me.user}`;
@@ -26,18 +65,34 @@ function mayApprove(a, me) {
 export async function decide(a, verb, msg) {
 	const withdraw = verb === 'reject' && msg && msg.dataset.me === a.proposer;
 	const what = (KIND[a.kind] || a.kind).toLowerCase();
+	const user = accountOf(await withProposal(a));
 	const r = await ask({
 		title: `${verb === 'approve' ? 'Approve' : withdraw ? 'Withdraw' : 'Reject'} ${what} #${a.id}?`,
-		body: h('div', h('p', a.summary), a.reason ? h('p', { class: 'muted' }, `${a.proposer} (${a.proposer_role}) gave as reason: “${a.reason}”`) : null,
-			verb === 'approve' ? h('p', { class: 'notice warn' }, 'It takes effect as soon as you approve it.') : null),
+		body: h('div', user ? h('p', 'Account: ', h('strong', user)) : null, h('p', a.summary),
+			a.reason ? h('p', { class: 'muted' }, `${a.proposer} (${a.proposer_role}) gave as reason: “${a.reason}”`) : null,
+			verb === 'approve' ? h('p', { class: 'notice warn' }, user
+				? `It takes effect as soon as you approve it: ${user} may then sign in and read mail. Approve it only if you know ${user} needs it.`
+				: 'It takes effect as soon as you approve it.') : null),
 		reason: { label: 'Your reason', required: true },
 		confirm: verb === 'approve' ? 'Approve' : withdraw ? 'Withdraw' : 'Reject',
 		danger: verb === 'approve',
-		submit: ({ reason }) => api.post(`/approvals/${a.id}/${verb}`, { reason }),
+		submit: async ({ reason }) => {
+			try {
+				return await api.post(`/approvals/${a.id}/${verb}`, { reason });
+			} catch (x) {
+				// Refused as forbidden, the server says why (the proposer
+				// set up this account: not two people): more than "your role".
+				if (x.status === 403 && x.code === 'forbidden' && x.serverMessage) {
+					throw new Error(`Not allowed: ${x.serverMessage.replace(/\.$/, '')}.`);
+				}
+				throw x;
+			}
+		},
 	});
 	if (!r) return false;
 	const res = r.result || {};
-	announce(`${KIND[a.kind] || a.kind} #${a.id} ${verb === 'approve' ? 'approved' : withdraw ? 'withdrawn' : 'rejected'}.${res.warning ? ` ${res.warning}` : ''}`);
+	const effect = verb === 'approve' ? effectWords(a.kind, res.effect) : '';
+	announce(`${KIND[a.kind] || a.kind} #${a.id} ${verb === 'approve' ? 'approved' : withdraw ? 'withdrawn' : 'rejected'}.${effect ? ` ${effect}` : ''}${res.warning ? ` ${res.warning}` : ''}`);
 	return true;
 }
 
@@ -48,7 +103,7 @@ export function queueTable(items, me, msg, label = 'Pending approvals', after = 
 		columns: [
 			{ label: '#', cls: 'num', render: (a) => String(a.id) },
 			{ label: 'What', render: (a) => KIND[a.kind] || a.kind },
-			{ label: 'Details', cls: 'break', render: (a) => a.summary },
+			{ label: 'Details', cls: 'break', render: (a) => details(a, me) },
 			{ label: 'Proposed', render: (a) => [a.proposer, ' · ', when(a.created)] },
 			{ label: 'Reason', cls: 'break hide-narrow', render: (a) => a.reason || '' },
 			{ label: 'Decision', render: (a) => {
@@ -102,7 +157,7 @@ function disposalCard(msg) {
 
 export async function render({ main, me, params }) {
 	main.appendChild(h('h1', 'Approvals'));
-	main.appendChild(h('p', { class: 'muted' }, 'A retention policy that shortens retention, releasing a hold and a disposal run take effect only when a second user, of another role, approves.'));
+	main.appendChild(h('p', { class: 'muted' }, 'A retention policy that shortens retention, releasing a hold, a disposal run and a legal user’s access to mail an administrator set up take effect only when a second user, of another role, approves.'));
 	const msg = h('div');
 	main.appendChild(msg);
 	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
@@ -111,6 +166,8 @@ export async function render({ main, me, params }) {
 		// History: the decided ones (approved or rejected), with their own total.
 		const [pend, done] = await Promise.all([api.get('/approvals', { state: 'pending', limit: 200 }),
 			api.get('/approvals', { state: 'decided', offset, limit: LIMIT })]);
+		// The accounts waiting for access to mail, named for the approver.
+		await Promise.all((pend.approvals || []).map(withProposal));
 		main.appendChild(h('h2', `Waiting: ${num(pend.total)}`));
 		main.appendChild(queueTable(pend.approvals || [], me, msg));
 		main.appendChild(h('h2', 'History'));

@@ -3,9 +3,11 @@
 // password_change_required: it works once), the one-time code (401
 // totp_required), or a second factor to set up first (401
 // totp_not_enrolled: the QR code of a fresh secret, then a code from it).
-// One sign-in may need all of them; the last request carries each. The
-// accessible names "User name", "Password", "One-time code" and "Sign in"
-// are part of the contract (DESIGN.md §8).
+// One sign-in may need all of them; the last request carries each. An
+// account an administrator set up for a legal user is shut (403
+// access_not_approved) until a compliance officer approves it: said, and
+// nothing else is asked. The accessible names "User name", "Password",
+// "One-time code" and "Sign in" are part of the contract (DESIGN.md §8).
 
 import { api, setCsrf } from '../lib/api.js';
 import { h, field, fill, uid } from '../lib/dom.js';
@@ -147,6 +149,13 @@ export function render({ main, note, done }) {
 				code.input.focus();
 			} else if (err.code === 'totp_not_enrolled') {
 				await startSetup(body.user, body.password);
+			} else if (err.code === 'access_not_approved') {
+				// The password was right: nothing to retype. The words get the
+				// focus (read out first), the form stays as typed.
+				const box = errorBox(err);
+				box.setAttribute('tabindex', '-1');
+				fill(msg, box);
+				box.focus();
 			} else if (next && err.status === 400 && /^new password: /.test(err.serverMessage || '')) {
 				fieldError(next, `Not accepted: ${err.serverMessage.replace(/^new password: /, '').replace(/\.$/, '')}.`);
 			} else {

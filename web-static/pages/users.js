@@ -1,8 +1,12 @@
 // Web users (admin): add, change role or password, remove; take a second
 // factor away (users set up their own: an admin never sees it); the roles
 // that must use one. A password set here works once: the user chooses
-// their own at their next sign-in. Compliance officers see the same list,
-// read-only: who holds which role, and who set them up.
+// their own at their next sign-in. Whoever sets a password can sign in
+// with it, so a legal account an admin adds, makes legal or sets the
+// password of stays shut until a compliance officer approves its access
+// to mail (an approval of kind user-access): the list says which wait.
+// Compliance officers see the same list, read-only: who holds which
+// role, and who set them up.
 
 import { api } from '../lib/api.js';
 import { h, field, fill, when, actionButton } from '../lib/dom.js';
@@ -17,6 +21,34 @@ const ROLE_NAME = Object.fromEntries(ROLES);
 // A password set here works once (the server says so at the sign-in).
 const ONCE_HINT = 'At least 12 characters. It works once: they choose their own at their first sign-in.';
 
+// The notice for the page drawn next, once (after an addition or change).
+let notice = null;
+
+// What a user's access to mail waits for, from the server's answer:
+// words for the notice after an addition or change ('' for none).
+function waitWords(u) {
+	const acc = u && u.access;
+	if (!acc || acc.state !== 'pending') return '';
+	return ` The account opens once a compliance officer approves its access to mail (approval #${acc.approval}).`;
+}
+
+// The role, and a legal account's access to mail waiting for approval or
+// refused: a link to the approvals, where it is decided.
+function roleCell(u, admin) {
+	const name = ROLE_NAME[u.role] || u.role;
+	const acc = u.access;
+	if (!acc) return name;
+	const refused = acc.state === 'rejected';
+	// "Access waits for approval #7" fits a narrow column on one line; it
+	// is read out as "Access to mail waits ...".
+	return h('span', name, h('br'),
+		h('a', { class: `badge long ${refused ? 'bad' : 'warn'}`, href: '#/approvals' }, 'Access',
+			h('span', { class: 'hide-visually' }, ' to mail'),
+			refused ? ` refused (approval #${acc.approval})` : ` waits for approval #${acc.approval}`),
+		refused ? h('span', { class: 'muted small-text' }, h('br'),
+			admin ? 'To ask again, set a new password.' : 'Shut until an administrator asks again.') : null);
+}
+
 function totpBadge(u) {
 	if (u.totp) return h('span', { class: 'badge ok' }, 'enrolled');
 	return h('span', { class: 'badge' }, u.totp_pending ? 'setting up' : 'none');
@@ -24,7 +56,8 @@ function totpBadge(u) {
 
 function addForm() {
 	const name = field({ label: 'New user name', name: 'name', attrs: { required: true, autocomplete: 'off' } });
-	const role = field({ label: 'Role', name: 'role', tag: 'select', options: ROLES });
+	const role = field({ label: 'Role', name: 'role', tag: 'select', options: ROLES,
+		hint: 'Legal reads mail: a compliance officer approves the account before it opens.' });
 	const pw = field({ label: 'Initial password', name: 'pw', type: 'password', hint: ONCE_HINT,
 		attrs: { required: true, minlength: 12, autocomplete: 'new-password' } });
 	// A refusal is shown in the form, next to what was typed, and focused.
@@ -37,8 +70,9 @@ function addForm() {
 		fill(err);
 		if (!form.reportValidity()) return;
 		try {
-			await api.post('/users', { name: name.input.value.trim(), role: role.input.value, password: pw.input.value });
-			announce(`User ${name.input.value.trim()} added.`);
+			const u = await api.post('/users', { name: name.input.value.trim(), role: role.input.value, password: pw.input.value });
+			notice = `User ${name.input.value.trim()} added.${waitWords(u)}`;
+			announce(notice);
 			go('users');
 		} catch (x) {
 			fill(err, errorBox(x, 'The user was not added'));
@@ -121,6 +155,8 @@ function readOnlyColumns() {
 
 export async function render({ main, me }) {
 	main.appendChild(h('h1', 'Users'));
+	const said = notice;
+	notice = null;
 	let r;
 	try {
 		r = await api.get('/users');
@@ -130,13 +166,14 @@ export async function render({ main, me }) {
 	}
 	const admin = me.role === 'admin';
 	if (!admin) {
-		main.appendChild(h('p', 'Who may sign in, with which role, and who set up their password. Only an administrator changes users; every change is in the audit trail.'));
+		main.appendChild(h('p', 'Who may sign in, with which role, and who set up their password. Only an administrator changes users; every change is in the audit trail. A legal account an administrator set up opens once a compliance officer approves its access to mail (Approvals).'));
 	}
+	if (said) main.appendChild(okBox(said));
 	main.appendChild(table({
 		label: 'Users',
 		columns: [
 			{ label: 'User', render: (u) => u.name },
-			{ label: 'Role', render: (u) => ROLE_NAME[u.role] || u.role },
+			{ label: 'Role', render: (u) => roleCell(u, admin) },
 			{ label: 'Second factor', render: totpBadge },
 			{ label: 'Password', render: passwordCell },
 			{ label: 'Added', cls: 'hide-narrow', render: (u) => when(u.created) },
@@ -161,7 +198,8 @@ export async function render({ main, me }) {
 				if (u.name !== me.user) {
 					const c = actionButton('Change', u.name, 'small secondary');
 					c.addEventListener('click', async () => {
-						const a = await ask({ title: `Change ${u.name}`, confirm: 'Save', body: 'Either change ends their sessions.', fields: [
+						const a = await ask({ title: `Change ${u.name}`, confirm: 'Save',
+							body: 'Either change ends their sessions. A new password for a legal user, or the role Legal, shuts the account until a compliance officer approves its access to mail.', fields: [
 							{ label: 'Role', name: 'role', tag: 'select', options: ROLES, value: u.role },
 							{ label: 'New password (empty: unchanged)', name: 'password', type: 'password', hint: ONCE_HINT, attrs: { minlength: 12, autocomplete: 'new-password' } },
 						], submit: async ({ values }) => {
@@ -169,11 +207,11 @@ export async function render({ main, me }) {
 							if (values.role !== u.role) body.role = values.role;
 							if (values.password) body.password = values.password;
 							if (!Object.keys(body).length) return false;
-							await api.patch(`/users/${encodeURIComponent(u.name)}`, body);
-							return true;
+							return api.patch(`/users/${encodeURIComponent(u.name)}`, body);
 						} });
 						if (!a || !a.result) return;
-						announce(`${u.name} changed.`);
+						notice = `${u.name} changed.${waitWords(a.result)}`;
+						announce(notice);
 						go('users');
 					});
 					const d = actionButton('Remove', u.name, 'small danger');
