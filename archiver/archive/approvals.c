@@ -445,7 +445,9 @@ static int approve_hold(struct decision *d, struct pv_error *err)
 }
 
 /* Approving a user's access: they may sign in, if the account still waits
- * for this approval (not removed, nor its access asked for anew since). */
+ * for this approval (not removed, nor its access asked for anew since).
+ * The grant is the approver's (audited in their name, unlike the effects
+ * above, which the proposer asked for: an admin asked, compliance grants). */
 static int approve_user_access(struct decision *d, struct approval_outcome *out,
 			       struct pv_error *err)
 {
@@ -466,7 +468,7 @@ static int approve_user_access(struct decision *d, struct approval_outcome *out,
 	}
 	if (r < 0 || (r = record_decision(d, err)) < 0 ||
 	    (r = user_set_access_approval(ar->cat->conn, name, 0, err)) < 0 ||
-	    (r = archive_auditf(ar, d->row->proposer, AUDIT_USER_CHANGE, "ok", NULL, err,
+	    (r = archive_auditf(ar, d->actor, AUDIT_USER_CHANGE, "ok", NULL, err,
 				"user=%s access=granted approval=%lld", name, (long long)d->row->id)) <
 		    0 ||
 	    (r = db_commit(ar->cat->conn, err)) < 0)

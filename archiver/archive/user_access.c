@@ -30,6 +30,23 @@ static int withdraw(struct archive *ar, const char *actor, const char *role, con
 	return approval_withdraw_in_tx(ar, actor, role, u->access_approval, why, err);
 }
 
+/* What the approver is asked, in one line. */
+static void describe(const char *actor, const struct user *u, bool set_password, bool set_role,
+		     char *out, size_t n)
+{
+	if (set_password)
+		snprintf(out, n, "let %s sign in with the role legal (reads mail): %s by %s, who can "
+			 "sign in with that password until %s chooses their own", u->name,
+			 set_role ? "account and password set" : "password set", actor, u->name);
+	else if (u->password_once)
+		snprintf(out, n, "let %s sign in with the role legal (reads mail): role set to legal by "
+			 "%s; the password is a one-time one set by %s", u->name, actor,
+			 u->set_by[0] ? u->set_by : "someone else");
+	else
+		snprintf(out, n, "let %s sign in with the role legal (reads mail): role set to legal by "
+			 "%s; the password is %s's own", u->name, actor, u->name);
+}
+
 int user_access_after_change(struct archive *ar, const char *actor, const char *name,
 			     bool set_password, bool set_role, struct pv_error *err)
 {
@@ -47,13 +64,7 @@ int user_access_after_change(struct archive *ar, const char *actor, const char *
 		/* Whoever set the password or made the account legal can sign
 		 * in as it: a second person approves. */
 		snprintf(why, sizeof(why), "superseded: %s asked again", actor);
-		snprintf(summary, sizeof(summary),
-			 "let %s sign in with the role legal (reads mail): %s by %s, who can sign in "
-			 "with the password they set until %s changes it",
-			 name, set_password && set_role ? "account and password set"
-			       : set_password	      ? "password set"
-						      : "role set to legal",
-			 actor, name);
+		describe(actor, &u, set_password, set_role, summary, sizeof(summary));
 		if ((r = withdraw(ar, actor, role, &u, why, err)) < 0 ||
 		    (r = approval_propose_user_access_in_tx(ar, actor, role, name, summary, &id,
 							    err)) < 0)

@@ -7,9 +7,9 @@
  * makes a legal account, makes an account legal, or sets a legal user's
  * password, the account waits (users.access_approval) for a compliance
  * officer's approval of kind user-access (approvals.h) before anyone can
- * sign in with it. The approver sees who asked and why the account needs
- * it; a second person who knows the legal team can refuse an account
- * nobody asked for. (A real user's first sign-in taken by whoever set its
+ * sign in with it. The approver sees who asked, for which account and
+ * what changed; a second person who knows the legal team can refuse an
+ * account nobody asked for. Granting is audited in the approver's name. (A real user's first sign-in taken by whoever set its
  * password is not prevented: that user then cannot sign in, and says so.)
  *
  * The command line is root's, who holds every key: a change there clears

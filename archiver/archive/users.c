@@ -41,17 +41,23 @@ static int vouch(struct archive *ar, const char *actor, const char *name, struct
 {
 	if (strncmp(actor, "web:", 4) == 0 && strcmp(actor + 4, name) == 0)
 		return PV_OK;
-	return user_vouch(ar->cat->conn, name, actor, err);
+	return user_vouch(ar->cat->conn, name, actor, pv_clock_now(), err);
 }
 
-/* actor, then who set its password, who set theirs, ... while they are
- * web users (the command line and "system" end it): at most
- * INDEPENDENCE_DEPTH, *long_r when it went on. */
+/* actor, then who set its password last, who set that one's last before
+ * then, ... while they are web users (the command line and "system" end
+ * it): whoever set a password could sign in as its user from then until
+ * the next setting, so each step looks before the one it came from (two
+ * accounts that reset each other's passwords do not hide who made them;
+ * an account reset since by someone else is no longer its old setter's).
+ * At most INDEPENDENCE_DEPTH, *long_r when it went on. */
 #define INDEPENDENCE_DEPTH 16
 typedef char actor_name[AUDIT_ACTOR_MAX + 1];
 static int vouch_chain(struct archive *ar, const char *actor, actor_name *v, size_t *n_r,
 		       bool *long_r, struct pv_error *err)
 {
+	int64_t before = INT64_MAX, id;
+	bool timed = true;
 	size_t n = 0;
 	*long_r = false;
 	snprintf(v[n++], sizeof(v[0]), "%s", actor);
@@ -60,17 +66,22 @@ static int vouch_chain(struct archive *ar, const char *actor, actor_name *v, siz
 			*long_r = true;
 			break;
 		}
-		int r = user_vouched_by(ar->cat->conn, v[n - 1] + 4, v[n], sizeof(v[0]), err);
-		if (r == PV_ENOTFOUND || (r == PV_OK && v[n][0] == '\0'))
+		int r = user_vouch_before(ar->cat->conn, v[n - 1] + 4, before, &id, &timed, v[n],
+					  sizeof(v[0]), err);
+		if (r == PV_ENOTFOUND)
 			break;
 		if (r < 0)
 			return r;
+		/* A setter recorded before migration 22 has no place in time: the
+		 * next is the last one at any time, and a loop among those ends
+		 * (its members are all in the chain). Timed steps only go back. */
 		bool seen = false;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; !timed && i < n; i++)
 			seen = seen || strcmp(v[i], v[n]) == 0;
 		if (seen)
-			break; /* a cycle: every member is in the chain already */
+			break;
 		n++;
+		before = timed ? id : INT64_MAX;
 	}
 	*n_r = n;
 	return PV_OK;

@@ -52,6 +52,11 @@ static int refused(struct http_request *rq, struct http_response *rs, enum auth_
 		return http_reply_error(rs, 403, "access_not_approved",
 					"an administrator set up this account's access to mail: "
 					"it opens once a compliance officer approves it");
+	case AUTH_ACCESS_REFUSED:
+		return http_reply_error(rs, 403, "access_not_approved",
+					"the request for this account's access to mail was refused "
+					"(or withdrawn): it stays shut until an administrator asks "
+					"again");
 	case AUTH_HAS_TOTP:
 		return http_reply_error(rs, 409, "conflict",
 					"you have a second factor: sign in with it and set up "

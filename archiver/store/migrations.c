@@ -575,7 +575,25 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"    OR NEW.decided_at IS NOT OLD.decided_at OR NEW.break_glass IS NOT OLD.break_glass))\n"
 	"BEGIN SELECT RAISE(ABORT, 'approvals are decided once and never edited'); END;\n"
 	"CREATE TRIGGER approvals_never_deleted BEFORE DELETE ON approvals\n"
-	"BEGIN SELECT RAISE(ABORT, 'approvals are never deleted'); END;\n",
+	"BEGIN SELECT RAISE(ABORT, 'approvals are never deleted'); END;\n"
+	/* Every setting of a user's password by someone else, in order:
+	 * who could sign in as whom, and since when (users.vouched_by keeps
+	 * only the last, which a loop of two accounts resetting each other
+	 * erased their maker from). Rows before it: the last setter known,
+	 * time unknown (at 0). */
+	"CREATE TABLE user_vouches (\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  name TEXT NOT NULL,              -- the user (retired ones too)\n"
+	"  actor TEXT NOT NULL,             -- who set the password: web:USER, cli:USER\n"
+	"  at INTEGER NOT NULL              -- when (0: before migration 22)\n"
+	");\n"
+	"CREATE INDEX user_vouches_name ON user_vouches (name, id);\n"
+	"INSERT INTO user_vouches (name, actor, at) SELECT name, vouched_by, 0 FROM users\n"
+	"  WHERE vouched_by IS NOT NULL AND vouched_by != '' ORDER BY id;\n"
+	"CREATE TRIGGER user_vouches_fixed BEFORE UPDATE ON user_vouches\n"
+	"BEGIN SELECT RAISE(ABORT, 'who set a password is never edited'); END;\n"
+	"CREATE TRIGGER user_vouches_never_deleted BEFORE DELETE ON user_vouches\n"
+	"BEGIN SELECT RAISE(ABORT, 'who set a password is never deleted'); END;\n",
 	},
 };
 

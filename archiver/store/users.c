@@ -163,24 +163,25 @@ static void row_to_user(struct db_stmt *st, struct user *u)
 	u->changed_at = db_column_int64(st, 4);
 	u->password_once = db_column_int64(st, 5) != 0;
 	u->access_approval = db_column_int64(st, 6);
+	const char *access = db_column_text(st, 7);
+	snprintf(u->access_state, sizeof(u->access_state), "%s", access ? access : "");
 }
 
 /* row_to_user's columns; user_each and user_get add the second factor's. */
 #define USER_BASE_COLUMNS \
-	"id, name, role, created_at, coalesce(changed_at, 0), password_once, access_approval"
+	"id, name, role, created_at, coalesce(changed_at, 0), password_once, access_approval," \
+	" coalesce((SELECT state FROM approvals WHERE approvals.id = users.access_approval), '')"
 #define USER_COLUMNS \
 	USER_BASE_COLUMNS ", totp_secret IS NOT NULL, totp_pending IS NOT NULL," \
-			  " coalesce(vouched_by, ''), coalesce((SELECT state FROM approvals" \
-			  " WHERE approvals.id = users.access_approval), '')"
+			  " coalesce(vouched_by, '')"
 
 static void row_to_user_totp(struct db_stmt *st, struct user *u)
 {
-	const char *by = db_column_text(st, 9), *access = db_column_text(st, 10);
+	const char *by = db_column_text(st, 10);
 	row_to_user(st, u);
-	u->totp = db_column_int64(st, 7) != 0;
-	u->totp_pending = db_column_int64(st, 8) != 0;
+	u->totp = db_column_int64(st, 8) != 0;
+	u->totp_pending = db_column_int64(st, 9) != 0;
 	snprintf(u->set_by, sizeof(u->set_by), "%s", by ? by : "");
-	snprintf(u->access_state, sizeof(u->access_state), "%s", access ? access : "");
 }
 
 int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
@@ -336,7 +337,7 @@ int user_check_password(struct db *db, const char *name, const char *password, s
 		return r;
 	db_bind_text(st, 1, name, -1);
 	if ((r = db_step(st, err)) == DB_ROW) {
-		const char *h = db_column_text(st, 7);
+		const char *h = db_column_text(st, 8);
 		row_to_user(st, u_r);
 		found = h != NULL && strlen(h) < sizeof(hash);
 		if (found)
@@ -408,7 +409,8 @@ int user_set_access_approval(struct db *db, const char *name, int64_t id, struct
 	return run(&st, name, true, err);
 }
 
-int user_vouch(struct db *db, const char *name, const char *actor, struct pv_error *err)
+int user_vouch(struct db *db, const char *name, const char *actor, int64_t now,
+	       struct pv_error *err)
 {
 	struct db_stmt *st;
 	int r = db_prepare(db, "UPDATE users SET vouched_by = ? WHERE name = ? AND removed_at IS NULL",
@@ -417,25 +419,35 @@ int user_vouch(struct db *db, const char *name, const char *actor, struct pv_err
 		return r;
 	db_bind_text(st, 1, actor, -1);
 	db_bind_text(st, 2, name, -1);
-	if ((r = db_step(st, err)) > 0)
-		r = PV_OK;
-	db_finalize(&st);
-	return r;
+	if ((r = run(&st, name, true, err)) < 0 ||
+	    (r = db_prepare(db, "INSERT INTO user_vouches (name, actor, at) VALUES (?, ?, ?)", &st,
+			    err)) < 0)
+		return r;
+	db_bind_text(st, 1, name, -1);
+	db_bind_text(st, 2, actor, -1);
+	db_bind_int64(st, 3, now > 0 ? now : 1);
+	return run(&st, name, false, err);
 }
 
-int user_vouched_by(struct db *db, const char *name, char *out, size_t n, struct pv_error *err)
+int user_vouch_before(struct db *db, const char *name, int64_t before, int64_t *id_r,
+		      bool *timed_r, char *actor, size_t n, struct pv_error *err)
 {
 	struct db_stmt *st;
-	int r = db_prepare(db, "SELECT coalesce(vouched_by, '') FROM users WHERE name = ?"
+	int r = db_prepare(db, "SELECT id, at, actor FROM user_vouches WHERE name = ? AND id < ?"
 			       " ORDER BY id DESC LIMIT 1", &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, name, -1);
+	db_bind_int64(st, 2, before);
 	int rc = db_step(st, err);
-	if (rc == DB_ROW)
-		snprintf(out, n, "%s", db_column_text(st, 0));
-	else
-		r = rc < 0 ? rc : pv_fail(err, PV_ENOTFOUND, "no user %s", name);
+	if (rc == DB_ROW) {
+		*id_r = db_column_int64(st, 0);
+		*timed_r = db_column_int64(st, 1) != 0;
+		snprintf(actor, n, "%s", db_column_text(st, 2));
+	} else {
+		r = rc < 0 ? rc : pv_fail(err, PV_ENOTFOUND, "nobody set %s's password", name);
+	}
 	db_finalize(&st);
 	return r;
 }
+

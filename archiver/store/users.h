@@ -29,8 +29,7 @@ struct user {
 					 * user_get */
 	int64_t access_approval;        /* the approval this account waits for before it may sign
 					 * in (archive/user_access.h); 0: none */
-	char access_state[12];          /* that approval's state: "pending", "rejected" ("" none);
-					 * user_each, user_get */
+	char access_state[12];          /* that approval's state: "pending", "rejected" ("" none) */
 };
 
 /* Checks a name ([A-Za-z0-9._@-], 1..USER_NAME_MAX) and a role. */
@@ -65,13 +64,17 @@ int user_end_sessions_without_totp(struct db *db, const char *role, int64_t now,
 /* Sets the approval active user name waits for before signing in (0:
  * none; archive/user_access.h). */
 int user_set_access_approval(struct db *db, const char *name, int64_t id, struct pv_error *err);
-/* Records actor as who last set active user name's password
- * (users.vouched_by). */
-int user_vouch(struct db *db, const char *name, const char *actor, struct pv_error *err);
-/* Who last set it ("" when nobody recorded: set before migration 20, or
- * only by the user), of the newest user of that name, retired too;
- * PV_ENOTFOUND when there never was one. */
-int user_vouched_by(struct db *db, const char *name, char *out, size_t n, struct pv_error *err);
+/* Records actor as who set active user name's password now: the last
+ * (users.vouched_by, shown as password_set_by) and one more row of their
+ * history (user_vouches). */
+int user_vouch(struct db *db, const char *name, const char *actor, int64_t now,
+	       struct pv_error *err);
+/* Who set the password of user name (any of that name, retired too) last
+ * before vouch row `before` (INT64_MAX: of all): *id_r its row, *timed_r
+ * false for one recorded before migration 22 (its place in time unknown),
+ * actor. PV_ENOTFOUND when nobody else ever set it. */
+int user_vouch_before(struct db *db, const char *name, int64_t before, int64_t *id_r,
+		      bool *timed_r, char *actor, size_t n, struct pv_error *err);
 /* Active users in name order. */
 int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
 	      struct pv_error *err);

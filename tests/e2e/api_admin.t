@@ -467,20 +467,20 @@ with pvharness.Run() as run:
           "DELETE /api/v1/users/tina")
     t.ok(error_is(adam.request("DELETE", "/api/v1/users/tina"), 404, "not_found"), "again: 404")
     ev = audit("user-change")
-    # (a granted access is written in the name of the admin who asked for it)
-    by_adam = [re.sub(r"approval=\d+", "approval=N", e["object"]) for e in ev
-               if e["actor"] == "web:adam"]
-    t.ok(by_adam == ["user=lena access=granted approval=N",
-                     "user=adam totp=setting-up", "user=adam totp=enrolled", "totp-required=admin",
+    by_adam = [e["object"] for e in ev if e["actor"] == "web:adam"]
+    t.ok(by_adam == ["user=adam totp=setting-up", "user=adam totp=enrolled", "totp-required=admin",
                      "totp-required=none", "user=adam totp=removed",
-                     "user=lou access=granted approval=N", "totp-required=legal,compliance",
-                     "user=tina access=granted approval=N", "user=tina totp=removed",
+                     "totp-required=legal,compliance", "user=tina totp=removed",
                      "totp-required=none", "user=lena role=compliance",
-                     "user=tina password=one-time", "user=tina access=granted approval=N",
-                     "user=lena totp=removed"],
+                     "user=tina password=one-time", "user=lena totp=removed"],
          "each admin's user change audited", repr(by_adam))
-    t.ok([e["actor"] for e in audit("approval-approve") if "kind=user-access" in e["object"]]
-         == ["web:cora"] * 4, "…each access granted by cora (approval-approve)")
+    by_cora = [re.sub(r"approval=\d+", "approval=N", e["object"]) for e in ev
+               if e["actor"] == "web:cora"]
+    t.ok(by_cora == ["user=cora totp=setting-up", "user=cora totp=enrolled"]
+         + ["user=%s access=granted approval=N" % u for u in ("lena", "lou", "tina", "tina")]
+         and [e["actor"] for e in audit("approval-approve") if "kind=user-access" in e["object"]]
+         == ["web:cora"] * 4,
+         "…each access granted by cora, in her name (approval-approve, user-change)", repr(by_cora))
     own = [(e["actor"], e["object"]) for e in ev if e["actor"] in ("web:lena", "web:tina")]
     t.ok(own == [("web:lena", "user=lena password=changed"),
                  ("web:lena", "user=lena totp=setting-up"), ("web:lena", "user=lena totp=enrolled"),
@@ -540,6 +540,38 @@ with pvharness.Run() as run:
     t.is_(adam.request("DELETE", "/api/v1/users/lars").status, 200, "lars removed…")
     t.is_(cora.get("/api/v1/approvals/%s" % lars.get("approval")).json["state"], "rejected",
           "…withdraws his request")
+    # Two puppets resetting each other's passwords do not hide their maker:
+    # each step of the chain of setters looks before the one it came from.
+    def puppet(name, by, role="admin"):
+        r = by.request("POST", "/api/v1/users", {"name": name, "role": role, "password": PW})
+        c = pvweb.Client(srv)
+        c.sign_in(name, PW, new_password="%s keeps a lantern lit" % name.upper())
+        return r, c
+    _, pp = puppet("pp", adam)
+    _, qq = puppet("qq", adam)
+    t.is_(pp.request("PATCH", "/api/v1/users/qq", {"password": PW + " again"}).status, 200,
+          "puppet pp sets qq's password")
+    qq = pvweb.Client(srv)
+    qq.sign_in("qq", PW + " again", new_password="QQ keeps another lantern")
+    t.is_(qq.request("PATCH", "/api/v1/users/pp", {"password": PW + " again"}).status, 200,
+          "…and qq sets pp's (each one's last setter is now the other)")
+    r, cc = puppet("cc", qq, "compliance")
+    t.is_((r.json or {}).get("password_set_by"), "web:qq", "qq adds a compliance user cc")
+    r = adam.request("POST", "/api/v1/users", {"name": "liv", "role": "legal", "password": PW})
+    liv = (r.json or {}).get("access") or {}
+    r = cc.request("POST", "/api/v1/approvals/%s/approve" % liv.get("approval"), {"reason": "ok"})
+    t.ok(error_is(r, 403, "forbidden") and "web:adam set up both" in r.json["error"]["message"],
+         "cc may not approve adam's legal account: the loop still leads to adam", repr(r.json))
+    r = cora.request("POST", "/api/v1/approvals/%s/reject" % liv.get("approval"),
+                     {"reason": "nobody asked for liv"})
+    t.is_(r.status, 200, "cora refuses liv's access")
+    r = pvweb.Client(srv).sign_in("liv", PW)
+    t.ok(error_is(r, 403, "access_not_approved") and "refused" in r.json["error"]["message"],
+         "liv's sign-in then says it was refused", repr(r.json))
+    r = adam.request("PATCH", "/api/v1/users/liv", {"role": "legal"})
+    t.ok(r.status == 200 and r.json["access"] == {"approval": liv.get("approval"),
+                                                   "state": "rejected"},
+         "setting the role it has asks nothing again (a password does)", repr(r.json))
     t.ok(error_is(adam.request("PATCH", "/api/v1/users/adam", {"password": "another long passphrase"}),
                   409, "conflict"),
          "one's own password is not changed through the admin's PATCH (it takes the current one): 409")

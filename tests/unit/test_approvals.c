@@ -336,6 +336,64 @@ static void test_second_person_is_not_one_the_proposer_set_up(void **state)
 	fx_free(&f);
 }
 
+/* Two accounts that reset each other's passwords do not hide who made
+ * them: each step of the chain looks at who set the password before the
+ * step it came from (user_vouches), not at the last setter alone, in
+ * which the loop p <-> q no longer named adam. A name met twice is
+ * followed on (x set by y, y by x before, x by z before that: z counts);
+ * a user of the name made again later by root does not cut the chain. */
+static void test_loop_of_resets_does_not_launder_a_maker(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct approval_proposal prop;
+	struct approval_outcome out;
+	const char *pw = "a password of some length";
+	fx_init(&f);
+	fx_archive(&f, MSG("a tmp file"), pv_clock_now() - 60 * 86400);
+	fx_must(archive_user_add(f.ar, "cli:root", "adam", "admin", pw, false, false, NULL, &err), &err, "adam");
+	fx_must(archive_user_add(f.ar, "web:adam", "p", "admin", pw, false, false, NULL, &err), &err, "p");
+	fx_must(archive_user_add(f.ar, "web:adam", "q", "admin", pw, false, false, NULL, &err), &err, "q");
+	fx_must(archive_user_passwd(f.ar, "web:p", "q", "set by p, not adam", false, &err), &err, "p sets q");
+	fx_must(archive_user_passwd(f.ar, "web:q", "p", "set by q, not adam", false, &err), &err, "q sets p");
+	fx_must(archive_user_add(f.ar, "web:q", "c", "compliance", pw, false, false, NULL, &err), &err, "c");
+	fx_must(approval_propose(f.ar, "web:adam", "admin", APPROVAL_POLICY, shorter, strlen(shorter),
+				 "tmp files after a month", NULL, &prop, &err), &err, "propose");
+	int64_t id = prop.id;
+	approval_proposal_free(&prop);
+	assert_int_equal(approval_decide(f.ar, "web:c", "compliance", id, true, NULL, false, &out, &err),
+			 PV_EPERM);
+	approval_outcome_free(&out);
+	assert_non_null(strstr(err.msg, "web:adam set up both"));
+	/* p retired, a new p made by root: c's chain still goes through the old one */
+	fx_must(archive_user_remove(f.ar, "cli:root", "p", &err), &err, "retire p");
+	fx_must(archive_user_add(f.ar, "cli:root", "p", "admin", pw, false, false, NULL, &err), &err, "new p");
+	assert_int_equal(approval_decide(f.ar, "web:c", "compliance", id, true, NULL, false, &out, &err),
+			 PV_EPERM);
+	approval_outcome_free(&out);
+	/* x set by z (adam's), then y by x, then x by y: x's chain x, y, x, z, adam */
+	fx_must(archive_user_add(f.ar, "cli:root", "zed", "admin", pw, false, false, NULL, &err), &err, "zed");
+	fx_must(archive_user_passwd(f.ar, "web:adam", "zed", "it is adam's now", false, &err), &err, "adam sets zed");
+	fx_must(archive_user_add(f.ar, "web:zed", "x", "compliance", pw, false, false, NULL, &err), &err, "x");
+	fx_must(archive_user_add(f.ar, "cli:root", "y", "admin", pw, false, false, NULL, &err), &err, "y");
+	fx_must(archive_user_passwd(f.ar, "web:x", "y", "set by x, from zed", false, &err), &err, "x sets y");
+	fx_must(archive_user_passwd(f.ar, "web:y", "x", "set by y, from x", false, &err), &err, "y sets x");
+	assert_int_equal(approval_decide(f.ar, "web:x", "compliance", id, true, NULL, false, &out, &err),
+			 PV_EPERM);
+	approval_outcome_free(&out);
+	/* ... while root setting c's password frees c: adam no longer knows it */
+	fx_must(archive_user_passwd(f.ar, "cli:root", "c", "set by root at the shell", false, &err),
+		&err, "root sets c");
+	fx_must(approval_decide(f.ar, "web:c", "compliance", id, true, "reviewed", false, &out, &err),
+		&err, "c approves");
+	approval_outcome_free(&out);
+	/* the history is kept for good */
+	assert_true(catalog_exec(f.ar->cat->db, "UPDATE user_vouches SET actor = 'x'", &err) < 0);
+	assert_true(catalog_exec(f.ar->cat->db, "DELETE FROM user_vouches", &err) < 0);
+	fx_free(&f);
+}
+
 static void test_policy_that_shortens_nothing_is_set_at_once(void **state)
 {
 	(void)state;
@@ -618,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_policy_compare_days_against_months),
 		cmocka_unit_test(test_policy_approved_by_another_user_of_another_role),
 		cmocka_unit_test(test_second_person_is_not_one_the_proposer_set_up),
+		cmocka_unit_test(test_loop_of_resets_does_not_launder_a_maker),
 		cmocka_unit_test(test_policy_that_shortens_nothing_is_set_at_once),
 		cmocka_unit_test(test_stale_policy_proposal_cannot_be_approved),
 		cmocka_unit_test(test_hold_release_waits_for_another_role),

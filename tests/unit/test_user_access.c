@@ -110,6 +110,7 @@ static void test_new_legal_account_waits_for_compliance(void **state)
 	e = ops_audit_last(&f);
 	assert_string_equal(e.type, "user-change");
 	assert_non_null(strstr(e.object, "user=lena access=granted"));
+	assert_string_equal(e.actor, "web:carl");
 	row = row_of(&f, u.access_approval);
 	assert_string_equal(row.state, "approved");
 	assert_string_equal(row.result, "access granted");

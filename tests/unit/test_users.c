@@ -232,9 +232,11 @@ static void test_access_approval_and_its_state(void **state)
 				      NULL, &err), &err, "reject");
 	fx_must(user_get(f->db, "lena", &u, &err), &err, "get");
 	assert_string_equal(u.access_state, "rejected");
-	/* the sign-in's read carries it too */
+	/* the sign-in's read carries both */
+	memset(&u, 0, sizeof(u));
 	fx_must(user_check_password(f->db, "lena", "a long password", &u, &err), &err, "check");
 	assert_int_equal(u.access_approval, id);
+	assert_string_equal(u.access_state, "rejected");
 	assert_int_equal(user_set_access_approval(f->db, "nobody", id, &err), PV_ENOTFOUND);
 }
 

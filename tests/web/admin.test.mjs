@@ -482,6 +482,12 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 			return { status: res.status, code: (await res.json()).error.code };
 		}, PW);
 		assert.deepEqual(r, { status: 403, code: 'access_not_approved' }, 'rosa (or adam) cannot sign in');
+		// The sign-in says it was refused or withdrawn, not that it waits.
+		await other.page.goto(`${URL_BASE}/`);
+		await other.page.getByLabel('User name').fill('rosa');
+		await other.page.getByLabel('Password').fill(PW);
+		await other.page.getByRole('button', { name: 'Sign in' }).click();
+		await other.page.getByRole('alert').filter({ hasText: 'was refused or withdrawn' }).waitFor();
 		await other.context.close();
 	});
 
