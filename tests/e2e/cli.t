@@ -53,11 +53,11 @@ h_check "account remove retires the account" \
 printf 'a long web password\n' >"$T/webpw"
 h_check "user add" eval 'pv user add carol --role compliance --password-file "$T/webpw" >/dev/null'
 h_is "$(pv --json user list)" \
-	'[{"name": "carol", "role": "compliance", "since": "'"$(pv --json user list | sed 's/.*since": "\([^"]*\)".*/\1/')"'", "totp": false, "totp_pending": false, "password_once": false}]' \
+	'[{"name": "carol", "role": "compliance", "since": "'"$(pv --json user list | sed 's/.*since": "\([^"]*\)".*/\1/')"'", "totp": false, "totp_pending": false, "password_once": false, "access": null}]' \
 	"user list --json"
 h_check "user passwd --one-time: listed as such, audited" \
 	eval 'pv user passwd carol --one-time --password-file "$T/webpw" >/dev/null &&
-	      pv user list | grep -Eq "^carol +compliance .* no +one-time$" &&
+	      pv user list | grep -Eq "^carol +compliance .* no +one-time +yes$" &&
 	      pv --json audit list | grep -q "user=carol password=one-time"'
 printf 'carol is my name\n' >"$T/weakpw"
 h_like "$(pv user passwd carol --password-file "$T/weakpw" 2>&1)" "must not hold the user's name" \
