@@ -8,7 +8,8 @@
 #include "archiver/archive/audit_hook.h"
 #include "archiver/archive/dispose_frozen.h"
 #include "archiver/archive/holds.h"
-#include "archiver/archive/users.h"
+#include "archiver/archive/vouch.h"
+#include "archiver/store/users.h"
 #include "archiver/lib/clock.h"
 #include "archiver/lib/hex.h"
 #include "archiver/lib/utf8.h"
@@ -389,6 +390,20 @@ static int may_decide(const struct decision *d, struct pv_error *err)
 					   "people: %s set up both, or one the other (their passwords); "
 					   "have someone else set %s's password",
 			    row->proposer, (long long)row->id, d->actor, via, d->actor + 4);
+	/* Access to mail: nor one who set up the account it opens (whoever
+	 * did can sign in as it; the proposer may be another, in good faith). */
+	char account[AUDIT_ACTOR_MAX + 1];
+	if (r == PV_OK && d->approve && d->rule->kind == APPROVAL_USER_ACCESS &&
+	    strncmp(d->actor, "web:", 4) == 0) {
+		snprintf(account, sizeof(account), "web:%.*s", (int)row->payload_len,
+			 (const char *)row->payload);
+		r = archive_user_independent(d->ar, d->actor + 4, account, &independent, via, err);
+		if (r == PV_OK && !independent)
+			r = pv_fail(err, PV_EPERM, "%s, whom approval %lld would let in, and %s are not "
+						   "two people: %s set up both, or one the other (their "
+						   "passwords); have someone else set %s's password",
+				    account, (long long)row->id, d->actor, via, d->actor + 4);
+	}
 	return r;
 }
 

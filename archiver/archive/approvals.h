@@ -24,7 +24,8 @@
  * proposal's summary) as personal data; the approved effect then writes
  * its own entries (policy-set, hold-release, dispose-intent/done) in the
  * same transaction, in the proposer's name (they asked for it; the entry
- * just before names who approved it).
+ * just before names who approved it); access granted (user-change
+ * access=granted) is the approver's: the admin asked, compliance grants.
  *
  * Break-glass, for an appliance with a single operator: on the command
  * line only (an actor "cli:USER"), with a reason, a proposal can be
@@ -59,7 +60,7 @@ enum approval_kind {
 
 struct approval_rule {
 	enum approval_kind kind;
-	const char *name;    /* "policy", "hold-release", "dispose" (the table's kind) */
+	const char *name;    /* "policy", "hold-release", "dispose", "user-access" (the table's kind) */
 	unsigned proposers;  /* APPROVAL_ROLE_* that may propose */
 	unsigned approvers;  /* APPROVAL_ROLE_* that may approve or reject */
 	const char *what;    /* "a policy version that shortens retention", ... */

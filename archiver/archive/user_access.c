@@ -7,16 +7,19 @@
 #include "archiver/store/users.h"
 
 /* The role actor acts with: a web user's own; "admin" for the command
- * line (root). */
-static int role_of(struct archive *ar, const char *actor, char role[16], struct pv_error *err)
+ * line (root), or a web user gone meanwhile. */
+typedef char role_name[sizeof(((struct user *)0)->role)];
+static int role_of(struct archive *ar, const char *actor, role_name role, struct pv_error *err)
 {
 	struct user u;
-	snprintf(role, 16, "admin");
+	snprintf(role, sizeof(role_name), "admin");
 	if (strncmp(actor, "web:", 4) != 0)
 		return PV_OK;
 	int r = user_get(ar->cat->conn, actor + 4, &u, err);
 	if (r == PV_OK)
-		snprintf(role, 16, "%s", u.role);
+		snprintf(role, sizeof(role_name), "%s", u.role);
+	if (r == PV_ENOTFOUND) /* (only admins change users in the web) */
+		pv_error_clear(err), r = PV_OK;
 	return r;
 }
 
@@ -30,27 +33,37 @@ static int withdraw(struct archive *ar, const char *actor, const char *role, con
 	return approval_withdraw_in_tx(ar, actor, role, u->access_approval, why, err);
 }
 
-/* What the approver is asked, in one line. */
+/* What the approver is asked, in one line: what was set, by whom, and
+ * who else set the password (signing in as the user, anyone who knew it
+ * may have chosen the one they have now). */
 static void describe(const char *actor, const struct user *u, bool set_password, bool set_role,
 		     char *out, size_t n)
 {
+	char pw[400];
 	if (set_password)
-		snprintf(out, n, "let %s sign in with the role legal (reads mail): %s by %s, who can "
-			 "sign in with that password until %s chooses their own", u->name,
-			 set_role ? "account and password set" : "password set", actor, u->name);
+		snprintf(pw, sizeof(pw), "%s by %s, who can sign in with that password until %s "
+			 "chooses their own", set_role ? "account and password set" : "password set",
+			 actor, u->name);
 	else if (u->password_once)
-		snprintf(out, n, "let %s sign in with the role legal (reads mail): role set to legal by "
-			 "%s; the password is a one-time one set by %s", u->name, actor,
-			 u->set_by[0] ? u->set_by : "someone else");
+		snprintf(pw, sizeof(pw), "role set to legal by %s; the password is a one-time one "
+			 "set by %s", actor, u->set_by[0] ? u->set_by : "someone else");
+	else if (strncmp(u->set_by, "web:", 4) == 0)
+		snprintf(pw, sizeof(pw), "role set to legal by %s; the password was last set by %s, "
+			 "then changed at a sign-in as %s", actor, u->set_by, u->name);
+	else if (u->set_by[0])
+		snprintf(pw, sizeof(pw), "role set to legal by %s; the password was set at the shell "
+			 "(%s)", actor, u->set_by);
 	else
-		snprintf(out, n, "let %s sign in with the role legal (reads mail): role set to legal by "
-			 "%s; the password is %s's own", u->name, actor, u->name);
+		snprintf(pw, sizeof(pw), "role set to legal by %s; nobody else has set the password",
+			 actor);
+	snprintf(out, n, "let %s sign in with the role legal (reads mail): %s", u->name, pw);
 }
 
 int user_access_after_change(struct archive *ar, const char *actor, const char *name,
 			     bool set_password, bool set_role, struct pv_error *err)
 {
-	char role[16], why[96], summary[APPROVAL_SUMMARY_MAX + 1];
+	char why[96], summary[APPROVAL_SUMMARY_MAX + 1];
+	role_name role;
 	bool own = strncmp(actor, "web:", 4) == 0 && strcmp(actor + 4, name) == 0;
 	struct user u;
 	int64_t id = 0;
@@ -84,7 +97,7 @@ int user_access_after_change(struct archive *ar, const char *actor, const char *
 int user_access_before_remove(struct archive *ar, const char *actor, const char *name,
 			      struct pv_error *err)
 {
-	char role[16];
+	role_name role;
 	struct user u;
 	int r = user_get(ar->cat->conn, name, &u, err);
 	if (r == PV_ENOTFOUND)

@@ -9,8 +9,10 @@
  * officer's approval of kind user-access (approvals.h) before anyone can
  * sign in with it. The approver sees who asked, for which account and
  * what changed; a second person who knows the legal team can refuse an
- * account nobody asked for. Granting is audited in the approver's name. (A real user's first sign-in taken by whoever set its
- * password is not prevented: that user then cannot sign in, and says so.)
+ * account nobody asked for, and must not be one who set up the admin or
+ * the account (vouch.h). Granting is audited in the approver's name. (A
+ * real user's first sign-in taken by whoever set its password is not
+ * prevented: that user then cannot sign in, and says so.)
  *
  * The command line is root's, who holds every key: a change there clears
  * the wait. A user's own password change leaves it as it is. A new request

@@ -44,83 +44,6 @@ static int vouch(struct archive *ar, const char *actor, const char *name, struct
 	return user_vouch(ar->cat->conn, name, actor, pv_clock_now(), err);
 }
 
-/* actor, then who set its password last, who set that one's last before
- * then, ... while they are web users (the command line and "system" end
- * it): whoever set a password could sign in as its user from then until
- * the next setting, so each step looks before the one it came from (two
- * accounts that reset each other's passwords do not hide who made them;
- * an account reset since by someone else is no longer its old setter's).
- * At most INDEPENDENCE_DEPTH, *long_r when it went on. */
-#define INDEPENDENCE_DEPTH 16
-typedef char actor_name[AUDIT_ACTOR_MAX + 1];
-static int vouch_chain(struct archive *ar, const char *actor, actor_name *v, size_t *n_r,
-		       bool *long_r, struct pv_error *err)
-{
-	int64_t before = INT64_MAX, id;
-	bool timed = true;
-	size_t n = 0;
-	*long_r = false;
-	snprintf(v[n++], sizeof(v[0]), "%s", actor);
-	while (strncmp(v[n - 1], "web:", 4) == 0) {
-		if (n == INDEPENDENCE_DEPTH) {
-			*long_r = true;
-			break;
-		}
-		int r = user_vouch_before(ar->cat->conn, v[n - 1] + 4, before, &id, &timed, v[n],
-					  sizeof(v[0]), err);
-		if (r == PV_ENOTFOUND)
-			break;
-		if (r < 0)
-			return r;
-		/* A setter recorded before migration 22 has no place in time: the
-		 * next is the last one at any time, and a loop among those ends
-		 * (its members are all in the chain). Timed steps only go back. */
-		bool seen = false;
-		for (size_t i = 0; !timed && i < n; i++)
-			seen = seen || strcmp(v[i], v[n]) == 0;
-		if (seen)
-			break;
-		n++;
-		before = timed ? id : INT64_MAX;
-	}
-	*n_r = n;
-	return PV_OK;
-}
-
-int archive_user_independent(struct archive *ar, const char *name, const char *proposer,
-			     bool *independent_r, char via_r[AUDIT_ACTOR_MAX + 1],
-			     struct pv_error *err)
-{
-	actor_name *a = calloc(2 * INDEPENDENCE_DEPTH, sizeof(*a));
-	size_t na = 0, np = 0;
-	bool long_a = false, long_p = false;
-	char me[AUDIT_ACTOR_MAX + 1];
-	*independent_r = true;
-	via_r[0] = '\0';
-	if (a == NULL)
-		return pv_fail(err, PV_ERR, "out of memory");
-	actor_name *p = a + INDEPENDENCE_DEPTH;
-	snprintf(me, sizeof(me), "web:%s", name);
-	int r = vouch_chain(ar, me, a, &na, &long_a, err);
-	if (r == PV_OK)
-		r = vouch_chain(ar, proposer, p, &np, &long_p, err);
-	/* Whoever set up both (or one the other) can be both: not two people.
-	 * A chain too long to follow is not taken as proof of the contrary. */
-	for (size_t i = 0; r == PV_OK && i < na && *independent_r; i++)
-		for (size_t j = 0; j < np && *independent_r; j++)
-			if (strncmp(a[i], "web:", 4) == 0 && strcmp(a[i], p[j]) == 0) {
-				*independent_r = false;
-				snprintf(via_r, AUDIT_ACTOR_MAX + 1, "%s", a[i]);
-			}
-	if (r == PV_OK && *independent_r && (long_a || long_p)) {
-		*independent_r = false;
-		snprintf(via_r, AUDIT_ACTOR_MAX + 1, "a chain of more than %d users",
-			 INDEPENDENCE_DEPTH);
-	}
-	free(a);
-	return r;
-}
-
 /* Whether actor setting name's password makes it one-time: asked for, or
  * a web user setting another's (archive_user_add). */
 static bool password_once(const char *actor, const char *name, bool one_time)
@@ -128,12 +51,17 @@ static bool password_once(const char *actor, const char *name, bool one_time)
 	return one_time || (strncmp(actor, "web:", 4) == 0 && strcmp(actor + 4, name) != 0);
 }
 
-int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
-		     const char *password, bool replace, bool one_time, bool *changed_r,
-		     struct pv_error *err)
+/* What set_user may do with an active user of the name. */
+enum user_exists { ADD_ONLY, ADD_OR_REPLACE, REPLACE_ONLY };
+
+/* archive_user_add and archive_user_reset. */
+static int set_user(struct archive *ar, const char *actor, const char *name, const char *role,
+		    const char *password, enum user_exists mode, bool one_time, bool *changed_r,
+		    struct pv_error *err)
 {
 	bool changed = false, once = password_once(actor, name, one_time);
 	char hash[USER_PWHASH_MAX];
+	struct user u;
 	int r;
 	/* Hashed first: the writers' lock is not held for Argon2id's time. */
 	if ((r = user_validate(name, role, err)) < 0 ||
@@ -143,8 +71,10 @@ int archive_user_add(struct archive *ar, const char *actor, const char *name, co
 		sodium_memzero(hash, sizeof(hash));
 		return r;
 	}
-	if ((r = user_set_hash(ar->cat->conn, name, role, hash, replace, pv_clock_now(), &changed,
-			       err)) < 0 ||
+	/* (A user removed meanwhile is not made again by a change.) */
+	if ((mode == REPLACE_ONLY && (r = user_get(ar->cat->conn, name, &u, err)) < 0) ||
+	    (r = user_set_hash(ar->cat->conn, name, role, hash, mode != ADD_ONLY, pv_clock_now(),
+			       &changed, err)) < 0 ||
 	    (r = user_set_password_once(ar->cat->conn, name, once, err)) < 0 ||
 	    (r = vouch(ar, actor, name, err)) < 0 || (r = admins_can_sign_in(ar->cat->conn, err)) < 0 ||
 	    (r = archive_auditf(ar, actor, changed ? AUDIT_USER_CHANGE : AUDIT_USER_ADD, "ok", NULL,
@@ -157,6 +87,20 @@ int archive_user_add(struct archive *ar, const char *actor, const char *name, co
 	if (r == PV_OK && changed_r != NULL)
 		*changed_r = changed;
 	return r;
+}
+
+int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
+		     const char *password, bool replace, bool one_time, bool *changed_r,
+		     struct pv_error *err)
+{
+	return set_user(ar, actor, name, role, password, replace ? ADD_OR_REPLACE : ADD_ONLY,
+			one_time, changed_r, err);
+}
+
+int archive_user_reset(struct archive *ar, const char *actor, const char *name, const char *role,
+		       const char *password, struct pv_error *err)
+{
+	return set_user(ar, actor, name, role, password, REPLACE_ONLY, false, NULL, err);
 }
 
 int archive_user_remove(struct archive *ar, const char *actor, const char *name,

@@ -34,6 +34,12 @@ int archive_user_add(struct archive *ar, const char *actor, const char *name, co
 		     const char *password, bool replace, bool one_time, bool *changed_r,
 		     struct pv_error *err);
 
+/* A new role and password for the active user name at once, as
+ * archive_user_add with replace would set them, but never adding one
+ * (PV_ENOTFOUND): one audit entry and one request for access. */
+int archive_user_reset(struct archive *ar, const char *actor, const char *name, const char *role,
+		       const char *password, struct pv_error *err);
+
 /* Retires the active user name ("user-remove"); PV_ENOTFOUND if none. */
 int archive_user_remove(struct archive *ar, const char *actor, const char *name,
 			struct pv_error *err);
@@ -44,15 +50,6 @@ int archive_user_list(struct archive *ar, int (*fn)(void *ctx, const struct user
 
 /* The active user name (with whether a second factor is enrolled);
  * PV_ENOTFOUND when there is none. Not audited. */
-/* Whether user name is a second person to actor proposer: not when one
- * web user set the passwords of both (or of one, the other), directly or
- * through users they set up: whoever set a password can sign in with it.
- * *independent_r false then, via_r the user both chains reach (or "a
- * chain of more than 16 users"). Who set a password is recorded by every
- * change below (users.vouched_by); a user's own change records nothing. */
-int archive_user_independent(struct archive *ar, const char *name, const char *proposer,
-			     bool *independent_r, char via_r[AUDIT_ACTOR_MAX + 1],
-			     struct pv_error *err);
 int archive_user_get(struct archive *ar, const char *name, struct user *u_r,
 		     struct pv_error *err);
 

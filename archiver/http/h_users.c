@@ -102,8 +102,7 @@ int h_users_edit(struct http_request *rq, struct http_response *rs)
 	/* Both in one change: one audit entry, one request for approval when
 	 * it makes a legal user (user_access.h). */
 	if (password != NULL && new_role)
-		r = archive_user_add(rq->ar, rq->actor, name, role, password, true, true, NULL,
-				     &rq->err);
+		r = archive_user_reset(rq->ar, rq->actor, name, role, password, &rq->err);
 	else if (password != NULL)
 		r = archive_user_passwd(rq->ar, rq->actor, name, password, true, &rq->err);
 	else if (new_role)

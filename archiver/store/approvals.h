@@ -24,7 +24,7 @@
 
 struct approval_row {
 	int64_t id;
-	char kind[16];                 /* "policy", "hold-release", "dispose" */
+	char kind[16];                 /* "policy", "hold-release", "dispose", "user-access" */
 	char state[16];                /* "pending", "approved", "rejected" */
 	unsigned char *payload;        /* malloc'ed (NUL after payload_len), or NULL */
 	size_t payload_len;

@@ -429,12 +429,15 @@ int user_vouch(struct db *db, const char *name, const char *actor, int64_t now,
 	return run(&st, name, false, err);
 }
 
-int user_vouch_before(struct db *db, const char *name, int64_t before, int64_t *id_r,
-		      bool *timed_r, char *actor, size_t n, struct pv_error *err)
+int user_vouch_before(struct db *db, const char *name, int64_t before, bool untimed_only,
+		      int64_t *id_r, bool *timed_r, char *actor, size_t n, struct pv_error *err)
 {
 	struct db_stmt *st;
-	int r = db_prepare(db, "SELECT id, at, actor FROM user_vouches WHERE name = ? AND id < ?"
-			       " ORDER BY id DESC LIMIT 1", &st, err);
+	int r = db_prepare(db, untimed_only ? "SELECT id, at, actor FROM user_vouches WHERE name = ?1"
+					      " AND id < ?2 AND at = 0 ORDER BY id DESC LIMIT 1"
+					    : "SELECT id, at, actor FROM user_vouches WHERE name = ?1"
+					      " AND id < ?2 ORDER BY id DESC LIMIT 1",
+			   &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, name, -1);
@@ -450,4 +453,3 @@ int user_vouch_before(struct db *db, const char *name, int64_t before, int64_t *
 	db_finalize(&st);
 	return r;
 }
-

@@ -70,11 +70,12 @@ int user_set_access_approval(struct db *db, const char *name, int64_t id, struct
 int user_vouch(struct db *db, const char *name, const char *actor, int64_t now,
 	       struct pv_error *err);
 /* Who set the password of user name (any of that name, retired too) last
- * before vouch row `before` (INT64_MAX: of all): *id_r its row, *timed_r
- * false for one recorded before migration 22 (its place in time unknown),
- * actor. PV_ENOTFOUND when nobody else ever set it. */
-int user_vouch_before(struct db *db, const char *name, int64_t before, int64_t *id_r,
-		      bool *timed_r, char *actor, size_t n, struct pv_error *err);
+ * before vouch row `before` (INT64_MAX: of all), among those recorded
+ * before migration 22 only when untimed_only: *id_r its row, *timed_r
+ * false for one of those (its place in time unknown), actor. PV_ENOTFOUND
+ * when nobody else set it. */
+int user_vouch_before(struct db *db, const char *name, int64_t before, bool untimed_only,
+		      int64_t *id_r, bool *timed_r, char *actor, size_t n, struct pv_error *err);
 /* Active users in name order. */
 int user_each(struct db *db, int (*fn)(void *ctx, const struct user *u), void *ctx,
 	      struct pv_error *err);

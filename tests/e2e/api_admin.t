@@ -280,8 +280,8 @@ with pvharness.Run() as run:
          "POST /api/v1/users adds lena (legal) with a one-time password, her access to mail "
          "waiting for approval: 201", repr(r))
     t.ok(error_is(pvweb.Client(srv).sign_in("lena", PW, new_password="a quiet river at dawn"),
-                  403, "access_not_approved"),
-         "lena (or whoever has the password adam set) cannot sign in yet: 403 access_not_approved")
+                  401, "access_not_approved"),
+         "lena (or whoever has the password adam set) cannot sign in yet: 401 access_not_approved")
     t.ok(any(e["actor"] == "web:lena" and e["outcome"] == "denied: access not approved yet"
              for e in audit("login-failed")), "…audited as a failed sign-in")
     r = cora.get("/api/v1/approvals/%d" % lena_access.get("approval", 0))
@@ -454,8 +454,8 @@ with pvharness.Run() as run:
          and (r.json.get("access") or {}).get("state") == "pending",
          "PATCH a legal user's password: 200, one-time, her access waiting for approval again",
          repr(r))
-    t.ok(error_is(pvweb.Client(srv).sign_in("tina", "another long passphrase"), 403,
-                  "access_not_approved"), "…so nobody signs in with it yet: 403")
+    t.ok(error_is(pvweb.Client(srv).sign_in("tina", "another long passphrase"), 401,
+                  "access_not_approved"), "…so nobody signs in with it yet: 401")
     grant("tina")
     t.ok(error_is(pvweb.Client(srv).sign_in("tina", "another long passphrase"), 401,
                   "password_change_required"), "…then tina must choose her own at her next sign-in")
@@ -566,8 +566,8 @@ with pvharness.Run() as run:
                      {"reason": "nobody asked for liv"})
     t.is_(r.status, 200, "cora refuses liv's access")
     r = pvweb.Client(srv).sign_in("liv", PW)
-    t.ok(error_is(r, 403, "access_not_approved") and "refused" in r.json["error"]["message"],
-         "liv's sign-in then says it was refused", repr(r.json))
+    t.ok(error_is(r, 401, "access_refused") and "refused" in r.json["error"]["message"],
+         "liv's sign-in then says it was refused: 401 access_refused", repr(r.json))
     r = adam.request("PATCH", "/api/v1/users/liv", {"role": "legal"})
     t.ok(r.status == 200 and r.json["access"] == {"approval": liv.get("approval"),
                                                    "state": "rejected"},

@@ -394,6 +394,91 @@ static void test_loop_of_resets_does_not_launder_a_maker(void **state)
 	fx_free(&f);
 }
 
+/* For access to mail the approver must be a second person to the account
+ * too, not only to the admin who asked: whoever set the account up can
+ * sign in as it. (1) adam makes compliance lena and knows her password;
+ * bob, in good faith, makes her legal; adam's sock may not approve. (2)
+ * adam's puppet p makes legal lena2; bob resets p (p is bob's now, so
+ * sock is independent of the proposer), but lena2's chain still goes
+ * p -> adam. carl, set up at the shell, may approve both. */
+static void test_access_approver_independent_of_the_account(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct approval_outcome out;
+	struct user u;
+	const char *pw = "a password of some length";
+	fx_init(&f);
+	fx_must(archive_user_add(f.ar, "cli:root", "adam", "admin", pw, false, false, NULL, &err), &err, "adam");
+	fx_must(archive_user_add(f.ar, "cli:root", "bob", "admin", pw, false, false, NULL, &err), &err, "bob");
+	fx_must(archive_user_add(f.ar, "cli:root", "carl", "compliance", pw, false, false, NULL, &err), &err, "carl");
+	fx_must(archive_user_add(f.ar, "web:adam", "sock", "compliance", pw, false, false, NULL, &err), &err, "sock");
+	fx_must(archive_user_add(f.ar, "web:adam", "lena", "compliance", pw, false, false, NULL, &err), &err, "lena");
+	fx_must(archive_user_set_role(f.ar, "web:bob", "lena", "legal", &err), &err, "bob makes her legal");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "lena");
+	assert_int_equal(approval_decide(f.ar, "web:sock", "compliance", u.access_approval, true, NULL,
+					 false, &out, &err), PV_EPERM);
+	approval_outcome_free(&out);
+	assert_non_null(strstr(err.msg, "web:lena, whom approval"));
+	assert_non_null(strstr(err.msg, "web:adam set up both"));
+	fx_must(approval_decide(f.ar, "web:carl", "compliance", u.access_approval, true, NULL, false,
+				&out, &err), &err, "carl approves lena");
+	approval_outcome_free(&out);
+
+	fx_must(archive_user_add(f.ar, "web:adam", "p", "admin", pw, false, false, NULL, &err), &err, "p");
+	fx_must(archive_user_add(f.ar, "web:p", "lena2", "legal", pw, false, false, NULL, &err), &err, "lena2");
+	fx_must(archive_user_passwd(f.ar, "web:bob", "p", "reset by bob, later", false, &err), &err, "bob resets p");
+	fx_must(archive_user_get(f.ar, "lena2", &u, &err), &err, "lena2");
+	assert_int_equal(approval_decide(f.ar, "web:sock", "compliance", u.access_approval, true, NULL,
+					 false, &out, &err), PV_EPERM);
+	approval_outcome_free(&out);
+	assert_non_null(strstr(err.msg, "web:adam set up both"));
+	fx_must(approval_decide(f.ar, "web:carl", "compliance", u.access_approval, true, NULL, false,
+				&out, &err), &err, "carl approves lena2");
+	approval_outcome_free(&out);
+	fx_free(&f);
+}
+
+/* Settings recorded before migration 22 (at 0: the last setter known
+ * then, time unknown) came before every timed one: a step from one looks
+ * only at those. adam set xavi, xavi set cleo, both before; bob's reset
+ * of xavi since does not make cleo independent of adam. */
+static void test_chain_through_settings_from_before_migration_22(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct approval_proposal prop;
+	struct approval_outcome out;
+	fx_init(&f);
+	fx_archive(&f, MSG("a tmp file"), pv_clock_now() - 60 * 86400);
+	fx_must(catalog_exec(f.ar->cat->db, "INSERT INTO user_vouches (name, actor, at) VALUES"
+					    " ('cleo', 'web:xavi', 0), ('xavi', 'web:adam', 0),"
+					    " ('adam', 'cli:root', 0)", &err), &err, "old history");
+	fx_must(approval_propose(f.ar, "web:adam", "admin", APPROVAL_POLICY, shorter, strlen(shorter),
+				 "tmp files after a month", NULL, &prop, &err), &err, "propose");
+	int64_t id = prop.id;
+	approval_proposal_free(&prop);
+	assert_int_equal(approval_decide(f.ar, "web:cleo", "compliance", id, true, NULL, false, &out,
+					 &err), PV_EPERM);
+	approval_outcome_free(&out);
+	fx_must(catalog_exec(f.ar->cat->db, "INSERT INTO user_vouches (name, actor, at) VALUES"
+					    " ('xavi', 'web:bob', 1000)", &err), &err, "bob resets xavi");
+	assert_int_equal(approval_decide(f.ar, "web:cleo", "compliance", id, true, NULL, false, &out,
+					 &err), PV_EPERM);
+	approval_outcome_free(&out);
+	assert_non_null(strstr(err.msg, "web:adam set up both"));
+	/* a loop among them ends */
+	fx_must(catalog_exec(f.ar->cat->db, "INSERT INTO user_vouches (name, actor, at) VALUES"
+					    " ('dora', 'web:eve', 0), ('eve', 'web:dora', 0)", &err),
+		&err, "loop");
+	fx_must(approval_decide(f.ar, "web:dora", "compliance", id, true, "reviewed", false, &out, &err),
+		&err, "dora approves");
+	approval_outcome_free(&out);
+	fx_free(&f);
+}
+
 static void test_policy_that_shortens_nothing_is_set_at_once(void **state)
 {
 	(void)state;
@@ -677,6 +762,8 @@ int main(void)
 		cmocka_unit_test(test_policy_approved_by_another_user_of_another_role),
 		cmocka_unit_test(test_second_person_is_not_one_the_proposer_set_up),
 		cmocka_unit_test(test_loop_of_resets_does_not_launder_a_maker),
+		cmocka_unit_test(test_access_approver_independent_of_the_account),
+		cmocka_unit_test(test_chain_through_settings_from_before_migration_22),
 		cmocka_unit_test(test_policy_that_shortens_nothing_is_set_at_once),
 		cmocka_unit_test(test_stale_policy_proposal_cannot_be_approved),
 		cmocka_unit_test(test_hold_release_waits_for_another_role),

@@ -106,7 +106,7 @@ static const char *const tables[] = {
 	"tlog_checkpoint", "tlog_epoch", "audit_personal", "audit_event", "idx_meta", "idx_doc",
 	"idx_fts", "web_sessions", "matters", "matter_searches", "matter_holds", "export_jobs",
 	"approvals", "packs", "anchor_tokens", "cosignatures", "anchor_attempts", "idx_failed",
-	"pack_store", "mailbox_leases", "keyring_buckets", "export_members",
+	"pack_store", "mailbox_leases", "keyring_buckets", "export_members", "user_vouches",
 };
 
 static void test_every_step_applies_in_turn(void **state)
@@ -133,6 +133,52 @@ static void test_every_step_applies_in_turn(void **state)
 	/* Up to date: nothing to do. */
 	fx_must(catalog_migrate(db, catalog_schema_version(), &err), &err, "again");
 	assert_int_equal(query_int(db, "PRAGMA user_version"), catalog_schema_version());
+	sqlite3_close(db);
+}
+
+/* Migration 22 makes the approvals table again (SQLite cannot change its
+ * CHECK for the kind user-access): rows, ids and the next id stay, its
+ * triggers still refuse edits and deletions; who set each user's password
+ * (users.vouched_by) becomes the first, untimed row of their history. */
+static void test_migration_22_keeps_approvals_and_setters(void **state)
+{
+	(void)state;
+	sqlite3 *db;
+	struct pv_error err;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	fx_must(catalog_migrate(db, 21, &err), &err, "to 21");
+	exec(db, "INSERT INTO approvals (kind, state, payload, payload_sha256, summary, proposer,"
+		 " proposer_role, reason, created_at) VALUES"
+		 " ('policy', 'pending', x'01', 'a', 'one', 'cli:root', 'admin', 'r', 1),"
+		 " ('hold-release', 'pending', 'h', 'b', 'two', 'web:lee', 'legal', 'r', 2),"
+		 " ('dispose', 'pending', x'02', 'c', 'three', 'web:adam', 'admin', 'r', 3);");
+	exec(db, "UPDATE approvals SET state = 'rejected', decided_by = 'web:carl' WHERE id = 2");
+	exec(db, "DELETE FROM sqlite_sequence WHERE name = 'approvals';"
+		 "INSERT INTO sqlite_sequence (name, seq) VALUES ('approvals', 9)");
+	exec(db, "INSERT INTO users (name, role, password_hash, created_at, vouched_by) VALUES"
+		 " ('adam', 'admin', 'h', 1, 'cli:root'), ('sock', 'compliance', 'h', 2, 'web:adam'),"
+		 " ('own', 'legal', 'h', 3, NULL)");
+	fx_must(catalog_migrate(db, 22, &err), &err, "to 22");
+	assert_int_equal(query_int(db, "SELECT count(*) FROM approvals"), 3);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM approvals WHERE id = 2 AND"
+				       " kind = 'hold-release' AND state = 'rejected' AND"
+				       " decided_by = 'web:carl' AND payload = 'h'"), 1);
+	exec(db, "INSERT INTO approvals (kind, payload, payload_sha256, summary, proposer,"
+		 " proposer_role, reason, created_at) VALUES"
+		 " ('user-access', 'lena', 'd', 'four', 'web:adam', 'admin', '', 4)");
+	assert_int_equal(query_int(db, "SELECT max(id) FROM approvals"), 10);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_sequence WHERE name LIKE 'approvals%'"),
+			 1);
+	assert_true(catalog_exec(db, "INSERT INTO approvals (kind, payload, payload_sha256, summary,"
+				     " proposer, proposer_role, reason, created_at) VALUES"
+				     " ('other', 'x', 'e', 's', 'a', 'r', '', 5)", &err) < 0);
+	assert_true(catalog_exec(db, "UPDATE approvals SET summary = 'x' WHERE id = 1", &err) < 0);
+	assert_true(catalog_exec(db, "DELETE FROM approvals WHERE id = 1", &err) < 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM user_vouches"), 2);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM user_vouches WHERE name = 'sock' AND"
+				       " actor = 'web:adam' AND at = 0"), 1);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM users WHERE access_approval = 0"), 3);
+	assert_true(catalog_exec(db, "DELETE FROM user_vouches", &err) < 0);
 	sqlite3_close(db);
 }
 
@@ -287,6 +333,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_step_applies_in_turn),
+		cmocka_unit_test(test_migration_22_keeps_approvals_and_setters),
 		cmocka_unit_test(test_newer_database_is_refused),
 		cmocka_unit_test(test_catalog_made_before_migration_5_keeps_logs_audit_and_index),
 		cmocka_unit_test(test_keyring_made_before_its_migrations_opens),

@@ -61,6 +61,17 @@ static struct audit_entry ops_audit_last(struct fx *f)
 	return e;
 }
 
+/* The newest audit entry of a type. */
+static struct audit_entry ops_audit_last_of(struct fx *f, const char *type)
+{
+	struct archive_audit_query q = {{INT64_MIN, INT64_MAX, NULL, type}, 0, 0, NULL};
+	struct audit_entry e;
+	struct pv_error err;
+	memset(&e, 0, sizeof(e));
+	fx_must(archive_audit_list(f->ar, &q, ops_keep_last, &e, NULL, &err), &err, "audit list");
+	return e;
+}
+
 /* secret sealed as popvault sealed secrets before issue 16 (format 1,
  * keyring.h: a secretbox under the secrets key, bound to nothing);
  * malloc'ed into *sealed_r. */

@@ -247,6 +247,41 @@ static void test_nothing_without_its_audit_entry(void **state)
 	fx_free(&f);
 }
 
+/* Role and password at once (PATCH with both): one request; a user removed
+ * meanwhile is not made again. The request says what was set and who else
+ * set the password. */
+static void test_reset_and_what_the_request_says(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct user u;
+	fx_init(&f);
+	users(&f);
+	assert_int_equal(archive_user_reset(f.ar, "web:adam", "ghost", "legal", PW, &err), PV_ENOTFOUND);
+	assert_int_equal(archive_user_get(f.ar, "ghost", &u, &err), PV_ENOTFOUND);
+	fx_must(archive_user_add(f.ar, "cli:root", "otto", "compliance", PW, false, false, NULL, &err),
+		&err, "otto");
+	fx_must(archive_user_set_role(f.ar, "web:adam", "otto", "legal", &err), &err, "legal");
+	struct approval_row row = row_of(&f, get(&f, "otto").access_approval);
+	assert_string_equal(row.summary, "let otto sign in with the role legal (reads mail): role set to "
+					 "legal by web:adam; the password was set at the shell "
+					 "(cli:root)");
+	approval_row_free(&row);
+	fx_must(archive_user_reset(f.ar, "web:adam", "otto", "admin", PW, &err), &err, "admin");
+	fx_must(archive_user_reset(f.ar, "web:adam", "otto", "legal", PW, &err), &err, "legal again");
+	u = get(&f, "otto");
+	assert_true(u.password_once);
+	row = row_of(&f, u.access_approval);
+	assert_string_equal(row.summary, "let otto sign in with the role legal (reads mail): account and "
+					 "password set by web:adam, who can sign in with that password "
+					 "until otto chooses their own");
+	approval_row_free(&row);
+	struct audit_entry e = ops_audit_last(&f);
+	assert_string_equal(e.type, "approval-propose");
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_role_and_removal_withdraw),
 		cmocka_unit_test(test_stale_approval_changes_nothing),
 		cmocka_unit_test(test_nothing_without_its_audit_entry),
+		cmocka_unit_test(test_reset_and_what_the_request_says),
 	};
 	if (sodium_init() < 0)
 		return 1;

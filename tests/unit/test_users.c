@@ -240,6 +240,46 @@ static void test_access_approval_and_its_state(void **state)
 	assert_int_equal(user_set_access_approval(f->db, "nobody", id, &err), PV_ENOTFOUND);
 }
 
+/* Every setting of a password by someone else is kept in order
+ * (user_vouches); the last before a given row is found, among those from
+ * before migration 22 (at 0) alone when asked; none: PV_ENOTFOUND. */
+static void test_vouch_history(void **state)
+{
+	struct fx *f = *state;
+	struct pv_error err;
+	char actor[64];
+	int64_t id = 0, first = 0;
+	bool timed = false, changed;
+	fx_must(user_set(f->db, "lena", "legal", "a long password", false, 1, &changed, &err), &err,
+		"lena");
+	fx_must(db_exec(f->db, "INSERT INTO user_vouches (name, actor, at) VALUES"
+			       " ('lena', 'web:old', 0)", &err), &err, "untimed");
+	fx_must(user_vouch(f->db, "lena", "web:adam", 10, &err), &err, "adam");
+	fx_must(user_vouch(f->db, "lena", "web:bob", 20, &err), &err, "bob");
+	assert_int_equal(user_vouch(f->db, "nobody", "web:bob", 20, &err), PV_ENOTFOUND);
+	fx_must(user_vouch_before(f->db, "lena", INT64_MAX, false, &id, &timed, actor, sizeof(actor),
+				  &err), &err, "last");
+	assert_string_equal(actor, "web:bob");
+	assert_true(timed);
+	fx_must(user_vouch_before(f->db, "lena", id, false, &id, &timed, actor, sizeof(actor), &err),
+		&err, "before bob");
+	assert_string_equal(actor, "web:adam");
+	first = id;
+	fx_must(user_vouch_before(f->db, "lena", first, false, &id, &timed, actor, sizeof(actor),
+				  &err), &err, "before adam");
+	assert_string_equal(actor, "web:old");
+	assert_false(timed);
+	fx_must(user_vouch_before(f->db, "lena", INT64_MAX, true, &id, &timed, actor, sizeof(actor),
+				  &err), &err, "untimed only");
+	assert_string_equal(actor, "web:old");
+	assert_int_equal(user_vouch_before(f->db, "lena", id, false, &id, &timed, actor,
+					   sizeof(actor), &err), PV_ENOTFOUND);
+	struct user u;
+	fx_must(user_get(f->db, "lena", &u, &err), &err, "get");
+	assert_string_equal(u.set_by, "web:bob");
+	assert_true(db_exec(f->db, "DELETE FROM user_vouches", &err) < 0);
+}
+
 #define BOTH(t) FX_BOTH(t, setup, setup_pg, teardown)
 
 int main(void)
@@ -252,6 +292,7 @@ int main(void)
 		BOTH(test_passwd_changes_password_and_moves_changed_at),
 		BOTH(test_rehashed_when_parameters_change),
 		BOTH(test_access_approval_and_its_state),
+		BOTH(test_vouch_history),
 	};
 	return fx_run_both("users", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -481,7 +481,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 			const res = await fetch('/api/v1/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'rosa', password: pw }) });
 			return { status: res.status, code: (await res.json()).error.code };
 		}, PW);
-		assert.deepEqual(r, { status: 403, code: 'access_not_approved' }, 'rosa (or adam) cannot sign in');
+		assert.deepEqual(r, { status: 401, code: 'access_refused' }, 'rosa (or adam) cannot sign in');
 		// The sign-in says it was refused or withdrawn, not that it waits.
 		await other.page.goto(`${URL_BASE}/`);
 		await other.page.getByLabel('User name').fill('rosa');

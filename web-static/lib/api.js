@@ -44,10 +44,9 @@ export function explain(status, code, serverMessage, retryAfter) {
 	case 'totp_not_enrolled':
 		return 'Your role requires a one-time code, but no authenticator is set up for you yet: set one up when you sign in.';
 	case 'access_not_approved':
-		// The server says whether it waits or was refused.
-		return /refused/.test(serverMessage || '')
-			? 'The request for this account’s access to mail was refused or withdrawn. It stays shut until an administrator asks again.'
-			: 'An administrator set up this account’s access to mail. It opens once a compliance officer approves it: ask them.';
+		return 'An administrator set up this account’s access to mail. It opens once a compliance officer approves it: ask them.';
+	case 'access_refused':
+		return 'The request for this account’s access to mail was refused or withdrawn. It stays shut until an administrator asks again.';
 	case 'password_change_required':
 		return 'This password was set for you and works once: choose your own when you sign in.';
 	case 'forbidden':

@@ -5,7 +5,8 @@
 // totp_not_enrolled: the QR code of a fresh secret, then a code from it).
 // One sign-in may need all of them; the last request carries each. An
 // account an administrator set up for a legal user is shut (403
-// access_not_approved) until a compliance officer approves it: said, and
+// access_not_approved; access_refused once refused or withdrawn) until a
+// compliance officer approves it: said, and
 // nothing else is asked. The accessible names "User name", "Password",
 // "One-time code" and "Sign in" are part of the contract (DESIGN.md §8).
 
@@ -149,7 +150,7 @@ export function render({ main, note, done }) {
 				code.input.focus();
 			} else if (err.code === 'totp_not_enrolled') {
 				await startSetup(body.user, body.password);
-			} else if (err.code === 'access_not_approved') {
+			} else if (err.code === 'access_not_approved' || err.code === 'access_refused') {
 				// The password was right: nothing to retype. The words get the
 				// focus (read out first), the form stays as typed.
 				const box = errorBox(err);
