@@ -50,18 +50,7 @@ static int ops_keep_last(void *ctx, const struct audit_entry *e, const char *per
 	return 0;
 }
 
-/* The newest audit entry. */
-static struct audit_entry ops_audit_last(struct fx *f)
-{
-	struct archive_audit_query q = {{INT64_MIN, INT64_MAX, NULL, NULL}, 0, 0, NULL};
-	struct audit_entry e;
-	struct pv_error err;
-	memset(&e, 0, sizeof(e));
-	fx_must(archive_audit_list(f->ar, &q, ops_keep_last, &e, NULL, &err), &err, "audit list");
-	return e;
-}
-
-/* The newest audit entry of a type. */
+/* The newest audit entry of a type (NULL: of any). */
 static struct audit_entry ops_audit_last_of(struct fx *f, const char *type)
 {
 	struct archive_audit_query q = {{INT64_MIN, INT64_MAX, NULL, type}, 0, 0, NULL};
@@ -70,6 +59,12 @@ static struct audit_entry ops_audit_last_of(struct fx *f, const char *type)
 	memset(&e, 0, sizeof(e));
 	fx_must(archive_audit_list(f->ar, &q, ops_keep_last, &e, NULL, &err), &err, "audit list");
 	return e;
+}
+
+/* The newest audit entry. */
+static struct audit_entry ops_audit_last(struct fx *f)
+{
+	return ops_audit_last_of(f, NULL);
 }
 
 /* secret sealed as popvault sealed secrets before issue 16 (format 1,
