@@ -388,7 +388,8 @@ static int may_decide(const struct decision *d, struct pv_error *err)
 	if (r == PV_OK && !independent)
 		r = pv_fail(err, PV_EPERM, "%s, who proposed approval %lld, and %s are not two "
 					   "people: %s set up both, or one the other (their passwords); "
-					   "have someone else set %s's password",
+					   "have root set %s's password at the shell (popvault user "
+					   "passwd)",
 			    row->proposer, (long long)row->id, d->actor, via, d->actor + 4);
 	/* Access to mail: nor one who set up the account it opens (whoever
 	 * did can sign in as it; the proposer may be another, in good faith). */
@@ -401,7 +402,8 @@ static int may_decide(const struct decision *d, struct pv_error *err)
 		if (r == PV_OK && !independent)
 			r = pv_fail(err, PV_EPERM, "%s, whom approval %lld would let in, and %s are not "
 						   "two people: %s set up both, or one the other (their "
-						   "passwords); have someone else set %s's password",
+						   "passwords); have root set %s's password at the "
+						   "shell (popvault user passwd)",
 				    account, (long long)row->id, d->actor, via, d->actor + 4);
 	}
 	return r;

@@ -7,81 +7,109 @@
 
 #include "archiver/store/users.h"
 
-/* actor, then who set its password last, who set that one's last before
- * then, ... while they are web users (the command line and "system" end
- * it): whoever set a password could sign in as its user from then until
- * the next setting, so each step looks before the one it came from (two
- * accounts that reset each other's passwords do not hide who made them;
- * an account reset since by someone else is no longer its old setter's).
- * At most INDEPENDENCE_DEPTH, *long_r when it went on. */
-#define INDEPENDENCE_DEPTH 16
+/* How much of the history one answer may walk: past it the answer is "not
+ * independent" (a chain too long to follow proves nothing). */
+#define VOUCH_USERS_MAX 64
+#define VOUCH_STEPS_MAX 256
+
 typedef char actor_name[AUDIT_ACTOR_MAX + 1];
-static int vouch_chain(struct archive *ar, const char *actor, actor_name *v, size_t *n_r,
-		       bool *long_r, struct pv_error *err)
+
+/* The web users who could sign in as some account, found so far. */
+struct vouch_set {
+	actor_name v[VOUCH_USERS_MAX];
+	size_t n;
+	unsigned steps; /* rows read */
+	bool full;      /* a limit was reached */
+};
+
+static void add(struct vouch_set *s, const char *actor)
 {
-	int64_t before = INT64_MAX, id;
-	bool untimed = false; /* the last step was recorded before migration 22 */
-	size_t n = 0;
-	*long_r = false;
-	snprintf(v[n++], sizeof(v[0]), "%s", actor);
-	while (strncmp(v[n - 1], "web:", 4) == 0) {
-		if (n == INDEPENDENCE_DEPTH) {
-			*long_r = true;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], actor) == 0)
+			return;
+	if (s->n == VOUCH_USERS_MAX)
+		s->full = true;
+	else
+		snprintf(s->v[s->n++], sizeof(s->v[0]), "%s", actor);
+}
+
+/* Adds to s every web user who set the password of user name before
+ * vouch row `before`, back to the last setting at the shell (root gave
+ * that password to its user: whoever set it earlier knows it no more),
+ * and, for each, whoever could sign in as that setter when they set it
+ * (their own setters before that row). Every such setter counts, not only
+ * the last: one who reset an account their maker made up (in good faith:
+ * "I forgot my password") handed it back to that maker. Settings from
+ * before migration 22 have no time but came before every timed one: a
+ * step from one looks only at those, and meets a name twice at most. */
+static int setters(struct archive *ar, const char *name, int64_t before, bool untimed,
+		   struct vouch_set *s, struct pv_error *err)
+{
+	actor_name actor;
+	int64_t id;
+	bool timed;
+	while (!s->full) {
+		if (++s->steps > VOUCH_STEPS_MAX) {
+			s->full = true;
 			break;
 		}
-		bool timed;
-		int r = user_vouch_before(ar->cat->conn, v[n - 1] + 4, before, untimed, &id, &timed,
-					  v[n], sizeof(v[0]), err);
-		if (r == PV_ENOTFOUND)
-			break;
+		int r = user_vouch_before(ar->cat->conn, name, before, untimed, &id, &timed, actor,
+					  sizeof(actor), err);
+		if (r == PV_ENOTFOUND) {
+			pv_error_clear(err);
+			return PV_OK;
+		}
 		if (r < 0)
 			return r;
-		/* A setting recorded before migration 22 has no place in time, but
-		 * came before every timed one: the step from it looks at those
-		 * recorded then too, and a loop among them ends (its members are
-		 * all in the chain). Timed steps only go back. */
-		untimed = !timed;
-		bool seen = false;
-		for (size_t i = 0; untimed && i < n; i++)
-			seen = seen || strcmp(v[i], v[n]) == 0;
-		if (seen)
-			break;
-		n++;
-		before = timed ? id : INT64_MAX;
+		if (strncmp(actor, "web:", 4) != 0)
+			return PV_OK; /* the shell's */
+		size_t had = s->n;
+		add(s, actor);
+		/* (an untimed setter already in the set was followed already) */
+		if ((timed || s->n > had) &&
+		    (r = setters(ar, actor + 4, timed ? id : INT64_MAX, !timed, s, err)) < 0)
+			return r;
+		before = id;
 	}
-	*n_r = n;
 	return PV_OK;
+}
+
+/* actor and whoever could sign in as them (when a web user). */
+static int circle(struct archive *ar, const char *actor, struct vouch_set *s,
+		  struct pv_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	add(s, actor);
+	return strncmp(actor, "web:", 4) == 0 ? setters(ar, actor + 4, INT64_MAX, false, s, err)
+					     : PV_OK;
 }
 
 int archive_user_independent(struct archive *ar, const char *name, const char *other,
 			     bool *independent_r, char via_r[AUDIT_ACTOR_MAX + 1],
 			     struct pv_error *err)
 {
-	actor_name *a = calloc(2 * INDEPENDENCE_DEPTH, sizeof(*a));
-	size_t na = 0, np = 0;
-	bool long_a = false, long_p = false;
+	struct vouch_set *a = calloc(2, sizeof(*a));
 	char me[AUDIT_ACTOR_MAX + 1];
 	*independent_r = true;
 	via_r[0] = '\0';
 	if (a == NULL)
 		return pv_fail(err, PV_ERR, "out of memory");
-	actor_name *p = a + INDEPENDENCE_DEPTH;
+	struct vouch_set *p = a + 1;
 	snprintf(me, sizeof(me), "web:%s", name);
-	int r = vouch_chain(ar, me, a, &na, &long_a, err);
+	int r = circle(ar, me, a, err);
 	if (r == PV_OK)
-		r = vouch_chain(ar, other, p, &np, &long_p, err);
-	/* Whoever set up both (or one the other) can be both: not two people.
-	 * A chain too long to follow is not taken as proof of the contrary. */
-	for (size_t i = 0; r == PV_OK && i < na && *independent_r; i++)
-		for (size_t j = 0; j < np && *independent_r; j++)
-			if (strncmp(a[i], "web:", 4) == 0 && strcmp(a[i], p[j]) == 0) {
+		r = circle(ar, other, p, err);
+	/* Whoever set up both (or one the other) can be both: not two people. */
+	for (size_t i = 0; r == PV_OK && i < a->n && *independent_r; i++)
+		for (size_t j = 0; j < p->n && *independent_r; j++)
+			if (strncmp(a->v[i], "web:", 4) == 0 && strcmp(a->v[i], p->v[j]) == 0) {
 				*independent_r = false;
-				snprintf(via_r, AUDIT_ACTOR_MAX + 1, "%s", a[i]);
+				snprintf(via_r, AUDIT_ACTOR_MAX + 1, "%s", a->v[i]);
 			}
-	if (r == PV_OK && *independent_r && (long_a || long_p)) {
+	if (r == PV_OK && *independent_r && (a->full || p->full)) {
 		*independent_r = false;
-		snprintf(via_r, AUDIT_ACTOR_MAX + 1, "a chain of more than %d users",
-			 INDEPENDENCE_DEPTH);
+		snprintf(via_r, AUDIT_ACTOR_MAX + 1, "more users than can be followed (%d)",
+			 VOUCH_USERS_MAX);
 	}
 	free(a);
 	return r;

@@ -17,12 +17,13 @@
 /* Whether user name is a second person to actor `other` (a proposer, or
  * the web user an approval would let in): not when one web user set the
  * passwords of both (or of one, the other), directly or through users
- * they set up. Each chain starts at its end's last setter and goes back:
- * the setter's own last setter *before* they set it, and so on (two
- * accounts that reset each other's passwords do not hide who made them;
- * one reset since by someone else is no longer its old setter's).
- * *independent_r false then, via_r the user both chains reach (or "a
- * chain of more than 16 users"). */
+ * they set up. Every web user who set an account's password counts, back
+ * to its last setting at the shell (root's: it went to the real user),
+ * each with whoever could sign in as them when they set it: a reset by
+ * another admin in good faith hands the password to whoever asked, the
+ * account's maker too, and two accounts that reset each other's do not
+ * hide who made them. *independent_r false then, via_r the user both
+ * reach (or "more users than can be followed"). */
 int archive_user_independent(struct archive *ar, const char *name, const char *other,
 			     bool *independent_r, char via_r[AUDIT_ACTOR_MAX + 1],
 			     struct pv_error *err);

@@ -302,7 +302,8 @@ static void test_second_person_is_not_one_the_proposer_set_up(void **state)
 	approval_outcome_free(&out);
 	assert_string_equal(err.msg, "web:adam, who proposed approval 2, and web:sock are not two "
 				     "people: web:adam set up both, or one the other (their passwords); "
-				     "have someone else set sock's password");
+				     "have root set sock's password at the shell (popvault user "
+				     "passwd)");
 	assert_int_equal(approval_decide(f.ar, "web:sock2", "compliance", first, true, NULL, false, &out,
 					 &err), PV_EPERM);
 	approval_outcome_free(&out);
@@ -316,8 +317,14 @@ static void test_second_person_is_not_one_the_proposer_set_up(void **state)
 	assert_int_equal(approval_decide(f.ar, "web:carl", "compliance", first, true, NULL, false, &out,
 					 &err), PV_EPERM);
 	approval_outcome_free(&out);
-	/* ... until another admin sets it */
+	/* ... also after another admin sets it (who gave it to whoever asked:
+	 * adam, if carl were his) ... */
 	fx_must(archive_user_passwd(f.ar, "web:anna", "carl", "reset by anna, 2", false, &err), &err, "anna");
+	assert_int_equal(approval_decide(f.ar, "web:carl", "compliance", first, true, NULL, false, &out,
+					 &err), PV_EPERM);
+	approval_outcome_free(&out);
+	/* ... until root sets it at the shell */
+	fx_must(archive_user_passwd(f.ar, "cli:root", "carl", "set by root, 3", false, &err), &err, "root");
 	fx_must(approval_decide(f.ar, "web:carl", "compliance", first, true, "reviewed", false, &out, &err),
 		&err, "carl approves");
 	approval_outcome_free(&out);
@@ -398,9 +405,9 @@ static void test_loop_of_resets_does_not_launder_a_maker(void **state)
  * too, not only to the admin who asked: whoever set the account up can
  * sign in as it. (1) adam makes compliance lena and knows her password;
  * bob, in good faith, makes her legal; adam's sock may not approve. (2)
- * adam's puppet p makes legal lena2; bob resets p (p is bob's now, so
- * sock is independent of the proposer), but lena2's chain still goes
- * p -> adam. carl, set up at the shell, may approve both. */
+ * adam's puppet p makes legal lena2; bob resets p (handing p's password
+ * to whoever asked: adam); lena2's setters still lead to adam, and so do
+ * p's. carl, set up at the shell, may approve both. */
 static void test_access_approver_independent_of_the_account(void **state)
 {
 	(void)state;
@@ -436,6 +443,45 @@ static void test_access_approver_independent_of_the_account(void **state)
 	assert_non_null(strstr(err.msg, "web:adam set up both"));
 	fx_must(approval_decide(f.ar, "web:carl", "compliance", u.access_approval, true, NULL, false,
 				&out, &err), &err, "carl approves lena2");
+	approval_outcome_free(&out);
+	fx_free(&f);
+}
+
+/* A reset by another admin in good faith does not make an account its
+ * maker made up independent of him: the password went to whoever asked.
+ * (a) bob resets adam's sock; (b) bob resets adam's pending legal lena,
+ * which asks again in bob's name. sock may approve neither; root's reset
+ * at the shell frees an account. */
+static void test_good_faith_reset_does_not_free_a_puppet(void **state)
+{
+	(void)state;
+	struct fx f;
+	struct pv_error err;
+	struct approval_outcome out;
+	struct user u;
+	const char *pw = "a password of some length";
+	fx_init(&f);
+	fx_must(archive_user_add(f.ar, "cli:root", "adam", "admin", pw, false, false, NULL, &err), &err, "adam");
+	fx_must(archive_user_add(f.ar, "cli:root", "bob", "admin", pw, false, false, NULL, &err), &err, "bob");
+	fx_must(archive_user_add(f.ar, "web:adam", "sock", "compliance", pw, false, false, NULL, &err), &err, "sock");
+	fx_must(archive_user_passwd(f.ar, "web:bob", "sock", "reset by bob, first", false, &err), &err,
+		"bob resets sock");
+	fx_must(archive_user_add(f.ar, "web:adam", "lena", "legal", pw, false, false, NULL, &err), &err, "lena");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "lena");
+	assert_int_equal(approval_decide(f.ar, "web:sock", "compliance", u.access_approval, true, NULL,
+					 false, &out, &err), PV_EPERM);
+	approval_outcome_free(&out);
+	fx_must(archive_user_passwd(f.ar, "web:bob", "lena", "reset by bob, second", false, &err), &err,
+		"bob resets lena");
+	fx_must(archive_user_get(f.ar, "lena", &u, &err), &err, "lena");
+	assert_int_equal(approval_decide(f.ar, "web:sock", "compliance", u.access_approval, true, NULL,
+					 false, &out, &err), PV_EPERM);
+	approval_outcome_free(&out);
+	assert_non_null(strstr(err.msg, "are not two people")); /* (bob set up both, too) */
+	fx_must(archive_user_passwd(f.ar, "cli:root", "sock", "root hands it over", false, &err), &err,
+		"root resets sock");
+	fx_must(approval_decide(f.ar, "web:sock", "compliance", u.access_approval, true, NULL, false,
+				&out, &err), &err, "sock, root's now, approves");
 	approval_outcome_free(&out);
 	fx_free(&f);
 }
@@ -763,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_second_person_is_not_one_the_proposer_set_up),
 		cmocka_unit_test(test_loop_of_resets_does_not_launder_a_maker),
 		cmocka_unit_test(test_access_approver_independent_of_the_account),
+		cmocka_unit_test(test_good_faith_reset_does_not_free_a_puppet),
 		cmocka_unit_test(test_chain_through_settings_from_before_migration_22),
 		cmocka_unit_test(test_policy_that_shortens_nothing_is_set_at_once),
 		cmocka_unit_test(test_stale_policy_proposal_cannot_be_approved),
