@@ -25,7 +25,7 @@ const struct approval_rule approval_rules[] = {
 	{APPROVAL_HOLD_RELEASE, "hold-release", LEGAL, LEGAL | COMPLIANCE, "releasing a legal hold"},
 	{APPROVAL_DISPOSE, "dispose", ADMIN | COMPLIANCE, COMPLIANCE | LEGAL, "a disposal run"},
 	{APPROVAL_USER_ACCESS, "user-access", ADMIN, COMPLIANCE,
-	 "access to mail granted by an admin (a legal user's account or password)"},
+	 "a legal or compliance account an admin opened (made, given the role, or its password set)"},
 };
 const size_t approval_rules_count = sizeof(approval_rules) / sizeof(approval_rules[0]);
 

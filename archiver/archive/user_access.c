@@ -33,6 +33,18 @@ static int withdraw(struct archive *ar, const char *actor, const char *role, con
 	return approval_withdraw_in_tx(ar, actor, role, u->access_approval, why, err);
 }
 
+/* The roles whose accounts an admin cannot open alone: legal reads mail;
+ * compliance approves what the two-person rule holds back and reads the
+ * audit trail (who read which message). What they do, for the request. */
+static const char *guarded_role(const char *role)
+{
+	if (strcmp(role, "legal") == 0)
+		return "reads mail";
+	if (strcmp(role, "compliance") == 0)
+		return "approves, reads the audit trail";
+	return NULL;
+}
+
 /* What the approver is asked, in one line: what was set, by whom, and
  * who else set the password (signing in as the user, anyone who knew it
  * may have chosen the one they have now). */
@@ -45,18 +57,19 @@ static void describe(const char *actor, const struct user *u, bool set_password,
 			 "chooses their own", set_role ? "account and password set" : "password set",
 			 actor, u->name);
 	else if (u->password_once)
-		snprintf(pw, sizeof(pw), "role set to legal by %s; the password is a one-time one "
-			 "set by %s", actor, u->set_by[0] ? u->set_by : "someone else");
+		snprintf(pw, sizeof(pw), "role set to %s by %s; the password is a one-time one set "
+			 "by %s", u->role, actor, u->set_by[0] ? u->set_by : "someone else");
 	else if (strncmp(u->set_by, "web:", 4) == 0)
-		snprintf(pw, sizeof(pw), "role set to legal by %s; the password was last set by %s, "
-			 "then changed at a sign-in as %s", actor, u->set_by, u->name);
+		snprintf(pw, sizeof(pw), "role set to %s by %s; the password was last set by %s, then "
+			 "changed at a sign-in as %s", u->role, actor, u->set_by, u->name);
 	else if (u->set_by[0])
-		snprintf(pw, sizeof(pw), "role set to legal by %s; the password was set at the shell "
-			 "(%s)", actor, u->set_by);
+		snprintf(pw, sizeof(pw), "role set to %s by %s; the password was set at the shell "
+			 "(%s)", u->role, actor, u->set_by);
 	else
-		snprintf(pw, sizeof(pw), "role set to legal by %s; nobody else has set the password",
-			 actor);
-	snprintf(out, n, "let %s sign in with the role legal (reads mail): %s", u->name, pw);
+		snprintf(pw, sizeof(pw), "role set to %s by %s; nobody else has set the password",
+			 u->role, actor);
+	snprintf(out, n, "let %s sign in with the role %s (%s): %s", u->name, u->role,
+		 guarded_role(u->role), pw);
 }
 
 int user_access_after_change(struct archive *ar, const char *actor, const char *name,
@@ -72,10 +85,10 @@ int user_access_after_change(struct archive *ar, const char *actor, const char *
 		return PV_OK;
 	if ((r = user_get(ar->cat->conn, name, &u, err)) < 0 || (r = role_of(ar, actor, role, err)) < 0)
 		return r;
-	bool web = strncmp(actor, "web:", 4) == 0, legal = strcmp(u.role, "legal") == 0;
-	if (web && legal) {
-		/* Whoever set the password or made the account legal can sign
-		 * in as it: a second person approves. */
+	bool web = strncmp(actor, "web:", 4) == 0, guarded = guarded_role(u.role) != NULL;
+	if (web && guarded) {
+		/* Whoever set the password or gave the role can sign in as it: a
+		 * second person approves. */
 		snprintf(why, sizeof(why), "superseded: %s asked again", actor);
 		describe(actor, &u, set_password, set_role, summary, sizeof(summary));
 		if ((r = withdraw(ar, actor, role, &u, why, err)) < 0 ||
@@ -83,8 +96,9 @@ int user_access_after_change(struct archive *ar, const char *actor, const char *
 							    err)) < 0)
 			return r;
 	} else {
-		/* Not legal: nothing to read. From the command line: root vouches. */
-		snprintf(why, sizeof(why), "%s", web ? "superseded: no longer a legal user"
+		/* An admin: nothing to read or approve. From the command line:
+		 * root vouches. */
+		snprintf(why, sizeof(why), "%s", web ? "superseded: no longer a legal or compliance user"
 						    : "superseded: set on the command line");
 		if ((r = withdraw(ar, actor, role, &u, why, err)) < 0)
 			return r;

@@ -1,22 +1,26 @@
 #ifndef PV_ARCHIVE_USER_ACCESS_H
 #define PV_ARCHIVE_USER_ACCESS_H
 
-/* An admin does not read mail (DESIGN.md §8). Whoever sets a user's
- * password can sign in as that user, so access to mail granted in the
- * web takes two people: when a web user other than the user themselves
- * makes a legal account, makes an account legal, or sets a legal user's
- * password, the account waits (users.access_approval) for a compliance
- * officer's approval of kind user-access (approvals.h) before anyone can
- * sign in with it. The approver sees who asked, for which account and
- * what changed; a second person who knows the legal team can refuse an
- * account nobody asked for, and must not be one who set up the admin or
- * the account (vouch.h). Granting is audited in the approver's name. (A
- * real user's first sign-in taken by whoever set its password is not
- * prevented: that user then cannot sign in, and says so.)
+/* An admin does not read mail (DESIGN.md §8), nor acts as the second
+ * person of the two-person rule. Whoever sets a user's password can sign
+ * in as that user, so opening an account of a guarded role in the web
+ * takes two people: when a web user other than the user themselves makes
+ * a legal or compliance account, gives an account one of those roles, or
+ * sets the password of such a user, the account waits
+ * (users.access_approval) for a compliance officer's approval of kind
+ * user-access (approvals.h) before anyone can sign in with it. The
+ * approver sees who asked, for which account and what changed; a second
+ * person who knows the legal and compliance teams can refuse an account
+ * nobody asked for, and must not be one who set up the admin or the
+ * account (vouch.h). Granting is audited in the approver's name. (A real
+ * user's first sign-in taken by whoever set its password is not
+ * prevented: that user then cannot sign in, and says so.) The first
+ * compliance officer comes from the shell.
  *
  * The command line is root's, who holds every key: a change there clears
  * the wait. A user's own password change leaves it as it is. A new request
- * withdraws the one before; removing the user withdraws theirs. */
+ * withdraws the one before; removing the user, or making them an admin,
+ * withdraws theirs. */
 
 #include <stdbool.h>
 

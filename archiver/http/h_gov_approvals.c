@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "archiver/archive/dispose_frozen.h"
+#include "archiver/archive/users.h"
 #include "archiver/http/h_gov.h"
 #include "archiver/http/handlers.h"
 #include "archiver/http/legal_json.h"
@@ -59,8 +60,14 @@ static json_t *proposal_json(struct http_request *rq, const struct approval_row 
 {
 	if (strcmp(row->kind, "hold-release") == 0)
 		return json_pack("{s:o}", "hold", legal_json_text((const char *)row->payload));
-	if (strcmp(row->kind, "user-access") == 0)
-		return json_pack("{s:o}", "user", legal_json_text((const char *)row->payload));
+	if (strcmp(row->kind, "user-access") == 0) {
+		/* and the role the account has now (null: removed since) */
+		struct user u;
+		struct pv_error e;
+		bool found = archive_user_get(rq->ar, (const char *)row->payload, &u, &e) == PV_OK;
+		return json_pack("{s:o, s:o}", "user", legal_json_text((const char *)row->payload),
+				 "role", found ? json_string(u.role) : json_null());
+	}
 	if (strcmp(row->kind, "policy") == 0) {
 		unsigned char *base = NULL;
 		size_t blen = 0;

@@ -115,8 +115,8 @@ with pvharness.Run() as run:
           "…and sets up a second factor")
 
     def grant(name):
-        """cora approves the access to mail that name's account waits for;
-        the approval's id."""
+        """cora approves the access that name's account waits for; the
+        approval's id."""
         r = adam.get("/api/v1/users")
         acc = {u["name"]: u for u in r.json["users"]}[name]["access"]
         r = cora.request("POST", "/api/v1/approvals/%d/approve" % acc["approval"],
@@ -286,7 +286,7 @@ with pvharness.Run() as run:
              for e in audit("login-failed")), "…audited as a failed sign-in")
     r = cora.get("/api/v1/approvals/%d" % lena_access.get("approval", 0))
     t.ok(r.status == 200 and r.json["kind"] == "user-access" and r.json["state"] == "pending"
-         and r.json["proposer"] == "web:adam" and r.json["proposal"] == {"user": "lena"}
+         and r.json["proposer"] == "web:adam" and r.json["proposal"] == {"user": "lena", "role": "legal"}
          and "let lena sign in with the role legal" in r.json["summary"],
          "cora sees what is asked: kind user-access, by web:adam, for lena", repr(r.json))
     r = adam.request("POST", "/api/v1/approvals/%d/approve" % lena_access.get("approval", 0),
@@ -443,7 +443,9 @@ with pvharness.Run() as run:
     t.ok(r.status == 200 and r.json == {"required_roles": []}, "none required again", repr(r))
 
     r = adam.request("PATCH", "/api/v1/users/lena", {"role": "compliance"})
-    t.ok(r.status == 200 and r.json["role"] == "compliance", "PATCH lena's role: 200", repr(r))
+    t.ok(r.status == 200 and r.json["role"] == "compliance"
+         and (r.json.get("access") or {}).get("state") == "pending",
+         "PATCH lena's role: 200, compliance (it approves: the account waits too)", repr(r))
     t.is_(lena.get("/api/v1/me").status, 401, "her session ended with the role change")
     t.ok(error_is(adam.request("PATCH", "/api/v1/users/adam", {"role": "legal"}), 409, "conflict"),
          "an admin cannot change their own role: 409")
@@ -495,7 +497,11 @@ with pvharness.Run() as run:
 
     # ---- the two-person rule: a second person is not one the proposer set up --------
     r = adam.request("POST", "/api/v1/users", {"name": "sock", "role": "compliance", "password": PW})
-    t.is_(r.status, 201, "an admin adds a compliance user")
+    t.ok(r.status == 201 and (r.json.get("access") or {}).get("state") == "pending",
+         "an admin adds a compliance user: it waits for a compliance officer too", repr(r.json))
+    t.ok(error_is(pvweb.Client(srv).sign_in("sock", PW, new_password="orange harbour lights"),
+                  401, "access_not_approved"), "…and cannot sign in before")
+    grant("sock")
     r = adam.request("POST", "/api/v1/policy/proposals", {"text": "default: retain 1d\n",
                                                           "reason": "shorter"})
     aid = (r.json or {}).get("approval", {}).get("id")
@@ -528,14 +534,14 @@ with pvharness.Run() as run:
          "made an admin instead (reads no mail): nothing waits", repr(r.json))
     r = cora.get("/api/v1/approvals/%s" % lars.get("approval"))
     t.ok(r.json["state"] == "rejected" and r.json["decided_by"] == "web:adam"
-         and "no longer a legal user" in r.json["decision_reason"],
+         and "no longer a legal or compliance user" in r.json["decision_reason"],
          "…the request withdrawn (rejected, saying why)", repr(r.json))
     r = adam.request("PATCH", "/api/v1/users/lars", {"role": "legal", "password": PW + " 2"})
     lars = (r.json or {}).get("access") or {}
     t.ok(r.status == 200 and lars.get("state") == "pending",
          "role and password set to legal in one PATCH: one request for approval", repr(r.json))
-    t.ok(len([e for e in audit("approval-propose") if "kind=user-access" in e["object"]]) == 6,
-         "…(six asked for so far: lena, lou, tina twice, lars twice)",
+    t.ok(len([e for e in audit("approval-propose") if "kind=user-access" in e["object"]]) == 8,
+         "…(eight asked for so far: lena twice, lou, tina twice, sock, lars twice)",
          repr([e["object"] for e in audit("approval-propose")]))
     t.is_(adam.request("DELETE", "/api/v1/users/lars").status, 200, "lars removed…")
     t.is_(cora.get("/api/v1/approvals/%s" % lars.get("approval")).json["state"], "rejected",
@@ -555,8 +561,11 @@ with pvharness.Run() as run:
     qq.sign_in("qq", PW + " again", new_password="QQ keeps another lantern")
     t.is_(qq.request("PATCH", "/api/v1/users/pp", {"password": PW + " again"}).status, 200,
           "…and qq sets pp's (each one's last setter is now the other)")
-    r, cc = puppet("cc", qq, "compliance")
+    r = qq.request("POST", "/api/v1/users", {"name": "cc", "role": "compliance", "password": PW})
     t.is_((r.json or {}).get("password_set_by"), "web:qq", "qq adds a compliance user cc")
+    grant("cc")  # (cora does not know cc is adam's)
+    cc = pvweb.Client(srv)
+    cc.sign_in("cc", PW, new_password="CC keeps a lantern lit")
     r = adam.request("POST", "/api/v1/users", {"name": "liv", "role": "legal", "password": PW})
     liv = (r.json or {}).get("access") or {}
     r = cc.request("POST", "/api/v1/approvals/%s/approve" % liv.get("approval"), {"reason": "ok"})

@@ -194,8 +194,8 @@ static void test_user_changes_audited_in_their_transaction(void **state)
 	assert_true(changed);
 	assert_string_equal(ops_audit_last_of(&f, "user-change").object,
 			    "user=alice role=compliance password=one-time");
-	/* (no longer legal: her request is withdrawn) */
-	assert_string_equal(ops_audit_last(&f).type, "approval-reject");
+	/* (compliance: she waits again, the request before withdrawn) */
+	assert_string_equal(ops_audit_last(&f).type, "approval-propose");
 	fx_must(archive_user_list(f.ar, keep_user, &ns, &err), &err, "list");
 	assert_int_equal(ns.n, 1);
 	assert_string_equal(ns.v[0], "alice/compliance");
