@@ -51,7 +51,7 @@ static const char *guarded_role(const char *role)
 static void describe(const char *actor, const struct user *u, bool set_password, bool set_role,
 		     char *out, size_t n)
 {
-	char pw[400];
+	char pw[384];
 	if (set_password)
 		snprintf(pw, sizeof(pw), "%s by %s, who can sign in with that password until %s "
 			 "chooses their own", set_role ? "account and password set" : "password set",
