@@ -1,8 +1,8 @@
 // The admin's whole job in the browser (issue 14): add and test an account
 // (the password never comes back), harvest now, add a user (who chooses
 // their own password at the first sign-in and sets up their own second
-// factor: an admin never sees it; a legal one signs in only once a
-// compliance officer approves), propose a policy and see the dry-run
+// factor: an admin never sees it; a legal or compliance one signs in only
+// once a compliance officer the admin did not set up approves), propose a policy and see the dry-run
 // chart; and an admin cannot open a message.
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -66,16 +66,17 @@ function send(page, method, path, body) {
 const webUser = async (page, name) => (await page.evaluate(async () => (await (await fetch('/api/v1/users')).json()).users))
 	.find((u) => u.name === name);
 
-// The access to mail name's account waits for: {approval, state}, or null.
+// The access name's account waits for: {approval, state}, or null.
 const accessOf = async (page, name) => (await webUser(page, name)).access;
 
-// A compliance officer (one the admin did not set up) approves the access
-// to mail name's account waits for, through the API; returns its id.
+// A compliance officer (one the admin did not set up: made at the shell)
+// approves the access name's account waits for, through the API; returns
+// its id.
 async function approveAccess(browser, page, name) {
 	const id = (await accessOf(page, name)).approval;
 	const other = await openPage(browser);
 	await signIn(other.page, compliance);
-	const r = await send(other.page, 'POST', `/api/v1/approvals/${id}/approve`, { reason: `${name} joined the legal team` });
+	const r = await send(other.page, 'POST', `/api/v1/approvals/${id}/approve`, { reason: `${name} joined the team` });
 	assert.equal(r.status, 200, r.text);
 	assert.deepEqual(JSON.parse(r.text).effect, { may_sign_in: name });
 	await other.context.close();
@@ -221,13 +222,14 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		const access = await accessOf(page, 'quinn');
 		assert.equal(access && access.state, 'pending', `quinn's access waits: ${JSON.stringify(access)}`);
 		const id = access.approval;
-		const said = `User quinn added. The account opens once a compliance officer approves its access to mail (approval #${id}).`;
+		const said = `User quinn added. The account opens once a compliance officer you did not set up approves it (approval #${id}).`;
 		await page.locator('main').getByRole('status').filter({ hasText: said }).waitFor();
 		await heard(page, new RegExp(`^${said.replace(/[.()#]/g, '\\$&')}$`));
 		const row = page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^quinn\b/ });
 		await row.getByText('one-time password').waitFor();
-		const waits = row.getByRole('link', { name: `Access to mail waits for approval #${id}` });
+		const waits = row.getByRole('link', { name: `Account access waits for approval #${id}`, exact: true });
 		await waits.waitFor();
+		assert.equal(await waits.innerText(), `Access waits for approval #${id}`, 'the words shown are part of its name');
 		assert.equal(await waits.getAttribute('href'), '#/approvals');
 		assert.equal(await page.getByRole('button', { name: /Enrol/ }).count(), 0, 'no admin enrolment any more');
 		await assertAxe(page, 'users');
@@ -244,7 +246,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await p.getByLabel('User name').fill('quinn');
 		await p.getByLabel('Password').fill(PW);
 		await p.getByRole('button', { name: 'Sign in' }).click();
-		const shut = p.getByRole('alert').filter({ hasText: 'An administrator set up this account’s access to mail. It opens once a compliance officer approves it: ask them.' });
+		const shut = p.getByRole('alert').filter({ hasText: 'An administrator set up this account. It opens once a compliance officer approves it: ask them.' });
 		await shut.waitFor();
 		assert.ok(await focused(shut), 'the focus is on what is said');
 		assert.equal(await p.getByLabel('New password', { exact: true }).count(), 0, 'nothing more is asked');
@@ -253,16 +255,19 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await shots(p, 'signin-access-not-approved');
 
 		// A compliance officer adam set up is not a second person: the
-		// server's reason is shown in the dialog.
+		// server's reason is shown in the dialog. Her own account opens
+		// only once an officer adam did not set up approves it.
 		const cleo = await openPage(browser);
 		assert.equal((await send(page, 'POST', '/api/v1/users', { name: 'cleo', role: 'compliance', password: PW })).status, 201);
+		assert.equal((await accessOf(page, 'cleo')).state, 'pending', 'cleo waits too');
+		await approveAccess(browser, page, 'cleo');
 		await signIn(cleo.page, 'cleo', { newPassword: 'she picked her own phrase' });
 		await go(cleo.page, 'approvals');
 		await cleo.page.getByRole('region', { name: 'Pending approvals' }).getByRole('button', { name: `Approve #${id}` }).click();
-		const no = cleo.page.getByRole('dialog', { name: `Approve access to mail #${id}?` });
+		const no = cleo.page.getByRole('dialog', { name: `Approve account access #${id}?` });
 		await no.getByLabel('Your reason').fill('looks fine to me');
 		await no.getByRole('button', { name: 'Approve' }).click();
-		await no.getByRole('alert').filter({ hasText: new RegExp(`^Not allowed: web:${admin}, who proposed approval ${id}, and web:cleo are not two people`) }).waitFor();
+		await no.getByRole('alert').filter({ hasText: new RegExp(`^Not allowed: web:${admin}, who proposed approval ${id}, and web:cleo are not two people.*have root set cleo's password at the shell \\(popvault user passwd\\)\\.$`) }).waitFor();
 		await shots(cleo.page, 'approval-user-access-not-two-people');
 		await no.getByRole('button', { name: 'Cancel' }).click();
 		await cleo.context.close();
@@ -270,7 +275,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 
 		// The admin sees their own request, which they may withdraw.
 		await go(page, 'approvals');
-		const mine = page.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Access to mail`) });
+		const mine = page.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Account access`) });
 		await mine.getByRole('button', { name: `Withdraw #${id}` }).waitFor();
 		assert.equal(await mine.getByRole('button', { name: `Approve #${id}` }).count(), 0, 'not approved by the one who asked');
 
@@ -281,30 +286,30 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await signIn(q, compliance);
 		await go(q, 'approvals');
 		await listen(q);
-		const item = q.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Access to mail`) });
+		const item = q.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Account access`) });
 		await item.getByText('Account: quinn').waitFor();
 		await item.getByText(`let quinn sign in with the role legal (reads mail): account and password set by web:${admin}`).waitFor();
 		assert.equal(await item.getByRole('link', { name: 'Account changes of quinn in the audit trail' }).getAttribute('href'), '#/audit?object=user%3Dquinn');
-		await assertAxe(q, 'approvals, access to mail');
+		await assertAxe(q, 'approvals, account access');
 		await shots(q, 'approvals-user-access');
 		await item.getByRole('button', { name: `Approve #${id}` }).click();
-		const yes = q.getByRole('dialog', { name: `Approve access to mail #${id}?` });
+		const yes = q.getByRole('dialog', { name: `Approve account access #${id}?` });
 		const desc = await description(yes);
 		assert.match(desc, /^Account: quinn/);
 		assert.match(desc, /quinn may then sign in and read mail/);
 		await yes.getByLabel('Your reason').fill('quinn joined the legal team this week');
-		await assertAxe(q, 'approving access to mail');
+		await assertAxe(q, 'approving account access');
 		await shots(q, 'approval-user-access-dialog');
 		await yes.getByRole('button', { name: 'Approve' }).click();
-		await heard(q, new RegExp(`^Access to mail #${id} approved\\. quinn may sign in now\\.$`));
+		await heard(q, new RegExp(`^Account access #${id} approved\\. quinn may sign in now\\.$`));
 		await item.waitFor({ state: 'detached' });
-		await q.getByRole('region', { name: 'Decided approvals' }).getByRole('row', { name: new RegExp(`^${id} Access to mail`) })
+		await q.getByRole('region', { name: 'Decided approvals' }).getByRole('row', { name: new RegExp(`^${id} Account access`) })
 			.getByText(`approved by web:${compliance}`).waitFor();
 		await officer.context.close();
 		assert.equal(await accessOf(page, 'quinn'), null, 'quinn may sign in');
 		await go(page, 'users');
 		await page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^quinn\b/ }).getByText('one-time password').waitFor();
-		assert.equal(await page.getByRole('link', { name: /^Access to mail/ }).count(), 0, 'nothing waits');
+		assert.equal(await page.getByRole('link', { name: /^Account access/ }).count(), 0, 'nothing waits');
 
 		// The same form, tried again: the password works (once).
 		await p.getByRole('button', { name: 'Sign in' }).click();
@@ -445,32 +450,32 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await listen(page);
 		await page.getByRole('button', { name: 'Change rosa' }).click();
 		const dlg = page.getByRole('dialog', { name: 'Change rosa' });
-		assert.match(await description(dlg), /shuts the account until a compliance officer approves its access to mail/);
+		assert.match(await description(dlg), /A new password for a legal or compliance user, or the role Legal or Compliance, shuts the account until a compliance officer you did not set up approves it\./);
 		await dlg.getByLabel('New password (empty: unchanged)').fill(PW);
 		await dlg.getByRole('button', { name: 'Save' }).click();
 		await dlg.waitFor({ state: 'detached' });
 		const access = await accessOf(page, 'rosa');
 		assert.equal(access && access.state, 'pending', `rosa's access waits again: ${JSON.stringify(access)}`);
 		const id = access.approval;
-		const said = `rosa changed. The account opens once a compliance officer approves its access to mail (approval #${id}).`;
+		const said = `rosa changed. The account opens once a compliance officer you did not set up approves it (approval #${id}).`;
 		await page.locator('main').getByRole('status').filter({ hasText: said }).waitFor();
 		await heard(page, new RegExp(`^rosa changed\\. The account opens .* \\(approval #${id}\\)\\.$`));
 		const row = page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^rosa\b/ });
-		await row.getByRole('link', { name: `Access to mail waits for approval #${id}` }).waitFor();
+		await row.getByRole('link', { name: `Account access waits for approval #${id}`, exact: true }).waitFor();
 
 		// Asked by mistake: the admin withdraws it on the Approvals page.
 		await go(page, 'approvals');
 		await listen(page);
 		await page.getByRole('region', { name: 'Pending approvals' }).getByRole('button', { name: `Withdraw #${id}` }).click();
-		const w = page.getByRole('dialog', { name: `Withdraw access to mail #${id}?` });
+		const w = page.getByRole('dialog', { name: `Withdraw account access #${id}?` });
 		await w.getByLabel('Your reason').fill('set by mistake');
 		await w.getByRole('button', { name: 'Withdraw' }).click();
-		await heard(page, new RegExp(`^Access to mail #${id} withdrawn\\.$`));
+		await heard(page, new RegExp(`^Account access #${id} withdrawn\\.$`));
 		assert.deepEqual(await accessOf(page, 'rosa'), { approval: id, state: 'rejected' });
 
 		// The account stays shut, and the Users page says so and what opens it.
 		await go(page, 'users');
-		const refused = row.getByRole('link', { name: `Access to mail refused (approval #${id})` });
+		const refused = row.getByRole('link', { name: `Account access refused (approval #${id})`, exact: true });
 		await refused.waitFor();
 		await row.getByText('To ask again, set a new password.').waitFor();
 		await assertAxe(page, 'users, access refused');
@@ -491,8 +496,67 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 		await other.context.close();
 	});
 
-	await t.test('a role that must use a second factor: a new user sets theirs up at the first sign-in', async () => {
+	await t.test('a compliance account the admin adds waits for an officer the admin did not set up, who is told what the role allows', async () => {
+		await go(page, 'users');
+		const form = page.locator('form', { has: page.getByRole('heading', { name: 'Add a user' }) });
+		assert.match(await description(form.getByLabel('Role')), /compliance approves and reads the audit trail\. Either opens once a compliance officer you did not set up approves it\./,
+			'the form says a compliance account waits too');
+		await listen(page);
 		await addUser(page, 'nora', 'compliance');
+		const access = await accessOf(page, 'nora');
+		assert.equal(access && access.state, 'pending', `nora's access waits: ${JSON.stringify(access)}`);
+		const id = access.approval;
+		const said = `User nora added. The account opens once a compliance officer you did not set up approves it (approval #${id}).`;
+		await page.locator('main').getByRole('status').filter({ hasText: said }).waitFor();
+		await heard(page, new RegExp(`^${said.replace(/[.()#]/g, '\\$&')}$`));
+		const row = page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^nora\b/ });
+		const waits = row.getByRole('link', { name: `Account access waits for approval #${id}`, exact: true });
+		await waits.waitFor();
+		assert.match(await row.getByRole('cell').nth(1).innerText(), /^Compliance\n/, 'her role, the wait below it');
+		assert.equal(await waits.getAttribute('href'), '#/approvals');
+		await shots(page, 'users-compliance-waits');
+
+		// Whoever knows the password adam set cannot sign in as nora yet.
+		const stranger = await openPage(browser);
+		await stranger.page.goto(`${URL_BASE}/favicon.svg`);
+		const shut = await stranger.page.evaluate(async (pw) => {
+			const res = await fetch('/api/v1/session', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+				body: JSON.stringify({ user: 'nora', password: pw }) });
+			return { status: res.status, code: (await res.json()).error.code };
+		}, PW);
+		await stranger.context.close();
+		assert.deepEqual(shut, { status: 401, code: 'access_not_approved' }, 'nora waits');
+
+		// The officer made at the shell sees which account, with which role,
+		// and the dialog says what that role allows.
+		const officer = await openPage(browser);
+		const q = officer.page;
+		await signIn(q, compliance);
+		await go(q, 'approvals');
+		await listen(q);
+		const item = q.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Account access`) });
+		await item.getByText('Account: nora').waitFor();
+		await item.getByText(`let nora sign in with the role compliance (approves, reads the audit trail): account and password set by web:${admin}`).waitFor();
+		await item.getByRole('button', { name: `Approve #${id}` }).click();
+		const yes = q.getByRole('dialog', { name: `Approve account access #${id}?` });
+		const desc = await description(yes);
+		assert.match(desc, /^Account: nora/);
+		assert.match(desc, /nora may then sign in, approve what waits for a second person and read the audit trail\. Approve it only if you know nora needs it\./);
+		assert.doesNotMatch(desc, /read mail/, 'a compliance officer reads no mail');
+		await yes.getByLabel('Your reason').fill('nora joined compliance this week');
+		await assertAxe(q, 'approving a compliance account');
+		await shots(q, 'approval-compliance-access-dialog');
+		await yes.getByRole('button', { name: 'Approve' }).click();
+		await heard(q, new RegExp(`^Account access #${id} approved\\. nora may sign in now\\.$`));
+		await item.waitFor({ state: 'detached' });
+		await officer.context.close();
+		assert.equal(await accessOf(page, 'nora'), null, 'nora may sign in');
+	});
+
+	await t.test('a role that must use a second factor: a new user sets theirs up at the first sign-in', async () => {
+		// nora, the compliance officer added and approved just before.
+		assert.equal(await accessOf(page, 'nora'), null, 'nora may sign in');
+		await go(page, 'users');
 		const before = await requiredRoles(page);
 		assert.ok(!before.includes('compliance'), `compliance is free to require: ${before}`);
 		try {

@@ -2,8 +2,8 @@
 // trail with filters and an entry's proof, who viewed a message, an audit
 // export that `popvault verify-bundle` accepts, the logs' anchors on the
 // dashboard, integrity (verify, keys, checkpoint history), and approving a hold release a legal user asked for
-// (the two-person rule); refusing a legal account's access to mail an
-// admin asked for, which the read-only Users page then shows.
+// (the two-person rule); refusing a legal account an admin asked to open
+// ("Account access"), which the read-only Users page then shows.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -15,7 +15,7 @@ const compliance = Object.keys(USERS).find((u) => USERS[u] === 'compliance');
 const admin = Object.keys(USERS).find((u) => USERS[u] === 'admin');
 const legal2 = 'tess';
 
-test('compliance: audit trail, who viewed, audit export, integrity, approve a hold release, refuse access to mail', async (t) => {
+test('compliance: audit trail, who viewed, audit export, integrity, approve a hold release, refuse account access', async (t) => {
 	const browser = await launch();
 	t.after(() => browser.close());
 
@@ -38,7 +38,7 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 	await other.context.close();
 
 	// An admin adds a legal user in the web: the account waits for a
-	// compliance officer's approval of its access to mail.
+	// compliance officer's approval.
 	const adm = await openPage(browser);
 	await signIn(adm.page, admin);
 	const uma = await adm.page.evaluate(async (pw) => {
@@ -60,8 +60,9 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		const users = page.getByRole('region', { name: 'Users' });
 		const row = users.getByRole('row', { name: new RegExp(`^${legal2}\\b`) });
 		await row.getByText('Legal', { exact: true }).waitFor();
+		await page.getByText('A legal or compliance account an administrator set up opens once a compliance officer that administrator did not set up approves it (Approvals).').waitFor();
 		// The account an admin added waits, said in the list too.
-		await users.getByRole('row', { name: /^uma\b/ }).getByRole('link', { name: `Access to mail waits for approval #${umaId}` }).waitFor();
+		await users.getByRole('row', { name: /^uma\b/ }).getByRole('link', { name: `Account access waits for approval #${umaId}`, exact: true }).waitFor();
 		assert.equal(await page.getByRole('button', { name: 'Add user' }).count(), 0, 'no form to add users');
 		assert.equal(await users.getByRole('button').count(), 0, 'no button in the list: every change is the admin\'s');
 		await assertAxe(page, 'users, read-only');
@@ -72,24 +73,24 @@ test('compliance: audit trail, who viewed, audit export, integrity, approve a ho
 		await entries.getByText('user-add', { exact: true }).first().waitFor();
 	});
 
-	await t.test('refuse access to mail an admin asked for: the account stays shut, the Users page says so', async () => {
+	await t.test('refuse account access an admin asked for: the account stays shut, the Users page says so', async () => {
 		await go(page, 'approvals');
 		await listen(page);
-		const row = page.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${umaId} Access to mail`) });
+		const row = page.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${umaId} Account access`) });
 		await row.getByText('Account: uma').waitFor();
 		await row.getByText(`let uma sign in with the role legal (reads mail): account and password set by web:${admin}`).waitFor();
 		await row.getByRole('button', { name: `Reject #${umaId}` }).click();
-		const dlg = page.getByRole('dialog', { name: `Reject access to mail #${umaId}?` });
+		const dlg = page.getByRole('dialog', { name: `Reject account access #${umaId}?` });
 		assert.match(await description(dlg), /^Account: uma/);
 		await dlg.getByLabel('Your reason').fill('nobody in legal knows uma');
 		await dlg.getByRole('button', { name: 'Reject' }).click();
-		await heard(page, new RegExp(`^Access to mail #${umaId} rejected\\.$`));
+		await heard(page, new RegExp(`^Account access #${umaId} rejected\\.$`));
 		await row.waitFor({ state: 'detached' });
-		await page.getByRole('region', { name: 'Decided approvals' }).getByRole('row', { name: new RegExp(`^${umaId} Access to mail`) })
+		await page.getByRole('region', { name: 'Decided approvals' }).getByRole('row', { name: new RegExp(`^${umaId} Account access`) })
 			.getByText('nobody in legal knows uma').waitFor();
 		await go(page, 'users');
 		const u = page.getByRole('region', { name: 'Users' }).getByRole('row', { name: /^uma\b/ });
-		await u.getByRole('link', { name: `Access to mail refused (approval #${umaId})` }).waitFor();
+		await u.getByRole('link', { name: `Account access refused (approval #${umaId})`, exact: true }).waitFor();
 		await u.getByText('Shut until an administrator asks again.').waitFor();
 		await assertAxe(page, 'users, read-only, access refused');
 		await shots(page, 'users-compliance-access-refused');

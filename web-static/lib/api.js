@@ -44,9 +44,9 @@ export function explain(status, code, serverMessage, retryAfter) {
 	case 'totp_not_enrolled':
 		return 'Your role requires a one-time code, but no authenticator is set up for you yet: set one up when you sign in.';
 	case 'access_not_approved':
-		return 'An administrator set up this account’s access to mail. It opens once a compliance officer approves it: ask them.';
+		return 'An administrator set up this account. It opens once a compliance officer approves it: ask them.';
 	case 'access_refused':
-		return 'The request for this account’s access to mail was refused or withdrawn. It stays shut until an administrator asks again.';
+		return 'The request to open this account was refused or withdrawn. It stays shut until an administrator asks again.';
 	case 'password_change_required':
 		return 'This password was set for you and works once: choose your own when you sign in.';
 	case 'forbidden':

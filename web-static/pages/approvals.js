@@ -1,8 +1,8 @@
 // Approvals: the two-person queue (a policy that shortens retention, a hold
-// release, a disposal run, a legal user's access to mail an administrator
-// set up). What one user proposes takes effect only when another user, of
-// another role allowed to approve it, approves; each decision carries a
-// reason. A proposer may withdraw their own proposal.
+// release, a disposal run, a legal or compliance account an administrator
+// set up: "Account access"). What one user proposes takes effect only when
+// another user, of another role allowed to approve it, approves; each
+// decision carries a reason. A proposer may withdraw their own proposal.
 
 import { api } from '../lib/api.js';
 import { h, fill, when, num } from '../lib/dom.js';
@@ -10,7 +10,7 @@ import { table, pager } from '../lib/table.js';
 import { ask, errorBox, okBox, announce } from '../lib/dialogs.js';
 import { go, refresh } from '../lib/router.js';
 
-const KIND = { policy: 'Retention policy', 'hold-release': 'Hold release', dispose: 'Disposal run', 'user-access': 'Access to mail' };
+const KIND = { policy: 'Retention policy', 'hold-release': 'Hold release', dispose: 'Disposal run', 'user-access': 'Account access' };
 const ROLE = { admin: 'an administrator', legal: 'legal', compliance: 'compliance' };
 const LIMIT = 50;
 
@@ -41,7 +41,15 @@ function accountOf(a) {
 	return a.kind === 'user-access' && a.proposal && typeof a.proposal.user === 'string' ? a.proposal.user : null;
 }
 
-// The Details cell: the summary; for access to mail, the account first
+// What the account may do once approved, from the role the proposal names
+// (the one it has now); a role this page does not know: signing in alone.
+function mayThen(user, role) {
+	if (role === 'legal') return `${user} may then sign in and read mail`;
+	if (role === 'compliance') return `${user} may then sign in, approve what waits for a second person and read the audit trail`;
+	return `${user} may then sign in`;
+}
+
+// The Details cell: the summary; for account access, the account first
 // (and, for a compliance officer, its changes in the audit trail).
 function details(a, me) {
 	const user = accountOf(a);
@@ -71,7 +79,7 @@ export async function decide(a, verb, msg) {
 		body: h('div', user ? h('p', 'Account: ', h('strong', user)) : null, h('p', a.summary),
 			a.reason ? h('p', { class: 'muted' }, `${a.proposer} (${a.proposer_role}) gave as reason: “${a.reason}”`) : null,
 			verb === 'approve' ? h('p', { class: 'notice warn' }, user
-				? `It takes effect as soon as you approve it: ${user} may then sign in and read mail. Approve it only if you know ${user} needs it.`
+				? `It takes effect as soon as you approve it: ${mayThen(user, a.proposal.role)}. Approve it only if you know ${user} needs it.`
 				: 'It takes effect as soon as you approve it.') : null),
 		reason: { label: 'Your reason', required: true },
 		confirm: verb === 'approve' ? 'Approve' : withdraw ? 'Withdraw' : 'Reject',
@@ -157,7 +165,7 @@ function disposalCard(msg) {
 
 export async function render({ main, me, params }) {
 	main.appendChild(h('h1', 'Approvals'));
-	main.appendChild(h('p', { class: 'muted' }, 'A retention policy that shortens retention, releasing a hold, a disposal run and a legal user’s access to mail an administrator set up take effect only when a second user, of another role, approves.'));
+	main.appendChild(h('p', { class: 'muted' }, 'A retention policy that shortens retention, releasing a hold, a disposal run and a legal or compliance account an administrator set up take effect only when a second user, of another role, approves; an account, only a compliance officer that administrator did not set up.'));
 	const msg = h('div');
 	main.appendChild(msg);
 	const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
@@ -166,7 +174,7 @@ export async function render({ main, me, params }) {
 		// History: the decided ones (approved or rejected), with their own total.
 		const [pend, done] = await Promise.all([api.get('/approvals', { state: 'pending', limit: 200 }),
 			api.get('/approvals', { state: 'decided', offset, limit: LIMIT })]);
-		// The accounts waiting for access to mail, named for the approver.
+		// The accounts waiting to open, named for the approver.
 		await Promise.all((pend.approvals || []).map(withProposal));
 		main.appendChild(h('h2', `Waiting: ${num(pend.total)}`));
 		main.appendChild(queueTable(pend.approvals || [], me, msg));

@@ -4,9 +4,9 @@
 // totp_required), or a second factor to set up first (401
 // totp_not_enrolled: the QR code of a fresh secret, then a code from it).
 // One sign-in may need all of them; the last request carries each. An
-// account an administrator set up for a legal user is shut (403
-// access_not_approved; access_refused once refused or withdrawn) until a
-// compliance officer approves it: said, and
+// account an administrator set up for a legal or compliance user is shut
+// (401 access_not_approved; access_refused once refused or withdrawn) until
+// a compliance officer approves it: said, and
 // nothing else is asked. The accessible names "User name", "Password",
 // "One-time code" and "Sign in" are part of the contract (DESIGN.md §8).
 

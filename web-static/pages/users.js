@@ -2,9 +2,10 @@
 // factor away (users set up their own: an admin never sees it); the roles
 // that must use one. A password set here works once: the user chooses
 // their own at their next sign-in. Whoever sets a password can sign in
-// with it, so a legal account an admin adds, makes legal or sets the
-// password of stays shut until a compliance officer approves its access
-// to mail (an approval of kind user-access): the list says which wait.
+// with it, so a legal or compliance account an admin adds, gives that role
+// or sets the password of stays shut until a compliance officer the admin
+// did not set up approves it (an approval of kind user-access, "Account
+// access"): the list says which wait.
 // Compliance officers see the same list, read-only: who holds which
 // role, and who set them up.
 
@@ -24,27 +25,27 @@ const ONCE_HINT = 'At least 12 characters. It works once: they choose their own 
 // The notice for the page drawn next, once (after an addition or change).
 let notice = null;
 
-// What a user's access to mail waits for, from the server's answer:
-// words for the notice after an addition or change ('' for none).
+// What a user's account waits for, from the server's answer: words for
+// the notice after an addition or change ('' for none).
 function waitWords(u) {
 	const acc = u && u.access;
 	if (!acc || acc.state !== 'pending') return '';
-	return ` The account opens once a compliance officer approves its access to mail (approval #${acc.approval}).`;
+	return ` The account opens once a compliance officer you did not set up approves it (approval #${acc.approval}).`;
 }
 
-// The role, and a legal account's access to mail waiting for approval or
-// refused: a link to the approvals, where it is decided.
+// The role, and the account's access waiting for approval or refused: a
+// link to the approvals, where it is decided.
 function roleCell(u, admin) {
 	const name = ROLE_NAME[u.role] || u.role;
 	const acc = u.access;
 	if (!acc) return name;
 	const refused = acc.state === 'rejected';
 	// "Access waits for approval #7" fits a narrow column on one line; it
-	// is read out as "Access to mail waits ...".
+	// is read out as "Account access waits ...", the name the Approvals
+	// page gives the kind (the words shown stay part of the name).
+	const state = refused ? `refused (approval #${acc.approval})` : `waits for approval #${acc.approval}`;
 	return h('span', name, h('br'),
-		h('a', { class: `badge long ${refused ? 'bad' : 'warn'}`, href: '#/approvals' }, 'Access',
-			h('span', { class: 'hide-visually' }, ' to mail'),
-			refused ? ` refused (approval #${acc.approval})` : ` waits for approval #${acc.approval}`),
+		h('a', { class: `badge long ${refused ? 'bad' : 'warn'}`, href: '#/approvals', 'aria-label': `Account access ${state}` }, `Access ${state}`),
 		refused ? h('span', { class: 'muted small-text' }, h('br'),
 			admin ? 'To ask again, set a new password.' : 'Shut until an administrator asks again.') : null);
 }
@@ -57,7 +58,7 @@ function totpBadge(u) {
 function addForm() {
 	const name = field({ label: 'New user name', name: 'name', attrs: { required: true, autocomplete: 'off' } });
 	const role = field({ label: 'Role', name: 'role', tag: 'select', options: ROLES,
-		hint: 'Legal reads mail: a compliance officer approves the account before it opens.' });
+		hint: 'Legal reads mail; compliance approves and reads the audit trail. Either opens once a compliance officer you did not set up approves it.' });
 	const pw = field({ label: 'Initial password', name: 'pw', type: 'password', hint: ONCE_HINT,
 		attrs: { required: true, minlength: 12, autocomplete: 'new-password' } });
 	// A refusal is shown in the form, next to what was typed, and focused.
@@ -166,7 +167,7 @@ export async function render({ main, me }) {
 	}
 	const admin = me.role === 'admin';
 	if (!admin) {
-		main.appendChild(h('p', 'Who may sign in, with which role, and who set up their password. Only an administrator changes users; every change is in the audit trail. A legal account an administrator set up opens once a compliance officer approves its access to mail (Approvals).'));
+		main.appendChild(h('p', 'Who may sign in, with which role, and who set up their password. Only an administrator changes users; every change is in the audit trail. A legal or compliance account an administrator set up opens once a compliance officer that administrator did not set up approves it (Approvals).'));
 	}
 	if (said) main.appendChild(okBox(said));
 	main.appendChild(table({
@@ -199,7 +200,7 @@ export async function render({ main, me }) {
 					const c = actionButton('Change', u.name, 'small secondary');
 					c.addEventListener('click', async () => {
 						const a = await ask({ title: `Change ${u.name}`, confirm: 'Save',
-							body: 'Either change ends their sessions. A new password for a legal user, or the role Legal, shuts the account until a compliance officer approves its access to mail.', fields: [
+							body: 'Either change ends their sessions. A new password for a legal or compliance user, or the role Legal or Compliance, shuts the account until a compliance officer you did not set up approves it.', fields: [
 							{ label: 'Role', name: 'role', tag: 'select', options: ROLES, value: u.role },
 							{ label: 'New password (empty: unchanged)', name: 'password', type: 'password', hint: ONCE_HINT, attrs: { minlength: 12, autocomplete: 'new-password' } },
 						], submit: async ({ values }) => {
