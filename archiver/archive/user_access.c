@@ -5,6 +5,7 @@
 
 #include "archiver/archive/approvals.h"
 #include "archiver/store/users.h"
+#include "audit/auditlog.h"
 
 /* The role actor acts with: a web user's own; "admin" for the command
  * line (root), or a web user gone meanwhile. */
@@ -75,7 +76,7 @@ static void describe(const char *actor, const struct user *u, bool set_password,
 int user_access_after_change(struct archive *ar, const char *actor, const char *name,
 			     bool set_password, bool set_role, struct pv_error *err)
 {
-	char why[96], summary[APPROVAL_SUMMARY_MAX + 1];
+	char why[AUDIT_ACTOR_MAX + 64], summary[APPROVAL_SUMMARY_MAX + 1];
 	role_name role;
 	bool own = strncmp(actor, "web:", 4) == 0 && strcmp(actor + 4, name) == 0;
 	struct user u;
@@ -98,8 +99,8 @@ int user_access_after_change(struct archive *ar, const char *actor, const char *
 	} else {
 		/* An admin: nothing to read or approve. From the command line:
 		 * root vouches. */
-		snprintf(why, sizeof(why), "%s", web ? "superseded: no longer a legal or compliance user"
-						    : "superseded: set on the command line");
+		snprintf(why, sizeof(why), "superseded: %s",
+			 web ? "no longer a legal or compliance user" : "set on the command line");
 		if ((r = withdraw(ar, actor, role, &u, why, err)) < 0)
 			return r;
 		if (u.access_approval == 0)
