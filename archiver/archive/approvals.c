@@ -264,8 +264,8 @@ int approval_propose(struct archive *ar, const char *actor, const char *role,
 		}
 		break;
 	case APPROVAL_USER_ACCESS:
-		r = pv_fail(err, PV_EUSAGE, "access to mail is asked for by adding or changing "
-					    "the user, not proposed on its own");
+		r = pv_fail(err, PV_EUSAGE, "an account's access is asked for by adding or "
+					    "changing the user, not proposed on its own");
 		break;
 	}
 	if (r < 0 || res->applied || (kind == APPROVAL_DISPOSE && res->frozen == 0))

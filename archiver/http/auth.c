@@ -341,7 +341,7 @@ static void forget_failures(struct http_request *rq, const char *user)
 }
 
 /* Said after the password (whoever asks knows it), before anything is
- * used up or changed: an account whose access to mail waits for approval
+ * used up or changed: an account an admin opened that waits for approval
  * does nothing (user_access.h). Audited, not counted. */
 static enum auth_outcome check_approved(struct http_request *rq, const struct user *u)
 {

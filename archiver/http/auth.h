@@ -27,10 +27,10 @@ enum auth_outcome {
 			       * come with it */
 	AUTH_BAD_NEW_PASSWORD, /* the new password is refused: rq->err says why */
 	AUTH_HAS_TOTP,        /* auth_begin_totp: a second factor is enrolled */
-	AUTH_NOT_APPROVED,    /* password right; the account's access to mail waits
+	AUTH_NOT_APPROVED,    /* password right; the account an admin opened waits
 			       * for a compliance officer (user_access.h) */
 	AUTH_ACCESS_REFUSED,  /* password right; a compliance officer refused the
-			       * account's access to mail */
+			       * request to open the account */
 	AUTH_THROTTLED,       /* too many failures: *retry_after_r seconds */
 	AUTH_BUSY,            /* every Argon2id slot taken: retry in *retry_after_r */
 	AUTH_FAILED,          /* storage or audit failure: rq->err; nobody signed in */

@@ -61,12 +61,15 @@ static json_t *proposal_json(struct http_request *rq, const struct approval_row 
 	if (strcmp(row->kind, "hold-release") == 0)
 		return json_pack("{s:o}", "hold", legal_json_text((const char *)row->payload));
 	if (strcmp(row->kind, "user-access") == 0) {
-		/* and the role the account has now (null: removed since) */
+		/* and, while it waits, the role it would open (a decided one's
+		 * account may have another role now, or be another account) */
 		struct user u;
 		struct pv_error e;
-		bool found = archive_user_get(rq->ar, (const char *)row->payload, &u, &e) == PV_OK;
+		bool waits = strcmp(row->state, "pending") == 0 &&
+			     archive_user_get(rq->ar, (const char *)row->payload, &u, &e) == PV_OK &&
+			     u.access_approval == row->id;
 		return json_pack("{s:o, s:o}", "user", legal_json_text((const char *)row->payload),
-				 "role", found ? json_string(u.role) : json_null());
+				 "role", waits ? json_string(u.role) : json_null());
 	}
 	if (strcmp(row->kind, "policy") == 0) {
 		unsigned char *base = NULL;

@@ -50,12 +50,12 @@ static int refused(struct http_request *rq, struct http_response *rs, enum auth_
 		return http_reply_error(rs, 400, "bad_request", "new password: %s", rq->err.msg);
 	case AUTH_NOT_APPROVED:
 		return http_reply_error(rs, 401, "access_not_approved",
-					"an administrator set up this account's access to mail: "
-					"it opens once a compliance officer approves it");
+					"an administrator set up this account: it opens once a "
+					"compliance officer approves it");
 	case AUTH_ACCESS_REFUSED:
 		return http_reply_error(rs, 401, "access_refused",
-					"the request for this account's access to mail was refused "
-					"(or withdrawn): it stays shut until an administrator asks "
+					"the request to open this account was refused (or "
+					"withdrawn): it stays shut until an administrator asks "
 					"again");
 	case AUTH_HAS_TOTP:
 		return http_reply_error(rs, 409, "conflict",

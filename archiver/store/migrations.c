@@ -529,9 +529,9 @@ static const char *const catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE users ADD COLUMN password_once INTEGER NOT NULL DEFAULT 0;\n"
 	"ALTER TABLE users ADD COLUMN totp_pending BLOB;\n",
 	},
-	/* 22: a web admin's grant of access to mail (a legal account made, a
-	 * role made legal, a legal user's password set) waits for a
-	 * compliance officer's approval (archiver/archive/user_access.h):
+	/* 22: a legal or compliance account a web admin opens (made, given
+	 * the role, its password set) waits for a compliance officer's
+	 * approval (archiver/archive/user_access.h):
 	 * users.access_approval is the approval an account waits for (0: none),
 	 * and approvals take the kind 'user-access'. SQLite cannot change a
 	 * CHECK: the table is made again, rows, ids and triggers the same. */

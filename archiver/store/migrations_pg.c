@@ -445,7 +445,7 @@ static const char *const pg_catalog_steps[][MIGRATION_PARTS] = {
 	"ALTER TABLE users ADD COLUMN password_once bigint NOT NULL DEFAULT 0;\n"
 	"ALTER TABLE users ADD COLUMN totp_pending bytea;\n",
 	},
-	/* 22: access to mail granted by a web admin waits for approval; who
+	/* 22: an account a web admin opens waits for approval; who
 	 * set each password, every time */
 	{
 	"ALTER TABLE users ADD COLUMN access_approval bigint NOT NULL DEFAULT 0;\n"

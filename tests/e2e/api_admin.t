@@ -293,6 +293,9 @@ with pvharness.Run() as run:
                      {"reason": "mine"})
     t.ok(error_is(r, 403, "forbidden"), "adam cannot approve it himself: 403", repr(r))
     grant("lena")
+    r = cora.get("/api/v1/approvals/%d" % lena_access.get("approval", 0))
+    t.is_(r.json.get("proposal"), {"user": "lena", "role": None},
+          "decided, it names no role (the account's role now need not be the one it opened)")
     t.ok(error_is(adam.request("POST", "/api/v1/users",
                                {"name": "lena", "role": "legal", "password": PW}), 409, "conflict"),
          "the same name again: 409")
