@@ -350,6 +350,22 @@ static int dispose_in_tx(void *ctx, const struct dispose_plan *plan, struct pv_e
 	return r;
 }
 
+/* PV_EPERM unless the web user deciding is a second person to `other`
+ * (vouch.h), said as "OTHER, WHAT approval N AFTER, and ACTOR ...". */
+static int second_person(const struct decision *d, const char *other, const char *what,
+			 const char *after, struct pv_error *err)
+{
+	bool independent = true;
+	char via[AUDIT_ACTOR_MAX + 1];
+	int r = archive_user_independent(d->ar, d->actor + 4, other, &independent, via, err);
+	if (r == PV_OK && !independent)
+		r = pv_fail(err, PV_EPERM, "%s, %s approval %lld%s, and %s are not two people: %s "
+					   "set up both, or one the other (their passwords); have root "
+					   "set %s's password at the shell (popvault user passwd)",
+			    other, what, (long long)d->row->id, after, d->actor, via, d->actor + 4);
+	return r;
+}
+
 /* Who may decide (approvals.h); PV_EPERM says who may. */
 static int may_decide(const struct decision *d, struct pv_error *err)
 {
@@ -378,33 +394,17 @@ static int may_decide(const struct decision *d, struct pv_error *err)
 			       row->proposer_role);
 	/* A second person approves, not an account the proposer set up:
 	 * whoever set its role, password or second factor can sign in as it.
-	 * (Rejecting stops nothing from being kept.) */
-	bool independent = true;
-	char via[AUDIT_ACTOR_MAX + 1];
-	int r = !d->approve || strncmp(d->actor, "web:", 4) != 0
-			? PV_OK
-			: archive_user_independent(d->ar, d->actor + 4, row->proposer, &independent, via,
-						   err);
-	if (r == PV_OK && !independent)
-		r = pv_fail(err, PV_EPERM, "%s, who proposed approval %lld, and %s are not two "
-					   "people: %s set up both, or one the other (their passwords); "
-					   "have root set %s's password at the shell (popvault user "
-					   "passwd)",
-			    row->proposer, (long long)row->id, d->actor, via, d->actor + 4);
-	/* Access to mail: nor one who set up the account it opens (whoever
-	 * did can sign in as it; the proposer may be another, in good faith). */
+	 * (Rejecting stops nothing from being kept.) For access, nor one who
+	 * set up the account it opens (whoever did can sign in as it; the
+	 * proposer may be another, in good faith). */
+	if (!d->approve || strncmp(d->actor, "web:", 4) != 0)
+		return PV_OK;
 	char account[AUDIT_ACTOR_MAX + 1];
-	if (r == PV_OK && d->approve && d->rule->kind == APPROVAL_USER_ACCESS &&
-	    strncmp(d->actor, "web:", 4) == 0) {
+	int r = second_person(d, row->proposer, "who proposed", "", err);
+	if (r == PV_OK && d->rule->kind == APPROVAL_USER_ACCESS) {
 		snprintf(account, sizeof(account), "web:%.*s", (int)row->payload_len,
 			 (const char *)row->payload);
-		r = archive_user_independent(d->ar, d->actor + 4, account, &independent, via, err);
-		if (r == PV_OK && !independent)
-			r = pv_fail(err, PV_EPERM, "%s, whom approval %lld would let in, and %s are not "
-						   "two people: %s set up both, or one the other (their "
-						   "passwords); have root set %s's password at the "
-						   "shell (popvault user passwd)",
-				    account, (long long)row->id, d->actor, via, d->actor + 4);
+		r = second_person(d, account, "whom", " would let in", err);
 	}
 	return r;
 }

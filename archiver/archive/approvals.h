@@ -9,7 +9,8 @@
  *   policy         admin                compliance           sets the policy version
  *   hold-release   legal                legal, compliance    releases the hold
  *   dispose        admin, compliance    compliance, legal    runs the frozen plan
- *   user-access    admin                compliance           lets a legal user sign in
+ *   user-access    admin                compliance           lets a legal or compliance
+ *                                                            user an admin opened sign in
  *
  * (approval_rules below is that table, the only one: the web API's route
  * table lets these roles reach the endpoints, this one decides.) The

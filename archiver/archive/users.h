@@ -26,10 +26,11 @@
  * in once, with a new password of the user's own choosing (nobody else
  * then knows it: an admin cannot read mail as a legal user without
  * taking their password away, which they notice). one_time asks for it
- * from the command line too. A legal user's account or password set in
- * the web also waits for a compliance officer's approval (user_access.h),
- * asked for in the same transaction; so does a role made legal
- * (archive_user_set_role, archive_user_passwd likewise). */
+ * from the command line too. A legal or compliance user's account or
+ * password set in the web also waits for a compliance officer's approval
+ * (user_access.h), asked for in the same transaction; so does one of
+ * those roles given (archive_user_set_role, archive_user_passwd
+ * likewise). */
 int archive_user_add(struct archive *ar, const char *actor, const char *name, const char *role,
 		     const char *password, bool replace, bool one_time, bool *changed_r,
 		     struct pv_error *err);

@@ -30,8 +30,7 @@ static int print_user(void *ctx, const struct user *u)
 			printf("null}");
 		else
 			printf("{\"approval\": %lld, \"state\": \"%s\"}}",
-			       (long long)u->access_approval,
-			       u->access_state[0] ? u->access_state : "pending");
+			       (long long)u->access_approval, u->access_state);
 	} else {
 		const char *second = u->totp ? "yes" : u->totp_pending ? "setting-up" : "no";
 		char access[48] = "yes";

@@ -345,9 +345,9 @@ static void forget_failures(struct http_request *rq, const char *user)
  * does nothing (user_access.h). Audited, not counted. */
 static enum auth_outcome check_approved(struct http_request *rq, const struct user *u)
 {
-	bool refused = strcmp(u->access_state, "rejected") == 0;
 	if (u->access_approval == 0)
 		return AUTH_OK;
+	bool refused = strcmp(u->access_state, "rejected") == 0;
 	return refuse(rq, u->name, true,
 		      refused ? "denied: access refused" : "denied: access not approved yet",
 		      refused ? AUTH_ACCESS_REFUSED : AUTH_NOT_APPROVED, false);

@@ -16,7 +16,7 @@ static json_t *access_json(const struct user *u)
 	if (u->access_approval == 0)
 		return json_null();
 	return json_pack("{s:I, s:s}", "approval", (json_int_t)u->access_approval, "state",
-			 u->access_state[0] ? u->access_state : "pending");
+			 u->access_state);
 }
 
 static json_t *user_json(const struct user *u)

@@ -164,7 +164,9 @@ static void row_to_user(struct db_stmt *st, struct user *u)
 	u->password_once = db_column_int64(st, 5) != 0;
 	u->access_approval = db_column_int64(st, 6);
 	const char *access = db_column_text(st, 7);
-	snprintf(u->access_state, sizeof(u->access_state), "%s", access ? access : "");
+	/* (an approval row is never deleted; without one the account waits) */
+	snprintf(u->access_state, sizeof(u->access_state), "%s",
+		 access && access[0] ? access : u->access_approval ? "pending" : "");
 }
 
 /* row_to_user's columns; user_each and user_get add the second factor's. */
@@ -219,7 +221,6 @@ int user_get(struct db *db, const char *name, struct user *u_r, struct pv_error 
 	db_finalize(&st);
 	return r;
 }
-
 
 int user_set_role(struct db *db, const char *name, const char *role, int64_t now,
 		  struct pv_error *err)

@@ -84,6 +84,18 @@ async function approveAccess(browser, page, name) {
 	return id;
 }
 
+// A compliance officer made at the shell, in a browser of their own, on
+// Approvals (listened to): the pending row of account access `id`.
+async function officerSees(browser, id) {
+	const officer = await openPage(browser);
+	const q = officer.page;
+	await signIn(q, compliance);
+	await go(q, 'approvals');
+	await listen(q);
+	const item = q.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Account access`) });
+	return { officer, q, item };
+}
+
 // Adds a user with the Users page's form, as the admin does.
 async function addUser(page, name, role) {
 	await go(page, 'users');
@@ -281,12 +293,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 
 		// A compliance officer, in another browser, sees who asked for which
 		// account and approves.
-		const officer = await openPage(browser);
-		const q = officer.page;
-		await signIn(q, compliance);
-		await go(q, 'approvals');
-		await listen(q);
-		const item = q.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Account access`) });
+		const { officer, q, item } = await officerSees(browser, id);
 		await item.getByText('Account: quinn').waitFor();
 		await item.getByText(`let quinn sign in with the role legal (reads mail): account and password set by web:${admin}`).waitFor();
 		assert.equal(await item.getByRole('link', { name: 'Account changes of quinn in the audit trail' }).getAttribute('href'), '#/audit?object=user%3Dquinn');
@@ -529,12 +536,7 @@ test('admin: accounts, harvest, users and TOTP, policy proposal; no mail', async
 
 		// The officer made at the shell sees which account, with which role,
 		// and the dialog says what that role allows.
-		const officer = await openPage(browser);
-		const q = officer.page;
-		await signIn(q, compliance);
-		await go(q, 'approvals');
-		await listen(q);
-		const item = q.getByRole('region', { name: 'Pending approvals' }).getByRole('row', { name: new RegExp(`^${id} Account access`) });
+		const { officer, q, item } = await officerSees(browser, id);
 		await item.getByText('Account: nora').waitFor();
 		await item.getByText(`let nora sign in with the role compliance (approves, reads the audit trail): account and password set by web:${admin}`).waitFor();
 		await item.getByRole('button', { name: `Approve #${id}` }).click();
