@@ -5,18 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archiver/lib/limits.h"
 #include "archiver/store/users.h"
-
-/* How much of the history one answer may walk: past it the answer is "not
- * independent" (a chain too long to follow proves nothing). */
-#define VOUCH_USERS_MAX 64
-#define VOUCH_STEPS_MAX 256
 
 typedef char actor_name[AUDIT_ACTOR_MAX + 1];
 
 /* The web users who could sign in as some account, found so far. */
 struct vouch_set {
-	actor_name v[VOUCH_USERS_MAX];
+	actor_name v[PV_VOUCH_USERS_MAX];
 	size_t n;
 	unsigned steps; /* rows read */
 	bool full;      /* a limit was reached */
@@ -27,7 +23,7 @@ static void add(struct vouch_set *s, const char *actor)
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->v[i], actor) == 0)
 			return;
-	if (s->n == VOUCH_USERS_MAX)
+	if (s->n == PV_VOUCH_USERS_MAX)
 		s->full = true;
 	else
 		snprintf(s->v[s->n++], sizeof(s->v[0]), "%s", actor);
@@ -49,7 +45,7 @@ static int setters(struct archive *ar, const char *name, int64_t before, bool un
 	int64_t id;
 	bool timed;
 	while (!s->full) {
-		if (++s->steps > VOUCH_STEPS_MAX) {
+		if (++s->steps > PV_VOUCH_STEPS_MAX) {
 			s->full = true;
 			break;
 		}
@@ -109,7 +105,7 @@ int archive_user_independent(struct archive *ar, const char *name, const char *o
 	if (r == PV_OK && *independent_r && (a->full || p->full)) {
 		*independent_r = false;
 		snprintf(via_r, AUDIT_ACTOR_MAX + 1, "more users than can be followed (%d)",
-			 VOUCH_USERS_MAX);
+			 PV_VOUCH_USERS_MAX);
 	}
 	free(a);
 	return r;

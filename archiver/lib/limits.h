@@ -346,6 +346,12 @@
 #define PV_APPROVAL_DISPOSE_MAX 100000
 /* decided approvals listed at most per page (pending ones are few). */
 #define PV_APPROVALS_PAGE_MAX 1000
+/* Whether an approver is a second person (archive/vouch.c) walks who set
+ * whose password: at most this many users and history rows for one
+ * answer, past which it is "not independent" (a history too long to
+ * follow proves nothing; a real appliance's is a few rows a user). */
+#define PV_VOUCH_USERS_MAX 64
+#define PV_VOUCH_STEPS_MAX 256
 /* A line diff (lib/linediff.h, policy versions side by side) fills a table
  * of (lines of a) x (lines of b) after the common head and tail are cut:
  * 4M cells are 16 MiB; policies are a few dozen lines. */
